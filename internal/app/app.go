@@ -1,0 +1,176 @@
+// Package app is the composition root: config -> pool -> services -> jobs
+// -> HTTP server.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/acronis-platform/platform/internal/apikey"
+	"github.com/acronis-platform/platform/internal/auth"
+	"github.com/acronis-platform/platform/internal/clock"
+	"github.com/acronis-platform/platform/internal/config"
+	"github.com/acronis-platform/platform/internal/httpapi"
+	"github.com/acronis-platform/platform/internal/idempotency"
+	"github.com/acronis-platform/platform/internal/jobs"
+	"github.com/acronis-platform/platform/internal/postgres"
+	"github.com/acronis-platform/platform/internal/ratelimit"
+	"github.com/acronis-platform/platform/internal/user"
+)
+
+// App is one running instance of the platform.
+type App struct {
+	Cfg   config.Config
+	Log   *slog.Logger
+	Clock clock.Clock
+	DB    *postgres.DB
+	Users *user.Service
+	Keys  *apikey.Service
+	Jobs  *jobs.Runner
+	HTTP  *echo.Echo
+}
+
+// NewLogger builds the JSON (or text) logger of the config.
+func NewLogger(cfg config.Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+}
+
+// New connects to the database and wires every service. ctx bounds
+// background helpers such as the JWKS refresher.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clock) (*App, error) {
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns, clk, log)
+	if err != nil {
+		return nil, err
+	}
+	a, err := wire(ctx, cfg, log, clk, db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clock, db *postgres.DB) (*App, error) {
+	tokens, err := auth.NewTokens(ctx, auth.TokenConfig{
+		Secret: []byte(cfg.JWTSecret), Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, TTL: cfg.JWTTTL,
+		JWKSURL: cfg.JWKSURL, ExtIssuer: cfg.JWKSIssuer, ExtAudience: cfg.JWKSAudience,
+		RoleClaim: cfg.JWKSRoleClaim, PartnerClaim: cfg.JWKSPartnerClaim, CustomerClaim: cfg.JWKSCustomerClaim,
+	}, clk)
+	if err != nil {
+		return nil, err
+	}
+	limiter := ratelimit.New(db.Gorm, clk)
+	idem := idempotency.New(db.Gorm, clk)
+	users := user.NewService(db.Gorm, clk, tokens, limiter, user.LoginLimits{PerEmail: cfg.AuthRateLimit, PerIP: cfg.AuthRateLimitPerIP})
+	keys := apikey.NewService(db.Gorm, clk)
+	runner, err := jobs.New(db, jobs.Config{Workers: cfg.JobWorkers, MaintenanceInterval: cfg.MaintenanceInterval},
+		maintainer{idem, limiter}, log)
+	if err != nil {
+		return nil, err
+	}
+	e, err := httpapi.New(httpapi.Deps{
+		Log: log, Clock: clk, Metrics: httpapi.NewMetrics(db.Pool),
+		Users: users, Keys: keys, Idempotency: idem,
+		Authenticators: httpapi.Authenticators{
+			Tokens: tokens, UserByID: users.PrincipalOf, APIKey: keys.Authenticate, IsAPIKey: apikey.IsKey,
+		},
+		Ready:             readiness(db),
+		TrustProxyHeaders: cfg.TrustProxyHeaders,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &App{Cfg: cfg, Log: log, Clock: clk, DB: db, Users: users, Keys: keys, Jobs: runner, HTTP: e}, nil
+}
+
+// Run starts the jobs and serves on ln until ctx ends, then shuts down
+// gracefully: in-flight requests finish, running jobs finish, connections close.
+func (a *App) Run(ctx context.Context, ln net.Listener) error {
+	// River stops hard when its start context ends; Stop below lets jobs finish.
+	if err := a.Jobs.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start jobs: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           a.HTTP,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	a.Log.Info("serving", "addr", ln.Addr().String())
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-served:
+	}
+	a.Log.Info("shutting down", "timeout", a.Cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), a.Cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		serveErr = errors.Join(serveErr, fmt.Errorf("http shutdown: %w", err))
+	}
+	if err := a.Jobs.Stop(sctx); err != nil {
+		serveErr = errors.Join(serveErr, fmt.Errorf("jobs shutdown: %w", err))
+	}
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	a.Log.Info("stopped")
+	return serveErr
+}
+
+// Close releases the database.
+func (a *App) Close() { a.DB.Close() }
+
+func readiness(db *postgres.DB) func(ctx context.Context) (map[string]string, bool) {
+	return func(ctx context.Context) (map[string]string, bool) {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		checks := map[string]string{"database": "ok", "migrations": "ok"}
+		if err := db.Pool.Ping(ctx); err != nil {
+			checks["database"], checks["migrations"] = "unreachable", "unknown"
+			return checks, false
+		}
+		current, err := postgres.MigrationsCurrent(ctx, db)
+		switch {
+		case err != nil:
+			checks["migrations"] = "unknown"
+			return checks, false
+		case !current:
+			checks["migrations"] = "pending"
+			return checks, false
+		}
+		return checks, true
+	}
+}
+
+type maintainer struct {
+	idem    *idempotency.Store
+	limiter *ratelimit.Limiter
+}
+
+func (m maintainer) DeleteExpiredIdempotencyKeys(ctx context.Context) (int64, error) {
+	return m.idem.DeleteExpired(ctx)
+}
+
+func (m maintainer) DeleteOldRateLimits(ctx context.Context) (int64, error) {
+	return m.limiter.DeleteOld(ctx)
+}

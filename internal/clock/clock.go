@@ -1,0 +1,49 @@
+// Package clock is the only source of "now" in the platform, so that tests
+// and the sandbox can move time and billing days follow it.
+package clock
+
+import (
+	"sync"
+	"time"
+)
+
+// Clock tells the time.
+type Clock interface {
+	Now() time.Time
+}
+
+// Real is the wall clock, in UTC.
+type Real struct{}
+
+// Now returns the current UTC time.
+func (Real) Now() time.Time { return time.Now().UTC() }
+
+// Manual is a clock that moves only when told. Safe for concurrent use.
+type Manual struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewManual returns a manual clock set to t.
+func NewManual(t time.Time) *Manual { return &Manual{now: t.UTC()} }
+
+// Now returns the clock's time.
+func (m *Manual) Now() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.now
+}
+
+// Set moves the clock to t.
+func (m *Manual) Set(t time.Time) {
+	m.mu.Lock()
+	m.now = t.UTC()
+	m.mu.Unlock()
+}
+
+// Advance moves the clock forward by d.
+func (m *Manual) Advance(d time.Duration) {
+	m.mu.Lock()
+	m.now = m.now.Add(d)
+	m.mu.Unlock()
+}

@@ -1,0 +1,198 @@
+// Package config reads the platform's settings from environment variables and
+// validates them, naming each bad value.
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-playground/validator/v10"
+)
+
+// Demo secrets, used only when DEMO_SECRETS=true (make run, tests, bench).
+// serve refuses them when ENV=production.
+const (
+	DemoJWTSecret     = "demo-jwt-secret-do-not-use-in-production-0123456789"
+	DemoEncryptionKey = "ZGVtby1lbmNyeXB0aW9uLWtleS0zMi1ieXRlcy0hISE=" // 32 bytes
+	DemoAdminEmail    = "admin@example.com"
+	DemoAdminPassword = "demo-admin-password"
+)
+
+// Config is every setting the platform reads. The env tag names the variable,
+// default its value when unset, doc the README line.
+type Config struct {
+	Env        string `env:"ENV" default:"development" validate:"oneof=development test production" doc:"development, test or production; production refuses demo secrets"`
+	ListenAddr string `env:"LISTEN_ADDR" default:"127.0.0.1:8080" validate:"hostname_port" doc:"address the HTTP server listens on"`
+	LogLevel   string `env:"LOG_LEVEL" default:"info" validate:"oneof=debug info warn error" doc:"debug, info, warn or error"`
+	LogFormat  string `env:"LOG_FORMAT" default:"json" validate:"oneof=json text" doc:"json or text"`
+
+	DatabaseURL       string        `env:"DATABASE_URL" validate:"required,startswith=postgres" doc:"PostgreSQL URL (make run and make test start a private cluster and set it)"`
+	DBMaxConns        int           `env:"DB_MAX_CONNS" default:"20" validate:"min=2,max=500" doc:"connection pool size per instance"`
+	DemoSecrets       bool          `env:"DEMO_SECRETS" default:"false" doc:"fill unset secrets with demo values (make run, tests); refused in production"`
+	JWTSecret         string        `env:"JWT_SECRET" secret:"true" validate:"omitempty,min=32" doc:"HS256 signing secret, at least 32 bytes (required)"`
+	JWTIssuer         string        `env:"JWT_ISSUER" default:"acronis-platform" validate:"required" doc:"iss of issued tokens, checked on every request"`
+	JWTAudience       string        `env:"JWT_AUDIENCE" default:"acronis-platform-api" validate:"required" doc:"aud of issued tokens, checked on every request"`
+	JWTTTL            time.Duration `env:"JWT_TTL" default:"15m" validate:"min=1m,max=24h" doc:"lifetime of issued tokens"`
+	JWKSURL           string        `env:"JWKS_URL" validate:"omitempty,url" doc:"external identity provider's JWKS; when set, its RS256/ES256 tokens are accepted"`
+	JWKSIssuer        string        `env:"JWKS_ISSUER" validate:"required_with=JWKSURL" doc:"required iss of external tokens"`
+	JWKSAudience      string        `env:"JWKS_AUDIENCE" validate:"required_with=JWKSURL" doc:"required aud of external tokens"`
+	JWKSRoleClaim     string        `env:"JWKS_ROLE_CLAIM" default:"role" validate:"required" doc:"claim holding the role (admin, partner, customer) in external tokens"`
+	JWKSPartnerClaim  string        `env:"JWKS_PARTNER_CLAIM" default:"partner_id" validate:"required" doc:"claim holding the partner id in external tokens"`
+	JWKSCustomerClaim string        `env:"JWKS_CUSTOMER_CLAIM" default:"customer_id" validate:"required" doc:"claim holding the customer id in external tokens"`
+	EncryptionKey     string        `env:"ENCRYPTION_KEY" secret:"true" validate:"omitempty,base64" doc:"base64 of 32 random bytes; AES-256-GCM key for secrets at rest (required)"`
+
+	AuthRateLimit      int  `env:"AUTH_RATE_LIMIT_PER_MINUTE" default:"10" validate:"min=1" doc:"token requests per minute per email"`
+	AuthRateLimitPerIP int  `env:"AUTH_RATE_LIMIT_PER_IP_PER_MINUTE" default:"60" validate:"min=1" doc:"token requests per minute per client address"`
+	TrustProxyHeaders  bool `env:"TRUST_PROXY_HEADERS" default:"false" doc:"take the client address from X-Forwarded-For (only behind a trusted proxy)"`
+
+	ShutdownTimeout     time.Duration `env:"SHUTDOWN_TIMEOUT" default:"20s" validate:"min=1s,max=10m" doc:"how long in-flight requests and jobs get on SIGTERM"`
+	JobWorkers          int           `env:"JOB_WORKERS" default:"10" validate:"min=1,max=1000" doc:"concurrent background jobs per instance"`
+	MaintenanceInterval time.Duration `env:"MAINTENANCE_INTERVAL" default:"1h" validate:"min=1s,max=24h" doc:"period of the clean-up job (expired idempotency keys, rate-limit windows)"`
+
+	SeedAdminEmail    string `env:"SEED_ADMIN_EMAIL" default:"admin@example.com" validate:"email" doc:"admin created or updated by platform seed"`
+	SeedAdminPassword string `env:"SEED_ADMIN_PASSWORD" secret:"true" default:"demo-admin-password" validate:"min=12" doc:"that admin's password"`
+}
+
+// Load reads the configuration through getenv (os.Getenv in main).
+// withSecrets also requires the signing and encryption secrets.
+func Load(getenv func(string) string, withSecrets bool) (Config, error) {
+	var cfg Config
+	var problems []string
+	v := reflect.ValueOf(&cfg).Elem()
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := f.Tag.Get("env")
+		raw := strings.TrimSpace(getenv(name))
+		if raw == "" {
+			raw = f.Tag.Get("default")
+		}
+		if raw == "" {
+			continue
+		}
+		if err := set(v.Field(i), raw); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", name, err))
+		}
+	}
+	if cfg.DemoSecrets {
+		if cfg.JWTSecret == "" {
+			cfg.JWTSecret = DemoJWTSecret
+		}
+		if cfg.EncryptionKey == "" {
+			cfg.EncryptionKey = DemoEncryptionKey
+		}
+	}
+	problems = append(problems, validate(cfg)...)
+	if withSecrets {
+		problems = append(problems, cfg.checkSecrets()...)
+	}
+	if len(problems) > 0 {
+		return cfg, errors.New("invalid configuration:\n  " + strings.Join(problems, "\n  "))
+	}
+	return cfg, nil
+}
+
+func (c Config) checkSecrets() []string {
+	var p []string
+	if c.JWTSecret == "" {
+		p = append(p, "JWT_SECRET: required (at least 32 bytes), or DEMO_SECRETS=true outside production")
+	}
+	if c.EncryptionKey == "" {
+		p = append(p, "ENCRYPTION_KEY: required (base64 of 32 bytes), or DEMO_SECRETS=true outside production")
+	} else if k, err := base64.StdEncoding.DecodeString(c.EncryptionKey); err != nil || len(k) != 32 {
+		p = append(p, "ENCRYPTION_KEY: must be base64 of exactly 32 bytes")
+	}
+	if c.Env == "production" {
+		if c.DemoSecrets {
+			p = append(p, "DEMO_SECRETS: must not be true when ENV=production")
+		}
+		if c.JWTSecret == DemoJWTSecret {
+			p = append(p, "JWT_SECRET: the demo secret is refused when ENV=production")
+		}
+		if c.EncryptionKey == DemoEncryptionKey {
+			p = append(p, "ENCRYPTION_KEY: the demo key is refused when ENV=production")
+		}
+	}
+	return p
+}
+
+// EncryptionKeyBytes returns the decoded AES key.
+func (c Config) EncryptionKeyBytes() []byte {
+	k, _ := base64.StdEncoding.DecodeString(c.EncryptionKey)
+	return k
+}
+
+func set(f reflect.Value, raw string) error {
+	switch f.Interface().(type) {
+	case string:
+		f.SetString(raw)
+	case bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return fmt.Errorf("not a boolean: %q", raw)
+		}
+		f.SetBool(b)
+	case int:
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			return fmt.Errorf("not an integer: %q", raw)
+		}
+		f.SetInt(int64(n))
+	case time.Duration:
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return fmt.Errorf("not a duration (like 30s, 15m): %q", raw)
+		}
+		f.SetInt(int64(d))
+	default:
+		return fmt.Errorf("unsupported type %s", f.Type())
+	}
+	return nil
+}
+
+func validate(cfg Config) []string {
+	val := validator.New(validator.WithRequiredStructEnabled())
+	err := val.Struct(cfg)
+	var verrs validator.ValidationErrors
+	if !errors.As(err, &verrs) {
+		return nil
+	}
+	t := reflect.TypeOf(cfg)
+	var out []string
+	for _, fe := range verrs {
+		f, _ := t.FieldByName(fe.StructField())
+		name := f.Tag.Get("env")
+		shown := fmt.Sprintf("%q", fmt.Sprint(fe.Value()))
+		if f.Tag.Get("secret") == "true" {
+			shown = "(secret, not shown)"
+		}
+		out = append(out, fmt.Sprintf("%s: fails %q%s (value %s)", name, fe.Tag(), param(fe.Param()), shown))
+	}
+	return out
+}
+
+func param(p string) string {
+	if p == "" {
+		return ""
+	}
+	return " " + p
+}
+
+// Doc describes one variable for the README table.
+type Doc struct{ Name, Default, Meaning string }
+
+// Docs lists every variable with its default and meaning.
+func Docs() []Doc {
+	t := reflect.TypeOf(Config{})
+	out := make([]Doc, 0, t.NumField())
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		out = append(out, Doc{f.Tag.Get("env"), f.Tag.Get("default"), f.Tag.Get("doc")})
+	}
+	return out
+}

@@ -1,0 +1,112 @@
+// Package idempotency stores the outcome of creating requests per caller and
+// Idempotency-Key, so a retry gets the first response instead of a second
+// effect.
+package idempotency
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/acronis-platform/platform/internal/clock"
+	"github.com/acronis-platform/platform/internal/errs"
+)
+
+const (
+	// TTL is how long a key is remembered.
+	TTL = 24 * time.Hour
+	// staleAfter is when an in-flight claim whose process died may be taken over.
+	staleAfter = 5 * time.Minute
+)
+
+// Response is a stored response, replayed byte for byte.
+type Response struct {
+	Status      int
+	ContentType string
+	Body        []byte
+}
+
+// Store keeps idempotency records in PostgreSQL.
+type Store struct {
+	db  *gorm.DB
+	clk clock.Clock
+}
+
+// New returns a store over db.
+func New(db *gorm.DB, clk clock.Clock) *Store { return &Store{db: db, clk: clk} }
+
+// Begin claims (scope, key) for a request with the given hash. It returns
+// (nil, nil) when the caller should go ahead, a stored Response to replay,
+// or a 422 (same key, other request) or 409 (first one still in flight).
+func (s *Store) Begin(ctx context.Context, scope, key string, hash []byte) (*Response, error) {
+	for range 3 {
+		now := s.clk.Now()
+		var claimed []bool
+		err := s.db.WithContext(ctx).Raw(`
+			INSERT INTO idempotency_keys (scope, key, request_hash, state, locked_at, created_at, expires_at)
+			VALUES (?, ?, ?, 'in_flight', ?, ?, ?)
+			ON CONFLICT (scope, key) DO UPDATE SET
+				request_hash = EXCLUDED.request_hash, state = 'in_flight',
+				locked_at = EXCLUDED.locked_at, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at,
+				response_status = NULL, response_type = NULL, response_body = NULL
+			WHERE idempotency_keys.expires_at <= EXCLUDED.created_at
+			   OR (idempotency_keys.state = 'in_flight' AND idempotency_keys.locked_at < ?
+			       AND idempotency_keys.request_hash = EXCLUDED.request_hash)
+			RETURNING true`, scope, key, hash, now, now, now.Add(TTL), now.Add(-staleAfter)).Scan(&claimed).Error
+		if err != nil {
+			return nil, errs.Internal(err)
+		}
+		if len(claimed) == 1 {
+			return nil, nil
+		}
+		var row struct {
+			RequestHash    []byte
+			State          string
+			ResponseStatus *int
+			ResponseType   *string
+			ResponseBody   []byte
+		}
+		err = s.db.WithContext(ctx).Raw(`SELECT request_hash, state, response_status, response_type, response_body
+			FROM idempotency_keys WHERE scope = ? AND key = ?`, scope, key).Take(&row).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			continue // released or cleaned up meanwhile: claim again
+		}
+		if err != nil {
+			return nil, errs.Internal(err)
+		}
+		if !bytes.Equal(row.RequestHash, hash) {
+			return nil, errs.Unprocessable("idempotency_key_reused", "This Idempotency-Key was used with a different request.")
+		}
+		if row.State == "in_flight" || row.ResponseStatus == nil {
+			return nil, errs.Conflict("idempotency_request_in_flight", "A request with this Idempotency-Key is still being processed; retry shortly.")
+		}
+		r := &Response{Status: *row.ResponseStatus, Body: row.ResponseBody}
+		if row.ResponseType != nil {
+			r.ContentType = *row.ResponseType
+		}
+		return r, nil
+	}
+	return nil, errs.Conflict("idempotency_request_in_flight", "A request with this Idempotency-Key is still being processed; retry shortly.")
+}
+
+// Complete stores the response of a claimed request.
+func (s *Store) Complete(ctx context.Context, scope, key string, r Response) error {
+	return s.db.WithContext(ctx).Exec(`UPDATE idempotency_keys
+		SET state = 'done', response_status = ?, response_type = ?, response_body = ?
+		WHERE scope = ? AND key = ?`, r.Status, r.ContentType, r.Body, scope, key).Error
+}
+
+// Release forgets a claim whose request failed on our side, so it may be retried.
+func (s *Store) Release(ctx context.Context, scope, key string) error {
+	return s.db.WithContext(ctx).Exec(`DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND state = 'in_flight'`,
+		scope, key).Error
+}
+
+// DeleteExpired drops keys past their 24 hours.
+func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
+	res := s.db.WithContext(ctx).Exec(`DELETE FROM idempotency_keys WHERE expires_at <= ?`, s.clk.Now())
+	return res.RowsAffected, res.Error
+}

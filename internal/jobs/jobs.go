@@ -1,0 +1,90 @@
+// Package jobs runs the platform's background work on River: workers in
+// every instance, periodic jobs enqueued by the elected leader.
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"gorm.io/gorm"
+
+	"github.com/acronis-platform/platform/internal/postgres"
+)
+
+// Config sizes the runner.
+type Config struct {
+	Workers             int
+	MaintenanceInterval time.Duration
+}
+
+// Runner owns River's clients.
+type Runner struct {
+	client *river.Client[pgx.Tx]
+	// inserter enqueues on GORM's database/sql transactions, so a job
+	// commits or rolls back with the data it concerns.
+	inserter *river.Client[*sql.Tx]
+}
+
+// New registers the workers and periodic jobs.
+func New(db *postgres.DB, cfg Config, m Maintainer, log *slog.Logger) (*Runner, error) {
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &cleanupWorker{m: m, log: log})
+	periodic := []*river.PeriodicJob{
+		river.NewPeriodicJob(river.PeriodicInterval(cfg.MaintenanceInterval),
+			func() (river.JobArgs, *river.InsertOpts) {
+				// One run per period even if leadership changes hands mid-period.
+				return CleanupArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: cfg.MaintenanceInterval}}
+			},
+			&river.PeriodicJobOpts{ID: "maintenance_cleanup", RunOnStart: true}),
+	}
+	client, err := river.NewClient(riverpgxv5.New(db.Pool), &river.Config{
+		Logger:       log,
+		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Workers:      workers,
+		PeriodicJobs: periodic,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	inserter, err := river.NewClient(riverdatabasesql.New(db.SQL), &river.Config{Logger: log, Workers: workers})
+	if err != nil {
+		return nil, fmt.Errorf("river inserter: %w", err)
+	}
+	return &Runner{client: client, inserter: inserter}, nil
+}
+
+// Start begins working jobs; it returns once River is running.
+func (r *Runner) Start(ctx context.Context) error { return r.client.Start(ctx) }
+
+// Stop lets running jobs finish (until ctx ends, then cancels them).
+func (r *Runner) Stop(ctx context.Context) error {
+	err := r.client.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return r.client.StopAndCancel(context.Background())
+	}
+	return err
+}
+
+// InsertTx enqueues a job in the caller's GORM transaction.
+func (r *Runner) InsertTx(ctx context.Context, tx *gorm.DB, args river.JobArgs, opts *river.InsertOpts) error {
+	sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
+	if !ok {
+		return errors.New("jobs: InsertTx needs a GORM transaction")
+	}
+	_, err := r.inserter.InsertTx(ctx, sqlTx, args, opts)
+	return err
+}
+
+// Insert enqueues a job outside any transaction.
+func (r *Runner) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
+	_, err := r.client.Insert(ctx, args, opts)
+	return err
+}

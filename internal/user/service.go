@@ -1,0 +1,301 @@
+package user
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/acronis-platform/platform/internal/auth"
+	"github.com/acronis-platform/platform/internal/clock"
+	"github.com/acronis-platform/platform/internal/errs"
+	"github.com/acronis-platform/platform/internal/page"
+)
+
+// Limiter rate-limits login attempts.
+type Limiter interface {
+	Allow(ctx context.Context, bucket string, limit int, window time.Duration) error
+}
+
+// LoginLimits are the allowed token requests per minute.
+type LoginLimits struct {
+	PerEmail int
+	PerIP    int
+}
+
+// Service is the users' unit of work.
+type Service struct {
+	db      *gorm.DB
+	clk     clock.Clock
+	tokens  *auth.Tokens
+	limiter Limiter
+	limits  LoginLimits
+}
+
+// NewService wires the service.
+func NewService(db *gorm.DB, clk clock.Clock, tokens *auth.Tokens, limiter Limiter, limits LoginLimits) *Service {
+	return &Service{db: db, clk: clk, tokens: tokens, limiter: limiter, limits: limits}
+}
+
+// Token is an issued access token.
+type Token struct {
+	Value     string
+	ExpiresAt time.Time
+}
+
+// Login checks email and password and issues a token. Attempts count against
+// the client address and the email whether or not they succeed.
+func (s *Service) Login(ctx context.Context, email, password, clientIP string) (Token, error) {
+	email = normEmail(email)
+	if err := s.limiter.Allow(ctx, "token:ip:"+clientIP, s.limits.PerIP, time.Minute); err != nil {
+		return Token{}, err
+	}
+	if err := s.limiter.Allow(ctx, "token:email:"+email, s.limits.PerEmail, time.Minute); err != nil {
+		return Token{}, err
+	}
+	bad := errs.Unauthenticated("invalid_credentials", "Email or password is wrong.")
+	var u User
+	err := s.db.WithContext(ctx).Where("lower(email) = ?", email).Take(&u).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		auth.BurnPasswordCheck(password)
+		return Token{}, bad
+	}
+	if err != nil {
+		return Token{}, errs.Internal(err)
+	}
+	ok, err := auth.CheckPassword(u.PasswordHash, password)
+	if err != nil {
+		return Token{}, errs.Internal(err)
+	}
+	if !ok {
+		return Token{}, bad
+	}
+	v, exp, err := s.tokens.Issue(u.ID, u.Role)
+	if err != nil {
+		return Token{}, errs.Internal(err)
+	}
+	return Token{Value: v, ExpiresAt: exp}, nil
+}
+
+// PrincipalOf loads the caller behind a verified platform token; a deleted
+// user's tokens stop working at once.
+func (s *Service) PrincipalOf(ctx context.Context, id uuid.UUID) (auth.Principal, error) {
+	var u User
+	err := s.db.WithContext(ctx).Take(&u, "id = ?", id).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return auth.Principal{}, errs.Unauthenticated("unauthenticated", "Missing or invalid credentials.")
+	}
+	if err != nil {
+		return auth.Principal{}, errs.Internal(err)
+	}
+	return u.Principal(), nil
+}
+
+// visible scopes a query to the users the caller may see: everything for an
+// admin, its own staff for a partner, nothing otherwise.
+func visible(q *gorm.DB, p auth.Principal) *gorm.DB {
+	switch {
+	case p.IsAdmin():
+		return q
+	case p.Role == auth.RolePartner && p.PartnerID != nil:
+		return q.Where("users.role = ? AND users.partner_id = ?", auth.RolePartner, *p.PartnerID)
+	default:
+		return q.Where("false")
+	}
+}
+
+// Create adds a user. Partners create only their own staff.
+func (s *Service) Create(ctx context.Context, p auth.Principal, in CreateInput) (User, error) {
+	in.Email = strings.TrimSpace(in.Email)
+	if err := authorizeCreate(p, &in); err != nil {
+		return User{}, err
+	}
+	if err := checkScope(in); err != nil {
+		return User{}, err
+	}
+	hash, err := auth.HashPassword(in.Password)
+	if err != nil {
+		return User{}, errs.Internal(err)
+	}
+	now := s.clk.Now().Truncate(time.Microsecond)
+	u := User{
+		ID: uuid.New(), Email: in.Email, Name: strings.TrimSpace(in.Name), PasswordHash: hash,
+		Role: in.Role, PartnerID: in.PartnerID, CustomerID: in.CustomerID,
+		Version: 1, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := s.db.WithContext(ctx).Create(&u).Error; err != nil {
+		return User{}, storeErr(err)
+	}
+	return u, nil
+}
+
+func authorizeCreate(p auth.Principal, in *CreateInput) error {
+	if p.IsAdmin() {
+		return nil
+	}
+	if p.Role != auth.RolePartner || p.PartnerID == nil {
+		return errs.Forbidden("forbidden", "Your role may not create users.")
+	}
+	if in.Role != auth.RolePartner {
+		return errs.Forbidden("role_not_allowed", "Partners may create only partner users.")
+	}
+	if in.PartnerID == nil {
+		in.PartnerID = p.PartnerID
+	}
+	if *in.PartnerID != *p.PartnerID {
+		return errs.Forbidden("partner_not_allowed", "Partners may create users only for themselves.")
+	}
+	return nil
+}
+
+// checkScope enforces: partner users carry a partner, customer users a
+// customer, admins neither.
+func checkScope(in CreateInput) error {
+	switch in.Role {
+	case auth.RoleAdmin:
+		if in.PartnerID != nil {
+			return errs.Invalid("partner_id", "not_allowed", "admins belong to no partner")
+		}
+		if in.CustomerID != nil {
+			return errs.Invalid("customer_id", "not_allowed", "admins belong to no customer")
+		}
+	case auth.RolePartner:
+		if in.PartnerID == nil {
+			return errs.Invalid("partner_id", "required", "partner users need partner_id")
+		}
+		if in.CustomerID != nil {
+			return errs.Invalid("customer_id", "not_allowed", "partner users belong to no customer")
+		}
+	case auth.RoleCustomer:
+		if in.CustomerID == nil {
+			return errs.Invalid("customer_id", "required", "customer users need customer_id")
+		}
+	default:
+		return errs.Invalid("role", "invalid_enum", "unknown role")
+	}
+	return nil
+}
+
+// Get returns a user the caller may see.
+func (s *Service) Get(ctx context.Context, p auth.Principal, id uuid.UUID) (User, error) {
+	var u User
+	err := visible(s.db.WithContext(ctx), p).Take(&u, "users.id = ?", id).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return User{}, errs.NotFound("user")
+	}
+	if err != nil {
+		return User{}, errs.Internal(err)
+	}
+	return u, nil
+}
+
+// List returns a page of the users the caller may see.
+func (s *Service) List(ctx context.Context, p auth.Principal, f ListFilter, r page.Request) ([]User, string, error) {
+	q := visible(s.db.WithContext(ctx).Model(&User{}), p)
+	if f.Role != nil {
+		q = q.Where("users.role = ?", *f.Role)
+	}
+	if f.PartnerID != nil {
+		q = q.Where("users.partner_id = ?", *f.PartnerID)
+	}
+	var rows []User
+	if err := r.Apply(q, "users").Find(&rows).Error; err != nil {
+		return nil, "", errs.Internal(err)
+	}
+	rows, next := page.Trim(r, rows, func(u User) page.Key { return page.Key{CreatedAt: u.CreatedAt, ID: u.ID} })
+	return rows, next, nil
+}
+
+// Update changes a user's email, name or password. ifVersion, when given,
+// must be the current version.
+func (s *Service) Update(ctx context.Context, p auth.Principal, id uuid.UUID, in UpdateInput, ifVersion *int64) (User, error) {
+	var out User
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var u User
+		err := visible(tx, p).Clauses(forUpdate).Take(&u, "users.id = ?", id).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return errs.NotFound("user")
+		}
+		if err != nil {
+			return errs.Internal(err)
+		}
+		if ifVersion != nil && *ifVersion != u.Version {
+			return errs.VersionMismatch()
+		}
+		if in.Email != nil {
+			u.Email = strings.TrimSpace(*in.Email)
+		}
+		if in.Name != nil {
+			u.Name = strings.TrimSpace(*in.Name)
+		}
+		if in.Password != nil {
+			h, err := auth.HashPassword(*in.Password)
+			if err != nil {
+				return errs.Internal(err)
+			}
+			u.PasswordHash = h
+		}
+		u.Version++
+		u.UpdatedAt = s.clk.Now().Truncate(time.Microsecond)
+		if err := tx.Save(&u).Error; err != nil {
+			return storeErr(err)
+		}
+		out = u
+		return nil
+	})
+	return out, err
+}
+
+// Delete removes a user. Nobody deletes themselves.
+func (s *Service) Delete(ctx context.Context, p auth.Principal, id uuid.UUID, ifVersion *int64) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var u User
+		err := visible(tx, p).Clauses(forUpdate).Take(&u, "users.id = ?", id).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return errs.NotFound("user")
+		}
+		if err != nil {
+			return errs.Internal(err)
+		}
+		if p.UserID != nil && *p.UserID == u.ID {
+			return errs.Conflict("cannot_delete_self", "You cannot delete your own user.")
+		}
+		if ifVersion != nil && *ifVersion != u.Version {
+			return errs.VersionMismatch()
+		}
+		if err := tx.Delete(&User{}, "id = ?", u.ID).Error; err != nil {
+			return errs.Internal(err)
+		}
+		return nil
+	})
+}
+
+// SeedAdmin creates the admin with this email, or resets its password.
+func (s *Service) SeedAdmin(ctx context.Context, email, name, password string) (User, bool, error) {
+	var u User
+	err := s.db.WithContext(ctx).Where("lower(email) = ?", normEmail(email)).Take(&u).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		u, err = s.Create(ctx, auth.Principal{Role: auth.RoleAdmin}, CreateInput{Email: email, Name: name, Password: password, Role: auth.RoleAdmin})
+		return u, err == nil, err
+	}
+	if err != nil {
+		return User{}, false, errs.Internal(err)
+	}
+	if u.Role != auth.RoleAdmin {
+		return User{}, false, errs.Conflict("email_taken", "That email belongs to a non-admin user.")
+	}
+	u, err = s.Update(ctx, auth.Principal{Role: auth.RoleAdmin}, u.ID, UpdateInput{Password: &password}, nil)
+	return u, false, err
+}
+
+func normEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
+
+func storeErr(err error) error {
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return errs.Conflict("email_taken", "A user with this email already exists.")
+	}
+	return errs.Internal(err)
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/acronis-platform/platform/internal/jobs"
 	"github.com/acronis-platform/platform/internal/postgres"
 	"github.com/acronis-platform/platform/internal/ratelimit"
+	"github.com/acronis-platform/platform/internal/secret"
 	"github.com/acronis-platform/platform/internal/user"
 )
 
@@ -74,7 +75,11 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		return nil, err
 	}
 	limiter := ratelimit.New(db.Gorm, clk)
-	idem := idempotency.New(db.Gorm, clk)
+	box, err := secret.New(cfg.EncryptionKeyBytes())
+	if err != nil {
+		return nil, fmt.Errorf("ENCRYPTION_KEY: %w", err)
+	}
+	idem := idempotency.New(db.Gorm, clk, box)
 	users := user.NewService(db.Gorm, clk, tokens, limiter, user.LoginLimits{PerEmail: cfg.AuthRateLimit, PerIP: cfg.AuthRateLimitPerIP})
 	keys := apikey.NewService(db.Gorm, clk)
 	runner, err := jobs.New(db, jobs.Config{Workers: cfg.JobWorkers, MaintenanceInterval: cfg.MaintenanceInterval},

@@ -92,7 +92,6 @@ func New(d Deps) (*echo.Echo, error) {
 	oapi.RegisterHandlersWithOptions(e, oapi.NewStrictHandler(srv, nil), oapi.RegisterHandlersOptions{OperationMiddlewares: perOp})
 	e.GET("/metrics", echo.WrapHandler(d.Metrics.Handler()))
 	registerDocs(e)
-	e.RouteNotFound("/*", func(echo.Context) error { return echo.ErrNotFound })
 	return e, nil
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/errs"
+	"github.com/acronis-platform/platform/internal/secret"
 )
 
 const (
@@ -29,14 +30,18 @@ type Response struct {
 	Body        []byte
 }
 
-// Store keeps idempotency records in PostgreSQL.
+// Store keeps idempotency records in PostgreSQL. Response bodies are
+// encrypted: they may carry secrets shown once, such as a new API key.
 type Store struct {
 	db  *gorm.DB
 	clk clock.Clock
+	box *secret.Box
 }
 
 // New returns a store over db.
-func New(db *gorm.DB, clk clock.Clock) *Store { return &Store{db: db, clk: clk} }
+func New(db *gorm.DB, clk clock.Clock, box *secret.Box) *Store { return &Store{db: db, clk: clk, box: box} }
+
+func aad(scope, key string) []byte { return []byte(scope + "\x00" + key) }
 
 // Begin claims (scope, key) for a request with the given hash. It returns
 // (nil, nil) when the caller should go ahead, a stored Response to replay,
@@ -83,7 +88,11 @@ func (s *Store) Begin(ctx context.Context, scope, key string, hash []byte) (*Res
 		if row.State == "in_flight" || row.ResponseStatus == nil {
 			return nil, errs.Conflict("idempotency_request_in_flight", "A request with this Idempotency-Key is still being processed; retry shortly.")
 		}
-		r := &Response{Status: *row.ResponseStatus, Body: row.ResponseBody}
+		body, err := s.box.Open(row.ResponseBody, aad(scope, key))
+		if err != nil {
+			return nil, errs.Internal(err)
+		}
+		r := &Response{Status: *row.ResponseStatus, Body: body}
 		if row.ResponseType != nil {
 			r.ContentType = *row.ResponseType
 		}
@@ -94,6 +103,11 @@ func (s *Store) Begin(ctx context.Context, scope, key string, hash []byte) (*Res
 
 // Complete stores the response of a claimed request.
 func (s *Store) Complete(ctx context.Context, scope, key string, r Response) error {
+	sealed, err := s.box.Seal(r.Body, aad(scope, key))
+	if err != nil {
+		return err
+	}
+	r.Body = sealed
 	return s.db.WithContext(ctx).Exec(`UPDATE idempotency_keys
 		SET state = 'done', response_status = ?, response_type = ?, response_body = ?
 		WHERE scope = ? AND key = ?`, r.Status, r.ContentType, r.Body, scope, key).Error

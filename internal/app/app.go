@@ -36,7 +36,9 @@ type App struct {
 	Users *user.Service
 	Keys  *apikey.Service
 	Jobs  *jobs.Runner
-	HTTP  *echo.Echo
+	// Idempotency is exposed for the clean-up job and tests.
+	Idempotency *idempotency.Store
+	HTTP        *echo.Echo
 }
 
 // NewLogger builds the JSON (or text) logger of the config.
@@ -99,7 +101,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	if err != nil {
 		return nil, err
 	}
-	return &App{Cfg: cfg, Log: log, Clock: clk, DB: db, Users: users, Keys: keys, Jobs: runner, HTTP: e}, nil
+	return &App{Cfg: cfg, Log: log, Clock: clk, DB: db, Users: users, Keys: keys, Jobs: runner, HTTP: e, Idempotency: idem}, nil
 }
 
 // Run starts the jobs and serves on ln until ctx ends, then shuts down

@@ -25,13 +25,14 @@ import (
 	"github.com/acronis-platform/platform/internal/postgres"
 )
 
-var packageURL string
+var packageURL, adminURL string
 
 // Main runs a test package against a fresh database and drops it afterwards.
 // Use it from TestMain: func TestMain(m *testing.M) { pgtest.Main(m) }.
 func Main(m *testing.M) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	adminURL, err := serverURL()
+	var err error
+	adminURL, err = serverURL()
 	if err == nil {
 		packageURL, err = cloneDatabase(ctx, adminURL)
 	}
@@ -65,6 +66,58 @@ func Open(t testing.TB, clk clock.Clock) *postgres.DB {
 	}
 	t.Cleanup(db.Close)
 	return db
+}
+
+// NewDatabase makes another database for one test: a copy of the migrated
+// template, or empty when migrated is false. It is dropped when t ends.
+func NewDatabase(t testing.TB, migrated bool) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, withDB(adminURL, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	name := "platform_test_" + randomHex()
+	stmt := "CREATE DATABASE " + name
+	if migrated {
+		stmt += " TEMPLATE " + templateName()
+	}
+	if _, err := conn.Exec(ctx, stmt); err != nil {
+		t.Fatal(err)
+	}
+	u := withDB(adminURL, name)
+	t.Cleanup(func() { _ = dropDatabase(context.Background(), adminURL, u) })
+	return u
+}
+
+// Exec runs a statement as the server's superuser, on the postgres database.
+func Exec(t testing.TB, sql string, args ...any) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, withDB(adminURL, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// DatabaseName is the name in a database URL.
+func DatabaseName(dbURL string) string {
+	p, err := url.Parse(dbURL)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimPrefix(p.Path, "/")
+}
+
+func randomHex() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // serverURL is DATABASE_URL, or the private cluster of scripts/pg.sh.
@@ -166,9 +219,7 @@ func cloneDatabase(ctx context.Context, adminURL string) (string, error) {
 			return "", err
 		}
 	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "platform_test_" + hex.EncodeToString(b[:])
+	name := "platform_test_" + randomHex()
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name+" TEMPLATE "+tmpl); err != nil {
 		return "", fmt.Errorf("clone template: %w", err)
 	}

@@ -1,0 +1,184 @@
+package app_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	openapi_types "github.com/oapi-codegen/runtime/types"
+	"github.com/stretchr/testify/require"
+
+	"github.com/acronis-platform/platform/internal/app"
+	"github.com/acronis-platform/platform/internal/app/apptest"
+	"github.com/acronis-platform/platform/internal/auth"
+	"github.com/acronis-platform/platform/internal/clock"
+	"github.com/acronis-platform/platform/internal/config"
+	"github.com/acronis-platform/platform/internal/httpapi/oapi"
+	"github.com/acronis-platform/platform/internal/postgres/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// running is an instance serving on a real listener, as `serve` does.
+type running struct {
+	app  *app.App
+	url  string
+	stop context.CancelFunc
+	done chan error
+}
+
+func run(t *testing.T, cfg config.Config) *running {
+	t.Helper()
+	a, err := app.New(context.Background(), cfg, app.NewLogger(cfg), clock.Real{})
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{app: a, url: "http://" + ln.Addr().String(), stop: cancel, done: make(chan error, 1)}
+	go func() { r.done <- a.Run(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		<-r.done
+		a.Close()
+	})
+	return r
+}
+
+func TestReadiness(t *testing.T) {
+	t.Parallel()
+	unreachable := pgtest.NewDatabase(t, true)
+	tests := []struct {
+		name       string
+		dbURL      string
+		breakDB    bool
+		want       int
+		database   string
+		migrations string
+	}{
+		{"migrated", pgtest.NewDatabase(t, true), false, http.StatusOK, "ok", "ok"},
+		{"migrations pending", pgtest.NewDatabase(t, false), false, http.StatusServiceUnavailable, "ok", "pending"},
+		{"database unreachable", unreachable, true, http.StatusServiceUnavailable, "unreachable", "unknown"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := apptest.Config(t)
+			cfg.DatabaseURL = tt.dbURL
+			env := apptest.Start(t, cfg)
+			if tt.breakDB {
+				name := pgtest.DatabaseName(tt.dbURL)
+				pgtest.Exec(t, "ALTER DATABASE "+name+" WITH ALLOW_CONNECTIONS false")
+				pgtest.Exec(t, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name)
+				t.Cleanup(func() { pgtest.Exec(t, "ALTER DATABASE "+name+" WITH ALLOW_CONNECTIONS true") })
+			}
+			res, err := env.Client(t, "").GetReadinessWithResponse(context.Background())
+			require.NoError(t, err)
+			require.Equal(t, tt.want, res.StatusCode(), string(res.Body))
+			body := res.JSON200
+			if body == nil {
+				body = res.JSON503
+			}
+			require.Equal(t, tt.database, body.Checks["database"])
+			require.Equal(t, tt.migrations, body.Checks["migrations"])
+
+			live, err := env.Client(t, "").GetHealthWithResponse(context.Background())
+			require.NoError(t, err)
+			require.Equal(t, http.StatusOK, live.StatusCode(), "liveness does not depend on the database")
+		})
+	}
+}
+
+func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
+	t.Parallel()
+	cfg := apptest.Config(t)
+	r := run(t, cfg)
+	env := &apptest.Env{App: r.app}
+	u := env.NewUser(t, auth.RoleAdmin, nil, nil)
+
+	body := fmt.Sprintf(`{"email":%q,"password":%q}`, u.Email, apptest.Password)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(r.url, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	// Send the headers and half the body, then ask the server to stop.
+	_, err = fmt.Fprintf(conn, "POST /v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		len(body), body[:len(body)/2])
+	require.NoError(t, err)
+	time.Sleep(200 * time.Millisecond)
+	r.stop()
+	select {
+	case err := <-r.done:
+		t.Fatalf("server stopped with a request in flight: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	_, err = conn.Write([]byte(body[len(body)/2:]))
+	require.NoError(t, err)
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, res.StatusCode, "the in-flight request completed")
+	select {
+	case err := <-r.done:
+		require.NoError(t, err)
+		r.done <- nil // for the cleanup
+	case <-time.After(10 * time.Second):
+		t.Fatal("server did not stop after its last request")
+	}
+	// New connections are refused once it has stopped.
+	_, err = net.DialTimeout("tcp", strings.TrimPrefix(r.url, "http://"), time.Second)
+	require.Error(t, err)
+}
+
+func TestTwoInstancesShareOneDatabase(t *testing.T) {
+	t.Parallel()
+	cfg := apptest.Config(t)
+	cfg.DatabaseURL = pgtest.NewDatabase(t, true)
+	cfg.MaintenanceInterval = time.Second
+	a, b := run(t, cfg), run(t, cfg)
+	env := &apptest.Env{App: a.app}
+	u := env.NewUser(t, auth.RoleAdmin, nil, nil)
+
+	// A token from one instance works on the other: nothing lives in memory.
+	ca, err := oapi.NewClientWithResponses(a.url)
+	require.NoError(t, err)
+	pw := apptest.Password
+	tok, err := ca.CreateTokenWithResponse(context.Background(), oapi.TokenRequest{Email: openapi_types.Email(u.Email), Password: &pw})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, tok.StatusCode())
+	for _, inst := range []*running{a, b} {
+		req, _ := http.NewRequest("GET", inst.url+"/v1/me", nil)
+		req.Header.Set("Authorization", "Bearer "+tok.JSON200.AccessToken)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		require.Equal(t, http.StatusOK, res.StatusCode)
+	}
+
+	// The periodic clean-up runs once per period, not once per instance.
+	start := time.Now()
+	time.Sleep(4500 * time.Millisecond)
+	elapsed := time.Since(start)
+	var rows []struct {
+		Second int64
+		Runs   int
+	}
+	require.NoError(t, a.app.DB.Gorm.Raw(`
+		SELECT extract(epoch FROM date_trunc('second', created_at))::bigint AS second, count(*) AS runs
+		FROM river_job WHERE kind = 'maintenance_cleanup' GROUP BY 1 ORDER BY 1`).Scan(&rows).Error)
+	total := 0
+	for _, r := range rows {
+		require.Equal(t, 1, r.Runs, "two runs in the period starting at %d", r.Second)
+		total += r.Runs
+	}
+	require.GreaterOrEqual(t, total, 2)
+	require.LessOrEqual(t, total, int(elapsed.Seconds())+3)
+	var completed int
+	require.NoError(t, a.app.DB.Gorm.Raw(`SELECT count(*) FROM river_job WHERE kind = 'maintenance_cleanup' AND state = 'completed'`).Scan(&completed).Error)
+	require.GreaterOrEqual(t, completed, 1)
+	var leaders int
+	require.NoError(t, a.app.DB.Gorm.Raw(`SELECT count(*) FROM river_leader`).Scan(&leaders).Error)
+	require.Equal(t, 1, leaders, "one instance schedules periodic jobs")
+}

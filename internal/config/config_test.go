@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -94,5 +95,14 @@ func TestDocsCoverEveryVariable(t *testing.T) {
 	for _, d := range config.Docs() {
 		require.NotEmpty(t, d.Name)
 		require.NotEmpty(t, d.Meaning, d.Name)
+	}
+}
+
+func TestREADMEListsEveryVariable(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	for _, d := range config.Docs() {
+		require.Contains(t, string(b), "| `"+d.Name+"` |", "README configuration table misses %s", d.Name)
 	}
 }

@@ -89,7 +89,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, name string, par
 	if _, err := rand.Read(raw[:]); err != nil {
 		return Key{}, "", errs.Internal(err)
 	}
-	k.Prefix = "ak_" + enc.EncodeToString(raw[:6])      // 10 chars, public
+	k.Prefix = "ak_" + enc.EncodeToString(raw[:6])         // 10 chars, public
 	secret := k.Prefix + "_" + enc.EncodeToString(raw[6:]) // 160 random bits after the prefix
 	sum := sha256.Sum256([]byte(secret))
 	k.SecretHash = sum[:]

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	openapi_types "github.com/oapi-codegen/runtime/types"
 	"github.com/google/uuid"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 	"github.com/stretchr/testify/require"
 
 	"github.com/acronis-platform/platform/internal/app/apptest"
@@ -340,4 +340,3 @@ func readAll(t *testing.T, res *http.Response) []byte {
 func ptr[T any](v T) *T { return &v }
 
 func oapiEmail(s string) openapi_types.Email { return openapi_types.Email(s) }
-

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"runtime"
 	"strconv"
 	"time"
@@ -148,13 +149,33 @@ func (j jobCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	defer rows.Close()
+	counts := map[string]int64{}
+	for _, s := range []string{"available", "scheduled", "running", "retryable", "completed", "cancelled", "discarded", "pending"} {
+		counts[s] = 0 // every state is reported, even when empty
+	}
 	for rows.Next() {
 		var state string
 		var n int64
 		if rows.Scan(&state, &n) == nil {
-			ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(n), state)
+			counts[state] = n
 		}
+	}
+	for state, n := range counts {
+		ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(n), state)
 	}
 }
 
-func newRequestID() string { return uuid.NewString() }
+var saneRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// requestIDs keeps a caller's X-Request-Id when it is short and plain (so
+// it is safe in logs) and makes one otherwise.
+func requestIDs(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if !saneRequestID.MatchString(id) {
+			id = uuid.NewString()
+		}
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		return next(c)
+	}
+}

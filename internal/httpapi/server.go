@@ -71,9 +71,7 @@ func New(d Deps) (*echo.Echo, error) {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader()
 	}
 	e.Use(
-		middleware.RequestIDWithConfig(middleware.RequestIDConfig{
-			Generator: func() string { return newRequestID() },
-		}),
+		requestIDs,
 		observe(d.Log, d.Metrics, d.Clock),
 		recoverPanics(d.Log),
 		middleware.BodyLimit("1M"),

@@ -39,7 +39,9 @@ type Store struct {
 }
 
 // New returns a store over db.
-func New(db *gorm.DB, clk clock.Clock, box *secret.Box) *Store { return &Store{db: db, clk: clk, box: box} }
+func New(db *gorm.DB, clk clock.Clock, box *secret.Box) *Store {
+	return &Store{db: db, clk: clk, box: box}
+}
 
 func aad(scope, key string) []byte { return []byte(scope + "\x00" + key) }
 

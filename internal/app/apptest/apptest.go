@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	oapi_types "github.com/oapi-codegen/runtime/types"
@@ -51,7 +50,7 @@ func Config(t testing.TB) config.Config {
 // Start runs the platform (HTTP and jobs) with cfg until the test ends.
 func Start(t testing.TB, cfg config.Config) *Env {
 	t.Helper()
-	clk := clock.NewManual(time.Now())
+	clk := clock.NewManual(clock.Real{}.Now())
 	log := slog.New(slog.NewJSONHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
 	a, err := app.New(context.Background(), cfg, log, clk)
 	require.NoError(t, err)

@@ -181,8 +181,13 @@ func checkScope(in CreateInput) error {
 
 // Get returns a user the caller may see.
 func (s *Service) Get(ctx context.Context, p auth.Principal, id uuid.UUID) (User, error) {
+	return take(visible(s.db.WithContext(ctx), p), id)
+}
+
+// take reads one user through a scoped query; invisible is not found.
+func take(q *gorm.DB, id uuid.UUID) (User, error) {
 	var u User
-	err := visible(s.db.WithContext(ctx), p).Take(&u, "users.id = ?", id).Error
+	err := q.Take(&u, "users.id = ?", id).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return User{}, errs.NotFound("user")
 	}
@@ -212,15 +217,19 @@ func (s *Service) List(ctx context.Context, p auth.Principal, f ListFilter, r pa
 // Update changes a user's email, name or password. ifVersion, when given,
 // must be the current version.
 func (s *Service) Update(ctx context.Context, p auth.Principal, id uuid.UUID, in UpdateInput, ifVersion *int64) (User, error) {
+	var hash string
+	if in.Password != nil { // hashed before the row is locked: it takes a while
+		h, err := auth.HashPassword(*in.Password)
+		if err != nil {
+			return User{}, errs.Internal(err)
+		}
+		hash = h
+	}
 	var out User
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var u User
-		err := visible(tx, p).Clauses(forUpdate).Take(&u, "users.id = ?", id).Error
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return errs.NotFound("user")
-		}
+		u, err := take(visible(tx, p).Clauses(forUpdate), id)
 		if err != nil {
-			return errs.Internal(err)
+			return err
 		}
 		if ifVersion != nil && *ifVersion != u.Version {
 			return errs.VersionMismatch()
@@ -231,12 +240,8 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id uuid.UUID, in
 		if in.Name != nil {
 			u.Name = strings.TrimSpace(*in.Name)
 		}
-		if in.Password != nil {
-			h, err := auth.HashPassword(*in.Password)
-			if err != nil {
-				return errs.Internal(err)
-			}
-			u.PasswordHash = h
+		if hash != "" {
+			u.PasswordHash = hash
 		}
 		u.Version++
 		u.UpdatedAt = s.clk.Now().Truncate(time.Microsecond)
@@ -252,13 +257,9 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id uuid.UUID, in
 // Delete removes a user. Nobody deletes themselves.
 func (s *Service) Delete(ctx context.Context, p auth.Principal, id uuid.UUID, ifVersion *int64) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var u User
-		err := visible(tx, p).Clauses(forUpdate).Take(&u, "users.id = ?", id).Error
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return errs.NotFound("user")
-		}
+		u, err := take(visible(tx, p).Clauses(forUpdate), id)
 		if err != nil {
-			return errs.Internal(err)
+			return err
 		}
 		if p.UserID != nil && *p.UserID == u.ID {
 			return errs.Conflict("cannot_delete_self", "You cannot delete your own user.")

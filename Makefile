@@ -19,13 +19,14 @@ test: ## every test, against a private PostgreSQL
 generate: ## regenerate the server, models and client from api/openapi.yaml
 	go tool oapi-codegen -config oapi-codegen.yaml api/openapi.yaml
 
-check-generated: ## fail when generated code or go.mod is stale
+check-generated: ## fail when generated code, go.mod or formatting is stale
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
 	sed "s#^output: .*#output: $$tmp/api.gen.go#" oapi-codegen.yaml > $$tmp/config.yaml && \
 	go tool oapi-codegen -config $$tmp/config.yaml api/openapi.yaml && \
 	if ! diff -q $$tmp/api.gen.go $(GEN) >/dev/null; then \
 		echo "$(GEN) is stale: run make generate and commit it"; exit 1; fi
 	@go mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
+	@unformatted=$$(gofmt -l cmd internal api db); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	@echo "generated code is current"
 
 lint-spec: ## Spectral (spectral:oas) on the spec; warnings fail

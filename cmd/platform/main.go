@@ -69,7 +69,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stdout)
-	fs.Usage = func() { fmt.Fprintf(stdout, "Usage: platform %s\n\n%s\nConfiguration: environment variables (README.md).\n", cmd, c.help) }
+	fs.Usage = func() {
+		fmt.Fprintf(stdout, "Usage: platform %s\n\n%s\nConfiguration: environment variables (README.md).\n", cmd, c.help)
+	}
 	if err := fs.Parse(rest); err != nil {
 		return err
 	}

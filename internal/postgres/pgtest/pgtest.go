@@ -73,10 +73,7 @@ func Open(t testing.TB, clk clock.Clock) *postgres.DB {
 func NewDatabase(t testing.TB, migrated bool) string {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, withDB(adminURL, "postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := adminConn(t)
 	defer conn.Close(ctx)
 	name := "platform_test_" + randomHex()
 	stmt := "CREATE DATABASE " + name
@@ -95,14 +92,20 @@ func NewDatabase(t testing.TB, migrated bool) string {
 func Exec(t testing.TB, sql string, args ...any) {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, withDB(adminURL, "postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := adminConn(t)
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, sql, args...); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func adminConn(t testing.TB) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), withDB(adminURL, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
 }
 
 // DatabaseName is the name in a database URL.

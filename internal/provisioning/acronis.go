@@ -1,0 +1,215 @@
+package provisioning
+
+import (
+	"context"
+	"errors"
+
+	"github.com/acronis-platform/platform/internal/acronis"
+)
+
+// Acronis implements Module on the vendor's Account Management API.
+type Acronis struct{ c *acronis.Client }
+
+// NewAcronis wraps a client.
+func NewAcronis(c *acronis.Client) *Acronis { return &Acronis{c: c} }
+
+var _ Module = (*Acronis)(nil)
+
+// TestConnection issues a token and reads our API client.
+func (a *Acronis) TestConnection(ctx context.Context) error {
+	_, err := a.c.WhoAmI(ctx)
+	return err
+}
+
+// CheckUsername reports whether login is free at the vendor.
+func (a *Acronis) CheckUsername(ctx context.Context, login string) (bool, error) {
+	return a.c.CheckLogin(ctx, login)
+}
+
+// CreateAccount runs the steps in order; each step finds what an earlier
+// run did and only does what is missing.
+func (a *Acronis) CreateAccount(ctx context.Context, acc Account) (Result, error) {
+	if acc.Ref == "" || acc.ParentTenantID == "" || acc.Login == "" || acc.Email == "" {
+		return Result{}, errors.New("provisioning: account needs ref, parent tenant, login and email")
+	}
+	// Check the items before anything is created.
+	avail, err := a.c.AvailableForChild(ctx, acc.ParentTenantID, acronis.KindCustomer, acc.Edition)
+	if err != nil {
+		return Result{}, err
+	}
+	byName := map[string]acronis.OfferingItem{}
+	for _, o := range avail {
+		byName[o.Name] = o
+	}
+	var missing []string
+	for _, n := range sortedNames(acc.Items) {
+		if _, ok := byName[n]; !ok {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		return Result{}, &ItemsNotAvailableError{Items: missing}
+	}
+
+	t, err := a.c.CreateTenant(ctx, acronis.NewTenant{
+		Name: acc.Name, Kind: acronis.KindCustomer, ParentID: acc.ParentTenantID, InternalTag: acc.Ref,
+		Contact: &acronis.Contact{Email: acc.Email},
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	if !acc.Trial {
+		if _, err := a.c.SetProductionMode(ctx, t.ID); err != nil {
+			return Result{}, err
+		}
+	}
+	if err := a.setItems(ctx, t.ID, byName, acc.Items); err != nil {
+		return Result{}, err
+	}
+	u, found, err := a.c.FindUser(ctx, t.ID, acc.Login)
+	if err != nil {
+		return Result{}, err
+	}
+	if !found {
+		if u, err = a.c.CreateUser(ctx, acronis.NewUser{TenantID: t.ID, Login: acc.Login,
+			Contact: acronis.Contact{Email: acc.Email}}); err != nil {
+			return Result{}, err
+		}
+	}
+	if acc.Password != "" {
+		if err := a.c.SetPassword(ctx, u.ID, acc.Password); err != nil {
+			return Result{}, err
+		}
+	} else if !u.Activated {
+		if err := a.c.SendActivationEmail(ctx, u.ID); err != nil {
+			return Result{}, err
+		}
+	}
+	grants := []acronis.Grant{{Role: acronis.RoleCompanyAdmin, TenantID: t.ID}}
+	if _, err := a.c.SetAccessPolicies(ctx, u.ID, grants); err != nil {
+		return Result{}, err
+	}
+	if acc.ReadOnlyUserID != "" {
+		if err := a.grantReadOnly(ctx, acc.ReadOnlyUserID, t.ID); err != nil {
+			return Result{}, err
+		}
+	}
+	return Result{TenantID: t.ID, UserID: u.ID, Login: u.Login}, nil
+}
+
+// setItems enables the requested items with their quotas and turns off
+// every other item the tenant has on.
+func (a *Acronis) setItems(ctx context.Context, tenantID string, avail map[string]acronis.OfferingItem, want map[string]Quota) error {
+	cur, err := a.c.OfferingItems(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	versions := map[string]int64{}
+	var items []acronis.OfferingItem
+	for _, o := range cur {
+		if o.Quota != nil {
+			versions[o.Name] = o.Quota.Version
+		}
+		if _, keep := want[o.Name]; !keep && o.Enabled() {
+			items = append(items, acronis.OfferingItem{ApplicationID: o.ApplicationID, Name: o.Name, InfraID: o.InfraID, Status: 0})
+		}
+	}
+	for _, n := range sortedNames(want) {
+		o := avail[n]
+		q := want[n]
+		items = append(items, acronis.OfferingItem{ApplicationID: o.ApplicationID, Name: n, InfraID: o.InfraID, Status: 1,
+			Quota: &acronis.Quota{Value: q.Value, Overage: q.Overage, Version: versions[n]}})
+	}
+	_, err = a.c.SetOfferingItems(ctx, tenantID, items)
+	return err
+}
+
+// grantReadOnly adds readonly_admin on tenantID to a user's roles, keeping
+// the roles it has.
+func (a *Acronis) grantReadOnly(ctx context.Context, userID, tenantID string) error {
+	cur, err := a.c.AccessPolicies(ctx, userID)
+	if err != nil {
+		return err
+	}
+	grants := make([]acronis.Grant, 0, len(cur)+1)
+	for _, p := range cur {
+		if p.RoleID == acronis.RoleReadonlyAdmin && p.TenantID == tenantID {
+			return nil
+		}
+		grants = append(grants, acronis.Grant{Role: p.RoleID, TenantID: p.TenantID})
+	}
+	grants = append(grants, acronis.Grant{Role: acronis.RoleReadonlyAdmin, TenantID: tenantID})
+	_, err = a.c.SetAccessPolicies(ctx, userID, grants)
+	return err
+}
+
+// Suspend disables the tenant (every user in it loses access).
+func (a *Acronis) Suspend(ctx context.Context, tenantID string) error {
+	_, err := a.c.SetTenantEnabled(ctx, tenantID, false)
+	return err
+}
+
+// Unsuspend enables the tenant again.
+func (a *Acronis) Unsuspend(ctx context.Context, tenantID string) error {
+	_, err := a.c.SetTenantEnabled(ctx, tenantID, true)
+	return err
+}
+
+// Terminate disables, then deletes the tenant; a tenant already gone is done.
+func (a *Acronis) Terminate(ctx context.Context, tenantID string) error {
+	return a.c.DeleteTenant(ctx, tenantID)
+}
+
+// ChangeQuotas sets the quotas of the named items, leaving the others.
+func (a *Acronis) ChangeQuotas(ctx context.Context, tenantID string, items map[string]Quota) error {
+	cur, err := a.c.OfferingItems(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	byName := map[string]acronis.OfferingItem{}
+	for _, o := range cur {
+		byName[o.Name] = o
+	}
+	var missing []string
+	var put []acronis.OfferingItem
+	for _, n := range sortedNames(items) {
+		o, ok := byName[n]
+		if !ok {
+			missing = append(missing, n)
+			continue
+		}
+		var version int64
+		if o.Quota != nil {
+			version = o.Quota.Version
+		}
+		q := items[n]
+		put = append(put, acronis.OfferingItem{ApplicationID: o.ApplicationID, Name: n, InfraID: o.InfraID, Status: 1,
+			Quota: &acronis.Quota{Value: q.Value, Overage: q.Overage, Version: version}})
+	}
+	if len(missing) > 0 {
+		return &ItemsNotAvailableError{Items: missing}
+	}
+	_, err = a.c.SetOfferingItems(ctx, tenantID, put)
+	return err
+}
+
+// ChangePassword sets a user's password at the vendor.
+func (a *Acronis) ChangePassword(ctx context.Context, userID, password string) error {
+	return a.c.SetPassword(ctx, userID, password)
+}
+
+// ChangeLogin renames a user's login at the vendor.
+func (a *Acronis) ChangeLogin(ctx context.Context, userID, login string) error {
+	_, err := a.c.UpdateUser(ctx, userID, func(u *acronis.UserUpdate) { u.Login = &login })
+	return err
+}
+
+// SingleSignOn returns a one-time login link for the user into target
+// ("/mc/" management portal, "/bc/" protection console).
+func (a *Acronis) SingleSignOn(ctx context.Context, login, target string) (string, error) {
+	ott, err := a.c.OneTimeToken(ctx, login)
+	if err != nil {
+		return "", err
+	}
+	return a.c.ExternalLoginURL(ott, target), nil
+}

@@ -1,0 +1,75 @@
+// Package provisioning is the vendor-neutral module interface the platform
+// provisions services through, in the spirit of classic hosting modules, and
+// its Acronis implementation. Every operation is idempotent: running it again
+// after a partial failure finishes the job without duplicates.
+package provisioning
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Quota is a per-item limit; nil Value means unlimited.
+type Quota struct {
+	Value   *int64
+	Overage *int64
+}
+
+// Account is what CreateAccount provisions: a customer tenant under a
+// parent (the SP's or a partner's tenant), its items and quotas, and its
+// first admin user.
+type Account struct {
+	// Ref is the platform's stable id for the service; the vendor tenant
+	// carries it, so a retry finds what an earlier attempt made.
+	Ref            string
+	ParentTenantID string
+	Name           string
+	Email          string
+	Login          string
+	Password       string
+	Trial          bool
+	Edition        string
+	Items          map[string]Quota // offering item name -> quota
+	// ReadOnlyUserID, when set, gets read-only access to the new tenant
+	// (a partner's own vendor user).
+	ReadOnlyUserID string
+}
+
+// Result is what a provisioned account is known by.
+type Result struct {
+	TenantID string
+	UserID   string
+	Login    string
+}
+
+// Module provisions and manages accounts at a vendor.
+type Module interface {
+	TestConnection(ctx context.Context) error
+	CheckUsername(ctx context.Context, login string) (bool, error)
+	CreateAccount(ctx context.Context, a Account) (Result, error)
+	Suspend(ctx context.Context, tenantID string) error
+	Unsuspend(ctx context.Context, tenantID string) error
+	Terminate(ctx context.Context, tenantID string) error
+	ChangeQuotas(ctx context.Context, tenantID string, items map[string]Quota) error
+	ChangePassword(ctx context.Context, userID, password string) error
+	ChangeLogin(ctx context.Context, userID, login string) error
+	SingleSignOn(ctx context.Context, login, target string) (string, error)
+}
+
+// ItemsNotAvailableError names requested items the parent cannot give.
+type ItemsNotAvailableError struct{ Items []string }
+
+func (e *ItemsNotAvailableError) Error() string {
+	return fmt.Sprintf("offering items not available: %s", strings.Join(e.Items, ", "))
+}
+
+func sortedNames(m map[string]Quota) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

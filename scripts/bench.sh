@@ -175,3 +175,18 @@ fi
 if ((loadgen_rc != 0)); then
 	die "loadgen failed with status $loadgen_rc"
 fi
+
+# --- vendor client and provisioning -----------------------------------------
+log "running Go benchmarks of the vendor client and provisioning"
+cat <<EOF2
+
+Vendor side (Go benchmarks, \`go test -bench\`): \`BenchmarkClientCall\` is one
+\`GET /tenants/{id}\` through the client against a no-op loopback server (the
+client's own overhead); \`BenchmarkCreateAccount\` is one full provisioning flow
+against the simulator over loopback.
+
+\`\`\`
+EOF2
+go test -run '^$' -bench . -benchmem -benchtime "${BENCH_GO_TIME:-2s}" ./internal/acronis/ ./internal/provisioning/ |
+	grep -E '^(Benchmark|goos|goarch|cpu)' || die "Go benchmarks failed"
+echo '```'

@@ -31,12 +31,28 @@ go build -ldflags "-X main.buildVersion=$(git describe --always --dirty 2>/dev/n
 "$bin/platform" migrate
 "$bin/platform" seed
 
+# Without a vendor URL, the Acronis simulator stands in for the datacenter.
+# It shares this script's process group, so Ctrl-C stops it too.
+vendor_msg="  Vendor   ${ACRONIS_URL:-}"
+if [[ -z ${ACRONIS_URL:-} ]]; then
+	go build -o "$bin/acronis-sim" ./cmd/acronis-sim
+	sim_addr=${ACRONIS_SIM_ADDR:-127.0.0.1:8090}
+	sim_out=$(mktemp)
+	"$bin/acronis-sim" -addr "$sim_addr" >"$sim_out" 2>&1 &
+	for _ in $(seq 1 50); do grep -q '^admin_password=' "$sim_out" && break; sleep 0.1; done
+	grep -q '^base_url=' "$sim_out" || { cat "$sim_out" >&2; log "the Acronis simulator did not start"; exit 1; }
+	export ACRONIS_URL=$(sed -n 's/^base_url=//p' "$sim_out")
+	vendor_msg="  Vendor   Acronis simulator at $ACRONIS_URL
+           $(grep -E '^(sp_tenant_id|client_id|client_secret)=' "$sim_out" | tr '\n' ' ')"
+fi
+
 cat >&2 <<MSG
 
   API      http://$LISTEN_ADDR   (docs: http://$LISTEN_ADDR/docs)
   Admin    $SEED_ADMIN_EMAIL / $SEED_ADMIN_PASSWORD
   Token    curl -s -X POST http://$LISTEN_ADDR/v1/auth/token -H 'Content-Type: application/json' \\
              -d '{"email":"$SEED_ADMIN_EMAIL","password":"$SEED_ADMIN_PASSWORD"}'
+$vendor_msg
   Stop     Ctrl-C
 
 MSG

@@ -77,7 +77,8 @@ func (c *Client) CreateTenant(ctx context.Context, t NewTenant) (Tenant, error) 
 }
 
 // createOnce runs a create; after an ambiguous failure it looks the object
-// up and creates again only when it is not there.
+// up and creates again only when it is not there. A conflict may be an
+// earlier run's object too, so it is looked up before it is reported.
 func createOnce[T any](ctx context.Context, c *Client, create func() (T, error), find func() (T, bool, error)) (T, error) {
 	var zero T
 	var last error
@@ -99,6 +100,13 @@ func createOnce[T any](ctx context.Context, c *Client, create func() (T, error),
 			return out, nil
 		}
 		last = err
+		if IsStatus(err, http.StatusConflict) {
+			got, ok, ferr := find()
+			if ferr == nil && ok {
+				return got, nil
+			}
+			return zero, err
+		}
 		if !isAmbiguous(err) || ctx.Err() != nil {
 			return zero, err
 		}

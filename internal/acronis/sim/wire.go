@@ -40,7 +40,7 @@ func writeNoContent(w http.ResponseWriter) {
 type apiError struct {
 	Code    int            `json:"code"`
 	Message string         `json:"message"`
-	Details map[string]any `json:"details"`
+	Details any            `json:"details"`
 	Context map[string]any `json:"context"`
 	Domain  string         `json:"domain"`
 }
@@ -324,4 +324,14 @@ func splitList(v string) []string {
 func queryBool(r *http.Request, key string) bool {
 	b, _ := toBool(r.URL.Query().Get(key))
 	return b
+}
+
+// decodeStrict decodes a JSON body into v, rejecting unknown fields.
+func decodeStrict(r *http.Request, v any) *httpErr {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest("Malformed JSON: " + err.Error())
+	}
+	return nil
 }

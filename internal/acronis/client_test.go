@@ -1,0 +1,306 @@
+package acronis_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/acronis-platform/platform/internal/acronis"
+	"github.com/acronis-platform/platform/internal/acronis/sim"
+)
+
+const (
+	clientID     = "platform-client"
+	clientSecret = "s3cret-client-secret"
+)
+
+// vendor is a simulator on a real HTTP server and a client of it.
+type vendor struct {
+	sim    *sim.Server
+	url    string
+	client *acronis.Client
+}
+
+func newVendor(t *testing.T) *vendor {
+	t.Helper()
+	s := sim.New(sim.Options{ClientID: clientID, ClientSecret: clientSecret, AdminLogin: "sp-admin", AdminPassword: "sp-admin-password", Seed: 1})
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	s.SetBaseURL(srv.URL)
+	return &vendor{sim: s, url: srv.URL, client: newClient(t, srv.URL, clientSecret)}
+}
+
+func newClient(t *testing.T, url, secret string) *acronis.Client {
+	t.Helper()
+	c, err := acronis.New(acronis.Config{BaseURL: url, ClientID: clientID, ClientSecret: secret,
+		MaxAttempts: 8, AttemptTimeout: time.Second, BaseBackoff: 2 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	require.NoError(t, err)
+	return c
+}
+
+func (v *vendor) customer(t *testing.T, parent string) acronis.Tenant {
+	t.Helper()
+	tag := uuid.NewString()
+	tn, err := v.client.CreateTenant(context.Background(), acronis.NewTenant{Name: "Customer " + tag[:8], Kind: acronis.KindCustomer, ParentID: parent, InternalTag: tag})
+	require.NoError(t, err)
+	return tn
+}
+
+func TestTokenAndWhoAmI(t *testing.T) {
+	t.Parallel()
+	v := newVendor(t)
+	ctx := context.Background()
+	me, err := v.client.WhoAmI(ctx)
+	require.NoError(t, err)
+	require.Equal(t, v.sim.SPTenantID(), me.TenantID)
+
+	_, err = newClient(t, v.url, "wrong-secret-value").WhoAmI(ctx)
+	require.Error(t, err)
+	require.True(t, acronis.IsStatus(err, http.StatusUnauthorized), err.Error())
+	require.NotContains(t, err.Error(), "wrong-secret-value")
+	require.NotContains(t, err.Error(), clientSecret)
+}
+
+func TestTokenExpiryMidFlowIsInvisible(t *testing.T) {
+	t.Parallel()
+	v := newVendor(t)
+	ctx := context.Background()
+	_, err := v.client.WhoAmI(ctx)
+	require.NoError(t, err)
+	v.sim.Advance(3 * time.Hour) // the vendor's token is dead, the client does not know yet
+	me, err := v.client.WhoAmI(ctx)
+	require.NoError(t, err)
+	require.Equal(t, v.sim.SPTenantID(), me.TenantID)
+	tokens := 0
+	for _, c := range v.sim.Calls() {
+		if strings.HasSuffix(c.Path, "/idp/token") {
+			tokens++
+		}
+	}
+	require.Equal(t, 2, tokens, "one re-issue after the 401")
+}
+
+func TestTenantLifecycle(t *testing.T) {
+	t.Parallel()
+	v := newVendor(t)
+	ctx := context.Background()
+	c := v.client
+	tn := v.customer(t, v.sim.SPTenantID())
+	require.Equal(t, acronis.KindCustomer, tn.Kind)
+	require.True(t, tn.Enabled)
+
+	got, err := c.GetTenant(ctx, tn.ID)
+	require.NoError(t, err)
+	require.Equal(t, tn.ID, got.ID)
+	found, ok, err := c.FindChildByTag(ctx, v.sim.SPTenantID(), *tn.InternalTag)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, tn.ID, found.ID)
+
+	p, err := c.GetPricing(ctx, tn.ID)
+	require.NoError(t, err)
+	require.Equal(t, "trial", p.Mode)
+	p, err = c.SetProductionMode(ctx, tn.ID)
+	require.NoError(t, err)
+	require.Equal(t, "production", p.Mode)
+	p, err = c.SetProductionMode(ctx, tn.ID)
+	require.NoError(t, err, "already in production is fine")
+	require.Equal(t, "production", p.Mode)
+
+	off, err := c.SetTenantEnabled(ctx, tn.ID, false)
+	require.NoError(t, err)
+	require.False(t, off.Enabled)
+	require.Greater(t, off.Version, tn.Version)
+	on, err := c.SetTenantEnabled(ctx, tn.ID, true)
+	require.NoError(t, err)
+	require.True(t, on.Enabled)
+
+	require.NoError(t, c.DeleteTenant(ctx, tn.ID), "an enabled tenant is disabled, then deleted")
+	_, err = c.GetTenant(ctx, tn.ID)
+	require.True(t, acronis.IsStatus(err, http.StatusNotFound), "%v", err)
+	require.NoError(t, c.DeleteTenant(ctx, tn.ID), "deleting again is done already")
+}
+
+func TestTenantErrors(t *testing.T) {
+	t.Parallel()
+	v := newVendor(t)
+	ctx := context.Background()
+	c := v.client
+	existing := v.customer(t, v.sim.SPTenantID())
+	tests := []struct {
+		name   string
+		call   func() error
+		status int
+		code   int
+	}{
+		{"unknown tenant", func() error { _, err := c.GetTenant(ctx, uuid.NewString()); return err }, http.StatusNotFound, 0},
+		{"update unknown tenant", func() error { _, err := c.SetTenantEnabled(ctx, uuid.NewString(), false); return err }, http.StatusNotFound, 0},
+		{"sibling name taken", func() error {
+			_, err := c.CreateTenant(ctx, acronis.NewTenant{Name: existing.Name, Kind: acronis.KindCustomer, ParentID: v.sim.SPTenantID(), InternalTag: uuid.NewString()})
+			return err
+		}, http.StatusConflict, acronis.CodeTenantNameConflict},
+		{"parent missing", func() error {
+			_, err := c.CreateTenant(ctx, acronis.NewTenant{Name: "Orphan", Kind: acronis.KindCustomer, ParentID: uuid.NewString(), InternalTag: uuid.NewString()})
+			return err
+		}, 0, 0},
+		{"item the parent lacks", func() error {
+			_, err := c.SetOfferingItems(ctx, existing.ID, []acronis.OfferingItem{{ApplicationID: acronis.AppBackup, Name: "no_such_item", Status: 1}})
+			return err
+		}, 0, acronis.CodeOfferingItemMissing},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := tt.call()
+			require.Error(t, err)
+			var ve *acronis.Error
+			require.ErrorAs(t, err, &ve)
+			require.False(t, ve.Retryable)
+			require.GreaterOrEqual(t, ve.Status, 400)
+			if tt.status != 0 {
+				require.Equal(t, tt.status, ve.Status, err.Error())
+			}
+			if tt.code != 0 {
+				require.Equal(t, tt.code, ve.Code, err.Error())
+			}
+		})
+	}
+}
+
+func TestOfferingItemsAndQuotas(t *testing.T) {
+	t.Parallel()
+	v := newVendor(t)
+	ctx := context.Background()
+	c := v.client
+	avail, err := c.AvailableForChild(ctx, v.sim.SPTenantID(), acronis.KindPartner, "")
+	require.NoError(t, err)
+	byName := map[string]acronis.OfferingItem{}
+	for _, o := range avail {
+		byName[o.Name] = o
+	}
+	storage, ok := byName["pw_base_storage"]
+	require.True(t, ok, "the SP offers pw_base_storage")
+
+	tag := uuid.NewString()
+	partner, err := c.CreateTenant(ctx, acronis.NewTenant{Name: "Partner " + tag[:8], Kind: acronis.KindPartner, ParentID: v.sim.SPTenantID(), InternalTag: tag})
+	require.NoError(t, err)
+	gb := int64(1 << 30)
+	hundred, ten := 100*gb, 10*gb
+	items, err := c.SetOfferingItems(ctx, partner.ID, []acronis.OfferingItem{{ApplicationID: storage.ApplicationID, Name: storage.Name,
+		InfraID: storage.InfraID, Status: 1, Quota: &acronis.Quota{Value: &hundred, Overage: &ten}}})
+	require.NoError(t, err)
+	require.NotEmpty(t, items)
+
+	cur, err := c.OfferingItems(ctx, partner.ID)
+	require.NoError(t, err)
+	var got *acronis.OfferingItem
+	for i := range cur {
+		if cur[i].Name == storage.Name {
+			got = &cur[i]
+		}
+	}
+	require.NotNil(t, got)
+	require.True(t, got.Enabled())
+	require.Equal(t, hundred, *got.Quota.Value)
+
+	// A customer of that partner cannot get more than the partner's hard quota.
+	cust := v.customer(t, partner.ID)
+	tooMuch := 200 * gb
+	_, err = c.SetOfferingItems(ctx, cust.ID, []acronis.OfferingItem{{ApplicationID: storage.ApplicationID, Name: storage.Name,
+		InfraID: storage.InfraID, Status: 1, Quota: &acronis.Quota{Value: &tooMuch}}})
+	require.True(t, acronis.IsCode(err, acronis.CodeHardQuotaExceeded), "%v", err)
+	fine := 50 * gb
+	_, err = c.SetOfferingItems(ctx, cust.ID, []acronis.OfferingItem{{ApplicationID: storage.ApplicationID, Name: storage.Name,
+		InfraID: storage.InfraID, Status: 1, Quota: &acronis.Quota{Value: &fine}}})
+	require.NoError(t, err)
+
+	// A stale quota version is read again and the change applied.
+	_, err = c.SetOfferingItems(ctx, cust.ID, []acronis.OfferingItem{{ApplicationID: storage.ApplicationID, Name: storage.Name,
+		InfraID: storage.InfraID, Status: 1, Quota: &acronis.Quota{Value: &ten, Version: 1}}})
+	require.NoError(t, err)
+
+	infra, err := c.TenantInfra(ctx, v.sim.SPTenantID())
+	require.NoError(t, err)
+	require.NotEmpty(t, infra)
+	locs, err := c.TenantLocations(ctx, v.sim.SPTenantID())
+	require.NoError(t, err)
+	require.NotEmpty(t, locs)
+	eds, err := c.Editions(ctx)
+	require.NoError(t, err)
+	require.Contains(t, eds, "pck_per_workload")
+	apps, err := c.Applications(ctx)
+	require.NoError(t, err)
+	require.NotEmpty(t, apps)
+	require.NoError(t, c.BindApplication(ctx, acronis.AppBackup, cust.ID))
+}
+
+func TestUsersAndSSO(t *testing.T) {
+	t.Parallel()
+	v := newVendor(t)
+	ctx := context.Background()
+	c := v.client
+	cust := v.customer(t, v.sim.SPTenantID())
+	login := "user-" + uuid.NewString()[:8]
+
+	free, err := c.CheckLogin(ctx, login)
+	require.NoError(t, err)
+	require.True(t, free)
+	u, err := c.CreateUser(ctx, acronis.NewUser{TenantID: cust.ID, Login: login, Contact: acronis.Contact{Email: login + "@example.com"}})
+	require.NoError(t, err)
+	require.False(t, u.Activated)
+	require.NotNil(t, u.PersonalTenantID, "customer users get a personal tenant")
+	free, err = c.CheckLogin(ctx, login)
+	require.NoError(t, err)
+	require.False(t, free)
+	_, err = c.CheckLogin(ctx, "a")
+	require.True(t, acronis.IsCode(err, acronis.CodeInvalidLogin) || acronis.IsStatus(err, http.StatusNotAcceptable), "%v", err)
+
+	require.NoError(t, c.SetPassword(ctx, u.ID, "A-strong-Passw0rd!"))
+	u, err = c.GetUser(ctx, u.ID)
+	require.NoError(t, err)
+	require.True(t, u.Activated)
+	require.NoError(t, c.SendActivationEmail(ctx, u.ID))
+
+	pols, err := c.SetAccessPolicies(ctx, u.ID, []acronis.Grant{{Role: acronis.RoleCompanyAdmin, TenantID: cust.ID}})
+	require.NoError(t, err)
+	require.Len(t, pols, 1)
+	require.Equal(t, acronis.RoleCompanyAdmin, pols[0].RoleID)
+
+	renamed := login + "-renamed"
+	u2, err := c.UpdateUser(ctx, u.ID, func(x *acronis.UserUpdate) { x.Login = &renamed })
+	require.NoError(t, err)
+	require.Equal(t, renamed, u2.Login)
+	found, ok, err := c.FindUser(ctx, cust.ID, renamed)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, u.ID, found.ID)
+
+	ott, err := c.OneTimeToken(ctx, renamed)
+	require.NoError(t, err)
+	link := c.ExternalLoginURL(ott, "/mc/")
+	res, err := http.Get(link)
+	require.NoError(t, err)
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Contains(t, string(page), renamed)
+	res, err = http.Get(link)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.NotEqual(t, http.StatusOK, res.StatusCode, "a one-time token works once")
+
+	require.NoError(t, c.DeleteUser(ctx, u.ID))
+	_, err = c.GetUser(ctx, u.ID)
+	require.True(t, acronis.IsStatus(err, http.StatusNotFound))
+	require.NoError(t, c.DeleteUser(ctx, u.ID))
+
+	_, err = c.CreateUser(ctx, acronis.NewUser{TenantID: uuid.NewString(), Login: "x-" + login, Contact: acronis.Contact{Email: "x@example.com"}})
+	require.Error(t, err)
+}

@@ -1,0 +1,154 @@
+package provisioning_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/acronis-platform/platform/internal/acronis"
+	"github.com/acronis-platform/platform/internal/acronis/sim"
+	"github.com/acronis-platform/platform/internal/provisioning"
+)
+
+func setup(t *testing.T, seed int64) (*sim.Server, *provisioning.Acronis) {
+	return setupTB(t, seed)
+}
+
+func setupB(b *testing.B) (*sim.Server, *provisioning.Acronis) { return setupTB(b, 1) }
+
+func setupTB(t testing.TB, seed int64) (*sim.Server, *provisioning.Acronis) {
+	t.Helper()
+	s := sim.New(sim.Options{ClientID: "cid", ClientSecret: "csecret", AdminLogin: "sp-admin", AdminPassword: "sp-admin-password", Seed: seed})
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	s.SetBaseURL(srv.URL)
+	c, err := acronis.New(acronis.Config{BaseURL: srv.URL, ClientID: "cid", ClientSecret: "csecret",
+		MaxAttempts: 10, AttemptTimeout: 300 * time.Millisecond, BaseBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
+	require.NoError(t, err)
+	return s, provisioning.NewAcronis(c)
+}
+
+func gb(n int64) *int64 { v := n << 30; return &v }
+func n(v int64) *int64  { return &v }
+
+func account(s *sim.Server) provisioning.Account {
+	login := "cust-" + uuid.NewString()[:8]
+	return provisioning.Account{
+		Ref: uuid.NewString(), ParentTenantID: s.SPTenantID(), Name: "Customer " + login,
+		Email: login + "@example.com", Login: login, Password: "A-strong-Passw0rd!",
+		Items: map[string]provisioning.Quota{
+			"pw_base_storage":      {Value: gb(50), Overage: gb(5)},
+			"pw_base_workstations": {Value: n(3)},
+		},
+	}
+}
+
+func TestCreateAccountThroughFaults(t *testing.T) {
+	t.Parallel()
+	for _, seed := range []int64{1, 2, 3} {
+		t.Run("seed "+string(rune('0'+seed)), func(t *testing.T) {
+			t.Parallel()
+			s, m := setup(t, seed)
+			usersBefore := s.CountUsers()
+			// About 30% of vendor calls fail, in every way a network can.
+			for _, f := range []sim.Fault{
+				{Rate: 0.08, Status: http.StatusInternalServerError},
+				{Rate: 0.05, Status: http.StatusServiceUnavailable},
+				{Rate: 0.04, Status: http.StatusTooManyRequests},
+				{Rate: 0.05, Timeout: true},
+				{Rate: 0.04, Drop: true},
+				{Rate: 0.05, Status: http.StatusInternalServerError, AfterEffect: true},
+			} {
+				s.SetFault(f)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			const accounts = 3
+			var acc provisioning.Account
+			var res provisioning.Result
+			for range accounts {
+				acc = account(s)
+				var err error
+				res, err = m.CreateAccount(ctx, acc)
+				if err != nil {
+					for _, c := range s.Calls() {
+						t.Log(c.Method, c.Path, c.Status)
+					}
+				}
+				require.NoError(t, err)
+			}
+			require.Equal(t, accounts, s.CountTenants("customer"), "exactly one tenant per account")
+			require.Equal(t, usersBefore+accounts, s.CountUsers(), "exactly one user per account")
+
+			failed := 0
+			for _, c := range s.Calls() {
+				if c.Status >= 500 || c.Status == 429 || c.Status == 0 {
+					failed++
+				}
+			}
+			require.Positive(t, failed, "faults were injected")
+
+			// Running it again finishes nothing new and changes nothing.
+			again, err := m.CreateAccount(ctx, acc)
+			require.NoError(t, err)
+			require.Equal(t, res, again)
+			require.Equal(t, accounts, s.CountTenants("customer"))
+			require.Equal(t, usersBefore+accounts, s.CountUsers())
+		})
+	}
+}
+
+func TestCreateAccountRefusesItemsTheParentLacks(t *testing.T) {
+	t.Parallel()
+	s, m := setup(t, 1)
+	acc := account(s)
+	acc.Items["made_up_item"] = provisioning.Quota{Value: n(1)}
+	_, err := m.CreateAccount(context.Background(), acc)
+	var na *provisioning.ItemsNotAvailableError
+	require.True(t, errors.As(err, &na), "%v", err)
+	require.Equal(t, []string{"made_up_item"}, na.Items)
+	require.Zero(t, s.CountTenants("customer"), "nothing is created")
+}
+
+func TestAccountLifecycle(t *testing.T) {
+	t.Parallel()
+	s, m := setup(t, 1)
+	ctx := context.Background()
+	require.NoError(t, m.TestConnection(ctx))
+	acc := account(s)
+	free, err := m.CheckUsername(ctx, acc.Login)
+	require.NoError(t, err)
+	require.True(t, free)
+	res, err := m.CreateAccount(ctx, acc)
+	require.NoError(t, err)
+	free, err = m.CheckUsername(ctx, acc.Login)
+	require.NoError(t, err)
+	require.False(t, free)
+
+	require.NoError(t, m.ChangeQuotas(ctx, res.TenantID, map[string]provisioning.Quota{"pw_base_storage": {Value: gb(100), Overage: gb(10)}}))
+	var missing *provisioning.ItemsNotAvailableError
+	require.ErrorAs(t, m.ChangeQuotas(ctx, res.TenantID, map[string]provisioning.Quota{"made_up_item": {Value: n(1)}}), &missing)
+
+	for range 2 { // each is idempotent
+		require.NoError(t, m.Suspend(ctx, res.TenantID))
+	}
+	require.NoError(t, m.Unsuspend(ctx, res.TenantID))
+	require.NoError(t, m.ChangePassword(ctx, res.UserID, "Another-Passw0rd!"))
+	require.NoError(t, m.ChangeLogin(ctx, res.UserID, acc.Login+"-new"))
+
+	link, err := m.SingleSignOn(ctx, acc.Login+"-new", "/bc/")
+	require.NoError(t, err)
+	require.True(t, strings.Contains(link, "/api/2/idp/external-login?ott="), link)
+
+	for range 2 {
+		require.NoError(t, m.Terminate(ctx, res.TenantID))
+	}
+	require.Zero(t, s.CountTenants("customer"))
+}

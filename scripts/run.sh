@@ -32,13 +32,15 @@ go build -ldflags "-X main.buildVersion=$(git describe --always --dirty 2>/dev/n
 "$bin/platform" seed
 
 # Without a vendor URL, the Acronis simulator stands in for the datacenter.
-# It shares this script's process group, so Ctrl-C stops it too.
+# It stops with the server.
 vendor_msg="  Vendor   ${ACRONIS_URL:-}"
 if [[ -z ${ACRONIS_URL:-} ]]; then
 	go build -o "$bin/acronis-sim" ./cmd/acronis-sim
 	sim_addr=${ACRONIS_SIM_ADDR:-127.0.0.1:8090}
 	sim_out=$(mktemp)
 	"$bin/acronis-sim" -addr "$sim_addr" >"$sim_out" 2>&1 &
+	sim_pid=$!
+	trap 'kill -TERM "$sim_pid" 2>/dev/null; rm -f "$sim_out"' EXIT
 	for _ in $(seq 1 50); do grep -q '^admin_password=' "$sim_out" && break; sleep 0.1; done
 	grep -q '^base_url=' "$sim_out" || { cat "$sim_out" >&2; log "the Acronis simulator did not start"; exit 1; }
 	export ACRONIS_URL=$(sed -n 's/^base_url=//p' "$sim_out")
@@ -56,4 +58,5 @@ $vendor_msg
   Stop     Ctrl-C
 
 MSG
-exec "$bin/platform" serve
+# Not exec: the EXIT trap stops the simulator when the server ends.
+"$bin/platform" serve

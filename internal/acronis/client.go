@@ -146,7 +146,8 @@ type call struct {
 	query  url.Values
 	body   any
 	out    any
-	ok     []int // accepted statuses (default 200)
+	raw    *[]byte // receives the body as it came, for files
+	ok     []int   // accepted statuses (default 200)
 	// retry allows repeating the call after an ambiguous failure; false
 	// for creates, which callers reconcile by looking the object up.
 	retry bool
@@ -238,6 +239,10 @@ func (c *Client) once(ctx context.Context, k call, payload []byte, token string)
 	}
 	for _, s := range ok {
 		if res.StatusCode == s {
+			if k.raw != nil {
+				*k.raw = raw
+				return nil
+			}
 			if k.out != nil && len(raw) > 0 {
 				if err := json.Unmarshal(raw, k.out); err != nil {
 					return &Error{Op: c.op(k), Status: res.StatusCode, Message: "undecodable response", Err: err}

@@ -304,3 +304,109 @@ func TestUsersAndSSO(t *testing.T) {
 	_, err = c.CreateUser(ctx, acronis.NewUser{TenantID: uuid.NewString(), Login: "x-" + login, Contact: acronis.Contact{Email: "x@example.com"}})
 	require.Error(t, err)
 }
+
+func TestUsage(t *testing.T) {
+	t.Parallel()
+	v := newVendor(t)
+	ctx := context.Background()
+	c := v.client
+	avail, err := c.AvailableForChild(ctx, v.sim.SPTenantID(), acronis.KindCustomer, "")
+	require.NoError(t, err)
+	var storage acronis.OfferingItem
+	for _, o := range avail {
+		if o.Name == "pw_base_storage" {
+			storage = o
+		}
+	}
+	a, b := v.customer(t, v.sim.SPTenantID()), v.customer(t, v.sim.SPTenantID())
+	for _, tn := range []acronis.Tenant{a, b} {
+		_, err := c.SetOfferingItems(ctx, tn.ID, []acronis.OfferingItem{{ApplicationID: storage.ApplicationID, Name: storage.Name, InfraID: storage.InfraID, Status: 1}})
+		require.NoError(t, err)
+	}
+	require.NoError(t, v.sim.SetUsage(a.ID, "pw_base_storage", 12345))
+
+	usages, err := c.TenantUsage(ctx, a.ID)
+	require.NoError(t, err)
+	found := false
+	for _, u := range usages {
+		if u.Name == "pw_base_storage" {
+			found = true
+			require.Equal(t, int64(12345), u.Value)
+			require.Equal(t, "bytes", u.MeasurementUnit)
+		}
+	}
+	require.True(t, found)
+
+	batch, err := c.TenantsUsage(ctx, []string{a.ID, b.ID})
+	require.NoError(t, err)
+	require.Contains(t, batch, a.ID)
+	require.Contains(t, batch, b.ID)
+}
+
+func TestRetries(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		fault      sim.Fault
+		wantStatus int
+	}{
+		{"server error", sim.Fault{PathPrefix: "/api/2/tenants", Rate: 1, Status: http.StatusInternalServerError}, http.StatusInternalServerError},
+		{"unavailable", sim.Fault{PathPrefix: "/api/2/tenants", Rate: 1, Status: http.StatusServiceUnavailable}, http.StatusServiceUnavailable},
+		{"rate limited", sim.Fault{PathPrefix: "/api/2/tenants", Rate: 1, Status: http.StatusTooManyRequests}, http.StatusTooManyRequests},
+		{"dropped connection", sim.Fault{PathPrefix: "/api/2/tenants", Rate: 1, Drop: true}, 0},
+		{"hung request", sim.Fault{PathPrefix: "/api/2/tenants", Rate: 1, Timeout: true}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			v := newVendor(t)
+			c, err := acronis.New(acronis.Config{BaseURL: v.url, ClientID: clientID, ClientSecret: clientSecret,
+				MaxAttempts: 3, AttemptTimeout: 200 * time.Millisecond, BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
+			require.NoError(t, err)
+			v.sim.SetFault(tt.fault)
+			_, err = c.GetTenant(context.Background(), v.sim.SPTenantID())
+			var ve *acronis.Error
+			require.ErrorAs(t, err, &ve)
+			require.Equal(t, tt.wantStatus, ve.Status, err.Error())
+			require.True(t, ve.Retryable)
+			tries := 0
+			for _, call := range v.sim.Calls() {
+				if strings.HasPrefix(call.Path, "/api/2/tenants/") {
+					tries++
+				}
+			}
+			// Go's transport may itself retry an idempotent request once on a
+			// dropped reused connection.
+			require.GreaterOrEqual(t, tries, 3, "tried MaxAttempts times")
+			require.LessOrEqual(t, tries, 6)
+
+			// Once the fault clears the same call works.
+			v.sim.ClearFaults()
+			_, err = c.GetTenant(context.Background(), v.sim.SPTenantID())
+			require.NoError(t, err)
+		})
+	}
+}
+
+func TestCreateIsNotRepeatedAfterALostAnswer(t *testing.T) {
+	t.Parallel()
+	v := newVendor(t)
+	// Every create is applied, then its answer is lost, once.
+	v.sim.SetFault(sim.Fault{Method: http.MethodPost, PathPrefix: "/api/2/tenants", Rate: 1, Status: http.StatusBadGateway, AfterEffect: true})
+	done := make(chan acronis.Tenant, 1)
+	go func() {
+		tn, err := v.client.CreateTenant(context.Background(), acronis.NewTenant{Name: "Lost answer", Kind: acronis.KindCustomer, ParentID: v.sim.SPTenantID(), InternalTag: "lost-1"})
+		require.NoError(t, err)
+		done <- tn
+	}()
+	tn := <-done
+	require.Equal(t, "Lost answer", tn.Name)
+	require.Equal(t, 1, v.sim.CountTenants("customer"))
+	posts := 0
+	for _, c := range v.sim.Calls() {
+		if c.Method == http.MethodPost && c.Path == "/api/2/tenants" {
+			posts++
+		}
+	}
+	require.Equal(t, 1, posts, "found by internal_tag, not created again")
+}

@@ -5,23 +5,22 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 )
 
 // Usage is a near-real-time usage figure of one offering item of a tenant.
 // It is not meant for billing: reports are.
 type Usage struct {
-	TenantUUID      string    `json:"tenant_uuid"`
-	ApplicationID   string    `json:"application_id"`
-	Name            string    `json:"name"`
-	UsageName       string    `json:"usage_name"`
-	Edition         *string   `json:"edition"`
-	Type            string    `json:"type"`
-	MeasurementUnit string    `json:"measurement_unit"`
-	InfraID         *string   `json:"infra_id,omitempty"`
-	RangeStart      time.Time `json:"range_start"`
-	Value           int64     `json:"value"`
-	AbsoluteValue   int64     `json:"absolute_value"`
+	TenantUUID      string  `json:"tenant_uuid"`
+	ApplicationID   string  `json:"application_id"`
+	Name            string  `json:"name"`
+	UsageName       string  `json:"usage_name"`
+	Edition         *string `json:"edition"`
+	Type            string  `json:"type"`
+	MeasurementUnit string  `json:"measurement_unit"`
+	InfraID         *string `json:"infra_id,omitempty"`
+	RangeStart      string  `json:"range_start"` // ISO time; the vendor omits the zone at times
+	Value           int64   `json:"value"`
+	AbsoluteValue   int64   `json:"absolute_value"`
 }
 
 // TenantUsage reads one tenant's usages.

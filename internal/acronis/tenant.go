@@ -164,8 +164,7 @@ type TenantUpdate struct {
 // UpdateTenant fetches the tenant, applies change and puts it back with the
 // fetched version, again on a version conflict.
 func (c *Client) UpdateTenant(ctx context.Context, id string, change func(*TenantUpdate)) (Tenant, error) {
-	var last error
-	for range c.cfg.MaxAttempts {
+	return onConflict(c, func() (Tenant, error) {
 		cur, err := c.GetTenant(ctx, id)
 		if err != nil {
 			return Tenant{}, err
@@ -174,15 +173,29 @@ func (c *Client) UpdateTenant(ctx context.Context, id string, change func(*Tenan
 		change(&u)
 		var out Tenant
 		err = c.do(ctx, call{method: http.MethodPut, path: "/tenants/" + url.PathEscape(id), body: u, out: &out, retry: true})
-		if err == nil {
-			return out, nil
-		}
-		last = err
-		if !IsCode(err, CodeVersionMismatch) && !IsStatus(err, http.StatusConflict) {
-			return Tenant{}, err
+		return out, err
+	})
+}
+
+// isVersionConflict tells a stale version (code 1001, or a bare 409) from
+// other conflicts such as a taken name or login.
+func isVersionConflict(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && (e.Code == CodeVersionMismatch || (e.Status == http.StatusConflict && e.Code == 0))
+}
+
+// onConflict runs a read-modify-write again while the write meets a
+// version conflict (someone changed the object in between).
+func onConflict[T any](c *Client, rmw func() (T, error)) (T, error) {
+	var out T
+	var err error
+	for range c.cfg.MaxAttempts {
+		out, err = rmw()
+		if err == nil || !isVersionConflict(err) {
+			return out, err
 		}
 	}
-	return Tenant{}, last
+	return out, err
 }
 
 // SetTenantEnabled enables or disables (suspends) a tenant.
@@ -238,8 +251,7 @@ func (c *Client) GetPricing(ctx context.Context, tenantID string) (Pricing, erro
 // SetProductionMode moves a tenant from trial to production (irreversible);
 // a tenant already in production is left alone.
 func (c *Client) SetProductionMode(ctx context.Context, tenantID string) (Pricing, error) {
-	var last error
-	for range c.cfg.MaxAttempts {
+	return onConflict(c, func() (Pricing, error) {
 		p, err := c.GetPricing(ctx, tenantID)
 		if err != nil || p.Mode == "production" {
 			return p, err
@@ -247,13 +259,6 @@ func (c *Client) SetProductionMode(ctx context.Context, tenantID string) (Pricin
 		body := map[string]any{"mode": "production", "currency": p.Currency, "version": p.Version}
 		var out Pricing
 		err = c.do(ctx, call{method: http.MethodPut, path: "/tenants/" + url.PathEscape(tenantID) + "/pricing", body: body, out: &out, retry: true})
-		if err == nil {
-			return out, nil
-		}
-		last = err
-		if !IsCode(err, CodeVersionMismatch) && !IsStatus(err, http.StatusConflict) {
-			return Pricing{}, err
-		}
-	}
-	return Pricing{}, last
+		return out, err
+	})
 }

@@ -110,8 +110,7 @@ type UserUpdate struct {
 // UpdateUser fetches the user, applies change and puts it back, again on
 // a version conflict.
 func (c *Client) UpdateUser(ctx context.Context, id string, change func(*UserUpdate)) (User, error) {
-	var last error
-	for range c.cfg.MaxAttempts {
+	return onConflict(c, func() (User, error) {
 		cur, err := c.GetUser(ctx, id)
 		if err != nil {
 			return User{}, err
@@ -120,15 +119,8 @@ func (c *Client) UpdateUser(ctx context.Context, id string, change func(*UserUpd
 		change(&u)
 		var out User
 		err = c.do(ctx, call{method: http.MethodPut, path: "/users/" + url.PathEscape(id), body: u, out: &out, retry: true})
-		if err == nil {
-			return out, nil
-		}
-		last = err
-		if !IsCode(err, CodeVersionMismatch) {
-			return User{}, err
-		}
-	}
-	return User{}, last
+		return out, err
+	})
 }
 
 // DeleteUser deletes a user; one already gone is not an error.

@@ -1,7 +1,9 @@
 // Command acronis-sim serves the in-memory Acronis Account Management API v2
 // simulator (internal/acronis/sim) over HTTP.
 //
-// State is in memory only; there is no -state persistence.
+// State is in memory unless -state FILE is given: then it is loaded from FILE
+// when that exists and saved to it (atomically) after every change. Access
+// tokens are not persisted.
 package main
 
 import (
@@ -34,6 +36,7 @@ func run(args []string) error {
 	adminLogin := fs.String("admin-login", sim.DefaultAdminLogin, "SP admin login (Basic auth, password grant)")
 	adminPassword := fs.String("admin-password", sim.DefaultAdminPassword, "SP admin password")
 	seed := fs.Int64("seed", 1, "seed for ids, fault dice and the usage generator")
+	stateFile := fs.String("state", "", "persist the simulator state as JSON in this file (loaded if it exists)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -42,8 +45,12 @@ func run(args []string) error {
 		return err
 	}
 	base := "http://" + ln.Addr().String()
-	s := sim.New(sim.Options{ClientID: *clientID, ClientSecret: *clientSecret, AdminLogin: *adminLogin,
-		AdminPassword: *adminPassword, Seed: *seed, BaseURL: base})
+	s, err := sim.Open(sim.Options{ClientID: *clientID, ClientSecret: *clientSecret, AdminLogin: *adminLogin,
+		AdminPassword: *adminPassword, Seed: *seed, BaseURL: base, StateFile: *stateFile})
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 
 	fmt.Printf("base_url=%s\n", base)

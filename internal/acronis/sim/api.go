@@ -17,6 +17,7 @@ const (
 	authNone       authMode = iota // token endpoint, external-login
 	authAny                        // Bearer (client or user), Basic user, session cookie
 	authClientOnly                 // Bearer of an API client only
+	authBearer                     // Bearer (client or user) or session cookie; no Basic (oauth2-only operations)
 )
 
 type handlerFunc func(s *Server, w http.ResponseWriter, r *http.Request, p *principal, args []string)
@@ -71,6 +72,12 @@ func init() {
 		rt("GET", "tenants/*/infra", authAny, (*Server).handleTenantInfra),
 		rt("GET", "tenants/*/locations", authAny, (*Server).handleTenantLocations),
 		rt("GET", "tenants/*/usages", authAny, (*Server).handleTenantUsages),
+		rt("GET", "tenants/*/reports", authBearer, (*Server).handleTenantReports),
+		rt("POST", "reports", authClientOnly, (*Server).handleCreateReport),
+		rt("GET", "reports/*", authBearer, (*Server).handleGetReport),
+		rt("DELETE", "reports/*", authBearer, (*Server).handleDeleteReport),
+		rt("GET", "reports/*/stored", authBearer, (*Server).handleStoredReports),
+		rt("GET", "reports/*/stored/*", authBearer, (*Server).handleDownloadReport),
 		rt("GET", "applications", authAny, (*Server).handleApplications),
 		rt("GET", "applications/*", authAny, (*Server).handleApplication),
 		rt("POST", "applications/*/bindings/tenants/*", authAny, (*Server).handleBind),
@@ -194,6 +201,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	f := s.pickFault(r)
 	if f == nil {
 		s.dispatch(sw, r)
+		s.persistAfter(r, sw.status)
 		return
 	}
 	if f.Latency > 0 {
@@ -208,6 +216,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if f.AfterEffect {
 		bw := &bufferWriter{h: http.Header{}}
 		s.dispatch(bw, r)
+		s.persistAfter(r, bw.status)
 	}
 	switch {
 	case f.Timeout:
@@ -220,7 +229,24 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeFaultStatus(sw, http.StatusInternalServerError)
 	default: // latency only
 		s.dispatch(sw, r)
+		s.persistAfter(r, sw.status)
 	}
+}
+
+// persistAfter saves the state after a successful mutating call. Token and
+// one-time-token calls change nothing that is persisted.
+func (s *Server) persistAfter(r *http.Request, status int) {
+	if s.opts.StateFile == "" || status < 200 || status >= 300 {
+		return
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, apiPrefix+"/idp/") {
+		return
+	}
+	s.persist()
 }
 
 func writeFaultStatus(w http.ResponseWriter, status int) {
@@ -303,6 +329,10 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		}
 		if rte.auth == authClientOnly && (p.Kind != principalClient || p.ViaBasic) {
 			writeHTTPErr(w, forbidden("This operation is available only to API clients (OAuth 2.0 client credentials)."))
+			return
+		}
+		if rte.auth == authBearer && p.ViaBasic {
+			writeHTTPErr(w, forbidden("This operation requires an OAuth 2.0 access token; Basic authentication is not accepted."))
 			return
 		}
 	}

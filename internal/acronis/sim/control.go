@@ -144,6 +144,14 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 
 // SetUsage overrides the generated usage value of one offering item of a tenant.
 func (s *Server) SetUsage(tenantID, name string, value int64) error {
+	if err := s.setUsage(tenantID, name, value); err != nil {
+		return err
+	}
+	s.persist()
+	return nil
+}
+
+func (s *Server) setUsage(tenantID, name string, value int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.st.tenants[tenantID]

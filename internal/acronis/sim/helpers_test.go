@@ -32,8 +32,18 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	s := sim.New(sim.Options{ClientID: clientID, ClientSecret: clientSecret, AdminLogin: adminLogin,
-		AdminPassword: adminPass, Seed: 42})
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with adjusted options.
+func newEnvWith(t *testing.T, adjust func(*sim.Options)) *env {
+	t.Helper()
+	opts := sim.Options{ClientID: clientID, ClientSecret: clientSecret, AdminLogin: adminLogin,
+		AdminPassword: adminPass, Seed: 42}
+	if adjust != nil {
+		adjust(&opts)
+	}
+	s := sim.New(opts)
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	s.SetBaseURL(srv.URL)

@@ -109,8 +109,10 @@ func (s *Server) handleEditions(w http.ResponseWriter, _ *http.Request, _ *princ
 func (s *Server) infraView() map[string]any {
 	return map[string]any{"id": s.infraID, "owner_tenant_id": s.rootID, "location_id": s.locationID, "platform_owned": true,
 		"name": "Simulated Cloud Storage", "url": "https://storage.sim.invalid", "capabilities": []string{"backup"},
-		"backend_type": "azure", "version": 1, "readonly": true}
+		"backend_type": infraBackendType, "version": 1, "readonly": true}
 }
+
+const infraBackendType = "azure"
 
 func (s *Server) locationView() map[string]any {
 	return map[string]any{"id": s.locationID, "owner_tenant_id": s.rootID, "platform_owned": true,
@@ -156,7 +158,7 @@ func (s *Server) handleTenantLocations(w http.ResponseWriter, _ *http.Request, p
 }
 
 // usageValue is the deterministic generator: a function of the seed, the
-// tenant, the item and the simulator day, growing slowly day by day. An
+// tenant, the item and the simulator (UTC calendar) day, growing slowly day by day. An
 // override set through /_sim/usage wins. Caller holds s.mu.
 func (s *Server) usageValue(t *tenant, o *offeringItem, day time.Time) int64 {
 	if v, ok := s.st.usage[t.ID+"/"+o.Name]; ok {
@@ -165,7 +167,9 @@ func (s *Server) usageValue(t *tenant, o *offeringItem, day time.Time) int64 {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(t.ID + "/" + o.Name))
 	x := h.Sum64() ^ uint64(s.opts.Seed)*0x9e3779b97f4a7c15
-	days := int64(day.Sub(t.CreatedAt).Hours() / 24)
+	// Whole calendar days (UTC) since the tenant was created, so that every
+	// moment of a day gives the figure the reports carry for that day.
+	days := int64(dayOf(day).Sub(dayOf(t.CreatedAt)).Hours() / 24)
 	base := int64(x%5) + days/7
 	if o.Unit == "bytes" {
 		return (base*10 + int64(x>>8%10)) << 30

@@ -22,6 +22,11 @@ type Options struct {
 	Clock                     func() time.Time
 	TokenTTL                  time.Duration // default 2h
 	BaseURL                   string        // public base URL used in links
+	// StateFile, when set, persists the simulator's data as JSON: New/Open
+	// load it if it exists, and it is rewritten atomically after every
+	// successful mutating /api/2 call and every /_sim/ change. Tokens are not
+	// persisted.
+	StateFile string
 }
 
 // Fault is a rule that makes matching /api/2 calls misbehave.
@@ -48,6 +53,7 @@ type Server struct {
 	opts Options
 
 	mu      sync.Mutex
+	saveMu  sync.Mutex // serialises Save; taken before mu
 	offset  time.Duration
 	baseURL string
 	st      *state
@@ -68,8 +74,19 @@ const (
 	simPrefix       = "/_sim"
 )
 
-// New returns a simulator in its seeded state.
+// New returns a simulator in its seeded state, or in the state loaded from
+// opts.StateFile when that file exists. New panics if the state file exists
+// but cannot be loaded (use Open to get the error instead): starting afresh
+// would overwrite it on the next save.
 func New(opts Options) *Server {
+	s, err := Open(opts)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+func newServer(opts Options) *Server {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
@@ -129,6 +146,7 @@ func (s *Server) ClientID() string { return s.opts.ClientID }
 
 // Advance moves the simulator clock forward by d.
 func (s *Server) Advance(d time.Duration) {
+	defer s.persist()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.offset += d
@@ -169,6 +187,7 @@ func (s *Server) Calls() []Call {
 // tokens. Issued access tokens stay valid while their principal still exists;
 // the clock offset is kept (simulator time never goes backwards).
 func (s *Server) Reset() {
+	defer s.persist()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.st = s.seed()

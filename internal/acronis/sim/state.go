@@ -135,6 +135,7 @@ type state struct {
 	users   map[string]*user
 	seq     int
 	usage   map[string]int64 // tenantID + "/" + OI name -> value override
+	reports map[string]*report
 }
 
 func (st *state) nextSeq() int { st.seq++; return st.seq }
@@ -142,7 +143,8 @@ func (st *state) nextSeq() int { st.seq++; return st.seq }
 // seed builds the seeded state. Caller holds s.mu or is New.
 func (s *Server) seed() *state {
 	now := s.now().UTC()
-	st := &state{tenants: map[string]*tenant{}, users: map[string]*user{}, usage: map[string]int64{}}
+	st := &state{tenants: map[string]*tenant{}, users: map[string]*user{}, usage: map[string]int64{},
+		reports: map[string]*report{}}
 	root := &tenant{
 		ID: s.rootID, ParentID: s.rootID, Name: "Simulated Root", Kind: "root", Version: 1, Enabled: true,
 		CustomerType: "default", Language: "en", Contact: newTenantContact(), AncestralAccess: true,

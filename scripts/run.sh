@@ -38,7 +38,8 @@ if [[ -z ${ACRONIS_URL:-} ]]; then
 	go build -o "$bin/acronis-sim" ./cmd/acronis-sim
 	sim_addr=${ACRONIS_SIM_ADDR:-127.0.0.1:8090}
 	sim_out=$(mktemp)
-	"$bin/acronis-sim" -addr "$sim_addr" >"$sim_out" 2>&1 &
+	# Its state survives restarts, like the platform's database.
+	"$bin/acronis-sim" -addr "$sim_addr" -state "${ACRONIS_SIM_STATE:-$bin/../acronis-sim.json}" >"$sim_out" 2>&1 &
 	sim_pid=$!
 	trap 'kill -TERM "$sim_pid" 2>/dev/null; rm -f "$sim_out"' EXIT
 	for _ in $(seq 1 50); do grep -q '^admin_password=' "$sim_out" && break; sleep 0.1; done

@@ -107,14 +107,33 @@ func TestCreateAccountThroughFaults(t *testing.T) {
 
 func TestCreateAccountRefusesItemsTheParentLacks(t *testing.T) {
 	t.Parallel()
-	s, m := setup(t, 1)
-	acc := account(s)
-	acc.Items["made_up_item"] = provisioning.Quota{Value: n(1)}
-	_, err := m.CreateAccount(context.Background(), acc)
-	var na *provisioning.ItemsNotAvailableError
-	require.True(t, errors.As(err, &na), "%v", err)
-	require.Equal(t, []string{"made_up_item"}, na.Items)
-	require.Zero(t, s.CountTenants("customer"), "nothing is created")
+	tests := []struct {
+		name    string
+		spItems []string // what the SP has enabled; nil = the whole catalog
+		extra   string
+		missing []string
+	}{
+		{"item unknown to the vendor", nil, "made_up_item", []string{"made_up_item"}},
+		{"item the SP has switched off", []string{"pw_base_storage"}, "", []string{"pw_base_workstations"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, m := setup(t, 1)
+			if tt.spItems != nil {
+				require.NoError(t, s.SetSPOfferingItems(tt.spItems))
+			}
+			acc := account(s)
+			if tt.extra != "" {
+				acc.Items[tt.extra] = provisioning.Quota{Value: n(1)}
+			}
+			_, err := m.CreateAccount(context.Background(), acc)
+			var na *provisioning.ItemsNotAvailableError
+			require.True(t, errors.As(err, &na), "%v", err)
+			require.Equal(t, tt.missing, na.Items)
+			require.Zero(t, s.CountTenants("customer"), "nothing is created")
+		})
+	}
 }
 
 func TestAccountLifecycle(t *testing.T) {

@@ -137,6 +137,27 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeNoContent(w)
+	case "/seed":
+		if r.Method != http.MethodPost {
+			methodNotAllowed(w, "POST")
+			return
+		}
+		if !isJSON(r) {
+			writeHTTPErr(w, unsupportedMedia())
+			return
+		}
+		var body struct {
+			OfferingItems []string `json:"offering_items"`
+		}
+		if e := decodeStrict(r, &body); e != nil {
+			writeHTTPErr(w, e)
+			return
+		}
+		if err := s.SetSPOfferingItems(body.OfferingItems); err != nil {
+			writeHTTPErr(w, badRequest(err.Error()))
+			return
+		}
+		writeNoContent(w)
 	default:
 		writeError(w, http.StatusNotFound, http.StatusNotFound, "Not Found", "Unknown simulator control endpoint.")
 	}
@@ -169,4 +190,37 @@ func methodNotAllowed(w http.ResponseWriter, allow string) {
 	w.Header().Set("Allow", allow)
 	writeError(w, http.StatusMethodNotAllowed, http.StatusMethodNotAllowed, "Method Not Allowed",
 		"The method is not allowed for the requested URL.")
+}
+
+// SetSPOfferingItems chooses which catalog items the SP tenant has enabled;
+// the others are turned off there (and so cannot be given to children).
+// An empty list enables the whole catalog again.
+func (s *Server) SetSPOfferingItems(names []string) error {
+	if err := s.setSPOfferingItems(names); err != nil {
+		return err
+	}
+	s.persist()
+	return nil
+}
+
+func (s *Server) setSPOfferingItems(names []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	sp := s.st.tenants[s.spID]
+	for n := range want {
+		if sp.oi(n) == nil {
+			return fmt.Errorf("offering item %q is not in the simulator's catalog", n)
+		}
+	}
+	for _, o := range sp.OIs {
+		o.Status = 0
+		if len(want) == 0 || want[o.Name] {
+			o.Status = 1
+		}
+	}
+	return nil
 }

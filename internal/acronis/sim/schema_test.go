@@ -13,7 +13,7 @@ import (
 )
 
 // The vendor's OpenAPI document lives outside the module (never copied into
-// the project): /work/shared/vendor, i.e. ../../../../shared/vendor from here.
+// the project): ../shared/vendor beside the repository, ../../../../shared/vendor from here.
 const vendorSpec = "../../../../shared/vendor/acronis-account-management-v2.openapi.json"
 
 var (

@@ -282,21 +282,9 @@ var tenantPutKeys = []string{"name", "customer_type", "parent_id", "kind", "cont
 	"brand_id", "internal_tag", "language", "default_idp_id", "update_lock", "ancestral_access", "external_operation_status"}
 
 func (s *Server) handleUpdateTenant(w http.ResponseWriter, r *http.Request, p *principal, args []string) {
-	body, e := readJSONObject(r, false)
-	if e == nil {
-		e = checkKeys(body, append(slices.Clone(tenantPutKeys), tenantReadOnlyKeys...)...)
-	}
+	body, version, e := readVersionedPut(r, append(slices.Clone(tenantPutKeys), tenantReadOnlyKeys...))
 	if e != nil {
 		writeHTTPErr(w, e)
-		return
-	}
-	version, ok, e := getInt(body, "version")
-	if e != nil {
-		writeHTTPErr(w, e)
-		return
-	}
-	if !ok {
-		writeHTTPErr(w, badRequest("'version' is a required property"))
 		return
 	}
 	s.mu.Lock()

@@ -278,21 +278,9 @@ var userReadOnlyKeys = []string{"id", "tenant_id", "activated", "created_at", "u
 	"business_types", "mfa_status", "terms_accepted", "origin_id", "origin_external_id", "access_policies"}
 
 func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request, p *principal, args []string) {
-	body, e := readJSONObject(r, false)
-	if e == nil {
-		e = checkKeys(body, append(slices.Clone(userPutKeys), userReadOnlyKeys...)...)
-	}
+	body, version, e := readVersionedPut(r, append(slices.Clone(userPutKeys), userReadOnlyKeys...))
 	if e != nil {
 		writeHTTPErr(w, e)
-		return
-	}
-	version, ok, e := getInt(body, "version")
-	if e != nil {
-		writeHTTPErr(w, e)
-		return
-	}
-	if !ok {
-		writeHTTPErr(w, badRequest("'version' is a required property"))
 		return
 	}
 	s.mu.Lock()

@@ -335,3 +335,23 @@ func decodeStrict(r *http.Request, v any) *httpErr {
 	}
 	return nil
 }
+
+// readVersionedPut reads a PUT body limited to keys that must carry the
+// object's current version.
+func readVersionedPut(r *http.Request, keys []string) (map[string]any, int64, *httpErr) {
+	body, e := readJSONObject(r, false)
+	if e == nil {
+		e = checkKeys(body, keys...)
+	}
+	if e != nil {
+		return nil, 0, e
+	}
+	version, ok, e := getInt(body, "version")
+	if e != nil {
+		return nil, 0, e
+	}
+	if !ok {
+		return nil, 0, badRequest("'version' is a required property")
+	}
+	return body, version, nil
+}

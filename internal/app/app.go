@@ -16,6 +16,7 @@ import (
 
 	"github.com/acronis-platform/platform/internal/apikey"
 	"github.com/acronis-platform/platform/internal/auth"
+	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/config"
 	"github.com/acronis-platform/platform/internal/httpapi"
@@ -91,7 +92,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	}
 	e, err := httpapi.New(httpapi.Deps{
 		Log: log, Clock: clk, Metrics: httpapi.NewMetrics(db.Pool),
-		Users: users, Keys: keys, Idempotency: idem,
+		Users: users, Keys: keys, Catalog: catalog.NewService(db.Gorm, clk), Idempotency: idem,
 		Authenticators: httpapi.Authenticators{
 			Tokens: tokens, UserByID: users.PrincipalOf, APIKey: keys.Authenticate, IsAPIKey: apikey.IsKey,
 		},

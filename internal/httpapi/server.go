@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/acronis-platform/platform/internal/apikey"
+	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/httpapi/oapi"
 	"github.com/acronis-platform/platform/internal/idempotency"
@@ -29,6 +30,7 @@ type Deps struct {
 	Metrics        *Metrics
 	Users          *user.Service
 	Keys           *apikey.Service
+	Catalog        *catalog.Service
 	Idempotency    *idempotency.Store
 	Authenticators Authenticators
 	// Ready reports named checks and whether all pass.
@@ -38,10 +40,11 @@ type Deps struct {
 
 // Server implements the generated strict interface.
 type Server struct {
-	users *user.Service
-	keys  *apikey.Service
-	clk   clock.Clock
-	ready func(ctx context.Context) (map[string]string, bool)
+	users   *user.Service
+	catalog *catalog.Service
+	keys    *apikey.Service
+	clk     clock.Clock
+	ready   func(ctx context.Context) (map[string]string, bool)
 }
 
 var _ oapi.StrictServerInterface = (*Server)(nil)
@@ -86,7 +89,7 @@ func New(d Deps) (*echo.Echo, error) {
 		}
 		perOp[id] = chain
 	}
-	srv := &Server{users: d.Users, keys: d.Keys, clk: d.Clock, ready: d.Ready}
+	srv := &Server{users: d.Users, catalog: d.Catalog, keys: d.Keys, clk: d.Clock, ready: d.Ready}
 	oapi.RegisterHandlersWithOptions(e, oapi.NewStrictHandler(srv, nil), oapi.RegisterHandlersOptions{OperationMiddlewares: perOp})
 	e.GET("/metrics", echo.WrapHandler(d.Metrics.Handler()))
 	registerDocs(e)

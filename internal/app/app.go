@@ -92,7 +92,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	}
 	e, err := httpapi.New(httpapi.Deps{
 		Log: log, Clock: clk, Metrics: httpapi.NewMetrics(db.Pool),
-		Users: users, Keys: keys, Catalog: catalog.NewService(db.Gorm, clk), Idempotency: idem,
+		Users: users, Keys: keys, Catalog: catalog.NewService(db.Gorm, clk), BaseCurrency: cfg.BaseCurrency, Idempotency: idem,
 		Authenticators: httpapi.Authenticators{
 			Tokens: tokens, UserByID: users.PrincipalOf, APIKey: keys.Authenticate, IsAPIKey: apikey.IsKey,
 		},

@@ -50,6 +50,8 @@ type Config struct {
 	AuthRateLimitPerIP int  `env:"AUTH_RATE_LIMIT_PER_IP_PER_MINUTE" default:"60" validate:"min=1" doc:"token requests per minute per client address"`
 	TrustProxyHeaders  bool `env:"TRUST_PROXY_HEADERS" default:"false" doc:"take the client address from X-Forwarded-For (only behind a trusted proxy)"`
 
+	BaseCurrency string `env:"BASE_CURRENCY" default:"USD" validate:"len=3,uppercase" doc:"the SP base currency of every price (ISO 4217); not to be changed once prices exist"`
+
 	ShutdownTimeout     time.Duration `env:"SHUTDOWN_TIMEOUT" default:"20s" validate:"min=1s,max=10m" doc:"how long in-flight requests and jobs get on SIGTERM"`
 	JobWorkers          int           `env:"JOB_WORKERS" default:"10" validate:"min=1,max=1000" doc:"concurrent background jobs per instance"`
 	MaintenanceInterval time.Duration `env:"MAINTENANCE_INTERVAL" default:"1h" validate:"min=1s,max=24h" doc:"period of the clean-up job (expired idempotency keys, rate-limit windows)"`

@@ -31,6 +31,7 @@ type Deps struct {
 	Users          *user.Service
 	Keys           *apikey.Service
 	Catalog        *catalog.Service
+	BaseCurrency   string
 	Idempotency    *idempotency.Store
 	Authenticators Authenticators
 	// Ready reports named checks and whether all pass.
@@ -40,11 +41,12 @@ type Deps struct {
 
 // Server implements the generated strict interface.
 type Server struct {
-	users   *user.Service
-	catalog *catalog.Service
-	keys    *apikey.Service
-	clk     clock.Clock
-	ready   func(ctx context.Context) (map[string]string, bool)
+	users    *user.Service
+	catalog  *catalog.Service
+	currency string
+	keys     *apikey.Service
+	clk      clock.Clock
+	ready    func(ctx context.Context) (map[string]string, bool)
 }
 
 var _ oapi.StrictServerInterface = (*Server)(nil)
@@ -89,7 +91,7 @@ func New(d Deps) (*echo.Echo, error) {
 		}
 		perOp[id] = chain
 	}
-	srv := &Server{users: d.Users, catalog: d.Catalog, keys: d.Keys, clk: d.Clock, ready: d.Ready}
+	srv := &Server{users: d.Users, catalog: d.Catalog, currency: d.BaseCurrency, keys: d.Keys, clk: d.Clock, ready: d.Ready}
 	oapi.RegisterHandlersWithOptions(e, oapi.NewStrictHandler(srv, nil), oapi.RegisterHandlersOptions{OperationMiddlewares: perOp})
 	e.GET("/metrics", echo.WrapHandler(d.Metrics.Handler()))
 	registerDocs(e)

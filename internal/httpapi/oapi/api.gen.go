@@ -23,6 +23,78 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for Aggregation.
+const (
+	Avg  Aggregation = "avg"
+	Last Aggregation = "last"
+	Max  Aggregation = "max"
+)
+
+// Valid indicates whether the value is a known member of the Aggregation enum.
+func (e Aggregation) Valid() bool {
+	switch e {
+	case Avg:
+		return true
+	case Last:
+		return true
+	case Max:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for BillingFrequency.
+const (
+	Annually     BillingFrequency = "annually"
+	Biennially   BillingFrequency = "biennially"
+	Monthly      BillingFrequency = "monthly"
+	Quarterly    BillingFrequency = "quarterly"
+	Semiannually BillingFrequency = "semiannually"
+	Triennially  BillingFrequency = "triennially"
+)
+
+// Valid indicates whether the value is a known member of the BillingFrequency enum.
+func (e BillingFrequency) Valid() bool {
+	switch e {
+	case Annually:
+		return true
+	case Biennially:
+		return true
+	case Monthly:
+		return true
+	case Quarterly:
+		return true
+	case Semiannually:
+		return true
+	case Triennially:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for BillingModel.
+const (
+	PostpaidFixed BillingModel = "postpaid_fixed"
+	PostpaidPayg  BillingModel = "postpaid_payg"
+	Prepaid       BillingModel = "prepaid"
+)
+
+// Valid indicates whether the value is a known member of the BillingModel enum.
+func (e BillingModel) Valid() bool {
+	switch e {
+	case PostpaidFixed:
+		return true
+	case PostpaidPayg:
+		return true
+	case Prepaid:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for KeyRole.
 const (
 	KeyRoleAdmin   KeyRole = "admin"
@@ -53,6 +125,27 @@ func (e Module) Valid() bool {
 	case Acronis:
 		return true
 	case None:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PlanStatus.
+const (
+	Active  PlanStatus = "active"
+	Draft   PlanStatus = "draft"
+	Retired PlanStatus = "retired"
+)
+
+// Valid indicates whether the value is a known member of the PlanStatus enum.
+func (e PlanStatus) Valid() bool {
+	switch e {
+	case Active:
+		return true
+	case Draft:
+		return true
+	case Retired:
 		return true
 	default:
 		return false
@@ -116,6 +209,9 @@ func (e TokenTokenType) Valid() bool {
 	}
 }
 
+// Aggregation How a month's daily usage becomes the billed quantity.
+type Aggregation string
+
 // ApiKey defines model for ApiKey.
 type ApiKey struct {
 	CreatedAt  time.Time           `json:"created_at"`
@@ -169,6 +265,12 @@ type ApiKeyList struct {
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
 
+// BillingFrequency monthly (1 month), quarterly (3), semiannually (6), annually (12), biennially (24), triennially (36).
+type BillingFrequency string
+
+// BillingModel defines model for BillingModel.
+type BillingModel string
+
 // FieldError defines model for FieldError.
 type FieldError struct {
 	// Code A stable machine-readable code (`required`, `unknown_field`, `invalid_type`, ...).
@@ -194,16 +296,104 @@ type ListMeta struct {
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
 
+// MeteredCharge defines model for MeteredCharge.
+type MeteredCharge struct {
+	// Aggregation How a month's daily usage becomes the billed quantity.
+	Aggregation  *Aggregation `json:"aggregation,omitempty"`
+	OfferingItem string       `json:"offering_item"`
+
+	// UnitPrice An amount of money. The amount is a decimal string with two places, never a JSON number.
+	UnitPrice Money `json:"unit_price"`
+}
+
 // Module The provisioning module of a product group (`none` for groups sold without one).
 type Module string
 
 // Money An amount of money. The amount is a decimal string with two places, never a JSON number.
 type Money struct {
-	// Amount Example: 12.50
+	// Amount A decimal string. Responses always carry two places; requests with more are refused (422 `amount_too_precise`).
+	//
+	// Example: 12.50
 	Amount string `json:"amount"`
 
 	// Currency Example: USD
 	Currency string `json:"currency"`
+}
+
+// Plan defines model for Plan.
+type Plan struct {
+	CreatedAt time.Time          `json:"created_at"`
+	Id        openapi_types.UUID `json:"id"`
+	Name      string             `json:"name"`
+
+	// PartnerVisible Partners may sell it ("Applicable on Partner Website").
+	PartnerVisible bool               `json:"partner_visible"`
+	ProductGroupId openapi_types.UUID `json:"product_group_id"`
+	ProductId      openapi_types.UUID `json:"product_id"`
+	ProductTypeId  openapi_types.UUID `json:"product_type_id"`
+
+	// Status `draft` until pricing and module settings are valid, then `active`; `retired` takes no new orders.
+	Status    PlanStatus         `json:"status"`
+	UpdatedAt time.Time          `json:"updated_at"`
+	VentureId openapi_types.UUID `json:"venture_id"`
+	Version   int64              `json:"version"`
+}
+
+// PlanCreate defines model for PlanCreate.
+type PlanCreate struct {
+	Name           string             `json:"name"`
+	PartnerVisible *bool              `json:"partner_visible,omitempty"`
+	ProductGroupId openapi_types.UUID `json:"product_group_id"`
+	ProductId      openapi_types.UUID `json:"product_id"`
+	ProductTypeId  openapi_types.UUID `json:"product_type_id"`
+	VentureId      openapi_types.UUID `json:"venture_id"`
+}
+
+// PlanCycle defines model for PlanCycle.
+type PlanCycle struct {
+	// Frequency monthly (1 month), quarterly (3), semiannually (6), annually (12), biennially (24), triennially (36).
+	Frequency BillingFrequency `json:"frequency"`
+
+	// Price An amount of money. The amount is a decimal string with two places, never a JSON number.
+	Price Money `json:"price"`
+
+	// SetupFee An amount of money. The amount is a decimal string with two places, never a JSON number.
+	SetupFee *Money `json:"setup_fee,omitempty"`
+}
+
+// PlanList defines model for PlanList.
+type PlanList struct {
+	Data []Plan `json:"data"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// PlanPricing defines model for PlanPricing.
+type PlanPricing struct {
+	BillingModel   BillingModel     `json:"billing_model"`
+	Cycles         []PlanCycle      `json:"cycles"`
+	EnableQuantity *bool            `json:"enable_quantity,omitempty"`
+	MeteredCharges *[]MeteredCharge `json:"metered_charges,omitempty"`
+
+	// OveragePricePerGb An amount of money. The amount is a decimal string with two places, never a JSON number.
+	OveragePricePerGb *Money `json:"overage_price_per_gb,omitempty"`
+}
+
+// PlanStatus `draft` until pricing and module settings are valid, then `active`; `retired` takes no new orders.
+type PlanStatus string
+
+// PlanUpdate defines model for PlanUpdate.
+type PlanUpdate struct {
+	Name           *string             `json:"name,omitempty"`
+	PartnerVisible *bool               `json:"partner_visible,omitempty"`
+	ProductGroupId *openapi_types.UUID `json:"product_group_id,omitempty"`
+	ProductId      *openapi_types.UUID `json:"product_id,omitempty"`
+	ProductTypeId  *openapi_types.UUID `json:"product_type_id,omitempty"`
+
+	// Status `draft` until pricing and module settings are valid, then `active`; `retired` takes no new orders.
+	Status    *PlanStatus         `json:"status,omitempty"`
+	VentureId *openapi_types.UUID `json:"venture_id,omitempty"`
 }
 
 // Principal defines model for Principal.
@@ -543,6 +733,39 @@ type CreateApiKeyParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// ListPlansParams defines parameters for ListPlans.
+type ListPlansParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Status Only plans in this status.
+	Status *PlanStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// ProductGroupId Only plans of this product group.
+	ProductGroupId *openapi_types.UUID `form:"product_group_id,omitempty" json:"product_group_id,omitempty"`
+}
+
+// CreatePlanParams defines parameters for CreatePlan.
+type CreatePlanParams struct {
+	// IdempotencyKey A unique key per intended effect (a UUID is a good choice). Retrying with the same key and body replays the first response.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// DeletePlanParams defines parameters for DeletePlan.
+type DeletePlanParams struct {
+	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// UpdatePlanParams defines parameters for UpdatePlan.
+type UpdatePlanParams struct {
+	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
 // ListProductGroupsParams defines parameters for ListProductGroups.
 type ListProductGroupsParams struct {
 	// Limit Page size.
@@ -722,6 +945,15 @@ type CreateApiKeyJSONRequestBody = ApiKeyCreate
 
 // CreateTokenJSONRequestBody defines body for CreateToken for application/json ContentType.
 type CreateTokenJSONRequestBody = TokenRequest
+
+// CreatePlanJSONRequestBody defines body for CreatePlan for application/json ContentType.
+type CreatePlanJSONRequestBody = PlanCreate
+
+// UpdatePlanJSONRequestBody defines body for UpdatePlan for application/json ContentType.
+type UpdatePlanJSONRequestBody = PlanUpdate
+
+// SetPlanPricingJSONRequestBody defines body for SetPlanPricing for application/json ContentType.
+type SetPlanPricingJSONRequestBody = PlanPricing
 
 // CreateProductGroupJSONRequestBody defines body for CreateProductGroup for application/json ContentType.
 type CreateProductGroupJSONRequestBody = ProductGroupCreate
@@ -913,6 +1145,104 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/me (the `GetMe` operationId).
 	GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListPlans List plans
+	//
+	// Admins see every plan; partners see partner-visible plans only.
+	//
+	// Corresponds with GET /v1/plans (the `ListPlans` operationId).
+	ListPlans(ctx context.Context, params *ListPlansParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreatePlanWithBody Create a plan
+	//
+	// A new plan is a draft. Its product type, product and product group must form one chain (422 `plan_chain_broken`).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/plans (the `CreatePlan` operationId).
+	CreatePlanWithBody(ctx context.Context, params *CreatePlanParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreatePlan Create a plan
+	//
+	// A new plan is a draft. Its product type, product and product group must form one chain (422 `plan_chain_broken`).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/plans (the `CreatePlan` operationId).
+	CreatePlan(ctx context.Context, params *CreatePlanParams, body CreatePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeletePlan Delete a plan
+	//
+	// Removes a plan that no service uses (409 `in_use` otherwise; retire it instead).
+	//
+	// Corresponds with DELETE /v1/plans/{id} (the `DeletePlan` operationId).
+	DeletePlan(ctx context.Context, id Id, params *DeletePlanParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetPlan Get a plan
+	//
+	// One plan; partners see partner-visible plans only (404 otherwise).
+	//
+	// Corresponds with GET /v1/plans/{id} (the `GetPlan` operationId).
+	GetPlan(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdatePlanWithBody Update a plan
+	//
+	// Changes the fields given (the chain is checked again). `status` may only
+	// be set to `retired` (no new orders); anything else is 422
+	// `invalid_status_change`. With `If-Match`, only at that version.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/plans/{id} (the `UpdatePlan` operationId).
+	UpdatePlanWithBody(ctx context.Context, id Id, params *UpdatePlanParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdatePlan Update a plan
+	//
+	// Changes the fields given (the chain is checked again). `status` may only
+	// be set to `retired` (no new orders); anything else is 422
+	// `invalid_status_change`. With `If-Match`, only at that version.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/plans/{id} (the `UpdatePlan` operationId).
+	UpdatePlan(ctx context.Context, id Id, params *UpdatePlanParams, body UpdatePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetPlanPricing Get a plan's pricing
+	//
+	// The pricing set with PUT; 404 `pricing_not_set` before that.
+	//
+	// Corresponds with GET /v1/plans/{id}/pricing (the `GetPlanPricing` operationId).
+	GetPlanPricing(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetPlanPricingWithBody Set a plan's pricing
+	//
+	// Replaces the pricing. Rules (422 with the code): at least one cycle
+	// (`cycles_required`), one per frequency (`duplicate_frequency`),
+	// amounts not negative (`negative_amount`) and at most two decimal
+	// places (`amount_too_precise`) in the base currency
+	// (`currency_mismatch`); metered charges only on `postpaid_payg`
+	// (`metered_charges_require_payg`); an overage price only with a hard
+	// quota in the module settings (`overage_price_requires_hard_quota`).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/plans/{id}/pricing (the `SetPlanPricing` operationId).
+	SetPlanPricingWithBody(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetPlanPricing Set a plan's pricing
+	//
+	// Replaces the pricing. Rules (422 with the code): at least one cycle
+	// (`cycles_required`), one per frequency (`duplicate_frequency`),
+	// amounts not negative (`negative_amount`) and at most two decimal
+	// places (`amount_too_precise`) in the base currency
+	// (`currency_mismatch`); metered charges only on `postpaid_payg`
+	// (`metered_charges_require_payg`); an overage price only with a hard
+	// quota in the module settings (`overage_price_requires_hard_quota`).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/plans/{id}/pricing (the `SetPlanPricing` operationId).
+	SetPlanPricing(ctx context.Context, id Id, body SetPlanPricingJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListProductGroups List product groups
 	//
@@ -1420,6 +1750,204 @@ func (c *Client) CreateToken(ctx context.Context, body CreateTokenJSONRequestBod
 // Corresponds with GET /v1/me (the `GetMe` operationId).
 func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetMeRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListPlans List plans
+//
+// Admins see every plan; partners see partner-visible plans only.
+//
+// Corresponds with GET /v1/plans (the `ListPlans` operationId).
+func (c *Client) ListPlans(ctx context.Context, params *ListPlansParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListPlansRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreatePlanWithBody Create a plan
+//
+// A new plan is a draft. Its product type, product and product group must form one chain (422 `plan_chain_broken`).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/plans (the `CreatePlan` operationId).
+func (c *Client) CreatePlanWithBody(ctx context.Context, params *CreatePlanParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreatePlanRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreatePlan Create a plan
+//
+// A new plan is a draft. Its product type, product and product group must form one chain (422 `plan_chain_broken`).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/plans (the `CreatePlan` operationId).
+func (c *Client) CreatePlan(ctx context.Context, params *CreatePlanParams, body CreatePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreatePlanRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeletePlan Delete a plan
+//
+// Removes a plan that no service uses (409 `in_use` otherwise; retire it instead).
+//
+// Corresponds with DELETE /v1/plans/{id} (the `DeletePlan` operationId).
+func (c *Client) DeletePlan(ctx context.Context, id Id, params *DeletePlanParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeletePlanRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetPlan Get a plan
+//
+// One plan; partners see partner-visible plans only (404 otherwise).
+//
+// Corresponds with GET /v1/plans/{id} (the `GetPlan` operationId).
+func (c *Client) GetPlan(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetPlanRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdatePlanWithBody Update a plan
+//
+// Changes the fields given (the chain is checked again). `status` may only
+// be set to `retired` (no new orders); anything else is 422
+// `invalid_status_change`. With `If-Match`, only at that version.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/plans/{id} (the `UpdatePlan` operationId).
+func (c *Client) UpdatePlanWithBody(ctx context.Context, id Id, params *UpdatePlanParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdatePlanRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdatePlan Update a plan
+//
+// Changes the fields given (the chain is checked again). `status` may only
+// be set to `retired` (no new orders); anything else is 422
+// `invalid_status_change`. With `If-Match`, only at that version.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/plans/{id} (the `UpdatePlan` operationId).
+func (c *Client) UpdatePlan(ctx context.Context, id Id, params *UpdatePlanParams, body UpdatePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdatePlanRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetPlanPricing Get a plan's pricing
+//
+// The pricing set with PUT; 404 `pricing_not_set` before that.
+//
+// Corresponds with GET /v1/plans/{id}/pricing (the `GetPlanPricing` operationId).
+func (c *Client) GetPlanPricing(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetPlanPricingRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetPlanPricingWithBody Set a plan's pricing
+//
+// Replaces the pricing. Rules (422 with the code): at least one cycle
+// (`cycles_required`), one per frequency (`duplicate_frequency`),
+// amounts not negative (`negative_amount`) and at most two decimal
+// places (`amount_too_precise`) in the base currency
+// (`currency_mismatch`); metered charges only on `postpaid_payg`
+// (`metered_charges_require_payg`); an overage price only with a hard
+// quota in the module settings (`overage_price_requires_hard_quota`).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/plans/{id}/pricing (the `SetPlanPricing` operationId).
+func (c *Client) SetPlanPricingWithBody(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetPlanPricingRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetPlanPricing Set a plan's pricing
+//
+// Replaces the pricing. Rules (422 with the code): at least one cycle
+// (`cycles_required`), one per frequency (`duplicate_frequency`),
+// amounts not negative (`negative_amount`) and at most two decimal
+// places (`amount_too_precise`) in the base currency
+// (`currency_mismatch`); metered charges only on `postpaid_payg`
+// (`metered_charges_require_payg`); an overage price only with a hard
+// quota in the module settings (`overage_price_requires_hard_quota`).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/plans/{id}/pricing (the `SetPlanPricing` operationId).
+func (c *Client) SetPlanPricing(ctx context.Context, id Id, body SetPlanPricingJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetPlanPricingRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2466,6 +2994,377 @@ func NewGetMeRequest(server string) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewListPlansRequest constructs an http.Request for the ListPlans method
+func NewListPlansRequest(server string, params *ListPlansParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/plans")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ProductGroupId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "product_group_id", *params.ProductGroupId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreatePlanRequest calls the generic CreatePlan builder with application/json body
+func NewCreatePlanRequest(server string, params *CreatePlanParams, body CreatePlanJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreatePlanRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreatePlanRequestWithBody constructs an http.Request for the CreatePlan method, with any body, and a specified content type
+func NewCreatePlanRequestWithBody(server string, params *CreatePlanParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/plans")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewDeletePlanRequest constructs an http.Request for the DeletePlan method
+func NewDeletePlanRequest(server string, id Id, params *DeletePlanParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/plans/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetPlanRequest constructs an http.Request for the GetPlan method
+func NewGetPlanRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/plans/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdatePlanRequest calls the generic UpdatePlan builder with application/json body
+func NewUpdatePlanRequest(server string, id Id, params *UpdatePlanParams, body UpdatePlanJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdatePlanRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewUpdatePlanRequestWithBody constructs an http.Request for the UpdatePlan method, with any body, and a specified content type
+func NewUpdatePlanRequestWithBody(server string, id Id, params *UpdatePlanParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/plans/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetPlanPricingRequest constructs an http.Request for the GetPlanPricing method
+func NewGetPlanPricingRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/plans/%s/pricing", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSetPlanPricingRequest calls the generic SetPlanPricing builder with application/json body
+func NewSetPlanPricingRequest(server string, id Id, body SetPlanPricingJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSetPlanPricingRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewSetPlanPricingRequestWithBody constructs an http.Request for the SetPlanPricing method, with any body, and a specified content type
+func NewSetPlanPricingRequestWithBody(server string, id Id, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/plans/%s/pricing", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -4249,6 +5148,112 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/me (the `GetMe` operationId).
 	GetMeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMeResponse, error)
 
+	// ListPlansWithResponse List plans
+	//
+	// Admins see every plan; partners see partner-visible plans only.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/plans (the `ListPlans` operationId).
+	ListPlansWithResponse(ctx context.Context, params *ListPlansParams, reqEditors ...RequestEditorFn) (*ListPlansResponse, error)
+
+	// CreatePlanWithBodyWithResponse Create a plan
+	//
+	// A new plan is a draft. Its product type, product and product group must form one chain (422 `plan_chain_broken`).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/plans (the `CreatePlan` operationId).
+	CreatePlanWithBodyWithResponse(ctx context.Context, params *CreatePlanParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreatePlanResponse, error)
+
+	// CreatePlanWithResponse Create a plan
+	//
+	// A new plan is a draft. Its product type, product and product group must form one chain (422 `plan_chain_broken`).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/plans (the `CreatePlan` operationId).
+	CreatePlanWithResponse(ctx context.Context, params *CreatePlanParams, body CreatePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*CreatePlanResponse, error)
+
+	// DeletePlanWithResponse Delete a plan
+	//
+	// Removes a plan that no service uses (409 `in_use` otherwise; retire it instead).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/plans/{id} (the `DeletePlan` operationId).
+	DeletePlanWithResponse(ctx context.Context, id Id, params *DeletePlanParams, reqEditors ...RequestEditorFn) (*DeletePlanResponse, error)
+
+	// GetPlanWithResponse Get a plan
+	//
+	// One plan; partners see partner-visible plans only (404 otherwise).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/plans/{id} (the `GetPlan` operationId).
+	GetPlanWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetPlanResponse, error)
+
+	// UpdatePlanWithBodyWithResponse Update a plan
+	//
+	// Changes the fields given (the chain is checked again). `status` may only
+	// be set to `retired` (no new orders); anything else is 422
+	// `invalid_status_change`. With `If-Match`, only at that version.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/plans/{id} (the `UpdatePlan` operationId).
+	UpdatePlanWithBodyWithResponse(ctx context.Context, id Id, params *UpdatePlanParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdatePlanResponse, error)
+
+	// UpdatePlanWithResponse Update a plan
+	//
+	// Changes the fields given (the chain is checked again). `status` may only
+	// be set to `retired` (no new orders); anything else is 422
+	// `invalid_status_change`. With `If-Match`, only at that version.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/plans/{id} (the `UpdatePlan` operationId).
+	UpdatePlanWithResponse(ctx context.Context, id Id, params *UpdatePlanParams, body UpdatePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdatePlanResponse, error)
+
+	// GetPlanPricingWithResponse Get a plan's pricing
+	//
+	// The pricing set with PUT; 404 `pricing_not_set` before that.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/plans/{id}/pricing (the `GetPlanPricing` operationId).
+	GetPlanPricingWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetPlanPricingResponse, error)
+
+	// SetPlanPricingWithBodyWithResponse Set a plan's pricing
+	//
+	// Replaces the pricing. Rules (422 with the code): at least one cycle
+	// (`cycles_required`), one per frequency (`duplicate_frequency`),
+	// amounts not negative (`negative_amount`) and at most two decimal
+	// places (`amount_too_precise`) in the base currency
+	// (`currency_mismatch`); metered charges only on `postpaid_payg`
+	// (`metered_charges_require_payg`); an overage price only with a hard
+	// quota in the module settings (`overage_price_requires_hard_quota`).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/plans/{id}/pricing (the `SetPlanPricing` operationId).
+	SetPlanPricingWithBodyWithResponse(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetPlanPricingResponse, error)
+
+	// SetPlanPricingWithResponse Set a plan's pricing
+	//
+	// Replaces the pricing. Rules (422 with the code): at least one cycle
+	// (`cycles_required`), one per frequency (`duplicate_frequency`),
+	// amounts not negative (`negative_amount`) and at most two decimal
+	// places (`amount_too_precise`) in the base currency
+	// (`currency_mismatch`); metered charges only on `postpaid_payg`
+	// (`metered_charges_require_payg`); an overage price only with a hard
+	// quota in the module settings (`overage_price_requires_hard_quota`).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/plans/{id}/pricing (the `SetPlanPricing` operationId).
+	SetPlanPricingWithResponse(ctx context.Context, id Id, body SetPlanPricingJSONRequestBody, reqEditors ...RequestEditorFn) (*SetPlanPricingResponse, error)
+
 	// ListProductGroupsWithResponse List product groups
 	//
 	// Packages within a product; several taxes, module acronis or none. Admins and partners read them.
@@ -5100,6 +6105,643 @@ func (r GetMeResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetMeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListPlansResponse401Headers the declared response headers of an HTTP 401 response for ListPlans
+type ListPlansResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListPlansResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PlanList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListPlansResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListPlansResponse) GetJSON200() *PlanList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListPlansResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListPlansResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListPlansResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListPlansResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListPlansResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListPlansResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListPlansResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListPlansResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreatePlanResponse201Headers the declared response headers of an HTTP 201 response for CreatePlan
+type CreatePlanResponse201Headers struct {
+	ETag *string
+}
+
+// CreatePlanResponse401Headers the declared response headers of an HTTP 401 response for CreatePlan
+type CreatePlanResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CreatePlanResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Plan
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreatePlanResponse201Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreatePlanResponse401Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreatePlanResponse) GetJSON201() *Plan {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreatePlanResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreatePlanResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreatePlanResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreatePlanResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreatePlanResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreatePlanResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreatePlanResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreatePlanResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreatePlanResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreatePlanResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeletePlanResponse401Headers the declared response headers of an HTTP 401 response for DeletePlan
+type DeletePlanResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type DeletePlanResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeletePlanResponse401Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeletePlanResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeletePlanResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeletePlanResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeletePlanResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r DeletePlanResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r DeletePlanResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeletePlanResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeletePlanResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeletePlanResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeletePlanResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeletePlanResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetPlanResponse200Headers the declared response headers of an HTTP 200 response for GetPlan
+type GetPlanResponse200Headers struct {
+	ETag *string
+}
+
+// GetPlanResponse401Headers the declared response headers of an HTTP 401 response for GetPlan
+type GetPlanResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetPlanResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Plan
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetPlanResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetPlanResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetPlanResponse) GetJSON200() *Plan {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetPlanResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetPlanResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetPlanResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetPlanResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetPlanResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetPlanResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetPlanResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetPlanResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetPlanResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdatePlanResponse200Headers the declared response headers of an HTTP 200 response for UpdatePlan
+type UpdatePlanResponse200Headers struct {
+	ETag *string
+}
+
+// UpdatePlanResponse401Headers the declared response headers of an HTTP 401 response for UpdatePlan
+type UpdatePlanResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type UpdatePlanResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Plan
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UpdatePlanResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdatePlanResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdatePlanResponse) GetJSON200() *Plan {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdatePlanResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdatePlanResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdatePlanResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdatePlanResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UpdatePlanResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r UpdatePlanResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UpdatePlanResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdatePlanResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdatePlanResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdatePlanResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdatePlanResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdatePlanResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetPlanPricingResponse401Headers the declared response headers of an HTTP 401 response for GetPlanPricing
+type GetPlanPricingResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetPlanPricingResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PlanPricing
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetPlanPricingResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetPlanPricingResponse) GetJSON200() *PlanPricing {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetPlanPricingResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetPlanPricingResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetPlanPricingResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetPlanPricingResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetPlanPricingResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetPlanPricingResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetPlanPricingResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetPlanPricingResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetPlanPricingResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SetPlanPricingResponse401Headers the declared response headers of an HTTP 401 response for SetPlanPricing
+type SetPlanPricingResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type SetPlanPricingResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PlanPricing
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *SetPlanPricingResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SetPlanPricingResponse) GetJSON200() *PlanPricing {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r SetPlanPricingResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r SetPlanPricingResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r SetPlanPricingResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r SetPlanPricingResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r SetPlanPricingResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r SetPlanPricingResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r SetPlanPricingResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SetPlanPricingResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SetPlanPricingResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SetPlanPricingResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -8021,6 +9663,172 @@ func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors 
 	return ParseGetMeResponse(rsp)
 }
 
+// ListPlansWithResponse List plans
+//
+// Admins see every plan; partners see partner-visible plans only.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/plans (the `ListPlans` operationId).
+func (c *ClientWithResponses) ListPlansWithResponse(ctx context.Context, params *ListPlansParams, reqEditors ...RequestEditorFn) (*ListPlansResponse, error) {
+	rsp, err := c.ListPlans(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListPlansResponse(rsp)
+}
+
+// CreatePlanWithBodyWithResponse Create a plan
+//
+// A new plan is a draft. Its product type, product and product group must form one chain (422 `plan_chain_broken`).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/plans (the `CreatePlan` operationId).
+func (c *ClientWithResponses) CreatePlanWithBodyWithResponse(ctx context.Context, params *CreatePlanParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreatePlanResponse, error) {
+	rsp, err := c.CreatePlanWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreatePlanResponse(rsp)
+}
+
+// CreatePlanWithResponse Create a plan
+//
+// A new plan is a draft. Its product type, product and product group must form one chain (422 `plan_chain_broken`).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/plans (the `CreatePlan` operationId).
+func (c *ClientWithResponses) CreatePlanWithResponse(ctx context.Context, params *CreatePlanParams, body CreatePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*CreatePlanResponse, error) {
+	rsp, err := c.CreatePlan(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreatePlanResponse(rsp)
+}
+
+// DeletePlanWithResponse Delete a plan
+//
+// Removes a plan that no service uses (409 `in_use` otherwise; retire it instead).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/plans/{id} (the `DeletePlan` operationId).
+func (c *ClientWithResponses) DeletePlanWithResponse(ctx context.Context, id Id, params *DeletePlanParams, reqEditors ...RequestEditorFn) (*DeletePlanResponse, error) {
+	rsp, err := c.DeletePlan(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeletePlanResponse(rsp)
+}
+
+// GetPlanWithResponse Get a plan
+//
+// One plan; partners see partner-visible plans only (404 otherwise).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/plans/{id} (the `GetPlan` operationId).
+func (c *ClientWithResponses) GetPlanWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetPlanResponse, error) {
+	rsp, err := c.GetPlan(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetPlanResponse(rsp)
+}
+
+// UpdatePlanWithBodyWithResponse Update a plan
+//
+// Changes the fields given (the chain is checked again). `status` may only
+// be set to `retired` (no new orders); anything else is 422
+// `invalid_status_change`. With `If-Match`, only at that version.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/plans/{id} (the `UpdatePlan` operationId).
+func (c *ClientWithResponses) UpdatePlanWithBodyWithResponse(ctx context.Context, id Id, params *UpdatePlanParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdatePlanResponse, error) {
+	rsp, err := c.UpdatePlanWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdatePlanResponse(rsp)
+}
+
+// UpdatePlanWithResponse Update a plan
+//
+// Changes the fields given (the chain is checked again). `status` may only
+// be set to `retired` (no new orders); anything else is 422
+// `invalid_status_change`. With `If-Match`, only at that version.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/plans/{id} (the `UpdatePlan` operationId).
+func (c *ClientWithResponses) UpdatePlanWithResponse(ctx context.Context, id Id, params *UpdatePlanParams, body UpdatePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdatePlanResponse, error) {
+	rsp, err := c.UpdatePlan(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdatePlanResponse(rsp)
+}
+
+// GetPlanPricingWithResponse Get a plan's pricing
+//
+// The pricing set with PUT; 404 `pricing_not_set` before that.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/plans/{id}/pricing (the `GetPlanPricing` operationId).
+func (c *ClientWithResponses) GetPlanPricingWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetPlanPricingResponse, error) {
+	rsp, err := c.GetPlanPricing(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetPlanPricingResponse(rsp)
+}
+
+// SetPlanPricingWithBodyWithResponse Set a plan's pricing
+//
+// Replaces the pricing. Rules (422 with the code): at least one cycle
+// (`cycles_required`), one per frequency (`duplicate_frequency`),
+// amounts not negative (`negative_amount`) and at most two decimal
+// places (`amount_too_precise`) in the base currency
+// (`currency_mismatch`); metered charges only on `postpaid_payg`
+// (`metered_charges_require_payg`); an overage price only with a hard
+// quota in the module settings (`overage_price_requires_hard_quota`).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/plans/{id}/pricing (the `SetPlanPricing` operationId).
+func (c *ClientWithResponses) SetPlanPricingWithBodyWithResponse(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetPlanPricingResponse, error) {
+	rsp, err := c.SetPlanPricingWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetPlanPricingResponse(rsp)
+}
+
+// SetPlanPricingWithResponse Set a plan's pricing
+//
+// Replaces the pricing. Rules (422 with the code): at least one cycle
+// (`cycles_required`), one per frequency (`duplicate_frequency`),
+// amounts not negative (`negative_amount`) and at most two decimal
+// places (`amount_too_precise`) in the base currency
+// (`currency_mismatch`); metered charges only on `postpaid_payg`
+// (`metered_charges_require_payg`); an overage price only with a hard
+// quota in the module settings (`overage_price_requires_hard_quota`).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/plans/{id}/pricing (the `SetPlanPricing` operationId).
+func (c *ClientWithResponses) SetPlanPricingWithResponse(ctx context.Context, id Id, body SetPlanPricingJSONRequestBody, reqEditors ...RequestEditorFn) (*SetPlanPricingResponse, error) {
+	rsp, err := c.SetPlanPricing(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetPlanPricingResponse(rsp)
+}
+
 // ListProductGroupsWithResponse List product groups
 //
 // Packages within a product; several taxes, module acronis or none. Admins and partners read them.
@@ -9047,6 +10855,592 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 	switch {
 	case rsp.StatusCode == 401:
 		var headers GetMeResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListPlansResponse parses an HTTP response from a ListPlansWithResponse call
+func ParseListPlansResponse(rsp *http.Response) (*ListPlansResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListPlansResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PlanList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListPlansResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreatePlanResponse parses an HTTP response from a CreatePlanWithResponse call
+func ParseCreatePlanResponse(rsp *http.Response) (*CreatePlanResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreatePlanResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Plan
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers CreatePlanResponse201Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreatePlanResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeletePlanResponse parses an HTTP response from a DeletePlanWithResponse call
+func ParseDeletePlanResponse(rsp *http.Response) (*DeletePlanResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeletePlanResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeletePlanResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetPlanResponse parses an HTTP response from a GetPlanWithResponse call
+func ParseGetPlanResponse(rsp *http.Response) (*GetPlanResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetPlanResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Plan
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetPlanResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetPlanResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdatePlanResponse parses an HTTP response from a UpdatePlanWithResponse call
+func ParseUpdatePlanResponse(rsp *http.Response) (*UpdatePlanResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdatePlanResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Plan
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers UpdatePlanResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers UpdatePlanResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetPlanPricingResponse parses an HTTP response from a GetPlanPricingWithResponse call
+func ParseGetPlanPricingResponse(rsp *http.Response) (*GetPlanPricingResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetPlanPricingResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PlanPricing
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetPlanPricingResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSetPlanPricingResponse parses an HTTP response from a SetPlanPricingWithResponse call
+func ParseSetPlanPricingResponse(rsp *http.Response) (*SetPlanPricingResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SetPlanPricingResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PlanPricing
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers SetPlanPricingResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -11652,6 +14046,27 @@ type ServerInterface interface {
 	// GetMe The authenticated caller
 	// (GET /v1/me)
 	GetMe(ctx echo.Context) error
+	// ListPlans List plans
+	// (GET /v1/plans)
+	ListPlans(ctx echo.Context, params ListPlansParams) error
+	// CreatePlan Create a plan
+	// (POST /v1/plans)
+	CreatePlan(ctx echo.Context, params CreatePlanParams) error
+	// DeletePlan Delete a plan
+	// (DELETE /v1/plans/{id})
+	DeletePlan(ctx echo.Context, id Id, params DeletePlanParams) error
+	// GetPlan Get a plan
+	// (GET /v1/plans/{id})
+	GetPlan(ctx echo.Context, id Id) error
+	// UpdatePlan Update a plan
+	// (PATCH /v1/plans/{id})
+	UpdatePlan(ctx echo.Context, id Id, params UpdatePlanParams) error
+	// GetPlanPricing Get a plan's pricing
+	// (GET /v1/plans/{id}/pricing)
+	GetPlanPricing(ctx echo.Context, id Id) error
+	// SetPlanPricing Set a plan's pricing
+	// (PUT /v1/plans/{id}/pricing)
+	SetPlanPricing(ctx echo.Context, id Id) error
 	// ListProductGroups List product groups
 	// (GET /v1/product-groups)
 	ListProductGroups(ctx echo.Context, params ListProductGroupsParams) error
@@ -11852,6 +14267,194 @@ func (w *ServerInterfaceWrapper) GetMe(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetMe(ctx)
+	return err
+}
+
+// ListPlans converts echo context to params.
+func (w *ServerInterfaceWrapper) ListPlans(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListPlansParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "product_group_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "product_group_id", ctx.QueryParams(), &params.ProductGroupId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter product_group_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListPlans(ctx, params)
+	return err
+}
+
+// CreatePlan converts echo context to params.
+func (w *ServerInterfaceWrapper) CreatePlan(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreatePlanParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreatePlan(ctx, params)
+	return err
+}
+
+// DeletePlan converts echo context to params.
+func (w *ServerInterfaceWrapper) DeletePlan(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeletePlanParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeletePlan(ctx, id, params)
+	return err
+}
+
+// GetPlan converts echo context to params.
+func (w *ServerInterfaceWrapper) GetPlan(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetPlan(ctx, id)
+	return err
+}
+
+// UpdatePlan converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdatePlan(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdatePlanParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdatePlan(ctx, id, params)
+	return err
+}
+
+// GetPlanPricing converts echo context to params.
+func (w *ServerInterfaceWrapper) GetPlanPricing(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetPlanPricing(ctx, id)
+	return err
+}
+
+// SetPlanPricing converts echo context to params.
+func (w *ServerInterfaceWrapper) SetPlanPricing(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SetPlanPricing(ctx, id)
 	return err
 }
 
@@ -12819,6 +15422,13 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v1/product-groups/:id", wrapper.DeleteProductGroup, options.OperationMiddlewares["deleteProductGroup"]...)
 	router.GET(options.BaseURL+"/v1/product-groups/:id", wrapper.GetProductGroup, options.OperationMiddlewares["getProductGroup"]...)
 	router.PATCH(options.BaseURL+"/v1/product-groups/:id", wrapper.UpdateProductGroup, options.OperationMiddlewares["updateProductGroup"]...)
+	router.GET(options.BaseURL+"/v1/plans", wrapper.ListPlans, options.OperationMiddlewares["listPlans"]...)
+	router.POST(options.BaseURL+"/v1/plans", wrapper.CreatePlan, options.OperationMiddlewares["createPlan"]...)
+	router.DELETE(options.BaseURL+"/v1/plans/:id", wrapper.DeletePlan, options.OperationMiddlewares["deletePlan"]...)
+	router.GET(options.BaseURL+"/v1/plans/:id", wrapper.GetPlan, options.OperationMiddlewares["getPlan"]...)
+	router.PATCH(options.BaseURL+"/v1/plans/:id", wrapper.UpdatePlan, options.OperationMiddlewares["updatePlan"]...)
+	router.GET(options.BaseURL+"/v1/plans/:id/pricing", wrapper.GetPlanPricing, options.OperationMiddlewares["getPlanPricing"]...)
+	router.PUT(options.BaseURL+"/v1/plans/:id/pricing", wrapper.SetPlanPricing, options.OperationMiddlewares["setPlanPricing"]...)
 
 }
 
@@ -13357,6 +15967,866 @@ type GetMe500ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetMe500ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlansRequestObject struct {
+	Params ListPlansParams
+}
+
+type ListPlansResponseObject interface {
+	VisitListPlansResponse(w http.ResponseWriter) error
+}
+
+type ListPlans200JSONResponse PlanList
+
+func (response ListPlans200JSONResponse) VisitListPlansResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlans400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListPlans400ApplicationProblemPlusJSONResponse) VisitListPlansResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlans401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListPlans401ApplicationProblemPlusJSONResponse) VisitListPlansResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlans403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListPlans403ApplicationProblemPlusJSONResponse) VisitListPlansResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlans500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListPlans500ApplicationProblemPlusJSONResponse) VisitListPlansResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlanRequestObject struct {
+	Params CreatePlanParams
+	Body   *CreatePlanJSONRequestBody
+}
+
+type CreatePlanResponseObject interface {
+	VisitCreatePlanResponse(w http.ResponseWriter) error
+}
+
+type CreatePlan201ResponseHeaders struct {
+	ETag *string
+}
+
+type CreatePlan201JSONResponse struct {
+	Body    Plan
+	Headers CreatePlan201ResponseHeaders
+}
+
+func (response CreatePlan201JSONResponse) VisitCreatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlan400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePlan400ApplicationProblemPlusJSONResponse) VisitCreatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlan401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePlan401ApplicationProblemPlusJSONResponse) VisitCreatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlan403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePlan403ApplicationProblemPlusJSONResponse) VisitCreatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlan409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePlan409ApplicationProblemPlusJSONResponse) VisitCreatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlan422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePlan422ApplicationProblemPlusJSONResponse) VisitCreatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlan500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePlan500ApplicationProblemPlusJSONResponse) VisitCreatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePlanRequestObject struct {
+	Id     Id `json:"id"`
+	Params DeletePlanParams
+}
+
+type DeletePlanResponseObject interface {
+	VisitDeletePlanResponse(w http.ResponseWriter) error
+}
+
+type DeletePlan204Response struct {
+}
+
+func (response DeletePlan204Response) VisitDeletePlanResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeletePlan400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePlan400ApplicationProblemPlusJSONResponse) VisitDeletePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePlan401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePlan401ApplicationProblemPlusJSONResponse) VisitDeletePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePlan403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePlan403ApplicationProblemPlusJSONResponse) VisitDeletePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePlan404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePlan404ApplicationProblemPlusJSONResponse) VisitDeletePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePlan409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePlan409ApplicationProblemPlusJSONResponse) VisitDeletePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePlan412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePlan412ApplicationProblemPlusJSONResponse) VisitDeletePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePlan500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePlan500ApplicationProblemPlusJSONResponse) VisitDeletePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlanRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type GetPlanResponseObject interface {
+	VisitGetPlanResponse(w http.ResponseWriter) error
+}
+
+type GetPlan200ResponseHeaders struct {
+	ETag *string
+}
+
+type GetPlan200JSONResponse struct {
+	Body    Plan
+	Headers GetPlan200ResponseHeaders
+}
+
+func (response GetPlan200JSONResponse) VisitGetPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlan400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlan400ApplicationProblemPlusJSONResponse) VisitGetPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlan401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlan401ApplicationProblemPlusJSONResponse) VisitGetPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlan403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlan403ApplicationProblemPlusJSONResponse) VisitGetPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlan404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlan404ApplicationProblemPlusJSONResponse) VisitGetPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlan500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlan500ApplicationProblemPlusJSONResponse) VisitGetPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlanRequestObject struct {
+	Id     Id `json:"id"`
+	Params UpdatePlanParams
+	Body   *UpdatePlanJSONRequestBody
+}
+
+type UpdatePlanResponseObject interface {
+	VisitUpdatePlanResponse(w http.ResponseWriter) error
+}
+
+type UpdatePlan200ResponseHeaders struct {
+	ETag *string
+}
+
+type UpdatePlan200JSONResponse struct {
+	Body    Plan
+	Headers UpdatePlan200ResponseHeaders
+}
+
+func (response UpdatePlan200JSONResponse) VisitUpdatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlan400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePlan400ApplicationProblemPlusJSONResponse) VisitUpdatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlan401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePlan401ApplicationProblemPlusJSONResponse) VisitUpdatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlan403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePlan403ApplicationProblemPlusJSONResponse) VisitUpdatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlan404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePlan404ApplicationProblemPlusJSONResponse) VisitUpdatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlan409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePlan409ApplicationProblemPlusJSONResponse) VisitUpdatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlan412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePlan412ApplicationProblemPlusJSONResponse) VisitUpdatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlan422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePlan422ApplicationProblemPlusJSONResponse) VisitUpdatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlan500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePlan500ApplicationProblemPlusJSONResponse) VisitUpdatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlanPricingRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type GetPlanPricingResponseObject interface {
+	VisitGetPlanPricingResponse(w http.ResponseWriter) error
+}
+
+type GetPlanPricing200JSONResponse PlanPricing
+
+func (response GetPlanPricing200JSONResponse) VisitGetPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlanPricing400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlanPricing400ApplicationProblemPlusJSONResponse) VisitGetPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlanPricing401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlanPricing401ApplicationProblemPlusJSONResponse) VisitGetPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlanPricing403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlanPricing403ApplicationProblemPlusJSONResponse) VisitGetPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlanPricing404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlanPricing404ApplicationProblemPlusJSONResponse) VisitGetPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlanPricing500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlanPricing500ApplicationProblemPlusJSONResponse) VisitGetPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanPricingRequestObject struct {
+	Id   Id `json:"id"`
+	Body *SetPlanPricingJSONRequestBody
+}
+
+type SetPlanPricingResponseObject interface {
+	VisitSetPlanPricingResponse(w http.ResponseWriter) error
+}
+
+type SetPlanPricing200JSONResponse PlanPricing
+
+func (response SetPlanPricing200JSONResponse) VisitSetPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanPricing400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanPricing400ApplicationProblemPlusJSONResponse) VisitSetPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanPricing401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanPricing401ApplicationProblemPlusJSONResponse) VisitSetPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanPricing403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanPricing403ApplicationProblemPlusJSONResponse) VisitSetPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanPricing404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanPricing404ApplicationProblemPlusJSONResponse) VisitSetPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanPricing422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanPricing422ApplicationProblemPlusJSONResponse) VisitSetPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanPricing500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanPricing500ApplicationProblemPlusJSONResponse) VisitSetPlanPricingResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -17163,6 +20633,27 @@ type StrictServerInterface interface {
 	// GetMe The authenticated caller
 	// (GET /v1/me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
+	// ListPlans List plans
+	// (GET /v1/plans)
+	ListPlans(ctx context.Context, request ListPlansRequestObject) (ListPlansResponseObject, error)
+	// CreatePlan Create a plan
+	// (POST /v1/plans)
+	CreatePlan(ctx context.Context, request CreatePlanRequestObject) (CreatePlanResponseObject, error)
+	// DeletePlan Delete a plan
+	// (DELETE /v1/plans/{id})
+	DeletePlan(ctx context.Context, request DeletePlanRequestObject) (DeletePlanResponseObject, error)
+	// GetPlan Get a plan
+	// (GET /v1/plans/{id})
+	GetPlan(ctx context.Context, request GetPlanRequestObject) (GetPlanResponseObject, error)
+	// UpdatePlan Update a plan
+	// (PATCH /v1/plans/{id})
+	UpdatePlan(ctx context.Context, request UpdatePlanRequestObject) (UpdatePlanResponseObject, error)
+	// GetPlanPricing Get a plan's pricing
+	// (GET /v1/plans/{id}/pricing)
+	GetPlanPricing(ctx context.Context, request GetPlanPricingRequestObject) (GetPlanPricingResponseObject, error)
+	// SetPlanPricing Set a plan's pricing
+	// (PUT /v1/plans/{id}/pricing)
+	SetPlanPricing(ctx context.Context, request SetPlanPricingRequestObject) (SetPlanPricingResponseObject, error)
 	// ListProductGroups List product groups
 	// (GET /v1/product-groups)
 	ListProductGroups(ctx context.Context, request ListProductGroupsRequestObject) (ListProductGroupsResponseObject, error)
@@ -17474,6 +20965,252 @@ func (sh *strictHandler) GetMe(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(GetMeResponseObject); ok {
 		return validResponse.VisitGetMeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListPlans operation middleware
+func (sh *strictHandler) ListPlans(ctx echo.Context, params ListPlansParams) error {
+	var request ListPlansRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListPlans(ctx.Request().Context(), request.(ListPlansRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListPlans")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListPlansResponseObject); ok {
+		return validResponse.VisitListPlansResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreatePlan operation middleware
+func (sh *strictHandler) CreatePlan(ctx echo.Context, params CreatePlanParams) error {
+	var request CreatePlanRequestObject
+
+	request.Params = params
+
+	var body CreatePlanJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreatePlan(ctx.Request().Context(), request.(CreatePlanRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreatePlan")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreatePlanResponseObject); ok {
+		return validResponse.VisitCreatePlanResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeletePlan operation middleware
+func (sh *strictHandler) DeletePlan(ctx echo.Context, id Id, params DeletePlanParams) error {
+	var request DeletePlanRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeletePlan(ctx.Request().Context(), request.(DeletePlanRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeletePlan")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeletePlanResponseObject); ok {
+		return validResponse.VisitDeletePlanResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetPlan operation middleware
+func (sh *strictHandler) GetPlan(ctx echo.Context, id Id) error {
+	var request GetPlanRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetPlan(ctx.Request().Context(), request.(GetPlanRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetPlan")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetPlanResponseObject); ok {
+		return validResponse.VisitGetPlanResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdatePlan operation middleware
+func (sh *strictHandler) UpdatePlan(ctx echo.Context, id Id, params UpdatePlanParams) error {
+	var request UpdatePlanRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body UpdatePlanJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdatePlan(ctx.Request().Context(), request.(UpdatePlanRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdatePlan")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdatePlanResponseObject); ok {
+		return validResponse.VisitUpdatePlanResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetPlanPricing operation middleware
+func (sh *strictHandler) GetPlanPricing(ctx echo.Context, id Id) error {
+	var request GetPlanPricingRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetPlanPricing(ctx.Request().Context(), request.(GetPlanPricingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetPlanPricing")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetPlanPricingResponseObject); ok {
+		return validResponse.VisitGetPlanPricingResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SetPlanPricing operation middleware
+func (sh *strictHandler) SetPlanPricing(ctx echo.Context, id Id) error {
+	var request SetPlanPricingRequestObject
+
+	request.Id = id
+
+	var body SetPlanPricingJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SetPlanPricing(ctx.Request().Context(), request.(SetPlanPricingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SetPlanPricing")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SetPlanPricingResponseObject); ok {
+		return validResponse.VisitSetPlanPricingResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -18523,123 +22260,148 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7F3/c9s2sv9XMHw3c/YcJUuylMTyD/fctGmdNl8udpq7i/0siFxJqCmABUDbasb/+xssQIqUKFnfEtmx",
-	"Z9pEkQhwsdhdLD7YXXzxAjGMBQeuldf+4g2AhiDx40+ntG/+DkEFksWaCe61vdMBEAlKJDIAcgVSMcF9",
-	"kijajYAwTjrHvcobqoNBp+r5HtzQYRyB1/bOvMaZ5/meCgYwpKZfPYrND0pLxvve7e2t78VU0iFoR8DL",
-	"RCohy0nocLjRFwE+0SGiR/QASCzhiolEkZj2wbyemcf/TECOPN/jdGjeZ9sUKBnSm9+A9/XAa7fqDX+K",
-	"Mt87Du/gBAuLwz2g+1APWq3K87DRrTThRa9C691aZT9ohi141ntOX3RTAmOqB2P6WOj5noQ/EyYh9Npa",
-	"JpCntSfkkGqv7SUJPllGKwxjoYEHo19hNE33EUk4+zMBcgkjEoMkjGvgIYQEej0INNmh5OPH4x8JU4SS",
-	"vhAhCQaCBbBbJR9AyxHjfXLN9AB5rujQ9kR5SLoiHBEJcURHCn/tMam04VIsuIIii1q9WvCCthqVVrcG",
-	"lSbdh8pBbz+oNMLnQb37Ap7Rei1lkRXLMZNyY6yYQc6YzUar5XtDxtN/10v51UN5LZ9gJ+E4mGBAeR8M",
-	"W7pUQUgEJztUodAbXensHhJKlKYREMHxuWa9MakFddSC8kE5zZk1mv1S0fyNDZmeJv497QNR7K+ZehBh",
-	"u/yrQujRJNJeu1XzzXvZMBl67Uathjy0/xpz0EhNH6RV3HSGUW9/oOEH+DMBhWQFwogXfqRxHLGAGgr3",
-	"Yim6EQz/8Ycy5H4Z88i0CM0LrmjEQnz4okdZBEbaQ9CURZny4UsMo7nQBJ9HdkspjAX5nHWVqZPv9RhE",
-	"odf2YGg68r0hKEX75qFYihikHpEz++OZZ3oeMqWQ1ee+pzTVifLaTcMSzTRO6Q80JOlwM+YMtI5Ve28v",
-	"FIGq0kAKzlQljqg26lt1Y015oPamh3qbn5i/Seh5be9/9sa2es/+qvbe2z7sNBRF4A2NzOuMpEpin68w",
-	"ju9KeVc1L3opeC9iwXqzxcYaeeE6v2D8ohex/kDnZ+4omzdnQ5giE+ps+K40iyLSBWNsYikCUApwdseT",
-	"cDCehGwIq87AfPI3MRt5iQ0cuWpsR4NESuDa2A8NOC2vhOyyMAS+1rz0sl5yc/AfkUgiRQRkSEeoPKHA",
-	"mSgyeH/M4Fe5blbj8JiQTXEzoFEE8u9qxkiMaecaJKfRT8YirCferqc8F0/EEPQAV0Mzc9dS8L5ZFAxz",
-	"FQshz8xW3mSkZJETkFcgiSVvZdFNSdsEX484STjcxBBoCIkxRomEQ8NYHGj6LqOhIVNBJFArb33vrdCv",
-	"RMLDtbjMhb7oYS85Nr8VRCXBIPO1ijLaHLP1rdDklWu9GivH798ELw092JtvDDAuUUwx4ydrYXUeBRjZ",
-	"915CIHjITNNXdglYa+20bsvFkKmhcykmlk7ntw6ocn5NeEh6oIMBYZrQPmW8wGd0ix2f87SSV+nSvOLK",
-	"N0nopozDeB+S+XC4qtDIWtdTId5QPnIrt1qL25JquEB/asJJEYIMKR8RqjUMY60OiTQONImoNvOe428j",
-	"t5iZZoY2khG3KncLhG2Csx+oBuI6TAdDexokynOfXQEnCqUDl5LcbhJ3DpUj8+y0s3pimxi9uKZMV8v2",
-	"iTl/89b3PnKa6IGQ7K81NSXBjoBr06Q4fW+s62eUN3WbAgmheZZGE0tlfTx9BdJWnblJsjbiD47H06VT",
-	"Y8nN1adPnypHudeXb41oEEBsVgl8NVTnb+5xzpwjR7sR/MQ106ONuZyXYPy2RE3uEkqcy2uqiHnQ+l6U",
-	"hKzXA/S9Mqc4r5iN/MzmBkDcCDbhceao38giTkIxpIwTmUR2vyrFJfAq7hdde9P9UcwcQuD2Psxu4AIJ",
-	"RuguqC4gDiHVUNFsCNOwg5+16Y4WQCl8j4ULPRZRpS8MX5aixe5wv0z/EFOpOciLBd8eS+ixm3Lpj5Nu",
-	"xAKzoEid4k+XMPKNDTPrY58zBcTasqmOJVyJyyUHZZzcu2TiVxh9MI/ZLXkKIX22mBJyJRuU69DPT/Z5",
-	"9lrR/QMC3PdYGXmJD6GKhnbhp9H7nMz0aKTAnxCjdBrygIwDE2YDMpOTNCHZ4ZBxRQSPLKeH9BIIRfxJ",
-	"BSKG0HxJievC8P5uvCzPKCT5LjYgXTSK3vUQY5g3IU7Dbv1JFVMQSNDlonU9MPuZSxhVyclAXHMcLmHc",
-	"7pXzYNr8wbh3TA/nPBvQb8yCNIuNxjz9BjQtGU9INVospmGo7hLTjCspYVRKOpqiH/ssp/4VgyjMdnUT",
-	"1gtXh2nUU2k020MaDBiHigQa4hfmebLTSd/c8Ukn4ZdcXPMLBIvMF279vzCkdHxSrVZ3SxXboUtls4o/",
-	"EaoJgmw+CYXGLZbZGoDCj+YJRXY6wixIjPcvkJtVpYWkfejs4j4Cpdui5MSIaykdGar15Q4ZsQT7lmnj",
-	"dmUq8AvQSA+m+Z0ulbkl2hOXd0unbVb2ptSMlfIR9dxYXMrJ0ftj1BPP94AnQ9MtNRbCy6xIrv8xdzI5",
-	"LkNNjYfkZkINqISQdEcErsC47cw6BxNmbnwSUdahUoQq0kmPKsx8m7XCtMJzikNCu8p4Hw5lNktedoAx",
-	"zcIpZr0RYTKLV7EUZsspuBnUEB9EzpkfwiTQpC9FEpOdDhccLG34jSJKRNZBEomhDHYLPLbOjVlTBIdS",
-	"Fr8R3HoWc9eLKeyBDkXCcT0dmg6qBB1N+yUeR4QQsCGNiH2Tg8+uBYkjGoDyCTczRSh5ffLuLeHJsGtX",
-	"geKM2Q6LEltvVFs1lButQRpy/q/yz8+1ysH5P87OqvjhS+P2b6WuD0J3wajY4ceTH4vdfT6q/Pf8y35Z",
-	"HxOq4ejL9VymJe8l4wGLaTStkjRm6FMu6OcEidJiuLhfZLHzMgfrklkEaL7j6uj+lVmgZVPu2iIeknWP",
-	"fE8llo+lapMokISFfmpfCEMIHW4c+OUal1pe03YxgicmHVk3JswNZ+7E/+q4XRzBL+I6hy6Rwj4yr8WG",
-	"Us9PZQWPqRyQWKbQ6XZjemHl5MOrl+Sg2XpO3OaGhCJIhsBLjOUqi3Mpn9M9XonYpOc/C3ojOV9iyiPx",
-	"PcaVpjyAWee/7ggq9NF6qiSOhSyXjPE6OYloZDvMksHYL6YZ9vHDsVn+jRG0R9+W8+bxuz1D/DV9a0aZ",
-	"8wLKRQ7Xi81sFRdU59lmwRKDztiitiGJw6XpdLhhoQHj+lnTKzkELdlwTdKZbcHSjgubrwKNc+bgm27F",
-	"lub0BB9msGDO8H42/sc3lbNh5kDNsxLOzVpELhd8r6Y3Fyws2qm7G02Yp23KdV6kHRPXlG2c/JUEfNVJ",
-	"XFEhvuYUD+nNsX24UZuYcN+zoTvudy0TmKVxJZNzF+O3AwYU9H4NSCDfz0eUtjtFaMh4/tv6k1DlhGqW",
-	"qGxVSjYgIKfOodq+H7MN270JD8Rw8Nt5IYsitDnitiqiKF+bEdMNmbFV2T6Lxdska0WfdGooH4CGjINS",
-	"JaZgAMGlmj28mZu0XPdlmKjZ044WhUX9lIwyUS8HRz8NqCbUghdDOiKhqJKOg1A6GJ7bSYGeDj6lCJWQ",
-	"OzfRA2AyPTshQpL08Xn46hg9KoUNTunN/TC2svQc+z3IALj2Sc0woF6r+SSJzcdmhjSmyCKdhh+rEwAf",
-	"goR1f/92J4MM637zdveff7svW1Jn/pEZq64Cp/TmW+5B79vEla1HjsoZ3NrOcmQ0b41l6JTebNfO38N5",
-	"n55ccWnDcyfg9yAApS50+us0QnkTMwlqKdVP2zA+O34q4ZpFBJ8cVUtMgu8hTRcpqJga9R+AylIDPnkw",
-	"kR9YobMCfYUBns/iWy5HYAkrkp09ZFzLIvnzeR/N0sACpa6FDKeSRJ7NF0bfu5ZMwzsejcr33CkF2QvK",
-	"xvxRgdxQqM2qxzVTLNs8NPv1Tmy2sVymfEqNvFgD4jLzv9K6OTHdEwGZjmQ8fcA4+LGTt0D4i7+OPn2F",
-	"+J6S4aQe7EKjWVTFG3fr+DLSOcMepBFXKVFzzvSMdGzHT0C7tIajYNpvyFPYhixuTF7K/IPfgetEflu4",
-	"ifErwQK4mBW8+DGOQVYCqoBEYFwh5ZOQ9ZlWuEcMqRqAOrSBjcoFvrg+XUBFGu54ZUdXnQ5zMJ6U+7ty",
-	"/qXmH5QHTtxHZGyCfataezfzKxn8BziDayN6U4yfw9Tt2MlUl9cwla6LDVnLRyAmEzy89T0FQSKZHp1g",
-	"zkEuiv0osbGJXdzKvEotgIvg8UpizdLgnp0OvbyoVqudXYJxeLhvtN0Q3OG40A7M1atoUbGfXHyNyvIe",
-	"DKW2WTEnwDDAbrBm0Pj60+k0feT1p1PSk2JIOu/fnZySvav6Hk30YA9J6pCdX04arWe7REj7FEb8CN5j",
-	"/cT4TwxTO/TIhgCGIMnOB9Ng7yfzJ7lilLz+9OvJ7gLU3+Ki0hNprga1cSBusfbSDIf/dUhnNRDDcZb5",
-	"e/cr0UCH3lSmwglEkT8OU7RFBFgUkSMbYkhejowcvpdCQ6DJy0gkIenS4DKJjTBLCHSEpQfOuB5IkfQH",
-	"RDOQlUYKY6rqGT/jLwU3MswEV+0zXrHRgRg72FGcXsKF0ZKOC/s8JC78N4vuceGgVAKR8IdNjdxp1mq7",
-	"VdMZhg7ZX7NAqM6sTJZOmnXiAp46gQgB0Vn/jBMUtHEyuE86Npbp83knDfYBGgwmYomRCmPmFNH0EkgH",
-	"E7Q6ZKderRo1Iy6xn7Rqu8hhyomI6Z8JZGGpvuUhIZSra5Ck8+UMDdmZ1yafq9XquU/O8oGu5vszr1qt",
-	"nnm3ncOJahxMuZBW0+FUVKshFpdFMxqU7Y4iA8FFIklnIlen0y7WmChUnTC931Fw4tBxmws9AGmfZhhJ",
-	"2mw0TPtOeRZO55BcD1gEuS4ZFnqw+eBpH7WDqT6mcsc7VfIrjKx4XEKsSaNJBiKRCktvuAxQwxO7KiiX",
-	"VpXPX8xGnWVtdpxT0hlXnHDfGIJs4YnsoSy3soPvySd2OR04cvlqKHRtYo0VOUtqtf3g9adT/AAdsjPb",
-	"HOFMyzuNEJqrua9zRtm9smr6xTg7EYGZYKrxaMOwzUoxSOwF2RsxDKNnnJg1rnNTwVZI207HhTl2yBAo",
-	"V9PW3L1YGZ32fC9iAXAFY/zSM2uxZKApFtFIZJRL+cqZvr205Tiqz0uN2VGixdDSm9nFo/fHOSez7dWq",
-	"9WrNNBYxcBozr+3tV2vVfbv2DnDF2xtgKP5f5nO/LIvkCLVYkUatlhNkl7xmx65S66aq5FQkwQBUluUN",
-	"kU0vydh7HHpt72fQLgVgot5Ho1abk8dXkr+Xno554nLxfDf37hnpvunYjO2J2BVUC96C1/587nsqGQ7N",
-	"7LW939gV4OGf72naV8ZtEzGetTmhwUgazPDyzk1He3h4tyjDwdo8Y0C7xv3CrB0aDNDiGwNs5HPI+pa5",
-	"1ja4+g8+adX2CZqrazZjFsZnl+tOxPioM6U1zd0YUzeepnTW7EHmwhM3Jrcsodj0RbSwQomZ2a3a/gZG",
-	"kfCM5ZPDcct7YUwJp1eURfj4Zkb2Vph1iIajQ7uKUBYZ3bLEEkVH5Howmi+m+YleUE6NWY5ZxViy2cJq",
-	"k+gUgPP6L2F0OM6aMz8oFFHjA5mequQEU8mspNoUCwk6kRxCMgBZIqbGHbGOufKKdb1mbNfGj+zZikZm",
-	"u3bHg65A2O35unpgN4Kfi7iM16g1nlXq9UqjdVqvtWvmv/96Fofxat3ntEnrUGn0WvVKM2juVw7CGlRa",
-	"3Xrvea8WHNB6fewFv6GME6WFhJ4UmNmRbto8enmxf/nnwc1VY5jig213yG7GVUgu8mD0unb8h2Bv/jga",
-	"vWW1mzcntdHb3/918+ZHcY3/vxLst5evY3zm5+P9/5y8PlhcnHMpgaVJxcZ9M1vCdKlEbW1aXpf1m83J",
-	"Xq4iFDap392kkEWPjfbvbvQqX2OmtQhlxQoxqIy5VULpbLA5FTSETejgVNbZre/FQpUon0WElEtanbex",
-	"tFVPqMoJjsKEqDNuMzudT1rICsVc0UPnoGLDkAzMTj/EhSegnAtNuqYPTC21lT7IUar8f1c24UUV4kKo",
-	"Tn8/NG4XjtY4YmfcKkxuNGMz0h2le5bOGPLvWPeqaCwsT1xW6LLWYqLcnTUGKGs/iHC0nB2Yoa5LapAD",
-	"/W6LyFB6qFA0VPUll7r7ZJ/8LIs5/9TF65sX/4r/25CnratPz0dH9eCn/f4vzy7fHPD3TfXxxfVq7Axn",
-	"eX6YdI/7GLNkOc1QLm86gHtupJq1g7tbZNXNTINGYxG6pittbMIivnTanoFny1rFCRdl7wsLb62NjGBW",
-	"nRFM7tciVuRayEtjT6i2U0s+wJWw3xBXUiG1XpRwURHxtGOCTca2ZkIdm2VHktjxvZej5t0tshpdm5AF",
-	"y5c1ZGF5Q29R9CL0gGdrpSvtB/RQjSiogZC6YraFIUHYlLz+dFolR64qkwX2cpWNLDQTMYSwaBhKs7M0",
-	"y6f5HnHPQyKuXNEjbIOfHHaG6NIBmqQz3snVPZqz9p26iJqVV64UjUU2T0Cx40NOLxBSQqArAyEVVLoI",
-	"5o8qStN4mX1PIXxnoWVuSX+8GEBl3N5B9+eAvWOvjz/+dVx/y47VMf/QCl4ePzu+jP/9+8vXB1UYvf4r",
-	"/HTM3rHjm2NeqwaNiHeHr2rhv19HxYikyZWz3nIrZz7E6gAL9uWipdIgqeW4VO5Jc7gmdoz2hOHbGpfG",
-	"AkvOZHm0NSzGjM3tTzeuni6KrlUvJ6jWkeQFFs23LpN7YHvcVLr7/TRwxffG5a9IFyLB+0QL50lg5Imh",
-	"CGGz6YBo8/2oGD1ditS8gbUhmnmKbbPt00Ru58v9CENBjpy1nfTX0qx371mvHjTCfag0uy1aaQbPwsoL",
-	"eN6rHNBa1/7S7Hm5bPbFGixRvCqtXTC3tmd1ZSFfe3nDwhP51HlH0nKrXC46fpxpn0mpS2Wo2JobMyX2",
-	"PQ0uaR9ssVjGx+U7DomCK5A0IpregPLTEh+uPoetOsmhShziY3XMnoshNmXkeFgO3uTT6b4BhONPDvod",
-	"j0ZpMRI8hmYqHfasitaF1MfFK6ZvAT1asDp8mn+YL7hih1p6PFpMzW17re4LaAT1euV52OxVmvRZt/IC",
-	"DoJKvdeg+91m0AqfYSRNmk/42asF9bAB++bhVneWkp8X43NmDTQ70qij17ZwUbtiOupcIKpQxeZxwFHF",
-	"IeeMUUA1jUR/ZVxqbSMzw7MtpPduE9u5p8q0kmrcB4TpkdmwVaZplnNj3P+CIk/UX01vXil7j3tsD5/B",
-	"/p/Arc2CW8WpWdDEzvDp7gS4PsBQXIFKz+fH7z3EO0TsLQiMk8QeIzdrB6TD+EWioDNtcX/El6xncd1l",
-	"KCVeUQk2Zl/43WFjy8ttfQG5LSnxvgmxtXOwstj65XuOdxymTdTU/nZC1NYMRnhaeb76yvM4Vp1vDYX/",
-	"DHpF/VsbD8eosLLLq14iuJYGRWL8KpbndyGR4/BC35YXptqe86aXJew0641xHNLutPrbeMUNLjbrndl+",
-	"APNhufrpk/WCvgaU/WTVvr5Vc69+sm7bdma26r9bJd6U/65HMcyBZN0r8Cmy4y5UNIqodteBW0/xrd9j",
-	"wNyC5s3Zsh8wxcP7+khjVi5qIaARp/tR4YzaCeTGYMZ5ijMfQjy1dSa2Hh3mZHMVSXtAuN2airgCcxZB",
-	"y9Lyxk9g2X0Dy9KS0iuvtStBZabl2kjZaoblCSh76EDZUiK7AE6WGqdZMJmTs/u1n7w/dv5R2PjtQlNL",
-	"SPz3gkxtwLhvzV18QLDU/TEjk2DQkzl5woLWck/vRIEUSXiIt04V3VLc1WKUqNvmxiCtOK6BEG0tFi/l",
-	"RhaNlyrWvFC88b0f30M8nhvcLIA9q0jt7YfPenXaalReBHWoNLvPoXJA93uVRrce1MIDeNF7Xv8G4NbC",
-	"wNajwrS+Apy1vAWYD3XdB5hrQ1K+rMw+PIhsW+ZgScYuAK89IWv3EFlb1WtZBU9bG0p7gtEeHYy2QQRt",
-	"Hnh2X4GzB279v3fLv1W87ZFBbVuF2Yp6uKx6PDyk7YHbnQmU7sn+PHKAblkvF3PRZlc4I5re2JIOjJtN",
-	"dwBcr4S6neJ7ngKyfj86TW85Mt1Wa7WviV+llybNxa5QBB4FcKWdEG4KtSpXj1mlSejNfYCjSgRwGXF6",
-	"eLDSJjRuCQbNg4c0vXmChu4TNKRRJ5dfMJfChDS9WR0PWslqPGFBDxULWkYg5+BAztBMYUBWmu7lPuye",
-	"mOnv2URvB8NZXKQfPH6zvrFe0bdb2Z17eHjNPbETKe7yZC8eMeaygvuI94UvXlHePD6zpLzStNcrh1s+",
-	"4mu2FOFk70R3t60whVUAZwU4uatAF7wnwF0SOeetWYkzy7CZcVXjuzPvb0jVvJKFi9cSXKig4VdDoLL7",
-	"OOdCUDh3jwKCSpxibqQGvjMXrnZ8pgCUj6zOjcvRu2cmbAc6O+0zXrwg1s8eytebJzuaXgLPXZKGZRzt",
-	"LS32mqrd2XV5P9rSmttDv1Jd+oNyKL9h7TXlQH4UUCz0SyuR4P2KLYdeMT/EA0kVTN0xsYxCbBlEm8OL",
-	"FRyyHN/WMyrLcHCmW6ayYqdPUNlGoTJXHHeVKvVomJaCzKzbY8wQ1izGGzji6bL1L90FH+42DtszHkIp",
-	"iExfO83awe4saG01m/SErT1UbG0VCfZnnYuazvLL4JCOjHN+aBbf8eVvFuVtlmJxTvy+/ib7uzf3T9vv",
-	"DcJ1q2nJtwDrquRTKViX3ROYonX2nAWv6sQ1YCHsbgOrwXoHs6hY/6qibi2lHFvG8L6CeXFcWMrCtCYt",
-	"TGMzFsbhfE+W5oEu/xlYt4YD6+5tn43b/ZAovF+SJJxpdUjiiPLcbRhEcPAn7oRXRCYYM5LdCr9KWNXv",
-	"KWWPOLJq8v5+74df309mUpMTkFcsQEZ9NazLTcbdcFcqT48C8boai+im4q42om4zkCo3iVsFq5aT6GXl",
-	"8wGFcH1l1V6ScfNCu3JS9RTedV8wq6tMl5c6o0st1lKQlWu0eqTXyobnCZF6qIjUsvI5J+Jr5qr2M+ix",
-	"ZN2viI6HYd2/d8u+HZhpOdF/8JFhmzHum3Qnl1WPBxQp9jDsSoosPdmXRx5FtrSXWrwM9ou7UPco0QOv",
-	"/fn81v/i2Wu5s2/OTQN5ldqcoiz+JgIakRCuIBLxELgmO50hvQSzYe7sGvWQkdf2BlrH7b29yDw9EEq3",
-	"X9Re1NAuOaqn+jVmNL3wWQINccteHSuiiFVJBBne9qv83Nman16MbbtysUJZNwjkTffzaUDtbdLKKjqJ",
-	"pbhiIcbQRZHyiQJNkph0RwQZm+8y5f/t+e3/BwAA//8=",
+	"7H3/c9s2tu+/guHbmbXnUbIky05s/3CfmzZdp03rjZ3m3o3zRIg8klBTAAuAttWM//c7OAApUqJkfUtk",
+	"J57ZbWQJBIGD8/WDg4PPXiiGieDAtfKOP3sDoBFI/PjTJe2bfyNQoWSJZoJ7x97lAIgEJVIZArkBqZjg",
+	"PkkV7cZAGCfBWa/2lupwENQ934M7Okxi8I69K6915Xm+p8IBDKnpV48S84PSkvG+d39/73sJlXQI2g3g",
+	"VSqVkNVDCDjc6U6ILQIiekQPgCQSbphIFUloH8zrmWn+Vwpy5Pkep0PzPvtMaSRDevcr8L4eeMcHzZY/",
+	"NTLfO4seoASLytM9ovvQDA8Oai+iVrfWhpe9Gm12G7X9sB0dwGHvBX3ZzQaYUD0Yj49Fnu9J+CtlEiLv",
+	"WMsUimPtCTmk2jv20hRbVo0VhonQwMPRLzCaHvcpSTn7KwVyDSOSgCSMa+ARRAR6PQg12aHk/fuzHwlT",
+	"hJK+EBEJB4KFsFsn70DLEeN9csv0AGmu6ND2RHlEuiIaEQlJTEcKf+0xqbShUiK4gjKJDnqN8CU9aNUO",
+	"ug2otek+1I56+2GtFb0Im92XcEibjYxEli3HRCrMsWYmOWM1WwcHvjdkPPu7WUmvHvJr9QI7DsfJhAPK",
+	"+2DI0qUKIiI42aEKmd7ISrB7QihRmsZABMd27WZrUgqaKAXVk3KSM2s2+5Ws+SsbMj09+HPaB6LY3zPl",
+	"IMbniq+KoEfTWHvHBw3fvJcN06F33Go0kIb2rzEFDdf0QVrBzVYY5fYHGr2Dv1JQOKxQGPbCjzRJYhZS",
+	"M8K9RIpuDMP/+6cyw/08ppF5IjIvuKExi7Bxp0dZDIbbI9CUxbnw4UsMobnQBNsjuaUURoN8zLvKxcn3",
+	"egziyDv2YGg68r0hKEX7plEiRQJSj8iV/fHKMz0PmVJI6k++pzTVqfKO24Ykmmlc0h9oRLLp5sQZaJ2o",
+	"4729SISqTkMpOFO1JKbaiG/dzTWjgdqbnup9cWH+IaHnHXv/Z2+sq/fsr2rv3PZhl6HMAm9pbF5nOFUS",
+	"277GOL4ro13dvOiV4L2YheutFhtLZMd13mG804tZf6CLK3ear5vTIUyRCXE2dFeaxTHpglE2iRQhKAW4",
+	"uuNFOBovQj6FVVdg/vA3sRpFjg3dcNVYj4aplMC10R8acFleC9llUQR8rXXp5b0U1uB/RCqJFDGQIR2h",
+	"8EQCV6JM4P0xgV8XulmNwuOBbIqaIY1jkP9UM2ZiVDvXIDmNfzIaYT32dj0VqXghhqAHaA3Nyt1KwfvG",
+	"KBjiKhZBkZgHRZWRDYtcgLwBSezwVmbdbGiboOspJymHuwRCDRExyiiVcGIIixPN3mUkNGIqjAVK5b3v",
+	"/Sb0a5HyaC0qc6E7PeylQObfBFFpOMh9rTKPtsdk/U1o8to9vRopx+/fBC3NeLA33yhgNFFMMeMna2Fl",
+	"HhkYyXcuIRQ8YubR19YErGU7rdvSGTI1dC7FhOl0fuuAKufXRCekBzocEKYJ7VPGS3RGt9jRuThW8joz",
+	"zStavsmBbko5jOOQ3IdDq0Jjq10vhXhL+chZbrUWtSXV0EF/asJJEYIMKR8RqjUME61OiDQONImpNute",
+	"oG+rYMzMY2ZsJB/cqtQtDWwTlH1HNRDXYTYZ2tMgkZ/77AY4UcgdaEoK0SRGDrVT03baWb2wjxi5uKVM",
+	"16vixIK/ee977zlN9UBI9veakpJiR8C1eaS8fG+t62eEN3ObQgmRaUvjCVPZHC9faWirrtzksDbiD47n",
+	"06VTcyms1YcPH2qnhddXh0Y0DCExVgJfDfX5wT2umXPkaDeGn7hmerQxl/MajN+WqskoocK5vKWKmIbW",
+	"96IkYr0eoO+VO8VFwWwVV7YwAeJmsAmPszD6jRhxEokhZZzINLbxqhTXwOsYL7rnTfen/b6EPrVPTS7x",
+	"v8QtoWQouB78U5GIsnhEUhMqkS6EYgg2wO+yOIaI/JVSpAaGX9wEih9NBOn5XkwxLqI3fe/TVPjqe6cJ",
+	"cyCFC7+YjSFDCYbvO1SXQI+IaqhpNgSvoq/sme5oAaDE91i0UDMzgY5ZmqXGYoPsz9M/JFRqDrKz4NsT",
+	"CT12Vy2ASdqNWWhsmtQZBHYNI9+oUWOi+5wpIFadTnUs4UZcLzkp42c/xJa/wOidaWZRgQzF+mhhLaRK",
+	"PinXoV9c7DGPiO6fEOoxj7zCRqglIut70Pi8wDM9GivwJ9goW4YiJuTwjNmY0OQiTQhXNGRcEcFjS+kh",
+	"vQZCEQJToUggMl9S4rowtH8YsisSCof8EBlwXDSOf+8hzDFvQZyE3fuTIqYglKCrWet2YEKqaxjVycVA",
+	"3HKcLmHchutFPG/+ZNw7pqfzKZ/Qr8ziRIvNxrR+C5pWzCeiGpUm0zBUD7FpTpVsYFRKOpoaP/ZZPfof",
+	"WBwz3n+NRoOHFUAr6s54RHaaVo3u+kZPSg3SfLm/6xMFQ0Y5T2lsvjnc9cn4r2Zr1yddBpwz+0WrvesT",
+	"LQvf7B/ulhSufZ/ne/lrjCUrvMMo4vHHcedmHccdVypqN923IoIYzbF7aSIhocjWiVDafOz02B2Uvkjo",
+	"qFr7v2YQR3lwPmEB0MhPg9dKo/Ud0nDAONQk0Ai/MO3JTpCtXuCTIOXXXNzyDmJ+5gvnxnXMQAKf1Ov1",
+	"3Url6EDCKsnAnwjVBLFSn0RCY6RsIjxQ+NG0UGQnEMavYLzfQY6sKy0k7UOwi+Egagi72UGMyFeOIwcn",
+	"Pz8gZ3bAviXa+LkqNfIvoLEeTNM783gKnpYnrh+WcPtY1ZsyU1BJR9SVxmpRTk7Pz1DXFHiZGi3r5Zq4",
+	"kntyXVAFfhtH162EGlAJEemOCNyAib6Y9fEmTMV4Q6mqQ6UIVSTIdpzMeht7a57C7aYTQrvKOJFus8C4",
+	"Dfk+1DQJp4j11nACRK8GVPaXtXK07MfN1XuFpve+V2LRCUPZXMBQppzpTiJZ+KBf8FZwmNav5feX+qvi",
+	"qLciSmcxVCLFDTNxvln5ITZE9jI/RGmoSV+KNCE7ARcc7ALiN4ooEdtgQKRm+aCkVJ0jb5wXwaGSD+3U",
+	"HlqyKZyNDkXK0XEbmg7qBIMq+yVuvUUQsiGNiX2Tg4pvBUliGoLyCTfsTCh5c/H7b4Snw651NyZ4Azus",
+	"UqTl7uvkXbaHQ2h8S0eKhFTKUeGNJ1mA5GDroZBAqAQioYcB1U671SKBfWNHC9FJJIRMQbBb3gVrtuoH",
+	"DRRurUGa0fz/2n99bNSOPn1u+s3W/c7VVb3w5+5//aPS3UfE3Brecd/vL34s9/zxtPafT5/37//xoCpz",
+	"pCr0XMWD5zHlm4lXFgwBHgwlHKpYpbWwgUJsXEEcE6bJzpV3asPsLm5UEteKfICuYhquvKJN7AoRA+U2",
+	"FEE56qDULB6/2IeWbG5+WPSZseGaGy7HlF/YlkZvJdHSy3UDXKdy4WE51LHUlnF92PYqtlArYqXC66bp",
+	"UiJsxdKMQ60JHsnJNR5gKf4qkWYW+28jFCsxudundu95Oqy6FAtNMMUm+GHmgo7CeNn17BUDn3mSNxUo",
+	"IfEWdxlMCKPTpNODFZ2M8UizF8+iw3ZiUbQoa0Si5vlzyULDNcutYdcuTWeYRXULrKONAI39NUyjlpql",
+	"5bN7zC45sw8dTs7buF7GNHUyTHExkR9a/7kTogO9+LDKfndpaAeN6bGJGzBBnPVROwnITr+7GleWaZ+T",
+	"cxZrXuRWrmzjg0jSng5IyjWLSWLZAJOxnA+sQGvG+wo9NQx/fROgcBLQULMbCE5IIEFjzEw0vQZFuCAc",
+	"bomQEUhVdIbxXZ7v2ScxTw0frHSLzajfozF5kCuHjBe/bX452/FtuzXL2pdpTpOMhyyh8bSHSxOG+xQL",
+	"Dj9MlRbDxYFum49V5eZeM5tVMH8zxI37F2Y37zeFvy8CeVu82/dUaulYGZ6mCiQxsufADsIwLQvuXEKF",
+	"e7gSBjLPruQzIOnGA3PT+TRv4X9x1J7eDBpnLJDS3mRRQZiRGv1geQWDPpecUqkh3BbWdHDKybvXr8hR",
+	"++AFcRtmJBJhOgRegdysghRW0jnbN6xgmyyncEGrUgA276eNCONKUx7CrJxil9YY+YhSqDRJhKzmjLGS",
+	"mAwp8l3LisnYL6YJ9v7dGeF0aAyITae2lDfNH4b68dfsrYUwA1enmuVQKT6SWHoFDb1aELleVDjt+LtA",
+	"b8Voznb3VQO6pSk9QYcZJJgzvZ+Naf+qfDbMgcr5jiG2WoQvF3yvpncdFpX11MMPTainbfJ1kaUdEdfk",
+	"bVz8lRh81UVcUSC+5BKPg5rWZFCDoPtfKbjftUxhlsRVLM5DhN9SRF2U+3Ui60I/GwplvmummsUqW+WS",
+	"DTDIpXOotu/HbEN3b8IDMRT8el7Ioik3hcFtlUWRvzbDpttEZOZogC0DRav4pFNTeQc0YhyUqlAFAwiv",
+	"1ezpzQzSCt1XJWiYmHa0aI6Gnw2jitWrMzU+DKgm1IIXQzoikaiTwEEoAaKMQQb0BNjKwozjRDg9ACaz",
+	"ZDgiJMmaz0v2GKNHlbDBJb17HMpWVuZGn4MMgWufNAwBmo2GT9LEfGznW+7ZDj6d3uavT+xeu23w/dKm",
+	"eHvWnvgW1T8SY1UrcEnvvmYM+tgWrsoeuVHOoNZ2zJGRvDXM0CW9266ef4TrPr244hoqEkxoGIJSHZ39",
+	"Oo1Q3iVMglpK9LNnGJ99JsduLGHLUb1CJfgejqmTgYqZUv8BqKxU4JNZN8WJlTorja80wU+z6FY4d76E",
+	"Fsn3HnKq5afDi7UE2pVbTErdChlNFR44nM+MvncrmYbfeTyqjrmzEeQvqJrzewVyQ2cnVt2umSLZF0tz",
+	"+gI7NtswlxmdMiUv1oC4zPqvZDcnlnvikJ8bMu4+4NnqsZO3wHkGfx15+gIHNiqmk3mwC81mURFvPSzj",
+	"y3DnDH2Q53W5Qc3Z0zPcsR0/AfXSGo6CeX5DnsI2eHFj/FLlH/xh9/i/agTE+I3AfJcZp9HeJwnIWkgV",
+	"kBiMK6R8ErE+0wpjxIiqAagTe1JNuSx816dLXM7Or7kMhvp0Dq/xpNy/tU+fG/7R/T+eCjI2Qb5Vtb1b",
+	"+ZUU/hNcwbURvSnCzyHqdvRkJstrqErXxYa05XfAJhM0xPTSMJVMjy7wHLs9GY3HA09Te1Cqi6HM60wD",
+	"uAwer+JMR5bcsxPQ6069Xg92CR4KwrjRdkMwwnGpHVj/paZFzX5y+TUqP0uPuWo2kCqdM8cTefj9jDG+",
+	"+XA5PT7y5sMl6UkxJMH57xeXZO+muUdTPdjDIQVk518XrYPDXSKkbYUZP4L3WD81/hPDcgF6ZI/aRCDJ",
+	"zjvzwN5P5r/khlHy5sMvF7sLjP4ejUpPZOf/qc0Dccbay07N/z+HdNZDMRxXLjt3vxINdOhNnX6/gDj2",
+	"x8eBbGE6Fsfk1B7lIa9Ghg/PpdAQavIqFmlEujS8ThPDzBJCHWM5uyuuB1Kk/QHRDGStlcGYqn7Fr/gr",
+	"wQ0PM8HV8RWv2VM4eC4mUJxeQ8dISeDOoJ0QdxYxz+5xZ9Ps8Zk/bbmdnXajsVs3nWHqkP01T4QKZlVH",
+	"CLJKBi7hKQhFBIjO+lecIKONC4z5JLC5TB8/BVmyD9BwMHGwEUdh1JzCnFASYNGPgOw063UjZsRl5JKD",
+	"xi5SmHIiEvpXCvkZOd/SkBDK1S1IEny+QkV25R2Tj/V6/ZNProqn7sz3V169Xr/y7oOTiQqPTLnzdabD",
+	"qSN2ZrBoFs1skLcDRQaCi1SSYKL+Q3BcrltYqmRoen+giOGJozYXegDStmZ4Yqvdapnng+rKDsEJuR2w",
+	"GApdMiweaGuMZX00jqb6mKpHFtTJLzCy7HENiSatNhmIVCos5+iqChmaWKugXKmOYk2cfNZ5JaDAOSXB",
+	"uIqh+8YMyBYzzBvl9XoCfE+xWIiTgVNXAwWZ7phYZUWu0kZjP3zz4RI/QEB2ZqsjXGn5oBJCdTX3dU4p",
+	"u1fWTb+YZydiLGJBNW5tGLJZLgaJvSB5Y4ZnehknxsYFdzV8Cse2E7g0x4AMgXI1rc3di5WRac/3YhYC",
+	"VzDGLz1jiyUDTbEwYyrjQhmRgurby54cZ/V5mTI7TbUY2vHmevH0/KzgZB57jXqz3sDs9QQ4TZh37O3X",
+	"G/V9a3sHaPH2Bngu+G/zuV9VFuAUpViRVqNRYGRXEMXOXeUHBOvkUqThAHPJbeUwiG29gJy8Z5F37P0M",
+	"2p1Hnqgh2Wo05tSGqagJk+2OeeJ68Roq7t0zSkhlczO6J2Y3UC95C97xx0++p9Lh0KzesfcruwHc/PM9",
+	"TfsKT7cmuNfmmAYzabBkh/fJdLSHm3eLEhyszjMKtGvcLyzDQMMBanyjgA1/DlnfEtfqBldT0CcHjX2C",
+	"6uqWzViF8d7lugsx3urMxpodJB+PbrxM2arZjcyFF2483KoiVaYvooVlSqz2ddDY38AsUp6TfHI6zryX",
+	"5pRyekNZjM03M7PfhLFDNBqdWCtCWWxkyw6WKDoit4PRfDYtLvSCfGrUcsJqRpPNZlZbFUUBOK//GkYn",
+	"4zIo5geFLGp8INNTnVxgbRDLqfYoswSdSg4RGYCsYFPjjljHXHnlWtEzwrVxkz1bJdeEaw80dEWn7z+t",
+	"Kwc2EPxYxmW8VqN1WGs2a62Dy2bjuGH+9x/P4jBeo/uCtmkTaq3eQbPWDtv7taOoAbWDbrP3otcIj2iz",
+	"OfaC31LGidJCQk8KPLacBW0eve7sX/91dHfTGmb44LHbZDfzKlU68GD0pnH2p2Bv/zwd/cYad28vGqPf",
+	"/vj33dsfxS3+/7Vgv756k2Cbn8/2/+fizdHi7Fyo8VJZqMq4byYkzEwlSmvb0rqq33xN9gpVhvGR5sOP",
+	"lCqz4UP7Dz/0uli39GCRkZWrjqIwFqyE0vlkCyJoBjYhg1MlMO5tSZVp4bOIkHJViOYFlraSJlUFxlFY",
+	"eOCK21I9zictlfnB4j8nzkHFByMyMJF+hIYnpJwLTbqmD6wVZKtHktNM+P+p7IEXVcoLoTr7/cS4XThb",
+	"44hdcSswhdmM1Uh3lMUswRjyD6x7VVYWliauzM+y2mKihLpVBshrP4hotJwemCGuS0qQA/3uy8hQtqlQ",
+	"VlTNJU3dY9JPfl6Wqtiq8+bu5b+T/7Tk5cHNhxej02b4037/X4fXb4/4eVu9f3m7GjmjWZ4fVlHDOMaY",
+	"LCcZyhXCCuGRK6l24+jhJ/KK2eaBVmuRcU1Xb9yERnzlpD0Hz5bVihMuyt5nFt1bHRnDrNqVWK1Ni0SR",
+	"WyGv8cSstktL3sGNsN8QVyMv016UcFETybRjgo+Mdc2EOLartiSx40fPR+2Hn8jrPm+CFyxd1uCF5RW9",
+	"RdHL0APurVVa2nfooRpWUAMhdc2EhRFB2JS8+XBZJ6eu0q8F9grVci00EzOEsGgUSRNZGvNpvkfc84SI",
+	"G1dIF5/BTw47Q3TpCFXSFQ8KtXTn2L5Ll1GzsuXK0Fgk8wQUO97k9EIhJYS6NhBSQa2LYP6opjRNlol7",
+	"Suk7C5m5Jf3xcgKVcXsH3Z9D9jt7c/b+77Pmb+xMnfF3B+Grs8Oz6+S//3j15qgOozd/Rx/O2O/s7O6M",
+	"N+phK+bd4etG9N9v4nJG0qTlbB44y1lMsTrCIvCFbKksSWo5KlV70hxuiZ2j3WH4usqltYDJmSy5vYbG",
+	"mBHc/nTn7mhB1rXi5RjVOpK8RKL52mUyBrbbTZXR74eBK+g+LqlMuhAL3idaOE8CM0/MiBA2m06INt+P",
+	"ytnTlUjNW1gbopkn2Pa0fXaQ2/lyP8JQkFOnbSf9tezUu3fYa4ataB9q7e4BrbXDw6j2El70ake00bW/",
+	"tHte4TT7Yg8sURA5q10w976I+spMvrZ5wwJvxaPzbkjLWblCdvz4pH3OpUlM+RIwjWl+km9s4Q/uj1p2",
+	"WQH2iDFgNSRzjm/84oCMPzmX33k8coPLIlYLvc268Sg/BrEgPxVKa8x9O+5oM1UuNDhrEBWlmRa/3GsL",
+	"oNSCF5m52f2A26ik2WiQn3+oKD/mrjObrrnivQhNLNns1Vp0v1trhwdGFxz2aqb/o7ARNaHVK58TPvYO",
+	"ui+hFTabtRdRu1dr08Nu7SUchbVmz3Ri+jiEijPzx95+dNhr0oNW7WXYNNrnBdSO6H6v1uo2w0Z0BC97",
+	"L5qFIvB53ZtiDtEsqhVrsHjNbivcj9pQO+gdNmpt+qJbexkeRTUz02yMxa2aJnqji/Pnw8Aasuh3gaol",
+	"Tg9lqjSkmsaivzKqZl0q06srx2mYoE7O9FjSDUf5+V/obpSKjQ5TpQluyQmO98cx7opkmm47+EXHFue3",
+	"NTKr/HgsD/YIEKxvS7aXF9OlBPMx4HXPqvvrqu5l+GOWj5qpnIkbWbK7WKu6dc32sA12+wxNbhaaxBVZ",
+	"0LKUHfEHwch3MBQ3uHWDhga3RbjduWYhVg1TZKfdOCIB451UQTDex8f7l5gE3JjhSgONKmzIj/ji1WyI",
+	"uxi1wu2swDTti745THN5jm0uwLEV171tgmHtGizLsH51rPg7h+XCQ8Oo7TF/7lbCF44T18wxeTaB364J",
+	"/KbN39feUfkZ9HLqYO3dFMwprLpO+xVCs1lKLWY/2wsDd9zl2gwDLUxmgshmEezWSWD5OMAkTaNmrngX",
+	"q9oSLQqVa3dKRWt3Twjlo3HmYZ6em18BY3vtWLw4qJMPmLWaJ8j6VqNRbU2yY/GqzRabY7sBA7tidFZI",
+	"obO1eJcSQndu5EtsuDwr6WWUdLZ689X0wSbUdGsjatoN81ldb8lZ3GpkZNXG2pHRXjIuW9+fdRddVtPc",
+	"qHzcSTt/f3lCjKsZuJ86XOiOAh2QLvSEBNTZM73PrFT+uvptonh+4Sa0rDL+x9ItCYX72fLrD7Lbebxm",
+	"o95oFK+esTfZTF5+kLef0dxYkqny+VYhThXI/7gc1JyRbWayPP78nNIy0wH7p8qItERktpoDllamrtgi",
+	"Nu7Yhl0t8i6NEWFotcZHgkIRwe6x8X1ioEpb7Nqw9BXfCSxvd/Jr9nZ9/D0BSXJeJztBlFrZgU7+bbDr",
+	"X3HLwHgshHC8iOwGyE6QfezY3wN3pkyToVAar6ByRXeuuJvFTuU9U3YnEAgekciEA4ftPo8PLu2eECcS",
+	"xImEdfkEJ0Hp5sLAPD8hPdn8bQP0Nom7GgJpa3Nms3N5AyqjK/5XKjTNBjh5OcNOUL5ZwvWvOubZDj4a",
+	"7Fa5nxfTSm1FR/JJ6bPVVdeGvdxnK1Blq7MM828PDtym13Wxji3JnC8bqdTs3YczHa9zGl5ToxONCmN8",
+	"fI3iCVFgNFVMNL0D5WeazN2TSIQkXHCoE5dqYnOwHH4ogWL+03BGJkmh3PLWMkrcpZATSR0PpXN8M4kc",
+	"WX3q4sWXdqqVx+dXjJfzetMfvUbYjFqwbxofdGclgX1aFL1cJY9islz5/HyK4gb/d5JYUZryBjMs1lYy",
+	"szImiuXft5k58UiFaSXReEIZDd+KDltlmeYmFkwmKD5nGDyaDIPi0qzn0y2cc+DqN4zfe4KhvNIsjk2c",
+	"mrp9k0L2wcz8grU07nOewZPNM1iJbeclHEyqqGkIt8xqj2uP6tnyVJZR+Q6szpZw5RXk7+vv8LuSWQ/t",
+	"rpOddrM1N3/I7bVvztislxH9DsyHZXbcp++Tego7789abc7297N2e94H35D/rkcJzIFkC4dOFNmxF6wR",
+	"I4hqdx249RLf+i0WVFolscj78khjfp3YQkAjLvd3hTNqx5AbgxnnCc58CPHS3kPySM5eeatw2lM9ieR9",
+	"afNuL9V7GC3Lrr9+BsseG1iWXTm+sq1dCSozT66NlK2mWJ6BsqcOlC3FsgvgZJlymgWTOT57xJncW9Xz",
+	"34WO3y40tQTHfyvI1AaU+9bcxad6IGSramQSDHpWJ89Y0Fru6YMokCIpj0BOvO3ERrVYRcyFuQlIy45r",
+	"IETbq+6UTTbLxssEa14qXnYG65sqrDQLYF/6wNmXBrcWBra+K0zrC8BZy2uA+VDXY4C5NsTly/Ls04PI",
+	"tqUOliTsAvDaM7L2CJG1Vb2WVfC0taG0Zxjtu4PRNoigzQPPHitw9sS1/7eu+beKt31nUNtWYbayHC4r",
+	"Hk8PaXviemcCpXvWP985QLesl4tn0WaXViea3tkrPxg3QXcIXK+Eul3ie54Tsv44vTQeGN5r7rXcWfcv",
+	"hl9d0ruHsStkge8CuNKOCTdXTbtKPGZdXUPvHgMcVcGAy7DT04OVNiFxSxBoHjyk6d0zNPSYoCGNMrm8",
+	"wVwKE9L0bnU8aCWt8YwFPVUsaBmGnIMDOUUzhQFZbnqUcdgjUdPfsoreDoazOEs/efxmfWW9om+3sjv3",
+	"9PCaR6InMtzlWV98x5jLCu5jqhybLHaVnWl+UrgrXAEovL9Z3HKiNO31quGW9/iaLWU44Ryz0ptM4S2R",
+	"sxKc8OLFReXxnWl8P/eteYkzS7CZeVX5ReuPOKVq3pWWi981udCFl18MgTKM+DAEhWv3XUBQqRPMZW+A",
+	"rsafrLqwvDQWAMpHVubIaa44bJsJ3YHOzvEVx2tcA9c08PNGwVhMArKj6TVw0pNiaCvq4jWf5HYAnNCu",
+	"Aq53Z9/b/N5evbo99CuTpT8phwlRcuLxhnIgPwooXwRNa7Hg/Zq9Lr9mfkgGkiqYFKGlBGLLINocWqzg",
+	"kBXotp5SWYaCM90ylV+G+wyVbRQqc5cnL6W3ij7PUpCZdXuMGsI7rbHwbkJuhbzGQryaCB5CnbxCFaRI",
+	"SDkXmtiecRNKQXzjbhmbeX/YajrpGVt7qtjaKhzsz9oXNZ0VzeCQjoxzXnVFT6NdicU59vvyQfY3r+6f",
+	"w+8NwnWrScnXAOtm3WeFHqhpnKF1dp8Fb0RAG7AQdrcBa7DexiwK1r/rKFtLCceWMbwvoF4cFZbSMAeT",
+	"Gqa1GQ3jcL5nTfNEzX8O1q3hwLqbyWbjdj+kinFQiqScaXXi7g/tgokdiRZEcPAJ4zeChUB4OuxixlSK",
+	"OSPE9b5SWtUf2ci+48wqR9dOIqHH7sxq/HI+dbXehb18WH1JrMstxsNwV8ZP3wXidTNm0U3lXW1E3GYg",
+	"VW4RtwpWLcfRy/LnE0rh+sKivSTh5qV2FbjqOb3rsWBWN7ksL7VHl2mspSAr99DqmV4rK55nROqpIlLL",
+	"8uecjK+ZVu1n0GPOelwZHU9Du3/rmn07MNNyrP/kM8M2o9w36U4uKx5PKFPsaeiVDFl61i/feRbZ0l4q",
+	"Xp0aphKvQP342fsBqAR5muqBvfr0s3easF9glH/zyTwgbzKdU+bFX0VIYxLBDcQiGQLXZCcY0mswAXOw",
+	"a8RDxt6xN9A6Od7bi03rgVD6+GXjZQP1khv1VL9GjZognfIIYSwM2etjQRSJqsggu8QNX7+wt+aT0/Mz",
+	"cg0j25XLFcq7QSBvup8PA1TVQJQVdJJIccMizKGLY+Xj1etpQrojgoQtdpnR//7T/f8GAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

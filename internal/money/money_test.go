@@ -1,0 +1,47 @@
+package money_test
+
+import (
+	"testing"
+
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/require"
+
+	"github.com/acronis-platform/platform/internal/errs"
+	"github.com/acronis-platform/platform/internal/money"
+)
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		amount, currency string
+		want             string
+		code             string
+	}{
+		{"12.5", "USD", "12.50", ""},
+		{"0", "USD", "0.00", ""},
+		{"100.00", "USD", "100.00", ""},
+		{"-1.00", "USD", "", "negative_amount"},
+		{"1.005", "USD", "", "amount_too_precise"},
+		{"1.00", "EUR", "", "currency_mismatch"},
+		{"abc", "USD", "", "validation_failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.amount+tt.currency, func(t *testing.T) {
+			t.Parallel()
+			d, err := money.Parse("price", tt.amount, tt.currency, "USD")
+			if tt.code != "" {
+				require.Equal(t, tt.code, errs.CodeOf(err))
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, money.String(d))
+		})
+	}
+}
+
+func TestRound2IsHalfAwayFromZero(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"1.005": "1.01", "-1.005": "-1.01", "2.675": "2.68", "1.004": "1.00"} {
+		require.Equal(t, want, money.String(money.Round2(decimal.RequireFromString(in))), in)
+	}
+}

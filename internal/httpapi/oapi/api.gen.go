@@ -271,6 +271,48 @@ type BillingFrequency string
 // BillingModel defines model for BillingModel.
 type BillingModel string
 
+// EmailTemplate defines model for EmailTemplate.
+type EmailTemplate struct {
+	// Body Fields: .Company.Name, .Customer.Name, .Customer.Email, .Service.Name, .Service.Username, .Service.PortalURL, .Invoice.Number, .Invoice.Total, .Invoice.DueDate, .Days.
+	Body      string             `json:"body"`
+	CreatedAt time.Time          `json:"created_at"`
+	Id        openapi_types.UUID `json:"id"`
+	Name      string             `json:"name"`
+
+	// Subject A template too, for example `Invoice {{.Invoice.Number}} is due`.
+	Subject   string    `json:"subject"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Version   int64     `json:"version"`
+}
+
+// EmailTemplateCreate defines model for EmailTemplateCreate.
+type EmailTemplateCreate struct {
+	// Body Fields: .Company.Name, .Customer.Name, .Customer.Email, .Service.Name, .Service.Username, .Service.PortalURL, .Invoice.Number, .Invoice.Total, .Invoice.DueDate, .Days.
+	Body string `json:"body"`
+	Name string `json:"name"`
+
+	// Subject A template too, for example `Invoice {{.Invoice.Number}} is due`.
+	Subject string `json:"subject"`
+}
+
+// EmailTemplateList defines model for EmailTemplateList.
+type EmailTemplateList struct {
+	Data []EmailTemplate `json:"data"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// EmailTemplateUpdate defines model for EmailTemplateUpdate.
+type EmailTemplateUpdate struct {
+	// Body Fields: .Company.Name, .Customer.Name, .Customer.Email, .Service.Name, .Service.Username, .Service.PortalURL, .Invoice.Number, .Invoice.Total, .Invoice.DueDate, .Days.
+	Body *string `json:"body,omitempty"`
+	Name *string `json:"name,omitempty"`
+
+	// Subject A template too, for example `Invoice {{.Invoice.Number}} is due`.
+	Subject *string `json:"subject,omitempty"`
+}
+
 // FieldError defines model for FieldError.
 type FieldError struct {
 	// Code A stable machine-readable code (`required`, `unknown_field`, `invalid_type`, ...).
@@ -733,6 +775,33 @@ type CreateApiKeyParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// ListEmailTemplatesParams defines parameters for ListEmailTemplates.
+type ListEmailTemplatesParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// CreateEmailTemplateParams defines parameters for CreateEmailTemplate.
+type CreateEmailTemplateParams struct {
+	// IdempotencyKey A unique key per intended effect (a UUID is a good choice). Retrying with the same key and body replays the first response.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// DeleteEmailTemplateParams defines parameters for DeleteEmailTemplate.
+type DeleteEmailTemplateParams struct {
+	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// UpdateEmailTemplateParams defines parameters for UpdateEmailTemplate.
+type UpdateEmailTemplateParams struct {
+	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
 // ListPlansParams defines parameters for ListPlans.
 type ListPlansParams struct {
 	// Limit Page size.
@@ -946,6 +1015,12 @@ type CreateApiKeyJSONRequestBody = ApiKeyCreate
 // CreateTokenJSONRequestBody defines body for CreateToken for application/json ContentType.
 type CreateTokenJSONRequestBody = TokenRequest
 
+// CreateEmailTemplateJSONRequestBody defines body for CreateEmailTemplate for application/json ContentType.
+type CreateEmailTemplateJSONRequestBody = EmailTemplateCreate
+
+// UpdateEmailTemplateJSONRequestBody defines body for UpdateEmailTemplate for application/json ContentType.
+type UpdateEmailTemplateJSONRequestBody = EmailTemplateUpdate
+
 // CreatePlanJSONRequestBody defines body for CreatePlan for application/json ContentType.
 type CreatePlanJSONRequestBody = PlanCreate
 
@@ -1138,6 +1213,63 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/auth/token (the `CreateToken` operationId).
 	CreateToken(ctx context.Context, body CreateTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListEmailTemplates List email templates
+	//
+	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason. Admins only.
+	//
+	// Corresponds with GET /v1/email-templates (the `ListEmailTemplates` operationId).
+	ListEmailTemplates(ctx context.Context, params *ListEmailTemplatesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEmailTemplateWithBody Create a email template
+	//
+	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/email-templates (the `CreateEmailTemplate` operationId).
+	CreateEmailTemplateWithBody(ctx context.Context, params *CreateEmailTemplateParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEmailTemplate Create a email template
+	//
+	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/email-templates (the `CreateEmailTemplate` operationId).
+	CreateEmailTemplate(ctx context.Context, params *CreateEmailTemplateParams, body CreateEmailTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteEmailTemplate Delete a email template
+	//
+	// Removes the email template; one still in use is 409 `in_use`.
+	//
+	// Corresponds with DELETE /v1/email-templates/{id} (the `DeleteEmailTemplate` operationId).
+	DeleteEmailTemplate(ctx context.Context, id Id, params *DeleteEmailTemplateParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetEmailTemplate Get a email template
+	//
+	// One email template.
+	//
+	// Corresponds with GET /v1/email-templates/{id} (the `GetEmailTemplate` operationId).
+	GetEmailTemplate(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateEmailTemplateWithBody Update a email template
+	//
+	// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/email-templates/{id} (the `UpdateEmailTemplate` operationId).
+	UpdateEmailTemplateWithBody(ctx context.Context, id Id, params *UpdateEmailTemplateParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateEmailTemplate Update a email template
+	//
+	// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/email-templates/{id} (the `UpdateEmailTemplate` operationId).
+	UpdateEmailTemplate(ctx context.Context, id Id, params *UpdateEmailTemplateParams, body UpdateEmailTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetMe The authenticated caller
 	//
@@ -1733,6 +1865,133 @@ func (c *Client) CreateTokenWithBody(ctx context.Context, contentType string, bo
 // Corresponds with POST /v1/auth/token (the `CreateToken` operationId).
 func (c *Client) CreateToken(ctx context.Context, body CreateTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateTokenRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListEmailTemplates List email templates
+//
+// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason. Admins only.
+//
+// Corresponds with GET /v1/email-templates (the `ListEmailTemplates` operationId).
+func (c *Client) ListEmailTemplates(ctx context.Context, params *ListEmailTemplatesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEmailTemplatesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEmailTemplateWithBody Create a email template
+//
+// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/email-templates (the `CreateEmailTemplate` operationId).
+func (c *Client) CreateEmailTemplateWithBody(ctx context.Context, params *CreateEmailTemplateParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEmailTemplateRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEmailTemplate Create a email template
+//
+// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/email-templates (the `CreateEmailTemplate` operationId).
+func (c *Client) CreateEmailTemplate(ctx context.Context, params *CreateEmailTemplateParams, body CreateEmailTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEmailTemplateRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteEmailTemplate Delete a email template
+//
+// Removes the email template; one still in use is 409 `in_use`.
+//
+// Corresponds with DELETE /v1/email-templates/{id} (the `DeleteEmailTemplate` operationId).
+func (c *Client) DeleteEmailTemplate(ctx context.Context, id Id, params *DeleteEmailTemplateParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteEmailTemplateRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetEmailTemplate Get a email template
+//
+// One email template.
+//
+// Corresponds with GET /v1/email-templates/{id} (the `GetEmailTemplate` operationId).
+func (c *Client) GetEmailTemplate(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEmailTemplateRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateEmailTemplateWithBody Update a email template
+//
+// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/email-templates/{id} (the `UpdateEmailTemplate` operationId).
+func (c *Client) UpdateEmailTemplateWithBody(ctx context.Context, id Id, params *UpdateEmailTemplateParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateEmailTemplateRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateEmailTemplate Update a email template
+//
+// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/email-templates/{id} (the `UpdateEmailTemplate` operationId).
+func (c *Client) UpdateEmailTemplate(ctx context.Context, id Id, params *UpdateEmailTemplateParams, body UpdateEmailTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateEmailTemplateRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2967,6 +3226,272 @@ func NewCreateTokenRequestWithBody(server string, contentType string, body io.Re
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListEmailTemplatesRequest constructs an http.Request for the ListEmailTemplates method
+func NewListEmailTemplatesRequest(server string, params *ListEmailTemplatesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/email-templates")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateEmailTemplateRequest calls the generic CreateEmailTemplate builder with application/json body
+func NewCreateEmailTemplateRequest(server string, params *CreateEmailTemplateParams, body CreateEmailTemplateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateEmailTemplateRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateEmailTemplateRequestWithBody constructs an http.Request for the CreateEmailTemplate method, with any body, and a specified content type
+func NewCreateEmailTemplateRequestWithBody(server string, params *CreateEmailTemplateParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/email-templates")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewDeleteEmailTemplateRequest constructs an http.Request for the DeleteEmailTemplate method
+func NewDeleteEmailTemplateRequest(server string, id Id, params *DeleteEmailTemplateParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/email-templates/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetEmailTemplateRequest constructs an http.Request for the GetEmailTemplate method
+func NewGetEmailTemplateRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/email-templates/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateEmailTemplateRequest calls the generic UpdateEmailTemplate builder with application/json body
+func NewUpdateEmailTemplateRequest(server string, id Id, params *UpdateEmailTemplateParams, body UpdateEmailTemplateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateEmailTemplateRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewUpdateEmailTemplateRequestWithBody constructs an http.Request for the UpdateEmailTemplate method, with any body, and a specified content type
+func NewUpdateEmailTemplateRequestWithBody(server string, id Id, params *UpdateEmailTemplateParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/email-templates/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -5139,6 +5664,69 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/auth/token (the `CreateToken` operationId).
 	CreateTokenWithResponse(ctx context.Context, body CreateTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateTokenResponse, error)
 
+	// ListEmailTemplatesWithResponse List email templates
+	//
+	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason. Admins only.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/email-templates (the `ListEmailTemplates` operationId).
+	ListEmailTemplatesWithResponse(ctx context.Context, params *ListEmailTemplatesParams, reqEditors ...RequestEditorFn) (*ListEmailTemplatesResponse, error)
+
+	// CreateEmailTemplateWithBodyWithResponse Create a email template
+	//
+	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/email-templates (the `CreateEmailTemplate` operationId).
+	CreateEmailTemplateWithBodyWithResponse(ctx context.Context, params *CreateEmailTemplateParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEmailTemplateResponse, error)
+
+	// CreateEmailTemplateWithResponse Create a email template
+	//
+	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/email-templates (the `CreateEmailTemplate` operationId).
+	CreateEmailTemplateWithResponse(ctx context.Context, params *CreateEmailTemplateParams, body CreateEmailTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEmailTemplateResponse, error)
+
+	// DeleteEmailTemplateWithResponse Delete a email template
+	//
+	// Removes the email template; one still in use is 409 `in_use`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/email-templates/{id} (the `DeleteEmailTemplate` operationId).
+	DeleteEmailTemplateWithResponse(ctx context.Context, id Id, params *DeleteEmailTemplateParams, reqEditors ...RequestEditorFn) (*DeleteEmailTemplateResponse, error)
+
+	// GetEmailTemplateWithResponse Get a email template
+	//
+	// One email template.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/email-templates/{id} (the `GetEmailTemplate` operationId).
+	GetEmailTemplateWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetEmailTemplateResponse, error)
+
+	// UpdateEmailTemplateWithBodyWithResponse Update a email template
+	//
+	// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/email-templates/{id} (the `UpdateEmailTemplate` operationId).
+	UpdateEmailTemplateWithBodyWithResponse(ctx context.Context, id Id, params *UpdateEmailTemplateParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateEmailTemplateResponse, error)
+
+	// UpdateEmailTemplateWithResponse Update a email template
+	//
+	// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/email-templates/{id} (the `UpdateEmailTemplate` operationId).
+	UpdateEmailTemplateWithResponse(ctx context.Context, id Id, params *UpdateEmailTemplateParams, body UpdateEmailTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEmailTemplateResponse, error)
+
 	// GetMeWithResponse The authenticated caller
 	//
 	// Who the credentials belong to, with role and the partner or customer they are scoped to.
@@ -6043,6 +6631,470 @@ func (r CreateTokenResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreateTokenResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListEmailTemplatesResponse401Headers the declared response headers of an HTTP 401 response for ListEmailTemplates
+type ListEmailTemplatesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListEmailTemplatesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EmailTemplateList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListEmailTemplatesResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEmailTemplatesResponse) GetJSON200() *EmailTemplateList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListEmailTemplatesResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListEmailTemplatesResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListEmailTemplatesResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListEmailTemplatesResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEmailTemplatesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEmailTemplatesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEmailTemplatesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEmailTemplatesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateEmailTemplateResponse201Headers the declared response headers of an HTTP 201 response for CreateEmailTemplate
+type CreateEmailTemplateResponse201Headers struct {
+	ETag *string
+}
+
+// CreateEmailTemplateResponse401Headers the declared response headers of an HTTP 401 response for CreateEmailTemplate
+type CreateEmailTemplateResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CreateEmailTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *EmailTemplate
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateEmailTemplateResponse201Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateEmailTemplateResponse401Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateEmailTemplateResponse) GetJSON201() *EmailTemplate {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateEmailTemplateResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateEmailTemplateResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateEmailTemplateResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateEmailTemplateResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateEmailTemplateResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateEmailTemplateResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateEmailTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateEmailTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateEmailTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateEmailTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteEmailTemplateResponse401Headers the declared response headers of an HTTP 401 response for DeleteEmailTemplate
+type DeleteEmailTemplateResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type DeleteEmailTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteEmailTemplateResponse401Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteEmailTemplateResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteEmailTemplateResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteEmailTemplateResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteEmailTemplateResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r DeleteEmailTemplateResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r DeleteEmailTemplateResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeleteEmailTemplateResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteEmailTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteEmailTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteEmailTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteEmailTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetEmailTemplateResponse200Headers the declared response headers of an HTTP 200 response for GetEmailTemplate
+type GetEmailTemplateResponse200Headers struct {
+	ETag *string
+}
+
+// GetEmailTemplateResponse401Headers the declared response headers of an HTTP 401 response for GetEmailTemplate
+type GetEmailTemplateResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetEmailTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EmailTemplate
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetEmailTemplateResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetEmailTemplateResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetEmailTemplateResponse) GetJSON200() *EmailTemplate {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetEmailTemplateResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetEmailTemplateResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetEmailTemplateResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetEmailTemplateResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetEmailTemplateResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetEmailTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetEmailTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetEmailTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetEmailTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateEmailTemplateResponse200Headers the declared response headers of an HTTP 200 response for UpdateEmailTemplate
+type UpdateEmailTemplateResponse200Headers struct {
+	ETag *string
+}
+
+// UpdateEmailTemplateResponse401Headers the declared response headers of an HTTP 401 response for UpdateEmailTemplate
+type UpdateEmailTemplateResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type UpdateEmailTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EmailTemplate
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UpdateEmailTemplateResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateEmailTemplateResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateEmailTemplateResponse) GetJSON200() *EmailTemplate {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateEmailTemplateResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateEmailTemplateResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateEmailTemplateResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateEmailTemplateResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UpdateEmailTemplateResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r UpdateEmailTemplateResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UpdateEmailTemplateResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdateEmailTemplateResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateEmailTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateEmailTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateEmailTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateEmailTemplateResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -9648,6 +10700,111 @@ func (c *ClientWithResponses) CreateTokenWithResponse(ctx context.Context, body 
 	return ParseCreateTokenResponse(rsp)
 }
 
+// ListEmailTemplatesWithResponse List email templates
+//
+// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason. Admins only.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/email-templates (the `ListEmailTemplates` operationId).
+func (c *ClientWithResponses) ListEmailTemplatesWithResponse(ctx context.Context, params *ListEmailTemplatesParams, reqEditors ...RequestEditorFn) (*ListEmailTemplatesResponse, error) {
+	rsp, err := c.ListEmailTemplates(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEmailTemplatesResponse(rsp)
+}
+
+// CreateEmailTemplateWithBodyWithResponse Create a email template
+//
+// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/email-templates (the `CreateEmailTemplate` operationId).
+func (c *ClientWithResponses) CreateEmailTemplateWithBodyWithResponse(ctx context.Context, params *CreateEmailTemplateParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEmailTemplateResponse, error) {
+	rsp, err := c.CreateEmailTemplateWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEmailTemplateResponse(rsp)
+}
+
+// CreateEmailTemplateWithResponse Create a email template
+//
+// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/email-templates (the `CreateEmailTemplate` operationId).
+func (c *ClientWithResponses) CreateEmailTemplateWithResponse(ctx context.Context, params *CreateEmailTemplateParams, body CreateEmailTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEmailTemplateResponse, error) {
+	rsp, err := c.CreateEmailTemplate(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEmailTemplateResponse(rsp)
+}
+
+// DeleteEmailTemplateWithResponse Delete a email template
+//
+// Removes the email template; one still in use is 409 `in_use`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/email-templates/{id} (the `DeleteEmailTemplate` operationId).
+func (c *ClientWithResponses) DeleteEmailTemplateWithResponse(ctx context.Context, id Id, params *DeleteEmailTemplateParams, reqEditors ...RequestEditorFn) (*DeleteEmailTemplateResponse, error) {
+	rsp, err := c.DeleteEmailTemplate(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteEmailTemplateResponse(rsp)
+}
+
+// GetEmailTemplateWithResponse Get a email template
+//
+// One email template.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/email-templates/{id} (the `GetEmailTemplate` operationId).
+func (c *ClientWithResponses) GetEmailTemplateWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetEmailTemplateResponse, error) {
+	rsp, err := c.GetEmailTemplate(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetEmailTemplateResponse(rsp)
+}
+
+// UpdateEmailTemplateWithBodyWithResponse Update a email template
+//
+// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/email-templates/{id} (the `UpdateEmailTemplate` operationId).
+func (c *ClientWithResponses) UpdateEmailTemplateWithBodyWithResponse(ctx context.Context, id Id, params *UpdateEmailTemplateParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateEmailTemplateResponse, error) {
+	rsp, err := c.UpdateEmailTemplateWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateEmailTemplateResponse(rsp)
+}
+
+// UpdateEmailTemplateWithResponse Update a email template
+//
+// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/email-templates/{id} (the `UpdateEmailTemplate` operationId).
+func (c *ClientWithResponses) UpdateEmailTemplateWithResponse(ctx context.Context, id Id, params *UpdateEmailTemplateParams, body UpdateEmailTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEmailTemplateResponse, error) {
+	rsp, err := c.UpdateEmailTemplate(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateEmailTemplateResponse(rsp)
+}
+
 // GetMeWithResponse The authenticated caller
 //
 // Who the credentials belong to, with role and the partner or customer they are scoped to.
@@ -10810,6 +11967,437 @@ func ParseCreateTokenResponse(rsp *http.Response) (*CreateTokenResponse, error) 
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListEmailTemplatesResponse parses an HTTP response from a ListEmailTemplatesWithResponse call
+func ParseListEmailTemplatesResponse(rsp *http.Response) (*ListEmailTemplatesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEmailTemplatesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EmailTemplateList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListEmailTemplatesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateEmailTemplateResponse parses an HTTP response from a CreateEmailTemplateWithResponse call
+func ParseCreateEmailTemplateResponse(rsp *http.Response) (*CreateEmailTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateEmailTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest EmailTemplate
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateEmailTemplateResponse201Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateEmailTemplateResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteEmailTemplateResponse parses an HTTP response from a DeleteEmailTemplateWithResponse call
+func ParseDeleteEmailTemplateResponse(rsp *http.Response) (*DeleteEmailTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteEmailTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteEmailTemplateResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetEmailTemplateResponse parses an HTTP response from a GetEmailTemplateWithResponse call
+func ParseGetEmailTemplateResponse(rsp *http.Response) (*GetEmailTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetEmailTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EmailTemplate
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetEmailTemplateResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetEmailTemplateResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateEmailTemplateResponse parses an HTTP response from a UpdateEmailTemplateWithResponse call
+func ParseUpdateEmailTemplateResponse(rsp *http.Response) (*UpdateEmailTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateEmailTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EmailTemplate
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers UpdateEmailTemplateResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers UpdateEmailTemplateResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
 	}
 
 	return response, nil
@@ -14043,6 +15631,21 @@ type ServerInterface interface {
 	// CreateToken Exchange email and password for an access token
 	// (POST /v1/auth/token)
 	CreateToken(ctx echo.Context) error
+	// ListEmailTemplates List email templates
+	// (GET /v1/email-templates)
+	ListEmailTemplates(ctx echo.Context, params ListEmailTemplatesParams) error
+	// CreateEmailTemplate Create a email template
+	// (POST /v1/email-templates)
+	CreateEmailTemplate(ctx echo.Context, params CreateEmailTemplateParams) error
+	// DeleteEmailTemplate Delete a email template
+	// (DELETE /v1/email-templates/{id})
+	DeleteEmailTemplate(ctx echo.Context, id Id, params DeleteEmailTemplateParams) error
+	// GetEmailTemplate Get a email template
+	// (GET /v1/email-templates/{id})
+	GetEmailTemplate(ctx echo.Context, id Id) error
+	// UpdateEmailTemplate Update a email template
+	// (PATCH /v1/email-templates/{id})
+	UpdateEmailTemplate(ctx echo.Context, id Id, params UpdateEmailTemplateParams) error
 	// GetMe The authenticated caller
 	// (GET /v1/me)
 	GetMe(ctx echo.Context) error
@@ -14258,6 +15861,148 @@ func (w *ServerInterfaceWrapper) CreateToken(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.CreateToken(ctx)
+	return err
+}
+
+// ListEmailTemplates converts echo context to params.
+func (w *ServerInterfaceWrapper) ListEmailTemplates(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListEmailTemplatesParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListEmailTemplates(ctx, params)
+	return err
+}
+
+// CreateEmailTemplate converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateEmailTemplate(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateEmailTemplateParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateEmailTemplate(ctx, params)
+	return err
+}
+
+// DeleteEmailTemplate converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteEmailTemplate(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteEmailTemplateParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteEmailTemplate(ctx, id, params)
+	return err
+}
+
+// GetEmailTemplate converts echo context to params.
+func (w *ServerInterfaceWrapper) GetEmailTemplate(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetEmailTemplate(ctx, id)
+	return err
+}
+
+// UpdateEmailTemplate converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateEmailTemplate(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateEmailTemplateParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateEmailTemplate(ctx, id, params)
 	return err
 }
 
@@ -15429,6 +17174,11 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.PATCH(options.BaseURL+"/v1/plans/:id", wrapper.UpdatePlan, options.OperationMiddlewares["updatePlan"]...)
 	router.GET(options.BaseURL+"/v1/plans/:id/pricing", wrapper.GetPlanPricing, options.OperationMiddlewares["getPlanPricing"]...)
 	router.PUT(options.BaseURL+"/v1/plans/:id/pricing", wrapper.SetPlanPricing, options.OperationMiddlewares["setPlanPricing"]...)
+	router.GET(options.BaseURL+"/v1/email-templates", wrapper.ListEmailTemplates, options.OperationMiddlewares["listEmailTemplates"]...)
+	router.POST(options.BaseURL+"/v1/email-templates", wrapper.CreateEmailTemplate, options.OperationMiddlewares["createEmailTemplate"]...)
+	router.DELETE(options.BaseURL+"/v1/email-templates/:id", wrapper.DeleteEmailTemplate, options.OperationMiddlewares["deleteEmailTemplate"]...)
+	router.GET(options.BaseURL+"/v1/email-templates/:id", wrapper.GetEmailTemplate, options.OperationMiddlewares["getEmailTemplate"]...)
+	router.PATCH(options.BaseURL+"/v1/email-templates/:id", wrapper.UpdateEmailTemplate, options.OperationMiddlewares["updateEmailTemplate"]...)
 
 }
 
@@ -15911,6 +17661,639 @@ type CreateToken500ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response CreateToken500ApplicationProblemPlusJSONResponse) VisitCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEmailTemplatesRequestObject struct {
+	Params ListEmailTemplatesParams
+}
+
+type ListEmailTemplatesResponseObject interface {
+	VisitListEmailTemplatesResponse(w http.ResponseWriter) error
+}
+
+type ListEmailTemplates200JSONResponse EmailTemplateList
+
+func (response ListEmailTemplates200JSONResponse) VisitListEmailTemplatesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEmailTemplates400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListEmailTemplates400ApplicationProblemPlusJSONResponse) VisitListEmailTemplatesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEmailTemplates401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListEmailTemplates401ApplicationProblemPlusJSONResponse) VisitListEmailTemplatesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEmailTemplates403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListEmailTemplates403ApplicationProblemPlusJSONResponse) VisitListEmailTemplatesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEmailTemplates500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListEmailTemplates500ApplicationProblemPlusJSONResponse) VisitListEmailTemplatesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEmailTemplateRequestObject struct {
+	Params CreateEmailTemplateParams
+	Body   *CreateEmailTemplateJSONRequestBody
+}
+
+type CreateEmailTemplateResponseObject interface {
+	VisitCreateEmailTemplateResponse(w http.ResponseWriter) error
+}
+
+type CreateEmailTemplate201ResponseHeaders struct {
+	ETag *string
+}
+
+type CreateEmailTemplate201JSONResponse struct {
+	Body    EmailTemplate
+	Headers CreateEmailTemplate201ResponseHeaders
+}
+
+func (response CreateEmailTemplate201JSONResponse) VisitCreateEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEmailTemplate400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEmailTemplate400ApplicationProblemPlusJSONResponse) VisitCreateEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEmailTemplate401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEmailTemplate401ApplicationProblemPlusJSONResponse) VisitCreateEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEmailTemplate403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEmailTemplate403ApplicationProblemPlusJSONResponse) VisitCreateEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEmailTemplate409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEmailTemplate409ApplicationProblemPlusJSONResponse) VisitCreateEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEmailTemplate422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEmailTemplate422ApplicationProblemPlusJSONResponse) VisitCreateEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEmailTemplate500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEmailTemplate500ApplicationProblemPlusJSONResponse) VisitCreateEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEmailTemplateRequestObject struct {
+	Id     Id `json:"id"`
+	Params DeleteEmailTemplateParams
+}
+
+type DeleteEmailTemplateResponseObject interface {
+	VisitDeleteEmailTemplateResponse(w http.ResponseWriter) error
+}
+
+type DeleteEmailTemplate204Response struct {
+}
+
+func (response DeleteEmailTemplate204Response) VisitDeleteEmailTemplateResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteEmailTemplate400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteEmailTemplate400ApplicationProblemPlusJSONResponse) VisitDeleteEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEmailTemplate401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteEmailTemplate401ApplicationProblemPlusJSONResponse) VisitDeleteEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEmailTemplate403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteEmailTemplate403ApplicationProblemPlusJSONResponse) VisitDeleteEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEmailTemplate404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteEmailTemplate404ApplicationProblemPlusJSONResponse) VisitDeleteEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEmailTemplate409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteEmailTemplate409ApplicationProblemPlusJSONResponse) VisitDeleteEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEmailTemplate412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteEmailTemplate412ApplicationProblemPlusJSONResponse) VisitDeleteEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEmailTemplate500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteEmailTemplate500ApplicationProblemPlusJSONResponse) VisitDeleteEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEmailTemplateRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type GetEmailTemplateResponseObject interface {
+	VisitGetEmailTemplateResponse(w http.ResponseWriter) error
+}
+
+type GetEmailTemplate200ResponseHeaders struct {
+	ETag *string
+}
+
+type GetEmailTemplate200JSONResponse struct {
+	Body    EmailTemplate
+	Headers GetEmailTemplate200ResponseHeaders
+}
+
+func (response GetEmailTemplate200JSONResponse) VisitGetEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEmailTemplate400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetEmailTemplate400ApplicationProblemPlusJSONResponse) VisitGetEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEmailTemplate401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetEmailTemplate401ApplicationProblemPlusJSONResponse) VisitGetEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEmailTemplate403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetEmailTemplate403ApplicationProblemPlusJSONResponse) VisitGetEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEmailTemplate404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetEmailTemplate404ApplicationProblemPlusJSONResponse) VisitGetEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEmailTemplate500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetEmailTemplate500ApplicationProblemPlusJSONResponse) VisitGetEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEmailTemplateRequestObject struct {
+	Id     Id `json:"id"`
+	Params UpdateEmailTemplateParams
+	Body   *UpdateEmailTemplateJSONRequestBody
+}
+
+type UpdateEmailTemplateResponseObject interface {
+	VisitUpdateEmailTemplateResponse(w http.ResponseWriter) error
+}
+
+type UpdateEmailTemplate200ResponseHeaders struct {
+	ETag *string
+}
+
+type UpdateEmailTemplate200JSONResponse struct {
+	Body    EmailTemplate
+	Headers UpdateEmailTemplate200ResponseHeaders
+}
+
+func (response UpdateEmailTemplate200JSONResponse) VisitUpdateEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEmailTemplate400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEmailTemplate400ApplicationProblemPlusJSONResponse) VisitUpdateEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEmailTemplate401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEmailTemplate401ApplicationProblemPlusJSONResponse) VisitUpdateEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEmailTemplate403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEmailTemplate403ApplicationProblemPlusJSONResponse) VisitUpdateEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEmailTemplate404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEmailTemplate404ApplicationProblemPlusJSONResponse) VisitUpdateEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEmailTemplate409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEmailTemplate409ApplicationProblemPlusJSONResponse) VisitUpdateEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEmailTemplate412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEmailTemplate412ApplicationProblemPlusJSONResponse) VisitUpdateEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEmailTemplate422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEmailTemplate422ApplicationProblemPlusJSONResponse) VisitUpdateEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEmailTemplate500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEmailTemplate500ApplicationProblemPlusJSONResponse) VisitUpdateEmailTemplateResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -20630,6 +23013,21 @@ type StrictServerInterface interface {
 	// CreateToken Exchange email and password for an access token
 	// (POST /v1/auth/token)
 	CreateToken(ctx context.Context, request CreateTokenRequestObject) (CreateTokenResponseObject, error)
+	// ListEmailTemplates List email templates
+	// (GET /v1/email-templates)
+	ListEmailTemplates(ctx context.Context, request ListEmailTemplatesRequestObject) (ListEmailTemplatesResponseObject, error)
+	// CreateEmailTemplate Create a email template
+	// (POST /v1/email-templates)
+	CreateEmailTemplate(ctx context.Context, request CreateEmailTemplateRequestObject) (CreateEmailTemplateResponseObject, error)
+	// DeleteEmailTemplate Delete a email template
+	// (DELETE /v1/email-templates/{id})
+	DeleteEmailTemplate(ctx context.Context, request DeleteEmailTemplateRequestObject) (DeleteEmailTemplateResponseObject, error)
+	// GetEmailTemplate Get a email template
+	// (GET /v1/email-templates/{id})
+	GetEmailTemplate(ctx context.Context, request GetEmailTemplateRequestObject) (GetEmailTemplateResponseObject, error)
+	// UpdateEmailTemplate Update a email template
+	// (PATCH /v1/email-templates/{id})
+	UpdateEmailTemplate(ctx context.Context, request UpdateEmailTemplateRequestObject) (UpdateEmailTemplateResponseObject, error)
 	// GetMe The authenticated caller
 	// (GET /v1/me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
@@ -20942,6 +23340,179 @@ func (sh *strictHandler) CreateToken(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(CreateTokenResponseObject); ok {
 		return validResponse.VisitCreateTokenResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListEmailTemplates operation middleware
+func (sh *strictHandler) ListEmailTemplates(ctx echo.Context, params ListEmailTemplatesParams) error {
+	var request ListEmailTemplatesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListEmailTemplates(ctx.Request().Context(), request.(ListEmailTemplatesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListEmailTemplates")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListEmailTemplatesResponseObject); ok {
+		return validResponse.VisitListEmailTemplatesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateEmailTemplate operation middleware
+func (sh *strictHandler) CreateEmailTemplate(ctx echo.Context, params CreateEmailTemplateParams) error {
+	var request CreateEmailTemplateRequestObject
+
+	request.Params = params
+
+	var body CreateEmailTemplateJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateEmailTemplate(ctx.Request().Context(), request.(CreateEmailTemplateRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateEmailTemplate")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateEmailTemplateResponseObject); ok {
+		return validResponse.VisitCreateEmailTemplateResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteEmailTemplate operation middleware
+func (sh *strictHandler) DeleteEmailTemplate(ctx echo.Context, id Id, params DeleteEmailTemplateParams) error {
+	var request DeleteEmailTemplateRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteEmailTemplate(ctx.Request().Context(), request.(DeleteEmailTemplateRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteEmailTemplate")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteEmailTemplateResponseObject); ok {
+		return validResponse.VisitDeleteEmailTemplateResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetEmailTemplate operation middleware
+func (sh *strictHandler) GetEmailTemplate(ctx echo.Context, id Id) error {
+	var request GetEmailTemplateRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetEmailTemplate(ctx.Request().Context(), request.(GetEmailTemplateRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetEmailTemplate")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetEmailTemplateResponseObject); ok {
+		return validResponse.VisitGetEmailTemplateResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateEmailTemplate operation middleware
+func (sh *strictHandler) UpdateEmailTemplate(ctx echo.Context, id Id, params UpdateEmailTemplateParams) error {
+	var request UpdateEmailTemplateRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body UpdateEmailTemplateJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateEmailTemplate(ctx.Request().Context(), request.(UpdateEmailTemplateRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateEmailTemplate")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateEmailTemplateResponseObject); ok {
+		return validResponse.VisitUpdateEmailTemplateResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -22260,148 +24831,158 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3/c9s2tu+/guHbmbXnUbIky05s/3CfmzZdp03rjZ3m3o3zRIg8klBTAAuAttWM//c7OAApUqJkfUtk",
-	"J57ZbWQJBIGD8/WDg4PPXiiGieDAtfKOP3sDoBFI/PjTJe2bfyNQoWSJZoJ7x97lAIgEJVIZArkBqZjg",
-	"PkkV7cZAGCfBWa/2lupwENQ934M7Okxi8I69K6915Xm+p8IBDKnpV48S84PSkvG+d39/73sJlXQI2g3g",
-	"VSqVkNVDCDjc6U6ILQIiekQPgCQSbphIFUloH8zrmWn+Vwpy5Pkep0PzPvtMaSRDevcr8L4eeMcHzZY/",
-	"NTLfO4seoASLytM9ovvQDA8Oai+iVrfWhpe9Gm12G7X9sB0dwGHvBX3ZzQaYUD0Yj49Fnu9J+CtlEiLv",
-	"WMsUimPtCTmk2jv20hRbVo0VhonQwMPRLzCaHvcpSTn7KwVyDSOSgCSMa+ARRAR6PQg12aHk/fuzHwlT",
-	"hJK+EBEJB4KFsFsn70DLEeN9csv0AGmu6ND2RHlEuiIaEQlJTEcKf+0xqbShUiK4gjKJDnqN8CU9aNUO",
-	"ug2otek+1I56+2GtFb0Im92XcEibjYxEli3HRCrMsWYmOWM1WwcHvjdkPPu7WUmvHvJr9QI7DsfJhAPK",
-	"+2DI0qUKIiI42aEKmd7ISrB7QihRmsZABMd27WZrUgqaKAXVk3KSM2s2+5Ws+SsbMj09+HPaB6LY3zPl",
-	"IMbniq+KoEfTWHvHBw3fvJcN06F33Go0kIb2rzEFDdf0QVrBzVYY5fYHGr2Dv1JQOKxQGPbCjzRJYhZS",
-	"M8K9RIpuDMP/+6cyw/08ppF5IjIvuKExi7Bxp0dZDIbbI9CUxbnw4UsMobnQBNsjuaUURoN8zLvKxcn3",
-	"egziyDv2YGg68r0hKEX7plEiRQJSj8iV/fHKMz0PmVJI6k++pzTVqfKO24Ykmmlc0h9oRLLp5sQZaJ2o",
-	"4729SISqTkMpOFO1JKbaiG/dzTWjgdqbnup9cWH+IaHnHXv/Z2+sq/fsr2rv3PZhl6HMAm9pbF5nOFUS",
-	"277GOL4ro13dvOiV4L2YheutFhtLZMd13mG804tZf6CLK3ear5vTIUyRCXE2dFeaxTHpglE2iRQhKAW4",
-	"uuNFOBovQj6FVVdg/vA3sRpFjg3dcNVYj4aplMC10R8acFleC9llUQR8rXXp5b0U1uB/RCqJFDGQIR2h",
-	"8EQCV6JM4P0xgV8XulmNwuOBbIqaIY1jkP9UM2ZiVDvXIDmNfzIaYT32dj0VqXghhqAHaA3Nyt1KwfvG",
-	"KBjiKhZBkZgHRZWRDYtcgLwBSezwVmbdbGiboOspJymHuwRCDRExyiiVcGIIixPN3mUkNGIqjAVK5b3v",
-	"/Sb0a5HyaC0qc6E7PeylQObfBFFpOMh9rTKPtsdk/U1o8to9vRopx+/fBC3NeLA33yhgNFFMMeMna2Fl",
-	"HhkYyXcuIRQ8YubR19YErGU7rdvSGTI1dC7FhOl0fuuAKufXRCekBzocEKYJ7VPGS3RGt9jRuThW8joz",
-	"zStavsmBbko5jOOQ3IdDq0Jjq10vhXhL+chZbrUWtSXV0EF/asJJEYIMKR8RqjUME61OiDQONImpNute",
-	"oG+rYMzMY2ZsJB/cqtQtDWwTlH1HNRDXYTYZ2tMgkZ/77AY4UcgdaEoK0SRGDrVT03baWb2wjxi5uKVM",
-	"16vixIK/ee977zlN9UBI9veakpJiR8C1eaS8fG+t62eEN3ObQgmRaUvjCVPZHC9faWirrtzksDbiD47n",
-	"06VTcyms1YcPH2qnhddXh0Y0DCExVgJfDfX5wT2umXPkaDeGn7hmerQxl/MajN+WqskoocK5vKWKmIbW",
-	"96IkYr0eoO+VO8VFwWwVV7YwAeJmsAmPszD6jRhxEokhZZzINLbxqhTXwOsYL7rnTfen/b6EPrVPTS7x",
-	"v8QtoWQouB78U5GIsnhEUhMqkS6EYgg2wO+yOIaI/JVSpAaGX9wEih9NBOn5XkwxLqI3fe/TVPjqe6cJ",
-	"cyCFC7+YjSFDCYbvO1SXQI+IaqhpNgSvoq/sme5oAaDE91i0UDMzgY5ZmqXGYoPsz9M/JFRqDrKz4NsT",
-	"CT12Vy2ASdqNWWhsmtQZBHYNI9+oUWOi+5wpIFadTnUs4UZcLzkp42c/xJa/wOidaWZRgQzF+mhhLaRK",
-	"PinXoV9c7DGPiO6fEOoxj7zCRqglIut70Pi8wDM9GivwJ9goW4YiJuTwjNmY0OQiTQhXNGRcEcFjS+kh",
-	"vQZCEQJToUggMl9S4rowtH8YsisSCof8EBlwXDSOf+8hzDFvQZyE3fuTIqYglKCrWet2YEKqaxjVycVA",
-	"3HKcLmHchutFPG/+ZNw7pqfzKZ/Qr8ziRIvNxrR+C5pWzCeiGpUm0zBUD7FpTpVsYFRKOpoaP/ZZPfof",
-	"WBwz3n+NRoOHFUAr6s54RHaaVo3u+kZPSg3SfLm/6xMFQ0Y5T2lsvjnc9cn4r2Zr1yddBpwz+0WrvesT",
-	"LQvf7B/ulhSufZ/ne/lrjCUrvMMo4vHHcedmHccdVypqN923IoIYzbF7aSIhocjWiVDafOz02B2Uvkjo",
-	"qFr7v2YQR3lwPmEB0MhPg9dKo/Ud0nDAONQk0Ai/MO3JTpCtXuCTIOXXXNzyDmJ+5gvnxnXMQAKf1Ov1",
-	"3Url6EDCKsnAnwjVBLFSn0RCY6RsIjxQ+NG0UGQnEMavYLzfQY6sKy0k7UOwi+Egagi72UGMyFeOIwcn",
-	"Pz8gZ3bAviXa+LkqNfIvoLEeTNM783gKnpYnrh+WcPtY1ZsyU1BJR9SVxmpRTk7Pz1DXFHiZGi3r5Zq4",
-	"kntyXVAFfhtH162EGlAJEemOCNyAib6Y9fEmTMV4Q6mqQ6UIVSTIdpzMeht7a57C7aYTQrvKOJFus8C4",
-	"Dfk+1DQJp4j11nACRK8GVPaXtXK07MfN1XuFpve+V2LRCUPZXMBQppzpTiJZ+KBf8FZwmNav5feX+qvi",
-	"qLciSmcxVCLFDTNxvln5ITZE9jI/RGmoSV+KNCE7ARcc7ALiN4ooEdtgQKRm+aCkVJ0jb5wXwaGSD+3U",
-	"HlqyKZyNDkXK0XEbmg7qBIMq+yVuvUUQsiGNiX2Tg4pvBUliGoLyCTfsTCh5c/H7b4Snw651NyZ4Azus",
-	"UqTl7uvkXbaHQ2h8S0eKhFTKUeGNJ1mA5GDroZBAqAQioYcB1U671SKBfWNHC9FJJIRMQbBb3gVrtuoH",
-	"DRRurUGa0fz/2n99bNSOPn1u+s3W/c7VVb3w5+5//aPS3UfE3Brecd/vL34s9/zxtPafT5/37//xoCpz",
-	"pCr0XMWD5zHlm4lXFgwBHgwlHKpYpbWwgUJsXEEcE6bJzpV3asPsLm5UEteKfICuYhquvKJN7AoRA+U2",
-	"FEE56qDULB6/2IeWbG5+WPSZseGaGy7HlF/YlkZvJdHSy3UDXKdy4WE51LHUlnF92PYqtlArYqXC66bp",
-	"UiJsxdKMQ60JHsnJNR5gKf4qkWYW+28jFCsxudundu95Oqy6FAtNMMUm+GHmgo7CeNn17BUDn3mSNxUo",
-	"IfEWdxlMCKPTpNODFZ2M8UizF8+iw3ZiUbQoa0Si5vlzyULDNcutYdcuTWeYRXULrKONAI39NUyjlpql",
-	"5bN7zC45sw8dTs7buF7GNHUyTHExkR9a/7kTogO9+LDKfndpaAeN6bGJGzBBnPVROwnITr+7GleWaZ+T",
-	"cxZrXuRWrmzjg0jSng5IyjWLSWLZAJOxnA+sQGvG+wo9NQx/fROgcBLQULMbCE5IIEFjzEw0vQZFuCAc",
-	"bomQEUhVdIbxXZ7v2ScxTw0frHSLzajfozF5kCuHjBe/bX452/FtuzXL2pdpTpOMhyyh8bSHSxOG+xQL",
-	"Dj9MlRbDxYFum49V5eZeM5tVMH8zxI37F2Y37zeFvy8CeVu82/dUaulYGZ6mCiQxsufADsIwLQvuXEKF",
-	"e7gSBjLPruQzIOnGA3PT+TRv4X9x1J7eDBpnLJDS3mRRQZiRGv1geQWDPpecUqkh3BbWdHDKybvXr8hR",
-	"++AFcRtmJBJhOgRegdysghRW0jnbN6xgmyyncEGrUgA276eNCONKUx7CrJxil9YY+YhSqDRJhKzmjLGS",
-	"mAwp8l3LisnYL6YJ9v7dGeF0aAyITae2lDfNH4b68dfsrYUwA1enmuVQKT6SWHoFDb1aELleVDjt+LtA",
-	"b8Voznb3VQO6pSk9QYcZJJgzvZ+Naf+qfDbMgcr5jiG2WoQvF3yvpncdFpX11MMPTainbfJ1kaUdEdfk",
-	"bVz8lRh81UVcUSC+5BKPg5rWZFCDoPtfKbjftUxhlsRVLM5DhN9SRF2U+3Ui60I/GwplvmummsUqW+WS",
-	"DTDIpXOotu/HbEN3b8IDMRT8el7Ioik3hcFtlUWRvzbDpttEZOZogC0DRav4pFNTeQc0YhyUqlAFAwiv",
-	"1ezpzQzSCt1XJWiYmHa0aI6Gnw2jitWrMzU+DKgm1IIXQzoikaiTwEEoAaKMQQb0BNjKwozjRDg9ACaz",
-	"ZDgiJMmaz0v2GKNHlbDBJb17HMpWVuZGn4MMgWufNAwBmo2GT9LEfGznW+7ZDj6d3uavT+xeu23w/dKm",
-	"eHvWnvgW1T8SY1UrcEnvvmYM+tgWrsoeuVHOoNZ2zJGRvDXM0CW9266ef4TrPr244hoqEkxoGIJSHZ39",
-	"Oo1Q3iVMglpK9LNnGJ99JsduLGHLUb1CJfgejqmTgYqZUv8BqKxU4JNZN8WJlTorja80wU+z6FY4d76E",
-	"Fsn3HnKq5afDi7UE2pVbTErdChlNFR44nM+MvncrmYbfeTyqjrmzEeQvqJrzewVyQ2cnVt2umSLZF0tz",
-	"+gI7NtswlxmdMiUv1oC4zPqvZDcnlnvikJ8bMu4+4NnqsZO3wHkGfx15+gIHNiqmk3mwC81mURFvPSzj",
-	"y3DnDH2Q53W5Qc3Z0zPcsR0/AfXSGo6CeX5DnsI2eHFj/FLlH/xh9/i/agTE+I3AfJcZp9HeJwnIWkgV",
-	"kBiMK6R8ErE+0wpjxIiqAagTe1JNuSx816dLXM7Or7kMhvp0Dq/xpNy/tU+fG/7R/T+eCjI2Qb5Vtb1b",
-	"+ZUU/hNcwbURvSnCzyHqdvRkJstrqErXxYa05XfAJhM0xPTSMJVMjy7wHLs9GY3HA09Te1Cqi6HM60wD",
-	"uAwer+JMR5bcsxPQ6069Xg92CR4KwrjRdkMwwnGpHVj/paZFzX5y+TUqP0uPuWo2kCqdM8cTefj9jDG+",
-	"+XA5PT7y5sMl6UkxJMH57xeXZO+muUdTPdjDIQVk518XrYPDXSKkbYUZP4L3WD81/hPDcgF6ZI/aRCDJ",
-	"zjvzwN5P5r/khlHy5sMvF7sLjP4ejUpPZOf/qc0Dccbay07N/z+HdNZDMRxXLjt3vxINdOhNnX6/gDj2",
-	"x8eBbGE6Fsfk1B7lIa9Ghg/PpdAQavIqFmlEujS8ThPDzBJCHWM5uyuuB1Kk/QHRDGStlcGYqn7Fr/gr",
-	"wQ0PM8HV8RWv2VM4eC4mUJxeQ8dISeDOoJ0QdxYxz+5xZ9Ps8Zk/bbmdnXajsVs3nWHqkP01T4QKZlVH",
-	"CLJKBi7hKQhFBIjO+lecIKONC4z5JLC5TB8/BVmyD9BwMHGwEUdh1JzCnFASYNGPgOw063UjZsRl5JKD",
-	"xi5SmHIiEvpXCvkZOd/SkBDK1S1IEny+QkV25R2Tj/V6/ZNProqn7sz3V169Xr/y7oOTiQqPTLnzdabD",
-	"qSN2ZrBoFs1skLcDRQaCi1SSYKL+Q3BcrltYqmRoen+giOGJozYXegDStmZ4Yqvdapnng+rKDsEJuR2w",
-	"GApdMiweaGuMZX00jqb6mKpHFtTJLzCy7HENiSatNhmIVCos5+iqChmaWKugXKmOYk2cfNZ5JaDAOSXB",
-	"uIqh+8YMyBYzzBvl9XoCfE+xWIiTgVNXAwWZ7phYZUWu0kZjP3zz4RI/QEB2ZqsjXGn5oBJCdTX3dU4p",
-	"u1fWTb+YZydiLGJBNW5tGLJZLgaJvSB5Y4ZnehknxsYFdzV8Cse2E7g0x4AMgXI1rc3di5WRac/3YhYC",
-	"VzDGLz1jiyUDTbEwYyrjQhmRgurby54cZ/V5mTI7TbUY2vHmevH0/KzgZB57jXqz3sDs9QQ4TZh37O3X",
-	"G/V9a3sHaPH2Bngu+G/zuV9VFuAUpViRVqNRYGRXEMXOXeUHBOvkUqThAHPJbeUwiG29gJy8Z5F37P0M",
-	"2p1Hnqgh2Wo05tSGqagJk+2OeeJ68Roq7t0zSkhlczO6J2Y3UC95C97xx0++p9Lh0KzesfcruwHc/PM9",
-	"TfsKT7cmuNfmmAYzabBkh/fJdLSHm3eLEhyszjMKtGvcLyzDQMMBanyjgA1/DlnfEtfqBldT0CcHjX2C",
-	"6uqWzViF8d7lugsx3urMxpodJB+PbrxM2arZjcyFF2483KoiVaYvooVlSqz2ddDY38AsUp6TfHI6zryX",
-	"5pRyekNZjM03M7PfhLFDNBqdWCtCWWxkyw6WKDoit4PRfDYtLvSCfGrUcsJqRpPNZlZbFUUBOK//GkYn",
-	"4zIo5geFLGp8INNTnVxgbRDLqfYoswSdSg4RGYCsYFPjjljHXHnlWtEzwrVxkz1bJdeEaw80dEWn7z+t",
-	"Kwc2EPxYxmW8VqN1WGs2a62Dy2bjuGH+9x/P4jBeo/uCtmkTaq3eQbPWDtv7taOoAbWDbrP3otcIj2iz",
-	"OfaC31LGidJCQk8KPLacBW0eve7sX/91dHfTGmb44LHbZDfzKlU68GD0pnH2p2Bv/zwd/cYad28vGqPf",
-	"/vj33dsfxS3+/7Vgv756k2Cbn8/2/+fizdHi7Fyo8VJZqMq4byYkzEwlSmvb0rqq33xN9gpVhvGR5sOP",
-	"lCqz4UP7Dz/0uli39GCRkZWrjqIwFqyE0vlkCyJoBjYhg1MlMO5tSZVp4bOIkHJViOYFlraSJlUFxlFY",
-	"eOCK21I9zictlfnB4j8nzkHFByMyMJF+hIYnpJwLTbqmD6wVZKtHktNM+P+p7IEXVcoLoTr7/cS4XThb",
-	"44hdcSswhdmM1Uh3lMUswRjyD6x7VVYWliauzM+y2mKihLpVBshrP4hotJwemCGuS0qQA/3uy8hQtqlQ",
-	"VlTNJU3dY9JPfl6Wqtiq8+bu5b+T/7Tk5cHNhxej02b4037/X4fXb4/4eVu9f3m7GjmjWZ4fVlHDOMaY",
-	"LCcZyhXCCuGRK6l24+jhJ/KK2eaBVmuRcU1Xb9yERnzlpD0Hz5bVihMuyt5nFt1bHRnDrNqVWK1Ni0SR",
-	"WyGv8cSstktL3sGNsN8QVyMv016UcFETybRjgo+Mdc2EOLartiSx40fPR+2Hn8jrPm+CFyxd1uCF5RW9",
-	"RdHL0APurVVa2nfooRpWUAMhdc2EhRFB2JS8+XBZJ6eu0q8F9grVci00EzOEsGgUSRNZGvNpvkfc84SI",
-	"G1dIF5/BTw47Q3TpCFXSFQ8KtXTn2L5Ll1GzsuXK0Fgk8wQUO97k9EIhJYS6NhBSQa2LYP6opjRNlol7",
-	"Suk7C5m5Jf3xcgKVcXsH3Z9D9jt7c/b+77Pmb+xMnfF3B+Grs8Oz6+S//3j15qgOozd/Rx/O2O/s7O6M",
-	"N+phK+bd4etG9N9v4nJG0qTlbB44y1lMsTrCIvCFbKksSWo5KlV70hxuiZ2j3WH4usqltYDJmSy5vYbG",
-	"mBHc/nTn7mhB1rXi5RjVOpK8RKL52mUyBrbbTZXR74eBK+g+LqlMuhAL3idaOE8CM0/MiBA2m06INt+P",
-	"ytnTlUjNW1gbopkn2Pa0fXaQ2/lyP8JQkFOnbSf9tezUu3fYa4ataB9q7e4BrbXDw6j2El70ake00bW/",
-	"tHte4TT7Yg8sURA5q10w976I+spMvrZ5wwJvxaPzbkjLWblCdvz4pH3OpUlM+RIwjWl+km9s4Q/uj1p2",
-	"WQH2iDFgNSRzjm/84oCMPzmX33k8coPLIlYLvc268Sg/BrEgPxVKa8x9O+5oM1UuNDhrEBWlmRa/3GsL",
-	"oNSCF5m52f2A26ik2WiQn3+oKD/mrjObrrnivQhNLNns1Vp0v1trhwdGFxz2aqb/o7ARNaHVK58TPvYO",
-	"ui+hFTabtRdRu1dr08Nu7SUchbVmz3Ri+jiEijPzx95+dNhr0oNW7WXYNNrnBdSO6H6v1uo2w0Z0BC97",
-	"L5qFIvB53ZtiDtEsqhVrsHjNbivcj9pQO+gdNmpt+qJbexkeRTUz02yMxa2aJnqji/Pnw8Aasuh3gaol",
-	"Tg9lqjSkmsaivzKqZl0q06srx2mYoE7O9FjSDUf5+V/obpSKjQ5TpQluyQmO98cx7opkmm47+EXHFue3",
-	"NTKr/HgsD/YIEKxvS7aXF9OlBPMx4HXPqvvrqu5l+GOWj5qpnIkbWbK7WKu6dc32sA12+wxNbhaaxBVZ",
-	"0LKUHfEHwch3MBQ3uHWDhga3RbjduWYhVg1TZKfdOCIB451UQTDex8f7l5gE3JjhSgONKmzIj/ji1WyI",
-	"uxi1wu2swDTti745THN5jm0uwLEV171tgmHtGizLsH51rPg7h+XCQ8Oo7TF/7lbCF44T18wxeTaB364J",
-	"/KbN39feUfkZ9HLqYO3dFMwprLpO+xVCs1lKLWY/2wsDd9zl2gwDLUxmgshmEezWSWD5OMAkTaNmrngX",
-	"q9oSLQqVa3dKRWt3Twjlo3HmYZ6em18BY3vtWLw4qJMPmLWaJ8j6VqNRbU2yY/GqzRabY7sBA7tidFZI",
-	"obO1eJcSQndu5EtsuDwr6WWUdLZ689X0wSbUdGsjatoN81ldb8lZ3GpkZNXG2pHRXjIuW9+fdRddVtPc",
-	"qHzcSTt/f3lCjKsZuJ86XOiOAh2QLvSEBNTZM73PrFT+uvptonh+4Sa0rDL+x9ItCYX72fLrD7Lbebxm",
-	"o95oFK+esTfZTF5+kLef0dxYkqny+VYhThXI/7gc1JyRbWayPP78nNIy0wH7p8qItERktpoDllamrtgi",
-	"Nu7Yhl0t8i6NEWFotcZHgkIRwe6x8X1ioEpb7Nqw9BXfCSxvd/Jr9nZ9/D0BSXJeJztBlFrZgU7+bbDr",
-	"X3HLwHgshHC8iOwGyE6QfezY3wN3pkyToVAar6ByRXeuuJvFTuU9U3YnEAgekciEA4ftPo8PLu2eECcS",
-	"xImEdfkEJ0Hp5sLAPD8hPdn8bQP0Nom7GgJpa3Nms3N5AyqjK/5XKjTNBjh5OcNOUL5ZwvWvOubZDj4a",
-	"7Fa5nxfTSm1FR/JJ6bPVVdeGvdxnK1Blq7MM828PDtym13Wxji3JnC8bqdTs3YczHa9zGl5ToxONCmN8",
-	"fI3iCVFgNFVMNL0D5WeazN2TSIQkXHCoE5dqYnOwHH4ogWL+03BGJkmh3PLWMkrcpZATSR0PpXN8M4kc",
-	"WX3q4sWXdqqVx+dXjJfzetMfvUbYjFqwbxofdGclgX1aFL1cJY9islz5/HyK4gb/d5JYUZryBjMs1lYy",
-	"szImiuXft5k58UiFaSXReEIZDd+KDltlmeYmFkwmKD5nGDyaDIPi0qzn0y2cc+DqN4zfe4KhvNIsjk2c",
-	"mrp9k0L2wcz8grU07nOewZPNM1iJbeclHEyqqGkIt8xqj2uP6tnyVJZR+Q6szpZw5RXk7+vv8LuSWQ/t",
-	"rpOddrM1N3/I7bVvztislxH9DsyHZXbcp++Tego7789abc7297N2e94H35D/rkcJzIFkC4dOFNmxF6wR",
-	"I4hqdx249RLf+i0WVFolscj78khjfp3YQkAjLvd3hTNqx5AbgxnnCc58CPHS3kPySM5eeatw2lM9ieR9",
-	"afNuL9V7GC3Lrr9+BsseG1iWXTm+sq1dCSozT66NlK2mWJ6BsqcOlC3FsgvgZJlymgWTOT57xJncW9Xz",
-	"34WO3y40tQTHfyvI1AaU+9bcxad6IGSramQSDHpWJ89Y0Fru6YMokCIpj0BOvO3ERrVYRcyFuQlIy45r",
-	"IETbq+6UTTbLxssEa14qXnYG65sqrDQLYF/6wNmXBrcWBra+K0zrC8BZy2uA+VDXY4C5NsTly/Ls04PI",
-	"tqUOliTsAvDaM7L2CJG1Vb2WVfC0taG0Zxjtu4PRNoigzQPPHitw9sS1/7eu+beKt31nUNtWYbayHC4r",
-	"Hk8PaXviemcCpXvWP985QLesl4tn0WaXViea3tkrPxg3QXcIXK+Eul3ie54Tsv44vTQeGN5r7rXcWfcv",
-	"hl9d0ruHsStkge8CuNKOCTdXTbtKPGZdXUPvHgMcVcGAy7DT04OVNiFxSxBoHjyk6d0zNPSYoCGNMrm8",
-	"wVwKE9L0bnU8aCWt8YwFPVUsaBmGnIMDOUUzhQFZbnqUcdgjUdPfsoreDoazOEs/efxmfWW9om+3sjv3",
-	"9PCaR6InMtzlWV98x5jLCu5jqhybLHaVnWl+UrgrXAEovL9Z3HKiNO31quGW9/iaLWU44Ryz0ptM4S2R",
-	"sxKc8OLFReXxnWl8P/eteYkzS7CZeVX5ReuPOKVq3pWWi981udCFl18MgTKM+DAEhWv3XUBQqRPMZW+A",
-	"rsafrLqwvDQWAMpHVubIaa44bJsJ3YHOzvEVx2tcA9c08PNGwVhMArKj6TVw0pNiaCvq4jWf5HYAnNCu",
-	"Aq53Z9/b/N5evbo99CuTpT8phwlRcuLxhnIgPwooXwRNa7Hg/Zq9Lr9mfkgGkiqYFKGlBGLLINocWqzg",
-	"kBXotp5SWYaCM90ylV+G+wyVbRQqc5cnL6W3ij7PUpCZdXuMGsI7rbHwbkJuhbzGQryaCB5CnbxCFaRI",
-	"SDkXmtiecRNKQXzjbhmbeX/YajrpGVt7qtjaKhzsz9oXNZ0VzeCQjoxzXnVFT6NdicU59vvyQfY3r+6f",
-	"w+8NwnWrScnXAOtm3WeFHqhpnKF1dp8Fb0RAG7AQdrcBa7DexiwK1r/rKFtLCceWMbwvoF4cFZbSMAeT",
-	"Gqa1GQ3jcL5nTfNEzX8O1q3hwLqbyWbjdj+kinFQiqScaXXi7g/tgokdiRZEcPAJ4zeChUB4OuxixlSK",
-	"OSPE9b5SWtUf2ci+48wqR9dOIqHH7sxq/HI+dbXehb18WH1JrMstxsNwV8ZP3wXidTNm0U3lXW1E3GYg",
-	"VW4RtwpWLcfRy/LnE0rh+sKivSTh5qV2FbjqOb3rsWBWN7ksL7VHl2mspSAr99DqmV4rK55nROqpIlLL",
-	"8uecjK+ZVu1n0GPOelwZHU9Du3/rmn07MNNyrP/kM8M2o9w36U4uKx5PKFPsaeiVDFl61i/feRbZ0l4q",
-	"Xp0aphKvQP342fsBqAR5muqBvfr0s3easF9glH/zyTwgbzKdU+bFX0VIYxLBDcQiGQLXZCcY0mswAXOw",
-	"a8RDxt6xN9A6Od7bi03rgVD6+GXjZQP1khv1VL9GjZognfIIYSwM2etjQRSJqsggu8QNX7+wt+aT0/Mz",
-	"cg0j25XLFcq7QSBvup8PA1TVQJQVdJJIccMizKGLY+Xj1etpQrojgoQtdpnR//7T/f8GAAD//w==",
+	"7H17c9s4su9XQfFu1dp1KVmS7SS2/zjXk0xmnZnMeGNncs7GuSJEtiyMKYABQNualL/7KTRAipQoWS9H",
+	"dqyt3Y0skXg0+vlDo/HNC0U/ERy4Vt7hN68HNAKJH38+p5fm3whUKFmimeDeoXfeAyJBiVSGQK5BKia4",
+	"T1JFOzEQxklw0q29pzrsBXXP9+CW9pMYvEPvwmtdeJ7vqbAHfWra1YPE/KC0ZPzSu7u7872EStoH7Qbw",
+	"OpVKyOohBBxudTvEJwIiukT3gCQSrplIFUnoJZjumXn8awpy4Pkep33Tn32nNJI+vf0N+KXueYf7zZY/",
+	"NjLfO4nuoQSLytM9oLvQDPf3ay+jVqe2B6+6NdrsNGq74V60Dy+6L+mrTjbAhOrecHws8nxPwteUSYi8",
+	"Qy1TKI61K2Sfau/QS1N8smqs0E+EBh4OfoXB+LiPScrZ1xTIFQxIApIwroFHEBHodiHUZIuSjx9P3hCm",
+	"CCWXQkQk7AkWwnadfAAtB4xfkhume0hzRfu2Jcoj0hHRgEhIYjpQ+GuXSaUNlRLBFZRJtN9thK/ofqu2",
+	"32lAbY/uQu2guxvWWtHLsNl5BS9os5GRyLLlkEiFOdbMJCesZmt/3/f6jGd/Nyvp1UV+rV5gx+E4mbBH",
+	"+SUYsnSogogITraoQqY3shJsHxFKlKYxEMHxub1ma1QKmigF1ZNykjNpNruVrPkb6zM9PvhTeglEsb8n",
+	"ykGM7xW7iqBL01h7h/sN3/TL+mnfO2w1GkhD+9eQgoZrLkFawc1WGOX2Jxp9gK8pKBxWKAx74UeaJDEL",
+	"qRnhTiJFJ4b+//1LmeF+G9LIvBGZDq5pzCJ8uN2lLAbD7RFoyuJc+LATQ2guNMHnkdxSCqNBPudN5eLk",
+	"e10GceQdetA3DfleH5Sil+ahRIoEpB6QC/vjhWda7jOlkNRffE9pqlPlHe4ZkmimcUl/ohHJppsTp6d1",
+	"og53diIRqjoNpeBM1ZKYaiO+dTfXjAZqZ3yqd8WF+YeErnfo/Z+doa7esb+qnVPbhl2GMgu8p7HpznCq",
+	"JPb5GuPYV0a7uunoteDdmIXLrRYbSmTbNd5mvN2N2WVPF1fuOF83p0OYIiPibOiuNItj0gGjbBIpQlAK",
+	"cHWHi3AwXIR8CouuwPThr2I1ihwbuuGqoR4NUymBa6M/NOCyvBWyw6II+FLr0s1bKazB/4hUEiliIH06",
+	"QOGJBK5EmcC7QwK/LTSzGIWHA1kVNUMaxyD/qSbMxKh2rkFyGv9sNMJy7O1aKlLxTPRB99AampW7kYJf",
+	"GqNgiKtYBEVi7hdVRjYscgbyGiSxw1uYdbOhrYKux5ykHG4TCDVExCijVMKRISxONOvLSGjEVBgLlMo7",
+	"3/td6Lci5dFSVOZCt7vYSoHMvwui0rCX+1plHt0bkvV3oclb9/ZipBz2vwpamvFga75RwGiimGLGT9bC",
+	"yjwyMJLvVEIoeMTMq2+tCVjKdlq3pd1nqu9cihHT6fzWHlXOr4mOSBd02CNME3pJGS/RGd1iR+fiWMnb",
+	"zDQvaPlGB7oq5TCMQ3IfDq0Kja12PRfiPeUDZ7nVUtSWVEMb/akRJ0UI0qd8QKjW0E+0OiLSONAkptqs",
+	"e4G+rYIxM6+ZsZF8cItStzSwVVD2A9VAXIPZZGhXg0R+vmTXwIlC7kBTUogmMXKoHZtnx53VM/uKkYsb",
+	"ynS9Kk4s+Jt3vveR01T3hGR/LykpKTYEXJtXysv33rp+RngztymUEJlnaTxiKpvD5SsNbdGVGx3WSvzB",
+	"4Xw6dGwuhbX69OlT7bjQfXVoRMMQEmMlsGuoTw/ucc2cI0c7MfzMNdODlbmcV2D8tlSNRgkVzuUNVcQ8",
+	"aH0vSiLW7QL6XrlTXBTMVnFlCxMgbgar8DgLo1+JESeR6FPGiUxjG69KcQW8jvGie980f3x5KeGS2rdG",
+	"l/hf4oZQ0hdc9/6pSERZPCCpCZVIB0LRBxvgd1gcQ0S+phSpgeEXN4HiZxNBer4XU4yL6PWl92UsfPW9",
+	"44Q5kMKFX8zGkKEEw/dtqkugR0Q11DTrg1fRVvZOZzADUOJ7LJrpMTOBtlmaucZig+xv4z8kVGoOsj1j",
+	"74mELrutFsAk7cQsNDZN6gwCu4KBb9SoMdGXnCkgVp2ONSzhWlzNOSnjZ9/Hlr/C4IN5zKICGYr12cJa",
+	"SJV8Uq5Bv7jYQx4Rnb8g1EMeeY0PoZaIrO9B49MCz3RprMAfYaNsGYqYkMMzJmNCo4s0IlxRn3FFBI8t",
+	"pfv0CghFCEyFIoHIfEmJa8LQ/n7IrkgoHPJ9ZMBx0Tj+o4swx7QFcRJ254+KmIJQgq5mrZueCamuYFAn",
+	"Zz1xw3G6hHEbrhfxvOmTcX2MT+dLPqHfmMWJZpuNefo9aFoxn4hqVJpMQ1/dx6Y5VbKBUSnpYGz82Gb1",
+	"6H9iccz45Vs0GjysAFpRd8YDstW0anTbN3pSapDmy91tnyjoM8p5SmPzzYttnwz/ara2fdJhwDmzX7T2",
+	"tn2iZeGb3RfbJYVr+/N8L+/GWLJCH0YRDz8OGzfrOGy4UlG76b4XEcRojl2niYSEIlsnQmnzsd1lt1D6",
+	"IqGDau3/c5+y+Bz6xkrCuBHoiKiCrG8ZxJE6JPXXop9QPqj/Tvvgk/rrVGnRBzn2N/bik7qJtlkI2e/Z",
+	"nx+VCWlLX50KqWn88cNvPqmf8GuBb6X9DsjCF+dC07jw95sU3lBtmnlDB6o+zULNo3RnNBQTDY5KLdNW",
+	"7ANoR3mihfBJV0jivBQSuEmRb99GCHB3h7F/CkHlDNMkmnuGLj4rvcC4frHnVYDNk61KNlHf8s2w3RLd",
+	"S0OsUrMlnlzI6Dx1ti0Yy2bD/Odee7mgmX1Q1ixu6t07liobPMZR93LLekxZWYkuYdFKDX1EKbmX8/uM",
+	"F79tbmThR5CFMTbHBctR9JFQDaPx8WErjWFyn4Y9xqEmgUb4hXmebAUZUwY+CVJ+xcUNb+PmnPnC4S1t",
+	"M5DAJ/V6fbvS3LjdvCoXFn8iVBPc1PRJJDRC2kISDgo/IheSrUB0u2BabKO81ZUWkl5CsI24LbryNiuB",
+	"mLWtHEe+i/jtHs1iB+xbog3fq1It/wIa6944vTNoogCJeOLqflfcvlbVUxazVdIRgxoTXlJOjk9PMCgo",
+	"OJ3UhENeHjJVunm5pqvapWb8MlsJ1aMSItIZELgGOSAxs2DMSEw3zPyoalApQhUJstQQs94mMDZvYV7I",
+	"EaEdBVwTt6tv4vs8YWQGUXhvOAGi1z0qL+f1DGgZcJkaoBQevfO9EouOqJfmDOol5Uy3E8nCewP494LD",
+	"uNko919qr4qj3osoncRQiRTXzDhmZuX7+CCyl/khSkNNLqVIE7IVcMHBLiB+o4gSsUXtRGqWD0rRj0Pc",
+	"jD8oOFTyoZ3afUs2tiFG+yLliLD0TQN1guin/RJzZCIIWZ/GxPbk9nRvBEliGoLyCTfsTCh5d/bH74Sj",
+	"fh5na9tglSItN18nH7JkC0LjGzpQJKRSDgo9HmVIpttf7gsJhEogErqIfG7ttVoksD22tRDtRELIFATb",
+	"5XSVZqu+30Dh1hqkGc3/r/3X50bt4Mu3pt9s3W1dXNQLf27/1z8qox7c2rYR8rDtj2dvyi1/Pq7958u3",
+	"3bt/3KvKHKkKLVfx4GlM+WqAxWVDsAxOctt/VVoLH1C4ia0gjgnTZOvCO7Z4eAczioh7inyCjmIaLryi",
+	"TewIEQPlFjNEOWqj1MwONNqX5nzc/DDrO0PDNRXXjik/s08uHE9yncqZh7Vs+FnobpwuJcJWLM0QEx3h",
+	"kZxci8axho7rwExLTO4Sylw/T4dV52KhEaZYBT9MXNBBGM+7nt0iQjlN8sYQTSTe7C6D7ynQadLuwoJO",
+	"xnCkWceT6LCeSBstyhIBtnn/VLLQcM2ckJJdmnY/g19nWEcL1Rr7a5hGzTVLy2d3GDme2JdejM7buF7G",
+	"NLWzzb/ZRL5v/ed2iA707MMq+92loe03xscmrsEEcdZHbScg25edxbiyTPucnJNY8yy3cmUbH0SSdnVA",
+	"Uq5ZTBLLBpg17XxgBVozfqnQU8Pw1zcBCicBDTW7huCIBBI0xsxE0ytQhAvC4YYIGYFURWcY+/J8z76J",
+	"CeX4YqVbbEa9Irhndbbjx3Zr5rUv45wmGQ9ZQuNxD5cmDBMKZhx+6DC2WZ+3idNVbu4Vs+l/07MW3Lh/",
+	"ZTbLblUb5bPsTduN6SlYmwnsUgWSGNlzYAdhmD8Nty7z0b1cvfuhZh3wiI5B0hUBZ5zOl2kL/6uj9njW",
+	"xjC1kJSSiIoKwozU6AfLKxj0uSzSSg3hck3Gg1NOPrx9TQ729l8Sl9lCIhGmfeAVyM0iSGElnbMEnwq2",
+	"yZL/Z7QqBWDzbtyIMK405SFMOvzjzh9EFpVVaZIIWc0ZQyUxGlLk6UUVk7FfjBPs44cTwmnfGBB77slS",
+	"3jx+/548/pr1WggzcHWqWQ6V4iOJpRfQ0OvYlBx3/F2gt2A0Z5v7rgHd3JQeocMEEkyZ3i/GtH9XPuvn",
+	"QOV0xxCfmoUvZ+xX09s2i8p66v6XRtTTOvm6yNKOiEvyNi7+Qgy+6CIuKBAPucTDoKY1GtQg6P41Bfe7",
+	"lilMkriKxbmP8GuKqItyv0xkXWhnRaHMs2aqSayyVi5ZAYOcO4dq/X7MGhOlltLShoLfzwuZNTe2MLi1",
+	"sijy12rYdJ2IzBQNsGagaBGfdGwqH4BGjINSFaqgB+GVmjy9iUFaofmqBA0T0w5mzdHws2FUsXp1psan",
+	"HtWEWvCiTwckEnUSOAglQJQxyICeAJ+yMOMwY133gMksa50ISbLHpyV7DNGjStjgnN4+DmUrKw8xnYIM",
+	"gWufNAwBmo2GT9LEfNzLt9yzHXw6vs1fH9m9dtvgu6VN8b1Je+JrVP9IjEWtwDm9/Z4x6GNbuOo8URzl",
+	"BGqtxxwZyVvCDJ3T2/Xq+Ue47uOLK66gIsGEhiEo1dbZr+MI5W3CJKi5RD97h/HJh2ftxhI+OahXqATf",
+	"wzG1M1AxU+o/AZWVCnw066Y4sVJjpfGVJvhlEt0KBWLm0CL53kNOtbyMS7Hoz17lFpNSN0JGYxWCXkxn",
+	"Rt+7kUzDHzweVMfc2QjyDqrm/FGBXNEhx0W3a8ZI9mBpTg+wY7MOc5nRKVPyYgmIy6z/QnZzZLlHTuO7",
+	"IePuAxZBGTp5Mxw89JeRpwc4WVkxncyDnWk2s4p4634Zn4c7J+iDPK/LDWrKnp7hjvX4CaiXlnAUzPsr",
+	"8hTWwYsr45cq/+BPu8f/XSMgZg+BtCcdG/+YJCBrIVVAYjCukPJJxC6ZVhgjRlT1QB3ZI+XKZeG7Nl3i",
+	"cnbQ3GUw1MdzeI0n5f6tffnW8A/u/vFUkLER8i2q7d3KL6Twn+AKLo3ojRF+ClHXoyczWV5CVbomVqQt",
+	"nwGbjNAQ00vDVDI9OMOCM7aECZ7jP07tQakOhjJvMw3gMni8ijMdWXLPVkCv2vV6PdgmeCgI40bbDMEI",
+	"x6V2YKG2mhY1+8nl16i86A3mqtlAqlQQBo/O4/cTxvju0/n4+Mi7T+ekK0WfBKd/nJ2TnevmDk11bweH",
+	"FJCtf5219l9sEyHtU5jxI3iXXabGf2JY10cP7FGbCCTZ+mBe2PnZ/D+5ZpS8+/Tr2fYMo79Do9IVWaEe",
+	"avNAnLH2svI2/88hnfVQ9IclRk/dr0QD7XtjZWrOII794XEgW0GWxTE5tkd5yOuB4cNTKTSEmryORRqR",
+	"Dg2v0sQws4RQx1h39oLrnhTpZY9oBrLWymBMVb/gF/y14IaHmeDq8ILX7CkcPBcTKE6voG2kJHBn0I6I",
+	"O4uYZ/e4s2n2+Mxfti7e1l6jsV03jWHqkP01T4QKJpUxCrKSQy7hKQhFBIjO+hecIKMNK4H6JLC5TJ+/",
+	"BFmyD9CwN3KwEUdh1JzCnFASYHWugGw163UjZsRl5JL9xjZSmHIiEvo1hfyMnG9pSAjl6gYkCb5doCK7",
+	"8A7J53q9/sUnF8VTd+b7C69er194d8HRSClmptz5OtPg2BE7M1g0i2Y2yNuBIj3BRSpJMFKoKTgsFxgu",
+	"lRw2rd9TbfjIUZsL3QNpn2Z4Ymuv1TLvB9UlmIIjctNjMRSaZFjl1xYDzdpoHIy1MVY4NKiTX2Fg2eMK",
+	"Ek1ae6QnUqmw7rIr/2doYq2CcjW1isXr8lnnJfsC55QEw3LD7hszIFt1OH8oL6wXYD/Fql5OBo5dsTJk",
+	"ukNilRW5SBuN3fDdp3P8AAHZmqyOcKXlvUoI1dXU7pxSdl3WTbuYZydirDZFNW5tGLJZLgaJrSB5Y4Zn",
+	"ehknxsYFtzV8C8e2Fbg0x4D0gXI1rs1dx8rItOd7MQuBKxjil56xxZKBplhBOZVxod5XQfXtZG8Os/q8",
+	"TJkdp1r07XhzvXh8elJwMg+9Rr1Zb2D2egKcJsw79Hbrjfqutb09tHg7PTwX/Lf5fFlVv+cYpViRVqNR",
+	"YGRXuczOXeUHBOvkXKRhD3PJbYlPiG1hn5y8J5F36P0C2p1HHin23Go0phRxqyjelu2OeeJq9mJnru8J",
+	"tR6zuRndE7NrqJe8Be/w8xffU2m/b1bv0PuNXQNu/vmeppcKT7cmuNfmmAYzabC2lvfFNLSDm3ezEhys",
+	"zjMKtGPcL6yXRMMeanyjgA1/9tmlJa7VDa74r0/2G7sE1dUNm7AKw73LZRdiuNWZjTU7SD4c3XCZslWz",
+	"G5kzL9xwuFXVJE1bRAvLlFiWc7+xu4JZpDwn+eh0nHkvzSnl9JqyGB9fzcx+F8YO0WhwZK0IZbGRLTtY",
+	"ouiA3PQG09m0uNAz8qlRywmrGU02mVlt+TIF4Lz+KxgcDeuVmR8UsqjxgUxLdXKGRbwsp9qjzBJ0KjlE",
+	"pAeygk2NO2Idc+WVL3WYEK4NH9mx5exNuHbPg+52iLsvy8qBDQQ/l3EZr9Vovag1m7XW/nmzcdgw//2P",
+	"Z3EYr9F5SfdoE2qt7n6zthfu7dYOogbU9jvN7stuIzygzebQC35PGSdKCwldKfDYcha0efSqvXv19eD2",
+	"utXP8MFDt8lu5lWqdODB4F3j5C/B3v91PPidNW7fnzUGv//579v3b8QN/u+tYL+9fpfgM7+c7P7P2buD",
+	"2dm5UIytsqKkcd9MSJiZSpTWPUvrqnbzNdkpXAeArzTvf6VUQhVf2r3/pbfFAuP7s4ysXB4chbFgJZTO",
+	"J1sQQTOwERkcK4FxZ2ufjQufRYSUKxc4LbC0Ja+pKjCOwsIDF9zW1HM+aakeH1bpO3IOKr4YkZ6J9CM0",
+	"PCHlXGjSMW1gUT9b5pkcZ8L/T2UPvKhSXgjV2e9Hxu3C2RpH7IJbgSnMZqhGOoMsZgmGkH9g3auysrA0",
+	"cfX45tUWI3edWGWAvPaTKzw0ux6YIK5zSpAD/e7KyFC2qVBWVM05Td1j0k9+Xj+y+FT73e2rfyf/acnz",
+	"/etPLwfHzfDn3ct/vbh6f8BP99THVzeLkTOa5PlhuVOMY4zJcpKhXMXKEB65ktprHNz/Rn61hXmh1Zpl",
+	"XONlllehEV87ac/Bs3m14oiLsvONRXdWR8Ywqcg0llXVIlHkRsgrPDGr7dKSD3At7DfEFbPNtBclXNRE",
+	"Mu6Y4CtDXTMijntVW5LY8KPno73738gvaFgFL1i6LMEL8yt6i6KXoQfcW6u0tB/QQzWsoHpC6poJCyOC",
+	"sCl59+m8To5dSX4L7BXK2ltoJmYIYdEokiayNObTfI+45xER167iPb6Dnxx2hujSAaqkCx4Uit5PsX3n",
+	"LqNmYcuVobFI5hEodrjJ6YVCSgh1rSekgloHwfxBTWmazBP3lNJ3ZjJzc/rj5QQq4/b2Or+E7A/27uTj",
+	"3yfN39mJOuEf9sPXJy9OrpL//vP1u4M6DN79HX06YX+wk9sT3qiHrZh3+m8b0X+/i8sZSaOWs7nvLGcx",
+	"xeoAb2spZEtlSVLzUanak+ZwQ+wc7Q7D91UurRlMzujdGEtojAnB7c+37jI1ZF0rXo5RrSPJSySarl1G",
+	"Y2Bss5ZVTZwcCr83XeePka1fBNFwq3eyr7Z9G7BDZGEdRa8hOsS73dArjoSFzYzTa5xvWx/QKIt8E8Fi",
+	"9RZyJkHWcNuVNyyguzHjFh2SQJUwTvmwzHh1gF2q1vmk4mxbE9R7A1SSb9/KRT/v7nwywAuUbB1P80Cx",
+	"6Keta6lSleCVhfXyzvx0t3jGOxmdW3yGfeDGFBeahcWCsO4GLbsXlQ+1OLByksDEceXQbxOt22y6Zbzm",
+	"7NSI3YpYzufPInAfmXNBf4RU01hcVjookwP3x6wqJngV5bLA6wysVyzvq5HPxaTtAaP7jVas0ooLrdIk",
+	"tMB4XmXNMHLxUXblcVVP7rEdfAY72AALqwUWRtZmZqVd7fbdCy98gL64dtcYlXs+QsVtbyBlnKR2F2+v",
+	"cUACxtupskW1y0r3DfaypNJ1NxFX+FoV2ITt8YfDJubn3eYMvFtxv+IqWNeuweKs61dHJn9wqFBUY3vB",
+	"o9y2nH++MUAPboCeifH53mjkL6CXEcEFkEjMx6m6M/41whpZOhpmDuKtmC4ZbZjY5dsrtai2AUJ2R+nW",
+	"XrM1zADZHhd7mym2SjvzGLz6xcTM5VI/BAi5UYYPrgxd3xuluHY3aK3evxXipb1/e8ag0pv61HPXbQ8v",
+	"vCUdiAW/JFq47WM8bkh5ZHMlx6tgmO8H5ZIZlS7Z++X9sGm7ObbEala902mBN9AXFi+u2KTPtcGLbjNs",
+	"RbtQ2+vs09pe+CKqvYKX3doBbXTsL3tdr1DCdLYX5riuNitYO/U2//rCMrk0I+KtHsV6qW5I821tFkqi",
+	"DMur5lyaxJTPkZtnHj/KTzPgD+6PWnaVPLY4ZZvgFHt88N0BfzyEiQducFmaks23rONxL+/Q+5oCZlM7",
+	"Ls5r38zIT4V6ylN7x2NMTJVvl5k0iIp6/MPh3FdpaA2ZiPO5Cz9ZX6DZaJBffqq4cwJdp6pC297L8CBq",
+	"QLNba9HdTm0v3De64EW3Zto/CBtRE1rdcnHIQ2+/8wpaYbNZexntdWt79EWn9goOwlqzaxoxbbyAikKp",
+	"h95u9KLbpPut2quwabTPS6gd0N1urdVpho3oAF51XzYLV3Tnxc5nc2aGhbe9ZqcV7kZ7UNvvvmjU9ujL",
+	"Tu1VeBDVzEyzMS66SZPfUjB1bwZZ9FnsyCROD81i1GdJpbT76KZVdweTYYI6OdFDSTcc5ed/4R5z6Yap",
+	"fqo0wXMYggMJe5RxdzOSabaNX7Tt1enB9qRtFrwT4hGkLf5Ysj2/mM4lmI8hSXOjur+v6p6HP6ZtIBnd",
+	"sNk2ekzbRolVwXOFi2iOZt4isn1YpI6LHExJFSiyVdwXGkJ3R8ReuYLZ+FxpoNH2pF2jxWzIZrPoqW4W",
+	"zcWwU7aI5goPDaPuTYWWfwHtOHHJg4UbE/jjmsAf2vytZ+NqDnWwdAr93BtXZAuhUwyOmMqz3PDo2Had",
+	"BJaPAzyZb9TMBe/gVWZEi8J1ZVulm8q2jwjlg+Fx87wmQ37vt221bZOEgzr5NMvmWVWGvUWXV2BgF4zO",
+	"Cuem7QVscwnhA25wbZT0PEo6W73panp/FWq6tRI1nW2ubdT1c95SWy4y2kmGd5VW+qC29oa9yNKofNxJ",
+	"O/14fkSMqxm4n9pc6LYCHZAOdIW0GdETvc/sftSlN/DLN6Z6iYSEImyfXYf6uXQ1rtcXXPfi4dWzhSvZ",
+	"vWaj3mgU7xu315eP3nibPz/hcWNJxu5MtQpx7FbUz/NBzRnZJlZIwZ835xgnOmD/VBmRHjxzKK08r2gr",
+	"l7taPXa1yIc0RoSh1Rqm/4cigu1D4/vEQJW22LVh6Qu+FVjebme+QrDt4+8JSJLzOtkKotTKDrTzb4Nt",
+	"/4JbBrYnFThcUs2ugWwF2ce2/T1whcQ06Qulib4RWaX1C+5msRXYR9taiHYiIWQKgm27EwgE6+JkwoHD",
+	"dp+H1aq2j4gTCeJEwrp8gpMgEUobWW4ndHAZmPdHpCebv30AvU3i7gNG2tpCCVkxth6V0QX/mgpNswGO",
+	"3si7FZSvE3btq7Z5t42vBttV7ufZuFJbNN3qKemzxVXXqtO4NlagwlZnZUV+PDhwnV7X2TK2JHO+bKRS",
+	"w7hocqLIKQ2vqNGJRoUxbrq1Lx4RBUZTxUTTW1B+psmoK0InJOGCQ3681B68dfihBIr5T/0JmSSFO/bW",
+	"llFiCTOa1HFfOscPk8iRXUrouQUdTrWyZuqC8XJ+yeBnrxE2oxbsmof3O5OSwL484GHXsTsqp+dTFDf4",
+	"n0liRWnKK8ywWFrJTMqYKN75uc7MiUcqTAuJxhPKaPhRdNgiyzQ1sWA0QXGTYfBoMgyKS7OcTzfXsdRS",
+	"v4ufSl1O427yDJ5snsFCbDst4WBURY1DuGVWe1x7VBvLU1k7+xlYnTXhygvI3/ff4V/x0dQVGpvlMqI/",
+	"gPkwz457YeRPaOd9o9WmbH9vtNtmH3xF/rseJFOKCZ4WDp0ospVy9jUFW+Vrexm49Rx7/RGr6C+SWOQ9",
+	"PNJoCD470IjL/axwRu0YcmUw4zTBmQ4hntvLpx/J2StvEU57qieRvIc277i2M6Blhm02YNljBMvc1fCL",
+	"29qFoDLz5tJI2WKKZQOUPXWgbC6WnQEny5TTJJjM8dkjzuReq55/Fjp+vdDUHBz/oyBTK1Dua3MXn+qB",
+	"kLWqkVEwaKNONljQUu7pvSiQIimPQI70dpQVfZdAXJibgLTsuARCtL7qTtlks2y8TLCmpeJlZ7B+qMJK",
+	"kwD2uQ+cPTS4NTOw9awwrQeAs+bXANOhrscAc62Iy+fl2acHka1LHcxJ2BngtQ2y9giRtUW9lkXwtKWh",
+	"tA2M9uxgtBUiaNPAs8cKnD1x7f+ja/614m3PDGpbK8xWlsN5xePpIW1PXO+MoHQb/fPMAbp5vVw8iza5",
+	"tDrR9Nbe88y4CbpD4Hoh1O0c+9kkZP15fG48MKMkTbP2rPuD4Vfn9PZ+7ApZ4FkAV9ox4eqqaVeJx6T7",
+	"yuntY4CjKhhwHnZ6erDSKiRuDgJNg4c0vd1AQ48JGtIok/MbzLkwIU1vF8eDFtIaGyzoqWJB8zDkFBzI",
+	"KZoxDMhy06OMwx6Jmv6RVfR6MJzZWfrJ4zfLK+sFfbuF3bmnh9c8Ej2R4S4bffGMMZcF3MdUOTaZ7So7",
+	"8/gRofndigpAEaYVETecKE273Wq45SN2s6YMJ5xjVnqTKbwlclKCE168OKs8fjAP303tNS9xZgk2Ma/K",
+	"Fdh+1ClV0660nP2uyZkuvHwwBMow4v0QFK7ds4CgUieYc9yNOQV/surC8tJQACgfWJkjx7nisM+M6A50",
+	"dg4vOF7jGrhHAz9/KBiKSUC2NL0CTrpS9G1FXbzmk9z0gBPaUcB1ZS1XG2t/tFevrg/9ymTpL8phRJSc",
+	"eLyjHMgbYZPclboR0gyf1mLBL2sKQgm6Zn5IepIqGBWhuQRizSDaFFos4JAV6LacUpmHghPdMpVfhruB",
+	"ylYKlbnLk+fSW0WfZy7IzLo9Rg1pcQUcC+8m5EbIKyzEq4ngIdTJa1RBioSUc6GJbRk3oRTE1+6WsYn3",
+	"hy2mkzbY2lPF1hbhYH/SvqhprGgG+3RgnPOqK3oae5VYnGO/hw+yf3h1vwm/VwjXLSYl3wOsm3SfFXqg",
+	"5uEMrbP7LHgjAtqAmbC7FViD5TZmUbD+XUfZmks41ozhPYB6cVSYS8Psj2qY1mo0jMP5NprmiZr/HKxb",
+	"woF1N5NNxu1+ShXjoBRJOdPqyN0f2gETOxItiODgE8avBQuB8LTfwYypFHNGiGt9obSqP7ORPePMKkfX",
+	"diKhy27Navx6Ona13pm9fFg9JNblFuN+uCvjp2eBeF0PWXRVeVcrEbcJSJVbxLWCVfNx9Lz8+YRSuB5Y",
+	"tOck3LTUrgJXbdK7HgtmdZ3L8lx7dJnGmguyci8tnum1sOLZIFJPFZGalz+nZHxNtGq/gB5y1uPK6Hga",
+	"2v1H1+zrgZnmY/0nnxm2GuW+SndyXvF4QpliT0OvZMjSRr888yyyub1UvDo1TCVegfr5m/cTUAnyONU9",
+	"e/XpN+84Yb/CIP/mi3lBXmc6p8yLv4mQxiSCa4hF0geuyVbQp1dgAuZg24iHjL1Dr6d1crizE5une0Lp",
+	"w1eNVw3US27UY+0aNWqCdMojhLEwZK8PBVEkqiKD7Bw3fP3C3ppPjk9PyBUMbFMuVyhvBoG88XY+9VBV",
+	"A1FW0EkixTWLMIcujpWPV6+nCekMCBK22GRG/7svd/8bAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

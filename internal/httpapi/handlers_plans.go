@@ -178,3 +178,27 @@ func (s *Server) SetPlanPricing(ctx context.Context, req oapi.SetPlanPricingRequ
 	}
 	return oapi.SetPlanPricing200JSONResponse(s.pricingOut(p)), nil
 }
+
+func notificationOut(n catalog.NotificationSettings) oapi.NotificationSettings {
+	return oapi.NotificationSettings{SuspensionDays: n.SuspensionDays, SuspensionTemplateId: n.SuspensionTemplateID,
+		TerminationDays: n.TerminationDays, TerminationTemplateId: n.TerminationTemplateID, CreditLimitTemplateId: n.CreditLimitTemplateID}
+}
+
+func (s *Server) GetPlanNotificationSettings(ctx context.Context, req oapi.GetPlanNotificationSettingsRequestObject) (oapi.GetPlanNotificationSettingsResponseObject, error) {
+	n, err := s.catalog.GetNotificationSettings(ctx, req.Id)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.GetPlanNotificationSettings200JSONResponse(notificationOut(n)), nil
+}
+
+func (s *Server) SetPlanNotificationSettings(ctx context.Context, req oapi.SetPlanNotificationSettingsRequestObject) (oapi.SetPlanNotificationSettingsResponseObject, error) {
+	b := req.Body
+	n, err := s.catalog.SetNotificationSettings(ctx, req.Id, catalog.NotificationSettings{
+		SuspensionDays: b.SuspensionDays, SuspensionTemplateID: b.SuspensionTemplateId,
+		TerminationDays: b.TerminationDays, TerminationTemplateID: b.TerminationTemplateId, CreditLimitTemplateID: b.CreditLimitTemplateId})
+	if err != nil {
+		return nil, err
+	}
+	return oapi.SetPlanNotificationSettings200JSONResponse(notificationOut(n)), nil
+}

@@ -208,3 +208,54 @@ func TestPlanStatusAndVisibility(t *testing.T) {
 		require.Equal(t, http.StatusNoContent, d.StatusCode())
 	}
 }
+
+func TestPlanNotificationSettings(t *testing.T) {
+	t.Parallel()
+	env := apptest.New(t)
+	admin, _ := env.Admin(t)
+	ctx := context.Background()
+	c := newChain(t, admin, oapi.None)
+	plan, err := admin.CreatePlanWithResponse(ctx, nil, c.plan("Notified", false))
+	require.NoError(t, err)
+	tpl, err := admin.CreateEmailTemplateWithResponse(ctx, nil, oapi.EmailTemplateCreate{Name: uniq("Suspended"), Subject: "Suspended", Body: "{{.Service.Name}} is suspended."})
+	require.NoError(t, err)
+	id := plan.JSON201.Id
+	missing := uuid.New()
+
+	none, err := admin.GetPlanNotificationSettingsWithResponse(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNotFound, none.StatusCode())
+
+	tests := []struct {
+		name string
+		body oapi.NotificationSettings
+		code string
+	}{
+		{"termination before suspension", oapi.NotificationSettings{SuspensionDays: 10, TerminationDays: 10}, "termination_before_suspension"},
+		{"unknown template", oapi.NotificationSettings{SuspensionDays: 7, TerminationDays: 30, TerminationTemplateId: &missing}, "template_not_found"},
+	}
+	for _, tt := range tests {
+		res, err := admin.SetPlanNotificationSettingsWithResponse(ctx, id, tt.body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode(), tt.name)
+		require.Equal(t, tt.code, res.ApplicationproblemJSON422.Code, tt.name)
+	}
+	for _, days := range []int{7, 3} { // setting again replaces
+		set, err := admin.SetPlanNotificationSettingsWithResponse(ctx, id, oapi.NotificationSettings{SuspensionDays: days, SuspensionTemplateId: &tpl.JSON201.Id, TerminationDays: 30})
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, set.StatusCode(), string(set.Body))
+	}
+	got, err := admin.GetPlanNotificationSettingsWithResponse(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, 3, got.JSON200.SuspensionDays)
+	require.Equal(t, tpl.JSON201.Id, *got.JSON200.SuspensionTemplateId)
+
+	// A template a plan uses cannot be deleted.
+	del, err := admin.DeleteEmailTemplateWithResponse(ctx, tpl.JSON201.Id, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusConflict, del.StatusCode())
+
+	unknown, err := admin.SetPlanNotificationSettingsWithResponse(ctx, uuid.New(), oapi.NotificationSettings{SuspensionDays: 1, TerminationDays: 2})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNotFound, unknown.StatusCode())
+}

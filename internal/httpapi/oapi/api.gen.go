@@ -362,6 +362,20 @@ type Money struct {
 	Currency string `json:"currency"`
 }
 
+// NotificationSettings defines model for NotificationSettings.
+type NotificationSettings struct {
+	// CreditLimitTemplateId The mail sent when a customer's unpaid balance passes its credit limit.
+	CreditLimitTemplateId *openapi_types.UUID `json:"credit_limit_template_id,omitempty"`
+
+	// SuspensionDays Days past due of the oldest unpaid invoice before the service is suspended.
+	SuspensionDays       int                 `json:"suspension_days"`
+	SuspensionTemplateId *openapi_types.UUID `json:"suspension_template_id,omitempty"`
+
+	// TerminationDays Days past due before the service is terminated; more than suspension_days.
+	TerminationDays       int                 `json:"termination_days"`
+	TerminationTemplateId *openapi_types.UUID `json:"termination_template_id,omitempty"`
+}
+
 // Plan defines model for Plan.
 type Plan struct {
 	CreatedAt time.Time          `json:"created_at"`
@@ -1027,6 +1041,9 @@ type CreatePlanJSONRequestBody = PlanCreate
 // UpdatePlanJSONRequestBody defines body for UpdatePlan for application/json ContentType.
 type UpdatePlanJSONRequestBody = PlanUpdate
 
+// SetPlanNotificationSettingsJSONRequestBody defines body for SetPlanNotificationSettings for application/json ContentType.
+type SetPlanNotificationSettingsJSONRequestBody = NotificationSettings
+
 // SetPlanPricingJSONRequestBody defines body for SetPlanPricing for application/json ContentType.
 type SetPlanPricingJSONRequestBody = PlanPricing
 
@@ -1338,6 +1355,35 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/plans/{id} (the `UpdatePlan` operationId).
 	UpdatePlan(ctx context.Context, id Id, params *UpdatePlanParams, body UpdatePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetPlanNotificationSettings Get a plan's notification settings
+	//
+	// When unpaid services are suspended and terminated, and the mails sent; 404 `notification_settings_not_set` before they are set.
+	//
+	// Corresponds with GET /v1/plans/{id}/notification-settings (the `GetPlanNotificationSettings` operationId).
+	GetPlanNotificationSettings(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetPlanNotificationSettingsWithBody Set a plan's notification settings
+	//
+	// Replaces the settings. Termination comes after suspension (422
+	// `termination_before_suspension`); every template must exist (422
+	// `template_not_found`).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/plans/{id}/notification-settings (the `SetPlanNotificationSettings` operationId).
+	SetPlanNotificationSettingsWithBody(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetPlanNotificationSettings Set a plan's notification settings
+	//
+	// Replaces the settings. Termination comes after suspension (422
+	// `termination_before_suspension`); every template must exist (422
+	// `template_not_found`).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/plans/{id}/notification-settings (the `SetPlanNotificationSettings` operationId).
+	SetPlanNotificationSettings(ctx context.Context, id Id, body SetPlanNotificationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetPlanPricing Get a plan's pricing
 	//
@@ -2140,6 +2186,65 @@ func (c *Client) UpdatePlanWithBody(ctx context.Context, id Id, params *UpdatePl
 // Corresponds with PATCH /v1/plans/{id} (the `UpdatePlan` operationId).
 func (c *Client) UpdatePlan(ctx context.Context, id Id, params *UpdatePlanParams, body UpdatePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdatePlanRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetPlanNotificationSettings Get a plan's notification settings
+//
+// When unpaid services are suspended and terminated, and the mails sent; 404 `notification_settings_not_set` before they are set.
+//
+// Corresponds with GET /v1/plans/{id}/notification-settings (the `GetPlanNotificationSettings` operationId).
+func (c *Client) GetPlanNotificationSettings(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetPlanNotificationSettingsRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetPlanNotificationSettingsWithBody Set a plan's notification settings
+//
+// Replaces the settings. Termination comes after suspension (422
+// `termination_before_suspension`); every template must exist (422
+// `template_not_found`).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/plans/{id}/notification-settings (the `SetPlanNotificationSettings` operationId).
+func (c *Client) SetPlanNotificationSettingsWithBody(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetPlanNotificationSettingsRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetPlanNotificationSettings Set a plan's notification settings
+//
+// Replaces the settings. Termination comes after suspension (422
+// `termination_before_suspension`); every template must exist (422
+// `template_not_found`).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/plans/{id}/notification-settings (the `SetPlanNotificationSettings` operationId).
+func (c *Client) SetPlanNotificationSettings(ctx context.Context, id Id, body SetPlanNotificationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetPlanNotificationSettingsRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3809,6 +3914,87 @@ func NewUpdatePlanRequestWithBody(server string, id Id, params *UpdatePlanParams
 		}
 
 	}
+
+	return req, nil
+}
+
+// NewGetPlanNotificationSettingsRequest constructs an http.Request for the GetPlanNotificationSettings method
+func NewGetPlanNotificationSettingsRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/plans/%s/notification-settings", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSetPlanNotificationSettingsRequest calls the generic SetPlanNotificationSettings builder with application/json body
+func NewSetPlanNotificationSettingsRequest(server string, id Id, body SetPlanNotificationSettingsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSetPlanNotificationSettingsRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewSetPlanNotificationSettingsRequestWithBody constructs an http.Request for the SetPlanNotificationSettings method, with any body, and a specified content type
+func NewSetPlanNotificationSettingsRequestWithBody(server string, id Id, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/plans/%s/notification-settings", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -5803,6 +5989,37 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /v1/plans/{id} (the `UpdatePlan` operationId).
 	UpdatePlanWithResponse(ctx context.Context, id Id, params *UpdatePlanParams, body UpdatePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdatePlanResponse, error)
 
+	// GetPlanNotificationSettingsWithResponse Get a plan's notification settings
+	//
+	// When unpaid services are suspended and terminated, and the mails sent; 404 `notification_settings_not_set` before they are set.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/plans/{id}/notification-settings (the `GetPlanNotificationSettings` operationId).
+	GetPlanNotificationSettingsWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetPlanNotificationSettingsResponse, error)
+
+	// SetPlanNotificationSettingsWithBodyWithResponse Set a plan's notification settings
+	//
+	// Replaces the settings. Termination comes after suspension (422
+	// `termination_before_suspension`); every template must exist (422
+	// `template_not_found`).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/plans/{id}/notification-settings (the `SetPlanNotificationSettings` operationId).
+	SetPlanNotificationSettingsWithBodyWithResponse(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetPlanNotificationSettingsResponse, error)
+
+	// SetPlanNotificationSettingsWithResponse Set a plan's notification settings
+	//
+	// Replaces the settings. Termination comes after suspension (422
+	// `termination_before_suspension`); every template must exist (422
+	// `template_not_found`).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/plans/{id}/notification-settings (the `SetPlanNotificationSettings` operationId).
+	SetPlanNotificationSettingsWithResponse(ctx context.Context, id Id, body SetPlanNotificationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*SetPlanNotificationSettingsResponse, error)
+
 	// GetPlanPricingWithResponse Get a plan's pricing
 	//
 	// The pricing set with PUT; 404 `pricing_not_set` before that.
@@ -7621,6 +7838,179 @@ func (r UpdatePlanResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdatePlanResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetPlanNotificationSettingsResponse401Headers the declared response headers of an HTTP 401 response for GetPlanNotificationSettings
+type GetPlanNotificationSettingsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetPlanNotificationSettingsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *NotificationSettings
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetPlanNotificationSettingsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetPlanNotificationSettingsResponse) GetJSON200() *NotificationSettings {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetPlanNotificationSettingsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetPlanNotificationSettingsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetPlanNotificationSettingsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetPlanNotificationSettingsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetPlanNotificationSettingsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetPlanNotificationSettingsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetPlanNotificationSettingsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetPlanNotificationSettingsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetPlanNotificationSettingsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SetPlanNotificationSettingsResponse401Headers the declared response headers of an HTTP 401 response for SetPlanNotificationSettings
+type SetPlanNotificationSettingsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type SetPlanNotificationSettingsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *NotificationSettings
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *SetPlanNotificationSettingsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SetPlanNotificationSettingsResponse) GetJSON200() *NotificationSettings {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r SetPlanNotificationSettingsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r SetPlanNotificationSettingsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r SetPlanNotificationSettingsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r SetPlanNotificationSettingsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r SetPlanNotificationSettingsResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r SetPlanNotificationSettingsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r SetPlanNotificationSettingsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SetPlanNotificationSettingsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SetPlanNotificationSettingsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SetPlanNotificationSettingsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10929,6 +11319,55 @@ func (c *ClientWithResponses) UpdatePlanWithResponse(ctx context.Context, id Id,
 	return ParseUpdatePlanResponse(rsp)
 }
 
+// GetPlanNotificationSettingsWithResponse Get a plan's notification settings
+//
+// When unpaid services are suspended and terminated, and the mails sent; 404 `notification_settings_not_set` before they are set.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/plans/{id}/notification-settings (the `GetPlanNotificationSettings` operationId).
+func (c *ClientWithResponses) GetPlanNotificationSettingsWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetPlanNotificationSettingsResponse, error) {
+	rsp, err := c.GetPlanNotificationSettings(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetPlanNotificationSettingsResponse(rsp)
+}
+
+// SetPlanNotificationSettingsWithBodyWithResponse Set a plan's notification settings
+//
+// Replaces the settings. Termination comes after suspension (422
+// `termination_before_suspension`); every template must exist (422
+// `template_not_found`).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/plans/{id}/notification-settings (the `SetPlanNotificationSettings` operationId).
+func (c *ClientWithResponses) SetPlanNotificationSettingsWithBodyWithResponse(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetPlanNotificationSettingsResponse, error) {
+	rsp, err := c.SetPlanNotificationSettingsWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetPlanNotificationSettingsResponse(rsp)
+}
+
+// SetPlanNotificationSettingsWithResponse Set a plan's notification settings
+//
+// Replaces the settings. Termination comes after suspension (422
+// `termination_before_suspension`); every template must exist (422
+// `template_not_found`).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/plans/{id}/notification-settings (the `SetPlanNotificationSettings` operationId).
+func (c *ClientWithResponses) SetPlanNotificationSettingsWithResponse(ctx context.Context, id Id, body SetPlanNotificationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*SetPlanNotificationSettingsResponse, error) {
+	rsp, err := c.SetPlanNotificationSettings(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetPlanNotificationSettingsResponse(rsp)
+}
+
 // GetPlanPricingWithResponse Get a plan's pricing
 //
 // The pricing set with PUT; 404 `pricing_not_set` before that.
@@ -12874,6 +13313,161 @@ func ParseUpdatePlanResponse(rsp *http.Response) (*UpdatePlanResponse, error) {
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers UpdatePlanResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetPlanNotificationSettingsResponse parses an HTTP response from a GetPlanNotificationSettingsWithResponse call
+func ParseGetPlanNotificationSettingsResponse(rsp *http.Response) (*GetPlanNotificationSettingsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetPlanNotificationSettingsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest NotificationSettings
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetPlanNotificationSettingsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSetPlanNotificationSettingsResponse parses an HTTP response from a SetPlanNotificationSettingsWithResponse call
+func ParseSetPlanNotificationSettingsResponse(rsp *http.Response) (*SetPlanNotificationSettingsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SetPlanNotificationSettingsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest NotificationSettings
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers SetPlanNotificationSettingsResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -15664,6 +16258,12 @@ type ServerInterface interface {
 	// UpdatePlan Update a plan
 	// (PATCH /v1/plans/{id})
 	UpdatePlan(ctx echo.Context, id Id, params UpdatePlanParams) error
+	// GetPlanNotificationSettings Get a plan's notification settings
+	// (GET /v1/plans/{id}/notification-settings)
+	GetPlanNotificationSettings(ctx echo.Context, id Id) error
+	// SetPlanNotificationSettings Set a plan's notification settings
+	// (PUT /v1/plans/{id}/notification-settings)
+	SetPlanNotificationSettings(ctx echo.Context, id Id) error
 	// GetPlanPricing Get a plan's pricing
 	// (GET /v1/plans/{id}/pricing)
 	GetPlanPricing(ctx echo.Context, id Id) error
@@ -16168,6 +16768,38 @@ func (w *ServerInterfaceWrapper) UpdatePlan(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.UpdatePlan(ctx, id, params)
+	return err
+}
+
+// GetPlanNotificationSettings converts echo context to params.
+func (w *ServerInterfaceWrapper) GetPlanNotificationSettings(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetPlanNotificationSettings(ctx, id)
+	return err
+}
+
+// SetPlanNotificationSettings converts echo context to params.
+func (w *ServerInterfaceWrapper) SetPlanNotificationSettings(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SetPlanNotificationSettings(ctx, id)
 	return err
 }
 
@@ -17179,6 +17811,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v1/email-templates/:id", wrapper.DeleteEmailTemplate, options.OperationMiddlewares["deleteEmailTemplate"]...)
 	router.GET(options.BaseURL+"/v1/email-templates/:id", wrapper.GetEmailTemplate, options.OperationMiddlewares["getEmailTemplate"]...)
 	router.PATCH(options.BaseURL+"/v1/email-templates/:id", wrapper.UpdateEmailTemplate, options.OperationMiddlewares["updateEmailTemplate"]...)
+	router.GET(options.BaseURL+"/v1/plans/:id/notification-settings", wrapper.GetPlanNotificationSettings, options.OperationMiddlewares["getPlanNotificationSettings"]...)
+	router.PUT(options.BaseURL+"/v1/plans/:id/notification-settings", wrapper.SetPlanNotificationSettings, options.OperationMiddlewares["setPlanNotificationSettings"]...)
 
 }
 
@@ -18983,6 +19617,233 @@ type UpdatePlan500ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response UpdatePlan500ApplicationProblemPlusJSONResponse) VisitUpdatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlanNotificationSettingsRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type GetPlanNotificationSettingsResponseObject interface {
+	VisitGetPlanNotificationSettingsResponse(w http.ResponseWriter) error
+}
+
+type GetPlanNotificationSettings200JSONResponse NotificationSettings
+
+func (response GetPlanNotificationSettings200JSONResponse) VisitGetPlanNotificationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlanNotificationSettings400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlanNotificationSettings400ApplicationProblemPlusJSONResponse) VisitGetPlanNotificationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlanNotificationSettings401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlanNotificationSettings401ApplicationProblemPlusJSONResponse) VisitGetPlanNotificationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlanNotificationSettings403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlanNotificationSettings403ApplicationProblemPlusJSONResponse) VisitGetPlanNotificationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlanNotificationSettings404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlanNotificationSettings404ApplicationProblemPlusJSONResponse) VisitGetPlanNotificationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlanNotificationSettings500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlanNotificationSettings500ApplicationProblemPlusJSONResponse) VisitGetPlanNotificationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanNotificationSettingsRequestObject struct {
+	Id   Id `json:"id"`
+	Body *SetPlanNotificationSettingsJSONRequestBody
+}
+
+type SetPlanNotificationSettingsResponseObject interface {
+	VisitSetPlanNotificationSettingsResponse(w http.ResponseWriter) error
+}
+
+type SetPlanNotificationSettings200JSONResponse NotificationSettings
+
+func (response SetPlanNotificationSettings200JSONResponse) VisitSetPlanNotificationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanNotificationSettings400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanNotificationSettings400ApplicationProblemPlusJSONResponse) VisitSetPlanNotificationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanNotificationSettings401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanNotificationSettings401ApplicationProblemPlusJSONResponse) VisitSetPlanNotificationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanNotificationSettings403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanNotificationSettings403ApplicationProblemPlusJSONResponse) VisitSetPlanNotificationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanNotificationSettings404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanNotificationSettings404ApplicationProblemPlusJSONResponse) VisitSetPlanNotificationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanNotificationSettings422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanNotificationSettings422ApplicationProblemPlusJSONResponse) VisitSetPlanNotificationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanNotificationSettings500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanNotificationSettings500ApplicationProblemPlusJSONResponse) VisitSetPlanNotificationSettingsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -23046,6 +23907,12 @@ type StrictServerInterface interface {
 	// UpdatePlan Update a plan
 	// (PATCH /v1/plans/{id})
 	UpdatePlan(ctx context.Context, request UpdatePlanRequestObject) (UpdatePlanResponseObject, error)
+	// GetPlanNotificationSettings Get a plan's notification settings
+	// (GET /v1/plans/{id}/notification-settings)
+	GetPlanNotificationSettings(ctx context.Context, request GetPlanNotificationSettingsRequestObject) (GetPlanNotificationSettingsResponseObject, error)
+	// SetPlanNotificationSettings Set a plan's notification settings
+	// (PUT /v1/plans/{id}/notification-settings)
+	SetPlanNotificationSettings(ctx context.Context, request SetPlanNotificationSettingsRequestObject) (SetPlanNotificationSettingsResponseObject, error)
 	// GetPlanPricing Get a plan's pricing
 	// (GET /v1/plans/{id}/pricing)
 	GetPlanPricing(ctx context.Context, request GetPlanPricingRequestObject) (GetPlanPricingResponseObject, error)
@@ -23709,6 +24576,79 @@ func (sh *strictHandler) UpdatePlan(ctx echo.Context, id Id, params UpdatePlanPa
 		return err
 	} else if validResponse, ok := response.(UpdatePlanResponseObject); ok {
 		return validResponse.VisitUpdatePlanResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetPlanNotificationSettings operation middleware
+func (sh *strictHandler) GetPlanNotificationSettings(ctx echo.Context, id Id) error {
+	var request GetPlanNotificationSettingsRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetPlanNotificationSettings(ctx.Request().Context(), request.(GetPlanNotificationSettingsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetPlanNotificationSettings")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetPlanNotificationSettingsResponseObject); ok {
+		return validResponse.VisitGetPlanNotificationSettingsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SetPlanNotificationSettings operation middleware
+func (sh *strictHandler) SetPlanNotificationSettings(ctx echo.Context, id Id) error {
+	var request SetPlanNotificationSettingsRequestObject
+
+	request.Id = id
+
+	var body SetPlanNotificationSettingsJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SetPlanNotificationSettings(ctx.Request().Context(), request.(SetPlanNotificationSettingsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SetPlanNotificationSettings")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SetPlanNotificationSettingsResponseObject); ok {
+		return validResponse.VisitSetPlanNotificationSettingsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -24831,158 +25771,165 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H17c9s4su9XQfFu1dp1KVmS7SS2/zjXk0xmnZnMeGNncs7GuSJEtiyMKYABQNualL/7KTRAipQoWS9H",
-	"dqyt3Y0skXg0+vlDo/HNC0U/ERy4Vt7hN68HNAKJH38+p5fm3whUKFmimeDeoXfeAyJBiVSGQK5BKia4",
-	"T1JFOzEQxklw0q29pzrsBXXP9+CW9pMYvEPvwmtdeJ7vqbAHfWra1YPE/KC0ZPzSu7u7872EStoH7Qbw",
-	"OpVKyOohBBxudTvEJwIiukT3gCQSrplIFUnoJZjumXn8awpy4Pkep33Tn32nNJI+vf0N+KXueYf7zZY/",
-	"NjLfO4nuoQSLytM9oLvQDPf3ay+jVqe2B6+6NdrsNGq74V60Dy+6L+mrTjbAhOrecHws8nxPwteUSYi8",
-	"Qy1TKI61K2Sfau/QS1N8smqs0E+EBh4OfoXB+LiPScrZ1xTIFQxIApIwroFHEBHodiHUZIuSjx9P3hCm",
-	"CCWXQkQk7AkWwnadfAAtB4xfkhume0hzRfu2Jcoj0hHRgEhIYjpQ+GuXSaUNlRLBFZRJtN9thK/ofqu2",
-	"32lAbY/uQu2guxvWWtHLsNl5BS9os5GRyLLlkEiFOdbMJCesZmt/3/f6jGd/Nyvp1UV+rV5gx+E4mbBH",
-	"+SUYsnSogogITraoQqY3shJsHxFKlKYxEMHxub1ma1QKmigF1ZNykjNpNruVrPkb6zM9PvhTeglEsb8n",
-	"ykGM7xW7iqBL01h7h/sN3/TL+mnfO2w1GkhD+9eQgoZrLkFawc1WGOX2Jxp9gK8pKBxWKAx74UeaJDEL",
-	"qRnhTiJFJ4b+//1LmeF+G9LIvBGZDq5pzCJ8uN2lLAbD7RFoyuJc+LATQ2guNMHnkdxSCqNBPudN5eLk",
-	"e10GceQdetA3DfleH5Sil+ahRIoEpB6QC/vjhWda7jOlkNRffE9pqlPlHe4ZkmimcUl/ohHJppsTp6d1",
-	"og53diIRqjoNpeBM1ZKYaiO+dTfXjAZqZ3yqd8WF+YeErnfo/Z+doa7esb+qnVPbhl2GMgu8p7HpznCq",
-	"JPb5GuPYV0a7uunoteDdmIXLrRYbSmTbNd5mvN2N2WVPF1fuOF83p0OYIiPibOiuNItj0gGjbBIpQlAK",
-	"cHWHi3AwXIR8CouuwPThr2I1ihwbuuGqoR4NUymBa6M/NOCyvBWyw6II+FLr0s1bKazB/4hUEiliIH06",
-	"QOGJBK5EmcC7QwK/LTSzGIWHA1kVNUMaxyD/qSbMxKh2rkFyGv9sNMJy7O1aKlLxTPRB99AampW7kYJf",
-	"GqNgiKtYBEVi7hdVRjYscgbyGiSxw1uYdbOhrYKux5ykHG4TCDVExCijVMKRISxONOvLSGjEVBgLlMo7",
-	"3/td6Lci5dFSVOZCt7vYSoHMvwui0rCX+1plHt0bkvV3oclb9/ZipBz2vwpamvFga75RwGiimGLGT9bC",
-	"yjwyMJLvVEIoeMTMq2+tCVjKdlq3pd1nqu9cihHT6fzWHlXOr4mOSBd02CNME3pJGS/RGd1iR+fiWMnb",
-	"zDQvaPlGB7oq5TCMQ3IfDq0Kja12PRfiPeUDZ7nVUtSWVEMb/akRJ0UI0qd8QKjW0E+0OiLSONAkptqs",
-	"e4G+rYIxM6+ZsZF8cItStzSwVVD2A9VAXIPZZGhXg0R+vmTXwIlC7kBTUogmMXKoHZtnx53VM/uKkYsb",
-	"ynS9Kk4s+Jt3vveR01T3hGR/LykpKTYEXJtXysv33rp+RngztymUEJlnaTxiKpvD5SsNbdGVGx3WSvzB",
-	"4Xw6dGwuhbX69OlT7bjQfXVoRMMQEmMlsGuoTw/ucc2cI0c7MfzMNdODlbmcV2D8tlSNRgkVzuUNVcQ8",
-	"aH0vSiLW7QL6XrlTXBTMVnFlCxMgbgar8DgLo1+JESeR6FPGiUxjG69KcQW8jvGie980f3x5KeGS2rdG",
-	"l/hf4oZQ0hdc9/6pSERZPCCpCZVIB0LRBxvgd1gcQ0S+phSpgeEXN4HiZxNBer4XU4yL6PWl92UsfPW9",
-	"44Q5kMKFX8zGkKEEw/dtqkugR0Q11DTrg1fRVvZOZzADUOJ7LJrpMTOBtlmaucZig+xv4z8kVGoOsj1j",
-	"74mELrutFsAk7cQsNDZN6gwCu4KBb9SoMdGXnCkgVp2ONSzhWlzNOSnjZ9/Hlr/C4IN5zKICGYr12cJa",
-	"SJV8Uq5Bv7jYQx4Rnb8g1EMeeY0PoZaIrO9B49MCz3RprMAfYaNsGYqYkMMzJmNCo4s0IlxRn3FFBI8t",
-	"pfv0CghFCEyFIoHIfEmJa8LQ/n7IrkgoHPJ9ZMBx0Tj+o4swx7QFcRJ254+KmIJQgq5mrZueCamuYFAn",
-	"Zz1xw3G6hHEbrhfxvOmTcX2MT+dLPqHfmMWJZpuNefo9aFoxn4hqVJpMQ1/dx6Y5VbKBUSnpYGz82Gb1",
-	"6H9iccz45Vs0GjysAFpRd8YDstW0anTbN3pSapDmy91tnyjoM8p5SmPzzYttnwz/ara2fdJhwDmzX7T2",
-	"tn2iZeGb3RfbJYVr+/N8L+/GWLJCH0YRDz8OGzfrOGy4UlG76b4XEcRojl2niYSEIlsnQmnzsd1lt1D6",
-	"IqGDau3/c5+y+Bz6xkrCuBHoiKiCrG8ZxJE6JPXXop9QPqj/Tvvgk/rrVGnRBzn2N/bik7qJtlkI2e/Z",
-	"nx+VCWlLX50KqWn88cNvPqmf8GuBb6X9DsjCF+dC07jw95sU3lBtmnlDB6o+zULNo3RnNBQTDY5KLdNW",
-	"7ANoR3mihfBJV0jivBQSuEmRb99GCHB3h7F/CkHlDNMkmnuGLj4rvcC4frHnVYDNk61KNlHf8s2w3RLd",
-	"S0OsUrMlnlzI6Dx1ti0Yy2bD/Odee7mgmX1Q1ixu6t07liobPMZR93LLekxZWYkuYdFKDX1EKbmX8/uM",
-	"F79tbmThR5CFMTbHBctR9JFQDaPx8WErjWFyn4Y9xqEmgUb4hXmebAUZUwY+CVJ+xcUNb+PmnPnC4S1t",
-	"M5DAJ/V6fbvS3LjdvCoXFn8iVBPc1PRJJDRC2kISDgo/IheSrUB0u2BabKO81ZUWkl5CsI24LbryNiuB",
-	"mLWtHEe+i/jtHs1iB+xbog3fq1It/wIa6944vTNoogCJeOLqflfcvlbVUxazVdIRgxoTXlJOjk9PMCgo",
-	"OJ3UhENeHjJVunm5pqvapWb8MlsJ1aMSItIZELgGOSAxs2DMSEw3zPyoalApQhUJstQQs94mMDZvYV7I",
-	"EaEdBVwTt6tv4vs8YWQGUXhvOAGi1z0qL+f1DGgZcJkaoBQevfO9EouOqJfmDOol5Uy3E8nCewP494LD",
-	"uNko919qr4qj3osoncRQiRTXzDhmZuX7+CCyl/khSkNNLqVIE7IVcMHBLiB+o4gSsUXtRGqWD0rRj0Pc",
-	"jD8oOFTyoZ3afUs2tiFG+yLliLD0TQN1guin/RJzZCIIWZ/GxPbk9nRvBEliGoLyCTfsTCh5d/bH74Sj",
-	"fh5na9tglSItN18nH7JkC0LjGzpQJKRSDgo9HmVIpttf7gsJhEogErqIfG7ttVoksD22tRDtRELIFATb",
-	"5XSVZqu+30Dh1hqkGc3/r/3X50bt4Mu3pt9s3W1dXNQLf27/1z8qox7c2rYR8rDtj2dvyi1/Pq7958u3",
-	"3bt/3KvKHKkKLVfx4GlM+WqAxWVDsAxOctt/VVoLH1C4ia0gjgnTZOvCO7Z4eAczioh7inyCjmIaLryi",
-	"TewIEQPlFjNEOWqj1MwONNqX5nzc/DDrO0PDNRXXjik/s08uHE9yncqZh7Vs+FnobpwuJcJWLM0QEx3h",
-	"kZxci8axho7rwExLTO4Sylw/T4dV52KhEaZYBT9MXNBBGM+7nt0iQjlN8sYQTSTe7C6D7ynQadLuwoJO",
-	"xnCkWceT6LCeSBstyhIBtnn/VLLQcM2ckJJdmnY/g19nWEcL1Rr7a5hGzTVLy2d3GDme2JdejM7buF7G",
-	"NLWzzb/ZRL5v/ed2iA707MMq+92loe03xscmrsEEcdZHbScg25edxbiyTPucnJNY8yy3cmUbH0SSdnVA",
-	"Uq5ZTBLLBpg17XxgBVozfqnQU8Pw1zcBCicBDTW7huCIBBI0xsxE0ytQhAvC4YYIGYFURWcY+/J8z76J",
-	"CeX4YqVbbEa9Irhndbbjx3Zr5rUv45wmGQ9ZQuNxD5cmDBMKZhx+6DC2WZ+3idNVbu4Vs+l/07MW3Lh/",
-	"ZTbLblUb5bPsTduN6SlYmwnsUgWSGNlzYAdhmD8Nty7z0b1cvfuhZh3wiI5B0hUBZ5zOl2kL/6uj9njW",
-	"xjC1kJSSiIoKwozU6AfLKxj0uSzSSg3hck3Gg1NOPrx9TQ729l8Sl9lCIhGmfeAVyM0iSGElnbMEnwq2",
-	"yZL/Z7QqBWDzbtyIMK405SFMOvzjzh9EFpVVaZIIWc0ZQyUxGlLk6UUVk7FfjBPs44cTwmnfGBB77slS",
-	"3jx+/548/pr1WggzcHWqWQ6V4iOJpRfQ0OvYlBx3/F2gt2A0Z5v7rgHd3JQeocMEEkyZ3i/GtH9XPuvn",
-	"QOV0xxCfmoUvZ+xX09s2i8p66v6XRtTTOvm6yNKOiEvyNi7+Qgy+6CIuKBAPucTDoKY1GtQg6P41Bfe7",
-	"lilMkriKxbmP8GuKqItyv0xkXWhnRaHMs2aqSayyVi5ZAYOcO4dq/X7MGhOlltLShoLfzwuZNTe2MLi1",
-	"sijy12rYdJ2IzBQNsGagaBGfdGwqH4BGjINSFaqgB+GVmjy9iUFaofmqBA0T0w5mzdHws2FUsXp1psan",
-	"HtWEWvCiTwckEnUSOAglQJQxyICeAJ+yMOMwY133gMksa50ISbLHpyV7DNGjStjgnN4+DmUrKw8xnYIM",
-	"gWufNAwBmo2GT9LEfNzLt9yzHXw6vs1fH9m9dtvgu6VN8b1Je+JrVP9IjEWtwDm9/Z4x6GNbuOo8URzl",
-	"BGqtxxwZyVvCDJ3T2/Xq+Ue47uOLK66gIsGEhiEo1dbZr+MI5W3CJKi5RD97h/HJh2ftxhI+OahXqATf",
-	"wzG1M1AxU+o/AZWVCnw066Y4sVJjpfGVJvhlEt0KBWLm0CL53kNOtbyMS7Hoz17lFpNSN0JGYxWCXkxn",
-	"Rt+7kUzDHzweVMfc2QjyDqrm/FGBXNEhx0W3a8ZI9mBpTg+wY7MOc5nRKVPyYgmIy6z/QnZzZLlHTuO7",
-	"IePuAxZBGTp5Mxw89JeRpwc4WVkxncyDnWk2s4p4634Zn4c7J+iDPK/LDWrKnp7hjvX4CaiXlnAUzPsr",
-	"8hTWwYsr45cq/+BPu8f/XSMgZg+BtCcdG/+YJCBrIVVAYjCukPJJxC6ZVhgjRlT1QB3ZI+XKZeG7Nl3i",
-	"cnbQ3GUw1MdzeI0n5f6tffnW8A/u/vFUkLER8i2q7d3KL6Twn+AKLo3ojRF+ClHXoyczWV5CVbomVqQt",
-	"nwGbjNAQ00vDVDI9OMOCM7aECZ7jP07tQakOhjJvMw3gMni8ijMdWXLPVkCv2vV6PdgmeCgI40bbDMEI",
-	"x6V2YKG2mhY1+8nl16i86A3mqtlAqlQQBo/O4/cTxvju0/n4+Mi7T+ekK0WfBKd/nJ2TnevmDk11bweH",
-	"FJCtf5219l9sEyHtU5jxI3iXXabGf2JY10cP7FGbCCTZ+mBe2PnZ/D+5ZpS8+/Tr2fYMo79Do9IVWaEe",
-	"avNAnLH2svI2/88hnfVQ9IclRk/dr0QD7XtjZWrOII794XEgW0GWxTE5tkd5yOuB4cNTKTSEmryORRqR",
-	"Dg2v0sQws4RQx1h39oLrnhTpZY9oBrLWymBMVb/gF/y14IaHmeDq8ILX7CkcPBcTKE6voG2kJHBn0I6I",
-	"O4uYZ/e4s2n2+Mxfti7e1l6jsV03jWHqkP01T4QKJpUxCrKSQy7hKQhFBIjO+hecIKMNK4H6JLC5TJ+/",
-	"BFmyD9CwN3KwEUdh1JzCnFASYHWugGw163UjZsRl5JL9xjZSmHIiEvo1hfyMnG9pSAjl6gYkCb5doCK7",
-	"8A7J53q9/sUnF8VTd+b7C69er194d8HRSClmptz5OtPg2BE7M1g0i2Y2yNuBIj3BRSpJMFKoKTgsFxgu",
-	"lRw2rd9TbfjIUZsL3QNpn2Z4Ymuv1TLvB9UlmIIjctNjMRSaZFjl1xYDzdpoHIy1MVY4NKiTX2Fg2eMK",
-	"Ek1ae6QnUqmw7rIr/2doYq2CcjW1isXr8lnnJfsC55QEw3LD7hszIFt1OH8oL6wXYD/Fql5OBo5dsTJk",
-	"ukNilRW5SBuN3fDdp3P8AAHZmqyOcKXlvUoI1dXU7pxSdl3WTbuYZydirDZFNW5tGLJZLgaJrSB5Y4Zn",
-	"ehknxsYFtzV8C8e2Fbg0x4D0gXI1rs1dx8rItOd7MQuBKxjil56xxZKBplhBOZVxod5XQfXtZG8Os/q8",
-	"TJkdp1r07XhzvXh8elJwMg+9Rr1Zb2D2egKcJsw79Hbrjfqutb09tHg7PTwX/Lf5fFlVv+cYpViRVqNR",
-	"YGRXuczOXeUHBOvkXKRhD3PJbYlPiG1hn5y8J5F36P0C2p1HHin23Go0phRxqyjelu2OeeJq9mJnru8J",
-	"tR6zuRndE7NrqJe8Be/w8xffU2m/b1bv0PuNXQNu/vmeppcKT7cmuNfmmAYzabC2lvfFNLSDm3ezEhys",
-	"zjMKtGPcL6yXRMMeanyjgA1/9tmlJa7VDa74r0/2G7sE1dUNm7AKw73LZRdiuNWZjTU7SD4c3XCZslWz",
-	"G5kzL9xwuFXVJE1bRAvLlFiWc7+xu4JZpDwn+eh0nHkvzSnl9JqyGB9fzcx+F8YO0WhwZK0IZbGRLTtY",
-	"ouiA3PQG09m0uNAz8qlRywmrGU02mVlt+TIF4Lz+KxgcDeuVmR8UsqjxgUxLdXKGRbwsp9qjzBJ0KjlE",
-	"pAeygk2NO2Idc+WVL3WYEK4NH9mx5exNuHbPg+52iLsvy8qBDQQ/l3EZr9Vovag1m7XW/nmzcdgw//2P",
-	"Z3EYr9F5SfdoE2qt7n6zthfu7dYOogbU9jvN7stuIzygzebQC35PGSdKCwldKfDYcha0efSqvXv19eD2",
-	"utXP8MFDt8lu5lWqdODB4F3j5C/B3v91PPidNW7fnzUGv//579v3b8QN/u+tYL+9fpfgM7+c7P7P2buD",
-	"2dm5UIytsqKkcd9MSJiZSpTWPUvrqnbzNdkpXAeArzTvf6VUQhVf2r3/pbfFAuP7s4ysXB4chbFgJZTO",
-	"J1sQQTOwERkcK4FxZ2ufjQufRYSUKxc4LbC0Ja+pKjCOwsIDF9zW1HM+aakeH1bpO3IOKr4YkZ6J9CM0",
-	"PCHlXGjSMW1gUT9b5pkcZ8L/T2UPvKhSXgjV2e9Hxu3C2RpH7IJbgSnMZqhGOoMsZgmGkH9g3auysrA0",
-	"cfX45tUWI3edWGWAvPaTKzw0ux6YIK5zSpAD/e7KyFC2qVBWVM05Td1j0k9+Xj+y+FT73e2rfyf/acnz",
-	"/etPLwfHzfDn3ct/vbh6f8BP99THVzeLkTOa5PlhuVOMY4zJcpKhXMXKEB65ktprHNz/Rn61hXmh1Zpl",
-	"XONlllehEV87ac/Bs3m14oiLsvONRXdWR8Ywqcg0llXVIlHkRsgrPDGr7dKSD3At7DfEFbPNtBclXNRE",
-	"Mu6Y4CtDXTMijntVW5LY8KPno73738gvaFgFL1i6LMEL8yt6i6KXoQfcW6u0tB/QQzWsoHpC6poJCyOC",
-	"sCl59+m8To5dSX4L7BXK2ltoJmYIYdEokiayNObTfI+45xER167iPb6Dnxx2hujSAaqkCx4Uit5PsX3n",
-	"LqNmYcuVobFI5hEodrjJ6YVCSgh1rSekgloHwfxBTWmazBP3lNJ3ZjJzc/rj5QQq4/b2Or+E7A/27uTj",
-	"3yfN39mJOuEf9sPXJy9OrpL//vP1u4M6DN79HX06YX+wk9sT3qiHrZh3+m8b0X+/i8sZSaOWs7nvLGcx",
-	"xeoAb2spZEtlSVLzUanak+ZwQ+wc7Q7D91UurRlMzujdGEtojAnB7c+37jI1ZF0rXo5RrSPJSySarl1G",
-	"Y2Bss5ZVTZwcCr83XeePka1fBNFwq3eyr7Z9G7BDZGEdRa8hOsS73dArjoSFzYzTa5xvWx/QKIt8E8Fi",
-	"9RZyJkHWcNuVNyyguzHjFh2SQJUwTvmwzHh1gF2q1vmk4mxbE9R7A1SSb9/KRT/v7nwywAuUbB1P80Cx",
-	"6Keta6lSleCVhfXyzvx0t3jGOxmdW3yGfeDGFBeahcWCsO4GLbsXlQ+1OLByksDEceXQbxOt22y6Zbzm",
-	"7NSI3YpYzufPInAfmXNBf4RU01hcVjookwP3x6wqJngV5bLA6wysVyzvq5HPxaTtAaP7jVas0ooLrdIk",
-	"tMB4XmXNMHLxUXblcVVP7rEdfAY72AALqwUWRtZmZqVd7fbdCy98gL64dtcYlXs+QsVtbyBlnKR2F2+v",
-	"cUACxtupskW1y0r3DfaypNJ1NxFX+FoV2ITt8YfDJubn3eYMvFtxv+IqWNeuweKs61dHJn9wqFBUY3vB",
-	"o9y2nH++MUAPboCeifH53mjkL6CXEcEFkEjMx6m6M/41whpZOhpmDuKtmC4ZbZjY5dsrtai2AUJ2R+nW",
-	"XrM1zADZHhd7mym2SjvzGLz6xcTM5VI/BAi5UYYPrgxd3xuluHY3aK3evxXipb1/e8ag0pv61HPXbQ8v",
-	"vCUdiAW/JFq47WM8bkh5ZHMlx6tgmO8H5ZIZlS7Z++X9sGm7ObbEala902mBN9AXFi+u2KTPtcGLbjNs",
-	"RbtQ2+vs09pe+CKqvYKX3doBbXTsL3tdr1DCdLYX5riuNitYO/U2//rCMrk0I+KtHsV6qW5I821tFkqi",
-	"DMur5lyaxJTPkZtnHj/KTzPgD+6PWnaVPLY4ZZvgFHt88N0BfzyEiQducFmaks23rONxL+/Q+5oCZlM7",
-	"Ls5r38zIT4V6ylN7x2NMTJVvl5k0iIp6/MPh3FdpaA2ZiPO5Cz9ZX6DZaJBffqq4cwJdp6pC297L8CBq",
-	"QLNba9HdTm0v3De64EW3Zto/CBtRE1rdcnHIQ2+/8wpaYbNZexntdWt79EWn9goOwlqzaxoxbbyAikKp",
-	"h95u9KLbpPut2quwabTPS6gd0N1urdVpho3oAF51XzYLV3Tnxc5nc2aGhbe9ZqcV7kZ7UNvvvmjU9ujL",
-	"Tu1VeBDVzEyzMS66SZPfUjB1bwZZ9FnsyCROD81i1GdJpbT76KZVdweTYYI6OdFDSTcc5ed/4R5z6Yap",
-	"fqo0wXMYggMJe5RxdzOSabaNX7Tt1enB9qRtFrwT4hGkLf5Ysj2/mM4lmI8hSXOjur+v6p6HP6ZtIBnd",
-	"sNk2ekzbRolVwXOFi2iOZt4isn1YpI6LHExJFSiyVdwXGkJ3R8ReuYLZ+FxpoNH2pF2jxWzIZrPoqW4W",
-	"zcWwU7aI5goPDaPuTYWWfwHtOHHJg4UbE/jjmsAf2vytZ+NqDnWwdAr93BtXZAuhUwyOmMqz3PDo2Had",
-	"BJaPAzyZb9TMBe/gVWZEi8J1ZVulm8q2jwjlg+Fx87wmQ37vt221bZOEgzr5NMvmWVWGvUWXV2BgF4zO",
-	"Cuem7QVscwnhA25wbZT0PEo6W73panp/FWq6tRI1nW2ubdT1c95SWy4y2kmGd5VW+qC29oa9yNKofNxJ",
-	"O/14fkSMqxm4n9pc6LYCHZAOdIW0GdETvc/sftSlN/DLN6Z6iYSEImyfXYf6uXQ1rtcXXPfi4dWzhSvZ",
-	"vWaj3mgU7xu315eP3nibPz/hcWNJxu5MtQpx7FbUz/NBzRnZJlZIwZ835xgnOmD/VBmRHjxzKK08r2gr",
-	"l7taPXa1yIc0RoSh1Rqm/4cigu1D4/vEQJW22LVh6Qu+FVjebme+QrDt4+8JSJLzOtkKotTKDrTzb4Nt",
-	"/4JbBrYnFThcUs2ugWwF2ce2/T1whcQ06Qulib4RWaX1C+5msRXYR9taiHYiIWQKgm27EwgE6+JkwoHD",
-	"dp+H1aq2j4gTCeJEwrp8gpMgEUobWW4ndHAZmPdHpCebv30AvU3i7gNG2tpCCVkxth6V0QX/mgpNswGO",
-	"3si7FZSvE3btq7Z5t42vBttV7ufZuFJbNN3qKemzxVXXqtO4NlagwlZnZUV+PDhwnV7X2TK2JHO+bKRS",
-	"w7hocqLIKQ2vqNGJRoUxbrq1Lx4RBUZTxUTTW1B+psmoK0InJOGCQ3681B68dfihBIr5T/0JmSSFO/bW",
-	"llFiCTOa1HFfOscPk8iRXUrouQUdTrWyZuqC8XJ+yeBnrxE2oxbsmof3O5OSwL484GHXsTsqp+dTFDf4",
-	"n0liRWnKK8ywWFrJTMqYKN75uc7MiUcqTAuJxhPKaPhRdNgiyzQ1sWA0QXGTYfBoMgyKS7OcTzfXsdRS",
-	"v4ufSl1O427yDJ5snsFCbDst4WBURY1DuGVWe1x7VBvLU1k7+xlYnTXhygvI3/ff4V/x0dQVGpvlMqI/",
-	"gPkwz457YeRPaOd9o9WmbH9vtNtmH3xF/rseJFOKCZ4WDp0ospVy9jUFW+Vrexm49Rx7/RGr6C+SWOQ9",
-	"PNJoCD470IjL/axwRu0YcmUw4zTBmQ4hntvLpx/J2StvEU57qieRvIc277i2M6Blhm02YNljBMvc1fCL",
-	"29qFoDLz5tJI2WKKZQOUPXWgbC6WnQEny5TTJJjM8dkjzuReq55/Fjp+vdDUHBz/oyBTK1Dua3MXn+qB",
-	"kLWqkVEwaKNONljQUu7pvSiQIimPQI70dpQVfZdAXJibgLTsuARCtL7qTtlks2y8TLCmpeJlZ7B+qMJK",
-	"kwD2uQ+cPTS4NTOw9awwrQeAs+bXANOhrscAc62Iy+fl2acHka1LHcxJ2BngtQ2y9giRtUW9lkXwtKWh",
-	"tA2M9uxgtBUiaNPAs8cKnD1x7f+ja/614m3PDGpbK8xWlsN5xePpIW1PXO+MoHQb/fPMAbp5vVw8iza5",
-	"tDrR9Nbe88y4CbpD4Hoh1O0c+9kkZP15fG48MKMkTbP2rPuD4Vfn9PZ+7ApZ4FkAV9ox4eqqaVeJx6T7",
-	"yuntY4CjKhhwHnZ6erDSKiRuDgJNg4c0vd1AQ48JGtIok/MbzLkwIU1vF8eDFtIaGyzoqWJB8zDkFBzI",
-	"KZoxDMhy06OMwx6Jmv6RVfR6MJzZWfrJ4zfLK+sFfbuF3bmnh9c8Ej2R4S4bffGMMZcF3MdUOTaZ7So7",
-	"8/gRofndigpAEaYVETecKE273Wq45SN2s6YMJ5xjVnqTKbwlclKCE168OKs8fjAP303tNS9xZgk2Ma/K",
-	"Fdh+1ClV0660nP2uyZkuvHwwBMow4v0QFK7ds4CgUieYc9yNOQV/surC8tJQACgfWJkjx7nisM+M6A50",
-	"dg4vOF7jGrhHAz9/KBiKSUC2NL0CTrpS9G1FXbzmk9z0gBPaUcB1ZS1XG2t/tFevrg/9ymTpL8phRJSc",
-	"eLyjHMgbYZPclboR0gyf1mLBL2sKQgm6Zn5IepIqGBWhuQRizSDaFFos4JAV6LacUpmHghPdMpVfhruB",
-	"ylYKlbnLk+fSW0WfZy7IzLo9Rg1pcQUcC+8m5EbIKyzEq4ngIdTJa1RBioSUc6GJbRk3oRTE1+6WsYn3",
-	"hy2mkzbY2lPF1hbhYH/SvqhprGgG+3RgnPOqK3oae5VYnGO/hw+yf3h1vwm/VwjXLSYl3wOsm3SfFXqg",
-	"5uEMrbP7LHgjAtqAmbC7FViD5TZmUbD+XUfZmks41ozhPYB6cVSYS8Psj2qY1mo0jMP5NprmiZr/HKxb",
-	"woF1N5NNxu1+ShXjoBRJOdPqyN0f2gETOxItiODgE8avBQuB8LTfwYypFHNGiGt9obSqP7ORPePMKkfX",
-	"diKhy27Navx6Ona13pm9fFg9JNblFuN+uCvjp2eBeF0PWXRVeVcrEbcJSJVbxLWCVfNx9Lz8+YRSuB5Y",
-	"tOck3LTUrgJXbdK7HgtmdZ3L8lx7dJnGmguyci8tnum1sOLZIFJPFZGalz+nZHxNtGq/gB5y1uPK6Hga",
-	"2v1H1+zrgZnmY/0nnxm2GuW+SndyXvF4QpliT0OvZMjSRr888yyyub1UvDo1TCVegfr5m/cTUAnyONU9",
-	"e/XpN+84Yb/CIP/mi3lBXmc6p8yLv4mQxiSCa4hF0geuyVbQp1dgAuZg24iHjL1Dr6d1crizE5une0Lp",
-	"w1eNVw3US27UY+0aNWqCdMojhLEwZK8PBVEkqiKD7Bw3fP3C3ppPjk9PyBUMbFMuVyhvBoG88XY+9VBV",
-	"A1FW0EkixTWLMIcujpWPV6+nCekMCBK22GRG/7svd/8bAAD//w==",
+	"7H17Vxs5tu9X0ao7aw2saxvbPBLgj3PppNNDutPNBDI5Z0KuS67axmrKUkVSAZ4svvtZ2lK97LLxizYE",
+	"z5qZGLtKj639/Glr67sXiEEsOHCtvKPvXh9oCBI//nxBr8y/IahAslgzwb0j76IPRIISiQyA3IBUTPAa",
+	"SRTtRkAYJ/5pr/6B6qDvN7yaB3d0EEfgHXmXXvvS82qeCvowoKZdPYzND0pLxq+8+/v7mhdTSQeg3QDe",
+	"JFIJWT0En8Od7gT4hE9Ej+g+kFjCDROJIjG9AtM9M49/S0AOvZrH6cD0Z98pjWRA734DfqX73tF+q10b",
+	"G1nNOw0foAQLy9M9pLvQCvb366/Cdre+B697ddrqNuu7wV64Dwe9V/R1Nx1gTHU/Hx8LvZon4VvCJITe",
+	"kZYJFMfaE3JAtXfkJQk+WTVWGMRCAw+Gv8JwfNwnJOHsWwLkGoYkBkkY18BDCAn0ehBoskXJp0+nbwlT",
+	"hJIrIUIS9AULYLtBPoKWQ8avyC3TfaS5ogPbEuUh6YpwSCTEER0q/LXHpNKGSrHgCsok2u81g9d0v13f",
+	"7zahvkd3oX7Y2w3q7fBV0Oq+hgPaaqYksmyZE6kwx7qZ5ITVbO/v17wB4+nfrUp69ZBfqxfYcThOJuhT",
+	"fgWGLF2qICSCky2qkOmNrPjbx4QSpWkERHB8bq/VHpWCFkpB9aSc5EyazW4la/7GBkyPD/6MXgFR7D8T",
+	"5SDC94pdhdCjSaS9o/1mzfTLBsnAO2o3m0hD+1dOQcM1VyCt4KYrjHL7Ew0/wrcEFA4rEIa98CON44gF",
+	"1IxwJ5aiG8Hg//6pzHC/5zQyb4SmgxsasRAf7vQoi8BwewiasigTPuzEEJoLTfB5JLeUwmiQL1lTmTjV",
+	"vB6DKPSOPBiYhmreAJSiV+ahWIoYpB6SS/vjpWdaHjClkNRfa57SVCfKO9ozJNFM45L+REOSTjcjTl/r",
+	"WB3t7IQiUA0aSMGZqscR1UZ8G26uKQ3UzvhU74sL8zcJPe/I+z87ua7esb+qnTPbhl2GMgt8oJHpznCq",
+	"JPb5OuPYV0q7hunojeC9iAXLrRbLJbLjGu8w3ulF7Kqviyt3kq2b0yFMkRFxNnRXmkUR6YJRNrEUASgF",
+	"uLr5Ihzmi5BNYdEVmD78VaxGkWMDN1yV69EgkRK4NvpDAy7LOyG7LAyBL7UuvayVwhr8j0gkkSICMqBD",
+	"FJ5Q4EqUCbybE/hdoZnFKJwPZFXUDGgUgfy7mjATo9q5Bslp9LPRCMuxt2upSMVzMQDdR2toVu5WCn5l",
+	"jIIhrmIhFIm5X1QZ6bDIOcgbkMQOb2HWTYe2CrqecJJwuIsh0BASo4wSCceGsDjRtC8joSFTQSRQKu9r",
+	"3u9CvxMJD5eiMhe608NWCmT+XRCVBP3M1yrz6F5O1t+FJu/c24uRMu9/FbQ048HWakYBo4liihk/WQsr",
+	"88jASL4zCYHgITOvvrMmYCnbad2WzoCpgXMpRkyn81v7VDm/JjwmPdBBnzBN6BVlvERndIsdnYtjJe9S",
+	"07yg5Rsd6KqUQx6HZD4cWhUaWe16IcQHyofOcqulqC2phg76UyNOihBkQPmQUK1hEGt1TKRxoElEtVn3",
+	"An3bBWNmXjNjI9ngFqVuaWCroOxHqoG4BtPJ0J4Gifx8xW6AE4XcgaakEE1i5FA/Mc+OO6vn9hUjF7eU",
+	"6UZVnFjwN+9r3idOE90Xkv1nSUlJsCHg2rxSXr4P1vUzwpu6TYGE0DxLoxFT2cqXrzS0RVdudFgr8Qfz",
+	"+XTp2FwKa/X58+f6SaH76tCIBgHExkpg19CYHtzjmjlHjnYj+JlrpocrczmvwfhtiRqNEiqcy1uqiHnQ",
+	"+l6UhKzXA/S9Mqe4KJjt4soWJkDcDFbhcRZGvxIjTkIxoIwTmUQ2XpXiGngD40X3vmn+5OpKwhW1b40u",
+	"8T/ELaFkILju/12RkLJoSBITKpEuBGIANsDvsiiCkHxLKFIDwy9uAsUvJoL0al5EMS6iN1fe17Hwtead",
+	"xMyBFC78YjaGDCQYvu9QXQI9QqqhrtkAvIq20ne6wxmAkprHwpkeMxPomKWZayw2yP4+/kNMpeYgOzP2",
+	"HkvosbtqAYyTbsQCY9OkTiGwaxjWjBo1JvqKMwXEqtOxhiXciOs5J2X87IfY8lcYfjSPWVQgRbG+WFgL",
+	"qZJNyjVYKy52ziOi+ycEOueRN/gQaonQ+h40OivwTI9GCmojbJQuQxETcnjGZExodJFGhCscMK6I4JGl",
+	"9IBeA6EIgalAxBCaLylxTRjaPwzZFQmFQ36IDDguGkV/9BDmmLYgTsLua6MipiCQoKtZ67ZvQqprGDbI",
+	"eV/ccpwuYdyG60U8b/pkXB/j0/maTeg3ZnGi2WZjnv4AmlbMJ6QalSbTMFAPsWlGlXRgVEo6HBs/tlk9",
+	"+p9YFDF+9Q6NBg8qgFbUndGQbLWsGt2uGT0pNUjz5e52jSgYMMp5QiPzzcF2jeR/tdrbNdJlwDmzX7T3",
+	"tmtEy8I3uwfbJYVr+/NqXtaNsWSFPowizj/mjZt1zBuuVNRuuh9ECBGaY9dpLCGmyNaxUNp87PTYHZS+",
+	"iOmwWvv/PKAsuoCBsZIwbgS6Iqwg6zsGUaiOSOONGMSUDxu/0wHUSONNorQYgBz7G3upkYaJtlkA6e/p",
+	"n5+UCWlLX50JqWn06eNvNdI45TcC30oGXZCFLy6EplHh77cJvKXaNPOWDlVjmoWaR+nOaCgmGhyVWKat",
+	"2AfQjvJEC1EjPSGJ81KI7yZFvn8fIcD9Pcb+CfiVM0zicO4Zuvis9ALj+mDPqwCbJ1uVdKI1yzd5uyW6",
+	"l4ZYpWZLPLmQ0XnubFswlq2m+c+D9nJBM/uorFnc1HtwLFU2eIyjHuSW9ZiyshJdwqKVGvqEUvIg5w8Y",
+	"L37b2sjCjyALY2yOC5ah6COhGkbj48NWGsPkAQ36jENdAg3xC/M82fJTpvRrxE/4NRe3vIObc+YLh7d0",
+	"zED8Gmk0GtuV5sbt5lW5sPgToZrgpmaNhEIjpC0k4aDwI3Ih2fJFrwemxQ7KW0NpIekV+NuI26Irb7MS",
+	"iFnbynFku4jfH9AsdsA1S7T8vSrV8g+gke6P0zuFJgqQiCeuH3bF7WtVPaUxWyUdMagx4SXl5OTsFIOC",
+	"gtNJTTjkZSFTpZuXabqqXWrGr9KVUH0qISTdIYEbkEMSMQvGjMR0eeZHVYNKEaqIn6aGmPU2gbF5C/NC",
+	"jgntKuCauF19E99nCSMziMIHwwkQvulTeTWvZ0DLgMvUAKXw6H3NK7HoiHppzaBeEs50J5YseDCA/yA4",
+	"jJuNcv+l9qo46oMIk0kMFUtxw4xjZlZ+gA8ie5kfwiTQ5EqKJCZbPhcc7ALiN4ooEVnUTiRm+aAU/TjE",
+	"zfiDgkMlH9qpPbRkYxtidCASjgjLwDTQIIh+2i8xRyaEgA1oRGxPbk/3VpA4ogGoGuGGnQkl78//+J1w",
+	"1M/jbG0brFKk5eYb5GOabEFodEuHigRUymGhx+MUyXT7ywMhgVAJREIPkc+tvXab+LbHjhaiE0sImAJ/",
+	"u5yu0mo39pso3FqDNKP5//X/+tKsH3793qq12vdbl5eNwp/b//W3yqgHt7ZthJy3/en8bbnlLyf1f3/9",
+	"vnv/twdVmSNVoeUqHvxdaNZzaPI5aM34lZpTXgMJIdN2B6WTmuFKVMiwhPFRCKqW2z5wQkng3Je/K5Jw",
+	"EwmTLo0oD4DEVJn1Y1oR24fdVJkBLTKegoqB465ZSIdqfCzGdzE9aGP/U2BQRCEonY6DOb+hCz3DG5jI",
+	"ZR0n3CXDHkKbb5ElAu0e7BcSgZrjsVlpaCPUenBWGuSAcZsDM8u0qkeetgLhseV63aecjFCsNKtXuw+k",
+	"N5WHNt+0Rk3wyMpVzLqKkc8iyleDkC+LJaS4qNvHrjK/+IDCbAwFUUSYJluX3ond2OliahxxT5HP0FVM",
+	"w6VXdO66QkRAuQW/0SB0UP3Pjpjbl+Z83Pww6zu5BzZ1gyai/Nw+uTAwwnUiZx7WsjhKobtxupQIW7E0",
+	"Obg/wiMZuRYFZAwd1wH+l5jcZUa6fp4Pq87FQiNMsQp+mLigwyCadz17Rah9muSNQfNIvNl935qnQCdx",
+	"pwcLesv5SNOOJ9FhPZARWpQlkCLz/plkgeGaObFRuzSdQbqPMMM62j0H40gaplFzzdLy2T0a/FP70sHo",
+	"vE0MYUxTJ93Fnk3kBzYQ7AQYCc4+rHIAWRrafnN8bOIGJL0CG2x1YpCdq+5iXFmmfUbOSax5nlm5so33",
+	"Q0l72icJ1ywisWUDTP93wZxyzjaGHIjj1IyfxolPA81uwD8mvgSN4A/R9BoU4YJwuCVChiBVMarDvrya",
+	"Z9/EkxH4YmV8Z0a9Itxydbbjx3Zr5rUv45wmGQ9YTKNxD5fGDDNjZhx+Gm3N+rw9AVDl5l4zm8c6Pf3G",
+	"jftXZtNFV5XxMUuShc2wmAIam3A0USCJkT2H2hGGBwHgzqXwupert/HUrAMe0TFIuuLOCU7n67SF/9VR",
+	"ezz9KM+RJaVsuKKCMCM1+sHyCqIXLh26UkO4pKlxlIWTj+/ekMO9/VfEpWiRUATJAHgFBLkI5F1J5zRT",
+	"rYJt0lMsM1qVAkJ/P25EGFea8gAmnWJzB2lCu72gkjgWspozciVRESjbPLmKydgvxgn26eMp4XRgDIg9",
+	"wGcpbx5/OLkEf017LYQZuDrVLIdK8YnE0gto6HXsro87/i7QWzCas839pQHd3JQeocMEEkyZ3i/GtP+l",
+	"fDbIEPfpjiE+NQtfzorb0bsOC8t66uGXRtTTOvm6yNKOiEvyNi7+Qgy+6CIuKBCPucR5UNMeDWpw9+hb",
+	"Au53LROYJHEVi/MQ4dcUURflfpnIutDOikKZF81Uk1hlrVyyAga5cA7V+v2YNWb8LaWlDQX/Oi9k1iTv",
+	"wuDWyqLIX6th03UiMlM0wJqBokV80rGpfAQaMg5KVaiCPgTXU/a7JwZphearMo1MTDucNdmolg6jitWr",
+	"U44+96km1IIXAzokoWgQ30EoPqKMfgr0+PiUhRnzoxe6D0ymxy+IkNku/LSspRw9qoQNLujd01C2svI0",
+	"3hnIALiukaYhQKvZrJEkNh/3styRNBWFjuerNEbSMFw+x24pu2NvUnLHGtU/EmNRK3BB7/7KGPSpLVx1",
+	"wjOOcgK11mOOjOQtYYYu6N169fwTXPfxxRXXUJFgQoMAlOro9NdxhPIuZhLUXKKfvsP45FPgdmMJnxw2",
+	"vMqMHDOmTgoqpkr9J6CyUoGPpo8VJ1ZqrDS+0gS/TqJbodLRHFok23vIqJbVIypWr9qr3GJS6lbIcKzU",
+	"1cF0Zqx5t5Jp+INHw+qYOx1B1kHVnD8pkCs6rbvods0YyR4tzekRdmzWYS5TOqVKXiwBcZn1X8hujiz3",
+	"SFkJN2TcfcBqPrmTN1NO5BLy9AhHhCumk3qwM81mVhFvPyzj83DnBH2Q5XW5QU3Z0zPcsR4/AfXSEo6C",
+	"eX9FnsI6eHFl/FLlH/zL7vH/pRGQS1DuTKp/8CmOQdYDqoBEYFwhVSMhu2JaYYwYUtUHdWxrIyh3nCRN",
+	"erYZ+GlitMtgaIwnoxtPyv1b//q9WTu8/9tzQcZGyLeotncrv5DCf4YruDSiN0b4KURdj55MZXkJVema",
+	"WJG2fAFsMkJDTC8NEsn08BwrJ9laPFiQ4iSxJ/66GMq8SzWAy+DxKg4npck9Wz697jQaDX/bHkHBuNE2",
+	"QzDCcakdWHGwrkXdfnL5NSqr3oS5ajaQKlU2whoQ+P2EMb7/fDE+PvL+8wXpSTEg/tkf5xdk56a1QxPd",
+	"38Eh+WTrH+ft/YNtIqR9CjN+BO+xq8T4TwwLVOmhPTMWgiRbH80LOz+b/yc3jJL3n389355h9PdoVHoi",
+	"rThFbR6IM9ZeWqfp/zmksxGIQV4r98z9SjTQgTdWb+kcoqiWn2uzpZBZFJETeyaNvBkaPjyTQkOgyZtI",
+	"JCHp0uA6iQ0zSwh0hAWUL7nuS5Fc9YlmIOvtFMZUjUt+yd8IbniYCa6OLnndHifDA16+4vQaOkZKfHeY",
+	"8pi4Q7VZdo87ZGnPgf1pCzxu7TWb2w3TGKYO2V+zRCh/Uj0uP62d5RKe/ECEgOhs7ZITZLS8pG2N+DaX",
+	"6ctXP032ARr0R07o4iiMmlOYE0p8PBHlk61Wo2HEjLiMXLLf3EYKU05ETL8lkB32rFkaEkK5ugVJ/O+X",
+	"qMguvSPypdFofK2Ry+LxUfP9pddoNC69e/94pKY4U+6gqGlw7KyoGSyaRTMb5G1fkb7gIpHEH6k45h+V",
+	"K2WXameb1h8om33sqM2F7oO0TzM8erjXbpv3/epaYv4xue2zCApNMixXbavapm00D8faGKuA6zfIrzC0",
+	"7HENsSbtPdIXiVRYQNzVsTQ0sVZBueJwxSqM2ayz2pO+c0r8vG62+8YMyJbPzh7KKkT62E+xPJ2TgRNX",
+	"dQ+Z7ohYZUUuk2ZzN3j/+QI/gE+2JqsjXGn5oBJCdTW1O6eUXZcN0y7m2YkIy6ZRjVsbhmyWi0FiK0je",
+	"iOHhdMbxdKB/V8e3cGxbvktz9MkAKFfj2tx1rIxMezUvYgFwBTl+6RlbLBloiqXAExkVCtcVVN9O+mae",
+	"1eelyuwk0WJgx5vpxZOz04KTeeQ1G61GE7PXY+A0Zt6Rt9toNnat7e2jxdvp4wH3/5jPV1WFqE5QihVp",
+	"N5sFRnYl+OzcVXbStUEuRBL0MZfc1qqFyFaoysh7GnpH3i+g3cH6karl7WZzSjXCiiqE6e6YJ65nr9rn",
+	"+p5QtDSdm9E9EbuBRslb8I6+fK15KhkMzOodeb+xG8DNv5qn6ZXCY9ox7rU5psFMGiwS5301De3g5t2s",
+	"BAer84wC7Rr3Cwt/0aCPGt8oYMOfA3ZliWt1g6tiXSP7zV2C6uqWTViFfO9y2YXItzrTsaYVEfLR5cuU",
+	"rprdyJx54fLhVpVFNW0RLSxTYn3Z/ebuCmaR8Izko9Nx5r00p4TTG8oifHw1M/tdGDtEw+GxtSKURUa2",
+	"7GCJokNy2x9OZ9PiQs/Ip0Ytx6xuNNlkZrV1+BSA8/qvYXicF94zP9gD1sYHMi01yDlWo7Ocas/kS9CJ",
+	"5BCSPsgKNjXuiHXMlVe+nWRCuJY/smPvZTDh2gMPumtO7r8uKwc2EPxSxmW8drN9UG+16u39i1bzqGn+",
+	"+2/P4jBes/uK7tEW1Nu9/VZ9L9jbrR+GTajvd1u9V71mcEhbrdwL/kAZJ0oLCT0p8Px9GrR59Lqze/3t",
+	"8O6mPUjxwSO3yW7mVSrZ4cHwffP0T8E+/Hky/J017z6cN4e//+ufdx/eilv83zvBfnvzPsZnfjnd/Z/z",
+	"94ezs3OhqmBlaVTjvpmQMDWVKK17ltZV7WZrslO41wJfaT38SqkWML60+/BL74qV8vdnGVm5zj0KY8FK",
+	"KJ1NtiCCZmAjMjhWy+XeFvEbFz6LCClX93JaYGlrt1NVYByFFTQuuS0O6XzSUmFJLDd57BxUfDEkfRPp",
+	"h2h4Asq50KRr2sDqlLZeOTlJhf/vyh54UaW8EKrT34+N24WzNY7YJbcCU5hNrka6wzRm8XPI37fuVVlZ",
+	"WJq4wpLzaouRS3usMkBe+8lV0JpdD0wQ1zklyIF+92VkKN1UKCuq1pym7inpp1pWCLX4VOf93et/xv9u",
+	"y4v9m8+vhiet4Ofdq38cXH845Gd76tPr28XIGU7y/LBuL8YxxmQ5yVCu9GoAT1xJ7TUPH34ju6PFvNBu",
+	"zzKu8Xrhq9CIb5y0Z+DZvFpxxEXZ+c7Ce6sjI5hULR3rA2sRK3Ir5DWemNV2aclHuBH2G+KqMqfaixIu",
+	"6iIed0zwlVzXjIjjXtWWJDb85Plo7+E3sptGVsELli5L8ML8it6i6GXoAffWKi3tR/RQDSuovpC6bsLC",
+	"kCBsSt5/vmiQE3e3hAX2CvczWGgmYghh0TCUJrI05tN8j7jnMRE37uoGfAc/OewM0aVDVEmX3C/c3jDF",
+	"9l24jJqFLVeKxiKZR6DYfJPTC4SUEOh6X0gF9S6C+cO60jSeJ+4ppe/MZObm9MfLCVTG7e13fwnYH+z9",
+	"6af/nLZ+Z6fqlH/cD96cHpxex//9rzfvDxswfP+f8PMp+4Od3p3yZiNoR7w7eNcM//t9VM5IGrWcrX1n",
+	"OYspVod47VAhWypNkpqPStWeNIdbYudodxj+WuXSnsHkjF7ysoTGmBDc/nznbgVE1rXi5RjVOpK8RKLp",
+	"2mU0BsY262nJqcmh8AfTdfYY2fpFEA13eif9artmA3YILayj6A2ER3hJIXrFobCwmXF6jfNtC10aZZFt",
+	"Ilis3kLOxM+rYNk6nQV0N2LcokMSqBLGKc/r5VcH2KWys88qzrbFbb23QCX5/r1cvfb+vkaGeBOYq072",
+	"/Xupeq0t0FqqtDazWzzj5aLOLT7Pqo6ZNWZBsbKxuwrO7kVVloArJwlMHFcG/bbQus2mW8aLJ0+N2K2I",
+	"ZXz+IgL3kTkX9EdANY3EVaWDMjlwf8qqYoJXUa5vvc7AesXyvhr5XEzaHjG632jFKq240CpNQguM51XW",
+	"DCM3eKV3d1f15B7bwWewgw2wsFpgYWRtZlba1W7fg/DCRxiIG3cfV7nnY1Tc9ipdxklid/H2mofEZ7yT",
+	"KFsdvqx032IvSypdd6V2ha9VgU3YHn84bGJ+3m3NwLsVF4WugnXtGizOurXqyOQPDhWKamwveJTblvPP",
+	"Nwbo0Q3QCzE+fzUa+QvoZURwASQS83GCfsUOH8IaaToaZg7i9a4uGS1P7KrZu+GotgFCetnu1l6rnWeA",
+	"bI+Lvc0UW6WdeQpe/WJi5nKpHwOE3CjDR1eGru+NUly7G7RW798K8dLevz1jUOlNfe67e+Pzm5tJFyLB",
+	"r4gWbvsYjxtSHtpcyfEqGOb7YblkRqVL9mF5P2zabo4tsZpW73Ra4C0MhMWLKzbpM21w0GsF7XAX6nvd",
+	"fVrfCw7C+mt41asf0mbX/rLX8wolTGd7YY57l9OCtRPUQeFW/4VkcmlGxOtpivVS3ZDm29oslETJy6tm",
+	"XBpHlM+Rm2ceP85OM+AP7o+6K5WMj0zbJjjDHh99d6A2HsJEQze4NE3J5ls28LiXd+R9SwCzqR0XZ7Vv",
+	"ZuSnQj3lqb3jMSamytckTRpERT3+fDgPVRpaQybifO7CT9YXaDWb5JefKu6cQNepqtC29yo4DJvQ6tXb",
+	"dLdb3wv2jS446NVN+4dBM2xBu1cuDnnk7XdfQztoteqvwr1efY8edOuv4TCot3qmEdPGAVQUSj3ydsOD",
+	"Xovut+uvg5bRPq+gfkh3e/V2txU0w0N43XvVKtw1nxU7n82ZyQtve61uO9gN96C+3zto1vfoq279dXAY",
+	"1s1M0zEuukmT3VIwdW8GWfRF7MjETg/NYtRnSaW0++imVXeZmGGCBjnVuaQbjqplf+Eec+mqtEGiNMFz",
+	"GIIDCfqUcXfFl2m2g190uhLPuGxP2mbBOyGeQNrijyXb84vpXIL5FJI0N6r7r1Xd8/DHtA0koxs220ZP",
+	"adsotip4rnARzdHMW0S2D4vUcZGBKYkCRbaK+0I5dHdM7JUrmI3PlQYabk/aNVrMhmw2i57rZtFcDDtl",
+	"i2iu8NAw6t5UaPkX0I4TlzxYuDGBP64J/KHN33o2ruZQB0un0M+9cUW2EDrF4IipLMsNj45tN4hv+djH",
+	"k/lGzVzyLl5lRrQoXFe2VbqpbPuYUD7Mj5tnNRmyC+xtqx2bJOw3yOdZNs+qMuwturwCA7tgdFY4N20v",
+	"YJtLCB9xg2ujpOdR0unqTVfT+6tQ0+2VqOl0c22jrl/yltpykdEOL1wFX1eFu+AnbLMBTy9KdxGSKzKf",
+	"bjjbDbbsrvFatuE2oCxSWIDrmBgv1S/23El77nChzR9+4RZztycHeqI7W3mf/dJFTEYvk381+RZ3r921",
+	"urJ+0HtlNMDrbt0otLrRaLt0r7sfHIRVl5of7Tan3KLupQq4/qr5ulXf6x4G9ddhE+p5o6/mONZVSaYJ",
+	"yiVdkM2xyIn+3N8x3T+jaEayR09LSioPQ9qy6O7af7d45CJnLRIIPI7Q0yAL9/4jHH7J/SITWtnr5A/5",
+	"28duuzLlT4uswx1TOm/Bsa6R4Z4huL9d5a+dPyC0i7phL0heV+woblSdvZQ5rajxw0Fo6/RUzlenMMfd",
+	"lzi/ar3SYbGlw+w93CZixUSgs08XzgdxP1V4HXSyt5Fe7750/mH5wncvlmAcq/z6cWMSCjf7ewPBdT/K",
+	"b843XQxEYjrzWs1Gs4mZKVK6xz+dvx27sD97fsLjxr6MXflu47mxS92/zLdTnpJtYoE3/Hnjb0zzN+KM",
+	"9dbsYaSrRT4mEW6QtNv56cVAhLB9RKgmEVCl7da7YelLvuVb3u6kFszfruHvMUiS8TrZ8sPEyg50sm/9",
+	"7doltwxsD1pyuKKa3QDZ8tOPHfu77+qgajIQShN9K9KLYi65m8WWbx/taCE6sYSAKfC3bSITECzrlwoH",
+	"Dtt9zottbh8TJxLEiYRFrAQnfiyUNrLcienwyjfvj0hPOn/7AIJlWHGCXlna2jpPaS3ZPpXhJf+WCE3T",
+	"AdqrK3PbteW71zv4etq+6ph3O/jqVG+sqNQWzRZ/TvpscdW16iz0jRWosNUbV+zRXbF5bUnqfFmgtY6w",
+	"7mSk6IwG19ToRKPCGDfd2hePiTKRJI2Ipnegaqkmo66GrpCECw5ZdQxbN8Rtf0qgiCYNJiTCFq4IXltC",
+	"rCXMaE7qQ9moP0weanqnsucWNJ9qZcn3BeH+7I7kL14zaIVt2DUP73cn5bB/fcRaHWNXbE9PBy3mJ76Q",
+	"vNDSlFeYILq0kpmU8Fm8snydiZ9PVJgWEo1nlJD5o+iwRZZpal7k6PmKTYLkk0mQLC7Ncj7dXFU1Sv0u",
+	"XlRjOY27SZN8tmmSC7HttHzJURU1DuGWWe1ppdhsLE/l1R8vwOqsCVdeQP7++gTFFVfWWKGxWe5A10cw",
+	"H+ZJGCyM/BklDm602pTsvY1226Txrch/18N4Si3ks8KZWUW2Es6+JWCLlG4vA7deYK8/4iVAi+RFe4+P",
+	"NBqCzw404nK/KJxRO4ZcGcw4TXCmQ4hmqZ7O0XFvEU57rgepvcc277i2M6Blhm02YNlTBMu0lc7Fbe1C",
+	"UJl5c2mkbDHFsgHKnjtQNhfLzoCTpcppEkzm+OwJH0Rbq55/ETp+vdDUHBz/oyBTK1Dua3MXn+t51rWq",
+	"kVEwaKNONljQUu7pgyiQIgkPQY70dpzeWSOBuDA3BmnZcQmEaH3FKdPJptl4qWBNS8VLj5D/UHUhJwHs",
+	"c5+Xf2xwa2Zg60VhWo8AZ82vAaZDXU8B5loRl8/Ls88PIluXOpiTsDPAaxtk7Qkia4t6LYvgaUtDaRsY",
+	"7cXBaCtE0KaBZ08VOHvm2v9H1/xrxdteGNS2VpitLIfzisfzQ9qeud4ZQek2+ueFA3Tzerl4Fm3yzTBE",
+	"0zsiTQ+Mm6A7AK4XQt0usJ9NQta/Ti6MB2aUpGnWnnV/NPzqgt49jF0hC7wI4Eo7JlzdZSBV4jEBkrqg",
+	"d08BjqpgwHnY6fnBSquQuDkINA0e0vRuAw09JWhIo0zObzDnwoQ0vVscD1pIa2ywoOeKBc3DkFNwIKdo",
+	"xjAgy01PMg57Imr6R1bR68FwZmfpZ4/fLK+sF/TtFnbnnh9e80T0RIq7bPTFC8ZcFnAfE+XYZLabeM3j",
+	"x4RmV0MrAEWYVkTccqI07fWq4ZZP2M2aMpxwjmnpTabwkutJCU54b/Ss8vjRPHw/tdesxJkl2MS8Knc/",
+	"yJNOqZp2I/fsV2XPdF/3oyFQhhEfhqBw7V4EBJU4wZzjau8p+JNVF5aXcgGgfGhljpxkisM+M6I70Nk5",
+	"uuR4C73vHvVr2UN+LiY+2dL0GjjpSTGwFXXxlnJy2wdOaFcB15W1XG2s/cneHL8+9CuVpT8phxFRcuLx",
+	"nnIgb4VNclfqVkgzfFqPBL+qKwgk6Lr5Ie5LqmBUhOYSiDWDaFNosYBDVqDbckplHgpOdMtUdpf/Bipb",
+	"KVSWWAmeS28VfZ65IDPr9hg1pMU1cCy8G5NbIa+xEK8mggfQIG9QBSkSUM6FJrZl3IRSEN24S1InXn+6",
+	"mE7aYGvPFVtbhINrk/ZFTWNFMzigQ+OcV90w2NyrxOIc+z1+kP3Dq/tN+L1CuG4xKfkrwLpJ13GiB2oe",
+	"TtE6u8+CNyKgDZgJu1uBNVhuYxYF658NlK25hGPNGN4jqBdHhbk0zP6ohmmvRsM4nG+jaZ6p+c/AuiUc",
+	"WHex6mTc7qdEMQ5KkYQzrY7d9eddMLEj0YIIDjXC+I1gARCeDLqYMZVgzghxrS+UVvWvdGQvOLPK0bUT",
+	"S+ixO7Mav56N3Qx87m4GfUysyy3Gw3BXyk8vAvG6yVl0VXlXKxG3CUiVW8S1glXzcfS8/PmMUrgeWbTn",
+	"JNy01K4CV23Su54KZnWTyfJce3SpxpoLsnIvLZ7ptbDi2SBSzxWRmpc/p2R8TbRqv4DOOetpZXQ8D+3+",
+	"o2v29cBM87H+s88MW41yX6U7Oa94PKNMseehV1JkaaNfXngW2dxeKl6dGiQSr0D98t37CagEeZLovr36",
+	"9Lt3ErNfYZh989W8IG9SnVPmxd9EQCMSwg1EIh4A12TLH9BrMAGzv23EQ0bekdfXOj7a2YnM032h9NHr",
+	"5usm6iU36rF2jRo1QTrlIcJYGLI3ckEUsarIILvADd9aYW+tRk7OTsk1DG1TLlcoawaBvPF2PvdRVQNR",
+	"VtBJLMUNCzGHLopUDa9eT2LSHRIkbLHJlP73X+//NwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

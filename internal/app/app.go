@@ -23,6 +23,7 @@ import (
 	"github.com/acronis-platform/platform/internal/idempotency"
 	"github.com/acronis-platform/platform/internal/jobs"
 	"github.com/acronis-platform/platform/internal/postgres"
+	"github.com/acronis-platform/platform/internal/provisioning"
 	"github.com/acronis-platform/platform/internal/ratelimit"
 	"github.com/acronis-platform/platform/internal/secret"
 	"github.com/acronis-platform/platform/internal/user"
@@ -92,7 +93,9 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	}
 	e, err := httpapi.New(httpapi.Deps{
 		Log: log, Clock: clk, Metrics: httpapi.NewMetrics(db.Pool),
-		Users: users, Keys: keys, Catalog: catalog.NewService(db.Gorm, clk), BaseCurrency: cfg.BaseCurrency, Idempotency: idem,
+		Users: users, Keys: keys, Catalog: catalog.NewService(db.Gorm, clk, box, func(ctx context.Context, c provisioning.Credentials) (provisioning.Offer, error) {
+			return provisioning.Inspect(ctx, c, clk)
+		}), BaseCurrency: cfg.BaseCurrency, Idempotency: idem,
 		Authenticators: httpapi.Authenticators{
 			Tokens: tokens, UserByID: users.PrincipalOf, APIKey: keys.Authenticate, IsAPIKey: apikey.IsKey,
 		},

@@ -245,9 +245,15 @@ func (s *Service) SetPricing(ctx context.Context, planID uuid.UUID, p Pricing) (
 		if err != nil {
 			return err
 		}
-		// Module settings (and so hard quotas) are not configurable yet.
-		if err := checkPricing(p, false); err != nil {
+		mod, err := s.moduleSettings(ctx, tx, planID)
+		if err != nil && errs.CodeOf(err) != "module_settings_not_set" {
 			return err
+		}
+		if err := checkPricing(p, hasHardQuota(mod)); err != nil {
+			return err
+		}
+		if p.EnableQuantity && unlimitedSoft(mod) {
+			return errs.Unprocessable("quantity_requires_finite_quota", "Quantity needs a finite storage quota (the plan's soft quota is unlimited).")
 		}
 		p.UpdatedAt = s.now()
 		for _, del := range []any{&Cycle{}, &MeteredCharge{}, &Pricing{}} {
@@ -274,9 +280,8 @@ func (s *Service) SetPricing(ctx context.Context, planID uuid.UUID, p Pricing) (
 		if err := tx.Take(&g, "id = ?", plan.ProductGroupID).Error; err != nil {
 			return errs.Internal(err)
 		}
-		if plan.Status == PlanDraft && g.Module == ModuleNone {
-			return tx.Model(&Plan{}).Where("id = ?", planID).
-				Updates(map[string]any{"status": PlanActive, "version": gorm.Expr("version + 1"), "updated_at": s.now()}).Error
+		if plan.Status == PlanDraft && (g.Module == ModuleNone || mod != nil) {
+			return s.activate(tx, planID)
 		}
 		return nil
 	})

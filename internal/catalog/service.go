@@ -19,12 +19,17 @@ import (
 // Service is the catalog's unit of work. Reads are open to admins and
 // partners; the HTTP layer lets only admins write.
 type Service struct {
-	db  *gorm.DB
-	clk clock.Clock
+	db      *gorm.DB
+	clk     clock.Clock
+	box     Sealer
+	inspect Inspector
 }
 
-// NewService wires the service.
-func NewService(db *gorm.DB, clk clock.Clock) *Service { return &Service{db: db, clk: clk} }
+// NewService wires the service; box keeps vendor secrets, inspect checks
+// module settings against the vendor.
+func NewService(db *gorm.DB, clk clock.Clock, box Sealer, inspect Inspector) *Service {
+	return &Service{db: db, clk: clk, box: box, inspect: inspect}
+}
 
 func (s *Service) now() time.Time { return s.clk.Now().Truncate(time.Microsecond) }
 

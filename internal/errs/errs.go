@@ -23,6 +23,7 @@ const (
 	KindUnavailable                    // 503
 	KindMethodNotAllowed               // 405
 	KindTooLarge                       // 413
+	KindBadGateway                     // 502 an upstream (the vendor) failed
 )
 
 // FieldError names one field at fault.

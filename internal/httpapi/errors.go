@@ -27,6 +27,7 @@ var statusOf = map[errs.Kind]int{
 	errs.KindUnavailable:        http.StatusServiceUnavailable,
 	errs.KindMethodNotAllowed:   http.StatusMethodNotAllowed,
 	errs.KindTooLarge:           http.StatusRequestEntityTooLarge,
+	errs.KindBadGateway:         http.StatusBadGateway,
 }
 
 const problemType = "https://docs.acronis-platform.example/problems/"

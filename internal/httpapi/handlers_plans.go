@@ -202,3 +202,47 @@ func (s *Server) SetPlanNotificationSettings(ctx context.Context, req oapi.SetPl
 	}
 	return oapi.SetPlanNotificationSettings200JSONResponse(notificationOut(n)), nil
 }
+
+func moduleOut(m catalog.ModuleSettings) oapi.ModuleSettings {
+	items := m.Items()
+	toFloat := func(in map[string]int64) *oapi.OfferingItemQuotas {
+		out := oapi.OfferingItemQuotas{}
+		for k, v := range in {
+			out[k] = float64(v)
+		}
+		return &out
+	}
+	return oapi.ModuleSettings{DatacenterUrl: m.DatacenterURL, ClientId: m.ClientID, ClientSecretSet: len(m.ClientSecretEnc) > 0,
+		FreeTrial: m.FreeTrial, StorageQuotaGb: m.StorageQuotaGB, OverageQuotaGb: m.OverageQuotaGB, Edition: m.Edition,
+		BackupLocation: m.BackupLocation, OfferingItems: oapi.OfferingItemGroups{Common: toFloat(items.Common), Independent: toFloat(items.Independent)}}
+}
+
+func (s *Server) GetPlanModuleSettings(ctx context.Context, req oapi.GetPlanModuleSettingsRequestObject) (oapi.GetPlanModuleSettingsResponseObject, error) {
+	m, err := s.catalog.GetModuleSettings(ctx, req.Id)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.GetPlanModuleSettings200JSONResponse(moduleOut(m)), nil
+}
+
+func (s *Server) SetPlanModuleSettings(ctx context.Context, req oapi.SetPlanModuleSettingsRequestObject) (oapi.SetPlanModuleSettingsResponseObject, error) {
+	b := req.Body
+	in := catalog.ModuleInput{DatacenterURL: b.DatacenterUrl, ClientID: b.ClientId, ClientSecret: b.ClientSecret,
+		StorageQuotaGB: b.StorageQuotaGb, OverageQuotaGB: b.OverageQuotaGb, Edition: b.Edition, BackupLocation: b.BackupLocation}
+	if b.FreeTrial != nil {
+		in.FreeTrial = *b.FreeTrial
+	}
+	if b.OfferingItems != nil {
+		if b.OfferingItems.Common != nil {
+			in.Common = *b.OfferingItems.Common
+		}
+		if b.OfferingItems.Independent != nil {
+			in.Independent = *b.OfferingItems.Independent
+		}
+	}
+	m, err := s.catalog.SetModuleSettings(ctx, req.Id, in)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.SetPlanModuleSettings200JSONResponse(moduleOut(m)), nil
+}

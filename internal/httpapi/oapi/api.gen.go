@@ -351,6 +351,37 @@ type MeteredCharge struct {
 // Module The provisioning module of a product group (`none` for groups sold without one).
 type Module string
 
+// ModuleSettings defines model for ModuleSettings.
+type ModuleSettings struct {
+	BackupLocation  string             `json:"backup_location"`
+	ClientId        string             `json:"client_id"`
+	ClientSecretSet bool               `json:"client_secret_set"`
+	DatacenterUrl   string             `json:"datacenter_url"`
+	Edition         string             `json:"edition"`
+	FreeTrial       bool               `json:"free_trial"`
+	OfferingItems   OfferingItemGroups `json:"offering_items"`
+	OverageQuotaGb  *int               `json:"overage_quota_gb,omitempty"`
+	StorageQuotaGb  *int               `json:"storage_quota_gb,omitempty"`
+}
+
+// ModuleSettingsInput defines model for ModuleSettingsInput.
+type ModuleSettingsInput struct {
+	// BackupLocation A location id or name the vendor offers.
+	BackupLocation string              `json:"backup_location"`
+	ClientId       string              `json:"client_id"`
+	ClientSecret   *string             `json:"client_secret,omitempty"`
+	DatacenterUrl  string              `json:"datacenter_url"`
+	Edition        string              `json:"edition"`
+	FreeTrial      *bool               `json:"free_trial,omitempty"`
+	OfferingItems  *OfferingItemGroups `json:"offering_items,omitempty"`
+
+	// OverageQuotaGb Hard quota (extra GB above the soft quota); only with a soft quota.
+	OverageQuotaGb *int `json:"overage_quota_gb,omitempty"`
+
+	// StorageQuotaGb Soft quota in GB per unit; -1 is unlimited.
+	StorageQuotaGb *int `json:"storage_quota_gb,omitempty"`
+}
+
 // Money An amount of money. The amount is a decimal string with two places, never a JSON number.
 type Money struct {
 	// Amount A decimal string. Responses always carry two places; requests with more are refused (422 `amount_too_precise`).
@@ -375,6 +406,18 @@ type NotificationSettings struct {
 	TerminationDays       int                 `json:"termination_days"`
 	TerminationTemplateId *openapi_types.UUID `json:"termination_template_id,omitempty"`
 }
+
+// OfferingItemGroups defines model for OfferingItemGroups.
+type OfferingItemGroups struct {
+	// Common Offering item name to quota (a whole number).
+	Common *OfferingItemQuotas `json:"common,omitempty"`
+
+	// Independent Offering item name to quota (a whole number).
+	Independent *OfferingItemQuotas `json:"independent,omitempty"`
+}
+
+// OfferingItemQuotas Offering item name to quota (a whole number).
+type OfferingItemQuotas map[string]float64
 
 // Plan defines model for Plan.
 type Plan struct {
@@ -747,6 +790,9 @@ type IfMatch = string
 // Limit defines model for Limit.
 type Limit = int
 
+// BadGateway An RFC 9457 problem document.
+type BadGateway = Problem
+
 // BadRequest An RFC 9457 problem document.
 type BadRequest = Problem
 
@@ -1040,6 +1086,9 @@ type CreatePlanJSONRequestBody = PlanCreate
 
 // UpdatePlanJSONRequestBody defines body for UpdatePlan for application/json ContentType.
 type UpdatePlanJSONRequestBody = PlanUpdate
+
+// SetPlanModuleSettingsJSONRequestBody defines body for SetPlanModuleSettings for application/json ContentType.
+type SetPlanModuleSettingsJSONRequestBody = ModuleSettingsInput
 
 // SetPlanNotificationSettingsJSONRequestBody defines body for SetPlanNotificationSettings for application/json ContentType.
 type SetPlanNotificationSettingsJSONRequestBody = NotificationSettings
@@ -1355,6 +1404,49 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/plans/{id} (the `UpdatePlan` operationId).
 	UpdatePlan(ctx context.Context, id Id, params *UpdatePlanParams, body UpdatePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetPlanModuleSettings Get a plan's module settings
+	//
+	// The Acronis settings of a plan; the client secret is never returned (`client_secret_set` says whether one is stored). 404 `module_settings_not_set` before they are set.
+	//
+	// Corresponds with GET /v1/plans/{id}/module-settings (the `GetPlanModuleSettings` operationId).
+	GetPlanModuleSettings(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetPlanModuleSettingsWithBody Set a plan's module settings
+	//
+	// Saves the Acronis settings after testing them against the vendor: the
+	// credentials must work (422 `vendor_credentials_invalid`), the edition
+	// and backup location must be offered (422 `edition_not_available`,
+	// `location_not_available`, listing the valid values) and so must every
+	// offering item (422 `offering_items_not_available`). Quotas: a hard
+	// quota needs a soft one (422 `hard_quota_requires_soft_quota`); an
+	// unlimited soft quota (-1) makes the hard one unlimited; offering item
+	// quotas are whole numbers (422 `offering_item_quota_not_integer`). When
+	// the vendor cannot be reached nothing is saved (502 `vendor_unreachable`).
+	// `client_secret` is write-only; leave it out to keep the stored one.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/plans/{id}/module-settings (the `SetPlanModuleSettings` operationId).
+	SetPlanModuleSettingsWithBody(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetPlanModuleSettings Set a plan's module settings
+	//
+	// Saves the Acronis settings after testing them against the vendor: the
+	// credentials must work (422 `vendor_credentials_invalid`), the edition
+	// and backup location must be offered (422 `edition_not_available`,
+	// `location_not_available`, listing the valid values) and so must every
+	// offering item (422 `offering_items_not_available`). Quotas: a hard
+	// quota needs a soft one (422 `hard_quota_requires_soft_quota`); an
+	// unlimited soft quota (-1) makes the hard one unlimited; offering item
+	// quotas are whole numbers (422 `offering_item_quota_not_integer`). When
+	// the vendor cannot be reached nothing is saved (502 `vendor_unreachable`).
+	// `client_secret` is write-only; leave it out to keep the stored one.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/plans/{id}/module-settings (the `SetPlanModuleSettings` operationId).
+	SetPlanModuleSettings(ctx context.Context, id Id, body SetPlanModuleSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetPlanNotificationSettings Get a plan's notification settings
 	//
@@ -2186,6 +2278,79 @@ func (c *Client) UpdatePlanWithBody(ctx context.Context, id Id, params *UpdatePl
 // Corresponds with PATCH /v1/plans/{id} (the `UpdatePlan` operationId).
 func (c *Client) UpdatePlan(ctx context.Context, id Id, params *UpdatePlanParams, body UpdatePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdatePlanRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetPlanModuleSettings Get a plan's module settings
+//
+// The Acronis settings of a plan; the client secret is never returned (`client_secret_set` says whether one is stored). 404 `module_settings_not_set` before they are set.
+//
+// Corresponds with GET /v1/plans/{id}/module-settings (the `GetPlanModuleSettings` operationId).
+func (c *Client) GetPlanModuleSettings(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetPlanModuleSettingsRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetPlanModuleSettingsWithBody Set a plan's module settings
+//
+// Saves the Acronis settings after testing them against the vendor: the
+// credentials must work (422 `vendor_credentials_invalid`), the edition
+// and backup location must be offered (422 `edition_not_available`,
+// `location_not_available`, listing the valid values) and so must every
+// offering item (422 `offering_items_not_available`). Quotas: a hard
+// quota needs a soft one (422 `hard_quota_requires_soft_quota`); an
+// unlimited soft quota (-1) makes the hard one unlimited; offering item
+// quotas are whole numbers (422 `offering_item_quota_not_integer`). When
+// the vendor cannot be reached nothing is saved (502 `vendor_unreachable`).
+// `client_secret` is write-only; leave it out to keep the stored one.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/plans/{id}/module-settings (the `SetPlanModuleSettings` operationId).
+func (c *Client) SetPlanModuleSettingsWithBody(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetPlanModuleSettingsRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetPlanModuleSettings Set a plan's module settings
+//
+// Saves the Acronis settings after testing them against the vendor: the
+// credentials must work (422 `vendor_credentials_invalid`), the edition
+// and backup location must be offered (422 `edition_not_available`,
+// `location_not_available`, listing the valid values) and so must every
+// offering item (422 `offering_items_not_available`). Quotas: a hard
+// quota needs a soft one (422 `hard_quota_requires_soft_quota`); an
+// unlimited soft quota (-1) makes the hard one unlimited; offering item
+// quotas are whole numbers (422 `offering_item_quota_not_integer`). When
+// the vendor cannot be reached nothing is saved (502 `vendor_unreachable`).
+// `client_secret` is write-only; leave it out to keep the stored one.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/plans/{id}/module-settings (the `SetPlanModuleSettings` operationId).
+func (c *Client) SetPlanModuleSettings(ctx context.Context, id Id, body SetPlanModuleSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetPlanModuleSettingsRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3914,6 +4079,87 @@ func NewUpdatePlanRequestWithBody(server string, id Id, params *UpdatePlanParams
 		}
 
 	}
+
+	return req, nil
+}
+
+// NewGetPlanModuleSettingsRequest constructs an http.Request for the GetPlanModuleSettings method
+func NewGetPlanModuleSettingsRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/plans/%s/module-settings", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSetPlanModuleSettingsRequest calls the generic SetPlanModuleSettings builder with application/json body
+func NewSetPlanModuleSettingsRequest(server string, id Id, body SetPlanModuleSettingsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSetPlanModuleSettingsRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewSetPlanModuleSettingsRequestWithBody constructs an http.Request for the SetPlanModuleSettings method, with any body, and a specified content type
+func NewSetPlanModuleSettingsRequestWithBody(server string, id Id, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/plans/%s/module-settings", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -5989,6 +6235,51 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /v1/plans/{id} (the `UpdatePlan` operationId).
 	UpdatePlanWithResponse(ctx context.Context, id Id, params *UpdatePlanParams, body UpdatePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdatePlanResponse, error)
 
+	// GetPlanModuleSettingsWithResponse Get a plan's module settings
+	//
+	// The Acronis settings of a plan; the client secret is never returned (`client_secret_set` says whether one is stored). 404 `module_settings_not_set` before they are set.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/plans/{id}/module-settings (the `GetPlanModuleSettings` operationId).
+	GetPlanModuleSettingsWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetPlanModuleSettingsResponse, error)
+
+	// SetPlanModuleSettingsWithBodyWithResponse Set a plan's module settings
+	//
+	// Saves the Acronis settings after testing them against the vendor: the
+	// credentials must work (422 `vendor_credentials_invalid`), the edition
+	// and backup location must be offered (422 `edition_not_available`,
+	// `location_not_available`, listing the valid values) and so must every
+	// offering item (422 `offering_items_not_available`). Quotas: a hard
+	// quota needs a soft one (422 `hard_quota_requires_soft_quota`); an
+	// unlimited soft quota (-1) makes the hard one unlimited; offering item
+	// quotas are whole numbers (422 `offering_item_quota_not_integer`). When
+	// the vendor cannot be reached nothing is saved (502 `vendor_unreachable`).
+	// `client_secret` is write-only; leave it out to keep the stored one.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/plans/{id}/module-settings (the `SetPlanModuleSettings` operationId).
+	SetPlanModuleSettingsWithBodyWithResponse(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetPlanModuleSettingsResponse, error)
+
+	// SetPlanModuleSettingsWithResponse Set a plan's module settings
+	//
+	// Saves the Acronis settings after testing them against the vendor: the
+	// credentials must work (422 `vendor_credentials_invalid`), the edition
+	// and backup location must be offered (422 `edition_not_available`,
+	// `location_not_available`, listing the valid values) and so must every
+	// offering item (422 `offering_items_not_available`). Quotas: a hard
+	// quota needs a soft one (422 `hard_quota_requires_soft_quota`); an
+	// unlimited soft quota (-1) makes the hard one unlimited; offering item
+	// quotas are whole numbers (422 `offering_item_quota_not_integer`). When
+	// the vendor cannot be reached nothing is saved (502 `vendor_unreachable`).
+	// `client_secret` is write-only; leave it out to keep the stored one.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/plans/{id}/module-settings (the `SetPlanModuleSettings` operationId).
+	SetPlanModuleSettingsWithResponse(ctx context.Context, id Id, body SetPlanModuleSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*SetPlanModuleSettingsResponse, error)
+
 	// GetPlanNotificationSettingsWithResponse Get a plan's notification settings
 	//
 	// When unpaid services are suspended and terminated, and the mails sent; 404 `notification_settings_not_set` before they are set.
@@ -7838,6 +8129,186 @@ func (r UpdatePlanResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdatePlanResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetPlanModuleSettingsResponse401Headers the declared response headers of an HTTP 401 response for GetPlanModuleSettings
+type GetPlanModuleSettingsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetPlanModuleSettingsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ModuleSettings
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetPlanModuleSettingsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetPlanModuleSettingsResponse) GetJSON200() *ModuleSettings {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetPlanModuleSettingsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetPlanModuleSettingsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetPlanModuleSettingsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetPlanModuleSettingsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetPlanModuleSettingsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetPlanModuleSettingsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetPlanModuleSettingsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetPlanModuleSettingsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetPlanModuleSettingsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SetPlanModuleSettingsResponse401Headers the declared response headers of an HTTP 401 response for SetPlanModuleSettings
+type SetPlanModuleSettingsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type SetPlanModuleSettingsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ModuleSettings
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *SetPlanModuleSettingsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SetPlanModuleSettingsResponse) GetJSON200() *ModuleSettings {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r SetPlanModuleSettingsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r SetPlanModuleSettingsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r SetPlanModuleSettingsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r SetPlanModuleSettingsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r SetPlanModuleSettingsResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r SetPlanModuleSettingsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r SetPlanModuleSettingsResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetBody returns the raw response body bytes
+func (r SetPlanModuleSettingsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SetPlanModuleSettingsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SetPlanModuleSettingsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SetPlanModuleSettingsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -11319,6 +11790,69 @@ func (c *ClientWithResponses) UpdatePlanWithResponse(ctx context.Context, id Id,
 	return ParseUpdatePlanResponse(rsp)
 }
 
+// GetPlanModuleSettingsWithResponse Get a plan's module settings
+//
+// The Acronis settings of a plan; the client secret is never returned (`client_secret_set` says whether one is stored). 404 `module_settings_not_set` before they are set.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/plans/{id}/module-settings (the `GetPlanModuleSettings` operationId).
+func (c *ClientWithResponses) GetPlanModuleSettingsWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetPlanModuleSettingsResponse, error) {
+	rsp, err := c.GetPlanModuleSettings(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetPlanModuleSettingsResponse(rsp)
+}
+
+// SetPlanModuleSettingsWithBodyWithResponse Set a plan's module settings
+//
+// Saves the Acronis settings after testing them against the vendor: the
+// credentials must work (422 `vendor_credentials_invalid`), the edition
+// and backup location must be offered (422 `edition_not_available`,
+// `location_not_available`, listing the valid values) and so must every
+// offering item (422 `offering_items_not_available`). Quotas: a hard
+// quota needs a soft one (422 `hard_quota_requires_soft_quota`); an
+// unlimited soft quota (-1) makes the hard one unlimited; offering item
+// quotas are whole numbers (422 `offering_item_quota_not_integer`). When
+// the vendor cannot be reached nothing is saved (502 `vendor_unreachable`).
+// `client_secret` is write-only; leave it out to keep the stored one.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/plans/{id}/module-settings (the `SetPlanModuleSettings` operationId).
+func (c *ClientWithResponses) SetPlanModuleSettingsWithBodyWithResponse(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetPlanModuleSettingsResponse, error) {
+	rsp, err := c.SetPlanModuleSettingsWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetPlanModuleSettingsResponse(rsp)
+}
+
+// SetPlanModuleSettingsWithResponse Set a plan's module settings
+//
+// Saves the Acronis settings after testing them against the vendor: the
+// credentials must work (422 `vendor_credentials_invalid`), the edition
+// and backup location must be offered (422 `edition_not_available`,
+// `location_not_available`, listing the valid values) and so must every
+// offering item (422 `offering_items_not_available`). Quotas: a hard
+// quota needs a soft one (422 `hard_quota_requires_soft_quota`); an
+// unlimited soft quota (-1) makes the hard one unlimited; offering item
+// quotas are whole numbers (422 `offering_item_quota_not_integer`). When
+// the vendor cannot be reached nothing is saved (502 `vendor_unreachable`).
+// `client_secret` is write-only; leave it out to keep the stored one.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/plans/{id}/module-settings (the `SetPlanModuleSettings` operationId).
+func (c *ClientWithResponses) SetPlanModuleSettingsWithResponse(ctx context.Context, id Id, body SetPlanModuleSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*SetPlanModuleSettingsResponse, error) {
+	rsp, err := c.SetPlanModuleSettings(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetPlanModuleSettingsResponse(rsp)
+}
+
 // GetPlanNotificationSettingsWithResponse Get a plan's notification settings
 //
 // When unpaid services are suspended and terminated, and the mails sent; 404 `notification_settings_not_set` before they are set.
@@ -13313,6 +13847,168 @@ func ParseUpdatePlanResponse(rsp *http.Response) (*UpdatePlanResponse, error) {
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers UpdatePlanResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetPlanModuleSettingsResponse parses an HTTP response from a GetPlanModuleSettingsWithResponse call
+func ParseGetPlanModuleSettingsResponse(rsp *http.Response) (*GetPlanModuleSettingsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetPlanModuleSettingsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ModuleSettings
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetPlanModuleSettingsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSetPlanModuleSettingsResponse parses an HTTP response from a SetPlanModuleSettingsWithResponse call
+func ParseSetPlanModuleSettingsResponse(rsp *http.Response) (*SetPlanModuleSettingsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SetPlanModuleSettingsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ModuleSettings
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers SetPlanModuleSettingsResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -16258,6 +16954,12 @@ type ServerInterface interface {
 	// UpdatePlan Update a plan
 	// (PATCH /v1/plans/{id})
 	UpdatePlan(ctx echo.Context, id Id, params UpdatePlanParams) error
+	// GetPlanModuleSettings Get a plan's module settings
+	// (GET /v1/plans/{id}/module-settings)
+	GetPlanModuleSettings(ctx echo.Context, id Id) error
+	// SetPlanModuleSettings Set a plan's module settings
+	// (PUT /v1/plans/{id}/module-settings)
+	SetPlanModuleSettings(ctx echo.Context, id Id) error
 	// GetPlanNotificationSettings Get a plan's notification settings
 	// (GET /v1/plans/{id}/notification-settings)
 	GetPlanNotificationSettings(ctx echo.Context, id Id) error
@@ -16768,6 +17470,38 @@ func (w *ServerInterfaceWrapper) UpdatePlan(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.UpdatePlan(ctx, id, params)
+	return err
+}
+
+// GetPlanModuleSettings converts echo context to params.
+func (w *ServerInterfaceWrapper) GetPlanModuleSettings(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetPlanModuleSettings(ctx, id)
+	return err
+}
+
+// SetPlanModuleSettings converts echo context to params.
+func (w *ServerInterfaceWrapper) SetPlanModuleSettings(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SetPlanModuleSettings(ctx, id)
 	return err
 }
 
@@ -17813,8 +18547,12 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.PATCH(options.BaseURL+"/v1/email-templates/:id", wrapper.UpdateEmailTemplate, options.OperationMiddlewares["updateEmailTemplate"]...)
 	router.GET(options.BaseURL+"/v1/plans/:id/notification-settings", wrapper.GetPlanNotificationSettings, options.OperationMiddlewares["getPlanNotificationSettings"]...)
 	router.PUT(options.BaseURL+"/v1/plans/:id/notification-settings", wrapper.SetPlanNotificationSettings, options.OperationMiddlewares["setPlanNotificationSettings"]...)
+	router.GET(options.BaseURL+"/v1/plans/:id/module-settings", wrapper.GetPlanModuleSettings, options.OperationMiddlewares["getPlanModuleSettings"]...)
+	router.PUT(options.BaseURL+"/v1/plans/:id/module-settings", wrapper.SetPlanModuleSettings, options.OperationMiddlewares["setPlanModuleSettings"]...)
 
 }
+
+type BadGatewayApplicationProblemPlusJSONResponse Problem
 
 type BadRequestApplicationProblemPlusJSONResponse Problem
 
@@ -19624,6 +20362,249 @@ func (response UpdatePlan500ApplicationProblemPlusJSONResponse) VisitUpdatePlanR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlanModuleSettingsRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type GetPlanModuleSettingsResponseObject interface {
+	VisitGetPlanModuleSettingsResponse(w http.ResponseWriter) error
+}
+
+type GetPlanModuleSettings200JSONResponse ModuleSettings
+
+func (response GetPlanModuleSettings200JSONResponse) VisitGetPlanModuleSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlanModuleSettings400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlanModuleSettings400ApplicationProblemPlusJSONResponse) VisitGetPlanModuleSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlanModuleSettings401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlanModuleSettings401ApplicationProblemPlusJSONResponse) VisitGetPlanModuleSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlanModuleSettings403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlanModuleSettings403ApplicationProblemPlusJSONResponse) VisitGetPlanModuleSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlanModuleSettings404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlanModuleSettings404ApplicationProblemPlusJSONResponse) VisitGetPlanModuleSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlanModuleSettings500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlanModuleSettings500ApplicationProblemPlusJSONResponse) VisitGetPlanModuleSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanModuleSettingsRequestObject struct {
+	Id   Id `json:"id"`
+	Body *SetPlanModuleSettingsJSONRequestBody
+}
+
+type SetPlanModuleSettingsResponseObject interface {
+	VisitSetPlanModuleSettingsResponse(w http.ResponseWriter) error
+}
+
+type SetPlanModuleSettings200JSONResponse ModuleSettings
+
+func (response SetPlanModuleSettings200JSONResponse) VisitSetPlanModuleSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanModuleSettings400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanModuleSettings400ApplicationProblemPlusJSONResponse) VisitSetPlanModuleSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanModuleSettings401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanModuleSettings401ApplicationProblemPlusJSONResponse) VisitSetPlanModuleSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanModuleSettings403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanModuleSettings403ApplicationProblemPlusJSONResponse) VisitSetPlanModuleSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanModuleSettings404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanModuleSettings404ApplicationProblemPlusJSONResponse) VisitSetPlanModuleSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanModuleSettings422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanModuleSettings422ApplicationProblemPlusJSONResponse) VisitSetPlanModuleSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanModuleSettings500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanModuleSettings500ApplicationProblemPlusJSONResponse) VisitSetPlanModuleSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanModuleSettings502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanModuleSettings502ApplicationProblemPlusJSONResponse) VisitSetPlanModuleSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -23907,6 +24888,12 @@ type StrictServerInterface interface {
 	// UpdatePlan Update a plan
 	// (PATCH /v1/plans/{id})
 	UpdatePlan(ctx context.Context, request UpdatePlanRequestObject) (UpdatePlanResponseObject, error)
+	// GetPlanModuleSettings Get a plan's module settings
+	// (GET /v1/plans/{id}/module-settings)
+	GetPlanModuleSettings(ctx context.Context, request GetPlanModuleSettingsRequestObject) (GetPlanModuleSettingsResponseObject, error)
+	// SetPlanModuleSettings Set a plan's module settings
+	// (PUT /v1/plans/{id}/module-settings)
+	SetPlanModuleSettings(ctx context.Context, request SetPlanModuleSettingsRequestObject) (SetPlanModuleSettingsResponseObject, error)
 	// GetPlanNotificationSettings Get a plan's notification settings
 	// (GET /v1/plans/{id}/notification-settings)
 	GetPlanNotificationSettings(ctx context.Context, request GetPlanNotificationSettingsRequestObject) (GetPlanNotificationSettingsResponseObject, error)
@@ -24576,6 +25563,79 @@ func (sh *strictHandler) UpdatePlan(ctx echo.Context, id Id, params UpdatePlanPa
 		return err
 	} else if validResponse, ok := response.(UpdatePlanResponseObject); ok {
 		return validResponse.VisitUpdatePlanResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetPlanModuleSettings operation middleware
+func (sh *strictHandler) GetPlanModuleSettings(ctx echo.Context, id Id) error {
+	var request GetPlanModuleSettingsRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetPlanModuleSettings(ctx.Request().Context(), request.(GetPlanModuleSettingsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetPlanModuleSettings")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetPlanModuleSettingsResponseObject); ok {
+		return validResponse.VisitGetPlanModuleSettingsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SetPlanModuleSettings operation middleware
+func (sh *strictHandler) SetPlanModuleSettings(ctx echo.Context, id Id) error {
+	var request SetPlanModuleSettingsRequestObject
+
+	request.Id = id
+
+	var body SetPlanModuleSettingsJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SetPlanModuleSettings(ctx.Request().Context(), request.(SetPlanModuleSettingsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SetPlanModuleSettings")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SetPlanModuleSettingsResponseObject); ok {
+		return validResponse.VisitSetPlanModuleSettingsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -25771,165 +26831,184 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H17Vxs5tu9X0ao7aw2saxvbPBLgj3PppNNDutPNBDI5Z0KuS67axmrKUkVSAZ4svvtZ2lK97LLxizYE",
-	"z5qZGLtKj639/Glr67sXiEEsOHCtvKPvXh9oCBI//nxBr8y/IahAslgzwb0j76IPRIISiQyA3IBUTPAa",
-	"SRTtRkAYJ/5pr/6B6qDvN7yaB3d0EEfgHXmXXvvS82qeCvowoKZdPYzND0pLxq+8+/v7mhdTSQeg3QDe",
-	"JFIJWT0En8Od7gT4hE9Ej+g+kFjCDROJIjG9AtM9M49/S0AOvZrH6cD0Z98pjWRA734DfqX73tF+q10b",
-	"G1nNOw0foAQLy9M9pLvQCvb366/Cdre+B697ddrqNuu7wV64Dwe9V/R1Nx1gTHU/Hx8LvZon4VvCJITe",
-	"kZYJFMfaE3JAtXfkJQk+WTVWGMRCAw+Gv8JwfNwnJOHsWwLkGoYkBkkY18BDCAn0ehBoskXJp0+nbwlT",
-	"hJIrIUIS9AULYLtBPoKWQ8avyC3TfaS5ogPbEuUh6YpwSCTEER0q/LXHpNKGSrHgCsok2u81g9d0v13f",
-	"7zahvkd3oX7Y2w3q7fBV0Oq+hgPaaqYksmyZE6kwx7qZ5ITVbO/v17wB4+nfrUp69ZBfqxfYcThOJuhT",
-	"fgWGLF2qICSCky2qkOmNrPjbx4QSpWkERHB8bq/VHpWCFkpB9aSc5EyazW4la/7GBkyPD/6MXgFR7D8T",
-	"5SDC94pdhdCjSaS9o/1mzfTLBsnAO2o3m0hD+1dOQcM1VyCt4KYrjHL7Ew0/wrcEFA4rEIa98CON44gF",
-	"1IxwJ5aiG8Hg//6pzHC/5zQyb4SmgxsasRAf7vQoi8BwewiasigTPuzEEJoLTfB5JLeUwmiQL1lTmTjV",
-	"vB6DKPSOPBiYhmreAJSiV+ahWIoYpB6SS/vjpWdaHjClkNRfa57SVCfKO9ozJNFM45L+REOSTjcjTl/r",
-	"WB3t7IQiUA0aSMGZqscR1UZ8G26uKQ3UzvhU74sL8zcJPe/I+z87ua7esb+qnTPbhl2GMgt8oJHpznCq",
-	"JPb5OuPYV0q7hunojeC9iAXLrRbLJbLjGu8w3ulF7Kqviyt3kq2b0yFMkRFxNnRXmkUR6YJRNrEUASgF",
-	"uLr5Ihzmi5BNYdEVmD78VaxGkWMDN1yV69EgkRK4NvpDAy7LOyG7LAyBL7UuvayVwhr8j0gkkSICMqBD",
-	"FJ5Q4EqUCbybE/hdoZnFKJwPZFXUDGgUgfy7mjATo9q5Bslp9LPRCMuxt2upSMVzMQDdR2toVu5WCn5l",
-	"jIIhrmIhFIm5X1QZ6bDIOcgbkMQOb2HWTYe2CrqecJJwuIsh0BASo4wSCceGsDjRtC8joSFTQSRQKu9r",
-	"3u9CvxMJD5eiMhe608NWCmT+XRCVBP3M1yrz6F5O1t+FJu/c24uRMu9/FbQ048HWakYBo4liihk/WQsr",
-	"88jASL4zCYHgITOvvrMmYCnbad2WzoCpgXMpRkyn81v7VDm/JjwmPdBBnzBN6BVlvERndIsdnYtjJe9S",
-	"07yg5Rsd6KqUQx6HZD4cWhUaWe16IcQHyofOcqulqC2phg76UyNOihBkQPmQUK1hEGt1TKRxoElEtVn3",
-	"An3bBWNmXjNjI9ngFqVuaWCroOxHqoG4BtPJ0J4Gifx8xW6AE4XcgaakEE1i5FA/Mc+OO6vn9hUjF7eU",
-	"6UZVnFjwN+9r3idOE90Xkv1nSUlJsCHg2rxSXr4P1vUzwpu6TYGE0DxLoxFT2cqXrzS0RVdudFgr8Qfz",
-	"+XTp2FwKa/X58+f6SaH76tCIBgHExkpg19CYHtzjmjlHjnYj+JlrpocrczmvwfhtiRqNEiqcy1uqiHnQ",
-	"+l6UhKzXA/S9Mqe4KJjt4soWJkDcDFbhcRZGvxIjTkIxoIwTmUQ2XpXiGngD40X3vmn+5OpKwhW1b40u",
-	"8T/ELaFkILju/12RkLJoSBITKpEuBGIANsDvsiiCkHxLKFIDwy9uAsUvJoL0al5EMS6iN1fe17Hwtead",
-	"xMyBFC78YjaGDCQYvu9QXQI9QqqhrtkAvIq20ne6wxmAkprHwpkeMxPomKWZayw2yP4+/kNMpeYgOzP2",
-	"HkvosbtqAYyTbsQCY9OkTiGwaxjWjBo1JvqKMwXEqtOxhiXciOs5J2X87IfY8lcYfjSPWVQgRbG+WFgL",
-	"qZJNyjVYKy52ziOi+ycEOueRN/gQaonQ+h40OivwTI9GCmojbJQuQxETcnjGZExodJFGhCscMK6I4JGl",
-	"9IBeA6EIgalAxBCaLylxTRjaPwzZFQmFQ36IDDguGkV/9BDmmLYgTsLua6MipiCQoKtZ67ZvQqprGDbI",
-	"eV/ccpwuYdyG60U8b/pkXB/j0/maTeg3ZnGi2WZjnv4AmlbMJ6QalSbTMFAPsWlGlXRgVEo6HBs/tlk9",
-	"+p9YFDF+9Q6NBg8qgFbUndGQbLWsGt2uGT0pNUjz5e52jSgYMMp5QiPzzcF2jeR/tdrbNdJlwDmzX7T3",
-	"tmtEy8I3uwfbJYVr+/NqXtaNsWSFPowizj/mjZt1zBuuVNRuuh9ECBGaY9dpLCGmyNaxUNp87PTYHZS+",
-	"iOmwWvv/PKAsuoCBsZIwbgS6Iqwg6zsGUaiOSOONGMSUDxu/0wHUSONNorQYgBz7G3upkYaJtlkA6e/p",
-	"n5+UCWlLX50JqWn06eNvNdI45TcC30oGXZCFLy6EplHh77cJvKXaNPOWDlVjmoWaR+nOaCgmGhyVWKat",
-	"2AfQjvJEC1EjPSGJ81KI7yZFvn8fIcD9Pcb+CfiVM0zicO4Zuvis9ALj+mDPqwCbJ1uVdKI1yzd5uyW6",
-	"l4ZYpWZLPLmQ0XnubFswlq2m+c+D9nJBM/uorFnc1HtwLFU2eIyjHuSW9ZiyshJdwqKVGvqEUvIg5w8Y",
-	"L37b2sjCjyALY2yOC5ah6COhGkbj48NWGsPkAQ36jENdAg3xC/M82fJTpvRrxE/4NRe3vIObc+YLh7d0",
-	"zED8Gmk0GtuV5sbt5lW5sPgToZrgpmaNhEIjpC0k4aDwI3Ih2fJFrwemxQ7KW0NpIekV+NuI26Irb7MS",
-	"iFnbynFku4jfH9AsdsA1S7T8vSrV8g+gke6P0zuFJgqQiCeuH3bF7WtVPaUxWyUdMagx4SXl5OTsFIOC",
-	"gtNJTTjkZSFTpZuXabqqXWrGr9KVUH0qISTdIYEbkEMSMQvGjMR0eeZHVYNKEaqIn6aGmPU2gbF5C/NC",
-	"jgntKuCauF19E99nCSMziMIHwwkQvulTeTWvZ0DLgMvUAKXw6H3NK7HoiHppzaBeEs50J5YseDCA/yA4",
-	"jJuNcv+l9qo46oMIk0kMFUtxw4xjZlZ+gA8ie5kfwiTQ5EqKJCZbPhcc7ALiN4ooEVnUTiRm+aAU/TjE",
-	"zfiDgkMlH9qpPbRkYxtidCASjgjLwDTQIIh+2i8xRyaEgA1oRGxPbk/3VpA4ogGoGuGGnQkl78//+J1w",
-	"1M/jbG0brFKk5eYb5GOabEFodEuHigRUymGhx+MUyXT7ywMhgVAJREIPkc+tvXab+LbHjhaiE0sImAJ/",
-	"u5yu0mo39pso3FqDNKP5//X/+tKsH3793qq12vdbl5eNwp/b//W3yqgHt7ZthJy3/en8bbnlLyf1f3/9",
-	"vnv/twdVmSNVoeUqHvxdaNZzaPI5aM34lZpTXgMJIdN2B6WTmuFKVMiwhPFRCKqW2z5wQkng3Je/K5Jw",
-	"EwmTLo0oD4DEVJn1Y1oR24fdVJkBLTKegoqB465ZSIdqfCzGdzE9aGP/U2BQRCEonY6DOb+hCz3DG5jI",
-	"ZR0n3CXDHkKbb5ElAu0e7BcSgZrjsVlpaCPUenBWGuSAcZsDM8u0qkeetgLhseV63aecjFCsNKtXuw+k",
-	"N5WHNt+0Rk3wyMpVzLqKkc8iyleDkC+LJaS4qNvHrjK/+IDCbAwFUUSYJluX3ond2OliahxxT5HP0FVM",
-	"w6VXdO66QkRAuQW/0SB0UP3Pjpjbl+Z83Pww6zu5BzZ1gyai/Nw+uTAwwnUiZx7WsjhKobtxupQIW7E0",
-	"Obg/wiMZuRYFZAwd1wH+l5jcZUa6fp4Pq87FQiNMsQp+mLigwyCadz17Rah9muSNQfNIvNl935qnQCdx",
-	"pwcLesv5SNOOJ9FhPZARWpQlkCLz/plkgeGaObFRuzSdQbqPMMM62j0H40gaplFzzdLy2T0a/FP70sHo",
-	"vE0MYUxTJ93Fnk3kBzYQ7AQYCc4+rHIAWRrafnN8bOIGJL0CG2x1YpCdq+5iXFmmfUbOSax5nlm5so33",
-	"Q0l72icJ1ywisWUDTP93wZxyzjaGHIjj1IyfxolPA81uwD8mvgSN4A/R9BoU4YJwuCVChiBVMarDvrya",
-	"Z9/EkxH4YmV8Z0a9Itxydbbjx3Zr5rUv45wmGQ9YTKNxD5fGDDNjZhx+Gm3N+rw9AVDl5l4zm8c6Pf3G",
-	"jftXZtNFV5XxMUuShc2wmAIam3A0USCJkT2H2hGGBwHgzqXwupert/HUrAMe0TFIuuLOCU7n67SF/9VR",
-	"ezz9KM+RJaVsuKKCMCM1+sHyCqIXLh26UkO4pKlxlIWTj+/ekMO9/VfEpWiRUATJAHgFBLkI5F1J5zRT",
-	"rYJt0lMsM1qVAkJ/P25EGFea8gAmnWJzB2lCu72gkjgWspozciVRESjbPLmKydgvxgn26eMp4XRgDIg9",
-	"wGcpbx5/OLkEf017LYQZuDrVLIdK8YnE0gto6HXsro87/i7QWzCas839pQHd3JQeocMEEkyZ3i/GtP+l",
-	"fDbIEPfpjiE+NQtfzorb0bsOC8t66uGXRtTTOvm6yNKOiEvyNi7+Qgy+6CIuKBCPucR5UNMeDWpw9+hb",
-	"Au53LROYJHEVi/MQ4dcUURflfpnIutDOikKZF81Uk1hlrVyyAga5cA7V+v2YNWb8LaWlDQX/Oi9k1iTv",
-	"wuDWyqLIX6th03UiMlM0wJqBokV80rGpfAQaMg5KVaiCPgTXU/a7JwZphearMo1MTDucNdmolg6jitWr",
-	"U44+96km1IIXAzokoWgQ30EoPqKMfgr0+PiUhRnzoxe6D0ymxy+IkNku/LSspRw9qoQNLujd01C2svI0",
-	"3hnIALiukaYhQKvZrJEkNh/3styRNBWFjuerNEbSMFw+x24pu2NvUnLHGtU/EmNRK3BB7/7KGPSpLVx1",
-	"wjOOcgK11mOOjOQtYYYu6N169fwTXPfxxRXXUJFgQoMAlOro9NdxhPIuZhLUXKKfvsP45FPgdmMJnxw2",
-	"vMqMHDOmTgoqpkr9J6CyUoGPpo8VJ1ZqrDS+0gS/TqJbodLRHFok23vIqJbVIypWr9qr3GJS6lbIcKzU",
-	"1cF0Zqx5t5Jp+INHw+qYOx1B1kHVnD8pkCs6rbvods0YyR4tzekRdmzWYS5TOqVKXiwBcZn1X8hujiz3",
-	"SFkJN2TcfcBqPrmTN1NO5BLy9AhHhCumk3qwM81mVhFvPyzj83DnBH2Q5XW5QU3Z0zPcsR4/AfXSEo6C",
-	"eX9FnsI6eHFl/FLlH/zL7vH/pRGQS1DuTKp/8CmOQdYDqoBEYFwhVSMhu2JaYYwYUtUHdWxrIyh3nCRN",
-	"erYZ+GlitMtgaIwnoxtPyv1b//q9WTu8/9tzQcZGyLeotncrv5DCf4YruDSiN0b4KURdj55MZXkJVema",
-	"WJG2fAFsMkJDTC8NEsn08BwrJ9laPFiQ4iSxJ/66GMq8SzWAy+DxKg4npck9Wz697jQaDX/bHkHBuNE2",
-	"QzDCcakdWHGwrkXdfnL5NSqr3oS5ajaQKlU2whoQ+P2EMb7/fDE+PvL+8wXpSTEg/tkf5xdk56a1QxPd",
-	"38Eh+WTrH+ft/YNtIqR9CjN+BO+xq8T4TwwLVOmhPTMWgiRbH80LOz+b/yc3jJL3n389355h9PdoVHoi",
-	"rThFbR6IM9ZeWqfp/zmksxGIQV4r98z9SjTQgTdWb+kcoqiWn2uzpZBZFJETeyaNvBkaPjyTQkOgyZtI",
-	"JCHp0uA6iQ0zSwh0hAWUL7nuS5Fc9YlmIOvtFMZUjUt+yd8IbniYCa6OLnndHifDA16+4vQaOkZKfHeY",
-	"8pi4Q7VZdo87ZGnPgf1pCzxu7TWb2w3TGKYO2V+zRCh/Uj0uP62d5RKe/ECEgOhs7ZITZLS8pG2N+DaX",
-	"6ctXP032ARr0R07o4iiMmlOYE0p8PBHlk61Wo2HEjLiMXLLf3EYKU05ETL8lkB32rFkaEkK5ugVJ/O+X",
-	"qMguvSPypdFofK2Ry+LxUfP9pddoNC69e/94pKY4U+6gqGlw7KyoGSyaRTMb5G1fkb7gIpHEH6k45h+V",
-	"K2WXameb1h8om33sqM2F7oO0TzM8erjXbpv3/epaYv4xue2zCApNMixXbavapm00D8faGKuA6zfIrzC0",
-	"7HENsSbtPdIXiVRYQNzVsTQ0sVZBueJwxSqM2ayz2pO+c0r8vG62+8YMyJbPzh7KKkT62E+xPJ2TgRNX",
-	"dQ+Z7ohYZUUuk2ZzN3j/+QI/gE+2JqsjXGn5oBJCdTW1O6eUXZcN0y7m2YkIy6ZRjVsbhmyWi0FiK0je",
-	"iOHhdMbxdKB/V8e3cGxbvktz9MkAKFfj2tx1rIxMezUvYgFwBTl+6RlbLBloiqXAExkVCtcVVN9O+mae",
-	"1eelyuwk0WJgx5vpxZOz04KTeeQ1G61GE7PXY+A0Zt6Rt9toNnat7e2jxdvp4wH3/5jPV1WFqE5QihVp",
-	"N5sFRnYl+OzcVXbStUEuRBL0MZfc1qqFyFaoysh7GnpH3i+g3cH6karl7WZzSjXCiiqE6e6YJ65nr9rn",
-	"+p5QtDSdm9E9EbuBRslb8I6+fK15KhkMzOodeb+xG8DNv5qn6ZXCY9ox7rU5psFMGiwS5301De3g5t2s",
-	"BAer84wC7Rr3Cwt/0aCPGt8oYMOfA3ZliWt1g6tiXSP7zV2C6uqWTViFfO9y2YXItzrTsaYVEfLR5cuU",
-	"rprdyJx54fLhVpVFNW0RLSxTYn3Z/ebuCmaR8Izko9Nx5r00p4TTG8oifHw1M/tdGDtEw+GxtSKURUa2",
-	"7GCJokNy2x9OZ9PiQs/Ip0Ytx6xuNNlkZrV1+BSA8/qvYXicF94zP9gD1sYHMi01yDlWo7Ocas/kS9CJ",
-	"5BCSPsgKNjXuiHXMlVe+nWRCuJY/smPvZTDh2gMPumtO7r8uKwc2EPxSxmW8drN9UG+16u39i1bzqGn+",
-	"+2/P4jBes/uK7tEW1Nu9/VZ9L9jbrR+GTajvd1u9V71mcEhbrdwL/kAZJ0oLCT0p8Px9GrR59Lqze/3t",
-	"8O6mPUjxwSO3yW7mVSrZ4cHwffP0T8E+/Hky/J017z6cN4e//+ufdx/eilv83zvBfnvzPsZnfjnd/Z/z",
-	"94ezs3OhqmBlaVTjvpmQMDWVKK17ltZV7WZrslO41wJfaT38SqkWML60+/BL74qV8vdnGVm5zj0KY8FK",
-	"KJ1NtiCCZmAjMjhWy+XeFvEbFz6LCClX93JaYGlrt1NVYByFFTQuuS0O6XzSUmFJLDd57BxUfDEkfRPp",
-	"h2h4Asq50KRr2sDqlLZeOTlJhf/vyh54UaW8EKrT34+N24WzNY7YJbcCU5hNrka6wzRm8XPI37fuVVlZ",
-	"WJq4wpLzaouRS3usMkBe+8lV0JpdD0wQ1zklyIF+92VkKN1UKCuq1pym7inpp1pWCLX4VOf93et/xv9u",
-	"y4v9m8+vhiet4Ofdq38cXH845Gd76tPr28XIGU7y/LBuL8YxxmQ5yVCu9GoAT1xJ7TUPH34ju6PFvNBu",
-	"zzKu8Xrhq9CIb5y0Z+DZvFpxxEXZ+c7Ce6sjI5hULR3rA2sRK3Ir5DWemNV2aclHuBH2G+KqMqfaixIu",
-	"6iIed0zwlVzXjIjjXtWWJDb85Plo7+E3sptGVsELli5L8ML8it6i6GXoAffWKi3tR/RQDSuovpC6bsLC",
-	"kCBsSt5/vmiQE3e3hAX2CvczWGgmYghh0TCUJrI05tN8j7jnMRE37uoGfAc/OewM0aVDVEmX3C/c3jDF",
-	"9l24jJqFLVeKxiKZR6DYfJPTC4SUEOh6X0gF9S6C+cO60jSeJ+4ppe/MZObm9MfLCVTG7e13fwnYH+z9",
-	"6af/nLZ+Z6fqlH/cD96cHpxex//9rzfvDxswfP+f8PMp+4Od3p3yZiNoR7w7eNcM//t9VM5IGrWcrX1n",
-	"OYspVod47VAhWypNkpqPStWeNIdbYudodxj+WuXSnsHkjF7ysoTGmBDc/nznbgVE1rXi5RjVOpK8RKLp",
-	"2mU0BsY262nJqcmh8AfTdfYY2fpFEA13eif9artmA3YILayj6A2ER3hJIXrFobCwmXF6jfNtC10aZZFt",
-	"Ilis3kLOxM+rYNk6nQV0N2LcokMSqBLGKc/r5VcH2KWys88qzrbFbb23QCX5/r1cvfb+vkaGeBOYq072",
-	"/Xupeq0t0FqqtDazWzzj5aLOLT7Pqo6ZNWZBsbKxuwrO7kVVloArJwlMHFcG/bbQus2mW8aLJ0+N2K2I",
-	"ZXz+IgL3kTkX9EdANY3EVaWDMjlwf8qqYoJXUa5vvc7AesXyvhr5XEzaHjG632jFKq240CpNQguM51XW",
-	"DCM3eKV3d1f15B7bwWewgw2wsFpgYWRtZlba1W7fg/DCRxiIG3cfV7nnY1Tc9ipdxklid/H2mofEZ7yT",
-	"KFsdvqx032IvSypdd6V2ha9VgU3YHn84bGJ+3m3NwLsVF4WugnXtGizOurXqyOQPDhWKamwveJTblvPP",
-	"Nwbo0Q3QCzE+fzUa+QvoZURwASQS83GCfsUOH8IaaToaZg7i9a4uGS1P7KrZu+GotgFCetnu1l6rnWeA",
-	"bI+Lvc0UW6WdeQpe/WJi5nKpHwOE3CjDR1eGru+NUly7G7RW798K8dLevz1jUOlNfe67e+Pzm5tJFyLB",
-	"r4gWbvsYjxtSHtpcyfEqGOb7YblkRqVL9mF5P2zabo4tsZpW73Ra4C0MhMWLKzbpM21w0GsF7XAX6nvd",
-	"fVrfCw7C+mt41asf0mbX/rLX8wolTGd7YY57l9OCtRPUQeFW/4VkcmlGxOtpivVS3ZDm29oslETJy6tm",
-	"XBpHlM+Rm2ceP85OM+AP7o+6K5WMj0zbJjjDHh99d6A2HsJEQze4NE3J5ls28LiXd+R9SwCzqR0XZ7Vv",
-	"ZuSnQj3lqb3jMSamytckTRpERT3+fDgPVRpaQybifO7CT9YXaDWb5JefKu6cQNepqtC29yo4DJvQ6tXb",
-	"dLdb3wv2jS446NVN+4dBM2xBu1cuDnnk7XdfQztoteqvwr1efY8edOuv4TCot3qmEdPGAVQUSj3ydsOD",
-	"Xovut+uvg5bRPq+gfkh3e/V2txU0w0N43XvVKtw1nxU7n82ZyQtve61uO9gN96C+3zto1vfoq279dXAY",
-	"1s1M0zEuukmT3VIwdW8GWfRF7MjETg/NYtRnSaW0++imVXeZmGGCBjnVuaQbjqplf+Eec+mqtEGiNMFz",
-	"GIIDCfqUcXfFl2m2g190uhLPuGxP2mbBOyGeQNrijyXb84vpXIL5FJI0N6r7r1Xd8/DHtA0koxs220ZP",
-	"adsotip4rnARzdHMW0S2D4vUcZGBKYkCRbaK+0I5dHdM7JUrmI3PlQYabk/aNVrMhmw2i57rZtFcDDtl",
-	"i2iu8NAw6t5UaPkX0I4TlzxYuDGBP64J/KHN33o2ruZQB0un0M+9cUW2EDrF4IipLMsNj45tN4hv+djH",
-	"k/lGzVzyLl5lRrQoXFe2VbqpbPuYUD7Mj5tnNRmyC+xtqx2bJOw3yOdZNs+qMuwturwCA7tgdFY4N20v",
-	"YJtLCB9xg2ujpOdR0unqTVfT+6tQ0+2VqOl0c22jrl/yltpykdEOL1wFX1eFu+AnbLMBTy9KdxGSKzKf",
-	"bjjbDbbsrvFatuE2oCxSWIDrmBgv1S/23El77nChzR9+4RZztycHeqI7W3mf/dJFTEYvk381+RZ3r921",
-	"urJ+0HtlNMDrbt0otLrRaLt0r7sfHIRVl5of7Tan3KLupQq4/qr5ulXf6x4G9ddhE+p5o6/mONZVSaYJ",
-	"yiVdkM2xyIn+3N8x3T+jaEayR09LSioPQ9qy6O7af7d45CJnLRIIPI7Q0yAL9/4jHH7J/SITWtnr5A/5",
-	"28duuzLlT4uswx1TOm/Bsa6R4Z4huL9d5a+dPyC0i7phL0heV+woblSdvZQ5rajxw0Fo6/RUzlenMMfd",
-	"lzi/ar3SYbGlw+w93CZixUSgs08XzgdxP1V4HXSyt5Fe7750/mH5wncvlmAcq/z6cWMSCjf7ewPBdT/K",
-	"b843XQxEYjrzWs1Gs4mZKVK6xz+dvx27sD97fsLjxr6MXflu47mxS92/zLdTnpJtYoE3/Hnjb0zzN+KM",
-	"9dbsYaSrRT4mEW6QtNv56cVAhLB9RKgmEVCl7da7YelLvuVb3u6kFszfruHvMUiS8TrZ8sPEyg50sm/9",
-	"7doltwxsD1pyuKKa3QDZ8tOPHfu77+qgajIQShN9K9KLYi65m8WWbx/taCE6sYSAKfC3bSITECzrlwoH",
-	"Dtt9zottbh8TJxLEiYRFrAQnfiyUNrLcienwyjfvj0hPOn/7AIJlWHGCXlna2jpPaS3ZPpXhJf+WCE3T",
-	"AdqrK3PbteW71zv4etq+6ph3O/jqVG+sqNQWzRZ/TvpscdW16iz0jRWosNUbV+zRXbF5bUnqfFmgtY6w",
-	"7mSk6IwG19ToRKPCGDfd2hePiTKRJI2Ipnegaqkmo66GrpCECw5ZdQxbN8Rtf0qgiCYNJiTCFq4IXltC",
-	"rCXMaE7qQ9moP0weanqnsucWNJ9qZcn3BeH+7I7kL14zaIVt2DUP73cn5bB/fcRaHWNXbE9PBy3mJ76Q",
-	"vNDSlFeYILq0kpmU8Fm8snydiZ9PVJgWEo1nlJD5o+iwRZZpal7k6PmKTYLkk0mQLC7Ncj7dXFU1Sv0u",
-	"XlRjOY27SZN8tmmSC7HttHzJURU1DuGWWe1ppdhsLE/l1R8vwOqsCVdeQP7++gTFFVfWWKGxWe5A10cw",
-	"H+ZJGCyM/BklDm602pTsvY1226Txrch/18N4Si3ks8KZWUW2Es6+JWCLlG4vA7deYK8/4iVAi+RFe4+P",
-	"NBqCzw404nK/KJxRO4ZcGcw4TXCmQ4hmqZ7O0XFvEU57rgepvcc277i2M6Blhm02YNlTBMu0lc7Fbe1C",
-	"UJl5c2mkbDHFsgHKnjtQNhfLzoCTpcppEkzm+OwJH0Rbq55/ETp+vdDUHBz/oyBTK1Dua3MXn+t51rWq",
-	"kVEwaKNONljQUu7pgyiQIgkPQY70dpzeWSOBuDA3BmnZcQmEaH3FKdPJptl4qWBNS8VLj5D/UHUhJwHs",
-	"c5+Xf2xwa2Zg60VhWo8AZ82vAaZDXU8B5loRl8/Ls88PIluXOpiTsDPAaxtk7Qkia4t6LYvgaUtDaRsY",
-	"7cXBaCtE0KaBZ08VOHvm2v9H1/xrxdteGNS2VpitLIfzisfzQ9qeud4ZQek2+ueFA3Tzerl4Fm3yzTBE",
-	"0zsiTQ+Mm6A7AK4XQt0usJ9NQta/Ti6MB2aUpGnWnnV/NPzqgt49jF0hC7wI4Eo7JlzdZSBV4jEBkrqg",
-	"d08BjqpgwHnY6fnBSquQuDkINA0e0vRuAw09JWhIo0zObzDnwoQ0vVscD1pIa2ywoOeKBc3DkFNwIKdo",
-	"xjAgy01PMg57Imr6R1bR68FwZmfpZ4/fLK+sF/TtFnbnnh9e80T0RIq7bPTFC8ZcFnAfE+XYZLabeM3j",
-	"x4RmV0MrAEWYVkTccqI07fWq4ZZP2M2aMpxwjmnpTabwkutJCU54b/Ss8vjRPHw/tdesxJkl2MS8Knc/",
-	"yJNOqZp2I/fsV2XPdF/3oyFQhhEfhqBw7V4EBJU4wZzjau8p+JNVF5aXcgGgfGhljpxkisM+M6I70Nk5",
-	"uuR4C73vHvVr2UN+LiY+2dL0GjjpSTGwFXXxlnJy2wdOaFcB15W1XG2s/cneHL8+9CuVpT8phxFRcuLx",
-	"nnIgb4VNclfqVkgzfFqPBL+qKwgk6Lr5Ie5LqmBUhOYSiDWDaFNosYBDVqDbckplHgpOdMtUdpf/Bipb",
-	"KVSWWAmeS28VfZ65IDPr9hg1pMU1cCy8G5NbIa+xEK8mggfQIG9QBSkSUM6FJrZl3IRSEN24S1InXn+6",
-	"mE7aYGvPFVtbhINrk/ZFTWNFMzigQ+OcV90w2NyrxOIc+z1+kP3Dq/tN+L1CuG4xKfkrwLpJ13GiB2oe",
-	"TtE6u8+CNyKgDZgJu1uBNVhuYxYF658NlK25hGPNGN4jqBdHhbk0zP6ohmmvRsM4nG+jaZ6p+c/AuiUc",
-	"WHex6mTc7qdEMQ5KkYQzrY7d9eddMLEj0YIIDjXC+I1gARCeDLqYMZVgzghxrS+UVvWvdGQvOLPK0bUT",
-	"S+ixO7Mav56N3Qx87m4GfUysyy3Gw3BXyk8vAvG6yVl0VXlXKxG3CUiVW8S1glXzcfS8/PmMUrgeWbTn",
-	"JNy01K4CV23Su54KZnWTyfJce3SpxpoLsnIvLZ7ptbDi2SBSzxWRmpc/p2R8TbRqv4DOOetpZXQ8D+3+",
-	"o2v29cBM87H+s88MW41yX6U7Oa94PKNMseehV1JkaaNfXngW2dxeKl6dGiQSr0D98t37CagEeZLovr36",
-	"9Lt3ErNfYZh989W8IG9SnVPmxd9EQCMSwg1EIh4A12TLH9BrMAGzv23EQ0bekdfXOj7a2YnM032h9NHr",
-	"5usm6iU36rF2jRo1QTrlIcJYGLI3ckEUsarIILvADd9aYW+tRk7OTsk1DG1TLlcoawaBvPF2PvdRVQNR",
-	"VtBJLMUNCzGHLopUDa9eT2LSHRIkbLHJlP73X+//NwAA//8=",
+	"7H17c9s4su9XQfFu1dp1JUWSZSe2/zjHk0yyzkwy2djZnLPjXBEiWxbGFMAAoG1tyt/9FhrgS6JkvRzZ",
+	"ibZ2ZmQSxKPR3ej+odH45gViGAsOXCvv6Js3ABqCxJ+/ntNL898QVCBZrJng3pF3PgAiQYlEBkCuQSom",
+	"eI0kivYiIIwT/7Rff0d1MPAbXs2DWzqMI/COvAuvfeF5NU8FAxhSU68exeaF0pLxS+/u7q7mxVTSIWjX",
+	"gZeJVEJWd8HncKu7AZbwiegTPQASS7hmIlEkppdgmmem+NcE5MireZwOTXv2m1JPhvT2d+CXeuAd7bfa",
+	"tYme1bzT8B5KsLA83EO6B61gf7/+PGz36h140a/TVq9Z3ws64T4c9J/TF720gzHVg7x/LPRqnoSvCZMQ",
+	"ekdaJlDsa1/IIdXekZckWLKqrzCMhQYejH6D0WS/T0jC2dcEyBWMSAySMK6BhxAS6Pch0GSHkk+fTl8R",
+	"pggll0KEJBgIFsBug3wELUeMX5IbpgdIc0WHtibKQ9IT4YhIiCM6Uvi2z6TShkqx4ArKJNrvN4MXdL9d",
+	"3+81od6he1A/7O8F9Xb4PGj1XsABbTVTElm2zIlUGGPdDHLKbLb392vekPH071YlvfrIr9UT7DgcBxMM",
+	"KL8EQ5YeVRASwckOVcj0Rlb83WNCidI0AiI4luu02uNS0EIpqB6Uk5xpo9mrZM3f2ZDpyc5/oJdAFPvP",
+	"VDmI8LtiUyH0aRJp72i/WTPtsmEy9I7azSbS0P6VU9BwzSVIK7jpDKPc/kLDN1TDDUXmC4RhL+whjeOI",
+	"BdT08FksRS+C4f/9S5nufstpZL4ITQPXwEMhuwmXQIOB0S9ezQtBUxZlk2NKkJCFhAtNKFc3II/N7wHy",
+	"KFVE0WtA0VSa6kSZsRkqMo3T8QsNSdrVbGADrWN19OxZKALVoIEUnKl6HFFtRK/h+pn2Xz2r6OZdkap/",
+	"k9D3jrz/8yxXtM/sW/Xsg63E0rCK+XB8gUgiO8Ke0Tg0GBjmk6RPWQRhebyWR8OG6cMvNPwIXxNQerV5",
+	"oBELsXDXtjg+DdI2YhjedBLLI9tLKYwm/zOrKlNrNa/PIAq9Iw+GpqKaNwSl6KUpFEsRg9QjcmFfXnim",
+	"5iFTCln+Sz6XHcOaxblMh7v0XE4MdR1T+Y5Gpjk7abZ8nXFsK6UdztdLwfsRC1abLZZrxq6rvMt4tx+x",
+	"y4EuztxJNm9OlzNFxtSqobvSLIpIDwyDxVIEoFRZoDrNw3wSsiEsOwOzu78uwUpHHrjuqnw9CxIpgWuj",
+	"xzXgtLwWssfCEPhK89LPainMwf+KRBIpIiBDOkLhCQXORJnAezmBXxeqWY7CeUfWRc2ARhHIv6spIzFL",
+	"LNcgOY1+NRphNfZ2NRWpeCaG4DSgmbkbKfilWZwNcRULoaz+Cyoj7RY5A3kNktjuLc26adfWQdcTThIO",
+	"tzEEGkLU9ImEXNWnbRkJDZkKIqGc0n8v9GuR8HAlKnOhu32spUDm94KoJBhkNm+ZRzs5Wd8LTV67r5cj",
+	"Zd7+Omhp+oO11YwCxiWKKWb8FS2szCMDI/k+SAgED5n59LVdAlazYdB87A6ZGjrTbmzpdP7DIF+7j0kf",
+	"dDAgTBN6SRkv0blVsF6KfSWv06V5WStmrKPrUg65P5jZ0riq0Mhq13Mh3lE+ciu3Wonakmrool07ZqQI",
+	"QYaUjwjVGoaxVsdEGkeGRFSbeS/Qt11YzMxnpm8k69yy1C11bB2U/Ug1EFdhOhja1yCRny/ZNXCikDtw",
+	"KSl49ejB1U9M2Umn4cx+YuTihjLdqPLXC3b/Xc37xGmiB0Ky/6woKQlWBFybT8rT986afkZ4U7MpkBCa",
+	"sjQaWypb+fSVurbszI13ay32YD6eHp0YS2GuPn/+XD8pNF/totIggNisEtg0NGaDLDhnzpAzzsqvXDM9",
+	"WpvJeQXGbkvUuJdQYVwad8UUtLYXJSHr9wFtr8woLgpmuzizhQEQN4J1WJyF3q9lESehGFLGiUwiixtI",
+	"cQW8gX67+95Uf3J5KeGS2q/Gp/gf4oZQMhRcD/6uSEhZNCKJcZVIDwIxBAu09FgUQUi+JhSpge4XNw77",
+	"n8aT92peRNEvoteX3pcJGKHmncTMgUXO/WLWlw8kGL7vUl0Cn0Kqoa7ZELyKutJveqM5AKuax8K5ipkB",
+	"dM3ULNQXC3Z8m3wRU6k5yO6crccS+uy2WgDjpBexwKxpUqdQ5BWMakaNmiX6kjMFxKrTiYolXIurBQdl",
+	"7Oz72PI3GH00xSw6k6KJf1p4EamSDcpVWCtOds4jovcXBDrnkZdYCLVEaG0PGn0o8EyfRgpqY2yUTkMR",
+	"m3O40nRsbnySxoQrHDKuiOCRpfSQXgGhCEWqQMQQmoeUuCoM7e+HTouEwi7fRwbsF42iP/oIc8yaECdh",
+	"d7VxEVMQSNDVrHUzMC7VFYwa5GwgbjgOlzBu3fUirjp7MK6NyeF8yQb0O7M40XyjMaXfgaYV4wmpRqXJ",
+	"NAzVfWyaUSXtGJWSjib6j3VW9/4XFkWMX77GRYMHFYA36s5oRHZaVo3u1oyelBqkebi3WyMKhoxyntDI",
+	"PDnYrZH8r1Z7t0Z6DDhn9kG7s1sjWhae7B3slhSubc+reVkzZiUrtGEUcf4zr9zMY15xpaJ2w30nQohw",
+	"OXaNxhJiimwdC6XNz26f3ULpQUxH1dr/1yFl0TkMzSoJk4tAT4QVZH3NIArVEWm8FMOY8lHjPR1CjTRe",
+	"JkqLIciJv7GVGmkYb5sFkL5P//ykjEtbevRBSE2jTx9/r5HGKb8W+FUy7IEsPDgXmkaFv18l8IpqU80r",
+	"OlKNWSvUIkp3zoVi6oKjEsu0Ffsx2lGeaCFqpC8kcVYK8d2gyLdvYwS4u0PfPwG/coRJHC48QueflT5g",
+	"XB90vArQf/qqkg60Zvkmr7dE91IXq9RsiSeXWnSeOtsWFstW0/zv3vVyyWX2QVmzuLl6b1+q1uAJjrqX",
+	"WzazlJWV6AorWqmiTygl93L+kPHi09ZWFn4EWZhgc5ywDEUfc9XQG5/sttLoJg9pMGAc6hJoiA9MebLj",
+	"p0zp14if8CsubngXN+fMA4e3dE1H/BppNBq7lcuN282rMmHxFaGa4OZyjYRCI6QtJOGg8CdyIdnxRb8P",
+	"psYuyltDaSHpJfi7iNuiKW+jQ4iZ28p+ZLuI3+7RLLbDNUu0/Lsq1fIPoJEeTNI7hSYKkIgnru43xe1n",
+	"VS2lPlslHdGpMe4l5eTkwyk6BQWjkxp3yMtcpkozL9N0VdECjF+mM6EGVEJIeiMC1yBHJGIWjBnz6fII",
+	"nKoKlSJUET8N0THzbRxj8xXG5xwT2lPANXHRFca/zwJ35hCFd4YTIHw5oPJyUcuAlgGXmQ5KoehdzSux",
+	"6Jh6ac2hXhLOdDeWLLjXgX8nOEwuG+X2S/VVcdQ7ESbTGCqW4poZw8zM/BALInuZF2ESaHIpRRKTHZ8L",
+	"DnYC8YkiSkQWtROJmT4oeT8OcTP2oOBQyYe2V2egNeOXqsLfoMFVEncjEWRTNGnCRwy4dsjAtLfW7e0q",
+	"6167Uj0hIqA4m2YRDoBrkN1ERpU1gWWqynd9CdDVktGouvqyPrtvwv9wpU81DN8gobGOazBKsPs1EZp2",
+	"L3soeUkUYaCJiw4bN85rnlOdC31VYaAUaFOkeBV9S9TIyVabmMwJskzn25RDTnmc6EWN/0keGl8Y03eE",
+	"YWSGWVRQE7mwG+zmuPExjwlRYs3lvs0xoUVMhpp3I5mGP3g0spNcyeK5CytZhU0ySwIWVHZl+cjCy9x8",
+	"fT95GQPUqQwJviY7cKslJW9+IbQnru3sK9HX9vXusYXb3P5E/gJ5Io2Iq7dqSwrk2N5bVj1h3HQpBkmM",
+	"ej8m9ZYxIhPuNvwWbn4RyZ4uuNVyyu2uwUzJnAhtoEORcMTKh6aCBsF9LPsQo05DCNiQRsTykovOuREk",
+	"jmgAqka4MUwIJW/P/nhPOFrakwaKrbBK8svVN8jHNHyR0OiGjhQJqJSjQovH6Z6UixQaCgmESiAS+riH",
+	"tdNpt4lvW+xqIbqxhIAp8HfLAaCtdmO/iWaa1iBNb/5f/b/+bNYPv3xr1Vrtu52Li0bhz93/+lslfoVB",
+	"ShbrzOv+dPaqXPOfJ/V/f/m2d/e3e41SR6pCzVWz/V5o1nf7gsXVewG1HEjDYHYvvJs6VJX4vmEJ420S",
+	"NBJvBsAJJYFzRP9uxCGmLCQ9GlEeAImpMvPHtCK2Dbs9Pgfub3w+FQPH+IeQjtRkX4wXalrQxpNLt3hE",
+	"FILSaT+Y8wB70De8gZrEusAY74AthE5209DavYP9giQ3K/VG3rUxat07Kg1yyLiNZpxnWNU9T2uB8Nhy",
+	"vR5QTsYoVhrV8717AobLXVtsWOPO1NjMVYy6ipErlo4F2VgMh/f7DsVm/mk0O65QjIeAzGB106IV3N0z",
+	"Hldu6niKaLBIbFS1q9AqUm9iHzutnph12dlJIl1Cqduksh8X4YG8fx8iytezt7wqCp/uKLoIsCrHFQso",
+	"jGNUEEWEabJz4Z3YkIgeBvcTV4p8hp5iGi684rgLFo1zpbroOM2/12w/WrC4eTHvNzl2MTO0IaL8zJZc",
+	"ekuB60TO3a1VdyAKzU3SpUTYiqnJt8XHeCQj17JbGYaOm9g2LzH5fcb3Y2XVhVhojCnWwQ9TJ3QURIvO",
+	"Z7+4ST1L8iY2tZF486NGNU+BTuJuH5bEmfKepg1Po8NmNltwRVlhj8V8/0GywHDNgsCCnZruMN2Bn2Me",
+	"7W69MdwN06iFRmn57A4NrFP70cH4uGsecLM0ddP4r/lEfmgh1G6AGOr83SpDr6Wu7Tcn+5a65MhH3Rik",
+	"838X58oy7TNyTmPNs2yVK6/xfihpX/sk4ZpFJLZsgAcYHQyqnHODLh7ugNSMXcyJTwPNrsE/Jr4Ejdsm",
+	"RNMrUIQLwuGGCBk60CjFQ7Etr+bZL/FsJ35YiYyaXq9px299a8ePbdYsur5McppkPGCxBbnGEIiYYUzp",
+	"nN1Pvdt5y9uzc1Vm7hWzJ0BmB666fv/G7EGLdcVKzhOeaGMTZ2y3Gvc/USCJkT233+WAWrh1h1/cx9UB",
+	"MGreDo/pGCRdMeYAh/Nl1sT/5qg9Gbibny4hpTjyooIwPTX6wfIKokXuIFGlhnDhxpOoFicfX78kh539",
+	"58QFN5NQBMkQeMXm3TKbxZV0TmO8q7ZO3PnPOVeVwt723eQiwrjSlAcw7Ry+O4Ia2o15lcSxkNWckSuJ",
+	"CmDCRphXDMY+mCTYp4+nxiM2C4hNQWApb4rfH5aJb9NWC24Gzk41y6FSfCS+9BIaehNxaZOGv3P0lvTm",
+	"bHXf1aFbmNJjdJhCghnDQ1jsu/LZMNurnm0YYql5+HJenJTedllY1lP3fzSmnjbJ10WWdkRckbdx8pdi",
+	"8GUncUmBeMgpzp2a9rhTg3EXXxNw73GrdYrEVUzOfYTfkEddlPtVPOtCPWtyZX5qpprGKhvlkjUwyLkz",
+	"qDZvx2wwVn4lLW0o+P2skHmPRxU6t1EWRf5aD5tuEpGZoQE2DBQtY5NODOUj0JBxUBVRgMEAgquZG5nT",
+	"rLK8+qoYXePTjuYN062l3ahi9epg3c8Dqgm14MWQjkgoGsR3EIqPKKOfAj0+lrIwY35oUQ+AyfTgIhEy",
+	"i3qYFe+bo0eVsME5vX0cylZWnmP/ADIArmukaQjQajZrJInNz04Wq5OG/tDJ+KDGWNiLi5/ZK0XTdKYF",
+	"02xQ/SMxll0Fzunt9/RBH9vEVR8Vwl5OodZmliMjeSssQ+f0drN6/hHO++TkiiuoCDChQQBKdXX6dhKh",
+	"vI2ZBLWQ6KffMD49f4rdWMKSo4ZXGQFl+tRNQcVUqf8CVFYq8PFwveLASpWV+lca4JdpdCvkCFxAi2R7",
+	"DxnVskx+xfybncotJqVuhJwIj94/WDS8eYwsaQ+yBqrG/EmBXFOei2W3ayZI9mBhTg+wY7OJ5TKlU6rk",
+	"xQoQl5n/pdbNsekeS8jkuoy7D5gHLzfy5opBXUGeHiC5RsVwUgt2rtHMK+LteY4wzM+dU/RBFtflOjVj",
+	"T89wx2bsBNRLKxgK5vs1WQqb4MW18UuVffAvu8f/XT0gFxDenZY56FMcg6wHVAGJwJhCqkZCdsm0Qh8x",
+	"pGoA6thmFVLuIGYaZG5jbdNAdBfB0JgM/jeWlPtv/cu3Zu3w7m9PBRkbI9+y2t7N/FIK/wnO4MqI3gTh",
+	"ZxB1M3oyleUVVKWrYk3a8idgkzEaYnhpkEimR2eYc9BmscNUTieJPSvfQ1fmdaoBXASPV3EYLA3u2fHp",
+	"VbfRaPi79sgP+o22GoIejgvtwFy9dS3q9peLr1FZ3kOMVbOOVCknIGZPwudT+vj28/lk/8jbz+ekL8WQ",
+	"+B/+ODsnz65bz2iiB8+wSz7Z+cdZe/9gF/Oxm1IY8SN4n10mxn5imNpRj+xp6xAk2floPnj2q/k3uWaU",
+	"vP3829nuHL2/w0WlL9JcjdTGgbjF2kszHP63QzobgRjm2f4/uLdEAx1OnvA4gyiq5SfC7WUOLIrIiT3N",
+	"TV6ODB9+kEJDoMnLSCQhsQcEDTNLCHSEV0BccD2QIrkcEM1A1tspjKkaF/yCvxTc8DATXB1d8Lo9vocH",
+	"6nzF6RV0jZT4Lg3BMXHpKLLoHpeewJ67+8umRt7pNJu7DVMZhg7Zt1kglD8tk6Wfneq0AU9+IEJAdLZ2",
+	"wQkyWp4MvkZ8G8v05xc/DfYBGgzGcltgL4yaUxgTSnw8geaTnVajYcSMuIhcst/cRQpTTkRMvyaQpUmo",
+	"WRoSd5cB8b9doCK78I7In41G40uNXBQTL5jnF16j0bjw7vzjsVtRmHIpFkyFE1kWTGdxWTSjQd72FRkI",
+	"LhJJ/LFcnf5R+a6P0u0fpvZ7Lv44dtTmQg9A2tIMj3p22m3zvV+dhdM/JjcDFkGhSoYXbth88GkdzcOJ",
+	"OiZyx/sN8huMLHtcQaxJu0MGIpEKz9m6DNCGJnZVUC6tajF/cTbqLGuz74wSP7/5wz0xHbIXgGSFstzK",
+	"PrZTTOzqZODE5atFpjsiVlmRi6TZ3Avefj7HH+CTnenqCGda3quEUF3NbM4pZddkw9SLcXYiwoSjVOPW",
+	"hiGb5WKQ9ii9IW/EMK0L43ga07+t41fYtx3fhTn6ZAiUq0lt7hpWRqa9mhexALiCHL/0zFosGWiKl5ng",
+	"mfYs5WtB9T1Lv8yj+rxUmZ0kWgxtfzO9ePLhtGBkHnnNRqvRxOj1GDiNmXfk7TWajT279g5wxXs2wNQw",
+	"/zG/L6tSOJ6gFCvSbjYLjOyS19qxq+xkcYOciyQYYCy5zfIOkc3tmJH3NPSOvDegXUqasXtX2s3mjDy+",
+	"Ffl7090xT1zNn+/WtT0l3Xc6NqN7InYNjZK14B39+aXmqWQ4NLN35P3OrgE3/2qeppcKE5zEuNfmmAYj",
+	"aTC9qvfFVPQMN+/mJThYnWcUaM+YX5gy013SggrY8OeQXVriWt3g7n+okf3mHkF1dcOmzEK+d7nqRORb",
+	"nWlf01xCee/yaUpnzW5kzj1xeXerEoqbuogWlikxM/t+c28Noyhf31MajlveS2NKOL2mLFrsGp2ZI3sv",
+	"zDpEw9GxXUUoi4xs2c4SRUfkZjCazabFiZ6TT41ajlndaLLpzGoz2CoAZ/Vfweg4T1lrXtgD7cYGMjU1",
+	"yBnmBbGcanMgSNCJ5BCSAcgKNjXmiDXMlVe+X22Ku5YXeWZvljLu2j0F3UVtd19WlQPrCP5ZxmW8drN9",
+	"UG+16u3981bzqGn+/2/P4jBes/ecdmgL6u3+fqveCTp79cOwCfX9Xqv/vN8MDmmrlVvB7yjjRGkhoS8F",
+	"5jtInTaPXnX3rr4e3l63hyk+eOQ22c24SsmuPBi9bZ7+Jdi7v05G71nz9t1Zc/T+X/+8ffdK3OA/rwX7",
+	"/eXbGMu8Od3737O3h/OzcyEfb2VScWO+GZcwXSpRWjuW1lX1ZnPyrHAjFH7Suv+TUhZ9/Gjv/o9eF++Y",
+	"2Z+nZ+UbYlAYC6uE0tlgCyJoOjYmgxNZ0O5s+ttJ4bOIkHIZo2c5lvbWE6oKjKMwY8kFt2l6nE1aSsmM",
+	"mWOOnYGKH4ZkYDz9EBeegHJ7n9cFV5jX2d70QU5S4f+7sgdeVCkuhOr0/bExu3C0xhC74FZgCqPJ1Uhv",
+	"lPosfg75+9a8KisLSxOXknlRbTF27aBVBshrv7jck/PrgSniuqAEOdDvrowMpZsKZUXVWnCpe0z6qZal",
+	"EC+W6r69ffHP+N9teb5//fn56KQV/Lp3+Y+Dq3eH/ENHfXpxsxw5w2mWH2a8Rz/GLFlOMpRLWh7AI1dS",
+	"nebh/V9kt5uZD9rtefo1edPGOjTiSyftGXi2qFYcM1GefWPhndWREUy7ZwQz62sRK3Ij5BWemNV2aslH",
+	"uBb2CXH3GaTaixIu6iKeNEzwk1zXjIljp2pLEit+9HzUuf+L7I6udfCCpcsKvLC4orcoehl6wL21ypX2",
+	"I1qohhXUQEhdN25hSBA2JW8/nzfIibuVyQJ7hZuNLDSDyckuOA1DaTxLs3ya54h7HhNx7S49wm/wl8PO",
+	"EF06RJV0wf3CvUcz1r5zF1Gz9MqVorFI5jEoNt/k9AIhJQS6PhBSQb2HYP6orjSNF/F7SuE7cy1zC9rj",
+	"5QAqY/YOem8C9gd7e/rpP6et9+xUnfKP+8HL04PTq/h//vXy7WEDRm//E34+ZX+w09tT3mwE7Yj3hq+b",
+	"4f+8jcoRSeMrZ2vfrZzFEKtDzElYiJZKg6QWo1K1Jc3hhtgx2h2G76tc2nMsOePXo62gMaY4t7/eunuN",
+	"kXWteDlGtYYkL5FotnYZ94Gxznqa4mu6K/zONJ0VIztvBNFwq5+lj3Zr1mGH0MI6eK3vEV6zjFZxKCxs",
+	"ZoxeY3zbbJ5GWWSbCBart5Az8fOsYzbDdQHdjRi36JAEqoQxyvObZqod7FLC9iflZ9u08N4roJJ8+1bO",
+	"+353VyMjvEPTZYP79q2U992mNi9ltpvbLJ7zenRnFp9lWd7MHLOgeCeAu0TV7kVVptwrBwlM7VcG/bZw",
+	"dZtPt0xeOzDTY7cilvH5T+G4j425oD8CqmkkLisNlOmO+2NWFVOsivLNEJt0rNcs7+uRz+Wk7QG9+61W",
+	"rNKKS83SNLTAWF5lzTB29+Wv5/RyWkuu2DMsgw1sgYX1AgtjczO30q42++6FFz7CUFy7myzLLR+j4raX",
+	"0DNOEruL12keEp/xbqLsvSplpfsKW1lR6fbf2WuQv8yDTdgWfzhsYnHebc3BuxVXbK+Dde0cLM+6tWrP",
+	"5A8OFYpqYi94nNtWs8+3C9CDL0A/yeLzvdHIN6BXEcElkEiMxwkGFTt8CGuk4WgYOYgXo7tgtDywq2av",
+	"eaDaOgjpNfU7nVY7jwDZnRR7Gym2znXmMVj1y4mZi6V+CBByqwwfXBm6trdKceNm0EatfyvEK1v/9oxB",
+	"pTX1eSBscKoEjEmlkSI9iAS/JFq47WM8bkh5aGMlJ7NgmOejcsqMSpPs3ep22KzdHJtiNc3e6bTAKxgK",
+	"ixdXbNJn2uCg3wra4R7UO719Wu8EB2H9BTzv1w9ps2ffdPpeIYXpfB/MrRLyhLVT1IGLhl5aJldmRLwO",
+	"qJgv1XVpsa3NQkqUPL1qxqVxRPkCsXmm+HF2mgFfuD/qLlUyFpm1TfABW3zw3YHapAsTjVzn0jAlG2/Z",
+	"wONe3pH3NQGMpnZcnOW+mZOfCvmUZ7aOx5iYKl8wOK0TFfn48+7cl2loA5GIi5kLv1hboNVskje/VNw5",
+	"4W7ymky07T0PDsMmtPr1Nt3r1TvBvtEFB/26qf8waIYtaPfLySGPvP3eC2gHrVb9edjp1zv0oFd/AYdB",
+	"vdU3lZg6DqAiUeqRtxce9Ft0v11/EbSM9nkO9UO616+3e62gGR7Ci/7zllcI302Tnc9nzOSJt71Wrx3s",
+	"hR2o7/cPmvUOfd6rvwgOw7oZadrHZTdpslsKZu7NIIv+FDsysdND8yzq84RS2n10U6u7vM0wQYOc6lzS",
+	"DUfVsr9wj7l0yegwUZrgOQzBgQQDyri7Us1U28UH3Z7EMy6707ZZ8E6IRxC2+GPJ9uJiupBgPoYgza3q",
+	"/r6qexH+mLWBZHTDdtvoMW0bxVYFL+Qu4nI09xaRbcMidVxkYEqiQJGd4r5QDt0dE3vlCkbjc6WBhrvT",
+	"do2WW0O2m0VPdbNoIYadsUW0kHtoGLUzE1p+A9px4ooHC7dL4I+7BP7Qy99mNq4WUAcrh9AvvHFFdhA6",
+	"ReeIqSzKDY+O7TaIb/nYx5P5Rs1c8B5eZUa0KFxXtlO6qWz3mFA+yo+bZzkZfBft1rW1dm2QsN8gn+fZ",
+	"PKuKsLfo8hoW2CW9s8K5aXsB20JC+IAbXFslvYiSTmdvtpreX4eabq9FTaeba1t1/TNvqa3mGT2zV6DU",
+	"VeHW/Upb1DBcmuYku8VS9F0HbAoEe6KK5IeXxzIJ7Pi2RNeW6CrQPlF0pMjNADCBj+CQn2vebRBjzvq2",
+	"i9201S4X7tP8Ynm3bQd6qsVrL3E5S4e5cuwA6sBuJGwRo6foQe958CKsH0LT6KmW0QHtsL4HnX76zqt5",
+	"jgJWQ/Ve9A/pC6jvB62w3um/gPph+JzW272DoAXNfsee4Z0gWqphQ6ppAIZJumPpapJ2PYhEEjaonTK3",
+	"tQiWhb0jLw6u8MLUGyGvIkFNz/oSoKslo1GWoU64+9m7WQK9/H76+KbbowqwBqNDbe6N/Yl76O8KF7Xi",
+	"ze54SWuraTSvmHjanFszjk3oFB2ZMs32dOdUs/Tvavx22gePq0oqFMwZTQN1J9QM7WuQRIPS7jbEobVN",
+	"lU6zF4ZCYiYxzFeQBQAg+G/400H+tmC3UCQ7erFbszHCVkAuOOaps3ZOKuO2uh4QlArMEGcqdZ+gVspS",
+	"zPi1C+6nH46/wjxW6b2O2Lz5dwLKJm9TwraE28MXPJVBYmTQtVmWy7H6dxvkn0ai1BGhZEBleMFRwggH",
+	"CPG0rOhr1LS2MlPEyaCzP1XXFLHPfDTkL3jC07Oz+Lmtcafe2iVDvKbYjMXUhBVnhY9JqfuuJ/ZA7s1A",
+	"RGkiSlU1MNcpMzqX2NWM7fMA+AXP5z1PeWFzMEGYpbkyPESvzUztN/PpLyQO8ncbF7y8KGF2O0z9W7eZ",
+	"NiKg14jwiQQdniuA2Kaos8k3BIcqp+Rs6rKzbCzeplYc78ijdffzka4532WJOeVGbz1IIOLWmHhSxkSW",
+	"syckOzdMD1Az4HtD1N0fDoD/zn6O+ao9F/HeUA03LkVzbtqcrcO0mfSUuNCs76T4fn/JLFMk4TFlYbqX",
+	"5K7jSkNzbSgiyCHjxo2vZaGJQ8oihamKj60DVGx5RTfofaGqtTlDKgtR7oZ0pLyj57Xis/ycq+lIu2dR",
+	"pfpB/3mz3qEvevXDoBnWW9Du79FObz84wMArR5i80r1m+Wm52hSqqj9vvmjVO73DoP4ibEI9r/T5Agkw",
+	"Ksm0dTFWcDGKPLxZR+Mj2AuknMp2k0fOc9YigcCD2+h25IyMNuoF94tMaGWvmxcy9rIN7Ez501nzt0zp",
+	"vAbHukaG+4bg/u4MI3Kq0C4LWP9E8rpmU22r6soG0NbWWSOme7Y+hTlpvsSSBYxfzgR4XRnc28MjEx8+",
+	"nTsbxL2qsDrodGvjg2tzZQeJRZFpfChCwCsJJBjDyrgzo8CO/JtxOb4mwANDyaHgehBhrknJAptyaigS",
+	"05jXajaaTYzhl9IV/3T2CgUGdBJ3+1AuP6W4WV+AGw7ofk2oZQLnSuEiBGE3GFB5ib1bLKY4JdvUVNj4",
+	"emtvzLI34oz1NmxhpLNFPiYROJwry/MSiBB2jwjVJAKqLCqHLH3Bd3zL2ykohxileR+DJBmvkx0/TKzs",
+	"QDd76u/WLrhlYJuShsMl1ewayI6f/uza9767MUKToVCa6BuRXql5wd0odnxbtKuF6MYSAqbA37VHPoBg",
+	"AvRUOLDb7nd+LcHuMXEiQZxI2L19wYkfC6WNLHdjOrr0zfdj0pOO3xZANJI4CABpazPiprduFPFO18Ex",
+	"D5Ds+CmCgJ/noGcOhM60xopKbVks7ynps+VV17phsu0qULFWb02xBzfFFl1LUuPLhqTUMQBmOlL0gQZX",
+	"1OhEo8IYN83aD4+JMp4kjYimt6BqqSZzMCxmGBMcsjyCNsOiCxSVQBFNGk45MmibeGO7tqGjg5Yw46f3",
+	"7ju398Oc2LPT6R15bkLzoVZejrVkYJSmt10WIn82g1bYhj1TeL837bTvlwfMaljkujkOzhVPcv0kJ+hK",
+	"Q17jUbqVlcy0o3GFGd3oEblHKkxLicYTOrr2o+iwZaZp5gmy8ZPo26Nkj+YoWXFqVrPpFso/WGp3+fSD",
+	"q2nc7YGyJ3ugbCm2nXWybFxFTUK4ZVZ7XIcRtitP5SWJP8GqsyFceQn5+/5Hudacg3CNi81qqS8+gvmx",
+	"yNGqQs+f0BGrrVabcc5pq922B57WZL/rUTzj1pgPhexCiuwknH1NwF7nsLsK3HqOrf6I16Uuc4LUe3ik",
+	"0RB8fqARp/unwhm1Y8i1wYyzBGc2hGim6vEk2fKW4bSnmnLKe+jlHed2DrTMsM0WLHuMYJm20rn8WrsU",
+	"VGa+XBkpW06xbIGypw6ULcSyc+BkqXKaBpM5PnvEKTs2qud/Ch2/WWhqAY7/UZCpNSj3jZmLTzXzz0bV",
+	"yDgYtFUnWyxoJfP0XhRIkYSHIMdaO05v95RAnJsbg7TsuAJCtLk0/ulg02i8VLBmheKlybZ+qAz60wD2",
+	"hTOLPTS4NTew9VNhWg8AZy2uAWZDXY8B5loTly/Ks08PItuUOliQsHPAa1tk7REia8taLcvgaStDaVsY",
+	"7aeD0daIoM0Czx4rcPbEtf+Prvk3irf9ZFDbRmG2shwuKh5PD2l74npnDKXb6p+fHKBb1MrFs2jT79Ak",
+	"mt4SaVpg3DjdAXC9FOp2ju1sA7L+dXJuLDCjJE219qz7g+FX5/T2fuwKWeCnAK60Y8L1XZtYJR5TIKlz",
+	"evsY4KgKBlyEnZ4erLQOiVuAQLPgIU1vt9DQY4KGNMrk4gvmQpiQprfL40FLaY0tFvRUsaBFGHIGDuQU",
+	"zQQGZLnpUfphj0RN/8gqejMYzvws/eTxm9WV9ZK23dLm3NPDax6Jnkhxl62++IkxlyXMx0Q5NqnGWyyw",
+	"ogBcamtT/JjQFGYxbxRhWhFxw4nStN+vhls+YTMbinDCMaapN5kihhbTApzMO29eefxoCt/NbDVLcWYJ",
+	"NjWuyt2k+KhDqmBIWeQdWRb6b1eLuxMENedB3x4crnd6+3TakeJszK9gKCx0ZxSosIef3Z8PhkAZRrwf",
+	"gsK5+ykgqMQJZqo0TK+Wx5+surC8lAsA5SMrc+QkUxy2zJjuQGPn6IKbwsR3Rf1aVsjPxcQnO5peASd9",
+	"KYY2oy6NIpDkZgCc0J4CritzuVpf27DBRtGvVJb+ohzGRMmJx1vKgbwSNshdqRshQ7yQKRL80t3KVDcv",
+	"4oGkCsZFaCGB2DCINoMWSxhkBbqtplQWoeBUs0wZnb+FytYPlSVWghfSW0WbZyHIzJo9Rg1pcQUcE+/G",
+	"eMEgJuLVRPAAGuQlqiCVXkxna8ZNKAXRNeYAbx7uToPWltNJW2ztqWJry3Bwbdq+qKmsuAwO6cgY51V3",
+	"sTc7lVicY7+Hd7J/eHW/db/XCNctJyXfA6xrkM+VYB1aoPaaUovW2X0WvBEB14C5sLs1rAarbcyiYP2z",
+	"gbK1kHBsGMN7APXiqLCQhtkf1zDt9WgYh/NtNc0TXf4zsG4FA/YauE7kjDipXxLFOChFEs60OsbrDBTp",
+	"gfEdiRZEcKgRxq8FC/KLmGWCMSPE1b5UWNW/0p79xJFVjq7dWEKf3ZrZ+O3D+ElqcuZuBn1IrMtNxv1w",
+	"V8pPPwXidZ2z6LrirtYiblOQKjeJGwWrFuPoRfnzCYVwPbBoL0i4WaFdBa7ahnc9FszqOpPlhfboUo21",
+	"EGTlPlo+0mtpxbNFpJ4qIrUof86I+Jq6qr0BnXPW44roeBra/UfX7JuBmRZj/ScfGbYe5b5Oc3JR8XhC",
+	"kWJPQ6+kyNJWv/zkUWQLW6l4dWqQSLwC9c9v3i9AJciTRA/s1affvJOY/Qaj7MkX84G8TnVOmRd/FwGN",
+	"SAjXEIl4CFyTHX9Ir8A4zP6uEQ8ZeUfeQOv46NmzyJQeCKWPXjRfNFEvuV5P1GvUqHHSKQ8RxkKXvZEL",
+	"oohVRQTZOW741gp7azVy8uGUXMHIVuVihbJqEMibrOfzAFU1EGUFncRSXLMQY+iiSNXw6vUkJr0RQcIW",
+	"q0zpf/fl7v8HAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

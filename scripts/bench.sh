@@ -21,7 +21,7 @@ port=${BENCH_PORT:-18080}
 duration=${BENCH_DURATION:-5s}
 warmup=${BENCH_WARMUP:-1s}
 concurrency=${BENCH_CONCURRENCY:-1,16,64}
-scenarios=${BENCH_SCENARIOS:-healthz,me}
+scenarios=${BENCH_SCENARIOS:-healthz,me,offer,plans}
 db=platform_bench
 admin_email=bench@example.com
 admin_password=bench-password-not-secret-0123456789
@@ -127,6 +127,26 @@ until healthy; do
 done
 log "server is up (pid $server_pid)"
 
+# --- catalog: 1,000 plans and one priced offer ---------------------------------
+api() { # METHOD PATH [BODY]: prints the body; fails on a non-2xx answer
+	curl -sS -f -X "$1" "$base$2" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' ${3:+-d "$3"}
+}
+field() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+token=$(curl -sS -f -X POST "$base/v1/auth/token" -H 'Content-Type: application/json' \
+	-d "{\"email\":\"$admin_email\",\"password\":\"$admin_password\"}" | field '["access_token"]')
+venture=$(api POST /v1/ventures '{"name":"Bench","invoice_prefix":"BENCH"}' | field '["id"]')
+ptype=$(api POST /v1/product-types '{"name":"Backup"}' | field '["id"]')
+product=$(api POST /v1/products "{\"product_type_id\":\"$ptype\",\"name\":\"Cyber Protect\"}" | field '["id"]')
+group=$(api POST /v1/product-groups "{\"product_id\":\"$product\",\"name\":\"Bench group\",\"module\":\"none\"}" | field '["id"]')
+log "creating ${BENCH_PLANS:-1000} plans"
+plan_body() { echo "{\"venture_id\":\"$venture\",\"product_type_id\":\"$ptype\",\"product_id\":\"$product\",\"product_group_id\":\"$group\",\"name\":\"Plan $1\",\"partner_visible\":true}"; }
+for i in $(seq 2 "${BENCH_PLANS:-1000}"); do
+	api POST /v1/plans "$(plan_body "$i")" >/dev/null
+done
+plan=$(api POST /v1/plans "$(plan_body 1)" | field '["id"]')
+api PUT "/v1/plans/$plan/pricing" '{"billing_model":"prepaid","cycles":[{"frequency":"monthly","price":{"amount":"10.00","currency":"USD"}}]}' >/dev/null
+offer_token=$(api GET "/v1/plans/$plan/order-urls" | field '["data"][0]["token"]')
+
 # --- report -----------------------------------------------------------------
 cpu_model=$(awk -F': *' '/^(model name|Hardware|cpu model|Processor)[[:space:]]*:/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
 mem_total=$(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo 2>/dev/null || true)
@@ -141,7 +161,8 @@ cat <<EOF
 - Go: $(go version | sed 's/^go version //')
 - PostgreSQL: ${pg_version}
 - Load: \`cmd/loadgen\`, closed loop on the same machine over loopback, ${warmup} warmup + ${duration} measured per row.
-  \`healthz\` = \`GET /healthz\`; \`me\` = \`GET /v1/me\` with a Bearer token (one login before the runs).
+  \`healthz\` = \`GET /healthz\`; \`me\` = \`GET /v1/me\` with a Bearer token (one login before the runs);
+  \`offer\` = public \`GET /v1/storefront/offers/{token}\`; \`plans\` = \`GET /v1/plans?limit=200\` as admin over ${BENCH_PLANS:-1000} plans.
   req/s and p50/p99 count successful (200) requests only; server RSS is VmRSS after the row.
 
 EOF
@@ -153,6 +174,7 @@ loadgen_rc=0
 	-warmup "$warmup" \
 	-concurrency "$concurrency" \
 	-scenarios "$scenarios" \
+	-offer-token "$offer_token" \
 	-email "$admin_email" \
 	-password "$admin_password" \
 	-pid "$server_pid" \

@@ -50,6 +50,7 @@ type config struct {
 	warmup      time.Duration
 	concurrency []int
 	scenarios   []string
+	offerToken  string
 	email       string
 	password    string
 	pid         int
@@ -63,7 +64,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	duration := fs.Duration("duration", 5*time.Second, "measured duration per scenario and concurrency level")
 	warmup := fs.Duration("warmup", time.Second, "warmup before each measurement (not recorded)")
 	conc := fs.String("concurrency", "1,16,64", "comma-separated list of concurrent clients")
-	scen := fs.String("scenarios", "healthz,me", "comma-separated list of scenarios: healthz, me")
+	scen := fs.String("scenarios", "healthz,me", "comma-separated list of scenarios: healthz, me, offer, plans")
+	offerToken := fs.String("offer-token", "", "order URL token (scenario offer)")
 	email := fs.String("email", "", "login email (scenario me)")
 	password := fs.String("password", "", "login password (scenario me)")
 	pid := fs.Int("pid", 0, "server process id; its VmRSS is read from /proc/PID/status after each run (0: skip)")
@@ -93,8 +95,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if slices.Contains(scenarios, "me") && (*email == "" || *password == "") {
-		return nil, errors.New("scenario me needs -email and -password")
+	if (slices.Contains(scenarios, "me") || slices.Contains(scenarios, "plans")) && (*email == "" || *password == "") {
+		return nil, errors.New("scenarios me and plans need -email and -password")
+	}
+	if slices.Contains(scenarios, "offer") && *offerToken == "" {
+		return nil, errors.New("scenario offer needs -offer-token")
 	}
 	if *pid < 0 {
 		return nil, fmt.Errorf("-pid must be >= 0, got %d", *pid)
@@ -108,6 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		warmup:      *warmup,
 		concurrency: levels,
 		scenarios:   scenarios,
+		offerToken:  *offerToken,
 		email:       *email,
 		password:    *password,
 		pid:         *pid,
@@ -230,7 +236,7 @@ func parseConcurrency(s string) ([]int, error) {
 	return out, nil
 }
 
-var knownScenarios = []string{"healthz", "me"}
+var knownScenarios = []string{"healthz", "me", "offer", "plans"}
 
 func parseScenarios(s string) ([]string, error) {
 	var out []string
@@ -303,14 +309,20 @@ func prepareScenario(client *http.Client, cfg *config, name string) (requestSpec
 	switch name {
 	case "healthz":
 		return requestSpec{method: http.MethodGet, url: cfg.base.String() + "/healthz"}, nil
-	case "me":
+	case "offer":
+		return requestSpec{method: http.MethodGet, url: cfg.base.String() + "/v1/storefront/offers/" + url.PathEscape(cfg.offerToken)}, nil
+	case "me", "plans":
 		tok, err := login(client, cfg.base.String(), cfg.email, cfg.password)
 		if err != nil {
 			return requestSpec{}, err
 		}
 		h := http.Header{}
 		h.Set("Authorization", "Bearer "+tok)
-		return requestSpec{method: http.MethodGet, url: cfg.base.String() + "/v1/me", header: h}, nil
+		path := "/v1/me"
+		if name == "plans" {
+			path = "/v1/plans?limit=200"
+		}
+		return requestSpec{method: http.MethodGet, url: cfg.base.String() + path, header: h}, nil
 	}
 	return requestSpec{}, fmt.Errorf("unknown scenario %q", name)
 }

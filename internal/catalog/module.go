@@ -191,9 +191,14 @@ func (s *Service) SetModuleSettings(ctx context.Context, planID uuid.UUID, in Mo
 	return m, err
 }
 
+// activate makes a draft plan active and gives it its order URLs.
 func (s *Service) activate(tx *gorm.DB, planID uuid.UUID) error {
-	return tx.Model(&Plan{}).Where("id = ? AND status = ?", planID, PlanDraft).
+	err := tx.Model(&Plan{}).Where("id = ? AND status = ?", planID, PlanDraft).
 		Updates(map[string]any{"status": PlanActive, "version": gorm.Expr("version + 1"), "updated_at": s.now()}).Error
+	if err != nil {
+		return errs.Internal(err)
+	}
+	return s.ensureOrderURLs(tx, planID)
 }
 
 func hasHardQuota(m *ModuleSettings) bool { return m != nil && m.OverageQuotaGB != nil }

@@ -283,6 +283,9 @@ func (s *Service) SetPricing(ctx context.Context, planID uuid.UUID, p Pricing) (
 		if plan.Status == PlanDraft && (g.Module == ModuleNone || mod != nil) {
 			return s.activate(tx, planID)
 		}
+		if plan.Status == PlanActive {
+			return s.ensureOrderURLs(tx, planID) // a new frequency gets its URL
+		}
 		return nil
 	})
 	return p, err

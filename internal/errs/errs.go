@@ -24,6 +24,7 @@ const (
 	KindMethodNotAllowed               // 405
 	KindTooLarge                       // 413
 	KindBadGateway                     // 502 an upstream (the vendor) failed
+	KindGone                           // 410 existed, no longer offered
 )
 
 // FieldError names one field at fault.

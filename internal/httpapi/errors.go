@@ -28,6 +28,7 @@ var statusOf = map[errs.Kind]int{
 	errs.KindMethodNotAllowed:   http.StatusMethodNotAllowed,
 	errs.KindTooLarge:           http.StatusRequestEntityTooLarge,
 	errs.KindBadGateway:         http.StatusBadGateway,
+	errs.KindGone:               http.StatusGone,
 }
 
 const problemType = "https://docs.acronis-platform.example/problems/"

@@ -246,3 +246,26 @@ func (s *Server) SetPlanModuleSettings(ctx context.Context, req oapi.SetPlanModu
 	}
 	return oapi.SetPlanModuleSettings200JSONResponse(moduleOut(m)), nil
 }
+
+func (s *Server) ListPlanOrderUrls(ctx context.Context, req oapi.ListPlanOrderUrlsRequestObject) (oapi.ListPlanOrderUrlsResponseObject, error) {
+	urls, err := s.catalog.OrderURLs(ctx, principal(ctx), req.Id)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(urls, func(i, j int) bool { return months[urls[i].Frequency] < months[urls[j].Frequency] })
+	out := oapi.ListPlanOrderUrls200JSONResponse{Data: make([]oapi.OrderUrl, len(urls))}
+	for i, u := range urls {
+		out.Data[i] = oapi.OrderUrl{Frequency: oapi.BillingFrequency(u.Frequency), Token: u.Token, Url: "/v1/storefront/offers/" + u.Token}
+	}
+	return out, nil
+}
+
+func (s *Server) GetStorefrontOffer(ctx context.Context, req oapi.GetStorefrontOfferRequestObject) (oapi.GetStorefrontOfferResponseObject, error) {
+	o, err := s.catalog.OfferByToken(ctx, req.Token)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.GetStorefrontOffer200JSONResponse{Token: o.Token, PlanId: o.PlanID, PlanName: o.PlanName,
+		ProductGroupName: o.ProductGroupName, BillingModel: oapi.BillingModel(o.BillingModel), Frequency: oapi.BillingFrequency(o.Frequency),
+		Price: s.money(o.Price), SetupFee: s.money(o.SetupFee), EnableQuantity: o.EnableQuantity, FreeTrial: o.FreeTrial}, nil
+}

@@ -407,6 +407,26 @@ type NotificationSettings struct {
 	TerminationTemplateId *openapi_types.UUID `json:"termination_template_id,omitempty"`
 }
 
+// Offer defines model for Offer.
+type Offer struct {
+	BillingModel   BillingModel `json:"billing_model"`
+	EnableQuantity bool         `json:"enable_quantity"`
+	FreeTrial      bool         `json:"free_trial"`
+
+	// Frequency monthly (1 month), quarterly (3), semiannually (6), annually (12), biennially (24), triennially (36).
+	Frequency BillingFrequency   `json:"frequency"`
+	PlanId    openapi_types.UUID `json:"plan_id"`
+	PlanName  string             `json:"plan_name"`
+
+	// Price An amount of money. The amount is a decimal string with two places, never a JSON number.
+	Price            Money  `json:"price"`
+	ProductGroupName string `json:"product_group_name"`
+
+	// SetupFee An amount of money. The amount is a decimal string with two places, never a JSON number.
+	SetupFee Money  `json:"setup_fee"`
+	Token    string `json:"token"`
+}
+
 // OfferingItemGroups defines model for OfferingItemGroups.
 type OfferingItemGroups struct {
 	// Common Offering item name to quota (a whole number).
@@ -418,6 +438,21 @@ type OfferingItemGroups struct {
 
 // OfferingItemQuotas Offering item name to quota (a whole number).
 type OfferingItemQuotas map[string]float64
+
+// OrderUrl defines model for OrderUrl.
+type OrderUrl struct {
+	// Frequency monthly (1 month), quarterly (3), semiannually (6), annually (12), biennially (24), triennially (36).
+	Frequency BillingFrequency `json:"frequency"`
+	Token     string           `json:"token"`
+
+	// Url The public offer path for this token.
+	Url string `json:"url"`
+}
+
+// OrderUrlList defines model for OrderUrlList.
+type OrderUrlList struct {
+	Data []OrderUrl `json:"data"`
+}
 
 // Plan defines model for Plan.
 type Plan struct {
@@ -801,6 +836,9 @@ type Conflict = Problem
 
 // Forbidden An RFC 9457 problem document.
 type Forbidden = Problem
+
+// Gone An RFC 9457 problem document.
+type Gone = Problem
 
 // InternalError An RFC 9457 problem document.
 type InternalError = Problem
@@ -1477,6 +1515,13 @@ type ClientInterface interface {
 	// Corresponds with PUT /v1/plans/{id}/notification-settings (the `SetPlanNotificationSettings` operationId).
 	SetPlanNotificationSettings(ctx context.Context, id Id, body SetPlanNotificationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListPlanOrderUrls List a plan's order URLs
+	//
+	// One URL per billing frequency, made when the plan becomes active and whenever a frequency is added; tokens never change. Partners see those of partner-visible plans.
+	//
+	// Corresponds with GET /v1/plans/{id}/order-urls (the `ListPlanOrderUrls` operationId).
+	ListPlanOrderUrls(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetPlanPricing Get a plan's pricing
 	//
 	// The pricing set with PUT; 404 `pricing_not_set` before that.
@@ -1684,6 +1729,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 	UpdateProduct(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetStorefrontOffer Read an offer
+	//
+	// What a storefront shows for an order URL. Public. A retired plan's, or a dropped frequency's, offer is 410 `offer_gone`.
+	//
+	// Corresponds with GET /v1/storefront/offers/{token} (the `GetStorefrontOffer` operationId).
+	GetStorefrontOffer(ctx context.Context, token string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListTaxes List taxes
 	//
@@ -2420,6 +2472,23 @@ func (c *Client) SetPlanNotificationSettings(ctx context.Context, id Id, body Se
 	return c.Client.Do(req)
 }
 
+// ListPlanOrderUrls List a plan's order URLs
+//
+// One URL per billing frequency, made when the plan becomes active and whenever a frequency is added; tokens never change. Partners see those of partner-visible plans.
+//
+// Corresponds with GET /v1/plans/{id}/order-urls (the `ListPlanOrderUrls` operationId).
+func (c *Client) ListPlanOrderUrls(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListPlanOrderUrlsRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetPlanPricing Get a plan's pricing
 //
 // The pricing set with PUT; 404 `pricing_not_set` before that.
@@ -2858,6 +2927,23 @@ func (c *Client) UpdateProductWithBody(ctx context.Context, id Id, params *Updat
 // Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 func (c *Client) UpdateProduct(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateProductRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetStorefrontOffer Read an offer
+//
+// What a storefront shows for an order URL. Public. A retired plan's, or a dropped frequency's, offer is 410 `offer_gone`.
+//
+// Corresponds with GET /v1/storefront/offers/{token} (the `GetStorefrontOffer` operationId).
+func (c *Client) GetStorefrontOffer(ctx context.Context, token string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetStorefrontOfferRequest(c.Server, token)
 	if err != nil {
 		return nil, err
 	}
@@ -4245,6 +4331,40 @@ func NewSetPlanNotificationSettingsRequestWithBody(server string, id Id, content
 	return req, nil
 }
 
+// NewListPlanOrderUrlsRequest constructs an http.Request for the ListPlanOrderUrls method
+func NewListPlanOrderUrlsRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/plans/%s/order-urls", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetPlanPricingRequest constructs an http.Request for the GetPlanPricing method
 func NewGetPlanPricingRequest(server string, id Id) (*http.Request, error) {
 	var err error
@@ -5143,6 +5263,40 @@ func NewUpdateProductRequestWithBody(server string, id Id, params *UpdateProduct
 			req.Header.Set("If-Match", headerParam0)
 		}
 
+	}
+
+	return req, nil
+}
+
+// NewGetStorefrontOfferRequest constructs an http.Request for the GetStorefrontOffer method
+func NewGetStorefrontOfferRequest(server string, token string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "token", token, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/storefront/offers/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -6311,6 +6465,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /v1/plans/{id}/notification-settings (the `SetPlanNotificationSettings` operationId).
 	SetPlanNotificationSettingsWithResponse(ctx context.Context, id Id, body SetPlanNotificationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*SetPlanNotificationSettingsResponse, error)
 
+	// ListPlanOrderUrlsWithResponse List a plan's order URLs
+	//
+	// One URL per billing frequency, made when the plan becomes active and whenever a frequency is added; tokens never change. Partners see those of partner-visible plans.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/plans/{id}/order-urls (the `ListPlanOrderUrls` operationId).
+	ListPlanOrderUrlsWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*ListPlanOrderUrlsResponse, error)
+
 	// GetPlanPricingWithResponse Get a plan's pricing
 	//
 	// The pricing set with PUT; 404 `pricing_not_set` before that.
@@ -6538,6 +6701,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 	UpdateProductWithResponse(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateProductResponse, error)
+
+	// GetStorefrontOfferWithResponse Read an offer
+	//
+	// What a storefront shows for an order URL. Public. A retired plan's, or a dropped frequency's, offer is 410 `offer_gone`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/storefront/offers/{token} (the `GetStorefrontOffer` operationId).
+	GetStorefrontOfferWithResponse(ctx context.Context, token string, reqEditors ...RequestEditorFn) (*GetStorefrontOfferResponse, error)
 
 	// ListTaxesWithResponse List taxes
 	//
@@ -8488,6 +8660,89 @@ func (r SetPlanNotificationSettingsResponse) ContentType() string {
 	return ""
 }
 
+// ListPlanOrderUrlsResponse401Headers the declared response headers of an HTTP 401 response for ListPlanOrderUrls
+type ListPlanOrderUrlsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListPlanOrderUrlsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OrderUrlList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListPlanOrderUrlsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListPlanOrderUrlsResponse) GetJSON200() *OrderUrlList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListPlanOrderUrlsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListPlanOrderUrlsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListPlanOrderUrlsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListPlanOrderUrlsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListPlanOrderUrlsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListPlanOrderUrlsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListPlanOrderUrlsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListPlanOrderUrlsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListPlanOrderUrlsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetPlanPricingResponse401Headers the declared response headers of an HTTP 401 response for GetPlanPricing
 type GetPlanPricingResponse401Headers struct {
 	WWWAuthenticate *string
@@ -10047,6 +10302,75 @@ func (r UpdateProductResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateProductResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetStorefrontOfferResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Offer
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON410 the response for an HTTP 410 `application/problem+json` response
+	ApplicationproblemJSON410 *Gone
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetStorefrontOfferResponse) GetJSON200() *Offer {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetStorefrontOfferResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetStorefrontOfferResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON410 returns the response for an HTTP 410 `application/problem+json` response
+func (r GetStorefrontOfferResponse) GetApplicationproblemJSON410() *Gone {
+	return r.ApplicationproblemJSON410
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetStorefrontOfferResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetStorefrontOfferResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetStorefrontOfferResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetStorefrontOfferResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetStorefrontOfferResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -11902,6 +12226,21 @@ func (c *ClientWithResponses) SetPlanNotificationSettingsWithResponse(ctx contex
 	return ParseSetPlanNotificationSettingsResponse(rsp)
 }
 
+// ListPlanOrderUrlsWithResponse List a plan's order URLs
+//
+// One URL per billing frequency, made when the plan becomes active and whenever a frequency is added; tokens never change. Partners see those of partner-visible plans.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/plans/{id}/order-urls (the `ListPlanOrderUrls` operationId).
+func (c *ClientWithResponses) ListPlanOrderUrlsWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*ListPlanOrderUrlsResponse, error) {
+	rsp, err := c.ListPlanOrderUrls(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListPlanOrderUrlsResponse(rsp)
+}
+
 // GetPlanPricingWithResponse Get a plan's pricing
 //
 // The pricing set with PUT; 404 `pricing_not_set` before that.
@@ -12272,6 +12611,21 @@ func (c *ClientWithResponses) UpdateProductWithResponse(ctx context.Context, id 
 		return nil, err
 	}
 	return ParseUpdateProductResponse(rsp)
+}
+
+// GetStorefrontOfferWithResponse Read an offer
+//
+// What a storefront shows for an order URL. Public. A retired plan's, or a dropped frequency's, offer is 410 `offer_gone`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/storefront/offers/{token} (the `GetStorefrontOffer` operationId).
+func (c *ClientWithResponses) GetStorefrontOfferWithResponse(ctx context.Context, token string, reqEditors ...RequestEditorFn) (*GetStorefrontOfferResponse, error) {
+	rsp, err := c.GetStorefrontOffer(ctx, token, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetStorefrontOfferResponse(rsp)
 }
 
 // ListTaxesWithResponse List taxes
@@ -14177,6 +14531,80 @@ func ParseSetPlanNotificationSettingsResponse(rsp *http.Response) (*SetPlanNotif
 	return response, nil
 }
 
+// ParseListPlanOrderUrlsResponse parses an HTTP response from a ListPlanOrderUrlsWithResponse call
+func ParseListPlanOrderUrlsResponse(rsp *http.Response) (*ListPlanOrderUrlsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListPlanOrderUrlsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OrderUrlList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListPlanOrderUrlsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetPlanPricingResponse parses an HTTP response from a GetPlanPricingWithResponse call
 func ParseGetPlanPricingResponse(rsp *http.Response) (*GetPlanPricingResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15625,6 +16053,60 @@ func ParseUpdateProductResponse(rsp *http.Response) (*UpdateProductResponse, err
 	return response, nil
 }
 
+// ParseGetStorefrontOfferResponse parses an HTTP response from a GetStorefrontOfferWithResponse call
+func ParseGetStorefrontOfferResponse(rsp *http.Response) (*GetStorefrontOfferResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetStorefrontOfferResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Offer
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest Gone
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON410 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListTaxesResponse parses an HTTP response from a ListTaxesWithResponse call
 func ParseListTaxesResponse(rsp *http.Response) (*ListTaxesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -16966,6 +17448,9 @@ type ServerInterface interface {
 	// SetPlanNotificationSettings Set a plan's notification settings
 	// (PUT /v1/plans/{id}/notification-settings)
 	SetPlanNotificationSettings(ctx echo.Context, id Id) error
+	// ListPlanOrderUrls List a plan's order URLs
+	// (GET /v1/plans/{id}/order-urls)
+	ListPlanOrderUrls(ctx echo.Context, id Id) error
 	// GetPlanPricing Get a plan's pricing
 	// (GET /v1/plans/{id}/pricing)
 	GetPlanPricing(ctx echo.Context, id Id) error
@@ -17017,6 +17502,9 @@ type ServerInterface interface {
 	// UpdateProduct Update a product
 	// (PATCH /v1/products/{id})
 	UpdateProduct(ctx echo.Context, id Id, params UpdateProductParams) error
+	// GetStorefrontOffer Read an offer
+	// (GET /v1/storefront/offers/{token})
+	GetStorefrontOffer(ctx echo.Context, token string) error
 	// ListTaxes List taxes
 	// (GET /v1/taxes)
 	ListTaxes(ctx echo.Context, params ListTaxesParams) error
@@ -17537,6 +18025,22 @@ func (w *ServerInterfaceWrapper) SetPlanNotificationSettings(ctx echo.Context) e
 	return err
 }
 
+// ListPlanOrderUrls converts echo context to params.
+func (w *ServerInterfaceWrapper) ListPlanOrderUrls(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListPlanOrderUrls(ctx, id)
+	return err
+}
+
 // GetPlanPricing converts echo context to params.
 func (w *ServerInterfaceWrapper) GetPlanPricing(ctx echo.Context) error {
 	var err error
@@ -18006,6 +18510,22 @@ func (w *ServerInterfaceWrapper) UpdateProduct(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.UpdateProduct(ctx, id, params)
+	return err
+}
+
+// GetStorefrontOffer converts echo context to params.
+func (w *ServerInterfaceWrapper) GetStorefrontOffer(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "token" -------------
+	var token string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "token", ctx.Param("token"), &token, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter token: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetStorefrontOffer(ctx, token)
 	return err
 }
 
@@ -18549,6 +19069,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.PUT(options.BaseURL+"/v1/plans/:id/notification-settings", wrapper.SetPlanNotificationSettings, options.OperationMiddlewares["setPlanNotificationSettings"]...)
 	router.GET(options.BaseURL+"/v1/plans/:id/module-settings", wrapper.GetPlanModuleSettings, options.OperationMiddlewares["getPlanModuleSettings"]...)
 	router.PUT(options.BaseURL+"/v1/plans/:id/module-settings", wrapper.SetPlanModuleSettings, options.OperationMiddlewares["setPlanModuleSettings"]...)
+	router.GET(options.BaseURL+"/v1/plans/:id/order-urls", wrapper.ListPlanOrderUrls, options.OperationMiddlewares["listPlanOrderUrls"]...)
+	router.GET(options.BaseURL+"/v1/storefront/offers/:token", wrapper.GetStorefrontOffer, options.OperationMiddlewares["getStorefrontOffer"]...)
 
 }
 
@@ -18559,6 +19081,8 @@ type BadRequestApplicationProblemPlusJSONResponse Problem
 type ConflictApplicationProblemPlusJSONResponse Problem
 
 type ForbiddenApplicationProblemPlusJSONResponse Problem
+
+type GoneApplicationProblemPlusJSONResponse Problem
 
 type InternalErrorApplicationProblemPlusJSONResponse Problem
 
@@ -20836,6 +21360,111 @@ func (response SetPlanNotificationSettings500ApplicationProblemPlusJSONResponse)
 	return err
 }
 
+type ListPlanOrderUrlsRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type ListPlanOrderUrlsResponseObject interface {
+	VisitListPlanOrderUrlsResponse(w http.ResponseWriter) error
+}
+
+type ListPlanOrderUrls200JSONResponse OrderUrlList
+
+func (response ListPlanOrderUrls200JSONResponse) VisitListPlanOrderUrlsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlanOrderUrls400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListPlanOrderUrls400ApplicationProblemPlusJSONResponse) VisitListPlanOrderUrlsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlanOrderUrls401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListPlanOrderUrls401ApplicationProblemPlusJSONResponse) VisitListPlanOrderUrlsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlanOrderUrls403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListPlanOrderUrls403ApplicationProblemPlusJSONResponse) VisitListPlanOrderUrlsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlanOrderUrls404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListPlanOrderUrls404ApplicationProblemPlusJSONResponse) VisitListPlanOrderUrlsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlanOrderUrls500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListPlanOrderUrls500ApplicationProblemPlusJSONResponse) VisitListPlanOrderUrlsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetPlanPricingRequestObject struct {
 	Id Id `json:"id"`
 }
@@ -22962,6 +23591,92 @@ func (response UpdateProduct500ApplicationProblemPlusJSONResponse) VisitUpdatePr
 	return err
 }
 
+type GetStorefrontOfferRequestObject struct {
+	Token string `json:"token"`
+}
+
+type GetStorefrontOfferResponseObject interface {
+	VisitGetStorefrontOfferResponse(w http.ResponseWriter) error
+}
+
+type GetStorefrontOffer200JSONResponse Offer
+
+func (response GetStorefrontOffer200JSONResponse) VisitGetStorefrontOfferResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetStorefrontOffer400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetStorefrontOffer400ApplicationProblemPlusJSONResponse) VisitGetStorefrontOfferResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetStorefrontOffer404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetStorefrontOffer404ApplicationProblemPlusJSONResponse) VisitGetStorefrontOfferResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetStorefrontOffer410ApplicationProblemPlusJSONResponse struct {
+	GoneApplicationProblemPlusJSONResponse
+}
+
+func (response GetStorefrontOffer410ApplicationProblemPlusJSONResponse) VisitGetStorefrontOfferResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetStorefrontOffer500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetStorefrontOffer500ApplicationProblemPlusJSONResponse) VisitGetStorefrontOfferResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListTaxesRequestObject struct {
 	Params ListTaxesParams
 }
@@ -24900,6 +25615,9 @@ type StrictServerInterface interface {
 	// SetPlanNotificationSettings Set a plan's notification settings
 	// (PUT /v1/plans/{id}/notification-settings)
 	SetPlanNotificationSettings(ctx context.Context, request SetPlanNotificationSettingsRequestObject) (SetPlanNotificationSettingsResponseObject, error)
+	// ListPlanOrderUrls List a plan's order URLs
+	// (GET /v1/plans/{id}/order-urls)
+	ListPlanOrderUrls(ctx context.Context, request ListPlanOrderUrlsRequestObject) (ListPlanOrderUrlsResponseObject, error)
 	// GetPlanPricing Get a plan's pricing
 	// (GET /v1/plans/{id}/pricing)
 	GetPlanPricing(ctx context.Context, request GetPlanPricingRequestObject) (GetPlanPricingResponseObject, error)
@@ -24951,6 +25669,9 @@ type StrictServerInterface interface {
 	// UpdateProduct Update a product
 	// (PATCH /v1/products/{id})
 	UpdateProduct(ctx context.Context, request UpdateProductRequestObject) (UpdateProductResponseObject, error)
+	// GetStorefrontOffer Read an offer
+	// (GET /v1/storefront/offers/{token})
+	GetStorefrontOffer(ctx context.Context, request GetStorefrontOfferRequestObject) (GetStorefrontOfferResponseObject, error)
 	// ListTaxes List taxes
 	// (GET /v1/taxes)
 	ListTaxes(ctx context.Context, request ListTaxesRequestObject) (ListTaxesResponseObject, error)
@@ -25715,6 +26436,31 @@ func (sh *strictHandler) SetPlanNotificationSettings(ctx echo.Context, id Id) er
 	return nil
 }
 
+// ListPlanOrderUrls operation middleware
+func (sh *strictHandler) ListPlanOrderUrls(ctx echo.Context, id Id) error {
+	var request ListPlanOrderUrlsRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListPlanOrderUrls(ctx.Request().Context(), request.(ListPlanOrderUrlsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListPlanOrderUrls")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListPlanOrderUrlsResponseObject); ok {
+		return validResponse.VisitListPlanOrderUrlsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetPlanPricing operation middleware
 func (sh *strictHandler) GetPlanPricing(ctx echo.Context, id Id) error {
 	var request GetPlanPricingRequestObject
@@ -26307,6 +27053,31 @@ func (sh *strictHandler) UpdateProduct(ctx echo.Context, id Id, params UpdatePro
 	return nil
 }
 
+// GetStorefrontOffer operation middleware
+func (sh *strictHandler) GetStorefrontOffer(ctx echo.Context, token string) error {
+	var request GetStorefrontOfferRequestObject
+
+	request.Token = token
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetStorefrontOffer(ctx.Request().Context(), request.(GetStorefrontOfferRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetStorefrontOffer")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetStorefrontOfferResponseObject); ok {
+		return validResponse.VisitGetStorefrontOfferResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListTaxes operation middleware
 func (sh *strictHandler) ListTaxes(ctx echo.Context, params ListTaxesParams) error {
 	var request ListTaxesRequestObject
@@ -26831,184 +27602,195 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H17c9s4su9XQfFu1dp1JUWSZSe2/zjHk0yyzkwy2djZnLPjXBEiWxbGFMAAoG1tyt/9FhrgS6JkvRzZ",
-	"ibZ2ZmQSxKPR3ej+odH45gViGAsOXCvv6Js3ABqCxJ+/ntNL898QVCBZrJng3pF3PgAiQYlEBkCuQSom",
-	"eI0kivYiIIwT/7Rff0d1MPAbXs2DWzqMI/COvAuvfeF5NU8FAxhSU68exeaF0pLxS+/u7q7mxVTSIWjX",
-	"gZeJVEJWd8HncKu7AZbwiegTPQASS7hmIlEkppdgmmem+NcE5MireZwOTXv2m1JPhvT2d+CXeuAd7bfa",
-	"tYme1bzT8B5KsLA83EO6B61gf7/+PGz36h140a/TVq9Z3ws64T4c9J/TF720gzHVg7x/LPRqnoSvCZMQ",
-	"ekdaJlDsa1/IIdXekZckWLKqrzCMhQYejH6D0WS/T0jC2dcEyBWMSAySMK6BhxAS6Pch0GSHkk+fTl8R",
-	"pggll0KEJBgIFsBug3wELUeMX5IbpgdIc0WHtibKQ9IT4YhIiCM6Uvi2z6TShkqx4ArKJNrvN4MXdL9d",
-	"3+81od6he1A/7O8F9Xb4PGj1XsABbTVTElm2zIlUGGPdDHLKbLb392vekPH071YlvfrIr9UT7DgcBxMM",
-	"KL8EQ5YeVRASwckOVcj0Rlb83WNCidI0AiI4luu02uNS0EIpqB6Uk5xpo9mrZM3f2ZDpyc5/oJdAFPvP",
-	"VDmI8LtiUyH0aRJp72i/WTPtsmEy9I7azSbS0P6VU9BwzSVIK7jpDKPc/kLDN1TDDUXmC4RhL+whjeOI",
-	"BdT08FksRS+C4f/9S5nufstpZL4ITQPXwEMhuwmXQIOB0S9ezQtBUxZlk2NKkJCFhAtNKFc3II/N7wHy",
-	"KFVE0WtA0VSa6kSZsRkqMo3T8QsNSdrVbGADrWN19OxZKALVoIEUnKl6HFFtRK/h+pn2Xz2r6OZdkap/",
-	"k9D3jrz/8yxXtM/sW/Xsg63E0rCK+XB8gUgiO8Ke0Tg0GBjmk6RPWQRhebyWR8OG6cMvNPwIXxNQerV5",
-	"oBELsXDXtjg+DdI2YhjedBLLI9tLKYwm/zOrKlNrNa/PIAq9Iw+GpqKaNwSl6KUpFEsRg9QjcmFfXnim",
-	"5iFTCln+Sz6XHcOaxblMh7v0XE4MdR1T+Y5Gpjk7abZ8nXFsK6UdztdLwfsRC1abLZZrxq6rvMt4tx+x",
-	"y4EuztxJNm9OlzNFxtSqobvSLIpIDwyDxVIEoFRZoDrNw3wSsiEsOwOzu78uwUpHHrjuqnw9CxIpgWuj",
-	"xzXgtLwWssfCEPhK89LPainMwf+KRBIpIiBDOkLhCQXORJnAezmBXxeqWY7CeUfWRc2ARhHIv6spIzFL",
-	"LNcgOY1+NRphNfZ2NRWpeCaG4DSgmbkbKfilWZwNcRULoaz+Cyoj7RY5A3kNktjuLc26adfWQdcTThIO",
-	"tzEEGkLU9ImEXNWnbRkJDZkKIqGc0n8v9GuR8HAlKnOhu32spUDm94KoJBhkNm+ZRzs5Wd8LTV67r5cj",
-	"Zd7+Omhp+oO11YwCxiWKKWb8FS2szCMDI/k+SAgED5n59LVdAlazYdB87A6ZGjrTbmzpdP7DIF+7j0kf",
-	"dDAgTBN6SRkv0blVsF6KfSWv06V5WStmrKPrUg65P5jZ0riq0Mhq13Mh3lE+ciu3Wonakmrool07ZqQI",
-	"QYaUjwjVGoaxVsdEGkeGRFSbeS/Qt11YzMxnpm8k69yy1C11bB2U/Ug1EFdhOhja1yCRny/ZNXCikDtw",
-	"KSl49ejB1U9M2Umn4cx+YuTihjLdqPLXC3b/Xc37xGmiB0Ky/6woKQlWBFybT8rT986afkZ4U7MpkBCa",
-	"sjQaWypb+fSVurbszI13ay32YD6eHp0YS2GuPn/+XD8pNF/totIggNisEtg0NGaDLDhnzpAzzsqvXDM9",
-	"WpvJeQXGbkvUuJdQYVwad8UUtLYXJSHr9wFtr8woLgpmuzizhQEQN4J1WJyF3q9lESehGFLGiUwiixtI",
-	"cQW8gX67+95Uf3J5KeGS2q/Gp/gf4oZQMhRcD/6uSEhZNCKJcZVIDwIxBAu09FgUQUi+JhSpge4XNw77",
-	"n8aT92peRNEvoteX3pcJGKHmncTMgUXO/WLWlw8kGL7vUl0Cn0Kqoa7ZELyKutJveqM5AKuax8K5ipkB",
-	"dM3ULNQXC3Z8m3wRU6k5yO6crccS+uy2WgDjpBexwKxpUqdQ5BWMakaNmiX6kjMFxKrTiYolXIurBQdl",
-	"7Oz72PI3GH00xSw6k6KJf1p4EamSDcpVWCtOds4jovcXBDrnkZdYCLVEaG0PGn0o8EyfRgpqY2yUTkMR",
-	"m3O40nRsbnySxoQrHDKuiOCRpfSQXgGhCEWqQMQQmoeUuCoM7e+HTouEwi7fRwbsF42iP/oIc8yaECdh",
-	"d7VxEVMQSNDVrHUzMC7VFYwa5GwgbjgOlzBu3fUirjp7MK6NyeF8yQb0O7M40XyjMaXfgaYV4wmpRqXJ",
-	"NAzVfWyaUSXtGJWSjib6j3VW9/4XFkWMX77GRYMHFYA36s5oRHZaVo3u1oyelBqkebi3WyMKhoxyntDI",
-	"PDnYrZH8r1Z7t0Z6DDhn9kG7s1sjWhae7B3slhSubc+reVkzZiUrtGEUcf4zr9zMY15xpaJ2w30nQohw",
-	"OXaNxhJiimwdC6XNz26f3ULpQUxH1dr/1yFl0TkMzSoJk4tAT4QVZH3NIArVEWm8FMOY8lHjPR1CjTRe",
-	"JkqLIciJv7GVGmkYb5sFkL5P//ykjEtbevRBSE2jTx9/r5HGKb8W+FUy7IEsPDgXmkaFv18l8IpqU80r",
-	"OlKNWSvUIkp3zoVi6oKjEsu0Ffsx2lGeaCFqpC8kcVYK8d2gyLdvYwS4u0PfPwG/coRJHC48QueflT5g",
-	"XB90vArQf/qqkg60Zvkmr7dE91IXq9RsiSeXWnSeOtsWFstW0/zv3vVyyWX2QVmzuLl6b1+q1uAJjrqX",
-	"WzazlJWV6AorWqmiTygl93L+kPHi09ZWFn4EWZhgc5ywDEUfc9XQG5/sttLoJg9pMGAc6hJoiA9MebLj",
-	"p0zp14if8CsubngXN+fMA4e3dE1H/BppNBq7lcuN282rMmHxFaGa4OZyjYRCI6QtJOGg8CdyIdnxRb8P",
-	"psYuyltDaSHpJfi7iNuiKW+jQ4iZ28p+ZLuI3+7RLLbDNUu0/Lsq1fIPoJEeTNI7hSYKkIgnru43xe1n",
-	"VS2lPlslHdGpMe4l5eTkwyk6BQWjkxp3yMtcpkozL9N0VdECjF+mM6EGVEJIeiMC1yBHJGIWjBnz6fII",
-	"nKoKlSJUET8N0THzbRxj8xXG5xwT2lPANXHRFca/zwJ35hCFd4YTIHw5oPJyUcuAlgGXmQ5KoehdzSux",
-	"6Jh6ac2hXhLOdDeWLLjXgX8nOEwuG+X2S/VVcdQ7ESbTGCqW4poZw8zM/BALInuZF2ESaHIpRRKTHZ8L",
-	"DnYC8YkiSkQWtROJmT4oeT8OcTP2oOBQyYe2V2egNeOXqsLfoMFVEncjEWRTNGnCRwy4dsjAtLfW7e0q",
-	"6167Uj0hIqA4m2YRDoBrkN1ERpU1gWWqynd9CdDVktGouvqyPrtvwv9wpU81DN8gobGOazBKsPs1EZp2",
-	"L3soeUkUYaCJiw4bN85rnlOdC31VYaAUaFOkeBV9S9TIyVabmMwJskzn25RDTnmc6EWN/0keGl8Y03eE",
-	"YWSGWVRQE7mwG+zmuPExjwlRYs3lvs0xoUVMhpp3I5mGP3g0spNcyeK5CytZhU0ySwIWVHZl+cjCy9x8",
-	"fT95GQPUqQwJviY7cKslJW9+IbQnru3sK9HX9vXusYXb3P5E/gJ5Io2Iq7dqSwrk2N5bVj1h3HQpBkmM",
-	"ej8m9ZYxIhPuNvwWbn4RyZ4uuNVyyu2uwUzJnAhtoEORcMTKh6aCBsF9LPsQo05DCNiQRsTykovOuREk",
-	"jmgAqka4MUwIJW/P/nhPOFrakwaKrbBK8svVN8jHNHyR0OiGjhQJqJSjQovH6Z6UixQaCgmESiAS+riH",
-	"tdNpt4lvW+xqIbqxhIAp8HfLAaCtdmO/iWaa1iBNb/5f/b/+bNYPv3xr1Vrtu52Li0bhz93/+lslfoVB",
-	"ShbrzOv+dPaqXPOfJ/V/f/m2d/e3e41SR6pCzVWz/V5o1nf7gsXVewG1HEjDYHYvvJs6VJX4vmEJ420S",
-	"NBJvBsAJJYFzRP9uxCGmLCQ9GlEeAImpMvPHtCK2Dbs9Pgfub3w+FQPH+IeQjtRkX4wXalrQxpNLt3hE",
-	"FILSaT+Y8wB70De8gZrEusAY74AthE5209DavYP9giQ3K/VG3rUxat07Kg1yyLiNZpxnWNU9T2uB8Nhy",
-	"vR5QTsYoVhrV8717AobLXVtsWOPO1NjMVYy6ipErlo4F2VgMh/f7DsVm/mk0O65QjIeAzGB106IV3N0z",
-	"Hldu6niKaLBIbFS1q9AqUm9iHzutnph12dlJIl1Cqduksh8X4YG8fx8iytezt7wqCp/uKLoIsCrHFQso",
-	"jGNUEEWEabJz4Z3YkIgeBvcTV4p8hp5iGi684rgLFo1zpbroOM2/12w/WrC4eTHvNzl2MTO0IaL8zJZc",
-	"ekuB60TO3a1VdyAKzU3SpUTYiqnJt8XHeCQj17JbGYaOm9g2LzH5fcb3Y2XVhVhojCnWwQ9TJ3QURIvO",
-	"Z7+4ST1L8iY2tZF486NGNU+BTuJuH5bEmfKepg1Po8NmNltwRVlhj8V8/0GywHDNgsCCnZruMN2Bn2Me",
-	"7W69MdwN06iFRmn57A4NrFP70cH4uGsecLM0ddP4r/lEfmgh1G6AGOr83SpDr6Wu7Tcn+5a65MhH3Rik",
-	"838X58oy7TNyTmPNs2yVK6/xfihpX/sk4ZpFJLZsgAcYHQyqnHODLh7ugNSMXcyJTwPNrsE/Jr4Ejdsm",
-	"RNMrUIQLwuGGCBk60CjFQ7Etr+bZL/FsJ35YiYyaXq9px299a8ePbdYsur5McppkPGCxBbnGEIiYYUzp",
-	"nN1Pvdt5y9uzc1Vm7hWzJ0BmB666fv/G7EGLdcVKzhOeaGMTZ2y3Gvc/USCJkT233+WAWrh1h1/cx9UB",
-	"MGreDo/pGCRdMeYAh/Nl1sT/5qg9Gbibny4hpTjyooIwPTX6wfIKokXuIFGlhnDhxpOoFicfX78kh539",
-	"58QFN5NQBMkQeMXm3TKbxZV0TmO8q7ZO3PnPOVeVwt723eQiwrjSlAcw7Ry+O4Ia2o15lcSxkNWckSuJ",
-	"CmDCRphXDMY+mCTYp4+nxiM2C4hNQWApb4rfH5aJb9NWC24Gzk41y6FSfCS+9BIaehNxaZOGv3P0lvTm",
-	"bHXf1aFbmNJjdJhCghnDQ1jsu/LZMNurnm0YYql5+HJenJTedllY1lP3fzSmnjbJ10WWdkRckbdx8pdi",
-	"8GUncUmBeMgpzp2a9rhTg3EXXxNw73GrdYrEVUzOfYTfkEddlPtVPOtCPWtyZX5qpprGKhvlkjUwyLkz",
-	"qDZvx2wwVn4lLW0o+P2skHmPRxU6t1EWRf5aD5tuEpGZoQE2DBQtY5NODOUj0JBxUBVRgMEAgquZG5nT",
-	"rLK8+qoYXePTjuYN062l3ahi9epg3c8Dqgm14MWQjkgoGsR3EIqPKKOfAj0+lrIwY35oUQ+AyfTgIhEy",
-	"i3qYFe+bo0eVsME5vX0cylZWnmP/ADIArmukaQjQajZrJInNz04Wq5OG/tDJ+KDGWNiLi5/ZK0XTdKYF",
-	"02xQ/SMxll0Fzunt9/RBH9vEVR8Vwl5OodZmliMjeSssQ+f0drN6/hHO++TkiiuoCDChQQBKdXX6dhKh",
-	"vI2ZBLWQ6KffMD49f4rdWMKSo4ZXGQFl+tRNQcVUqf8CVFYq8PFwveLASpWV+lca4JdpdCvkCFxAi2R7",
-	"DxnVskx+xfybncotJqVuhJwIj94/WDS8eYwsaQ+yBqrG/EmBXFOei2W3ayZI9mBhTg+wY7OJ5TKlU6rk",
-	"xQoQl5n/pdbNsekeS8jkuoy7D5gHLzfy5opBXUGeHiC5RsVwUgt2rtHMK+LteY4wzM+dU/RBFtflOjVj",
-	"T89wx2bsBNRLKxgK5vs1WQqb4MW18UuVffAvu8f/XT0gFxDenZY56FMcg6wHVAGJwJhCqkZCdsm0Qh8x",
-	"pGoA6thmFVLuIGYaZG5jbdNAdBfB0JgM/jeWlPtv/cu3Zu3w7m9PBRkbI9+y2t7N/FIK/wnO4MqI3gTh",
-	"ZxB1M3oyleUVVKWrYk3a8idgkzEaYnhpkEimR2eYc9BmscNUTieJPSvfQ1fmdaoBXASPV3EYLA3u2fHp",
-	"VbfRaPi79sgP+o22GoIejgvtwFy9dS3q9peLr1FZ3kOMVbOOVCknIGZPwudT+vj28/lk/8jbz+ekL8WQ",
-	"+B/+ODsnz65bz2iiB8+wSz7Z+cdZe/9gF/Oxm1IY8SN4n10mxn5imNpRj+xp6xAk2floPnj2q/k3uWaU",
-	"vP3829nuHL2/w0WlL9JcjdTGgbjF2kszHP63QzobgRjm2f4/uLdEAx1OnvA4gyiq5SfC7WUOLIrIiT3N",
-	"TV6ODB9+kEJDoMnLSCQhsQcEDTNLCHSEV0BccD2QIrkcEM1A1tspjKkaF/yCvxTc8DATXB1d8Lo9vocH",
-	"6nzF6RV0jZT4Lg3BMXHpKLLoHpeewJ67+8umRt7pNJu7DVMZhg7Zt1kglD8tk6Wfneq0AU9+IEJAdLZ2",
-	"wQkyWp4MvkZ8G8v05xc/DfYBGgzGcltgL4yaUxgTSnw8geaTnVajYcSMuIhcst/cRQpTTkRMvyaQpUmo",
-	"WRoSd5cB8b9doCK78I7In41G40uNXBQTL5jnF16j0bjw7vzjsVtRmHIpFkyFE1kWTGdxWTSjQd72FRkI",
-	"LhJJ/LFcnf5R+a6P0u0fpvZ7Lv44dtTmQg9A2tIMj3p22m3zvV+dhdM/JjcDFkGhSoYXbth88GkdzcOJ",
-	"OiZyx/sN8huMLHtcQaxJu0MGIpEKz9m6DNCGJnZVUC6tajF/cTbqLGuz74wSP7/5wz0xHbIXgGSFstzK",
-	"PrZTTOzqZODE5atFpjsiVlmRi6TZ3Avefj7HH+CTnenqCGda3quEUF3NbM4pZddkw9SLcXYiwoSjVOPW",
-	"hiGb5WKQ9ii9IW/EMK0L43ga07+t41fYtx3fhTn6ZAiUq0lt7hpWRqa9mhexALiCHL/0zFosGWiKl5ng",
-	"mfYs5WtB9T1Lv8yj+rxUmZ0kWgxtfzO9ePLhtGBkHnnNRqvRxOj1GDiNmXfk7TWajT279g5wxXs2wNQw",
-	"/zG/L6tSOJ6gFCvSbjYLjOyS19qxq+xkcYOciyQYYCy5zfIOkc3tmJH3NPSOvDegXUqasXtX2s3mjDy+",
-	"Ffl7090xT1zNn+/WtT0l3Xc6NqN7InYNjZK14B39+aXmqWQ4NLN35P3OrgE3/2qeppcKE5zEuNfmmAYj",
-	"aTC9qvfFVPQMN+/mJThYnWcUaM+YX5gy013SggrY8OeQXVriWt3g7n+okf3mHkF1dcOmzEK+d7nqRORb",
-	"nWlf01xCee/yaUpnzW5kzj1xeXerEoqbuogWlikxM/t+c28Noyhf31MajlveS2NKOL2mLFrsGp2ZI3sv",
-	"zDpEw9GxXUUoi4xs2c4SRUfkZjCazabFiZ6TT41ajlndaLLpzGoz2CoAZ/Vfweg4T1lrXtgD7cYGMjU1",
-	"yBnmBbGcanMgSNCJ5BCSAcgKNjXmiDXMlVe+X22Ku5YXeWZvljLu2j0F3UVtd19WlQPrCP5ZxmW8drN9",
-	"UG+16u3981bzqGn+/2/P4jBes/ecdmgL6u3+fqveCTp79cOwCfX9Xqv/vN8MDmmrlVvB7yjjRGkhoS8F",
-	"5jtInTaPXnX3rr4e3l63hyk+eOQ22c24SsmuPBi9bZ7+Jdi7v05G71nz9t1Zc/T+X/+8ffdK3OA/rwX7",
-	"/eXbGMu8Od3737O3h/OzcyEfb2VScWO+GZcwXSpRWjuW1lX1ZnPyrHAjFH7Suv+TUhZ9/Gjv/o9eF++Y",
-	"2Z+nZ+UbYlAYC6uE0tlgCyJoOjYmgxNZ0O5s+ttJ4bOIkHIZo2c5lvbWE6oKjKMwY8kFt2l6nE1aSsmM",
-	"mWOOnYGKH4ZkYDz9EBeegHJ7n9cFV5jX2d70QU5S4f+7sgdeVCkuhOr0/bExu3C0xhC74FZgCqPJ1Uhv",
-	"lPosfg75+9a8KisLSxOXknlRbTF27aBVBshrv7jck/PrgSniuqAEOdDvrowMpZsKZUXVWnCpe0z6qZal",
-	"EC+W6r69ffHP+N9teb5//fn56KQV/Lp3+Y+Dq3eH/ENHfXpxsxw5w2mWH2a8Rz/GLFlOMpRLWh7AI1dS",
-	"nebh/V9kt5uZD9rtefo1edPGOjTiSyftGXi2qFYcM1GefWPhndWREUy7ZwQz62sRK3Ij5BWemNV2aslH",
-	"uBb2CXH3GaTaixIu6iKeNEzwk1zXjIljp2pLEit+9HzUuf+L7I6udfCCpcsKvLC4orcoehl6wL21ypX2",
-	"I1qohhXUQEhdN25hSBA2JW8/nzfIibuVyQJ7hZuNLDSDyckuOA1DaTxLs3ya54h7HhNx7S49wm/wl8PO",
-	"EF06RJV0wf3CvUcz1r5zF1Gz9MqVorFI5jEoNt/k9AIhJQS6PhBSQb2HYP6orjSNF/F7SuE7cy1zC9rj",
-	"5QAqY/YOem8C9gd7e/rpP6et9+xUnfKP+8HL04PTq/h//vXy7WEDRm//E34+ZX+w09tT3mwE7Yj3hq+b",
-	"4f+8jcoRSeMrZ2vfrZzFEKtDzElYiJZKg6QWo1K1Jc3hhtgx2h2G76tc2nMsOePXo62gMaY4t7/eunuN",
-	"kXWteDlGtYYkL5FotnYZ94Gxznqa4mu6K/zONJ0VIztvBNFwq5+lj3Zr1mGH0MI6eK3vEV6zjFZxKCxs",
-	"ZoxeY3zbbJ5GWWSbCBart5Az8fOsYzbDdQHdjRi36JAEqoQxyvObZqod7FLC9iflZ9u08N4roJJ8+1bO",
-	"+353VyMjvEPTZYP79q2U992mNi9ltpvbLJ7zenRnFp9lWd7MHLOgeCeAu0TV7kVVptwrBwlM7VcG/bZw",
-	"dZtPt0xeOzDTY7cilvH5T+G4j425oD8CqmkkLisNlOmO+2NWFVOsivLNEJt0rNcs7+uRz+Wk7QG9+61W",
-	"rNKKS83SNLTAWF5lzTB29+Wv5/RyWkuu2DMsgw1sgYX1AgtjczO30q42++6FFz7CUFy7myzLLR+j4raX",
-	"0DNOEruL12keEp/xbqLsvSplpfsKW1lR6fbf2WuQv8yDTdgWfzhsYnHebc3BuxVXbK+Dde0cLM+6tWrP",
-	"5A8OFYpqYi94nNtWs8+3C9CDL0A/yeLzvdHIN6BXEcElkEiMxwkGFTt8CGuk4WgYOYgXo7tgtDywq2av",
-	"eaDaOgjpNfU7nVY7jwDZnRR7Gym2znXmMVj1y4mZi6V+CBByqwwfXBm6trdKceNm0EatfyvEK1v/9oxB",
-	"pTX1eSBscKoEjEmlkSI9iAS/JFq47WM8bkh5aGMlJ7NgmOejcsqMSpPs3ep22KzdHJtiNc3e6bTAKxgK",
-	"ixdXbNJn2uCg3wra4R7UO719Wu8EB2H9BTzv1w9ps2ffdPpeIYXpfB/MrRLyhLVT1IGLhl5aJldmRLwO",
-	"qJgv1XVpsa3NQkqUPL1qxqVxRPkCsXmm+HF2mgFfuD/qLlUyFpm1TfABW3zw3YHapAsTjVzn0jAlG2/Z",
-	"wONe3pH3NQGMpnZcnOW+mZOfCvmUZ7aOx5iYKl8wOK0TFfn48+7cl2loA5GIi5kLv1hboNVskje/VNw5",
-	"4W7ymky07T0PDsMmtPr1Nt3r1TvBvtEFB/26qf8waIYtaPfLySGPvP3eC2gHrVb9edjp1zv0oFd/AYdB",
-	"vdU3lZg6DqAiUeqRtxce9Ft0v11/EbSM9nkO9UO616+3e62gGR7Ci/7zllcI302Tnc9nzOSJt71Wrx3s",
-	"hR2o7/cPmvUOfd6rvwgOw7oZadrHZTdpslsKZu7NIIv+FDsysdND8yzq84RS2n10U6u7vM0wQYOc6lzS",
-	"DUfVsr9wj7l0yegwUZrgOQzBgQQDyri7Us1U28UH3Z7EMy6707ZZ8E6IRxC2+GPJ9uJiupBgPoYgza3q",
-	"/r6qexH+mLWBZHTDdtvoMW0bxVYFL+Qu4nI09xaRbcMidVxkYEqiQJGd4r5QDt0dE3vlCkbjc6WBhrvT",
-	"do2WW0O2m0VPdbNoIYadsUW0kHtoGLUzE1p+A9px4ooHC7dL4I+7BP7Qy99mNq4WUAcrh9AvvHFFdhA6",
-	"ReeIqSzKDY+O7TaIb/nYx5P5Rs1c8B5eZUa0KFxXtlO6qWz3mFA+yo+bZzkZfBft1rW1dm2QsN8gn+fZ",
-	"PKuKsLfo8hoW2CW9s8K5aXsB20JC+IAbXFslvYiSTmdvtpreX4eabq9FTaeba1t1/TNvqa3mGT2zV6DU",
-	"VeHW/Upb1DBcmuYku8VS9F0HbAoEe6KK5IeXxzIJ7Pi2RNeW6CrQPlF0pMjNADCBj+CQn2vebRBjzvq2",
-	"i9201S4X7tP8Ynm3bQd6qsVrL3E5S4e5cuwA6sBuJGwRo6foQe958CKsH0LT6KmW0QHtsL4HnX76zqt5",
-	"jgJWQ/Ve9A/pC6jvB62w3um/gPph+JzW272DoAXNfsee4Z0gWqphQ6ppAIZJumPpapJ2PYhEEjaonTK3",
-	"tQiWhb0jLw6u8MLUGyGvIkFNz/oSoKslo1GWoU64+9m7WQK9/H76+KbbowqwBqNDbe6N/Yl76O8KF7Xi",
-	"ze54SWuraTSvmHjanFszjk3oFB2ZMs32dOdUs/Tvavx22gePq0oqFMwZTQN1J9QM7WuQRIPS7jbEobVN",
-	"lU6zF4ZCYiYxzFeQBQAg+G/400H+tmC3UCQ7erFbszHCVkAuOOaps3ZOKuO2uh4QlArMEGcqdZ+gVspS",
-	"zPi1C+6nH46/wjxW6b2O2Lz5dwLKJm9TwraE28MXPJVBYmTQtVmWy7H6dxvkn0ai1BGhZEBleMFRwggH",
-	"CPG0rOhr1LS2MlPEyaCzP1XXFLHPfDTkL3jC07Oz+Lmtcafe2iVDvKbYjMXUhBVnhY9JqfuuJ/ZA7s1A",
-	"RGkiSlU1MNcpMzqX2NWM7fMA+AXP5z1PeWFzMEGYpbkyPESvzUztN/PpLyQO8ncbF7y8KGF2O0z9W7eZ",
-	"NiKg14jwiQQdniuA2Kaos8k3BIcqp+Rs6rKzbCzeplYc78ijdffzka4532WJOeVGbz1IIOLWmHhSxkSW",
-	"syckOzdMD1Az4HtD1N0fDoD/zn6O+ao9F/HeUA03LkVzbtqcrcO0mfSUuNCs76T4fn/JLFMk4TFlYbqX",
-	"5K7jSkNzbSgiyCHjxo2vZaGJQ8oihamKj60DVGx5RTfofaGqtTlDKgtR7oZ0pLyj57Xis/ycq+lIu2dR",
-	"pfpB/3mz3qEvevXDoBnWW9Du79FObz84wMArR5i80r1m+Wm52hSqqj9vvmjVO73DoP4ibEI9r/T5Agkw",
-	"Ksm0dTFWcDGKPLxZR+Mj2AuknMp2k0fOc9YigcCD2+h25IyMNuoF94tMaGWvmxcy9rIN7Ez501nzt0zp",
-	"vAbHukaG+4bg/u4MI3Kq0C4LWP9E8rpmU22r6soG0NbWWSOme7Y+hTlpvsSSBYxfzgR4XRnc28MjEx8+",
-	"nTsbxL2qsDrodGvjg2tzZQeJRZFpfChCwCsJJBjDyrgzo8CO/JtxOb4mwANDyaHgehBhrknJAptyaigS",
-	"05jXajaaTYzhl9IV/3T2CgUGdBJ3+1AuP6W4WV+AGw7ofk2oZQLnSuEiBGE3GFB5ib1bLKY4JdvUVNj4",
-	"emtvzLI34oz1NmxhpLNFPiYROJwry/MSiBB2jwjVJAKqLCqHLH3Bd3zL2ykohxileR+DJBmvkx0/TKzs",
-	"QDd76u/WLrhlYJuShsMl1ewayI6f/uza9767MUKToVCa6BuRXql5wd0odnxbtKuF6MYSAqbA37VHPoBg",
-	"AvRUOLDb7nd+LcHuMXEiQZxI2L19wYkfC6WNLHdjOrr0zfdj0pOO3xZANJI4CABpazPiprduFPFO18Ex",
-	"D5Ds+CmCgJ/noGcOhM60xopKbVks7ynps+VV17phsu0qULFWb02xBzfFFl1LUuPLhqTUMQBmOlL0gQZX",
-	"1OhEo8IYN83aD4+JMp4kjYimt6BqqSZzMCxmGBMcsjyCNsOiCxSVQBFNGk45MmibeGO7tqGjg5Yw46f3",
-	"7ju398Oc2LPT6R15bkLzoVZejrVkYJSmt10WIn82g1bYhj1TeL837bTvlwfMaljkujkOzhVPcv0kJ+hK",
-	"Q17jUbqVlcy0o3GFGd3oEblHKkxLicYTOrr2o+iwZaZp5gmy8ZPo26Nkj+YoWXFqVrPpFso/WGp3+fSD",
-	"q2nc7YGyJ3ugbCm2nXWybFxFTUK4ZVZ7XIcRtitP5SWJP8GqsyFceQn5+/5Hudacg3CNi81qqS8+gvmx",
-	"yNGqQs+f0BGrrVabcc5pq922B57WZL/rUTzj1pgPhexCiuwknH1NwF7nsLsK3HqOrf6I16Uuc4LUe3ik",
-	"0RB8fqARp/unwhm1Y8i1wYyzBGc2hGim6vEk2fKW4bSnmnLKe+jlHed2DrTMsM0WLHuMYJm20rn8WrsU",
-	"VGa+XBkpW06xbIGypw6ULcSyc+BkqXKaBpM5PnvEKTs2qud/Ch2/WWhqAY7/UZCpNSj3jZmLTzXzz0bV",
-	"yDgYtFUnWyxoJfP0XhRIkYSHIMdaO05v95RAnJsbg7TsuAJCtLk0/ulg02i8VLBmheKlybZ+qAz60wD2",
-	"hTOLPTS4NTew9VNhWg8AZy2uAWZDXY8B5loTly/Ks08PItuUOliQsHPAa1tk7REia8taLcvgaStDaVsY",
-	"7aeD0daIoM0Czx4rcPbEtf+Prvk3irf9ZFDbRmG2shwuKh5PD2l74npnDKXb6p+fHKBb1MrFs2jT79Ak",
-	"mt4SaVpg3DjdAXC9FOp2ju1sA7L+dXJuLDCjJE219qz7g+FX5/T2fuwKWeCnAK60Y8L1XZtYJR5TIKlz",
-	"evsY4KgKBlyEnZ4erLQOiVuAQLPgIU1vt9DQY4KGNMrk4gvmQpiQprfL40FLaY0tFvRUsaBFGHIGDuQU",
-	"zQQGZLnpUfphj0RN/8gqejMYzvws/eTxm9WV9ZK23dLm3NPDax6Jnkhxl62++IkxlyXMx0Q5NqnGWyyw",
-	"ogBcamtT/JjQFGYxbxRhWhFxw4nStN+vhls+YTMbinDCMaapN5kihhbTApzMO29eefxoCt/NbDVLcWYJ",
-	"NjWuyt2k+KhDqmBIWeQdWRb6b1eLuxMENedB3x4crnd6+3TakeJszK9gKCx0ZxSosIef3Z8PhkAZRrwf",
-	"gsK5+ykgqMQJZqo0TK+Wx5+surC8lAsA5SMrc+QkUxy2zJjuQGPn6IKbwsR3Rf1aVsjPxcQnO5peASd9",
-	"KYY2oy6NIpDkZgCc0J4CritzuVpf27DBRtGvVJb+ohzGRMmJx1vKgbwSNshdqRshQ7yQKRL80t3KVDcv",
-	"4oGkCsZFaCGB2DCINoMWSxhkBbqtplQWoeBUs0wZnb+FytYPlSVWghfSW0WbZyHIzJo9Rg1pcQUcE+/G",
-	"eMEgJuLVRPAAGuQlqiCVXkxna8ZNKAXRNeYAbx7uToPWltNJW2ztqWJry3Bwbdq+qKmsuAwO6cgY51V3",
-	"sTc7lVicY7+Hd7J/eHW/db/XCNctJyXfA6xrkM+VYB1aoPaaUovW2X0WvBEB14C5sLs1rAarbcyiYP2z",
-	"gbK1kHBsGMN7APXiqLCQhtkf1zDt9WgYh/NtNc0TXf4zsG4FA/YauE7kjDipXxLFOChFEs60OsbrDBTp",
-	"gfEdiRZEcKgRxq8FC/KLmGWCMSPE1b5UWNW/0p79xJFVjq7dWEKf3ZrZ+O3D+ElqcuZuBn1IrMtNxv1w",
-	"V8pPPwXidZ2z6LrirtYiblOQKjeJGwWrFuPoRfnzCYVwPbBoL0i4WaFdBa7ahnc9FszqOpPlhfboUo21",
-	"EGTlPlo+0mtpxbNFpJ4qIrUof86I+Jq6qr0BnXPW44roeBra/UfX7JuBmRZj/ScfGbYe5b5Oc3JR8XhC",
-	"kWJPQ6+kyNJWv/zkUWQLW6l4dWqQSLwC9c9v3i9AJciTRA/s1affvJOY/Qaj7MkX84G8TnVOmRd/FwGN",
-	"SAjXEIl4CFyTHX9Ir8A4zP6uEQ8ZeUfeQOv46NmzyJQeCKWPXjRfNFEvuV5P1GvUqHHSKQ8RxkKXvZEL",
-	"oohVRQTZOW741gp7azVy8uGUXMHIVuVihbJqEMibrOfzAFU1EGUFncRSXLMQY+iiSNXw6vUkJr0RQcIW",
-	"q0zpf/fl7v8HAAD//w==",
+	"7H19c9s4kvdXQfHZqrXrRFmS5fc/7jzJJOvMZMYbO5vbHeckiGxJGJMAQ4C2NSl/96fQAN8kStabYzvR",
+	"1e2uI4Ig0OhudP/Q6P7qeCKMBAeupHP81RkC9SHGP3++pAP9vz5IL2aRYoI7x87lEEgMUiSxB+QGYskE",
+	"r5FE0l4AhHHSPeu776nyht26U3PgjoZRAM6xc+W0rhyn5khvCCHV/apRpB9IFTM+cO7v72tORGMagrID",
+	"eJXEUsTVQ+hyuFMdD1t0iegTNQQSxXDDRCJJRAegP8908y8JxCOn5nAa6u+Zd0ojCendr8AHaugc7zVb",
+	"tYmR1Zwz/wFKML883SO6C01vb8898Fs9tw2HfZc2ew1312v7e7DfP6CHvXSAEVXDfHzMd2pODF8SFoPv",
+	"HKs4geJY+yIOqXKOnSTBllVjhTASCrg3+gVGk+M+JQlnXxIg1zAiEcSEcQXcB59Avw+eIluUfPx49pow",
+	"SSgZCOETbyiYB9t18gFUPGJ8QG6ZGiLNJQ1NT5T7pCf8EYkhCuhI4tM+i6XSVIoEl1Am0V6/4R3SvZa7",
+	"12uA26a74B71dz235R94zd4h7NNmIyWRYcucSIU5unqSU1aztbdXc0LG0383K+nVR36tXmDL4TgZb0j5",
+	"ADRZelSCTwQnW1Qi02tZ6W6fEEqkogEQwbFdu9kal4ImSkH1pKzkTJvNbiVr/spCpiYHf04HQCT7a6oc",
+	"BPhe8VM+9GkSKOd4r1HT32VhEjrHrUYDaWj+lVNQc80AYiO46Qqj3P5E/bdUwS1F5vOEZi8cIY2igHlU",
+	"j3AnikUvgPC//pR6uF9zGuk3fP2BG+C+iDsJj4F6Q61fnJrjg6IsyBZHtyA+8wkXilAubyE+0X8PkUep",
+	"JJLeAIqmVFQlUs9NU5EpXI6fqE/SoWYTGyoVyeOdHV94sk69WHAm3SigSote3Y4zHb/cqRjmfZGqf4uh",
+	"7xw7/28nV7Q75qncOTedGBpWMR/OzxNJYGbY0xqHekPNfDHpUxaAX56v4VG/rsfwE/U/wJcEpFptHWjA",
+	"fGzcMV8cX4bYfEQzvB4ktke2j2OhNfkfWVeZWqs5fQaB7xw7EOqOak4IUtKBbhTFIoJYjciVeXjl6J5D",
+	"JiWy/Od8LduaNYtrmU536bWcmOo6lvI9DfTnzKKZ9i7j+K2UdrherwTvB8xbbbVYrhk7tvMO451+wAZD",
+	"VVy502zdrC5nkoypVU13qVgQkB5oBoti4YGUZYFqN47yRcimsOwKzB7+ugQrnblnhyvz/cxL4hi40npc",
+	"AS7LGxH3mO8DX2ld+lkvhTX4t0hiEosASEhHKDy+wJUoE3g3J/CbQjfLUTgfyLqo6dEggPjvcspM7mvO",
+	"W8FhJeqJfh/izkB3U1I+TBJ8ZHQPCQQfQEzoDWWB1sQlMjYLyuKt6Wk5ChYGsw4SnikCd0wq8EkvUeWZ",
+	"4KesOj/jCmJOg5+1Wl1NR9ieirS8ECHYbUSz/20s+EBbOJpDJfOhvIcWSJkOi1xAfAMxMcNbWv7Toa2D",
+	"sqecJBzuIvA0cbVGT2LI98v0W5rkPpNeIKQl9W9CvREJ91eiMheq08deCmT+TRCZeMPMcSgLejsn629C",
+	"kTf27eVImX9/HbTU48HeanoXw32eSaadPiWM4kQtgOQ7j8ET3Gf61TdmH13NEEQbvBMyGVr7eMz+sE7Y",
+	"MDeATkgflDckTBE6oIyXNUHBBCyOlbxJ7ZtlTcGxga5Lw+ZOdeaQ4NZMA7NFXQrxnvKRNX/kStSOqYIO",
+	"Ogdjlp4QJKR8RKhSEEZKnpBYe4MkoEqve4G+rYJFoF/TYyPZ4Jalbmlg66DsB6qA2A7TydC+ghj5ecBu",
+	"gBOJ3IH7cQEaQTfYPdVtJz2vC/OKlotbylS9CvQoOE/3Necjp4kaipj9taKkJNgRcKVfKS/fe2M/a+FN",
+	"bU8vBl+3pcGYvdHMl680tGVXbnxYazGq8/n06MRcCmv16dMn97Tw+Wo/n3oeRHqXwE9DfTZShWtmrWFt",
+	"Z/zMFVOjtdnt16CN30SOu1oVFrr2+XRDY8BS4jO0GLjKPYuiYLaKK1uYALEzWIfZXhj9WjZx4ouQMk7i",
+	"JDDgSyyugdcR/LDv6+5PB4MYBtS8Nb7E/xC3hJJQcDX8uyQ+ZcGIJNrfJD3wRAgGreqxIACffEkoUgN9",
+	"WJ6EzvEfTkjvnJoTUHQu6c3A+TyBxdSc04hZxM36sMwAIl4Mmu87VJUQPJ8qcBULwanoK32nN5oD9as5",
+	"zJ+rmZ5ARy/NQmMxiNHXyQcRjRWHuDPn16MY+uyuWgCjpBcwT+9psUrx3GsY1bQa1Vv0gDMJxKjTiY5j",
+	"uBHXC05KOysPseUvMPqgmxmIK4Vk/zAYLVIlm5TtsFZc7JxHRO9P8FTOI6+wEWoJ39geNDgv8EyfBhJq",
+	"Y2yULkMR4LTg3HSAc3yRxoTLDxmXRPDAUDqk10Ao4rnSExH4+kdKbBea9g/jz0VC4ZAfIgOOiwbB733E",
+	"imYtiJWw+9q4iEnwYlDVrHU71H7pNYzq5GIobjlOlzBuMI8iOD17MvYbk9P5nE3oV2bAtvlmo1u/B0Ur",
+	"5uNThUqTKQjlQ2yaUSUdGI1jOpoYP/ZZPfqfWBAwPniDmwb3Kk4NUHcGI7LVNGp0u6b1ZKwg1j/ubteI",
+	"hJBRzhMa6F/2t2sk/1eztV0jPQacM/NDq71dIyou/LK7v11SuOZ7Ts3JPqN3ssI3tCLO/8w71+uYd1yp",
+	"qO103wsfAtyO7UejGCKKbB0JqfSfnT67g9IPER1Va/+fQ8qCSwj1LgmTm0BP+BVkfcMg8OUxqb8SYUT5",
+	"qP4bDaFG6q8SqUQI8cS/8Ss1UtfeNvMgfZ7+86PULm3pp3MRKxp8/PBrjdTP+I3At5KwB3Hhh0uhaFD4",
+	"9+sEXlOlu3lNR7I+a4daROnOuVFM3XBkYpi24lBLWcoTJUSN9EVMrJVCunZS5OvXMQLc36Pvn0C3coZJ",
+	"5C88Q+uflV5gXO23nYqTk+m7SjrRmuGbvN8S3UtDrFKzJZ5catN56Wxb2CybDf1/D+6XS26zj8qaxRPq",
+	"B8dStQdPcNSD3PI0W1lZia6wo5U6+ohS8iDnh4wXf21uZOF7kIUJNscFy1D0MVcNvfHJYUuFbnJIvSHj",
+	"4MZAffxBtydb3ZQpuzXSTfg1F7e8gyec+geLt3T0QLo1Uq/Xtyu3G3skWmXC4iNCFcET+hrxhUJIW8SE",
+	"Ax4dYAtJtrp4ZMD4oIPyVpdKxHQA3W3EbdGUNyE2RK9t5Tiyo9ivD2gWM+CaIVr+XpVq+QfQQA0n6Z1C",
+	"EwVIxBHXD5vi5rWqL6U+WyUd0anR7iXl5PT8DJ2CgtFJtTvkZC5TpZmXabqqkAvGB+lKyCGNwSe9EYEb",
+	"iEckYAaMGfPp8jCmqg6lJFSSbhrnpNdbO8b6LQxyOiG0J4ErYkNUtH+fRT/NIQrvNSeA/2pI48GilgEt",
+	"Ay4zHZRC0/uaU2LRMfXSnEO9JJypThQz70EH/r3gMLltlL9f6q+Ko94LP5nGUFEsbpg2zPTKh9gQ2Us/",
+	"8BNPkUEskohsdbngYBYQf5FEisCgdiLRywcl78cibtoeFBwq+dCM6gKUYnwgK/wN6l0nUScQXrZEkyZ8",
+	"wIAriwxMe2rc3o407rVt1RMiAIqrqTdhD7iCuJPEQWVPYJiq8lk/BuiomNGguvuyPntowX+3rc8UhG+R",
+	"0NjHDWgl2PmSCEU7gx5KXhLgGXEaYjdunNccqzoXeqvCQCnQpkjxKvqWqJGTrTaxmBNkmc63KYec8ShR",
+	"ixr/kzw0vjGmzwjD8Ba9qaAmsrFLOMxx42MeE6LEmsu9m2NCi5gMNec2Zgp+58HILHIli+cubMwqbJJZ",
+	"ErCgsivLRxajZ9fr28nLGKBOY5/gY7IFdyqm5O1PhPbEjVl9KfrKPN4+MXCbPZ/IHyBPpGGFbrO2pECO",
+	"nb1l3RPG9ZAiiIlW7yfEbWojMuH2wG/hzy8i2dMFt1pOuTk1mCmZE6ENNBQJR6w81B3UCZ5jmR8xdNcH",
+	"j4U0IIaXbIjTrSBRQD2QNcK1YUIoeXfx+2+Eo6U9aaCYDqskv9x9nXxIY0AJDW7pSBKPxvGo8MWT9EzK",
+	"hluFIgZCYyAx9PEMa6vdapGu+WJHCdGJYvCYhO52OYq22arvNdBMUwpiPZr/c//7j4Z79Plrs9Zs3W9d",
+	"XdUL/9z+779V4lcY6WWwzrzvjxevyz3/cer+5/PX3fu/PWiUWlIVeq5a7d+EYn17LljcvRdQy16sGcyc",
+	"hXdSh6oS39csob1Ngkbi7RA4ocSzjujftThElPmkRwPKPSARlXr9mJLEfMMcj8+B+2ufT0bAMf7BpyM5",
+	"ORbtheovKO3JpUc8IvBBqnQczHqAPehr3kBNYlxgjHfAL/hWdtP45N39vYIkNyr1Rj60MWo9OCsFcci4",
+	"CQmdZ1rVI097Af/EcL0aUk7GKFaa1cHuA1HX5aEtNq1xZ2ps5SpmXcXIuHVU2J0GW++EKbg+a/spAfF6",
+	"m+RaBXfSE9hqi/Ahi7FfPMWY4+v5qcd9zYkCyuc+z9Rtpx+OLuCgoIRrf6GD3sH0TiWoJOr0Yf6OlbgG",
+	"/rAvb5rl8y/OrnJ0tbGVLtI9nXxxvJOLW1rJqRxWNk4WVJQiDB/2Touf+ae2HdAGYtwHVDdm91u0g/sH",
+	"5mPbTZ1P8bxBJObyg+3QbNXORKRE2j3Rlp+1xEVqpFF7DGpeLgJQhfHFPsQfjYFbJuRKIjWNA2uONaan",
+	"RgOY2N6IqqGFPrQuNdEfDym1IjOmvK0/93nGvFPIewX8OiPhktB1zTkPKF9PCMmqh21p4IAN9KzCp7CB",
+	"xJhvCUFAmCJbV86piXzq4UUoYluRT9CTTMGVU2S+gtou65i5Q0rMSws21w/mfSeHKGdGMAWUX5iWS58c",
+	"cpXEcw9r1YPGwucm6VIibMXS5NEvYzySkWvZE0tNx6eIjikx+UM+9nNl1YVYaIwp1sEPUxd05AWLrudq",
+	"VtxCtteiRtWMrWY6iqzp8DRnqrijrHCUqt8/j5mnuWZB/HAVX8DTTCMXmqXhs3v0o87MS/vj8650Mh4W",
+	"+dCclHQ8PCqZf1jlE5bS0PYak2NLkTfko04EsYW5FufKcevcknMaa15ku1x5j+/6Me2rLkm4YgGJDBvg",
+	"ZW972iEthoFIDh501rT7y0mXeordQPeEdGNQeDpKFL0GvN/E4ZYIbSvJ4rEHfsupOeZNvAePL1YegOhR",
+	"r+lgf317x/dt1iy6v0xyWsy4xyJa4WLQiGHo+JzDT0Gsedube8ZVZu41Mxe9Zsen23H/wsx9qnWFRM8T",
+	"hWxCkGdEVWiPKZEQEy179ljbnsfAnb3jZl+ujnOT8w54TMcg6YqhRTidz7MW/hdL7cn4/PwSGSldFykq",
+	"CD1SrR8MryAobO8LVmoIe6tgErzm5MObV+SovXdA7B0G4gsvCYFXnNEvExNSSef0KkfVCam9Kz/nrlII",
+	"Ybmf3EQYl4pyD6blLLHX9X0TfyOTKBJxNWfkSqICfzQXSSomY36YJNjHD2eE01BvICZdi6G8bv6wQ49P",
+	"068W3AxcnWqWQ6X4THzpJTT0U4SfThr+1tFb0psz3X1Th25hSo/RYQoJZkwPsclvymdhFpIy2zDEVvPw",
+	"5bzHIfSuw/yynnr4pTH19JR8XWRpS8QVeRsXfykGX3YRlxSIx1zi3KlpjTs1GF71JQH7HCMqpkhcxeI8",
+	"RPgn8qiLcr+KZ13oZ02uzA/NVNNY5Um5ZA0McmkNqqe3Y57wSsxKWlpT8NtZIfPegiwM7klZFPlrPWz6",
+	"lIjMDA3wxEDRMjbpxFQ+APUZB1kR7OsNwbueeZo8zSrLu68Kxdc+7WjeaPxaOowqVq+Oyf80pIpQA16E",
+	"dER8USddC6F0EWXspkBPF1sZmDG/m6yGwOL0fjIRcRbcNCusP0ePKmGDS3r3PJRtXJmu4hxiD7iqkYYm",
+	"QLPRqJEk0n+2s5C8NMKPToYB1sei22yY3G4paK49LWbuCdU/EmPZXeCS3n1LH/S5LVz1jUAc5RRqPc12",
+	"pCVvhW3okt49rZ5/hus+ubhpNM4Y/O55IGVneqwO3EUsBrmQ6KfvMD49TZI5WMKWo7pTGeiox9RJQcVU",
+	"qf8ENK5U4ONRucWJlTorja80wc/T6FbIp7qAFsnOHjKqZVlPi7mK25VHTFLeinjiFsTe/qK3GMbIko4g",
+	"+0DVnD/KqgjPpdLZLHtcM0GyRwtzeoQTm6fYLlM6pUperABx6fVfat8cW+6xvGt2yHj6gDlDcyNvrlDz",
+	"FeTpEXLoVEwntWDnms28It6a56bS/Nw5RR9kcV12UDPO9DR3PI2dgHppBUNBv78mS+EpeHFt/FJlH/zL",
+	"nPF/Uw/I3vvoTEsQ9jGKIHY9KoEEoE0hWSM+GzAl0Uf0qRyCPDHJw6S9b53eJTEBz+l9ExvBUJ+846Mt",
+	"Kfu/7uevjdrR/d9eCjI2Rr5ltb1d+aUU/gtcwZURvQnCzyDq0+jJVJZXUJW2izVpyx+ATcZoiOGlXhIz",
+	"NbrA1KImWSVmbDtNTEqMHroyb1INYCN4nIo7n2lwz1aXXnfq9Xp329zsQ7/RdGMuSNjQDkzJ7Srhmr9s",
+	"fI3M0ptirJpxpEqpPzFJGv4+ZYzvPl1Ojo+8+3RJ+rEISff894tLsnPT3KGJGu7gkLpk6x8Xrb39baxd",
+	"oVthxI/gfTZItP3EMIOrGpmkCj7EZOuDfmHnZ/3f5IZR8u7TLxfbc4z+HjeVvkhTslITB2I3aydNZPo/",
+	"FumseyLMK6Oc26dEAQ0nr9lcQBDU8sQPpvANCwJyapI2kFcjzYfnsVDgKfIqEIlPzD1gzcwxeCrAcjlX",
+	"XA1jkQyGRDGI3VYKY8r6Fb/irwTXPMwEl8dX3DW3dPHebFdyeg0dLSVdm23khNisM1l0j81CYq7X/mky",
+	"oG+1G43tuu4MQ4fM0ywQqjstYW03u7xtAp66nvAB0dnaFSfIaHnhjBrpmlimPz5302AfoN5wLIUNjkKr",
+	"OYkxoaSLF027ZKtZr2sxIzYil+w1tpHClBMR0S8JZNlQaoaGxNZ9Id2vV6jIrpxj8ke9Xv9cI1fF/Cr6",
+	"9yunXq9fOffdk7EKUkzaTCq6w4lkKnqwuC3q2SBvdyUZCi6SmHTHUvJ2j8t1kUqVknTvDxRJOrHU5kIN",
+	"ITatGd7obrda+v1udbLd7gm5HbIACl0yLE5kamekfTSOJvqYqLPRrZNfYGTY4xoiRVptMhRJLPE6vU30",
+	"rmlidgVpsycX05Rns86Ss3etUdLNqyTZX/SATLGkrFGWQr2L3ynmb7YycGrTUiPTHROjrMhV0mjseu8+",
+	"XeIf0CVb09URrnT8oBJCdTXzc1Yp20/Wdb8YZycCzCtMFR5taLIZLobYZMzQ5A1M4QfG8dJ1987Ft3Bs",
+	"W10b5tglIVAuJ7W5/bDUMu3UnIB5wCXk+KWj9+KYgaJY+Alv22WZnQuqbyd9M4/qc1JldpooEZrxZnrx",
+	"9PysYGQeO416s97A6PUIOI2Yc+zs1hv1XbP3DnHH2xliBqi/9N+DqkytpyjFkrQajQIj2xzVZu4ySyBQ",
+	"J5ci8YYYS26KOUBgUrhm5D3znWPnLSibeWqsRlWr0ZiRrrsiTXd6OuaI6/nTWttvT8nqn85N656A3UC9",
+	"ZC04x398rjkyCUO9esfOr+wG8PCv5ig6kJjHKMKzNss0GEmD9yadz7qjHTy8m5fgYHSeVqA9bX5hZlxb",
+	"0AoVsObPkA0McY1usLVyamSvsUtQXd2yKauQn12uuhD5UWc61jRlWD66fJnSVTMHmXMvXD7cqroBui+i",
+	"hGFKLMCw19hdwyzKpc5K07Hbe2lOCc8K3axpZr8JvQ9Rf3RidhHKAi1bZrBE0hG5HY5ms2lxoefkU62W",
+	"I+ZqTTadWU2iaglgrf5rGJ3kman1A5O3QttAuqc6ucD0P4ZTTaqTGFQSc/DJEOIKNtXmiDHMpVOuRTnF",
+	"Xcub7JgqfNpde6ChLWp5/3lVOTCO4B9lXMZpNVr7brPptvYum43jhv7//zgGh3EavQPapk1wW/29ptv2",
+	"2rvukd8Ad6/X7B/0G94RbTZzK/g9ZZxIJWLoxwLTmqROm0OvO7vXX47ublphig8e20N2Pa9STjsHRu8a",
+	"Z38K9v7P09FvrHH3/qIx+u1f/7x7/1rc4n/eCPbrq3cRtnl7tvvvi3dH87NzIe12Ze0Abb5plzDdKlFa",
+	"24bWVf1ma7JTqJ6HrzQffqVULANf2n34pTfFelx784ysXAgKhbGwS0iVTbYggnpgYzI4kezw3mS5nhQ+",
+	"gwhJmxh+lmNpihtRWWAciYmJrrjJxmVt0lLmdUwQdWINVHzRJ0Pt6fu48XiUm9qHV1xi+nZT0IecpsL/",
+	"d2kuvMhSXAhV6fMTbXbhbLUhdsWNwBRmk6uR3ij1Wbo55N815lVZWRia2Mzri2qLsRKtRhkgr/1kU8zO",
+	"rwemiOuCEmRBv/syMpQeKpQVVXPBre456adaVimg2Krz7u7wn9F/WvHl3s2ng9Fp0/t5d/CP/ev3R/y8",
+	"LT8e3i5HTn+a5YeFLdCP0VuWlQxpaxN48MyVVLtx9PAbWSVI/UKrNc+4JgvqrEMjvrLSnoFni2rFMRNl",
+	"5yvz742ODGBaOSEsoKFEJMmtiK/xxqwyS0s+wI0wvxBbtiTVXpRw4Ypo0jDBV3JdMyaO7aojSez42fNR",
+	"++E3slJ86+AFQ5cVeGFxRW9Q9DL0gGdrlTvtB7RQNSvIoYiVq91CnyBsSt59uqyTU1t8zQB7hQJmBprB",
+	"HIRXnPp+rD1LvX3q3xH3PCHixtY2w3fwL4udIbp0hCrpincL5c1m7H2XNqJm6Z0rRWORzGNQbH7I6Xgi",
+	"jsFT7lDEEtwegvkjVyoaLeL3lMJ35trmFrTHywFU2uwd9t567Hf27uzjX2fN39iZPOMf9rxXZ/tn19H/",
+	"/uvVu6M6jN795X86Y7+zs7sz3qh7rYD3wjcN/3/fBeWIpPGds7lnd85iiNURph4tREulQVKLUanakuZw",
+	"S8wc0xRM31K5tObYcsarIK6gMaY4tz/f2RrwyLpGvCyjGkOSl0g0W7uM+8DYp5tm8pvuCr/Xn86aka23",
+	"gii4UzvpT9s147CDb2AdLIF+jCXp0Sr2hYHNtNGrjW+TtFcri+wQwWD1BnIm3Ty5oElkX0B3A8YNOhQD",
+	"lUIb5XlBqWoHu1SX4UX52ab6g/MaaEy+fi2Xd7i/r5ERlsq1SR+/fi2VdzAVDEoJLOc2i4/oLjS9vT33",
+	"wG/13DYc9l3a7DXcXa/t78F+/4Ae9nKz+CJL5qjX2CbhSxMHmILT5iyqMrNmOUhg6rgy6LeJu9t8umWy",
+	"ushMj92IWMbnP4TjPjbngv7wqKKBGFQaKNMd9+esKqZYFeUCME/pWK9Z3tcjn8tJ2yN69xutWKUVl1ql",
+	"aWiBtrzKmmGsxO3Pl3Qw7Uu22Q62wQ9sgIX1AgtjazO30q42+x6EFz5AKG5swdryl09QcUvFgoAwThJz",
+	"itduHJEu451EmvJJZaX7Gr+yotLtvzfVzj/Pg02YL3532MTivNucg3crKumvg3XNGizPurVqz+R3DhWK",
+	"auIseJzbVrPPNxvQo29AP8jm863RyLegVhHBJZBIjMfxhhUnfAhrpOFoGDk4YDfAbTBaHthVM9VcqDIO",
+	"guU4stVutvIIkO1JsTeRYuvcZ56DVb+cmNlY6scAITfK8NGVof32Rik+uRn0pNa/EeKVrX9zx6DSmvo0",
+	"FCY4NQaMSaWBJD0IBB8QJezxMV43pNw3sZKTWTD076NyyoxKk+z96nbYrNMck2I1zd5ptcBrCIXBiysO",
+	"6TNtsN9vei1/F9x2b4+6bW/fdw/hoO8e0UbPPGn3nUIK0/lemFsl5Alrp6gDGw29tEyuzIhY9auYL9UO",
+	"abGjzUJKlDy9asalUUD5ArF5uvlJdpsBH9h/uDZVMjaZdUxwjl989NOB2qQLE4zs4NIwJRNvWcfrXs6x",
+	"8yUBjKa2XJzlvpmTnwr5lGd+Ha8xMVmuIzptEBX5+PPhPJRp6AkiERczF34ytkCz0SBvf6qoOWEL9k0m",
+	"2nYOvCO/Ac2+26K7Pbft7WldsN93df9HXsNvQqtfTg557Oz1DqHlNZvugd/uu22633MP4chzm33die5j",
+	"HyoSpR47u/5+v0n3Wu6h19Ta5wDcI7rbd1u9ptfwj+Cwf9B0CuG7abLz+YyZPPG20+y1vF2/De5ef7/h",
+	"tulBzz30jnxXzzQd47KHNFmVgplnM8iiP8SJTGT10Dyb+jyhlOYcXfdqazRqJqiTM5VLuuaoWvYvPGMu",
+	"1RIOE6kI3sMQHIg3pIzbyolYsQt/6PRivOOyPe2YBWtCPIOwxe9LthcX04UE8zkEaW5U97dV3Yvwx6wD",
+	"JK0bNsdGz+nYKDIqeCF3EbejuY+IzDcMUsdFBqYkEiTZKp4L5dDdCTElVzAan0sF1N+edmq03B6yOSx6",
+	"qYdFCzHsjCOihdxDzajtmdDyW1CWE1e8WLjZAr/fLfC73v6e5uBqAXWwcgj9wgdXZAuhU3SOmMyi3PDq",
+	"2HaddA0fd/FmvlYzV7yHpcyIEoVyZVulSmXbJ4TyUX7dPMvJ0LXRbh3Ta8cECXfr5NM8h2dVEfYGXV7D",
+	"Brukd1a4N20KsC0khI94wLVR0oso6XT1ZqvpvXWo6dZa1HR6uLZR1z/ykdpqntGOKYHipoUpp55baIZL",
+	"05xkVSxF3w7ApEAwN6pIfnl5LJPAVte06JgWHQmqSyQdSXI7BEzgIzjk95q360Sbs10zxE761Q4X9tUe",
+	"9EUMhWM7UFMtXlPE5SKd5sqxA6gDO4EwTbSeovu9A+/Qd4+gofVUU+uAlu/uQrufPnNqjqWA0VC9w/4R",
+	"PQR3z2v6brt/CO6Rf0DdVm/fa0Kj3zZ3eCeIlmpYnyrqgWaSzli6mqTleoFI/Do1S2aPFsGwsHPsRN41",
+	"Fky9FfF1IKgeWT8G6KiY0SDLUCdskfxOlkDPE2FoiBHddnpUAvagdajJvbGHucR8wOgDpOR9oVArltfH",
+	"Iq3Nhta8YuLXxtyacWxBp+jIlGk2tzunmqV/l+PVaR89riqpUDAXNA3UnVAztK8gJgqkstUQQ2ObSpVm",
+	"L/RFjJnEMF9BFgCA4L/mTwv5m4adQpPs6sV2zcQIGwG54pinztg5qYyb7npAUCowQ5zu1L6CWilLMdOt",
+	"XfFu+uL4I8xjldZ1xM/r/05AmuRtUpgv4fHwFU9lkGgZtN8sy+VY/9t18k8tUfKYUDKksX/FUcIIB/Dx",
+	"tqzoK9S0pjPdxMqgtT9lRzcxv3XRkL/iCU/vzuLrpsctt7lNQixTrOeie8KOs8YnpDR8OxJzIfd2KII0",
+	"EaWsmpgdlJ6dTeyq5/ZpCPyK5+uep7wwOZjAz9JcaR6iN3ql9hr58hcSB3W361e8vClhdjtM/euaTBsB",
+	"0BtE+ESCDs81QGRS1JnkG4JDlVNyMXXbWTYW76l2HOfYoa7985nuOd9kiznjWm89SiDixph4UcZElrPH",
+	"J1u3TA1RM+BzTdTt7w6A/8Z+jn6rNRfx3lIFtzZFc27aXKzDtJn0lLhQrG+l+GF/SW9TJOERZX56lmTL",
+	"caWhuSYUEeKQce3G17LQxJCyQGKq4hPjABW/vKIb9Fuhq7U5QzILUe74dCSd44Na8bf8nqseSKtnUCV3",
+	"v3/QcNv0sOceeQ3fbUKrv0vbvT1vHwOvLGHyTncb5V/L3aZQlXvQOGy67d6R5x76DXDzTg8WSIBRSaaN",
+	"i7GCi1Hk4ad1ND6AKSBlVbZdPHKZsxbxBF7cRrcjZ2S0Ua94t8iERvY6eSNtL5vAzpQ/rTV/x6TKe7Cs",
+	"q2W4rwne3Z5hRE4V2mUB6x9IXtdsqm1UXdkA2tg6a8R0L9anMCfNFzyWc5M4mG6z/M6BfPzwK2bB6rEA",
+	"09n2Uctwb1QjIfUhT36M0TI9sKrSU+zGXK7QDRD2pfm7GL7p++CfmFw/KTJszv7q5LwY3qCGQprA2ao4",
+	"h+kR8L/rCX7U81tbjHY2AefYCQVXw2CUVsVzjp0vu/9RRzf/2+j91gx/OYh+bckPh7f/bnuv9/v/2Pvz",
+	"tJFlEdcrkSdf3EFHSO48+PoCkcjp3KdFI2vhRQbQ67uxVCqjlzPJywn1rU7sJ6U1ipnH+GDmcYxtgyfx",
+	"eMHp/OOl9RjsowofgU73Dc7tN1eGM4zq6ITCBywgEoN2g5ya4408Q7hpoqXHbRLEhSLRH3OajXqjgTdu",
+	"4tg2/3jxGrc3UEnU6UO5/ZTm2hoErvV150tCjcq2wAcuBPgdb0jjAY5usRsAKdmmJq7HxxuZm+UdRBnr",
+	"PbE/kK4W+ZAEYFHpLCuTJ3zYPiZUkQCoNBg6svQV3+oa3k4hdDxR0M/1Xprvg1tdPzGyA53s1+527Yob",
+	"BjYJpDgMKO6nW930z4553rX1XRQJhVRE3Yq0AO4Vt7PY6pqmHSVEJ4rBYxK62+aCFhAsV5AKBw7b/p0X",
+	"Edk+IVYkiBUJE4kjOOlGQioty52IjgZd/f6Y9KTzNw3w7IBYwA5pa/JXpzVyiqcTdoBjeA3Z6qZ4H76e",
+	"H1HkxxYzfaeiUlsWeX9J+mx51bVuUHuzC1Ts1RvH6dEdp0X3ktT4MgFkLoarTfeRzql3TbVO1CqMcf1Z",
+	"8+IJkdqnoQFR9A5kLdVk9tAE8wEKDlnWT5MP1fo9MVDEfsMp7o35xFsztCe66GsIM37X9qFbtt/N/Vqz",
+	"nM6xYxc0n2plKbslwxgVveswH/mz4TX9Fuzqxnu9aXfzPz9iDtIi181xzbV47/IHue9amvIaL76urGSm",
+	"XWQtrOiTXmh9psK0lGi8oIum34sOW2aZZt73HM8bsbn4+WwufhaXZjWbbqFsoaXvLp8sdDWNu7n++WKv",
+	"fy7FtrPugY6rqEkIt8xqz+vq0GbnqSxp+gPsOk+EKy8hf9/+4uWaM4aucbNZLVHNB9B/LHIRsjDyF3Qh",
+	"cqPVZtxK3Gi3zfXENdnvahTNqPF0XsgFJslWwtmXBEzxle1V4NZL/Or3WNx4mfvezuMjjZrg8wONuNw/",
+	"FM6oLEOuDWacJTizIUS9VM8nJZ6zDKe91ARxzmNv77i2c6Blmm02YNlzBMuUkc7l99qloDL95spI2XKK",
+	"ZQOUvXSgbCGWnQMnS5XTNJjM8tkzTrDzpHr+h9DxTwtNLcDx3wsytQbl/mTm4kvN0/WkamQcDNqokw0W",
+	"tJJ5+iAKJEnCfbx9VDZLbS3eGIh1cyOIDTuugBA9XdGNdLJpNF4qWLNC8dLUeN9VvYtpAPvCeQAfG9ya",
+	"G9j6oTCtR4CzFtcAs6Gu5wBzrYnLF+XZlweRPZU6WJCwc8BrG2TtGSJry1oty+BpK0NpGxjth4PR1oig",
+	"zQLPnitw9sK1//eu+Z8Ub/vBoLYnhdnKcrioeLw8pO2F650xlG6jf35wgG5RK3cyt81XzJFzPyM7ItWq",
+	"OX+RyKG4laQvYswYkGZgqZPzpBcwr05Oba0t317zrRHdlPixiCLw8xQL+EQPAo3lZsPmFO4MBK8ymN+C",
+	"usgG8btu+YjpT6ZcPa/IlTrlXnxAeWcR9YQvTKvascAl+3IpjwdCXBe6kb9ANqX5kyHhMk7LgqQfLu+z",
+	"LKpCmnN8463gsIocg5fEyE5/fC5K9QegPgqT5epUpHOhG5PqCEWtyu4ZQywLAmryeWm5yiRgnrxYCFNH",
+	"VA3zPdTwwfiOX1zzkN79Cnyghs7xfrvmhIyn/2zuo9WlKeMcO//3x6n7H+r+1XCPOu7n//pbFaxtNRfe",
+	"op1eq5soekdirRsZJxHEHnC11HnBJX5nE0r6r9NLvcTavNPdGp3waMj7Jb17GHVHFvghIHdlmXB95Zmr",
+	"xGMKmH5J754DkF7BgIuw08sDxNchcQsQaBawrejdBtR+TqC2QplcyNRHHbIQmq3o3fJI9lJaY4Niv1QU",
+	"exGGnIFgW0Uz4ekZbnqWCNIzUdPfs4p+GvR5fpZ+8cjz6sp6SdtuaXPu5SHNz0RPpIjxRl/8wGjxEuZj",
+	"Ii2bVOMtBliRALaEhm5+QmgKs+gnkjAlibjlRCra71fDLR/xM08Um4lzTJMGM0k0LaaFZupnzrzy+EE3",
+	"vp/51Sw5oyHY1IhQW7H5WQeDQkhZ4BwbFvof24utPYaac79vUh647d4enZYMIZvzawiFge60AhUmbYP9",
+	"56MhUJoRH4agcO1+CAgqsYKZKg09quXxJ6MuDC/lAkD5yMgcOc0Uh2kzpjvQ2Dm+4rox6dqm3VrWqJuL",
+	"SZdsKXoNnPRjEZpc4DQIIDblMGhPAleVWaiNr63Z4EnRr1SW/qQcxkTJisc7yoG8FuZ6jpS3Ivax8GMg",
+	"+MBWf3T1g2gYUwnjIrSQQDwxiDaDFksYZAW6raZUFqHgVLNMrnK2tYHKpkNliSydoc2lt4o2z0KQmTF7",
+	"tBqy1XKkEhEWMsYU4ooI7kGdvEIVJNMCuKZnPISSENxg9YLG0fY0aG05nbTB1l4qtrYMB9emnYvqzorb",
+	"YEhH2jg/0Zuvqb0MQYrytiuxOMt+j+9kf/fqfuN+rxGuW05KvgVYVyefKsG6rCBbitaZcxas5YJ7wFzY",
+	"3Rp2g9UOZlGw/llH2VpIOJ4Yw3sE9WKpsJCG2RvXMK31aBiL8200zQvd/jOwbgUD9ga4SuIZcVI/JZJx",
+	"kJIknCl5Ygo1kh5o35EoQQSHGmH8RjAPCE/CHkZMJRgzQmzvS4VV/Ssd2Q8cWWXp2oli6LM7vRq/nI/n",
+	"gCAXtgL5Y2JddjEehrtSfvohEK+bnEXXFXe1FnGbglTZRXxSsGoxjl6UP19QCNcji/aChJsV2lXgqk14",
+	"13PBrG4yWV7ojC7VWAtBVval5SO9llY8G0TqpSJSi/LnjIivqbvaW1A5Zz2viI6Xod2/d83+NDDTYqz/",
+	"4iPD1qPc12lOLioeLyhS7GXolRRZ2uiXHzyKbGErtXzl8avzE9AY4tNEDU3R5q/OacR+gVH2y2f9QnxT",
+	"fZnxV+HRgPhwA4GIQuCKbHVDeg3aYe5ua/GIA+fYGSoVHe/sBLr1UEh1fNg4bKBesqOe6FerUe2kU+4j",
+	"jIUuez0XRBHJigiySzzwrRXO1mrk9PyMXMPIdGVjhbJuEMib7AcvWOtOpBF0EsXihvkYQxcEskYkKJJE",
+	"pDciSNhilyn9J3s1l7FxOmY0eA/UXNvOr5UW+ypcNr3/fP//AwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

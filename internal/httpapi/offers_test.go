@@ -1,0 +1,101 @@
+package httpapi_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/acronis-platform/platform/internal/app/apptest"
+	"github.com/acronis-platform/platform/internal/auth"
+	"github.com/acronis-platform/platform/internal/httpapi/oapi"
+)
+
+func tokens(t *testing.T, c *oapi.ClientWithResponses, plan uuid.UUID) map[oapi.BillingFrequency]string {
+	t.Helper()
+	res, err := c.ListPlanOrderUrlsWithResponse(context.Background(), plan)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, res.StatusCode(), string(res.Body))
+	m := map[oapi.BillingFrequency]string{}
+	for _, u := range res.JSON200.Data {
+		m[u.Frequency] = u.Token
+		require.Equal(t, "/v1/storefront/offers/"+u.Token, u.Url)
+	}
+	return m
+}
+
+func TestOrderURLsAndOffers(t *testing.T) {
+	t.Parallel()
+	env := apptest.New(t)
+	admin, _ := env.Admin(t)
+	public := env.Client(t, "")
+	ctx := context.Background()
+	c := newChain(t, admin, oapi.None)
+	plan, err := admin.CreatePlanWithResponse(ctx, nil, c.plan("Sold", true))
+	require.NoError(t, err)
+	id := plan.JSON201.Id
+	require.Empty(t, tokens(t, admin, id), "a draft has no order URLs")
+
+	_, err = admin.SetPlanPricingWithResponse(ctx, id, pricing(oapi.Prepaid, cycle(oapi.Monthly, "10"), cycle(oapi.Annually, "100")))
+	require.NoError(t, err)
+	first := tokens(t, admin, id)
+	require.Len(t, first, 2)
+	require.NotEqual(t, first[oapi.Monthly], first[oapi.Annually])
+
+	offer, err := public.GetStorefrontOfferWithResponse(ctx, first[oapi.Annually])
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, offer.StatusCode(), string(offer.Body))
+	require.Equal(t, "100.00", offer.JSON200.Price.Amount)
+	require.Equal(t, "USD", offer.JSON200.Price.Currency)
+	require.Equal(t, "Sold", offer.JSON200.PlanName)
+
+	// Editing the pricing keeps tokens, adds one for a new frequency and
+	// retires the one of a dropped frequency.
+	_, err = admin.SetPlanPricingWithResponse(ctx, id, pricing(oapi.Prepaid, cycle(oapi.Monthly, "11"), cycle(oapi.Quarterly, "30")))
+	require.NoError(t, err)
+	second := tokens(t, admin, id)
+	require.Equal(t, first[oapi.Monthly], second[oapi.Monthly], "tokens are stable across edits")
+	require.NotEmpty(t, second[oapi.Quarterly])
+	m, err := public.GetStorefrontOfferWithResponse(ctx, second[oapi.Monthly])
+	require.NoError(t, err)
+	require.Equal(t, "11.00", m.JSON200.Price.Amount, "offers show the current price")
+
+	partnerID := uuid.New()
+	partner := env.Client(t, env.Login(t, env.NewUser(t, auth.RolePartner, &partnerID, nil)))
+	require.Equal(t, second, tokens(t, partner, id), "partners see a partner-visible plan's URLs")
+	hidden, err := admin.CreatePlanWithResponse(ctx, nil, c.plan("Hidden", false))
+	require.NoError(t, err)
+	hres, err := partner.ListPlanOrderUrlsWithResponse(ctx, hidden.JSON201.Id)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNotFound, hres.StatusCode())
+
+	retire := oapi.Retired
+	_, err = admin.UpdatePlanWithResponse(ctx, id, nil, oapi.PlanUpdate{Status: &retire})
+	require.NoError(t, err)
+
+	tests := []struct {
+		name, token string
+		status      int
+		code        string
+	}{
+		{"dropped frequency", first[oapi.Annually], http.StatusGone, "offer_gone"},
+		{"retired plan", second[oapi.Monthly], http.StatusGone, "offer_gone"},
+		{"unknown token", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", http.StatusNotFound, "not_found"},
+		{"malformed token", "not/a$token", http.StatusBadRequest, "validation_failed"},
+		{"short token", "abc", http.StatusBadRequest, "validation_failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			status, h, body := raw(t, "GET", env.Server.URL+"/v1/storefront/offers/"+tt.token, "", "", "")
+			if tt.name == "malformed token" {
+				// a slash makes it another path altogether
+				require.Contains(t, []int{http.StatusBadRequest, http.StatusNotFound}, status)
+				return
+			}
+			requireProblem(t, status, h, body, tt.status, tt.code)
+		})
+	}
+}

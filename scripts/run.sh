@@ -45,6 +45,8 @@ if [[ -z ${ACRONIS_URL:-} ]]; then
 	for _ in $(seq 1 50); do grep -q '^admin_password=' "$sim_out" && break; sleep 0.1; done
 	grep -q '^base_url=' "$sim_out" || { cat "$sim_out" >&2; log "the Acronis simulator did not start"; exit 1; }
 	export ACRONIS_URL=$(sed -n 's/^base_url=//p' "$sim_out")
+	export ACRONIS_CLIENT_ID=$(sed -n 's/^client_id=//p' "$sim_out")
+	export ACRONIS_CLIENT_SECRET=$(sed -n 's/^client_secret=//p' "$sim_out")
 	vendor_msg="  Vendor   Acronis simulator at $ACRONIS_URL
            $(grep -E '^(sp_tenant_id|client_id|client_secret)=' "$sim_out" | tr '\n' ' ')"
 fi

@@ -91,11 +91,16 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	if err != nil {
 		return nil, err
 	}
+	var vendor func(ctx context.Context) (provisioning.Offer, error)
+	if cfg.AcronisURL != "" {
+		cred := provisioning.Credentials{URL: cfg.AcronisURL, ClientID: cfg.AcronisClientID, ClientSecret: cfg.AcronisClientSecret}
+		vendor = func(ctx context.Context) (provisioning.Offer, error) { return provisioning.Inspect(ctx, cred, clk) }
+	}
 	e, err := httpapi.New(httpapi.Deps{
 		Log: log, Clock: clk, Metrics: httpapi.NewMetrics(db.Pool),
 		Users: users, Keys: keys, Catalog: catalog.NewService(db.Gorm, clk, box, func(ctx context.Context, c provisioning.Credentials) (provisioning.Offer, error) {
 			return provisioning.Inspect(ctx, c, clk)
-		}), BaseCurrency: cfg.BaseCurrency, Idempotency: idem,
+		}), BaseCurrency: cfg.BaseCurrency, Vendor: vendor, Idempotency: idem,
 		Authenticators: httpapi.Authenticators{
 			Tokens: tokens, UserByID: users.PrincipalOf, APIKey: keys.Authenticate, IsAPIKey: apikey.IsKey,
 		},

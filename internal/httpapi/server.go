@@ -20,18 +20,21 @@ import (
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/httpapi/oapi"
 	"github.com/acronis-platform/platform/internal/idempotency"
+	"github.com/acronis-platform/platform/internal/provisioning"
 	"github.com/acronis-platform/platform/internal/user"
 )
 
 // Deps are what the transport calls.
 type Deps struct {
-	Log            *slog.Logger
-	Clock          clock.Clock
-	Metrics        *Metrics
-	Users          *user.Service
-	Keys           *apikey.Service
-	Catalog        *catalog.Service
-	BaseCurrency   string
+	Log          *slog.Logger
+	Clock        clock.Clock
+	Metrics      *Metrics
+	Users        *user.Service
+	Keys         *apikey.Service
+	Catalog      *catalog.Service
+	BaseCurrency string
+	// Vendor reads the SP's vendor account; nil when none is configured.
+	Vendor         func(ctx context.Context) (provisioning.Offer, error)
 	Idempotency    *idempotency.Store
 	Authenticators Authenticators
 	// Ready reports named checks and whether all pass.
@@ -44,6 +47,7 @@ type Server struct {
 	users    *user.Service
 	catalog  *catalog.Service
 	currency string
+	vendor   func(ctx context.Context) (provisioning.Offer, error)
 	keys     *apikey.Service
 	clk      clock.Clock
 	ready    func(ctx context.Context) (map[string]string, bool)
@@ -91,7 +95,7 @@ func New(d Deps) (*echo.Echo, error) {
 		}
 		perOp[id] = chain
 	}
-	srv := &Server{users: d.Users, catalog: d.Catalog, currency: d.BaseCurrency, keys: d.Keys, clk: d.Clock, ready: d.Ready}
+	srv := &Server{users: d.Users, catalog: d.Catalog, currency: d.BaseCurrency, vendor: d.Vendor, keys: d.Keys, clk: d.Clock, ready: d.Ready}
 	oapi.RegisterHandlersWithOptions(e, oapi.NewStrictHandler(srv, nil), oapi.RegisterHandlersOptions{OperationMiddlewares: perOp})
 	e.GET("/metrics", echo.WrapHandler(d.Metrics.Handler()))
 	registerDocs(e)

@@ -16,6 +16,16 @@ type Offer struct {
 	Editions      []string
 	Locations     []Location
 	OfferingItems []string // enabled on the SP tenant
+	Items         []Item   // the same, described
+}
+
+// Item is an offering item the account has enabled.
+type Item struct {
+	Name, ApplicationID, UsageName, Unit string
+	Edition                              *string
+	// Independent applications (File Sync & Share, Notary) are chosen
+	// apart from the common ones.
+	Independent bool
 }
 
 // Location is a backup location.
@@ -62,6 +72,9 @@ func Inspect(ctx context.Context, cred Credentials, clk clock.Clock) (Offer, err
 	for _, it := range items {
 		if it.Enabled() {
 			o.OfferingItems = append(o.OfferingItems, it.Name)
+			o.Items = append(o.Items, Item{Name: it.Name, ApplicationID: it.ApplicationID, UsageName: it.UsageName,
+				Unit: it.MeasurementUnit, Edition: it.Edition,
+				Independent: it.ApplicationID == acronis.AppFilesCloud || it.ApplicationID == acronis.AppNotary})
 		}
 	}
 	return o, nil

@@ -131,6 +131,24 @@ func (e Module) Valid() bool {
 	}
 }
 
+// Defines values for OfferingItemGroup.
+const (
+	Common      OfferingItemGroup = "common"
+	Independent OfferingItemGroup = "independent"
+)
+
+// Valid indicates whether the value is a known member of the OfferingItemGroup enum.
+func (e OfferingItemGroup) Valid() bool {
+	switch e {
+	case Common:
+		return true
+	case Independent:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PlanStatus.
 const (
 	Active  PlanStatus = "active"
@@ -426,6 +444,9 @@ type Offer struct {
 	SetupFee Money  `json:"setup_fee"`
 	Token    string `json:"token"`
 }
+
+// OfferingItemGroup Common applications, or independent ones (File Sync & Share, Notary).
+type OfferingItemGroup string
 
 // OfferingItemGroups defines model for OfferingItemGroups.
 type OfferingItemGroups struct {
@@ -776,6 +797,39 @@ type UserUpdate struct {
 	Password *string              `json:"password,omitempty"`
 }
 
+// VendorEditionList defines model for VendorEditionList.
+type VendorEditionList struct {
+	Data []string `json:"data"`
+}
+
+// VendorLocation defines model for VendorLocation.
+type VendorLocation struct {
+	Id   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// VendorLocationList defines model for VendorLocationList.
+type VendorLocationList struct {
+	Data []VendorLocation `json:"data"`
+}
+
+// VendorOfferingItem defines model for VendorOfferingItem.
+type VendorOfferingItem struct {
+	ApplicationId string  `json:"application_id"`
+	Edition       *string `json:"edition,omitempty"`
+
+	// Group Common applications, or independent ones (File Sync & Share, Notary).
+	Group           OfferingItemGroup `json:"group"`
+	MeasurementUnit *string           `json:"measurement_unit,omitempty"`
+	Name            string            `json:"name"`
+	UsageName       *string           `json:"usage_name,omitempty"`
+}
+
+// VendorOfferingItemList defines model for VendorOfferingItemList.
+type VendorOfferingItemList struct {
+	Data []VendorOfferingItem `json:"data"`
+}
+
 // Venture defines model for Venture.
 type Venture struct {
 	CreatedAt time.Time          `json:"created_at"`
@@ -848,6 +902,9 @@ type NotFound = Problem
 
 // PreconditionFailed An RFC 9457 problem document.
 type PreconditionFailed = Problem
+
+// ServiceUnavailable An RFC 9457 problem document.
+type ServiceUnavailable = Problem
 
 // TooManyRequests An RFC 9457 problem document.
 type TooManyRequests = Problem
@@ -1852,6 +1909,27 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/users/{id} (the `UpdateUser` operationId).
 	UpdateUser(ctx context.Context, id Id, params *UpdateUserParams, body UpdateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListVendorEditions Editions the vendor offers
+	//
+	// Read live from the service provider's vendor account (ACRONIS_URL), for console drop-downs. 503 `vendor_not_configured` without one; 502 `vendor_unreachable` when it does not answer.
+	//
+	// Corresponds with GET /v1/vendor/editions (the `ListVendorEditions` operationId).
+	ListVendorEditions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListVendorLocations Backup locations the vendor offers
+	//
+	// Read live from the service provider's vendor account (ACRONIS_URL), for console drop-downs. 503 `vendor_not_configured` without one; 502 `vendor_unreachable` when it does not answer.
+	//
+	// Corresponds with GET /v1/vendor/locations (the `ListVendorLocations` operationId).
+	ListVendorLocations(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListVendorOfferingItems Offering items enabled on the SP's vendor tenant
+	//
+	// Read live from the service provider's vendor account (ACRONIS_URL), for console drop-downs. 503 `vendor_not_configured` without one; 502 `vendor_unreachable` when it does not answer.
+	//
+	// Corresponds with GET /v1/vendor/offering-items (the `ListVendorOfferingItems` operationId).
+	ListVendorOfferingItems(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListVentures List ventures
 	//
@@ -3200,6 +3278,57 @@ func (c *Client) UpdateUserWithBody(ctx context.Context, id Id, params *UpdateUs
 // Corresponds with PATCH /v1/users/{id} (the `UpdateUser` operationId).
 func (c *Client) UpdateUser(ctx context.Context, id Id, params *UpdateUserParams, body UpdateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateUserRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListVendorEditions Editions the vendor offers
+//
+// Read live from the service provider's vendor account (ACRONIS_URL), for console drop-downs. 503 `vendor_not_configured` without one; 502 `vendor_unreachable` when it does not answer.
+//
+// Corresponds with GET /v1/vendor/editions (the `ListVendorEditions` operationId).
+func (c *Client) ListVendorEditions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListVendorEditionsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListVendorLocations Backup locations the vendor offers
+//
+// Read live from the service provider's vendor account (ACRONIS_URL), for console drop-downs. 503 `vendor_not_configured` without one; 502 `vendor_unreachable` when it does not answer.
+//
+// Corresponds with GET /v1/vendor/locations (the `ListVendorLocations` operationId).
+func (c *Client) ListVendorLocations(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListVendorLocationsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListVendorOfferingItems Offering items enabled on the SP's vendor tenant
+//
+// Read live from the service provider's vendor account (ACRONIS_URL), for console drop-downs. 503 `vendor_not_configured` without one; 502 `vendor_unreachable` when it does not answer.
+//
+// Corresponds with GET /v1/vendor/offering-items (the `ListVendorOfferingItems` operationId).
+func (c *Client) ListVendorOfferingItems(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListVendorOfferingItemsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -5858,6 +5987,87 @@ func NewUpdateUserRequestWithBody(server string, id Id, params *UpdateUserParams
 	return req, nil
 }
 
+// NewListVendorEditionsRequest constructs an http.Request for the ListVendorEditions method
+func NewListVendorEditionsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/vendor/editions")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListVendorLocationsRequest constructs an http.Request for the ListVendorLocations method
+func NewListVendorLocationsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/vendor/locations")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListVendorOfferingItemsRequest constructs an http.Request for the ListVendorOfferingItems method
+func NewListVendorOfferingItemsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/vendor/offering-items")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListVenturesRequest constructs an http.Request for the ListVentures method
 func NewListVenturesRequest(server string, params *ListVenturesParams) (*http.Request, error) {
 	var err error
@@ -6838,6 +7048,33 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /v1/users/{id} (the `UpdateUser` operationId).
 	UpdateUserWithResponse(ctx context.Context, id Id, params *UpdateUserParams, body UpdateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateUserResponse, error)
+
+	// ListVendorEditionsWithResponse Editions the vendor offers
+	//
+	// Read live from the service provider's vendor account (ACRONIS_URL), for console drop-downs. 503 `vendor_not_configured` without one; 502 `vendor_unreachable` when it does not answer.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/vendor/editions (the `ListVendorEditions` operationId).
+	ListVendorEditionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListVendorEditionsResponse, error)
+
+	// ListVendorLocationsWithResponse Backup locations the vendor offers
+	//
+	// Read live from the service provider's vendor account (ACRONIS_URL), for console drop-downs. 503 `vendor_not_configured` without one; 502 `vendor_unreachable` when it does not answer.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/vendor/locations (the `ListVendorLocations` operationId).
+	ListVendorLocationsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListVendorLocationsResponse, error)
+
+	// ListVendorOfferingItemsWithResponse Offering items enabled on the SP's vendor tenant
+	//
+	// Read live from the service provider's vendor account (ACRONIS_URL), for console drop-downs. 503 `vendor_not_configured` without one; 502 `vendor_unreachable` when it does not answer.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/vendor/offering-items (the `ListVendorOfferingItems` operationId).
+	ListVendorOfferingItemsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListVendorOfferingItemsResponse, error)
 
 	// ListVenturesWithResponse List ventures
 	//
@@ -11291,6 +11528,255 @@ func (r UpdateUserResponse) ContentType() string {
 	return ""
 }
 
+// ListVendorEditionsResponse401Headers the declared response headers of an HTTP 401 response for ListVendorEditions
+type ListVendorEditionsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListVendorEditionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *VendorEditionList
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListVendorEditionsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListVendorEditionsResponse) GetJSON200() *VendorEditionList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListVendorEditionsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListVendorEditionsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListVendorEditionsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ListVendorEditionsResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListVendorEditionsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListVendorEditionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListVendorEditionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListVendorEditionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListVendorEditionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListVendorLocationsResponse401Headers the declared response headers of an HTTP 401 response for ListVendorLocations
+type ListVendorLocationsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListVendorLocationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *VendorLocationList
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListVendorLocationsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListVendorLocationsResponse) GetJSON200() *VendorLocationList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListVendorLocationsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListVendorLocationsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListVendorLocationsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ListVendorLocationsResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListVendorLocationsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListVendorLocationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListVendorLocationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListVendorLocationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListVendorLocationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListVendorOfferingItemsResponse401Headers the declared response headers of an HTTP 401 response for ListVendorOfferingItems
+type ListVendorOfferingItemsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListVendorOfferingItemsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *VendorOfferingItemList
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListVendorOfferingItemsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListVendorOfferingItemsResponse) GetJSON200() *VendorOfferingItemList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListVendorOfferingItemsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListVendorOfferingItemsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListVendorOfferingItemsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ListVendorOfferingItemsResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListVendorOfferingItemsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListVendorOfferingItemsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListVendorOfferingItemsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListVendorOfferingItemsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListVendorOfferingItemsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListVenturesResponse401Headers the declared response headers of an HTTP 401 response for ListVentures
 type ListVenturesResponse401Headers struct {
 	WWWAuthenticate *string
@@ -12838,6 +13324,51 @@ func (c *ClientWithResponses) UpdateUserWithResponse(ctx context.Context, id Id,
 		return nil, err
 	}
 	return ParseUpdateUserResponse(rsp)
+}
+
+// ListVendorEditionsWithResponse Editions the vendor offers
+//
+// Read live from the service provider's vendor account (ACRONIS_URL), for console drop-downs. 503 `vendor_not_configured` without one; 502 `vendor_unreachable` when it does not answer.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/vendor/editions (the `ListVendorEditions` operationId).
+func (c *ClientWithResponses) ListVendorEditionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListVendorEditionsResponse, error) {
+	rsp, err := c.ListVendorEditions(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListVendorEditionsResponse(rsp)
+}
+
+// ListVendorLocationsWithResponse Backup locations the vendor offers
+//
+// Read live from the service provider's vendor account (ACRONIS_URL), for console drop-downs. 503 `vendor_not_configured` without one; 502 `vendor_unreachable` when it does not answer.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/vendor/locations (the `ListVendorLocations` operationId).
+func (c *ClientWithResponses) ListVendorLocationsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListVendorLocationsResponse, error) {
+	rsp, err := c.ListVendorLocations(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListVendorLocationsResponse(rsp)
+}
+
+// ListVendorOfferingItemsWithResponse Offering items enabled on the SP's vendor tenant
+//
+// Read live from the service provider's vendor account (ACRONIS_URL), for console drop-downs. 503 `vendor_not_configured` without one; 502 `vendor_unreachable` when it does not answer.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/vendor/offering-items (the `ListVendorOfferingItems` operationId).
+func (c *ClientWithResponses) ListVendorOfferingItemsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListVendorOfferingItemsResponse, error) {
+	rsp, err := c.ListVendorOfferingItems(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListVendorOfferingItemsResponse(rsp)
 }
 
 // ListVenturesWithResponse List ventures
@@ -16952,6 +17483,228 @@ func ParseUpdateUserResponse(rsp *http.Response) (*UpdateUserResponse, error) {
 	return response, nil
 }
 
+// ParseListVendorEditionsResponse parses an HTTP response from a ListVendorEditionsWithResponse call
+func ParseListVendorEditionsResponse(rsp *http.Response) (*ListVendorEditionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListVendorEditionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest VendorEditionList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListVendorEditionsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListVendorLocationsResponse parses an HTTP response from a ListVendorLocationsWithResponse call
+func ParseListVendorLocationsResponse(rsp *http.Response) (*ListVendorLocationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListVendorLocationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest VendorLocationList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListVendorLocationsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListVendorOfferingItemsResponse parses an HTTP response from a ListVendorOfferingItemsWithResponse call
+func ParseListVendorOfferingItemsResponse(rsp *http.Response) (*ListVendorOfferingItemsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListVendorOfferingItemsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest VendorOfferingItemList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListVendorOfferingItemsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListVenturesResponse parses an HTTP response from a ListVenturesWithResponse call
 func ParseListVenturesResponse(rsp *http.Response) (*ListVenturesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -17535,6 +18288,15 @@ type ServerInterface interface {
 	// UpdateUser Update a user
 	// (PATCH /v1/users/{id})
 	UpdateUser(ctx echo.Context, id Id, params UpdateUserParams) error
+	// ListVendorEditions Editions the vendor offers
+	// (GET /v1/vendor/editions)
+	ListVendorEditions(ctx echo.Context) error
+	// ListVendorLocations Backup locations the vendor offers
+	// (GET /v1/vendor/locations)
+	ListVendorLocations(ctx echo.Context) error
+	// ListVendorOfferingItems Offering items enabled on the SP's vendor tenant
+	// (GET /v1/vendor/offering-items)
+	ListVendorOfferingItems(ctx echo.Context) error
 	// ListVentures List ventures
 	// (GET /v1/ventures)
 	ListVentures(ctx echo.Context, params ListVenturesParams) error
@@ -18827,6 +19589,33 @@ func (w *ServerInterfaceWrapper) UpdateUser(ctx echo.Context) error {
 	return err
 }
 
+// ListVendorEditions converts echo context to params.
+func (w *ServerInterfaceWrapper) ListVendorEditions(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListVendorEditions(ctx)
+	return err
+}
+
+// ListVendorLocations converts echo context to params.
+func (w *ServerInterfaceWrapper) ListVendorLocations(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListVendorLocations(ctx)
+	return err
+}
+
+// ListVendorOfferingItems converts echo context to params.
+func (w *ServerInterfaceWrapper) ListVendorOfferingItems(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListVendorOfferingItems(ctx)
+	return err
+}
+
 // ListVentures converts echo context to params.
 func (w *ServerInterfaceWrapper) ListVentures(ctx echo.Context) error {
 	var err error
@@ -19071,6 +19860,9 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.PUT(options.BaseURL+"/v1/plans/:id/module-settings", wrapper.SetPlanModuleSettings, options.OperationMiddlewares["setPlanModuleSettings"]...)
 	router.GET(options.BaseURL+"/v1/plans/:id/order-urls", wrapper.ListPlanOrderUrls, options.OperationMiddlewares["listPlanOrderUrls"]...)
 	router.GET(options.BaseURL+"/v1/storefront/offers/:token", wrapper.GetStorefrontOffer, options.OperationMiddlewares["getStorefrontOffer"]...)
+	router.GET(options.BaseURL+"/v1/vendor/editions", wrapper.ListVendorEditions, options.OperationMiddlewares["listVendorEditions"]...)
+	router.GET(options.BaseURL+"/v1/vendor/locations", wrapper.ListVendorLocations, options.OperationMiddlewares["listVendorLocations"]...)
+	router.GET(options.BaseURL+"/v1/vendor/offering-items", wrapper.ListVendorOfferingItems, options.OperationMiddlewares["listVendorOfferingItems"]...)
 
 }
 
@@ -19089,6 +19881,8 @@ type InternalErrorApplicationProblemPlusJSONResponse Problem
 type NotFoundApplicationProblemPlusJSONResponse Problem
 
 type PreconditionFailedApplicationProblemPlusJSONResponse Problem
+
+type ServiceUnavailableApplicationProblemPlusJSONResponse Problem
 
 type TooManyRequestsResponseHeaders struct {
 	RetryAfter *int
@@ -24917,6 +25711,318 @@ func (response UpdateUser500ApplicationProblemPlusJSONResponse) VisitUpdateUserR
 	return err
 }
 
+type ListVendorEditionsRequestObject struct {
+}
+
+type ListVendorEditionsResponseObject interface {
+	VisitListVendorEditionsResponse(w http.ResponseWriter) error
+}
+
+type ListVendorEditions200JSONResponse VendorEditionList
+
+func (response ListVendorEditions200JSONResponse) VisitListVendorEditionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListVendorEditions401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListVendorEditions401ApplicationProblemPlusJSONResponse) VisitListVendorEditionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListVendorEditions403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListVendorEditions403ApplicationProblemPlusJSONResponse) VisitListVendorEditionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListVendorEditions500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListVendorEditions500ApplicationProblemPlusJSONResponse) VisitListVendorEditionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListVendorEditions502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response ListVendorEditions502ApplicationProblemPlusJSONResponse) VisitListVendorEditionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListVendorEditions503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListVendorEditions503ApplicationProblemPlusJSONResponse) VisitListVendorEditionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListVendorLocationsRequestObject struct {
+}
+
+type ListVendorLocationsResponseObject interface {
+	VisitListVendorLocationsResponse(w http.ResponseWriter) error
+}
+
+type ListVendorLocations200JSONResponse VendorLocationList
+
+func (response ListVendorLocations200JSONResponse) VisitListVendorLocationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListVendorLocations401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListVendorLocations401ApplicationProblemPlusJSONResponse) VisitListVendorLocationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListVendorLocations403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListVendorLocations403ApplicationProblemPlusJSONResponse) VisitListVendorLocationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListVendorLocations500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListVendorLocations500ApplicationProblemPlusJSONResponse) VisitListVendorLocationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListVendorLocations502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response ListVendorLocations502ApplicationProblemPlusJSONResponse) VisitListVendorLocationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListVendorLocations503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListVendorLocations503ApplicationProblemPlusJSONResponse) VisitListVendorLocationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListVendorOfferingItemsRequestObject struct {
+}
+
+type ListVendorOfferingItemsResponseObject interface {
+	VisitListVendorOfferingItemsResponse(w http.ResponseWriter) error
+}
+
+type ListVendorOfferingItems200JSONResponse VendorOfferingItemList
+
+func (response ListVendorOfferingItems200JSONResponse) VisitListVendorOfferingItemsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListVendorOfferingItems401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListVendorOfferingItems401ApplicationProblemPlusJSONResponse) VisitListVendorOfferingItemsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListVendorOfferingItems403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListVendorOfferingItems403ApplicationProblemPlusJSONResponse) VisitListVendorOfferingItemsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListVendorOfferingItems500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListVendorOfferingItems500ApplicationProblemPlusJSONResponse) VisitListVendorOfferingItemsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListVendorOfferingItems502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response ListVendorOfferingItems502ApplicationProblemPlusJSONResponse) VisitListVendorOfferingItemsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListVendorOfferingItems503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListVendorOfferingItems503ApplicationProblemPlusJSONResponse) VisitListVendorOfferingItemsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListVenturesRequestObject struct {
 	Params ListVenturesParams
 }
@@ -25702,6 +26808,15 @@ type StrictServerInterface interface {
 	// UpdateUser Update a user
 	// (PATCH /v1/users/{id})
 	UpdateUser(ctx context.Context, request UpdateUserRequestObject) (UpdateUserResponseObject, error)
+	// ListVendorEditions Editions the vendor offers
+	// (GET /v1/vendor/editions)
+	ListVendorEditions(ctx context.Context, request ListVendorEditionsRequestObject) (ListVendorEditionsResponseObject, error)
+	// ListVendorLocations Backup locations the vendor offers
+	// (GET /v1/vendor/locations)
+	ListVendorLocations(ctx context.Context, request ListVendorLocationsRequestObject) (ListVendorLocationsResponseObject, error)
+	// ListVendorOfferingItems Offering items enabled on the SP's vendor tenant
+	// (GET /v1/vendor/offering-items)
+	ListVendorOfferingItems(ctx context.Context, request ListVendorOfferingItemsRequestObject) (ListVendorOfferingItemsResponseObject, error)
 	// ListVentures List ventures
 	// (GET /v1/ventures)
 	ListVentures(ctx context.Context, request ListVenturesRequestObject) (ListVenturesResponseObject, error)
@@ -27424,6 +28539,75 @@ func (sh *strictHandler) UpdateUser(ctx echo.Context, id Id, params UpdateUserPa
 	return nil
 }
 
+// ListVendorEditions operation middleware
+func (sh *strictHandler) ListVendorEditions(ctx echo.Context) error {
+	var request ListVendorEditionsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListVendorEditions(ctx.Request().Context(), request.(ListVendorEditionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListVendorEditions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListVendorEditionsResponseObject); ok {
+		return validResponse.VisitListVendorEditionsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListVendorLocations operation middleware
+func (sh *strictHandler) ListVendorLocations(ctx echo.Context) error {
+	var request ListVendorLocationsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListVendorLocations(ctx.Request().Context(), request.(ListVendorLocationsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListVendorLocations")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListVendorLocationsResponseObject); ok {
+		return validResponse.VisitListVendorLocationsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListVendorOfferingItems operation middleware
+func (sh *strictHandler) ListVendorOfferingItems(ctx echo.Context) error {
+	var request ListVendorOfferingItemsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListVendorOfferingItems(ctx.Request().Context(), request.(ListVendorOfferingItemsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListVendorOfferingItems")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListVendorOfferingItemsResponseObject); ok {
+		return validResponse.VisitListVendorOfferingItemsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListVentures operation middleware
 func (sh *strictHandler) ListVentures(ctx echo.Context, params ListVenturesParams) error {
 	var request ListVenturesRequestObject
@@ -27602,195 +28786,206 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H19c9s4kvdXQfHZqrXrRFmS5fc/7jzJJOvMZMYbO5vbHeckiGxJGJMAQ4C2NSl/96fQAN8kStabYzvR",
-	"1e2uI4Ig0OhudP/Q6P7qeCKMBAeupHP81RkC9SHGP3++pAP9vz5IL2aRYoI7x87lEEgMUiSxB+QGYskE",
-	"r5FE0l4AhHHSPeu776nyht26U3PgjoZRAM6xc+W0rhyn5khvCCHV/apRpB9IFTM+cO7v72tORGMagrID",
-	"eJXEUsTVQ+hyuFMdD1t0iegTNQQSxXDDRCJJRAegP8908y8JxCOn5nAa6u+Zd0ojCendr8AHaugc7zVb",
-	"tYmR1Zwz/wFKML883SO6C01vb8898Fs9tw2HfZc2ew1312v7e7DfP6CHvXSAEVXDfHzMd2pODF8SFoPv",
-	"HKs4geJY+yIOqXKOnSTBllVjhTASCrg3+gVGk+M+JQlnXxIg1zAiEcSEcQXcB59Avw+eIluUfPx49pow",
-	"SSgZCOETbyiYB9t18gFUPGJ8QG6ZGiLNJQ1NT5T7pCf8EYkhCuhI4tM+i6XSVIoEl1Am0V6/4R3SvZa7",
-	"12uA26a74B71dz235R94zd4h7NNmIyWRYcucSIU5unqSU1aztbdXc0LG0383K+nVR36tXmDL4TgZb0j5",
-	"ADRZelSCTwQnW1Qi02tZ6W6fEEqkogEQwbFdu9kal4ImSkH1pKzkTJvNbiVr/spCpiYHf04HQCT7a6oc",
-	"BPhe8VM+9GkSKOd4r1HT32VhEjrHrUYDaWj+lVNQc80AYiO46Qqj3P5E/bdUwS1F5vOEZi8cIY2igHlU",
-	"j3AnikUvgPC//pR6uF9zGuk3fP2BG+C+iDsJj4F6Q61fnJrjg6IsyBZHtyA+8wkXilAubyE+0X8PkUep",
-	"JJLeAIqmVFQlUs9NU5EpXI6fqE/SoWYTGyoVyeOdHV94sk69WHAm3SigSote3Y4zHb/cqRjmfZGqf4uh",
-	"7xw7/28nV7Q75qncOTedGBpWMR/OzxNJYGbY0xqHekPNfDHpUxaAX56v4VG/rsfwE/U/wJcEpFptHWjA",
-	"fGzcMV8cX4bYfEQzvB4ktke2j2OhNfkfWVeZWqs5fQaB7xw7EOqOak4IUtKBbhTFIoJYjciVeXjl6J5D",
-	"JiWy/Od8LduaNYtrmU536bWcmOo6lvI9DfTnzKKZ9i7j+K2UdrherwTvB8xbbbVYrhk7tvMO451+wAZD",
-	"VVy502zdrC5nkoypVU13qVgQkB5oBoti4YGUZYFqN47yRcimsOwKzB7+ugQrnblnhyvz/cxL4hi40npc",
-	"AS7LGxH3mO8DX2ld+lkvhTX4t0hiEosASEhHKDy+wJUoE3g3J/CbQjfLUTgfyLqo6dEggPjvcspM7mvO",
-	"W8FhJeqJfh/izkB3U1I+TBJ8ZHQPCQQfQEzoDWWB1sQlMjYLyuKt6Wk5ChYGsw4SnikCd0wq8EkvUeWZ",
-	"4KesOj/jCmJOg5+1Wl1NR9ieirS8ECHYbUSz/20s+EBbOJpDJfOhvIcWSJkOi1xAfAMxMcNbWv7Toa2D",
-	"sqecJBzuIvA0cbVGT2LI98v0W5rkPpNeIKQl9W9CvREJ91eiMheq08deCmT+TRCZeMPMcSgLejsn629C",
-	"kTf27eVImX9/HbTU48HeanoXw32eSaadPiWM4kQtgOQ7j8ET3Gf61TdmH13NEEQbvBMyGVr7eMz+sE7Y",
-	"MDeATkgflDckTBE6oIyXNUHBBCyOlbxJ7ZtlTcGxga5Lw+ZOdeaQ4NZMA7NFXQrxnvKRNX/kStSOqYIO",
-	"Ogdjlp4QJKR8RKhSEEZKnpBYe4MkoEqve4G+rYJFoF/TYyPZ4Jalbmlg66DsB6qA2A7TydC+ghj5ecBu",
-	"gBOJ3IH7cQEaQTfYPdVtJz2vC/OKlotbylS9CvQoOE/3Necjp4kaipj9taKkJNgRcKVfKS/fe2M/a+FN",
-	"bU8vBl+3pcGYvdHMl680tGVXbnxYazGq8/n06MRcCmv16dMn97Tw+Wo/n3oeRHqXwE9DfTZShWtmrWFt",
-	"Z/zMFVOjtdnt16CN30SOu1oVFrr2+XRDY8BS4jO0GLjKPYuiYLaKK1uYALEzWIfZXhj9WjZx4ouQMk7i",
-	"JDDgSyyugdcR/LDv6+5PB4MYBtS8Nb7E/xC3hJJQcDX8uyQ+ZcGIJNrfJD3wRAgGreqxIACffEkoUgN9",
-	"WJ6EzvEfTkjvnJoTUHQu6c3A+TyBxdSc04hZxM36sMwAIl4Mmu87VJUQPJ8qcBULwanoK32nN5oD9as5",
-	"zJ+rmZ5ARy/NQmMxiNHXyQcRjRWHuDPn16MY+uyuWgCjpBcwT+9psUrx3GsY1bQa1Vv0gDMJxKjTiY5j",
-	"uBHXC05KOysPseUvMPqgmxmIK4Vk/zAYLVIlm5TtsFZc7JxHRO9P8FTOI6+wEWoJ39geNDgv8EyfBhJq",
-	"Y2yULkMR4LTg3HSAc3yRxoTLDxmXRPDAUDqk10Ao4rnSExH4+kdKbBea9g/jz0VC4ZAfIgOOiwbB733E",
-	"imYtiJWw+9q4iEnwYlDVrHU71H7pNYzq5GIobjlOlzBuMI8iOD17MvYbk9P5nE3oV2bAtvlmo1u/B0Ur",
-	"5uNThUqTKQjlQ2yaUSUdGI1jOpoYP/ZZPfqfWBAwPniDmwb3Kk4NUHcGI7LVNGp0u6b1ZKwg1j/ubteI",
-	"hJBRzhMa6F/2t2sk/1eztV0jPQacM/NDq71dIyou/LK7v11SuOZ7Ts3JPqN3ssI3tCLO/8w71+uYd1yp",
-	"qO103wsfAtyO7UejGCKKbB0JqfSfnT67g9IPER1Va/+fQ8qCSwj1LgmTm0BP+BVkfcMg8OUxqb8SYUT5",
-	"qP4bDaFG6q8SqUQI8cS/8Ss1UtfeNvMgfZ7+86PULm3pp3MRKxp8/PBrjdTP+I3At5KwB3Hhh0uhaFD4",
-	"9+sEXlOlu3lNR7I+a4daROnOuVFM3XBkYpi24lBLWcoTJUSN9EVMrJVCunZS5OvXMQLc36Pvn0C3coZJ",
-	"5C88Q+uflV5gXO23nYqTk+m7SjrRmuGbvN8S3UtDrFKzJZ5catN56Wxb2CybDf1/D+6XS26zj8qaxRPq",
-	"B8dStQdPcNSD3PI0W1lZia6wo5U6+ohS8iDnh4wXf21uZOF7kIUJNscFy1D0MVcNvfHJYUuFbnJIvSHj",
-	"4MZAffxBtydb3ZQpuzXSTfg1F7e8gyec+geLt3T0QLo1Uq/Xtyu3G3skWmXC4iNCFcET+hrxhUJIW8SE",
-	"Ax4dYAtJtrp4ZMD4oIPyVpdKxHQA3W3EbdGUNyE2RK9t5Tiyo9ivD2gWM+CaIVr+XpVq+QfQQA0n6Z1C",
-	"EwVIxBHXD5vi5rWqL6U+WyUd0anR7iXl5PT8DJ2CgtFJtTvkZC5TpZmXabqqkAvGB+lKyCGNwSe9EYEb",
-	"iEckYAaMGfPp8jCmqg6lJFSSbhrnpNdbO8b6LQxyOiG0J4ErYkNUtH+fRT/NIQrvNSeA/2pI48GilgEt",
-	"Ay4zHZRC0/uaU2LRMfXSnEO9JJypThQz70EH/r3gMLltlL9f6q+Ko94LP5nGUFEsbpg2zPTKh9gQ2Us/",
-	"8BNPkUEskohsdbngYBYQf5FEisCgdiLRywcl78cibtoeFBwq+dCM6gKUYnwgK/wN6l0nUScQXrZEkyZ8",
-	"wIAriwxMe2rc3o407rVt1RMiAIqrqTdhD7iCuJPEQWVPYJiq8lk/BuiomNGguvuyPntowX+3rc8UhG+R",
-	"0NjHDWgl2PmSCEU7gx5KXhLgGXEaYjdunNccqzoXeqvCQCnQpkjxKvqWqJGTrTaxmBNkmc63KYec8ShR",
-	"ixr/kzw0vjGmzwjD8Ba9qaAmsrFLOMxx42MeE6LEmsu9m2NCi5gMNec2Zgp+58HILHIli+cubMwqbJJZ",
-	"ErCgsivLRxajZ9fr28nLGKBOY5/gY7IFdyqm5O1PhPbEjVl9KfrKPN4+MXCbPZ/IHyBPpGGFbrO2pECO",
-	"nb1l3RPG9ZAiiIlW7yfEbWojMuH2wG/hzy8i2dMFt1pOuTk1mCmZE6ENNBQJR6w81B3UCZ5jmR8xdNcH",
-	"j4U0IIaXbIjTrSBRQD2QNcK1YUIoeXfx+2+Eo6U9aaCYDqskv9x9nXxIY0AJDW7pSBKPxvGo8MWT9EzK",
-	"hluFIgZCYyAx9PEMa6vdapGu+WJHCdGJYvCYhO52OYq22arvNdBMUwpiPZr/c//7j4Z79Plrs9Zs3W9d",
-	"XdUL/9z+779V4lcY6WWwzrzvjxevyz3/cer+5/PX3fu/PWiUWlIVeq5a7d+EYn17LljcvRdQy16sGcyc",
-	"hXdSh6oS39csob1Ngkbi7RA4ocSzjujftThElPmkRwPKPSARlXr9mJLEfMMcj8+B+2ufT0bAMf7BpyM5",
-	"ORbtheovKO3JpUc8IvBBqnQczHqAPehr3kBNYlxgjHfAL/hWdtP45N39vYIkNyr1Rj60MWo9OCsFcci4",
-	"CQmdZ1rVI097Af/EcL0aUk7GKFaa1cHuA1HX5aEtNq1xZ2ps5SpmXcXIuHVU2J0GW++EKbg+a/spAfF6",
-	"m+RaBXfSE9hqi/Ahi7FfPMWY4+v5qcd9zYkCyuc+z9Rtpx+OLuCgoIRrf6GD3sH0TiWoJOr0Yf6OlbgG",
-	"/rAvb5rl8y/OrnJ0tbGVLtI9nXxxvJOLW1rJqRxWNk4WVJQiDB/2Touf+ae2HdAGYtwHVDdm91u0g/sH",
-	"5mPbTZ1P8bxBJObyg+3QbNXORKRE2j3Rlp+1xEVqpFF7DGpeLgJQhfHFPsQfjYFbJuRKIjWNA2uONaan",
-	"RgOY2N6IqqGFPrQuNdEfDym1IjOmvK0/93nGvFPIewX8OiPhktB1zTkPKF9PCMmqh21p4IAN9KzCp7CB",
-	"xJhvCUFAmCJbV86piXzq4UUoYluRT9CTTMGVU2S+gtou65i5Q0rMSws21w/mfSeHKGdGMAWUX5iWS58c",
-	"cpXEcw9r1YPGwucm6VIibMXS5NEvYzySkWvZE0tNx6eIjikx+UM+9nNl1YVYaIwp1sEPUxd05AWLrudq",
-	"VtxCtteiRtWMrWY6iqzp8DRnqrijrHCUqt8/j5mnuWZB/HAVX8DTTCMXmqXhs3v0o87MS/vj8650Mh4W",
-	"+dCclHQ8PCqZf1jlE5bS0PYak2NLkTfko04EsYW5FufKcevcknMaa15ku1x5j+/6Me2rLkm4YgGJDBvg",
-	"ZW972iEthoFIDh501rT7y0mXeordQPeEdGNQeDpKFL0GvN/E4ZYIbSvJ4rEHfsupOeZNvAePL1YegOhR",
-	"r+lgf317x/dt1iy6v0xyWsy4xyJa4WLQiGHo+JzDT0Gsedube8ZVZu41Mxe9Zsen23H/wsx9qnWFRM8T",
-	"hWxCkGdEVWiPKZEQEy179ljbnsfAnb3jZl+ujnOT8w54TMcg6YqhRTidz7MW/hdL7cn4/PwSGSldFykq",
-	"CD1SrR8MryAobO8LVmoIe6tgErzm5MObV+SovXdA7B0G4gsvCYFXnNEvExNSSef0KkfVCam9Kz/nrlII",
-	"Ybmf3EQYl4pyD6blLLHX9X0TfyOTKBJxNWfkSqICfzQXSSomY36YJNjHD2eE01BvICZdi6G8bv6wQ49P",
-	"068W3AxcnWqWQ6X4THzpJTT0U4SfThr+1tFb0psz3X1Th25hSo/RYQoJZkwPsclvymdhFpIy2zDEVvPw",
-	"5bzHIfSuw/yynnr4pTH19JR8XWRpS8QVeRsXfykGX3YRlxSIx1zi3KlpjTs1GF71JQH7HCMqpkhcxeI8",
-	"RPgn8qiLcr+KZ13oZ02uzA/NVNNY5Um5ZA0McmkNqqe3Y57wSsxKWlpT8NtZIfPegiwM7klZFPlrPWz6",
-	"lIjMDA3wxEDRMjbpxFQ+APUZB1kR7OsNwbueeZo8zSrLu68Kxdc+7WjeaPxaOowqVq+Oyf80pIpQA16E",
-	"dER8USddC6F0EWXspkBPF1sZmDG/m6yGwOL0fjIRcRbcNCusP0ePKmGDS3r3PJRtXJmu4hxiD7iqkYYm",
-	"QLPRqJEk0n+2s5C8NMKPToYB1sei22yY3G4paK49LWbuCdU/EmPZXeCS3n1LH/S5LVz1jUAc5RRqPc12",
-	"pCVvhW3okt49rZ5/hus+ubhpNM4Y/O55IGVneqwO3EUsBrmQ6KfvMD49TZI5WMKWo7pTGeiox9RJQcVU",
-	"qf8ENK5U4ONRucWJlTorja80wc/T6FbIp7qAFsnOHjKqZVlPi7mK25VHTFLeinjiFsTe/qK3GMbIko4g",
-	"+0DVnD/KqgjPpdLZLHtcM0GyRwtzeoQTm6fYLlM6pUperABx6fVfat8cW+6xvGt2yHj6gDlDcyNvrlDz",
-	"FeTpEXLoVEwntWDnms28It6a56bS/Nw5RR9kcV12UDPO9DR3PI2dgHppBUNBv78mS+EpeHFt/FJlH/zL",
-	"nPF/Uw/I3vvoTEsQ9jGKIHY9KoEEoE0hWSM+GzAl0Uf0qRyCPDHJw6S9b53eJTEBz+l9ExvBUJ+846Mt",
-	"Kfu/7uevjdrR/d9eCjI2Rr5ltb1d+aUU/gtcwZURvQnCzyDq0+jJVJZXUJW2izVpyx+ATcZoiOGlXhIz",
-	"NbrA1KImWSVmbDtNTEqMHroyb1INYCN4nIo7n2lwz1aXXnfq9Xp329zsQ7/RdGMuSNjQDkzJ7Srhmr9s",
-	"fI3M0ptirJpxpEqpPzFJGv4+ZYzvPl1Ojo+8+3RJ+rEISff894tLsnPT3KGJGu7gkLpk6x8Xrb39baxd",
-	"oVthxI/gfTZItP3EMIOrGpmkCj7EZOuDfmHnZ/3f5IZR8u7TLxfbc4z+HjeVvkhTslITB2I3aydNZPo/",
-	"FumseyLMK6Oc26dEAQ0nr9lcQBDU8sQPpvANCwJyapI2kFcjzYfnsVDgKfIqEIlPzD1gzcwxeCrAcjlX",
-	"XA1jkQyGRDGI3VYKY8r6Fb/irwTXPMwEl8dX3DW3dPHebFdyeg0dLSVdm23khNisM1l0j81CYq7X/mky",
-	"oG+1G43tuu4MQ4fM0ywQqjstYW03u7xtAp66nvAB0dnaFSfIaHnhjBrpmlimPz5302AfoN5wLIUNjkKr",
-	"OYkxoaSLF027ZKtZr2sxIzYil+w1tpHClBMR0S8JZNlQaoaGxNZ9Id2vV6jIrpxj8ke9Xv9cI1fF/Cr6",
-	"9yunXq9fOffdk7EKUkzaTCq6w4lkKnqwuC3q2SBvdyUZCi6SmHTHUvJ2j8t1kUqVknTvDxRJOrHU5kIN",
-	"ITatGd7obrda+v1udbLd7gm5HbIACl0yLE5kamekfTSOJvqYqLPRrZNfYGTY4xoiRVptMhRJLPE6vU30",
-	"rmlidgVpsycX05Rns86Ss3etUdLNqyTZX/SATLGkrFGWQr2L3ynmb7YycGrTUiPTHROjrMhV0mjseu8+",
-	"XeIf0CVb09URrnT8oBJCdTXzc1Yp20/Wdb8YZycCzCtMFR5taLIZLobYZMzQ5A1M4QfG8dJ1987Ft3Bs",
-	"W10b5tglIVAuJ7W5/bDUMu3UnIB5wCXk+KWj9+KYgaJY+Alv22WZnQuqbyd9M4/qc1JldpooEZrxZnrx",
-	"9PysYGQeO416s97A6PUIOI2Yc+zs1hv1XbP3DnHH2xliBqi/9N+DqkytpyjFkrQajQIj2xzVZu4ySyBQ",
-	"J5ci8YYYS26KOUBgUrhm5D3znWPnLSibeWqsRlWr0ZiRrrsiTXd6OuaI6/nTWttvT8nqn85N656A3UC9",
-	"ZC04x398rjkyCUO9esfOr+wG8PCv5ig6kJjHKMKzNss0GEmD9yadz7qjHTy8m5fgYHSeVqA9bX5hZlxb",
-	"0AoVsObPkA0McY1usLVyamSvsUtQXd2yKauQn12uuhD5UWc61jRlWD66fJnSVTMHmXMvXD7cqroBui+i",
-	"hGFKLMCw19hdwyzKpc5K07Hbe2lOCc8K3axpZr8JvQ9Rf3RidhHKAi1bZrBE0hG5HY5ms2lxoefkU62W",
-	"I+ZqTTadWU2iaglgrf5rGJ3kman1A5O3QttAuqc6ucD0P4ZTTaqTGFQSc/DJEOIKNtXmiDHMpVOuRTnF",
-	"Xcub7JgqfNpde6ChLWp5/3lVOTCO4B9lXMZpNVr7brPptvYum43jhv7//zgGh3EavQPapk1wW/29ptv2",
-	"2rvukd8Ad6/X7B/0G94RbTZzK/g9ZZxIJWLoxwLTmqROm0OvO7vXX47ublphig8e20N2Pa9STjsHRu8a",
-	"Z38K9v7P09FvrHH3/qIx+u1f/7x7/1rc4n/eCPbrq3cRtnl7tvvvi3dH87NzIe12Ze0Abb5plzDdKlFa",
-	"24bWVf1ma7JTqJ6HrzQffqVULANf2n34pTfFelx784ysXAgKhbGwS0iVTbYggnpgYzI4kezw3mS5nhQ+",
-	"gwhJmxh+lmNpihtRWWAciYmJrrjJxmVt0lLmdUwQdWINVHzRJ0Pt6fu48XiUm9qHV1xi+nZT0IecpsL/",
-	"d2kuvMhSXAhV6fMTbXbhbLUhdsWNwBRmk6uR3ij1Wbo55N815lVZWRia2Mzri2qLsRKtRhkgr/1kU8zO",
-	"rwemiOuCEmRBv/syMpQeKpQVVXPBre456adaVimg2Krz7u7wn9F/WvHl3s2ng9Fp0/t5d/CP/ev3R/y8",
-	"LT8e3i5HTn+a5YeFLdCP0VuWlQxpaxN48MyVVLtx9PAbWSVI/UKrNc+4JgvqrEMjvrLSnoFni2rFMRNl",
-	"5yvz742ODGBaOSEsoKFEJMmtiK/xxqwyS0s+wI0wvxBbtiTVXpRw4Ypo0jDBV3JdMyaO7aojSez42fNR",
-	"++E3slJ86+AFQ5cVeGFxRW9Q9DL0gGdrlTvtB7RQNSvIoYiVq91CnyBsSt59uqyTU1t8zQB7hQJmBprB",
-	"HIRXnPp+rD1LvX3q3xH3PCHixtY2w3fwL4udIbp0hCrpincL5c1m7H2XNqJm6Z0rRWORzGNQbH7I6Xgi",
-	"jsFT7lDEEtwegvkjVyoaLeL3lMJ35trmFrTHywFU2uwd9t567Hf27uzjX2fN39iZPOMf9rxXZ/tn19H/",
-	"/uvVu6M6jN795X86Y7+zs7sz3qh7rYD3wjcN/3/fBeWIpPGds7lnd85iiNURph4tREulQVKLUanakuZw",
-	"S8wc0xRM31K5tObYcsarIK6gMaY4tz/f2RrwyLpGvCyjGkOSl0g0W7uM+8DYp5tm8pvuCr/Xn86aka23",
-	"gii4UzvpT9s147CDb2AdLIF+jCXp0Sr2hYHNtNGrjW+TtFcri+wQwWD1BnIm3Ty5oElkX0B3A8YNOhQD",
-	"lUIb5XlBqWoHu1SX4UX52ab6g/MaaEy+fi2Xd7i/r5ERlsq1SR+/fi2VdzAVDEoJLOc2i4/oLjS9vT33",
-	"wG/13DYc9l3a7DXcXa/t78F+/4Ae9nKz+CJL5qjX2CbhSxMHmILT5iyqMrNmOUhg6rgy6LeJu9t8umWy",
-	"ushMj92IWMbnP4TjPjbngv7wqKKBGFQaKNMd9+esKqZYFeUCME/pWK9Z3tcjn8tJ2yN69xutWKUVl1ql",
-	"aWiBtrzKmmGsxO3Pl3Qw7Uu22Q62wQ9sgIX1AgtjazO30q42+x6EFz5AKG5swdryl09QcUvFgoAwThJz",
-	"itduHJEu451EmvJJZaX7Gr+yotLtvzfVzj/Pg02YL3532MTivNucg3crKumvg3XNGizPurVqz+R3DhWK",
-	"auIseJzbVrPPNxvQo29AP8jm863RyLegVhHBJZBIjMfxhhUnfAhrpOFoGDk4YDfAbTBaHthVM9VcqDIO",
-	"guU4stVutvIIkO1JsTeRYuvcZ56DVb+cmNlY6scAITfK8NGVof32Rik+uRn0pNa/EeKVrX9zx6DSmvo0",
-	"FCY4NQaMSaWBJD0IBB8QJezxMV43pNw3sZKTWTD076NyyoxKk+z96nbYrNMck2I1zd5ptcBrCIXBiysO",
-	"6TNtsN9vei1/F9x2b4+6bW/fdw/hoO8e0UbPPGn3nUIK0/lemFsl5Alrp6gDGw29tEyuzIhY9auYL9UO",
-	"abGjzUJKlDy9asalUUD5ArF5uvlJdpsBH9h/uDZVMjaZdUxwjl989NOB2qQLE4zs4NIwJRNvWcfrXs6x",
-	"8yUBjKa2XJzlvpmTnwr5lGd+Ha8xMVmuIzptEBX5+PPhPJRp6AkiERczF34ytkCz0SBvf6qoOWEL9k0m",
-	"2nYOvCO/Ac2+26K7Pbft7WldsN93df9HXsNvQqtfTg557Oz1DqHlNZvugd/uu22633MP4chzm33die5j",
-	"HyoSpR47u/5+v0n3Wu6h19Ta5wDcI7rbd1u9ptfwj+Cwf9B0CuG7abLz+YyZPPG20+y1vF2/De5ef7/h",
-	"tulBzz30jnxXzzQd47KHNFmVgplnM8iiP8SJTGT10Dyb+jyhlOYcXfdqazRqJqiTM5VLuuaoWvYvPGMu",
-	"1RIOE6kI3sMQHIg3pIzbyolYsQt/6PRivOOyPe2YBWtCPIOwxe9LthcX04UE8zkEaW5U97dV3Yvwx6wD",
-	"JK0bNsdGz+nYKDIqeCF3EbejuY+IzDcMUsdFBqYkEiTZKp4L5dDdCTElVzAan0sF1N+edmq03B6yOSx6",
-	"qYdFCzHsjCOihdxDzajtmdDyW1CWE1e8WLjZAr/fLfC73v6e5uBqAXWwcgj9wgdXZAuhU3SOmMyi3PDq",
-	"2HaddA0fd/FmvlYzV7yHpcyIEoVyZVulSmXbJ4TyUX7dPMvJ0LXRbh3Ta8cECXfr5NM8h2dVEfYGXV7D",
-	"Brukd1a4N20KsC0khI94wLVR0oso6XT1ZqvpvXWo6dZa1HR6uLZR1z/ykdpqntGOKYHipoUpp55baIZL",
-	"05xkVSxF3w7ApEAwN6pIfnl5LJPAVte06JgWHQmqSyQdSXI7BEzgIzjk95q360Sbs10zxE761Q4X9tUe",
-	"9EUMhWM7UFMtXlPE5SKd5sqxA6gDO4EwTbSeovu9A+/Qd4+gofVUU+uAlu/uQrufPnNqjqWA0VC9w/4R",
-	"PQR3z2v6brt/CO6Rf0DdVm/fa0Kj3zZ3eCeIlmpYnyrqgWaSzli6mqTleoFI/Do1S2aPFsGwsHPsRN41",
-	"Fky9FfF1IKgeWT8G6KiY0SDLUCdskfxOlkDPE2FoiBHddnpUAvagdajJvbGHucR8wOgDpOR9oVArltfH",
-	"Iq3Nhta8YuLXxtyacWxBp+jIlGk2tzunmqV/l+PVaR89riqpUDAXNA3UnVAztK8gJgqkstUQQ2ObSpVm",
-	"L/RFjJnEMF9BFgCA4L/mTwv5m4adQpPs6sV2zcQIGwG54pinztg5qYyb7npAUCowQ5zu1L6CWilLMdOt",
-	"XfFu+uL4I8xjldZ1xM/r/05AmuRtUpgv4fHwFU9lkGgZtN8sy+VY/9t18k8tUfKYUDKksX/FUcIIB/Dx",
-	"tqzoK9S0pjPdxMqgtT9lRzcxv3XRkL/iCU/vzuLrpsctt7lNQixTrOeie8KOs8YnpDR8OxJzIfd2KII0",
-	"EaWsmpgdlJ6dTeyq5/ZpCPyK5+uep7wwOZjAz9JcaR6iN3ql9hr58hcSB3W361e8vClhdjtM/euaTBsB",
-	"0BtE+ESCDs81QGRS1JnkG4JDlVNyMXXbWTYW76l2HOfYoa7985nuOd9kiznjWm89SiDixph4UcZElrPH",
-	"J1u3TA1RM+BzTdTt7w6A/8Z+jn6rNRfx3lIFtzZFc27aXKzDtJn0lLhQrG+l+GF/SW9TJOERZX56lmTL",
-	"caWhuSYUEeKQce3G17LQxJCyQGKq4hPjABW/vKIb9Fuhq7U5QzILUe74dCSd44Na8bf8nqseSKtnUCV3",
-	"v3/QcNv0sOceeQ3fbUKrv0vbvT1vHwOvLGHyTncb5V/L3aZQlXvQOGy67d6R5x76DXDzTg8WSIBRSaaN",
-	"i7GCi1Hk4ad1ND6AKSBlVbZdPHKZsxbxBF7cRrcjZ2S0Ua94t8iERvY6eSNtL5vAzpQ/rTV/x6TKe7Cs",
-	"q2W4rwne3Z5hRE4V2mUB6x9IXtdsqm1UXdkA2tg6a8R0L9anMCfNFzyWc5M4mG6z/M6BfPzwK2bB6rEA",
-	"09n2Uctwb1QjIfUhT36M0TI9sKrSU+zGXK7QDRD2pfm7GL7p++CfmFw/KTJszv7q5LwY3qCGQprA2ao4",
-	"h+kR8L/rCX7U81tbjHY2AefYCQVXw2CUVsVzjp0vu/9RRzf/2+j91gx/OYh+bckPh7f/bnuv9/v/2Pvz",
-	"tJFlEdcrkSdf3EFHSO48+PoCkcjp3KdFI2vhRQbQ67uxVCqjlzPJywn1rU7sJ6U1ipnH+GDmcYxtgyfx",
-	"eMHp/OOl9RjsowofgU73Dc7tN1eGM4zq6ITCBywgEoN2g5ya4408Q7hpoqXHbRLEhSLRH3OajXqjgTdu",
-	"4tg2/3jxGrc3UEnU6UO5/ZTm2hoErvV150tCjcq2wAcuBPgdb0jjAY5usRsAKdmmJq7HxxuZm+UdRBnr",
-	"PbE/kK4W+ZAEYFHpLCuTJ3zYPiZUkQCoNBg6svQV3+oa3k4hdDxR0M/1Xprvg1tdPzGyA53s1+527Yob",
-	"BjYJpDgMKO6nW930z4553rX1XRQJhVRE3Yq0AO4Vt7PY6pqmHSVEJ4rBYxK62+aCFhAsV5AKBw7b/p0X",
-	"Edk+IVYkiBUJE4kjOOlGQioty52IjgZd/f6Y9KTzNw3w7IBYwA5pa/JXpzVyiqcTdoBjeA3Z6qZ4H76e",
-	"H1HkxxYzfaeiUlsWeX9J+mx51bVuUHuzC1Ts1RvH6dEdp0X3ktT4MgFkLoarTfeRzql3TbVO1CqMcf1Z",
-	"8+IJkdqnoQFR9A5kLdVk9tAE8wEKDlnWT5MP1fo9MVDEfsMp7o35xFsztCe66GsIM37X9qFbtt/N/Vqz",
-	"nM6xYxc0n2plKbslwxgVveswH/mz4TX9Fuzqxnu9aXfzPz9iDtIi181xzbV47/IHue9amvIaL76urGSm",
-	"XWQtrOiTXmh9psK0lGi8oIum34sOW2aZZt73HM8bsbn4+WwufhaXZjWbbqFsoaXvLp8sdDWNu7n++WKv",
-	"fy7FtrPugY6rqEkIt8xqz+vq0GbnqSxp+gPsOk+EKy8hf9/+4uWaM4aucbNZLVHNB9B/LHIRsjDyF3Qh",
-	"cqPVZtxK3Gi3zfXENdnvahTNqPF0XsgFJslWwtmXBEzxle1V4NZL/Or3WNx4mfvezuMjjZrg8wONuNw/",
-	"FM6oLEOuDWacJTizIUS9VM8nJZ6zDKe91ARxzmNv77i2c6Blmm02YNlzBMuUkc7l99qloDL95spI2XKK",
-	"ZQOUvXSgbCGWnQMnS5XTNJjM8tkzTrDzpHr+h9DxTwtNLcDx3wsytQbl/mTm4kvN0/WkamQcDNqokw0W",
-	"tJJ5+iAKJEnCfbx9VDZLbS3eGIh1cyOIDTuugBA9XdGNdLJpNF4qWLNC8dLUeN9VvYtpAPvCeQAfG9ya",
-	"G9j6oTCtR4CzFtcAs6Gu5wBzrYnLF+XZlweRPZU6WJCwc8BrG2TtGSJry1oty+BpK0NpGxjth4PR1oig",
-	"zQLPnitw9sK1//eu+Z8Ub/vBoLYnhdnKcrioeLw8pO2F650xlG6jf35wgG5RK3cyt81XzJFzPyM7ItWq",
-	"OX+RyKG4laQvYswYkGZgqZPzpBcwr05Oba0t317zrRHdlPixiCLw8xQL+EQPAo3lZsPmFO4MBK8ymN+C",
-	"usgG8btu+YjpT6ZcPa/IlTrlXnxAeWcR9YQvTKvascAl+3IpjwdCXBe6kb9ANqX5kyHhMk7LgqQfLu+z",
-	"LKpCmnN8463gsIocg5fEyE5/fC5K9QegPgqT5epUpHOhG5PqCEWtyu4ZQywLAmryeWm5yiRgnrxYCFNH",
-	"VA3zPdTwwfiOX1zzkN79Cnyghs7xfrvmhIyn/2zuo9WlKeMcO//3x6n7H+r+1XCPOu7n//pbFaxtNRfe",
-	"op1eq5soekdirRsZJxHEHnC11HnBJX5nE0r6r9NLvcTavNPdGp3waMj7Jb17GHVHFvghIHdlmXB95Zmr",
-	"xGMKmH5J754DkF7BgIuw08sDxNchcQsQaBawrejdBtR+TqC2QplcyNRHHbIQmq3o3fJI9lJaY4Niv1QU",
-	"exGGnIFgW0Uz4ekZbnqWCNIzUdPfs4p+GvR5fpZ+8cjz6sp6SdtuaXPu5SHNz0RPpIjxRl/8wGjxEuZj",
-	"Ii2bVOMtBliRALaEhm5+QmgKs+gnkjAlibjlRCra71fDLR/xM08Um4lzTJMGM0k0LaaFZupnzrzy+EE3",
-	"vp/51Sw5oyHY1IhQW7H5WQeDQkhZ4BwbFvof24utPYaac79vUh647d4enZYMIZvzawiFge60AhUmbYP9",
-	"56MhUJoRH4agcO1+CAgqsYKZKg09quXxJ6MuDC/lAkD5yMgcOc0Uh2kzpjvQ2Dm+4rox6dqm3VrWqJuL",
-	"SZdsKXoNnPRjEZpc4DQIIDblMGhPAleVWaiNr63Z4EnRr1SW/qQcxkTJisc7yoG8FuZ6jpS3Ivax8GMg",
-	"+MBWf3T1g2gYUwnjIrSQQDwxiDaDFksYZAW6raZUFqHgVLNMrnK2tYHKpkNliSydoc2lt4o2z0KQmTF7",
-	"tBqy1XKkEhEWMsYU4ooI7kGdvEIVJNMCuKZnPISSENxg9YLG0fY0aG05nbTB1l4qtrYMB9emnYvqzorb",
-	"YEhH2jg/0Zuvqb0MQYrytiuxOMt+j+9kf/fqfuN+rxGuW05KvgVYVyefKsG6rCBbitaZcxas5YJ7wFzY",
-	"3Rp2g9UOZlGw/llH2VpIOJ4Yw3sE9WKpsJCG2RvXMK31aBiL8200zQvd/jOwbgUD9ga4SuIZcVI/JZJx",
-	"kJIknCl5Ygo1kh5o35EoQQSHGmH8RjAPCE/CHkZMJRgzQmzvS4VV/Ssd2Q8cWWXp2oli6LM7vRq/nI/n",
-	"gCAXtgL5Y2JddjEehrtSfvohEK+bnEXXFXe1FnGbglTZRXxSsGoxjl6UP19QCNcji/aChJsV2lXgqk14",
-	"13PBrG4yWV7ojC7VWAtBVval5SO9llY8G0TqpSJSi/LnjIivqbvaW1A5Zz2viI6Xod2/d83+NDDTYqz/",
-	"4iPD1qPc12lOLioeLyhS7GXolRRZ2uiXHzyKbGErtXzl8avzE9AY4tNEDU3R5q/OacR+gVH2y2f9QnxT",
-	"fZnxV+HRgPhwA4GIQuCKbHVDeg3aYe5ua/GIA+fYGSoVHe/sBLr1UEh1fNg4bKBesqOe6FerUe2kU+4j",
-	"jIUuez0XRBHJigiySzzwrRXO1mrk9PyMXMPIdGVjhbJuEMib7AcvWOtOpBF0EsXihvkYQxcEskYkKJJE",
-	"pDciSNhilyn9J3s1l7FxOmY0eA/UXNvOr5UW+ypcNr3/fP//AwAA//8=",
+	"7H15c9s6kvhXQfE3VWPXiooky/cfu37JS8Z5OTy2M9mZOCtBZEvCMwkwBGhbL+Xv/is0wEuiZF2O7cRb",
+	"OzOOCIJAo7vRd393PBFGggNX0jn47gyB+hDjn7+f04H+Xx+kF7NIMcGdA+d8CCQGKZLYA3IFsWSC10gi",
+	"aS8AwjjpHvfd91R5w27dqTlwQ8MoAOfAuXBaF45Tc6Q3hJDqedUo0g+kihkfOLe3tzUnojENQdkFvExi",
+	"KeLqJXQ53KiOhyO6RPSJGgKJYrhiIpEkogPQn2d6+LcE4pFTczgN9ffMO6WVhPTmHfCBGjoH281WbWJl",
+	"NefYvwMSzC9vd59uQdPb3nZ3/VbPbcNe36XNXsPd8tr+Nuz0d+leL11gRNUwXx/znZoTw7eExeA7BypO",
+	"oLjWvohDqpwDJ0lwZNVaIYyEAu6N/oDR5LqPSMLZtwTIJYxIBDFhXAH3wSfQ74OnyAYlnz4dvyJMEkoG",
+	"QvjEGwrmwWadnIKKR4wPyDVTQ4S5pKGZiXKf9IQ/IjFEAR1JfNpnsVQaSpHgEsog2u43vD263XK3ew1w",
+	"23QL3P3+lue2/F2v2duDHdpspCAyaJkDqbBHV29yymm2trdrTsh4+u9mJbz6iK/VB2wxHDfjDSkfgAZL",
+	"j0rwieBkg0pEek0r3c1DQolUNAAiOI5rN1vjVNBEKqjelKWcabvZqkTNdyxkanLxJ3QARLK/ptJBgO8V",
+	"P+VDnyaBcg62GzX9XRYmoXPQajQQhuZfOQQ11gwgNoSbnjDS7W/Uf0MVXFNEPk9o9MIV0igKmEf1Cl9E",
+	"segFEP7Xn1Iv93sOI/2Grz9wBdwXcSfhMVBvqPmLU3N8UJQF2eHoEcRnPuFCEcrlNcSH+u8h4iiVRNIr",
+	"QNKUiqpE6r1pKDKFx/Eb9Um61GxjQ6UiefDihS88WadeLDiTbhRQpUmvbteZrl++qFjmbRGqf4uh7xw4",
+	"/+9FzmhfmKfyxYmZxMCwCvlwf55IArPDnuY41Btq5ItJn7IA/PJ+DY76db2G36h/Ct8SkGq1c6AB83Fw",
+	"x3xx/Bhi8xGN8HqROB7RPo6F5uRfsqkytlZz+gwC3zlwINQT1ZwQpKQDPSiKRQSxGpEL8/DC0TOHTEpE",
+	"+a/5WbY1ahbPMt3u0mc5sdV1HOV7GujPmUMz413G8Vsp7PC8XgreD5i32mmxnDN27OQdxjv9gA2Gqnhy",
+	"R9m5WV7OJBljqxruUrEgID3QCBbFwgMpywTVbuznh5BtYdkTmL38dRFWunPPLlfm95mXxDFwpfm4AjyW",
+	"1yLuMd8HvtK59LNZCmfwb5HEJBYBkJCOkHh8gSdRBvBWDuDXhWmWg3C+kHVB06NBAPHf5ZSd3NacN4LD",
+	"StAT/T7EnYGepsR8mCT4yPAeEgg+gJjQK8oCzYlLYGwWmMUbM9NyECwsZh0gPFYEbphU4JNeoso7wU9Z",
+	"dn7MFcScBr9rtroaj7AzFWF5JkKw14hG/+tY8IGWcDSGSuZD+Q4tgDJdFjmD+ApiYpa3NP2nS1sHZI84",
+	"STjcROBp4GqOnsSQ35fptzTIfSa9QEgL6g9CvRYJ91eCMheq08dZCmD+IIhMvGGmOJQJvZ2D9YNQ5LV9",
+	"ezlQ5t9fByz1enC2mr7F8J5nkmmlTwnDOJELIPhOYvAE95l+9bW5R1cTBFEG74RMhlY+HpM/rBI2zAWg",
+	"Q9IH5Q0JU4QOKONlTlAQAYtrJa9T+WZZUXBsoevisLlSnSkkeDXTwFxRmvSYB594xvnWIXlrBNI3JBsk",
+	"MYxjsZVNqeeJhCPXyoeSjaOXpx8/HJ91Pp2+2yxzjsJdZldNisteUQofW/JamAjhAFo7jmicybiFvVpq",
+	"KNw5tzXnXIj3lI+sPCpXOo2YKuigtjYmegtBQspHhCoFYaTkIYm1ek4CqjQhFhC+VRDR9Gt6bSRb3LIw",
+	"Ly1sHaA+pQqInTDdDO0riJHBDNgVcCKRXFFAKtiq0C7hHumxk6rwmXlFM6prylS9ygpV0GZva84nThM1",
+	"FDH7a0XWleBEwJV+pXx8741Co/EnVQa8GHw9lgZjAmAzP77S0pY9ufFlrUXLyffToxN7KZzV58+f3aPC",
+	"56sNL9TzINLXNn4a6rNNh3hmVj3RRPg7V0yN1qZIXYLWRhI5rvtWqExaCdcDjUZBic9QhOMqV/WKhNkq",
+	"nmxhA8TuYB16VGH162GIvggp4yROAmMNi8Ul8Dpao+z7evqjwSCGATVvjR/xP8Q1oSQUXA3/LolPWTAi",
+	"iaQDID3wRAjGfNhjQQA++ZZQhAYaFXgSOgdfnJDeODUnoKjt06uB83XCOFZzjiJmTaDWqMCMhcqLQeN9",
+	"h6qSSdWnClzFQnAq5krf6Y3mMMPWHObPNUxvoKOPZqG1GBPe98kH+o7iEHfm/HoUQ5/dVBNglPQC5mkh",
+	"I1apgf0SRjXNRrXMNOBMAjHsdGLiGK7E5YKb0trjXWj5B4xO9TBjc0xt5F+M0Ryhkm3KTlgrHnaOI6L3",
+	"J3gqx5GXOAi5hG+EQRqcFHCmTwMJtTE0So+haHG21tLpFufxQxojLj9kXBLBAwPpkF4CoWhgl56IwNc/",
+	"UmKn0LC/2yFQBBQu+S4w4LpoEHzso/Fu1oFYCrutjZOYBC8GVY1a10MRIDLVydlQXHPcLmHcGKGK3oLZ",
+	"m7HfmNzO12xD75ixfs63Gz36PShasR+fKmSaTEEo70LTDCrpwmgc09HE+nHO6tX/xoKA8cFrvDS4V+HG",
+	"Qd4ZjMhG07DRzZrmk7GCWP+4tVkjEkJGOU9ooH/Z2ayR/F/N1maN9BhwzswPrfZmjai48MvWzmaJ4Zrv",
+	"OTUn+4y+yQrf0Iw4/zOfXJ9jPnElo7bbfS98CPA6th+NYogoonUkpNJ/dvrsBko/RHRUzf1/DykLziHU",
+	"tyRMXgI94VeA9TWDwJcHpP5ShBHlo/oHGkKN1F8mUokQ4ol/41dqpG61mfR5+s9PEmJe/ulExIoGn07f",
+	"1Uj9mF8JfCsJexAXfjgXigaFf79K4BVVeppXdCTrs26oRZjunBfF1AtHJgZpK7yMykKeKCFqpC9iYqUU",
+	"0rWbIt+/jwHg9haNMQl0K3eYRP7CO7QKc+kFxtVO26lwZU2/VdKN1gze5POW4F5aYhWbLeHkUpfOU0fb",
+	"wmXZbOj/u/O+XPKavVfULIYM3LmWqjt4AqPuxJaHucrKTHSFG6000SekkjsxP2S8+GvzmRZ+BlqYQHM8",
+	"sMytMaaqoTY+uWypUE0OqTdkHNwYqI8/6PFko5siZbdGugm/5OKad9DlrH+w9paOXki3Rur1+mbldWN9",
+	"1FUiLD4iVBEMmagRXyj0MYiYcEBfDo6QZKOLPhzGBx2kt7pUIqYD6G6iIR1FeRPzRPTZVq4j841/v4Oz",
+	"mAXXDNDy96pYyz+ABmo4Ce/UNFEwiTji8m5R3LxW9aVUZ6uEIyo1Wr2knBydHKNSUBA6qVaHnExlqhTz",
+	"Mk5XFQPD+CA9CTmkMfikNyJwBfGIBMwYY8Z0ujyurGpCKQmVpJsGnunz1oqxfgujzg4J7UngitiYIa3f",
+	"Z+Foc5DCe40J4L8c0niwqGRAywaXmQpKYehtzSmh6Bh7ac7BXhLOVCeKmXenAv9ecJi8NsrfL81XhVHv",
+	"hZ9MQ6goFldMC2b65EMciOilH/iJp8ggFklENrpccDAHiL9IIkVgrHYi0ccHJe3HWty0PCg4VOKhWdUZ",
+	"KMX4QFboG9S7TKJOILzsiCZF+IABV9YyMO2pUXs70qjXdlRPiAAonqa+hD3gCuJOEgeVM4FBqspn/Rig",
+	"o2JGg+rpy/zsrgP/aEcfKwjfIKBxjivQTLDzLRGKdgY9pLwksK4rE/M4LpzXHMs6F3qrQkApwKYI8Sr4",
+	"lqCRg602cZgTYJmOtymGHPMoUYsK/5M4NH4xps8IM74pGgJyIuuww2WOCx/ziBAl1Fzu3dwmtIjIUHOu",
+	"Y6bgIw9G5pArUTxXYWNWIZPMooAFmV2ZPrKgSXteP45exgzqNPYJPiYbcKNiSt78RmhPXJnTl6KvzOPN",
+	"Q2Nus/6J/AHiRBrn6TZrSxLkmO8tm54wrpcUQUw0ez8kblMLkQm3Dr+FP78IZU8n3Go65cZrMJMyJ2JN",
+	"aIiucNEnoZ6gTtCPFab+cUp88FhIA2JwycacXQsSBdQDWSNcCyaEkrdnHz8QjpL2pIBiJqyi/PL0dXKa",
+	"BuUSGlzTkSQejeNR4YuHqU/Kxr+FIgZCYyAx9NGHtdFutUjXfLGjhOhEMXhMQnezHNbcbNW3GyimKQWx",
+	"Xs3/uf/9peHuf/3erDVbtxsXF/XCPzf/+2+V9isMvTO2znzuT2evyjN/OXL/8/X71u3f7hRKLagKM1ed",
+	"9gehWN/6BYu39wJs2Ys1ghlfeCdVqCrt+xoltLZJUEi8HgInlHhWEf27JoeIMp/0aEC5BySiUp8fU5KY",
+	"bxj3+Bx2f63zyQg4BqT4dCQn16K1UP0FpTW51MUjAh+kStfBrAbYg77GDeQkNmqDSWK+4FvaTQPGt3a2",
+	"C5TcqOQb+dLGoHXnrhTEIeMmRneebVWvPJ0F/EOD9WpIORmDWGlXu1t3hMGXl7bYtsaVqbGTq9h1FSLj",
+	"1VEhdxrbeidMjeuzrp+SIV5fk1yz4E7qga2WCO+SGPtFL8YcX8+9Hrc1Jwoon9ufqcdOd44uoKAghWt9",
+	"oYPawfRJJagk6vRh/omVuAR+ty5vhuX7L+6ucnW1sZMuwj3dfHG9k4dbOsmpGFYUTiap76UIQ8FJIdZC",
+	"1kyMiw/ILFA3Bkk2XrMAyNmIe+QiaTRaO+RMK+g18kEoGo9K2peHk2IiSzZLpQ5WIT0tyMnNlxYQ0v6p",
+	"hRsU0oqLW2KC2zsAbsdN3U/RISKSUjCdkSWciVCOdHqiRVOrKohUiqTWT2teLlrICuuLfYg/GQm8DMiV",
+	"aH4aidQcK+1PDVcw0eARVUNrm9HM3oSn3MV1i9SSEp/+3NcZ+05t8isY2DMQLmlbrzknAeXriXFZ1RuY",
+	"RjbY0OAqAxoOkJglICEICFNk48I5Muyih6lzxI4in6EnmYILp4h8hXulzATnjnkxLy04XD+Y953chjoz",
+	"xCqg/MyMXNq1yVUSz72sVT2hhc9NwqUE2IqjycNzxnAkA9eyLlUNx4cI3ykh+V1GgMeKqguh0BhSrAMf",
+	"ph7oyAsWPc/VxMyFhMNFpb4ZV810M7eGw8M4ffFGWcHXq98/iZmnsWZBA+cqyoqnkUYutEuDZ7eo6B2b",
+	"l3bG912pBd1N8qFx5XQ89OXMv6yyC6i0tO3G5NpS0yDiUSeC2NrhFsfKcfXBgnMaap5lt1z5ju/6Me2r",
+	"Lkm4YgGJDBpgeQDrjpHWyIKmJvTE1rR+zkmXeopdQfeQdGNQ6L4lil4CZsRxuCZCy0qyqBngt5yaY97E",
+	"ygn4YqV2oFe9psiD9d0dP7dYs+j9MolpMeMei2iFikEjhrHtcy4/tbLNO95kpleJuZfMpAbODqC36/6D",
+	"mQy8dcVszxMmbWKkZ4R9aI0pkRATTXvW724dRnBjsyLty9WBeHLeBY/xGARdMfYJt/N11sH/YaE9mUCQ",
+	"px2SUj5LkUHolWr+YHAFrdY2w7SSQ9i0h0nrOienr1+S/fb2LrFJFsQXXhICrwgiWCZopRLOaa5JlQvX",
+	"VleY81YpxNjcTl4ijEtFuQfTqtzYAg++CRCSSRSJuBozciZRYSA1mS4VmzE/TALs0+kx4TTUF4gp8GMg",
+	"r4ffrdDj0/SrBTUDT6ca5ZApPhJdegkO/RDxsZOCv1X0ltTmzHQ/VKFbGNJjcJgCghnby4ynPwzPwixm",
+	"ZrZgiKPmwct5/TX0psP8Mp+6+6Ux9vSQeF1EaQvEFXEbD38pBF/2EJckiPs84lypaY0rNRj/9S0B+xxD",
+	"PqZQXMXh3AX4B9Koi3S/imZdmGdNqswvjVTTUOVBsWQNCHJuBaqHl2MeMGdnJS6tIfjjpJB50zQLi3tQ",
+	"FEX8Wg+aPqRFZgYHeGBD0TIy6cRWToH6jIOsiEb2huBdzvQmT5PK8umrcgW0TjuaN12gli6jCtWrkwY+",
+	"D6ki1BgvQjoivqiTrjWhdNHK2E0NPV0cZcyMefK0GgKL0wRqIuIs+mpW3kFuPao0G5zTm8fBbOPKehon",
+	"EHvAVY00NACajUaNJJH+s53FDKYhiHQyTrE+Fn5n4/i2SlF97WlBfQ/I/hEYy94C5/TmR+qgj+3gqlMW",
+	"cZVToPUw15GmvBWuoXN687B8/hGe++ThptE4Y+Z3zwMpO9NjdeAmYjHIhUg/fYfx6XWcjGMJR47qTmUk",
+	"pl5TJzUqpkz9N6BxJQMfDxsubqw0WWl9pQ1+nQa3QgXeBbhI5nvIoJbVyS1Wt25XupikvBbxRJrG9s6i",
+	"aRZjYElXkH2gas+fZFUI6lL1dpZ110yA7N7CnO7BY/MQ12UKp5TJixVMXPr8l7o3x457rDCcXTJ6H7DK",
+	"bC7kzRULvwI93UORn4rtpBLsXLuZl8Rb86RSzY+dU/hBFtdlFzXDp6ex42HkBORLKwgK+v01SQoPgYtr",
+	"w5cq+eBfmFn4uwHJnBGxd5j85w19NZ9+V0iHLH93SiLtFM4+VZe4+9NrCAQe28uKMClGjleFTmTh+dOS",
+	"jQsJklMy8fKxg9SdtVBmowmSojKJIQSuOglnapHjqjlYMbAz32laNjW283Tt8wFybadcOp1VTlol8Y+1",
+	"89qMsM600oGfoghi16MSSABaB5E14rMBUxKNMz6VQ5CHpqygtJUY0iwzk2mQZqLZ0KH6ZPafVmHs/7pf",
+	"vzdq+7d/eyom6THwLStm2ZNfStJ6gie4sil9AvAzgPowAkpKyyvIKHaKNYkpvwCajMEQ47q9JGZqdIZF",
+	"h00ZW6zleJSYYjk9tCG8TjmADZ1zKrLB06i6jS697NTr9e6myflFg42ZxmQm2Zgq7J7gKuGav2xgm8wK",
+	"H2OQqLFglIoCY/lE/H3KGt9+Pp9cH3n7+Zz0YxGS7snHs3Py4qr5giZq+AKX1CUb/zhrbe9sYpshPQpD",
+	"7fKi5wxrO6uRKbfiQ0w2TvULL37X/02uGCVvP/9xtjnH6m/xUumLtFgzNQFYVkp20hLH/2NdDHVPhHkT",
+	"qxP7lCig4WR+2xkEQS0vCWN6lLEgIEemnAt5OdJ4eBILBZ4iLwOR+MRUCNDIHIOnAuxsdsHVMBbJYEgU",
+	"g9htpf4DWb/gF/yl4BqHmeDy4IK7Jn8fM+q7ktNL6Ggq6do6RIfE1qPKwupsfSKTeP+naVax0W40Nut6",
+	"MozZM0+zCMTutFLW3aysg4k07HrCB3SL1C44QUTLexzVSNcEEX752k2j7IB6w7HiVrgKzeYkBmOTLqag",
+	"d8lGs17XZEZsKDzZbmwihCknIqLfEsjqJNUMDIlt0UW63y+QkV04B+RLvV7/WiMXxcpL+vcLp16vXzi3",
+	"3cOxZn9M2hpLesKJMkt6sXgt6t0gbnclGQoukph0x4p1dw/KLexKTe307Hf0szu00OZCDSE2oxnWemi3",
+	"Wvr9bnUZ7u4huR6yAApTMuwjZ9ocpXM09ifmmGiJ1K2TP2Bk0OMSIkVabTIUSSyx0IbtyaFhYm4Faeuq",
+	"FztKZLvO+mh0rVDSzRva2V/0gkxfu2xQ1u2ii98pVna3NHBkC9Yj0h0Qw6ww6XfLe/v5HP+ALtmYzo7w",
+	"pOM7mRCyq5mfs0zZfrKu58UAVxFgxXGq0KeowWawGGJTS0eDNzA9ehjHcgzdGxffwrVtdG18cZeEQLmc",
+	"5Ob2w1LTtFNzAuYBl5A7Dhx9F8cMFMUefZjmmtV8L7C+F+mbeTitkzKzo0SJ0Kw344tHJ8cFIfPAadSb",
+	"9QamjUTAacScA2er3qhvmbt3iDfeiyHWhvtL/z2oquF8hFQsSavRKCCyrV5v9i6z0iJ1ci4Sb4hJHKbv",
+	"DgSmuHMG3mPfOXDegLI16cbaCbYajRmF/CsK+KduaUdczl/w3n57SgOWdG+a9wTsCuolacE5+PK15sgk",
+	"DPXpHTjv2BWg173mKDqQWOEsQie3RRoMYcOEZeernugFes3nBTgYnqcZaE+LX1gz2/YeRAas8TNkAwNc",
+	"wxtsW7Ma2W5sEWRX12zKKeRBA6seRB5jkK41LSaYry4/pvTUTATB3AeXL7eqo4ieiyhhkBJbs2w3ttaw",
+	"i3JXytJ27PVe2lNSaHGznp19EPoeov7o0NwilAWatsxiiaQjcj0czUbT4kHPiaeaLUfM1ZxsOrKaEvYS",
+	"wEr9lzA6zGvW6wemoo2WgfRMdXKGhcEMppoiSDGoJObgkyHEFWiqxREjmEun3DZ4irqWD3lhGqZqde2O",
+	"gbb/8O3XVenAKIJfynYZp9Vo7bjNptvaPm82Dhr6///jGDuM0+jt0jZtgtvqbzfdttfecvf9BrjbvWZ/",
+	"t9/w9mmzmUvB7ynjRCoRQz8WWPAoVdocetnZuvy2f3PVClPD/IGNbtH7KlW7dGD0tnH8p2Dv/zwafWCN",
+	"m/dnjdGHf/3z5v0rcY3/eS3Yu5dvIxzz5njr32dv9+dH50JB/squIlp80yphelUitbYNrKvmzc7kRaHR",
+	"Kb7SvPuVUhsdfGnr7pdeF1snbs+zsnLPPiTGwi0hVbbZAgnqhY3R4EQZ1FtT/76i/ApimLQtI2YplqYP",
+	"HZUFxJFYsuyCmzp9ViYt9WTA0nGHVkDFF30y1Jq+jxePR7lpU3vBJTZ2ML3XyFFK/H+XJtNMlgKyqEqf",
+	"H2qxC3erBbELbgimsJucjfRGqc7SzX1tXSNelZmFgYntybAotxjrpm2YAeLab7b49Px8YAq5LkhB1uh3",
+	"W7YMpd68MqNqLnjVPSb+VMt6iBRHdd7e7P0z+k8rPt+++rw7Omp6v28N/rFz+X6fn7Tlp73r5cDpT5P8",
+	"sOUN6jH6yrKUIW3XEg8eOZNqN/bvfiNr2qtfaLXmWddkq611cMSXltoz49miXHFMRHnxnfm3hkcGMK3R",
+	"GLbWUSKS5FrEl5iqrszRklO4EuYXYhsapdyLEi5cEU0KJvhKzmvGyLFdFQuAEz96PGrf/UbWNXUduGDg",
+	"sgIuLM7ojRW9bHpA31rlTXuKEqpGBTkUsXK1WugTNJuSt5/P6+TItmU0hr1Ca0NjmsHqpBec+n6sNUt9",
+	"ferf0e55SMSV7XqI7+Bf1naG1qV9ZEkXvFtofDjj7ju3oWxL31ypNRbBPGaKzaMLHE/EMXjKHYpYgttD",
+	"Y/7IlYpGi+g9pbi5ua65BeXxcuSiFnuHvTce+8jeHn/667j5gR3LY3667b083jm+jP73Xy/f7tdh9PYv",
+	"//Mx+8iOb455o+61At4LXzf8/30blEMBx2/O5ra9OYuxjftYlLgQpphGJy4GpWkNS6+J2WNa++xHMpfW",
+	"HFfOeH/UFTjGFOX29xvTCdgQlCEvi6hGkOQlEM3mLuM6MM7ppjU+p6vC7/Wns2Fk440gCm7Ui/SnzZpR",
+	"2ME3Zh1Jr8A/IIKDkYp9YcxmWujVwrcp562ZReZEMLZ6Y3Im3bzsqGlxUbDuBowb61AMVAotlOet5qoV",
+	"7FLHlielZ5u+MM4roDH5/r3c+OX2tkZG2NXcloP9/r3U+MX0NimVtp1bLN6nW9D0trfdXb/Vc9uw13dp",
+	"s9dwt7y2vw07/V2618vF4rOszKs+Y1ueM63Y4fxbr9H4oipr7paDBKauKzP9NvF2m4+3TPYdmqmxGxLL",
+	"8PyXUNzH9lzgHx5VNBCDSgFluuL+mFnFFKmi3BrqIRXrNdP7euhzOWq7R+3+mStWccWlTmmatUBLXmXO",
+	"MNb8+vdzOpj2JTvsBY7BDzwbFtZrWBg7m7mZdrXYd6d54RRCcWVbWZe/fIiMWyoWBIRxkhgvXruxT7qM",
+	"dxJpGquVme4r/MqKTLePTv8qWavCNmG++NPZJhbH3eYcuHsSY3oaBty9piyA9dhBzBksj7q1as3kI4cK",
+	"RjXhCx7HttXk8+cL6N4voF/k8vnR1sg3oFYhwSUskRiP4w0rPHxo1kjD0TBycMCugNtgtDywq2b6PFFl",
+	"FASLcWSj3WzlESCbk2RvIsXWec88Bql+OTKzsdT3YYR8Zob3zgztt5+Z4oOLQQ8q/RsiXln6NzkGldLU",
+	"56EwwakxYEwqDSTpQSD4gChh3ceY50u5b2IlJ8vP6N9H5Vo1lSLZ+9XlsFneHFPbOC2ba7nAKwiFsRdX",
+	"OOkzbrDTb3otfwvcdm+bum1vx3f3YLfv7tNGzzxp951C7eD5XpibJeSVoqewAxsNvTRNroyI2A+wWKjY",
+	"Lmkx12ahFlFe1zjD0iigfIHYPD38MMtmwAf2H66tUY5DZrkJTvCL9+4dqE2qMMHILi4NUzLxlnVM93IO",
+	"nG8JYDS1xeKs6NSc+FQoZD7z65jGxGS5w/C0RVQ0wsiXc1eJrweIRFxMXPjNyALNRoO8+a2i2YtNIJ6s",
+	"cO/sevt+A5p9t0W3em7b29a8YKfv6vn3vYbfhFa/XJX1wNnu7UHLazbdXb/dd9t0p+fuwb7nNvt6Ej3H",
+	"DlRUKD5wtvydfpNut9w9r6m5zy64+3Sr77Z6Ta/h78Nef7fpFMJ30y4D8wkzecV7p9lreVt+G9zt/k7D",
+	"bdPdnrvn7fuu3mm6xmWdNFl7kJm+GUTRX8IjE1k+NM+lPk8opfGj61lt91aNBHVyrHJK1xhVy/6FPuZS",
+	"l/EwkYpgHobgQLwhZdz2VMVefvhDpxdjjsvmNDcLNmN5BGGLPxdtL06mCxHmYwjSfGbdP5Z1L4IfsxxI",
+	"mjc8u40ek9soMix4IXURr6O5XUTmG8ZSx0VmTEkkSLJR9AvlprtDYnodYTQ+lwqovznNa7TcHfLsLHqq",
+	"zqKFEHaGi2gh9VAjanumafkNKIuJKyYWPl+BP+8V+FNffw/juFqAHawcQr+w44psoOkUlSMmsyg3TB3b",
+	"rJOuweMuZuZrNnPBe9hDkChR6BO4UWoRuHlIKB/l6eZZTYaujXbrmFk7Jki4Wyef53GeVUXYG+vyGi7Y",
+	"JbWzQt606Xy4EBHeo4PrmUkvwqTT05vNprfXwaZba2HTqXPtmV3/yi611TSjF6b3kJt2hJ3qt9AIl5Y5",
+	"ydrHir5dgCmBYDKqSJ68PFZJYKNrRnTMiI4E1SWSjiS5HgIW8BEc8rzmzTrR4mzXLLGTfrXDhX21B30R",
+	"Q8FtB2qqxGu6J52l21w5dgB5YCfI6p4623Snt+vt+e4+NDSfamoe0PLdLWj302dOzbEQMByqt9ffp3vg",
+	"bntN323398Dd93ep2+rteE1o9Nsmh3cCaCmH9amiHmgk6YyVq0larheIxK9Tc2TWtZhVFHUi7xI7FV+L",
+	"+DIQVK+sHwN0VMxokFWoE7ZIZicroOeJMLRlXq87PSoBZ9A81NTe2MZaYj5g9AFC8rbQIflbIhTF7sjN",
+	"hua8YuLXxtyccexAp/DIFGmeszuniqV/l+Ntoe89riqpYDBnNA3UnWAztK8gJgqksm1IQyObSpVWL/RF",
+	"jJXEsF5BFgCAxn+Nn9bkbwZ2CkOy1IvNmokRNgRywbFOnZFzUho30/WAIFVghTg9qX0FuVJWYqZbu+Dd",
+	"9MXxR1jHKm2oip/X/52ANMXbpDBfQvfwBU9pkGgatN8s0+XY/Jt18k9NUfKAUDKksX/BkcIIB/AxW1b0",
+	"FXJaM5keYmnQyp+yo4eY37ooyF/whKe5s/i6mXHDbW6SEPuD673omXDibPAhKS3frsQk5F4PRZAWopRV",
+	"G7OL0ruzhV313j4PgV/w/NzzkhemBhP4WZkrjUP0Sp/UdiM//kLhoO5m/YKXLyWsboc1t11TaSMAeoUW",
+	"PpGgwnMJEJkSdab4huBQpZScTb12lo3Fe6gbxzlwqGv/fKR3zg+5Yo655lv3Eoj4LEw8KWEiq9njk41r",
+	"pobIGfC5BurmT2eA/8F6jn6rNRfw3lAF17ZEcy7anK1DtJnUlLhQrG+p+G59SV9TJOERZX7qS7J98NLQ",
+	"XBOKCHHIuFbja1loYkhZILFU8aFRgIpfXlEN+lCYam3KkMxClDs+HUnnYLdW/C3Pc9ULafWMVcnd6e82",
+	"3Dbd67n7XsN3m9Dqb9F2b9vbwcArC5h80q1G+dfytKmpyt1t7DXddm/fc/f8Brj5pLsLFMCoBNOzirGC",
+	"ilHE4YdVNE7BdG6zLNseHjnPUYt4AhO3Ue3IERll1AveLSKhob1OPkjLyyawM8VPK83fMKnyGSzqahru",
+	"a4B3N2cIkVOJdlmD9S9Er2sW1Z5ZXVkAepZ11mjTPVsfw5wUX9At5yZxMF1m+ciBfDp9h1WweizAcrZ9",
+	"5DLcG9VISH3Iix9jtEwPLKv0FLsyyRV6AJp9af4uhm/6PviHptZPahk2vr86OSmGN6ihkCZwtirOYXoE",
+	"/Ee9wU96f2uL0c424Bw4oeBqGIzSdpTOgfNt6z9q/+p/G70PzfCP3ehdS57uXf+77b3a6f9j+8+jRlZF",
+	"XJ9EXnzxBSpC8sWdry8QiZzufVo0siZeRAB9vs+SSmX0ckZ5OaB+lMd+klqjmHmMD2a6Y+wY9MRjgtPJ",
+	"p3OrMdhHFToCna4bnNhvrmzOMKyjEwofsIFIDFoNcmqON/IM4KaRll63KRAXikR/zGk26o0GZtzEsR3+",
+	"6ewVXm+gkqjTh/L4KcO1NAhc8+vOt4Qalm0NH3gQ4He8IY0HuLrFMgBSsE0tXI+Pn2lulnYQZaj3wPpA",
+	"elrkNAnAWqWzqkye8GHzgFBFAqDS2NARpS/4RtfgdmpCR4+Cfq7v0vwe3Oj6iaEd6GS/djdrF9wgsCkg",
+	"xWFA8T7d6KZ/dszzru3vokgopCLqWqSdpy+43cVG1wztKCE6UQwek9DdNAlaQLBdQUocuGz7d95EZPOQ",
+	"WJIgliRMJI7gpBsJqTQtdyI6GnT1+2PUk+7fDEDfAbEGO4StqV+d9sgpeifsAsfsNWSjm9r78PXcRZG7",
+	"LWbqTkWmtqzl/Snxs+VZ17qN2s+3QMVd/aw43bvitOhdkgpfJoDMxXC16TrSCfUuqeaJmoUxrj9rXjwk",
+	"Uus0NCCK3oCspZzMOk2wHqDgkFX9NPVQrd4TA0XbbzhFvTGfeGOW9kCJvgYw47m2d2XZ/jT5teY4nQPH",
+	"Hmi+1cpWdkuGMSp602E+4mfDa/ot2NKDt3vTcvO/3mMN0iLWzZHmWsy7/EXyXUtbXmPi68pMZloia+FE",
+	"HzSh9ZES01Kk8YQSTX8WHrbMMc3M9xyvG/Gc+PloEj+LR7OaTLdQtdDSd5cvFroax31O/3yy6Z9Loe2s",
+	"PNBxFjVpwi2j2uNKHXq+eSpbmv4Ct84D2ZWXoL8fn3i55oqha7xsVitUcwr6j0USIQsrf0IJkc9cbUZW",
+	"4jN3e05PXJP8rkbRjB5PJ4VaYJJsJJx9S8A0X9lcxdx6jl/9GZsbL5Pv7dy/pVEDfH5DIx73L2VnVBYh",
+	"12ZmnEU4s02I+qgeT0k8ZxlMe6oF4pz7vt7xbOewlmm0eTaWPUZjmTLUufxdu5SpTL+5sqVsOcbybCh7",
+	"6oayhVB2DjtZypymmcksnj3iAjsPyud/CR7/sKapBTD+Z7FMrYG5P5i4+FTrdD0oGxk3Bj2zk2db0Eri",
+	"6Z1WIEkS7mP2UVkstb14YyBWzY0gNui4goXo4ZpupJtNo/FSwpoVipeWxvup+l1MM7AvXAfwvo1bcxu2",
+	"fimb1j2YsxbnALNNXY/BzLUmLF8UZ5+eieyh2MGCgJ3DvPZsWXuElrVlpZZl7Gkrm9KezWi/nBltjRa0",
+	"Wcazx2o4e+Lc/2fn/A9qb/vFTG0PamYr0+Gi5PH0LG1PnO+MWeme+c8vbqBbVMqdrG3zHWvk3M6ojkg1",
+	"a85fJHIoriXpixgrBqQVWOrkJOkFzKuTI9try7dpvjWihxI/FlEEfl5iAZ/oRaCw3GzYmsKdgeBVAvMb",
+	"UGfZIj7qkfdY/mRK6nlFrdQpefEB5Z1F2BO+MK1rxwJJ9uVWHneEuC6Ukb9ANaX5iyHhMU6rgqQfLq+z",
+	"LMpCmnN8443gsAodg5fEiE5fvhap+hSoj8RksTol6Zzoxqg6QlKrknvGLJYFAjX1vDRdZRQwT10sNFNH",
+	"VA3zO9TgwfiNXzzzkN68Az5QQ+dgp11zQsbTfzZ3UOrSkHEOnP/7cuT+h7p/Ndz9jvv1v/5WZda2nAuz",
+	"aKf36iaK3pBY80bGSQSxB1wt5S84x+88h5L+6+hcH7EW7/S0hifcm+X9nN7cbXVHFPglTO7KIuH62jNX",
+	"kccUY/o5vXkMhvQKBFwEnZ6eQXwdFLcAgGYZthW9eTZqPyajtkKaXEjURx6ykDVb0ZvlLdlLcY1nK/ZT",
+	"tWIvgpAzLNiW0UxoegabHqUF6ZGw6Z+ZRT+M9Xl+lH7ylufVmfWSst3S4tzTszQ/Ej6RWoyf+cUvbC1e",
+	"QnxMpEWTanuLMaxIANtCQw8/JDQ1s+gnkjAlibjmRCra71ebWz7hZx4oNhP3mBYNZpJoWEwLzdTPnHnp",
+	"8VQPvp351aw4owHY1IhQ27H5UQeDQkhZ4BwYFPofO4vtPYacc6dvSh647d42nVYMIdvzKwiFMd1pBipM",
+	"2Qb7z3uzQGlEvNsEhWf3S5igEkuYKdPQq1re/mTYhcGlnAAoHxmaI0cZ4zBjxngHCjsHF1wPJl07tFvL",
+	"BnVzMumSDUUvgZN+LEJTC5wGAcSmHQbtSeCqsgq10bU1Gjyo9SulpT8phzFSsuTxlnIgr4RJz5HyWsQ+",
+	"Nn4MBB/Y7o+ufhANYyphnIQWIogHNqLNgMUSAlkBbqsxlUUgOFUsk6v4tp5NZdNNZYks+dDm4ltFmWch",
+	"k5kRezQbst1ypBIRNjLGEuKKCO5BnbxEFiTTBrhmZnRCSQiusHtBY39zmmltOZ70bFt7qra1ZTC4Ns0v",
+	"qicrXoMhHWnh/FBfvqb3MgSplbddaYuz6Hf/SvZPz+6f1e81muuWo5IfYayrk8+VxrqsIVtqrTN+Fuzl",
+	"gnfAXLa7NdwGqzlmkbD+WUfaWog4HtiGdw/sxUJhIQ6zPc5hWuvhMNbO98xpnuj1nxnrVhBgr4D7In5h",
+	"+71PN99hwFnAriDXkm3naxLF4or5EP9dEjMboZ4nEq7IxtHL048fjs86n07fbdYwANQTXGqV3I9F5Pri",
+	"mss62W5ska55FZvaeYL32SCJwe+StAW74HBIthutbGDCY6DeUOsEXcMnmSK+ANNli3J5bbB60oD4L5zg",
+	"93THa7J7VTXKT38asAHtjRQs0ISgtMhpViaMtDXXQwnuJlC3/sgtSEu0gtevzLG0M4OZnzi9oizQKDJG",
+	"OenhF4FngLao0dvSTyAMgvxCBPQu2/LaLMemcC7d6e16e767D42+26bNnrvntXx3C9r99Fl+qf7+ibyi",
+	"inqgcWuRrqrlTTxT2JopzEakZ3SxNkrDlxkfuExB+AuR20e772Pc9tpIrjDOZB/swI6/u72H7pa2u0Vh",
+	"y6XeXtvdbkCv4ff7zRZomdYKDM5B1b1n6gEfOJ4IQ6HFjhCoTGIIgatOwpmWcfV9WKipHV13elRCRyoR",
+	"04EWkBNJB5DmI6Q/L0zgRbA9E/maiTwFLkFaJCYFxifC6KxnJzmFKeCUqyVIXiXxjCD+3xLJOEhJNFLJ",
+	"Q9NFnPQgEHxAlNBUWCOMXwlN9zwJexjOn2BAM7GzLxXz/690Zb9w2L+FayeKoc9u9Gn8cTJeoIxYHJL3",
+	"6Yi1h3G3LzbFp1/CHXuVo+i6kgLWQm5T3Kj2EB/Uk7oYRi+Kn08ov+CeSXtBwM3KOyhg1XPuwWNxqF5l",
+	"tLzUdb+QP9W+tHwawtKM59ld+lTdpYvi54x0hKm32htQOWY9rnDjp8Hdf3bO/jA+0MVQ/8mnLayHua9T",
+	"nFyUPJ5QGsPT4Cup2/OZv/ziKQ4LS6nlehzfnd+AxhAfJWroHHz5elv77hxF7A8YZb981S/EV9WVNt4J",
+	"jwbEhysIRBQCV2SjG9JL0Apzd1OTRxw4B85QqejgBTqYgqGQ6mCvsddAvmRXPTGvZqNaSafcRzMWquz1",
+	"nBBFJCvSG84xGrFWCPyqkaOTY3IJIzOVDWTPpkEv8+Q8mTF13NxOJASBrBEJiiQR6Y0IArY4ZQr/yVlN",
+	"pSDcjlkNFikxNYXymifFuQqVUG6/3v7/AAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -44,10 +44,14 @@ func idempotent(store *idempotency.Store) echo.MiddlewareFunc {
 				c.Response().Header().Set("Idempotent-Replayed", "true")
 				return c.Blob(saved.Status, saved.ContentType, saved.Body)
 			}
-			rec := &recorder{ResponseWriter: c.Response().Writer}
+			// The response is held back until it is stored, so a client that
+			// retries the moment it reads the answer gets the replay, not a 409.
+			orig := c.Response().Writer
+			rec := &recorder{ResponseWriter: orig}
 			c.Response().Writer = rec
 			done := false
 			defer func() {
+				c.Response().Writer = orig
 				if !done { // a panic: free the key so the retry can run
 					_ = store.Release(context.WithoutCancel(ctx), scope, key)
 				}
@@ -56,25 +60,43 @@ func idempotent(store *idempotency.Store) echo.MiddlewareFunc {
 				c.Error(err) // write it now, so it is recorded
 			}
 			done = true
-			status := c.Response().Status
-			bg := context.WithoutCancel(ctx)
-			if status >= http.StatusInternalServerError {
-				return store.Release(bg, scope, key)
+			status := rec.status
+			if status == 0 {
+				status = http.StatusOK
 			}
-			return store.Complete(bg, scope, key, idempotency.Response{
-				Status: status, ContentType: c.Response().Header().Get(echo.HeaderContentType), Body: rec.body.Bytes(),
-			})
+			bg := context.WithoutCancel(ctx)
+			var serr error
+			if status >= http.StatusInternalServerError {
+				serr = store.Release(bg, scope, key)
+			} else {
+				serr = store.Complete(bg, scope, key, idempotency.Response{
+					Status: status, ContentType: c.Response().Header().Get(echo.HeaderContentType), Body: rec.body.Bytes(),
+				})
+			}
+			orig.WriteHeader(status)
+			_, _ = orig.Write(rec.body.Bytes())
+			return serr
 		}
 	}
 }
 
-// recorder keeps a copy of the response body.
+// recorder holds the response back: status and body are kept, the
+// headers go to the real writer's map.
 type recorder struct {
 	http.ResponseWriter
-	body bytes.Buffer
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
 }
 
 func (r *recorder) Write(b []byte) (int, error) {
-	r.body.Write(b)
-	return r.ResponseWriter.Write(b)
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.body.Write(b)
 }

@@ -70,6 +70,7 @@ func TestAPIKeyLifecycle(t *testing.T) {
 	missing, err := admin.RevokeApiKeyWithResponse(ctx, uuid.New())
 	require.NoError(t, err)
 	require.Equal(t, http.StatusNotFound, missing.StatusCode())
+	require.NotContains(t, env.Logs.String(), k.Secret, "the key is never logged")
 }
 
 func TestPartnerKeysAreScoped(t *testing.T) {

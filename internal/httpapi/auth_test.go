@@ -140,8 +140,10 @@ func TestLogin(t *testing.T) {
 			require.Equal(t, u.ID, *me.JSON200.UserId)
 			require.Equal(t, oapi.RolePartner, me.JSON200.Role)
 			require.Equal(t, *u.PartnerID, *me.JSON200.PartnerId)
+			require.NotContains(t, env.Logs.String(), res.JSON200.AccessToken, "tokens are never logged")
 		})
 	}
+	require.NotContains(t, env.Logs.String(), apptest.Password, "passwords are never logged")
 }
 
 func TestTokenEndpointIsRateLimited(t *testing.T) {

@@ -126,4 +126,10 @@ func TestPlanModuleSettings(t *testing.T) {
 	require.Equal(t, http.StatusUnprocessableEntity, unlimited.StatusCode())
 	require.Equal(t, "quantity_requires_finite_quota", unlimited.ApplicationproblemJSON422.Code)
 	require.False(t, strings.Contains(string(unlimited.Body), simSecret))
+
+	// Nothing logged the secret: not the access log, not the failures above.
+	logs := env.Logs.String()
+	require.Contains(t, logs, "/v1/plans/:id/module-settings", "the requests were logged")
+	require.NotContains(t, logs, simSecret)
+	require.NotContains(t, logs, "wrong\"", "nor a refused secret")
 }

@@ -3,10 +3,12 @@
 package apptest
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -28,6 +30,28 @@ type Env struct {
 	Server *httptest.Server
 	Clock  *clock.Manual
 	Cfg    config.Config
+	// Logs holds every log line the instance wrote, at debug level, so
+	// tests can check what never reaches a log.
+	Logs *Logs
+}
+
+// Logs is a concurrency-safe log capture.
+type Logs struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *Logs) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(b)
+}
+
+// String is everything logged so far.
+func (l *Logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 // Config returns the test configuration: demo secrets, the package's
@@ -51,7 +75,8 @@ func Config(t testing.TB) config.Config {
 func Start(t testing.TB, cfg config.Config) *Env {
 	t.Helper()
 	clk := clock.NewManual(clock.Real{}.Now())
-	log := slog.New(slog.NewJSONHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
+	logs := &Logs{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a, err := app.New(context.Background(), cfg, log, clk)
 	require.NoError(t, err)
 	srv := httptest.NewServer(a.HTTP)
@@ -59,7 +84,12 @@ func Start(t testing.TB, cfg config.Config) *Env {
 		srv.Close()
 		a.Close()
 	})
-	return &Env{App: a, Server: srv, Clock: clk, Cfg: cfg}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(logs.String())
+		}
+	})
+	return &Env{App: a, Server: srv, Clock: clk, Cfg: cfg, Logs: logs}
 }
 
 // New is Start with the default test configuration.
@@ -110,13 +140,6 @@ func (e *Env) Admin(t testing.TB) (*oapi.ClientWithResponses, user.User) {
 	t.Helper()
 	u := e.NewUser(t, auth.RoleAdmin, nil, nil)
 	return e.Client(t, e.Login(t, u)), u
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(b []byte) (int, error) {
-	w.t.Log(string(b))
-	return len(b), nil
 }
 
 func ptr[T any](v T) *T { return &v }

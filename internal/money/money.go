@@ -42,3 +42,17 @@ func String(a Amount) string { return a.StringFixed(2) }
 // Round2 rounds half away from zero to two places, the rule for every line
 // and price derived by the platform.
 func Round2(a Amount) Amount { return a.Round(2) }
+
+var hundred = decimal.NewFromInt(100)
+
+// PartnerCost is what a partner pays the SP per unit: the SP price less the
+// SP's discount, rounded to two places half away from zero.
+func PartnerCost(price, discountPercent Amount) Amount {
+	return Round2(price.Mul(hundred.Sub(discountPercent)).Div(hundred))
+}
+
+// EndPrice is what a partner's customer pays per unit: the partner's cost
+// plus the partner's markup, rounded the same way.
+func EndPrice(cost, markupPercent Amount) Amount {
+	return Round2(cost.Mul(hundred.Add(markupPercent)).Div(hundred))
+}

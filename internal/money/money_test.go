@@ -45,3 +45,26 @@ func TestRound2IsHalfAwayFromZero(t *testing.T) {
 		require.Equal(t, want, money.String(money.Round2(decimal.RequireFromString(in))), in)
 	}
 }
+
+func TestPartnerPrices(t *testing.T) {
+	t.Parallel()
+	d := decimal.RequireFromString
+	tests := []struct {
+		price, discount, markup string
+		cost, end               string
+	}{
+		{"10.00", "20", "25", "8.00", "10.00"},
+		{"9.99", "15", "10", "8.49", "9.34"}, // 8.4915 -> 8.49; 9.339 -> 9.34
+		{"0.05", "50", "0", "0.03", "0.03"},  // 0.025 rounds away from zero
+		{"100.00", "0", "33.333", "100.00", "133.33"},
+		{"19.99", "100", "50", "0.00", "0.00"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.price+"/"+tt.discount+"/"+tt.markup, func(t *testing.T) {
+			t.Parallel()
+			cost := money.PartnerCost(d(tt.price), d(tt.discount))
+			require.Equal(t, tt.cost, money.String(cost))
+			require.Equal(t, tt.end, money.String(money.EndPrice(cost, d(tt.markup))))
+		})
+	}
+}

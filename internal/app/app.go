@@ -40,6 +40,7 @@ type App struct {
 	Jobs  *jobs.Runner
 	// Idempotency is exposed for the clean-up job and tests.
 	Idempotency *idempotency.Store
+	Catalog     *catalog.Service
 	HTTP        *echo.Echo
 }
 
@@ -91,6 +92,9 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	if err != nil {
 		return nil, err
 	}
+	cat := catalog.NewService(db.Gorm, clk, box, func(ctx context.Context, c provisioning.Credentials) (provisioning.Offer, error) {
+		return provisioning.Inspect(ctx, c, clk)
+	})
 	var vendor func(ctx context.Context) (provisioning.Offer, error)
 	if cfg.AcronisURL != "" {
 		cred := provisioning.Credentials{URL: cfg.AcronisURL, ClientID: cfg.AcronisClientID, ClientSecret: cfg.AcronisClientSecret}
@@ -98,9 +102,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	}
 	e, err := httpapi.New(httpapi.Deps{
 		Log: log, Clock: clk, Metrics: httpapi.NewMetrics(db.Pool),
-		Users: users, Keys: keys, Catalog: catalog.NewService(db.Gorm, clk, box, func(ctx context.Context, c provisioning.Credentials) (provisioning.Offer, error) {
-			return provisioning.Inspect(ctx, c, clk)
-		}), BaseCurrency: cfg.BaseCurrency, Vendor: vendor, Idempotency: idem,
+		Users: users, Keys: keys, Catalog: cat, BaseCurrency: cfg.BaseCurrency, Vendor: vendor, Idempotency: idem,
 		Authenticators: httpapi.Authenticators{
 			Tokens: tokens, UserByID: users.PrincipalOf, APIKey: keys.Authenticate, IsAPIKey: apikey.IsKey,
 		},
@@ -110,7 +112,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	if err != nil {
 		return nil, err
 	}
-	return &App{Cfg: cfg, Log: log, Clock: clk, DB: db, Users: users, Keys: keys, Jobs: runner, HTTP: e, Idempotency: idem}, nil
+	return &App{Cfg: cfg, Log: log, Clock: clk, DB: db, Users: users, Keys: keys, Jobs: runner, HTTP: e, Idempotency: idem, Catalog: cat}, nil
 }
 
 // Run starts the jobs and serves on ln until ctx ends, then shuts down
@@ -128,6 +130,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 	}
+	listenCtx, stopListening := context.WithCancel(ctx)
+	defer stopListening()
+	go a.Catalog.ListenForChanges(listenCtx, a.DB.Pool, a.Log)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	a.Log.Info("serving", "addr", ln.Addr().String())

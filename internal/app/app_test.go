@@ -10,12 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	openapi_types "github.com/oapi-codegen/runtime/types"
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 
 	"github.com/acronis-platform/platform/internal/app"
 	"github.com/acronis-platform/platform/internal/app/apptest"
 	"github.com/acronis-platform/platform/internal/auth"
+	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/config"
 	"github.com/acronis-platform/platform/internal/httpapi/oapi"
@@ -181,4 +184,46 @@ func TestTwoInstancesShareOneDatabase(t *testing.T) {
 	var leaders int
 	require.NoError(t, a.app.DB.Gorm.Raw(`SELECT count(*) FROM river_leader`).Scan(&leaders).Error)
 	require.Equal(t, 1, leaders, "one instance schedules periodic jobs")
+}
+
+func TestOfferCacheIsClearedOnEveryInstance(t *testing.T) {
+	t.Parallel()
+	cfg := apptest.Config(t)
+	cfg.DatabaseURL = pgtest.NewDatabase(t, true)
+	a, b := run(t, cfg), run(t, cfg)
+	ctx := context.Background()
+	cat := a.app.Catalog
+	v, err := cat.CreateVenture(ctx, "V", "OFFERS")
+	require.NoError(t, err)
+	pt, err := cat.CreateProductType(ctx, "T")
+	require.NoError(t, err)
+	p, err := cat.CreateProduct(ctx, pt.ID, "P")
+	require.NoError(t, err)
+	name, module := "G", catalog.ModuleNone
+	g, err := cat.CreateProductGroup(ctx, catalog.GroupInput{ProductID: &p.ID, Name: &name, Module: &module, TaxIDs: &[]uuid.UUID{}})
+	require.NoError(t, err)
+	planName := "Cached"
+	plan, err := cat.CreatePlan(ctx, catalog.PlanInput{VentureID: &v.ID, ProductTypeID: &pt.ID, ProductID: &p.ID, ProductGroupID: &g.ID, Name: &planName})
+	require.NoError(t, err)
+	_, err = cat.SetPricing(ctx, plan.ID, catalog.Pricing{BillingModel: catalog.Prepaid, Cycles: []catalog.Cycle{{Frequency: "monthly", Price: decimal.NewFromInt(10)}}})
+	require.NoError(t, err)
+	urls, err := cat.OrderURLs(ctx, auth.Principal{Role: auth.RoleAdmin}, plan.ID)
+	require.NoError(t, err)
+	require.Len(t, urls, 1)
+	offerURL := b.url + "/v1/storefront/offers/" + urls[0].Token
+
+	status := func() int {
+		res, err := http.Get(offerURL)
+		require.NoError(t, err)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	require.Equal(t, http.StatusOK, status()) // now cached on b
+	require.Equal(t, http.StatusOK, status())
+
+	retired := catalog.PlanRetired
+	_, err = cat.UpdatePlan(ctx, plan.ID, catalog.PlanInput{Status: &retired}, nil) // on a
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return status() == http.StatusGone }, 3*time.Second, 20*time.Millisecond,
+		"the other instance drops its cached offer")
 }

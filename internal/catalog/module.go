@@ -184,10 +184,15 @@ func (s *Service) SetModuleSettings(ctx context.Context, planID uuid.UUID, in Mo
 			return errs.Internal(err)
 		}
 		if hasPricing && plan.Status == PlanDraft {
-			return s.activate(tx, planID)
+			if err := s.activate(tx, planID); err != nil {
+				return err
+			}
 		}
-		return nil
+		return offersChanged(tx)
 	})
+	if err == nil {
+		s.offers.clear()
+	}
 	return m, err
 }
 

@@ -89,6 +89,22 @@ type Offer struct {
 // OfferByToken resolves a public token in one query. Unknown is 404; a
 // retired plan or a dropped frequency is 410.
 func (s *Service) OfferByToken(ctx context.Context, token string) (Offer, error) {
+	now := s.clk.Now()
+	o, gen, ok := s.offers.get(token, now)
+	if !ok {
+		var err error
+		if o, err = s.readOffer(ctx, token); err != nil {
+			return Offer{}, err
+		}
+		s.offers.put(token, o, gen, now)
+	}
+	if o.PlanStatus != PlanActive || !o.Priced {
+		return Offer{}, errs.E(errs.KindGone, "offer_gone", "This offer is no longer available.")
+	}
+	return o, nil
+}
+
+func (s *Service) readOffer(ctx context.Context, token string) (Offer, error) {
 	var o Offer
 	err := s.db.WithContext(ctx).Raw(`
 		SELECT u.token, p.id AS plan_id, p.name AS plan_name, g.name AS product_group_name, p.status AS plan_status,
@@ -106,9 +122,6 @@ func (s *Service) OfferByToken(ctx context.Context, token string) (Offer, error)
 	}
 	if err != nil {
 		return Offer{}, errs.Internal(err)
-	}
-	if o.PlanStatus != PlanActive || !o.Priced {
-		return Offer{}, errs.E(errs.KindGone, "offer_gone", "This offer is no longer available.")
 	}
 	return o, nil
 }

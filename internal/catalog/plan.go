@@ -281,13 +281,21 @@ func (s *Service) SetPricing(ctx context.Context, planID uuid.UUID, p Pricing) (
 			return errs.Internal(err)
 		}
 		if plan.Status == PlanDraft && (g.Module == ModuleNone || mod != nil) {
-			return s.activate(tx, planID)
+			if err := s.activate(tx, planID); err != nil {
+				return err
+			}
+			return offersChanged(tx)
 		}
 		if plan.Status == PlanActive {
-			return s.ensureOrderURLs(tx, planID) // a new frequency gets its URL
+			if err := s.ensureOrderURLs(tx, planID); err != nil { // a new frequency gets its URL
+				return err
+			}
 		}
-		return nil
+		return offersChanged(tx)
 	})
+	if err == nil {
+		s.offers.clear()
+	}
 	return p, err
 }
 

@@ -23,12 +23,13 @@ type Service struct {
 	clk     clock.Clock
 	box     Sealer
 	inspect Inspector
+	offers  *offerCache
 }
 
 // NewService wires the service; box keeps vendor secrets, inspect checks
 // module settings against the vendor.
 func NewService(db *gorm.DB, clk clock.Clock, box Sealer, inspect Inspector) *Service {
-	return &Service{db: db, clk: clk, box: box, inspect: inspect}
+	return &Service{db: db, clk: clk, box: box, inspect: inspect, offers: newOfferCache()}
 }
 
 func (s *Service) now() time.Time { return s.clk.Now().Truncate(time.Microsecond) }
@@ -90,14 +91,17 @@ func update[T any](ctx context.Context, s *Service, id uuid.UUID, what string, i
 			return storeErr(err, what)
 		}
 		out = v
-		return nil
+		return offersChanged(tx)
 	})
+	if err == nil {
+		s.offers.clear()
+	}
 	return out, err
 }
 
 // remove deletes a row at the expected version; a row still referenced is 409.
 func remove[T any](ctx context.Context, s *Service, id uuid.UUID, what string, ifVersion *int64, meta func(*T) *Meta) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		v, err := get[T](ctx, tx, id, what, true)
 		if err != nil {
 			return err
@@ -108,8 +112,12 @@ func remove[T any](ctx context.Context, s *Service, id uuid.UUID, what string, i
 		if err := tx.Delete(&v).Error; err != nil {
 			return storeErr(err, what)
 		}
-		return nil
+		return offersChanged(tx)
 	})
+	if err == nil {
+		s.offers.clear()
+	}
+	return err
 }
 
 func storeErr(err error, what string) error {

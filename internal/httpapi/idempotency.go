@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"io"
+	"log/slog"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -16,7 +17,7 @@ import (
 // idempotent replays the first response of a creating POST retried with the
 // same Idempotency-Key, refuses the key with another body (422) or while the
 // first request is still running (409).
-func idempotent(store *idempotency.Store) echo.MiddlewareFunc {
+func idempotent(store *idempotency.Store, log *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			key := c.Request().Header.Get("Idempotency-Key")
@@ -73,9 +74,12 @@ func idempotent(store *idempotency.Store) echo.MiddlewareFunc {
 					Status: status, ContentType: c.Response().Header().Get(echo.HeaderContentType), Body: rec.body.Bytes(),
 				})
 			}
+			if serr != nil {
+				log.Error("idempotency record not stored", "request_id", requestID(c), "error", serr.Error())
+			}
 			orig.WriteHeader(status)
 			_, _ = orig.Write(rec.body.Bytes())
-			return serr
+			return nil
 		}
 	}
 }

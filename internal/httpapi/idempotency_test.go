@@ -13,6 +13,7 @@ import (
 
 	"github.com/acronis-platform/platform/internal/app/apptest"
 	"github.com/acronis-platform/platform/internal/auth"
+	"github.com/acronis-platform/platform/internal/postgres/pgtest"
 )
 
 func TestIdempotencyKey(t *testing.T) {
@@ -96,7 +97,11 @@ func TestIdempotencyConcurrentRequestsHaveOneEffect(t *testing.T) {
 
 func TestExpiredIdempotencyKeysAreCleanedAndReusable(t *testing.T) {
 	t.Parallel()
-	env := apptest.New(t)
+	// Its own database: the clean-up it runs with a clock two days ahead
+	// would otherwise delete other tests' keys.
+	cfg := apptest.Config(t)
+	cfg.DatabaseURL = pgtest.NewDatabase(t, true)
+	env := apptest.Start(t, cfg)
 	tok := env.Login(t, env.NewUser(t, auth.RoleAdmin, nil, nil))
 	key := uuid.NewString()
 	body := func() string {

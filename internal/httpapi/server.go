@@ -91,7 +91,7 @@ func New(d Deps) (*echo.Echo, error) {
 	for id, op := range ops {
 		chain := []echo.MiddlewareFunc{authenticate(d.Authenticators, op), validate}
 		if op.idempotent {
-			chain = append(chain, idempotent(d.Idempotency))
+			chain = append(chain, idempotent(d.Idempotency, d.Log))
 		}
 		perOp[id] = chain
 	}

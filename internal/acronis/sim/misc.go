@@ -83,6 +83,11 @@ func (s *Server) handleTenantApps(w http.ResponseWriter, _ *http.Request, p *pri
 }
 
 func (s *Server) handleBatchTenantApps(w http.ResponseWriter, r *http.Request, p *principal, _ []string) {
+	s.perTenant(w, r, p, "applications", func(t *tenant) any { return s.tenantAppIDs(t) })
+}
+
+// perTenant answers a batch call over ?tenants=a,b with one item per tenant.
+func (s *Server) perTenant(w http.ResponseWriter, r *http.Request, p *principal, key string, view func(*tenant) any) {
 	ids := splitList(r.URL.Query().Get("tenants"))
 	if len(ids) == 0 {
 		writeHTTPErr(w, badRequest("The 'tenants' query parameter is required."))
@@ -97,7 +102,7 @@ func (s *Server) handleBatchTenantApps(w http.ResponseWriter, r *http.Request, p
 			writeHTTPErr(w, e)
 			return
 		}
-		items = append(items, map[string]any{"tenant": t.ID, "applications": s.tenantAppIDs(t)})
+		items = append(items, map[string]any{"tenant": t.ID, key: view(t)})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items})
 }
@@ -222,21 +227,5 @@ func (s *Server) handleTenantUsages(w http.ResponseWriter, r *http.Request, p *p
 }
 
 func (s *Server) handleBatchUsages(w http.ResponseWriter, r *http.Request, p *principal, _ []string) {
-	ids := splitList(r.URL.Query().Get("tenants"))
-	if len(ids) == 0 {
-		writeHTTPErr(w, badRequest("The 'tenants' query parameter is required."))
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	items := []any{}
-	for _, id := range ids {
-		t, e := s.visibleTenant(p, id, false)
-		if e != nil {
-			writeHTTPErr(w, e)
-			return
-		}
-		items = append(items, map[string]any{"tenant": t.ID, "usages": s.usageViews(r, t)})
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	s.perTenant(w, r, p, "usages", func(t *tenant) any { return s.usageViews(r, t) })
 }

@@ -127,6 +127,14 @@ func TestPlanModuleSettings(t *testing.T) {
 	require.Equal(t, "quantity_requires_finite_quota", unlimited.ApplicationproblemJSON422.Code)
 	require.False(t, strings.Contains(string(unlimited.Body), simSecret))
 
+	// Without quantity, an unlimited soft quota is saved with an unlimited hard one.
+	other, err := admin.CreatePlanWithResponse(ctx, nil, acr.plan("Unlimited", false))
+	require.NoError(t, err)
+	unl, err := admin.SetPlanModuleSettingsWithResponse(ctx, other.JSON201.Id, with(func(b *oapi.ModuleSettingsInput) { b.StorageQuotaGb = ptr(-1) }))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, unl.StatusCode(), string(unl.Body))
+	require.Equal(t, -1, *unl.JSON200.OverageQuotaGb, "soft -1 forces hard -1")
+
 	// Nothing logged the secret: not the access log, not the failures above.
 	logs := env.Logs.String()
 	require.Contains(t, logs, "/v1/plans/:id/module-settings", "the requests were logged")

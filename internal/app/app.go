@@ -13,15 +13,19 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/riverqueue/river"
 
+	"github.com/acronis-platform/platform/internal/acronis"
 	"github.com/acronis-platform/platform/internal/apikey"
 	"github.com/acronis-platform/platform/internal/auth"
 	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/config"
+	"github.com/acronis-platform/platform/internal/customer"
 	"github.com/acronis-platform/platform/internal/httpapi"
 	"github.com/acronis-platform/platform/internal/idempotency"
 	"github.com/acronis-platform/platform/internal/jobs"
+	"github.com/acronis-platform/platform/internal/partner"
 	"github.com/acronis-platform/platform/internal/postgres"
 	"github.com/acronis-platform/platform/internal/provisioning"
 	"github.com/acronis-platform/platform/internal/ratelimit"
@@ -41,6 +45,8 @@ type App struct {
 	// Idempotency is exposed for the clean-up job and tests.
 	Idempotency *idempotency.Store
 	Catalog     *catalog.Service
+	Partners    *partner.Service
+	Customers   *customer.Service
 	HTTP        *echo.Echo
 }
 
@@ -87,22 +93,31 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	idem := idempotency.New(db.Gorm, clk, box)
 	users := user.NewService(db.Gorm, clk, tokens, limiter, user.LoginLimits{PerEmail: cfg.AuthRateLimit, PerIP: cfg.AuthRateLimitPerIP})
 	keys := apikey.NewService(db.Gorm, clk)
-	runner, err := jobs.New(db, jobs.Config{Workers: cfg.JobWorkers, MaintenanceInterval: cfg.MaintenanceInterval},
-		maintainer{idem, limiter}, log)
-	if err != nil {
-		return nil, err
-	}
 	cat := catalog.NewService(db.Gorm, clk, box, func(ctx context.Context, c provisioning.Credentials) (provisioning.Offer, error) {
 		return provisioning.Inspect(ctx, c, clk)
 	})
 	var vendor func(ctx context.Context) (provisioning.Offer, error)
+	var module provisioning.Module
 	if cfg.AcronisURL != "" {
 		cred := provisioning.Credentials{URL: cfg.AcronisURL, ClientID: cfg.AcronisClientID, ClientSecret: cfg.AcronisClientSecret}
 		vendor = func(ctx context.Context) (provisioning.Offer, error) { return provisioning.Inspect(ctx, cred, clk) }
+		c, err := acronis.New(acronis.Config{BaseURL: cred.URL, ClientID: cred.ClientID, ClientSecret: cred.ClientSecret, Clock: clk})
+		if err != nil {
+			return nil, fmt.Errorf("ACRONIS_URL: %w", err)
+		}
+		module = provisioning.NewAcronis(c)
 	}
+	partners := partner.NewService(db.Gorm, clk, users, cat, module, cfg.BaseCurrency)
+	customers := customer.NewService(db.Gorm, clk, cfg.BaseCurrency)
+	runner, err := jobs.New(db, jobs.Config{Workers: cfg.JobWorkers, MaintenanceInterval: cfg.MaintenanceInterval},
+		maintainer{idem, limiter}, log, func(w *river.Workers) { river.AddWorker(w, partners.Worker()) })
+	if err != nil {
+		return nil, err
+	}
+	partners.UseJobs(runner)
 	e, err := httpapi.New(httpapi.Deps{
 		Log: log, Clock: clk, Metrics: httpapi.NewMetrics(db.Pool),
-		Users: users, Keys: keys, Catalog: cat, BaseCurrency: cfg.BaseCurrency, Vendor: vendor, Idempotency: idem,
+		Users: users, Keys: keys, Catalog: cat, Partners: partners, Customers: customers, BaseCurrency: cfg.BaseCurrency, Vendor: vendor, Idempotency: idem,
 		Authenticators: httpapi.Authenticators{
 			Tokens: tokens, UserByID: users.PrincipalOf, APIKey: keys.Authenticate, IsAPIKey: apikey.IsKey,
 		},
@@ -112,7 +127,8 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	if err != nil {
 		return nil, err
 	}
-	return &App{Cfg: cfg, Log: log, Clock: clk, DB: db, Users: users, Keys: keys, Jobs: runner, HTTP: e, Idempotency: idem, Catalog: cat}, nil
+	return &App{Cfg: cfg, Log: log, Clock: clk, DB: db, Users: users, Keys: keys, Jobs: runner, HTTP: e, Idempotency: idem,
+		Catalog: cat, Partners: partners, Customers: customers}, nil
 }
 
 // Run starts the jobs and serves on ln until ctx ends, then shuts down

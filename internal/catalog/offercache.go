@@ -64,6 +64,13 @@ func (c *offerCache) clear() {
 }
 
 // offersChanged tells every instance, on commit of tx, that offers changed.
+// OffersChanged tells every instance, on commit of tx, that offers changed.
+func OffersChanged(tx *gorm.DB) error { return offersChanged(tx) }
+
+// ForgetOffers clears this instance's offer cache at once (others clear
+// when the notification of the committed change reaches them).
+func (s *Service) ForgetOffers() { s.offers.clear() }
+
 func offersChanged(tx *gorm.DB) error {
 	return tx.Exec("SELECT pg_notify(?, '')", offerChannel).Error
 }

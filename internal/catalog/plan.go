@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -159,7 +160,17 @@ func (s *Service) UpdatePlan(ctx context.Context, id uuid.UUID, in PlanInput, if
 		if err := applyPlan(p, in); err != nil {
 			return err
 		}
-		return checkChain(tx, *p)
+		if err := checkChain(tx, *p); err != nil {
+			return err
+		}
+		if p.Status == PlanActive && p.PartnerVisible && in.PartnerVisible != nil {
+			// Saved first so the URLs see the plan as partner-visible.
+			if err := tx.Model(p).Update("partner_visible", true).Error; err != nil {
+				return errs.Internal(err)
+			}
+			return s.ensureOrderURLs(tx, p.ID)
+		}
+		return nil
 	})
 }
 
@@ -174,6 +185,11 @@ const (
 	PostpaidFixed = "postpaid_fixed"
 	PostpaidPAYG  = "postpaid_payg"
 )
+
+// FrequencyMonths is the length of each billing frequency in months.
+var FrequencyMonths = map[string]int{
+	"monthly": 1, "quarterly": 3, "semiannually": 6, "annually": 12, "biennially": 24, "triennially": 36,
+}
 
 // Cycle is a price per billing frequency, given, never derived.
 type Cycle struct {
@@ -319,4 +335,45 @@ func (s *Service) GetPricing(ctx context.Context, planID uuid.UUID) (Pricing, er
 		return Pricing{}, errs.Internal(err)
 	}
 	return p, nil
+}
+
+// PricingOf reads the pricing of several plans at once; plans without
+// pricing are absent from the map.
+func (s *Service) PricingOf(ctx context.Context, planIDs []uuid.UUID) (map[uuid.UUID]Pricing, error) {
+	out := map[uuid.UUID]Pricing{}
+	if len(planIDs) == 0 {
+		return out, nil
+	}
+	db := s.db.WithContext(ctx)
+	var ps []Pricing
+	if err := db.Where("plan_id IN ?", planIDs).Find(&ps).Error; err != nil {
+		return nil, errs.Internal(err)
+	}
+	for _, p := range ps {
+		out[p.PlanID] = p
+	}
+	var cs []Cycle
+	if err := db.Where("plan_id IN ?", planIDs).Find(&cs).Error; err != nil {
+		return nil, errs.Internal(err)
+	}
+	for _, c := range cs {
+		p := out[c.PlanID]
+		p.Cycles = append(p.Cycles, c)
+		out[c.PlanID] = p
+	}
+	for id, p := range out {
+		slices.SortFunc(p.Cycles, func(a, b Cycle) int { return FrequencyMonths[a.Frequency] - FrequencyMonths[b.Frequency] })
+		out[id] = p
+	}
+	return out, nil
+}
+
+// HasHardQuota reports whether a plan's module settings have a hard quota,
+// which an overage price needs.
+func (s *Service) HasHardQuota(ctx context.Context, db *gorm.DB, planID uuid.UUID) (bool, error) {
+	m, err := s.moduleSettings(ctx, db, planID)
+	if err != nil && errs.CodeOf(err) != "module_settings_not_set" {
+		return false, err
+	}
+	return hasHardQuota(m), nil
 }

@@ -55,6 +55,12 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// WithField names the field at fault, keeping the error's code.
+func (e *Error) WithField(field string) *Error {
+	e.Fields = append(e.Fields, FieldError{Field: field, Code: e.Code, Message: e.Message})
+	return e
+}
+
 // E builds an error of a kind with a code and message.
 func E(kind Kind, code, msg string) *Error { return &Error{Kind: kind, Code: code, Message: msg} }
 

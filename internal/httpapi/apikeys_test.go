@@ -78,7 +78,7 @@ func TestPartnerKeysAreScoped(t *testing.T) {
 	env := apptest.New(t)
 	admin, _ := env.Admin(t)
 	ctx := context.Background()
-	mine, theirs := uuid.New(), uuid.New()
+	mine, theirs := env.NewPartner(t), env.NewPartner(t)
 	partner := env.Client(t, env.Login(t, env.NewUser(t, auth.RolePartner, &mine, nil)))
 
 	own, err := partner.CreateApiKeyWithResponse(ctx, nil, oapi.ApiKeyCreate{Name: "my shop"})

@@ -110,7 +110,7 @@ func TestUnauthenticated(t *testing.T) {
 func TestLogin(t *testing.T) {
 	t.Parallel()
 	env := apptest.New(t)
-	u := env.NewUser(t, auth.RolePartner, ptr(uuid.New()), nil)
+	u := env.NewUser(t, auth.RolePartner, ptr(env.NewPartner(t)), nil)
 	c := env.Client(t, "")
 	tests := []struct {
 		name     string
@@ -178,8 +178,8 @@ func TestForbiddenByRole(t *testing.T) {
 	key, err := admin.CreateApiKeyWithResponse(context.Background(), nil, oapi.ApiKeyCreate{Name: "storefront"})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, key.StatusCode(), string(key.Body))
-	customer := env.Client(t, env.Login(t, env.NewUser(t, auth.RoleCustomer, nil, ptr(uuid.New()))))
-	partnerID := uuid.New()
+	customer := env.Client(t, env.Login(t, env.NewUser(t, auth.RoleCustomer, nil, ptr(env.NewCustomer(t, nil)))))
+	partnerID := env.NewPartner(t)
 	partner := env.Client(t, env.Login(t, env.NewUser(t, auth.RolePartner, &partnerID, nil)))
 	apiKey := env.Client(t, key.JSON201.Secret)
 

@@ -164,9 +164,9 @@ func TestCatalogRoles(t *testing.T) {
 	t.Parallel()
 	env := apptest.New(t)
 	ctx := context.Background()
-	partnerID := uuid.New()
+	partnerID := env.NewPartner(t)
 	partner := env.Client(t, env.Login(t, env.NewUser(t, auth.RolePartner, &partnerID, nil)))
-	customer := env.Client(t, env.Login(t, env.NewUser(t, auth.RoleCustomer, nil, ptr(uuid.New()))))
+	customer := env.Client(t, env.Login(t, env.NewUser(t, auth.RoleCustomer, nil, ptr(env.NewCustomer(t, nil)))))
 
 	read, err := partner.ListProductTypesWithResponse(ctx, nil)
 	require.NoError(t, err)

@@ -83,7 +83,7 @@ func (s *Server) DeletePlan(ctx context.Context, req oapi.DeletePlanRequestObjec
 }
 
 // months orders billing frequencies.
-var months = map[string]int{"monthly": 1, "quarterly": 3, "semiannually": 6, "annually": 12, "biennially": 24, "triennially": 36}
+var months = catalog.FrequencyMonths
 
 func (s *Server) money(a money.Amount) oapi.Money {
 	return oapi.Money{Amount: money.String(a), Currency: s.currency}
@@ -252,12 +252,8 @@ func (s *Server) ListPlanOrderUrls(ctx context.Context, req oapi.ListPlanOrderUr
 	if err != nil {
 		return nil, err
 	}
-	sort.Slice(urls, func(i, j int) bool { return months[urls[i].Frequency] < months[urls[j].Frequency] })
-	out := oapi.ListPlanOrderUrls200JSONResponse{Data: make([]oapi.OrderUrl, len(urls))}
-	for i, u := range urls {
-		out.Data[i] = oapi.OrderUrl{Frequency: oapi.BillingFrequency(u.Frequency), Token: u.Token, Url: "/v1/storefront/offers/" + u.Token}
-	}
-	return out, nil
+	sort.SliceStable(urls, func(i, j int) bool { return months[urls[i].Frequency] < months[urls[j].Frequency] })
+	return oapi.ListPlanOrderUrls200JSONResponse{Data: mapAll(urls, s.orderURLOut)}, nil
 }
 
 func (s *Server) GetStorefrontOffer(ctx context.Context, req oapi.GetStorefrontOfferRequestObject) (oapi.GetStorefrontOfferResponseObject, error) {
@@ -267,5 +263,6 @@ func (s *Server) GetStorefrontOffer(ctx context.Context, req oapi.GetStorefrontO
 	}
 	return oapi.GetStorefrontOffer200JSONResponse{Token: o.Token, PlanId: o.PlanID, PlanName: o.PlanName,
 		ProductGroupName: o.ProductGroupName, BillingModel: oapi.BillingModel(o.BillingModel), Frequency: oapi.BillingFrequency(o.Frequency),
-		Price: s.money(o.Price), SetupFee: s.money(o.SetupFee), EnableQuantity: o.EnableQuantity, FreeTrial: o.FreeTrial}, nil
+		Price: s.money(o.Price), SetupFee: s.money(o.SetupFee), EnableQuantity: o.EnableQuantity, FreeTrial: o.FreeTrial,
+		OveragePricePerGb: s.moneyPtr(o.Overage), PartnerId: o.PartnerID}, nil
 }

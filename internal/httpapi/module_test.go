@@ -108,7 +108,7 @@ func TestPlanModuleSettings(t *testing.T) {
 
 	p, err := admin.GetPlanWithResponse(ctx, id)
 	require.NoError(t, err)
-	require.Equal(t, oapi.Draft, p.JSON200.Status, "draft until priced")
+	require.Equal(t, oapi.PlanStatusDraft, p.JSON200.Status, "draft until priced")
 	over := oapi.Money{Amount: "0.10", Currency: "USD"}
 	priced := pricing(oapi.Prepaid, cycle(oapi.Monthly, "10.00"))
 	priced.OveragePricePerGb = &over
@@ -118,7 +118,7 @@ func TestPlanModuleSettings(t *testing.T) {
 	require.Equal(t, http.StatusOK, set.StatusCode(), string(set.Body))
 	p, err = admin.GetPlanWithResponse(ctx, id)
 	require.NoError(t, err)
-	require.Equal(t, oapi.Active, p.JSON200.Status, "active with pricing and module settings")
+	require.Equal(t, oapi.PlanStatusActive, p.JSON200.Status, "active with pricing and module settings")
 
 	// An unlimited soft quota makes the hard one unlimited, and rules out quantity.
 	unlimited, err := admin.SetPlanModuleSettingsWithResponse(ctx, id, with(func(b *oapi.ModuleSettingsInput) { b.StorageQuotaGb = ptr(-1) }))

@@ -13,13 +13,18 @@ import (
 	"github.com/acronis-platform/platform/internal/httpapi/oapi"
 )
 
-func tokens(t *testing.T, c *oapi.ClientWithResponses, plan uuid.UUID) map[oapi.BillingFrequency]string {
+// tokens is a plan's order URLs by frequency: the SP's own, or with
+// partner set, that partner's.
+func tokens(t *testing.T, c *oapi.ClientWithResponses, plan uuid.UUID, partner ...uuid.UUID) map[oapi.BillingFrequency]string {
 	t.Helper()
 	res, err := c.ListPlanOrderUrlsWithResponse(context.Background(), plan)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, res.StatusCode(), string(res.Body))
 	m := map[oapi.BillingFrequency]string{}
 	for _, u := range res.JSON200.Data {
+		if (len(partner) == 0) != (u.PartnerId == nil) || (u.PartnerId != nil && *u.PartnerId != partner[0]) {
+			continue
+		}
 		m[u.Frequency] = u.Token
 		require.Equal(t, "/v1/storefront/offers/"+u.Token, u.Url)
 	}
@@ -62,16 +67,20 @@ func TestOrderURLsAndOffers(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "11.00", m.JSON200.Price.Amount, "offers show the current price")
 
-	partnerID := uuid.New()
+	partnerID := env.NewPartner(t)
 	partner := env.Client(t, env.Login(t, env.NewUser(t, auth.RolePartner, &partnerID, nil)))
-	require.Equal(t, second, tokens(t, partner, id), "partners see a partner-visible plan's URLs")
+	own := tokens(t, partner, id, partnerID)
+	require.Len(t, own, 2, "a partner has its own URLs of a partner-visible plan")
+	require.Equal(t, own, tokens(t, admin, id, partnerID), "admins see them too")
+	require.Empty(t, tokens(t, partner, id), "partners do not see the SP's own URLs")
+	require.NotEqual(t, second[oapi.Monthly], own[oapi.Monthly])
 	hidden, err := admin.CreatePlanWithResponse(ctx, nil, c.plan("Hidden", false))
 	require.NoError(t, err)
 	hres, err := partner.ListPlanOrderUrlsWithResponse(ctx, hidden.JSON201.Id)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusNotFound, hres.StatusCode())
 
-	retire := oapi.Retired
+	retire := oapi.PlanStatusRetired
 	_, err = admin.UpdatePlanWithResponse(ctx, id, nil, oapi.PlanUpdate{Status: &retire})
 	require.NoError(t, err)
 

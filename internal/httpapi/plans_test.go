@@ -67,7 +67,7 @@ func TestPlanChain(t *testing.T) {
 	ok, err := admin.CreatePlanWithResponse(ctx, nil, a.plan("Good", false))
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, ok.StatusCode(), string(ok.Body))
-	require.Equal(t, oapi.Draft, ok.JSON201.Status)
+	require.Equal(t, oapi.PlanStatusDraft, ok.JSON201.Status)
 
 	// Moving it to the other chain's group alone breaks the chain.
 	moved, err := admin.UpdatePlanWithResponse(ctx, ok.JSON201.Id, nil, oapi.PlanUpdate{ProductGroupId: &b.group})
@@ -147,7 +147,7 @@ func TestPlanPricingRules(t *testing.T) {
 	// A plan without a module is active once priced.
 	after, err := admin.GetPlanWithResponse(ctx, id)
 	require.NoError(t, err)
-	require.Equal(t, oapi.Active, after.JSON200.Status)
+	require.Equal(t, oapi.PlanStatusActive, after.JSON200.Status)
 }
 
 func TestPlanStatusAndVisibility(t *testing.T) {
@@ -166,9 +166,9 @@ func TestPlanStatusAndVisibility(t *testing.T) {
 	require.NoError(t, err)
 	p, err := admin.GetPlanWithResponse(ctx, visible.JSON201.Id)
 	require.NoError(t, err)
-	require.Equal(t, oapi.Draft, p.JSON200.Status)
+	require.Equal(t, oapi.PlanStatusDraft, p.JSON200.Status)
 
-	partnerID := uuid.New()
+	partnerID := env.NewPartner(t)
 	partner := env.Client(t, env.Login(t, env.NewUser(t, auth.RolePartner, &partnerID, nil)))
 	list, err := partner.ListPlansWithResponse(ctx, &oapi.ListPlansParams{ProductGroupId: &c.group})
 	require.NoError(t, err)
@@ -181,19 +181,19 @@ func TestPlanStatusAndVisibility(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusForbidden, w.StatusCode())
 
-	activate := oapi.Active
+	activate := oapi.PlanStatusActive
 	bad, err := admin.UpdatePlanWithResponse(ctx, hidden.JSON201.Id, nil, oapi.PlanUpdate{Status: &activate})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusUnprocessableEntity, bad.StatusCode())
 	require.Equal(t, "invalid_status_change", bad.ApplicationproblemJSON422.Code)
-	retire := oapi.Retired
+	retire := oapi.PlanStatusRetired
 	stale, err := admin.UpdatePlanWithResponse(ctx, hidden.JSON201.Id, &oapi.UpdatePlanParams{IfMatch: ptr("5")}, oapi.PlanUpdate{Status: &retire})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusPreconditionFailed, stale.StatusCode())
 	ret, err := admin.UpdatePlanWithResponse(ctx, hidden.JSON201.Id, &oapi.UpdatePlanParams{IfMatch: ptr("1")}, oapi.PlanUpdate{Status: &retire})
 	require.NoError(t, err)
-	require.Equal(t, oapi.Retired, ret.JSON200.Status)
-	back := oapi.Draft
+	require.Equal(t, oapi.PlanStatusRetired, ret.JSON200.Status)
+	back := oapi.PlanStatusDraft
 	again, err := admin.UpdatePlanWithResponse(ctx, hidden.JSON201.Id, nil, oapi.PlanUpdate{Status: &back})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusUnprocessableEntity, again.StatusCode(), "retired stays retired")

@@ -18,8 +18,10 @@ import (
 	"github.com/acronis-platform/platform/internal/apikey"
 	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/internal/clock"
+	"github.com/acronis-platform/platform/internal/customer"
 	"github.com/acronis-platform/platform/internal/httpapi/oapi"
 	"github.com/acronis-platform/platform/internal/idempotency"
+	"github.com/acronis-platform/platform/internal/partner"
 	"github.com/acronis-platform/platform/internal/provisioning"
 	"github.com/acronis-platform/platform/internal/user"
 )
@@ -32,6 +34,8 @@ type Deps struct {
 	Users        *user.Service
 	Keys         *apikey.Service
 	Catalog      *catalog.Service
+	Partners     *partner.Service
+	Customers    *customer.Service
 	BaseCurrency string
 	// Vendor reads the SP's vendor account; nil when none is configured.
 	Vendor         func(ctx context.Context) (provisioning.Offer, error)
@@ -44,13 +48,15 @@ type Deps struct {
 
 // Server implements the generated strict interface.
 type Server struct {
-	users    *user.Service
-	catalog  *catalog.Service
-	currency string
-	vendor   func(ctx context.Context) (provisioning.Offer, error)
-	keys     *apikey.Service
-	clk      clock.Clock
-	ready    func(ctx context.Context) (map[string]string, bool)
+	users     *user.Service
+	catalog   *catalog.Service
+	partners  *partner.Service
+	customers *customer.Service
+	currency  string
+	vendor    func(ctx context.Context) (provisioning.Offer, error)
+	keys      *apikey.Service
+	clk       clock.Clock
+	ready     func(ctx context.Context) (map[string]string, bool)
 }
 
 var _ oapi.StrictServerInterface = (*Server)(nil)
@@ -95,7 +101,7 @@ func New(d Deps) (*echo.Echo, error) {
 		}
 		perOp[id] = chain
 	}
-	srv := &Server{users: d.Users, catalog: d.Catalog, currency: d.BaseCurrency, vendor: d.Vendor, keys: d.Keys, clk: d.Clock, ready: d.Ready}
+	srv := &Server{users: d.Users, catalog: d.Catalog, partners: d.Partners, customers: d.Customers, currency: d.BaseCurrency, vendor: d.Vendor, keys: d.Keys, clk: d.Clock, ready: d.Ready}
 	oapi.RegisterHandlersWithOptions(e, oapi.NewStrictHandler(srv, nil), oapi.RegisterHandlersOptions{OperationMiddlewares: perOp})
 	e.GET("/metrics", echo.WrapHandler(d.Metrics.Handler()))
 	registerDocs(e)

@@ -63,7 +63,7 @@ func TestEmailTemplates(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(1), got.JSON200.Version, "a refused update changes nothing")
 
-	partnerOnly := env.Client(t, env.Login(t, env.NewUser(t, auth.RolePartner, ptr(created.JSON201.Id), nil)))
+	partnerOnly := env.Client(t, env.Login(t, env.NewUser(t, auth.RolePartner, ptr(env.NewPartner(t)), nil)))
 	forbidden, err := partnerOnly.ListEmailTemplatesWithResponse(ctx, nil)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusForbidden, forbidden.StatusCode())

@@ -85,7 +85,7 @@ func TestUsersListPagesAndFilters(t *testing.T) {
 	env := apptest.New(t)
 	admin, _ := env.Admin(t)
 	ctx := context.Background()
-	partnerID := uuid.New()
+	partnerID := env.NewPartner(t)
 	want := map[uuid.UUID]bool{}
 	for range 5 {
 		u := env.NewUser(t, auth.RolePartner, &partnerID, nil)
@@ -123,7 +123,7 @@ func TestPartnerSeesOnlyItsOwnStaff(t *testing.T) {
 	t.Parallel()
 	env := apptest.New(t)
 	ctx := context.Background()
-	mine, theirs := uuid.New(), uuid.New()
+	mine, theirs := env.NewPartner(t), env.NewPartner(t)
 	partner := env.Client(t, env.Login(t, env.NewUser(t, auth.RolePartner, &mine, nil)))
 	colleague := env.NewUser(t, auth.RolePartner, &mine, nil)
 	stranger := env.NewUser(t, auth.RolePartner, &theirs, nil)

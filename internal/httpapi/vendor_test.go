@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/acronis-platform/platform/internal/acronis/sim"
@@ -43,7 +42,7 @@ func TestVendorLookups(t *testing.T) {
 	}
 	require.Equal(t, map[string]oapi.OfferingItemGroup{"pw_base_storage": oapi.Common, "pw_base_workstations": oapi.Common, "fc_seats": oapi.Independent}, groups)
 
-	partnerID := uuid.New()
+	partnerID := env.NewPartner(t)
 	partner := env.Client(t, env.Login(t, env.NewUser(t, auth.RolePartner, &partnerID, nil)))
 	denied, err := partner.ListVendorEditionsWithResponse(ctx)
 	require.NoError(t, err)

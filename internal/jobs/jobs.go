@@ -33,10 +33,14 @@ type Runner struct {
 	inserter *river.Client[*sql.Tx]
 }
 
-// New registers the workers and periodic jobs.
-func New(db *postgres.DB, cfg Config, m Maintainer, log *slog.Logger) (*Runner, error) {
+// New registers the workers and periodic jobs; register adds the domain's
+// workers.
+func New(db *postgres.DB, cfg Config, m Maintainer, log *slog.Logger, register ...func(*river.Workers)) (*Runner, error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &cleanupWorker{m: m, log: log})
+	for _, r := range register {
+		r(workers)
+	}
 	periodic := []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(cfg.MaintenanceInterval),
 			func() (river.JobArgs, *river.InsertOpts) {

@@ -11,6 +11,9 @@ import (
 // Amount is a parsed amount in the base currency.
 type Amount = decimal.Decimal
 
+// Input is money as a request carries it.
+type Input struct{ Amount, Currency string }
+
 // Parse checks an amount from a request: a decimal, not negative, at most
 // two places, in the base currency. field names it in errors.
 func Parse(field, amount, currency, base string) (Amount, error) {

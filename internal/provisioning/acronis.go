@@ -97,6 +97,60 @@ func (a *Acronis) CreateAccount(ctx context.Context, acc Account) (Result, error
 	return Result{TenantID: t.ID, UserID: u.ID, Login: u.Login}, nil
 }
 
+// CreateReseller makes the partner tenant under the SP's tenant, enables
+// what the SP may give a partner (unlimited; customers get the quotas) and
+// creates the partner admin, who sets a password from the activation mail.
+// Like CreateAccount, a second run finishes what the first began.
+func (a *Acronis) CreateReseller(ctx context.Context, r Reseller) (Result, error) {
+	if r.Ref == "" || r.Name == "" || r.Login == "" || r.Email == "" {
+		return Result{}, errors.New("provisioning: reseller needs ref, name, login and email")
+	}
+	me, err := a.c.WhoAmI(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	avail, err := a.c.AvailableForChild(ctx, me.TenantID, acronis.KindPartner, "")
+	if err != nil {
+		return Result{}, err
+	}
+	t, err := a.c.CreateTenant(ctx, acronis.NewTenant{
+		Name: r.Name, Kind: acronis.KindPartner, ParentID: me.TenantID, InternalTag: r.Ref,
+		Contact: &acronis.Contact{Email: r.Email},
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	byName := map[string]acronis.OfferingItem{}
+	want := map[string]Quota{}
+	for _, o := range avail {
+		byName[o.Name] = o
+		want[o.Name] = Quota{}
+	}
+	if err := a.setItems(ctx, t.ID, byName, want); err != nil {
+		return Result{}, err
+	}
+	u, found, err := a.c.FindUser(ctx, t.ID, r.Login)
+	if err != nil {
+		return Result{}, err
+	}
+	if !found {
+		if u, err = a.c.CreateUser(ctx, acronis.NewUser{TenantID: t.ID, Login: r.Login,
+			Contact: acronis.Contact{Email: r.Email}}); err != nil {
+			return Result{}, err
+		}
+	}
+	if !u.Activated {
+		if err := a.c.SendActivationEmail(ctx, u.ID); err != nil {
+			return Result{}, err
+		}
+	}
+	grants := []acronis.Grant{{Role: acronis.RolePartnerAdmin, TenantID: t.ID}}
+	if _, err := a.c.SetAccessPolicies(ctx, u.ID, grants); err != nil {
+		return Result{}, err
+	}
+	return Result{TenantID: t.ID, UserID: u.ID, Login: u.Login}, nil
+}
+
 // setItems enables the requested items with their quotas and turns off
 // every other item the tenant has on.
 func (a *Acronis) setItems(ctx context.Context, tenantID string, avail map[string]acronis.OfferingItem, want map[string]Quota) error {

@@ -171,3 +171,46 @@ func TestAccountLifecycle(t *testing.T) {
 	}
 	require.Zero(t, s.CountTenants("customer"))
 }
+
+func TestCreateResellerThroughFaults(t *testing.T) {
+	t.Parallel()
+	s, m := setup(t, 7)
+	for _, f := range []sim.Fault{
+		{Rate: 0.1, Status: http.StatusInternalServerError},
+		{Rate: 0.05, Timeout: true},
+		{Rate: 0.1, Status: http.StatusInternalServerError, AfterEffect: true},
+	} {
+		s.SetFault(f)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	login := "partner-" + uuid.NewString()[:8]
+	r := provisioning.Reseller{Ref: uuid.NewString(), Name: "Reseller " + login, Email: login + "@example.com", Login: login}
+	usersBefore, partnersBefore := s.CountUsers(), s.CountTenants("partner")
+	res, err := m.CreateReseller(ctx, r)
+	require.NoError(t, err)
+	require.Equal(t, login, res.Login)
+	again, err := m.CreateReseller(ctx, r)
+	require.NoError(t, err)
+	require.Equal(t, res, again, "a second run finds what the first made")
+	require.Equal(t, partnersBefore+1, s.CountTenants("partner"), "the SP's tenant is a partner too")
+	require.Equal(t, usersBefore+1, s.CountUsers())
+
+	// The partner's customers live under the partner's tenant, with items
+	// the partner was given.
+	s.ClearFaults()
+	acc := account(s)
+	acc.ParentTenantID = res.TenantID
+	acc.ReadOnlyUserID = res.UserID
+	cust, err := m.CreateAccount(ctx, acc)
+	require.NoError(t, err)
+	require.NotEqual(t, res.TenantID, cust.TenantID)
+	require.Equal(t, 1, s.CountTenants("customer"))
+}
+
+func TestCreateResellerRefusesBadInput(t *testing.T) {
+	t.Parallel()
+	_, m := setup(t, 1)
+	_, err := m.CreateReseller(context.Background(), provisioning.Reseller{Name: "no ref"})
+	require.Error(t, err)
+}

@@ -44,9 +44,19 @@ type Result struct {
 	Login    string
 }
 
+// Reseller is a tier-2 partner's own vendor account: a partner tenant under
+// the SP's, with every item the SP may pass on, and its admin user.
+type Reseller struct {
+	Ref   string // the platform's partner id, carried by the tenant
+	Name  string
+	Email string
+	Login string
+}
+
 // Module provisions and manages accounts at a vendor.
 type Module interface {
 	TestConnection(ctx context.Context) error
+	CreateReseller(ctx context.Context, r Reseller) (Result, error)
 	CheckUsername(ctx context.Context, login string) (bool, error)
 	CreateAccount(ctx context.Context, a Account) (Result, error)
 	Suspend(ctx context.Context, tenantID string) error

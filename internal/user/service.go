@@ -109,6 +109,11 @@ func visible(q *gorm.DB, p auth.Principal) *gorm.DB {
 
 // Create adds a user. Partners create only their own staff.
 func (s *Service) Create(ctx context.Context, p auth.Principal, in CreateInput) (User, error) {
+	return s.CreateTx(ctx, s.db, p, in)
+}
+
+// CreateTx is Create inside the caller's transaction.
+func (s *Service) CreateTx(ctx context.Context, tx *gorm.DB, p auth.Principal, in CreateInput) (User, error) {
 	in.Email = strings.TrimSpace(in.Email)
 	if err := authorizeCreate(p, &in); err != nil {
 		return User{}, err
@@ -126,7 +131,10 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in CreateInput) 
 		Role: in.Role, PartnerID: in.PartnerID, CustomerID: in.CustomerID,
 		Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := s.db.WithContext(ctx).Create(&u).Error; err != nil {
+	if err := scopeExists(tx.WithContext(ctx), in); err != nil {
+		return User{}, err
+	}
+	if err := tx.WithContext(ctx).Create(&u).Error; err != nil {
 		return User{}, storeErr(err)
 	}
 	return u, nil
@@ -294,9 +302,33 @@ func (s *Service) SeedAdmin(ctx context.Context, email, name, password string) (
 
 func normEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
 
+// scopeExists refuses a user for a partner or customer that is not there.
+func scopeExists(q *gorm.DB, in CreateInput) error {
+	check := func(table string, id *uuid.UUID, field string) error {
+		if id == nil {
+			return nil
+		}
+		var n int64
+		if err := q.Table(table).Where("id = ?", *id).Count(&n).Error; err != nil {
+			return errs.Internal(err)
+		}
+		if n == 0 {
+			return errs.Unprocessable(field[:len(field)-3]+"_not_found", "No "+field[:len(field)-3]+" has this id.").WithField(field)
+		}
+		return nil
+	}
+	if err := check("partners", in.PartnerID, "partner_id"); err != nil {
+		return err
+	}
+	return check("customers", in.CustomerID, "customer_id")
+}
+
 func storeErr(err error) error {
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return errs.Conflict("email_taken", "A user with this email already exists.")
+	}
+	if errors.Is(err, gorm.ErrForeignKeyViolated) {
+		return errs.Unprocessable("scope_not_found", "The partner or customer of this user does not exist.")
 	}
 	return errs.Internal(err)
 }

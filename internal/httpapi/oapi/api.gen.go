@@ -95,6 +95,24 @@ func (e BillingModel) Valid() bool {
 	}
 }
 
+// Defines values for CustomerStatus.
+const (
+	CustomerStatusActive CustomerStatus = "active"
+	CustomerStatusClosed CustomerStatus = "closed"
+)
+
+// Valid indicates whether the value is a known member of the CustomerStatus enum.
+func (e CustomerStatus) Valid() bool {
+	switch e {
+	case CustomerStatusActive:
+		return true
+	case CustomerStatusClosed:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for KeyRole.
 const (
 	KeyRoleAdmin   KeyRole = "admin"
@@ -149,21 +167,42 @@ func (e OfferingItemGroup) Valid() bool {
 	}
 }
 
+// Defines values for PartnerStatus.
+const (
+	PartnerStatusActive       PartnerStatus = "active"
+	PartnerStatusFailed       PartnerStatus = "failed"
+	PartnerStatusProvisioning PartnerStatus = "provisioning"
+)
+
+// Valid indicates whether the value is a known member of the PartnerStatus enum.
+func (e PartnerStatus) Valid() bool {
+	switch e {
+	case PartnerStatusActive:
+		return true
+	case PartnerStatusFailed:
+		return true
+	case PartnerStatusProvisioning:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PlanStatus.
 const (
-	Active  PlanStatus = "active"
-	Draft   PlanStatus = "draft"
-	Retired PlanStatus = "retired"
+	PlanStatusActive  PlanStatus = "active"
+	PlanStatusDraft   PlanStatus = "draft"
+	PlanStatusRetired PlanStatus = "retired"
 )
 
 // Valid indicates whether the value is a known member of the PlanStatus enum.
 func (e PlanStatus) Valid() bool {
 	switch e {
-	case Active:
+	case PlanStatusActive:
 		return true
-	case Draft:
+	case PlanStatusDraft:
 		return true
-	case Retired:
+	case PlanStatusRetired:
 		return true
 	default:
 		return false
@@ -288,6 +327,72 @@ type BillingFrequency string
 
 // BillingModel defines model for BillingModel.
 type BillingModel string
+
+// Customer defines model for Customer.
+type Customer struct {
+	Address   string    `json:"address"`
+	Country   string    `json:"country"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// CreditLimit An amount of money. The amount is a decimal string with two places, never a JSON number.
+	CreditLimit *Money              `json:"credit_limit,omitempty"`
+	Currency    string              `json:"currency"`
+	Email       openapi_types.Email `json:"email"`
+	Id          openapi_types.UUID  `json:"id"`
+	Name        string              `json:"name"`
+
+	// PartnerId The partner selling to this customer; absent for the SP's own.
+	PartnerId *openapi_types.UUID `json:"partner_id,omitempty"`
+	Phone     string              `json:"phone"`
+	Status    CustomerStatus      `json:"status"`
+	UpdatedAt time.Time           `json:"updated_at"`
+	Version   int64               `json:"version"`
+}
+
+// CustomerCreate defines model for CustomerCreate.
+type CustomerCreate struct {
+	Address *string `json:"address,omitempty"`
+	Country *string `json:"country,omitempty"`
+
+	// CreditLimit An amount of money. The amount is a decimal string with two places, never a JSON number.
+	CreditLimit *Money `json:"credit_limit,omitempty"`
+
+	// Currency Defaults to the SP base currency, the only one accepted.
+	Currency *string             `json:"currency,omitempty"`
+	Email    openapi_types.Email `json:"email"`
+	Name     string              `json:"name"`
+
+	// PartnerId Admins only; a partner's customers are always its own.
+	PartnerId *openapi_types.UUID `json:"partner_id,omitempty"`
+	Phone     *string             `json:"phone,omitempty"`
+}
+
+// CustomerList defines model for CustomerList.
+type CustomerList struct {
+	Data []Customer `json:"data"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// CustomerStatus defines model for CustomerStatus.
+type CustomerStatus string
+
+// CustomerUpdate defines model for CustomerUpdate.
+type CustomerUpdate struct {
+	Address *string `json:"address,omitempty"`
+	Country *string `json:"country,omitempty"`
+
+	// CreditLimit An amount of money. The amount is a decimal string with two places, never a JSON number.
+	CreditLimit *Money               `json:"credit_limit,omitempty"`
+	Email       *openapi_types.Email `json:"email,omitempty"`
+	Name        *string              `json:"name,omitempty"`
+	Phone       *string              `json:"phone,omitempty"`
+
+	// RemoveCreditLimit True removes the credit limit (no limit).
+	RemoveCreditLimit *bool           `json:"remove_credit_limit,omitempty"`
+	Status            *CustomerStatus `json:"status,omitempty"`
+}
 
 // EmailTemplate defines model for EmailTemplate.
 type EmailTemplate struct {
@@ -432,9 +537,15 @@ type Offer struct {
 	FreeTrial      bool         `json:"free_trial"`
 
 	// Frequency monthly (1 month), quarterly (3), semiannually (6), annually (12), biennially (24), triennially (36).
-	Frequency BillingFrequency   `json:"frequency"`
-	PlanId    openapi_types.UUID `json:"plan_id"`
-	PlanName  string             `json:"plan_name"`
+	Frequency BillingFrequency `json:"frequency"`
+
+	// OveragePricePerGb An amount of money. The amount is a decimal string with two places, never a JSON number.
+	OveragePricePerGb *Money `json:"overage_price_per_gb,omitempty"`
+
+	// PartnerId The partner selling this offer; prices are its end prices.
+	PartnerId *openapi_types.UUID `json:"partner_id,omitempty"`
+	PlanId    openapi_types.UUID  `json:"plan_id"`
+	PlanName  string              `json:"plan_name"`
 
 	// Price An amount of money. The amount is a decimal string with two places, never a JSON number.
 	Price            Money  `json:"price"`
@@ -464,7 +575,10 @@ type OfferingItemQuotas map[string]float64
 type OrderUrl struct {
 	// Frequency monthly (1 month), quarterly (3), semiannually (6), annually (12), biennially (24), triennially (36).
 	Frequency BillingFrequency `json:"frequency"`
-	Token     string           `json:"token"`
+
+	// PartnerId The partner selling through this URL (at its end prices); absent for the SP's own.
+	PartnerId *openapi_types.UUID `json:"partner_id,omitempty"`
+	Token     string              `json:"token"`
 
 	// Url The public offer path for this token.
 	Url string `json:"url"`
@@ -474,6 +588,137 @@ type OrderUrl struct {
 type OrderUrlList struct {
 	Data []OrderUrl `json:"data"`
 }
+
+// Partner defines model for Partner.
+type Partner struct {
+	// AdminUserId The first partner user.
+	AdminUserId *openapi_types.UUID `json:"admin_user_id,omitempty"`
+	CreatedAt   time.Time           `json:"created_at"`
+	Email       openapi_types.Email `json:"email"`
+	Id          openapi_types.UUID  `json:"id"`
+	Name        string              `json:"name"`
+
+	// Status provisioning (the vendor job runs), active, failed (see vendor_error).
+	Status    PartnerStatus `json:"status"`
+	UpdatedAt time.Time     `json:"updated_at"`
+
+	// VendorError Why the vendor job failed.
+	VendorError *string `json:"vendor_error,omitempty"`
+
+	// VendorLogin The login of the partner's admin at the vendor.
+	VendorLogin string `json:"vendor_login"`
+
+	// VendorTenantId The partner's vendor tenant, once made.
+	VendorTenantId *string `json:"vendor_tenant_id,omitempty"`
+	Version        int64   `json:"version"`
+}
+
+// PartnerAdmin defines model for PartnerAdmin.
+type PartnerAdmin struct {
+	Email    openapi_types.Email `json:"email"`
+	Name     string              `json:"name"`
+	Password *string             `json:"password,omitempty"`
+}
+
+// PartnerCreate defines model for PartnerCreate.
+type PartnerCreate struct {
+	Admin       PartnerAdmin        `json:"admin"`
+	Email       openapi_types.Email `json:"email"`
+	Name        string              `json:"name"`
+	VendorLogin string              `json:"vendor_login"`
+}
+
+// PartnerList defines model for PartnerList.
+type PartnerList struct {
+	Data []Partner `json:"data"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// PartnerPlan defines model for PartnerPlan.
+type PartnerPlan struct {
+	BillingModel BillingModel `json:"billing_model"`
+
+	// DiscountPercent Set by the SP.
+	DiscountPercent string `json:"discount_percent"`
+
+	// MarkupPercent Set by the partner.
+	MarkupPercent string `json:"markup_percent"`
+
+	// OveragePricePerGb An amount of money. The amount is a decimal string with two places, never a JSON number.
+	OveragePricePerGb *Money             `json:"overage_price_per_gb,omitempty"`
+	PlanId            openapi_types.UUID `json:"plan_id"`
+	PlanName          string             `json:"plan_name"`
+	Prices            []PartnerPlanPrice `json:"prices"`
+
+	// PricingVersion The version of this partner's pricing of the plan (0 before it is first set); send it as If-Match.
+	PricingVersion int64 `json:"pricing_version"`
+
+	// SpOveragePricePerGb An amount of money. The amount is a decimal string with two places, never a JSON number.
+	SpOveragePricePerGb *Money `json:"sp_overage_price_per_gb,omitempty"`
+}
+
+// PartnerPlanList defines model for PartnerPlanList.
+type PartnerPlanList struct {
+	Data []PartnerPlan `json:"data"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// PartnerPlanPrice defines model for PartnerPlanPrice.
+type PartnerPlanPrice struct {
+	// Cost An amount of money. The amount is a decimal string with two places, never a JSON number.
+	Cost Money `json:"cost"`
+
+	// EndPrice An amount of money. The amount is a decimal string with two places, never a JSON number.
+	EndPrice Money `json:"end_price"`
+
+	// EndSetupFee An amount of money. The amount is a decimal string with two places, never a JSON number.
+	EndSetupFee Money `json:"end_setup_fee"`
+
+	// Frequency monthly (1 month), quarterly (3), semiannually (6), annually (12), biennially (24), triennially (36).
+	Frequency BillingFrequency `json:"frequency"`
+	OrderUrl  *OrderUrl        `json:"order_url,omitempty"`
+
+	// SetupFeeCost An amount of money. The amount is a decimal string with two places, never a JSON number.
+	SetupFeeCost Money `json:"setup_fee_cost"`
+
+	// SpPrice An amount of money. The amount is a decimal string with two places, never a JSON number.
+	SpPrice Money `json:"sp_price"`
+
+	// SpSetupFee An amount of money. The amount is a decimal string with two places, never a JSON number.
+	SpSetupFee Money `json:"sp_setup_fee"`
+}
+
+// PartnerPlanPricing defines model for PartnerPlanPricing.
+type PartnerPlanPricing struct {
+	// DiscountPercent Example: 12.5
+	DiscountPercent *Percent `json:"discount_percent,omitempty"`
+
+	// MarkupPercent Example: 12.5
+	MarkupPercent *Percent `json:"markup_percent,omitempty"`
+
+	// OveragePricePerGb An amount of money. The amount is a decimal string with two places, never a JSON number.
+	OveragePricePerGb *Money `json:"overage_price_per_gb,omitempty"`
+}
+
+// PartnerStatus provisioning (the vendor job runs), active, failed (see vendor_error).
+type PartnerStatus string
+
+// PartnerUpdate defines model for PartnerUpdate.
+type PartnerUpdate struct {
+	Email *openapi_types.Email `json:"email,omitempty"`
+	Name  *string              `json:"name,omitempty"`
+
+	// Status provisioning (the vendor job runs), active, failed (see vendor_error).
+	Status      *PartnerStatus `json:"status,omitempty"`
+	VendorLogin *string        `json:"vendor_login,omitempty"`
+}
+
+// Percent Example: 12.5
+type Percent = string
 
 // Plan defines model for Plan.
 type Plan struct {
@@ -930,6 +1175,39 @@ type CreateApiKeyParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// ListCustomersParams defines parameters for ListCustomers.
+type ListCustomersParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// PartnerId Only customers of this partner (admins).
+	PartnerId *openapi_types.UUID `form:"partner_id,omitempty" json:"partner_id,omitempty"`
+
+	// Direct Only the SP's direct customers (no partner) when true.
+	Direct *bool `form:"direct,omitempty" json:"direct,omitempty"`
+
+	// Status Only customers in this status.
+	Status *CustomerStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Email Only customers with this email (case-insensitive).
+	Email *string `form:"email,omitempty" json:"email,omitempty"`
+}
+
+// CreateCustomerParams defines parameters for CreateCustomer.
+type CreateCustomerParams struct {
+	// IdempotencyKey A unique key per intended effect (a UUID is a good choice). Retrying with the same key and body replays the first response.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// UpdateCustomerParams defines parameters for UpdateCustomer.
+type UpdateCustomerParams struct {
+	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
 // ListEmailTemplatesParams defines parameters for ListEmailTemplates.
 type ListEmailTemplatesParams struct {
 	// Limit Page size.
@@ -953,6 +1231,45 @@ type DeleteEmailTemplateParams struct {
 
 // UpdateEmailTemplateParams defines parameters for UpdateEmailTemplate.
 type UpdateEmailTemplateParams struct {
+	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// ListPartnersParams defines parameters for ListPartners.
+type ListPartnersParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Status Only partners in this status.
+	Status *PartnerStatus `form:"status,omitempty" json:"status,omitempty"`
+}
+
+// CreatePartnerParams defines parameters for CreatePartner.
+type CreatePartnerParams struct {
+	// IdempotencyKey A unique key per intended effect (a UUID is a good choice). Retrying with the same key and body replays the first response.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// UpdatePartnerParams defines parameters for UpdatePartner.
+type UpdatePartnerParams struct {
+	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// ListPartnerPlansParams defines parameters for ListPartnerPlans.
+type ListPartnerPlansParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// SetPartnerPlanPricingParams defines parameters for SetPartnerPlanPricing.
+type SetPartnerPlanPricingParams struct {
 	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
@@ -1170,11 +1487,26 @@ type CreateApiKeyJSONRequestBody = ApiKeyCreate
 // CreateTokenJSONRequestBody defines body for CreateToken for application/json ContentType.
 type CreateTokenJSONRequestBody = TokenRequest
 
+// CreateCustomerJSONRequestBody defines body for CreateCustomer for application/json ContentType.
+type CreateCustomerJSONRequestBody = CustomerCreate
+
+// UpdateCustomerJSONRequestBody defines body for UpdateCustomer for application/json ContentType.
+type UpdateCustomerJSONRequestBody = CustomerUpdate
+
 // CreateEmailTemplateJSONRequestBody defines body for CreateEmailTemplate for application/json ContentType.
 type CreateEmailTemplateJSONRequestBody = EmailTemplateCreate
 
 // UpdateEmailTemplateJSONRequestBody defines body for UpdateEmailTemplate for application/json ContentType.
 type UpdateEmailTemplateJSONRequestBody = EmailTemplateUpdate
+
+// CreatePartnerJSONRequestBody defines body for CreatePartner for application/json ContentType.
+type CreatePartnerJSONRequestBody = PartnerCreate
+
+// UpdatePartnerJSONRequestBody defines body for UpdatePartner for application/json ContentType.
+type UpdatePartnerJSONRequestBody = PartnerUpdate
+
+// SetPartnerPlanPricingJSONRequestBody defines body for SetPartnerPlanPricing for application/json ContentType.
+type SetPartnerPlanPricingJSONRequestBody = PartnerPlanPricing
 
 // CreatePlanJSONRequestBody defines body for CreatePlan for application/json ContentType.
 type CreatePlanJSONRequestBody = PlanCreate
@@ -1375,6 +1707,68 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/auth/token (the `CreateToken` operationId).
 	CreateToken(ctx context.Context, body CreateTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListCustomers List customers
+	//
+	// Admins see every customer; a partner its own; a customer itself.
+	//
+	// Corresponds with GET /v1/customers (the `ListCustomers` operationId).
+	ListCustomers(ctx context.Context, params *ListCustomersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCustomerWithBody Create a customer
+	//
+	// An admin creates customers of the SP or, with `partner_id`, of a
+	// partner; a partner creates its own. The currency is the SP base
+	// currency (prices are in it; another is 422 `currency_not_supported`).
+	// The credit limit is money in that currency, never negative; none
+	// means no limit. Emails are unique per seller (409 `customer_email_taken`).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/customers (the `CreateCustomer` operationId).
+	CreateCustomerWithBody(ctx context.Context, params *CreateCustomerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCustomer Create a customer
+	//
+	// An admin creates customers of the SP or, with `partner_id`, of a
+	// partner; a partner creates its own. The currency is the SP base
+	// currency (prices are in it; another is 422 `currency_not_supported`).
+	// The credit limit is money in that currency, never negative; none
+	// means no limit. Emails are unique per seller (409 `customer_email_taken`).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/customers (the `CreateCustomer` operationId).
+	CreateCustomer(ctx context.Context, params *CreateCustomerParams, body CreateCustomerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetCustomer Get a customer
+	//
+	// Partners read their own customers, a customer itself; anything else is 404.
+	//
+	// Corresponds with GET /v1/customers/{id} (the `GetCustomer` operationId).
+	GetCustomer(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateCustomerWithBody Update a customer
+	//
+	// Changes the fields given. A customer may change its own contact
+	// details, not its credit limit or status (403 `field_not_allowed`).
+	// With `If-Match`, only at that version.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/customers/{id} (the `UpdateCustomer` operationId).
+	UpdateCustomerWithBody(ctx context.Context, id Id, params *UpdateCustomerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateCustomer Update a customer
+	//
+	// Changes the fields given. A customer may change its own contact
+	// details, not its credit limit or status (403 `field_not_allowed`).
+	// With `If-Match`, only at that version.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/customers/{id} (the `UpdateCustomer` operationId).
+	UpdateCustomer(ctx context.Context, id Id, params *UpdateCustomerParams, body UpdateCustomerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListEmailTemplates List email templates
 	//
 	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason. Admins only.
@@ -1438,6 +1832,120 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/me (the `GetMe` operationId).
 	GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListPartners List partners
+	//
+	// Admins see every partner; a partner sees only itself.
+	//
+	// Corresponds with GET /v1/partners (the `ListPartners` operationId).
+	ListPartners(ctx context.Context, params *ListPartnersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreatePartnerWithBody Create a partner
+	//
+	// Stores the partner and its first partner user (who can log in at
+	// once) and answers 202 with status `provisioning`. A background job
+	// then creates the partner's tenant at the vendor (kind partner, under
+	// the SP's tenant, with the items the SP may pass on) and its vendor
+	// admin, who gets the vendor's activation mail. Poll the partner: it
+	// becomes `active`, or `failed` with `vendor_error`. The vendor login
+	// is checked at the vendor first (409 `vendor_login_taken`).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/partners (the `CreatePartner` operationId).
+	CreatePartnerWithBody(ctx context.Context, params *CreatePartnerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreatePartner Create a partner
+	//
+	// Stores the partner and its first partner user (who can log in at
+	// once) and answers 202 with status `provisioning`. A background job
+	// then creates the partner's tenant at the vendor (kind partner, under
+	// the SP's tenant, with the items the SP may pass on) and its vendor
+	// admin, who gets the vendor's activation mail. Poll the partner: it
+	// becomes `active`, or `failed` with `vendor_error`. The vendor login
+	// is checked at the vendor first (409 `vendor_login_taken`).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/partners (the `CreatePartner` operationId).
+	CreatePartner(ctx context.Context, params *CreatePartnerParams, body CreatePartnerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetPartner Get a partner
+	//
+	// A partner reads only itself (404 for any other).
+	//
+	// Corresponds with GET /v1/partners/{id} (the `GetPartner` operationId).
+	GetPartner(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdatePartnerWithBody Update a partner
+	//
+	// Changes the fields given. `vendor_login` can change only before the
+	// vendor account exists. Setting `status` to `provisioning` on a
+	// `failed` partner runs the vendor job again (it finishes what an
+	// earlier run began); any other status change is 422
+	// `invalid_status_change`. With `If-Match`, only at that version.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/partners/{id} (the `UpdatePartner` operationId).
+	UpdatePartnerWithBody(ctx context.Context, id Id, params *UpdatePartnerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdatePartner Update a partner
+	//
+	// Changes the fields given. `vendor_login` can change only before the
+	// vendor account exists. Setting `status` to `provisioning` on a
+	// `failed` partner runs the vendor job again (it finishes what an
+	// earlier run began); any other status change is 422
+	// `invalid_status_change`. With `If-Match`, only at that version.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/partners/{id} (the `UpdatePartner` operationId).
+	UpdatePartner(ctx context.Context, id Id, params *UpdatePartnerParams, body UpdatePartnerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListPartnerPlans List the plans a partner may sell
+	//
+	// Active partner-visible plans with, per billing frequency, the SP's
+	// price, the partner's cost (SP price less the SP's discount) and the
+	// end price its customers pay (cost plus the partner's markup), each
+	// rounded to 2 places half away from zero, and the partner's order URL.
+	//
+	// Corresponds with GET /v1/partners/{id}/plans (the `ListPartnerPlans` operationId).
+	ListPartnerPlans(ctx context.Context, id Id, params *ListPartnerPlansParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetPartnerPlanPricingWithBody Set a partner's pricing of a plan
+	//
+	// Replaces the fields the caller's role owns and keeps the others:
+	// the admin sets `discount_percent` (0..100); the partner sets
+	// `markup_percent` (0..1000) and its own `overage_price_per_gb`
+	// (omitted means the SP's, passed through its discount and markup).
+	// A field of the other role is 403 `field_not_allowed`. An overage
+	// price needs a hard quota on the plan (422
+	// `overage_price_requires_hard_quota`). With `If-Match` (the
+	// `pricing_version`), only at that version. The partner's order URLs
+	// show the new end prices at once.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/partners/{id}/plans/{plan_id}/pricing (the `SetPartnerPlanPricing` operationId).
+	SetPartnerPlanPricingWithBody(ctx context.Context, id Id, planId openapi_types.UUID, params *SetPartnerPlanPricingParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetPartnerPlanPricing Set a partner's pricing of a plan
+	//
+	// Replaces the fields the caller's role owns and keeps the others:
+	// the admin sets `discount_percent` (0..100); the partner sets
+	// `markup_percent` (0..1000) and its own `overage_price_per_gb`
+	// (omitted means the SP's, passed through its discount and markup).
+	// A field of the other role is 403 `field_not_allowed`. An overage
+	// price needs a hard quota on the plan (422
+	// `overage_price_requires_hard_quota`). With `If-Match` (the
+	// `pricing_version`), only at that version. The partner's order URLs
+	// show the new end prices at once.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/partners/{id}/plans/{plan_id}/pricing (the `SetPartnerPlanPricing` operationId).
+	SetPartnerPlanPricing(ctx context.Context, id Id, planId openapi_types.UUID, params *SetPartnerPlanPricingParams, body SetPartnerPlanPricingJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListPlans List plans
 	//
@@ -2143,6 +2651,128 @@ func (c *Client) CreateToken(ctx context.Context, body CreateTokenJSONRequestBod
 	return c.Client.Do(req)
 }
 
+// ListCustomers List customers
+//
+// Admins see every customer; a partner its own; a customer itself.
+//
+// Corresponds with GET /v1/customers (the `ListCustomers` operationId).
+func (c *Client) ListCustomers(ctx context.Context, params *ListCustomersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListCustomersRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCustomerWithBody Create a customer
+//
+// An admin creates customers of the SP or, with `partner_id`, of a
+// partner; a partner creates its own. The currency is the SP base
+// currency (prices are in it; another is 422 `currency_not_supported`).
+// The credit limit is money in that currency, never negative; none
+// means no limit. Emails are unique per seller (409 `customer_email_taken`).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/customers (the `CreateCustomer` operationId).
+func (c *Client) CreateCustomerWithBody(ctx context.Context, params *CreateCustomerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCustomerRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCustomer Create a customer
+//
+// An admin creates customers of the SP or, with `partner_id`, of a
+// partner; a partner creates its own. The currency is the SP base
+// currency (prices are in it; another is 422 `currency_not_supported`).
+// The credit limit is money in that currency, never negative; none
+// means no limit. Emails are unique per seller (409 `customer_email_taken`).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/customers (the `CreateCustomer` operationId).
+func (c *Client) CreateCustomer(ctx context.Context, params *CreateCustomerParams, body CreateCustomerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCustomerRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetCustomer Get a customer
+//
+// Partners read their own customers, a customer itself; anything else is 404.
+//
+// Corresponds with GET /v1/customers/{id} (the `GetCustomer` operationId).
+func (c *Client) GetCustomer(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCustomerRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateCustomerWithBody Update a customer
+//
+// Changes the fields given. A customer may change its own contact
+// details, not its credit limit or status (403 `field_not_allowed`).
+// With `If-Match`, only at that version.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/customers/{id} (the `UpdateCustomer` operationId).
+func (c *Client) UpdateCustomerWithBody(ctx context.Context, id Id, params *UpdateCustomerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateCustomerRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateCustomer Update a customer
+//
+// Changes the fields given. A customer may change its own contact
+// details, not its credit limit or status (403 `field_not_allowed`).
+// With `If-Match`, only at that version.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/customers/{id} (the `UpdateCustomer` operationId).
+func (c *Client) UpdateCustomer(ctx context.Context, id Id, params *UpdateCustomerParams, body UpdateCustomerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateCustomerRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListEmailTemplates List email templates
 //
 // Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason. Admins only.
@@ -2277,6 +2907,210 @@ func (c *Client) UpdateEmailTemplate(ctx context.Context, id Id, params *UpdateE
 // Corresponds with GET /v1/me (the `GetMe` operationId).
 func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetMeRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListPartners List partners
+//
+// Admins see every partner; a partner sees only itself.
+//
+// Corresponds with GET /v1/partners (the `ListPartners` operationId).
+func (c *Client) ListPartners(ctx context.Context, params *ListPartnersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListPartnersRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreatePartnerWithBody Create a partner
+//
+// Stores the partner and its first partner user (who can log in at
+// once) and answers 202 with status `provisioning`. A background job
+// then creates the partner's tenant at the vendor (kind partner, under
+// the SP's tenant, with the items the SP may pass on) and its vendor
+// admin, who gets the vendor's activation mail. Poll the partner: it
+// becomes `active`, or `failed` with `vendor_error`. The vendor login
+// is checked at the vendor first (409 `vendor_login_taken`).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/partners (the `CreatePartner` operationId).
+func (c *Client) CreatePartnerWithBody(ctx context.Context, params *CreatePartnerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreatePartnerRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreatePartner Create a partner
+//
+// Stores the partner and its first partner user (who can log in at
+// once) and answers 202 with status `provisioning`. A background job
+// then creates the partner's tenant at the vendor (kind partner, under
+// the SP's tenant, with the items the SP may pass on) and its vendor
+// admin, who gets the vendor's activation mail. Poll the partner: it
+// becomes `active`, or `failed` with `vendor_error`. The vendor login
+// is checked at the vendor first (409 `vendor_login_taken`).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/partners (the `CreatePartner` operationId).
+func (c *Client) CreatePartner(ctx context.Context, params *CreatePartnerParams, body CreatePartnerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreatePartnerRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetPartner Get a partner
+//
+// A partner reads only itself (404 for any other).
+//
+// Corresponds with GET /v1/partners/{id} (the `GetPartner` operationId).
+func (c *Client) GetPartner(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetPartnerRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdatePartnerWithBody Update a partner
+//
+// Changes the fields given. `vendor_login` can change only before the
+// vendor account exists. Setting `status` to `provisioning` on a
+// `failed` partner runs the vendor job again (it finishes what an
+// earlier run began); any other status change is 422
+// `invalid_status_change`. With `If-Match`, only at that version.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/partners/{id} (the `UpdatePartner` operationId).
+func (c *Client) UpdatePartnerWithBody(ctx context.Context, id Id, params *UpdatePartnerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdatePartnerRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdatePartner Update a partner
+//
+// Changes the fields given. `vendor_login` can change only before the
+// vendor account exists. Setting `status` to `provisioning` on a
+// `failed` partner runs the vendor job again (it finishes what an
+// earlier run began); any other status change is 422
+// `invalid_status_change`. With `If-Match`, only at that version.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/partners/{id} (the `UpdatePartner` operationId).
+func (c *Client) UpdatePartner(ctx context.Context, id Id, params *UpdatePartnerParams, body UpdatePartnerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdatePartnerRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListPartnerPlans List the plans a partner may sell
+//
+// Active partner-visible plans with, per billing frequency, the SP's
+// price, the partner's cost (SP price less the SP's discount) and the
+// end price its customers pay (cost plus the partner's markup), each
+// rounded to 2 places half away from zero, and the partner's order URL.
+//
+// Corresponds with GET /v1/partners/{id}/plans (the `ListPartnerPlans` operationId).
+func (c *Client) ListPartnerPlans(ctx context.Context, id Id, params *ListPartnerPlansParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListPartnerPlansRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetPartnerPlanPricingWithBody Set a partner's pricing of a plan
+//
+// Replaces the fields the caller's role owns and keeps the others:
+// the admin sets `discount_percent` (0..100); the partner sets
+// `markup_percent` (0..1000) and its own `overage_price_per_gb`
+// (omitted means the SP's, passed through its discount and markup).
+// A field of the other role is 403 `field_not_allowed`. An overage
+// price needs a hard quota on the plan (422
+// `overage_price_requires_hard_quota`). With `If-Match` (the
+// `pricing_version`), only at that version. The partner's order URLs
+// show the new end prices at once.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/partners/{id}/plans/{plan_id}/pricing (the `SetPartnerPlanPricing` operationId).
+func (c *Client) SetPartnerPlanPricingWithBody(ctx context.Context, id Id, planId openapi_types.UUID, params *SetPartnerPlanPricingParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetPartnerPlanPricingRequestWithBody(c.Server, id, planId, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetPartnerPlanPricing Set a partner's pricing of a plan
+//
+// Replaces the fields the caller's role owns and keeps the others:
+// the admin sets `discount_percent` (0..100); the partner sets
+// `markup_percent` (0..1000) and its own `overage_price_per_gb`
+// (omitted means the SP's, passed through its discount and markup).
+// A field of the other role is 403 `field_not_allowed`. An overage
+// price needs a hard quota on the plan (422
+// `overage_price_requires_hard_quota`). With `If-Match` (the
+// `pricing_version`), only at that version. The partner's order URLs
+// show the new end prices at once.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/partners/{id}/plans/{plan_id}/pricing (the `SetPartnerPlanPricing` operationId).
+func (c *Client) SetPartnerPlanPricing(ctx context.Context, id Id, planId openapi_types.UUID, params *SetPartnerPlanPricingParams, body SetPartnerPlanPricingJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetPartnerPlanPricingRequest(c.Server, id, planId, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3715,6 +4549,271 @@ func NewCreateTokenRequestWithBody(server string, contentType string, body io.Re
 	return req, nil
 }
 
+// NewListCustomersRequest constructs an http.Request for the ListCustomers method
+func NewListCustomersRequest(server string, params *ListCustomersParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/customers")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PartnerId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "partner_id", *params.PartnerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Direct != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "direct", *params.Direct, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Email != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "email", *params.Email, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateCustomerRequest calls the generic CreateCustomer builder with application/json body
+func NewCreateCustomerRequest(server string, params *CreateCustomerParams, body CreateCustomerJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateCustomerRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateCustomerRequestWithBody constructs an http.Request for the CreateCustomer method, with any body, and a specified content type
+func NewCreateCustomerRequestWithBody(server string, params *CreateCustomerParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/customers")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetCustomerRequest constructs an http.Request for the GetCustomer method
+func NewGetCustomerRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/customers/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateCustomerRequest calls the generic UpdateCustomer builder with application/json body
+func NewUpdateCustomerRequest(server string, id Id, params *UpdateCustomerParams, body UpdateCustomerJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateCustomerRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewUpdateCustomerRequestWithBody constructs an http.Request for the UpdateCustomer method, with any body, and a specified content type
+func NewUpdateCustomerRequestWithBody(server string, id Id, params *UpdateCustomerParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/customers/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewListEmailTemplatesRequest constructs an http.Request for the ListEmailTemplates method
 func NewListEmailTemplatesRequest(server string, params *ListEmailTemplatesParams) (*http.Request, error) {
 	var err error
@@ -4003,6 +5102,377 @@ func NewGetMeRequest(server string) (*http.Request, error) {
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListPartnersRequest constructs an http.Request for the ListPartners method
+func NewListPartnersRequest(server string, params *ListPartnersParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/partners")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreatePartnerRequest calls the generic CreatePartner builder with application/json body
+func NewCreatePartnerRequest(server string, params *CreatePartnerParams, body CreatePartnerJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreatePartnerRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreatePartnerRequestWithBody constructs an http.Request for the CreatePartner method, with any body, and a specified content type
+func NewCreatePartnerRequestWithBody(server string, params *CreatePartnerParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/partners")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetPartnerRequest constructs an http.Request for the GetPartner method
+func NewGetPartnerRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/partners/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdatePartnerRequest calls the generic UpdatePartner builder with application/json body
+func NewUpdatePartnerRequest(server string, id Id, params *UpdatePartnerParams, body UpdatePartnerJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdatePartnerRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewUpdatePartnerRequestWithBody constructs an http.Request for the UpdatePartner method, with any body, and a specified content type
+func NewUpdatePartnerRequestWithBody(server string, id Id, params *UpdatePartnerParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/partners/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListPartnerPlansRequest constructs an http.Request for the ListPartnerPlans method
+func NewListPartnerPlansRequest(server string, id Id, params *ListPartnerPlansParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/partners/%s/plans", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSetPartnerPlanPricingRequest calls the generic SetPartnerPlanPricing builder with application/json body
+func NewSetPartnerPlanPricingRequest(server string, id Id, planId openapi_types.UUID, params *SetPartnerPlanPricingParams, body SetPartnerPlanPricingJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSetPartnerPlanPricingRequestWithBody(server, id, planId, params, "application/json", bodyReader)
+}
+
+// NewSetPartnerPlanPricingRequestWithBody constructs an http.Request for the SetPartnerPlanPricing method, with any body, and a specified content type
+func NewSetPartnerPlanPricingRequestWithBody(server string, id Id, planId openapi_types.UUID, params *SetPartnerPlanPricingParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "plan_id", planId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/partners/%s/plans/%s/pricing", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -6460,6 +7930,72 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/auth/token (the `CreateToken` operationId).
 	CreateTokenWithResponse(ctx context.Context, body CreateTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateTokenResponse, error)
 
+	// ListCustomersWithResponse List customers
+	//
+	// Admins see every customer; a partner its own; a customer itself.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/customers (the `ListCustomers` operationId).
+	ListCustomersWithResponse(ctx context.Context, params *ListCustomersParams, reqEditors ...RequestEditorFn) (*ListCustomersResponse, error)
+
+	// CreateCustomerWithBodyWithResponse Create a customer
+	//
+	// An admin creates customers of the SP or, with `partner_id`, of a
+	// partner; a partner creates its own. The currency is the SP base
+	// currency (prices are in it; another is 422 `currency_not_supported`).
+	// The credit limit is money in that currency, never negative; none
+	// means no limit. Emails are unique per seller (409 `customer_email_taken`).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/customers (the `CreateCustomer` operationId).
+	CreateCustomerWithBodyWithResponse(ctx context.Context, params *CreateCustomerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCustomerResponse, error)
+
+	// CreateCustomerWithResponse Create a customer
+	//
+	// An admin creates customers of the SP or, with `partner_id`, of a
+	// partner; a partner creates its own. The currency is the SP base
+	// currency (prices are in it; another is 422 `currency_not_supported`).
+	// The credit limit is money in that currency, never negative; none
+	// means no limit. Emails are unique per seller (409 `customer_email_taken`).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/customers (the `CreateCustomer` operationId).
+	CreateCustomerWithResponse(ctx context.Context, params *CreateCustomerParams, body CreateCustomerJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCustomerResponse, error)
+
+	// GetCustomerWithResponse Get a customer
+	//
+	// Partners read their own customers, a customer itself; anything else is 404.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/customers/{id} (the `GetCustomer` operationId).
+	GetCustomerWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetCustomerResponse, error)
+
+	// UpdateCustomerWithBodyWithResponse Update a customer
+	//
+	// Changes the fields given. A customer may change its own contact
+	// details, not its credit limit or status (403 `field_not_allowed`).
+	// With `If-Match`, only at that version.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/customers/{id} (the `UpdateCustomer` operationId).
+	UpdateCustomerWithBodyWithResponse(ctx context.Context, id Id, params *UpdateCustomerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCustomerResponse, error)
+
+	// UpdateCustomerWithResponse Update a customer
+	//
+	// Changes the fields given. A customer may change its own contact
+	// details, not its credit limit or status (403 `field_not_allowed`).
+	// With `If-Match`, only at that version.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/customers/{id} (the `UpdateCustomer` operationId).
+	UpdateCustomerWithResponse(ctx context.Context, id Id, params *UpdateCustomerParams, body UpdateCustomerJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCustomerResponse, error)
+
 	// ListEmailTemplatesWithResponse List email templates
 	//
 	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason. Admins only.
@@ -6531,6 +8067,126 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/me (the `GetMe` operationId).
 	GetMeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMeResponse, error)
+
+	// ListPartnersWithResponse List partners
+	//
+	// Admins see every partner; a partner sees only itself.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/partners (the `ListPartners` operationId).
+	ListPartnersWithResponse(ctx context.Context, params *ListPartnersParams, reqEditors ...RequestEditorFn) (*ListPartnersResponse, error)
+
+	// CreatePartnerWithBodyWithResponse Create a partner
+	//
+	// Stores the partner and its first partner user (who can log in at
+	// once) and answers 202 with status `provisioning`. A background job
+	// then creates the partner's tenant at the vendor (kind partner, under
+	// the SP's tenant, with the items the SP may pass on) and its vendor
+	// admin, who gets the vendor's activation mail. Poll the partner: it
+	// becomes `active`, or `failed` with `vendor_error`. The vendor login
+	// is checked at the vendor first (409 `vendor_login_taken`).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/partners (the `CreatePartner` operationId).
+	CreatePartnerWithBodyWithResponse(ctx context.Context, params *CreatePartnerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreatePartnerResponse, error)
+
+	// CreatePartnerWithResponse Create a partner
+	//
+	// Stores the partner and its first partner user (who can log in at
+	// once) and answers 202 with status `provisioning`. A background job
+	// then creates the partner's tenant at the vendor (kind partner, under
+	// the SP's tenant, with the items the SP may pass on) and its vendor
+	// admin, who gets the vendor's activation mail. Poll the partner: it
+	// becomes `active`, or `failed` with `vendor_error`. The vendor login
+	// is checked at the vendor first (409 `vendor_login_taken`).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/partners (the `CreatePartner` operationId).
+	CreatePartnerWithResponse(ctx context.Context, params *CreatePartnerParams, body CreatePartnerJSONRequestBody, reqEditors ...RequestEditorFn) (*CreatePartnerResponse, error)
+
+	// GetPartnerWithResponse Get a partner
+	//
+	// A partner reads only itself (404 for any other).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/partners/{id} (the `GetPartner` operationId).
+	GetPartnerWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetPartnerResponse, error)
+
+	// UpdatePartnerWithBodyWithResponse Update a partner
+	//
+	// Changes the fields given. `vendor_login` can change only before the
+	// vendor account exists. Setting `status` to `provisioning` on a
+	// `failed` partner runs the vendor job again (it finishes what an
+	// earlier run began); any other status change is 422
+	// `invalid_status_change`. With `If-Match`, only at that version.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/partners/{id} (the `UpdatePartner` operationId).
+	UpdatePartnerWithBodyWithResponse(ctx context.Context, id Id, params *UpdatePartnerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdatePartnerResponse, error)
+
+	// UpdatePartnerWithResponse Update a partner
+	//
+	// Changes the fields given. `vendor_login` can change only before the
+	// vendor account exists. Setting `status` to `provisioning` on a
+	// `failed` partner runs the vendor job again (it finishes what an
+	// earlier run began); any other status change is 422
+	// `invalid_status_change`. With `If-Match`, only at that version.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/partners/{id} (the `UpdatePartner` operationId).
+	UpdatePartnerWithResponse(ctx context.Context, id Id, params *UpdatePartnerParams, body UpdatePartnerJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdatePartnerResponse, error)
+
+	// ListPartnerPlansWithResponse List the plans a partner may sell
+	//
+	// Active partner-visible plans with, per billing frequency, the SP's
+	// price, the partner's cost (SP price less the SP's discount) and the
+	// end price its customers pay (cost plus the partner's markup), each
+	// rounded to 2 places half away from zero, and the partner's order URL.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/partners/{id}/plans (the `ListPartnerPlans` operationId).
+	ListPartnerPlansWithResponse(ctx context.Context, id Id, params *ListPartnerPlansParams, reqEditors ...RequestEditorFn) (*ListPartnerPlansResponse, error)
+
+	// SetPartnerPlanPricingWithBodyWithResponse Set a partner's pricing of a plan
+	//
+	// Replaces the fields the caller's role owns and keeps the others:
+	// the admin sets `discount_percent` (0..100); the partner sets
+	// `markup_percent` (0..1000) and its own `overage_price_per_gb`
+	// (omitted means the SP's, passed through its discount and markup).
+	// A field of the other role is 403 `field_not_allowed`. An overage
+	// price needs a hard quota on the plan (422
+	// `overage_price_requires_hard_quota`). With `If-Match` (the
+	// `pricing_version`), only at that version. The partner's order URLs
+	// show the new end prices at once.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/partners/{id}/plans/{plan_id}/pricing (the `SetPartnerPlanPricing` operationId).
+	SetPartnerPlanPricingWithBodyWithResponse(ctx context.Context, id Id, planId openapi_types.UUID, params *SetPartnerPlanPricingParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetPartnerPlanPricingResponse, error)
+
+	// SetPartnerPlanPricingWithResponse Set a partner's pricing of a plan
+	//
+	// Replaces the fields the caller's role owns and keeps the others:
+	// the admin sets `discount_percent` (0..100); the partner sets
+	// `markup_percent` (0..1000) and its own `overage_price_per_gb`
+	// (omitted means the SP's, passed through its discount and markup).
+	// A field of the other role is 403 `field_not_allowed`. An overage
+	// price needs a hard quota on the plan (422
+	// `overage_price_requires_hard_quota`). With `If-Match` (the
+	// `pricing_version`), only at that version. The partner's order URLs
+	// show the new end prices at once.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/partners/{id}/plans/{plan_id}/pricing (the `SetPartnerPlanPricing` operationId).
+	SetPartnerPlanPricingWithResponse(ctx context.Context, id Id, planId openapi_types.UUID, params *SetPartnerPlanPricingParams, body SetPartnerPlanPricingJSONRequestBody, reqEditors ...RequestEditorFn) (*SetPartnerPlanPricingResponse, error)
 
 	// ListPlansWithResponse List plans
 	//
@@ -7554,6 +9210,380 @@ func (r CreateTokenResponse) ContentType() string {
 	return ""
 }
 
+// ListCustomersResponse401Headers the declared response headers of an HTTP 401 response for ListCustomers
+type ListCustomersResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListCustomersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CustomerList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListCustomersResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListCustomersResponse) GetJSON200() *CustomerList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListCustomersResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListCustomersResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListCustomersResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListCustomersResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListCustomersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListCustomersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListCustomersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListCustomersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateCustomerResponse201Headers the declared response headers of an HTTP 201 response for CreateCustomer
+type CreateCustomerResponse201Headers struct {
+	ETag *string
+}
+
+// CreateCustomerResponse401Headers the declared response headers of an HTTP 401 response for CreateCustomer
+type CreateCustomerResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CreateCustomerResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Customer
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateCustomerResponse201Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateCustomerResponse401Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateCustomerResponse) GetJSON201() *Customer {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateCustomerResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateCustomerResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateCustomerResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateCustomerResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateCustomerResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateCustomerResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateCustomerResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateCustomerResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateCustomerResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateCustomerResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetCustomerResponse200Headers the declared response headers of an HTTP 200 response for GetCustomer
+type GetCustomerResponse200Headers struct {
+	ETag *string
+}
+
+// GetCustomerResponse401Headers the declared response headers of an HTTP 401 response for GetCustomer
+type GetCustomerResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetCustomerResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Customer
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetCustomerResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetCustomerResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetCustomerResponse) GetJSON200() *Customer {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetCustomerResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetCustomerResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetCustomerResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetCustomerResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetCustomerResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetCustomerResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetCustomerResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetCustomerResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetCustomerResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateCustomerResponse200Headers the declared response headers of an HTTP 200 response for UpdateCustomer
+type UpdateCustomerResponse200Headers struct {
+	ETag *string
+}
+
+// UpdateCustomerResponse401Headers the declared response headers of an HTTP 401 response for UpdateCustomer
+type UpdateCustomerResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type UpdateCustomerResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Customer
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UpdateCustomerResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateCustomerResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateCustomerResponse) GetJSON200() *Customer {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateCustomerResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateCustomerResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateCustomerResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateCustomerResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UpdateCustomerResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r UpdateCustomerResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UpdateCustomerResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdateCustomerResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateCustomerResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateCustomerResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateCustomerResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateCustomerResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListEmailTemplatesResponse401Headers the declared response headers of an HTTP 401 response for ListEmailTemplates
 type ListEmailTemplatesResponse401Headers struct {
 	WWWAuthenticate *string
@@ -8074,6 +10104,581 @@ func (r GetMeResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetMeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListPartnersResponse401Headers the declared response headers of an HTTP 401 response for ListPartners
+type ListPartnersResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListPartnersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PartnerList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListPartnersResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListPartnersResponse) GetJSON200() *PartnerList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListPartnersResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListPartnersResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListPartnersResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListPartnersResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListPartnersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListPartnersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListPartnersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListPartnersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreatePartnerResponse202Headers the declared response headers of an HTTP 202 response for CreatePartner
+type CreatePartnerResponse202Headers struct {
+	ETag *string
+}
+
+// CreatePartnerResponse401Headers the declared response headers of an HTTP 401 response for CreatePartner
+type CreatePartnerResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CreatePartnerResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *Partner
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *CreatePartnerResponse202Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreatePartnerResponse401Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r CreatePartnerResponse) GetJSON202() *Partner {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreatePartnerResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreatePartnerResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreatePartnerResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreatePartnerResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreatePartnerResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreatePartnerResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r CreatePartnerResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreatePartnerResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreatePartnerResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreatePartnerResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreatePartnerResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreatePartnerResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetPartnerResponse200Headers the declared response headers of an HTTP 200 response for GetPartner
+type GetPartnerResponse200Headers struct {
+	ETag *string
+}
+
+// GetPartnerResponse401Headers the declared response headers of an HTTP 401 response for GetPartner
+type GetPartnerResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetPartnerResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Partner
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetPartnerResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetPartnerResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetPartnerResponse) GetJSON200() *Partner {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetPartnerResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetPartnerResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetPartnerResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetPartnerResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetPartnerResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetPartnerResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetPartnerResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetPartnerResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetPartnerResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdatePartnerResponse200Headers the declared response headers of an HTTP 200 response for UpdatePartner
+type UpdatePartnerResponse200Headers struct {
+	ETag *string
+}
+
+// UpdatePartnerResponse401Headers the declared response headers of an HTTP 401 response for UpdatePartner
+type UpdatePartnerResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type UpdatePartnerResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Partner
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UpdatePartnerResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdatePartnerResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdatePartnerResponse) GetJSON200() *Partner {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdatePartnerResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdatePartnerResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdatePartnerResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdatePartnerResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UpdatePartnerResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r UpdatePartnerResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UpdatePartnerResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdatePartnerResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdatePartnerResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdatePartnerResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdatePartnerResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdatePartnerResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListPartnerPlansResponse401Headers the declared response headers of an HTTP 401 response for ListPartnerPlans
+type ListPartnerPlansResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListPartnerPlansResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PartnerPlanList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListPartnerPlansResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListPartnerPlansResponse) GetJSON200() *PartnerPlanList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListPartnerPlansResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListPartnerPlansResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListPartnerPlansResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListPartnerPlansResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListPartnerPlansResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListPartnerPlansResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListPartnerPlansResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListPartnerPlansResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListPartnerPlansResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SetPartnerPlanPricingResponse200Headers the declared response headers of an HTTP 200 response for SetPartnerPlanPricing
+type SetPartnerPlanPricingResponse200Headers struct {
+	ETag *string
+}
+
+// SetPartnerPlanPricingResponse401Headers the declared response headers of an HTTP 401 response for SetPartnerPlanPricing
+type SetPartnerPlanPricingResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type SetPartnerPlanPricingResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PartnerPlan
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *SetPartnerPlanPricingResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *SetPartnerPlanPricingResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SetPartnerPlanPricingResponse) GetJSON200() *PartnerPlan {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r SetPartnerPlanPricingResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r SetPartnerPlanPricingResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r SetPartnerPlanPricingResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r SetPartnerPlanPricingResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r SetPartnerPlanPricingResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r SetPartnerPlanPricingResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r SetPartnerPlanPricingResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r SetPartnerPlanPricingResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SetPartnerPlanPricingResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SetPartnerPlanPricingResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SetPartnerPlanPricingResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12371,6 +14976,108 @@ func (c *ClientWithResponses) CreateTokenWithResponse(ctx context.Context, body 
 	return ParseCreateTokenResponse(rsp)
 }
 
+// ListCustomersWithResponse List customers
+//
+// Admins see every customer; a partner its own; a customer itself.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/customers (the `ListCustomers` operationId).
+func (c *ClientWithResponses) ListCustomersWithResponse(ctx context.Context, params *ListCustomersParams, reqEditors ...RequestEditorFn) (*ListCustomersResponse, error) {
+	rsp, err := c.ListCustomers(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListCustomersResponse(rsp)
+}
+
+// CreateCustomerWithBodyWithResponse Create a customer
+//
+// An admin creates customers of the SP or, with `partner_id`, of a
+// partner; a partner creates its own. The currency is the SP base
+// currency (prices are in it; another is 422 `currency_not_supported`).
+// The credit limit is money in that currency, never negative; none
+// means no limit. Emails are unique per seller (409 `customer_email_taken`).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/customers (the `CreateCustomer` operationId).
+func (c *ClientWithResponses) CreateCustomerWithBodyWithResponse(ctx context.Context, params *CreateCustomerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCustomerResponse, error) {
+	rsp, err := c.CreateCustomerWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCustomerResponse(rsp)
+}
+
+// CreateCustomerWithResponse Create a customer
+//
+// An admin creates customers of the SP or, with `partner_id`, of a
+// partner; a partner creates its own. The currency is the SP base
+// currency (prices are in it; another is 422 `currency_not_supported`).
+// The credit limit is money in that currency, never negative; none
+// means no limit. Emails are unique per seller (409 `customer_email_taken`).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/customers (the `CreateCustomer` operationId).
+func (c *ClientWithResponses) CreateCustomerWithResponse(ctx context.Context, params *CreateCustomerParams, body CreateCustomerJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCustomerResponse, error) {
+	rsp, err := c.CreateCustomer(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCustomerResponse(rsp)
+}
+
+// GetCustomerWithResponse Get a customer
+//
+// Partners read their own customers, a customer itself; anything else is 404.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/customers/{id} (the `GetCustomer` operationId).
+func (c *ClientWithResponses) GetCustomerWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetCustomerResponse, error) {
+	rsp, err := c.GetCustomer(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetCustomerResponse(rsp)
+}
+
+// UpdateCustomerWithBodyWithResponse Update a customer
+//
+// Changes the fields given. A customer may change its own contact
+// details, not its credit limit or status (403 `field_not_allowed`).
+// With `If-Match`, only at that version.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/customers/{id} (the `UpdateCustomer` operationId).
+func (c *ClientWithResponses) UpdateCustomerWithBodyWithResponse(ctx context.Context, id Id, params *UpdateCustomerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCustomerResponse, error) {
+	rsp, err := c.UpdateCustomerWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateCustomerResponse(rsp)
+}
+
+// UpdateCustomerWithResponse Update a customer
+//
+// Changes the fields given. A customer may change its own contact
+// details, not its credit limit or status (403 `field_not_allowed`).
+// With `If-Match`, only at that version.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/customers/{id} (the `UpdateCustomer` operationId).
+func (c *ClientWithResponses) UpdateCustomerWithResponse(ctx context.Context, id Id, params *UpdateCustomerParams, body UpdateCustomerJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCustomerResponse, error) {
+	rsp, err := c.UpdateCustomer(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateCustomerResponse(rsp)
+}
+
 // ListEmailTemplatesWithResponse List email templates
 //
 // Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason. Admins only.
@@ -12489,6 +15196,180 @@ func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors 
 		return nil, err
 	}
 	return ParseGetMeResponse(rsp)
+}
+
+// ListPartnersWithResponse List partners
+//
+// Admins see every partner; a partner sees only itself.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/partners (the `ListPartners` operationId).
+func (c *ClientWithResponses) ListPartnersWithResponse(ctx context.Context, params *ListPartnersParams, reqEditors ...RequestEditorFn) (*ListPartnersResponse, error) {
+	rsp, err := c.ListPartners(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListPartnersResponse(rsp)
+}
+
+// CreatePartnerWithBodyWithResponse Create a partner
+//
+// Stores the partner and its first partner user (who can log in at
+// once) and answers 202 with status `provisioning`. A background job
+// then creates the partner's tenant at the vendor (kind partner, under
+// the SP's tenant, with the items the SP may pass on) and its vendor
+// admin, who gets the vendor's activation mail. Poll the partner: it
+// becomes `active`, or `failed` with `vendor_error`. The vendor login
+// is checked at the vendor first (409 `vendor_login_taken`).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/partners (the `CreatePartner` operationId).
+func (c *ClientWithResponses) CreatePartnerWithBodyWithResponse(ctx context.Context, params *CreatePartnerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreatePartnerResponse, error) {
+	rsp, err := c.CreatePartnerWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreatePartnerResponse(rsp)
+}
+
+// CreatePartnerWithResponse Create a partner
+//
+// Stores the partner and its first partner user (who can log in at
+// once) and answers 202 with status `provisioning`. A background job
+// then creates the partner's tenant at the vendor (kind partner, under
+// the SP's tenant, with the items the SP may pass on) and its vendor
+// admin, who gets the vendor's activation mail. Poll the partner: it
+// becomes `active`, or `failed` with `vendor_error`. The vendor login
+// is checked at the vendor first (409 `vendor_login_taken`).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/partners (the `CreatePartner` operationId).
+func (c *ClientWithResponses) CreatePartnerWithResponse(ctx context.Context, params *CreatePartnerParams, body CreatePartnerJSONRequestBody, reqEditors ...RequestEditorFn) (*CreatePartnerResponse, error) {
+	rsp, err := c.CreatePartner(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreatePartnerResponse(rsp)
+}
+
+// GetPartnerWithResponse Get a partner
+//
+// A partner reads only itself (404 for any other).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/partners/{id} (the `GetPartner` operationId).
+func (c *ClientWithResponses) GetPartnerWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetPartnerResponse, error) {
+	rsp, err := c.GetPartner(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetPartnerResponse(rsp)
+}
+
+// UpdatePartnerWithBodyWithResponse Update a partner
+//
+// Changes the fields given. `vendor_login` can change only before the
+// vendor account exists. Setting `status` to `provisioning` on a
+// `failed` partner runs the vendor job again (it finishes what an
+// earlier run began); any other status change is 422
+// `invalid_status_change`. With `If-Match`, only at that version.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/partners/{id} (the `UpdatePartner` operationId).
+func (c *ClientWithResponses) UpdatePartnerWithBodyWithResponse(ctx context.Context, id Id, params *UpdatePartnerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdatePartnerResponse, error) {
+	rsp, err := c.UpdatePartnerWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdatePartnerResponse(rsp)
+}
+
+// UpdatePartnerWithResponse Update a partner
+//
+// Changes the fields given. `vendor_login` can change only before the
+// vendor account exists. Setting `status` to `provisioning` on a
+// `failed` partner runs the vendor job again (it finishes what an
+// earlier run began); any other status change is 422
+// `invalid_status_change`. With `If-Match`, only at that version.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/partners/{id} (the `UpdatePartner` operationId).
+func (c *ClientWithResponses) UpdatePartnerWithResponse(ctx context.Context, id Id, params *UpdatePartnerParams, body UpdatePartnerJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdatePartnerResponse, error) {
+	rsp, err := c.UpdatePartner(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdatePartnerResponse(rsp)
+}
+
+// ListPartnerPlansWithResponse List the plans a partner may sell
+//
+// Active partner-visible plans with, per billing frequency, the SP's
+// price, the partner's cost (SP price less the SP's discount) and the
+// end price its customers pay (cost plus the partner's markup), each
+// rounded to 2 places half away from zero, and the partner's order URL.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/partners/{id}/plans (the `ListPartnerPlans` operationId).
+func (c *ClientWithResponses) ListPartnerPlansWithResponse(ctx context.Context, id Id, params *ListPartnerPlansParams, reqEditors ...RequestEditorFn) (*ListPartnerPlansResponse, error) {
+	rsp, err := c.ListPartnerPlans(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListPartnerPlansResponse(rsp)
+}
+
+// SetPartnerPlanPricingWithBodyWithResponse Set a partner's pricing of a plan
+//
+// Replaces the fields the caller's role owns and keeps the others:
+// the admin sets `discount_percent` (0..100); the partner sets
+// `markup_percent` (0..1000) and its own `overage_price_per_gb`
+// (omitted means the SP's, passed through its discount and markup).
+// A field of the other role is 403 `field_not_allowed`. An overage
+// price needs a hard quota on the plan (422
+// `overage_price_requires_hard_quota`). With `If-Match` (the
+// `pricing_version`), only at that version. The partner's order URLs
+// show the new end prices at once.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/partners/{id}/plans/{plan_id}/pricing (the `SetPartnerPlanPricing` operationId).
+func (c *ClientWithResponses) SetPartnerPlanPricingWithBodyWithResponse(ctx context.Context, id Id, planId openapi_types.UUID, params *SetPartnerPlanPricingParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetPartnerPlanPricingResponse, error) {
+	rsp, err := c.SetPartnerPlanPricingWithBody(ctx, id, planId, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetPartnerPlanPricingResponse(rsp)
+}
+
+// SetPartnerPlanPricingWithResponse Set a partner's pricing of a plan
+//
+// Replaces the fields the caller's role owns and keeps the others:
+// the admin sets `discount_percent` (0..100); the partner sets
+// `markup_percent` (0..1000) and its own `overage_price_per_gb`
+// (omitted means the SP's, passed through its discount and markup).
+// A field of the other role is 403 `field_not_allowed`. An overage
+// price needs a hard quota on the plan (422
+// `overage_price_requires_hard_quota`). With `If-Match` (the
+// `pricing_version`), only at that version. The partner's order URLs
+// show the new end prices at once.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/partners/{id}/plans/{plan_id}/pricing (the `SetPartnerPlanPricing` operationId).
+func (c *ClientWithResponses) SetPartnerPlanPricingWithResponse(ctx context.Context, id Id, planId openapi_types.UUID, params *SetPartnerPlanPricingParams, body SetPartnerPlanPricingJSONRequestBody, reqEditors ...RequestEditorFn) (*SetPartnerPlanPricingResponse, error) {
+	rsp, err := c.SetPartnerPlanPricing(ctx, id, planId, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetPartnerPlanPricingResponse(rsp)
 }
 
 // ListPlansWithResponse List plans
@@ -13830,6 +16711,353 @@ func ParseCreateTokenResponse(rsp *http.Response) (*CreateTokenResponse, error) 
 	return response, nil
 }
 
+// ParseListCustomersResponse parses an HTTP response from a ListCustomersWithResponse call
+func ParseListCustomersResponse(rsp *http.Response) (*ListCustomersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListCustomersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CustomerList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListCustomersResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateCustomerResponse parses an HTTP response from a CreateCustomerWithResponse call
+func ParseCreateCustomerResponse(rsp *http.Response) (*CreateCustomerResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateCustomerResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Customer
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateCustomerResponse201Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateCustomerResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetCustomerResponse parses an HTTP response from a GetCustomerWithResponse call
+func ParseGetCustomerResponse(rsp *http.Response) (*GetCustomerResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetCustomerResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Customer
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetCustomerResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetCustomerResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateCustomerResponse parses an HTTP response from a UpdateCustomerWithResponse call
+func ParseUpdateCustomerResponse(rsp *http.Response) (*UpdateCustomerResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateCustomerResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Customer
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers UpdateCustomerResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers UpdateCustomerResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListEmailTemplatesResponse parses an HTTP response from a ListEmailTemplatesWithResponse call
 func ParseListEmailTemplatesResponse(rsp *http.Response) (*ListEmailTemplatesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -14301,6 +17529,539 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 	switch {
 	case rsp.StatusCode == 401:
 		var headers GetMeResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListPartnersResponse parses an HTTP response from a ListPartnersWithResponse call
+func ParseListPartnersResponse(rsp *http.Response) (*ListPartnersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListPartnersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PartnerList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListPartnersResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreatePartnerResponse parses an HTTP response from a CreatePartnerWithResponse call
+func ParseCreatePartnerResponse(rsp *http.Response) (*CreatePartnerResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreatePartnerResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest Partner
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 202:
+		var headers CreatePartnerResponse202Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreatePartnerResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetPartnerResponse parses an HTTP response from a GetPartnerWithResponse call
+func ParseGetPartnerResponse(rsp *http.Response) (*GetPartnerResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetPartnerResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Partner
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetPartnerResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetPartnerResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdatePartnerResponse parses an HTTP response from a UpdatePartnerWithResponse call
+func ParseUpdatePartnerResponse(rsp *http.Response) (*UpdatePartnerResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdatePartnerResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Partner
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers UpdatePartnerResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers UpdatePartnerResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListPartnerPlansResponse parses an HTTP response from a ListPartnerPlansWithResponse call
+func ParseListPartnerPlansResponse(rsp *http.Response) (*ListPartnerPlansResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListPartnerPlansResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PartnerPlanList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListPartnerPlansResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSetPartnerPlanPricingResponse parses an HTTP response from a SetPartnerPlanPricingWithResponse call
+func ParseSetPartnerPlanPricingResponse(rsp *http.Response) (*SetPartnerPlanPricingResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SetPartnerPlanPricingResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PartnerPlan
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers SetPartnerPlanPricingResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers SetPartnerPlanPricingResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -18156,6 +21917,18 @@ type ServerInterface interface {
 	// CreateToken Exchange email and password for an access token
 	// (POST /v1/auth/token)
 	CreateToken(ctx echo.Context) error
+	// ListCustomers List customers
+	// (GET /v1/customers)
+	ListCustomers(ctx echo.Context, params ListCustomersParams) error
+	// CreateCustomer Create a customer
+	// (POST /v1/customers)
+	CreateCustomer(ctx echo.Context, params CreateCustomerParams) error
+	// GetCustomer Get a customer
+	// (GET /v1/customers/{id})
+	GetCustomer(ctx echo.Context, id Id) error
+	// UpdateCustomer Update a customer
+	// (PATCH /v1/customers/{id})
+	UpdateCustomer(ctx echo.Context, id Id, params UpdateCustomerParams) error
 	// ListEmailTemplates List email templates
 	// (GET /v1/email-templates)
 	ListEmailTemplates(ctx echo.Context, params ListEmailTemplatesParams) error
@@ -18174,6 +21947,24 @@ type ServerInterface interface {
 	// GetMe The authenticated caller
 	// (GET /v1/me)
 	GetMe(ctx echo.Context) error
+	// ListPartners List partners
+	// (GET /v1/partners)
+	ListPartners(ctx echo.Context, params ListPartnersParams) error
+	// CreatePartner Create a partner
+	// (POST /v1/partners)
+	CreatePartner(ctx echo.Context, params CreatePartnerParams) error
+	// GetPartner Get a partner
+	// (GET /v1/partners/{id})
+	GetPartner(ctx echo.Context, id Id) error
+	// UpdatePartner Update a partner
+	// (PATCH /v1/partners/{id})
+	UpdatePartner(ctx echo.Context, id Id, params UpdatePartnerParams) error
+	// ListPartnerPlans List the plans a partner may sell
+	// (GET /v1/partners/{id}/plans)
+	ListPartnerPlans(ctx echo.Context, id Id, params ListPartnerPlansParams) error
+	// SetPartnerPlanPricing Set a partner's pricing of a plan
+	// (PUT /v1/partners/{id}/plans/{plan_id}/pricing)
+	SetPartnerPlanPricing(ctx echo.Context, id Id, planId openapi_types.UUID, params SetPartnerPlanPricingParams) error
 	// ListPlans List plans
 	// (GET /v1/plans)
 	ListPlans(ctx echo.Context, params ListPlansParams) error
@@ -18416,6 +22207,140 @@ func (w *ServerInterfaceWrapper) CreateToken(ctx echo.Context) error {
 	return err
 }
 
+// ListCustomers converts echo context to params.
+func (w *ServerInterfaceWrapper) ListCustomers(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListCustomersParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "partner_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "partner_id", ctx.QueryParams(), &params.PartnerId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter partner_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "direct" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "direct", ctx.QueryParams(), &params.Direct, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter direct: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "email" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "email", ctx.QueryParams(), &params.Email, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter email: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListCustomers(ctx, params)
+	return err
+}
+
+// CreateCustomer converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateCustomer(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateCustomerParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateCustomer(ctx, params)
+	return err
+}
+
+// GetCustomer converts echo context to params.
+func (w *ServerInterfaceWrapper) GetCustomer(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetCustomer(ctx, id)
+	return err
+}
+
+// UpdateCustomer converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateCustomer(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateCustomerParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateCustomer(ctx, id, params)
+	return err
+}
+
 // ListEmailTemplates converts echo context to params.
 func (w *ServerInterfaceWrapper) ListEmailTemplates(ctx echo.Context) error {
 	var err error
@@ -18564,6 +22489,195 @@ func (w *ServerInterfaceWrapper) GetMe(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetMe(ctx)
+	return err
+}
+
+// ListPartners converts echo context to params.
+func (w *ServerInterfaceWrapper) ListPartners(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListPartnersParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListPartners(ctx, params)
+	return err
+}
+
+// CreatePartner converts echo context to params.
+func (w *ServerInterfaceWrapper) CreatePartner(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreatePartnerParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreatePartner(ctx, params)
+	return err
+}
+
+// GetPartner converts echo context to params.
+func (w *ServerInterfaceWrapper) GetPartner(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetPartner(ctx, id)
+	return err
+}
+
+// UpdatePartner converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdatePartner(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdatePartnerParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdatePartner(ctx, id, params)
+	return err
+}
+
+// ListPartnerPlans converts echo context to params.
+func (w *ServerInterfaceWrapper) ListPartnerPlans(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListPartnerPlansParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListPartnerPlans(ctx, id, params)
+	return err
+}
+
+// SetPartnerPlanPricing converts echo context to params.
+func (w *ServerInterfaceWrapper) SetPartnerPlanPricing(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "plan_id" -------------
+	var planId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "plan_id", ctx.Param("plan_id"), &planId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter plan_id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params SetPartnerPlanPricingParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SetPartnerPlanPricing(ctx, id, planId, params)
 	return err
 }
 
@@ -19863,6 +23977,16 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/vendor/editions", wrapper.ListVendorEditions, options.OperationMiddlewares["listVendorEditions"]...)
 	router.GET(options.BaseURL+"/v1/vendor/locations", wrapper.ListVendorLocations, options.OperationMiddlewares["listVendorLocations"]...)
 	router.GET(options.BaseURL+"/v1/vendor/offering-items", wrapper.ListVendorOfferingItems, options.OperationMiddlewares["listVendorOfferingItems"]...)
+	router.GET(options.BaseURL+"/v1/partners", wrapper.ListPartners, options.OperationMiddlewares["listPartners"]...)
+	router.POST(options.BaseURL+"/v1/partners", wrapper.CreatePartner, options.OperationMiddlewares["createPartner"]...)
+	router.GET(options.BaseURL+"/v1/partners/:id", wrapper.GetPartner, options.OperationMiddlewares["getPartner"]...)
+	router.PATCH(options.BaseURL+"/v1/partners/:id", wrapper.UpdatePartner, options.OperationMiddlewares["updatePartner"]...)
+	router.GET(options.BaseURL+"/v1/partners/:id/plans", wrapper.ListPartnerPlans, options.OperationMiddlewares["listPartnerPlans"]...)
+	router.PUT(options.BaseURL+"/v1/partners/:id/plans/:plan_id/pricing", wrapper.SetPartnerPlanPricing, options.OperationMiddlewares["setPartnerPlanPricing"]...)
+	router.GET(options.BaseURL+"/v1/customers", wrapper.ListCustomers, options.OperationMiddlewares["listCustomers"]...)
+	router.POST(options.BaseURL+"/v1/customers", wrapper.CreateCustomer, options.OperationMiddlewares["createCustomer"]...)
+	router.GET(options.BaseURL+"/v1/customers/:id", wrapper.GetCustomer, options.OperationMiddlewares["getCustomer"]...)
+	router.PATCH(options.BaseURL+"/v1/customers/:id", wrapper.UpdateCustomer, options.OperationMiddlewares["updateCustomer"]...)
 
 }
 
@@ -20351,6 +24475,507 @@ type CreateToken500ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response CreateToken500ApplicationProblemPlusJSONResponse) VisitCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCustomersRequestObject struct {
+	Params ListCustomersParams
+}
+
+type ListCustomersResponseObject interface {
+	VisitListCustomersResponse(w http.ResponseWriter) error
+}
+
+type ListCustomers200JSONResponse CustomerList
+
+func (response ListCustomers200JSONResponse) VisitListCustomersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCustomers400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListCustomers400ApplicationProblemPlusJSONResponse) VisitListCustomersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCustomers401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListCustomers401ApplicationProblemPlusJSONResponse) VisitListCustomersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCustomers403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListCustomers403ApplicationProblemPlusJSONResponse) VisitListCustomersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCustomers500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListCustomers500ApplicationProblemPlusJSONResponse) VisitListCustomersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCustomerRequestObject struct {
+	Params CreateCustomerParams
+	Body   *CreateCustomerJSONRequestBody
+}
+
+type CreateCustomerResponseObject interface {
+	VisitCreateCustomerResponse(w http.ResponseWriter) error
+}
+
+type CreateCustomer201ResponseHeaders struct {
+	ETag *string
+}
+
+type CreateCustomer201JSONResponse struct {
+	Body    Customer
+	Headers CreateCustomer201ResponseHeaders
+}
+
+func (response CreateCustomer201JSONResponse) VisitCreateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCustomer400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCustomer400ApplicationProblemPlusJSONResponse) VisitCreateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCustomer401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCustomer401ApplicationProblemPlusJSONResponse) VisitCreateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCustomer403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCustomer403ApplicationProblemPlusJSONResponse) VisitCreateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCustomer409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCustomer409ApplicationProblemPlusJSONResponse) VisitCreateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCustomer422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCustomer422ApplicationProblemPlusJSONResponse) VisitCreateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCustomer500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCustomer500ApplicationProblemPlusJSONResponse) VisitCreateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCustomerRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type GetCustomerResponseObject interface {
+	VisitGetCustomerResponse(w http.ResponseWriter) error
+}
+
+type GetCustomer200ResponseHeaders struct {
+	ETag *string
+}
+
+type GetCustomer200JSONResponse struct {
+	Body    Customer
+	Headers GetCustomer200ResponseHeaders
+}
+
+func (response GetCustomer200JSONResponse) VisitGetCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCustomer400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetCustomer400ApplicationProblemPlusJSONResponse) VisitGetCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCustomer401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetCustomer401ApplicationProblemPlusJSONResponse) VisitGetCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCustomer403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetCustomer403ApplicationProblemPlusJSONResponse) VisitGetCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCustomer404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetCustomer404ApplicationProblemPlusJSONResponse) VisitGetCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCustomer500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetCustomer500ApplicationProblemPlusJSONResponse) VisitGetCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCustomerRequestObject struct {
+	Id     Id `json:"id"`
+	Params UpdateCustomerParams
+	Body   *UpdateCustomerJSONRequestBody
+}
+
+type UpdateCustomerResponseObject interface {
+	VisitUpdateCustomerResponse(w http.ResponseWriter) error
+}
+
+type UpdateCustomer200ResponseHeaders struct {
+	ETag *string
+}
+
+type UpdateCustomer200JSONResponse struct {
+	Body    Customer
+	Headers UpdateCustomer200ResponseHeaders
+}
+
+func (response UpdateCustomer200JSONResponse) VisitUpdateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCustomer400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCustomer400ApplicationProblemPlusJSONResponse) VisitUpdateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCustomer401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCustomer401ApplicationProblemPlusJSONResponse) VisitUpdateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCustomer403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCustomer403ApplicationProblemPlusJSONResponse) VisitUpdateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCustomer404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCustomer404ApplicationProblemPlusJSONResponse) VisitUpdateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCustomer409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCustomer409ApplicationProblemPlusJSONResponse) VisitUpdateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCustomer412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCustomer412ApplicationProblemPlusJSONResponse) VisitUpdateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCustomer422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCustomer422ApplicationProblemPlusJSONResponse) VisitUpdateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCustomer500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCustomer500ApplicationProblemPlusJSONResponse) VisitUpdateCustomerResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -21040,6 +25665,795 @@ type GetMe500ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetMe500ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPartnersRequestObject struct {
+	Params ListPartnersParams
+}
+
+type ListPartnersResponseObject interface {
+	VisitListPartnersResponse(w http.ResponseWriter) error
+}
+
+type ListPartners200JSONResponse PartnerList
+
+func (response ListPartners200JSONResponse) VisitListPartnersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPartners400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListPartners400ApplicationProblemPlusJSONResponse) VisitListPartnersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPartners401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListPartners401ApplicationProblemPlusJSONResponse) VisitListPartnersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPartners403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListPartners403ApplicationProblemPlusJSONResponse) VisitListPartnersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPartners500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListPartners500ApplicationProblemPlusJSONResponse) VisitListPartnersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePartnerRequestObject struct {
+	Params CreatePartnerParams
+	Body   *CreatePartnerJSONRequestBody
+}
+
+type CreatePartnerResponseObject interface {
+	VisitCreatePartnerResponse(w http.ResponseWriter) error
+}
+
+type CreatePartner202ResponseHeaders struct {
+	ETag *string
+}
+
+type CreatePartner202JSONResponse struct {
+	Body    Partner
+	Headers CreatePartner202ResponseHeaders
+}
+
+func (response CreatePartner202JSONResponse) VisitCreatePartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePartner400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePartner400ApplicationProblemPlusJSONResponse) VisitCreatePartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePartner401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePartner401ApplicationProblemPlusJSONResponse) VisitCreatePartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePartner403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePartner403ApplicationProblemPlusJSONResponse) VisitCreatePartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePartner409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePartner409ApplicationProblemPlusJSONResponse) VisitCreatePartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePartner422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePartner422ApplicationProblemPlusJSONResponse) VisitCreatePartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePartner500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePartner500ApplicationProblemPlusJSONResponse) VisitCreatePartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePartner502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePartner502ApplicationProblemPlusJSONResponse) VisitCreatePartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePartner503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePartner503ApplicationProblemPlusJSONResponse) VisitCreatePartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPartnerRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type GetPartnerResponseObject interface {
+	VisitGetPartnerResponse(w http.ResponseWriter) error
+}
+
+type GetPartner200ResponseHeaders struct {
+	ETag *string
+}
+
+type GetPartner200JSONResponse struct {
+	Body    Partner
+	Headers GetPartner200ResponseHeaders
+}
+
+func (response GetPartner200JSONResponse) VisitGetPartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPartner400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetPartner400ApplicationProblemPlusJSONResponse) VisitGetPartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPartner401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetPartner401ApplicationProblemPlusJSONResponse) VisitGetPartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPartner403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetPartner403ApplicationProblemPlusJSONResponse) VisitGetPartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPartner404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetPartner404ApplicationProblemPlusJSONResponse) VisitGetPartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPartner500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetPartner500ApplicationProblemPlusJSONResponse) VisitGetPartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePartnerRequestObject struct {
+	Id     Id `json:"id"`
+	Params UpdatePartnerParams
+	Body   *UpdatePartnerJSONRequestBody
+}
+
+type UpdatePartnerResponseObject interface {
+	VisitUpdatePartnerResponse(w http.ResponseWriter) error
+}
+
+type UpdatePartner200ResponseHeaders struct {
+	ETag *string
+}
+
+type UpdatePartner200JSONResponse struct {
+	Body    Partner
+	Headers UpdatePartner200ResponseHeaders
+}
+
+func (response UpdatePartner200JSONResponse) VisitUpdatePartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePartner400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePartner400ApplicationProblemPlusJSONResponse) VisitUpdatePartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePartner401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePartner401ApplicationProblemPlusJSONResponse) VisitUpdatePartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePartner403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePartner403ApplicationProblemPlusJSONResponse) VisitUpdatePartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePartner404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePartner404ApplicationProblemPlusJSONResponse) VisitUpdatePartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePartner409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePartner409ApplicationProblemPlusJSONResponse) VisitUpdatePartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePartner412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePartner412ApplicationProblemPlusJSONResponse) VisitUpdatePartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePartner422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePartner422ApplicationProblemPlusJSONResponse) VisitUpdatePartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePartner500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePartner500ApplicationProblemPlusJSONResponse) VisitUpdatePartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPartnerPlansRequestObject struct {
+	Id     Id `json:"id"`
+	Params ListPartnerPlansParams
+}
+
+type ListPartnerPlansResponseObject interface {
+	VisitListPartnerPlansResponse(w http.ResponseWriter) error
+}
+
+type ListPartnerPlans200JSONResponse PartnerPlanList
+
+func (response ListPartnerPlans200JSONResponse) VisitListPartnerPlansResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPartnerPlans400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListPartnerPlans400ApplicationProblemPlusJSONResponse) VisitListPartnerPlansResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPartnerPlans401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListPartnerPlans401ApplicationProblemPlusJSONResponse) VisitListPartnerPlansResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPartnerPlans403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListPartnerPlans403ApplicationProblemPlusJSONResponse) VisitListPartnerPlansResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPartnerPlans404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListPartnerPlans404ApplicationProblemPlusJSONResponse) VisitListPartnerPlansResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPartnerPlans500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListPartnerPlans500ApplicationProblemPlusJSONResponse) VisitListPartnerPlansResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPartnerPlanPricingRequestObject struct {
+	Id     Id                 `json:"id"`
+	PlanId openapi_types.UUID `json:"plan_id"`
+	Params SetPartnerPlanPricingParams
+	Body   *SetPartnerPlanPricingJSONRequestBody
+}
+
+type SetPartnerPlanPricingResponseObject interface {
+	VisitSetPartnerPlanPricingResponse(w http.ResponseWriter) error
+}
+
+type SetPartnerPlanPricing200ResponseHeaders struct {
+	ETag *string
+}
+
+type SetPartnerPlanPricing200JSONResponse struct {
+	Body    PartnerPlan
+	Headers SetPartnerPlanPricing200ResponseHeaders
+}
+
+func (response SetPartnerPlanPricing200JSONResponse) VisitSetPartnerPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPartnerPlanPricing400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response SetPartnerPlanPricing400ApplicationProblemPlusJSONResponse) VisitSetPartnerPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPartnerPlanPricing401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response SetPartnerPlanPricing401ApplicationProblemPlusJSONResponse) VisitSetPartnerPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPartnerPlanPricing403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response SetPartnerPlanPricing403ApplicationProblemPlusJSONResponse) VisitSetPartnerPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPartnerPlanPricing404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response SetPartnerPlanPricing404ApplicationProblemPlusJSONResponse) VisitSetPartnerPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPartnerPlanPricing412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response SetPartnerPlanPricing412ApplicationProblemPlusJSONResponse) VisitSetPartnerPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPartnerPlanPricing422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response SetPartnerPlanPricing422ApplicationProblemPlusJSONResponse) VisitSetPartnerPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPartnerPlanPricing500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response SetPartnerPlanPricing500ApplicationProblemPlusJSONResponse) VisitSetPartnerPlanPricingResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -26676,6 +32090,18 @@ type StrictServerInterface interface {
 	// CreateToken Exchange email and password for an access token
 	// (POST /v1/auth/token)
 	CreateToken(ctx context.Context, request CreateTokenRequestObject) (CreateTokenResponseObject, error)
+	// ListCustomers List customers
+	// (GET /v1/customers)
+	ListCustomers(ctx context.Context, request ListCustomersRequestObject) (ListCustomersResponseObject, error)
+	// CreateCustomer Create a customer
+	// (POST /v1/customers)
+	CreateCustomer(ctx context.Context, request CreateCustomerRequestObject) (CreateCustomerResponseObject, error)
+	// GetCustomer Get a customer
+	// (GET /v1/customers/{id})
+	GetCustomer(ctx context.Context, request GetCustomerRequestObject) (GetCustomerResponseObject, error)
+	// UpdateCustomer Update a customer
+	// (PATCH /v1/customers/{id})
+	UpdateCustomer(ctx context.Context, request UpdateCustomerRequestObject) (UpdateCustomerResponseObject, error)
 	// ListEmailTemplates List email templates
 	// (GET /v1/email-templates)
 	ListEmailTemplates(ctx context.Context, request ListEmailTemplatesRequestObject) (ListEmailTemplatesResponseObject, error)
@@ -26694,6 +32120,24 @@ type StrictServerInterface interface {
 	// GetMe The authenticated caller
 	// (GET /v1/me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
+	// ListPartners List partners
+	// (GET /v1/partners)
+	ListPartners(ctx context.Context, request ListPartnersRequestObject) (ListPartnersResponseObject, error)
+	// CreatePartner Create a partner
+	// (POST /v1/partners)
+	CreatePartner(ctx context.Context, request CreatePartnerRequestObject) (CreatePartnerResponseObject, error)
+	// GetPartner Get a partner
+	// (GET /v1/partners/{id})
+	GetPartner(ctx context.Context, request GetPartnerRequestObject) (GetPartnerResponseObject, error)
+	// UpdatePartner Update a partner
+	// (PATCH /v1/partners/{id})
+	UpdatePartner(ctx context.Context, request UpdatePartnerRequestObject) (UpdatePartnerResponseObject, error)
+	// ListPartnerPlans List the plans a partner may sell
+	// (GET /v1/partners/{id}/plans)
+	ListPartnerPlans(ctx context.Context, request ListPartnerPlansRequestObject) (ListPartnerPlansResponseObject, error)
+	// SetPartnerPlanPricing Set a partner's pricing of a plan
+	// (PUT /v1/partners/{id}/plans/{plan_id}/pricing)
+	SetPartnerPlanPricing(ctx context.Context, request SetPartnerPlanPricingRequestObject) (SetPartnerPlanPricingResponseObject, error)
 	// ListPlans List plans
 	// (GET /v1/plans)
 	ListPlans(ctx context.Context, request ListPlansRequestObject) (ListPlansResponseObject, error)
@@ -27036,6 +32480,153 @@ func (sh *strictHandler) CreateToken(ctx echo.Context) error {
 	return nil
 }
 
+// ListCustomers operation middleware
+func (sh *strictHandler) ListCustomers(ctx echo.Context, params ListCustomersParams) error {
+	var request ListCustomersRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListCustomers(ctx.Request().Context(), request.(ListCustomersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListCustomers")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListCustomersResponseObject); ok {
+		return validResponse.VisitListCustomersResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateCustomer operation middleware
+func (sh *strictHandler) CreateCustomer(ctx echo.Context, params CreateCustomerParams) error {
+	var request CreateCustomerRequestObject
+
+	request.Params = params
+
+	var body CreateCustomerJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateCustomer(ctx.Request().Context(), request.(CreateCustomerRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateCustomer")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateCustomerResponseObject); ok {
+		return validResponse.VisitCreateCustomerResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetCustomer operation middleware
+func (sh *strictHandler) GetCustomer(ctx echo.Context, id Id) error {
+	var request GetCustomerRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetCustomer(ctx.Request().Context(), request.(GetCustomerRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetCustomer")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetCustomerResponseObject); ok {
+		return validResponse.VisitGetCustomerResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateCustomer operation middleware
+func (sh *strictHandler) UpdateCustomer(ctx echo.Context, id Id, params UpdateCustomerParams) error {
+	var request UpdateCustomerRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body UpdateCustomerJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateCustomer(ctx.Request().Context(), request.(UpdateCustomerRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateCustomer")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateCustomerResponseObject); ok {
+		return validResponse.VisitUpdateCustomerResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListEmailTemplates operation middleware
 func (sh *strictHandler) ListEmailTemplates(ctx echo.Context, params ListEmailTemplatesParams) error {
 	var request ListEmailTemplatesRequestObject
@@ -27226,6 +32817,229 @@ func (sh *strictHandler) GetMe(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(GetMeResponseObject); ok {
 		return validResponse.VisitGetMeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListPartners operation middleware
+func (sh *strictHandler) ListPartners(ctx echo.Context, params ListPartnersParams) error {
+	var request ListPartnersRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListPartners(ctx.Request().Context(), request.(ListPartnersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListPartners")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListPartnersResponseObject); ok {
+		return validResponse.VisitListPartnersResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreatePartner operation middleware
+func (sh *strictHandler) CreatePartner(ctx echo.Context, params CreatePartnerParams) error {
+	var request CreatePartnerRequestObject
+
+	request.Params = params
+
+	var body CreatePartnerJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreatePartner(ctx.Request().Context(), request.(CreatePartnerRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreatePartner")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreatePartnerResponseObject); ok {
+		return validResponse.VisitCreatePartnerResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetPartner operation middleware
+func (sh *strictHandler) GetPartner(ctx echo.Context, id Id) error {
+	var request GetPartnerRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetPartner(ctx.Request().Context(), request.(GetPartnerRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetPartner")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetPartnerResponseObject); ok {
+		return validResponse.VisitGetPartnerResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdatePartner operation middleware
+func (sh *strictHandler) UpdatePartner(ctx echo.Context, id Id, params UpdatePartnerParams) error {
+	var request UpdatePartnerRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body UpdatePartnerJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdatePartner(ctx.Request().Context(), request.(UpdatePartnerRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdatePartner")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdatePartnerResponseObject); ok {
+		return validResponse.VisitUpdatePartnerResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListPartnerPlans operation middleware
+func (sh *strictHandler) ListPartnerPlans(ctx echo.Context, id Id, params ListPartnerPlansParams) error {
+	var request ListPartnerPlansRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListPartnerPlans(ctx.Request().Context(), request.(ListPartnerPlansRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListPartnerPlans")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListPartnerPlansResponseObject); ok {
+		return validResponse.VisitListPartnerPlansResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SetPartnerPlanPricing operation middleware
+func (sh *strictHandler) SetPartnerPlanPricing(ctx echo.Context, id Id, planId openapi_types.UUID, params SetPartnerPlanPricingParams) error {
+	var request SetPartnerPlanPricingRequestObject
+
+	request.Id = id
+	request.PlanId = planId
+	request.Params = params
+
+	var body SetPartnerPlanPricingJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SetPartnerPlanPricing(ctx.Request().Context(), request.(SetPartnerPlanPricingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SetPartnerPlanPricing")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SetPartnerPlanPricingResponseObject); ok {
+		return validResponse.VisitSetPartnerPlanPricingResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -28786,206 +34600,254 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H15c9s6kvhXQfE3VWPXiooky/cfu37JS8Z5OTy2M9mZOCtBZEvCMwkwBGhbL+Xv/is0wEuiZF2O7cRb",
-	"OzOOCIJAo7vRd393PBFGggNX0jn47gyB+hDjn7+f04H+Xx+kF7NIMcGdA+d8CCQGKZLYA3IFsWSC10gi",
-	"aS8AwjjpHvfd91R5w27dqTlwQ8MoAOfAuXBaF45Tc6Q3hJDqedUo0g+kihkfOLe3tzUnojENQdkFvExi",
-	"KeLqJXQ53KiOhyO6RPSJGgKJYrhiIpEkogPQn2d6+LcE4pFTczgN9ffMO6WVhPTmHfCBGjoH281WbWJl",
-	"NefYvwMSzC9vd59uQdPb3nZ3/VbPbcNe36XNXsPd8tr+Nuz0d+leL11gRNUwXx/znZoTw7eExeA7BypO",
-	"oLjWvohDqpwDJ0lwZNVaIYyEAu6N/oDR5LqPSMLZtwTIJYxIBDFhXAH3wSfQ74OnyAYlnz4dvyJMEkoG",
-	"QvjEGwrmwWadnIKKR4wPyDVTQ4S5pKGZiXKf9IQ/IjFEAR1JfNpnsVQaSpHgEsog2u43vD263XK3ew1w",
-	"23QL3P3+lue2/F2v2duDHdpspCAyaJkDqbBHV29yymm2trdrTsh4+u9mJbz6iK/VB2wxHDfjDSkfgAZL",
-	"j0rwieBkg0pEek0r3c1DQolUNAAiOI5rN1vjVNBEKqjelKWcabvZqkTNdyxkanLxJ3QARLK/ptJBgO8V",
-	"P+VDnyaBcg62GzX9XRYmoXPQajQQhuZfOQQ11gwgNoSbnjDS7W/Uf0MVXFNEPk9o9MIV0igKmEf1Cl9E",
-	"segFEP7Xn1Iv93sOI/2Grz9wBdwXcSfhMVBvqPmLU3N8UJQF2eHoEcRnPuFCEcrlNcSH+u8h4iiVRNIr",
-	"QNKUiqpE6r1pKDKFx/Eb9Um61GxjQ6UiefDihS88WadeLDiTbhRQpUmvbteZrl++qFjmbRGqf4uh7xw4",
-	"/+9FzmhfmKfyxYmZxMCwCvlwf55IArPDnuY41Btq5ItJn7IA/PJ+DY76db2G36h/Ct8SkGq1c6AB83Fw",
-	"x3xx/Bhi8xGN8HqROB7RPo6F5uRfsqkytlZz+gwC3zlwINQT1ZwQpKQDPSiKRQSxGpEL8/DC0TOHTEpE",
-	"+a/5WbY1ahbPMt3u0mc5sdV1HOV7GujPmUMz413G8Vsp7PC8XgreD5i32mmxnDN27OQdxjv9gA2Gqnhy",
-	"R9m5WV7OJBljqxruUrEgID3QCBbFwgMpywTVbuznh5BtYdkTmL38dRFWunPPLlfm95mXxDFwpfm4AjyW",
-	"1yLuMd8HvtK59LNZCmfwb5HEJBYBkJCOkHh8gSdRBvBWDuDXhWmWg3C+kHVB06NBAPHf5ZSd3NacN4LD",
-	"StAT/T7EnYGepsR8mCT4yPAeEgg+gJjQK8oCzYlLYGwWmMUbM9NyECwsZh0gPFYEbphU4JNeoso7wU9Z",
-	"dn7MFcScBr9rtroaj7AzFWF5JkKw14hG/+tY8IGWcDSGSuZD+Q4tgDJdFjmD+ApiYpa3NP2nS1sHZI84",
-	"STjcROBp4GqOnsSQ35fptzTIfSa9QEgL6g9CvRYJ91eCMheq08dZCmD+IIhMvGGmOJQJvZ2D9YNQ5LV9",
-	"ezlQ5t9fByz1enC2mr7F8J5nkmmlTwnDOJELIPhOYvAE95l+9bW5R1cTBFEG74RMhlY+HpM/rBI2zAWg",
-	"Q9IH5Q0JU4QOKONlTlAQAYtrJa9T+WZZUXBsoevisLlSnSkkeDXTwFxRmvSYB594xvnWIXlrBNI3JBsk",
-	"MYxjsZVNqeeJhCPXyoeSjaOXpx8/HJ91Pp2+2yxzjsJdZldNisteUQofW/JamAjhAFo7jmicybiFvVpq",
-	"KNw5tzXnXIj3lI+sPCpXOo2YKuigtjYmegtBQspHhCoFYaTkIYm1ek4CqjQhFhC+VRDR9Gt6bSRb3LIw",
-	"Ly1sHaA+pQqInTDdDO0riJHBDNgVcCKRXFFAKtiq0C7hHumxk6rwmXlFM6prylS9ygpV0GZva84nThM1",
-	"FDH7a0XWleBEwJV+pXx8741Co/EnVQa8GHw9lgZjAmAzP77S0pY9ufFlrUXLyffToxN7KZzV58+f3aPC",
-	"56sNL9TzINLXNn4a6rNNh3hmVj3RRPg7V0yN1qZIXYLWRhI5rvtWqExaCdcDjUZBic9QhOMqV/WKhNkq",
-	"nmxhA8TuYB16VGH162GIvggp4yROAmMNi8Ul8Dpao+z7evqjwSCGATVvjR/xP8Q1oSQUXA3/LolPWTAi",
-	"iaQDID3wRAjGfNhjQQA++ZZQhAYaFXgSOgdfnJDeODUnoKjt06uB83XCOFZzjiJmTaDWqMCMhcqLQeN9",
-	"h6qSSdWnClzFQnAq5krf6Y3mMMPWHObPNUxvoKOPZqG1GBPe98kH+o7iEHfm/HoUQ5/dVBNglPQC5mkh",
-	"I1apgf0SRjXNRrXMNOBMAjHsdGLiGK7E5YKb0trjXWj5B4xO9TBjc0xt5F+M0Ryhkm3KTlgrHnaOI6L3",
-	"J3gqx5GXOAi5hG+EQRqcFHCmTwMJtTE0So+haHG21tLpFufxQxojLj9kXBLBAwPpkF4CoWhgl56IwNc/",
-	"UmKn0LC/2yFQBBQu+S4w4LpoEHzso/Fu1oFYCrutjZOYBC8GVY1a10MRIDLVydlQXHPcLmHcGKGK3oLZ",
-	"m7HfmNzO12xD75ixfs63Gz36PShasR+fKmSaTEEo70LTDCrpwmgc09HE+nHO6tX/xoKA8cFrvDS4V+HG",
-	"Qd4ZjMhG07DRzZrmk7GCWP+4tVkjEkJGOU9ooH/Z2ayR/F/N1maN9BhwzswPrfZmjai48MvWzmaJ4Zrv",
-	"OTUn+4y+yQrf0Iw4/zOfXJ9jPnElo7bbfS98CPA6th+NYogoonUkpNJ/dvrsBko/RHRUzf1/DykLziHU",
-	"tyRMXgI94VeA9TWDwJcHpP5ShBHlo/oHGkKN1F8mUokQ4ol/41dqpG61mfR5+s9PEmJe/ulExIoGn07f",
-	"1Uj9mF8JfCsJexAXfjgXigaFf79K4BVVeppXdCTrs26oRZjunBfF1AtHJgZpK7yMykKeKCFqpC9iYqUU",
-	"0rWbIt+/jwHg9haNMQl0K3eYRP7CO7QKc+kFxtVO26lwZU2/VdKN1gze5POW4F5aYhWbLeHkUpfOU0fb",
-	"wmXZbOj/u/O+XPKavVfULIYM3LmWqjt4AqPuxJaHucrKTHSFG6000SekkjsxP2S8+GvzmRZ+BlqYQHM8",
-	"sMytMaaqoTY+uWypUE0OqTdkHNwYqI8/6PFko5siZbdGugm/5OKad9DlrH+w9paOXki3Rur1+mbldWN9",
-	"1FUiLD4iVBEMmagRXyj0MYiYcEBfDo6QZKOLPhzGBx2kt7pUIqYD6G6iIR1FeRPzRPTZVq4j841/v4Oz",
-	"mAXXDNDy96pYyz+ABmo4Ce/UNFEwiTji8m5R3LxW9aVUZ6uEIyo1Wr2knBydHKNSUBA6qVaHnExlqhTz",
-	"Mk5XFQPD+CA9CTmkMfikNyJwBfGIBMwYY8Z0ujyurGpCKQmVpJsGnunz1oqxfgujzg4J7UngitiYIa3f",
-	"Z+Foc5DCe40J4L8c0niwqGRAywaXmQpKYehtzSmh6Bh7ac7BXhLOVCeKmXenAv9ecJi8NsrfL81XhVHv",
-	"hZ9MQ6goFldMC2b65EMciOilH/iJp8ggFklENrpccDAHiL9IIkVgrHYi0ccHJe3HWty0PCg4VOKhWdUZ",
-	"KMX4QFboG9S7TKJOILzsiCZF+IABV9YyMO2pUXs70qjXdlRPiAAonqa+hD3gCuJOEgeVM4FBqspn/Rig",
-	"o2JGg+rpy/zsrgP/aEcfKwjfIKBxjivQTLDzLRGKdgY9pLwksK4rE/M4LpzXHMs6F3qrQkApwKYI8Sr4",
-	"lqCRg602cZgTYJmOtymGHPMoUYsK/5M4NH4xps8IM74pGgJyIuuww2WOCx/ziBAl1Fzu3dwmtIjIUHOu",
-	"Y6bgIw9G5pArUTxXYWNWIZPMooAFmV2ZPrKgSXteP45exgzqNPYJPiYbcKNiSt78RmhPXJnTl6KvzOPN",
-	"Q2Nus/6J/AHiRBrn6TZrSxLkmO8tm54wrpcUQUw0ez8kblMLkQm3Dr+FP78IZU8n3Go65cZrMJMyJ2JN",
-	"aIiucNEnoZ6gTtCPFab+cUp88FhIA2JwycacXQsSBdQDWSNcCyaEkrdnHz8QjpL2pIBiJqyi/PL0dXKa",
-	"BuUSGlzTkSQejeNR4YuHqU/Kxr+FIgZCYyAx9NGHtdFutUjXfLGjhOhEMXhMQnezHNbcbNW3GyimKQWx",
-	"Xs3/uf/9peHuf/3erDVbtxsXF/XCPzf/+2+V9isMvTO2znzuT2evyjN/OXL/8/X71u3f7hRKLagKM1ed",
-	"9gehWN/6BYu39wJs2Ys1ghlfeCdVqCrt+xoltLZJUEi8HgInlHhWEf27JoeIMp/0aEC5BySiUp8fU5KY",
-	"bxj3+Bx2f63zyQg4BqT4dCQn16K1UP0FpTW51MUjAh+kStfBrAbYg77GDeQkNmqDSWK+4FvaTQPGt3a2",
-	"C5TcqOQb+dLGoHXnrhTEIeMmRneebVWvPJ0F/EOD9WpIORmDWGlXu1t3hMGXl7bYtsaVqbGTq9h1FSLj",
-	"1VEhdxrbeidMjeuzrp+SIV5fk1yz4E7qga2WCO+SGPtFL8YcX8+9Hrc1Jwoon9ufqcdOd44uoKAghWt9",
-	"oYPawfRJJagk6vRh/omVuAR+ty5vhuX7L+6ucnW1sZMuwj3dfHG9k4dbOsmpGFYUTiap76UIQ8FJIdZC",
-	"1kyMiw/ILFA3Bkk2XrMAyNmIe+QiaTRaO+RMK+g18kEoGo9K2peHk2IiSzZLpQ5WIT0tyMnNlxYQ0v6p",
-	"hRsU0oqLW2KC2zsAbsdN3U/RISKSUjCdkSWciVCOdHqiRVOrKohUiqTWT2teLlrICuuLfYg/GQm8DMiV",
-	"aH4aidQcK+1PDVcw0eARVUNrm9HM3oSn3MV1i9SSEp/+3NcZ+05t8isY2DMQLmlbrzknAeXriXFZ1RuY",
-	"RjbY0OAqAxoOkJglICEICFNk48I5Muyih6lzxI4in6EnmYILp4h8hXulzATnjnkxLy04XD+Y953chjoz",
-	"xCqg/MyMXNq1yVUSz72sVT2hhc9NwqUE2IqjycNzxnAkA9eyLlUNx4cI3ykh+V1GgMeKqguh0BhSrAMf",
-	"ph7oyAsWPc/VxMyFhMNFpb4ZV810M7eGw8M4ffFGWcHXq98/iZmnsWZBA+cqyoqnkUYutEuDZ7eo6B2b",
-	"l3bG912pBd1N8qFx5XQ89OXMv6yyC6i0tO3G5NpS0yDiUSeC2NrhFsfKcfXBgnMaap5lt1z5ju/6Me2r",
-	"Lkm4YgGJDBpgeQDrjpHWyIKmJvTE1rR+zkmXeopdQfeQdGNQ6L4lil4CZsRxuCZCy0qyqBngt5yaY97E",
-	"ygn4YqV2oFe9psiD9d0dP7dYs+j9MolpMeMei2iFikEjhrHtcy4/tbLNO95kpleJuZfMpAbODqC36/6D",
-	"mQy8dcVszxMmbWKkZ4R9aI0pkRATTXvW724dRnBjsyLty9WBeHLeBY/xGARdMfYJt/N11sH/YaE9mUCQ",
-	"px2SUj5LkUHolWr+YHAFrdY2w7SSQ9i0h0nrOienr1+S/fb2LrFJFsQXXhICrwgiWCZopRLOaa5JlQvX",
-	"VleY81YpxNjcTl4ijEtFuQfTqtzYAg++CRCSSRSJuBozciZRYSA1mS4VmzE/TALs0+kx4TTUF4gp8GMg",
-	"r4ffrdDj0/SrBTUDT6ca5ZApPhJdegkO/RDxsZOCv1X0ltTmzHQ/VKFbGNJjcJgCghnby4ynPwzPwixm",
-	"ZrZgiKPmwct5/TX0psP8Mp+6+6Ux9vSQeF1EaQvEFXEbD38pBF/2EJckiPs84lypaY0rNRj/9S0B+xxD",
-	"PqZQXMXh3AX4B9Koi3S/imZdmGdNqswvjVTTUOVBsWQNCHJuBaqHl2MeMGdnJS6tIfjjpJB50zQLi3tQ",
-	"FEX8Wg+aPqRFZgYHeGBD0TIy6cRWToH6jIOsiEb2huBdzvQmT5PK8umrcgW0TjuaN12gli6jCtWrkwY+",
-	"D6ki1BgvQjoivqiTrjWhdNHK2E0NPV0cZcyMefK0GgKL0wRqIuIs+mpW3kFuPao0G5zTm8fBbOPKehon",
-	"EHvAVY00NACajUaNJJH+s53FDKYhiHQyTrE+Fn5n4/i2SlF97WlBfQ/I/hEYy94C5/TmR+qgj+3gqlMW",
-	"cZVToPUw15GmvBWuoXN687B8/hGe++ThptE4Y+Z3zwMpO9NjdeAmYjHIhUg/fYfx6XWcjGMJR47qTmUk",
-	"pl5TJzUqpkz9N6BxJQMfDxsubqw0WWl9pQ1+nQa3QgXeBbhI5nvIoJbVyS1Wt25XupikvBbxRJrG9s6i",
-	"aRZjYElXkH2gas+fZFUI6lL1dpZ110yA7N7CnO7BY/MQ12UKp5TJixVMXPr8l7o3x457rDCcXTJ6H7DK",
-	"bC7kzRULvwI93UORn4rtpBLsXLuZl8Rb86RSzY+dU/hBFtdlFzXDp6ex42HkBORLKwgK+v01SQoPgYtr",
-	"w5cq+eBfmFn4uwHJnBGxd5j85w19NZ9+V0iHLH93SiLtFM4+VZe4+9NrCAQe28uKMClGjleFTmTh+dOS",
-	"jQsJklMy8fKxg9SdtVBmowmSojKJIQSuOglnapHjqjlYMbAz32laNjW283Tt8wFybadcOp1VTlol8Y+1",
-	"89qMsM600oGfoghi16MSSABaB5E14rMBUxKNMz6VQ5CHpqygtJUY0iwzk2mQZqLZ0KH6ZPafVmHs/7pf",
-	"vzdq+7d/eyom6THwLStm2ZNfStJ6gie4sil9AvAzgPowAkpKyyvIKHaKNYkpvwCajMEQ47q9JGZqdIZF",
-	"h00ZW6zleJSYYjk9tCG8TjmADZ1zKrLB06i6jS697NTr9e6myflFg42ZxmQm2Zgq7J7gKuGav2xgm8wK",
-	"H2OQqLFglIoCY/lE/H3KGt9+Pp9cH3n7+Zz0YxGS7snHs3Py4qr5giZq+AKX1CUb/zhrbe9sYpshPQpD",
-	"7fKi5wxrO6uRKbfiQ0w2TvULL37X/02uGCVvP/9xtjnH6m/xUumLtFgzNQFYVkp20hLH/2NdDHVPhHkT",
-	"qxP7lCig4WR+2xkEQS0vCWN6lLEgIEemnAt5OdJ4eBILBZ4iLwOR+MRUCNDIHIOnAuxsdsHVMBbJYEgU",
-	"g9htpf4DWb/gF/yl4BqHmeDy4IK7Jn8fM+q7ktNL6Ggq6do6RIfE1qPKwupsfSKTeP+naVax0W40Nut6",
-	"MozZM0+zCMTutFLW3aysg4k07HrCB3SL1C44QUTLexzVSNcEEX752k2j7IB6w7HiVrgKzeYkBmOTLqag",
-	"d8lGs17XZEZsKDzZbmwihCknIqLfEsjqJNUMDIlt0UW63y+QkV04B+RLvV7/WiMXxcpL+vcLp16vXzi3",
-	"3cOxZn9M2hpLesKJMkt6sXgt6t0gbnclGQoukph0x4p1dw/KLexKTe307Hf0szu00OZCDSE2oxnWemi3",
-	"Wvr9bnUZ7u4huR6yAApTMuwjZ9ocpXM09ifmmGiJ1K2TP2Bk0OMSIkVabTIUSSyx0IbtyaFhYm4Faeuq",
-	"FztKZLvO+mh0rVDSzRva2V/0gkxfu2xQ1u2ii98pVna3NHBkC9Yj0h0Qw6ww6XfLe/v5HP+ALtmYzo7w",
-	"pOM7mRCyq5mfs0zZfrKu58UAVxFgxXGq0KeowWawGGJTS0eDNzA9ehjHcgzdGxffwrVtdG18cZeEQLmc",
-	"5Ob2w1LTtFNzAuYBl5A7Dhx9F8cMFMUefZjmmtV8L7C+F+mbeTitkzKzo0SJ0Kw344tHJ8cFIfPAadSb",
-	"9QamjUTAacScA2er3qhvmbt3iDfeiyHWhvtL/z2oquF8hFQsSavRKCCyrV5v9i6z0iJ1ci4Sb4hJHKbv",
-	"DgSmuHMG3mPfOXDegLI16cbaCbYajRmF/CsK+KduaUdczl/w3n57SgOWdG+a9wTsCuolacE5+PK15sgk",
-	"DPXpHTjv2BWg173mKDqQWOEsQie3RRoMYcOEZeernugFes3nBTgYnqcZaE+LX1gz2/YeRAas8TNkAwNc",
-	"wxtsW7Ma2W5sEWRX12zKKeRBA6seRB5jkK41LSaYry4/pvTUTATB3AeXL7eqo4ieiyhhkBJbs2w3ttaw",
-	"i3JXytJ27PVe2lNSaHGznp19EPoeov7o0NwilAWatsxiiaQjcj0czUbT4kHPiaeaLUfM1ZxsOrKaEvYS",
-	"wEr9lzA6zGvW6wemoo2WgfRMdXKGhcEMppoiSDGoJObgkyHEFWiqxREjmEun3DZ4irqWD3lhGqZqde2O",
-	"gbb/8O3XVenAKIJfynYZp9Vo7bjNptvaPm82Dhr6///jGDuM0+jt0jZtgtvqbzfdttfecvf9BrjbvWZ/",
-	"t9/w9mmzmUvB7ynjRCoRQz8WWPAoVdocetnZuvy2f3PVClPD/IGNbtH7KlW7dGD0tnH8p2Dv/zwafWCN",
-	"m/dnjdGHf/3z5v0rcY3/eS3Yu5dvIxzz5njr32dv9+dH50JB/squIlp80yphelUitbYNrKvmzc7kRaHR",
-	"Kb7SvPuVUhsdfGnr7pdeF1snbs+zsnLPPiTGwi0hVbbZAgnqhY3R4EQZ1FtT/76i/ApimLQtI2YplqYP",
-	"HZUFxJFYsuyCmzp9ViYt9WTA0nGHVkDFF30y1Jq+jxePR7lpU3vBJTZ2ML3XyFFK/H+XJtNMlgKyqEqf",
-	"H2qxC3erBbELbgimsJucjfRGqc7SzX1tXSNelZmFgYntybAotxjrpm2YAeLab7b49Px8YAq5LkhB1uh3",
-	"W7YMpd68MqNqLnjVPSb+VMt6iBRHdd7e7P0z+k8rPt+++rw7Omp6v28N/rFz+X6fn7Tlp73r5cDpT5P8",
-	"sOUN6jH6yrKUIW3XEg8eOZNqN/bvfiNr2qtfaLXmWddkq611cMSXltoz49miXHFMRHnxnfm3hkcGMK3R",
-	"GLbWUSKS5FrEl5iqrszRklO4EuYXYhsapdyLEi5cEU0KJvhKzmvGyLFdFQuAEz96PGrf/UbWNXUduGDg",
-	"sgIuLM7ojRW9bHpA31rlTXuKEqpGBTkUsXK1WugTNJuSt5/P6+TItmU0hr1Ca0NjmsHqpBec+n6sNUt9",
-	"ferf0e55SMSV7XqI7+Bf1naG1qV9ZEkXvFtofDjj7ju3oWxL31ypNRbBPGaKzaMLHE/EMXjKHYpYgttD",
-	"Y/7IlYpGi+g9pbi5ua65BeXxcuSiFnuHvTce+8jeHn/667j5gR3LY3667b083jm+jP73Xy/f7tdh9PYv",
-	"//Mx+8iOb455o+61At4LXzf8/30blEMBx2/O5ra9OYuxjftYlLgQpphGJy4GpWkNS6+J2WNa++xHMpfW",
-	"HFfOeH/UFTjGFOX29xvTCdgQlCEvi6hGkOQlEM3mLuM6MM7ppjU+p6vC7/Wns2Fk440gCm7Ui/SnzZpR",
-	"2ME3Zh1Jr8A/IIKDkYp9YcxmWujVwrcp562ZReZEMLZ6Y3Im3bzsqGlxUbDuBowb61AMVAotlOet5qoV",
-	"7FLHlielZ5u+MM4roDH5/r3c+OX2tkZG2NXcloP9/r3U+MX0NimVtp1bLN6nW9D0trfdXb/Vc9uw13dp",
-	"s9dwt7y2vw07/V2618vF4rOszKs+Y1ueM63Y4fxbr9H4oipr7paDBKauKzP9NvF2m4+3TPYdmqmxGxLL",
-	"8PyXUNzH9lzgHx5VNBCDSgFluuL+mFnFFKmi3BrqIRXrNdP7euhzOWq7R+3+mStWccWlTmmatUBLXmXO",
-	"MNb8+vdzOpj2JTvsBY7BDzwbFtZrWBg7m7mZdrXYd6d54RRCcWVbWZe/fIiMWyoWBIRxkhgvXruxT7qM",
-	"dxJpGquVme4r/MqKTLePTv8qWavCNmG++NPZJhbH3eYcuHsSY3oaBty9piyA9dhBzBksj7q1as3kI4cK",
-	"RjXhCx7HttXk8+cL6N4voF/k8vnR1sg3oFYhwSUskRiP4w0rPHxo1kjD0TBycMCugNtgtDywq2b6PFFl",
-	"FASLcWSj3WzlESCbk2RvIsXWec88Bql+OTKzsdT3YYR8Zob3zgztt5+Z4oOLQQ8q/RsiXln6NzkGldLU",
-	"56EwwakxYEwqDSTpQSD4gChh3ceY50u5b2IlJ8vP6N9H5Vo1lSLZ+9XlsFneHFPbOC2ba7nAKwiFsRdX",
-	"OOkzbrDTb3otfwvcdm+bum1vx3f3YLfv7tNGzzxp951C7eD5XpibJeSVoqewAxsNvTRNroyI2A+wWKjY",
-	"Lmkx12ahFlFe1zjD0iigfIHYPD38MMtmwAf2H66tUY5DZrkJTvCL9+4dqE2qMMHILi4NUzLxlnVM93IO",
-	"nG8JYDS1xeKs6NSc+FQoZD7z65jGxGS5w/C0RVQ0wsiXc1eJrweIRFxMXPjNyALNRoO8+a2i2YtNIJ6s",
-	"cO/sevt+A5p9t0W3em7b29a8YKfv6vn3vYbfhFa/XJX1wNnu7UHLazbdXb/dd9t0p+fuwb7nNvt6Ej3H",
-	"DlRUKD5wtvydfpNut9w9r6m5zy64+3Sr77Z6Ta/h78Nef7fpFMJ30y4D8wkzecV7p9lreVt+G9zt/k7D",
-	"bdPdnrvn7fuu3mm6xmWdNFl7kJm+GUTRX8IjE1k+NM+lPk8opfGj61lt91aNBHVyrHJK1xhVy/6FPuZS",
-	"l/EwkYpgHobgQLwhZdz2VMVefvhDpxdjjsvmNDcLNmN5BGGLPxdtL06mCxHmYwjSfGbdP5Z1L4IfsxxI",
-	"mjc8u40ek9soMix4IXURr6O5XUTmG8ZSx0VmTEkkSLJR9AvlprtDYnodYTQ+lwqovznNa7TcHfLsLHqq",
-	"zqKFEHaGi2gh9VAjanumafkNKIuJKyYWPl+BP+8V+FNffw/juFqAHawcQr+w44psoOkUlSMmsyg3TB3b",
-	"rJOuweMuZuZrNnPBe9hDkChR6BO4UWoRuHlIKB/l6eZZTYaujXbrmFk7Jki4Wyef53GeVUXYG+vyGi7Y",
-	"JbWzQt606Xy4EBHeo4PrmUkvwqTT05vNprfXwaZba2HTqXPtmV3/yi611TSjF6b3kJt2hJ3qt9AIl5Y5",
-	"ydrHir5dgCmBYDKqSJ68PFZJYKNrRnTMiI4E1SWSjiS5HgIW8BEc8rzmzTrR4mzXLLGTfrXDhX21B30R",
-	"Q8FtB2qqxGu6J52l21w5dgB5YCfI6p4623Snt+vt+e4+NDSfamoe0PLdLWj302dOzbEQMByqt9ffp3vg",
-	"bntN323398Dd93ep2+rteE1o9Nsmh3cCaCmH9amiHmgk6YyVq0larheIxK9Tc2TWtZhVFHUi7xI7FV+L",
-	"+DIQVK+sHwN0VMxokFWoE7ZIZicroOeJMLRlXq87PSoBZ9A81NTe2MZaYj5g9AFC8rbQIflbIhTF7sjN",
-	"hua8YuLXxtyccexAp/DIFGmeszuniqV/l+Ntoe89riqpYDBnNA3UnWAztK8gJgqksm1IQyObSpVWL/RF",
-	"jJXEsF5BFgCAxn+Nn9bkbwZ2CkOy1IvNmokRNgRywbFOnZFzUho30/WAIFVghTg9qX0FuVJWYqZbu+Dd",
-	"9MXxR1jHKm2oip/X/52ANMXbpDBfQvfwBU9pkGgatN8s0+XY/Jt18k9NUfKAUDKksX/BkcIIB/AxW1b0",
-	"FXJaM5keYmnQyp+yo4eY37ooyF/whKe5s/i6mXHDbW6SEPuD673omXDibPAhKS3frsQk5F4PRZAWopRV",
-	"G7OL0ruzhV313j4PgV/w/NzzkhemBhP4WZkrjUP0Sp/UdiM//kLhoO5m/YKXLyWsboc1t11TaSMAeoUW",
-	"PpGgwnMJEJkSdab4huBQpZScTb12lo3Fe6gbxzlwqGv/fKR3zg+5Yo655lv3Eoj4LEw8KWEiq9njk41r",
-	"pobIGfC5BurmT2eA/8F6jn6rNRfw3lAF17ZEcy7anK1DtJnUlLhQrG+p+G59SV9TJOERZX7qS7J98NLQ",
-	"XBOKCHHIuFbja1loYkhZILFU8aFRgIpfXlEN+lCYam3KkMxClDs+HUnnYLdW/C3Pc9ULafWMVcnd6e82",
-	"3Dbd67n7XsN3m9Dqb9F2b9vbwcArC5h80q1G+dfytKmpyt1t7DXddm/fc/f8Brj5pLsLFMCoBNOzirGC",
-	"ilHE4YdVNE7BdG6zLNseHjnPUYt4AhO3Ue3IERll1AveLSKhob1OPkjLyyawM8VPK83fMKnyGSzqahru",
-	"a4B3N2cIkVOJdlmD9S9Er2sW1Z5ZXVkAepZ11mjTPVsfw5wUX9At5yZxMF1m+ciBfDp9h1WweizAcrZ9",
-	"5DLcG9VISH3Iix9jtEwPLKv0FLsyyRV6AJp9af4uhm/6PviHptZPahk2vr86OSmGN6ihkCZwtirOYXoE",
-	"/Ee9wU96f2uL0c424Bw4oeBqGIzSdpTOgfNt6z9q/+p/G70PzfCP3ehdS57uXf+77b3a6f9j+8+jRlZF",
-	"XJ9EXnzxBSpC8sWdry8QiZzufVo0siZeRAB9vs+SSmX0ckZ5OaB+lMd+klqjmHmMD2a6Y+wY9MRjgtPJ",
-	"p3OrMdhHFToCna4bnNhvrmzOMKyjEwofsIFIDFoNcmqON/IM4KaRll63KRAXikR/zGk26o0GZtzEsR3+",
-	"6ewVXm+gkqjTh/L4KcO1NAhc8+vOt4Qalm0NH3gQ4He8IY0HuLrFMgBSsE0tXI+Pn2lulnYQZaj3wPpA",
-	"elrkNAnAWqWzqkye8GHzgFBFAqDS2NARpS/4RtfgdmpCR4+Cfq7v0vwe3Oj6iaEd6GS/djdrF9wgsCkg",
-	"xWFA8T7d6KZ/dszzru3vokgopCLqWqSdpy+43cVG1wztKCE6UQwek9DdNAlaQLBdQUocuGz7d95EZPOQ",
-	"WJIgliRMJI7gpBsJqTQtdyI6GnT1+2PUk+7fDEDfAbEGO4StqV+d9sgpeifsAsfsNWSjm9r78PXcRZG7",
-	"LWbqTkWmtqzl/Snxs+VZ17qN2s+3QMVd/aw43bvitOhdkgpfJoDMxXC16TrSCfUuqeaJmoUxrj9rXjwk",
-	"Uus0NCCK3oCspZzMOk2wHqDgkFX9NPVQrd4TA0XbbzhFvTGfeGOW9kCJvgYw47m2d2XZ/jT5teY4nQPH",
-	"Hmi+1cpWdkuGMSp602E+4mfDa/ot2NKDt3vTcvO/3mMN0iLWzZHmWsy7/EXyXUtbXmPi68pMZloia+FE",
-	"HzSh9ZES01Kk8YQSTX8WHrbMMc3M9xyvG/Gc+PloEj+LR7OaTLdQtdDSd5cvFroax31O/3yy6Z9Loe2s",
-	"PNBxFjVpwi2j2uNKHXq+eSpbmv4Ct84D2ZWXoL8fn3i55oqha7xsVitUcwr6j0USIQsrf0IJkc9cbUZW",
-	"4jN3e05PXJP8rkbRjB5PJ4VaYJJsJJx9S8A0X9lcxdx6jl/9GZsbL5Pv7dy/pVEDfH5DIx73L2VnVBYh",
-	"12ZmnEU4s02I+qgeT0k8ZxlMe6oF4pz7vt7xbOewlmm0eTaWPUZjmTLUufxdu5SpTL+5sqVsOcbybCh7",
-	"6oayhVB2DjtZypymmcksnj3iAjsPyud/CR7/sKapBTD+Z7FMrYG5P5i4+FTrdD0oGxk3Bj2zk2db0Eri",
-	"6Z1WIEkS7mP2UVkstb14YyBWzY0gNui4goXo4ZpupJtNo/FSwpoVipeWxvup+l1MM7AvXAfwvo1bcxu2",
-	"fimb1j2YsxbnALNNXY/BzLUmLF8UZ5+eieyh2MGCgJ3DvPZsWXuElrVlpZZl7Gkrm9KezWi/nBltjRa0",
-	"Wcazx2o4e+Lc/2fn/A9qb/vFTG0PamYr0+Gi5PH0LG1PnO+MWeme+c8vbqBbVMqdrG3zHWvk3M6ojkg1",
-	"a85fJHIoriXpixgrBqQVWOrkJOkFzKuTI9try7dpvjWihxI/FlEEfl5iAZ/oRaCw3GzYmsKdgeBVAvMb",
-	"UGfZIj7qkfdY/mRK6nlFrdQpefEB5Z1F2BO+MK1rxwJJ9uVWHneEuC6Ukb9ANaX5iyHhMU6rgqQfLq+z",
-	"LMpCmnN8443gsAodg5fEiE5fvhap+hSoj8RksTol6Zzoxqg6QlKrknvGLJYFAjX1vDRdZRQwT10sNFNH",
-	"VA3zO9TgwfiNXzzzkN68Az5QQ+dgp11zQsbTfzZ3UOrSkHEOnP/7cuT+h7p/Ndz9jvv1v/5WZda2nAuz",
-	"aKf36iaK3pBY80bGSQSxB1wt5S84x+88h5L+6+hcH7EW7/S0hifcm+X9nN7cbXVHFPglTO7KIuH62jNX",
-	"kccUY/o5vXkMhvQKBFwEnZ6eQXwdFLcAgGYZthW9eTZqPyajtkKaXEjURx6ykDVb0ZvlLdlLcY1nK/ZT",
-	"tWIvgpAzLNiW0UxoegabHqUF6ZGw6Z+ZRT+M9Xl+lH7ylufVmfWSst3S4tzTszQ/Ej6RWoyf+cUvbC1e",
-	"QnxMpEWTanuLMaxIANtCQw8/JDQ1s+gnkjAlibjmRCra71ebWz7hZx4oNhP3mBYNZpJoWEwLzdTPnHnp",
-	"8VQPvp351aw4owHY1IhQ27H5UQeDQkhZ4BwYFPofO4vtPYacc6dvSh647d42nVYMIdvzKwiFMd1pBipM",
-	"2Qb7z3uzQGlEvNsEhWf3S5igEkuYKdPQq1re/mTYhcGlnAAoHxmaI0cZ4zBjxngHCjsHF1wPJl07tFvL",
-	"BnVzMumSDUUvgZN+LEJTC5wGAcSmHQbtSeCqsgq10bU1Gjyo9SulpT8phzFSsuTxlnIgr4RJz5HyWsQ+",
-	"Nn4MBB/Y7o+ufhANYyphnIQWIogHNqLNgMUSAlkBbqsxlUUgOFUsk6v4tp5NZdNNZYks+dDm4ltFmWch",
-	"k5kRezQbst1ypBIRNjLGEuKKCO5BnbxEFiTTBrhmZnRCSQiusHtBY39zmmltOZ70bFt7qra1ZTC4Ns0v",
-	"qicrXoMhHWnh/FBfvqb3MgSplbddaYuz6Hf/SvZPz+6f1e81muuWo5IfYayrk8+VxrqsIVtqrTN+Fuzl",
-	"gnfAXLa7NdwGqzlmkbD+WUfaWog4HtiGdw/sxUJhIQ6zPc5hWuvhMNbO98xpnuj1nxnrVhBgr4D7In5h",
-	"+71PN99hwFnAriDXkm3naxLF4or5EP9dEjMboZ4nEq7IxtHL048fjs86n07fbdYwANQTXGqV3I9F5Pri",
-	"mss62W5ska55FZvaeYL32SCJwe+StAW74HBIthutbGDCY6DeUOsEXcMnmSK+ANNli3J5bbB60oD4L5zg",
-	"93THa7J7VTXKT38asAHtjRQs0ISgtMhpViaMtDXXQwnuJlC3/sgtSEu0gtevzLG0M4OZnzi9oizQKDJG",
-	"OenhF4FngLao0dvSTyAMgvxCBPQu2/LaLMemcC7d6e16e767D42+26bNnrvntXx3C9r99Fl+qf7+ibyi",
-	"inqgcWuRrqrlTTxT2JopzEakZ3SxNkrDlxkfuExB+AuR20e772Pc9tpIrjDOZB/swI6/u72H7pa2u0Vh",
-	"y6XeXtvdbkCv4ff7zRZomdYKDM5B1b1n6gEfOJ4IQ6HFjhCoTGIIgatOwpmWcfV9WKipHV13elRCRyoR",
-	"04EWkBNJB5DmI6Q/L0zgRbA9E/maiTwFLkFaJCYFxifC6KxnJzmFKeCUqyVIXiXxjCD+3xLJOEhJNFLJ",
-	"Q9NFnPQgEHxAlNBUWCOMXwlN9zwJexjOn2BAM7GzLxXz/690Zb9w2L+FayeKoc9u9Gn8cTJeoIxYHJL3",
-	"6Yi1h3G3LzbFp1/CHXuVo+i6kgLWQm5T3Kj2EB/Uk7oYRi+Kn08ov+CeSXtBwM3KOyhg1XPuwWNxqF5l",
-	"tLzUdb+QP9W+tHwawtKM59ld+lTdpYvi54x0hKm32htQOWY9rnDjp8Hdf3bO/jA+0MVQ/8mnLayHua9T",
-	"nFyUPJ5QGsPT4Cup2/OZv/ziKQ4LS6nlehzfnd+AxhAfJWroHHz5elv77hxF7A8YZb981S/EV9WVNt4J",
-	"jwbEhysIRBQCV2SjG9JL0Apzd1OTRxw4B85QqejgBTqYgqGQ6mCvsddAvmRXPTGvZqNaSafcRzMWquz1",
-	"nBBFJCvSG84xGrFWCPyqkaOTY3IJIzOVDWTPpkEv8+Q8mTF13NxOJASBrBEJiiQR6Y0IArY4ZQr/yVlN",
-	"pSDcjlkNFikxNYXymifFuQqVUG6/3v7/AAAA//8=",
+	"7H17c9u2lvhXwfC3M7VnJUWS5fcfe920SZ3m4Rs7N3tvnZUg8khiTQIsAdpWM/7uv8EBwIdEyno5thPt",
+	"7HYdEQSBg/PGeXx1XB5GnAGTwjn66oyAehDjn79e0KH6/x4IN/Yj6XPmHDkXIyAxCJ7ELpBriIXPWY0k",
+	"gvYDID4jvdNB/R2V7qjXcGoO3NIwCsA5ci6d9qXj1BzhjiCkal45jtQDIWOfDZ27u7uaE9GYhiDNAl4m",
+	"seBx+RJ6DG5l18URPcIHRI6ARDFc+zwRJKJDUJ/31fC/EojHTs1hNFTf0+8UVhLS27fAhnLkHO222rWp",
+	"ldWcU+8eSPhecbuHdAda7u5ufd9r9+sdOBjUaavfrO+4HW8X9gb79KBvFxhROcrW53tOzYnhr8SPwXOO",
+	"ZJxAfq0DHodUOkdOkuDIsrVCGHEJzB3/DuPpdZ+QhPl/JUCuYEwiiInPJDAPPAKDAbiSbFHy6dPpL8QX",
+	"hJIh5x5xR9x3YbtBPoKMxz4bkhtfjhDmgoZ6Jso80ufemMQQBXQs8OnAj4VUUIo4E1AE0e6g6R7Q3XZ9",
+	"t9+EeofuQP1wsOPW296+2+ofwB5tNS2INFpmQMrtsa42WXGa7d3dmhP6zP67VQqvAeJr+QEbDMfNuCPK",
+	"hqDA0qcCPMIZ2aICkV7RSm/7mFAiJA2AcIbjOq32JBW0kArKN2Uop2o3O6Wo+dYPfTm9+DM6BCL8vyvp",
+	"IMD38p/yYECTQDpHu82a+q4fJqFz1G42EYb6XxkEFdYMIdaEa08Y6fZn6r2mEm4oIp/LFXrhCmkUBb5L",
+	"1QpfRDHvBxD+959CLfdrBiP1hqc+cA3M43E3YTFQd6T4i1NzPJDUD9LDUSOI53uEcUkoEzcQH6u/R4ij",
+	"VBBBrwFJU0gqE6H2pqDoSzyOn6lH7FLTjY2kjMTRixced0WDujFnvqhHAZWK9BpmnXb94kXJMu/yUP2v",
+	"GAbOkfP/XmSM9oV+Kl6c6Uk0DMuQD/fn8iTQO+wrjkPdkUK+mAyoH4BX3K/GUa+h1vAz9T7CXwkIudo5",
+	"0MD3cHBXf3HyGGL9EYXwapE4HtE+jrni5H+kU6VsreYMfAg858iBUE1Uc0IQgg7VoCjmEcRyTC71w0tH",
+	"zRz6QiDKf8nOsqNQM3+WdrtLn+XUVtdxlO9ooD6nD02Pr/sMv2Vhh+f1krNB4LurnZafccaumbzrs+4g",
+	"8IcjmT+5k/TcDC/3BZlgqwruQvpBQPqgECyKuQtCFAmq0zzMDiHdwrInMHv56yIsu3PXLFdk8sxN4hiY",
+	"VHxcAh7LKx73fc8DttK5DNJZcmfwb57EJOYBkJCOkXg8jidRBPBOBuBXuWmWg3C2kHVB06VBAPFPomIn",
+	"dzXnNWewEvT4YABxd6imKTAfXxB8pHkPCTgbQkzoNfUDxYkLYGzlmMVrPdNyEMwtZh0gPJUEbn0hwSP9",
+	"RBZ3gp8y7PyUSYgZDX5VbHU1HmFmysPynIdgxIhC/5uYs6HScBSGCt+DogzNgdIui5xDfA0x0ctbmv7t",
+	"0tYB2RNGEga3EbgKuIqjJzFk8tJ+S4Hc84UbcGFA/Z7LVzxh3kpQZlx2BzhLDszvORGJO0oNhyKhdzKw",
+	"vueSvDJvLwfK7PvrgKVaD85WU1IM5bwvfGX0Sa4ZJ3IBBN9ZDC5nnq9efaXl6GqKIOrg3dAXodGPJ/QP",
+	"Y4SNMgXomAxAuiPiS0KH1GdFTpBTAfNrJa+sfrOsKjix0HVx2MyoTg0SFM000CJKkZ7vwieWcr51aN4K",
+	"gZSE9IdJDJNYbHRT6ro8Yci1sqFk6+Tlxw/vT8+7nz6+3S5yjpwsM6sm+WWvqIVPLHktTIQwAGUdRzRO",
+	"ddzcXg015GTOXc254PwdZWOjj4qVTiOmErporU2o3pyTkLIxoVJCGElxTGJlnpOASkWIOYRv51Q09Zpa",
+	"G0kXtyzMCwtbB6g/UgnETGg3QwcSYmQwQ/8aGBFIrqgg5XxV6Jeon6ix06bwuX5FMaob6stGmRcqZ83e",
+	"1ZxPjCZyxGP/7xVZV4ITAZPqleLxvdMGjcIfawy4MXhqLA0mFMBWdnyFpS17cpPLWouVk+2nT6f2kjur",
+	"z58/109yny93vFDXhUiJbfw0NGa7DvHMjHmiiPBXJn05XpshdQXKGknEpO1bYjIpI1wN1BYFJZ6PKhyT",
+	"mamXJ8x2/mRzGyBmB+uwo3KrXw9D9HhIfUbiJNDesJhfAWugN8q8r6Y/GQ5jGFL91uQR/8ZvCCUhZ3L0",
+	"kyAe9YMxSQQdAumDy0PQ7sO+HwTgkb8SitBApwJLQufoDyekt07NCSha+/R66HyZco7VnJPINy5Q41Tw",
+	"tYfKjUHhfZfKgkvVoxLq0g/BKZnLvtMfz+GGrTm+N9cwtYGuOpqF1qJdeF+nHygZxSDuzvn1KIaBf1tO",
+	"gFHSD3xXKRmxtA72KxjXFBtVOtOQ+QKIZqdTE8dwza8W3JSyHu9Dy99h/FEN0z5H6yP/QzvNESrppsyE",
+	"tfxhZzjC+3+CKzMceYmDkEt4WhmkwVkOZwY0EFCbQCN7DHmPs/GWVnucJw9pgri80GeCcBZoSIf0CghF",
+	"B7tweQSe+pESM4WC/f0XAnlA4ZLvAwOuiwbBhwE672YdiKGwu9okiQlwY5DlqHUz4gEiU4Ocj/gNw+0S",
+	"n2knVP62YPZmzDemt/Ml3dBbX3s/59uNGv0OJC3Zj0clMk1fQijuQ9MUKnZhNI7peGr9OGf56n/2g8Bn",
+	"w1coNJhbco2DvDMYk62WZqPbNcUnYwmx+nFnu0YEhD5lLKGB+mVvu0ayf7Xa2zXS94ExX//Q7mzXiIxz",
+	"v+zsbRcYrv6eU3PSzyhJlvuGYsTZn9nk6hyziUsZtdnuO+5BgOLYfDSKIaKI1hEXUv3ZHfi3UPghouNy",
+	"7v8yEZKHWiMsHib1vBiEKGWhaM/E4/Jny8kNz5daT74Pb95xptFGeyHd8lVol3l+AdaJvqwUmlOelAgJ",
+	"/ZwIwPPTvgBlCxrQHxPaF0r5GXCtxJ+f/SQIv2FzcK6aE42M33DqiVWgZoPTIsC5Hn1Xc5LIW/gAjcVd",
+	"eMFncq/jlNyFVYsle0Z6U7UUBzOMyx17usPs8wXsK+ykjJ3brS8l13Lkkb8aR6/fDHKJlCEaK9T4vz9O",
+	"6v/58rV9918PQhFFPPxFX1sK64g6P8P7WWLfqOGvKGI4ywwLhYFTK94pX3E1xRUumzszSOthdITjTBf4",
+	"KaM6QWgMhAY3dCyIL5cguMKxz6VTWCDNQsbHEcapGFhBHE9wkpyEoq70r1HNRPfxTEH0CWn2XmIMfZb/",
+	"tfUcyPMRKGQ+XFVHHPJr6E5ua0KYxQkQPVKbnnq49kaRLcb1X9s5pbTPeQCULS+O7kpI5VcFtQsIlWUP",
+	"04pLn3slHPCVD4EnjkjjJQ8jysaN9zSEGmnYD079G79SIw3jgbXP7T8/CYhZ8aczHksafPr4tkYap+ya",
+	"41tJ2Ic498MFlzTI/fuXBH6hUk3zCx2LxiyrehGBvKpSIxIN7pLIKGkgTyTnNVRajGeF9MymyNevEwC4",
+	"u8MLpAR6pTt8RJXDbrSm8WZZXaKAk0spFM8dbXMsptVU/3Mvd1qSqT0oak4Ki/sC40pk/ARG3YstjyPx",
+	"i0x0BbFfmGhN0ntDC8+RFqbQHA8sDcWYcC/jDcL0soVE135I3ZHPoB4D9fAHNZ5s9SxS9mqkl7Arxm9Y",
+	"F8Pk1A/mjqirFtKrkUajsV0qbkxcXZmxjo8IlQTtpRrxuMS4CB4TBhh/giME2eph3InPhl2kt4aQPKZD",
+	"6G3j5T+aHDpOm6izLV1HGs/39R7Oohdc00DL3itjLb8BDeRoGt6Z+pVF2vKr+92H+rWyL1k/cykc0RFL",
+	"+IBQRk7OTtGRmXOUUWWeOakJV2oRpJyuLG7XZ0N7EmJEY/BIf0zgGuIxCXx9gTThh85i4csmFIJQQXo2",
+	"WN66YtRbGCmfOmlMnHNAhUxD6OcghXcKE8B7OaLxcGFXQ/GSaKZTNTf0ruYUUHSCvbTmYC8J82U3in0X",
+	"5jRyJrCn+P3CfGUY9Y57SRVCRTG/9pVipk4+xIGIXuqBl7iSDGOeRGSrxzgDfYD4iyCCB/qmkSfq+KDg",
+	"sTW3hEofVKZSGR7qVZ2DlD4bihJ7g7pXSdQNuJse0bQKH/jApPFUVD3Vrvqu0FcC0xaUEsIuMAlxN4mD",
+	"crenRqrSZ4MYoCtjnwbl0xf52X0H/sGMPpUQvkZA4xzXoJhg96+ES9od9pHyksCE2+g8jUnlXJmGfOG3",
+	"ShSUHGzyEC+DbwEaGdhqU4c5BZZqvLUYcsqiRC6q/E/j0KRgtM+Ir+NpaAjIiUyQES5zUvmYR4UooOZy",
+	"72b3WIuoDDXnJvYlfGDBWB9yKYpnJmzsl+gksyhgQWZXpI800cOc17ejl4kgABp7BB+TLbiVMSWvfya0",
+	"z6/16Qs+kPrx9rH235qYiuwB4oTNTam3aksS5ES8UDo98ZlaUgQxUez9mNRbSolMmAlSWvjzi1B2NeGW",
+	"0ynTkQ4zKXMqPpaGGL7HByRUEzQIxt6ENqaPEg9cP6QB0bhk4uRvOIkC6oKoEaYUE0LJm/MP7wlDTXta",
+	"QdETllF+cfoG+WgTiaz72qVxPM598djG0ZiY/ZDHgO7uGAYYd7PVabdJT3+xKznvRjG4voDedjEVq9Vu",
+	"7DaLdwD1//mjWT/88rVVa7Xvti4vG7l/bv9PubM0dy2Rzf3p/Je5bxcmUMKAKjdz2Wm/59IfmFimvPRe",
+	"gC3n/aFda1BVXvQpa5OgkngzAkZoetfwkyKHiPoe6dOAMhdIRIU6P1+KghN1rgsIkYgIGAbRenQsSi57",
+	"FE5ESkH1ErBhKTzwQEi7Dt9YgH0YKNxATmIiTX1B9Bc8Q7s2yW1nbzdHyc1SvpEtbQJa9+5KQhz6TOcV",
+	"zbOt8pXbWcA71lgvR5SRCYgVdrW/c0/qXnFpi21r0piaOLmSXZchMoqOEr1TxwN0QxsQMEv8FIIHlJhk",
+	"igV3bdRYuUZ4n8Y4yEdezPH1LFIjJ/rQHOhGEBs5M9dVysJ37mkWzDHBD+rrP0V/wDzz03zXfwFlc4eO",
+	"qbHVcQML2FXImJSZ00WjpnpSATKJugOYf2LJr4Dd74LQw7L953dXurraBILm0cVuPr/eaZwsIGAlYeR1",
+	"qmlkeMnDkDOSC2sVNR1O7AHyODTpQZCtV34A5HzMXHKZNJvtPXI+ojHUyHsuaTwuGI0uToo5w+kspaZj",
+	"idK3oADSX1pAt/yn0slQt8wvbokJ7u4BuBlXuZ/8PQ5PCnkLWgVypqJm7fREadTGwuFW+aUmJE6/nHfs",
+	"5dYXexB/0oZDEZArsarFuU3Mk6HJF/308S3ZonKC12yvFvVTRbQ1x5hNlbGqOhUwonJkvqykpo5Nvk98",
+	"5enXsgP1uS8zTsJebqxwU5Ee6pKXFDXnzHgZS2LcQp91EzHjbHV1BnvCauhcB7TMne03jFmb7zLewG3V",
+	"0DDMOgJ7DVAE8efROO/F+JP3Tcp+Y8ZcAR/6rPy48FFa6ySN+sGDJlTmvjXrAxIYTX0ilfT+k7DL1uNr",
+	"hCvdPqQeNL5BkFwBGCsHw5mzxripBYXUY0R+CXHD4ymX1e5e8dX2/T6nWXFauQ/NANmS4YMGznPQnz6T",
+	"RwkgmiS4CXOd1v9W1n/2Z6P7j/qXr+3a3jxm/Gx81hCaAffHuTe3smSFG3MzxVlA2ZqtOs8XGMymzCkX",
+	"yrxJ5yBJf2wUjvJLSRpfJdFcM+QyLKamWc28W6+RJRY9XXU0Z2ihTB2znlKdUI6dV9dEQknki5zIMK+n",
+	"MiqgjGw1rT/DR5eiVjoEyO1jIpTS6EtCBbEZzgUNpEqC1BwRdVc4hQl8Lrf7Jk28KQScwqf0SKYBOYPW",
+	"1YE8Kr0jsa6H5s+s3T9p6okFQkmZ113Mf6DeWNw5sJqHRynu9h5nXg0/XWN3IYCIaEF4iGhhcMwwh9LP",
+	"1/Q55k9o4ltTW5w8m3vI4ExTzYL6RplkmIn2ZlipQJjzxdWYTxUMsvDyItctBAhsTdgUccLEdo3oQPSa",
+	"MTHIlgA7StsnBS9PfkKlj9ggdlP1qszfY5a4pii4b6/uLWkWrl1LnD77DPmKt1MTV0jmLqpTuJnqVF1M",
+	"lWtgjxFubT1Mpl5MWYQSDhBYOkpAECiVYOvSOdGOzT7WUyRmFPkMfeFLuHQqYvGL7tq5E6H1SwsOVw/m",
+	"fWdO/AsoW9knIZN47mWtarjnPjcNlwJgS44my9mewJHVTf6AssfI6S4g+X1RFk8VVRdCoQmkWAc+VB7o",
+	"2A0WPc/VnOOLqV3r07mq4wgf0VpY1UxYWsFbyW/gKqQRC+1S4xmqh7en+qW9aVu55Jr5fpIPdaxs18Vg",
+	"2fmXVYyxLSwtl/SWrm19tvGkFWzAWYWaVRpsz4vpQPZIwqQfpH4Cyjwb7ypMFAveXWOoO+btMtLTymnv",
+	"mPRikBgfTyS9AiyTyOCGoCkm8totfiuv1poXy/XagLI1KbXrkx3ft1qzqHyZxrTYZ64f0ZLLUBr5WPBo",
+	"zuXbMKZ5x6d2y9STK1/Xi5xdVcms+3dfl2VcVyGfeWrn6MI5M/JqLkaAl4BE0Z5JbDARuXBrSmWal8sz",
+	"HcW8C57gMQi6fHIZbufLrIP/3UB7uqpUVouSFIqc5RmEWqniDxpXMCzQlB0t5RCmFtZ0+CIjH1+9JIed",
+	"3X1iKm8Rj7tJCKwkS2OZrKBSONsCZGUx8qbk9pxSJZfEVOIM9pmQlLlQ1frAVP32dAaWSKKIx+WYkTGJ",
+	"kgg0Xf6sZDP6h2mAffp4ShgNdTQCpJBXw++/6Men9qs5MwNPpxzlkCk+EVt6CQ79GAnI04q/MfSWtOb0",
+	"dN/UoFsY0pOXCuUgmLG9NMzrm+FZmCYlzVYMcdQ8eDlvQCy97fpekU/d/9IEe3pMvM6jtAHiiriNh78U",
+	"gi97iEsSxEMecWbUtCeNGkyw+ysB87wsvmHG4dwH+EeyqPN0v4plnZtnTabMD41UVajyqFiyBgS5MArV",
+	"4+sxj1gUZSUurSD47bSQeWt35hb3qCiK+LUeNH1Mj8wMDvDIjqJldNKprXwE6vnMFBCbYAUjcK9mxr1X",
+	"aWXZ9GXFGJRNO563HkPNLqMM1curMnweUUmodl6EdEw83iA940LpoZexZx09PRyl3YxZRV05Aj9OI6F5",
+	"nKa3zSrskHmPSt0GF/T2aTDbuLTIurl2rpGmAkCr2ayRJFJ/dtKkTJvjSacTQRvll9M7811OPyL7R2As",
+	"KwUu6O23tEGf2sGVx7jiKiug9TjiSFHeCmLogt4+Lp9/guc+fbg2S2fC/e66IES3OocHbiM/BrFY8oh5",
+	"pywxwjb30BdLOHLcKA0ZxTV1rVPRMvWfgcalDHwyLzu/scJkhfUVNvilCm65tozfJhdh3qSChXMK5kom",
+	"+CTKEpSWKqa97HXNty6VvdYbm8cQlxZOlsnzFVxc6vyXkpsTxz3RLcgsGW8fsPVgpuTNlcf2tKo6l2zH",
+	"arDzJW+vL29oEeys4AdpXJdZ1Iw7PYUdj6MnIF9aQVFQ7z/beNj15plNneq/MG72Vw2SOTNl73H5z5sS",
+	"qz/9NldvqvjdikplFZy90pa4/9NrSBCe2MuKMMnnuJeFTqSFBKqqueUqUFWUOsrGDu111kKlo3SQFBVJ",
+	"DCEw2U2YLxc5rpqDbaS6852mYVMTO7drnw+QazvlwumsctIyib+tn9eU3OlW9ZP6FEUQ110qgASgbBBR",
+	"I54/9KVA54xHxQjEse41JUypS1vGR9dEsCllJnSopHmDDcNv1g/rX742a4fl1e2fokt6AnzLqlnm5JfS",
+	"tJ7hCa7sSp8C/AygPo6CYml5BR3FTLEmNeUHQJMJGGJct5vEvhyfYydK3dsQG3ydJLoacR99CK8sBzCh",
+	"c05JuT0bVbfVo1fdRqPR29ZF1dBho6fRFUtMTBW21K5LXtd/mcA2kXbDxCBR7cEodIrEnlr4e8Ua33y+",
+	"mF4fefP5ggxiHpLe2YfzC/LiuvWCJnL0ApfUI1u/nbd397YJj/UoDLXLOuH62PBTjnU9Ww9isvVRvfDi",
+	"V/Vfcu1T8ubz7+fbc6z+DoXKgNsOnlQHYBkt2bF9L/9hrhgaLg8tOz1yzsxTIoGG05V4ziEIalnNXUTM",
+	"vh8E5ETXyyUvxwoPz2IuwZXkZcATj+gSjAqZY3BlMFZvXbK0GI4Pcb1t7w9E45JdspecKRz2ORNHl6yu",
+	"CyRiycKeYPQKuopKeqbQ8zExBb/TsDpTAFpXNvxTdzDf6jSb2w01Gcbs6adpBGKvqr9pL62bqSMNey73",
+	"AK9FapeMIKJhwDW+WSM9HUT4x5eejbID6o4mqofjKhSbExiMTXpY469HtlqNhiIzYkLhyW5zGyFMGeER",
+	"/SuBtBB1TcOQEMrEDcSk9/USGdmlc0T+aDQaX2rkMl/aWv1+6TQajUvnrndMerlHPaxViTWH1IRTdazV",
+	"YlEsqt0gbvcEGXHGk5j0Jjq49o504T0aYotCU/HS/KJm73NvTGKIAjrWrWJ0RrttW3hsoM24HEGsR+vM",
+	"9067rd7vlfdm7R2Tm5EfQG5KXxCfkUHgD0fSztE8nJrDoEzXZ109ttcgv8NYo8cVRJK0O2TEk1hgJVPT",
+	"qF3BREsFYXpi5duMp7tOm6v3jFLSO9aYFKSFANSC1NJa7XRQ2gK9h9/Jt/s1NHBiuhgj0h0RzaywPNmO",
+	"++bzBf4BPbJVzY7wpON7mRCyq5mfM0zZfLKh5sUAVx5gLyAq8U5RgU1jMcS6WLECb+Bj4XyfYQ2s3m0d",
+	"38K1bfVMfHGPhECZmObm5sNC0bRTcwLfBSYguzhwlCyOfZAUu8NhtnnaCDjH+l7YN7NwWscys5NE8lCv",
+	"N+WLJ2enOSXzyGk2Wo0mpo1EwGjkO0fOTqPZ2NGyd4QS78UIi+//rf4eljX2PEEqFqTdbOYQ2bQ01nsX",
+	"ae3WBrngiTvCJA45Qh4T6I6fKXhPPefIeQ3SFP1XCo8pDau+3W42Z3R3LunqbK+lHX41fxdk8+2Krvx2",
+	"b4r3BP41NAragnP0x5eaI5IwVKd35Lz1r4Hphn+SDgWWkI/wktsgDYawYSEz54ua6AXems8LcNA8TzFQ",
+	"7H6HjVSpO0KOT7HMhiChP9TA1bxBl5iVNbLb3CHIrm78ilPIggZWPYgsxsCu1XZryFaXHZM9NR1BMPfB",
+	"ZcstazOv5iKSa6TEfv27zZ017CJhKcgnt2PEe2FPCaPX1NdOlPXs7D1Xcoh642MtRaiPNfv0YomgY3Iz",
+	"Gs9G0/xBz4mnii1Hfl1xsmpk1T0LBYDR+q8g37xQPUhbFSJPbJBzrLyuMVVXmY5BJjEDj4wgLkFTpY5o",
+	"xVzoKA3do0RUmmvZkBdvsS2cMtfuGfhSt9m4+7IqHWhD8I+iX8ZpN9t79Var3t69aDWPmup//+NoP4zT",
+	"7O/TDm1BvT3YbdU7bmenfug1ob7bbw32B033kLZamRb8jvqMCMljGMTcFKfRRptDr7o7V38d3l63Q+uY",
+	"PzLRLWpfhXYiDozfNE//5P67P0/G7/3m7bvz5vj9v/55++4XfoP/94r7b1++iXDM69Odf5+/OZwfnXNd",
+	"mktbzSv1TZmEVlQitXY0rMvmTc/kxc/Us9es+Err/lc+MWrUBN0qv6O5wuyXXvG473seMM1H5ljZKdPJ",
+	"Ribx5q4oJYRMN5sjQbWwCRqc6jNzp5silxSKRQwTpo/4LMOSiMQdKWs0QxyBNeEvmW6EYHTSQqNu04lU",
+	"K6j4okdGytL3UPC4lDEuSV/Ngd2+6ZD6rEFOcoWjMNNMFAKyaFqZ8lipXbrKYUjHl0wTTG43GRvpj63N",
+	"0svu2npavSoyCw0T06h7UW6RMxmwz/cX7Y4BIX823b3m5wMV5LogBRmn313RM2Rv84qMqrWgqHtK/KmW",
+	"NpbPj+q+uT34Z/Sfdnyxe/15f3zScn/dGf62d/XukJ11xKeDm+XA6VVpflcwrmk7RoksQxnCtLJ34Ykz",
+	"qU7z8P43XnI2CHztA+202/Osy+jDSp/5VafEr4MjvjTUnjrPFuWKEyrKi6++d6d5ZACyIrlRcRYheSTI",
+	"DY+vMFVd6qMlH+Ga619IrP4Ez3IvShiv82haMcFXMl4zQY6dslgAnPjJ41Hn/jfec/mKJzrbeWVc0HBZ",
+	"ARcWZ/Tai150PeDdWqmk/YgaqkIFMeKxrCuz0CPoNiVvPl80yImUEEZGq40VYptWMto1g+1fLpnp8Izi",
+	"U/2Ofs9jwpWkRs8WdiVWfxnfGXqXDpElXbLeR5DxuH4ykBDPkH0XJpRtacllvbEI5glXbBZd4Lg8jsGV",
+	"9RGPBdT76Mwf14Wk0SJ2TyFubi4xt6A+XoxcVGrvqP/a9T/4b04//X3aeu+filP2cdd9ebp3ehX9779e",
+	"vjlswPjN397nU/+Df3p7ypoNtx2wfviq6f3vm6AYCjgpOVu7RnLmYxsPsetTLkzRRicuBqVyTZrBDdF7",
+	"tDXRvyVzac8hci44f0fZ2HxLrMIxKozbX2/dEWVD0ASlycsgqlYkWQFEs7nLpA2cdt+f3wi2r+QtYWME",
+	"H+d67KjfIBiUW7wv088+uM1bm9zQBxZkmxCTBWHJFnIGgRc+Cr+dvxJAT6ZRAXPhcHkEvzenpXQZaZ8B",
+	"fUWTW9YW43ZJ28ZTFidQtSj9emFBk9VY7gWEtZC0q6fqS2m+y3y0Pd0+/p5VGB++Lwy6b7lUQN1nApjw",
+	"pX8NlQdjY8+yhd0ThbZGd4iRfc6R0yK/+cMROZcxgKyRt5x5OiaCJ0wiPb/+uRgiUWmfTDb/tw3JFINp",
+	"NJv5dlu6e9fd1C9pvKjjy3+ofXHBG3YDxgLa8/bhYHDYrLdou1/vuDte/RA6g/ou3evvuwfeITQHGZRf",
+	"6knIW+k5xdhQpzNouW1vB/DNesfd9+oHcDioN2mr33Z3vA7sqomiEWdqpv/udEi7SfYPO3uk2cT9pF7G",
+	"tAhSPsClCk7pnUAL1Z7FEPN+L06Kmz+EG8fNcWYrR7LfZquq+dyySr/OiXWLuMbBM8GKFUMkPDamat4j",
+	"UsP+spcs87CkTNvOZeSQ7ghoaQH7kOl5+1TAJUsfbOVbTzHiy+P0ClRffeK9L47tMi67plwMeL3txiXD",
+	"b+Saxal3sCGhZqVUpiuwHQcZtgK+hmPCOINLpq/YGDfN5gj2R9fL0TneqEgLwMJAW53mYRYt3kXC7kp6",
+	"Bay3Xa0wWzx/VHfRMuxxYdY3k9OVc68qTrQwF3lAT9ZGtDwN0bIoSlS54fJJuiOgntG9f72gw6qpzbAX",
+	"OAan3fjp1uunS09lCak3bUul3rpSgyqtHB0D9UwSN79hmRysTVtRSi6Ns5gDHVTTKb30zjH8FX0LG8az",
+	"YTzPifF8a8fua5CrcY5JfXlxLy/GOrmjkttTdBnZUD+Myhz614A3mClvwQgx7VuyUQwmbvWS6XqNokYY",
+	"l1NtkQmPjZtAaaU7pIefQBWZBgG/MQryZ9Tg0/i8mu6Hjk3fqLSBeGWqqw7xW151HeAHV9NZKznV/m4F",
+	"p1qYUk18+4M4hjfM+7ti3uazGyY+wcQXVzdbc6ibZzEWaMCUk1e6u8xja6qaV6xR3hilFcmxbruoV18D",
+	"vKN+QNJhZOs1JxJu5Qv703ZNR+yBp73Vgl6Dd0Q4A83tPa7jZklEYwFKgCj6FYSyNItAB+tbx0vW2J1h",
+	"oH8uvDvwmQ4PjYEKrmSavqNQ4qX8vgEdKxfpJp9RoF0fBZfzC9CYfP3asHyi8Z6GcHdXI2OexGnD/a9f",
+	"G+f6T/Mc45Owyb2ni0nPHRdzSHeg5e7u1vc9xYThYFCnrX6zvuN2vF3YG+zTg37GhM/TRvrqjE2TLVuy",
+	"2/m3WqNORkmXml/YQ/p5Cyd/v7NXXzqkeP5DuHwn9pxnLFTSgA9L2Uq1h/cps4oKL2kBSx7VVbpmel8P",
+	"fS5HbQ/oFN1wxVWUzSK2V2icDG4mOMPGY/mUPJbFs5mbaZerfffGF36EkF8bf0Lxy8fIuIX0g4D4jCTW",
+	"O3lIerqVf2+a6f6CX1mR6RaM/PuCE/UXv7vgxG9p/qyMuvoMlkfdWrll8oFBCaOa8otPYttq+vlGAD24",
+	"APpBhM/jeK2XJsFv4aQ22ej3eY7JVqfVzlJAtxsVfuR1ypmnoNUvR2YP6GzeMMMHZ4bW/7thihsv8Ora",
+	"vy4yVKpNfR5xXZ0iBixKQQNB+hBwNiSSm6A8LPRJmaeLJUzXn1e/j4vF6ktVsner62Gz0jl0c0PbN89w",
+	"gV8g5NpfXJKll3KDPXtz1Onv0nrH3fPqB7A/qB/SZl8/6QycXPPA+V6YmyVkrSKr7vJ1OZSlaXJlRFSL",
+	"KHQqNEtaLLcpdyGRNTZMsdRWJpo/NaEkMhRz9FF7mJWPYGNyHisdwW71YYLwze7SGPx1xr2H2sg3ZNCm",
+	"O/2Ou+vV9xTyd+hBv37oNr16C9qDHdrp77p73pwS3lK26eX7D8ZjObrxmTd5XTznLa8B3Xs7DfmNC6lL",
+	"wy58y9vWop55PO4GfIhHlK6vbrHcDJDAKNPdopzmYA/atNOvt9wdr65WVj+gh/36vrvn7UJnsEPb/bwW",
+	"0V7gpsOc8v13HGnFrx/hciPKKNsypvSnZUsTnEseG7PFshlbrEbXwLK/Ym+XrZsRJy5lJOBDRd9UXjLO",
+	"XLAlxmxBnLYWriauppfWevPZsNcgJ6icDmOl8pA/ef+SYaNpG/ieW8tPgmiU0/YSViX0eEy2lDy0g2ok",
+	"YR7EOIvOQNLv1LKrEyz2aAPnQzrGrDPC2Xa6WT3xJUPI1Yja5xCkyH30J0GQpnQtJ0XRDXLGgyC/3iPi",
+	"y0vWB5eHINLO2TWsgDVAtcvc5/QMQWGpt56O8Td7QyK8ZL5Ib5aKe9fHoiPo83R7f/z8WSqqHjN8PtRd",
+	"JCxPZDympQwxY3KUIKcrZrXSulLk6jr3v64eRKOY6hpc8/DbGTz0Hm64KBdb5O6ovQQ0vx+ZlecTcxup",
+	"90quha1YSydVZccs2+mDz4ZZIUtt8W9ulb69Xaneas8FvNdUwg0d50qOzX7FuHc+5SuFld9hZXbAXLJ5",
+	"yjKYHWif1urBSPuCFaBEQcdkT4+1C3G71ETN2P+q8ZgbRflhFeX1MqqNZ22t1w0LEvrK1U+WiIsv6IU9",
+	"VNhNbDzyjT4MeIzlQS+ZUSqpizHUBG59rA56DlLX6tVk0iOST6jxhDNCL1mq1qb8KWF5rVnp97rgGNny",
+	"JRn4zBcjEOQGO0aySwY0Dnz9HunDkLLt44yRWQvCRvabGr49ExzV1Y+7+nGvQVaM0l9aQV7HvUq5FrQo",
+	"L3jQOPwN338WfN9esGz4/w9+s7IWnfRFFFA2w3GNZGQ/VVecqx8AwZfQ11HDxH9D2WSA/BHrCFh3zSXD",
+	"0gW1CcePy4UkW+dnBJ+SAKsCZTVmBAqsbXt3c8mAeWYopnillRgiOiZbOFkUJJPepZDGV0m0XcMS+5cM",
+	"XVK6AGbbNPMkIxoMCL2hY91z4W+IeW3yxugnQXjsQUw+fXxbJl5yfvkzhOZzitrXJ9cNuQfY+yGGiGJd",
+	"IHsI3Uh3RkX2iR3TFFDzv+4qiFxDTIfQxTNSD7vDfiHzqtlotUvzrhQudRe5JccXjAz4Wd+Dt5pNgslh",
+	"ukyGLvxrPKLpCg4q6zEwT6+7MLzVnDVegEyi7gCK7+xWvZIShnPkhJzJUTBWQFNY1cXC818rhiyTJmaL",
+	"rEX7v7ntq38e3vync/uvVv/9Qfh2R3zck/9uJqe7/Nd2WvRecYWsVugLPhgoZLv3dSwFZsDQnQJ3pwoW",
+	"IloI2iJaDNioU8e+q7A6lb47OM88SFo+5aLCW/GB++83ijwGmeqmKGXZ3QgCCmVOdl8a0jEWnPlmplq1",
+	"+Hzx1TCxuxcG87CG5cKfqJUVS1VTY5/8tN//nHwSddmIomvdloQzvHbSelikPpwir6S0OKcRqTmLVaYR",
+	"AD8JHYzBb5guvHkFEOkBaAuKI33DoysuCZCC9CYlUI9sNRuNVrO5fVy40lKjL1mvKJjSwc3sGojfMNIr",
+	"YwK9S7bFQ18qvVqXOrK6SA0vk5TSYJoRqXnswnBio2Q0LtmJyfYxlK1tXNw1xpmXZp83yAkjZklGVSIM",
+	"wFOYPqKxR/5KuKS25446P7KlreTiPsx5iq56qYsv9banTGayhcpUb4I/9rYrbGlyUa4FCV1sHNeE6RdW",
+	"OxNpJd8SPekc8mrSmaGURzHH16vELCMd7PYfJMxxo9RtlLqNUnePUrcE0Vb64hVfpmJCKgWBIL4kjN9s",
+	"nDTGSfNMfS7n+bsBpaprVMQyj3j4yyihVp+c7YCZihwMKDvOwvDUg3LvTHWNgW/kpKgIIMTFPUz0YEDZ",
+	"PeV7DWhsJeWYe4krCfajriyjrAd1cdCixZQfoY/RYrkGU7LWiCaDS9Y8mALCkbPvHnpNaA3qbbqj5Nau",
+	"klt7g7qa/9Btei1oY80a8ya+s9s/gLbbatX3vc6g3lEC7wAO3XprYK8b9iD3joKmfnHH2xu06G67fuC2",
+	"oN7p70P9kO4M6u1+y216h3Aw2G/l3f9eTAdy/iATmcTmQ1bm1ncHe816h+736wfuoVdXO7VrXLbCw3xO",
+	"gefgBlhTxKPhQ/NkBMwT7air8KMsxn4hiAQNciozSlcYVUv/hRXq8zyAhImQBLs4cgbEHeHNJpZuQAUV",
+	"f+j2Y65j8aoi8bRAePSmR98XbS9OpgsR5lNo8bRh3d+WdS+CH7OqT1gX3SY68KnUnJjQyefKNTOu3Dnr",
+	"S+hvaHcZ42kmZiJAmPBtU1Qiy/s9JjFIPwbs5ceEBOptV5WcWE6GbCpNPNdKEwsh7Iz6EguZhzq4dFZe",
+	"+muQBhNXbEu8EYHfrwj8rsXfI4Whzs8Ovn0IKt4iGeMon8g0pD7bbmRRpSEdI5u5ZH0gAiSGmWoR6PWw",
+	"b5RSntBfLrbLCsc/aDTo6gJ21VBQA4rF7JQHDAHdMOlFmLQ9vdlsencdbLq9FjadBo5u2PWPHDW6kmX0",
+	"IuReEkBd6AyC6nsLhXAnbsyZr5RQPTi7LtHxG7ofK8lan+veUzF2eQWPbPX0iK4e0RUge0TQsSA3I8Dg",
+	"Cs4g64q+3SBKne3pJXbtV3U/LPVqlhlhan6ArNR43+Ek53abK9/IIw/sBlwPUXzK1IivH0JT8amW4gFt",
+	"r74DnYF95tQcAwHNofoHg0N6APVdt+XVO4MDqB96+7Te7u+5LWgOOroD+BTQLIf1qKQuKCTR19POSMpI",
+	"HL14AUm77gY88RpUH5mpSwIahZ0jJ3Kv8Gr1hsdXAadqZYMYoCtjnwbO0YAGAmoO3jH7bNjFjGwNoTDU",
+	"wIhuun0qAGdQPNTnTDhHu3c1x2ceYOkihKTCOXuli2EseJ3bairOy6d+bc7NGScOtIJHWqTZhOFVqqU/",
+	"CaIpLAXWgxdlKws3O6e2yucUm6EDCTGRgEkhakiodVORz7Q/0nHl+epB6PxX+Glc/ibrIzckrdu8rePZ",
+	"DYFcMso8W5PL0rierg8EqUKxM5zUvKKDwGzaaa92yXr2xclHJPDTnRD8vPpvAkIHtgmuv4TXw5fM0iBW",
+	"RTDfLNLlxPzbDfJPRVHiyIScXTIdc2bD0AQfSOS0erIswCwLOlNDbNDZMSZ+Jcx23sbX9Yxb9dY2CemV",
+	"OTiMb1MTp4OPSWH5ZiW6z+DNiAdAWBL2sevs9MbMotTufCZhCDFGwI2A6dBCk7LmUsY4HkwM1B2BRxjX",
+	"dofCIXqtTmq3mR1/wnCcgdUlKwqlnnrrJvYl1JX9cUwCoNfo4eMJGjxXABHuVgsptd+q2LhysbNsIb/H",
+	"kjhYvcH8+URlzjcRMadM8a0HCe/bKBPPSpkg1KqoZOvGlyPkDPhcAXX7u3PAP/36EGXBXaupNtOWEuPS",
+	"Hxgqvt9eUmKKJCyivmfvkrTYS+t66qw0iEOfKTM+y1LTrXgFMHmsDaD8l1c0g97nplqbMSTS+qZdj46F",
+	"c7Rfy/+WNcnAPOS+9irV9wb7zeo8ZAuYbNKdZvHX4rTWVVXfbx606p3+oVs/8JpQzybdh/kdc6Vg2pgY",
+	"K5gYeRx+XEOjkNeSHh65yFCL6IJg2uzIENkmauSRUNNeNxuk9GUd2Gnx02jztz7WATMzGNRVNDxQAC8v",
+	"BHZ+D9Eu67D+geh1zarahtUVFaCNrrP+qPR1MMxp9QWv5epJHFTrLB8YkE8f31ZVAAipB7pvVpq6Zmsn",
+	"6uocqMGoAej2pdm7GL7peeAdE0x7sZ5hfffXIGf58AY54iJfLbQY51AdAf9BbfCT2t/aYrTLs31s5s5f",
+	"O/+Rh9f/2+y/b4W/70dv2+Ljwc2/O+4ve4Pfdv88ad6TuXPv6wtEItu9V0UjK+LNkv02mkpZ9HJKeRmg",
+	"vtWN/TS15tKOK69jbNKKAKnLlJ59ujAWg02tmrYRaLVtkCVwPlS2ojt2A5P4V5FIt0jKWWm+WbM63wyY",
+	"4tfdvxKqWbZxfOBBgNd1RzQe4uoWywAoJH5WntKG5mZZB1GKeo9sD9jTIh+TAIxXOq1L7HIPto8IlSQA",
+	"KrQPHVH6km31NG5bF7qnU7ABZWkmB7d6XqJpB7rpr73t2iXTCKy7TzIYUpSnWz37Z1c/75nSzZKEXEgi",
+	"bzjxwPVDGlwys4utnh7alZx3oxhcX0BvWydoAelTAcQSBy7b/N0NfRFi4M32MTEkQQxJ6Egczkgv4kIq",
+	"Wu5GdDzsqfcnqMfuXw/AuwObDW/K/eBcCNLi7YRZ4IS/hmzNlRdfbTvlmdqynvfnxM+WZ13fLGf9B5YC",
+	"G8Pp4Q2nRWWJVb50AFkdw9WqbaQz6l5RxRMVC/OZ+qx+8ZgIZdPQgEh6C6JmOZm5NMFmwpxB2jKcZiXx",
+	"BZYJxovtCvNGf+K1XtojJfpqwEzm2t6XZfvd5Nfq48RKlHig2VZtvMLLcR9ichZzCa5cMoxR0tuu7yF+",
+	"Nt2W14YdNXi3X9XY58sDNjDPY90caa75vMsfJN+1sOU1Jr6uzGSqEllzJ/qoCa1PlJiWIo1nlGj6vfCw",
+	"ZY5pZr7nZN2ITeLnk0n8zB/NajrdQq3GC99dvtP4ahx3k/75bNM/l0LbWXmgkyxq2oVbRLWnlTq0kTxl",
+	"PoEfQeo8kl95Cfr79omXa243vkZhs1qhmo+g/lgkETK38meUELnhajOyEjfcbZOeuCb9XY4jmOGSzdUC",
+	"E2QrYf5fCRBFiGJ7FXfrBX71GfV+eNB8b+fhPY0K4PM7GvG4fyg/ozQIuTY34yzCme1CVEf1dEriOctg",
+	"2nMtEOc8tHjHs53DW6bQZuMse4rOMqmpc3lZu5SrTL25sqdsOcaycZQ9d0fZQig7h5/MMqcqN5nBsydc",
+	"YOdR+fwPweMf1zW1AMZ/L56pNTD3R1MXn2udrkdlI5POoA072fiCVlJP7/UCCZIwD7OPimopWrWYHm3M",
+	"3AhijY4reIger+mG3ayNxrOENSsUz5bG+676XVQ52BeuA/jQzq25HVs/lE/rAdxZi3OA2a6up+DmWhOW",
+	"L4qzz89F9ljsYEHAzuFe23jWnqBnbVmtZRl/2squtI0b7Ydzo63RgzbLefZUHWfPnPt/75z/Uf1tP5ir",
+	"7VHdbEU6XJQ8np+n7ZnznQkv3Yb//OAOukW13OnaNl+xRs7djOqIVLHm7EUiRvxGkAGPsWKArcDSIGdJ",
+	"P/DdBjkxvbY8k+ZbI2oo8WIeReBlJRbwiVoEKsutpqkp3B1yVqYwvwZ5ni7igxr5gOVPKlLPS2qlVuTF",
+	"r70J+5xJ9sVWHveEuC6Ukb9ANaX5iyHhMVZVQVIPl7dZFu6PPcc3XnMGq9AxuEmM6PTHlzxVfwTqITEZ",
+	"rLYknRHdBFVHSGples+ExzJHoLqel6KrlALmqYuFbuqIylEmQzUeTEr8/JmH9PYtsKEcOUd7nZoT+sz+",
+	"s7WHWpeCjHPk/N8fJ/X/0Prfzfpht/7lv/+rzK1tOBdm0Vb36iaS3pJY8UafkQhiF5hc6r7gAr+zCSX9",
+	"18mFOmKl3qlpNU94MM/7Bb293+uOKPBDuNylQcL1tWcuI48KZ/oFvX0KjvQSBFwEnZ6fQ3wdFLcAgGY5",
+	"tiW93Ti1n5JTWyJNLqTqIw9ZyJst6e3ynuyluMbGi/1cvdiLIOQMD7ZhNFOWnsamJ+lBeiJs+ntm0Y/j",
+	"fZ4fpZ+953l1Zr2kbre0Ovf8PM1PhE9Yj/GGX/zA3uIl1MdEGDQp97dox4oAMC001PBjQq2bRT0RxJeC",
+	"8BtGhKSDQbm75RN+5pFiM3GPtmiwL4iCRVVopnrmzEuPH9Xgu5lfTYszaoBVRoSajs1POhgUQuoHzpFG",
+	"oX+YWUzvMeScewNd8qDe6e/SqmII6Z5/gZBr151ioFyXbTD/fDAPlELE+11QeHY/hAsqMYRpmYZa1fL+",
+	"J80uNC5lBEDZWNMcOUkZhx4zwTtQ2Tm6ZGow6ZmhvVo6qJeRSY9sSXoFjAxiHupa4DQIINbtMGhfAJOl",
+	"Vai1ra3Q4FG9X5aW/qQMJkjJkMcbyoD8wnV6jhA3PPaw8WPA2dB0f6yrB9EopgImSWghgnhkJ9oMWCyh",
+	"kOXgthpTWQSClWqZWOVua+Mqq3aVJaJwhzYX38rrPAu5zLTao9iQ6ZYjJI+wkTGWEJeEMxca5CWyIGEb",
+	"4OqZ8RJKQHCN3Quah9tVrrXleNLGt/ZcfWvLYHCt6l5UTZYXgyEdK+X8WAlf3XsZAuvl7ZT64gz6PbyR",
+	"/d2z+435vUZ33XJU8i2cdQ3yudRZlzZks946fc+CvVxQBszlu1uDNFjtYhYJ658NpK2FiOORfXgPwF4M",
+	"FBbiMLuTHKa9Hg5j/HwbTvNMxX/qrFtBgb0G5vH4hen3Xu2+w4CzwL+GzEo2na9JFPNr34P4J0H0bIS6",
+	"Lk+YJFsnLz9+eH963v308e12DQNAXc6EMsm9mEd1j98w0SC7zR3S069iUzuXs4E/TGLwesS2YOcMjslu",
+	"s50OTFgM1B0pm6Cn+aQvicdBd9miTNxorJ52IP4LJ/jV7nhNfq+yRvn2p6E/pP2xhAWaEBQWWeVlwkhb",
+	"LR4KcNeBuo0n7kFaohW8emWOpZ1rzPzE6DX1A4UiE5RjDz8PPA20RZ3ehn4CrhHkByKgt+mW1+Y51oVz",
+	"6V5/3z3w6ofQHNQ7tNWvH7htr74DnYF9lgnVXz+RX6ikLijcWqSranETGwpbM4WZiPSULtZGafiyz4Z1",
+	"X0L4A5HbB7PvU9z22kguN05nH+zBnre/e4DXLZ36DoWdOnUPOvXdJvSb3mDQaoPSaY3C4ByVyT1dD/jI",
+	"cXkYcqV2hEBFEkMITHYT5isdV8nDXE3t6KbbpwK6QvKYDpWCnAg6BJuPYH9emMDzYNsQ+ZqJ3AKXIC0S",
+	"nQLjEa5t1vOzjMIkMMrkEiQvk3hGEP/PifAZCEEUUolj3UWc9CHgbEgkV1RYIz675oruWRL2MZw/wYBm",
+	"YmZfKub/X3ZlP3DYv4FrN4ph4N+q0/j9bLJAGTE4JB7yItYcxv13sRaffojr2OsMRdeVFLAWcqu4RjWH",
+	"+Kg3qYth9KL4+YzyCx6YtBcE3Ky8gxxWbXIPnsqF6nVKy0uJ+4XuU81Ly6chLM14Ntelz/W6dFH8nJGO",
+	"UCnVXoPMMOtphRs/D+7+vXP2x7kDXQz1n33awnqY+zrVyUXJ4xmlMTwPvmKvPTf85QdPcVhYSy3W4/jq",
+	"/Aw0hvgkkSPn6I8vd7Wvzknk/w7j9Jcv6oX4urzSxlvu0oB4cA0Bj0Jgkmz1QnoFymDubSvyiAPnyBlJ",
+	"GR29wAumYMSFPDpoHjSRL5lVT82r2Kgy0inz0I2FJnsjI0QeiZL0hguMRqzlAr9q5OTslFzBWE9lAtnT",
+	"afCWeXqe1Jk66W4nAoJA1IgASZKI9McEAZuf0sJ/elZdKQi3o1eDRUp0TaGs5kl+rlwllJLN+hDX2yQG",
+	"tSaI9bb9eMIBrL+kn0Sx7/ps2JjKsyiD5a/MI24iJA/TvA0g52cE7z6ylJf8zu1o5+7L3f8PAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

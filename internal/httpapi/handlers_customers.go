@@ -1,0 +1,68 @@
+package httpapi
+
+import (
+	"context"
+
+	openapi_types "github.com/oapi-codegen/runtime/types"
+
+	"github.com/acronis-platform/platform/internal/customer"
+	"github.com/acronis-platform/platform/internal/httpapi/oapi"
+	"github.com/acronis-platform/platform/internal/page"
+)
+
+func (s *Server) customerOut(c customer.Customer) oapi.Customer {
+	out := oapi.Customer{Id: c.ID, PartnerId: c.PartnerID, Name: c.Name, Email: openapi_types.Email(c.Email), Phone: c.Phone,
+		Address: c.Address, Country: c.Country, Currency: c.Currency, Status: oapi.CustomerStatus(c.Status),
+		Version: c.Version, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+	if c.CreditLimit != nil {
+		out.CreditLimit = &oapi.Money{Amount: c.CreditLimit.StringFixed(2), Currency: c.Currency}
+	}
+	return out
+}
+
+func (s *Server) ListCustomers(ctx context.Context, req oapi.ListCustomersRequestObject) (oapi.ListCustomersResponseObject, error) {
+	r, err := page.Parse(req.Params.Limit, req.Params.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	f := customer.Filter{PartnerID: req.Params.PartnerId, Direct: req.Params.Direct, Status: (*string)(req.Params.Status), Email: req.Params.Email}
+	rows, next, err := s.customers.List(ctx, principal(ctx), f, r)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.ListCustomers200JSONResponse{Data: mapAll(rows, s.customerOut), NextCursor: nonEmpty(next)}, nil
+}
+
+func (s *Server) CreateCustomer(ctx context.Context, req oapi.CreateCustomerRequestObject) (oapi.CreateCustomerResponseObject, error) {
+	b := req.Body
+	in := customer.CreateInput{PartnerID: b.PartnerId, Name: b.Name, Email: string(b.Email), Phone: deref(b.Phone),
+		Address: deref(b.Address), Country: deref(b.Country), Currency: b.Currency, CreditLimit: moneyIn(b.CreditLimit)}
+	c, err := s.customers.Create(ctx, principal(ctx), in)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.CreateCustomer201JSONResponse{Body: s.customerOut(c), Headers: oapi.CreateCustomer201ResponseHeaders{ETag: etag(c.Version)}}, nil
+}
+
+func (s *Server) GetCustomer(ctx context.Context, req oapi.GetCustomerRequestObject) (oapi.GetCustomerResponseObject, error) {
+	c, err := s.customers.Get(ctx, principal(ctx), req.Id)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.GetCustomer200JSONResponse{Body: s.customerOut(c), Headers: oapi.GetCustomer200ResponseHeaders{ETag: etag(c.Version)}}, nil
+}
+
+func (s *Server) UpdateCustomer(ctx context.Context, req oapi.UpdateCustomerRequestObject) (oapi.UpdateCustomerResponseObject, error) {
+	ifv, err := parseIfMatch(req.Params.IfMatch)
+	if err != nil {
+		return nil, err
+	}
+	b := req.Body
+	in := customer.UpdateInput{Name: b.Name, Email: (*string)(b.Email), Phone: b.Phone, Address: b.Address, Country: b.Country,
+		CreditLimit: moneyIn(b.CreditLimit), RemoveCreditLimit: deref(b.RemoveCreditLimit), Status: (*string)(b.Status)}
+	c, err := s.customers.Update(ctx, principal(ctx), req.Id, in, ifv)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.UpdateCustomer200JSONResponse{Body: s.customerOut(c), Headers: oapi.UpdateCustomer200ResponseHeaders{ETag: etag(c.Version)}}, nil
+}

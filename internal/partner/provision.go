@@ -22,12 +22,12 @@ type ProvisionArgs struct {
 // Kind names the job.
 func (ProvisionArgs) Kind() string { return "partner_provision" }
 
-// InsertOpts: one job per partner at a time; a few tries, as the vendor
-// client retries each call itself.
-func (ProvisionArgs) InsertOpts() river.InsertOpts {
-	// A failed run ends cancelled, which frees the key for a retry.
-	return river.InsertOpts{MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true}}
-}
+// InsertOpts: a few tries, as the vendor client retries each call itself.
+// Not unique by args: a retry is queued right after a failed run marks the
+// partner failed, while River may still show that run as running. Runs
+// cannot overlap on the vendor, as a job is only queued from a state no run
+// is working on (new, or failed).
+func (ProvisionArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 5} }
 
 // ProvisionWorker runs ProvisionArgs.
 type ProvisionWorker struct {

@@ -69,7 +69,7 @@ type Vendor struct {
 // StartVendor runs a vendor simulator for the test.
 func StartVendor(t testing.TB) *Vendor {
 	t.Helper()
-	s := sim.New(sim.Options{ClientID: "sp-client", ClientSecret: "sp-secret", Seed: 1})
+	s := sim.New(sim.Options{ClientID: "sp-client", ClientSecret: "sp-secret", AdminLogin: "sp-admin", AdminPassword: "sp-admin-password", Seed: 1})
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	s.SetBaseURL(srv.URL)

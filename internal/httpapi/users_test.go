@@ -169,3 +169,33 @@ func TestPartnerSeesOnlyItsOwnStaff(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusNotFound, del.StatusCode())
 }
+
+func TestUsersNeedAnExistingPartnerOrCustomer(t *testing.T) {
+	t.Parallel()
+	env := apptest.New(t)
+	admin, _ := env.Admin(t)
+	tests := []struct {
+		name, code, field string
+		body              oapi.UserCreate
+	}{
+		{"unknown partner", "partner_not_found", "partner_id", func() oapi.UserCreate {
+			b := newUserBody(oapi.RolePartner)
+			b.PartnerId = ptr(uuid.New())
+			return b
+		}()},
+		{"unknown customer", "customer_not_found", "customer_id", func() oapi.UserCreate {
+			b := newUserBody(oapi.RoleCustomer)
+			b.CustomerId = ptr(uuid.New())
+			return b
+		}()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			res, err := admin.CreateUserWithResponse(context.Background(), nil, tt.body)
+			require.NoError(t, err)
+			p := requireProblem(t, res.StatusCode(), res.HTTPResponse.Header, res.Body, http.StatusUnprocessableEntity, tt.code)
+			require.Equal(t, tt.field, p.Errors[0].Field)
+		})
+	}
+}

@@ -117,7 +117,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Partner, error) {
 			return prefixFields(err, "admin.")
 		}
 		p.AdminUserID = &u.ID
-		if err := tx.Model(&p).Update("admin_user_id", u.ID).Error; err != nil {
+		if err := tx.Model(&p).UpdateColumn("admin_user_id", u.ID).Error; err != nil {
 			return errs.Internal(err)
 		}
 		return s.enqueue(ctx, tx, p.ID)

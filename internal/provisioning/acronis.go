@@ -66,27 +66,8 @@ func (a *Acronis) CreateAccount(ctx context.Context, acc Account) (Result, error
 	if err := a.setItems(ctx, t.ID, byName, acc.Items); err != nil {
 		return Result{}, err
 	}
-	u, found, err := a.c.FindUser(ctx, t.ID, acc.Login)
+	u, err := a.ensureAdmin(ctx, t.ID, acc.Login, acc.Email, acc.Password, acronis.RoleCompanyAdmin)
 	if err != nil {
-		return Result{}, err
-	}
-	if !found {
-		if u, err = a.c.CreateUser(ctx, acronis.NewUser{TenantID: t.ID, Login: acc.Login,
-			Contact: acronis.Contact{Email: acc.Email}}); err != nil {
-			return Result{}, err
-		}
-	}
-	if acc.Password != "" {
-		if err := a.c.SetPassword(ctx, u.ID, acc.Password); err != nil {
-			return Result{}, err
-		}
-	} else if !u.Activated {
-		if err := a.c.SendActivationEmail(ctx, u.ID); err != nil {
-			return Result{}, err
-		}
-	}
-	grants := []acronis.Grant{{Role: acronis.RoleCompanyAdmin, TenantID: t.ID}}
-	if _, err := a.c.SetAccessPolicies(ctx, u.ID, grants); err != nil {
 		return Result{}, err
 	}
 	if acc.ReadOnlyUserID != "" {
@@ -129,26 +110,37 @@ func (a *Acronis) CreateReseller(ctx context.Context, r Reseller) (Result, error
 	if err := a.setItems(ctx, t.ID, byName, want); err != nil {
 		return Result{}, err
 	}
-	u, found, err := a.c.FindUser(ctx, t.ID, r.Login)
+	u, err := a.ensureAdmin(ctx, t.ID, r.Login, r.Email, "", acronis.RolePartnerAdmin)
 	if err != nil {
 		return Result{}, err
 	}
-	if !found {
-		if u, err = a.c.CreateUser(ctx, acronis.NewUser{TenantID: t.ID, Login: r.Login,
-			Contact: acronis.Contact{Email: r.Email}}); err != nil {
-			return Result{}, err
-		}
-	}
-	if !u.Activated {
-		if err := a.c.SendActivationEmail(ctx, u.ID); err != nil {
-			return Result{}, err
-		}
-	}
-	grants := []acronis.Grant{{Role: acronis.RolePartnerAdmin, TenantID: t.ID}}
-	if _, err := a.c.SetAccessPolicies(ctx, u.ID, grants); err != nil {
-		return Result{}, err
-	}
 	return Result{TenantID: t.ID, UserID: u.ID, Login: u.Login}, nil
+}
+
+// ensureAdmin finds or creates a tenant's admin user, sets its password (or,
+// without one, has the vendor mail an activation link) and its admin role.
+func (a *Acronis) ensureAdmin(ctx context.Context, tenantID, login, email, password, role string) (acronis.User, error) {
+	u, found, err := a.c.FindUser(ctx, tenantID, login)
+	if err != nil {
+		return u, err
+	}
+	if !found {
+		if u, err = a.c.CreateUser(ctx, acronis.NewUser{TenantID: tenantID, Login: login,
+			Contact: acronis.Contact{Email: email}}); err != nil {
+			return u, err
+		}
+	}
+	if password != "" {
+		if err := a.c.SetPassword(ctx, u.ID, password); err != nil {
+			return u, err
+		}
+	} else if !u.Activated {
+		if err := a.c.SendActivationEmail(ctx, u.ID); err != nil {
+			return u, err
+		}
+	}
+	_, err = a.c.SetAccessPolicies(ctx, u.ID, []acronis.Grant{{Role: role, TenantID: tenantID}})
+	return u, err
 }
 
 // setItems enables the requested items with their quotas and turns off

@@ -25,11 +25,13 @@ import (
 	"github.com/acronis-platform/platform/internal/httpapi"
 	"github.com/acronis-platform/platform/internal/idempotency"
 	"github.com/acronis-platform/platform/internal/jobs"
+	"github.com/acronis-platform/platform/internal/order"
 	"github.com/acronis-platform/platform/internal/partner"
 	"github.com/acronis-platform/platform/internal/postgres"
 	"github.com/acronis-platform/platform/internal/provisioning"
 	"github.com/acronis-platform/platform/internal/ratelimit"
 	"github.com/acronis-platform/platform/internal/secret"
+	"github.com/acronis-platform/platform/internal/subscription"
 	"github.com/acronis-platform/platform/internal/user"
 )
 
@@ -47,6 +49,8 @@ type App struct {
 	Catalog     *catalog.Service
 	Partners    *partner.Service
 	Customers   *customer.Service
+	Orders      *order.Service
+	Services    *subscription.Service
 	HTTP        *echo.Echo
 }
 
@@ -109,15 +113,22 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	}
 	partners := partner.NewService(db.Gorm, clk, users, cat, module, cfg.BaseCurrency)
 	customers := customer.NewService(db.Gorm, clk, cfg.BaseCurrency)
-	runner, err := jobs.New(db, jobs.Config{Workers: cfg.JobWorkers, MaintenanceInterval: cfg.MaintenanceInterval},
-		maintainer{idem, limiter}, log, func(w *river.Workers) { river.AddWorker(w, partners.Worker()) })
+	pool := provisioning.NewPool(clk)
+	services := subscription.NewService(db.Gorm, clk, cat, pool)
+	orders := order.NewService(db.Gorm, clk, cat, customers, services, pool, box)
+	runner, err := jobs.New(db, jobs.Config{Workers: cfg.JobWorkers, MaintenanceInterval: cfg.MaintenanceInterval, RescueAfter: cfg.JobRescueAfter},
+		maintainer{idem, limiter}, log, func(w *river.Workers) {
+			river.AddWorker(w, partners.Worker())
+			river.AddWorker(w, orders.Worker())
+		})
 	if err != nil {
 		return nil, err
 	}
 	partners.UseJobs(runner)
+	orders.UseJobs(runner)
 	e, err := httpapi.New(httpapi.Deps{
 		Log: log, Clock: clk, Metrics: httpapi.NewMetrics(db.Pool),
-		Users: users, Keys: keys, Catalog: cat, Partners: partners, Customers: customers, BaseCurrency: cfg.BaseCurrency, Vendor: vendor, Idempotency: idem,
+		Users: users, Keys: keys, Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Module: module, BaseCurrency: cfg.BaseCurrency, Vendor: vendor, Idempotency: idem,
 		Authenticators: httpapi.Authenticators{
 			Tokens: tokens, UserByID: users.PrincipalOf, APIKey: keys.Authenticate, IsAPIKey: apikey.IsKey,
 		},
@@ -128,7 +139,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		return nil, err
 	}
 	return &App{Cfg: cfg, Log: log, Clock: clk, DB: db, Users: users, Keys: keys, Jobs: runner, HTTP: e, Idempotency: idem,
-		Catalog: cat, Partners: partners, Customers: customers}, nil
+		Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services}, nil
 }
 
 // Run starts the jobs and serves on ln until ctx ends, then shuts down

@@ -274,3 +274,20 @@ func (s *Service) GetModuleSettings(ctx context.Context, planID uuid.UUID) (Modu
 	}
 	return *m, nil
 }
+
+// Credentials reads a plan's module settings with the vendor secret opened,
+// for provisioning. A plan without settings is 422 module_settings_not_set.
+func (s *Service) Credentials(ctx context.Context, planID uuid.UUID) (ModuleSettings, provisioning.Credentials, error) {
+	m, err := s.moduleSettings(ctx, s.db, planID)
+	if err != nil {
+		if errs.CodeOf(err) == "module_settings_not_set" {
+			return ModuleSettings{}, provisioning.Credentials{}, errs.Unprocessable("module_settings_not_set", "This plan has no module settings.")
+		}
+		return ModuleSettings{}, provisioning.Credentials{}, err
+	}
+	plain, err := s.box.Open(m.ClientSecretEnc, secretContext(planID))
+	if err != nil {
+		return ModuleSettings{}, provisioning.Credentials{}, errs.Internal(err)
+	}
+	return *m, provisioning.Credentials{URL: m.DatacenterURL, ClientID: m.ClientID, ClientSecret: string(plain)}, nil
+}

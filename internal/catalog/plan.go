@@ -31,7 +31,10 @@ type Plan struct {
 	ProductGroupID uuid.UUID
 	Name           string
 	PartnerVisible bool
-	Status         string
+	// AutoApprove approves trial and post-paid orders at once (prepaid
+	// ones once paid); otherwise an admin approves each order.
+	AutoApprove bool
+	Status      string
 }
 
 // TableName keeps GORM on the migration's table.
@@ -41,7 +44,7 @@ func (Plan) TableName() string { return "plans" }
 type PlanInput struct {
 	VentureID, ProductTypeID, ProductID, ProductGroupID *uuid.UUID
 	Name                                                *string
-	PartnerVisible                                      *bool
+	PartnerVisible, AutoApprove                         *bool
 	Status                                              *string
 }
 
@@ -86,6 +89,9 @@ func applyPlan(p *Plan, in PlanInput) error {
 	}
 	if in.PartnerVisible != nil {
 		p.PartnerVisible = *in.PartnerVisible
+	}
+	if in.AutoApprove != nil {
+		p.AutoApprove = *in.AutoApprove
 	}
 	if in.Status != nil && *in.Status != p.Status {
 		// Drafts become active by their settings, never by request; a

@@ -83,6 +83,17 @@ type CreateInput struct {
 // Create adds a customer: an admin's for the SP or a named partner, a
 // partner's for itself.
 func (s *Service) Create(ctx context.Context, who auth.Principal, in CreateInput) (Customer, error) {
+	var c Customer
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		c, err = s.CreateTx(ctx, tx, who, in)
+		return err
+	})
+	return c, err
+}
+
+// CreateTx is Create inside the caller's transaction.
+func (s *Service) CreateTx(ctx context.Context, tx *gorm.DB, who auth.Principal, in CreateInput) (Customer, error) {
 	switch {
 	case who.IsAdmin():
 	case who.Role == auth.RolePartner && who.PartnerID != nil:
@@ -106,19 +117,25 @@ func (s *Service) Create(ctx context.Context, who auth.Principal, in CreateInput
 	if err := s.setCreditLimit(&c, in.CreditLimit); err != nil {
 		return Customer{}, err
 	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if c.PartnerID != nil {
-			var n int64
-			if err := tx.Table("partners").Where("id = ?", *c.PartnerID).Count(&n).Error; err != nil {
-				return errs.Internal(err)
-			}
-			if n == 0 {
-				return errs.Unprocessable("partner_not_found", "No partner has this id.").WithField("partner_id")
-			}
+	tx = tx.WithContext(ctx)
+	if c.PartnerID != nil {
+		var n int64
+		if err := tx.Table("partners").Where("id = ?", *c.PartnerID).Count(&n).Error; err != nil {
+			return Customer{}, errs.Internal(err)
 		}
-		return storeErr(tx.Create(&c).Error)
-	})
-	return c, err
+		if n == 0 {
+			return Customer{}, errs.Unprocessable("partner_not_found", "No partner has this id.").WithField("partner_id")
+		}
+	}
+	// A savepoint, so a taken email leaves the caller's transaction usable.
+	if err := tx.SavePoint("customer").Error; err != nil {
+		return Customer{}, errs.Internal(err)
+	}
+	if err := storeErr(tx.Create(&c).Error); err != nil {
+		tx.RollbackTo("customer")
+		return Customer{}, err
+	}
+	return c, nil
 }
 
 func (s *Service) now() time.Time { return s.clk.Now().Truncate(time.Microsecond) }

@@ -27,10 +27,12 @@ var errNoCredentials = errs.Unauthenticated("unauthenticated", "Missing or inval
 func authenticate(a Authenticators, op operation) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if op.public {
+			h := c.Request().Header.Get(echo.HeaderAuthorization)
+			// A public operation open to other roles too takes credentials
+			// when given (and refuses bad ones); without them it is anonymous.
+			if op.public && (h == "" || len(op.roles) == 1) {
 				return next(c)
 			}
-			h := c.Request().Header.Get(echo.HeaderAuthorization)
 			scheme, bearer, ok := strings.Cut(h, " ")
 			if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(bearer) == "" {
 				return errNoCredentials

@@ -13,7 +13,7 @@ import (
 
 func planOut(p catalog.Plan) oapi.Plan {
 	return oapi.Plan{Id: p.ID, VentureId: p.VentureID, ProductTypeId: p.ProductTypeID, ProductId: p.ProductID,
-		ProductGroupId: p.ProductGroupID, Name: p.Name, PartnerVisible: p.PartnerVisible, Status: oapi.PlanStatus(p.Status),
+		ProductGroupId: p.ProductGroupID, Name: p.Name, PartnerVisible: p.PartnerVisible, AutoApprove: p.AutoApprove, Status: oapi.PlanStatus(p.Status),
 		Version: p.Version, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
 }
 
@@ -37,7 +37,7 @@ func (s *Server) ListPlans(ctx context.Context, req oapi.ListPlansRequestObject)
 func (s *Server) CreatePlan(ctx context.Context, req oapi.CreatePlanRequestObject) (oapi.CreatePlanResponseObject, error) {
 	b := req.Body
 	p, err := s.catalog.CreatePlan(ctx, catalog.PlanInput{VentureID: &b.VentureId, ProductTypeID: &b.ProductTypeId,
-		ProductID: &b.ProductId, ProductGroupID: &b.ProductGroupId, Name: &b.Name, PartnerVisible: b.PartnerVisible})
+		ProductID: &b.ProductId, ProductGroupID: &b.ProductGroupId, Name: &b.Name, PartnerVisible: b.PartnerVisible, AutoApprove: b.AutoApprove})
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +59,7 @@ func (s *Server) UpdatePlan(ctx context.Context, req oapi.UpdatePlanRequestObjec
 	}
 	b := req.Body
 	in := catalog.PlanInput{VentureID: b.VentureId, ProductTypeID: b.ProductTypeId, ProductID: b.ProductId,
-		ProductGroupID: b.ProductGroupId, Name: b.Name, PartnerVisible: b.PartnerVisible}
+		ProductGroupID: b.ProductGroupId, Name: b.Name, PartnerVisible: b.PartnerVisible, AutoApprove: b.AutoApprove}
 	if b.Status != nil {
 		st := string(*b.Status)
 		in.Status = &st

@@ -21,21 +21,28 @@ import (
 	"github.com/acronis-platform/platform/internal/customer"
 	"github.com/acronis-platform/platform/internal/httpapi/oapi"
 	"github.com/acronis-platform/platform/internal/idempotency"
+	"github.com/acronis-platform/platform/internal/order"
 	"github.com/acronis-platform/platform/internal/partner"
 	"github.com/acronis-platform/platform/internal/provisioning"
+	"github.com/acronis-platform/platform/internal/subscription"
 	"github.com/acronis-platform/platform/internal/user"
 )
 
 // Deps are what the transport calls.
 type Deps struct {
-	Log          *slog.Logger
-	Clock        clock.Clock
-	Metrics      *Metrics
-	Users        *user.Service
-	Keys         *apikey.Service
-	Catalog      *catalog.Service
-	Partners     *partner.Service
-	Customers    *customer.Service
+	Log       *slog.Logger
+	Clock     clock.Clock
+	Metrics   *Metrics
+	Users     *user.Service
+	Keys      *apikey.Service
+	Catalog   *catalog.Service
+	Partners  *partner.Service
+	Customers *customer.Service
+	Orders    *order.Service
+	Services  *subscription.Service
+	// Module is the SP's configured vendor account (username checks); nil
+	// when none is configured.
+	Module       provisioning.Module
 	BaseCurrency string
 	// Vendor reads the SP's vendor account; nil when none is configured.
 	Vendor         func(ctx context.Context) (provisioning.Offer, error)
@@ -52,6 +59,9 @@ type Server struct {
 	catalog   *catalog.Service
 	partners  *partner.Service
 	customers *customer.Service
+	orders    *order.Service
+	subs      *subscription.Service
+	module    provisioning.Module
 	currency  string
 	vendor    func(ctx context.Context) (provisioning.Offer, error)
 	keys      *apikey.Service
@@ -101,7 +111,7 @@ func New(d Deps) (*echo.Echo, error) {
 		}
 		perOp[id] = chain
 	}
-	srv := &Server{users: d.Users, catalog: d.Catalog, partners: d.Partners, customers: d.Customers, currency: d.BaseCurrency, vendor: d.Vendor, keys: d.Keys, clk: d.Clock, ready: d.Ready}
+	srv := &Server{users: d.Users, catalog: d.Catalog, partners: d.Partners, customers: d.Customers, orders: d.Orders, subs: d.Services, module: d.Module, currency: d.BaseCurrency, vendor: d.Vendor, keys: d.Keys, clk: d.Clock, ready: d.Ready}
 	oapi.RegisterHandlersWithOptions(e, oapi.NewStrictHandler(srv, nil), oapi.RegisterHandlersOptions{OperationMiddlewares: perOp})
 	e.GET("/metrics", echo.WrapHandler(d.Metrics.Handler()))
 	registerDocs(e)

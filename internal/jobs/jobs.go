@@ -23,6 +23,9 @@ import (
 type Config struct {
 	Workers             int
 	MaintenanceInterval time.Duration
+	// RescueAfter is how long a job may run before another instance takes
+	// it as stuck (its runner died) and runs it again.
+	RescueAfter time.Duration
 }
 
 // Runner owns River's clients.
@@ -50,10 +53,11 @@ func New(db *postgres.DB, cfg Config, m Maintainer, log *slog.Logger, register .
 			&river.PeriodicJobOpts{ID: "maintenance_cleanup", RunOnStart: true}),
 	}
 	client, err := river.NewClient(riverpgxv5.New(db.Pool), &river.Config{
-		Logger:       log,
-		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
-		Workers:      workers,
-		PeriodicJobs: periodic,
+		Logger:               log,
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		Workers:              workers,
+		PeriodicJobs:         periodic,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)

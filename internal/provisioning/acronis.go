@@ -3,6 +3,8 @@ package provisioning
 import (
 	"context"
 	"errors"
+	"sort"
+	"strings"
 
 	"github.com/acronis-platform/platform/internal/acronis"
 )
@@ -41,6 +43,18 @@ func (a *Acronis) CreateAccount(ctx context.Context, acc Account) (Result, error
 	for _, o := range avail {
 		byName[o.Name] = o
 	}
+	if acc.Storage != nil {
+		name, ok := storageItem(avail, acc.Edition)
+		if !ok {
+			return Result{}, &ItemsNotAvailableError{Items: []string{"storage (" + acc.Edition + ")"}}
+		}
+		items := make(map[string]Quota, len(acc.Items)+1)
+		for k, v := range acc.Items {
+			items[k] = v
+		}
+		items[name] = *acc.Storage
+		acc.Items = items
+	}
 	var missing []string
 	for _, n := range sortedNames(acc.Items) {
 		if _, ok := byName[n]; !ok {
@@ -58,22 +72,30 @@ func (a *Acronis) CreateAccount(ctx context.Context, acc Account) (Result, error
 	if err != nil {
 		return Result{}, err
 	}
+	acc.progress(StepTenant, t.ID)
+	mode := "trial"
 	if !acc.Trial {
 		if _, err := a.c.SetProductionMode(ctx, t.ID); err != nil {
 			return Result{}, err
 		}
+		mode = "production"
 	}
+	acc.progress(StepPricingMode, mode)
 	if err := a.setItems(ctx, t.ID, byName, acc.Items); err != nil {
 		return Result{}, err
 	}
+	acc.progress(StepItems, strings.Join(sortedNames(acc.Items), ","))
 	u, err := a.ensureAdmin(ctx, t.ID, acc.Login, acc.Email, acc.Password, acronis.RoleCompanyAdmin)
 	if err != nil {
 		return Result{}, err
 	}
+	acc.progress(StepUser, u.ID)
+	acc.progress(StepPolicies, acronis.RoleCompanyAdmin)
 	if acc.ReadOnlyUserID != "" {
 		if err := a.grantReadOnly(ctx, acc.ReadOnlyUserID, t.ID); err != nil {
 			return Result{}, err
 		}
+		acc.progress(StepReadOnly, acc.ReadOnlyUserID)
 	}
 	return Result{TenantID: t.ID, UserID: u.ID, Login: u.Login}, nil
 }
@@ -141,6 +163,48 @@ func (a *Acronis) ensureAdmin(ctx context.Context, tenantID, login, email, passw
 	}
 	_, err = a.c.SetAccessPolicies(ctx, u.ID, []acronis.Grant{{Role: role, TenantID: tenantID}})
 	return u, err
+}
+
+// storageItem is the backup storage item of an edition: the infra item
+// counted as "storage".
+func storageItem(avail []acronis.OfferingItem, edition string) (string, bool) {
+	for _, o := range avail {
+		if o.UsageName == "storage" && o.Type == "infra" && o.Edition != nil && *o.Edition == edition {
+			return o.Name, true
+		}
+	}
+	return "", false
+}
+
+// CheckItems reports the requested items (and, with storage, the edition's
+// storage item) that the parent tenant cannot give a customer.
+func (a *Acronis) CheckItems(ctx context.Context, parentTenantID, edition string, names []string, storage bool) ([]string, error) {
+	avail, err := a.c.AvailableForChild(ctx, parentTenantID, acronis.KindCustomer, edition)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, o := range avail {
+		have[o.Name] = true
+	}
+	var missing []string
+	for _, n := range names {
+		if !have[n] {
+			missing = append(missing, n)
+		}
+	}
+	if _, ok := storageItem(avail, edition); storage && !ok {
+		missing = append(missing, "storage ("+edition+")")
+	}
+	sort.Strings(missing)
+	return missing, nil
+}
+
+// ParentTenant is the tenant customers go under when no partner sells:
+// the API client's own.
+func (a *Acronis) ParentTenant(ctx context.Context) (string, error) {
+	me, err := a.c.WhoAmI(ctx)
+	return me.TenantID, err
 }
 
 // setItems enables the requested items with their quotas and turns off

@@ -32,10 +32,32 @@ type Account struct {
 	Trial          bool
 	Edition        string
 	Items          map[string]Quota // offering item name -> quota
+	// Storage, when set, is the backup storage quota in bytes (Value the
+	// soft quota, Overage the hard one above it), put on the edition's
+	// storage item.
+	Storage *Quota
 	// ReadOnlyUserID, when set, gets read-only access to the new tenant
 	// (a partner's own vendor user).
 	ReadOnlyUserID string
+	// Progress, when set, hears of each step done, with what it made.
+	Progress func(step, detail string)
 }
+
+func (a Account) progress(step, detail string) {
+	if a.Progress != nil {
+		a.Progress(step, detail)
+	}
+}
+
+// Steps of CreateAccount, in order.
+const (
+	StepTenant      = "tenant_created"
+	StepPricingMode = "pricing_mode_set"
+	StepItems       = "offering_items_set"
+	StepUser        = "user_ready"
+	StepPolicies    = "access_policies_set"
+	StepReadOnly    = "partner_read_only_granted"
+)
 
 // Result is what a provisioned account is known by.
 type Result struct {
@@ -66,6 +88,10 @@ type Module interface {
 	ChangePassword(ctx context.Context, userID, password string) error
 	ChangeLogin(ctx context.Context, userID, login string) error
 	SingleSignOn(ctx context.Context, login, target string) (string, error)
+	// CheckItems lists what a parent tenant cannot give a customer.
+	CheckItems(ctx context.Context, parentTenantID, edition string, names []string, storage bool) ([]string, error)
+	// ParentTenant is the SP's own tenant.
+	ParentTenant(ctx context.Context) (string, error)
 }
 
 // ItemsNotAvailableError names requested items the parent cannot give.

@@ -167,6 +167,36 @@ func (e OfferingItemGroup) Valid() bool {
 	}
 }
 
+// Defines values for OrderStatus.
+const (
+	OrderStatusApproved     OrderStatus = "approved"
+	OrderStatusCancelled    OrderStatus = "cancelled"
+	OrderStatusCompleted    OrderStatus = "completed"
+	OrderStatusFailed       OrderStatus = "failed"
+	OrderStatusPending      OrderStatus = "pending"
+	OrderStatusProvisioning OrderStatus = "provisioning"
+)
+
+// Valid indicates whether the value is a known member of the OrderStatus enum.
+func (e OrderStatus) Valid() bool {
+	switch e {
+	case OrderStatusApproved:
+		return true
+	case OrderStatusCancelled:
+		return true
+	case OrderStatusCompleted:
+		return true
+	case OrderStatusFailed:
+		return true
+	case OrderStatusPending:
+		return true
+	case OrderStatusProvisioning:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PartnerStatus.
 const (
 	PartnerStatusActive       PartnerStatus = "active"
@@ -251,6 +281,33 @@ func (e Role) Valid() bool {
 	}
 }
 
+// Defines values for ServiceStatus.
+const (
+	ServiceStatusActive     ServiceStatus = "active"
+	ServiceStatusCancelled  ServiceStatus = "cancelled"
+	ServiceStatusPending    ServiceStatus = "pending"
+	ServiceStatusSuspended  ServiceStatus = "suspended"
+	ServiceStatusTerminated ServiceStatus = "terminated"
+)
+
+// Valid indicates whether the value is a known member of the ServiceStatus enum.
+func (e ServiceStatus) Valid() bool {
+	switch e {
+	case ServiceStatusActive:
+		return true
+	case ServiceStatusCancelled:
+		return true
+	case ServiceStatusPending:
+		return true
+	case ServiceStatusSuspended:
+		return true
+	case ServiceStatusTerminated:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TokenTokenType.
 const (
 	Bearer TokenTokenType = "Bearer"
@@ -327,6 +384,14 @@ type BillingFrequency string
 
 // BillingModel defines model for BillingModel.
 type BillingModel string
+
+// CredentialsUpdate defines model for CredentialsUpdate.
+type CredentialsUpdate struct {
+	Password *string `json:"password,omitempty"`
+
+	// Username A vendor login.
+	Username *Username `json:"username,omitempty"`
+}
 
 // Customer defines model for Customer.
 type Customer struct {
@@ -516,6 +581,15 @@ type Money struct {
 	Currency string `json:"currency"`
 }
 
+// NewCustomer defines model for NewCustomer.
+type NewCustomer struct {
+	Address *string             `json:"address,omitempty"`
+	Country *string             `json:"country,omitempty"`
+	Email   openapi_types.Email `json:"email"`
+	Name    string              `json:"name"`
+	Phone   *string             `json:"phone,omitempty"`
+}
+
 // NotificationSettings defines model for NotificationSettings.
 type NotificationSettings struct {
 	// CreditLimitTemplateId The mail sent when a customer's unpaid balance passes its credit limit.
@@ -570,6 +644,85 @@ type OfferingItemGroups struct {
 
 // OfferingItemQuotas Offering item name to quota (a whole number).
 type OfferingItemQuotas map[string]float64
+
+// Order defines model for Order.
+type Order struct {
+	CreatedAt     time.Time          `json:"created_at"`
+	CustomerId    openapi_types.UUID `json:"customer_id"`
+	FailureReason *string            `json:"failure_reason,omitempty"`
+
+	// Frequency monthly (1 month), quarterly (3), semiannually (6), annually (12), biennially (24), triennially (36).
+	Frequency BillingFrequency   `json:"frequency"`
+	History   []OrderEvent       `json:"history"`
+	Id        openapi_types.UUID `json:"id"`
+
+	// PartnerId The selling partner.
+	PartnerId *openapi_types.UUID `json:"partner_id,omitempty"`
+
+	// Password The service's generated password, only in the orderer's first read of the completed order.
+	Password  *string            `json:"password,omitempty"`
+	PlanId    openapi_types.UUID `json:"plan_id"`
+	Quantity  int                `json:"quantity"`
+	ServiceId openapi_types.UUID `json:"service_id"`
+
+	// SetupFee An amount of money. The amount is a decimal string with two places, never a JSON number.
+	SetupFee Money       `json:"setup_fee"`
+	Status   OrderStatus `json:"status"`
+
+	// StatusToken Only in the answer to an anonymous order; read the order with it.
+	StatusToken *string     `json:"status_token,omitempty"`
+	Steps       []OrderStep `json:"steps"`
+
+	// UnitPrice An amount of money. The amount is a decimal string with two places, never a JSON number.
+	UnitPrice Money     `json:"unit_price"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Username  string    `json:"username"`
+	Version   int64     `json:"version"`
+}
+
+// OrderCreate defines model for OrderCreate.
+type OrderCreate struct {
+	Customer   *NewCustomer        `json:"customer,omitempty"`
+	CustomerId *openapi_types.UUID `json:"customer_id,omitempty"`
+
+	// Frequency monthly (1 month), quarterly (3), semiannually (6), annually (12), biennially (24), triennially (36).
+	Frequency BillingFrequency   `json:"frequency"`
+	PlanId    openapi_types.UUID `json:"plan_id"`
+	Quantity  *int               `json:"quantity,omitempty"`
+
+	// Username A vendor login.
+	Username Username `json:"username"`
+}
+
+// OrderEvent defines model for OrderEvent.
+type OrderEvent struct {
+	// Actor public, system, or the role and credential that acted.
+	Actor  string       `json:"actor"`
+	At     time.Time    `json:"at"`
+	From   *OrderStatus `json:"from,omitempty"`
+	Reason *string      `json:"reason,omitempty"`
+	To     OrderStatus  `json:"to"`
+}
+
+// OrderList defines model for OrderList.
+type OrderList struct {
+	Data []Order `json:"data"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// OrderStatus defines model for OrderStatus.
+type OrderStatus string
+
+// OrderStep defines model for OrderStep.
+type OrderStep struct {
+	Detail string    `json:"detail"`
+	DoneAt time.Time `json:"done_at"`
+
+	// Step tenant_created, pricing_mode_set, offering_items_set, user_ready, access_policies_set, partner_read_only_granted, completed.
+	Step string `json:"step"`
+}
 
 // OrderUrl defines model for OrderUrl.
 type OrderUrl struct {
@@ -722,9 +875,11 @@ type Percent = string
 
 // Plan defines model for Plan.
 type Plan struct {
-	CreatedAt time.Time          `json:"created_at"`
-	Id        openapi_types.UUID `json:"id"`
-	Name      string             `json:"name"`
+	// AutoApprove Approve trial and post-paid orders at once (prepaid ones once their first invoice is paid); otherwise an admin approves each order.
+	AutoApprove bool               `json:"auto_approve"`
+	CreatedAt   time.Time          `json:"created_at"`
+	Id          openapi_types.UUID `json:"id"`
+	Name        string             `json:"name"`
 
 	// PartnerVisible Partners may sell it ("Applicable on Partner Website").
 	PartnerVisible bool               `json:"partner_visible"`
@@ -741,6 +896,8 @@ type Plan struct {
 
 // PlanCreate defines model for PlanCreate.
 type PlanCreate struct {
+	// AutoApprove Approve trial and post-paid orders at once (prepaid ones once their first invoice is paid); otherwise an admin approves each order.
+	AutoApprove    *bool              `json:"auto_approve,omitempty"`
 	Name           string             `json:"name"`
 	PartnerVisible *bool              `json:"partner_visible,omitempty"`
 	ProductGroupId openapi_types.UUID `json:"product_group_id"`
@@ -785,6 +942,8 @@ type PlanStatus string
 
 // PlanUpdate defines model for PlanUpdate.
 type PlanUpdate struct {
+	// AutoApprove Approve trial and post-paid orders at once (prepaid ones once their first invoice is paid); otherwise an admin approves each order.
+	AutoApprove    *bool               `json:"auto_approve,omitempty"`
 	Name           *string             `json:"name,omitempty"`
 	PartnerVisible *bool               `json:"partner_visible,omitempty"`
 	ProductGroupId *openapi_types.UUID `json:"product_group_id,omitempty"`
@@ -942,6 +1101,86 @@ type Readiness struct {
 // Role What a user may do. `partner` and `customer` users are scoped to their partner or customer.
 type Role string
 
+// Service defines model for Service.
+type Service struct {
+	ActivatedAt *time.Time         `json:"activated_at,omitempty"`
+	CreatedAt   time.Time          `json:"created_at"`
+	CustomerId  openapi_types.UUID `json:"customer_id"`
+	FreeTrial   bool               `json:"free_trial"`
+
+	// Frequency monthly (1 month), quarterly (3), semiannually (6), annually (12), biennially (24), triennially (36).
+	Frequency    BillingFrequency    `json:"frequency"`
+	Id           openapi_types.UUID  `json:"id"`
+	NextDueDate  *openapi_types.Date `json:"next_due_date,omitempty"`
+	PartnerId    *openapi_types.UUID `json:"partner_id,omitempty"`
+	PlanId       openapi_types.UUID  `json:"plan_id"`
+	PortalUrl    string              `json:"portal_url"`
+	Quantity     int                 `json:"quantity"`
+	Quotas       ServiceQuotas       `json:"quotas"`
+	Status       ServiceStatus       `json:"status"`
+	SuspendedAt  *time.Time          `json:"suspended_at,omitempty"`
+	TerminatedAt *time.Time          `json:"terminated_at,omitempty"`
+	TrialEndsAt  *time.Time          `json:"trial_ends_at,omitempty"`
+
+	// UnitPrice An amount of money. The amount is a decimal string with two places, never a JSON number.
+	UnitPrice      Money     `json:"unit_price"`
+	UpdatedAt      time.Time `json:"updated_at"`
+	Username       string    `json:"username"`
+	VendorTenantId *string   `json:"vendor_tenant_id,omitempty"`
+	Version        int64     `json:"version"`
+}
+
+// ServiceCredentials defines model for ServiceCredentials.
+type ServiceCredentials struct {
+	Password string `json:"password"`
+	Username string `json:"username"`
+}
+
+// ServiceList defines model for ServiceList.
+type ServiceList struct {
+	Data []Service `json:"data"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// ServiceQuotas defines model for ServiceQuotas.
+type ServiceQuotas struct {
+	OfferingItems map[string]int64 `json:"offering_items"`
+
+	// OverageGb Hard quota above the soft one, times quantity; -1 unlimited.
+	OverageGb *int64 `json:"overage_gb,omitempty"`
+
+	// StorageGb Soft quota times quantity; -1 unlimited; absent when the plan sets none.
+	StorageGb *int64 `json:"storage_gb,omitempty"`
+}
+
+// ServiceStatus defines model for ServiceStatus.
+type ServiceStatus string
+
+// SsoLink defines model for SsoLink.
+type SsoLink struct {
+	ExpiresAt time.Time `json:"expires_at"`
+	Url       string    `json:"url"`
+}
+
+// StorefrontOrderCreate defines model for StorefrontOrderCreate.
+type StorefrontOrderCreate struct {
+	Customer *NewCustomer `json:"customer,omitempty"`
+
+	// CustomerId An existing customer (API keys); customers order for themselves.
+	CustomerId *openapi_types.UUID `json:"customer_id,omitempty"`
+
+	// Quantity Only for plans that enable quantity.
+	Quantity *int `json:"quantity,omitempty"`
+
+	// Token The order-URL token.
+	Token string `json:"token"`
+
+	// Username A vendor login.
+	Username Username `json:"username"`
+}
+
 // Tax defines model for Tax.
 type Tax struct {
 	CreatedAt time.Time          `json:"created_at"`
@@ -1042,6 +1281,15 @@ type UserUpdate struct {
 	Password *string              `json:"password,omitempty"`
 }
 
+// Username A vendor login.
+type Username = string
+
+// UsernameAvailability defines model for UsernameAvailability.
+type UsernameAvailability struct {
+	Available bool   `json:"available"`
+	Username  string `json:"username"`
+}
+
 // VendorEditionList defines model for VendorEditionList.
 type VendorEditionList struct {
 	Data []string `json:"data"`
@@ -1117,6 +1365,9 @@ type Id = openapi_types.UUID
 
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
+
+// IdempotencyKeyRequired defines model for IdempotencyKeyRequired.
+type IdempotencyKeyRequired = string
 
 // IfMatch defines model for IfMatch.
 type IfMatch = string
@@ -1231,6 +1482,45 @@ type DeleteEmailTemplateParams struct {
 
 // UpdateEmailTemplateParams defines parameters for UpdateEmailTemplate.
 type UpdateEmailTemplateParams struct {
+	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// ListOrdersParams defines parameters for ListOrders.
+type ListOrdersParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Status Only orders in this status.
+	Status *OrderStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// CustomerId Only this customer's orders.
+	CustomerId *openapi_types.UUID `form:"customer_id,omitempty" json:"customer_id,omitempty"`
+}
+
+// CreateOrderParams defines parameters for CreateOrder.
+type CreateOrderParams struct {
+	// IdempotencyKey A unique key per intended effect (a UUID is a good choice). Retrying with the same key and body replays the first response.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ApproveOrderParams defines parameters for ApproveOrder.
+type ApproveOrderParams struct {
+	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// CancelOrderParams defines parameters for CancelOrder.
+type CancelOrderParams struct {
+	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// RetryOrderParams defines parameters for RetryOrder.
+type RetryOrderParams struct {
 	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
@@ -1394,6 +1684,60 @@ type UpdateProductParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// ListServicesParams defines parameters for ListServices.
+type ListServicesParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Status Only services in this status.
+	Status *ServiceStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// CustomerId Only this customer's services.
+	CustomerId *openapi_types.UUID `form:"customer_id,omitempty" json:"customer_id,omitempty"`
+
+	// PlanId Only services of this plan.
+	PlanId *openapi_types.UUID `form:"plan_id,omitempty" json:"plan_id,omitempty"`
+}
+
+// UpdateServiceCredentialsParams defines parameters for UpdateServiceCredentials.
+type UpdateServiceCredentialsParams struct {
+	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// SuspendServiceParams defines parameters for SuspendService.
+type SuspendServiceParams struct {
+	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// TerminateServiceParams defines parameters for TerminateService.
+type TerminateServiceParams struct {
+	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// UnsuspendServiceParams defines parameters for UnsuspendService.
+type UnsuspendServiceParams struct {
+	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// PlaceStorefrontOrderParams defines parameters for PlaceStorefrontOrder.
+type PlaceStorefrontOrderParams struct {
+	// IdempotencyKey A unique key per intended effect (a UUID is a good choice); required here. Retrying with the same key and body replays the first response.
+	IdempotencyKey IdempotencyKeyRequired `json:"Idempotency-Key"`
+}
+
+// GetStorefrontOrderParams defines parameters for GetStorefrontOrder.
+type GetStorefrontOrderParams struct {
+	// Token The `status_token` the order's placing returned.
+	Token string `form:"token" json:"token"`
+}
+
 // ListTaxesParams defines parameters for ListTaxes.
 type ListTaxesParams struct {
 	// Limit Page size.
@@ -1499,6 +1843,9 @@ type CreateEmailTemplateJSONRequestBody = EmailTemplateCreate
 // UpdateEmailTemplateJSONRequestBody defines body for UpdateEmailTemplate for application/json ContentType.
 type UpdateEmailTemplateJSONRequestBody = EmailTemplateUpdate
 
+// CreateOrderJSONRequestBody defines body for CreateOrder for application/json ContentType.
+type CreateOrderJSONRequestBody = OrderCreate
+
 // CreatePartnerJSONRequestBody defines body for CreatePartner for application/json ContentType.
 type CreatePartnerJSONRequestBody = PartnerCreate
 
@@ -1540,6 +1887,12 @@ type CreateProductJSONRequestBody = ProductCreate
 
 // UpdateProductJSONRequestBody defines body for UpdateProduct for application/json ContentType.
 type UpdateProductJSONRequestBody = ProductUpdate
+
+// UpdateServiceCredentialsJSONRequestBody defines body for UpdateServiceCredentials for application/json ContentType.
+type UpdateServiceCredentialsJSONRequestBody = CredentialsUpdate
+
+// PlaceStorefrontOrderJSONRequestBody defines body for PlaceStorefrontOrder for application/json ContentType.
+type PlaceStorefrontOrderJSONRequestBody = StorefrontOrderCreate
 
 // CreateTaxJSONRequestBody defines body for CreateTax for application/json ContentType.
 type CreateTaxJSONRequestBody = TaxCreate
@@ -1832,6 +2185,69 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/me (the `GetMe` operationId).
 	GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListOrders List orders
+	//
+	// Admins see every order; a partner its customers'; a customer its own.
+	//
+	// Corresponds with GET /v1/orders (the `ListOrders` operationId).
+	ListOrders(ctx context.Context, params *ListOrdersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateOrderWithBody Create an order
+	//
+	// An admin orders any active plan for any customer; a partner orders
+	// partner-visible plans for its own customers (403
+	// `plan_not_available_to_partner` otherwise). An order for a partner's
+	// customer is that partner's sale, at its end price. Give
+	// `customer_id` or a new customer's details. The same checks as a
+	// storefront order; 202 with the order.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/orders (the `CreateOrder` operationId).
+	CreateOrderWithBody(ctx context.Context, params *CreateOrderParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateOrder Create an order
+	//
+	// An admin orders any active plan for any customer; a partner orders
+	// partner-visible plans for its own customers (403
+	// `plan_not_available_to_partner` otherwise). An order for a partner's
+	// customer is that partner's sale, at its end price. Give
+	// `customer_id` or a new customer's details. The same checks as a
+	// storefront order; 202 with the order.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/orders (the `CreateOrder` operationId).
+	CreateOrder(ctx context.Context, params *CreateOrderParams, body CreateOrderJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetOrder Get an order
+	//
+	// With its history (every transition, who and when) and the provisioning steps done. The orderer's first read of a completed order carries the generated password, once.
+	//
+	// Corresponds with GET /v1/orders/{id} (the `GetOrder` operationId).
+	GetOrder(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ApproveOrder Approve an order
+	//
+	// A pending order becomes approved and its provisioning job is queued in the same transaction (409 `order_not_pending` otherwise).
+	//
+	// Corresponds with POST /v1/orders/{id}/approve (the `ApproveOrder` operationId).
+	ApproveOrder(ctx context.Context, id Id, params *ApproveOrderParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelOrder Cancel an order
+	//
+	// A pending order and its service are cancelled (409 `order_not_pending` otherwise). Admins, the partner and the customer of the order.
+	//
+	// Corresponds with POST /v1/orders/{id}/cancel (the `CancelOrder` operationId).
+	CancelOrder(ctx context.Context, id Id, params *CancelOrderParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RetryOrder Retry a failed order
+	//
+	// Runs the provisioning of a failed order again; it resumes where the failed run stopped and makes nothing twice (409 `order_not_failed` otherwise).
+	//
+	// Corresponds with POST /v1/orders/{id}/retry (the `RetryOrder` operationId).
+	RetryOrder(ctx context.Context, id Id, params *RetryOrderParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListPartners List partners
 	//
@@ -2295,12 +2711,145 @@ type ClientInterface interface {
 	// Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 	UpdateProduct(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListServices List services
+	//
+	// Admins see every service; a partner its customers'; a customer its own.
+	//
+	// Corresponds with GET /v1/services (the `ListServices` operationId).
+	ListServices(ctx context.Context, params *ListServicesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetService Get a service
+	//
+	// Vendor tenant, portal URL, username, status, plan, cycle, quantity, quotas (per-unit quotas times quantity; -1 unlimited) and next due date (or trial end).
+	//
+	// Corresponds with GET /v1/services/{id} (the `GetService` operationId).
+	GetService(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateServiceCredentialsWithBody Change the username or password
+	//
+	// A new username is checked free on the platform and at the vendor
+	// (409 `username_taken`); a new password must have 10 to 128
+	// characters with a lower-case letter, an upper-case letter and a
+	// digit (422 `password_too_weak`). Each is pushed to the vendor first.
+	// With `If-Match`, only at that version.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/services/{id}/credentials (the `UpdateServiceCredentials` operationId).
+	UpdateServiceCredentialsWithBody(ctx context.Context, id Id, params *UpdateServiceCredentialsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateServiceCredentials Change the username or password
+	//
+	// A new username is checked free on the platform and at the vendor
+	// (409 `username_taken`); a new password must have 10 to 128
+	// characters with a lower-case letter, an upper-case letter and a
+	// digit (422 `password_too_weak`). Each is pushed to the vendor first.
+	// With `If-Match`, only at that version.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/services/{id}/credentials (the `UpdateServiceCredentials` operationId).
+	UpdateServiceCredentials(ctx context.Context, id Id, params *UpdateServiceCredentialsParams, body UpdateServiceCredentialsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ResetServiceCredentials Reset the password
+	//
+	// Sets a new generated password at the vendor and returns it, once; the platform does not keep it.
+	//
+	// Corresponds with POST /v1/services/{id}/credentials/reset (the `ResetServiceCredentials` operationId).
+	ResetServiceCredentials(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateServiceSsoLink Make a one-click login link
+	//
+	// A fresh one-time link that logs the service's admin user into the vendor portal; it works once and for a few minutes. For the service's customer, its partner and admins. 409 for a service that is not active.
+	//
+	// Corresponds with POST /v1/services/{id}/sso-link (the `CreateServiceSsoLink` operationId).
+	CreateServiceSsoLink(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SuspendService Suspend a service
+	//
+	// Disables the tenant at the vendor, then suspends the service; again is a no-op. 409 `service_terminated` or `service_not_provisioned`.
+	//
+	// Corresponds with POST /v1/services/{id}/suspend (the `SuspendService` operationId).
+	SuspendService(ctx context.Context, id Id, params *SuspendServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// TerminateService Terminate a service
+	//
+	// Disables then deletes the tenant at the vendor, then ends the service; a terminated service cannot change again (409 `service_terminated`).
+	//
+	// Corresponds with POST /v1/services/{id}/terminate (the `TerminateService` operationId).
+	TerminateService(ctx context.Context, id Id, params *TerminateServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UnsuspendService Unsuspend a service
+	//
+	// Enables the tenant at the vendor, then the service.
+	//
+	// Corresponds with POST /v1/services/{id}/unsuspend (the `UnsuspendService` operationId).
+	UnsuspendService(ctx context.Context, id Id, params *UnsuspendServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetStorefrontOffer Read an offer
 	//
 	// What a storefront shows for an order URL. Public. A retired plan's, or a dropped frequency's, offer is 410 `offer_gone`.
 	//
 	// Corresponds with GET /v1/storefront/offers/{token} (the `GetStorefrontOffer` operationId).
 	GetStorefrontOffer(ctx context.Context, token string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PlaceStorefrontOrderWithBody Place an order from a storefront
+	//
+	// Orders the offer of an order-URL token for a new customer (anonymous
+	// callers, API keys) or for the calling customer. The username is
+	// checked on the platform and at the vendor (409 `username_taken`);
+	// the plan's offering items against what the SP's or the partner's
+	// vendor tenant may give (422 `offering_items_not_available`, listing
+	// them); `quantity` only where the plan enables it (422
+	// `quantity_not_enabled`). Nothing is stored when a check fails.
+	// `Idempotency-Key` is required: a retry with the same key replays the
+	// first answer and orders nothing more. Answers 202: the order is
+	// `pending` until an admin approves it, or `approved` at once on
+	// auto-approving trial and post-paid plans, then provisioned in the
+	// background; poll it. An anonymous caller gets `status_token` to read
+	// the order at `GET /v1/storefront/orders/{id}`; the orderer's first
+	// read of the completed order carries the generated `password`, once.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/storefront/orders (the `PlaceStorefrontOrder` operationId).
+	PlaceStorefrontOrderWithBody(ctx context.Context, params *PlaceStorefrontOrderParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PlaceStorefrontOrder Place an order from a storefront
+	//
+	// Orders the offer of an order-URL token for a new customer (anonymous
+	// callers, API keys) or for the calling customer. The username is
+	// checked on the platform and at the vendor (409 `username_taken`);
+	// the plan's offering items against what the SP's or the partner's
+	// vendor tenant may give (422 `offering_items_not_available`, listing
+	// them); `quantity` only where the plan enables it (422
+	// `quantity_not_enabled`). Nothing is stored when a check fails.
+	// `Idempotency-Key` is required: a retry with the same key replays the
+	// first answer and orders nothing more. Answers 202: the order is
+	// `pending` until an admin approves it, or `approved` at once on
+	// auto-approving trial and post-paid plans, then provisioned in the
+	// background; poll it. An anonymous caller gets `status_token` to read
+	// the order at `GET /v1/storefront/orders/{id}`; the orderer's first
+	// read of the completed order carries the generated `password`, once.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/storefront/orders (the `PlaceStorefrontOrder` operationId).
+	PlaceStorefrontOrder(ctx context.Context, params *PlaceStorefrontOrderParams, body PlaceStorefrontOrderJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetStorefrontOrder Read an anonymous order
+	//
+	// An order placed anonymously, read with its status token (404 for a wrong one). The first read of the completed order carries the generated password, once.
+	//
+	// Corresponds with GET /v1/storefront/orders/{id} (the `GetStorefrontOrder` operationId).
+	GetStorefrontOrder(ctx context.Context, id Id, params *GetStorefrontOrderParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetUsernameAvailability Check a username
+	//
+	// Whether a vendor login is free, on the platform (any live service) and at the vendor (`ACRONIS_URL`). Public.
+	//
+	// Corresponds with GET /v1/storefront/usernames/{username} (the `GetUsernameAvailability` operationId).
+	GetUsernameAvailability(ctx context.Context, username Username, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListTaxes List taxes
 	//
@@ -2907,6 +3456,139 @@ func (c *Client) UpdateEmailTemplate(ctx context.Context, id Id, params *UpdateE
 // Corresponds with GET /v1/me (the `GetMe` operationId).
 func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetMeRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListOrders List orders
+//
+// Admins see every order; a partner its customers'; a customer its own.
+//
+// Corresponds with GET /v1/orders (the `ListOrders` operationId).
+func (c *Client) ListOrders(ctx context.Context, params *ListOrdersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListOrdersRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateOrderWithBody Create an order
+//
+// An admin orders any active plan for any customer; a partner orders
+// partner-visible plans for its own customers (403
+// `plan_not_available_to_partner` otherwise). An order for a partner's
+// customer is that partner's sale, at its end price. Give
+// `customer_id` or a new customer's details. The same checks as a
+// storefront order; 202 with the order.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/orders (the `CreateOrder` operationId).
+func (c *Client) CreateOrderWithBody(ctx context.Context, params *CreateOrderParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateOrderRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateOrder Create an order
+//
+// An admin orders any active plan for any customer; a partner orders
+// partner-visible plans for its own customers (403
+// `plan_not_available_to_partner` otherwise). An order for a partner's
+// customer is that partner's sale, at its end price. Give
+// `customer_id` or a new customer's details. The same checks as a
+// storefront order; 202 with the order.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/orders (the `CreateOrder` operationId).
+func (c *Client) CreateOrder(ctx context.Context, params *CreateOrderParams, body CreateOrderJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateOrderRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetOrder Get an order
+//
+// With its history (every transition, who and when) and the provisioning steps done. The orderer's first read of a completed order carries the generated password, once.
+//
+// Corresponds with GET /v1/orders/{id} (the `GetOrder` operationId).
+func (c *Client) GetOrder(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetOrderRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ApproveOrder Approve an order
+//
+// A pending order becomes approved and its provisioning job is queued in the same transaction (409 `order_not_pending` otherwise).
+//
+// Corresponds with POST /v1/orders/{id}/approve (the `ApproveOrder` operationId).
+func (c *Client) ApproveOrder(ctx context.Context, id Id, params *ApproveOrderParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewApproveOrderRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelOrder Cancel an order
+//
+// A pending order and its service are cancelled (409 `order_not_pending` otherwise). Admins, the partner and the customer of the order.
+//
+// Corresponds with POST /v1/orders/{id}/cancel (the `CancelOrder` operationId).
+func (c *Client) CancelOrder(ctx context.Context, id Id, params *CancelOrderParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelOrderRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RetryOrder Retry a failed order
+//
+// Runs the provisioning of a failed order again; it resumes where the failed run stopped and makes nothing twice (409 `order_not_failed` otherwise).
+//
+// Corresponds with POST /v1/orders/{id}/retry (the `RetryOrder` operationId).
+func (c *Client) RetryOrder(ctx context.Context, id Id, params *RetryOrderParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRetryOrderRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3849,6 +4531,171 @@ func (c *Client) UpdateProduct(ctx context.Context, id Id, params *UpdateProduct
 	return c.Client.Do(req)
 }
 
+// ListServices List services
+//
+// Admins see every service; a partner its customers'; a customer its own.
+//
+// Corresponds with GET /v1/services (the `ListServices` operationId).
+func (c *Client) ListServices(ctx context.Context, params *ListServicesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListServicesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetService Get a service
+//
+// Vendor tenant, portal URL, username, status, plan, cycle, quantity, quotas (per-unit quotas times quantity; -1 unlimited) and next due date (or trial end).
+//
+// Corresponds with GET /v1/services/{id} (the `GetService` operationId).
+func (c *Client) GetService(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetServiceRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateServiceCredentialsWithBody Change the username or password
+//
+// A new username is checked free on the platform and at the vendor
+// (409 `username_taken`); a new password must have 10 to 128
+// characters with a lower-case letter, an upper-case letter and a
+// digit (422 `password_too_weak`). Each is pushed to the vendor first.
+// With `If-Match`, only at that version.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/services/{id}/credentials (the `UpdateServiceCredentials` operationId).
+func (c *Client) UpdateServiceCredentialsWithBody(ctx context.Context, id Id, params *UpdateServiceCredentialsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateServiceCredentialsRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateServiceCredentials Change the username or password
+//
+// A new username is checked free on the platform and at the vendor
+// (409 `username_taken`); a new password must have 10 to 128
+// characters with a lower-case letter, an upper-case letter and a
+// digit (422 `password_too_weak`). Each is pushed to the vendor first.
+// With `If-Match`, only at that version.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/services/{id}/credentials (the `UpdateServiceCredentials` operationId).
+func (c *Client) UpdateServiceCredentials(ctx context.Context, id Id, params *UpdateServiceCredentialsParams, body UpdateServiceCredentialsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateServiceCredentialsRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ResetServiceCredentials Reset the password
+//
+// Sets a new generated password at the vendor and returns it, once; the platform does not keep it.
+//
+// Corresponds with POST /v1/services/{id}/credentials/reset (the `ResetServiceCredentials` operationId).
+func (c *Client) ResetServiceCredentials(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewResetServiceCredentialsRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateServiceSsoLink Make a one-click login link
+//
+// A fresh one-time link that logs the service's admin user into the vendor portal; it works once and for a few minutes. For the service's customer, its partner and admins. 409 for a service that is not active.
+//
+// Corresponds with POST /v1/services/{id}/sso-link (the `CreateServiceSsoLink` operationId).
+func (c *Client) CreateServiceSsoLink(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateServiceSsoLinkRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SuspendService Suspend a service
+//
+// Disables the tenant at the vendor, then suspends the service; again is a no-op. 409 `service_terminated` or `service_not_provisioned`.
+//
+// Corresponds with POST /v1/services/{id}/suspend (the `SuspendService` operationId).
+func (c *Client) SuspendService(ctx context.Context, id Id, params *SuspendServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSuspendServiceRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// TerminateService Terminate a service
+//
+// Disables then deletes the tenant at the vendor, then ends the service; a terminated service cannot change again (409 `service_terminated`).
+//
+// Corresponds with POST /v1/services/{id}/terminate (the `TerminateService` operationId).
+func (c *Client) TerminateService(ctx context.Context, id Id, params *TerminateServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewTerminateServiceRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UnsuspendService Unsuspend a service
+//
+// Enables the tenant at the vendor, then the service.
+//
+// Corresponds with POST /v1/services/{id}/unsuspend (the `UnsuspendService` operationId).
+func (c *Client) UnsuspendService(ctx context.Context, id Id, params *UnsuspendServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUnsuspendServiceRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetStorefrontOffer Read an offer
 //
 // What a storefront shows for an order URL. Public. A retired plan's, or a dropped frequency's, offer is 410 `offer_gone`.
@@ -3856,6 +4703,104 @@ func (c *Client) UpdateProduct(ctx context.Context, id Id, params *UpdateProduct
 // Corresponds with GET /v1/storefront/offers/{token} (the `GetStorefrontOffer` operationId).
 func (c *Client) GetStorefrontOffer(ctx context.Context, token string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetStorefrontOfferRequest(c.Server, token)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PlaceStorefrontOrderWithBody Place an order from a storefront
+//
+// Orders the offer of an order-URL token for a new customer (anonymous
+// callers, API keys) or for the calling customer. The username is
+// checked on the platform and at the vendor (409 `username_taken`);
+// the plan's offering items against what the SP's or the partner's
+// vendor tenant may give (422 `offering_items_not_available`, listing
+// them); `quantity` only where the plan enables it (422
+// `quantity_not_enabled`). Nothing is stored when a check fails.
+// `Idempotency-Key` is required: a retry with the same key replays the
+// first answer and orders nothing more. Answers 202: the order is
+// `pending` until an admin approves it, or `approved` at once on
+// auto-approving trial and post-paid plans, then provisioned in the
+// background; poll it. An anonymous caller gets `status_token` to read
+// the order at `GET /v1/storefront/orders/{id}`; the orderer's first
+// read of the completed order carries the generated `password`, once.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/storefront/orders (the `PlaceStorefrontOrder` operationId).
+func (c *Client) PlaceStorefrontOrderWithBody(ctx context.Context, params *PlaceStorefrontOrderParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPlaceStorefrontOrderRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PlaceStorefrontOrder Place an order from a storefront
+//
+// Orders the offer of an order-URL token for a new customer (anonymous
+// callers, API keys) or for the calling customer. The username is
+// checked on the platform and at the vendor (409 `username_taken`);
+// the plan's offering items against what the SP's or the partner's
+// vendor tenant may give (422 `offering_items_not_available`, listing
+// them); `quantity` only where the plan enables it (422
+// `quantity_not_enabled`). Nothing is stored when a check fails.
+// `Idempotency-Key` is required: a retry with the same key replays the
+// first answer and orders nothing more. Answers 202: the order is
+// `pending` until an admin approves it, or `approved` at once on
+// auto-approving trial and post-paid plans, then provisioned in the
+// background; poll it. An anonymous caller gets `status_token` to read
+// the order at `GET /v1/storefront/orders/{id}`; the orderer's first
+// read of the completed order carries the generated `password`, once.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/storefront/orders (the `PlaceStorefrontOrder` operationId).
+func (c *Client) PlaceStorefrontOrder(ctx context.Context, params *PlaceStorefrontOrderParams, body PlaceStorefrontOrderJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPlaceStorefrontOrderRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetStorefrontOrder Read an anonymous order
+//
+// An order placed anonymously, read with its status token (404 for a wrong one). The first read of the completed order carries the generated password, once.
+//
+// Corresponds with GET /v1/storefront/orders/{id} (the `GetStorefrontOrder` operationId).
+func (c *Client) GetStorefrontOrder(ctx context.Context, id Id, params *GetStorefrontOrderParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetStorefrontOrderRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetUsernameAvailability Check a username
+//
+// Whether a vendor login is free, on the platform (any live service) and at the vendor (`ACRONIS_URL`). Public.
+//
+// Corresponds with GET /v1/storefront/usernames/{username} (the `GetUsernameAvailability` operationId).
+func (c *Client) GetUsernameAvailability(ctx context.Context, username Username, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetUsernameAvailabilityRequest(c.Server, username)
 	if err != nil {
 		return nil, err
 	}
@@ -5102,6 +6047,332 @@ func NewGetMeRequest(server string) (*http.Request, error) {
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListOrdersRequest constructs an http.Request for the ListOrders method
+func NewListOrdersRequest(server string, params *ListOrdersParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/orders")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CustomerId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "customer_id", *params.CustomerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateOrderRequest calls the generic CreateOrder builder with application/json body
+func NewCreateOrderRequest(server string, params *CreateOrderParams, body CreateOrderJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateOrderRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateOrderRequestWithBody constructs an http.Request for the CreateOrder method, with any body, and a specified content type
+func NewCreateOrderRequestWithBody(server string, params *CreateOrderParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/orders")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetOrderRequest constructs an http.Request for the GetOrder method
+func NewGetOrderRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/orders/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewApproveOrderRequest constructs an http.Request for the ApproveOrder method
+func NewApproveOrderRequest(server string, id Id, params *ApproveOrderParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/orders/%s/approve", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewCancelOrderRequest constructs an http.Request for the CancelOrder method
+func NewCancelOrderRequest(server string, id Id, params *CancelOrderParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/orders/%s/cancel", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewRetryOrderRequest constructs an http.Request for the RetryOrder method
+func NewRetryOrderRequest(server string, id Id, params *RetryOrderParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/orders/%s/retry", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -6867,6 +8138,419 @@ func NewUpdateProductRequestWithBody(server string, id Id, params *UpdateProduct
 	return req, nil
 }
 
+// NewListServicesRequest constructs an http.Request for the ListServices method
+func NewListServicesRequest(server string, params *ListServicesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/services")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CustomerId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "customer_id", *params.CustomerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PlanId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "plan_id", *params.PlanId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetServiceRequest constructs an http.Request for the GetService method
+func NewGetServiceRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/services/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateServiceCredentialsRequest calls the generic UpdateServiceCredentials builder with application/json body
+func NewUpdateServiceCredentialsRequest(server string, id Id, params *UpdateServiceCredentialsParams, body UpdateServiceCredentialsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateServiceCredentialsRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewUpdateServiceCredentialsRequestWithBody constructs an http.Request for the UpdateServiceCredentials method, with any body, and a specified content type
+func NewUpdateServiceCredentialsRequestWithBody(server string, id Id, params *UpdateServiceCredentialsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/services/%s/credentials", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewResetServiceCredentialsRequest constructs an http.Request for the ResetServiceCredentials method
+func NewResetServiceCredentialsRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/services/%s/credentials/reset", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateServiceSsoLinkRequest constructs an http.Request for the CreateServiceSsoLink method
+func NewCreateServiceSsoLinkRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/services/%s/sso-link", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSuspendServiceRequest constructs an http.Request for the SuspendService method
+func NewSuspendServiceRequest(server string, id Id, params *SuspendServiceParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/services/%s/suspend", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewTerminateServiceRequest constructs an http.Request for the TerminateService method
+func NewTerminateServiceRequest(server string, id Id, params *TerminateServiceParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/services/%s/terminate", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewUnsuspendServiceRequest constructs an http.Request for the UnsuspendService method
+func NewUnsuspendServiceRequest(server string, id Id, params *UnsuspendServiceParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/services/%s/unsuspend", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewGetStorefrontOfferRequest constructs an http.Request for the GetStorefrontOffer method
 func NewGetStorefrontOfferRequest(server string, token string) (*http.Request, error) {
 	var err error
@@ -6884,6 +8568,150 @@ func NewGetStorefrontOfferRequest(server string, token string) (*http.Request, e
 	}
 
 	operationPath := fmt.Sprintf("/v1/storefront/offers/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPlaceStorefrontOrderRequest calls the generic PlaceStorefrontOrder builder with application/json body
+func NewPlaceStorefrontOrderRequest(server string, params *PlaceStorefrontOrderParams, body PlaceStorefrontOrderJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPlaceStorefrontOrderRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewPlaceStorefrontOrderRequestWithBody constructs an http.Request for the PlaceStorefrontOrder method, with any body, and a specified content type
+func NewPlaceStorefrontOrderRequestWithBody(server string, params *PlaceStorefrontOrderParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/storefront/orders")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("Idempotency-Key", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetStorefrontOrderRequest constructs an http.Request for the GetStorefrontOrder method
+func NewGetStorefrontOrderRequest(server string, id Id, params *GetStorefrontOrderParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/storefront/orders/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "token", params.Token, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetUsernameAvailabilityRequest constructs an http.Request for the GetUsernameAvailability method
+func NewGetUsernameAvailabilityRequest(server string, username Username) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "username", username, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/storefront/usernames/%s", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -8068,6 +9896,79 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/me (the `GetMe` operationId).
 	GetMeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMeResponse, error)
 
+	// ListOrdersWithResponse List orders
+	//
+	// Admins see every order; a partner its customers'; a customer its own.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/orders (the `ListOrders` operationId).
+	ListOrdersWithResponse(ctx context.Context, params *ListOrdersParams, reqEditors ...RequestEditorFn) (*ListOrdersResponse, error)
+
+	// CreateOrderWithBodyWithResponse Create an order
+	//
+	// An admin orders any active plan for any customer; a partner orders
+	// partner-visible plans for its own customers (403
+	// `plan_not_available_to_partner` otherwise). An order for a partner's
+	// customer is that partner's sale, at its end price. Give
+	// `customer_id` or a new customer's details. The same checks as a
+	// storefront order; 202 with the order.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/orders (the `CreateOrder` operationId).
+	CreateOrderWithBodyWithResponse(ctx context.Context, params *CreateOrderParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateOrderResponse, error)
+
+	// CreateOrderWithResponse Create an order
+	//
+	// An admin orders any active plan for any customer; a partner orders
+	// partner-visible plans for its own customers (403
+	// `plan_not_available_to_partner` otherwise). An order for a partner's
+	// customer is that partner's sale, at its end price. Give
+	// `customer_id` or a new customer's details. The same checks as a
+	// storefront order; 202 with the order.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/orders (the `CreateOrder` operationId).
+	CreateOrderWithResponse(ctx context.Context, params *CreateOrderParams, body CreateOrderJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateOrderResponse, error)
+
+	// GetOrderWithResponse Get an order
+	//
+	// With its history (every transition, who and when) and the provisioning steps done. The orderer's first read of a completed order carries the generated password, once.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/orders/{id} (the `GetOrder` operationId).
+	GetOrderWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetOrderResponse, error)
+
+	// ApproveOrderWithResponse Approve an order
+	//
+	// A pending order becomes approved and its provisioning job is queued in the same transaction (409 `order_not_pending` otherwise).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/orders/{id}/approve (the `ApproveOrder` operationId).
+	ApproveOrderWithResponse(ctx context.Context, id Id, params *ApproveOrderParams, reqEditors ...RequestEditorFn) (*ApproveOrderResponse, error)
+
+	// CancelOrderWithResponse Cancel an order
+	//
+	// A pending order and its service are cancelled (409 `order_not_pending` otherwise). Admins, the partner and the customer of the order.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/orders/{id}/cancel (the `CancelOrder` operationId).
+	CancelOrderWithResponse(ctx context.Context, id Id, params *CancelOrderParams, reqEditors ...RequestEditorFn) (*CancelOrderResponse, error)
+
+	// RetryOrderWithResponse Retry a failed order
+	//
+	// Runs the provisioning of a failed order again; it resumes where the failed run stopped and makes nothing twice (409 `order_not_failed` otherwise).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/orders/{id}/retry (the `RetryOrder` operationId).
+	RetryOrderWithResponse(ctx context.Context, id Id, params *RetryOrderParams, reqEditors ...RequestEditorFn) (*RetryOrderResponse, error)
+
 	// ListPartnersWithResponse List partners
 	//
 	// Admins see every partner; a partner sees only itself.
@@ -8568,6 +10469,95 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 	UpdateProductWithResponse(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateProductResponse, error)
 
+	// ListServicesWithResponse List services
+	//
+	// Admins see every service; a partner its customers'; a customer its own.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/services (the `ListServices` operationId).
+	ListServicesWithResponse(ctx context.Context, params *ListServicesParams, reqEditors ...RequestEditorFn) (*ListServicesResponse, error)
+
+	// GetServiceWithResponse Get a service
+	//
+	// Vendor tenant, portal URL, username, status, plan, cycle, quantity, quotas (per-unit quotas times quantity; -1 unlimited) and next due date (or trial end).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/services/{id} (the `GetService` operationId).
+	GetServiceWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetServiceResponse, error)
+
+	// UpdateServiceCredentialsWithBodyWithResponse Change the username or password
+	//
+	// A new username is checked free on the platform and at the vendor
+	// (409 `username_taken`); a new password must have 10 to 128
+	// characters with a lower-case letter, an upper-case letter and a
+	// digit (422 `password_too_weak`). Each is pushed to the vendor first.
+	// With `If-Match`, only at that version.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/services/{id}/credentials (the `UpdateServiceCredentials` operationId).
+	UpdateServiceCredentialsWithBodyWithResponse(ctx context.Context, id Id, params *UpdateServiceCredentialsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateServiceCredentialsResponse, error)
+
+	// UpdateServiceCredentialsWithResponse Change the username or password
+	//
+	// A new username is checked free on the platform and at the vendor
+	// (409 `username_taken`); a new password must have 10 to 128
+	// characters with a lower-case letter, an upper-case letter and a
+	// digit (422 `password_too_weak`). Each is pushed to the vendor first.
+	// With `If-Match`, only at that version.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/services/{id}/credentials (the `UpdateServiceCredentials` operationId).
+	UpdateServiceCredentialsWithResponse(ctx context.Context, id Id, params *UpdateServiceCredentialsParams, body UpdateServiceCredentialsJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateServiceCredentialsResponse, error)
+
+	// ResetServiceCredentialsWithResponse Reset the password
+	//
+	// Sets a new generated password at the vendor and returns it, once; the platform does not keep it.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/services/{id}/credentials/reset (the `ResetServiceCredentials` operationId).
+	ResetServiceCredentialsWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*ResetServiceCredentialsResponse, error)
+
+	// CreateServiceSsoLinkWithResponse Make a one-click login link
+	//
+	// A fresh one-time link that logs the service's admin user into the vendor portal; it works once and for a few minutes. For the service's customer, its partner and admins. 409 for a service that is not active.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/services/{id}/sso-link (the `CreateServiceSsoLink` operationId).
+	CreateServiceSsoLinkWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*CreateServiceSsoLinkResponse, error)
+
+	// SuspendServiceWithResponse Suspend a service
+	//
+	// Disables the tenant at the vendor, then suspends the service; again is a no-op. 409 `service_terminated` or `service_not_provisioned`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/services/{id}/suspend (the `SuspendService` operationId).
+	SuspendServiceWithResponse(ctx context.Context, id Id, params *SuspendServiceParams, reqEditors ...RequestEditorFn) (*SuspendServiceResponse, error)
+
+	// TerminateServiceWithResponse Terminate a service
+	//
+	// Disables then deletes the tenant at the vendor, then ends the service; a terminated service cannot change again (409 `service_terminated`).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/services/{id}/terminate (the `TerminateService` operationId).
+	TerminateServiceWithResponse(ctx context.Context, id Id, params *TerminateServiceParams, reqEditors ...RequestEditorFn) (*TerminateServiceResponse, error)
+
+	// UnsuspendServiceWithResponse Unsuspend a service
+	//
+	// Enables the tenant at the vendor, then the service.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/services/{id}/unsuspend (the `UnsuspendService` operationId).
+	UnsuspendServiceWithResponse(ctx context.Context, id Id, params *UnsuspendServiceParams, reqEditors ...RequestEditorFn) (*UnsuspendServiceResponse, error)
+
 	// GetStorefrontOfferWithResponse Read an offer
 	//
 	// What a storefront shows for an order URL. Public. A retired plan's, or a dropped frequency's, offer is 410 `offer_gone`.
@@ -8576,6 +10566,68 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/storefront/offers/{token} (the `GetStorefrontOffer` operationId).
 	GetStorefrontOfferWithResponse(ctx context.Context, token string, reqEditors ...RequestEditorFn) (*GetStorefrontOfferResponse, error)
+
+	// PlaceStorefrontOrderWithBodyWithResponse Place an order from a storefront
+	//
+	// Orders the offer of an order-URL token for a new customer (anonymous
+	// callers, API keys) or for the calling customer. The username is
+	// checked on the platform and at the vendor (409 `username_taken`);
+	// the plan's offering items against what the SP's or the partner's
+	// vendor tenant may give (422 `offering_items_not_available`, listing
+	// them); `quantity` only where the plan enables it (422
+	// `quantity_not_enabled`). Nothing is stored when a check fails.
+	// `Idempotency-Key` is required: a retry with the same key replays the
+	// first answer and orders nothing more. Answers 202: the order is
+	// `pending` until an admin approves it, or `approved` at once on
+	// auto-approving trial and post-paid plans, then provisioned in the
+	// background; poll it. An anonymous caller gets `status_token` to read
+	// the order at `GET /v1/storefront/orders/{id}`; the orderer's first
+	// read of the completed order carries the generated `password`, once.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/storefront/orders (the `PlaceStorefrontOrder` operationId).
+	PlaceStorefrontOrderWithBodyWithResponse(ctx context.Context, params *PlaceStorefrontOrderParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PlaceStorefrontOrderResponse, error)
+
+	// PlaceStorefrontOrderWithResponse Place an order from a storefront
+	//
+	// Orders the offer of an order-URL token for a new customer (anonymous
+	// callers, API keys) or for the calling customer. The username is
+	// checked on the platform and at the vendor (409 `username_taken`);
+	// the plan's offering items against what the SP's or the partner's
+	// vendor tenant may give (422 `offering_items_not_available`, listing
+	// them); `quantity` only where the plan enables it (422
+	// `quantity_not_enabled`). Nothing is stored when a check fails.
+	// `Idempotency-Key` is required: a retry with the same key replays the
+	// first answer and orders nothing more. Answers 202: the order is
+	// `pending` until an admin approves it, or `approved` at once on
+	// auto-approving trial and post-paid plans, then provisioned in the
+	// background; poll it. An anonymous caller gets `status_token` to read
+	// the order at `GET /v1/storefront/orders/{id}`; the orderer's first
+	// read of the completed order carries the generated `password`, once.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/storefront/orders (the `PlaceStorefrontOrder` operationId).
+	PlaceStorefrontOrderWithResponse(ctx context.Context, params *PlaceStorefrontOrderParams, body PlaceStorefrontOrderJSONRequestBody, reqEditors ...RequestEditorFn) (*PlaceStorefrontOrderResponse, error)
+
+	// GetStorefrontOrderWithResponse Read an anonymous order
+	//
+	// An order placed anonymously, read with its status token (404 for a wrong one). The first read of the completed order carries the generated password, once.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/storefront/orders/{id} (the `GetStorefrontOrder` operationId).
+	GetStorefrontOrderWithResponse(ctx context.Context, id Id, params *GetStorefrontOrderParams, reqEditors ...RequestEditorFn) (*GetStorefrontOrderResponse, error)
+
+	// GetUsernameAvailabilityWithResponse Check a username
+	//
+	// Whether a vendor login is free, on the platform (any live service) and at the vendor (`ACRONIS_URL`). Public.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/storefront/usernames/{username} (the `GetUsernameAvailability` operationId).
+	GetUsernameAvailabilityWithResponse(ctx context.Context, username Username, reqEditors ...RequestEditorFn) (*GetUsernameAvailabilityResponse, error)
 
 	// ListTaxesWithResponse List taxes
 	//
@@ -10104,6 +12156,588 @@ func (r GetMeResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetMeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListOrdersResponse401Headers the declared response headers of an HTTP 401 response for ListOrders
+type ListOrdersResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListOrdersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OrderList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListOrdersResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListOrdersResponse) GetJSON200() *OrderList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListOrdersResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListOrdersResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListOrdersResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListOrdersResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListOrdersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListOrdersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListOrdersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListOrdersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateOrderResponse202Headers the declared response headers of an HTTP 202 response for CreateOrder
+type CreateOrderResponse202Headers struct {
+	ETag *string
+}
+
+// CreateOrderResponse401Headers the declared response headers of an HTTP 401 response for CreateOrder
+type CreateOrderResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CreateOrderResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *Order
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *CreateOrderResponse202Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateOrderResponse401Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r CreateOrderResponse) GetJSON202() *Order {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateOrderResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateOrderResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateOrderResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateOrderResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateOrderResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateOrderResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r CreateOrderResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateOrderResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateOrderResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateOrderResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateOrderResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetOrderResponse200Headers the declared response headers of an HTTP 200 response for GetOrder
+type GetOrderResponse200Headers struct {
+	ETag *string
+}
+
+// GetOrderResponse401Headers the declared response headers of an HTTP 401 response for GetOrder
+type GetOrderResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetOrderResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Order
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetOrderResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetOrderResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetOrderResponse) GetJSON200() *Order {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetOrderResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetOrderResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetOrderResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetOrderResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetOrderResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetOrderResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetOrderResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetOrderResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetOrderResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ApproveOrderResponse200Headers the declared response headers of an HTTP 200 response for ApproveOrder
+type ApproveOrderResponse200Headers struct {
+	ETag *string
+}
+
+// ApproveOrderResponse401Headers the declared response headers of an HTTP 401 response for ApproveOrder
+type ApproveOrderResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ApproveOrderResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Order
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ApproveOrderResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ApproveOrderResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ApproveOrderResponse) GetJSON200() *Order {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ApproveOrderResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ApproveOrderResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ApproveOrderResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ApproveOrderResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ApproveOrderResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r ApproveOrderResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ApproveOrderResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ApproveOrderResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ApproveOrderResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ApproveOrderResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ApproveOrderResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CancelOrderResponse200Headers the declared response headers of an HTTP 200 response for CancelOrder
+type CancelOrderResponse200Headers struct {
+	ETag *string
+}
+
+// CancelOrderResponse401Headers the declared response headers of an HTTP 401 response for CancelOrder
+type CancelOrderResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CancelOrderResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Order
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *CancelOrderResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CancelOrderResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CancelOrderResponse) GetJSON200() *Order {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CancelOrderResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CancelOrderResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CancelOrderResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CancelOrderResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CancelOrderResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r CancelOrderResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CancelOrderResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CancelOrderResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CancelOrderResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CancelOrderResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CancelOrderResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RetryOrderResponse200Headers the declared response headers of an HTTP 200 response for RetryOrder
+type RetryOrderResponse200Headers struct {
+	ETag *string
+}
+
+// RetryOrderResponse401Headers the declared response headers of an HTTP 401 response for RetryOrder
+type RetryOrderResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RetryOrderResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Order
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *RetryOrderResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RetryOrderResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RetryOrderResponse) GetJSON200() *Order {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RetryOrderResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RetryOrderResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RetryOrderResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RetryOrderResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RetryOrderResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r RetryOrderResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RetryOrderResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r RetryOrderResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RetryOrderResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RetryOrderResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RetryOrderResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -13150,6 +15784,831 @@ func (r UpdateProductResponse) ContentType() string {
 	return ""
 }
 
+// ListServicesResponse401Headers the declared response headers of an HTTP 401 response for ListServices
+type ListServicesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListServicesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ServiceList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListServicesResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListServicesResponse) GetJSON200() *ServiceList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListServicesResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListServicesResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListServicesResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListServicesResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListServicesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListServicesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListServicesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListServicesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetServiceResponse200Headers the declared response headers of an HTTP 200 response for GetService
+type GetServiceResponse200Headers struct {
+	ETag *string
+}
+
+// GetServiceResponse401Headers the declared response headers of an HTTP 401 response for GetService
+type GetServiceResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetServiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Service
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetServiceResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetServiceResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetServiceResponse) GetJSON200() *Service {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetServiceResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetServiceResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetServiceResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetServiceResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetServiceResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetServiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetServiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetServiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetServiceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateServiceCredentialsResponse200Headers the declared response headers of an HTTP 200 response for UpdateServiceCredentials
+type UpdateServiceCredentialsResponse200Headers struct {
+	ETag *string
+}
+
+// UpdateServiceCredentialsResponse401Headers the declared response headers of an HTTP 401 response for UpdateServiceCredentials
+type UpdateServiceCredentialsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type UpdateServiceCredentialsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Service
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UpdateServiceCredentialsResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateServiceCredentialsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateServiceCredentialsResponse) GetJSON200() *Service {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateServiceCredentialsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateServiceCredentialsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateServiceCredentialsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateServiceCredentialsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UpdateServiceCredentialsResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r UpdateServiceCredentialsResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UpdateServiceCredentialsResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdateServiceCredentialsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r UpdateServiceCredentialsResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateServiceCredentialsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateServiceCredentialsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateServiceCredentialsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateServiceCredentialsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ResetServiceCredentialsResponse401Headers the declared response headers of an HTTP 401 response for ResetServiceCredentials
+type ResetServiceCredentialsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ResetServiceCredentialsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ServiceCredentials
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ResetServiceCredentialsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ResetServiceCredentialsResponse) GetJSON200() *ServiceCredentials {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ResetServiceCredentialsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ResetServiceCredentialsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ResetServiceCredentialsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ResetServiceCredentialsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ResetServiceCredentialsResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ResetServiceCredentialsResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ResetServiceCredentialsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ResetServiceCredentialsResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetBody returns the raw response body bytes
+func (r ResetServiceCredentialsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ResetServiceCredentialsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ResetServiceCredentialsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ResetServiceCredentialsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateServiceSsoLinkResponse401Headers the declared response headers of an HTTP 401 response for CreateServiceSsoLink
+type CreateServiceSsoLinkResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CreateServiceSsoLinkResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SsoLink
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateServiceSsoLinkResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateServiceSsoLinkResponse) GetJSON200() *SsoLink {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateServiceSsoLinkResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateServiceSsoLinkResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateServiceSsoLinkResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CreateServiceSsoLinkResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateServiceSsoLinkResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateServiceSsoLinkResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateServiceSsoLinkResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r CreateServiceSsoLinkResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateServiceSsoLinkResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateServiceSsoLinkResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateServiceSsoLinkResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateServiceSsoLinkResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SuspendServiceResponse200Headers the declared response headers of an HTTP 200 response for SuspendService
+type SuspendServiceResponse200Headers struct {
+	ETag *string
+}
+
+// SuspendServiceResponse401Headers the declared response headers of an HTTP 401 response for SuspendService
+type SuspendServiceResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type SuspendServiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Service
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *SuspendServiceResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *SuspendServiceResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SuspendServiceResponse) GetJSON200() *Service {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r SuspendServiceResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r SuspendServiceResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r SuspendServiceResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r SuspendServiceResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r SuspendServiceResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r SuspendServiceResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r SuspendServiceResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r SuspendServiceResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetBody returns the raw response body bytes
+func (r SuspendServiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SuspendServiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SuspendServiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SuspendServiceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// TerminateServiceResponse200Headers the declared response headers of an HTTP 200 response for TerminateService
+type TerminateServiceResponse200Headers struct {
+	ETag *string
+}
+
+// TerminateServiceResponse401Headers the declared response headers of an HTTP 401 response for TerminateService
+type TerminateServiceResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type TerminateServiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Service
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *TerminateServiceResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *TerminateServiceResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r TerminateServiceResponse) GetJSON200() *Service {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r TerminateServiceResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r TerminateServiceResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r TerminateServiceResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r TerminateServiceResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r TerminateServiceResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r TerminateServiceResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r TerminateServiceResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r TerminateServiceResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetBody returns the raw response body bytes
+func (r TerminateServiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r TerminateServiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r TerminateServiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r TerminateServiceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UnsuspendServiceResponse200Headers the declared response headers of an HTTP 200 response for UnsuspendService
+type UnsuspendServiceResponse200Headers struct {
+	ETag *string
+}
+
+// UnsuspendServiceResponse401Headers the declared response headers of an HTTP 401 response for UnsuspendService
+type UnsuspendServiceResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type UnsuspendServiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Service
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UnsuspendServiceResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UnsuspendServiceResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UnsuspendServiceResponse) GetJSON200() *Service {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UnsuspendServiceResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UnsuspendServiceResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UnsuspendServiceResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UnsuspendServiceResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UnsuspendServiceResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r UnsuspendServiceResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UnsuspendServiceResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r UnsuspendServiceResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetBody returns the raw response body bytes
+func (r UnsuspendServiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UnsuspendServiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UnsuspendServiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UnsuspendServiceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetStorefrontOfferResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13213,6 +16672,248 @@ func (r GetStorefrontOfferResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetStorefrontOfferResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PlaceStorefrontOrderResponse202Headers the declared response headers of an HTTP 202 response for PlaceStorefrontOrder
+type PlaceStorefrontOrderResponse202Headers struct {
+	ETag *string
+}
+
+// PlaceStorefrontOrderResponse401Headers the declared response headers of an HTTP 401 response for PlaceStorefrontOrder
+type PlaceStorefrontOrderResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PlaceStorefrontOrderResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *Order
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON410 the response for an HTTP 410 `application/problem+json` response
+	ApplicationproblemJSON410 *Gone
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *PlaceStorefrontOrderResponse202Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PlaceStorefrontOrderResponse401Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r PlaceStorefrontOrderResponse) GetJSON202() *Order {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r PlaceStorefrontOrderResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r PlaceStorefrontOrderResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r PlaceStorefrontOrderResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r PlaceStorefrontOrderResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r PlaceStorefrontOrderResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON410 returns the response for an HTTP 410 `application/problem+json` response
+func (r PlaceStorefrontOrderResponse) GetApplicationproblemJSON410() *Gone {
+	return r.ApplicationproblemJSON410
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r PlaceStorefrontOrderResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r PlaceStorefrontOrderResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r PlaceStorefrontOrderResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetBody returns the raw response body bytes
+func (r PlaceStorefrontOrderResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PlaceStorefrontOrderResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PlaceStorefrontOrderResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PlaceStorefrontOrderResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetStorefrontOrderResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Order
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetStorefrontOrderResponse) GetJSON200() *Order {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetStorefrontOrderResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetStorefrontOrderResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetStorefrontOrderResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetStorefrontOrderResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetStorefrontOrderResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetStorefrontOrderResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetStorefrontOrderResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetUsernameAvailabilityResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UsernameAvailability
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetUsernameAvailabilityResponse) GetJSON200() *UsernameAvailability {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetUsernameAvailabilityResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetUsernameAvailabilityResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r GetUsernameAvailabilityResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetBody returns the raw response body bytes
+func (r GetUsernameAvailabilityResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetUsernameAvailabilityResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetUsernameAvailabilityResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetUsernameAvailabilityResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -15198,6 +18899,121 @@ func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors 
 	return ParseGetMeResponse(rsp)
 }
 
+// ListOrdersWithResponse List orders
+//
+// Admins see every order; a partner its customers'; a customer its own.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/orders (the `ListOrders` operationId).
+func (c *ClientWithResponses) ListOrdersWithResponse(ctx context.Context, params *ListOrdersParams, reqEditors ...RequestEditorFn) (*ListOrdersResponse, error) {
+	rsp, err := c.ListOrders(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListOrdersResponse(rsp)
+}
+
+// CreateOrderWithBodyWithResponse Create an order
+//
+// An admin orders any active plan for any customer; a partner orders
+// partner-visible plans for its own customers (403
+// `plan_not_available_to_partner` otherwise). An order for a partner's
+// customer is that partner's sale, at its end price. Give
+// `customer_id` or a new customer's details. The same checks as a
+// storefront order; 202 with the order.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/orders (the `CreateOrder` operationId).
+func (c *ClientWithResponses) CreateOrderWithBodyWithResponse(ctx context.Context, params *CreateOrderParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateOrderResponse, error) {
+	rsp, err := c.CreateOrderWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateOrderResponse(rsp)
+}
+
+// CreateOrderWithResponse Create an order
+//
+// An admin orders any active plan for any customer; a partner orders
+// partner-visible plans for its own customers (403
+// `plan_not_available_to_partner` otherwise). An order for a partner's
+// customer is that partner's sale, at its end price. Give
+// `customer_id` or a new customer's details. The same checks as a
+// storefront order; 202 with the order.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/orders (the `CreateOrder` operationId).
+func (c *ClientWithResponses) CreateOrderWithResponse(ctx context.Context, params *CreateOrderParams, body CreateOrderJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateOrderResponse, error) {
+	rsp, err := c.CreateOrder(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateOrderResponse(rsp)
+}
+
+// GetOrderWithResponse Get an order
+//
+// With its history (every transition, who and when) and the provisioning steps done. The orderer's first read of a completed order carries the generated password, once.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/orders/{id} (the `GetOrder` operationId).
+func (c *ClientWithResponses) GetOrderWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetOrderResponse, error) {
+	rsp, err := c.GetOrder(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetOrderResponse(rsp)
+}
+
+// ApproveOrderWithResponse Approve an order
+//
+// A pending order becomes approved and its provisioning job is queued in the same transaction (409 `order_not_pending` otherwise).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/orders/{id}/approve (the `ApproveOrder` operationId).
+func (c *ClientWithResponses) ApproveOrderWithResponse(ctx context.Context, id Id, params *ApproveOrderParams, reqEditors ...RequestEditorFn) (*ApproveOrderResponse, error) {
+	rsp, err := c.ApproveOrder(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseApproveOrderResponse(rsp)
+}
+
+// CancelOrderWithResponse Cancel an order
+//
+// A pending order and its service are cancelled (409 `order_not_pending` otherwise). Admins, the partner and the customer of the order.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/orders/{id}/cancel (the `CancelOrder` operationId).
+func (c *ClientWithResponses) CancelOrderWithResponse(ctx context.Context, id Id, params *CancelOrderParams, reqEditors ...RequestEditorFn) (*CancelOrderResponse, error) {
+	rsp, err := c.CancelOrder(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelOrderResponse(rsp)
+}
+
+// RetryOrderWithResponse Retry a failed order
+//
+// Runs the provisioning of a failed order again; it resumes where the failed run stopped and makes nothing twice (409 `order_not_failed` otherwise).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/orders/{id}/retry (the `RetryOrder` operationId).
+func (c *ClientWithResponses) RetryOrderWithResponse(ctx context.Context, id Id, params *RetryOrderParams, reqEditors ...RequestEditorFn) (*RetryOrderResponse, error) {
+	rsp, err := c.RetryOrder(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRetryOrderResponse(rsp)
+}
+
 // ListPartnersWithResponse List partners
 //
 // Admins see every partner; a partner sees only itself.
@@ -15980,6 +19796,149 @@ func (c *ClientWithResponses) UpdateProductWithResponse(ctx context.Context, id 
 	return ParseUpdateProductResponse(rsp)
 }
 
+// ListServicesWithResponse List services
+//
+// Admins see every service; a partner its customers'; a customer its own.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/services (the `ListServices` operationId).
+func (c *ClientWithResponses) ListServicesWithResponse(ctx context.Context, params *ListServicesParams, reqEditors ...RequestEditorFn) (*ListServicesResponse, error) {
+	rsp, err := c.ListServices(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListServicesResponse(rsp)
+}
+
+// GetServiceWithResponse Get a service
+//
+// Vendor tenant, portal URL, username, status, plan, cycle, quantity, quotas (per-unit quotas times quantity; -1 unlimited) and next due date (or trial end).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/services/{id} (the `GetService` operationId).
+func (c *ClientWithResponses) GetServiceWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetServiceResponse, error) {
+	rsp, err := c.GetService(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetServiceResponse(rsp)
+}
+
+// UpdateServiceCredentialsWithBodyWithResponse Change the username or password
+//
+// A new username is checked free on the platform and at the vendor
+// (409 `username_taken`); a new password must have 10 to 128
+// characters with a lower-case letter, an upper-case letter and a
+// digit (422 `password_too_weak`). Each is pushed to the vendor first.
+// With `If-Match`, only at that version.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/services/{id}/credentials (the `UpdateServiceCredentials` operationId).
+func (c *ClientWithResponses) UpdateServiceCredentialsWithBodyWithResponse(ctx context.Context, id Id, params *UpdateServiceCredentialsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateServiceCredentialsResponse, error) {
+	rsp, err := c.UpdateServiceCredentialsWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateServiceCredentialsResponse(rsp)
+}
+
+// UpdateServiceCredentialsWithResponse Change the username or password
+//
+// A new username is checked free on the platform and at the vendor
+// (409 `username_taken`); a new password must have 10 to 128
+// characters with a lower-case letter, an upper-case letter and a
+// digit (422 `password_too_weak`). Each is pushed to the vendor first.
+// With `If-Match`, only at that version.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/services/{id}/credentials (the `UpdateServiceCredentials` operationId).
+func (c *ClientWithResponses) UpdateServiceCredentialsWithResponse(ctx context.Context, id Id, params *UpdateServiceCredentialsParams, body UpdateServiceCredentialsJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateServiceCredentialsResponse, error) {
+	rsp, err := c.UpdateServiceCredentials(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateServiceCredentialsResponse(rsp)
+}
+
+// ResetServiceCredentialsWithResponse Reset the password
+//
+// Sets a new generated password at the vendor and returns it, once; the platform does not keep it.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/services/{id}/credentials/reset (the `ResetServiceCredentials` operationId).
+func (c *ClientWithResponses) ResetServiceCredentialsWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*ResetServiceCredentialsResponse, error) {
+	rsp, err := c.ResetServiceCredentials(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseResetServiceCredentialsResponse(rsp)
+}
+
+// CreateServiceSsoLinkWithResponse Make a one-click login link
+//
+// A fresh one-time link that logs the service's admin user into the vendor portal; it works once and for a few minutes. For the service's customer, its partner and admins. 409 for a service that is not active.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/services/{id}/sso-link (the `CreateServiceSsoLink` operationId).
+func (c *ClientWithResponses) CreateServiceSsoLinkWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*CreateServiceSsoLinkResponse, error) {
+	rsp, err := c.CreateServiceSsoLink(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateServiceSsoLinkResponse(rsp)
+}
+
+// SuspendServiceWithResponse Suspend a service
+//
+// Disables the tenant at the vendor, then suspends the service; again is a no-op. 409 `service_terminated` or `service_not_provisioned`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/services/{id}/suspend (the `SuspendService` operationId).
+func (c *ClientWithResponses) SuspendServiceWithResponse(ctx context.Context, id Id, params *SuspendServiceParams, reqEditors ...RequestEditorFn) (*SuspendServiceResponse, error) {
+	rsp, err := c.SuspendService(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSuspendServiceResponse(rsp)
+}
+
+// TerminateServiceWithResponse Terminate a service
+//
+// Disables then deletes the tenant at the vendor, then ends the service; a terminated service cannot change again (409 `service_terminated`).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/services/{id}/terminate (the `TerminateService` operationId).
+func (c *ClientWithResponses) TerminateServiceWithResponse(ctx context.Context, id Id, params *TerminateServiceParams, reqEditors ...RequestEditorFn) (*TerminateServiceResponse, error) {
+	rsp, err := c.TerminateService(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseTerminateServiceResponse(rsp)
+}
+
+// UnsuspendServiceWithResponse Unsuspend a service
+//
+// Enables the tenant at the vendor, then the service.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/services/{id}/unsuspend (the `UnsuspendService` operationId).
+func (c *ClientWithResponses) UnsuspendServiceWithResponse(ctx context.Context, id Id, params *UnsuspendServiceParams, reqEditors ...RequestEditorFn) (*UnsuspendServiceResponse, error) {
+	rsp, err := c.UnsuspendService(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUnsuspendServiceResponse(rsp)
+}
+
 // GetStorefrontOfferWithResponse Read an offer
 //
 // What a storefront shows for an order URL. Public. A retired plan's, or a dropped frequency's, offer is 410 `offer_gone`.
@@ -15993,6 +19952,92 @@ func (c *ClientWithResponses) GetStorefrontOfferWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseGetStorefrontOfferResponse(rsp)
+}
+
+// PlaceStorefrontOrderWithBodyWithResponse Place an order from a storefront
+//
+// Orders the offer of an order-URL token for a new customer (anonymous
+// callers, API keys) or for the calling customer. The username is
+// checked on the platform and at the vendor (409 `username_taken`);
+// the plan's offering items against what the SP's or the partner's
+// vendor tenant may give (422 `offering_items_not_available`, listing
+// them); `quantity` only where the plan enables it (422
+// `quantity_not_enabled`). Nothing is stored when a check fails.
+// `Idempotency-Key` is required: a retry with the same key replays the
+// first answer and orders nothing more. Answers 202: the order is
+// `pending` until an admin approves it, or `approved` at once on
+// auto-approving trial and post-paid plans, then provisioned in the
+// background; poll it. An anonymous caller gets `status_token` to read
+// the order at `GET /v1/storefront/orders/{id}`; the orderer's first
+// read of the completed order carries the generated `password`, once.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/storefront/orders (the `PlaceStorefrontOrder` operationId).
+func (c *ClientWithResponses) PlaceStorefrontOrderWithBodyWithResponse(ctx context.Context, params *PlaceStorefrontOrderParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PlaceStorefrontOrderResponse, error) {
+	rsp, err := c.PlaceStorefrontOrderWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePlaceStorefrontOrderResponse(rsp)
+}
+
+// PlaceStorefrontOrderWithResponse Place an order from a storefront
+//
+// Orders the offer of an order-URL token for a new customer (anonymous
+// callers, API keys) or for the calling customer. The username is
+// checked on the platform and at the vendor (409 `username_taken`);
+// the plan's offering items against what the SP's or the partner's
+// vendor tenant may give (422 `offering_items_not_available`, listing
+// them); `quantity` only where the plan enables it (422
+// `quantity_not_enabled`). Nothing is stored when a check fails.
+// `Idempotency-Key` is required: a retry with the same key replays the
+// first answer and orders nothing more. Answers 202: the order is
+// `pending` until an admin approves it, or `approved` at once on
+// auto-approving trial and post-paid plans, then provisioned in the
+// background; poll it. An anonymous caller gets `status_token` to read
+// the order at `GET /v1/storefront/orders/{id}`; the orderer's first
+// read of the completed order carries the generated `password`, once.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/storefront/orders (the `PlaceStorefrontOrder` operationId).
+func (c *ClientWithResponses) PlaceStorefrontOrderWithResponse(ctx context.Context, params *PlaceStorefrontOrderParams, body PlaceStorefrontOrderJSONRequestBody, reqEditors ...RequestEditorFn) (*PlaceStorefrontOrderResponse, error) {
+	rsp, err := c.PlaceStorefrontOrder(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePlaceStorefrontOrderResponse(rsp)
+}
+
+// GetStorefrontOrderWithResponse Read an anonymous order
+//
+// An order placed anonymously, read with its status token (404 for a wrong one). The first read of the completed order carries the generated password, once.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/storefront/orders/{id} (the `GetStorefrontOrder` operationId).
+func (c *ClientWithResponses) GetStorefrontOrderWithResponse(ctx context.Context, id Id, params *GetStorefrontOrderParams, reqEditors ...RequestEditorFn) (*GetStorefrontOrderResponse, error) {
+	rsp, err := c.GetStorefrontOrder(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetStorefrontOrderResponse(rsp)
+}
+
+// GetUsernameAvailabilityWithResponse Check a username
+//
+// Whether a vendor login is free, on the platform (any live service) and at the vendor (`ACRONIS_URL`). Public.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/storefront/usernames/{username} (the `GetUsernameAvailability` operationId).
+func (c *ClientWithResponses) GetUsernameAvailabilityWithResponse(ctx context.Context, username Username, reqEditors ...RequestEditorFn) (*GetUsernameAvailabilityResponse, error) {
+	rsp, err := c.GetUsernameAvailability(ctx, username, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetUsernameAvailabilityResponse(rsp)
 }
 
 // ListTaxesWithResponse List taxes
@@ -17529,6 +21574,549 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 	switch {
 	case rsp.StatusCode == 401:
 		var headers GetMeResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListOrdersResponse parses an HTTP response from a ListOrdersWithResponse call
+func ParseListOrdersResponse(rsp *http.Response) (*ListOrdersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListOrdersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OrderList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListOrdersResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateOrderResponse parses an HTTP response from a CreateOrderWithResponse call
+func ParseCreateOrderResponse(rsp *http.Response) (*CreateOrderResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateOrderResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest Order
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 202:
+		var headers CreateOrderResponse202Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateOrderResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetOrderResponse parses an HTTP response from a GetOrderWithResponse call
+func ParseGetOrderResponse(rsp *http.Response) (*GetOrderResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetOrderResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Order
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetOrderResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetOrderResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseApproveOrderResponse parses an HTTP response from a ApproveOrderWithResponse call
+func ParseApproveOrderResponse(rsp *http.Response) (*ApproveOrderResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ApproveOrderResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Order
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ApproveOrderResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers ApproveOrderResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCancelOrderResponse parses an HTTP response from a CancelOrderWithResponse call
+func ParseCancelOrderResponse(rsp *http.Response) (*CancelOrderResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CancelOrderResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Order
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers CancelOrderResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers CancelOrderResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRetryOrderResponse parses an HTTP response from a RetryOrderWithResponse call
+func ParseRetryOrderResponse(rsp *http.Response) (*RetryOrderResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RetryOrderResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Order
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers RetryOrderResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers RetryOrderResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -20345,6 +24933,774 @@ func ParseUpdateProductResponse(rsp *http.Response) (*UpdateProductResponse, err
 	return response, nil
 }
 
+// ParseListServicesResponse parses an HTTP response from a ListServicesWithResponse call
+func ParseListServicesResponse(rsp *http.Response) (*ListServicesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListServicesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ServiceList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListServicesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetServiceResponse parses an HTTP response from a GetServiceWithResponse call
+func ParseGetServiceResponse(rsp *http.Response) (*GetServiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetServiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Service
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetServiceResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetServiceResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateServiceCredentialsResponse parses an HTTP response from a UpdateServiceCredentialsWithResponse call
+func ParseUpdateServiceCredentialsResponse(rsp *http.Response) (*UpdateServiceCredentialsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateServiceCredentialsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Service
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers UpdateServiceCredentialsResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers UpdateServiceCredentialsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseResetServiceCredentialsResponse parses an HTTP response from a ResetServiceCredentialsWithResponse call
+func ParseResetServiceCredentialsResponse(rsp *http.Response) (*ResetServiceCredentialsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ResetServiceCredentialsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ServiceCredentials
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ResetServiceCredentialsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateServiceSsoLinkResponse parses an HTTP response from a CreateServiceSsoLinkWithResponse call
+func ParseCreateServiceSsoLinkResponse(rsp *http.Response) (*CreateServiceSsoLinkResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateServiceSsoLinkResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SsoLink
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateServiceSsoLinkResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSuspendServiceResponse parses an HTTP response from a SuspendServiceWithResponse call
+func ParseSuspendServiceResponse(rsp *http.Response) (*SuspendServiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SuspendServiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Service
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers SuspendServiceResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers SuspendServiceResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseTerminateServiceResponse parses an HTTP response from a TerminateServiceWithResponse call
+func ParseTerminateServiceResponse(rsp *http.Response) (*TerminateServiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &TerminateServiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Service
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers TerminateServiceResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers TerminateServiceResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUnsuspendServiceResponse parses an HTTP response from a UnsuspendServiceWithResponse call
+func ParseUnsuspendServiceResponse(rsp *http.Response) (*UnsuspendServiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UnsuspendServiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Service
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers UnsuspendServiceResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers UnsuspendServiceResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetStorefrontOfferResponse parses an HTTP response from a GetStorefrontOfferWithResponse call
 func ParseGetStorefrontOfferResponse(rsp *http.Response) (*GetStorefrontOfferResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -20393,6 +25749,212 @@ func ParseGetStorefrontOfferResponse(rsp *http.Response) (*GetStorefrontOfferRes
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePlaceStorefrontOrderResponse parses an HTTP response from a PlaceStorefrontOrderWithResponse call
+func ParsePlaceStorefrontOrderResponse(rsp *http.Response) (*PlaceStorefrontOrderResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PlaceStorefrontOrderResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest Order
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest Gone
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON410 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 202:
+		var headers PlaceStorefrontOrderResponse202Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 401:
+		var headers PlaceStorefrontOrderResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetStorefrontOrderResponse parses an HTTP response from a GetStorefrontOrderWithResponse call
+func ParseGetStorefrontOrderResponse(rsp *http.Response) (*GetStorefrontOrderResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetStorefrontOrderResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Order
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetUsernameAvailabilityResponse parses an HTTP response from a GetUsernameAvailabilityWithResponse call
+func ParseGetUsernameAvailabilityResponse(rsp *http.Response) (*GetUsernameAvailabilityResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetUsernameAvailabilityResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UsernameAvailability
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
 
 	}
 
@@ -21947,6 +27509,24 @@ type ServerInterface interface {
 	// GetMe The authenticated caller
 	// (GET /v1/me)
 	GetMe(ctx echo.Context) error
+	// ListOrders List orders
+	// (GET /v1/orders)
+	ListOrders(ctx echo.Context, params ListOrdersParams) error
+	// CreateOrder Create an order
+	// (POST /v1/orders)
+	CreateOrder(ctx echo.Context, params CreateOrderParams) error
+	// GetOrder Get an order
+	// (GET /v1/orders/{id})
+	GetOrder(ctx echo.Context, id Id) error
+	// ApproveOrder Approve an order
+	// (POST /v1/orders/{id}/approve)
+	ApproveOrder(ctx echo.Context, id Id, params ApproveOrderParams) error
+	// CancelOrder Cancel an order
+	// (POST /v1/orders/{id}/cancel)
+	CancelOrder(ctx echo.Context, id Id, params CancelOrderParams) error
+	// RetryOrder Retry a failed order
+	// (POST /v1/orders/{id}/retry)
+	RetryOrder(ctx echo.Context, id Id, params RetryOrderParams) error
 	// ListPartners List partners
 	// (GET /v1/partners)
 	ListPartners(ctx echo.Context, params ListPartnersParams) error
@@ -22046,9 +27626,42 @@ type ServerInterface interface {
 	// UpdateProduct Update a product
 	// (PATCH /v1/products/{id})
 	UpdateProduct(ctx echo.Context, id Id, params UpdateProductParams) error
+	// ListServices List services
+	// (GET /v1/services)
+	ListServices(ctx echo.Context, params ListServicesParams) error
+	// GetService Get a service
+	// (GET /v1/services/{id})
+	GetService(ctx echo.Context, id Id) error
+	// UpdateServiceCredentials Change the username or password
+	// (PUT /v1/services/{id}/credentials)
+	UpdateServiceCredentials(ctx echo.Context, id Id, params UpdateServiceCredentialsParams) error
+	// ResetServiceCredentials Reset the password
+	// (POST /v1/services/{id}/credentials/reset)
+	ResetServiceCredentials(ctx echo.Context, id Id) error
+	// CreateServiceSsoLink Make a one-click login link
+	// (POST /v1/services/{id}/sso-link)
+	CreateServiceSsoLink(ctx echo.Context, id Id) error
+	// SuspendService Suspend a service
+	// (POST /v1/services/{id}/suspend)
+	SuspendService(ctx echo.Context, id Id, params SuspendServiceParams) error
+	// TerminateService Terminate a service
+	// (POST /v1/services/{id}/terminate)
+	TerminateService(ctx echo.Context, id Id, params TerminateServiceParams) error
+	// UnsuspendService Unsuspend a service
+	// (POST /v1/services/{id}/unsuspend)
+	UnsuspendService(ctx echo.Context, id Id, params UnsuspendServiceParams) error
 	// GetStorefrontOffer Read an offer
 	// (GET /v1/storefront/offers/{token})
 	GetStorefrontOffer(ctx echo.Context, token string) error
+	// PlaceStorefrontOrder Place an order from a storefront
+	// (POST /v1/storefront/orders)
+	PlaceStorefrontOrder(ctx echo.Context, params PlaceStorefrontOrderParams) error
+	// GetStorefrontOrder Read an anonymous order
+	// (GET /v1/storefront/orders/{id})
+	GetStorefrontOrder(ctx echo.Context, id Id, params GetStorefrontOrderParams) error
+	// GetUsernameAvailability Check a username
+	// (GET /v1/storefront/usernames/{username})
+	GetUsernameAvailability(ctx echo.Context, username Username) error
 	// ListTaxes List taxes
 	// (GET /v1/taxes)
 	ListTaxes(ctx echo.Context, params ListTaxesParams) error
@@ -22489,6 +28102,198 @@ func (w *ServerInterfaceWrapper) GetMe(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetMe(ctx)
+	return err
+}
+
+// ListOrders converts echo context to params.
+func (w *ServerInterfaceWrapper) ListOrders(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListOrdersParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "customer_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "customer_id", ctx.QueryParams(), &params.CustomerId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter customer_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListOrders(ctx, params)
+	return err
+}
+
+// CreateOrder converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateOrder(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateOrderParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateOrder(ctx, params)
+	return err
+}
+
+// GetOrder converts echo context to params.
+func (w *ServerInterfaceWrapper) GetOrder(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetOrder(ctx, id)
+	return err
+}
+
+// ApproveOrder converts echo context to params.
+func (w *ServerInterfaceWrapper) ApproveOrder(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ApproveOrderParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ApproveOrder(ctx, id, params)
+	return err
+}
+
+// CancelOrder converts echo context to params.
+func (w *ServerInterfaceWrapper) CancelOrder(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CancelOrderParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CancelOrder(ctx, id, params)
+	return err
+}
+
+// RetryOrder converts echo context to params.
+func (w *ServerInterfaceWrapper) RetryOrder(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RetryOrderParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RetryOrder(ctx, id, params)
 	return err
 }
 
@@ -23389,6 +29194,244 @@ func (w *ServerInterfaceWrapper) UpdateProduct(ctx echo.Context) error {
 	return err
 }
 
+// ListServices converts echo context to params.
+func (w *ServerInterfaceWrapper) ListServices(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListServicesParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "customer_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "customer_id", ctx.QueryParams(), &params.CustomerId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter customer_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "plan_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "plan_id", ctx.QueryParams(), &params.PlanId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter plan_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListServices(ctx, params)
+	return err
+}
+
+// GetService converts echo context to params.
+func (w *ServerInterfaceWrapper) GetService(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetService(ctx, id)
+	return err
+}
+
+// UpdateServiceCredentials converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateServiceCredentials(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateServiceCredentialsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateServiceCredentials(ctx, id, params)
+	return err
+}
+
+// ResetServiceCredentials converts echo context to params.
+func (w *ServerInterfaceWrapper) ResetServiceCredentials(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ResetServiceCredentials(ctx, id)
+	return err
+}
+
+// CreateServiceSsoLink converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateServiceSsoLink(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateServiceSsoLink(ctx, id)
+	return err
+}
+
+// SuspendService converts echo context to params.
+func (w *ServerInterfaceWrapper) SuspendService(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params SuspendServiceParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SuspendService(ctx, id, params)
+	return err
+}
+
+// TerminateService converts echo context to params.
+func (w *ServerInterfaceWrapper) TerminateService(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params TerminateServiceParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TerminateService(ctx, id, params)
+	return err
+}
+
+// UnsuspendService converts echo context to params.
+func (w *ServerInterfaceWrapper) UnsuspendService(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UnsuspendServiceParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UnsuspendService(ctx, id, params)
+	return err
+}
+
 // GetStorefrontOffer converts echo context to params.
 func (w *ServerInterfaceWrapper) GetStorefrontOffer(ctx echo.Context) error {
 	var err error
@@ -23402,6 +29445,78 @@ func (w *ServerInterfaceWrapper) GetStorefrontOffer(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetStorefrontOffer(ctx, token)
+	return err
+}
+
+// PlaceStorefrontOrder converts echo context to params.
+func (w *ServerInterfaceWrapper) PlaceStorefrontOrder(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params PlaceStorefrontOrderParams
+
+	headers := ctx.Request().Header
+	// ------------- Required header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKeyRequired
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = IdempotencyKey
+	} else {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter Idempotency-Key is required, but not found"))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.PlaceStorefrontOrder(ctx, params)
+	return err
+}
+
+// GetStorefrontOrder converts echo context to params.
+func (w *ServerInterfaceWrapper) GetStorefrontOrder(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetStorefrontOrderParams
+	// ------------- Required query parameter "token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "token", ctx.QueryParams(), &params.Token, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter token: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetStorefrontOrder(ctx, id, params)
+	return err
+}
+
+// GetUsernameAvailability converts echo context to params.
+func (w *ServerInterfaceWrapper) GetUsernameAvailability(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "username" -------------
+	var username Username
+
+	err = runtime.BindStyledParameterWithOptions("simple", "username", ctx.Param("username"), &username, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter username: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetUsernameAvailability(ctx, username)
 	return err
 }
 
@@ -23987,6 +30102,23 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/customers", wrapper.CreateCustomer, options.OperationMiddlewares["createCustomer"]...)
 	router.GET(options.BaseURL+"/v1/customers/:id", wrapper.GetCustomer, options.OperationMiddlewares["getCustomer"]...)
 	router.PATCH(options.BaseURL+"/v1/customers/:id", wrapper.UpdateCustomer, options.OperationMiddlewares["updateCustomer"]...)
+	router.GET(options.BaseURL+"/v1/storefront/usernames/:username", wrapper.GetUsernameAvailability, options.OperationMiddlewares["getUsernameAvailability"]...)
+	router.POST(options.BaseURL+"/v1/storefront/orders", wrapper.PlaceStorefrontOrder, options.OperationMiddlewares["placeStorefrontOrder"]...)
+	router.GET(options.BaseURL+"/v1/storefront/orders/:id", wrapper.GetStorefrontOrder, options.OperationMiddlewares["getStorefrontOrder"]...)
+	router.GET(options.BaseURL+"/v1/orders", wrapper.ListOrders, options.OperationMiddlewares["listOrders"]...)
+	router.POST(options.BaseURL+"/v1/orders", wrapper.CreateOrder, options.OperationMiddlewares["createOrder"]...)
+	router.GET(options.BaseURL+"/v1/orders/:id", wrapper.GetOrder, options.OperationMiddlewares["getOrder"]...)
+	router.POST(options.BaseURL+"/v1/orders/:id/approve", wrapper.ApproveOrder, options.OperationMiddlewares["approveOrder"]...)
+	router.POST(options.BaseURL+"/v1/orders/:id/cancel", wrapper.CancelOrder, options.OperationMiddlewares["cancelOrder"]...)
+	router.POST(options.BaseURL+"/v1/orders/:id/retry", wrapper.RetryOrder, options.OperationMiddlewares["retryOrder"]...)
+	router.GET(options.BaseURL+"/v1/services", wrapper.ListServices, options.OperationMiddlewares["listServices"]...)
+	router.GET(options.BaseURL+"/v1/services/:id", wrapper.GetService, options.OperationMiddlewares["getService"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/sso-link", wrapper.CreateServiceSsoLink, options.OperationMiddlewares["createServiceSsoLink"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/credentials/reset", wrapper.ResetServiceCredentials, options.OperationMiddlewares["resetServiceCredentials"]...)
+	router.PUT(options.BaseURL+"/v1/services/:id/credentials", wrapper.UpdateServiceCredentials, options.OperationMiddlewares["updateServiceCredentials"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/suspend", wrapper.SuspendService, options.OperationMiddlewares["suspendService"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/unsuspend", wrapper.UnsuspendService, options.OperationMiddlewares["unsuspendService"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/terminate", wrapper.TerminateService, options.OperationMiddlewares["terminateService"]...)
 
 }
 
@@ -25665,6 +31797,802 @@ type GetMe500ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetMe500ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrdersRequestObject struct {
+	Params ListOrdersParams
+}
+
+type ListOrdersResponseObject interface {
+	VisitListOrdersResponse(w http.ResponseWriter) error
+}
+
+type ListOrders200JSONResponse OrderList
+
+func (response ListOrders200JSONResponse) VisitListOrdersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrders400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListOrders400ApplicationProblemPlusJSONResponse) VisitListOrdersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrders401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListOrders401ApplicationProblemPlusJSONResponse) VisitListOrdersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrders403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListOrders403ApplicationProblemPlusJSONResponse) VisitListOrdersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrders500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListOrders500ApplicationProblemPlusJSONResponse) VisitListOrdersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrderRequestObject struct {
+	Params CreateOrderParams
+	Body   *CreateOrderJSONRequestBody
+}
+
+type CreateOrderResponseObject interface {
+	VisitCreateOrderResponse(w http.ResponseWriter) error
+}
+
+type CreateOrder202ResponseHeaders struct {
+	ETag *string
+}
+
+type CreateOrder202JSONResponse struct {
+	Body    Order
+	Headers CreateOrder202ResponseHeaders
+}
+
+func (response CreateOrder202JSONResponse) VisitCreateOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrder400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateOrder400ApplicationProblemPlusJSONResponse) VisitCreateOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrder401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateOrder401ApplicationProblemPlusJSONResponse) VisitCreateOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrder403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateOrder403ApplicationProblemPlusJSONResponse) VisitCreateOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrder409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateOrder409ApplicationProblemPlusJSONResponse) VisitCreateOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrder422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreateOrder422ApplicationProblemPlusJSONResponse) VisitCreateOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrder500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreateOrder500ApplicationProblemPlusJSONResponse) VisitCreateOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrder502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response CreateOrder502ApplicationProblemPlusJSONResponse) VisitCreateOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOrderRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type GetOrderResponseObject interface {
+	VisitGetOrderResponse(w http.ResponseWriter) error
+}
+
+type GetOrder200ResponseHeaders struct {
+	ETag *string
+}
+
+type GetOrder200JSONResponse struct {
+	Body    Order
+	Headers GetOrder200ResponseHeaders
+}
+
+func (response GetOrder200JSONResponse) VisitGetOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOrder400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetOrder400ApplicationProblemPlusJSONResponse) VisitGetOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOrder401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetOrder401ApplicationProblemPlusJSONResponse) VisitGetOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOrder403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetOrder403ApplicationProblemPlusJSONResponse) VisitGetOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOrder404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetOrder404ApplicationProblemPlusJSONResponse) VisitGetOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOrder500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetOrder500ApplicationProblemPlusJSONResponse) VisitGetOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveOrderRequestObject struct {
+	Id     Id `json:"id"`
+	Params ApproveOrderParams
+}
+
+type ApproveOrderResponseObject interface {
+	VisitApproveOrderResponse(w http.ResponseWriter) error
+}
+
+type ApproveOrder200ResponseHeaders struct {
+	ETag *string
+}
+
+type ApproveOrder200JSONResponse struct {
+	Body    Order
+	Headers ApproveOrder200ResponseHeaders
+}
+
+func (response ApproveOrder200JSONResponse) VisitApproveOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveOrder400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ApproveOrder400ApplicationProblemPlusJSONResponse) VisitApproveOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveOrder401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ApproveOrder401ApplicationProblemPlusJSONResponse) VisitApproveOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveOrder403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ApproveOrder403ApplicationProblemPlusJSONResponse) VisitApproveOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveOrder404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ApproveOrder404ApplicationProblemPlusJSONResponse) VisitApproveOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveOrder409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response ApproveOrder409ApplicationProblemPlusJSONResponse) VisitApproveOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveOrder412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response ApproveOrder412ApplicationProblemPlusJSONResponse) VisitApproveOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveOrder500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ApproveOrder500ApplicationProblemPlusJSONResponse) VisitApproveOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelOrderRequestObject struct {
+	Id     Id `json:"id"`
+	Params CancelOrderParams
+}
+
+type CancelOrderResponseObject interface {
+	VisitCancelOrderResponse(w http.ResponseWriter) error
+}
+
+type CancelOrder200ResponseHeaders struct {
+	ETag *string
+}
+
+type CancelOrder200JSONResponse struct {
+	Body    Order
+	Headers CancelOrder200ResponseHeaders
+}
+
+func (response CancelOrder200JSONResponse) VisitCancelOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelOrder400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CancelOrder400ApplicationProblemPlusJSONResponse) VisitCancelOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelOrder401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CancelOrder401ApplicationProblemPlusJSONResponse) VisitCancelOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelOrder403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CancelOrder403ApplicationProblemPlusJSONResponse) VisitCancelOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelOrder404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CancelOrder404ApplicationProblemPlusJSONResponse) VisitCancelOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelOrder409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CancelOrder409ApplicationProblemPlusJSONResponse) VisitCancelOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelOrder412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response CancelOrder412ApplicationProblemPlusJSONResponse) VisitCancelOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelOrder500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CancelOrder500ApplicationProblemPlusJSONResponse) VisitCancelOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryOrderRequestObject struct {
+	Id     Id `json:"id"`
+	Params RetryOrderParams
+}
+
+type RetryOrderResponseObject interface {
+	VisitRetryOrderResponse(w http.ResponseWriter) error
+}
+
+type RetryOrder200ResponseHeaders struct {
+	ETag *string
+}
+
+type RetryOrder200JSONResponse struct {
+	Body    Order
+	Headers RetryOrder200ResponseHeaders
+}
+
+func (response RetryOrder200JSONResponse) VisitRetryOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryOrder400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RetryOrder400ApplicationProblemPlusJSONResponse) VisitRetryOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryOrder401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RetryOrder401ApplicationProblemPlusJSONResponse) VisitRetryOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryOrder403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RetryOrder403ApplicationProblemPlusJSONResponse) VisitRetryOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryOrder404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RetryOrder404ApplicationProblemPlusJSONResponse) VisitRetryOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryOrder409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response RetryOrder409ApplicationProblemPlusJSONResponse) VisitRetryOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryOrder412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response RetryOrder412ApplicationProblemPlusJSONResponse) VisitRetryOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryOrder500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response RetryOrder500ApplicationProblemPlusJSONResponse) VisitRetryOrderResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -29799,6 +36727,1189 @@ func (response UpdateProduct500ApplicationProblemPlusJSONResponse) VisitUpdatePr
 	return err
 }
 
+type ListServicesRequestObject struct {
+	Params ListServicesParams
+}
+
+type ListServicesResponseObject interface {
+	VisitListServicesResponse(w http.ResponseWriter) error
+}
+
+type ListServices200JSONResponse ServiceList
+
+func (response ListServices200JSONResponse) VisitListServicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServices400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListServices400ApplicationProblemPlusJSONResponse) VisitListServicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServices401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListServices401ApplicationProblemPlusJSONResponse) VisitListServicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServices403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListServices403ApplicationProblemPlusJSONResponse) VisitListServicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServices500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListServices500ApplicationProblemPlusJSONResponse) VisitListServicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type GetServiceResponseObject interface {
+	VisitGetServiceResponse(w http.ResponseWriter) error
+}
+
+type GetService200ResponseHeaders struct {
+	ETag *string
+}
+
+type GetService200JSONResponse struct {
+	Body    Service
+	Headers GetService200ResponseHeaders
+}
+
+func (response GetService200JSONResponse) VisitGetServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetService400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetService400ApplicationProblemPlusJSONResponse) VisitGetServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetService401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetService401ApplicationProblemPlusJSONResponse) VisitGetServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetService403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetService403ApplicationProblemPlusJSONResponse) VisitGetServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetService404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetService404ApplicationProblemPlusJSONResponse) VisitGetServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetService500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetService500ApplicationProblemPlusJSONResponse) VisitGetServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateServiceCredentialsRequestObject struct {
+	Id     Id `json:"id"`
+	Params UpdateServiceCredentialsParams
+	Body   *UpdateServiceCredentialsJSONRequestBody
+}
+
+type UpdateServiceCredentialsResponseObject interface {
+	VisitUpdateServiceCredentialsResponse(w http.ResponseWriter) error
+}
+
+type UpdateServiceCredentials200ResponseHeaders struct {
+	ETag *string
+}
+
+type UpdateServiceCredentials200JSONResponse struct {
+	Body    Service
+	Headers UpdateServiceCredentials200ResponseHeaders
+}
+
+func (response UpdateServiceCredentials200JSONResponse) VisitUpdateServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateServiceCredentials400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateServiceCredentials400ApplicationProblemPlusJSONResponse) VisitUpdateServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateServiceCredentials401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateServiceCredentials401ApplicationProblemPlusJSONResponse) VisitUpdateServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateServiceCredentials403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateServiceCredentials403ApplicationProblemPlusJSONResponse) VisitUpdateServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateServiceCredentials404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateServiceCredentials404ApplicationProblemPlusJSONResponse) VisitUpdateServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateServiceCredentials409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateServiceCredentials409ApplicationProblemPlusJSONResponse) VisitUpdateServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateServiceCredentials412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateServiceCredentials412ApplicationProblemPlusJSONResponse) VisitUpdateServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateServiceCredentials422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateServiceCredentials422ApplicationProblemPlusJSONResponse) VisitUpdateServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateServiceCredentials500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateServiceCredentials500ApplicationProblemPlusJSONResponse) VisitUpdateServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateServiceCredentials502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateServiceCredentials502ApplicationProblemPlusJSONResponse) VisitUpdateServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetServiceCredentialsRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type ResetServiceCredentialsResponseObject interface {
+	VisitResetServiceCredentialsResponse(w http.ResponseWriter) error
+}
+
+type ResetServiceCredentials200JSONResponse ServiceCredentials
+
+func (response ResetServiceCredentials200JSONResponse) VisitResetServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetServiceCredentials400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ResetServiceCredentials400ApplicationProblemPlusJSONResponse) VisitResetServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetServiceCredentials401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ResetServiceCredentials401ApplicationProblemPlusJSONResponse) VisitResetServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetServiceCredentials403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ResetServiceCredentials403ApplicationProblemPlusJSONResponse) VisitResetServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetServiceCredentials404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ResetServiceCredentials404ApplicationProblemPlusJSONResponse) VisitResetServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetServiceCredentials409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response ResetServiceCredentials409ApplicationProblemPlusJSONResponse) VisitResetServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetServiceCredentials422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response ResetServiceCredentials422ApplicationProblemPlusJSONResponse) VisitResetServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetServiceCredentials500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ResetServiceCredentials500ApplicationProblemPlusJSONResponse) VisitResetServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetServiceCredentials502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response ResetServiceCredentials502ApplicationProblemPlusJSONResponse) VisitResetServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateServiceSsoLinkRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type CreateServiceSsoLinkResponseObject interface {
+	VisitCreateServiceSsoLinkResponse(w http.ResponseWriter) error
+}
+
+type CreateServiceSsoLink200JSONResponse SsoLink
+
+func (response CreateServiceSsoLink200JSONResponse) VisitCreateServiceSsoLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateServiceSsoLink400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateServiceSsoLink400ApplicationProblemPlusJSONResponse) VisitCreateServiceSsoLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateServiceSsoLink401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateServiceSsoLink401ApplicationProblemPlusJSONResponse) VisitCreateServiceSsoLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateServiceSsoLink403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateServiceSsoLink403ApplicationProblemPlusJSONResponse) VisitCreateServiceSsoLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateServiceSsoLink404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CreateServiceSsoLink404ApplicationProblemPlusJSONResponse) VisitCreateServiceSsoLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateServiceSsoLink409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateServiceSsoLink409ApplicationProblemPlusJSONResponse) VisitCreateServiceSsoLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateServiceSsoLink422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreateServiceSsoLink422ApplicationProblemPlusJSONResponse) VisitCreateServiceSsoLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateServiceSsoLink500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreateServiceSsoLink500ApplicationProblemPlusJSONResponse) VisitCreateServiceSsoLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateServiceSsoLink502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response CreateServiceSsoLink502ApplicationProblemPlusJSONResponse) VisitCreateServiceSsoLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendServiceRequestObject struct {
+	Id     Id `json:"id"`
+	Params SuspendServiceParams
+}
+
+type SuspendServiceResponseObject interface {
+	VisitSuspendServiceResponse(w http.ResponseWriter) error
+}
+
+type SuspendService200ResponseHeaders struct {
+	ETag *string
+}
+
+type SuspendService200JSONResponse struct {
+	Body    Service
+	Headers SuspendService200ResponseHeaders
+}
+
+func (response SuspendService200JSONResponse) VisitSuspendServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendService400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response SuspendService400ApplicationProblemPlusJSONResponse) VisitSuspendServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendService401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response SuspendService401ApplicationProblemPlusJSONResponse) VisitSuspendServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendService403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response SuspendService403ApplicationProblemPlusJSONResponse) VisitSuspendServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendService404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response SuspendService404ApplicationProblemPlusJSONResponse) VisitSuspendServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendService409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response SuspendService409ApplicationProblemPlusJSONResponse) VisitSuspendServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendService412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response SuspendService412ApplicationProblemPlusJSONResponse) VisitSuspendServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendService500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response SuspendService500ApplicationProblemPlusJSONResponse) VisitSuspendServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendService502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response SuspendService502ApplicationProblemPlusJSONResponse) VisitSuspendServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TerminateServiceRequestObject struct {
+	Id     Id `json:"id"`
+	Params TerminateServiceParams
+}
+
+type TerminateServiceResponseObject interface {
+	VisitTerminateServiceResponse(w http.ResponseWriter) error
+}
+
+type TerminateService200ResponseHeaders struct {
+	ETag *string
+}
+
+type TerminateService200JSONResponse struct {
+	Body    Service
+	Headers TerminateService200ResponseHeaders
+}
+
+func (response TerminateService200JSONResponse) VisitTerminateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TerminateService400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response TerminateService400ApplicationProblemPlusJSONResponse) VisitTerminateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TerminateService401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TerminateService401ApplicationProblemPlusJSONResponse) VisitTerminateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TerminateService403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TerminateService403ApplicationProblemPlusJSONResponse) VisitTerminateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TerminateService404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response TerminateService404ApplicationProblemPlusJSONResponse) VisitTerminateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TerminateService409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response TerminateService409ApplicationProblemPlusJSONResponse) VisitTerminateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TerminateService412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response TerminateService412ApplicationProblemPlusJSONResponse) VisitTerminateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TerminateService500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response TerminateService500ApplicationProblemPlusJSONResponse) VisitTerminateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TerminateService502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response TerminateService502ApplicationProblemPlusJSONResponse) VisitTerminateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnsuspendServiceRequestObject struct {
+	Id     Id `json:"id"`
+	Params UnsuspendServiceParams
+}
+
+type UnsuspendServiceResponseObject interface {
+	VisitUnsuspendServiceResponse(w http.ResponseWriter) error
+}
+
+type UnsuspendService200ResponseHeaders struct {
+	ETag *string
+}
+
+type UnsuspendService200JSONResponse struct {
+	Body    Service
+	Headers UnsuspendService200ResponseHeaders
+}
+
+func (response UnsuspendService200JSONResponse) VisitUnsuspendServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnsuspendService400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UnsuspendService400ApplicationProblemPlusJSONResponse) VisitUnsuspendServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnsuspendService401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UnsuspendService401ApplicationProblemPlusJSONResponse) VisitUnsuspendServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnsuspendService403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UnsuspendService403ApplicationProblemPlusJSONResponse) VisitUnsuspendServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnsuspendService404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UnsuspendService404ApplicationProblemPlusJSONResponse) VisitUnsuspendServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnsuspendService409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response UnsuspendService409ApplicationProblemPlusJSONResponse) VisitUnsuspendServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnsuspendService412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response UnsuspendService412ApplicationProblemPlusJSONResponse) VisitUnsuspendServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnsuspendService500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response UnsuspendService500ApplicationProblemPlusJSONResponse) VisitUnsuspendServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnsuspendService502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response UnsuspendService502ApplicationProblemPlusJSONResponse) VisitUnsuspendServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetStorefrontOfferRequestObject struct {
 	Token string `json:"token"`
 }
@@ -29881,6 +37992,327 @@ func (response GetStorefrontOffer500ApplicationProblemPlusJSONResponse) VisitGet
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PlaceStorefrontOrderRequestObject struct {
+	Params PlaceStorefrontOrderParams
+	Body   *PlaceStorefrontOrderJSONRequestBody
+}
+
+type PlaceStorefrontOrderResponseObject interface {
+	VisitPlaceStorefrontOrderResponse(w http.ResponseWriter) error
+}
+
+type PlaceStorefrontOrder202ResponseHeaders struct {
+	ETag *string
+}
+
+type PlaceStorefrontOrder202JSONResponse struct {
+	Body    Order
+	Headers PlaceStorefrontOrder202ResponseHeaders
+}
+
+func (response PlaceStorefrontOrder202JSONResponse) VisitPlaceStorefrontOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PlaceStorefrontOrder400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response PlaceStorefrontOrder400ApplicationProblemPlusJSONResponse) VisitPlaceStorefrontOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PlaceStorefrontOrder401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response PlaceStorefrontOrder401ApplicationProblemPlusJSONResponse) VisitPlaceStorefrontOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PlaceStorefrontOrder403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response PlaceStorefrontOrder403ApplicationProblemPlusJSONResponse) VisitPlaceStorefrontOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PlaceStorefrontOrder404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response PlaceStorefrontOrder404ApplicationProblemPlusJSONResponse) VisitPlaceStorefrontOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PlaceStorefrontOrder409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response PlaceStorefrontOrder409ApplicationProblemPlusJSONResponse) VisitPlaceStorefrontOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PlaceStorefrontOrder410ApplicationProblemPlusJSONResponse struct {
+	GoneApplicationProblemPlusJSONResponse
+}
+
+func (response PlaceStorefrontOrder410ApplicationProblemPlusJSONResponse) VisitPlaceStorefrontOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PlaceStorefrontOrder422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response PlaceStorefrontOrder422ApplicationProblemPlusJSONResponse) VisitPlaceStorefrontOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PlaceStorefrontOrder500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response PlaceStorefrontOrder500ApplicationProblemPlusJSONResponse) VisitPlaceStorefrontOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PlaceStorefrontOrder502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response PlaceStorefrontOrder502ApplicationProblemPlusJSONResponse) VisitPlaceStorefrontOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetStorefrontOrderRequestObject struct {
+	Id     Id `json:"id"`
+	Params GetStorefrontOrderParams
+}
+
+type GetStorefrontOrderResponseObject interface {
+	VisitGetStorefrontOrderResponse(w http.ResponseWriter) error
+}
+
+type GetStorefrontOrder200JSONResponse Order
+
+func (response GetStorefrontOrder200JSONResponse) VisitGetStorefrontOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetStorefrontOrder400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetStorefrontOrder400ApplicationProblemPlusJSONResponse) VisitGetStorefrontOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetStorefrontOrder404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetStorefrontOrder404ApplicationProblemPlusJSONResponse) VisitGetStorefrontOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetStorefrontOrder500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetStorefrontOrder500ApplicationProblemPlusJSONResponse) VisitGetStorefrontOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUsernameAvailabilityRequestObject struct {
+	Username Username `json:"username"`
+}
+
+type GetUsernameAvailabilityResponseObject interface {
+	VisitGetUsernameAvailabilityResponse(w http.ResponseWriter) error
+}
+
+type GetUsernameAvailability200JSONResponse UsernameAvailability
+
+func (response GetUsernameAvailability200JSONResponse) VisitGetUsernameAvailabilityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUsernameAvailability400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetUsernameAvailability400ApplicationProblemPlusJSONResponse) VisitGetUsernameAvailabilityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUsernameAvailability500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetUsernameAvailability500ApplicationProblemPlusJSONResponse) VisitGetUsernameAvailabilityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUsernameAvailability502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response GetUsernameAvailability502ApplicationProblemPlusJSONResponse) VisitGetUsernameAvailabilityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -32120,6 +40552,24 @@ type StrictServerInterface interface {
 	// GetMe The authenticated caller
 	// (GET /v1/me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
+	// ListOrders List orders
+	// (GET /v1/orders)
+	ListOrders(ctx context.Context, request ListOrdersRequestObject) (ListOrdersResponseObject, error)
+	// CreateOrder Create an order
+	// (POST /v1/orders)
+	CreateOrder(ctx context.Context, request CreateOrderRequestObject) (CreateOrderResponseObject, error)
+	// GetOrder Get an order
+	// (GET /v1/orders/{id})
+	GetOrder(ctx context.Context, request GetOrderRequestObject) (GetOrderResponseObject, error)
+	// ApproveOrder Approve an order
+	// (POST /v1/orders/{id}/approve)
+	ApproveOrder(ctx context.Context, request ApproveOrderRequestObject) (ApproveOrderResponseObject, error)
+	// CancelOrder Cancel an order
+	// (POST /v1/orders/{id}/cancel)
+	CancelOrder(ctx context.Context, request CancelOrderRequestObject) (CancelOrderResponseObject, error)
+	// RetryOrder Retry a failed order
+	// (POST /v1/orders/{id}/retry)
+	RetryOrder(ctx context.Context, request RetryOrderRequestObject) (RetryOrderResponseObject, error)
 	// ListPartners List partners
 	// (GET /v1/partners)
 	ListPartners(ctx context.Context, request ListPartnersRequestObject) (ListPartnersResponseObject, error)
@@ -32219,9 +40669,42 @@ type StrictServerInterface interface {
 	// UpdateProduct Update a product
 	// (PATCH /v1/products/{id})
 	UpdateProduct(ctx context.Context, request UpdateProductRequestObject) (UpdateProductResponseObject, error)
+	// ListServices List services
+	// (GET /v1/services)
+	ListServices(ctx context.Context, request ListServicesRequestObject) (ListServicesResponseObject, error)
+	// GetService Get a service
+	// (GET /v1/services/{id})
+	GetService(ctx context.Context, request GetServiceRequestObject) (GetServiceResponseObject, error)
+	// UpdateServiceCredentials Change the username or password
+	// (PUT /v1/services/{id}/credentials)
+	UpdateServiceCredentials(ctx context.Context, request UpdateServiceCredentialsRequestObject) (UpdateServiceCredentialsResponseObject, error)
+	// ResetServiceCredentials Reset the password
+	// (POST /v1/services/{id}/credentials/reset)
+	ResetServiceCredentials(ctx context.Context, request ResetServiceCredentialsRequestObject) (ResetServiceCredentialsResponseObject, error)
+	// CreateServiceSsoLink Make a one-click login link
+	// (POST /v1/services/{id}/sso-link)
+	CreateServiceSsoLink(ctx context.Context, request CreateServiceSsoLinkRequestObject) (CreateServiceSsoLinkResponseObject, error)
+	// SuspendService Suspend a service
+	// (POST /v1/services/{id}/suspend)
+	SuspendService(ctx context.Context, request SuspendServiceRequestObject) (SuspendServiceResponseObject, error)
+	// TerminateService Terminate a service
+	// (POST /v1/services/{id}/terminate)
+	TerminateService(ctx context.Context, request TerminateServiceRequestObject) (TerminateServiceResponseObject, error)
+	// UnsuspendService Unsuspend a service
+	// (POST /v1/services/{id}/unsuspend)
+	UnsuspendService(ctx context.Context, request UnsuspendServiceRequestObject) (UnsuspendServiceResponseObject, error)
 	// GetStorefrontOffer Read an offer
 	// (GET /v1/storefront/offers/{token})
 	GetStorefrontOffer(ctx context.Context, request GetStorefrontOfferRequestObject) (GetStorefrontOfferResponseObject, error)
+	// PlaceStorefrontOrder Place an order from a storefront
+	// (POST /v1/storefront/orders)
+	PlaceStorefrontOrder(ctx context.Context, request PlaceStorefrontOrderRequestObject) (PlaceStorefrontOrderResponseObject, error)
+	// GetStorefrontOrder Read an anonymous order
+	// (GET /v1/storefront/orders/{id})
+	GetStorefrontOrder(ctx context.Context, request GetStorefrontOrderRequestObject) (GetStorefrontOrderResponseObject, error)
+	// GetUsernameAvailability Check a username
+	// (GET /v1/storefront/usernames/{username})
+	GetUsernameAvailability(ctx context.Context, request GetUsernameAvailabilityRequestObject) (GetUsernameAvailabilityResponseObject, error)
 	// ListTaxes List taxes
 	// (GET /v1/taxes)
 	ListTaxes(ctx context.Context, request ListTaxesRequestObject) (ListTaxesResponseObject, error)
@@ -32817,6 +41300,182 @@ func (sh *strictHandler) GetMe(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(GetMeResponseObject); ok {
 		return validResponse.VisitGetMeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListOrders operation middleware
+func (sh *strictHandler) ListOrders(ctx echo.Context, params ListOrdersParams) error {
+	var request ListOrdersRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListOrders(ctx.Request().Context(), request.(ListOrdersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListOrders")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListOrdersResponseObject); ok {
+		return validResponse.VisitListOrdersResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateOrder operation middleware
+func (sh *strictHandler) CreateOrder(ctx echo.Context, params CreateOrderParams) error {
+	var request CreateOrderRequestObject
+
+	request.Params = params
+
+	var body CreateOrderJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateOrder(ctx.Request().Context(), request.(CreateOrderRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateOrder")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateOrderResponseObject); ok {
+		return validResponse.VisitCreateOrderResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetOrder operation middleware
+func (sh *strictHandler) GetOrder(ctx echo.Context, id Id) error {
+	var request GetOrderRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetOrder(ctx.Request().Context(), request.(GetOrderRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetOrder")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetOrderResponseObject); ok {
+		return validResponse.VisitGetOrderResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ApproveOrder operation middleware
+func (sh *strictHandler) ApproveOrder(ctx echo.Context, id Id, params ApproveOrderParams) error {
+	var request ApproveOrderRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ApproveOrder(ctx.Request().Context(), request.(ApproveOrderRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ApproveOrder")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ApproveOrderResponseObject); ok {
+		return validResponse.VisitApproveOrderResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CancelOrder operation middleware
+func (sh *strictHandler) CancelOrder(ctx echo.Context, id Id, params CancelOrderParams) error {
+	var request CancelOrderRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CancelOrder(ctx.Request().Context(), request.(CancelOrderRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CancelOrder")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CancelOrderResponseObject); ok {
+		return validResponse.VisitCancelOrderResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RetryOrder operation middleware
+func (sh *strictHandler) RetryOrder(ctx echo.Context, id Id, params RetryOrderParams) error {
+	var request RetryOrderRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RetryOrder(ctx.Request().Context(), request.(RetryOrderRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RetryOrder")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RetryOrderResponseObject); ok {
+		return validResponse.VisitRetryOrderResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -33982,6 +42641,233 @@ func (sh *strictHandler) UpdateProduct(ctx echo.Context, id Id, params UpdatePro
 	return nil
 }
 
+// ListServices operation middleware
+func (sh *strictHandler) ListServices(ctx echo.Context, params ListServicesParams) error {
+	var request ListServicesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListServices(ctx.Request().Context(), request.(ListServicesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListServices")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListServicesResponseObject); ok {
+		return validResponse.VisitListServicesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetService operation middleware
+func (sh *strictHandler) GetService(ctx echo.Context, id Id) error {
+	var request GetServiceRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetService(ctx.Request().Context(), request.(GetServiceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetService")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetServiceResponseObject); ok {
+		return validResponse.VisitGetServiceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateServiceCredentials operation middleware
+func (sh *strictHandler) UpdateServiceCredentials(ctx echo.Context, id Id, params UpdateServiceCredentialsParams) error {
+	var request UpdateServiceCredentialsRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body UpdateServiceCredentialsJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateServiceCredentials(ctx.Request().Context(), request.(UpdateServiceCredentialsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateServiceCredentials")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateServiceCredentialsResponseObject); ok {
+		return validResponse.VisitUpdateServiceCredentialsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ResetServiceCredentials operation middleware
+func (sh *strictHandler) ResetServiceCredentials(ctx echo.Context, id Id) error {
+	var request ResetServiceCredentialsRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ResetServiceCredentials(ctx.Request().Context(), request.(ResetServiceCredentialsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ResetServiceCredentials")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ResetServiceCredentialsResponseObject); ok {
+		return validResponse.VisitResetServiceCredentialsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateServiceSsoLink operation middleware
+func (sh *strictHandler) CreateServiceSsoLink(ctx echo.Context, id Id) error {
+	var request CreateServiceSsoLinkRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateServiceSsoLink(ctx.Request().Context(), request.(CreateServiceSsoLinkRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateServiceSsoLink")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateServiceSsoLinkResponseObject); ok {
+		return validResponse.VisitCreateServiceSsoLinkResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SuspendService operation middleware
+func (sh *strictHandler) SuspendService(ctx echo.Context, id Id, params SuspendServiceParams) error {
+	var request SuspendServiceRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SuspendService(ctx.Request().Context(), request.(SuspendServiceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SuspendService")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SuspendServiceResponseObject); ok {
+		return validResponse.VisitSuspendServiceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TerminateService operation middleware
+func (sh *strictHandler) TerminateService(ctx echo.Context, id Id, params TerminateServiceParams) error {
+	var request TerminateServiceRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TerminateService(ctx.Request().Context(), request.(TerminateServiceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TerminateService")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TerminateServiceResponseObject); ok {
+		return validResponse.VisitTerminateServiceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UnsuspendService operation middleware
+func (sh *strictHandler) UnsuspendService(ctx echo.Context, id Id, params UnsuspendServiceParams) error {
+	var request UnsuspendServiceRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UnsuspendService(ctx.Request().Context(), request.(UnsuspendServiceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UnsuspendService")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UnsuspendServiceResponseObject); ok {
+		return validResponse.VisitUnsuspendServiceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetStorefrontOffer operation middleware
 func (sh *strictHandler) GetStorefrontOffer(ctx echo.Context, token string) error {
 	var request GetStorefrontOfferRequestObject
@@ -34001,6 +42887,105 @@ func (sh *strictHandler) GetStorefrontOffer(ctx echo.Context, token string) erro
 		return err
 	} else if validResponse, ok := response.(GetStorefrontOfferResponseObject); ok {
 		return validResponse.VisitGetStorefrontOfferResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// PlaceStorefrontOrder operation middleware
+func (sh *strictHandler) PlaceStorefrontOrder(ctx echo.Context, params PlaceStorefrontOrderParams) error {
+	var request PlaceStorefrontOrderRequestObject
+
+	request.Params = params
+
+	var body PlaceStorefrontOrderJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.PlaceStorefrontOrder(ctx.Request().Context(), request.(PlaceStorefrontOrderRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PlaceStorefrontOrder")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(PlaceStorefrontOrderResponseObject); ok {
+		return validResponse.VisitPlaceStorefrontOrderResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetStorefrontOrder operation middleware
+func (sh *strictHandler) GetStorefrontOrder(ctx echo.Context, id Id, params GetStorefrontOrderParams) error {
+	var request GetStorefrontOrderRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetStorefrontOrder(ctx.Request().Context(), request.(GetStorefrontOrderRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetStorefrontOrder")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetStorefrontOrderResponseObject); ok {
+		return validResponse.VisitGetStorefrontOrderResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetUsernameAvailability operation middleware
+func (sh *strictHandler) GetUsernameAvailability(ctx echo.Context, username Username) error {
+	var request GetUsernameAvailabilityRequestObject
+
+	request.Username = username
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetUsernameAvailability(ctx.Request().Context(), request.(GetUsernameAvailabilityRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetUsernameAvailability")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetUsernameAvailabilityResponseObject); ok {
+		return validResponse.VisitGetUsernameAvailabilityResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -34600,254 +43585,326 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H17c9u2lvhXwfC3M7VnJUWS5fcfe920SZ3m4Rs7N3tvnZUg8khiTQIsAdpWM/7uv8EBwIdEyno5thPt",
-	"7HYdEQSBg/PGeXx1XB5GnAGTwjn66oyAehDjn79e0KH6/x4IN/Yj6XPmHDkXIyAxCJ7ELpBriIXPWY0k",
-	"gvYDID4jvdNB/R2V7qjXcGoO3NIwCsA5ci6d9qXj1BzhjiCkal45jtQDIWOfDZ27u7uaE9GYhiDNAl4m",
-	"seBx+RJ6DG5l18URPcIHRI6ARDFc+zwRJKJDUJ/31fC/EojHTs1hNFTf0+8UVhLS27fAhnLkHO222rWp",
-	"ldWcU+8eSPhecbuHdAda7u5ufd9r9+sdOBjUaavfrO+4HW8X9gb79KBvFxhROcrW53tOzYnhr8SPwXOO",
-	"ZJxAfq0DHodUOkdOkuDIsrVCGHEJzB3/DuPpdZ+QhPl/JUCuYEwiiInPJDAPPAKDAbiSbFHy6dPpL8QX",
-	"hJIh5x5xR9x3YbtBPoKMxz4bkhtfjhDmgoZ6Jso80ufemMQQBXQs8OnAj4VUUIo4E1AE0e6g6R7Q3XZ9",
-	"t9+EeofuQP1wsOPW296+2+ofwB5tNS2INFpmQMrtsa42WXGa7d3dmhP6zP67VQqvAeJr+QEbDMfNuCPK",
-	"hqDA0qcCPMIZ2aICkV7RSm/7mFAiJA2AcIbjOq32JBW0kArKN2Uop2o3O6Wo+dYPfTm9+DM6BCL8vyvp",
-	"IMD38p/yYECTQDpHu82a+q4fJqFz1G42EYb6XxkEFdYMIdaEa08Y6fZn6r2mEm4oIp/LFXrhCmkUBb5L",
-	"1QpfRDHvBxD+959CLfdrBiP1hqc+cA3M43E3YTFQd6T4i1NzPJDUD9LDUSOI53uEcUkoEzcQH6u/R4ij",
-	"VBBBrwFJU0gqE6H2pqDoSzyOn6lH7FLTjY2kjMTRixced0WDujFnvqhHAZWK9BpmnXb94kXJMu/yUP2v",
-	"GAbOkfP/XmSM9oV+Kl6c6Uk0DMuQD/fn8iTQO+wrjkPdkUK+mAyoH4BX3K/GUa+h1vAz9T7CXwkIudo5",
-	"0MD3cHBXf3HyGGL9EYXwapE4HtE+jrni5H+kU6VsreYMfAg858iBUE1Uc0IQgg7VoCjmEcRyTC71w0tH",
-	"zRz6QiDKf8nOsqNQM3+WdrtLn+XUVtdxlO9ooD6nD02Pr/sMv2Vhh+f1krNB4LurnZafccaumbzrs+4g",
-	"8IcjmT+5k/TcDC/3BZlgqwruQvpBQPqgECyKuQtCFAmq0zzMDiHdwrInMHv56yIsu3PXLFdk8sxN4hiY",
-	"VHxcAh7LKx73fc8DttK5DNJZcmfwb57EJOYBkJCOkXg8jidRBPBOBuBXuWmWg3C2kHVB06VBAPFPomIn",
-	"dzXnNWewEvT4YABxd6imKTAfXxB8pHkPCTgbQkzoNfUDxYkLYGzlmMVrPdNyEMwtZh0gPJUEbn0hwSP9",
-	"RBZ3gp8y7PyUSYgZDX5VbHU1HmFmysPynIdgxIhC/5uYs6HScBSGCt+DogzNgdIui5xDfA0x0ctbmv7t",
-	"0tYB2RNGEga3EbgKuIqjJzFk8tJ+S4Hc84UbcGFA/Z7LVzxh3kpQZlx2BzhLDszvORGJO0oNhyKhdzKw",
-	"vueSvDJvLwfK7PvrgKVaD85WU1IM5bwvfGX0Sa4ZJ3IBBN9ZDC5nnq9efaXl6GqKIOrg3dAXodGPJ/QP",
-	"Y4SNMgXomAxAuiPiS0KH1GdFTpBTAfNrJa+sfrOsKjix0HVx2MyoTg0SFM000CJKkZ7vwieWcr51aN4K",
-	"gZSE9IdJDJNYbHRT6ro8Yci1sqFk6+Tlxw/vT8+7nz6+3S5yjpwsM6sm+WWvqIVPLHktTIQwAGUdRzRO",
-	"ddzcXg015GTOXc254PwdZWOjj4qVTiOmErporU2o3pyTkLIxoVJCGElxTGJlnpOASkWIOYRv51Q09Zpa",
-	"G0kXtyzMCwtbB6g/UgnETGg3QwcSYmQwQ/8aGBFIrqgg5XxV6Jeon6ix06bwuX5FMaob6stGmRcqZ83e",
-	"1ZxPjCZyxGP/7xVZV4ITAZPqleLxvdMGjcIfawy4MXhqLA0mFMBWdnyFpS17cpPLWouVk+2nT6f2kjur",
-	"z58/109yny93vFDXhUiJbfw0NGa7DvHMjHmiiPBXJn05XpshdQXKGknEpO1bYjIpI1wN1BYFJZ6PKhyT",
-	"mamXJ8x2/mRzGyBmB+uwo3KrXw9D9HhIfUbiJNDesJhfAWugN8q8r6Y/GQ5jGFL91uQR/8ZvCCUhZ3L0",
-	"kyAe9YMxSQQdAumDy0PQ7sO+HwTgkb8SitBApwJLQufoDyekt07NCSha+/R66HyZco7VnJPINy5Q41Tw",
-	"tYfKjUHhfZfKgkvVoxLq0g/BKZnLvtMfz+GGrTm+N9cwtYGuOpqF1qJdeF+nHygZxSDuzvn1KIaBf1tO",
-	"gFHSD3xXKRmxtA72KxjXFBtVOtOQ+QKIZqdTE8dwza8W3JSyHu9Dy99h/FEN0z5H6yP/QzvNESrppsyE",
-	"tfxhZzjC+3+CKzMceYmDkEt4WhmkwVkOZwY0EFCbQCN7DHmPs/GWVnucJw9pgri80GeCcBZoSIf0CghF",
-	"B7tweQSe+pESM4WC/f0XAnlA4ZLvAwOuiwbBhwE672YdiKGwu9okiQlwY5DlqHUz4gEiU4Ocj/gNw+0S",
-	"n2knVP62YPZmzDemt/Ml3dBbX3s/59uNGv0OJC3Zj0clMk1fQijuQ9MUKnZhNI7peGr9OGf56n/2g8Bn",
-	"w1coNJhbco2DvDMYk62WZqPbNcUnYwmx+nFnu0YEhD5lLKGB+mVvu0ayf7Xa2zXS94ExX//Q7mzXiIxz",
-	"v+zsbRcYrv6eU3PSzyhJlvuGYsTZn9nk6hyziUsZtdnuO+5BgOLYfDSKIaKI1hEXUv3ZHfi3UPghouNy",
-	"7v8yEZKHWiMsHib1vBiEKGWhaM/E4/Jny8kNz5daT74Pb95xptFGeyHd8lVol3l+AdaJvqwUmlOelAgJ",
-	"/ZwIwPPTvgBlCxrQHxPaF0r5GXCtxJ+f/SQIv2FzcK6aE42M33DqiVWgZoPTIsC5Hn1Xc5LIW/gAjcVd",
-	"eMFncq/jlNyFVYsle0Z6U7UUBzOMyx17usPs8wXsK+ykjJ3brS8l13Lkkb8aR6/fDHKJlCEaK9T4vz9O",
-	"6v/58rV9918PQhFFPPxFX1sK64g6P8P7WWLfqOGvKGI4ywwLhYFTK94pX3E1xRUumzszSOthdITjTBf4",
-	"KaM6QWgMhAY3dCyIL5cguMKxz6VTWCDNQsbHEcapGFhBHE9wkpyEoq70r1HNRPfxTEH0CWn2XmIMfZb/",
-	"tfUcyPMRKGQ+XFVHHPJr6E5ua0KYxQkQPVKbnnq49kaRLcb1X9s5pbTPeQCULS+O7kpI5VcFtQsIlWUP",
-	"04pLn3slHPCVD4EnjkjjJQ8jysaN9zSEGmnYD079G79SIw3jgbXP7T8/CYhZ8aczHksafPr4tkYap+ya",
-	"41tJ2Ic498MFlzTI/fuXBH6hUk3zCx2LxiyrehGBvKpSIxIN7pLIKGkgTyTnNVRajGeF9MymyNevEwC4",
-	"u8MLpAR6pTt8RJXDbrSm8WZZXaKAk0spFM8dbXMsptVU/3Mvd1qSqT0oak4Ki/sC40pk/ARG3YstjyPx",
-	"i0x0BbFfmGhN0ntDC8+RFqbQHA8sDcWYcC/jDcL0soVE135I3ZHPoB4D9fAHNZ5s9SxS9mqkl7Arxm9Y",
-	"F8Pk1A/mjqirFtKrkUajsV0qbkxcXZmxjo8IlQTtpRrxuMS4CB4TBhh/giME2eph3InPhl2kt4aQPKZD",
-	"6G3j5T+aHDpOm6izLV1HGs/39R7Oohdc00DL3itjLb8BDeRoGt6Z+pVF2vKr+92H+rWyL1k/cykc0RFL",
-	"+IBQRk7OTtGRmXOUUWWeOakJV2oRpJyuLG7XZ0N7EmJEY/BIf0zgGuIxCXx9gTThh85i4csmFIJQQXo2",
-	"WN66YtRbGCmfOmlMnHNAhUxD6OcghXcKE8B7OaLxcGFXQ/GSaKZTNTf0ruYUUHSCvbTmYC8J82U3in0X",
-	"5jRyJrCn+P3CfGUY9Y57SRVCRTG/9pVipk4+xIGIXuqBl7iSDGOeRGSrxzgDfYD4iyCCB/qmkSfq+KDg",
-	"sTW3hEofVKZSGR7qVZ2DlD4bihJ7g7pXSdQNuJse0bQKH/jApPFUVD3Vrvqu0FcC0xaUEsIuMAlxN4mD",
-	"crenRqrSZ4MYoCtjnwbl0xf52X0H/sGMPpUQvkZA4xzXoJhg96+ES9od9pHyksCE2+g8jUnlXJmGfOG3",
-	"ShSUHGzyEC+DbwEaGdhqU4c5BZZqvLUYcsqiRC6q/E/j0KRgtM+Ir+NpaAjIiUyQES5zUvmYR4UooOZy",
-	"72b3WIuoDDXnJvYlfGDBWB9yKYpnJmzsl+gksyhgQWZXpI800cOc17ejl4kgABp7BB+TLbiVMSWvfya0",
-	"z6/16Qs+kPrx9rH235qYiuwB4oTNTam3aksS5ES8UDo98ZlaUgQxUez9mNRbSolMmAlSWvjzi1B2NeGW",
-	"0ynTkQ4zKXMqPpaGGL7HByRUEzQIxt6ENqaPEg9cP6QB0bhk4uRvOIkC6oKoEaYUE0LJm/MP7wlDTXta",
-	"QdETllF+cfoG+WgTiaz72qVxPM598djG0ZiY/ZDHgO7uGAYYd7PVabdJT3+xKznvRjG4voDedjEVq9Vu",
-	"7DaLdwD1//mjWT/88rVVa7Xvti4vG7l/bv9PubM0dy2Rzf3p/Je5bxcmUMKAKjdz2Wm/59IfmFimvPRe",
-	"gC3n/aFda1BVXvQpa5OgkngzAkZoetfwkyKHiPoe6dOAMhdIRIU6P1+KghN1rgsIkYgIGAbRenQsSi57",
-	"FE5ESkH1ErBhKTzwQEi7Dt9YgH0YKNxATmIiTX1B9Bc8Q7s2yW1nbzdHyc1SvpEtbQJa9+5KQhz6TOcV",
-	"zbOt8pXbWcA71lgvR5SRCYgVdrW/c0/qXnFpi21r0piaOLmSXZchMoqOEr1TxwN0QxsQMEv8FIIHlJhk",
-	"igV3bdRYuUZ4n8Y4yEdezPH1LFIjJ/rQHOhGEBs5M9dVysJ37mkWzDHBD+rrP0V/wDzz03zXfwFlc4eO",
-	"qbHVcQML2FXImJSZ00WjpnpSATKJugOYf2LJr4Dd74LQw7L953dXurraBILm0cVuPr/eaZwsIGAlYeR1",
-	"qmlkeMnDkDOSC2sVNR1O7AHyODTpQZCtV34A5HzMXHKZNJvtPXI+ojHUyHsuaTwuGI0uToo5w+kspaZj",
-	"idK3oADSX1pAt/yn0slQt8wvbokJ7u4BuBlXuZ/8PQ5PCnkLWgVypqJm7fREadTGwuFW+aUmJE6/nHfs",
-	"5dYXexB/0oZDEZArsarFuU3Mk6HJF/308S3ZonKC12yvFvVTRbQ1x5hNlbGqOhUwonJkvqykpo5Nvk98",
-	"5enXsgP1uS8zTsJebqxwU5Ee6pKXFDXnzHgZS2LcQp91EzHjbHV1BnvCauhcB7TMne03jFmb7zLewG3V",
-	"0DDMOgJ7DVAE8efROO/F+JP3Tcp+Y8ZcAR/6rPy48FFa6ySN+sGDJlTmvjXrAxIYTX0ilfT+k7DL1uNr",
-	"hCvdPqQeNL5BkFwBGCsHw5mzxripBYXUY0R+CXHD4ymX1e5e8dX2/T6nWXFauQ/NANmS4YMGznPQnz6T",
-	"RwkgmiS4CXOd1v9W1n/2Z6P7j/qXr+3a3jxm/Gx81hCaAffHuTe3smSFG3MzxVlA2ZqtOs8XGMymzCkX",
-	"yrxJ5yBJf2wUjvJLSRpfJdFcM+QyLKamWc28W6+RJRY9XXU0Z2ihTB2znlKdUI6dV9dEQknki5zIMK+n",
-	"MiqgjGw1rT/DR5eiVjoEyO1jIpTS6EtCBbEZzgUNpEqC1BwRdVc4hQl8Lrf7Jk28KQScwqf0SKYBOYPW",
-	"1YE8Kr0jsa6H5s+s3T9p6okFQkmZ113Mf6DeWNw5sJqHRynu9h5nXg0/XWN3IYCIaEF4iGhhcMwwh9LP",
-	"1/Q55k9o4ltTW5w8m3vI4ExTzYL6RplkmIn2ZlipQJjzxdWYTxUMsvDyItctBAhsTdgUccLEdo3oQPSa",
-	"MTHIlgA7StsnBS9PfkKlj9ggdlP1qszfY5a4pii4b6/uLWkWrl1LnD77DPmKt1MTV0jmLqpTuJnqVF1M",
-	"lWtgjxFubT1Mpl5MWYQSDhBYOkpAECiVYOvSOdGOzT7WUyRmFPkMfeFLuHQqYvGL7tq5E6H1SwsOVw/m",
-	"fWdO/AsoW9knIZN47mWtarjnPjcNlwJgS44my9mewJHVTf6AssfI6S4g+X1RFk8VVRdCoQmkWAc+VB7o",
-	"2A0WPc/VnOOLqV3r07mq4wgf0VpY1UxYWsFbyW/gKqQRC+1S4xmqh7en+qW9aVu55Jr5fpIPdaxs18Vg",
-	"2fmXVYyxLSwtl/SWrm19tvGkFWzAWYWaVRpsz4vpQPZIwqQfpH4Cyjwb7ypMFAveXWOoO+btMtLTymnv",
-	"mPRikBgfTyS9AiyTyOCGoCkm8totfiuv1poXy/XagLI1KbXrkx3ft1qzqHyZxrTYZ64f0ZLLUBr5WPBo",
-	"zuXbMKZ5x6d2y9STK1/Xi5xdVcms+3dfl2VcVyGfeWrn6MI5M/JqLkaAl4BE0Z5JbDARuXBrSmWal8sz",
-	"HcW8C57gMQi6fHIZbufLrIP/3UB7uqpUVouSFIqc5RmEWqniDxpXMCzQlB0t5RCmFtZ0+CIjH1+9JIed",
-	"3X1iKm8Rj7tJCKwkS2OZrKBSONsCZGUx8qbk9pxSJZfEVOIM9pmQlLlQ1frAVP32dAaWSKKIx+WYkTGJ",
-	"kgg0Xf6sZDP6h2mAffp4ShgNdTQCpJBXw++/6Men9qs5MwNPpxzlkCk+EVt6CQ79GAnI04q/MfSWtOb0",
-	"dN/UoFsY0pOXCuUgmLG9NMzrm+FZmCYlzVYMcdQ8eDlvQCy97fpekU/d/9IEe3pMvM6jtAHiiriNh78U",
-	"gi97iEsSxEMecWbUtCeNGkyw+ysB87wsvmHG4dwH+EeyqPN0v4plnZtnTabMD41UVajyqFiyBgS5MArV",
-	"4+sxj1gUZSUurSD47bSQeWt35hb3qCiK+LUeNH1Mj8wMDvDIjqJldNKprXwE6vnMFBCbYAUjcK9mxr1X",
-	"aWXZ9GXFGJRNO563HkPNLqMM1curMnweUUmodl6EdEw83iA940LpoZexZx09PRyl3YxZRV05Aj9OI6F5",
-	"nKa3zSrskHmPSt0GF/T2aTDbuLTIurl2rpGmAkCr2ayRJFJ/dtKkTJvjSacTQRvll9M7811OPyL7R2As",
-	"KwUu6O23tEGf2sGVx7jiKiug9TjiSFHeCmLogt4+Lp9/guc+fbg2S2fC/e66IES3OocHbiM/BrFY8oh5",
-	"pywxwjb30BdLOHLcKA0ZxTV1rVPRMvWfgcalDHwyLzu/scJkhfUVNvilCm65tozfJhdh3qSChXMK5kom",
-	"+CTKEpSWKqa97HXNty6VvdYbm8cQlxZOlsnzFVxc6vyXkpsTxz3RLcgsGW8fsPVgpuTNlcf2tKo6l2zH",
-	"arDzJW+vL29oEeys4AdpXJdZ1Iw7PYUdj6MnIF9aQVFQ7z/beNj15plNneq/MG72Vw2SOTNl73H5z5sS",
-	"qz/9NldvqvjdikplFZy90pa4/9NrSBCe2MuKMMnnuJeFTqSFBKqqueUqUFWUOsrGDu111kKlo3SQFBVJ",
-	"DCEw2U2YLxc5rpqDbaS6852mYVMTO7drnw+QazvlwumsctIyib+tn9eU3OlW9ZP6FEUQ110qgASgbBBR",
-	"I54/9KVA54xHxQjEse41JUypS1vGR9dEsCllJnSopHmDDcNv1g/rX742a4fl1e2fokt6AnzLqlnm5JfS",
-	"tJ7hCa7sSp8C/AygPo6CYml5BR3FTLEmNeUHQJMJGGJct5vEvhyfYydK3dsQG3ydJLoacR99CK8sBzCh",
-	"c05JuT0bVbfVo1fdRqPR29ZF1dBho6fRFUtMTBW21K5LXtd/mcA2kXbDxCBR7cEodIrEnlr4e8Ua33y+",
-	"mF4fefP5ggxiHpLe2YfzC/LiuvWCJnL0ApfUI1u/nbd397YJj/UoDLXLOuH62PBTjnU9Ww9isvVRvfDi",
-	"V/Vfcu1T8ubz7+fbc6z+DoXKgNsOnlQHYBkt2bF9L/9hrhgaLg8tOz1yzsxTIoGG05V4ziEIalnNXUTM",
-	"vh8E5ETXyyUvxwoPz2IuwZXkZcATj+gSjAqZY3BlMFZvXbK0GI4Pcb1t7w9E45JdspecKRz2ORNHl6yu",
-	"CyRiycKeYPQKuopKeqbQ8zExBb/TsDpTAFpXNvxTdzDf6jSb2w01Gcbs6adpBGKvqr9pL62bqSMNey73",
-	"AK9FapeMIKJhwDW+WSM9HUT4x5eejbID6o4mqofjKhSbExiMTXpY469HtlqNhiIzYkLhyW5zGyFMGeER",
-	"/SuBtBB1TcOQEMrEDcSk9/USGdmlc0T+aDQaX2rkMl/aWv1+6TQajUvnrndMerlHPaxViTWH1IRTdazV",
-	"YlEsqt0gbvcEGXHGk5j0Jjq49o504T0aYotCU/HS/KJm73NvTGKIAjrWrWJ0RrttW3hsoM24HEGsR+vM",
-	"9067rd7vlfdm7R2Tm5EfQG5KXxCfkUHgD0fSztE8nJrDoEzXZ109ttcgv8NYo8cVRJK0O2TEk1hgJVPT",
-	"qF3BREsFYXpi5duMp7tOm6v3jFLSO9aYFKSFANSC1NJa7XRQ2gK9h9/Jt/s1NHBiuhgj0h0RzaywPNmO",
-	"++bzBf4BPbJVzY7wpON7mRCyq5mfM0zZfLKh5sUAVx5gLyAq8U5RgU1jMcS6WLECb+Bj4XyfYQ2s3m0d",
-	"38K1bfVMfHGPhECZmObm5sNC0bRTcwLfBSYguzhwlCyOfZAUu8NhtnnaCDjH+l7YN7NwWscys5NE8lCv",
-	"N+WLJ2enOSXzyGk2Wo0mpo1EwGjkO0fOTqPZ2NGyd4QS78UIi+//rf4eljX2PEEqFqTdbOYQ2bQ01nsX",
-	"ae3WBrngiTvCJA45Qh4T6I6fKXhPPefIeQ3SFP1XCo8pDau+3W42Z3R3LunqbK+lHX41fxdk8+2Krvx2",
-	"b4r3BP41NAragnP0x5eaI5IwVKd35Lz1r4Hphn+SDgWWkI/wktsgDYawYSEz54ua6AXems8LcNA8TzFQ",
-	"7H6HjVSpO0KOT7HMhiChP9TA1bxBl5iVNbLb3CHIrm78ilPIggZWPYgsxsCu1XZryFaXHZM9NR1BMPfB",
-	"ZcstazOv5iKSa6TEfv27zZ017CJhKcgnt2PEe2FPCaPX1NdOlPXs7D1Xcoh642MtRaiPNfv0YomgY3Iz",
-	"Gs9G0/xBz4mnii1Hfl1xsmpk1T0LBYDR+q8g37xQPUhbFSJPbJBzrLyuMVVXmY5BJjEDj4wgLkFTpY5o",
-	"xVzoKA3do0RUmmvZkBdvsS2cMtfuGfhSt9m4+7IqHWhD8I+iX8ZpN9t79Var3t69aDWPmup//+NoP4zT",
-	"7O/TDm1BvT3YbdU7bmenfug1ob7bbw32B033kLZamRb8jvqMCMljGMTcFKfRRptDr7o7V38d3l63Q+uY",
-	"PzLRLWpfhXYiDozfNE//5P67P0/G7/3m7bvz5vj9v/55++4XfoP/94r7b1++iXDM69Odf5+/OZwfnXNd",
-	"mktbzSv1TZmEVlQitXY0rMvmTc/kxc/Us9es+Err/lc+MWrUBN0qv6O5wuyXXvG473seMM1H5ljZKdPJ",
-	"Ribx5q4oJYRMN5sjQbWwCRqc6jNzp5silxSKRQwTpo/4LMOSiMQdKWs0QxyBNeEvmW6EYHTSQqNu04lU",
-	"K6j4okdGytL3UPC4lDEuSV/Ngd2+6ZD6rEFOcoWjMNNMFAKyaFqZ8lipXbrKYUjHl0wTTG43GRvpj63N",
-	"0svu2npavSoyCw0T06h7UW6RMxmwz/cX7Y4BIX823b3m5wMV5LogBRmn313RM2Rv84qMqrWgqHtK/KmW",
-	"NpbPj+q+uT34Z/Sfdnyxe/15f3zScn/dGf62d/XukJ11xKeDm+XA6VVpflcwrmk7RoksQxnCtLJ34Ykz",
-	"qU7z8P43XnI2CHztA+202/Osy+jDSp/5VafEr4MjvjTUnjrPFuWKEyrKi6++d6d5ZACyIrlRcRYheSTI",
-	"DY+vMFVd6qMlH+Ga619IrP4Ez3IvShiv82haMcFXMl4zQY6dslgAnPjJ41Hn/jfec/mKJzrbeWVc0HBZ",
-	"ARcWZ/Tai150PeDdWqmk/YgaqkIFMeKxrCuz0CPoNiVvPl80yImUEEZGq40VYptWMto1g+1fLpnp8Izi",
-	"U/2Ofs9jwpWkRs8WdiVWfxnfGXqXDpElXbLeR5DxuH4ykBDPkH0XJpRtacllvbEI5glXbBZd4Lg8jsGV",
-	"9RGPBdT76Mwf14Wk0SJ2TyFubi4xt6A+XoxcVGrvqP/a9T/4b04//X3aeu+filP2cdd9ebp3ehX9779e",
-	"vjlswPjN397nU/+Df3p7ypoNtx2wfviq6f3vm6AYCjgpOVu7RnLmYxsPsetTLkzRRicuBqVyTZrBDdF7",
-	"tDXRvyVzac8hci44f0fZ2HxLrMIxKozbX2/dEWVD0ASlycsgqlYkWQFEs7nLpA2cdt+f3wi2r+QtYWME",
-	"H+d67KjfIBiUW7wv088+uM1bm9zQBxZkmxCTBWHJFnIGgRc+Cr+dvxJAT6ZRAXPhcHkEvzenpXQZaZ8B",
-	"fUWTW9YW43ZJ28ZTFidQtSj9emFBk9VY7gWEtZC0q6fqS2m+y3y0Pd0+/p5VGB++Lwy6b7lUQN1nApjw",
-	"pX8NlQdjY8+yhd0ThbZGd4iRfc6R0yK/+cMROZcxgKyRt5x5OiaCJ0wiPb/+uRgiUWmfTDb/tw3JFINp",
-	"NJv5dlu6e9fd1C9pvKjjy3+ofXHBG3YDxgLa8/bhYHDYrLdou1/vuDte/RA6g/ou3evvuwfeITQHGZRf",
-	"6knIW+k5xdhQpzNouW1vB/DNesfd9+oHcDioN2mr33Z3vA7sqomiEWdqpv/udEi7SfYPO3uk2cT9pF7G",
-	"tAhSPsClCk7pnUAL1Z7FEPN+L06Kmz+EG8fNcWYrR7LfZquq+dyySr/OiXWLuMbBM8GKFUMkPDamat4j",
-	"UsP+spcs87CkTNvOZeSQ7ghoaQH7kOl5+1TAJUsfbOVbTzHiy+P0ClRffeK9L47tMi67plwMeL3txiXD",
-	"b+Saxal3sCGhZqVUpiuwHQcZtgK+hmPCOINLpq/YGDfN5gj2R9fL0TneqEgLwMJAW53mYRYt3kXC7kp6",
-	"Bay3Xa0wWzx/VHfRMuxxYdY3k9OVc68qTrQwF3lAT9ZGtDwN0bIoSlS54fJJuiOgntG9f72gw6qpzbAX",
-	"OAan3fjp1uunS09lCak3bUul3rpSgyqtHB0D9UwSN79hmRysTVtRSi6Ns5gDHVTTKb30zjH8FX0LG8az",
-	"YTzPifF8a8fua5CrcY5JfXlxLy/GOrmjkttTdBnZUD+Myhz614A3mClvwQgx7VuyUQwmbvWS6XqNokYY",
-	"l1NtkQmPjZtAaaU7pIefQBWZBgG/MQryZ9Tg0/i8mu6Hjk3fqLSBeGWqqw7xW151HeAHV9NZKznV/m4F",
-	"p1qYUk18+4M4hjfM+7ti3uazGyY+wcQXVzdbc6ibZzEWaMCUk1e6u8xja6qaV6xR3hilFcmxbruoV18D",
-	"vKN+QNJhZOs1JxJu5Qv703ZNR+yBp73Vgl6Dd0Q4A83tPa7jZklEYwFKgCj6FYSyNItAB+tbx0vW2J1h",
-	"oH8uvDvwmQ4PjYEKrmSavqNQ4qX8vgEdKxfpJp9RoF0fBZfzC9CYfP3asHyi8Z6GcHdXI2OexGnD/a9f",
-	"G+f6T/Mc45Owyb2ni0nPHRdzSHeg5e7u1vc9xYThYFCnrX6zvuN2vF3YG+zTg37GhM/TRvrqjE2TLVuy",
-	"2/m3WqNORkmXml/YQ/p5Cyd/v7NXXzqkeP5DuHwn9pxnLFTSgA9L2Uq1h/cps4oKL2kBSx7VVbpmel8P",
-	"fS5HbQ/oFN1wxVWUzSK2V2icDG4mOMPGY/mUPJbFs5mbaZerfffGF36EkF8bf0Lxy8fIuIX0g4D4jCTW",
-	"O3lIerqVf2+a6f6CX1mR6RaM/PuCE/UXv7vgxG9p/qyMuvoMlkfdWrll8oFBCaOa8otPYttq+vlGAD24",
-	"APpBhM/jeK2XJsFv4aQ22ej3eY7JVqfVzlJAtxsVfuR1ypmnoNUvR2YP6GzeMMMHZ4bW/7thihsv8Ora",
-	"vy4yVKpNfR5xXZ0iBixKQQNB+hBwNiSSm6A8LPRJmaeLJUzXn1e/j4vF6ktVsner62Gz0jl0c0PbN89w",
-	"gV8g5NpfXJKll3KDPXtz1Onv0nrH3fPqB7A/qB/SZl8/6QycXPPA+V6YmyVkrSKr7vJ1OZSlaXJlRFSL",
-	"KHQqNEtaLLcpdyGRNTZMsdRWJpo/NaEkMhRz9FF7mJWPYGNyHisdwW71YYLwze7SGPx1xr2H2sg3ZNCm",
-	"O/2Ou+vV9xTyd+hBv37oNr16C9qDHdrp77p73pwS3lK26eX7D8ZjObrxmTd5XTznLa8B3Xs7DfmNC6lL",
-	"wy58y9vWop55PO4GfIhHlK6vbrHcDJDAKNPdopzmYA/atNOvt9wdr65WVj+gh/36vrvn7UJnsEPb/bwW",
-	"0V7gpsOc8v13HGnFrx/hciPKKNsypvSnZUsTnEseG7PFshlbrEbXwLK/Ym+XrZsRJy5lJOBDRd9UXjLO",
-	"XLAlxmxBnLYWriauppfWevPZsNcgJ6icDmOl8pA/ef+SYaNpG/ieW8tPgmiU0/YSViX0eEy2lDy0g2ok",
-	"YR7EOIvOQNLv1LKrEyz2aAPnQzrGrDPC2Xa6WT3xJUPI1Yja5xCkyH30J0GQpnQtJ0XRDXLGgyC/3iPi",
-	"y0vWB5eHINLO2TWsgDVAtcvc5/QMQWGpt56O8Td7QyK8ZL5Ib5aKe9fHoiPo83R7f/z8WSqqHjN8PtRd",
-	"JCxPZDympQwxY3KUIKcrZrXSulLk6jr3v64eRKOY6hpc8/DbGTz0Hm64KBdb5O6ovQQ0vx+ZlecTcxup",
-	"90quha1YSydVZccs2+mDz4ZZIUtt8W9ulb69Xaneas8FvNdUwg0d50qOzX7FuHc+5SuFld9hZXbAXLJ5",
-	"yjKYHWif1urBSPuCFaBEQcdkT4+1C3G71ETN2P+q8ZgbRflhFeX1MqqNZ22t1w0LEvrK1U+WiIsv6IU9",
-	"VNhNbDzyjT4MeIzlQS+ZUSqpizHUBG59rA56DlLX6tVk0iOST6jxhDNCL1mq1qb8KWF5rVnp97rgGNny",
-	"JRn4zBcjEOQGO0aySwY0Dnz9HunDkLLt44yRWQvCRvabGr49ExzV1Y+7+nGvQVaM0l9aQV7HvUq5FrQo",
-	"L3jQOPwN338WfN9esGz4/w9+s7IWnfRFFFA2w3GNZGQ/VVecqx8AwZfQ11HDxH9D2WSA/BHrCFh3zSXD",
-	"0gW1CcePy4UkW+dnBJ+SAKsCZTVmBAqsbXt3c8mAeWYopnillRgiOiZbOFkUJJPepZDGV0m0XcMS+5cM",
-	"XVK6AGbbNPMkIxoMCL2hY91z4W+IeW3yxugnQXjsQUw+fXxbJl5yfvkzhOZzitrXJ9cNuQfY+yGGiGJd",
-	"IHsI3Uh3RkX2iR3TFFDzv+4qiFxDTIfQxTNSD7vDfiHzqtlotUvzrhQudRe5JccXjAz4Wd+Dt5pNgslh",
-	"ukyGLvxrPKLpCg4q6zEwT6+7MLzVnDVegEyi7gCK7+xWvZIShnPkhJzJUTBWQFNY1cXC818rhiyTJmaL",
-	"rEX7v7ntq38e3vync/uvVv/9Qfh2R3zck/9uJqe7/Nd2WvRecYWsVugLPhgoZLv3dSwFZsDQnQJ3pwoW",
-	"IloI2iJaDNioU8e+q7A6lb47OM88SFo+5aLCW/GB++83ijwGmeqmKGXZ3QgCCmVOdl8a0jEWnPlmplq1",
-	"+Hzx1TCxuxcG87CG5cKfqJUVS1VTY5/8tN//nHwSddmIomvdloQzvHbSelikPpwir6S0OKcRqTmLVaYR",
-	"AD8JHYzBb5guvHkFEOkBaAuKI33DoysuCZCC9CYlUI9sNRuNVrO5fVy40lKjL1mvKJjSwc3sGojfMNIr",
-	"YwK9S7bFQ18qvVqXOrK6SA0vk5TSYJoRqXnswnBio2Q0LtmJyfYxlK1tXNw1xpmXZp83yAkjZklGVSIM",
-	"wFOYPqKxR/5KuKS25446P7KlreTiPsx5iq56qYsv9banTGayhcpUb4I/9rYrbGlyUa4FCV1sHNeE6RdW",
-	"OxNpJd8SPekc8mrSmaGURzHH16vELCMd7PYfJMxxo9RtlLqNUnePUrcE0Vb64hVfpmJCKgWBIL4kjN9s",
-	"nDTGSfNMfS7n+bsBpaprVMQyj3j4yyihVp+c7YCZihwMKDvOwvDUg3LvTHWNgW/kpKgIIMTFPUz0YEDZ",
-	"PeV7DWhsJeWYe4krCfajriyjrAd1cdCixZQfoY/RYrkGU7LWiCaDS9Y8mALCkbPvHnpNaA3qbbqj5Nau",
-	"klt7g7qa/9Btei1oY80a8ya+s9s/gLbbatX3vc6g3lEC7wAO3XprYK8b9iD3joKmfnHH2xu06G67fuC2",
-	"oN7p70P9kO4M6u1+y216h3Aw2G/l3f9eTAdy/iATmcTmQ1bm1ncHe816h+736wfuoVdXO7VrXLbCw3xO",
-	"gefgBlhTxKPhQ/NkBMwT7air8KMsxn4hiAQNciozSlcYVUv/hRXq8zyAhImQBLs4cgbEHeHNJpZuQAUV",
-	"f+j2Y65j8aoi8bRAePSmR98XbS9OpgsR5lNo8bRh3d+WdS+CH7OqT1gX3SY68KnUnJjQyefKNTOu3Dnr",
-	"S+hvaHcZ42kmZiJAmPBtU1Qiy/s9JjFIPwbs5ceEBOptV5WcWE6GbCpNPNdKEwsh7Iz6EguZhzq4dFZe",
-	"+muQBhNXbEu8EYHfrwj8rsXfI4Whzs8Ovn0IKt4iGeMon8g0pD7bbmRRpSEdI5u5ZH0gAiSGmWoR6PWw",
-	"b5RSntBfLrbLCsc/aDTo6gJ21VBQA4rF7JQHDAHdMOlFmLQ9vdlsencdbLq9FjadBo5u2PWPHDW6kmX0",
-	"IuReEkBd6AyC6nsLhXAnbsyZr5RQPTi7LtHxG7ofK8lan+veUzF2eQWPbPX0iK4e0RUge0TQsSA3I8Dg",
-	"Cs4g64q+3SBKne3pJXbtV3U/LPVqlhlhan6ArNR43+Ek53abK9/IIw/sBlwPUXzK1IivH0JT8amW4gFt",
-	"r74DnYF95tQcAwHNofoHg0N6APVdt+XVO4MDqB96+7Te7u+5LWgOOroD+BTQLIf1qKQuKCTR19POSMpI",
-	"HL14AUm77gY88RpUH5mpSwIahZ0jJ3Kv8Gr1hsdXAadqZYMYoCtjnwbO0YAGAmoO3jH7bNjFjGwNoTDU",
-	"wIhuun0qAGdQPNTnTDhHu3c1x2ceYOkihKTCOXuli2EseJ3bairOy6d+bc7NGScOtIJHWqTZhOFVqqU/",
-	"CaIpLAXWgxdlKws3O6e2yucUm6EDCTGRgEkhakiodVORz7Q/0nHl+epB6PxX+Glc/ibrIzckrdu8rePZ",
-	"DYFcMso8W5PL0rierg8EqUKxM5zUvKKDwGzaaa92yXr2xclHJPDTnRD8vPpvAkIHtgmuv4TXw5fM0iBW",
-	"RTDfLNLlxPzbDfJPRVHiyIScXTIdc2bD0AQfSOS0erIswCwLOlNDbNDZMSZ+Jcx23sbX9Yxb9dY2CemV",
-	"OTiMb1MTp4OPSWH5ZiW6z+DNiAdAWBL2sevs9MbMotTufCZhCDFGwI2A6dBCk7LmUsY4HkwM1B2BRxjX",
-	"dofCIXqtTmq3mR1/wnCcgdUlKwqlnnrrJvYl1JX9cUwCoNfo4eMJGjxXABHuVgsptd+q2LhysbNsIb/H",
-	"kjhYvcH8+URlzjcRMadM8a0HCe/bKBPPSpkg1KqoZOvGlyPkDPhcAXX7u3PAP/36EGXBXaupNtOWEuPS",
-	"Hxgqvt9eUmKKJCyivmfvkrTYS+t66qw0iEOfKTM+y1LTrXgFMHmsDaD8l1c0g97nplqbMSTS+qZdj46F",
-	"c7Rfy/+WNcnAPOS+9irV9wb7zeo8ZAuYbNKdZvHX4rTWVVXfbx606p3+oVs/8JpQzybdh/kdc6Vg2pgY",
-	"K5gYeRx+XEOjkNeSHh65yFCL6IJg2uzIENkmauSRUNNeNxuk9GUd2Gnx02jztz7WATMzGNRVNDxQAC8v",
-	"BHZ+D9Eu67D+geh1zarahtUVFaCNrrP+qPR1MMxp9QWv5epJHFTrLB8YkE8f31ZVAAipB7pvVpq6Zmsn",
-	"6uocqMGoAej2pdm7GL7peeAdE0x7sZ5hfffXIGf58AY54iJfLbQY51AdAf9BbfCT2t/aYrTLs31s5s5f",
-	"O/+Rh9f/2+y/b4W/70dv2+Ljwc2/O+4ve4Pfdv88ad6TuXPv6wtEItu9V0UjK+LNkv02mkpZ9HJKeRmg",
-	"vtWN/TS15tKOK69jbNKKAKnLlJ59ujAWg02tmrYRaLVtkCVwPlS2ojt2A5P4V5FIt0jKWWm+WbM63wyY",
-	"4tfdvxKqWbZxfOBBgNd1RzQe4uoWywAoJH5WntKG5mZZB1GKeo9sD9jTIh+TAIxXOq1L7HIPto8IlSQA",
-	"KrQPHVH6km31NG5bF7qnU7ABZWkmB7d6XqJpB7rpr73t2iXTCKy7TzIYUpSnWz37Z1c/75nSzZKEXEgi",
-	"bzjxwPVDGlwys4utnh7alZx3oxhcX0BvWydoAelTAcQSBy7b/N0NfRFi4M32MTEkQQxJ6Egczkgv4kIq",
-	"Wu5GdDzsqfcnqMfuXw/AuwObDW/K/eBcCNLi7YRZ4IS/hmzNlRdfbTvlmdqynvfnxM+WZ13fLGf9B5YC",
-	"G8Pp4Q2nRWWJVb50AFkdw9WqbaQz6l5RxRMVC/OZ+qx+8ZgIZdPQgEh6C6JmOZm5NMFmwpxB2jKcZiXx",
-	"BZYJxovtCvNGf+K1XtojJfpqwEzm2t6XZfvd5Nfq48RKlHig2VZtvMLLcR9ichZzCa5cMoxR0tuu7yF+",
-	"Nt2W14YdNXi3X9XY58sDNjDPY90caa75vMsfJN+1sOU1Jr6uzGSqEllzJ/qoCa1PlJiWIo1nlGj6vfCw",
-	"ZY5pZr7nZN2ITeLnk0n8zB/NajrdQq3GC99dvtP4ahx3k/75bNM/l0LbWXmgkyxq2oVbRLWnlTq0kTxl",
-	"PoEfQeo8kl95Cfr79omXa243vkZhs1qhmo+g/lgkETK38meUELnhajOyEjfcbZOeuCb9XY4jmOGSzdUC",
-	"E2QrYf5fCRBFiGJ7FXfrBX71GfV+eNB8b+fhPY0K4PM7GvG4fyg/ozQIuTY34yzCme1CVEf1dEriOctg",
-	"2nMtEOc8tHjHs53DW6bQZuMse4rOMqmpc3lZu5SrTL25sqdsOcaycZQ9d0fZQig7h5/MMqcqN5nBsydc",
-	"YOdR+fwPweMf1zW1AMZ/L56pNTD3R1MXn2udrkdlI5POoA072fiCVlJP7/UCCZIwD7OPimopWrWYHm3M",
-	"3AhijY4reIger+mG3ayNxrOENSsUz5bG+676XVQ52BeuA/jQzq25HVs/lE/rAdxZi3OA2a6up+DmWhOW",
-	"L4qzz89F9ljsYEHAzuFe23jWnqBnbVmtZRl/2squtI0b7Ydzo63RgzbLefZUHWfPnPt/75z/Uf1tP5ir",
-	"7VHdbEU6XJQ8np+n7ZnznQkv3Yb//OAOukW13OnaNl+xRs7djOqIVLHm7EUiRvxGkAGPsWKArcDSIGdJ",
-	"P/DdBjkxvbY8k+ZbI2oo8WIeReBlJRbwiVoEKsutpqkp3B1yVqYwvwZ5ni7igxr5gOVPKlLPS2qlVuTF",
-	"r70J+5xJ9sVWHveEuC6Ukb9ANaX5iyHhMVZVQVIPl7dZFu6PPcc3XnMGq9AxuEmM6PTHlzxVfwTqITEZ",
-	"rLYknRHdBFVHSGples+ExzJHoLqel6KrlALmqYuFbuqIylEmQzUeTEr8/JmH9PYtsKEcOUd7nZoT+sz+",
-	"s7WHWpeCjHPk/N8fJ/X/0Prfzfpht/7lv/+rzK1tOBdm0Vb36iaS3pJY8UafkQhiF5hc6r7gAr+zCSX9",
-	"18mFOmKl3qlpNU94MM/7Bb293+uOKPBDuNylQcL1tWcuI48KZ/oFvX0KjvQSBFwEnZ6fQ3wdFLcAgGY5",
-	"tiW93Ti1n5JTWyJNLqTqIw9ZyJst6e3ynuyluMbGi/1cvdiLIOQMD7ZhNFOWnsamJ+lBeiJs+ntm0Y/j",
-	"fZ4fpZ+953l1Zr2kbre0Ovf8PM1PhE9Yj/GGX/zA3uIl1MdEGDQp97dox4oAMC001PBjQq2bRT0RxJeC",
-	"8BtGhKSDQbm75RN+5pFiM3GPtmiwL4iCRVVopnrmzEuPH9Xgu5lfTYszaoBVRoSajs1POhgUQuoHzpFG",
-	"oX+YWUzvMeScewNd8qDe6e/SqmII6Z5/gZBr151ioFyXbTD/fDAPlELE+11QeHY/hAsqMYRpmYZa1fL+",
-	"J80uNC5lBEDZWNMcOUkZhx4zwTtQ2Tm6ZGow6ZmhvVo6qJeRSY9sSXoFjAxiHupa4DQIINbtMGhfAJOl",
-	"Vai1ra3Q4FG9X5aW/qQMJkjJkMcbyoD8wnV6jhA3PPaw8WPA2dB0f6yrB9EopgImSWghgnhkJ9oMWCyh",
-	"kOXgthpTWQSClWqZWOVua+Mqq3aVJaJwhzYX38rrPAu5zLTao9iQ6ZYjJI+wkTGWEJeEMxca5CWyIGEb",
-	"4OqZ8RJKQHCN3Quah9tVrrXleNLGt/ZcfWvLYHCt6l5UTZYXgyEdK+X8WAlf3XsZAuvl7ZT64gz6PbyR",
-	"/d2z+435vUZ33XJU8i2cdQ3yudRZlzZks946fc+CvVxQBszlu1uDNFjtYhYJ658NpK2FiOORfXgPwF4M",
-	"FBbiMLuTHKa9Hg5j/HwbTvNMxX/qrFtBgb0G5vH4hen3Xu2+w4CzwL+GzEo2na9JFPNr34P4J0H0bIS6",
-	"Lk+YJFsnLz9+eH963v308e12DQNAXc6EMsm9mEd1j98w0SC7zR3S069iUzuXs4E/TGLwesS2YOcMjslu",
-	"s50OTFgM1B0pm6Cn+aQvicdBd9miTNxorJ52IP4LJ/jV7nhNfq+yRvn2p6E/pP2xhAWaEBQWWeVlwkhb",
-	"LR4KcNeBuo0n7kFaohW8emWOpZ1rzPzE6DX1A4UiE5RjDz8PPA20RZ3ehn4CrhHkByKgt+mW1+Y51oVz",
-	"6V5/3z3w6ofQHNQ7tNWvH7htr74DnYF9lgnVXz+RX6ikLijcWqSranETGwpbM4WZiPSULtZGafiyz4Z1",
-	"X0L4A5HbB7PvU9z22kguN05nH+zBnre/e4DXLZ36DoWdOnUPOvXdJvSb3mDQaoPSaY3C4ByVyT1dD/jI",
-	"cXkYcqV2hEBFEkMITHYT5isdV8nDXE3t6KbbpwK6QvKYDpWCnAg6BJuPYH9emMDzYNsQ+ZqJ3AKXIC0S",
-	"nQLjEa5t1vOzjMIkMMrkEiQvk3hGEP/PifAZCEEUUolj3UWc9CHgbEgkV1RYIz675oruWRL2MZw/wYBm",
-	"YmZfKub/X3ZlP3DYv4FrN4ph4N+q0/j9bLJAGTE4JB7yItYcxv13sRaffojr2OsMRdeVFLAWcqu4RjWH",
-	"+Kg3qYth9KL4+YzyCx6YtBcE3Ky8gxxWbXIPnsqF6nVKy0uJ+4XuU81Ly6chLM14Ntelz/W6dFH8nJGO",
-	"UCnVXoPMMOtphRs/D+7+vXP2x7kDXQz1n33awnqY+zrVyUXJ4xmlMTwPvmKvPTf85QdPcVhYSy3W4/jq",
-	"/Aw0hvgkkSPn6I8vd7Wvzknk/w7j9Jcv6oX4urzSxlvu0oB4cA0Bj0Jgkmz1QnoFymDubSvyiAPnyBlJ",
-	"GR29wAumYMSFPDpoHjSRL5lVT82r2Kgy0inz0I2FJnsjI0QeiZL0hguMRqzlAr9q5OTslFzBWE9lAtnT",
-	"afCWeXqe1Jk66W4nAoJA1IgASZKI9McEAZuf0sJ/elZdKQi3o1eDRUp0TaGs5kl+rlwllJLN+hDX2yQG",
-	"tSaI9bb9eMIBrL+kn0Sx7/ps2JjKsyiD5a/MI24iJA/TvA0g52cE7z6ylJf8zu1o5+7L3f8PAAD//w==",
+	"7L0Jc9tGmjD8V7r47VuWagmKpChZR721oziJx4nteCx7vDORX7IJPCQ7ArsRdEMSx+X//lU/3Y2DBHjL",
+	"kmJu7WZlAujzuc8vNV+MI8GBK1k7+1IbAQ0gxj9/+kCH+v8HIP2YRYoJXjurfRgBiUGKJPaB3EAsmeB1",
+	"kkjaD4EwTnqvBt4bqvxRr1Gr1+COjqMQame1q1r7qlar16Q/gjHV46pJpB9IFTM+rH39+rVei2hMx6Ds",
+	"Al4ksRRx+RJ6HO5U18c3ekQMiBoBiWK4YSKRJKJD0NMz/fqfCcSTWr3G6VjPZ74prGRM714DH6pR7eyo",
+	"1a7PrKxeexUsOAkWFLd7Sg+h5R8dec+Ddt/rwMnAo61+0zv0O8ERHA+e05O+W2BE1ShbHwtq9VoMfyYs",
+	"hqB2puIE8msdiHhMVe2sliT4ZtlaYRwJBdyf/AqT2XVfkISzPxMg1zAhEcSEcQU8gIDAYAC+InuUfPz4",
+	"6kfCJKFkKERA/JFgPuw3yHtQ8YTxIbllaoRnLunYjER5QPoimJAYopBOJD4dsFgqfUqR4BKKR3Q0aPon",
+	"9KjtHfWb4HXoIXing0PfawfP/Vb/BI5pq+mOyIBldki5PXp6kxW32T46qtfGjLt/txaf1/v05Ld3bufE",
+	"3ScZQQyP+RirAW/lYx0gGSjHG0s4cHP+iPIh6FPrUwkBEZzsUYm0RJOg3v45oUQqGgIRHN/rtNrTxKWF",
+	"xKV8k5YgVQHJYSnGv2ZjpmYX/44OgUj2n0ryEuJ3+akCGNAkVLWzo2Zdz8vGybh21m428QzNv7IT1EA1",
+	"hNjQQ3fjSA5/oMFLquCWIk77QkMfrpBGUch8qld4EMWiH8L4v/+QerlfsjPSXwR6ghvggYi7CY+B+iNN",
+	"tmv1WgCKsjC9HP0GCVhAuFCEcnkL8bn+e4QwSyWR9AaQ4klFVSL13vQpMoXX8QMNiFtqurGRUpE8OzgI",
+	"hC8b1I8FZ9KLQqo0RWvYdbr1y4OSZX7Nn+p/xTCondX+v4OMfx2Yp/LgnRnEnGEZ8OH+fJGEZod9Tcip",
+	"P9LAF5MBZSEExf0aGA0aeg0/0EATCZBqs3ugIQvw5a6ZcfoaYjOJBni9SHwfwT6OhWaQv6dDpUhbrw0Y",
+	"hEHtrAZjPVC9NgYp6VC/FMUiglhNyJV5eFXTI4+ZlAjyn7O77GjQzN+l2+7adzmz1W1c5Rsa6unMpZn3",
+	"PcZxLnd2eF8vBB+EzN/stlhGKbt28C7j3UHIhiOVv7mL9N4sbWeSTJFZfe5SsTAkfdAAFsXCBymLCNVp",
+	"nmaXkG5h3RuYv/xtIZbbuW+XKzP+5idxDFxpOq4Ar+VnEfdZEADf6F4G6Si5O/iXSGISixDImE4QeQKB",
+	"N1E84MPsgH/ODbPeCWcL2dZp+jQMIX4mK3bytV57KThsdHpiMIC4O9TDFIgPkwQfGdpDQsGHEBN6Q1mo",
+	"KXHhGFs5YvHSjLTeCeYWs40jfKUI3DGpICD9RBV3glNZcv6KK4g5DX/SZHUzGmFHyp/lpRiDZSMa/G9j",
+	"wYdawtEQKlkARR6aO0q3LHIJ8Q3ExCxvbfx3S9vGyV5wknC4i8DXh6spehJDxi/dXPrIAyb9UEh71G+F",
+	"+lkkPNjolLlQ3QGOkjvmt4LIxB+l+lgR0TvZsb4Vivxsv17vKLP5t3GWej04Wl1zMeTzTDKtSythCCdS",
+	"ATy+dzH4ggdMf/qz4aObCYIog3fHTI6tfDwlf1jddpQJQOdkAMofEaYIHVLGi5QgJwLm10p+dvLNuqLg",
+	"1EK3RWEzW0WqkCBrpqFhURr1mA8feUr5tiF5awDSHJINkximodjKptT3RcKRamWvkr2LF+9/e/vqsvvx",
+	"/ev9IuXI8TK7apJf9oZS+NSSt0JECAfQynNE41TGze3VYkOO53yt1z4I8YbyiZVH5Ua3EVMFXdTWpkRv",
+	"IciY8gmhSsE4UlJr7yqekJAqjYg5gG/nRDT9mV4bSRe37pkXFraNo35PFRA7oNsMHSiIkcAM2Q1wIhFd",
+	"UUDKmQDRTuFd6HdnVeFL84kmVLeUqUaZcS+nzX6t1z5ymqiRiNl/NiRdCQ4EXOlPitf3xig0Gn6cMuDH",
+	"EOh3aTglALay6yssbd2bm17WVrScbD99OrOX3F19+vTJu8hNX254ob4PkWbbODU05ltk8c6seqKR8Ceu",
+	"mJpsTZG6Bq2NJHJa9y1RmbQSrl80GgUlAUMRjqtM1csjZjt/s7kNELuDbehRudVvhyAGYkwZJ3ESGmtY",
+	"LK6BN9AaZb/Xw18MhzEMqflq+or/Lm4JJWPB1eiZJAFl4YQkkg6B9MEXYzDmxD4LQwjInwnF00CjAk/G",
+	"tbPfa2N6V6vXQoraPr0Z1j7PGMfqtYuIWcuyNSowY6HyY9Bw36WqYKkOqAJPsTHUSsZy3/QnS1i36zUW",
+	"LPWa3kBXX81KazEmvC+zDzSP4hB3l5w9imHA7soRMEr6IfO1kBEr57e4hkldk1EtMw05k0AMOZ0ZOIYb",
+	"cb3iprT2uAgsf4XJe/2asTk6C/DvxheBp5Juyg5Yz192BiOi/wf4KoORF/gSUonACIM0fJeDmQENJdSn",
+	"wMhdQ97ibK2l1Rbn6UuaQq5gzLgkgofmpMf0GghFg7v0RQSB/pESO4Q++8V+lvxB4ZIXHQOui4bhbwM0",
+	"3s27EIthX+vTKCbBj0GVg9btSIQITA1yORK3HLdLGDdGqLz3YP5m7Byz2/mcbug1M9bP5Xaj334Dipbs",
+	"J6AKiSZTMJaLwDQ9FbcwGsd0MrN+HLN89T+wMGR8+DMyDe6XeMeQdoYTstcyZHS/rulkrCDWPx7u14mE",
+	"MaOcJzTUvxzv10n2r1Z7v076DDhn5od2Z79OVJz75fB4v0BwzXy1ei2dRnOy3ByaEGd/ZoPre8wGLiXU",
+	"drtvRAAhsmM7aRRDRBGsIyGV/rM7YHdQ+CGik3Lq/yITQT5GwTLoPWY8/2trGuEjKuWtiIMZN9PxfKSv",
+	"125jpuA3Hk6Mv+prvZZIiB0BmQdLH917X7+WoO2LRCoxNlJvca00CGKQspRNoM4WT8qfrccbA6aMLrBo",
+	"P28EN6hhLK1++SqMWyC/AOcoWJfTLskzSxiheU4kIIwae4fWd+3RnxPal1rAGwijqFy+eyaJuOVLUOd6",
+	"LRpZ2+jMEyckzj9OBwCX5m0NWAjrq12gtSoUPmBcHXdqJf6+atbr7shsqp7CYAZxuWtPd5hNX4C+wk4+",
+	"z4H9tXh3Dj3yURVo2ZyDLpFWtmMNGv/v9wvv35+/tL/+171gRBEOfzSuWemMbZfv0AdN3Bd1/BXZqOCZ",
+	"8qQhcGbFh+Urrsa4AqXrzEGt+5GDzjN551mGdZLQGAgNb+lEEqbWQLjCtS8lN7lDmgeMDyNwpGxgA5Fj",
+	"ipLkuDD1FbtBURpN5OXM1n69JU77GNHzATBkOVjVVzwWN9Cd3tYUM4sTIOZNo16b143FjexxYf7azwne",
+	"fSFCoHx9dlQms/ykT+0DjKPQQkrx6vsiKKGAPzMIA3lGGi/EOKJ80nhLx1AnDTfhzL9xljppWCuze+7+",
+	"6cSq3E/vRKxo+PH96zppvOI3Ar9Kxn2Icz98EIqGuX//mMCPVOlhfqQT2ZhnOViFIW8q1MjEHHdJcJiy",
+	"J0+UEHUUWqz1iPTspsiXL1MH8PUrOskS6JXu8AFFDrfRuoGbdWWJAkyuJVA8dbDNkZhWU//PQuq0JlG7",
+	"V9CcZhaLgv9KePwURC2Elofh+EUiugHbLwy0Je69w4WniAszYI4XloabTJnQ0Usyu2yp0H0xpv6IcfBi",
+	"oAH+oN8nez0HlL066SX8motb3sVQQP2D9YN19UJ6ddJoNPZL2Y2NHSxT1vERoYqgvlQngVAY+yFiwgFj",
+	"bPANSfZ6GFvD+LCL+NaQSsR0CL19DHBAlcOE+BN9t6XrSGMWvyygLGbBdXNo2XdlpOXvQEM1mj3vTPzK",
+	"oonF9WITqfmsbCZnSy89RzQ2EzEglJOLd6/QWJszBlKtntVSFa5UI0gpXVlsMuNDdxNyRGMISH9C4Abi",
+	"CQmZcZJN2dqzNIqyAaUkVJKey7Nwphj9FSZZpEYaG8sdUqnS7IslUOGNhgQIXoxoPFzZ1FB0hM01HOde",
+	"/VqvFUB0iry0liAvCWeqG8XMhyWVnCnoKc5fGK8Mot6IIKkCqCgWN0wLZvrmx/gigpd+ECS+IsNYJBHZ",
+	"63HBwVwg/iKJFKHxpopEXx8UrNLWE6rlQa0qlcGhWdUlKMX4UJboG9S/TqJuKPz0imZF+JABV9ZSUfXU",
+	"uCO60rg9ZjUozYR94AribhKH5WZPA1SlzwYxQFfFjIblwxfp2aIL/82+/UrB+CUeNI5xA5oIdv9MhKLd",
+	"YR8xLwltSJHJtJgWzrVqKFb+qkRAyZ1N/sTLzrdwGtmx1Wcuc+ZYquHWQcgrHiVqVeF/FoamGaN7RpiJ",
+	"GaJjQEpkA6lwmdPCxzIiRAE01/s289WtIjKUOTVmQTxTYWNWIpPMw4AViV0RP9JkFntf3w5fpgIdaBwQ",
+	"fEz24E7FlLz8gdC+uDG3L8VAmcf758Z+a+NGsgcIEy7/xmvV10TIqZiodHjCuF5SBDHR5P2ceC0tRCbc",
+	"BmKtPP0qmF2NuOV4yk00x1zMnIkBpmMMURQDMtYDNAjGF41d3CIlAfhsTENiYMnmAtwKEoXUB1knXAsm",
+	"hJJfLn97SzhK2rMCihmwDPOLwzfIe5cs5czXPo3jSW7GcxcrZPMSxiIGNHfHMMDYor1Ou016ZsauEqIb",
+	"xeAzCb39YrpZq904ahZ9AN7//N70Tj9/adVb7a97V1eN3D/3/6fcWJpzS2Rjf7z8cWnvwhRI2KPKjVx2",
+	"22/hNu/dfDy+nUdrB17VZ/FWKDawEXF5+WiFo85bnLtOZa10peqVEBTDb0fACU29Oc80wYkoC0ifhpT7",
+	"QCIqNYYwJQtm6qVcPDKREXAMxQ7oRJa40zTWRVoFCBJwwU0iDEAqtw5mdew+DDT2Ia228cpMEjNDYKmj",
+	"S5U8PD7K0cpmKWXOljZ1Wgt3pSAeM26y05bZVvnK3SgQnBu6okaUk6kTK+zq+eGCBNDi0lbb1rS6OnVz",
+	"JbsuA2RkziWSvYkq6Y5dWMk8Bl8IQdFYzjWT67rYw3KZe5FMPsjH7ywxexbvkxMuUOHqRhBbTr6Us2rl",
+	"qIY0l+qc4ITGwarxD3hgf1rOwRpSvnQAon63OjJjBc0VCZNWJLuoNlYPKkElUXcAyw+sxDXwxUYe81q2",
+	"//zuSldXnwLQPLi4zefXOwuTBQCsRIy81DoLDC/EeCw4yQVHy7oJSg8AaRwaTUCSvZ9ZCORywn1ylTSb",
+	"7WNyOaIx1MlboWg8KajlPg6KmefpKKXKeYlYvSIDMjOtIL3/Q0u9KL3nF7fGAF8XHLh9r3I/eU+ZSArZ",
+	"L0bIrM3EXrvhidZZrA4pnHpBbWCl+ThvOs2tLw7KKOVaQV+Wdy+L6zb/rhsDldUmjvXJ5YhptWeytAcF",
+	"j+KnG335M+6TpR2wi8isI6/LB+zWC1GGZSMiL38myRA4xPraiPuinoukBSL0BlG2cmU5aOCEHX0eISjM",
+	"XwrMujYi5CVsMi/1mDUvO9jqJHq54AS88SxQznzUTcn7FKrlTtJUlsDQa04oF3wyFok0R3duzjU9cKOy",
+	"VcTFSwWGwi0PoZcKojIAXdm2u56bPh+munUffhoAmPHMPAvM8bl0GUW6UwCtwpkUGaejDe4G1g0TwBtZ",
+	"KzzAz6my8y4rr/WuQ2Q3oaDrInyqKrRSX+kcZWGtwOc86JQDSzps5b0ZWj8bKO2rMp+SyX+pEzmRCsYo",
+	"EmkcxxoHlOcT3LQKpQj1rbFs5qhWQbdBLMYrkrE5/FSJlcaaEWhrdXs6uInKg32YCAgjymwQ+ZDfez7n",
+	"AHhg7Ns0imJxY7INcu4rdORa9lkzcg3+4VPuQxhWBEhmxHwGAl1GYckNBoLDSvRa2hmKwKyAU666ltTV",
+	"UZ1zikdXgqqTojXc/KZRSotrwaSOIcVSdiMRMp+BfcFJP/qdrhY9usOYcpwhPaEl0nj0ktO8ymzPlfD2",
+	"0bgWioe4GeVbWVuORTK0VXM+vn9N9qia0pX3N8sLqFI66zXrWKnM2DMFUSKqRnZmJokyGZqLbiJPT506",
+	"q6ebdxMO+TfFZH2payJzvfbOxiGUZMGMGe8iILPKkJEYYwHMDetXl7qgdVSmb5jVspxEbM9t0+QRrL0A",
+	"LlCoeMSfRpO8n/MP0beFyxpzxgrFkPHy68JHaSHNNC8AL5pQlZtr3gSWIC7A92fSLdu8r/UrH8iYBtD4",
+	"Bmk0hcPYOF3G3jVmVqwovD5EbshymXbtxV7peV6R3ERzjmzNBCN7zkvgn7mTB3EtTSPclBOMev9peqef",
+	"sz8b3b95n7+068fLOPrmw7M5oTnn/jBypeMlG0iWdoh3IeVb9koETKLHshtB7EOZv/kSFOlPrMBRHrZI",
+	"4+skWmqEnNlqZpjN3BPbdRLIVW9XX807NBSUmFacdJwj59WVYZETMZljGfbzlEeFlJO9pvPHMQw6MEKH",
+	"BLV/TqQWGpkiVBJX56kggVRxkHpNRt0NbqFSrc77LaZdFDMAOANP6ZXMHuQcXNcX8qD4jsi6HZx/56xy",
+	"064KuUKyGQ9WtO7pL1a3nG7modSCu4v0WlbCT9fYXelAZLTiecho5eOYow6l09fNPeZvaGqumS1O380C",
+	"NHhnsGZFeaOMM8wFe/taKUNY8sPNiE/VGWQmmSmLXD6EeG9Kp4gTLvfrxKSq1q2KQfYkuLeMflLwUk4Z",
+	"ddI0V2vRKbPi2CVuKU/m24t7a6qFW5cSZ+8+A75i/NpUkJmNVusUYtc6VaFr5RIYTZToWuNeScCeeUDQ",
+	"q46m3khI5WFUEBI8qdVMVAT3bH0S4yDHn9QIWGzZu4shQumABfvnRKgRxLdMAjqSjMpqppMEqD+a8cbl",
+	"YkkeIo3U2cVsrc+yzAt8QWLZXwlhqAWZvSt9iCHzMfNHcGLfIp+gL5mCq1pFjnExSGLpIlbmoxVf1w+W",
+	"dkguhzUh5RtbUlQSL72sTc0Nuelmz6VwsCVXk9XbmoKRehG/NrdbhJSvp4E/STTfsJhGAVMXhcA/Vnxb",
+	"CQ+mIHsbQF0JhhM/XBUKN/NLrCbxbk/crU7yekBFbVMNbW3ZeiOTja+BRq60SwNnKJnfvTIfHc+aKUoi",
+	"VBej/NgkMnZ9zGRcflnFBMjC0nKR6OnatmeWmDZA2OOsAs0q5aEXxHSgeiThioWpiUaTfZuMKG0APIa9",
+	"Yh4yFlXipGf0gt456cWgMHmZKHoNWKefw63lFnnFAufKaxT2w3KVIqR8W1VzvnOO99eWKFflirP4ETPu",
+	"s4iWeM9pxLBO8JLLXzUsKVV0Z55cM9NmYX4xYrvuX5npZrCt+rfLlJw19WbnlGr4MAL0GhNNMWyuvE3y",
+	"hDvbYcJ+3KiKsFtL0sGjy9crwe18nnfxv9rTni3GnLVwIIXa4HmypleKYTEIK5hpZrt1lNI1W0J6lg5x",
+	"8v7nF+S0c/Sc2ILVJBB+MgZekvi/TqGJ0nOeE2XjOlUtyQtzdTHKIoe5VJT7UNWI0TbLCkxRD5lEkYir",
+	"okUdkShJuTFVw8uCvvCH2QP7+P4V4XRswlcgPXn9+uLIEHzqZs2pdHg75SCHRHE7oeYbmzHWoNAPUdNq",
+	"Vl2xOvaamrMZ7pvWtl75pKe9UOVHMGd7aV7LN4OzcVrnYr44i28tA5fLZgDSuy4LinRq8UfTceMPCNd5",
+	"kLaHuCFs4+WvBeDrXuKaCHGfV5ypYu1pVQxj4v9MwD4vC4iZczmLDv6B7AB5vN/EHpAbZ0sK2HcNVFWg",
+	"8qBQsgUA+WAFqoeXYx6wzuZGVFqf4LeTQpZteZFb3IOCKMLXdsB0S2Rs3WOvOuKHXNaaMunMVt4DDRi3",
+	"ZUWmSMEI/Ou5ib5VUlk2fFl9P0y9WLbEX90towzUywv9fcK8JWO8GNMJCUSD9KwJpYcGwp4z9PTwLWMc",
+	"zRrRGJugC50XcVrPY16twMx6VGo2sKU8S/O02M3abZvuNbP5PqtALMsz4E51gwS6DtMKW12curzdsg5Y",
+	"hrWyyt38ZOE/07T5eUdlwSRL5l/Oomo/yyUBu0ouK0FIVkVltc80jHSBB3K1HNxHkeo7mzfxLfKBi9m+",
+	"i7ODc6A3VSSwkBxsgWxducaCUa7D0Cy9yqcwrHLWUweT39u8XAW7pIeRZBzR3kCKKSL0zGnOVutbWFSj",
+	"Om565vCcu3JBBb+pun2CQ51obJJpi0Isn1eonbdMGLct17egUN+8mdJkQyyslYadS1CScMFhqZXMq/4q",
+	"5wHd3CRa5wNNKW0tTz8X5s1eSvGa8etZiIC7iMWwIiUt5UjTGIe0Izd86c6ViGEQC64euibAjHMFu8kz",
+	"PkylMbJn3VJy/zzXQMeUq7DZqWMJ4c2SFZ6KEQczRTP0iBr6pEmMN2EKhSaeqxUMqCjQ8cFV3PA+vn+d",
+	"ZbjmlIPjTlE3OK6XB652vc///V+LOOJapQrSJNp5xQk+0LvHYV6IS7vx2sjcOmlqkb/VbNZJEuk/O2ll",
+	"S1cok85W02yUx+8eLhe/+4AGj9iIzevJBx/o3bf0ujy2iytPA8RVVpzWw4gtGvM2EFk+0LuHtWw8wnuf",
+	"vVxHvae1eawnUV3mYB327r4pyx13XeBNABi+OWnUKvlN17nRnUTzA9C41GQxXdw2v7HCYIX1LRQw8Nxs",
+	"j/5vl669vQ6nU8eyVL615qMPU5zuwfqNbjVG6SHYpTsnR+TFBk5dff8bSdKlIvF7u2QUTLF+U2bWXEre",
+	"fVytMUu242y2K5cX3LC0wirQWUEPpk0bc6LYNHQ8jJyAdGkDQUF//2RTBrdbiqP0Vt3KpkPWbH4nph2W",
+	"9LJdMe0wm+vihrKQ9lloldgp0cQ8rQopXst0l41ZBtn/xH3+ZMBiyYJKCwJ9lq2cZKZ+nWtcUpy3wtK7",
+	"3AHMj98qTr2FOlJTe9nwTPKlfMsCptN6yVXW8Fwrk4qeGdm7QxfEtlIPEpPQQWUSwxi46iacqVWuSwMz",
+	"HUJ3udt0oFzcuVv7cge5tVsu3M4mN62S+NtGd9jkiW4Uw4DdzZK9j1EEsedTCSQETe9knQRsyJREl2xA",
+	"5QjkOZGKxkranmkuIcOUfnaVR2zCQAnldGSz6Z16n78066fl9PIxBqJMHd+6oqa9+bWkzSd4gxsH0Mwc",
+	"/JxDfRghzeHyBnKaHWJLotp3ACZTZ4g5qH4SMzW51LdizuEiYr/C5CIxbS37aEf52VEA65molfRtcrk0",
+	"ez163W00Gr190zsGjVZmGGP2t5kUEN9A7Cnhmb9sOgu6NBBGUI4zVpx05SOlkIsa607FGn/59GF2feSX",
+	"Tx/IIBZj0nv32+UHcnDTOqCJGh3gknpk7++X7aPjfSJi85apus4HbJho5Y2h41hNTGPEAGKy915/cPCT",
+	"/i+5YZT88unXy/0lVv8VmcpAmGwZrqhJu7CaQi0KqdIE9282sKjhi7Ejp2e1d/YpUUDHsw0HLiEM61nz",
+	"RgTMPgtDcmEaL5IXEw2H72KhwFfkRSiSgJheXhqYY/BVONFfXfG0ZiqD2Gu7qCHZuOJX/IXgGoaZ4PLs",
+	"inum0xYWUu9JTq+hq7GkZzuGnhPbOTZNprGdRE2LLA2K2COr2dxv6MEwU8c8TfOOejkp5sCmwvz3H1Lw",
+	"XtqAzeQX9XwRAAZD1a84QUDD5FD8sk56JnXo9889l1uD2Y7FNrS4Ck3mJCaOkh46bXtkr9VoaDQjNm2X",
+	"HDX38YQpJyKifyaQdjStmzMkrhR978sVErKr2hn5vdFofK6Tq3yPVP37Va3RaFzVvvbOSS/3qIdNz9Bb",
+	"rAecaYiqF4tsUe8GYbsnyUhwkcSk9yqAcSQUcH/i/QqT3pnxhtMxIKqa1mn2Fz16XwQTEkMU0onEB64V",
+	"gWmBdm5Pm2P+qHnbFEjrtNv6+x7LJsQExRgSCUHvnNyOWAi5IZkkjJNByIYj5cZons6MYUGmy3jXvNtr",
+	"kF9hYsDjGiJF2h0yEkkssSWeoSF4JoYrSKyEHCnSc7XaetmuY5AiiX0gPSuU9M4NJIVpvTi9IL20Vjt9",
+	"qTtmcowj4TwXufQ7iwP6JxGz/yDQnRFDrLALy6H/y6cP+Af0yF41OcKbjhcSISRXc6ezRNlO2dDjfrBl",
+	"0a2/d0wneGwGiiE2XS/18YYMOzAzjqWSe3cefoVr2+vZrMIeGQPlcpaapy7sxpWW9ULmA5eQOU9qmhfH",
+	"DBTFOv/o6UcCKc8ODnKk78B9mSXR1Rwxu0iUGJv1pnTx4t2rnJB5Vms2Wo0mxoxEwGnEame1w0azcWh4",
+	"7wg53sEIuzj/R/89hLKmgIjFkrSbzRwgR7HwQdq9y7QJYIN8EIk/woRzNUIaE0pk9unxvgpqZ7WXoGz3",
+	"aC3w2B6Deu52s+l4gy2xlKd+f9jq8WncadZsuiauMT4FJaxF8pedG9lRaf9f3JumPSG7gUZBWqid/f65",
+	"XpPJeKxv76z2mt0AxtrWa4oOJUajRBiCYoEGY0yw3nXtsx7oAGNllz1wGyKjCWhfi19MHzb1R0jxKVZj",
+	"lGTMhuZwDW0wvQpVnRw1D7N099JbyEKFN72ILLLYrdW1/c5Wl12TuzUTN7z0xWXLLbk7/XBClDBA2dCj",
+	"HjUPt7CLhKdHPr0dy94Le0p4ZkLbzs7eCtMSZ3JuuAhlWNrdLJZIOiG3o8l8MM1f9JJwqslyxDxNyaqB",
+	"NRgzJIFgpf5rmJyblvS2Cr3tjKhlID1Sg1xiC18DqaZdaQwqiTkEZARxCZhqccQI5tLEZptm97JSXcte",
+	"OXitxRdU1xa8+ML0a//6eVM8MIrg70W7TK3dbB97rZbXPvrQap419f/+u2bsMLVm/znt0BZ47cFRy+v4",
+	"nUPvNGiCd9RvDZ4Pmv4pbbUyKfgNZZzINKQLUxaN0laj193D6z9P727aY+ecOLMx7Xpfhb70NZj80nz1",
+	"h2Bv/riYvGXNuzeXzcnbf/7j7s2P4hb/72fBXr/4JcJ3Xr46/NflL6fLg7O5L9SuS+D5AsU3rRI6VonY",
+	"2jFnXTZueicHP9DAuZrxk9biTz5yasUECMxHh4s/+lnEfRYEwA0dWWJlr7gpMWDT7b8WuYRU6WZzKKgX",
+	"NoWD00kInzFKXZYgn7EIaRVTC7TzFEsiE3+ktdEMcCQ2F77ipqO2lUmxPLDbEXboOrcCKn4YkJHW9APT",
+	"VYZyLhTp6zFGGr3pkDLeIBe5+sJYX0IW0jBo2sDgPCvAMqaTK24QJrebjIz0J05n6WX+xp4Rr4rEwpyJ",
+	"Ab+VqUVOZdCfG2KAsPaDCCar0YEKdF0Rg6zR72vRMuQ8mkVC1VqR1T0m+oSMCzu759/q/nJ38o/o3+34",
+	"w9HNp+eTi5b/0+Hw78fXb075u478eHK73nEGVZLfNUzqrimaZmqIGQa4BffhkROpTvN08RcvBB+EzNhA",
+	"O+32Muuy8rCWZ34ywbTboIgvLLanxrNVqeKUiHLwhQVfDY0MQVWUNNGURSoRSXIr4mssq2XKSDXIe7gR",
+	"5hcS6z8hcNSLEi48Ec0KJvhJRmum0LFTFg+BAz96OOos/uKtUD+LxNQ42hgWzLlsAAurE3pjRS+aHtC3",
+	"Vspp36OEqkFBjkSsPK0WBgTNpuSXTx8a5EIpGEdWqo01YNtsB2OaCRmasGy3d1PQDGKCds9zIjSnRsuW",
+	"/ibfxhGtS6dIkq547z2oeOJdDBTEc3jfBxvOtzbnctZYPOYpU2wWYVHzRRyDr7yRiCV4fTTmTzypaLSK",
+	"3lOIHVyKza0ojxejN7XYO+q/9Nlv7JdXH//zqvWWvZKv+Psj/8Wr41fX0f/+88Uvpw2Y/PKf4NMr9ht7",
+	"dfeKNxt+O+T98c/N4H9/mcq3mOacrSPLOfPxnafYzj8XqukiNFc7pXJJmsOt7XjmEgu+JXFpL8FyPgjx",
+	"hvKJnUtuQjEqlNuf7vwR5UMwCGXQywKqESR54YjmU5dpHTjNQlleCXaf5DVhqwTrn9JkF6YkhINyjfdF",
+	"Ou2967z10tyYXPZNsW8I2UPKINHho+G79mcCaMm0ImAuJDAP4Asz2UuXkbajMy6a3LL2uHBL2reWsjiB",
+	"qkWZzwsLmg6YWngQTkMypp6qmdLU0OVw21101tpywSqsDZ9JC+57PpXgMS6BS6bYDVRejIu/yxa2IBJv",
+	"i+YQy/tqZ7UW+TsbjsiligFUnbwWPDAxESLhCvH55Q/FEIlK/cSPIWCqi3wTFzPWY9TONIFpNJuYlBvH",
+	"Jp+99vHyRxNvXfgljZmtMfU3vS8hRcNtwGpAx8FzOBmcNr0Wbfe9jn8YeKfQGXhH9Lj/3D8JTqE5yE75",
+	"hRmEvFZBrRgfW+sMWn47OAT80uv4zwPvBE4HXpO2+m3/MOjAkR4oGgmuR/rvToe0m+T5aeeYNJu4n9TK",
+	"mCYr5gNcqs4p9Qm0UOxZDTAXW3FS2PwuzDh+jjI7PpL9Nl9UzVeUqLTrXDiziG8NPFOkWBNEImKrquYt",
+	"InX9Ar3imYUlJdpuLMuH0PpDHC5oQdOO26cSrnj6YM90SEK5Fr1h56kL1Lg+0e+L73a5UF1bJBKC3n7j",
+	"iuMciKNWtmWSjAUH266cqnQFdWsL5jCkGrDPMRf4ihsXGxfm+wb5SSOrWY6p7ISCtAQsB7rXaZ5mEfNd",
+	"ROyuotfAe/vVAnOasPqQ5qJ1yOPKpG8upSunXlWUaGUqco+WrB1reRysZVWQqDLD5UvzjIAGVvb+6QMd",
+	"Vg1tXzvAd3DYnZ1uu3a69FbW4HqzulRqrStVqNJWPTHQwJZuErc844P1WS1K86VJFnNggmo6pU7vHMHf",
+	"0LawIzw7wvOUCM+3Nuy+BLUZ5ZiWl1e38mKskz8q8Z6iyciF+mFU5pDdAHowU9qCEWLGtuSiGGzc6hU3",
+	"VdplnXBhOuoXJF0RWzOBlkoPSQ+nQBGZhqG4tQLyJ5Tg0/i8OvpcTW9wqlwgXpnoakL81hddBzjhZjJr",
+	"JaV6flRBqVbGVBvffi+G4R3x/ksRbzvtjohPEfHVxc3WEuLmuxiLVGDKyc+mCelDS6qGVmyR31ihFdHR",
+	"UzCOQqqg2g3whrKQpK+RvZeCKLhTB+6n/bqJ2IPAWKslvYHgjAgOhtoHwsTNkojGEjQD0fgrCeVpFoEJ",
+	"1neGFzdwl3EM9M+Fd4eMm/DQGKgUmqcZH4VmL+X+BjSsfEg3+YQC7frIuGo/Ao3Jly8NRycab+kYvn6t",
+	"k4lITGQU80G/YCvB2ecYn+TqvTWWJPNIO0/pIbT8oyPveaCJMJwMPNrqN71DvxMcwfHgOT3pZ0T4EufA",
+	"zBQulO3F7Br11P6l12iSUdKl5hd2n3bews0vNvYap0MK59+FyXdqz3nCQhUNxbCUrFRbeB8zqaiwkhag",
+	"5EFNpVvG9+3g53rYdo9G0R1V3ETYLEJ7hcTJ4XaKMuwslo/JYlm8m6WJdrnYtzC+8D2MsYekpqnFmc+R",
+	"cEvFwpAwThJnnTwlPca7iYTeLNH9EWfZkOgWlPxFwYlmxr9ccOK3VH82Bl1zB+uDbr1cM/mNQwmhmrGL",
+	"T0PbZvL5jgHdOwP6TpjPw1it10bBb2GkttnoiyzHZK/TamcpoPuNCjvyNvnMY5Dq10OzezQ274jhvRND",
+	"Z//dEcWdFXhz6d8UGSqVpj6NhKlOkbVUIX0IBR8SJWxQHhY7pTwwxRJmu07p3yfFFlWlItmbzeWweekc",
+	"pqW565ZtqcCPMBbGXlySpZdSg2PnOer0j6jX8Y8D7wSeD7xT2uybJ51BLdcyfLkPliYJWYP4Kl++KYey",
+	"Nk5uDIh6EYX+5HZJq+U25RwSWTvzFEqxqcQKiQn4/nRWQuobeTadnICBoqXegt/MxA+UmmC2fT/h+Liz",
+	"BbH4OKs7qGe2PUnlAop9oZbPh/i2pQgKdamXdTDn2sXVxoKrUaj3PWJSCY0Dv2MrPCw3YLNq6rV5a1BC",
+	"v2n78eizd18jVpxpWnLWpof9jn8UeMeaeHToSd879ZuB14L24JB2+kf+cVAxTctOM4jFODeRnZdGUSxu",
+	"EPmzieVEKhgvN146gNuIK0U2vZtFg7bzi8wPYgfWUIu2GpS48b4O/Xa/RZun3sngOXid4Nj3TpHMDg6h",
+	"HbT8Zv+U5pqVLS0YZv1z2vWaFfrMAE1oDfRdeHgZHTgeeCf0tO81/VbQhsNBhx71Ma1bJVF3AFCIhqiM",
+	"hUijCbI96h8hMuTFhNzoATpHJ/T4dOBBM2h6ncGg7dGjTt87POoEzdOTDrRP2rV6LRAcuhWn3Pq3Hbp2",
+	"VrO94nyXHv55upNduvJW5dLnyb7uUrOCzDUb2eE5gp+KxZ0VXHdIrBa77Bx9+g48dcIxprTIjflhm2kZ",
+	"lv1QPiEm6MV0MDOZhuXZf+aTNDHD0zjdD8E2n9JfpuFlWX5bp3l4xXuIsxg35qoKdZXopr1Pc8o9ueC5",
+	"Tlk0q8NxxTOuLgs1OJ5JImkIdUJNCBvwgCDQN8hLdgNXvJfjCz2Cw3K4zTM/GwZnEkqwvJ6tS0QloVc8",
+	"KwXhpI92s515H/G36twMBPAH9TZukS+uTH0rycVqBGIVL2N7+0VEdpLFTrLYSRaPQrJYiWxUadZIsuum",
+	"MVew83g/jMdbf9Ve6vBeUgW3trh4WfkdYVnsSgLTlAVifjrPJ1dRyZJvsmesESqmmLEueJ3cjgTay25H",
+	"wPczy1mORhFEVqIRz8gaODWKIK5SLw0w/5WkKG7FIZ/GMbNelCFwLWZAViKibos7lZjfnPixYWnMHZPc",
+	"Mckdk/z+mOTO+bRNj/yarGrzFLJZVndgiY1pnr+Ou7/cwkAsUbR8qw++wLBeS9rSgs8FvviH6Gu1/s8E",
+	"ElOyPK1zjwyW+spEAjRPSQ/HRWuCnak3Nzrgwky8phZeHX62Y6A7BrpjoDsGumOgf8EgVss0VmTYZRrl",
+	"gU+5D+E9c1nHVF1ME7ZQwIlD05xnId+02XX1QrSH02FT07ut3ZQC9pS9G2fccdodp91x2h2n3XHaHadd",
+	"ItMJecZ2NOMS7hsDVr/YKvN9n3A5a9pFq+0AD8Yx5SFlHJtPxCATrQTfjiCGtP8NBCROsNFAFFnFeEyv",
+	"c42n1K3m5dPc23w6X+nFMts7RrxjxDtGvGPEO0a8Y8TLNLBQ8WSKha2o9roms8sHc5cU+cV2a5gINq+0",
+	"vCuv+FDh226r9xPAbXeXhnBvs4T52ORrW467JF9bhpW7JI0+C0PGh3/jIlajW8aD6cpfSxbsskf31g1D",
+	"/i6kMvxo5YJdbZO1xQMRd0MxxCtK15cjhviCJcuG3wyOoU07fa+lhRG9MsNvnvvHwRF0Boe03c+T0fYK",
+	"ka/2lhfHvqbNm7+H6Ncow2xHe9Kf1u0yd6lEbGMn8qYtplzchftVIwbZux0J4lNOQjHU+E3VFRfcB9ct",
+	"2vU2tSGgtkRiLy8z9RrkAvMMh7FmBuQP0b/iagRZPfTcWp5JYkDOpL5ig/lAxGTvmmEXEHypThIeQIyj",
+	"mGYS5pt6FoeKfftdDfQxnWB0CBE2FkVv1gx8xfHkTMDKEJTMTfpMmnhg05ZXY3SDvBNhmF/vGWHqijvH",
+	"Xs/gYK+OzYydcmJSey1CYdfunol4sXtDJLziTKZFgop7N9diVJ883i4uhf4u1QwfshK6hsxc4hoXMS0l",
+	"iBmRowQpXbFBEfVCwYeeaePm6QfRKKamnfIy9HYODV1ADVelYvcYoPsX41lTutVy+cYLOdfKCckOT6o6",
+	"SDuy0wfGh5mpYxcu+YTCJdPu0fM/sZn6H/NNn8vLEWVmt6V484xmMD/IMm27inGQBS1As4JOmp6Cpq/9",
+	"0nDHjPxvWlp3Jyjfr6C8XUK1szlstXLMioi+cSPLNUqcF+TCHgrstsw50o0+DIQxtl9xK1RSH8thE7hj",
+	"UmEbd6WwIbNBkx5RYkqMJ4ITesVTsTalT84FYEf+Q/SNuZ/sMUUGjDM5Qns/VYTyKw40Dpn5jvRhSPn+",
+	"eUbInAbhirRjvcsr3rN1Lrvmcdc87jXIhgXX1xaQt1Eip1wKWpUW3GtJ9R3dfxJ039XK2dH/77xIzlZk",
+	"0gPMYq6WTG2OdGnq8y1Tozr2cLOYTVIHZT3t/XnF0atTnzL8+EIqsnf5zmQskxAbvGbtQiUyrDSZ6Iqn",
+	"yc3FsickohOyh4NFYTJtXRrT+DqJ9usEqD+64miSwno9pG1S4CQZ0XBA6C2dkEEsxuQ/EIv6dPEfVyWE",
+	"fHz/uoy95Ozy7/A0n1IBdnNz3bEIIET2BBHFkibuEroRxD6OWms3a/WaOdT8r0f6RG4gpkMwLjz9sDvs",
+	"T/kgW+1SR97KTlKTVG94wA+mpFmr2STY58N0PDSFU6xFNF3BSWVrPR6s5HrU75c7Wo+qPin33JvYhiTG",
+	"KMmKvPM1On64ftnR87/77et/nN7+u3P3z1b/7cn49aF8f6z+1UxeHYmf9HXg3EgVslz/AzEYaGBb+PnX",
+	"nL+5O3PcnUqnc7TSactotcNGmTpmvobqlPse4jjLAGn5kKsyb00HFvs3ijQGiepfrYTvdnwjeFDIczJ/",
+	"6ZhOsHfoN1PVqtnnwRdLxL4eWMhbL/JqxuX6we67gV3pLfVelk6iLBtRNK277t6W1k5rDyuWtoqSsugw",
+	"sCw1p7GqtJjbM2nq6olbfYk8INcAkXkBdUF5Zjw8pkqLBCVJb5oD9ches9FoNZv75wWXln77iveKjCl9",
+	"uZm5gcQtJ70yItC74ntizJSWq03XWieL1NGZpIWGUSySocmFdguzoWsoZDSu+IVt3OCCxVHHxV1jyfDS",
+	"RmKm8ItZkhWVCAcINKSPaByQPxOhqFbHHQ6QPaMlF/dh71N29Udd/Ki3P6Mykz0UpnpT9LG3X6FLkw/l",
+	"UpC84nIkbnFNWEnfSWdSD4Ep2SVy0iXkxaR3FlMeRB3frhCzDndw27+XirU7oW4n1O2EugVC3RpIW2mL",
+	"13SZyimuFIaSMEW4uN0ZaayR5onaXC7zvgEtqhtQNLHv+vLXEUKdPDnfADMTORhSfp6F4ekH5daZ6nZx",
+	"38hIURFAiIu7n+jBkPIF1V/t0QzM7FEsgsRXZBiLJKpahH2piy89XB1YmijRTUsXDGgo4d5qyc8wYMuv",
+	"LIA5nWHmZM5qz/3ToAmtgZfFqp/A8cDT45/6zaAFbexJar/Eb476J9D2Wy3vedAZeB3NBU/g1PdMwLse",
+	"4xhy3+gjNh8eBseDFj1qeyd+C7xO/zl4p/Rw4LX7Lb8ZnMLJ4Hkr7xMIYjpQy0eeqCS2EzlG7B0Njpte",
+	"hz7veyf+aeC5oHy9xnU7+C1nKXgKtoEthUFa4rRMxfdlQiAvUEFBBs20UoVA0CCvVIb+GqLq6b8o6jI5",
+	"wkDGiVREYzr2gvJH6O7E1nwoteIP3X4sTIBeVXie4RIPF5v3l8Tt1dF0JcS8xx5/O3r+lOj5KkAzr+Wg",
+	"M+bt4ggfS6PBKel9qQYj1ui7ZFNBM4cxrHGRlqpIJEgb6G07CWaZreckBsVi0Ooj41IBDfar+gyux1h2",
+	"7QWfanvBlQB2TlPBlRRJE4Y6L/P6JSgLiRvGIe344nfGF//SPPGBoliXpxHfPoIVnVBWjcrnQQ0p4/uN",
+	"LCh1TCdIe654H4gEhVGqhi8GPbLHBUpUJj/XhJWa6hEQym8QTLo51900ktQexWoazX1GkO4o96aU213p",
+	"fNp9tA3a3d4K7U6DUXc0/HuORN1IhzoYiyAJwZMmK6HaF6IB7sKPBWdaXDUvZy4YExPihwy4IiZxVHMB",
+	"DjeYV6WSmENA9nrmja55oytB9YikE6xRhAEbgpvWqErEEOw3iBZ8e2aJXTcrhnDgp1m2hW0JCapSNn6D",
+	"g1y6bW7s5Uca2A2FeUXTKVsuyDuFpqZTLU0D2oF3CJ2Be1ar1+wJGArVPxmc0hPwjvxW4HUGJ+CdBs+p",
+	"1+4f+y1oDjq01co+yQ7NUdiAKuqDBhLj8q6NlIrk2cEBJG3PD0USNKi5Mtu2EgwI185qkX+N7tpbEV+H",
+	"ggamwBF0VcxomDIQ9FszPuxilrc5ofHYHEZ02+1TCTiCpqFMcFk7O/parzEeAHa2xZPUMOfcxBgagy7i",
+	"VlNTXjHza3Npyjh1oRU00gHNLrSvUlZ9JonBsPSw7r1nd1kI2yW9sfLqDJmhAwUxUYCJJvqVsRFYZT57",
+	"/8zEqueby6LvQMOn9RjYTJLcK10rofb2TYy8RZArTnngWjY7HDfD9YEgVmCFUz2o/aTYaaxXv+I99+H0",
+	"IxKydCcEp9f/TUCaYDkpzEzocr7iDgex0oKds4iXU+PvN8g/NEbJMxvGdsVNHJsLbZNioJDSmsGyoLUs",
+	"kE2/4gLZzjGZLOEhGzMtbuDnZsQ9r7Vvy8fpvWDMnB44ffmcFJZvVyKRWt+ORAiEJ+O+ado2szG7KL07",
+	"xhUMIcaouhFwE65o0+B8yrnAi4mB+iMI0lJ2Gobojb6po2Z2/QnH9+xZXfEiU+rpr25jpsDTSsk5CYHe",
+	"oC1QJKgFXQNEplI8Mim936p4u3K2s26f94fiOFgRwv75SHnON2Exr7imW/cSMrgTJp6UMEGoE1HJ3i1T",
+	"I6QM+Fwf6v5fzlT/xFp0XW5DtJnVlLhQbGCxeLG+pNkUSXhEWeC8TobtyUQiPJvaqwriMeNajc8y38aU",
+	"hVr64ercKED5mTdUg97mhtqaMmS2JPXqAjqRtbPn9fxvCsZRSJW1lbT7xqrkHQ+eN6tzm93BZIMeNou/",
+	"Fod1pirvefOk5XX6p753EjTBywZ9Dstb60qPaadibKBi5GH4YRWNQq5MennkQwZaxHYPQrUjA2SX/JEH",
+	"QoN73ewlLS/bLn0WPq00f8ewtpgdwYIullbWB15eXOxyAdKua8X+jvB1y6LajtQVBaCdrLP9SPdtEMxZ",
+	"8QV9dV4Sh9Uyy28cyMf3r6uqCoxpANhnNEuHSxutmVIFrhEpmn1p9i1GfwYBBOcEU2mcZdg4BBvkXT4Q",
+	"Qo2EzFcgLUZEVEfVY4noj3p/W4v7Ls8gctlAfx7+W53e/G+z/7Y1/vV59Lot35/c/qvj/3g8+PvRHxfN",
+	"BdlACz9fIZDZ7b0qmDmtko0JhDtJpSz4OcW87KC+lRt/FltzqcyV7hiXCCNBmdKn7z5+sBqDS9ea1RFo",
+	"tW6QJYXeVwakP/FDm0xYkZy3ShrbKuX2tTQIXNPrblbn3xg+8CIg6PojGg9xdaslEBSSSStvaYdz87SD",
+	"KAW9B9YH3G2R90kI1iqd1jr2RQD7Z4QqEgKVxoaOIH3F93oGtp0JPTBp3YC8NOODe70gMbgD3fTX3n79",
+	"ihsARrZPOAwp8tO9nvuza573bDloRcZCKqJuBQnAZ2MaXnG7i72eebWrhOhGMfhMQm/ftTftUwnEIQcu",
+	"2/7dHTM5xmic/XNiUYJYlDDhOYKTXiSk0rjcjehk2NPfT2GP2795AX0HLsPelhDCsfBIi94Ju8Apew3Z",
+	"WyrXvlp3yhO1dS3vT4merU+6vlke/HfMBXaK0/0rTqvyEid8mQAyD8PVqnWkd9S/ppomahLGuJ7WfHhO",
+	"pNZpaEgUvQNZd5TMOk2IiAkXHFzPS5Pq5vSeGCjafscV6o2Z4qVZ2gMlD5uDmc7fXZS5+2A5u9sOfjTX",
+	"idUt8UKzrbp4hReTPsTkXSwU+GrNMEZF77osQPh03aW8Dj3qex3/OPBO4PnAO6XNvqla0RlokF4u0nyd",
+	"7Ngc1C2RJZtP2/xO0mULW95i3uzGRKYqDzZ3ow+aD/tIkWkt1LjHPNUdDSunYetc09zM0OlaFLsU0UeT",
+	"Ipq/ms1kuqWTRm2b1Wzec1TlpWJhqPXUxOa45NJHKxNEN6K4u0TRJ5souhbYzssYnSZRsybcIqjdfxvd",
+	"HefZjPN8H1zngezKa+Dft8/GPLct6xZkQpK9Tqs9NwHc5kVuj9lsVufmPeg/VsmOzK38HrMkd1Tt/qla",
+	"mpW4o2679MQtye9qEsEck2yulJgkewlnfyZANCLK/U3MrR9w1ifUT+Je871r929p1Ae+vKERr/u7sjMq",
+	"C5BbMzPOQ5z5JkR9VY+nol5tHUh7Qna7DRFxjcNZxlqmwWZnLHuMxjJlsHN9XruWqUx/ubGlbD3CsjOU",
+	"PXVD2Uogu4SdzBGnKjOZhbPHpU8+Hjr/XdD4hzVNrQDxfxXL1BaI+4OJi0/ILPV4yMi0MWhHTna2oI3E",
+	"04VWIEkSHmD2UVEsRa0W06OtmhtBbMBxAwvRwzXycJt10XgOseaF4rnSeH+NeDy7uSoD+8p1AO/buLW0",
+	"Yeu7smndgzlrdQow39T1GMxcW4LyVWH26ZnIHoocrHiwS5jXdpa1R2hZW1dqWceetrEpbWdG++7MaFu0",
+	"oM0znj1Ww9kTp/5/dcr/oPa278zU9qBmtiIerooeT8/S9sTpzpSVbkd/vnMD3apSrqtvuHwjXfvFedbY",
+	"F3v7+4lUYgyxfKafuH/hI3HLy01xl27yBzLFpcUd76Wtrt3dgs66OK87rmcyXVPVItyrq1oDF5xAmhps",
+	"G1KUGiNtc/oHauTrK3ZTSWFbZ822prDLcIn8EZ7VjoPncDI4bXotqtmFfxh4p9AZeK5W7yk0B+VVccsr",
+	"IOCgrnuIaZTSgeOBd0JP+54LAu7QI+RBcKe6QQJd5JpuwW2vfeRa+6/C0SIRKxouWQI4K6LQ1v8QiuL9",
+	"zFb6La/v22rmyvkO+7Wzdq6Qr/k3lvB1HVpMlTHNJjlTK7W8n8dX3a0nUhNIgx+CKyGF50RCWzlcAaeu",
+	"3HKzc3RCj08HHjSDptcZDNoePer0vcOjTtA8PelA+6RdbPmyvMXYIv1ii3GG59+BxVhmhN5xp/Sn+ZJ8",
+	"hq2zPCu1zJQyrn+aEvPm4uvEIAf5+P51nThwqVuCX0eyVzcFgerEoUad2JL3exHEngZc94NiY5Dpe+fE",
+	"a2V1802ZH43ZJEiAIHve0wvRtIMAD8qbAFrA2bwP4I5M7sjkA5HJFYlkdalSfLzTZbZqS5EpgdmEBG9S",
+	"I7FAtw9yrVwQf7ZWFM50rnewnm+VqIkTEWkNVIW96W1RtqwryRU33YXdCF1FsUO91mvQyUOlvBVxYIpD",
+	"j+gNkFaTKEFa7ZMr7o9oTH29SFcpLRS3EHs+lUBCUAriOqGcJFFU/NUs5IoHbMiU65Nvp8KCcLdAr3v7",
+	"DfIT9Ud6V1EiRxDoiXMdVQYslqpxxTds02gx9EXujh7EKFVCsforxoHl9nCfTRx3bHfHdndsd2dCfBIm",
+	"xE3btBh/CPKdlM+KOOWM96Dm5cUFvUKj8a0nNJRGIF2CkpbBD4FrjghBxuoLAgJyatMZUxKmNG/14bwo",
+	"VQQCTEFY7DnGSlyy7/UmSvnsZpwovYSz2v9ed8bvTv9835Yfnt98Opz8+6T/dh49WpWS5Jc9Jyomd3W7",
+	"iIMnhukIpQa07xG5pRReyPj1lnH6Qkv8ckQEB0+xMRA9h5GAQzF0XWRwIc8kwWUjPSOMF6VqI7ucE2Z6",
+	"UkrEeCQDA4HdEuCWjBlPFMgG+VnEUyO77dfRHeK8Jijvo3elgaFBZij7lVklMzTEiCdVsY7OzyDFa32E",
+	"m9IPuIuwSHOZRHNsZdQlhLgDGrGD9gELogO4MyDphWLI+P8Ipf4v7ftXSbPZPlY0HoL6+P7V//0/7Z/H",
+	"/v9p/7wCFbI7riA9+rJ39OaJ0Zs39BoIRYz1Q+ZfE4QZvMt7ITymo9uW6c6PDE/SEBgj2xclCOxYy10/",
+	"uQIhOjf9cbHtCuHCE5GhDj37vJu1netpmSv9nQutuYgbptUCCEoiDC/NdJmleWshhjtleacs75TlnbL8",
+	"aCNvN+5LakjnJmb0Cg6UkvN75EGcmNj1hQyphBnl2pymsqlt221agFl+tVfFpErcna5fI+xY0Y4V7VjR",
+	"jhXtWNHyrCglnvfAjBJ+PwrRT3wpfUgVoXnKMenWtmMaO6axYxo7prFjGsszjZR4bodpzDTE/YKNdauD",
+	"MT+NKMYgpR8SORK30ti8eda2tUHeJf2Q+Q1yQWJQLIbA9garEzSPB7GIIhPKYwgePtGLwAzbVpP08F/d",
+	"oeBlWbYvQV2mi/hNv3mPPVMr+tUtTb9XJ7v6g0IJIdJqNsnLH1bszOeSoLDyb3dBXeyV2vit0IJ5+Q7K",
+	"eI1VrZP1w/XdAKvSkdYSc7wUHDYJ7AM/iRGcfv9cdNXRAJHJQnWK3Sm8T+F3hKhWFtQ35UbLIahpAq7x",
+	"KsWAZZppYzpJRNUoyyYxcDAdiJW/8zG9ew18qEa1s+NOvTZm3P2zdYypmvpkame1//f7hfdv6v2n6Z12",
+	"vc///V9laSgllCt2XK9cZsW+3EZkNfRFDFJS5aUnYb126OZ2OU97lAs+GYtEXnGfhiHEsk4u3r0i1zCR",
+	"+5qODayLUD9lfJh+2iAf8iEVTA9gYxcXhi2SiqjFK+5avj+TxMlUBGUqY7qRityO7FCX77CJtnX4Itl/",
+	"Jq/4TT6WnozpBNNfbZBiUU5DPwS9oSzUtK9XJyGTivEhLmO8f056jhz2bD/ZEcSQtaUHqyrYGMgrnr6P",
+	"I5vHQW+/Qd4KNcKtuL6cpsE9NeGeZEBZKBtXvJer6eL9CpOe/sAB3Rmhms/Ek6xTsNQnfw0TEkMU0glC",
+	"wBXHuEpCuby1nlsDPoTbRYxFDA1ygc8laTfbZwZyEG/0PfY092V82CMJVyzUoGQczjSKYqwfgZEkMenZ",
+	"H4Kevl90NAt+pUUi4ZlHej6TTYB1r4RUnmY4psm+VaVyniDbnveK96l/rSk6D85JJMKQMKWXTFJwJQZa",
+	"yRCUJD0jMHcRzHtECSysZaDJbIsq0nv50wdSilioUPbOs1PA7DY8xiuOJbow5QyIpnpYjcKO6tM4ZlZX",
+	"zCJx0lDYngm3KQtdfRdSH3LcXQ+3YQWg9444bRTFmnoh8auEKxOWrbkyjCnTQgNTf7PqQsN9mKUomwfk",
+	"tUIeU1CXluamWwn7KZ7tKiWG2ttP9l5Xdy4RtEZMw+/E5RmKWHMrwx3rtXlrUEK/aTAbYcRkjPvtfos2",
+	"T72TwXPwOsGx7532j6jXGRxCO2j5zf4pXUe8K9y8M7WvouSvKKqlKrPbofup68Du39eHv5zeNf9x+/x1",
+	"1P4nP/rBP3kTtN6rzr/k8ctREz+ASBpRZav6truBufr2ytn2hmZUiZL6IeaK+RDsNOe1NecVROQnEr6S",
+	"SeRfvta/1C4i9itMLhItqv7+Wf/yA9AY4vSXgtyObCvTggexGBdU5RVE+XqNRqx7DZPy0JdSHl2d+e9W",
+	"ZAA+ExPCSd0U2USZiSmXN28l4r1Os2PF4ttY8CERHPaNZGukqNW5v2P+lvcv0Oot37//ciOPjwPVs6+R",
+	"Cp5p8njmWlJ5x/B84HXoSd879ZuB14L24JB2+kf+cVAxTctOo6GywAhwXieqFiaWE6lgvNx46QBuI05s",
+	"nd7NokHb+UXmB7EDp3D2F+bS2R4ztquRWhkRc0lbcyA4VFm4W/+2Q2v93ZixLZ7gsX57g7pl8J0tMvhv",
+	"Ziu6J/NPps0JSwg3MAQt4fSbKSyiT3JaeXSH+wwrjPhagzUJFEaQKqs2sql9aAkTkAMtefDF/TnPhA1q",
+	"hLVprTXERKYyiWml9RkDzR7lExKym9TXsl9ms+ldvHj/29tXl92P71/39lPzdxmH+2iXeGGMKyzUQLCx",
+	"K9NZatzxbq4llq6zAuOMQWVdlHsQCe9zMREK/GtCU5PdVs2uJACJHpA8wBVNr9MUscTOmltaNSotc585",
+	"HFL0bl7JKKLoHdGSG2GcRBD7wNVatdo/4Dy7Nn7/vPigr8955g07vbeq5x/o3eL6NQgC30XxGmWBcFu1",
+	"zsvRoyK55wO9ewxFzEsAcBVwenrFyLeBcSsc0Lz0SUXvdgXFH1NBcYU4uVKZRaQhK1USV/Ru/Sria1GN",
+	"XQXxp1pBfBWAnFM93BKaGcXDQNOjrN77SMj0X5lEP0y1quVB+slX/d6cWK8p260tzj29Kt+PhE64at07",
+	"evEdV+peQ3xMpAWT5Up069fz9bklYHgRVuImUtHBoNzc8hGneaBi3LhHF4bFJNFnUWUb1s+WrsP9Xr/8",
+	"de6safVrc2CVBbDN48fdiM9FFCEI/c2OYjMtjJ9y0PLbwSF4HfR2+ceBdwLPB94pbfbNk84g2/OPMBbG",
+	"dKcJqECro2O892aB0oC42ASFd/ddmKASi5iOaOhVrW9/MuTCwFKGAJRPDM6Ri5RwmHemaAcKO2dXXL9M",
+	"evbVXj19qZehSY/sYRiqCWpwEa8Q20jNvgSu9stC+YyurcHgQa1fDpf+oBymUMmixy+UA/lRmGy0tPAW",
+	"9ULBh54EPwbl6QfRKKYSplFoJYR4YCPanLNYQyDLndtmRGWVE6wUy+Qmbt+dqazaVJbIggd6KbqVl3lW",
+	"MpkZsUeTIfQdY1h4hAW7GB+6YOoGeWFC8l0VAzMyOqEkhHqsvU7zdL/KtLYeTdrZ1p6qbW0dCK5X+UWx",
+	"uFyODY7pRAvn55r5mjwCCJ2Vt1MZBPBNjHF/eXK/U7+3aK5bD0u+hbGuQcpLod+6ggPOWmf8LGP9DvKA",
+	"pWx3W+AGmzlmEbH+0UDcWgk5HtiGdw/kxZ7CShTmaJrCtLdDYaydb0dpnij7T411GwiwJmrrAMziqs13",
+	"GLiJgYKpluwKbWEkswmbdKWnfUwgI3u5uMH9Oobb+4JLrZIHsYi8QNxy2SBHzUPSs3UnuFBdX/ABGyYx",
+	"BD00tYlES8VwTo6a7fTFhMdA/RHmbxo6yVRW0NqF7JUZEE3PpZ/cjrdk96pF/nU3ghjrfoSCBvq07U9D",
+	"NqT9iYLa8salwiKrrEyfRlMlv+25m3oHjUduQVojyFF/ssTSbFmRjzwLHC1ijrv8/OGZQ1vV6G3xJxQ+",
+	"/c4Q6HW65a1ZjpGpukwU7xSaA69DW33vxG8H3iF0Bu5ZxlR/+kh+pIr6oGGr9nVVBHOb2GHYljHMFvZI",
+	"8WJrmOYS+b204NL3gW6/2X2/wm1vr2Fp9p5NEIPj4PnRCbpbOt4hhUOP+icd76gJ/WYwGLTaoGVaKzDU",
+	"zsr4HlZkMbk+Y6HFjjFQmcQwBq66CWdaxtX8UOa8VrZqli2JhSk1dAjdtKut+XllBM8f2w7Jt4zkvxUL",
+	"ddiyFy7JBMt0FIpyrIHyKonnBPH/kEjGQUqigUqem+ISpA+h4EOihMbCOmH8Rmi858m4j+H8CQY0Ezv6",
+	"WjH//3Qr+47D/u25dqMYBuxO38av7zKEtgwg1z373hyx9jIW+2IdPH0X7tibDES3lRSwFXSrcKPaS3xQ",
+	"T+pqEL0qfD6h/IJ7Ru0VD25e3kEOqna5B4/FoXqT4vJa7H4lf6r9aP00hLUJz85d+lTdpavC55x0hEqu",
+	"9hJUBlmPK9z4aVD3vzplfxgf6Gqg/+TTFrZD3LcpTq6KHk8ojeFp0BXn9tzRl+88xWFlKXWqiNp0vbTZ",
+	"mmqfTWml8soZr4VPQxLADYQiGgNXZK83ptegFebefqF/5dkBOpjCkZDq7KR50kS6ZFc9M64mo1pJNw2A",
+	"aYAqeyNDRBHJsoI4GI1YzwV+ZeWAcSgbyJ4Og17m2XFSY+q0uZ1ICENZJxIUSSLSn7i+otmQ7vxnRzUV",
+	"Z3A7Ml/ZdiDiXBG6/Fi5yiYlm2UQe20Sg14TVj5WI2DxlAHYzGSeRDHzGR82ZvIsys7yJx6k1ZKlKyJ3",
+	"+Y4IU585n8Hhdu7eLks8wa26JZpiZLasrltbVkosf8+mdnTFFU3VtJNkSG8gW3Udx7+1/V0DrVzZQnr5",
+	"M05NIZ+//v8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -1,0 +1,264 @@
+package httpapi
+
+import (
+	"context"
+
+	openapi_types "github.com/oapi-codegen/runtime/types"
+
+	"github.com/acronis-platform/platform/internal/auth"
+	"github.com/acronis-platform/platform/internal/httpapi/oapi"
+	"github.com/acronis-platform/platform/internal/order"
+	"github.com/acronis-platform/platform/internal/page"
+	"github.com/acronis-platform/platform/internal/subscription"
+)
+
+func (s *Server) orderOut(d order.Detail) oapi.Order {
+	out := oapi.Order{Id: d.ID, Status: oapi.OrderStatus(d.Status), PlanId: d.PlanID, Frequency: oapi.BillingFrequency(d.Frequency),
+		Quantity: d.Quantity, Username: d.Username, CustomerId: d.CustomerID, PartnerId: d.PartnerID, ServiceId: d.ServiceID,
+		UnitPrice: s.money(d.UnitPrice), SetupFee: s.money(d.SetupFee), FailureReason: d.FailureReason,
+		History: make([]oapi.OrderEvent, len(d.Events)), Steps: make([]oapi.OrderStep, len(d.Steps)),
+		Version: d.Version, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+	for i, e := range d.Events {
+		out.History[i] = oapi.OrderEvent{From: (*oapi.OrderStatus)(e.FromStatus), To: oapi.OrderStatus(e.ToStatus), Actor: e.Actor, Reason: e.Reason, At: e.At}
+	}
+	for i, st := range d.Steps {
+		out.Steps[i] = oapi.OrderStep{Step: st.Step, Detail: st.Detail, DoneAt: st.DoneAt}
+	}
+	if d.Password != "" {
+		out.Password = &d.Password
+	}
+	return out
+}
+
+func newCustomerIn(c *oapi.NewCustomer) *order.Details {
+	if c == nil {
+		return nil
+	}
+	return &order.Details{Name: c.Name, Email: string(c.Email), Phone: deref(c.Phone), Address: deref(c.Address), Country: deref(c.Country)}
+}
+
+// caller is the principal of an operation that may also be anonymous.
+func caller(ctx context.Context) *auth.Principal {
+	if p, ok := auth.FromContext(ctx); ok {
+		return &p
+	}
+	return nil
+}
+
+func (s *Server) PlaceStorefrontOrder(ctx context.Context, req oapi.PlaceStorefrontOrderRequestObject) (oapi.PlaceStorefrontOrderResponseObject, error) {
+	b := req.Body
+	placed, err := s.orders.Place(ctx, caller(ctx), order.PlaceInput{Token: b.Token, CustomerID: b.CustomerId,
+		Customer: newCustomerIn(b.Customer), Username: b.Username, Quantity: b.Quantity})
+	if err != nil {
+		return nil, err
+	}
+	out := s.orderOut(placed.Detail)
+	out.StatusToken = nonEmpty(placed.StatusToken)
+	return oapi.PlaceStorefrontOrder202JSONResponse{Body: out, Headers: oapi.PlaceStorefrontOrder202ResponseHeaders{ETag: etag(placed.Version)}}, nil
+}
+
+func (s *Server) GetStorefrontOrder(ctx context.Context, req oapi.GetStorefrontOrderRequestObject) (oapi.GetStorefrontOrderResponseObject, error) {
+	d, err := s.orders.GetByToken(ctx, req.Id, req.Params.Token)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.GetStorefrontOrder200JSONResponse(s.orderOut(d)), nil
+}
+
+func (s *Server) GetUsernameAvailability(ctx context.Context, req oapi.GetUsernameAvailabilityRequestObject) (oapi.GetUsernameAvailabilityResponseObject, error) {
+	free, err := s.subs.UsernameFree(ctx, s.module, req.Username)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.GetUsernameAvailability200JSONResponse{Username: req.Username, Available: free}, nil
+}
+
+func (s *Server) ListOrders(ctx context.Context, req oapi.ListOrdersRequestObject) (oapi.ListOrdersResponseObject, error) {
+	r, err := page.Parse(req.Params.Limit, req.Params.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	rows, next, err := s.orders.List(ctx, principal(ctx), order.Filter{Status: (*string)(req.Params.Status), CustomerID: req.Params.CustomerId}, r)
+	if err != nil {
+		return nil, err
+	}
+	out := oapi.ListOrders200JSONResponse{Data: make([]oapi.Order, len(rows)), NextCursor: nonEmpty(next)}
+	for i, o := range rows {
+		out.Data[i] = s.orderOut(order.Detail{Order: o})
+	}
+	return out, nil
+}
+
+func (s *Server) CreateOrder(ctx context.Context, req oapi.CreateOrderRequestObject) (oapi.CreateOrderResponseObject, error) {
+	b := req.Body
+	p := principal(ctx)
+	placed, err := s.orders.Place(ctx, &p, order.PlaceInput{PlanID: &b.PlanId, Frequency: string(b.Frequency), CustomerID: b.CustomerId,
+		Customer: newCustomerIn(b.Customer), Username: b.Username, Quantity: b.Quantity})
+	if err != nil {
+		return nil, err
+	}
+	return oapi.CreateOrder202JSONResponse{Body: s.orderOut(placed.Detail), Headers: oapi.CreateOrder202ResponseHeaders{ETag: etag(placed.Version)}}, nil
+}
+
+func (s *Server) GetOrder(ctx context.Context, req oapi.GetOrderRequestObject) (oapi.GetOrderResponseObject, error) {
+	d, err := s.orders.Get(ctx, principal(ctx), req.Id)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.GetOrder200JSONResponse{Body: s.orderOut(d), Headers: oapi.GetOrder200ResponseHeaders{ETag: etag(d.Version)}}, nil
+}
+
+func (s *Server) ApproveOrder(ctx context.Context, req oapi.ApproveOrderRequestObject) (oapi.ApproveOrderResponseObject, error) {
+	ifv, err := parseIfMatch(req.Params.IfMatch)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.orders.Approve(ctx, principal(ctx), req.Id, ifv)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.ApproveOrder200JSONResponse{Body: s.orderOut(d), Headers: oapi.ApproveOrder200ResponseHeaders{ETag: etag(d.Version)}}, nil
+}
+
+func (s *Server) CancelOrder(ctx context.Context, req oapi.CancelOrderRequestObject) (oapi.CancelOrderResponseObject, error) {
+	ifv, err := parseIfMatch(req.Params.IfMatch)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.orders.Cancel(ctx, principal(ctx), req.Id, ifv)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.CancelOrder200JSONResponse{Body: s.orderOut(d), Headers: oapi.CancelOrder200ResponseHeaders{ETag: etag(d.Version)}}, nil
+}
+
+func (s *Server) RetryOrder(ctx context.Context, req oapi.RetryOrderRequestObject) (oapi.RetryOrderResponseObject, error) {
+	ifv, err := parseIfMatch(req.Params.IfMatch)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.orders.Retry(ctx, principal(ctx), req.Id, ifv)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.RetryOrder200JSONResponse{Body: s.orderOut(d), Headers: oapi.RetryOrder200ResponseHeaders{ETag: etag(d.Version)}}, nil
+}
+
+func (s *Server) serviceOut(ctx context.Context, v subscription.Subscription) (oapi.Service, error) {
+	q, err := s.subs.Quotas(ctx, v)
+	if err != nil {
+		return oapi.Service{}, err
+	}
+	out := oapi.Service{Id: v.ID, Status: oapi.ServiceStatus(v.Status), PlanId: v.PlanID, CustomerId: v.CustomerID, PartnerId: v.PartnerID,
+		Frequency: oapi.BillingFrequency(v.Frequency), Quantity: v.Quantity, Username: v.Username, VendorTenantId: v.VendorTenantID,
+		PortalUrl: v.PortalURL, FreeTrial: v.FreeTrial, TrialEndsAt: v.TrialEndsAt, UnitPrice: s.money(v.UnitPrice),
+		Quotas:      oapi.ServiceQuotas{StorageGb: q.StorageGB, OverageGb: q.OverageGB, OfferingItems: q.Items},
+		ActivatedAt: v.ActivatedAt, SuspendedAt: v.SuspendedAt, TerminatedAt: v.TerminatedAt,
+		Version: v.Version, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}
+	if v.NextDueDate != nil {
+		out.NextDueDate = &openapi_types.Date{Time: *v.NextDueDate}
+	}
+	return out, nil
+}
+
+func (s *Server) ListServices(ctx context.Context, req oapi.ListServicesRequestObject) (oapi.ListServicesResponseObject, error) {
+	r, err := page.Parse(req.Params.Limit, req.Params.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	f := subscription.Filter{Status: (*string)(req.Params.Status), CustomerID: req.Params.CustomerId, PlanID: req.Params.PlanId}
+	rows, next, err := s.subs.List(ctx, principal(ctx), f, r)
+	if err != nil {
+		return nil, err
+	}
+	out := oapi.ListServices200JSONResponse{Data: make([]oapi.Service, len(rows)), NextCursor: nonEmpty(next)}
+	for i, v := range rows {
+		if out.Data[i], err = s.serviceOut(ctx, v); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) GetService(ctx context.Context, req oapi.GetServiceRequestObject) (oapi.GetServiceResponseObject, error) {
+	v, err := s.subs.Get(ctx, principal(ctx), req.Id)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.serviceOut(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.GetService200JSONResponse{Body: out, Headers: oapi.GetService200ResponseHeaders{ETag: etag(v.Version)}}, nil
+}
+
+func (s *Server) CreateServiceSsoLink(ctx context.Context, req oapi.CreateServiceSsoLinkRequestObject) (oapi.CreateServiceSsoLinkResponseObject, error) {
+	l, err := s.subs.SSOLink(ctx, principal(ctx), req.Id)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.CreateServiceSsoLink200JSONResponse{Url: l.URL, ExpiresAt: l.ExpiresAt}, nil
+}
+
+func (s *Server) ResetServiceCredentials(ctx context.Context, req oapi.ResetServiceCredentialsRequestObject) (oapi.ResetServiceCredentialsResponseObject, error) {
+	v, pw, err := s.subs.ResetPassword(ctx, principal(ctx), req.Id)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.ResetServiceCredentials200JSONResponse{Username: v.Username, Password: pw}, nil
+}
+
+func (s *Server) UpdateServiceCredentials(ctx context.Context, req oapi.UpdateServiceCredentialsRequestObject) (oapi.UpdateServiceCredentialsResponseObject, error) {
+	ifv, err := parseIfMatch(req.Params.IfMatch)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.subs.UpdateCredentials(ctx, principal(ctx), req.Id, subscription.CredentialsInput{Username: req.Body.Username, Password: req.Body.Password}, ifv)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.serviceOut(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.UpdateServiceCredentials200JSONResponse{Body: out, Headers: oapi.UpdateServiceCredentials200ResponseHeaders{ETag: etag(v.Version)}}, nil
+}
+
+type serviceAction func(context.Context, auth.Principal, openapi_types.UUID, *int64) (subscription.Subscription, error)
+
+func (s *Server) serviceAction(ctx context.Context, act serviceAction, id openapi_types.UUID, ifMatch *string) (oapi.Service, *string, error) {
+	ifv, err := parseIfMatch(ifMatch)
+	if err != nil {
+		return oapi.Service{}, nil, err
+	}
+	v, err := act(ctx, principal(ctx), id, ifv)
+	if err != nil {
+		return oapi.Service{}, nil, err
+	}
+	out, err := s.serviceOut(ctx, v)
+	return out, etag(v.Version), err
+}
+
+func (s *Server) SuspendService(ctx context.Context, req oapi.SuspendServiceRequestObject) (oapi.SuspendServiceResponseObject, error) {
+	out, tag, err := s.serviceAction(ctx, s.subs.Suspend, req.Id, req.Params.IfMatch)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.SuspendService200JSONResponse{Body: out, Headers: oapi.SuspendService200ResponseHeaders{ETag: tag}}, nil
+}
+
+func (s *Server) UnsuspendService(ctx context.Context, req oapi.UnsuspendServiceRequestObject) (oapi.UnsuspendServiceResponseObject, error) {
+	out, tag, err := s.serviceAction(ctx, s.subs.Unsuspend, req.Id, req.Params.IfMatch)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.UnsuspendService200JSONResponse{Body: out, Headers: oapi.UnsuspendService200ResponseHeaders{ETag: tag}}, nil
+}
+
+func (s *Server) TerminateService(ctx context.Context, req oapi.TerminateServiceRequestObject) (oapi.TerminateServiceResponseObject, error) {
+	out, tag, err := s.serviceAction(ctx, s.subs.Terminate, req.Id, req.Params.IfMatch)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.TerminateService200JSONResponse{Body: out, Headers: oapi.TerminateService200ResponseHeaders{ETag: tag}}, nil
+}

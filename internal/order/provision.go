@@ -179,7 +179,9 @@ func (s *Service) complete(ctx context.Context, o Order, sub subscription.Subscr
 		if err := tx.Model(&subscription.Subscription{}).Where("id = ?", sub.ID).Updates(updates).Error; err != nil {
 			return errs.Internal(err)
 		}
-		s.recordStep(ctx, o.ID, "completed", "")
+		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&Step{OrderID: o.ID, Step: "completed", DoneAt: now}).Error; err != nil {
+			return errs.Internal(err)
+		}
 		return s.transition(tx, &cur, StatusCompleted, "system", nil)
 	})
 }

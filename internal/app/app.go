@@ -105,7 +105,8 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	if cfg.AcronisURL != "" {
 		cred := provisioning.Credentials{URL: cfg.AcronisURL, ClientID: cfg.AcronisClientID, ClientSecret: cfg.AcronisClientSecret}
 		vendor = func(ctx context.Context) (provisioning.Offer, error) { return provisioning.Inspect(ctx, cred, clk) }
-		c, err := acronis.New(acronis.Config{BaseURL: cred.URL, ClientID: cred.ClientID, ClientSecret: cred.ClientSecret, Clock: clk})
+		c, err := acronis.New(acronis.Config{BaseURL: cred.URL, ClientID: cred.ClientID, ClientSecret: cred.ClientSecret, Clock: clk,
+			AttemptTimeout: cfg.AcronisAttemptTimeout})
 		if err != nil {
 			return nil, fmt.Errorf("ACRONIS_URL: %w", err)
 		}
@@ -113,7 +114,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	}
 	partners := partner.NewService(db.Gorm, clk, users, cat, module, cfg.BaseCurrency)
 	customers := customer.NewService(db.Gorm, clk, cfg.BaseCurrency)
-	pool := provisioning.NewPool(clk)
+	pool := provisioning.NewPool(clk, cfg.AcronisAttemptTimeout)
 	services := subscription.NewService(db.Gorm, clk, cat, pool)
 	orders := order.NewService(db.Gorm, clk, cat, customers, services, pool, box)
 	runner, err := jobs.New(db, jobs.Config{Workers: cfg.JobWorkers, MaintenanceInterval: cfg.MaintenanceInterval, RescueAfter: cfg.JobRescueAfter},

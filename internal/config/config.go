@@ -50,9 +50,10 @@ type Config struct {
 	AuthRateLimitPerIP int  `env:"AUTH_RATE_LIMIT_PER_IP_PER_MINUTE" default:"60" validate:"min=1" doc:"token requests per minute per client address"`
 	TrustProxyHeaders  bool `env:"TRUST_PROXY_HEADERS" default:"false" doc:"take the client address from X-Forwarded-For (only behind a trusted proxy)"`
 
-	AcronisURL          string `env:"ACRONIS_URL" validate:"omitempty,url" doc:"the SP's vendor datacenter (make run points it at the simulator); used for vendor look-ups"`
-	AcronisClientID     string `env:"ACRONIS_CLIENT_ID" validate:"required_with=AcronisURL" doc:"the SP's vendor API client id"`
-	AcronisClientSecret string `env:"ACRONIS_CLIENT_SECRET" secret:"true" validate:"required_with=AcronisURL" doc:"the SP's vendor API client secret"`
+	AcronisURL            string        `env:"ACRONIS_URL" validate:"omitempty,url" doc:"the SP's vendor datacenter (make run points it at the simulator); used for vendor look-ups"`
+	AcronisClientID       string        `env:"ACRONIS_CLIENT_ID" validate:"required_with=AcronisURL" doc:"the SP's vendor API client id"`
+	AcronisClientSecret   string        `env:"ACRONIS_CLIENT_SECRET" secret:"true" validate:"required_with=AcronisURL" doc:"the SP's vendor API client secret"`
+	AcronisAttemptTimeout time.Duration `env:"ACRONIS_ATTEMPT_TIMEOUT" default:"20s" validate:"min=100ms,max=5m" doc:"how long one vendor call may take before it is retried"`
 
 	BaseCurrency string `env:"BASE_CURRENCY" default:"USD" validate:"len=3,uppercase" doc:"the SP base currency of every price (ISO 4217); not to be changed once prices exist"`
 

@@ -75,7 +75,7 @@ func (r *Runner) Start(ctx context.Context) error { return r.client.Start(ctx) }
 // Stop lets running jobs finish (until ctx ends, then cancels them).
 func (r *Runner) Stop(ctx context.Context) error {
 	err := r.client.Stop(ctx)
-	if errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return r.client.StopAndCancel(context.Background())
 	}
 	return err

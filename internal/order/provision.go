@@ -57,7 +57,8 @@ func (w *ProvisionWorker) Work(ctx context.Context, job *river.Job[ProvisionArgs
 	if err == nil {
 		return nil
 	}
-	if retryable(err) && job.Attempt < job.MaxAttempts {
+	// A stopping worker is no verdict on the vendor: the job runs again.
+	if job.Attempt < job.MaxAttempts && (ctx.Err() != nil || retryable(err)) {
 		return err
 	}
 	if ferr := w.svc.fail(context.WithoutCancel(ctx), job.Args.OrderID, err); ferr != nil {

@@ -51,10 +51,11 @@ func (w *ProvisionWorker) Work(ctx context.Context, job *river.Job[ProvisionArgs
 	if err == nil {
 		return nil
 	}
-	if retryable(err) && job.Attempt < job.MaxAttempts {
+	// A stopping worker is no verdict on the vendor: the job runs again.
+	if job.Attempt < job.MaxAttempts && (ctx.Err() != nil || retryable(err)) {
 		return err
 	}
-	if ferr := w.svc.markFailed(ctx, job.Args.PartnerID, err); ferr != nil {
+	if ferr := w.svc.markFailed(context.WithoutCancel(ctx), job.Args.PartnerID, err); ferr != nil {
 		return ferr
 	}
 	return river.JobCancel(err)

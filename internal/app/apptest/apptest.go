@@ -65,6 +65,7 @@ func Config(t testing.TB) config.Config {
 		"AUTH_RATE_LIMIT_PER_MINUTE":        "5",
 		"AUTH_RATE_LIMIT_PER_IP_PER_MINUTE": "100000",
 		"LOG_LEVEL":                         "error",
+		"ACRONIS_ATTEMPT_TIMEOUT":           "500ms",
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] }, true)
 	require.NoError(t, err)

@@ -146,7 +146,7 @@ func TestOrderRefusals(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
 	ctx := context.Background()
-	_, token := s.plan(t, planOpts{})
+	planID, token := s.plan(t, planOpts{})
 	_, quantityToken := s.plan(t, planOpts{quantity: true})
 	retiredID, retiredToken := s.plan(t, planOpts{})
 	_, err := s.admin.UpdatePlanWithResponse(ctx, retiredID, nil, oapi.PlanUpdate{Status: ptr(oapi.PlanStatusRetired)})
@@ -222,6 +222,11 @@ func TestOrderRefusals(t *testing.T) {
 	avail, err := public.GetUsernameAvailabilityWithResponse(ctx, held)
 	require.NoError(t, err)
 	require.True(t, avail.JSON200.Available)
+
+	// A plan that has services cannot be deleted; it can be retired.
+	del, err := s.admin.DeletePlanWithResponse(ctx, planID, nil)
+	require.NoError(t, err)
+	requireProblem(t, del.StatusCode(), del.HTTPResponse.Header, del.Body, http.StatusConflict, "in_use")
 }
 
 func TestProvisioningFailsWithAReasonAndRetryResumes(t *testing.T) {

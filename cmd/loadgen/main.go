@@ -8,12 +8,19 @@
 // the window closes; one still in flight is discarded and cancelled at the
 // latest 30 s later, so the program always stops on its own.
 //
+// Scenarios: healthz (GET /healthz), me (GET /v1/me), plans (GET /v1/plans)
+// and offer (GET /v1/storefront/offers/{token}) succeed with 200; order
+// (anonymous POST /v1/storefront/orders, a new customer with a unique
+// username and a fresh Idempotency-Key per request) succeeds with 202.
+//
 // It refuses to talk to anything but a loopback address.
 package main
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -51,6 +58,7 @@ type config struct {
 	concurrency []int
 	scenarios   []string
 	offerToken  string
+	orderToken  string
 	email       string
 	password    string
 	pid         int
@@ -64,8 +72,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	duration := fs.Duration("duration", 5*time.Second, "measured duration per scenario and concurrency level")
 	warmup := fs.Duration("warmup", time.Second, "warmup before each measurement (not recorded)")
 	conc := fs.String("concurrency", "1,16,64", "comma-separated list of concurrent clients")
-	scen := fs.String("scenarios", "healthz,me", "comma-separated list of scenarios: healthz, me, offer, plans")
+	scen := fs.String("scenarios", "healthz,me", "comma-separated list of scenarios: healthz, me, offer, plans, order")
 	offerToken := fs.String("offer-token", "", "order URL token (scenario offer)")
+	orderToken := fs.String("order-token", "", "order URL token to place orders with (scenario order)")
 	email := fs.String("email", "", "login email (scenario me)")
 	password := fs.String("password", "", "login password (scenario me)")
 	pid := fs.Int("pid", 0, "server process id; its VmRSS is read from /proc/PID/status after each run (0: skip)")
@@ -101,6 +110,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if slices.Contains(scenarios, "offer") && *offerToken == "" {
 		return nil, errors.New("scenario offer needs -offer-token")
 	}
+	if slices.Contains(scenarios, "order") && *orderToken == "" {
+		return nil, errors.New("scenario order needs -order-token")
+	}
 	if *pid < 0 {
 		return nil, fmt.Errorf("-pid must be >= 0, got %d", *pid)
 	}
@@ -114,6 +126,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		concurrency: levels,
 		scenarios:   scenarios,
 		offerToken:  *offerToken,
+		orderToken:  *orderToken,
 		email:       *email,
 		password:    *password,
 		pid:         *pid,
@@ -236,7 +249,7 @@ func parseConcurrency(s string) ([]int, error) {
 	return out, nil
 }
 
-var knownScenarios = []string{"healthz", "me", "offer", "plans"}
+var knownScenarios = []string{"healthz", "me", "offer", "plans", "order"}
 
 func parseScenarios(s string) ([]string, error) {
 	var out []string
@@ -303,6 +316,17 @@ type requestSpec struct {
 	method string
 	url    string
 	header http.Header
+	// body, if set, is called per request for a fresh body and extra
+	// headers (e.g. a new Idempotency-Key); nil sends no body.
+	body     func() ([]byte, http.Header)
+	okStatus int // the status counted as success; 0 means 200
+}
+
+func (s requestSpec) wantStatus() int {
+	if s.okStatus == 0 {
+		return http.StatusOK
+	}
+	return s.okStatus
 }
 
 func prepareScenario(client *http.Client, cfg *config, name string) (requestSpec, error) {
@@ -311,6 +335,13 @@ func prepareScenario(client *http.Client, cfg *config, name string) (requestSpec
 		return requestSpec{method: http.MethodGet, url: cfg.base.String() + "/healthz"}, nil
 	case "offer":
 		return requestSpec{method: http.MethodGet, url: cfg.base.String() + "/v1/storefront/offers/" + url.PathEscape(cfg.offerToken)}, nil
+	case "order":
+		return requestSpec{
+			method:   http.MethodPost,
+			url:      cfg.base.String() + "/v1/storefront/orders",
+			body:     orderBody(cfg.orderToken),
+			okStatus: http.StatusAccepted,
+		}, nil
 	case "me", "plans":
 		tok, err := login(client, cfg.base.String(), cfg.email, cfg.password)
 		if err != nil {
@@ -325,6 +356,44 @@ func prepareScenario(client *http.Client, cfg *config, name string) (requestSpec
 		return requestSpec{method: http.MethodGet, url: cfg.base.String() + path, header: h}, nil
 	}
 	return requestSpec{}, fmt.Errorf("unknown scenario %q", name)
+}
+
+// orderBody returns a generator of storefront order requests for a new
+// customer each: a repeated username would be refused (409) and a repeated
+// Idempotency-Key replayed instead of ordering.
+func orderBody(token string) func() ([]byte, http.Header) {
+	return func() ([]byte, http.Header) {
+		user := "b" + randomHex(8)
+		body, err := json.Marshal(map[string]any{
+			"token":    token,
+			"username": user,
+			"customer": map[string]string{"name": "Bench " + user, "email": user + "@bench.example"},
+		})
+		if err != nil {
+			panic(err) // cannot happen: only strings
+		}
+		h := http.Header{}
+		h.Set("Content-Type", "application/json")
+		h.Set("Idempotency-Key", newUUID())
+		return body, h
+	}
+}
+
+// randomHex returns 2n random hex digits.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails: it crashes the program instead
+	return hex.EncodeToString(b)
+}
+
+// newUUID returns a random (version 4) UUID string.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 func login(client *http.Client, base, email, password string) (string, error) {
@@ -369,7 +438,7 @@ func login(client *http.Client, base, email, password string) (string, error) {
 }
 
 type loadResult struct {
-	latencies  []time.Duration // successful (200) requests in the window
+	latencies  []time.Duration // successful requests in the window
 	errors     int             // failed requests in the window
 	errSamples []string
 }
@@ -392,6 +461,7 @@ func runLoad(client *http.Client, spec requestSpec, conc int, warmup, duration t
 		errs   int
 		errMsg []string
 	}
+	ok := spec.wantStatus()
 	results := make([]workerResult, conc)
 	var wg sync.WaitGroup
 	for w := range conc {
@@ -415,7 +485,7 @@ func runLoad(client *http.Client, spec requestSpec, conc int, warmup, duration t
 				case err != nil:
 					res.errs++
 					res.errMsg = appendSample(res.errMsg, err.Error())
-				case status != http.StatusOK:
+				case status != ok:
 					res.errs++
 					res.errMsg = appendSample(res.errMsg, fmt.Sprintf("HTTP %d", status))
 				default:
@@ -450,11 +520,21 @@ func appendSample(samples []string, msg string) []string {
 func doRequest(ctx context.Context, client *http.Client, spec requestSpec) (int, error) {
 	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, spec.method, spec.url, nil)
+	var body io.Reader
+	var extra http.Header
+	if spec.body != nil {
+		var b []byte
+		b, extra = spec.body()
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(rctx, spec.method, spec.url, body)
 	if err != nil {
 		return 0, err
 	}
 	for k, v := range spec.header {
+		req.Header[k] = v
+	}
+	for k, v := range extra {
 		req.Header[k] = v
 	}
 	resp, err := client.Do(req)

@@ -403,3 +403,33 @@ func TestProvisioningResumesAfterTheWorkerStops(t *testing.T) {
 	require.Equal(t, 1, s.vendor.CountTenants("customer"))
 	require.Equal(t, usersBefore+1, s.vendor.CountUsers())
 }
+
+func TestStorefrontOrderWithAnAPIKey(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	ctx := context.Background()
+	_, token := s.plan(t, planOpts{model: oapi.PostpaidFixed, autoApprove: true})
+	key, err := s.admin.CreateApiKeyWithResponse(ctx, nil, oapi.ApiKeyCreate{Name: "storefront"})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, key.StatusCode(), string(key.Body))
+	shopKey := s.env.Client(t, key.JSON201.Secret)
+
+	res := place(t, shopKey, storefrontOrder(token, newLogin()))
+	require.Equal(t, http.StatusAccepted, res.StatusCode(), string(res.Body))
+	require.Nil(t, res.JSON202.StatusToken, "a key reads its orders with the key")
+	done := waitOrder(t, shopKey, res.JSON202.Id)
+	require.Equal(t, oapi.OrderStatusCompleted, done.Status, "failure: %v", done.FailureReason)
+	require.NotNil(t, done.Password, "the key placed it, so it reads the password once")
+	svc, err := shopKey.GetServiceWithResponse(ctx, done.ServiceId)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, svc.StatusCode())
+
+	// The same customer orders again through the key, by id.
+	again := place(t, shopKey, oapi.StorefrontOrderCreate{Token: token, Username: newLogin(), CustomerId: &done.CustomerId})
+	require.Equal(t, http.StatusAccepted, again.StatusCode(), string(again.Body))
+	require.Equal(t, done.CustomerId, again.JSON202.CustomerId)
+	// A bad key is 401, not an anonymous order.
+	bad := s.env.Client(t, "ak_bogus_key_value")
+	refused := place(t, bad, storefrontOrder(token, newLogin()))
+	require.Equal(t, http.StatusUnauthorized, refused.StatusCode())
+}

@@ -32,7 +32,9 @@ func idempotent(store *idempotency.Store, log *slog.Logger) echo.MiddlewareFunc 
 			h := sha256.New()
 			h.Write([]byte(c.Request().Method + " " + c.Request().URL.Path + "\n"))
 			h.Write(body)
-			scope := "public"
+			// Anonymous callers are told apart by address, so two storefronts
+			// that pick the same key do not see each other's answers.
+			scope := "public:" + c.RealIP()
 			if p, ok := auth.FromContext(c.Request().Context()); ok {
 				scope = p.Scope()
 			}

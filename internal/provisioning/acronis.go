@@ -5,12 +5,18 @@ import (
 	"errors"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/acronis-platform/platform/internal/acronis"
 )
 
 // Acronis implements Module on the vendor's Account Management API.
-type Acronis struct{ c *acronis.Client }
+type Acronis struct {
+	c *acronis.Client
+
+	mu     sync.Mutex
+	parent string // the API client's tenant, which never changes
+}
 
 // NewAcronis wraps a client.
 func NewAcronis(c *acronis.Client) *Acronis { return &Acronis{c: c} }
@@ -108,16 +114,16 @@ func (a *Acronis) CreateReseller(ctx context.Context, r Reseller) (Result, error
 	if r.Ref == "" || r.Name == "" || r.Login == "" || r.Email == "" {
 		return Result{}, errors.New("provisioning: reseller needs ref, name, login and email")
 	}
-	me, err := a.c.WhoAmI(ctx)
+	sp, err := a.ParentTenant(ctx)
 	if err != nil {
 		return Result{}, err
 	}
-	avail, err := a.c.AvailableForChild(ctx, me.TenantID, acronis.KindPartner, "")
+	avail, err := a.c.AvailableForChild(ctx, sp, acronis.KindPartner, "")
 	if err != nil {
 		return Result{}, err
 	}
 	t, err := a.c.CreateTenant(ctx, acronis.NewTenant{
-		Name: r.Name, Kind: acronis.KindPartner, ParentID: me.TenantID, InternalTag: r.Ref,
+		Name: r.Name, Kind: acronis.KindPartner, ParentID: sp, InternalTag: r.Ref,
 		Contact: &acronis.Contact{Email: r.Email},
 	})
 	if err != nil {
@@ -203,8 +209,20 @@ func (a *Acronis) CheckItems(ctx context.Context, parentTenantID, edition string
 // ParentTenant is the tenant customers go under when no partner sells:
 // the API client's own.
 func (a *Acronis) ParentTenant(ctx context.Context) (string, error) {
+	a.mu.Lock()
+	parent := a.parent
+	a.mu.Unlock()
+	if parent != "" {
+		return parent, nil
+	}
 	me, err := a.c.WhoAmI(ctx)
-	return me.TenantID, err
+	if err != nil {
+		return "", err
+	}
+	a.mu.Lock()
+	a.parent = me.TenantID
+	a.mu.Unlock()
+	return me.TenantID, nil
 }
 
 // setItems enables the requested items with their quotas and turns off

@@ -10,7 +10,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/acronis-platform/platform/internal/auth"
 	"github.com/acronis-platform/platform/internal/clock"
@@ -158,18 +157,7 @@ func (s *Service) Get(ctx context.Context, who auth.Principal, id uuid.UUID) (Cu
 }
 
 func take(q *gorm.DB, id uuid.UUID, lock bool) (Customer, error) {
-	var c Customer
-	if lock {
-		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
-	}
-	err := q.Take(&c, "customers.id = ?", id).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return Customer{}, errs.NotFound("customer")
-	}
-	if err != nil {
-		return Customer{}, errs.Internal(err)
-	}
-	return c, nil
+	return page.Take[Customer](q, "customers", id, "customer", lock)
 }
 
 // Filter narrows a list.
@@ -199,12 +187,7 @@ func (s *Service) List(ctx context.Context, who auth.Principal, f Filter, r page
 	if f.Email != nil {
 		q = q.Where("lower(customers.email) = lower(?)", strings.TrimSpace(*f.Email))
 	}
-	var rows []Customer
-	if err := r.Apply(q, "customers").Find(&rows).Error; err != nil {
-		return nil, "", errs.Internal(err)
-	}
-	rows, next := page.Trim(r, rows, func(c Customer) page.Key { return page.Key{CreatedAt: c.CreatedAt, ID: c.ID} })
-	return rows, next, nil
+	return page.Find(q, "customers", r, func(c Customer) page.Key { return page.Key{CreatedAt: c.CreatedAt, ID: c.ID} })
 }
 
 // UpdateInput changes a customer; nil is unchanged.

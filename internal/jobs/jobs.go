@@ -96,3 +96,17 @@ func (r *Runner) Insert(ctx context.Context, args river.JobArgs, opts *river.Ins
 	_, err := r.client.Insert(ctx, args, opts)
 	return err
 }
+
+// Settle decides how a job that failed ends. A stopping worker (ctx done)
+// or an error another try may fix returns err, so River runs the job again,
+// until the last try; otherwise fail records the failure for good and the
+// job is cancelled.
+func Settle(ctx context.Context, attempt, maxAttempts int, err error, retryable bool, fail func(context.Context) error) error {
+	if attempt < maxAttempts && (ctx.Err() != nil || retryable) {
+		return err
+	}
+	if ferr := fail(context.WithoutCancel(ctx)); ferr != nil {
+		return ferr
+	}
+	return river.JobCancel(err)
+}

@@ -140,18 +140,7 @@ func scoped(q *gorm.DB, who auth.Principal) *gorm.DB {
 }
 
 func take(q *gorm.DB, id uuid.UUID, lock bool) (Order, error) {
-	var o Order
-	if lock {
-		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
-	}
-	err := q.Take(&o, "orders.id = ?", id).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return Order{}, errs.NotFound("order")
-	}
-	if err != nil {
-		return Order{}, errs.Internal(err)
-	}
-	return o, nil
+	return page.Take[Order](q, "orders", id, "order", lock)
 }
 
 // Detail is an order with its history and steps, and, once, its password.
@@ -245,12 +234,7 @@ func (s *Service) List(ctx context.Context, who auth.Principal, f Filter, r page
 	if f.CustomerID != nil {
 		q = q.Where("orders.customer_id = ?", *f.CustomerID)
 	}
-	var rows []Order
-	if err := r.Apply(q, "orders").Find(&rows).Error; err != nil {
-		return nil, "", errs.Internal(err)
-	}
-	rows, next := page.Trim(r, rows, func(o Order) page.Key { return page.Key{CreatedAt: o.CreatedAt, ID: o.ID} })
-	return rows, next, nil
+	return page.Find(q, "orders", r, func(o Order) page.Key { return page.Key{CreatedAt: o.CreatedAt, ID: o.ID} })
 }
 
 // transition moves an order, recording who and why.

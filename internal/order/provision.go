@@ -14,6 +14,7 @@ import (
 	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/internal/customer"
 	"github.com/acronis-platform/platform/internal/errs"
+	"github.com/acronis-platform/platform/internal/jobs"
 	"github.com/acronis-platform/platform/internal/provisioning"
 	"github.com/acronis-platform/platform/internal/subscription"
 )
@@ -57,14 +58,9 @@ func (w *ProvisionWorker) Work(ctx context.Context, job *river.Job[ProvisionArgs
 	if err == nil {
 		return nil
 	}
-	// A stopping worker is no verdict on the vendor: the job runs again.
-	if job.Attempt < job.MaxAttempts && (ctx.Err() != nil || retryable(err)) {
-		return err
-	}
-	if ferr := w.svc.fail(context.WithoutCancel(ctx), job.Args.OrderID, err); ferr != nil {
-		return ferr
-	}
-	return river.JobCancel(err)
+	return jobs.Settle(ctx, job.Attempt, job.MaxAttempts, err, retryable(err), func(ctx context.Context) error {
+		return w.svc.fail(ctx, job.Args.OrderID, err)
+	})
 }
 
 func retryable(err error) bool {

@@ -1,13 +1,16 @@
-// Package page implements keyset pagination with opaque cursors.
+// Package page implements keyset pagination with opaque cursors, and the
+// scoped reads of one row that list endpoints pair with.
 package page
 
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/acronis-platform/platform/internal/errs"
 )
@@ -67,4 +70,31 @@ func Trim[T any](r Request, rows []T, key func(T) Key) ([]T, string) {
 	rows = rows[:r.Limit]
 	b, _ := json.Marshal(key(rows[len(rows)-1]))
 	return rows, base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Find reads one page of q (rows of table) and the cursor of the next.
+func Find[T any](q *gorm.DB, table string, r Request, key func(T) Key) ([]T, string, error) {
+	var rows []T
+	if err := r.Apply(q, table).Find(&rows).Error; err != nil {
+		return nil, "", errs.Internal(err)
+	}
+	rows, next := Trim(r, rows, key)
+	return rows, next, nil
+}
+
+// Take reads the row of table with id through q, which may scope it, and
+// locks it for update when lock is set. A row out of scope is not found.
+func Take[T any](q *gorm.DB, table string, id uuid.UUID, what string, lock bool) (T, error) {
+	var v T
+	if lock {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	err := q.Take(&v, table+".id = ?", id).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return v, errs.NotFound(what)
+	}
+	if err != nil {
+		return v, errs.Internal(err)
+	}
+	return v, nil
 }

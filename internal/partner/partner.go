@@ -11,7 +11,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/acronis-platform/platform/internal/auth"
 	"github.com/acronis-platform/platform/internal/catalog"
@@ -174,18 +173,7 @@ func (s *Service) Get(ctx context.Context, who auth.Principal, id uuid.UUID) (Pa
 }
 
 func take(q *gorm.DB, id uuid.UUID, lock bool) (Partner, error) {
-	var p Partner
-	if lock {
-		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
-	}
-	err := q.Take(&p, "partners.id = ?", id).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return Partner{}, errs.NotFound("partner")
-	}
-	if err != nil {
-		return Partner{}, errs.Internal(err)
-	}
-	return p, nil
+	return page.Take[Partner](q, "partners", id, "partner", lock)
 }
 
 // List pages through the partners the caller may see.
@@ -194,12 +182,7 @@ func (s *Service) List(ctx context.Context, who auth.Principal, status *string, 
 	if status != nil {
 		q = q.Where("partners.status = ?", *status)
 	}
-	var rows []Partner
-	if err := r.Apply(q, "partners").Find(&rows).Error; err != nil {
-		return nil, "", errs.Internal(err)
-	}
-	rows, next := page.Trim(r, rows, func(p Partner) page.Key { return page.Key{CreatedAt: p.CreatedAt, ID: p.ID} })
-	return rows, next, nil
+	return page.Find(q, "partners", r, func(p Partner) page.Key { return page.Key{CreatedAt: p.CreatedAt, ID: p.ID} })
 }
 
 // UpdateInput changes a partner; nil is unchanged.

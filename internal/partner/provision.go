@@ -11,6 +11,7 @@ import (
 
 	"github.com/acronis-platform/platform/internal/acronis"
 	"github.com/acronis-platform/platform/internal/errs"
+	"github.com/acronis-platform/platform/internal/jobs"
 	"github.com/acronis-platform/platform/internal/provisioning"
 )
 
@@ -51,14 +52,9 @@ func (w *ProvisionWorker) Work(ctx context.Context, job *river.Job[ProvisionArgs
 	if err == nil {
 		return nil
 	}
-	// A stopping worker is no verdict on the vendor: the job runs again.
-	if job.Attempt < job.MaxAttempts && (ctx.Err() != nil || retryable(err)) {
-		return err
-	}
-	if ferr := w.svc.markFailed(context.WithoutCancel(ctx), job.Args.PartnerID, err); ferr != nil {
-		return ferr
-	}
-	return river.JobCancel(err)
+	return jobs.Settle(ctx, job.Attempt, job.MaxAttempts, err, retryable(err), func(ctx context.Context) error {
+		return w.svc.markFailed(ctx, job.Args.PartnerID, err)
+	})
 }
 
 func retryable(err error) bool {

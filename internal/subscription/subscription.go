@@ -15,7 +15,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/acronis-platform/platform/internal/auth"
 	"github.com/acronis-platform/platform/internal/catalog"
@@ -114,18 +113,7 @@ func (s *Service) Get(ctx context.Context, who auth.Principal, id uuid.UUID) (Su
 }
 
 func take(q *gorm.DB, id uuid.UUID, lock bool) (Subscription, error) {
-	var v Subscription
-	if lock {
-		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
-	}
-	err := q.Take(&v, "services.id = ?", id).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return Subscription{}, errs.NotFound("service")
-	}
-	if err != nil {
-		return Subscription{}, errs.Internal(err)
-	}
-	return v, nil
+	return page.Take[Subscription](q, "services", id, "service", lock)
 }
 
 // Filter narrows a list.
@@ -147,12 +135,7 @@ func (s *Service) List(ctx context.Context, who auth.Principal, f Filter, r page
 	if f.PlanID != nil {
 		q = q.Where("services.plan_id = ?", *f.PlanID)
 	}
-	var rows []Subscription
-	if err := r.Apply(q, "services").Find(&rows).Error; err != nil {
-		return nil, "", errs.Internal(err)
-	}
-	rows, next := page.Trim(r, rows, func(v Subscription) page.Key { return page.Key{CreatedAt: v.CreatedAt, ID: v.ID} })
-	return rows, next, nil
+	return page.Find(q, "services", r, func(v Subscription) page.Key { return page.Key{CreatedAt: v.CreatedAt, ID: v.ID} })
 }
 
 // Quotas are what a service may use: the plan's per-unit quotas times the

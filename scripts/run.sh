@@ -29,7 +29,6 @@ log "building"
 go build -ldflags "-X main.buildVersion=$(git describe --always --dirty 2>/dev/null || echo dev)" -o "$bin/platform" ./cmd/platform
 
 "$bin/platform" migrate
-"$bin/platform" seed
 
 # Without a vendor URL, the Acronis simulator stands in for the datacenter.
 # It stops with the server.
@@ -51,6 +50,17 @@ if [[ -z ${ACRONIS_URL:-} ]]; then
            $(grep -E '^(sp_tenant_id|client_id|client_secret)=' "$sim_out" | tr '\n' ' ')"
 fi
 
+# The admin, and a demo plan on the vendor account with its order URL.
+seed_out=$(SEED_DEMO=${SEED_DEMO:-true} "$bin/platform" seed)
+echo "$seed_out" >&2
+demo_token=$(sed -n 's/^demo order token: //p' <<<"$seed_out")
+demo_msg=""
+if [[ -n $demo_token ]]; then
+	demo_msg="  Offer    curl -s http://$LISTEN_ADDR/v1/storefront/offers/$demo_token
+  Order    curl -s -X POST http://$LISTEN_ADDR/v1/storefront/orders -H 'Content-Type: application/json' -H \"Idempotency-Key: \$(uuidgen)\" \\
+             -d '{\"token\":\"$demo_token\",\"username\":\"demo-user-1\",\"customer\":{\"name\":\"Demo\",\"email\":\"demo@example.com\"}}'"
+fi
+
 cat >&2 <<MSG
 
   API      http://$LISTEN_ADDR   (docs: http://$LISTEN_ADDR/docs)
@@ -58,6 +68,7 @@ cat >&2 <<MSG
   Token    curl -s -X POST http://$LISTEN_ADDR/v1/auth/token -H 'Content-Type: application/json' \\
              -d '{"email":"$SEED_ADMIN_EMAIL","password":"$SEED_ADMIN_PASSWORD"}'
 $vendor_msg
+$demo_msg
   Stop     Ctrl-C
 
 MSG

@@ -144,6 +144,14 @@ func seed(ctx context.Context, stdout io.Writer) error {
 		verb = "created"
 	}
 	fmt.Fprintf(stdout, "admin %s: %s (id %s)\n", verb, u.Email, u.ID)
+	if !cfg.SeedDemo {
+		return nil
+	}
+	d, err := a.SeedDemo(ctx)
+	if err != nil {
+		return fmt.Errorf("demo catalog: %w", err)
+	}
+	fmt.Fprintf(stdout, "demo plan: %s\ndemo order token: %s\n", d.PlanID, d.OrderToken)
 	return nil
 }
 

@@ -64,6 +64,7 @@ type Config struct {
 
 	SeedAdminEmail    string `env:"SEED_ADMIN_EMAIL" default:"admin@example.com" validate:"email" doc:"admin created or updated by platform seed"`
 	SeedAdminPassword string `env:"SEED_ADMIN_PASSWORD" secret:"true" default:"demo-admin-password" validate:"min=12" doc:"that admin's password"`
+	SeedDemo          bool   `env:"SEED_DEMO" default:"false" doc:"platform seed also makes a demo catalog: an Acronis plan on the ACRONIS_URL account with its order URL (make run sets it)"`
 }
 
 // Load reads the configuration through getenv (os.Getenv in main).

@@ -2,17 +2,24 @@
 # Benchmark the platform API server with cmd/loadgen.
 #
 # Run from the repository root (make bench). Starts the private PostgreSQL
-# (scripts/pg.sh), recreates the platform_bench database, builds the server
-# and the load generator, migrates and seeds, starts the server on loopback,
-# runs the load and prints a markdown report on stdout (progress goes to
-# stderr), ready to paste into a README.
+# (scripts/pg.sh), recreates the platform_bench database, builds the server,
+# the Acronis simulator and the load generator, migrates and seeds, starts
+# the simulator and the server on loopback, runs the load, approves a batch
+# of the orders it placed to time their provisioning against the simulator,
+# and prints a markdown report on stdout (progress goes to stderr), ready to
+# paste into a README.
 #
 # Tunables (environment):
 #   BENCH_PORT         server port on 127.0.0.1      (default 18080)
+#   BENCH_SIM_PORT     simulator port on 127.0.0.1   (default 18090)
 #   BENCH_DURATION     measured time per run          (default 5s)
 #   BENCH_WARMUP       warmup per run                 (default 1s)
 #   BENCH_CONCURRENCY  client counts                  (default 1,16,64)
-#   BENCH_SCENARIOS    scenarios                      (default healthz,me)
+#   BENCH_SCENARIOS    scenarios                      (default healthz,me,offer,plans,order)
+#   BENCH_PLANS        plans in the catalog           (default 1000)
+#   BENCH_PROVISION    orders approved and provisioned (default 200; 0 skips)
+#   BENCH_JOB_WORKERS  server JOB_WORKERS             (default 10)
+#   BENCH_GO_TIME      -benchtime of the Go benchmarks (default 2s)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -21,11 +28,18 @@ port=${BENCH_PORT:-18080}
 duration=${BENCH_DURATION:-5s}
 warmup=${BENCH_WARMUP:-1s}
 concurrency=${BENCH_CONCURRENCY:-1,16,64}
-scenarios=${BENCH_SCENARIOS:-healthz,me,offer,plans}
+scenarios=${BENCH_SCENARIOS:-healthz,me,offer,plans,order}
+plans=${BENCH_PLANS:-1000}
+provision=${BENCH_PROVISION:-200}
+job_workers=${BENCH_JOB_WORKERS:-10}
+sim_port=${BENCH_SIM_PORT:-18090}
 db=platform_bench
 admin_email=bench@example.com
 admin_password=bench-password-not-secret-0123456789
 base=http://127.0.0.1:${port}
+sim_url=http://127.0.0.1:${sim_port}
+sim_client_id=bench-client
+sim_client_secret=bench-secret-0123456789
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -33,6 +47,7 @@ die() { log "$*"; exit 1; }
 command -v go >/dev/null || die "go not found"
 command -v psql >/dev/null || die "psql not found"
 command -v curl >/dev/null || die "curl not found"
+[[ $provision =~ ^[0-9]+$ ]] || die "BENCH_PROVISION must be a whole number, got '$provision'"
 
 tmp=$(mktemp -d)
 server_pid=
@@ -56,6 +71,22 @@ stop_server() {
 	server_pid=
 }
 
+sim_pid=
+stop_sim() {
+	[[ -n $sim_pid ]] || return 0
+	kill -TERM "$sim_pid" 2>/dev/null || true
+	for _ in $(seq 1 100); do
+		kill -0 "$sim_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$sim_pid" 2>/dev/null; then
+		log "simulator did not stop within 10 s after SIGTERM, sending SIGKILL"
+		kill -KILL "$sim_pid" 2>/dev/null || true
+	fi
+	wait "$sim_pid" 2>/dev/null || true
+	sim_pid=
+}
+
 loadgen_pid=
 cleanup() {
 	if [[ -n $loadgen_pid ]]; then
@@ -63,6 +94,7 @@ cleanup() {
 		wait "$loadgen_pid" 2>/dev/null || true
 	fi
 	stop_server
+	stop_sim # after the server: it may still be calling the vendor
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -85,9 +117,31 @@ psql "$admin_url" -X -q -v ON_ERROR_STOP=1 \
 pg_version=$(psql "$admin_url" -X -A -t -c 'SHOW server_version' 2>/dev/null || echo unknown)
 
 # --- build ------------------------------------------------------------------
-log "building ./cmd/platform and ./cmd/loadgen"
+log "building ./cmd/platform, ./cmd/acronis-sim and ./cmd/loadgen"
 go build -o "$tmp/platform" ./cmd/platform
+go build -o "$tmp/acronis-sim" ./cmd/acronis-sim
 go build -o "$tmp/loadgen" ./cmd/loadgen
+
+# --- vendor simulator -------------------------------------------------------
+# Any HTTP answer means something listens there already.
+if [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$sim_url/api/2/idp/token" 2>/dev/null) != 000 ]]; then
+	die "something already answers on $sim_url; stop it or set BENCH_SIM_PORT"
+fi
+sim_log=$tmp/sim.log
+log "starting the Acronis simulator on 127.0.0.1:$sim_port"
+"$tmp/acronis-sim" -addr "127.0.0.1:$sim_port" -client-id "$sim_client_id" -client-secret "$sim_client_secret" >"$sim_log" 2>&1 &
+sim_pid=$!
+# It prints its key=value lines once it listens.
+for _ in $(seq 1 100); do
+	grep -q '^admin_password=' "$sim_log" && break
+	kill -0 "$sim_pid" 2>/dev/null || break
+	sleep 0.1
+done
+if ! grep -q '^admin_password=' "$sim_log"; then
+	log "the simulator did not start; its output:"
+	cat "$sim_log" >&2
+	exit 1
+fi
 
 # --- server -----------------------------------------------------------------
 export DATABASE_URL=$db_url
@@ -97,6 +151,10 @@ export LOG_LEVEL=warn
 export SEED_ADMIN_EMAIL=$admin_email
 export SEED_ADMIN_PASSWORD=$admin_password
 export AUTH_RATE_LIMIT_PER_MINUTE=100000
+export ACRONIS_URL=$sim_url
+export ACRONIS_CLIENT_ID=$sim_client_id
+export ACRONIS_CLIENT_SECRET=$sim_client_secret
+export JOB_WORKERS=$job_workers
 
 log "migrating and seeding"
 "$tmp/platform" migrate >&2
@@ -127,25 +185,38 @@ until healthy; do
 done
 log "server is up (pid $server_pid)"
 
-# --- catalog: 1,000 plans and one priced offer ---------------------------------
+# --- catalog: 1,000 plans, one priced offer, one Acronis plan to order ------
 api() { # METHOD PATH [BODY]: prints the body; fails on a non-2xx answer
 	curl -sS -f -X "$1" "$base$2" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' ${3:+-d "$3"}
 }
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-token=$(curl -sS -f -X POST "$base/v1/auth/token" -H 'Content-Type: application/json' \
-	-d "{\"email\":\"$admin_email\",\"password\":\"$admin_password\"}" | field '["access_token"]')
+admin_login() {
+	curl -sS -f -X POST "$base/v1/auth/token" -H 'Content-Type: application/json' \
+		-d "{\"email\":\"$admin_email\",\"password\":\"$admin_password\"}" | field '["access_token"]'
+}
+token=$(admin_login)
 venture=$(api POST /v1/ventures '{"name":"Bench","invoice_prefix":"BENCH"}' | field '["id"]')
 ptype=$(api POST /v1/product-types '{"name":"Backup"}' | field '["id"]')
 product=$(api POST /v1/products "{\"product_type_id\":\"$ptype\",\"name\":\"Cyber Protect\"}" | field '["id"]')
 group=$(api POST /v1/product-groups "{\"product_id\":\"$product\",\"name\":\"Bench group\",\"module\":\"none\"}" | field '["id"]')
-log "creating ${BENCH_PLANS:-1000} plans"
+log "creating $plans plans"
 plan_body() { echo "{\"venture_id\":\"$venture\",\"product_type_id\":\"$ptype\",\"product_id\":\"$product\",\"product_group_id\":\"$group\",\"name\":\"Plan $1\",\"partner_visible\":true}"; }
-for i in $(seq 2 "${BENCH_PLANS:-1000}"); do
+for i in $(seq 2 "$plans"); do
 	api POST /v1/plans "$(plan_body "$i")" >/dev/null
 done
 plan=$(api POST /v1/plans "$(plan_body 1)" | field '["id"]')
 api PUT "/v1/plans/$plan/pricing" '{"billing_model":"prepaid","cycles":[{"frequency":"monthly","price":{"amount":"10.00","currency":"USD"}}]}' >/dev/null
 offer_token=$(api GET "/v1/plans/$plan/order-urls" | field '["data"][0]["token"]')
+
+# Post-paid without auto-approval: placed orders stay pending, so the
+# provisioning run below approves a batch of them at once.
+log "creating the Acronis plan to order"
+acronis_group=$(api POST /v1/product-groups "{\"product_id\":\"$product\",\"name\":\"Bench Acronis group\",\"module\":\"acronis\"}" | field '["id"]')
+order_plan=$(api POST /v1/plans "{\"venture_id\":\"$venture\",\"product_type_id\":\"$ptype\",\"product_id\":\"$product\",\"product_group_id\":\"$acronis_group\",\"name\":\"Bench Acronis plan\",\"partner_visible\":false,\"auto_approve\":false}" | field '["id"]')
+location=$(api GET /v1/vendor/locations | field '["data"][0]["id"]')
+api PUT "/v1/plans/$order_plan/module-settings" "{\"datacenter_url\":\"$sim_url\",\"client_id\":\"$sim_client_id\",\"client_secret\":\"$sim_client_secret\",\"free_trial\":false,\"storage_quota_gb\":100,\"overage_quota_gb\":10,\"edition\":\"pck_per_workload\",\"backup_location\":\"$location\",\"offering_items\":{\"common\":{\"pw_base_workstations\":5}}}" >/dev/null
+api PUT "/v1/plans/$order_plan/pricing" '{"billing_model":"postpaid_fixed","cycles":[{"frequency":"monthly","price":{"amount":"10.00","currency":"USD"}}]}' >/dev/null
+order_token=$(api GET "/v1/plans/$order_plan/order-urls" | field '["data"][0]["token"]')
 
 # --- report -----------------------------------------------------------------
 cpu_model=$(awk -F': *' '/^(model name|Hardware|cpu model|Processor)[[:space:]]*:/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
@@ -162,8 +233,11 @@ cat <<EOF
 - PostgreSQL: ${pg_version}
 - Load: \`cmd/loadgen\`, closed loop on the same machine over loopback, ${warmup} warmup + ${duration} measured per row.
   \`healthz\` = \`GET /healthz\`; \`me\` = \`GET /v1/me\` with a Bearer token (one login before the runs);
-  \`offer\` = public \`GET /v1/storefront/offers/{token}\`; \`plans\` = \`GET /v1/plans?limit=200\` as admin over ${BENCH_PLANS:-1000} plans.
-  req/s and p50/p99 count successful (200) requests only; server RSS is VmRSS after the row.
+  \`offer\` = public \`GET /v1/storefront/offers/{token}\`; \`plans\` = \`GET /v1/plans?limit=200\` as admin over $((plans + 1)) plans;
+  \`order\` = anonymous \`POST /v1/storefront/orders\` (new customer, unique username, fresh Idempotency-Key; each checks
+  the username on the platform and at the simulator and the plan's items against the SP tenant), success = 202.
+  req/s and p50/p99 count successful (200; 202 for \`order\`) requests only; server RSS is VmRSS after the row.
+  The vendor is \`cmd/acronis-sim\` on the same machine; JOB_WORKERS=${job_workers}.
 
 EOF
 
@@ -175,6 +249,7 @@ loadgen_rc=0
 	-concurrency "$concurrency" \
 	-scenarios "$scenarios" \
 	-offer-token "$offer_token" \
+	-order-token "$order_token" \
 	-email "$admin_email" \
 	-password "$admin_password" \
 	-pid "$server_pid" \
@@ -184,6 +259,62 @@ loadgen_pid=$!
 # arrives, so SIGTERM/SIGINT to this script stop everything promptly.
 wait "$loadgen_pid" || loadgen_rc=$?
 loadgen_pid=
+
+# --- provisioning throughput ------------------------------------------------
+# Approves pending orders placed by the order scenario at once and times
+# until every one is completed, i.e. the background jobs ran the full vendor
+# flow against the simulator. Needs the server, so it runs before it stops.
+provision_fail() {
+	log "$*"
+	log "server log (LOG_LEVEL=warn):"
+	sed 's/^/  /' "$server_log" >&2
+	exit 1
+}
+if ((loadgen_rc != 0)); then
+	log "skipping the provisioning run: loadgen failed"
+elif ((provision == 0)); then
+	log "skipping the provisioning run: BENCH_PROVISION=0"
+elif [[ ,$scenarios, != *,order,* ]]; then
+	log "skipping the provisioning run: scenario order did not run to place orders"
+else
+	pending=$(psql "$db_url" -X -A -t -v ON_ERROR_STOP=1 \
+		-c "SELECT id FROM orders WHERE status='pending' ORDER BY created_at LIMIT $provision")
+	mapfile -t order_ids < <(printf '%s' "$pending" | grep .)
+	n=${#order_ids[@]}
+	((n > 0)) || provision_fail "no pending orders to approve"
+	short=
+	if ((n < provision)); then
+		log "only $n pending orders (BENCH_PROVISION=$provision): approving those"
+		short=" (of ${provision} asked for; only ${n} were pending)"
+	fi
+	ids_sql="'{$(IFS=,; echo "${order_ids[*]}")}'::uuid[]"
+	token=$(admin_login) # the first one may have expired during a long run
+	log "approving $n orders and waiting for their provisioning (JOB_WORKERS=$job_workers)"
+	t0=$(date +%s.%N)
+	printf '%s\n' "${order_ids[@]}" |
+		xargs -P 8 -I{} curl -sS -f -o /dev/null -X POST "$base/v1/orders/{}/approve" -H "Authorization: Bearer $token" ||
+		provision_fail "approving the orders failed"
+	deadline=$((SECONDS + 300))
+	while :; do
+		counts=$(psql "$db_url" -X -A -t -F ' ' -v ON_ERROR_STOP=1 \
+			-c "SELECT count(*) FILTER (WHERE status='completed'), count(*) FILTER (WHERE status='failed') FROM orders WHERE id = ANY($ids_sql)")
+		read -r done_n failed_n <<<"$counts"
+		if ((failed_n > 0)); then
+			psql "$db_url" -X -c "SELECT failure_reason, count(*) FROM orders WHERE id = ANY($ids_sql) AND status='failed' GROUP BY 1" >&2 || true
+			provision_fail "$failed_n of $n orders failed to provision"
+		fi
+		((done_n < n)) || break
+		((SECONDS < deadline)) || provision_fail "only $done_n of $n orders completed after 300 s"
+		sleep 0.2
+	done
+	t1=$(date +%s.%N)
+	echo
+	awk -v n="$n" -v t0="$t0" -v t1="$t1" -v w="$job_workers" -v short="$short" 'BEGIN {
+		d = t1 - t0
+		printf "Provisioning: %d orders%s approved and provisioned against the simulator in %.1f s = %.0f services/min", n, short, d, n * 60 / d
+		printf " (JOB_WORKERS=%d; each is the full vendor flow: tenant, pricing mode, offering items and quotas, user, password, access policy).\n", w
+	}'
+fi
 
 log "stopping server"
 stop_server

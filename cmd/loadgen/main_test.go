@@ -2,8 +2,16 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -274,5 +282,199 @@ func TestWriteTable(t *testing.T) {
 		if buf.String() != tt.want {
 			t.Errorf("writeTable(%s) =\n%s\nwant\n%s", tt.format, buf.String(), tt.want)
 		}
+	}
+}
+
+func TestParseFlagsScenarioNeeds(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		errLike string // "" means no error
+	}{
+		{name: "order with token", args: []string{"-scenarios", "order", "-order-token", "tok"}},
+		{name: "order without token", args: []string{"-scenarios", "order"}, errLike: "-order-token"},
+		{name: "order token is not the offer token", args: []string{"-scenarios", "healthz,order", "-offer-token", "tok"}, errLike: "-order-token"},
+		{name: "offer without token", args: []string{"-scenarios", "offer", "-order-token", "tok"}, errLike: "-offer-token"},
+		{name: "me without login", args: []string{"-scenarios", "me"}, errLike: "-email"},
+		{name: "healthz alone", args: []string{"-scenarios", "healthz"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parseFlags(tt.args, io.Discard)
+			if tt.errLike == "" {
+				if err != nil {
+					t.Fatalf("parseFlags(%q): unexpected error %v", tt.args, err)
+				}
+				if slices.Contains(cfg.scenarios, "order") && cfg.orderToken != "tok" {
+					t.Errorf("orderToken = %q, want %q", cfg.orderToken, "tok")
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.errLike) {
+				t.Errorf("parseFlags(%q) error = %v, want one mentioning %q", tt.args, err, tt.errLike)
+			}
+		})
+	}
+}
+
+// orderCapture records the storefront orders a test server receives.
+type orderCapture struct {
+	mu       sync.Mutex
+	problems []string
+	users    []string
+	keys     []string
+}
+
+func (c *orderCapture) fail(format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.problems) < 5 {
+		c.problems = append(c.problems, fmt.Sprintf(format, args...))
+	}
+}
+
+var (
+	usernameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$`)
+	uuidRE     = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+)
+
+// orderServer answers every storefront order with status after checking
+// its shape.
+func orderServer(t *testing.T, status int, c *orderCapture) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer w.WriteHeader(status)
+		if r.Method != http.MethodPost || r.URL.Path != "/v1/storefront/orders" {
+			c.fail("got %s %s", r.Method, r.URL.Path)
+			return
+		}
+		if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+			c.fail("Content-Type %q", ct)
+		}
+		if a := r.Header.Get("Authorization"); a != "" {
+			c.fail("Authorization %q on an anonymous order", a)
+		}
+		key := r.Header.Get("Idempotency-Key")
+		if !uuidRE.MatchString(key) {
+			c.fail("Idempotency-Key %q", key)
+		}
+		var body struct {
+			Token    string `json:"token"`
+			Username string `json:"username"`
+			Customer struct {
+				Name  string `json:"name"`
+				Email string `json:"email"`
+			} `json:"customer"`
+		}
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&body); err != nil {
+			c.fail("body: %v", err)
+			return
+		}
+		u := body.Username
+		if body.Token != "tok-0123456789abcdef" || !usernameRE.MatchString(u) ||
+			body.Customer.Name != "Bench "+u || body.Customer.Email != u+"@bench.example" {
+			c.fail("body %+v", body)
+		}
+		c.mu.Lock()
+		c.users = append(c.users, u)
+		c.keys = append(c.keys, key)
+		c.mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestOrderScenario(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		wantOK bool // every answer counts as a success, else as an error
+	}{
+		{"accepted", http.StatusAccepted, true},
+		{"ok is not accepted", http.StatusOK, false},
+		{"username taken", http.StatusConflict, false},
+		{"unprocessable", http.StatusUnprocessableEntity, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &orderCapture{}
+			srv := orderServer(t, tt.status, c)
+			cfg, err := parseFlags([]string{"-base", srv.URL, "-scenarios", "order", "-order-token", "tok-0123456789abcdef"}, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			client := newClient(4)
+			spec, err := prepareScenario(client, cfg, "order")
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := runLoad(client, spec, 4, 0, 200*time.Millisecond)
+
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			for _, p := range c.problems {
+				t.Error("server:", p)
+			}
+			if len(c.users) < 2 {
+				t.Fatalf("server saw %d orders, want at least 2", len(c.users))
+			}
+			if u := slices.Compact(slices.Sorted(slices.Values(c.users))); len(u) != len(c.users) {
+				t.Errorf("%d usernames over %d orders: not unique", len(u), len(c.users))
+			}
+			if k := slices.Compact(slices.Sorted(slices.Values(c.keys))); len(k) != len(c.keys) {
+				t.Errorf("%d Idempotency-Keys over %d orders: not unique", len(k), len(c.keys))
+			}
+			// The server also sees requests that finish after the window.
+			got := len(res.latencies) + res.errors
+			if got == 0 || got > len(c.users) {
+				t.Fatalf("counted %d requests, server saw %d", got, len(c.users))
+			}
+			if tt.wantOK {
+				if res.errors != 0 || len(res.errSamples) != 0 {
+					t.Errorf("errors = %d (%q), want none", res.errors, res.errSamples)
+				}
+			} else {
+				want := []string{"HTTP " + strconv.Itoa(tt.status)}
+				if len(res.latencies) != 0 || !slices.Equal(res.errSamples, want) {
+					t.Errorf("successes = %d, error samples %q; want 0 and %q", len(res.latencies), res.errSamples, want)
+				}
+			}
+		})
+	}
+}
+
+func TestOtherScenariosSendNoBody(t *testing.T) {
+	var mu sync.Mutex
+	var problems []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if r.Method != http.MethodGet || len(b) != 0 || r.Header.Get("Idempotency-Key") != "" {
+			mu.Lock()
+			problems = append(problems, r.Method+" "+r.URL.Path)
+			mu.Unlock()
+		}
+	}))
+	t.Cleanup(srv.Close)
+	cfg, err := parseFlags([]string{"-base", srv.URL, "-scenarios", "healthz,offer", "-offer-token", "tok"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := newClient(2)
+	for _, s := range cfg.scenarios {
+		spec, err := prepareScenario(client, cfg, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := runLoad(client, spec, 2, 0, 50*time.Millisecond)
+		if len(res.latencies) == 0 || res.errors != 0 {
+			t.Errorf("%s: %d successes, %d errors (%q); want 200 to count as success", s, len(res.latencies), res.errors, res.errSamples)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(problems) > 0 {
+		t.Errorf("unexpected requests: %q", problems[:min(len(problems), 3)])
 	}
 }

@@ -89,7 +89,11 @@ func serve(ctx context.Context, _ io.Writer) error {
 		return err
 	}
 	log := app.NewLogger(cfg)
-	a, err := app.New(ctx, cfg, log, clock.Real{})
+	var clk clock.Clock = clock.Real{}
+	if cfg.Sandbox {
+		clk = &clock.Offset{} // POST /v1/sandbox/clock moves it
+	}
+	a, err := app.New(ctx, cfg, log, clk)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/acronis-platform/platform/internal/acronis"
 	"github.com/acronis-platform/platform/internal/apikey"
 	"github.com/acronis-platform/platform/internal/auth"
+	"github.com/acronis-platform/platform/internal/billing"
 	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/config"
@@ -32,6 +33,7 @@ import (
 	"github.com/acronis-platform/platform/internal/ratelimit"
 	"github.com/acronis-platform/platform/internal/secret"
 	"github.com/acronis-platform/platform/internal/subscription"
+	"github.com/acronis-platform/platform/internal/usage"
 	"github.com/acronis-platform/platform/internal/user"
 )
 
@@ -51,7 +53,11 @@ type App struct {
 	Customers   *customer.Service
 	Orders      *order.Service
 	Services    *subscription.Service
+	Billing     *billing.Service
+	Usage       *usage.Service
 	HTTP        *echo.Echo
+
+	sandbox *clock.Offset // set in sandbox mode
 }
 
 // NewLogger builds the JSON (or text) logger of the config.
@@ -115,21 +121,44 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	partners := partner.NewService(db.Gorm, clk, users, cat, module, cfg.BaseCurrency)
 	customers := customer.NewService(db.Gorm, clk, cfg.BaseCurrency)
 	pool := provisioning.NewPool(clk, cfg.AcronisAttemptTimeout)
-	services := subscription.NewService(db.Gorm, clk, cat, pool)
-	orders := order.NewService(db.Gorm, clk, cat, customers, services, pool, box)
+	bills := billing.NewService(db.Gorm, clk, billing.Config{Location: cfg.Location(), Currency: cfg.BaseCurrency,
+		DaysBeforeDue: cfg.InvoiceDaysBeforeDue, TermsDays: cfg.InvoiceTermsDays})
+	services := subscription.NewService(db.Gorm, clk, cat, pool, bills.Today)
+	orders := order.NewService(db.Gorm, clk, cat, customers, services, pool, box, bills)
+	bills.OnPaid(bills.AdvanceOnRenewal)
+	bills.OnPaid(orders.ApproveOnPayment)
+	var spReader usage.Reader
+	if module != nil {
+		spReader = module.(*provisioning.Acronis)
+	}
+	usages := usage.NewService(db.Gorm, clk, cfg.Location(), cat, pool, spReader)
+	dw := &dailyWorker{usage: usages, billing: bills}
 	runner, err := jobs.New(db, jobs.Config{Workers: cfg.JobWorkers, MaintenanceInterval: cfg.MaintenanceInterval, RescueAfter: cfg.JobRescueAfter},
-		maintainer{idem, limiter}, log, func(w *river.Workers) {
-			river.AddWorker(w, partners.Worker())
-			river.AddWorker(w, orders.Worker())
+		maintainer{idem, limiter}, log, jobs.Domain{
+			Register: func(w *river.Workers) {
+				river.AddWorker(w, partners.Worker())
+				river.AddWorker(w, orders.Worker())
+				river.AddWorker(w, bills.Worker())
+				river.AddWorker(w, usages.Worker())
+				river.AddWorker(w, dw)
+			},
+			Periodic: []*river.PeriodicJob{dailyJob(bills)},
 		})
 	if err != nil {
 		return nil, err
 	}
 	partners.UseJobs(runner)
 	orders.UseJobs(runner)
+	a := &App{Cfg: cfg, Log: log, Clock: clk, DB: db, Users: users, Keys: keys, Jobs: runner, Idempotency: idem,
+		Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Billing: bills, Usage: usages}
+	if off, ok := clk.(*clock.Offset); ok && cfg.Sandbox {
+		a.sandbox = off
+	}
 	e, err := httpapi.New(httpapi.Deps{
 		Log: log, Clock: clk, Metrics: httpapi.NewMetrics(db.Pool),
-		Users: users, Keys: keys, Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Module: module, BaseCurrency: cfg.BaseCurrency, Vendor: vendor, Idempotency: idem,
+		Users: users, Keys: keys, Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Module: module,
+		Billing: bills, Usage: usages, Jobs: runner, DB: db.Gorm, Sandbox: a.advance,
+		BaseCurrency: cfg.BaseCurrency, Vendor: vendor, Idempotency: idem,
 		Authenticators: httpapi.Authenticators{
 			Tokens: tokens, UserByID: users.PrincipalOf, APIKey: keys.Authenticate, IsAPIKey: apikey.IsKey,
 		},
@@ -139,8 +168,8 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	if err != nil {
 		return nil, err
 	}
-	return &App{Cfg: cfg, Log: log, Clock: clk, DB: db, Users: users, Keys: keys, Jobs: runner, HTTP: e, Idempotency: idem,
-		Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services}, nil
+	a.HTTP = e
+	return a, nil
 }
 
 // Run starts the jobs and serves on ln until ctx ends, then shuts down

@@ -47,3 +47,34 @@ func (m *Manual) Advance(d time.Duration) {
 	m.now = m.now.Add(d)
 	m.mu.Unlock()
 }
+
+// Offset is the wall clock moved forward by an offset that only grows: the
+// sandbox clock. Safe for concurrent use.
+type Offset struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+// Now returns the wall clock plus the offset, in UTC.
+func (o *Offset) Now() time.Time {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return time.Now().UTC().Add(o.offset)
+}
+
+// Advance moves the clock forward by d (never back).
+func (o *Offset) Advance(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	o.mu.Lock()
+	o.offset += d
+	o.mu.Unlock()
+}
+
+// Offset is how far ahead of the wall clock it is.
+func (o *Offset) Offset() time.Duration {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.offset
+}

@@ -56,11 +56,16 @@ type Config struct {
 	AcronisAttemptTimeout time.Duration `env:"ACRONIS_ATTEMPT_TIMEOUT" default:"20s" validate:"min=100ms,max=5m" doc:"how long one vendor call may take before it is retried"`
 
 	BaseCurrency string `env:"BASE_CURRENCY" default:"USD" validate:"len=3,uppercase" doc:"the SP base currency of every price (ISO 4217); not to be changed once prices exist"`
+	TimeZone     string `env:"TIME_ZONE" default:"UTC" validate:"required" doc:"the SP's IANA time zone: billing days, the 1st of the month and due dates are counted in it"`
+	// InvoiceDaysBeforeDue and InvoiceTermsDays shape billing dates.
+	InvoiceDaysBeforeDue int  `env:"INVOICE_DAYS_BEFORE_DUE" default:"7" validate:"min=0,max=60" doc:"a prepaid renewal is invoiced this many days before the next due date"`
+	InvoiceTermsDays     int  `env:"INVOICE_TERMS_DAYS" default:"14" validate:"min=0,max=120" doc:"a post-paid invoice is due this many days after it is issued"`
+	Sandbox              bool `env:"SANDBOX" default:"false" doc:"enables POST /v1/sandbox/clock, which moves the platform clock forward and runs what falls due (refused with ENV=production)"`
 
 	ShutdownTimeout     time.Duration `env:"SHUTDOWN_TIMEOUT" default:"20s" validate:"min=1s,max=10m" doc:"how long in-flight requests and jobs get on SIGTERM"`
 	JobWorkers          int           `env:"JOB_WORKERS" default:"10" validate:"min=1,max=1000" doc:"concurrent background jobs per instance"`
 	MaintenanceInterval time.Duration `env:"MAINTENANCE_INTERVAL" default:"1h" validate:"min=1s,max=24h" doc:"period of the clean-up job (expired idempotency keys, rate-limit windows)"`
-	JobRescueAfter      time.Duration `env:"JOB_RESCUE_AFTER" default:"10m" validate:"min=1s,max=24h" doc:"a job running this long is taken as stuck (its instance died) and run again"`
+	JobRescueAfter      time.Duration `env:"JOB_RESCUE_AFTER" default:"1h" validate:"min=1s,max=24h" doc:"a job running this long is taken as stuck (its instance died) and run again; also the longest a job may run"`
 
 	SeedAdminEmail    string `env:"SEED_ADMIN_EMAIL" default:"admin@example.com" validate:"email" doc:"admin created or updated by platform seed"`
 	SeedAdminPassword string `env:"SEED_ADMIN_PASSWORD" secret:"true" default:"demo-admin-password" validate:"min=12" doc:"that admin's password"`
@@ -99,6 +104,12 @@ func Load(getenv func(string) string, withSecrets bool) (Config, error) {
 	problems = append(problems, validate(cfg)...)
 	if withSecrets {
 		problems = append(problems, cfg.checkSecrets()...)
+	}
+	if _, err := time.LoadLocation(cfg.TimeZone); err != nil {
+		problems = append(problems, fmt.Sprintf("TIME_ZONE: %q is not an IANA time zone", cfg.TimeZone))
+	}
+	if cfg.Sandbox && cfg.Env == "production" {
+		problems = append(problems, "SANDBOX: not allowed with ENV=production")
 	}
 	if len(problems) > 0 {
 		return cfg, errors.New("invalid configuration:\n  " + strings.Join(problems, "\n  "))
@@ -204,4 +215,13 @@ func Docs() []Doc {
 		out = append(out, Doc{f.Tag.Get("env"), f.Tag.Get("default"), f.Tag.Get("doc")})
 	}
 	return out
+}
+
+// Location is the SP's time zone (checked by Load).
+func (c Config) Location() *time.Location {
+	loc, err := time.LoadLocation(c.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }

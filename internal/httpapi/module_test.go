@@ -110,7 +110,7 @@ func TestPlanModuleSettings(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, oapi.PlanStatusDraft, p.JSON200.Status, "draft until priced")
 	over := oapi.Money{Amount: "0.10", Currency: "USD"}
-	priced := pricing(oapi.Prepaid, cycle(oapi.Monthly, "10.00"))
+	priced := pricing(oapi.BillingModelPrepaid, cycle(oapi.Monthly, "10.00"))
 	priced.OveragePricePerGb = &over
 	priced.EnableQuantity = ptr(true)
 	set, err := admin.SetPlanPricingWithResponse(ctx, id, priced)

@@ -43,7 +43,7 @@ func TestOrderURLsAndOffers(t *testing.T) {
 	id := plan.JSON201.Id
 	require.Empty(t, tokens(t, admin, id), "a draft has no order URLs")
 
-	_, err = admin.SetPlanPricingWithResponse(ctx, id, pricing(oapi.Prepaid, cycle(oapi.Monthly, "10"), cycle(oapi.Annually, "100")))
+	_, err = admin.SetPlanPricingWithResponse(ctx, id, pricing(oapi.BillingModelPrepaid, cycle(oapi.Monthly, "10"), cycle(oapi.Annually, "100")))
 	require.NoError(t, err)
 	first := tokens(t, admin, id)
 	require.Len(t, first, 2)
@@ -58,7 +58,7 @@ func TestOrderURLsAndOffers(t *testing.T) {
 
 	// Editing the pricing keeps tokens, adds one for a new frequency and
 	// retires the one of a dropped frequency.
-	_, err = admin.SetPlanPricingWithResponse(ctx, id, pricing(oapi.Prepaid, cycle(oapi.Monthly, "11"), cycle(oapi.Quarterly, "30")))
+	_, err = admin.SetPlanPricingWithResponse(ctx, id, pricing(oapi.BillingModelPrepaid, cycle(oapi.Monthly, "11"), cycle(oapi.Quarterly, "30")))
 	require.NoError(t, err)
 	second := tokens(t, admin, id)
 	require.Equal(t, first[oapi.Monthly], second[oapi.Monthly], "tokens are stable across edits")

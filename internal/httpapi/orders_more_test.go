@@ -36,7 +36,7 @@ func TestPartnerOrder(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
 	ctx := context.Background()
-	planID, _ := s.plan(t, planOpts{model: oapi.PostpaidFixed, partnerVisible: true, autoApprove: true})
+	planID, _ := s.plan(t, planOpts{model: oapi.BillingModelPostpaidFixed, partnerVisible: true, autoApprove: true})
 	hiddenID, _ := s.plan(t, planOpts{})
 	p, partner := s.activePartner(t)
 	_, err := s.admin.SetPartnerPlanPricingWithResponse(ctx, p.Id, planID, nil, oapi.PartnerPlanPricing{DiscountPercent: ptr("20")})
@@ -106,7 +106,7 @@ func TestConcurrentOrdersWithOneKeyMakeOneOrder(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
 	ctx := context.Background()
-	_, token := s.plan(t, planOpts{model: oapi.PostpaidFixed, autoApprove: true})
+	_, token := s.plan(t, planOpts{model: oapi.BillingModelPostpaidFixed, autoApprove: true})
 	public := s.env.Client(t, "")
 	body := storefrontOrder(token, newLogin())
 	key := uuid.NewString()
@@ -233,7 +233,7 @@ func TestProvisioningFailsWithAReasonAndRetryResumes(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
 	ctx := context.Background()
-	_, token := s.plan(t, planOpts{model: oapi.PostpaidFixed, autoApprove: true})
+	_, token := s.plan(t, planOpts{model: oapi.BillingModelPostpaidFixed, autoApprove: true})
 	// The vendor refuses to make the user: another try cannot fix that.
 	s.vendor.SetFault(sim.Fault{Method: "POST", PathPrefix: "/api/2/users", Rate: 1, Status: http.StatusBadRequest})
 	res := place(t, s.env.Client(t, ""), storefrontOrder(token, newLogin()))
@@ -255,7 +255,7 @@ func TestProvisioningFailsWithAReasonAndRetryResumes(t *testing.T) {
 func TestProvisioningThroughVendorFaults(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
-	_, token := s.plan(t, planOpts{model: oapi.PostpaidFixed, autoApprove: true})
+	_, token := s.plan(t, planOpts{model: oapi.BillingModelPostpaidFixed, autoApprove: true})
 	usersBefore := s.vendor.CountUsers()
 	for _, f := range []sim.Fault{
 		{Rate: 0.08, Status: http.StatusInternalServerError},
@@ -292,7 +292,7 @@ func TestCustomersSeeOnlyTheirOwnOrdersAndServices(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
 	ctx := context.Background()
-	_, token := s.plan(t, planOpts{model: oapi.PostpaidFixed, autoApprove: true})
+	_, token := s.plan(t, planOpts{model: oapi.BillingModelPostpaidFixed, autoApprove: true})
 	custA, tokA := s.env.CustomerUser(t, nil)
 	_, tokB := s.env.CustomerUser(t, nil)
 	a, b := s.env.Client(t, tokA), s.env.Client(t, tokB)
@@ -358,7 +358,7 @@ func TestProvisioningResumesAfterTheWorkerStops(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
 	ctx := context.Background()
-	_, token := s.plan(t, planOpts{model: oapi.PostpaidFixed, autoApprove: true})
+	_, token := s.plan(t, planOpts{model: oapi.BillingModelPostpaidFixed, autoApprove: true})
 	usersBefore := s.vendor.CountUsers()
 	// Making the user hangs, so the job is caught between steps.
 	s.vendor.SetFault(sim.Fault{Method: "POST", PathPrefix: "/api/2/users", Rate: 1, Timeout: true})
@@ -408,7 +408,7 @@ func TestStorefrontOrderWithAnAPIKey(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
 	ctx := context.Background()
-	_, token := s.plan(t, planOpts{model: oapi.PostpaidFixed, autoApprove: true})
+	_, token := s.plan(t, planOpts{model: oapi.BillingModelPostpaidFixed, autoApprove: true})
 	key, err := s.admin.CreateApiKeyWithResponse(ctx, nil, oapi.ApiKeyCreate{Name: "storefront"})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, key.StatusCode(), string(key.Body))

@@ -64,7 +64,7 @@ func (s *shop) plan(t *testing.T, o planOpts) (uuid.UUID, string) {
 	require.Equal(t, http.StatusOK, ms.StatusCode(), string(ms.Body))
 	model := o.model
 	if model == "" {
-		model = oapi.Prepaid
+		model = oapi.BillingModelPrepaid
 	}
 	pr := pricing(model, cycle(oapi.Monthly, "10.00"))
 	pr.EnableQuantity = &o.quantity

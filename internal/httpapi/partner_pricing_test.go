@@ -21,7 +21,7 @@ func activePlan(t *testing.T, admin *oapi.ClientWithResponses, partnerVisible bo
 	c := newChain(t, admin, oapi.None)
 	plan, err := admin.CreatePlanWithResponse(ctx, nil, c.plan(uniq("Plan"), partnerVisible))
 	require.NoError(t, err)
-	res, err := admin.SetPlanPricingWithResponse(ctx, plan.JSON201.Id, pricing(oapi.Prepaid, cycles...))
+	res, err := admin.SetPlanPricingWithResponse(ctx, plan.JSON201.Id, pricing(oapi.BillingModelPrepaid, cycles...))
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, res.StatusCode(), string(res.Body))
 	return plan.JSON201.Id
@@ -198,7 +198,7 @@ func TestPartnerOveragePrice(t *testing.T) {
 		ClientSecret: ptr("sp-secret"), StorageQuotaGb: ptr(100), OverageQuotaGb: ptr(10), Edition: "pck_per_workload", BackupLocation: locs[0].ID})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, ms.StatusCode(), string(ms.Body))
-	body := pricing(oapi.Prepaid, cycle(oapi.Monthly, "10.00"))
+	body := pricing(oapi.BillingModelPrepaid, cycle(oapi.Monthly, "10.00"))
 	body.OveragePricePerGb = &oapi.Money{Amount: "0.20", Currency: "USD"}
 	pr, err := admin.SetPlanPricingWithResponse(ctx, id, body)
 	require.NoError(t, err)

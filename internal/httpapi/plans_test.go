@@ -99,18 +99,18 @@ func TestPlanPricingRules(t *testing.T) {
 		body oapi.PlanPricing
 		code string
 	}{
-		{"no cycle", pricing(oapi.Prepaid), "cycles_required"},
-		{"frequency twice", pricing(oapi.Prepaid, cycle(oapi.Monthly, "10.00"), cycle(oapi.Monthly, "9.00")), "duplicate_frequency"},
-		{"negative price", pricing(oapi.Prepaid, cycle(oapi.Monthly, "-1.00")), "negative_amount"},
-		{"three decimals", pricing(oapi.Prepaid, cycle(oapi.Monthly, "9.999")), "amount_too_precise"},
-		{"other currency", pricing(oapi.Prepaid, oapi.PlanCycle{Frequency: oapi.Monthly, Price: oapi.Money{Amount: "1.00", Currency: "EUR"}}), "currency_mismatch"},
+		{"no cycle", pricing(oapi.BillingModelPrepaid), "cycles_required"},
+		{"frequency twice", pricing(oapi.BillingModelPrepaid, cycle(oapi.Monthly, "10.00"), cycle(oapi.Monthly, "9.00")), "duplicate_frequency"},
+		{"negative price", pricing(oapi.BillingModelPrepaid, cycle(oapi.Monthly, "-1.00")), "negative_amount"},
+		{"three decimals", pricing(oapi.BillingModelPrepaid, cycle(oapi.Monthly, "9.999")), "amount_too_precise"},
+		{"other currency", pricing(oapi.BillingModelPrepaid, oapi.PlanCycle{Frequency: oapi.Monthly, Price: oapi.Money{Amount: "1.00", Currency: "EUR"}}), "currency_mismatch"},
 		{"metered charges on prepaid", func() oapi.PlanPricing {
-			p := pricing(oapi.Prepaid, cycle(oapi.Monthly, "1.00"))
+			p := pricing(oapi.BillingModelPrepaid, cycle(oapi.Monthly, "1.00"))
 			p.MeteredCharges = charges
 			return p
 		}(), "metered_charges_require_payg"},
 		{"overage price without hard quota", func() oapi.PlanPricing {
-			p := pricing(oapi.Prepaid, cycle(oapi.Monthly, "1.00"))
+			p := pricing(oapi.BillingModelPrepaid, cycle(oapi.Monthly, "1.00"))
 			o := usd("0.05")
 			p.OveragePricePerGb = &o
 			return p
@@ -133,7 +133,7 @@ func TestPlanPricingRules(t *testing.T) {
 		require.Equal(t, http.StatusNotFound, res.StatusCode())
 	})
 
-	payg := pricing(oapi.PostpaidPayg, cycle(oapi.Monthly, "0"), cycle(oapi.Annually, "100.5"))
+	payg := pricing(oapi.BillingModelPostpaidPayg, cycle(oapi.Monthly, "0"), cycle(oapi.Annually, "100.5"))
 	payg.MeteredCharges = charges
 	set, err := admin.SetPlanPricingWithResponse(ctx, id, payg)
 	require.NoError(t, err)
@@ -162,7 +162,7 @@ func TestPlanStatusAndVisibility(t *testing.T) {
 	require.NoError(t, err)
 
 	// An Acronis plan stays a draft with pricing alone.
-	_, err = admin.SetPlanPricingWithResponse(ctx, visible.JSON201.Id, pricing(oapi.Prepaid, cycle(oapi.Monthly, "5.00")))
+	_, err = admin.SetPlanPricingWithResponse(ctx, visible.JSON201.Id, pricing(oapi.BillingModelPrepaid, cycle(oapi.Monthly, "5.00")))
 	require.NoError(t, err)
 	p, err := admin.GetPlanWithResponse(ctx, visible.JSON201.Id)
 	require.NoError(t, err)
@@ -177,7 +177,7 @@ func TestPlanStatusAndVisibility(t *testing.T) {
 	g, err := partner.GetPlanWithResponse(ctx, hidden.JSON201.Id)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusNotFound, g.StatusCode(), "a plan partners may not sell is not found")
-	w, err := partner.SetPlanPricingWithResponse(ctx, visible.JSON201.Id, pricing(oapi.Prepaid, cycle(oapi.Monthly, "1.00")))
+	w, err := partner.SetPlanPricingWithResponse(ctx, visible.JSON201.Id, pricing(oapi.BillingModelPrepaid, cycle(oapi.Monthly, "1.00")))
 	require.NoError(t, err)
 	require.Equal(t, http.StatusForbidden, w.StatusCode())
 

@@ -11,11 +11,15 @@ import (
 	"github.com/acronis-platform/platform/api"
 	"log/slog"
 	"net/http"
+	"time"
+
+	"gorm.io/gorm"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/acronis-platform/platform/internal/apikey"
+	"github.com/acronis-platform/platform/internal/billing"
 	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/customer"
@@ -25,6 +29,7 @@ import (
 	"github.com/acronis-platform/platform/internal/partner"
 	"github.com/acronis-platform/platform/internal/provisioning"
 	"github.com/acronis-platform/platform/internal/subscription"
+	"github.com/acronis-platform/platform/internal/usage"
 	"github.com/acronis-platform/platform/internal/user"
 )
 
@@ -42,7 +47,13 @@ type Deps struct {
 	Services  *subscription.Service
 	// Module is the SP's configured vendor account (username checks); nil
 	// when none is configured.
-	Module       provisioning.Module
+	Module  provisioning.Module
+	Billing *billing.Service
+	Usage   *usage.Service
+	Jobs    Enqueuer
+	DB      *gorm.DB
+	// Sandbox moves the sandbox clock (refusing outside sandbox mode).
+	Sandbox      func(ctx context.Context, d time.Duration) (Advanced, error)
 	BaseCurrency string
 	// Vendor reads the SP's vendor account; nil when none is configured.
 	Vendor         func(ctx context.Context) (provisioning.Offer, error)
@@ -62,6 +73,11 @@ type Server struct {
 	orders    *order.Service
 	subs      *subscription.Service
 	module    provisioning.Module
+	billing   *billing.Service
+	usage     *usage.Service
+	jobs      Enqueuer
+	db        *gorm.DB
+	sandbox   func(ctx context.Context, d time.Duration) (Advanced, error)
 	currency  string
 	vendor    func(ctx context.Context) (provisioning.Offer, error)
 	keys      *apikey.Service
@@ -111,7 +127,8 @@ func New(d Deps) (*echo.Echo, error) {
 		}
 		perOp[id] = chain
 	}
-	srv := &Server{users: d.Users, catalog: d.Catalog, partners: d.Partners, customers: d.Customers, orders: d.Orders, subs: d.Services, module: d.Module, currency: d.BaseCurrency, vendor: d.Vendor, keys: d.Keys, clk: d.Clock, ready: d.Ready}
+	srv := &Server{users: d.Users, catalog: d.Catalog, partners: d.Partners, customers: d.Customers, orders: d.Orders, subs: d.Services, module: d.Module,
+		billing: d.Billing, usage: d.Usage, jobs: d.Jobs, db: d.DB, sandbox: d.Sandbox, currency: d.BaseCurrency, vendor: d.Vendor, keys: d.Keys, clk: d.Clock, ready: d.Ready}
 	oapi.RegisterHandlersWithOptions(e, oapi.NewStrictHandler(srv, nil), oapi.RegisterHandlersOptions{OperationMiddlewares: perOp})
 	e.GET("/metrics", echo.WrapHandler(d.Metrics.Handler()))
 	registerDocs(e)

@@ -36,13 +36,18 @@ type Runner struct {
 	inserter *river.Client[*sql.Tx]
 }
 
-// New registers the workers and periodic jobs; register adds the domain's
-// workers.
-func New(db *postgres.DB, cfg Config, m Maintainer, log *slog.Logger, register ...func(*river.Workers)) (*Runner, error) {
+// Domain is what the domain packages add: their workers and periodic jobs.
+type Domain struct {
+	Register func(*river.Workers)
+	Periodic []*river.PeriodicJob
+}
+
+// New registers the workers and periodic jobs.
+func New(db *postgres.DB, cfg Config, m Maintainer, log *slog.Logger, d Domain) (*Runner, error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &cleanupWorker{m: m, log: log})
-	for _, r := range register {
-		r(workers)
+	if d.Register != nil {
+		d.Register(workers)
 	}
 	periodic := []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(cfg.MaintenanceInterval),
@@ -52,12 +57,16 @@ func New(db *postgres.DB, cfg Config, m Maintainer, log *slog.Logger, register .
 			},
 			&river.PeriodicJobOpts{ID: "maintenance_cleanup", RunOnStart: true}),
 	}
+	periodic = append(periodic, d.Periodic...)
 	client, err := river.NewClient(riverpgxv5.New(db.Pool), &river.Config{
 		Logger:               log,
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
 		RescueStuckJobsAfter: cfg.RescueAfter,
-		Workers:              workers,
-		PeriodicJobs:         periodic,
+		// A job may take as long as it takes to be thought stuck: billing
+		// runs over many services are long.
+		JobTimeout:   cfg.RescueAfter,
+		Workers:      workers,
+		PeriodicJobs: periodic,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)

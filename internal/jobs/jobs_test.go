@@ -25,7 +25,7 @@ func (noop) DeleteOldRateLimits(context.Context) (int64, error)          { retur
 func TestInsertTxFollowsTheTransaction(t *testing.T) {
 	t.Parallel()
 	db := pgtest.Open(t, clock.Real{})
-	r, err := jobs.New(db, jobs.Config{Workers: 1, MaintenanceInterval: time.Hour}, noop{}, slog.New(slog.DiscardHandler))
+	r, err := jobs.New(db, jobs.Config{Workers: 1, MaintenanceInterval: time.Hour, RescueAfter: time.Hour}, noop{}, slog.New(slog.DiscardHandler), jobs.Domain{})
 	require.NoError(t, err)
 	ctx := context.Background()
 	count := func() int {

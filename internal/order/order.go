@@ -16,6 +16,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/acronis-platform/platform/internal/auth"
+	"github.com/acronis-platform/platform/internal/billing"
 	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/customer"
@@ -94,6 +95,12 @@ type Enqueuer interface {
 // Sealer encrypts secrets at rest.
 type Sealer = subscription.Sealer
 
+// Biller bills a new order and knows the SP's day.
+type Biller interface {
+	FirstInvoiceTx(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID) error
+	Today() time.Time
+}
+
 // Service is the orders' unit of work.
 type Service struct {
 	db        *gorm.DB
@@ -104,12 +111,13 @@ type Service struct {
 	pool      *provisioning.Pool
 	box       Sealer
 	jobs      Enqueuer
+	billing   Biller
 }
 
 // NewService wires the service; call UseJobs before serving.
 func NewService(db *gorm.DB, clk clock.Clock, cat *catalog.Service, customers *customer.Service, subs *subscription.Service,
-	pool *provisioning.Pool, box Sealer) *Service {
-	return &Service{db: db, clk: clk, catalog: cat, customers: customers, subs: subs, pool: pool, box: box}
+	pool *provisioning.Pool, box Sealer, billing Biller) *Service {
+	return &Service{db: db, clk: clk, catalog: cat, customers: customers, subs: subs, pool: pool, box: box, billing: billing}
 }
 
 // UseJobs sets the job queue.
@@ -327,4 +335,36 @@ func (s *Service) Cancel(ctx context.Context, who auth.Principal, id uuid.UUID, 
 		}
 		return s.transition(tx, o, StatusCancelled, actor(&who), nil)
 	})
+}
+
+// ApproveOnPayment is the billing hook for a paid invoice: paying the first
+// invoice of a prepaid order approves it when its plan approves
+// automatically.
+func (s *Service) ApproveOnPayment(ctx context.Context, tx *gorm.DB, inv billing.Invoice, services []uuid.UUID) error {
+	if inv.Kind != billing.InvoicePrepaid || inv.CustomerID == nil {
+		return nil
+	}
+	for _, sid := range services {
+		var o Order
+		err := tx.WithContext(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).
+			Where("service_id = ? AND status = ?", sid, StatusPending).Take(&o).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			continue
+		}
+		if err != nil {
+			return errs.Internal(err)
+		}
+		var auto bool
+		if err := tx.Table("plans").Where("id = ?", o.PlanID).Pluck("auto_approve", &auto).Error; err != nil {
+			return errs.Internal(err)
+		}
+		if !auto {
+			continue
+		}
+		reason := "first invoice paid"
+		if err := s.approveTx(ctx, tx, &o, "system", &reason); err != nil {
+			return err
+		}
+	}
+	return nil
 }

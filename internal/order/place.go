@@ -375,6 +375,9 @@ func (s *Service) store(ctx context.Context, who *auth.Principal, in PlaceInput,
 		if err := tx.Create(&Event{OrderID: o.ID, ToStatus: StatusPending, Actor: actor(who), At: now}).Error; err != nil {
 			return errs.Internal(err)
 		}
+		if err := s.billing.FirstInvoiceTx(ctx, tx, sub.ID); err != nil {
+			return err
+		}
 		if autoApproves(p, trial) {
 			reason := "automatic"
 			return s.approveTx(ctx, tx, &o, "system", &reason)

@@ -159,11 +159,14 @@ func (s *Service) complete(ctx context.Context, o Order, sub subscription.Subscr
 	if settings != nil {
 		updates["portal_url"] = settings.DatacenterURL
 	}
-	if sub.FreeTrial {
+	today := s.billing.Today()
+	switch {
+	case sub.FreeTrial:
 		updates["trial_ends_at"] = now.AddDate(0, 0, subscription.TrialDays)
-	} else {
-		due := AddMonths(now, catalog.FrequencyMonths[sub.Frequency])
-		updates["next_due_date"] = due
+	case sub.StartDate == nil:
+		// Post-paid: billed from its first day, on each 1st for the month before.
+		updates["start_date"], updates["anchor_day"] = today, today.Day()
+		updates["next_due_date"] = time.Date(today.Year(), today.Month()+1, 1, 0, 0, 0, 0, time.UTC)
 	}
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		cur, err := take(tx, o.ID, true)
@@ -205,13 +208,4 @@ func (s *Service) fail(ctx context.Context, orderID uuid.UUID, cause error) erro
 		}
 		return s.transition(tx, &o, StatusFailed, "system", &reason)
 	})
-}
-
-// AddMonths moves t by n months, the day clamped to the month's end
-// (31 January + 1 month is 28 or 29 February).
-func AddMonths(t time.Time, n int) time.Time {
-	y, m, d := t.Date()
-	first := time.Date(y, m+time.Month(n), 1, 0, 0, 0, 0, t.Location())
-	last := first.AddDate(0, 1, -1).Day()
-	return time.Date(first.Year(), first.Month(), min(d, last), 0, 0, 0, 0, t.Location())
 }

@@ -341,3 +341,25 @@ func (a *Acronis) SingleSignOn(ctx context.Context, login, target string) (strin
 	}
 	return a.c.ExternalLoginURL(ott, target), nil
 }
+
+// Reading is one usage figure of a tenant's offering item.
+type Reading struct {
+	Item  string
+	Value int64
+	Unit  string
+}
+
+// Usage reads the current usage of several tenants in one call.
+func (a *Acronis) Usage(ctx context.Context, tenantIDs []string) (map[string][]Reading, error) {
+	raw, err := a.c.TenantsUsage(ctx, tenantIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]Reading, len(raw))
+	for tenant, us := range raw {
+		for _, u := range us {
+			out[tenant] = append(out[tenant], Reading{Item: u.Name, Value: u.Value, Unit: u.MeasurementUnit})
+		}
+	}
+	return out, nil
+}

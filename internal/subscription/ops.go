@@ -151,8 +151,8 @@ func (s *Service) Terminate(ctx context.Context, who auth.Principal, id uuid.UUI
 	return s.change(ctx, who, id, ifVersion, mustBeProvisioned,
 		func(m provisioning.Module, v Subscription) error { return m.Terminate(ctx, *v.VendorTenantID) },
 		func(v *Subscription) {
-			now := s.now()
-			v.Status, v.TerminatedAt, v.PasswordEnc = StatusTerminated, &now, nil
+			now, end := s.now(), s.today()
+			v.Status, v.TerminatedAt, v.PasswordEnc, v.EndDate = StatusTerminated, &now, nil, &end
 		})
 }
 

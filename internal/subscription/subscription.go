@@ -57,6 +57,9 @@ type Subscription struct {
 	UnitCost       *decimal.Decimal
 	SetupFeeCost   *decimal.Decimal
 	NextDueDate    *time.Time `gorm:"type:date"`
+	StartDate      *time.Time `gorm:"type:date"`
+	AnchorDay      *int
+	EndDate        *time.Time `gorm:"type:date"`
 	ActivatedAt    *time.Time
 	SuspendedAt    *time.Time
 	TerminatedAt   *time.Time
@@ -83,11 +86,12 @@ type Service struct {
 	clk     clock.Clock
 	catalog *catalog.Service
 	pool    *provisioning.Pool
+	today   func() time.Time // the SP's day, for end dates
 }
 
-// NewService wires the service.
-func NewService(db *gorm.DB, clk clock.Clock, cat *catalog.Service, pool *provisioning.Pool) *Service {
-	return &Service{db: db, clk: clk, catalog: cat, pool: pool}
+// NewService wires the service; today is the SP's current day.
+func NewService(db *gorm.DB, clk clock.Clock, cat *catalog.Service, pool *provisioning.Pool, today func() time.Time) *Service {
+	return &Service{db: db, clk: clk, catalog: cat, pool: pool, today: today}
 }
 
 func (s *Service) now() time.Time { return s.clk.Now().Truncate(time.Microsecond) }

@@ -76,19 +76,64 @@ func (e BillingFrequency) Valid() bool {
 
 // Defines values for BillingModel.
 const (
-	PostpaidFixed BillingModel = "postpaid_fixed"
-	PostpaidPayg  BillingModel = "postpaid_payg"
-	Prepaid       BillingModel = "prepaid"
+	BillingModelPostpaidFixed BillingModel = "postpaid_fixed"
+	BillingModelPostpaidPayg  BillingModel = "postpaid_payg"
+	BillingModelPrepaid       BillingModel = "prepaid"
 )
 
 // Valid indicates whether the value is a known member of the BillingModel enum.
 func (e BillingModel) Valid() bool {
 	switch e {
-	case PostpaidFixed:
+	case BillingModelPostpaidFixed:
 		return true
-	case PostpaidPayg:
+	case BillingModelPostpaidPayg:
 		return true
-	case Prepaid:
+	case BillingModelPrepaid:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for BillingRunKind.
+const (
+	BillingRunKindAll      BillingRunKind = "all"
+	BillingRunKindPostpaid BillingRunKind = "postpaid"
+	BillingRunKindRenewals BillingRunKind = "renewals"
+)
+
+// Valid indicates whether the value is a known member of the BillingRunKind enum.
+func (e BillingRunKind) Valid() bool {
+	switch e {
+	case BillingRunKindAll:
+		return true
+	case BillingRunKindPostpaid:
+		return true
+	case BillingRunKindRenewals:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for BillingRunStatus.
+const (
+	BillingRunStatusCompleted BillingRunStatus = "completed"
+	BillingRunStatusFailed    BillingRunStatus = "failed"
+	BillingRunStatusQueued    BillingRunStatus = "queued"
+	BillingRunStatusRunning   BillingRunStatus = "running"
+)
+
+// Valid indicates whether the value is a known member of the BillingRunStatus enum.
+func (e BillingRunStatus) Valid() bool {
+	switch e {
+	case BillingRunStatusCompleted:
+		return true
+	case BillingRunStatusFailed:
+		return true
+	case BillingRunStatusQueued:
+		return true
+	case BillingRunStatusRunning:
 		return true
 	default:
 		return false
@@ -107,6 +152,81 @@ func (e CustomerStatus) Valid() bool {
 	case CustomerStatusActive:
 		return true
 	case CustomerStatusClosed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for InvoiceKind.
+const (
+	InvoiceKindPostpaid InvoiceKind = "postpaid"
+	InvoiceKindPrepaid  InvoiceKind = "prepaid"
+	InvoiceKindRenewal  InvoiceKind = "renewal"
+)
+
+// Valid indicates whether the value is a known member of the InvoiceKind enum.
+func (e InvoiceKind) Valid() bool {
+	switch e {
+	case InvoiceKindPostpaid:
+		return true
+	case InvoiceKindPrepaid:
+		return true
+	case InvoiceKindRenewal:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for InvoiceLineKind.
+const (
+	Credit    InvoiceLineKind = "credit"
+	Overage   InvoiceLineKind = "overage"
+	Proration InvoiceLineKind = "proration"
+	Recurring InvoiceLineKind = "recurring"
+	Setup     InvoiceLineKind = "setup"
+	Usage     InvoiceLineKind = "usage"
+)
+
+// Valid indicates whether the value is a known member of the InvoiceLineKind enum.
+func (e InvoiceLineKind) Valid() bool {
+	switch e {
+	case Credit:
+		return true
+	case Overage:
+		return true
+	case Proration:
+		return true
+	case Recurring:
+		return true
+	case Setup:
+		return true
+	case Usage:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for InvoiceStatus.
+const (
+	InvoiceStatusDraft  InvoiceStatus = "draft"
+	InvoiceStatusPaid   InvoiceStatus = "paid"
+	InvoiceStatusUnpaid InvoiceStatus = "unpaid"
+	InvoiceStatusVoid   InvoiceStatus = "void"
+)
+
+// Valid indicates whether the value is a known member of the InvoiceStatus enum.
+func (e InvoiceStatus) Valid() bool {
+	switch e {
+	case InvoiceStatusDraft:
+		return true
+	case InvoiceStatusPaid:
+		return true
+	case InvoiceStatusUnpaid:
+		return true
+	case InvoiceStatusVoid:
 		return true
 	default:
 		return false
@@ -218,6 +338,33 @@ func (e PartnerStatus) Valid() bool {
 	}
 }
 
+// Defines values for PaymentMethod.
+const (
+	BankTransfer PaymentMethod = "bank_transfer"
+	Card         PaymentMethod = "card"
+	Cash         PaymentMethod = "cash"
+	Check        PaymentMethod = "check"
+	Other        PaymentMethod = "other"
+)
+
+// Valid indicates whether the value is a known member of the PaymentMethod enum.
+func (e PaymentMethod) Valid() bool {
+	switch e {
+	case BankTransfer:
+		return true
+	case Card:
+		return true
+	case Cash:
+		return true
+	case Check:
+		return true
+	case Other:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PlanStatus.
 const (
 	PlanStatusActive  PlanStatus = "active"
@@ -323,6 +470,33 @@ func (e TokenTokenType) Valid() bool {
 	}
 }
 
+// Defines values for UsageSyncStatus.
+const (
+	UsageSyncStatusCompleted UsageSyncStatus = "completed"
+	UsageSyncStatusFailed    UsageSyncStatus = "failed"
+	UsageSyncStatusPartial   UsageSyncStatus = "partial"
+	UsageSyncStatusQueued    UsageSyncStatus = "queued"
+	UsageSyncStatusRunning   UsageSyncStatus = "running"
+)
+
+// Valid indicates whether the value is a known member of the UsageSyncStatus enum.
+func (e UsageSyncStatus) Valid() bool {
+	switch e {
+	case UsageSyncStatusCompleted:
+		return true
+	case UsageSyncStatusFailed:
+		return true
+	case UsageSyncStatusPartial:
+		return true
+	case UsageSyncStatusQueued:
+		return true
+	case UsageSyncStatusRunning:
+		return true
+	default:
+		return false
+	}
+}
+
 // Aggregation How a month's daily usage becomes the billed quantity.
 type Aggregation string
 
@@ -384,6 +558,54 @@ type BillingFrequency string
 
 // BillingModel defines model for BillingModel.
 type BillingModel string
+
+// BillingRun defines model for BillingRun.
+type BillingRun struct {
+	AsOf       openapi_types.Date  `json:"as_of"`
+	CreatedAt  time.Time           `json:"created_at"`
+	Failures   []BillingRunFailure `json:"failures"`
+	FinishedAt *time.Time          `json:"finished_at,omitempty"`
+	Id         openapi_types.UUID  `json:"id"`
+
+	// Invoices Invoices made.
+	Invoices    int            `json:"invoices"`
+	Kind        BillingRunKind `json:"kind"`
+	RequestedBy string         `json:"requested_by"`
+
+	// Skipped Bills found made already.
+	Skipped   int              `json:"skipped"`
+	StartedAt *time.Time       `json:"started_at,omitempty"`
+	Status    BillingRunStatus `json:"status"`
+
+	// Total An amount of money. The amount is a decimal string with two places, never a JSON number.
+	Total Money `json:"total"`
+}
+
+// BillingRunCreate defines model for BillingRunCreate.
+type BillingRunCreate struct {
+	AsOf *openapi_types.Date `json:"as_of,omitempty"`
+	Kind BillingRunKind      `json:"kind"`
+}
+
+// BillingRunFailure defines model for BillingRunFailure.
+type BillingRunFailure struct {
+	Reason string `json:"reason"`
+	What   string `json:"what"`
+}
+
+// BillingRunKind defines model for BillingRunKind.
+type BillingRunKind string
+
+// BillingRunList defines model for BillingRunList.
+type BillingRunList struct {
+	Data []BillingRun `json:"data"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// BillingRunStatus defines model for BillingRunStatus.
+type BillingRunStatus string
 
 // CredentialsUpdate defines model for CredentialsUpdate.
 type CredentialsUpdate struct {
@@ -515,6 +737,105 @@ type FieldError struct {
 type Health struct {
 	// Status Example: ok
 	Status string `json:"status"`
+}
+
+// Invoice defines model for Invoice.
+type Invoice struct {
+	// AmountPaid An amount of money. The amount is a decimal string with two places, never a JSON number.
+	AmountPaid Money `json:"amount_paid"`
+
+	// Balance An amount of money. The amount is a decimal string with two places, never a JSON number.
+	Balance      Money               `json:"balance"`
+	BillingRunId *openapi_types.UUID `json:"billing_run_id,omitempty"`
+	CreatedAt    time.Time           `json:"created_at"`
+	Currency     string              `json:"currency"`
+	CustomerId   *openapi_types.UUID `json:"customer_id,omitempty"`
+	DueDate      *openapi_types.Date `json:"due_date,omitempty"`
+	Id           openapi_types.UUID  `json:"id"`
+	IssueDate    *openapi_types.Date `json:"issue_date,omitempty"`
+
+	// IssuerPartnerId Set when the invoice is issued in a partner's name (its customer's bill at end price).
+	IssuerPartnerId *openapi_types.UUID `json:"issuer_partner_id,omitempty"`
+
+	// Kind prepaid (a first period and setup fee), renewal (a prepaid period), postpaid (a month in arrears).
+	Kind  InvoiceKind    `json:"kind"`
+	Lines *[]InvoiceLine `json:"lines,omitempty"`
+
+	// Number <prefix>-<year>-<sequence>, gap-free per issuer and year, given when issued.
+	Number *string    `json:"number,omitempty"`
+	PaidAt *time.Time `json:"paid_at,omitempty"`
+
+	// PartnerId Set on the SP's bill to a partner, at cost.
+	PartnerId   *openapi_types.UUID `json:"partner_id,omitempty"`
+	Payments    *[]Payment          `json:"payments,omitempty"`
+	PeriodEnd   openapi_types.Date  `json:"period_end"`
+	PeriodStart openapi_types.Date  `json:"period_start"`
+	Status      InvoiceStatus       `json:"status"`
+
+	// Subtotal An amount of money. The amount is a decimal string with two places, never a JSON number.
+	Subtotal Money `json:"subtotal"`
+
+	// TaxTotal An amount of money. The amount is a decimal string with two places, never a JSON number.
+	TaxTotal Money         `json:"tax_total"`
+	Taxes    *[]InvoiceTax `json:"taxes,omitempty"`
+
+	// Total An amount of money. The amount is a decimal string with two places, never a JSON number.
+	Total     Money              `json:"total"`
+	UpdatedAt time.Time          `json:"updated_at"`
+	VentureId openapi_types.UUID `json:"venture_id"`
+	Version   int64              `json:"version"`
+	VoidedAt  *time.Time         `json:"voided_at,omitempty"`
+}
+
+// InvoiceKind prepaid (a first period and setup fee), renewal (a prepaid period), postpaid (a month in arrears).
+type InvoiceKind string
+
+// InvoiceLine defines model for InvoiceLine.
+type InvoiceLine struct {
+	// Amount An amount of money. The amount is a decimal string with two places, never a JSON number.
+	Amount      Money  `json:"amount"`
+	Description string `json:"description"`
+
+	// Detail How the line was computed (active days, daily usage values and aggregation, prices).
+	Detail      map[string]interface{} `json:"detail"`
+	Kind        InvoiceLineKind        `json:"kind"`
+	PeriodEnd   *openapi_types.Date    `json:"period_end,omitempty"`
+	PeriodStart *openapi_types.Date    `json:"period_start,omitempty"`
+	Position    int                    `json:"position"`
+
+	// Quantity A decimal string.
+	Quantity  string               `json:"quantity"`
+	ServiceId *openapi_types.UUID  `json:"service_id,omitempty"`
+	TaxIds    []openapi_types.UUID `json:"tax_ids"`
+
+	// UnitPrice An amount of money. The amount is a decimal string with two places, never a JSON number.
+	UnitPrice Money `json:"unit_price"`
+}
+
+// InvoiceLineKind defines model for InvoiceLineKind.
+type InvoiceLineKind string
+
+// InvoiceList defines model for InvoiceList.
+type InvoiceList struct {
+	Data []Invoice `json:"data"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// InvoiceStatus defines model for InvoiceStatus.
+type InvoiceStatus string
+
+// InvoiceTax defines model for InvoiceTax.
+type InvoiceTax struct {
+	// Amount An amount of money. The amount is a decimal string with two places, never a JSON number.
+	Amount Money `json:"amount"`
+
+	// Base An amount of money. The amount is a decimal string with two places, never a JSON number.
+	Base  Money              `json:"base"`
+	Name  string             `json:"name"`
+	Rate  string             `json:"rate"`
+	TaxId openapi_types.UUID `json:"tax_id"`
 }
 
 // KeyRole The scope of an API key.
@@ -870,6 +1191,39 @@ type PartnerUpdate struct {
 	VendorLogin *string        `json:"vendor_login,omitempty"`
 }
 
+// Payment defines model for Payment.
+type Payment struct {
+	// Amount An amount of money. The amount is a decimal string with two places, never a JSON number.
+	Amount     Money              `json:"amount"`
+	CreatedAt  time.Time          `json:"created_at"`
+	Id         openapi_types.UUID `json:"id"`
+	InvoiceId  openapi_types.UUID `json:"invoice_id"`
+	Method     PaymentMethod      `json:"method"`
+	PaidAt     time.Time          `json:"paid_at"`
+	RecordedBy string             `json:"recorded_by"`
+	Reference  string             `json:"reference"`
+}
+
+// PaymentCreate defines model for PaymentCreate.
+type PaymentCreate struct {
+	// Amount An amount of money. The amount is a decimal string with two places, never a JSON number.
+	Amount Money         `json:"amount"`
+	Method PaymentMethod `json:"method"`
+
+	// PaidAt When the money arrived; now when absent; never in the future.
+	PaidAt    *time.Time `json:"paid_at,omitempty"`
+	Reference *string    `json:"reference,omitempty"`
+}
+
+// PaymentMethod defines model for PaymentMethod.
+type PaymentMethod string
+
+// PaymentRecorded defines model for PaymentRecorded.
+type PaymentRecorded struct {
+	Invoice Invoice `json:"invoice"`
+	Payment Payment `json:"payment"`
+}
+
 // Percent Example: 12.5
 type Percent = string
 
@@ -1101,6 +1455,24 @@ type Readiness struct {
 // Role What a user may do. `partner` and `customer` users are scoped to their partner or customer.
 type Role string
 
+// SandboxClock defines model for SandboxClock.
+type SandboxClock struct {
+	BillingRuns []openapi_types.UUID `json:"billing_runs"`
+
+	// Days SP days passed, each with a usage sync and a billing run.
+	Days      int       `json:"days"`
+	From      time.Time `json:"from"`
+	Invoices  int       `json:"invoices"`
+	To        time.Time `json:"to"`
+	UsageRows int       `json:"usage_rows"`
+}
+
+// SandboxClockAdvance defines model for SandboxClockAdvance.
+type SandboxClockAdvance struct {
+	Days  *int `json:"days,omitempty"`
+	Hours *int `json:"hours,omitempty"`
+}
+
 // Service defines model for Service.
 type Service struct {
 	ActivatedAt *time.Time         `json:"activated_at,omitempty"`
@@ -1235,6 +1607,30 @@ type TokenRequest struct {
 	Email    openapi_types.Email `json:"email"`
 	Password *string             `json:"password,omitempty"`
 }
+
+// UsageSync defines model for UsageSync.
+type UsageSync struct {
+	CreatedAt   time.Time          `json:"created_at"`
+	Day         openapi_types.Date `json:"day"`
+	Failures    []UsageSyncFailure `json:"failures"`
+	FinishedAt  *time.Time         `json:"finished_at,omitempty"`
+	Id          openapi_types.UUID `json:"id"`
+	RequestedBy string             `json:"requested_by"`
+	Rows        int                `json:"rows"`
+	StartedAt   *time.Time         `json:"started_at,omitempty"`
+	Status      UsageSyncStatus    `json:"status"`
+	Tenants     int                `json:"tenants"`
+}
+
+// UsageSyncFailure defines model for UsageSyncFailure.
+type UsageSyncFailure struct {
+	Account string   `json:"account"`
+	Reason  string   `json:"reason"`
+	Tenants []string `json:"tenants"`
+}
+
+// UsageSyncStatus defines model for UsageSyncStatus.
+type UsageSyncStatus string
 
 // User defines model for User.
 type User struct {
@@ -1426,6 +1822,21 @@ type CreateApiKeyParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// ListBillingRunsParams defines parameters for ListBillingRuns.
+type ListBillingRunsParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// CreateBillingRunParams defines parameters for CreateBillingRun.
+type CreateBillingRunParams struct {
+	// IdempotencyKey A unique key per intended effect (a UUID is a good choice). Retrying with the same key and body replays the first response.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ListCustomersParams defines parameters for ListCustomers.
 type ListCustomersParams struct {
 	// Limit Page size.
@@ -1482,6 +1893,39 @@ type DeleteEmailTemplateParams struct {
 
 // UpdateEmailTemplateParams defines parameters for UpdateEmailTemplate.
 type UpdateEmailTemplateParams struct {
+	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// ListInvoicesParams defines parameters for ListInvoices.
+type ListInvoicesParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Status Only invoices in this status.
+	Status *InvoiceStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// CustomerId Only invoices billed to this customer.
+	CustomerId *openapi_types.UUID `form:"customer_id,omitempty" json:"customer_id,omitempty"`
+
+	// PartnerId Only invoices billed to this partner (at cost).
+	PartnerId *openapi_types.UUID `form:"partner_id,omitempty" json:"partner_id,omitempty"`
+
+	// ServiceId Only invoices with a line of this service.
+	ServiceId *openapi_types.UUID `form:"service_id,omitempty" json:"service_id,omitempty"`
+}
+
+// CreateInvoicePaymentParams defines parameters for CreateInvoicePayment.
+type CreateInvoicePaymentParams struct {
+	// IdempotencyKey A unique key per intended effect (a UUID is a good choice); required here. Retrying with the same key and body replays the first response.
+	IdempotencyKey IdempotencyKeyRequired `json:"Idempotency-Key"`
+}
+
+// VoidInvoiceParams defines parameters for VoidInvoice.
+type VoidInvoiceParams struct {
 	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
@@ -1765,6 +2209,12 @@ type UpdateTaxParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// CreateUsageSyncParams defines parameters for CreateUsageSync.
+type CreateUsageSyncParams struct {
+	// IdempotencyKey A unique key per intended effect (a UUID is a good choice). Retrying with the same key and body replays the first response.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ListUsersParams defines parameters for ListUsers.
 type ListUsersParams struct {
 	// Limit Page size.
@@ -1831,6 +2281,9 @@ type CreateApiKeyJSONRequestBody = ApiKeyCreate
 // CreateTokenJSONRequestBody defines body for CreateToken for application/json ContentType.
 type CreateTokenJSONRequestBody = TokenRequest
 
+// CreateBillingRunJSONRequestBody defines body for CreateBillingRun for application/json ContentType.
+type CreateBillingRunJSONRequestBody = BillingRunCreate
+
 // CreateCustomerJSONRequestBody defines body for CreateCustomer for application/json ContentType.
 type CreateCustomerJSONRequestBody = CustomerCreate
 
@@ -1842,6 +2295,9 @@ type CreateEmailTemplateJSONRequestBody = EmailTemplateCreate
 
 // UpdateEmailTemplateJSONRequestBody defines body for UpdateEmailTemplate for application/json ContentType.
 type UpdateEmailTemplateJSONRequestBody = EmailTemplateUpdate
+
+// CreateInvoicePaymentJSONRequestBody defines body for CreateInvoicePayment for application/json ContentType.
+type CreateInvoicePaymentJSONRequestBody = PaymentCreate
 
 // CreateOrderJSONRequestBody defines body for CreateOrder for application/json ContentType.
 type CreateOrderJSONRequestBody = OrderCreate
@@ -1887,6 +2343,9 @@ type CreateProductJSONRequestBody = ProductCreate
 
 // UpdateProductJSONRequestBody defines body for UpdateProduct for application/json ContentType.
 type UpdateProductJSONRequestBody = ProductUpdate
+
+// AdvanceSandboxClockJSONRequestBody defines body for AdvanceSandboxClock for application/json ContentType.
+type AdvanceSandboxClockJSONRequestBody = SandboxClockAdvance
 
 // UpdateServiceCredentialsJSONRequestBody defines body for UpdateServiceCredentials for application/json ContentType.
 type UpdateServiceCredentialsJSONRequestBody = CredentialsUpdate
@@ -2060,6 +2519,50 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/auth/token (the `CreateToken` operationId).
 	CreateToken(ctx context.Context, body CreateTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListBillingRuns List billing runs
+	//
+	// Every run, the daily ones included, with what it did.
+	//
+	// Corresponds with GET /v1/billing-runs (the `ListBillingRuns` operationId).
+	ListBillingRuns(ctx context.Context, params *ListBillingRunsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateBillingRunWithBody Start a billing run
+	//
+	// Bills what is due up to `as_of` (today when absent; never a future
+	// day): prepaid renewals due within `INVOICE_DAYS_BEFORE_DUE` days, and
+	// post-paid months before the as-of month (fixed prices prorated by
+	// active days, metered charges from daily usage), for customers and, at
+	// cost, for partners. Nothing is billed twice: one bill per service,
+	// party and period is enforced by the database, so a repeated or
+	// restarted run ends with the same invoices. Answers 202; poll the run.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/billing-runs (the `CreateBillingRun` operationId).
+	CreateBillingRunWithBody(ctx context.Context, params *CreateBillingRunParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateBillingRun Start a billing run
+	//
+	// Bills what is due up to `as_of` (today when absent; never a future
+	// day): prepaid renewals due within `INVOICE_DAYS_BEFORE_DUE` days, and
+	// post-paid months before the as-of month (fixed prices prorated by
+	// active days, metered charges from daily usage), for customers and, at
+	// cost, for partners. Nothing is billed twice: one bill per service,
+	// party and period is enforced by the database, so a repeated or
+	// restarted run ends with the same invoices. Answers 202; poll the run.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/billing-runs (the `CreateBillingRun` operationId).
+	CreateBillingRun(ctx context.Context, params *CreateBillingRunParams, body CreateBillingRunJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetBillingRun Get a billing run
+	//
+	// Its status, counts, total and failures with reasons.
+	//
+	// Corresponds with GET /v1/billing-runs/{id} (the `GetBillingRun` operationId).
+	GetBillingRun(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListCustomers List customers
 	//
 	// Admins see every customer; a partner its own; a customer itself.
@@ -2178,6 +2681,59 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/email-templates/{id} (the `UpdateEmailTemplate` operationId).
 	UpdateEmailTemplate(ctx context.Context, id Id, params *UpdateEmailTemplateParams, body UpdateEmailTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListInvoices List invoices
+	//
+	// Admins see every invoice; a partner those it issued to its customers and those the SP billed to it; a customer its own. Lines come with each invoice read on its own.
+	//
+	// Corresponds with GET /v1/invoices (the `ListInvoices` operationId).
+	ListInvoices(ctx context.Context, params *ListInvoicesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetInvoice Get an invoice
+	//
+	// With its lines (each naming its service, period, quantity, price and how it was computed), taxes and payments.
+	//
+	// Corresponds with GET /v1/invoices/{id} (the `GetInvoice` operationId).
+	GetInvoice(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateInvoicePaymentWithBody Record a payment
+	//
+	// Records money received against an invoice: admins for any, a partner
+	// for the invoices it issued to its customers. A partial payment
+	// leaves the invoice unpaid with a balance; more than the balance is
+	// 422 `overpayment`; a paid invoice is 409 `invoice_paid`, a void one
+	// 409 `invoice_void`. The payment that settles a prepaid order's first
+	// invoice approves the order on auto-approving plans; one that settles
+	// a renewal moves the service's due date a cycle on.
+	// `Idempotency-Key` is required.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/invoices/{id}/payments (the `CreateInvoicePayment` operationId).
+	CreateInvoicePaymentWithBody(ctx context.Context, id Id, params *CreateInvoicePaymentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateInvoicePayment Record a payment
+	//
+	// Records money received against an invoice: admins for any, a partner
+	// for the invoices it issued to its customers. A partial payment
+	// leaves the invoice unpaid with a balance; more than the balance is
+	// 422 `overpayment`; a paid invoice is 409 `invoice_paid`, a void one
+	// 409 `invoice_void`. The payment that settles a prepaid order's first
+	// invoice approves the order on auto-approving plans; one that settles
+	// a renewal moves the service's due date a cycle on.
+	// `Idempotency-Key` is required.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/invoices/{id}/payments (the `CreateInvoicePayment` operationId).
+	CreateInvoicePayment(ctx context.Context, id Id, params *CreateInvoicePaymentParams, body CreateInvoicePaymentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VoidInvoice Void an invoice
+	//
+	// Only an unpaid invoice without payments (409 `invoice_not_voidable` otherwise). Its periods stay billed, so no run makes it again.
+	//
+	// Corresponds with POST /v1/invoices/{id}/void (the `VoidInvoice` operationId).
+	VoidInvoice(ctx context.Context, id Id, params *VoidInvoiceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetMe The authenticated caller
 	//
@@ -2711,6 +3267,30 @@ type ClientInterface interface {
 	// Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 	UpdateProduct(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AdvanceSandboxClockWithBody Move the sandbox clock forward
+	//
+	// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
+	// platform's clock forward a day at a time and, for each day, the
+	// vendor simulator's clock, a usage sync and a billing run as of that
+	// day: watch renewals, the 1st-of-month runs and metered usage happen.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/sandbox/clock (the `AdvanceSandboxClock` operationId).
+	AdvanceSandboxClockWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdvanceSandboxClock Move the sandbox clock forward
+	//
+	// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
+	// platform's clock forward a day at a time and, for each day, the
+	// vendor simulator's clock, a usage sync and a billing run as of that
+	// day: watch renewals, the 1st-of-month runs and metered usage happen.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/sandbox/clock (the `AdvanceSandboxClock` operationId).
+	AdvanceSandboxClock(ctx context.Context, body AdvanceSandboxClockJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListServices List services
 	//
 	// Admins see every service; a partner its customers'; a customer its own.
@@ -2907,6 +3487,20 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/taxes/{id} (the `UpdateTax` operationId).
 	UpdateTax(ctx context.Context, id Id, params *UpdateTaxParams, body UpdateTaxJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateUsageSync Sync usage now
+	//
+	// Reads today's usage of every customer and partner tenant from the vendor, in batches, and stores one row per tenant, item and day (a second sync of the day writes the same rows). A failed batch is tried again; the others are kept. Answers 202; poll the sync.
+	//
+	// Corresponds with POST /v1/usage-syncs (the `CreateUsageSync` operationId).
+	CreateUsageSync(ctx context.Context, params *CreateUsageSyncParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetUsageSync Get a usage sync
+	//
+	// Its status (completed, partial with the failed batches, failed), tenants and rows.
+	//
+	// Corresponds with GET /v1/usage-syncs/{id} (the `GetUsageSync` operationId).
+	GetUsageSync(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListUsers List users
 	//
@@ -3200,6 +3794,90 @@ func (c *Client) CreateToken(ctx context.Context, body CreateTokenJSONRequestBod
 	return c.Client.Do(req)
 }
 
+// ListBillingRuns List billing runs
+//
+// Every run, the daily ones included, with what it did.
+//
+// Corresponds with GET /v1/billing-runs (the `ListBillingRuns` operationId).
+func (c *Client) ListBillingRuns(ctx context.Context, params *ListBillingRunsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListBillingRunsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateBillingRunWithBody Start a billing run
+//
+// Bills what is due up to `as_of` (today when absent; never a future
+// day): prepaid renewals due within `INVOICE_DAYS_BEFORE_DUE` days, and
+// post-paid months before the as-of month (fixed prices prorated by
+// active days, metered charges from daily usage), for customers and, at
+// cost, for partners. Nothing is billed twice: one bill per service,
+// party and period is enforced by the database, so a repeated or
+// restarted run ends with the same invoices. Answers 202; poll the run.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/billing-runs (the `CreateBillingRun` operationId).
+func (c *Client) CreateBillingRunWithBody(ctx context.Context, params *CreateBillingRunParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateBillingRunRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateBillingRun Start a billing run
+//
+// Bills what is due up to `as_of` (today when absent; never a future
+// day): prepaid renewals due within `INVOICE_DAYS_BEFORE_DUE` days, and
+// post-paid months before the as-of month (fixed prices prorated by
+// active days, metered charges from daily usage), for customers and, at
+// cost, for partners. Nothing is billed twice: one bill per service,
+// party and period is enforced by the database, so a repeated or
+// restarted run ends with the same invoices. Answers 202; poll the run.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/billing-runs (the `CreateBillingRun` operationId).
+func (c *Client) CreateBillingRun(ctx context.Context, params *CreateBillingRunParams, body CreateBillingRunJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateBillingRunRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetBillingRun Get a billing run
+//
+// Its status, counts, total and failures with reasons.
+//
+// Corresponds with GET /v1/billing-runs/{id} (the `GetBillingRun` operationId).
+func (c *Client) GetBillingRun(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetBillingRunRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListCustomers List customers
 //
 // Admins see every customer; a partner its own; a customer itself.
@@ -3439,6 +4117,109 @@ func (c *Client) UpdateEmailTemplateWithBody(ctx context.Context, id Id, params 
 // Corresponds with PATCH /v1/email-templates/{id} (the `UpdateEmailTemplate` operationId).
 func (c *Client) UpdateEmailTemplate(ctx context.Context, id Id, params *UpdateEmailTemplateParams, body UpdateEmailTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateEmailTemplateRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListInvoices List invoices
+//
+// Admins see every invoice; a partner those it issued to its customers and those the SP billed to it; a customer its own. Lines come with each invoice read on its own.
+//
+// Corresponds with GET /v1/invoices (the `ListInvoices` operationId).
+func (c *Client) ListInvoices(ctx context.Context, params *ListInvoicesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListInvoicesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetInvoice Get an invoice
+//
+// With its lines (each naming its service, period, quantity, price and how it was computed), taxes and payments.
+//
+// Corresponds with GET /v1/invoices/{id} (the `GetInvoice` operationId).
+func (c *Client) GetInvoice(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetInvoiceRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateInvoicePaymentWithBody Record a payment
+//
+// Records money received against an invoice: admins for any, a partner
+// for the invoices it issued to its customers. A partial payment
+// leaves the invoice unpaid with a balance; more than the balance is
+// 422 `overpayment`; a paid invoice is 409 `invoice_paid`, a void one
+// 409 `invoice_void`. The payment that settles a prepaid order's first
+// invoice approves the order on auto-approving plans; one that settles
+// a renewal moves the service's due date a cycle on.
+// `Idempotency-Key` is required.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/invoices/{id}/payments (the `CreateInvoicePayment` operationId).
+func (c *Client) CreateInvoicePaymentWithBody(ctx context.Context, id Id, params *CreateInvoicePaymentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateInvoicePaymentRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateInvoicePayment Record a payment
+//
+// Records money received against an invoice: admins for any, a partner
+// for the invoices it issued to its customers. A partial payment
+// leaves the invoice unpaid with a balance; more than the balance is
+// 422 `overpayment`; a paid invoice is 409 `invoice_paid`, a void one
+// 409 `invoice_void`. The payment that settles a prepaid order's first
+// invoice approves the order on auto-approving plans; one that settles
+// a renewal moves the service's due date a cycle on.
+// `Idempotency-Key` is required.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/invoices/{id}/payments (the `CreateInvoicePayment` operationId).
+func (c *Client) CreateInvoicePayment(ctx context.Context, id Id, params *CreateInvoicePaymentParams, body CreateInvoicePaymentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateInvoicePaymentRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VoidInvoice Void an invoice
+//
+// Only an unpaid invoice without payments (409 `invoice_not_voidable` otherwise). Its periods stay billed, so no run makes it again.
+//
+// Corresponds with POST /v1/invoices/{id}/void (the `VoidInvoice` operationId).
+func (c *Client) VoidInvoice(ctx context.Context, id Id, params *VoidInvoiceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVoidInvoiceRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4531,6 +5312,50 @@ func (c *Client) UpdateProduct(ctx context.Context, id Id, params *UpdateProduct
 	return c.Client.Do(req)
 }
 
+// AdvanceSandboxClockWithBody Move the sandbox clock forward
+//
+// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
+// platform's clock forward a day at a time and, for each day, the
+// vendor simulator's clock, a usage sync and a billing run as of that
+// day: watch renewals, the 1st-of-month runs and metered usage happen.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/sandbox/clock (the `AdvanceSandboxClock` operationId).
+func (c *Client) AdvanceSandboxClockWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdvanceSandboxClockRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdvanceSandboxClock Move the sandbox clock forward
+//
+// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
+// platform's clock forward a day at a time and, for each day, the
+// vendor simulator's clock, a usage sync and a billing run as of that
+// day: watch renewals, the 1st-of-month runs and metered usage happen.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/sandbox/clock (the `AdvanceSandboxClock` operationId).
+func (c *Client) AdvanceSandboxClock(ctx context.Context, body AdvanceSandboxClockJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdvanceSandboxClockRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListServices List services
 //
 // Admins see every service; a partner its customers'; a customer its own.
@@ -4928,6 +5753,40 @@ func (c *Client) UpdateTaxWithBody(ctx context.Context, id Id, params *UpdateTax
 // Corresponds with PATCH /v1/taxes/{id} (the `UpdateTax` operationId).
 func (c *Client) UpdateTax(ctx context.Context, id Id, params *UpdateTaxParams, body UpdateTaxJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateTaxRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateUsageSync Sync usage now
+//
+// Reads today's usage of every customer and partner tenant from the vendor, in batches, and stores one row per tenant, item and day (a second sync of the day writes the same rows). A failed batch is tried again; the others are kept. Answers 202; poll the sync.
+//
+// Corresponds with POST /v1/usage-syncs (the `CreateUsageSync` operationId).
+func (c *Client) CreateUsageSync(ctx context.Context, params *CreateUsageSyncParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateUsageSyncRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetUsageSync Get a usage sync
+//
+// Its status (completed, partial with the failed batches, failed), tenants and rows.
+//
+// Corresponds with GET /v1/usage-syncs/{id} (the `GetUsageSync` operationId).
+func (c *Client) GetUsageSync(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetUsageSyncRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -5494,6 +6353,161 @@ func NewCreateTokenRequestWithBody(server string, contentType string, body io.Re
 	return req, nil
 }
 
+// NewListBillingRunsRequest constructs an http.Request for the ListBillingRuns method
+func NewListBillingRunsRequest(server string, params *ListBillingRunsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/billing-runs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateBillingRunRequest calls the generic CreateBillingRun builder with application/json body
+func NewCreateBillingRunRequest(server string, params *CreateBillingRunParams, body CreateBillingRunJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateBillingRunRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateBillingRunRequestWithBody constructs an http.Request for the CreateBillingRun method, with any body, and a specified content type
+func NewCreateBillingRunRequestWithBody(server string, params *CreateBillingRunParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/billing-runs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetBillingRunRequest constructs an http.Request for the GetBillingRun method
+func NewGetBillingRunRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/billing-runs/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListCustomersRequest constructs an http.Request for the ListCustomers method
 func NewListCustomersRequest(server string, params *ListCustomersParams) (*http.Request, error) {
 	var err error
@@ -6006,6 +7020,263 @@ func NewUpdateEmailTemplateRequestWithBody(server string, id Id, params *UpdateE
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListInvoicesRequest constructs an http.Request for the ListInvoices method
+func NewListInvoicesRequest(server string, params *ListInvoicesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/invoices")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CustomerId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "customer_id", *params.CustomerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PartnerId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "partner_id", *params.PartnerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ServiceId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "service_id", *params.ServiceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetInvoiceRequest constructs an http.Request for the GetInvoice method
+func NewGetInvoiceRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/invoices/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateInvoicePaymentRequest calls the generic CreateInvoicePayment builder with application/json body
+func NewCreateInvoicePaymentRequest(server string, id Id, params *CreateInvoicePaymentParams, body CreateInvoicePaymentJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateInvoicePaymentRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewCreateInvoicePaymentRequestWithBody constructs an http.Request for the CreateInvoicePayment method, with any body, and a specified content type
+func NewCreateInvoicePaymentRequestWithBody(server string, id Id, params *CreateInvoicePaymentParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/invoices/%s/payments", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("Idempotency-Key", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewVoidInvoiceRequest constructs an http.Request for the VoidInvoice method
+func NewVoidInvoiceRequest(server string, id Id, params *VoidInvoiceParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/invoices/%s/void", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	if params != nil {
 
@@ -8138,6 +9409,46 @@ func NewUpdateProductRequestWithBody(server string, id Id, params *UpdateProduct
 	return req, nil
 }
 
+// NewAdvanceSandboxClockRequest calls the generic AdvanceSandboxClock builder with application/json body
+func NewAdvanceSandboxClockRequest(server string, body AdvanceSandboxClockJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdvanceSandboxClockRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAdvanceSandboxClockRequestWithBody constructs an http.Request for the AdvanceSandboxClock method, with any body, and a specified content type
+func NewAdvanceSandboxClockRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sandbox/clock")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewListServicesRequest constructs an http.Request for the ListServices method
 func NewListServicesRequest(server string, params *ListServicesParams) (*http.Request, error) {
 	var err error
@@ -8995,6 +10306,82 @@ func NewUpdateTaxRequestWithBody(server string, id Id, params *UpdateTaxParams, 
 	return req, nil
 }
 
+// NewCreateUsageSyncRequest constructs an http.Request for the CreateUsageSync method
+func NewCreateUsageSyncRequest(server string, params *CreateUsageSyncParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/usage-syncs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetUsageSyncRequest constructs an http.Request for the GetUsageSync method
+func NewGetUsageSyncRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/usage-syncs/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListUsersRequest constructs an http.Request for the ListUsers method
 func NewListUsersRequest(server string, params *ListUsersParams) (*http.Request, error) {
 	var err error
@@ -9758,6 +11145,54 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/auth/token (the `CreateToken` operationId).
 	CreateTokenWithResponse(ctx context.Context, body CreateTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateTokenResponse, error)
 
+	// ListBillingRunsWithResponse List billing runs
+	//
+	// Every run, the daily ones included, with what it did.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/billing-runs (the `ListBillingRuns` operationId).
+	ListBillingRunsWithResponse(ctx context.Context, params *ListBillingRunsParams, reqEditors ...RequestEditorFn) (*ListBillingRunsResponse, error)
+
+	// CreateBillingRunWithBodyWithResponse Start a billing run
+	//
+	// Bills what is due up to `as_of` (today when absent; never a future
+	// day): prepaid renewals due within `INVOICE_DAYS_BEFORE_DUE` days, and
+	// post-paid months before the as-of month (fixed prices prorated by
+	// active days, metered charges from daily usage), for customers and, at
+	// cost, for partners. Nothing is billed twice: one bill per service,
+	// party and period is enforced by the database, so a repeated or
+	// restarted run ends with the same invoices. Answers 202; poll the run.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/billing-runs (the `CreateBillingRun` operationId).
+	CreateBillingRunWithBodyWithResponse(ctx context.Context, params *CreateBillingRunParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateBillingRunResponse, error)
+
+	// CreateBillingRunWithResponse Start a billing run
+	//
+	// Bills what is due up to `as_of` (today when absent; never a future
+	// day): prepaid renewals due within `INVOICE_DAYS_BEFORE_DUE` days, and
+	// post-paid months before the as-of month (fixed prices prorated by
+	// active days, metered charges from daily usage), for customers and, at
+	// cost, for partners. Nothing is billed twice: one bill per service,
+	// party and period is enforced by the database, so a repeated or
+	// restarted run ends with the same invoices. Answers 202; poll the run.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/billing-runs (the `CreateBillingRun` operationId).
+	CreateBillingRunWithResponse(ctx context.Context, params *CreateBillingRunParams, body CreateBillingRunJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateBillingRunResponse, error)
+
+	// GetBillingRunWithResponse Get a billing run
+	//
+	// Its status, counts, total and failures with reasons.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/billing-runs/{id} (the `GetBillingRun` operationId).
+	GetBillingRunWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetBillingRunResponse, error)
+
 	// ListCustomersWithResponse List customers
 	//
 	// Admins see every customer; a partner its own; a customer itself.
@@ -9886,6 +11321,65 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /v1/email-templates/{id} (the `UpdateEmailTemplate` operationId).
 	UpdateEmailTemplateWithResponse(ctx context.Context, id Id, params *UpdateEmailTemplateParams, body UpdateEmailTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEmailTemplateResponse, error)
+
+	// ListInvoicesWithResponse List invoices
+	//
+	// Admins see every invoice; a partner those it issued to its customers and those the SP billed to it; a customer its own. Lines come with each invoice read on its own.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/invoices (the `ListInvoices` operationId).
+	ListInvoicesWithResponse(ctx context.Context, params *ListInvoicesParams, reqEditors ...RequestEditorFn) (*ListInvoicesResponse, error)
+
+	// GetInvoiceWithResponse Get an invoice
+	//
+	// With its lines (each naming its service, period, quantity, price and how it was computed), taxes and payments.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/invoices/{id} (the `GetInvoice` operationId).
+	GetInvoiceWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetInvoiceResponse, error)
+
+	// CreateInvoicePaymentWithBodyWithResponse Record a payment
+	//
+	// Records money received against an invoice: admins for any, a partner
+	// for the invoices it issued to its customers. A partial payment
+	// leaves the invoice unpaid with a balance; more than the balance is
+	// 422 `overpayment`; a paid invoice is 409 `invoice_paid`, a void one
+	// 409 `invoice_void`. The payment that settles a prepaid order's first
+	// invoice approves the order on auto-approving plans; one that settles
+	// a renewal moves the service's due date a cycle on.
+	// `Idempotency-Key` is required.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/invoices/{id}/payments (the `CreateInvoicePayment` operationId).
+	CreateInvoicePaymentWithBodyWithResponse(ctx context.Context, id Id, params *CreateInvoicePaymentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateInvoicePaymentResponse, error)
+
+	// CreateInvoicePaymentWithResponse Record a payment
+	//
+	// Records money received against an invoice: admins for any, a partner
+	// for the invoices it issued to its customers. A partial payment
+	// leaves the invoice unpaid with a balance; more than the balance is
+	// 422 `overpayment`; a paid invoice is 409 `invoice_paid`, a void one
+	// 409 `invoice_void`. The payment that settles a prepaid order's first
+	// invoice approves the order on auto-approving plans; one that settles
+	// a renewal moves the service's due date a cycle on.
+	// `Idempotency-Key` is required.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/invoices/{id}/payments (the `CreateInvoicePayment` operationId).
+	CreateInvoicePaymentWithResponse(ctx context.Context, id Id, params *CreateInvoicePaymentParams, body CreateInvoicePaymentJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateInvoicePaymentResponse, error)
+
+	// VoidInvoiceWithResponse Void an invoice
+	//
+	// Only an unpaid invoice without payments (409 `invoice_not_voidable` otherwise). Its periods stay billed, so no run makes it again.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/invoices/{id}/void (the `VoidInvoice` operationId).
+	VoidInvoiceWithResponse(ctx context.Context, id Id, params *VoidInvoiceParams, reqEditors ...RequestEditorFn) (*VoidInvoiceResponse, error)
 
 	// GetMeWithResponse The authenticated caller
 	//
@@ -10469,6 +11963,30 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 	UpdateProductWithResponse(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateProductResponse, error)
 
+	// AdvanceSandboxClockWithBodyWithResponse Move the sandbox clock forward
+	//
+	// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
+	// platform's clock forward a day at a time and, for each day, the
+	// vendor simulator's clock, a usage sync and a billing run as of that
+	// day: watch renewals, the 1st-of-month runs and metered usage happen.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/sandbox/clock (the `AdvanceSandboxClock` operationId).
+	AdvanceSandboxClockWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdvanceSandboxClockResponse, error)
+
+	// AdvanceSandboxClockWithResponse Move the sandbox clock forward
+	//
+	// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
+	// platform's clock forward a day at a time and, for each day, the
+	// vendor simulator's clock, a usage sync and a billing run as of that
+	// day: watch renewals, the 1st-of-month runs and metered usage happen.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/sandbox/clock (the `AdvanceSandboxClock` operationId).
+	AdvanceSandboxClockWithResponse(ctx context.Context, body AdvanceSandboxClockJSONRequestBody, reqEditors ...RequestEditorFn) (*AdvanceSandboxClockResponse, error)
+
 	// ListServicesWithResponse List services
 	//
 	// Admins see every service; a partner its customers'; a customer its own.
@@ -10691,6 +12209,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /v1/taxes/{id} (the `UpdateTax` operationId).
 	UpdateTaxWithResponse(ctx context.Context, id Id, params *UpdateTaxParams, body UpdateTaxJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateTaxResponse, error)
+
+	// CreateUsageSyncWithResponse Sync usage now
+	//
+	// Reads today's usage of every customer and partner tenant from the vendor, in batches, and stores one row per tenant, item and day (a second sync of the day writes the same rows). A failed batch is tried again; the others are kept. Answers 202; poll the sync.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/usage-syncs (the `CreateUsageSync` operationId).
+	CreateUsageSyncWithResponse(ctx context.Context, params *CreateUsageSyncParams, reqEditors ...RequestEditorFn) (*CreateUsageSyncResponse, error)
+
+	// GetUsageSyncWithResponse Get a usage sync
+	//
+	// Its status (completed, partial with the failed batches, failed), tenants and rows.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/usage-syncs/{id} (the `GetUsageSync` operationId).
+	GetUsageSyncWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetUsageSyncResponse, error)
 
 	// ListUsersWithResponse List users
 	//
@@ -11256,6 +12792,248 @@ func (r CreateTokenResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreateTokenResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListBillingRunsResponse401Headers the declared response headers of an HTTP 401 response for ListBillingRuns
+type ListBillingRunsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListBillingRunsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *BillingRunList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListBillingRunsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListBillingRunsResponse) GetJSON200() *BillingRunList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListBillingRunsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListBillingRunsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListBillingRunsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListBillingRunsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListBillingRunsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListBillingRunsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListBillingRunsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListBillingRunsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateBillingRunResponse401Headers the declared response headers of an HTTP 401 response for CreateBillingRun
+type CreateBillingRunResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CreateBillingRunResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *BillingRun
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateBillingRunResponse401Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r CreateBillingRunResponse) GetJSON202() *BillingRun {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateBillingRunResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateBillingRunResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateBillingRunResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateBillingRunResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateBillingRunResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateBillingRunResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateBillingRunResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateBillingRunResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateBillingRunResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetBillingRunResponse401Headers the declared response headers of an HTTP 401 response for GetBillingRun
+type GetBillingRunResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetBillingRunResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *BillingRun
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetBillingRunResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetBillingRunResponse) GetJSON200() *BillingRun {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetBillingRunResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetBillingRunResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetBillingRunResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetBillingRunResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetBillingRunResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetBillingRunResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetBillingRunResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetBillingRunResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetBillingRunResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12094,6 +13872,373 @@ func (r UpdateEmailTemplateResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateEmailTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListInvoicesResponse401Headers the declared response headers of an HTTP 401 response for ListInvoices
+type ListInvoicesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListInvoicesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *InvoiceList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListInvoicesResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListInvoicesResponse) GetJSON200() *InvoiceList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListInvoicesResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListInvoicesResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListInvoicesResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListInvoicesResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListInvoicesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListInvoicesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListInvoicesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListInvoicesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetInvoiceResponse200Headers the declared response headers of an HTTP 200 response for GetInvoice
+type GetInvoiceResponse200Headers struct {
+	ETag *string
+}
+
+// GetInvoiceResponse401Headers the declared response headers of an HTTP 401 response for GetInvoice
+type GetInvoiceResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetInvoiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Invoice
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetInvoiceResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetInvoiceResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetInvoiceResponse) GetJSON200() *Invoice {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetInvoiceResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetInvoiceResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetInvoiceResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetInvoiceResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetInvoiceResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetInvoiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetInvoiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetInvoiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetInvoiceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateInvoicePaymentResponse401Headers the declared response headers of an HTTP 401 response for CreateInvoicePayment
+type CreateInvoicePaymentResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CreateInvoicePaymentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *PaymentRecorded
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateInvoicePaymentResponse401Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateInvoicePaymentResponse) GetJSON201() *PaymentRecorded {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateInvoicePaymentResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateInvoicePaymentResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateInvoicePaymentResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CreateInvoicePaymentResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateInvoicePaymentResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateInvoicePaymentResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateInvoicePaymentResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateInvoicePaymentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateInvoicePaymentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateInvoicePaymentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateInvoicePaymentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// VoidInvoiceResponse200Headers the declared response headers of an HTTP 200 response for VoidInvoice
+type VoidInvoiceResponse200Headers struct {
+	ETag *string
+}
+
+// VoidInvoiceResponse401Headers the declared response headers of an HTTP 401 response for VoidInvoice
+type VoidInvoiceResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type VoidInvoiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Invoice
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *VoidInvoiceResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *VoidInvoiceResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r VoidInvoiceResponse) GetJSON200() *Invoice {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r VoidInvoiceResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r VoidInvoiceResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r VoidInvoiceResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r VoidInvoiceResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r VoidInvoiceResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r VoidInvoiceResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r VoidInvoiceResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r VoidInvoiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VoidInvoiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VoidInvoiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VoidInvoiceResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -15784,6 +17929,82 @@ func (r UpdateProductResponse) ContentType() string {
 	return ""
 }
 
+// AdvanceSandboxClockResponse401Headers the declared response headers of an HTTP 401 response for AdvanceSandboxClock
+type AdvanceSandboxClockResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type AdvanceSandboxClockResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SandboxClock
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdvanceSandboxClockResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdvanceSandboxClockResponse) GetJSON200() *SandboxClock {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r AdvanceSandboxClockResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AdvanceSandboxClockResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r AdvanceSandboxClockResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AdvanceSandboxClockResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdvanceSandboxClockResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdvanceSandboxClockResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdvanceSandboxClockResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdvanceSandboxClockResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListServicesResponse401Headers the declared response headers of an HTTP 401 response for ListServices
 type ListServicesResponse401Headers struct {
 	WWWAuthenticate *string
@@ -17384,6 +19605,165 @@ func (r UpdateTaxResponse) ContentType() string {
 	return ""
 }
 
+// CreateUsageSyncResponse401Headers the declared response headers of an HTTP 401 response for CreateUsageSync
+type CreateUsageSyncResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CreateUsageSyncResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *UsageSync
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateUsageSyncResponse401Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r CreateUsageSyncResponse) GetJSON202() *UsageSync {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateUsageSyncResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateUsageSyncResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateUsageSyncResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateUsageSyncResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateUsageSyncResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateUsageSyncResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateUsageSyncResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateUsageSyncResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetUsageSyncResponse401Headers the declared response headers of an HTTP 401 response for GetUsageSync
+type GetUsageSyncResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetUsageSyncResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UsageSync
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetUsageSyncResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetUsageSyncResponse) GetJSON200() *UsageSync {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetUsageSyncResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetUsageSyncResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetUsageSyncResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetUsageSyncResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetUsageSyncResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetUsageSyncResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetUsageSyncResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetUsageSyncResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetUsageSyncResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListUsersResponse401Headers the declared response headers of an HTTP 401 response for ListUsers
 type ListUsersResponse401Headers struct {
 	WWWAuthenticate *string
@@ -18677,6 +21057,78 @@ func (c *ClientWithResponses) CreateTokenWithResponse(ctx context.Context, body 
 	return ParseCreateTokenResponse(rsp)
 }
 
+// ListBillingRunsWithResponse List billing runs
+//
+// Every run, the daily ones included, with what it did.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/billing-runs (the `ListBillingRuns` operationId).
+func (c *ClientWithResponses) ListBillingRunsWithResponse(ctx context.Context, params *ListBillingRunsParams, reqEditors ...RequestEditorFn) (*ListBillingRunsResponse, error) {
+	rsp, err := c.ListBillingRuns(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListBillingRunsResponse(rsp)
+}
+
+// CreateBillingRunWithBodyWithResponse Start a billing run
+//
+// Bills what is due up to `as_of` (today when absent; never a future
+// day): prepaid renewals due within `INVOICE_DAYS_BEFORE_DUE` days, and
+// post-paid months before the as-of month (fixed prices prorated by
+// active days, metered charges from daily usage), for customers and, at
+// cost, for partners. Nothing is billed twice: one bill per service,
+// party and period is enforced by the database, so a repeated or
+// restarted run ends with the same invoices. Answers 202; poll the run.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/billing-runs (the `CreateBillingRun` operationId).
+func (c *ClientWithResponses) CreateBillingRunWithBodyWithResponse(ctx context.Context, params *CreateBillingRunParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateBillingRunResponse, error) {
+	rsp, err := c.CreateBillingRunWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateBillingRunResponse(rsp)
+}
+
+// CreateBillingRunWithResponse Start a billing run
+//
+// Bills what is due up to `as_of` (today when absent; never a future
+// day): prepaid renewals due within `INVOICE_DAYS_BEFORE_DUE` days, and
+// post-paid months before the as-of month (fixed prices prorated by
+// active days, metered charges from daily usage), for customers and, at
+// cost, for partners. Nothing is billed twice: one bill per service,
+// party and period is enforced by the database, so a repeated or
+// restarted run ends with the same invoices. Answers 202; poll the run.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/billing-runs (the `CreateBillingRun` operationId).
+func (c *ClientWithResponses) CreateBillingRunWithResponse(ctx context.Context, params *CreateBillingRunParams, body CreateBillingRunJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateBillingRunResponse, error) {
+	rsp, err := c.CreateBillingRun(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateBillingRunResponse(rsp)
+}
+
+// GetBillingRunWithResponse Get a billing run
+//
+// Its status, counts, total and failures with reasons.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/billing-runs/{id} (the `GetBillingRun` operationId).
+func (c *ClientWithResponses) GetBillingRunWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetBillingRunResponse, error) {
+	rsp, err := c.GetBillingRun(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetBillingRunResponse(rsp)
+}
+
 // ListCustomersWithResponse List customers
 //
 // Admins see every customer; a partner its own; a customer itself.
@@ -18882,6 +21334,95 @@ func (c *ClientWithResponses) UpdateEmailTemplateWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParseUpdateEmailTemplateResponse(rsp)
+}
+
+// ListInvoicesWithResponse List invoices
+//
+// Admins see every invoice; a partner those it issued to its customers and those the SP billed to it; a customer its own. Lines come with each invoice read on its own.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/invoices (the `ListInvoices` operationId).
+func (c *ClientWithResponses) ListInvoicesWithResponse(ctx context.Context, params *ListInvoicesParams, reqEditors ...RequestEditorFn) (*ListInvoicesResponse, error) {
+	rsp, err := c.ListInvoices(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListInvoicesResponse(rsp)
+}
+
+// GetInvoiceWithResponse Get an invoice
+//
+// With its lines (each naming its service, period, quantity, price and how it was computed), taxes and payments.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/invoices/{id} (the `GetInvoice` operationId).
+func (c *ClientWithResponses) GetInvoiceWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetInvoiceResponse, error) {
+	rsp, err := c.GetInvoice(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetInvoiceResponse(rsp)
+}
+
+// CreateInvoicePaymentWithBodyWithResponse Record a payment
+//
+// Records money received against an invoice: admins for any, a partner
+// for the invoices it issued to its customers. A partial payment
+// leaves the invoice unpaid with a balance; more than the balance is
+// 422 `overpayment`; a paid invoice is 409 `invoice_paid`, a void one
+// 409 `invoice_void`. The payment that settles a prepaid order's first
+// invoice approves the order on auto-approving plans; one that settles
+// a renewal moves the service's due date a cycle on.
+// `Idempotency-Key` is required.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/invoices/{id}/payments (the `CreateInvoicePayment` operationId).
+func (c *ClientWithResponses) CreateInvoicePaymentWithBodyWithResponse(ctx context.Context, id Id, params *CreateInvoicePaymentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateInvoicePaymentResponse, error) {
+	rsp, err := c.CreateInvoicePaymentWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateInvoicePaymentResponse(rsp)
+}
+
+// CreateInvoicePaymentWithResponse Record a payment
+//
+// Records money received against an invoice: admins for any, a partner
+// for the invoices it issued to its customers. A partial payment
+// leaves the invoice unpaid with a balance; more than the balance is
+// 422 `overpayment`; a paid invoice is 409 `invoice_paid`, a void one
+// 409 `invoice_void`. The payment that settles a prepaid order's first
+// invoice approves the order on auto-approving plans; one that settles
+// a renewal moves the service's due date a cycle on.
+// `Idempotency-Key` is required.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/invoices/{id}/payments (the `CreateInvoicePayment` operationId).
+func (c *ClientWithResponses) CreateInvoicePaymentWithResponse(ctx context.Context, id Id, params *CreateInvoicePaymentParams, body CreateInvoicePaymentJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateInvoicePaymentResponse, error) {
+	rsp, err := c.CreateInvoicePayment(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateInvoicePaymentResponse(rsp)
+}
+
+// VoidInvoiceWithResponse Void an invoice
+//
+// Only an unpaid invoice without payments (409 `invoice_not_voidable` otherwise). Its periods stay billed, so no run makes it again.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/invoices/{id}/void (the `VoidInvoice` operationId).
+func (c *ClientWithResponses) VoidInvoiceWithResponse(ctx context.Context, id Id, params *VoidInvoiceParams, reqEditors ...RequestEditorFn) (*VoidInvoiceResponse, error) {
+	rsp, err := c.VoidInvoice(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVoidInvoiceResponse(rsp)
 }
 
 // GetMeWithResponse The authenticated caller
@@ -19796,6 +22337,42 @@ func (c *ClientWithResponses) UpdateProductWithResponse(ctx context.Context, id 
 	return ParseUpdateProductResponse(rsp)
 }
 
+// AdvanceSandboxClockWithBodyWithResponse Move the sandbox clock forward
+//
+// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
+// platform's clock forward a day at a time and, for each day, the
+// vendor simulator's clock, a usage sync and a billing run as of that
+// day: watch renewals, the 1st-of-month runs and metered usage happen.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/sandbox/clock (the `AdvanceSandboxClock` operationId).
+func (c *ClientWithResponses) AdvanceSandboxClockWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdvanceSandboxClockResponse, error) {
+	rsp, err := c.AdvanceSandboxClockWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdvanceSandboxClockResponse(rsp)
+}
+
+// AdvanceSandboxClockWithResponse Move the sandbox clock forward
+//
+// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
+// platform's clock forward a day at a time and, for each day, the
+// vendor simulator's clock, a usage sync and a billing run as of that
+// day: watch renewals, the 1st-of-month runs and metered usage happen.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/sandbox/clock (the `AdvanceSandboxClock` operationId).
+func (c *ClientWithResponses) AdvanceSandboxClockWithResponse(ctx context.Context, body AdvanceSandboxClockJSONRequestBody, reqEditors ...RequestEditorFn) (*AdvanceSandboxClockResponse, error) {
+	rsp, err := c.AdvanceSandboxClock(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdvanceSandboxClockResponse(rsp)
+}
+
 // ListServicesWithResponse List services
 //
 // Admins see every service; a partner its customers'; a customer its own.
@@ -20143,6 +22720,36 @@ func (c *ClientWithResponses) UpdateTaxWithResponse(ctx context.Context, id Id, 
 		return nil, err
 	}
 	return ParseUpdateTaxResponse(rsp)
+}
+
+// CreateUsageSyncWithResponse Sync usage now
+//
+// Reads today's usage of every customer and partner tenant from the vendor, in batches, and stores one row per tenant, item and day (a second sync of the day writes the same rows). A failed batch is tried again; the others are kept. Answers 202; poll the sync.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/usage-syncs (the `CreateUsageSync` operationId).
+func (c *ClientWithResponses) CreateUsageSyncWithResponse(ctx context.Context, params *CreateUsageSyncParams, reqEditors ...RequestEditorFn) (*CreateUsageSyncResponse, error) {
+	rsp, err := c.CreateUsageSync(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateUsageSyncResponse(rsp)
+}
+
+// GetUsageSyncWithResponse Get a usage sync
+//
+// Its status (completed, partial with the failed batches, failed), tenants and rows.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/usage-syncs/{id} (the `GetUsageSync` operationId).
+func (c *ClientWithResponses) GetUsageSyncWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetUsageSyncResponse, error) {
+	rsp, err := c.GetUsageSync(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetUsageSyncResponse(rsp)
 }
 
 // ListUsersWithResponse List users
@@ -20751,6 +23358,221 @@ func ParseCreateTokenResponse(rsp *http.Response) (*CreateTokenResponse, error) 
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListBillingRunsResponse parses an HTTP response from a ListBillingRunsWithResponse call
+func ParseListBillingRunsResponse(rsp *http.Response) (*ListBillingRunsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListBillingRunsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest BillingRunList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListBillingRunsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateBillingRunResponse parses an HTTP response from a CreateBillingRunWithResponse call
+func ParseCreateBillingRunResponse(rsp *http.Response) (*CreateBillingRunResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateBillingRunResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest BillingRun
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateBillingRunResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetBillingRunResponse parses an HTTP response from a GetBillingRunWithResponse call
+func ParseGetBillingRunResponse(rsp *http.Response) (*GetBillingRunResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetBillingRunResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest BillingRun
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetBillingRunResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
 	}
 
 	return response, nil
@@ -21521,6 +24343,343 @@ func ParseUpdateEmailTemplateResponse(rsp *http.Response) (*UpdateEmailTemplateR
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers UpdateEmailTemplateResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListInvoicesResponse parses an HTTP response from a ListInvoicesWithResponse call
+func ParseListInvoicesResponse(rsp *http.Response) (*ListInvoicesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListInvoicesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest InvoiceList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListInvoicesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetInvoiceResponse parses an HTTP response from a GetInvoiceWithResponse call
+func ParseGetInvoiceResponse(rsp *http.Response) (*GetInvoiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetInvoiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Invoice
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetInvoiceResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetInvoiceResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateInvoicePaymentResponse parses an HTTP response from a CreateInvoicePaymentWithResponse call
+func ParseCreateInvoicePaymentResponse(rsp *http.Response) (*CreateInvoicePaymentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateInvoicePaymentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest PaymentRecorded
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateInvoicePaymentResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseVoidInvoiceResponse parses an HTTP response from a VoidInvoiceWithResponse call
+func ParseVoidInvoiceResponse(rsp *http.Response) (*VoidInvoiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VoidInvoiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Invoice
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers VoidInvoiceResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers VoidInvoiceResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -24933,6 +28092,73 @@ func ParseUpdateProductResponse(rsp *http.Response) (*UpdateProductResponse, err
 	return response, nil
 }
 
+// ParseAdvanceSandboxClockResponse parses an HTTP response from a AdvanceSandboxClockWithResponse call
+func ParseAdvanceSandboxClockResponse(rsp *http.Response) (*AdvanceSandboxClockResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdvanceSandboxClockResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SandboxClock
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AdvanceSandboxClockResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListServicesResponse parses an HTTP response from a ListServicesWithResponse call
 func ParseListServicesResponse(rsp *http.Response) (*ListServicesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -26392,6 +29618,147 @@ func ParseUpdateTaxResponse(rsp *http.Response) (*UpdateTaxResponse, error) {
 	return response, nil
 }
 
+// ParseCreateUsageSyncResponse parses an HTTP response from a CreateUsageSyncWithResponse call
+func ParseCreateUsageSyncResponse(rsp *http.Response) (*CreateUsageSyncResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateUsageSyncResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest UsageSync
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateUsageSyncResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetUsageSyncResponse parses an HTTP response from a GetUsageSyncWithResponse call
+func ParseGetUsageSyncResponse(rsp *http.Response) (*GetUsageSyncResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetUsageSyncResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UsageSync
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetUsageSyncResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListUsersResponse parses an HTTP response from a ListUsersWithResponse call
 func ParseListUsersResponse(rsp *http.Response) (*ListUsersResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -27479,6 +30846,15 @@ type ServerInterface interface {
 	// CreateToken Exchange email and password for an access token
 	// (POST /v1/auth/token)
 	CreateToken(ctx echo.Context) error
+	// ListBillingRuns List billing runs
+	// (GET /v1/billing-runs)
+	ListBillingRuns(ctx echo.Context, params ListBillingRunsParams) error
+	// CreateBillingRun Start a billing run
+	// (POST /v1/billing-runs)
+	CreateBillingRun(ctx echo.Context, params CreateBillingRunParams) error
+	// GetBillingRun Get a billing run
+	// (GET /v1/billing-runs/{id})
+	GetBillingRun(ctx echo.Context, id Id) error
 	// ListCustomers List customers
 	// (GET /v1/customers)
 	ListCustomers(ctx echo.Context, params ListCustomersParams) error
@@ -27506,6 +30882,18 @@ type ServerInterface interface {
 	// UpdateEmailTemplate Update a email template
 	// (PATCH /v1/email-templates/{id})
 	UpdateEmailTemplate(ctx echo.Context, id Id, params UpdateEmailTemplateParams) error
+	// ListInvoices List invoices
+	// (GET /v1/invoices)
+	ListInvoices(ctx echo.Context, params ListInvoicesParams) error
+	// GetInvoice Get an invoice
+	// (GET /v1/invoices/{id})
+	GetInvoice(ctx echo.Context, id Id) error
+	// CreateInvoicePayment Record a payment
+	// (POST /v1/invoices/{id}/payments)
+	CreateInvoicePayment(ctx echo.Context, id Id, params CreateInvoicePaymentParams) error
+	// VoidInvoice Void an invoice
+	// (POST /v1/invoices/{id}/void)
+	VoidInvoice(ctx echo.Context, id Id, params VoidInvoiceParams) error
 	// GetMe The authenticated caller
 	// (GET /v1/me)
 	GetMe(ctx echo.Context) error
@@ -27626,6 +31014,9 @@ type ServerInterface interface {
 	// UpdateProduct Update a product
 	// (PATCH /v1/products/{id})
 	UpdateProduct(ctx echo.Context, id Id, params UpdateProductParams) error
+	// AdvanceSandboxClock Move the sandbox clock forward
+	// (POST /v1/sandbox/clock)
+	AdvanceSandboxClock(ctx echo.Context) error
 	// ListServices List services
 	// (GET /v1/services)
 	ListServices(ctx echo.Context, params ListServicesParams) error
@@ -27677,6 +31068,12 @@ type ServerInterface interface {
 	// UpdateTax Update a tax
 	// (PATCH /v1/taxes/{id})
 	UpdateTax(ctx echo.Context, id Id, params UpdateTaxParams) error
+	// CreateUsageSync Sync usage now
+	// (POST /v1/usage-syncs)
+	CreateUsageSync(ctx echo.Context, params CreateUsageSyncParams) error
+	// GetUsageSync Get a usage sync
+	// (GET /v1/usage-syncs/{id})
+	GetUsageSync(ctx echo.Context, id Id) error
 	// ListUsers List users
 	// (GET /v1/users)
 	ListUsers(ctx echo.Context, params ListUsersParams) error
@@ -27817,6 +31214,76 @@ func (w *ServerInterfaceWrapper) CreateToken(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.CreateToken(ctx)
+	return err
+}
+
+// ListBillingRuns converts echo context to params.
+func (w *ServerInterfaceWrapper) ListBillingRuns(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListBillingRunsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListBillingRuns(ctx, params)
+	return err
+}
+
+// CreateBillingRun converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateBillingRun(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateBillingRunParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateBillingRun(ctx, params)
+	return err
+}
+
+// GetBillingRun converts echo context to params.
+func (w *ServerInterfaceWrapper) GetBillingRun(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetBillingRun(ctx, id)
 	return err
 }
 
@@ -28093,6 +31560,149 @@ func (w *ServerInterfaceWrapper) UpdateEmailTemplate(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.UpdateEmailTemplate(ctx, id, params)
+	return err
+}
+
+// ListInvoices converts echo context to params.
+func (w *ServerInterfaceWrapper) ListInvoices(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListInvoicesParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "customer_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "customer_id", ctx.QueryParams(), &params.CustomerId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter customer_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "partner_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "partner_id", ctx.QueryParams(), &params.PartnerId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter partner_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "service_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "service_id", ctx.QueryParams(), &params.ServiceId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter service_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListInvoices(ctx, params)
+	return err
+}
+
+// GetInvoice converts echo context to params.
+func (w *ServerInterfaceWrapper) GetInvoice(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetInvoice(ctx, id)
+	return err
+}
+
+// CreateInvoicePayment converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateInvoicePayment(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateInvoicePaymentParams
+
+	headers := ctx.Request().Header
+	// ------------- Required header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKeyRequired
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = IdempotencyKey
+	} else {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter Idempotency-Key is required, but not found"))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateInvoicePayment(ctx, id, params)
+	return err
+}
+
+// VoidInvoice converts echo context to params.
+func (w *ServerInterfaceWrapper) VoidInvoice(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params VoidInvoiceParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.VoidInvoice(ctx, id, params)
 	return err
 }
 
@@ -29194,6 +32804,15 @@ func (w *ServerInterfaceWrapper) UpdateProduct(ctx echo.Context) error {
 	return err
 }
 
+// AdvanceSandboxClock converts echo context to params.
+func (w *ServerInterfaceWrapper) AdvanceSandboxClock(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdvanceSandboxClock(ctx)
+	return err
+}
+
 // ListServices converts echo context to params.
 func (w *ServerInterfaceWrapper) ListServices(ctx echo.Context) error {
 	var err error
@@ -29662,6 +33281,51 @@ func (w *ServerInterfaceWrapper) UpdateTax(ctx echo.Context) error {
 	return err
 }
 
+// CreateUsageSync converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateUsageSync(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateUsageSyncParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateUsageSync(ctx, params)
+	return err
+}
+
+// GetUsageSync converts echo context to params.
+func (w *ServerInterfaceWrapper) GetUsageSync(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetUsageSync(ctx, id)
+	return err
+}
+
 // ListUsers converts echo context to params.
 func (w *ServerInterfaceWrapper) ListUsers(ctx echo.Context) error {
 	var err error
@@ -30119,6 +33783,16 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/services/:id/suspend", wrapper.SuspendService, options.OperationMiddlewares["suspendService"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/unsuspend", wrapper.UnsuspendService, options.OperationMiddlewares["unsuspendService"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/terminate", wrapper.TerminateService, options.OperationMiddlewares["terminateService"]...)
+	router.GET(options.BaseURL+"/v1/invoices", wrapper.ListInvoices, options.OperationMiddlewares["listInvoices"]...)
+	router.GET(options.BaseURL+"/v1/invoices/:id", wrapper.GetInvoice, options.OperationMiddlewares["getInvoice"]...)
+	router.POST(options.BaseURL+"/v1/invoices/:id/payments", wrapper.CreateInvoicePayment, options.OperationMiddlewares["createInvoicePayment"]...)
+	router.POST(options.BaseURL+"/v1/invoices/:id/void", wrapper.VoidInvoice, options.OperationMiddlewares["voidInvoice"]...)
+	router.GET(options.BaseURL+"/v1/billing-runs", wrapper.ListBillingRuns, options.OperationMiddlewares["listBillingRuns"]...)
+	router.POST(options.BaseURL+"/v1/billing-runs", wrapper.CreateBillingRun, options.OperationMiddlewares["createBillingRun"]...)
+	router.GET(options.BaseURL+"/v1/billing-runs/:id", wrapper.GetBillingRun, options.OperationMiddlewares["getBillingRun"]...)
+	router.POST(options.BaseURL+"/v1/usage-syncs", wrapper.CreateUsageSync, options.OperationMiddlewares["createUsageSync"]...)
+	router.GET(options.BaseURL+"/v1/usage-syncs/:id", wrapper.GetUsageSync, options.OperationMiddlewares["getUsageSync"]...)
+	router.POST(options.BaseURL+"/v1/sandbox/clock", wrapper.AdvanceSandboxClock, options.OperationMiddlewares["advanceSandboxClock"]...)
 
 }
 
@@ -30607,6 +34281,306 @@ type CreateToken500ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response CreateToken500ApplicationProblemPlusJSONResponse) VisitCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBillingRunsRequestObject struct {
+	Params ListBillingRunsParams
+}
+
+type ListBillingRunsResponseObject interface {
+	VisitListBillingRunsResponse(w http.ResponseWriter) error
+}
+
+type ListBillingRuns200JSONResponse BillingRunList
+
+func (response ListBillingRuns200JSONResponse) VisitListBillingRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBillingRuns400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListBillingRuns400ApplicationProblemPlusJSONResponse) VisitListBillingRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBillingRuns401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListBillingRuns401ApplicationProblemPlusJSONResponse) VisitListBillingRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBillingRuns403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListBillingRuns403ApplicationProblemPlusJSONResponse) VisitListBillingRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBillingRuns500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListBillingRuns500ApplicationProblemPlusJSONResponse) VisitListBillingRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBillingRunRequestObject struct {
+	Params CreateBillingRunParams
+	Body   *CreateBillingRunJSONRequestBody
+}
+
+type CreateBillingRunResponseObject interface {
+	VisitCreateBillingRunResponse(w http.ResponseWriter) error
+}
+
+type CreateBillingRun202JSONResponse BillingRun
+
+func (response CreateBillingRun202JSONResponse) VisitCreateBillingRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBillingRun400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateBillingRun400ApplicationProblemPlusJSONResponse) VisitCreateBillingRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBillingRun401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateBillingRun401ApplicationProblemPlusJSONResponse) VisitCreateBillingRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBillingRun403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateBillingRun403ApplicationProblemPlusJSONResponse) VisitCreateBillingRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBillingRun422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreateBillingRun422ApplicationProblemPlusJSONResponse) VisitCreateBillingRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBillingRun500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreateBillingRun500ApplicationProblemPlusJSONResponse) VisitCreateBillingRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBillingRunRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type GetBillingRunResponseObject interface {
+	VisitGetBillingRunResponse(w http.ResponseWriter) error
+}
+
+type GetBillingRun200JSONResponse BillingRun
+
+func (response GetBillingRun200JSONResponse) VisitGetBillingRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBillingRun400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetBillingRun400ApplicationProblemPlusJSONResponse) VisitGetBillingRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBillingRun401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetBillingRun401ApplicationProblemPlusJSONResponse) VisitGetBillingRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBillingRun403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetBillingRun403ApplicationProblemPlusJSONResponse) VisitGetBillingRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBillingRun404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetBillingRun404ApplicationProblemPlusJSONResponse) VisitGetBillingRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBillingRun500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetBillingRun500ApplicationProblemPlusJSONResponse) VisitGetBillingRunResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -31741,6 +35715,497 @@ type UpdateEmailTemplate500ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response UpdateEmailTemplate500ApplicationProblemPlusJSONResponse) VisitUpdateEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListInvoicesRequestObject struct {
+	Params ListInvoicesParams
+}
+
+type ListInvoicesResponseObject interface {
+	VisitListInvoicesResponse(w http.ResponseWriter) error
+}
+
+type ListInvoices200JSONResponse InvoiceList
+
+func (response ListInvoices200JSONResponse) VisitListInvoicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListInvoices400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListInvoices400ApplicationProblemPlusJSONResponse) VisitListInvoicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListInvoices401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListInvoices401ApplicationProblemPlusJSONResponse) VisitListInvoicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListInvoices403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListInvoices403ApplicationProblemPlusJSONResponse) VisitListInvoicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListInvoices500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListInvoices500ApplicationProblemPlusJSONResponse) VisitListInvoicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInvoiceRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type GetInvoiceResponseObject interface {
+	VisitGetInvoiceResponse(w http.ResponseWriter) error
+}
+
+type GetInvoice200ResponseHeaders struct {
+	ETag *string
+}
+
+type GetInvoice200JSONResponse struct {
+	Body    Invoice
+	Headers GetInvoice200ResponseHeaders
+}
+
+func (response GetInvoice200JSONResponse) VisitGetInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInvoice400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetInvoice400ApplicationProblemPlusJSONResponse) VisitGetInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInvoice401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetInvoice401ApplicationProblemPlusJSONResponse) VisitGetInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInvoice403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetInvoice403ApplicationProblemPlusJSONResponse) VisitGetInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInvoice404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetInvoice404ApplicationProblemPlusJSONResponse) VisitGetInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInvoice500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetInvoice500ApplicationProblemPlusJSONResponse) VisitGetInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateInvoicePaymentRequestObject struct {
+	Id     Id `json:"id"`
+	Params CreateInvoicePaymentParams
+	Body   *CreateInvoicePaymentJSONRequestBody
+}
+
+type CreateInvoicePaymentResponseObject interface {
+	VisitCreateInvoicePaymentResponse(w http.ResponseWriter) error
+}
+
+type CreateInvoicePayment201JSONResponse PaymentRecorded
+
+func (response CreateInvoicePayment201JSONResponse) VisitCreateInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateInvoicePayment400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateInvoicePayment400ApplicationProblemPlusJSONResponse) VisitCreateInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateInvoicePayment401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateInvoicePayment401ApplicationProblemPlusJSONResponse) VisitCreateInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateInvoicePayment403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateInvoicePayment403ApplicationProblemPlusJSONResponse) VisitCreateInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateInvoicePayment404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CreateInvoicePayment404ApplicationProblemPlusJSONResponse) VisitCreateInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateInvoicePayment409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateInvoicePayment409ApplicationProblemPlusJSONResponse) VisitCreateInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateInvoicePayment422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreateInvoicePayment422ApplicationProblemPlusJSONResponse) VisitCreateInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateInvoicePayment500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreateInvoicePayment500ApplicationProblemPlusJSONResponse) VisitCreateInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VoidInvoiceRequestObject struct {
+	Id     Id `json:"id"`
+	Params VoidInvoiceParams
+}
+
+type VoidInvoiceResponseObject interface {
+	VisitVoidInvoiceResponse(w http.ResponseWriter) error
+}
+
+type VoidInvoice200ResponseHeaders struct {
+	ETag *string
+}
+
+type VoidInvoice200JSONResponse struct {
+	Body    Invoice
+	Headers VoidInvoice200ResponseHeaders
+}
+
+func (response VoidInvoice200JSONResponse) VisitVoidInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VoidInvoice400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response VoidInvoice400ApplicationProblemPlusJSONResponse) VisitVoidInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VoidInvoice401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response VoidInvoice401ApplicationProblemPlusJSONResponse) VisitVoidInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VoidInvoice403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response VoidInvoice403ApplicationProblemPlusJSONResponse) VisitVoidInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VoidInvoice404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response VoidInvoice404ApplicationProblemPlusJSONResponse) VisitVoidInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VoidInvoice409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response VoidInvoice409ApplicationProblemPlusJSONResponse) VisitVoidInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VoidInvoice412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response VoidInvoice412ApplicationProblemPlusJSONResponse) VisitVoidInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VoidInvoice500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response VoidInvoice500ApplicationProblemPlusJSONResponse) VisitVoidInvoiceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -36727,6 +41192,95 @@ func (response UpdateProduct500ApplicationProblemPlusJSONResponse) VisitUpdatePr
 	return err
 }
 
+type AdvanceSandboxClockRequestObject struct {
+	Body *AdvanceSandboxClockJSONRequestBody
+}
+
+type AdvanceSandboxClockResponseObject interface {
+	VisitAdvanceSandboxClockResponse(w http.ResponseWriter) error
+}
+
+type AdvanceSandboxClock200JSONResponse SandboxClock
+
+func (response AdvanceSandboxClock200JSONResponse) VisitAdvanceSandboxClockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdvanceSandboxClock400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response AdvanceSandboxClock400ApplicationProblemPlusJSONResponse) VisitAdvanceSandboxClockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdvanceSandboxClock401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response AdvanceSandboxClock401ApplicationProblemPlusJSONResponse) VisitAdvanceSandboxClockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdvanceSandboxClock403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response AdvanceSandboxClock403ApplicationProblemPlusJSONResponse) VisitAdvanceSandboxClockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdvanceSandboxClock500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response AdvanceSandboxClock500ApplicationProblemPlusJSONResponse) VisitAdvanceSandboxClockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListServicesRequestObject struct {
 	Params ListServicesParams
 }
@@ -38950,6 +43504,200 @@ func (response UpdateTax500ApplicationProblemPlusJSONResponse) VisitUpdateTaxRes
 	return err
 }
 
+type CreateUsageSyncRequestObject struct {
+	Params CreateUsageSyncParams
+}
+
+type CreateUsageSyncResponseObject interface {
+	VisitCreateUsageSyncResponse(w http.ResponseWriter) error
+}
+
+type CreateUsageSync202JSONResponse UsageSync
+
+func (response CreateUsageSync202JSONResponse) VisitCreateUsageSyncResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUsageSync400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUsageSync400ApplicationProblemPlusJSONResponse) VisitCreateUsageSyncResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUsageSync401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUsageSync401ApplicationProblemPlusJSONResponse) VisitCreateUsageSyncResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUsageSync403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUsageSync403ApplicationProblemPlusJSONResponse) VisitCreateUsageSyncResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUsageSync500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUsageSync500ApplicationProblemPlusJSONResponse) VisitCreateUsageSyncResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUsageSyncRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type GetUsageSyncResponseObject interface {
+	VisitGetUsageSyncResponse(w http.ResponseWriter) error
+}
+
+type GetUsageSync200JSONResponse UsageSync
+
+func (response GetUsageSync200JSONResponse) VisitGetUsageSyncResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUsageSync400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetUsageSync400ApplicationProblemPlusJSONResponse) VisitGetUsageSyncResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUsageSync401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetUsageSync401ApplicationProblemPlusJSONResponse) VisitGetUsageSyncResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUsageSync403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetUsageSync403ApplicationProblemPlusJSONResponse) VisitGetUsageSyncResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUsageSync404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetUsageSync404ApplicationProblemPlusJSONResponse) VisitGetUsageSyncResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUsageSync500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetUsageSync500ApplicationProblemPlusJSONResponse) VisitGetUsageSyncResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListUsersRequestObject struct {
 	Params ListUsersParams
 }
@@ -40522,6 +45270,15 @@ type StrictServerInterface interface {
 	// CreateToken Exchange email and password for an access token
 	// (POST /v1/auth/token)
 	CreateToken(ctx context.Context, request CreateTokenRequestObject) (CreateTokenResponseObject, error)
+	// ListBillingRuns List billing runs
+	// (GET /v1/billing-runs)
+	ListBillingRuns(ctx context.Context, request ListBillingRunsRequestObject) (ListBillingRunsResponseObject, error)
+	// CreateBillingRun Start a billing run
+	// (POST /v1/billing-runs)
+	CreateBillingRun(ctx context.Context, request CreateBillingRunRequestObject) (CreateBillingRunResponseObject, error)
+	// GetBillingRun Get a billing run
+	// (GET /v1/billing-runs/{id})
+	GetBillingRun(ctx context.Context, request GetBillingRunRequestObject) (GetBillingRunResponseObject, error)
 	// ListCustomers List customers
 	// (GET /v1/customers)
 	ListCustomers(ctx context.Context, request ListCustomersRequestObject) (ListCustomersResponseObject, error)
@@ -40549,6 +45306,18 @@ type StrictServerInterface interface {
 	// UpdateEmailTemplate Update a email template
 	// (PATCH /v1/email-templates/{id})
 	UpdateEmailTemplate(ctx context.Context, request UpdateEmailTemplateRequestObject) (UpdateEmailTemplateResponseObject, error)
+	// ListInvoices List invoices
+	// (GET /v1/invoices)
+	ListInvoices(ctx context.Context, request ListInvoicesRequestObject) (ListInvoicesResponseObject, error)
+	// GetInvoice Get an invoice
+	// (GET /v1/invoices/{id})
+	GetInvoice(ctx context.Context, request GetInvoiceRequestObject) (GetInvoiceResponseObject, error)
+	// CreateInvoicePayment Record a payment
+	// (POST /v1/invoices/{id}/payments)
+	CreateInvoicePayment(ctx context.Context, request CreateInvoicePaymentRequestObject) (CreateInvoicePaymentResponseObject, error)
+	// VoidInvoice Void an invoice
+	// (POST /v1/invoices/{id}/void)
+	VoidInvoice(ctx context.Context, request VoidInvoiceRequestObject) (VoidInvoiceResponseObject, error)
 	// GetMe The authenticated caller
 	// (GET /v1/me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
@@ -40669,6 +45438,9 @@ type StrictServerInterface interface {
 	// UpdateProduct Update a product
 	// (PATCH /v1/products/{id})
 	UpdateProduct(ctx context.Context, request UpdateProductRequestObject) (UpdateProductResponseObject, error)
+	// AdvanceSandboxClock Move the sandbox clock forward
+	// (POST /v1/sandbox/clock)
+	AdvanceSandboxClock(ctx context.Context, request AdvanceSandboxClockRequestObject) (AdvanceSandboxClockResponseObject, error)
 	// ListServices List services
 	// (GET /v1/services)
 	ListServices(ctx context.Context, request ListServicesRequestObject) (ListServicesResponseObject, error)
@@ -40720,6 +45492,12 @@ type StrictServerInterface interface {
 	// UpdateTax Update a tax
 	// (PATCH /v1/taxes/{id})
 	UpdateTax(ctx context.Context, request UpdateTaxRequestObject) (UpdateTaxResponseObject, error)
+	// CreateUsageSync Sync usage now
+	// (POST /v1/usage-syncs)
+	CreateUsageSync(ctx context.Context, request CreateUsageSyncRequestObject) (CreateUsageSyncResponseObject, error)
+	// GetUsageSync Get a usage sync
+	// (GET /v1/usage-syncs/{id})
+	GetUsageSync(ctx context.Context, request GetUsageSyncRequestObject) (GetUsageSyncResponseObject, error)
 	// ListUsers List users
 	// (GET /v1/users)
 	ListUsers(ctx context.Context, request ListUsersRequestObject) (ListUsersResponseObject, error)
@@ -40957,6 +45735,104 @@ func (sh *strictHandler) CreateToken(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(CreateTokenResponseObject); ok {
 		return validResponse.VisitCreateTokenResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListBillingRuns operation middleware
+func (sh *strictHandler) ListBillingRuns(ctx echo.Context, params ListBillingRunsParams) error {
+	var request ListBillingRunsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListBillingRuns(ctx.Request().Context(), request.(ListBillingRunsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListBillingRuns")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListBillingRunsResponseObject); ok {
+		return validResponse.VisitListBillingRunsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateBillingRun operation middleware
+func (sh *strictHandler) CreateBillingRun(ctx echo.Context, params CreateBillingRunParams) error {
+	var request CreateBillingRunRequestObject
+
+	request.Params = params
+
+	var body CreateBillingRunJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateBillingRun(ctx.Request().Context(), request.(CreateBillingRunRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateBillingRun")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateBillingRunResponseObject); ok {
+		return validResponse.VisitCreateBillingRunResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetBillingRun operation middleware
+func (sh *strictHandler) GetBillingRun(ctx echo.Context, id Id) error {
+	var request GetBillingRunRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetBillingRun(ctx.Request().Context(), request.(GetBillingRunRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetBillingRun")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetBillingRunResponseObject); ok {
+		return validResponse.VisitGetBillingRunResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -41277,6 +46153,131 @@ func (sh *strictHandler) UpdateEmailTemplate(ctx echo.Context, id Id, params Upd
 		return err
 	} else if validResponse, ok := response.(UpdateEmailTemplateResponseObject); ok {
 		return validResponse.VisitUpdateEmailTemplateResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListInvoices operation middleware
+func (sh *strictHandler) ListInvoices(ctx echo.Context, params ListInvoicesParams) error {
+	var request ListInvoicesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListInvoices(ctx.Request().Context(), request.(ListInvoicesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListInvoices")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListInvoicesResponseObject); ok {
+		return validResponse.VisitListInvoicesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetInvoice operation middleware
+func (sh *strictHandler) GetInvoice(ctx echo.Context, id Id) error {
+	var request GetInvoiceRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetInvoice(ctx.Request().Context(), request.(GetInvoiceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetInvoice")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetInvoiceResponseObject); ok {
+		return validResponse.VisitGetInvoiceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateInvoicePayment operation middleware
+func (sh *strictHandler) CreateInvoicePayment(ctx echo.Context, id Id, params CreateInvoicePaymentParams) error {
+	var request CreateInvoicePaymentRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body CreateInvoicePaymentJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateInvoicePayment(ctx.Request().Context(), request.(CreateInvoicePaymentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateInvoicePayment")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateInvoicePaymentResponseObject); ok {
+		return validResponse.VisitCreateInvoicePaymentResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// VoidInvoice operation middleware
+func (sh *strictHandler) VoidInvoice(ctx echo.Context, id Id, params VoidInvoiceParams) error {
+	var request VoidInvoiceRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.VoidInvoice(ctx.Request().Context(), request.(VoidInvoiceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "VoidInvoice")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(VoidInvoiceResponseObject); ok {
+		return validResponse.VisitVoidInvoiceResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -42641,6 +47642,52 @@ func (sh *strictHandler) UpdateProduct(ctx echo.Context, id Id, params UpdatePro
 	return nil
 }
 
+// AdvanceSandboxClock operation middleware
+func (sh *strictHandler) AdvanceSandboxClock(ctx echo.Context) error {
+	var request AdvanceSandboxClockRequestObject
+
+	var body AdvanceSandboxClockJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdvanceSandboxClock(ctx.Request().Context(), request.(AdvanceSandboxClockRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdvanceSandboxClock")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdvanceSandboxClockResponseObject); ok {
+		return validResponse.VisitAdvanceSandboxClockResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListServices operation middleware
 func (sh *strictHandler) ListServices(ctx echo.Context, params ListServicesParams) error {
 	var request ListServicesRequestObject
@@ -43165,6 +48212,56 @@ func (sh *strictHandler) UpdateTax(ctx echo.Context, id Id, params UpdateTaxPara
 	return nil
 }
 
+// CreateUsageSync operation middleware
+func (sh *strictHandler) CreateUsageSync(ctx echo.Context, params CreateUsageSyncParams) error {
+	var request CreateUsageSyncRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateUsageSync(ctx.Request().Context(), request.(CreateUsageSyncRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateUsageSync")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateUsageSyncResponseObject); ok {
+		return validResponse.VisitCreateUsageSyncResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetUsageSync operation middleware
+func (sh *strictHandler) GetUsageSync(ctx echo.Context, id Id) error {
+	var request GetUsageSyncRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetUsageSync(ctx.Request().Context(), request.(GetUsageSyncRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetUsageSync")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetUsageSyncResponseObject); ok {
+		return validResponse.VisitGetUsageSyncResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListUsers operation middleware
 func (sh *strictHandler) ListUsers(ctx echo.Context, params ListUsersParams) error {
 	var request ListUsersRequestObject
@@ -43585,326 +48682,385 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Jc9tGmjD8V7r47VuWagmKpChZR721oziJx4nteCx7vDORX7IJPCQ7ArsRdEMSx+X//lU/3Y2DBHjL",
-	"kmJu7WZlAujzuc8vNV+MI8GBK1k7+1IbAQ0gxj9/+kCH+v8HIP2YRYoJXjurfRgBiUGKJPaB3EAsmeB1",
-	"kkjaD4EwTnqvBt4bqvxRr1Gr1+COjqMQame1q1r7qlar16Q/gjHV46pJpB9IFTM+rH39+rVei2hMx6Ds",
-	"Al4ksRRx+RJ6HO5U18c3ekQMiBoBiWK4YSKRJKJD0NMz/fqfCcSTWr3G6VjPZ74prGRM714DH6pR7eyo",
-	"1a7PrKxeexUsOAkWFLd7Sg+h5R8dec+Ddt/rwMnAo61+0zv0O8ERHA+e05O+W2BE1ShbHwtq9VoMfyYs",
-	"hqB2puIE8msdiHhMVe2sliT4ZtlaYRwJBdyf/AqT2XVfkISzPxMg1zAhEcSEcQU8gIDAYAC+InuUfPz4",
-	"6kfCJKFkKERA/JFgPuw3yHtQ8YTxIbllaoRnLunYjER5QPoimJAYopBOJD4dsFgqfUqR4BKKR3Q0aPon",
-	"9KjtHfWb4HXoIXing0PfawfP/Vb/BI5pq+mOyIBldki5PXp6kxW32T46qtfGjLt/txaf1/v05Ld3bufE",
-	"3ScZQQyP+RirAW/lYx0gGSjHG0s4cHP+iPIh6FPrUwkBEZzsUYm0RJOg3v45oUQqGgIRHN/rtNrTxKWF",
-	"xKV8k5YgVQHJYSnGv2ZjpmYX/44OgUj2n0ryEuJ3+akCGNAkVLWzo2Zdz8vGybh21m428QzNv7IT1EA1",
-	"hNjQQ3fjSA5/oMFLquCWIk77QkMfrpBGUch8qld4EMWiH8L4v/+QerlfsjPSXwR6ghvggYi7CY+B+iNN",
-	"tmv1WgCKsjC9HP0GCVhAuFCEcnkL8bn+e4QwSyWR9AaQ4klFVSL13vQpMoXX8QMNiFtqurGRUpE8OzgI",
-	"hC8b1I8FZ9KLQqo0RWvYdbr1y4OSZX7Nn+p/xTCondX+v4OMfx2Yp/LgnRnEnGEZ8OH+fJGEZod9Tcip",
-	"P9LAF5MBZSEExf0aGA0aeg0/0EATCZBqs3ugIQvw5a6ZcfoaYjOJBni9SHwfwT6OhWaQv6dDpUhbrw0Y",
-	"hEHtrAZjPVC9NgYp6VC/FMUiglhNyJV5eFXTI4+ZlAjyn7O77GjQzN+l2+7adzmz1W1c5Rsa6unMpZn3",
-	"PcZxLnd2eF8vBB+EzN/stlhGKbt28C7j3UHIhiOVv7mL9N4sbWeSTJFZfe5SsTAkfdAAFsXCBymLCNVp",
-	"nmaXkG5h3RuYv/xtIZbbuW+XKzP+5idxDFxpOq4Ar+VnEfdZEADf6F4G6Si5O/iXSGISixDImE4QeQKB",
-	"N1E84MPsgH/ODbPeCWcL2dZp+jQMIX4mK3bytV57KThsdHpiMIC4O9TDFIgPkwQfGdpDQsGHEBN6Q1mo",
-	"KXHhGFs5YvHSjLTeCeYWs40jfKUI3DGpICD9RBV3glNZcv6KK4g5DX/SZHUzGmFHyp/lpRiDZSMa/G9j",
-	"wYdawtEQKlkARR6aO0q3LHIJ8Q3ExCxvbfx3S9vGyV5wknC4i8DXh6spehJDxi/dXPrIAyb9UEh71G+F",
-	"+lkkPNjolLlQ3QGOkjvmt4LIxB+l+lgR0TvZsb4Vivxsv17vKLP5t3GWej04Wl1zMeTzTDKtSythCCdS",
-	"ATy+dzH4ggdMf/qz4aObCYIog3fHTI6tfDwlf1jddpQJQOdkAMofEaYIHVLGi5QgJwLm10p+dvLNuqLg",
-	"1EK3RWEzW0WqkCBrpqFhURr1mA8feUr5tiF5awDSHJINkximodjKptT3RcKRamWvkr2LF+9/e/vqsvvx",
-	"/ev9IuXI8TK7apJf9oZS+NSSt0JECAfQynNE41TGze3VYkOO53yt1z4I8YbyiZVH5Ua3EVMFXdTWpkRv",
-	"IciY8gmhSsE4UlJr7yqekJAqjYg5gG/nRDT9mV4bSRe37pkXFraNo35PFRA7oNsMHSiIkcAM2Q1wIhFd",
-	"UUDKmQDRTuFd6HdnVeFL84kmVLeUqUaZcS+nzX6t1z5ymqiRiNl/NiRdCQ4EXOlPitf3xig0Gn6cMuDH",
-	"EOh3aTglALay6yssbd2bm17WVrScbD99OrOX3F19+vTJu8hNX254ob4PkWbbODU05ltk8c6seqKR8Ceu",
-	"mJpsTZG6Bq2NJHJa9y1RmbQSrl80GgUlAUMRjqtM1csjZjt/s7kNELuDbehRudVvhyAGYkwZJ3ESGmtY",
-	"LK6BN9AaZb/Xw18MhzEMqflq+or/Lm4JJWPB1eiZJAFl4YQkkg6B9MEXYzDmxD4LQwjInwnF00CjAk/G",
-	"tbPfa2N6V6vXQoraPr0Z1j7PGMfqtYuIWcuyNSowY6HyY9Bw36WqYKkOqAJPsTHUSsZy3/QnS1i36zUW",
-	"LPWa3kBXX81KazEmvC+zDzSP4hB3l5w9imHA7soRMEr6IfO1kBEr57e4hkldk1EtMw05k0AMOZ0ZOIYb",
-	"cb3iprT2uAgsf4XJe/2asTk6C/DvxheBp5Juyg5Yz192BiOi/wf4KoORF/gSUonACIM0fJeDmQENJdSn",
-	"wMhdQ97ibK2l1Rbn6UuaQq5gzLgkgofmpMf0GghFg7v0RQSB/pESO4Q++8V+lvxB4ZIXHQOui4bhbwM0",
-	"3s27EIthX+vTKCbBj0GVg9btSIQITA1yORK3HLdLGDdGqLz3YP5m7Byz2/mcbug1M9bP5Xaj334Dipbs",
-	"J6AKiSZTMJaLwDQ9FbcwGsd0MrN+HLN89T+wMGR8+DMyDe6XeMeQdoYTstcyZHS/rulkrCDWPx7u14mE",
-	"MaOcJzTUvxzv10n2r1Z7v076DDhn5od2Z79OVJz75fB4v0BwzXy1ei2dRnOy3ByaEGd/ZoPre8wGLiXU",
-	"drtvRAAhsmM7aRRDRBGsIyGV/rM7YHdQ+CGik3Lq/yITQT5GwTLoPWY8/2trGuEjKuWtiIMZN9PxfKSv",
-	"125jpuA3Hk6Mv+prvZZIiB0BmQdLH917X7+WoO2LRCoxNlJvca00CGKQspRNoM4WT8qfrccbA6aMLrBo",
-	"P28EN6hhLK1++SqMWyC/AOcoWJfTLskzSxiheU4kIIwae4fWd+3RnxPal1rAGwijqFy+eyaJuOVLUOd6",
-	"LRpZ2+jMEyckzj9OBwCX5m0NWAjrq12gtSoUPmBcHXdqJf6+atbr7shsqp7CYAZxuWtPd5hNX4C+wk4+",
-	"z4H9tXh3Dj3yURVo2ZyDLpFWtmMNGv/v9wvv35+/tL/+171gRBEOfzSuWemMbZfv0AdN3Bd1/BXZqOCZ",
-	"8qQhcGbFh+Urrsa4AqXrzEGt+5GDzjN551mGdZLQGAgNb+lEEqbWQLjCtS8lN7lDmgeMDyNwpGxgA5Fj",
-	"ipLkuDD1FbtBURpN5OXM1n69JU77GNHzATBkOVjVVzwWN9Cd3tYUM4sTIOZNo16b143FjexxYf7azwne",
-	"fSFCoHx9dlQms/ykT+0DjKPQQkrx6vsiKKGAPzMIA3lGGi/EOKJ80nhLx1AnDTfhzL9xljppWCuze+7+",
-	"6cSq3E/vRKxo+PH96zppvOI3Ar9Kxn2Icz98EIqGuX//mMCPVOlhfqQT2ZhnOViFIW8q1MjEHHdJcJiy",
-	"J0+UEHUUWqz1iPTspsiXL1MH8PUrOskS6JXu8AFFDrfRuoGbdWWJAkyuJVA8dbDNkZhWU//PQuq0JlG7",
-	"V9CcZhaLgv9KePwURC2Elofh+EUiugHbLwy0Je69w4WniAszYI4XloabTJnQ0Usyu2yp0H0xpv6IcfBi",
-	"oAH+oN8nez0HlL066SX8motb3sVQQP2D9YN19UJ6ddJoNPZL2Y2NHSxT1vERoYqgvlQngVAY+yFiwgFj",
-	"bPANSfZ6GFvD+LCL+NaQSsR0CL19DHBAlcOE+BN9t6XrSGMWvyygLGbBdXNo2XdlpOXvQEM1mj3vTPzK",
-	"oonF9WITqfmsbCZnSy89RzQ2EzEglJOLd6/QWJszBlKtntVSFa5UI0gpXVlsMuNDdxNyRGMISH9C4Abi",
-	"CQmZcZJN2dqzNIqyAaUkVJKey7Nwphj9FSZZpEYaG8sdUqnS7IslUOGNhgQIXoxoPFzZ1FB0hM01HOde",
-	"/VqvFUB0iry0liAvCWeqG8XMhyWVnCnoKc5fGK8Mot6IIKkCqCgWN0wLZvrmx/gigpd+ECS+IsNYJBHZ",
-	"63HBwVwg/iKJFKHxpopEXx8UrNLWE6rlQa0qlcGhWdUlKMX4UJboG9S/TqJuKPz0imZF+JABV9ZSUfXU",
-	"uCO60rg9ZjUozYR94AribhKH5WZPA1SlzwYxQFfFjIblwxfp2aIL/82+/UrB+CUeNI5xA5oIdv9MhKLd",
-	"YR8xLwltSJHJtJgWzrVqKFb+qkRAyZ1N/sTLzrdwGtmx1Wcuc+ZYquHWQcgrHiVqVeF/FoamGaN7RpiJ",
-	"GaJjQEpkA6lwmdPCxzIiRAE01/s289WtIjKUOTVmQTxTYWNWIpPMw4AViV0RP9JkFntf3w5fpgIdaBwQ",
-	"fEz24E7FlLz8gdC+uDG3L8VAmcf758Z+a+NGsgcIEy7/xmvV10TIqZiodHjCuF5SBDHR5P2ceC0tRCbc",
-	"BmKtPP0qmF2NuOV4yk00x1zMnIkBpmMMURQDMtYDNAjGF41d3CIlAfhsTENiYMnmAtwKEoXUB1knXAsm",
-	"hJJfLn97SzhK2rMCihmwDPOLwzfIe5cs5czXPo3jSW7GcxcrZPMSxiIGNHfHMMDYor1Ou016ZsauEqIb",
-	"xeAzCb39YrpZq904ahZ9AN7//N70Tj9/adVb7a97V1eN3D/3/6fcWJpzS2Rjf7z8cWnvwhRI2KPKjVx2",
-	"22/hNu/dfDy+nUdrB17VZ/FWKDawEXF5+WiFo85bnLtOZa10peqVEBTDb0fACU29Oc80wYkoC0ifhpT7",
-	"QCIqNYYwJQtm6qVcPDKREXAMxQ7oRJa40zTWRVoFCBJwwU0iDEAqtw5mdew+DDT2Ia228cpMEjNDYKmj",
-	"S5U8PD7K0cpmKWXOljZ1Wgt3pSAeM26y05bZVvnK3SgQnBu6okaUk6kTK+zq+eGCBNDi0lbb1rS6OnVz",
-	"JbsuA2RkziWSvYkq6Y5dWMk8Bl8IQdFYzjWT67rYw3KZe5FMPsjH7ywxexbvkxMuUOHqRhBbTr6Us2rl",
-	"qIY0l+qc4ITGwarxD3hgf1rOwRpSvnQAon63OjJjBc0VCZNWJLuoNlYPKkElUXcAyw+sxDXwxUYe81q2",
-	"//zuSldXnwLQPLi4zefXOwuTBQCsRIy81DoLDC/EeCw4yQVHy7oJSg8AaRwaTUCSvZ9ZCORywn1ylTSb",
-	"7WNyOaIx1MlboWg8KajlPg6KmefpKKXKeYlYvSIDMjOtIL3/Q0u9KL3nF7fGAF8XHLh9r3I/eU+ZSArZ",
-	"L0bIrM3EXrvhidZZrA4pnHpBbWCl+ThvOs2tLw7KKOVaQV+Wdy+L6zb/rhsDldUmjvXJ5YhptWeytAcF",
-	"j+KnG335M+6TpR2wi8isI6/LB+zWC1GGZSMiL38myRA4xPraiPuinoukBSL0BlG2cmU5aOCEHX0eISjM",
-	"XwrMujYi5CVsMi/1mDUvO9jqJHq54AS88SxQznzUTcn7FKrlTtJUlsDQa04oF3wyFok0R3duzjU9cKOy",
-	"VcTFSwWGwi0PoZcKojIAXdm2u56bPh+munUffhoAmPHMPAvM8bl0GUW6UwCtwpkUGaejDe4G1g0TwBtZ",
-	"KzzAz6my8y4rr/WuQ2Q3oaDrInyqKrRSX+kcZWGtwOc86JQDSzps5b0ZWj8bKO2rMp+SyX+pEzmRCsYo",
-	"EmkcxxoHlOcT3LQKpQj1rbFs5qhWQbdBLMYrkrE5/FSJlcaaEWhrdXs6uInKg32YCAgjymwQ+ZDfez7n",
-	"AHhg7Ns0imJxY7INcu4rdORa9lkzcg3+4VPuQxhWBEhmxHwGAl1GYckNBoLDSvRa2hmKwKyAU666ltTV",
-	"UZ1zikdXgqqTojXc/KZRSotrwaSOIcVSdiMRMp+BfcFJP/qdrhY9usOYcpwhPaEl0nj0ktO8ymzPlfD2",
-	"0bgWioe4GeVbWVuORTK0VXM+vn9N9qia0pX3N8sLqFI66zXrWKnM2DMFUSKqRnZmJokyGZqLbiJPT506",
-	"q6ebdxMO+TfFZH2payJzvfbOxiGUZMGMGe8iILPKkJEYYwHMDetXl7qgdVSmb5jVspxEbM9t0+QRrL0A",
-	"LlCoeMSfRpO8n/MP0beFyxpzxgrFkPHy68JHaSHNNC8AL5pQlZtr3gSWIC7A92fSLdu8r/UrH8iYBtD4",
-	"Bmk0hcPYOF3G3jVmVqwovD5EbshymXbtxV7peV6R3ERzjmzNBCN7zkvgn7mTB3EtTSPclBOMev9peqef",
-	"sz8b3b95n7+068fLOPrmw7M5oTnn/jBypeMlG0iWdoh3IeVb9koETKLHshtB7EOZv/kSFOlPrMBRHrZI",
-	"4+skWmqEnNlqZpjN3BPbdRLIVW9XX807NBSUmFacdJwj59WVYZETMZljGfbzlEeFlJO9pvPHMQw6MEKH",
-	"BLV/TqQWGpkiVBJX56kggVRxkHpNRt0NbqFSrc77LaZdFDMAOANP6ZXMHuQcXNcX8qD4jsi6HZx/56xy",
-	"064KuUKyGQ9WtO7pL1a3nG7modSCu4v0WlbCT9fYXelAZLTiecho5eOYow6l09fNPeZvaGqumS1O380C",
-	"NHhnsGZFeaOMM8wFe/taKUNY8sPNiE/VGWQmmSmLXD6EeG9Kp4gTLvfrxKSq1q2KQfYkuLeMflLwUk4Z",
-	"ddI0V2vRKbPi2CVuKU/m24t7a6qFW5cSZ+8+A75i/NpUkJmNVusUYtc6VaFr5RIYTZToWuNeScCeeUDQ",
-	"q46m3khI5WFUEBI8qdVMVAT3bH0S4yDHn9QIWGzZu4shQumABfvnRKgRxLdMAjqSjMpqppMEqD+a8cbl",
-	"YkkeIo3U2cVsrc+yzAt8QWLZXwlhqAWZvSt9iCHzMfNHcGLfIp+gL5mCq1pFjnExSGLpIlbmoxVf1w+W",
-	"dkguhzUh5RtbUlQSL72sTc0Nuelmz6VwsCVXk9XbmoKRehG/NrdbhJSvp4E/STTfsJhGAVMXhcA/Vnxb",
-	"CQ+mIHsbQF0JhhM/XBUKN/NLrCbxbk/crU7yekBFbVMNbW3ZeiOTja+BRq60SwNnKJnfvTIfHc+aKUoi",
-	"VBej/NgkMnZ9zGRcflnFBMjC0nKR6OnatmeWmDZA2OOsAs0q5aEXxHSgeiThioWpiUaTfZuMKG0APIa9",
-	"Yh4yFlXipGf0gt456cWgMHmZKHoNWKefw63lFnnFAufKaxT2w3KVIqR8W1VzvnOO99eWKFflirP4ETPu",
-	"s4iWeM9pxLBO8JLLXzUsKVV0Z55cM9NmYX4xYrvuX5npZrCt+rfLlJw19WbnlGr4MAL0GhNNMWyuvE3y",
-	"hDvbYcJ+3KiKsFtL0sGjy9crwe18nnfxv9rTni3GnLVwIIXa4HmypleKYTEIK5hpZrt1lNI1W0J6lg5x",
-	"8v7nF+S0c/Sc2ILVJBB+MgZekvi/TqGJ0nOeE2XjOlUtyQtzdTHKIoe5VJT7UNWI0TbLCkxRD5lEkYir",
-	"okUdkShJuTFVw8uCvvCH2QP7+P4V4XRswlcgPXn9+uLIEHzqZs2pdHg75SCHRHE7oeYbmzHWoNAPUdNq",
-	"Vl2xOvaamrMZ7pvWtl75pKe9UOVHMGd7aV7LN4OzcVrnYr44i28tA5fLZgDSuy4LinRq8UfTceMPCNd5",
-	"kLaHuCFs4+WvBeDrXuKaCHGfV5ypYu1pVQxj4v9MwD4vC4iZczmLDv6B7AB5vN/EHpAbZ0sK2HcNVFWg",
-	"8qBQsgUA+WAFqoeXYx6wzuZGVFqf4LeTQpZteZFb3IOCKMLXdsB0S2Rs3WOvOuKHXNaaMunMVt4DDRi3",
-	"ZUWmSMEI/Ou5ib5VUlk2fFl9P0y9WLbEX90towzUywv9fcK8JWO8GNMJCUSD9KwJpYcGwp4z9PTwLWMc",
-	"zRrRGJugC50XcVrPY16twMx6VGo2sKU8S/O02M3abZvuNbP5PqtALMsz4E51gwS6DtMKW12curzdsg5Y",
-	"hrWyyt38ZOE/07T5eUdlwSRL5l/Oomo/yyUBu0ouK0FIVkVltc80jHSBB3K1HNxHkeo7mzfxLfKBi9m+",
-	"i7ODc6A3VSSwkBxsgWxducaCUa7D0Cy9yqcwrHLWUweT39u8XAW7pIeRZBzR3kCKKSL0zGnOVutbWFSj",
-	"Om565vCcu3JBBb+pun2CQ51obJJpi0Isn1eonbdMGLct17egUN+8mdJkQyyslYadS1CScMFhqZXMq/4q",
-	"5wHd3CRa5wNNKW0tTz8X5s1eSvGa8etZiIC7iMWwIiUt5UjTGIe0Izd86c6ViGEQC64euibAjHMFu8kz",
-	"PkylMbJn3VJy/zzXQMeUq7DZqWMJ4c2SFZ6KEQczRTP0iBr6pEmMN2EKhSaeqxUMqCjQ8cFV3PA+vn+d",
-	"ZbjmlIPjTlE3OK6XB652vc///V+LOOJapQrSJNp5xQk+0LvHYV6IS7vx2sjcOmlqkb/VbNZJEuk/O2ll",
-	"S1cok85W02yUx+8eLhe/+4AGj9iIzevJBx/o3bf0ujy2iytPA8RVVpzWw4gtGvM2EFk+0LuHtWw8wnuf",
-	"vVxHvae1eawnUV3mYB327r4pyx13XeBNABi+OWnUKvlN17nRnUTzA9C41GQxXdw2v7HCYIX1LRQw8Nxs",
-	"j/5vl669vQ6nU8eyVL615qMPU5zuwfqNbjVG6SHYpTsnR+TFBk5dff8bSdKlIvF7u2QUTLF+U2bWXEre",
-	"fVytMUu242y2K5cX3LC0wirQWUEPpk0bc6LYNHQ8jJyAdGkDQUF//2RTBrdbiqP0Vt3KpkPWbH4nph2W",
-	"9LJdMe0wm+vihrKQ9lloldgp0cQ8rQopXst0l41ZBtn/xH3+ZMBiyYJKCwJ9lq2cZKZ+nWtcUpy3wtK7",
-	"3AHMj98qTr2FOlJTe9nwTPKlfMsCptN6yVXW8Fwrk4qeGdm7QxfEtlIPEpPQQWUSwxi46iacqVWuSwMz",
-	"HUJ3udt0oFzcuVv7cge5tVsu3M4mN62S+NtGd9jkiW4Uw4DdzZK9j1EEsedTCSQETe9knQRsyJREl2xA",
-	"5QjkOZGKxkranmkuIcOUfnaVR2zCQAnldGSz6Z16n78066fl9PIxBqJMHd+6oqa9+bWkzSd4gxsH0Mwc",
-	"/JxDfRghzeHyBnKaHWJLotp3ACZTZ4g5qH4SMzW51LdizuEiYr/C5CIxbS37aEf52VEA65molfRtcrk0",
-	"ez163W00Gr190zsGjVZmGGP2t5kUEN9A7Cnhmb9sOgu6NBBGUI4zVpx05SOlkIsa607FGn/59GF2feSX",
-	"Tx/IIBZj0nv32+UHcnDTOqCJGh3gknpk7++X7aPjfSJi85apus4HbJho5Y2h41hNTGPEAGKy915/cPCT",
-	"/i+5YZT88unXy/0lVv8VmcpAmGwZrqhJu7CaQi0KqdIE9282sKjhi7Ejp2e1d/YpUUDHsw0HLiEM61nz",
-	"RgTMPgtDcmEaL5IXEw2H72KhwFfkRSiSgJheXhqYY/BVONFfXfG0ZiqD2Gu7qCHZuOJX/IXgGoaZ4PLs",
-	"inum0xYWUu9JTq+hq7GkZzuGnhPbOTZNprGdRE2LLA2K2COr2dxv6MEwU8c8TfOOejkp5sCmwvz3H1Lw",
-	"XtqAzeQX9XwRAAZD1a84QUDD5FD8sk56JnXo9889l1uD2Y7FNrS4Ck3mJCaOkh46bXtkr9VoaDQjNm2X",
-	"HDX38YQpJyKifyaQdjStmzMkrhR978sVErKr2hn5vdFofK6Tq3yPVP37Va3RaFzVvvbOSS/3qIdNz9Bb",
-	"rAecaYiqF4tsUe8GYbsnyUhwkcSk9yqAcSQUcH/i/QqT3pnxhtMxIKqa1mn2Fz16XwQTEkMU0onEB64V",
-	"gWmBdm5Pm2P+qHnbFEjrtNv6+x7LJsQExRgSCUHvnNyOWAi5IZkkjJNByIYj5cZons6MYUGmy3jXvNtr",
-	"kF9hYsDjGiJF2h0yEkkssSWeoSF4JoYrSKyEHCnSc7XaetmuY5AiiX0gPSuU9M4NJIVpvTi9IL20Vjt9",
-	"qTtmcowj4TwXufQ7iwP6JxGz/yDQnRFDrLALy6H/y6cP+Af0yF41OcKbjhcSISRXc6ezRNlO2dDjfrBl",
-	"0a2/d0wneGwGiiE2XS/18YYMOzAzjqWSe3cefoVr2+vZrMIeGQPlcpaapy7sxpWW9ULmA5eQOU9qmhfH",
-	"DBTFOv/o6UcCKc8ODnKk78B9mSXR1Rwxu0iUGJv1pnTx4t2rnJB5Vms2Wo0mxoxEwGnEame1w0azcWh4",
-	"7wg53sEIuzj/R/89hLKmgIjFkrSbzRwgR7HwQdq9y7QJYIN8EIk/woRzNUIaE0pk9unxvgpqZ7WXoGz3",
-	"aC3w2B6Deu52s+l4gy2xlKd+f9jq8WncadZsuiauMT4FJaxF8pedG9lRaf9f3JumPSG7gUZBWqid/f65",
-	"XpPJeKxv76z2mt0AxtrWa4oOJUajRBiCYoEGY0yw3nXtsx7oAGNllz1wGyKjCWhfi19MHzb1R0jxKVZj",
-	"lGTMhuZwDW0wvQpVnRw1D7N099JbyEKFN72ILLLYrdW1/c5Wl12TuzUTN7z0xWXLLbk7/XBClDBA2dCj",
-	"HjUPt7CLhKdHPr0dy94Le0p4ZkLbzs7eCtMSZ3JuuAhlWNrdLJZIOiG3o8l8MM1f9JJwqslyxDxNyaqB",
-	"NRgzJIFgpf5rmJyblvS2Cr3tjKhlID1Sg1xiC18DqaZdaQwqiTkEZARxCZhqccQI5tLEZptm97JSXcte",
-	"OXitxRdU1xa8+ML0a//6eVM8MIrg70W7TK3dbB97rZbXPvrQap419f/+u2bsMLVm/znt0BZ47cFRy+v4",
-	"nUPvNGiCd9RvDZ4Pmv4pbbUyKfgNZZzINKQLUxaN0laj193D6z9P727aY+ecOLMx7Xpfhb70NZj80nz1",
-	"h2Bv/riYvGXNuzeXzcnbf/7j7s2P4hb/72fBXr/4JcJ3Xr46/NflL6fLg7O5L9SuS+D5AsU3rRI6VonY",
-	"2jFnXTZueicHP9DAuZrxk9biTz5yasUECMxHh4s/+lnEfRYEwA0dWWJlr7gpMWDT7b8WuYRU6WZzKKgX",
-	"NoWD00kInzFKXZYgn7EIaRVTC7TzFEsiE3+ktdEMcCQ2F77ipqO2lUmxPLDbEXboOrcCKn4YkJHW9APT",
-	"VYZyLhTp6zFGGr3pkDLeIBe5+sJYX0IW0jBo2sDgPCvAMqaTK24QJrebjIz0J05n6WX+xp4Rr4rEwpyJ",
-	"Ab+VqUVOZdCfG2KAsPaDCCar0YEKdF0Rg6zR72vRMuQ8mkVC1VqR1T0m+oSMCzu759/q/nJ38o/o3+34",
-	"w9HNp+eTi5b/0+Hw78fXb075u478eHK73nEGVZLfNUzqrimaZmqIGQa4BffhkROpTvN08RcvBB+EzNhA",
-	"O+32Muuy8rCWZ34ywbTboIgvLLanxrNVqeKUiHLwhQVfDY0MQVWUNNGURSoRSXIr4mssq2XKSDXIe7gR",
-	"5hcS6z8hcNSLEi48Ec0KJvhJRmum0LFTFg+BAz96OOos/uKtUD+LxNQ42hgWzLlsAAurE3pjRS+aHtC3",
-	"Vspp36OEqkFBjkSsPK0WBgTNpuSXTx8a5EIpGEdWqo01YNtsB2OaCRmasGy3d1PQDGKCds9zIjSnRsuW",
-	"/ibfxhGtS6dIkq547z2oeOJdDBTEc3jfBxvOtzbnctZYPOYpU2wWYVHzRRyDr7yRiCV4fTTmTzypaLSK",
-	"3lOIHVyKza0ojxejN7XYO+q/9Nlv7JdXH//zqvWWvZKv+Psj/8Wr41fX0f/+88Uvpw2Y/PKf4NMr9ht7",
-	"dfeKNxt+O+T98c/N4H9/mcq3mOacrSPLOfPxnafYzj8XqukiNFc7pXJJmsOt7XjmEgu+JXFpL8FyPgjx",
-	"hvKJnUtuQjEqlNuf7vwR5UMwCGXQywKqESR54YjmU5dpHTjNQlleCXaf5DVhqwTrn9JkF6YkhINyjfdF",
-	"Ou2967z10tyYXPZNsW8I2UPKINHho+G79mcCaMm0ImAuJDAP4Asz2UuXkbajMy6a3LL2uHBL2reWsjiB",
-	"qkWZzwsLmg6YWngQTkMypp6qmdLU0OVw21101tpywSqsDZ9JC+57PpXgMS6BS6bYDVRejIu/yxa2IBJv",
-	"i+YQy/tqZ7UW+TsbjsiligFUnbwWPDAxESLhCvH55Q/FEIlK/cSPIWCqi3wTFzPWY9TONIFpNJuYlBvH",
-	"Jp+99vHyRxNvXfgljZmtMfU3vS8hRcNtwGpAx8FzOBmcNr0Wbfe9jn8YeKfQGXhH9Lj/3D8JTqE5yE75",
-	"hRmEvFZBrRgfW+sMWn47OAT80uv4zwPvBE4HXpO2+m3/MOjAkR4oGgmuR/rvToe0m+T5aeeYNJu4n9TK",
-	"mCYr5gNcqs4p9Qm0UOxZDTAXW3FS2PwuzDh+jjI7PpL9Nl9UzVWUyKpTVlt4LpyBxLemnimirEkjEbFV",
-	"WvO2kbp+gV7xzNaSkm83luVIaAciDiu0yGnH7VMJVzx9sGd6JaGEi36x89QZapyg6AHGd7tcqK4tFwlB",
-	"b79xxXEOxFYr5TJJxoKDbVxOVbqCurUKcxhSDeLnmBV8xY2zjQvzfYP8pNHWLMfUeEKRWgIWBt3rNE+z",
-	"2PkuonhX0Wvgvf1q0flFdjcPZzhah1CuTATn0rxyOlZFk1amJ/do09oxmcfBZFYFiSqDXL5IzwhoYKXw",
-	"nz7QYdXQ9rUDfAeH3VnstmuxIzkWtjr/y5jetH6VWvBKlay0fU8MNLDlnMQtzzhifVaz0hxqksUhmECb",
-	"TqkjPEf6N7Q37EjQjgQ9JRL0rY29L0FtSkOqZOjVbcAYCeWPSnyraFBygYAYszlkN4D+zZTKYPyYsTy5",
-	"GAcb1XrFTQ13WSdcmH77BelXxNaIoCXVQ9LDKVBspmEobq3Q/Aml+jR6r44eWdM5nCoXplcmzpoAwPXF",
-	"2QFOuJkcW0mznh9V0KyVcdZGv9+L2XhHxv9SZNxOuyPnU+R8dRG0tYQI+i7GEhaYkPKzaVH60NKroRX3",
-	"wnmsIIuI6SkYRyFVUO0ueENZSNLXyN5LQRTcqQP3037dRPZBYKzakt5AcEYEB0P3A2Hia0lEYwmalWhM",
-	"loTyNNvABPU7s4wbuMs4JgTkwsBDxk0YaQxUCs3djC9DM5pyvwSaXT6km3xCAXl9ZGG1H4HG5MuXhqMY",
-	"jbd0DF+/1slEJCaCivmgX7AV4+xzjGNydeEaSxJ8pKKn9BBa/tGR9zzQ5BhOBh5t9Zveod8JjuB48Jye",
-	"9DNyfIlzYAYLF8r2bHYNfWr/0ms0SSvpUvMLu097cOHmFxuFjXMihfPvwjQ8tec8iaGKhmJYSmCq7b+P",
-	"mVRU2FALUPKghtQt4/t28HM9bLtHk+mOKm4idhahvUL25HA7RRl29szHZM8s3s3SRLtc7FsYh/gexthr",
-	"UtPU4sznSLilYmFIGCeJs1iekh7j3URCb5bo/oizbEh0C+r+oiBGM+NfLojxWypCG4OuuYP1Qbderpn8",
-	"xqGEUM3YyqehbTP5fMeA7p0BfSfM52Es2Wuj4LcwV9us9UU2ZLLXabWzVNH9RoVFeZt85jFI9euh2T2a",
-	"nXfE8N6JobME74jizh68ufRvihGVSlOfRsJUschar5A+hIIPiRI2ZA+LolIemKIKs92p9O+TYiurUpHs",
-	"zeZy2Ly0D9P63HXVtlTgRxgLYy8uyeZLqcGx8yF1+kfU6/jHgXcCzwfeKW32zZPOoJZrLb7cB0uThKyR",
-	"fJV/35RNWRsnNwZEvYhCH3O7pNVyoOa7JrD5xAoJDPj+dPZC6iV5Np3EgGGkpd6C38zED5TCYLZ9P2H7",
-	"uLMFMfs4qzuoZ7aNSeUCiv2jls+b+LYlCwr1q5d1NefaytXGgqtRqPc9YlIJjQO/Y8s8LEtgs2/qtXlr",
-	"UEK/afv26LN3XyNWnGlactamh/2OfxR4x5p4dOhJ3zv1m4HXgvbgkHb6R/5xUDFNy04ziMU4N5Gdl0ZR",
-	"LG4Q+bOJ5UQqGC83XjqA24grWTa9m0WDtvOLzA9iB9ZQi7YalLjxvg79dr9Fm6feyeA5eJ3g2PdOkcwO",
-	"DqEdtPxm/5TmmpotLRhmfXba9ZoV+swATWgN9F14eBkdOB54J/S07zX9VtCGw0GHHvUx/VslUXcAUIiL",
-	"qIyKSOMKsj3qHyEy5MUE3+gBOkcn9Ph04EEzaHqdwaDt0aNO3zs86gTN05MOtE/atXotEBy6Fafc+rcd",
-	"unZWsz3lfJdG/nm641268lbl0ufJvu5Ss8LNNRvj4TmCn4rFnRVcd0isFrvsHH36Djx1wjGmtBiO+eF+",
-	"0jcsI6J8QkwgjOl5ZnITy/MFzSdpAoensbsfgm1Xpb9MQ86yjLhO8/CK9xB7MZbM1SHqKtFNu6Xm1Hxy",
-	"wXO9tWhWueOKZ/xdFqp2PJNE0hDqhJqwNuABQfBvkJfsBq54L8chegSH5XCbZ4M2NM4knmBBPlvJiEpC",
-	"r3hWPMLJIe1mO/ND4m/VORwI6g/qd9wih1yZDlcSjtVIxSr+xvb2y47sZIydjLGTMR6FjLES2ajSsZFk",
-	"100rr2Dn+34Y37f+qr3U4b2kCm5tOfKygj3CstgVRacKq8T8tJ9PrhqTJeRkz1goVEwx213wOrkdCbSh",
-	"3Y6A72fWtBy1Ioi2RKOgkTpwahRGXJVfGmDGLEmR3QpGPo1jZj0rQ+Ba4ICsvETdFoYqMck5QWTDspo7",
-	"drljlzt2+f2xy51Dapte+rWZ1vZSzWaZ3oElO6YF/zrBAOVWB2LJo+VgffAFBv1aIpeWjS5wyD9EX6v6",
-	"fyaQmMLnabV8ZLXUVyZOoHlKejguWhjsTL25sQMXZuI1NfPq4LQdK92x0h0r3bHSHSv9C4a4WqaxIusu",
-	"0y0PfMp9CO+Zyzqm6iKesBEDThyaFj8L+abNvasXYkGcNpua423dpxSwp2zgOOOO0+447Y7T7jjtjtPu",
-	"OO0SeVDIM7atI5fw4RiwXsZW2fD7hMtZcy9acgd4RI49Dynj2MwiBplodfh2BDGk/XQgIHGCjQuiyKrI",
-	"Y3qda2SlbjVXn+bj5tP56i+W7d6x5B1L3rHkHUveseQdS16mIYaKJ1MsbEUF2DWtXT7ou6RUMLZvw4Sx",
-	"eaXqXWnGhwrzdlu9n0Bvu7s01HubJdHHJq/bctwl+doyrNwlc/RZGDI+/BsXsRrdMh5M1wpbssSXPbq3",
-	"bhjydyGV4Ucrl/hqm+wuHoi4G4ohXlG6vhwxxBcsWTb8ZnAMbdrpey0tjOiVGX7z3D8OjqAzOKTtfp6M",
-	"tleIkLW3vDhGNm0G/T1EyUYZZjvak/60bte6SyViG0+RN3Ix5WIx3K8aMcje7UgQn3ISiqHGb6quuOA+",
-	"uO7TrleqDRC1RRV7eZmp1yAXmI84jDUzIH+I/hVXI8iqqufW8kwSA3ImRRYb1gciJnvXDLuK4Et1kvAA",
-	"YhzFNKcw39SzKFWmYJxWUh/TCUaMEGHjU/RmzcBXHE/OBLEMQcncpM+kiRY2bX41RjfIOxGG+fWeEaau",
-	"uHPx9QwO9urYHNkpJyYF2CIUdgHvmSgYuzdEwivOZFpMqLh3cy1G9cnj7eKC6u9SHfEh66lryMwluHER",
-	"01KCmBE5SpDSFRseUS8UfOiZtnCefhCNYmraMy9Db+fQ0AXUcFUqdo/hu38xnjWlWy2Xl7yQc62cuOzw",
-	"pKojtSM7fWB8mJk6dsGUTyiYMu1GPf8Tm9H/Md9EurxsUWaAW4o3z2gG8wMv0zauGBtZ0AI0K+ikySto",
-	"+tovDYHMyP+mxXh3gvL9CsrbJVQ7m8NWK8ysiOgbN8Zcoyh6QS7socBuC6Mj3ejDQBhj+xW3QiX1sYA2",
-	"gTsmFbaFVwobPBs06RElpsR4IjihVzwVa1P65FwAduQ/RN+Y+8keU2TAOJMjtPdTRSi/4kDjkJnvSB+G",
-	"lO+fZ4TMaRCurDvWxbziPVsPs2sed83jXoNsWKJ9bQF5G6V0yqWgVWnBvRZh39H9J0H3XU2dHf3/zovp",
-	"bEUmPcAc52rJ1GZQlyZG3zI1qmMnOIvZJHVQ1tNeolccvTr1KcOPL6Qie5fvTD4zCbFhbNZ+VCLDShOM",
-	"rnia+lwsj0IiOiF7OFgUJtPWpTGNr5Nov06A+qMrjiYprOtD2iZBTpIRDQeE3tIJGcRiTP4DsahPFwly",
-	"1UTIx/evy9hLzi7/Dk/zKRVqNzfXHYsAQmRPEFEsfeIuoRtB7OOotXazVq+ZQ83/eqRP5AZiOgTjwtMP",
-	"u8P+lA+y1S515K3sJDUp94YH/GBKn7WaTYKdQUzfRFNgxVpE0xWcVDbo48FKrkf9frmj9ajqk3LPvYlt",
-	"SGKMl6zISl+jR4jrvx09/7vfvv7H6e2/O3f/bPXfnoxfH8r3x+pfzeTVkfhJXwfOjVQhqwRwIAYDDWwL",
-	"P/+a8zd3Z467U+l0jlY6bRmtdtgoU8fM11Cdct9DHGcZIC0fclXmrenAYv9GkcYgUf2rlfrdjm8EDwp5",
-	"TuYvHdMJdiD9ZqpaNfs8+GKJ2NcDC3nrRV7NuFw/2H03sMu9pd7L0kmUZSOKpnXXLdzS2mntYcUSWFFS",
-	"Fh0GlqXmNFaVFn17Jk39PXGrL5EH5BogMi+gLijPjIfH1HCRoCTpTXOgHtlrNhqtZnP/vODS0m9f8V6R",
-	"MaUvNzM3kLjlpFdGBHpXfE+MmdJytel962SROjqTtNAwikUyNPnRbmE2dA2FjMYVv7ANHlzYOOq4uGss",
-	"LV7aesyUhTFLsqIS4QCBhvQRjQPyZyIU1eq4wwGyZ7Tk4j7sfcqu/qiLH/X2Z1RmsofCVG+KPvb2K3Rp",
-	"8qFcCpJXXI7ELa4JK+476UzqITBNu0ROuoS8mPTOYsqDqOPbFWLW4Q5u+/dS2XYn1O2Eup1Qt0CoWwNp",
-	"K23xmi5TOcWVwlASpggXtzsjjTXSPFGby2XeN6BFdQOKJvZdX/46QqiTJ+cbYGYiB0PKz7MwPP2g3DpT",
-	"3VbuGxkpKgIIcXH3Ez0YUr6gSqw9moGZPYpFkPiKDGORRFWLsC918aWHqxdLEyW6aRGDAQ0l3FvN+RkG",
-	"bPmVBTCnM8yczFntuX8aNKE18LJY9RM4Hnh6/FO/GbSgjV1M7Zf4zVH/BNp+q+U9DzoDr6O54Amc+p4J",
-	"eNdjHEPuG33E5sPD4HjQokdt78RvgdfpPwfvlB4OvHa/5TeDUzgZPG/lfQJBTAdq+cgTlcR2IseIvaPB",
-	"cdPr0Od978Q/DTwXlK/XuG6nv+UsBU/BNrClMEhLnJapDL9MCOQFKijIoJlWqhAIGuSVytBfQ1Q9/RdF",
-	"XSZHGMg4kYpoTMeeUf4I3Z3Ywg+lVvyh24+FCdCrCs8zXOLhYvP+kri9OpquhJj32AtwR8+fEj1fBWjm",
-	"tSZ0xrxdHOFjaUg4Jb0v1YjEGn2XbD5o5jCGNS7SohWJBGkDvW3HwSyz9ZzEoFgMWn1kXCqgwX5VP8L1",
-	"GMuuDeFTbUO4EsDOaT64kiJpwlDnZV6/BGUhccM4pB1f/M744l+aJz5QFOvyNOLbR7CiE8qqUfk8qCFl",
-	"fL+RBaWO6QRpzxXvA5GgMErV8MWgR/a4QInK5OeasFJTPQJC+Q2CSTfnuptGktqjWE2juc8I0h3l3pRy",
-	"uyudT7uPtkG721uh3Wkw6o6Gf8+RqBvpUAdjESQheNJkJVT7QjTAXfix4EyLq+blzAVjYkL8kAFXxCSO",
-	"ai7A4QbzqlQScwjIXs+80TVvdCWoHpF0gjWKMGBDcNNCVYkYgv0G0YJvzyyx62bFEA78NMu2sK0jQVXK",
-	"xm9wkEu3zY29/EgDu6Ewr2g6ZcsFeafQ1HSqpWlAO/AOoTNwz2r1mj0BQ6H6J4NTegLekd8KvM7gBLzT",
-	"4Dn12v1jvwXNQYe2Wtkn2aE5ChtQRX3QQGJc3rWRUpE8OziApO35oUiCBjVXZttbggHh2lkt8q/RXXsr",
-	"4utQ0MAUOIKuihkNUwaCfmvGh13M8jYnNB6bw4huu30qAUfQNJQJLmtnR1/rNcYDwA64eJIa5pybGENj",
-	"0EXcamrKK2Z+bS5NGacutIJGOqDZhfZVyqrPJDEYlh7Wvff2Lgthu6Q3Vl6dITN0oCAmCjDRRL8yNgKr",
-	"zGfvn5lY9XwTWvQdaPi0HgObSZJ7pWsl1N6+iZG3CHLFKQ9ca2eH42a4PhDECqx1qge1nxT7kPXqV7zn",
-	"Ppx+REKW7oTg9Pq/CUgTLCeFmQldzlfc4SBWWrBzFvFyavz9BvmHxih5ZsPYrriJY3OhbVIMFFJaM1gW",
-	"tJYFsulXXCDbOSaTJTxkY6bFDfzcjLjntfZt+Ti9F4yZ0wOnL5+TwvLtSiRS69uRCIHwZNw3Ld1mNmYX",
-	"pXfHuIIhxBhVNwJuwhVtGpxPORd4MTFQfwRBWspOwxC90Td11MyuP+H4nj2rK15kSj391W3MFHhaKTkn",
-	"IdAbtAWKBLWga4DI1IxHJqX3WxVvV8521u0H/1AcBytC2D8fKc/5JizmFdd0615CBnfCxJMSJgh1IirZ",
-	"u2VqhJQBn+tD3f/LmeqfWAOvy22INrOaEheKDSwWL9aXNJsiCY8oC5zXybA9mUiEZ1N7VUE8Zlyr8Vnm",
-	"25iyUEs/XJ0bBSg/84Zq0NvcUFtThsyWpF5dQCeydva8nv9NwTgKqbK2knbfWJW848HzZnVuszuYbNDD",
-	"ZvHX4rDOVOU9b560vE7/1PdOgiZ42aDPYXlrXekx7VSMDVSMPAw/rKJRyJVJL498yECL2D5CqHZkgOyS",
-	"P/JAaHCvm72k5WXbuc/Cp5Xm7xjWFrMjWNDF0sr6wMuLi10uQNp1rdjfEb5uWVTbkbqiALSTdbYf6b4N",
-	"gjkrvqCvzkvisFpm+Y0D+fj+dVVVgTENAHuPZulwacs1U6rANSdFsy/NvsXozyCA4JxgKo2zDBuHYIO8",
-	"ywdCqJGQ+QqkxYiI6qh6LBH9Ue9va3Hf5RlELhvoz8N/q9Ob/23237bGvz6PXrfl+5Pbf3X8H48Hfz/6",
-	"46K5IBto4ecrBDK7vVcFM6dVsjGBcCeplAU/p5iXHdS3cuPPYmsulbnSHeMSYSQoU/r03ccPVmNw6Vqz",
-	"OgKt1g2ypND7yoD0J35okwkrkvNWSWNbpdy+lgaBa3rdzer8G8MHXgQEXX9E4yGubrUEgkIyaeUt7XBu",
-	"nnYQpaD3wPqAuy3yPgnBWqXTWse+CGD/jFBFQqDS2NARpK/4Xs/AtjOhByatG5CXZnxwrxckBnegm/7a",
-	"269fcQPAyPYJhyFFfrrXc392zfOeLQetyFhIRdStIAH4bEzDK253sdczr3aVEN0oBp9J6O27Rqd9KoE4",
-	"5MBl27+7YybHGI2zf04sShCLEiY8R3DSi4RUGpe7EZ0Me/r7Kexx+zcvoO/AZdjbEkI4Fh5p0TthFzhl",
-	"ryF7S+XaV+tOeaK2ruX9KdGz9UnXN8uD/465wE5xun/FaVVe4oQvE0DmYbhatY70jvrXVNNETcIY19Oa",
-	"D8+J1DoNDYmidyDrjpJZpwkRMeGCg+t+aVLdnN4TA0Xb77hCvTFTvDRLe6DkYXMw0/m7izJ3Hyxnd9vB",
-	"j+Y6sbolXmi2VRev8GLSh5i8i4UCX60ZxqjoXZcFCJ+uu5TXoUd9r+MfB94JPB94p7TZN1UrOgMN0stF",
-	"mq+THZuDuiWyZPNpm99Jumxhy1vMm92YyFTlweZu9EHzYR8pMq2FGveYp7qjYeU0bJ1rmpsZOl2LYpci",
-	"+mhSRPNXs5lMt3TSqG2zms17jqq8VCwMtZ6a2ByXXPpoZYLoRhR3lyj6ZBNF1wLbeRmj0yRq1oRbBLX7",
-	"b6O74zybcZ7vg+s8kF15Dfz79tmY57Zl3YJMSLLXabXnJoDbvMjtMZvN6ty8B/3HKtmRuZXfY5bkjqrd",
-	"P1VLsxJ31G2Xnrgl+V1NIphjks2VEpNkL+HszwSIRkS5v4m59QPO+oT6Sdxrvnft/i2N+sCXNzTidX9X",
-	"dkZlAXJrZsZ5iDPfhKiv6vFU1KutA2lPyG63ISKucTjLWMs02OyMZY/RWKYMdq7Pa9cylekvN7aUrUdY",
-	"doayp24oWwlkl7CTOeJUZSazcPa49MnHQ+e/Cxr/sKapFSD+r2KZ2gJxfzBx8QmZpR4PGZk2Bu3Iyc4W",
-	"tJF4utAKJEnCA8w+KoqlqNVierRVcyOIDThuYCF6uEYebrMuGs8h1rxQPFca768Rj2c3V2VgX7kO4H0b",
-	"t5Y2bH1XNq17MGetTgHmm7oeg5lrS1C+Ksw+PRPZQ5GDFQ92CfPazrL2CC1r60ot69jTNjal7cxo350Z",
-	"bYsWtHnGs8dqOHvi1P+vTvkf1N72nZnaHtTMVsTDVdHj6VnanjjdmbLS7ejPd26gW1XKdfUNl2+ka784",
-	"zxr7Ym9/P5FKjCGWz/QT9y98JG55uSnu0k3+QKa4tLjjvbTVtbtb0FkX53XH9Uyma6pahHt1VWvgghNI",
-	"U4NtQ4pSY6RtTv9AjXx9xW4qKWzrrNnWFHYZLpE/wrPacfAcTganTa9FNbvwDwPvFDoDz9XqPYXmoLwq",
-	"bnkFBBzUdQ8xjVI6cDzwTuhp33NBwB16hDwI7lQ3SKCLXNMtuO21j1xr/1U4WiRiRcMlSwBnRRTa+h9C",
-	"Ubyf2Uq/5fV9W81cOd9hv3bWzhXyNf/GEr6uQ4upMqbZJGdqpZb38/iqu/VEagJp8ENwJaTwnEhoK4cr",
-	"4NSVW252jk7o8enAg2bQ9DqDQdujR52+d3jUCZqnJx1on7SLLV+WtxhbpF9sMc7w/DuwGMuM0DvulP40",
-	"X5LPsLVWr9GIda9hMsu9UhtNKQv7pyk2b0CgTgyakI/vX9eJA5y6Jf11JIB1UxqoThyS1Iktfr8XQexp",
-	"EHY/KDYGmb53TrxWVkHfFPzROE6CBAgy6j29EE1FCPCgvB2gBaHNOwLuCOaOYD4QwVyRXFYXLcXHO61m",
-	"q1YVmRKY7RDjTeomFij4Qa69C2LS1grFmW72Durz7RM1mSIirYuqsF+9LdSWdSq54qbjsBuhqyh2rde6",
-	"Djp+qJS3Ig5MwegRvQHSahIlSKt9csX9EY2prxfpqqeF4hZiz6cSSAhKQVwnlJMkioq/moVc8YANmXK9",
-	"8+1UWCTuFuh1b79BfqL+SO8qSuQIAj1xrsvKgMVSNa74hq0bLa6+yN3RgxiqSmhXf8XYsNwe7rOx444B",
-	"7xjwjgHvzIpPwqy4aesW4yNBvpPyWRGnnPFeVb+84KDXarTA9cSH0vikS1DSsvohcM0bIciYfkFUQJ5t",
-	"+mZKwpTmsj6cF+WLQIApF4sdyViJw/a93kQpx92MJ6XXcVb73+vO+N3pn+/b8sPzm0+Hk3+f9N/Oo0yr",
-	"0pT8sufEzOSubheP8MRwHqHUgPY3QXMphRcyfr1l7L7QWoAcEcHBU2wMRM9hpOJQDF23GVzIM0lwA0jj",
-	"CONFSdvIM+eEmd6VEnEfCcJAYFcFuCVjxhMFskF+FvHUyO4g6ug2cd4V1AHQC9PAECIzlP3KrJIZamJE",
-	"lqqYSOePkOK1PsJNKQncRVjMuUzKObZy6xKC3QGN2EH7gAXRAdwZ4PRCMWT8f4RS/5f2/auk2WwfKxoP",
-	"QX18/+r//p/2z2P//7R/XoEe2R1XECF92TvK88Qozxt6DYQixvoh868Jwgze5T2TINMDbssU6EeGZ2pI",
-	"jZH8i1IF9rjlrgNdgSSdm4662KiFcOGJyNCJnn3ezRrV9bRElv7OhdZrxA3TSgMEJTGJl2a6zCK9taDE",
-	"nSq9U6V3qvROlX60sbobdzI1pHMzc/sCXpQS9nvkRpyYuPeFrKmELeVapKbyqm35bdqHWc61V8WuShyk",
-	"rtcj7JjSjintmNKOKe2Y0vJMKSWe98qWEn4/StJPfCkdSRXhesqV6da2Yx879rFjHzv2sWMfy7OPlHhu",
-	"m33MNNj9go16q0M6P40oRjKlHxI5ErfS2MZ51ga2Qd4l/ZD5DXJBYlAshsD2GqsTNKMHsYgiEwZkSB8+",
-	"0YvAjN1Wk/TwX92h4GVZuy9BXaaL+E2/eY89WCv63y1NyVcnwPqDQkki0mo2ycsfVuz055KqsJJwd0Gd",
-	"7ZXaAq7Q0nn5jsx4jVWtmPXD9d0Fq1KU1hJzvBQcNgkPBD+JEZx+/1x07tEAkclCdYrnKbxPYXqEqFYW",
-	"EDjlbsshqGkqrvEqxYBlmnNjekpE1SjLTjFwMB3Elb/zMb17DXyoRrWz4069Nmbc/bN1jKmf+mRqZ7X/",
-	"9/uF92/q/afpnXa9z//9X2VpLSWUK3b8r1x6xT7fRng19EUMUlLlpSdhvXvoGHc5VHuUCz4Zi0RecZ+G",
-	"IcSyTi7evSLXMJH7mo4NrCtRP2V8mH7aIB/y4RhMD2DjHheGPJKKiMcr7lrIP5PESVcEpStjzpGK3I7s",
-	"UJfvsCm3dREjA3gmr/hNPiKfjOkE02ltgGNRYkMvBb2hLNS0r1cnIZOK8SEuY7x/TnqOHPZsf9oRxJC1",
-	"uQerNNj4ySuevo8jm8dBb79B3go1wq24Pp+mYT41oaJkQFkoG1e8l6sR4/0Kk57+wAHdGaGaz8STrPOw",
-	"1Cd/DRMSQxTSCULAFceYTEK5vLUeXgM+hNtFjEUMDXKBzyVpN9tnBnIQb/Q99jQfZnzYIwlXLNSgZBzT",
-	"NIpirEeBsScx6dkfgp6+X3RIC36lhSPhmUd6PpOTgHW0hFSeZjimab9VqnJ+Itvu94r3qX+tKToPzkkk",
-	"wpAwpZdMUnAlBlrJEJQkPSM6dxHMe0QJLNRloMlsiyrSe/nTB1KKWKha9s6zU8BsOTzGK44lvzCFDYim",
-	"eljdwo7q0zhmVmvMYnfSMNqeCdApC3t9F1IfctxdD7dhRaH3jjhtFAGbeivxq4QrE9ytuTKMKdNCA1N/",
-	"s4pDw32YpTybB+S1Qh5TUJyW5qZbCRQqnu0qJYva208eX1eLLhG0RkzD78TlLYpYcyvDHeu1eWtQQr9p",
-	"MBthxGSg++1+izZPvZPBc/A6wbHvnfaPqNcZHEI7aPnN/ildR7wr3Lwzv6+i7q8oqqXKs9uh+6nrwO7f",
-	"14e/nN41/3H7/HXU/ic/+sE/eRO03qvOv+Txy1ETP4BIGlFlq5q3u4G5mvfK2fuGZlSJkvohZpz5EOx0",
-	"6LV16BVE5CcS5pJJ5F++1r/ULiL2K0wuEi2q/v5Z//ID0Bji9JeC3I5sK9OCB7EYF1TlFUT5TFfPhciU",
-	"qu0Zj66uJOBWZAA+ExPCSd0U7USZiSmXh28l4r1Os2PF4ttY8CERHPaNZGukqNW5v2P+lvcv0Oot37//",
-	"8iWPjwPVs6+RCp5p8njmWlx5x/B84HXoSd879ZuB14L24JB2+kf+cVAxTctOo6GywAhwXieqFiaWE6lg",
-	"vNx46QBuI05snd7NokHb+UXmB7EDp3D2F+bS2R4ztquRWhkRc0mrcyA4VNm6W/+2Q2v93Ri0LZ7gsX57",
-	"07pl8J0tMvhvZiu6J/NPps0JSwg3MAQt4f6bKVSiT3JaeXSH+wwrlvhagzUpF0aQKqtesql9aAkTkAMt",
-	"efDF/TnPhA1qhLVurTXERLAyiSmp9RkDzR7lExKym9Trsl9ms+ldvHj/29tXl92P71/39lPzdxmH+2iX",
-	"eGGMKyzUQLCxU9NZatzxbq4llq6zAuOMQWVdlHsQCe9zMYkK/GtCU5PdVs2uJACJHpA8wBVNr9MUscTO",
-	"mltaNSotc585HFL0bl4JKqLoHdGSG2GcRBD7wNVatd8/4Dy7toD/vPigr8/56A07vbcq6h/o3eJ6OAgC",
-	"30UxHGWBcFu108vRoyIJ6AO9ewxF0UsAcBVwenrFzbeBcSsc0LyES0XvdgXKH1OBcoU4uVLZRqQhK1Um",
-	"V/Ru/arka1GNXUXyp1qRfBWAnFON3BKaGcXDQNOjrAb8SMj0X5lEP0zNq+VB+slXEd+cWK8p260tzj29",
-	"quGPhE646t87evEdV/5eQ3xMpAWT5Up+69fz9b4lYHgRVvYmUtHBoNzc8hGneaDi3rhHF4bFJNFnUWUb",
-	"1s+Wruv9Xr/8de6saTVtc2CVBbXN48fd2M9FFCEI/c2OYnMujJ9y0PLbwSF4HfR2+ceBdwLPB94pbfbN",
-	"k84g2/OPMBbGdKcJqECro2O892aB0oC42ASFd/ddmKASi5iOaOhVrW9/MuTCwFKGAJRPDM6Ri5RwmHem",
-	"aAcKO2dXXL9MevbVXj19qZehSY/sYRiqCWpwEa8Q20jNvgSu9stC+YyurcHgQa1fDpf+oBymUMmixy+U",
-	"A/lRmLy0tFQX9ULBh54EPwbl6QfRKKYSplFoJYR4YCPanLNYQyDLndtmRGWVE6wUy+Qmbt+dqazaVJbI",
-	"ggd6KbqVl3lWMpkZsUeTIfQdY1h4hIW9GB+6YOoGeWFC8l1lAzMyOqEkhHqsvU7zdL/KtLYeTdrZ1p6q",
-	"bW0dCK5X+UWxCF2ODY7pRAvn55r5mjwCCJ2Vt1MZBPBNjHF/eXK/U7+3aK5bD0u+hbGuQcrLqN+60gPO",
-	"Wmf8LGP9DvKApWx3W+AGmzlmEbH+0UDcWgk5HtiGdw/kxZ7CShTmaJrCtLdDYaydb0dpnij7T411Gwiw",
-	"JmrrAMziqs13GLiJgYKpluyKb2EkswmbdMWqfUwgI3u5uMH9Oobb+4JLrZIHsYi8QNxy2SBHzUPSsxUo",
-	"uFBdX/ABGyYxBD00tYlES8VwTo6a7fTFhMdA/RHmbxo6yVRWAtuF7JUZEE3npp/cjrdk96pF/nU3ghgr",
-	"gISCBvq07U9DNqT9iYLa8salwiKrrEyfRlNFwu25m3oHjUduQVojyFF/ssTSbIGRjzwLHC1ijrv8/OGZ",
-	"Q1vV6G3xJxQ+/c4Q6HW65a1ZjpGpukwU7xSaA69DW33vxG8H3iF0Bu5ZxlR/+kh+pIr6oGGr9nVVBHOb",
-	"2GHYljHMFvZI8WJrmOYS+b209NL3gW6/2X2/wm1vrwFq9p5NEIPj4PnRCbpbOt4hhUOP+icd76gJ/WYw",
-	"GLTaoGVaKzDUzsr4HlZkMbk+Y6HFjjFQmcQwBq66CWdaxtX8UOa8VrZ+li2OhSk1dAjdtEuu+XllBM8f",
-	"2w7Jt4zkvxULddiyFy7JBMt0FIpyrIHyKonnBPH/kEjGQUqigUqem+ISpA+h4EOihMbCOmH8Rmi858m4",
-	"j+H8CQY0Ezv6WjH//3Qr+47D/u25dqMYBuxO38av7zKEtgwg14373hyx9jIW+2IdPH0X7tibDES3lRSw",
-	"FXSrcKPaS3xQT+pqEL0qfD6h/IJ7Ru0VD25e3kEOqna5B4/FoXqT4vJa7H4lf6r9aP00hLUJz85d+lTd",
-	"pavC55x0hEqu9hJUBlmPK9z4aVD3vzplfxgf6Gqg/+TTFrZD3LcpTq6KHk8ojeFp0BXn9tzRl+88xWFl",
-	"KXWqiNp0vbTZmmqfTWml8soZr4VPQxLADYQiGgNXZK83ptegFebefqHP5dkBOpjCkZDq7KR50kS6ZFc9",
-	"M64mo1pJNy2DaYAqeyNDRBHJsoI4GI1YzwV+ZeWAcSgbyJ4Og17m2XFSY+q0uZ1ICENZJxIUSSLSn7j+",
-	"o9mQ7vxnRzUVZ3A7Ml/ZdiDiXBG6/Fi5yiYlm2UQe20Sg14TVj5WI2DxlAHYzGSeRDHzGR82ZvIsys7y",
-	"Jx6k1ZKlKyJ3+Y4IU585n8Hhdu7eLks8wa26JZpiZLasrltbVkosf8+mdnTFFU3VtJNkSG8gW3Udx7+1",
-	"fWADrVzZQnr5M05NIZ+//v8BAAD//w==",
+	"7L0Lc9s22ij8VzD63jOxZ0lFkuX7nHnXTZNs2iTN2km7u3WOBJGQhJoCWAK0rM3kv3+DBwAvEimRkhzb",
+	"jc6cd+uIJK7P/fql4fFJyBlhUjTOvjTGBPskgj9ffsQj9V+fCC+ioaScNc4aH8cERUTwOPIIuiWRoJw5",
+	"KBZ4EBBEGeq/GbrvsPTG/WbDaZA7PAkD0jhrXDc6142G0xDemEywGlfOQvVAyIiyUePr169OI8QRnhBp",
+	"FvAijgSPipfQZ+RO9jx4o4/4EMkxQWFEbimPBQrxiKjpqXr9z5hEs4bTYHii5tPf5FYywXdvCRvJcePs",
+	"sN1xFlbmNN74K06C+vntnuID0vYOD91jvzNwu+Rk6OL2oOUeeF3/kBwNj/HJwC4wxHKcro/6DacRkT9j",
+	"GhG/cSajmGTXOuTRBMvGWSOO4c2itZJJyCVh3uxnMltc9wWKGf0zJuiGzFBIIkSZJMwnPiLDIfEk2sPo",
+	"06c3PyIqEEYjzn3kjTn1yH4TXRIZzSgboSmVYzhzgSd6JMx8NOD+DEUkDPBMwNMhjYRUpxRyJkj+iA6H",
+	"Le8EH3bcw0GLuF18QNzT4YHndvxjrz04IUe43bJHpMEyPaTMHl21yZLb7BweOo0JZfbf7dXndZmc/PbO",
+	"7RzZ+0RjEpHHfIzlgFf7WIdABorxxhAO2Jw3xmxE1KkNsCA+4gztYQG0RJGg/v45wkhIHBDEGbzXbXfm",
+	"iUsbiEvxJg1BKgOSg0KMf0snVC4u/gMeESTof0vJSwDfZafyyRDHgWycHbYcNS+dxJPGWafVgjPU/0pP",
+	"UAHViESaHtobB3L4A/ZfY0mmGHDa4wr6YIU4DAPqYbXC52HEBwGZ/O0PoZb7JT0j9YWvJrglzOdRL2YR",
+	"wd5Yke2G0/CJxDRILke9gXzqI8YlwkxMSXSu/h4DzGKBBL4lQPGExDIWam/qFKmE6/gB+8guNdnYWMpQ",
+	"nD1/7nNPNLEXcUaFGwZYKorWNOu06xfPC5b5NXuq/xORYeOs8f89T/nXc/1UPP+gB9FnWAR8sD+Px4He",
+	"4UARcuyNFfBFaIhpQPz8fjWM+k21hh+wr4gEEXKze8AB9eHlnp5x/hoiPYkCeLVIeB/APoq4YpC/J0Ml",
+	"SOs0hpQEfuOsQSZqIKcxIULgkXopjHhIIjlD1/rhdUONPKFCAMh/Tu+yq0Aze5d2u2vf5cJWt3GV73Cg",
+	"ptOXpt93KYO57NnBfb3gbBhQb7Pboiml7JnBe5T1hgEdjWX25i6SezO0nQo0R2bVuQtJgwANiAKwMOIe",
+	"ESKPUN3WaXoJyRbWvYHly98WYtmde2a5IuVvXhxFhElFxyWBa3nFowH1fcI2updhMkrmDv7N4whFPCBo",
+	"gmeAPD6Hm8gf8EF6wK8yw6x3wulCtnWaHg4CEj0TJTv56jRec0Y2Oj0+HJKoN1LD5IgPFQgeadqDAs5G",
+	"JEL4FtNAUeLcMbYzxOK1Hmm9E8wsZhtH+EYickeFJD4axDK/E5jKkPM3TJKI4eClIqub0QgzUvYsr/iE",
+	"GDaiwH8acTZSEo6CUEF9kuehmaO0y0JXJLolEdLLWxv/7dK2cbIXDMWM3IXEU4erKHockZRf2rnUkftU",
+	"eAEX5qjfc/mKx8zf6JQZl70hjJI55vccidgbJ/pYHtG76bG+5xK9Ml+vd5Tp/Ns4S7UeGM1RXAz4PBVU",
+	"6dKSa8IJVACO70NEPM58qj59pfnoZoIgyOC9CRUTIx/PyR9Gtx2nAtA5GhLpjRGVCI8wZXlKkBEBs2tF",
+	"r6x8s64oOLfQbVHY1FaRKCTAmnGgWZRCPeqRTyyhfNuQvBUAKQ5JR3FE5qHYyKbY83jMgGqlr6K9ixeX",
+	"v7x/c9X7dPl2P085MrzMrBpll72hFD635K0QEcQIUcpziKNExs3s1WBDhud8dRofOX+H2czIo2Kj24iw",
+	"JD3Q1uZEb87RBLMZwlKSSSiF0t5lNEMBlgoRMwDfyYho6jO1NpQsbt0zzy1sG0d9iSVBZkC7GTyUJAIC",
+	"M6K3hCEB6AoCUsYECHYK90K9u6gKX+lPFKGaYiqbRca9jDb71Wl8YjiWYx7R/25IumIYiDCpPslf3zut",
+	"0Cj4scqAFxFfvYuDOQGwnV5fbmnr3tz8srai5aT7GeCFvWTu6rfffnMvMtMXG16w55FQsW2YmjSXW2Th",
+	"zox6opDwJZNUzramSN0QpY3EYl73LVCZlBKuXtQaBUY+BRGOyVTVyyJmJ3uzmQ0gs4Nt6FGZ1W+HIPp8",
+	"gilDURxoa1jEbwhrgjXKfK+GvxiNIjLC+qv5K/4HnyKMJpzJ8TOBfEyDGYoFHhE0IB6fEG1OHNAgID76",
+	"M8ZwGmBUYPGkcfZ7Y4LvGk4jwKDt49tR4/OCccxpXITUWJaNUYFqC5UXEQX3PSxzlmofS+JKOiGNgrHs",
+	"N4NZBeu206B+pdfUBnrqamqtRZvwviw+UDyKkahXcfYwIkN6V4yAYTwIqKeEjEhav8UNmTmKjCqZacSo",
+	"IEiT04WBI3LLb2puSmmPq8DyZzK7VK9pm6O1AP+ufRFwKsmmzIBO9rJTGOGDP4gnUxh5AS8BlfC1MIiD",
+	"DxmYGeJAEGcOjOw1ZC3OxlpabnGev6Q55PInlAnEWaBPeoJvCMJgcBceD4mvfsTIDKHOfrWfJXtQsORV",
+	"xwDrwkHwyxCMd8suxGDYV2cexQTxIiKLQWs65gEAUxNdjfmUwXYRZdoIlfUeLN+MmWNxO5+TDb2l2vpZ",
+	"bTfq7XdE4oL9+FgC0aSSTMQqME1OxS4MRxGeLawfxixe/Q80CCgbvQKmwbwC7xjQzmCG9tqajO47ik5G",
+	"kkTqx4N9BwkyoZixGAfql6N9B6X/anf2HTSghDGqf+h09x0ko8wvB0f7OYKr52s4jWQaxckycyhCnP6Z",
+	"Dq7uMR24kFCb7b7jPgmAHZtJw4iEGMA65EKqP3tDekdyP4R4Nlo26GXMFjkAFj0+XKBNy+h+HVJmTA2i",
+	"MsCkS32lP12EHacxpIyKcc2lVOQElN1y6hlQz5unzBM0wX4WJxOJ2WncUG0qqbbDn6k2SRh5KGGpC2sS",
+	"NzQMixycaiyhrRGwKoSDiGB/Vrw64GA1T80KaFX3dKXfV5fGJQ5WffiOMzIrZmJwlo6Bz2QhmQtKz8VO",
+	"loG3uVNdyfzSHazFAKtj0TogMnc8MMTyTVjkWUD3iGAj6C+sbDrWgLGc1cBbjh1n+Sp+Nnu1RAwHAXzK",
+	"yBQHIkO6VlCth+FdGaq5Of9KUSNzHn/GJAbwjWLG1K4diO0JiNaQjeet6GxepErlp9CvAq8TyrK/tuch",
+	"OMRCTHnkLwQOHC0X45zGNKKS/MKCmY5A+Oo0YkEiKxIuO+FP9r2vXwvg6EUsJJ9oO8Yctvl+RIQohGKw",
+	"wkXFdHRNbcenUlt3KlIzp6F9Z17xKrSjN7sA6/pdl2dV1IIKVBv9HAkCQKot2FQgzxz9OcIDoVT2Idem",
+	"p6sPzwTiU1ZB3nYa4dh4u9bkKhYAUp4SA6zXu0BjJ859QJk86hbwyCXKlL0jvSkngcEU4jLXnmFXdvoc",
+	"9OV28nkJ7K/HjFL0yMbJga9qCbqEWEoSKdD4f79fuP/5/KXz9X/uBSPycPijDrYR1n1y9QGiipD9woFf",
+	"QTHiLDWHKQhcWPFB8YrLMS5H6bpLUOt+NNvzVIN9lmKdQDhSotwUzwSicg2Ey117JU3YHtIyYHwYNpyw",
+	"gQ2Y8BwlyYoknqS3YBwBp2cxszVfb4nTPkb0fAAMqQar6oon/Jb05rc1x8yimCD9pjaY6te1DwXtMa7/",
+	"2s8oRgPOA4LZ+uyoSGZ5qU7tI5mEgYGU/NUPuF9AAV9REvjiDDVf8EmI2az5Hk+Ig5p2woV/wywOahq/",
+	"oX1u/2nFqsxPH3gkcfDp8q2DmkaPbb6PJwMSZX74qJSozL9/jMmPWKphfsQz0dyWTWBToUbE+rgLwn2l",
+	"OXkkOXdAaDH+ANQ3m0JfvswdwNevEPYQk37hDh9Q5LAbdTTcrCtL5GByLYHiqYNthsS0W+r/raROaxK1",
+	"ewXNeWaxKpy7gMfPQdRKaHkYjp8nohuw/dxAW+LeO1x4iriwAOZwYUkA4ZxTFPzei8sWEhzSE+yNKSNu",
+	"RLAPP6j30V7fAmXfQf2Y3TA+ZT0I7lY/mMiGnlpI30HNZnO/kN2YaPAiZR0eISwR6EsO8rmEaD4eIQaG",
+	"Tv2GQHt9iJakbNQDfGsKySM8Iv19CFkDlUMnbSF1t4XrSKLQV9kD9YIdfWjpd0Wk5R8EB3K8eN6p+JXm",
+	"h/Cb1U4v/VnRTAZ0CixHEyVQ98DmWFU2HuAAM49Uf19b/HpRzKq6n9cyTC2zMVlVsuoC/Jj0LHlcacKu",
+	"6kkRotao6vWot0xzviISTcdEJyEZP4CiCvCpjyjLqdMKttGe0p/taTwTEEihcIgwH4URpMhV0ayrWO0N",
+	"0FmvTkBZDb+X+fgtZYUeLwY0cPFEruNW68DTjn74m7j6pxnBUe4Hof2nRP/ooBEO3WFEiM6Lg7OHTDb1",
+	"oWNCzOCs9eEWEgnwOtaB2VWXa/LLwMoIN5X18Tvq3jyuA4dW20LwbGJTZCvdwAf9QdHphySi3O8R5leC",
+	"ZPM6uNsqfVBN/zQgklpDRTyo42RzGhLf9Wp/UR+IP+K7olOsN/N6eheTcUSqEr06aprTuOXUr7WeIs0u",
+	"MQsb72ZmxXnzsb3a7KWlbs4sG0sZ1Bzk5eB2XeUxS9QWUNYEJaA9bPJd9YRARwSRcYiGhOw7yHj81Hv2",
+	"E/3mvoOsC1A9hMgKIONRRHAkcmEXaQSEGW6V/zBLUksEgcrQmNt3Ab+1oZBlyoVOzV2M/FPUTjEKnbLI",
+	"J2Gs5Lg9bZVEPp4JJxcTeIuDmAg4YJxGFTqalYmsSJleYQ3epc7K8q/7JnohF3TuPDPYZiMdi+Rwn3h0",
+	"ggOkxyrkTEIrTVUpgcIx6ucJ3eqP5uhbzKjswUWsF/WQHEhCHbIbzxxJbipLDBrpLhJwXILQyU1nbOER",
+	"URRIO3UBfSGGkEfYLABAsOE0+C2J9F/ayroc+x7CgmDl/w1sB3lumzklP8JDIJzMBmTp/yj+sOwkFFfc",
+	"lAwNsKiuh5QaUCMjkpegQbWaFdljNN8lhstIozysNoHPImC0UayF+i6EeSI+RJihiw9vIEwyww+wP6Gs",
+	"kciUhUefwFNRVQDKRlZjFmMcER8NZojckmiGAqqlzLko17SASdGAQiAsUN9WOLEuc/UVlDdJnOlGyg2w",
+	"kEndkwomi3dKYyf+izGORrVdwvkQ9KUhm5lXvzqNnClhzgzUrmAG2pQq5ufPjVcEUe+4H5cBVBjxW6pk",
+	"IHXzE3gRwEs98GNPolHE4xDt9RlnRF8g/CKQ4IHOY+Cxuj6SE0xMDoICf85IIRzqVV0RKSkbiQK/EPZu",
+	"4rAXcA+XihheQAmTBj/LnupA4J4g2UiujKdLETyPMEmiXhwFxeEpPi1dg1IYezKiOCgePm93WnXhv5i3",
+	"30gyeQ0HDWNo7tL7M+YS90YDwLw4MMl8WpAqim3ktb8qYAaZs8meeNH55k4jPTZn4TIXjqUcbi2EvGFh",
+	"LOs6aRZhaF5wss8Q1dl6eEKAEpkURljmvJG4iqk3B5rrfZtGydcx7RYFny2CeMrMIlpgO16GATWJXR4/",
+	"kjIy5r6+Hb7MKRo48hE8RnvkTkYYvf4B4QG/1bcv+FDqx/vnOs7GZGylDwAmbOUbt+2siZBzBp9keKXy",
+	"vf4BLFGKvJ8jt42oQDEzKZC1p6+D2eWIW4ynTOdRLcXMhex7LQMpbjNRAzQRZPZNbMYwntNpTBWOKUdh",
+	"gD0iHMSUYIIw+unql/dIWwMXBZRUmlyhMqFLW6bIhhl5OIpmmRnPbZaeqQgy4RGBsKSIDCGrb6/b6aC+",
+	"MURIznthRDwqSH8/X+ip3WketvKxWu7//t5yTz9/aTvtzte96+tm5p/7//s/q4zd6difrn6sHAU2BxKJ",
+	"0pSMXHTb78k0G4X6eGLwHm28Tt3Ysvdc0qHJRc3KRzWOOhsZ1LOuxdKQV7USBGI4WLdx1jmgVTpk7Gko",
+	"xEJhCHgQMuFElczPIhYhYVAEwcezgmySHxXWhUoF8GNi0wp54BMh7Tqsh2NAhgr7gFabSgFUID2Db6ij",
+	"LVJ2cHSYoZWtQsqcLm3utFabPEg0oUzXhaqyreKV21GIf67pihxjhuZOLLer44MVpdfyS6u3rXm34tzN",
+	"Fey6CJCBORdI9sYZOLEJXRUyDnTyl8JypphcL2sLW5QhVsnkw2zmXIXZ00y7jHABClcvJJHh5JUMELWj",
+	"z5MqRufGoAkcR+Ff4q4T1Zw/Aa7se4V3yyPoa2iuQJiUItkDtbF8UDCu9Yak+sCS3xC22hmvX0v3n91d",
+	"4eqcOQDNgovdfHa9izCZA8BSxMhKrYvA8IJPJpyhTFkC4ehyED4BGgdGEyLQ3isaEHQ1Yx66jlutzhG6",
+	"GuOIOOg9lzia5dRyDwaFhLFklELlvECsrsmA9Ew1pPd/KqlX6HTDdHFrDPB1xYGb90r3k7XT8zhXd8a4",
+	"nBeqHtjhkdJZjA7JrXqBTUqz/rjYH/FL5BdRyvViIOqFOZj0wN6SLLiNyOWYKrVnVtlODUfx8rbE7VyV",
+	"gK0gs5a8Vk+Vd3LZYEUjAi9/JtCIMBKpa0P2CyeTw04QVxsE2coWxMW+FXaSVDf9VnNTQl7AJrNSTz2P",
+	"UH0SXc2JDzeeceHDX72EvM+hWuYkdU1XCIhgCDPOZhMeC3105/pckwPXKltJRQohSSjqQeiVJOFWPF7r",
+	"ufWz6YRbj7VOPPIpz8yywKzTzS4jT3dyoDXnmssyTksb7A2s65GHG1krjNvLqLLLLiur9a5DZDehoOsi",
+	"fKIqtJOY1iXKwloJqjlfbSGwJMOW3pum9YtuQE8W+ZR05RkHiZmQZAIikcJxqC6KWba0lFKhJMKeLInU",
+	"qlWzIeKTmmRsCT+VvNZYCwJtwzGnA5soPdiH8TNrUWYDL3N279lqH4T52r6NwzDit7rOR8Z9VZwp7jQ8",
+	"zDwSlGWNp8R8AQLTAJbF2BbOSM2aEaRAyJeEYSZ7htTpkBWrePQEkQ7KW8P1bwqlelDTwoHUTyF6IQ+o",
+	"R4l5wUo/6p2eEj16owgzmCE5oQoFdNSSk7iJdM+l8PZJuxbyh7gZ5autLUc8Hpl61Z8u36I9LOd05f3N",
+	"8rfLlE6nYRwrpbWydCniEMuxmZkKJHVttFU3kaWnVp1V0y27CYv8m2KyutQ1kdlpfDBxCAXVCiaU9QCQ",
+	"aWloP0TPmRtWr1a6oHVUpm9YfaCaRGzObdMkf6h6SmxCR/6IfxvPsn7OP/jAtAxoLhkr4CPKiq8LHiUt",
+	"bJKAc7hohGVmrmUTGIK4At+fCbts/b7SrzwyX4Po3sod5A5j47IG5q4hA76m8PoQOfzVKqJ0Vnull3lF",
+	"MhMtObI1C0GYc66Af/pOHsS1NI9wc04w7P635Z5+Tv9s9v7ufv7ScY6qOPqWw7M+oSXn/jBypeUlG0iW",
+	"ZogPAWZb9kr4VHg6/JxEHinyN18RiQYzI3AUp5fh6CYOK42QMVstDLOZe2K7TgJR93bV1XyICsNU9ZDq",
+	"hjLkvLwnE3AiKjIsw3ye8KgAM7TXsv44CkEHWugQRO6fI6GERioRFshWWM9JIOVpESLsbXALpWp11m8x",
+	"76JYAMAFeEquZPEgl+C6upAHxXdA1u3g/IeoMP/R46JGURDm17TuqS/qW04381Aqwd1GelWV8JM19mod",
+	"iAhrnocIax/HEnUomd7R95i9obm5FrY4fzcr0OCDxpqa8kYRZ1gK9ua1QoZQ8cPNiE/ZGaQmmfmMp0wI",
+	"8d6cThHFTOw7SCfvOEbFQHuC2Le0fjKX1ZQz6iTliJbU/jNL3FI9g28v7q2pFm5dSiy4e50BummWxj0W",
+	"xTEhQVXFlgmRY+5XzHx9p19eJ683Ip6iw6UFbCMCpf+9CvUEYCOZbWbym8xussOla80vYmW9V7Pn9dSq",
+	"euCw+SXMWzNMBjyEkiIcRfRWdz+cmpg2sPmdm5hR4z8cxjKOSE6oW3GlmSubx/CKsZVm50vO/11yNpYg",
+	"DjC76ckIMzGElqAejrRhW4zVf8bEu2k4DS7HJSk/ZuBLAwyLyEzT2hAVU8jClC5USiCfF2rN7wlYFx9I",
+	"yvnywbNzEa4mVLabC5ztlsXNFqt/OJa8ZzwLBdHC+gGCkB7wM4VcSBdCEkHaEghLbYXas+m8EJ0DP8kx",
+	"oZHRLTIlGtRb++cI7m1KBQEvtraX6ekEItgbL4QCZALZHqLWmDXKmxZfRWlf8IKAbn+CBIHSovau1SEG",
+	"1IPyMJwh8xb6jQwEleS6UVKILh+hVbl3hf6o5uvqQeVoiGosO8BsYzPufSXwF7GZXPb9/LnkDrbgatI2",
+	"G3Mw4uTxa3OjaYDXLEr+JNF8w4qrOUxdlX/zWPGtFh7MQfY2gLoUDGdeUBcKN3OK1lO3t6drl2eYPqCV",
+	"aFPz0NqK/Ub2Yk8Bjai1Sw1nYBa4e6M/Olq0kRaEx69G+YnOou55kEZdfVn57Ovc0jJpMMnatmcTnbd+",
+	"muMsA80yy0Uf6hb0UcwkDRL7sCL7JhNamOwbiLmHYnVQeZuhvjZK9M9RPyISKtwhiW8ItOdlZGq4Rdaq",
+	"YWskJOYM82GxxB5gtq3Syt85x/trS5R1ueIifkSUeTTEBaE7OKTQHrBqwb6aMZGJlW2tynLJum1tnm21",
+	"vavSaU63mVtSz/PjmEDIClIUwxTqMBnm5M40ljYfN8vCe9eSdEyVnLSoLWzn87KLL65jZSsx6c7NKNcS",
+	"NEvW1EohJg9gBdJcTZPuQrpmOkcu0iGGLl+9QKfdw2Nk+lQin3vxhLCCqiPrVCMtPOclIX5gl67OCzPF",
+	"U4vSFpiQtmDmIqSYtGIAliGPkIjDkEdloeqWSBTk++lmoV/K6jItHtinyzeI4YmOnSPJyavXV4elwVM7",
+	"a0alg9spBjkgitvJc9nYjLEGhX6IwueL6orRsdfUnPVw37SlZe2TnrcWFh/Bku0lSXXfDM4mSZGd5eIs",
+	"vFUFLr9pmbYHhOssSJtD3BC24fLXAvB1L3FNhLjPK05Vsc68KgYJOX/GxDwvisZbcjmrDv6B7ABZvN/E",
+	"HpAZZ0sK2HcNVGWg8qBQsgUA+WgEqoeXYx6wGctGVFqd4LeTQqp2us4s7kFBFOBrO2C6JTK27rGXHfFD",
+	"LmtNmXRhK5cE+5SZmkZzpGBMvJulVQbKpLJ0+KImEJD3VbUPhGOXUQTqxVVGf4OkSW28mOAZ8nkT9Y0J",
+	"pQ8Gwr419PThLW0cTfvPa5ugzdvhUVJMaFmh0tR6VGg2uMLMH/C7FwH3bsojt6OYbSgHF9fvufoAVad1",
+	"7SPf0bZLUw9Ol6AWM+bpAtTILAZFMSvuOG1TSStyh0zr7QKFn9fJGMcj0ov4tHCsBbcPn0CyWcMcSu77",
+	"XMPp3OkXwVn28i78W2sG2Qjr7UWlKc7tXIZzYZGnMY+j/Fedg+XfFCGl6T1UmLBMb9fppXv/JT7usxxS",
+	"VfmF3MlerZYqNe22tVIXoG9UabnX5VUz/kzqxyw7KgMmaVWbatZ981m2oYUpaVYLQtJyYvU+UzDSI8wX",
+	"9YpRPIqaF4sJhN+iMEa+7MXqMhkZ0JurlpurkmGAbF0Z24BRpiX6Ir3K5vLVOeu5g8nubVnSnlnSw0jV",
+	"lmhvIFHnEXrhNBfL1q6sLlWeQLRweNZ1vqKU7VwBW86IgxQ2CWSBEerI5orIVslnMnVrV1SsXTZTknWf",
+	"9KqC/CtBpECMM1JpJcvKoItlQLe0moT1xyeUtpGlnysLSFwJ/payArGU3IU0IjUpaSFHmsc4oB2Z4Qt3",
+	"LnlEhhFn8qGL4yw4+sgdFVLJyPZFtGdcpGL/PNPxW9dtMmUaJoIEtxVLHZY3SoHqUWpEBX1CV4jRITMJ",
+	"3OaKbFaqnFNSqeqjLT3lfrp8m5Z6yCiqR928nnrkFGdw9NzPf/ufVRxxrZo9STWJZVV6Crt0PISpyzbp",
+	"mAs31lHiDmop9VPpASgO1Z/dpMSzrRiNF8tKN4tjyQ+qxZI/oPHNNBRZTz74iO++pQfwsV1ccT48rLLk",
+	"tB5GbCnsGlddZPmI7x7WyvYI733xci31ntfmobBSeb2fddi7/aaoiMoV8TjzhQlGhDdnxRYkWFPPhnRY",
+	"ieYHgqNC89l8JlJ2Y7nBcutbKWDAuV3qyJVvV7ekagGS2vVHKhUe+STwiFzNmLcdfujjWSVLiCnRWj0Y",
+	"KVnnK/1lka1zSBkV4/vh4CagaUnyY4kZElTsqO45VjOtJIeSGle0taCKQRT26eNZ1ghgvzbbydzT3Ams",
+	"zLxcuK8icmQTLAtOu7zSYLrBBHBWWMEXyYVtpZduV0+4dCeLKtefMYlBn4piVlCvL8SR1IaQJXneSpB9",
+	"mDLJ37BG2D0GrD6EvGrPyUpZfIMIH3X/G6myhTrppVkyaIZQSTT1cVVSOB+iEFd5ZcSC7VgHXu1C1xsW",
+	"+aoDnSUMed62uCSkWUHHwwjqQJc2kNTV90+2eMV2i8IV3qpd2Xz8sqk0AgUwmg1nwwIY6VwXt5gGeEAD",
+	"Y0WaY8b6aVl+yVq283TMIsj+Ffb5UoNFxdKe9fh8aQ1PPfXbTAu9udoBxQ6EagewPJg3P/UWKprO7WXD",
+	"M8k2lSjKnkk6d5S5ozJN9Uq6t6XvjmxEc61ueDq7D4s4IhPCZC9mVNa5Luv2r3abFpTzO7drr3aQW7vl",
+	"3O1sctOyUCD/BgVtwogM6d0i2fsUhiRyPSwICoiid8JBPh1RqZug+1iMiThHoEkJ073XZufpJiS2Bp7J",
+	"HiugnJZsttxT9/OXlnNaTC8fY1Ti3PGtK2qam19L2nyCN7hxNOXCwS851IcR0iwubyCnmSG2JKp9B2Ay",
+	"d4ZQkMCLIypnV+pW9DlchPRnMruI1ShfGgMwZL6yFMC4BhsFHURtYuVeH9/0ms1mf193MQSrsR5G+91M",
+	"Wh2JbknkSu7qv0xuI/gUAUZAjtNm1GTlYymBi2rzaskaf/rt4+L60E+/fUTDiE9Q/8MvVx/R89v2cxzL",
+	"8XNYUh/t/eOqc3i0j3ik39L9f9iQjmKlvFGI3JAz3aLbJxHau1QfPH+p/hfdUox++u3nq/0Kq/8KTGXI",
+	"deokk1jn4BlNoREGWCqC+3cTZdr0IPhPX3njg3mKJMGTxdZXVyQInLSNOADmgAYButAtwNGLmYLDDxGX",
+	"xJPoRcBjH+musgqYI+LJYKa+umZJ9X5KIrdjQ0hF85pdsxecKRimnImza+bqnq8Qg9kXDN+QnsKSvuld",
+	"f45idsP4lCWZlaanvW7WqkARurW2WvtNNRikbeqnSRJqPyPFPDd5kX/7Q3DWT1oB62TTvsd9ApGxzjVD",
+	"AGhQKQC+dFBf55H+/rlvEy0hfBQWhLBEUJsBVqHInIAqAqgPURN9tNduNhWaIVPDAR229nWcKUM8xH/G",
+	"JOmt7+gzRLYpUv/LNRCy68YZ+r3ZbH520HW2W7/6/brRbDavG1/756ifedSH9rsQrqEGXGjNrxYLbFHt",
+	"BmC7L9CYMx5HqP/GJ5OQS8K8mfszmfXPdDgKnhBAVd3E1/yiRh9wf4YiEgZ4JnRRNtMUSzfjPTenzaCY",
+	"gH5bl+rtdjrq+z5NJ4Rs9YjEgvj9czQd04BkhqQCUYaGAR2NpR2jdbowhgGZHmU9/W6/iX4mMw0eNySU",
+	"qNNFEEoKzZk1DYEz0VxBQE+OUKK+rRrcT3cdEcHjyCOob4SS/rmGpCCpXKwWpJbW7iQv9SZUTGAkmOci",
+	"k4ttcED9xCP6XwC6M6SJFfQDPPB++u0j/EH6aK+cHMFNRyuJEJCrpdMZomymbKpxP5oGPSbgYoJncGwa",
+	"ikmk+6+r4w2oUJhJGTTt6N+58BWsba9vUsz7aEIwE4vUPIkhaV4rWS+gHmGCpN7LhuLFESUSQ8cpCLUB",
+	"AinOnj/PkL7n9ss0o7phidlFLPlErzehixcf3mSEzLNGq9lutiBoKyQMh7Rx1jhotpoHmveOgeM9HxMc",
+	"yPF/1d8jUtSeGrBYoE6rlQHkMOIeEWbvImlH3UQfeeyNofqIHAONCQQw++R43/iNs8ZrIv8B84IN33S7",
+	"VnN3Wi3LG0y9vSz1+8N4F5IkhC+Jx6XBb8ABAxLWKvnLzA3sqKC3g9mboj0BvSXNnLTQOPv9s9MQ8WSi",
+	"bu+s8ZbeEki8cBoSjwSEg4UQA2aABoK8oPNK47Ma6DkkTlQ9cBOjpgjoQIlfVB029sZA8THUBRdoQkf6",
+	"cDVt0F2zpYMOWwdp7ZPCW0jzRja9iDTNxK5VX4qSzOzq0muyt6aTSCpfXLrcgrtTD2dIcg2UTTXqYetg",
+	"C7uIWXLk89sx7D23p5ilJrTt7Ow9180ZZ+eai2AKmR16sUjgGZqOZ8vBNHvRFeFUkeWQuoqSlQOrP6FA",
+	"AomR+m/ITDGStB+S6dGtZCA1UhNdES8iUkOqLoIaERlHjPhoTKICMFXiiBbMhfbOYSgTJUrVtfSV52+V",
+	"+ALq2ooXX4DA0fj6eVM80Irg73m7TKPT6hy57bbbOfzYbp211P//T0PbYRqtwTHu4jZxO8PDttv1ugfu",
+	"qd8i7uGgPTwetrxT3G6nUvA7TBkSSUwl5K9rpa2Bb3oHN3+e3t12JtY5cWYSnNS+MoJV46xBZj+13vzB",
+	"6bs/Lmbvaevu3VVr9v7Xf969+5FP4f9ecfr2xU8hvPP6zcG/r346rQ7O+r5Auy6A5wsQ35RKaFklYGtX",
+	"n3XRuMmdPP8B+zbWAz5pr/7kE8NGTCC+/uhg9UeveDSgvk+YpiMVVvaG6XozpvbK1zyXEDLZbAYF1cLm",
+	"cHA+I+0zpImIAuTTFiGlYiqBdpliiUTsjZU2mgKO4tVjcs0EoKORSaFRhd0R9Io9NwIqfOijsdL0fd3f",
+	"EDPGJRqoMcYKvfEIU9ZEF5lOF1BsSORy8nDSSus8rcY1wbNrphEms5uUjAxmVmfpp/7Gvhav8sRCn4kG",
+	"v9rUIqMyqM81MQBY+4H7s3p0oARda2KQMfp9zVuGrEczT6jaNVndY6JPwLgixWGyb/V+ujv5Z/ifTvTx",
+	"8Pa349lF23t5MPrH0c27U/ahKz6dTNc7Tr9M8rshM8e251VMDTBDAzdnHnnkRKrbOl39xQvOhgHVNtBu",
+	"p1NlXUYeVvLMSx3Nvg2K+MJge2I8q0sV50SU51+o/1XTyIDIkvpWirIIyUOBpjy6gRqLuqZgE12SW65/",
+	"QZH6k/iWemHEuMvDRcEEPklpzRw6doviIWDgRw9H3dVfvOfyFY91wbuNYUGfywawUJ/Qayt63vQAvrVC",
+	"TnsJEqoCBTHmkXSVWugjMJuin3772EQXUpJJaKTaSAG2STfSppmAggkL+36kNEuobkkiBHbPc8QVpwbL",
+	"lvom21AcrEunQJKuWf+SyGjmXgwliZbwvo8mnnZtzmWtsXDMc6bYNMKi4fEoIp50xzwSxB2AMX/mConD",
+	"OnpPLni3EpurKY/nw6eV2DsevPboL/SnN5/++6b9nr4Rb9jloffizdGbm/Bfv7746bRJZj/91//tDf2F",
+	"vrl7w1pNrxOwweRVy//XT3MJT/Ocs31oOGc2wPoUujJkYqVtiHS9UyqWpBmZmt67NrPnWxKXTgWW85Hz",
+	"d5jNzFxiE4pRoty+vPPGmI2IRiiNXgZQtSDJcke0nLrM68CmrIBrizoU6sEvQfmNYuYYcw0NZro8LWVe",
+	"EPvEN4LFdAyNgJFP/WJN12S2X6rZnpC2i0WPDxN06Litdt7LnX3yUcmXFlHSkHJ1pyBwdrwDv0sOh+4R",
+	"Ph64Xe/Ed09Ja+i2cWdw4HX9Q3I0zJZ+OGt3WrZWawMHwXzUsyFlZ7Eg0VkHHwy63qHvHpHjodvFJwP3",
+	"1Gv5bpt0hge4Ozj0jiDB+oaGoSJCrYxlJxslLLnUVQxsw5lG++Sg22m2W5CLHUW6jEHj09WPja/AbKqh",
+	"enr/q7VnBZLfheacqWWS1Z7Nz4XiQbnarE5YGEQUyI+JSfrpAwz30Z7kPpjUFrr1YNOo55r5eLZ/hmwd",
+	"6ogwMsWBHkyhOWWo/+b9r7+8efGy9+PFv696P7x89cvly96Pn172oYSLcZKlJa4nnMmxsD0gQQQQLh/q",
+	"39HekN4R2zgchRFXIoaPBrNrprOGzaCmfjoy9dO1O1cTIwif2tf+5zSzFTPfQVheM48LqR8m3k703tjw",
+	"qYALUBr8lHrkTBE27VoNibY5UI8410x9ObPCDeW++pCwIY88WGvOkO0gwUHUDoFEIB5ds4iYnAt1z4gw",
+	"X+S9dDakQDRRaiTvnKOQB4F2asWsXC5KEetB7QKFhDJDu9YgFHWMBJ0trPavRtaTfJB6NL3+RZXZHUBu",
+	"0Kt47LrhQ5oMrhR1yFe2qswMCoS5xGJQKNG9kQJpCHEQJB4JBwF8AIGz4K0JlE5DEoUethzZ2VCV2clY",
+	"3wwfdzaaOeR7TdZFvU2MM4mkUt0DaT/JuiGNB1L9lJT6oFKQYFishL1Ipr13FcwprAySqT2Sbx+O9uBY",
+	"BUTbUaa5F4SRGPt7Jh8rixAra0oWLkM3iX8mTHxcZll7jNsl7ZswhSgmZYvSn+cWNJ+tsvIgrHtKU4qy",
+	"mZKc2Gq0wF60zcRduQojkCrJFmwNex4WxKVMECaoksRLL8YmP6ULW5EGtU3tXBseFQFF/6CjMbqSESHS",
+	"QW8583VAuiKwGtF/KOYqC84hLyI+lT0wWuaI9GGr1WwVkeiFX5KExQaVf1f74oI37QYMpzryj8nJ8LQF",
+	"rMntegeKU3WH7iE+Ghx7J75iW+kpv9CDoLfSb+STExvdYdvr+AcEvnS73rHvnpDTodvC7YFlh+qbMWdq",
+	"pL91u6jTQsen3SPUasF+EiaVlGrKZheUnVMSkNWuYQawgLnaCJDA5ndhCfAylNmyn/S35X6CTG3XtE9M",
+	"uZ3gwnqnPeNnnyPKijQiHhnDXtYx7agXsFaIWZ4T2bEMRwInPLJYoRRmM67Ska9Z8mDPqP44Ijoo8TyJ",
+	"RNURqBB+C+/2GJc907iF+P395jWDOQBbjYuBCtOfGIgqlskKHGPpYGSEFYifQ020a6YjHRnX3zfRS4W2",
+	"ejm62roxBUCLnr1u6zRNXO4BivckviGsv1+un79I7+YBtfM1CGVtIriU5hXTsTKaVJue3GNAwY7JPA4m",
+	"UxckyrSgbLnsMcG+kcJffsSjsqHNa8/hHRh2Fy6x3XAJlGFh9flfyvTm9avlxpCkkXZEsG8Kq/MpSzmi",
+	"s6hZKQ41S4PAdZZDt9BGkiH9G1pIdiRoR4KeEgl6GCvORjSkTIaub+OBNBRvXBDYCt58m4UFCXMjeksg",
+	"uDShMpC8o93+NsDcpBReM91NUTiIcQlPc9Ivj4wRQUmqB6gPU4DYjIOAT43Q/BtI9UnqlAPhsAhLLTAb",
+	"YC8SZ3X21fri7BAm3EyOLaVZx4clNKs2zprU43uJ2dmR8b8UGTfT7sj5HDmvL4K2K4igHyIo4AnVAF7p",
+	"CnYPLb1qWnEvnMcIsoCYriSTMMCSlLsL3mEaoOQ1tPeaI0nu5HP7076j06qIr63aAt8SX0c8AN33uU5u",
+	"RCGOBFGsRGGyQJglqd46o9qaZezAPcogGzuTgxtQpnP4tP+wiYwvQzGaYr8EmF0+Jpt8QvFhA2BhjR8J",
+	"jtCXL01LMZrv8YR8/eqgGY+TUBL1gqmXb55DEomtit+sSPCBip7iA9L2Dg/dY1+RY3IydHF70HKtj/MY",
+	"nwxScnwFc0D5AMalboCRtNZu/FutUVcMSJaaXdh92oNzN7/aKKydEwmcfxem4bk9Z0kMljjgdePEHjOp",
+	"KLGh5qDkQQ2pW8b37eDneth2jybTHVXcROzMQ3uJ7MnIdI4y7OyZj8memb+bykS7WOxbmQR2SSb81lgW",
+	"8jOfA+EWkgYBogzF1mJ5ivqU9WJB+otE90eYZUOim1P3V2WQ6Rn/chlk31IR2hh09R2sD7pOsWbyCyMF",
+	"hGrBVj4PbZvJ5zsGdO8M6DthPg9jyV4bBb+FudqUDFtlQ0Z73XYnrdOz3yyxKG+TzzwGqX49NLtHs/OO",
+	"GN47MbSW4B1R3NmDN5f+sz3JqwWHmy+yEXlyzJWsLxEVItZVasBjmM2RMy/Z2DyTDMd1HF4u8EEH9b2l",
+	"jAjk8YkpiwiVNm1BXIih4Cx5u9DS+ybta/4gAej2aO8n7NrsbkXUdbKG9MBhKVk3UtFi8p2QN42BL1tF",
+	"GpAvkceF/DYR+clqTO1XMAzaHAFD8EsvST+uu5AthqGDy7UXYl1/PvHAlvpfBzhIuvSnKUDNg26xt7ZC",
+	"KtSCRzfXj6eq9zZtH5/M0z607Px4cIQPva7vHpDO0O3i9sA99U5895gcDQ9xd3DgddQxA7mZHyWbDRpy",
+	"IeGonIa6ZZE5wvyBtJpHx4UHMpf3rKWCdquFXv+A9iCzOJjtO8jKAO1DBdz2XwctqCQtTRMX7UPu+Xgm",
+	"dINY9VePsp7O9W2cHbS+pkuHDGVd6l4/7xF4kBvcPIGk38wzOMmQC9OSop1to9voQKmoBI7PGi3SHnbw",
+	"gbqsQ9/tkqOhe4JPB27La/sdcjDs4sMB8JW7HvWBiRySrn/gdQZuG7dO3e7whLgn/rHnHg0OcXd4QDp+",
+	"21N8J99MPnvcxQEUn52GrnWuGM+Ldy9d2FCr1Wp1O0DGZxMCLdB+/7zGqQBkZGpMGsgQ8aAgS+6w2T4q",
+	"hAh1DIvvHzTbJ2Wvl8Nd6Ve6bGal9RjK9OvFR9v29KzRaSf31Tirdlvq7IuSBcsoRYEIvEApTKV6vQob",
+	"cuEeDo9abhcfD9wT79R3LfQp4FvXtWeY4WqnXpL+/j1482gqAFVJM6waJ2CHXR7v+putAQeEF+2B/GYq",
+	"EOrScLrmgSl04CQ9ux1dowFkxjGfKrFyikESDGNJ/H0HAUqZEjWaIBSa+QxQbB4Ru2O5O5a7Y7k7lvsd",
+	"sNyaDLfMRmVYxM4otU1LPbPHui1+vklVgZwQ8DylEl/WdAuU1Iz0eOTbRMuIeASKRkKVZJE9kTOdZipM",
+	"qbqZkxqnrtnQtMJI7TGlhipbepniwMoW1ywg2Pq7rf1JEzJrQDD8/hxNdOEprBsOmJ8RFdcMgpP4LYnM",
+	"qH1tPqN+MmTqKTd9pDBkwWJ0y6mPIIM091z93Ne5r2ZM7RERRMoAKlrb0lo88qGSNHROuWZ2QhyGUeLI",
+	"h3cQZwjHkrv6kZLUwgAzcZ4GZJnRrxm2FbtQGg1gONwzXcTLhqvOvIAgCPNf6CejWzFoB0R5VquhNR/0",
+	"LjcMybL9dDfMcS2QZ0rJ9oTIsRI1GgPMbnoywkwMTaLWkKh3Ffv4ePkv4LztTuvABd5bmRabg7nHGCtL",
+	"d3bC8E4Y3gnDWxKGd6LwYxeFzXXXJvjFROzgY+t0zmt9Qk6HLUVc1NpcqCV2go8GriVTioJlenHWIU2l",
+	"TEeB3dKVRSB0rV+SbAVXq8vWLs1ySltNGeFHuxhTEQ0PJbgTd3F+D+ml1rcHsq6V3uqqLsvtj8+VHLxl",
+	"tQO8hJBikJPQlbTPY5kYHU2RFoudjEsQytUJ9rOxSOiNFMbKCT7gmXGDQv1WxqFS6wTfaMVEd4BZkIR/",
+	"5dRP7ZlbC4/dWUJ3wt9O+HsA4Q+o1k74+6vbQcF2szOGPt1EBcV3N7G8JkKL7rhe7Ckdc92qNyLQoRcH",
+	"Ag1IwNkISW5K46kJEhHXhk1lytCr32dQSy5pFFfoE323uTt0WW8bwz6UupDGTP1IJlznZRe0LEuibo9s",
+	"rYbu4BC7Xe/Id0+UnnGKWwP9pKs4txrasPoqH1TXNiLKPBrioLSOju4NvTZmbQyKahE40y3aN0uq1+hp",
+	"uWsfzMA1YkHh/fkqwYk1/VlhZGdhrOYveuIHitTU276fOE3Y2YoozVxI5jNh1rPt2Mxv25d1Lbl8CBZ5",
+	"zeyNfKu4JhWSKxz4HcRY6L1qWgw5jWVrkFy9SZgPB+CkX9e3ahRN07a14SM+yUxk5jX+FT83sZgJSSbV",
+	"xksGsBuJ+C1VAsr8blYN2skuMjuIGTitF//V1rZXMhuIbCfDY+J2/SPPPQUya2S21uAUK2wNMOvVScBI",
+	"NYHOenqAIDIOe0NCqimghTXxhSShJi9WPWq0uocn+Oh06JKW33K7w2HHxYfdgXtw2PVbpydd0jlROoDP",
+	"GemVnHL7P2boxllDEoaZ7Hm2V2Z9bWR5jom9VAXBliroMkiuJfiJMNutEUcHxGp1FJ2lT99BDB23jCnp",
+	"+K1/uJ8yyYYRYTZDpimRwjDr1S6sy68/SQoluwq7B4H+UPvDk9JuaeX5buvgmvUBe6Fmm2223pO8ZwbK",
+	"m7AuzNryTYWfiWuW8neRa038TCCBA+IgrMvHEWaaLzXRa3pLrlk/wyH6CIZlZJplg6YEnXZyQ/ci064d",
+	"C4SvWdoh18ohnVYnrfcBv5V7lQHUH7S+xxY5ZG06XEo46pGKe2ybtJMxdjLGTsZ4MjJGLbJRpmMDyXYU",
+	"6/J0/u+uxsy399+przqVDu81lmSKZ6VdyblhsTVFpxKrRMV0A0PI0Z62UIDnG6yCDpqOOdjQpmPC9lNr",
+	"WoZaIUBbpFBQSx0wdRo9ZxJPhwijBNmNYOThKKImEG5EGNHtJW0PXcd0vy8wyVlBZDPdfMcud+xyxy6/",
+	"Q3a5cyttN8Z+Taa19QD7DNN7bsjOlsNcLpAhj4aDDYjHobimIXLAIRVLzXHIP/hAqfq61ao2mRvlHFgt",
+	"9qSux9M6RX0YFywMZqb+0ho9F3riNTXzrUW57FjpjpXuWOmOle4iNJ5ChIZhGjVZd5Fu+dzDzCPBPXNZ",
+	"y1RtZTEcEaQnDohfiW+aGvdOLhbEarOJOd70V0wAe84GDjPuOO2O0+447Y7T7jjtjtNWqDcOPGPbOnIB",
+	"H44I9KXabip5zMSiuRcsuUM4IsueR5iyc0QlioiIlTo8HZNI1y00L0YxQ0LyMDQqss7dYFw3apRTxdXn",
+	"+bj+dLn6e6m2vWPJO5a8Y8k7lrxjyTuWXCW9UkazORZWUwE27LlG0HdBS35BiO65ZhoXFwd52xbIDxXm",
+	"bbd6P4HeZndJqPcWa76qG+ilmQ8V+VoVVm6TOUw2y98Zj+R4Spk/35OzYitNc3Tv7TDoH1xIzY9qt9Ls",
+	"mDwun0e9gI/gipL1ZYghvGDIsuY3wyPSwd2B286k1Z8O3GPvyD8k3eGBTqtPyGinRoSsueXVMbIW2L6L",
+	"KNkwxWxLe5KfViVIlUnsV5JHJp4ia+Si0sZi2F8VYqC96ZgjDzMU8JHCbyyvGWce0XEemImpQvwkQNQ0",
+	"L+5nZaZ+E11A3f9RpJgB+oMPrpkcE4Y0JuXW8kwgDXK6FQVBGg7R3g2FupTwkoNi5pMIRkFXH5JvnDRK",
+	"lUoyEbYq+gTPIGIEcROfojarB75mcHI6iGVEpMhM+kzoaGGgJEhhdBN94EGQXe8ZovKaWRdfX+Ng30E8",
+	"Qn2rnOhWGwahiLprU2DK7A2Q8JpRkTTty+9dX4tWfbJ425P4hjDoCF0SjPsh0REfLhxXQ2YmwY3xCBcS",
+	"xJTIYQSUDtatA30UfXMDzkauIF5EpKsehOMIC6LQrQq9XUJDV1DDulTsHsN3/2I8a063qtb/YyXnqp1u",
+	"bPGktBaKITsDAsXb7KJ3wZRPKJhSfVLhHEznnE8sSd4oaw+YGuAq8eYFzWB54OVFwocjgv2cFqBYQTdJ",
+	"XgHT135hCGRK/jdter8TlO9XUN4uodrZHLbaya0mos8J4d+gm1szLxf2QWD34GVNNwZkqEuokmtmhErs",
+	"eTxmEpE7KqRooisiFZ6gvkaTPpJ8ToyHMqbXLBFrE/pkXQBm5D/4QJv70R6VaEgZFWOw92OJMLtmBEcB",
+	"1d+hARlhtn+eEjKrQZjV6/7T16xv+k739OOeftxvot+qtLErEpB1n6e1BeRttKwrloLq0oJ77Dq3o/tP",
+	"hO7b3nU7+v+dN63bikz6HHKcyyVTk0FdmBg9pXIMvUeQwWyUOCgdZM011wy8Os6c4cfjQqK9qw+mUUlA",
+	"hEg+QT4VwLCSBKNrlqQ+z3XFC/EM7cFgYRDPW5cmOLqJw30HGt9dMzBJ6YrlHZ0gJ9AYB0OEp3iGhhGf",
+	"oP+SiDvzRYJsNRH06fJtEXvJ2OU/wGneu21+e3Zxc3O9CfdJAOyJmHp79hJ6IYk8GLXRaTWchj7U7K+H",
+	"6kRuSYRHRLvw1MPeaDDng2x3Ch15tZ2kOuVe84BcPT/1LNKNGH9XhyHy1dpOylyJhPm1XI/q/WJH62HZ",
+	"J8Weex3bEEcQL1mSlZ527avMHyW/IQp5w+N/eJ2bf55O/9O9+7U9eH8yeXsgLo/kv1vxm0P+Ul0HzA1U",
+	"Ia0E8JwPhwrYVn7+NeNv7i0cd7fU6RzWOm0R1jtskKkj6imoTrjvAYxTBUiLh6zLvBUdWO3fyNMYIKp/",
+	"tVK72/GNwEEBz0n9pRM8Q4IEwTdT1crZ5/Mvhoh9fW4gb73IqwWX60ezbyXkJdS7Kp0EWTbEYFq3PUAN",
+	"rZ3XHmqWwArjwkYjhqVmNFaZFH17JnT9PT5luu3YDSGh6ZuhdEFxpj08uoaLIFKg/jwH6qO9VrPZbrX2",
+	"z3MuLfX2NevnGVPycit1A/Ep0x1E5olA/5rt8QmVSq6eEMxSWcQBZ5ISGsYRj0c6P9ouzISugZDRvGYX",
+	"ettJ2DjouLBraExygPrwXJeLCQI+JX5fl4XRSzKiEmKE+ArSxzjy0Z8xl1ip4xYH0J7WkvP7MPcpeuqj",
+	"HnzU319QmdEeCFP9OfrY3y/RpdHHYilIXDMx5lNYEyPTtDCNUENAmnaBnHRFsmLSB4MpD6KOb1eIWYc7",
+	"2O3fSwf5nVC3E+p2Qt0KoW4NpC21xSu6jMUcVwoCKEfP+HRnpDFGmidqc7nK+gaUqK5BUce+q8tfRwi1",
+	"8uRyA8xC5GCA2XkahqceFFtnFEMviSH8NkaKkgBCWNz9RA8GmK2oEmuOxjSqDyPux55Eo4jHYWnffP1S",
+	"D156wKb1seS9pIjBEAeCVLO+1+HCZQzY8CsDYFZnWDiZs8axd+q3SHvoprHqJ+Ro6KrxT72W3yadYSP9",
+	"Ute3H5yQjtduu8d+d+h2FRc8Iaeem9aVPyKZb9QR6w8P/KNhGx923BOvTdzu4Ji4p/hg6HYGba/ln5KT",
+	"4XGuYYAf4aGsHnnybdpuV7MUPAXbwJbCIA1xsuTUwxIHfLR2COQFKCjAoKlSqgAITD8Zg/4KopzkX9AT",
+	"O0sY0CQWEilMhx6O3hjcndCNEqRW+KE3iLgO0CsLz9Nc4uFi8/6SuF0fTWsh5j32g9zR86dEz+sATZmS",
+	"YOnQLo7wETRVSyP78tL7MnaTF9mTkD6fBESSIoOobuur59CGNcaTohWxIGn7s14ssg3PzlFEJI0ItFlm",
+	"QhLsFzCWH2Hi9RhLebJrd3EneiJ/1wbwAdPU9B3UBVinWKv8hZF6iqQOQ12Wef2aSAOJG8Yh7fjid8YX",
+	"/9I88YGiWKvTiG8fwQpOKKNGZfOgRpiy/WYalDrBM6A912xAkCASolQ1X/T7aI9xkKh0fq4OK9XVI0gg",
+	"vkEw6eZcd9NIUnMU9TSa+4wg3VHuTSm3vdLltHsr/Rk7W6HdSTDqjoZ/z5GoG+lQzyfcjwPiCp2VUO4L",
+	"UQB34UWcUSWu6pdTF4yOCfECSphEOnFUcQFGbiGvSsYRIz7a6+s3evqNniCyjwSeQY0iCNjgDLgHuE79",
+	"/SZSgm9fL7FnZ4UQDvg0zbYwrSOJLJWN38EgV3abG3v5gQb2Aq5fUXTKlAtyT0nLdF0+8Tq+e0C6Q/us",
+	"4TTMCWgKNTgZnuIT4h56bV83lz31j7HbGRx5bdIadnG7nX6SHpqlsD6W2CMKSLTLuzGWMhRnz5+TuON6",
+	"AY/9JtZXZtpbEt/0NG6E3g24a6c8ugk49nWBI9KTEcVBwkDAb03ZqAdZ3vqEJhN9GOG0N8CCwAiKhlLO",
+	"ROPs8KvToMwnIWG+PkkFc9ZNDKEx4CJutxTl5Qu/tipTxrkLLaGRFmh2oX2lsuozgTSGJYdVQ8NdT2Yt",
+	"CmG7wrdGXl0gM3goSYQkgUQT9cpEC6wim71/pmPVs01owXeg4NN4DEwmSeaVnpFQ+/s6Rt4gyDXDzEca",
+	"x5HFcT3cgCDACqh1qgY1n+T7kPWda9a3H84/QgFNdoJgevW/MRE6WE5wPRO4nK+ZxUGotGDmzOPl3Pj7",
+	"TfRPhVHizISxXTMdx2ZD2wQfSqC0erA0aC0NZFOv2EC2c0gmi1lAJ1SJG/C5HnHPbe+b8nFqLxAzpwZO",
+	"Xj5HueWblQig1tMxDwjSHctF0cbMotTuKJNkRCKIqhsTpsMVTRqchxnjcDERwd6Y+EkpOwVD+Fbd1GEr",
+	"vf6YwXvmrK5Znin11VfTiEriKqXkHAUE34ItkMegBd0QEuqa8cCk1H7L4u2K2c6aqseDcRyoCGH+fKQ8",
+	"55uwmDdM0a17CRncCRNPSphA2IqoaG9K5RgoAzxXh7r/lzPVP7EGXlfbEG0WNSXGJR0aLF6tLyk2hWIW",
+	"Yupbr5NmeyIWAM+69qok0YQypcanmW8TTAMl/TB5rhWg7MwbqkHvM0NtTRnSWxJqdT6eicbZsZP9TZJJ",
+	"GGBpbCWdgbYquUfD41Z5brM9mHTQg1b+1/yw1lTlHrdO2m53cOq5J36LuOmgx6S6ta7wmHYqxgYqRhaG",
+	"H1bRyOXKJJeHPqaghUwfIVA7UkC2yR9ZINS410tfUvKy6dxn4NNI83cUaouZEQzoQmlldeDFxcWuViDt",
+	"ulbs7whftyyq7UhdXgDayTrbj3TfBsFcFF/AV+fGUVAus/zCCPp0+basqsAE+wR6j6bpcEnLNV2qwDYn",
+	"BbMvTr+F6E/fJ/45glQaaxnWDsEm+pANhJBjLrIVSPMREeVR9VAi+pPa39bivosziGw20J8H/5Gnt/9q",
+	"Dd63Jz8fh2874vJk+u+u9+PR8B+Hf1y0VmQDrfy8RiCz3XtZMHNSJRsSCHeSSlHwc4J56UF9Kzf+IrZm",
+	"UplL3TE2EUYQqUuffvj00WgMNl1rUUfA5bpBmhR6XxmQ3swLTDJhSXJenTS2OuX2lTRImKLXvbTOvzZ8",
+	"wEUQv+eNcTSC1dVLIMglk5be0g7nlmkHYQJ6D6wP2NtCl3FAjFU6qXXscZ/snyEsUUCw0DZ0AOlrttfX",
+	"sG1N6L5O6ybAS1M+uNf3Y407pJf82t93rpkGYGD7iJERBn6617d/9vTzvikHLdGEC4nklCOfeHSCg2tm",
+	"drHX16/2JOe9MCIeFaS/bxudDrAgyCIHLNv83ZtQMYFonP1zZFACGZTQ4TmcoX7IhVS43AvxbNRX389h",
+	"j92/fgF8BzbD3pQQgrHgSPPeCbPAOXsN2quUa1+uO2WJ2rqW96dEz9YnXd8sD/475gI7xen+Fae6vMQK",
+	"XzqAzIVwtXId6QP2brCiiYqEUaam1R+eI6F0Ghwgie+IcCwlM04TxCPEOCO2+6VOdbN6T0Qw2H4nJeqN",
+	"nuK1XtoDJQ/rg5nP312VuftgObvbDn7U1wnVLeFC063aeIUXswGJ0IeIS+LJNcMYJb7rUR/g03aXcrv4",
+	"cOB2vSPfPSHHQ/cUtwa6akV3qEC6WqT5OtmxGairkCWbTdv8TtJlc1veYt7sxkSmLA82c6MPmg/7SJFp",
+	"LdS4xzzVHQ0rpmHrXNPSzND5WhS7FNFHkyKavZrNZLrKSaOmzWo67zmo8kLSIFB6amxyXDLpo6UJohtR",
+	"3F2i6JNNFF0LbJdljM6TqEUTbh7U7r+N7o7zbMZ5vg+u80B25TXw79tnY56blnUrMiHRXrfdWZoAbvIi",
+	"t8dsNqtzc0nUH3WyIzMrv8csyR1Vu3+qlmQl7qjbLj1xS/K7nIVkiUk2U0pMoL2Y0T9jghQiiv1NzK0f",
+	"YdYn1E/iXvO9G/dvaVQHXt3QCNf9XdkZpQHIrZkZlyHOchOiuqrHU1GvsQ6kPSG73YaIuMbhVLGWKbDZ",
+	"Gcseo7FMauxcn9euZSpTX25sKVuPsOwMZU/dUFYLZCvYySxxKjOTGTh7XPrk46Hz3wWNf1jTVA2I/6tY",
+	"prZA3B9MXHxCZqnHQ0bmjUE7crKzBW0knq60AgkUMx+yj/JiKWi1kB5t1NyQRBocN7AQPVwjD7tZG41n",
+	"EWtZKJ4tjffXiMczmyszsNeuA3jfxq3Khq3vyqZ1D+as+hRguanrMZi5tgTldWH26ZnIHooc1DzYCua1",
+	"nWXtEVrW1pVa1rGnbWxK25nRvjsz2hYtaMuMZ4/VcPbEqf9fnfI/qL3tOzO1PaiZLY+HddHj6Vnanjjd",
+	"mbPS7ejPd26gqyvlCsz8Ab977gXcu4FynoX6+S9J5n//6uL9jz/88q//q5C6j/agP78ZpedT2J/fzxI7",
+	"9M6Kx1DoQA55NHkmEMyIhjya4shHGPkY6CZGkk6gHJGjHiKCvbF65ugBTOFgQSdxgCWP7EAOwigWeESQ",
+	"mDFPV1pICiFFMXSZBoMbltfMx7MzNFUkE0WEkSkOhK4h3RbS5UMX0tnVV9qyaEsq6PHHOAxJYYeTC/8W",
+	"M49c6cN4ASe6AUE29cSqk4rsxGYt91oeQB2QAinbbd09wscDt5vUvm1jW0XtCCJb7YacxjDikyVUnN1y",
+	"3bn+yGlInrzYcTtHuRfhQnoRn4rGWbvTXeugigjrb4p363uGKtEAG1M8+6tb9xSi6tKK+oDyOJohLQYC",
+	"VpAWUzq1eo9u88V52jMcUSmQFwvJJyQSz9QT+y94xKes2Mp/ZSd/ICt/Ujf2Xjp2m92taNoN89rjeiaS",
+	"NZUtwr5a19Gw4gSSqgOm102hnyPA7AF7hHuS3pYKb+2zVkdRmyoCaPYIzxpH/jE5GZ62gBK6Xe9AEcbu",
+	"0LVlwBWVLC64XVxcBQa1jYl0D6YuORq6J/h04Nr8gi4+BPGW3MmeH5MeCOQZEnqoUMIcd2VhOeSRxEHF",
+	"6uJpfZaO+geXGO5nsYh4cenwditTKXw0aJx1MjXC9b+hOrht/qQLGCp2wKjs1SlAs0xkt7ceC0UuNX5w",
+	"JrngrtU2TVMCSRi2ldxb3cMTfHQ6dEnLb7nd4bDj4sPuwD047Pqt05Mu6Zx08t2kqjujDNKvdkaleP4d",
+	"OKNESugtd0p+Wm4kSLG14TRwSHs3ZLbIvRLzbyEL+1WLoxoEHKTRBH26fOsgCziOIf0OEEBHVx1zkEUS",
+	"B5m+GnshiVwFwvYHJQeL5L1z5LbT5hy6lpjCceTHBIEOsKcWoqgIIswv7jRqQGjzZqM7grkjmA9EMGuS",
+	"y/J6yPB4ZzDZqsFWJARmO8R4k5KsOQr+PNM5CjBpazUoL8Dza6E+25lVkSmrPVrDh60BmTZBuma6mbkd",
+	"oSfxDYFa9Fj7lLEQUx75uhb9GN8S1G4hyVG7c3LNvDGOsKcWaQszBnxKItfDgqCASEkiB2GG4jDM/6oX",
+	"cs18OqLStHCyU0H9ySnBN/39JnqJvbHaVRiLMfHVxJkGTkMaCdm8Zht2hTW4+iJzRw9iAy+gXYOaYaeZ",
+	"Pdxnz9gdA94x4B0D3nksnoTHYtOuUNr9Cnwn4bM8Sjjjvap+WcFBrVVrgeuJD4WulSsihWH1I8IUbyR+",
+	"yvRzogLwbN2SVyAqFZf1yHlevvA50ZWoodkhLYgFuVSbKOS4m/Gk5DrOGv+66U4+nP552REfj29/O5j9",
+	"52TwfhllqktTssteEo6XubpdqNMTw3mAUg3a3wTNheBuQNnNlrH7QmkBYow4Iy44NtUcWioO+Mg2soKF",
+	"PBMINgA0DlGWl7S1PHOOqG6LKwD3gSAMOTRsIVM0oSyWRDTRKx7NjWwPwgG3ifWugA4AXpgmRCfqocxX",
+	"epVUUxMtspSFW1t/hOBv1RFuSknIXQh14ouknCPr+1st2D3HIX3eeU798Dm508DpBnxE2f9yKf8vHnjX",
+	"cavVOZI4GhH56fLN//0/nVcT7/90XtWgR2bHJURIXfaO8jwxyvMO3xCEAWO9gHo3CGAG7vKeSZBuL7ll",
+	"CvSjjsnQpEZL/nmpAkIfmG1umSNJ57pZN/SAQoy7PNR0om+e99IemH0lkSW/M670Gn5LldJA/IJw5ys9",
+	"XWqR3lq8806V3qnSO1V6p0o/2jSAjZska9K5mbl9BS9KCPs9ciOGdErNStZUwJYy3ZcTedXDTImqujOh",
+	"4Vx7ZeyqwEFq28iSHVPaMaUdU9oxpR1Tqs6UEuJ5r2wpZvejJL1klXQkmYfrOVemXduOfezYx4597NjH",
+	"jn1UZx8J8dw2+1jo3f0FeoCXh3RC8gdG6YdIjPlUaNs4SztMN9GHeBBQr4kuUEQkjYhv2hg6CMzofsTD",
+	"UIcBadIHT9QioBhAu4X68K/eiLOiggCvibxKFvGLevMe2zuXtNasTMnrE2D1Qa7aGWq3Wuj1DzWbiNp8",
+	"TShS3ltRwr9Wx9Ea3eKrN3uHayzr8q4eru8uqEtR2hXmeM0Z2SQ8kHhxBOD0++e8cw/7gEwGqhM8T+B9",
+	"DtNDQLWigMA5d1sGQRFcn8KrBAOq9P2H9JQQy3GanaLhYD6IK3vnE3z3lrCRHDfOjrpOY0KZ/Wf7CLLK",
+	"1ck0zhr/7/cL9z/Y/W/LPe25n//2P0VpLQWUK7L8ryQ7E56DdKrpCx8mpMpNTsJ498AxbnOo9jDjbDbh",
+	"sbhmHg4CEgkHXXx4g27ITOwrOjY0rkT1lLJR8mkTfcyGY1A1gIl7XBnyiEoiHq+Z+Q5a+RvpCoF0pc05",
+	"QqLp2Ax19QH6/RsXMTCAZyJJEDVC/ATPIFPfBDjmJTbwUuBbTANF+/oOCqiQlI1gGZP9c9S35LBvWl+P",
+	"SUTs3hgiRmkw8ZPXLHkfRtaP/f5+E73ncgxbsS2E1VAMYR0qioaYBqJ5zfqZ8lPuz2TWVx9YoDtDWPGZ",
+	"aJY2NRfq5G/IDEUkDPDM5NhCTCbCTEyNh1eDD2JmERMekSa6gOcCdVqdMw05gDfqHvuKD1M26qOYSRoo",
+	"UNKOaRyGEeTyQuxJhPrmB7+v7hcc0pxdK+GIu/qRmk/nJECJPi6kqxgOnJ8wSlXGT2Q6iV+zAfZuFEVn",
+	"/jkKeRAgKtWSUQKuSEMrGhEpUF+Lzj0A8z6SHGoAamjS28IS9V+//IgKEQtUy/55egqQLQfHeM2gmiCk",
+	"sBGkqB4UzjGjejiKqNEa09idJIy2rwN0isJePwTYIxnurobbsFjZpSVOG0XAJt5K+CpmUgd3K65MJpgq",
+	"oYHKvxvFoWk/TKsp6AforQQek1OcKnPTrQQK5c+2TjW0zvbrUqyrRRcIWmOq4Hdm8xZ5pLiV5o5OY9ka",
+	"IJHaYDbAiC5u4XUGbdw6dU+Gx8Tt+keeezo4xG53eEA6fttrDU7xOuJd7uat+b2Oul9TVEuUZ7tD+1PP",
+	"gt1/bg5+Or1r/XN6/Dbs/MoOf/BO3vntS9n9tzh6PW7BByQUWlTZquadpqsv0bxrFwbRNKNMlFQPIePM",
+	"I/5Oh15bh64hIj+RMJdUIv/y1fnSuAjpz2R2EStR9ffP6pcfCI5IlPySk9uBbaVa8DDik5yqXEOUT3X1",
+	"TIhModqe8ujySgJ2RRrgUzEhmDm6HjDITFTaPHwjEe91W10jFk8jzkaIM7KvJVstRdXn/pb5G96/Qqs3",
+	"fP/+KyM9Pg7kpF8DFTxT5PHMds9zj8jx0O3ik4F76rV8t006wwPcHRx6R37JNG0zjSkukjICmNeKqrmJ",
+	"xUxIMqk2XjKA3YgVW+d3s2rQTnaR2UHMwAmc/YW5dLrHlO0qpJZaxKxodfY5I2W27vZ/zNBKf9cGbYMn",
+	"cKzf3rRuGHx3iwz+m9mK7sn8k2pz3BDCDQxBFdx/C4VK1EnOK4/2cJ9BxRIP6kdByoUWpIqql2xqH6pg",
+	"ArKgJZ5/sX8uM2ETOYYy2sYaoiNYqYCUVGfBQLOH2QwF9DbxuuwX2Wz6Fy8uf3n/5qr36fJtfz8xfxdx",
+	"uE9miRfauEIDBQQbOzWtpcYe7+ZaYuE6SzBOG1TWRbkHkfA+55OoiHcDVdLMqW3T7Ip8IsADkgW4vOl1",
+	"niIW2FkzSytHpSr3mcEhie+WlaBCEt8hJbkhylBIIo8wuVZbiY8wz67j6K8XH9X1WR+9Zqf31qDhI75b",
+	"XQ8HQOC7KIYjDRBuqy1DMXqUJAF9xHePod9CAQDWAaen1zdhGxhX44CWJVxKfLfrffCYeh9IwMlaFWGB",
+	"htRqeiDx3foND9aiGrtmB0+12UEdgFzS6MAQmgXFQ0PToyw0/kjI9F+ZRD9MzavqIP3kGxRsTqzXlO3W",
+	"FueeXkOCR0InbGOBHb34jpsKrCE+Qk12V8yYtyRg7ZJgXyDJfTx7JkxdfT40VcCT4LSM+cXGc4HHMZuW",
+	"QRkaKPJChAPvgylLgDQa8anuE2iKs1JJdCyaj2doDyMB5677BRgXn3oyjahNSYT4qohPxX4TXUCUFvH1",
+	"dEq6lRElvo5LM7FDin7qNoU3JJS5GCsTxgSjzphXpkN/UkdxNWPedjTpLce1dNxW+6OiN4eG5Ph4lnvY",
+	"cBrqlOKImDgKoH+GyrXck/Zpx+3ig4F74nV919K+U6/lp40SiN8bzBI32pmPKXgddZX/7kkr40X6Myax",
+	"dsjBFUMXgFYN468967IUhBnzHKQn+aubj9Q5GERkfFq31H8G6Zc76t+kHvi9xAfoAJZTHKSRjVlcU6it",
+	"/73vGGTWplkFEiXuhxSLts7jHxsSZF2p94cHfzXteUuyf9pypjLKbFLSNhZGBqvWT0O9nm2mIQjE7kLb",
+	"DIWGw2GxL+MTTPNAnTNgj5YSUIHUAZY5XtWzyk0zLtXLX5fOmrSq0AdW2q1CP37cDbltuC7A3d/NKCah",
+	"UQcBDdtexz8gbhdCSbwj3z0hx0P3FLcG+kl3mO75RzLh2i8GdAhcelarvTf3jgLE1f4duLvvwr8TG8S0",
+	"lEatan3njiYXGpZSBMBspnEOXSSEQ78zRzvAknB2zdTLqG9e7TvJS/0UTfpoD3I8UvndhO/rNIiBIEzu",
+	"F8XJW6l44+j4zcwPFpf+wIzMoZJBj58wI+hHrpO+kzqY2A04G7mCeBGRrnoQjiMsyDwK1UKIB/ZQLTmL",
+	"NawdmXPbjKjUOcFSm4fYJKZq54cq90PFIhfeVYluZWWeWv4oLfYoMgSBWZBzFULVTMpGNlOpiV7ofDdb",
+	"NkiPDBEeggRqrL1u63S/zG+1Hk3aOa6equNqHQh2yoKOoMJrhg1O8EwJ5+eK+eokPRJYF2q3NMLum3i6",
+	"/vLkfmfb3qo+vA6WfAtPWBMV9yiZ2ro+1hWmgxgm2vJU1TG2BW6wWdQTINY/m4BbtZDjgR1k90BezCnU",
+	"ojCH8xSmsx0KY5xoO0rzRNl/4gnbQIDVrqrnRC+u3HwHWREQhZ9oybayJaQJ6ZwE2wnCg+xstJcJyt/X",
+	"HbM9zoRSyf2Ih67Pp0w00WHrAPVNeSfGZc/jbEhHcUT8PpjaeKykYnKODlud5MWYRQR7YyiOoOkklWl/",
+	"CRsPX2RA1G0RX9odb8nu1Qi9m15IIiivFXDsq9M2P43oCA9mkjSqG5dyiyyzMv02nuvAYc5dFxNqPnIL",
+	"0hoZBOqTCksz1bs+sTQrI4859vKzh6cPra5H2eBPwD38nSHQ22TLW7McA1O1aZ66TXsXtwfuidfx3QPS",
+	"HdpnKVN9+Qn9iCX2iIKtxte6CGY3scOwLWOYqZqV4MXWMM1WyXGTuobfB7r9Yvb9Bra9ve7i6Xsm+5oc",
+	"+ceHJ+Bu6boHmBy42DvpuoctMmj5w2G7Q5RMawSGxlkR34NyZ9r7O+FK7JgQLOKITAiTvZhRJeMqfigy",
+	"XitTnNJUnoR8VTwivaQFvf65NoJnj22H5FtG8l/yVbBMTSmbwQk1sHIVr9ZAeakjFUqw/IdYUEaEQAqo",
+	"xLmu3IQGJOBshCRXWOggym65wnsWTwaQKxdDthAyo6+VUPerXdl3nFNnzrUXRmRI79Rt/PwhRWjDAK7S",
+	"Duj35og1l7HaF2vh6btwx96mILqtjLutoFuJG9Vc4oN6UutBdF34fELJe/eM2jUPbllSXwaqdol9j8Wh",
+	"epvg8lrsvpY/1Xy0fo7f2oRn5y59qu7SuvC5JNevlKu9JjKFrMeVy/M0qPtfnbI/jA+0Hug/+ZzA7RD3",
+	"bYqTddHjCeUIPg26Yt2eO/rynecP1pZS5yqUzhcjXSxY+lnXLSwuS/WWezhAPrklAQ8nhEm015/gG6IU",
+	"5v5+ron02XNwMAVjLuTZSeukBXTJrHphXEVGlZKu+/FjH1T2ZoqIPBRF1eYgGtHJBH6ltfZhKBPIngwD",
+	"XubFcRJj6ry5HQkSBMJBgkgUh2gws8290yHt+S+Oqsu5wXZEtmz8kEeZCq/ZsTJlwwo2S0nkdlBE1Jqg",
+	"rYAcExrNGYD1TPpJGFGPslFzIc+i6CxfMj9JFBU2ffPqA+K6+UE2g8Pu3L5dlHgCW7VL1JU+Tc16u7a0",
+	"Tmf2nnVjhpIrmisYK9AI35J01TphdWqarPtKuTJVarNnnJpCFnLpNC8QDgrxTEG3cJBJPVIALpxMdlJy",
+	"zkhg5g/4HfIC7t1kJrJJS18/f/3/AwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

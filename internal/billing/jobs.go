@@ -1,0 +1,35 @@
+package billing
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+)
+
+// RunArgs is the job that does a requested billing run.
+type RunArgs struct {
+	RunID uuid.UUID `json:"run_id"`
+}
+
+// Kind names the job.
+func (RunArgs) Kind() string { return "billing_run" }
+
+// InsertOpts: a run is safe to repeat, so a few tries.
+func (RunArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 3} }
+
+// RunWorker does RunArgs.
+type RunWorker struct {
+	river.WorkerDefaults[RunArgs]
+	svc *Service
+}
+
+// Worker returns the run job's worker.
+func (s *Service) Worker() *RunWorker { return &RunWorker{svc: s} }
+
+// Work executes the run; a failure leaves it to River's retry, and the
+// rerun bills only what the failed one did not.
+func (w *RunWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
+	_, err := w.svc.Execute(ctx, job.Args.RunID)
+	return err
+}

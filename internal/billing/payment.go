@@ -1,0 +1,183 @@
+package billing
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+	"gorm.io/gorm"
+
+	"github.com/acronis-platform/platform/internal/auth"
+	"github.com/acronis-platform/platform/internal/errs"
+	"github.com/acronis-platform/platform/internal/money"
+)
+
+// Payment is money received against an invoice.
+type Payment struct {
+	ID         uuid.UUID `gorm:"primaryKey"`
+	InvoiceID  uuid.UUID
+	Amount     decimal.Decimal
+	Method     string
+	Reference  string
+	PaidAt     time.Time
+	RecordedBy string
+	CreatedAt  time.Time
+}
+
+// TableName keeps GORM on the migration's table.
+func (Payment) TableName() string { return "payments" }
+
+// PaymentInput is a payment to record.
+type PaymentInput struct {
+	Amount    money.Input
+	Method    string
+	Reference string
+	PaidAt    *time.Time
+}
+
+// payable limits which invoices the caller may record payments on: every
+// one for an admin; for a partner those it issued to its customers.
+func payable(q *gorm.DB, who auth.Principal) *gorm.DB {
+	if who.IsAdmin() {
+		return q
+	}
+	if who.Role == auth.RolePartner && who.PartnerID != nil {
+		return q.Where("invoices.issuer_partner_id = ?", *who.PartnerID)
+	}
+	return q.Where("false")
+}
+
+// Pay records a payment. A partial payment leaves the invoice unpaid with a
+// balance; the one that settles it marks it paid and runs the paid hooks
+// (approving a prepaid order, advancing a renewal's due date) in the same
+// transaction.
+func (s *Service) Pay(ctx context.Context, who auth.Principal, invoiceID uuid.UUID, in PaymentInput) (Payment, Invoice, error) {
+	amount, err := money.Parse("amount", in.Amount.Amount, in.Amount.Currency, s.currency)
+	if err != nil {
+		return Payment{}, Invoice{}, err
+	}
+	if !amount.IsPositive() {
+		return Payment{}, Invoice{}, errs.Unprocessable("amount_not_positive", "A payment is more than zero.").WithField("amount.amount")
+	}
+	now := s.now()
+	p := Payment{ID: uuid.New(), InvoiceID: invoiceID, Amount: amount, Method: in.Method, Reference: strings.TrimSpace(in.Reference),
+		PaidAt: now, RecordedBy: string(who.Role) + ":" + who.Scope(), CreatedAt: now}
+	if in.PaidAt != nil {
+		if in.PaidAt.After(now) {
+			return Payment{}, Invoice{}, errs.Unprocessable("paid_at_in_future", "A payment cannot be dated in the future.").WithField("paid_at")
+		}
+		p.PaidAt = in.PaidAt.Truncate(time.Microsecond)
+	}
+	var inv Invoice
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		if inv, err = lockInvoice(scoped(tx, who), who, invoiceID); err != nil {
+			return err
+		}
+		if _, err := lockInvoice(payable(tx, who), who, invoiceID); err != nil {
+			return errs.Forbidden("payment_not_allowed", "Only the SP records payments of invoices billed to partners.")
+		}
+		switch inv.Status {
+		case StatusPaid:
+			return errs.Conflict("invoice_paid", "This invoice is paid.")
+		case StatusVoid:
+			return errs.Conflict("invoice_void", "This invoice is void.")
+		case StatusDraft:
+			return errs.Conflict("invoice_not_issued", "This invoice is not issued yet.")
+		}
+		if amount.GreaterThan(inv.Balance()) {
+			return errs.Unprocessable("overpayment", "The payment is more than the balance of "+money.String(inv.Balance())+".").WithField("amount.amount")
+		}
+		if err := tx.Create(&p).Error; err != nil {
+			return errs.Internal(err)
+		}
+		inv.AmountPaid = inv.AmountPaid.Add(amount)
+		inv.Version++
+		inv.UpdatedAt = now
+		updates := map[string]any{"amount_paid": inv.AmountPaid, "version": inv.Version, "updated_at": now}
+		if inv.AmountPaid.Equal(inv.Total) {
+			inv.Status, inv.PaidAt = StatusPaid, &p.PaidAt
+			updates["status"], updates["paid_at"] = StatusPaid, p.PaidAt
+		}
+		if err := tx.Model(&Invoice{}).Where("id = ?", inv.ID).Updates(updates).Error; err != nil {
+			return errs.Internal(err)
+		}
+		if inv.Status != StatusPaid {
+			return nil
+		}
+		var services []uuid.UUID
+		if err := tx.Table("billed_periods").Where("invoice_id = ?", inv.ID).Pluck("service_id", &services).Error; err != nil {
+			return errs.Internal(err)
+		}
+		for _, h := range s.onPaid {
+			if err := h(ctx, tx, inv, services); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Payment{}, Invoice{}, err
+	}
+	return p, inv, s.load(ctx, &inv)
+}
+
+// Payments lists an invoice's payments.
+func (s *Service) Payments(ctx context.Context, invoiceID uuid.UUID) ([]Payment, error) {
+	var ps []Payment
+	if err := s.db.WithContext(ctx).Where("invoice_id = ?", invoiceID).Order("created_at").Find(&ps).Error; err != nil {
+		return nil, errs.Internal(err)
+	}
+	return ps, nil
+}
+
+// Void cancels an unpaid invoice that has no payments. Its periods stay
+// claimed: a voided bill is not made again by a run.
+func (s *Service) Void(ctx context.Context, who auth.Principal, id uuid.UUID, ifVersion *int64) (Invoice, error) {
+	var inv Invoice
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		if inv, err = lockInvoice(payable(tx, who), who, id); err != nil {
+			return err
+		}
+		if ifVersion != nil && *ifVersion != inv.Version {
+			return errs.VersionMismatch()
+		}
+		if inv.Status != StatusUnpaid || inv.AmountPaid.IsPositive() {
+			return errs.Conflict("invoice_not_voidable", "Only an unpaid invoice without payments can be voided.")
+		}
+		now := s.now()
+		inv.Status, inv.VoidedAt, inv.Version, inv.UpdatedAt = StatusVoid, &now, inv.Version+1, now
+		return tx.Model(&Invoice{}).Where("id = ?", id).Updates(map[string]any{
+			"status": StatusVoid, "voided_at": now, "version": inv.Version, "updated_at": now}).Error
+	})
+	if err != nil {
+		return Invoice{}, err
+	}
+	return inv, s.load(ctx, &inv)
+}
+
+// AdvanceOnRenewal is the paid hook that moves a prepaid service's due date
+// one cycle on when its customer pays the renewal of the period that starts
+// on it.
+func (s *Service) AdvanceOnRenewal(ctx context.Context, tx *gorm.DB, inv Invoice, services []uuid.UUID) error {
+	if inv.Kind != InvoiceRenewal || inv.CustomerID == nil {
+		return nil
+	}
+	for _, id := range services {
+		var b billable
+		if err := tx.WithContext(ctx).Raw(billableSelect+" WHERE s.id = ?", id).Scan(&b).Error; err != nil {
+			return errs.Internal(err)
+		}
+		if b.NextDueDate == nil || b.AnchorDay == nil || !b.NextDueDate.Equal(inv.PeriodStart) {
+			continue
+		}
+		next := AddCycle(inv.PeriodStart, b.months(), *b.AnchorDay)
+		if err := tx.Table("services").Where("id = ?", id).Updates(map[string]any{"next_due_date": next, "version": gorm.Expr("version + 1")}).Error; err != nil {
+			return errs.Internal(err)
+		}
+	}
+	return nil
+}

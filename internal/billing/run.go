@@ -1,0 +1,497 @@
+package billing
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+	"gorm.io/gorm"
+
+	"github.com/acronis-platform/platform/internal/auth"
+	"github.com/acronis-platform/platform/internal/catalog"
+	"github.com/acronis-platform/platform/internal/errs"
+	"github.com/acronis-platform/platform/internal/money"
+	"github.com/acronis-platform/platform/internal/page"
+)
+
+// Run kinds.
+const (
+	RunAll      = "all"
+	RunRenewals = "renewals"
+	RunPostpaid = "postpaid"
+)
+
+// Run statuses.
+const (
+	RunQueued    = "queued"
+	RunRunning   = "running"
+	RunCompleted = "completed"
+	RunFailed    = "failed"
+)
+
+// Run is one billing run and what it did.
+type Run struct {
+	ID          uuid.UUID `gorm:"primaryKey"`
+	Kind        string
+	AsOf        time.Time `gorm:"type:date"`
+	Status      string
+	Invoices    int
+	Skipped     int
+	Total       decimal.Decimal
+	Failures    []byte `gorm:"type:jsonb"`
+	RequestedBy string
+	StartedAt   *time.Time
+	FinishedAt  *time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// TableName keeps GORM on the migration's table.
+func (Run) TableName() string { return "billing_runs" }
+
+// Failure is one thing a run could not bill.
+type Failure struct {
+	What   string `json:"what"`
+	Reason string `json:"reason"`
+}
+
+// result accumulates a run's outcome.
+type result struct {
+	invoices, skipped int
+	total             decimal.Decimal
+	failures          []Failure
+}
+
+// NewRun records a queued run.
+func (s *Service) NewRun(ctx context.Context, tx *gorm.DB, who string, kind string, asOf time.Time) (Run, error) {
+	now := s.now()
+	r := Run{ID: uuid.New(), Kind: kind, AsOf: asOf, Status: RunQueued, Total: decimal.Zero, Failures: []byte("[]"),
+		RequestedBy: who, CreatedAt: now, UpdatedAt: now}
+	if err := tx.WithContext(ctx).Create(&r).Error; err != nil {
+		return Run{}, errs.Internal(err)
+	}
+	return r, nil
+}
+
+// GetRun reads a run.
+func (s *Service) GetRun(ctx context.Context, id uuid.UUID) (Run, error) {
+	return page.Take[Run](s.db.WithContext(ctx), "billing_runs", id, "billing run", false)
+}
+
+// ListRuns pages through runs, newest last.
+func (s *Service) ListRuns(ctx context.Context, r page.Request) ([]Run, string, error) {
+	return page.Find(s.db.WithContext(ctx).Model(&Run{}), "billing_runs", r, func(v Run) page.Key { return page.Key{CreatedAt: v.CreatedAt, ID: v.ID} })
+}
+
+// Execute does a run: everything due up to its as-of date that is not
+// billed yet. Each customer's (and partner's) invoices commit on their own,
+// so a run killed halfway leaves whole invoices, and running it again
+// bills only the rest.
+func (s *Service) Execute(ctx context.Context, id uuid.UUID) (Run, error) {
+	r, err := s.GetRun(ctx, id)
+	if err != nil {
+		return Run{}, err
+	}
+	if r.Status == RunCompleted {
+		return r, nil
+	}
+	now := s.now()
+	if err := s.db.WithContext(ctx).Model(&r).Updates(map[string]any{"status": RunRunning, "started_at": now, "updated_at": now}).Error; err != nil {
+		return Run{}, errs.Internal(err)
+	}
+	res := result{total: decimal.Zero}
+	if r.Kind == RunAll || r.Kind == RunRenewals {
+		if err := s.renewals(ctx, r, &res); err != nil {
+			return Run{}, err
+		}
+	}
+	if r.Kind == RunAll || r.Kind == RunPostpaid {
+		if err := s.postpaid(ctx, r, &res); err != nil {
+			return Run{}, err
+		}
+	}
+	failures, _ := json.Marshal(res.failures)
+	if res.failures == nil {
+		failures = []byte("[]")
+	}
+	done := s.now()
+	r.Status, r.Invoices, r.Skipped, r.Total, r.Failures, r.FinishedAt, r.UpdatedAt = RunCompleted, res.invoices, res.skipped, res.total, failures, &done, done
+	if err := s.db.WithContext(ctx).Model(&Run{}).Where("id = ?", r.ID).Updates(map[string]any{
+		"status": RunCompleted, "invoices": res.invoices, "skipped": res.skipped, "total": res.total,
+		"failures": failures, "finished_at": done, "updated_at": done,
+	}).Error; err != nil {
+		return Run{}, errs.Internal(err)
+	}
+	return r, nil
+}
+
+// store issues a group's invoices in one transaction and counts the
+// outcome; a failure is recorded and the run goes on.
+func (s *Service) store(ctx context.Context, what string, ds []Draft, res *result) error {
+	invs := make([]Invoice, len(ds))
+	for i, d := range ds {
+		invs[i] = s.build(d)
+	}
+	var stored []Invoice
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		stored, err = s.insert(ctx, tx, invs)
+		return err
+	})
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errs.CodeOf(err) == "already_billed":
+		res.skipped += len(invs)
+		return nil
+	case err != nil:
+		res.failures = append(res.failures, Failure{What: what, Reason: err.Error()})
+		return nil
+	}
+	res.invoices += len(stored)
+	res.skipped += len(invs) - len(stored)
+	for _, inv := range stored {
+		res.total = res.total.Add(inv.Total)
+	}
+	return nil
+}
+
+// renewals bills the next period of prepaid services whose due date is at
+// most DaysBeforeDue days after the as-of date.
+func (s *Service) renewals(ctx context.Context, r Run, res *result) error {
+	horizon := r.AsOf.AddDate(0, 0, s.cfg.DaysBeforeDue)
+	var after uuid.UUID
+	for {
+		var batch []billable
+		err := s.db.WithContext(ctx).Raw(billableSelect+`
+			WHERE pr.billing_model = 'prepaid' AND NOT s.free_trial AND s.status IN ('active', 'suspended')
+			  AND s.next_due_date <= ? AND s.id > ?
+			ORDER BY s.id LIMIT 500`, horizon, after).Scan(&batch).Error
+		if err != nil {
+			return errs.Internal(err)
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		after = batch[len(batch)-1].ID
+		groups := make([]uuid.UUID, len(batch))
+		for i, b := range batch {
+			groups[i] = b.ProductGroupID
+		}
+		taxes, err := s.taxesOf(ctx, s.db, groups)
+		if err != nil {
+			return err
+		}
+		for _, b := range batch {
+			if b.AnchorDay == nil || b.NextDueDate == nil {
+				continue
+			}
+			from := *b.NextDueDate
+			to := AddCycle(from, b.months(), *b.AnchorDay).AddDate(0, 0, -1)
+			key := fmt.Sprintf("renewal:%s:%s", b.ID, dateStr(from))
+			ds := drafts(b, InvoiceRenewal, key, from, to, r.AsOf, from, false, taxes[b.ProductGroupID], &r.ID)
+			if err := s.store(ctx, "service "+b.ID.String(), ds, res); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// catchUpMonths bounds how far back a run looks for unbilled months.
+const catchUpMonths = 12
+
+// postpaid bills the months before the as-of date's month that are not
+// billed yet: per customer, venture and issuer one invoice at the
+// customer's prices; per partner and venture one at cost.
+func (s *Service) postpaid(ctx context.Context, r Run, res *result) error {
+	last := MonthStart(r.AsOf).AddDate(0, -1, 0)
+	for m := last.AddDate(0, -catchUpMonths+1, 0); !m.After(last); m = m.AddDate(0, 1, 0) {
+		for _, party := range []string{PartyCustomer, PartyPartner} {
+			if err := s.postpaidMonth(ctx, r, m, party, res); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// postpaidMonth bills month m for one party, a few hundred bill-to parties
+// at a time.
+func (s *Service) postpaidMonth(ctx context.Context, r Run, m time.Time, party string, res *result) error {
+	from, to := m, MonthEnd(m)
+	owner := "s.customer_id"
+	if party == PartyPartner {
+		owner = "s.partner_id"
+	}
+	var after uuid.UUID
+	for {
+		var owners []uuid.UUID
+		err := s.db.WithContext(ctx).Raw(`SELECT DISTINCT `+owner+` FROM services s JOIN plan_pricing pr ON pr.plan_id = s.plan_id
+			WHERE pr.billing_model IN ('postpaid_fixed', 'postpaid_payg') AND NOT s.free_trial
+			  AND s.status IN ('active', 'suspended', 'terminated') AND s.start_date <= ? AND (s.end_date IS NULL OR s.end_date >= ?)
+			  AND `+owner+` IS NOT NULL AND `+owner+` > ?
+			  AND NOT EXISTS (SELECT 1 FROM billed_periods b WHERE b.service_id = s.id AND b.party = ? AND b.period_start = ?)
+			ORDER BY 1 LIMIT 500`, to, from, after, party, from).Scan(&owners).Error
+		if err != nil {
+			return errs.Internal(err)
+		}
+		if len(owners) == 0 {
+			return nil
+		}
+		after = owners[len(owners)-1]
+		var batch []billable
+		err = s.db.WithContext(ctx).Raw(billableSelect+`
+			WHERE pr.billing_model IN ('postpaid_fixed', 'postpaid_payg') AND NOT s.free_trial
+			  AND s.status IN ('active', 'suspended', 'terminated') AND s.start_date <= ? AND (s.end_date IS NULL OR s.end_date >= ?)
+			  AND `+owner+` IN ?
+			  AND NOT EXISTS (SELECT 1 FROM billed_periods b WHERE b.service_id = s.id AND b.party = ? AND b.period_start = ?)
+			ORDER BY s.id`, to, from, owners, party, from).Scan(&batch).Error
+		if err != nil {
+			return errs.Internal(err)
+		}
+		if err := s.billMonth(ctx, r, from, to, party, batch, res); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Service) billMonth(ctx context.Context, r Run, from, to time.Time, party string, batch []billable, res *result) error {
+	groups := map[uuid.UUID]bool{}
+	plans := map[uuid.UUID]bool{}
+	var tenants []string
+	for _, b := range batch {
+		groups[b.ProductGroupID] = true
+		if b.BillingModel == catalog.PostpaidPAYG {
+			plans[b.PlanID] = true
+			if b.VendorTenantID != nil {
+				tenants = append(tenants, *b.VendorTenantID)
+			}
+		}
+	}
+	taxes, err := s.taxesOf(ctx, s.db, keys(groups))
+	if err != nil {
+		return err
+	}
+	charges, err := s.meteredCharges(ctx, keys(plans))
+	if err != nil {
+		return err
+	}
+	usage, err := s.usage(ctx, tenants, from, to)
+	if err != nil {
+		return err
+	}
+	type group struct {
+		venture, owner uuid.UUID
+		issuer         *uuid.UUID
+	}
+	byGroup := map[group][]Line{}
+	gtaxes := map[group]map[uuid.UUID]Tax{}
+	var order []group
+	for _, b := range batch {
+		g := group{venture: b.VentureID, owner: b.CustomerID, issuer: b.PartnerID}
+		if party == PartyPartner {
+			g = group{venture: b.VentureID, owner: *b.PartnerID}
+		}
+		if _, ok := byGroup[g]; !ok {
+			order = append(order, g)
+			gtaxes[g] = map[uuid.UUID]Tax{}
+		}
+		t := taxes[b.ProductGroupID]
+		for _, x := range t {
+			gtaxes[g][x.ID] = x
+		}
+		byGroup[g] = append(byGroup[g], monthLines(b, party, from, to, t, charges[b.PlanID], usage)...)
+	}
+	month := from.Format("2006-01")
+	for _, g := range order {
+		d := Draft{VentureID: g.venture, Kind: InvoicePostpaid, PeriodStart: from, PeriodEnd: to, IssueDate: r.AsOf,
+			DueDate: r.AsOf.AddDate(0, 0, s.cfg.TermsDays), Party: party, Lines: byGroup[g], Taxes: gtaxes[g], RunID: &r.ID}
+		owner := g.owner
+		if party == PartyCustomer {
+			d.CustomerID, d.IssuerPartnerID = &owner, g.issuer
+			d.Key = fmt.Sprintf("postpaid:%s:%s:customer:%s", month, g.venture, owner)
+		} else {
+			d.PartnerID = &owner
+			d.Key = fmt.Sprintf("postpaid:%s:%s:partner:%s", month, g.venture, owner)
+		}
+		if err := s.store(ctx, party+" "+owner.String()+" "+month, []Draft{d}, res); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func keys(m map[uuid.UUID]bool) []uuid.UUID {
+	out := make([]uuid.UUID, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// monthLines are a post-paid service's lines for a month: the recurring
+// price for the days it was active (prorated by days when it started or
+// ended inside the month), the setup fee in its first month, and each
+// metered charge times the month's aggregated usage.
+func monthLines(b billable, party string, from, to time.Time, taxes []Tax, charges []catalog.MeteredCharge, usage map[string]map[string][]dayValue) []Line {
+	start, end := from, to
+	if b.StartDate != nil && b.StartDate.After(start) {
+		start = *b.StartDate
+	}
+	if b.EndDate != nil && b.EndDate.Before(end) {
+		end = *b.EndDate
+	}
+	unit, fee := b.UnitPrice, b.SetupFee
+	if party == PartyPartner {
+		unit, fee = *b.UnitCost, *b.SetupFeeCost
+	}
+	id := b.ID
+	ids := taxIDs(taxes)
+	full := unit.Mul(b.quantity())
+	// The price is per cycle: a month is the cycle's share by days.
+	cycleEnd := AddCycle(from, b.months(), 1).AddDate(0, 0, -1)
+	inCycle, active := Days(from, cycleEnd), Days(start, end)
+	detail := map[string]any{"service_id": id, "plan": b.PlanName, "frequency": b.Frequency, "unit_price": money.String(unit),
+		"quantity": b.Quantity, "period": []string{dateStr(start), dateStr(end)}, "active_days": active, "days_in_period": inCycle}
+	kind := KindRecurring
+	if active < inCycle {
+		kind = KindProration
+	}
+	var lines []Line
+	if unit.IsPositive() {
+		lines = append(lines, Line{Kind: kind, ServiceID: &id, Description: fmt.Sprintf("%s (%s), %s to %s", b.PlanName, b.Frequency, dateStr(start), dateStr(end)),
+			PeriodStart: day(start), PeriodEnd: day(end), Quantity: b.quantity(), UnitPrice: unit, Amount: Prorate(full, active, inCycle),
+			TaxIDs: ids, Detail: detail})
+	}
+	if b.StartDate != nil && !b.StartDate.Before(from) && !b.StartDate.After(to) && fee.IsPositive() {
+		lines = append(lines, Line{Kind: KindSetup, ServiceID: &id, Description: "Setup fee: " + b.PlanName, PeriodStart: day(start), PeriodEnd: day(start),
+			Quantity: decimal.NewFromInt(1), UnitPrice: fee, Amount: fee, TaxIDs: ids, Detail: map[string]any{"service_id": id, "setup_fee": money.String(fee)}})
+	}
+	for _, c := range charges {
+		price := money.EndPrice(money.PartnerCost(c.UnitPrice, b.Discount), b.Markup)
+		switch {
+		case b.PartnerID == nil:
+			price = c.UnitPrice
+		case party == PartyPartner:
+			price = money.PartnerCost(c.UnitPrice, b.Discount)
+		}
+		var days []dayValue
+		if b.VendorTenantID != nil {
+			for _, dv := range usage[*b.VendorTenantID][c.OfferingItem] {
+				if !dv.Day.Before(start) && !dv.Day.After(end) {
+					days = append(days, dv)
+				}
+			}
+		}
+		values := make([]decimal.Decimal, len(days))
+		shown := make([][2]string, len(days))
+		for i, dv := range days {
+			v := dv.Value
+			if dv.Unit == "bytes" {
+				v = GB(dv.Value)
+			}
+			values[i] = decimal.NewFromInt(v)
+			shown[i] = [2]string{dateStr(dv.Day), values[i].String()}
+		}
+		qty := Aggregate(c.Aggregation, values)
+		lines = append(lines, Line{Kind: KindUsage, ServiceID: &id, Description: fmt.Sprintf("%s: %s of daily usage, %s to %s", c.OfferingItem, c.Aggregation, dateStr(start), dateStr(end)),
+			PeriodStart: day(start), PeriodEnd: day(end), Quantity: qty, UnitPrice: price, Amount: money.Round2(qty.Mul(price)), TaxIDs: ids,
+			Detail: map[string]any{"service_id": id, "offering_item": c.OfferingItem, "aggregation": c.Aggregation, "unit_price": money.String(price),
+				"days": shown, "quantity": qty.String()}})
+	}
+	if len(lines) == 0 { // nothing to charge still marks the month billed
+		lines = append(lines, Line{Kind: KindRecurring, ServiceID: &id, Description: fmt.Sprintf("%s (%s), %s to %s", b.PlanName, b.Frequency, dateStr(start), dateStr(end)),
+			PeriodStart: day(start), PeriodEnd: day(end), Quantity: b.quantity(), UnitPrice: unit, Amount: decimal.Zero, TaxIDs: ids, Detail: detail})
+	}
+	return lines
+}
+
+func (s *Service) meteredCharges(ctx context.Context, plans []uuid.UUID) (map[uuid.UUID][]catalog.MeteredCharge, error) {
+	out := map[uuid.UUID][]catalog.MeteredCharge{}
+	if len(plans) == 0 {
+		return out, nil
+	}
+	var rows []catalog.MeteredCharge
+	if err := s.db.WithContext(ctx).Where("plan_id IN ?", plans).Order("offering_item").Find(&rows).Error; err != nil {
+		return nil, errs.Internal(err)
+	}
+	for _, c := range rows {
+		out[c.PlanID] = append(out[c.PlanID], c)
+	}
+	return out, nil
+}
+
+type dayValue struct {
+	Day   time.Time
+	Value int64
+	Unit  string
+}
+
+// usage reads daily usage of tenants in [from, to], by tenant and item, in
+// day order.
+func (s *Service) usage(ctx context.Context, tenants []string, from, to time.Time) (map[string]map[string][]dayValue, error) {
+	out := map[string]map[string][]dayValue{}
+	if len(tenants) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		TenantID, Item, Unit string
+		Day                  time.Time
+		Value                int64
+	}
+	err := s.db.WithContext(ctx).Raw(`SELECT tenant_id, item, day, value, unit FROM usage_daily
+		WHERE tenant_id IN ? AND day BETWEEN ? AND ? ORDER BY tenant_id, item, day`, tenants, from, to).Scan(&rows).Error
+	if err != nil {
+		return nil, errs.Internal(err)
+	}
+	for _, r := range rows {
+		if out[r.TenantID] == nil {
+			out[r.TenantID] = map[string][]dayValue{}
+		}
+		out[r.TenantID][r.Item] = append(out[r.TenantID][r.Item], dayValue{Day: r.Day, Value: r.Value, Unit: r.Unit})
+	}
+	for _, items := range out {
+		for _, v := range items {
+			sort.Slice(v, func(i, j int) bool { return v[i].Day.Before(v[j].Day) })
+		}
+	}
+	return out, nil
+}
+
+// RunNow records a run and does it at once (the sandbox clock and the
+// daily job use it).
+func (s *Service) RunNow(ctx context.Context, who, kind string, asOf time.Time) (Run, error) {
+	r, err := s.NewRun(ctx, s.db, who, kind, asOf)
+	if err != nil {
+		return Run{}, err
+	}
+	return s.Execute(ctx, r.ID)
+}
+
+// Request queues a run for the job queue (POST /v1/billing-runs).
+func (s *Service) Request(ctx context.Context, who auth.Principal, kind string, asOf *time.Time, enqueue func(tx *gorm.DB, id uuid.UUID) error) (Run, error) {
+	day := s.Today()
+	if asOf != nil {
+		day = *asOf
+	}
+	if day.After(s.Today()) {
+		return Run{}, errs.Unprocessable("as_of_in_future", "A run bills what is due up to today at the latest.").WithField("as_of")
+	}
+	var r Run
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		if r, err = s.NewRun(ctx, tx, string(who.Role)+":"+who.Scope(), kind, day); err != nil {
+			return err
+		}
+		return enqueue(tx, r.ID)
+	})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return Run{}, err
+	}
+	return r, err
+}

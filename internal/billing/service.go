@@ -1,0 +1,209 @@
+package billing
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+	"gorm.io/gorm"
+
+	"github.com/acronis-platform/platform/internal/catalog"
+	"github.com/acronis-platform/platform/internal/clock"
+	"github.com/acronis-platform/platform/internal/errs"
+	"github.com/acronis-platform/platform/internal/money"
+)
+
+// Config shapes billing dates.
+type Config struct {
+	Location      *time.Location // the SP's zone: days and the 1st are counted in it
+	Currency      string
+	DaysBeforeDue int // prepaid renewals are invoiced this many days ahead
+	TermsDays     int // post-paid invoices are due this many days after issue
+}
+
+// Paid is told, in the paying transaction, that an invoice is paid in full.
+type Paid func(ctx context.Context, tx *gorm.DB, inv Invoice, services []uuid.UUID) error
+
+// Service is billing's unit of work.
+type Service struct {
+	db  *gorm.DB
+	clk clock.Clock
+	cfg Config
+
+	currency string
+	onPaid   []Paid
+}
+
+// NewService wires the service.
+func NewService(db *gorm.DB, clk clock.Clock, cfg Config) *Service {
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	return &Service{db: db, clk: clk, cfg: cfg, currency: cfg.Currency}
+}
+
+// OnPaid adds a hook run when an invoice is paid in full.
+func (s *Service) OnPaid(f Paid) { s.onPaid = append(s.onPaid, f) }
+
+func (s *Service) now() time.Time { return s.clk.Now().Truncate(time.Microsecond) }
+
+// Today is the SP's current day.
+func (s *Service) Today() time.Time { return Day(s.clk.Now(), s.cfg.Location) }
+
+// Location is the SP's zone.
+func (s *Service) Location() *time.Location { return s.cfg.Location }
+
+// billable is a service with what billing needs of its plan.
+type billable struct {
+	ID             uuid.UUID
+	CustomerID     uuid.UUID
+	PartnerID      *uuid.UUID
+	PlanID         uuid.UUID
+	PlanName       string
+	VentureID      uuid.UUID
+	ProductGroupID uuid.UUID
+	BillingModel   string
+	Frequency      string
+	Quantity       int
+	Status         string
+	FreeTrial      bool
+	UnitPrice      decimal.Decimal
+	SetupFee       decimal.Decimal
+	UnitCost       *decimal.Decimal
+	SetupFeeCost   *decimal.Decimal
+	StartDate      *time.Time
+	AnchorDay      *int
+	EndDate        *time.Time
+	NextDueDate    *time.Time
+	VendorTenantID *string
+	Discount       decimal.Decimal
+	Markup         decimal.Decimal
+}
+
+const billableSelect = `
+	SELECT s.id, s.customer_id, s.partner_id, s.plan_id, p.name AS plan_name, p.venture_id, p.product_group_id,
+	       pr.billing_model, s.frequency, s.quantity, s.status, s.free_trial, s.unit_price, s.setup_fee,
+	       s.unit_cost, s.setup_fee_cost, s.start_date, s.anchor_day, s.end_date, s.next_due_date, s.vendor_tenant_id,
+	       coalesce(pp.discount_percent, 0) AS discount, coalesce(pp.markup_percent, 0) AS markup
+	FROM services s
+	JOIN plans p ON p.id = s.plan_id
+	JOIN plan_pricing pr ON pr.plan_id = s.plan_id
+	LEFT JOIN partner_plan_pricing pp ON pp.partner_id = s.partner_id AND pp.plan_id = s.plan_id`
+
+func (b billable) months() int { return catalog.FrequencyMonths[b.Frequency] }
+
+func (b billable) quantity() decimal.Decimal { return decimal.NewFromInt(int64(b.Quantity)) }
+
+// taxesOf reads the taxes of product groups.
+func (s *Service) taxesOf(ctx context.Context, tx *gorm.DB, groups []uuid.UUID) (map[uuid.UUID][]Tax, error) {
+	out := map[uuid.UUID][]Tax{}
+	if len(groups) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		ProductGroupID uuid.UUID
+		ID             uuid.UUID
+		Name           string
+		Rate           decimal.Decimal
+	}
+	err := tx.WithContext(ctx).Raw(`SELECT gt.product_group_id, t.id, t.name, t.rate FROM product_group_taxes gt
+		JOIN taxes t ON t.id = gt.tax_id WHERE gt.product_group_id IN ?`, groups).Scan(&rows).Error
+	if err != nil {
+		return nil, errs.Internal(err)
+	}
+	for _, r := range rows {
+		out[r.ProductGroupID] = append(out[r.ProductGroupID], Tax{ID: r.ID, Name: r.Name, Rate: r.Rate})
+	}
+	return out, nil
+}
+
+func taxIDs(ts []Tax) []uuid.UUID {
+	ids := make([]uuid.UUID, len(ts))
+	for i, t := range ts {
+		ids[i] = t.ID
+	}
+	return ids
+}
+
+func taxMap(ts ...[]Tax) map[uuid.UUID]Tax {
+	m := map[uuid.UUID]Tax{}
+	for _, list := range ts {
+		for _, t := range list {
+			m[t.ID] = t
+		}
+	}
+	return m
+}
+
+func day(t time.Time) *time.Time { return &t }
+
+func dateStr(t time.Time) string { return t.Format(time.DateOnly) }
+
+// cycleLines are a prepaid period's lines for one party: the recurring
+// price times the quantity and, on the first period, the setup fee.
+func cycleLines(b billable, party string, from, to time.Time, setup bool, taxes []Tax) []Line {
+	unit, fee := b.UnitPrice, b.SetupFee
+	if party == PartyPartner {
+		unit, fee = *b.UnitCost, *b.SetupFeeCost
+	}
+	id := b.ID
+	lines := []Line{{Kind: KindRecurring, ServiceID: &id, Description: fmt.Sprintf("%s (%s), %s to %s", b.PlanName, b.Frequency, dateStr(from), dateStr(to)),
+		PeriodStart: day(from), PeriodEnd: day(to), Quantity: b.quantity(), UnitPrice: unit, Amount: money.Round2(unit.Mul(b.quantity())),
+		TaxIDs: taxIDs(taxes), Detail: map[string]any{"service_id": id, "plan": b.PlanName, "frequency": b.Frequency,
+			"unit_price": money.String(unit), "quantity": b.Quantity, "period": []string{dateStr(from), dateStr(to)}}}}
+	if setup && fee.IsPositive() {
+		lines = append(lines, Line{Kind: KindSetup, ServiceID: &id, Description: "Setup fee: " + b.PlanName,
+			PeriodStart: day(from), PeriodEnd: day(from), Quantity: decimal.NewFromInt(1), UnitPrice: fee, Amount: fee,
+			TaxIDs: taxIDs(taxes), Detail: map[string]any{"service_id": id, "setup_fee": money.String(fee)}})
+	}
+	return lines
+}
+
+// drafts are one period's invoices of a service: its customer's (in the
+// partner's name for a partner sale) and, for a partner sale, the
+// partner's at cost.
+func drafts(b billable, kind, key string, from, to, issue, due time.Time, setup bool, taxes []Tax, runID *uuid.UUID) []Draft {
+	cust := b.CustomerID
+	out := []Draft{{Key: key + ":" + PartyCustomer, VentureID: b.VentureID, IssuerPartnerID: b.PartnerID, CustomerID: &cust,
+		Kind: kind, PeriodStart: from, PeriodEnd: to, IssueDate: issue, DueDate: due, Party: PartyCustomer,
+		Lines: cycleLines(b, PartyCustomer, from, to, setup, taxes), Taxes: taxMap(taxes), RunID: runID}}
+	if b.PartnerID != nil && b.UnitCost != nil {
+		out = append(out, Draft{Key: key + ":" + PartyPartner, VentureID: b.VentureID, PartnerID: b.PartnerID,
+			Kind: kind, PeriodStart: from, PeriodEnd: to, IssueDate: issue, DueDate: due, Party: PartyPartner,
+			Lines: cycleLines(b, PartyPartner, from, to, setup, taxes), Taxes: taxMap(taxes), RunID: runID})
+	}
+	return out
+}
+
+// FirstInvoiceTx bills a new prepaid service's first period (and setup
+// fee) from today, in the ordering transaction, and sets its due dates.
+// Trials and post-paid services get no invoice here.
+func (s *Service) FirstInvoiceTx(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID) error {
+	var b billable
+	if err := tx.WithContext(ctx).Raw(billableSelect+" WHERE s.id = ?", serviceID).Scan(&b).Error; err != nil {
+		return errs.Internal(err)
+	}
+	if b.BillingModel != catalog.Prepaid || b.FreeTrial {
+		return nil
+	}
+	today := s.Today()
+	anchor := today.Day()
+	next := AddCycle(today, b.months(), anchor)
+	if err := tx.WithContext(ctx).Table("services").Where("id = ?", serviceID).
+		Updates(map[string]any{"start_date": today, "anchor_day": anchor, "next_due_date": next}).Error; err != nil {
+		return errs.Internal(err)
+	}
+	taxes, err := s.taxesOf(ctx, tx, []uuid.UUID{b.ProductGroupID})
+	if err != nil {
+		return err
+	}
+	ds := drafts(b, InvoicePrepaid, "prepaid:"+b.ID.String(), today, next.AddDate(0, 0, -1), today, today, true, taxes[b.ProductGroupID], nil)
+	invs := make([]Invoice, len(ds))
+	for i, d := range ds {
+		invs[i] = s.build(d)
+	}
+	_, err = s.insert(ctx, tx, invs)
+	return err
+}

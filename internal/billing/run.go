@@ -250,7 +250,7 @@ func (s *Service) postpaidMonth(ctx context.Context, r Run, m time.Time, party s
 			  AND s.status IN ('active', 'suspended', 'terminated') AND s.start_date <= ? AND (s.end_date IS NULL OR s.end_date >= ?)
 			  AND `+owner+` IN ?
 			  AND NOT EXISTS (SELECT 1 FROM billed_periods b WHERE b.service_id = s.id AND b.party = ? AND b.period_start = ?)
-			ORDER BY s.id`, to, from, owners, party, from).Scan(&batch).Error
+			ORDER BY s.start_date, s.end_date NULLS FIRST, s.id`, to, from, owners, party, from).Scan(&batch).Error
 		if err != nil {
 			return errs.Internal(err)
 		}

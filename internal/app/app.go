@@ -57,7 +57,7 @@ type App struct {
 	Usage       *usage.Service
 	HTTP        *echo.Echo
 
-	sandbox *clock.Offset // set in sandbox mode
+	sandbox advancer // set in sandbox mode
 }
 
 // NewLogger builds the JSON (or text) logger of the config.
@@ -151,8 +151,8 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	orders.UseJobs(runner)
 	a := &App{Cfg: cfg, Log: log, Clock: clk, DB: db, Users: users, Keys: keys, Jobs: runner, Idempotency: idem,
 		Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Billing: bills, Usage: usages}
-	if off, ok := clk.(*clock.Offset); ok && cfg.Sandbox {
-		a.sandbox = off
+	if adv, ok := clk.(advancer); ok && cfg.Sandbox {
+		a.sandbox = adv
 	}
 	e, err := httpapi.New(httpapi.Deps{
 		Log: log, Clock: clk, Metrics: httpapi.NewMetrics(db.Pool),

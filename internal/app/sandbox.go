@@ -13,6 +13,10 @@ import (
 	"github.com/acronis-platform/platform/internal/httpapi"
 )
 
+// advancer is a clock that can be moved forward: clock.Offset in serve,
+// clock.Manual in tests.
+type advancer interface{ Advance(d time.Duration) }
+
 // Advanced is what moving the sandbox clock did.
 type Advanced struct {
 	From, To            time.Time

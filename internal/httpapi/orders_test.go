@@ -14,6 +14,7 @@ import (
 
 	"github.com/acronis-platform/platform/internal/acronis"
 	"github.com/acronis-platform/platform/internal/app/apptest"
+	"github.com/acronis-platform/platform/internal/config"
 	"github.com/acronis-platform/platform/internal/httpapi/oapi"
 )
 
@@ -28,9 +29,9 @@ type shop struct {
 	loc    string
 }
 
-func newShop(t *testing.T) *shop {
+func newShop(t *testing.T, change ...func(*config.Config)) *shop {
 	t.Helper()
-	env, vendor := apptest.WithJobs(t)
+	env, vendor := apptest.WithJobs(t, change...)
 	vc, err := acronis.New(acronis.Config{BaseURL: vendor.URL, ClientID: "sp-client", ClientSecret: "sp-secret"})
 	require.NoError(t, err)
 	locs, err := vc.TenantLocations(context.Background(), vendor.SPTenantID())

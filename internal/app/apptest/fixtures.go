@@ -10,6 +10,7 @@ import (
 
 	"github.com/acronis-platform/platform/internal/acronis/sim"
 	"github.com/acronis-platform/platform/internal/auth"
+	"github.com/acronis-platform/platform/internal/config"
 	"github.com/acronis-platform/platform/internal/customer"
 	"github.com/acronis-platform/platform/internal/partner"
 	"github.com/acronis-platform/platform/internal/postgres/pgtest"
@@ -78,10 +79,13 @@ func StartVendor(t testing.TB) *Vendor {
 
 // WithJobs runs a platform with background jobs against a vendor simulator,
 // on a database of its own (so no other test's instance works its jobs).
-func WithJobs(t testing.TB) (*Env, *Vendor) {
+func WithJobs(t testing.TB, change ...func(*config.Config)) (*Env, *Vendor) {
 	t.Helper()
 	v := StartVendor(t)
 	cfg := Config(t)
+	for _, c := range change {
+		c(&cfg)
+	}
 	cfg.DatabaseURL = pgtest.NewDatabase(t, true)
 	cfg.AcronisURL, cfg.AcronisClientID, cfg.AcronisClientSecret = v.URL, "sp-client", "sp-secret"
 	env := Start(t, cfg)

@@ -10,6 +10,7 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acronis-platform/platform/internal/acronis/sim"
 	"github.com/acronis-platform/platform/internal/app/apptest"
 	"github.com/acronis-platform/platform/internal/config"
 	"github.com/acronis-platform/platform/internal/httpapi/oapi"
@@ -266,4 +267,36 @@ func TestSandboxClock(t *testing.T) {
 		require.NoError(t, s.env.App.DB.Gorm.Raw("SELECT count(DISTINCT day) FROM usage_daily").Scan(&days).Error)
 		require.GreaterOrEqual(t, days, int64(40), "a usage row per day")
 	})
+}
+
+func TestUsageSyncKeepsGoodBatchesAndRetriesFailedOnes(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	_, token := s.plan(t, planOpts{model: oapi.BillingModelPostpaidFixed, autoApprove: true})
+	for range 3 {
+		res := place(t, s.env.Client(t, ""), storefrontOrder(token, newLogin()))
+		require.Equal(t, http.StatusAccepted, res.StatusCode(), string(res.Body))
+		require.Equal(t, oapi.OrderStatusCompleted, waitOrder(t, s.admin, res.JSON202.Id).Status)
+	}
+	u := s.env.App.Usage
+	u.BatchSize, u.Rounds, u.Pause = 1, 1, 0
+
+	// Every usage read refused: each batch fails on its own, and is recorded.
+	s.vendor.SetFault(sim.Fault{Method: "GET", PathPrefix: "/api/2/tenants/usages", Rate: 1, Status: http.StatusBadRequest})
+	failed, err := u.RunNow(context.Background(), "test")
+	require.NoError(t, err)
+	require.Equal(t, "failed", failed.Status)
+	require.Contains(t, string(failed.Failures), "400")
+
+	// Half of them refused: the good batches are kept, the sync is partial.
+	s.vendor.ClearFaults()
+	s.vendor.SetFault(sim.Fault{Method: "GET", PathPrefix: "/api/2/tenants/usages", Rate: 0.5, Status: http.StatusBadRequest})
+	u.Rounds, u.Pause = 20, time.Millisecond
+	retried, err := u.RunNow(context.Background(), "test")
+	require.NoError(t, err)
+	require.Equal(t, "completed", retried.Status, "failed batches are tried again until they pass: %s", retried.Failures)
+	require.Equal(t, 3, retried.Tenants)
+	var tenants int64
+	require.NoError(t, s.env.App.DB.Gorm.Raw("SELECT count(DISTINCT tenant_id) FROM usage_daily").Scan(&tenants).Error)
+	require.Equal(t, int64(3), tenants)
 }

@@ -278,8 +278,7 @@ func TestUsageSyncKeepsGoodBatchesAndRetriesFailedOnes(t *testing.T) {
 		require.Equal(t, http.StatusAccepted, res.StatusCode(), string(res.Body))
 		require.Equal(t, oapi.OrderStatusCompleted, waitOrder(t, s.admin, res.JSON202.Id).Status)
 	}
-	u := s.env.App.Usage
-	u.BatchSize, u.Rounds, u.Pause = 1, 1, 0
+	u := s.env.App.Usage.With(1, 1, 0)
 
 	// Every usage read refused: each batch fails on its own, and is recorded.
 	s.vendor.SetFault(sim.Fault{Method: "GET", PathPrefix: "/api/2/tenants/usages", Rate: 1, Status: http.StatusBadRequest})
@@ -291,8 +290,7 @@ func TestUsageSyncKeepsGoodBatchesAndRetriesFailedOnes(t *testing.T) {
 	// Half of them refused: the good batches are kept, the sync is partial.
 	s.vendor.ClearFaults()
 	s.vendor.SetFault(sim.Fault{Method: "GET", PathPrefix: "/api/2/tenants/usages", Rate: 0.5, Status: http.StatusBadRequest})
-	u.Rounds, u.Pause = 20, time.Millisecond
-	retried, err := u.RunNow(context.Background(), "test")
+	retried, err := s.env.App.Usage.With(1, 20, time.Millisecond).RunNow(context.Background(), "test")
 	require.NoError(t, err)
 	require.Equal(t, "completed", retried.Status, "failed batches are tried again until they pass: %s", retried.Failures)
 	require.Equal(t, 3, retried.Tenants)

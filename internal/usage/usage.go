@@ -88,6 +88,14 @@ func NewService(db *gorm.DB, clk clock.Clock, loc *time.Location, cat *catalog.S
 	return &Service{db: db, clk: clk, loc: loc, catalog: cat, pool: pool, sp: sp, BatchSize: 100, Rounds: 3, Pause: time.Second}
 }
 
+// With is a copy of the service that reads batch tenants a call and tries
+// failed batches in up to rounds rounds, pause apart.
+func (s *Service) With(batch, rounds int, pause time.Duration) *Service {
+	c := *s
+	c.BatchSize, c.Rounds, c.Pause = batch, rounds, pause
+	return &c
+}
+
 func (s *Service) now() time.Time { return s.clk.Now().Truncate(time.Microsecond) }
 
 // Today is the SP's current day.

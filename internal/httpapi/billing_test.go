@@ -297,4 +297,18 @@ func TestUsageSyncKeepsGoodBatchesAndRetriesFailedOnes(t *testing.T) {
 	var tenants int64
 	require.NoError(t, s.env.App.DB.Gorm.Raw("SELECT count(DISTINCT tenant_id) FROM usage_daily").Scan(&tenants).Error)
 	require.Equal(t, int64(3), tenants)
+
+	// A tenant gone at the vendor fails alone; its batch is split so the
+	// others still get their usage.
+	s.vendor.ClearFaults()
+	var gone string
+	require.NoError(t, s.env.App.DB.Gorm.Raw("SELECT vendor_tenant_id FROM services WHERE vendor_tenant_id IS NOT NULL LIMIT 1").Scan(&gone).Error)
+	require.NoError(t, s.vc.DeleteTenant(context.Background(), gone))
+	require.NoError(t, s.env.App.DB.Gorm.Exec("DELETE FROM usage_daily").Error)
+	split, err := s.env.App.Usage.With(100, 1, 0).RunNow(context.Background(), "test")
+	require.NoError(t, err)
+	require.Equal(t, "partial", split.Status)
+	require.Contains(t, string(split.Failures), gone)
+	require.NoError(t, s.env.App.DB.Gorm.Raw("SELECT count(DISTINCT tenant_id) FROM usage_daily").Scan(&tenants).Error)
+	require.Equal(t, int64(2), tenants, "the two others")
 }

@@ -15,6 +15,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/acronis-platform/platform/internal/acronis"
 	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/errs"
@@ -226,10 +227,19 @@ func (s *Service) Execute(ctx context.Context, id uuid.UUID) (Sync, error) {
 		}
 		failures = nil
 		var again []batch
-		for _, b := range pending {
+		for len(pending) > 0 {
+			b := pending[0]
+			pending = pending[1:]
 			n, err := s.readBatch(ctx, v.Day, b)
 			if ctx.Err() != nil {
 				return Sync{}, ctx.Err()
+			}
+			if err != nil && len(b.tenants) > 1 && !retryable(err) {
+				// One tenant the vendor refuses (deleted, moved) must not
+				// cost the others their usage: split the batch.
+				half := len(b.tenants) / 2
+				pending = append(pending, batch{acc: b.acc, tenants: b.tenants[:half]}, batch{acc: b.acc, tenants: b.tenants[half:]})
+				continue
 			}
 			if err != nil {
 				again = append(again, b)
@@ -240,9 +250,13 @@ func (s *Service) Execute(ctx context.Context, id uuid.UUID) (Sync, error) {
 		}
 		pending = again
 	}
+	failed := 0
+	for _, f := range failures {
+		failed += len(f.Tenants)
+	}
 	status := StatusCompleted
 	switch {
-	case len(failures) > 0 && len(failures)*s.BatchSize >= tenants && rows == 0:
+	case failed > 0 && failed == tenants:
 		status = StatusFailed
 	case len(failures) > 0:
 		status = StatusPartial
@@ -259,6 +273,15 @@ func (s *Service) Execute(ctx context.Context, id uuid.UUID) (Sync, error) {
 		return Sync{}, errs.Internal(err)
 	}
 	return v, nil
+}
+
+// retryable reports whether another try may read a failed batch.
+func retryable(err error) bool {
+	var ve *acronis.Error
+	if errors.As(err, &ve) {
+		return ve.Retryable
+	}
+	return true
 }
 
 func (s *Service) readBatch(ctx context.Context, day time.Time, b batch) (int, error) {

@@ -2,6 +2,7 @@ package billing_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -511,4 +512,70 @@ func mustLoc(t *testing.T, name string) *time.Location {
 	l, err := time.LoadLocation(name)
 	require.NoError(t, err)
 	return l
+}
+
+// withStorage gives a plan module settings (a soft and hard storage quota)
+// and an overage price, as the catalog would after a vendor check.
+func (b *book) withStorage(t *testing.T, p catalog.Plan, softGB int, overage string) {
+	t.Helper()
+	require.NoError(t, b.env.App.DB.Gorm.Exec(`INSERT INTO plan_module_settings (plan_id, datacenter_url, client_id, client_secret_enc,
+		free_trial, storage_quota_gb, overage_quota_gb, edition, backup_location, offering_items, updated_at)
+		VALUES (?, 'https://dc.example', 'client', '\x00', false, ?, 10, 'pck_per_workload', 'loc', '{}', now())`, p.ID, softGB).Error)
+	pr, err := b.env.App.Catalog.GetPricing(context.Background(), p.ID)
+	require.NoError(t, err)
+	o := dec(overage)
+	pr.OveragePricePerGB = &o
+	_, err = b.env.App.Catalog.SetPricing(context.Background(), p.ID, pr)
+	require.NoError(t, err)
+}
+
+func (b *book) storage(t *testing.T, tenant, day string, bytes int64) {
+	t.Helper()
+	require.NoError(t, b.env.App.DB.Gorm.Exec(`INSERT INTO usage_daily (tenant_id, item, day, value, unit, synced_at)
+		VALUES (?, 'pw_base_storage', ?, ?, 'bytes', now())`, tenant, date(day), bytes).Error)
+}
+
+func TestOverageIsBilledOncePerWindow(t *testing.T) {
+	t.Parallel()
+	const gib = int64(1) << 30
+	b := newBook(t, "2026-11-01T09:00:00Z", "")
+	ctx := context.Background()
+	p := b.plan(t, catalog.Prepaid, cycles("monthly", "10.00", "0.00"), false)
+	b.withStorage(t, p, 100, "0.10")
+	id := b.service(t, svc{plan: p, customer: b.customer(t, nil), frequency: "monthly", quantity: 2, unit: "10.00", fee: "0.00", tenant: "t-over"})
+	firstInvoice(t, b, id)
+	require.NoError(t, b.env.App.DB.Gorm.Exec("UPDATE services SET storage_item = 'pw_base_storage' WHERE id = ?", id).Error)
+	b.storage(t, "t-over", "2026-11-10", 150*gib)
+	b.storage(t, "t-over", "2026-11-20", 212*gib+1) // 12 GiB and a byte over 2 x 100 GB: 13 GB
+
+	renew := func(asOf string) billing.Invoice {
+		t.Helper()
+		b.env.Clock.Set(date(asOf).Add(10 * time.Hour))
+		run, err := b.env.App.Billing.RunNow(ctx, "test", billing.RunRenewals, date(asOf))
+		require.NoError(t, err)
+		require.Equal(t, 1, run.Invoices, "%s", run.Failures)
+		invs := b.invoices(t, "kind = 'renewal' AND issue_date = ?", date(asOf))
+		require.Len(t, invs, 1)
+		_, _, err = b.env.App.Billing.Pay(ctx, admin, invs[0].ID, billing.PaymentInput{
+			Amount: money.Input{Amount: money.String(invs[0].Total), Currency: "USD"}, Method: "card"})
+		require.NoError(t, err)
+		return invs[0]
+	}
+	// 20.00 + 13 x 0.10 = 21.30; VAT 4.473 -> 4.47; City 0.5325 -> 0.53
+	requireInvoice(t, renew("2026-11-24"), want{lines: []line{{"recurring", "2", "10.00", "20.00"}, {"overage", "13", "0.10", "1.30"}},
+		taxes: map[string]string{"VAT": "4.47", "City": "0.53"}, subtotal: "21.30", taxTotal: "5.00", total: "26.30"})
+
+	// The next renewal looks only at the days since: 205 GiB on 5 Dec is 5 GB over.
+	b.storage(t, "t-over", "2026-12-05", 205*gib)
+	next := renew("2026-12-25")
+	requireInvoice(t, next, want{lines: []line{{"recurring", "2", "10.00", "20.00"}, {"overage", "5", "0.10", "0.50"}},
+		taxes: map[string]string{"VAT": "4.31", "City": "0.51"}, subtotal: "20.50", taxTotal: "4.82", total: "25.32"})
+	require.Equal(t, []any{"2026-11-25", "2026-12-25"}, detailOf(t, next.Lines[1])["window"])
+}
+
+func detailOf(t *testing.T, l billing.InvoiceLine) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(l.Detail, &m))
+	return m
 }

@@ -67,9 +67,10 @@ type Invoice struct {
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 
-	Lines []InvoiceLine  `gorm:"-"`
-	Taxes []InvoiceTax   `gorm:"-"`
-	bills []billedPeriod `gorm:"-"`
+	Lines []InvoiceLine             `gorm:"-"`
+	Taxes []InvoiceTax              `gorm:"-"`
+	bills []billedPeriod            `gorm:"-"`
+	then  []func(tx *gorm.DB) error `gorm:"-"`
 }
 
 // Balance is what is left to pay.
@@ -130,6 +131,9 @@ type Draft struct {
 	Lines           []Line
 	Taxes           map[uuid.UUID]Tax
 	RunID           *uuid.UUID
+	// Then runs in the storing transaction once the invoice is stored
+	// (never for one found billed already).
+	Then []func(tx *gorm.DB) error
 }
 
 // build turns a draft into rows; every service line's period is claimed for
@@ -140,7 +144,7 @@ func (s *Service) build(d Draft) Invoice {
 	inv := Invoice{ID: uuid.New(), BillingKey: d.Key, VentureID: d.VentureID, IssuerPartnerID: d.IssuerPartnerID,
 		CustomerID: d.CustomerID, PartnerID: d.PartnerID, Kind: d.Kind, Status: StatusUnpaid, Currency: s.currency,
 		Subtotal: sub, TaxTotal: taxTotal, Total: total, IssueDate: &d.IssueDate, DueDate: &d.DueDate,
-		PeriodStart: d.PeriodStart, PeriodEnd: d.PeriodEnd, BillingRunID: d.RunID, Version: 1, CreatedAt: now, UpdatedAt: now}
+		PeriodStart: d.PeriodStart, PeriodEnd: d.PeriodEnd, BillingRunID: d.RunID, Version: 1, CreatedAt: now, UpdatedAt: now, then: d.Then}
 	if total.IsZero() {
 		inv.Status, inv.PaidAt = StatusPaid, &now
 	}
@@ -237,6 +241,13 @@ func (s *Service) insert(ctx context.Context, tx *gorm.DB, invs []Invoice) ([]In
 		// caller rolls back, so nothing is billed twice.
 		if err := tx.CreateInBatches(bills, 500).Error; err != nil {
 			return nil, errs.Conflict("already_billed", "A service period in this batch is billed already.")
+		}
+	}
+	for _, inv := range fresh {
+		for _, f := range inv.then {
+			if err := f(tx); err != nil {
+				return nil, errs.Internal(err)
+			}
 		}
 	}
 	return fresh, nil

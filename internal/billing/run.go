@@ -187,6 +187,16 @@ func (s *Service) renewals(ctx context.Context, r Run, res *result) error {
 		if err != nil {
 			return err
 		}
+		since := r.AsOf
+		for _, b := range batch {
+			if wf, _, ok := overageWindow(b, r.AsOf); ok && wf.Before(since) {
+				since = wf
+			}
+		}
+		usage, err := s.usage(ctx, storageTenants(batch), since, r.AsOf)
+		if err != nil {
+			return err
+		}
 		for _, b := range batch {
 			if b.AnchorDay == nil || b.NextDueDate == nil {
 				continue
@@ -194,7 +204,18 @@ func (s *Service) renewals(ctx context.Context, r Run, res *result) error {
 			from := *b.NextDueDate
 			to := AddCycle(from, b.months(), *b.AnchorDay).AddDate(0, 0, -1)
 			key := fmt.Sprintf("renewal:%s:%s", b.ID, dateStr(from))
-			ds := drafts(b, InvoiceRenewal, key, from, to, r.AsOf, from, false, taxes[b.ProductGroupID], &r.ID)
+			t := taxes[b.ProductGroupID]
+			ds := drafts(b, InvoiceRenewal, key, from, to, r.AsOf, from, false, t, &r.ID)
+			// Storage over quota since it was last billed, up to the run day.
+			if wf, wt, ok := overageWindow(b, r.AsOf); ok {
+				days := usage[*b.VendorTenantID][*b.StorageItem]
+				for i := range ds {
+					if l, ok := overageLine(b, ds[i].Party, wf, wt, days, t); ok {
+						ds[i].Lines = append(ds[i].Lines, l)
+					}
+				}
+				ds[0].Then = append(ds[0].Then, overageBilled(b.ID, wt))
+			}
 			if err := s.store(ctx, "service "+b.ID.String(), ds, res); err != nil {
 				return err
 			}
@@ -263,7 +284,7 @@ func (s *Service) postpaidMonth(ctx context.Context, r Run, m time.Time, party s
 func (s *Service) billMonth(ctx context.Context, r Run, from, to time.Time, party string, batch []billable, res *result) error {
 	groups := map[uuid.UUID]bool{}
 	plans := map[uuid.UUID]bool{}
-	var tenants []string
+	tenants := storageTenants(batch)
 	for _, b := range batch {
 		groups[b.ProductGroupID] = true
 		if b.BillingModel == catalog.PostpaidPAYG {
@@ -290,6 +311,7 @@ func (s *Service) billMonth(ctx context.Context, r Run, from, to time.Time, part
 		issuer         *uuid.UUID
 	}
 	byGroup := map[group][]Line{}
+	then := map[group][]func(tx *gorm.DB) error{}
 	gtaxes := map[group]map[uuid.UUID]Tax{}
 	var order []group
 	for _, b := range batch {
@@ -306,11 +328,28 @@ func (s *Service) billMonth(ctx context.Context, r Run, from, to time.Time, part
 			gtaxes[g][x.ID] = x
 		}
 		byGroup[g] = append(byGroup[g], monthLines(b, party, from, to, t, charges[b.PlanID], usage)...)
+		// A month is billed once per party (billed_periods), so its window
+		// is the month's active days, for the customer and the partner alike.
+		if overageApplies(b) {
+			wf, wt := from, to
+			if b.StartDate.After(wf) {
+				wf = *b.StartDate
+			}
+			if b.EndDate != nil && b.EndDate.Before(wt) {
+				wt = *b.EndDate
+			}
+			if l, ok := overageLine(b, party, wf, wt, usage[*b.VendorTenantID][*b.StorageItem], t); ok {
+				byGroup[g] = append(byGroup[g], l)
+			}
+			if party == PartyCustomer {
+				then[g] = append(then[g], overageBilled(b.ID, wt))
+			}
+		}
 	}
 	month := from.Format("2006-01")
 	for _, g := range order {
 		d := Draft{VentureID: g.venture, Kind: InvoicePostpaid, PeriodStart: from, PeriodEnd: to, IssueDate: r.AsOf,
-			DueDate: r.AsOf.AddDate(0, 0, s.cfg.TermsDays), Party: party, Lines: byGroup[g], Taxes: gtaxes[g], RunID: &r.ID}
+			DueDate: r.AsOf.AddDate(0, 0, s.cfg.TermsDays), Party: party, Lines: byGroup[g], Taxes: gtaxes[g], RunID: &r.ID, Then: then[g]}
 		owner := g.owner
 		if party == PartyCustomer {
 			d.CustomerID, d.IssuerPartnerID = &owner, g.issuer
@@ -494,4 +533,25 @@ func (s *Service) Request(ctx context.Context, who auth.Principal, kind string, 
 		return Run{}, err
 	}
 	return r, err
+}
+
+// storageTenants are the tenants of services with a storage item (whose
+// usage overage is computed from).
+func storageTenants(batch []billable) []string {
+	var out []string
+	for _, b := range batch {
+		if b.StorageItem != nil && b.VendorTenantID != nil {
+			out = append(out, *b.VendorTenantID)
+		}
+	}
+	return out
+}
+
+// overageBilled records that a service's storage is billed for overage up
+// to a day, so the same window is never billed twice.
+func overageBilled(serviceID uuid.UUID, through time.Time) func(tx *gorm.DB) error {
+	return func(tx *gorm.DB) error {
+		return tx.Table("services").Where("id = ? AND (overage_billed_through IS NULL OR overage_billed_through < ?)", serviceID, through).
+			Update("overage_billed_through", through).Error
+	}
 }

@@ -80,16 +80,26 @@ type billable struct {
 	VendorTenantID *string
 	Discount       decimal.Decimal
 	Markup         decimal.Decimal
+	// Overage: the storage item and soft quota per unit, how far it has
+	// been billed, and the prices per GB over it.
+	StorageItem          *string
+	OverageBilledThrough *time.Time
+	SoftGB               *int
+	SPOverage            *decimal.Decimal
+	PartnerOverage       *decimal.Decimal
 }
 
 const billableSelect = `
 	SELECT s.id, s.customer_id, s.partner_id, s.plan_id, p.name AS plan_name, p.venture_id, p.product_group_id,
 	       pr.billing_model, s.frequency, s.quantity, s.status, s.free_trial, s.unit_price, s.setup_fee,
 	       s.unit_cost, s.setup_fee_cost, s.start_date, s.anchor_day, s.end_date, s.next_due_date, s.vendor_tenant_id,
-	       coalesce(pp.discount_percent, 0) AS discount, coalesce(pp.markup_percent, 0) AS markup
+	       coalesce(pp.discount_percent, 0) AS discount, coalesce(pp.markup_percent, 0) AS markup,
+	       s.storage_item, s.overage_billed_through, m.storage_quota_gb AS soft_gb,
+	       pr.overage_price_per_gb AS sp_overage, pp.overage_price_per_gb AS partner_overage
 	FROM services s
 	JOIN plans p ON p.id = s.plan_id
 	JOIN plan_pricing pr ON pr.plan_id = s.plan_id
+	LEFT JOIN plan_module_settings m ON m.plan_id = s.plan_id
 	LEFT JOIN partner_plan_pricing pp ON pp.partner_id = s.partner_id AND pp.plan_id = s.plan_id`
 
 func (b billable) months() int { return catalog.FrequencyMonths[b.Frequency] }
@@ -206,4 +216,76 @@ func (s *Service) FirstInvoiceTx(ctx context.Context, tx *gorm.DB, serviceID uui
 	}
 	_, err = s.insert(ctx, tx, invs)
 	return err
+}
+
+// overagePrice is the price per GB over the soft quota for a party: the
+// SP's; for a partner's customer the partner's own (else the SP's through
+// discount and markup); for the partner the SP's less its discount.
+func overagePrice(b billable, party string) *decimal.Decimal {
+	if b.SPOverage == nil {
+		return nil
+	}
+	switch {
+	case b.PartnerID == nil:
+		return b.SPOverage
+	case party == PartyPartner:
+		v := money.PartnerCost(*b.SPOverage, b.Discount)
+		return &v
+	case b.PartnerOverage != nil:
+		return b.PartnerOverage
+	default:
+		v := money.EndPrice(money.PartnerCost(*b.SPOverage, b.Discount), b.Markup)
+		return &v
+	}
+}
+
+// overageWindow is the days whose storage has not been billed for overage,
+// up to through; ok is false when there is nothing to look at.
+func overageWindow(b billable, through time.Time) (from, to time.Time, ok bool) {
+	if !overageApplies(b) {
+		return from, to, false
+	}
+	from = *b.StartDate
+	if b.OverageBilledThrough != nil && !b.OverageBilledThrough.Before(from) {
+		from = b.OverageBilledThrough.AddDate(0, 0, 1)
+	}
+	to = through
+	if b.EndDate != nil && b.EndDate.Before(to) {
+		to = *b.EndDate
+	}
+	return from, to, !from.After(to)
+}
+
+// overageApplies: the service has a storage item with a finite soft quota
+// and the plan an overage price.
+func overageApplies(b billable) bool {
+	return b.StorageItem != nil && b.VendorTenantID != nil && b.SoftGB != nil && *b.SoftGB >= 0 && b.SPOverage != nil && b.StartDate != nil
+}
+
+// overageLine bills the GB by which the window's peak storage went over the
+// soft quota times the quantity: ceil((peak - soft) / 2^30) when positive.
+func overageLine(b billable, party string, from, to time.Time, days []dayValue, taxes []Tax) (Line, bool) {
+	price := overagePrice(b, party)
+	if price == nil {
+		return Line{}, false
+	}
+	var peak int64
+	var peakDay time.Time
+	for _, d := range days {
+		if !d.Day.Before(from) && !d.Day.After(to) && d.Value > peak {
+			peak, peakDay = d.Value, d.Day
+		}
+	}
+	soft := int64(*b.SoftGB) * int64(b.Quantity) << 30
+	over := GB(peak - soft)
+	if over <= 0 {
+		return Line{}, false
+	}
+	id := b.ID
+	qty := decimal.NewFromInt(over)
+	return Line{Kind: KindOverage, ServiceID: &id, Description: fmt.Sprintf("Storage over quota: %d GB, %s to %s", over, dateStr(from), dateStr(to)),
+		PeriodStart: day(from), PeriodEnd: day(to), Quantity: qty, UnitPrice: *price, Amount: money.Round2(qty.Mul(*price)), TaxIDs: taxIDs(taxes),
+		Detail: map[string]any{"service_id": id, "storage_item": *b.StorageItem, "window": []string{dateStr(from), dateStr(to)},
+			"peak_bytes": peak, "peak_day": dateStr(peakDay), "soft_quota_gb": *b.SoftGB, "quantity": b.Quantity, "over_gb": over,
+			"price_per_gb": money.String(*price)}}, true
 }

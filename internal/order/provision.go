@@ -156,6 +156,9 @@ func (s *Service) complete(ctx context.Context, o Order, sub subscription.Subscr
 	if res.TenantID != "" {
 		updates["vendor_tenant_id"], updates["vendor_user_id"], updates["username"] = res.TenantID, res.UserID, res.Login
 	}
+	if res.StorageItem != "" {
+		updates["storage_item"] = res.StorageItem
+	}
 	if settings != nil {
 		updates["portal_url"] = settings.DatacenterURL
 	}

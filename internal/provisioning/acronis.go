@@ -49,11 +49,13 @@ func (a *Acronis) CreateAccount(ctx context.Context, acc Account) (Result, error
 	for _, o := range avail {
 		byName[o.Name] = o
 	}
+	storage := ""
 	if acc.Storage != nil {
 		name, ok := storageItem(avail, acc.Edition)
 		if !ok {
 			return Result{}, &ItemsNotAvailableError{Items: []string{"storage (" + acc.Edition + ")"}}
 		}
+		storage = name
 		items := make(map[string]Quota, len(acc.Items)+1)
 		for k, v := range acc.Items {
 			items[k] = v
@@ -103,7 +105,7 @@ func (a *Acronis) CreateAccount(ctx context.Context, acc Account) (Result, error
 		}
 		acc.progress(StepReadOnly, acc.ReadOnlyUserID)
 	}
-	return Result{TenantID: t.ID, UserID: u.ID, Login: u.Login}, nil
+	return Result{TenantID: t.ID, UserID: u.ID, Login: u.Login, StorageItem: storage}, nil
 }
 
 // CreateReseller makes the partner tenant under the SP's tenant, enables

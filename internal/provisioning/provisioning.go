@@ -64,6 +64,8 @@ type Result struct {
 	TenantID string
 	UserID   string
 	Login    string
+	// StorageItem is the item the storage quota was put on, if any.
+	StorageItem string
 }
 
 // Reseller is a tier-2 partner's own vendor account: a partner tenant under

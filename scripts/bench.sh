@@ -6,8 +6,10 @@
 # the Acronis simulator and the load generator, migrates and seeds, starts
 # the simulator and the server on loopback, runs the load, approves a batch
 # of the orders it placed to time their provisioning against the simulator,
-# and prints a markdown report on stdout (progress goes to stderr), ready to
-# paste into a README.
+# then runs the Go benchmarks (vendor client, provisioning, the
+# 1st-of-month billing run and the usage sync, each on a database of its
+# own), and prints a markdown report on stdout (progress goes to stderr),
+# ready to paste into a README.
 #
 # Tunables (environment):
 #   BENCH_PORT         server port on 127.0.0.1      (default 18080)
@@ -20,6 +22,8 @@
 #   BENCH_PROVISION    orders approved and provisioned (default 200; 0 skips)
 #   BENCH_JOB_WORKERS  server JOB_WORKERS             (default 10)
 #   BENCH_GO_TIME      -benchtime of the Go benchmarks (default 2s)
+#   BENCH_SERVICES     services in the billing run    (default 100000)
+#   BENCH_TENANTS      tenants in the usage sync      (default 10000)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -342,4 +346,32 @@ against the simulator over loopback.
 EOF2
 go test -run '^$' -bench . -benchmem -benchtime "${BENCH_GO_TIME:-2s}" ./internal/acronis/ ./internal/provisioning/ |
 	grep -E '^(Benchmark|goos|goarch|cpu)' || die "Go benchmarks failed"
+echo '```'
+
+# --- billing run and usage sync ---------------------------------------------
+# Each makes a database of its own on the cluster (pgtest needs the admin
+# URL); one op is one whole run, so -benchtime 1x. -v shows their summaries.
+bench_services=${BENCH_SERVICES:-100000}
+bench_tenants=${BENCH_TENANTS:-10000}
+log "running the billing run ($bench_services services) and usage sync ($bench_tenants tenants) benchmarks"
+cat <<EOF3
+
+Billing and usage (Go benchmarks, one op = one whole run, \`-benchtime 1x\`):
+\`BenchmarkPostpaidRun\` is the 1st-of-month run over ${bench_services} post-paid services
+(one customer each, seeded with bulk SQL), timed beside a plain \`INSERT ... SELECT\` of the same
+invoice, line, tax and billed-period rows (rolled back) as the floor; peak heap is the Go heap in
+use, sampled every 50 ms. \`BenchmarkUsageSync\` reads the usage of ${bench_tenants} customer
+tenants at the simulator (three enabled items each) and stores it.
+
+\`\`\`
+EOF3
+go_out=$tmp/go-bench.txt
+if ! DATABASE_URL=$admin_url BENCH_SERVICES=$bench_services BENCH_TENANTS=$bench_tenants \
+	go test -run '^$' -bench 'BenchmarkPostpaidRun|BenchmarkUsageSync' -benchtime 1x -timeout 30m -v \
+	./internal/billing/ ./internal/usage/ >"$go_out" 2>&1; then
+	cat "$go_out" >&2
+	die "billing and usage benchmarks failed"
+fi
+grep -E '^(Benchmark.*[0-9] |    bench_test\.go:[0-9]+: (postpaid run|usage sync):)' "$go_out" |
+	sed 's/^    bench_test\.go:[0-9]*: /    /' || die "no billing or usage benchmark results"
 echo '```'

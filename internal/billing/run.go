@@ -161,6 +161,56 @@ func (s *Service) store(ctx context.Context, what string, ds []Draft, res *resul
 	return nil
 }
 
+// unit is the invoices of one bill-to party that must be stored together.
+type unit struct {
+	what   string
+	drafts []Draft
+}
+
+// chunk is how many parties' invoices share a transaction: committing each
+// alone costs a disk flush apiece.
+const chunk = 100
+
+// storeAll stores units a chunk per transaction. A chunk that fails (a
+// period billed meanwhile by another run, say) is stored again a unit at a
+// time, so one bad party costs no other its invoice.
+func (s *Service) storeAll(ctx context.Context, units []unit, res *result) error {
+	for len(units) > 0 {
+		n := min(chunk, len(units))
+		part := units[:n]
+		units = units[n:]
+		var invs []Invoice
+		for _, u := range part {
+			for _, d := range u.drafts {
+				invs = append(invs, s.build(d))
+			}
+		}
+		var stored []Invoice
+		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			var err error
+			stored, err = s.insert(ctx, tx, invs)
+			return err
+		})
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			for _, u := range part {
+				if err := s.store(ctx, u.what, u.drafts, res); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		res.invoices += len(stored)
+		res.skipped += len(invs) - len(stored)
+		for _, inv := range stored {
+			res.total = res.total.Add(inv.Total)
+		}
+	}
+	return nil
+}
+
 // renewals bills the next period of prepaid services whose due date is at
 // most DaysBeforeDue days after the as-of date.
 func (s *Service) renewals(ctx context.Context, r Run, res *result) error {
@@ -197,6 +247,7 @@ func (s *Service) renewals(ctx context.Context, r Run, res *result) error {
 		if err != nil {
 			return err
 		}
+		var units []unit
 		for _, b := range batch {
 			if b.AnchorDay == nil || b.NextDueDate == nil {
 				continue
@@ -216,9 +267,10 @@ func (s *Service) renewals(ctx context.Context, r Run, res *result) error {
 				}
 				ds[0].Then = append(ds[0].Then, overageBilled(b.ID, wt))
 			}
-			if err := s.store(ctx, "service "+b.ID.String(), ds, res); err != nil {
-				return err
-			}
+			units = append(units, unit{what: "service " + b.ID.String(), drafts: ds})
+		}
+		if err := s.storeAll(ctx, units, res); err != nil {
+			return err
 		}
 	}
 }
@@ -347,6 +399,7 @@ func (s *Service) billMonth(ctx context.Context, r Run, from, to time.Time, part
 		}
 	}
 	month := from.Format("2006-01")
+	units := make([]unit, 0, len(order))
 	for _, g := range order {
 		d := Draft{VentureID: g.venture, Kind: InvoicePostpaid, PeriodStart: from, PeriodEnd: to, IssueDate: r.AsOf,
 			DueDate: r.AsOf.AddDate(0, 0, s.cfg.TermsDays), Party: party, Lines: byGroup[g], Taxes: gtaxes[g], RunID: &r.ID, Then: then[g]}
@@ -358,11 +411,9 @@ func (s *Service) billMonth(ctx context.Context, r Run, from, to time.Time, part
 			d.PartnerID = &owner
 			d.Key = fmt.Sprintf("postpaid:%s:%s:partner:%s", month, g.venture, owner)
 		}
-		if err := s.store(ctx, party+" "+owner.String()+" "+month, []Draft{d}, res); err != nil {
-			return err
-		}
+		units = append(units, unit{what: party + " " + owner.String() + " " + month, drafts: []Draft{d}})
 	}
-	return nil
+	return s.storeAll(ctx, units, res)
 }
 
 func keys(m map[uuid.UUID]bool) []uuid.UUID {

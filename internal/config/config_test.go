@@ -58,6 +58,9 @@ func TestBadValuesAreNamed(t *testing.T) {
 		{"demo secrets in production", map[string]string{"ENV": "production", "DEMO_SECRETS": "true"}, true, "DEMO_SECRETS: must not be true when ENV=production"},
 		{"demo jwt secret in production", map[string]string{"ENV": "production", "JWT_SECRET": config.DemoJWTSecret}, true, "JWT_SECRET: the demo secret is refused"},
 		{"demo key in production", map[string]string{"ENV": "production", "ENCRYPTION_KEY": config.DemoEncryptionKey}, true, "ENCRYPTION_KEY: the demo key is refused"},
+		{"sandbox in production", map[string]string{"ENV": "production", "SANDBOX": "true"}, false, "SANDBOX: not allowed with ENV=production"},
+		{"unknown time zone", map[string]string{"TIME_ZONE": "Mars/Olympus"}, false, "TIME_ZONE"},
+		{"negative invoice days", map[string]string{"INVOICE_DAYS_BEFORE_DUE": "-1"}, false, "INVOICE_DAYS_BEFORE_DUE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -303,18 +303,29 @@ func (s *Service) postpaidMonth(ctx context.Context, r Run, m time.Time, party s
 	}
 	var after uuid.UUID
 	for {
-		var owners []uuid.UUID
-		err := s.db.WithContext(ctx).Raw(`SELECT DISTINCT `+owner+` FROM services s JOIN plan_pricing pr ON pr.plan_id = s.plan_id
+		// Walk the owners in order through the index, a page at a time;
+		// the page's services are then read in one query.
+		var rows []uuid.UUID
+		err := s.db.WithContext(ctx).Raw(`SELECT `+owner+` FROM services s JOIN plan_pricing pr ON pr.plan_id = s.plan_id
 			WHERE pr.billing_model IN ('postpaid_fixed', 'postpaid_payg') AND NOT s.free_trial
 			  AND s.status IN ('active', 'suspended', 'terminated') AND s.start_date <= ? AND (s.end_date IS NULL OR s.end_date >= ?)
-			  AND `+owner+` IS NOT NULL AND `+owner+` > ?
+			  AND `+owner+` > ?
 			  AND NOT EXISTS (SELECT 1 FROM billed_periods b WHERE b.service_id = s.id AND b.party = ? AND b.period_start = ?)
-			ORDER BY 1 LIMIT 500`, to, from, after, party, from).Scan(&owners).Error
+			ORDER BY 1 LIMIT 2000`, to, from, after, party, from).Scan(&rows).Error
 		if err != nil {
 			return errs.Internal(err)
 		}
-		if len(owners) == 0 {
+		if len(rows) == 0 {
 			return nil
+		}
+		var owners []uuid.UUID
+		for _, o := range rows {
+			if len(owners) == 0 || owners[len(owners)-1] != o {
+				if len(owners) == 500 {
+					break
+				}
+				owners = append(owners, o)
+			}
 		}
 		after = owners[len(owners)-1]
 		var batch []billable

@@ -12,8 +12,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/riverqueue/river"
+	"gorm.io/gorm"
 
 	"github.com/acronis-platform/platform/internal/acronis"
 	"github.com/acronis-platform/platform/internal/apikey"
@@ -141,6 +143,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 				river.AddWorker(w, bills.Worker())
 				river.AddWorker(w, usages.Worker())
 				river.AddWorker(w, dw)
+				river.AddWorker(w, services.Worker())
 			},
 			Periodic: []*river.PeriodicJob{dailyJob(bills)},
 		})
@@ -149,6 +152,10 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	}
 	partners.UseJobs(runner)
 	orders.UseJobs(runner)
+	unsuspend := services.UnsuspendWhenPaid(runner)
+	bills.OnPaid(func(ctx context.Context, tx *gorm.DB, inv billing.Invoice, ids []uuid.UUID) error {
+		return unsuspend(ctx, tx, inv.CustomerID != nil, ids)
+	})
 	a := &App{Cfg: cfg, Log: log, Clock: clk, DB: db, Users: users, Keys: keys, Jobs: runner, Idempotency: idem,
 		Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Billing: bills, Usage: usages}
 	if adv, ok := clk.(advancer); ok && cfg.Sandbox {

@@ -312,3 +312,43 @@ func TestUsageSyncKeepsGoodBatchesAndRetriesFailedOnes(t *testing.T) {
 	require.NoError(t, s.env.App.DB.Gorm.Raw("SELECT count(DISTINCT tenant_id) FROM usage_daily").Scan(&tenants).Error)
 	require.Equal(t, int64(2), tenants, "the two others")
 }
+
+func TestPayingTheLastUnpaidInvoiceUnsuspends(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	ctx := context.Background()
+	_, token := s.plan(t, planOpts{autoApprove: true})
+	res := place(t, s.env.Client(t, ""), storefrontOrder(token, newLogin()))
+	require.Equal(t, http.StatusAccepted, res.StatusCode(), string(res.Body))
+	first := invoicesOf(t, s.admin, &oapi.ListInvoicesParams{CustomerId: &res.JSON202.CustomerId})[0]
+	require.Equal(t, http.StatusCreated, pay(t, s.admin, first.Id, first.Total.Amount).StatusCode())
+	done := waitOrder(t, s.admin, res.JSON202.Id)
+	require.Equal(t, oapi.OrderStatusCompleted, done.Status, "failure: %v", done.FailureReason)
+	susp, err := s.admin.SuspendServiceWithResponse(ctx, done.ServiceId, nil)
+	require.NoError(t, err)
+	require.Equal(t, oapi.ServiceStatusSuspended, susp.JSON200.Status)
+
+	// A week before the due date the renewal is billed; paying it brings the service back.
+	svc, err := s.env.App.Services.Get(ctx, apptest.AdminPrincipal, done.ServiceId)
+	require.NoError(t, err)
+	s.env.Clock.Set(svc.NextDueDate.AddDate(0, 0, -7).Add(12 * time.Hour))
+	run, err := s.env.App.Billing.RunNow(ctx, "test", "renewals", s.env.App.Billing.Today())
+	require.NoError(t, err)
+	require.Equal(t, 1, run.Invoices)
+	admin, _ := s.env.Admin(t)
+	renewal := invoicesOf(t, admin, &oapi.ListInvoicesParams{CustomerId: &res.JSON202.CustomerId, Status: ptr(oapi.InvoiceStatusUnpaid)})
+	require.Len(t, renewal, 1)
+	require.Equal(t, oapi.InvoiceKindRenewal, renewal[0].Kind)
+	require.Equal(t, http.StatusCreated, pay(t, admin, renewal[0].Id, renewal[0].Total.Amount).StatusCode())
+	require.Eventually(t, func() bool {
+		v, err := s.env.App.Services.Get(ctx, apptest.AdminPrincipal, done.ServiceId)
+		require.NoError(t, err)
+		return v.Status == "active"
+	}, 20*time.Second, 20*time.Millisecond, "unsuspended once nothing is owed")
+	tenant, err := s.vc.GetTenant(ctx, *svc.VendorTenantID)
+	require.NoError(t, err)
+	require.True(t, tenant.Enabled, "at the vendor too")
+	after, err := s.env.App.Services.Get(ctx, apptest.AdminPrincipal, done.ServiceId)
+	require.NoError(t, err)
+	require.Equal(t, svc.NextDueDate.AddDate(0, 1, 0).Format(time.DateOnly)[:7], after.NextDueDate.Format(time.DateOnly)[:7], "and the due date moved a cycle on")
+}

@@ -97,3 +97,6 @@ func WithJobs(t testing.TB, change ...func(*config.Config)) (*Env, *Vendor) {
 	})
 	return env, v
 }
+
+// AdminPrincipal acts as an admin in direct service calls.
+var AdminPrincipal = auth.Principal{Role: auth.RoleAdmin, Kind: auth.KindUser, Subject: "test"}

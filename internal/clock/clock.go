@@ -78,3 +78,14 @@ func (o *Offset) Offset() time.Duration {
 	defer o.mu.Unlock()
 	return o.offset
 }
+
+// Stopwatch measures elapsed wall time, for latencies: the platform clock
+// may jump (the sandbox, tests), a latency may not.
+func Stopwatch() func() time.Duration {
+	start := time.Now()
+	return func() time.Duration { return time.Since(start) }
+}
+
+// Wall is the machine's clock, for schedules kept by others on it (River
+// compares a job's scheduled time with the database's clock).
+func Wall() time.Time { return time.Now() }

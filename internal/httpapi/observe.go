@@ -58,13 +58,11 @@ func (m *Metrics) Handler() http.Handler { return promhttp.HandlerFor(m.reg, pro
 func observe(log *slog.Logger, m *Metrics, clk clock.Clock) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			// Latency is measured on the wall clock: the platform clock may
-			// jump (sandbox, tests), latency may not.
-			start := time.Now()
+			stop := clock.Stopwatch()
 			if err := next(c); err != nil {
 				c.Error(err)
 			}
-			elapsed := time.Since(start)
+			elapsed := stop()
 			route := c.Path()
 			if route == "" || c.Response().Status == http.StatusNotFound && route == "/*" {
 				route = "unmatched"

@@ -12,6 +12,7 @@ import (
 
 	"github.com/acronis-platform/platform/internal/acronis"
 	"github.com/acronis-platform/platform/internal/catalog"
+	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/customer"
 	"github.com/acronis-platform/platform/internal/errs"
 	"github.com/acronis-platform/platform/internal/jobs"
@@ -48,7 +49,7 @@ func (s *Service) Worker() *ProvisionWorker { return &ProvisionWorker{svc: s} }
 
 // NextRetry backs off 1, 2, 4, 8 s.
 func (w *ProvisionWorker) NextRetry(job *river.Job[ProvisionArgs]) time.Time {
-	return time.Now().Add(time.Duration(1<<min(job.Attempt-1, 5)) * time.Second)
+	return clock.Wall().Add(time.Duration(1<<min(job.Attempt-1, 5)) * time.Second)
 }
 
 // Work provisions; a failure another try cannot fix, or the last try,

@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/acronis-platform/platform/internal/acronis"
+	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/errs"
 	"github.com/acronis-platform/platform/internal/jobs"
 	"github.com/acronis-platform/platform/internal/provisioning"
@@ -42,7 +43,7 @@ func (s *Service) Worker() *ProvisionWorker { return &ProvisionWorker{svc: s} }
 // NextRetry waits a little longer each time, at most a minute.
 func (w *ProvisionWorker) NextRetry(job *river.Job[ProvisionArgs]) time.Time {
 	d := time.Duration(1<<min(job.Attempt, 6)) * time.Second
-	return time.Now().Add(d)
+	return clock.Wall().Add(d)
 }
 
 // Work provisions; a failure that another try cannot fix, or the last try,

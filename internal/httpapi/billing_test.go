@@ -102,6 +102,9 @@ func TestPrepaidOrderIsApprovedWhenItsFirstInvoiceIsPaid(t *testing.T) {
 	o, err := s.admin.GetOrderWithResponse(ctx, res.JSON202.Id)
 	require.NoError(t, err)
 	require.Equal(t, oapi.OrderStatusPending, o.JSON200.Status, "a partial payment approves nothing")
+	paidCancel, err := s.admin.CancelOrderWithResponse(ctx, res.JSON202.Id, nil)
+	require.NoError(t, err)
+	requireProblem(t, paidCancel.StatusCode(), paidCancel.HTTPResponse.Header, paidCancel.Body, http.StatusConflict, "order_has_payments")
 
 	voidPaid, err := s.admin.VoidInvoiceWithResponse(ctx, inv.Id, nil)
 	require.NoError(t, err)

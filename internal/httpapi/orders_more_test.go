@@ -212,10 +212,14 @@ func TestOrderRefusals(t *testing.T) {
 	require.Equal(t, before, counts(), "a refused order stores nothing")
 	require.Equal(t, tenantsBefore, s.vendor.CountTenants("customer"), "and makes nothing at the vendor")
 
-	// Cancelling: a pending order and its username are released.
+	// Cancelling: a pending order and its username are released, its first
+	// invoice voided.
 	cancel, err := s.admin.CancelOrderWithResponse(ctx, first.JSON202.Id, nil)
 	require.NoError(t, err)
 	require.Equal(t, oapi.OrderStatusCancelled, cancel.JSON200.Status)
+	voided := invoicesOf(t, s.admin, &oapi.ListInvoicesParams{CustomerId: &first.JSON202.CustomerId})
+	require.Len(t, voided, 1)
+	require.Equal(t, oapi.InvoiceStatusVoid, voided[0].Status)
 	again, err := s.admin.CancelOrderWithResponse(ctx, first.JSON202.Id, nil)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusConflict, again.StatusCode())

@@ -328,6 +328,20 @@ func (s *Service) Cancel(ctx context.Context, who auth.Principal, id uuid.UUID, 
 		if o.Status != StatusPending {
 			return errs.Conflict("order_not_pending", "Only a pending order can be cancelled; this one is "+o.Status+".")
 		}
+		// Its first invoices go with it, unless money was received.
+		var paid int64
+		if err := tx.Raw(`SELECT count(*) FROM invoices WHERE amount_paid > 0
+			AND id IN (SELECT invoice_id FROM billed_periods WHERE service_id = ?)`, o.ServiceID).Scan(&paid).Error; err != nil {
+			return errs.Internal(err)
+		}
+		if paid > 0 {
+			return errs.Conflict("order_has_payments", "Payments were received for this order; refund them and void its invoices first.")
+		}
+		now := s.now()
+		if err := tx.Exec(`UPDATE invoices SET status = 'void', voided_at = ?, version = version + 1, updated_at = ?
+			WHERE status = 'unpaid' AND id IN (SELECT invoice_id FROM billed_periods WHERE service_id = ?)`, now, now, o.ServiceID).Error; err != nil {
+			return errs.Internal(err)
+		}
 		if err := tx.Model(&subscription.Subscription{}).Where("id = ?", o.ServiceID).Updates(map[string]any{
 			"status": subscription.StatusCancelled, "password_enc": nil, "version": gorm.Expr("version + 1"), "updated_at": s.now(),
 		}).Error; err != nil {

@@ -313,6 +313,25 @@ func TestHandComputedInvoices(t *testing.T) {
 					taxes: map[string]string{"VAT": "3.15", "City": "0.38"}, subtotal: "15.00", taxTotal: "3.53", total: "18.53"},
 			},
 		},
+		{
+			name: "post-paid partner sale from mid-month: the customer's month at end price, the partner's at cost",
+			at:   "2026-12-01T09:00:00Z",
+			setup: func(t *testing.T, b *book) {
+				pid := b.env.NewPartner(t)
+				p := b.plan(t, catalog.PostpaidFixed, cycles("monthly", "20.00", "0.00"), true)
+				// cost 15.00 (25% off); end 18.00 (20% on)
+				b.service(t, svc{plan: p, customer: b.customer(t, &pid), partner: &pid, frequency: "monthly", quantity: 1,
+					unit: "18.00", fee: "0.00", cost: ptr("15.00"), feeCost: ptr("0.00"), start: "2026-11-11"})
+			},
+			asOf: "2026-12-01",
+			// 20 of 30 days: the partner pays 15.00 x 20/30 = 10.00; its customer 18.00 x 20/30 = 12.00
+			want: []want{
+				{lines: []line{{"proration", "1", "15.00", "10.00"}},
+					taxes: map[string]string{"VAT": "2.10", "City": "0.25"}, subtotal: "10.00", taxTotal: "2.35", total: "12.35"},
+				{lines: []line{{"proration", "1", "18.00", "12.00"}},
+					taxes: map[string]string{"VAT": "2.52", "City": "0.30"}, subtotal: "12.00", taxTotal: "2.82", total: "14.82"},
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

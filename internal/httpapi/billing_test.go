@@ -355,3 +355,44 @@ func TestPayingTheLastUnpaidInvoiceUnsuspends(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, svc.NextDueDate.AddDate(0, 1, 0).Format(time.DateOnly)[:7], after.NextDueDate.Format(time.DateOnly)[:7], "and the due date moved a cycle on")
 }
+
+func TestBillingRoles(t *testing.T) {
+	t.Parallel()
+	env := apptest.New(t)
+	ctx := context.Background()
+	_, ptok := env.PartnerUser(t, nil)
+	_, ctok := env.CustomerUser(t, nil)
+	partner, customer := env.Client(t, ptok), env.Client(t, ctok)
+	id := uuid.New()
+	tests := []struct {
+		name string
+		call func() int
+	}{
+		{"customer starts a billing run", func() int {
+			r, _ := customer.CreateBillingRunWithResponse(ctx, nil, oapi.BillingRunCreate{Kind: oapi.BillingRunKindAll})
+			return r.StatusCode()
+		}},
+		{"partner starts a billing run", func() int {
+			r, _ := partner.CreateBillingRunWithResponse(ctx, nil, oapi.BillingRunCreate{Kind: oapi.BillingRunKindAll})
+			return r.StatusCode()
+		}},
+		{"partner lists billing runs", func() int { r, _ := partner.ListBillingRunsWithResponse(ctx, nil); return r.StatusCode() }},
+		{"partner syncs usage", func() int { r, _ := partner.CreateUsageSyncWithResponse(ctx, nil); return r.StatusCode() }},
+		{"partner moves the clock", func() int {
+			r, _ := partner.AdvanceSandboxClockWithResponse(ctx, oapi.SandboxClockAdvance{Days: ptr(1)})
+			return r.StatusCode()
+		}},
+		{"customer pays", func() int {
+			r, _ := customer.CreateInvoicePaymentWithResponse(ctx, id, &oapi.CreateInvoicePaymentParams{IdempotencyKey: uuid.NewString()},
+				oapi.PaymentCreate{Amount: oapi.Money{Amount: "1.00", Currency: "USD"}, Method: oapi.Card})
+			return r.StatusCode()
+		}},
+		{"customer voids", func() int { r, _ := customer.VoidInvoiceWithResponse(ctx, id, nil); return r.StatusCode() }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, http.StatusForbidden, tt.call())
+		})
+	}
+}

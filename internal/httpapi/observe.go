@@ -55,7 +55,7 @@ func (m *Metrics) Handler() http.Handler { return promhttp.HandlerFor(m.reg, pro
 
 // observe logs each request as one JSON line and counts it. Errors are
 // written here, so the log and the metrics see the final status.
-func observe(log *slog.Logger, m *Metrics, clk clock.Clock) echo.MiddlewareFunc {
+func observe(log *slog.Logger, m *Metrics) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			stop := clock.Stopwatch()

@@ -113,7 +113,7 @@ func New(d Deps) (*echo.Echo, error) {
 	}
 	e.Use(
 		requestIDs,
-		observe(d.Log, d.Metrics, d.Clock),
+		observe(d.Log, d.Metrics),
 		recoverPanics(d.Log),
 		middleware.BodyLimit("1M"),
 		withClientIP,

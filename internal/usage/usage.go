@@ -140,11 +140,16 @@ func (s *Service) accounts(ctx context.Context) ([]account, error) {
 		return nil, errs.Internal(err)
 	}
 	byKey := map[string]*account{}
+	creds := map[uuid.UUID]provisioning.Credentials{}
 	var order []string
 	for _, r := range rows {
-		_, cred, err := s.catalog.Credentials(ctx, r.PlanID)
-		if err != nil {
-			return nil, err
+		cred, ok := creds[r.PlanID]
+		if !ok {
+			_, c, err := s.catalog.Credentials(ctx, r.PlanID)
+			if err != nil {
+				return nil, err
+			}
+			cred, creds[r.PlanID] = c, c
 		}
 		key := cred.URL + " " + cred.ClientID
 		a, ok := byKey[key]

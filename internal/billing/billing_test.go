@@ -250,6 +250,19 @@ func TestHandComputedInvoices(t *testing.T) {
 				taxes: map[string]string{"VAT": "6.72", "City": "0.80"}, subtotal: "32.00", taxTotal: "7.52", total: "39.52"}},
 		},
 		{
+			name: "post-paid fixed, annual price spread by days, with a setup fee in the first month",
+			at:   "2026-12-01T09:00:00Z",
+			setup: func(t *testing.T, b *book) {
+				p := b.plan(t, catalog.PostpaidFixed, cycles("annually", "365.00", "7.50"), false)
+				b.service(t, svc{plan: p, customer: b.customer(t, nil), frequency: "annually", quantity: 1, unit: "365.00", fee: "7.50", start: "2026-11-21"})
+			},
+			asOf: "2026-12-01",
+			// 365.00 x 10 active days / 365 days in the cycle from 1 Nov = 10.00; setup 7.50
+			// subtotal 17.50; VAT 3.675 -> 3.68; City 0.4375 -> 0.44
+			want: []want{{lines: []line{{"proration", "1", "365.00", "10.00"}, {"setup", "1", "7.50", "7.50"}},
+				taxes: map[string]string{"VAT": "3.68", "City": "0.44"}, subtotal: "17.50", taxTotal: "4.12", total: "21.62"}},
+		},
+		{
 			name: "post-paid fixed: a full month, one ended inside it, rounding at .005",
 			at:   "2026-12-01T09:00:00Z",
 			setup: func(t *testing.T, b *book) {

@@ -17,6 +17,7 @@ import (
 	"github.com/acronis-platform/platform/internal/billing"
 	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/internal/customer"
+	"github.com/acronis-platform/platform/internal/errs"
 	"github.com/acronis-platform/platform/internal/money"
 	"github.com/acronis-platform/platform/internal/postgres/pgtest"
 	"github.com/acronis-platform/platform/internal/subscription"
@@ -611,3 +612,52 @@ func detailOf(t *testing.T, l billing.InvoiceLine) map[string]any {
 	require.NoError(t, json.Unmarshal(l.Detail, &m))
 	return m
 }
+
+func TestOverageOnRequest(t *testing.T) {
+	t.Parallel()
+	const gib = int64(1) << 30
+	b := newBook(t, "2026-11-01T09:00:00Z", "")
+	ctx := context.Background()
+	p := b.plan(t, catalog.Prepaid, cycles("monthly", "10.00", "0.00"), false)
+	b.withStorage(t, p, 100, "0.10")
+	id := b.service(t, svc{plan: p, customer: b.customer(t, nil), frequency: "monthly", quantity: 2, unit: "10.00", fee: "0.00", tenant: "t-req"})
+	firstInvoice(t, b, id)
+	require.NoError(t, b.env.App.DB.Gorm.Exec("UPDATE services SET storage_item = 'pw_base_storage' WHERE id = ?", id).Error)
+	b.storage(t, "t-req", "2026-11-20", 212*gib+1)
+	b.env.Clock.Set(mustTime(t, "2026-11-22T10:00:00Z"))
+
+	preview, err := b.env.App.Billing.BillOverage(ctx, admin, id, true)
+	require.NoError(t, err)
+	require.Len(t, preview, 1)
+	require.Nil(t, preview[0].Number, "a preview is not issued")
+	require.Len(t, b.invoices(t, ""), 1, "a preview stores nothing")
+
+	made, err := b.env.App.Billing.BillOverage(ctx, admin, id, false)
+	require.NoError(t, err)
+	require.Len(t, made, 1)
+	got := b.invoices(t, "kind = 'overage'")
+	require.Len(t, got, 1)
+	// 13 GB x 0.10 = 1.30; VAT 0.273 -> 0.27; City 0.0325 -> 0.03
+	requireInvoice(t, got[0], want{lines: []line{{"overage", "13", "0.10", "1.30"}},
+		taxes: map[string]string{"VAT": "0.27", "City": "0.03"}, subtotal: "1.30", taxTotal: "0.30", total: "1.60"})
+
+	again, err := b.env.App.Billing.BillOverage(ctx, admin, id, false)
+	require.NoError(t, err)
+	require.Empty(t, again, "the window is billed")
+	b.env.Clock.Set(mustTime(t, "2026-11-24T10:00:00Z"))
+	_, err = b.env.App.Billing.RunNow(ctx, "test", billing.RunRenewals, date("2026-11-24"))
+	require.NoError(t, err)
+	renewal := b.invoices(t, "kind = 'renewal'")
+	require.Len(t, renewal, 1)
+	requireInvoice(t, renewal[0], want{lines: []line{{"recurring", "2", "10.00", "20.00"}},
+		taxes: map[string]string{"VAT": "4.20", "City": "0.50"}, subtotal: "20.00", taxTotal: "4.70", total: "24.70"})
+
+	other := b.service(t, svc{plan: b.plan(t, catalog.Prepaid, cycles("monthly", "1.00", "0.00"), false), customer: b.customer(t, nil),
+		frequency: "monthly", quantity: 1, unit: "1.00", fee: "0.00", start: "2026-11-01"})
+	_, err = b.env.App.Billing.BillOverage(ctx, admin, other, false)
+	require.Equal(t, "overage_not_applicable", errsCode(err))
+	_, err = b.env.App.Billing.BillOverage(ctx, auth.Principal{Role: auth.RolePartner, PartnerID: ptr(uuid.New())}, id, true)
+	require.Equal(t, "not_found", errsCode(err), "another partner's service is not found")
+}
+
+func errsCode(err error) string { return errs.CodeOf(err) }

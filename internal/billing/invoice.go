@@ -134,6 +134,9 @@ type Draft struct {
 	// Then runs in the storing transaction once the invoice is stored
 	// (never for one found billed already).
 	Then []func(tx *gorm.DB) error
+	// Unclaimed invoices take no service period (overage bills are kept
+	// apart by the overage window instead).
+	Unclaimed bool
 }
 
 // build turns a draft into rows; every service line's period is claimed for
@@ -161,7 +164,7 @@ func (s *Service) build(d Draft) Invoice {
 		inv.Lines = append(inv.Lines, InvoiceLine{ID: uuid.New(), InvoiceID: inv.ID, Position: i + 1, Kind: l.Kind, ServiceID: l.ServiceID,
 			Description: l.Description, PeriodStart: l.PeriodStart, PeriodEnd: l.PeriodEnd, Quantity: l.Quantity,
 			UnitPrice: l.UnitPrice, Amount: l.Amount, TaxIDs: ids, Detail: detail})
-		if l.ServiceID != nil {
+		if l.ServiceID != nil && !d.Unclaimed {
 			bp := billedPeriod{ServiceID: *l.ServiceID, Party: d.Party, PeriodStart: d.PeriodStart, InvoiceID: inv.ID}
 			if !claimed[bp] {
 				claimed[bp] = true

@@ -388,6 +388,10 @@ func TestBillingRoles(t *testing.T) {
 			return r.StatusCode()
 		}},
 		{"customer voids", func() int { r, _ := customer.VoidInvoiceWithResponse(ctx, id, nil); return r.StatusCode() }},
+		{"customer bills overage", func() int {
+			r, _ := customer.CreateServiceInvoiceWithResponse(ctx, id, &oapi.CreateServiceInvoiceParams{Preview: ptr(true)})
+			return r.StatusCode()
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -395,4 +399,8 @@ func TestBillingRoles(t *testing.T) {
 			require.Equal(t, http.StatusForbidden, tt.call())
 		})
 	}
+	admin, _ := env.Admin(t)
+	unknown, err := admin.CreateServiceInvoiceWithResponse(ctx, id, nil)
+	require.NoError(t, err)
+	requireProblem(t, unknown.StatusCode(), unknown.HTTPResponse.Header, unknown.Body, http.StatusNotFound, "not_found")
 }

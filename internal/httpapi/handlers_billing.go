@@ -218,3 +218,16 @@ func (s *Server) AdvanceSandboxClock(ctx context.Context, req oapi.AdvanceSandbo
 	}
 	return oapi.AdvanceSandboxClock200JSONResponse{From: a.From, To: a.To, Days: a.Days, UsageRows: a.UsageRows, Invoices: a.Invoices, BillingRuns: runs}, nil
 }
+
+func (s *Server) CreateServiceInvoice(ctx context.Context, req oapi.CreateServiceInvoiceRequestObject) (oapi.CreateServiceInvoiceResponseObject, error) {
+	preview := deref(req.Params.Preview)
+	invs, err := s.billing.BillOverage(ctx, principal(ctx), req.Id, preview)
+	if err != nil {
+		return nil, err
+	}
+	out := oapi.CreateServiceInvoice200JSONResponse{Preview: preview, Data: make([]oapi.Invoice, len(invs))}
+	for i, inv := range invs {
+		out.Data[i] = s.invoiceOut(inv, nil)
+	}
+	return out, nil
+}

@@ -160,6 +160,7 @@ func (e CustomerStatus) Valid() bool {
 
 // Defines values for InvoiceKind.
 const (
+	InvoiceKindOverage  InvoiceKind = "overage"
 	InvoiceKindPostpaid InvoiceKind = "postpaid"
 	InvoiceKindPrepaid  InvoiceKind = "prepaid"
 	InvoiceKindRenewal  InvoiceKind = "renewal"
@@ -168,6 +169,8 @@ const (
 // Valid indicates whether the value is a known member of the InvoiceKind enum.
 func (e InvoiceKind) Valid() bool {
 	switch e {
+	case InvoiceKindOverage:
+		return true
 	case InvoiceKindPostpaid:
 		return true
 	case InvoiceKindPrepaid:
@@ -181,28 +184,28 @@ func (e InvoiceKind) Valid() bool {
 
 // Defines values for InvoiceLineKind.
 const (
-	Credit    InvoiceLineKind = "credit"
-	Overage   InvoiceLineKind = "overage"
-	Proration InvoiceLineKind = "proration"
-	Recurring InvoiceLineKind = "recurring"
-	Setup     InvoiceLineKind = "setup"
-	Usage     InvoiceLineKind = "usage"
+	InvoiceLineKindCredit    InvoiceLineKind = "credit"
+	InvoiceLineKindOverage   InvoiceLineKind = "overage"
+	InvoiceLineKindProration InvoiceLineKind = "proration"
+	InvoiceLineKindRecurring InvoiceLineKind = "recurring"
+	InvoiceLineKindSetup     InvoiceLineKind = "setup"
+	InvoiceLineKindUsage     InvoiceLineKind = "usage"
 )
 
 // Valid indicates whether the value is a known member of the InvoiceLineKind enum.
 func (e InvoiceLineKind) Valid() bool {
 	switch e {
-	case Credit:
+	case InvoiceLineKindCredit:
 		return true
-	case Overage:
+	case InvoiceLineKindOverage:
 		return true
-	case Proration:
+	case InvoiceLineKindProration:
 		return true
-	case Recurring:
+	case InvoiceLineKindRecurring:
 		return true
-	case Setup:
+	case InvoiceLineKindSetup:
 		return true
-	case Usage:
+	case InvoiceLineKindUsage:
 		return true
 	default:
 		return false
@@ -757,7 +760,7 @@ type Invoice struct {
 	// IssuerPartnerId Set when the invoice is issued in a partner's name (its customer's bill at end price).
 	IssuerPartnerId *openapi_types.UUID `json:"issuer_partner_id,omitempty"`
 
-	// Kind prepaid (a first period and setup fee), renewal (a prepaid period), postpaid (a month in arrears).
+	// Kind prepaid (a first period and setup fee), renewal (a prepaid period), postpaid (a month in arrears), overage (storage over quota billed on request).
 	Kind  InvoiceKind    `json:"kind"`
 	Lines *[]InvoiceLine `json:"lines,omitempty"`
 
@@ -787,7 +790,7 @@ type Invoice struct {
 	VoidedAt  *time.Time         `json:"voided_at,omitempty"`
 }
 
-// InvoiceKind prepaid (a first period and setup fee), renewal (a prepaid period), postpaid (a month in arrears).
+// InvoiceKind prepaid (a first period and setup fee), renewal (a prepaid period), postpaid (a month in arrears), overage (storage over quota billed on request).
 type InvoiceKind string
 
 // InvoiceLine defines model for InvoiceLine.
@@ -1508,6 +1511,12 @@ type ServiceCredentials struct {
 	Username string `json:"username"`
 }
 
+// ServiceInvoices defines model for ServiceInvoices.
+type ServiceInvoices struct {
+	Data    []Invoice `json:"data"`
+	Preview bool      `json:"preview"`
+}
+
 // ServiceList defines model for ServiceList.
 type ServiceList struct {
 	Data []Service `json:"data"`
@@ -2150,6 +2159,15 @@ type ListServicesParams struct {
 type UpdateServiceCredentialsParams struct {
 	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// CreateServiceInvoiceParams defines parameters for CreateServiceInvoice.
+type CreateServiceInvoiceParams struct {
+	// Preview Compute without storing.
+	Preview *bool `form:"preview,omitempty" json:"preview,omitempty"`
+
+	// IdempotencyKey A unique key per intended effect (a UUID is a good choice). Retrying with the same key and body replays the first response.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // SuspendServiceParams defines parameters for SuspendService.
@@ -3337,6 +3355,20 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/services/{id}/credentials/reset (the `ResetServiceCredentials` operationId).
 	ResetServiceCredentials(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateServiceInvoice Bill overage now
+	//
+	// Bills the service's storage over its soft quota (times the quantity)
+	// since overage was last billed, up to today: the customer's invoice
+	// and, for a partner sale, the partner's at cost. The same window is
+	// never billed twice (renewals and monthly bills take the next days).
+	// With `preview=true` it computes the invoices without storing them.
+	// No storage over quota gives an empty list. 422
+	// `overage_not_applicable` for a service without a finite storage
+	// quota and an overage price.
+	//
+	// Corresponds with POST /v1/services/{id}/invoices (the `CreateServiceInvoice` operationId).
+	CreateServiceInvoice(ctx context.Context, id Id, params *CreateServiceInvoiceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateServiceSsoLink Make a one-click login link
 	//
@@ -5443,6 +5475,30 @@ func (c *Client) UpdateServiceCredentials(ctx context.Context, id Id, params *Up
 // Corresponds with POST /v1/services/{id}/credentials/reset (the `ResetServiceCredentials` operationId).
 func (c *Client) ResetServiceCredentials(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewResetServiceCredentialsRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateServiceInvoice Bill overage now
+//
+// Bills the service's storage over its soft quota (times the quantity)
+// since overage was last billed, up to today: the customer's invoice
+// and, for a partner sale, the partner's at cost. The same window is
+// never billed twice (renewals and monthly bills take the next days).
+// With `preview=true` it computes the invoices without storing them.
+// No storage over quota gives an empty list. 422
+// `overage_not_applicable` for a service without a finite storage
+// quota and an overage price.
+//
+// Corresponds with POST /v1/services/{id}/invoices (the `CreateServiceInvoice` operationId).
+func (c *Client) CreateServiceInvoice(ctx context.Context, id Id, params *CreateServiceInvoiceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateServiceInvoiceRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -9681,6 +9737,82 @@ func NewResetServiceCredentialsRequest(server string, id Id) (*http.Request, err
 	return req, nil
 }
 
+// NewCreateServiceInvoiceRequest constructs an http.Request for the CreateServiceInvoice method
+func NewCreateServiceInvoiceRequest(server string, id Id, params *CreateServiceInvoiceParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/services/%s/invoices", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Preview != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "preview", *params.Preview, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewCreateServiceSsoLinkRequest constructs an http.Request for the CreateServiceSsoLink method
 func NewCreateServiceSsoLinkRequest(server string, id Id) (*http.Request, error) {
 	var err error
@@ -12039,6 +12171,22 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/services/{id}/credentials/reset (the `ResetServiceCredentials` operationId).
 	ResetServiceCredentialsWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*ResetServiceCredentialsResponse, error)
+
+	// CreateServiceInvoiceWithResponse Bill overage now
+	//
+	// Bills the service's storage over its soft quota (times the quantity)
+	// since overage was last billed, up to today: the customer's invoice
+	// and, for a partner sale, the partner's at cost. The same window is
+	// never billed twice (renewals and monthly bills take the next days).
+	// With `preview=true` it computes the invoices without storing them.
+	// No storage over quota gives an empty list. 422
+	// `overage_not_applicable` for a service without a finite storage
+	// quota and an overage price.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/services/{id}/invoices (the `CreateServiceInvoice` operationId).
+	CreateServiceInvoiceWithResponse(ctx context.Context, id Id, params *CreateServiceInvoiceParams, reqEditors ...RequestEditorFn) (*CreateServiceInvoiceResponse, error)
 
 	// CreateServiceSsoLinkWithResponse Make a one-click login link
 	//
@@ -18393,6 +18541,103 @@ func (r ResetServiceCredentialsResponse) ContentType() string {
 	return ""
 }
 
+// CreateServiceInvoiceResponse401Headers the declared response headers of an HTTP 401 response for CreateServiceInvoice
+type CreateServiceInvoiceResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CreateServiceInvoiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ServiceInvoices
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateServiceInvoiceResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateServiceInvoiceResponse) GetJSON200() *ServiceInvoices {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateServiceInvoiceResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateServiceInvoiceResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateServiceInvoiceResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CreateServiceInvoiceResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateServiceInvoiceResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateServiceInvoiceResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateServiceInvoiceResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateServiceInvoiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateServiceInvoiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateServiceInvoiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateServiceInvoiceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // CreateServiceSsoLinkResponse401Headers the declared response headers of an HTTP 401 response for CreateServiceSsoLink
 type CreateServiceSsoLinkResponse401Headers struct {
 	WWWAuthenticate *string
@@ -22454,6 +22699,28 @@ func (c *ClientWithResponses) ResetServiceCredentialsWithResponse(ctx context.Co
 		return nil, err
 	}
 	return ParseResetServiceCredentialsResponse(rsp)
+}
+
+// CreateServiceInvoiceWithResponse Bill overage now
+//
+// Bills the service's storage over its soft quota (times the quantity)
+// since overage was last billed, up to today: the customer's invoice
+// and, for a partner sale, the partner's at cost. The same window is
+// never billed twice (renewals and monthly bills take the next days).
+// With `preview=true` it computes the invoices without storing them.
+// No storage over quota gives an empty list. 422
+// `overage_not_applicable` for a service without a finite storage
+// quota and an overage price.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/services/{id}/invoices (the `CreateServiceInvoice` operationId).
+func (c *ClientWithResponses) CreateServiceInvoiceWithResponse(ctx context.Context, id Id, params *CreateServiceInvoiceParams, reqEditors ...RequestEditorFn) (*CreateServiceInvoiceResponse, error) {
+	rsp, err := c.CreateServiceInvoice(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateServiceInvoiceResponse(rsp)
 }
 
 // CreateServiceSsoLinkWithResponse Make a one-click login link
@@ -28517,6 +28784,94 @@ func ParseResetServiceCredentialsResponse(rsp *http.Response) (*ResetServiceCred
 	return response, nil
 }
 
+// ParseCreateServiceInvoiceResponse parses an HTTP response from a CreateServiceInvoiceWithResponse call
+func ParseCreateServiceInvoiceResponse(rsp *http.Response) (*CreateServiceInvoiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateServiceInvoiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ServiceInvoices
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateServiceInvoiceResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseCreateServiceSsoLinkResponse parses an HTTP response from a CreateServiceSsoLinkWithResponse call
 func ParseCreateServiceSsoLinkResponse(rsp *http.Response) (*CreateServiceSsoLinkResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -31029,6 +31384,9 @@ type ServerInterface interface {
 	// ResetServiceCredentials Reset the password
 	// (POST /v1/services/{id}/credentials/reset)
 	ResetServiceCredentials(ctx echo.Context, id Id) error
+	// CreateServiceInvoice Bill overage now
+	// (POST /v1/services/{id}/invoices)
+	CreateServiceInvoice(ctx echo.Context, id Id, params CreateServiceInvoiceParams) error
 	// CreateServiceSsoLink Make a one-click login link
 	// (POST /v1/services/{id}/sso-link)
 	CreateServiceSsoLink(ctx echo.Context, id Id) error
@@ -32927,6 +33285,48 @@ func (w *ServerInterfaceWrapper) ResetServiceCredentials(ctx echo.Context) error
 	return err
 }
 
+// CreateServiceInvoice converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateServiceInvoice(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateServiceInvoiceParams
+	// ------------- Optional query parameter "preview" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "preview", ctx.QueryParams(), &params.Preview, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter preview: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateServiceInvoice(ctx, id, params)
+	return err
+}
+
 // CreateServiceSsoLink converts echo context to params.
 func (w *ServerInterfaceWrapper) CreateServiceSsoLink(ctx echo.Context) error {
 	var err error
@@ -33778,6 +34178,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/services", wrapper.ListServices, options.OperationMiddlewares["listServices"]...)
 	router.GET(options.BaseURL+"/v1/services/:id", wrapper.GetService, options.OperationMiddlewares["getService"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/sso-link", wrapper.CreateServiceSsoLink, options.OperationMiddlewares["createServiceSsoLink"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/invoices", wrapper.CreateServiceInvoice, options.OperationMiddlewares["createServiceInvoice"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/credentials/reset", wrapper.ResetServiceCredentials, options.OperationMiddlewares["resetServiceCredentials"]...)
 	router.PUT(options.BaseURL+"/v1/services/:id/credentials", wrapper.UpdateServiceCredentials, options.OperationMiddlewares["updateServiceCredentials"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/suspend", wrapper.SuspendService, options.OperationMiddlewares["suspendService"]...)
@@ -41819,6 +42220,144 @@ func (response ResetServiceCredentials502ApplicationProblemPlusJSONResponse) Vis
 	return err
 }
 
+type CreateServiceInvoiceRequestObject struct {
+	Id     Id `json:"id"`
+	Params CreateServiceInvoiceParams
+}
+
+type CreateServiceInvoiceResponseObject interface {
+	VisitCreateServiceInvoiceResponse(w http.ResponseWriter) error
+}
+
+type CreateServiceInvoice200JSONResponse ServiceInvoices
+
+func (response CreateServiceInvoice200JSONResponse) VisitCreateServiceInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateServiceInvoice400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateServiceInvoice400ApplicationProblemPlusJSONResponse) VisitCreateServiceInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateServiceInvoice401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateServiceInvoice401ApplicationProblemPlusJSONResponse) VisitCreateServiceInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateServiceInvoice403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateServiceInvoice403ApplicationProblemPlusJSONResponse) VisitCreateServiceInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateServiceInvoice404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CreateServiceInvoice404ApplicationProblemPlusJSONResponse) VisitCreateServiceInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateServiceInvoice409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateServiceInvoice409ApplicationProblemPlusJSONResponse) VisitCreateServiceInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateServiceInvoice422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreateServiceInvoice422ApplicationProblemPlusJSONResponse) VisitCreateServiceInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateServiceInvoice500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreateServiceInvoice500ApplicationProblemPlusJSONResponse) VisitCreateServiceInvoiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateServiceSsoLinkRequestObject struct {
 	Id Id `json:"id"`
 }
@@ -45453,6 +45992,9 @@ type StrictServerInterface interface {
 	// ResetServiceCredentials Reset the password
 	// (POST /v1/services/{id}/credentials/reset)
 	ResetServiceCredentials(ctx context.Context, request ResetServiceCredentialsRequestObject) (ResetServiceCredentialsResponseObject, error)
+	// CreateServiceInvoice Bill overage now
+	// (POST /v1/services/{id}/invoices)
+	CreateServiceInvoice(ctx context.Context, request CreateServiceInvoiceRequestObject) (CreateServiceInvoiceResponseObject, error)
 	// CreateServiceSsoLink Make a one-click login link
 	// (POST /v1/services/{id}/sso-link)
 	CreateServiceSsoLink(ctx context.Context, request CreateServiceSsoLinkRequestObject) (CreateServiceSsoLinkResponseObject, error)
@@ -47812,6 +48354,32 @@ func (sh *strictHandler) ResetServiceCredentials(ctx echo.Context, id Id) error 
 	return nil
 }
 
+// CreateServiceInvoice operation middleware
+func (sh *strictHandler) CreateServiceInvoice(ctx echo.Context, id Id, params CreateServiceInvoiceParams) error {
+	var request CreateServiceInvoiceRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateServiceInvoice(ctx.Request().Context(), request.(CreateServiceInvoiceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateServiceInvoice")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateServiceInvoiceResponseObject); ok {
+		return validResponse.VisitCreateServiceInvoiceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // CreateServiceSsoLink operation middleware
 func (sh *strictHandler) CreateServiceSsoLink(ctx echo.Context, id Id) error {
 	var request CreateServiceSsoLinkRequestObject
@@ -48682,385 +49250,395 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Lc9s22ij8VzD63jOxZ0lFkuX7nHnXTZNs2iTN2km7u3WOBJGQhJoCWAK0rM3kv3+DBwAvEimRkhzb",
-	"jc6cd+uIBIjLc79+aXh8EnJGmBSNsy+NMcE+ieDPlx/xSP3XJ8KLaCgpZ42zxscxQRERPI48gm5JJChn",
-	"DooFHgQEUYb6b4buOyy9cb/ZcBrkDk/CgDTOGteNznWj4TSENyYTrOaVs1A9EDKibNT4+vWr0whxhCdE",
-	"mgW8iCPBo+Il9Bm5kz0P3ugjPkRyTFAYkVvKY4FCPCLq81S9/mdMolnDaTA8Ud/TY3IrmeC7t4SN5Lhx",
-	"dtjuOAsrcxpv/BUnQf38dk/xAWl7h4fusd8ZuF1yMnRxe9ByD7yuf0iOhsf4ZGAXGGI5TtdH/YbTiMif",
-	"MY2I3ziTUUyyax3yaIJl46wRx/Bm0VrJJOSSMG/2M5ktrvsCxYz+GRN0Q2YoJBGiTBLmEx+R4ZB4Eu1h",
-	"9OnTmx8RFQijEec+8sacemS/iS6JjGaUjdCUyjGcucATPRNmPhpwf4YiEgZ4JuDpkEZCqlMKORMkf0SH",
-	"w5Z3gg877uGgRdwuPiDu6fDAczv+sdcenJAj3G7ZI9JgmR5SZo+u2mTJbXYOD53GhDL77/bq87pMTn57",
-	"53aO7H2iMYnIYz7GcsCrfaxDIAPFeGMIB2zOG2M2IurUBlgQH3GG9rAAWqJIUH//HGEkJA4I4gze67Y7",
-	"88SlDcSleJOGIJUByUEhxr+lEyoXF/8BjwgS9L+l5CWAcdlP+WSI40A2zg5bjvouncSTxlmn1YIz1P9K",
-	"T1AB1YhEmh7aGwdy+AP2X2NJphhw2uMK+mCFOAwD6mG1wudhxAcBmfztD6GW+yU9IzXCVx+4JcznUS9m",
-	"EcHeWJHthtPwicQ0SC5HvYF86iPGJcJMTEl0rv4eA8xigQS+JUDxhMQyFmpv6hSphOv4AfvILjXZ2FjK",
-	"UJw9f+5zTzSxF3FGhRsGWCqK1jTrtOsXzwuW+TV7qv8TkWHjrPH/PU/513P9VDz/oCfRZ1gEfLA/j8eB",
-	"3uFAEXLsjRXwRWiIaUD8/H41jPpNtYYfsK+IBBFys3vAAfXh5Z7+4vw1RPojCuDVIuF9APso4opB/p5M",
-	"lSCt0xhSEviNswaZqImcxoQIgUfqpTDiIYnkDF3rh9cNNfOECgEg/zm9y64Czexd2u2ufZcLW93GVb7D",
-	"gfqcvjT9vksZfMueHdzXC86GAfU2uy2aUsqembxHWW8Y0NFYZm/uIrk3Q9upQHNkVp27kDQI0IAoAAsj",
-	"7hEh8gjVbZ2ml5BsYd0bWL78bSGW3blnlitS/ubFUUSYVHRcEriWVzwaUN8nbKN7GSazZO7g3zyOUMQD",
-	"giZ4Bsjjc7iJ/AEfpAf8KjPNeiecLmRbp+nhICDRM1Gyk69O4zVnZKPT48MhiXojNU2O+FCB4JGmPSjg",
-	"bEQihG8xDRQlzh1jO0MsXuuZ1jvBzGK2cYRvJCJ3VEjio0Es8zuBTxly/oZJEjEcvFRkdTMaYWbKnuUV",
-	"nxDDRhT4TyPORkrCURAqqE/yPDRzlHZZ6IpEtyRCenlr479d2jZO9oKhmJG7kHjqcBVFjyOS8kv7LXXk",
-	"PhVewIU56vdcvuIx8zc6ZcZlbwizZI75PUci9saJPpZH9G56rO+5RK/M6PWOMv3+Ns5SrQdmcxQXAz5P",
-	"BVW6tOSacAIVgOP7EBGPM5+qoa80H91MEAQZvDehYmLk4zn5w+i241QAOkdDIr0xohLhEaYsTwkyImB2",
-	"reiVlW/WFQXnFrotCpvaKhKFBFgzDjSLUqhHPfKJJZRvG5K3AiDFIekojsg8FBvZFHsejxlQrfRVtHfx",
-	"4vKX92+uep8u3+7nKUeGl5lVo+yyN5TC55a8FSKCGCFKeQ5xlMi4mb0abMjwnK9O4yPn7zCbGXlUbHQb",
-	"EZakB9ranOjNOZpgNkNYSjIJpVDau4xmKMBSIWIG4DsZEU0NU2tDyeLWPfPcwrZx1JdYEmQmtJvBQ0ki",
-	"IDAjeksYEoCuICBlTIBgp3Av1LuLqvCVHqII1RRT2Swy7mW02a9O4xPDsRzziP53Q9IVw0SESTUkf33v",
-	"tEKj4McqA15EfPUuDuYEwHZ6fbmlrXtz88vaipaT7meAF/aSuavffvvNvch8vtjwgj2PhIptw6dJc7lF",
-	"Fu7MqCcKCV8ySeVsa4rUDVHaSCzmdd8ClUkp4epFrVFg5FMQ4ZhMVb0sYnayN5vZADI72IYelVn9dgii",
-	"zyeYMhTFgbaGRfyGsCZYo8x4Nf3FaBSREdaj5q/4H3yKMJpwJsfPBPIxDWYoFnhE0IB4fEK0OXFAg4D4",
-	"6M8Yw2mAUYHFk8bZ740Jvms4jQCDto9vR43PC8Yxp3ERUmNZNkYFqi1UXkQU3PewzFmqfSyJK+mENArm",
-	"smMGswrWbadB/UqvqQ301NXUWos24X1ZfKB4FCNRr+LXw4gM6V0xAobxIKCeEjIiaf0WN2TmKDKqZKYR",
-	"o4IgTU4XJo7ILb+puSmlPa4Cy5/J7FK9pm2O1gL8u/ZFwKkkmzITOtnLTmGED/4gnkxh5AW8BFTC18Ig",
-	"Dj5kYGaIA0GcOTCy15C1OBtrabnFef6S5pDLn1AmEGeBPukJviEIg8FdeDwkvvoRIzOFOvvVfpbsQcGS",
-	"Vx0DrAsHwS9DMN4tuxCDYV+deRQTxIuILAat6ZgHAExNdDXmUwbbRZRpI1TWe7B8M+Ybi9v5nGzoLdXW",
-	"z2q7UW+/IxIX7MfHEogmlWQiVoFpcip2YTiK8Gxh/TBn8ep/oEFA2egVMA3mFXjHgHYGM7TX1mR031F0",
-	"MpIkUj8e7DtIkAnFjMU4UL8c7Tso/Ve7s++gASWMUf1Dp7vvIBllfjk42s8RXP29htNIPqM4WeYbihCn",
-	"f6aTq3tMJy4k1Ga777hPAmDH5qNhREIMYB1yIdWfvSG9I7kfQjwbLZv0MmaLHACLHh8u0KZldL8OKTOm",
-	"BlEZYNKlvtJDF2HHaQwpo2JccykVOQFlt5x6BtTz5inzBE2wn8XJRGJ2GjdUm0qq7fBnqk0SRh5KWOrC",
-	"msQNDcMiB6eaS2hrBKwK4SAi2J8Vrw44WM1TswJa1T1d6ffVpXGJg1UD33FGZsVMDM7SMfCZLCRzQem5",
-	"2I9l4G3uVFcyv3QHazHA6li0DojMHQ9MsXwTFnkW0D0i2Aj6CyubjjVgLGc18JZj51m+ip/NXi0Rw0EA",
-	"QxmZ4kBkSNcKqvUwvCtDNTfnXylqZM7jz5jEAL5RzJjatQOxPQHRGrLxvBWdzYtUqfwU+lXgdUJZ9tf2",
-	"PASHWIgpj/yFwIGj5WKc05hGVJJfWDDTEQhfnUYsSGRFwmUn/Mm+9/VrARy9iIXkE23HmMM234+IEIVQ",
-	"DFa4qJiOrqnt+FRq605FauY0tO/MK16FdvRmF2Bdv+vyrIpaUIFqo58jQQBItQWbCuSZoz9HeCCUyj7k",
-	"2vR09eGZQHzKKsjbTiMcG2/XmlzFAkDKU2KA9XoXaOzEuQGUyaNuAY9cokzZO9KbchIYTCEuc+0ZdmU/",
-	"n4O+3E4+L4H99ZhRih7ZODnwVS1BlxBLSSIFGv/v9wv3P5+/dL7+z71gRB4Of9TBNsK6T64+QFQRsiMc",
-	"+BUUI85Sc5iCwIUVHxSvuBzjcpSuuwS17kezPU812Gcp1gmEIyXKTfFMICrXQLjctVfShO0hLQPGh2HD",
-	"CRvYgAnPUZKsSOJJegvGEXB6FjNbM3pLnPYxoucDYEg1WFVXPOG3pDe/rTlmFsUE6Te1wVS/rn0oaI9x",
-	"/dd+RjEacB4QzNZnR0Uyy0t1ah/JJAwMpOSvfsD9Agr4ipLAF2eo+YJPQsxmzfd4QhzUtB9c+Dd8xUFN",
-	"4ze0z+0/rViV+ekDjyQOPl2+dVDT6LHN9/FkQKLMDx+VEpX5948x+RFLNc2PeCaa27IJbCrUiFgfd0G4",
-	"rzQnjyTnDggtxh+A+mZT6MuXuQP4+hXCHmLSL9zhA4ocdqOOhpt1ZYkcTK4lUDx1sM2QmHZL/b+V1GlN",
-	"onavoDnPLFaFcxfw+DmIWgktD8Px80R0A7afm2hL3HuHC08RFxbAHC4sCSCcc4qC33tx2UKCQ3qCvTFl",
-	"xI0I9uEH9T7a61ug7DuoH7MbxqesB8Hd6gcT2dBTC+k7qNls7heyGxMNXqSswyOEJQJ9yUE+lxDNxyPE",
-	"wNCp3xBorw/RkpSNeoBvTSF5hEekvw8ha6By6KQtpO62cB1JFPoqe6BesKMPLR1XRFr+QXAgx4vnnYpf",
-	"aX4Iv1nt9NLDir5kQKfAcjRRAnUPbI5VZeMBDjDzSPX3tcWvF8Wsqvt5LcPUMhuTVSWrLsCPSc+Sx5Um",
-	"7KqeFCFqzapej3rLNOcrItF0THQSkvEDKKoAQ31EWU6dVrCN9pT+bE/jmYBACoVDhPkojCBFropmXcVq",
-	"b4DOenUCymr4vczgt5QVerwY0MDFE7mOW60DTzv64W/i6p9mBEe5H4T2nxL9o4NGOHSHESE6Lw7OHjLZ",
-	"1EDHhJjBWevDLSQS4HWsA7OrLtfkl4GVEW4q6+N31L15XAcOrbaF4NnEpshWuoEPekDR6YckotzvEeZX",
-	"gmTzOrjbKg2opn8aEEmtoSIe1HGyOQ2J73q1R9QH4o/4rugU6315Pb2LyTgiVYleHTXNadxy6tdaT5Fm",
-	"l5iFjXczs+K8+dhebfbSUjdnlo2lDGoO8nJwu67ymCVqCyhrghLQHjb5rvqDQEcEkXGIhoTsO8h4/NR7",
-	"doh+c99B1gWoHkJkBZDxKCI4ErmwizQCwky3yn+YJaklgkBlaMztu4Df2lDIMuVCp+YuRv4paqcYhU5Z",
-	"5JMwVnLcnrZKIh/PhJOLCbzFQUwEHDBOowodzcpEVqRMr7AG71JnZfnXfRO9kAs6d54ZbLORjkVyuE88",
-	"OsEB0nMVciahlaaqlEDhGPXzhG71oDn6FjMqe3AR60U9JAeSUIfsxjNHkvuUJQaNdBcJOC5B6OSmM7bw",
-	"iCgKpJ26gL4QQ8gjbBYAINhwGvyWRPovbWVdjn0PYUGw8v8GtoM8t82ckh/hIRBOZgOy9H8Uf1h2Eoor",
-	"bkqGBlhU10NKDaiREclL0KBazYrsMZpxieEy0igPq03gswgYbRRrob4LYZ6IDxFm6OLDGwiTzPAD7E8o",
-	"ayQyZeHRJ/BUVBWAspHVmMUYR8RHgxkitySaoYBqKXMuyjUtYFI0oRAIC9S3FU6sy1yNgvImiTPdSLkB",
-	"FjKpe1LBZPFOaezEfzHG0ai2Szgfgr40ZDPz6lenkTMlzJmB2hXMQJtSxfz3c/MVQdQ77sdlABVG/JYq",
-	"GUjd/AReBPBSD/zYk2gU8ThEe33GGdEXCL8IJHig8xh4rK6P5AQTk4OgwJ8zUgiHelVXRErKRqLAL4S9",
-	"mzjsBdzDpSKGF1DCpMHPsqc6ELgnSDaSK+PpUgTPI0ySqBdHQXF4ik9L16AUxp6MKA6Kp8/bnVZd+C/m",
-	"7TeSTF7DQcMcmrv0/oy5xL3RADAvDkwynxakimIbee1RBcwgczbZEy8639xppMfmLFzmwrGUw62FkDcs",
-	"jGVdJ80iDM0LTvYZojpbD08IUCKTwgjLnDcSVzH15kBzvbFplHwd025R8NkiiKfMLKIFtuNlGFCT2OXx",
-	"IykjY+7r2+HLnKKBIx/BY7RH7mSE0esfEB7wW337gg+lfrx/ruNsTMZW+gBgwla+cdvOmgg5Z/BJplcq",
-	"3+sfwBKlyPs5ctuIChQzkwJZ+/N1MLsccYvxlOk8qqWYuZB9r2UgxW0maoImgsy+ic0YxnM6janCMeUo",
-	"DLBHhIOYEkwQRj9d/fIeaWvgooCSSpMrVCZ0acsU2TAjD0fRLPPFc5ulZyqCTHhEICwpIkPI6tvrdjqo",
-	"bwwRkvNeGBGPCtLfzxd6aneah618rJb7v7+33NPPX9pOu/N17/q6mfnn/v/+zypjdzr3p6sfK0eBzYFE",
-	"ojQlMxfd9nsyzUahPp4YvEcbr1M3tuw9l3RoclGz8lGNo85GBvWsa7E05FWtBIEYDtZtnHUOaJUOGXsa",
-	"CrFQGAIehEw4USXzs4hFSBgUQfDxrCCb5EeFdaFSAfyY2LRCHvhESLsO6+EYkKHCPqDVplIAFUh/wTfU",
-	"0RYpOzg6zNDKViFlTpc2d1qrTR4kmlCm60JV2Vbxyu0sxD/XdEWOMUNzJ5bb1fHBitJr+aXV29a8W3Hu",
-	"5gp2XQTIwJwLJHvjDJzYhK4KGQc6+UthOVNMrpe1hS3KEKtk8mE2c67C19NMu4xwAQpXLySR4eSVDBC1",
-	"o8+TKkbnxqAJHEfhX+KuE9WcPwGu7HuFd8sj6GtorkCYlCLZA7WxfFIwrvWGpPrEkt8QttoZr19L95/d",
-	"XeHqnDkAzYKL3Xx2vYswmQPAUsTISq2LwPCCTyacoUxZAuHochA+ARoHRhMi0N4rGhB0NWMeuo5brc4R",
-	"uhrjiDjoPZc4muXUcg8mhYSxZJZC5bxArK7JgPSXakjv/1RSr9Dphuni1pjg64oDN++V7idrp+dxru6M",
-	"cTkvVD2w0yOlsxgdklv1ApuUZj242B/xS+QXUcr1YiDqhTmY9MDekiy4jcjlmCq1Z1bZTg1H8fK2xO1c",
-	"lYCtILOWvFZPlXdy2WBFMwIvfybQiDASqWtDdoSTyWEniKsNgmxlC+Ji3wo7Saqbfqu5KSEvYJNZqaee",
-	"R6g+ia7mxIcbz7jw4a9eQt7nUC1zkrqmKwREMIQZZ7MJj4U+unN9rsmBa5WtpCKFkCQU9SD0SpJwKx6v",
-	"9dz62XTCrcdaJx75lGdmWWDW6WaXkac7OdCac81lGaelDfYG1vXIw42sFcbtZVTZZZeV1XrXIbKbUNB1",
-	"ET5RFdpJTOsSZWGtBNWcr7YQWJJpS+9N0/pFN6Ani3xKuvKMg8RMSDIBkUjhOFQXxSxbWkqpUBJhT5ZE",
-	"atWq2RDxSU0ytoSfSl5rrgWBtuGY04FNlB7sw/iZtSizgZc5u/dstQ/CfG3fxmEY8Vtd5yPjvirOFHca",
-	"HmYeCcqyxlNivgCBaQDLYmwLZ6RmzQhSIORLwjCTPUPqdMiKVTx6gkgH5a3h+jeFUj2oaeFA6qcQvZAH",
-	"1KPEvGClH/VOT4kevVGEGXwhOaEKBXTUkpO4iXTPpfD2SbsW8oe4GeWrrS1HPB6ZetWfLt+iPSzndOX9",
-	"zfK3y5ROp2EcK6W1snQp4hDLsfkyFUjq2mirbiJLT606qz637CYs8m+KyepS10Rmp/HBxCEUVCuYUNYD",
-	"QKalof0QPWduWL1a6YLWUZm+YfWBahKxObdNk/yh6imxCR35I/5tPMv6Of/gA9MyoLlkroCPKCu+LniU",
-	"tLBJAs7hohGWmW8t+4AhiCvw/Zmwy9bvK/3KI/M1iO6t3EHuMDYua2DuGjLgawqvD5HDX60iSme1V3qZ",
-	"VyTzoSVHtmYhCHPOFfBP38mDuJbmEW7OCYbd/7bc08/pn83e393PXzrOURVH33J41ie05NwfRq60vGQD",
-	"ydJM8SHAbMteCZ8KT4efk8gjRf7mKyLRYGYEjuL0MhzdxGGlGTJmq4VpNnNPbNdJIOrerrqaD1FhmKqe",
-	"Ut1QhpyX92QCTkRFhmWY4QmPCjBDey3rj6MQdKCFDkHk/jkSSmikEmGBbIX1nARSnhYhwt4Gt1CqVmf9",
-	"FvMuigUAXICn5EoWD3IJrqsLeVB8B2TdDs5/iArzHz0uahQFYX5N654aUd9yupmHUgnuNtKrqoSfrLFX",
-	"60BEWPM8RFj7OJaoQ8nnHX2P2Rua+9bCFufvZgUafNBYU1PeKOIMS8HevFbIECoO3Iz4lJ1BapKZz3jK",
-	"hBDvzekUUczEvoN08o5jVAy0J4h9S+snc1lNOaNOUo5oSe0/s8Qt1TP49uLemmrh1qXEgrvXGaCbZmnc",
-	"Y1EcExJUVWyZEDnmfsXM13f65XXyeiPiKTpcWsA2IlD636tQTwA2ktlmJr/J7CY7XbrW/CJW1ns1e15P",
-	"raoHDptfwrw1w2TAQygpwlFEb3X3w6mJaQOb37mJGTX+w2Es44jkhLoVV5q5snkMrxhbaXa+5PzfJWdj",
-	"CeIAs5uejDATQ2gJ6uFIG7bFWP1nTLybhtPgclyS8mMmvjTAsIjMNK0NUTGFLEzpQqUE8nmh1vyegHXx",
-	"gaScLx88OxfhakJlu7nA2W5Z3Gyx+odjyXvGs1AQLawfIAjpAT9TyIV0ISQRpC2BsNRWqD2bzgvROfCT",
-	"HBMaGd0iU6JBvbV/juDeplQQ8GJre5n+nEAEe+OFUIBMINtD1BqzRnnT4qso7QteENDtT5AgUFrU3rU6",
-	"xIB6UB6GM2TeQr+RgaCSXDdKCtHlI7Qq967Qg2q+rh5UjoaoxrIDzDY2495XAn8Rm8ll38+fS+5gC64m",
-	"bbMxByNOHr82N5oGeM2i5E8SzTesuJrD1FX5N48V32rhwRxkbwOoS8Fw5gV1oXAzp2g9dXt7unZ5hukD",
-	"Wok2NQ+trdhvZC/2FNCIWrvUcAZmgbs3etDRoo20IDx+NcpPdBZ1z4M06urLymdf55aWSYNJ1rY9m+i8",
-	"9dMcZxlollku+lC3oI9iJmmQ2IcV2TeZ0MJk30DMPRSrg8rbDPW1UaJ/jvoRkVDhDkl8Q6A9LyNTwy2y",
-	"Vg1bIyExZ5iBxRJ7gNm2Sit/5xzvry1R1uWKi/gRUebREBeE7uCQQnvAqgX7asZEJla2tSrLJeu2tXm2",
-	"1fauSqc53WZuST3Pj2MCIStIUQxTqMNkmJM701jaDG6WhfeuJemYKjlpUVvYzudlF19cx8pWYtKdm1Gu",
-	"JWiWrKmVQkwewAqkuZom3YV0zXSOXKRDDF2+eoFOu4fHyPSpRD734glhBVVH1qlGWnjOS0L8wC5dnRdm",
-	"iqcWpS0wIW3BzEVIMWnFACxDHiERhyGPykLVLZEoyPfTzUK/lNVlWjywT5dvEMMTHTtHkpNXr68OS4On",
-	"9qsZlQ5upxjkgChuJ89lYzPGGhT6IQqfL6orRsdeU3PW033Tlpa1T3reWlh8BEu2lyTVfTM4myRFdpaL",
-	"s/BWFbj8pmXaHhCusyBtDnFD2IbLXwvA173ENRHiPq84VcU686oYJOT8GRPzvCgab8nlrDr4B7IDZPF+",
-	"E3tAZp4tKWDfNVCVgcqDQskWAOSjEageXo55wGYsG1FpdYLfTgqp2uk6s7gHBVGAr+2A6ZbI2LrHXnbE",
-	"D7msNWXSha1cEuxTZmoazZGCMfFullYZKJPK0umLmkBA3lfVPhCOXUYRqBdXGf0Nkia18WKCZ8jnTdQ3",
-	"JpQ+GAj71tDTh7e0cTTtP69tgjZvh0dJMaFlhUpT61Gh2eAKM3/A714E3Lspj9yOYrahHFxcv+fqA1Sd",
-	"1rWPfEfbLk09OF2CWsyYpwtQI7MYFMWsuOO0TSWtyB0yrbcLFH5eJ2Mcj0gv4tPCuRbcPnwCyWYNcyi5",
-	"8bmG07nTL4Kz7OVd+LfWDLIR1tuLSlOc27kM58IiT2MeR/lRnYPlY4qQ0vQeKkxYprfr9NK9/xIf91kO",
-	"qar8Qu5kr1ZLlZp221qpC9A3qrTc6/KqGX8m9WOWHZUBk7SqTTXrvhmWbWhhSprVgpC0nFi9YQpGeoT5",
-	"ol4xikdR82IxgfBbFMbIl71YXSYjA3pz1XJzVTIMkK0rYxswyrREX6RX2Vy+Omc9dzDZvS1L2jNLehip",
-	"2hLtDSTqPEIvnOZi2dqV1aXKE4gWDs+6zleUsp0rYMsZcZDCJoEsMEId2VwR2Sr5TKZu7YqKtcu+lGTd",
-	"J72qIP9KECkQ44xUWsmyMuhiGdAtrSZh/fEJpW1k6efKAhJXgr+lrEAsJXchjUhNSlrIkeYxDmhHZvrC",
-	"nUsekWHEmXzo4jgLjj5yR4VUMrJ9Ee0ZF6nYP890/NZ1m0yZhokgwW3FUofljVKgepSaUUGf0BVidMhM",
-	"Are5IpuVKueUVKr6aEtPuZ8u36alHjKK6lE3r6ceOcUZHD3389/+ZxVHXKtmT1JNYlmVnsIuHQ9h6rJN",
-	"OubCjXWUuINaSv1UegCKQ/VnNynxbCtG48Wy0s3iWPKDarHkD2h8Mw1F1pMPPuK7b+kBfGwXV5wPD6ss",
-	"Oa2HEVsKu8ZVF1k+4ruHtbI9wntfvFxLvee1eSisVF7vZx32bscUFVG5Ih5nvjDBiPDmrNiCBGvq2ZAO",
-	"K9H8QHBUaD6bz0TKbiw3WW59KwUMOLdLHbny7eqWVC1AUrv+SKXCI58EHpGrGfO2ww99PKtkCTElWqsH",
-	"IyXrfKVHFtk6h5RRMb4fDm4CmpYkP5aYIUHFjuqeYzXTSnIoqXFFWwuqGERhnz6eZY0AdrTZTuae5k5g",
-	"Zeblwn0VkSObYFlw2uWVBtMNJoCzwgq+SC5sK710u/qDS3eyqHL9GZMY9KkoZgX1+kIcSW0IWZLnrQTZ",
-	"hymT/A1rhN1jwOpDyKv2nKyUxTeI8FH3v5EqW6iTXpolg2YIlURTH1clhfMhCnGVV0Ys2I514NUudL1h",
-	"ka860FnCkOdti0tCmhV0PIygDnRpA0ldjX+yxSu2WxSu8Fbtyubjl02lESiA0Ww4GxbASL91cYtpgAc0",
-	"MFakOWasn5bll6xlO0/nLILsX2GfLzVYVCztWY/Pl9bw1J9+m2mhN1c7oNiBUO0Algfz5j+9hYqmc3vZ",
-	"8EyyTSWKsmeSzh1l7qhMU72S7m3puyMb0VyrG57O7sMijsiEMNmLGZV1rsu6/avdpgXl/M7t2qsd5NZu",
-	"OXc7m9y0LBTIv0FBmzAiQ3q3SPY+hSGJXA8LggKi6J1wkE9HVOom6D4WYyLOEWhSwnTvtdl5ugmJrYFn",
-	"sscKKKclmy331P38peWcFtPLxxiVOHd864qa5ubXkjaf4A1uHE25cPBLDvVhhDSLyxvIaWaKLYlq3wGY",
-	"zJ0hFCTw4ojK2ZW6FX0OFyH9mcwuYjXLl8YADJmvLAUwrsFGQQdRm1i518c3vWaz2d/XXQzBaqyn0X43",
-	"k1ZHolsSuZK7+i+T2wg+RYARkOO0GTVZ+VhK4KLavFqyxp9++7i4PvTTbx/RMOIT1P/wy9VH9Py2/RzH",
-	"cvwcltRHe/+46hwe7SMe6bd0/x82pKNYKW8UIjfkTLfo9kmE9i7VgOcv1f+iW4rRT7/9fLVfYfVfgakM",
-	"uU6dZBLrHDyjKTTCAEtFcP9uokybHgT/6StvfDBPkSR4stj66ooEgZO2EQfAHNAgQBe6BTh6MVNw+CHi",
-	"kngSvQh47CPdVVYBc0Q8GczUqGuWVO+nJHI7NoRUNK/ZNXvBmYJhypk4u2au7vkKMZh9wfAN6Sks6Zve",
-	"9ecoZjeMT1mSWWl62utmrQoUoVtrq7XfVJNB2qZ+miSh9jNSzHOTF/m3PwRn/aQVsE427XvcJxAZ61wz",
-	"BIAGlQJgpIP6Oo/09899m2gJ4aOwIIQlgtoMsApF5gRUEUB9iJroo712s6nQDJkaDuiwta/jTBniIf4z",
-	"JklvfUefIbJNkfpfroGQXTfO0O/NZvOzg66z3frV79eNZrN53fjaP0f9zKM+tN+FcA014UJrfrVYYItq",
-	"NwDbfYHGnPE4Qv03PpmEXBLmzdyfyax/psNR8IQAquomvuYXNfuA+zMUkTDAM6GLspmmWLoZ77k5bQbF",
-	"BPTbulRvt9NR4/s0/SBkq0ckFsTvn6PpmAYkMyUViDI0DOhoLO0crdOFOQzI9Cjr6Xf7TfQzmWnwuCGh",
-	"RJ0uglBSaM6saQicieYKAnpyhBL1bdXgfrrriAgeRx5BfSOU9M81JAVJ5WK1ILW0did5qTehYgIzwXcu",
-	"MrnYBgfUTzyi/wWgO0OaWEE/wAPvp98+wh+kj/bKyRHcdLSSCAG5Wvo5Q5TNJ5tq3o+mQY8JuJjgGRyb",
-	"hmIS6f7r6ngDKhRmUgZNO/p3LoyCte31TYp5H00IZmKRmicxJM1rJesF1CNMkNR72VC8OKJEYug4BaE2",
-	"QCDF2fPnGdL33I5MM6oblphdxJJP9HoTunjx4U1GyDxrtJrtZguCtkLCcEgbZ42DZqt5oHnvGDje8zHB",
-	"gRz/V/09IkXtqQGLBeq0WhlADiPuEWH2LpJ21E30kcfeGKqPyDHQmEAAs0+O943fOGu8JvIf8F2w4Ztu",
-	"1+rbnVbL8gZTby9L/f4w3oUkCeFL4nFp8BtwwICEtUr+Mt8GdlTQ28HsTdGegN6SZk5aaJz9/tlpiHgy",
-	"Ubd31nhLbwkkXjgNiUcCwsFCiAEzQANBXtB5pfFZTfQcEieqHriJUVMEdKDEL6oOG3tjoPgY6oILNKEj",
-	"fbiaNuiu2dJBh62DtPZJ4S2keSObXkSaZmLXqi9FSWZ2dek12VvTSSSVLy5dbsHdqYczJLkGyqaa9bB1",
-	"sIVdxCw58vntGPae21PMUhPadnb2nuvmjLNzzUUwhcwOvVgk8AxNx7PlYJq96IpwqshySF1FycqB1Z9Q",
-	"IIHESP03ZKYYSdoPyfToVjKQmqmJrogXEakhVRdBjYiMI0Z8NCZRAZgqcUQL5kJ75zCUiRKl6lr6yvO3",
-	"SnwBdW3Fiy9A4Gh8/bwpHmhF8Pe8XabRaXWO3Hbb7Rx+bLfOWur//6eh7TCN1uAYd3GbuJ3hYdvtet0D",
-	"99RvEfdw0B4eD1veKW63Uyn4HaYMiSSmEvLXtdLWwDe9g5s/T+9uOxPrnDgzCU5qXxnBqnHWILOfWm/+",
-	"4PTdHxez97R19+6qNXv/6z/v3v3Ip/B/rzh9++KnEN55/ebg31c/nVYHZ31foF0XwPMFiG9KJbSsErC1",
-	"q8+6aN7kTp7/gH0b6wFD2quHfGLYiAnE14MOVg96xaMB9X3CNB2psLI3TNebMbVXvua5hJDJZjMoqBY2",
-	"h4PzGWmfIU1EFCCftggpFVMJtMsUSyRib6y00RRwFK8ek2smAB2NTAqNKuyOoFfsuRFQYaCPxkrT93V/",
-	"Q8wYl2ig5hgr9MYjTFkTXWQ6XUCxIZHLycNJK63ztBrXBM+umUaYzG5SMjKYWZ2ln/ob+1q8yhMLfSYa",
-	"/GpTi4zKoIZrYgCw9gP3Z/XoQAm61sQgY/T7mrcMWY9mnlC1a7K6x0SfgHFFisNk3+r9dHfyz/A/nejj",
-	"4e1vx7OLtvfyYPSPo5t3p+xDV3w6ma53nH6Z5HdDZo5tz6uYGmCGBm7OPPLIiVS3dbp6xAvOhgHVNtBu",
-	"p1NlXUYeVvLMSx3Nvg2K+MJge2I8q0sV50SU51+o/1XTyIDIkvpWirIIyUOBpjy6gRqLuqZgE12SW65/",
-	"QZH6k/iWemHEuMvDRcEEhqS0Zg4du0XxEDDxo4ej7uoR77l8xWNd8G5jWNDnsgEs1Cf02oqeNz2Ab62Q",
-	"016ChKpAQYx5JF2lFvoIzKbop98+NtGFlGQSGqk2UoBt0o20aSagYMLCvh8pzRKqW5IIgd3zHHHFqcGy",
-	"pcZkG4qDdekUSNI1618SGc3ci6Ek0RLe99HE067Nuaw1Fo55zhSbRlg0PB5FxJPumEeCuAMw5s9cIXFY",
-	"R+/JBe9WYnM15fF8+LQSe8eD1x79hf705tN/37Tf0zfiDbs89F68OXpzE/7r1xc/nTbJ7Kf/+r+9ob/Q",
-	"N3dvWKvpdQI2mLxq+f/6aS7haZ5ztg8N58wGWJ9CV4ZMrLQNka53SsWSNCNT03vXZvZ8S+LSqcByPnL+",
-	"DrOZ+ZbYhGKUKLcv77wxZiOiEUqjlwFULUiy3BEtpy7zOrApK+Daog6FevBLUH6jmDnGXEODmS5PS5kX",
-	"xD7xjWAxHUMjYORTv1jTNZntl+prT0jbxaLHhwk6dNxWO+/lzj75qORLiyhpSLm6UxA4O96B3yWHQ/cI",
-	"Hw/crnfiu6ekNXTbuDM48Lr+ITkaZks/nLU7LVurtYGDYD7q2ZCys1iQ6KyDDwZd79B3j8jx0O3ik4F7",
-	"6rV8t006wwPcHRx6R5BgfUPDUBGhVsayk40SllzqKga24UyjfXLQ7TTbLcjFjiJdxqDx6erHxldgNtVQ",
-	"Pb3/1dqzAsnvQnPO1DLJas/m50LxoFxtVicsDCIK5MfEJP30AYb7aE9yH0xqC916sGnUc818PNs/Q7YO",
-	"dUQYmeJAT6bQnDLUf/P+11/evHjZ+/Hi31e9H16++uXyZe/HTy/7UMLFOMnSEtcTzuRY2B6QIAIIlw/1",
-	"72hvSO+IbRyOwogrEcNHg9k101nDZlJTPx2Z+unanauJEYRP7Wv/c5rZipnvICyvmceF1A8Tbyd6b2z4",
-	"VMAFKA1+Sj1ypgibdq2GRNscqEeca6ZGzqxwQ7mvBhI25JEHa80Zsh0kOIjaIZAIxKNrFhGTc6HuGRHm",
-	"i7yXzoYUiCZKjeSdcxTyINBOrZiVy0UpYj2oXaCQUGZo1xqEoo6RoLOF1f7VyHqSD1KPpte/qDK7A8gN",
-	"ehWPXTd8SJPBlaIO+cpWlZlBgTCXWAwKJbo3UiANIQ6CxCPhIIAPIHAWvDWB0mlIotDDliM7G6oyOxnr",
-	"m+HjzkYzh3yvybqot4lxJpFUqnsg7ZCsG9J4INVPSakPKgUJhsVK2Ivks/eugjmFlUEytUfy7cPRHhyr",
-	"gGg7yjT3gjASY3/P5GNlEWJlTcnCZegm8c+EiY/LLGuPcbukfROmEMWkbFF6eG5B89kqKw/Cuqc0pSj7",
-	"UpITW40W2Iu2mbgrV2EEUiXZgq1hz8OCuJQJwgRVknjpxdjkp3RhK9Kgtqmda8OjIqDoH3Q0RlcyIkQ6",
-	"6C1nvg5IVwRWI/oPxVxlwTnkRcSnsgdGyxyRPmy1mq0iEr3wS5Kw2KDy72pfXPCm3YDhVEf+MTkZnraA",
-	"Nbld70Bxqu7QPcRHg2PvxFdsKz3lF3oS9Fb6jXxyYqM7bHsd/4DASLfrHfvuCTkdui3cHlh2qMaMOVMz",
-	"/a3bRZ0WOj7tHqFWC/aTMKmkVFM2u6DsnJKArHYNM4AFzNVGgAQ2vwtLgJehzJb9pL8t9xNkarumfWLK",
-	"7QQX1jvtGT/7HFFWpBHxyBj2so5pR72AtULM8pzIzmU4EjjhkcUKpTCbeZWOfM2SB3tG9ccR0UGJ50kk",
-	"qo5AhfBbeLfHuOyZxi3E7+83rxl8A7DVuBioMP2JgahimazAMZYORkZYgfg51ES7ZjrSkXE9voleKrTV",
-	"y9HV1o0pAFr07HVbp2nicg9QvCfxDWH9/XL9/EV6Nw+ona9BKGsTwaU0r5iOldGk2vTkHgMKdkzmcTCZ",
-	"uiBRpgVly2WPCfaNFP7yIx6VTW1eew7vwLS7cInthkugDAurz/9SpjevXy03hiSNtCOCfVNYnU9ZyhGd",
-	"Rc1KcahZGgSusxy6hTaSDOnf0EKyI0E7EvSUSNDDWHE2oiFlMnR9Gw+koXjjgsBW8ObbLCxImBvRWwLB",
-	"pQmVgeQd7fa3AeYmpfCa6W6KwkGMS3iak355ZIwISlI9QH34BIjNOAj41AjNv4FUn6ROORAOi7DUArMB",
-	"9iJxVmdfrS/ODuGDm8mxpTTr+LCEZtXGWZN6fC8xOzsy/pci4+azO3I+R87ri6DtCiLohwgKeEI1gFe6",
-	"gt1DS6+aVtwL5zGCLCCmK8kkDLAk5e6Cd5gGKHkN7b3mSJI7+dz+tO/otCria6u2wLfE1xEPQPd9rpMb",
-	"UYgjQRQrUZgsEGZJqrfOqLZmGTtxjzLIxs7k4AaU6Rw+7T9sIuPLUIym2C8BZpePySafUHzYAFhY40eC",
-	"I/TlS9NSjOZ7PCFfvzpoxuMklES9YOrlm+eQRGKr4jcrEnygoqf4gLS9w0P32FfkmJwMXdwetFzr4zzG",
-	"J4OUHF/BN6B8AONSN8BIWms3/q3WqCsGJEvNLuw+7cG5m19tFNbOiQTOvwvT8NyesyQGSxzwunFij5lU",
-	"lNhQc1DyoIbULeP7dvBzPWy7R5PpjipuInbmob1E9mRkOkcZdvbMx2TPzN9NZaJdLPatTAK7JBN+aywL",
-	"+S+fA+EWkgYBogzF1mJ5ivqU9WJB+otE90f4yoZEN6fur8og01/8y2WQfUtFaGPQ1XewPug6xZrJL4wU",
-	"EKoFW/k8tG0mn+8Y0L0zoO+E+TyMJXttFPwW5mpTMmyVDRntddudtE7PfrPEorxNPvMYpPr10Owezc47",
-	"YnjvxNBagndEcWcP3lz6z/YkrxYcbkZkI/LkmCtZXyIqRKyr1IDHMJsjZ16ysXkmGY7rOLxc4IMO6ntL",
-	"GRHI4xNTFhEqbdqCuBBDwVnydqGl903a1/xBAtDt0d5P2LXZ3Yqo62QN6YHDUrJupKLF5DshbxoDX7aK",
-	"NCBfIo8L+W0i8pPVmNqvYBi0OQKG4Jdekn5cdyFbDEMHl2svxLr+fOKBLfW/DnCQdOlPU4CaB91ib22F",
-	"VKgFj26uH09V723aPj75TvvQsvPjwRE+9Lq+e0A6Q7eL2wP31Dvx3WNyNDzE3cGB11HHDORmfpZsNmjI",
-	"hYSjchrqlkXmCPMH0moeHRceyFzes5YK2q0Wev0D2oPM4mC27yArA7QPFXDbfx20oJK0NE1ctA+55+OZ",
-	"0A1i1V89yno617dxdtD6mi4dMpR1qXv9vEfgQW5y8wSSfjPP4CRDLkxLina2jW6jA6WiEjg+a7RIe9jB",
-	"B+qyDn23S46G7gk+Hbgtr+13yMGwiw8HwFfuetQHJnJIuv6B1xm4bdw6dbvDE+Ke+MeeezQ4xN3hAen4",
-	"bU/xnXwz+exxFwdQfHYauta5Yjwv3r10YUOtVqvV7QAZn00ItED7/fMapwKQkakxaSBDxIOCLLnDZvuo",
-	"ECLUMSy+f9Bsn5S9Xg53paN02cxK6zGU6deLj7bt6Vmj007uq3FW7bbU2RclC5ZRigIReIFSmEr1ehU2",
-	"5MI9HB613C4+Hrgn3qnvWuhTwLeua88ww9VOvST9/Xvw5tFUAKqSZlg1TsBOuzze9TdbAw4IL9oD+c1U",
-	"INSl4XTNA1PowEl6dju6RgPIjGM+VWLlFIMkGMaS+PsOApQyJWo0QSg08xmg2Dwidsdydyx3x3J3LPc7",
-	"YLk1GW6ZjcqwiJ1RapuWemaPdVv8fJOqAjkh4HlKJb6s6RYoqRnp8ci3iZYR8QgUjYQqySJ7Imc6zVSY",
-	"UnUzJzVOXbOhaYWR2mNKDVW29DLFgZUtrllAsPV3W/uTJmTWgGD4/Tma6MJTWDccMD8jKq4ZBCfxWxKZ",
-	"WfvafEb9ZMrUU276SGHIgsXollMfQQZp7rn6ua9zX82c2iMiiJQBVLS2pbV45EMlaeiccs3sB3EYRokj",
-	"H95BnCEcS+7qR0pSCwPMxHkakGVmv2bYVuxCaTSA4XDPdBEvG6468wKCIMx/oZ+MbsWgHRDlWa2G1nzQ",
-	"u9wwJMv2090wx7VAnikl2xMix0rUaAwwu+nJCDMxNIlaQ6LeVezj4+W/gPO2O60DF3hvZVpsDuYeY6ws",
-	"3dkJwztheCcMb0kY3onCj10UNtddm+AXE7GDj63TOa/1CTkdthRxUWtzoZbYCT4auJZMKQqW6cVZhzSV",
-	"Mh0FdktXFoHQtX5JshVcrS5buzTLKW01ZYQf7WJMRTQ8lOBO3MX5PaSXWt8eyLpWequruiy3Pz5XcvCW",
-	"1Q7wEkKKQU5CV9I+j2VidDRFWix2Mi5BKFcn2M/GIqE3UhgrJ/iAZ8YNCvVbGYdKrRN8oxUT3QFmQRL+",
-	"lVM/tWduLTx2ZwndCX874e8BhD+gWjvh769uBwXbzc4Y+nQTFRTf3cTymggtuuN6sad0zHWr3ohAh14c",
-	"CDQgAWcjJLkpjac+kIi4NmwqU4Ze/T6DWnJJo7hCn+i7zd2hy3rbGPah1IU0ZupHMuE6L7ugZVkSdXtk",
-	"azV0B4fY7XpHvnui9IxT3BroJ13FudXUhtVXGVBd24go82iIg9I6Oro39NqYtTEoqkXgTLdo3yypXqOn",
-	"5a59MAPXiAWF9+erBCfW9GeFkZ2FsZq/6A8/UKSm3vb9xGnCzlZEaeZCMp8Js55tx2Z+276sa8nlQ7DI",
-	"a2Zv5FvFNamQXOHA7yDGQu9V02LIaSxbg+TqTcJ8OAAnHV3fqlH0mbatDR/xSeZD5rvGv+LnPixmQpJJ",
-	"tfmSCexGIn5LlYAyv5tVk3ayi8xOYiZO68V/tbXtlcwGItvJ8Ji4Xf/Ic0+BzBqZrTU4xQpbA8x6dRIw",
-	"Uk2gs54eIIiMw96QkGoKaGFNfCFJqMmLVY8are7hCT46Hbqk5bfc7nDYcfFhd+AeHHb91ulJl3ROlA7g",
-	"c0Z6Jafc/o+ZunHWkIRhJnue7ZVZXxtZnmNiL1VBsKUKugySawl+Isx2a8TRAbFaHUVn6dN3EEPHLWNK",
-	"On7rH+6nTLJhRJjNkGlKpDDMerUL6/LrIUmhZFdh9yDQA7U/PCntllae77YOrlkfsBdqttlm6z3Je2ai",
-	"vAnrwqwt31T4mbhmKX8XudbEzwQSOCAOwrp8HGGm+VITvaa35Jr1Mxyij2BaRqZZNmhK0GknN3QvMu3a",
-	"sUD4mqUdcq0c0ml10nof8Fu5VxlA/UHre2yRQ9amw6WEox6puMe2STsZYydj7GSMJyNj1CIbZTo2kGxH",
-	"sS5P5//uasx8e/+dGtWpdHivsSRTPCvtSs4Ni60pOpVYJSqmGxhCjva0hQI832AVdNB0zMGGNh0Ttp9a",
-	"0zLUCgHaIoWCWuqAT6fRcybxdIgwSpDdCEYejiJqAuFGhBHdXtL20HVM9/sCk5wVRDbTzXfscscud+zy",
-	"O2SXO7fSdmPs12RaWw+wzzC954bsbDnM5QIZ8mg42IB4HIprGiIHHFKx1ByH/IMPlKqvW61qk7lRzoHV",
-	"Yk/qejytU9SHecHCYL7UX1qj50J/eE3NfGtRLjtWumOlO1a6Y6W7CI2nEKFhmEZN1l2kWz73MPNIcM9c",
-	"1jJVW1kMRwTpDwcZlmtCT7XSmSSu3XLqE78Ccz1HmVfGWPRs8Fpf19nWCXVTLJKkun1bOt/JhZhYJTmx",
-	"8pu2jQm+zJnWYSM7Br5j4DsGvmPgOwa+Y+AVypgDz9i26l3A3iMC7a62m6EeM7FoRQYD8RCOyHL9Eabs",
-	"HFGJIiJipWVPxyTS5RDNi1HMkJA8DI0YoFNCGNf9H+VUCQvznF8PXa5VX6pt71jyjiXvWPKOJe9Y8o4l",
-	"V8nalNFsjoXV1KsNe64RS17Q6V8Qolu5mX7IxbHjtrPyQ0WP263eT/y42V0SQb7FUrLqBnppQkVFvlaF",
-	"ldscEZMk83fGIzmeUubPt/qs2KHTHN17Ow36BxdS86PaHTo7Jj3M51Ev4CO4omR9GWIILxiyrPnN8Ih0",
-	"cHfgtjPZ+qcD99g78g9Jd3igs/UTMtqpEXhrbnl16K0Ftu8i+DZMMdvSnuSnVXlXZRL7leSRCdPIGrmo",
-	"tCEe9leFGGhvOubIwwwFfKTwG8trxplHdPgIZmKqED+JOzU9kftZmanfRBfQTmAUKWaA/uCDaybHhCGN",
-	"Sbm1PBNIg5zucEGQhkO0d0Oh3CW85KCY+SSCWdDVh2SMkwa/UkkmwhZbn+AZBKIgbsJe1Gb1xNcMTk7H",
-	"xoyIFJmPPhM6CBkoCVIY3UQfeBBk13uGqLxm1nPY1zjYdxCPUN8qJ7qDh0Eoou7a1K0yewMkvGZUJL0A",
-	"83vX16JVnyze9iS+IQwaTZfE+H5IdMSHi/LVkJnJm2M8woUEMSVyGAGlg3Xr+CFF39yAs5EriBcR6aoH",
-	"4TjCgih0q0Jvl9DQFdSwLhW7x6jgvxjPmtOtqrUVWcm5amcxWzwpLbFiyM6AQE04u+hdjOYTitFUQyqc",
-	"g2nI84klOSFlXQdTA1wl3rygGSyP57xI+HBEsJ/TAhQr6CY5MWD62i+MrEzJ/6a99HeC8v0KytslVDub",
-	"w1YbxNVE9Dkh/Bs0iWvm5cI+COwevKzpxoAMdWVWcs2MUIk9j8dMInJHhRRNdEWkwhPU12jSR5LPifFQ",
-	"HfWaJWJtQp+sC8DM/AcfaHM/2qMSDSmjYgz2fiwRZteM4CigehwakBFm++cpIbMahFm9bmt9zfqmnXVP",
-	"P+7px/0m+q1Kd7wiAVm3j1pbQN5GJ7xiKaguLbjHZnY7uv9E6L5tibej/995L7ytyKTPIXW6XDI1idmF",
-	"+dZTKsfQ0gQZzEaJg9JB1lxzzcCr48wZfjwuJNq7+mD6nwREiGQI8qkAhpXkLV2zJKN6rtleiGdoDyYL",
-	"g3jeujTB0U0c7jvQT++agUlKF0Lv6Lw7gcY4GCI8xTM0jPgE/ZdE3JmvPWSLlKBPl2+L2EvGLv8BTvPe",
-	"bfPbs4ubm+tNuE8CYE/ElPGzl9ALSeTBrI1Oq+E09KFmfz1UJ3JLIjwi2oWnHvZGgzkfZLtT6Mir7STV",
-	"mfyaB+TKBKpnke7v+Ls6DJEvAndS5kokzK/lelTvFztaD8uGFHvudWxDHEEYZkmye9oMsDJ/lPyGKOQN",
-	"j//hdW7+eTr9T/fu1/bg/cnk7YG4PJL/bsVvDvlLdR3wbaAKaYGB53w4VMC2cvjXjL+5t3Dc3VKnc1jr",
-	"tEVY77BBpo6op6A64b4HME8VIC2esi7zVnRgtX8jT2OAqP7VKvhuxzcCBwU8J/WXTvAMCRIE30xVK2ef",
-	"z78YIvb1uYG89SKvFlyuH82+lZCXUO+qdBJk2RCDad22FjW0dl57qFlZK4wL+5cYlprRWGVSS+6Z0GX9",
-	"+JTpbmY3hISmHYfSBcWZ9vDo0jCCSIH68xyoj/ZazWa71do/z7m01NvXrJ9nTMnLrdQNxKdMNyaZJwL9",
-	"a7bHJ1QquXpCMEtlEQecSUpoGEc8Hum0a7swE7oGQkbzml3obSdh46Djwq6h38kB6sNzXYUmCPiU+H1d",
-	"bUYvyYhKiBHiK0gf48hHf8ZcYqWOWxxAe1pLzu/D3KfoqUE9GNTfX1CZ0R4IU/05+tjfL9Gl0cdiKUhc",
-	"MzHmU1gTI9O03o1QU0D2d4GcdEWyYtIHgykPoo5vV4hZhzvY7d9LY/qdULcT6nZC3Qqhbg2kLbXFK7qM",
-	"xRxXCgKocs/4dGekMUaaJ2pzucr6BpSorkFRx76ry19HCLXy5HIDzELkYIDZeRqGpx4UW2cUQy+JIfw2",
-	"RoqSAEJY3P1EDwaYrSg+a47G9L8PI+7HnkSjiMdhaTt+/VIPXnrAXvix5L2kNsIQB4JUs77X4cJlDNjw",
-	"KwNgVmdYOJmzxrF36rdIe+imseon5GjoqvlPvZbfJp1hIx2py+YPTkjHa7fdY787dLuKC56QU89Ny9Uf",
-	"kcwYdcR64IF/NGzjw4574rWJ2x0cE/cUHwzdzqDttfxTcjI8zvUh8CM8lNUjT75NN+9qloKnYBvYUhik",
-	"IU6WnHpY4oCP1g6BvAAFBRg0VUoVAIFpU2PQX0GUk/wLWm1nCQOaxEIihenQGtIbg7sTmlyC1Ao/9AYR",
-	"1wF6ZeF5mks8XGzeXxK366NpLcS8xzaTO3r+lOh5HaApUxIsHdrFET6CXm1pZF9eel/GbvIiexLS55OA",
-	"SFJkENXdgvU3tGGN8aQWRixI2lWtFwuSK2kREUkjAt2bmZAE+wWM5Uf48HqMpTzZtbu4E/0hf9dd8AHT",
-	"1PQd1AVYp1ir/IWReoqkDkNdlnn9mkgDiRvGIe344nfGF//SPPGBolir04hvH8EKTiijRmXzoEaYsv1m",
-	"GpQ6wTOgPddsQJAgEqJUNV/0+2iPcZCodH6uDivV1SNIIL5BMOnmXHfTSFJzFPU0mvuMIN1R7k0pt73S",
-	"5bR7K20fO1uh3Ukw6o6Gf8+RqBvpUM8n3I8D4gqdlVDuC1EAd+FFnFElruqXUxeMjgnxAkqYRDpxVHEB",
-	"Rm4hr0rGESM+2uvrN3r6jZ4gso8EnkGNIgjY4Ay4B7hO/f0mUoJvXy+xZ78KIRwwNM22MB0piSyVjd/B",
-	"JFd2mxt7+YEG9gKuX1F0ypQLck9JyzRzPvE6vntAukP7rOE0zAloCjU4GZ7iE+Ieem1f96w99Y+x2xkc",
-	"eW3SGnZxu50OSQ/NUlgfS+wRBSTa5d0YSxmKs+fPSdxxvYDHfhPrKzNdM4lvWiU3Qu8G3LVTHt0EHPu6",
-	"wBHpyYjiIGEg4LembNSDLG99QpOJPoxw2htgQWAGRUMpZ6JxdvjVaVDmk5AwX5+kgjnrJobQGHARt1uK",
-	"8vKFX1uVKePchZbQSAs0u9C+Uln1mUAaw5LDqqHhriezFoWwXeFbI68ukBk8lCRCkkCiiXplogVWkc3e",
-	"P9Ox6tnetuA7UPBpPAYmkyTzSs9IqP19HSNvEOSaYeYjjePI4riebkAQYAVUR1WTmiH59mZ955r17cD5",
-	"RyigyU4QfF79b0yEDpYTXH8JXM7XzOIgVFow38zj5dz8+030T4VR4syEsV0zHcdmQ9sEH0qgtHqyNGgt",
-	"DWRTr9hAtnNIJotZQCdUiRswXM+457b3Tfk4tReImVMTJy+fo9zyzUoEUOvpmAcE6UboomhjZlFqd5RJ",
-	"MiIRRNWNCdPhiiYNzsOMcbiYiGBvTPyklJ2CIXyrbuqwlV5/zOA9c1bXLM+U+mrUNKKSuEopOUcBwbdg",
-	"C+QxaEE3hIS6FD0wKbXfsni7YrazpurxYBwHKkKYPx8pz/kmLOYNU3TrXkIGd8LEkxImELYiKtqbUjkG",
-	"ygDP1aHu/+VM9U+sL9jVNkSbRU2JcUmHBotX60uKTdni6sbrpNmeiAXAs669Kkk0oUyp8Wnm2wTTQEk/",
-	"TJ5rBSj75Q3VoPeZqbamDOktCbU6H89E4+zYyf4mySQMsDS2ks5AW5Xco+Fxqzy32R5MOulBK/9rflpr",
-	"qnKPWydttzs49dwTv0XcdNJjUt1aV3hMOxVjAxUjC8MPq2jkcmWSy0MfU9BCpj0RqB0pINvkjywQatzr",
-	"pS8pedk0BDTwaaT5Owq1xcwMBnShtLI68OLiYlcrkHZdK/Z3hK9bFtV2pC4vAO1kne1Hum+DYC6KL+Cr",
-	"c+MoKJdZfmEEfbp8W1ZVYIJ9oru6JOlwSSc3XarA9jwFsy9Ox0L0p+8T/xxBKo21DGuHYBN9yAZCyDEX",
-	"2Qqk+YiI8qh6KBH9Se1va3HfxRlENhvoz4P/yNPbf7UG79uTn4/Dtx1xeTL9d9f78Wj4j8M/LlorsoFW",
-	"Dq8RyGz3XhbMnFTJhgTCnaRSFPycYF56UN/Kjb+IrZlU5lJ3jE2EEUTq0qcfPn00GoNN11rUEXC5bpAm",
-	"hd5XBqQ38wKTTFiSnFcnja1OuX0lDRKm6HUvrfOvDR9wEcTveWMcjWB19RIIcsmkpbe0w7ll2kGYgN4D",
-	"6wP2ttBlHBBjlU5qHXvcJ/tnCEsUECy0DR1A+prt9TVsWxO6r9O6CfDSlA/u9f1Y4w7pJb/2951rpgEY",
-	"2D5iZISBn+717Z89/bxvykFLNOFCIjnlyCceneDgmpld7PX1qz3JeS+MiEcF6e/b/qkDLAiyyAHLNn/3",
-	"JlRMIBpn/xwZlEAGJXR4DmeoH3IhFS73Qjwb9dX4Oeyx+9cvgO/AZtibEkIwFxxp3jthFjhnr0F7lXLt",
-	"y3WnLFFb1/L+lOjZ+qTrm+XBf8dcYKc43b/iVJeXWOFLB5C5EK5WriN9wN4NVjRRkTDK1Gf1wHMklE6D",
-	"AyTxHRGOpWTGaYJ4hBhnxHa/1KluVu+JCAbb76REvdGfeK2X9kDJw/pg5vN3V2XuPljO7raDH/V1QnVL",
-	"uNB0qzZe4cVsQCL0IeKSeHLNMEaJ73rUB/i03aXcLj4cuF3vyHdPyPHQPcWtga5a0R0qkK4Wab5OdmwG",
-	"6ipkyWbTNr+TdNnclreYN7sxkSnLg83c6IPmwz5SZFoLNe4xT3VHw4pp2DrXtDQzdL4WxS5F9NGkiGav",
-	"ZjOZrnLSqGmzmn73HFR5IWkQKD01NjkumfTR0gTRjSjuLlH0ySaKrgW2yzJG50nUogk3D2r330Z3x3k2",
-	"4zzfB9d5ILvyGvj37bMxz03LuhWZkGiv2+4sTQA3eZHbYzab1bm5JOqPOtmRmZXfY5bkjqrdP1VLshJ3",
-	"1G2Xnrgl+V3OQrLEJJspJSbQXszonzFBChHF/ibm1o/w1SfUT+Je870b929pVAde3dAI1/1d2RmlAcit",
-	"mRmXIc5yE6K6qsdTUa+xDqQ9Ibvdhoi4xuFUsZYpsNkZyx6jsUxq7Fyf165lKlMjN7aUrUdYdoayp24o",
-	"qwWyFexkljiVmckMnD0uffLx0PnvgsY/rGmqBsT/VSxTWyDuDyYuPiGz1OMhI/PGoB052dmCNhJPV1qB",
-	"BIqZD9lHebEUtFpIjzZqbkgiDY4bWIgerpGH3ayNxrOItSwUz5bG+2vE45nNlRnYa9cBvG/jVmXD1ndl",
-	"07oHc1Z9CrDc1PUYzFxbgvK6MPv0TGQPRQ5qHmwF89rOsvYILWvrSi3r2NM2NqXtzGjfnRltixa0Zcaz",
-	"x2o4e+LU/69O+R/U3vadmdoe1MyWx8O66PH0LG1PnO7MWel29Oc7N9DVlXIFZv6A3z33Au7dQDnPQv38",
-	"lyTzv3918f7HH3751/9VSN1He9Cf38zS8ynsz+9niR16Z8VjKHQghzyaPBMIvoiGPJriyEcY+RjoJkaS",
-	"TqAckaMeIoK9sXrm6AlM4WBBJ3GAJY/sRA7CKBZ4RJCYMU9XWkgKIUUxdJkGgxuW18zHszM0VSQTRYSR",
-	"KQ6EriHdFtLlQxfS2dUobVm0JRX0/GMchqSww8mFf4uZR670YbyAE92AIJt6YtVJRfbDZi33Wh5AHZAC",
-	"Kdtt3T3CxwO3m9S+bWNbRe0IIlvthpzGMOKTJVSc3XLduf7IaUievNhxO0e5F+FCehGfisZZu9Nd66CK",
-	"COtvinfre4Yq0QAbUzz7q1v3FKLq0or6gPI4miEtBgJWkBZTOrV6j24z4jztGY6oFMiLheQTEoln6on9",
-	"FzziU1Zs5b+yH38gK39SN/ZeOnab3a1o2g3ftcf1TCRrKluEfbWuo2HFCSRVB0yvm0I/R4DZA/YI9yS9",
-	"LRXe2metjqI2VQTQ7BGeNY78Y3IyPG0BJXS73oEijN2ha8uAKypZXHC7uLgKTGobE+keTF1yNHRP8OnA",
-	"tfkFXXwI4i25kz0/Jj0QyDMk9FChhDnuysJyyCOJg4rVxdP6LB31Dy4x3M9iEfHi0uHtVqZS+GjQOOtk",
-	"aoTrf0N1cNv8SRcwVOyAUdmrU4Bmmchubz0Wilxq/OBMcsFdq22apgSSMGwrube6hyf46HTokpbfcrvD",
-	"YcfFh92Be3DY9VunJ13SOenku0lVd0YZpF/tjErx/DtwRomU0FvulPy03EiQYmvDaeCQ9m7IbJF7Jebf",
-	"Qhb2qxZHNQg4SKMJ+nT51kEWcBxD+h0ggI6uOuYgiyQOMn019kISuQqE7Q9KDhbJe+fIbafNOXQtMYXj",
-	"yI8JAh1gTy1EURFEmF/cadSA0ObNRncEc0cwH4hg1iSX5fWQ4fHOYLJVg61ICMx2iPEmJVlzFPx5pnMU",
-	"YNLWalBegOfXQn22M6siU1Z7tIYPWwMybYJ0zXQzcztDT+IbArXosfYpYyGmPPJ1LfoxviWo3UKSo3bn",
-	"5Jp5YxxhTy3SFmYM+JRErocFQQGRkkQOwgzFYZj/VS/kmvl0RKVp4WQ/BfUnpwTf9Peb6CX2xmpXYSzG",
-	"xFcfzjRwGtJIyOY127ArrMHVF5k7ehAbeAHtGtQMO83s4T57xu4Y8I4B7xjwzmPxJDwWm3aF0u5X4DsJ",
-	"n+VRwhnvVfXLCg5qrVoLXE98KHStXBEpDKsfEaZ4I/FTpp8TFYBn65a8AlGpuKxHzvPyhc+JrkQNzQ5p",
-	"QSzIpdpEIcfdjCcl13HW+NdNd/Lh9M/Ljvh4fPvbwew/J4P3yyhTXZqSXfaScLzM1e1CnZ4YzgOUatD+",
-	"JmguBHcDym62jN0XSgsQY8QZccGxqb6hpeKAj2wjK1jIM4FgA0DjEGV5SVvLM+eI6ra4AnAfCMKQQ8MW",
-	"MkUTymJJRBO94tHczPYgHHCbWO8K6ADghWlCdKKeyozSq6SammiRpSzc2vojBH+rjnBTSkLuQqgTXyTl",
-	"HFnf32rB7jkO6fPOc+qHz8mdBk434CPK/pdL+X/xwLuOW63OkcTRiMhPl2/+7//pvJp4/6fzqgY9Mjsu",
-	"IULqsneU54lRnnf4hiAMGOsF1LtBADNwl/dMgnR7yS1ToB91TIYmNVryz0sVEPrAbHPLHEk61826oQcU",
-	"YtzloaYTffO8l/bA7CuJLPmdcaXX8FuqlAbiF4Q7X+nPpRbprcU771TpnSq9U6V3qvSjTQPYuEmyJp2b",
-	"mdtX8KKEsN8jN2JIp9SsZE0FbCnTfTmRVz3MlKiqOxMazrVXxq4KHKS2jSzZMaUdU9oxpR1T2jGl6kwp",
-	"IZ73ypZidj9K0ktWSUeSebiec2Xate3Yx4597NjHjn3s2Ed19pEQz22zj4Xe3V+gB3h5SCckf2CUDkRi",
-	"zKdC28ZZ2mG6iT7Eg4B6TXSBIiJpRHzTxtBBYEb3Ix6GOgxIkz54ohYBxQDaLdSHf/VGnBUVBHhN5FWy",
-	"iF/Um/fY3rmktWZlSl6fAKsBuWpnqN1qodc/1GwiavM1oUh5b0UJ/1odR2t0i6/e7B2usazLu3q4vrug",
-	"LkVpV/jGa87IJuGBxIsjAKffP+ede9gHZDJQneB5Au9zmB4CqhUFBM652zIIiuD6FF4lGFCl7z+kp4RY",
-	"jtPsFA0H80Fc2Tuf4Lu3hI3kuHF21HUaE8rsP9tHkFWuTqZx1vh/v1+4/8Huf1vuac/9/Lf/KUprKaBc",
-	"keV/JdmZ8BykU01f+DAhVW5yEsa7B45xm0O1hxlnswmPxTXzcBCQSDjo4sMbdENmYl/RsaFxJaqnlI2S",
-	"oU30MRuOQdUEJu5xZcgjKol4vGZmHLTyN9IVAulKm3OERNOxmerqA/T7Ny5iYADPRJIgaoT4CZ5Bpr4J",
-	"cMxLbOClwLeYBor29R0UUCEpG8EyJvvnqG/JYd+0vh6TiNi9MUSM0mDiJ69Z8j7MrB/7/f0mes/lGLZi",
-	"WwirqRjCOlQUDTENRPOa9TPlp9yfyayvBligO0NY8ZloljY1F+rkb8gMRSQM8Mzk2EJMJsJMTI2HV4MP",
-	"YmYREx6RJrqA5wJ1Wp0zDTmAN+oe+4oPUzbqo5hJGihQ0o5pHIYR5PJC7EmE+uYHv6/uFxzSnF0r4Yi7",
-	"+pH6ns5JgBJ9XEhXMRw4P2GUqoyfyHQSv2YD7N0ois78cxTyIEBUqiWjBFyRhlY0IlKgvhadewDmfSQ5",
-	"1ADU0KS3hSXqv375ERUiFqiW/fP0FCBbDo7xmkE1QUhhI0hRPSicY2b1cBRRozWmsTtJGG1fB+gUhb1+",
-	"CLBHMtxdTbdhsbJLS5w2ioBNvJUwKmZSB3crrkwmmCqhgcq/G8WhaQem1RT0A/RWAo/JKU6VuelWAoXy",
-	"Z1unGlpn+3Up1tWiCwStMVXwO7N5izxS3EpzR6exbA2QSG0wG2BEF7fwOoM2bp26J8Nj4nb9I889HRxi",
-	"tzs8IB2/7bUGp3gd8S5389b8XkfdrymqJcqz3aH9qWfB7j83Bz+d3rX+OT1+G3Z+ZYc/eCfv/Pal7P5b",
-	"HL0et2AACYUWVbaqeafp6ks079qFQTTNKBMl1UPIOPOIv9Oh19aha4jITyTMJZXIv3x1vjQuQvozmV3E",
-	"SlT9/bP65QeCIxIlv+TkdmBbqRY8jPgkpyrXEOVTXT0TIlOotqc8urySgF2RBvhUTAhmjq4HDDITlTYP",
-	"30jEe91W14jF04izEeKM7GvJVktR9bm/Zf6G96/Q6g3fv//KSI+PAznpaKCCZ4o8ntnuee4ROR66XXwy",
-	"cE+9lu+2SWd4gLuDQ+/IL/lM23zGFBdJGQF814qquQ+LmZBkUm2+ZAK7ESu2zu9m1aSd7CKzk5iJEzj7",
-	"C3PpdI8p21VILbWIWdHq7HNGymzd7f+YqZX+rg3aBk/gWL+9ad0w+O4WGfw3sxXdk/kn1ea4IYQbGIIq",
-	"uP8WCpWok5xXHu3hPoOKJR7Uj4KUCy1IFVUv2dQ+VMEEZEFLPP9i/1xmwiZyDGW0jTVER7BSASmpzoKB",
-	"Zg+zGQrobeJ12S+y2fQvXlz+8v7NVe/T5dv+fmL+LuJwn8wSL7RxhQYKCDZ2alpLjT3ezbXEwnWWYJw2",
-	"qKyLcg8i4X3OJ1ER7waqpJlT26bZFflEgAckC3B50+s8RSyws2aWVo5KVe4zg0MS3y0rQYUkvkNKckOU",
-	"oZBEHmFyrbYSH+E7u46jv158VNdnffSand5bg4aP+G51PRwAge+iGI40QLittgzF6FGSBPQR3z2GfgsF",
-	"AFgHnJ5e34RtYFyNA1qWcCnx3a73wWPqfSABJ2tVhAUaUqvpgcR36zc8WItq7JodPNVmB3UAckmjA0No",
-	"FhQPDU2PstD4IyHTf2US/TA1r6qD9JNvULA5sV5TtltbnHt6DQkeCZ2wjQV29OI7biqwhvgINdldMWPe",
-	"koC1S4J9gST38eyZMHX1+dBUAU+C0zLmFxvPBR7HbFoGZWigyAsRDrwPpiwB0mjEp7pPoCnOSiXRsWg+",
-	"nqE9jAScu+4XYFx86sk0ojYlEeKrIj4V+010AVFaxNefU9KtjCjxdVyaiR1S9FO3KbwhoczFWJkwJph1",
-	"xrwyHfqTOoqrGfO2o0lvOa6l47baHxW9OTQkx8ez3MOG01CnFEfExFEA/TNUruWetE87bhcfDNwTr+u7",
-	"lvadei0/bZRA/N5glrjRznxMweuoq/x3T1oZL9KfMYm1Qw6uGLoAtGoYf+1Zl6UgzJjnIP2Rv7r5SJ2D",
-	"QUTGp3VL/WeQfrmj/k3qgd9LfIAOYDnFQRrZmMU1hdr63/uOQWZtmlUgUeJ+SLFo6zz+sSFB1pV6f3jw",
-	"V9OetyT7py1nKqPMJiVtY2FksGr9NNTr2WYagkDsLrTNUGg4HBb7Mj7BZx6ocwbs0VICKpA6wDLHq3pW",
-	"uWnGpXr569KvJq0q9IGVdqvQjx93Q24brgtw93czi0lo1EFAw7bX8Q+I24VQEu/Id0/I8dA9xa2BftId",
-	"pnv+kUy49osBHQKXntVq7829owBxtX8H7u678O/EBjEtpVGrWt+5o8mFhqUUATCbaZxDFwnh0O/M0Q6w",
-	"JJxdM/Uy6ptX+07yUj9Fkz7agxyPVH434fs6DWIgCJP7RXHyVireODp+M/ODxaU/MCNzqGTQ4yfMCPqR",
-	"66TvpA4mdgPORq4gXkSkqx6E4wgLMo9CtRDigT1US85iDWtH5tw2Iyp1TrDU5iE2iana+aHK/VCxyIV3",
-	"VaJbWZmnlj9Kiz2KDEFgFuRchVA1k7KRzVRqohc6382WDdIzQ4SHIIGaa6/bOt0v81utR5N2jqun6rha",
-	"B4KdsqAjqPCaYYMTPFPC+blivjpJjwTWhdotjbD7Jp6uvzy539m2t6oPr4Ml38IT1kTFPUqmtq6PdYXp",
-	"IIaJtjxVdYxtgRtsFvUEiPXPJuBWLeR4YAfZPZAXcwq1KMzhPIXpbIfCGCfajtI8UfafeMI2EGC1q+o5",
-	"0YsrN99BVgRE4Sdasq1sCWlCOifBdoLwIDsb7WWC8vd1x2yPM6FUcj/ioevzKRNNdNg6QH1T3olx2fM4",
-	"G9JRHBG/D6Y2HiupmJyjw1YneTFmEcHeGIojaDpJZdpfwsbDFxkQdVvEl3bHW7J7NULvpheSCMprBRz7",
-	"6rTNTyM6woOZJI3qxqXcIsusTL+N5zpwmHPXxYSaj9yCtEYGgRpSYWmmetcnlmZl5DHHXn728PSh1fUo",
-	"G/wJuIe/MwR6m2x5a5ZjYKo2zVO3ae/i9sA98Tq+e0C6Q/ssZaovP6EfscQeUbDV+FoXwewmdhi2ZQwz",
-	"VbMSvNgaptkqOW5S1/D7QLdfzL7fwLa31108fc9kX5Mj//jwBNwtXfcAkwMXeydd97BFBi1/OGx3iJJp",
-	"jcDQOCvie1DuTHt/J1yJHROCRRyRCWGyFzOqZFzFD0XGa2WKU5rKk5Cvikekl7Sg1z/XRvDsse2QfMtI",
-	"/ku+CpapKWUzOKEGVq7i1RooL3WkQgmW/xALyogQSAGVONeVm9CABJyNkOQKCx1E2S1XeM/iyQBy5WLI",
-	"FkJm9rUS6n61K/uOc+rMufbCiAzpnbqNnz+kCG0YwFXaAf3eHLHmMlb7Yi08fRfu2NsURLeVcbcVdCtx",
-	"o5pLfFBPaj2IrgufTyh5755Ru+bBLUvqy0DVLrHvsThUbxNcXovd1/KnmkHr5/itTXh27tKn6i6tC59L",
-	"cv1KudprIlPIely5PE+Duv/VKfvD+EDrgf6TzwncDnHfpjhZFz2eUI7g06Ar1u25oy/fef5gbSl1rkLp",
-	"fDHSxYKln3XdwuKyVG+5hwPkk1sS8HBCmER7/Qm+IUph7u/nmkifPQcHUzDmQp6dtE5aQJfMqhfmVWRU",
-	"Kem6Hz/2QWVvpojIQ1FUbQ6iEZ1M4Fdaax+mMoHsyTTgZV6cJzGmzpvbkSBBIBwkiERxiAYz29w7ndKe",
-	"/+KsupwbbEdky8YPeZSp8JqdK1M2rGCzlERuB0VErQnaCsgxodGcAVh/ST8JI+pRNmou5FkUneVL5ieJ",
-	"osKmb159QFw3P8hmcNid27eLEk9gq3aJutKnqVlv15bW6czes27MUHJFcwVjBRrhW5KuWiesTk2TdV8p",
-	"V6ZKbfaMU1PIQi6d5gXCQSGeKegWDjKpRwrAhZPJTkrOGQnM/AG/Q17AvZvMh2zS0tfPX///AAAA//8=",
+	"7L0Jc9tGtij8V7r43VeW6gI0SVF7vbpXcZyME9vxSPZkZiI/sgkckojAbgTdEMVJ+b9/1ae7sZAASZCU",
+	"Zcd89e5EJoBez77+2fD4JOIMmBSNiz8bY6A+xPjny/d0pP7rg/DiIJIBZ42LxvsxkBgET2IPyD3EIuDM",
+	"IYmggxBIwEj/1dB9Q6U37jcbTgMe6CQKoXHRuG10bhsNpyG8MUyoGlfOIvVAyDhgo8anT5+cRkRjOgFp",
+	"FvAiiQWPy5fQZ/Agex6+0Sd8SOQYSBTDfcATQSI6AjV9oF7/I4F41nAajE7UfPqbwkom9OE1sJEcNy6O",
+	"2x1nYWVO45W/4iQCv7jdc3oEbe/42D31OwO3C2dDl7YHLffI6/rHcDI8pWcDu8CIynG2vsBvOI0Y/kiC",
+	"GPzGhYwTyK91yOMJlY2LRpLgm2VrhUnEJTBv9jPMFtd9RRIW/JEAuYMZiSAmAZPAfPAJDIfgSXJAyYcP",
+	"r74ngSCUjDj3iTfmgQeHTXINMp4FbESmgRzjmQs60SNR5pMB92ckhiikM4FPh0EspDqliDMBxSM6Hra8",
+	"M3rccY8HLXC79Ajc8+GR53b8U689OIMT2m7ZI9JgmR1Sbo+u2mTFbXaOj53GJGD23+3V53Wdnvzuzu2S",
+	"2PskY4jhSz7GasCrfaxDJAPleGMIB27OG1M2AnVqAyrAJ5yRAyqQligS1D+8JJQISUMgnOF73XZnnri0",
+	"kbiUb9IQpCogOSrF+NfBJJCLi39HR0BE8J9K8hLid/mpfBjSJJSNi+OWo+YNJsmkcdFptfAM9b+yE1RA",
+	"NYJY00N740gOv6P+j1TClCJOe1xBH66QRlEYeFSt8HkU80EIk//+Xajl/pmdkfrCVxPcA/N53EtYDNQb",
+	"K7LdcBo+SBqE6eWoN4gf+IRxSSgTU4gv1d9jhFkqiKD3gBRPSCoTofamTjGQeB3fUZ/YpaYbG0sZiYvn",
+	"z33uiSb1Ys4C4UYhlYqiNc067frF85Jlfsqf6n/FMGxcNP6/5xn/eq6fiufv9CD6DMuAD/fn8STUOxwo",
+	"Qk69sQK+mAxpEIJf3K+GUb+p1vAd9RWRACG3uwcaBj6+3NMzzl9DrCdRAK8Wie8j2McxVwzyt3SoFGmd",
+	"xjCA0G9cNGCiBnIaExCCjtRLUcwjiOWM3OqHtw018iQQAkH+Y3aXXQWa+bu02934Lhe2uourfENDNZ2+",
+	"NP2+GzCcy54d3tcLzoZh4G13W0FGKXtm8F7AesMwGI1l/uau0nsztD0QZI7MqnMXMghDMgAFYFHMPRCi",
+	"iFDd1nl2CekWNr2B5cvfFWLZnXtmuSLjb14Sx8CkouMS8Fp+4PEg8H1gW93LMB0ldwf/4klMYh4CmdAZ",
+	"Io/P8SaKB3yUHfAPuWE2O+FsIbs6TY+GIcTPRMVOPjmNHzmDrU6PD4cQ90ZqmALxCQTBR5r2kJCzEcSE",
+	"3tMgVJS4cIztHLH4UY+02QnmFrOLI3wlCTwEQoJPBoks7gSnMuT8FZMQMxq+VGR1OxphRsqf5Q2fgGEj",
+	"CvynMWcjJeEoCBWBD0UemjtKuyxyA/E9xEQvb2P8t0vbxcleMZIweIjAU4erKHoSQ8Yv7VzqyP1AeCEX",
+	"5qjfcvkDT5i/1SkzLntDHCV3zG85EYk3TvWxIqJ3s2N9yyX5wXy92VFm8+/iLNV6cDRHcTHk84EIlC4t",
+	"uSacSAXw+N7F4HHmB+rTHzQf3U4QRBm8NwnExMjHc/KH0W3HmQB0SYYgvTEJJKEjGrAiJciJgPm1kh+s",
+	"fLOpKDi30F1R2MxWkSokyJppqFmUQr3Agw8spXy7kLwVACkOGYySGOah2Mim1PN4wpBqZa+Sg6sX17+8",
+	"fXXT+3D9+rBIOXK8zKya5Je9pRQ+t+SdEBHCAJTyHNE4lXFzezXYkOM5n5zGe87fUDYz8qjY6jZiKqGH",
+	"2tqc6M05mVA2I1RKmERSKO1dxjMSUqkQMQfwnZyIpj5TayPp4jY988LCdnHU11QCMQPazdChhBgJzCi4",
+	"B0YEoisKSDkTINop3Cv17qIqfKM/UYRqSgPZLDPu5bTZT07jA6OJHPM4+M+WpCvBgYBJ9Unx+t5ohUbB",
+	"j1UGvBh89S4N5wTAdnZ9haVtenPzy9qJlpPtZ0AX9pK7q19//dW9yk1fbnihngeRYts4NTSXW2Txzox6",
+	"opDwJZOBnO1MkboDpY0kYl73LVGZlBKuXtQaBSV+gCIck5mql0fMTv5mcxsgZge70KNyq98NQfT5hAaM",
+	"xEmorWExvwPWRGuU+V4NfzUaxTCi+qv5K/4bnxJKJpzJ8TNBfBqEM5IIOgIyAI9PQJsTB0EYgk/+SCie",
+	"BhoVWDJpXPzWmNCHhtMIKWr79H7U+LhgHHMaV1FgLMvGqBBoC5UXg4L7HpUFS7VPJbgymECjZCz7zWC2",
+	"hnXbaQT+Wq+pDfTU1dRaizbh/bn4QPEoBnFvzdmjGIbBQzkCRskgDDwlZMTS+i3uYOYoMqpkphELBBBN",
+	"ThcGjuGe39XclNIeV4HlzzC7Vq9pm6O1AP+mfRF4KummzIBO/rIzGOGD38GTGYy8wJeQSvhaGKThuxzM",
+	"DGkowJkDI3sNeYuzsZZWW5znL2kOufxJwAThLNQnPaF3QCga3IXHI/DVj5SYIdTZr/az5A8Kl7zqGHBd",
+	"NAx/GaLxbtmFGAz75MyjmAAvBlkOWtMxDxGYmuRmzKcMt0sCpo1Qee/B8s2YORa38zHd0OtAWz/X2416",
+	"+w1IWrIfn0okmoGEiVgFpump2IXROKazhfXjmOWr/y4Iw4CNfkCmwbwS7xjSznBGDtqajB46ik7GEmL1",
+	"49GhQwRMAspYQkP1y8mhQ7J/tTuHDhkEwFigf+h0Dx0i49wvRyeHBYKr52s4jXQaxclycyhCnP2ZDa7u",
+	"MRu4lFCb7b7hPoTIjs2kUQwRRbCOuJDqz94weIDCDxGdjZYNep2wRQ5ARY8PF2jTMrpfh5QZU4NYG2Cy",
+	"pf6gP12EHacxDFggxjWXsiYnCNg9DzwD6kXzlHlCJtTP42QqMTuNu0CbStbb4c+BNkkYeShlqQtrEndB",
+	"FJU5ONVYQlsjcFWEhjFQf1a+OuRgNU/NCmjr7ulGv68ujUsarvrwDWcwK2dieJaOgc90IbkLys7FTpaD",
+	"t7lTXcn8sh1sxADXx6JNQGTueHCI5ZuwyLOA7jFQI+gvrGw61oCxnNXgW44dZ/kqfjZ7tUSMhiF+ymBK",
+	"Q5EjXSuo1tPwrhzV3J5/ZaiRO48/EkgQfOOEMbVrB2N7QtAasvG8lZ3Ni0yp/BD568DrJGD5X9vzEBxR",
+	"IaY89hcCB06Wi3FOYxoHEn5h4UxHIHxyGomA2IqEy074g33v06cSOHqRCMkn2o4xh22+H4MQpVCMVri4",
+	"nI5uqO34gdTWnTWpmdPQvjOvfBXa0ZtfgHX9bsqz1tSCSlQb/ZwIQCDVFuxAEM8c/SWhA6FU9iHXpqeb",
+	"d88E4VO2hrztNKKx8XZtyFUsAGQ8JUFYr3eBxk5c+CBg8qRbwiOXKFP2jvSmnBQGM4jLXXuOXdnpC9BX",
+	"2MnHJbC/GTPK0CMfJ4e+qiXoElEpIVag8f9+u3L//fHPzqf/ehSMKMLh9zrYRlj3yc07jCoi9gsHf0XF",
+	"iLPMHKYgcGHFR+Urrsa4AqXrLkGtx9FsLzMN9lmGdYLQWIlyUzoTJJAbIFzh2tfShO0hLQPGp2HDKRvY",
+	"ggnPUZK8SOLJ4B6NI+j0LGe25usdcdovET2fAEPWg1V1xRN+D735bc0xszgBot/UBlP9uvahkAPG9V+H",
+	"OcVowHkIlG3Ojspklpfq1N7DJAoNpBSvfsD9Egr4QwChLy5I8wWfRJTNmm/pBBzStBMu/BtncUjT+A3t",
+	"c/tPK1blfnrHY0nDD9evHdI0emzzbTIZQJz74b1SonL//j6B76lUw3xPZ6K5K5vAtkKNSPRxl4T7SnPy",
+	"RHLuoNBi/AGkbzZF/vxz7gA+fcKwhwT6pTt8QpHDbtTRcLOpLFGAyY0Eiq8dbHMkpt1S/28lddqQqD0q",
+	"aM4zi1Xh3CU8fg6iVkLL03D8IhHdgu0XBtoR997jwteICwtgjheWBhDOOUXR7724bCHRIT2h3jhg4MZA",
+	"ffxBvU8O+hYo+w7pJ+yO8SnrYXC3+sFENvTUQvoOaTabh6XsxkSDlynr+IhQSVBfcojPJUbz8ZgwNHTq",
+	"NwQ56GO0ZMBGPcS3ppA8piPoH2LIGqocOmmLqLstXUcahb7KHqgX7OhDy74rIy1/AxrK8eJ5Z+JXlh/C",
+	"71Y7vfRnZTMZ0CmxHE2UQN1Dm+O6svGAhpR5sP772uLXixO2rvt5I8PUMhuTVSXXXYCfQM+Sx5Um7HU9",
+	"KULUGlW9HveWac43IMl0DDoJyfgBFFXAT30SsII6rWCbHCj92Z7GM4GBFAqHgPkkijFFbh3Neh2rvQE6",
+	"69UJA1bD72U+fh2wUo8XQxq4eCK3Sat15GlHP/4Nrv5pBjQu/CC0/xT0jw4Z0cgdxgA6Lw7PHjPZ1IeO",
+	"CTHDs9aHW0ok0OtYB2ZXXa7JL0MrI95U3sfvqHvzuA4cWm0LobOJTZFd6wbe6Q/KTj+COOB+D5i/FiSb",
+	"19HdttYH6+mfBkQya6hIBnWcbE5D0ode7S/qA/F7+lB2ivVm3kzvYjKJYV2iV0dNcxr3PPBrradMs0vN",
+	"wsa7mVtx0XxsrzZ/aZmbM8/GMgY1B3kFuN1UecwTtQWUNUEJ5ICafFc9IdIRATKJyBDg0CHG46fes5/o",
+	"Nw8dYl2A6iFGViAZj2OgsVDyyj0o0YUcGBkGfyB/JFxSGxTHmY0oLIRpZBETZvq8v9FpmIFLDX55Ylwh",
+	"QqwNx4UTK+HUNoiySi3RSb2LMYOKTioWo5Md+SRKlAR4oO2ZxKcz4RSiCe9pmIDAq6FZPKKjmaDIC6PZ",
+	"5dfgeuqsLOd7bHIZcRHMnWcOT22MZJkE74MXTGhI9FilPE1odWtdGqKwM/CLJHL1R3OUMWGB7OFFbBYv",
+	"kR5ISlfyG88dSWEqS0Ya2S5ScFxCCtKbzlnRY1C0S7uDEfEx+pDH1CwAQTCHdNZKvRz7nsL2YDWHLawO",
+	"RT6dOyU/pkMkucyGcun/KM6y7CQUP92WDA2oWF+DqTS9xkaYr0CD9apd5I/RfJeaPGON8rjaFD7LgNHG",
+	"v5ZqyhggSviQUEau3r3CAMscZ6D+JGCNVBotPfoUnsrqCQRsZHVtMaYx+GQwI3AP8YyEgZZP5+Jjs9In",
+	"ZQMKQaggfVsbxTrb1VdYGCV1wxv5OKRCphVT1jB2vFG6PvgvxjQe1XYmF4PXlwZ75l795DQKRog5A1J7",
+	"DQPStlSxOH9hvDKIesP9pAqgopjfB0p6Ujc/wRcRvNQDP/EkGcU8ichBn3EG+gLxF0EED3UGBE/U9UFB",
+	"RDHZCwr8OSsXRfSqbkDKgI1EiUeJendJ1Au5RytFDC8MgEmDn1VPdQhxT0A+BiznI1MEzwMmIe4lcVge",
+	"2OIHlWtQqmZPxgENy4cvWqxWXfgv5u1XEiY/4kHjGJq79FA67I0GiHlJaNIAtSBVFhXJa39VwgxyZ5M/",
+	"8bLzLZxGdmzOwmUuHEs13FoIecWiRNZ17yzC0LzgZJ+RQOf50QkgJTLJj7jMefPyOkbiAmhu9m0WX1/H",
+	"KFwWtrYI4hkzi4MSq/MyDKhJ7Ir4kRagMff1+fBlTtGgsW+UrQN4kDElP35H6IDf69sXfCj148NLHaFj",
+	"cr2yBwgTtmaO23Y2RMg5U1E6vFIWf/wObViKvF8St00CQRJmkidrT18Hs6sRtxxPmc7AWoqZC3n7WgZS",
+	"3GaiBmgSzAmc2FxjOqfTmPodU06ikHogHMKUYEIo+enml7dE2xEXBZRMmlyhMpFrW+DIBih5NI5nuRkv",
+	"rTZuaolMeAwY0BTDEPMBD7qdDukbE4bkvBfF4AUC+ofFElHtTvO4VYzycv/nt5Z7/vHPttPufDq4vW3m",
+	"/nn4P/+1ykyejf3h5vu148fmQCJVmtKRy277LUzz8atfTvTeFxvpUzcq7S2XwdBksebloxpHnY8p6lmn",
+	"ZGWwrFoJQTEc7eI071bQKh0xljgSUaEwBH0PuUCktQzXIhERMCyf4NNZSR7K9wrrIqUC+AnYhEQe+iCk",
+	"XYf1jQxgqLAPabWpMRAIomfwDXW05c2OTo5ztLJVSpmzpc2d1mqTB8STgOmKUutsq3zldhTwLzVdkWPK",
+	"yNyJFXZ1erSiaFtxafW2Ne+QnLu5kl2XATIy5xLJ3rgRJzYVbI1cBZ02prCcKSbXy9vCFmWIVTL5MJ9z",
+	"t8bsWY5eTrhAhasXQWw4+VoGiNpx62n9o0tj0ESOo/AvdfSJ9dxGIV3ba4vvVsfe19BckTApRbKHamP1",
+	"oGhc6w1h/YElvwO22o2vX8v2n99d6eqcOQDNg4vdfH69izBZAMBKxMhLrYvA8IJPJpyRXEED4ehCEj4g",
+	"jUOjCQhy8EMQArmZMY/cJq1W54TcjGkMDnnLJY1nBbXcw0Ex1SwdpVQ5LxGrazIgPVMN6f3vSuoVOlEx",
+	"W9wGA3xaceDmvcr95O30PClUrDHO6oV6CXZ4onQWo0Nyq15QkwytPy73R/wS+2WUcrPoiXoBEiaxsLck",
+	"f24rcjkOlNozW9tOjUfx8r7CYb0uAVtBZi15XT/J3inkkZWNiLz8mSAjYBCrayP2CyeX/Q6Eqw2ibGVL",
+	"6VLfCjtpkpx+q7ktIS9hk3mpp55HqD6JXs/9jzeec/7jX72UvM+hWu4kdTVYDKVghDLOZhOeCH10l/pc",
+	"0wPXKltFLQshIRL1IPRGQrQTj9dmAQH5RMSdR2mnvvyMZ+ZZYN7pZpdRpDsF0JpzzeUZp6UN9gY29eXj",
+	"jWwUAO7lVNlll5XXejchsttQ0E0RPlUV2mk07BJlYaPU1oKvthRY0mEr703T+kU3oCfLfEq6Zo1DxExI",
+	"mKBIpHAc65JSli9KpVQoSagnK2K8alV7iPmkJhlbwk8lrzXWgkDbcMzp4CYqD/Zp/MxalNnCy5zfe75O",
+	"CDBf27dpFMX8XlcIybmvynPMnYZHmQdhVb55RswXIDALYFmMbeEMalabgBIhXwKjTPYMqdMhK1bx6AmQ",
+	"Dilaw/VvCqV6WA3DwaRRIXoRDwMvAPOClX7UOz0levRGMWU4Q3pCa5TeUUtO4yayPVfC2wftWige4naU",
+	"r7a2HPNkZCpdf7h+TQ6onNOVD7fL/K5SOp2GcaxUVtnSRYwjKsdm5kAQqauqrbqJPD216qyabtlNWOTf",
+	"FpPVpW6IzE7jnYlDKKlzMAlYDwE5qEwKwLg7c8Pq1bUuaBOV6TPWLVhPIjbntm15AKyXCjYVpHjEv45n",
+	"eT/n73xgmg00l4wV8lHAyq8LH6XNb9JQdbxoQmVurmUTGIK4At+fCbts/b7SrzyYr170aIUSCoexdUEE",
+	"c9eYO19TeH2K7P/1aql0Vnull3lFchMtObINS0iYc14D//SdPIlraR7h5pxg1P1Pyz3/mP3Z7P2v+/HP",
+	"jnOyjqNvOTzrE1py7k8jV1pesoVkaYZ4F1K2Y6+EHwhPB65D7EGZv/kGJBnMjMBRnphG47skWmuEnNlq",
+	"YZjt3BO7dRKIurerruZdXBqmqodUN5Qj59XdnJATBSLHMsznKY8KKSMHLeuPCzDoQAsdAuThJRFKaAwk",
+	"oYLY2uwFCaQ6oUJEvS1uoVKtzvst5l0UCwC4AE/plSwe5BJcVxfypPiOyLobnH8Xl2ZOelzUKCfC/JrW",
+	"PfVFfcvpdh5KJbjbSK91Jfx0jb1aByKimuchotrHsUQdSqd39D3mb2huroUtzt/NCjR4p7GmprxRxhmW",
+	"gr15rZQhrPnhdsSn6gwyk8x8rlQuhPhgTqeIEyYOHaKTdxyjYpADAfYtrZ/M5TcVjDppIaMlVQPNEndU",
+	"CeHzi3sbqoU7lxJL7l7njm6bpfGI5XRMSNC6YssE5Jj7a+bMvtEvb5IRHIOn6HBl6dsYsGmAt0YlAtxI",
+	"bpu5/Cazm/xw2VqLi1hZKdbseTO1qh44bH8J89YMkzuPoaSExnFwr/smTk1MG9r8Lk3MqPEfDhOZxFAQ",
+	"6lZcae7K5jF8zdhKs/Ml5/8mPRtLEAeU3fVkTJkYYjNRj8basC3G6j9j8O4aToPLcUXKjxn42gDDIjIH",
+	"WVWJNVPIoowurJV6Pi/Umt9TsC4/kIzzFYNn5yJcTahstxA4262Kmy1X/2giec94FkqihfUDgiE96GeK",
+	"uJAuhiSitCUIldoKdWATgTE6B3+SYwhio1vkijuotw4vCd7bNBCAXmxtL9PTCQLUGy+EAuQC2Z6iSpk1",
+	"ypvmYGVpX/iCwD6BAsJQaVEHt+oQw8DDwjKcEfMW+RUGIpBw26goYVeM0Fq764X+qObr6sHa0RDrseyQ",
+	"sq3NuI+V+l/GZgp5+/PnUjjYkqvJGnTMwYhTxK/tjaYh3bCc+VeJ5lvWai1g6qr8my8V32rhwRxk7wKo",
+	"K8Fw5oV1oXA7p2g9dXt3unZ1hukTWom2NQ9trNhvZS/2FNCIWrvUcIZmgYdX+qOTRRtpSXj8apSf6Czq",
+	"nodp1Osvq5h9XVhaLg0mXdvubKLz1k9znFWgWWW56GPdgj5JmAzC1D6syL7JhBYm+wZj7rHMHdbsZqSv",
+	"jRL9S9KPQWJtPCLpHWBjXwZTwy3yVg1bIyE1Z5gPyyX2kLJdFWX+xjneX1uirMsVF/EjDpgXRLQkdIdG",
+	"ATYWXLfUX82YyNTKtlFNunTdtjbPrhrmrdOjTjeoW1IJ9P0YMGSFKIphCnWYDHN4MC2pzcfNqvDejSQd",
+	"UyUnK4eL2/m47OLLK2DZSky65zMpNBPNkzW1UozJQ1jBNFfT3ruUrpmek4t0iJHrH16Q8+7xKTEdLonP",
+	"vWQCrKTqyCZ1TEvPeUmIH9ql1+eFubKrZWkLTEhbanMRUkxaMQLLkMdEJFHE46pQdUskSvL9dJvRP6vq",
+	"Mi0e2IfrV4TRiY6dg/Tk1eurw9LwqZ01p9Lh7ZSDHBLF3eS5bG3G2IBCP0XJ9EV1xejYG2rOerjP2gyz",
+	"9knPWwvLj2DJ9tKkus8GZ5O0yM5ycRbfWgcuP2uZtieE6zxIm0PcErbx8jcC8E0vcUOEeMwrzlSxzrwq",
+	"hgk5fyRgnpdF4y25nFUH/0R2gDzeb2MPyI2zIwXsmwaqKlB5UijZAYC8NwLV08sxT9jGZSsqrU7w80kh",
+	"6/bIzi3uSUEU4Ws3YLojMrbpsVcd8VMua0OZdGEr10D9gJmaRnOkYAze3dIqA1VSWTZ8WfsIzPtat4OE",
+	"Y5dRBurlVUZ/xaRJbbyY0BnxeZP0jQmljwbCvjX09PEtbRzNOtdrm6DN2+FxWkxoWaHSzHpUaja4ocwf",
+	"8IcXIffuqiO344RtKQeX1++5eYdVp3XtI9/RtktTD06XoBYz5ukC1MQshsQJK+9VbVNJ1+QOuabdJQo/",
+	"r5MxTkfQi/m0dKwFtw+fYLJZwxxK4ftCq+rC6ZfBWf7yrvx7awbZCuvtRWUpzu1ChnNpkacxT+LiV52j",
+	"5d+UIaXpWlSasBzcb9KF9/FLfDxmOaR15Rd4kL1azVhq2m1rpS5gx6nKcq/Lq2b8kdaPWXZUBkyyqjbr",
+	"WffNZ/lWGKakWS0IycqJ1ftMwUgPmC/qFaP4ImpeLCYQfo7CGMWyF6vLZORAb65abqFKhgGyTWVsA0a5",
+	"ZuqL9Cqfy1fnrOcOJr+3ZUl7ZkmvcgztMarZK04B9wFMy0jdgpVDv+lUZzCbVT+NLmBZzRZ6QJEMLZz5",
+	"YrHdlTWxqtOeFg7POvxXFOCdK7vLGThE0QBBLAph9dtC6dt1srBMtd0VdXaXzZTWCkh7c2HWmAApCOMM",
+	"1lrJsuLtYhnQLa2BYaMIUv7QyFP9lWUvbgR/HbASYRoeoiCGmvS/lI/O0wmkeLnhS3cueQzDmDP51CV9",
+	"FtyT8BAIqSR7+yI5MI5dcXiZ63Cuq02Z4hITAeH9mgUaq9u7YM0rNaKCPqHr2uhAnxRuC6VB16r3U1Ff",
+	"670tmOV+uH6dFajIqdcn3aJ2feKU55303I///V+r+PhGlYbSGhjLaguV9hZ5CgOdbS0yFyStY9sd0lJK",
+	"s9JeSBKpP7tpYWpb55ouFsNulkfAH60XAf+EJkPTBmUzqeY9fficfssv7eLKs/hxlRWn9TRiS2mXvPVF",
+	"lvf04Wltg1/gvS9erqXe8zYILAdVXaVoE/Zuvykr/XIDHme+MCGU+Oas3O6Fa+rZQBQr0XwHNC41+s3n",
+	"T+U3VhissL6VAgae27WOt/l81VbWLZtSu2rKWuVSPgg6gpsZ83bDD306W8t+YwrLrh9Cla7zB/1lmXI3",
+	"DFggxo/DwU0Y1pKUzQrjKRoG4rrnuJ5BKD2UzCSkbRzrmHFxnz6d5U0X9muzndw9zZ3AynzRhfsqI0c2",
+	"LbTktKvrI2YbTAFnhe1+kVzYBoDZdvWES3eyqHL9kUCC+lScsJIqgxGNpTbfLMlOV4Ls0xR3/oyVzR4x",
+	"zPYp5FV7TlbK4lvEJan730qVLdVJr82SUTPE+qeZZ24thfMpyodV13Ms2Y51O9Yuz71labI60FnBkOct",
+	"oksCsRV0PI2gjnRpC0ldff/VltzYbSm70lu1K5uPujb1UbBsR7PhbFm2I5vr6p4GIR0EobEizTFj/bQq",
+	"K2Yji382Zhlk/wP3+VKDxZoFSevx+Uq7vZ76da7x31zFg3K3x3oHsDwEuTj1Duqwzu1lyzPJt8Ioy/lJ",
+	"+41UOdFyrQAres5l745sHHatHn46J5GKJIYJMNlLWCDrXJcNVljvNi0oF3du177eQe7slgu3s81Ny1KB",
+	"/DOU4YliGAYPi2TvQxRB7HpUAAlB0TvhED8YBVK3bvepGIO4JKhJCdNz2OYU6tYptnKfyXkroZyWbLbc",
+	"c/fjny3nvJxefomxlHPHt6moaW5+I2nzK7zBrWNAFw5+yaE+jZBmcXkLOc0MsSNR7RsAk7kzxDIKXhIH",
+	"cnajbkWfw1UU/Ayzq0SN8mdjgIbMHywFMK7BRknfU5sOetCnd71ms9k/1L0X0Wqsh9F+N5MMCPE9xK7k",
+	"rv7LZGSiTxFhBOU4bUZNVz6WErmoNq9WrPGnX98vro/89Ot7Moz5hPTf/XLznjy/bz+niRw/xyX1ycHf",
+	"bjrHJ4eEx/ot3bWIDYNRopS3AONN5Ew3FvchJgfX6oPnL9X/kvuAkp9+/fnmcI3Vf0KmMuQ64ZNJqjMH",
+	"jabQiEIqFcH9XxMb2/QwZFFfeeOdeUok0Mliw64bCEMna36OgDkIwpBc6cbl5MVMweG7mEvwJHkR8sQn",
+	"uheuAuYYPBnO1Fe3LO05EEDsdmzgq2jeslv2gjMFwwFn4uKWubpTLUaO9gWjd9BTWNI3HfcvScLuGJ+y",
+	"NB/UdOLXLWYVKGKP2VbrsKkGw2RT/TRNne3npJjnJpvzv38XnPXTBsY6RbbvcR8wnte5ZQQBDesb4JcO",
+	"6evs198+9m16KAa94oIIlQQrSuAqFJkTWPuA9DFqok8O2s2mQjNiKk+Q49ahjo5lhEf0jwQtFbHgcd/R",
+	"Z0hsK6f+n7dIyG4bF+S3ZrP50SG3OnRQf6B+v200m83bxqf+JennHvWxaTCGa6gBuY7XCCk2ERgBLhbZ",
+	"otoNwnZfkDFnPIlJ/5UPk4hLYN7M/Rlm/QsdjkIngKiqWw+bX9ToA+7PSAxRSGdCl5Izrbx0C+FLc9oM",
+	"SyDot3WB4W6no77vB9mEmGMfQyLA71+S6TgIITdkIEjAyDAMRmNpx2idL4xhQKYXsJ5+t98kP8NMg8cd",
+	"RJJ0ugQDYLGltKYheCaaKwjsJBJJ0re1jvvZrmMQPIk9IH0jlPQvNSSFab1ltSC1tHYnfak3CcQER8J5",
+	"rnIZ5AYH1E88Dv6DQHdBNLHCLoZH3k+/vsc/oE8OqskR3nS8kgghuVo6nSHKZsqmGve9aStkAi4mdIbH",
+	"pqEYYt01Xh1vGAiFmQHDViP9Bxe/wrUd9E1ifJ9MgDKxSM3TGJLmrZL1wsADJiDzXjYUL44DkBT7ZGGo",
+	"DRJIcfH8eY70PbdfZnngDUvMrhLJJ3q9KV28evcqJ2ReNFrNdrOFQVsRMBoFjYvGUbPVPNK8d4wc7/kY",
+	"aCjH/1F/j6CsqTZisSCdVisHyFHMPRBm7yJtot0k73nijbFmihwjjQkFMvv0eF/5jYvGjyD/hvOiDd/0",
+	"6FZzd1otyxtMlcA89fvdeBfS1Ik/U49Lg9+hAwYlrFXyl5kb2VFJRwqzN0V7wuAemgVpoXHx20enIZLJ",
+	"RN3eReN1cA+YLuI0JB0JDAeLMAbMAA0GeWG/mMZHNdBzTPdY98BNjJoioAMlfgXqsKk3RopPsZq5IJNg",
+	"pA9X0wbd61s65Lh1lFVsKb2FLNtl24vIkmPsWvWlKMnMri67JntrOvVl7YvLlltyd+rhjEiugbKpRj1u",
+	"He1gFwlLj3x+O4a9F/aUsMyEtpudveW6peTsUnMRGmA+il4sEXRGpuPZcjDNX/SacKrIchS4ipJVA6s/",
+	"CZAEgpH672CmGEnWxcl0FlcykBqpSW7Ai0FqSNWlW2OQSczAJ2OIS8BUiSNaMBfaO0exuJWoVNeyV56/",
+	"VuILqmsrXnyBAkfj08dt8UArgr8V7TKNTqtz4rbbbuf4fbt10VL//98NbYdptAantEvb4HaGx22363WP",
+	"3HO/Be7xoD08Hba8c9puZ1LwGxowItKYSsy610pbg971ju7+OH+470ysc+LCpGWpfeUEq8ZFA2Y/tV79",
+	"zoM3v1/N3gathzc3rdnbf/z94c33fIr/9wMPXr/4KcJ3fnx19K+bn87XB2d9X6hdl8DzFYpvSiW0rBKx",
+	"tavPumzc9E6ef0d9G+uBn7RXf/KBUSMmgK8/Olr90Q88HgS+D0zTkTVW9orpKjmmYsynIpcQMt1sDgXV",
+	"wuZwcD6P7iMmt4gS5NMWIaViKoF2mWJJROKNlTaaAY7i1WO4ZQLR0cik2F7D7gg73F4aARU/9MlYafq+",
+	"7spIGeOSDNQYY4XedEQD1iRXuf4cWCJJFDIJadoA7DKrITahs1umESa3m4yMDGZWZ+ln/sa+Fq+KxEKf",
+	"iQa/2tQipzKozzUxQFj7jvuzenSgAl1rYpAx+n0qWoasR7NIqNo1Wd2XRJ+QccWKw+Tf6v30cPb36N+d",
+	"+P3x/a+ns6u29/Jo9LeTuzfn7F1XfDibbnacfpXkdwczxzYVVkwNMUMDN2cefOFEqts6X/3FC86GYaBt",
+	"oN1OZ511GXlYyTMvdTT7LijiC4PtqfGsLlWcE1Ge/xn4nzSNDEFWVOVSlEVIHgky5fEdVobUlRCb5Bru",
+	"uf6FxOpP8C31ooRxl0eLggl+ktGaOXTslsVD4MBfPBx1V3/xlssfeKLL9G0NC/pctoCF+oReW9GLpgf0",
+	"rZVy2muUUBUoiDGPpavUQp+g2ZT89Ov7JrmSEiaRkWpjBdgm3UibZsIATVjU92OlWWJNTogJ2j0vCVec",
+	"Gi1b6pt8G3S0Lp0jSbpl/WuQ8cy9GkqIl/C+9yaedmPOZa2xeMxzptgswqLh8TgGT7pjHgtwB2jMn7lC",
+	"0qiO3lMI3l2LzdWUx4vh00rsHQ9+9IJfgp9effjPq/bb4JV4xa6PvRevTl7dRf/8x4ufzpsw++k//q+v",
+	"gl+CVw+vWKvpdUI2mPzQ8v/501zC0zznbB8bzpkPsD7HXhK5WGkbIl3vlMolaQZT0zHYZvZ8TuLSWYPl",
+	"vOf8DWUzM5fYhmJUKLcvH7wxZSPQCKXRywCqFiRZ4YiWU5d5HdgUQ3BtKYpSPfglKr9xwhxjrgnCmS6q",
+	"GzAvTHzwjWAxHWP7YuIHfrmma/Lxr9VsX5G2S0WPD1N06LitdtHLnX/yXsmXFlGykHJ1pyhwdrwjvwvH",
+	"Q/eEng7crnfmu+fQGrpt2hkceV3/GE6G+YIVF+1Oy1aYbdAwnI96NqTsIhEQX3To0aDrHfvuCZwO3S49",
+	"G7jnXst329AZHtHu4Ng7wbTwuyCKFBFq5Sw7+ShhyaWuvWDb5DTaZ0fdTrPdwgzyONbFFxofbr5vfEJm",
+	"sx6qZ/e/WntWIPlNaM65Cix57dn8XCoeVKvN6oSFQURB/ARM0k8fYbhPDiT30aS20GOImvZCt8yns8ML",
+	"Yqtnx8BgSkM9mELzgJH+q7f/+OXVi5e976/+ddP77uUPv1y/7H3/4WUfC88YJ1lWmHvCmRwL27kSRQDh",
+	"8qH+nRwMgwew7c5JFHMlYvhkMLtlOmvYDGqqvhNT9V27czUxwvCpQ+1/zjJbKfMdQuUt87iQ+mHq7SRv",
+	"jQ0/EHgBSoOfBh5cKMKmXasRaJtD4IFzy9SXMyvcBNxXHwIb8tjDtRYM2Q4RHEXtCEkE4fEti8HkXKh7",
+	"JsB8UfTS2ZAC0SSZkbxzSSIehtqplbBquShDrCe1C5QSyhzt2oBQ1DESdHaw2r8aWU/zQerR9PoXVWV3",
+	"QLlBr+JL1w2f0mRwo6hDsR7X2sygRJhLLQalEt0rKYiGEIdg4pFwCMIHEjgL3ppA6TQkUephK5CdLVWZ",
+	"vYz12fBxb6OZQ74fYVPU28Y4k0oq63sg7Sd5N6TxQKqf0lIfgRQQDsuVsBfptI+ugjmllUFytUeKTc/J",
+	"AR6rwGi7gGnuhWEkxv6ey8fKI8TKSpily9Ct7Z8JEx+XW9YB43ZJhyZMIU6galH688KCFus4rTgI657S",
+	"lKJqpjQndj1aYC/aZuKuXIURSJVki7aGA48KcAMmgIlASeKVF2OTn7KFrUiD2qV2rg2PioCSvwWjMbmR",
+	"MYB0yGvOfB2QrgisRvTvyrnKgnPIi8EPZA+NlgUifdxqNVtlJHrhlzRhsRHI/1X74oI37QYMpzrxT+Fs",
+	"eN5C1uR2vSPFqbpD95ieDE69M1+xreyUX+hByGvpN4rJiY3usO11/CPAL92ud+q7Z3A+dFu0PbDsUH0z",
+	"5kyN9N/dLum0yOl594S0WriflEmlpZry2QVV55QGZLVrmAEsYK42AqSw+U1YArwcZbbsJ/ttuZ8gV5E2",
+	"625TbSe4st5pz/jZ54iyIo2Ex8awl3dMO+oFqhViVuREdizDkdAJTyxWKIXZjKt05FuWPjgwqj+NQQcl",
+	"XqaRqDoCFcNv8d0e47Jn2s2A3z9s3jKcA7HVuBgCYboqI1GlMl2BYywdDEZUgfgl1kS7ZTrSkXH9fZO8",
+	"VGirl6NrxBtTADYWOui2zrPE5R6ieE/SO2D9w2r9/EV2N0+onW9AKGsTwaU0r5yOVdGk2vTkEQMK9kzm",
+	"y2AydUGiSgvKF/keA/WNFP7yPR1VDW1ee47v4LD7cIndhkuQHAurz/8ypjevXy03hqTtv2OgvikHz6cs",
+	"44jOomalONQsCwLXWQ7dUhtJjvRvaSHZk6A9CfqaSNDTWHG2oiFVMnR9Gw+moXjjksBW9ObbLCxMmBsF",
+	"94DBpSmVweQd7fa3AeYmpfCW6R6QwiGMS3xakH55bIwISlI9In2cAsVmGoZ8aoTmX1GqT1OnHAyHJVRq",
+	"gdkAe5k4q7OvNhdnhzjhdnJsJc06Pa6gWbVx1qQeP0rMzp6M/6XIuJl2T87nyHl9EbS9hgj6LsYCnlgN",
+	"4Addwe6ppVdNKx6F8xhBFhHTlTCJQiqh2l3whgYhSV8jBz9yIuFBPrc/HTo6rQp8bdUW9B58HfGAdN/n",
+	"OrmRRDQWoFiJwmRBKEtTvXVGtTXL2IF7AcNs7FwObhgwncOn/YdNYnwZitGU+yXQ7PI+3eRXFB82QBbW",
+	"+B5oTP78s2kpRvMtncCnTw6Z8SQNJVEvmHr55jkmkdiq+M01CT5S0XN6BG3v+Ng99RU5hrOhS9uDlmt9",
+	"nKf0bJCR4xucA8sHMC512460IXjjX2qNumJAutT8wh7THly4+dVGYe2cSOH8mzANz+05T2KopCGvGyf2",
+	"JZOKChtqAUqe1JC6Y3zfDX5uhm2PaDLdU8VtxM4itFfIngymc5Rhb8/8kuyZxbtZm2iXi30rk8CuYcLv",
+	"jWWhOPMlEm4hgzAkASOJtViek37AeomA/iLR/R5n2ZLoFtT9VRlkesa/XAbZ51SEtgZdfQebg65Trpn8",
+	"wqCEUC3YyuehbTv5fM+AHp0BfSPM52ks2Ruj4OcwV5uSYatsyOSg2+5kdXoOmxUW5V3ymS9Bqt8MzR7R",
+	"7Lwnho9ODK0leE8U9/bg7aX/fCf19YLDzRf5iDw55krWlyQQItFVatBjmM+RMy/Z2DyTDMd1HF4h8EEH",
+	"9b0OGAji8Ykpi4iVNm1BXIyh4Cx9u9TS+yrrxv4kAej2aB8n7NrsbkXUdbqG7MBxKXk3Utliiv2bt42B",
+	"r1pFFpAviceF/DwR+elqTO1XNAzaHAFD8CsvST+uu5AdhqGjy7UXUV1/PvXAVvpfBzSkTLcgz6UANY+6",
+	"5d7aNVKhFjy6hX4863pvs6b36TztY8vOTwcn9Njr+u4RdIZul7YH7rl35runcDI8pt3BkddRx4zkZn6U",
+	"fDZoxIXEo3Ia6pZF7giLB9JqnpyWHshc3rOWCtqtFvnxO3KAmcXh7NAhVgZoHyvgtv86amElaWmauGgf",
+	"cs+nM6EbxKq/egHr6VzfxsVR61O2dMxQ1qXu9fMe4IPC4OYJJv3mnuFJRlyYlhTtfBvdRgdLRaVwfNFo",
+	"QXvYoUfqso59twsnQ/eMng/cltf2O3A07NLjAfKVh17gIxM5hq5/5HUGbpu2zt3u8AzcM//Uc08Gx7Q7",
+	"PIKO3/YU3ym2wM8fd3kAxUenoWudK8bz4s1LFzfUarVa3Q6S8dkEsAXabx83OBWEjFyNSQMZIhmUZMkd",
+	"N9snpRChjmHx/aNm+6zq9Wq4q/xKl81caz2GMv3j6r1te3rR6LTT+2pcrHdb6uzLkgWrKEWJCLxAKUyl",
+	"er0KG3LhHg9PWm6Xng7cM+/cdy30KeDb1LVnmOFqp16a/v4tePOCTABaJ81w3TgBO+zyeNdfbQ04JLzk",
+	"AOU3U4FQl4bTNQ9MoQMn7dnt6BoNKDOO+VSJlVOKkmCUSPAPHYIoZUrUaIJQauYzQLF9ROye5e5Z7p7l",
+	"7lnuN8ByazLcKhuVYRF7o9QuLfXMHuuu+Pk2VQUKQsDzjEr8uaFboKJmpMdj3yZaxuABFo3EKskifyIX",
+	"Os1UmFJ1MyczTt2yoWmFkdljKg1VtvRyQEMrW9yyEKj1d1v7kyZk1oBg+P0lmejCU1Q3HDA/k0DcMgxO",
+	"4vcQm1H72nwW+OmQmafc9JGimAVLyT0PfIIZpIXn6ue+zn01Y2qPiAApQ6xobUtr8djHStLYOeWW2Qlp",
+	"FMWpIx/fIZwRmkju6kdKUotCysRlFpBlRr9l1FbsIlk0gOFwz3QRLxuuOvNCIBjmv9BPRrdi0A6I6qxW",
+	"Q2ve6V1uGZJl++lumeNaIs9Uku0JyLESNRoDyu56MqZMDE2i1hDUu4p9vL/+J3Ledqd15CLvXZsWm4N5",
+	"xBgrS3f2wvBeGN4LwzsShvei8JcuCpvrrk3wy4nY0fvW+ZzX+gzOhy1FXNTaXKwldkZPBq4lU4qC5Xpx",
+	"1iFNlUxHgd3SlcUodG1ekmwFV6vL1q7NcipbTRnhR7sYMxGNDiW6E/dxfk/ppda3h7Kuld7qqi7L7Y/P",
+	"lRy8Y7UDvYSYYlCQ0JW0zxOZGh1NkRaLnYxLFMrVCfbzsUjklRTGyok+4Jlxg2L9VsaxUuuE3mnFRHeA",
+	"WZCE/8EDP7Nn7iw8dm8J3Qt/e+HvCYQ/pFp74e+vbgdF283eGPr1JioovruN5TUVWnTH9XJP6ZjrVr0x",
+	"YIdeGgoygJCzEZHclMZTE6Qirg2bypWhV7/PsJZc2iiu1Cf6Znt36LLeNoZ9KHUhi5n6HiZc52WXtCxL",
+	"o25PbK2G7uCYul3vxHfPlJ5xTlsD/aSrOLca2rD6dT5YX9uIA+YFEQ0r6+jo3tAbY9bWoKgWQXPdon2z",
+	"pHqNnpa79tEMXCMWFN+frxKcWtOflUZ2lsZq/qInfqJITb3tx4nTxJ2tiNIshGQ+E2Y9u47N/Lx9WTeS",
+	"y4dokdfM3si3imsGQnKFA7+hGIu9V02LIaexbA2SqzeB+XgATvZ1fatG2TRtWxs+5pPcRGZe41/xCxOL",
+	"mZAwWW+8dAC7kZjfB0pAmd/NqkE7+UXmBzEDZ/XiP9na9kpmQ5HtbHgKbtc/8dxzJLNGZmsNzqnC1pCy",
+	"Xp0EjEwT6GymBwiQSdQbAqyngJbWxBcSIk1erHrUaHWPz+jJ+dCFlt9yu8Nhx6XH3YF7dNz1W+dnXeic",
+	"KR3A5wx6Fafc/rcZunHRkMAokz3P9sqsr40szzGxl6og2FIFXQbJtQQ/FWa7NeLokFitjqKz9OkbiKHj",
+	"ljGlHb/1D49TJtkwIspmxDQlUhhmvdqldfn1J2mhZFdh9yDUH2p/eFraLas8320d3bI+Yi/WbLPN1nuS",
+	"98xARRPWlVlbsanwM3HLMv4uCq2JnwkiaAgOobp8HDDTfKlJfgzu4Zb1cxyiT3BYBtM8GzQl6LSTG7sX",
+	"mXbtVBB6y7IOuVYO6bQ6Wb0P/K3aq4yg/qT1PXbIIWvT4UrCUY9UPGLbpL2MsZcx9jLGVyNj1CIbVTo2",
+	"kmxHsS5P5//ua8x8fv+d+qqz1uH9SCVM6ayyKzk3LLam6FRhlVgz3cAQcnKgLRTo+UaroEOmY442tOkY",
+	"2GFmTctRK4JoSxQKaqkDp86i50zi6ZBQkiK7EYw8GseBCYQbAQPdXtL20HVM9/sSk5wVRLbTzffscs8u",
+	"9+zyG2SXe7fSbmPsN2RaOw+wzzG954bs7DjM5YoY8mg42AA8jsU1DZFDDqlYaoFD/s4HStXXrVa1ydwo",
+	"58hqqSd1PZ7WOenjuGhhMDP1l9boudITb6iZ7yzKZc9K96x0z0r3rHQfofE1RGgYplGTdZfpls89yjwI",
+	"H5nLWqZqK4vRGIieOMyxXBN6qpXONHHtngc++Gsw10uSe2VMRc8Gr/V1nW2dUDelIk2qO7Sl851CiIlV",
+	"klMrv2nbmOLLnGkdN7Jn4HsGvmfgewa+Z+B7Br5GGXPkGbtWvUvYewzY7mq3GeoJE4tWZDQQD/GILNcf",
+	"0YBdkkCSGESitOzpGGJdDtG8GCeMCMmjyIgBOiWEcd3/UU6VsDDP+fWny7Xqa7XtPUves+Q9S96z5D1L",
+	"3rPkdbI2ZTybY2E19WrDnmvEkpd0+hcAupWb6YdcHjtuOys/VfS43erjxI+b3aUR5DssJatuoJclVKzJ",
+	"19Zh5TZHxCTJ/C/jsRxPA+bPt/pcs0OnObq3dhjyNy6k5ke1O3R2THqYz+NeyEd4Ren6csQQXzBkWfOb",
+	"4Ql0aHfgtnPZ+ucD99Q78Y+hOzzS2fopGe3UCLw1t7w69NYC2zcRfBtlmG1pT/rTqryrKon9RvLYhGnk",
+	"jVyBtCEe9leFGORgOubEo4yEfKTwm8pbxpkHOnyEMjFViJ/GnZqeyP28zNRvkitsJzCKFTMgv/PBLZNj",
+	"YERjUmEtzwTRIKc7XADRcEgO7gIsd4kvOSRhPsQ4Crl5l37jZMGvgYSJsMXWJ3SGgSiEm7AXtVk98C3D",
+	"k9OxMSOQIjfpM6GDkJGSEIXRTfKOh2F+vRckkLfMeg77Ggf7DuEx6VvlRHfwMAgF6q5N3SqzN0TCWxaI",
+	"tBdgce/6WrTqk8fbnqR3wLDRdEWM77tUR3y6KF8Nmbm8OcZjWkoQMyJHCVI6XLeOH1L0zQ05G7kCvBik",
+	"qx5E45gKUOi2Dr1dQkNXUMO6VOwRo4L/YjxrTrdar63ISs5VO4vZ4klliRVDdgaANeHsovcxml9RjKb6",
+	"ZI1zMA15PrA0J6Sq62BmgFuLNy9oBsvjOa9SPhwD9QtagGIF3TQnBk1fh6WRlRn537aX/l5QflxBebeE",
+	"am9z2GmDuJqIPieEf4Ymcc2iXNhHgd3DlzXdGMBQV2aFW2aESup5PGGSwEMgpGiSG5AKT0hfo0mfSD4n",
+	"xmN11FuWirUpfbIuADPy73ygzf3kIJBkGLBAjNHeTyWh7JYBjcNAf0cGMKLs8DIjZFaDMKvXba1vWd+0",
+	"s+7pxz39uN8kv67THa9MQNbtozYWkHfRCa9cCqpLCx6xmd2e7n8ldN+2xNvT/2+8F95OZNLnmDpdLZma",
+	"xOzSfOtpIMfY0oQYzCapg9Ih1lxzy9Cr48wZfjwuJDm4eWf6n4QgRPoJ8QOBDCvNW7plaUb1XLO9iM7I",
+	"AQ4Whcm8dWlC47skOnSwn94tQ5OULoTe0Xl3goxpOCR0SmdkGPMJ+Q/E3JmvPWSLlJAP16/L2EvOLv8O",
+	"T/PRbfO7s4ubm+tNuA8hsicwZfzsJfQiiD0ctdFpNZyGPtT8r8fqRO4hpiPQLjz1sDcazPkg251SR15t",
+	"J6nO5Nc8oFAmUD2LdX/H39RhiGIRuLMqVyIwv5brUb1f7mg9rvqk3HOvYxuSGMMwK5Lds2aAa/NHye9A",
+	"IW90+jevc/f38+m/uw//aA/enk1eH4nrE/mvVvLqmL9U14FzI1XICgw858OhAraVn3/K+Zt7C8fdrXQ6",
+	"R7VOW0T1Dhtl6jjwFFSn3PcIx1kHSMuHrMu8FR1Y7d8o0hgkqn+1Cr678Y3gQSHPyfylEzojAsLws6lq",
+	"1ezz+Z+GiH16biBvs8irBZfre7NvJeSl1HtdOomybETRtG5bixpaO6891KysFSWl/UsMS81prDKtJfdM",
+	"6LJ+fMp0N7M7gMi041C6oLjQHh5dGkaAFKQ/z4H65KDVbLZbrcPLgktLvX3L+kXGlL7cytxAfMp0Y5J5",
+	"ItC/ZQd8EkglV0+AskwWcdCZpISGccyTkU67tgszoWsoZDRv2ZXedho2jjou7hr7nRyRPj7XVWjCkE/B",
+	"7+tqM3pJRlQiDMBXkD6msU/+SLikSh23OEAOtJZc3Ie5T9FTH/Xwo/7hgspMDlCY6s/Rx/5hhS5N3pdL",
+	"QeKWiTGf4poYTLN6N0INgdnfJXLSDeTFpHcGU55EHd+tELMJd7Dbf5TG9Huhbi/U7YW6FULdBkhbaYtX",
+	"dJmKOa4UhljlnvHp3khjjDRfqc3lJu8bUKK6BkUd+64ufxMh1MqTyw0wC5GDIWWXWRieelBunVEMvSKG",
+	"8PMYKSoCCHFxjxM9GFK2ovisORrT/z6KuZ94koxinkSV7fj1Sz186Ql74SeS99LaCEMaCljP+l6HC1cx",
+	"YMOvDIBZnWHhZC4ap96534L20M1i1c/gZOiq8c+9lt+GzrCRfanL5g/OoOO12+6p3x26XcUFz+Dcc7Ny",
+	"9SeQ+0Ydsf7wyD8Ztulxxz3z2uB2B6fgntOjodsZtL2Wfw5nw9NCHwI/pkO5fuTJ5+nmvZ6l4GuwDewo",
+	"DNIQJ0tOPSppyEcbh0BeoYKCDDpQShUCgWlTY9BfQZST/gtbbecJA5kkQhKF6dga0hujuxObXKLUij/0",
+	"BjHXAXpV4XmaSzxdbN5fErfro2ktxHzENpN7ev410fM6QFOlJFg6tI8j/AJ6tWWRfUXpfRm7KYrsaUif",
+	"DyFIKDOI6m7Beg5tWGM8rYWRCMi6qvUSAYWSFjHIIAbs3syEBOqXMJbvceLNGEt1smt3cSd6In/fXfAJ",
+	"09T0HdQFWKdcq/yFQT1FUoehLsu8/hGkgcQt45D2fPEb44t/aZ74RFGs69OIzx/Bik4oo0bl86BGNGCH",
+	"zSwodUJnSHtu2QCIAIlRqpov+n1ywDhKVDo/V4eV6uoREIrPEEy6PdfdNpLUHEU9jeYxI0j3lHtbym2v",
+	"dDnt3knbx85OaHcajLqn4d9yJOpWOtTzCfeTEFyhsxKqfSEK4K68mLNAiav65cwFo2NCvDAAJolOHFVc",
+	"gME95lXJJGbgk4O+fqOn3+gJkH0i6AxrFGHABmfIPdB16h82iRJ8+3qJPTsrhnDgp1m2helICbJSNn6D",
+	"g9zYbW7t5Uca2Au5fkXRKVMuyD2HlmnmfOZ1fPcIukP7rOE0zAloCjU4G57TM3CPvbave9ae+6fU7QxO",
+	"vDa0hl3abmefZIdmKaxPJfVAAYl2eTfGUkbi4vlzSDquF/LEb1J9ZaZrJvimVXIj8u7QXTvl8V3Iqa8L",
+	"HEFPxgENUwaCfuuAjXqY5a1PaDLRhxFNewMqAEdQNDTgTDQujj85jYD5EAHz9UkqmLNuYgyNQRdxu6Uo",
+	"L1/4tbU2ZZy70AoaaYFmH9pXKas+E0RjWHpYNTTczWTWshC2G3pv5NUFMkOHEmIiARNN1CsTLbCKfPb+",
+	"hY5Vz/e2Rd+Bgk/jMTCZJLlXekZC7R/qGHmDILeMMp9oHCcWx/VwAyCIFVgdVQ1qPim2N+s7t6xvP5x/",
+	"RMIg3QnB6dX/JiB0sJzgeiZ0Od8yi4NYacHMWcTLufEPm+TvCqPEhQlju2U6js2Gtgk+lEhp9WBZ0FoW",
+	"yKZesYFsl5hMlrAwmARK3MDP9YgHbvvQlI9Te8GYOTVw+vIlKSzfrEQgtZ6OeQhEN0IXZRszi1K7C5iE",
+	"EcQYVTcGpsMVTRqcRxnjeDExUG8MflrKTsEQvVc3ddzKrj9h+J45q1tWZEp99dU0DiS4Sim5JCHQe7QF",
+	"8gS1oDuASJeiRyal9lsVb1fOdjZUPZ6M42BFCPPnF8pzPguLecUU3XqUkMG9MPFVCROEWhGVHEwDOUbK",
+	"gM/VoR7+5Uz1X1lfsJtdiDaLmhLjMhgaLF6tLyk2ZYurG6+TZnsiEQjPuvaqhHgSMKXGZ5lvExqESvph",
+	"8lIrQPmZt1SD3uaG2pkypLck1Op8OhONi1Mn/5uESRRSaWwlnYG2Krknw9NWdW6zPZhs0KNW8dfisNZU",
+	"5Z62ztpud3DuuWd+C9xs0FNY31pXekx7FWMLFSMPw0+raBRyZdLLI+8z0CKmPRGqHRkg2+SPPBBq3Otl",
+	"Lyl52TQENPBppPmHAGuLmREM6GJpZXXg5cXFblYg7aZW7G8IX3csqu1JXVEA2ss6u4903wXBXBRf0Ffn",
+	"JnFYLbP8woB8uH5dVVVgQn3QXV3SdLi0k5suVWB7nqLZl2bfYvSn74N/STCVxlqGtUOwSd7lAyHkmIt8",
+	"BdJiRER1VD2WiP6g9rezuO/yDCKbDfTH0b/l+f0/W4O37cnPp9Hrjrg+m/6r631/Mvzb8e9XrRXZQCs/",
+	"rxHIbPdeFcycVsnGBMK9pFIW/JxiXnZQn8uNv4ituVTmSneMTYQRIHXp03cf3huNwaZrLeoItFo3yJJC",
+	"HysD0pt5oUkmrEjOq5PGVqfcvpIGgSl63cvq/GvDB14E+D1vTOMRrq5eAkEhmbTylvY4t0w7iFLQe2J9",
+	"wN4WuU5CMFbptNaxx304vCBUkhCo0DZ0BOlbdtDXsG1N6L5O6wbkpRkfPOj7icYd6KW/9g+dW6YBGNk+",
+	"YTCiyE8P+vbPnn7eN+WgJZlwIYmccuKDF0xoeMvMLg76+tWe5LwXxeAFAvqHtn/qgAogFjlw2ebv3iQQ",
+	"E4zGObwkBiWIQQkdnsMZ6UdcSIXLvYjORn31/Rz22P3rF9B3YDPsTQkhHAuPtOidMAucs9eQg7Vy7at1",
+	"pzxR29Ty/jXRs81J12fLg/+GucBecXp8xakuL7HClw4gczFcrVpHeke9O6pooiJhAVPT6g8viVA6DQ2J",
+	"pA8gHEvJjNOE8JgwzsB2v9SpblbviYGi7XdSod7oKX7US3ui5GF9MPP5u6syd58sZ3fXwY/6OrG6JV5o",
+	"tlUbr/BiNoCYvIu5BE9uGMYo6UMv8BE+bXcpt0uPB27XO/HdMzgduue0NdBVK7pDBdLrRZpvkh2bg7o1",
+	"smTzaZvfSLpsYcs7zJvdmshU5cHmbvRJ82G/UGTaCDUeMU91T8PKadgm17Q0M3S+FsU+RfSLSRHNX812",
+	"Mt3aSaOmzWo27yWq8kIGYaj01MTkuOTSRysTRLeiuPtE0a82UXQjsF2WMTpPohZNuEVQe/w2unvOsx3n",
+	"+Ta4zhPZlTfAv8+fjXlpWtatyIQkB912Z2kCuMmL3B2z2a7OzTWoP+pkR+ZW/ohZknuq9vhULc1K3FO3",
+	"fXrijuR3OYtgiUk2V0pMkIOEBX8kQBQiisNtzK3vcdavqJ/Eo+Z7Nx7f0qgOfH1DI173N2VnlAYgd2Zm",
+	"XIY4y02I6qq+nIp6jU0g7Suy222JiBsczjrWMgU2e2PZl2gskxo7N+e1G5nK1JdbW8o2Iyx7Q9nXbiir",
+	"BbJr2Mkscaoykxk4+7L0yS+Hzn8TNP5pTVM1IP6vYpnaAXF/MnHxKzJLfTlkZN4YtCcne1vQVuLpSiuQ",
+	"IAnzMfuoKJaiVovp0UbNjSDW4LiFhejpGnnYzdpoPItYy0LxbGm8v0Y8ntlclYG9dh3AxzZurW3Y+qZs",
+	"Wo9gzqpPAZabur4EM9eOoLwuzH59JrKnIgc1D3YN89resvYFWtY2lVo2sadtbUrbm9G+OTPaDi1oy4xn",
+	"X6rh7Cun/n91yv+k9rZvzNT2pGa2Ih7WRY+vz9L2ldOdOSvdnv584wa6ulKuoMwf8IfnXsi9OyznWaqf",
+	"/5Jm/vdvrt5+/90v//y/Cqn75AD785tRen6A+/P7eWJH3ljxGAsdyCGPJ88EwRnJkMdTGvuEEp8i3aRE",
+	"BhMsR+SohwSoN1bPHD2AKRwsgkkSUsljO5BDKEkEHQERM+bpSgtpIaQ4wS7TaHCj8pb5dHZBpopkkhgY",
+	"TGkodA3ptpAuH7qYzq6+0pZFW1JBjz+mUQSlHU6u/HvKPLjRh/ECT3QLgmzqia1PKvITm7U8ankAdUAK",
+	"pGy3dfeEng7cblr7tk1tFbUTjGy1G3Iaw5hPllBxds915/oTpyF5+mLH7ZwUXsQL6cV8KhoX7U53o4Mq",
+	"I6y/Kt6t7xmrRCNsTOnsr27dU4iqSyvqAyriaI60GAhYQVpM6dT1e3SbLy6znuEkkIJ4iZB8ArF4pp7Y",
+	"f+EjPmXlVv4bO/kTWfnTurGP0rHb7G5F026c1x7XM5GuqWoR9tW6joYVJ5BWHTC9bkr9HCFlT9gj3JPB",
+	"faXw1r5odRS1WUcAzR/hRePEP4Wz4XkLKaHb9Y4UYewOXVsGXFHJ8oLb5cVVcFDbmEj3YOrCydA9o+cD",
+	"1+YXdOkxirfwIHt+Aj0UyHMk9FihhDnutYXliMeShmtWF8/qs3TUP7ikeD+LRcTLS4e3W7lK4aNB46KT",
+	"qxGu/43VwW3zJ13AULEDFshenQI0y0R2e+uJUORS4wdnkgvuWm3TNCWQwKit5N7qHp/Rk/OhCy2/5XaH",
+	"w45Lj7sD9+i467fOz7rQOesUu0mt74wySL/aGZXh+TfgjBIZobfcKf1puZEgw9aG06BR0LuD2SL3Ss2/",
+	"pSzsH1oc1SDgEI0m5MP1a4dYwHEM6XeQADq66phDLJI4xPTVOIggdhUI2x+UHCzS9y6J286ac+haYgrH",
+	"iZ8AQR3gQC1EURECzC/vNGpAaPtmo3uCuSeYT0Qwa5LL6nrI+HhvMNmpwVakBGY3xHibkqwFCv481zkK",
+	"MWlnNSiv0PNroT7fmVWRKas9WsOHrQGZNUG6ZbqZuR2hJ+kdYC16qn3KVIgpj31di35M74G0W0Ry0u6c",
+	"3TJvTGPqqUXawowhn0LselQACUFKiB1CGUmiqPirXsgt84NRIE0LJzsV1p+cAr3rHzbJS+qN1a6iRIzB",
+	"VxPnGjgNg1jI5i3bsiuswdUXuTt6Eht4Ce0a1Aw7ze3hMXvG7hnwngHvGfDeY/FVeCy27Qql3a/Id1I+",
+	"y+OUMz6q6pcXHNRatRa4mfhQ6lq5ASkMqx8BU7wR/IzpF0QF5Nm6Ja8ggVRc1oPLonzhc9CVqLHZYVAS",
+	"C3KtNlHKcbfjSel1XDT+ededvDv/47oj3p/e/3o0+/fZ4O0yylSXpuSXvSQcL3d1+1CnrwznEUo1aH8W",
+	"NM+cTjvF7u+CMLTtqnC6Z7qKNJrq7o0XI9+WVVt91AdWKDm8ZSJgHqTF2KdUkJAKif5N8B2SRCiWc/Rr",
+	"YrX7zOhv9oVtcbVHNXOuCBqCY84Yf3kmFMHxuJBNgjxaUdppwHw+JYG4Zbr1i56WyGngATmwHlTtKtWS",
+	"H74iiNJkcHhtqKIzcZjqClEM9wFMjRs5ULNOokSavdvbILZHozoz20G4ecve8uIp6sMbBfeg1kFgEskZ",
+	"9uptEt22y0pn2G9X07FBCH1zIOZu0tkoGQYskGAnsYXuUWeaq4pfptXo2FNDrF7pvSxqNHMxRnr/8zuu",
+	"zgzB8yt4THwY0iSUqUxuPCYDzkOgTHtqNgmA342TRbc2wELya9R7dxoDGqILuyAZN49PS18uV3W6c6pO",
+	"4asNdR9893RwQo+9ru8eQcc0eT33znz3FE6Gx7Q7OPI6il7dBUy9beBFQQDEAfd7gD9ny8yeCEnj/BZa",
+	"7UZOcdBNKdUvyUByqdSvwuEclZ+kpA+9xddbzU75WZaNXHHs5fpIdy7oickkNsFU7YGOFnCPhyctt0tP",
+	"B+6Zd+67VkdUKuJcto6Twnq9LglF9KsUFFJSgz2y0Ig+ppJMeRL6ZAD48+FefHjKICfFRFOiy/h0zUiE",
+	"vCCwgvsLwd0wYHc75v5XZBiDGBPOwMWwJjWHhq+Qj+blAlw1ajgkYEU7m7ZmXCo+iaYHlPyRHWkGNoQp",
+	"mQRM8c8m+QFhOD+yJXQOihuW/SM3wxiMJuYmFHkhrjLQuoQ2WDSX87kbwV+rI9yWY8BDhF1iymwcJzby",
+	"Z7VZ5zmNgued54EfPYcHDVtuyEcB+x8u5f+lA+82abU6J5LGI5Afrl/93//T+WHi/Z/ODzW0EbPjCsqi",
+	"LntPOL4yveONklkpYqwXBt4dQZjBu3xcBcQ0l94xBfpeR2RqUqPtfkWbAsr/zLa2LpCkS0JHNGDYAZIw",
+	"7vJI04m+ed7LOmD3CY+z35WQHcX8PlA8HPySZKcbPV3mj95ZttPekL43pO8N6XtD+hebBLgtgzKkcztn",
+	"+wpelBL2R+RGjOiE2pWsqYQtkYzzpPKqR5kSVXVfYsO5DqrYVUl4lG0iD3umtGdKe6a0Z0p7prQ+U0qJ",
+	"56OypYQ9jpL0kq2lI8kiXM8FMtm17dnHnn3s2ceefezZx/rsIyWeu2YfkscwjDmTzxFdxfM/Jb8DVp3Q",
+	"gamflGQfEjHmU6Ft44zw2IeYfLh+3STvkkEYeE1yRWKQQQy+aWLsEDSj+zGPIh0ErEkfPlGLwFJA7Rbp",
+	"4796I87KygH9CPImXcQv6s3G47X1rmisvTYlr0+A1QeFWqek3WqRH7+r2ULcVmvAFiW9FQ18avUbdxoI",
+	"KY2Lxh9H/5bn9/9sDd62Jz+fRq874vps+q+u9/3J8G/Hv1+11vcX6GusIHkIDZu7C+pSlPYac/zIGWzj",
+	"wAMviRGcfvtYDO2hOozCQHWK5ym8z2F6hKhWlg4w527LISjB61N4lWLA6ps0oRYRleMs0kLDwXwId/7O",
+	"J/ThNbCRHDcuTrpOYxIw+8/2CdaUUSfTuGj8v9+u3H9T9z8t97znfvzv/ypLai2hXLHlfxW1GfA5Sqea",
+	"vvBhSqrc9CSMdw/D4mwG9QFlnM0mPBG3zKNhCLFwyNW7V+QOZuJQ0bGhcSWqpwEbpZ/q8KBc0sMts1kP",
+	"KxMeSEW+wy0z37FngljpiqB0pc05QpLp2Ax18+4ZtkwuBC+l5SGMED+hM4wJMukNRYlNhwLd0yDESCAH",
+	"w4UCNsJlTA4vSd+Sw77OZpiOIQa7N0bAKA0me+KWpe/jyPqx3z9skrdcjnErOvQLfDUUI1QnipAhDULR",
+	"vGX9XOyN+zPM+uoDC3QXhCo+E5sqHNIGZ93BjMQQhXRmKmxgRgahTEyNh1eDD2FmERMeQ5Nc4XNBOq2O",
+	"jhjTeKPusa/4cMBGfZIwGYQKlLRjmkZRjJU8MPI0Jn3zg99X94sOac5ulXDEXf0IA7YwIxEL9HIhXcVw",
+	"8PyEUapyfiKdKw+3bEC9O0XRmX9JIh6GJJBqySQFV6KhlYxACtLXonMPwbxPJMcKwBqa9LaoJP0fX74n",
+	"pYiFqmX/MjsFDIPDY7xlWEsYE9gBA9SwbJ4Z1aNxHBitMYvcTZNo+jo8tyw87F1IPchxdzXclqVKry1x",
+	"2ir/JfVW4lcJkzq1S3FlmNBACQ2B/F+jODTth1ktJf2AvJbIYwqK09rcdCdhwsWzrVMLtbP7qlSbatEl",
+	"gtY4UPA7s1ULeKy4leaOTmPZGrCMisFshBFd2srrDNq0de6eDU/B7fonnns+OKZud3gEHb/ttQbndBPx",
+	"rnDz1vxeR92vKaqlyrPdof2pZ8Hu33dHP50/tP4+PX0ddf7Bjr/zzt747WvZ/Zc4+XHcwg8gElpU2anm",
+	"nRWrWaJ51y4LpmlGlSipHmK+uQf+XofeWIeuISJ/JWEumUT+5yfnz8ZVFPwMs6tEiaq/fVS/fAc0hjj9",
+	"pSC3I9vKtOBhzCcFVbmGKJ/p6rkQmVK1PePR1XWE7Io0wGdiQjhzdDcAlJkw0h6pgpGID7qtrhGLpzFn",
+	"I8IZHGrJVktR9bm/Zf6G96/Q6g3ff/y6iF8eB3Kyr5EKXijyeGEjgN0TOB26XXo2cM+9lu+2oTM8ot3B",
+	"sXfiV0zTNtOY0mIZI8B5rahamFjMhITJeuOlA9iNWLF1fjerBu3kF5kfxAycwtlfmEtne8zYrkJqqUXM",
+	"Na3OPmdQZetu/9sMrfR3bdA2eILH+vlN64bBd3fI4D+breiRzD+ZNscNIdzCELSG+2+hTJk6yXnl0R7u",
+	"M6xX5mH1SEy41IJUWSbOtvahNUxAFrTE8z/tn8tM2CDH2ETDWEN0BGsgsCCFs2CgOaBsRsLgPvW6HJbZ",
+	"bPpXL65/efvqpvfh+nX/MDV/l3G4D2aJV9q4EoQKCLZ2alpLjT3e7bXE0nVWYJw2qGyKck8i4X0splCD",
+	"d4c1Us2p7dLsSnwQ6AHJA1zR9DpPEUvsrLmlVaPSOveZwyFJH5YVoCSSPhAluZGAkQhiD5jcqKnUe5xn",
+	"32/8H1fv1fVZH71mp4/Wnuk9fVhdDQ9B4JsohScNEO6qKVM5elQkAb2nD19Ct6USAKwDTl9f16RdYFyN",
+	"A1pWbkHSh33noy+p85FEnKxVDx5pSK2WR5I+bN7uaCOqsW919LW2OqoDkEvaHBlCs6B4aGj6ItuMfCFk",
+	"+q9Mop+m4uX6IP3VtyfanlhvKNttLM59fe2IvhA6YdsK7enFN9xSaAPxETuyuGLGvCUBa9dAfaHLVT0T",
+	"pqsOH5oeIGlwWs78YuO50OOYT8sIGBko8gLCwffRlCVQGo35VHcJNqXZAwk6Fs2nM3JAicBz192CjItP",
+	"PZnGgU1JxPiqmE/FYZNcYZQW+Ho6Jd3KOABfx6WZ2CFFP3WT4juIZCHGyoQx4agz5lXp0B/UUdzMmLcb",
+	"TXrHcS0dt9V+r+jNsSE5Pp0VHjachjqlJAYTR4H0z1C5lnvWPu+4XXo0cM+8ru9a2nfutfysTRL4vcEs",
+	"daNd+DRAr6Pu8dM9a+W8SH8kkGiHHF4x9gBq1TD+2rOuSkGYMc8hepK/uvlInYNBxPXL65Qh/XJH/avM",
+	"A3+Q+gAdxPKAhllkYx7XFGrrfx86Bpm1aVaBRIX7IcOinfP4Lw0J8q7Ux8ODv5r2vCPZP2s4tzbKbFPQ",
+	"PhFGBluvm5Z6Pd9KSwDG7mLTLIWGw2G5L+MDTvNEfbNwj5YSBIKoA6xyvKpna7fMulYvf1o6a9qoSh9Y",
+	"ZeVF/fjp2lWto3rYcF2Eu/81o5iERh0ENGx7Hf8I3C6GkngnvnsGp0P3nLYG+kl3mO35e5hw7RdDOoQu",
+	"PavVPpp7RwHiav8O3t034d9JDGJaSqNWtblzR5MLDUsZAlA20zhHrlLCod+Zox1oSbi4Zepl0jev9p30",
+	"pX6GJn1ygDkemfxuwvd1GsRAAJOH1WVUFRg8qWvJ4tLvlMEcKhn0+IkyIN9znfSdVsGmbsjZyBXgxSBd",
+	"9SAax1TAPArVQogn9lAtOYsNrB25c9uOqNQ5wUqbh9gmpmrvh6r2QyWiEN61Ft3Kyzy1/FFa7FFkCAOz",
+	"MOcqwqqZARvZTKUmeaHz3WzZID0yRngICNVYB93W+WGV32ozmrR3XH2tjqtNINipCjrCCq85NjihMyWc",
+	"Xyrmq5P0ILQu1G5lhN1n8XT95cn93ra9U314Eyz5HJ6wJinvUDa1dX2sK0wHMUy05Wldx9gOuMF2UU+I",
+	"WH9vIm7VQo4ndpA9Ankxp1CLwhzPU5jObiiMcaLtKc1Xyv5TT9gWAqx2VT0Hvbhq8x1mRWAUfqol28qW",
+	"mCakcxJsHygPs7PJQS4o/1B3d/E4E0ol92MeuT6fMtEkx60j0jflnRiXPY+zYTBKYvD7absRzuCSHLc6",
+	"6YsJi4F6Y90mBelkILPuUjYevsyAqJsiv7Q73pHdqxF5d70IYiyvFXLqq9M2P42CER3MJDTWNy4VFlll",
+	"Zfp1PNd/y5y7LibU/MItSBtkEKhP1liaqd71gWVZGUXMsZefPzx9aHU9ygZ/Qu7RbwyBXqdb3pnlGJmq",
+	"TfN0z6FleteceR3fPYLu0D7LmOrLD+R7KqkHCrYan+oimN3EHsN2jGGmalaKFzvDNFslx03rGn4b6PaL",
+	"2fcr3Pbu2l5l75nsazjxT4/P0N3SdY8oHLnUO+u6xy0YtPzhsN0BJdMagaFxUcb3sNyZ9v5OuBI7JkBF",
+	"EsMEmOwlLFAyruKHIue1MsUpTeVJzFfFhmj6sf25NoLnj22P5DtG8l+KVbBMTSmbwYk1sAoVrzZAeakj",
+	"FSqw/LtEBAyEIAqoxKWu3EQGEHI2IpIrLHRsBy3CkskAc+USzBYiZvSNEur+YVf2DefUmXPtRTEMgwd1",
+	"Gz+/yxDaMIAbWxzzER2x5jJW+2ItPH0T7tj7DER3lXG3E3SrcKOaS3xST2o9iK4Ln19R8t4jo3bNg1uW",
+	"1JeDqn1i35fiUL1PcXkjdl/Ln2o+2jzHb2PCs3eXfq3u0rrwuSTXr5Kr/Qgyg6wvK5fn66Duf3XK/jQ+",
+	"0Hqg/9XnBO6GuO9SnKyLHl9RjuDXQVes23NPX77x/MHaUupchdL5YqSLBUs/6rqF5WWpXnOPhsSHewh5",
+	"NAEmyUF/Qu9AKcz9w0IT6Yvn6GAKx1zIi7PWWQvpkln1wriKjColHbOQgPqosjczROSRKKs2h9GITi7w",
+	"K6u1j0OZQPZ0GPQyL46TGlPnze1EQBgKhwiQJInIYGabe2dD2vNfHFWXc8PtiHzZ+CGPcxVe82PlyoaV",
+	"bDaA2O2QGNSasK2AHEMQzxmA9Uz6SRQHXsBGzYU8i7KzfMn8NFFU2PTNm3eE6+YH+QwOu3P7dlniCW7V",
+	"LlFX+jQ16+3asjqd+XvWjRkqrmiuYKwgI3oP2ap1wurUNFn3lXJlqtTmzzgzhSzk0mleIBwS0ZmCbuEQ",
+	"k3qkAFw4ueyk9JyJoMwf8Afihdy7y01kk5Y+ffz0/wcAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -5,6 +5,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
+
+	"github.com/acronis-platform/platform/internal/jobs"
 )
 
 // RunArgs is the job that does a requested billing run.
@@ -28,8 +30,14 @@ type RunWorker struct {
 func (s *Service) Worker() *RunWorker { return &RunWorker{svc: s} }
 
 // Work executes the run; a failure leaves it to River's retry, and the
-// rerun bills only what the failed one did not.
+// rerun bills only what the failed one did not. The last failure marks the
+// run failed.
 func (w *RunWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	_, err := w.svc.Execute(ctx, job.Args.RunID)
-	return err
+	if err == nil {
+		return nil
+	}
+	return jobs.Settle(ctx, job.Attempt, job.MaxAttempts, err, true, func(ctx context.Context) error {
+		return w.svc.markFailed(ctx, job.Args.RunID, err)
+	})
 }

@@ -3,7 +3,6 @@ package billing
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -591,10 +590,18 @@ func (s *Service) Request(ctx context.Context, who auth.Principal, kind string, 
 		}
 		return enqueue(tx, r.ID)
 	})
-	if err != nil && !errors.Is(err, context.Canceled) {
+	if err != nil {
 		return Run{}, err
 	}
-	return r, err
+	return r, nil
+}
+
+// markFailed ends a run that could not finish, with the reason.
+func (s *Service) markFailed(ctx context.Context, id uuid.UUID, cause error) error {
+	f, _ := json.Marshal([]Failure{{What: "run", Reason: cause.Error()}})
+	now := s.now()
+	return s.db.WithContext(ctx).Model(&Run{}).Where("id = ? AND status <> ?", id, RunCompleted).
+		Updates(map[string]any{"status": RunFailed, "failures": f, "finished_at": now, "updated_at": now}).Error
 }
 
 // storageTenants are the tenants of services with a storage item (whose

@@ -5,6 +5,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
+
+	"github.com/acronis-platform/platform/internal/jobs"
 )
 
 // SyncArgs is the job that does a requested usage sync.
@@ -27,8 +29,13 @@ type SyncWorker struct {
 // Worker returns the sync job's worker.
 func (s *Service) Worker() *SyncWorker { return &SyncWorker{svc: s} }
 
-// Work executes the sync.
+// Work executes the sync; the last failure marks it failed.
 func (w *SyncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	_, err := w.svc.Execute(ctx, job.Args.SyncID)
-	return err
+	if err == nil {
+		return nil
+	}
+	return jobs.Settle(ctx, job.Attempt, job.MaxAttempts, err, true, func(ctx context.Context) error {
+		return w.svc.markFailed(ctx, job.Args.SyncID, err)
+	})
 }

@@ -319,6 +319,14 @@ func (s *Service) readBatch(ctx context.Context, day time.Time, b batch) (int, e
 	return len(rows), nil
 }
 
+// markFailed ends a sync that could not finish, with the reason.
+func (s *Service) markFailed(ctx context.Context, id uuid.UUID, cause error) error {
+	f, _ := json.Marshal([]Failure{{Account: "sync", Reason: cause.Error()}})
+	now := s.now()
+	return s.db.WithContext(ctx).Model(&Sync{}).Where("id = ? AND status <> ?", id, StatusCompleted).
+		Updates(map[string]any{"status": StatusFailed, "failures": f, "finished_at": now, "updated_at": now}).Error
+}
+
 // RunNow records a sync and does it at once.
 func (s *Service) RunNow(ctx context.Context, who string) (Sync, error) {
 	v, err := s.New(ctx, s.db, who)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 
@@ -49,4 +50,40 @@ func TestInsertTxFollowsTheTransaction(t *testing.T) {
 	require.Equal(t, before+1, count(), "a committed transaction keeps its job")
 
 	require.Error(t, r.InsertTx(ctx, db.Gorm, jobs.CleanupArgs{}, nil), "InsertTx outside a transaction is refused")
+}
+
+func TestSettle(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("boom")
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		name          string
+		ctx           context.Context
+		attempt, max  int
+		retryable     bool
+		wantFailed    bool
+		wantRunsAgain bool
+	}{
+		{"retryable, tries left", context.Background(), 1, 3, true, false, true},
+		{"retryable, last try", context.Background(), 3, 3, true, true, false},
+		{"not retryable", context.Background(), 1, 3, false, true, false},
+		{"worker stopping", cancelled, 1, 3, false, false, true},
+		{"worker stopping on the last try", cancelled, 3, 3, false, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			failed := false
+			err := jobs.Settle(tt.ctx, tt.attempt, tt.max, boom, tt.retryable, func(ctx context.Context) error {
+				require.NoError(t, ctx.Err(), "failure is recorded even while stopping")
+				failed = true
+				return nil
+			})
+			require.Equal(t, tt.wantFailed, failed)
+			var cancelErr *river.JobCancelError
+			require.Equal(t, !tt.wantRunsAgain, errors.As(err, &cancelErr), "%v", err)
+			require.ErrorIs(t, err, boom)
+		})
+	}
 }

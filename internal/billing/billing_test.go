@@ -661,3 +661,84 @@ func TestOverageOnRequest(t *testing.T) {
 }
 
 func errsCode(err error) string { return errs.CodeOf(err) }
+
+// changeQuantity sets a service's quantity as the service layer does and
+// bills the change.
+func (b *book) changeQuantity(t *testing.T, id uuid.UUID, at string, to int) ([]billing.Invoice, []billing.Credit) {
+	t.Helper()
+	b.env.Clock.Set(mustTime(t, at))
+	var invs []billing.Invoice
+	var credits []billing.Credit
+	require.NoError(t, b.env.App.DB.Gorm.Transaction(func(tx *gorm.DB) error {
+		var old int
+		if err := tx.Table("services").Where("id = ?", id).Pluck("quantity", &old).Error; err != nil {
+			return err
+		}
+		if err := tx.Exec("UPDATE services SET quantity = ? WHERE id = ?", to, id).Error; err != nil {
+			return err
+		}
+		var err error
+		invs, credits, err = b.env.App.Billing.AdjustQuantityTx(context.Background(), tx, id, old)
+		return err
+	}))
+	return invs, credits
+}
+
+func TestQuantityChanges(t *testing.T) {
+	t.Parallel()
+	t.Run("prepaid raise mid-period is invoiced for the days left", func(t *testing.T) {
+		t.Parallel()
+		b := newBook(t, "2026-11-01T09:00:00Z", "")
+		p := b.plan(t, catalog.Prepaid, cycles("monthly", "10.00", "0.00"), false)
+		id := b.service(t, svc{plan: p, customer: b.customer(t, nil), frequency: "monthly", quantity: 1, unit: "10.00", fee: "0.00"})
+		firstInvoice(t, b, id)
+		invs, credits := b.changeQuantity(t, id, "2026-11-21T10:00:00Z", 3)
+		require.Empty(t, credits)
+		require.Len(t, invs, 1)
+		got := b.invoices(t, "kind = 'adjustment'")
+		require.Len(t, got, 1)
+		// 10.00 x 2 more x 10 of 30 days = 6.67; VAT 1.4007 -> 1.40; City 0.16675 -> 0.17
+		requireInvoice(t, got[0], want{lines: []line{{"proration", "2", "10.00", "6.67"}},
+			taxes: map[string]string{"VAT": "1.40", "City": "0.17"}, subtotal: "6.67", taxTotal: "1.57", total: "8.24"})
+	})
+	t.Run("prepaid cut is a credit taken off the next renewal", func(t *testing.T) {
+		t.Parallel()
+		b := newBook(t, "2026-11-01T09:00:00Z", "")
+		ctx := context.Background()
+		p := b.plan(t, catalog.Prepaid, cycles("monthly", "10.00", "0.00"), false)
+		id := b.service(t, svc{plan: p, customer: b.customer(t, nil), frequency: "monthly", quantity: 3, unit: "10.00", fee: "0.00"})
+		firstInvoice(t, b, id)
+		invs, credits := b.changeQuantity(t, id, "2026-11-21T10:00:00Z", 1)
+		require.Empty(t, invs)
+		require.Len(t, credits, 1)
+		require.Equal(t, "6.67", money.String(credits[0].Amount), "10.00 x 2 fewer x 10 of 30 days")
+		b.env.Clock.Set(mustTime(t, "2026-11-24T10:00:00Z"))
+		_, err := b.env.App.Billing.RunNow(ctx, "test", billing.RunRenewals, date("2026-11-24"))
+		require.NoError(t, err)
+		renewal := b.invoices(t, "kind = 'renewal'")
+		require.Len(t, renewal, 1)
+		// 10.00 - 6.67 = 3.33; VAT 0.6993 -> 0.70; City 0.08325 -> 0.08
+		requireInvoice(t, renewal[0], want{lines: []line{{"recurring", "1", "10.00", "10.00"}, {"credit", "1", "-6.67", "-6.67"}},
+			taxes: map[string]string{"VAT": "0.70", "City": "0.08"}, subtotal: "3.33", taxTotal: "0.78", total: "4.11"})
+		var left string
+		require.NoError(t, b.env.App.DB.Gorm.Raw("SELECT remaining::text FROM service_credits WHERE service_id = ?", id).Scan(&left).Error)
+		require.Equal(t, "0.00", left, "the credit is used up")
+	})
+	t.Run("post-paid month billed per stretch at each quantity", func(t *testing.T) {
+		t.Parallel()
+		b := newBook(t, "2026-11-01T09:00:00Z", "")
+		p := b.plan(t, catalog.PostpaidFixed, cycles("monthly", "10.00", "0.00"), false)
+		id := b.service(t, svc{plan: p, customer: b.customer(t, nil), frequency: "monthly", quantity: 1, unit: "10.00", fee: "0.00", start: "2026-11-01"})
+		invs, credits := b.changeQuantity(t, id, "2026-11-16T10:00:00Z", 2)
+		require.Empty(t, invs)
+		require.Empty(t, credits)
+		b.env.Clock.Set(mustTime(t, "2026-12-01T09:00:00Z"))
+		_, err := b.env.App.Billing.RunNow(context.Background(), "test", billing.RunAll, date("2026-12-01"))
+		require.NoError(t, err)
+		got := b.invoices(t, "")
+		require.Len(t, got, 1)
+		// 1 x 10.00 x 15/30 = 5.00; 2 x 10.00 x 15/30 = 10.00; VAT 3.15; City 0.375 -> 0.38
+		requireInvoice(t, got[0], want{lines: []line{{"proration", "1", "10.00", "5.00"}, {"proration", "2", "10.00", "10.00"}},
+			taxes: map[string]string{"VAT": "3.15", "City": "0.38"}, subtotal: "15.00", taxTotal: "3.53", total: "18.53"})
+	})
+}

@@ -266,6 +266,16 @@ func (s *Service) renewals(ctx context.Context, r Run, res *result) error {
 				}
 				ds[0].Then = append(ds[0].Then, overageBilled(b.ID, wt))
 			}
+			for i := range ds {
+				l, take, ok, err := s.creditLine(ctx, b, ds[i].Party, ds[i].Lines, t)
+				if err != nil {
+					return err
+				}
+				if ok {
+					ds[i].Lines = append(ds[i].Lines, l)
+					ds[i].Then = append(ds[i].Then, take)
+				}
+			}
 			units = append(units, unit{what: "service " + b.ID.String(), drafts: ds})
 		}
 		if err := s.storeAll(ctx, units, res); err != nil {
@@ -368,6 +378,14 @@ func (s *Service) billMonth(ctx context.Context, r Run, from, to time.Time, part
 	if err != nil {
 		return err
 	}
+	ids := make([]uuid.UUID, len(batch))
+	for i, b := range batch {
+		ids[i] = b.ID
+	}
+	changes, err := s.changesOf(ctx, ids)
+	if err != nil {
+		return err
+	}
 	type group struct {
 		venture, owner uuid.UUID
 		issuer         *uuid.UUID
@@ -389,7 +407,7 @@ func (s *Service) billMonth(ctx context.Context, r Run, from, to time.Time, part
 		for _, x := range t {
 			gtaxes[g][x.ID] = x
 		}
-		byGroup[g] = append(byGroup[g], monthLines(b, party, from, to, t, charges[b.PlanID], usage)...)
+		byGroup[g] = append(byGroup[g], monthLines(b, party, from, to, t, charges[b.PlanID], usage, changes[b.ID])...)
 		// A month is billed once per party (billed_periods), so its window
 		// is the month's active days, for the customer and the partner alike.
 		if overageApplies(b) {
@@ -438,7 +456,8 @@ func keys(m map[uuid.UUID]bool) []uuid.UUID {
 // price for the days it was active (prorated by days when it started or
 // ended inside the month), the setup fee in its first month, and each
 // metered charge times the month's aggregated usage.
-func monthLines(b billable, party string, from, to time.Time, taxes []Tax, charges []catalog.MeteredCharge, usage map[string]map[string][]dayValue) []Line {
+func monthLines(b billable, party string, from, to time.Time, taxes []Tax, charges []catalog.MeteredCharge, usage map[string]map[string][]dayValue,
+	changes []quantityChange) []Line {
 	start, end := from, to
 	if b.StartDate != nil && b.StartDate.After(start) {
 		start = *b.StartDate
@@ -452,21 +471,26 @@ func monthLines(b billable, party string, from, to time.Time, taxes []Tax, charg
 	}
 	id := b.ID
 	ids := taxIDs(taxes)
-	full := unit.Mul(b.quantity())
-	// The price is per cycle: a month is the cycle's share by days.
+	// The price is per cycle: a month is the cycle's share by days, per
+	// stretch of days at one quantity.
 	cycleEnd := AddCycle(from, b.months(), 1).AddDate(0, 0, -1)
-	inCycle, active := Days(from, cycleEnd), Days(start, end)
-	detail := map[string]any{"service_id": id, "plan": b.PlanName, "frequency": b.Frequency, "unit_price": money.String(unit),
-		"quantity": b.Quantity, "period": []string{dateStr(start), dateStr(end)}, "active_days": active, "days_in_period": inCycle}
-	kind := KindRecurring
-	if active < inCycle {
-		kind = KindProration
-	}
+	inCycle := Days(from, cycleEnd)
+	var detail map[string]any
 	var lines []Line
-	if unit.IsPositive() {
-		lines = append(lines, Line{Kind: kind, ServiceID: &id, Description: fmt.Sprintf("%s (%s), %s to %s", b.PlanName, b.Frequency, dateStr(start), dateStr(end)),
-			PeriodStart: day(start), PeriodEnd: day(end), Quantity: b.quantity(), UnitPrice: unit, Amount: Prorate(full, active, inCycle),
-			TaxIDs: ids, Detail: detail})
+	for _, seg := range segments(b, changes, start, end) {
+		active := Days(seg.from, seg.to)
+		qty := decimal.NewFromInt(int64(seg.quantity))
+		detail = map[string]any{"service_id": id, "plan": b.PlanName, "frequency": b.Frequency, "unit_price": money.String(unit),
+			"quantity": seg.quantity, "period": []string{dateStr(seg.from), dateStr(seg.to)}, "active_days": active, "days_in_period": inCycle}
+		kind := KindRecurring
+		if active < inCycle {
+			kind = KindProration
+		}
+		if unit.IsPositive() {
+			lines = append(lines, Line{Kind: kind, ServiceID: &id, Description: fmt.Sprintf("%s (%s) x %d, %s to %s", b.PlanName, b.Frequency, seg.quantity, dateStr(seg.from), dateStr(seg.to)),
+				PeriodStart: day(seg.from), PeriodEnd: day(seg.to), Quantity: qty, UnitPrice: unit, Amount: Prorate(unit.Mul(qty), active, inCycle),
+				TaxIDs: ids, Detail: detail})
+		}
 	}
 	if b.StartDate != nil && !b.StartDate.Before(from) && !b.StartDate.After(to) && fee.IsPositive() {
 		lines = append(lines, Line{Kind: KindSetup, ServiceID: &id, Description: "Setup fee: " + b.PlanName, PeriodStart: day(start), PeriodEnd: day(start),

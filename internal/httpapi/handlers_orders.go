@@ -262,3 +262,26 @@ func (s *Server) TerminateService(ctx context.Context, req oapi.TerminateService
 	}
 	return oapi.TerminateService200JSONResponse{Body: out, Headers: oapi.TerminateService200ResponseHeaders{ETag: tag}}, nil
 }
+
+func (s *Server) ChangeServiceQuantity(ctx context.Context, req oapi.ChangeServiceQuantityRequestObject) (oapi.ChangeServiceQuantityResponseObject, error) {
+	ifv, err := parseIfMatch(req.Params.IfMatch)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := s.subs.ChangeQuantity(ctx, principal(ctx), req.Id, req.Body.Quantity, ifv, s.billing)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := s.serviceOut(ctx, ch.Service)
+	if err != nil {
+		return nil, err
+	}
+	out := oapi.ChangeServiceQuantity200JSONResponse{Service: svc, Invoices: make([]oapi.Invoice, len(ch.Invoices)), Credits: make([]oapi.ServiceCredit, len(ch.Credits))}
+	for i, inv := range ch.Invoices {
+		out.Invoices[i] = s.invoiceOut(inv, nil)
+	}
+	for i, c := range ch.Credits {
+		out.Credits[i] = oapi.ServiceCredit{Party: c.Party, Amount: s.money(c.Amount), Reason: c.Reason}
+	}
+	return out, nil
+}

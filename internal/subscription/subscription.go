@@ -60,6 +60,7 @@ type Subscription struct {
 	StartDate      *time.Time `gorm:"type:date"`
 	AnchorDay      *int
 	EndDate        *time.Time `gorm:"type:date"`
+	StorageItem    *string
 	ActivatedAt    *time.Time
 	SuspendedAt    *time.Time
 	TerminatedAt   *time.Time

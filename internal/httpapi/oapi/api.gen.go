@@ -160,15 +160,18 @@ func (e CustomerStatus) Valid() bool {
 
 // Defines values for InvoiceKind.
 const (
-	InvoiceKindOverage  InvoiceKind = "overage"
-	InvoiceKindPostpaid InvoiceKind = "postpaid"
-	InvoiceKindPrepaid  InvoiceKind = "prepaid"
-	InvoiceKindRenewal  InvoiceKind = "renewal"
+	InvoiceKindAdjustment InvoiceKind = "adjustment"
+	InvoiceKindOverage    InvoiceKind = "overage"
+	InvoiceKindPostpaid   InvoiceKind = "postpaid"
+	InvoiceKindPrepaid    InvoiceKind = "prepaid"
+	InvoiceKindRenewal    InvoiceKind = "renewal"
 )
 
 // Valid indicates whether the value is a known member of the InvoiceKind enum.
 func (e InvoiceKind) Valid() bool {
 	switch e {
+	case InvoiceKindAdjustment:
+		return true
 	case InvoiceKindOverage:
 		return true
 	case InvoiceKindPostpaid:
@@ -760,7 +763,7 @@ type Invoice struct {
 	// IssuerPartnerId Set when the invoice is issued in a partner's name (its customer's bill at end price).
 	IssuerPartnerId *openapi_types.UUID `json:"issuer_partner_id,omitempty"`
 
-	// Kind prepaid (a first period and setup fee), renewal (a prepaid period), postpaid (a month in arrears), overage (storage over quota billed on request).
+	// Kind prepaid (a first period and setup fee), renewal (a prepaid period), postpaid (a month in arrears), overage (storage over quota billed on request), adjustment (a prepaid quantity raised mid-period).
 	Kind  InvoiceKind    `json:"kind"`
 	Lines *[]InvoiceLine `json:"lines,omitempty"`
 
@@ -790,7 +793,7 @@ type Invoice struct {
 	VoidedAt  *time.Time         `json:"voided_at,omitempty"`
 }
 
-// InvoiceKind prepaid (a first period and setup fee), renewal (a prepaid period), postpaid (a month in arrears), overage (storage over quota billed on request).
+// InvoiceKind prepaid (a first period and setup fee), renewal (a prepaid period), postpaid (a month in arrears), overage (storage over quota billed on request), adjustment (a prepaid quantity raised mid-period).
 type InvoiceKind string
 
 // InvoiceLine defines model for InvoiceLine.
@@ -1447,6 +1450,18 @@ type ProductUpdate struct {
 	ProductTypeId *openapi_types.UUID `json:"product_type_id,omitempty"`
 }
 
+// QuantityChange defines model for QuantityChange.
+type QuantityChange struct {
+	Quantity int `json:"quantity"`
+}
+
+// QuantityChanged defines model for QuantityChanged.
+type QuantityChanged struct {
+	Credits  []ServiceCredit `json:"credits"`
+	Invoices []Invoice       `json:"invoices"`
+	Service  Service         `json:"service"`
+}
+
 // Readiness defines model for Readiness.
 type Readiness struct {
 	Checks map[string]string `json:"checks"`
@@ -1509,6 +1524,16 @@ type Service struct {
 type ServiceCredentials struct {
 	Password string `json:"password"`
 	Username string `json:"username"`
+}
+
+// ServiceCredit defines model for ServiceCredit.
+type ServiceCredit struct {
+	// Amount An amount of money. The amount is a decimal string with two places, never a JSON number.
+	Amount Money `json:"amount"`
+
+	// Party customer, or partner (its cost).
+	Party  string `json:"party"`
+	Reason string `json:"reason"`
 }
 
 // ServiceInvoices defines model for ServiceInvoices.
@@ -2170,6 +2195,12 @@ type CreateServiceInvoiceParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// ChangeServiceQuantityParams defines parameters for ChangeServiceQuantity.
+type ChangeServiceQuantityParams struct {
+	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
 // SuspendServiceParams defines parameters for SuspendService.
 type SuspendServiceParams struct {
 	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
@@ -2367,6 +2398,9 @@ type AdvanceSandboxClockJSONRequestBody = SandboxClockAdvance
 
 // UpdateServiceCredentialsJSONRequestBody defines body for UpdateServiceCredentials for application/json ContentType.
 type UpdateServiceCredentialsJSONRequestBody = CredentialsUpdate
+
+// ChangeServiceQuantityJSONRequestBody defines body for ChangeServiceQuantity for application/json ContentType.
+type ChangeServiceQuantityJSONRequestBody = QuantityChange
 
 // PlaceStorefrontOrderJSONRequestBody defines body for PlaceStorefrontOrder for application/json ContentType.
 type PlaceStorefrontOrderJSONRequestBody = StorefrontOrderCreate
@@ -3369,6 +3403,38 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/services/{id}/invoices (the `CreateServiceInvoice` operationId).
 	CreateServiceInvoice(ctx context.Context, id Id, params *CreateServiceInvoiceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ChangeServiceQuantityWithBody Change the quantity
+	//
+	// Sets a new quantity on a plan that sells with one (422
+	// `quantity_not_enabled`; the same quantity is 422
+	// `quantity_unchanged`). The per-unit quotas times the new quantity
+	// (-1 stays unlimited) are pushed to the vendor first. A prepaid
+	// period is settled for the days left: a raise is invoiced now (kind
+	// `adjustment`; and the partner's at cost), a cut becomes a credit taken
+	// off the next renewals. Post-paid months are billed per stretch of
+	// days at each quantity. With `If-Match`, only at that version.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/services/{id}/quantity (the `ChangeServiceQuantity` operationId).
+	ChangeServiceQuantityWithBody(ctx context.Context, id Id, params *ChangeServiceQuantityParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ChangeServiceQuantity Change the quantity
+	//
+	// Sets a new quantity on a plan that sells with one (422
+	// `quantity_not_enabled`; the same quantity is 422
+	// `quantity_unchanged`). The per-unit quotas times the new quantity
+	// (-1 stays unlimited) are pushed to the vendor first. A prepaid
+	// period is settled for the days left: a raise is invoiced now (kind
+	// `adjustment`; and the partner's at cost), a cut becomes a credit taken
+	// off the next renewals. Post-paid months are billed per stretch of
+	// days at each quantity. With `If-Match`, only at that version.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/services/{id}/quantity (the `ChangeServiceQuantity` operationId).
+	ChangeServiceQuantity(ctx context.Context, id Id, params *ChangeServiceQuantityParams, body ChangeServiceQuantityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateServiceSsoLink Make a one-click login link
 	//
@@ -5499,6 +5565,58 @@ func (c *Client) ResetServiceCredentials(ctx context.Context, id Id, reqEditors 
 // Corresponds with POST /v1/services/{id}/invoices (the `CreateServiceInvoice` operationId).
 func (c *Client) CreateServiceInvoice(ctx context.Context, id Id, params *CreateServiceInvoiceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateServiceInvoiceRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ChangeServiceQuantityWithBody Change the quantity
+//
+// Sets a new quantity on a plan that sells with one (422
+// `quantity_not_enabled`; the same quantity is 422
+// `quantity_unchanged`). The per-unit quotas times the new quantity
+// (-1 stays unlimited) are pushed to the vendor first. A prepaid
+// period is settled for the days left: a raise is invoiced now (kind
+// `adjustment`; and the partner's at cost), a cut becomes a credit taken
+// off the next renewals. Post-paid months are billed per stretch of
+// days at each quantity. With `If-Match`, only at that version.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/services/{id}/quantity (the `ChangeServiceQuantity` operationId).
+func (c *Client) ChangeServiceQuantityWithBody(ctx context.Context, id Id, params *ChangeServiceQuantityParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewChangeServiceQuantityRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ChangeServiceQuantity Change the quantity
+//
+// Sets a new quantity on a plan that sells with one (422
+// `quantity_not_enabled`; the same quantity is 422
+// `quantity_unchanged`). The per-unit quotas times the new quantity
+// (-1 stays unlimited) are pushed to the vendor first. A prepaid
+// period is settled for the days left: a raise is invoiced now (kind
+// `adjustment`; and the partner's at cost), a cut becomes a credit taken
+// off the next renewals. Post-paid months are billed per stretch of
+// days at each quantity. With `If-Match`, only at that version.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/services/{id}/quantity (the `ChangeServiceQuantity` operationId).
+func (c *Client) ChangeServiceQuantity(ctx context.Context, id Id, params *ChangeServiceQuantityParams, body ChangeServiceQuantityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewChangeServiceQuantityRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -9813,6 +9931,68 @@ func NewCreateServiceInvoiceRequest(server string, id Id, params *CreateServiceI
 	return req, nil
 }
 
+// NewChangeServiceQuantityRequest calls the generic ChangeServiceQuantity builder with application/json body
+func NewChangeServiceQuantityRequest(server string, id Id, params *ChangeServiceQuantityParams, body ChangeServiceQuantityJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewChangeServiceQuantityRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewChangeServiceQuantityRequestWithBody constructs an http.Request for the ChangeServiceQuantity method, with any body, and a specified content type
+func NewChangeServiceQuantityRequestWithBody(server string, id Id, params *ChangeServiceQuantityParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/services/%s/quantity", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewCreateServiceSsoLinkRequest constructs an http.Request for the CreateServiceSsoLink method
 func NewCreateServiceSsoLinkRequest(server string, id Id) (*http.Request, error) {
 	var err error
@@ -12187,6 +12367,38 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/services/{id}/invoices (the `CreateServiceInvoice` operationId).
 	CreateServiceInvoiceWithResponse(ctx context.Context, id Id, params *CreateServiceInvoiceParams, reqEditors ...RequestEditorFn) (*CreateServiceInvoiceResponse, error)
+
+	// ChangeServiceQuantityWithBodyWithResponse Change the quantity
+	//
+	// Sets a new quantity on a plan that sells with one (422
+	// `quantity_not_enabled`; the same quantity is 422
+	// `quantity_unchanged`). The per-unit quotas times the new quantity
+	// (-1 stays unlimited) are pushed to the vendor first. A prepaid
+	// period is settled for the days left: a raise is invoiced now (kind
+	// `adjustment`; and the partner's at cost), a cut becomes a credit taken
+	// off the next renewals. Post-paid months are billed per stretch of
+	// days at each quantity. With `If-Match`, only at that version.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/services/{id}/quantity (the `ChangeServiceQuantity` operationId).
+	ChangeServiceQuantityWithBodyWithResponse(ctx context.Context, id Id, params *ChangeServiceQuantityParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ChangeServiceQuantityResponse, error)
+
+	// ChangeServiceQuantityWithResponse Change the quantity
+	//
+	// Sets a new quantity on a plan that sells with one (422
+	// `quantity_not_enabled`; the same quantity is 422
+	// `quantity_unchanged`). The per-unit quotas times the new quantity
+	// (-1 stays unlimited) are pushed to the vendor first. A prepaid
+	// period is settled for the days left: a raise is invoiced now (kind
+	// `adjustment`; and the partner's at cost), a cut becomes a credit taken
+	// off the next renewals. Post-paid months are billed per stretch of
+	// days at each quantity. With `If-Match`, only at that version.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/services/{id}/quantity (the `ChangeServiceQuantity` operationId).
+	ChangeServiceQuantityWithResponse(ctx context.Context, id Id, params *ChangeServiceQuantityParams, body ChangeServiceQuantityJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangeServiceQuantityResponse, error)
 
 	// CreateServiceSsoLinkWithResponse Make a one-click login link
 	//
@@ -18638,6 +18850,117 @@ func (r CreateServiceInvoiceResponse) ContentType() string {
 	return ""
 }
 
+// ChangeServiceQuantityResponse401Headers the declared response headers of an HTTP 401 response for ChangeServiceQuantity
+type ChangeServiceQuantityResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ChangeServiceQuantityResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *QuantityChanged
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ChangeServiceQuantityResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ChangeServiceQuantityResponse) GetJSON200() *QuantityChanged {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ChangeServiceQuantityResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ChangeServiceQuantityResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ChangeServiceQuantityResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ChangeServiceQuantityResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ChangeServiceQuantityResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r ChangeServiceQuantityResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ChangeServiceQuantityResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ChangeServiceQuantityResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ChangeServiceQuantityResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetBody returns the raw response body bytes
+func (r ChangeServiceQuantityResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ChangeServiceQuantityResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ChangeServiceQuantityResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ChangeServiceQuantityResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // CreateServiceSsoLinkResponse401Headers the declared response headers of an HTTP 401 response for CreateServiceSsoLink
 type CreateServiceSsoLinkResponse401Headers struct {
 	WWWAuthenticate *string
@@ -22721,6 +23044,50 @@ func (c *ClientWithResponses) CreateServiceInvoiceWithResponse(ctx context.Conte
 		return nil, err
 	}
 	return ParseCreateServiceInvoiceResponse(rsp)
+}
+
+// ChangeServiceQuantityWithBodyWithResponse Change the quantity
+//
+// Sets a new quantity on a plan that sells with one (422
+// `quantity_not_enabled`; the same quantity is 422
+// `quantity_unchanged`). The per-unit quotas times the new quantity
+// (-1 stays unlimited) are pushed to the vendor first. A prepaid
+// period is settled for the days left: a raise is invoiced now (kind
+// `adjustment`; and the partner's at cost), a cut becomes a credit taken
+// off the next renewals. Post-paid months are billed per stretch of
+// days at each quantity. With `If-Match`, only at that version.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/services/{id}/quantity (the `ChangeServiceQuantity` operationId).
+func (c *ClientWithResponses) ChangeServiceQuantityWithBodyWithResponse(ctx context.Context, id Id, params *ChangeServiceQuantityParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ChangeServiceQuantityResponse, error) {
+	rsp, err := c.ChangeServiceQuantityWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseChangeServiceQuantityResponse(rsp)
+}
+
+// ChangeServiceQuantityWithResponse Change the quantity
+//
+// Sets a new quantity on a plan that sells with one (422
+// `quantity_not_enabled`; the same quantity is 422
+// `quantity_unchanged`). The per-unit quotas times the new quantity
+// (-1 stays unlimited) are pushed to the vendor first. A prepaid
+// period is settled for the days left: a raise is invoiced now (kind
+// `adjustment`; and the partner's at cost), a cut becomes a credit taken
+// off the next renewals. Post-paid months are billed per stretch of
+// days at each quantity. With `If-Match`, only at that version.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/services/{id}/quantity (the `ChangeServiceQuantity` operationId).
+func (c *ClientWithResponses) ChangeServiceQuantityWithResponse(ctx context.Context, id Id, params *ChangeServiceQuantityParams, body ChangeServiceQuantityJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangeServiceQuantityResponse, error) {
+	rsp, err := c.ChangeServiceQuantity(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseChangeServiceQuantityResponse(rsp)
 }
 
 // CreateServiceSsoLinkWithResponse Make a one-click login link
@@ -28872,6 +29239,108 @@ func ParseCreateServiceInvoiceResponse(rsp *http.Response) (*CreateServiceInvoic
 	return response, nil
 }
 
+// ParseChangeServiceQuantityResponse parses an HTTP response from a ChangeServiceQuantityWithResponse call
+func ParseChangeServiceQuantityResponse(rsp *http.Response) (*ChangeServiceQuantityResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ChangeServiceQuantityResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest QuantityChanged
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ChangeServiceQuantityResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseCreateServiceSsoLinkResponse parses an HTTP response from a CreateServiceSsoLinkWithResponse call
 func ParseCreateServiceSsoLinkResponse(rsp *http.Response) (*CreateServiceSsoLinkResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -31387,6 +31856,9 @@ type ServerInterface interface {
 	// CreateServiceInvoice Bill overage now
 	// (POST /v1/services/{id}/invoices)
 	CreateServiceInvoice(ctx echo.Context, id Id, params CreateServiceInvoiceParams) error
+	// ChangeServiceQuantity Change the quantity
+	// (POST /v1/services/{id}/quantity)
+	ChangeServiceQuantity(ctx echo.Context, id Id, params ChangeServiceQuantityParams) error
 	// CreateServiceSsoLink Make a one-click login link
 	// (POST /v1/services/{id}/sso-link)
 	CreateServiceSsoLink(ctx echo.Context, id Id) error
@@ -33327,6 +33799,42 @@ func (w *ServerInterfaceWrapper) CreateServiceInvoice(ctx echo.Context) error {
 	return err
 }
 
+// ChangeServiceQuantity converts echo context to params.
+func (w *ServerInterfaceWrapper) ChangeServiceQuantity(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ChangeServiceQuantityParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ChangeServiceQuantity(ctx, id, params)
+	return err
+}
+
 // CreateServiceSsoLink converts echo context to params.
 func (w *ServerInterfaceWrapper) CreateServiceSsoLink(ctx echo.Context) error {
 	var err error
@@ -34179,6 +34687,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/services/:id", wrapper.GetService, options.OperationMiddlewares["getService"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/sso-link", wrapper.CreateServiceSsoLink, options.OperationMiddlewares["createServiceSsoLink"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/invoices", wrapper.CreateServiceInvoice, options.OperationMiddlewares["createServiceInvoice"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/quantity", wrapper.ChangeServiceQuantity, options.OperationMiddlewares["changeServiceQuantity"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/credentials/reset", wrapper.ResetServiceCredentials, options.OperationMiddlewares["resetServiceCredentials"]...)
 	router.PUT(options.BaseURL+"/v1/services/:id/credentials", wrapper.UpdateServiceCredentials, options.OperationMiddlewares["updateServiceCredentials"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/suspend", wrapper.SuspendService, options.OperationMiddlewares["suspendService"]...)
@@ -42358,6 +42867,177 @@ func (response CreateServiceInvoice500ApplicationProblemPlusJSONResponse) VisitC
 	return err
 }
 
+type ChangeServiceQuantityRequestObject struct {
+	Id     Id `json:"id"`
+	Params ChangeServiceQuantityParams
+	Body   *ChangeServiceQuantityJSONRequestBody
+}
+
+type ChangeServiceQuantityResponseObject interface {
+	VisitChangeServiceQuantityResponse(w http.ResponseWriter) error
+}
+
+type ChangeServiceQuantity200JSONResponse QuantityChanged
+
+func (response ChangeServiceQuantity200JSONResponse) VisitChangeServiceQuantityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServiceQuantity400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServiceQuantity400ApplicationProblemPlusJSONResponse) VisitChangeServiceQuantityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServiceQuantity401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServiceQuantity401ApplicationProblemPlusJSONResponse) VisitChangeServiceQuantityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServiceQuantity403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServiceQuantity403ApplicationProblemPlusJSONResponse) VisitChangeServiceQuantityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServiceQuantity404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServiceQuantity404ApplicationProblemPlusJSONResponse) VisitChangeServiceQuantityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServiceQuantity409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServiceQuantity409ApplicationProblemPlusJSONResponse) VisitChangeServiceQuantityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServiceQuantity412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServiceQuantity412ApplicationProblemPlusJSONResponse) VisitChangeServiceQuantityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServiceQuantity422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServiceQuantity422ApplicationProblemPlusJSONResponse) VisitChangeServiceQuantityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServiceQuantity500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServiceQuantity500ApplicationProblemPlusJSONResponse) VisitChangeServiceQuantityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServiceQuantity502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServiceQuantity502ApplicationProblemPlusJSONResponse) VisitChangeServiceQuantityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateServiceSsoLinkRequestObject struct {
 	Id Id `json:"id"`
 }
@@ -45995,6 +46675,9 @@ type StrictServerInterface interface {
 	// CreateServiceInvoice Bill overage now
 	// (POST /v1/services/{id}/invoices)
 	CreateServiceInvoice(ctx context.Context, request CreateServiceInvoiceRequestObject) (CreateServiceInvoiceResponseObject, error)
+	// ChangeServiceQuantity Change the quantity
+	// (POST /v1/services/{id}/quantity)
+	ChangeServiceQuantity(ctx context.Context, request ChangeServiceQuantityRequestObject) (ChangeServiceQuantityResponseObject, error)
 	// CreateServiceSsoLink Make a one-click login link
 	// (POST /v1/services/{id}/sso-link)
 	CreateServiceSsoLink(ctx context.Context, request CreateServiceSsoLinkRequestObject) (CreateServiceSsoLinkResponseObject, error)
@@ -48380,6 +49063,55 @@ func (sh *strictHandler) CreateServiceInvoice(ctx echo.Context, id Id, params Cr
 	return nil
 }
 
+// ChangeServiceQuantity operation middleware
+func (sh *strictHandler) ChangeServiceQuantity(ctx echo.Context, id Id, params ChangeServiceQuantityParams) error {
+	var request ChangeServiceQuantityRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body ChangeServiceQuantityJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ChangeServiceQuantity(ctx.Request().Context(), request.(ChangeServiceQuantityRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ChangeServiceQuantity")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ChangeServiceQuantityResponseObject); ok {
+		return validResponse.VisitChangeServiceQuantityResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // CreateServiceSsoLink operation middleware
 func (sh *strictHandler) CreateServiceSsoLink(ctx echo.Context, id Id) error {
 	var request CreateServiceSsoLinkRequestObject
@@ -49309,336 +50041,344 @@ var swaggerSpec = []string{
 	"CTHDs9aHW0ok0OtYB2ZXXa7JL0MrI95U3sfvqHvzuA4cWm0LobOJTZFd6wbe6Q/KTj+COOB+D5i/FiSb",
 	"19HdttYH6+mfBkQya6hIBnWcbE5D0ode7S/qA/F7+lB2ivVm3kzvYjKJYV2iV0dNcxr3PPBrradMs0vN",
 	"wsa7mVtx0XxsrzZ/aZmbM8/GMgY1B3kFuN1UecwTtQWUNUEJ5ICafFc9IdIRATKJyBDg0CHG46fes5/o",
-	"Nw8dYl2A6iFGViAZj2OgsVDyyj0o0YUcGBkGfyB/JFxSGxTHmY0oLIRpZBETZvq8v9FpmIFLDX55Ylwh",
-	"QqwNx4UTK+HUNoiySi3RSb2LMYOKTioWo5Md+SRKlAR4oO2ZxKcz4RSiCe9pmIDAq6FZPKKjmaDIC6PZ",
-	"5dfgeuqsLOd7bHIZcRHMnWcOT22MZJkE74MXTGhI9FilPE1odWtdGqKwM/CLJHL1R3OUMWGB7OFFbBYv",
-	"kR5ISlfyG88dSWEqS0Ya2S5ScFxCCtKbzlnRY1C0S7uDEfEx+pDH1CwAQTCHdNZKvRz7nsL2YDWHLawO",
-	"RT6dOyU/pkMkucyGcun/KM6y7CQUP92WDA2oWF+DqTS9xkaYr0CD9apd5I/RfJeaPGON8rjaFD7LgNHG",
-	"v5ZqyhggSviQUEau3r3CAMscZ6D+JGCNVBotPfoUnsrqCQRsZHVtMaYx+GQwI3AP8YyEgZZP5+Jjs9In",
-	"ZQMKQaggfVsbxTrb1VdYGCV1wxv5OKRCphVT1jB2vFG6PvgvxjQe1XYmF4PXlwZ75l795DQKRog5A1J7",
-	"DQPStlSxOH9hvDKIesP9pAqgopjfB0p6Ujc/wRcRvNQDP/EkGcU8ichBn3EG+gLxF0EED3UGBE/U9UFB",
-	"RDHZCwr8OSsXRfSqbkDKgI1EiUeJendJ1Au5RytFDC8MgEmDn1VPdQhxT0A+BiznI1MEzwMmIe4lcVge",
-	"2OIHlWtQqmZPxgENy4cvWqxWXfgv5u1XEiY/4kHjGJq79FA67I0GiHlJaNIAtSBVFhXJa39VwgxyZ5M/",
-	"8bLzLZxGdmzOwmUuHEs13FoIecWiRNZ17yzC0LzgZJ+RQOf50QkgJTLJj7jMefPyOkbiAmhu9m0WX1/H",
-	"KFwWtrYI4hkzi4MSq/MyDKhJ7Ir4kRagMff1+fBlTtGgsW+UrQN4kDElP35H6IDf69sXfCj148NLHaFj",
-	"cr2yBwgTtmaO23Y2RMg5U1E6vFIWf/wObViKvF8St00CQRJmkidrT18Hs6sRtxxPmc7AWoqZC3n7WgZS",
-	"3GaiBmgSzAmc2FxjOqfTmPodU06ikHogHMKUYEIo+enml7dE2xEXBZRMmlyhMpFrW+DIBih5NI5nuRkv",
-	"rTZuaolMeAwY0BTDEPMBD7qdDukbE4bkvBfF4AUC+ofFElHtTvO4VYzycv/nt5Z7/vHPttPufDq4vW3m",
-	"/nn4P/+1ykyejf3h5vu148fmQCJVmtKRy277LUzz8atfTvTeFxvpUzcq7S2XwdBksebloxpHnY8p6lmn",
-	"ZGWwrFoJQTEc7eI071bQKh0xljgSUaEwBH0PuUCktQzXIhERMCyf4NNZSR7K9wrrIqUC+AnYhEQe+iCk",
-	"XYf1jQxgqLAPabWpMRAIomfwDXW05c2OTo5ztLJVSpmzpc2d1mqTB8STgOmKUutsq3zldhTwLzVdkWPK",
-	"yNyJFXZ1erSiaFtxafW2Ne+QnLu5kl2XATIy5xLJ3rgRJzYVbI1cBZ02prCcKSbXy9vCFmWIVTL5MJ9z",
-	"t8bsWY5eTrhAhasXQWw4+VoGiNpx62n9o0tj0ESOo/AvdfSJ9dxGIV3ba4vvVsfe19BckTApRbKHamP1",
-	"oGhc6w1h/YElvwO22o2vX8v2n99d6eqcOQDNg4vdfH69izBZAMBKxMhLrYvA8IJPJpyRXEED4ehCEj4g",
-	"jUOjCQhy8EMQArmZMY/cJq1W54TcjGkMDnnLJY1nBbXcw0Ex1SwdpVQ5LxGrazIgPVMN6f3vSuoVOlEx",
-	"W9wGA3xaceDmvcr95O30PClUrDHO6oV6CXZ4onQWo0Nyq15QkwytPy73R/wS+2WUcrPoiXoBEiaxsLck",
-	"f24rcjkOlNozW9tOjUfx8r7CYb0uAVtBZi15XT/J3inkkZWNiLz8mSAjYBCrayP2CyeX/Q6Eqw2ibGVL",
-	"6VLfCjtpkpx+q7ktIS9hk3mpp55HqD6JXs/9jzeec/7jX72UvM+hWu4kdTVYDKVghDLOZhOeCH10l/pc",
-	"0wPXKltFLQshIRL1IPRGQrQTj9dmAQH5RMSdR2mnvvyMZ+ZZYN7pZpdRpDsF0JpzzeUZp6UN9gY29eXj",
-	"jWwUAO7lVNlll5XXejchsttQ0E0RPlUV2mk07BJlYaPU1oKvthRY0mEr703T+kU3oCfLfEq6Zo1DxExI",
-	"mKBIpHAc65JSli9KpVQoSagnK2K8alV7iPmkJhlbwk8lrzXWgkDbcMzp4CYqD/Zp/MxalNnCy5zfe75O",
-	"CDBf27dpFMX8XlcIybmvynPMnYZHmQdhVb55RswXIDALYFmMbeEMalabgBIhXwKjTPYMqdMhK1bx6AmQ",
-	"Dilaw/VvCqV6WA3DwaRRIXoRDwMvAPOClX7UOz0levRGMWU4Q3pCa5TeUUtO4yayPVfC2wftWige4naU",
-	"r7a2HPNkZCpdf7h+TQ6onNOVD7fL/K5SOp2GcaxUVtnSRYwjKsdm5kAQqauqrbqJPD216qyabtlNWOTf",
-	"FpPVpW6IzE7jnYlDKKlzMAlYDwE5qEwKwLg7c8Pq1bUuaBOV6TPWLVhPIjbntm15AKyXCjYVpHjEv45n",
-	"eT/n73xgmg00l4wV8lHAyq8LH6XNb9JQdbxoQmVurmUTGIK4At+fCbts/b7SrzyYr170aIUSCoexdUEE",
-	"c9eYO19TeH2K7P/1aql0Vnull3lFchMtObINS0iYc14D//SdPIlraR7h5pxg1P1Pyz3/mP3Z7P2v+/HP",
-	"jnOyjqNvOTzrE1py7k8jV1pesoVkaYZ4F1K2Y6+EHwhPB65D7EGZv/kGJBnMjMBRnphG47skWmuEnNlq",
-	"YZjt3BO7dRKIurerruZdXBqmqodUN5Qj59XdnJATBSLHMsznKY8KKSMHLeuPCzDoQAsdAuThJRFKaAwk",
-	"oYLY2uwFCaQ6oUJEvS1uoVKtzvst5l0UCwC4AE/plSwe5BJcVxfypPiOyLobnH8Xl2ZOelzUKCfC/JrW",
-	"PfVFfcvpdh5KJbjbSK91Jfx0jb1aByKimuchotrHsUQdSqd39D3mb2huroUtzt/NCjR4p7GmprxRxhmW",
-	"gr15rZQhrPnhdsSn6gwyk8x8rlQuhPhgTqeIEyYOHaKTdxyjYpADAfYtrZ/M5TcVjDppIaMlVQPNEndU",
-	"CeHzi3sbqoU7lxJL7l7njm6bpfGI5XRMSNC6YssE5Jj7a+bMvtEvb5IRHIOn6HBl6dsYsGmAt0YlAtxI",
-	"bpu5/Cazm/xw2VqLi1hZKdbseTO1qh44bH8J89YMkzuPoaSExnFwr/smTk1MG9r8Lk3MqPEfDhOZxFAQ",
-	"6lZcae7K5jF8zdhKs/Ml5/8mPRtLEAeU3fVkTJkYYjNRj8basC3G6j9j8O4aToPLcUXKjxn42gDDIjIH",
-	"WVWJNVPIoowurJV6Pi/Umt9TsC4/kIzzFYNn5yJcTahstxA4262Kmy1X/2giec94FkqihfUDgiE96GeK",
-	"uJAuhiSitCUIldoKdWATgTE6B3+SYwhio1vkijuotw4vCd7bNBCAXmxtL9PTCQLUGy+EAuQC2Z6iSpk1",
-	"ypvmYGVpX/iCwD6BAsJQaVEHt+oQw8DDwjKcEfMW+RUGIpBw26goYVeM0Fq764X+qObr6sHa0RDrseyQ",
-	"sq3NuI+V+l/GZgp5+/PnUjjYkqvJGnTMwYhTxK/tjaYh3bCc+VeJ5lvWai1g6qr8my8V32rhwRxk7wKo",
-	"K8Fw5oV1oXA7p2g9dXt3unZ1hukTWom2NQ9trNhvZS/2FNCIWrvUcIZmgYdX+qOTRRtpSXj8apSf6Czq",
-	"nodp1Osvq5h9XVhaLg0mXdvubKLz1k9znFWgWWW56GPdgj5JmAzC1D6syL7JhBYm+wZj7rHMHdbsZqSv",
-	"jRL9S9KPQWJtPCLpHWBjXwZTwy3yVg1bIyE1Z5gPyyX2kLJdFWX+xjneX1uirMsVF/EjDpgXRLQkdIdG",
-	"ATYWXLfUX82YyNTKtlFNunTdtjbPrhrmrdOjTjeoW1IJ9P0YMGSFKIphCnWYDHN4MC2pzcfNqvDejSQd",
-	"UyUnK4eL2/m47OLLK2DZSky65zMpNBPNkzW1UozJQ1jBNFfT3ruUrpmek4t0iJHrH16Q8+7xKTEdLonP",
-	"vWQCrKTqyCZ1TEvPeUmIH9ql1+eFubKrZWkLTEhbanMRUkxaMQLLkMdEJFHE46pQdUskSvL9dJvRP6vq",
-	"Mi0e2IfrV4TRiY6dg/Tk1eurw9LwqZ01p9Lh7ZSDHBLF3eS5bG3G2IBCP0XJ9EV1xejYG2rOerjP2gyz",
-	"9knPWwvLj2DJ9tKkus8GZ5O0yM5ycRbfWgcuP2uZtieE6zxIm0PcErbx8jcC8E0vcUOEeMwrzlSxzrwq",
-	"hgk5fyRgnpdF4y25nFUH/0R2gDzeb2MPyI2zIwXsmwaqKlB5UijZAYC8NwLV08sxT9jGZSsqrU7w80kh",
-	"6/bIzi3uSUEU4Ws3YLojMrbpsVcd8VMua0OZdGEr10D9gJmaRnOkYAze3dIqA1VSWTZ8WfsIzPtat4OE",
-	"Y5dRBurlVUZ/xaRJbbyY0BnxeZP0jQmljwbCvjX09PEtbRzNOtdrm6DN2+FxWkxoWaHSzHpUaja4ocwf",
-	"8IcXIffuqiO344RtKQeX1++5eYdVp3XtI9/RtktTD06XoBYz5ukC1MQshsQJK+9VbVNJ1+QOuabdJQo/",
-	"r5MxTkfQi/m0dKwFtw+fYLJZwxxK4ftCq+rC6ZfBWf7yrvx7awbZCuvtRWUpzu1ChnNpkacxT+LiV52j",
-	"5d+UIaXpWlSasBzcb9KF9/FLfDxmOaR15Rd4kL1azVhq2m1rpS5gx6nKcq/Lq2b8kdaPWXZUBkyyqjbr",
-	"WffNZ/lWGKakWS0IycqJ1ftMwUgPmC/qFaP4ImpeLCYQfo7CGMWyF6vLZORAb65abqFKhgGyTWVsA0a5",
-	"ZuqL9Cqfy1fnrOcOJr+3ZUl7ZkmvcgztMarZK04B9wFMy0jdgpVDv+lUZzCbVT+NLmBZzRZ6QJEMLZz5",
-	"YrHdlTWxqtOeFg7POvxXFOCdK7vLGThE0QBBLAph9dtC6dt1srBMtd0VdXaXzZTWCkh7c2HWmAApCOMM",
-	"1lrJsuLtYhnQLa2BYaMIUv7QyFP9lWUvbgR/HbASYRoeoiCGmvS/lI/O0wmkeLnhS3cueQzDmDP51CV9",
-	"FtyT8BAIqSR7+yI5MI5dcXiZ63Cuq02Z4hITAeH9mgUaq9u7YM0rNaKCPqHr2uhAnxRuC6VB16r3U1Ff",
-	"670tmOV+uH6dFajIqdcn3aJ2feKU55303I///V+r+PhGlYbSGhjLaguV9hZ5CgOdbS0yFyStY9sd0lJK",
-	"s9JeSBKpP7tpYWpb55ouFsNulkfAH60XAf+EJkPTBmUzqeY9fficfssv7eLKs/hxlRWn9TRiS2mXvPVF",
-	"lvf04Wltg1/gvS9erqXe8zYILAdVXaVoE/Zuvykr/XIDHme+MCGU+Oas3O6Fa+rZQBQr0XwHNC41+s3n",
-	"T+U3VhissL6VAgae27WOt/l81VbWLZtSu2rKWuVSPgg6gpsZ83bDD306W8t+YwrLrh9Cla7zB/1lmXI3",
-	"DFggxo/DwU0Y1pKUzQrjKRoG4rrnuJ5BKD2UzCSkbRzrmHFxnz6d5U0X9muzndw9zZ3AynzRhfsqI0c2",
-	"LbTktKvrI2YbTAFnhe1+kVzYBoDZdvWES3eyqHL9kUCC+lScsJIqgxGNpTbfLMlOV4Ls0xR3/oyVzR4x",
-	"zPYp5FV7TlbK4lvEJan730qVLdVJr82SUTPE+qeZZ24thfMpyodV13Ms2Y51O9Yuz71labI60FnBkOct",
-	"oksCsRV0PI2gjnRpC0ldff/VltzYbSm70lu1K5uPujb1UbBsR7PhbFm2I5vr6p4GIR0EobEizTFj/bQq",
-	"K2Yji382Zhlk/wP3+VKDxZoFSevx+Uq7vZ76da7x31zFg3K3x3oHsDwEuTj1Duqwzu1lyzPJt8Ioy/lJ",
-	"+41UOdFyrQAres5l745sHHatHn46J5GKJIYJMNlLWCDrXJcNVljvNi0oF3du177eQe7slgu3s81Ny1KB",
-	"/DOU4YliGAYPi2TvQxRB7HpUAAlB0TvhED8YBVK3bvepGIO4JKhJCdNz2OYU6tYptnKfyXkroZyWbLbc",
-	"c/fjny3nvJxefomxlHPHt6moaW5+I2nzK7zBrWNAFw5+yaE+jZBmcXkLOc0MsSNR7RsAk7kzxDIKXhIH",
-	"cnajbkWfw1UU/Ayzq0SN8mdjgIbMHywFMK7BRknfU5sOetCnd71ms9k/1L0X0Wqsh9F+N5MMCPE9xK7k",
-	"rv7LZGSiTxFhBOU4bUZNVz6WErmoNq9WrPGnX98vro/89Ot7Moz5hPTf/XLznjy/bz+niRw/xyX1ycHf",
-	"bjrHJ4eEx/ot3bWIDYNRopS3AONN5Ew3FvchJgfX6oPnL9X/kvuAkp9+/fnmcI3Vf0KmMuQ64ZNJqjMH",
-	"jabQiEIqFcH9XxMb2/QwZFFfeeOdeUok0Mliw64bCEMna36OgDkIwpBc6cbl5MVMweG7mEvwJHkR8sQn",
-	"uheuAuYYPBnO1Fe3LO05EEDsdmzgq2jeslv2gjMFwwFn4uKWubpTLUaO9gWjd9BTWNI3HfcvScLuGJ+y",
-	"NB/UdOLXLWYVKGKP2VbrsKkGw2RT/TRNne3npJjnJpvzv38XnPXTBsY6RbbvcR8wnte5ZQQBDesb4JcO",
-	"6evs198+9m16KAa94oIIlQQrSuAqFJkTWPuA9DFqok8O2s2mQjNiKk+Q49ahjo5lhEf0jwQtFbHgcd/R",
-	"Z0hsK6f+n7dIyG4bF+S3ZrP50SG3OnRQf6B+v200m83bxqf+JennHvWxaTCGa6gBuY7XCCk2ERgBLhbZ",
-	"otoNwnZfkDFnPIlJ/5UPk4hLYN7M/Rlm/QsdjkIngKiqWw+bX9ToA+7PSAxRSGdCl5Izrbx0C+FLc9oM",
-	"SyDot3WB4W6no77vB9mEmGMfQyLA71+S6TgIITdkIEjAyDAMRmNpx2idL4xhQKYXsJ5+t98kP8NMg8cd",
-	"RJJ0ugQDYLGltKYheCaaKwjsJBJJ0re1jvvZrmMQPIk9IH0jlPQvNSSFab1ltSC1tHYnfak3CcQER8J5",
-	"rnIZ5AYH1E88Dv6DQHdBNLHCLoZH3k+/vsc/oE8OqskR3nS8kgghuVo6nSHKZsqmGve9aStkAi4mdIbH",
-	"pqEYYt01Xh1vGAiFmQHDViP9Bxe/wrUd9E1ifJ9MgDKxSM3TGJLmrZL1wsADJiDzXjYUL44DkBT7ZGGo",
-	"DRJIcfH8eY70PbdfZnngDUvMrhLJJ3q9KV28evcqJ2ReNFrNdrOFQVsRMBoFjYvGUbPVPNK8d4wc7/kY",
-	"aCjH/1F/j6CsqTZisSCdVisHyFHMPRBm7yJtot0k73nijbFmihwjjQkFMvv0eF/5jYvGjyD/hvOiDd/0",
-	"6FZzd1otyxtMlcA89fvdeBfS1Ik/U49Lg9+hAwYlrFXyl5kb2VFJRwqzN0V7wuAemgVpoXHx20enIZLJ",
-	"RN3eReN1cA+YLuI0JB0JDAeLMAbMAA0GeWG/mMZHNdBzTPdY98BNjJoioAMlfgXqsKk3RopPsZq5IJNg",
-	"pA9X0wbd61s65Lh1lFVsKb2FLNtl24vIkmPsWvWlKMnMri67JntrOvVl7YvLlltyd+rhjEiugbKpRj1u",
-	"He1gFwlLj3x+O4a9F/aUsMyEtpudveW6peTsUnMRGmA+il4sEXRGpuPZcjDNX/SacKrIchS4ipJVA6s/",
-	"CZAEgpH672CmGEnWxcl0FlcykBqpSW7Ai0FqSNWlW2OQSczAJ2OIS8BUiSNaMBfaO0exuJWoVNeyV56/",
-	"VuILqmsrXnyBAkfj08dt8UArgr8V7TKNTqtz4rbbbuf4fbt10VL//98NbYdptAantEvb4HaGx22363WP",
-	"3HO/Be7xoD08Hba8c9puZ1LwGxowItKYSsy610pbg971ju7+OH+470ysc+LCpGWpfeUEq8ZFA2Y/tV79",
-	"zoM3v1/N3gathzc3rdnbf/z94c33fIr/9wMPXr/4KcJ3fnx19K+bn87XB2d9X6hdl8DzFYpvSiW0rBKx",
-	"tavPumzc9E6ef0d9G+uBn7RXf/KBUSMmgK8/Olr90Q88HgS+D0zTkTVW9orpKjmmYsynIpcQMt1sDgXV",
-	"wuZwcD6P7iMmt4gS5NMWIaViKoF2mWJJROKNlTaaAY7i1WO4ZQLR0cik2F7D7gg73F4aARU/9MlYafq+",
-	"7spIGeOSDNQYY4XedEQD1iRXuf4cWCJJFDIJadoA7DKrITahs1umESa3m4yMDGZWZ+ln/sa+Fq+KxEKf",
-	"iQa/2tQipzKozzUxQFj7jvuzenSgAl1rYpAx+n0qWoasR7NIqNo1Wd2XRJ+QccWKw+Tf6v30cPb36N+d",
-	"+P3x/a+ns6u29/Jo9LeTuzfn7F1XfDibbnacfpXkdwczxzYVVkwNMUMDN2cefOFEqts6X/3FC86GYaBt",
-	"oN1OZ511GXlYyTMvdTT7LijiC4PtqfGsLlWcE1Ge/xn4nzSNDEFWVOVSlEVIHgky5fEdVobUlRCb5Bru",
-	"uf6FxOpP8C31ooRxl0eLggl+ktGaOXTslsVD4MBfPBx1V3/xlssfeKLL9G0NC/pctoCF+oReW9GLpgf0",
-	"rZVy2muUUBUoiDGPpavUQp+g2ZT89Ov7JrmSEiaRkWpjBdgm3UibZsIATVjU92OlWWJNTogJ2j0vCVec",
-	"Gi1b6pt8G3S0Lp0jSbpl/WuQ8cy9GkqIl/C+9yaedmPOZa2xeMxzptgswqLh8TgGT7pjHgtwB2jMn7lC",
-	"0qiO3lMI3l2LzdWUx4vh00rsHQ9+9IJfgp9effjPq/bb4JV4xa6PvRevTl7dRf/8x4ufzpsw++k//q+v",
-	"gl+CVw+vWKvpdUI2mPzQ8v/501zC0zznbB8bzpkPsD7HXhK5WGkbIl3vlMolaQZT0zHYZvZ8TuLSWYPl",
-	"vOf8DWUzM5fYhmJUKLcvH7wxZSPQCKXRywCqFiRZ4YiWU5d5HdgUQ3BtKYpSPfglKr9xwhxjrgnCmS6q",
-	"GzAvTHzwjWAxHWP7YuIHfrmma/Lxr9VsX5G2S0WPD1N06LitdtHLnX/yXsmXFlGykHJ1pyhwdrwjvwvH",
-	"Q/eEng7crnfmu+fQGrpt2hkceV3/GE6G+YIVF+1Oy1aYbdAwnI96NqTsIhEQX3To0aDrHfvuCZwO3S49",
-	"G7jnXst329AZHtHu4Ng7wbTwuyCKFBFq5Sw7+ShhyaWuvWDb5DTaZ0fdTrPdwgzyONbFFxofbr5vfEJm",
-	"sx6qZ/e/WntWIPlNaM65Cix57dn8XCoeVKvN6oSFQURB/ARM0k8fYbhPDiT30aS20GOImvZCt8yns8ML",
-	"Yqtnx8BgSkM9mELzgJH+q7f/+OXVi5e976/+ddP77uUPv1y/7H3/4WUfC88YJ1lWmHvCmRwL27kSRQDh",
-	"8qH+nRwMgwew7c5JFHMlYvhkMLtlOmvYDGqqvhNT9V27czUxwvCpQ+1/zjJbKfMdQuUt87iQ+mHq7SRv",
-	"jQ0/EHgBSoOfBh5cKMKmXasRaJtD4IFzy9SXMyvcBNxXHwIb8tjDtRYM2Q4RHEXtCEkE4fEti8HkXKh7",
-	"JsB8UfTS2ZAC0SSZkbxzSSIehtqplbBquShDrCe1C5QSyhzt2oBQ1DESdHaw2r8aWU/zQerR9PoXVWV3",
-	"QLlBr+JL1w2f0mRwo6hDsR7X2sygRJhLLQalEt0rKYiGEIdg4pFwCMIHEjgL3ppA6TQkUephK5CdLVWZ",
-	"vYz12fBxb6OZQ74fYVPU28Y4k0oq63sg7Sd5N6TxQKqf0lIfgRQQDsuVsBfptI+ugjmllUFytUeKTc/J",
-	"AR6rwGi7gGnuhWEkxv6ey8fKI8TKSpily9Ct7Z8JEx+XW9YB43ZJhyZMIU6galH688KCFus4rTgI657S",
-	"lKJqpjQndj1aYC/aZuKuXIURSJVki7aGA48KcAMmgIlASeKVF2OTn7KFrUiD2qV2rg2PioCSvwWjMbmR",
-	"MYB0yGvOfB2QrgisRvTvyrnKgnPIi8EPZA+NlgUifdxqNVtlJHrhlzRhsRHI/1X74oI37QYMpzrxT+Fs",
-	"eN5C1uR2vSPFqbpD95ieDE69M1+xreyUX+hByGvpN4rJiY3usO11/CPAL92ud+q7Z3A+dFu0PbDsUH0z",
-	"5kyN9N/dLum0yOl594S0WriflEmlpZry2QVV55QGZLVrmAEsYK42AqSw+U1YArwcZbbsJ/ttuZ8gV5E2",
-	"625TbSe4st5pz/jZ54iyIo2Ex8awl3dMO+oFqhViVuREdizDkdAJTyxWKIXZjKt05FuWPjgwqj+NQQcl",
-	"XqaRqDoCFcNv8d0e47Jn2s2A3z9s3jKcA7HVuBgCYboqI1GlMl2BYywdDEZUgfgl1kS7ZTrSkXH9fZO8",
-	"VGirl6NrxBtTADYWOui2zrPE5R6ieE/SO2D9w2r9/EV2N0+onW9AKGsTwaU0r5yOVdGk2vTkEQMK9kzm",
-	"y2AydUGiSgvKF/keA/WNFP7yPR1VDW1ee47v4LD7cIndhkuQHAurz/8ypjevXy03hqTtv2OgvikHz6cs",
-	"44jOomalONQsCwLXWQ7dUhtJjvRvaSHZk6A9CfqaSNDTWHG2oiFVMnR9Gw+moXjjksBW9ObbLCxMmBsF",
-	"94DBpSmVweQd7fa3AeYmpfCW6R6QwiGMS3xakH55bIwISlI9In2cAsVmGoZ8aoTmX1GqT1OnHAyHJVRq",
-	"gdkAe5k4q7OvNhdnhzjhdnJsJc06Pa6gWbVx1qQeP0rMzp6M/6XIuJl2T87nyHl9EbS9hgj6LsYCnlgN",
-	"4Addwe6ppVdNKx6F8xhBFhHTlTCJQiqh2l3whgYhSV8jBz9yIuFBPrc/HTo6rQp8bdUW9B58HfGAdN/n",
-	"OrmRRDQWoFiJwmRBKEtTvXVGtTXL2IF7AcNs7FwObhgwncOn/YdNYnwZitGU+yXQ7PI+3eRXFB82QBbW",
-	"+B5oTP78s2kpRvMtncCnTw6Z8SQNJVEvmHr55jkmkdiq+M01CT5S0XN6BG3v+Ng99RU5hrOhS9uDlmt9",
-	"nKf0bJCR4xucA8sHMC512460IXjjX2qNumJAutT8wh7THly4+dVGYe2cSOH8mzANz+05T2KopCGvGyf2",
-	"JZOKChtqAUqe1JC6Y3zfDX5uhm2PaDLdU8VtxM4itFfIngymc5Rhb8/8kuyZxbtZm2iXi30rk8CuYcLv",
-	"jWWhOPMlEm4hgzAkASOJtViek37AeomA/iLR/R5n2ZLoFtT9VRlkesa/XAbZ51SEtgZdfQebg65Trpn8",
-	"wqCEUC3YyuehbTv5fM+AHp0BfSPM52ks2Ruj4OcwV5uSYatsyOSg2+5kdXoOmxUW5V3ymS9Bqt8MzR7R",
-	"7Lwnho9ODK0leE8U9/bg7aX/fCf19YLDzRf5iDw55krWlyQQItFVatBjmM+RMy/Z2DyTDMd1HF4h8EEH",
-	"9b0OGAji8Ykpi4iVNm1BXIyh4Cx9u9TS+yrrxv4kAej2aB8n7NrsbkXUdbqG7MBxKXk3Utliiv2bt42B",
-	"r1pFFpAviceF/DwR+elqTO1XNAzaHAFD8CsvST+uu5AdhqGjy7UXUV1/PvXAVvpfBzSkTLcgz6UANY+6",
-	"5d7aNVKhFjy6hX4863pvs6b36TztY8vOTwcn9Njr+u4RdIZul7YH7rl35runcDI8pt3BkddRx4zkZn6U",
-	"fDZoxIXEo3Ia6pZF7giLB9JqnpyWHshc3rOWCtqtFvnxO3KAmcXh7NAhVgZoHyvgtv86amElaWmauGgf",
-	"cs+nM6EbxKq/egHr6VzfxsVR61O2dMxQ1qXu9fMe4IPC4OYJJv3mnuFJRlyYlhTtfBvdRgdLRaVwfNFo",
-	"QXvYoUfqso59twsnQ/eMng/cltf2O3A07NLjAfKVh17gIxM5hq5/5HUGbpu2zt3u8AzcM//Uc08Gx7Q7",
-	"PIKO3/YU3ym2wM8fd3kAxUenoWudK8bz4s1LFzfUarVa3Q6S8dkEsAXabx83OBWEjFyNSQMZIhmUZMkd",
-	"N9snpRChjmHx/aNm+6zq9Wq4q/xKl81caz2GMv3j6r1te3rR6LTT+2pcrHdb6uzLkgWrKEWJCLxAKUyl",
-	"er0KG3LhHg9PWm6Xng7cM+/cdy30KeDb1LVnmOFqp16a/v4tePOCTABaJ81w3TgBO+zyeNdfbQ04JLzk",
-	"AOU3U4FQl4bTNQ9MoQMn7dnt6BoNKDOO+VSJlVOKkmCUSPAPHYIoZUrUaIJQauYzQLF9ROye5e5Z7p7l",
-	"7lnuN8ByazLcKhuVYRF7o9QuLfXMHuuu+Pk2VQUKQsDzjEr8uaFboKJmpMdj3yZaxuABFo3EKskifyIX",
-	"Os1UmFJ1MyczTt2yoWmFkdljKg1VtvRyQEMrW9yyEKj1d1v7kyZk1oBg+P0lmejCU1Q3HDA/k0DcMgxO",
-	"4vcQm1H72nwW+OmQmafc9JGimAVLyT0PfIIZpIXn6ue+zn01Y2qPiAApQ6xobUtr8djHStLYOeWW2Qlp",
-	"FMWpIx/fIZwRmkju6kdKUotCysRlFpBlRr9l1FbsIlk0gOFwz3QRLxuuOvNCIBjmv9BPRrdi0A6I6qxW",
-	"Q2ve6V1uGZJl++lumeNaIs9Uku0JyLESNRoDyu56MqZMDE2i1hDUu4p9vL/+J3Ledqd15CLvXZsWm4N5",
-	"xBgrS3f2wvBeGN4LwzsShvei8JcuCpvrrk3wy4nY0fvW+ZzX+gzOhy1FXNTaXKwldkZPBq4lU4qC5Xpx",
-	"1iFNlUxHgd3SlcUodG1ekmwFV6vL1q7NcipbTRnhR7sYMxGNDiW6E/dxfk/ppda3h7Kuld7qqi7L7Y/P",
-	"lRy8Y7UDvYSYYlCQ0JW0zxOZGh1NkRaLnYxLFMrVCfbzsUjklRTGyok+4Jlxg2L9VsaxUuuE3mnFRHeA",
-	"WZCE/8EDP7Nn7iw8dm8J3Qt/e+HvCYQ/pFp74e+vbgdF283eGPr1JioovruN5TUVWnTH9XJP6ZjrVr0x",
-	"YIdeGgoygJCzEZHclMZTE6Qirg2bypWhV7/PsJZc2iiu1Cf6Znt36LLeNoZ9KHUhi5n6HiZc52WXtCxL",
-	"o25PbK2G7uCYul3vxHfPlJ5xTlsD/aSrOLca2rD6dT5YX9uIA+YFEQ0r6+jo3tAbY9bWoKgWQXPdon2z",
-	"pHqNnpa79tEMXCMWFN+frxKcWtOflUZ2lsZq/qInfqJITb3tx4nTxJ2tiNIshGQ+E2Y9u47N/Lx9WTeS",
-	"y4dokdfM3si3imsGQnKFA7+hGIu9V02LIaexbA2SqzeB+XgATvZ1fatG2TRtWxs+5pPcRGZe41/xCxOL",
-	"mZAwWW+8dAC7kZjfB0pAmd/NqkE7+UXmBzEDZ/XiP9na9kpmQ5HtbHgKbtc/8dxzJLNGZmsNzqnC1pCy",
-	"Xp0EjEwT6GymBwiQSdQbAqyngJbWxBcSIk1erHrUaHWPz+jJ+dCFlt9yu8Nhx6XH3YF7dNz1W+dnXeic",
-	"KR3A5wx6Fafc/rcZunHRkMAokz3P9sqsr40szzGxl6og2FIFXQbJtQQ/FWa7NeLokFitjqKz9OkbiKHj",
-	"ljGlHb/1D49TJtkwIspmxDQlUhhmvdqldfn1J2mhZFdh9yDUH2p/eFraLas8320d3bI+Yi/WbLPN1nuS",
-	"98xARRPWlVlbsanwM3HLMv4uCq2JnwkiaAgOobp8HDDTfKlJfgzu4Zb1cxyiT3BYBtM8GzQl6LSTG7sX",
-	"mXbtVBB6y7IOuVYO6bQ6Wb0P/K3aq4yg/qT1PXbIIWvT4UrCUY9UPGLbpL2MsZcx9jLGVyNj1CIbVTo2",
-	"kmxHsS5P5//ua8x8fv+d+qqz1uH9SCVM6ayyKzk3LLam6FRhlVgz3cAQcnKgLRTo+UaroEOmY442tOkY",
-	"2GFmTctRK4JoSxQKaqkDp86i50zi6ZBQkiK7EYw8GseBCYQbAQPdXtL20HVM9/sSk5wVRLbTzffscs8u",
-	"9+zyG2SXe7fSbmPsN2RaOw+wzzG954bs7DjM5YoY8mg42AA8jsU1DZFDDqlYaoFD/s4HStXXrVa1ydwo",
-	"58hqqSd1PZ7WOenjuGhhMDP1l9boudITb6iZ7yzKZc9K96x0z0r3rHQfofE1RGgYplGTdZfpls89yjwI",
-	"H5nLWqZqK4vRGIieOMyxXBN6qpXONHHtngc++Gsw10uSe2VMRc8Gr/V1nW2dUDelIk2qO7Sl851CiIlV",
-	"klMrv2nbmOLLnGkdN7Jn4HsGvmfgewa+Z+B7Br5GGXPkGbtWvUvYewzY7mq3GeoJE4tWZDQQD/GILNcf",
-	"0YBdkkCSGESitOzpGGJdDtG8GCeMCMmjyIgBOiWEcd3/UU6VsDDP+fWny7Xqa7XtPUves+Q9S96z5D1L",
-	"3rPkdbI2ZTybY2E19WrDnmvEkpd0+hcAupWb6YdcHjtuOys/VfS43erjxI+b3aUR5DssJatuoJclVKzJ",
-	"19Zh5TZHxCTJ/C/jsRxPA+bPt/pcs0OnObq3dhjyNy6k5ke1O3R2THqYz+NeyEd4Ren6csQQXzBkWfOb",
-	"4Ql0aHfgtnPZ+ucD99Q78Y+hOzzS2fopGe3UCLw1t7w69NYC2zcRfBtlmG1pT/rTqryrKon9RvLYhGnk",
-	"jVyBtCEe9leFGORgOubEo4yEfKTwm8pbxpkHOnyEMjFViJ/GnZqeyP28zNRvkitsJzCKFTMgv/PBLZNj",
-	"YERjUmEtzwTRIKc7XADRcEgO7gIsd4kvOSRhPsQ4Crl5l37jZMGvgYSJsMXWJ3SGgSiEm7AXtVk98C3D",
-	"k9OxMSOQIjfpM6GDkJGSEIXRTfKOh2F+vRckkLfMeg77Ggf7DuEx6VvlRHfwMAgF6q5N3SqzN0TCWxaI",
-	"tBdgce/6WrTqk8fbnqR3wLDRdEWM77tUR3y6KF8Nmbm8OcZjWkoQMyJHCVI6XLeOH1L0zQ05G7kCvBik",
-	"qx5E45gKUOi2Dr1dQkNXUMO6VOwRo4L/YjxrTrdar63ISs5VO4vZ4klliRVDdgaANeHsovcxml9RjKb6",
-	"ZI1zMA15PrA0J6Sq62BmgFuLNy9oBsvjOa9SPhwD9QtagGIF3TQnBk1fh6WRlRn537aX/l5QflxBebeE",
-	"am9z2GmDuJqIPieEf4Ymcc2iXNhHgd3DlzXdGMBQV2aFW2aESup5PGGSwEMgpGiSG5AKT0hfo0mfSD4n",
-	"xmN11FuWirUpfbIuADPy73ygzf3kIJBkGLBAjNHeTyWh7JYBjcNAf0cGMKLs8DIjZFaDMKvXba1vWd+0",
-	"s+7pxz39uN8kv67THa9MQNbtozYWkHfRCa9cCqpLCx6xmd2e7n8ldN+2xNvT/2+8F95OZNLnmDpdLZma",
-	"xOzSfOtpIMfY0oQYzCapg9Ih1lxzy9Cr48wZfjwuJDm4eWf6n4QgRPoJ8QOBDCvNW7plaUb1XLO9iM7I",
-	"AQ4Whcm8dWlC47skOnSwn94tQ5OULoTe0Xl3goxpOCR0SmdkGPMJ+Q/E3JmvPWSLlJAP16/L2EvOLv8O",
-	"T/PRbfO7s4ubm+tNuA8hsicwZfzsJfQiiD0ctdFpNZyGPtT8r8fqRO4hpiPQLjz1sDcazPkg251SR15t",
-	"J6nO5Nc8oFAmUD2LdX/H39RhiGIRuLMqVyIwv5brUb1f7mg9rvqk3HOvYxuSGMMwK5Lds2aAa/NHye9A",
-	"IW90+jevc/f38+m/uw//aA/enk1eH4nrE/mvVvLqmL9U14FzI1XICgw858OhAraVn3/K+Zt7C8fdrXQ6",
-	"R7VOW0T1Dhtl6jjwFFSn3PcIx1kHSMuHrMu8FR1Y7d8o0hgkqn+1Cr678Y3gQSHPyfylEzojAsLws6lq",
-	"1ezz+Z+GiH16biBvs8irBZfre7NvJeSl1HtdOomybETRtG5bixpaO6891KysFSWl/UsMS81prDKtJfdM",
-	"6LJ+fMp0N7M7gMi041C6oLjQHh5dGkaAFKQ/z4H65KDVbLZbrcPLgktLvX3L+kXGlL7cytxAfMp0Y5J5",
-	"ItC/ZQd8EkglV0+AskwWcdCZpISGccyTkU67tgszoWsoZDRv2ZXedho2jjou7hr7nRyRPj7XVWjCkE/B",
-	"7+tqM3pJRlQiDMBXkD6msU/+SLikSh23OEAOtJZc3Ie5T9FTH/Xwo/7hgspMDlCY6s/Rx/5hhS5N3pdL",
-	"QeKWiTGf4poYTLN6N0INgdnfJXLSDeTFpHcGU55EHd+tELMJd7Dbf5TG9Huhbi/U7YW6FULdBkhbaYtX",
-	"dJmKOa4UhljlnvHp3khjjDRfqc3lJu8bUKK6BkUd+64ufxMh1MqTyw0wC5GDIWWXWRieelBunVEMvSKG",
-	"8PMYKSoCCHFxjxM9GFK2ovisORrT/z6KuZ94koxinkSV7fj1Sz186Ql74SeS99LaCEMaCljP+l6HC1cx",
-	"YMOvDIBZnWHhZC4ap96534L20M1i1c/gZOiq8c+9lt+GzrCRfanL5g/OoOO12+6p3x26XcUFz+Dcc7Ny",
-	"9SeQ+0Ydsf7wyD8Ztulxxz3z2uB2B6fgntOjodsZtL2Wfw5nw9NCHwI/pkO5fuTJ5+nmvZ6l4GuwDewo",
-	"DNIQJ0tOPSppyEcbh0BeoYKCDDpQShUCgWlTY9BfQZST/gtbbecJA5kkQhKF6dga0hujuxObXKLUij/0",
-	"BjHXAXpV4XmaSzxdbN5fErfro2ktxHzENpN7ev410fM6QFOlJFg6tI8j/AJ6tWWRfUXpfRm7KYrsaUif",
-	"DyFIKDOI6m7Beg5tWGM8rYWRCMi6qvUSAYWSFjHIIAbs3syEBOqXMJbvceLNGEt1smt3cSd6In/fXfAJ",
-	"09T0HdQFWKdcq/yFQT1FUoehLsu8/hGkgcQt45D2fPEb44t/aZ74RFGs69OIzx/Bik4oo0bl86BGNGCH",
-	"zSwodUJnSHtu2QCIAIlRqpov+n1ywDhKVDo/V4eV6uoREIrPEEy6PdfdNpLUHEU9jeYxI0j3lHtbym2v",
-	"dDnt3knbx85OaHcajLqn4d9yJOpWOtTzCfeTEFyhsxKqfSEK4K68mLNAiav65cwFo2NCvDAAJolOHFVc",
-	"gME95lXJJGbgk4O+fqOn3+gJkH0i6AxrFGHABmfIPdB16h82iRJ8+3qJPTsrhnDgp1m2helICbJSNn6D",
-	"g9zYbW7t5Uca2Au5fkXRKVMuyD2HlmnmfOZ1fPcIukP7rOE0zAloCjU4G57TM3CPvbave9ae+6fU7QxO",
-	"vDa0hl3abmefZIdmKaxPJfVAAYl2eTfGUkbi4vlzSDquF/LEb1J9ZaZrJvimVXIj8u7QXTvl8V3Iqa8L",
-	"HEFPxgENUwaCfuuAjXqY5a1PaDLRhxFNewMqAEdQNDTgTDQujj85jYD5EAHz9UkqmLNuYgyNQRdxu6Uo",
-	"L1/4tbU2ZZy70AoaaYFmH9pXKas+E0RjWHpYNTTczWTWshC2G3pv5NUFMkOHEmIiARNN1CsTLbCKfPb+",
-	"hY5Vz/e2Rd+Bgk/jMTCZJLlXekZC7R/qGHmDILeMMp9oHCcWx/VwAyCIFVgdVQ1qPim2N+s7t6xvP5x/",
-	"RMIg3QnB6dX/JiB0sJzgeiZ0Od8yi4NYacHMWcTLufEPm+TvCqPEhQlju2U6js2Gtgk+lEhp9WBZ0FoW",
-	"yKZesYFsl5hMlrAwmARK3MDP9YgHbvvQlI9Te8GYOTVw+vIlKSzfrEQgtZ6OeQhEN0IXZRszi1K7C5iE",
-	"EcQYVTcGpsMVTRqcRxnjeDExUG8MflrKTsEQvVc3ddzKrj9h+J45q1tWZEp99dU0DiS4Sim5JCHQe7QF",
-	"8gS1oDuASJeiRyal9lsVb1fOdjZUPZ6M42BFCPPnF8pzPguLecUU3XqUkMG9MPFVCROEWhGVHEwDOUbK",
-	"gM/VoR7+5Uz1X1lfsJtdiDaLmhLjMhgaLF6tLyk2ZYurG6+TZnsiEQjPuvaqhHgSMKXGZ5lvExqESvph",
-	"8lIrQPmZt1SD3uaG2pkypLck1Op8OhONi1Mn/5uESRRSaWwlnYG2Krknw9NWdW6zPZhs0KNW8dfisNZU",
-	"5Z62ztpud3DuuWd+C9xs0FNY31pXekx7FWMLFSMPw0+raBRyZdLLI+8z0CKmPRGqHRkg2+SPPBBq3Otl",
-	"Lyl52TQENPBppPmHAGuLmREM6GJpZXXg5cXFblYg7aZW7G8IX3csqu1JXVEA2ss6u4903wXBXBRf0Ffn",
-	"JnFYLbP8woB8uH5dVVVgQn3QXV3SdLi0k5suVWB7nqLZl2bfYvSn74N/STCVxlqGtUOwSd7lAyHkmIt8",
-	"BdJiRER1VD2WiP6g9rezuO/yDCKbDfTH0b/l+f0/W4O37cnPp9Hrjrg+m/6r631/Mvzb8e9XrRXZQCs/",
-	"rxHIbPdeFcycVsnGBMK9pFIW/JxiXnZQn8uNv4ituVTmSneMTYQRIHXp03cf3huNwaZrLeoItFo3yJJC",
-	"HysD0pt5oUkmrEjOq5PGVqfcvpIGgSl63cvq/GvDB14E+D1vTOMRrq5eAkEhmbTylvY4t0w7iFLQe2J9",
-	"wN4WuU5CMFbptNaxx304vCBUkhCo0DZ0BOlbdtDXsG1N6L5O6wbkpRkfPOj7icYd6KW/9g+dW6YBGNk+",
-	"YTCiyE8P+vbPnn7eN+WgJZlwIYmccuKDF0xoeMvMLg76+tWe5LwXxeAFAvqHtn/qgAogFjlw2ebv3iQQ",
-	"E4zGObwkBiWIQQkdnsMZ6UdcSIXLvYjORn31/Rz22P3rF9B3YDPsTQkhHAuPtOidMAucs9eQg7Vy7at1",
-	"pzxR29Ty/jXRs81J12fLg/+GucBecXp8xakuL7HClw4gczFcrVpHeke9O6pooiJhAVPT6g8viVA6DQ2J",
-	"pA8gHEvJjNOE8JgwzsB2v9SpblbviYGi7XdSod7oKX7US3ui5GF9MPP5u6syd58sZ3fXwY/6OrG6JV5o",
-	"tlUbr/BiNoCYvIu5BE9uGMYo6UMv8BE+bXcpt0uPB27XO/HdMzgduue0NdBVK7pDBdLrRZpvkh2bg7o1",
-	"smTzaZvfSLpsYcs7zJvdmshU5cHmbvRJ82G/UGTaCDUeMU91T8PKadgm17Q0M3S+FsU+RfSLSRHNX812",
-	"Mt3aSaOmzWo27yWq8kIGYaj01MTkuOTSRysTRLeiuPtE0a82UXQjsF2WMTpPohZNuEVQe/w2unvOsx3n",
-	"+Ta4zhPZlTfAv8+fjXlpWtatyIQkB912Z2kCuMmL3B2z2a7OzTWoP+pkR+ZW/ohZknuq9vhULc1K3FO3",
-	"fXrijuR3OYtgiUk2V0pMkIOEBX8kQBQiisNtzK3vcdavqJ/Eo+Z7Nx7f0qgOfH1DI173N2VnlAYgd2Zm",
-	"XIY4y02I6qq+nIp6jU0g7Suy222JiBsczjrWMgU2e2PZl2gskxo7N+e1G5nK1JdbW8o2Iyx7Q9nXbiir",
-	"BbJr2Mkscaoykxk4+7L0yS+Hzn8TNP5pTVM1IP6vYpnaAXF/MnHxKzJLfTlkZN4YtCcne1vQVuLpSiuQ",
-	"IAnzMfuoKJaiVovp0UbNjSDW4LiFhejpGnnYzdpoPItYy0LxbGm8v0Y8ntlclYG9dh3AxzZurW3Y+qZs",
-	"Wo9gzqpPAZabur4EM9eOoLwuzH59JrKnIgc1D3YN89resvYFWtY2lVo2sadtbUrbm9G+OTPaDi1oy4xn",
-	"X6rh7Cun/n91yv+k9rZvzNT2pGa2Ih7WRY+vz9L2ldOdOSvdnv584wa6ulKuoMwf8IfnXsi9OyznWaqf",
-	"/5Jm/vdvrt5+/90v//y/Cqn75AD785tRen6A+/P7eWJH3ljxGAsdyCGPJ88EwRnJkMdTGvuEEp8i3aRE",
-	"BhMsR+SohwSoN1bPHD2AKRwsgkkSUsljO5BDKEkEHQERM+bpSgtpIaQ4wS7TaHCj8pb5dHZBpopkkhgY",
-	"TGkodA3ptpAuH7qYzq6+0pZFW1JBjz+mUQSlHU6u/HvKPLjRh/ECT3QLgmzqia1PKvITm7U8ankAdUAK",
-	"pGy3dfeEng7cblr7tk1tFbUTjGy1G3Iaw5hPllBxds915/oTpyF5+mLH7ZwUXsQL6cV8KhoX7U53o4Mq",
-	"I6y/Kt6t7xmrRCNsTOnsr27dU4iqSyvqAyriaI60GAhYQVpM6dT1e3SbLy6znuEkkIJ4iZB8ArF4pp7Y",
-	"f+EjPmXlVv4bO/kTWfnTurGP0rHb7G5F026c1x7XM5GuqWoR9tW6joYVJ5BWHTC9bkr9HCFlT9gj3JPB",
-	"faXw1r5odRS1WUcAzR/hRePEP4Wz4XkLKaHb9Y4UYewOXVsGXFHJ8oLb5cVVcFDbmEj3YOrCydA9o+cD",
-	"1+YXdOkxirfwIHt+Aj0UyHMk9FihhDnutYXliMeShmtWF8/qs3TUP7ikeD+LRcTLS4e3W7lK4aNB46KT",
-	"qxGu/43VwW3zJ13AULEDFshenQI0y0R2e+uJUORS4wdnkgvuWm3TNCWQwKit5N7qHp/Rk/OhCy2/5XaH",
-	"w45Lj7sD9+i467fOz7rQOesUu0mt74wySL/aGZXh+TfgjBIZobfcKf1puZEgw9aG06BR0LuD2SL3Ss2/",
-	"pSzsH1oc1SDgEI0m5MP1a4dYwHEM6XeQADq66phDLJI4xPTVOIggdhUI2x+UHCzS9y6J286ac+haYgrH",
-	"iZ8AQR3gQC1EURECzC/vNGpAaPtmo3uCuSeYT0Qwa5LL6nrI+HhvMNmpwVakBGY3xHibkqwFCv481zkK",
-	"MWlnNSiv0PNroT7fmVWRKas9WsOHrQGZNUG6ZbqZuR2hJ+kdYC16qn3KVIgpj31di35M74G0W0Ry0u6c",
-	"3TJvTGPqqUXawowhn0LselQACUFKiB1CGUmiqPirXsgt84NRIE0LJzsV1p+cAr3rHzbJS+qN1a6iRIzB",
-	"VxPnGjgNg1jI5i3bsiuswdUXuTt6Eht4Ce0a1Aw7ze3hMXvG7hnwngHvGfDeY/FVeCy27Qql3a/Id1I+",
-	"y+OUMz6q6pcXHNRatRa4mfhQ6lq5ASkMqx8BU7wR/IzpF0QF5Nm6Ja8ggVRc1oPLonzhc9CVqLHZYVAS",
-	"C3KtNlHKcbfjSel1XDT+ededvDv/47oj3p/e/3o0+/fZ4O0yylSXpuSXvSQcL3d1+1CnrwznEUo1aH8W",
-	"NM+cTjvF7u+CMLTtqnC6Z7qKNJrq7o0XI9+WVVt91AdWKDm8ZSJgHqTF2KdUkJAKif5N8B2SRCiWc/Rr",
-	"YrX7zOhv9oVtcbVHNXOuCBqCY84Yf3kmFMHxuJBNgjxaUdppwHw+JYG4Zbr1i56WyGngATmwHlTtKtWS",
-	"H74iiNJkcHhtqKIzcZjqClEM9wFMjRs5ULNOokSavdvbILZHozoz20G4ecve8uIp6sMbBfeg1kFgEskZ",
-	"9uptEt22y0pn2G9X07FBCH1zIOZu0tkoGQYskGAnsYXuUWeaq4pfptXo2FNDrF7pvSxqNHMxRnr/8zuu",
-	"zgzB8yt4THwY0iSUqUxuPCYDzkOgTHtqNgmA342TRbc2wELya9R7dxoDGqILuyAZN49PS18uV3W6c6pO",
-	"4asNdR9893RwQo+9ru8eQcc0eT33znz3FE6Gx7Q7OPI6il7dBUy9beBFQQDEAfd7gD9ny8yeCEnj/BZa",
-	"7UZOcdBNKdUvyUByqdSvwuEclZ+kpA+9xddbzU75WZaNXHHs5fpIdy7oickkNsFU7YGOFnCPhyctt0tP",
-	"B+6Zd+67VkdUKuJcto6Twnq9LglF9KsUFFJSgz2y0Ig+ppJMeRL6ZAD48+FefHjKICfFRFOiy/h0zUiE",
-	"vCCwgvsLwd0wYHc75v5XZBiDGBPOwMWwJjWHhq+Qj+blAlw1ajgkYEU7m7ZmXCo+iaYHlPyRHWkGNoQp",
-	"mQRM8c8m+QFhOD+yJXQOihuW/SM3wxiMJuYmFHkhrjLQuoQ2WDSX87kbwV+rI9yWY8BDhF1iymwcJzby",
-	"Z7VZ5zmNgued54EfPYcHDVtuyEcB+x8u5f+lA+82abU6J5LGI5Afrl/93//T+WHi/Z/ODzW0EbPjCsqi",
-	"LntPOL4yveONklkpYqwXBt4dQZjBu3xcBcQ0l94xBfpeR2RqUqPtfkWbAsr/zLa2LpCkS0JHNGDYAZIw",
-	"7vJI04m+ed7LOmD3CY+z35WQHcX8PlA8HPySZKcbPV3mj95ZttPekL43pO8N6XtD+hebBLgtgzKkcztn",
-	"+wpelBL2R+RGjOiE2pWsqYQtkYzzpPKqR5kSVXVfYsO5DqrYVUl4lG0iD3umtGdKe6a0Z0p7prQ+U0qJ",
-	"56OypYQ9jpL0kq2lI8kiXM8FMtm17dnHnn3s2ceefezZx/rsIyWeu2YfkscwjDmTzxFdxfM/Jb8DVp3Q",
-	"gamflGQfEjHmU6Ft44zw2IeYfLh+3STvkkEYeE1yRWKQQQy+aWLsEDSj+zGPIh0ErEkfPlGLwFJA7Rbp",
-	"4796I87KygH9CPImXcQv6s3G47X1rmisvTYlr0+A1QeFWqek3WqRH7+r2ULcVmvAFiW9FQ18avUbdxoI",
-	"KY2Lxh9H/5bn9/9sDd62Jz+fRq874vps+q+u9/3J8G/Hv1+11vcX6GusIHkIDZu7C+pSlPYac/zIGWzj",
-	"wAMviRGcfvtYDO2hOozCQHWK5ym8z2F6hKhWlg4w527LISjB61N4lWLA6ps0oRYRleMs0kLDwXwId/7O",
-	"J/ThNbCRHDcuTrpOYxIw+8/2CdaUUSfTuGj8v9+u3H9T9z8t97znfvzv/ypLai2hXLHlfxW1GfA5Sqea",
-	"vvBhSqrc9CSMdw/D4mwG9QFlnM0mPBG3zKNhCLFwyNW7V+QOZuJQ0bGhcSWqpwEbpZ/q8KBc0sMts1kP",
-	"KxMeSEW+wy0z37FngljpiqB0pc05QpLp2Ax18+4ZtkwuBC+l5SGMED+hM4wJMukNRYlNhwLd0yDESCAH",
-	"w4UCNsJlTA4vSd+Sw77OZpiOIQa7N0bAKA0me+KWpe/jyPqx3z9skrdcjnErOvQLfDUUI1QnipAhDULR",
-	"vGX9XOyN+zPM+uoDC3QXhCo+E5sqHNIGZ93BjMQQhXRmKmxgRgahTEyNh1eDD2FmERMeQ5Nc4XNBOq2O",
-	"jhjTeKPusa/4cMBGfZIwGYQKlLRjmkZRjJU8MPI0Jn3zg99X94sOac5ulXDEXf0IA7YwIxEL9HIhXcVw",
-	"8PyEUapyfiKdKw+3bEC9O0XRmX9JIh6GJJBqySQFV6KhlYxACtLXonMPwbxPJMcKwBqa9LaoJP0fX74n",
-	"pYiFqmX/MjsFDIPDY7xlWEsYE9gBA9SwbJ4Z1aNxHBitMYvcTZNo+jo8tyw87F1IPchxdzXclqVKry1x",
-	"2ir/JfVW4lcJkzq1S3FlmNBACQ2B/F+jODTth1ktJf2AvJbIYwqK09rcdCdhwsWzrVMLtbP7qlSbatEl",
-	"gtY4UPA7s1ULeKy4leaOTmPZGrCMisFshBFd2srrDNq0de6eDU/B7fonnns+OKZud3gEHb/ttQbndBPx",
-	"rnDz1vxeR92vKaqlyrPdof2pZ8Hu33dHP50/tP4+PX0ddf7Bjr/zzt747WvZ/Zc4+XHcwg8gElpU2anm",
-	"nRWrWaJ51y4LpmlGlSipHmK+uQf+XofeWIeuISJ/JWEumUT+5yfnz8ZVFPwMs6tEiaq/fVS/fAc0hjj9",
-	"pSC3I9vKtOBhzCcFVbmGKJ/p6rkQmVK1PePR1XWE7Io0wGdiQjhzdDcAlJkw0h6pgpGID7qtrhGLpzFn",
-	"I8IZHGrJVktR9bm/Zf6G96/Q6g3ff/y6iF8eB3Kyr5EKXijyeGEjgN0TOB26XXo2cM+9lu+2oTM8ot3B",
-	"sXfiV0zTNtOY0mIZI8B5rahamFjMhITJeuOlA9iNWLF1fjerBu3kF5kfxAycwtlfmEtne8zYrkJqqUXM",
-	"Na3OPmdQZetu/9sMrfR3bdA2eILH+vlN64bBd3fI4D+breiRzD+ZNscNIdzCELSG+2+hTJk6yXnl0R7u",
-	"M6xX5mH1SEy41IJUWSbOtvahNUxAFrTE8z/tn8tM2CDH2ETDWEN0BGsgsCCFs2CgOaBsRsLgPvW6HJbZ",
-	"bPpXL65/efvqpvfh+nX/MDV/l3G4D2aJV9q4EoQKCLZ2alpLjT3e7bXE0nVWYJw2qGyKck8i4X0splCD",
-	"d4c1Us2p7dLsSnwQ6AHJA1zR9DpPEUvsrLmlVaPSOveZwyFJH5YVoCSSPhAluZGAkQhiD5jcqKnUe5xn",
-	"32/8H1fv1fVZH71mp4/Wnuk9fVhdDQ9B4JsohScNEO6qKVM5elQkAb2nD19Ct6USAKwDTl9f16RdYFyN",
-	"A1pWbkHSh33noy+p85FEnKxVDx5pSK2WR5I+bN7uaCOqsW919LW2OqoDkEvaHBlCs6B4aGj6ItuMfCFk",
-	"+q9Mop+m4uX6IP3VtyfanlhvKNttLM59fe2IvhA6YdsK7enFN9xSaAPxETuyuGLGvCUBa9dAfaHLVT0T",
-	"pqsOH5oeIGlwWs78YuO50OOYT8sIGBko8gLCwffRlCVQGo35VHcJNqXZAwk6Fs2nM3JAicBz192CjItP",
-	"PZnGgU1JxPiqmE/FYZNcYZQW+Ho6Jd3KOABfx6WZ2CFFP3WT4juIZCHGyoQx4agz5lXp0B/UUdzMmLcb",
-	"TXrHcS0dt9V+r+jNsSE5Pp0VHjachjqlJAYTR4H0z1C5lnvWPu+4XXo0cM+8ru9a2nfutfysTRL4vcEs",
-	"daNd+DRAr6Pu8dM9a+W8SH8kkGiHHF4x9gBq1TD+2rOuSkGYMc8hepK/uvlInYNBxPXL65Qh/XJH/avM",
-	"A3+Q+gAdxPKAhllkYx7XFGrrfx86Bpm1aVaBRIX7IcOinfP4Lw0J8q7Ux8ODv5r2vCPZP2s4tzbKbFPQ",
-	"PhFGBluvm5Z6Pd9KSwDG7mLTLIWGw2G5L+MDTvNEfbNwj5YSBIKoA6xyvKpna7fMulYvf1o6a9qoSh9Y",
-	"ZeVF/fjp2lWto3rYcF2Eu/81o5iERh0ENGx7Hf8I3C6GkngnvnsGp0P3nLYG+kl3mO35e5hw7RdDOoQu",
-	"PavVPpp7RwHiav8O3t034d9JDGJaSqNWtblzR5MLDUsZAlA20zhHrlLCod+Zox1oSbi4Zepl0jev9p30",
-	"pX6GJn1ygDkemfxuwvd1GsRAAJOH1WVUFRg8qWvJ4tLvlMEcKhn0+IkyIN9znfSdVsGmbsjZyBXgxSBd",
-	"9SAax1TAPArVQogn9lAtOYsNrB25c9uOqNQ5wUqbh9gmpmrvh6r2QyWiEN61Ft3Kyzy1/FFa7FFkCAOz",
-	"MOcqwqqZARvZTKUmeaHz3WzZID0yRngICNVYB93W+WGV32ozmrR3XH2tjqtNINipCjrCCq85NjihMyWc",
-	"Xyrmq5P0ILQu1G5lhN1n8XT95cn93ra9U314Eyz5HJ6wJinvUDa1dX2sK0wHMUy05Wldx9gOuMF2UU+I",
-	"WH9vIm7VQo4ndpA9Ankxp1CLwhzPU5jObiiMcaLtKc1Xyv5TT9gWAqx2VT0Hvbhq8x1mRWAUfqol28qW",
-	"mCakcxJsHygPs7PJQS4o/1B3d/E4E0ol92MeuT6fMtEkx60j0jflnRiXPY+zYTBKYvD7absRzuCSHLc6",
-	"6YsJi4F6Y90mBelkILPuUjYevsyAqJsiv7Q73pHdqxF5d70IYiyvFXLqq9M2P42CER3MJDTWNy4VFlll",
-	"Zfp1PNd/y5y7LibU/MItSBtkEKhP1liaqd71gWVZGUXMsZefPzx9aHU9ygZ/Qu7RbwyBXqdb3pnlGJmq",
-	"TfN0z6FleteceR3fPYLu0D7LmOrLD+R7KqkHCrYan+oimN3EHsN2jGGmalaKFzvDNFslx03rGn4b6PaL",
-	"2fcr3Pbu2l5l75nsazjxT4/P0N3SdY8oHLnUO+u6xy0YtPzhsN0BJdMagaFxUcb3sNyZ9v5OuBI7JkBF",
-	"EsMEmOwlLFAyruKHIue1MsUpTeVJzFfFhmj6sf25NoLnj22P5DtG8l+KVbBMTSmbwYk1sAoVrzZAeakj",
-	"FSqw/LtEBAyEIAqoxKWu3EQGEHI2IpIrLHRsBy3CkskAc+USzBYiZvSNEur+YVf2DefUmXPtRTEMgwd1",
-	"Gz+/yxDaMIAbWxzzER2x5jJW+2ItPH0T7tj7DER3lXG3E3SrcKOaS3xST2o9iK4Ln19R8t4jo3bNg1uW",
-	"1JeDqn1i35fiUL1PcXkjdl/Ln2o+2jzHb2PCs3eXfq3u0rrwuSTXr5Kr/Qgyg6wvK5fn66Duf3XK/jQ+",
-	"0Hqg/9XnBO6GuO9SnKyLHl9RjuDXQVes23NPX77x/MHaUupchdL5YqSLBUs/6rqF5WWpXnOPhsSHewh5",
-	"NAEmyUF/Qu9AKcz9w0IT6Yvn6GAKx1zIi7PWWQvpkln1wriKjColHbOQgPqosjczROSRKKs2h9GITi7w",
-	"K6u1j0OZQPZ0GPQyL46TGlPnze1EQBgKhwiQJInIYGabe2dD2vNfHFWXc8PtiHzZ+CGPcxVe82PlyoaV",
-	"bDaA2O2QGNSasK2AHEMQzxmA9Uz6SRQHXsBGzYU8i7KzfMn8NFFU2PTNm3eE6+YH+QwOu3P7dlniCW7V",
-	"LlFX+jQ16+3asjqd+XvWjRkqrmiuYKwgI3oP2ap1wurUNFn3lXJlqtTmzzgzhSzk0mleIBwS0ZmCbuEQ",
-	"k3qkAFw4ueyk9JyJoMwf8Afihdy7y01kk5Y+ffz0/wcAAP//",
+	"Nw8dYl2A6iFGViAZj2OgsVDyyj0o0YUcGBkGfyB/JFxSGxTHmY0oPHQI9X9PhFSInJ/Nxs2RmAYCfDIJ",
+	"fNesIB/ZkQVZmBXnXZROw6wFjf92llKDYZ6YV4gga+NB4cRLOL0NwqxSa3RS8GLMoaKzikXpZEk+iRIl",
+	"QR5oeyjx6Uw4hWjEexomIPBqaRbP6GgmKvLCbAY8NbimOivLOR+b3EZcBHPnmcNzCytlGoAPXjChIdFj",
+	"lfJEodW1dWmQwu7AL5LY1R/NUdaEBbKHF7FZvEV6ICldym88dySFqSwZamS7SMFxCSlJbzpnhY9B0T7t",
+	"TkbCgdGLPKZmAQiCBQzU9t3l2PcUtgureWxhtSjy+dwp+TEdIslmNhRM/0dxpmUnofjxtmRoQMX6GlCl",
+	"6TY2ykAFGqxXLSN/jOa71GQaa5TH1abwWQaMNn62VNPGAFPCh4QycvXuFQZo5tgE9ScBa6TSbOnRp/BU",
+	"Vo8gYCOrq4sxjcEngxmBe4hnJAy0fDsXX5uVTikbUAhCBenb2irWWa++wsIqqRvfyNchFTKtuLKGseQN",
+	"SIjBfzGm8ai2M7oY/L40WDT36ienUTBizBmg2msYoLalisX5C+OVQdQb7idVABXF/D5Q0pe6+Qm+iOCl",
+	"HviJJ8ko5klEDvqMM9AXiL8IInioMyh4oq4PCvKKyX5Q4M8ZlMKhXtUNSBmwkSjxSFHvLol6IfdopYjh",
+	"hQEwafCz6qkOQe4JyMeQ5XxsiuB5wCTEvSQOywNj/KByDUpV7ck4oGH58EWL16oL/8W8/UrC5Ec8aBxD",
+	"c5ceSpe90QAxLwlNGqEWpMqiKnntr0qYQe5s8idedr6F08iOzVm4zIVjqYZbCyGvWJTIuu6hRRiaF5zs",
+	"MxLoPEE6AaREJnkSlzlvnl7HyFwAzc2+zeLz6xiVy8LeFkE8Y2ZxUGK1XoYBNYldET/SAjbmvj4fvswp",
+	"GjT2jbJ2AA8ypuTH7wgd8Ht9+4IPpX58eKkjfEyuWPYAYcLW3HHbzoYIOWdqSodXyuaP36ENTJH3S+K2",
+	"SSBIwkzyZe3p62B2NeKW4ynTGVxLMXMh71/LQIrbTNQATYI5hRObq0zndBpT/2PKSRRSD4RDmBJMCCU/",
+	"3fzylmg75KKAkkmTK1Qmcm0LJNkAJ4/G8Sw346XV5k0tkgmPAQOiYhhiPuFBt9MhfWMCkZz3ohi8QED/",
+	"sFhiqt1pHreKUWLu//zWcs8//tl22p1PB7e3zdw/D//nv1aZ2bOxP9x8v3b82RxIpEpTOnLZbb+FaT7+",
+	"9cuJ/vtiI4XqRrW95TIYmizYvHxU46jzMUk969SsDLZVKyEohqNdnebdElqlI8aSRyIqFIag7yIXyLSW",
+	"4VskIgKG5Rd8OivJY/leYV2kVAA/AZvQyEMfhLTrsL6VAQwV9iGtNjUKAkH0DL6hjrY82tHJcY5Wtkop",
+	"c7a0udNabfKAeBIwXZFqnW2Vr9yOAv6lpityTBmZO7HCrk6PVhR9Ky6t3rbmHZpzN1ey6zJARuZcItkb",
+	"N+TEppKtkeug084UljPF5Hp5W9iiDLFKJh/mc/bWmD3L8csJF6hw9SKIDSdfywBRO+49rZ90aQyayHEU",
+	"/qWOQrGe2ymka3t98d3q2P0amisSJqVI9lBtrB4UjWu9Iaw/sOR3wFaHAejXsv3nd1e6OmcOQPPgYjef",
+	"X+8iTBYAsBIx8lLrIjC84JMJZyRXEEE4uhCFD0jj0GgCghz8EIRAbmbMI7dJq9U5ITdjGoND3nJJ41lB",
+	"LfdwUExVS0cpVc5LxOqaDEjPVEN6/7uSeoVOdMwWt8EAn1YcuHmvcj95Oz1PChVvjLN7od6CHZ4oncXo",
+	"kNyqF9QkU+uPy/0Rv8R+GaXcLPqiXoCFSUzsLcm/24pcjgOl9szWtlPjUby8r3B4r0vAVpBZS17XT9J3",
+	"CnloZSMiL38myAgYxOraiP3CyWXPA+Fqgyhb2VK81LfCTppkp99qbkvIS9hkXuqp5xGqT6LXCx/AG88F",
+	"D+BfvZS8z6Fa7iR1NVkMxWCEMs5mE54IfXSX+lzTA9cqW0UtDCEhEvUg9EZCtBOP12YBBflExp1Heaex",
+	"ABnPzLPAvNPNLqNIdwqgNeeayzNOSxvsDWwaC4A3slEAuZdTZZddVl7r3YTIbkNBN0X4VFVop9G0S5SF",
+	"jVJjC77aUmBJh628N03rF92AnizzKemaNw4RMyFhgiKRwnGsa0pZvqiVUqEkoZ6siBGrVS0i5pOaZGwJ",
+	"P5W81lgLAm3DMaeDm6g82KfxM2tRZgsvc37v+TojwHxt36ZRFPN7XWEk574qz1F3Gh5lHoRV+eoZMV+A",
+	"wCyAZTG2hTOoWa0CSoR8CYwy2TOkToesWMWjJ0A6pGgN178plOphNQ0Hk06F6EU8DLwAzAtW+lHv9JTo",
+	"0RvFlOEM6QmtUbpHLTmNm8j2XAlvH7RroXiI21G+2tpyzJORqZT94fo1OaByTlc+3C5zvErpdBrGsVJZ",
+	"pUsXQY6oHJuZA0Gkrsq26iby9NSqs2q6ZTdhkX9bTFaXuiEyO413Jg6hpE7CJGA9BOSgMqkA4/bMDatX",
+	"17qgTVSmz1j3YD2J2JzbtuUFsN4q2FSS4hH/Op7l/Zy/84FpVtBcMlbIRwErvy58lDbPSUPd8aIJlbm5",
+	"lk1gCOIKfH8m7LL1+0q/8mC++tGjFVooHMbWBRXMXWPufU3h9SmqB6xXi6Wz2iu9zCuSm2jJkW1YgsKc",
+	"8xr4p+/kSVxL8wg35wSj7n9a7vnH7M9m73/dj392nJN1HH3L4Vmf0JJzfxq50vKSLSRLM8S7kLIdeyX8",
+	"QHg68B1iD8r8zTcgyWBmBI7yxDYa3yXRWiPkzFYLw2znntitk0DUvV11Ne/i0jBVPaS6oRw5r+4GhZwo",
+	"EDmWYT5PeVRIGTloWX9cgEEHWugQIA8viVBCYyAJFcTWdi9IINUJGSLqbXELlWp13m8x76JYAMAFeEqv",
+	"ZPEgl+C6upAnxXdE1t3g/Lu4NPPS46JGORLm17TuqS/qW06381Aqwd1Geq0r4adr7NU6EBHVPA8R1T6O",
+	"JepQOr2j7zF/Q3NzLWxx/m5WoME7jTU15Y0yzrAU7M1rpQxhzQ+3Iz5VZ5CZZOZzrXIhxAdzOkWcMHHo",
+	"EJ284xgVgxwIsG9p/WQu2alg1EkLIS2pOmiWuKNKCp9f3NtQLdy5lFhy9zr3dNssjUcsx2NCgtYVWyYg",
+	"x9xfM+f2jX55k4ziGDxFhytL58aATQe8NSoZ4EZy28zlN5nd5IfL1lpcxMpKs2bPm6lV9cBh+0uYt2aY",
+	"3HsMJSU0joN73XdxamLa0OZ3aWJGjf9wmMgkhoJQt+JKc1c2j+FrxlaanS85/zfp2ViCOKDsridjysQQ",
+	"m5F6NNaGbTFW/xmDd9dwGlyOK1J+zMDXBhgWkTnIqlKsmUIWZXRhrdT1eaHW/J6CdfmBZJyvGDw7F+Fq",
+	"QmW7hcDZblXcbLn6RxPJe8azUBItrB8QDOlBP1PEhXQxJBGlLUGo1FaoA5vai9E5+JMcQxAb3SJXHEK9",
+	"dXhJ8N6mgQD0Ymt7mZ5OEKDeeCEUIBfI9hRVzqxR3jQXK0v7whcE9hkUEIZKizq4VYcYBh4WpuGMmLfI",
+	"rzAQgYTbRkUJvGKE1tpdM/RHNV9XD9aOhliPZYeUbW3GfazSAWVsppD3P38uhYMtuZqswcccjDhF/Nre",
+	"aBrSDcuhf5VovmWt1wKmrsq/+VLxrRYezEH2LoC6EgxnXlgXCrdzitZTt3ena1dnmD6hlWhb89DGiv1W",
+	"9mJPAY2otUsNZ2gWeHilPzpZtJGWhMevRvmJzqLueZhGvf6yitnXhaXl0mDSte3OJjpv/TTHWQWaVZaL",
+	"PtYt6JOEySBM7cOK7JtMaGGybzDmHsvkYc1vRvraKNG/JP0YJNbWI5LeATYGZjA13CJv1bA1ElJzhvmw",
+	"XGIPKdtVUedvnOP9tSXKulxxET/igHlBREtCd2gUYGPCdUsF1oyJTK1sG9W0S9dta/PsquHeOj3udIO7",
+	"JZVE348BQ1aIohimUIfJMIcH09LafNysCu/dSNIxVXKycrq4nY/LLr68gpatxKR7RpNCM9I8WVMrxZg8",
+	"hBVMczXtwUvpmulZuUiHGLn+4QU57x6fEtMhk/jcSybASqqObFIHtfScl4T4oV16fV6YK9talrbAhLSl",
+	"OhchxaQVI7AMeUxEEkU8rgpVt0SiJN9Ptyn9s6ou0+KBfbh+RRid6Ng5SE9evb46LA2f2llzKh3eTjnI",
+	"IVHcTZ7L1maMDSj0U5RcX1RXjI69oeash/uszTRrn/S8tbD8CJZsL02q+2xwNkmL7CwXZ/GtdeDys5Zp",
+	"e0K4zoO0OcQtYRsvfyMA3/QSN0SIx7ziTBXrzKtimJDzRwLmeVk03pLLWXXwT2QHyOP9NvaA3Dg7UsC+",
+	"aaCqApUnhZIdAMh7I1A9vRzzhG1gtqLS6gQ/nxSybo/t3OKeFEQRvnYDpjsiY5see9URP+WyNpRJF7by",
+	"d2NmfTGmrHb9yU1TNeeAIB3m48oF+qUUyw9q1KI3PV9e6CK3pZpu1qV6u7q0aRLxmmsq6T2vfy90ZrYb",
+	"Ljuta6B+wEyJqrlzGoN3t7RoRJWQnQ1f1k0E0/jWbSji2GWULr60aOyvmAOrbVETOiM+b5K+sYj10d7b",
+	"t3a7Pr6lbd1YZ9Y3jS+DOE3D4nFaG2pZ3dnMGFhqBbqhzB/whxch9+6qA/HjhG2p1pSXY7p5h0XEdSkr",
+	"39GmaFPeT1cUFzPm6XrixCyGxAkrb11uM4PXZPY57Cix3/A6BQDoCHoxn5aOteDF4xPMHWyYQyl8X8CP",
+	"wumXwVn+8q78e2vV2oqI24vKyGC7QAVLa3aNeRIXv+ocLf+mDClvMhqzkH8e3G/SlPnxK7Y8ZnWrdcVR",
+	"eJC9Wr15aprha2WiYAOyyuq9y4ug/JGWA1qDx2RFitZz1pjP8p1RTIW6WhCSVYer95mCkR4wX9SrLfJF",
+	"lDBZzAf9HHVOilVMVlc9yYHeXPHjQtETA2Sbqkw5qcv01l+kV/nUzDpnPXcw+b0ty8EsCoLbhocr4lDS",
+	"18LeBpb5sDKIbpzFhSzvU1dZd2MhBDXGy0wjc82HSzb7Kse9H6MTg2KLcB/AtIyuL1jo9JtOdfa9WfXT",
+	"6LGpUL65DlukuQtnvlgoemU9t+qUvYXDs8EqK4pHz5WM5gwcogieSDv7YOXmQtnmdTIITaXoFTWil82U",
+	"1rlI+9JhxqMAKQjjDNZaybLGA2IZ0C2t32IjYFJm2MizuJUlW24Efx2wEs0BHqIghprMrlRomCeKSN5z",
+	"w5fuXPIYhjFn8qnLUS241uEhEFKpMfZFcmCCEsThZa67v66UZgqjTASE92sWF61uTYT12tSICvqErsmk",
+	"g9RSuC2UtV2rVlVFbbj3ttib++H6dVZcJWcaOukWLUMnTnnOVM/9+N//tUpo2ahKVlq/ZVldrNK+OE9h",
+	"XLZtceYC/HVehkNaRHKiVDWSROrPblpU3dZop4uF3Jvl2RtH62VvPKG527Tw2UyEe08fPqfP/Uu7uPIK",
+	"FLjKitN6GrGltEPk+iLLe/rwtHbtL/DeFy/XUu95gwuWMquusLUJe7fflJUtugGPM1+Y8F98c1Zu5MM1",
+	"9WwQlZVovgMal1o453P/8hsrDFZY30oBA8/tWseKfb5KQeuW/Kld8WetUj8fBB3BzYx5u+GHPp2tZawy",
+	"RZHX92Kk6/xBf1mm3A0DFojx43BwE0K4JN24wlKMVpC47jmuZ/1KDyWzf2mDzjo2a9ynT2d5O4392mwn",
+	"d09zJ7Ay13nhvsrIkTVhrG9jKGwwBZwVjopFcmGbV2bbrbZNzB9yjkD9kUCC+lScsJIKmRGNpbZVLams",
+	"oATZpylM/hmr8j1iiPhTyKv2nKyUxbeIqVP3v5UqW6qTXpslo2aItXszN+RaCudTlL6rrkVash3rY61d",
+	"Wn7Lsnp1oLOCIc+bf5ckESjoeBpBHenSFpK6+v6rLRez2zKMpbdqVzafMWBq+2DJmWbD2bLkTDbX1T0N",
+	"QjoIQmNFmmPG+mlVRtdG7o1szDLI/gfu86UGizWL6dbj85V2ez3161zTyrlqHeU+nvUOYHn4fHHqHdQQ",
+	"ntvLlmeSb+NSlq+W9sqp8hjm2lhW9EvM3h3ZHIJa/Sd1Pi0VSQwTYLKXsEDWuS4bmbHebVpQLu7crn29",
+	"g9zZLRduZ5ublqUC+WcoIRXFMAweFsnehyiC2PWoABKConfCIX4wCqTAMCGfijGIS4KalDD9sm0+rG77",
+	"Y6tOmnzNEsppyWbLPXc//tlyzsvp5ZcYBzx3fJuKmubmN5I2v8Ib3Dp+eeHglxzq0whpFpe3kNPMEDsS",
+	"1b4BMJk7Qwyj9ZI4kLMbdSv6HK6i4GeYXSVqlD8bAzRk/mApgHENNkp69tpU5oM+ves1m83+oe4bilZj",
+	"PYz2u5lEVojvIXYld/VfJpsYfYoIIyjHaTNquvKxlMhFtXm1Yo0//fp+cX3kp1/fk2HMJ6T/7peb9+T5",
+	"ffs5TeT4OS6pTw7+dtM5PjkkPNZv6Y5bbBiMEqW8BRhcI2e6Kb4PMTm4Vh88f6n+l9wHlPz06883h2us",
+	"/hMylSHXycpMUp31ajSFRhRSqQju/5pA4KaH8Zn6yhvvzFMigU4Wm83dQBg6WeN+BMxBEIbkSjfdJy9m",
+	"Cg7fxVyCJ8mLkCc+0X2cFTDH4Mlwpr66ZWm/jABit2MjbETzlt2yF5wpGA44Exe3zNVdljFMti8YvYOe",
+	"wpI+GQYQ+uKSJOyO8SlLc5n176Y9sgJF7I/cah021WCYKK2fpmnf/ZwU89xkIv/374Kzftp8W6d39z3u",
+	"AwYvO7eMIKBhbQ780iF9nbn928e+TW3GCF9cEKGSYDUUXIUicwLrdpA+Rk30yUG72VRoRkzVFHLcOtSh",
+	"wIzwiP6RoKUiFjzuO/oMiW1D1v/zFgnZbeOC/NZsNj865FbHSeoP1O+3jWazedv41L8k/dyjPja8xnAN",
+	"NSDX8RohxQYYI8DFIltUu0HY7gsy5ownMem/8mEScQnMm7k/w6x/ocNR6AQQVXXbbPOLGn3A/RmJIQrp",
+	"TOgyiKYNnW5/fWlOm2H5Dv22Lo7d7XTU9/0gmxDrQ8SQCPD7l2Q6DkLIDRkIEjAyDIPRWNoxWucLYxiQ",
+	"6QWsp9/tN8nPMNPgcQeRJJ0uwWhfbIeuaQieieYKArvgRJL0bZ3ufrbrGARPYg9I3wgl/UsNSWFaK1wt",
+	"SC2t3Ulf6k0CMcGRcJ6rXPUDgwPqJx4H/0GguyCaWGEHziPvp1/f4x/QJwfV5AhvOl5JhJBcLZ3OEGUz",
+	"ZVON+960xDIBFxM6w2PTUAwxjoLHGwZCYWbAsE1O/8HFr3BtB31T1KFPJkCZWKTmaQxJ81bJemHgAROQ",
+	"eS8bihfHAUiKPd4w1AYJpLh4/jxH+p7bL7MaBg1LzK4SySd6vSldvHr3KidkXjRazXazhUFbETAaBY2L",
+	"xlGz1TzSvHeMHO/5GGgox/9Rf4+grCE8YrEgnVYrB8hRzD0QZu8ibQDfJO954o2x3o8cI40JBTL79Hhf",
+	"+Y2Lxo8g/4bzog3f9JdXc3daLcsbTIXLPPX73XgX0jyRP1OPS4PfoQMGJaxV8peZG9lRSTcVszdFe8Lg",
+	"HpoFaaFx8dtHpyGSyUTd3kXjdXAPmBvjNCQdCQwHizAGzAANBnlhr6PGRzXQc8xtWffATYyaIqADJX4F",
+	"6rCpN0aKT7ESvyCTYKQPV9MG3adeOuS4dZRVGyq9hSy1Z9uLyDKB7Fr1pSjJzK4uuyZ7azrPZ+2Ly5Zb",
+	"cnfq4YxIroGyqUY9bh3tYBcJS498fjuGvRf2lLDMhLabnb3luh3q7FJzERpg8o1eLBF0Rqbj2XIwzV/0",
+	"mnCqyHIUuIqSVQOrPwmQBIKR+u9gphhJ1oHMdMVXMpAaqUluwItBakjVZYdjkEnMwCdjiEvAVIkjWjAX",
+	"2jtHsTCbqFTXsleev1biC6prK158gQJH49PHbfFAK4K/Fe0yjU6rc+K2227n+H27ddFS///fDW2HabQG",
+	"p7RL2+B2hsdtt+t1j9xzvwXu8aA9PB22vHPabmdS8BsaMCLSmEqsGKGVtga96x3d/XH+cN+ZWOfEhclB",
+	"U/vKCVaNiwbMfmq9+p0Hb36/mr0NWg9vblqzt//4+8Ob7/kU/+8HHrx+8VOE7/z46uhfNz+drw/O+r5Q",
+	"uy6B5ysU35RKaFklYmtXn3XZuOmdPP+O+jbWAz9pr/7kA6NGTABff3S0+qMfeDwIfB+YpiNrrOwV0xWe",
+	"TLWjT0UuIWS62RwKqoXN4eB80uBHzOQRJcinLUJKxVQC7TLFkojEGyttNAMcxavHcMsEoqORSbE1jN0R",
+	"dme+NAIqfuiTsdL0fd1RlDLGJRmoMcYKvemIBqxJrnK9ZbC8lyikTdK0ed1lVv9uQme3TCNMbjcZGRnM",
+	"rM7Sz/yNfS1eFYmFPhMNfrWpRU5lUJ9rYoCw9h33Z/XoQAW61sQgY/T7VLQMWY9mkVC1a7K6L4k+IeOK",
+	"FYfJv9X76eHs79G/O/H74/tfT2dXbe/l0ehvJ3dvztm7rvhwNt3sOP0qye8OZo5tiK2YGmKGBm7OPPjC",
+	"iVS3db76ixecDcNA20C7nc466zLysJJnXupo9l1QxBcG21PjWV2qOCeiPP8z8D9pGhmCrKgopyiLkDwS",
+	"ZMrjO6xqqqt4Nsk13HP9C4nVn+Bb6kUJ4y6PFgUT/CSjNXPo2C2Lh8CBv3g46q7+4i2XP/BEl5jcGhb0",
+	"uWwBC/UJvbaiF00P6Fsr5bTXKKEqUBBjHktXqYU+QbMp+enX901yJSVMIiPVxgqwTbqRNs2EAZqwqO/H",
+	"SrPEerIQE7R7XhKuODVattQ3+Rb+aF06R5J0y/rXIOOZezWUEC/hfe9NPO3GnMtaY/GY50yxWYRFw+Nx",
+	"DJ50xzwW4A7QmD9zhaRRHb2nELy7FpurKY8Xw6eV2Dse/OgFvwQ/vfrwn1ftt8Er8YpdH3svXp28uov+",
+	"+Y8XP503YfbTf/xfXwW/BK8eXrFW0+uEbDD5oeX/86e5hKd5ztk+NpwzH2B9jn1QcrHSNkS63imVS9IM",
+	"pqbbtc3s+ZzEpbMGy3nP+RvKZmYusQ3FqFBuXz54WMhFI5RGLwOoWpBkhSNaTl3mdWBT+cG1dTdK9eCX",
+	"qPzGCXOMuSYIZ7ogdMC8MPHBN4LFdIytt4kf+OWarik+cK1m+4q0XSp6fJiiQ8dttYte7vyT90q+tIiS",
+	"hZSrO0WBs+Md+V04Hron9HTgdr0z3z2H1tBt087gyOv6x3AyzFfnuGh3WrY6coOG4XzUsyFlF4mA+KJD",
+	"jwZd79h3T+B06Hbp2cA991q+24bO8Ih2B8feCebA3wVRpIhQK2fZyUcJSy51oQmb0t1onx11O812C9Pl",
+	"41hXmmh8uPm+8QmZzXqont3/au1ZgeQ3oTnnys3ktWfzc6l4UK02qxMWBhEF8RMwST99hOE+OZDcR5Pa",
+	"Qn8salpj3TKfzg4viK38HgODKQ31YArNA0b6r97+45dXL172vr/6103vu5c//HL9svf9h5d9rLJjnGRZ",
+	"UfkJZ3IsbNdVFAGEy4f6d3IwDB7AtuonUcyViOGTweyW6axhM6jpWEBMxwLtztXECMOnDrX/Octspcx3",
+	"CJW3zONC6oept5O8NTb8QOAFKA1+GnhwoQibdq1GoG0OgQfOLcPSAVa4CbivPgQ25LGHay0Ysh0iOIra",
+	"EZIIwuNbFoPJuVD3TID5ouilsyEFokkyI3nnkkQ8DLVTK2HVclGGWE9qFygllDnatQGhqGMk6OxgtX81",
+	"sp7mg9Sj6fUvqsrugHKDXsWXrhs+pcngRlGHYvGxtZlBiTCXWgxKJbpXUhANIQ7BxCPhEIQPJHAWvDWB",
+	"0mlIotTDViA7W6oyexnrs+Hj3kYzh3w/wqaot41xJpVU1vdA2k/ybkjjgVQ/paU+AikgHJYrYS/SaR9d",
+	"BXNKK4Pkao8UG/aTAzxWgdF2AdPcC8NIjP09l4+VR4iVVVxLl6GEqpt3z4SJj8st64Bxu6RDE6YQJ1C1",
+	"KP15YUGLdZxWHIR1T2lKUTVTmhO7Hi2wF20zcVeuwgikSrJFW8OBRwW4ARPARKAk8cqLsclP2cJWpEHt",
+	"UjvXhkdFQMnfgtGY3MgYQDrkNWe+DkhXBFYj+nflXGXBOaRLxvbQaFkg0setVrNVRqIXfkkTFhuB/F+1",
+	"Ly54027AcKoT/xTOhuctZE1u1ztSnKo7dI/pyeDUO/MV28pO+YUehLyWfqOYnNjoDttexz8C/NLteqe+",
+	"ewbnQ7dF2wPLDtU3Y87USP/d7ZJOi5yed09Iq4X7SZlUWqopn11QdU5pQFa7hhnAAuZqI0AKm9+EJcDL",
+	"UWbLfrLflvsJcuV3s85M1XaCK+ud9oyffY4oK9JIeGwMe3nHtKNeoFohZkVOZMcyHAmd8MRihVKYzbhK",
+	"R75l6YMDo/rTGHRQ4mUaiaojUDH8Ft/tMS57plUS+P3D5i3DORBbjYshEKYjOBJVKtMVOMbSwWBEFYhf",
+	"Yk20W6YjHRnX3zfJS4W2ejm6v4ExBWBTrINu6zxLXO4hivckvQPWP6zWz19kd/OE2vkGhLI2EVxK88rp",
+	"WBVNqk1PHjGgYM9kvgwmUxckqrSgfEXzMVDfSOEv39NR1dDmtef4Dg67D5fYbbgEybGw+vwvY3rz+tVy",
+	"Y0jauj4G6pva93zKMo7oLGpWikPNsiBwneXQLbWR5Ej/lhaSPQnak6CviQQ9jRVnKxpSJUPXt/FgGoo3",
+	"LglsRW++zcLChLlRcA8YXJpSGUze0W5/G2BuUgpvme5fKhzCuMSnBemXx8aIoCTVI9LHKVBspmHIp0Zo",
+	"/hWl+jR1ysFwWEKlFpgNsJeJszr7anNxdogTbifHVtKs0+MKmlUbZ03q8aPE7OzJ+F+KjJtp9+R8jpzX",
+	"F0Hba4ig72Is4InVAH7QFeyeWnrVtOJROI8RZBExXQmTKKQSqt0Fb2gQkvQ1cvAjJxIe5HP706Gj06rA",
+	"11ZtQe/B1xEPSPd9rpMbSURjAYqVKEwWhLI01VtnVFuzjB24FzDMxs7l4IYB0zl82n/YJMaXoRhNuV8C",
+	"zS7v001+RfFhA2Rhje+BxuTPP5uWYjTf0gl8+uSQGU/SUBL1gqmXb55jEomtit9ck+AjFT2nR9D2jo/d",
+	"U1+RYzgburQ9aLnWx3lKzwYZOb7BObB8AONS9yhJm9k3/qXWqCsGpEvNL+wx7cGFm19tFNbOiRTOvwnT",
+	"8Nye8ySGShryunFiXzKpqLChFqDkSQ2pO8b33eDnZtj2iCbTPVXcRuwsQnuF7MlgOkcZ9vbML8meWbyb",
+	"tYl2udi3MgnsGib83lgWijNfIuEWMghDEjCSWIvlOekHrJcI6C8S3e9xli2JbkHdX5VBpmf8y2WQfU5F",
+	"aGvQ1XewOeg65ZrJLwxKCNWCrXwe2raTz/cM6NEZ0DfCfJ7Gkr0xCn4Oc7UpGbbKhkwOuu1OVqfnsFlh",
+	"Ud4ln/kSpPrN0OwRzc57YvjoxNBagvdEcW8P3l76z7eNXy843HyRj8iTY65kfUkCIRJdpQY9hvkcOfOS",
+	"jc0zyXBcx+EVAh90UN/rgIEgHp+YsohYadMWxMUYCs7St0stva+y1vNPEoBuj/Zxwq7N7lZEXadryA4c",
+	"l5J3I5UtptisetsY+KpVZAH5Mmu7/OgR+elqTO1XNAzaHAFD8CsvST+uu5AdhqGjy7UXUV1/PvXAVvpf",
+	"BzSkTPdbz6UANY+65d7aNVKhFjy6hX4863pvsw7/6TztY8vOTwcn9Njr+u4RdIZul7YH7rl35runcDI8",
+	"pt3BkddRx4zkZn6UfDZoxIXEo3Ia6pZF7giLB9JqnpyWHshc3rOWCtqtFvnxO3KAmcXh7NAhVgZoHyvg",
+	"tv86amElaWmauGgfcs+nM6EbxKq/egHr6VzfxsVR61O2dMxQ1qXu9fMe4IPC4OYJJv3mnuFJRlyYlhTt",
+	"fBvdRgdLRaVwfNFoQXvYoUfqso59twsnQ/eMng/cltf2O3A07NLjAfKVh17gIxM5hq5/5HUGbpu2zt3u",
+	"8AzcM//Uc08Gx7Q7PIKO3/YU3yn2+88fd3kAxUenoWudK8bz4s1LFzfUarVa3Q6S8dkEsAXabx83OBWE",
+	"jFyNSQMZIhmUZMkdN9snpRChjmHx/aNm+6zq9Wq4q/xKl81caz2GMv3j6r1te3rR6LTT+2pcrHdb6uzL",
+	"kgWrKEWJCLxAKUyler0KG3LhHg9PWm6Xng7cM+/cdy30KeDb1LVnmOFqp16a/v4tePOCTABaJ81w3TgB",
+	"O+zyeNdfbQ04JLzkAOU3U4FQl4bTNQ9MoQMn7dnt6BoNKDOO+VSJlVOKkmCUSPAPHYIoZUrUaIJQauYz",
+	"QLF9ROye5e5Z7p7l7lnuN8ByazLcKhuVYRF7o9QuLfXMHuuu+Pk2VQUKQsDzjEr8uaFboKJmpMdj3yZa",
+	"xuABFo3EKskifyIXOs1UmFJ1MyczTt2yoWmFkdljKg1VtvRyQEMrW9yyEKj1d1v7kyZk1oBg+P0lmejC",
+	"U1Q3HDA/k0DcMgxO4vcQm1H72nwW+OmQmafc9JGimAVLyT0PfIIZpIXn6ue+zn01Y2qPiAApQ6xobUtr",
+	"8djHStLYOeWW2QlpFMWpIx/fIZwRmkju6kdKUotCysRlFpBlRr9l1FbsIlk0gOFwz3QRLxuuOvNCIBjm",
+	"v9BPRrdi0A6I6qxWQ2ve6V1uGZJl++lumeNaIs9Uku0JyLESNRoDyu56MqZMDE2i1hDUu4p9vL/+J3Le",
+	"dqd15CLvXZsWm4N5xBgrS3f2wvBeGN4LwzsShvei8JcuCpvrrk3wy4nY0fvW+ZzX+gzOhy1FXNTaXKwl",
+	"dkZPBq4lU4qC5Xpx1iFNlUxHgd3SlcUodG1ekmwFV6vL1q7NcipbTRnhR7sYMxGNDiW6E/dxfk/ppda3",
+	"h7Kuld7qqi7L7Y/PlRy8Y7UDvYSYYlCQ0JW0zxOZGh1NkRaLnYxLFMrVCfbzsUjklRTGyok+4Jlxg2L9",
+	"VsaxUuuE3mnFRHeAWZCE/8EDP7Nn7iw8dm8J3Qt/e+HvCYQ/pFp74e+vbgdF283eGPr1JioovruN5TUV",
+	"WnTH9XJP6ZjrVr0xYIdeGgoygJCzEZHclMZTE6Qirg2bypWhV7/PsJZc2iiu1Cf6Znt36LLeNoZ9KHUh",
+	"i5n6HiZc52WXtCxLo25PbK2G7uCYul3vxHfPlJ5xTlsD/aSrOLca2rD6dT5YX9uIA+YFEQ0r6+jo3tAb",
+	"Y9bWoKgWQXPdon2zpHqNnpa79tEMXCMWFN+frxKcWtOflUZ2lsZq/qInfqJITb3tx4nTxJ2tiNIshGQ+",
+	"E2Y9u47N/Lx9WTeSy4dokdfM3si3imsGQnKFA7+hGIu9V02LIaexbA2SqzeB+XgATvZ1fatG2TRtWxs+",
+	"5pPcRGZe41/xCxOLmZAwWW+8dAC7kZjfB0pAmd/NqkE7+UXmBzEDZ/XiP9na9kpmQ5HtbHgKbtc/8dxz",
+	"JLNGZmsNzqnC1pCyXp0EjEwT6GymBwiQSdQbAqyngJbWxBcSIk1erHrUaHWPz+jJ+dCFlt9yu8Nhx6XH",
+	"3YF7dNz1W+dnXeicKR3A5wx6Fafc/rcZunHRkMAokz3P9sqsr40szzGxl6og2FIFXQbJtQQ/FWa7NeLo",
+	"kFitjqKz9OkbiKHjljGlHb/1D49TJtkwIspmxDQlUhhmvdqldfn1J2mhZFdh9yDUH2p/eFraLas8320d",
+	"3bI+Yi/WbLPN1nuS98xARRPWlVlbsanwM3HLMv4uCq2JnwkiaAgOobp8HDDTfKlJfgzu4Zb1cxyiT3BY",
+	"BtM8GzQl6LSTG7sXmXbtVBB6y7IOuVYO6bQ6Wb0P/K3aq4yg/qT1PXbIIWvT4UrCUY9UPGLbpL2MsZcx",
+	"9jLGVyNj1CIbVTo2kmxHsS5P5//ua8x8fv+d+qqz1uH9SCVM6ayyKzk3LLam6FRhlVgz3cAQcnKgLRTo",
+	"+UaroEOmY442tOkY2GFmTctRK4JoSxQKaqkDp86i50zi6ZBQkiK7EYw8GseBCYQbAQPdXtL20HVM9/sS",
+	"k5wVRLbTzffscs8u9+zyG2SXe7fSbmPsN2RaOw+wzzG954bs7DjM5YoY8mg42AA8jsU1DZFDDqlYaoFD",
+	"/s4HStXXrVa1ydwo58hqqSd1PZ7WOenjuGhhMDP1l9boudITb6iZ7yzKZc9K96x0z0r3rHQfofE1RGgY",
+	"plGTdZfpls89yjwIH5nLWqZqK4vRGIieOMyxXBN6qpXONHHtngc++Gsw10uSe2VMRc8Gr/V1nW2dUDel",
+	"Ik2qO7Sl851CiIlVklMrv2nbmOLLnGkdN7Jn4HsGvmfgewa+Z+B7Br5GGXPkGbtWvUvYewzY7mq3GeoJ",
+	"E4tWZDQQD/GILNcf0YBdkkCSGESitOzpGGJdDtG8GCeMCMmjyIgBOiWEcd3/UU6VsDDP+fWny7Xqa7Xt",
+	"PUves+Q9S96z5D1L3rPkdbI2ZTybY2E19WrDnmvEkpd0+hcAupWb6YdcHjtuOys/VfS43erjxI+b3aUR",
+	"5DssJatuoJclVKzJ19Zh5TZHxCTJ/C/jsRxPA+bPt/pcs0OnObq3dhjyNy6k5ke1O3R2THqYz+NeyEd4",
+	"Ren6csQQXzBkWfOb4Ql0aHfgtnPZ+ucD99Q78Y+hOzzS2fopGe3UCLw1t7w69NYC2zcRfBtlmG1pT/rT",
+	"qryrKon9RvLYhGnkjVyBtCEe9leFGORgOubEo4yEfKTwm8pbxpkHOnyEMjFViJ/GnZqeyP28zNRvkits",
+	"JzCKFTMgv/PBLZNjYERjUmEtzwTRIKc7XADRcEgO7gIsd4kvOSRhPsQ4Crl5l37jZMGvgYSJsMXWJ3SG",
+	"gSiEm7AXtVk98C3Dk9OxMSOQIjfpM6GDkJGSEIXRTfKOh2F+vRckkLfMeg77Ggf7DuEx6VvlRHfwMAgF",
+	"6q5N3SqzN0TCWxaItBdgce/6WrTqk8fbnqR3wLDRdEWM77tUR3y6KF8Nmbm8OcZjWkoQMyJHCVI6XLeO",
+	"H1L0zQ05G7kCvBikqx5E45gKUOi2Dr1dQkNXUMO6VOwRo4L/YjxrTrdar63ISs5VO4vZ4klliRVDdgaA",
+	"NeHsovcxml9RjKb6ZI1zMA15PrA0J6Sq62BmgFuLNy9oBsvjOa9SPhwD9QtagGIF3TQnBk1fh6WRlRn5",
+	"37aX/l5QflxBebeEam9z2GmDuJqIPieEf4Ymcc2iXNhHgd3DlzXdGMBQV2aFW2aESup5PGGSwEMgpGiS",
+	"G5AKT0hfo0mfSD4nxmN11FuWirUpfbIuADPy73ygzf3kIJBkGLBAjNHeTyWh7JYBjcNAf0cGMKLs8DIj",
+	"ZFaDMKvXba1vWd+0s+7pxz39uN8kv67THa9MQNbtozYWkHfRCa9cCqpLCx6xmd2e7n8ldN+2xNvT/2+8",
+	"F95OZNLnmDpdLZmaxOzSfOtpIMfY0oQYzCapg9Ih1lxzy9Cr48wZfjwuJDm4eWf6n4QgRPoJ8QOBDCvN",
+	"W7plaUb1XLO9iM7IAQ4Whcm8dWlC47skOnSwn94tQ5OULoTe0Xl3goxpOCR0SmdkGPMJ+Q/E3JmvPWSL",
+	"lJAP16/L2EvOLv8OT/PRbfO7s4ubm+tNuA8hsicwZfzsJfQiiD0ctdFpNZyGPtT8r8fqRO4hpiPQLjz1",
+	"sDcazPkg251SR15tJ6nO5Nc8oFAmUD2LdX/H39RhiGIRuLMqVyIwv5brUb1f7mg9rvqk3HOvYxuSGMMw",
+	"K5Lds2aAa/NHye9AIW90+jevc/f38+m/uw//aA/enk1eH4nrE/mvVvLqmL9U14FzI1XICgw858OhAraV",
+	"n3/K+Zt7C8fdrXQ6R7VOW0T1Dhtl6jjwFFSn3PcIx1kHSMuHrMu8FR1Y7d8o0hgkqn+1Cr678Y3gQSHP",
+	"yfylEzojAsLws6lq1ezz+Z+GiH16biBvs8irBZfre7NvJeSl1HtdOomybETRtG5bixpaO6891KysFSWl",
+	"/UsMS81prDKtJfdM6LJ+fMp0N7M7gMi041C6oLjQHh5dGkaAFKQ/z4H65KDVbLZbrcPLgktLvX3L+kXG",
+	"lL7cytxAfMp0Y5J5ItC/ZQd8EkglV0+AskwWcdCZpISGccyTkU67tgszoWsoZDRv2ZXedho2jjou7hr7",
+	"nRyRPj7XVWjCkE/B7+tqM3pJRlQiDMBXkD6msU/+SLikSh23OEAOtJZc3Ie5T9FTH/Xwo/7hgspMDlCY",
+	"6s/Rx/5hhS5N3pdLQeKWiTGf4poYTLN6N0INgdnfJXLSDeTFpHcGU55EHd+tELMJd7Dbf5TG9Huhbi/U",
+	"7YW6FULdBkhbaYtXdJmKOa4UhljlnvHp3khjjDRfqc3lJu8bUKK6BkUd+64ufxMh1MqTyw0wC5GDIWWX",
+	"WRieelBunVEMvSKG8PMYKSoCCHFxjxM9GFK2ovisORrT/z6KuZ94koxinkSV7fj1Sz186Ql74SeS99La",
+	"CEMaCljP+l6HC1cxYMOvDIBZnWHhZC4ap96534L20M1i1c/gZOiq8c+9lt+GzrCRfanL5g/OoOO12+6p",
+	"3x26XcUFz+Dcc7Ny9SeQ+0Ydsf7wyD8Ztulxxz3z2uB2B6fgntOjodsZtL2Wfw5nw9NCHwI/pkO5fuTJ",
+	"5+nmvZ6l4GuwDewoDNIQJ0tOPSppyEcbh0BeoYKCDDpQShUCgWlTY9BfQZST/gtbbecJA5kkQhKF6dga",
+	"0hujuxObXKLUij/0BjHXAXpV4XmaSzxdbN5fErfro2ktxHzENpN7ev410fM6QFOlJFg6tI8j/AJ6tWWR",
+	"fUXpfRm7KYrsaUifDyFIKDOI6m7Beg5tWGM8rYWRCMi6qvUSAYWSFjHIIAbs3syEBOqXMJbvceLNGEt1",
+	"smt3cSd6In/fXfAJ09T0HdQFWKdcq/yFQT1FUoehLsu8/hGkgcQt45D2fPEb44t/aZ74RFGs69OIzx/B",
+	"ik4oo0bl86BGNGCHzSwodUJnSHtu2QCIAIlRqpov+n1ywDhKVDo/V4eV6uoREIrPEEy6PdfdNpLUHEU9",
+	"jeYxI0j3lHtbym2vdDnt3knbx85OaHcajLqn4d9yJOpWOtTzCfeTEFyhsxKqfSEK4K68mLNAiav65cwF",
+	"o2NCvDAAJolOHFVcgME95lXJJGbgk4O+fqOn3+gJkH0i6AxrFGHABmfIPdB16h82iRJ8+3qJPTsrhnDg",
+	"p1m2helICbJSNn6Dg9zYbW7t5Uca2Au5fkXRKVMuyD2HlmnmfOZ1fPcIukP7rOE0zAloCjU4G57TM3CP",
+	"vbave9ae+6fU7QxOvDa0hl3abmefZIdmKaxPJfVAAYl2eTfGUkbi4vlzSDquF/LEb1J9ZaZrJvimVXIj",
+	"8u7QXTvl8V3Iqa8LHEFPxgENUwaCfuuAjXqY5a1PaDLRhxFNewMqAEdQNDTgTDQujj85jYD5EAHz9Ukq",
+	"mLNuYgyNQRdxu6UoL1/4tbU2ZZy70AoaaYFmH9pXKas+E0RjWHpYNTTczWTWshC2G3pv5NUFMkOHEmIi",
+	"ARNN1CsTLbCKfPb+hY5Vz/e2Rd+Bgk/jMTCZJLlXekZC7R/qGHmDILeMMp9oHCcWx/VwAyCIFVgdVQ1q",
+	"Pim2N+s7t6xvP5x/RMIg3QnB6dX/JiB0sJzgeiZ0Od8yi4NYacHMWcTLufEPm+TvCqPEhQlju2U6js2G",
+	"tgk+lEhp9WBZ0FoWyKZesYFsl5hMlrAwmARK3MDP9YgHbvvQlI9Te8GYOTVw+vIlKSzfrEQgtZ6OeQhE",
+	"N0IXZRszi1K7C5iEEcQYVTcGpsMVTRqcRxnjeDExUG8MflrKTsEQvVc3ddzKrj9h+J45q1tWZEp99dU0",
+	"DiS4Sim5JCHQe7QF8gS1oDuASJeiRyal9lsVb1fOdjZUPZ6M42BFCPPnF8pzPguLecUU3XqUkMG9MPFV",
+	"CROEWhGVHEwDOUbKgM/VoR7+5Uz1X1lfsJtdiDaLmhLjMhgaLF6tLyk2ZYurG6+TZnsiEQjPuvaqhHgS",
+	"MKXGZ5lvExqESvph8lIrQPmZt1SD3uaG2pkypLck1Op8OhONi1Mn/5uESRRSaWwlnYG2Krknw9NWdW6z",
+	"PZhs0KNW8dfisNZU5Z62ztpud3DuuWd+C9xs0FNY31pXekx7FWMLFSMPw0+raBRyZdLLI+8z0CKmPRGq",
+	"HRkg2+SPPBBq3OtlLyl52TQENPBppPmHAGuLmREM6GJpZXXg5cXFblYg7aZW7G8IX3csqu1JXVEA2ss6",
+	"u4903wXBXBRf0FfnJnFYLbP8woB8uH5dVVVgQn3QXV3SdLi0k5suVWB7nqLZl2bfYvSn74N/STCVxlqG",
+	"tUOwSd7lAyHkmIt8BdJiRER1VD2WiP6g9rezuO/yDCKbDfTH0b/l+f0/W4O37cnPp9Hrjrg+m/6r631/",
+	"Mvzb8e9XrRXZQCs/rxHIbPdeFcycVsnGBMK9pFIW/JxiXnZQn8uNv4ituVTmSneMTYQRIHXp03cf3huN",
+	"waZrLeoItFo3yJJCHysD0pt5oUkmrEjOq5PGVqfcvpIGgSl63cvq/GvDB14E+D1vTOMRrq5eAkEhmbTy",
+	"lvY4t0w7iFLQe2J9wN4WuU5CMFbptNaxx304vCBUkhCo0DZ0BOlbdtDXsG1N6L5O6wbkpRkfPOj7icYd",
+	"6KW/9g+dW6YBGNk+YTCiyE8P+vbPnn7eN+WgJZlwIYmccuKDF0xoeMvMLg76+tWe5LwXxeAFAvqHtn/q",
+	"gAogFjlw2ebv3iQQE4zGObwkBiWIQQkdnsMZ6UdcSIXLvYjORn31/Rz22P3rF9B3YDPsTQkhHAuPtOid",
+	"MAucs9eQg7Vy7at1pzxR29Ty/jXRs81J12fLg/+GucBecXp8xakuL7HClw4gczFcrVpHeke9O6pooiJh",
+	"AVPT6g8viVA6DQ2JpA8gHEvJjNOE8JgwzsB2v9SpblbviYGi7XdSod7oKX7US3ui5GF9MPP5u6syd58s",
+	"Z3fXwY/6OrG6JV5otlUbr/BiNoCYvIu5BE9uGMYo6UMv8BE+bXcpt0uPB27XO/HdMzgduue0NdBVK7pD",
+	"BdLrRZpvkh2bg7o1smTzaZvfSLpsYcs7zJvdmshU5cHmbvRJ82G/UGTaCDUeMU91T8PKadgm17Q0M3S+",
+	"FsU+RfSLSRHNX812Mt3aSaOmzWo27yWq8kIGYaj01MTkuOTSRysTRLeiuPtE0a82UXQjsF2WMTpPohZN",
+	"uEVQe/w2unvOsx3n+Ta4zhPZlTfAv8+fjXlpWtatyIQkB912Z2kCuMmL3B2z2a7OzTWoP+pkR+ZW/ohZ",
+	"knuq9vhULc1K3FO3fXrijuR3OYtgiUk2V0pMkIOEBX8kQBQiisNtzK3vcdavqJ/Eo+Z7Nx7f0qgOfH1D",
+	"I173N2VnlAYgd2ZmXIY4y02I6qq+nIp6jU0g7Suy222JiBsczjrWMgU2e2PZl2gskxo7N+e1G5nK1Jdb",
+	"W8o2Iyx7Q9nXbiirBbJr2Mkscaoykxk4+7L0yS+Hzn8TNP5pTVM1IP6vYpnaAXF/MnHxKzJLfTlkZN4Y",
+	"tCcne1vQVuLpSiuQIAnzMfuoKJaiVovp0UbNjSDW4LiFhejpGnnYzdpoPItYy0LxbGm8v0Y8ntlclYG9",
+	"dh3AxzZurW3Y+qZsWo9gzqpPAZabur4EM9eOoLwuzH59JrKnIgc1D3YN89resvYFWtY2lVo2sadtbUrb",
+	"m9G+OTPaDi1oy4xnX6rh7Cun/n91yv+k9rZvzNT2pGa2Ih7WRY+vz9L2ldOdOSvdnv584wa6ulKuoMwf",
+	"8IfnXsi9OyznWaqf/5Jm/vdvrt5+/90v//y/Cqn75AD785tRen6A+/P7eWJH3ljxGAsdyCGPJ88EwRnJ",
+	"kMdTGvuEEp8i3aREBhMsR+SohwSoN1bPHD2AKRwsgkkSUsljO5BDKEkEHQERM+bpSgtpIaQ4wS7TaHCj",
+	"8pb5dHZBpopkkhgYTGkodA3ptpAuH7qYzq6+0pZFW1JBjz+mUQSlHU6u/HvKPLjRh/ECT3QLgmzqia1P",
+	"KvITm7U8ankAdUAKpGy3dfeEng7cblr7tk1tFbUTjGy1G3Iaw5hPllBxds915/oTpyF5+mLH7ZwUXsQL",
+	"6cV8KhoX7U53o4MqI6y/Kt6t7xmrRCNsTOnsr27dU4iqSyvqAyriaI60GAhYQVpM6dT1e3SbLy6znuEk",
+	"kIJ4iZB8ArF4pp7Yf+EjPmXlVv4bO/kTWfnTurGP0rHb7G5F026c1x7XM5GuqWoR9tW6joYVJ5BWHTC9",
+	"bkr9HCFlT9gj3JPBfaXw1r5odRS1WUcAzR/hRePEP4Wz4XkLKaHb9Y4UYewOXVsGXFHJ8oLb5cVVcFDb",
+	"mEj3YOrCydA9o+cD1+YXdOkxirfwIHt+Aj0UyHMk9FihhDnutYXliMeShmtWF8/qs3TUP7ikeD+LRcTL",
+	"S4e3W7lK4aNB46KTqxGu/43VwW3zJ13AULEDFshenQI0y0R2e+uJUORS4wdnkgvuWm3TNCWQwKit5N7q",
+	"Hp/Rk/OhCy2/5XaHw45Lj7sD9+i467fOz7rQOesUu0mt74wySL/aGZXh+TfgjBIZobfcKf1puZEgw9aG",
+	"06BR0LuD2SL3Ss2/pSzsH1oc1SDgEI0m5MP1a4dYwHEM6XeQADq66phDLJI4xPTVOIggdhUI2x+UHCzS",
+	"9y6J286ac+haYgrHiZ8AQR3gQC1EURECzC/vNGpAaPtmo3uCuSeYT0Qwa5LL6nrI+HhvMNmpwVakBGY3",
+	"xHibkqwFCv481zkKMWlnNSiv0PNroT7fmVWRKas9WsOHrQGZNUG6ZbqZuR2hJ+kdYC16qn3KVIgpj31d",
+	"i35M74G0W0Ry0u6c3TJvTGPqqUXawowhn0LselQACUFKiB1CGUmiqPirXsgt84NRIE0LJzsV1p+cAr3r",
+	"HzbJS+qN1a6iRIzBVxPnGjgNg1jI5i3bsiuswdUXuTt6Eht4Ce0a1Aw7ze3hMXvG7hnwngHvGfDeY/FV",
+	"eCy27Qql3a/Id1I+y+OUMz6q6pcXHNRatRa4mfhQ6lq5ASkMqx8BU7wR/IzpF0QF5Nm6Ja8ggVRc1oPL",
+	"onzhc9CVqLHZYVASC3KtNlHKcbfjSel1XDT+ededvDv/47oj3p/e/3o0+/fZ4O0yylSXpuSXvSQcL3d1",
+	"+1CnrwznEUo1aH8WNM+cTjvF7u+CMLTtqnC6Z7qKNJrq7o0XI9+WVVt91AdWKDm8ZSJgHqTF2KdUkJAK",
+	"if5N8B2SRCiWc/RrYrX7zOhv9oVtcbVHNXOuCBqCY84Yf3kmFMHxuJBNgjxaUdppwHw+JYG4Zbr1i56W",
+	"yGngATmwHlTtKtWSH74iiNJkcHhtqKIzcZjqClEM9wFMjRs5ULNOokSavdvbILZHozoz20G4ecve8uIp",
+	"6sMbBfeg1kFgEskZ9uptEt22y0pn2G9X07FBCH1zIOZu0tkoGQYskGAnsYXuUWeaq4pfptXo2FNDrF7p",
+	"vSxqNHMxRnr/8zuuzgzB8yt4THwY0iSUqUxuPCYDzkOgTHtqNgmA342TRbc2wELya9R7dxoDGqILuyAZ",
+	"N49PS18uV3W6c6pO4asNdR9893RwQo+9ru8eQcc0eT33znz3FE6Gx7Q7OPI6il7dBUy9beBFQQDEAfd7",
+	"gD9ny8yeCEnj/BZa7UZOcdBNKdUvyUByqdSvwuEclZ+kpA+9xddbzU75WZaNXHHs5fpIdy7oickkNsFU",
+	"7YGOFnCPhyctt0tPB+6Zd+67VkdUKuJcto6Twnq9LglF9KsUFFJSgz2y0Ig+ppJMeRL6ZAD48+FefHjK",
+	"ICfFRFOiy/h0zUiEvCCwgvtnBoDHku3tDIQz0+9Aw5kAxSnRdmf7ut+yvn0b+ZVue+H3L01sxiSTDTCt",
+	"oPhFwnRrNr9/qJl4uV9JGhnZfnfLDtw2EZLORMHNFMMyyx+5IqY5yC3TFIyY7v9KQhgiMgFyfhLCUF4Q",
+	"SmIa6HQIg3i+ulFyoEjlLetT//dEyAkw2b9Mu+ouSCeHDgaCyKyJHcr6gUSRg2Hn/UzwsBJKk7zjQrrY",
+	"1xcFFZ1SZsSZSAlEMgbpjQkfYpAYzocBaPaUmmRjS6dWYg1R+ruFtycxc2bQfrQ2NbUr1tt4rAhfP5Ai",
+	"Jy0UmNBRs3NUyoQUeMxy8SuoyVIcP90qOSLubdJqHQHpKBRMeVXHIe0W4UNy1EY4xZPNlIHfPjpW29jb",
+	"Xfd216e0u26Iqv4KA6xjWn8aS5NmHoYo7sWeb9LI+kfGnWpbXFYIWkJwNwzY3Y4FrSsyjEGgCOVi/Lia",
+	"Q7PkkI/mDTC4ajQlk4AVxRpNvi5JoDSA+E6giRUxRFsKhjAlk4AlEkST/GDkm2xkS9UdtOtYOwuaDTDY",
+	"tYlJoEWjA64y0EZbTaGayw0KN4K/Vke4Lb+Fhwjb8ZURtRMbYr2ajj+nUfC88zzwo+fwoEHSDfkoYP/D",
+	"pfy/dOApvts5kTQegfxw/er//p/ODxPv/3R+qGH2NTuuoGTqsvek6iujN2/oHRCKGOuFgXdHEGbwLh/X",
+	"0qt7vvs7pkDf69QXTWo0oy86b9DQyoiZvUCSLgkd0YBhq23CuMsjTSf65nnPNpTHzJo4+11ph1HM7wMl",
+	"I4BfklV+o6fLAv92lla+j1jYS877iIV9xMIXW21hWwZlSOd2UY0reFFK2B+RGzGiK5esZE0lbIlknCeV",
+	"Vz3KlKhqFEXNuQ6q2FVJHPp7+3TPlPZMac+U9kxpz5TWZ0op8XxUtpSwx1GSXrK1dCRZhOu5iHG7tj37",
+	"2LOPPfvYs489+1iffaTEc9fsQ/IYhjFn8jmiq3j+p+R3wKozZ7HGBiXZh0SM+VRo2zgjPPYhJh+uXzfJ",
+	"u2QQBl6TXJEYZBCDj9ETz4RD0IzuxzyKdLaVJn34RC0CgyPaLdLHf/VGnJXVXfwR5E26iF/Um41dFUiZ",
+	"cB9CHatn4rZ0KEcvo3QyTqAGJa9PgNUHhaLypN1qkR+/w1JX65M8WxYLe8H1VnRKFCCTqDcEWC/QDyGl",
+	"cdH44+jf8vz+n63B2/bk59PodUdcn03/1fW+Pxn+7fj3q9b6/gJ9jRUkD6Fhc3dBXYrSXmOOHzmDbSKl",
+	"wEtiBCcMV8jFUFMdr2qgOsXzFN7nMD1CVCvLu5xzt+UQlOD1KbxKMWD1TZqY1ojKcRbSquFgPqwkf+cT",
+	"+vAa2EiOGxcnXacxCZj9Z/sEi/epk2lcNP7fb1fuv6n7n5Z73nM//vd/lVUPKaFcseV/FUWw8DlKp5q+",
+	"8GFKqtz0JIx3D/MPbKmaA8o4m014Im6ZR8MQYuGQq3evyB3MxKGiYzZUSj0N2Cj9VIdw5bJLb5lNL12Z",
+	"WUoqEktvmfmOPRPESlcEpSttzhEyiwe4eadeiotxWGkdLiPET+gMg69NHmlRYtMx1/c0CDHk2sG47ICN",
+	"cBmTw0uSxq71dTDVdAwx2L0xAkZpMGmqVdFxh03ylssxbkXH2IOvhmKE6oxcMqRBKJq3rJ8LcnZ/hllf",
+	"fWCBDkPUQMam3FkacXcHMxJDFNKZKWWGAXCEMjE1Hl4NPoSZRUx4DE1yhc8F6bQ6OjRf4426x77iwwEb",
+	"9UnCZBAqUNKOaRpFMZZMwxSfmPTND35f3S86pDm7VcIRd/UjjIzH0g/YCSGNclPnJ4xSlfMT6aJEcMsG",
+	"1LtTFJ35lyTiYUgCqZZMUnAlGlrJCKQgfS069xDM+0RybLWgoUlvi0rS//Hle1KKWKhamiBG/AUj+vAY",
+	"bxk2beA6aE9RPaxPbEb1aBwHRmvMUqTSbOW+zoMqi7l7F1IPctxdDbdlTfhrS5y2isBLvZX4VcKkzqFX",
+	"XBkmNFBCQyD/1ygOTfthVrRSPyCvJfKYguK0NjfdST5W8WzrFJ3v7L7856ZadImgNQ4U/M5seSgeK26l",
+	"uaPTWLYGrFdnMFvHEmINUa8zaNPWuXs2PAW365947vngmLrd4RF0/LbXGpzTTcS7ws1b83sddb+mqJYq",
+	"z3aH9qeeBbt/3x39dP7Q+vv09HXU+Qc7/s47e+O3r2X3X+Lkx3ELP4DIRFbuVPPOqgIu0bxr11/VNKNK",
+	"lFQPsbCPB/5eh95Yh64hIn8lYS6ZRP7nJ+fPxlUU/Ayzq0SJqr99VL98BzSGOP2lILcj28q04GHMJwVV",
+	"uYYon+nquRCZUrU949HVBRvtijTAZ2JCOHN02yWUmTClEamCkYgPuq2uEYunMWcjwhmY5AQtRdXn/pb5",
+	"G96/Qqs3fP/xC1B/eRzIyb5GKnihyOOFTbVyT+B06Hbp2cA991q+24bO8Ih2B8feiV8xTdtMY2q4ZowA",
+	"57WiamFiMRMSJuuNlw5gN2LF1vndrBq0k19kfhAzcApnf2Eune0xY7sKqaUWMde0OvucQZWtu/1vM7TS",
+	"37VB2+AJHuvnN60bBt/dIYP/bLaiRzL/ZNocN4RwC0PQGu6/hXqw6iTnlUd7uM+wMKyHZbqxsoUWpMpS",
+	"nre1D61hArKgJZ7/af9cZsIGOcZuZcYaoiNYA4GVv5wFA80BZTMSBvep1+WwzGbTv3px/cvbVze9D9ev",
+	"+4ep+buMw30wS7zSxpUg1DH7Wzo1raXGHu/2WmLpOiswThtUNkW5J5HwPhbTKMC7w2L05tR2aXYlPgj0",
+	"gOQBrmh6naeIJXbW3NKqUWmd+8zhkKQPyyp9E0kfiJLcSMBIBLEHTG7UvfM9zvPoRb2/+N6Z/7h6r67P",
+	"+ug1O320Ppjv6cPqssMIAt9EzWFpgHBX3S/L0aMiCeg9ffgS2lqWAGAdcPr62lPuAuNqHNCyulaSPuxb",
+	"TH5JLSYl4mStxjtIQ2r1lpT0YfO+khtRjX1Pya+1p2QdgFzST9IQmgXFQ0PTF9nP7Qsh039lEv00pcXX",
+	"B+mvvg/k9sR6Q9luY3Hu6+v7+IXQCdu/cU8vvuHejRuIj9j6zhUz5i0JWLsG6gtdF/SZMO0L+dA0W0uD",
+	"03LmFxvPhR7HfFpGwMhAkRcQulwMmrIESqMxn2LtLNsDJ5CgY9F8OiMHlAg8d92W0bj41JNpHNiURIyv",
+	"ivlUHDbJFUZpga+nU9KtjAPwdVyaiR1S9FOX7rqDSBZirEwYE446Y16VDv1BHcXNjHm70aR3HNfScVvt",
+	"94reHBuS49NZ4WHDaahTSmJboQrpn6FyLfesfd5xu/Ro4J55Xd+1tO/ca/lZP0rwe4NZ6ka78GmAXkfd",
+	"TLF71sp5kf5IINEOObxibLbYqmH8tWddlYIwY55D9CR/dfOROgeDiOvXMSxD+uWO+leZB/4g9QE6iOUB",
+	"DbPIxjyuKdTW/z50DDJr06wCiQr3Q4ZFO+fxXxoS5F2pj4cHfzXteUeyf9bZd22U2aZzUCKMDLZe21L1",
+	"er5nqQCM3cXupAoNh8NyX8YHnOaJGpTiHi0lCARRB1jleFXP1u5Neq1e/rR01rQjqD6wyhLX+vHT9QVd",
+	"R/Ww4boId/9rRjEJjToIaNj2Ov4RuF0MJfFOfPcMTofuOW0N9JPuMNvz9zDh2i+GdAhdelarfTT3jgLE",
+	"1f4dvLtvwr+TGMS0lEatanPnjiYXGpYyBKBspnGOXKWEQ78zRzvQknBxy9TLpG9e7TvpS/0MTfrkAHM8",
+	"MvndhO/rNIiBACYPq+vVKzB4UteSxaXfKYM5VDLo8RNlQL7nOuk7bTdC3ZCzkSvAi0G66kE0jqmAeRSq",
+	"hRBP7KFachYbWDty57YdUalzgpU2D7FNTNXeD1Xth0pEIbxrLbqVl3lq+aO02KPIEAZmYc5VhFUzAzay",
+	"mUpN8kLnu9myQXpkjPAQEKqxDrqt88Mqv9VmNGnvuPpaHVebQLBTFXSEFV5zbHBCZ0o4v1TMVyfpQWhd",
+	"qN3KCLvP4un6y5P7vW17p/rwJljyOTxhVQ0Sprauj3WF6SCGibY8resY2wE32C7qCRHr703ErVrI8cQO",
+	"skcgL+YUalGY43kK09kNhTFOtD2l+UrZf+oJ20KA1a6q56AXV22+w6wIjMJPtWRb2RLThHROgm246WF2",
+	"NjnIBeUf6jZ6HmdCqeR+zCPX51MmmuS4dUT6prwT47LncTYMRkkMfj/t68YZXJLjVid9MWExUG+s+9Eh",
+	"nQxk1sbTxsOXGRD/gQO8tDvekd2rEXl3vQhiLK8Vcuqr0zY/jYIRHcwkNNY3LhUWWWVl+nU81+jUnLsu",
+	"JtT8wi1IG2QQqE/WWJqp3vWBZVkZRcyxl58/PH1odT3KBn9C7tFvDIFep1vemeUYmapN83TPoWWaBJ55",
+	"Hd89gu7QPsuY6ssP5HsqqQcKthqf6iKY3cQew3aMYaZqVooXO8M0WyXHTesafhvo9ovZ9yvc9u76i2bv",
+	"mexrOPFPj8/Q3dJ1jygcudQ767rHLRi0/OGw3QEl0xqBoXFRxvew3Jn2/k64EjsmQEUSwwSY7CUsUDKu",
+	"4oci57UyxSlN5UnMV8XOs/qx/bk2guePbY/kO0byX4pVsExNKZvBiTWwChWvNkB5qSMVKrD8u0QEDIQg",
+	"CqjEpa7cRAYQcjYikissdGzHRMKSyQBz5RLMFiJm9I0S6v5hV/YN59SZc+1FMQyDB3UbP7/LENowgBtb",
+	"HPMRHbHmMlb7Yi08fRPu2PsMRHeVcbcTdKtwo5pLfFJPaj2IrgufX1Hy3iOjds2DW5bUl4OqfWLfl+JQ",
+	"vU9xeSN2X8ufaj7aPMdvY8Kzd5d+re7SuvC5JNevkqv9CDKDrC8rl+froO5/dcr+ND7QeqD/1ecE7oa4",
+	"71KcrIseX1GO4NdBV6zbc09fvvH8wdpS6lyF0vlipIsFSz/quoXlZalec4+GxId7CHk0ASbJQX9C70Ap",
+	"zP3DQhPpi+foYArHXMiLs9ZZC+mSWfXCuIqMKiUds5CA+qiyNzNE5JEoqzaH0YhOLvArq7WPQ5lA9nQY",
+	"9DIvjpMaU+fN7URAGAqHCJAkichgZpt7Z0Pa818cVZdzw+2IfNn4IY9zFV7zY+XKhpVsNoDY7ZAY1Jqw",
+	"rYAcQxDPGYD1TPpJFAdewEbNhTyLsrN8yfw0UVTY9M2bd4Tr5gf5DA67c/t2WeIJbtUuUVf6NDXr7dqy",
+	"Op35e9aNGSquaK5grCAjeg/ZqnXC6tQ0WfeVcmWq1ObPODOFLOTSaV4gHBLRmYJu4RCTeqQAXDi57KT0",
+	"nImgzB/wB+KF3LvLTWSTlj59/PT/BwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

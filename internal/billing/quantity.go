@@ -1,0 +1,218 @@
+package billing
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/acronis-platform/platform/internal/catalog"
+	"github.com/acronis-platform/platform/internal/errs"
+	"github.com/acronis-platform/platform/internal/money"
+)
+
+// InvoiceAdjustment bills a prepaid quantity raised mid-period.
+const InvoiceAdjustment = "adjustment"
+
+type quantityChange struct {
+	ServiceID uuid.UUID `gorm:"primaryKey"`
+	Day       time.Time `gorm:"primaryKey;type:date"`
+	Quantity  int
+	ChangedAt time.Time
+}
+
+func (quantityChange) TableName() string { return "service_quantity_changes" }
+
+// Credit is money owed back to a party of a service.
+type Credit struct {
+	ID        uuid.UUID `gorm:"primaryKey"`
+	ServiceID uuid.UUID
+	Party     string
+	Amount    decimal.Decimal
+	Remaining decimal.Decimal
+	Reason    string
+	CreatedAt time.Time
+}
+
+// TableName keeps GORM on the migration's table.
+func (Credit) TableName() string { return "service_credits" }
+
+// AdjustQuantityTx bills a quantity change in the changing transaction,
+// after the service row holds the new quantity. The change is recorded from
+// today (post-paid months are billed per stretch of days at each
+// quantity). A prepaid period already paid is settled now for the days
+// left: a raise is invoiced (the customer's and, for a partner sale, the
+// partner's at cost), a cut becomes a credit taken off the next renewals.
+func (s *Service) AdjustQuantityTx(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID, old int) ([]Invoice, []Credit, error) {
+	tx = tx.WithContext(ctx)
+	var b billable
+	if err := tx.Raw(billableSelect+" WHERE s.id = ?", serviceID).Scan(&b).Error; err != nil {
+		return nil, nil, errs.Internal(err)
+	}
+	today := s.Today()
+	now := s.now()
+	var n int64
+	if err := tx.Model(&quantityChange{}).Where("service_id = ?", serviceID).Count(&n).Error; err != nil {
+		return nil, nil, errs.Internal(err)
+	}
+	rows := []quantityChange{{ServiceID: serviceID, Day: today, Quantity: b.Quantity, ChangedAt: now}}
+	if n == 0 && b.StartDate != nil && b.StartDate.Before(today) {
+		rows = append(rows, quantityChange{ServiceID: serviceID, Day: *b.StartDate, Quantity: old, ChangedAt: now})
+	}
+	if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "service_id"}, {Name: "day"}},
+		DoUpdates: clause.AssignmentColumns([]string{"quantity", "changed_at"})}).Create(&rows).Error; err != nil {
+		return nil, nil, errs.Internal(err)
+	}
+	if b.BillingModel != catalog.Prepaid || b.FreeTrial || b.NextDueDate == nil || b.AnchorDay == nil || !today.Before(*b.NextDueDate) {
+		return nil, nil, nil
+	}
+	next := *b.NextDueDate
+	prev := AddCycle(next, -b.months(), *b.AnchorDay)
+	left, period := Days(today, next.AddDate(0, 0, -1)), Days(prev, next.AddDate(0, 0, -1))
+	delta := b.Quantity - old
+	parties := []string{PartyCustomer}
+	if b.PartnerID != nil && b.UnitCost != nil {
+		parties = append(parties, PartyPartner)
+	}
+	taxes, err := s.taxesOf(ctx, tx, []uuid.UUID{b.ProductGroupID})
+	if err != nil {
+		return nil, nil, err
+	}
+	t := taxes[b.ProductGroupID]
+	var invs []Invoice
+	var credits []Credit
+	for _, party := range parties {
+		unit := b.UnitPrice
+		if party == PartyPartner {
+			unit = *b.UnitCost
+		}
+		abs := decimal.NewFromInt(int64(max(delta, -delta)))
+		amount := Prorate(unit.Mul(abs), left, period)
+		if !amount.IsPositive() {
+			continue
+		}
+		if delta < 0 {
+			credits = append(credits, Credit{ID: uuid.New(), ServiceID: b.ID, Party: party, Amount: amount, Remaining: amount,
+				Reason: fmt.Sprintf("quantity %d -> %d on %s: %d of %d days", old, b.Quantity, dateStr(today), left, period), CreatedAt: now})
+			continue
+		}
+		id := b.ID
+		d := Draft{Key: fmt.Sprintf("adjust:%s:%d:%s", b.ID, now.UnixNano(), party), VentureID: b.VentureID, Kind: InvoiceAdjustment,
+			PeriodStart: today, PeriodEnd: next.AddDate(0, 0, -1), IssueDate: today, DueDate: today, Party: party, Unclaimed: true,
+			Taxes: taxMap(t), Lines: []Line{{Kind: KindProration, ServiceID: &id,
+				Description: fmt.Sprintf("%s: quantity %d -> %d, %s to %s", b.PlanName, old, b.Quantity, dateStr(today), dateStr(next.AddDate(0, 0, -1))),
+				PeriodStart: day(today), PeriodEnd: day(next.AddDate(0, 0, -1)), Quantity: abs, UnitPrice: unit, Amount: amount, TaxIDs: taxIDs(t),
+				Detail: map[string]any{"service_id": id, "from_quantity": old, "to_quantity": b.Quantity, "unit_price": money.String(unit),
+					"days_left": left, "days_in_period": period}}}}
+		if party == PartyCustomer {
+			cust := b.CustomerID
+			d.CustomerID, d.IssuerPartnerID = &cust, b.PartnerID
+		} else {
+			d.PartnerID = b.PartnerID
+		}
+		invs = append(invs, s.build(d))
+	}
+	if len(credits) > 0 {
+		if err := tx.Create(&credits).Error; err != nil {
+			return nil, nil, errs.Internal(err)
+		}
+	}
+	stored, err := s.insert(ctx, tx, invs)
+	return stored, credits, err
+}
+
+// segment is a stretch of days at one quantity.
+type segment struct {
+	from, to time.Time
+	quantity int
+}
+
+// segments splits [from, to] at the service's quantity changes; without
+// changes it is one stretch at the current quantity.
+func segments(b billable, changes []quantityChange, from, to time.Time) []segment {
+	if len(changes) == 0 {
+		return []segment{{from, to, b.Quantity}}
+	}
+	sort.Slice(changes, func(i, j int) bool { return changes[i].Day.Before(changes[j].Day) })
+	qty := changes[0].Quantity
+	for _, c := range changes {
+		if !c.Day.After(from) {
+			qty = c.Quantity
+		}
+	}
+	var out []segment
+	start := from
+	for _, c := range changes {
+		if !c.Day.After(from) || c.Day.After(to) {
+			continue
+		}
+		out = append(out, segment{start, c.Day.AddDate(0, 0, -1), qty})
+		start, qty = c.Day, c.Quantity
+	}
+	return append(out, segment{start, to, qty})
+}
+
+// changesOf reads the quantity changes of services.
+func (s *Service) changesOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]quantityChange, error) {
+	out := map[uuid.UUID][]quantityChange{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []quantityChange
+	if err := s.db.WithContext(ctx).Where("service_id IN ?", ids).Find(&rows).Error; err != nil {
+		return nil, errs.Internal(err)
+	}
+	for _, r := range rows {
+		out[r.ServiceID] = append(out[r.ServiceID], r)
+	}
+	return out, nil
+}
+
+// creditLine takes a party's open credits off an invoice's lines, up to
+// their sum (a bill never goes below zero); take consumes them in the
+// storing transaction.
+func (s *Service) creditLine(ctx context.Context, b billable, party string, lines []Line, taxes []Tax) (Line, func(tx *gorm.DB) error, bool, error) {
+	var open []Credit
+	if err := s.db.WithContext(ctx).Where("service_id = ? AND party = ? AND remaining > 0", b.ID, party).Order("created_at").Find(&open).Error; err != nil {
+		return Line{}, nil, false, errs.Internal(err)
+	}
+	sum := decimal.Zero
+	for _, l := range lines {
+		sum = sum.Add(l.Amount)
+	}
+	avail := decimal.Zero
+	for _, c := range open {
+		avail = avail.Add(c.Remaining)
+	}
+	use := decimal.Min(sum, avail)
+	if !use.IsPositive() {
+		return Line{}, nil, false, nil
+	}
+	id := b.ID
+	l := Line{Kind: KindCredit, ServiceID: &id, Description: "Credit: " + b.PlanName, Quantity: decimal.NewFromInt(1),
+		UnitPrice: use.Neg(), Amount: use.Neg(), TaxIDs: taxIDs(taxes), Detail: map[string]any{"service_id": id, "credit": money.String(use)}}
+	take := func(tx *gorm.DB) error {
+		left := use
+		for _, c := range open {
+			if !left.IsPositive() {
+				break
+			}
+			n := decimal.Min(left, c.Remaining)
+			r := tx.Model(&Credit{}).Where("id = ? AND remaining >= ?", c.ID, n).Update("remaining", gorm.Expr("remaining - ?", n))
+			if r.Error != nil {
+				return r.Error
+			}
+			if r.RowsAffected == 0 {
+				return errs.Conflict("credit_taken", "A credit was taken meanwhile.")
+			}
+			left = left.Sub(n)
+		}
+		return nil
+	}
+	return l, take, true, nil
+}

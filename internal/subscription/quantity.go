@@ -1,0 +1,102 @@
+package subscription
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/acronis-platform/platform/internal/auth"
+	"github.com/acronis-platform/platform/internal/billing"
+	"github.com/acronis-platform/platform/internal/catalog"
+	"github.com/acronis-platform/platform/internal/errs"
+	"github.com/acronis-platform/platform/internal/provisioning"
+)
+
+// Adjuster bills a quantity change in the changing transaction.
+type Adjuster interface {
+	AdjustQuantityTx(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID, old int) ([]billing.Invoice, []billing.Credit, error)
+}
+
+// Changed is a service after a quantity change, with what was billed.
+type Changed struct {
+	Service  Subscription
+	Invoices []billing.Invoice
+	Credits  []billing.Credit
+}
+
+// ChangeQuantity sets a new quantity: the per-unit quotas times it (-1
+// stays unlimited) are pushed to the vendor first, then the platform
+// records it and bills the rest of a prepaid period (a raise invoiced, a
+// cut credited); post-paid months are billed per stretch at each quantity.
+func (s *Service) ChangeQuantity(ctx context.Context, who auth.Principal, id uuid.UUID, quantity int, ifVersion *int64, bill Adjuster) (Changed, error) {
+	v, err := s.Get(ctx, who, id)
+	if err != nil {
+		return Changed{}, err
+	}
+	if ifVersion != nil && *ifVersion != v.Version {
+		return Changed{}, errs.VersionMismatch()
+	}
+	if err := mustBeProvisioned(v); err != nil {
+		return Changed{}, err
+	}
+	var enabled bool
+	if err := s.db.WithContext(ctx).Table("plan_pricing").Where("plan_id = ?", v.PlanID).Pluck("enable_quantity", &enabled).Error; err != nil {
+		return Changed{}, errs.Internal(err)
+	}
+	if !enabled {
+		return Changed{}, errs.Unprocessable("quantity_not_enabled", "This plan is sold without a quantity.").WithField("quantity")
+	}
+	if quantity == v.Quantity {
+		return Changed{}, errs.Unprocessable("quantity_unchanged", "The service has this quantity already.").WithField("quantity")
+	}
+	m, err := s.module(ctx, v.PlanID)
+	if err != nil {
+		return Changed{}, err
+	}
+	if m != nil && v.VendorTenantID != nil {
+		var settings catalog.ModuleSettings
+		if err := s.db.WithContext(ctx).Take(&settings, "plan_id = ?", v.PlanID).Error; err != nil {
+			return Changed{}, errs.Internal(err)
+		}
+		items, storage := QuotasOf(settings, quantity).VendorQuotas()
+		if storage != nil && v.StorageItem != nil {
+			items[*v.StorageItem] = *storage
+		}
+		if err := m.ChangeQuotas(ctx, *v.VendorTenantID, items); err != nil {
+			return Changed{}, vendorErr(itemsErr(err))
+		}
+	}
+	var out Changed
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		cur, err := take(Scoped(tx, who), id, true)
+		if err != nil {
+			return err
+		}
+		if ifVersion != nil && *ifVersion != cur.Version {
+			return errs.VersionMismatch()
+		}
+		if err := notTerminated(cur); err != nil {
+			return err
+		}
+		old := cur.Quantity
+		cur.Quantity, cur.Version, cur.UpdatedAt = quantity, cur.Version+1, s.now()
+		if err := tx.Save(&cur).Error; err != nil {
+			return errs.Internal(err)
+		}
+		out.Service = cur
+		if bill != nil {
+			out.Invoices, out.Credits, err = bill.AdjustQuantityTx(ctx, tx, id, old)
+		}
+		return err
+	})
+	return out, err
+}
+
+// itemsErr names items the tenant lacks as the 422 it is.
+func itemsErr(err error) error {
+	if na, ok := err.(*provisioning.ItemsNotAvailableError); ok {
+		return errs.Unprocessable("offering_items_not_available", na.Error())
+	}
+	return err
+}

@@ -437,3 +437,69 @@ func TestStorefrontOrderWithAnAPIKey(t *testing.T) {
 	refused := place(t, bad, storefrontOrder(token, newLogin()))
 	require.Equal(t, http.StatusUnauthorized, refused.StatusCode())
 }
+
+func TestQuantityChangeReachesTheVendor(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	ctx := context.Background()
+	_, token := s.plan(t, planOpts{model: oapi.BillingModelPostpaidFixed, autoApprove: true, quantity: true})
+	_, plainToken := s.plan(t, planOpts{model: oapi.BillingModelPostpaidFixed, autoApprove: true})
+	body := storefrontOrder(token, newLogin())
+	body.Quantity = ptr(1)
+	res := place(t, s.env.Client(t, ""), body)
+	require.Equal(t, http.StatusAccepted, res.StatusCode(), string(res.Body))
+	done := waitOrder(t, s.admin, res.JSON202.Id)
+	require.Equal(t, oapi.OrderStatusCompleted, done.Status, "failure: %v", done.FailureReason)
+
+	ch, err := s.admin.ChangeServiceQuantityWithResponse(ctx, done.ServiceId, nil, oapi.QuantityChange{Quantity: 3})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, ch.StatusCode(), string(ch.Body))
+	require.Equal(t, 3, ch.JSON200.Service.Quantity)
+	require.Equal(t, int64(300), *ch.JSON200.Service.Quotas.StorageGb)
+	require.Empty(t, ch.JSON200.Invoices, "post-paid: billed with the month")
+	items, err := s.vc.OfferingItems(ctx, *ch.JSON200.Service.VendorTenantId)
+	require.NoError(t, err)
+	got := map[string]acronis.OfferingItem{}
+	for _, it := range items {
+		if it.Enabled() {
+			got[it.Name] = it
+		}
+	}
+	require.Equal(t, int64(300)<<30, *got["pw_base_storage"].Quota.Value, "1 x 100 GB -> 3 x 100 GB at the vendor")
+	require.Equal(t, int64(30)<<30, *got["pw_base_storage"].Quota.Overage)
+	require.Equal(t, int64(15), *got["pw_base_workstations"].Quota.Value)
+
+	tests := []struct {
+		name   string
+		call   func() (int, http.Header, []byte)
+		status int
+		code   string
+	}{
+		{"the same quantity", func() (int, http.Header, []byte) {
+			r, err := s.admin.ChangeServiceQuantityWithResponse(ctx, done.ServiceId, nil, oapi.QuantityChange{Quantity: 3})
+			require.NoError(t, err)
+			return r.StatusCode(), r.HTTPResponse.Header, r.Body
+		}, http.StatusUnprocessableEntity, "quantity_unchanged"},
+		{"a stale version", func() (int, http.Header, []byte) {
+			r, err := s.admin.ChangeServiceQuantityWithResponse(ctx, done.ServiceId, &oapi.ChangeServiceQuantityParams{IfMatch: ptr(`"1"`)}, oapi.QuantityChange{Quantity: 2})
+			require.NoError(t, err)
+			return r.StatusCode(), r.HTTPResponse.Header, r.Body
+		}, http.StatusPreconditionFailed, "version_mismatch"},
+		{"zero", func() (int, http.Header, []byte) {
+			r, err := s.admin.ChangeServiceQuantityWithResponse(ctx, done.ServiceId, nil, oapi.QuantityChange{Quantity: 0})
+			require.NoError(t, err)
+			return r.StatusCode(), r.HTTPResponse.Header, r.Body
+		}, http.StatusBadRequest, "validation_failed"},
+	}
+	for _, tt := range tests {
+		status, h, b := tt.call()
+		requireProblem(t, status, h, b, tt.status, tt.code)
+	}
+
+	plain := place(t, s.env.Client(t, ""), storefrontOrder(plainToken, newLogin()))
+	require.Equal(t, http.StatusAccepted, plain.StatusCode(), string(plain.Body))
+	pdone := waitOrder(t, s.admin, plain.JSON202.Id)
+	no, err := s.admin.ChangeServiceQuantityWithResponse(ctx, pdone.ServiceId, nil, oapi.QuantityChange{Quantity: 2})
+	require.NoError(t, err)
+	requireProblem(t, no.StatusCode(), no.HTTPResponse.Header, no.Body, http.StatusUnprocessableEntity, "quantity_not_enabled")
+}

@@ -742,3 +742,45 @@ func TestQuantityChanges(t *testing.T) {
 			taxes: map[string]string{"VAT": "3.15", "City": "0.38"}, subtotal: "15.00", taxTotal: "3.53", total: "18.53"})
 	})
 }
+
+func TestTermChange(t *testing.T) {
+	t.Parallel()
+	b := newBook(t, "2026-11-01T09:00:00Z", "")
+	ctx := context.Background()
+	p := b.plan(t, catalog.Prepaid, []catalog.Cycle{{Frequency: "monthly", Price: dec("10.00"), SetupFee: dec("0.00")},
+		{Frequency: "annually", Price: dec("100.00"), SetupFee: dec("0.00")}}, false)
+	id := b.service(t, svc{plan: p, customer: b.customer(t, nil), frequency: "monthly", quantity: 1, unit: "10.00", fee: "0.00"})
+	firstInvoice(t, b, id)
+	b.env.Clock.Set(mustTime(t, "2026-11-21T10:00:00Z"))
+
+	ch, err := b.env.App.Services.ChangeTerm(ctx, admin, id, "annually", nil, b.env.App.Billing)
+	require.NoError(t, err)
+	require.Len(t, ch.Invoices, 1)
+	got := b.invoices(t, "kind = 'adjustment'")
+	require.Len(t, got, 1)
+	// 100.00 less 10.00 x 10 of 30 unused days (3.33) = 96.67; VAT 20.3007 -> 20.30; City 2.41675 -> 2.42
+	requireInvoice(t, got[0], want{lines: []line{{"recurring", "1", "100.00", "100.00"}, {"credit", "1", "-3.33", "-3.33"}},
+		taxes: map[string]string{"VAT": "20.30", "City": "2.42"}, subtotal: "96.67", taxTotal: "22.72", total: "119.39"})
+	require.Equal(t, "annually", ch.Service.Frequency)
+	require.Equal(t, "100.00", money.String(ch.Service.UnitPrice))
+	require.Equal(t, "2027-11-21", ch.Service.NextDueDate.Format(time.DateOnly))
+
+	postpaid := b.service(t, svc{plan: b.plan(t, catalog.PostpaidFixed, cycles("monthly", "1.00", "0.00"), false), customer: b.customer(t, nil),
+		frequency: "monthly", quantity: 1, unit: "1.00", fee: "0.00", start: "2026-11-01"})
+	tests := []struct {
+		name, frequency, code string
+		service               uuid.UUID
+	}{
+		{"the same cycle", "annually", "frequency_unchanged", id},
+		{"a shorter cycle", "monthly", "term_not_longer", id},
+		{"a cycle without a price", "triennially", "frequency_not_offered", id},
+		{"a post-paid service", "annually", "term_change_prepaid_only", postpaid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := b.env.App.Services.ChangeTerm(ctx, admin, tt.service, tt.frequency, nil, b.env.App.Billing)
+			require.Equal(t, tt.code, errsCode(err))
+		})
+	}
+	require.Len(t, b.invoices(t, "kind = 'adjustment'"), 1, "refused changes bill nothing")
+}

@@ -216,3 +216,103 @@ func (s *Service) creditLine(ctx context.Context, b billable, party string, line
 	}
 	return l, take, true, nil
 }
+
+// ChangeTermTx moves a prepaid service to a longer billing cycle from
+// today, in the changing transaction: the new cycle is invoiced now
+// (`adjustment`), less the unused days of the current period, and the
+// service's price, cycle, due date and anniversary day follow. A credit
+// larger than the new cycle's price is kept for the next renewals.
+func (s *Service) ChangeTermTx(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID, frequency string) ([]Invoice, error) {
+	tx = tx.WithContext(ctx)
+	var b billable
+	if err := tx.Raw(billableSelect+" WHERE s.id = ?", serviceID).Scan(&b).Error; err != nil {
+		return nil, errs.Internal(err)
+	}
+	switch {
+	case b.BillingModel != catalog.Prepaid || b.FreeTrial:
+		return nil, errs.Unprocessable("term_change_prepaid_only", "Only a paid prepaid service changes its term: post-paid ones are billed by the month.")
+	case frequency == b.Frequency:
+		return nil, errs.Unprocessable("frequency_unchanged", "The service has this billing frequency already.").WithField("frequency")
+	case catalog.FrequencyMonths[frequency] < b.months():
+		return nil, errs.Unprocessable("term_not_longer", "A term change moves to a longer cycle; a shorter one starts at the next renewal.").WithField("frequency")
+	case b.NextDueDate == nil || b.AnchorDay == nil:
+		return nil, errs.Conflict("service_not_billed", "This service has no current period.")
+	}
+	var cycle catalog.Cycle
+	err := tx.Where("plan_id = ? AND frequency = ?", b.PlanID, frequency).Take(&cycle).Error
+	if err != nil {
+		return nil, errs.Unprocessable("frequency_not_offered", "The plan has no price for "+frequency+".").WithField("frequency")
+	}
+	today := s.Today()
+	next := *b.NextDueDate
+	prev := AddCycle(next, -b.months(), *b.AnchorDay)
+	left, period := Days(today, next.AddDate(0, 0, -1)), Days(prev, next.AddDate(0, 0, -1))
+	if today.Before(prev) || !today.Before(next) {
+		left = 0
+	}
+	newEnd := AddCycle(today, catalog.FrequencyMonths[frequency], today.Day()).AddDate(0, 0, -1)
+	newUnit, newCost := cycle.Price, (*decimal.Decimal)(nil)
+	if b.PartnerID != nil && b.UnitCost != nil {
+		c := money.PartnerCost(cycle.Price, b.Discount)
+		newUnit, newCost = money.EndPrice(c, b.Markup), &c
+	}
+	taxes, err := s.taxesOf(ctx, tx, []uuid.UUID{b.ProductGroupID})
+	if err != nil {
+		return nil, err
+	}
+	t := taxes[b.ProductGroupID]
+	parties := []string{PartyCustomer}
+	if newCost != nil {
+		parties = append(parties, PartyPartner)
+	}
+	now := s.now()
+	id := b.ID
+	var invs []Invoice
+	var credits []Credit
+	for _, party := range parties {
+		oldUnit, unit := b.UnitPrice, newUnit
+		if party == PartyPartner {
+			oldUnit, unit = *b.UnitCost, *newCost
+		}
+		charge := money.Round2(unit.Mul(b.quantity()))
+		unused := decimal.Zero
+		if left > 0 {
+			unused = Prorate(oldUnit.Mul(b.quantity()), left, period)
+		}
+		taken := decimal.Min(unused, charge)
+		lines := []Line{{Kind: KindRecurring, ServiceID: &id, Description: fmt.Sprintf("%s (%s), %s to %s", b.PlanName, frequency, dateStr(today), dateStr(newEnd)),
+			PeriodStart: day(today), PeriodEnd: day(newEnd), Quantity: b.quantity(), UnitPrice: unit, Amount: charge, TaxIDs: taxIDs(t),
+			Detail: map[string]any{"service_id": id, "from_frequency": b.Frequency, "to_frequency": frequency, "unit_price": money.String(unit)}}}
+		if taken.IsPositive() {
+			lines = append(lines, Line{Kind: KindCredit, ServiceID: &id, Description: fmt.Sprintf("Unused %s period, %d of %d days", b.Frequency, left, period),
+				PeriodStart: day(today), PeriodEnd: day(next.AddDate(0, 0, -1)), Quantity: decimal.NewFromInt(1), UnitPrice: taken.Neg(), Amount: taken.Neg(),
+				TaxIDs: taxIDs(t), Detail: map[string]any{"service_id": id, "unused_days": left, "days_in_period": period, "old_unit_price": money.String(oldUnit)}})
+		}
+		if rest := unused.Sub(taken); rest.IsPositive() {
+			credits = append(credits, Credit{ID: uuid.New(), ServiceID: id, Party: party, Amount: rest, Remaining: rest,
+				Reason: "unused period beyond the new term's price", CreatedAt: now})
+		}
+		d := Draft{Key: fmt.Sprintf("term:%s:%d:%s", id, now.UnixNano(), party), VentureID: b.VentureID, Kind: InvoiceAdjustment,
+			PeriodStart: today, PeriodEnd: newEnd, IssueDate: today, DueDate: today, Party: party, Unclaimed: true, Taxes: taxMap(t), Lines: lines}
+		if party == PartyCustomer {
+			cust := b.CustomerID
+			d.CustomerID, d.IssuerPartnerID = &cust, b.PartnerID
+		} else {
+			d.PartnerID = b.PartnerID
+		}
+		invs = append(invs, s.build(d))
+	}
+	updates := map[string]any{"frequency": frequency, "unit_price": newUnit, "next_due_date": newEnd.AddDate(0, 0, 1), "anchor_day": today.Day()}
+	if newCost != nil {
+		updates["unit_cost"] = *newCost
+	}
+	if err := tx.Table("services").Where("id = ?", id).Updates(updates).Error; err != nil {
+		return nil, errs.Internal(err)
+	}
+	if len(credits) > 0 {
+		if err := tx.Create(&credits).Error; err != nil {
+			return nil, errs.Internal(err)
+		}
+	}
+	return s.insert(ctx, tx, invs)
+}

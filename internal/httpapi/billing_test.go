@@ -388,6 +388,14 @@ func TestBillingRoles(t *testing.T) {
 			return r.StatusCode()
 		}},
 		{"customer voids", func() int { r, _ := customer.VoidInvoiceWithResponse(ctx, id, nil); return r.StatusCode() }},
+		{"customer changes the term", func() int {
+			r, _ := customer.ChangeServiceTermWithResponse(ctx, id, nil, oapi.TermChange{Frequency: oapi.Annually})
+			return r.StatusCode()
+		}},
+		{"customer changes the quantity", func() int {
+			r, _ := customer.ChangeServiceQuantityWithResponse(ctx, id, nil, oapi.QuantityChange{Quantity: 2})
+			return r.StatusCode()
+		}},
 		{"customer bills overage", func() int {
 			r, _ := customer.CreateServiceInvoiceWithResponse(ctx, id, &oapi.CreateServiceInvoiceParams{Preview: ptr(true)})
 			return r.StatusCode()
@@ -403,4 +411,7 @@ func TestBillingRoles(t *testing.T) {
 	unknown, err := admin.CreateServiceInvoiceWithResponse(ctx, id, nil)
 	require.NoError(t, err)
 	requireProblem(t, unknown.StatusCode(), unknown.HTTPResponse.Header, unknown.Body, http.StatusNotFound, "not_found")
+	term, err := admin.ChangeServiceTermWithResponse(ctx, id, nil, oapi.TermChange{Frequency: oapi.Annually})
+	require.NoError(t, err)
+	requireProblem(t, term.StatusCode(), term.HTTPResponse.Header, term.Body, http.StatusNotFound, "not_found")
 }

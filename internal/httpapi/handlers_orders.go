@@ -285,3 +285,23 @@ func (s *Server) ChangeServiceQuantity(ctx context.Context, req oapi.ChangeServi
 	}
 	return out, nil
 }
+
+func (s *Server) ChangeServiceTerm(ctx context.Context, req oapi.ChangeServiceTermRequestObject) (oapi.ChangeServiceTermResponseObject, error) {
+	ifv, err := parseIfMatch(req.Params.IfMatch)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := s.subs.ChangeTerm(ctx, principal(ctx), req.Id, string(req.Body.Frequency), ifv, s.billing)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := s.serviceOut(ctx, ch.Service)
+	if err != nil {
+		return nil, err
+	}
+	out := oapi.ChangeServiceTerm200JSONResponse{Service: svc, Invoices: make([]oapi.Invoice, len(ch.Invoices)), Credits: []oapi.ServiceCredit{}}
+	for i, inv := range ch.Invoices {
+		out.Invoices[i] = s.invoiceOut(inv, nil)
+	}
+	return out, nil
+}

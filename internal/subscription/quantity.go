@@ -100,3 +100,35 @@ func itemsErr(err error) error {
 	}
 	return err
 }
+
+// Termer bills a term change in the changing transaction.
+type Termer interface {
+	ChangeTermTx(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID, frequency string) ([]billing.Invoice, error)
+}
+
+// ChangeTerm moves a prepaid service to a longer billing cycle from today;
+// the vendor account does not change.
+func (s *Service) ChangeTerm(ctx context.Context, who auth.Principal, id uuid.UUID, frequency string, ifVersion *int64, bill Termer) (Changed, error) {
+	var out Changed
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		cur, err := take(Scoped(tx, who), id, true)
+		if err != nil {
+			return err
+		}
+		if ifVersion != nil && *ifVersion != cur.Version {
+			return errs.VersionMismatch()
+		}
+		if err := mustBeProvisioned(cur); err != nil {
+			return err
+		}
+		if out.Invoices, err = bill.ChangeTermTx(ctx, tx, id, frequency); err != nil {
+			return err
+		}
+		if err := tx.Model(&Subscription{}).Where("id = ?", id).Updates(map[string]any{"version": gorm.Expr("version + 1"), "updated_at": s.now()}).Error; err != nil {
+			return errs.Internal(err)
+		}
+		out.Service, err = take(tx, id, false)
+		return err
+	})
+	return out, err
+}

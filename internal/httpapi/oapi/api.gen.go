@@ -1623,6 +1623,12 @@ type TaxUpdate struct {
 	Rate *string `json:"rate,omitempty"`
 }
 
+// TermChange defines model for TermChange.
+type TermChange struct {
+	// Frequency monthly (1 month), quarterly (3), semiannually (6), annually (12), biennially (24), triennially (36).
+	Frequency BillingFrequency `json:"frequency"`
+}
+
 // Token defines model for Token.
 type Token struct {
 	AccessToken string    `json:"access_token"`
@@ -2207,6 +2213,12 @@ type SuspendServiceParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// ChangeServiceTermParams defines parameters for ChangeServiceTerm.
+type ChangeServiceTermParams struct {
+	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
 // TerminateServiceParams defines parameters for TerminateService.
 type TerminateServiceParams struct {
 	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
@@ -2401,6 +2413,9 @@ type UpdateServiceCredentialsJSONRequestBody = CredentialsUpdate
 
 // ChangeServiceQuantityJSONRequestBody defines body for ChangeServiceQuantity for application/json ContentType.
 type ChangeServiceQuantityJSONRequestBody = QuantityChange
+
+// ChangeServiceTermJSONRequestBody defines body for ChangeServiceTerm for application/json ContentType.
+type ChangeServiceTermJSONRequestBody = TermChange
 
 // PlaceStorefrontOrderJSONRequestBody defines body for PlaceStorefrontOrder for application/json ContentType.
 type PlaceStorefrontOrderJSONRequestBody = StorefrontOrderCreate
@@ -3449,6 +3464,38 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/services/{id}/suspend (the `SuspendService` operationId).
 	SuspendService(ctx context.Context, id Id, params *SuspendServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ChangeServiceTermWithBody Change to a longer billing cycle
+	//
+	// Moves a prepaid service to a longer billing frequency of its plan
+	// from today (422 `frequency_not_offered`, `frequency_unchanged`,
+	// `term_not_longer`, `term_change_prepaid_only`). The new cycle is
+	// invoiced now (kind `adjustment`; and the partner's at cost) less the
+	// unused days of the current period (a `credit` line; any rest beyond
+	// the new price is kept for the next renewals); the due date and
+	// anniversary day move to the new cycle. With `If-Match`, only at that
+	// version.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/services/{id}/term-change (the `ChangeServiceTerm` operationId).
+	ChangeServiceTermWithBody(ctx context.Context, id Id, params *ChangeServiceTermParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ChangeServiceTerm Change to a longer billing cycle
+	//
+	// Moves a prepaid service to a longer billing frequency of its plan
+	// from today (422 `frequency_not_offered`, `frequency_unchanged`,
+	// `term_not_longer`, `term_change_prepaid_only`). The new cycle is
+	// invoiced now (kind `adjustment`; and the partner's at cost) less the
+	// unused days of the current period (a `credit` line; any rest beyond
+	// the new price is kept for the next renewals); the due date and
+	// anniversary day move to the new cycle. With `If-Match`, only at that
+	// version.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/services/{id}/term-change (the `ChangeServiceTerm` operationId).
+	ChangeServiceTerm(ctx context.Context, id Id, params *ChangeServiceTermParams, body ChangeServiceTermJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// TerminateService Terminate a service
 	//
@@ -5651,6 +5698,58 @@ func (c *Client) CreateServiceSsoLink(ctx context.Context, id Id, reqEditors ...
 // Corresponds with POST /v1/services/{id}/suspend (the `SuspendService` operationId).
 func (c *Client) SuspendService(ctx context.Context, id Id, params *SuspendServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSuspendServiceRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ChangeServiceTermWithBody Change to a longer billing cycle
+//
+// Moves a prepaid service to a longer billing frequency of its plan
+// from today (422 `frequency_not_offered`, `frequency_unchanged`,
+// `term_not_longer`, `term_change_prepaid_only`). The new cycle is
+// invoiced now (kind `adjustment`; and the partner's at cost) less the
+// unused days of the current period (a `credit` line; any rest beyond
+// the new price is kept for the next renewals); the due date and
+// anniversary day move to the new cycle. With `If-Match`, only at that
+// version.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/services/{id}/term-change (the `ChangeServiceTerm` operationId).
+func (c *Client) ChangeServiceTermWithBody(ctx context.Context, id Id, params *ChangeServiceTermParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewChangeServiceTermRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ChangeServiceTerm Change to a longer billing cycle
+//
+// Moves a prepaid service to a longer billing frequency of its plan
+// from today (422 `frequency_not_offered`, `frequency_unchanged`,
+// `term_not_longer`, `term_change_prepaid_only`). The new cycle is
+// invoiced now (kind `adjustment`; and the partner's at cost) less the
+// unused days of the current period (a `credit` line; any rest beyond
+// the new price is kept for the next renewals); the due date and
+// anniversary day move to the new cycle. With `If-Match`, only at that
+// version.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/services/{id}/term-change (the `ChangeServiceTerm` operationId).
+func (c *Client) ChangeServiceTerm(ctx context.Context, id Id, params *ChangeServiceTermParams, body ChangeServiceTermJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewChangeServiceTermRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -10076,6 +10175,68 @@ func NewSuspendServiceRequest(server string, id Id, params *SuspendServiceParams
 	return req, nil
 }
 
+// NewChangeServiceTermRequest calls the generic ChangeServiceTerm builder with application/json body
+func NewChangeServiceTermRequest(server string, id Id, params *ChangeServiceTermParams, body ChangeServiceTermJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewChangeServiceTermRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewChangeServiceTermRequestWithBody constructs an http.Request for the ChangeServiceTerm method, with any body, and a specified content type
+func NewChangeServiceTermRequestWithBody(server string, id Id, params *ChangeServiceTermParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/services/%s/term-change", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewTerminateServiceRequest constructs an http.Request for the TerminateService method
 func NewTerminateServiceRequest(server string, id Id, params *TerminateServiceParams) (*http.Request, error) {
 	var err error
@@ -12417,6 +12578,38 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/services/{id}/suspend (the `SuspendService` operationId).
 	SuspendServiceWithResponse(ctx context.Context, id Id, params *SuspendServiceParams, reqEditors ...RequestEditorFn) (*SuspendServiceResponse, error)
+
+	// ChangeServiceTermWithBodyWithResponse Change to a longer billing cycle
+	//
+	// Moves a prepaid service to a longer billing frequency of its plan
+	// from today (422 `frequency_not_offered`, `frequency_unchanged`,
+	// `term_not_longer`, `term_change_prepaid_only`). The new cycle is
+	// invoiced now (kind `adjustment`; and the partner's at cost) less the
+	// unused days of the current period (a `credit` line; any rest beyond
+	// the new price is kept for the next renewals); the due date and
+	// anniversary day move to the new cycle. With `If-Match`, only at that
+	// version.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/services/{id}/term-change (the `ChangeServiceTerm` operationId).
+	ChangeServiceTermWithBodyWithResponse(ctx context.Context, id Id, params *ChangeServiceTermParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ChangeServiceTermResponse, error)
+
+	// ChangeServiceTermWithResponse Change to a longer billing cycle
+	//
+	// Moves a prepaid service to a longer billing frequency of its plan
+	// from today (422 `frequency_not_offered`, `frequency_unchanged`,
+	// `term_not_longer`, `term_change_prepaid_only`). The new cycle is
+	// invoiced now (kind `adjustment`; and the partner's at cost) less the
+	// unused days of the current period (a `credit` line; any rest beyond
+	// the new price is kept for the next renewals); the due date and
+	// anniversary day move to the new cycle. With `If-Match`, only at that
+	// version.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/services/{id}/term-change (the `ChangeServiceTerm` operationId).
+	ChangeServiceTermWithResponse(ctx context.Context, id Id, params *ChangeServiceTermParams, body ChangeServiceTermJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangeServiceTermResponse, error)
 
 	// TerminateServiceWithResponse Terminate a service
 	//
@@ -19176,6 +19369,110 @@ func (r SuspendServiceResponse) ContentType() string {
 	return ""
 }
 
+// ChangeServiceTermResponse401Headers the declared response headers of an HTTP 401 response for ChangeServiceTerm
+type ChangeServiceTermResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ChangeServiceTermResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *QuantityChanged
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ChangeServiceTermResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ChangeServiceTermResponse) GetJSON200() *QuantityChanged {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ChangeServiceTermResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ChangeServiceTermResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ChangeServiceTermResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ChangeServiceTermResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ChangeServiceTermResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r ChangeServiceTermResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ChangeServiceTermResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ChangeServiceTermResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ChangeServiceTermResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ChangeServiceTermResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ChangeServiceTermResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ChangeServiceTermResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // TerminateServiceResponse200Headers the declared response headers of an HTTP 200 response for TerminateService
 type TerminateServiceResponse200Headers struct {
 	ETag *string
@@ -23118,6 +23415,50 @@ func (c *ClientWithResponses) SuspendServiceWithResponse(ctx context.Context, id
 		return nil, err
 	}
 	return ParseSuspendServiceResponse(rsp)
+}
+
+// ChangeServiceTermWithBodyWithResponse Change to a longer billing cycle
+//
+// Moves a prepaid service to a longer billing frequency of its plan
+// from today (422 `frequency_not_offered`, `frequency_unchanged`,
+// `term_not_longer`, `term_change_prepaid_only`). The new cycle is
+// invoiced now (kind `adjustment`; and the partner's at cost) less the
+// unused days of the current period (a `credit` line; any rest beyond
+// the new price is kept for the next renewals); the due date and
+// anniversary day move to the new cycle. With `If-Match`, only at that
+// version.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/services/{id}/term-change (the `ChangeServiceTerm` operationId).
+func (c *ClientWithResponses) ChangeServiceTermWithBodyWithResponse(ctx context.Context, id Id, params *ChangeServiceTermParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ChangeServiceTermResponse, error) {
+	rsp, err := c.ChangeServiceTermWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseChangeServiceTermResponse(rsp)
+}
+
+// ChangeServiceTermWithResponse Change to a longer billing cycle
+//
+// Moves a prepaid service to a longer billing frequency of its plan
+// from today (422 `frequency_not_offered`, `frequency_unchanged`,
+// `term_not_longer`, `term_change_prepaid_only`). The new cycle is
+// invoiced now (kind `adjustment`; and the partner's at cost) less the
+// unused days of the current period (a `credit` line; any rest beyond
+// the new price is kept for the next renewals); the due date and
+// anniversary day move to the new cycle. With `If-Match`, only at that
+// version.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/services/{id}/term-change (the `ChangeServiceTerm` operationId).
+func (c *ClientWithResponses) ChangeServiceTermWithResponse(ctx context.Context, id Id, params *ChangeServiceTermParams, body ChangeServiceTermJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangeServiceTermResponse, error) {
+	rsp, err := c.ChangeServiceTerm(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseChangeServiceTermResponse(rsp)
 }
 
 // TerminateServiceWithResponse Terminate a service
@@ -29541,6 +29882,101 @@ func ParseSuspendServiceResponse(rsp *http.Response) (*SuspendServiceResponse, e
 	return response, nil
 }
 
+// ParseChangeServiceTermResponse parses an HTTP response from a ChangeServiceTermWithResponse call
+func ParseChangeServiceTermResponse(rsp *http.Response) (*ChangeServiceTermResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ChangeServiceTermResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest QuantityChanged
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ChangeServiceTermResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseTerminateServiceResponse parses an HTTP response from a TerminateServiceWithResponse call
 func ParseTerminateServiceResponse(rsp *http.Response) (*TerminateServiceResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -31865,6 +32301,9 @@ type ServerInterface interface {
 	// SuspendService Suspend a service
 	// (POST /v1/services/{id}/suspend)
 	SuspendService(ctx echo.Context, id Id, params SuspendServiceParams) error
+	// ChangeServiceTerm Change to a longer billing cycle
+	// (POST /v1/services/{id}/term-change)
+	ChangeServiceTerm(ctx echo.Context, id Id, params ChangeServiceTermParams) error
 	// TerminateService Terminate a service
 	// (POST /v1/services/{id}/terminate)
 	TerminateService(ctx echo.Context, id Id, params TerminateServiceParams) error
@@ -33887,6 +34326,42 @@ func (w *ServerInterfaceWrapper) SuspendService(ctx echo.Context) error {
 	return err
 }
 
+// ChangeServiceTerm converts echo context to params.
+func (w *ServerInterfaceWrapper) ChangeServiceTerm(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ChangeServiceTermParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ChangeServiceTerm(ctx, id, params)
+	return err
+}
+
 // TerminateService converts echo context to params.
 func (w *ServerInterfaceWrapper) TerminateService(ctx echo.Context) error {
 	var err error
@@ -34688,6 +35163,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/services/:id/sso-link", wrapper.CreateServiceSsoLink, options.OperationMiddlewares["createServiceSsoLink"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/invoices", wrapper.CreateServiceInvoice, options.OperationMiddlewares["createServiceInvoice"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/quantity", wrapper.ChangeServiceQuantity, options.OperationMiddlewares["changeServiceQuantity"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/term-change", wrapper.ChangeServiceTerm, options.OperationMiddlewares["changeServiceTerm"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/credentials/reset", wrapper.ResetServiceCredentials, options.OperationMiddlewares["resetServiceCredentials"]...)
 	router.PUT(options.BaseURL+"/v1/services/:id/credentials", wrapper.UpdateServiceCredentials, options.OperationMiddlewares["updateServiceCredentials"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/suspend", wrapper.SuspendService, options.OperationMiddlewares["suspendService"]...)
@@ -43355,6 +43831,161 @@ func (response SuspendService502ApplicationProblemPlusJSONResponse) VisitSuspend
 	return err
 }
 
+type ChangeServiceTermRequestObject struct {
+	Id     Id `json:"id"`
+	Params ChangeServiceTermParams
+	Body   *ChangeServiceTermJSONRequestBody
+}
+
+type ChangeServiceTermResponseObject interface {
+	VisitChangeServiceTermResponse(w http.ResponseWriter) error
+}
+
+type ChangeServiceTerm200JSONResponse QuantityChanged
+
+func (response ChangeServiceTerm200JSONResponse) VisitChangeServiceTermResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServiceTerm400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServiceTerm400ApplicationProblemPlusJSONResponse) VisitChangeServiceTermResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServiceTerm401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServiceTerm401ApplicationProblemPlusJSONResponse) VisitChangeServiceTermResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServiceTerm403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServiceTerm403ApplicationProblemPlusJSONResponse) VisitChangeServiceTermResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServiceTerm404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServiceTerm404ApplicationProblemPlusJSONResponse) VisitChangeServiceTermResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServiceTerm409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServiceTerm409ApplicationProblemPlusJSONResponse) VisitChangeServiceTermResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServiceTerm412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServiceTerm412ApplicationProblemPlusJSONResponse) VisitChangeServiceTermResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServiceTerm422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServiceTerm422ApplicationProblemPlusJSONResponse) VisitChangeServiceTermResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServiceTerm500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServiceTerm500ApplicationProblemPlusJSONResponse) VisitChangeServiceTermResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type TerminateServiceRequestObject struct {
 	Id     Id `json:"id"`
 	Params TerminateServiceParams
@@ -46684,6 +47315,9 @@ type StrictServerInterface interface {
 	// SuspendService Suspend a service
 	// (POST /v1/services/{id}/suspend)
 	SuspendService(ctx context.Context, request SuspendServiceRequestObject) (SuspendServiceResponseObject, error)
+	// ChangeServiceTerm Change to a longer billing cycle
+	// (POST /v1/services/{id}/term-change)
+	ChangeServiceTerm(ctx context.Context, request ChangeServiceTermRequestObject) (ChangeServiceTermResponseObject, error)
 	// TerminateService Terminate a service
 	// (POST /v1/services/{id}/terminate)
 	TerminateService(ctx context.Context, request TerminateServiceRequestObject) (TerminateServiceResponseObject, error)
@@ -49163,6 +49797,55 @@ func (sh *strictHandler) SuspendService(ctx echo.Context, id Id, params SuspendS
 	return nil
 }
 
+// ChangeServiceTerm operation middleware
+func (sh *strictHandler) ChangeServiceTerm(ctx echo.Context, id Id, params ChangeServiceTermParams) error {
+	var request ChangeServiceTermRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body ChangeServiceTermJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ChangeServiceTerm(ctx.Request().Context(), request.(ChangeServiceTermRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ChangeServiceTerm")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ChangeServiceTermResponseObject); ok {
+		return validResponse.VisitChangeServiceTermResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // TerminateService operation middleware
 func (sh *strictHandler) TerminateService(ctx echo.Context, id Id, params TerminateServiceParams) error {
 	var request TerminateServiceRequestObject
@@ -49982,403 +50665,407 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Jc9tGtij8V7r43VeW6gI0SVF7vbpXcZyME9vxSPZkZiI/sgkckojAbgTdEMVJ+b9/1ae7sZAASZCU",
-	"Zcd89e5EJoBez77+2fD4JOIMmBSNiz8bY6A+xPjny/d0pP7rg/DiIJIBZ42LxvsxkBgET2IPyD3EIuDM",
-	"IYmggxBIwEj/1dB9Q6U37jcbTgMe6CQKoXHRuG10bhsNpyG8MUyoGlfOIvVAyDhgo8anT5+cRkRjOgFp",
-	"FvAiiQWPy5fQZ/Agex6+0Sd8SOQYSBTDfcATQSI6AjV9oF7/I4F41nAajE7UfPqbwkom9OE1sJEcNy6O",
-	"2x1nYWVO45W/4iQCv7jdc3oEbe/42D31OwO3C2dDl7YHLffI6/rHcDI8pWcDu8CIynG2vsBvOI0Y/kiC",
-	"GPzGhYwTyK91yOMJlY2LRpLgm2VrhUnEJTBv9jPMFtd9RRIW/JEAuYMZiSAmAZPAfPAJDIfgSXJAyYcP",
-	"r74ngSCUjDj3iTfmgQeHTXINMp4FbESmgRzjmQs60SNR5pMB92ckhiikM4FPh0EspDqliDMBxSM6Hra8",
-	"M3rccY8HLXC79Ajc8+GR53b8U689OIMT2m7ZI9JgmR1Sbo+u2mTFbXaOj53GJGD23+3V53Wdnvzuzu2S",
-	"2PskY4jhSz7GasCrfaxDJAPleGMIB27OG1M2AnVqAyrAJ5yRAyqQligS1D+8JJQISUMgnOF73XZnnri0",
-	"kbiUb9IQpCogOSrF+NfBJJCLi39HR0BE8J9K8hLid/mpfBjSJJSNi+OWo+YNJsmkcdFptfAM9b+yE1RA",
-	"NYJY00N740gOv6P+j1TClCJOe1xBH66QRlEYeFSt8HkU80EIk//+Xajl/pmdkfrCVxPcA/N53EtYDNQb",
-	"K7LdcBo+SBqE6eWoN4gf+IRxSSgTU4gv1d9jhFkqiKD3gBRPSCoTofamTjGQeB3fUZ/YpaYbG0sZiYvn",
-	"z33uiSb1Ys4C4UYhlYqiNc067frF85Jlfsqf6n/FMGxcNP6/5xn/eq6fiufv9CD6DMuAD/fn8STUOxwo",
-	"Qk69sQK+mAxpEIJf3K+GUb+p1vAd9RWRACG3uwcaBj6+3NMzzl9DrCdRAK8Wie8j2McxVwzyt3SoFGmd",
-	"xjCA0G9cNGCiBnIaExCCjtRLUcwjiOWM3OqHtw018iQQAkH+Y3aXXQWa+bu02934Lhe2uourfENDNZ2+",
-	"NP2+GzCcy54d3tcLzoZh4G13W0FGKXtm8F7AesMwGI1l/uau0nsztD0QZI7MqnMXMghDMgAFYFHMPRCi",
-	"iFDd1nl2CekWNr2B5cvfFWLZnXtmuSLjb14Sx8CkouMS8Fp+4PEg8H1gW93LMB0ldwf/4klMYh4CmdAZ",
-	"Io/P8SaKB3yUHfAPuWE2O+FsIbs6TY+GIcTPRMVOPjmNHzmDrU6PD4cQ90ZqmALxCQTBR5r2kJCzEcSE",
-	"3tMgVJS4cIztHLH4UY+02QnmFrOLI3wlCTwEQoJPBoks7gSnMuT8FZMQMxq+VGR1OxphRsqf5Q2fgGEj",
-	"CvynMWcjJeEoCBWBD0UemjtKuyxyA/E9xEQvb2P8t0vbxcleMZIweIjAU4erKHoSQ8Yv7VzqyP1AeCEX",
-	"5qjfcvkDT5i/1SkzLntDHCV3zG85EYk3TvWxIqJ3s2N9yyX5wXy92VFm8+/iLNV6cDRHcTHk84EIlC4t",
-	"uSacSAXw+N7F4HHmB+rTHzQf3U4QRBm8NwnExMjHc/KH0W3HmQB0SYYgvTEJJKEjGrAiJciJgPm1kh+s",
-	"fLOpKDi30F1R2MxWkSokyJppqFmUQr3Agw8spXy7kLwVACkOGYySGOah2Mim1PN4wpBqZa+Sg6sX17+8",
-	"fXXT+3D9+rBIOXK8zKya5Je9pRQ+t+SdEBHCAJTyHNE4lXFzezXYkOM5n5zGe87fUDYz8qjY6jZiKqGH",
-	"2tqc6M05mVA2I1RKmERSKO1dxjMSUqkQMQfwnZyIpj5TayPp4jY988LCdnHU11QCMQPazdChhBgJzCi4",
-	"B0YEoisKSDkTINop3Cv17qIqfKM/UYRqSgPZLDPu5bTZT07jA6OJHPM4+M+WpCvBgYBJ9Unx+t5ohUbB",
-	"j1UGvBh89S4N5wTAdnZ9haVtenPzy9qJlpPtZ0AX9pK7q19//dW9yk1fbnihngeRYts4NTSXW2Txzox6",
-	"opDwJZOBnO1MkboDpY0kYl73LVGZlBKuXtQaBSV+gCIck5mql0fMTv5mcxsgZge70KNyq98NQfT5hAaM",
-	"xEmorWExvwPWRGuU+V4NfzUaxTCi+qv5K/4bnxJKJpzJ8TNBfBqEM5IIOgIyAI9PQJsTB0EYgk/+SCie",
-	"BhoVWDJpXPzWmNCHhtMIKWr79H7U+LhgHHMaV1FgLMvGqBBoC5UXg4L7HpUFS7VPJbgymECjZCz7zWC2",
-	"hnXbaQT+Wq+pDfTU1dRaizbh/bn4QPEoBnFvzdmjGIbBQzkCRskgDDwlZMTS+i3uYOYoMqpkphELBBBN",
-	"ThcGjuGe39XclNIeV4HlzzC7Vq9pm6O1AP+mfRF4KummzIBO/rIzGOGD38GTGYy8wJeQSvhaGKThuxzM",
-	"DGkowJkDI3sNeYuzsZZWW5znL2kOufxJwAThLNQnPaF3QCga3IXHI/DVj5SYIdTZr/az5A8Kl7zqGHBd",
-	"NAx/GaLxbtmFGAz75MyjmAAvBlkOWtMxDxGYmuRmzKcMt0sCpo1Qee/B8s2YORa38zHd0OtAWz/X2416",
-	"+w1IWrIfn0okmoGEiVgFpump2IXROKazhfXjmOWr/y4Iw4CNfkCmwbwS7xjSznBGDtqajB46ik7GEmL1",
-	"49GhQwRMAspYQkP1y8mhQ7J/tTuHDhkEwFigf+h0Dx0i49wvRyeHBYKr52s4jXQaxclycyhCnP2ZDa7u",
-	"MRu4lFCb7b7hPoTIjs2kUQwRRbCOuJDqz94weIDCDxGdjZYNep2wRQ5ARY8PF2jTMrpfh5QZU4NYG2Cy",
-	"pf6gP12EHacxDFggxjWXsiYnCNg9DzwD6kXzlHlCJtTP42QqMTuNu0CbStbb4c+BNkkYeShlqQtrEndB",
-	"FJU5ONVYQlsjcFWEhjFQf1a+OuRgNU/NCmjr7ulGv68ujUsarvrwDWcwK2dieJaOgc90IbkLys7FTpaD",
-	"t7lTXcn8sh1sxADXx6JNQGTueHCI5ZuwyLOA7jFQI+gvrGw61oCxnNXgW44dZ/kqfjZ7tUSMhiF+ymBK",
-	"Q5EjXSuo1tPwrhzV3J5/ZaiRO48/EkgQfOOEMbVrB2N7QtAasvG8lZ3Ni0yp/BD568DrJGD5X9vzEBxR",
-	"IaY89hcCB06Wi3FOYxoHEn5h4UxHIHxyGomA2IqEy074g33v06cSOHqRCMkn2o4xh22+H4MQpVCMVri4",
-	"nI5uqO34gdTWnTWpmdPQvjOvfBXa0ZtfgHX9bsqz1tSCSlQb/ZwIQCDVFuxAEM8c/SWhA6FU9iHXpqeb",
-	"d88E4VO2hrztNKKx8XZtyFUsAGQ8JUFYr3eBxk5c+CBg8qRbwiOXKFP2jvSmnBQGM4jLXXuOXdnpC9BX",
-	"2MnHJbC/GTPK0CMfJ4e+qiXoElEpIVag8f9+u3L//fHPzqf/ehSMKMLh9zrYRlj3yc07jCoi9gsHf0XF",
-	"iLPMHKYgcGHFR+Urrsa4AqXrLkGtx9FsLzMN9lmGdYLQWIlyUzoTJJAbIFzh2tfShO0hLQPGp2HDKRvY",
-	"ggnPUZK8SOLJ4B6NI+j0LGe25usdcdovET2fAEPWg1V1xRN+D735bc0xszgBot/UBlP9uvahkAPG9V+H",
-	"OcVowHkIlG3Ojspklpfq1N7DJAoNpBSvfsD9Egr4QwChLy5I8wWfRJTNmm/pBBzStBMu/BtncUjT+A3t",
-	"c/tPK1blfnrHY0nDD9evHdI0emzzbTIZQJz74b1SonL//j6B76lUw3xPZ6K5K5vAtkKNSPRxl4T7SnPy",
-	"RHLuoNBi/AGkbzZF/vxz7gA+fcKwhwT6pTt8QpHDbtTRcLOpLFGAyY0Eiq8dbHMkpt1S/28lddqQqD0q",
-	"aM4zi1Xh3CU8fg6iVkLL03D8IhHdgu0XBtoR997jwteICwtgjheWBhDOOUXR7724bCHRIT2h3jhg4MZA",
-	"ffxBvU8O+hYo+w7pJ+yO8SnrYXC3+sFENvTUQvoOaTabh6XsxkSDlynr+IhQSVBfcojPJUbz8ZgwNHTq",
-	"NwQ56GO0ZMBGPcS3ppA8piPoH2LIGqocOmmLqLstXUcahb7KHqgX7OhDy74rIy1/AxrK8eJ5Z+JXlh/C",
-	"71Y7vfRnZTMZ0CmxHE2UQN1Dm+O6svGAhpR5sP772uLXixO2rvt5I8PUMhuTVSXXXYCfQM+Sx5Um7HU9",
-	"KULUGlW9HveWac43IMl0DDoJyfgBFFXAT30SsII6rWCbHCj92Z7GM4GBFAqHgPkkijFFbh3Neh2rvQE6",
-	"69UJA1bD72U+fh2wUo8XQxq4eCK3Sat15GlHP/4Nrv5pBjQu/CC0/xT0jw4Z0cgdxgA6Lw7PHjPZ1IeO",
-	"CTHDs9aHW0ok0OtYB2ZXXa7JL0MrI95U3sfvqHvzuA4cWm0LobOJTZFd6wbe6Q/KTj+COOB+D5i/FiSb",
-	"19HdttYH6+mfBkQya6hIBnWcbE5D0ode7S/qA/F7+lB2ivVm3kzvYjKJYV2iV0dNcxr3PPBrradMs0vN",
-	"wsa7mVtx0XxsrzZ/aZmbM8/GMgY1B3kFuN1UecwTtQWUNUEJ5ICafFc9IdIRATKJyBDg0CHG46fes5/o",
-	"Nw8dYl2A6iFGViAZj2OgsVDyyj0o0YUcGBkGfyB/JFxSGxTHmY0oPHQI9X9PhFSInJ/Nxs2RmAYCfDIJ",
-	"fNesIB/ZkQVZmBXnXZROw6wFjf92llKDYZ6YV4gga+NB4cRLOL0NwqxSa3RS8GLMoaKzikXpZEk+iRIl",
-	"QR5oeyjx6Uw4hWjEexomIPBqaRbP6GgmKvLCbAY8NbimOivLOR+b3EZcBHPnmcNzCytlGoAPXjChIdFj",
-	"lfJEodW1dWmQwu7AL5LY1R/NUdaEBbKHF7FZvEV6ICldym88dySFqSwZamS7SMFxCSlJbzpnhY9B0T7t",
-	"TkbCgdGLPKZmAQiCBQzU9t3l2PcUtgureWxhtSjy+dwp+TEdIslmNhRM/0dxpmUnofjxtmRoQMX6GlCl",
-	"6TY2ykAFGqxXLSN/jOa71GQaa5TH1abwWQaMNn62VNPGAFPCh4QycvXuFQZo5tgE9ScBa6TSbOnRp/BU",
-	"Vo8gYCOrq4sxjcEngxmBe4hnJAy0fDsXX5uVTikbUAhCBenb2irWWa++wsIqqRvfyNchFTKtuLKGseQN",
-	"SIjBfzGm8ai2M7oY/L40WDT36ienUTBizBmg2msYoLalisX5C+OVQdQb7idVABXF/D5Q0pe6+Qm+iOCl",
-	"HviJJ8ko5klEDvqMM9AXiL8IInioMyh4oq4PCvKKyX5Q4M8ZlMKhXtUNSBmwkSjxSFHvLol6IfdopYjh",
-	"hQEwafCz6qkOQe4JyMeQ5XxsiuB5wCTEvSQOywNj/KByDUpV7ck4oGH58EWL16oL/8W8/UrC5Ec8aBxD",
-	"c5ceSpe90QAxLwlNGqEWpMqiKnntr0qYQe5s8idedr6F08iOzVm4zIVjqYZbCyGvWJTIuu6hRRiaF5zs",
-	"MxLoPEE6AaREJnkSlzlvnl7HyFwAzc2+zeLz6xiVy8LeFkE8Y2ZxUGK1XoYBNYldET/SAjbmvj4fvswp",
-	"GjT2jbJ2AA8ypuTH7wgd8Ht9+4IPpX58eKkjfEyuWPYAYcLW3HHbzoYIOWdqSodXyuaP36ENTJH3S+K2",
-	"SSBIwkzyZe3p62B2NeKW4ynTGVxLMXMh71/LQIrbTNQATYI5hRObq0zndBpT/2PKSRRSD4RDmBJMCCU/",
-	"3fzylmg75KKAkkmTK1Qmcm0LJNkAJ4/G8Sw346XV5k0tkgmPAQOiYhhiPuFBt9MhfWMCkZz3ohi8QED/",
-	"sFhiqt1pHreKUWLu//zWcs8//tl22p1PB7e3zdw/D//nv1aZ2bOxP9x8v3b82RxIpEpTOnLZbb+FaT7+",
-	"9cuJ/vtiI4XqRrW95TIYmizYvHxU46jzMUk969SsDLZVKyEohqNdnebdElqlI8aSRyIqFIag7yIXyLSW",
-	"4VskIgKG5Rd8OivJY/leYV2kVAA/AZvQyEMfhLTrsL6VAQwV9iGtNjUKAkH0DL6hjrY82tHJcY5Wtkop",
-	"c7a0udNabfKAeBIwXZFqnW2Vr9yOAv6lpityTBmZO7HCrk6PVhR9Ky6t3rbmHZpzN1ey6zJARuZcItkb",
-	"N+TEppKtkeug084UljPF5Hp5W9iiDLFKJh/mc/bWmD3L8csJF6hw9SKIDSdfywBRO+49rZ90aQyayHEU",
-	"/qWOQrGe2ymka3t98d3q2P0amisSJqVI9lBtrB4UjWu9Iaw/sOR3wFaHAejXsv3nd1e6OmcOQPPgYjef",
-	"X+8iTBYAsBIx8lLrIjC84JMJZyRXEEE4uhCFD0jj0GgCghz8EIRAbmbMI7dJq9U5ITdjGoND3nJJ41lB",
-	"LfdwUExVS0cpVc5LxOqaDEjPVEN6/7uSeoVOdMwWt8EAn1YcuHmvcj95Oz1PChVvjLN7od6CHZ4oncXo",
-	"kNyqF9QkU+uPy/0Rv8R+GaXcLPqiXoCFSUzsLcm/24pcjgOl9szWtlPjUby8r3B4r0vAVpBZS17XT9J3",
-	"CnloZSMiL38myAgYxOraiP3CyWXPA+Fqgyhb2VK81LfCTppkp99qbkvIS9hkXuqp5xGqT6LXCx/AG88F",
-	"D+BfvZS8z6Fa7iR1NVkMxWCEMs5mE54IfXSX+lzTA9cqW0UtDCEhEvUg9EZCtBOP12YBBflExp1Heaex",
-	"ABnPzLPAvNPNLqNIdwqgNeeayzNOSxvsDWwaC4A3slEAuZdTZZddVl7r3YTIbkNBN0X4VFVop9G0S5SF",
-	"jVJjC77aUmBJh628N03rF92AnizzKemaNw4RMyFhgiKRwnGsa0pZvqiVUqEkoZ6siBGrVS0i5pOaZGwJ",
-	"P5W81lgLAm3DMaeDm6g82KfxM2tRZgsvc37v+TojwHxt36ZRFPN7XWEk574qz1F3Gh5lHoRV+eoZMV+A",
-	"wCyAZTG2hTOoWa0CSoR8CYwy2TOkToesWMWjJ0A6pGgN178plOphNQ0Hk06F6EU8DLwAzAtW+lHv9JTo",
-	"0RvFlOEM6QmtUbpHLTmNm8j2XAlvH7RroXiI21G+2tpyzJORqZT94fo1OaByTlc+3C5zvErpdBrGsVJZ",
-	"pUsXQY6oHJuZA0Gkrsq26iby9NSqs2q6ZTdhkX9bTFaXuiEyO413Jg6hpE7CJGA9BOSgMqkA4/bMDatX",
-	"17qgTVSmz1j3YD2J2JzbtuUFsN4q2FSS4hH/Op7l/Zy/84FpVtBcMlbIRwErvy58lDbPSUPd8aIJlbm5",
-	"lk1gCOIKfH8m7LL1+0q/8mC++tGjFVooHMbWBRXMXWPufU3h9SmqB6xXi6Wz2iu9zCuSm2jJkW1YgsKc",
-	"8xr4p+/kSVxL8wg35wSj7n9a7vnH7M9m73/dj392nJN1HH3L4Vmf0JJzfxq50vKSLSRLM8S7kLIdeyX8",
-	"QHg68B1iD8r8zTcgyWBmBI7yxDYa3yXRWiPkzFYLw2znntitk0DUvV11Ne/i0jBVPaS6oRw5r+4GhZwo",
-	"EDmWYT5PeVRIGTloWX9cgEEHWugQIA8viVBCYyAJFcTWdi9IINUJGSLqbXELlWp13m8x76JYAMAFeEqv",
-	"ZPEgl+C6upAnxXdE1t3g/Lu4NPPS46JGORLm17TuqS/qW06381Aqwd1Geq0r4adr7NU6EBHVPA8R1T6O",
-	"JepQOr2j7zF/Q3NzLWxx/m5WoME7jTU15Y0yzrAU7M1rpQxhzQ+3Iz5VZ5CZZOZzrXIhxAdzOkWcMHHo",
-	"EJ284xgVgxwIsG9p/WQu2alg1EkLIS2pOmiWuKNKCp9f3NtQLdy5lFhy9zr3dNssjUcsx2NCgtYVWyYg",
-	"x9xfM+f2jX55k4ziGDxFhytL58aATQe8NSoZ4EZy28zlN5nd5IfL1lpcxMpKs2bPm6lV9cBh+0uYt2aY",
-	"3HsMJSU0joN73XdxamLa0OZ3aWJGjf9wmMgkhoJQt+JKc1c2j+FrxlaanS85/zfp2ViCOKDsridjysQQ",
-	"m5F6NNaGbTFW/xmDd9dwGlyOK1J+zMDXBhgWkTnIqlKsmUIWZXRhrdT1eaHW/J6CdfmBZJyvGDw7F+Fq",
-	"QmW7hcDZblXcbLn6RxPJe8azUBItrB8QDOlBP1PEhXQxJBGlLUGo1FaoA5vai9E5+JMcQxAb3SJXHEK9",
-	"dXhJ8N6mgQD0Ymt7mZ5OEKDeeCEUIBfI9hRVzqxR3jQXK0v7whcE9hkUEIZKizq4VYcYBh4WpuGMmLfI",
-	"rzAQgYTbRkUJvGKE1tpdM/RHNV9XD9aOhliPZYeUbW3GfazSAWVsppD3P38uhYMtuZqswcccjDhF/Nre",
-	"aBrSDcuhf5VovmWt1wKmrsq/+VLxrRYezEH2LoC6EgxnXlgXCrdzitZTt3ena1dnmD6hlWhb89DGiv1W",
-	"9mJPAY2otUsNZ2gWeHilPzpZtJGWhMevRvmJzqLueZhGvf6yitnXhaXl0mDSte3OJjpv/TTHWQWaVZaL",
-	"PtYt6JOEySBM7cOK7JtMaGGybzDmHsvkYc1vRvraKNG/JP0YJNbWI5LeATYGZjA13CJv1bA1ElJzhvmw",
-	"XGIPKdtVUedvnOP9tSXKulxxET/igHlBREtCd2gUYGPCdUsF1oyJTK1sG9W0S9dta/PsquHeOj3udIO7",
-	"JZVE348BQ1aIohimUIfJMIcH09LafNysCu/dSNIxVXKycrq4nY/LLr68gpatxKR7RpNCM9I8WVMrxZg8",
-	"hBVMczXtwUvpmulZuUiHGLn+4QU57x6fEtMhk/jcSybASqqObFIHtfScl4T4oV16fV6YK9talrbAhLSl",
-	"OhchxaQVI7AMeUxEEkU8rgpVt0SiJN9Ptyn9s6ou0+KBfbh+RRid6Ng5SE9evb46LA2f2llzKh3eTjnI",
-	"IVHcTZ7L1maMDSj0U5RcX1RXjI69oeash/uszTRrn/S8tbD8CJZsL02q+2xwNkmL7CwXZ/GtdeDys5Zp",
-	"e0K4zoO0OcQtYRsvfyMA3/QSN0SIx7ziTBXrzKtimJDzRwLmeVk03pLLWXXwT2QHyOP9NvaA3Dg7UsC+",
-	"aaCqApUnhZIdAMh7I1A9vRzzhG1gtqLS6gQ/nxSybo/t3OKeFEQRvnYDpjsiY5see9URP+WyNpRJF7by",
-	"d2NmfTGmrHb9yU1TNeeAIB3m48oF+qUUyw9q1KI3PV9e6CK3pZpu1qV6u7q0aRLxmmsq6T2vfy90ZrYb",
-	"Ljuta6B+wEyJqrlzGoN3t7RoRJWQnQ1f1k0E0/jWbSji2GWULr60aOyvmAOrbVETOiM+b5K+sYj10d7b",
-	"t3a7Pr6lbd1YZ9Y3jS+DOE3D4nFaG2pZ3dnMGFhqBbqhzB/whxch9+6qA/HjhG2p1pSXY7p5h0XEdSkr",
-	"39GmaFPeT1cUFzPm6XrixCyGxAkrb11uM4PXZPY57Cix3/A6BQDoCHoxn5aOteDF4xPMHWyYQyl8X8CP",
-	"wumXwVn+8q78e2vV2oqI24vKyGC7QAVLa3aNeRIXv+ocLf+mDClvMhqzkH8e3G/SlPnxK7Y8ZnWrdcVR",
-	"eJC9Wr15aprha2WiYAOyyuq9y4ug/JGWA1qDx2RFitZz1pjP8p1RTIW6WhCSVYer95mCkR4wX9SrLfJF",
-	"lDBZzAf9HHVOilVMVlc9yYHeXPHjQtETA2Sbqkw5qcv01l+kV/nUzDpnPXcw+b0ty8EsCoLbhocr4lDS",
-	"18LeBpb5sDKIbpzFhSzvU1dZd2MhBDXGy0wjc82HSzb7Kse9H6MTg2KLcB/AtIyuL1jo9JtOdfa9WfXT",
-	"6LGpUL65DlukuQtnvlgoemU9t+qUvYXDs8EqK4pHz5WM5gwcogieSDv7YOXmQtnmdTIITaXoFTWil82U",
-	"1rlI+9JhxqMAKQjjDNZaybLGA2IZ0C2t32IjYFJm2MizuJUlW24Efx2wEs0BHqIghprMrlRomCeKSN5z",
-	"w5fuXPIYhjFn8qnLUS241uEhEFKpMfZFcmCCEsThZa67v66UZgqjTASE92sWF61uTYT12tSICvqErsmk",
-	"g9RSuC2UtV2rVlVFbbj3ttib++H6dVZcJWcaOukWLUMnTnnOVM/9+N//tUpo2ahKVlq/ZVldrNK+OE9h",
-	"XLZtceYC/HVehkNaRHKiVDWSROrPblpU3dZop4uF3Jvl2RtH62VvPKG527Tw2UyEe08fPqfP/Uu7uPIK",
-	"FLjKitN6GrGltEPk+iLLe/rwtHbtL/DeFy/XUu95gwuWMquusLUJe7fflJUtugGPM1+Y8F98c1Zu5MM1",
-	"9WwQlZVovgMal1o453P/8hsrDFZY30oBA8/tWseKfb5KQeuW/Kld8WetUj8fBB3BzYx5u+GHPp2tZawy",
-	"RZHX92Kk6/xBf1mm3A0DFojx43BwE0K4JN24wlKMVpC47jmuZ/1KDyWzf2mDzjo2a9ynT2d5O4392mwn",
-	"d09zJ7Ay13nhvsrIkTVhrG9jKGwwBZwVjopFcmGbV2bbrbZNzB9yjkD9kUCC+lScsJIKmRGNpbZVLams",
-	"oATZpylM/hmr8j1iiPhTyKv2nKyUxbeIqVP3v5UqW6qTXpslo2aItXszN+RaCudTlL6rrkVash3rY61d",
-	"Wn7Lsnp1oLOCIc+bf5ckESjoeBpBHenSFpK6+v6rLRez2zKMpbdqVzafMWBq+2DJmWbD2bLkTDbX1T0N",
-	"QjoIQmNFmmPG+mlVRtdG7o1szDLI/gfu86UGizWL6dbj85V2ez3161zTyrlqHeU+nvUOYHn4fHHqHdQQ",
-	"ntvLlmeSb+NSlq+W9sqp8hjm2lhW9EvM3h3ZHIJa/Sd1Pi0VSQwTYLKXsEDWuS4bmbHebVpQLu7crn29",
-	"g9zZLRduZ5ublqUC+WcoIRXFMAweFsnehyiC2PWoABKConfCIX4wCqTAMCGfijGIS4KalDD9sm0+rG77",
-	"Y6tOmnzNEsppyWbLPXc//tlyzsvp5ZcYBzx3fJuKmubmN5I2v8Ib3Dp+eeHglxzq0whpFpe3kNPMEDsS",
-	"1b4BMJk7Qwyj9ZI4kLMbdSv6HK6i4GeYXSVqlD8bAzRk/mApgHENNkp69tpU5oM+ves1m83+oe4bilZj",
-	"PYz2u5lEVojvIXYld/VfJpsYfYoIIyjHaTNquvKxlMhFtXm1Yo0//fp+cX3kp1/fk2HMJ6T/7peb9+T5",
-	"ffs5TeT4OS6pTw7+dtM5PjkkPNZv6Y5bbBiMEqW8BRhcI2e6Kb4PMTm4Vh88f6n+l9wHlPz06883h2us",
-	"/hMylSHXycpMUp31ajSFRhRSqQju/5pA4KaH8Zn6yhvvzFMigU4Wm83dQBg6WeN+BMxBEIbkSjfdJy9m",
-	"Cg7fxVyCJ8mLkCc+0X2cFTDH4Mlwpr66ZWm/jABit2MjbETzlt2yF5wpGA44Exe3zNVdljFMti8YvYOe",
-	"wpI+GQYQ+uKSJOyO8SlLc5n176Y9sgJF7I/cah021WCYKK2fpmnf/ZwU89xkIv/374Kzftp8W6d39z3u",
-	"AwYvO7eMIKBhbQ780iF9nbn928e+TW3GCF9cEKGSYDUUXIUicwLrdpA+Rk30yUG72VRoRkzVFHLcOtSh",
-	"wIzwiP6RoKUiFjzuO/oMiW1D1v/zFgnZbeOC/NZsNj865FbHSeoP1O+3jWazedv41L8k/dyjPja8xnAN",
-	"NSDX8RohxQYYI8DFIltUu0HY7gsy5ownMem/8mEScQnMm7k/w6x/ocNR6AQQVXXbbPOLGn3A/RmJIQrp",
-	"TOgyiKYNnW5/fWlOm2H5Dv22Lo7d7XTU9/0gmxDrQ8SQCPD7l2Q6DkLIDRkIEjAyDIPRWNoxWucLYxiQ",
-	"6QWsp9/tN8nPMNPgcQeRJJ0uwWhfbIeuaQieieYKArvgRJL0bZ3ufrbrGARPYg9I3wgl/UsNSWFaK1wt",
-	"SC2t3Ulf6k0CMcGRcJ6rXPUDgwPqJx4H/0GguyCaWGEHziPvp1/f4x/QJwfV5AhvOl5JhJBcLZ3OEGUz",
-	"ZVON+960xDIBFxM6w2PTUAwxjoLHGwZCYWbAsE1O/8HFr3BtB31T1KFPJkCZWKTmaQxJ81bJemHgAROQ",
-	"eS8bihfHAUiKPd4w1AYJpLh4/jxH+p7bL7MaBg1LzK4SySd6vSldvHr3KidkXjRazXazhUFbETAaBY2L",
-	"xlGz1TzSvHeMHO/5GGgox/9Rf4+grCE8YrEgnVYrB8hRzD0QZu8ibQDfJO954o2x3o8cI40JBTL79Hhf",
-	"+Y2Lxo8g/4bzog3f9JdXc3daLcsbTIXLPPX73XgX0jyRP1OPS4PfoQMGJaxV8peZG9lRSTcVszdFe8Lg",
-	"HpoFaaFx8dtHpyGSyUTd3kXjdXAPmBvjNCQdCQwHizAGzAANBnlhr6PGRzXQc8xtWffATYyaIqADJX4F",
-	"6rCpN0aKT7ESvyCTYKQPV9MG3adeOuS4dZRVGyq9hSy1Z9uLyDKB7Fr1pSjJzK4uuyZ7azrPZ+2Ly5Zb",
-	"cnfq4YxIroGyqUY9bh3tYBcJS498fjuGvRf2lLDMhLabnb3luh3q7FJzERpg8o1eLBF0Rqbj2XIwzV/0",
-	"mnCqyHIUuIqSVQOrPwmQBIKR+u9gphhJ1oHMdMVXMpAaqUluwItBakjVZYdjkEnMwCdjiEvAVIkjWjAX",
-	"2jtHsTCbqFTXsleev1biC6prK158gQJH49PHbfFAK4K/Fe0yjU6rc+K2227n+H27ddFS///fDW2HabQG",
-	"p7RL2+B2hsdtt+t1j9xzvwXu8aA9PB22vHPabmdS8BsaMCLSmEqsGKGVtga96x3d/XH+cN+ZWOfEhclB",
-	"U/vKCVaNiwbMfmq9+p0Hb36/mr0NWg9vblqzt//4+8Ob7/kU/+8HHrx+8VOE7/z46uhfNz+drw/O+r5Q",
-	"uy6B5ysU35RKaFklYmtXn3XZuOmdPP+O+jbWAz9pr/7kA6NGTABff3S0+qMfeDwIfB+YpiNrrOwV0xWe",
-	"TLWjT0UuIWS62RwKqoXN4eB80uBHzOQRJcinLUJKxVQC7TLFkojEGyttNAMcxavHcMsEoqORSbE1jN0R",
-	"dme+NAIqfuiTsdL0fd1RlDLGJRmoMcYKvemIBqxJrnK9ZbC8lyikTdK0ed1lVv9uQme3TCNMbjcZGRnM",
-	"rM7Sz/yNfS1eFYmFPhMNfrWpRU5lUJ9rYoCw9h33Z/XoQAW61sQgY/T7VLQMWY9mkVC1a7K6L4k+IeOK",
-	"FYfJv9X76eHs79G/O/H74/tfT2dXbe/l0ehvJ3dvztm7rvhwNt3sOP0qye8OZo5tiK2YGmKGBm7OPPjC",
-	"iVS3db76ixecDcNA20C7nc466zLysJJnXupo9l1QxBcG21PjWV2qOCeiPP8z8D9pGhmCrKgopyiLkDwS",
-	"ZMrjO6xqqqt4Nsk13HP9C4nVn+Bb6kUJ4y6PFgUT/CSjNXPo2C2Lh8CBv3g46q7+4i2XP/BEl5jcGhb0",
-	"uWwBC/UJvbaiF00P6Fsr5bTXKKEqUBBjHktXqYU+QbMp+enX901yJSVMIiPVxgqwTbqRNs2EAZqwqO/H",
-	"SrPEerIQE7R7XhKuODVattQ3+Rb+aF06R5J0y/rXIOOZezWUEC/hfe9NPO3GnMtaY/GY50yxWYRFw+Nx",
-	"DJ50xzwW4A7QmD9zhaRRHb2nELy7FpurKY8Xw6eV2Dse/OgFvwQ/vfrwn1ftt8Er8YpdH3svXp28uov+",
-	"+Y8XP503YfbTf/xfXwW/BK8eXrFW0+uEbDD5oeX/86e5hKd5ztk+NpwzH2B9jn1QcrHSNkS63imVS9IM",
-	"pqbbtc3s+ZzEpbMGy3nP+RvKZmYusQ3FqFBuXz54WMhFI5RGLwOoWpBkhSNaTl3mdWBT+cG1dTdK9eCX",
-	"qPzGCXOMuSYIZ7ogdMC8MPHBN4LFdIytt4kf+OWarik+cK1m+4q0XSp6fJiiQ8dttYte7vyT90q+tIiS",
-	"hZSrO0WBs+Md+V04Hron9HTgdr0z3z2H1tBt087gyOv6x3AyzFfnuGh3WrY6coOG4XzUsyFlF4mA+KJD",
-	"jwZd79h3T+B06Hbp2cA991q+24bO8Ih2B8feCebA3wVRpIhQK2fZyUcJSy51oQmb0t1onx11O812C9Pl",
-	"41hXmmh8uPm+8QmZzXqont3/au1ZgeQ3oTnnys3ktWfzc6l4UK02qxMWBhEF8RMwST99hOE+OZDcR5Pa",
-	"Qn8salpj3TKfzg4viK38HgODKQ31YArNA0b6r97+45dXL172vr/6103vu5c//HL9svf9h5d9rLJjnGRZ",
-	"UfkJZ3IsbNdVFAGEy4f6d3IwDB7AtuonUcyViOGTweyW6axhM6jpWEBMxwLtztXECMOnDrX/Octspcx3",
-	"CJW3zONC6oept5O8NTb8QOAFKA1+GnhwoQibdq1GoG0OgQfOLcPSAVa4CbivPgQ25LGHay0Ysh0iOIra",
-	"EZIIwuNbFoPJuVD3TID5ouilsyEFokkyI3nnkkQ8DLVTK2HVclGGWE9qFygllDnatQGhqGMk6OxgtX81",
-	"sp7mg9Sj6fUvqsrugHKDXsWXrhs+pcngRlGHYvGxtZlBiTCXWgxKJbpXUhANIQ7BxCPhEIQPJHAWvDWB",
-	"0mlIotTDViA7W6oyexnrs+Hj3kYzh3w/wqaot41xJpVU1vdA2k/ybkjjgVQ/paU+AikgHJYrYS/SaR9d",
-	"BXNKK4Pkao8UG/aTAzxWgdF2AdPcC8NIjP09l4+VR4iVVVxLl6GEqpt3z4SJj8st64Bxu6RDE6YQJ1C1",
-	"KP15YUGLdZxWHIR1T2lKUTVTmhO7Hi2wF20zcVeuwgikSrJFW8OBRwW4ARPARKAk8cqLsclP2cJWpEHt",
-	"UjvXhkdFQMnfgtGY3MgYQDrkNWe+DkhXBFYj+nflXGXBOaRLxvbQaFkg0setVrNVRqIXfkkTFhuB/F+1",
-	"Ly54027AcKoT/xTOhuctZE1u1ztSnKo7dI/pyeDUO/MV28pO+YUehLyWfqOYnNjoDttexz8C/NLteqe+",
-	"ewbnQ7dF2wPLDtU3Y87USP/d7ZJOi5yed09Iq4X7SZlUWqopn11QdU5pQFa7hhnAAuZqI0AKm9+EJcDL",
-	"UWbLfrLflvsJcuV3s85M1XaCK+ud9oyffY4oK9JIeGwMe3nHtKNeoFohZkVOZMcyHAmd8MRihVKYzbhK",
-	"R75l6YMDo/rTGHRQ4mUaiaojUDH8Ft/tMS57plUS+P3D5i3DORBbjYshEKYjOBJVKtMVOMbSwWBEFYhf",
-	"Yk20W6YjHRnX3zfJS4W2ejm6v4ExBWBTrINu6zxLXO4hivckvQPWP6zWz19kd/OE2vkGhLI2EVxK88rp",
-	"WBVNqk1PHjGgYM9kvgwmUxckqrSgfEXzMVDfSOEv39NR1dDmtef4Dg67D5fYbbgEybGw+vwvY3rz+tVy",
-	"Y0jauj4G6pva93zKMo7oLGpWikPNsiBwneXQLbWR5Ej/lhaSPQnak6CviQQ9jRVnKxpSJUPXt/FgGoo3",
-	"LglsRW++zcLChLlRcA8YXJpSGUze0W5/G2BuUgpvme5fKhzCuMSnBemXx8aIoCTVI9LHKVBspmHIp0Zo",
-	"/hWl+jR1ysFwWEKlFpgNsJeJszr7anNxdogTbifHVtKs0+MKmlUbZ03q8aPE7OzJ+F+KjJtp9+R8jpzX",
-	"F0Hba4ig72Is4InVAH7QFeyeWnrVtOJROI8RZBExXQmTKKQSqt0Fb2gQkvQ1cvAjJxIe5HP706Gj06rA",
-	"11ZtQe/B1xEPSPd9rpMbSURjAYqVKEwWhLI01VtnVFuzjB24FzDMxs7l4IYB0zl82n/YJMaXoRhNuV8C",
-	"zS7v001+RfFhA2Rhje+BxuTPP5uWYjTf0gl8+uSQGU/SUBL1gqmXb55jEomtit9ck+AjFT2nR9D2jo/d",
-	"U1+RYzgburQ9aLnWx3lKzwYZOb7BObB8AONS9yhJm9k3/qXWqCsGpEvNL+wx7cGFm19tFNbOiRTOvwnT",
-	"8Nye8ySGShryunFiXzKpqLChFqDkSQ2pO8b33eDnZtj2iCbTPVXcRuwsQnuF7MlgOkcZ9vbML8meWbyb",
-	"tYl2udi3MgnsGib83lgWijNfIuEWMghDEjCSWIvlOekHrJcI6C8S3e9xli2JbkHdX5VBpmf8y2WQfU5F",
-	"aGvQ1XewOeg65ZrJLwxKCNWCrXwe2raTz/cM6NEZ0DfCfJ7Gkr0xCn4Oc7UpGbbKhkwOuu1OVqfnsFlh",
-	"Ud4ln/kSpPrN0OwRzc57YvjoxNBagvdEcW8P3l76z7eNXy843HyRj8iTY65kfUkCIRJdpQY9hvkcOfOS",
-	"jc0zyXBcx+EVAh90UN/rgIEgHp+YsohYadMWxMUYCs7St0stva+y1vNPEoBuj/Zxwq7N7lZEXadryA4c",
-	"l5J3I5UtptisetsY+KpVZAH5Mmu7/OgR+elqTO1XNAzaHAFD8CsvST+uu5AdhqGjy7UXUV1/PvXAVvpf",
-	"BzSkTPdbz6UANY+65d7aNVKhFjy6hX4863pvsw7/6TztY8vOTwcn9Njr+u4RdIZul7YH7rl35runcDI8",
-	"pt3BkddRx4zkZn6UfDZoxIXEo3Ia6pZF7giLB9JqnpyWHshc3rOWCtqtFvnxO3KAmcXh7NAhVgZoHyvg",
-	"tv86amElaWmauGgfcs+nM6EbxKq/egHr6VzfxsVR61O2dMxQ1qXu9fMe4IPC4OYJJv3mnuFJRlyYlhTt",
-	"fBvdRgdLRaVwfNFoQXvYoUfqso59twsnQ/eMng/cltf2O3A07NLjAfKVh17gIxM5hq5/5HUGbpu2zt3u",
-	"8AzcM//Uc08Gx7Q7PIKO3/YU3yn2+88fd3kAxUenoWudK8bz4s1LFzfUarVa3Q6S8dkEsAXabx83OBWE",
-	"jFyNSQMZIhmUZMkdN9snpRChjmHx/aNm+6zq9Wq4q/xKl81caz2GMv3j6r1te3rR6LTT+2pcrHdb6uzL",
-	"kgWrKEWJCLxAKUyler0KG3LhHg9PWm6Xng7cM+/cdy30KeDb1LVnmOFqp16a/v4tePOCTABaJ81w3TgB",
-	"O+zyeNdfbQ04JLzkAOU3U4FQl4bTNQ9MoQMn7dnt6BoNKDOO+VSJlVOKkmCUSPAPHYIoZUrUaIJQauYz",
-	"QLF9ROye5e5Z7p7l7lnuN8ByazLcKhuVYRF7o9QuLfXMHuuu+Pk2VQUKQsDzjEr8uaFboKJmpMdj3yZa",
-	"xuABFo3EKskifyIXOs1UmFJ1MyczTt2yoWmFkdljKg1VtvRyQEMrW9yyEKj1d1v7kyZk1oBg+P0lmejC",
-	"U1Q3HDA/k0DcMgxO4vcQm1H72nwW+OmQmafc9JGimAVLyT0PfIIZpIXn6ue+zn01Y2qPiAApQ6xobUtr",
-	"8djHStLYOeWW2QlpFMWpIx/fIZwRmkju6kdKUotCysRlFpBlRr9l1FbsIlk0gOFwz3QRLxuuOvNCIBjm",
-	"v9BPRrdi0A6I6qxWQ2ve6V1uGZJl++lumeNaIs9Uku0JyLESNRoDyu56MqZMDE2i1hDUu4p9vL/+J3Le",
-	"dqd15CLvXZsWm4N5xBgrS3f2wvBeGN4LwzsShvei8JcuCpvrrk3wy4nY0fvW+ZzX+gzOhy1FXNTaXKwl",
-	"dkZPBq4lU4qC5Xpx1iFNlUxHgd3SlcUodG1ekmwFV6vL1q7NcipbTRnhR7sYMxGNDiW6E/dxfk/ppda3",
-	"h7Kuld7qqi7L7Y/PlRy8Y7UDvYSYYlCQ0JW0zxOZGh1NkRaLnYxLFMrVCfbzsUjklRTGyok+4Jlxg2L9",
-	"VsaxUuuE3mnFRHeAWZCE/8EDP7Nn7iw8dm8J3Qt/e+HvCYQ/pFp74e+vbgdF283eGPr1JioovruN5TUV",
-	"WnTH9XJP6ZjrVr0xYIdeGgoygJCzEZHclMZTE6Qirg2bypWhV7/PsJZc2iiu1Cf6Znt36LLeNoZ9KHUh",
-	"i5n6HiZc52WXtCxLo25PbK2G7uCYul3vxHfPlJ5xTlsD/aSrOLca2rD6dT5YX9uIA+YFEQ0r6+jo3tAb",
-	"Y9bWoKgWQXPdon2zpHqNnpa79tEMXCMWFN+frxKcWtOflUZ2lsZq/qInfqJITb3tx4nTxJ2tiNIshGQ+",
-	"E2Y9u47N/Lx9WTeSy4dokdfM3si3imsGQnKFA7+hGIu9V02LIaexbA2SqzeB+XgATvZ1fatG2TRtWxs+",
-	"5pPcRGZe41/xCxOLmZAwWW+8dAC7kZjfB0pAmd/NqkE7+UXmBzEDZ/XiP9na9kpmQ5HtbHgKbtc/8dxz",
-	"JLNGZmsNzqnC1pCyXp0EjEwT6GymBwiQSdQbAqyngJbWxBcSIk1erHrUaHWPz+jJ+dCFlt9yu8Nhx6XH",
-	"3YF7dNz1W+dnXeicKR3A5wx6Fafc/rcZunHRkMAokz3P9sqsr40szzGxl6og2FIFXQbJtQQ/FWa7NeLo",
-	"kFitjqKz9OkbiKHjljGlHb/1D49TJtkwIspmxDQlUhhmvdqldfn1J2mhZFdh9yDUH2p/eFraLas8320d",
-	"3bI+Yi/WbLPN1nuS98xARRPWlVlbsanwM3HLMv4uCq2JnwkiaAgOobp8HDDTfKlJfgzu4Zb1cxyiT3BY",
-	"BtM8GzQl6LSTG7sXmXbtVBB6y7IOuVYO6bQ6Wb0P/K3aq4yg/qT1PXbIIWvT4UrCUY9UPGLbpL2MsZcx",
-	"9jLGVyNj1CIbVTo2kmxHsS5P5//ua8x8fv+d+qqz1uH9SCVM6ayyKzk3LLam6FRhlVgz3cAQcnKgLRTo",
-	"+UaroEOmY442tOkY2GFmTctRK4JoSxQKaqkDp86i50zi6ZBQkiK7EYw8GseBCYQbAQPdXtL20HVM9/sS",
-	"k5wVRLbTzffscs8u9+zyG2SXe7fSbmPsN2RaOw+wzzG954bs7DjM5YoY8mg42AA8jsU1DZFDDqlYaoFD",
-	"/s4HStXXrVa1ydwo58hqqSd1PZ7WOenjuGhhMDP1l9boudITb6iZ7yzKZc9K96x0z0r3rHQfofE1RGgY",
-	"plGTdZfpls89yjwIH5nLWqZqK4vRGIieOMyxXBN6qpXONHHtngc++Gsw10uSe2VMRc8Gr/V1nW2dUDel",
-	"Ik2qO7Sl851CiIlVklMrv2nbmOLLnGkdN7Jn4HsGvmfgewa+Z+B7Br5GGXPkGbtWvUvYewzY7mq3GeoJ",
-	"E4tWZDQQD/GILNcf0YBdkkCSGESitOzpGGJdDtG8GCeMCMmjyIgBOiWEcd3/UU6VsDDP+fWny7Xqa7Xt",
-	"PUves+Q9S96z5D1L3rPkdbI2ZTybY2E19WrDnmvEkpd0+hcAupWb6YdcHjtuOys/VfS43erjxI+b3aUR",
-	"5DssJatuoJclVKzJ19Zh5TZHxCTJ/C/jsRxPA+bPt/pcs0OnObq3dhjyNy6k5ke1O3R2THqYz+NeyEd4",
-	"Ren6csQQXzBkWfOb4Ql0aHfgtnPZ+ucD99Q78Y+hOzzS2fopGe3UCLw1t7w69NYC2zcRfBtlmG1pT/rT",
-	"qryrKon9RvLYhGnkjVyBtCEe9leFGORgOubEo4yEfKTwm8pbxpkHOnyEMjFViJ/GnZqeyP28zNRvkits",
-	"JzCKFTMgv/PBLZNjYERjUmEtzwTRIKc7XADRcEgO7gIsd4kvOSRhPsQ4Crl5l37jZMGvgYSJsMXWJ3SG",
-	"gSiEm7AXtVk98C3Dk9OxMSOQIjfpM6GDkJGSEIXRTfKOh2F+vRckkLfMeg77Ggf7DuEx6VvlRHfwMAgF",
-	"6q5N3SqzN0TCWxaItBdgce/6WrTqk8fbnqR3wLDRdEWM77tUR3y6KF8Nmbm8OcZjWkoQMyJHCVI6XLeO",
-	"H1L0zQ05G7kCvBikqx5E45gKUOi2Dr1dQkNXUMO6VOwRo4L/YjxrTrdar63ISs5VO4vZ4klliRVDdgaA",
-	"NeHsovcxml9RjKb6ZI1zMA15PrA0J6Sq62BmgFuLNy9oBsvjOa9SPhwD9QtagGIF3TQnBk1fh6WRlRn5",
-	"37aX/l5QflxBebeEam9z2GmDuJqIPieEf4Ymcc2iXNhHgd3DlzXdGMBQV2aFW2aESup5PGGSwEMgpGiS",
-	"G5AKT0hfo0mfSD4nxmN11FuWirUpfbIuADPy73ygzf3kIJBkGLBAjNHeTyWh7JYBjcNAf0cGMKLs8DIj",
-	"ZFaDMKvXba1vWd+0s+7pxz39uN8kv67THa9MQNbtozYWkHfRCa9cCqpLCx6xmd2e7n8ldN+2xNvT/2+8",
-	"F95OZNLnmDpdLZmaxOzSfOtpIMfY0oQYzCapg9Ih1lxzy9Cr48wZfjwuJDm4eWf6n4QgRPoJ8QOBDCvN",
-	"W7plaUb1XLO9iM7IAQ4Whcm8dWlC47skOnSwn94tQ5OULoTe0Xl3goxpOCR0SmdkGPMJ+Q/E3JmvPWSL",
-	"lJAP16/L2EvOLv8OT/PRbfO7s4ubm+tNuA8hsicwZfzsJfQiiD0ctdFpNZyGPtT8r8fqRO4hpiPQLjz1",
-	"sDcazPkg251SR15tJ6nO5Nc8oFAmUD2LdX/H39RhiGIRuLMqVyIwv5brUb1f7mg9rvqk3HOvYxuSGMMw",
-	"K5Lds2aAa/NHye9AIW90+jevc/f38+m/uw//aA/enk1eH4nrE/mvVvLqmL9U14FzI1XICgw858OhAraV",
-	"n3/K+Zt7C8fdrXQ6R7VOW0T1Dhtl6jjwFFSn3PcIx1kHSMuHrMu8FR1Y7d8o0hgkqn+1Cr678Y3gQSHP",
-	"yfylEzojAsLws6lq1ezz+Z+GiH16biBvs8irBZfre7NvJeSl1HtdOomybETRtG5bixpaO6891KysFSWl",
-	"/UsMS81prDKtJfdM6LJ+fMp0N7M7gMi041C6oLjQHh5dGkaAFKQ/z4H65KDVbLZbrcPLgktLvX3L+kXG",
-	"lL7cytxAfMp0Y5J5ItC/ZQd8EkglV0+AskwWcdCZpISGccyTkU67tgszoWsoZDRv2ZXedho2jjou7hr7",
-	"nRyRPj7XVWjCkE/B7+tqM3pJRlQiDMBXkD6msU/+SLikSh23OEAOtJZc3Ie5T9FTH/Xwo/7hgspMDlCY",
-	"6s/Rx/5hhS5N3pdLQeKWiTGf4poYTLN6N0INgdnfJXLSDeTFpHcGU55EHd+tELMJd7Dbf5TG9Huhbi/U",
-	"7YW6FULdBkhbaYtXdJmKOa4UhljlnvHp3khjjDRfqc3lJu8bUKK6BkUd+64ufxMh1MqTyw0wC5GDIWWX",
-	"WRieelBunVEMvSKG8PMYKSoCCHFxjxM9GFK2ovisORrT/z6KuZ94koxinkSV7fj1Sz186Ql74SeS99La",
-	"CEMaCljP+l6HC1cxYMOvDIBZnWHhZC4ap96534L20M1i1c/gZOiq8c+9lt+GzrCRfanL5g/OoOO12+6p",
-	"3x26XcUFz+Dcc7Ny9SeQ+0Ydsf7wyD8Ztulxxz3z2uB2B6fgntOjodsZtL2Wfw5nw9NCHwI/pkO5fuTJ",
-	"5+nmvZ6l4GuwDewoDNIQJ0tOPSppyEcbh0BeoYKCDDpQShUCgWlTY9BfQZST/gtbbecJA5kkQhKF6dga",
-	"0hujuxObXKLUij/0BjHXAXpV4XmaSzxdbN5fErfro2ktxHzENpN7ev410fM6QFOlJFg6tI8j/AJ6tWWR",
-	"fUXpfRm7KYrsaUifDyFIKDOI6m7Beg5tWGM8rYWRCMi6qvUSAYWSFjHIIAbs3syEBOqXMJbvceLNGEt1",
-	"smt3cSd6In/fXfAJ09T0HdQFWKdcq/yFQT1FUoehLsu8/hGkgcQt45D2fPEb44t/aZ74RFGs69OIzx/B",
-	"ik4oo0bl86BGNGCHzSwodUJnSHtu2QCIAIlRqpov+n1ywDhKVDo/V4eV6uoREIrPEEy6PdfdNpLUHEU9",
-	"jeYxI0j3lHtbym2vdDnt3knbx85OaHcajLqn4d9yJOpWOtTzCfeTEFyhsxKqfSEK4K68mLNAiav65cwF",
-	"o2NCvDAAJolOHFVcgME95lXJJGbgk4O+fqOn3+gJkH0i6AxrFGHABmfIPdB16h82iRJ8+3qJPTsrhnDg",
-	"p1m2helICbJSNn6Dg9zYbW7t5Uca2Au5fkXRKVMuyD2HlmnmfOZ1fPcIukP7rOE0zAloCjU4G57TM3CP",
-	"vbave9ae+6fU7QxOvDa0hl3abmefZIdmKaxPJfVAAYl2eTfGUkbi4vlzSDquF/LEb1J9ZaZrJvimVXIj",
-	"8u7QXTvl8V3Iqa8LHEFPxgENUwaCfuuAjXqY5a1PaDLRhxFNewMqAEdQNDTgTDQujj85jYD5EAHz9Ukq",
-	"mLNuYgyNQRdxu6UoL1/4tbU2ZZy70AoaaYFmH9pXKas+E0RjWHpYNTTczWTWshC2G3pv5NUFMkOHEmIi",
-	"ARNN1CsTLbCKfPb+hY5Vz/e2Rd+Bgk/jMTCZJLlXekZC7R/qGHmDILeMMp9oHCcWx/VwAyCIFVgdVQ1q",
-	"Pim2N+s7t6xvP5x/RMIg3QnB6dX/JiB0sJzgeiZ0Od8yi4NYacHMWcTLufEPm+TvCqPEhQlju2U6js2G",
-	"tgk+lEhp9WBZ0FoWyKZesYFsl5hMlrAwmARK3MDP9YgHbvvQlI9Te8GYOTVw+vIlKSzfrEQgtZ6OeQhE",
-	"N0IXZRszi1K7C5iEEcQYVTcGpsMVTRqcRxnjeDExUG8MflrKTsEQvVc3ddzKrj9h+J45q1tWZEp99dU0",
-	"DiS4Sim5JCHQe7QF8gS1oDuASJeiRyal9lsVb1fOdjZUPZ6M42BFCPPnF8pzPguLecUU3XqUkMG9MPFV",
-	"CROEWhGVHEwDOUbKgM/VoR7+5Uz1X1lfsJtdiDaLmhLjMhgaLF6tLyk2ZYurG6+TZnsiEQjPuvaqhHgS",
-	"MKXGZ5lvExqESvph8lIrQPmZt1SD3uaG2pkypLck1Op8OhONi1Mn/5uESRRSaWwlnYG2Krknw9NWdW6z",
-	"PZhs0KNW8dfisNZU5Z62ztpud3DuuWd+C9xs0FNY31pXekx7FWMLFSMPw0+raBRyZdLLI+8z0CKmPRGq",
-	"HRkg2+SPPBBq3OtlLyl52TQENPBppPmHAGuLmREM6GJpZXXg5cXFblYg7aZW7G8IX3csqu1JXVEA2ss6",
-	"u4903wXBXBRf0FfnJnFYLbP8woB8uH5dVVVgQn3QXV3SdLi0k5suVWB7nqLZl2bfYvSn74N/STCVxlqG",
-	"tUOwSd7lAyHkmIt8BdJiRER1VD2WiP6g9rezuO/yDCKbDfTH0b/l+f0/W4O37cnPp9Hrjrg+m/6r631/",
-	"Mvzb8e9XrRXZQCs/rxHIbPdeFcycVsnGBMK9pFIW/JxiXnZQn8uNv4ituVTmSneMTYQRIHXp03cf3huN",
-	"waZrLeoItFo3yJJCHysD0pt5oUkmrEjOq5PGVqfcvpIGgSl63cvq/GvDB14E+D1vTOMRrq5eAkEhmbTy",
-	"lvY4t0w7iFLQe2J9wN4WuU5CMFbptNaxx304vCBUkhCo0DZ0BOlbdtDXsG1N6L5O6wbkpRkfPOj7icYd",
-	"6KW/9g+dW6YBGNk+YTCiyE8P+vbPnn7eN+WgJZlwIYmccuKDF0xoeMvMLg76+tWe5LwXxeAFAvqHtn/q",
-	"gAogFjlw2ebv3iQQE4zGObwkBiWIQQkdnsMZ6UdcSIXLvYjORn31/Rz22P3rF9B3YDPsTQkhHAuPtOid",
-	"MAucs9eQg7Vy7at1pzxR29Ty/jXRs81J12fLg/+GucBecXp8xakuL7HClw4gczFcrVpHeke9O6pooiJh",
-	"AVPT6g8viVA6DQ2JpA8gHEvJjNOE8JgwzsB2v9SpblbviYGi7XdSod7oKX7US3ui5GF9MPP5u6syd58s",
-	"Z3fXwY/6OrG6JV5otlUbr/BiNoCYvIu5BE9uGMYo6UMv8BE+bXcpt0uPB27XO/HdMzgduue0NdBVK7pD",
-	"BdLrRZpvkh2bg7o1smTzaZvfSLpsYcs7zJvdmshU5cHmbvRJ82G/UGTaCDUeMU91T8PKadgm17Q0M3S+",
-	"FsU+RfSLSRHNX812Mt3aSaOmzWo27yWq8kIGYaj01MTkuOTSRysTRLeiuPtE0a82UXQjsF2WMTpPohZN",
-	"uEVQe/w2unvOsx3n+Ta4zhPZlTfAv8+fjXlpWtatyIQkB912Z2kCuMmL3B2z2a7OzTWoP+pkR+ZW/ohZ",
-	"knuq9vhULc1K3FO3fXrijuR3OYtgiUk2V0pMkIOEBX8kQBQiisNtzK3vcdavqJ/Eo+Z7Nx7f0qgOfH1D",
-	"I173N2VnlAYgd2ZmXIY4y02I6qq+nIp6jU0g7Suy222JiBsczjrWMgU2e2PZl2gskxo7N+e1G5nK1Jdb",
-	"W8o2Iyx7Q9nXbiirBbJr2Mkscaoykxk4+7L0yS+Hzn8TNP5pTVM1IP6vYpnaAXF/MnHxKzJLfTlkZN4Y",
-	"tCcne1vQVuLpSiuQIAnzMfuoKJaiVovp0UbNjSDW4LiFhejpGnnYzdpoPItYy0LxbGm8v0Y8ntlclYG9",
-	"dh3AxzZurW3Y+qZsWo9gzqpPAZabur4EM9eOoLwuzH59JrKnIgc1D3YN89resvYFWtY2lVo2sadtbUrb",
-	"m9G+OTPaDi1oy4xnX6rh7Cun/n91yv+k9rZvzNT2pGa2Ih7WRY+vz9L2ldOdOSvdnv584wa6ulKuoMwf",
-	"8IfnXsi9OyznWaqf/5Jm/vdvrt5+/90v//y/Cqn75AD785tRen6A+/P7eWJH3ljxGAsdyCGPJ88EwRnJ",
-	"kMdTGvuEEp8i3aREBhMsR+SohwSoN1bPHD2AKRwsgkkSUsljO5BDKEkEHQERM+bpSgtpIaQ4wS7TaHCj",
-	"8pb5dHZBpopkkhgYTGkodA3ptpAuH7qYzq6+0pZFW1JBjz+mUQSlHU6u/HvKPLjRh/ECT3QLgmzqia1P",
-	"KvITm7U8ankAdUAKpGy3dfeEng7cblr7tk1tFbUTjGy1G3Iaw5hPllBxds915/oTpyF5+mLH7ZwUXsQL",
-	"6cV8KhoX7U53o4MqI6y/Kt6t7xmrRCNsTOnsr27dU4iqSyvqAyriaI60GAhYQVpM6dT1e3SbLy6znuEk",
-	"kIJ4iZB8ArF4pp7Yf+EjPmXlVv4bO/kTWfnTurGP0rHb7G5F026c1x7XM5GuqWoR9tW6joYVJ5BWHTC9",
-	"bkr9HCFlT9gj3JPBfaXw1r5odRS1WUcAzR/hRePEP4Wz4XkLKaHb9Y4UYewOXVsGXFHJ8oLb5cVVcFDb",
-	"mEj3YOrCydA9o+cD1+YXdOkxirfwIHt+Aj0UyHMk9FihhDnutYXliMeShmtWF8/qs3TUP7ikeD+LRcTL",
-	"S4e3W7lK4aNB46KTqxGu/43VwW3zJ13AULEDFshenQI0y0R2e+uJUORS4wdnkgvuWm3TNCWQwKit5N7q",
-	"Hp/Rk/OhCy2/5XaHw45Lj7sD9+i467fOz7rQOesUu0mt74wySL/aGZXh+TfgjBIZobfcKf1puZEgw9aG",
-	"06BR0LuD2SL3Ss2/pSzsH1oc1SDgEI0m5MP1a4dYwHEM6XeQADq66phDLJI4xPTVOIggdhUI2x+UHCzS",
-	"9y6J286ac+haYgrHiZ8AQR3gQC1EURECzC/vNGpAaPtmo3uCuSeYT0Qwa5LL6nrI+HhvMNmpwVakBGY3",
-	"xHibkqwFCv481zkKMWlnNSiv0PNroT7fmVWRKas9WsOHrQGZNUG6ZbqZuR2hJ+kdYC16qn3KVIgpj31d",
-	"i35M74G0W0Ry0u6c3TJvTGPqqUXawowhn0LselQACUFKiB1CGUmiqPirXsgt84NRIE0LJzsV1p+cAr3r",
-	"HzbJS+qN1a6iRIzBVxPnGjgNg1jI5i3bsiuswdUXuTt6Eht4Ce0a1Aw7ze3hMXvG7hnwngHvGfDeY/FV",
-	"eCy27Qql3a/Id1I+y+OUMz6q6pcXHNRatRa4mfhQ6lq5ASkMqx8BU7wR/IzpF0QF5Nm6Ja8ggVRc1oPL",
-	"onzhc9CVqLHZYVASC3KtNlHKcbfjSel1XDT+ededvDv/47oj3p/e/3o0+/fZ4O0yylSXpuSXvSQcL3d1",
-	"+1CnrwznEUo1aH8WNM+cTjvF7u+CMLTtqnC6Z7qKNJrq7o0XI9+WVVt91AdWKDm8ZSJgHqTF2KdUkJAK",
-	"if5N8B2SRCiWc/RrYrX7zOhv9oVtcbVHNXOuCBqCY84Yf3kmFMHxuJBNgjxaUdppwHw+JYG4Zbr1i56W",
-	"yGngATmwHlTtKtWSH74iiNJkcHhtqKIzcZjqClEM9wFMjRs5ULNOokSavdvbILZHozoz20G4ecve8uIp",
-	"6sMbBfeg1kFgEskZ9uptEt22y0pn2G9X07FBCH1zIOZu0tkoGQYskGAnsYXuUWeaq4pfptXo2FNDrF7p",
-	"vSxqNHMxRnr/8zuuzgzB8yt4THwY0iSUqUxuPCYDzkOgTHtqNgmA342TRbc2wELya9R7dxoDGqILuyAZ",
-	"N49PS18uV3W6c6pO4asNdR9893RwQo+9ru8eQcc0eT33znz3FE6Gx7Q7OPI6il7dBUy9beBFQQDEAfd7",
-	"gD9ny8yeCEnj/BZa7UZOcdBNKdUvyUByqdSvwuEclZ+kpA+9xddbzU75WZaNXHHs5fpIdy7oickkNsFU",
-	"7YGOFnCPhyctt0tPB+6Zd+67VkdUKuJcto6Twnq9LglF9KsUFFJSgz2y0Ig+ppJMeRL6ZAD48+FefHjK",
-	"ICfFRFOiy/h0zUiEvCCwgvtnBoDHku3tDIQz0+9Aw5kAxSnRdmf7ut+yvn0b+ZVue+H3L01sxiSTDTCt",
-	"oPhFwnRrNr9/qJl4uV9JGhnZfnfLDtw2EZLORMHNFMMyyx+5IqY5yC3TFIyY7v9KQhgiMgFyfhLCUF4Q",
-	"SmIa6HQIg3i+ulFyoEjlLetT//dEyAkw2b9Mu+ouSCeHDgaCyKyJHcr6gUSRg2Hn/UzwsBJKk7zjQrrY",
-	"1xcFFZ1SZsSZSAlEMgbpjQkfYpAYzocBaPaUmmRjS6dWYg1R+ruFtycxc2bQfrQ2NbUr1tt4rAhfP5Ai",
-	"Jy0UmNBRs3NUyoQUeMxy8SuoyVIcP90qOSLubdJqHQHpKBRMeVXHIe0W4UNy1EY4xZPNlIHfPjpW29jb",
-	"Xfd216e0u26Iqv4KA6xjWn8aS5NmHoYo7sWeb9LI+kfGnWpbXFYIWkJwNwzY3Y4FrSsyjEGgCOVi/Lia",
-	"Q7PkkI/mDTC4ajQlk4AVxRpNvi5JoDSA+E6giRUxRFsKhjAlk4AlEkST/GDkm2xkS9UdtOtYOwuaDTDY",
-	"tYlJoEWjA64y0EZbTaGayw0KN4K/Vke4Lb+Fhwjb8ZURtRMbYr2ajj+nUfC88zzwo+fwoEHSDfkoYP/D",
-	"pfy/dOApvts5kTQegfxw/er//p/ODxPv/3R+qGH2NTuuoGTqsvek6iujN2/oHRCKGOuFgXdHEGbwLh/X",
-	"0qt7vvs7pkDf69QXTWo0oy86b9DQyoiZvUCSLgkd0YBhq23CuMsjTSf65nnPNpTHzJo4+11ph1HM7wMl",
-	"I4BfklV+o6fLAv92lla+j1jYS877iIV9xMIXW21hWwZlSOd2UY0reFFK2B+RGzGiK5esZE0lbIlknCeV",
-	"Vz3KlKhqFEXNuQ6q2FVJHPp7+3TPlPZMac+U9kxpz5TWZ0op8XxUtpSwx1GSXrK1dCRZhOu5iHG7tj37",
-	"2LOPPfvYs489+1iffaTEc9fsQ/IYhjFn8jmiq3j+p+R3wKozZ7HGBiXZh0SM+VRo2zgjPPYhJh+uXzfJ",
-	"u2QQBl6TXJEYZBCDj9ETz4RD0IzuxzyKdLaVJn34RC0CgyPaLdLHf/VGnJXVXfwR5E26iF/Um41dFUiZ",
-	"cB9CHatn4rZ0KEcvo3QyTqAGJa9PgNUHhaLypN1qkR+/w1JX65M8WxYLe8H1VnRKFCCTqDcEWC/QDyGl",
-	"cdH44+jf8vz+n63B2/bk59PodUdcn03/1fW+Pxn+7fj3q9b6/gJ9jRUkD6Fhc3dBXYrSXmOOHzmDbSKl",
-	"wEtiBCcMV8jFUFMdr2qgOsXzFN7nMD1CVCvLu5xzt+UQlOD1KbxKMWD1TZqY1ojKcRbSquFgPqwkf+cT",
-	"+vAa2EiOGxcnXacxCZj9Z/sEi/epk2lcNP7fb1fuv6n7n5Z73nM//vd/lVUPKaFcseV/FUWw8DlKp5q+",
-	"8GFKqtz0JIx3D/MPbKmaA8o4m014Im6ZR8MQYuGQq3evyB3MxKGiYzZUSj0N2Cj9VIdw5bJLb5lNL12Z",
-	"WUoqEktvmfmOPRPESlcEpSttzhEyiwe4eadeiotxWGkdLiPET+gMg69NHmlRYtMx1/c0CDHk2sG47ICN",
-	"cBmTw0uSxq71dTDVdAwx2L0xAkZpMGmqVdFxh03ylssxbkXH2IOvhmKE6oxcMqRBKJq3rJ8LcnZ/hllf",
-	"fWCBDkPUQMam3FkacXcHMxJDFNKZKWWGAXCEMjE1Hl4NPoSZRUx4DE1yhc8F6bQ6OjRf4426x77iwwEb",
-	"9UnCZBAqUNKOaRpFMZZMwxSfmPTND35f3S86pDm7VcIRd/UjjIzH0g/YCSGNclPnJ4xSlfMT6aJEcMsG",
-	"1LtTFJ35lyTiYUgCqZZMUnAlGlrJCKQgfS069xDM+0RybLWgoUlvi0rS//Hle1KKWKhamiBG/AUj+vAY",
-	"bxk2beA6aE9RPaxPbEb1aBwHRmvMUqTSbOW+zoMqi7l7F1IPctxdDbdlTfhrS5y2isBLvZX4VcKkzqFX",
-	"XBkmNFBCQyD/1ygOTfthVrRSPyCvJfKYguK0NjfdST5W8WzrFJ3v7L7856ZadImgNQ4U/M5seSgeK26l",
-	"uaPTWLYGrFdnMFvHEmINUa8zaNPWuXs2PAW365947vngmLrd4RF0/LbXGpzTTcS7ws1b83sddb+mqJYq",
-	"z3aH9qeeBbt/3x39dP7Q+vv09HXU+Qc7/s47e+O3r2X3X+Lkx3ELP4DIRFbuVPPOqgIu0bxr11/VNKNK",
-	"lFQPsbCPB/5eh95Yh64hIn8lYS6ZRP7nJ+fPxlUU/Ayzq0SJqr99VL98BzSGOP2lILcj28q04GHMJwVV",
-	"uYYon+nquRCZUrU949HVBRvtijTAZ2JCOHN02yWUmTClEamCkYgPuq2uEYunMWcjwhmY5AQtRdXn/pb5",
-	"G96/Qqs3fP/xC1B/eRzIyb5GKnihyOOFTbVyT+B06Hbp2cA991q+24bO8Ih2B8feiV8xTdtMY2q4ZowA",
-	"57WiamFiMRMSJuuNlw5gN2LF1vndrBq0k19kfhAzcApnf2Eune0xY7sKqaUWMde0OvucQZWtu/1vM7TS",
-	"37VB2+AJHuvnN60bBt/dIYP/bLaiRzL/ZNocN4RwC0PQGu6/hXqw6iTnlUd7uM+wMKyHZbqxsoUWpMpS",
-	"nre1D61hArKgJZ7/af9cZsIGOcZuZcYaoiNYA4GVv5wFA80BZTMSBvep1+WwzGbTv3px/cvbVze9D9ev",
-	"+4ep+buMw30wS7zSxpUg1DH7Wzo1raXGHu/2WmLpOiswThtUNkW5J5HwPhbTKMC7w2L05tR2aXYlPgj0",
-	"gOQBrmh6naeIJXbW3NKqUWmd+8zhkKQPyyp9E0kfiJLcSMBIBLEHTG7UvfM9zvPoRb2/+N6Z/7h6r67P",
-	"+ug1O320Ppjv6cPqssMIAt9EzWFpgHBX3S/L0aMiCeg9ffgS2lqWAGAdcPr62lPuAuNqHNCyulaSPuxb",
-	"TH5JLSYl4mStxjtIQ2r1lpT0YfO+khtRjX1Pya+1p2QdgFzST9IQmgXFQ0PTF9nP7Qsh039lEv00pcXX",
-	"B+mvvg/k9sR6Q9luY3Hu6+v7+IXQCdu/cU8vvuHejRuIj9j6zhUz5i0JWLsG6gtdF/SZMO0L+dA0W0uD",
-	"03LmFxvPhR7HfFpGwMhAkRcQulwMmrIESqMxn2LtLNsDJ5CgY9F8OiMHlAg8d92W0bj41JNpHNiURIyv",
-	"ivlUHDbJFUZpga+nU9KtjAPwdVyaiR1S9FOX7rqDSBZirEwYE446Y16VDv1BHcXNjHm70aR3HNfScVvt",
-	"94reHBuS49NZ4WHDaahTSmJboQrpn6FyLfesfd5xu/Ro4J55Xd+1tO/ca/lZP0rwe4NZ6ka78GmAXkfd",
-	"TLF71sp5kf5IINEOObxibLbYqmH8tWddlYIwY55D9CR/dfOROgeDiOvXMSxD+uWO+leZB/4g9QE6iOUB",
-	"DbPIxjyuKdTW/z50DDJr06wCiQr3Q4ZFO+fxXxoS5F2pj4cHfzXteUeyf9bZd22U2aZzUCKMDLZe21L1",
-	"er5nqQCM3cXupAoNh8NyX8YHnOaJGpTiHi0lCARRB1jleFXP1u5Neq1e/rR01rQjqD6wyhLX+vHT9QVd",
-	"R/Ww4boId/9rRjEJjToIaNj2Ov4RuF0MJfFOfPcMTofuOW0N9JPuMNvz9zDh2i+GdAhdelarfTT3jgLE",
-	"1f4dvLtvwr+TGMS0lEatanPnjiYXGpYyBKBspnGOXKWEQ78zRzvQknBxy9TLpG9e7TvpS/0MTfrkAHM8",
-	"MvndhO/rNIiBACYPq+vVKzB4UteSxaXfKYM5VDLo8RNlQL7nOuk7bTdC3ZCzkSvAi0G66kE0jqmAeRSq",
-	"hRBP7KFachYbWDty57YdUalzgpU2D7FNTNXeD1Xth0pEIbxrLbqVl3lq+aO02KPIEAZmYc5VhFUzAzay",
-	"mUpN8kLnu9myQXpkjPAQEKqxDrqt88Mqv9VmNGnvuPpaHVebQLBTFXSEFV5zbHBCZ0o4v1TMVyfpQWhd",
-	"qN3KCLvP4un6y5P7vW17p/rwJljyOTxhVQ0Sprauj3WF6SCGibY8resY2wE32C7qCRHr703ErVrI8cQO",
-	"skcgL+YUalGY43kK09kNhTFOtD2l+UrZf+oJ20KA1a6q56AXV22+w6wIjMJPtWRb2RLThHROgm246WF2",
-	"NjnIBeUf6jZ6HmdCqeR+zCPX51MmmuS4dUT6prwT47LncTYMRkkMfj/t68YZXJLjVid9MWExUG+s+9Eh",
-	"nQxk1sbTxsOXGRD/gQO8tDvekd2rEXl3vQhiLK8Vcuqr0zY/jYIRHcwkNNY3LhUWWWVl+nU81+jUnLsu",
-	"JtT8wi1IG2QQqE/WWJqp3vWBZVkZRcyxl58/PH1odT3KBn9C7tFvDIFep1vemeUYmapN83TPoWWaBJ55",
-	"Hd89gu7QPsuY6ssP5HsqqQcKthqf6iKY3cQew3aMYaZqVooXO8M0WyXHTesafhvo9ovZ9yvc9u76i2bv",
-	"mexrOPFPj8/Q3dJ1jygcudQ767rHLRi0/OGw3QEl0xqBoXFRxvew3Jn2/k64EjsmQEUSwwSY7CUsUDKu",
-	"4oci57UyxSlN5UnMV8XOs/qx/bk2guePbY/kO0byX4pVsExNKZvBiTWwChWvNkB5qSMVKrD8u0QEDIQg",
-	"CqjEpa7cRAYQcjYikissdGzHRMKSyQBz5RLMFiJm9I0S6v5hV/YN59SZc+1FMQyDB3UbP7/LENowgBtb",
-	"HPMRHbHmMlb7Yi08fRPu2PsMRHeVcbcTdKtwo5pLfFJPaj2IrgufX1Hy3iOjds2DW5bUl4OqfWLfl+JQ",
-	"vU9xeSN2X8ufaj7aPMdvY8Kzd5d+re7SuvC5JNevkqv9CDKDrC8rl+froO5/dcr+ND7QeqD/1ecE7oa4",
-	"71KcrIseX1GO4NdBV6zbc09fvvH8wdpS6lyF0vlipIsFSz/quoXlZalec4+GxId7CHk0ASbJQX9C70Ap",
-	"zP3DQhPpi+foYArHXMiLs9ZZC+mSWfXCuIqMKiUds5CA+qiyNzNE5JEoqzaH0YhOLvArq7WPQ5lA9nQY",
-	"9DIvjpMaU+fN7URAGAqHCJAkichgZpt7Z0Pa818cVZdzw+2IfNn4IY9zFV7zY+XKhpVsNoDY7ZAY1Jqw",
-	"rYAcQxDPGYD1TPpJFAdewEbNhTyLsrN8yfw0UVTY9M2bd4Tr5gf5DA67c/t2WeIJbtUuUVf6NDXr7dqy",
-	"Op35e9aNGSquaK5grCAjeg/ZqnXC6tQ0WfeVcmWq1ObPODOFLOTSaV4gHBLRmYJu4RCTeqQAXDi57KT0",
-	"nImgzB/wB+KF3LvLTWSTlj59/PT/BwAA//8=",
+	"7L0Jc9tGtij8V7r43VeR6gI0SVF7vbpXcZyME8fxWPZkZiI/sgkckojAbgTdkMRJ+b9/1ae7sZAACZCU",
+	"Zcd89e5EJoBez77+2fL4LOIMmBStiz9bU6A+xPjni3d0ov7rg/DiIJIBZ62L1rspkBgET2IPyB3EIuDM",
+	"IYmgoxBIwMjw5dj9mUpvOmy3nBY80FkUQuuiddPq3bRaTkt4U5hRNa6cR+qBkHHAJq2PHz86rYjGdAbS",
+	"LOB5Egsely9hyOBBDjx8Y0j4mMgpkCiGu4AngkR0Amr6QL3+RwLxvOW0GJ2p+fQ3hZXM6MMrYBM5bV0c",
+	"d3vO0sqc1kt/zUkEfnG75/QIut7xsXvq90ZuH87GLu2OOu6R1/eP4WR8Ss9GdoERldNsfYHfclox/JEE",
+	"MfitCxknkF/rmMczKlsXrSTBN8vWCrOIS2De/CeYL6/7iiQs+CMBcgtzEkFMAiaB+eATGI/Bk+SAkvfv",
+	"X35HAkEomXDuE2/KAw8O2+QtyHgesAm5D+QUz1zQmR6JMp+MuD8nMUQhnQt8Og5iIdUpRZwJKB7R8bjj",
+	"ndHjnns86oDbp0fgno+PPLfnn3rd0Rmc0G7HHpEGy+yQcnt01SYrbrN3fOy0ZgGz/+6uP6+36cnv7twu",
+	"ib1PMoUYPudjrAa8xsc6RjJQjjeGcODmvCllE1CnNqICfMIZOaACaYkiQcPDS0KJkDQEwhm+1+/2FolL",
+	"F4lL+SYNQaoCkqNSjH8VzAK5vPg3dAJEBP+pJC8hfpefyocxTULZujjuOGreYJbMWhe9TgfPUP8rO0EF",
+	"VBOINT20N47k8Fvq/0Al3FPEaY8r6MMV0igKA4+qFT6LYj4KYfbfvwu13D+zM1Jf+GqCO2A+jwcJi4F6",
+	"U0W2W07LB0mDML0c9QbxA58wLgll4h7iS/X3FGGWCiLoHSDFE5LKRKi9qVMMJF7Ht9QndqnpxqZSRuLi",
+	"2TOfe6JNvZizQLhRSKWiaG2zTrt+8axkmR/zp/pfMYxbF63/71nGv57pp+LZGz2IPsMy4MP9eTwJ9Q5H",
+	"ipBTb6qALyZjGoTgF/erYdRvqzV8S31FJEDI7e6BhoGPLw/0jIvXEOtJFMCrReL7CPZxzBWD/C0dKkVa",
+	"pzUOIPRbFy2YqYGc1gyEoBP1UhTzCGI5Jzf64U1LjTwLhECQ/5DdZV+BZv4u7XY3vsulre7iKn+moZpO",
+	"X5p+3w0YzmXPDu/rOWfjMPC2u60go5QDM/ggYINxGEymMn9zV+m9GdoeCLJAZtW5CxmEIRmBArAo5h4I",
+	"UUSofuc8u4R0C5vewOrl7wqx7M49s1yR8TcviWNgUtFxCXgt3/N4FPg+sK3uZZyOkruDf/EkJjEPgczo",
+	"HJHH53gTxQM+yg74+9wwm51wtpBdnaZHwxDib0TFTj46rR84g61Oj4/HEA8mapgC8QkEwUea9pCQswnE",
+	"hN7RIFSUuHCM3Ryx+EGPtNkJ5haziyN8KQk8BEKCT0aJLO4EpzLk/CWTEDMavlBkdTsaYUbKn+U1n4Fh",
+	"Iwr872POJkrCURAqAh+KPDR3lHZZ5BriO4iJXt7G+G+XtouTvWIkYfAQgacOV1H0JIaMX9q51JH7gfBC",
+	"LsxRv+bye54wf6tTZlwOxjhK7phfcyISb5rqY0VE72fH+ppL8r35erOjzObfxVmq9eBojuJiyOcDEShd",
+	"WnJNOJEK4PG9icHjzA/Up99rPrqdIIgy+GAWiJmRjxfkD6PbTjMB6JKMQXpTEkhCJzRgRUqQEwHzayXf",
+	"W/lmU1FwYaG7orCZrSJVSJA101CzKIV6gQfvWUr5diF5KwBSHDKYJDEsQrGRTann8YQh1cpeJQdXz9/+",
+	"8vrl9eD921eHRcqR42Vm1SS/7C2l8IUl74SIEAaglOeIxqmMm9urwYYcz/notN5x/jNlcyOPiq1uI6YS",
+	"BqitLYjenJMZZXNCpYRZJIXS3mU8JyGVChFzAN/LiWjqM7U2ki5u0zMvLGwXR/2WSiBmQLsZOpYQI4GZ",
+	"BHfAiEB0RQEpZwJEO4V7pd5dVoWv9SeKUN3TQLbLjHs5bfaj03rPaCKnPA7+syXpSnAgYFJ9Ury+n7VC",
+	"o+DHKgNeDL56l4YLAmA3u77C0ja9ucVl7UTLyfYzokt7yd3Vr7/+6l7lpi83vFDPg0ixbZwa2qstsnhn",
+	"Rj1RSPiCyUDOd6ZI3YLSRhKxqPuWqExKCVcvao2CEj9AEY7JTNXLI2Yvf7O5DRCzg13oUbnV74Yg+nxG",
+	"A0biJNTWsJjfAmujNcp8r4a/mkximFD91eIV/43fE0pmnMnpN4L4NAjnJBF0AmQEHp+BNieOgjAEn/yR",
+	"UDwNNCqwZNa6+K01ow8tpxVS1Pbp3aT1Yck45rSuosBYlo1RIdAWKi8GBfcDKguWap9KcGUwg1bJWPab",
+	"0byGddtpBX6t19QGBupqGq1Fm/D+XH6geBSDeFBz9iiGcfBQjoBRMgoDTwkZsbR+i1uYO4qMKplpwgIB",
+	"RJPTpYFjuOO3DTeltMd1YPkTzN+q17TN0VqAf9O+CDyVdFNmQCd/2RmM8NHv4MkMRp7jS0glfC0M0vBN",
+	"DmbGNBTgLICRvYa8xdlYS6stzouXtIBc/ixggnAW6pOe0VsgFA3uwuMR+OpHSswQ6uzX+1nyB4VLXncM",
+	"uC4ahr+M0Xi36kIMhn10FlFMgBeDLAet+ykPEZja5HrK7xlulwRMG6Hy3oPVmzFzLG/nQ7qhV4G2ftbb",
+	"jXr7Z5C0ZD8+lUg0AwkzsQ5M01OxC6NxTOdL68cxy1f/bRCGAZt8j0yDeSXeMaSd4ZwcdDUZPXQUnYwl",
+	"xOrHo0OHCJgFlLGEhuqXk0OHZP/q9g4dMgqAsUD/0OsfOkTGuV+OTg4LBFfP13Ja6TSKk+XmUIQ4+zMb",
+	"XN1jNnApoTbb/Zn7ECI7NpNGMUQUwTriQqo/B+PgAQo/RHQ+WTXo24QtcwAqBny8RJtW0f0mpMyYGkRt",
+	"gMmW+r3+dBl2nNY4YIGYNlxKTU4QsDseeAbUi+Yp84TMqJ/HyVRidlq3gTaV1NvhT4E2SRh5KGWpS2sS",
+	"t0EUlTk41VhCWyNwVYSGMVB/Xr465GANT80KaHX3dK3fV5fGJQ3XffgzZzAvZ2J4lo6Bz3QhuQvKzsVO",
+	"loO3hVNdy/yyHWzEAOtj0SYgsnA8OMTqTVjkWUL3GKgR9JdWdj/VgLGa1eBbjh1n9Sp+Mnu1RIyGIX7K",
+	"4J6GIke61lCtp+FdOaq5Pf/KUCN3Hn8kkCD4xgljatcOxvaEoDVk43krO5vnmVL5PvLrwOssYPlfu4sQ",
+	"HFEh7nnsLwUOnKwW45zWfRxI+IWFcx2B8NFpJQJiKxKuOuH39r2PH0vg6HkiJJ9pO8YCtvl+DEKUQjFa",
+	"4eJyOrqhtuMHUlt3alIzp6V9Z175KrSjN78A6/rdlGfV1IJKVBv9nAhAINUW7EAQzxz9JaEjoVT2Mdem",
+	"p+s33wjC71kNedtpRVPj7dqQq1gAyHhKgrDe7AKNnbjwQcDkSb+ER65Qpuwd6U05KQxmEJe79hy7stMX",
+	"oK+wkw8rYH8zZpShRz5ODn1VK9AlolJCrEDj//125f77w5+9j//1KBhRhMPvdLCNsO6T6zcYVUTsFw7+",
+	"iooRZ5k5TEHg0oqPyldcjXEFStdfgVqPo9leZhrsNxnWCUJjJcrd07kggdwA4QrXXksTtoe0Chifhg2n",
+	"bGALJrxASfIiiSeDOzSOoNOznNmar3fEaT9H9HwCDKkHq+qKZ/wOBovbWmBmcQJEv6kNpvp17UMhB4zr",
+	"vw5zitGI8xAo25wdlcksL9SpvYNZFBpIKV79iPslFPD7AEJfXJD2cz6LKJu3X9MZOKRtJ1z6N87ikLbx",
+	"G9rn9p9WrMr99IbHkobv375ySNvose3XyWwEce6Hd0qJyv37uwS+o1IN8x2di/aubALbCjUi0cddEu4r",
+	"zckTybmDQovxB5Ch2RT588+FA/j4EcMeEhiW7vAJRQ67UUfDzaayRAEmNxIovnSwzZGYbkf9v7XUaUOi",
+	"9qigucgs1oVzl/D4BYhaCy1Pw/GLRHQLtl8YaEfce48LXyIuLIE5XlgaQLjgFEW/9/KyhUSH9Ix604CB",
+	"GwP18Qf1PjkYWqAcOmSYsFvG79kAg7vVDyayYaAWMnRIu90+LGU3Jhq8TFnHR4RKgvqSQ3wuMZqPx4Sh",
+	"oVO/IcjBEKMlAzYZIL61heQxncDwEEPWUOXQSVtE3W3pOtIo9HX2QL1gRx9a9l0Zafkb0FBOl887E7+y",
+	"/BB+u97ppT8rm8mATonlaKYE6gHaHOvKxiMaUuZB/fe1xW8QJ6yu+3kjw9QqG5NVJesuwE9gYMnjWhN2",
+	"XU+KEI1GVa/Hg1Wa8zVIcj8FnYRk/ACKKuCnPglYQZ1WsE0OlP5sT+MbgYEUCoeA+SSKMUWujmZdx2pv",
+	"gM56dcKANfB7mY9fBazU48WQBi6fyE3S6Rx52tGPf4Orf5oDjQs/CO0/Bf2jQyY0cscxgM6Lw7PHTDb1",
+	"oWNCzPCs9eGWEgn0OjaB2XWXa/LL0MqIN5X38Tvq3jyuA4fW20LofGZTZGvdwBv9QdnpRxAH3B8A82tB",
+	"snkd3W21PqinfxoQyayhIhk1cbI5LUkfBo2/aA7E7+hD2Sk2m3kzvYvJJIa6RK+Jmua07njgN1pPmWaX",
+	"moWNdzO34qL52F5t/tIyN2eejWUMagHyCnC7qfKYJ2pLKGuCEsgBNfmuekKkIwJkEpExwKFDjMdPvWc/",
+	"0W8eOsS6ANVDjKxAMh7HQGOh5JU7UKILOTAyDP5A/ki4pDYojjMbUXjoEOr/ngipEDk/m42bIzENBPhk",
+	"FviuWUE+siMLsjArzrsonZZZCxr/7SylBsM8Ma8QQWrjQeHESzi9DcKsUmt0UvByzKGis4pF6WRJPosS",
+	"JUEeaHso8elcOIVoxDsaJiDwamkWz+hoJirywmwGPA24pjoryzkfm9xGXAQL55nDcwsrZRqAD14woyHR",
+	"Y5XyRKHVtbo0SGF34BdJ7PqPFihrwgI5wIvYLN4iPZCULuU3njuSwlSWDLWyXaTguIKUpDeds8LHoGif",
+	"dicj4cDoRR5TswAEwQIGavvuaux7CtuF1Ty2sFoU+XzulPyYjpFkMxsKpv+jONOqk1D8eFsyNKKivgZU",
+	"abqNjTJQgQb1qmXkj9F8l5pMY43yuNoUPsuA0cbPlmraGGBK+JhQRq7evMQAzRyboP4sYK1Umi09+hSe",
+	"yuoRBGxidXUxpTH4ZDQncAfxnISBlm8X4muz0illAwpBqCBDW1vFOuvVV1hYJXXjG/k6pEKmFVdqGEt+",
+	"Bgkx+M+nNJ40dkYXg99XBovmXv3otApGjAUDVLeGAWpbqlicvzBeGUT9zP2kCqCimN8FSvpSNz/DFxG8",
+	"1AM/8SSZxDyJyMGQcQb6AvEXQQQPdQYFT9T1QUFeMdkPCvw5g1I41Ku6BikDNhElHinq3SbRIOQerRQx",
+	"vDAAJg1+Vj3VIcgDAfkYspyPTRE8D5iEeJDEYXlgjB9UrkGpqgMZBzQsH75o8Vp34b+Yt19KmP2AB41j",
+	"aO4yQOlyMBkh5iWhSSPUglRZVCVv/FUJM8idTf7Ey863cBrZsTlLl7l0LNVwayHkJYsS2dQ9tAxDi4KT",
+	"fUYCnSdIZ4CUyCRP4jIXzdN1jMwF0Nzs2yw+v4lRuSzsbRnEM2YWByVW61UY0JDYFfEjLWBj7uvT4cuC",
+	"okFj3yhrB/AgY0p++JbQEb/Tty/4WOrHh5c6wsfkimUPECZszR2362yIkAumpnR4pWz+8C3awBR5vyRu",
+	"lwSCJMwkXzaevglmVyNuOZ4yncG1EjOX8v61DKS4zUwN0CaYUzizucp0Qacx9T/uOYlC6oFwCFOCCaHk",
+	"x+tfXhNth1wWUDJpco3KRN7aAkk2wMmjcTzPzXhptXlTi2TGY8CAqBjGmE940O/1yNCYQCTngygGLxAw",
+	"PCyWmOr22sedYpSY+z+/ddzzD392nW7v48HNTTv3z8P/+a91ZvZs7PfX39WOP1sAiVRpSkcuu+3XcJ+P",
+	"f/18ov8+20ihplFtr7kMxiYLNi8fNTjqfEzSwDo1K4Nt1UoIiuFoV6d5t4RW6Yix5JGICoUh6LvIBTLV",
+	"MnyLRETAsPyCT+cleSzfKayLlArgJ2ATGnnog5B2Hda3MoKxwj6k1aZGQSCInsE31NGWRzs6Oc7Ryk4p",
+	"Zc6WtnBa600eEM8CpitS1dlW+crtKOBfaroip5SRhRMr7Or0aE3Rt+LSmm1r0aG5cHMluy4DZGTOJZK9",
+	"cUPObCpZjVwHnXamsJwpJjfI28KWZYh1Mvk4n7NXY/Ysxy8nXKDCNYggNpy8lgGicdx7Wj/p0hg0keMo",
+	"/EsdhaKe2ymktb2++G517H4DzRUJk1IkB6g2Vg+KxrXBGOoPLPktsPVhAPq1bP/53ZWuzlkA0Dy42M3n",
+	"17sMkwUArESMvNS6DAzP+WzGGckVRBCOLkThA9I4NJqAIAffByGQ6znzyE3S6fROyPWUxuCQ11zSeF5Q",
+	"yz0cFFPV0lFKlfMSsbohA9IzNZDe/66kXqETHbPFbTDAxzUHbt6r3E/eTs+TQsUb4+xeqrdghydKZzE6",
+	"JLfqBTXJ1Prjcn/EL7FfRik3i75oFmBhEhMHK/LvtiKX00CpPfPadmo8ihd3FQ7vugRsDZm15LV+kr5T",
+	"yEMrGxF5+TeCTIBBrK6N2C+cXPY8EK42iLKVLcVLfSvspEl2+q32toS8hE3mpZ5mHqHmJLpe+ADeeC54",
+	"AP8apOR9AdVyJ6mryWIoBiOUcTaf8UToo7vU55oeuFbZKmphCAmRaAah1xKinXi8NgsoyCcy7jzKO40F",
+	"yHhmngXmnW52GUW6UwCtBddcnnFa2mBvYNNYALyRjQLIvZwqu+qy8lrvJkR2Gwq6KcKnqkI3jaZdoSxs",
+	"lBpb8NWWAks6bOW9aVq/7Ab0ZJlPSde8cYiYCwkzFIkUjmNdU8ryRa2UCiUJ9WRFjFijahExnzUkYyv4",
+	"qeSNxloSaFuOOR3cROXBPo2fWYsyW3iZ83vP1xkB5mv7No2imN/pCiM591V5jrrT8ijzIKzKV8+I+RIE",
+	"ZgEsy7EtnEHDahVQIuRLYJTJgSF1OmTFKh4DAdIhRWu4/k2h1ACraTiYdCrEIOJh4AVgXrDSj3pnoESP",
+	"wSSmDGdIT6hG6R615DRuIttzJby9166F4iFuR/kaa8sxTyamUvb7t6/IAZULuvLhdpnjVUqn0zKOlcoq",
+	"XboIckTl1MwcCCJ1VbZ1N5Gnp1adVdOtugmL/NtisrrUDZHZab0xcQgldRJmARsgIAeVSQUYt2duWL1a",
+	"64I2UZk+Yd2DehKxObdtywtgvVWwqSTFI/51Os/7OX/nI9OsoL1irJBPAlZ+XfgobZ6ThrrjRRMqc3Ot",
+	"msAQxDX4/o2wy9bvK/3Kg8XqR49WaKFwGFsXVDB3jbn3DYXXp6geUK8WS2+9V3qVVyQ30Yoj27AEhTnn",
+	"Gvin7+RJXEuLCLfgBKPufzru+Yfsz/bgf90Pf/ackzqOvtXwrE9oxbk/jVxpeckWkqUZ4k1I2Y69En4g",
+	"PB34DrEHZf7ma5BkNDcCR3liG41vk6jWCDmz1dIw27knduskEE1vV13Nm7g0TFUPqW4oR86ru0EhJwpE",
+	"jmWYz1MeFVJGDjrWHxdg0IEWOgTIw0silNAYSEIFsbXdCxJIdUKGiAZb3EKlWp33Wyy6KJYAcAme0itZ",
+	"PsgVuK4u5EnxHZF1Nzj/Ji7NvPS4aFCOhPkNrXvqi+aW0+08lEpwt5FedSX8dI2DRgcioobnIaLGx7FC",
+	"HUqnd/Q95m9oYa6lLS7ezRo0eKOxpqG8UcYZVoK9ea2UIdT8cDviU3UGmUlmMdcqF0J8sKBTxAkThw7R",
+	"yTuOUTHIgQD7ltZPFpKdCkadtBDSiqqDZok7qqTw6cW9DdXCnUuJJXevc0+3zdJ4xHI8JiSortgyAznl",
+	"fs2c25/1y5tkFMfgKTpcWTo3Bmw64NWoZIAbyW0zl99kdpMfLltrcRFrK82aPW+mVjUDh+0vYdGaYXLv",
+	"MZSU0DgO7nTfxXsT04Y2v0sTM2r8h+NEJjEUhLo1V5q7skUMrxlbaXa+4vx/Ts/GEsQRZbcDGVMmxtiM",
+	"1KOxNmyLqfrPFLzbltPiclqR8mMGfmuAYRmZg6wqRc0UsiijC7VS1xeFWvN7CtblB5JxvmLw7EKEqwmV",
+	"7RcCZ/tVcbPl6h9NJB8Yz0JJtLB+QDCkB/1MERfSxZBElLYEoVJboQ5sai9G5+BPcgpBbHSLXHEI9dbh",
+	"JcF7uw8EoBdb28v0dIIA9aZLoQC5QLanqHJmjfKmuVhZ2he+ILDPoIAwVFrUwY06xDDwsDANZ8S8RX6F",
+	"kQgk3LQqSuAVI7Rqd83QHzV8XT2oHQ1Rj2WHlG1txn2s0gFlbKaQ9794LoWDLbmarMHHAow4Rfza3mga",
+	"0g3LoX+RaL5lrdcCpq7Lv/lc8a0RHixA9i6AuhIM517YFAq3c4o2U7d3p2tXZ5g+oZVoW/PQxor9VvZi",
+	"TwGNaLRLDWdoFnh4qT86WbaRloTHr0f5mc6iHniYRl1/WcXs68LScmkw6dp2ZxNdtH6a46wCzSrLxRDr",
+	"FgxJwmQQpvZhRfZNJrQw2TcYc49l8rDmNyNDbZQYXpJhDBJr6xFJbwEbAzO4N9wib9WwNRJSc4b5sFxi",
+	"DynbVVHnr5zj/bUlyqZccRk/4oB5QURLQndoFGBjwrqlAhvGRKZWto1q2qXrtrV5dtVwr06PO93gbkUl",
+	"0XdTwJAVoiiGKdRhMszhwbS0Nh+3q8J7N5J0TJWcrJwubufDqosvr6BlKzHpntGk0Iw0T9bUSjEmD2EF",
+	"01xNe/BSumZ6Vi7TIUbefv+cnPePT4npkEl87iUzYCVVRzapg1p6zitC/NAuXZ8X5sq2lqUtMCFtqc5l",
+	"SDFpxQgsYx4TkUQRj6tC1S2RKMn3021K/6yqy7R8YO/fviSMznTsHKQnr15fH5aGT+2sOZUOb6cc5JAo",
+	"7ibPZWszxgYU+ilKri+rK0bH3lBz1sN90maajU960VpYfgQrtpcm1X0yOJulRXZWi7P4Vh24/KRl2p4Q",
+	"rvMgbQ5xS9jGy98IwDe9xA0R4jGvOFPFeouqGCbk/JGAeV4WjbfictYd/BPZAfJ4v409IDfOjhSwrxqo",
+	"qkDlSaFkBwDyzghUTy/HPGEbmK2otDrBTyeF1O2xnVvck4IowtduwHRHZGzTY6864qdc1oYy6dJW/m7M",
+	"rM+nlDWuP7lpquYCEKTDfFi7QL+UYvlBg1r0pufLc13ktlTTzbpUb1eXNk0irrmmkt7z+vdCZ2a74bLT",
+	"egvUD5gpUbVwTlPwblcWjagSsrPhy7qJYBpf3YYijl1G6eJLi8b+ijmw2hY1o3Pi8zYZGovYEO29Q2u3",
+	"G+Jb2taNdWZ90/gyiNM0LB6ntaFW1Z3NjIGlVqBryvwRf3gecu+2OhA/TtiWak15OabrN1hEXJey8h1t",
+	"ijbl/XRFcTFnnq4nTsxiSJyw8tblNjO4JrPPYUeJ/YY3KQBAJzCI+X3pWEtePD7D3MGWOZTC9wX8KJx+",
+	"GZzlL+/Kv7NWra2IuL2ojAx2C1SwtGbXlCdx8ave0epvypDyOqMxS/nnwd0mTZkfv2LLY1a3qiuOwoMc",
+	"NOrN09AM3ygTBRuQVVbvXV0E5Y+0HFANHpMVKarnrDGf5TujmAp1jSAkqw7X7DMFIwNgvmhWW+SzKGGy",
+	"nA/6KeqcFKuYrK96kgO9heLHhaInBsg2VZlyUpfprb9Mr/KpmU3OeuFg8ntblYNZFAS3DQ9XxKGkr4W9",
+	"DSzzYWUQ3TiLC1nep66y7sZSCGqMl5lG5poPV2z2ZY57P0YnBsUW4S6A+zK6vmSh02861dn3ZtVPo8em",
+	"QvnmOmyR5i6d+XKh6LX13KpT9pYOzwarrCkevVAymjNwiCJ4Iu3sg5WbC2Wb62QQmkrRa2pEr5oprXOR",
+	"9qXDjEcBUhDGGdRayarGA2IV0K2s32IjYFJm2MqzuLUlW64FfxWwEs0BHqIghobMrlRoWCSKSN5zw5fu",
+	"XPIYxjFn8qnLUS251uEhEFKpMfZFcmCCEsThZa67v66UZgqjzASEdzWLi1a3JsJ6bWpEBX1C12TSQWop",
+	"3BbK2taqVVVRG+6dLfbmvn/7KiuukjMNnfSLlqETpzxnauB++O//Wie0bFQlK63fsqouVmlfnKcwLtu2",
+	"OAsB/jovwyEdIjlRqhpJIvVnPy2qbmu00+VC7u3y7I2jetkbT2juNi18NhPh3tGHT+lz/9wurrwCBa6y",
+	"4rSeRmwp7RBZX2R5Rx+e1q79Gd778uVCPNvIYr6FYaMyrL0U+ix7WbQIYa216hJgm8gf9puyukrX4HHm",
+	"CxOfjG/Oy62QuKaBjfKyIte3QONSE+xicmJ+Y4XBCutbKwHhub3VwWyfrpRR3ZpEjUsS1apF9F7QCVzP",
+	"mbcbhu3TeS1rmqnaXN/Nkq7ze/1lmfY5Dlggpo8jYpgYxxX50BWmbDTTxE3PsZ55Lj2UzECnLU51jOq4",
+	"T5/O84Yk+7XZTu6eFk5gbTL20n2VkSNrY6lvBClsMAWcNZ6UZXJhu2tm2602niweco5A/ZFAggpfnLCS",
+	"Ep4RjaU2pq0o/aAk7aepnP4JywY+Ygz7UwjU9pysGMi3CPpT97+Vrl2qNL81S0bVFYsLZ37SWhrxU9Tm",
+	"qy6WWrId6wRuXPt+y7p/TaCzgiEv2qdXZDko6HgaTQLp0haqhPr+i61ns9s6kaW3ale2mNJgig9hTZx2",
+	"y9myJk4219UdDUI6CkJj5lpgxvppVcrZRv6XbMwyyP4H7vOFBoua1X6b8flKx4Ke+lWuq+ZCOZFyJ1S9",
+	"A1gd31+cegdFjhf2suWZ5PvMlCXUpc18qlyauT6bFQ0ds3cnNsmhUYNMnfBLRRLDDJgcJCyQTa7Lho7U",
+	"u00LysWd27XXO8id3XLhdra5aVkqkH+CGldRDOPgYZnsvY8iiF2PCiAhKHonHOIHk0AKjGPyqZiCuCSo",
+	"SQnT0Nsm7Oq+RLYspkkoLaGclmx23HP3w58d57ycXn6OgcoLx7epqGlufiNp8wu8wa0DrJcOfsWhPo2Q",
+	"ZnF5CznNDLEjUe0rAJOFM8Q4Xy+JAzm/Vreiz+EqCn6C+VWiRvmzNUJD5veWAhjfZaukqbDNtT4Y0ttB",
+	"u90eHurGpmjW1sNox6DJtIX4DmJXclf/ZdKd0emJMIJynDajpiufSolcVJtXK9b446/vltdHfvz1HRnH",
+	"fEaGb365fkee3XWf0UROn+GShuTgb9e945NDwmP9lm4JxsbBJFHKW4DRP3Kuu/b7EJODt+qDZy/U/5K7",
+	"gJIff/3p+rDG6j8iUxlznU3NJNVpuUZTaEUhlYrg/q+JVG57GECqr7z1xjwlEuhsuRveNYShQ9IqngiY",
+	"oyAMyZUXcxYI8nyu4PBNzCV4kjwPeeIT3WhaAXMMngzn6qsbljb0CCB2ezYESLRv2A17zpmC4YAzcXHD",
+	"XN0GGuN4h4LRWxgoLBmScQChLy5Jwm4Zv2dpsrX+3fRvVqCIDZw7ncO2GgwzufXTNC99mJNinplU6f/+",
+	"XXA2TLuD6/zzocd9wOhq54YRBDQsHoJfOmSoU8t/+zC0udcYgowLIlQSLNeCq1BkTmBhETLEsI4hOei2",
+	"2wrNiCnrQo47hzpWmREe0T8StFTEgsdDR58hsX3Shn/eICG7aV2Q39rt9geH3OhATv2B+v2m1W63b1of",
+	"h5dkmHs0xI7cGE+iBuQ6oCSk2KFjArhYZItqNwjbQ0GmnPEkJsOXPswiLoF5c/cnmA8vdLwMnQGiqu7r",
+	"bX5Ro4+4PycxRCGdC12n0fTJ0/25L81pM6wvot/W1bv7vZ76fhhkE2IBixgSAf7wktxPgxByQwaCBIyM",
+	"w2AylXaMzvnSGAZkBgEb6HeHbfITzDV43EIkSa9PMBwZ+7VrGoJnormCwDY9kSRDW0h8mO06BsGT2AMy",
+	"NELJ8FJDUpgWM1cLUkvr9tKXBrNAzHAknOcqV57B4ID6icfBfxDoLogmVtgi9Mj78dd3+AcMyUE1OcKb",
+	"jtcSISRXK6czRNlM2VbjvjM9u0xEyIzO8dg0FEOMo+DxhoFQmBkw7OMzfHDxK1zbwdBUnRiSGVAmlql5",
+	"GuTSvlGyXhh4wARk7tWW4sVxAJJiEzqMBUICKS6ePcuRvmf2y6zIQssSs6tE8pleb0oXr968zAmZF61O",
+	"u9vuYFRZBIxGQeuiddTutI80750ix3s2BRrK6X/U3xMo61iPWCxIr9PJAXIUcw+E2btIO9S3yTueeFMs",
+	"SCSnSGNCgcw+Pd6Xfuui9QPIv+G8aMM3DfDV3L1Ox/IGU4IzT/1+N96FNJHlz9Tj0uK36IBBCWud/GXm",
+	"RnZU0u7F7E3RnjC4g3ZBWmhd/PbBaYlkNlO3d9F6FdwBJu84LUknAuPVIgxSM0CDUWjYjKn1QQ30DJNv",
+	"6h64CaJTBHSkxK9AHTb1pkjxKbYKEGQWTPThatqgG+lLhxx3jrJySKW3kOUebXsRWaqSXau+FCWZ2dVl",
+	"12RvTSci1b64bLkld6cezonkGijbatTjztEOdpGw9MgXt2PYe2FPCctMaLvZ2Wuu+7XOLzUXoQFmB+nF",
+	"EkHn5H46Xw2m+YuuCaeKLEeBqyhZNbD6swBJIBip/xbmipFkLdJM234lA6mR2uQavBikhlRdFzkGmcQM",
+	"fDKFuARMlTiiBXOhvXMUK8eJSnUte+XZKyW+oLq25sXnKHC0Pn7YFg+0Ivhb0S7T6nV6J2636/aO33U7",
+	"Fx31///d0naYVmd0Svu0C25vfNx1+17/yD33O+Aej7rj03HHO6fdbiYF/0wDRkQa9IklLbTS1qK3g6Pb",
+	"P84f7noz65y4MElyal85wap10YL5j52Xv/Pg59+v5q+DzsPP153563/8/eHn7/g9/t/3PHj1/McI3/nh",
+	"5dG/rn88rw/O+r5Quy6B5ysU35RKaFklYmtfn3XZuOmdPPuW+jbWAz/prv/kPaNGTABff3S0/qPveTwK",
+	"fB+YpiM1VvaS6RJUphzTxyKXEDLdbA4F1cIWcHAxq/EDphqJEuTTFiGlYiqBdpViSUTiTZU2mgGO4tVT",
+	"uGEC0dHIpNi7xu4I20dfGgEVP/TJVGn6vm55ShnjkozUGFOF3nRCA9YmV7nmN1h/TBTyOmnaXe8yK9A3",
+	"o/MbphEmt5uMjIzmVmcZZv7GoRavisRCn4kGv8bUIqcyqM81MUBY+5b782Z0oAJdG2KQMfp9LFqGrEez",
+	"SKi6DVnd50SfkHHFisPk3xr8+HD29+jfvfjd8d2vp/OrrvfiaPK3k9ufz9mbvnh/dr/ZcfpVkt8tzB3b",
+	"sVsxNcQMDdycefCZE6l+53z9F885G4eBtoH2e7066zLysJJnXuhw+11QxOcG21PjWVOquCCiPPsz8D9q",
+	"GhmCrCh5pyiLkDwS5J7Ht1h2VZcZbZO3cMf1LyRWf4JvqRcljLs8WhZM8JOM1iygY78sHgIH/uzhqL/+",
+	"i9dcfs8TXQNza1jQ57IFLDQn9NqKXjQ9oG+tlNO+RQlVgYKY8li6Si30CZpNyY+/vmuTKylhFhmpNlaA",
+	"bfKhtGkmDNCERX0/VpolFryFmKDd85JwxanRsqW+wb+M7QytS+dIkm7Y8C3IeO5ejSXEK3jfOxNPuzHn",
+	"stZYPOYFU2wWYdHyeByDJ90pjwW4IzTmz10hadRE7ykE79Zicw3l8WL4tBJ7p6MfvOCX4MeX7//zsvs6",
+	"eClesrfH3vOXJy9vo3/+4/mP522Y//gf/9eXwS/By4eXrNP2eiEbzb7v+P/8cSEja5Fzdo8N58wHWJ9j",
+	"o5ZcrLQNkW52SuWSNIN7047bph59SuLSq8Fy3nH+M2VzM5fYhmJUKLcvHjwM7NcIpdHLAKoWJFnhiFZT",
+	"l0Ud2JSmcG1hkFI9+AUqv3HCHGOuCcK5rlgdMC9MfPCNYHE/xd7gxA/8ck3XJBG8VbN9QdouFQM+TtGh",
+	"53a6RS93/sk7JV9aRMlCytWdosDZ8478PhyP3RN6OnL73pnvnkNn7HZpb3Tk9f1jOBnny4dcdHsdW765",
+	"RcNwMerZkLKLREB80aNHo7537LsncDp2+/Rs5J57Hd/tQm98RPujY+8Ek/RvgyhSRKiTs+zko4Qll7oS",
+	"hs05b3XPjvq9dreD+fxxrDNGWu+vv2t9RGZTD9Wz+1+vPSuQ/Co051w9nLz2bH4uFQ+q1WZ1wsIgoiB+",
+	"AiYraYgwPCQHkvtoUltq4EVN764b5tP54QWxpeljYHBPQz2YQvOAkeHL1//45eXzF4Pvrv51Pfj2xfe/",
+	"vH0x+O79iyGWATJOsqzq/YwzORW2LSyKAMLlY/07ORgHD0qWwFaqJIq5EjF8MprfMJ3WbAY1LRWIaamg",
+	"3bmaGGH41KH2P2ept5T5DqHyhnlcSP0w9XaS18aGHwi8AKXB3wceXCjCpl2rEWibQ+CBc8OwtoEVbgLu",
+	"qw+BjXns4VoLhmyHCI6idoQkgvD4hsVgci7UPRNgvih66WxIgWiTzEjeuyQRD0Pt1EpYtVyUIdaT2gVK",
+	"CWWOdm1AKJoYCXo7WO1fjayn+SDNaHrzi6qyO6DcoFfxueuGT2kyuFbUoVgdrTYzKBHmUotBqUT3Ugqi",
+	"IcQhmHgkHILwgQTOgrcmUDoNSZR62ApkZ0tVZi9jfTJ83NtoFpDvB9gU9bYxzqSSSn0PpP0k74Y0Hkj1",
+	"U1qLJJACwnG5EvY8nfbRVTCntHRJrjjKWHtl0jpUeKwCo+0CprkXhpEY+3suHyuPEGvLzJYuQwlV12++",
+	"ESY+LresA8btkg5NmEKcQNWi9OeFBS0XmlpzENY9pSlF1UxpTmw9WmAv2mbirl2FEUiVZIu2hgOPCnAD",
+	"JoCJQEnilRdjk5+yha1Jg9qldq4Nj4qAkr8Fkym5ljGAdMgrznwdkK4IrEb0b8u5ypJzSNe0HaDRskCk",
+	"jzuddqeMRC/9kiYstgL5v2pfXPC23YDhVCf+KZyNzzvImty+d6Q4VX/sHtOT0al35iu2lZ3ycz0IeSX9",
+	"VjE5sdUfd72efwT4pdv3Tn33DM7Hbod2R5Ydqm+mnKmR/rvfJ70OOT3vn5BOB/eTMqm0llQ+u6DqnNKA",
+	"rG4DM4AFzPVGgBQ2vwpLgJejzJb9ZL+t9hPk6gNnraOq7QRX1jvtGT/7AlFWpJHw2Bj28o5pR71AtULM",
+	"ipzIjmU4EjrhicUKpTCbcZWOfMPSBwdG9acx6KDEyzQSVUegYvgtvjtgXA5MLyfwh4ftG4ZzILYaF0Mg",
+	"TMtyJKpUpitwjKWDwYQqEL/Eom03TEc6Mq6/b5MXCm31cnQDBmMKwK5dB/3OeZa4PEAUH0h6C2x4WK2f",
+	"P8/u5gm18w0IZWMiuJLmldOxKprUmJ48YkDBnsl8HkymKUhUaUH5kutToL6Rwl+8o5Oqoc1rz/AdHHYf",
+	"LrHbcAmSY2HN+V/G9Bb1q9XGkLS3fgzUN8X5+T3LOKKzrFkpDjXPgsB1lkO/1EaSI/1bWkj2JGhPgr4k",
+	"EvQ0VpytaEiVDN3cxoNpKN60JLAVvfk2CwsT5ibBHWBwaUplMHlHu/1tgLlJKbxhusGqcAjjEp8WpF8e",
+	"GyOCklSPyBCnQLGZhiG/N0LzryjVp6lTDobDEiq1wGyAvUyc1dlXm4uzY5xwOzm2kmadHlfQrMY4a1KP",
+	"HyVmZ0/G/1Jk3Ey7J+cL5Ly5CNqtIYK+ibGAJ1YD+F5XsHtq6VXTikfhPEaQRcR0JcyikEqodhf8TIOQ",
+	"pK+Rgx84kfAgn9mfDh2dVgW+tmoLege+jnhAuu9zndxIIhoLUKxEYbIglKWp3jqj2ppl7MCDgGE2di4H",
+	"NwyYzuHT/sM2Mb4MxWjK/RJodnmXbvILig8bIQtrfQc0Jn/+2bYUo/2azuDjR4fMeZKGkqgXTEF/8xyT",
+	"SGzZ/nZNgo9U9JweQdc7PnZPfUWO4Wzs0u6o41of5yk9G2Xk+BrnwPIBjEvdRCXttt/6l1qjrhiQLjW/",
+	"sMe0Bxdufr1RWDsnUjj/KkzDC3vOkxgqacibxol9zqSiwoZagJInNaTuGN93g5+bYdsjmkz3VHEbsbMI",
+	"7RWyJ4P7Bcqwt2d+TvbM4t3UJtrlYt/aJLC3MON3xrJQnPkSCbeQQRiSgJHEWizPyTBgg0TAcJnofoez",
+	"bEl0C+r+ugwyPeNfLoPsUypCW4OuvoPNQdcp10x+YVBCqJZs5YvQtp18vmdAj86AvhLm8zSW7I1R8FOY",
+	"q03JsHU2ZHLQ7/ayOj2H7QqL8i75zOcg1W+GZo9odt4Tw0cnhtYSvCeKe3vw9tJ/vq99veBw80U+Ik9O",
+	"uZL1JQmESHSVGvQY5nPkzEs2Ns8kw3Edh1cIfNBBfa8CBoJ4fGbKImKlTVsQF2MoOEvfLrX0vsx64z9J",
+	"ALo92scJuza7WxN1na4hO3BcSt6NVLaYYjftbWPgq1aRBeTLrC/0o0fkp6sxtV/RMGhzBAzBr7wk/bjp",
+	"QnYYho4u10FEdf351ANb6X8d0ZAy3RA+lwLUPuqXe2trpEIteXQL/Xjqem/9BAa68HY6T/fYsvPT0Qk9",
+	"9vq+ewS9sdun3ZF77p357imcjI9pf3Tk9dQxI7lZHCWfDRpxIfGonJa6ZZE7wuKBdNonp6UHspD3rKWC",
+	"bqdDfviWHGBmcTg/dIiVAbrHCrjtv446WElamiYu2oc88Olc6A626q9BwAY617d1cdT5mC0dM5R1qXv9",
+	"fAD4oDC4eYJJv7lneJIRF6YlRTff57fVw1JRKRxftDrQHffokbqsY9/tw8nYPaPnI7fjdf0eHI379HiE",
+	"fOVhEPjIRI6h7x95vZHbpZ1ztz8+A/fMP/Xck9Ex7Y+PoOd3PcV3cq30F467PIDig9PStc4V43n+8wsX",
+	"N9TpdDr9HpLx+QywBdpvHzY4FYSMXI1JAxkiGZVkyR23uyelEKGOYfn9o3b3rOr1arir/EqXzay1HkOZ",
+	"/nH1zvZlvWj1uul9tS7q3ZY6+7JkwSpKUSICL1EKU6ler8KGXLjH45OO26enI/fMO/ddC30K+DZ17Rlm",
+	"uN6pl6a/fw3evCATgOqkGdaNE7DDro53/dXWgEPCSw5QfjMVCHVpOF3zwBQ6cNKm4o6u0YAy45TfK7Hy",
+	"nqIkGCUS/EOHIEqZEjWaIJSa+QxQbB8Ru2e5e5a7Z7l7lvsVsNyGDLfKRmVYxN4otUtLPbPHuit+vk1V",
+	"gYIQ8CyjEn9u6BaoqBnp8di3iZYxeIBFI7FKssifyIVOMxWmVN3cyYxTN2xsWmFk9phKQ5UtvRzQ0MoW",
+	"NywEav3d1v6kCZk1IBh+f0lmuvAU1Q0HzM8kEDcMg5P4HcRm1KE2nwV+OmTmKTd9pChmwVJyxwOfYAZp",
+	"4bn6eahzX82Y2iMiQMoQK1rb0lo89rGSNHZOuWF2QhpFcerIx3cIZ4Qmkrv6kZLUopAycZkFZJnRbxi1",
+	"FbtIFg1gONw3uoiXDVedeyEQDPNf6iejWzFoB0R1VquhNW/0LrcMybL9dLfMcS2RZyrJ9gzkVIkarRFl",
+	"twMZUybGJlFrDOpdxT7evf0nct5ur3PkIu+tTYvNwTxijJWlO3theC8M74XhHQnDe1H4cxeFzXU3Jvjl",
+	"ROzoXed8wWt9BufjjiIuam0u1hI7oycj15IpRcFyvTibkKZKpqPAbuXKYhS6Ni9JtoarNWVrb81yKltN",
+	"GeFHuxgzEY2OJboT93F+T+ml1reHsq6V3pqqLqvtj8+UHLxjtQO9hJhiUJDQlbTPE5kaHU2RFoudjEsU",
+	"ytUJDvOxSOSlFMbKiT7guXGDYv1WxrFS64zeasVEd4BZkoT/wQM/s2fuLDx2bwndC3974e8JhD+kWnvh",
+	"769uB0Xbzd4Y+uUmKii+u43lNRVadMf1ck/plOtWvTFgh14aCjKCkLMJkdyUxlMTpCKuDZvKlaFXv8+x",
+	"llzaKK7UJ/rz9u7QVb1tDPtQ6kIWM/UdzLjOyy5pWZZG3Z7YWg390TF1+96J754pPeOcdkb6SV9xbjW0",
+	"YfV1PqivbcQB84KIhpV1dHRv6I0xa2tQVIuguW7RvllSs0ZPq137aAZuEAuK7y9WCU6t6d+URnaWxmr+",
+	"oid+okhNve3HidPEna2J0iyEZH4jzHp2HZv5afuybiSXj9Eir5m9kW8V1wyE5AoHfkMxFnuvmhZDTmvV",
+	"GiRXbwLz8QCc7OvmVo2yabq2NnzMZ7mJzLzGv+IXJhZzIWFWb7x0ALuRmN8FSkBZ3M26QXv5ReYHMQNn",
+	"9eI/2tr2SmZDke1sfApu3z/x3HMks0Zm64zOqcLWkLJBkwSMTBPobaYHCJBJNBgD1FNAS2viCwmRJi9W",
+	"PWp1+sdn9OR87ELH77j98bjn0uP+yD067vud87M+9M6UDuBzBoOKU+7+2wzdumhJYJTJgWd7ZTbXRlbn",
+	"mNhLVRBsqYIug+Ragp8Ks/0GcXRIrNZH0Vn69BXE0HHLmNKO3/qHxymTbBgRZXNimhIpDLNe7dK6/PqT",
+	"tFCyq7B7FOoPtT88Le2WVZ7vd45u2BCxF2u22WbrA8kHZqCiCevKrK3YVPgbccMy/i4KrYm/EUTQEBxC",
+	"dfk4YKb5Upv8ENzBDRvmOMSQ4LAM7vNs0JSg005u7F5k2rVTQegNyzrkWjmk1+ll9T7wt2qvMoL6k9b3",
+	"2CGHbEyHKwlHM1LxiG2T9jLGXsbYyxhfjIzRiGxU6dhIsh3Fujyd/7uvMfPp/Xfqq16tw/uBSrin88qu",
+	"5Nyw2IaiU4VVoma6gSHk5EBbKNDzjVZBh9xPOdrQ7qfADjNrWo5aEURbolBQSx04dRY9ZxJPx4SSFNmN",
+	"YOTROA5MINwEGOj2kraHrmO635eY5Kwgsp1uvmeXe3a5Z5dfIbvcu5V2G2O/IdPaeYB9juk9M2Rnx2Eu",
+	"V8SQR8PBRuBxLK5piBxySMVSCxzydz5Sqr5utapN5kY5R1ZLPanr8XTOyRDHRQuDmWm4skbPlZ54Q818",
+	"Z1Eue1a6Z6V7VrpnpfsIjS8hQsMwjYasu0y3fOZR5kH4yFzWMlVbWYzGQPTEYY7lmtBTrXSmiWt3PPDB",
+	"r8FcL0nulSkVAxu8NtR1tnVC3T0VaVLdoS2d7xRCTKySnFr5TdvGFF8WTOu4kT0D3zPwPQPfM/A9A98z",
+	"8BplzJFn7Fr1LmHvMWC7q91mqCdMLFuR0UA8xiOyXH9CA3ZJAkliEInSsu+nEOtyiObFOGFESB5FRgzQ",
+	"KSGM6/6P8l4JC4ucX3+6Wqt+q7a9Z8l7lrxnyXuWvGfJe5ZcJ2tTxvMFFtZQrzbsuUEseUmnfwGgW7mZ",
+	"fsjlseO2s/JTRY/brT5O/LjZXRpBvsNSsuoGBllCRU2+VoeV2xwRkyTzv4zHcnofMH+x1WfNDp3m6F7b",
+	"YcjfuJCaHzXu0Nkz6WE+jwchn+AVpevLEUN8wZBlzW/GJ9Cj/ZHbzWXrn4/cU+/EP4b++Ehn66dktNcg",
+	"8Nbc8vrQWwtsX0XwbZRhtqU96U/r8q6qJPZryWMTppE3cgXShnjYXxVikIP7KSceZSTkE4XfVN4wzjzQ",
+	"4SOUiXuF+GncqemJPMzLTMM2ucJ2ApNYMQPyOx/dMDkFRjQmFdbyjSAa5HSHCyAaDsnBbYDlLvElhyTM",
+	"hxhHIddv0m+cLPg1kDATttj6jM4xEIVwE/aiNqsHvmF4cjo2ZgJS5Cb9RuggZKQkRGF0m7zhYZhf7wUJ",
+	"5A2znsOhxsGhQ3hMhlY50R08DEKBumtTt8rsDZHwhgUi7QVY3Lu+Fq365PF2IOktMGw0XRHj+ybVEZ8u",
+	"yldDZi5vjvGYlhLEjMhRgpQO163jhxR9c0POJq4ALwbpqgfRNKYCFLrVobcraOgaatiUij1iVPBfjGct",
+	"6Fb12oqs5VyNs5gtnlSWWDFkZwRYE84ueh+j+QXFaKpPapyDacjznqU5IVVdBzMDXC3evKQZrI7nvEr5",
+	"cAzUL2gBihX005wYNH0dlkZWZuR/2176e0H5cQXl3RKqvc1hpw3iGiL6ghD+CZrEtYty4RAFdg9f1nRj",
+	"BGNdmRVumBEqqefxhEkCD4GQok2uQSo8IUONJkMi+YIYj9VRb1gq1qb0yboAzMi/85E295ODQJJxwAIx",
+	"RXs/lYSyGwY0DgP9HRnBhLLDy4yQWQ3CrF63tb5hQ9POeqAfD/TjYZv8Wqc7XpmArNtHbSwg76ITXrkU",
+	"1JQWPGIzuz3d/0Lovm2Jt6f/X3kvvJ3IpM8wdbpaMjWJ2aX51veBnGJLE2Iwm6QOSodYc80NQ6+Os2D4",
+	"8biQ5OD6jel/EoIQ6SfEDwQyrDRv6YalGdULzfYiOicHOFgUJovWpRmNb5Po0MF+ejcMTVK6EHpP590J",
+	"MqXhmNB7OifjmM/IfyDmzmLtIVukhLx/+6qMveTs8m/wNB/dNr87u7i5ucGM+xAiewJTxs9ewiCC2MNR",
+	"W71Oy2npQ83/eqxO5A5iOgHtwlMPB5PRgg+y2yt15DV2kupMfs0DCmUC1bNY93f8TR2GKBaBO6tyJQLz",
+	"G7ke1fvljtbjqk/KPfc6tiGJMQyzItk9awZYmz9KfgsKeaPTv3m927+f3/+7//CP7uj12ezVkXh7Iv/V",
+	"SV4e8xfqOnBupApZgYFnfDxWwLb28485f/Ng6bj7lU7nqNFpi6jZYaNMHQeeguqU+x7hOHWAtHzIpsxb",
+	"0YH1/o0ijUGi+ler4Lsb3wgeFPKczF86o3MiIAw/mapWzT6f/WmI2MdnBvI2i7xacrm+M/tWQl5KvevS",
+	"SZRlI4qmddta1NDaRe2hYWWtKCntX2JYak5jlWktuW+ELuvH75nuZnYLEJl2HEoXFBfaw6NLwwiQggwX",
+	"OdCQHHTa7W6nc3hZcGmpt2/YsMiY0pc7mRuI3zPdmGSRCAxv2AGfBVLJ1TOgLJNFHHQmKaFhGvNkotOu",
+	"7cJM6BoKGe0bdqW3nYaNo46Lu8Z+J0dkiM91FZow5PfgD3W1Gb0kIyoRBuArSJ/S2Cd/JFxSpY5bHCAH",
+	"Wksu7sPcpxiojwb40fBwSWUmByhMDRfo4/CwQpcm78qlIHHDxJTf45oY3Gf1boQaArO/S+Ska8iLSW8M",
+	"pjyJOr5bIWYT7mC3/yiN6fdC3V6o2wt1a4S6DZC20hav6DIVC1wpDLHKPeP3eyONMdJ8oTaX67xvQInq",
+	"GhR17Lu6/E2EUCtPrjbALEUOhpRdZmF46kG5dUYx9IoYwk9jpKgIIMTFPU70YEjZmuKz5mhM//so5n7i",
+	"STKJeRJVtuPXLw3wpSfshZ9IPkhrI4xpKKCe9b0JF65iwIZfGQCzOsPSyVy0Tr1zvwPdsZvFqp/BydhV",
+	"4597Hb8LvXEr+1KXzR+dQc/rdt1Tvz92+4oLnsG552bl6k8g9406Yv3hkX8y7tLjnnvmdcHtj07BPadH",
+	"Y7c36nod/xzOxqeFPgR+TMeyfuTJp+nmXc9S8CXYBnYUBmmIkyWnHpU05JONQyCvUEFBBh0opQqBwLSp",
+	"MeivIMpJ/4WttvOEgcwSIYnCdGwN6U3R3YlNLlFqxR8Go5jrAL2q8DzNJZ4uNu8vidvN0bQRYj5im8k9",
+	"Pf+S6HkToKlSEiwd2scRfga92rLIvqL0vordFEX2NKTPhxAklBlEdbdgPYc2rDGe1sJIBGRd1QaJgEJJ",
+	"ixhkEAN2b2ZCAvVLGMt3OPFmjKU62bW/vBM9kb/vLviEaWr6DpoCrFOuVf7CoJkiqcNQV2Ve/wDSQOKW",
+	"cUh7vviV8cW/NE98oijW+jTi00ewohPKqFH5PKgJDdhhOwtKndE50p4bNgIiQGKUquaL/pAcMI4Slc7P",
+	"1WGlunoEhOITBJNuz3W3jSQ1R9FMo3nMCNI95d6WctsrXU27d9L2sbcT2p0Go+5p+NccibqVDvVsxv0k",
+	"BFforIRqX4gCuCsv5ixQ4qp+OXPB6JgQLwyASaITRxUXYHCHeVUyiRn45GCo3xjoNwYC5JAIOscaRRiw",
+	"wRlyD3Sd+odtogTfoV7iwM6KIRz4aZZtYTpSgqyUjX/GQa7tNrf28iMNHIRcv6LolCkX5J5DxzRzPvN6",
+	"vnsE/bF91nJa5gQ0hRqdjc/pGbjHXtfXPWvP/VPq9kYnXhc64z7tdrNPskOzFNanknqggES7vFtTKSNx",
+	"8ewZJD3XC3nit6m+MtM1E3zTKrkVebforr3n8W3Iqa8LHMFAxgENUwaCfuuATQaY5a1PaDbThxHdD0ZU",
+	"AI6gaGjAmWhdHH90WgHzIQLm65NUMGfdxBgagy7ibkdRXr70a6c2ZVy40AoaaYFmH9pXKat+I4jGsPSw",
+	"Gmi4m8msZSFs1/TOyKtLZIaOJcREAiaaqFdmWmAV+ez9Cx2rnu9ti74DBZ/GY2AySXKvDIyEOjzUMfIG",
+	"QW4YZT7ROE4sjuvhRkAQK7A6qhrUfFJsbzZ0btjQfrj4iIRBuhOC06v/TUDoYDnB9Uzocr5hFgex0oKZ",
+	"s4iXC+MftsnfFUaJCxPGdsN0HJsNbRN8LJHS6sGyoLUskE29YgPZLjGZLGFhMAuUuIGf6xEP3O6hKR+n",
+	"9oIxc2rg9OVLUli+WYlAan0/5SEQ3QhdlG3MLErtLmASJhBjVN0UmA5XNGlwHmWM48XEQL0p+GkpOwVD",
+	"9E7d1HEnu/6E4XvmrG5YkSkN1Vf3cSDBVUrJJQmB3qEtkCeoBd0CRLoUPTIptd+qeLtytrOh6vFkHAcr",
+	"Qpg/P1Oe80lYzEum6NajhAzuhYkvSpgg1Iqo5OA+kFOkDPhcHerhX85U/4X1BbvehWizrCkxLoOxweL1",
+	"+pJiU7a4uvE6abYnEoHwrGuvSohnAVNqfJb5NqNBqKQfJi+1ApSfeUs16HVuqJ0pQ3pLQq3Op3PRujh1",
+	"8r9JmEUhlcZW0htpq5J7Mj7tVOc224PJBj3qFH8tDmtNVe5p56zr9kfnnnvmd8DNBj2F+ta60mPaqxhb",
+	"qBh5GH5aRaOQK5NeHnmXgRYx7YlQ7cgA2SZ/5IFQ494ge0nJy6YhoIFPI80/BFhbzIxgQBdLK6sDLy8u",
+	"dr0GaTe1Yn9F+LpjUW1P6ooC0F7W2X2k+y4I5rL4gr46N4nDapnlFwbk/dtXVVUFZtQH3dUlTYdLO7np",
+	"UgW25ymafWn2LUZ/+j74lwRTaaxlWDsE2+RNPhBCTrnIVyAtRkRUR9Vjiej3an87i/suzyCy2UB/HP1b",
+	"nt/9szN63Z39dBq96om3Z/f/6nvfnYz/dvz7VWdNNtDazxsEMtu9VwUzp1WyMYFwL6mUBT+nmJcd1Kdy",
+	"4y9jay6VudIdYxNhBEhd+vTN+3dGY7DpWss6Aq3WDbKk0MfKgPTmXmiSCSuS85qksTUpt6+kQWCKXg+y",
+	"Ov/a8IEXAf7Am9J4gqtrlkBQSCatvKU9zq3SDqIU9J5YH7C3Rd4mIRirdFrr2OM+HF4QKkkIVGgbOoL0",
+	"DTsYati2JnRfp3UD8tKMDx4M/UTjDgzSX4eHzg3TAIxsnzCYUOSnB0P750A/H5py0JLMuJBE3nPigxfM",
+	"aHjDzC4OhvrVgeR8EMXgBQKGh7Z/6ogKIBY5cNnm78EsEDOMxjm8JAYliEEJHZ7DGRlGXEiFy4OIzidD",
+	"9f0C9tj96xfQd2Az7E0JIRwLj7TonTALXLDXkINaufbVulOeqG1qef+S6NnmpOuT5cF/xVxgrzg9vuLU",
+	"lJdY4UsHkLkYrlatI72h3i1VNFGRsICpafWHl0QonYaGRNIHEI6lZMZpQnhMGGdgu1/qVDer98RA0fY7",
+	"q1Bv9BQ/6KU9UfKwPpjF/N11mbtPlrO76+BHfZ1Y3RIvNNuqjVd4Ph9BTN7EXIInNwxjlPRhEPgIn7a7",
+	"lNunxyO375347hmcjt1z2hnpqhX9sQLpepHmm2TH5qCuRpZsPm3zK0mXLWx5h3mzWxOZqjzY3I0+aT7s",
+	"Z4pMG6HGI+ap7mlYOQ3b5JpWZoYu1qLYp4h+Nimi+avZTqarnTRq2qxm816iKi9kEIZKT01MjksufbQy",
+	"QXQrirtPFP1iE0U3AttVGaOLJGrZhFsEtcdvo7vnPNtxnq+D6zyRXXkD/Pv02ZiXpmXdmkxIctDv9lYm",
+	"gJu8yN0xm+3q3LwF9UeT7Mjcyh8xS3JP1R6fqqVZiXvqtk9P3JH8LucRrDDJ5kqJCXKQsOCPBIhCRHG4",
+	"jbn1Hc76BfWTeNR879bjWxrVgdc3NOJ1f1V2RmkAcmdmxlWIs9qEqK7q86mo19oE0r4gu92WiLjB4dSx",
+	"limw2RvLPkdjmdTYuTmv3chUpr7c2lK2GWHZG8q+dENZI5CtYSezxKnKTGbg7PPSJz8fOv9V0PinNU01",
+	"gPi/imVqB8T9ycTFL8gs9fmQkUVj0J6c7G1BW4mna61AgiTMx+yjoliKWi2mRxs1N4JYg+MWFqKna+Rh",
+	"N2uj8SxirQrFs6Xx/hrxeGZzVQb2xnUAH9u4Vduw9VXZtB7BnNWcAqw2dX0OZq4dQXlTmP3yTGRPRQ4a",
+	"HmwN89resvYZWtY2lVo2sadtbUrbm9G+OjPaDi1oq4xnn6vh7Aun/n91yv+k9ravzNT2pGa2Ih42RY8v",
+	"z9L2hdOdBSvdnv585Qa6plKuoMwf8YdnXsi9WyznWaqf/5Jm/g+vr15/9+0v//y/CqmH5AD785tRBn6A",
+	"+/OHeWJHfrbiMRY6kGMez74RBGckYx7f09gnlPgU6SYlMphhOSJHPSRAval65ugBTOFgEcySkEoe24Ec",
+	"Qkki6ASImDNPV1pICyHFCXaZRoMblTfMp/MLcq9IJomBwT0Nha4h3RXS5WMX09nVV9qyaEsq6PGnNIqg",
+	"tMPJlX9HmQfX+jCe44luQZBNPbH6pCI/sVnLo5YHUAekQMp2W3dP6OnI7ae1b7vUVlE7wchWuyGnNY75",
+	"bAUVZ3dcd64/cVqSpy/23N5J4UW8kEHM70Xrotvrb3RQZYT1V8W79T1jlWiEjXs6/6tb9xSi6tKK+oCK",
+	"OJojLQYC1pAWUzq1fo9u88Vl1jOcBFIQLxGSzyAW36gn9l/4iN+zciv/tZ38iaz8ad3YR+nYbXa3pmk3",
+	"zmuP6xuRrqlqEfbVpo6GNSeQVh0wvW5K/RwhZU/YI9yTwV2l8Na96PQUtakjgOaP8KJ14p/C2fi8g5TQ",
+	"7XtHijD2x64tA66oZHnB7fLiKjiobUykezD14WTsntHzkWvzC/r0GMVbeJADP4EBCuQ5EnqsUMIcd21h",
+	"OeKxpGHN6uJZfZae+geXFO9nuYh4eenwbidXKXwyal30cjXC9b+xOrht/qQLGCp2wAI5aFKAZpXIbm89",
+	"EYpcavzgTHLBXattmqYEEhi1ldw7/eMzenI+dqHjd9z+eNxz6XF/5B4d9/3O+Vkfeme9Yjep+s4og/Tr",
+	"nVEZnn8FziiREXrLndKfVhsJMmxtOS0aBYNbmC9zr9T8W8rC/qHFUQ0CDtFoQt6/feUQCziOIf0OEkBH",
+	"Vx1ziEUSh5i+GgcRxK4CYfuDkoNF+t4lcbtZcw5dS0zhOPETIKgDHKiFKCpCgPnlnUYNCG3fbHRPMPcE",
+	"84kIZkNyWV0PGR/vDSY7NdiKlMDshhhvU5K1QMGf5TpHISbtrAblFXp+LdTnO7MqMmW1R2v4sDUgsyZI",
+	"N0w3M7cjDCS9BaxFT7VPmQpxz2Nf16Kf0jsg3Q6RnHR7ZzfMm9KYemqRtjBjyO8hdj0qgIQgJcQOoYwk",
+	"UVT8VS/khvnBJJCmhZOdCutP3gO9HR62yQvqTdWuokRMwVcT5xo4jYNYyPYN27IrrMHV57k7ehIbeAnt",
+	"GjUMO83t4TF7xu4Z8J4B7xnw3mPxRXgstu0Kpd2vyHdSPsvjlDM+quqXFxzUWrUWuJn4UOpauQYpDKuf",
+	"AFO8EfyM6RdEBeTZuiWvIIFUXNaDy6J84XPQlaix2WFQEgvyVm2ilONux5PS67ho/fO2P3tz/sfbnnh3",
+	"evfr0fzfZ6PXqyhTU5qSX/aKcLzc1e1Dnb4wnEco1aD9SdA8czrtFLu/DcLQtqvC6b7RVaTRVHdnvBj5",
+	"tqza6qM+sELJ4Q0TAfMgLcZ+TwUJqZDo3wTfIUmEYjlHvyZWu8+M/mZf2BZXe1Qz54qgITjmjPGXb4Qi",
+	"OB4Xsk2QRytKex8wn9+TQNww3fpFT0vkfeABObAeVO0q1ZIfviKI0mRweG2oonNxmOoKUQx3AdwbN3Kg",
+	"Zp1FiTR7t7dBbI9GdWa2g3D7hr3mxVPUhzcJ7kCtg8AsknPs1dsmum2Xlc6w366mY6MQhuZAzN2ks1Ey",
+	"DlggwU5iC92jzrRQFb9Mq9Gxp4ZYvdR7WdZoFmKM9P4Xd1ydGYLnV/CY+DCmSShTmdx4TEach0CZ9tRs",
+	"EgC/GyeLbm2AheRr1Ht3WiMaogu7IBm3j09LXy5XdfoLqk7hqw11H3z3dHRCj72+7x5BzzR5PffOfPcU",
+	"TsbHtD868nqKXt0GTL1t4EVBAMQB9weAP2fLzJ4ISeP8FjrdVk5x0E0p1S/JSHKp1K/C4RyVn6SkD4Pl",
+	"1zvtXvlZlo1ccezl+kh/IeiJySQ2wVTdkY4WcI/HJx23T09H7pl37rtWR1Qq4kK2jpPCerMuCUX0qxQU",
+	"UlKDPbLQiD6lktzzJPTJCPDnw7348JRBToqJpkSX8fuakQh5QWAN988MAI8l29sZCGem34GGMwGKU6Lt",
+	"zvZ1v2FD+zbyK932wh9emtiMWSYbYFpB8YuE6dZs/vBQM/Fyv5I0MrL97oYduF0iJJ2LgpsphlWWP3JF",
+	"THOQG6YpGDHd/5WEMEZkAuT8JISxvCCUxDTQ6RAG8Xx1o+RAkcobNqT+74mQM2ByeJl21V2STg4dDASR",
+	"WRM7lPUDiSIHw877meBhJZQ2ecOFdLGvLwoqOqXMiDOREohkDNKbEj7GIDGcDwPQ7Cm1ycaWTq3EGqL0",
+	"dwtvT2LmzKD9qDY1tSvW23isCF8/kCInLRSY0FG7d1TKhBR4zHPxK6jJUhw/3So5Iu5N0ukcAekpFEx5",
+	"Vc8h3Q7hY3LURTjFk82Ugd8+OFbb2Ntd93bXp7S7boiq/hoDrGNafxpLk2YehijuxZ6v0sj6R8adGltc",
+	"1ghaQnA3DNjtjgWtKzKOQaAI5WL8uJpDs+SQTxYNMLhqNCWTgBXFGk2+LkmgNID4VqCJFTFEWwrGcE9m",
+	"AUskiDb53sg32ciWqjto17F2FjQbYLBrG5NAi0YHXGWgjbaaQrVXGxSuBX+ljnBbfgsPEbbjKyNqJzbE",
+	"ej0df0aj4FnvWeBHz+BBg6Qb8knA/odL+X/pyFN8t3ciaTwB+f7ty//7f3rfz7z/0/u+gdnX7LiCkqnL",
+	"3pOqL4ze/ExvgVDEWC8MvFuCMIN3+biWXt3z3d8xBfpOp75oUqMZfdF5g4ZWRszsBZJ0SeiEBgxbbRPG",
+	"XR5pOjE0zwe2oTxm1sTZ70o7jGJ+FygZAfySrPJrPV0W+LeztPJ9xMJect5HLOwjFj7bagvbMihDOreL",
+	"alzDixRhd7XKtWN+pJMuqTXPZdImxxhBNjGOvIBNck2u+VgLriFlN2wc85n2Kpr4wPQ9ZDxIa8AfOvkH",
+	"mfXRuWFDtT18V0+oXsWf9DsDs7YBZ+HcWivRbz/3QkCH47KNkNQ1EZIQhMk6TVgiwNdmSD42HlJFqCQx",
+	"RssDSoba/DRUEojiyGxOYhCSjGDOmX/DZFrjRx1jIMgtRDI1cRYMjYfaUptG5lP1PWUsUDSJxnPMdZ1h",
+	"sh1PDbG46TX2xRtW18D4DuLZ0xgX82yVMpbQMJzXl/TVuj+JiXFv5dvLKnsr397K9yUXf7AmuxKWjtzk",
+	"kQQW1EQfUX1mRJdaW6tLl+jRJFOVU5HHo4xxaWFeq9oHVfp1SeLcO/t0r0XvOdNei95r0Xstur4WnRLP",
+	"R9WjE/Y4Vt0XrJZRVxbheiHFza5tzz727GPPPvbsY88+6rOPlHjumn1IHsM45kw+Q3QVz/6U/BZYdakP",
+	"LApGSfYhEVN+L7QznxEe+xCT929ftcmbZBQGXptckRhkEIOP9tRvhEPQ7+/HPIp0ergmffhELQKjObsd",
+	"MsR/DSaclRWK/gHkdbqIX9SbrV1VdJtxH0KdXGACzXXs6SCjdDJOoAElb06A1QeFLjik2+mQH77F2pz1",
+	"SZ6t44nNawdrWjsLkEk0GAPUy0xASGldtP44+rc8v/tnZ/S6O/vpNHrVE2/P7v/V9747Gf/t+PerTn2z",
+	"p77GCpKH0LC5kaYpRenWmOMHzmAbEwZ4SYzghJbXXNIX1Qk2BqpTPE/hfQHTI0S1skIRC/FBOQQleH0K",
+	"r1IMWH+TJgknonKa5eBoOFg0UufvfEYfXgGbyGnr4qTvtGYBs//snmC1YXUyrYvW//vtyv03df/Tcc8H",
+	"7of//q+ycmcllCu2/K+iaic+R+lU0xc+TkmVm56ECUdCH4StrXdAGWfzGU/EDfNoGEIsHHL15iW5hbk4",
+	"VHTMOj7UUzQ4mU+1FydXDuOG2XoYa0thkIpKGNr5ookosdIVQelKm3OEzEyb12/US3HRK5QWDjVC/IzO",
+	"MVvMOLaKEptOErujQYg5Yg4mkgVsgsuYHV6SNNh+qL0z91OIwe6NETBKg6mrURXOf9gmr7mc4lZ0UiD4",
+	"aihGqC4hQsY0CEX7hg1zWVnuTzAfqg8s0GFMPcjY1GdNUwRuYU5iiEI6N14wjNgnlIl7E5KmwYcws4gZ",
+	"j6FNrvC5IL1OT+cSarxR9zhUfDhgkyFJmAxCBUo6ko5GUYzuRsxJjsnQ/OAP1f1iBB1nN0o44q5+hKl8",
+	"WKsKWzelYfnq/IRRqnKBLbqKItywEfVuFUVn/iWJeBiSQKolkxRciYZWMgEpyFCLzgME8yGRHHtDaWjS",
+	"26KSDH948Y6UIhaqlibrAn9B/yIe4w3DLlPWmcgVGZFgjpR4NI4DozVmOd1peZWhTtwu8+G9CakHOe6u",
+	"htuyic1bS5y28uql4VX4VcKkLvqjuDLMaKCEhkD+r1Ec2vbDrMq2fkBeSeQxBcWpNjfdSQJ58WybdMnp",
+	"7b5e+aZadImgNQ0U/M5tPUseK26luaPTWrUGLLBrMFsnP2DRc6836tLOuXs2PgW375947vnomLr98RH0",
+	"/K7XGZ3TTcS7ws1b83sTdb+hqJYqz3aH9qeBBbt/3x79eP7Q+fv96auo9w92/K139rPffSv7/xInP0w7",
+	"+AFExkm8U807K2O8QvNuXDBe04wqUVI9xEqEHvh7HXpjHbqBiPyFxOVmEvmfH50/W1dR8BPMrxIlqv72",
+	"Qf3yLdAY4vSXgtyObCvTgjFwKK8qNxDlM109F9NbqrZnPLq6wrRdkQb4TEwI547uE4kyE9ZgQKpgJOKD",
+	"fqdvxOL7mLMJ4QxMfJKWoppzf8v8De9fo9Ubvv/4HTM+Pw7kZF8jFbxQ5PHC5oa7J3A6dvv0bOSeex3f",
+	"7UJvfET7o2PvxK+YpmumMUXnM0aA81pRtTCxmAsJs3rjpQPYjVixdXE36wbt5ReZH8QMnMLZX5hLZ3vM",
+	"2K5CaqlFzJpWZ58zqLJ1d/9thlb6uzZoGzzBY/30pnXD4Ps7ZPCfzFb0SOafTJvjhhBuYQiq4f5bKmCv",
+	"TnJRebSH+w2Gx3rYVwRLcWlBqqxGy7b2oRomIAta4tmf9s9VJmyQU2yvaqwhOuUmEFiq1Fky0BxQNidh",
+	"cJd6XQ7LbDbDq+dvf3n98nrw/u2r4WFq/i7jcO/NEq+0cSUIdZLhlk5Na6mxx7u9lli6zgqM0waVTVHu",
+	"SSS8D8UgMvBusXuOObVdml2JDwI9IHmAK5peFyliiZ01t7RqVKpznzkckvRhVWsSIukDUZIbCRiJIPaA",
+	"yY3ajb/DeR69C8ln3+z7H1fv1PVZH71mp4/WuPsdfVjfJwFB4KtokiANEO6qXXc5elRkLb+jD59DH+4S",
+	"AGwCTl9eP+1dYFyDA1pViFPSh31P7M+pJ7ZEnGzUKRBpSKNm2JI+bN4IeyOqsW+C/aU2wW4CkCsaYBtC",
+	"s6R4aGj6LBvQfiZk+q9Mop+mF0p9kP7iG1dvT6w3lO02Fue+vEbVnwmdsA2n9/TiK242vYH4iL16XTFn",
+	"3oqAtbdAfaFLDnwjTL9lPjbdYdPgtJz5xcZz6VIFubSMgJGRIi8gdOYrmrIESqMxv8din7ZpXyBBx6Jh",
+	"oQNKBJ677iNtXHzqyX0c2JREjK+K+b04bJMrjNICX0+npFsZB+DruDQTO6Top641eguRLMRYmTAmHHXO",
+	"vCod+r06ius583ajSe84rqXndrrvFL05NiTHp/PCw5bTUqeUxDbZHumfoXId96x73nP79Gjknnl937W0",
+	"79zr+FkDbfAHo3nqRrvwaYBeR939uX/WyXmR/kgg0Q45vGLsDt1pYPy1Z12VgjBnnkP0JH9185E6B4OI",
+	"9QsvlyH9akf9y8wDf5D6AB3E8oCGWWRjHtcUaut/HzoGmbVpVoFEhfshw6Kd8/jPDQnyrtTHw4O/mva8",
+	"I9lfY4zQoFYPZbZpdZgII4PV67OuXs83WReAsbvYTl2h4Xhc7st4j9M8UUd13KOlBIEg6gCrHK/qWe1m",
+	"6m/Vyx9Xzpq2MNcHVtmTQz9+ukbmdVQPG66LcPe/ZhST0KiDgMZdr+cfgdvHUBLvxHfP4HTsntPOSD/p",
+	"j7M9fwczrv1iSIfQpWe12kdz7yhAXO/fwbv7Kvw7iUFMS2nUqjZ37mhyoWEpQwAsiKVwjlylhEO/s0A7",
+	"0JJwccPUy2RoXh066UvDDE2G5ABzPDL53YTv6zSIkQAmD6sb7CgweFLXksWl3ymDBVQy6PEjZUC+4zrp",
+	"O+2PRt2Qs4krwItBuupBNI2pgEUUaoQQT+yhWnEWG1g7cue2HVFpcoKVNg+xTUzV3g9V7YdKRCG8qxbd",
+	"yss8jfxRWuxRZAgDszDnKsIy3wGb2EylNnmu891s2SA9MkZ4CAjVWAf9zvlhld9qM5q0d1x9qY6rTSDY",
+	"qQo6wpL0OTY4o3MlnGM1Sp2kB6F1ofYrI+w+iafrL0/u97btnerDm2DJp/CEVVVcvbd1fawrTAcxzLTl",
+	"qa5jbAfcYLuoJ0Ssv7cRtxohxxM7yB6BvJhTaERhjhcpTG83FMY40faU5gtl/6knbAsBVruqnoFeXLX5",
+	"DrMiMAo/1ZJtZUtME9I5CbZDuIfZ2eQgF5R/qPv+epwJpZL7MY9cn98z0SbHnSMyNOWdGJcDj7NxMEli",
+	"8IdpI1rO4JIcd3rpiwmLgXpT3UAX6WQgs77jNh6+zID4Dxzghd3xjuxerci7HUQQY3mtkFNfnbb5aRJM",
+	"6GguoVXfuFRYZJWV6dfpQmd2c+66mFD7M7cgbZBBoD6psTRTves9y7IyiphjLz9/ePrQmnqUDf6E3KNf",
+	"GQK9Sre8M8sxMlWb5umeQ8d0NT7zer57BP2xfZYx1RfvyXdUUg8UbLU+NkUwu4k9hu0Yw0zVrBQvdoZp",
+	"tkqOm9Y1/DrQ7Rez75e47d01RM/eM9nXcOKfHp+hu6XvHlE4cql31nePOzDq+ONxtwdKpjUCQ+uijO9h",
+	"uTPt/Z1xJXbMgIokhhkwOUhYoGRcxQ9FzmtlilOaypOYr4qt8vVj+3NjBM8f2x7Jd4zkvxSrYJmaUjaD",
+	"E2tgFSpebYDyUkcqVGD5t4kIGAhBFFCJS125iYwg5GxCJFdY6NgWz4QlsxHmyiWYLUTM6Bsl1P3Druwr",
+	"zqkz5zqIYhgHD+o2fnqTIbRhANe2OOYjOmLNZaz3xVp4+ircsXcZiO4q424n6FbhRjWX+KSe1GYQ3RQ+",
+	"v6DkvUdG7YYHtyqpLwdV+8S+z8Whepfi8kbsvpE/1Xy0eY7fxoRn7y79Ut2lTeFzRa5fJVf7AWQGWZ9X",
+	"Ls+XQd3/6pT9aXygzUD/i88J3A1x36U42RQ9vqAcwS+Drli3556+fOX5g42l1IUKpYvFSJcLlpqGruVl",
+	"qV5xj4bEhzsIeTQDJsnBcEZvQSnMw0OFHmn7n4tn6GAKp1zIi7POWQfpkln10riKjColHbOQgPqosrcz",
+	"ROSRKKs2h9GITi7wK6u1j0OZQPZ0GPQyL4+TGlMXze1EQBgKhwiQJInIaK7rtueHtOe/PKou54bbEfmy",
+	"8WMe5yq85sfKlQ0r2WwAsdsjMag1YVsBOYUgXjAAC9vYOYix4XLAJu2lPIuys3zB/DRRNG32fP2GcN38",
+	"IJ/BYXdu3y5LPMGt2iXqSp+mZr1dW1anM3/PujFDxRUtFIwVZELvIFt1rlVrIIivlCtTpTZ/xpkpZCmX",
+	"zrQ1dkhE5wq6hZO2BY0TBWhZdlJ6zkRQ5o/4A/FC7t3mJrJJSx8/fPz/AwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -784,3 +784,64 @@ func TestTermChange(t *testing.T) {
 	}
 	require.Len(t, b.invoices(t, "kind = 'adjustment'"), 1, "refused changes bill nothing")
 }
+
+func TestPlanChange(t *testing.T) {
+	t.Parallel()
+	b := newBook(t, "2026-11-01T09:00:00Z", "")
+	ctx := context.Background()
+	basic := b.plan(t, catalog.Prepaid, cycles("monthly", "10.00", "0.00"), false)
+	pro := b.plan(t, catalog.Prepaid, cycles("monthly", "20.00", "0.00"), false)
+	lite := b.plan(t, catalog.Prepaid, cycles("monthly", "5.00", "0.00"), false)
+	id := b.service(t, svc{plan: basic, customer: b.customer(t, nil), frequency: "monthly", quantity: 1, unit: "10.00", fee: "0.00"})
+	firstInvoice(t, b, id)
+
+	// Up on 21 Nov, 10 of 30 days left: 20.00 x 10/30 = 6.67 less 10.00 x 10/30 = 3.33.
+	b.env.Clock.Set(mustTime(t, "2026-11-21T10:00:00Z"))
+	up, err := b.env.App.Services.ChangePlan(ctx, admin, id, pro.ID, nil, b.env.App.Billing)
+	require.NoError(t, err)
+	require.Equal(t, pro.ID, up.Service.PlanID)
+	require.Equal(t, "20.00", money.String(up.Service.UnitPrice))
+	got := b.invoices(t, "kind = 'adjustment'")
+	require.Len(t, got, 1)
+	// 3.34; VAT 0.7014 -> 0.70; City 0.0835 -> 0.08
+	requireInvoice(t, got[0], want{lines: []line{{"proration", "1", "20.00", "6.67"}, {"credit", "1", "-3.33", "-3.33"}},
+		taxes: map[string]string{"VAT": "0.70", "City": "0.08"}, subtotal: "3.34", taxTotal: "0.78", total: "4.12"})
+
+	// Down on 26 Nov, 5 days left: 5.00 x 5/30 = 0.83 against 20.00 x 5/30 = 3.33: a zero bill and 2.50 kept as credit.
+	b.env.Clock.Set(mustTime(t, "2026-11-26T10:00:00Z"))
+	_, err = b.env.App.Services.ChangePlan(ctx, admin, id, lite.ID, nil, b.env.App.Billing)
+	require.NoError(t, err)
+	down := b.invoices(t, "kind = 'adjustment' AND issue_date = ?", date("2026-11-26"))
+	require.Len(t, down, 1)
+	require.Equal(t, "0.00", money.String(down[0].Total))
+	require.Equal(t, billing.StatusPaid, down[0].Status, "nothing to pay")
+	var credit string
+	require.NoError(t, b.env.App.DB.Gorm.Raw("SELECT remaining::text FROM service_credits WHERE service_id = ?", id).Scan(&credit).Error)
+	require.Equal(t, "2.50", credit)
+
+	retired := b.plan(t, catalog.Prepaid, cycles("monthly", "1.00", "0.00"), false)
+	_, err = b.env.App.Catalog.UpdatePlan(ctx, retired.ID, catalog.PlanInput{Status: ptr(catalog.PlanRetired)}, nil)
+	require.NoError(t, err)
+	annualOnly := b.plan(t, catalog.Prepaid, cycles("annually", "100.00", "0.00"), false)
+	postpaidPlan := b.plan(t, catalog.PostpaidFixed, cycles("monthly", "1.00", "0.00"), false)
+	postpaid := b.service(t, svc{plan: postpaidPlan, customer: b.customer(t, nil), frequency: "monthly", quantity: 1, unit: "1.00", fee: "0.00", start: "2026-11-01"})
+	tests := []struct {
+		name, code string
+		service    uuid.UUID
+		plan       uuid.UUID
+	}{
+		{"the same plan", "plan_unchanged", id, lite.ID},
+		{"an unknown plan", "plan_not_found", id, uuid.New()},
+		{"a retired plan", "plan_not_active", id, retired.ID},
+		{"no price for the cycle", "frequency_not_offered", id, annualOnly.ID},
+		{"a post-paid plan", "billing_model_mismatch", id, postpaidPlan.ID},
+		{"a post-paid service", "plan_change_prepaid_only", postpaid, basic.ID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := b.env.App.Services.ChangePlan(ctx, admin, tt.service, tt.plan, nil, b.env.App.Billing)
+			require.Equal(t, tt.code, errsCode(err))
+		})
+	}
+	require.Len(t, b.invoices(t, "kind = 'adjustment'"), 2, "refused changes bill nothing")
+}

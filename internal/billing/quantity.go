@@ -316,3 +316,115 @@ func (s *Service) ChangeTermTx(ctx context.Context, tx *gorm.DB, serviceID uuid.
 	}
 	return s.insert(ctx, tx, invs)
 }
+
+// ChangePlanTx moves a prepaid service to another plan from today, in the
+// changing transaction (the caller has checked the plans fit and pushed
+// the new quotas): the days left of the current period are invoiced at the
+// new plan's price less the old one's (`adjustment`: a proration line and a
+// credit line), a net credit kept for the next renewals.
+func (s *Service) ChangePlanTx(ctx context.Context, tx *gorm.DB, serviceID, planID uuid.UUID) ([]Invoice, error) {
+	tx = tx.WithContext(ctx)
+	var b billable
+	if err := tx.Raw(billableSelect+" WHERE s.id = ?", serviceID).Scan(&b).Error; err != nil {
+		return nil, errs.Internal(err)
+	}
+	if b.BillingModel != catalog.Prepaid || b.FreeTrial || b.NextDueDate == nil || b.AnchorDay == nil {
+		return nil, errs.Unprocessable("plan_change_prepaid_only", "Only a paid prepaid service changes plan mid-period.")
+	}
+	var cycle catalog.Cycle
+	if err := tx.Where("plan_id = ? AND frequency = ?", planID, b.Frequency).Take(&cycle).Error; err != nil {
+		return nil, errs.Unprocessable("frequency_not_offered", "The new plan has no price for "+b.Frequency+".").WithField("plan_id")
+	}
+	var model string
+	if err := tx.Table("plan_pricing").Where("plan_id = ?", planID).Pluck("billing_model", &model).Error; err != nil {
+		return nil, errs.Internal(err)
+	}
+	if model != catalog.Prepaid {
+		return nil, errs.Unprocessable("billing_model_mismatch", "A prepaid service moves to a prepaid plan.").WithField("plan_id")
+	}
+	newUnit, newCost := cycle.Price, (*decimal.Decimal)(nil)
+	if b.PartnerID != nil && b.UnitCost != nil {
+		var terms struct{ DiscountPercent, MarkupPercent decimal.Decimal }
+		if err := tx.Table("partner_plan_pricing").Where("partner_id = ? AND plan_id = ?", *b.PartnerID, planID).
+			Select("discount_percent, markup_percent").Scan(&terms).Error; err != nil {
+			return nil, errs.Internal(err)
+		}
+		c := money.PartnerCost(cycle.Price, terms.DiscountPercent)
+		newUnit, newCost = money.EndPrice(c, terms.MarkupPercent), &c
+	}
+	today := s.Today()
+	next := *b.NextDueDate
+	prev := AddCycle(next, -b.months(), *b.AnchorDay)
+	left, period := 0, Days(prev, next.AddDate(0, 0, -1))
+	if !today.Before(prev) && today.Before(next) {
+		left = Days(today, next.AddDate(0, 0, -1))
+	}
+	var plan struct {
+		Name           string
+		ProductGroupID uuid.UUID
+	}
+	if err := tx.Table("plans").Where("id = ?", planID).Select("name, product_group_id").Take(&plan).Error; err != nil {
+		return nil, errs.Internal(err)
+	}
+	planName, groupID := plan.Name, plan.ProductGroupID
+	taxes, err := s.taxesOf(ctx, tx, []uuid.UUID{groupID})
+	if err != nil {
+		return nil, err
+	}
+	t := taxes[groupID]
+	parties := []string{PartyCustomer}
+	if newCost != nil {
+		parties = append(parties, PartyPartner)
+	}
+	now := s.now()
+	id := b.ID
+	end := next.AddDate(0, 0, -1)
+	var invs []Invoice
+	var credits []Credit
+	for _, party := range parties {
+		if left == 0 {
+			break
+		}
+		oldUnit, unit := b.UnitPrice, newUnit
+		if party == PartyPartner {
+			oldUnit, unit = *b.UnitCost, *newCost
+		}
+		charge := Prorate(unit.Mul(b.quantity()), left, period)
+		unused := Prorate(oldUnit.Mul(b.quantity()), left, period)
+		taken := decimal.Min(unused, charge)
+		lines := []Line{{Kind: KindProration, ServiceID: &id, Description: fmt.Sprintf("%s, %s to %s", planName, dateStr(today), dateStr(end)),
+			PeriodStart: day(today), PeriodEnd: day(end), Quantity: b.quantity(), UnitPrice: unit, Amount: charge, TaxIDs: taxIDs(t),
+			Detail: map[string]any{"service_id": id, "from_plan": b.PlanName, "to_plan": planName, "days_left": left, "days_in_period": period}}}
+		if taken.IsPositive() {
+			lines = append(lines, Line{Kind: KindCredit, ServiceID: &id, Description: fmt.Sprintf("Unused %s, %d of %d days", b.PlanName, left, period),
+				PeriodStart: day(today), PeriodEnd: day(end), Quantity: decimal.NewFromInt(1), UnitPrice: taken.Neg(), Amount: taken.Neg(), TaxIDs: taxIDs(t),
+				Detail: map[string]any{"service_id": id, "old_unit_price": money.String(oldUnit), "days_left": left, "days_in_period": period}})
+		}
+		if rest := unused.Sub(taken); rest.IsPositive() {
+			credits = append(credits, Credit{ID: uuid.New(), ServiceID: id, Party: party, Amount: rest, Remaining: rest,
+				Reason: fmt.Sprintf("plan %s -> %s on %s", b.PlanName, planName, dateStr(today)), CreatedAt: now})
+		}
+		d := Draft{Key: fmt.Sprintf("plan:%s:%d:%s", id, now.UnixNano(), party), VentureID: b.VentureID, Kind: InvoiceAdjustment,
+			PeriodStart: today, PeriodEnd: end, IssueDate: today, DueDate: today, Party: party, Unclaimed: true, Taxes: taxMap(t), Lines: lines}
+		if party == PartyCustomer {
+			cust := b.CustomerID
+			d.CustomerID, d.IssuerPartnerID = &cust, b.PartnerID
+		} else {
+			d.PartnerID = b.PartnerID
+		}
+		invs = append(invs, s.build(d))
+	}
+	updates := map[string]any{"plan_id": planID, "unit_price": newUnit}
+	if newCost != nil {
+		updates["unit_cost"] = *newCost
+	}
+	if err := tx.Table("services").Where("id = ?", id).Updates(updates).Error; err != nil {
+		return nil, errs.Internal(err)
+	}
+	if len(credits) > 0 {
+		if err := tx.Create(&credits).Error; err != nil {
+			return nil, errs.Internal(err)
+		}
+	}
+	return s.insert(ctx, tx, invs)
+}

@@ -305,3 +305,23 @@ func (s *Server) ChangeServiceTerm(ctx context.Context, req oapi.ChangeServiceTe
 	}
 	return out, nil
 }
+
+func (s *Server) ChangeServicePlan(ctx context.Context, req oapi.ChangeServicePlanRequestObject) (oapi.ChangeServicePlanResponseObject, error) {
+	ifv, err := parseIfMatch(req.Params.IfMatch)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := s.subs.ChangePlan(ctx, principal(ctx), req.Id, req.Body.PlanId, ifv, s.billing)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := s.serviceOut(ctx, ch.Service)
+	if err != nil {
+		return nil, err
+	}
+	out := oapi.ChangeServicePlan200JSONResponse{Service: svc, Invoices: make([]oapi.Invoice, len(ch.Invoices)), Credits: []oapi.ServiceCredit{}}
+	for i, inv := range ch.Invoices {
+		out.Invoices[i] = s.invoiceOut(inv, nil)
+	}
+	return out, nil
+}

@@ -132,3 +132,98 @@ func (s *Service) ChangeTerm(ctx context.Context, who auth.Principal, id uuid.UU
 	})
 	return out, err
 }
+
+// Planner bills a plan change in the changing transaction.
+type Planner interface {
+	ChangePlanTx(ctx context.Context, tx *gorm.DB, serviceID, planID uuid.UUID) ([]billing.Invoice, error)
+}
+
+// ChangePlan moves a prepaid service to another active plan on the same
+// vendor account and edition: the new plan's quotas times the quantity go
+// to the vendor first, then the rest of the period is billed at the new
+// price less the old.
+func (s *Service) ChangePlan(ctx context.Context, who auth.Principal, id, planID uuid.UUID, ifVersion *int64, bill Planner) (Changed, error) {
+	v, err := s.Get(ctx, who, id)
+	if err != nil {
+		return Changed{}, err
+	}
+	if ifVersion != nil && *ifVersion != v.Version {
+		return Changed{}, errs.VersionMismatch()
+	}
+	if err := mustBeProvisioned(v); err != nil {
+		return Changed{}, err
+	}
+	if planID == v.PlanID {
+		return Changed{}, errs.Unprocessable("plan_unchanged", "The service is on this plan already.").WithField("plan_id")
+	}
+	p, err := s.catalog.GetPlan(ctx, system, planID)
+	if err != nil {
+		if errs.KindOf(err) == errs.KindNotFound {
+			return Changed{}, errs.Unprocessable("plan_not_found", "No plan has this id.").WithField("plan_id")
+		}
+		return Changed{}, err
+	}
+	if p.Status != catalog.PlanActive {
+		return Changed{}, errs.Unprocessable("plan_not_active", "This plan takes no orders ("+p.Status+").").WithField("plan_id")
+	}
+	if v.PartnerID != nil && !p.PartnerVisible {
+		return Changed{}, errs.Forbidden("plan_not_available_to_partner", "Partners cannot sell this plan.")
+	}
+	oldSet, oldMod, err := s.settings(ctx, v.PlanID)
+	if err != nil {
+		return Changed{}, err
+	}
+	newSet, _, err := s.settings(ctx, planID)
+	if err != nil {
+		return Changed{}, err
+	}
+	if (oldSet == nil) != (newSet == nil) || (oldSet != nil && (oldSet.DatacenterURL != newSet.DatacenterURL ||
+		oldSet.ClientID != newSet.ClientID || oldSet.Edition != newSet.Edition)) {
+		return Changed{}, errs.Unprocessable("plan_not_compatible", "The new plan must use the same vendor account and edition.").WithField("plan_id")
+	}
+	if oldMod != nil && v.VendorTenantID != nil {
+		items, storage := QuotasOf(*newSet, v.Quantity).VendorQuotas()
+		if storage != nil && v.StorageItem != nil {
+			items[*v.StorageItem] = *storage
+		}
+		if err := oldMod.ChangeQuotas(ctx, *v.VendorTenantID, items); err != nil {
+			return Changed{}, vendorErr(itemsErr(err))
+		}
+	}
+	var out Changed
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		cur, err := take(Scoped(tx, who), id, true)
+		if err != nil {
+			return err
+		}
+		if ifVersion != nil && *ifVersion != cur.Version {
+			return errs.VersionMismatch()
+		}
+		if out.Invoices, err = bill.ChangePlanTx(ctx, tx, id, planID); err != nil {
+			return err
+		}
+		if err := tx.Model(&Subscription{}).Where("id = ?", id).Updates(map[string]any{"version": gorm.Expr("version + 1"), "updated_at": s.now()}).Error; err != nil {
+			return errs.Internal(err)
+		}
+		out.Service, err = take(tx, id, false)
+		return err
+	})
+	return out, err
+}
+
+// settings are a plan's module settings and module; nil for a plan
+// provisioned by no module.
+func (s *Service) settings(ctx context.Context, planID uuid.UUID) (*catalog.ModuleSettings, provisioning.Module, error) {
+	m, cred, err := s.catalog.Credentials(ctx, planID)
+	if errs.CodeOf(err) == "module_settings_not_set" {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	mod, err := s.pool.Module(cred)
+	if err != nil {
+		return nil, nil, errs.Internal(err)
+	}
+	return &m, mod, nil
+}

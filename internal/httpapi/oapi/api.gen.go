@@ -1254,6 +1254,11 @@ type Plan struct {
 	Version   int64              `json:"version"`
 }
 
+// PlanChange defines model for PlanChange.
+type PlanChange struct {
+	PlanId openapi_types.UUID `json:"plan_id"`
+}
+
 // PlanCreate defines model for PlanCreate.
 type PlanCreate struct {
 	// AutoApprove Approve trial and post-paid orders at once (prepaid ones once their first invoice is paid); otherwise an admin approves each order.
@@ -2201,6 +2206,12 @@ type CreateServiceInvoiceParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// ChangeServicePlanParams defines parameters for ChangeServicePlan.
+type ChangeServicePlanParams struct {
+	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
 // ChangeServiceQuantityParams defines parameters for ChangeServiceQuantity.
 type ChangeServiceQuantityParams struct {
 	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
@@ -2410,6 +2421,9 @@ type AdvanceSandboxClockJSONRequestBody = SandboxClockAdvance
 
 // UpdateServiceCredentialsJSONRequestBody defines body for UpdateServiceCredentials for application/json ContentType.
 type UpdateServiceCredentialsJSONRequestBody = CredentialsUpdate
+
+// ChangeServicePlanJSONRequestBody defines body for ChangeServicePlan for application/json ContentType.
+type ChangeServicePlanJSONRequestBody = PlanChange
 
 // ChangeServiceQuantityJSONRequestBody defines body for ChangeServiceQuantity for application/json ContentType.
 type ChangeServiceQuantityJSONRequestBody = QuantityChange
@@ -3418,6 +3432,44 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/services/{id}/invoices (the `CreateServiceInvoice` operationId).
 	CreateServiceInvoice(ctx context.Context, id Id, params *CreateServiceInvoiceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ChangeServicePlanWithBody Move to another plan
+	//
+	// Moves a prepaid service to another active prepaid plan priced for
+	// its cycle, on the same vendor account and edition (422
+	// `plan_not_found`, `plan_not_active`, `plan_unchanged`,
+	// `plan_not_compatible`, `frequency_not_offered`,
+	// `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
+	// customer only to partner-visible plans, 403
+	// `plan_not_available_to_partner`). The new plan's quotas times the
+	// quantity go to the vendor first; the days left of the period are
+	// invoiced at the new price less the old (`adjustment`, with a
+	// `credit` line; a downgrade's rest is kept as credit). With
+	// `If-Match`, only at that version.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/services/{id}/plan-change (the `ChangeServicePlan` operationId).
+	ChangeServicePlanWithBody(ctx context.Context, id Id, params *ChangeServicePlanParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ChangeServicePlan Move to another plan
+	//
+	// Moves a prepaid service to another active prepaid plan priced for
+	// its cycle, on the same vendor account and edition (422
+	// `plan_not_found`, `plan_not_active`, `plan_unchanged`,
+	// `plan_not_compatible`, `frequency_not_offered`,
+	// `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
+	// customer only to partner-visible plans, 403
+	// `plan_not_available_to_partner`). The new plan's quotas times the
+	// quantity go to the vendor first; the days left of the period are
+	// invoiced at the new price less the old (`adjustment`, with a
+	// `credit` line; a downgrade's rest is kept as credit). With
+	// `If-Match`, only at that version.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/services/{id}/plan-change (the `ChangeServicePlan` operationId).
+	ChangeServicePlan(ctx context.Context, id Id, params *ChangeServicePlanParams, body ChangeServicePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ChangeServiceQuantityWithBody Change the quantity
 	//
@@ -5612,6 +5664,64 @@ func (c *Client) ResetServiceCredentials(ctx context.Context, id Id, reqEditors 
 // Corresponds with POST /v1/services/{id}/invoices (the `CreateServiceInvoice` operationId).
 func (c *Client) CreateServiceInvoice(ctx context.Context, id Id, params *CreateServiceInvoiceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateServiceInvoiceRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ChangeServicePlanWithBody Move to another plan
+//
+// Moves a prepaid service to another active prepaid plan priced for
+// its cycle, on the same vendor account and edition (422
+// `plan_not_found`, `plan_not_active`, `plan_unchanged`,
+// `plan_not_compatible`, `frequency_not_offered`,
+// `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
+// customer only to partner-visible plans, 403
+// `plan_not_available_to_partner`). The new plan's quotas times the
+// quantity go to the vendor first; the days left of the period are
+// invoiced at the new price less the old (`adjustment`, with a
+// `credit` line; a downgrade's rest is kept as credit). With
+// `If-Match`, only at that version.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/services/{id}/plan-change (the `ChangeServicePlan` operationId).
+func (c *Client) ChangeServicePlanWithBody(ctx context.Context, id Id, params *ChangeServicePlanParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewChangeServicePlanRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ChangeServicePlan Move to another plan
+//
+// Moves a prepaid service to another active prepaid plan priced for
+// its cycle, on the same vendor account and edition (422
+// `plan_not_found`, `plan_not_active`, `plan_unchanged`,
+// `plan_not_compatible`, `frequency_not_offered`,
+// `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
+// customer only to partner-visible plans, 403
+// `plan_not_available_to_partner`). The new plan's quotas times the
+// quantity go to the vendor first; the days left of the period are
+// invoiced at the new price less the old (`adjustment`, with a
+// `credit` line; a downgrade's rest is kept as credit). With
+// `If-Match`, only at that version.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/services/{id}/plan-change (the `ChangeServicePlan` operationId).
+func (c *Client) ChangeServicePlan(ctx context.Context, id Id, params *ChangeServicePlanParams, body ChangeServicePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewChangeServicePlanRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -10030,6 +10140,68 @@ func NewCreateServiceInvoiceRequest(server string, id Id, params *CreateServiceI
 	return req, nil
 }
 
+// NewChangeServicePlanRequest calls the generic ChangeServicePlan builder with application/json body
+func NewChangeServicePlanRequest(server string, id Id, params *ChangeServicePlanParams, body ChangeServicePlanJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewChangeServicePlanRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewChangeServicePlanRequestWithBody constructs an http.Request for the ChangeServicePlan method, with any body, and a specified content type
+func NewChangeServicePlanRequestWithBody(server string, id Id, params *ChangeServicePlanParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/services/%s/plan-change", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewChangeServiceQuantityRequest calls the generic ChangeServiceQuantity builder with application/json body
 func NewChangeServiceQuantityRequest(server string, id Id, params *ChangeServiceQuantityParams, body ChangeServiceQuantityJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -12528,6 +12700,44 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/services/{id}/invoices (the `CreateServiceInvoice` operationId).
 	CreateServiceInvoiceWithResponse(ctx context.Context, id Id, params *CreateServiceInvoiceParams, reqEditors ...RequestEditorFn) (*CreateServiceInvoiceResponse, error)
+
+	// ChangeServicePlanWithBodyWithResponse Move to another plan
+	//
+	// Moves a prepaid service to another active prepaid plan priced for
+	// its cycle, on the same vendor account and edition (422
+	// `plan_not_found`, `plan_not_active`, `plan_unchanged`,
+	// `plan_not_compatible`, `frequency_not_offered`,
+	// `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
+	// customer only to partner-visible plans, 403
+	// `plan_not_available_to_partner`). The new plan's quotas times the
+	// quantity go to the vendor first; the days left of the period are
+	// invoiced at the new price less the old (`adjustment`, with a
+	// `credit` line; a downgrade's rest is kept as credit). With
+	// `If-Match`, only at that version.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/services/{id}/plan-change (the `ChangeServicePlan` operationId).
+	ChangeServicePlanWithBodyWithResponse(ctx context.Context, id Id, params *ChangeServicePlanParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ChangeServicePlanResponse, error)
+
+	// ChangeServicePlanWithResponse Move to another plan
+	//
+	// Moves a prepaid service to another active prepaid plan priced for
+	// its cycle, on the same vendor account and edition (422
+	// `plan_not_found`, `plan_not_active`, `plan_unchanged`,
+	// `plan_not_compatible`, `frequency_not_offered`,
+	// `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
+	// customer only to partner-visible plans, 403
+	// `plan_not_available_to_partner`). The new plan's quotas times the
+	// quantity go to the vendor first; the days left of the period are
+	// invoiced at the new price less the old (`adjustment`, with a
+	// `credit` line; a downgrade's rest is kept as credit). With
+	// `If-Match`, only at that version.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/services/{id}/plan-change (the `ChangeServicePlan` operationId).
+	ChangeServicePlanWithResponse(ctx context.Context, id Id, params *ChangeServicePlanParams, body ChangeServicePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangeServicePlanResponse, error)
 
 	// ChangeServiceQuantityWithBodyWithResponse Change the quantity
 	//
@@ -19043,6 +19253,117 @@ func (r CreateServiceInvoiceResponse) ContentType() string {
 	return ""
 }
 
+// ChangeServicePlanResponse401Headers the declared response headers of an HTTP 401 response for ChangeServicePlan
+type ChangeServicePlanResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ChangeServicePlanResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *QuantityChanged
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ChangeServicePlanResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ChangeServicePlanResponse) GetJSON200() *QuantityChanged {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ChangeServicePlanResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ChangeServicePlanResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ChangeServicePlanResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ChangeServicePlanResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ChangeServicePlanResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r ChangeServicePlanResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ChangeServicePlanResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ChangeServicePlanResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ChangeServicePlanResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetBody returns the raw response body bytes
+func (r ChangeServicePlanResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ChangeServicePlanResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ChangeServicePlanResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ChangeServicePlanResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ChangeServiceQuantityResponse401Headers the declared response headers of an HTTP 401 response for ChangeServiceQuantity
 type ChangeServiceQuantityResponse401Headers struct {
 	WWWAuthenticate *string
@@ -23341,6 +23662,56 @@ func (c *ClientWithResponses) CreateServiceInvoiceWithResponse(ctx context.Conte
 		return nil, err
 	}
 	return ParseCreateServiceInvoiceResponse(rsp)
+}
+
+// ChangeServicePlanWithBodyWithResponse Move to another plan
+//
+// Moves a prepaid service to another active prepaid plan priced for
+// its cycle, on the same vendor account and edition (422
+// `plan_not_found`, `plan_not_active`, `plan_unchanged`,
+// `plan_not_compatible`, `frequency_not_offered`,
+// `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
+// customer only to partner-visible plans, 403
+// `plan_not_available_to_partner`). The new plan's quotas times the
+// quantity go to the vendor first; the days left of the period are
+// invoiced at the new price less the old (`adjustment`, with a
+// `credit` line; a downgrade's rest is kept as credit). With
+// `If-Match`, only at that version.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/services/{id}/plan-change (the `ChangeServicePlan` operationId).
+func (c *ClientWithResponses) ChangeServicePlanWithBodyWithResponse(ctx context.Context, id Id, params *ChangeServicePlanParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ChangeServicePlanResponse, error) {
+	rsp, err := c.ChangeServicePlanWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseChangeServicePlanResponse(rsp)
+}
+
+// ChangeServicePlanWithResponse Move to another plan
+//
+// Moves a prepaid service to another active prepaid plan priced for
+// its cycle, on the same vendor account and edition (422
+// `plan_not_found`, `plan_not_active`, `plan_unchanged`,
+// `plan_not_compatible`, `frequency_not_offered`,
+// `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
+// customer only to partner-visible plans, 403
+// `plan_not_available_to_partner`). The new plan's quotas times the
+// quantity go to the vendor first; the days left of the period are
+// invoiced at the new price less the old (`adjustment`, with a
+// `credit` line; a downgrade's rest is kept as credit). With
+// `If-Match`, only at that version.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/services/{id}/plan-change (the `ChangeServicePlan` operationId).
+func (c *ClientWithResponses) ChangeServicePlanWithResponse(ctx context.Context, id Id, params *ChangeServicePlanParams, body ChangeServicePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangeServicePlanResponse, error) {
+	rsp, err := c.ChangeServicePlan(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseChangeServicePlanResponse(rsp)
 }
 
 // ChangeServiceQuantityWithBodyWithResponse Change the quantity
@@ -29580,6 +29951,108 @@ func ParseCreateServiceInvoiceResponse(rsp *http.Response) (*CreateServiceInvoic
 	return response, nil
 }
 
+// ParseChangeServicePlanResponse parses an HTTP response from a ChangeServicePlanWithResponse call
+func ParseChangeServicePlanResponse(rsp *http.Response) (*ChangeServicePlanResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ChangeServicePlanResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest QuantityChanged
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ChangeServicePlanResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseChangeServiceQuantityResponse parses an HTTP response from a ChangeServiceQuantityWithResponse call
 func ParseChangeServiceQuantityResponse(rsp *http.Response) (*ChangeServiceQuantityResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -32292,6 +32765,9 @@ type ServerInterface interface {
 	// CreateServiceInvoice Bill overage now
 	// (POST /v1/services/{id}/invoices)
 	CreateServiceInvoice(ctx echo.Context, id Id, params CreateServiceInvoiceParams) error
+	// ChangeServicePlan Move to another plan
+	// (POST /v1/services/{id}/plan-change)
+	ChangeServicePlan(ctx echo.Context, id Id, params ChangeServicePlanParams) error
 	// ChangeServiceQuantity Change the quantity
 	// (POST /v1/services/{id}/quantity)
 	ChangeServiceQuantity(ctx echo.Context, id Id, params ChangeServiceQuantityParams) error
@@ -34238,6 +34714,42 @@ func (w *ServerInterfaceWrapper) CreateServiceInvoice(ctx echo.Context) error {
 	return err
 }
 
+// ChangeServicePlan converts echo context to params.
+func (w *ServerInterfaceWrapper) ChangeServicePlan(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ChangeServicePlanParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ChangeServicePlan(ctx, id, params)
+	return err
+}
+
 // ChangeServiceQuantity converts echo context to params.
 func (w *ServerInterfaceWrapper) ChangeServiceQuantity(ctx echo.Context) error {
 	var err error
@@ -35164,6 +35676,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/services/:id/invoices", wrapper.CreateServiceInvoice, options.OperationMiddlewares["createServiceInvoice"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/quantity", wrapper.ChangeServiceQuantity, options.OperationMiddlewares["changeServiceQuantity"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/term-change", wrapper.ChangeServiceTerm, options.OperationMiddlewares["changeServiceTerm"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/plan-change", wrapper.ChangeServicePlan, options.OperationMiddlewares["changeServicePlan"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/credentials/reset", wrapper.ResetServiceCredentials, options.OperationMiddlewares["resetServiceCredentials"]...)
 	router.PUT(options.BaseURL+"/v1/services/:id/credentials", wrapper.UpdateServiceCredentials, options.OperationMiddlewares["updateServiceCredentials"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/suspend", wrapper.SuspendService, options.OperationMiddlewares["suspendService"]...)
@@ -43343,6 +43856,177 @@ func (response CreateServiceInvoice500ApplicationProblemPlusJSONResponse) VisitC
 	return err
 }
 
+type ChangeServicePlanRequestObject struct {
+	Id     Id `json:"id"`
+	Params ChangeServicePlanParams
+	Body   *ChangeServicePlanJSONRequestBody
+}
+
+type ChangeServicePlanResponseObject interface {
+	VisitChangeServicePlanResponse(w http.ResponseWriter) error
+}
+
+type ChangeServicePlan200JSONResponse QuantityChanged
+
+func (response ChangeServicePlan200JSONResponse) VisitChangeServicePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServicePlan400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServicePlan400ApplicationProblemPlusJSONResponse) VisitChangeServicePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServicePlan401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServicePlan401ApplicationProblemPlusJSONResponse) VisitChangeServicePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServicePlan403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServicePlan403ApplicationProblemPlusJSONResponse) VisitChangeServicePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServicePlan404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServicePlan404ApplicationProblemPlusJSONResponse) VisitChangeServicePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServicePlan409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServicePlan409ApplicationProblemPlusJSONResponse) VisitChangeServicePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServicePlan412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServicePlan412ApplicationProblemPlusJSONResponse) VisitChangeServicePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServicePlan422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServicePlan422ApplicationProblemPlusJSONResponse) VisitChangeServicePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServicePlan500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServicePlan500ApplicationProblemPlusJSONResponse) VisitChangeServicePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServicePlan502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServicePlan502ApplicationProblemPlusJSONResponse) VisitChangeServicePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ChangeServiceQuantityRequestObject struct {
 	Id     Id `json:"id"`
 	Params ChangeServiceQuantityParams
@@ -47306,6 +47990,9 @@ type StrictServerInterface interface {
 	// CreateServiceInvoice Bill overage now
 	// (POST /v1/services/{id}/invoices)
 	CreateServiceInvoice(ctx context.Context, request CreateServiceInvoiceRequestObject) (CreateServiceInvoiceResponseObject, error)
+	// ChangeServicePlan Move to another plan
+	// (POST /v1/services/{id}/plan-change)
+	ChangeServicePlan(ctx context.Context, request ChangeServicePlanRequestObject) (ChangeServicePlanResponseObject, error)
 	// ChangeServiceQuantity Change the quantity
 	// (POST /v1/services/{id}/quantity)
 	ChangeServiceQuantity(ctx context.Context, request ChangeServiceQuantityRequestObject) (ChangeServiceQuantityResponseObject, error)
@@ -49697,6 +50384,55 @@ func (sh *strictHandler) CreateServiceInvoice(ctx echo.Context, id Id, params Cr
 	return nil
 }
 
+// ChangeServicePlan operation middleware
+func (sh *strictHandler) ChangeServicePlan(ctx echo.Context, id Id, params ChangeServicePlanParams) error {
+	var request ChangeServicePlanRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body ChangeServicePlanJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ChangeServicePlan(ctx.Request().Context(), request.(ChangeServicePlanRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ChangeServicePlan")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ChangeServicePlanResponseObject); ok {
+		return validResponse.VisitChangeServicePlanResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ChangeServiceQuantity operation middleware
 func (sh *strictHandler) ChangeServiceQuantity(ctx echo.Context, id Id, params ChangeServiceQuantityParams) error {
 	var request ChangeServiceQuantityRequestObject
@@ -50665,407 +51401,414 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Jc9tGtij8V7r43VeR6gI0SVF7vbpXcZyME8fxWPZkZiI/sgkckojAbgTdkMRJ+b9/1ae7sZAACZCU",
-	"Zcd89e5EJoBez77+2fL4LOIMmBStiz9bU6A+xPjni3d0ov7rg/DiIJIBZ62L1rspkBgET2IPyB3EIuDM",
-	"IYmgoxBIwMjw5dj9mUpvOmy3nBY80FkUQuuiddPq3bRaTkt4U5hRNa6cR+qBkHHAJq2PHz86rYjGdAbS",
-	"LOB5Egsely9hyOBBDjx8Y0j4mMgpkCiGu4AngkR0Amr6QL3+RwLxvOW0GJ2p+fQ3hZXM6MMrYBM5bV0c",
-	"d3vO0sqc1kt/zUkEfnG75/QIut7xsXvq90ZuH87GLu2OOu6R1/eP4WR8Ss9GdoERldNsfYHfclox/JEE",
-	"MfitCxknkF/rmMczKlsXrSTBN8vWCrOIS2De/CeYL6/7iiQs+CMBcgtzEkFMAiaB+eATGI/Bk+SAkvfv",
-	"X35HAkEomXDuE2/KAw8O2+QtyHgesAm5D+QUz1zQmR6JMp+MuD8nMUQhnQt8Og5iIdUpRZwJKB7R8bjj",
-	"ndHjnns86oDbp0fgno+PPLfnn3rd0Rmc0G7HHpEGy+yQcnt01SYrbrN3fOy0ZgGz/+6uP6+36cnv7twu",
-	"ib1PMoUYPudjrAa8xsc6RjJQjjeGcODmvCllE1CnNqICfMIZOaACaYkiQcPDS0KJkDQEwhm+1+/2FolL",
-	"F4lL+SYNQaoCkqNSjH8VzAK5vPg3dAJEBP+pJC8hfpefyocxTULZujjuOGreYJbMWhe9TgfPUP8rO0EF",
-	"VBOINT20N47k8Fvq/0Al3FPEaY8r6MMV0igKA4+qFT6LYj4KYfbfvwu13D+zM1Jf+GqCO2A+jwcJi4F6",
-	"U0W2W07LB0mDML0c9QbxA58wLgll4h7iS/X3FGGWCiLoHSDFE5LKRKi9qVMMJF7Ht9QndqnpxqZSRuLi",
-	"2TOfe6JNvZizQLhRSKWiaG2zTrt+8axkmR/zp/pfMYxbF63/71nGv57pp+LZGz2IPsMy4MP9eTwJ9Q5H",
-	"ipBTb6qALyZjGoTgF/erYdRvqzV8S31FJEDI7e6BhoGPLw/0jIvXEOtJFMCrReL7CPZxzBWD/C0dKkVa",
-	"pzUOIPRbFy2YqYGc1gyEoBP1UhTzCGI5Jzf64U1LjTwLhECQ/5DdZV+BZv4u7XY3vsulre7iKn+moZpO",
-	"X5p+3w0YzmXPDu/rOWfjMPC2u60go5QDM/ggYINxGEymMn9zV+m9GdoeCLJAZtW5CxmEIRmBArAo5h4I",
-	"UUSofuc8u4R0C5vewOrl7wqx7M49s1yR8TcviWNgUtFxCXgt3/N4FPg+sK3uZZyOkruDf/EkJjEPgczo",
-	"HJHH53gTxQM+yg74+9wwm51wtpBdnaZHwxDib0TFTj46rR84g61Oj4/HEA8mapgC8QkEwUea9pCQswnE",
-	"hN7RIFSUuHCM3Ryx+EGPtNkJ5haziyN8KQk8BEKCT0aJLO4EpzLk/CWTEDMavlBkdTsaYUbKn+U1n4Fh",
-	"Iwr872POJkrCURAqAh+KPDR3lHZZ5BriO4iJXt7G+G+XtouTvWIkYfAQgacOV1H0JIaMX9q51JH7gfBC",
-	"LsxRv+bye54wf6tTZlwOxjhK7phfcyISb5rqY0VE72fH+ppL8r35erOjzObfxVmq9eBojuJiyOcDEShd",
-	"WnJNOJEK4PG9icHjzA/Up99rPrqdIIgy+GAWiJmRjxfkD6PbTjMB6JKMQXpTEkhCJzRgRUqQEwHzayXf",
-	"W/lmU1FwYaG7orCZrSJVSJA101CzKIV6gQfvWUr5diF5KwBSHDKYJDEsQrGRTann8YQh1cpeJQdXz9/+",
-	"8vrl9eD921eHRcqR42Vm1SS/7C2l8IUl74SIEAaglOeIxqmMm9urwYYcz/notN5x/jNlcyOPiq1uI6YS",
-	"BqitLYjenJMZZXNCpYRZJIXS3mU8JyGVChFzAN/LiWjqM7U2ki5u0zMvLGwXR/2WSiBmQLsZOpYQI4GZ",
-	"BHfAiEB0RQEpZwJEO4V7pd5dVoWv9SeKUN3TQLbLjHs5bfaj03rPaCKnPA7+syXpSnAgYFJ9Ury+n7VC",
-	"o+DHKgNeDL56l4YLAmA3u77C0ja9ucVl7UTLyfYzokt7yd3Vr7/+6l7lpi83vFDPg0ixbZwa2qstsnhn",
-	"Rj1RSPiCyUDOd6ZI3YLSRhKxqPuWqExKCVcvao2CEj9AEY7JTNXLI2Yvf7O5DRCzg13oUbnV74Yg+nxG",
-	"A0biJNTWsJjfAmujNcp8r4a/mkximFD91eIV/43fE0pmnMnpN4L4NAjnJBF0AmQEHp+BNieOgjAEn/yR",
-	"UDwNNCqwZNa6+K01ow8tpxVS1Pbp3aT1Yck45rSuosBYlo1RIdAWKi8GBfcDKguWap9KcGUwg1bJWPab",
-	"0byGddtpBX6t19QGBupqGq1Fm/D+XH6geBSDeFBz9iiGcfBQjoBRMgoDTwkZsbR+i1uYO4qMKplpwgIB",
-	"RJPTpYFjuOO3DTeltMd1YPkTzN+q17TN0VqAf9O+CDyVdFNmQCd/2RmM8NHv4MkMRp7jS0glfC0M0vBN",
-	"DmbGNBTgLICRvYa8xdlYS6stzouXtIBc/ixggnAW6pOe0VsgFA3uwuMR+OpHSswQ6uzX+1nyB4VLXncM",
-	"uC4ahr+M0Xi36kIMhn10FlFMgBeDLAet+ykPEZja5HrK7xlulwRMG6Hy3oPVmzFzLG/nQ7qhV4G2ftbb",
-	"jXr7Z5C0ZD8+lUg0AwkzsQ5M01OxC6NxTOdL68cxy1f/bRCGAZt8j0yDeSXeMaSd4ZwcdDUZPXQUnYwl",
-	"xOrHo0OHCJgFlLGEhuqXk0OHZP/q9g4dMgqAsUD/0OsfOkTGuV+OTg4LBFfP13Ja6TSKk+XmUIQ4+zMb",
-	"XN1jNnApoTbb/Zn7ECI7NpNGMUQUwTriQqo/B+PgAQo/RHQ+WTXo24QtcwAqBny8RJtW0f0mpMyYGkRt",
-	"gMmW+r3+dBl2nNY4YIGYNlxKTU4QsDseeAbUi+Yp84TMqJ/HyVRidlq3gTaV1NvhT4E2SRh5KGWpS2sS",
-	"t0EUlTk41VhCWyNwVYSGMVB/Xr465GANT80KaHX3dK3fV5fGJQ3XffgzZzAvZ2J4lo6Bz3QhuQvKzsVO",
-	"loO3hVNdy/yyHWzEAOtj0SYgsnA8OMTqTVjkWUL3GKgR9JdWdj/VgLGa1eBbjh1n9Sp+Mnu1RIyGIX7K",
-	"4J6GIke61lCtp+FdOaq5Pf/KUCN3Hn8kkCD4xgljatcOxvaEoDVk43krO5vnmVL5PvLrwOssYPlfu4sQ",
-	"HFEh7nnsLwUOnKwW45zWfRxI+IWFcx2B8NFpJQJiKxKuOuH39r2PH0vg6HkiJJ9pO8YCtvl+DEKUQjFa",
-	"4eJyOrqhtuMHUlt3alIzp6V9Z175KrSjN78A6/rdlGfV1IJKVBv9nAhAINUW7EAQzxz9JaEjoVT2Mdem",
-	"p+s33wjC71kNedtpRVPj7dqQq1gAyHhKgrDe7AKNnbjwQcDkSb+ER65Qpuwd6U05KQxmEJe79hy7stMX",
-	"oK+wkw8rYH8zZpShRz5ODn1VK9AlolJCrEDj//125f77w5+9j//1KBhRhMPvdLCNsO6T6zcYVUTsFw7+",
-	"iooRZ5k5TEHg0oqPyldcjXEFStdfgVqPo9leZhrsNxnWCUJjJcrd07kggdwA4QrXXksTtoe0Chifhg2n",
-	"bGALJrxASfIiiSeDOzSOoNOznNmar3fEaT9H9HwCDKkHq+qKZ/wOBovbWmBmcQJEv6kNpvp17UMhB4zr",
-	"vw5zitGI8xAo25wdlcksL9SpvYNZFBpIKV79iPslFPD7AEJfXJD2cz6LKJu3X9MZOKRtJ1z6N87ikLbx",
-	"G9rn9p9WrMr99IbHkobv375ySNvose3XyWwEce6Hd0qJyv37uwS+o1IN8x2di/aubALbCjUi0cddEu4r",
-	"zckTybmDQovxB5Ch2RT588+FA/j4EcMeEhiW7vAJRQ67UUfDzaayRAEmNxIovnSwzZGYbkf9v7XUaUOi",
-	"9qigucgs1oVzl/D4BYhaCy1Pw/GLRHQLtl8YaEfce48LXyIuLIE5XlgaQLjgFEW/9/KyhUSH9Ix604CB",
-	"GwP18Qf1PjkYWqAcOmSYsFvG79kAg7vVDyayYaAWMnRIu90+LGU3Jhq8TFnHR4RKgvqSQ3wuMZqPx4Sh",
-	"oVO/IcjBEKMlAzYZIL61heQxncDwEEPWUOXQSVtE3W3pOtIo9HX2QL1gRx9a9l0Zafkb0FBOl887E7+y",
-	"/BB+u97ppT8rm8mATonlaKYE6gHaHOvKxiMaUuZB/fe1xW8QJ6yu+3kjw9QqG5NVJesuwE9gYMnjWhN2",
-	"XU+KEI1GVa/Hg1Wa8zVIcj8FnYRk/ACKKuCnPglYQZ1WsE0OlP5sT+MbgYEUCoeA+SSKMUWujmZdx2pv",
-	"gM56dcKANfB7mY9fBazU48WQBi6fyE3S6Rx52tGPf4Orf5oDjQs/CO0/Bf2jQyY0cscxgM6Lw7PHTDb1",
-	"oWNCzPCs9eGWEgn0OjaB2XWXa/LL0MqIN5X38Tvq3jyuA4fW20LofGZTZGvdwBv9QdnpRxAH3B8A82tB",
-	"snkd3W21PqinfxoQyayhIhk1cbI5LUkfBo2/aA7E7+hD2Sk2m3kzvYvJJIa6RK+Jmua07njgN1pPmWaX",
-	"moWNdzO34qL52F5t/tIyN2eejWUMagHyCnC7qfKYJ2pLKGuCEsgBNfmuekKkIwJkEpExwKFDjMdPvWc/",
-	"0W8eOsS6ANVDjKxAMh7HQGOh5JU7UKILOTAyDP5A/ki4pDYojjMbUXjoEOr/ngipEDk/m42bIzENBPhk",
-	"FviuWUE+siMLsjArzrsonZZZCxr/7SylBsM8Ma8QQWrjQeHESzi9DcKsUmt0UvByzKGis4pF6WRJPosS",
-	"JUEeaHso8elcOIVoxDsaJiDwamkWz+hoJirywmwGPA24pjoryzkfm9xGXAQL55nDcwsrZRqAD14woyHR",
-	"Y5XyRKHVtbo0SGF34BdJ7PqPFihrwgI5wIvYLN4iPZCULuU3njuSwlSWDLWyXaTguIKUpDeds8LHoGif",
-	"dicj4cDoRR5TswAEwQIGavvuaux7CtuF1Ty2sFoU+XzulPyYjpFkMxsKpv+jONOqk1D8eFsyNKKivgZU",
-	"abqNjTJQgQb1qmXkj9F8l5pMY43yuNoUPsuA0cbPlmraGGBK+JhQRq7evMQAzRyboP4sYK1Umi09+hSe",
-	"yuoRBGxidXUxpTH4ZDQncAfxnISBlm8X4muz0illAwpBqCBDW1vFOuvVV1hYJXXjG/k6pEKmFVdqGEt+",
-	"Bgkx+M+nNJ40dkYXg99XBovmXv3otApGjAUDVLeGAWpbqlicvzBeGUT9zP2kCqCimN8FSvpSNz/DFxG8",
-	"1AM/8SSZxDyJyMGQcQb6AvEXQQQPdQYFT9T1QUFeMdkPCvw5g1I41Ku6BikDNhElHinq3SbRIOQerRQx",
-	"vDAAJg1+Vj3VIcgDAfkYspyPTRE8D5iEeJDEYXlgjB9UrkGpqgMZBzQsH75o8Vp34b+Yt19KmP2AB41j",
-	"aO4yQOlyMBkh5iWhSSPUglRZVCVv/FUJM8idTf7Ey863cBrZsTlLl7l0LNVwayHkJYsS2dQ9tAxDi4KT",
-	"fUYCnSdIZ4CUyCRP4jIXzdN1jMwF0Nzs2yw+v4lRuSzsbRnEM2YWByVW61UY0JDYFfEjLWBj7uvT4cuC",
-	"okFj3yhrB/AgY0p++JbQEb/Tty/4WOrHh5c6wsfkimUPECZszR2362yIkAumpnR4pWz+8C3awBR5vyRu",
-	"lwSCJMwkXzaevglmVyNuOZ4yncG1EjOX8v61DKS4zUwN0CaYUzizucp0Qacx9T/uOYlC6oFwCFOCCaHk",
-	"x+tfXhNth1wWUDJpco3KRN7aAkk2wMmjcTzPzXhptXlTi2TGY8CAqBjGmE940O/1yNCYQCTngygGLxAw",
-	"PCyWmOr22sedYpSY+z+/ddzzD392nW7v48HNTTv3z8P/+a91ZvZs7PfX39WOP1sAiVRpSkcuu+3XcJ+P",
-	"f/18ov8+20ihplFtr7kMxiYLNi8fNTjqfEzSwDo1K4Nt1UoIiuFoV6d5t4RW6Yix5JGICoUh6LvIBTLV",
-	"MnyLRETAsPyCT+cleSzfKayLlArgJ2ATGnnog5B2Hda3MoKxwj6k1aZGQSCInsE31NGWRzs6Oc7Ryk4p",
-	"Zc6WtnBa600eEM8CpitS1dlW+crtKOBfaroip5SRhRMr7Or0aE3Rt+LSmm1r0aG5cHMluy4DZGTOJZK9",
-	"cUPObCpZjVwHnXamsJwpJjfI28KWZYh1Mvk4n7NXY/Ysxy8nXKDCNYggNpy8lgGicdx7Wj/p0hg0keMo",
-	"/EsdhaKe2ymktb2++G517H4DzRUJk1IkB6g2Vg+KxrXBGOoPLPktsPVhAPq1bP/53ZWuzlkA0Dy42M3n",
-	"17sMkwUArESMvNS6DAzP+WzGGckVRBCOLkThA9I4NJqAIAffByGQ6znzyE3S6fROyPWUxuCQ11zSeF5Q",
-	"yz0cFFPV0lFKlfMSsbohA9IzNZDe/66kXqETHbPFbTDAxzUHbt6r3E/eTs+TQsUb4+xeqrdghydKZzE6",
-	"JLfqBTXJ1Prjcn/EL7FfRik3i75oFmBhEhMHK/LvtiKX00CpPfPadmo8ihd3FQ7vugRsDZm15LV+kr5T",
-	"yEMrGxF5+TeCTIBBrK6N2C+cXPY8EK42iLKVLcVLfSvspEl2+q32toS8hE3mpZ5mHqHmJLpe+ADeeC54",
-	"AP8apOR9AdVyJ6mryWIoBiOUcTaf8UToo7vU55oeuFbZKmphCAmRaAah1xKinXi8NgsoyCcy7jzKO40F",
-	"yHhmngXmnW52GUW6UwCtBddcnnFa2mBvYNNYALyRjQLIvZwqu+qy8lrvJkR2Gwq6KcKnqkI3jaZdoSxs",
-	"lBpb8NWWAks6bOW9aVq/7Ab0ZJlPSde8cYiYCwkzFIkUjmNdU8ryRa2UCiUJ9WRFjFijahExnzUkYyv4",
-	"qeSNxloSaFuOOR3cROXBPo2fWYsyW3iZ83vP1xkB5mv7No2imN/pCiM591V5jrrT8ijzIKzKV8+I+RIE",
-	"ZgEsy7EtnEHDahVQIuRLYJTJgSF1OmTFKh4DAdIhRWu4/k2h1ACraTiYdCrEIOJh4AVgXrDSj3pnoESP",
-	"wSSmDGdIT6hG6R615DRuIttzJby9166F4iFuR/kaa8sxTyamUvb7t6/IAZULuvLhdpnjVUqn0zKOlcoq",
-	"XboIckTl1MwcCCJ1VbZ1N5Gnp1adVdOtugmL/NtisrrUDZHZab0xcQgldRJmARsgIAeVSQUYt2duWL1a",
-	"64I2UZk+Yd2DehKxObdtywtgvVWwqSTFI/51Os/7OX/nI9OsoL1irJBPAlZ+XfgobZ6ThrrjRRMqc3Ot",
-	"msAQxDX4/o2wy9bvK/3Kg8XqR49WaKFwGFsXVDB3jbn3DYXXp6geUK8WS2+9V3qVVyQ30Yoj27AEhTnn",
-	"Gvin7+RJXEuLCLfgBKPufzru+Yfsz/bgf90Pf/ackzqOvtXwrE9oxbk/jVxpeckWkqUZ4k1I2Y69En4g",
-	"PB34DrEHZf7ma5BkNDcCR3liG41vk6jWCDmz1dIw27knduskEE1vV13Nm7g0TFUPqW4oR86ru0EhJwpE",
-	"jmWYz1MeFVJGDjrWHxdg0IEWOgTIw0silNAYSEIFsbXdCxJIdUKGiAZb3EKlWp33Wyy6KJYAcAme0itZ",
-	"PsgVuK4u5EnxHZF1Nzj/Ji7NvPS4aFCOhPkNrXvqi+aW0+08lEpwt5FedSX8dI2DRgcioobnIaLGx7FC",
-	"HUqnd/Q95m9oYa6lLS7ezRo0eKOxpqG8UcYZVoK9ea2UIdT8cDviU3UGmUlmMdcqF0J8sKBTxAkThw7R",
-	"yTuOUTHIgQD7ltZPFpKdCkadtBDSiqqDZok7qqTw6cW9DdXCnUuJJXevc0+3zdJ4xHI8JiSortgyAznl",
-	"fs2c25/1y5tkFMfgKTpcWTo3Bmw64NWoZIAbyW0zl99kdpMfLltrcRFrK82aPW+mVjUDh+0vYdGaYXLv",
-	"MZSU0DgO7nTfxXsT04Y2v0sTM2r8h+NEJjEUhLo1V5q7skUMrxlbaXa+4vx/Ts/GEsQRZbcDGVMmxtiM",
-	"1KOxNmyLqfrPFLzbltPiclqR8mMGfmuAYRmZg6wqRc0UsiijC7VS1xeFWvN7CtblB5JxvmLw7EKEqwmV",
-	"7RcCZ/tVcbPl6h9NJB8Yz0JJtLB+QDCkB/1MERfSxZBElLYEoVJboQ5sai9G5+BPcgpBbHSLXHEI9dbh",
-	"JcF7uw8EoBdb28v0dIIA9aZLoQC5QLanqHJmjfKmuVhZ2he+ILDPoIAwVFrUwY06xDDwsDANZ8S8RX6F",
-	"kQgk3LQqSuAVI7Rqd83QHzV8XT2oHQ1Rj2WHlG1txn2s0gFlbKaQ9794LoWDLbmarMHHAow4Rfza3mga",
-	"0g3LoX+RaL5lrdcCpq7Lv/lc8a0RHixA9i6AuhIM517YFAq3c4o2U7d3p2tXZ5g+oZVoW/PQxor9VvZi",
-	"TwGNaLRLDWdoFnh4qT86WbaRloTHr0f5mc6iHniYRl1/WcXs68LScmkw6dp2ZxNdtH6a46wCzSrLxRDr",
-	"FgxJwmQQpvZhRfZNJrQw2TcYc49l8rDmNyNDbZQYXpJhDBJr6xFJbwEbAzO4N9wib9WwNRJSc4b5sFxi",
-	"DynbVVHnr5zj/bUlyqZccRk/4oB5QURLQndoFGBjwrqlAhvGRKZWto1q2qXrtrV5dtVwr06PO93gbkUl",
-	"0XdTwJAVoiiGKdRhMszhwbS0Nh+3q8J7N5J0TJWcrJwubufDqosvr6BlKzHpntGk0Iw0T9bUSjEmD2EF",
-	"01xNe/BSumZ6Vi7TIUbefv+cnPePT4npkEl87iUzYCVVRzapg1p6zitC/NAuXZ8X5sq2lqUtMCFtqc5l",
-	"SDFpxQgsYx4TkUQRj6tC1S2RKMn3021K/6yqy7R8YO/fviSMznTsHKQnr15fH5aGT+2sOZUOb6cc5JAo",
-	"7ibPZWszxgYU+ilKri+rK0bH3lBz1sN90maajU960VpYfgQrtpcm1X0yOJulRXZWi7P4Vh24/KRl2p4Q",
-	"rvMgbQ5xS9jGy98IwDe9xA0R4jGvOFPFeouqGCbk/JGAeV4WjbfictYd/BPZAfJ4v409IDfOjhSwrxqo",
-	"qkDlSaFkBwDyzghUTy/HPGEbmK2otDrBTyeF1O2xnVvck4IowtduwHRHZGzTY6864qdc1oYy6dJW/m7M",
-	"rM+nlDWuP7lpquYCEKTDfFi7QL+UYvlBg1r0pufLc13ktlTTzbpUb1eXNk0irrmmkt7z+vdCZ2a74bLT",
-	"egvUD5gpUbVwTlPwblcWjagSsrPhy7qJYBpf3YYijl1G6eJLi8b+ijmw2hY1o3Pi8zYZGovYEO29Q2u3",
-	"G+Jb2taNdWZ90/gyiNM0LB6ntaFW1Z3NjIGlVqBryvwRf3gecu+2OhA/TtiWak15OabrN1hEXJey8h1t",
-	"ijbl/XRFcTFnnq4nTsxiSJyw8tblNjO4JrPPYUeJ/YY3KQBAJzCI+X3pWEtePD7D3MGWOZTC9wX8KJx+",
-	"GZzlL+/Kv7NWra2IuL2ojAx2C1SwtGbXlCdx8ave0epvypDyOqMxS/nnwd0mTZkfv2LLY1a3qiuOwoMc",
-	"NOrN09AM3ygTBRuQVVbvXV0E5Y+0HFANHpMVKarnrDGf5TujmAp1jSAkqw7X7DMFIwNgvmhWW+SzKGGy",
-	"nA/6KeqcFKuYrK96kgO9heLHhaInBsg2VZlyUpfprb9Mr/KpmU3OeuFg8ntblYNZFAS3DQ9XxKGkr4W9",
-	"DSzzYWUQ3TiLC1nep66y7sZSCGqMl5lG5poPV2z2ZY57P0YnBsUW4S6A+zK6vmSh02861dn3ZtVPo8em",
-	"QvnmOmyR5i6d+XKh6LX13KpT9pYOzwarrCkevVAymjNwiCJ4Iu3sg5WbC2Wb62QQmkrRa2pEr5oprXOR",
-	"9qXDjEcBUhDGGdRayarGA2IV0K2s32IjYFJm2MqzuLUlW64FfxWwEs0BHqIghobMrlRoWCSKSN5zw5fu",
-	"XPIYxjFn8qnLUS251uEhEFKpMfZFcmCCEsThZa67v66UZgqjzASEdzWLi1a3JsJ6bWpEBX1C12TSQWop",
-	"3BbK2taqVVVRG+6dLfbmvn/7KiuukjMNnfSLlqETpzxnauB++O//Wie0bFQlK63fsqouVmlfnKcwLtu2",
-	"OAsB/jovwyEdIjlRqhpJIvVnPy2qbmu00+VC7u3y7I2jetkbT2juNi18NhPh3tGHT+lz/9wurrwCBa6y",
-	"4rSeRmwp7RBZX2R5Rx+e1q79Gd778uVCPNvIYr6FYaMyrL0U+ix7WbQIYa216hJgm8gf9puyukrX4HHm",
-	"CxOfjG/Oy62QuKaBjfKyIte3QONSE+xicmJ+Y4XBCutbKwHhub3VwWyfrpRR3ZpEjUsS1apF9F7QCVzP",
-	"mbcbhu3TeS1rmqnaXN/Nkq7ze/1lmfY5Dlggpo8jYpgYxxX50BWmbDTTxE3PsZ55Lj2UzECnLU51jOq4",
-	"T5/O84Yk+7XZTu6eFk5gbTL20n2VkSNrY6lvBClsMAWcNZ6UZXJhu2tm2602niweco5A/ZFAggpfnLCS",
-	"Ep4RjaU2pq0o/aAk7aepnP4JywY+Ygz7UwjU9pysGMi3CPpT97+Vrl2qNL81S0bVFYsLZ37SWhrxU9Tm",
-	"qy6WWrId6wRuXPt+y7p/TaCzgiEv2qdXZDko6HgaTQLp0haqhPr+i61ns9s6kaW3ale2mNJgig9hTZx2",
-	"y9myJk4219UdDUI6CkJj5lpgxvppVcrZRv6XbMwyyP4H7vOFBoua1X6b8flKx4Ke+lWuq+ZCOZFyJ1S9",
-	"A1gd31+cegdFjhf2suWZ5PvMlCXUpc18qlyauT6bFQ0ds3cnNsmhUYNMnfBLRRLDDJgcJCyQTa7Lho7U",
-	"u00LysWd27XXO8id3XLhdra5aVkqkH+CGldRDOPgYZnsvY8iiF2PCiAhKHonHOIHk0AKjGPyqZiCuCSo",
-	"SQnT0Nsm7Oq+RLYspkkoLaGclmx23HP3w58d57ycXn6OgcoLx7epqGlufiNp8wu8wa0DrJcOfsWhPo2Q",
-	"ZnF5CznNDLEjUe0rAJOFM8Q4Xy+JAzm/Vreiz+EqCn6C+VWiRvmzNUJD5veWAhjfZaukqbDNtT4Y0ttB",
-	"u90eHurGpmjW1sNox6DJtIX4DmJXclf/ZdKd0emJMIJynDajpiufSolcVJtXK9b446/vltdHfvz1HRnH",
-	"fEaGb365fkee3XWf0UROn+GShuTgb9e945NDwmP9lm4JxsbBJFHKW4DRP3Kuu/b7EJODt+qDZy/U/5K7",
-	"gJIff/3p+rDG6j8iUxlznU3NJNVpuUZTaEUhlYrg/q+JVG57GECqr7z1xjwlEuhsuRveNYShQ9IqngiY",
-	"oyAMyZUXcxYI8nyu4PBNzCV4kjwPeeIT3WhaAXMMngzn6qsbljb0CCB2ezYESLRv2A17zpmC4YAzcXHD",
-	"XN0GGuN4h4LRWxgoLBmScQChLy5Jwm4Zv2dpsrX+3fRvVqCIDZw7ncO2GgwzufXTNC99mJNinplU6f/+",
-	"XXA2TLuD6/zzocd9wOhq54YRBDQsHoJfOmSoU8t/+zC0udcYgowLIlQSLNeCq1BkTmBhETLEsI4hOei2",
-	"2wrNiCnrQo47hzpWmREe0T8StFTEgsdDR58hsX3Shn/eICG7aV2Q39rt9geH3OhATv2B+v2m1W63b1of",
-	"h5dkmHs0xI7cGE+iBuQ6oCSk2KFjArhYZItqNwjbQ0GmnPEkJsOXPswiLoF5c/cnmA8vdLwMnQGiqu7r",
-	"bX5Ro4+4PycxRCGdC12n0fTJ0/25L81pM6wvot/W1bv7vZ76fhhkE2IBixgSAf7wktxPgxByQwaCBIyM",
-	"w2AylXaMzvnSGAZkBgEb6HeHbfITzDV43EIkSa9PMBwZ+7VrGoJnormCwDY9kSRDW0h8mO06BsGT2AMy",
-	"NELJ8FJDUpgWM1cLUkvr9tKXBrNAzHAknOcqV57B4ID6icfBfxDoLogmVtgi9Mj78dd3+AcMyUE1OcKb",
-	"jtcSISRXK6czRNlM2VbjvjM9u0xEyIzO8dg0FEOMo+DxhoFQmBkw7OMzfHDxK1zbwdBUnRiSGVAmlql5",
-	"GuTSvlGyXhh4wARk7tWW4sVxAJJiEzqMBUICKS6ePcuRvmf2y6zIQssSs6tE8pleb0oXr968zAmZF61O",
-	"u9vuYFRZBIxGQeuiddTutI80750ix3s2BRrK6X/U3xMo61iPWCxIr9PJAXIUcw+E2btIO9S3yTueeFMs",
-	"SCSnSGNCgcw+Pd6Xfuui9QPIv+G8aMM3DfDV3L1Ox/IGU4IzT/1+N96FNJHlz9Tj0uK36IBBCWud/GXm",
-	"RnZU0u7F7E3RnjC4g3ZBWmhd/PbBaYlkNlO3d9F6FdwBJu84LUknAuPVIgxSM0CDUWjYjKn1QQ30DJNv",
-	"6h64CaJTBHSkxK9AHTb1pkjxKbYKEGQWTPThatqgG+lLhxx3jrJySKW3kOUebXsRWaqSXau+FCWZ2dVl",
-	"12RvTSci1b64bLkld6cezonkGijbatTjztEOdpGw9MgXt2PYe2FPCctMaLvZ2Wuu+7XOLzUXoQFmB+nF",
-	"EkHn5H46Xw2m+YuuCaeKLEeBqyhZNbD6swBJIBip/xbmipFkLdJM234lA6mR2uQavBikhlRdFzkGmcQM",
-	"fDKFuARMlTiiBXOhvXMUK8eJSnUte+XZKyW+oLq25sXnKHC0Pn7YFg+0Ivhb0S7T6nV6J2636/aO33U7",
-	"Fx31///d0naYVmd0Svu0C25vfNx1+17/yD33O+Aej7rj03HHO6fdbiYF/0wDRkQa9IklLbTS1qK3g6Pb",
-	"P84f7noz65y4MElyal85wap10YL5j52Xv/Pg59+v5q+DzsPP153563/8/eHn7/g9/t/3PHj1/McI3/nh",
-	"5dG/rn88rw/O+r5Quy6B5ysU35RKaFklYmtfn3XZuOmdPPuW+jbWAz/prv/kPaNGTABff3S0/qPveTwK",
-	"fB+YpiM1VvaS6RJUphzTxyKXEDLdbA4F1cIWcHAxq/EDphqJEuTTFiGlYiqBdpViSUTiTZU2mgGO4tVT",
-	"uGEC0dHIpNi7xu4I20dfGgEVP/TJVGn6vm55ShnjkozUGFOF3nRCA9YmV7nmN1h/TBTyOmnaXe8yK9A3",
-	"o/MbphEmt5uMjIzmVmcZZv7GoRavisRCn4kGv8bUIqcyqM81MUBY+5b782Z0oAJdG2KQMfp9LFqGrEez",
-	"SKi6DVnd50SfkHHFisPk3xr8+HD29+jfvfjd8d2vp/OrrvfiaPK3k9ufz9mbvnh/dr/ZcfpVkt8tzB3b",
-	"sVsxNcQMDdycefCZE6l+53z9F885G4eBtoH2e7066zLysJJnXuhw+11QxOcG21PjWVOquCCiPPsz8D9q",
-	"GhmCrCh5pyiLkDwS5J7Ht1h2VZcZbZO3cMf1LyRWf4JvqRcljLs8WhZM8JOM1iygY78sHgIH/uzhqL/+",
-	"i9dcfs8TXQNza1jQ57IFLDQn9NqKXjQ9oG+tlNO+RQlVgYKY8li6Si30CZpNyY+/vmuTKylhFhmpNlaA",
-	"bfKhtGkmDNCERX0/VpolFryFmKDd85JwxanRsqW+wb+M7QytS+dIkm7Y8C3IeO5ejSXEK3jfOxNPuzHn",
-	"stZYPOYFU2wWYdHyeByDJ90pjwW4IzTmz10hadRE7ykE79Zicw3l8WL4tBJ7p6MfvOCX4MeX7//zsvs6",
-	"eClesrfH3vOXJy9vo3/+4/mP522Y//gf/9eXwS/By4eXrNP2eiEbzb7v+P/8cSEja5Fzdo8N58wHWJ9j",
-	"o5ZcrLQNkW52SuWSNIN7047bph59SuLSq8Fy3nH+M2VzM5fYhmJUKLcvHjwM7NcIpdHLAKoWJFnhiFZT",
-	"l0Ud2JSmcG1hkFI9+AUqv3HCHGOuCcK5rlgdMC9MfPCNYHE/xd7gxA/8ck3XJBG8VbN9QdouFQM+TtGh",
-	"53a6RS93/sk7JV9aRMlCytWdosDZ8478PhyP3RN6OnL73pnvnkNn7HZpb3Tk9f1jOBnny4dcdHsdW765",
-	"RcNwMerZkLKLREB80aNHo7537LsncDp2+/Rs5J57Hd/tQm98RPujY+8Ek/RvgyhSRKiTs+zko4Qll7oS",
-	"hs05b3XPjvq9dreD+fxxrDNGWu+vv2t9RGZTD9Wz+1+vPSuQ/Co051w9nLz2bH4uFQ+q1WZ1wsIgoiB+",
-	"AiYraYgwPCQHkvtoUltq4EVN764b5tP54QWxpeljYHBPQz2YQvOAkeHL1//45eXzF4Pvrv51Pfj2xfe/",
-	"vH0x+O79iyGWATJOsqzq/YwzORW2LSyKAMLlY/07ORgHD0qWwFaqJIq5EjF8MprfMJ3WbAY1LRWIaamg",
-	"3bmaGGH41KH2P2ept5T5DqHyhnlcSP0w9XaS18aGHwi8AKXB3wceXCjCpl2rEWibQ+CBc8OwtoEVbgLu",
-	"qw+BjXns4VoLhmyHCI6idoQkgvD4hsVgci7UPRNgvih66WxIgWiTzEjeuyQRD0Pt1EpYtVyUIdaT2gVK",
-	"CWWOdm1AKJoYCXo7WO1fjayn+SDNaHrzi6qyO6DcoFfxueuGT2kyuFbUoVgdrTYzKBHmUotBqUT3Ugqi",
-	"IcQhmHgkHILwgQTOgrcmUDoNSZR62ApkZ0tVZi9jfTJ83NtoFpDvB9gU9bYxzqSSSn0PpP0k74Y0Hkj1",
-	"U1qLJJACwnG5EvY8nfbRVTCntHRJrjjKWHtl0jpUeKwCo+0CprkXhpEY+3suHyuPEGvLzJYuQwlV12++",
-	"ESY+LresA8btkg5NmEKcQNWi9OeFBS0XmlpzENY9pSlF1UxpTmw9WmAv2mbirl2FEUiVZIu2hgOPCnAD",
-	"JoCJQEnilRdjk5+yha1Jg9qldq4Nj4qAkr8Fkym5ljGAdMgrznwdkK4IrEb0b8u5ypJzSNe0HaDRskCk",
-	"jzuddqeMRC/9kiYstgL5v2pfXPC23YDhVCf+KZyNzzvImty+d6Q4VX/sHtOT0al35iu2lZ3ycz0IeSX9",
-	"VjE5sdUfd72efwT4pdv3Tn33DM7Hbod2R5Ydqm+mnKmR/rvfJ70OOT3vn5BOB/eTMqm0llQ+u6DqnNKA",
-	"rG4DM4AFzPVGgBQ2vwpLgJejzJb9ZL+t9hPk6gNnraOq7QRX1jvtGT/7AlFWpJHw2Bj28o5pR71AtULM",
-	"ipzIjmU4EjrhicUKpTCbcZWOfMPSBwdG9acx6KDEyzQSVUegYvgtvjtgXA5MLyfwh4ftG4ZzILYaF0Mg",
-	"TMtyJKpUpitwjKWDwYQqEL/Eom03TEc6Mq6/b5MXCm31cnQDBmMKwK5dB/3OeZa4PEAUH0h6C2x4WK2f",
-	"P8/u5gm18w0IZWMiuJLmldOxKprUmJ48YkDBnsl8HkymKUhUaUH5kutToL6Rwl+8o5Oqoc1rz/AdHHYf",
-	"LrHbcAmSY2HN+V/G9Bb1q9XGkLS3fgzUN8X5+T3LOKKzrFkpDjXPgsB1lkO/1EaSI/1bWkj2JGhPgr4k",
-	"EvQ0VpytaEiVDN3cxoNpKN60JLAVvfk2CwsT5ibBHWBwaUplMHlHu/1tgLlJKbxhusGqcAjjEp8WpF8e",
-	"GyOCklSPyBCnQLGZhiG/N0LzryjVp6lTDobDEiq1wGyAvUyc1dlXm4uzY5xwOzm2kmadHlfQrMY4a1KP",
-	"HyVmZ0/G/1Jk3Ey7J+cL5Ly5CNqtIYK+ibGAJ1YD+F5XsHtq6VXTikfhPEaQRcR0JcyikEqodhf8TIOQ",
-	"pK+Rgx84kfAgn9mfDh2dVgW+tmoLege+jnhAuu9zndxIIhoLUKxEYbIglKWp3jqj2ppl7MCDgGE2di4H",
-	"NwyYzuHT/sM2Mb4MxWjK/RJodnmXbvILig8bIQtrfQc0Jn/+2bYUo/2azuDjR4fMeZKGkqgXTEF/8xyT",
-	"SGzZ/nZNgo9U9JweQdc7PnZPfUWO4Wzs0u6o41of5yk9G2Xk+BrnwPIBjEvdRCXttt/6l1qjrhiQLjW/",
-	"sMe0Bxdufr1RWDsnUjj/KkzDC3vOkxgqacibxol9zqSiwoZagJInNaTuGN93g5+bYdsjmkz3VHEbsbMI",
-	"7RWyJ4P7Bcqwt2d+TvbM4t3UJtrlYt/aJLC3MON3xrJQnPkSCbeQQRiSgJHEWizPyTBgg0TAcJnofoez",
-	"bEl0C+r+ugwyPeNfLoPsUypCW4OuvoPNQdcp10x+YVBCqJZs5YvQtp18vmdAj86AvhLm8zSW7I1R8FOY",
-	"q03JsHU2ZHLQ7/ayOj2H7QqL8i75zOcg1W+GZo9odt4Tw0cnhtYSvCeKe3vw9tJ/vq99veBw80U+Ik9O",
-	"uZL1JQmESHSVGvQY5nPkzEs2Ns8kw3Edh1cIfNBBfa8CBoJ4fGbKImKlTVsQF2MoOEvfLrX0vsx64z9J",
-	"ALo92scJuza7WxN1na4hO3BcSt6NVLaYYjftbWPgq1aRBeTLrC/0o0fkp6sxtV/RMGhzBAzBr7wk/bjp",
-	"QnYYho4u10FEdf351ANb6X8d0ZAy3RA+lwLUPuqXe2trpEIteXQL/Xjqem/9BAa68HY6T/fYsvPT0Qk9",
-	"9vq+ewS9sdun3ZF77p357imcjI9pf3Tk9dQxI7lZHCWfDRpxIfGonJa6ZZE7wuKBdNonp6UHspD3rKWC",
-	"bqdDfviWHGBmcTg/dIiVAbrHCrjtv446WElamiYu2oc88Olc6A626q9BwAY617d1cdT5mC0dM5R1qXv9",
-	"fAD4oDC4eYJJv7lneJIRF6YlRTff57fVw1JRKRxftDrQHffokbqsY9/tw8nYPaPnI7fjdf0eHI379HiE",
-	"fOVhEPjIRI6h7x95vZHbpZ1ztz8+A/fMP/Xck9Ex7Y+PoOd3PcV3cq30F467PIDig9PStc4V43n+8wsX",
-	"N9TpdDr9HpLx+QywBdpvHzY4FYSMXI1JAxkiGZVkyR23uyelEKGOYfn9o3b3rOr1arir/EqXzay1HkOZ",
-	"/nH1zvZlvWj1uul9tS7q3ZY6+7JkwSpKUSICL1EKU6ler8KGXLjH45OO26enI/fMO/ddC30K+DZ17Rlm",
-	"uN6pl6a/fw3evCATgOqkGdaNE7DDro53/dXWgEPCSw5QfjMVCHVpOF3zwBQ6cNKm4o6u0YAy45TfK7Hy",
-	"nqIkGCUS/EOHIEqZEjWaIJSa+QxQbB8Ru2e5e5a7Z7l7lvsVsNyGDLfKRmVYxN4otUtLPbPHuit+vk1V",
-	"gYIQ8CyjEn9u6BaoqBnp8di3iZYxeIBFI7FKssifyIVOMxWmVN3cyYxTN2xsWmFk9phKQ5UtvRzQ0MoW",
-	"NywEav3d1v6kCZk1IBh+f0lmuvAU1Q0HzM8kEDcMg5P4HcRm1KE2nwV+OmTmKTd9pChmwVJyxwOfYAZp",
-	"4bn6eahzX82Y2iMiQMoQK1rb0lo89rGSNHZOuWF2QhpFcerIx3cIZ4Qmkrv6kZLUopAycZkFZJnRbxi1",
-	"FbtIFg1gONw3uoiXDVedeyEQDPNf6iejWzFoB0R1VquhNW/0LrcMybL9dLfMcS2RZyrJ9gzkVIkarRFl",
-	"twMZUybGJlFrDOpdxT7evf0nct5ur3PkIu+tTYvNwTxijJWlO3theC8M74XhHQnDe1H4cxeFzXU3Jvjl",
-	"ROzoXed8wWt9BufjjiIuam0u1hI7oycj15IpRcFyvTibkKZKpqPAbuXKYhS6Ni9JtoarNWVrb81yKltN",
-	"GeFHuxgzEY2OJboT93F+T+ml1reHsq6V3pqqLqvtj8+UHLxjtQO9hJhiUJDQlbTPE5kaHU2RFoudjEsU",
-	"ytUJDvOxSOSlFMbKiT7guXGDYv1WxrFS64zeasVEd4BZkoT/wQM/s2fuLDx2bwndC3974e8JhD+kWnvh",
-	"769uB0Xbzd4Y+uUmKii+u43lNRVadMf1ck/plOtWvTFgh14aCjKCkLMJkdyUxlMTpCKuDZvKlaFXv8+x",
-	"llzaKK7UJ/rz9u7QVb1tDPtQ6kIWM/UdzLjOyy5pWZZG3Z7YWg390TF1+96J754pPeOcdkb6SV9xbjW0",
-	"YfV1PqivbcQB84KIhpV1dHRv6I0xa2tQVIuguW7RvllSs0ZPq137aAZuEAuK7y9WCU6t6d+URnaWxmr+",
-	"oid+okhNve3HidPEna2J0iyEZH4jzHp2HZv5afuybiSXj9Eir5m9kW8V1wyE5AoHfkMxFnuvmhZDTmvV",
-	"GiRXbwLz8QCc7OvmVo2yabq2NnzMZ7mJzLzGv+IXJhZzIWFWb7x0ALuRmN8FSkBZ3M26QXv5ReYHMQNn",
-	"9eI/2tr2SmZDke1sfApu3z/x3HMks0Zm64zOqcLWkLJBkwSMTBPobaYHCJBJNBgD1FNAS2viCwmRJi9W",
-	"PWp1+sdn9OR87ELH77j98bjn0uP+yD067vud87M+9M6UDuBzBoOKU+7+2wzdumhJYJTJgWd7ZTbXRlbn",
-	"mNhLVRBsqYIug+Ragp8Ks/0GcXRIrNZH0Vn69BXE0HHLmNKO3/qHxymTbBgRZXNimhIpDLNe7dK6/PqT",
-	"tFCyq7B7FOoPtT88Le2WVZ7vd45u2BCxF2u22WbrA8kHZqCiCevKrK3YVPgbccMy/i4KrYm/EUTQEBxC",
-	"dfk4YKb5Upv8ENzBDRvmOMSQ4LAM7vNs0JSg005u7F5k2rVTQegNyzrkWjmk1+ll9T7wt2qvMoL6k9b3",
-	"2CGHbEyHKwlHM1LxiG2T9jLGXsbYyxhfjIzRiGxU6dhIsh3Fujyd/7uvMfPp/Xfqq16tw/uBSrin88qu",
-	"5Nyw2IaiU4VVoma6gSHk5EBbKNDzjVZBh9xPOdrQ7qfADjNrWo5aEURbolBQSx04dRY9ZxJPx4SSFNmN",
-	"YOTROA5MINwEGOj2kraHrmO635eY5Kwgsp1uvmeXe3a5Z5dfIbvcu5V2G2O/IdPaeYB9juk9M2Rnx2Eu",
-	"V8SQR8PBRuBxLK5piBxySMVSCxzydz5Sqr5utapN5kY5R1ZLPanr8XTOyRDHRQuDmWm4skbPlZ54Q818",
-	"Z1Eue1a6Z6V7VrpnpfsIjS8hQsMwjYasu0y3fOZR5kH4yFzWMlVbWYzGQPTEYY7lmtBTrXSmiWt3PPDB",
-	"r8FcL0nulSkVAxu8NtR1tnVC3T0VaVLdoS2d7xRCTKySnFr5TdvGFF8WTOu4kT0D3zPwPQPfM/A9A98z",
-	"8BplzJFn7Fr1LmHvMWC7q91mqCdMLFuR0UA8xiOyXH9CA3ZJAkliEInSsu+nEOtyiObFOGFESB5FRgzQ",
-	"KSGM6/6P8l4JC4ucX3+6Wqt+q7a9Z8l7lrxnyXuWvGfJe5ZcJ2tTxvMFFtZQrzbsuUEseUmnfwGgW7mZ",
-	"fsjlseO2s/JTRY/brT5O/LjZXRpBvsNSsuoGBllCRU2+VoeV2xwRkyTzv4zHcnofMH+x1WfNDp3m6F7b",
-	"YcjfuJCaHzXu0Nkz6WE+jwchn+AVpevLEUN8wZBlzW/GJ9Cj/ZHbzWXrn4/cU+/EP4b++Ehn66dktNcg",
-	"8Nbc8vrQWwtsX0XwbZRhtqU96U/r8q6qJPZryWMTppE3cgXShnjYXxVikIP7KSceZSTkE4XfVN4wzjzQ",
-	"4SOUiXuF+GncqemJPMzLTMM2ucJ2ApNYMQPyOx/dMDkFRjQmFdbyjSAa5HSHCyAaDsnBbYDlLvElhyTM",
-	"hxhHIddv0m+cLPg1kDATttj6jM4xEIVwE/aiNqsHvmF4cjo2ZgJS5Cb9RuggZKQkRGF0m7zhYZhf7wUJ",
-	"5A2znsOhxsGhQ3hMhlY50R08DEKBumtTt8rsDZHwhgUi7QVY3Lu+Fq365PF2IOktMGw0XRHj+ybVEZ8u",
-	"yldDZi5vjvGYlhLEjMhRgpQO163jhxR9c0POJq4ALwbpqgfRNKYCFLrVobcraOgaatiUij1iVPBfjGct",
-	"6Fb12oqs5VyNs5gtnlSWWDFkZwRYE84ueh+j+QXFaKpPapyDacjznqU5IVVdBzMDXC3evKQZrI7nvEr5",
-	"cAzUL2gBihX005wYNH0dlkZWZuR/2176e0H5cQXl3RKqvc1hpw3iGiL6ghD+CZrEtYty4RAFdg9f1nRj",
-	"BGNdmRVumBEqqefxhEkCD4GQok2uQSo8IUONJkMi+YIYj9VRb1gq1qb0yboAzMi/85E295ODQJJxwAIx",
-	"RXs/lYSyGwY0DgP9HRnBhLLDy4yQWQ3CrF63tb5hQ9POeqAfD/TjYZv8Wqc7XpmArNtHbSwg76ITXrkU",
-	"1JQWPGIzuz3d/0Lovm2Jt6f/X3kvvJ3IpM8wdbpaMjWJ2aX51veBnGJLE2Iwm6QOSodYc80NQ6+Os2D4",
-	"8biQ5OD6jel/EoIQ6SfEDwQyrDRv6YalGdULzfYiOicHOFgUJovWpRmNb5Po0MF+ejcMTVK6EHpP590J",
-	"MqXhmNB7OifjmM/IfyDmzmLtIVukhLx/+6qMveTs8m/wNB/dNr87u7i5ucGM+xAiewJTxs9ewiCC2MNR",
-	"W71Oy2npQ83/eqxO5A5iOgHtwlMPB5PRgg+y2yt15DV2kupMfs0DCmUC1bNY93f8TR2GKBaBO6tyJQLz",
-	"G7ke1fvljtbjqk/KPfc6tiGJMQyzItk9awZYmz9KfgsKeaPTv3m927+f3/+7//CP7uj12ezVkXh7Iv/V",
-	"SV4e8xfqOnBupApZgYFnfDxWwLb28485f/Ng6bj7lU7nqNFpi6jZYaNMHQeeguqU+x7hOHWAtHzIpsxb",
-	"0YH1/o0ijUGi+ler4Lsb3wgeFPKczF86o3MiIAw/mapWzT6f/WmI2MdnBvI2i7xacrm+M/tWQl5KvevS",
-	"SZRlI4qmddta1NDaRe2hYWWtKCntX2JYak5jlWktuW+ELuvH75nuZnYLEJl2HEoXFBfaw6NLwwiQggwX",
-	"OdCQHHTa7W6nc3hZcGmpt2/YsMiY0pc7mRuI3zPdmGSRCAxv2AGfBVLJ1TOgLJNFHHQmKaFhGvNkotOu",
-	"7cJM6BoKGe0bdqW3nYaNo46Lu8Z+J0dkiM91FZow5PfgD3W1Gb0kIyoRBuArSJ/S2Cd/JFxSpY5bHCAH",
-	"Wksu7sPcpxiojwb40fBwSWUmByhMDRfo4/CwQpcm78qlIHHDxJTf45oY3Gf1boQaArO/S+Ska8iLSW8M",
-	"pjyJOr5bIWYT7mC3/yiN6fdC3V6o2wt1a4S6DZC20hav6DIVC1wpDLHKPeP3eyONMdJ8oTaX67xvQInq",
-	"GhR17Lu6/E2EUCtPrjbALEUOhpRdZmF46kG5dUYx9IoYwk9jpKgIIMTFPU70YEjZmuKz5mhM//so5n7i",
-	"STKJeRJVtuPXLw3wpSfshZ9IPkhrI4xpKKCe9b0JF65iwIZfGQCzOsPSyVy0Tr1zvwPdsZvFqp/BydhV",
-	"4597Hb8LvXEr+1KXzR+dQc/rdt1Tvz92+4oLnsG552bl6k8g9406Yv3hkX8y7tLjnnvmdcHtj07BPadH",
-	"Y7c36nod/xzOxqeFPgR+TMeyfuTJp+nmXc9S8CXYBnYUBmmIkyWnHpU05JONQyCvUEFBBh0opQqBwLSp",
-	"MeivIMpJ/4WttvOEgcwSIYnCdGwN6U3R3YlNLlFqxR8Go5jrAL2q8DzNJZ4uNu8vidvN0bQRYj5im8k9",
-	"Pf+S6HkToKlSEiwd2scRfga92rLIvqL0vordFEX2NKTPhxAklBlEdbdgPYc2rDGe1sJIBGRd1QaJgEJJ",
-	"ixhkEAN2b2ZCAvVLGMt3OPFmjKU62bW/vBM9kb/vLviEaWr6DpoCrFOuVf7CoJkiqcNQV2Ve/wDSQOKW",
-	"cUh7vviV8cW/NE98oijW+jTi00ewohPKqFH5PKgJDdhhOwtKndE50p4bNgIiQGKUquaL/pAcMI4Slc7P",
-	"1WGlunoEhOITBJNuz3W3jSQ1R9FMo3nMCNI95d6WctsrXU27d9L2sbcT2p0Go+5p+NccibqVDvVsxv0k",
-	"BFforIRqX4gCuCsv5ixQ4qp+OXPB6JgQLwyASaITRxUXYHCHeVUyiRn45GCo3xjoNwYC5JAIOscaRRiw",
-	"wRlyD3Sd+odtogTfoV7iwM6KIRz4aZZtYTpSgqyUjX/GQa7tNrf28iMNHIRcv6LolCkX5J5DxzRzPvN6",
-	"vnsE/bF91nJa5gQ0hRqdjc/pGbjHXtfXPWvP/VPq9kYnXhc64z7tdrNPskOzFNanknqggES7vFtTKSNx",
-	"8ewZJD3XC3nit6m+MtM1E3zTKrkVebforr3n8W3Iqa8LHMFAxgENUwaCfuuATQaY5a1PaDbThxHdD0ZU",
-	"AI6gaGjAmWhdHH90WgHzIQLm65NUMGfdxBgagy7ibkdRXr70a6c2ZVy40AoaaYFmH9pXKat+I4jGsPSw",
-	"Gmi4m8msZSFs1/TOyKtLZIaOJcREAiaaqFdmWmAV+ez9Cx2rnu9ti74DBZ/GY2AySXKvDIyEOjzUMfIG",
-	"QW4YZT7ROE4sjuvhRkAQK7A6qhrUfFJsbzZ0btjQfrj4iIRBuhOC06v/TUDoYDnB9Uzocr5hFgex0oKZ",
-	"s4iXC+MftsnfFUaJCxPGdsN0HJsNbRN8LJHS6sGyoLUskE29YgPZLjGZLGFhMAuUuIGf6xEP3O6hKR+n",
-	"9oIxc2rg9OVLUli+WYlAan0/5SEQ3QhdlG3MLErtLmASJhBjVN0UmA5XNGlwHmWM48XEQL0p+GkpOwVD",
-	"9E7d1HEnu/6E4XvmrG5YkSkN1Vf3cSDBVUrJJQmB3qEtkCeoBd0CRLoUPTIptd+qeLtytrOh6vFkHAcr",
-	"Qpg/P1Oe80lYzEum6NajhAzuhYkvSpgg1Iqo5OA+kFOkDPhcHerhX85U/4X1BbvehWizrCkxLoOxweL1",
-	"+pJiU7a4uvE6abYnEoHwrGuvSohnAVNqfJb5NqNBqKQfJi+1ApSfeUs16HVuqJ0pQ3pLQq3Op3PRujh1",
-	"8r9JmEUhlcZW0htpq5J7Mj7tVOc224PJBj3qFH8tDmtNVe5p56zr9kfnnnvmd8DNBj2F+ta60mPaqxhb",
-	"qBh5GH5aRaOQK5NeHnmXgRYx7YlQ7cgA2SZ/5IFQ494ge0nJy6YhoIFPI80/BFhbzIxgQBdLK6sDLy8u",
-	"dr0GaTe1Yn9F+LpjUW1P6ooC0F7W2X2k+y4I5rL4gr46N4nDapnlFwbk/dtXVVUFZtQH3dUlTYdLO7np",
-	"UgW25ymafWn2LUZ/+j74lwRTaaxlWDsE2+RNPhBCTrnIVyAtRkRUR9Vjiej3an87i/suzyCy2UB/HP1b",
-	"nt/9szN63Z39dBq96om3Z/f/6nvfnYz/dvz7VWdNNtDazxsEMtu9VwUzp1WyMYFwL6mUBT+nmJcd1Kdy",
-	"4y9jay6VudIdYxNhBEhd+vTN+3dGY7DpWss6Aq3WDbKk0MfKgPTmXmiSCSuS85qksTUpt6+kQWCKXg+y",
-	"Ov/a8IEXAf7Am9J4gqtrlkBQSCatvKU9zq3SDqIU9J5YH7C3Rd4mIRirdFrr2OM+HF4QKkkIVGgbOoL0",
-	"DTsYati2JnRfp3UD8tKMDx4M/UTjDgzSX4eHzg3TAIxsnzCYUOSnB0P750A/H5py0JLMuJBE3nPigxfM",
-	"aHjDzC4OhvrVgeR8EMXgBQKGh7Z/6ogKIBY5cNnm78EsEDOMxjm8JAYliEEJHZ7DGRlGXEiFy4OIzidD",
-	"9f0C9tj96xfQd2Az7E0JIRwLj7TonTALXLDXkINaufbVulOeqG1qef+S6NnmpOuT5cF/xVxgrzg9vuLU",
-	"lJdY4UsHkLkYrlatI72h3i1VNFGRsICpafWHl0QonYaGRNIHEI6lZMZpQnhMGGdgu1/qVDer98RA0fY7",
-	"q1Bv9BQ/6KU9UfKwPpjF/N11mbtPlrO76+BHfZ1Y3RIvNNuqjVd4Ph9BTN7EXIInNwxjlPRhEPgIn7a7",
-	"lNunxyO375347hmcjt1z2hnpqhX9sQLpepHmm2TH5qCuRpZsPm3zK0mXLWx5h3mzWxOZqjzY3I0+aT7s",
-	"Z4pMG6HGI+ap7mlYOQ3b5JpWZoYu1qLYp4h+Nimi+avZTqarnTRq2qxm816iKi9kEIZKT01MjksufbQy",
-	"QXQrirtPFP1iE0U3AttVGaOLJGrZhFsEtcdvo7vnPNtxnq+D6zyRXXkD/Pv02ZiXpmXdmkxIctDv9lYm",
-	"gJu8yN0xm+3q3LwF9UeT7Mjcyh8xS3JP1R6fqqVZiXvqtk9P3JH8LucRrDDJ5kqJCXKQsOCPBIhCRHG4",
-	"jbn1Hc76BfWTeNR879bjWxrVgdc3NOJ1f1V2RmkAcmdmxlWIs9qEqK7q86mo19oE0r4gu92WiLjB4dSx",
-	"limw2RvLPkdjmdTYuTmv3chUpr7c2lK2GWHZG8q+dENZI5CtYSezxKnKTGbg7PPSJz8fOv9V0PinNU01",
-	"gPi/imVqB8T9ycTFL8gs9fmQkUVj0J6c7G1BW4mna61AgiTMx+yjoliKWi2mRxs1N4JYg+MWFqKna+Rh",
-	"N2uj8SxirQrFs6Xx/hrxeGZzVQb2xnUAH9u4Vduw9VXZtB7BnNWcAqw2dX0OZq4dQXlTmP3yTGRPRQ4a",
-	"HmwN89resvYZWtY2lVo2sadtbUrbm9G+OjPaDi1oq4xnn6vh7Aun/n91yv+k9ravzNT2pGa2Ih42RY8v",
-	"z9L2hdOdBSvdnv585Qa6plKuoMwf8YdnXsi9WyznWaqf/5Jm/g+vr15/9+0v//y/CqmH5AD785tRBn6A",
-	"+/OHeWJHfrbiMRY6kGMez74RBGckYx7f09gnlPgU6SYlMphhOSJHPSRAval65ugBTOFgEcySkEoe24Ec",
-	"Qkki6ASImDNPV1pICyHFCXaZRoMblTfMp/MLcq9IJomBwT0Nha4h3RXS5WMX09nVV9qyaEsq6PGnNIqg",
-	"tMPJlX9HmQfX+jCe44luQZBNPbH6pCI/sVnLo5YHUAekQMp2W3dP6OnI7ae1b7vUVlE7wchWuyGnNY75",
-	"bAUVZ3dcd64/cVqSpy/23N5J4UW8kEHM70Xrotvrb3RQZYT1V8W79T1jlWiEjXs6/6tb9xSi6tKK+oCK",
-	"OJojLQYC1pAWUzq1fo9u88Vl1jOcBFIQLxGSzyAW36gn9l/4iN+zciv/tZ38iaz8ad3YR+nYbXa3pmk3",
-	"zmuP6xuRrqlqEfbVpo6GNSeQVh0wvW5K/RwhZU/YI9yTwV2l8Na96PQUtakjgOaP8KJ14p/C2fi8g5TQ",
-	"7XtHijD2x64tA66oZHnB7fLiKjiobUykezD14WTsntHzkWvzC/r0GMVbeJADP4EBCuQ5EnqsUMIcd21h",
-	"OeKxpGHN6uJZfZae+geXFO9nuYh4eenwbidXKXwyal30cjXC9b+xOrht/qQLGCp2wAI5aFKAZpXIbm89",
-	"EYpcavzgTHLBXattmqYEEhi1ldw7/eMzenI+dqHjd9z+eNxz6XF/5B4d9/3O+Vkfeme9Yjep+s4og/Tr",
-	"nVEZnn8FziiREXrLndKfVhsJMmxtOS0aBYNbmC9zr9T8W8rC/qHFUQ0CDtFoQt6/feUQCziOIf0OEkBH",
-	"Vx1ziEUSh5i+GgcRxK4CYfuDkoNF+t4lcbtZcw5dS0zhOPETIKgDHKiFKCpCgPnlnUYNCG3fbHRPMPcE",
-	"84kIZkNyWV0PGR/vDSY7NdiKlMDshhhvU5K1QMGf5TpHISbtrAblFXp+LdTnO7MqMmW1R2v4sDUgsyZI",
-	"N0w3M7cjDCS9BaxFT7VPmQpxz2Nf16Kf0jsg3Q6RnHR7ZzfMm9KYemqRtjBjyO8hdj0qgIQgJcQOoYwk",
-	"UVT8VS/khvnBJJCmhZOdCutP3gO9HR62yQvqTdWuokRMwVcT5xo4jYNYyPYN27IrrMHV57k7ehIbeAnt",
-	"GjUMO83t4TF7xu4Z8J4B7xnw3mPxRXgstu0Kpd2vyHdSPsvjlDM+quqXFxzUWrUWuJn4UOpauQYpDKuf",
-	"AFO8EfyM6RdEBeTZuiWvIIFUXNaDy6J84XPQlaix2WFQEgvyVm2ilONux5PS67ho/fO2P3tz/sfbnnh3",
-	"evfr0fzfZ6PXqyhTU5qSX/aKcLzc1e1Dnb4wnEco1aD9SdA8czrtFLu/DcLQtqvC6b7RVaTRVHdnvBj5",
-	"tqza6qM+sELJ4Q0TAfMgLcZ+TwUJqZDo3wTfIUmEYjlHvyZWu8+M/mZf2BZXe1Qz54qgITjmjPGXb4Qi",
-	"OB4Xsk2QRytKex8wn9+TQNww3fpFT0vkfeABObAeVO0q1ZIfviKI0mRweG2oonNxmOoKUQx3AdwbN3Kg",
-	"Zp1FiTR7t7dBbI9GdWa2g3D7hr3mxVPUhzcJ7kCtg8AsknPs1dsmum2Xlc6w366mY6MQhuZAzN2ks1Ey",
-	"DlggwU5iC92jzrRQFb9Mq9Gxp4ZYvdR7WdZoFmKM9P4Xd1ydGYLnV/CY+DCmSShTmdx4TEach0CZ9tRs",
-	"EgC/GyeLbm2AheRr1Ht3WiMaogu7IBm3j09LXy5XdfoLqk7hqw11H3z3dHRCj72+7x5BzzR5PffOfPcU",
-	"TsbHtD868nqKXt0GTL1t4EVBAMQB9weAP2fLzJ4ISeP8FjrdVk5x0E0p1S/JSHKp1K/C4RyVn6SkD4Pl",
-	"1zvtXvlZlo1ccezl+kh/IeiJySQ2wVTdkY4WcI/HJx23T09H7pl37rtWR1Qq4kK2jpPCerMuCUX0qxQU",
-	"UlKDPbLQiD6lktzzJPTJCPDnw7348JRBToqJpkSX8fuakQh5QWAN988MAI8l29sZCGem34GGMwGKU6Lt",
-	"zvZ1v2FD+zbyK932wh9emtiMWSYbYFpB8YuE6dZs/vBQM/Fyv5I0MrL97oYduF0iJJ2LgpsphlWWP3JF",
-	"THOQG6YpGDHd/5WEMEZkAuT8JISxvCCUxDTQ6RAG8Xx1o+RAkcobNqT+74mQM2ByeJl21V2STg4dDASR",
-	"WRM7lPUDiSIHw877meBhJZQ2ecOFdLGvLwoqOqXMiDOREohkDNKbEj7GIDGcDwPQ7Cm1ycaWTq3EGqL0",
-	"dwtvT2LmzKD9qDY1tSvW23isCF8/kCInLRSY0FG7d1TKhBR4zHPxK6jJUhw/3So5Iu5N0ukcAekpFEx5",
-	"Vc8h3Q7hY3LURTjFk82Ugd8+OFbb2Ntd93bXp7S7boiq/hoDrGNafxpLk2YehijuxZ6v0sj6R8adGltc",
-	"1ghaQnA3DNjtjgWtKzKOQaAI5WL8uJpDs+SQTxYNMLhqNCWTgBXFGk2+LkmgNID4VqCJFTFEWwrGcE9m",
-	"AUskiDb53sg32ciWqjto17F2FjQbYLBrG5NAi0YHXGWgjbaaQrVXGxSuBX+ljnBbfgsPEbbjKyNqJzbE",
-	"ej0df0aj4FnvWeBHz+BBg6Qb8knA/odL+X/pyFN8t3ciaTwB+f7ty//7f3rfz7z/0/u+gdnX7LiCkqnL",
-	"3pOqL4ze/ExvgVDEWC8MvFuCMIN3+biWXt3z3d8xBfpOp75oUqMZfdF5g4ZWRszsBZJ0SeiEBgxbbRPG",
-	"XR5pOjE0zwe2oTxm1sTZ70o7jGJ+FygZAfySrPJrPV0W+LeztPJ9xMJect5HLOwjFj7bagvbMihDOreL",
-	"alzDixRhd7XKtWN+pJMuqTXPZdImxxhBNjGOvIBNck2u+VgLriFlN2wc85n2Kpr4wPQ9ZDxIa8AfOvkH",
-	"mfXRuWFDtT18V0+oXsWf9DsDs7YBZ+HcWivRbz/3QkCH47KNkNQ1EZIQhMk6TVgiwNdmSD42HlJFqCQx",
-	"RssDSoba/DRUEojiyGxOYhCSjGDOmX/DZFrjRx1jIMgtRDI1cRYMjYfaUptG5lP1PWUsUDSJxnPMdZ1h",
-	"sh1PDbG46TX2xRtW18D4DuLZ0xgX82yVMpbQMJzXl/TVuj+JiXFv5dvLKnsr397K9yUXf7AmuxKWjtzk",
-	"kQQW1EQfUX1mRJdaW6tLl+jRJFOVU5HHo4xxaWFeq9oHVfp1SeLcO/t0r0XvOdNei95r0Xstur4WnRLP",
-	"R9WjE/Y4Vt0XrJZRVxbheiHFza5tzz727GPPPvbsY88+6rOPlHjumn1IHsM45kw+Q3QVz/6U/BZYdakP",
-	"LApGSfYhEVN+L7QznxEe+xCT929ftcmbZBQGXptckRhkEIOP9tRvhEPQ7+/HPIp0ergmffhELQKjObsd",
-	"MsR/DSaclRWK/gHkdbqIX9SbrV1VdJtxH0KdXGACzXXs6SCjdDJOoAElb06A1QeFLjik2+mQH77F2pz1",
-	"SZ6t44nNawdrWjsLkEk0GAPUy0xASGldtP44+rc8v/tnZ/S6O/vpNHrVE2/P7v/V9747Gf/t+PerTn2z",
-	"p77GCpKH0LC5kaYpRenWmOMHzmAbEwZ4SYzghJbXXNIX1Qk2BqpTPE/hfQHTI0S1skIRC/FBOQQleH0K",
-	"r1IMWH+TJgknonKa5eBoOFg0UufvfEYfXgGbyGnr4qTvtGYBs//snmC1YXUyrYvW//vtyv03df/Tcc8H",
-	"7of//q+ycmcllCu2/K+iaic+R+lU0xc+TkmVm56ECUdCH4StrXdAGWfzGU/EDfNoGEIsHHL15iW5hbk4",
-	"VHTMOj7UUzQ4mU+1FydXDuOG2XoYa0thkIpKGNr5ookosdIVQelKm3OEzEyb12/US3HRK5QWDjVC/IzO",
-	"MVvMOLaKEptOErujQYg5Yg4mkgVsgsuYHV6SNNh+qL0z91OIwe6NETBKg6mrURXOf9gmr7mc4lZ0UiD4",
-	"aihGqC4hQsY0CEX7hg1zWVnuTzAfqg8s0GFMPcjY1GdNUwRuYU5iiEI6N14wjNgnlIl7E5KmwYcws4gZ",
-	"j6FNrvC5IL1OT+cSarxR9zhUfDhgkyFJmAxCBUo6ko5GUYzuRsxJjsnQ/OAP1f1iBB1nN0o44q5+hKl8",
-	"WKsKWzelYfnq/IRRqnKBLbqKItywEfVuFUVn/iWJeBiSQKolkxRciYZWMgEpyFCLzgME8yGRHHtDaWjS",
-	"26KSDH948Y6UIhaqlibrAn9B/yIe4w3DLlPWmcgVGZFgjpR4NI4DozVmOd1peZWhTtwu8+G9CakHOe6u",
-	"htuyic1bS5y28uql4VX4VcKkLvqjuDLMaKCEhkD+r1Ec2vbDrMq2fkBeSeQxBcWpNjfdSQJ58WybdMnp",
-	"7b5e+aZadImgNQ0U/M5tPUseK26luaPTWrUGLLBrMFsnP2DRc6836tLOuXs2PgW375947vnomLr98RH0",
-	"/K7XGZ3TTcS7ws1b83sTdb+hqJYqz3aH9qeBBbt/3x79eP7Q+fv96auo9w92/K139rPffSv7/xInP0w7",
-	"+AFExkm8U807K2O8QvNuXDBe04wqUVI9xEqEHvh7HXpjHbqBiPyFxOVmEvmfH50/W1dR8BPMrxIlqv72",
-	"Qf3yLdAY4vSXgtyObCvTgjFwKK8qNxDlM109F9NbqrZnPLq6wrRdkQb4TEwI547uE4kyE9ZgQKpgJOKD",
-	"fqdvxOL7mLMJ4QxMfJKWoppzf8v8De9fo9Ubvv/4HTM+Pw7kZF8jFbxQ5PHC5oa7J3A6dvv0bOSeex3f",
-	"7UJvfET7o2PvxK+YpmumMUXnM0aA81pRtTCxmAsJs3rjpQPYjVixdXE36wbt5ReZH8QMnMLZX5hLZ3vM",
-	"2K5CaqlFzJpWZ58zqLJ1d/9thlb6uzZoGzzBY/30pnXD4Ps7ZPCfzFb0SOafTJvjhhBuYQiq4f5bKmCv",
-	"TnJRebSH+w2Gx3rYVwRLcWlBqqxGy7b2oRomIAta4tmf9s9VJmyQU2yvaqwhOuUmEFiq1Fky0BxQNidh",
-	"cJd6XQ7LbDbDq+dvf3n98nrw/u2r4WFq/i7jcO/NEq+0cSUIdZLhlk5Na6mxx7u9lli6zgqM0waVTVHu",
-	"SSS8D8UgMvBusXuOObVdml2JDwI9IHmAK5peFyliiZ01t7RqVKpznzkckvRhVWsSIukDUZIbCRiJIPaA",
-	"yY3ajb/DeR69C8ln3+z7H1fv1PVZH71mp4/WuPsdfVjfJwFB4KtokiANEO6qXXc5elRkLb+jD59DH+4S",
-	"AGwCTl9eP+1dYFyDA1pViFPSh31P7M+pJ7ZEnGzUKRBpSKNm2JI+bN4IeyOqsW+C/aU2wW4CkCsaYBtC",
-	"s6R4aGj6LBvQfiZk+q9Mop+mF0p9kP7iG1dvT6w3lO02Fue+vEbVnwmdsA2n9/TiK242vYH4iL16XTFn",
-	"3oqAtbdAfaFLDnwjTL9lPjbdYdPgtJz5xcZz6VIFubSMgJGRIi8gdOYrmrIESqMxv8din7ZpXyBBx6Jh",
-	"oQNKBJ677iNtXHzqyX0c2JREjK+K+b04bJMrjNICX0+npFsZB+DruDQTO6Top641eguRLMRYmTAmHHXO",
-	"vCod+r06ius583ajSe84rqXndrrvFL05NiTHp/PCw5bTUqeUxDbZHumfoXId96x73nP79Gjknnl937W0",
-	"79zr+FkDbfAHo3nqRrvwaYBeR939uX/WyXmR/kgg0Q45vGLsDt1pYPy1Z12VgjBnnkP0JH9185E6B4OI",
-	"9QsvlyH9akf9y8wDf5D6AB3E8oCGWWRjHtcUaut/HzoGmbVpVoFEhfshw6Kd8/jPDQnyrtTHw4O/mva8",
-	"I9lfY4zQoFYPZbZpdZgII4PV67OuXs83WReAsbvYTl2h4Xhc7st4j9M8UUd13KOlBIEg6gCrHK/qWe1m",
-	"6m/Vyx9Xzpq2MNcHVtmTQz9+ukbmdVQPG66LcPe/ZhST0KiDgMZdr+cfgdvHUBLvxHfP4HTsntPOSD/p",
-	"j7M9fwczrv1iSIfQpWe12kdz7yhAXO/fwbv7Kvw7iUFMS2nUqjZ37mhyoWEpQwAsiKVwjlylhEO/s0A7",
-	"0JJwccPUy2RoXh066UvDDE2G5ABzPDL53YTv6zSIkQAmD6sb7CgweFLXksWl3ymDBVQy6PEjZUC+4zrp",
-	"O+2PRt2Qs4krwItBuupBNI2pgEUUaoQQT+yhWnEWG1g7cue2HVFpcoKVNg+xTUzV3g9V7YdKRCG8qxbd",
-	"yss8jfxRWuxRZAgDszDnKsIy3wGb2EylNnmu891s2SA9MkZ4CAjVWAf9zvlhld9qM5q0d1x9qY6rTSDY",
-	"qQo6wpL0OTY4o3MlnGM1Sp2kB6F1ofYrI+w+iafrL0/u97btnerDm2DJp/CEVVVcvbd1fawrTAcxzLTl",
-	"qa5jbAfcYLuoJ0Ssv7cRtxohxxM7yB6BvJhTaERhjhcpTG83FMY40faU5gtl/6knbAsBVruqnoFeXLX5",
-	"DrMiMAo/1ZJtZUtME9I5CbZDuIfZ2eQgF5R/qPv+epwJpZL7MY9cn98z0SbHnSMyNOWdGJcDj7NxMEli",
-	"8IdpI1rO4JIcd3rpiwmLgXpT3UAX6WQgs77jNh6+zID4Dxzghd3xjuxerci7HUQQY3mtkFNfnbb5aRJM",
-	"6GguoVXfuFRYZJWV6dfpQmd2c+66mFD7M7cgbZBBoD6psTRTves9y7IyiphjLz9/ePrQmnqUDf6E3KNf",
-	"GQK9Sre8M8sxMlWb5umeQ8d0NT7zer57BP2xfZYx1RfvyXdUUg8UbLU+NkUwu4k9hu0Yw0zVrBQvdoZp",
-	"tkqOm9Y1/DrQ7Rez75e47d01RM/eM9nXcOKfHp+hu6XvHlE4cql31nePOzDq+ONxtwdKpjUCQ+uijO9h",
-	"uTPt/Z1xJXbMgIokhhkwOUhYoGRcxQ9FzmtlilOaypOYr4qt8vVj+3NjBM8f2x7Jd4zkvxSrYJmaUjaD",
-	"E2tgFSpebYDyUkcqVGD5t4kIGAhBFFCJS125iYwg5GxCJFdY6NgWz4QlsxHmyiWYLUTM6Bsl1P3Druwr",
-	"zqkz5zqIYhgHD+o2fnqTIbRhANe2OOYjOmLNZaz3xVp4+ircsXcZiO4q424n6FbhRjWX+KSe1GYQ3RQ+",
-	"v6DkvUdG7YYHtyqpLwdV+8S+z8Whepfi8kbsvpE/1Xy0eY7fxoRn7y79Ut2lTeFzRa5fJVf7AWQGWZ9X",
-	"Ls+XQd3/6pT9aXygzUD/i88J3A1x36U42RQ9vqAcwS+Drli3556+fOX5g42l1IUKpYvFSJcLlpqGruVl",
-	"qV5xj4bEhzsIeTQDJsnBcEZvQSnMw0OFHmn7n4tn6GAKp1zIi7POWQfpkln10riKjColHbOQgPqosrcz",
-	"ROSRKKs2h9GITi7wK6u1j0OZQPZ0GPQyL4+TGlMXze1EQBgKhwiQJInIaK7rtueHtOe/PKou54bbEfmy",
-	"8WMe5yq85sfKlQ0r2WwAsdsjMag1YVsBOYUgXjAAC9vYOYix4XLAJu2lPIuys3zB/DRRNG32fP2GcN38",
-	"IJ/BYXdu3y5LPMGt2iXqSp+mZr1dW1anM3/PujFDxRUtFIwVZELvIFt1rlVrIIivlCtTpTZ/xpkpZCmX",
-	"zrQ1dkhE5wq6hZO2BY0TBWhZdlJ6zkRQ5o/4A/FC7t3mJrJJSx8/fPz/AwAA//8=",
+	"7L0Jc9u2vij+VTD63zex55KKJMv7vLnXTdKetEmaYyftOa3yJIiEJNQUwBKgZZ1Mvvt/8APARSIlUpLj",
+	"LHrz7qkjklh/+/qx4fFpyBlhUjQuPjYmBPskgj9fvMNj9V+fCC+ioaScNS4a7yYERUTwOPIIuiORoJw5",
+	"KBZ4GBBEGRq8HLmvsfQmg2bDaZB7PA0D0rho9BqdXqPhNIQ3IVOsxpXzUD0QMqJs3Pj06ZPTCHGEp0Sa",
+	"BTyLI8Gj4iUMGLmXfQ/eGCA+QnJCUBiRO8pjgUI8Jmp6ql7/OybRvOE0GJ6q+fQ3uZVM8f0rwsZy0rg4",
+	"bnecpZU5jZf+mpOgfn675/iItL3jY/fU7wzdLjkbubg9bLlHXtc/JiejU3w2tAsMsZyk66N+w2lE5O+Y",
+	"RsRvXMgoJtm1jng0xbJx0YhjeLNorWQackmYN/+FzJfXfYViRv+OCbolcxSSCFEmCfOJj8hoRDyJDjB6",
+	"//7lc0QFwmjMuY+8CaceOWyiayKjOWVjNKNyAmcu8FSPhJmPhtyfo4iEAZ4LeDqikZDqlELOBMkf0fGo",
+	"5Z3h4457PGwRt4uPiHs+OvLcjn/qtYdn5AS3W/aINFimh5TZo6s2WXKbneNjpzGlzP67vf68rpOT3925",
+	"XSJ7n2hCIvIlH2M54NU+1hGQgWK8MYQDNudNMBsTdWpDLIiPOEMHWAAtUSRocHiJMBISBwRxBu91251F",
+	"4tIG4lK8SUOQyoDkqBDjX9EplcuLf4vHBAn6n1LyEsB32al8MsJxIBsXxy1HzUun8bRx0Wm14Az1v9IT",
+	"VEA1JpGmh/bGgRz+gP2fsCQzDDjtcQV9sEIchgH1sFrh0zDiw4BM//svoZb7MT0j9YWvJrgjzOdRP2YR",
+	"wd5Eke2G0/CJxDRILke9gXzqI8YlwkzMSHSp/p4AzGKBBL4jQPGExDIWam/qFKmE6/gB+8guNdnYRMpQ",
+	"XDx96nNPNLEXcUaFGwZYKorWNOu06xdPC5b5KXuq/xWRUeOi8f89TfnXU/1UPH2rB9FnWAR8sD+Px4He",
+	"4VARcuxNFPBFaIRpQPz8fjWM+k21hh+wr4gEEXK7e8AB9eHlvp5x8RoiPYkCeLVIeB/APoq4YpB/JkMl",
+	"SOs0RpQEfuOiQaZqIKcxJULgsXopjHhIIjlHPf2w11AjT6kQAPIf0rvsKtDM3qXd7sZ3ubTVXVzlaxyo",
+	"6fSl6fddymAue3ZwX884GwXU2+62aEop+2bwPmX9UUDHE5m9uavk3gxtpwItkFl17kLSIEBDogAsjLhH",
+	"hMgjVLd1nl5CsoVNb2D18neFWHbnnlmuSPmbF0cRYVLRcUngWn7k0ZD6PmFb3csoGSVzB//mcYQiHhA0",
+	"xXNAHp/DTeQP+Cg94B8zw2x2wulCdnWaHg4CEj0RJTv55DR+4oxsdXp8NCJRf6yGyREfKhA80rQHBZyN",
+	"SYTwHaaBosS5Y2xniMVPeqTNTjCzmF0c4UuJyD0VkvhoGMv8TmAqQ85fMkkihoMXiqxuRyPMSNmzvOFT",
+	"YtiIAv9ZxNlYSTgKQgX1SZ6HZo7SLgvdkOiOREgvb2P8t0vbxcleMRQzch8STx2uouhxRFJ+aedSR+5T",
+	"4QVcmKN+w+WPPGb+VqfMuOyPYJTMMb/hSMTeJNHH8ojeTY/1DZfoR/P1ZkeZzr+Ls1TrgdEcxcWAz1NB",
+	"lS4tuSacQAXg+N5GxOPMp+rTHzUf3U4QBBm8P6ViauTjBfnD6LaTVAC6RCMivQmiEuExpixPCTIiYHat",
+	"6Ecr32wqCi4sdFcUNrVVJAoJsGYcaBalUI965D1LKN8uJG8FQIpD0nEckUUoNrIp9jweM6Ba6avo4OrZ",
+	"9a9vXt7031+/OsxTjgwvM6tG2WVvKYUvLHknRAQxQpTyHOIokXEzezXYkOE5n5zGO85fYzY38qjY6jYi",
+	"LEkftLUF0ZtzNMVsjrCUZBpKobR3Gc1RgKVCxAzAdzIimvpMrQ0li9v0zHML28VRX2NJkBnQbgaPJImA",
+	"wIzpHWFIALqCgJQxAYKdwr1S7y6rwjf6E0WoZpjKZpFxL6PNfnIa7xmO5YRH9D9bkq4YBiJMqk/y1/da",
+	"KzQKfqwy4EXEV+/iYEEAbKfXl1vapje3uKydaDnpfoZ4aS+Zu/r999/dq8z0xYYX7HkkVGwbpibN1RZZ",
+	"uDOjnigkfMEklfOdKVK3RGkjsVjUfQtUJqWEqxe1RoGRT0GEYzJV9bKI2cnebGYDyOxgF3pUZvW7IYg+",
+	"n2LKUBQH2hoW8VvCmmCNMt+r4a/G44iMsf5q8Yr/wWcIoylncvJEIB/TYI5igccEDYnHp0SbE4c0CIiP",
+	"/o4xnAYYFVg8bVz82Zji+4bTCDBo+/hu3PiwZBxzGlchNZZlY1Sg2kLlRUTBfR/LnKXax5K4kk5Jo2As",
+	"+81wXsG67TSoX+k1tYG+uppaa9EmvI/LDxSPYiTqV5w9jMiI3hcjYBgPA+opISOS1m9xS+aOIqNKZhoz",
+	"KgjS5HRp4Ijc8duam1La4zqw/IXMr9Vr2uZoLcB/al8EnEqyKTOgk73sFEb48C/iyRRGnsFLQCV8LQzi",
+	"4G0GZkY4EMRZACN7DVmLs7GWllucFy9pAbn8KWUCcRbok57iW4IwGNyFx0Piqx8xMkOos1/vZ8keFCx5",
+	"3THAunAQ/DoC492qCzEY9slZRDFBvIjIYtCaTXgAwNRENxM+Y7BdRJk2QmW9B6s3Y+ZY3s6HZEOvqLZ+",
+	"VtuNevs1kbhgPz6WQDSpJFOxDkyTU7ELw1GE50vrhzGLV/8DDQLKxj8C02BegXcMaGcwRwdtTUYPHUUn",
+	"I0ki9ePRoYMEmVLMWIwD9cvJoYPSf7U7hw4aUsIY1T90uocOklHml6OTwxzB1fM1nEYyjeJkmTkUIU7/",
+	"TAdX95gOXEiozXZfc58EwI7NpGFEQgxgHXIh1Z/9Eb0nuR9CPB+vGvQ6ZsscAIs+Hy3RplV0vw4pM6YG",
+	"URlg0qX+qD9dhh2nMaKMiknNpVTkBJTdceoZUM+bp8wTNMV+FicTidlp3FJtKqm2w1+oNkkYeShhqUtr",
+	"Erc0DIscnGosoa0RsCqEg4hgf168OuBgNU/NCmhV93Sj31eXxiUO1n34mjMyL2ZicJaOgc9kIZkLSs/F",
+	"TpaBt4VTXcv80h1sxACrY9EmILJwPDDE6k1Y5FlC94hgI+gvrWw20YCxmtXAW44dZ/UqfjF7tUQMBwF8",
+	"ysgMByJDutZQrcfhXRmquT3/SlEjcx5/xyQG8I1ixtSuHYjtCYjWkI3nrehsnqVK5fvQrwKvU8qyv7YX",
+	"ITjEQsx45C8FDpysFuOcxiyikvzKgrmOQPjkNGJBIisSrjrh9/a9T58K4OhZLCSfajvGArb5fkSEKIRi",
+	"sMJFxXR0Q23Hp1JbdypSM6ehfWde8Sq0oze7AOv63ZRnVdSCClQb/RwJAkCqLdhUIM8c/SXCQ6FU9hHX",
+	"pqebt08E4jNWQd52GuHEeLs25CoWAFKeEgOs17tAYyfOfUCZPOkW8MgVypS9I70pJ4HBFOIy155hV3b6",
+	"HPTldvJhBexvxoxS9MjGyYGvagW6hFhKEinQ+H9/Xrl/fPjY+fRfD4IReTh8roNthHWf3LyFqCJkv3Dg",
+	"V1CMOEvNYQoCl1Z8VLzicozLUbruCtR6GM32MtVgn6RYJxCOlCg3w3OBqNwA4XLXXkkTtoe0Chgfhw0n",
+	"bGALJrxASbIiiSfpHRhHwOlZzGzN1zvitF8iej4ChlSDVXXFU35H+ovbWmBmUUyQflMbTPXr2oeCDhjX",
+	"fx1mFKMh5wHBbHN2VCSzvFCn9o5Mw8BASv7qh9wvoIA/UhL44gI1n/FpiNm8+QZPiYOadsKlf8MsDmoa",
+	"v6F9bv9pxarMT295JHHw/vqVg5pGj22+iadDEmV+eKeUqMy/n8fkOZZqmOd4Lpq7sglsK9SIWB93Qbiv",
+	"NCePJOcOCC3GH4AGZlPo48eFA/j0CcIeYjIo3OEjihx2o46Gm01liRxMbiRQfO1gmyEx7Zb6f2up04ZE",
+	"7UFBc5FZrAvnLuDxCxC1Floeh+PniegWbD830I649x4XvkZcWAJzuLAkgHDBKQp+7+VlCwkO6Sn2JpQR",
+	"NyLYhx/U++hgYIFy4KBBzG4Zn7E+BHerH0xkQ18tZOCgZrN5WMhuTDR4kbIOjxCWCPQlB/lcQjQfjxAD",
+	"Q6d+Q6CDAURLUjbuA741heQRHpPBIYSsgcqhk7aQutvCdSRR6OvsgXrBjj609Lsi0vIPggM5WT7vVPxK",
+	"80P47Xqnl/6saCYDOgWWo6kSqPtgc6wqGw9xgJlHqr+vLX79KGZV3c8bGaZW2ZisKll1AX5M+pY8rjVh",
+	"V/WkCFFrVPV61F+lOd8QiWYTopOQjB9AUQX41EeU5dRpBdvoQOnP9jSeCAikUDhEmI/CCFLkqmjWVaz2",
+	"BuisVyegrIbfy3z8irJCjxcDGrh8Ir241TrytKMf/iau/mlOcJT7QWj/KdE/OmiMQ3cUEaLz4uDsIZNN",
+	"feiYEDM4a324hUQCvI51YHbd5Zr8MrAywk1lffyOujeP68Ch9bYQPJ/aFNlKN/BWf1B0+iGJKPf7hPmV",
+	"INm8Du62Sh9U0z8NiKTWUBEP6zjZnIbE9/3aX9QH4nf4vugU6828md7FZByRqkSvjprmNO449Wutp0iz",
+	"S8zCxruZWXHefGyvNntpqZszy8ZSBrUAeTm43VR5zBK1JZQ1QQnoAJt8Vz0h0BFBZByiESGHDjIeP/We",
+	"/US/eegg6wJUDyGyAsh4FBEcCSWv3BEluqADI8PAD+jvmEtsg+I4sxGFhw7C/l+xkAqRs7PZuDkUYSqI",
+	"j6bUd80KspEdaZCFWXHWRek0zFrA+G9nKTQYZol5iQhSGQ9yJ17A6W0QZplao5OCl2MOFZ1VLEonS/Jp",
+	"GCsJ8kDbQ5GP58LJRSPe4SAmAq4Wp/GMjmaiIivMpsBTg2uqs7Kc86HJbcgFXTjPDJ5bWCnSAHzi0SkO",
+	"kB6rkCcKra5VpUEKu6mfJ7HrP1qgrDGjsg8XsVm8RXIgCV3KbjxzJLmpLBlqpLtIwHEFKUluOmOFj4ii",
+	"fdqdDIQDohd5hM0CAARzGKjtu6ux7zFsF1bz2MJqkefzmVPyIzwCks1sKJj+j+JMq05C8eNtydAQi+oa",
+	"UKnpNjLKQAkaVKuWkT1G811iMo00ysNqE/gsAkYbP1uoaUOAKeIjhBm6evsSAjQzbAL7U8oaiTRbePQJ",
+	"PBXVI6BsbHV1McER8dFwjsgdieYooFq+XYivTUunFA0oBMICDWxtFeusV19BYZXEjW/k6wALmVRcqWAs",
+	"eU0kiYj/bIKjcW1ndD74fWWwaObVT04jZ8RYMEC1KxigtqWK+flz4xVB1Gvux2UAFUb8jirpS938FF4E",
+	"8FIP/NiTaBzxOEQHA8YZ0RcIvwgkeKAzKHisro/k5BWT/aDAnzNSCId6VTdESsrGosAjhb3bOOwH3MOl",
+	"IoYXUMKkwc+ypzoEuS9INoYs42NTBM8jTJKoH0dBcWCMT0vXoFTVvowoDoqHz1u81l34r+btl5JMf4KD",
+	"hjE0d+mDdNkfDwHz4sCkEWpBqiiqktf+qoAZZM4me+JF55s7jfTYnKXLXDqWcri1EPKShbGs6x5ahqFF",
+	"wck+Q1TnCeIpAUpkkidhmYvm6SpG5hxobvZtGp9fx6hcFPa2DOIpM4togdV6FQbUJHZ5/EgK2Jj7+nz4",
+	"sqBo4Mg3ytoBuZcRRj/9gPCQ3+nbF3wk9ePDSx3hY3LF0gcAE7bmjtt2NkTIBVNTMrxSNn/6AWxgirxf",
+	"IreNqEAxM8mXtaevg9nliFuMp0xncK3EzKW8fy0DKW4zVQM0EeQUTm2uMl7QaUz9jxlHYYA9IhzElGCC",
+	"MPr55tc3SNshlwWUVJpcozKha1sgyQY4eTiK5pkZL602b2qRTHlEICAqIiPIJzzodjpoYEwgkvN+GBGP",
+	"CjI4zJeYaneax618lJj7P3+23PMPH9tOu/PpoNdrZv55+D//tc7Mno79/uZ55fizBZBIlKZk5KLbfkNm",
+	"2fjXLyf674uNFKob1faGSzoyWbBZ+ajGUWdjkvrWqVkabKtWgkAMB7s6zroltEqHjCUPhVgoDAHfRSaQ",
+	"qZLhW8QiJAzKL/h4XpDH8lxhXahUAD8mNqGRBz4R0q7D+laGZKSwD2i1qVFABdIz+IY62vJoRyfHGVrZ",
+	"KqTM6dIWTmu9yYNEU8p0Raoq2ypeuR2F+JearsgJZmjhxHK7Oj1aU/Qtv7R621p0aC7cXMGuiwAZmHOB",
+	"ZG/ckFObSlYh10GnnSksZ4rJ9bO2sGUZYp1MPsrm7FWYPc3xywgXoHD1QxIZTl7JAFE77j2pn3RpDJrA",
+	"cRT+JY5CUc3tFODKXl94tzx2v4bmCoRJKZJ9UBvLBwXjWn9Eqg8s+S1h68MA9Gvp/rO7K1ydswCgWXCx",
+	"m8+udxkmcwBYihhZqXUZGJ7x6ZQzlCmIIBxdiMInQOPAaEIEOviRBgTdzJmHenGr1TlBNxMcEQe94RJH",
+	"85xa7sGgkKqWjFKonBeI1TUZkJ6phvT+TyX1Cp3omC5ugwE+rTlw817pfrJ2eh7nKt4YZ/dSvQU7PFI6",
+	"i9EhuVUvsEmm1h8X+yN+jfwiSrlZ9EW9AAuTmNhfkX+3FbmcUKX2zCvbqeEoXtyVOLyrErA1ZNaS1+pJ",
+	"+k4uD61oRODlTwQaE0YidW3IfuFksucJ4mqDIFvZUrzYt8JOkmSn32puS8gL2GRW6qnnEapPoquFD8CN",
+	"Z4IH4K9+Qt4XUC1zkrqaLIRiMIQZZ/Mpj4U+ukt9rsmBa5WtpBaGkCQU9SD0RpJwJx6vzQIKsomMO4/y",
+	"TmIBUp6ZZYFZp5tdRp7u5EBrwTWXZZyWNtgb2DQWAG5kowByL6PKrrqsrNa7CZHdhoJuivCJqtBOomlX",
+	"KAsbpcbmfLWFwJIMW3pvmtYvuwE9WeRT0jVvHCTmQpIpiEQKx6GuKWbZolZKhZIIe7IkRqxWtYiIT2uS",
+	"sRX8VPJaYy0JtA3HnA5sovRgH8fPrEWZLbzM2b1n64wQ5mv7Ng7DiN/pCiMZ91VxjrrT8DDzSFCWr54S",
+	"8yUITANYlmNbOCM1q1WQAiFfEoaZ7BtSp0NWrOLRF0Q6KG8N178plOpDNQ0Hkk6F6Ic8oB4l5gUr/ah3",
+	"+kr06I8jzGCG5IQqlO5RS07iJtI9l8Lbe+1ayB/idpSvtrYc8XhsKmW/v36FDrBc0JUPt8scL1M6nYZx",
+	"rJRW6dJFkEMsJ2ZmKpDUVdnW3USWnlp1Vk236iYs8m+LyepSN0Rmp/HWxCEU1EmYUtYHQKalSQUQt2du",
+	"WL1a6YI2UZk+Y92DahKxObdtywtAvVViU0nyR/z7ZJ71c/7Fh6ZZQXPFWAEfU1Z8XfAoaZ6ThLrDRSMs",
+	"M3OtmsAQxDX4/kTYZev3lX7lkcXqRw9WaCF3GFsXVDB3Dbn3NYXXx6geUK0WS2e9V3qVVyQz0Yoj27AE",
+	"hTnnCvin7+RRXEuLCLfgBMPuf1ru+Yf0z2b/f90PHzvOSRVH32p41ie04twfR660vGQLydIM8TbAbMde",
+	"CZ8KTwe+k8gjRf7mGyLRcG4EjuLENhzdxmGlETJmq6VhtnNP7NZJIOrerrqat1FhmKoeUt1QhpyXd4MC",
+	"TkRFhmWYzxMeFWCGDlrWH0ch6EALHYLIw0sklNBIJcIC2druOQmkPCFDhP0tbqFUrc76LRZdFEsAuARP",
+	"yZUsH+QKXFcX8qj4Dsi6G5x/GxVmXnpc1ChHwvya1j31RX3L6XYeSiW420ivqhJ+ssZ+rQMRYc3zEGHt",
+	"41ihDiXTO/oesze0MNfSFhfvZg0avNVYU1PeKOIMK8HevFbIECp+uB3xKTuD1CSzmGuVCSE+WNApopiJ",
+	"Qwfp5B3HqBjoQBD7ltZPFpKdckadpBDSiqqDZok7qqTw+cW9DdXCnUuJBXevc0+3zdJ4wHI8JiSoqtgy",
+	"JXLC/Yo5t6/1y5tkFEfEU3S4tHRuRKDpgFehkgFsJLPNTH6T2U12uHSt+UWsrTRr9ryZWlUPHLa/hEVr",
+	"hsm9h1BShKOI3um+izMT0wY2v0sTM2r8h6NYxhHJCXVrrjRzZYsYXjG20ux8xfm/Ts7GEsQhZrd9GWEm",
+	"RtCM1MORNmyLifrPhHi3DafB5aQk5ccMfG2AYRmZaVqVomIKWZjShUqp64tCrfk9AeviA0k5Xz54diHC",
+	"1YTKdnOBs92yuNli9Q/HkveNZ6EgWlg/QBDSA36mkAvpQkgiSFsCYamtUAc2tReic+AnOSE0MrpFpjiE",
+	"euvwEsG9zagg4MXW9jI9nUAEe5OlUIBMINtjVDmzRnnTXKwo7QteENBnUJAgUFrUQU8dYkA9KEzDGTJv",
+	"od/JUFBJeo2SEnj5CK3KXTP0RzVfVw8qR0NUY9kBZlubcR+qdEARm8nl/S+eS+5gC64mbfCxACNOHr+2",
+	"N5oGmD2DNnI1+VR1A0eJGl66mo245ldJdLasPJujG+uygb5U7K+FlQugtAsUKwXDuRfUhcLtXLT1lP/d",
+	"af7l+a6PaLPa1li1sZlhK+u1p4BG1NqlhjMwUty/1B+dLFtsC4L116P8VOd09z1I6q6+rHwueG5pmaSc",
+	"ZG27s9Au2mLNcZaBZpkdZQBVFAYoZpIGibVakX2Tly1MLhBkAEDRPqhAztBAm0gGl2gQEQmV/pDEtwTa",
+	"FDMyM9wia2OxFRsS44r5sFh/CDDbVYnp75zjfdvybV2uuIwfEWUeDXFBIBEOKbRJrFq4sGaEZmLz26jC",
+	"XrJuWyloV+3/qnTc0+32VtQ1fTchEECDFMUwZUNMvju5Nw22zcfNsmDjjSQdU7MnLe4L2/mw6uKL63nZ",
+	"ulC6gzXKtUbNkjW1UogQBFiBpFvTrLyQrpkOmst0iKHrH5+h8+7xKTL9OpHPvXhKWEENlE2qshae84qA",
+	"Q7CSV+eFmSKyRUkUTEhbOHQZUkySMwDLiEdIxGHIo7LAeUskCrIPddPUj2VVopYP7P31S8TwVEfykeTk",
+	"1evrg+TgqZ01o2DC7RSDHBDF3WTdbG1U2YBCP0YB+GV1xWj8G+rxerjP2tqz9kkvWgKKj2DF9pIUv88G",
+	"Z9Ok5M9qcRbeqgKXn7Vo3CPCdRakzSFuCdtw+RsB+KaXuCFCPOQVp6pYZ1EVg/Sgv2NinhfFBq64nHUH",
+	"/0h2gCzeb2MPyIyzIwXsuwaqMlB5VCjZAYC8MwLV48sxj9iUZisqrU7w80khVTt+Zxb3qCAK8LUbMN0R",
+	"Gdv02MuO+DGXtaFMurSVfxoz60aOsU0TRxeAIBnmw9oF+oUUy6c1KuObDjTPdMndQk037Zm9XZXcJKW5",
+	"4poKOuHr33N9ou2Gi07rmmCfMlMwa+GcJsS7XVnCokzITocv6m0CSYVV25s4dhmFiy8sYfs7ZORqW9QU",
+	"z5HPm2hgLGIDsPcOrN1uAG9pWzdUvfVNG04aJUlhPEoqVa2qgpsaAwutQDeY+UN+/yzg3m15WkAUsy3V",
+	"muLiUDdvoaS5LqzlO9oUbYoN6vrmYs48Xd0cmcWgKGbFjdRtnnJFZp/BjgL7Da9TjgCPST/is8Kxlrx4",
+	"fAqZjA1zKLnvc/iRO/0iOMte3pV/Z61aWxFxe1EpGWznqGBhBbEJj6P8V52j1d8UIeVNSmOWsuHp3SYt",
+	"oh++fsxD1tqqKo6Se9mv1Smophm+Vl4MtEMrrSW8uiTL30lxogo8Ji2ZVM1ZYz7L9mkx9fJqQUhaq67e",
+	"ZwpG+oT5ol6lky+ioMpydurnqLqSr6myvgZLBvQWSjHnSrAYINtUZcpIXabT/zK9yiaK1jnrhYPJ7m1V",
+	"RmheENw2WF0Rh4IuG/Y2oOiIlUF0Gy8uZHHXvNIqIEsBsRFcZhInbD5csdmXGe79EH0hFFskd5TMiuj6",
+	"koVOv+mU1wIwq34cPTYRyjfXYfM0d+nMl8tWr60uV55AuHR4NlhlTSnrhQLWnBEHKYInkj5DUEc6V0S6",
+	"Sj6jqVu9pmL1qpmSqhtJlzzIvxRECsQ4I5VWsqoNglgFdCurydgImIQZNrIsbm0BmRvBX1FWoDmQ+5BG",
+	"pCazKxQaFokikPfM8IU7lzwio4gz+djFsZZc6+SeCqnUGPsiOjBBCeLwMvnR1HGzZVqmggR3FUudljdK",
+	"gupxakQFfUJXiNJBagnc5orsVqqcVVKp7p0tPee+v36VlnrJmIZOunnL0IlTnMHVdz/893+tE1o2qtmV",
+	"VJNZVaWrsEvPYxiXbZOehXQDnSXioBaSHClVDcWh+rOblHi3FePxcln5ZnEuyVG1XJJHNHebhkKbiXDv",
+	"8P3n9Ll/aRdXXA8DVllyWo8jthT2q6wusrzD949r1/4C7335ckk03chivoVhozSsvRD6LHtZtAhB5bfy",
+	"gmSbyB/2m6IqTzfE48wXJj4Z3pwXWyFhTX0b5WVFrh8IjgpNsIupktmN5QbLrW+tBATndq2D2T5fYaWq",
+	"FZJqF0iqVBnpvcBjcjNn3m4Yto/nlaxppoZ0dTdLss4f9ZdF2ueIMiomDyNimBjHFdnZJaZsMNNEdc+x",
+	"mnkuOZTUQKctTlWM6rBPH8+zhiT7tdlO5p4WTmBtavjSfRWRI2tjqW4EyW0wAZw1npRlcmF7fabbLTee",
+	"LB5yhkD9HZMYFL4oZgUFRUMcSW1MW1GIQknaj1PH/TMWMXzAGPbHEKjtOVkxkG8R9Kfufytdu1BpvjZL",
+	"BtUVSh2nftJKGvFjVAosL91asB3rBK5diX/LKoR1oLOEIS/ap1dkOSjoeBxNAujSFqqE+v6rra6z26qV",
+	"hbdqV7aY0mBKIUGFnmbD2bJCTzrX1R2mAR7SwJi5FpixflqWcraR/yUdswiyf4N9vtBgUbH2cD0+X+pY",
+	"0FO/yvT4XChuUuyEqnYAq+P781PvoOTywl62PJNs15uihLqktVCZSzPT9bOkvWT67tgmOdRq16kTfrGI",
+	"IzIlTPZjRmWd67KhI9Vu04Jyfud27dUOcme3nLudbW5aFgrkn6HiVhiREb1fJnvvw5BErocFQQFR9E44",
+	"yKdjKgXEMflYTIi4RKBJCdNe3Cbs6i5JtkinSSgtoJyWbLbcc/fDx5ZzXkwvv8RA5YXj21TUNDe/kbT5",
+	"Fd7g1gHWSwe/4lAfR0izuLyFnGaG2JGo9h2AycIZQpyvF0dUzm/UrehzuArpL2R+FatRPjaGYMj80VIA",
+	"47tsFLQ4trnWBwN82282m4ND3WYVzNp6GO0YNJm2JLojkSu5q/8y6c7g9AQYATlOm1GTlU+kBC6qzasl",
+	"a/z593fL60M///4OjSI+RYO3v968Q0/v2k9xLCdPYUkDdPCPm87xySHikX5LNyhjIzqOlfJGIfpHzhHU",
+	"6/RJhA6u1QdPX6j/RXcUo59//+XmsMLqPwFTGXGdTc0k1mm5RlNohAGWiuD+r4lUbnoQQKqvvPHWPEWS",
+	"4Olyb74bEgQOSmqKAmAOaRCgKy/ijAr0bK7g8G3EJfEkehbw2Ee67bUC5oh4Mpirr3osaS9CSeR2bAiQ",
+	"aPZYjz3jTMEw5Uxc9Jirm1JDHO9AMHxL+gpLBmhESeCLSxSzW8ZnLEm21r+bbtIKFKGddKt12FSDQSa3",
+	"fprkpQ8yUsxTkyr9338JzgZJr3Kdfz7wuE8gutrpMQSABsVD4EsHDXRq+Z8fBjb3GkKQYUEISwTlWmAV",
+	"iswJKCyCBhDWMUAH7WZToRkyZV3QcetQxyozxEP8dwyWikjwaODoM0S2a9vgYw8IWa9xgf5sNpsfHNTT",
+	"gZz6A/V7r9FsNnuNT4NLNMg8GkB/cIgnUQNyHVASYOgXMiawWGCLajcA2wOBJpzxOEKDlz6ZhlwS5s3d",
+	"X8h8cKHjZfCUAKrqLuPmFzX6kPtzFJEwwHOhq0aarn26W/ilOW0G9UX027qWeLfTUd8PaDohFLCISCyI",
+	"P7hEswkNSGZIKhBlaBTQ8UTaMVrnS2MYkOlT1tfvDproFzLX4HFLQok6XQThyNA9XtMQOBPNFQQ0DQol",
+	"Gtiy5oN01xERPI48ggZGKBlcakgKktLqakFqae1O8lJ/SsUURoJ5rjLlGQwOqJ94RP8DQHeBNLGChqVH",
+	"3s+/v4M/yAAdlJMjuOloLRECcrVyOkOUzZRNNe4700HMRIRM8RyOTUMxiWAUON6ACoWZlEFXocG9C1/B",
+	"2g4GpurEAE0JZmKZmidBLs2ekvUC6hEmSOpebSheHFEiMbTEg1ggIJDi4unTDOl7ar9Miyw0LDG7iiWf",
+	"6vUmdPHq7cuMkHnRaDXbzRZElYWE4ZA2LhpHzVbzSPPeCXC8pxOCAzn5j/p7TIr65wMWC9RptTKAHEbc",
+	"I8LsXST98pvoHY+9CRQkkhOgMYEAZp8c70u/cdH4ich/wLxgwzft+NXcnVbL8gZTEDRL/f4y3oUkkeVj",
+	"4nFp8FtwwICEtU7+MnMDOypoPmP2pmhPQO9IMyctNC7+/OA0RDydqtu7aLyidwSSd5yGxGMB8WohBKkZ",
+	"oIEoNGgN1figBnoKyTdVD9wE0SkCOlTiF1WHjb0JUHwMjQsEmtKxPlxNG3Rbf+mg49ZRWg6p8BbS3KNt",
+	"LyJNVbJr1ZeiJDO7uvSa7K3pRKTKF5cut+Du1MM5klwDZVONetw62sEuYpYc+eJ2DHvP7SlmqQltNzt7",
+	"w3X32Pml5iKYQnaQXiwSeI5mk/lqMM1edEU4VWQ5pK6iZOXA6k8pkEBipP5bMleMJG3YRgSAqJKB1EhN",
+	"dEO8iEgNqbpKc0RkHDHiowmJCsBUiSNaMBfaO4ehcpwoVdfSV56+UuILqGtrXnwGAkfj04dt8UArgn/m",
+	"7TKNTqtz4rbbbuf4Xbt10VL//4+GtsM0WsNT3MVt4nZGx22363WP3HO/RdzjYXt0Omp557jdTqXg15gy",
+	"JJKgTyhpoZW2Br7tH93+fX5/15la58SFSZJT+8oIVo2LBpn/3Hr5F6ev/7qav6Gt+9c3rfmb3/55//o5",
+	"n8H//cjpq2c/h/DOTy+P/n3z83l1cNb3Bdp1ATxfgfimVELLKgFbu/qsi8ZN7uTpD9i3sR7wSXv9J+8Z",
+	"NmIC8fVHR+s/+pFHQ+r7hGk6UmFlL5kuQWXKMX3Kcwkhk81mUFAtbAEHF7MaP0CqkShAPm0RUiqmEmhX",
+	"KZZIxN5EaaMp4ChePSE9JgAdjUwKnXTsjqCZ9aURUOFDH02Upu/rBqyYMS7RUI0xUeiNx5iyJrrKtOKB",
+	"+mMil9eJk15/l2mBvime95hGmMxuUjIynFudZZD6GwdavMoTC30mGvxqU4uMyqA+18QAYO0H7s/r0YES",
+	"dK2JQcbo9ylvGbIezTyhatdkdV8SfQLGFSkOk32r//P92T/DPzrRu+O730/nV23vxdH4Hye3r8/Z2654",
+	"fzbb7Dj9Msnvlswd2z9cMTXADA3cnHnkCydS3db5+i+ecTYKqLaBdjudKusy8rCSZ17ocPtdUMRnBtsT",
+	"41ldqrggojz9SP1PmkYGRJaUvFOURUgeCjTj0S2UXdVlRpvomtxx/QuK1J/Et9QLI8ZdHi4LJvBJSmsW",
+	"0LFbFA8BA3/xcNRd/8UbLn/ksa6BuTUs6HPZAhbqE3ptRc+bHsC3Vshpr0FCVaAgJjySrlILfQRmU/Tz",
+	"7++a6EpKMg2NVBspwDb5UNo0E1AwYWHfj5RmCQVvSYTA7nmJuOLUYNlS38BfxnYG1qVzIEk9NrgmMpq7",
+	"VyNJohW8752Jp92Yc1lrLBzzgik2jbBoeDyKiCfdCY8EcYdgzJ+7QuKwjt6TC96txOZqyuP58Gkl9k6G",
+	"P3n0V/rzy/f/edl+Q1+Kl+z62Hv28uTlbfiv3579fN4k85//4//+kv5KX96/ZK2m1wnYcPpjy//XzwsZ",
+	"WYucs31sOGc2wPoc2sZkYqVtiHS9UyqWpBmZmebgNvXocxKXTgWW847z15jNzVxiG4pRoty+uPcgsF8j",
+	"lEYvA6hakGS5I1pNXRZ1YFOawrWFQQr14Beg/EYxc4y5hgZzXbGaMi+IfeIbwWI2gU7lyKd+saZrkgiu",
+	"1WxfkbaLRZ+PEnTouK123sudffJOyZcWUdKQcnWnIHB2vCO/S45H7gk+Hbpd78x3z0lr5LZxZ3jkdf1j",
+	"cjLKlg+5aHdatnxzAwfBYtSzIWUXsSDRRQcfDbvese+ekNOR28VnQ/fca/lum3RGR7g7PPZOIEn/loah",
+	"IkKtjGUnGyUsudSVMGzOeaN9dtTtNNstyOePIp0x0nh/87zxCZhNNVRP73+99qxA8rvQnDP1cLLas/m5",
+	"UDwoV5vVCQuDiAL5MTFZSQOA4QE6kNwHk9pSOzFsOon1mI/nhxfIlqaPCCMzHOjBFJpThgYv3/z268tn",
+	"L/rPr/590//hxY+/Xr/oP3//YgBlgIyTLK16P+VMToRtUgsigHD5SP+ODkb0XskS0NgVhRFXIoaPhvMe",
+	"02nNZlDTUgGZlgranauJEYRPHWr/c5p6i5nvICx7zONC6oeJtxO9MTZ8KuAClAY/ox65UIRNu1ZDom0O",
+	"1CNOj0FtAyvcUO6rDwkb8ciDteYM2Q4SHETtEEgE4lGPRcTkXKh7RoT5Iu+lsyEFoolSI3nnEoU8CLRT",
+	"K2blclGKWI9qFygklBnatQGhqGMk6Oxgtd8aWU/yQerR9PoXVWZ3ALlBr+JL1w0f02Rwo6hDvjpaZWZQ",
+	"IMwlFoNCie6lFEhDiIMg8Ug4COADCJwFb02gdBqSKPSw5cjOlqrMXsb6bPi4t9EsIN9PZFPU28Y4k0gq",
+	"1T2Q9pOsG9J4INVPSS0SKgUJRsVK2LNk2gdXwZzC0iWZ4igj7ZVJ6lDBsQqItqNMcy8IIzH290w+VhYh",
+	"1paZLVyGEqpu3j4RJj4us6wDxu2SDk2YQhSTskXpz3MLWi40teYgrHtKU4qymZKc2Gq0wF60zcRduwoj",
+	"kCrJFmwNBx4WxKVMECaoksRLL8YmP6ULW5MGtUvtXBseFQFF/6DjCbqRESHSQa8483VAuiKwGtF/KOYq",
+	"S84hXdO2D0bLHJE+brWarSISvfRLkrDYoPJ/1b644E27AcOpTvxTcjY6bwFrcrvekeJU3ZF7jE+Gp96Z",
+	"r9hWesrP9CDolfQb+eTERnfU9jr+EYEv3a536rtn5HzktnB7aNmh+mbCmRrpv7td1Gmh0/PuCWq1YD8J",
+	"k0pqSWWzC8rOKQnIatcwA1jAXG8ESGDzu7AEeBnKbNlP+ttqP0GmPnDaOqrcTnBlvdOe8bMvEGVFGhGP",
+	"jGEv65h21AtYK8Qsz4nsWIYjgRMeWaxQCrMZV+nIPZY8ODCqP46IDkq8TCJRdQQqhN/Cu33GZd/0ciL+",
+	"4LDZYzAHYKtxMVBhGqgDUcUyWYFjLB2MjLEC8Uso2tZjOtKRcf19E71QaKuXoxswGFMAdO066LbO08Tl",
+	"PqB4X+JbwgaH5fr5s/RuHlE734BQ1iaCK2leMR0ro0m16ckDBhTsmcyXwWTqgkSZFpQtuT4h2DdS+It3",
+	"eFw2tHntKbwDw+7DJXYbLoEyLKw+/0uZ3qJ+tdoYknT6jwj2TXF+PmMpR3SWNSvFoeZpELjOcugW2kgy",
+	"pH9LC8meBO1J0NdEgh7HirMVDSmToevbeCANxZsUBLaCN99mYUHC3JjeEQguTagMJO9ot78NMDcphT2m",
+	"G6wKBzEu4WlO+uWRMSIoSfUIDWAKEJtxEPCZEZp/B6k+SZ1yIBwWYakFZgPsReKszr7aXJwdwYTbybGl",
+	"NOv0uIRm1cZZk3r8IDE7ezL+TZFxM+2enC+Q8/oiaLuCCPo2ggKeUA3gR13B7rGlV00rHoTzGEEWENOV",
+	"ZBoGWJJyd8FrTAOUvIYOfuJIknv51P506Oi0KuJrq7bAd8TXEQ9A932ukxtRiCNBFCtRmCwQZkmqt86o",
+	"tmYZO3CfMsjGzuTgBpTpHD7tP2wi48tQjKbYLwFml3fJJr+i+LAhsLDGc4Ij9PFj01KM5hs8JZ8+OWjO",
+	"4ySURL1gCvqb55BEYsv2NysSfKCi5/iItL3jY/fUV+SYnI1c3B62XOvjPMVnw5Qc38AcUD6AcambqCTd",
+	"9hv/VmvUFQOSpWYX9pD24NzNrzcKa+dEAuffhWl4Yc9ZEoMlDnjdOLEvmVSU2FBzUPKohtQd4/tu8HMz",
+	"bHtAk+meKm4jduahvUT2ZGS2QBn29swvyZ6Zv5vKRLtY7FubBHZNpvzOWBbyM18C4RaSBgGiDMXWYnmO",
+	"BpT1Y0EGy0T3OcyyJdHNqfvrMsj0jN9cBtnnVIS2Bl19B5uDrlOsmfzKSAGhWrKVL0LbdvL5ngE9OAP6",
+	"TpjP41iyN0bBz2GuNiXD1tmQ0UG33Unr9Bw2SyzKu+QzX4JUvxmaPaDZeU8MH5wYWkvwniju7cHbS//Z",
+	"vvbVgsPNF9mIPDnhStaXiAoR6yo14DHM5siZl2xsnkmG4zoOLxf4oIP6XlFGBPL41JRFhEqbtiAuxFBw",
+	"lrxdaOl9mfbGf5QAdHu0DxN2bXa3Juo6WUN64LCUrBupaDH5btrbxsCXrSINyJdpX+gHj8hPVmNqv4Jh",
+	"0OYIGIJfekn6cd2F7DAMHVyu/RDr+vOJB7bU/zrEAWa6IXwmBah51C321lZIhVry6Ob68VT13vox6evC",
+	"28k87WPLzk+HJ/jY6/ruEemM3C5uD91z78x3T8nJ6Bh3h0deRx0zkJvFUbLZoCEXEo7KaahbFpkjzB9I",
+	"q3lyWnggC3nPWipot1ropx/QAWQWB/NDB1kZoH2sgNv+66gFlaSlaeKifch9H8+F7mCr/upT1te5vo2L",
+	"o9andOmQoaxL3evnfQIPcoObJ5D0m3kGJxlyYVpStLN9fhsdKBWVwPFFo0Xaow4+Upd17LtdcjJyz/D5",
+	"0G15bb9DjkZdfDwEvnLfpz4wkWPS9Y+8ztBt49a52x2dEffMP/Xck+Ex7o6OSMdve4rvZFrpLxx3cQDF",
+	"B6eha50rxvPs9QsXNtRqtVrdDpDx+ZRAC7Q/P2xwKgAZmRqTBjJEPCzIkjtutk8KIUIdw/L7R832Wdnr",
+	"5XBX+pUum1lpPYYy/Xb1zvZlvWh02sl9NS6q3ZY6+6JkwTJKUSACL1EKU6ler8KGXLjHo5OW28WnQ/fM",
+	"O/ddC30K+DZ17RlmuN6pl6S/fw/ePJoKQFXSDKvGCdhhV8e7/m5rwAHhRQcgv5kKhLo0nK55YAodOElT",
+	"cUfXaACZccJnSqycYZAEw1gS/9BBgFKmRI0mCIVmPgMU20fE7lnunuXuWe6e5X4HLLcmwy2zURkWsTdK",
+	"7dJSz+yx7oqfb1NVICcEPE2pxMcN3QIlNSM9Hvk20TIiHoGikVAlWWRP5EKnmQpTqm7upMapHhuZVhip",
+	"PabUUGVLL1McWNmixwKCrb/b2p80IbMGBMPvL9FUF57CuuGA+RlR0WMQnMTvSGRGHWjzGfWTIVNPuekj",
+	"hSELFqM7Tn0EGaS55+rngc59NWNqj4ggUgZQ0dqW1uKRD5WkoXNKj9kJcRhGiSMf3kGcIRxL7upHSlIL",
+	"A8zEZRqQZUbvMWwrdqE0GsBwuCe6iJcNV517AUEQ5r/UT0a3YtAOiPKsVkNr3updbhmSZfvpbpnjWiDP",
+	"lJLtKZETJWo0hpjd9mWEmRiZRK0RUe8q9vHu+l/Aedud1pELvLcyLTYH84AxVpbu7IXhvTC8F4Z3JAzv",
+	"ReEvXRQ2112b4BcTsaN3rfMFr/UZOR+1FHFRa3OhltgZPhm6lkwpCpbpxVmHNJUyHQV2K1cWgdC1eUmy",
+	"NVytLlu7NsspbTVlhB/tYkxFNDyS4E7cx/k9ppda3x7IulZ6q6u6rLY/PlVy8I7VDvASQopBTkJX0j6P",
+	"ZWJ0NEVaLHYyLkEoVyc4yMYioZdSGCsn+IDnxg0K9VsZh0qtU3yrFRPdAWZJEv6NUz+1Z+4sPHZvCd0L",
+	"f3vh7xGEP6Bae+HvW7eDgu1mbwz9ehMVFN/dxvKaCC2643qxp3TCdaveiECHXhwINCQBZ2MkuSmNpyZI",
+	"RFwbNpUpQ69+n0MtuaRRXKFP9PX27tBVvW0M+1DqQhoz9ZxMuc7LLmhZlkTdnthaDd3hMXa73onvnik9",
+	"4xy3hvpJV3FuNbRh9VU+qK5tRJR5NMRBaR0d3Rt6Y8zaGhTVInCmW7RvllSv0dNq1z6YgWvEgsL7i1WC",
+	"E2v6k8LIzsJYzV/1xI8Uqam3/TBxmrCzNVGauZDMJ8KsZ9exmZ+3L+tGcvkILPKa2Rv5VnFNKiRXOPAn",
+	"iLHQe9W0GHIaq9YguXqTMB8OwEm/rm/VKJqmbWvDR3yamcjMa/wrfm5iMReSTKuNlwxgNxLxO6oElMXd",
+	"rBu0k11kdhAzcFov/pOtba9kNhDZzkanxO36J557DmTWyGyt4TlW2Bpg1q+TgJFqAp3N9ABBZBz2R4RU",
+	"U0ALa+ILSUJNXqx61Gh1j8/wyfnIJS2/5XZHo46Lj7tD9+i467fOz7qkc6Z0AJ8z0i855fYfZujGRUMS",
+	"hpnse7ZXZn1tZHWOib1UBcGWKugySK4l+Ikw260RRwfEan0UnaVP30EMHbeMKen4rX94mDLJhhFhNkem",
+	"KZHCMOvVLqzLrz9JCiW7CruHgf5Q+8OT0m5p5flu66jHBoC9ULPNNlvvS943A+VNWFdmbfmmwk9Ej6X8",
+	"XeRaEz8RSOCAOAjr8nGEmeZLTfQTvSM9NshwiAGCYRmZZdmgKUGnndzQvci0a8cC4R5LO+RaOaTT6qT1",
+	"PuC3cq8ygPqj1vfYIYesTYdLCUc9UvGAbZP2MsZextjLGF+NjFGLbJTp2ECyHcW6PJ3/u68x8/n9d+qr",
+	"TqXD+wlLMsPz0q7k3LDYmqJTiVWiYrqBIeToQFsowPMNVkEHzSYcbGizCWGHqTUtQ60QoC1SKKilDpg6",
+	"jZ4ziacjhFGC7EYw8nAUURMINyaM6PaStoeuY7rfF5jkrCCynW6+Z5d7drlnl98hu9y7lXYbY78h09p5",
+	"gH2G6T01ZGfHYS5XyJBHw8GGxONQXNMQOeCQiqXmOORffKhUfd1qVZvMjXIOrBZ7UtfjaZ2jAYwLFgYz",
+	"02BljZ4rPfGGmvnOolz2rHTPSvesdM9K9xEaX0OEhmEaNVl3kW751MPMI8EDc1nLVG1lMRwRpCcOMizX",
+	"hJ5qpTNJXLvj1Cd+BeZ6iTKvTLDo2+C1ga6zrRPqZlgkSXWHtnS+kwsxsUpyYuU3bRsTfFkwrcNG9gx8",
+	"z8D3DHzPwPcMfM/AK5QxB56xa9W7gL1HBNpd7TZDPWZi2YoMBuIRHJHl+mNM2SWiEkVExErLnk1IpMsh",
+	"mhejmCEheRgaMUCnhDCu+z/KmRIWFjm//nS1Vn2ttr1nyXuWvGfJe5a8Z8l7llwla1NG8wUWVlOvNuy5",
+	"Rix5Qad/QYhu5Wb6IRfHjtvOyo8VPW63+jDx42Z3SQT5DkvJqhvopwkVFflaFVZuc0RMksz/Mh7JyYwy",
+	"f7HVZ8UOnebo3thh0D+4kJof1e7Q2THpYT6P+gEfwxUl68sQQ3jBkGXNb0YnpIO7Q7edydY/H7qn3ol/",
+	"TLqjI52tn5DRTo3AW3PL60NvLbB9F8G3YYrZlvYkP63LuyqT2G8kj0yYRtbIRaUN8bC/KsRAB7MJRx5m",
+	"KOBjhd9Y9hhnHtHhI5iJmUL8JO7U9EQeZGWmQRNdQTuBcaSYAfqLD3tMTghDGpNya3kikAY53eGCIA2H",
+	"6OCWQrlLeMlBMfNJBKOgm7fJN04a/EolmQpbbH2K5xCIgrgJe1Gb1QP3GJycjo0ZEykykz4ROggZKAlS",
+	"GN1Eb3kQZNd7gajsMes5HGgcHDiIR2hglRPdwcMgFFF3bepWmb0BEvYYFUkvwPze9bVo1SeLt32JbwmD",
+	"RtMlMb5vEx3x8aJ8NWRm8uYYj3AhQUyJHEZA6WDdOn5I0Tc34GzsCuJFRLrqQTiJsCAK3arQ2xU0dA01",
+	"rEvFHjAq+BvjWQu6VbW2Ims5V+0sZosnpSVWDNkZEqgJZxe9j9H8imI01ScVzsE05HnPkpyQsq6DqQGu",
+	"Em9e0gxWx3NeJXw4ItjPaQGKFXSTnBgwfR0WRlam5H/bXvp7QflhBeXdEqq9zWGnDeJqIvqCEP4ZmsQ1",
+	"83LhAAR2D17WdGNIRroyK+kxI1Riz+Mxk4jcUyFFE90QqfAEDTSaDJDkC2I8VEftsUSsTeiTdQGYkf/i",
+	"Q23uRwdUohFlVEzA3o8lwqzHCI4Cqr9DQzLG7PAyJWRWgzCr122te2xg2ln39eO+fjxoot+rdMcrEpB1",
+	"+6iNBeRddMIrloLq0oIHbGa3p/tfCd23LfH29P8774W3E5n0KaROl0umJjG7MN96RuUEWpogg9kocVA6",
+	"yJpregy8Os6C4cfjQqKDm7em/0lAhEg+QT4VwLCSvKUeSzKqF5rthXiODmCwMIgXrUtTHN3G4aED/fR6",
+	"DExSuhB6R+fdCTTBwQjhGZ6jUcSn6D8k4s5i7SFbpAS9v35VxF4ydvm3cJoPbpvfnV3c3Fx/yn0SAHsi",
+	"poyfvYR+SCIPRm10Wg2noQ81++uxOpE7EuEx0S489bA/Hi74INudQkdebSepzuTXPCBXJlA9i3R/xz/V",
+	"YYh8EbizMlciYX4t16N6v9jRelz2SbHnXsc2xBGEYZYku6fNACvzR8lviULe8PQfXuf2n+ezP7r3v7WH",
+	"b86mr47E9Yn8dyt+ecxfqOuAuYEqpAUGnvLRSAHb2s8/ZfzN/aXj7pY6ncNapy3CeocNMnVEPQXVCfc9",
+	"gnGqAGnxkHWZt6ID6/0beRoDRPVbq+C7G98IHBTwnNRfOsVzJEgQfDZVrZx9Pv1oiNinpwbyNou8WnK5",
+	"vjP7VkJeQr2r0kmQZUMMpnXbWtTQ2kXtoWZlrTAu7F9iWGpGY5VJLbknQpf14zOmu5ndEhKadhxKFxQX",
+	"2sOjS8MIIgUaLHKgATpoNZvtVuvwMufSUm/32CDPmJKXW6kbiM+YbkyySAQGPXbAp1QquXpKMEtlEQec",
+	"SUpomEQ8Huu0a7swE7oGQkazx670tpOwcdBxYdfQ7+QIDeC5rkITBHxG/IGuNqOXZEQlxAjxFaRPcOSj",
+	"v2MusVLHLQ6gA60l5/dh7lP01Ud9+GhwuKQyowMQpgYL9HFwWKJLo3fFUpDoMTHhM1gTI7O03o1QQ0D2",
+	"d4GcdEOyYtJbgymPoo7vVojZhDvY7T9IY/q9ULcX6vZC3RqhbgOkLbXFK7qMxQJXCgKocs/4bG+kMUaa",
+	"r9TmcpP1DShRXYOijn1Xl7+JEGrlydUGmKXIwQCzyzQMTz0ots4ohl4SQ/h5jBQlAYSwuIeJHgwwW1N8",
+	"1hyN6X8fRtyPPYnGEY/D0nb8+qU+vPSIvfBjyftJbYQRDgSpZn2vw4XLGLDhVwbArM6wdDIXjVPv3G+R",
+	"9shNY9XPyMnIVeOfey2/TTqjRvqlLps/PCMdr912T/3uyO0qLnhGzj03LVd/QjLfqCPWHx75J6M2Pu64",
+	"Z16buN3hKXHP8dHI7QzbXss/J2ej01wfAj/CI1k98uTzdPOuZin4GmwDOwqDNMTJklMPSxzw8cYhkFeg",
+	"oACDpkqpAiAwbWoM+iuIcpJ/QavtLGFA01hIpDAdWkN6E3B3QpNLkFrhh/4w4jpAryw8T3OJx4vN+yZx",
+	"uz6a1kLMB2wzuafnXxM9rwM0ZUqCpUP7OMIvoFdbGtmXl95XsZu8yJ6E9PkkIJIUGUR1t2A9hzasMZ7U",
+	"wogFSbuq9WNBciUtIiJpRKB7MxOSYL+AsTyHiTdjLOXJrt3lneiJ/H13wUdMU9N3UBdgnWKt8ldG6imS",
+	"Ogx1Veb1T0QaSNwyDmnPF78zvvhN88RHimKtTiM+fwQrOKGMGpXNgxpjyg6baVDqFM+B9vTYkCBBJESp",
+	"ar7oD9AB4yBR6fxcHVaqq0eQQHyGYNLtue62kaTmKOppNA8ZQbqn3NtSbnulq2n3Tto+dnZCu5Ng1D0N",
+	"/54jUbfSoZ5OuR8HxBU6K6HcF6IA7sqLOKNKXNUvpy4YHRPiBZQwiXTiqOICjNxBXpWMI0Z8dDDQb/T1",
+	"G31B5AAJPIcaRRCwwRlwD3Cd+odNpATfgV5i384KIRzwaZptYTpSElkqG7+GQW7sNrf28gMN7Adcv6Lo",
+	"lCkX5J6TlmnmfOZ1fPeIdEf2WcNpmBPQFGp4NjrHZ8Q99tq+7ll77p9itzM88dqkNeridjv9JD00S2F9",
+	"LLFHFJBol3djImUoLp4+JXHH9QIe+02sr8x0zSS+aZXcCL1bcNfOeHQbcOzrAkekLyOKg4SBgN+asnEf",
+	"srz1CU2n+jDCWX+IBYERFA2lnInGxfEnp0GZT0LCfH2SCuasmxhCY8BF3G4pysuXfm1VpowLF1pCIy3Q",
+	"7EP7SmXVJwJpDEsOq4aGu5nMWhTCdoPvjLy6RGbwSJIISQKJJuqVqRZYRTZ7/0LHqmd724LvQMGn8RiY",
+	"TJLMK30joQ4OdYy8QZAew8xHGseRxXE93JAgwAqojqoGNZ/k25sNnB4b2A8XH6GAJjtBML3635gIHSwn",
+	"uJ4JXM49ZnEQKi2YOfN4uTD+YRP9U2GUuDBhbD2m49hsaJvgIwmUVg+WBq2lgWzqFRvIdgnJZDEL6JQq",
+	"cQM+1yMeuO1DUz5O7QVi5tTAycuXKLd8sxIB1Ho24QFBuhG6KNqYWZTaHWWSjEkEUXUTwnS4okmD8zBj",
+	"HC4mItibED8pZadgCN+pmzpupdcfM3jPnFWP5ZnSQH01i6gkrlJKLlFA8B3YAnkMWtAtIaEuRQ9MSu23",
+	"LN6umO1sqHo8GseBihDmzy+U53wWFvOSKbr1ICGDe2HiqxImELYiKjqYUTkBygDP1aEefnOm+q+sL9jN",
+	"LkSbZU2JcUlHBovX60uKTdni6sbrpNmeiAXAs669Kkk0pUyp8Wnm2xTTQEk/TF5qBSg785Zq0JvMUDtT",
+	"hvSWhFqdj+eicXHqZH+TZBoGWBpbSWeorUruyei0VZ7bbA8mHfSolf81P6w1VbmnrbO22x2ee+6Z3yJu",
+	"OugpqW6tKzymvYqxhYqRheHHVTRyuTLJ5aF3KWgh054I1I4UkG3yRxYINe7105eUvGwaAhr4NNL8PYXa",
+	"YmYEA7pQWlkdeHFxsZs1SLupFfs7wtcdi2p7UpcXgPayzu4j3XdBMJfFF/DVuXEUlMssvzKC3l+/Kqsq",
+	"MMU+0V1dknS4pJObLlVge56C2Ren30L0p+8T/xJBKo21DGuHYBO9zQZCyAkX2Qqk+YiI8qh6KBH9Xu1v",
+	"Z3HfxRlENhvo76M/5Pndv1rDN+3pL6fhq464Ppv9u+s9Pxn94/ivq9aabKC1n9cIZLZ7LwtmTqpkQwLh",
+	"XlIpCn5OMC89qM/lxl/G1kwqc6k7xibCCCJ16dO3798ZjcGmay3rCLhcN0iTQh8qA9Kbe4FJJixJzquT",
+	"xlan3L6SBglT9Lqf1vnXhg+4COL3vQmOxrC6egkEuWTS0lva49wq7SBMQO+R9QF7W+g6DoixSie1jj3u",
+	"k8MLhCUKCBbahg4g3WMHAw3b1oTu67RuArw05YMHAz/WuEP6ya+DQ6fHNAAD20eMjDHw04OB/bOvnw9M",
+	"OWiJplxIJGcc+cSjUxz0mNnFwUC/2pec98OIeFSQwaHtnzrEgiCLHLBs83d/SsUUonEOL5FBCWRQQofn",
+	"cIYGIRdS4XI/xPPxQH2/gD12//oF8B3YDHtTQgjGgiPNeyfMAhfsNeigUq59ue6UJWqbWt6/Jnq2Oen6",
+	"bHnw3zEX2CtOD6841eUlVvjSAWQuhKuV60hvsXeLFU1UJIwyNa3+8BIJpdPgAEl8T4RjKZlxmiAeIcYZ",
+	"sd0vdaqb1XsigsH2Oy1Rb/QUP+mlPVLysD6YxfzddZm7j5azu+vgR32dUN0SLjTdqo1XeDYfkgi9jbgk",
+	"ntwwjFHi+z71AT5tdym3i4+Hbtc78d0zcjpyz3FrqKtWdEcKpKtFmm+SHZuBugpZstm0ze8kXTa35R3m",
+	"zW5NZMryYDM3+qj5sF8oMm2EGg+Yp7qnYcU0bJNrWpkZuliLYp8i+sWkiGavZjuZrnLSqGmzms57Caq8",
+	"kDQIlJ4amxyXTPpoaYLoVhR3nyj61SaKbgS2qzJGF0nUsgk3D2oP30Z3z3m24zzfB9d5JLvyBvj3+bMx",
+	"L03LujWZkOig2+6sTAA3eZG7Yzbb1bm5JuqPOtmRmZU/YJbknqo9PFVLshL31G2fnrgj+V3OQ7LCJJsp",
+	"JSbQQczo3zFBChHF4Tbm1ncw61fUT+JB870bD29pVAde3dAI1/1d2RmlAcidmRlXIc5qE6K6qi+nol5j",
+	"E0j7iux2WyLiBodTxVqmwGZvLPsSjWVSY+fmvHYjU5n6cmtL2WaEZW8o+9oNZbVAtoKdzBKnMjOZgbMv",
+	"S5/8cuj8d0HjH9c0VQPivxXL1A6I+6OJi1+RWerLISOLxqA9OdnbgrYST9dagQSKmQ/ZR3mxFLRaSI82",
+	"am5IIg2OW1iIHq+Rh92sjcaziLUqFM+Wxvs24vHM5soM7LXrAD60cauyYeu7smk9gDmrPgVYber6Esxc",
+	"O4LyujD79ZnIHosc1DzYCua1vWXtC7SsbSq1bGJP29qUtjejfXdmtB1a0FYZz75Uw9lXTv2/dcr/qPa2",
+	"78zU9qhmtjwe1kWPr8/S9pXTnQUr3Z7+fOcGurpSrsDMH/L7p17AvVso51mon/+aZP4Pbq7ePP/h13/9",
+	"X4XUA3QA/fnNKH2fwv78QZbYoddWPIZCB3LEo+kTgWBGNOLRDEc+wsjHQDcxknQK5Ygc9RAR7E3UM0cP",
+	"YAoHCzqNAyx5ZAdyEEaxwGOCxJx5utJCUggpiqHLNBjcsOwxH88v0EyRTBQRRmY4ELqGdFtIl49cSGdX",
+	"X2nLoi2poMef4DAkhR1Orvw7zDxyow/jGZzoFgTZ1BOrTiqyE5u1PGh5AHVACqRst3X3BJ8O3W5S+7aN",
+	"bRW1E4hstRtyGqOIT1dQcXbHdef6E6chefJix+2c5F6EC+lHfCYaF+1Od6ODKiKsvyvere8ZqkQDbMzw",
+	"/Fu37ilE1aUV9QHlcTRDWgwErCEtpnRq9R7d5ovLtGc4olIgLxaST0kknqgn9l/wiM9YsZX/xk7+SFb+",
+	"pG7sg3TsNrtb07Qb5rXH9UQkaypbhH21rqNhzQkkVQdMr5tCP0eA2SP2CPckvSsV3toXrY6iNlUE0OwR",
+	"XjRO/FNyNjpvASV0u96RIozdkWvLgCsqWVxwu7i4CgxqGxPpHkxdcjJyz/D50LX5BV18DOItuZd9PyZ9",
+	"EMgzJPRYoYQ57srCcsgjiYOK1cXT+iwd9Q8uMdzPchHx4tLh7VamUvh42LjoZGqE639DdXDb/EkXMFTs",
+	"gFHZr1OAZpXIbm89FopcavzgTHLBXattmqYEkjBsK7m3usdn+OR85JKW33K7o1HHxcfdoXt03PVb52dd",
+	"0jnr5LtJVXdGGaRf74xK8fw7cEaJlNBb7pT8tNpIkGJrw2ngkPZvyXyZeyXm30IW9psWRzUIOEijCXp/",
+	"/cpBFnAcQ/odIICOrjrmIIskDjJ9NQ5CErkKhO0PSg4WyXuXyG2nzTl0LTGF48iPCQId4EAtRFERRJhf",
+	"3GnUgND2zUb3BHNPMB+JYNYkl+X1kOHx3mCyU4OtSAjMbojxNiVZcxT8aaZzFGDSzmpQXoHn10J9tjOr",
+	"IlNWe7SGD1sDMm2C1GO6mbkdoS/xLYFa9Fj7lLEQMx75uhb9BN8R1G4hyVG7c9Zj3gRH2FOLtIUZAz4j",
+	"kethQVBApCSRgzBDcRjmf9UL6TGfjqk0LZzsVFB/ckbw7eCwiV5gb6J2FcZiQnw1caaB04hGQjZ7bMuu",
+	"sAZXn2Xu6FFs4AW0a1gz7DSzh4fsGbtnwHsGvGfAe4/FV+Gx2LYrlHa/At9J+CyPEs74oKpfVnBQa9Va",
+	"4GbiQ6Fr5YZIYVj9mDDFG4mfMv2cqAA8W7fkFYhKxWU9cpmXL3xOdCVqaHZIC2JBrtUmCjnudjwpuY6L",
+	"xr9uu9O3539fd8S707vfj+Z/nA3frKJMdWlKdtkrwvEyV7cPdfrKcB6gVIP2Z0Hz1Om0U+z+gQaBbVcF",
+	"0z3RVaTBVHdnvBjZtqza6qM+sELJYY8JyjySFGOfYYECLCT4N4nvoDgEsZyDXxOq3adGf7MvaIurPaqp",
+	"c0XggDjmjOGXJ0IRHI8L2UTAoxWlnVHm8xmiosd06xc9LZIz6hF0YD2o2lWqJT94RSClycDw2lCF5+Iw",
+	"0RXCiNxRMjNuZKpmnYaxNHu3t4Fsj0Z1ZraDcLPH3vD8KerDG9M7otaByDSUc+jV20S6bZeVzqDfrqZj",
+	"w4AMzIGYu0lmw2hEGZXETmIL3YPOtFAVv0ir0bGnhli91HtZ1mgWYoz0/hd3XJ4ZAueX85j4ZITjQCYy",
+	"ufGYDDkPCGbaU7NJAPxunCy6tQEUkq9Q791pDHEALuycZNw8Pi18uVjV6S6oOrmvNtR94N3T4Qk+9rq+",
+	"e0Q6psnruXfmu6fkZHSMu8Mjr6Po1S1l6m0DLwoCSES53yfwc7rM9ImQOMpuodVuZBQH3ZRS/RIPJZdK",
+	"/codzlHxSUp8319+vdXsFJ9l0cglx16sj3QXgp6YjCMTTNUe6mgB93h00nK7+HTonnnnvmt1RKUiLmTr",
+	"OAms1+uSkEe/UkEhITXQIwuM6BMs0YzHgY+GBH4+3IsPjxnkpJhoQnQZn1WMRMgKAmu4fxhg5uqWZjsW",
+	"AHTwE0amh0bCaiRHmEGUlO3AZt+A7mzAWnzFnnoMYiC018hYE4EvW53A8xSWAm8yfZ1tr0owmqR9Kh2U",
+	"/qLnTH6Kmd68D93vk7fUfrGkuvX9IDHxwDPTSh8+yDUMSdvR2NH12H2zwT5nwXyQCfJ4InosieoAw6Hk",
+	"xR3kHNRtHWUXmLTO70veN58MDrXwAsZT3Vci51GDODIrXKExLzJpaqVKSSwoICOpYxgg7YxyH+GI9Jih",
+	"G4mKpvN/1NUGRGgphgc+Ohhg/69YyClhcuAYI22PDZRuQuUABZRBwIvPZ2wcYV8JiBERElGBbkkoERZI",
+	"v3vYREp06rFN7KxahTYk8W2A2eMYWGua8Wq1cdFbfKjYY59K6CyTDU9T/7Iej71Rdm+UfUSjbGVM+ac5",
+	"VY0t/hrrrGP6ghoapwm5UQD3MtH3Y4HVkaGpyBJqDlLbHrNGDEtR/qFMrAnf58y0ndKsU5AgMC5UzogV",
+	"oOzbIGvo7mP+4DIVwZLRqEALX6QSlRFHisN7rORgv+uxA7eNhFSSRzbaJyKrHLDoykqPPWZkFCqgEV+g",
+	"hci8OHOBMIow1VmpiRzD+AwdKI21x7IyyyWQgEIj0aED8bgy7SVsRBWw/LAe46NRav+xhqImesuFdEHW",
+	"BaakM/uNVSkkERIyItKbID6CWH2YD/IA7ClpSQhtLQhZYvg4wlAK7Ucbku8HFnZS7pfhg0fNzlEhG1Tg",
+	"Mc+EEYNDAcP4yVbREXJ7cat1RFBHoWDCLTsOareUmH3UBjiFk91LWntJay9p7SWt79TX/XfKnXYtaAnB",
+	"3YCy2x0LWldoFBEBIpQLaXxqDs2SAz5e9IPBqsGjjyjLizWafF0iKhHQGvB0A4Zoh82IzNCUslgS0UQ/",
+	"GvkmHdlSdQfca9bdBd4byDlqQi2OvO8HVkm171xTqOZqv86N4K/UEW7Lb8l9CF2Ri4jaic10W0/Hn+KQ",
+	"Pu08pX74lNxrkHQDPqbsf7iU/xcPPcV3OycSR2Mi31+//L//p/Pj1Ps/nR9reN/NjksombrsPan62jQ7",
+	"fEsQBoz1AurdIoAZuMuHdbiLWITgB9spBXquM5A1qdGMPh9DA/5uhszsOZJ0ifAYU6aIAEaMuzzUdGJg",
+	"nvcliaaUKQlkgHiU/q60wzDid1TJCMQvKO5zo6dL8y92Vt1nHzi6l5z3gaP7wNEvtujVtgzKkM7tkkvW",
+	"8CJF2D+/+xcFnI1NPBVlY5RQQsRHWnANMOuxUcSnOrjLpGmU+GGzD/L+XLU9eFdPqF6Fn4r8shnnKfic",
+	"Ie5r2UaIqpoIE29oj8UsFsTXZkjjUNWESlrH6gFGi45RNtfu0CGZc+b3WN7Vap2k1sSZMzQeGi+uTZDE",
+	"6nvMGFU0CUdzKDkyNZZtmd30Gvtij1U1ML4j0fRxjItZtooZi3EQzKtL+mrde3/qXlbZW/n2Vr69lW9d",
+	"pVljsitg6cBNHkhgAU30AdVnhnTF27W6dIEejVJVORF5PMwYlxbmtap9UKZfF9QveGef7rXoPWfaa9F7",
+	"LXqvRVfXohPi+aB6dMwexqr7glUy6so8XC9UGrBr27OPPfvYs489+9izj+rsIyGeu2YfkkdkFHEmnwK6",
+	"iqcfJb8lrLziGtRmxSj9EIkJnwntzGeIRz6J0PvrV030Nh4G1GuiKxQRSSPim2wQB4Hf3494GOoqPZr0",
+	"wRO1CIjmbLfQAP7VH3NW1K/jJyJvkkX8qt5s7KqwLqTR6BxPk++nY0/7KaWTUUxqUPL6BBgybLLNCFG7",
+	"1UI//QAl0quTPFtOfRzxOLQDXmnyjRZrrwsi47A/IqRagihASuOi8ffRH/L87l+t4Zv29JfT8FVHXJ/N",
+	"/t31np+M/nH811WrutlTX2MJyQNo2NxIU5eitCvM8RNnZBsTBvHiCMAJLK+Z3Hus85wNVCd4nsD7AqaH",
+	"gGpF9boW4oMyCIrg+hReJRiw/iZNLnSI5SRNhdZwsGikzt75FN+/ImwsJ42Lk67TmFJm/9k+gaYP6mQa",
+	"F43/9+eV+wd2/9Nyz/vuh//+r6KqswWUK7L8r6R4OjzXGWFAX/goIVVuchImHAl8EDYZ7gAzzuZTHose",
+	"83AQkEg46OrtS3RL5uJQ0THr+FBPweBkPtVenExVsh6zZcnWViRDJQXJtPPFpNRZ6QqBdKXNOUKmps2b",
+	"t+qlKO8VSuq3GyF+iueQtG8cW3mJLZ/gN3Agn5+yMSxjeniJkmD7gfbOzCYkInZvDBGjNJjyZmXh/IdN",
+	"9IbLCWxF12YgvhqKIawruaERpoFo9tggkxzv/kLmA/WBBTqIqScyMmXykxSBWzJHEQkDPDdeMIjYR5iJ",
+	"mQlJ0+CDmFnElEekia7guUCdVkeXdNB4o+5xoPgwZeMBipmkgQIlHUmHwzACdyOUhonQwPzgD9T9QgQd",
+	"Zz0lHHFXP4KKClAyFDpoJmH5JtkSlKpMYIsuZk16bIi9W0XRmX+JQh4EiEq1ZJSAK9LQisZECjTQonMf",
+	"wHyAJIcWnRqa9LawRIOfXrxDhYgFqqXJuoBfwL8Ix9hj0OzTOhO5IiOSmCNFHo4iarTGtLROUuVuoOvn",
+	"FPnw3gbYIxnurobbspfgtSVOW3n1kvAq+CpmUtdeVFyZTDFVQgOV/2sUh6b9MG12oh+gVxJ4TE5xqsxN",
+	"d1LHJ3+2dZoVdnbfNmZTLbpA0JpQBb9zW1acR4pbae7oNFatAfocGMzWyQ/Qe8brDNu4de6ejU6J2/VP",
+	"PPd8eIzd7uiIdPy21xqe403Eu9zNW/N7HXW/pqiWKM92h/anvgW7P26Pfj6/b/1zdvoq7PzGjn/wzl77",
+	"7WvZ/bc4+WnSgg9IaJzEO9W8024SKzTv2n17NM0oEyXVQygI7RF/r0NvrEPXEJG/krjcVCL/+Mn52LgK",
+	"6S9kfhUrUfXPD+qXHwiOSJT8kpPbgW2lWjAEDmVV5RqifKqrZ2J6C9X2lEeXN/qwK9IAn4oJwdzR7bpB",
+	"ZoJSWEAVjER80G11jVg8izgbI86IiU/SUlR97m+Zv+H9a7R6w/cfvnHZl8eBnPRroIIXijxe2BI97gk5",
+	"HbldfDZ0z72W77ZJZ3SEu8Nj78QvmaZtpjG9f1JGAPNaUTU3sZgLSabVxksGsBuxYuvibtYN2skuMjuI",
+	"GTiBs2+YS6d7TNmuQmqpRcyKVmefM1Jm627/YYZW+rs2aBs8gWP9/KZ1w+C7O2Twn81W9EDmn1Sb44YQ",
+	"bmEIquD+W+ojpE5yUXm0h/sEwmM9aO8GFVG1IFVUKm9b+1AFE5AFLfH0o/1zlQmb6LpP1t6iU26ogIrx",
+	"zpKB5gCzOQroXeJ1OSyy2Qyunl3/+ublTf/99avBYWL+LuJw780Sr7RxhQY6yXBLp6a11Njj3V5LLFxn",
+	"CcZpg8qmKPcoEt6HfBAZ8W6hiaE5tV2aXZFPBHhAsgCXN70uUsQCO2tmaeWoVOU+Mzgk8f2qDnFI4nuk",
+	"JDdEGQpJ5BEmm8g0jgOblTYtCi0KQnXQwn5w72CeB28Gt7tymQ/U7va3q3fq+qyPXrPTmq1rq7eseofv",
+	"17erAhD4LnpVSQOEGzSzLkm3LkKPkqzld/h+SxPmTvpLFwBgHXCqYylsfxENpneBcTUOaFU9dInvv1lj",
+	"09dUz1QDMcLqQuo2bAYakphbdIT2MmW4JlPbdFlNcglFrYSkQYB0yQWIcWidowFl/VgUxTc8h6E3ohrl",
+	"gXLdgpBzmGef/fCZI4JyAKnvoCZAOsUy26+MWEKzpHhoaHp4c9rXS6a/ZRL9OC3pqoP0gsi1UfgyEL4l",
+	"nNAZQpocjygJfAFhD+zS9NRfU8cOHXTbnWxL/ZI2atsT6w1lu43FuQdskfZt0wkz455efIf5hhppNhMf",
+	"Y4HHxBVz5q0IWLsm2Be65MATgeATpajrJv1JcFrG/GLjuXSpgkxaBmVoqMgLETrzFUxZAqTRiM+g2Kft",
+	"nUwl0bFoUOgAIwHnjtRSrYtPPZlF1KYkQnxVxGfisImuIEqL+Ho6Jd3KiBJfx6WZ2CFFP3Wt0VsSylyM",
+	"lQljglHnzCvTod+ro7iZM283mvSO41o6bqv9TtGbY0NyfDzPPWw4DXVKcWST7YH+GSrXcs/a5x23i4+G",
+	"7pnX9V1L+869lt9ImAPx+8N54ka78DEFr6O6hsZF96yV8SL9HZNYO+TgikXjot1p1TD+2rMuS0GYM89B",
+	"epJv3XykzsEgYvX+F0VIv9pR/zL1wB8kPkAHsJziII1szOKaQm3970PHILM2zSqQKHE/pFi0cx7/pSFB",
+	"1pX6cHjwrWnPO5L9NcYIDWrVUGabjtOxMDJYsTNDey0EIYaTqtcvs+3YCMTuCsRnTKHhaFTsy3gP0zy4",
+	"L8NZ1uwDvWhhKQEVSB1gmeNVPWtUhfNr9fKnlbOCGECTgp6lrdH0477ulJVMPuLRFAhFHMOTJbfuZ/Xd",
+	"2HBdgLv/NaOYhEYdBDRqex3/iLhdCCXxTnz3jJyO3HPcGuon3VG65+dkyrVfDOgQuPSsVvtg7h0FiOv9",
+	"O3B334V/JzaIaSmNWtXmzh1NLjQspQgABbEUzqGrhHDodxZoB1gSLnpMvYwGtjeSk7w0SNFkgA4gxyOV",
+	"3034vk6DGArC5GF5n0MFBo/qWrK49BdmZAGVDHr8jBlBz7lO+k7a1GI34GzsCuJFRLrqQTiJsCCLKFQL",
+	"IR7ZQ7XiLDawdmTObTuiUucES20eYpuYqr0fqtwPFYtceFclupWVeWr5o7TYo8gQBGZBzlUIZb4pG9tM",
+	"pSZ6pvPdbNkgPTJEeAgSqLEOuq3zwzK/1WY0ae+4+lodV5tAsFMWdAQl6TNscIrnSjiHapQ6SY8E1oXa",
+	"LY2w+yyerm+e3O9t2zvVhzfBks/hCSuruDqzdX2sK0wHMUy15amqY2wH3GC7qCdArH82AbdqIccjO8ge",
+	"gLyYU6hFYY4XKUxnNxTGONH2lOYrZf+JJ2wLAVa7qp6a1snl5jvIioAo/ERLtpUtIU1I5yQsNGU+yATl",
+	"HzqQy+ZxJpRK7kc8dH0+Y6KJjltHaGDKO+m+y2xEx3FE/AGY2nispGJyiY5bneTFmEUEexMojqDpJJXI",
+	"58S0sDHx8EUGxN9ggBd2xzuyezVC77YfkgjKawUc++q0zU9jOsbDuSSN6sal3CLLrEy/T/JZEPbcdTGh",
+	"5hduQdogg0B9UmFppnrXe5ZmZeQxx15+9vD0odX1KBv8CbiHvzMEepVseWeWY2CqNs3TPSetkdvF7aF7",
+	"5nV894h0R/ZZylRfvEfPscQeUbDV+FQXwewm9hi2YwwzVbMSvNgZptkqOW5S1/D7QLdfzb5fwrZ3hnKZ",
+	"90z2NTnxT4/PwN3SdY8wOXKxd9Z1j1tk2PJHo3aHKJnWCAyNiyK+B+XOtPd3ypXYMSVYxBGZEib7MaNK",
+	"xlX8UGS8VqY4pak8CfmqeExszTT7c20Ezx7bHsl3jOS/5qtgmZpSNoMTamDlKl5tgPJSRyqUYPkPsaCM",
+	"CIEUUIlLXbkJDUnA2RhJrrDQsS2eEYunQ8iViyFbCJnRN0qo+82u7DvOqTPn2g8jMqL36jZ+eZsitGEA",
+	"N7Y45gM6Ys1lrPfFWnj6LtyxdymI7irjbifoVuJGNZf4qJ7UehBdFz6/ouS9B0btmge3KqkvA1X7xL4v",
+	"xaF6l+DyRuy+lj/VfLR5jt/GhGfvLv1a3aV14XNFrl8pV/uJyBSyvqxcnq+Dun/rlP1xfKD1QP+rzwnc",
+	"DXHfpThZFz2+ohzBr4OuWLfnnr585/mDtaXUhQqli8VIlwuWmoauxWWpXnEPB8gndyTg4fT/p+tqWhuG",
+	"Yehf0XGDrCs7ld53H+w8qNtorWkWBysd6yH/fUj+ErF7L6+SYhsk+72H4wxPhx9zRW6YD8+8PbL9z/5V",
+	"LpiGi6N5v9vutnIuxagrXD5GuUkXFhKaXlr2TdmIbqKW2py8RuzUw6+itS9Q8SF7hpFb5honD1PX43Yg",
+	"HAbqgHCG2wTHe9Bt15Cp/jVqkHOTdEjLxn87rxReNZaSDWska9G/vIFHjklsBeYLWr8aAFMydrZeDJft",
+	"eN5UPItWLd/HPhNFs9nz5we4YH6gGRwp8/TrFvFEUk0hBqXPqFmfYis6nfo7B2OGB59oJRhLcDa/WKJW",
+	"Vq2WoOfmKqrU6hqXUUjFpYu2xh1M5s6rm7psC+pvvNAKOynXGciM/dH9wWlwp6v6o0RaWr6W/wAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -503,3 +503,33 @@ func TestQuantityChangeReachesTheVendor(t *testing.T) {
 	require.NoError(t, err)
 	requireProblem(t, no.StatusCode(), no.HTTPResponse.Header, no.Body, http.StatusUnprocessableEntity, "quantity_not_enabled")
 }
+
+func TestPlanChangeReachesTheVendor(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	ctx := context.Background()
+	_, token := s.plan(t, planOpts{autoApprove: true})
+	bigger, _ := s.plan(t, planOpts{autoApprove: true, storageGB: 250})
+	res := place(t, s.env.Client(t, ""), storefrontOrder(token, newLogin()))
+	require.Equal(t, http.StatusAccepted, res.StatusCode(), string(res.Body))
+	first := invoicesOf(t, s.admin, &oapi.ListInvoicesParams{CustomerId: &res.JSON202.CustomerId})[0]
+	require.Equal(t, http.StatusCreated, pay(t, s.admin, first.Id, first.Total.Amount).StatusCode())
+	done := waitOrder(t, s.admin, res.JSON202.Id)
+	require.Equal(t, oapi.OrderStatusCompleted, done.Status, "failure: %v", done.FailureReason)
+
+	ch, err := s.admin.ChangeServicePlanWithResponse(ctx, done.ServiceId, nil, oapi.PlanChange{PlanId: bigger})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, ch.StatusCode(), string(ch.Body))
+	require.Equal(t, bigger, ch.JSON200.Service.PlanId)
+	require.Equal(t, int64(250), *ch.JSON200.Service.Quotas.StorageGb)
+	items, err := s.vc.OfferingItems(ctx, *ch.JSON200.Service.VendorTenantId)
+	require.NoError(t, err)
+	for _, it := range items {
+		if it.Name == "pw_base_storage" {
+			require.Equal(t, int64(250)<<30, *it.Quota.Value, "the new plan's quota at the vendor")
+		}
+	}
+	same, err := s.admin.ChangeServicePlanWithResponse(ctx, done.ServiceId, nil, oapi.PlanChange{PlanId: bigger})
+	require.NoError(t, err)
+	requireProblem(t, same.StatusCode(), same.HTTPResponse.Header, same.Body, http.StatusUnprocessableEntity, "plan_unchanged")
+}

@@ -46,6 +46,7 @@ type planOpts struct {
 	partnerVisible bool
 	autoApprove    bool
 	trial          bool
+	storageGB      int // per unit; 100 when 0
 }
 
 // plan makes an active Acronis plan priced 10.00 monthly and returns it
@@ -58,8 +59,12 @@ func (s *shop) plan(t *testing.T, o planOpts) (uuid.UUID, string) {
 	p, err := s.admin.CreatePlanWithResponse(ctx, nil, body)
 	require.NoError(t, err)
 	id := p.JSON201.Id
+	storage := o.storageGB
+	if storage == 0 {
+		storage = 100
+	}
 	ms, err := s.admin.SetPlanModuleSettingsWithResponse(ctx, id, oapi.ModuleSettingsInput{DatacenterUrl: s.vendor.URL, ClientId: "sp-client",
-		ClientSecret: ptr("sp-secret"), StorageQuotaGb: ptr(100), OverageQuotaGb: ptr(10), Edition: "pck_per_workload", BackupLocation: s.loc,
+		ClientSecret: ptr("sp-secret"), StorageQuotaGb: ptr(storage), OverageQuotaGb: ptr(10), Edition: "pck_per_workload", BackupLocation: s.loc,
 		FreeTrial: &o.trial, OfferingItems: &oapi.OfferingItemGroups{Common: &oapi.OfferingItemQuotas{"pw_base_workstations": 5}}})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, ms.StatusCode(), string(ms.Body))

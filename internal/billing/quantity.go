@@ -176,11 +176,7 @@ func (s *Service) changesOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID
 // creditLine takes a party's open credits off an invoice's lines, up to
 // their sum (a bill never goes below zero); take consumes them in the
 // storing transaction.
-func (s *Service) creditLine(ctx context.Context, b billable, party string, lines []Line, taxes []Tax) (Line, func(tx *gorm.DB) error, bool, error) {
-	var open []Credit
-	if err := s.db.WithContext(ctx).Where("service_id = ? AND party = ? AND remaining > 0", b.ID, party).Order("created_at").Find(&open).Error; err != nil {
-		return Line{}, nil, false, errs.Internal(err)
-	}
+func creditLine(b billable, open []Credit, lines []Line, taxes []Tax) (Line, func(tx *gorm.DB) error, bool) {
 	sum := decimal.Zero
 	for _, l := range lines {
 		sum = sum.Add(l.Amount)
@@ -191,7 +187,7 @@ func (s *Service) creditLine(ctx context.Context, b billable, party string, line
 	}
 	use := decimal.Min(sum, avail)
 	if !use.IsPositive() {
-		return Line{}, nil, false, nil
+		return Line{}, nil, false
 	}
 	id := b.ID
 	l := Line{Kind: KindCredit, ServiceID: &id, Description: "Credit: " + b.PlanName, Quantity: decimal.NewFromInt(1),
@@ -214,7 +210,27 @@ func (s *Service) creditLine(ctx context.Context, b billable, party string, line
 		}
 		return nil
 	}
-	return l, take, true, nil
+	return l, take, true
+}
+
+// openCredits reads the credits left of services, by service and party,
+// oldest first.
+func (s *Service) openCredits(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]map[string][]Credit, error) {
+	out := map[uuid.UUID]map[string][]Credit{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []Credit
+	if err := s.db.WithContext(ctx).Where("service_id IN ? AND remaining > 0", ids).Order("created_at").Find(&rows).Error; err != nil {
+		return nil, errs.Internal(err)
+	}
+	for _, c := range rows {
+		if out[c.ServiceID] == nil {
+			out[c.ServiceID] = map[string][]Credit{}
+		}
+		out[c.ServiceID][c.Party] = append(out[c.ServiceID][c.Party], c)
+	}
+	return out, nil
 }
 
 // ChangeTermTx moves a prepaid service to a longer billing cycle from

@@ -246,6 +246,14 @@ func (s *Service) renewals(ctx context.Context, r Run, res *result) error {
 		if err != nil {
 			return err
 		}
+		ids := make([]uuid.UUID, len(batch))
+		for i, b := range batch {
+			ids[i] = b.ID
+		}
+		credits, err := s.openCredits(ctx, ids)
+		if err != nil {
+			return err
+		}
 		var units []unit
 		for _, b := range batch {
 			if b.AnchorDay == nil || b.NextDueDate == nil {
@@ -267,11 +275,7 @@ func (s *Service) renewals(ctx context.Context, r Run, res *result) error {
 				ds[0].Then = append(ds[0].Then, overageBilled(b.ID, wt))
 			}
 			for i := range ds {
-				l, take, ok, err := s.creditLine(ctx, b, ds[i].Party, ds[i].Lines, t)
-				if err != nil {
-					return err
-				}
-				if ok {
+				if l, take, ok := creditLine(b, credits[b.ID][ds[i].Party], ds[i].Lines, t); ok {
 					ds[i].Lines = append(ds[i].Lines, l)
 					ds[i].Then = append(ds[i].Then, take)
 				}

@@ -314,17 +314,30 @@ func (s *Service) postpaidMonth(ctx context.Context, r Run, m time.Time, party s
 	if party == PartyPartner {
 		owner = "s.partner_id"
 	}
+	// Most months (all but the last, catching up) have nothing left to bill.
+	var due bool
+	err := s.db.WithContext(ctx).Raw(`SELECT EXISTS (SELECT 1 FROM services s JOIN plan_pricing pr ON pr.plan_id = s.plan_id
+		WHERE pr.billing_model IN ('postpaid_fixed', 'postpaid_payg') AND NOT s.free_trial
+		  AND s.status IN ('active', 'suspended', 'terminated') AND s.start_date <= ? AND (s.end_date IS NULL OR s.end_date >= ?)
+		  AND `+owner+` IS NOT NULL
+		  AND NOT EXISTS (SELECT 1 FROM billed_periods b WHERE b.service_id = s.id AND b.party = ? AND b.period_start = ?))`,
+		to, from, party, from).Scan(&due).Error
+	if err != nil {
+		return errs.Internal(err)
+	}
+	if !due {
+		return nil
+	}
 	var after uuid.UUID
 	for {
-		// Walk the owners in order through the index, a page at a time;
-		// the page's services are then read in one query.
+		// Walk the owners in order through the index, a page at a time
+		// (a plain index range: joins here let the planner scan every
+		// service per page); the page's services are then read, filtered,
+		// in one query.
 		var rows []uuid.UUID
-		err := s.db.WithContext(ctx).Raw(`SELECT `+owner+` FROM services s JOIN plan_pricing pr ON pr.plan_id = s.plan_id
-			WHERE pr.billing_model IN ('postpaid_fixed', 'postpaid_payg') AND NOT s.free_trial
-			  AND s.status IN ('active', 'suspended', 'terminated') AND s.start_date <= ? AND (s.end_date IS NULL OR s.end_date >= ?)
-			  AND `+owner+` > ?
-			  AND NOT EXISTS (SELECT 1 FROM billed_periods b WHERE b.service_id = s.id AND b.party = ? AND b.period_start = ?)
-			ORDER BY 1 LIMIT 2000`, to, from, after, party, from).Scan(&rows).Error
+		err = s.db.WithContext(ctx).Raw(`SELECT `+owner+` FROM services s
+			WHERE s.status IN ('active', 'suspended', 'terminated') AND `+owner+` > ?
+			ORDER BY 1 LIMIT 2000`, after).Scan(&rows).Error
 		if err != nil {
 			return errs.Internal(err)
 		}

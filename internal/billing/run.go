@@ -201,10 +201,28 @@ func (s *Service) storeAll(ctx context.Context, units []unit, res *result) error
 			}
 			continue
 		}
+		before := res.invoices
 		res.invoices += len(stored)
 		res.skipped += len(invs) - len(stored)
 		for _, inv := range stored {
 			res.total = res.total.Add(inv.Total)
+		}
+		if err := s.refreshStats(ctx, before, res.invoices); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// refreshStats analyzes the invoice tables as a run fills them: tables
+// analyzed while small (a new installation, the first big run) would
+// otherwise be scanned for every key and foreign-key check.
+func (s *Service) refreshStats(ctx context.Context, before, after int) error {
+	for _, mark := range []int{2000, 20000, 200000} {
+		if before < mark && after >= mark {
+			if err := s.db.WithContext(ctx).Exec("ANALYZE invoices, invoice_lines, invoice_taxes, billed_periods").Error; err != nil {
+				return errs.Internal(err)
+			}
 		}
 	}
 	return nil
@@ -354,15 +372,23 @@ func (s *Service) postpaidMonth(ctx context.Context, r Run, m time.Time, party s
 			}
 		}
 		after = owners[len(owners)-1]
-		var batch []billable
+		var all []billable
 		err = s.db.WithContext(ctx).Raw(billableSelect+`
 			WHERE pr.billing_model IN ('postpaid_fixed', 'postpaid_payg') AND NOT s.free_trial
 			  AND s.status IN ('active', 'suspended', 'terminated') AND s.start_date <= ? AND (s.end_date IS NULL OR s.end_date >= ?)
 			  AND `+owner+` IN ?
-			  AND NOT EXISTS (SELECT 1 FROM billed_periods b WHERE b.service_id = s.id AND b.party = ? AND b.period_start = ?)
-			ORDER BY s.start_date, s.end_date NULLS FIRST, s.id`, to, from, owners, party, from).Scan(&batch).Error
+			ORDER BY s.start_date, s.end_date NULLS FIRST, s.id`, to, from, owners).Scan(&all).Error
 		if err != nil {
 			return errs.Internal(err)
+		}
+		// What is billed already is looked up by key, not anti-joined: a
+		// table filling up during the run keeps the stats of its start.
+		batch, err := s.unbilled(ctx, all, party, from)
+		if err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			continue
 		}
 		if err := s.billMonth(ctx, r, from, to, party, batch, res); err != nil {
 			return err
@@ -664,4 +690,30 @@ func overageBilled(serviceID uuid.UUID, through time.Time) func(tx *gorm.DB) err
 		return tx.Table("services").Where("id = ? AND (overage_billed_through IS NULL OR overage_billed_through < ?)", serviceID, through).
 			Update("overage_billed_through", through).Error
 	}
+}
+
+// unbilled keeps the services whose period is not billed yet for a party.
+func (s *Service) unbilled(ctx context.Context, all []billable, party string, from time.Time) ([]billable, error) {
+	if len(all) == 0 {
+		return nil, nil
+	}
+	ids := make([]uuid.UUID, len(all))
+	for i, b := range all {
+		ids[i] = b.ID
+	}
+	var billed []billedPeriod
+	if err := s.db.WithContext(ctx).Where("service_id IN ? AND party = ? AND period_start = ?", ids, party, from).Find(&billed).Error; err != nil {
+		return nil, errs.Internal(err)
+	}
+	done := make(map[uuid.UUID]bool, len(billed))
+	for _, b := range billed {
+		done[b.ServiceID] = true
+	}
+	out := all[:0:0]
+	for _, b := range all {
+		if !done[b.ID] {
+			out = append(out, b)
+		}
+	}
+	return out, nil
 }

@@ -149,6 +149,10 @@ func (s *Server) serviceOut(ctx context.Context, v subscription.Subscription) (o
 	if err != nil {
 		return oapi.Service{}, err
 	}
+	return s.serviceWith(v, q), nil
+}
+
+func (s *Server) serviceWith(v subscription.Subscription, q subscription.Quotas) oapi.Service {
 	out := oapi.Service{Id: v.ID, Status: oapi.ServiceStatus(v.Status), PlanId: v.PlanID, CustomerId: v.CustomerID, PartnerId: v.PartnerID,
 		Frequency: oapi.BillingFrequency(v.Frequency), Quantity: v.Quantity, Username: v.Username, VendorTenantId: v.VendorTenantID,
 		PortalUrl: v.PortalURL, FreeTrial: v.FreeTrial, TrialEndsAt: v.TrialEndsAt, UnitPrice: s.money(v.UnitPrice),
@@ -158,7 +162,7 @@ func (s *Server) serviceOut(ctx context.Context, v subscription.Subscription) (o
 	if v.NextDueDate != nil {
 		out.NextDueDate = &openapi_types.Date{Time: *v.NextDueDate}
 	}
-	return out, nil
+	return out
 }
 
 func (s *Server) ListServices(ctx context.Context, req oapi.ListServicesRequestObject) (oapi.ListServicesResponseObject, error) {
@@ -171,11 +175,13 @@ func (s *Server) ListServices(ctx context.Context, req oapi.ListServicesRequestO
 	if err != nil {
 		return nil, err
 	}
+	quotas, err := s.subs.QuotasOfAll(ctx, rows)
+	if err != nil {
+		return nil, err
+	}
 	out := oapi.ListServices200JSONResponse{Data: make([]oapi.Service, len(rows)), NextCursor: nonEmpty(next)}
 	for i, v := range rows {
-		if out.Data[i], err = s.serviceOut(ctx, v); err != nil {
-			return nil, err
-		}
+		out.Data[i] = s.serviceWith(v, quotas[v.ID])
 	}
 	return out, nil
 }

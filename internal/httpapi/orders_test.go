@@ -195,6 +195,10 @@ func TestStorefrontOrderToService(t *testing.T) {
 	require.Equal(t, int64(10), v.Quotas.OfferingItems["pw_base_workstations"])
 	require.Equal(t, time.Now().UTC().AddDate(0, 1, 0).Format("2006-01-02")[:7], v.NextDueDate.Format("2006-01-02")[:7])
 	require.NotContains(t, string(svc.Body), password)
+	listed, err := s.admin.ListServicesWithResponse(ctx, &oapi.ListServicesParams{CustomerId: &v.CustomerId})
+	require.NoError(t, err)
+	require.Len(t, listed.JSON200.Data, 1)
+	require.Equal(t, v.Quotas, listed.JSON200.Data[0].Quotas, "a list shows the same quotas")
 
 	// The service, as the vendor shows it.
 	tenant, err := s.vc.GetTenant(ctx, *v.VendorTenantId)

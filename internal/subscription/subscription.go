@@ -6,7 +6,6 @@ package subscription
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"math/big"
 	"strings"
 	"time"
@@ -211,15 +210,40 @@ func bytesOf(gb int64) *int64 {
 
 // Quotas reads a service's current quotas.
 func (s *Service) Quotas(ctx context.Context, v Subscription) (Quotas, error) {
-	var m catalog.ModuleSettings
-	err := s.db.WithContext(ctx).Take(&m, "plan_id = ?", v.PlanID).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return Quotas{Items: map[string]int64{}}, nil
+	all, err := s.QuotasOfAll(ctx, []Subscription{v})
+	return all[v.ID], err
+}
+
+// QuotasOfAll reads the quotas of several services with one query.
+func (s *Service) QuotasOfAll(ctx context.Context, vs []Subscription) (map[uuid.UUID]Quotas, error) {
+	plans := map[uuid.UUID]bool{}
+	ids := []uuid.UUID{}
+	for _, v := range vs {
+		if !plans[v.PlanID] {
+			plans[v.PlanID] = true
+			ids = append(ids, v.PlanID)
+		}
 	}
-	if err != nil {
-		return Quotas{}, errs.Internal(err)
+	out := make(map[uuid.UUID]Quotas, len(vs))
+	if len(ids) == 0 {
+		return out, nil
 	}
-	return QuotasOf(m, v.Quantity), nil
+	var ms []catalog.ModuleSettings
+	if err := s.db.WithContext(ctx).Where("plan_id IN ?", ids).Find(&ms).Error; err != nil {
+		return nil, errs.Internal(err)
+	}
+	byPlan := make(map[uuid.UUID]catalog.ModuleSettings, len(ms))
+	for _, m := range ms {
+		byPlan[m.PlanID] = m
+	}
+	for _, v := range vs {
+		if m, ok := byPlan[v.PlanID]; ok {
+			out[v.ID] = QuotasOf(m, v.Quantity)
+		} else {
+			out[v.ID] = Quotas{Items: map[string]int64{}}
+		}
+	}
+	return out, nil
 }
 
 // module is the vendor module of a service's plan; nil for plans

@@ -721,7 +721,7 @@ func TestQuantityChanges(t *testing.T) {
 		requireInvoice(t, renewal[0], want{lines: []line{{"recurring", "1", "10.00", "10.00"}, {"credit", "1", "-6.67", "-6.67"}},
 			taxes: map[string]string{"VAT": "0.70", "City": "0.08"}, subtotal: "3.33", taxTotal: "0.78", total: "4.11"})
 		var left string
-		require.NoError(t, b.env.App.DB.Gorm.Raw("SELECT remaining::text FROM service_credits WHERE service_id = ?", id).Scan(&left).Error)
+		require.NoError(t, b.env.App.DB.Gorm.Raw("SELECT remaining::text FROM credits WHERE service_id = ?", id).Scan(&left).Error)
 		require.Equal(t, "0.00", left, "the credit is used up")
 	})
 	t.Run("post-paid month billed per stretch at each quantity", func(t *testing.T) {
@@ -816,7 +816,7 @@ func TestPlanChange(t *testing.T) {
 	require.Equal(t, "0.00", money.String(down[0].Total))
 	require.Equal(t, billing.StatusPaid, down[0].Status, "nothing to pay")
 	var credit string
-	require.NoError(t, b.env.App.DB.Gorm.Raw("SELECT remaining::text FROM service_credits WHERE service_id = ?", id).Scan(&credit).Error)
+	require.NoError(t, b.env.App.DB.Gorm.Raw("SELECT remaining::text FROM credits WHERE service_id = ?", id).Scan(&credit).Error)
 	require.Equal(t, "2.50", credit)
 
 	retired := b.plan(t, catalog.Prepaid, cycles("monthly", "1.00", "0.00"), false)

@@ -69,8 +69,10 @@ type Invoice struct {
 
 	Lines []InvoiceLine             `gorm:"-"`
 	Taxes []InvoiceTax              `gorm:"-"`
-	bills []billedPeriod            `gorm:"-"`
-	then  []func(tx *gorm.DB) error `gorm:"-"`
+	bills   []billedPeriod            `gorm:"-"`
+	windows []overageClaim           `gorm:"-"`
+	then    []func(tx *gorm.DB) error `gorm:"-"`
+	draft   *Draft                    `gorm:"-"`
 }
 
 // Balance is what is left to pay.
@@ -137,17 +139,25 @@ type Draft struct {
 	// Unclaimed invoices take no service period (overage bills are kept
 	// apart by the overage window instead).
 	Unclaimed bool
+	// Overage is the overage windows this bill looked at, claimed for its
+	// party whether or not storage went over.
+	Overage []Window
 }
 
 // build turns a draft into rows; every service line's period is claimed for
 // its party in billed_periods.
-func (s *Service) build(d Draft) Invoice {
+func (s *Service) build(d Draft) Invoice { return s.buildAs(uuid.New(), d) }
+
+func (s *Service) buildAs(id uuid.UUID, d Draft) Invoice {
 	now := s.now()
 	sub, taxTotal, total, perTax := Totals(d.Lines, d.Taxes)
-	inv := Invoice{ID: uuid.New(), BillingKey: d.Key, VentureID: d.VentureID, IssuerPartnerID: d.IssuerPartnerID,
+	inv := Invoice{ID: id, BillingKey: d.Key, VentureID: d.VentureID, IssuerPartnerID: d.IssuerPartnerID,
 		CustomerID: d.CustomerID, PartnerID: d.PartnerID, Kind: d.Kind, Status: StatusUnpaid, Currency: s.currency,
 		Subtotal: sub, TaxTotal: taxTotal, Total: total, IssueDate: &d.IssueDate, DueDate: &d.DueDate,
-		PeriodStart: d.PeriodStart, PeriodEnd: d.PeriodEnd, BillingRunID: d.RunID, Version: 1, CreatedAt: now, UpdatedAt: now, then: d.Then}
+		PeriodStart: d.PeriodStart, PeriodEnd: d.PeriodEnd, BillingRunID: d.RunID, Version: 1, CreatedAt: now, UpdatedAt: now, then: d.Then, draft: &d}
+	for _, w := range d.Overage {
+		inv.windows = append(inv.windows, overageClaim{ServiceID: w.ServiceID, Party: d.Party, FirstDay: w.From, LastDay: w.To, InvoiceID: &inv.ID})
+	}
 	if total.IsZero() {
 		inv.Status, inv.PaidAt = StatusPaid, &now
 	}
@@ -217,16 +227,22 @@ func (s *Service) insert(ctx context.Context, tx *gorm.DB, invs []Invoice) ([]In
 	if len(fresh) == 0 {
 		return nil, nil
 	}
+	apps, err := s.applyCredits(tx, fresh)
+	if err != nil {
+		return nil, err
+	}
 	if err := s.number(tx, fresh); err != nil {
 		return nil, err
 	}
 	var lines []InvoiceLine
 	var taxes []InvoiceTax
 	var bills []billedPeriod
+	var windows []overageClaim
 	for _, inv := range fresh {
 		lines = append(lines, inv.Lines...)
 		taxes = append(taxes, inv.Taxes...)
 		bills = append(bills, inv.bills...)
+		windows = append(windows, inv.windows...)
 	}
 	if err := tx.CreateInBatches(fresh, 500).Error; err != nil {
 		return nil, errs.Internal(err)
@@ -246,10 +262,31 @@ func (s *Service) insert(ctx context.Context, tx *gorm.DB, invs []Invoice) ([]In
 			return nil, errs.Conflict("already_billed", "A service period in this batch is billed already.")
 		}
 	}
+	if len(windows) > 0 {
+		// An overlapping window (billed meanwhile by another path) fails
+		// the batch the same way.
+		if err := tx.CreateInBatches(windows, 500).Error; err != nil {
+			return nil, errs.Conflict("already_billed", "An overage window in this batch is billed already.")
+		}
+	}
+	if len(apps) > 0 {
+		if err := tx.CreateInBatches(apps, 500).Error; err != nil {
+			return nil, errs.Internal(err)
+		}
+	}
 	for _, inv := range fresh {
 		for _, f := range inv.then {
 			if err := f(tx); err != nil {
 				return nil, errs.Internal(err)
+			}
+		}
+	}
+	// A bill born paid (a zero total, or credit covering it) settles here,
+	// through the same path as a payment.
+	for _, inv := range fresh {
+		if inv.Status == StatusPaid {
+			if err := s.settledTx(ctx, tx, inv); err != nil {
+				return nil, err
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package billing
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -33,11 +34,16 @@ func (s *Service) BillOverage(ctx context.Context, who auth.Principal, serviceID
 		return nil, errs.Unprocessable("overage_not_applicable", "This service has no finite storage quota with an overage price.")
 	}
 	today := s.Today()
-	from, to, ok := overageWindow(b, today)
-	if !ok {
+	var since time.Time
+	for _, party := range []string{PartyCustomer, PartyPartner} {
+		if from, _, ok := overageWindow(b, party, time.Time{}, today); ok && (since.IsZero() || from.Before(since)) {
+			since = from
+		}
+	}
+	if since.IsZero() {
 		return []Invoice{}, nil
 	}
-	usage, err := s.usage(ctx, []string{*b.VendorTenantID}, from, to)
+	usage, err := s.usage(ctx, []string{*b.VendorTenantID}, since, today)
 	if err != nil {
 		return nil, err
 	}
@@ -46,17 +52,22 @@ func (s *Service) BillOverage(ctx context.Context, who auth.Principal, serviceID
 		return nil, err
 	}
 	t := taxes[b.ProductGroupID]
-	key := fmt.Sprintf("overage:%s:%s", b.ID, dateStr(from))
-	var invs []Invoice
-	for _, d := range drafts(b, InvoiceOverage, key, from, to, today, today.AddDate(0, 0, s.cfg.TermsDays), false, t, nil) {
+	invs := []Invoice{}
+	for _, d := range drafts(b, InvoiceOverage, "overage", today, today, today, today.AddDate(0, 0, s.cfg.TermsDays), false, t, nil) {
+		// Each party's window since it was last billed to it (a month
+		// billed post-paid, a renewal, an earlier request).
+		from, to, ok := overageWindow(b, d.Party, time.Time{}, today)
+		if !ok {
+			continue
+		}
 		l, ok := overageLine(b, d.Party, from, to, usage[*b.VendorTenantID][*b.StorageItem], t)
 		if !ok {
 			continue
 		}
+		d.Key = fmt.Sprintf("overage:%s:%s:%s", b.ID, dateStr(from), d.Party)
+		d.PeriodStart, d.PeriodEnd = from, to
 		d.Lines, d.Unclaimed = []Line{l}, true
-		if d.Party == PartyCustomer {
-			d.Then = append(d.Then, overageBilled(b.ID, to))
-		}
+		d.Overage = []Window{{ServiceID: b.ID, From: from, To: to}}
 		invs = append(invs, s.build(d))
 	}
 	if preview || len(invs) == 0 {

@@ -107,16 +107,7 @@ func (s *Service) Pay(ctx context.Context, who auth.Principal, invoiceID uuid.UU
 		if inv.Status != StatusPaid {
 			return nil
 		}
-		var services []uuid.UUID
-		if err := tx.Table("billed_periods").Where("invoice_id = ?", inv.ID).Pluck("service_id", &services).Error; err != nil {
-			return errs.Internal(err)
-		}
-		for _, h := range s.onPaid {
-			if err := h(ctx, tx, inv, services); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.settledTx(ctx, tx, inv)
 	})
 	if err != nil {
 		return Payment{}, Invoice{}, err
@@ -150,8 +141,12 @@ func (s *Service) Void(ctx context.Context, who auth.Principal, id uuid.UUID, if
 		}
 		now := s.now()
 		inv.Status, inv.VoidedAt, inv.Version, inv.UpdatedAt = StatusVoid, &now, inv.Version+1, now
-		return tx.Model(&Invoice{}).Where("id = ?", id).Updates(map[string]any{
-			"status": StatusVoid, "voided_at": now, "version": inv.Version, "updated_at": now}).Error
+		if err := tx.Model(&Invoice{}).Where("id = ?", id).Updates(map[string]any{
+			"status": StatusVoid, "voided_at": now, "version": inv.Version, "updated_at": now}).Error; err != nil {
+			return errs.Internal(err)
+		}
+		// Credit it took is owed again.
+		return giveBack(tx, id)
 	})
 	if err != nil {
 		return Invoice{}, err

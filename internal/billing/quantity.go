@@ -28,20 +28,6 @@ type quantityChange struct {
 
 func (quantityChange) TableName() string { return "service_quantity_changes" }
 
-// Credit is money owed back to a party of a service.
-type Credit struct {
-	ID        uuid.UUID `gorm:"primaryKey"`
-	ServiceID uuid.UUID
-	Party     string
-	Amount    decimal.Decimal
-	Remaining decimal.Decimal
-	Reason    string
-	CreatedAt time.Time
-}
-
-// TableName keeps GORM on the migration's table.
-func (Credit) TableName() string { return "service_credits" }
-
 // AdjustQuantityTx bills a quantity change in the changing transaction,
 // after the service row holds the new quantity. The change is recorded from
 // today (post-paid months are billed per stretch of days at each
@@ -97,8 +83,7 @@ func (s *Service) AdjustQuantityTx(ctx context.Context, tx *gorm.DB, serviceID u
 			continue
 		}
 		if delta < 0 {
-			credits = append(credits, Credit{ID: uuid.New(), ServiceID: b.ID, Party: party, Amount: amount, Remaining: amount,
-				Reason: fmt.Sprintf("quantity %d -> %d on %s: %d of %d days", old, b.Quantity, dateStr(today), left, period), CreatedAt: now})
+			credits = append(credits, newCredit(b, party, amount, fmt.Sprintf("quantity %d -> %d on %s: %d of %d days", old, b.Quantity, dateStr(today), left, period), now))
 			continue
 		}
 		id := b.ID
@@ -173,91 +158,32 @@ func (s *Service) changesOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID
 	return out, nil
 }
 
-// creditLine takes a party's open credits off an invoice's lines, up to
-// their sum (a bill never goes below zero); take consumes them in the
-// storing transaction.
-func creditLine(b billable, open []Credit, lines []Line, taxes []Tax) (Line, func(tx *gorm.DB) error, bool) {
-	sum := decimal.Zero
-	for _, l := range lines {
-		sum = sum.Add(l.Amount)
-	}
-	avail := decimal.Zero
-	for _, c := range open {
-		avail = avail.Add(c.Remaining)
-	}
-	use := decimal.Min(sum, avail)
-	if !use.IsPositive() {
-		return Line{}, nil, false
-	}
-	id := b.ID
-	l := Line{Kind: KindCredit, ServiceID: &id, Description: "Credit: " + b.PlanName, Quantity: decimal.NewFromInt(1),
-		UnitPrice: use.Neg(), Amount: use.Neg(), TaxIDs: taxIDs(taxes), Detail: map[string]any{"service_id": id, "credit": money.String(use)}}
-	take := func(tx *gorm.DB) error {
-		left := use
-		for _, c := range open {
-			if !left.IsPositive() {
-				break
-			}
-			n := decimal.Min(left, c.Remaining)
-			r := tx.Model(&Credit{}).Where("id = ? AND remaining >= ?", c.ID, n).Update("remaining", gorm.Expr("remaining - ?", n))
-			if r.Error != nil {
-				return r.Error
-			}
-			if r.RowsAffected == 0 {
-				return errs.Conflict("credit_taken", "A credit was taken meanwhile.")
-			}
-			left = left.Sub(n)
-		}
-		return nil
-	}
-	return l, take, true
-}
-
-// openCredits reads the credits left of services, by service and party,
-// oldest first.
-func (s *Service) openCredits(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]map[string][]Credit, error) {
-	out := map[uuid.UUID]map[string][]Credit{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var rows []Credit
-	if err := s.db.WithContext(ctx).Where("service_id IN ? AND remaining > 0", ids).Order("created_at").Find(&rows).Error; err != nil {
-		return nil, errs.Internal(err)
-	}
-	for _, c := range rows {
-		if out[c.ServiceID] == nil {
-			out[c.ServiceID] = map[string][]Credit{}
-		}
-		out[c.ServiceID][c.Party] = append(out[c.ServiceID][c.Party], c)
-	}
-	return out, nil
-}
-
 // ChangeTermTx moves a prepaid service to a longer billing cycle from
 // today, in the changing transaction: the new cycle is invoiced now
 // (`adjustment`), less the unused days of the current period, and the
 // service's price, cycle, due date and anniversary day follow. A credit
-// larger than the new cycle's price is kept for the next renewals.
-func (s *Service) ChangeTermTx(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID, frequency string) ([]Invoice, error) {
+// larger than the new cycle's price is kept for the next renewals and
+// returned with the invoices.
+func (s *Service) ChangeTermTx(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID, frequency string) ([]Invoice, []Credit, error) {
 	tx = tx.WithContext(ctx)
 	var b billable
 	if err := tx.Raw(billableSelect+" WHERE s.id = ?", serviceID).Scan(&b).Error; err != nil {
-		return nil, errs.Internal(err)
+		return nil, nil, errs.Internal(err)
 	}
 	switch {
 	case b.BillingModel != catalog.Prepaid || b.FreeTrial:
-		return nil, errs.Unprocessable("term_change_prepaid_only", "Only a paid prepaid service changes its term: post-paid ones are billed by the month.")
+		return nil, nil, errs.Unprocessable("term_change_prepaid_only", "Only a paid prepaid service changes its term: post-paid ones are billed by the month.")
 	case frequency == b.Frequency:
-		return nil, errs.Unprocessable("frequency_unchanged", "The service has this billing frequency already.").WithField("frequency")
+		return nil, nil, errs.Unprocessable("frequency_unchanged", "The service has this billing frequency already.").WithField("frequency")
 	case catalog.FrequencyMonths[frequency] < b.months():
-		return nil, errs.Unprocessable("term_not_longer", "A term change moves to a longer cycle; a shorter one starts at the next renewal.").WithField("frequency")
+		return nil, nil, errs.Unprocessable("term_not_longer", "A term change moves to a longer cycle; a shorter one starts at the next renewal.").WithField("frequency")
 	case b.NextDueDate == nil || b.AnchorDay == nil:
-		return nil, errs.Conflict("service_not_billed", "This service has no current period.")
+		return nil, nil, errs.Conflict("service_not_billed", "This service has no current period.")
 	}
 	var cycle catalog.Cycle
 	err := tx.Where("plan_id = ? AND frequency = ?", b.PlanID, frequency).Take(&cycle).Error
 	if err != nil {
-		return nil, errs.Unprocessable("frequency_not_offered", "The plan has no price for "+frequency+".").WithField("frequency")
+		return nil, nil, errs.Unprocessable("frequency_not_offered", "The plan has no price for "+frequency+".").WithField("frequency")
 	}
 	today := s.Today()
 	next := *b.NextDueDate
@@ -274,7 +200,7 @@ func (s *Service) ChangeTermTx(ctx context.Context, tx *gorm.DB, serviceID uuid.
 	}
 	taxes, err := s.taxesOf(ctx, tx, []uuid.UUID{b.ProductGroupID})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	t := taxes[b.ProductGroupID]
 	parties := []string{PartyCustomer}
@@ -305,8 +231,7 @@ func (s *Service) ChangeTermTx(ctx context.Context, tx *gorm.DB, serviceID uuid.
 				TaxIDs: taxIDs(t), Detail: map[string]any{"service_id": id, "unused_days": left, "days_in_period": period, "old_unit_price": money.String(oldUnit)}})
 		}
 		if rest := unused.Sub(taken); rest.IsPositive() {
-			credits = append(credits, Credit{ID: uuid.New(), ServiceID: id, Party: party, Amount: rest, Remaining: rest,
-				Reason: "unused period beyond the new term's price", CreatedAt: now})
+			credits = append(credits, newCredit(b, party, rest, fmt.Sprintf("term %s -> %s on %s: unused days beyond the new term's price", b.Frequency, frequency, dateStr(today)), now))
 		}
 		d := Draft{Key: fmt.Sprintf("term:%s:%d:%s", id, now.UnixNano(), party), VentureID: b.VentureID, Kind: InvoiceAdjustment,
 			PeriodStart: today, PeriodEnd: newEnd, IssueDate: today, DueDate: today, Party: party, Unclaimed: true, Taxes: taxMap(t), Lines: lines}
@@ -323,47 +248,52 @@ func (s *Service) ChangeTermTx(ctx context.Context, tx *gorm.DB, serviceID uuid.
 		updates["unit_cost"] = *newCost
 	}
 	if err := tx.Table("services").Where("id = ?", id).Updates(updates).Error; err != nil {
-		return nil, errs.Internal(err)
+		return nil, nil, errs.Internal(err)
 	}
 	if len(credits) > 0 {
 		if err := tx.Create(&credits).Error; err != nil {
-			return nil, errs.Internal(err)
+			return nil, nil, errs.Internal(err)
 		}
 	}
-	return s.insert(ctx, tx, invs)
+	stored, err := s.insert(ctx, tx, invs)
+	if err != nil {
+		return nil, nil, err
+	}
+	return stored, credits, nil
 }
 
 // ChangePlanTx moves a prepaid service to another plan from today, in the
 // changing transaction (the caller has checked the plans fit and pushed
 // the new quotas): the days left of the current period are invoiced at the
 // new plan's price less the old one's (`adjustment`: a proration line and a
-// credit line), a net credit kept for the next renewals.
-func (s *Service) ChangePlanTx(ctx context.Context, tx *gorm.DB, serviceID, planID uuid.UUID) ([]Invoice, error) {
+// credit line), a net credit kept for the next renewals and returned with
+// the invoices.
+func (s *Service) ChangePlanTx(ctx context.Context, tx *gorm.DB, serviceID, planID uuid.UUID) ([]Invoice, []Credit, error) {
 	tx = tx.WithContext(ctx)
 	var b billable
 	if err := tx.Raw(billableSelect+" WHERE s.id = ?", serviceID).Scan(&b).Error; err != nil {
-		return nil, errs.Internal(err)
+		return nil, nil, errs.Internal(err)
 	}
 	if b.BillingModel != catalog.Prepaid || b.FreeTrial || b.NextDueDate == nil || b.AnchorDay == nil {
-		return nil, errs.Unprocessable("plan_change_prepaid_only", "Only a paid prepaid service changes plan mid-period.")
+		return nil, nil, errs.Unprocessable("plan_change_prepaid_only", "Only a paid prepaid service changes plan mid-period.")
 	}
 	var cycle catalog.Cycle
 	if err := tx.Where("plan_id = ? AND frequency = ?", planID, b.Frequency).Take(&cycle).Error; err != nil {
-		return nil, errs.Unprocessable("frequency_not_offered", "The new plan has no price for "+b.Frequency+".").WithField("plan_id")
+		return nil, nil, errs.Unprocessable("frequency_not_offered", "The new plan has no price for "+b.Frequency+".").WithField("plan_id")
 	}
 	var model string
 	if err := tx.Table("plan_pricing").Where("plan_id = ?", planID).Pluck("billing_model", &model).Error; err != nil {
-		return nil, errs.Internal(err)
+		return nil, nil, errs.Internal(err)
 	}
 	if model != catalog.Prepaid {
-		return nil, errs.Unprocessable("billing_model_mismatch", "A prepaid service moves to a prepaid plan.").WithField("plan_id")
+		return nil, nil, errs.Unprocessable("billing_model_mismatch", "A prepaid service moves to a prepaid plan.").WithField("plan_id")
 	}
 	newUnit, newCost := cycle.Price, (*decimal.Decimal)(nil)
 	if b.PartnerID != nil && b.UnitCost != nil {
 		var terms struct{ DiscountPercent, MarkupPercent decimal.Decimal }
 		if err := tx.Table("partner_plan_pricing").Where("partner_id = ? AND plan_id = ?", *b.PartnerID, planID).
 			Select("discount_percent, markup_percent").Scan(&terms).Error; err != nil {
-			return nil, errs.Internal(err)
+			return nil, nil, errs.Internal(err)
 		}
 		c := money.PartnerCost(cycle.Price, terms.DiscountPercent)
 		newUnit, newCost = money.EndPrice(c, terms.MarkupPercent), &c
@@ -380,12 +310,12 @@ func (s *Service) ChangePlanTx(ctx context.Context, tx *gorm.DB, serviceID, plan
 		ProductGroupID uuid.UUID
 	}
 	if err := tx.Table("plans").Where("id = ?", planID).Select("name, product_group_id").Take(&plan).Error; err != nil {
-		return nil, errs.Internal(err)
+		return nil, nil, errs.Internal(err)
 	}
 	planName, groupID := plan.Name, plan.ProductGroupID
 	taxes, err := s.taxesOf(ctx, tx, []uuid.UUID{groupID})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	t := taxes[groupID]
 	parties := []string{PartyCustomer}
@@ -417,8 +347,7 @@ func (s *Service) ChangePlanTx(ctx context.Context, tx *gorm.DB, serviceID, plan
 				Detail: map[string]any{"service_id": id, "old_unit_price": money.String(oldUnit), "days_left": left, "days_in_period": period}})
 		}
 		if rest := unused.Sub(taken); rest.IsPositive() {
-			credits = append(credits, Credit{ID: uuid.New(), ServiceID: id, Party: party, Amount: rest, Remaining: rest,
-				Reason: fmt.Sprintf("plan %s -> %s on %s", b.PlanName, planName, dateStr(today)), CreatedAt: now})
+			credits = append(credits, newCredit(b, party, rest, fmt.Sprintf("plan %s -> %s on %s", b.PlanName, planName, dateStr(today)), now))
 		}
 		d := Draft{Key: fmt.Sprintf("plan:%s:%d:%s", id, now.UnixNano(), party), VentureID: b.VentureID, Kind: InvoiceAdjustment,
 			PeriodStart: today, PeriodEnd: end, IssueDate: today, DueDate: today, Party: party, Unclaimed: true, Taxes: taxMap(t), Lines: lines}
@@ -435,12 +364,16 @@ func (s *Service) ChangePlanTx(ctx context.Context, tx *gorm.DB, serviceID, plan
 		updates["unit_cost"] = *newCost
 	}
 	if err := tx.Table("services").Where("id = ?", id).Updates(updates).Error; err != nil {
-		return nil, errs.Internal(err)
+		return nil, nil, errs.Internal(err)
 	}
 	if len(credits) > 0 {
 		if err := tx.Create(&credits).Error; err != nil {
-			return nil, errs.Internal(err)
+			return nil, nil, errs.Internal(err)
 		}
 	}
-	return s.insert(ctx, tx, invs)
+	stored, err := s.insert(ctx, tx, invs)
+	if err != nil {
+		return nil, nil, err
+	}
+	return stored, credits, nil
 }

@@ -256,19 +256,13 @@ func (s *Service) renewals(ctx context.Context, r Run, res *result) error {
 		}
 		since := r.AsOf
 		for _, b := range batch {
-			if wf, _, ok := overageWindow(b, r.AsOf); ok && wf.Before(since) {
-				since = wf
+			for _, party := range []string{PartyCustomer, PartyPartner} {
+				if wf, _, ok := overageWindow(b, party, time.Time{}, r.AsOf); ok && wf.Before(since) {
+					since = wf
+				}
 			}
 		}
 		usage, err := s.usage(ctx, storageTenants(batch), since, r.AsOf)
-		if err != nil {
-			return err
-		}
-		ids := make([]uuid.UUID, len(batch))
-		for i, b := range batch {
-			ids[i] = b.ID
-		}
-		credits, err := s.openCredits(ctx, ids)
 		if err != nil {
 			return err
 		}
@@ -282,21 +276,17 @@ func (s *Service) renewals(ctx context.Context, r Run, res *result) error {
 			key := fmt.Sprintf("renewal:%s:%s", b.ID, dateStr(from))
 			t := taxes[b.ProductGroupID]
 			ds := drafts(b, InvoiceRenewal, key, from, to, r.AsOf, from, false, t, &r.ID)
-			// Storage over quota since it was last billed, up to the run day.
-			if wf, wt, ok := overageWindow(b, r.AsOf); ok {
-				days := usage[*b.VendorTenantID][*b.StorageItem]
-				for i := range ds {
-					if l, ok := overageLine(b, ds[i].Party, wf, wt, days, t); ok {
-						ds[i].Lines = append(ds[i].Lines, l)
-					}
-				}
-				ds[0].Then = append(ds[0].Then, overageBilled(b.ID, wt))
-			}
+			// Storage over quota since it was last billed to each party, up
+			// to the run day.
 			for i := range ds {
-				if l, take, ok := creditLine(b, credits[b.ID][ds[i].Party], ds[i].Lines, t); ok {
-					ds[i].Lines = append(ds[i].Lines, l)
-					ds[i].Then = append(ds[i].Then, take)
+				wf, wt, ok := overageWindow(b, ds[i].Party, time.Time{}, r.AsOf)
+				if !ok {
+					continue
 				}
+				if l, ok := overageLine(b, ds[i].Party, wf, wt, usage[*b.VendorTenantID][*b.StorageItem], t); ok {
+					ds[i].Lines = append(ds[i].Lines, l)
+				}
+				ds[i].Overage = append(ds[i].Overage, Window{ServiceID: b.ID, From: wf, To: wt})
 			}
 			units = append(units, unit{what: "service " + b.ID.String(), drafts: ds})
 		}
@@ -434,7 +424,7 @@ func (s *Service) billMonth(ctx context.Context, r Run, from, to time.Time, part
 		issuer         *uuid.UUID
 	}
 	byGroup := map[group][]Line{}
-	then := map[group][]func(tx *gorm.DB) error{}
+	windows := map[group][]Window{}
 	gtaxes := map[group]map[uuid.UUID]Tax{}
 	var order []group
 	for _, b := range batch {
@@ -451,29 +441,19 @@ func (s *Service) billMonth(ctx context.Context, r Run, from, to time.Time, part
 			gtaxes[g][x.ID] = x
 		}
 		byGroup[g] = append(byGroup[g], monthLines(b, party, from, to, t, charges[b.PlanID], usage, changes[b.ID])...)
-		// A month is billed once per party (billed_periods), so its window
-		// is the month's active days, for the customer and the partner alike.
-		if overageApplies(b) {
-			wf, wt := from, to
-			if b.StartDate.After(wf) {
-				wf = *b.StartDate
-			}
-			if b.EndDate != nil && b.EndDate.Before(wt) {
-				wt = *b.EndDate
-			}
+		// The month's days not billed for overage already (on request).
+		if wf, wt, ok := overageWindow(b, party, from, to); ok {
 			if l, ok := overageLine(b, party, wf, wt, usage[*b.VendorTenantID][*b.StorageItem], t); ok {
 				byGroup[g] = append(byGroup[g], l)
 			}
-			if party == PartyCustomer {
-				then[g] = append(then[g], overageBilled(b.ID, wt))
-			}
+			windows[g] = append(windows[g], Window{ServiceID: b.ID, From: wf, To: wt})
 		}
 	}
 	month := from.Format("2006-01")
 	units := make([]unit, 0, len(order))
 	for _, g := range order {
 		d := Draft{VentureID: g.venture, Kind: InvoicePostpaid, PeriodStart: from, PeriodEnd: to, IssueDate: r.AsOf,
-			DueDate: r.AsOf.AddDate(0, 0, s.cfg.TermsDays), Party: party, Lines: byGroup[g], Taxes: gtaxes[g], RunID: &r.ID, Then: then[g]}
+			DueDate: r.AsOf.AddDate(0, 0, s.cfg.TermsDays), Party: party, Lines: byGroup[g], Taxes: gtaxes[g], RunID: &r.ID, Overage: windows[g]}
 		owner := g.owner
 		if party == PartyCustomer {
 			d.CustomerID, d.IssuerPartnerID = &owner, g.issuer
@@ -681,15 +661,6 @@ func storageTenants(batch []billable) []string {
 		}
 	}
 	return out
-}
-
-// overageBilled records that a service's storage is billed for overage up
-// to a day, so the same window is never billed twice.
-func overageBilled(serviceID uuid.UUID, through time.Time) func(tx *gorm.DB) error {
-	return func(tx *gorm.DB) error {
-		return tx.Table("services").Where("id = ? AND (overage_billed_through IS NULL OR overage_billed_through < ?)", serviceID, through).
-			Update("overage_billed_through", through).Error
-	}
 }
 
 // unbilled keeps the services whose period is not billed yet for a party.

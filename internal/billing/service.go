@@ -82,11 +82,13 @@ type billable struct {
 	Markup         decimal.Decimal
 	// Overage: the storage item and soft quota per unit, how far it has
 	// been billed, and the prices per GB over it.
-	StorageItem          *string
-	OverageBilledThrough *time.Time
-	SoftGB               *int
-	SPOverage            *decimal.Decimal
-	PartnerOverage       *decimal.Decimal
+	StorageItem *string
+	// Last days billed for overage, per party (overage_windows).
+	OverageCustomerThrough *time.Time
+	OveragePartnerThrough  *time.Time
+	SoftGB                 *int
+	SPOverage              *decimal.Decimal
+	PartnerOverage         *decimal.Decimal
 }
 
 const billableSelect = `
@@ -94,7 +96,9 @@ const billableSelect = `
 	       pr.billing_model, s.frequency, s.quantity, s.status, s.free_trial, s.unit_price, s.setup_fee,
 	       s.unit_cost, s.setup_fee_cost, s.start_date, s.anchor_day, s.end_date, s.next_due_date, s.vendor_tenant_id,
 	       coalesce(pp.discount_percent, 0) AS discount, coalesce(pp.markup_percent, 0) AS markup,
-	       s.storage_item, s.overage_billed_through, m.storage_quota_gb AS soft_gb,
+	       s.storage_item, m.storage_quota_gb AS soft_gb,
+	       (SELECT max(w.last_day) FROM overage_windows w WHERE w.service_id = s.id AND w.party = 'customer') AS overage_customer_through,
+	       (SELECT max(w.last_day) FROM overage_windows w WHERE w.service_id = s.id AND w.party = 'partner') AS overage_partner_through,
 	       pr.overage_price_per_gb AS sp_overage, pp.overage_price_per_gb AS partner_overage
 	FROM services s
 	JOIN plans p ON p.id = s.plan_id
@@ -239,15 +243,24 @@ func overagePrice(b billable, party string) *decimal.Decimal {
 	}
 }
 
-// overageWindow is the days whose storage has not been billed for overage,
-// up to through; ok is false when there is nothing to look at.
-func overageWindow(b billable, through time.Time) (from, to time.Time, ok bool) {
+// overageWindow is the days whose storage has not been billed for overage
+// to a party, from since (or the service's start) up to through; ok is
+// false when there is nothing to look at. Every path that bills overage
+// reads it here and claims it in overage_windows when it stores the bill.
+func overageWindow(b billable, party string, since, through time.Time) (from, to time.Time, ok bool) {
 	if !overageApplies(b) {
 		return from, to, false
 	}
 	from = *b.StartDate
-	if b.OverageBilledThrough != nil && !b.OverageBilledThrough.Before(from) {
-		from = b.OverageBilledThrough.AddDate(0, 0, 1)
+	if since.After(from) {
+		from = since
+	}
+	billed := b.OverageCustomerThrough
+	if party == PartyPartner {
+		billed = b.OveragePartnerThrough
+	}
+	if billed != nil && !billed.Before(from) {
+		from = billed.AddDate(0, 0, 1)
 	}
 	to = through
 	if b.EndDate != nil && b.EndDate.Before(to) {
@@ -289,3 +302,21 @@ func overageLine(b billable, party string, from, to time.Time, days []dayValue, 
 			"peak_bytes": peak, "peak_day": dateStr(peakDay), "soft_quota_gb": *b.SoftGB, "quantity": b.Quantity, "over_gb": over,
 			"price_per_gb": money.String(*price)}}, true
 }
+
+// Window is days of a service's storage looked at for overage.
+type Window struct {
+	ServiceID uuid.UUID
+	From, To  time.Time
+}
+
+// overageClaim rows claim the days a bill looked at for overage, per
+// service and party; the database refuses two that share a day.
+type overageClaim struct {
+	ServiceID uuid.UUID `gorm:"primaryKey"`
+	Party     string    `gorm:"primaryKey"`
+	FirstDay  time.Time `gorm:"primaryKey;type:date"`
+	LastDay   time.Time `gorm:"type:date"`
+	InvoiceID *uuid.UUID
+}
+
+func (overageClaim) TableName() string { return "overage_windows" }

@@ -231,3 +231,12 @@ func (s *Server) CreateServiceInvoice(ctx context.Context, req oapi.CreateServic
 	}
 	return out, nil
 }
+
+// creditsOut are the credits a service change created.
+func (s *Server) creditsOut(cs []billing.Credit) []oapi.ServiceCredit {
+	out := make([]oapi.ServiceCredit, len(cs))
+	for i, c := range cs {
+		out[i] = oapi.ServiceCredit{Party: c.Party, Amount: s.money(c.Amount), Reason: c.Reason}
+	}
+	return out
+}

@@ -282,13 +282,11 @@ func (s *Server) ChangeServiceQuantity(ctx context.Context, req oapi.ChangeServi
 	if err != nil {
 		return nil, err
 	}
-	out := oapi.ChangeServiceQuantity200JSONResponse{Service: svc, Invoices: make([]oapi.Invoice, len(ch.Invoices)), Credits: make([]oapi.ServiceCredit, len(ch.Credits))}
+	out := oapi.ChangeServiceQuantity200JSONResponse{Service: svc, Invoices: make([]oapi.Invoice, len(ch.Invoices))}
 	for i, inv := range ch.Invoices {
 		out.Invoices[i] = s.invoiceOut(inv, nil)
 	}
-	for i, c := range ch.Credits {
-		out.Credits[i] = oapi.ServiceCredit{Party: c.Party, Amount: s.money(c.Amount), Reason: c.Reason}
-	}
+	out.Credits = s.creditsOut(ch.Credits)
 	return out, nil
 }
 
@@ -305,7 +303,7 @@ func (s *Server) ChangeServiceTerm(ctx context.Context, req oapi.ChangeServiceTe
 	if err != nil {
 		return nil, err
 	}
-	out := oapi.ChangeServiceTerm200JSONResponse{Service: svc, Invoices: make([]oapi.Invoice, len(ch.Invoices)), Credits: []oapi.ServiceCredit{}}
+	out := oapi.ChangeServiceTerm200JSONResponse{Service: svc, Invoices: make([]oapi.Invoice, len(ch.Invoices)), Credits: s.creditsOut(ch.Credits)}
 	for i, inv := range ch.Invoices {
 		out.Invoices[i] = s.invoiceOut(inv, nil)
 	}
@@ -325,7 +323,7 @@ func (s *Server) ChangeServicePlan(ctx context.Context, req oapi.ChangeServicePl
 	if err != nil {
 		return nil, err
 	}
-	out := oapi.ChangeServicePlan200JSONResponse{Service: svc, Invoices: make([]oapi.Invoice, len(ch.Invoices)), Credits: []oapi.ServiceCredit{}}
+	out := oapi.ChangeServicePlan200JSONResponse{Service: svc, Invoices: make([]oapi.Invoice, len(ch.Invoices)), Credits: s.creditsOut(ch.Credits)}
 	for i, inv := range ch.Invoices {
 		out.Invoices[i] = s.invoiceOut(inv, nil)
 	}

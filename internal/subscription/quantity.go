@@ -103,7 +103,7 @@ func itemsErr(err error) error {
 
 // Termer bills a term change in the changing transaction.
 type Termer interface {
-	ChangeTermTx(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID, frequency string) ([]billing.Invoice, error)
+	ChangeTermTx(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID, frequency string) ([]billing.Invoice, []billing.Credit, error)
 }
 
 // ChangeTerm moves a prepaid service to a longer billing cycle from today;
@@ -121,7 +121,7 @@ func (s *Service) ChangeTerm(ctx context.Context, who auth.Principal, id uuid.UU
 		if err := mustBeProvisioned(cur); err != nil {
 			return err
 		}
-		if out.Invoices, err = bill.ChangeTermTx(ctx, tx, id, frequency); err != nil {
+		if out.Invoices, out.Credits, err = bill.ChangeTermTx(ctx, tx, id, frequency); err != nil {
 			return err
 		}
 		if err := tx.Model(&Subscription{}).Where("id = ?", id).Updates(map[string]any{"version": gorm.Expr("version + 1"), "updated_at": s.now()}).Error; err != nil {
@@ -135,7 +135,7 @@ func (s *Service) ChangeTerm(ctx context.Context, who auth.Principal, id uuid.UU
 
 // Planner bills a plan change in the changing transaction.
 type Planner interface {
-	ChangePlanTx(ctx context.Context, tx *gorm.DB, serviceID, planID uuid.UUID) ([]billing.Invoice, error)
+	ChangePlanTx(ctx context.Context, tx *gorm.DB, serviceID, planID uuid.UUID) ([]billing.Invoice, []billing.Credit, error)
 }
 
 // ChangePlan moves a prepaid service to another active plan on the same
@@ -199,7 +199,7 @@ func (s *Service) ChangePlan(ctx context.Context, who auth.Principal, id, planID
 		if ifVersion != nil && *ifVersion != cur.Version {
 			return errs.VersionMismatch()
 		}
-		if out.Invoices, err = bill.ChangePlanTx(ctx, tx, id, planID); err != nil {
+		if out.Invoices, out.Credits, err = bill.ChangePlanTx(ctx, tx, id, planID); err != nil {
 			return err
 		}
 		if err := tx.Model(&Subscription{}).Where("id = ?", id).Updates(map[string]any{"version": gorm.Expr("version + 1"), "updated_at": s.now()}).Error; err != nil {

@@ -67,10 +67,10 @@ type Invoice struct {
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 
-	Lines []InvoiceLine             `gorm:"-"`
-	Taxes []InvoiceTax              `gorm:"-"`
+	Lines   []InvoiceLine             `gorm:"-"`
+	Taxes   []InvoiceTax              `gorm:"-"`
 	bills   []billedPeriod            `gorm:"-"`
-	windows []overageClaim           `gorm:"-"`
+	windows []overageClaim            `gorm:"-"`
 	then    []func(tx *gorm.DB) error `gorm:"-"`
 	draft   *Draft                    `gorm:"-"`
 }

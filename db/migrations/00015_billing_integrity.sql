@@ -6,6 +6,8 @@ ALTER TABLE billing_runs DROP CONSTRAINT billing_runs_status_check;
 ALTER TABLE billing_runs ADD CONSTRAINT billing_runs_status_check
     CHECK (status IN ('queued', 'running', 'completed', 'failed', 'interrupted'));
 CREATE INDEX billing_runs_running ON billing_runs (heartbeat_at) WHERE status = 'running';
+-- A run counts the bills of its month found made already.
+CREATE INDEX billed_periods_period ON billed_periods (period_start, party);
 
 ALTER TABLE usage_syncs ADD COLUMN heartbeat_at timestamptz;
 ALTER TABLE usage_syncs DROP CONSTRAINT usage_syncs_status_check;
@@ -111,6 +113,7 @@ ALTER TABLE usage_syncs ADD CONSTRAINT usage_syncs_status_check
     CHECK (status IN ('queued', 'running', 'completed', 'partial', 'failed'));
 ALTER TABLE usage_syncs DROP COLUMN heartbeat_at;
 
+DROP INDEX billed_periods_period;
 DROP INDEX billing_runs_running;
 UPDATE billing_runs SET status = 'failed' WHERE status = 'interrupted';
 ALTER TABLE billing_runs DROP CONSTRAINT billing_runs_status_check;

@@ -143,9 +143,10 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 				river.AddWorker(w, bills.Worker())
 				river.AddWorker(w, usages.Worker())
 				river.AddWorker(w, dw)
+				river.AddWorker(w, &staleWorker{usage: usages, billing: bills, after: cfg.RunStaleAfter})
 				river.AddWorker(w, services.Worker())
 			},
-			Periodic: []*river.PeriodicJob{dailyJob(bills)},
+			Periodic: []*river.PeriodicJob{dailyJob(bills), staleJob(cfg.RunStaleAfter)},
 		})
 	if err != nil {
 		return nil, err

@@ -57,3 +57,34 @@ func daily(ctx context.Context, u *usage.Service, b *billing.Service, day time.T
 	r, err := b.RunNow(ctx, "system:sandbox", billing.RunAll, day)
 	return sy, r, err
 }
+
+// StaleArgs looks for billing runs and usage syncs whose worker stopped.
+type StaleArgs struct{}
+
+// Kind names the job.
+func (StaleArgs) Kind() string { return "stale_runs" }
+
+type staleWorker struct {
+	river.WorkerDefaults[StaleArgs]
+	usage   *usage.Service
+	billing *billing.Service
+	after   time.Duration
+}
+
+// Work marks runs and syncs without a heartbeat for w.after interrupted.
+func (w *staleWorker) Work(ctx context.Context, _ *river.Job[StaleArgs]) error {
+	if _, err := w.billing.MarkInterrupted(ctx, w.after); err != nil {
+		return err
+	}
+	_, err := w.usage.MarkInterrupted(ctx, w.after)
+	return err
+}
+
+// staleJob checks a few times per stale period, so a dead run is marked
+// within about 1.2 times RUN_STALE_AFTER.
+func staleJob(after time.Duration) *river.PeriodicJob {
+	every := max(after/5, time.Second)
+	return river.NewPeriodicJob(river.PeriodicInterval(every), func() (river.JobArgs, *river.InsertOpts) {
+		return StaleArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: every}}
+	}, &river.PeriodicJobOpts{ID: "stale_runs", RunOnStart: true})
+}

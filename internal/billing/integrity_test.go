@@ -220,3 +220,102 @@ func TestOverageWindowIsSharedByEveryPath(t *testing.T) {
 		id, date("2028-02-10"), date("2028-02-16")).Error
 	require.ErrorContains(t, err, "overage_windows_once")
 }
+
+// A run's counts grow as its chunks commit; a run stopped halfway says so
+// at once, one whose worker died is marked interrupted once its heartbeat
+// is stale, a retry goes on from what is committed, and a rerun counts
+// what it found billed already.
+func TestRunsCountAsTheyGoAndAreMarkedWhenStopped(t *testing.T) {
+	t.Parallel()
+	b := newBook(t, "2028-02-05T09:00:00Z", "")
+	ctx := context.Background()
+	db := b.env.App.DB.Gorm
+	pre := b.plan(t, catalog.Prepaid, cycles("monthly", "10.00", "0.00"), false)
+	for range 2 {
+		firstInvoice(t, b, b.service(t, svc{plan: pre, customer: b.customer(t, nil), frequency: "monthly", quantity: 1, unit: "10.00", fee: "0.00"}))
+	}
+	other, err := b.env.App.Catalog.CreateVenture(ctx, "Other", "OTHR")
+	require.NoError(t, err)
+	post := b.plan(t, catalog.PostpaidFixed, cycles("monthly", "10.00", "0.00"), false)
+	_, err = b.env.App.Catalog.UpdatePlan(ctx, post.ID, catalog.PlanInput{VentureID: &other.ID}, nil)
+	require.NoError(t, err)
+	for range 3 {
+		b.service(t, svc{plan: post, customer: b.customer(t, nil), frequency: "monthly", quantity: 1, unit: "10.00", fee: "0.00", start: "2028-02-01"})
+	}
+	b.env.Clock.Set(mustTime(t, "2028-03-01T09:00:00Z"))
+	run, err := b.env.App.Billing.NewRun(ctx, db, "test", billing.RunAll, date("2028-03-01"))
+	require.NoError(t, err)
+
+	// The renewals (due 5 Mar) commit; the post-paid bills block on the held counter.
+	lock := db.Begin()
+	t.Cleanup(func() { lock.Rollback() })
+	require.NoError(t, lock.Exec(`INSERT INTO invoice_counters (scope, year, last) VALUES (?, 2028, 0)
+		ON CONFLICT (scope, year) DO UPDATE SET last = invoice_counters.last`, "venture:"+other.ID.String()).Error)
+	killed, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.env.App.Billing.Execute(killed, run.ID)
+		done <- err
+	}()
+	require.Eventually(t, func() bool {
+		var waiting int64
+		require.NoError(t, db.Raw("SELECT count(*) FROM pg_locks WHERE NOT granted").Scan(&waiting).Error)
+		return waiting > 0
+	}, 10*time.Second, 10*time.Millisecond, "the run waits on the held counter")
+	mid, err := b.env.App.Billing.GetRun(ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, billing.RunRunning, mid.Status)
+	require.Equal(t, 2, mid.Invoices, "the renewals' chunk is counted as it commits")
+	require.Equal(t, "24.70", money.String(mid.Total), "2 x 12.35")
+	require.NotNil(t, mid.HeartbeatAt)
+	cancel()
+	require.Error(t, <-done)
+	require.NoError(t, lock.Rollback().Error)
+	stopped, err := b.env.App.Billing.GetRun(ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, billing.RunInterrupted, stopped.Status)
+	require.Equal(t, 2, stopped.Invoices)
+
+	// A worker that died says nothing: its heartbeat goes stale.
+	dead, err := b.env.App.Billing.NewRun(ctx, db, "test", billing.RunAll, date("2028-03-01"))
+	require.NoError(t, err)
+	alive, err := b.env.App.Billing.NewRun(ctx, db, "test", billing.RunAll, date("2028-03-01"))
+	require.NoError(t, err)
+	now := b.env.Clock.Now()
+	require.NoError(t, db.Exec("UPDATE billing_runs SET status = 'running', heartbeat_at = ? WHERE id = ?", now.Add(-6*time.Minute), dead.ID).Error)
+	require.NoError(t, db.Exec("UPDATE billing_runs SET status = 'running', heartbeat_at = ? WHERE id = ?", now.Add(-time.Minute), alive.ID).Error)
+	n, err := b.env.App.Billing.MarkInterrupted(ctx, 5*time.Minute)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
+	for id, status := range map[uuid.UUID]string{dead.ID: billing.RunInterrupted, alive.ID: billing.RunRunning} {
+		r, err := b.env.App.Billing.GetRun(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, status, r.Status)
+	}
+	require.NoError(t, db.Exec("UPDATE billing_runs SET status = 'completed' WHERE id IN ?", []uuid.UUID{dead.ID, alive.ID}).Error)
+
+	// The retry goes on: the rest is its own, nothing is skipped.
+	resumed, err := b.env.App.Billing.Execute(ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, billing.RunCompleted, resumed.Status)
+	require.Equal(t, 5, resumed.Invoices)
+	require.Equal(t, 0, resumed.Skipped)
+	require.Equal(t, "61.75", money.String(resumed.Total), "5 x 12.35")
+
+	// Another run finds it all billed.
+	again, err := b.env.App.Billing.RunNow(ctx, "test", billing.RunAll, date("2028-03-01"))
+	require.NoError(t, err)
+	require.Equal(t, 0, again.Invoices)
+	require.Equal(t, 5, again.Skipped, "2 renewals and 3 post-paid bills found made")
+
+	// Usage syncs are watched the same way.
+	sy, err := b.env.App.Usage.New(ctx, db, "test")
+	require.NoError(t, err)
+	require.NoError(t, db.Exec("UPDATE usage_syncs SET status = 'running', heartbeat_at = ? WHERE id = ?", now.Add(-6*time.Minute), sy.ID).Error)
+	n, err = b.env.App.Usage.MarkInterrupted(ctx, 5*time.Minute)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
+	sy, err = b.env.App.Usage.Get(ctx, sy.ID)
+	require.NoError(t, err)
+	require.Equal(t, "interrupted", sy.Status)
+}

@@ -202,21 +202,36 @@ func numberScope(inv Invoice) string {
 // numbers back too. Invoices whose key is taken are skipped (already
 // billed); it returns those stored.
 func (s *Service) insert(ctx context.Context, tx *gorm.DB, invs []Invoice) ([]Invoice, error) {
+	stored, _, err := s.insertRun(ctx, tx, invs, nil)
+	return stored, err
+}
+
+// insertRun is insert for a run: skipped counts the invoices found made
+// already by anything but this run (an earlier attempt of it counted them
+// as its own).
+func (s *Service) insertRun(ctx context.Context, tx *gorm.DB, invs []Invoice, run *uuid.UUID) ([]Invoice, int, error) {
 	if len(invs) == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
 	tx = tx.WithContext(ctx)
 	keys := make([]string, len(invs))
 	for i, inv := range invs {
 		keys[i] = inv.BillingKey
 	}
-	var taken []string
-	if err := tx.Model(&Invoice{}).Where("billing_key IN ?", keys).Pluck("billing_key", &taken).Error; err != nil {
-		return nil, errs.Internal(err)
+	var taken []struct {
+		BillingKey   string
+		BillingRunID *uuid.UUID
+	}
+	if err := tx.Model(&Invoice{}).Where("billing_key IN ?", keys).Select("billing_key, billing_run_id").Scan(&taken).Error; err != nil {
+		return nil, 0, errs.Internal(err)
 	}
 	skip := map[string]bool{}
+	skipped := 0
 	for _, k := range taken {
-		skip[k] = true
+		skip[k.BillingKey] = true
+		if run == nil || k.BillingRunID == nil || *k.BillingRunID != *run {
+			skipped++
+		}
 	}
 	var fresh []Invoice
 	for _, inv := range invs {
@@ -225,8 +240,14 @@ func (s *Service) insert(ctx context.Context, tx *gorm.DB, invs []Invoice) ([]In
 		}
 	}
 	if len(fresh) == 0 {
-		return nil, nil
+		return nil, skipped, nil
 	}
+	stored, err := s.storeFresh(ctx, tx, fresh)
+	return stored, skipped, err
+}
+
+// storeFresh numbers and stores invoices whose keys are free.
+func (s *Service) storeFresh(ctx context.Context, tx *gorm.DB, fresh []Invoice) ([]Invoice, error) {
 	apps, err := s.applyCredits(tx, fresh)
 	if err != nil {
 		return nil, err

@@ -31,6 +31,8 @@ const (
 	RunRunning   = "running"
 	RunCompleted = "completed"
 	RunFailed    = "failed"
+	// RunInterrupted: its worker stopped beating; what it stored stays.
+	RunInterrupted = "interrupted"
 )
 
 // Run is one billing run and what it did.
@@ -45,6 +47,7 @@ type Run struct {
 	Failures    []byte `gorm:"type:jsonb"`
 	RequestedBy string
 	StartedAt   *time.Time
+	HeartbeatAt *time.Time
 	FinishedAt  *time.Time
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
@@ -59,11 +62,34 @@ type Failure struct {
 	Reason string `json:"reason"`
 }
 
-// result accumulates a run's outcome.
+// result is a run being done: its row gets the counts in each chunk's
+// transaction; invoices is what this attempt stored.
 type result struct {
-	invoices, skipped int
-	total             decimal.Decimal
-	failures          []Failure
+	run      uuid.UUID
+	invoices int
+}
+
+// count adds a chunk's outcome to the run row, in tx (the chunk's own
+// transaction when it stored invoices), and beats the heartbeat: the row
+// never shows less than is committed. A run wrongly taken for dead is
+// running again.
+func (res *result) count(tx *gorm.DB, now time.Time, invoices, skipped int, total decimal.Decimal) error {
+	err := tx.Exec(`UPDATE billing_runs SET invoices = invoices + ?, skipped = skipped + ?, total = total + ?,
+		status = ?, heartbeat_at = ?, updated_at = ? WHERE id = ?`, invoices, skipped, total, RunRunning, now, now, res.run).Error
+	if err != nil {
+		return errs.Internal(err)
+	}
+	return nil
+}
+
+// fail records a failure on the run row as it happens.
+func (res *result) fail(db *gorm.DB, now time.Time, f Failure) error {
+	j, _ := json.Marshal([]Failure{f})
+	if err := db.Exec(`UPDATE billing_runs SET failures = failures || ?::jsonb, heartbeat_at = ?, updated_at = ? WHERE id = ?`,
+		string(j), now, now, res.run).Error; err != nil {
+		return errs.Internal(err)
+	}
+	return nil
 }
 
 // NewRun records a queued run.
@@ -99,34 +125,38 @@ func (s *Service) Execute(ctx context.Context, id uuid.UUID) (Run, error) {
 	if r.Status == RunCompleted {
 		return r, nil
 	}
+	// A retry goes on from what is committed: its counts stay, failures
+	// are found again.
 	now := s.now()
-	if err := s.db.WithContext(ctx).Model(&r).Updates(map[string]any{"status": RunRunning, "started_at": now, "updated_at": now}).Error; err != nil {
+	if err := s.db.WithContext(ctx).Model(&Run{}).Where("id = ?", r.ID).Updates(map[string]any{"status": RunRunning,
+		"started_at": gorm.Expr("coalesce(started_at, ?)", now), "heartbeat_at": now, "failures": []byte("[]"), "updated_at": now}).Error; err != nil {
 		return Run{}, errs.Internal(err)
 	}
-	res := result{total: decimal.Zero}
+	res := result{run: r.ID}
+	err = nil
 	if r.Kind == RunAll || r.Kind == RunRenewals {
-		if err := s.renewals(ctx, r, &res); err != nil {
-			return Run{}, err
-		}
+		err = s.renewals(ctx, r, &res)
 	}
-	if r.Kind == RunAll || r.Kind == RunPostpaid {
-		if err := s.postpaid(ctx, r, &res); err != nil {
-			return Run{}, err
-		}
+	if err == nil && (r.Kind == RunAll || r.Kind == RunPostpaid) {
+		err = s.postpaid(ctx, r, &res)
 	}
-	failures, _ := json.Marshal(res.failures)
-	if res.failures == nil {
-		failures = []byte("[]")
+	if err != nil {
+		if ctx.Err() != nil {
+			// Stopped (shutdown, cancel): say so at once rather than
+			// when the heartbeat goes stale.
+			now := s.now()
+			_ = s.db.WithContext(context.WithoutCancel(ctx)).Model(&Run{}).Where("id = ? AND status = ?", r.ID, RunRunning).
+				Updates(map[string]any{"status": RunInterrupted, "updated_at": now}).Error
+		}
+		return Run{}, err
 	}
 	done := s.now()
-	r.Status, r.Invoices, r.Skipped, r.Total, r.Failures, r.FinishedAt, r.UpdatedAt = RunCompleted, res.invoices, res.skipped, res.total, failures, &done, done
 	if err := s.db.WithContext(ctx).Model(&Run{}).Where("id = ?", r.ID).Updates(map[string]any{
-		"status": RunCompleted, "invoices": res.invoices, "skipped": res.skipped, "total": res.total,
-		"failures": failures, "finished_at": done, "updated_at": done,
+		"status": RunCompleted, "heartbeat_at": done, "finished_at": done, "updated_at": done,
 	}).Error; err != nil {
 		return Run{}, errs.Internal(err)
 	}
-	return r, nil
+	return s.GetRun(ctx, r.ID)
 }
 
 // store issues a group's invoices in one transaction and counts the
@@ -136,28 +166,35 @@ func (s *Service) store(ctx context.Context, what string, ds []Draft, res *resul
 	for i, d := range ds {
 		invs[i] = s.build(d)
 	}
-	var stored []Invoice
+	var n int
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var err error
-		stored, err = s.insert(ctx, tx, invs)
-		return err
+		stored, skipped, err := s.insertRun(ctx, tx, invs, &res.run)
+		n = len(stored)
+		if err != nil {
+			return err
+		}
+		return res.count(tx, s.now(), len(stored), skipped, sum(stored))
 	})
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case errs.CodeOf(err) == "already_billed":
-		res.skipped += len(invs)
-		return nil
+		// Its period is billed under another key, or an overage window
+		// was claimed meanwhile (the next run bills it from there).
+		return res.count(s.db.WithContext(ctx), s.now(), 0, len(invs), decimal.Zero)
 	case err != nil:
-		res.failures = append(res.failures, Failure{What: what, Reason: err.Error()})
-		return nil
+		return res.fail(s.db.WithContext(ctx), s.now(), Failure{What: what, Reason: err.Error()})
 	}
-	res.invoices += len(stored)
-	res.skipped += len(invs) - len(stored)
-	for _, inv := range stored {
-		res.total = res.total.Add(inv.Total)
-	}
+	res.invoices += n
 	return nil
+}
+
+func sum(invs []Invoice) decimal.Decimal {
+	t := decimal.Zero
+	for _, inv := range invs {
+		t = t.Add(inv.Total)
+	}
+	return t
 }
 
 // unit is the invoices of one bill-to party that must be stored together.
@@ -184,11 +221,15 @@ func (s *Service) storeAll(ctx context.Context, units []unit, res *result) error
 				invs = append(invs, s.build(d))
 			}
 		}
-		var stored []Invoice
+		before := res.invoices
+		var made int
 		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			var err error
-			stored, err = s.insert(ctx, tx, invs)
-			return err
+			stored, skipped, err := s.insertRun(ctx, tx, invs, &res.run)
+			made = len(stored)
+			if err != nil {
+				return err
+			}
+			return res.count(tx, s.now(), len(stored), skipped, sum(stored))
 		})
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -201,12 +242,7 @@ func (s *Service) storeAll(ctx context.Context, units []unit, res *result) error
 			}
 			continue
 		}
-		before := res.invoices
-		res.invoices += len(stored)
-		res.skipped += len(invs) - len(stored)
-		for _, inv := range stored {
-			res.total = res.total.Add(inv.Total)
-		}
+		res.invoices += made
 		if err := s.refreshStats(ctx, before, res.invoices); err != nil {
 			return err
 		}
@@ -334,7 +370,18 @@ func (s *Service) postpaidMonth(ctx context.Context, r Run, m time.Time, party s
 		return errs.Internal(err)
 	}
 	if !due {
-		return nil
+		if !m.Equal(MonthStart(r.AsOf).AddDate(0, -1, 0)) {
+			return nil
+		}
+		// The run's own month, billed already: say so.
+		var found int
+		err := s.db.WithContext(ctx).Raw(`SELECT count(DISTINCT b.invoice_id) FROM billed_periods b JOIN invoices i ON i.id = b.invoice_id
+			WHERE b.period_start = ? AND b.party = ? AND i.kind = ? AND i.billing_run_id IS DISTINCT FROM ?`,
+			from, party, InvoicePostpaid, r.ID).Scan(&found).Error
+		if err != nil {
+			return errs.Internal(err)
+		}
+		return res.count(s.db.WithContext(ctx), s.now(), 0, found, decimal.Zero)
 	}
 	var after uuid.UUID
 	for {
@@ -373,9 +420,14 @@ func (s *Service) postpaidMonth(ctx context.Context, r Run, m time.Time, party s
 		}
 		// What is billed already is looked up by key, not anti-joined: a
 		// table filling up during the run keeps the stats of its start.
-		batch, err := s.unbilled(ctx, all, party, from)
+		batch, found, err := s.unbilled(ctx, all, party, from, r.ID)
 		if err != nil {
 			return err
+		}
+		if found > 0 {
+			if err := res.count(s.db.WithContext(ctx), s.now(), 0, found, decimal.Zero); err != nil {
+				return err
+			}
 		}
 		if len(batch) == 0 {
 			continue
@@ -643,6 +695,19 @@ func (s *Service) Request(ctx context.Context, who auth.Principal, kind string, 
 	return r, nil
 }
 
+// MarkInterrupted marks the runs whose worker has not beaten for staleAfter
+// (its instance died or was killed): what they stored stays, and the job's
+// retry, or a new run, bills the rest.
+func (s *Service) MarkInterrupted(ctx context.Context, staleAfter time.Duration) (int64, error) {
+	now := s.now()
+	r := s.db.WithContext(ctx).Model(&Run{}).Where("status = ? AND heartbeat_at < ?", RunRunning, now.Add(-staleAfter)).
+		Updates(map[string]any{"status": RunInterrupted, "updated_at": now})
+	if r.Error != nil {
+		return 0, errs.Internal(r.Error)
+	}
+	return r.RowsAffected, nil
+}
+
 // markFailed ends a run that could not finish, with the reason.
 func (s *Service) markFailed(ctx context.Context, id uuid.UUID, cause error) error {
 	f, _ := json.Marshal([]Failure{{What: "run", Reason: cause.Error()}})
@@ -663,22 +728,32 @@ func storageTenants(batch []billable) []string {
 	return out
 }
 
-// unbilled keeps the services whose period is not billed yet for a party.
-func (s *Service) unbilled(ctx context.Context, all []billable, party string, from time.Time) ([]billable, error) {
+// unbilled keeps the services whose period is not billed yet for a party;
+// found is how many bills of them other runs made.
+func (s *Service) unbilled(ctx context.Context, all []billable, party string, from time.Time, run uuid.UUID) ([]billable, int, error) {
 	if len(all) == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
 	ids := make([]uuid.UUID, len(all))
 	for i, b := range all {
 		ids[i] = b.ID
 	}
-	var billed []billedPeriod
-	if err := s.db.WithContext(ctx).Where("service_id IN ? AND party = ? AND period_start = ?", ids, party, from).Find(&billed).Error; err != nil {
-		return nil, errs.Internal(err)
+	var billed []struct {
+		ServiceID    uuid.UUID
+		InvoiceID    uuid.UUID
+		BillingRunID *uuid.UUID
+	}
+	if err := s.db.WithContext(ctx).Raw(`SELECT b.service_id, b.invoice_id, i.billing_run_id FROM billed_periods b JOIN invoices i ON i.id = b.invoice_id
+		WHERE b.service_id IN ? AND b.party = ? AND b.period_start = ?`, ids, party, from).Scan(&billed).Error; err != nil {
+		return nil, 0, errs.Internal(err)
 	}
 	done := make(map[uuid.UUID]bool, len(billed))
+	invs := map[uuid.UUID]bool{}
 	for _, b := range billed {
 		done[b.ServiceID] = true
+		if b.BillingRunID == nil || *b.BillingRunID != run {
+			invs[b.InvoiceID] = true
+		}
 	}
 	out := all[:0:0]
 	for _, b := range all {
@@ -686,5 +761,5 @@ func (s *Service) unbilled(ctx context.Context, all []billable, party string, fr
 			out = append(out, b)
 		}
 	}
-	return out, nil
+	return out, len(invs), nil
 }

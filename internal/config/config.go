@@ -66,6 +66,7 @@ type Config struct {
 	JobWorkers          int           `env:"JOB_WORKERS" default:"10" validate:"min=1,max=1000" doc:"concurrent background jobs per instance"`
 	MaintenanceInterval time.Duration `env:"MAINTENANCE_INTERVAL" default:"1h" validate:"min=1s,max=24h" doc:"period of the clean-up job (expired idempotency keys, rate-limit windows)"`
 	JobRescueAfter      time.Duration `env:"JOB_RESCUE_AFTER" default:"1h" validate:"min=1s,max=24h" doc:"a job running this long is taken as stuck (its instance died) and run again; also the longest a job may run"`
+	RunStaleAfter       time.Duration `env:"RUN_STALE_AFTER" default:"5m" validate:"min=1s,max=1h" doc:"a billing run or usage sync whose worker has not reported for this long is marked interrupted (its instance died)"`
 
 	SeedAdminEmail    string `env:"SEED_ADMIN_EMAIL" default:"admin@example.com" validate:"email" doc:"admin created or updated by platform seed"`
 	SeedAdminPassword string `env:"SEED_ADMIN_PASSWORD" secret:"true" default:"demo-admin-password" validate:"min=12" doc:"that admin's password"`

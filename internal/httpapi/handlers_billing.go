@@ -135,7 +135,7 @@ func (s *Server) VoidInvoice(ctx context.Context, req oapi.VoidInvoiceRequestObj
 func (s *Server) runOut(r billing.Run) oapi.BillingRun {
 	out := oapi.BillingRun{Id: r.ID, Kind: oapi.BillingRunKind(r.Kind), AsOf: openapi_types.Date{Time: r.AsOf}, Status: oapi.BillingRunStatus(r.Status),
 		Invoices: r.Invoices, Skipped: r.Skipped, Total: s.money(r.Total), Failures: []oapi.BillingRunFailure{}, RequestedBy: r.RequestedBy,
-		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, CreatedAt: r.CreatedAt}
+		StartedAt: r.StartedAt, HeartbeatAt: r.HeartbeatAt, FinishedAt: r.FinishedAt, CreatedAt: r.CreatedAt}
 	_ = json.Unmarshal(r.Failures, &out.Failures)
 	return out
 }
@@ -176,7 +176,7 @@ func (s *Server) GetBillingRun(ctx context.Context, req oapi.GetBillingRunReques
 
 func syncOut(v usage.Sync) oapi.UsageSync {
 	out := oapi.UsageSync{Id: v.ID, Day: openapi_types.Date{Time: v.Day}, Status: oapi.UsageSyncStatus(v.Status), Tenants: v.Tenants,
-		Rows: v.Rows, Failures: []oapi.UsageSyncFailure{}, RequestedBy: v.RequestedBy, StartedAt: v.StartedAt, FinishedAt: v.FinishedAt,
+		Rows: v.Rows, Failures: []oapi.UsageSyncFailure{}, RequestedBy: v.RequestedBy, StartedAt: v.StartedAt, HeartbeatAt: v.HeartbeatAt, FinishedAt: v.FinishedAt,
 		CreatedAt: v.CreatedAt}
 	_ = json.Unmarshal(v.Failures, &out.Failures)
 	return out
@@ -239,4 +239,22 @@ func (s *Server) creditsOut(cs []billing.Credit) []oapi.ServiceCredit {
 		out[i] = oapi.ServiceCredit{Party: c.Party, Amount: s.money(c.Amount), Reason: c.Reason}
 	}
 	return out
+}
+
+// creditBalances is a customer's credit per issuer.
+func (s *Server) creditBalances(ctx context.Context, customerID uuid.UUID, currency string) (*[]oapi.CreditBalance, error) {
+	bs, err := s.billing.CustomerCredit(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]oapi.CreditBalance, len(bs))
+	for i, b := range bs {
+		out[i].Balance = oapi.Money{Amount: b.Amount.StringFixed(2), Currency: currency}
+		if b.IssuerPartnerID != nil {
+			out[i].Issuer = oapi.CreditIssuer{Type: oapi.CreditIssuerTypePartner, Id: *b.IssuerPartnerID}
+		} else {
+			out[i].Issuer = oapi.CreditIssuer{Type: oapi.CreditIssuerTypeVenture, Id: *b.VentureID}
+		}
+	}
+	return &out, nil
 }

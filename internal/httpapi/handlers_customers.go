@@ -49,7 +49,11 @@ func (s *Server) GetCustomer(ctx context.Context, req oapi.GetCustomerRequestObj
 	if err != nil {
 		return nil, err
 	}
-	return oapi.GetCustomer200JSONResponse{Body: s.customerOut(c), Headers: oapi.GetCustomer200ResponseHeaders{ETag: etag(c.Version)}}, nil
+	out := s.customerOut(c)
+	if out.CreditBalances, err = s.creditBalances(ctx, c.ID, c.Currency); err != nil {
+		return nil, err
+	}
+	return oapi.GetCustomer200JSONResponse{Body: out, Headers: oapi.GetCustomer200ResponseHeaders{ETag: etag(c.Version)}}, nil
 }
 
 func (s *Server) UpdateCustomer(ctx context.Context, req oapi.UpdateCustomerRequestObject) (oapi.UpdateCustomerResponseObject, error) {

@@ -30,6 +30,8 @@ const (
 	StatusCompleted = "completed"
 	StatusPartial   = "partial"
 	StatusFailed    = "failed"
+	// StatusInterrupted: its worker stopped beating; the rows it stored stay.
+	StatusInterrupted = "interrupted"
 )
 
 // Sync is one usage sync and what it did.
@@ -42,6 +44,7 @@ type Sync struct {
 	Failures    []byte `gorm:"type:jsonb"`
 	RequestedBy string
 	StartedAt   *time.Time
+	HeartbeatAt *time.Time
 	FinishedAt  *time.Time
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
@@ -204,10 +207,22 @@ func (s *Service) Execute(ctx context.Context, id uuid.UUID) (Sync, error) {
 	if v.Status == StatusCompleted {
 		return v, nil
 	}
+	// A retry reads every tenant again, so it counts from zero.
 	now := s.now()
-	if err := s.db.WithContext(ctx).Model(&v).Updates(map[string]any{"status": StatusRunning, "started_at": now, "updated_at": now}).Error; err != nil {
+	if err := s.db.WithContext(ctx).Model(&Sync{}).Where("id = ?", v.ID).Updates(map[string]any{"status": StatusRunning,
+		"started_at": gorm.Expr("coalesce(started_at, ?)", now), "heartbeat_at": now, "rows": 0, "failures": []byte("[]"), "updated_at": now}).Error; err != nil {
 		return Sync{}, errs.Internal(err)
 	}
+	v, err = s.sync(ctx, v)
+	if err != nil && ctx.Err() != nil {
+		// Stopped (shutdown, cancel): say so at once.
+		_ = s.db.WithContext(context.WithoutCancel(ctx)).Model(&Sync{}).Where("id = ? AND status = ?", id, StatusRunning).
+			Updates(map[string]any{"status": StatusInterrupted, "updated_at": s.now()}).Error
+	}
+	return v, err
+}
+
+func (s *Service) sync(ctx context.Context, v Sync) (Sync, error) {
 	accs, err := s.accounts(ctx)
 	if err != nil {
 		return Sync{}, err
@@ -219,6 +234,9 @@ func (s *Service) Execute(ctx context.Context, id uuid.UUID) (Sync, error) {
 		for i := 0; i < len(a.tenants); i += s.BatchSize {
 			pending = append(pending, batch{acc: a, tenants: a.tenants[i:min(i+s.BatchSize, len(a.tenants))]})
 		}
+	}
+	if err := s.db.WithContext(ctx).Model(&Sync{}).Where("id = ?", v.ID).Updates(map[string]any{"tenants": tenants, "updated_at": s.now()}).Error; err != nil {
+		return Sync{}, errs.Internal(err)
 	}
 	rows := 0
 	var failures []Failure
@@ -235,7 +253,7 @@ func (s *Service) Execute(ctx context.Context, id uuid.UUID) (Sync, error) {
 		for len(pending) > 0 {
 			b := pending[0]
 			pending = pending[1:]
-			n, err := s.readBatch(ctx, v.Day, b)
+			n, err := s.readBatch(ctx, v.ID, v.Day, b)
 			if ctx.Err() != nil {
 				return Sync{}, ctx.Err()
 			}
@@ -273,11 +291,11 @@ func (s *Service) Execute(ctx context.Context, id uuid.UUID) (Sync, error) {
 	done := s.now()
 	v.Status, v.Tenants, v.Rows, v.Failures, v.FinishedAt, v.UpdatedAt = status, tenants, rows, fj, &done, done
 	err = s.db.WithContext(ctx).Model(&Sync{}).Where("id = ?", v.ID).Updates(map[string]any{
-		"status": status, "tenants": tenants, "rows": rows, "failures": fj, "finished_at": done, "updated_at": done}).Error
+		"status": status, "tenants": tenants, "failures": fj, "heartbeat_at": done, "finished_at": done, "updated_at": done}).Error
 	if err != nil {
 		return Sync{}, errs.Internal(err)
 	}
-	return v, nil
+	return s.Get(ctx, v.ID)
 }
 
 // retryable reports whether another try may read a failed batch.
@@ -289,7 +307,9 @@ func retryable(err error) bool {
 	return true
 }
 
-func (s *Service) readBatch(ctx context.Context, day time.Time, b batch) (int, error) {
+// readBatch reads a batch and stores its rows; the sync's row count and
+// heartbeat move in the same transaction.
+func (s *Service) readBatch(ctx context.Context, syncID uuid.UUID, day time.Time, b batch) (int, error) {
 	got, err := b.acc.reader.Usage(ctx, b.tenants)
 	if err != nil {
 		return 0, fmt.Errorf("%d tenants: %w", len(b.tenants), err)
@@ -301,22 +321,39 @@ func (s *Service) readBatch(ctx context.Context, day time.Time, b batch) (int, e
 			rows = append(rows, Row{TenantID: tenant, Item: r.Item, Day: day, Value: r.Value, Unit: r.Unit, SyncedAt: now})
 		}
 	}
-	if len(rows) == 0 {
-		return 0, nil
-	}
 	sort.Slice(rows, func(i, j int) bool {
 		return rows[i].TenantID < rows[j].TenantID || (rows[i].TenantID == rows[j].TenantID && rows[i].Item < rows[j].Item)
 	})
-	// The latest reading of the day wins; reading the same again changes nothing.
-	err = s.db.WithContext(ctx).Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "tenant_id"}, {Name: "item"}, {Name: "day"}},
-		DoUpdates: clause.Assignments(map[string]any{"value": gorm.Expr("EXCLUDED.value"), "unit": gorm.Expr("EXCLUDED.unit")}),
-		Where:     clause.Where{Exprs: []clause.Expression{gorm.Expr("usage_daily.value <> EXCLUDED.value OR usage_daily.unit <> EXCLUDED.unit")}},
-	}).CreateInBatches(rows, 1000).Error
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if len(rows) > 0 {
+			// The latest reading of the day wins; reading the same again changes nothing.
+			if err := tx.Clauses(clause.OnConflict{
+				Columns:   []clause.Column{{Name: "tenant_id"}, {Name: "item"}, {Name: "day"}},
+				DoUpdates: clause.Assignments(map[string]any{"value": gorm.Expr("EXCLUDED.value"), "unit": gorm.Expr("EXCLUDED.unit")}),
+				Where:     clause.Where{Exprs: []clause.Expression{gorm.Expr("usage_daily.value <> EXCLUDED.value OR usage_daily.unit <> EXCLUDED.unit")}},
+			}).CreateInBatches(rows, 1000).Error; err != nil {
+				return err
+			}
+		}
+		return tx.Exec(`UPDATE usage_syncs SET rows = rows + ?, status = ?, heartbeat_at = ?, updated_at = ? WHERE id = ?`,
+			len(rows), StatusRunning, now, now, syncID).Error
+	})
 	if err != nil {
 		return 0, errors.Join(errors.New("storing usage"), err)
 	}
 	return len(rows), nil
+}
+
+// MarkInterrupted marks the syncs whose worker has not beaten for
+// staleAfter; the rows they stored stay.
+func (s *Service) MarkInterrupted(ctx context.Context, staleAfter time.Duration) (int64, error) {
+	now := s.now()
+	r := s.db.WithContext(ctx).Model(&Sync{}).Where("status = ? AND heartbeat_at < ?", StatusRunning, now.Add(-staleAfter)).
+		Updates(map[string]any{"status": StatusInterrupted, "updated_at": now})
+	if r.Error != nil {
+		return 0, errs.Internal(r.Error)
+	}
+	return r.RowsAffected, nil
 }
 
 // markFailed ends a sync that could not finish, with the reason.

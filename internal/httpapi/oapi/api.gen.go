@@ -118,10 +118,11 @@ func (e BillingRunKind) Valid() bool {
 
 // Defines values for BillingRunStatus.
 const (
-	BillingRunStatusCompleted BillingRunStatus = "completed"
-	BillingRunStatusFailed    BillingRunStatus = "failed"
-	BillingRunStatusQueued    BillingRunStatus = "queued"
-	BillingRunStatusRunning   BillingRunStatus = "running"
+	BillingRunStatusCompleted   BillingRunStatus = "completed"
+	BillingRunStatusFailed      BillingRunStatus = "failed"
+	BillingRunStatusInterrupted BillingRunStatus = "interrupted"
+	BillingRunStatusQueued      BillingRunStatus = "queued"
+	BillingRunStatusRunning     BillingRunStatus = "running"
 )
 
 // Valid indicates whether the value is a known member of the BillingRunStatus enum.
@@ -131,9 +132,29 @@ func (e BillingRunStatus) Valid() bool {
 		return true
 	case BillingRunStatusFailed:
 		return true
+	case BillingRunStatusInterrupted:
+		return true
 	case BillingRunStatusQueued:
 		return true
 	case BillingRunStatusRunning:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreditIssuerType.
+const (
+	CreditIssuerTypePartner CreditIssuerType = "partner"
+	CreditIssuerTypeVenture CreditIssuerType = "venture"
+)
+
+// Valid indicates whether the value is a known member of the CreditIssuerType enum.
+func (e CreditIssuerType) Valid() bool {
+	switch e {
+	case CreditIssuerTypePartner:
+		return true
+	case CreditIssuerTypeVenture:
 		return true
 	default:
 		return false
@@ -478,11 +499,12 @@ func (e TokenTokenType) Valid() bool {
 
 // Defines values for UsageSyncStatus.
 const (
-	UsageSyncStatusCompleted UsageSyncStatus = "completed"
-	UsageSyncStatusFailed    UsageSyncStatus = "failed"
-	UsageSyncStatusPartial   UsageSyncStatus = "partial"
-	UsageSyncStatusQueued    UsageSyncStatus = "queued"
-	UsageSyncStatusRunning   UsageSyncStatus = "running"
+	UsageSyncStatusCompleted   UsageSyncStatus = "completed"
+	UsageSyncStatusFailed      UsageSyncStatus = "failed"
+	UsageSyncStatusInterrupted UsageSyncStatus = "interrupted"
+	UsageSyncStatusPartial     UsageSyncStatus = "partial"
+	UsageSyncStatusQueued      UsageSyncStatus = "queued"
+	UsageSyncStatusRunning     UsageSyncStatus = "running"
 )
 
 // Valid indicates whether the value is a known member of the UsageSyncStatus enum.
@@ -491,6 +513,8 @@ func (e UsageSyncStatus) Valid() bool {
 	case UsageSyncStatusCompleted:
 		return true
 	case UsageSyncStatusFailed:
+		return true
+	case UsageSyncStatusInterrupted:
 		return true
 	case UsageSyncStatusPartial:
 		return true
@@ -571,17 +595,23 @@ type BillingRun struct {
 	CreatedAt  time.Time           `json:"created_at"`
 	Failures   []BillingRunFailure `json:"failures"`
 	FinishedAt *time.Time          `json:"finished_at,omitempty"`
-	Id         openapi_types.UUID  `json:"id"`
 
-	// Invoices Invoices made.
+	// HeartbeatAt Last sign of life of the worker doing it.
+	HeartbeatAt *time.Time         `json:"heartbeat_at,omitempty"`
+	Id          openapi_types.UUID `json:"id"`
+
+	// Invoices Invoices made, counted as each chunk commits.
 	Invoices    int            `json:"invoices"`
 	Kind        BillingRunKind `json:"kind"`
 	RequestedBy string         `json:"requested_by"`
 
-	// Skipped Bills found made already.
-	Skipped   int              `json:"skipped"`
-	StartedAt *time.Time       `json:"started_at,omitempty"`
-	Status    BillingRunStatus `json:"status"`
+	// Skipped Bills of the run's periods found made already (by an earlier run).
+	Skipped   int        `json:"skipped"`
+	StartedAt *time.Time `json:"started_at,omitempty"`
+
+	// Status `interrupted`: its worker stopped (no heartbeat for `RUN_STALE_AFTER`);
+	// what it stored stays, and the job's retry (or a new run) bills the rest.
+	Status BillingRunStatus `json:"status"`
 
 	// Total An amount of money. The amount is a decimal string with two places, never a JSON number.
 	Total Money `json:"total"`
@@ -610,7 +640,8 @@ type BillingRunList struct {
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
 
-// BillingRunStatus defines model for BillingRunStatus.
+// BillingRunStatus `interrupted`: its worker stopped (no heartbeat for `RUN_STALE_AFTER`);
+// what it stored stays, and the job's retry (or a new run) bills the rest.
 type BillingRunStatus string
 
 // CredentialsUpdate defines model for CredentialsUpdate.
@@ -621,11 +652,32 @@ type CredentialsUpdate struct {
 	Username *Username `json:"username,omitempty"`
 }
 
+// CreditBalance defines model for CreditBalance.
+type CreditBalance struct {
+	// Balance An amount of money. The amount is a decimal string with two places, never a JSON number.
+	Balance Money        `json:"balance"`
+	Issuer  CreditIssuer `json:"issuer"`
+}
+
+// CreditIssuer defines model for CreditIssuer.
+type CreditIssuer struct {
+	Id openapi_types.UUID `json:"id"`
+
+	// Type The SP's venture, or the partner that issues the customer's invoices.
+	Type CreditIssuerType `json:"type"`
+}
+
+// CreditIssuerType The SP's venture, or the partner that issues the customer's invoices.
+type CreditIssuerType string
+
 // Customer defines model for Customer.
 type Customer struct {
 	Address   string    `json:"address"`
 	Country   string    `json:"country"`
 	CreatedAt time.Time `json:"created_at"`
+
+	// CreditBalances Only on `GET /v1/customers/{id}`. Credit the customer holds, per issuer; empty when none.
+	CreditBalances *[]CreditBalance `json:"credit_balances,omitempty"`
 
 	// CreditLimit An amount of money. The amount is a decimal string with two places, never a JSON number.
 	CreditLimit *Money              `json:"credit_limit,omitempty"`
@@ -1655,16 +1707,21 @@ type TokenRequest struct {
 
 // UsageSync defines model for UsageSync.
 type UsageSync struct {
-	CreatedAt   time.Time          `json:"created_at"`
-	Day         openapi_types.Date `json:"day"`
-	Failures    []UsageSyncFailure `json:"failures"`
-	FinishedAt  *time.Time         `json:"finished_at,omitempty"`
+	CreatedAt  time.Time          `json:"created_at"`
+	Day        openapi_types.Date `json:"day"`
+	Failures   []UsageSyncFailure `json:"failures"`
+	FinishedAt *time.Time         `json:"finished_at,omitempty"`
+
+	// HeartbeatAt Last sign of life of the worker doing it.
+	HeartbeatAt *time.Time         `json:"heartbeat_at,omitempty"`
 	Id          openapi_types.UUID `json:"id"`
 	RequestedBy string             `json:"requested_by"`
 	Rows        int                `json:"rows"`
 	StartedAt   *time.Time         `json:"started_at,omitempty"`
-	Status      UsageSyncStatus    `json:"status"`
-	Tenants     int                `json:"tenants"`
+
+	// Status `interrupted`: its worker stopped (no heartbeat for `RUN_STALE_AFTER`); the rows it stored stay.
+	Status  UsageSyncStatus `json:"status"`
+	Tenants int             `json:"tenants"`
 }
 
 // UsageSyncFailure defines model for UsageSyncFailure.
@@ -1674,7 +1731,7 @@ type UsageSyncFailure struct {
 	Tenants []string `json:"tenants"`
 }
 
-// UsageSyncStatus defines model for UsageSyncStatus.
+// UsageSyncStatus `interrupted`: its worker stopped (no heartbeat for `RUN_STALE_AFTER`); the rows it stored stay.
 type UsageSyncStatus string
 
 // User defines model for User.
@@ -2615,7 +2672,9 @@ type ClientInterface interface {
 	// active days, metered charges from daily usage), for customers and, at
 	// cost, for partners. Nothing is billed twice: one bill per service,
 	// party and period is enforced by the database, so a repeated or
-	// restarted run ends with the same invoices. Answers 202; poll the run.
+	// restarted run ends with the same invoices. Answers 202; poll the run:
+	// its counts grow as its chunks commit, and a run whose worker died is
+	// marked `interrupted` within `RUN_STALE_AFTER`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2630,7 +2689,9 @@ type ClientInterface interface {
 	// active days, metered charges from daily usage), for customers and, at
 	// cost, for partners. Nothing is billed twice: one bill per service,
 	// party and period is enforced by the database, so a repeated or
-	// restarted run ends with the same invoices. Answers 202; poll the run.
+	// restarted run ends with the same invoices. Answers 202; poll the run:
+	// its counts grow as its chunks commit, and a run whose worker died is
+	// marked `interrupted` within `RUN_STALE_AFTER`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2679,7 +2740,10 @@ type ClientInterface interface {
 
 	// GetCustomer Get a customer
 	//
-	// Partners read their own customers, a customer itself; anything else is 404.
+	// Partners read their own customers, a customer itself; anything else
+	// is 404. Includes `credit_balances`: the credit the customer holds
+	// with each issuer (the SP's venture, or the partner that bills it),
+	// taken off its next invoices from that issuer whatever the service.
 	//
 	// Corresponds with GET /v1/customers/{id} (the `GetCustomer` operationId).
 	GetCustomer(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3694,7 +3758,7 @@ type ClientInterface interface {
 
 	// GetUsageSync Get a usage sync
 	//
-	// Its status (completed, partial with the failed batches, failed), tenants and rows.
+	// Its status (completed, partial with the failed batches, failed, interrupted when its worker stopped), tenants and rows, counted as batches are stored.
 	//
 	// Corresponds with GET /v1/usage-syncs/{id} (the `GetUsageSync` operationId).
 	GetUsageSync(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4016,7 +4080,9 @@ func (c *Client) ListBillingRuns(ctx context.Context, params *ListBillingRunsPar
 // active days, metered charges from daily usage), for customers and, at
 // cost, for partners. Nothing is billed twice: one bill per service,
 // party and period is enforced by the database, so a repeated or
-// restarted run ends with the same invoices. Answers 202; poll the run.
+// restarted run ends with the same invoices. Answers 202; poll the run:
+// its counts grow as its chunks commit, and a run whose worker died is
+// marked `interrupted` within `RUN_STALE_AFTER`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4041,7 +4107,9 @@ func (c *Client) CreateBillingRunWithBody(ctx context.Context, params *CreateBil
 // active days, metered charges from daily usage), for customers and, at
 // cost, for partners. Nothing is billed twice: one bill per service,
 // party and period is enforced by the database, so a repeated or
-// restarted run ends with the same invoices. Answers 202; poll the run.
+// restarted run ends with the same invoices. Answers 202; poll the run:
+// its counts grow as its chunks commit, and a run whose worker died is
+// marked `interrupted` within `RUN_STALE_AFTER`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4140,7 +4208,10 @@ func (c *Client) CreateCustomer(ctx context.Context, params *CreateCustomerParam
 
 // GetCustomer Get a customer
 //
-// Partners read their own customers, a customer itself; anything else is 404.
+// Partners read their own customers, a customer itself; anything else
+// is 404. Includes `credit_balances`: the credit the customer holds
+// with each issuer (the SP's venture, or the partner that bills it),
+// taken off its next invoices from that issuer whatever the service.
 //
 // Corresponds with GET /v1/customers/{id} (the `GetCustomer` operationId).
 func (c *Client) GetCustomer(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6165,7 +6236,7 @@ func (c *Client) CreateUsageSync(ctx context.Context, params *CreateUsageSyncPar
 
 // GetUsageSync Get a usage sync
 //
-// Its status (completed, partial with the failed batches, failed), tenants and rows.
+// Its status (completed, partial with the failed batches, failed, interrupted when its worker stopped), tenants and rows, counted as batches are stored.
 //
 // Corresponds with GET /v1/usage-syncs/{id} (the `GetUsageSync` operationId).
 func (c *Client) GetUsageSync(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -11807,7 +11878,9 @@ type ClientWithResponsesInterface interface {
 	// active days, metered charges from daily usage), for customers and, at
 	// cost, for partners. Nothing is billed twice: one bill per service,
 	// party and period is enforced by the database, so a repeated or
-	// restarted run ends with the same invoices. Answers 202; poll the run.
+	// restarted run ends with the same invoices. Answers 202; poll the run:
+	// its counts grow as its chunks commit, and a run whose worker died is
+	// marked `interrupted` within `RUN_STALE_AFTER`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11822,7 +11895,9 @@ type ClientWithResponsesInterface interface {
 	// active days, metered charges from daily usage), for customers and, at
 	// cost, for partners. Nothing is billed twice: one bill per service,
 	// party and period is enforced by the database, so a repeated or
-	// restarted run ends with the same invoices. Answers 202; poll the run.
+	// restarted run ends with the same invoices. Answers 202; poll the run:
+	// its counts grow as its chunks commit, and a run whose worker died is
+	// marked `interrupted` within `RUN_STALE_AFTER`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11875,7 +11950,10 @@ type ClientWithResponsesInterface interface {
 
 	// GetCustomerWithResponse Get a customer
 	//
-	// Partners read their own customers, a customer itself; anything else is 404.
+	// Partners read their own customers, a customer itself; anything else
+	// is 404. Includes `credit_balances`: the credit the customer holds
+	// with each issuer (the SP's venture, or the partner that bills it),
+	// taken off its next invoices from that issuer whatever the service.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -12984,7 +13062,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetUsageSyncWithResponse Get a usage sync
 	//
-	// Its status (completed, partial with the failed batches, failed), tenants and rows.
+	// Its status (completed, partial with the failed batches, failed, interrupted when its worker stopped), tenants and rows, counted as batches are stored.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -22266,7 +22344,9 @@ func (c *ClientWithResponses) ListBillingRunsWithResponse(ctx context.Context, p
 // active days, metered charges from daily usage), for customers and, at
 // cost, for partners. Nothing is billed twice: one bill per service,
 // party and period is enforced by the database, so a repeated or
-// restarted run ends with the same invoices. Answers 202; poll the run.
+// restarted run ends with the same invoices. Answers 202; poll the run:
+// its counts grow as its chunks commit, and a run whose worker died is
+// marked `interrupted` within `RUN_STALE_AFTER`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -22287,7 +22367,9 @@ func (c *ClientWithResponses) CreateBillingRunWithBodyWithResponse(ctx context.C
 // active days, metered charges from daily usage), for customers and, at
 // cost, for partners. Nothing is billed twice: one bill per service,
 // party and period is enforced by the database, so a repeated or
-// restarted run ends with the same invoices. Answers 202; poll the run.
+// restarted run ends with the same invoices. Answers 202; poll the run:
+// its counts grow as its chunks commit, and a run whose worker died is
+// marked `interrupted` within `RUN_STALE_AFTER`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -22370,7 +22452,10 @@ func (c *ClientWithResponses) CreateCustomerWithResponse(ctx context.Context, pa
 
 // GetCustomerWithResponse Get a customer
 //
-// Partners read their own customers, a customer itself; anything else is 404.
+// Partners read their own customers, a customer itself; anything else
+// is 404. Includes `credit_balances`: the credit the customer holds
+// with each issuer (the SP's venture, or the partner that bills it),
+// taken off its next invoices from that issuer whatever the service.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -24085,7 +24170,7 @@ func (c *ClientWithResponses) CreateUsageSyncWithResponse(ctx context.Context, p
 
 // GetUsageSyncWithResponse Get a usage sync
 //
-// Its status (completed, partial with the failed batches, failed), tenants and rows.
+// Its status (completed, partial with the failed batches, failed, interrupted when its worker stopped), tenants and rows, counted as batches are stored.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -51401,414 +51486,426 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Jc9u2vij+VTD63zex55KKJMv7vLnXTdKetEmaYyftOa3yJIiEJNQUwBKgZZ1Mvvt/8APARSIlUpLj",
-	"LHrz7qkjklh/+/qx4fFpyBlhUjQuPjYmBPskgj9fvMNj9V+fCC+ioaScNS4a7yYERUTwOPIIuiORoJw5",
-	"KBZ4GBBEGRq8HLmvsfQmg2bDaZB7PA0D0rho9BqdXqPhNIQ3IVOsxpXzUD0QMqJs3Pj06ZPTCHGEp0Sa",
-	"BTyLI8Gj4iUMGLmXfQ/eGCA+QnJCUBiRO8pjgUI8Jmp6ql7/OybRvOE0GJ6q+fQ3uZVM8f0rwsZy0rg4",
-	"bnecpZU5jZf+mpOgfn675/iItL3jY/fU7wzdLjkbubg9bLlHXtc/JiejU3w2tAsMsZyk66N+w2lE5O+Y",
-	"RsRvXMgoJtm1jng0xbJx0YhjeLNorWQackmYN/+FzJfXfYViRv+OCbolcxSSCFEmCfOJj8hoRDyJDjB6",
-	"//7lc0QFwmjMuY+8CaceOWyiayKjOWVjNKNyAmcu8FSPhJmPhtyfo4iEAZ4LeDqikZDqlELOBMkf0fGo",
-	"5Z3h4457PGwRt4uPiHs+OvLcjn/qtYdn5AS3W/aINFimh5TZo6s2WXKbneNjpzGlzP67vf68rpOT3925",
-	"XSJ7n2hCIvIlH2M54NU+1hGQgWK8MYQDNudNMBsTdWpDLIiPOEMHWAAtUSRocHiJMBISBwRxBu91251F",
-	"4tIG4lK8SUOQyoDkqBDjX9EplcuLf4vHBAn6n1LyEsB32al8MsJxIBsXxy1HzUun8bRx0Wm14Az1v9IT",
-	"VEA1JpGmh/bGgRz+gP2fsCQzDDjtcQV9sEIchgH1sFrh0zDiw4BM//svoZb7MT0j9YWvJrgjzOdRP2YR",
-	"wd5Eke2G0/CJxDRILke9gXzqI8YlwkzMSHSp/p4AzGKBBL4jQPGExDIWam/qFKmE6/gB+8guNdnYRMpQ",
-	"XDx96nNPNLEXcUaFGwZYKorWNOu06xdPC5b5KXuq/xWRUeOi8f89TfnXU/1UPH2rB9FnWAR8sD+Px4He",
-	"4VARcuxNFPBFaIRpQPz8fjWM+k21hh+wr4gEEXK7e8AB9eHlvp5x8RoiPYkCeLVIeB/APoq4YpB/JkMl",
-	"SOs0RpQEfuOiQaZqIKcxJULgsXopjHhIIjlHPf2w11AjT6kQAPIf0rvsKtDM3qXd7sZ3ubTVXVzlaxyo",
-	"6fSl6fddymAue3ZwX884GwXU2+62aEop+2bwPmX9UUDHE5m9uavk3gxtpwItkFl17kLSIEBDogAsjLhH",
-	"hMgjVLd1nl5CsoVNb2D18neFWHbnnlmuSPmbF0cRYVLRcUngWn7k0ZD6PmFb3csoGSVzB//mcYQiHhA0",
-	"xXNAHp/DTeQP+Cg94B8zw2x2wulCdnWaHg4CEj0RJTv55DR+4oxsdXp8NCJRf6yGyREfKhA80rQHBZyN",
-	"SYTwHaaBosS5Y2xniMVPeqTNTjCzmF0c4UuJyD0VkvhoGMv8TmAqQ85fMkkihoMXiqxuRyPMSNmzvOFT",
-	"YtiIAv9ZxNlYSTgKQgX1SZ6HZo7SLgvdkOiOREgvb2P8t0vbxcleMRQzch8STx2uouhxRFJ+aedSR+5T",
-	"4QVcmKN+w+WPPGb+VqfMuOyPYJTMMb/hSMTeJNHH8ojeTY/1DZfoR/P1ZkeZzr+Ls1TrgdEcxcWAz1NB",
-	"lS4tuSacQAXg+N5GxOPMp+rTHzUf3U4QBBm8P6ViauTjBfnD6LaTVAC6RCMivQmiEuExpixPCTIiYHat",
-	"6Ecr32wqCi4sdFcUNrVVJAoJsGYcaBalUI965D1LKN8uJG8FQIpD0nEckUUoNrIp9jweM6Ba6avo4OrZ",
-	"9a9vXt7031+/OsxTjgwvM6tG2WVvKYUvLHknRAQxQpTyHOIokXEzezXYkOE5n5zGO85fYzY38qjY6jYi",
-	"LEkftLUF0ZtzNMVsjrCUZBpKobR3Gc1RgKVCxAzAdzIimvpMrQ0li9v0zHML28VRX2NJkBnQbgaPJImA",
-	"wIzpHWFIALqCgJQxAYKdwr1S7y6rwjf6E0WoZpjKZpFxL6PNfnIa7xmO5YRH9D9bkq4YBiJMqk/y1/da",
-	"KzQKfqwy4EXEV+/iYEEAbKfXl1vapje3uKydaDnpfoZ4aS+Zu/r999/dq8z0xYYX7HkkVGwbpibN1RZZ",
-	"uDOjnigkfMEklfOdKVK3RGkjsVjUfQtUJqWEqxe1RoGRT0GEYzJV9bKI2cnebGYDyOxgF3pUZvW7IYg+",
-	"n2LKUBQH2hoW8VvCmmCNMt+r4a/G44iMsf5q8Yr/wWcIoylncvJEIB/TYI5igccEDYnHp0SbE4c0CIiP",
-	"/o4xnAYYFVg8bVz82Zji+4bTCDBo+/hu3PiwZBxzGlchNZZlY1Sg2kLlRUTBfR/LnKXax5K4kk5Jo2As",
-	"+81wXsG67TSoX+k1tYG+uppaa9EmvI/LDxSPYiTqV5w9jMiI3hcjYBgPA+opISOS1m9xS+aOIqNKZhoz",
-	"KgjS5HRp4Ijc8duam1La4zqw/IXMr9Vr2uZoLcB/al8EnEqyKTOgk73sFEb48C/iyRRGnsFLQCV8LQzi",
-	"4G0GZkY4EMRZACN7DVmLs7GWllucFy9pAbn8KWUCcRbok57iW4IwGNyFx0Piqx8xMkOos1/vZ8keFCx5",
-	"3THAunAQ/DoC492qCzEY9slZRDFBvIjIYtCaTXgAwNRENxM+Y7BdRJk2QmW9B6s3Y+ZY3s6HZEOvqLZ+",
-	"VtuNevs1kbhgPz6WQDSpJFOxDkyTU7ELw1GE50vrhzGLV/8DDQLKxj8C02BegXcMaGcwRwdtTUYPHUUn",
-	"I0ki9ePRoYMEmVLMWIwD9cvJoYPSf7U7hw4aUsIY1T90uocOklHml6OTwxzB1fM1nEYyjeJkmTkUIU7/",
-	"TAdX95gOXEiozXZfc58EwI7NpGFEQgxgHXIh1Z/9Eb0nuR9CPB+vGvQ6ZsscAIs+Hy3RplV0vw4pM6YG",
-	"URlg0qX+qD9dhh2nMaKMiknNpVTkBJTdceoZUM+bp8wTNMV+FicTidlp3FJtKqm2w1+oNkkYeShhqUtr",
-	"Erc0DIscnGosoa0RsCqEg4hgf168OuBgNU/NCmhV93Sj31eXxiUO1n34mjMyL2ZicJaOgc9kIZkLSs/F",
-	"TpaBt4VTXcv80h1sxACrY9EmILJwPDDE6k1Y5FlC94hgI+gvrWw20YCxmtXAW44dZ/UqfjF7tUQMBwF8",
-	"ysgMByJDutZQrcfhXRmquT3/SlEjcx5/xyQG8I1ixtSuHYjtCYjWkI3nrehsnqVK5fvQrwKvU8qyv7YX",
-	"ITjEQsx45C8FDpysFuOcxiyikvzKgrmOQPjkNGJBIisSrjrh9/a9T58K4OhZLCSfajvGArb5fkSEKIRi",
-	"sMJFxXR0Q23Hp1JbdypSM6ehfWde8Sq0oze7AOv63ZRnVdSCClQb/RwJAkCqLdhUIM8c/SXCQ6FU9hHX",
-	"pqebt08E4jNWQd52GuHEeLs25CoWAFKeEgOs17tAYyfOfUCZPOkW8MgVypS9I70pJ4HBFOIy155hV3b6",
-	"HPTldvJhBexvxoxS9MjGyYGvagW6hFhKEinQ+H9/Xrl/fPjY+fRfD4IReTh8roNthHWf3LyFqCJkv3Dg",
-	"V1CMOEvNYQoCl1Z8VLzicozLUbruCtR6GM32MtVgn6RYJxCOlCg3w3OBqNwA4XLXXkkTtoe0Chgfhw0n",
-	"bGALJrxASbIiiSfpHRhHwOlZzGzN1zvitF8iej4ChlSDVXXFU35H+ovbWmBmUUyQflMbTPXr2oeCDhjX",
-	"fx1mFKMh5wHBbHN2VCSzvFCn9o5Mw8BASv7qh9wvoIA/UhL44gI1n/FpiNm8+QZPiYOadsKlf8MsDmoa",
-	"v6F9bv9pxarMT295JHHw/vqVg5pGj22+iadDEmV+eKeUqMy/n8fkOZZqmOd4Lpq7sglsK9SIWB93Qbiv",
-	"NCePJOcOCC3GH4AGZlPo48eFA/j0CcIeYjIo3OEjihx2o46Gm01liRxMbiRQfO1gmyEx7Zb6f2up04ZE",
-	"7UFBc5FZrAvnLuDxCxC1Floeh+PniegWbD830I649x4XvkZcWAJzuLAkgHDBKQp+7+VlCwkO6Sn2JpQR",
-	"NyLYhx/U++hgYIFy4KBBzG4Zn7E+BHerH0xkQ18tZOCgZrN5WMhuTDR4kbIOjxCWCPQlB/lcQjQfjxAD",
-	"Q6d+Q6CDAURLUjbuA741heQRHpPBIYSsgcqhk7aQutvCdSRR6OvsgXrBjj609Lsi0vIPggM5WT7vVPxK",
-	"80P47Xqnl/6saCYDOgWWo6kSqPtgc6wqGw9xgJlHqr+vLX79KGZV3c8bGaZW2ZisKll1AX5M+pY8rjVh",
-	"V/WkCFFrVPV61F+lOd8QiWYTopOQjB9AUQX41EeU5dRpBdvoQOnP9jSeCAikUDhEmI/CCFLkqmjWVaz2",
-	"BuisVyegrIbfy3z8irJCjxcDGrh8Ir241TrytKMf/iau/mlOcJT7QWj/KdE/OmiMQ3cUEaLz4uDsIZNN",
-	"feiYEDM4a324hUQCvI51YHbd5Zr8MrAywk1lffyOujeP68Ch9bYQPJ/aFNlKN/BWf1B0+iGJKPf7hPmV",
-	"INm8Du62Sh9U0z8NiKTWUBEP6zjZnIbE9/3aX9QH4nf4vugU6828md7FZByRqkSvjprmNO449Wutp0iz",
-	"S8zCxruZWXHefGyvNntpqZszy8ZSBrUAeTm43VR5zBK1JZQ1QQnoAJt8Vz0h0BFBZByiESGHDjIeP/We",
-	"/US/eegg6wJUDyGyAsh4FBEcCSWv3BEluqADI8PAD+jvmEtsg+I4sxGFhw7C/l+xkAqRs7PZuDkUYSqI",
-	"j6bUd80KspEdaZCFWXHWRek0zFrA+G9nKTQYZol5iQhSGQ9yJ17A6W0QZplao5OCl2MOFZ1VLEonS/Jp",
-	"GCsJ8kDbQ5GP58LJRSPe4SAmAq4Wp/GMjmaiIivMpsBTg2uqs7Kc86HJbcgFXTjPDJ5bWCnSAHzi0SkO",
-	"kB6rkCcKra5VpUEKu6mfJ7HrP1qgrDGjsg8XsVm8RXIgCV3KbjxzJLmpLBlqpLtIwHEFKUluOmOFj4ii",
-	"fdqdDIQDohd5hM0CAARzGKjtu6ux7zFsF1bz2MJqkefzmVPyIzwCks1sKJj+j+JMq05C8eNtydAQi+oa",
-	"UKnpNjLKQAkaVKuWkT1G811iMo00ysNqE/gsAkYbP1uoaUOAKeIjhBm6evsSAjQzbAL7U8oaiTRbePQJ",
-	"PBXVI6BsbHV1McER8dFwjsgdieYooFq+XYivTUunFA0oBMICDWxtFeusV19BYZXEjW/k6wALmVRcqWAs",
-	"eU0kiYj/bIKjcW1ndD74fWWwaObVT04jZ8RYMEC1KxigtqWK+flz4xVB1Gvux2UAFUb8jirpS938FF4E",
-	"8FIP/NiTaBzxOEQHA8YZ0RcIvwgkeKAzKHisro/k5BWT/aDAnzNSCId6VTdESsrGosAjhb3bOOwH3MOl",
-	"IoYXUMKkwc+ypzoEuS9INoYs42NTBM8jTJKoH0dBcWCMT0vXoFTVvowoDoqHz1u81l34r+btl5JMf4KD",
-	"hjE0d+mDdNkfDwHz4sCkEWpBqiiqktf+qoAZZM4me+JF55s7jfTYnKXLXDqWcri1EPKShbGs6x5ahqFF",
-	"wck+Q1TnCeIpAUpkkidhmYvm6SpG5hxobvZtGp9fx6hcFPa2DOIpM4togdV6FQbUJHZ5/EgK2Jj7+nz4",
-	"sqBo4Mg3ytoBuZcRRj/9gPCQ3+nbF3wk9ePDSx3hY3LF0gcAE7bmjtt2NkTIBVNTMrxSNn/6AWxgirxf",
-	"IreNqEAxM8mXtaevg9nliFuMp0xncK3EzKW8fy0DKW4zVQM0EeQUTm2uMl7QaUz9jxlHYYA9IhzElGCC",
-	"MPr55tc3SNshlwWUVJpcozKha1sgyQY4eTiK5pkZL602b2qRTHlEICAqIiPIJzzodjpoYEwgkvN+GBGP",
-	"CjI4zJeYaneax618lJj7P3+23PMPH9tOu/PpoNdrZv55+D//tc7Mno79/uZ55fizBZBIlKZk5KLbfkNm",
-	"2fjXLyf674uNFKob1faGSzoyWbBZ+ajGUWdjkvrWqVkabKtWgkAMB7s6zroltEqHjCUPhVgoDAHfRSaQ",
-	"qZLhW8QiJAzKL/h4XpDH8lxhXahUAD8mNqGRBz4R0q7D+laGZKSwD2i1qVFABdIz+IY62vJoRyfHGVrZ",
-	"KqTM6dIWTmu9yYNEU8p0Raoq2ypeuR2F+JearsgJZmjhxHK7Oj1aU/Qtv7R621p0aC7cXMGuiwAZmHOB",
-	"ZG/ckFObSlYh10GnnSksZ4rJ9bO2sGUZYp1MPsrm7FWYPc3xywgXoHD1QxIZTl7JAFE77j2pn3RpDJrA",
-	"cRT+JY5CUc3tFODKXl94tzx2v4bmCoRJKZJ9UBvLBwXjWn9Eqg8s+S1h68MA9Gvp/rO7K1ydswCgWXCx",
-	"m8+udxkmcwBYihhZqXUZGJ7x6ZQzlCmIIBxdiMInQOPAaEIEOviRBgTdzJmHenGr1TlBNxMcEQe94RJH",
-	"85xa7sGgkKqWjFKonBeI1TUZkJ6phvT+TyX1Cp3omC5ugwE+rTlw817pfrJ2eh7nKt4YZ/dSvQU7PFI6",
-	"i9EhuVUvsEmm1h8X+yN+jfwiSrlZ9EW9AAuTmNhfkX+3FbmcUKX2zCvbqeEoXtyVOLyrErA1ZNaS1+pJ",
-	"+k4uD61oRODlTwQaE0YidW3IfuFksucJ4mqDIFvZUrzYt8JOkmSn32puS8gL2GRW6qnnEapPoquFD8CN",
-	"Z4IH4K9+Qt4XUC1zkrqaLIRiMIQZZ/Mpj4U+ukt9rsmBa5WtpBaGkCQU9SD0RpJwJx6vzQIKsomMO4/y",
-	"TmIBUp6ZZYFZp5tdRp7u5EBrwTWXZZyWNtgb2DQWAG5kowByL6PKrrqsrNa7CZHdhoJuivCJqtBOomlX",
-	"KAsbpcbmfLWFwJIMW3pvmtYvuwE9WeRT0jVvHCTmQpIpiEQKx6GuKWbZolZKhZIIe7IkRqxWtYiIT2uS",
-	"sRX8VPJaYy0JtA3HnA5sovRgH8fPrEWZLbzM2b1n64wQ5mv7Ng7DiN/pCiMZ91VxjrrT8DDzSFCWr54S",
-	"8yUITANYlmNbOCM1q1WQAiFfEoaZ7BtSp0NWrOLRF0Q6KG8N178plOpDNQ0Hkk6F6Ic8oB4l5gUr/ah3",
-	"+kr06I8jzGCG5IQqlO5RS07iJtI9l8Lbe+1ayB/idpSvtrYc8XhsKmW/v36FDrBc0JUPt8scL1M6nYZx",
-	"rJRW6dJFkEMsJ2ZmKpDUVdnW3USWnlp1Vk236iYs8m+LyepSN0Rmp/HWxCEU1EmYUtYHQKalSQUQt2du",
-	"WL1a6YI2UZk+Y92DahKxObdtywtAvVViU0nyR/z7ZJ71c/7Fh6ZZQXPFWAEfU1Z8XfAoaZ6ThLrDRSMs",
-	"M3OtmsAQxDX4/kTYZev3lX7lkcXqRw9WaCF3GFsXVDB3Dbn3NYXXx6geUK0WS2e9V3qVVyQz0Yoj27AE",
-	"hTnnCvin7+RRXEuLCLfgBMPuf1ru+Yf0z2b/f90PHzvOSRVH32p41ie04twfR660vGQLydIM8TbAbMde",
-	"CZ8KTwe+k8gjRf7mGyLRcG4EjuLENhzdxmGlETJmq6VhtnNP7NZJIOrerrqat1FhmKoeUt1QhpyXd4MC",
-	"TkRFhmWYzxMeFWCGDlrWH0ch6EALHYLIw0sklNBIJcIC2druOQmkPCFDhP0tbqFUrc76LRZdFEsAuARP",
-	"yZUsH+QKXFcX8qj4Dsi6G5x/GxVmXnpc1ChHwvya1j31RX3L6XYeSiW420ivqhJ+ssZ+rQMRYc3zEGHt",
-	"41ihDiXTO/oesze0MNfSFhfvZg0avNVYU1PeKOIMK8HevFbIECp+uB3xKTuD1CSzmGuVCSE+WNApopiJ",
-	"Qwfp5B3HqBjoQBD7ltZPFpKdckadpBDSiqqDZok7qqTw+cW9DdXCnUuJBXevc0+3zdJ4wHI8JiSoqtgy",
-	"JXLC/Yo5t6/1y5tkFEfEU3S4tHRuRKDpgFehkgFsJLPNTH6T2U12uHSt+UWsrTRr9ryZWlUPHLa/hEVr",
-	"hsm9h1BShKOI3um+izMT0wY2v0sTM2r8h6NYxhHJCXVrrjRzZYsYXjG20ux8xfm/Ts7GEsQhZrd9GWEm",
-	"RtCM1MORNmyLifrPhHi3DafB5aQk5ccMfG2AYRmZaVqVomIKWZjShUqp64tCrfk9AeviA0k5Xz54diHC",
-	"1YTKdnOBs92yuNli9Q/HkveNZ6EgWlg/QBDSA36mkAvpQkgiSFsCYamtUAc2tReic+AnOSE0MrpFpjiE",
-	"euvwEsG9zagg4MXW9jI9nUAEe5OlUIBMINtjVDmzRnnTXKwo7QteENBnUJAgUFrUQU8dYkA9KEzDGTJv",
-	"od/JUFBJeo2SEnj5CK3KXTP0RzVfVw8qR0NUY9kBZlubcR+qdEARm8nl/S+eS+5gC64mbfCxACNOHr+2",
-	"N5oGmD2DNnI1+VR1A0eJGl66mo245ldJdLasPJujG+uygb5U7K+FlQugtAsUKwXDuRfUhcLtXLT1lP/d",
-	"af7l+a6PaLPa1li1sZlhK+u1p4BG1NqlhjMwUty/1B+dLFtsC4L116P8VOd09z1I6q6+rHwueG5pmaSc",
-	"ZG27s9Au2mLNcZaBZpkdZQBVFAYoZpIGibVakX2Tly1MLhBkAEDRPqhAztBAm0gGl2gQEQmV/pDEtwTa",
-	"FDMyM9wia2OxFRsS44r5sFh/CDDbVYnp75zjfdvybV2uuIwfEWUeDXFBIBEOKbRJrFq4sGaEZmLz26jC",
-	"XrJuWyloV+3/qnTc0+32VtQ1fTchEECDFMUwZUNMvju5Nw22zcfNsmDjjSQdU7MnLe4L2/mw6uKL63nZ",
-	"ulC6gzXKtUbNkjW1UogQBFiBpFvTrLyQrpkOmst0iKHrH5+h8+7xKTL9OpHPvXhKWEENlE2qshae84qA",
-	"Q7CSV+eFmSKyRUkUTEhbOHQZUkySMwDLiEdIxGHIo7LAeUskCrIPddPUj2VVopYP7P31S8TwVEfykeTk",
-	"1evrg+TgqZ01o2DC7RSDHBDF3WTdbG1U2YBCP0YB+GV1xWj8G+rxerjP2tqz9kkvWgKKj2DF9pIUv88G",
-	"Z9Ok5M9qcRbeqgKXn7Vo3CPCdRakzSFuCdtw+RsB+KaXuCFCPOQVp6pYZ1EVg/Sgv2NinhfFBq64nHUH",
-	"/0h2gCzeb2MPyIyzIwXsuwaqMlB5VCjZAYC8MwLV48sxj9iUZisqrU7w80khVTt+Zxb3qCAK8LUbMN0R",
-	"Gdv02MuO+DGXtaFMurSVfxoz60aOsU0TRxeAIBnmw9oF+oUUy6c1KuObDjTPdMndQk037Zm9XZXcJKW5",
-	"4poKOuHr33N9ou2Gi07rmmCfMlMwa+GcJsS7XVnCokzITocv6m0CSYVV25s4dhmFiy8sYfs7ZORqW9QU",
-	"z5HPm2hgLGIDsPcOrN1uAG9pWzdUvfVNG04aJUlhPEoqVa2qgpsaAwutQDeY+UN+/yzg3m15WkAUsy3V",
-	"muLiUDdvoaS5LqzlO9oUbYoN6vrmYs48Xd0cmcWgKGbFjdRtnnJFZp/BjgL7Da9TjgCPST/is8Kxlrx4",
-	"fAqZjA1zKLnvc/iRO/0iOMte3pV/Z61aWxFxe1EpGWznqGBhBbEJj6P8V52j1d8UIeVNSmOWsuHp3SYt",
-	"oh++fsxD1tqqKo6Se9mv1Smophm+Vl4MtEMrrSW8uiTL30lxogo8Ji2ZVM1ZYz7L9mkx9fJqQUhaq67e",
-	"ZwpG+oT5ol6lky+ioMpydurnqLqSr6myvgZLBvQWSjHnSrAYINtUZcpIXabT/zK9yiaK1jnrhYPJ7m1V",
-	"RmheENw2WF0Rh4IuG/Y2oOiIlUF0Gy8uZHHXvNIqIEsBsRFcZhInbD5csdmXGe79EH0hFFskd5TMiuj6",
-	"koVOv+mU1wIwq34cPTYRyjfXYfM0d+nMl8tWr60uV55AuHR4NlhlTSnrhQLWnBEHKYInkj5DUEc6V0S6",
-	"Sj6jqVu9pmL1qpmSqhtJlzzIvxRECsQ4I5VWsqoNglgFdCurydgImIQZNrIsbm0BmRvBX1FWoDmQ+5BG",
-	"pCazKxQaFokikPfM8IU7lzwio4gz+djFsZZc6+SeCqnUGPsiOjBBCeLwMvnR1HGzZVqmggR3FUudljdK",
-	"gupxakQFfUJXiNJBagnc5orsVqqcVVKp7p0tPee+v36VlnrJmIZOunnL0IlTnMHVdz/893+tE1o2qtmV",
-	"VJNZVaWrsEvPYxiXbZOehXQDnSXioBaSHClVDcWh+rOblHi3FePxcln5ZnEuyVG1XJJHNHebhkKbiXDv",
-	"8P3n9Ll/aRdXXA8DVllyWo8jthT2q6wusrzD949r1/4C7335ckk03chivoVhozSsvRD6LHtZtAhB5bfy",
-	"gmSbyB/2m6IqTzfE48wXJj4Z3pwXWyFhTX0b5WVFrh8IjgpNsIupktmN5QbLrW+tBATndq2D2T5fYaWq",
-	"FZJqF0iqVBnpvcBjcjNn3m4Yto/nlaxppoZ0dTdLss4f9ZdF2ueIMiomDyNimBjHFdnZJaZsMNNEdc+x",
-	"mnkuOZTUQKctTlWM6rBPH8+zhiT7tdlO5p4WTmBtavjSfRWRI2tjqW4EyW0wAZw1npRlcmF7fabbLTee",
-	"LB5yhkD9HZMYFL4oZgUFRUMcSW1MW1GIQknaj1PH/TMWMXzAGPbHEKjtOVkxkG8R9Kfufytdu1BpvjZL",
-	"BtUVSh2nftJKGvFjVAosL91asB3rBK5diX/LKoR1oLOEIS/ap1dkOSjoeBxNAujSFqqE+v6rra6z26qV",
-	"hbdqV7aY0mBKIUGFnmbD2bJCTzrX1R2mAR7SwJi5FpixflqWcraR/yUdswiyf4N9vtBgUbH2cD0+X+pY",
-	"0FO/yvT4XChuUuyEqnYAq+P781PvoOTywl62PJNs15uihLqktVCZSzPT9bOkvWT67tgmOdRq16kTfrGI",
-	"IzIlTPZjRmWd67KhI9Vu04Jyfud27dUOcme3nLudbW5aFgrkn6HiVhiREb1fJnvvw5BErocFQQFR9E44",
-	"yKdjKgXEMflYTIi4RKBJCdNe3Cbs6i5JtkinSSgtoJyWbLbcc/fDx5ZzXkwvv8RA5YXj21TUNDe/kbT5",
-	"Fd7g1gHWSwe/4lAfR0izuLyFnGaG2JGo9h2AycIZQpyvF0dUzm/UrehzuArpL2R+FatRPjaGYMj80VIA",
-	"47tsFLQ4trnWBwN82282m4ND3WYVzNp6GO0YNJm2JLojkSu5q/8y6c7g9AQYATlOm1GTlU+kBC6qzasl",
-	"a/z593fL60M///4OjSI+RYO3v968Q0/v2k9xLCdPYUkDdPCPm87xySHikX5LNyhjIzqOlfJGIfpHzhHU",
-	"6/RJhA6u1QdPX6j/RXcUo59//+XmsMLqPwFTGXGdTc0k1mm5RlNohAGWiuD+r4lUbnoQQKqvvPHWPEWS",
-	"4Olyb74bEgQOSmqKAmAOaRCgKy/ijAr0bK7g8G3EJfEkehbw2Ee67bUC5oh4Mpirr3osaS9CSeR2bAiQ",
-	"aPZYjz3jTMEw5Uxc9Jirm1JDHO9AMHxL+gpLBmhESeCLSxSzW8ZnLEm21r+bbtIKFKGddKt12FSDQSa3",
-	"fprkpQ8yUsxTkyr9338JzgZJr3Kdfz7wuE8gutrpMQSABsVD4EsHDXRq+Z8fBjb3GkKQYUEISwTlWmAV",
-	"iswJKCyCBhDWMUAH7WZToRkyZV3QcetQxyozxEP8dwyWikjwaODoM0S2a9vgYw8IWa9xgf5sNpsfHNTT",
-	"gZz6A/V7r9FsNnuNT4NLNMg8GkB/cIgnUQNyHVASYOgXMiawWGCLajcA2wOBJpzxOEKDlz6ZhlwS5s3d",
-	"X8h8cKHjZfCUAKrqLuPmFzX6kPtzFJEwwHOhq0aarn26W/ilOW0G9UX027qWeLfTUd8PaDohFLCISCyI",
-	"P7hEswkNSGZIKhBlaBTQ8UTaMVrnS2MYkOlT1tfvDproFzLX4HFLQok6XQThyNA9XtMQOBPNFQQ0DQol",
-	"Gtiy5oN01xERPI48ggZGKBlcakgKktLqakFqae1O8lJ/SsUURoJ5rjLlGQwOqJ94RP8DQHeBNLGChqVH",
-	"3s+/v4M/yAAdlJMjuOloLRECcrVyOkOUzZRNNe4700HMRIRM8RyOTUMxiWAUON6ACoWZlEFXocG9C1/B",
-	"2g4GpurEAE0JZmKZmidBLs2ekvUC6hEmSOpebSheHFEiMbTEg1ggIJDi4unTDOl7ar9Miyw0LDG7iiWf",
-	"6vUmdPHq7cuMkHnRaDXbzRZElYWE4ZA2LhpHzVbzSPPeCXC8pxOCAzn5j/p7TIr65wMWC9RptTKAHEbc",
-	"I8LsXST98pvoHY+9CRQkkhOgMYEAZp8c70u/cdH4ich/wLxgwzft+NXcnVbL8gZTEDRL/f4y3oUkkeVj",
-	"4nFp8FtwwICEtU7+MnMDOypoPmP2pmhPQO9IMyctNC7+/OA0RDydqtu7aLyidwSSd5yGxGMB8WohBKkZ",
-	"oIEoNGgN1figBnoKyTdVD9wE0SkCOlTiF1WHjb0JUHwMjQsEmtKxPlxNG3Rbf+mg49ZRWg6p8BbS3KNt",
-	"LyJNVbJr1ZeiJDO7uvSa7K3pRKTKF5cut+Du1MM5klwDZVONetw62sEuYpYc+eJ2DHvP7SlmqQltNzt7",
-	"w3X32Pml5iKYQnaQXiwSeI5mk/lqMM1edEU4VWQ5pK6iZOXA6k8pkEBipP5bMleMJG3YRgSAqJKB1EhN",
-	"dEO8iEgNqbpKc0RkHDHiowmJCsBUiSNaMBfaO4ehcpwoVdfSV56+UuILqGtrXnwGAkfj04dt8UArgn/m",
-	"7TKNTqtz4rbbbuf4Xbt10VL//4+GtsM0WsNT3MVt4nZGx22363WP3HO/RdzjYXt0Omp557jdTqXg15gy",
-	"JJKgTyhpoZW2Br7tH93+fX5/15la58SFSZJT+8oIVo2LBpn/3Hr5F6ev/7qav6Gt+9c3rfmb3/55//o5",
-	"n8H//cjpq2c/h/DOTy+P/n3z83l1cNb3Bdp1ATxfgfimVELLKgFbu/qsi8ZN7uTpD9i3sR7wSXv9J+8Z",
-	"NmIC8fVHR+s/+pFHQ+r7hGk6UmFlL5kuQWXKMX3Kcwkhk81mUFAtbAEHF7MaP0CqkShAPm0RUiqmEmhX",
-	"KZZIxN5EaaMp4ChePSE9JgAdjUwKnXTsjqCZ9aURUOFDH02Upu/rBqyYMS7RUI0xUeiNx5iyJrrKtOKB",
-	"+mMil9eJk15/l2mBvime95hGmMxuUjIynFudZZD6GwdavMoTC30mGvxqU4uMyqA+18QAYO0H7s/r0YES",
-	"dK2JQcbo9ylvGbIezTyhatdkdV8SfQLGFSkOk32r//P92T/DPzrRu+O730/nV23vxdH4Hye3r8/Z2654",
-	"fzbb7Dj9Msnvlswd2z9cMTXADA3cnHnkCydS3db5+i+ecTYKqLaBdjudKusy8rCSZ17ocPtdUMRnBtsT",
-	"41ldqrggojz9SP1PmkYGRJaUvFOURUgeCjTj0S2UXdVlRpvomtxx/QuK1J/Et9QLI8ZdHi4LJvBJSmsW",
-	"0LFbFA8BA3/xcNRd/8UbLn/ksa6BuTUs6HPZAhbqE3ptRc+bHsC3Vshpr0FCVaAgJjySrlILfQRmU/Tz",
-	"7++a6EpKMg2NVBspwDb5UNo0E1AwYWHfj5RmCQVvSYTA7nmJuOLUYNlS38BfxnYG1qVzIEk9NrgmMpq7",
-	"VyNJohW8752Jp92Yc1lrLBzzgik2jbBoeDyKiCfdCY8EcYdgzJ+7QuKwjt6TC96txOZqyuP58Gkl9k6G",
-	"P3n0V/rzy/f/edl+Q1+Kl+z62Hv28uTlbfiv3579fN4k85//4//+kv5KX96/ZK2m1wnYcPpjy//XzwsZ",
-	"WYucs31sOGc2wPoc2sZkYqVtiHS9UyqWpBmZmebgNvXocxKXTgWW847z15jNzVxiG4pRoty+uPcgsF8j",
-	"lEYvA6hakGS5I1pNXRZ1YFOawrWFQQr14Beg/EYxc4y5hgZzXbGaMi+IfeIbwWI2gU7lyKd+saZrkgiu",
-	"1WxfkbaLRZ+PEnTouK123sudffJOyZcWUdKQcnWnIHB2vCO/S45H7gk+Hbpd78x3z0lr5LZxZ3jkdf1j",
-	"cjLKlg+5aHdatnxzAwfBYtSzIWUXsSDRRQcfDbvese+ekNOR28VnQ/fca/lum3RGR7g7PPZOIEn/loah",
-	"IkKtjGUnGyUsudSVMGzOeaN9dtTtNNstyOePIp0x0nh/87zxCZhNNVRP73+99qxA8rvQnDP1cLLas/m5",
-	"UDwoV5vVCQuDiAL5MTFZSQOA4QE6kNwHk9pSOzFsOon1mI/nhxfIlqaPCCMzHOjBFJpThgYv3/z268tn",
-	"L/rPr/590//hxY+/Xr/oP3//YgBlgIyTLK16P+VMToRtUgsigHD5SP+ODkb0XskS0NgVhRFXIoaPhvMe",
-	"02nNZlDTUgGZlgranauJEYRPHWr/c5p6i5nvICx7zONC6oeJtxO9MTZ8KuAClAY/ox65UIRNu1ZDom0O",
-	"1CNOj0FtAyvcUO6rDwkb8ciDteYM2Q4SHETtEEgE4lGPRcTkXKh7RoT5Iu+lsyEFoolSI3nnEoU8CLRT",
-	"K2blclGKWI9qFygklBnatQGhqGMk6Oxgtd8aWU/yQerR9PoXVWZ3ALlBr+JL1w0f02Rwo6hDvjpaZWZQ",
-	"IMwlFoNCie6lFEhDiIMg8Ug4COADCJwFb02gdBqSKPSw5cjOlqrMXsb6bPi4t9EsIN9PZFPU28Y4k0gq",
-	"1T2Q9pOsG9J4INVPSS0SKgUJRsVK2LNk2gdXwZzC0iWZ4igj7ZVJ6lDBsQqItqNMcy8IIzH290w+VhYh",
-	"1paZLVyGEqpu3j4RJj4us6wDxu2SDk2YQhSTskXpz3MLWi40teYgrHtKU4qymZKc2Gq0wF60zcRduwoj",
-	"kCrJFmwNBx4WxKVMECaoksRLL8YmP6ULW5MGtUvtXBseFQFF/6DjCbqRESHSQa8483VAuiKwGtF/KOYq",
-	"S84hXdO2D0bLHJE+brWarSISvfRLkrDYoPJ/1b644E27AcOpTvxTcjY6bwFrcrvekeJU3ZF7jE+Gp96Z",
-	"r9hWesrP9CDolfQb+eTERnfU9jr+EYEv3a536rtn5HzktnB7aNmh+mbCmRrpv7td1Gmh0/PuCWq1YD8J",
-	"k0pqSWWzC8rOKQnIatcwA1jAXG8ESGDzu7AEeBnKbNlP+ttqP0GmPnDaOqrcTnBlvdOe8bMvEGVFGhGP",
-	"jGEv65h21AtYK8Qsz4nsWIYjgRMeWaxQCrMZV+nIPZY8ODCqP46IDkq8TCJRdQQqhN/Cu33GZd/0ciL+",
-	"4LDZYzAHYKtxMVBhGqgDUcUyWYFjLB2MjLEC8Uso2tZjOtKRcf19E71QaKuXoxswGFMAdO066LbO08Tl",
-	"PqB4X+JbwgaH5fr5s/RuHlE734BQ1iaCK2leMR0ro0m16ckDBhTsmcyXwWTqgkSZFpQtuT4h2DdS+It3",
-	"eFw2tHntKbwDw+7DJXYbLoEyLKw+/0uZ3qJ+tdoYknT6jwj2TXF+PmMpR3SWNSvFoeZpELjOcugW2kgy",
-	"pH9LC8meBO1J0NdEgh7HirMVDSmToevbeCANxZsUBLaCN99mYUHC3JjeEQguTagMJO9ot78NMDcphT2m",
-	"G6wKBzEu4WlO+uWRMSIoSfUIDWAKEJtxEPCZEZp/B6k+SZ1yIBwWYakFZgPsReKszr7aXJwdwYTbybGl",
-	"NOv0uIRm1cZZk3r8IDE7ezL+TZFxM+2enC+Q8/oiaLuCCPo2ggKeUA3gR13B7rGlV00rHoTzGEEWENOV",
-	"ZBoGWJJyd8FrTAOUvIYOfuJIknv51P506Oi0KuJrq7bAd8TXEQ9A932ukxtRiCNBFCtRmCwQZkmqt86o",
-	"tmYZO3CfMsjGzuTgBpTpHD7tP2wi48tQjKbYLwFml3fJJr+i+LAhsLDGc4Ij9PFj01KM5hs8JZ8+OWjO",
-	"4ySURL1gCvqb55BEYsv2NysSfKCi5/iItL3jY/fUV+SYnI1c3B62XOvjPMVnw5Qc38AcUD6AcambqCTd",
-	"9hv/VmvUFQOSpWYX9pD24NzNrzcKa+dEAuffhWl4Yc9ZEoMlDnjdOLEvmVSU2FBzUPKohtQd4/tu8HMz",
-	"bHtAk+meKm4jduahvUT2ZGS2QBn29swvyZ6Zv5vKRLtY7FubBHZNpvzOWBbyM18C4RaSBgGiDMXWYnmO",
-	"BpT1Y0EGy0T3OcyyJdHNqfvrMsj0jN9cBtnnVIS2Bl19B5uDrlOsmfzKSAGhWrKVL0LbdvL5ngE9OAP6",
-	"TpjP41iyN0bBz2GuNiXD1tmQ0UG33Unr9Bw2SyzKu+QzX4JUvxmaPaDZeU8MH5wYWkvwniju7cHbS//Z",
-	"vvbVgsPNF9mIPDnhStaXiAoR6yo14DHM5siZl2xsnkmG4zoOLxf4oIP6XlFGBPL41JRFhEqbtiAuxFBw",
-	"lrxdaOl9mfbGf5QAdHu0DxN2bXa3Juo6WUN64LCUrBupaDH5btrbxsCXrSINyJdpX+gHj8hPVmNqv4Jh",
-	"0OYIGIJfekn6cd2F7DAMHVyu/RDr+vOJB7bU/zrEAWa6IXwmBah51C321lZIhVry6Ob68VT13vox6evC",
-	"28k87WPLzk+HJ/jY6/ruEemM3C5uD91z78x3T8nJ6Bh3h0deRx0zkJvFUbLZoCEXEo7KaahbFpkjzB9I",
-	"q3lyWnggC3nPWipot1ropx/QAWQWB/NDB1kZoH2sgNv+66gFlaSlaeKifch9H8+F7mCr/upT1te5vo2L",
-	"o9andOmQoaxL3evnfQIPcoObJ5D0m3kGJxlyYVpStLN9fhsdKBWVwPFFo0Xaow4+Upd17LtdcjJyz/D5",
-	"0G15bb9DjkZdfDwEvnLfpz4wkWPS9Y+8ztBt49a52x2dEffMP/Xck+Ex7o6OSMdve4rvZFrpLxx3cQDF",
-	"B6eha50rxvPs9QsXNtRqtVrdDpDx+ZRAC7Q/P2xwKgAZmRqTBjJEPCzIkjtutk8KIUIdw/L7R832Wdnr",
-	"5XBX+pUum1lpPYYy/Xb1zvZlvWh02sl9NS6q3ZY6+6JkwTJKUSACL1EKU6ler8KGXLjHo5OW28WnQ/fM",
-	"O/ddC30K+DZ17RlmuN6pl6S/fw/ePJoKQFXSDKvGCdhhV8e7/m5rwAHhRQcgv5kKhLo0nK55YAodOElT",
-	"cUfXaACZccJnSqycYZAEw1gS/9BBgFKmRI0mCIVmPgMU20fE7lnunuXuWe6e5X4HLLcmwy2zURkWsTdK",
-	"7dJSz+yx7oqfb1NVICcEPE2pxMcN3QIlNSM9Hvk20TIiHoGikVAlWWRP5EKnmQpTqm7upMapHhuZVhip",
-	"PabUUGVLL1McWNmixwKCrb/b2p80IbMGBMPvL9FUF57CuuGA+RlR0WMQnMTvSGRGHWjzGfWTIVNPuekj",
-	"hSELFqM7Tn0EGaS55+rngc59NWNqj4ggUgZQ0dqW1uKRD5WkoXNKj9kJcRhGiSMf3kGcIRxL7upHSlIL",
-	"A8zEZRqQZUbvMWwrdqE0GsBwuCe6iJcNV517AUEQ5r/UT0a3YtAOiPKsVkNr3updbhmSZfvpbpnjWiDP",
-	"lJLtKZETJWo0hpjd9mWEmRiZRK0RUe8q9vHu+l/Aedud1pELvLcyLTYH84AxVpbu7IXhvTC8F4Z3JAzv",
-	"ReEvXRQ2112b4BcTsaN3rfMFr/UZOR+1FHFRa3OhltgZPhm6lkwpCpbpxVmHNJUyHQV2K1cWgdC1eUmy",
-	"NVytLlu7NsspbTVlhB/tYkxFNDyS4E7cx/k9ppda3x7IulZ6q6u6rLY/PlVy8I7VDvASQopBTkJX0j6P",
-	"ZWJ0NEVaLHYyLkEoVyc4yMYioZdSGCsn+IDnxg0K9VsZh0qtU3yrFRPdAWZJEv6NUz+1Z+4sPHZvCd0L",
-	"f3vh7xGEP6Bae+HvW7eDgu1mbwz9ehMVFN/dxvKaCC2643qxp3TCdaveiECHXhwINCQBZ2MkuSmNpyZI",
-	"RFwbNpUpQ69+n0MtuaRRXKFP9PX27tBVvW0M+1DqQhoz9ZxMuc7LLmhZlkTdnthaDd3hMXa73onvnik9",
-	"4xy3hvpJV3FuNbRh9VU+qK5tRJR5NMRBaR0d3Rt6Y8zaGhTVInCmW7RvllSv0dNq1z6YgWvEgsL7i1WC",
-	"E2v6k8LIzsJYzV/1xI8Uqam3/TBxmrCzNVGauZDMJ8KsZ9exmZ+3L+tGcvkILPKa2Rv5VnFNKiRXOPAn",
-	"iLHQe9W0GHIaq9YguXqTMB8OwEm/rm/VKJqmbWvDR3yamcjMa/wrfm5iMReSTKuNlwxgNxLxO6oElMXd",
-	"rBu0k11kdhAzcFov/pOtba9kNhDZzkanxO36J557DmTWyGyt4TlW2Bpg1q+TgJFqAp3N9ABBZBz2R4RU",
-	"U0ALa+ILSUJNXqx61Gh1j8/wyfnIJS2/5XZHo46Lj7tD9+i467fOz7qkc6Z0AJ8z0i855fYfZujGRUMS",
-	"hpnse7ZXZn1tZHWOib1UBcGWKugySK4l+Ikw260RRwfEan0UnaVP30EMHbeMKen4rX94mDLJhhFhNkem",
-	"KZHCMOvVLqzLrz9JCiW7CruHgf5Q+8OT0m5p5flu66jHBoC9ULPNNlvvS943A+VNWFdmbfmmwk9Ej6X8",
-	"XeRaEz8RSOCAOAjr8nGEmeZLTfQTvSM9NshwiAGCYRmZZdmgKUGnndzQvci0a8cC4R5LO+RaOaTT6qT1",
-	"PuC3cq8ygPqj1vfYIYesTYdLCUc9UvGAbZP2MsZextjLGF+NjFGLbJTp2ECyHcW6PJ3/u68x8/n9d+qr",
-	"TqXD+wlLMsPz0q7k3LDYmqJTiVWiYrqBIeToQFsowPMNVkEHzSYcbGizCWGHqTUtQ60QoC1SKKilDpg6",
-	"jZ4ziacjhFGC7EYw8nAUURMINyaM6PaStoeuY7rfF5jkrCCynW6+Z5d7drlnl98hu9y7lXYbY78h09p5",
-	"gH2G6T01ZGfHYS5XyJBHw8GGxONQXNMQOeCQiqXmOORffKhUfd1qVZvMjXIOrBZ7UtfjaZ2jAYwLFgYz",
-	"02BljZ4rPfGGmvnOolz2rHTPSvesdM9K9xEaX0OEhmEaNVl3kW751MPMI8EDc1nLVG1lMRwRpCcOMizX",
-	"hJ5qpTNJXLvj1Cd+BeZ6iTKvTLDo2+C1ga6zrRPqZlgkSXWHtnS+kwsxsUpyYuU3bRsTfFkwrcNG9gx8",
-	"z8D3DHzPwPcMfM/AK5QxB56xa9W7gL1HBNpd7TZDPWZi2YoMBuIRHJHl+mNM2SWiEkVExErLnk1IpMsh",
-	"mhejmCEheRgaMUCnhDCu+z/KmRIWFjm//nS1Vn2ttr1nyXuWvGfJe5a8Z8l7llwla1NG8wUWVlOvNuy5",
-	"Rix5Qad/QYhu5Wb6IRfHjtvOyo8VPW63+jDx42Z3SQT5DkvJqhvopwkVFflaFVZuc0RMksz/Mh7JyYwy",
-	"f7HVZ8UOnebo3thh0D+4kJof1e7Q2THpYT6P+gEfwxUl68sQQ3jBkGXNb0YnpIO7Q7edydY/H7qn3ol/",
-	"TLqjI52tn5DRTo3AW3PL60NvLbB9F8G3YYrZlvYkP63LuyqT2G8kj0yYRtbIRaUN8bC/KsRAB7MJRx5m",
-	"KOBjhd9Y9hhnHtHhI5iJmUL8JO7U9EQeZGWmQRNdQTuBcaSYAfqLD3tMTghDGpNya3kikAY53eGCIA2H",
-	"6OCWQrlLeMlBMfNJBKOgm7fJN04a/EolmQpbbH2K5xCIgrgJe1Gb1QP3GJycjo0ZEykykz4ROggZKAlS",
-	"GN1Eb3kQZNd7gajsMes5HGgcHDiIR2hglRPdwcMgFFF3bepWmb0BEvYYFUkvwPze9bVo1SeLt32JbwmD",
-	"RtMlMb5vEx3x8aJ8NWRm8uYYj3AhQUyJHEZA6WDdOn5I0Tc34GzsCuJFRLrqQTiJsCAK3arQ2xU0dA01",
-	"rEvFHjAq+BvjWQu6VbW2Ims5V+0sZosnpSVWDNkZEqgJZxe9j9H8imI01ScVzsE05HnPkpyQsq6DqQGu",
-	"Em9e0gxWx3NeJXw4ItjPaQGKFXSTnBgwfR0WRlam5H/bXvp7QflhBeXdEqq9zWGnDeJqIvqCEP4ZmsQ1",
-	"83LhAAR2D17WdGNIRroyK+kxI1Riz+Mxk4jcUyFFE90QqfAEDTSaDJDkC2I8VEftsUSsTeiTdQGYkf/i",
-	"Q23uRwdUohFlVEzA3o8lwqzHCI4Cqr9DQzLG7PAyJWRWgzCr122te2xg2ln39eO+fjxoot+rdMcrEpB1",
-	"+6iNBeRddMIrloLq0oIHbGa3p/tfCd23LfH29P8774W3E5n0KaROl0umJjG7MN96RuUEWpogg9kocVA6",
-	"yJpregy8Os6C4cfjQqKDm7em/0lAhEg+QT4VwLCSvKUeSzKqF5rthXiODmCwMIgXrUtTHN3G4aED/fR6",
-	"DExSuhB6R+fdCTTBwQjhGZ6jUcSn6D8k4s5i7SFbpAS9v35VxF4ydvm3cJoPbpvfnV3c3Fx/yn0SAHsi",
-	"poyfvYR+SCIPRm10Wg2noQ81++uxOpE7EuEx0S489bA/Hi74INudQkdebSepzuTXPCBXJlA9i3R/xz/V",
-	"YYh8EbizMlciYX4t16N6v9jRelz2SbHnXsc2xBGEYZYku6fNACvzR8lviULe8PQfXuf2n+ezP7r3v7WH",
-	"b86mr47E9Yn8dyt+ecxfqOuAuYEqpAUGnvLRSAHb2s8/ZfzN/aXj7pY6ncNapy3CeocNMnVEPQXVCfc9",
-	"gnGqAGnxkHWZt6ID6/0beRoDRPVbq+C7G98IHBTwnNRfOsVzJEgQfDZVrZx9Pv1oiNinpwbyNou8WnK5",
-	"vjP7VkJeQr2r0kmQZUMMpnXbWtTQ2kXtoWZlrTAu7F9iWGpGY5VJLbknQpf14zOmu5ndEhKadhxKFxQX",
-	"2sOjS8MIIgUaLHKgATpoNZvtVuvwMufSUm/32CDPmJKXW6kbiM+YbkyySAQGPXbAp1QquXpKMEtlEQec",
-	"SUpomEQ8Huu0a7swE7oGQkazx670tpOwcdBxYdfQ7+QIDeC5rkITBHxG/IGuNqOXZEQlxAjxFaRPcOSj",
-	"v2MusVLHLQ6gA60l5/dh7lP01Ud9+GhwuKQyowMQpgYL9HFwWKJLo3fFUpDoMTHhM1gTI7O03o1QQ0D2",
-	"d4GcdEOyYtJbgymPoo7vVojZhDvY7T9IY/q9ULcX6vZC3RqhbgOkLbXFK7qMxQJXCgKocs/4bG+kMUaa",
-	"r9TmcpP1DShRXYOijn1Xl7+JEGrlydUGmKXIwQCzyzQMTz0ots4ohl4SQ/h5jBQlAYSwuIeJHgwwW1N8",
-	"1hyN6X8fRtyPPYnGEY/D0nb8+qU+vPSIvfBjyftJbYQRDgSpZn2vw4XLGLDhVwbArM6wdDIXjVPv3G+R",
-	"9shNY9XPyMnIVeOfey2/TTqjRvqlLps/PCMdr912T/3uyO0qLnhGzj03LVd/QjLfqCPWHx75J6M2Pu64",
-	"Z16buN3hKXHP8dHI7QzbXss/J2ej01wfAj/CI1k98uTzdPOuZin4GmwDOwqDNMTJklMPSxzw8cYhkFeg",
-	"oACDpkqpAiAwbWoM+iuIcpJ/QavtLGFA01hIpDAdWkN6E3B3QpNLkFrhh/4w4jpAryw8T3OJx4vN+yZx",
-	"uz6a1kLMB2wzuafnXxM9rwM0ZUqCpUP7OMIvoFdbGtmXl95XsZu8yJ6E9PkkIJIUGUR1t2A9hzasMZ7U",
-	"wogFSbuq9WNBciUtIiJpRKB7MxOSYL+AsTyHiTdjLOXJrt3lneiJ/H13wUdMU9N3UBdgnWKt8ldG6imS",
-	"Ogx1Veb1T0QaSNwyDmnPF78zvvhN88RHimKtTiM+fwQrOKGMGpXNgxpjyg6baVDqFM+B9vTYkCBBJESp",
-	"ar7oD9AB4yBR6fxcHVaqq0eQQHyGYNLtue62kaTmKOppNA8ZQbqn3NtSbnulq2n3Tto+dnZCu5Ng1D0N",
-	"/54jUbfSoZ5OuR8HxBU6K6HcF6IA7sqLOKNKXNUvpy4YHRPiBZQwiXTiqOICjNxBXpWMI0Z8dDDQb/T1",
-	"G31B5AAJPIcaRRCwwRlwD3Cd+odNpATfgV5i384KIRzwaZptYTpSElkqG7+GQW7sNrf28gMN7Adcv6Lo",
-	"lCkX5J6TlmnmfOZ1fPeIdEf2WcNpmBPQFGp4NjrHZ8Q99tq+7ll77p9itzM88dqkNeridjv9JD00S2F9",
-	"LLFHFJBol3djImUoLp4+JXHH9QIe+02sr8x0zSS+aZXcCL1bcNfOeHQbcOzrAkekLyOKg4SBgN+asnEf",
-	"srz1CU2n+jDCWX+IBYERFA2lnInGxfEnp0GZT0LCfH2SCuasmxhCY8BF3G4pysuXfm1VpowLF1pCIy3Q",
-	"7EP7SmXVJwJpDEsOq4aGu5nMWhTCdoPvjLy6RGbwSJIISQKJJuqVqRZYRTZ7/0LHqmd724LvQMGn8RiY",
-	"TJLMK30joQ4OdYy8QZAew8xHGseRxXE93JAgwAqojqoGNZ/k25sNnB4b2A8XH6GAJjtBML3635gIHSwn",
-	"uJ4JXM49ZnEQKi2YOfN4uTD+YRP9U2GUuDBhbD2m49hsaJvgIwmUVg+WBq2lgWzqFRvIdgnJZDEL6JQq",
-	"cQM+1yMeuO1DUz5O7QVi5tTAycuXKLd8sxIB1Ho24QFBuhG6KNqYWZTaHWWSjEkEUXUTwnS4okmD8zBj",
-	"HC4mItibED8pZadgCN+pmzpupdcfM3jPnFWP5ZnSQH01i6gkrlJKLlFA8B3YAnkMWtAtIaEuRQ9MSu23",
-	"LN6umO1sqHo8GseBihDmzy+U53wWFvOSKbr1ICGDe2HiqxImELYiKjqYUTkBygDP1aEefnOm+q+sL9jN",
-	"LkSbZU2JcUlHBovX60uKTdni6sbrpNmeiAXAs669Kkk0pUyp8Wnm2xTTQEk/TF5qBSg785Zq0JvMUDtT",
-	"hvSWhFqdj+eicXHqZH+TZBoGWBpbSWeorUruyei0VZ7bbA8mHfSolf81P6w1VbmnrbO22x2ee+6Z3yJu",
-	"OugpqW6tKzymvYqxhYqRheHHVTRyuTLJ5aF3KWgh054I1I4UkG3yRxYINe7105eUvGwaAhr4NNL8PYXa",
-	"YmYEA7pQWlkdeHFxsZs1SLupFfs7wtcdi2p7UpcXgPayzu4j3XdBMJfFF/DVuXEUlMssvzKC3l+/Kqsq",
-	"MMU+0V1dknS4pJObLlVge56C2Ren30L0p+8T/xJBKo21DGuHYBO9zQZCyAkX2Qqk+YiI8qh6KBH9Xu1v",
-	"Z3HfxRlENhvo76M/5Pndv1rDN+3pL6fhq464Ppv9u+s9Pxn94/ivq9aabKC1n9cIZLZ7LwtmTqpkQwLh",
-	"XlIpCn5OMC89qM/lxl/G1kwqc6k7xibCCCJ16dO3798ZjcGmay3rCLhcN0iTQh8qA9Kbe4FJJixJzquT",
-	"xlan3L6SBglT9Lqf1vnXhg+4COL3vQmOxrC6egkEuWTS0lva49wq7SBMQO+R9QF7W+g6DoixSie1jj3u",
-	"k8MLhCUKCBbahg4g3WMHAw3b1oTu67RuArw05YMHAz/WuEP6ya+DQ6fHNAAD20eMjDHw04OB/bOvnw9M",
-	"OWiJplxIJGcc+cSjUxz0mNnFwUC/2pec98OIeFSQwaHtnzrEgiCLHLBs83d/SsUUonEOL5FBCWRQQofn",
-	"cIYGIRdS4XI/xPPxQH2/gD12//oF8B3YDHtTQgjGgiPNeyfMAhfsNeigUq59ue6UJWqbWt6/Jnq2Oen6",
-	"bHnw3zEX2CtOD6841eUlVvjSAWQuhKuV60hvsXeLFU1UJIwyNa3+8BIJpdPgAEl8T4RjKZlxmiAeIcYZ",
-	"sd0vdaqb1XsigsH2Oy1Rb/QUP+mlPVLysD6YxfzddZm7j5azu+vgR32dUN0SLjTdqo1XeDYfkgi9jbgk",
-	"ntwwjFHi+z71AT5tdym3i4+Hbtc78d0zcjpyz3FrqKtWdEcKpKtFmm+SHZuBugpZstm0ze8kXTa35R3m",
-	"zW5NZMryYDM3+qj5sF8oMm2EGg+Yp7qnYcU0bJNrWpkZuliLYp8i+sWkiGavZjuZrnLSqGmzms57Caq8",
-	"kDQIlJ4amxyXTPpoaYLoVhR3nyj61SaKbgS2qzJGF0nUsgk3D2oP30Z3z3m24zzfB9d5JLvyBvj3+bMx",
-	"L03LujWZkOig2+6sTAA3eZG7Yzbb1bm5JuqPOtmRmZU/YJbknqo9PFVLshL31G2fnrgj+V3OQ7LCJJsp",
-	"JSbQQczo3zFBChHF4Tbm1ncw61fUT+JB870bD29pVAde3dAI1/1d2RmlAcidmRlXIc5qE6K6qi+nol5j",
-	"E0j7iux2WyLiBodTxVqmwGZvLPsSjWVSY+fmvHYjU5n6cmtL2WaEZW8o+9oNZbVAtoKdzBKnMjOZgbMv",
-	"S5/8cuj8d0HjH9c0VQPivxXL1A6I+6OJi1+RWerLISOLxqA9OdnbgrYST9dagQSKmQ/ZR3mxFLRaSI82",
-	"am5IIg2OW1iIHq+Rh92sjcaziLUqFM+Wxvs24vHM5soM7LXrAD60cauyYeu7smk9gDmrPgVYber6Esxc",
-	"O4LyujD79ZnIHosc1DzYCua1vWXtC7SsbSq1bGJP29qUtjejfXdmtB1a0FYZz75Uw9lXTv2/dcr/qPa2",
-	"78zU9qhmtjwe1kWPr8/S9pXTnQUr3Z7+fOcGurpSrsDMH/L7p17AvVso51mon/+aZP4Pbq7ePP/h13/9",
-	"X4XUA3QA/fnNKH2fwv78QZbYoddWPIZCB3LEo+kTgWBGNOLRDEc+wsjHQDcxknQK5Ygc9RAR7E3UM0cP",
-	"YAoHCzqNAyx5ZAdyEEaxwGOCxJx5utJCUggpiqHLNBjcsOwxH88v0EyRTBQRRmY4ELqGdFtIl49cSGdX",
-	"X2nLoi2poMef4DAkhR1Orvw7zDxyow/jGZzoFgTZ1BOrTiqyE5u1PGh5AHVACqRst3X3BJ8O3W5S+7aN",
-	"bRW1E4hstRtyGqOIT1dQcXbHdef6E6chefJix+2c5F6EC+lHfCYaF+1Od6ODKiKsvyvere8ZqkQDbMzw",
-	"/Fu37ilE1aUV9QHlcTRDWgwErCEtpnRq9R7d5ovLtGc4olIgLxaST0kknqgn9l/wiM9YsZX/xk7+SFb+",
-	"pG7sg3TsNrtb07Qb5rXH9UQkaypbhH21rqNhzQkkVQdMr5tCP0eA2SP2CPckvSsV3toXrY6iNlUE0OwR",
-	"XjRO/FNyNjpvASV0u96RIozdkWvLgCsqWVxwu7i4CgxqGxPpHkxdcjJyz/D50LX5BV18DOItuZd9PyZ9",
-	"EMgzJPRYoYQ57srCcsgjiYOK1cXT+iwd9Q8uMdzPchHx4tLh7VamUvh42LjoZGqE639DdXDb/EkXMFTs",
-	"gFHZr1OAZpXIbm89FopcavzgTHLBXattmqYEkjBsK7m3usdn+OR85JKW33K7o1HHxcfdoXt03PVb52dd",
-	"0jnr5LtJVXdGGaRf74xK8fw7cEaJlNBb7pT8tNpIkGJrw2ngkPZvyXyZeyXm30IW9psWRzUIOEijCXp/",
-	"/cpBFnAcQ/odIICOrjrmIIskDjJ9NQ5CErkKhO0PSg4WyXuXyG2nzTl0LTGF48iPCQId4EAtRFERRJhf",
-	"3GnUgND2zUb3BHNPMB+JYNYkl+X1kOHx3mCyU4OtSAjMbojxNiVZcxT8aaZzFGDSzmpQXoHn10J9tjOr",
-	"IlNWe7SGD1sDMm2C1GO6mbkdoS/xLYFa9Fj7lLEQMx75uhb9BN8R1G4hyVG7c9Zj3gRH2FOLtIUZAz4j",
-	"kethQVBApCSRgzBDcRjmf9UL6TGfjqk0LZzsVFB/ckbw7eCwiV5gb6J2FcZiQnw1caaB04hGQjZ7bMuu",
-	"sAZXn2Xu6FFs4AW0a1gz7DSzh4fsGbtnwHsGvGfAe4/FV+Gx2LYrlHa/At9J+CyPEs74oKpfVnBQa9Va",
-	"4GbiQ6Fr5YZIYVj9mDDFG4mfMv2cqAA8W7fkFYhKxWU9cpmXL3xOdCVqaHZIC2JBrtUmCjnudjwpuY6L",
-	"xr9uu9O3539fd8S707vfj+Z/nA3frKJMdWlKdtkrwvEyV7cPdfrKcB6gVIP2Z0Hz1Om0U+z+gQaBbVcF",
-	"0z3RVaTBVHdnvBjZtqza6qM+sELJYY8JyjySFGOfYYECLCT4N4nvoDgEsZyDXxOq3adGf7MvaIurPaqp",
-	"c0XggDjmjOGXJ0IRHI8L2UTAoxWlnVHm8xmiosd06xc9LZIz6hF0YD2o2lWqJT94RSClycDw2lCF5+Iw",
-	"0RXCiNxRMjNuZKpmnYaxNHu3t4Fsj0Z1ZraDcLPH3vD8KerDG9M7otaByDSUc+jV20S6bZeVzqDfrqZj",
-	"w4AMzIGYu0lmw2hEGZXETmIL3YPOtFAVv0ir0bGnhli91HtZ1mgWYoz0/hd3XJ4ZAueX85j4ZITjQCYy",
-	"ufGYDDkPCGbaU7NJAPxunCy6tQEUkq9Q791pDHEALuycZNw8Pi18uVjV6S6oOrmvNtR94N3T4Qk+9rq+",
-	"e0Q6psnruXfmu6fkZHSMu8Mjr6Po1S1l6m0DLwoCSES53yfwc7rM9ImQOMpuodVuZBQH3ZRS/RIPJZdK",
-	"/codzlHxSUp8319+vdXsFJ9l0cglx16sj3QXgp6YjCMTTNUe6mgB93h00nK7+HTonnnnvmt1RKUiLmTr",
-	"OAms1+uSkEe/UkEhITXQIwuM6BMs0YzHgY+GBH4+3IsPjxnkpJhoQnQZn1WMRMgKAmu4fxhg5uqWZjsW",
-	"AHTwE0amh0bCaiRHmEGUlO3AZt+A7mzAWnzFnnoMYiC018hYE4EvW53A8xSWAm8yfZ1tr0owmqR9Kh2U",
-	"/qLnTH6Kmd68D93vk7fUfrGkuvX9IDHxwDPTSh8+yDUMSdvR2NH12H2zwT5nwXyQCfJ4InosieoAw6Hk",
-	"xR3kHNRtHWUXmLTO70veN58MDrXwAsZT3Vci51GDODIrXKExLzJpaqVKSSwoICOpYxgg7YxyH+GI9Jih",
-	"G4mKpvN/1NUGRGgphgc+Ohhg/69YyClhcuAYI22PDZRuQuUABZRBwIvPZ2wcYV8JiBERElGBbkkoERZI",
-	"v3vYREp06rFN7KxahTYk8W2A2eMYWGua8Wq1cdFbfKjYY59K6CyTDU9T/7Iej71Rdm+UfUSjbGVM+ac5",
-	"VY0t/hrrrGP6ghoapwm5UQD3MtH3Y4HVkaGpyBJqDlLbHrNGDEtR/qFMrAnf58y0ndKsU5AgMC5UzogV",
-	"oOzbIGvo7mP+4DIVwZLRqEALX6QSlRFHisN7rORgv+uxA7eNhFSSRzbaJyKrHLDoykqPPWZkFCqgEV+g",
-	"hci8OHOBMIow1VmpiRzD+AwdKI21x7IyyyWQgEIj0aED8bgy7SVsRBWw/LAe46NRav+xhqImesuFdEHW",
-	"BaakM/uNVSkkERIyItKbID6CWH2YD/IA7ClpSQhtLQhZYvg4wlAK7Ucbku8HFnZS7pfhg0fNzlEhG1Tg",
-	"Mc+EEYNDAcP4yVbREXJ7cat1RFBHoWDCLTsOareUmH3UBjiFk91LWntJay9p7SWt79TX/XfKnXYtaAnB",
-	"3YCy2x0LWldoFBEBIpQLaXxqDs2SAz5e9IPBqsGjjyjLizWafF0iKhHQGvB0A4Zoh82IzNCUslgS0UQ/",
-	"GvkmHdlSdQfca9bdBd4byDlqQi2OvO8HVkm171xTqOZqv86N4K/UEW7Lb8l9CF2Ri4jaic10W0/Hn+KQ",
-	"Pu08pX74lNxrkHQDPqbsf7iU/xcPPcV3OycSR2Mi31+//L//p/Pj1Ps/nR9reN/NjksombrsPan62jQ7",
-	"fEsQBoz1AurdIoAZuMuHdbiLWITgB9spBXquM5A1qdGMPh9DA/5uhszsOZJ0ifAYU6aIAEaMuzzUdGJg",
-	"nvcliaaUKQlkgHiU/q60wzDid1TJCMQvKO5zo6dL8y92Vt1nHzi6l5z3gaP7wNEvtujVtgzKkM7tkkvW",
-	"8CJF2D+/+xcFnI1NPBVlY5RQQsRHWnANMOuxUcSnOrjLpGmU+GGzD/L+XLU9eFdPqF6Fn4r8shnnKfic",
-	"Ie5r2UaIqpoIE29oj8UsFsTXZkjjUNWESlrH6gFGi45RNtfu0CGZc+b3WN7Vap2k1sSZMzQeGi+uTZDE",
-	"6nvMGFU0CUdzKDkyNZZtmd30Gvtij1U1ML4j0fRxjItZtooZi3EQzKtL+mrde3/qXlbZW/n2Vr69lW9d",
-	"pVljsitg6cBNHkhgAU30AdVnhnTF27W6dIEejVJVORF5PMwYlxbmtap9UKZfF9QveGef7rXoPWfaa9F7",
-	"LXqvRVfXohPi+aB6dMwexqr7glUy6so8XC9UGrBr27OPPfvYs489+9izj+rsIyGeu2YfkkdkFHEmnwK6",
-	"iqcfJb8lrLziGtRmxSj9EIkJnwntzGeIRz6J0PvrV030Nh4G1GuiKxQRSSPim2wQB4Hf3494GOoqPZr0",
-	"wRO1CIjmbLfQAP7VH3NW1K/jJyJvkkX8qt5s7KqwLqTR6BxPk++nY0/7KaWTUUxqUPL6BBgybLLNCFG7",
-	"1UI//QAl0quTPFtOfRzxOLQDXmnyjRZrrwsi47A/IqRagihASuOi8ffRH/L87l+t4Zv29JfT8FVHXJ/N",
-	"/t31np+M/nH811WrutlTX2MJyQNo2NxIU5eitCvM8RNnZBsTBvHiCMAJLK+Z3Hus85wNVCd4nsD7AqaH",
-	"gGpF9boW4oMyCIrg+hReJRiw/iZNLnSI5SRNhdZwsGikzt75FN+/ImwsJ42Lk67TmFJm/9k+gaYP6mQa",
-	"F43/9+eV+wd2/9Nyz/vuh//+r6KqswWUK7L8r6R4OjzXGWFAX/goIVVuchImHAl8EDYZ7gAzzuZTHose",
-	"83AQkEg46OrtS3RL5uJQ0THr+FBPweBkPtVenExVsh6zZcnWViRDJQXJtPPFpNRZ6QqBdKXNOUKmps2b",
-	"t+qlKO8VSuq3GyF+iueQtG8cW3mJLZ/gN3Agn5+yMSxjeniJkmD7gfbOzCYkInZvDBGjNJjyZmXh/IdN",
-	"9IbLCWxF12YgvhqKIawruaERpoFo9tggkxzv/kLmA/WBBTqIqScyMmXykxSBWzJHEQkDPDdeMIjYR5iJ",
-	"mQlJ0+CDmFnElEekia7guUCdVkeXdNB4o+5xoPgwZeMBipmkgQIlHUmHwzACdyOUhonQwPzgD9T9QgQd",
-	"Zz0lHHFXP4KKClAyFDpoJmH5JtkSlKpMYIsuZk16bIi9W0XRmX+JQh4EiEq1ZJSAK9LQisZECjTQonMf",
-	"wHyAJIcWnRqa9LawRIOfXrxDhYgFqqXJuoBfwL8Ix9hj0OzTOhO5IiOSmCNFHo4iarTGtLROUuVuoOvn",
-	"FPnw3gbYIxnurobbspfgtSVOW3n1kvAq+CpmUtdeVFyZTDFVQgOV/2sUh6b9MG12oh+gVxJ4TE5xqsxN",
-	"d1LHJ3+2dZoVdnbfNmZTLbpA0JpQBb9zW1acR4pbae7oNFatAfocGMzWyQ/Qe8brDNu4de6ejU6J2/VP",
-	"PPd8eIzd7uiIdPy21xqe403Eu9zNW/N7HXW/pqiWKM92h/anvgW7P26Pfj6/b/1zdvoq7PzGjn/wzl77",
-	"7WvZ/bc4+WnSgg9IaJzEO9W8024SKzTv2n17NM0oEyXVQygI7RF/r0NvrEPXEJG/krjcVCL/+Mn52LgK",
-	"6S9kfhUrUfXPD+qXHwiOSJT8kpPbgW2lWjAEDmVV5RqifKqrZ2J6C9X2lEeXN/qwK9IAn4oJwdzR7bpB",
-	"ZoJSWEAVjER80G11jVg8izgbI86IiU/SUlR97m+Zv+H9a7R6w/cfvnHZl8eBnPRroIIXijxe2BI97gk5",
-	"HbldfDZ0z72W77ZJZ3SEu8Nj78QvmaZtpjG9f1JGAPNaUTU3sZgLSabVxksGsBuxYuvibtYN2skuMjuI",
-	"GTiBs2+YS6d7TNmuQmqpRcyKVmefM1Jm627/YYZW+rs2aBs8gWP9/KZ1w+C7O2Twn81W9EDmn1Sb44YQ",
-	"bmEIquD+W+ojpE5yUXm0h/sEwmM9aO8GFVG1IFVUKm9b+1AFE5AFLfH0o/1zlQmb6LpP1t6iU26ogIrx",
-	"zpKB5gCzOQroXeJ1OSyy2Qyunl3/+ublTf/99avBYWL+LuJw780Sr7RxhQY6yXBLp6a11Njj3V5LLFxn",
-	"CcZpg8qmKPcoEt6HfBAZ8W6hiaE5tV2aXZFPBHhAsgCXN70uUsQCO2tmaeWoVOU+Mzgk8f2qDnFI4nuk",
-	"JDdEGQpJ5BEmm8g0jgOblTYtCi0KQnXQwn5w72CeB28Gt7tymQ/U7va3q3fq+qyPXrPTmq1rq7eseofv",
-	"17erAhD4LnpVSQOEGzSzLkm3LkKPkqzld/h+SxPmTvpLFwBgHXCqYylsfxENpneBcTUOaFU9dInvv1lj",
-	"09dUz1QDMcLqQuo2bAYakphbdIT2MmW4JlPbdFlNcglFrYSkQYB0yQWIcWidowFl/VgUxTc8h6E3ohrl",
-	"gXLdgpBzmGef/fCZI4JyAKnvoCZAOsUy26+MWEKzpHhoaHp4c9rXS6a/ZRL9OC3pqoP0gsi1UfgyEL4l",
-	"nNAZQpocjygJfAFhD+zS9NRfU8cOHXTbnWxL/ZI2atsT6w1lu43FuQdskfZt0wkz455efIf5hhppNhMf",
-	"Y4HHxBVz5q0IWLsm2Be65MATgeATpajrJv1JcFrG/GLjuXSpgkxaBmVoqMgLETrzFUxZAqTRiM+g2Kft",
-	"nUwl0bFoUOgAIwHnjtRSrYtPPZlF1KYkQnxVxGfisImuIEqL+Ho6Jd3KiBJfx6WZ2CFFP3Wt0VsSylyM",
-	"lQljglHnzCvTod+ro7iZM283mvSO41o6bqv9TtGbY0NyfDzPPWw4DXVKcWST7YH+GSrXcs/a5x23i4+G",
-	"7pnX9V1L+869lt9ImAPx+8N54ka78DEFr6O6hsZF96yV8SL9HZNYO+TgikXjot1p1TD+2rMuS0GYM89B",
-	"epJv3XykzsEgYvX+F0VIv9pR/zL1wB8kPkAHsJziII1szOKaQm3970PHILM2zSqQKHE/pFi0cx7/pSFB",
-	"1pX6cHjwrWnPO5L9NcYIDWrVUGabjtOxMDJYsTNDey0EIYaTqtcvs+3YCMTuCsRnTKHhaFTsy3gP0zy4",
-	"L8NZ1uwDvWhhKQEVSB1gmeNVPWtUhfNr9fKnlbOCGECTgp6lrdH0477ulJVMPuLRFAhFHMOTJbfuZ/Xd",
-	"2HBdgLv/NaOYhEYdBDRqex3/iLhdCCXxTnz3jJyO3HPcGuon3VG65+dkyrVfDOgQuPSsVvtg7h0FiOv9",
-	"O3B334V/JzaIaSmNWtXmzh1NLjQspQgABbEUzqGrhHDodxZoB1gSLnpMvYwGtjeSk7w0SNFkgA4gxyOV",
-	"3034vk6DGArC5GF5n0MFBo/qWrK49BdmZAGVDHr8jBlBz7lO+k7a1GI34GzsCuJFRLrqQTiJsCCLKFQL",
-	"IR7ZQ7XiLDawdmTObTuiUucES20eYpuYqr0fqtwPFYtceFclupWVeWr5o7TYo8gQBGZBzlUIZb4pG9tM",
-	"pSZ6pvPdbNkgPTJEeAgSqLEOuq3zwzK/1WY0ae+4+lodV5tAsFMWdAQl6TNscIrnSjiHapQ6SY8E1oXa",
-	"LY2w+yyerm+e3O9t2zvVhzfBks/hCSuruDqzdX2sK0wHMUy15amqY2wH3GC7qCdArH82AbdqIccjO8ge",
-	"gLyYU6hFYY4XKUxnNxTGONH2lOYrZf+JJ2wLAVa7qp6a1snl5jvIioAo/ERLtpUtIU1I5yQsNGU+yATl",
-	"HzqQy+ZxJpRK7kc8dH0+Y6KJjltHaGDKO+m+y2xEx3FE/AGY2nispGJyiY5bneTFmEUEexMojqDpJJXI",
-	"58S0sDHx8EUGxN9ggBd2xzuyezVC77YfkgjKawUc++q0zU9jOsbDuSSN6sal3CLLrEy/T/JZEPbcdTGh",
-	"5hduQdogg0B9UmFppnrXe5ZmZeQxx15+9vD0odX1KBv8CbiHvzMEepVseWeWY2CqNs3TPSetkdvF7aF7",
-	"5nV894h0R/ZZylRfvEfPscQeUbDV+FQXwewm9hi2YwwzVbMSvNgZptkqOW5S1/D7QLdfzb5fwrZ3hnKZ",
-	"90z2NTnxT4/PwN3SdY8wOXKxd9Z1j1tk2PJHo3aHKJnWCAyNiyK+B+XOtPd3ypXYMSVYxBGZEib7MaNK",
-	"xlX8UGS8VqY4pak8CfmqeExszTT7c20Ezx7bHsl3jOS/5qtgmZpSNoMTamDlKl5tgPJSRyqUYPkPsaCM",
-	"CIEUUIlLXbkJDUnA2RhJrrDQsS2eEYunQ8iViyFbCJnRN0qo+82u7DvOqTPn2g8jMqL36jZ+eZsitGEA",
-	"N7Y45gM6Ys1lrPfFWnj6LtyxdymI7irjbifoVuJGNZf4qJ7UehBdFz6/ouS9B0btmge3KqkvA1X7xL4v",
-	"xaF6l+DyRuy+lj/VfLR5jt/GhGfvLv1a3aV14XNFrl8pV/uJyBSyvqxcnq+Dun/rlP1xfKD1QP+rzwnc",
-	"DXHfpThZFz2+ohzBr4OuWLfnnr585/mDtaXUhQqli8VIlwuWmoauxWWpXnEPB8gndyTg4fT/p+tqWhuG",
-	"Yehf0XGDrCs7ld53H+w8qNtorWkWBysd6yH/fUj+ErF7L6+SYhsk+72H4wxPhx9zRW6YD8+8PbL9z/5V",
-	"LpiGi6N5v9vutnIuxagrXD5GuUkXFhKaXlr2TdmIbqKW2py8RuzUw6+itS9Q8SF7hpFb5honD1PX43Yg",
-	"HAbqgHCG2wTHe9Bt15Cp/jVqkHOTdEjLxn87rxReNZaSDWska9G/vIFHjklsBeYLWr8aAFMydrZeDJft",
-	"eN5UPItWLd/HPhNFs9nz5we4YH6gGRwp8/TrFvFEUk0hBqXPqFmfYis6nfo7B2OGB59oJRhLcDa/WKJW",
-	"Vq2WoOfmKqrU6hqXUUjFpYu2xh1M5s6rm7psC+pvvNAKOynXGciM/dH9wWlwp6v6o0RaWr6W/wAAAP//",
+	"7L0Lc9s2vij+VTD6nzux55CKJMvvuXOOmybdtEmatZ3t7la5EkRCEmoKUAHQsjaT7/4f/ADwIZES9XCc",
+	"NLpzz9YRSTx/7+enWsDHE84IU7J28ak2IjgkAv58eYuH+r8hkYGgE0U5q13UbkcECSJ5LAKC7omQlDMP",
+	"xRL3I4IoQ73XA/8tVsGoV695NfKAx5OI1C5qnVqrU6t5NRmMyBjrcdVsoh9IJSgb1j5//uzVJljgMVF2",
+	"AS9iIbkoXkKPkQfVDeCNHuIDpEYETQS5pzyWaIKHRE9P9et/xkTMal6N4bGez3yTW8kYP7whbKhGtYvj",
+	"ZstbWJlXex2uOAka5rd7jo9IMzg+9k/DVt9vk7OBj5v9hn8UtMNjcjI4xWd9t8AJVqN0fTSseTVB/oyp",
+	"IGHtQomYZNc64GKMVe2iFsfwZtFayXjCFWHB7BcyW1z3FYoZ/TMm6I7M0IQIRJkiLCQhIoMBCRQ6wOjD",
+	"h9c/IioRRkPOQxSMOA3IYR1dEyVmlA3RlKoRnLnEYzMSZiHq83CGBJlEeCbh6YAKqfQpTTiTJH9Ex4NG",
+	"cIaPW/5xv0H8Nj4i/vngKPBb4WnQ7J+RE9xsuCMyYJkeUmaPvt5kyW22jo+92pgy9+/m6vO6Tk5+d+d2",
+	"idx9ohER5Gs+xnLAW/tYB0AGivHGEg7YXDDCbEj0qfWxJCHiDB1gCbREk6De4SXCSCocEcQZvNdutuaJ",
+	"SxOIS/EmLUEqA5KjQox/Q8dULS7+PR4SJOl/SslLBN9lpwrJAMeRql0cNzw9Lx3H49pFq9GAMzT/Sk9Q",
+	"A9WQCEMP3Y0DOfwBhz9hRaYYcDrgGvpghXgyiWiA9QqfTwTvR2T8339IvdxP6RnpL0I9wT1hIRfdmAmC",
+	"g5Em2zWvFhKFaZRcjn4DhTREjCuEmZwScan/HgHMYokkvidA8aTCKpZ6b/oUqYLr+AGHyC012dhIqYm8",
+	"eP485IGs40BwRqU/ibDSFK1u1+nWL58XLPNz9lT/S5BB7aL2/z1P+ddz81Q+f28GMWdYBHywv4DHkdlh",
+	"XxNyHIw08Ak0wDQiYX6/BkbDul7DDzjURIJItd094IiG8HLXzDh/DcJMogFeLxLeB7AXgmsG+XsyVIK0",
+	"Xm1ASRTWLmpkrAfyamMiJR7qlyaCT4hQM9QxDzs1PfKYSgkg/zG9y7YGzexduu1ufJcLW93FVb7FkZ7O",
+	"XJp536cM5nJnB/f1grNBRIPtboumlLJrB+9S1h1EdDhS2Zu7Su7N0nYq0RyZ1ecuFY0i1CcawCaCB0TK",
+	"PEK1G+fpJSRb2PQGli9/V4jldh7Y5cqUvwWxEIQpTccVgWt5xUWfhiFhW93LIBklcwf/4rFAgkcEjfEM",
+	"kCfkcBP5Az5KD/hVZpjNTjhdyK5OM8BRRMQzWbKTz17tJ87IVqfHBwMiukM9TI74UIngkaE9KOJsSATC",
+	"95hGmhLnjrGZIRY/mZE2O8HMYnZxhK8VIg9UKhKifqzyO4GpLDl/zRQRDEcvNVndjkbYkbJnecPHxLIR",
+	"Df5TwdlQSzgaQiUNSZ6HZo7SLQvdEHFPBDLL2xj/3dJ2cbJXDMWMPExIoA9XU/RYkJRfurn0kYdUBhGX",
+	"9qjfcfWKxyzc6pQZV90BjJI55nccyTgYJfpYHtHb6bG+4wq9sl9vdpTp/Ls4S70eGM3TXAz4PJVU69KK",
+	"G8IJVACO770gAWch1Z++Mnx0O0EQZPDumMqxlY/n5A+r245SAegSDYgKRogqhIeYsjwlyIiA2bWiV06+",
+	"2VQUnFvorihsaqtIFBJgzTgyLEqjHg3IB5ZQvl1I3hqANIekw1iQeSi2sikOAh4zoFrpq+jg6sX1r+9e",
+	"33Q/XL85zFOODC+zq0bZZW8phc8teSdEBDFCtPI8wSKRcTN7tdiQ4Tmfvdot528xm1l5VG51GwIr0gVt",
+	"bU705hyNMZshrBQZT5TU2rsSMxRhpRExA/CtjIimP9NrQ8niNj3z3MJ2cdTXWBFkB3SbwQNFBBCYIb0n",
+	"DElAVxCQMiZAsFP4V/rdRVX4xnyiCdUUU1UvMu5ltNnPXu0Dw7EacUH/syXpimEgwpT+JH99b41Co+HH",
+	"KQOBIKF+F0dzAmAzvb7c0ja9ufll7UTLSffTxwt7ydzVb7/95l9lpi82vOAgIBPNtmFqUl9ukYU7s+qJ",
+	"RsKXTFE125kidUe0NhLLed23QGXSSrh+0WgUGIUURDimUlUvi5it7M1mNoDsDnahR2VWvxuCGPIxpgyJ",
+	"ODLWMMHvCKuDNcp+r4e/Gg4FGWLz1fwV/41PEUZjztTomUQhptEMxRIPCeqTgI+JMSf2aRSREP0ZYzgN",
+	"MCqweFy7+L02xg81rxZh0Pbx/bD2ccE45tWuJtRalq1RgRoLVSCIhvsuVjlLdYgV8RUdk1rBWO6b/qyC",
+	"ddur0bDSa3oDXX01a63FmPA+LT7QPIoR0a04+0SQAX0oRsBJ3I9ooIUMoZzf4o7MPE1Gtcw0ZFQSZMjp",
+	"wsCC3PO7NTeltcdVYPkLmV3r14zN0VmAfze+CDiVZFN2QC972SmM8P4fJFApjLyAl4BKhEYYxNH7DMwM",
+	"cCSJNwdG7hqyFmdrLS23OM9f0hxyhWPKJOIsMic9xncEYTC4y4BPSKh/xMgOoc9+tZ8le1Cw5FXHAOvC",
+	"UfTrAIx3yy7EYthnbx7FJAkEUcWgNR3xCICpjm5GfMpgu4gyY4TKeg+Wb8bOsbidj8mG3lBj/ay2G/32",
+	"W6JwwX5CrIBoUkXGchWYJqfiFoaFwLOF9cOYxav/gUYRZcNXwDRYUOAdA9oZzdBB05DRQ0/TSaGI0D8e",
+	"HXpIkjHFjMU40r+cHHoo/VezdeihPiWMUfNDq33oISUyvxydHOYIrpmv5tWSaTQny8yhCXH6Zzq4vsd0",
+	"4EJCbbf7lockAnZsJ50IMsEA1hMulf6zO6APJPfDBM+Gywa9jtkiB8CyywcLtGkZ3V+HlFlTg6wMMOlS",
+	"X5lPF2HHqw0oo3K05lJGBAvVJ1jZr/JA9AZLhSQdMk3hIzogjtJPubgjAoUcDCUqR2iWzleR81B2z2lg",
+	"UStvDrNP0BiHxEOgXpIQYYkIDkYoGMXsDgV8PKZKZkhEIsB7tTtqLDfVDvwXaiwkVjxLOPzCkuUdnUyK",
+	"/K16LOkOTsTsmUQTIigPpbGYwE4QjgTB4Qwd9GcIM0SwiCgR+v3D4m0A513ztp1gWXXzN+Z9DWxc4WjV",
+	"h285I7Ni5guH7lm8ShaSuej0AN1kGTyZO/6VTDvdwUaMuzr2bwJLc8cDQyzfhEP6BTIlCLYKysLKpiMD",
+	"GMtZJLzluXGWr+IXu1dHfHEUwaeMTHEkMyR3BbV9Gp6bofbb890UNRawvQdmYxFr5bR3gaiSjlhKxTV8",
+	"owPGUUJ20YAL1Lv+8K57c3v15mX36tXty+ve4WWH6atBVOnPhNZzFZ5JD8IqNB35g/efSWsDOeACYcTI",
+	"FKgFaEVGPxJan+ywDJf+MyYxoJiIGdM340HcVESM9SFx4GY2UXibL1L1/cMkrIJhY8qyvzbncW6CpZxy",
+	"ES6EaJwsF5i92lRQRX5l0czEenz2arEkwgnfy2Dig3vv8+cCyNd7pOoHHGEWFOBeP31QgSZ6NSplbMxP",
+	"y143k7427y5QUvOzl8z9sXTZr5PZ8quuyH/ND0XC+c37ZxLdE6ZiQcDWDwFrRt9ACmBWTy2tt1QqPgbn",
+	"nyP0WZnRDlNLdJ4CWJs7AngKYkTh3u18BQJdGAoiZSGpBBlCFHP1DU0BIVVde0kFNEIDK+IM9X56eYue",
+	"3zefu3OSzz/R8HOvjswl5s4QjXgUSs9EbMHtXiIynqgZmo4IQ4wzE8tThRjmQbtAlrRbiFzwUCUIN77x",
+	"oPggTSBH9gxdaMemMmJFK0eB6cJCqyRAzI2HisrkpC8R7kvCDG1WDub5lFXQp73aZGS92RtKXw6GU9kr",
+	"Bgq7HgxaP1DuA8rUSbtAllxiLHF3ZDblJWiUIk3m2jNinZs+h0C5nSxD382EthTDs3Gw4ItegvETrBQR",
+	"GjT+3+9X/r8/fmp9/q8lSL05RuTh8EcTTCede/TmPUQNIveFB79yQyhSc3cdaOXcio+KV1yOcTn+2l6C",
+	"Wo9jubpMLVTPUqyTCAutBk3xTILYtDbC5a69kqXLHdIyYHwacTXhZFsIq3OUJCu6B4reg/ETghqKRTz7",
+	"9Y7ku68RPZ8AQ6rBqr7iMb8n3fltzTEzEWshX79p5S0jNsDroGfAX1kDQp/ziGC2OTsqkpRf6lO7JeNJ",
+	"ZCFlTlLmYQEFfEVJFMoLVH/BxxPMZvV3eEw8VHcTLvwbZvFQ3cYFuOfun06Yz/z0nguFow/XbzxUt3aj",
+	"+rt43Cci88MtVzjK/PvHmPyIlR7mRzyT9V3Z/LYVamRsjrsgnF/Zk0eKcw+EFuvvQz27KfTp09wBfP4M",
+	"YU0x6RXu8AlFDrdRz8DNprJEDiY3Eii+dbDNkJhmQ/+/ldRpQ6L2qKA5zyxWpWsU8Pg5iFoJLU/D8fNE",
+	"dAu2nxtoR9x7jwvfIi4sgDlcWBIgPBf0AHEti8uWCgJOxjgYUUZ8QXAIP+j30UHPAWXPQ72Y3TE+ZV1I",
+	"3tA/2Milrl5Iz0P1ev2wkN3YbI8iZR0eIawQ6EseCrmCaF0uEAOHgHlDooMeRENTNuwCvtWl4gIPSe8Q",
+	"zFSgcpikTKTvtnAdSZbJKru5WbBnDi39roi0/I3gSI0WzzsVv9L8L3632qltPiuayYJOgfFrrAXqLtjm",
+	"q8rG65o3+8Yy3hUxqxpespFtbZmNyamSVRcQxqTryONKV09Vz6WUa40KlrzuMs35hihj4tMSvjWjaqoA",
+	"n4aIspw6rWEbHWj9OWN81ZejcYiwEE0EpMBW0ayreLcs0Dk3aUTZGn5t+/EbygqtkAxo4OKJdOJG4ygw",
+	"gTzwN/HNTzOCRe4HaeIjiPnRQ0M88QeCkIwVFVwq+kPPhpDCWZvDLSQSEFWwDsyuulybPwpWRripbAyP",
+	"p+8t4FJVs4Xg2dilwFe6gffmg6LTN07qLmFhJUi2r4NbutIH1fRPCyKpNVTG/XWc0V5N4Yfu2l+sD8S3",
+	"+KHoFNebeTO9C7woVYneOmqaV7vnNFxrPUWaXWIWtlEAmRXnzcfuarOXloYDZNlYyqDmIC8Ht5sqj1mi",
+	"toCyNugIHWCbz24mBDoiiYonaEDIoYesZ1y/5z4xbx56yLnK9UOInAIyLgTBQmp55Z5o0QUdWBkGfkB/",
+	"xlxhF/TKmYsYPvQQDv+IpdKInJ3NxcUigakkIRrT0LcryHrh0iAqu+KsK9+r2bWA8d/NUmgwzBLzEhGk",
+	"Mh7kTryA07sg6zK1xiT9L8YUazqrWZRJhubjSawlyANjD0UhuNiz0cb3OIqJhKvFabyyZ5iozAqzKfCs",
+	"wTX1WTnO+djkdsIlnTvPDJ47WCnSAEIS0DGOkBmrkCdKo65VpUEau2mYJ7EVfdIpZY0ZVV24iM3ikpID",
+	"SehSduOZI8lN5chQLd1FAo5LSEly0xkrvCCa9pkgBiAcEJ3MBbYLABDMYaCx7y7HvqewXTjNYwurRZ7P",
+	"Z04pFHgAJJu5UE/zH82Zlp2E5sfbkqE+ltU1oFLTrbDKQAkaVKuGkwuCMN8lJlNhUB5Wm8BnETC6+PhC",
+	"TRsCyBEfIMzQ1fvXEICdYRM4HFO2NFTDqyXwVFRvhLKh09XlCAsSov4MkXsiZiiiRr6di59PSyMVDSgl",
+	"whL1XO0k56zXX0HhpMSNb+XrCEuVVFSqYCx5SxQRJHwxwmK4tjM6n9yyNBg88+pnr5YzYswZoJoVDFDb",
+	"UsX8/LnxiiDqLQ/jMoCaCH5PtfSlb34MLwJ46QdhHCg0FDyeoIMe44yYC4RfJJI8MhlSPNbXR3Lyis1u",
+	"0uDPGSmEQ7OqG6IUZUNZFLsV3MWTbsQDXCpiBBElTFn8LHtqUgy6kmRjLTM+Nk3wAsIUEd1YRMWBMSEt",
+	"XYNWVbtKUBwVD5+3eK268F/t268VGf8EBw1jGO7SBemyO+wD5sWRTRM2glRR9DFf+6sCZpA5m+yJF51v",
+	"7jTSY/MWLnPhWMrh1kHIazaJ1bruoUUYmhec3DNETR4wHhOgRDY5GpY5b56uYmTOgeZm36b5N+sYlYuC",
+	"LRdBPGVmghZYrZdhwJrELo8fSYEqe19fDl/mFA0sQqusHZAHJTD66QeE+/ze3L7kA2UeH16aCB+bC5o+",
+	"AJhwNbX8prchQs6ZmpLhtbL50w9gA9Pk/RL5TUQliplNrl57+nUwuxxxi/GUmQzNpZi5UNfDyECa24z1",
+	"AHUEOcNjV4sAz+k0tr7PlKNJhAMiPcS0YIIw+vnm13fI2CEXBZRUmlyhMqFrVwDNBTgFWIhZZsZLp83b",
+	"WkNjLggERAkygHzhg3arhXrWBKI4704ECagkvcN8Cblmq37cyEeJ+f/ze8M///ip6TVbnw86nXrmn4f/",
+	"81+rzOzp2B9ufqwcfzYHEonSlIxcdNvvyDQbwvv1RP99tZFC60a1veOKDmyWe1Y+WuOoszFJXefULA22",
+	"1StBIIaDXR1n3RJGpUPWkocmWGoMAd9FJpCpkuFbxnJCGJRXCfGsIOb6R411E60ChHGSxsajkEjl1uF8",
+	"K30y0NgHtNrWIKESmRlCSx1d+cOjk+MMrWwUUuZ0aXOntdrkQcSYMlNxrsq2ilfuRiHhpaEraoQZmjux",
+	"3K5Oj1YUdcwvbb1tzTs0526uYNdFgAzMuUCyt27IsUsVrZATZNJKNZYzzeS6WVvYogyxSiYfZHNyK8ye",
+	"5vBmhAtQuLoTIiwnr2SAWDvuPamPdmkNmsBxNP4ljkJZze0U4cpeX3i3PHZ/Dc0VCJNWJLugNpYPCsa1",
+	"7oBUH1jxO8JWhwGY19L9Z3dXuDpvDkCz4OI2n13vIkzmALAUMbJS6yIwvODjMWcoU/BEeqbQTEiAxoHR",
+	"hEh08IpGBN3MWIA6caPROkE3IyyIh95xhcUsp5YHMCjkjiWjFCrnBWL1mgzIzLSG9P53LfVKk1icLm6D",
+	"AT6vOHD7Xul+snZ6HucqWlln90I9FTc80jqL1SG5Uy+wLZZgPi72R/wqwiJKuVn0xXoBFjaBt7skT3Ur",
+	"cjmiWu2ZVbZTw1G8vC9xeFclYCvIrCOv1YtweLnsx6IRgZc/k2hIGBH62pD7wstUxyCI6w2CbOVKbePQ",
+	"CTtJoqd5q74tIS9gk1mpZz2P0Pokulr4ANx4JngA/uom5L0gL8+epKkWDaEYDGHG2WzMY2mO7tKca3Lg",
+	"RmUrqXUjFZnI9SD0RpHJTjxemwUUZNNndx7lncQCpDwzywKzTje3jDzdyYHWnGsuyzgdbXA3sGksANzI",
+	"RgHkQUaVXXZZWa13EyK7DQXdFOETVaGZRNMuURY2SsjO+WoLgSUZtvTeDK1fdAMGqsinZGpaeUjOpCLj",
+	"JLsZ6hZjli1aZzKdcaBKYsTWqgYj+HhNMraEnyq+1lgLAm3Ns6cDmyg92KfxMxtRZgsvc3bv2TpChIXG",
+	"vo0nE8HvTQWhjPuqrE5CgFlAoqgkhS4l5gsQmAawLMa2cEbWrOpCCoR8RRhmqmtJnQlZcYpHVxLlobw1",
+	"3PymUaoLlWg8SDqVsjvhEQ0osS846Ue/09WiR3coMIMZkhOqUJpLLzmJm0j3XApvH4xrIX+I21G+tbVl",
+	"weOhrYT/4foNOoD6HFld+XC7zPEypdOrWcdKaRU+U+R8gtXIzkwlUqbq4qqbyNJTp87q6ZbdhEP+bTFZ",
+	"X+qGyOzV3ts4hIJSD2PKugDItDSpAOL27A3rVytd0CYq0xese1BNIrbntm15AainTFwqSf6IfxvNsn7O",
+	"P3jfNiOpLxkr4kPKiq8LHiXNsZJQd7hohFVmrmUTWIK4At9NdRO9bPO+1q8CAjW66l+g0ELuMLYuqGDv",
+	"GnLv1xRen6J6QLUKQK3VXullXpHMREuObMMSFPacK+CfuZMncS3NI9ycEwz7/2n45x/TP+vd//U/fmp5",
+	"J1Ucfcvh2ZzQknN/GrnS8ZItJEs7xPsIsx17JUIqAxP4TkRAivzNN0Sh/swKHMWJbVjcxZNKI2TMVgvD",
+	"bOee2K2TQK57u/pq3gtaXPDISccZcl7e7Q04EZUZlmE/T3hUhBk6aDh/HIWgAyN0SKIOL5HUQiNVCEvk",
+	"ejfkJJDyhAw56W5xC6VqddZvMe+iWADABXhKrmTxIJfgur6QJ8V3QNbd4Px7UZh5GXC5RjkSFq5p3dNf",
+	"rG853c5DqQV3F+lVVcJP1thd60DkZM3zkJO1j2OJOpRM75l7zN7Q3FwLW5y/mxVo8N5gzZryRhFnWAr2",
+	"9rVChlDxw+2IT9kZlFXTzIUQH8zpFCJm8tBDJnnHsyoGOpDEvWX0k7lkp5xRJymEZC06RVYcu8QdVVL4",
+	"8uLehmrhzqXEgrs3uafbZmk8YjkeGxJUVWwZEzXiYcWc27fm5U0yigUJNB0urUUtCDQVCSpUMqBhLbfN",
+	"TH6T3U12uHSt+UWsrMhs97yZWrUeOGx/CfPWDJt7D6GkCAtB701f1amNaQOb36WNGbX+w0GsYkGqF0bP",
+	"Xdk8hleMrbQ7X3L+b5OzcQSxj9ldVwnM5ABKywZYGMO2HOn/jEhwV/NqXI1KUn7swNcWGAoqzqZVKSqm",
+	"kE1SulApdX1eqLW/J2BdfCAp58sHz85FuNpQ2XYucLZdFjdbrP7hWPGu9SwURAubBwhCesDPNOFS+RCS",
+	"CNKWRFgZK9SBS+2F6Bz4SY0IFVa3yBSH0G8dXiK4tymVBLzYxl5mprP18udDATKBbE9R5cwZ5W3zwKK0",
+	"L3hBQh9RSaJIa1EHHX2IEQ2gMA1nyL6FfiN9SRXp1EpK4OUjtCp3xTEfrfm6flA5GqIay44w29qM+1il",
+	"A4rYTC7vf/5ccgdbcDVpA585GPHy+LW90TTC7AW0iVyTT1U3cJSo4aWr2YhrfpNEZ8vKszm6sSob6GvF",
+	"/rWwcg6UdoFipWA4C6J1oXA7F+16yv/uNP/yfNcntFlta6za2MywlfU60EAj19qlgTMwUjy8Nh+dLFps",
+	"C4L1V6P82OR0dwNI6q6+rHwueG5pmaScZG27s9DO22LtcZaBZmlXEqii0EMxUzRKrNWa7Nu8bGlzgSAD",
+	"AIr2QQVyhnrGRNK7RD1BFFT6QwrfEWhDzsjUcousjcVVbEiMK/bDYv0hwmxXJaa/c47315Zv1+WKi/gh",
+	"KAvoBBcEEuEJhTaoVQsXrhmhmdj8Nqqwl6zbVQraVXvPKh01TTvNJXVNb0cEAmiQphi2bIjNdycPtoG+",
+	"/bheFmy8kaRja/akxX1hOx+XXXxxPS9XF8p0qEe51sdZsqZXChGCACuQdGv2V0zXbIfcRTrE0PWrF+i8",
+	"fXyKbD9eFPIgHhNWUANlk6qshee8JOAQrOTVeWGmiGxREgWTyhUOXYQUm+QMwDLgAsl4MuGiLHDeEYmC",
+	"7EPTFPlT1c5FV+jD9WvE8NhE8pHk5PXrq4PkbNchM2tGwYTbKQY5IIq7ybrZ2qiyAYV+igLwi+qK1fg3",
+	"1OPNcF+0de/aJz1vCSg+giXbS1L8vhicjZOSP8vFWXirClx+0aJxTwjXWZC2h7glbMPlbwTgm17ihgjx",
+	"mFecqmKteVUM0oP+jIl9XhQbuORyVh38E9kBsni/jT0gM86OFLDvGqjKQOVJoWQHAHJrBaqnl2OesCnN",
+	"VlRan+CXk0KqdvTPLO5JQRTgazdguiMytumxlx3xUy5rQ5l0YSt/t2bWjRxjmyaOzgFBMszHlQsMCylW",
+	"SNeojG870JhWqcWabtqjfrsquUlKc8U1LabT2d9z/dTdhotO65rgkDJbMGvunEYkuFtawqJMyE6HL+pt",
+	"AkmFVdubeG4ZhYsvLGH7G2TkGlvUGM9QyOuoZy1iPbD39pzdrgdvGVs3VL0NbRtOKpKkMC6SSlXLquCm",
+	"xsBCK9ANZmGfP7yIeHBXnhYgYralWlNcHOrmPZQ0N4W1Qs+Yom2xQVPfXM5YYKqbI7sYJOJs1mDG5uLy",
+	"lCsy+wx2FNhv+DrlCPCQdAWfFo614MXjY8hkrNlDyX2fw4/c6RfBWfbyrsJ7Z9Xaioi7i0rJYDNHBQsr",
+	"iI14LPJftY6Wf1OElDcpjVnIhqf3m3S5fvz6MY9Za6uqOEoeVHetTkFrmuHXyouBdmiltYSXl2T5MylO",
+	"VIHHpCWTqjlr7GfZPi22Xt5aEJLWqlvvMw0jXcJCuV6lk6+ioMpiduqXqLqSr6myugZLBvTmSjHnSrBY",
+	"INtUZcpIXabSRoGEkk0UXees5w4mu7dlGaF5QXDbYHVNHAq6bLjbgKIjTgYxbby4VMVd80qrgCwExAq4",
+	"zCRO2H64ZLOvM9z7MfpCaLZI7imZFtH1BQudedMrrwVgV/00emwilG+uw+Zp7sKZL5atXlldrjyBcOHw",
+	"XLDKilLWcwWsOSMe0gRPJn2GoI50roh0lXxGW7d6RcXqZTMlVTeSLnmQfymJkohxRiqtZFkbBLkM6JZW",
+	"k3ERMAkzrGVZ3MoCMjeSv6GsQHMgDxMqyJrMrlBomCeKQN4zwxfuXHFBBoIz9dTFsRZc6+SBSqXVGPci",
+	"OrBBCfLwMvnR1nFzZVrGkkT3FUudljdKgupxekQNfdJUiDJBagnc5orsVqqcVVKp7taVnvM/XL9JS71k",
+	"TEMn7bxl6MQrzuDq+h//+79WCS0b1exKqsksq9JV2KXnKYzLrknPXLqByRLxUAMpjrSqhuKJ/rOdlHh3",
+	"FePxYln5enEuyVG1XJInNHfbhkKbiXC3+OFL+ty/tosrrocBqyw5racRWwr7VVYXWW7xw9Patb/Ce1+8",
+	"XCLGG1nMtzBslIa1F0KfYy/zFiGo/FZekGwT+cN9U1Tl6YYEnIXSxifDm7NiKySsqeuivJzI9QPBotAE",
+	"O58qmd1YbrDc+lZKQHBu1yaY7csVVqpaIWntAkmVKiN9kHhIbmYs2A3DDvGskjXN1pCu7mZJ1vnKfFmk",
+	"fQ4oo3K05opHBAvVJ1gVpgm/wVIhSYdQHiaig6TJxJSLOyJQyE0R7+opwVXDeA0YLskGLzGdg1lIrHtv",
+	"1cyBySWkBkFj4apixId9hniWNVy5r+12MnAxdwIrU9EX4KOI/DmbTnWjS26DCaCu8NwskifXWzTdbrmx",
+	"Zv6QF9M+9AkLEU8UCXsXUK3SQqNUfDIhITpgHCVwDdpL7/rDu+7N7dWbl92rV7cvr3uHl7YK7lQiqvSX",
+	"goRIKpxrD/lnTGLQaEXMCiqmTrBQxlqY1E7NrK1Q+dWKxdOUrf+CNRsfMWT/KfQHd05O6uVbxDjq+9/K",
+	"tFBoI7i2SwZYh8rOqVu4kgHgKQojlleqLdiO83mv3Xhgy6KL60Bnifwxb45fktShoeNpFCegS1toTvr7",
+	"b7aY0G6LdBbeqlvZfAaHrfwEBYnqNW/LgkTpXFf3mEa4TyNr1ZuTBczTsgy7jdxN6ZhFkP0P2OdLAxYV",
+	"Sy2vJ2aU+lHM1G8yLU3narkU+9yqHcDydIb81DuoMD23ly3PJNvkpyh/MOmkVObBzTQ5Lemmmb47dDkd",
+	"a3UnNfnNWMaCjAlT3ZhRtc51uUiZarfpQDm/c7f2age5s1vO3c42N60K9YEvUGBsIsiAPiySvQ+TCRF+",
+	"gCVBEdH0TnoopEMtyWMWohDLEZGXCBQ5abupu/xk0xTKqaE2f7aAcjqy2fDP/Y+fGt55Mb38GuOy545v",
+	"U1HT3vxG0uY3eINbx5MvHPySQ30aIc3h8hZymh1iR6LadwAmc2cIYc1BLKia3ehbMedwNaG/kNlVrEf5",
+	"VOuD3faVowDWVVsr6OjsUssPeviuW6/Xe4emqyxY8c0wxg9qE4uJuCfCV9w3f9nsbvDxAoyAHGesxsnK",
+	"R0oBFzXW5JI1/vzb7eL60M+/3aKB4GPUe//rzS16ft98jmM1eg5L6qGDv920jk8OERfmLdOPjQ3oMNbK",
+	"G4VgJzVDUJ40JAIdXOsPnr/U/4vuKUY///bLzWGF1X8GpjLgJnmcKWyykK2mUJtEWGmC+782MLseQLys",
+	"ufLae/sUKYLHi60Ib0gUeSgpoQqA2adRhK4CwRmV6MVMw+F7wRUJFHoR8ThEpsu3BmZBAhXN9FcdlnRT",
+	"oUT4LRfxJOsd1mEvONMwTDmTFx3mmx7cELbckwzfka7Gkh4aUBKF8hLF7I7xKUtyy83vtnm2BkXont1o",
+	"HNb1YJC4bp4mafi9jBTz3GaG//cfkrNe0prdpNv3Ah4SCCb3OgwBoEGtFPjSQz2TSf/7x55LNYeIa1gQ",
+	"wgpBdRpYhSZzEuqooB5EsfTQQbNe12iGbBUbdNw4NKHZDPEJ/jMGS4WQXPQ8c4bINanrfeoAIevULtDv",
+	"9Xr9o4c6Jm7VfKB/79Tq9Xqn9rl3iXqZRz1ohw7hM3pAbuJnIgztUYYEFgtsUe8GYLsn0YgzHgvUex2S",
+	"8YQrwoKZ/wuZ9S5MeBAeE0BV01Td/qJH7/NwhgSZRHgmTZFM26TQNEe/tKfNoJyKeduUTm+3Wvr7Hk0n",
+	"hHodgsSShL1LNB3RiGSGpBJRhgYRHY6UG6NxvjCGBZkuZV3zbq+OfiEzAx53ZKJQq40g+hqa5RsaAmdi",
+	"uIKEHkkThXquinsv3bUgksciIKhnhZLepYGkKKkkrxekl9ZsJS91x1SOYSSY5ypTjcLigP6JC/ofALoL",
+	"ZIgV9Gc9Cn7+7Rb+ID10UE6O4KbFSiIE5GrpdJYo2ynretxb2zDNBsCM8QyOzUAxETAKHG9EpcZMysAs",
+	"3Xvw4StY20HPFtnooTHBTC5S8ySmp97Rsl5EA8IkSb3JNc2LBSUKQwdACH0CAikvnj/PkL7n7su0pkTN",
+	"EbOrWPGxWW9CF6/ev84ImRe1Rr1Zb0AQ3YQwPKG1i9pRvVE/Mrx3BBzv+YjgSI3+o/8eElUUtqSxWKJW",
+	"o5EB5IngAZF279JRN1lHtzwORlB/SY2AxkQSmH1yvK/D2kXtJ6L+BvOCC8EgGCyn1Wg43mDrn2ap3x/W",
+	"uZHk7XxKHD41fgf+H5CwVslfdm5gRwW9duzeNO2J6D2p56SF2sXvH72ajMdjfXsXtTf0nkCukldTeCgh",
+	"PG8CMXkWaCDoDjph1T7qgZ5DrlHVA7cxg5qA9rX4RfVh42AEFB9DnwaJxnRoDtfQhiAWAsIMjhtHafWn",
+	"wltIU622vYg0M8ut1VyKlszc6tJrcrdm8q4qX1y63IK70w9nSHEDlHU96nHjaAe7iFly5PPbsew9t6eY",
+	"pSa03ezsHTfNcmfG2TXAFJKhzGKRxDM0Hc2Wg2n2oivCqSbLE+prSlYOrOGYAgkkVuq/IzPNSNL+dEQC",
+	"iGoZSI9URzckEEQZSDVFqQVRsWAkRCMiCsBUiyNGMJfGV4ehUJ4sVdfSV56/0eILqGsrXnwBAkft88dt",
+	"8cAogr/n7TK1VqN14jebfuv4ttm4aOj//++ascPUGv1T3MZN4rcGx02/HbSP/POwQfzjfnNwOmgE57jZ",
+	"TKXgt5gy4+aEGFeo4GGUthq+6x7d/Xn+cN8aO+fEhc0J1PvKCFa1ixqZ/dx4/Qenb/+4mr2jjYe3N43Z",
+	"u3/8/eHtj3wK//eK0zcvfp7AOz+9PvrXzc/n1cHZ3Bdo1wXwfAXim1YJHasEbG2bsy4aN7mT5z/g0IW2",
+	"wCfN1Z98YNiKCSQ0Hx2t/ugVF30ahoQZOlJhZa+Zqbhlq099znMJqZLNZlBQL2wOB+eTOD9CZpUsQD5j",
+	"EdIqphZolymWSMbBSGujKeBoXj0iHSYBHa1MCo2D3I6gd/elFVCtY32kNf3Q9JvFjHGF+nqMkUZvPMSU",
+	"1dFVpvMQlFuTuTRWnLQ2vEzrEY7xrMMMwmR2k5KR/szpLL3U39gz4lWeWJgzMeC3NrXIqAz6c0MMANZ+",
+	"4OFsPTpQgq5rYpA1+n3OW4acRzNPqJprsrqviT4B4xKaw2Tf6v78cPb3yb9b4vb4/rfT2VUzeHk0/NvJ",
+	"3dtz9r4tP5xNNzvOsEzyuyMzz7VL10wNMMMAN2cB+cqJVLtxvvqLF5wNImpsoO1Wq8q6rDys5ZmXJrtg",
+	"FxTxhcX2xHi2LlWcE1Gef6LhZ0MjI6JKKvxpyiIVn5hII6gya6qq1tE1uefmFyT0nyR01Asjxn0+WRRM",
+	"4JOU1syhY7soHgIG/urhqL36i3dcveKxKfm5NSyYc9kCFtYn9MaKnjc9gG+tkNNeg4SqQUGOuFC+VgtD",
+	"BGZT9PNvt3V0pRQZT6xUKzRg2/QvY5qJKJiwcBgKrVlCfV8iENg9LxHXnBosW/ob+MvazsC6dA4kqcN6",
+	"10SJmX81UEQs4X23Nnx4Y87lrLFwzHOm2DTCohZwIUig/BEXkvh9MObPfKnwZB29JxerXInNrSmP56PF",
+	"tdg76v8U0F/pz68//Od18x19LV+z6+PgxeuT13eTf/7jxc/ndTL7+T/hb6/pr/T1w2vWqAetiPXHrxrh",
+	"P3+eS0Cb55zNY8s5s/Hk59AlJxMa7iLC1zulYkmakanthe4yrb4kcWlVYDm3nL/FbGbnkttQjBLl9uVD",
+	"AHkMBqEMellANYIkyx3RcuoyrwPbShy+q4NSqAe/BOVXxMyz5hoazUyBbsqCKA5JaAWL6Qgas6OQhsWa",
+	"rs2ZuNazfUPaLpZdPkjQoeU3mnkvd/bJrZYvHaKkEfT6TkHgbAVHYZscD/wTfNr328FZ6J+TxsBv4lb/",
+	"KGiHx+RkkK2WctFsNVy16hqOovmga0vKLmJJxEULH/XbwXHon5DTgd/GZ33/PGiEfpO0Bke43T8OTqAm",
+	"wR2dTDQRamcsO9mYYcWVKfzhUuxrzbOjdqvebED5AiFMgkztw82Ptc/AbKqhenr/q7VnDZLfheacKf+T",
+	"1Z7tz4XiQbnarE9YWkSUKIyJTcLqAQz30IHiIZjUFrqnYds4rcNCPDu8QK4SvyCMTHFkBtNoThnqvX73",
+	"j19fv3jZ/fHqXzfdH16++vX6ZffHDy97UPXIOsnSIv9jztRIup68IAJInw/M7+hgQB+0LAF9bNFEcC1i",
+	"hKg/6zCTxW0HtR0kkO0gYdy5hhhB+NSh8T+nmcaYhR7CqsMCLpV5mHg70Ttrw6cSLkBr8FMakAtN2Ixr",
+	"dUKMzYEGxOswKOXghBvKQ/0hYQMuAlhrzpDtIclB1J4AiUBcdJggNuVD3zMiLJR5L50LKZB1lBrJW5do",
+	"wqPIOLVidtFhpi5FzJREQ8GnCBsLZDCK2Z1+Mh5T5dm6Unqi6YjLNBGGEr3uDhtjoXWAXJJCcrfzWQjl",
+	"0liKzk9qjSgkzxmKuQF5Wsc00drBar8UM3k8VtLIsJIkI2WRjzTqjUIesv4Vldk5QE4xK/jaddGnNFHc",
+	"aGqULz5XmfkUCI+JhaJQgnytJDLQ4Vnq5SGADaBUDrANQTRZV7LQo5cjOFuqTrtBw1w64+In7ab+JJ++",
+	"WPBWao/8CsVDseREYHs7ECF3iv57E9Qcrv9ENsX0bWxPiSBW3cHqPsl6Wa2DVf+UVJahSpJoUKxjvkim",
+	"fXQN0yssRJMpdTMwTqekqhgcq4RgQsoMo4QoGeteyKSbZRFiZdHgwmVomfHm/TNpw/8yyzpg3C3p0EZh",
+	"iJiULcp8nlvQYtmwFQfhvG+GUpTNlGQcV6MF7qJdnvPKVVh5WwvuYEo5CLAkPmWSMEm1olF6MS63K13Y",
+	"iiyvXRofjF1VE1D0NzocoRslCFEeesNZaOLtNYE1iP5DMRNb8H2ZCsVdsMnmiPRxo0RCW/glycesUfW/",
+	"el9c8rrbgOVmJ+EpORucN4B9+e3gSHOz9sA/xif90+As1KwtPeUXZhD0RoW1fO5lrT1oBq3wiMCXfjs4",
+	"Df0zcj7wG7jZdyxTfzPiTI/03+02ajXQ6Xn7BDUasJ+ESSWVwbLJE2XnlMSbNdewcjjAXG3jSGDzuzB0",
+	"BBnK7NhP+ttyN0im2nPaCKzcDHLlnO+BDSOYI8qaNCIurN0y63f39AvY6Pssz4ncWJYjQYwBcliBqHTj",
+	"9rEkHZY8OLCWDSyIibm8TAJtTYAtRBfDu13GVdd25iJh77DeYTAHYKv1oFBp2+EDUcUqWYFnDTmMDLEG",
+	"8UsowddhJpCTcfN9Hb3UaGuWY9ppWEsH9GA7aDfO07zsLqB4V+E7wnqH5YaAF+ndPKEZYANCuTYRXErz",
+	"iulYGU1am548YrzEnsl8HUxmXZAo04KyBfRHBIdWCn95i4dlQ9vXnsM7MOw+GmS30SAow8LW538p05vX",
+	"r5bbXt5bkzcE2dpWC3zKUo7oLWpWmkPN0hj3DoMsjnYdvTYOP4l6Frn7OMIsINJmoFhOpTIgiEY8CmWH",
+	"AaeFrBwqZaxZTaKh2Lw5z6VGOIYL7K0PHg2qDr0OA0aE+GAAPJiRh6QlsHTZXeD4gPGnI6yIiz6whvwi",
+	"FvYTURn+taVV6RHpqDtq4Kv2HzmyelI/OS0kquZAXBmBqnTOqjQOAkGn2ZP0PUn/a1nFtqLJZTrJ+jYz",
+	"yFoKRgVx0BD84ZL2IL9ySO8JxCInJBZyvUyUiMtHsBmoHWbaD0sPMa6MrzCrTXBhjTJa8j9CPZgC1BAc",
+	"RXxqlZDfQEtKMu08iJ5GWBl6a4G9iLaaZL3N1YMBTLidXlBKs06Pt/VGuY3ZTPVHCfHaS+Z/KTJup92T",
+	"8zlyvr5I36wg0r8XUN4Wike8MuUPn1obMLTiUTiPVQwAMX1FxpMIK1LufnmLaYSS19DBTxwp8qCeu58O",
+	"PZOFR0LjJZD4noQmQAbofshNLqyW1yXRrERjskSYJZUBTAK+M3O5gbuUQfJ+JmU7osykfBr3bx1Z35Bm",
+	"NMV+HjBj3Sab/IbCCfvAwmo/EizQp091RzHq7/CYfP7soRmPk8gj/YJtd2GfQ86Ra2pRr0jwgYqe4yPS",
+	"DI6P/dNQk2NyNvBxs9/wnV/5FJ/1U3J8A3NAtQnGlWkxJGNTYeSi9i+9RlNgIllqdmGPaV/P3fxqI7tx",
+	"9iRw/l2Y2uf2nCUxWOGIrxtW+DWTihKbdA5KntQwvWN83w1+boZtj2iC3lPFbcTOPLSXyJ6MTOcow94+",
+	"/DXZh/N3U5loF4t9K3MGr8mY31vLQn7mSyDcUtEoQpSh2JTmAM8gZd1Ykt4i0f0RZtmS6ObU/VUJh2bG",
+	"v1zC4ZdUhLYGXXMHm4OuV6yZ/MpIAaFaMNvPQ9t28vmeAT06A/pOmM/TWLI3RsEvYa62FeZW2ZDRQbvZ",
+	"Sss6HdZLLMq75DNfg1S/GZo9otl5TwwfnRg6S/CeKO7twdtL/zTTN7pasL39IhvhqCBbkNoQCihqBB7D",
+	"bEqlfcnFOtrcSW7iGnOBJCZI8g1lBDITbRVNEwJi6ydDTApnyduFlt6kJfYTBfQnISaPEsZud7ciij1Z",
+	"Q3rgsJSsG6loMfle89vmFJStIk1wUGnX9EfPcEhWY0sFg2HQ5Vy4gJ+ySzKP113IDsP6weXanWDTrmBV",
+	"gqRXGPHTPKsftYu9tRUy2RY8urn2TVW9t2FMuqZOezJP89ix89P+CT4O2qF/RFoDv42bff88OAv9U3Iy",
+	"OMbt/lHQgoZkmtzMj5JN451wqeCovJq+ZZk5wvyBNMpioObS5I1U0Gw00E8/oANIRI9mhx5yMkDzWAO3",
+	"+9dRAwqPK9vzx/iQuyGeSdPfWf/VpaxrUsNrF0eNz+nSIaHddEYwz7sEHuQGt08g3S7zDE5ywqXtYNLM",
+	"dsGutaCyWALHF7UGaQ5a+Ehf1nHot8nJwD/D532/ETTDFjkatPFxH/jKQ5eGwESOSTs8Clp9v4kb5357",
+	"cEb8s/A08E/6x7g9OCKtsBlovhMzqroQxz5/3MUBFB+9mimNrxnPi7cvfdhQo9FotFtAxmdjAg37fv+4",
+	"wakAZGRKklrIkHG/IOvwuN48KYQIfQyL7x/Vm2dlr5fDXelXpspqpfVYyvSPq1vXtfii1mom91W7qHZb",
+	"+uyLki/LKEWBCLxAKWyAplmFC7nwjwcnDb+NT/v+WXAe+g76NPBt6tqzzHC1Uy+plvA9ePNoKgBVSdus",
+	"Gifghl0eP/ybKxkIhBcdgPxmC1aaSoKmRIati+ElLfc9U9IDZMYRn2qxcopBEpzEioSHHgKUshWNDEEo",
+	"NPNZoNg+OHfPcvcsd89y9yz3O2C5azLcMhuVZRF7o9QuLfXMHeuu+Pk2VRpyQsDzlEp82tAtUFJiNOAi",
+	"dImrggQEaoxCUW2ZPZELk7YrbWXDmZcapzpsYNODUntMqaHKVeqmOHKyRYdFBDt/t7M/GULmDAiW31+i",
+	"salThk1/CvszVM6C4CR+T4QdtWfMZzRMhkw95bbtGIasYozuOQ0RZOTmnuufeyaX2I5pPCKSKBVBAXRX",
+	"iY2LEAqPQ6OdDnMT4slEJI58eAdxhnCsuG8eaUltEmEmL9OALDt6h2FX4A2l0QCWwz0zNd9cuOosiAiC",
+	"MP+F9kOmc4dxQJRnCVta897scsuQLNd+ecuc4QJ5ppRsj4kaaVGj1sfsrqsEZnJgc8YGRL+r2cft9T+B",
+	"8zZbjSMfeG9lWmwP5hFjrBzd2QvDe2F4LwzvSBjei8Jfuyhsr3ttgl9MxI5uG+dzXuszcj5oaOKi1+ZD",
+	"/bYzfNL3HZnSFCzTunUd0lTKdDTYLV2ZAKFr8zJwK7jaumzt2i6ntDOZFX6MizEV0fBAgTtxH+f3lF5q",
+	"c3sg6zrpbV3VZbn98bmWg3esdoCXEFIMchK6lvZ5rBKjoy1647CTcQVCuT7BXjYWCb1W0lo5wQc8s25Q",
+	"KPfLONTbHeM7o5iYhkELkvA/OA1Te+bOwmP3ltC98LcX/p5A+AOqtRf+/up2ULDd7I2h326igua721he",
+	"E6HFNOgv9pSOeFIEiTBFcSRRn0ScDZHittSgniARcV3YVKZrgf59BrX5kr6ChT7Rt9u7Q5e1QrLsQ6sL",
+	"aczUj2TMTV52QYe7JOr2xNVqaPePsd8OTkL/TOsZ57jRN0/amnProS2rr/JBdW1DUBbQCY5K6+iYVuIb",
+	"Y9bWoKgXgTPNxUO7pPX6gi137YMZeI1YUHh/vupyYk1/VhjZWRir+auZ+IkiNc22HydOE3a2IkozF5L5",
+	"TNr17Do288u28d1ILh+ARd4weyvfaq5JpeIaB34HMRZa9dqOVF5t2RoU128SFsIBeOnX61s1iqZputL+",
+	"go8zE9l5rX8lzE0sZ1KRcbXxkgHcRgS/p1pAmd/NqkFb2UVmB7EDp/X3P7sOIVpmA5HtbHBK/HZ4Evjn",
+	"QGatzNbon2ONrRFm3XUSMFJNoLWZHiCJiifdASHVFNDCHgNSkYkhL049qjXax2f45Hzgk0bY8NuDQcvH",
+	"x+2+f3TcDhvnZ23SOtM6QMgZ6Zacsu1pQCa1i5oiDDPVDVxr1fW1keU5Ju5SNQQ7qmDKIPmO4CfCbHuN",
+	"ODogVquj6Bx9+g5i6LhjTEmDePPD45SdtowIsxmyPaw0hjmvdmGfA/NJUnja19jdj8yHxh+elHZLK/m3",
+	"G0cd1gPshZptrjd/V/GuHShvwrqya8v3oH4mOyzl7zLXyfqZRBJHxEPYlI8jzPbqqqOf6D3psF6GQ/QQ",
+	"DMvINMsGbQk64+SGZle2uz+WCHdY2lDZySGtRiut9wG/lXuVAdSftL7HDjnk2nS4lHCsRyoesd/VXsbY",
+	"yxh7GeObkTHWIhtlOjaQbE+zrsDk/+5rzHx5/53+qlXp8H7CikzxrLSJPbcsdk3RqcQqUTHdwBJydGAs",
+	"FOD5Bqugh6YjDja06Yiww9SalqFWCNAWaRQ0UgdMnUbP2cTTAcIoQXYrGAVYCGoD4YaEEdON1LVc9kxH",
+	"/SKTnBNEttPN9+xyzy737PI7ZJd7t9JuY+w3ZFo7D7DPML3nluzsOMzlClnyaDlYnwQcimtaIgccUrPU",
+	"HIf8g/e1qm865RqTuVXOgdXiQJl6PI1z1INxwcJgZ+otrdFzZSbeUDPfWZTLnpXuWemele5Z6T5C41uI",
+	"0LBMY03WXaRbPg8wC0j0yFzWMVVXWQwLgszEUYbl2tBTo3QmiWv3nIYkrMBcL1HmlRGWXRe81jN1tk1C",
+	"3RTLJKnu0JXO93IhJk5JTqz8tg1mgi9zpnXYyJ6B7xn4noHvGfiege8ZeIUy5sAzdq16F7B3QaDd1W4z",
+	"1GMmF63IYCAewBE5rj/ElF0iqpAgMtZa9nREhCmHaF8UMUNS8cnEigEmJYRx009TTbWwMM/5zafLtepr",
+	"ve09S96z5D1L3rPkPUves+QqWZtKzOZY2Jp6tWXPa8SS2y+ysW2SENPKzfaXLo4dd52qnyp63G31ceLH",
+	"7e6SCPIdlpLVN9BNEyoq8rUqrNzliNgkmf9lXKjRlLJwvtVnxQ6d9ujeuWHQ37hUhh+t3aGzZdPDQi66",
+	"ER/CFSXryxBDeMGSZcNvBiekhdt9v5nJ1j/v+6fBSXhM2oMjk62fkNHWGoG39pZXh946YPsugm8nKWY7",
+	"2pP8tCrvqkxiv1Fc2DCNrJGLKhfi4X7ViIEOpiOOAsxQxIcav7HqMM4CYsJHMJNTjfhJ3KntidzLyky9",
+	"OrqCdgJDoZkB+oP3O0yNCEMGk3JreSaRATnT4YIgA4fo4I5CuUt4yUMxC4mAUUwnfPONlwa/UkXG0hVb",
+	"H+MZBKIgbsNe9GbNwB0GJ2diY4ZEycykz6QJQgZKgjRG19F7HkXZ9V4gqjrMeQ57Bgd70JG/55QT08HD",
+	"IhTRd23rVtm9ARJ2GJVJL8D83s21GNUni7ddaOsPjaZLYnzfJzri00X5GsjM5M0xLnAhQUyJHEZA6WDd",
+	"Jn5I0zc/4mzoSxIIonz9YDISWBKNblXo7RIauoIarkvFHjEq+C/Gs+Z0q2ptRVZyrrWzmB2elJZYsWSn",
+	"T6AmnFv0PkbzG4rR1J9UOAfbkOcDS3JCyroOpga4Srx5QTNYHs95lfBhQXCY0wI0K2gnOTFg+josjKxM",
+	"yf+2vfT3gvLjCsq7JVR7m8NOG8StiehzQvgXaBJXz8uFPRDYA3jZ0I0+GZjKrKTDrFCJg4DHTCHyQKWS",
+	"dXRDlMYT1DNo0kOKz4nxUB21wxKxNqFPzgVgR/6D9425Hx1QhQaUUTkCez9WCLMOI1hE1HyH+mSI2eFl",
+	"SsicBmFXb9pad1jPtrPumsdd87hXR79V6Y5XJCCb9lEbC8i76IRXLAWtSwsesZndnu5/I3TftcTb0//v",
+	"vBfeTmTS55A6XS6Z2sTswnzrKVUjaGmCLGajxEHpIWeu6TDw6nhzhp+AS4UObt7b/icRkTL5BIVUAsNK",
+	"8pY6LMmonmu2N8EzdACDTaJ43ro0xuIunhx60E+vw8AkZQqht0zenUQjHA0QnuIZGgg+Rv8hgnvztYdc",
+	"kRL04fpNEXvJ2OXfw2k+um1+d3Zxe3PdMQ9JBOyJ2DJ+7hK6EyICGLXWatS8mjnU7K/H+kTuicBDYlx4",
+	"+mF32J/zQTZbhY68tZ2kJpPf8IBcmUD9TJj+jr/rw5D5InBnZa5EwsK1XI/6/WJH63HZJ8WeexPbEAsI",
+	"wyxJdk+bAVbmj4rfEY28k9O/Ba27v59P/91++Eez/+5s/OZIXp+ofzXi18f8pb4OmBuoQlpg4DkfDDSw",
+	"rfz8c8bf3F047nap03my1mnLyXqHDTK1oIGG6oT7HsE4VYC0eMh1mbemA6v9G3kaA0T1r1bBdze+ETgo",
+	"4Dmpv3SMZ0iSKPpiqlo5+3z+yRKxz88t5G0WebXgcr21+9ZCXkK9q9JJkGUnGEzrrrWopbXz2sOalbUm",
+	"cWH/EstSMxqrSmrJPZOmrB+fMtPN7I6QiW3HoXVBeWE8PKY0jCRKot48B+qhg0a93mw0Di9zLi39dof1",
+	"8owpebmRuoH4lJnGJPNEoNdhB3xMlZarxwSzVBbxwJmkhYaR4PHQpF27hdnQNRAy6h12ZbadhI2Djgu7",
+	"hn4nR6gHz00VmijiUxL2TLUZsyQrKiFGSKghfYRFiP6MucJaHXc4gA6Mlpzfh71P2dUfdeGj3uGCyowO",
+	"QJjqzdHH3mGJLo1ui6Ug2WFyxKewJkamab0bqYeA7O8COemGZMWk9xZTnkQd360Qswl3cNt/lMb0e6Fu",
+	"L9TthboVQt0GSFtqi9d0Gcs5rhRFUOWe8eneSGONNN+ozeUm6xvQoroBRRP7ri9/EyHUyZPLDTALkYMR",
+	"ZpdpGJ5+UGyd0Qy9JIbwyxgpSgIIYXGPEz0YYbai+Kw9Gtv/fiJ4GAcKDQWPJ6Xt+M1LXXjpCXvhx4p3",
+	"k9oIAxxJUs36vg4XLmPAll9ZAHM6w8LJXNROg/OwQZoDP41VPyMnA1+Pfx40wiZpDWrpl6Zsfv+MtIJm",
+	"0z8N2wO/rbngGTkP/LRc/QnJfKOP2Hx4FJ4Mmvi45Z8FTeK3+6fEP8dHA7/VbwaN8JycDU5zfQhCgQeq",
+	"euTJl+nmXc1S8C3YBnYUBmmJkyOnAVY44sONQyCvQEEBBk21UgVAYNvUWPTXEOUl/4JW21nCgMaxVEhj",
+	"OrSGDEbg7oQmlyC1wg/dvuAmQK8sPM9wiaeLzftL4vb6aLoWYj5im8k9Pf+W6Pk6QFOmJDg6tI8j/Ap6",
+	"taWRfXnpfRm7yYvsSUhfSCKiSJFB1HQLNnMYwxrjSS2MWJK0q1o3liRX0kIQRQWB7s1MKoLDAsbyI0y8",
+	"GWMpT3ZtL+7ETBTuuws+YZqauYN1AdYr1ip/ZWQ9RdKEoS7LvP6JKAuJW8Yh7fnid8YX/9I88YmiWKvT",
+	"iC8fwQpOKKtGZfOghpiyw3oalDrGM6A9HdYnSBIFUaqGL4Y9dMA4SFQmP9eElZrqESSSXyCYdHuuu20k",
+	"qT2K9TSax4wg3VPubSm3u9LltHsnbR9bO6HdSTDqnoZ/z5GoW+lQz8c8jCPiS5OVUO4L0QB3FQjOqBZX",
+	"zcupC8bEhAQRJUwhkziquQAj95BXpWLBSIgOeuaNrnmjK4nqIYlnUKMIAjY4A+4BrtPwsI604NszS+y6",
+	"WSGEAz5Nsy1sR0qiSmXjtzDIjdvm1l5+oIHdiJtXNJ2y5YL8c9KwzZzPglboH5H2wD2reTV7AoZC9c8G",
+	"5/iM+MdBMzQ9a8/DU+y3+idBkzQGbdxspp+kh+YobIgVDogGEuPyro2UmsiL589J3PKDiMdhHZsrs10z",
+	"SWhbJdcmwR24a6dc3EUch6bAEekqQXGUMBDwW1M27EKWtzmh8dgcxmTa7WNJYARNQylnsnZx/NmrURaS",
+	"CWGhOUkNc85NDKEx4CJuNjTl5Qu/NipTxrkLLaGRDmj2oX2lsuoziQyGJYe1hoa7mcxaFMJ2g++tvLpA",
+	"ZvBAEYEUgUQT/crYCKwym71/YWLVs71twXeg4dN6DGwmSeaVrpVQe4cmRt4iSIdhFiKD48jhuBmuTxBg",
+	"BVRH1YPaT/LtzXpeh/Xch/OPUESTnSCYXv9vTKQJlpPczAQu5w5zOAiVFuycebycG/+wjv6uMUpe2DC2",
+	"DjNxbC60TfKBAkprBkuD1tJANv2KC2S7hGSymEV0TLW4AZ+bEQ/85qEtH6f3AjFzeuDk5UuUW75diQRq",
+	"PR3xiCDTCF0WbcwuSu+OMkWGREBU3YgwE65o0+ACzBiHixEEByMSJqXsNAzhe31Tx430+mMG79mz6rA8",
+	"U+rpr6aCKuJrpeQSRQTfgy2Qx6AF3REyMaXogUnp/ZbF2xWznQ1VjyfjOFARwv75lfKcL8JiXjNNtx4l",
+	"ZHAvTHxTwgTCTkRFB1OqRkAZ4Lk+1MO/nKn+G+sLdrML0WZRU2Jc0YHF4tX6kmZTrri69ToZtidjCfBs",
+	"aq8qIsaUaTU+zXwbYxpp6YepS6MAZWfeUg16lxlqZ8qQ2ZLUqwvxTNYuTr3sb4qMJxFW1lbS6hurkn8y",
+	"OG2U5za7g0kHPWrkf80P60xV/mnjrOm3++eBfxY2iJ8OekqqW+sKj2mvYmyhYmRh+GkVjVyuTHJ56DYF",
+	"LWTbE4HakQKyS/7IAqHBvW76kpaXbUNAC59Wmn+gUFvMjmBBF0or6wMvLi52swJpN7Vif0f4umNRbU/q",
+	"8gLQXtbZfaT7LgjmovgCvjo/FlG5zPIrI+jD9ZuyqgJjHBLT1SVJh0s6uZlSBa7nKZh9cfotRH+GIQkv",
+	"EaTSOMuwcQjW0ftsIIQacZmtQJqPiCiPqocS0R/0/nYW912cQeSygf48+rc6v/9no/+uOf7ldPKmJa/P",
+	"pv9qBz+eDP52/MdVY0U20MrP1whkdnsvC2ZOqmRDAuFeUikKfk4wLz2oL+XGX8TWTCpzqTvGJcJIokzp",
+	"0/cfbq3G4NK1FnUEXK4bpEmhj5UBGcyCyCYTliTnrZPGtk65fS0NEqbpdTet828MH3ARJOwGIyyGsLr1",
+	"EghyyaSlt7THuWXawSQBvSfWB9xtoes4ItYqndQ6DnhIDi8QVigiWBobOoB0hx30DGw7E3po0roJ8NKU",
+	"Dx70wtjgDukmv/YOvQ4zAAxsHzEyxMBPD3ruz6553rPloBUac6mQmnIUkoCOcdRhdhcHPfNqV3HenQgS",
+	"UEl6h65/ah9LghxywLLt390xlWOIxjm8RBYlkEUJE57DGepNuFQal7sTPBv29Pdz2OP2b14A34HLsLcl",
+	"hGAsONK8d8IucM5egw4q5dqX605Zorap5f1bomebk64vlgf/HXOBveL0+IrTurzECV8mgMyHcLVyHek9",
+	"Du6wpomahFGmpzUfXiKpdRocIYUfiPQcJbNOE8QFYpwR1/3SpLo5vUcQDLbfcYl6Y6b4ySztiZKHzcHM",
+	"5++uytx9spzdXQc/muuE6pZwoelWXbzCi1mfCPRecEUCtWEYo8IPXRoCfLruUn4bH/f9dnAS+mfkdOCf",
+	"40bfVK1oDzRIV4s03yQ7NgN1FbJks2mb30m6bG7LO8yb3ZrIlOXBZm70SfNhv1Jk2gg1HjFPdU/DimnY",
+	"Jte0NDN0vhbFPkX0q0kRzV7NdjJd5aRR22Y1nfcSVHmpaBRpPTW2OS6Z9NHSBNGtKO4+UfSbTRTdCGyX",
+	"ZYzOk6hFE24e1B6/je6e82zHeb4PrvNEduUN8O/LZ2Ne2pZ1KzIh0UG72VqaAG7zInfHbLarc3NN9B/r",
+	"ZEdmVv6IWZJ7qvb4VC3JStxTt3164o7kdzWbkCUm2UwpMYkOYkb/jAnSiCgPtzG33sKs31A/iUfN9649",
+	"vqVRH3h1QyNc93dlZ1QWIHdmZlyGOMtNiPqqvp6KerVNIO0bstttiYgbHE4Va5kGm72x7Gs0limDnZvz",
+	"2o1MZfrLrS1lmxGWvaHsWzeUrQWyFexkjjiVmcksnH1d+uTXQ+e/Cxr/tKapNSD+r2KZ2gFxfzJx8Rsy",
+	"S309ZGTeGLQnJ3tb0Fbi6UorkEQxCyH7KC+WglYL6dFWzZ0QYcBxCwvR0zXycJt10XgOsZaF4rnSeH+N",
+	"eDy7uTID+9p1AB/buFXZsPVd2bQewZy1PgVYbur6GsxcO4LydWH22zORPRU5WPNgK5jX9pa1r9CytqnU",
+	"sok9bWtT2t6M9t2Z0XZoQVtmPPtaDWffOPX/q1P+J7W3fWemtic1s+XxcF30+PYsbd843Zmz0u3pz3du",
+	"oFtXypWYhX3+8DyIeHAH5TwL9fNfk8z/3s3Vux9/+PWf/1cjdQ8dQH9+O0o3pLC/sJclduitE4+h0IEa",
+	"cDF+JhHMiAZcTLEIEUYhBrqJkaJjKEfk6YeI4GCkn3lmAFs4WNJxHGHFhRvIQxjFEg8JkjMWmEoLSSEk",
+	"EUOXaTC4YdVhIZ5doKkmmUgQRqY4kqaGdFMqnw98SGfXXxnLoiupYMYf4cmEFHY4uQrvMQvIjTmMF3Ci",
+	"WxBkW0+sOqnITmzX8qjlAfQBaZBy3db9E3za99tJ7dsmdlXUTiCy1W3Iqw0EHy+h4uyem871J15N8eTF",
+	"lt86yb0IF9IVfCprF81We6ODKiKsv2nebe4ZqkQDbEzx7K9u3dOIakormgPK42iGtFgIWEFabOnU6j26",
+	"7ReXac9wRJVEQSwVHxMhn+kn7l/wiE9ZsZX/xk3+RFb+pG7so3Tstrtb0bQb5nXH9UwmaypbhHt1XUfD",
+	"ihNIqg7YXjeFfo4IsyfsER4oel8qvDUvGi1NbaoIoNkjvKidhKfkbHDeAErot4MjTRjbA9+VAddUsrjg",
+	"dnFxFRjUNSYyPZja5GTgn+Hzvu/yC9r4GMRb8qC6YUy6IJBnSOixRgl73JWF5QkXCkcVq4un9Vla+h9c",
+	"YbifxSLixaXDm41MpfBhv3bRytQIN/+G6uCu+ZMpYKjZAaOqu04BmmUiu7v1WGpyafCDM8Ul9522aZsS",
+	"KMKwq+TeaB+f4ZPzgU8aYcNvDwYtHx+3+/7RcTtsnJ+1Seusle8mVd0ZZZF+tTMqxfPvwBklU0LvuFPy",
+	"03IjQYqtNa+GJ7R7R2aL3Csx/xaysH8YcdSAgIcMmqAP12885ADHs6TfAwLomapjHnJI4iHbV+NgQoSv",
+	"Qdj9oOVgmbx3ifxm2pzD1BLTOI7CmCDQAQ70QjQVQYSFxZ1GLQht32x0TzD3BPOJCOaa5LK8HjI83htM",
+	"dmqwlQmB2Q0x3qYka46CP890jgJM2lkNyivw/Dqoz3Zm1WTKaY/O8OFqQKZNkDrMNDN3I3QVviNQix4b",
+	"nzKWcspFaGrRj/A9Qc0GUhw1W2cdFoywwIFepCvMGPEpEX6AJUERUYoID2GG4skk/6tZSIeFdEiVbeHk",
+	"poL6k1OC73qHdfQSByO9q0ksRyTUE2caOA2okKreYVt2hbW4+iJzR09iAy+gXf01w04ze3jMnrF7Brxn",
+	"wHsGvPdYfBMei227Qhn3K/CdhM9ykXDGR1X9soKDXqvRAjcTHwpdKzdEScvqh4Rp3kjClOnnRAXg2aYl",
+	"r0RUaS4bkMu8fBFyYipRQ7NDWhALcq03Uchxt+NJyXVc1P551x6/P//zuiVvT+9/O5r9+6z/bhllWpem",
+	"ZJe9JBwvc3X7UKdvDOcBSg1ofxE0T51OO8XuH2gUuXZVMN0zU0UaTHX31ouRbctqrD76AyeUHHaYpCwg",
+	"STH2KZYowlKBf5OEHoonIJZz8GtCtfvU6G/3BW1xjUc1da5IHBHPnjH88kxqghNwqeoIeLSmtFPKQj5F",
+	"VHaYaf1ipkVqSgOCDpwH1bhKjeQHr0ikNRkY3hiq8EweJrrCRJB7SqbWjUz1rONJrOze3W0g16NRn5nr",
+	"IFzvsHc8f4rm8Ib0nuh1IDKeqBn06q0j07bLSWfQb9fQsX5EevZA7N0ks2E0oIwq4iZxhe5BZ5qril+k",
+	"1ZjYU0usXpu9LGo0czFGZv/zOy7PDIHzy3lMQjLAcaQSmdx6TPqcRwQz46nZJAB+N04W09oACslXqPfu",
+	"1fo4Ahd2TjKuH58Wvlys6rTnVJ3cVxvqPvDuaf8EHwft0D8iLdvk9Tw4C/1TcjI4xu3+UdDS9OqOMv22",
+	"hRcNAURQHnYJ/JwuM30iFRbZLTSatYziYJpS6l/ivuJKq1+5wzkqPkmFH7qLrzfqreKzLBq55NiL9ZH2",
+	"XNATU7GwwVTNvokW8I8HJw2/jU/7/llwHvpOR9Qq4ly2jpfA+npdEvLoVyooJKQGemSBEX2EFZryOApR",
+	"n8DPh3vx4SmDnDQTTYgu49OKkQhZQWAF959EmPmmpdmOBQAT/ISR7aGRsBrFEWYQJeU6sLk3oDsbsJZQ",
+	"s6cOgxgI4zWy1kTgy04nCAKNpcCbbF9n16sSjCZpn0oPpb+YOZOfYmY2H0L3++QtvV+sqGl930tMPPDM",
+	"ttKHD3INQ9J2NG50M3bXbrDLWTTrZYI8nskOS6I6wHCoeHEHOQ+1G0fZBSat87uKd+0nvUMjvIDx1PSV",
+	"yHnUII7MCVdoyItMmkap0hILishAmRgGSDujPERYkA6zdCNR0Uz+j77aiEgjxfAoRAc9HP4RSzUmTPU8",
+	"a6TtsJ7WTajqoYgyCHgJ+ZQNBQ61gCiIVIhKdEcmCmGJzLuHdaRFpw7bxM5qVGhLEt9HmD2NgXVNM95a",
+	"bVzMFh8r9jikCjrLZMPT9L+cx2NvlN0bZZ/QKFsZU/5uT9VgS7jCOuvZvqCWxhlCbhXAvUz0/VhgTWRo",
+	"KrJMDAdZ2x6zQgxLUf6xTKwJ3+fMtp0yrFOSKLIuVM6IE6Dc2yBrmO5jYe8yFcGS0ahEc1+kEpUVR4rD",
+	"e5zk4L7rsAO/iaTSkkc22keQZQ5YdOWkxw6zMgqV0IgvMkJkXpy5QBgJTE1WaiLHMD5FB1pj7bCszHIJ",
+	"JKDQSHToQTyuSnsJW1EFLD+sw/hgkNp/nKGojt5zqXyQdYEpmcx+a1WaEIGkEkQFI8QHEKsP80EegDsl",
+	"IwmhrQUhRwyfRhhKof1oQ/L9yMJOyv0yfPCo3joqZIMaPGaZMGJwKGAYP9kqOkJ+J240jghqaRRMuGXL",
+	"Q82GFrOPmgCncLJ7SWsvae0lrb2k9Z36uv9MudOuBS0puR9RdrdjQesKDQSRIEL5kMan5zAsOeLDeT8Y",
+	"rBo8+oiyvFhjyNclogoBrQFPN2CIcdgMyBSNKYsVkXX0yso36ciOqnvgXnPuLvDeQM5RHWpx5H0/sEpq",
+	"fOeGQtWX+3VuJH+jj3BbfkseJtAVuYionbhMt9V0/Dme0Oet5zScPCcPBiT9iA8p+x+u1P/F/UDz3daJ",
+	"wmJI1Ifr1//3/7RejYP/03q1hvfd7riEkunL3pOqb02zw3cEYcDYIKLBHQKYgbt8XIe7jOUE/GA7pUA/",
+	"mgxkQ2oMo8/H0IC/myE7e44kXSI8xJRpIoAR4z6fGDrRs8+7iogxZVoC6SEu0t+1djgR/J5qGYGEBcV9",
+	"bsx0af7Fzqr77ANH95LzPnB0Hzj61Ra92pZBWdK5XXLJCl6kCfuXd/+iiLOhjaeibIgSSoj4wAiuEWYd",
+	"NhB8bIK7bJpGiR82+yDvz9Xbg3fNhPpV+KnIL5txnoLPGeK+Fm2EqKqJMPGGdljMYklCY4a0DlVDqJRz",
+	"rB5gNO8YZTPjDu2TGWdhh+Vdrc5J6kycOUPjofXiugRJrL/HjFFNk7CYQcmRsbVsq+ymV9gXO6yqgfGW",
+	"iPHTGBezbBUzFuMomlWX9PW69/7Uvayyt/LtrXx7K9+qSrPWZFfA0oGbPJLAAproI6rPDJmKtyt16QI9",
+	"GqWqciLyBJgxrhzMG1X7oEy/LqhfcOue7rXoPWfaa9F7LXqvRVfXohPi+ah6dMwex6r7klUy6qo8XM9V",
+	"GnBr27OPPfvYs489+9izj+rsIyGeu2YfigsyEJyp54Cu8vknxe8IK6+4BrVZMUo/RHLEp9I48xniIiQC",
+	"fbh+U0fv435Egzq6QoIoKkhos0E8BH7/UPDJxFTpMaQPnuhFQDRns4F68K/ukLOifh0/EXWTLOJX/WZt",
+	"V4V1IY3G5HjafD8Te9pNKZ0SMVmDkq9PgCHDJtuMEDUbDfTTD1AivTrJc+XUh4LHEzfglSHfaL72uiQq",
+	"nnQHhFRLEAVIqV3U/jz6tzq//2ej/645/uV08qYlr8+m/2oHP54M/nb8x1WjutnTXGMJyQNo2NxIsy5F",
+	"aVaY4yfOyDYmDBLEAsAJLK+Z3Hts8pwtVCd4nsD7HKZPANWK6nXNxQdlEBTB9Wm8SjBg9U3aXOgJVqM0",
+	"FdrAwbyROnvnY/zwhrChGtUuTtpebUyZ+2fzBJo+6JOpXdT+3+9X/r+x/5+Gf971P/73fxVVnS2gXMLx",
+	"v5Li6fDcZIQBfeGDhFT5yUnYcCTwQbhkuAPMOJuNeSw7LMBRRIT00NX71+iOzOShpmPO8aGfgsHJfmq8",
+	"OJmqZB3mypKtrEiGSgqSGeeLTalz0hUC6cqYc6RKTZs37/VLIu8VSuq3WyF+jGeQtG8dW3mJLZ/g1/Mg",
+	"n5+yISxjfHiJkmD7nvHOTEdEELc3hohVGmx5s7Jw/sM6esfVCLZiajOQUA/FEDaV3NAA00jWO6yXSY73",
+	"fyGznv7AAR3E1BMlbJn8JEXgjsyQIJMIz6wXDCL2EWZyakPSDPggZhcx5oLU0RU8l6jVaJmSDgZv9D32",
+	"NB+mbNhDMVM00qBkIunwZCLA3QilYQTq2R/Cnr5fiKDjrKOFI+6bR1BRAUqGQgfNJCzfJluCUpUJbDHF",
+	"rEmH9XFwpyk6Cy/RhEcRokovGSXgigy0oiFREvWM6NwFMO8hxaFFp4Emsy2sUO+nl7eoELFAtbRZF/AL",
+	"+BfhGDsMmn06ZyLXZEQRe6QowEJQqzWmpXWSKnc9Uz+nyIf3PsIByXB3PdyWvQSvHXHayquXhFfBVzFT",
+	"pvai5spkjKkWGqj6X6s41N2HabMT8wC9UcBjcopTZW66kzo++bNdp1lha/dtYzbVogsErRHV8DtzZcW5",
+	"0NzKcEevtmwN0OfAYrZJfoDeM0Gr38SNc/9scEr8dngS+Of9Y+y3B0ekFTaDRv8cbyLe5W7emd/XUffX",
+	"FNUS5dnt0P3UdWD377ujn88fGn+fnr6ZtP7Bjn8Izt6GzWvV/pc8+WnUgA/IxDqJd6p5p90klmjea/ft",
+	"MTSjTJTUD6EgdEDCvQ69sQ69hoj8jcTlphL5p8/ep9rVhP5CZlexFlV//6h/+YFgQUTyS05uB7aVasEQ",
+	"OJRVldcQ5VNdPRPTW6i2pzy6vNGHW5EB+FRMiGaeadcNMhOUwgKqYCXig3ajbcXiqeBsiDgjNj7JSFHr",
+	"c3/H/C3vX6HVW77/+I3Lvj4O5KVfAxW80OTxwpXo8U/I6cBv47O+fx40Qr9JWoMj3O4fBydhyTRNO43t",
+	"/ZMyApjXiaq5ieVMKjKuNl4ygNuIE1vnd7Nq0FZ2kdlB7MAJnP2FuXS6x5TtaqRWRsSsaHUOOSNltu7m",
+	"v+3QWn83Bm2LJ3CsX960bhl8e4cM/ovZih7J/JNqc9wSwi0MQRXcfwt9hPRJziuP7nCfQXhsAO3doCKq",
+	"EaSKSuVtax+qYAJyoCWff3J/LjNhE1P3ydlbTMoNlVAx3lsw0BxgNkMRvU+8LodFNpve1YvrX9+9vul+",
+	"uH7TO0zM30Uc7oNd4pUxrtDIJBlu6dR0lhp3vNtriYXrLME4Y1DZFOWeRML7mA8iI8EdNDG0p7ZLsysK",
+	"iQQPSBbg8qbXeYpYYGfNLK0clarcZwaHFH5Y1iEOKfyAtOSGKEMTIgLCVB3ZxnFgszKmRWlEQagOWtgP",
+	"7hbmefRmcLsrl/lI7W7/cXWrr8/56A07XbN1bfWWVbf4YXW7KgCB76JXlbJAuEEz65J06yL0KMlavsUP",
+	"W5owd9JfugAA1wGndSyFza+iwfQuMG6NA1pWD13hh7+sselbqmdqgBhhfSHrNmwGGpKYW0yE9iJluCZj",
+	"13RZT3IJRa2kolGETMkFiHFonKMeZd1YFsU3/AhDb0Q1ygPl2gUh5zDPPvvhC0cE5QDS3MGaAOkVy2y/",
+	"MuIIzYLiYaDp8c1p3y6Z/iuT6KdpSVcdpOdEro3Cl4HwLeCEyRAy5HhASRRKCHtgl7an/oo6duig3Wxl",
+	"W+qXtFHbnlhvKNttLM49You0vzadsDPu6cV3mG9okGYz8TGWeEh8OWPBkoC1a4JDaUoOPJMIPtGKumnS",
+	"nwSnZcwvLp7LlCrIpGVQhvqavBBpMl/BlCVBGhV8CsU+Xe9kqoiJRYNCBxhJOHekl+pcfPrJVFCXkgjx",
+	"VYJP5WEdXUGUFgnNdFq6VYKS0MSl2dghTT9NrdE7MlG5GCsbxgSjzlhQpkN/0EdxM2PBbjTpHce1tPxG",
+	"81bTm2NLckI8yz2seTV9SrFwyfZA/yyVa/hnzfOW38ZHff8saIe+o33nQSOsJcyBhN3+LHGjXYSYgtdR",
+	"X0Pton3WyHiR/oxJbBxycMWydtFsNdYw/rqzLktBmLHAQ2aSv7r5SJ+DRcTq/S+KkH65o/516oE/SHyA",
+	"HmA5xVEa2ZjFNY3a5t8a3RURIp4oF0JJlYQCflDUF+LtDz2L8cZ+q+HGQxDKprFVujEBTU0wZokLI8XE",
+	"ncsJXxsiZd2xj4dLfzUNfEf6g8E6aUCtGtpt07U6llaOK3aIGM+HJMRyY/36ZbalG4H4X4n4lGlUHgyK",
+	"/SEfYJpH94d4i9aByCxaOmpCJdIHWOa81c9qVeH8Wr/8eemsIErQpChoaXs187hrum0lkw+4GAOhiGN4",
+	"suAa/qL+HxfyC3D3v3YUmxRpAokGzaAVHhG/DeEowUnon5HTgX+OG33zpD1I9/wjGXPjWwM6BG5Bpxk/",
+	"motIA+JqHxHc3XfhI4otYjpKo1e1uYPIkAsDSykCQFEtjXPoKiEc5p052gHWiIsO0y+jnuuv5CUv9VI0",
+	"6aEDyBNJdQCbAmBSKfqSMHVY3itRg8GTuqccLv2BGZlDJYseP2NG0I/cJI4nrW6xH3E29CUJBFG+fjD5",
+	"/9m7ot62bSD8V4g8JYDlqo69uenbtmAYVqAdinZPQ0JLZ1mIJAqi5NYP+e8Dj6REy1ZqykodxXp1bEY8",
+	"8Y7kffd9t8ooh7oLWTnEiVGuJ2zRImNi2O24oGJjwca8CT+mLmvAspqxrIJvlYgdFLfMM48VpiWPPSIM",
+	"YXEX8rZSvGmESaDZTmPyu+TMaekhOTJWiXCIxFiXU/fdVRP21S4mDeBXX8GvNit41FS4hLL2xjYY0404",
+	"nKOipST6QaRh2Gljld5PQctefbgf8uOd3ofbeMnPQNOaVFu/aW0gDafJQohYZZoOBNc62A2Oq5xCx/pn",
+	"jL5l5RwnBtmeIbwoK1hFmFk9wky6iTAKiBsiTU+3/xJNO+IAK+GuN6r9cnP6DpkVWMlf3pK1OiZSjSSv",
+	"odbY+dIo7L8aIR/OYwkXV3I/Y6njs28JH5OZe03ulUSU7N2cLMOgyMC/x1QbK8SpGN6TmTspv1gkGVBv",
+	"hQILOmNPfAaqDY6qqd+XQPyKA9zqGXeU97pIvYe7FDKU6IoY9YW11UdBGNDFJoeLw5NLWw/ZlGX6d7XN",
+	"pNB2l4JE4xeeQWrBQhA/OeDRlALYl6Ridmx7jn75pvGk0WxRaeU/EfPomTnQh3LKnWWOcVPVVFHnHbhL",
+	"Z0rfLpy5N/Gda5gu9d+qTfX2C/mD5tQDsbYuHm0dTE9i8LCOPUwpb5V+0ZmnaaUdp9RGPA93+6jm/RdO",
+	"uzOXM76nGNzwi//rbI5wy9S5pnDtUG8+dWYuLFx/uXw7AXGmVQeGi5t9+x5Kpkn0N2bi2BED5UUGMST5",
+	"XZGE4owr9kNuoFZK4FKpVyLnlQagddf0x9YObpptcPKOnfzjtpKW0qXSLFDU0dpSzWrh8rmsVGjw8t8K",
+	"HibAORGLir+X6k9kARFLApIz4YUj3SaaJEW8QL5dgYwjokZvRcr7qp/sjHl5yq53aQbL8Lt4G39/qhxa",
+	"bQCftcDmMwKx6mX8GIvV6+ks4Nh1tUS7Yu114m4NMKp6iSdFUu1WtO367BEB8Jld29JwTxEDjVU1kANf",
+	"CqC6Ln251XZvhaeqH7XnCbYOPANc2le41HZ9PsEXbNzV/oS8Wlkviw/Uj+j+2iP7aTBQu6Xfe15hN8G9",
+	"y+OkrXv0iGfYj7iiYc8hvpw5B9H6lFpTOa0Lmu6KnqqmsPulrT4wj0bEhzVELI0hycnlfUwfQFyY76+E",
+	"e5QthG7eIMAUrRjPb+bu3MW4pJ56Z1wRRsUlHUlKQH28so8rR2Qp36dYh9WII6Pwq9Lrx6FUIXs5DKLM",
+	"u+OUydR6up1wiCI+IhxyUqRksZHa7+aQ2v67o0pJOJwON6XnlywzVGLNsQzpsT2TDSFzJiQD8UzYmiBf",
+	"QZjVEsBcN4cOM2zaHCbBeIdnsc+Wt4lfkk3LhtGfPxEmGyiYDA49c/3tfcQTnKp+RKkWqnTv9bNVWp/m",
+	"e5bNHRpeUU10lpOArqF6aqPda8iJLy5XSunWtHGVCtnh46nWyCOS0o1Y3XxUthbNCrHQKnZSaWfCaeIv",
+	"2HfiRcx7MP6RJi09/vf4fwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

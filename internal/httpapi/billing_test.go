@@ -415,3 +415,30 @@ func TestBillingRoles(t *testing.T) {
 	require.NoError(t, err)
 	requireProblem(t, term.StatusCode(), term.HTTPResponse.Header, term.Body, http.StatusNotFound, "not_found")
 }
+
+// A first period that costs nothing is settled as it is issued, through
+// the same path as a payment: an auto-approve prepaid order goes on at once.
+func TestFreeFirstPeriodApprovesTheOrder(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	ctx := context.Background()
+	id, token := s.plan(t, planOpts{autoApprove: true})
+	pr, err := s.admin.SetPlanPricingWithResponse(ctx, id, pricing(oapi.BillingModelPrepaid, cycle(oapi.Monthly, "0.00")))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, pr.StatusCode(), string(pr.Body))
+	res := place(t, s.env.Client(t, ""), storefrontOrder(token, newLogin()))
+	require.Equal(t, http.StatusAccepted, res.StatusCode(), string(res.Body))
+	invs := invoicesOf(t, s.admin, &oapi.ListInvoicesParams{CustomerId: &res.JSON202.CustomerId})
+	require.Len(t, invs, 1)
+	require.Equal(t, "0.00", invs[0].Total.Amount)
+	require.Equal(t, oapi.InvoiceStatusPaid, invs[0].Status)
+	done := waitOrder(t, s.admin, res.JSON202.Id)
+	require.Equal(t, oapi.OrderStatusCompleted, done.Status, "born paid, the first invoice approved the order: %v", done.FailureReason)
+	require.Equal(t, "first invoice paid", *done.History[1].Reason)
+
+	c, err := s.admin.GetCustomerWithResponse(ctx, res.JSON202.CustomerId)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, c.StatusCode(), string(c.Body))
+	require.NotNil(t, c.JSON200.CreditBalances)
+	require.Empty(t, *c.JSON200.CreditBalances, "no credit held")
+}

@@ -247,6 +247,19 @@ func (s *Server) creditBalances(ctx context.Context, customerID uuid.UUID, curre
 	if err != nil {
 		return nil, err
 	}
+	return balancesOut(bs, currency), nil
+}
+
+// partnerCreditBalances is a partner's credit with the SP, per venture.
+func (s *Server) partnerCreditBalances(ctx context.Context, partnerID uuid.UUID) (*[]oapi.CreditBalance, error) {
+	bs, err := s.billing.PartnerCredit(ctx, partnerID)
+	if err != nil {
+		return nil, err
+	}
+	return balancesOut(bs, s.currency), nil
+}
+
+func balancesOut(bs []billing.Balance, currency string) *[]oapi.CreditBalance {
 	out := make([]oapi.CreditBalance, len(bs))
 	for i, b := range bs {
 		out[i].Balance = oapi.Money{Amount: b.Amount.StringFixed(2), Currency: currency}
@@ -256,5 +269,5 @@ func (s *Server) creditBalances(ctx context.Context, customerID uuid.UUID, curre
 			out[i].Issuer = oapi.CreditIssuer{Type: oapi.CreditIssuerTypeVenture, Id: *b.VentureID}
 		}
 	}
-	return &out, nil
+	return &out
 }

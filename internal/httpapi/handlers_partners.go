@@ -46,7 +46,11 @@ func (s *Server) GetPartner(ctx context.Context, req oapi.GetPartnerRequestObjec
 	if err != nil {
 		return nil, err
 	}
-	return oapi.GetPartner200JSONResponse{Body: partnerOut(p), Headers: oapi.GetPartner200ResponseHeaders{ETag: etag(p.Version)}}, nil
+	out := partnerOut(p)
+	if out.CreditBalances, err = s.partnerCreditBalances(ctx, p.ID); err != nil {
+		return nil, err
+	}
+	return oapi.GetPartner200JSONResponse{Body: out, Headers: oapi.GetPartner200ResponseHeaders{ETag: etag(p.Version)}}, nil
 }
 
 func (s *Server) UpdatePartner(ctx context.Context, req oapi.UpdatePartnerRequestObject) (oapi.UpdatePartnerResponseObject, error) {

@@ -248,6 +248,10 @@ func (s *Service) insertRun(ctx context.Context, tx *gorm.DB, invs []Invoice, ru
 
 // storeFresh numbers and stores invoices whose keys are free.
 func (s *Service) storeFresh(ctx context.Context, tx *gorm.DB, fresh []Invoice) ([]Invoice, error) {
+	fresh, err := s.reclaim(ctx, tx, fresh)
+	if err != nil || len(fresh) == 0 {
+		return nil, err
+	}
 	apps, err := s.applyCredits(tx, fresh)
 	if err != nil {
 		return nil, err
@@ -284,8 +288,9 @@ func (s *Service) storeFresh(ctx context.Context, tx *gorm.DB, fresh []Invoice) 
 		}
 	}
 	if len(windows) > 0 {
-		// An overlapping window (billed meanwhile by another path) fails
-		// the batch the same way.
+		// reclaim left out the days claimed already; an overlap here is
+		// a path that claimed without the service's lock, and fails the
+		// batch the same way.
 		if err := tx.CreateInBatches(windows, 500).Error; err != nil {
 			return nil, errs.Conflict("already_billed", "An overage window in this batch is billed already.")
 		}

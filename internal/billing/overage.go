@@ -12,7 +12,8 @@ import (
 	"github.com/acronis-platform/platform/internal/errs"
 )
 
-// InvoiceOverage is storage over quota billed on request.
+// InvoiceOverage is storage over quota billed on request, or at a change of
+// plan, quantity or term.
 const InvoiceOverage = "overage"
 
 // BillOverage bills a service's storage over its soft quota since overage
@@ -34,16 +35,7 @@ func (s *Service) BillOverage(ctx context.Context, who auth.Principal, serviceID
 		return nil, errs.Unprocessable("overage_not_applicable", "This service has no finite storage quota with an overage price.")
 	}
 	today := s.Today()
-	var since time.Time
-	for _, party := range []string{PartyCustomer, PartyPartner} {
-		if from, _, ok := overageWindow(b, party, time.Time{}, today); ok && (since.IsZero() || from.Before(since)) {
-			since = from
-		}
-	}
-	if since.IsZero() {
-		return []Invoice{}, nil
-	}
-	usage, err := s.usage(ctx, []string{*b.VendorTenantID}, since, today)
+	days, err := s.overageUsage(ctx, s.db, b, today)
 	if err != nil {
 		return nil, err
 	}
@@ -51,27 +43,9 @@ func (s *Service) BillOverage(ctx context.Context, who auth.Principal, serviceID
 	if err != nil {
 		return nil, err
 	}
-	t := taxes[b.ProductGroupID]
-	invs := []Invoice{}
-	for _, d := range drafts(b, InvoiceOverage, "overage", today, today, today, today.AddDate(0, 0, s.cfg.TermsDays), false, t, nil) {
-		// Each party's window since it was last billed to it (a month
-		// billed post-paid, a renewal, an earlier request).
-		from, to, ok := overageWindow(b, d.Party, time.Time{}, today)
-		if !ok {
-			continue
-		}
-		l, ok := overageLine(b, d.Party, from, to, usage[*b.VendorTenantID][*b.StorageItem], t)
-		if !ok {
-			continue
-		}
-		d.Key = fmt.Sprintf("overage:%s:%s:%s", b.ID, dateStr(from), d.Party)
-		d.PeriodStart, d.PeriodEnd = from, to
-		d.Lines, d.Unclaimed = []Line{l}, true
-		d.Overage = []Window{{ServiceID: b.ID, From: from, To: to}}
-		invs = append(invs, s.build(d))
-	}
+	invs, _ := s.overageBills(b, today, days, taxes[b.ProductGroupID])
 	if preview || len(invs) == 0 {
-		return invs, nil
+		return append([]Invoice{}, invs...), nil
 	}
 	var stored []Invoice
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -82,5 +56,219 @@ func (s *Service) BillOverage(ctx context.Context, who auth.Principal, serviceID
 	if err != nil {
 		return nil, err
 	}
-	return stored, nil
+	return append([]Invoice{}, stored...), nil
+}
+
+// overageAtChangeTx bills, in the transaction of a plan, quantity or term
+// change, the overage of the days before today not billed yet, by the
+// quota and price in force on them: b is the service as it was before the
+// change. Each party's window is claimed whether or not storage went over,
+// so the days from the change on are judged by the new terms only.
+// Trials are not billed.
+func (s *Service) overageAtChangeTx(ctx context.Context, tx *gorm.DB, b billable) ([]Invoice, error) {
+	if b.FreeTrial || !overageApplies(b) {
+		return nil, nil
+	}
+	through := s.Today().AddDate(0, 0, -1)
+	days, err := s.overageUsage(ctx, tx, b, through)
+	if err != nil {
+		return nil, err
+	}
+	taxes, err := s.taxesOf(ctx, tx, []uuid.UUID{b.ProductGroupID})
+	if err != nil {
+		return nil, err
+	}
+	invs, quiet := s.overageBills(b, through, days, taxes[b.ProductGroupID])
+	if len(quiet) > 0 {
+		if err := tx.Create(&quiet).Error; err != nil {
+			return nil, errs.Conflict("already_billed", "An overage window of this service is billed already.")
+		}
+	}
+	return s.insert(ctx, tx, invs)
+}
+
+// overageUsage is a service's daily storage from the first day not billed
+// for overage to one of its parties, up to through.
+func (s *Service) overageUsage(ctx context.Context, db *gorm.DB, b billable, through time.Time) ([]dayValue, error) {
+	var since time.Time
+	for _, party := range []string{PartyCustomer, PartyPartner} {
+		if from, _, ok := overageWindow(b, party, time.Time{}, through); ok && (since.IsZero() || from.Before(since)) {
+			since = from
+		}
+	}
+	if since.IsZero() {
+		return nil, nil
+	}
+	usage, err := s.usageIn(ctx, db, []string{*b.VendorTenantID}, since, through)
+	if err != nil {
+		return nil, err
+	}
+	return usage[*b.VendorTenantID][*b.StorageItem], nil
+}
+
+// overageBills are a service's overage invoices up to through: its
+// customer's and, for a partner sale, the partner's at cost, each over the
+// days not billed to that party yet (since a month billed post-paid, a
+// renewal, a change or an earlier request). A party whose storage stayed
+// under quota gets no invoice; its window comes back in quiet, for a
+// caller that closes it anyway.
+func (s *Service) overageBills(b billable, through time.Time, days []dayValue, t []Tax) (invs []Invoice, quiet []overageClaim) {
+	today := s.Today()
+	for _, d := range drafts(b, InvoiceOverage, "overage", today, today, today, today.AddDate(0, 0, s.cfg.TermsDays), false, t, nil) {
+		from, to, ok := overageWindow(b, d.Party, time.Time{}, through)
+		if !ok {
+			continue
+		}
+		l, ok := overageLine(b, d.Party, from, to, days, t)
+		if !ok {
+			quiet = append(quiet, overageClaim{ServiceID: b.ID, Party: d.Party, FirstDay: from, LastDay: to})
+			continue
+		}
+		d.Key = fmt.Sprintf("overage:%s:%s:%s", b.ID, dateStr(from), d.Party)
+		d.PeriodStart, d.PeriodEnd = from, to
+		d.Lines, d.Unclaimed = []Line{l}, true
+		d.Overage = []Window{window(b, from, to, days, t)}
+		invs = append(invs, s.build(d))
+	}
+	return invs, quiet
+}
+
+// window is the days [from, to] of a service's storage a bill looks at for
+// overage, with what is needed to look at it again as it is stored.
+func window(b billable, from, to time.Time, days []dayValue, t []Tax) Window {
+	return Window{ServiceID: b.ID, From: from, To: to, days: days, taxes: t}
+}
+
+type partyDay struct {
+	service uuid.UUID
+	party   string
+}
+
+// reclaim looks again at the overage windows invoices claim, in the
+// storing transaction and under a lock on their services (every path that
+// claims windows stores through here, and a change holds the lock from the
+// start): days claimed since the bill was drafted (by a change, a request
+// or another run) are left out, the line is computed again over what is
+// left of the window by the service as it is now, and a bill left with no
+// line is not stored. So a bill is never refused for a window claimed
+// meanwhile, and no day is billed twice.
+func (s *Service) reclaim(ctx context.Context, tx *gorm.DB, invs []Invoice) ([]Invoice, error) {
+	seen := map[uuid.UUID]bool{}
+	var ids []uuid.UUID
+	for _, inv := range invs {
+		if inv.draft == nil {
+			continue
+		}
+		for _, w := range inv.draft.Overage {
+			if !seen[w.ServiceID] {
+				seen[w.ServiceID] = true
+				ids = append(ids, w.ServiceID)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return invs, nil
+	}
+	var locked []uuid.UUID
+	if err := tx.Raw("SELECT id FROM services WHERE id IN ? ORDER BY id FOR UPDATE", ids).Scan(&locked).Error; err != nil {
+		return nil, errs.Internal(err)
+	}
+	var rows []struct {
+		ServiceID uuid.UUID
+		Party     string
+		LastDay   time.Time
+	}
+	if err := tx.Raw(`SELECT service_id, party, max(last_day) AS last_day FROM overage_windows
+		WHERE service_id IN ? GROUP BY service_id, party`, ids).Scan(&rows).Error; err != nil {
+		return nil, errs.Internal(err)
+	}
+	through := map[partyDay]time.Time{}
+	for _, r := range rows {
+		through[partyDay{r.ServiceID, r.Party}] = r.LastDay
+	}
+	stale := map[uuid.UUID]bool{}
+	for _, inv := range invs {
+		if inv.draft == nil {
+			continue
+		}
+		for _, w := range inv.draft.Overage {
+			if last, ok := through[partyDay{w.ServiceID, inv.draft.Party}]; ok && !last.Before(w.From) {
+				stale[w.ServiceID] = true
+			}
+		}
+	}
+	if len(stale) == 0 {
+		return invs, nil
+	}
+	// The services as they are now: a change since the bill was drafted
+	// may have moved their quota.
+	var fresh []billable
+	if err := tx.WithContext(ctx).Raw(billableSelect+" WHERE s.id IN ?", keys(stale)).Scan(&fresh).Error; err != nil {
+		return nil, errs.Internal(err)
+	}
+	now := map[uuid.UUID]billable{}
+	for _, b := range fresh {
+		now[b.ID] = b
+	}
+	out := invs[:0:0]
+	for _, inv := range invs {
+		if inv.draft == nil {
+			out = append(out, inv)
+			continue
+		}
+		d := *inv.draft
+		changed := false
+		lines := append([]Line(nil), d.Lines...)
+		var keep []Window
+		for _, w := range d.Overage {
+			last, ok := through[partyDay{w.ServiceID, d.Party}]
+			if !ok || last.Before(w.From) {
+				keep = append(keep, w)
+				continue
+			}
+			changed = true
+			at := overageLineOf(lines, w.ServiceID)
+			w.From = last.AddDate(0, 0, 1)
+			b, ok := now[w.ServiceID]
+			if w.From.After(w.To) || !ok || !overageApplies(b) {
+				if at >= 0 {
+					lines = append(lines[:at], lines[at+1:]...)
+				}
+				continue
+			}
+			keep = append(keep, w)
+			l, over := overageLine(b, d.Party, w.From, w.To, w.days, w.taxes)
+			switch {
+			case at >= 0 && over:
+				lines[at] = l
+			case at >= 0:
+				lines = append(lines[:at], lines[at+1:]...)
+			case over:
+				lines = append(lines, l)
+			}
+		}
+		if !changed {
+			out = append(out, inv)
+			continue
+		}
+		d.Lines, d.Overage = lines, keep
+		if d.Kind == InvoiceOverage && len(keep) > 0 {
+			d.PeriodStart = keep[0].From
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		out = append(out, s.buildAs(inv.ID, d))
+	}
+	return out, nil
+}
+
+// overageLineOf is the position of a service's overage line, or -1.
+func overageLineOf(lines []Line, service uuid.UUID) int {
+	for i, l := range lines {
+		if l.Kind == KindOverage && l.ServiceID != nil && *l.ServiceID == service {
+			return i
+		}
+	}
+	return -1
 }

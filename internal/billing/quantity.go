@@ -29,16 +29,24 @@ type quantityChange struct {
 func (quantityChange) TableName() string { return "service_quantity_changes" }
 
 // AdjustQuantityTx bills a quantity change in the changing transaction,
-// after the service row holds the new quantity. The change is recorded from
-// today (post-paid months are billed per stretch of days at each
-// quantity). A prepaid period already paid is settled now for the days
-// left: a raise is invoiced (the customer's and, for a partner sale, the
-// partner's at cost), a cut becomes a credit taken off the next renewals.
+// after the service row holds the new quantity. The overage of the days
+// before today not billed yet is billed first, by the old quota. The
+// change is recorded from today (post-paid months are billed per stretch
+// of days at each quantity). A prepaid period already paid is settled now
+// for the days left: a raise is invoiced (the customer's and, for a
+// partner sale, the partner's at cost), a cut becomes a credit taken off
+// the next renewals.
 func (s *Service) AdjustQuantityTx(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID, old int) ([]Invoice, []Credit, error) {
 	tx = tx.WithContext(ctx)
 	var b billable
-	if err := tx.Raw(billableSelect+" WHERE s.id = ?", serviceID).Scan(&b).Error; err != nil {
+	if err := tx.Raw(billableSelect+" WHERE s.id = ? FOR UPDATE OF s", serviceID).Scan(&b).Error; err != nil {
 		return nil, nil, errs.Internal(err)
+	}
+	before := b
+	before.Quantity = old
+	over, err := s.overageAtChangeTx(ctx, tx, before)
+	if err != nil {
+		return nil, nil, err
 	}
 	today := s.Today()
 	now := s.now()
@@ -55,7 +63,7 @@ func (s *Service) AdjustQuantityTx(ctx context.Context, tx *gorm.DB, serviceID u
 		return nil, nil, errs.Internal(err)
 	}
 	if b.BillingModel != catalog.Prepaid || b.FreeTrial || b.NextDueDate == nil || b.AnchorDay == nil || !today.Before(*b.NextDueDate) {
-		return nil, nil, nil
+		return over, nil, nil
 	}
 	next := *b.NextDueDate
 	prev := AddCycle(next, -b.months(), *b.AnchorDay)
@@ -108,7 +116,7 @@ func (s *Service) AdjustQuantityTx(ctx context.Context, tx *gorm.DB, serviceID u
 		}
 	}
 	stored, err := s.insert(ctx, tx, invs)
-	return stored, credits, err
+	return append(over, stored...), credits, err
 }
 
 // segment is a stretch of days at one quantity.
@@ -159,7 +167,8 @@ func (s *Service) changesOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID
 }
 
 // ChangeTermTx moves a prepaid service to a longer billing cycle from
-// today, in the changing transaction: the new cycle is invoiced now
+// today, in the changing transaction: the overage of the days before today
+// not billed yet is billed first, then the new cycle is invoiced now
 // (`adjustment`), less the unused days of the current period, and the
 // service's price, cycle, due date and anniversary day follow. A credit
 // larger than the new cycle's price is kept for the next renewals and
@@ -167,7 +176,7 @@ func (s *Service) changesOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID
 func (s *Service) ChangeTermTx(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID, frequency string) ([]Invoice, []Credit, error) {
 	tx = tx.WithContext(ctx)
 	var b billable
-	if err := tx.Raw(billableSelect+" WHERE s.id = ?", serviceID).Scan(&b).Error; err != nil {
+	if err := tx.Raw(billableSelect+" WHERE s.id = ? FOR UPDATE OF s", serviceID).Scan(&b).Error; err != nil {
 		return nil, nil, errs.Internal(err)
 	}
 	switch {
@@ -184,6 +193,10 @@ func (s *Service) ChangeTermTx(ctx context.Context, tx *gorm.DB, serviceID uuid.
 	err := tx.Where("plan_id = ? AND frequency = ?", b.PlanID, frequency).Take(&cycle).Error
 	if err != nil {
 		return nil, nil, errs.Unprocessable("frequency_not_offered", "The plan has no price for "+frequency+".").WithField("frequency")
+	}
+	over, err := s.overageAtChangeTx(ctx, tx, b)
+	if err != nil {
+		return nil, nil, err
 	}
 	today := s.Today()
 	next := *b.NextDueDate
@@ -259,19 +272,20 @@ func (s *Service) ChangeTermTx(ctx context.Context, tx *gorm.DB, serviceID uuid.
 	if err != nil {
 		return nil, nil, err
 	}
-	return stored, credits, nil
+	return append(over, stored...), credits, nil
 }
 
 // ChangePlanTx moves a prepaid service to another plan from today, in the
 // changing transaction (the caller has checked the plans fit and pushed
-// the new quotas): the days left of the current period are invoiced at the
+// the new quotas): the overage of the days before today not billed yet is
+// billed first, by the old plan; the days left of the current period are invoiced at the
 // new plan's price less the old one's (`adjustment`: a proration line and a
 // credit line), a net credit kept for the next renewals and returned with
 // the invoices.
 func (s *Service) ChangePlanTx(ctx context.Context, tx *gorm.DB, serviceID, planID uuid.UUID) ([]Invoice, []Credit, error) {
 	tx = tx.WithContext(ctx)
 	var b billable
-	if err := tx.Raw(billableSelect+" WHERE s.id = ?", serviceID).Scan(&b).Error; err != nil {
+	if err := tx.Raw(billableSelect+" WHERE s.id = ? FOR UPDATE OF s", serviceID).Scan(&b).Error; err != nil {
 		return nil, nil, errs.Internal(err)
 	}
 	if b.BillingModel != catalog.Prepaid || b.FreeTrial || b.NextDueDate == nil || b.AnchorDay == nil {
@@ -287,6 +301,11 @@ func (s *Service) ChangePlanTx(ctx context.Context, tx *gorm.DB, serviceID, plan
 	}
 	if model != catalog.Prepaid {
 		return nil, nil, errs.Unprocessable("billing_model_mismatch", "A prepaid service moves to a prepaid plan.").WithField("plan_id")
+	}
+	// The old plan's quota and overage price judge the days before today.
+	over, err := s.overageAtChangeTx(ctx, tx, b)
+	if err != nil {
+		return nil, nil, err
 	}
 	newUnit, newCost := cycle.Price, (*decimal.Decimal)(nil)
 	if b.PartnerID != nil && b.UnitCost != nil {
@@ -375,5 +394,5 @@ func (s *Service) ChangePlanTx(ctx context.Context, tx *gorm.DB, serviceID, plan
 	if err != nil {
 		return nil, nil, err
 	}
-	return stored, credits, nil
+	return append(over, stored...), credits, nil
 }

@@ -179,8 +179,8 @@ func (s *Service) store(ctx context.Context, what string, ds []Draft, res *resul
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case errs.CodeOf(err) == "already_billed":
-		// Its period is billed under another key, or an overage window
-		// was claimed meanwhile (the next run bills it from there).
+		// Its period is billed under another key (overage windows
+		// claimed meanwhile are left out as it is stored).
 		return res.count(s.db.WithContext(ctx), s.now(), 0, len(invs), decimal.Zero)
 	case err != nil:
 		return res.fail(s.db.WithContext(ctx), s.now(), Failure{What: what, Reason: err.Error()})
@@ -223,6 +223,9 @@ func (s *Service) storeAll(ctx context.Context, units []unit, res *result) error
 		}
 		before := res.invoices
 		var made int
+		if s.beforeStore != nil {
+			s.beforeStore()
+		}
 		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 			stored, skipped, err := s.insertRun(ctx, tx, invs, &res.run)
 			made = len(stored)
@@ -319,10 +322,11 @@ func (s *Service) renewals(ctx context.Context, r Run, res *result) error {
 				if !ok {
 					continue
 				}
-				if l, ok := overageLine(b, ds[i].Party, wf, wt, usage[*b.VendorTenantID][*b.StorageItem], t); ok {
+				days := usage[*b.VendorTenantID][*b.StorageItem]
+				if l, ok := overageLine(b, ds[i].Party, wf, wt, days, t); ok {
 					ds[i].Lines = append(ds[i].Lines, l)
 				}
-				ds[i].Overage = append(ds[i].Overage, Window{ServiceID: b.ID, From: wf, To: wt})
+				ds[i].Overage = append(ds[i].Overage, window(b, wf, wt, days, t))
 			}
 			units = append(units, unit{what: "service " + b.ID.String(), drafts: ds})
 		}
@@ -495,10 +499,11 @@ func (s *Service) billMonth(ctx context.Context, r Run, from, to time.Time, part
 		byGroup[g] = append(byGroup[g], monthLines(b, party, from, to, t, charges[b.PlanID], usage, changes[b.ID])...)
 		// The month's days not billed for overage already (on request).
 		if wf, wt, ok := overageWindow(b, party, from, to); ok {
-			if l, ok := overageLine(b, party, wf, wt, usage[*b.VendorTenantID][*b.StorageItem], t); ok {
+			days := usage[*b.VendorTenantID][*b.StorageItem]
+			if l, ok := overageLine(b, party, wf, wt, days, t); ok {
 				byGroup[g] = append(byGroup[g], l)
 			}
-			windows[g] = append(windows[g], Window{ServiceID: b.ID, From: wf, To: wt})
+			windows[g] = append(windows[g], window(b, wf, wt, days, t))
 		}
 	}
 	month := from.Format("2006-01")
@@ -634,6 +639,11 @@ type dayValue struct {
 // usage reads daily usage of tenants in [from, to], by tenant and item, in
 // day order.
 func (s *Service) usage(ctx context.Context, tenants []string, from, to time.Time) (map[string]map[string][]dayValue, error) {
+	return s.usageIn(ctx, s.db, tenants, from, to)
+}
+
+// usageIn is usage read through db (a transaction).
+func (s *Service) usageIn(ctx context.Context, db *gorm.DB, tenants []string, from, to time.Time) (map[string]map[string][]dayValue, error) {
 	out := map[string]map[string][]dayValue{}
 	if len(tenants) == 0 {
 		return out, nil
@@ -643,7 +653,7 @@ func (s *Service) usage(ctx context.Context, tenants []string, from, to time.Tim
 		Day                  time.Time
 		Value                int64
 	}
-	err := s.db.WithContext(ctx).Raw(`SELECT tenant_id, item, day, value, unit FROM usage_daily
+	err := db.WithContext(ctx).Raw(`SELECT tenant_id, item, day, value, unit FROM usage_daily
 		WHERE tenant_id IN ? AND day BETWEEN ? AND ? ORDER BY tenant_id, item, day`, tenants, from, to).Scan(&rows).Error
 	if err != nil {
 		return nil, errs.Internal(err)

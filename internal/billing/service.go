@@ -34,6 +34,9 @@ type Service struct {
 
 	currency string
 	onPaid   []Paid
+	// beforeStore, when set, runs before a run stores each chunk (tests
+	// put another path's bill there).
+	beforeStore func()
 }
 
 // NewService wires the service.
@@ -307,6 +310,10 @@ func overageLine(b billable, party string, from, to time.Time, days []dayValue, 
 type Window struct {
 	ServiceID uuid.UUID
 	From, To  time.Time
+	// The window's daily storage and the line's taxes, to compute the
+	// line again if days of it are claimed before the bill is stored.
+	days  []dayValue
+	taxes []Tax
 }
 
 // overageClaim rows claim the days a bill looked at for overage, per

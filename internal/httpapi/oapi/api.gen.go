@@ -815,7 +815,7 @@ type Invoice struct {
 	// IssuerPartnerId Set when the invoice is issued in a partner's name (its customer's bill at end price).
 	IssuerPartnerId *openapi_types.UUID `json:"issuer_partner_id,omitempty"`
 
-	// Kind prepaid (a first period and setup fee), renewal (a prepaid period), postpaid (a month in arrears), overage (storage over quota billed on request), adjustment (a prepaid quantity raised mid-period).
+	// Kind prepaid (a first period and setup fee), renewal (a prepaid period), postpaid (a month in arrears), overage (storage over quota billed on request or at a plan, quantity or term change), adjustment (a prepaid quantity raised mid-period).
 	Kind  InvoiceKind    `json:"kind"`
 	Lines *[]InvoiceLine `json:"lines,omitempty"`
 
@@ -845,7 +845,7 @@ type Invoice struct {
 	VoidedAt  *time.Time         `json:"voided_at,omitempty"`
 }
 
-// InvoiceKind prepaid (a first period and setup fee), renewal (a prepaid period), postpaid (a month in arrears), overage (storage over quota billed on request), adjustment (a prepaid quantity raised mid-period).
+// InvoiceKind prepaid (a first period and setup fee), renewal (a prepaid period), postpaid (a month in arrears), overage (storage over quota billed on request or at a plan, quantity or term change), adjustment (a prepaid quantity raised mid-period).
 type InvoiceKind string
 
 // InvoiceLine defines model for InvoiceLine.
@@ -3513,10 +3513,12 @@ type ClientInterface interface {
 	// `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 	// customer only to partner-visible plans, 403
 	// `plan_not_available_to_partner`). The new plan's quotas times the
-	// quantity go to the vendor first; the days left of the period are
-	// invoiced at the new price less the old (`adjustment`, with a
-	// `credit` line; a downgrade's rest is kept as credit). With
-	// `If-Match`, only at that version.
+	// quantity go to the vendor first. Storage over the old plan's quota
+	// on the days before today not billed yet is invoiced first at the old
+	// plan's overage price (kind `overage`); the days left of the period
+	// are invoiced at the new price less the old (`adjustment`, with a
+	// `credit` line; a downgrade's rest is kept as credit, listed in
+	// `credits`). With `If-Match`, only at that version.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3532,10 +3534,12 @@ type ClientInterface interface {
 	// `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 	// customer only to partner-visible plans, 403
 	// `plan_not_available_to_partner`). The new plan's quotas times the
-	// quantity go to the vendor first; the days left of the period are
-	// invoiced at the new price less the old (`adjustment`, with a
-	// `credit` line; a downgrade's rest is kept as credit). With
-	// `If-Match`, only at that version.
+	// quantity go to the vendor first. Storage over the old plan's quota
+	// on the days before today not billed yet is invoiced first at the old
+	// plan's overage price (kind `overage`); the days left of the period
+	// are invoiced at the new price less the old (`adjustment`, with a
+	// `credit` line; a downgrade's rest is kept as credit, listed in
+	// `credits`). With `If-Match`, only at that version.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3547,11 +3551,14 @@ type ClientInterface interface {
 	// Sets a new quantity on a plan that sells with one (422
 	// `quantity_not_enabled`; the same quantity is 422
 	// `quantity_unchanged`). The per-unit quotas times the new quantity
-	// (-1 stays unlimited) are pushed to the vendor first. A prepaid
-	// period is settled for the days left: a raise is invoiced now (kind
-	// `adjustment`; and the partner's at cost), a cut becomes a credit taken
-	// off the next renewals. Post-paid months are billed per stretch of
-	// days at each quantity. With `If-Match`, only at that version.
+	// (-1 stays unlimited) are pushed to the vendor first. Storage over
+	// the old quota on the days before today not billed yet is invoiced
+	// first (kind `overage`, per party, the window claimed even when
+	// nothing went over). A prepaid period is settled for the days left:
+	// a raise is invoiced now (kind `adjustment`; and the partner's at
+	// cost), a cut becomes a credit (listed in `credits`) taken off the
+	// next invoices. Post-paid months are billed per stretch of days at
+	// each quantity. With `If-Match`, only at that version.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3563,11 +3570,14 @@ type ClientInterface interface {
 	// Sets a new quantity on a plan that sells with one (422
 	// `quantity_not_enabled`; the same quantity is 422
 	// `quantity_unchanged`). The per-unit quotas times the new quantity
-	// (-1 stays unlimited) are pushed to the vendor first. A prepaid
-	// period is settled for the days left: a raise is invoiced now (kind
-	// `adjustment`; and the partner's at cost), a cut becomes a credit taken
-	// off the next renewals. Post-paid months are billed per stretch of
-	// days at each quantity. With `If-Match`, only at that version.
+	// (-1 stays unlimited) are pushed to the vendor first. Storage over
+	// the old quota on the days before today not billed yet is invoiced
+	// first (kind `overage`, per party, the window claimed even when
+	// nothing went over). A prepaid period is settled for the days left:
+	// a raise is invoiced now (kind `adjustment`; and the partner's at
+	// cost), a cut becomes a credit (listed in `credits`) taken off the
+	// next invoices. Post-paid months are billed per stretch of days at
+	// each quantity. With `If-Match`, only at that version.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3592,12 +3602,13 @@ type ClientInterface interface {
 	//
 	// Moves a prepaid service to a longer billing frequency of its plan
 	// from today (422 `frequency_not_offered`, `frequency_unchanged`,
-	// `term_not_longer`, `term_change_prepaid_only`). The new cycle is
-	// invoiced now (kind `adjustment`; and the partner's at cost) less the
-	// unused days of the current period (a `credit` line; any rest beyond
-	// the new price is kept for the next renewals); the due date and
-	// anniversary day move to the new cycle. With `If-Match`, only at that
-	// version.
+	// `term_not_longer`, `term_change_prepaid_only`). Storage over quota
+	// on the days before today not billed yet is invoiced first (kind
+	// `overage`). The new cycle is invoiced now (kind `adjustment`; and
+	// the partner's at cost) less the unused days of the current period
+	// (a `credit` line; any rest beyond the new price is kept as credit,
+	// listed in `credits`); the due date and anniversary day move to the
+	// new cycle. With `If-Match`, only at that version.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3608,12 +3619,13 @@ type ClientInterface interface {
 	//
 	// Moves a prepaid service to a longer billing frequency of its plan
 	// from today (422 `frequency_not_offered`, `frequency_unchanged`,
-	// `term_not_longer`, `term_change_prepaid_only`). The new cycle is
-	// invoiced now (kind `adjustment`; and the partner's at cost) less the
-	// unused days of the current period (a `credit` line; any rest beyond
-	// the new price is kept for the next renewals); the due date and
-	// anniversary day move to the new cycle. With `If-Match`, only at that
-	// version.
+	// `term_not_longer`, `term_change_prepaid_only`). Storage over quota
+	// on the days before today not billed yet is invoiced first (kind
+	// `overage`). The new cycle is invoiced now (kind `adjustment`; and
+	// the partner's at cost) less the unused days of the current period
+	// (a `credit` line; any rest beyond the new price is kept as credit,
+	// listed in `credits`); the due date and anniversary day move to the
+	// new cycle. With `If-Match`, only at that version.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5765,10 +5777,12 @@ func (c *Client) CreateServiceInvoice(ctx context.Context, id Id, params *Create
 // `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 // customer only to partner-visible plans, 403
 // `plan_not_available_to_partner`). The new plan's quotas times the
-// quantity go to the vendor first; the days left of the period are
-// invoiced at the new price less the old (`adjustment`, with a
-// `credit` line; a downgrade's rest is kept as credit). With
-// `If-Match`, only at that version.
+// quantity go to the vendor first. Storage over the old plan's quota
+// on the days before today not billed yet is invoiced first at the old
+// plan's overage price (kind `overage`); the days left of the period
+// are invoiced at the new price less the old (`adjustment`, with a
+// `credit` line; a downgrade's rest is kept as credit, listed in
+// `credits`). With `If-Match`, only at that version.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5794,10 +5808,12 @@ func (c *Client) ChangeServicePlanWithBody(ctx context.Context, id Id, params *C
 // `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 // customer only to partner-visible plans, 403
 // `plan_not_available_to_partner`). The new plan's quotas times the
-// quantity go to the vendor first; the days left of the period are
-// invoiced at the new price less the old (`adjustment`, with a
-// `credit` line; a downgrade's rest is kept as credit). With
-// `If-Match`, only at that version.
+// quantity go to the vendor first. Storage over the old plan's quota
+// on the days before today not billed yet is invoiced first at the old
+// plan's overage price (kind `overage`); the days left of the period
+// are invoiced at the new price less the old (`adjustment`, with a
+// `credit` line; a downgrade's rest is kept as credit, listed in
+// `credits`). With `If-Match`, only at that version.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5819,11 +5835,14 @@ func (c *Client) ChangeServicePlan(ctx context.Context, id Id, params *ChangeSer
 // Sets a new quantity on a plan that sells with one (422
 // `quantity_not_enabled`; the same quantity is 422
 // `quantity_unchanged`). The per-unit quotas times the new quantity
-// (-1 stays unlimited) are pushed to the vendor first. A prepaid
-// period is settled for the days left: a raise is invoiced now (kind
-// `adjustment`; and the partner's at cost), a cut becomes a credit taken
-// off the next renewals. Post-paid months are billed per stretch of
-// days at each quantity. With `If-Match`, only at that version.
+// (-1 stays unlimited) are pushed to the vendor first. Storage over
+// the old quota on the days before today not billed yet is invoiced
+// first (kind `overage`, per party, the window claimed even when
+// nothing went over). A prepaid period is settled for the days left:
+// a raise is invoiced now (kind `adjustment`; and the partner's at
+// cost), a cut becomes a credit (listed in `credits`) taken off the
+// next invoices. Post-paid months are billed per stretch of days at
+// each quantity. With `If-Match`, only at that version.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5845,11 +5864,14 @@ func (c *Client) ChangeServiceQuantityWithBody(ctx context.Context, id Id, param
 // Sets a new quantity on a plan that sells with one (422
 // `quantity_not_enabled`; the same quantity is 422
 // `quantity_unchanged`). The per-unit quotas times the new quantity
-// (-1 stays unlimited) are pushed to the vendor first. A prepaid
-// period is settled for the days left: a raise is invoiced now (kind
-// `adjustment`; and the partner's at cost), a cut becomes a credit taken
-// off the next renewals. Post-paid months are billed per stretch of
-// days at each quantity. With `If-Match`, only at that version.
+// (-1 stays unlimited) are pushed to the vendor first. Storage over
+// the old quota on the days before today not billed yet is invoiced
+// first (kind `overage`, per party, the window claimed even when
+// nothing went over). A prepaid period is settled for the days left:
+// a raise is invoiced now (kind `adjustment`; and the partner's at
+// cost), a cut becomes a credit (listed in `credits`) taken off the
+// next invoices. Post-paid months are billed per stretch of days at
+// each quantity. With `If-Match`, only at that version.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5904,12 +5926,13 @@ func (c *Client) SuspendService(ctx context.Context, id Id, params *SuspendServi
 //
 // Moves a prepaid service to a longer billing frequency of its plan
 // from today (422 `frequency_not_offered`, `frequency_unchanged`,
-// `term_not_longer`, `term_change_prepaid_only`). The new cycle is
-// invoiced now (kind `adjustment`; and the partner's at cost) less the
-// unused days of the current period (a `credit` line; any rest beyond
-// the new price is kept for the next renewals); the due date and
-// anniversary day move to the new cycle. With `If-Match`, only at that
-// version.
+// `term_not_longer`, `term_change_prepaid_only`). Storage over quota
+// on the days before today not billed yet is invoiced first (kind
+// `overage`). The new cycle is invoiced now (kind `adjustment`; and
+// the partner's at cost) less the unused days of the current period
+// (a `credit` line; any rest beyond the new price is kept as credit,
+// listed in `credits`); the due date and anniversary day move to the
+// new cycle. With `If-Match`, only at that version.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5930,12 +5953,13 @@ func (c *Client) ChangeServiceTermWithBody(ctx context.Context, id Id, params *C
 //
 // Moves a prepaid service to a longer billing frequency of its plan
 // from today (422 `frequency_not_offered`, `frequency_unchanged`,
-// `term_not_longer`, `term_change_prepaid_only`). The new cycle is
-// invoiced now (kind `adjustment`; and the partner's at cost) less the
-// unused days of the current period (a `credit` line; any rest beyond
-// the new price is kept for the next renewals); the due date and
-// anniversary day move to the new cycle. With `If-Match`, only at that
-// version.
+// `term_not_longer`, `term_change_prepaid_only`). Storage over quota
+// on the days before today not billed yet is invoiced first (kind
+// `overage`). The new cycle is invoiced now (kind `adjustment`; and
+// the partner's at cost) less the unused days of the current period
+// (a `credit` line; any rest beyond the new price is kept as credit,
+// listed in `credits`); the due date and anniversary day move to the
+// new cycle. With `If-Match`, only at that version.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -12803,10 +12827,12 @@ type ClientWithResponsesInterface interface {
 	// `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 	// customer only to partner-visible plans, 403
 	// `plan_not_available_to_partner`). The new plan's quotas times the
-	// quantity go to the vendor first; the days left of the period are
-	// invoiced at the new price less the old (`adjustment`, with a
-	// `credit` line; a downgrade's rest is kept as credit). With
-	// `If-Match`, only at that version.
+	// quantity go to the vendor first. Storage over the old plan's quota
+	// on the days before today not billed yet is invoiced first at the old
+	// plan's overage price (kind `overage`); the days left of the period
+	// are invoiced at the new price less the old (`adjustment`, with a
+	// `credit` line; a downgrade's rest is kept as credit, listed in
+	// `credits`). With `If-Match`, only at that version.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12822,10 +12848,12 @@ type ClientWithResponsesInterface interface {
 	// `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 	// customer only to partner-visible plans, 403
 	// `plan_not_available_to_partner`). The new plan's quotas times the
-	// quantity go to the vendor first; the days left of the period are
-	// invoiced at the new price less the old (`adjustment`, with a
-	// `credit` line; a downgrade's rest is kept as credit). With
-	// `If-Match`, only at that version.
+	// quantity go to the vendor first. Storage over the old plan's quota
+	// on the days before today not billed yet is invoiced first at the old
+	// plan's overage price (kind `overage`); the days left of the period
+	// are invoiced at the new price less the old (`adjustment`, with a
+	// `credit` line; a downgrade's rest is kept as credit, listed in
+	// `credits`). With `If-Match`, only at that version.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12837,11 +12865,14 @@ type ClientWithResponsesInterface interface {
 	// Sets a new quantity on a plan that sells with one (422
 	// `quantity_not_enabled`; the same quantity is 422
 	// `quantity_unchanged`). The per-unit quotas times the new quantity
-	// (-1 stays unlimited) are pushed to the vendor first. A prepaid
-	// period is settled for the days left: a raise is invoiced now (kind
-	// `adjustment`; and the partner's at cost), a cut becomes a credit taken
-	// off the next renewals. Post-paid months are billed per stretch of
-	// days at each quantity. With `If-Match`, only at that version.
+	// (-1 stays unlimited) are pushed to the vendor first. Storage over
+	// the old quota on the days before today not billed yet is invoiced
+	// first (kind `overage`, per party, the window claimed even when
+	// nothing went over). A prepaid period is settled for the days left:
+	// a raise is invoiced now (kind `adjustment`; and the partner's at
+	// cost), a cut becomes a credit (listed in `credits`) taken off the
+	// next invoices. Post-paid months are billed per stretch of days at
+	// each quantity. With `If-Match`, only at that version.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12853,11 +12884,14 @@ type ClientWithResponsesInterface interface {
 	// Sets a new quantity on a plan that sells with one (422
 	// `quantity_not_enabled`; the same quantity is 422
 	// `quantity_unchanged`). The per-unit quotas times the new quantity
-	// (-1 stays unlimited) are pushed to the vendor first. A prepaid
-	// period is settled for the days left: a raise is invoiced now (kind
-	// `adjustment`; and the partner's at cost), a cut becomes a credit taken
-	// off the next renewals. Post-paid months are billed per stretch of
-	// days at each quantity. With `If-Match`, only at that version.
+	// (-1 stays unlimited) are pushed to the vendor first. Storage over
+	// the old quota on the days before today not billed yet is invoiced
+	// first (kind `overage`, per party, the window claimed even when
+	// nothing went over). A prepaid period is settled for the days left:
+	// a raise is invoiced now (kind `adjustment`; and the partner's at
+	// cost), a cut becomes a credit (listed in `credits`) taken off the
+	// next invoices. Post-paid months are billed per stretch of days at
+	// each quantity. With `If-Match`, only at that version.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12886,12 +12920,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Moves a prepaid service to a longer billing frequency of its plan
 	// from today (422 `frequency_not_offered`, `frequency_unchanged`,
-	// `term_not_longer`, `term_change_prepaid_only`). The new cycle is
-	// invoiced now (kind `adjustment`; and the partner's at cost) less the
-	// unused days of the current period (a `credit` line; any rest beyond
-	// the new price is kept for the next renewals); the due date and
-	// anniversary day move to the new cycle. With `If-Match`, only at that
-	// version.
+	// `term_not_longer`, `term_change_prepaid_only`). Storage over quota
+	// on the days before today not billed yet is invoiced first (kind
+	// `overage`). The new cycle is invoiced now (kind `adjustment`; and
+	// the partner's at cost) less the unused days of the current period
+	// (a `credit` line; any rest beyond the new price is kept as credit,
+	// listed in `credits`); the due date and anniversary day move to the
+	// new cycle. With `If-Match`, only at that version.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12902,12 +12937,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Moves a prepaid service to a longer billing frequency of its plan
 	// from today (422 `frequency_not_offered`, `frequency_unchanged`,
-	// `term_not_longer`, `term_change_prepaid_only`). The new cycle is
-	// invoiced now (kind `adjustment`; and the partner's at cost) less the
-	// unused days of the current period (a `credit` line; any rest beyond
-	// the new price is kept for the next renewals); the due date and
-	// anniversary day move to the new cycle. With `If-Match`, only at that
-	// version.
+	// `term_not_longer`, `term_change_prepaid_only`). Storage over quota
+	// on the days before today not billed yet is invoiced first (kind
+	// `overage`). The new cycle is invoiced now (kind `adjustment`; and
+	// the partner's at cost) less the unused days of the current period
+	// (a `credit` line; any rest beyond the new price is kept as credit,
+	// listed in `credits`); the due date and anniversary day move to the
+	// new cycle. With `If-Match`, only at that version.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -23777,10 +23813,12 @@ func (c *ClientWithResponses) CreateServiceInvoiceWithResponse(ctx context.Conte
 // `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 // customer only to partner-visible plans, 403
 // `plan_not_available_to_partner`). The new plan's quotas times the
-// quantity go to the vendor first; the days left of the period are
-// invoiced at the new price less the old (`adjustment`, with a
-// `credit` line; a downgrade's rest is kept as credit). With
-// `If-Match`, only at that version.
+// quantity go to the vendor first. Storage over the old plan's quota
+// on the days before today not billed yet is invoiced first at the old
+// plan's overage price (kind `overage`); the days left of the period
+// are invoiced at the new price less the old (`adjustment`, with a
+// `credit` line; a downgrade's rest is kept as credit, listed in
+// `credits`). With `If-Match`, only at that version.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23802,10 +23840,12 @@ func (c *ClientWithResponses) ChangeServicePlanWithBodyWithResponse(ctx context.
 // `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 // customer only to partner-visible plans, 403
 // `plan_not_available_to_partner`). The new plan's quotas times the
-// quantity go to the vendor first; the days left of the period are
-// invoiced at the new price less the old (`adjustment`, with a
-// `credit` line; a downgrade's rest is kept as credit). With
-// `If-Match`, only at that version.
+// quantity go to the vendor first. Storage over the old plan's quota
+// on the days before today not billed yet is invoiced first at the old
+// plan's overage price (kind `overage`); the days left of the period
+// are invoiced at the new price less the old (`adjustment`, with a
+// `credit` line; a downgrade's rest is kept as credit, listed in
+// `credits`). With `If-Match`, only at that version.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23823,11 +23863,14 @@ func (c *ClientWithResponses) ChangeServicePlanWithResponse(ctx context.Context,
 // Sets a new quantity on a plan that sells with one (422
 // `quantity_not_enabled`; the same quantity is 422
 // `quantity_unchanged`). The per-unit quotas times the new quantity
-// (-1 stays unlimited) are pushed to the vendor first. A prepaid
-// period is settled for the days left: a raise is invoiced now (kind
-// `adjustment`; and the partner's at cost), a cut becomes a credit taken
-// off the next renewals. Post-paid months are billed per stretch of
-// days at each quantity. With `If-Match`, only at that version.
+// (-1 stays unlimited) are pushed to the vendor first. Storage over
+// the old quota on the days before today not billed yet is invoiced
+// first (kind `overage`, per party, the window claimed even when
+// nothing went over). A prepaid period is settled for the days left:
+// a raise is invoiced now (kind `adjustment`; and the partner's at
+// cost), a cut becomes a credit (listed in `credits`) taken off the
+// next invoices. Post-paid months are billed per stretch of days at
+// each quantity. With `If-Match`, only at that version.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23845,11 +23888,14 @@ func (c *ClientWithResponses) ChangeServiceQuantityWithBodyWithResponse(ctx cont
 // Sets a new quantity on a plan that sells with one (422
 // `quantity_not_enabled`; the same quantity is 422
 // `quantity_unchanged`). The per-unit quotas times the new quantity
-// (-1 stays unlimited) are pushed to the vendor first. A prepaid
-// period is settled for the days left: a raise is invoiced now (kind
-// `adjustment`; and the partner's at cost), a cut becomes a credit taken
-// off the next renewals. Post-paid months are billed per stretch of
-// days at each quantity. With `If-Match`, only at that version.
+// (-1 stays unlimited) are pushed to the vendor first. Storage over
+// the old quota on the days before today not billed yet is invoiced
+// first (kind `overage`, per party, the window claimed even when
+// nothing went over). A prepaid period is settled for the days left:
+// a raise is invoiced now (kind `adjustment`; and the partner's at
+// cost), a cut becomes a credit (listed in `credits`) taken off the
+// next invoices. Post-paid months are billed per stretch of days at
+// each quantity. With `If-Match`, only at that version.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23896,12 +23942,13 @@ func (c *ClientWithResponses) SuspendServiceWithResponse(ctx context.Context, id
 //
 // Moves a prepaid service to a longer billing frequency of its plan
 // from today (422 `frequency_not_offered`, `frequency_unchanged`,
-// `term_not_longer`, `term_change_prepaid_only`). The new cycle is
-// invoiced now (kind `adjustment`; and the partner's at cost) less the
-// unused days of the current period (a `credit` line; any rest beyond
-// the new price is kept for the next renewals); the due date and
-// anniversary day move to the new cycle. With `If-Match`, only at that
-// version.
+// `term_not_longer`, `term_change_prepaid_only`). Storage over quota
+// on the days before today not billed yet is invoiced first (kind
+// `overage`). The new cycle is invoiced now (kind `adjustment`; and
+// the partner's at cost) less the unused days of the current period
+// (a `credit` line; any rest beyond the new price is kept as credit,
+// listed in `credits`); the due date and anniversary day move to the
+// new cycle. With `If-Match`, only at that version.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23918,12 +23965,13 @@ func (c *ClientWithResponses) ChangeServiceTermWithBodyWithResponse(ctx context.
 //
 // Moves a prepaid service to a longer billing frequency of its plan
 // from today (422 `frequency_not_offered`, `frequency_unchanged`,
-// `term_not_longer`, `term_change_prepaid_only`). The new cycle is
-// invoiced now (kind `adjustment`; and the partner's at cost) less the
-// unused days of the current period (a `credit` line; any rest beyond
-// the new price is kept for the next renewals); the due date and
-// anniversary day move to the new cycle. With `If-Match`, only at that
-// version.
+// `term_not_longer`, `term_change_prepaid_only`). Storage over quota
+// on the days before today not billed yet is invoiced first (kind
+// `overage`). The new cycle is invoiced now (kind `adjustment`; and
+// the partner's at cost) less the unused days of the current period
+// (a `credit` line; any rest beyond the new price is kept as credit,
+// listed in `credits`); the due date and anniversary day move to the
+// new cycle. With `If-Match`, only at that version.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -51505,429 +51553,432 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Lc9s2vij+VTD6nzux55CKJMuOH3PnHDdNu2nTNGsn292teiWIhCTUFMACoGVtJ9/9P/gB4EMiJerh",
-	"OGl0556tI5J4/t7PPxsBn8acEaZk4/LPxoTgkAj489V7PNb/DYkMBI0V5axx2Xg/IUgQyRMREHRPhKSc",
-	"eSiReBgRRBkavB75P2EVTAbNhtcgD3gaR6Rx2eg1Or1Gw2vIYEKmWI+r5rF+IJWgbNz4+PGj14ixwFOi",
-	"7AJeJkJyUb6EASMPqh/AGwPER0hNCIoFuac8kSjGY6Knp/r1PxIi5g2vwfBUz2e+Kaxkih/eEDZWk8bl",
-	"abvjLa3Ma7wO15wEDYvbvcAnpB2cnvovws7Q75LzkY/bw5Z/EnTDU3I2eoHPh26BMVaTbH00bHgNQf5I",
-	"qCBh41KJhOTXOuJiilXjspEk8GbZWsk05oqwYP4jmS+v+xoljP6REHRH5igmAlGmCAtJiMhoRAKFjjD6",
-	"8OH1t4hKhNGY8xAFE04DctxEN0SJOWVjNKNqAmcu8dSMhFmIhjycI0HiCM8lPB1RIZU+pZgzSYpHdDpq",
-	"Bef4tOOfDlvE7+IT4l+MTgK/E74I2sNzcobbLXdEBiyzQ8rt0debrLjNzump15hS5v7dXn9eN+nJ7+/c",
-	"rpC7TzQhgnzOx1gNeBsf6wjIQDneWMIBmwsmmI2JPrUhliREnKEjLIGWaBI0OL5CGEmFI4I4g/e67c4i",
-	"cWkDcSnfpCVIVUByUorxb+iUquXFv8NjgiT9TyV5ieC7/FQhGeEkUo3L05an56XTZNq47LRacIbmX9kJ",
-	"aqAaE2HoobtxIIff4PB7rMgMA04HXEMfrBDHcUQDrFf4PBZ8GJHpf/8u9XL/zM5IfxHqCe4JC7noJ0wQ",
-	"HEw02W54jZAoTKP0cvQbKKQhYlwhzOSMiCv99wRgFksk8T0BiicVVonUe9OnSBVcxzc4RG6p6cYmSsXy",
-	"8vnzkAeyiQPBGZV+HGGlKVrTrtOtXz4vWebH/Kn+lyCjxmXj/3ue8a/n5ql8/s4MYs6wDPhgfwFPIrPD",
-	"oSbkOJho4BNohGlEwuJ+DYyGTb2Gb3CoiQSRard7wBEN4eW+mXHxGoSZRAO8XiS8D2AvBNcM8td0qBRp",
-	"vcaIkihsXDbIVA/kNaZESjzWL8WCx0SoOeqZh72GHnlKpQSQ/y27y64Gzfxduu1ufZdLW93HVf6EIz2d",
-	"uTTzvk8ZzOXODu7rJWejiAa73RbNKGXfDt6nrD+K6Hii8jd3nd6bpe1UogUyq89dKhpFaEg0gMWCB0TK",
-	"IkJ1WxfZJaRb2PYGVi9/X4jldh7Y5cqMvwWJEIQpTccVgWv5joshDUPCdrqXUTpK7g7+xROBBI8ImuI5",
-	"IE/I4SaKB3ySHfB3uWG2O+FsIfs6zQBHERHPZMVOPnqN7zkjO50eH42I6I/1MAXiQyWCR4b2oIizMREI",
-	"32MaaUpcOMZ2jlh8b0ba7gRzi9nHEb5WiDxQqUiIhokq7gSmsuT8NVNEMBy90mR1NxphR8qf5S2fEstG",
-	"NPjPBGdjLeFoCJU0JEUemjtKtyx0S8Q9Ecgsb2v8d0vbx8leM5Qw8hCTQB+upuiJIBm/dHPpIw+pDCIu",
-	"7VG/5eo7nrBwp1NmXPVHMErumN9yJJNgkupjRUTvZsf6liv0nf16u6PM5t/HWer1wGie5mLA56mkWpdW",
-	"3BBOoAJwfO8ECTgLqf70O8NHdxMEQQbvT6mcWvl4Qf6wuu0kE4Cu0IioYIKoQniMKStSgpwImF8r+s7J",
-	"N9uKggsL3ReFzWwVqUICrBlHhkVp1KMB+cBSyrcPyVsDkOaQdJwIsgjFVjbFQcATBlQrexUdXb+8+fnt",
-	"69v+h5s3x0XKkeNldtUov+wdpfCFJe+FiCBGiFaeYyxSGTe3V4sNOZ7z0Wu85/wnzOZWHpU73YbAivRB",
-	"W1sQvTlHU8zmCCtFprGSWntXYo4irDQi5gC+kxPR9Gd6bShd3LZnXljYPo76BiuC7IBuM3ikiAACM6b3",
-	"hCEJ6AoCUs4ECHYK/1q/u6wK35pPNKGaYaqaZca9nDb70Wt8YDhREy7of3YkXQkMRJjSnxSv7yej0Gj4",
-	"ccpAIEio38XRggDYzq6vsLRtb25xWXvRcrL9DPHSXnJ39csvv/jXuenLDS84CEis2TZMTZqrLbJwZ1Y9",
-	"0Uj4iimq5ntTpO6I1kYSuaj7lqhMWgnXLxqNAqOQggjHVKbq5RGzk7/Z3AaQ3cE+9Kjc6vdDEEM+xZQh",
-	"kUTGGib4HWFNsEbZ7/Xw1+OxIGNsvlq84r/xGcJoypmaPJMoxDSao0TiMUFDEvApMebEIY0iEqI/Egyn",
-	"AUYFlkwbl782pvih4TUiDNo+vh83flsyjnmN65hay7I1KlBjoQoE0XDfx6pgqQ6xIr6iU9IoGct9M5zX",
-	"sG57DRrWek1voK+vZqO1GBPen8sPNI9iRPRrzh4LMqIP5QgYJ8OIBlrIEMr5Le7I3NNkVMtMY0YlQYac",
-	"Lg0syD2/23BTWntcB5Y/kvmNfs3YHJ0F+Ffji4BTSTdlB/Tyl53BCB/+TgKVwchLeAmoRGiEQRy9y8HM",
-	"CEeSeAtg5K4hb3G21tJqi/PiJS0gVzilTCLOInPSU3xHEAaDuwx4TEL9I0Z2CH326/0s+YOCJa87BlgX",
-	"jqKfR2C8W3UhFsM+eosoJkkgiCoHrdmERwBMTXQ74TMG20WUGSNU3nuwejN2juXt/JZu6A011s96u9Fv",
-	"/0QULtlPiBUQTarIVK4D0/RU3MKwEHi+tH4Ys3z139Aoomz8HTANFpR4x4B2RnN01DZk9NjTdFIoIvSP",
-	"J8cekmRKMWMJjvQvZ8ceyv7V7hx7aEgJY9T80Okee0iJ3C8nZ8cFgmvma3iNdBrNyXJzaEKc/ZkNru8x",
-	"G7iUUNvt/sRDEgE7tpPGgsQYwDrmUuk/+yP6QAo/xHg+XjXoTcKWOQCWfT5aok2r6P4mpMyaGmRtgMmW",
-	"+p35dBl2vMaIMionGy5lQrBQQ4KV/aoIRG+wVEjSMdMUPqIj4ij9jIs7IlDIwVCiCoRm5Xw1OQ9l95wG",
-	"FrWK5jD7BE1xSDwE6iUJEZaI4GCCgknC7lDAp1OqZI5EpAK817ijxnJT78B/pMZCYsWzlMMvLVne0Tgu",
-	"87fqsaQ7OJGwZxLFRFAeSmMxgZ0gHAmCwzk6Gs4RZohgEVEi9PvH5dsAzrvhbTvBsu7mb837Gti4wtG6",
-	"D3/ijMzLmS8cumfxKl1I7qKzA3ST5fBk4fjXMu1sB1sx7vrYvw0sLRwPDLF6Ew7pl8iUINgqKEsrm00M",
-	"YKxmkfCW58ZZvYof7V4d8cVRBJ8yMsORzJHcNdT2aXhujtrvzncz1FjC9gGYjUWildPBJaJKOmIpFdfw",
-	"jY4YRynZRSMu0ODmw9v+7fvrN6/619+9f3UzOL7qMX01iCr9mdB6rsJz6UFYhaYjv/PhM2ltIEdcIIwY",
-	"mQG1AK3I6EdC65M9luPSfyQkARQTCWP6ZjyIm4qIsT6kDtzcJkpv82Wmvn+IwzoYNqUs/2t7EediLOWM",
-	"i3ApRONstcDsNWaCKvIzi+Ym1uOj10gkEU74XgUTH9x7Hz+WQL7eI1Xf4AizoAT3htmDGjTRa1ApE2N+",
-	"WvW6mfS1eXeJkpqfvXTu3yqX/TqdrbjqmvzX/FAmnN++eybRPWEqEQRs/RCwZvQNpABm9dTSekul4lNw",
-	"/jlCj45S9eSZRFq6N/CKBYFP7NDPZEG6tL82Uu2oBCoXDguegsBRekp2ZSWiXxgKImUpUQVpQ5Tz/y2N",
-	"BiFVfXudJdREgzXiDA2+f/UePb9vP3cnKp//ScOPgyYy1104bTThUSg9E9sFcHCFyDRWczSbEIYYZybq",
-	"pw7ZLCJBidRptxC5MKNauGC86EH5QZqQj/wZuiCQbaXJmvaQEiOHhWtJgOwbXxaV6UlfITyUhBkqrhx2",
-	"8BmroXl7jXhi/d5bymkOhjMpLQFavBkMWo9R4QPK1Fm3ROpcYVZxd2Q25aVolCFN7tpzAqCbvoBAhZ2s",
-	"Qt/txLsMw/MRs+C1XoHxMVaKCA0a/+/Xa//fv/3Z+fhfK5B6e4wowuG3JuxOOkfq7TuIL0TuCw9+5YZQ",
-	"ZIbxJtDKhRWflK+4GuMKnLi7ArUex8Z1hfLMIqV9wCxwNMNzCQLWxghXuPZaNjF3SKuA8WkE25ST7SDW",
-	"LlCSvJAfKHoPZlIIfygXBu3Xe5IEP0f0fAIMqQer+oqn/J70F7e1wMxEotUB/aaVzIzYAK+DRgJ/5U0N",
-	"Q84jgtn27KhMpn6lT+09mcaRhZQFmZqHJRTwO0qiUF6i5ks+jTGbN9/iKfFQ00249G+YxUNNG0Hgnrt/",
-	"OrE/99M7LhSOPty88VDTWpiab5PpkIjcD++5wlHu398m5Fus9DDf4rls7ss6uKtQIxNz3CWB/8qePFKc",
-	"eyC0WM8gGthNoT//XDiAjx8hACohg9IdPqHI4TbqGbjZVpYowORWAsWXDrY5EtNu6f+3ljptSdQeFTQX",
-	"mcW6xI4SHr8AUWuh5Wk4fpGI7sD2CwPtiXsfcOFLxIUlMIcLS0OJF8IjIAJmedlSQWjKFAcTyogvCA7h",
-	"B/0+Oho4oBx4aJCwO8ZnrA9pHvoHG+PU1wsZeKjZbB6XshubF1KmrMMjhBUCfclDIVcQ18sFYuA6MG9I",
-	"dDSAuGnKxn3At6ZUXOAxGRyDQQtUDpO+ifTdlq4jzUdZZ2E3C/bMoWXflZGWvxEcqcnyeWfiV5Ypxu/W",
-	"u7/NZ2UzWdApMX5NtUDdByt+Xdl4U0Po0NjQ+yJhdQNRtrKtrbIxOVWy7gLChPQdeVzrFKrr45Ryo1HB",
-	"ktdfpTnfEmVMfFrCtwZXTRXg0xBRVlCnNWyjI60/58y0+nI0DhEWolhAsmwdzbqOH8wCnXOoRpRt4AG3",
-	"H7+hrNQKyYAGLp9IL2m1TgIT8gN/E9/8NCdYFH6QJpKCmB89NMaxPxKE5Kyo4HzRH3o22BTO2hxuKZGA",
-	"+INNYHbd5dpMU7Aywk3lo308fW8Bl6qeLQTPpy5ZvtYNvDMflJ2+cWf3CQtrQbJ9HRzYtT6op39aEMms",
-	"oTIZbuK29hoKP/Q3/mJzIH6PH8pOcbOZt9O7wItSl+htoqZ5jXtOw43WU6bZpWZhGy+QW3HRfOyuNn9p",
-	"WeBAno1lDGoB8gpwu63ymCdqSyhrw5PQEbaZ72ZCoCOSqCRGI0KOPWR96OAas5+YN4895Jzq+iHEWAEZ",
-	"F4JgIbW8ck+06IKOrAwDP6A/Eq6wC4/lzMUWH3sIh78nUmlEzs/mImiRwFSSEE1p6NsV5L1wWbiVXXHe",
-	"6e817FrA+O9mKTUY5ol5hQhSGw8KJ17C6V04dpVaY8oDLEcfazqrWZRJm+bTONES5JGxh6IQnPH5uOR7",
-	"HCVEwtXiLLLZM0xU5oXZDHg24Jr6rBznfGxyG3NJF84zh+cOVso0gJAEdIojZMYq5YnSqGt1aZDGbhoW",
-	"SWxN73VGWRNGVR8uYrsIpvRAUrqU33juSApTOTLUyHaRguMKUpLedM4KL4imfSbcAQgHxDFzge0CAAQL",
-	"GGjsu6ux7ylsF07z2MFqUeTzuVMKBR4ByWYuKNT8R3OmVSeh+fGuZGiIZX0NqNJ0K6wyUIEG9ermFIIg",
-	"zHepyVQYlIfVpvBZBowukr5U04ZQc8RHCDN0/e41hGrn2AQOp5StDNXwGik8lVUmoWzsdHU5wYKEaDhH",
-	"5J6IOYqokW8XIu2zIkplA0qJsEQDV2XJOev1V1BiKXXjW/k6wlKltZdqGEt+IooIEr6cYDHe2BldTINZ",
-	"GTaee/Wj1ygYMRYMUO0aBqhdqWJx/sJ4ZRD1Ew+TKoCKBb+nWvrSNz+FFwG89IMwCRQaC57E6GjAOCPm",
-	"AuEXiSSPTC4VT/T1kYK8YvOgNPhzRkrh0KzqlihF2ViWRXkFd0ncj3iAK0WMIKKEKYufVU9NMkJfknxU",
-	"Zs7HpgleQJgiop+IqDwwJqSVa9Cqal8JiqPy4YsWr3UX/rN9+7Ui0+/hoGEMw136IF32x0PAvCSyCcVG",
-	"kCqLU+Ybf1XCDHJnkz/xsvMtnEZ2bN7SZS4dSzXcOgh5zeJEbeoeWoahRcHJPUPUZAzjaRoNF3Jb52HR",
-	"PF3HyFwAze2+zTJ1NjEql4VlLoN4xswELbFar8KADYldET/SUlb2vj4dviwoGliEVlk7Ig9KYPT9NwgP",
-	"+b25fclHyjw+vjIRPjZrNHsAMOGqb/ltb0uEXDA1pcNrZfP7b8AGpsn7FfLbiEqUMJuGvfH0m2B2NeKW",
-	"4ykzuZwrMXOpAoiRgTS3meoBmgiyi6euagFe0GlsJaAZR3GEAyI9xLRggjD64fbnt8jYIZcFlEyaXKMy",
-	"oRtXKs0FOAVYiHluxiunzduqRFMuCARECTKCzOKjbqeDBtYEojjvx4IEVJLBcbHYXLvTPG0Vo8T8//m1",
-	"5V/89mfba3c+HvV6zdw/j//nv9aZ2bOxP9x+Wzv+bAEkUqUpHbnstt+SWT6E9/OJ/vtsI4U2jWp7yxUd",
-	"2Xz4vHy0wVHnY5L6zqlZGWyrV4JADAe7Os67JYxKh6wlD8VYagwB30UukKmW4VsmMiYMCrGEeF4Sc/2t",
-	"xrpYqwBhkia88SgkUrl1ON/KkIy4jVu3dg0ovAIzhJY6ukKJJ2enOVrZKqXM2dIWTmu9yYOIKWWmNl2d",
-	"bZWv3I1CwitDV9QEM7RwYoVdvThZU/6xuLTNtrXo0Fy4uZJdlwEyMOcSyd66IacuqbRG9pBJQNVYzjST",
-	"6+dtYcsyxDqZfJTP3q0xe5btmxMuQOHqx0RYTl7LALFx3HtaSe3KGjSB42j8Sx2Fsp7bKcK1vb7wbnXs",
-	"/gaaKxAmrUj2QW2sHhSMa/0RqT+w4neErQ8DMK9l+8/vrnR13gKA5sHFbT6/3mWYLABgJWLkpdZlYHjJ",
-	"p1POUK40ivRMSZqQAI0DowmR6Og7GhF0O2cB6iWtVucM3U6wIB56yxUW84JaHsCgkGWWjlKqnJeI1Rsy",
-	"IDPTBtL737XUK00Kcra4LQb4uObA7XuV+8nb6XlSqH1lnd1LlVfc8EjrLFaH5E69wLasgvm43B/xswjL",
-	"KOV20RebBVjYVN/+iozWncjlhGq1Z17bTg1H8eq+wuFdl4CtIbOOvNYv1+EV8iTLRgRe/kyiMWFE6GtD",
-	"7gsvV0eDIK43CLKVK8qNQyfspCmh5q3mroS8hE3mpZ7NPEKbk+h64QNw47ngAfirn5L3krw8e5KmrjSE",
-	"YjCEGWfzKU+kOborc67pgRuVraIqjlQklptB6K0i8V48XtsFFOQTbfce5Z3GAmQ8M88C8043t4wi3SmA",
-	"1oJrLs84HW1wN7BtLADcyFYB5EFOlV11WXmtdxsiuwsF3RbhU1WhnUbTrlAWtkrdLvhqS4ElHbby3gyt",
-	"X3YDBqrMp2SqX3lIzqUi0zQPGiocY5Yvb2dyonGgKmLENqobI/h0QzK2gp8qvtFYSwJtw7OnA5uoPNin",
-	"8TMbUWYHL3N+7/mKQ4SFxr6N41jwe1NrKOe+qqqoEGAWkCiqSKHLiPkSBGYBLMuxLZyRDeu/kBIhXxGG",
-	"mepbUmdCVpzi0ZdEeahoDTe/aZTqQ80aD5JOpezHPKIBJfYFJ/3od/pa9OiPBWYwQ3pCNYp46SWncRPZ",
-	"nivh7YNxLRQPcTfKt7G2LHgytjXzP9y8QUdQySOvKx/vljlepXR6DetYqazXZ8qhx1hN7MxUImXqM667",
-	"iTw9deqsnm7VTTjk3xWT9aVuicxe452NQygp9TClrA+ATCuTCiBuz96wfrXWBX2aYhB2WWW1INyKoRRE",
-	"1r7g9p0pC2HjKtGRjWzWi0ED++vg+BHrRXzC6g715H4LHbsWUYD60sQlzBQv7pfJPO/N/Z0PbXOW5oqx",
-	"Ij6mrBwo4VHaLCwN6AdwRljl5lo1gSX7a6iaqfail23e11pkQKBmWfMTlJMoHMbOZSPsXUOFgQ1F9Keo",
-	"kVCvIlJnve99le8nN9GKI9uy0IY95xr4Z+7kSRxoiwi34OrD/n9a/sVv2Z/N/v/6v/3Z8c7quDNXw7M5",
-	"oRXn/jTSs+OYO8jPdoh3EWZ79r2EVAYmvJ+IgJR51W+JQsO5ZXjl6XtY3CVxrRFyxrmlYXZzwuzXFSI3",
-	"vV19Ne8ELWfTTgfIkfPq7nfAiajMsQz7ecqjIszQUct5HSmEVhjRShJ1fIWkFo2pQlgi18uiIGdVp53I",
-	"uL/DLVQaD/LemUVHzBIALsFTeiXLB7kC1/WFPCm+A7LuB+ffidL80oDLDYqusHBDG6b+YnP78G5+WK2e",
-	"uHi2unpMusb+Rgci4w3PQ8YbH8cKpS+d3jP3mL+hhbmWtrh4N2vQ4J3Bmg3ljTLOsBLs7WulDKHmh7sR",
-	"n6ozqKouWgiUPlrQKUTC5LGHTIqSZ1UMdCSJe8voJwspXQXTVVruydqtymxVdol7qhfx6cW9LdXCvUuJ",
-	"JXdvMmx3zUV5xKJDNvCprtgyJWrCw5qZxT+Zl7fJmxYk0HS4sja3INBkJahRr4GGjcI2c1lcdjf54bK1",
-	"FhextkK13fN2atVm4LD7JSxaM2yFAQiYRVgIem/6zM5s5B5YNq9sZKz1ko4SlQhSv1B84coWMbxmBKnd",
-	"+Yrz/yk9G0cQh5jd9ZXATI6g1G6AhTHfy4n+z4QEdw2vwdWkIrHJDnxjgaGkAm9We6Nmolyc0YVaCfqL",
-	"Qq39PQXr8gPJOF8xRHghjtcGBHcL4cHdqujgcvUPJ4r3rf+kJCbaPEAQuATetJhL5UPgJUhbEmFlrFBH",
-	"LoEZYpDgJzUhVFjdIlcCQ791fIXg3mZUEvDVG3uZmc72D1gMeMiF6z1FLTfnerDNFMuS24wJGPqqShJF",
-	"Wos66ulDjGgA5Xc4Q/Yt9AsZSqpIr1FR6K8Yh1a7S5D5aMPX9YPaMR/1WHaE2c5m3McqkFDGZgrVDRbP",
-	"pXCwJVeTNTRagBGviF+7G00jzF5C28wN+VR9A0eFGl65mq245hdJdHasr1ugG+tynj5X7N8IKxdAaR8o",
-	"VgmG8yDaFAp3c0RvpvzvT/Ovzup9QpvVrsaqrc0MO1mvAw00cqNdGjgDI8XDa/PRWYljdTklYT3KT03m",
-	"ej+A1PX6yypmvBeWlks9Ste2Pwvtoi3WHmcVaFZ2aYFaEQOUMEWj1Fqtyb7NPpc24wnyHKA0IdRZZ2hg",
-	"TCSDKzQQREE9Q6TwHYG27IzMLLfI21hcXYrUuGI/LNcfIsz2VUj7K+d4f235dlOuuIwfgrKAxrgkXArH",
-	"FNrC1i3PuGEcamrz26qOYLpuVw9pX+1O63QYNe1FV1RvfT8hECaENMWwxVFsVj950Fo0jpD9uFkVUr2V",
-	"pGMrE2UljGE7v626+PKqZa76lenYjwqtoPNkTa8U4iABViC12OyvnK7ZjsHLdIihm+9eoovu6Qtk+xOj",
-	"kAfJlLCSSi/b1J4tPecVYZVgJa/PC3OlcstSRZhUrjzqMqTYVG4AlhEXSCZxzEVVeoAjEiU5lqZJ9J91",
-	"Ozldow83rxHDUxOvSNKT16+vDwW0vZXMrDkFE26nHOSAKO4nt2hno8oWFPopytwvqytW499SjzfDfdJW",
-	"xhuf9KIloPwIVmwvTWT8ZHA2TQsbrRZn4a06cPlJS+M9IVznQdoe4o6wDZe/FYBve4lbIsRjXnGminUW",
-	"VTFIgvojIfZ5WWzgistZd/BPZAfI4/0u9oDcOHtSwL5qoKoClSeFkj0AyHsrUD29HPOErXd2otL6BD+d",
-	"FFIWj7tmcU8KogBf+wHTPZGxbY+96oifcllbyqRLW/m7NbNu5RjbNj12AQjSYX5bu8CwlGKFdIP6/7bP",
-	"jknwKdd0s579u9UCThO3a65pOWnQ/l7oL+82XHZaNwSHlNmyYAvnNCHB3cpCHVVCdjZ8WQcXSJ2s28TF",
-	"c8soXXxpod5fIO/Y2KKmeI5C3kQDaxEbgL134Ox2A3jL2Lqhtm9om41SkSaScZHW41pV6zczBpZagW4x",
-	"C4f84WXEg7vqtACRsB3VmvISWLfvoHC7KR8WesYUbUsqmirucs4CU8Md2cUgkeRzI3M2F5eNXZPZ57Cj",
-	"xH7DNym6gMekL/isdKwlLx6fQr5mwx5K4fsCfhROvwzO8pd3Hd47q9ZORNxdVEYG2wUqWFonbcITUfyq",
-	"c7L6mzKkvM1ozFLOP73fJn3z8avkPGZFsbriKHlQ/Y36IW1oht8oLwaavlVWTF5deOaPtARTDR6TFYaq",
-	"56yxn+W70diqgBtBSFaRb7PPNIz0CQvlZvVcPouyMcvZqZ+itkyxcsz6SjM50FsoOF0oNGOBbFuVKSd1",
-	"mXoiJRJKPlF0k7NeOJj83lZlhBYFwV2D1TVxKOkl4m4DSqs4GcQ0K+NSlfcGrKx1shQQK+Ay0zhh++GK",
-	"zb7Oce/H6H6h2SK5p2RWRteXLHTmTa+64oFd9dPosalQvr0OW6S5S2e+XJx7bQ296gTCpcNzwSprCnYv",
-	"lOnmjHhIEzyZdlOCatmFUtl18hltde41dblXzZTWFkl7AUL+pSRKpsUcNqWaNQrlFzleec0cFwGTMsNG",
-	"nsWtLZNzK/kbyko0B/IQU0E2ZHalQsMiUQTynhu+dOeKCzISnKmnLgG25FonD1Qqrca4F9GRDUqQx1fp",
-	"j7ZanStGM5Ukuq9Z0LW6HRSUK9EjauiTpg6WCVJL4bZQSrhWfbCKenzvXYE9/8PNm6ygTc40dNYtWobO",
-	"vPIMrr7/23//1zqhZavKZGnNnFW1yEp7ET2Fcdm1IlpINzBZIh5qIcWRVtVQEus/u2khe1cXHy8Xz2+W",
-	"55Kc1MsleUJzt22btJ0I9x4/fEqf++d2ceX1MGCVFaf1NGJLaVfO+iLLe/zwtHbtz/Dely+XiOlWFvMd",
-	"DBuVYe2l0OfYy6JFCOrbVZdd20b+cN+UVXm6JQFnobTxyfDmvNwKCWvquygvJ3J9Q7AoNcEupkrmN1YY",
-	"rLC+tRIQnNuNCWb7dIWV6lZI2rhAUq3KSB8kHpPbOQv2w7BDPK9lTbOVsuu7WdJ1fme+LNM+R5RROdlw",
-	"xROChRoSrErThN9gqZCkYygPE9FR2kpjxsUdESjkplR5/ZTgumG8BgxXZINXmM7BLCQ2vbd65sD0EjKD",
-	"oLFw1THiwz5DPM8brtzXdjs5uFg4gbWp6EvwUUb+nE2nvtGlsMEUUNd4bpbJk+ugmm232lizeMjLaR/6",
-	"hIVIYkXCwSXU5LTQKBWPYxKiI8ZRCtegvQxuPrzt376/fvOqf/3d+1c3g+MrW+t3JhFV+ktBQiQVLjTB",
-	"/CMhCWi0ImEldWFjLJSxFqYVYnNrK1V+tWLxNMX5P2HNxkcM2X8K/cGdk5N6+Q4xjvr+dzItlNoIbuyS",
-	"AdahfnXmFq5lAHiKwojV9XhLtuN83hu3V9ix6OIm0Fkhfyya41ckdWjoeBrFCejSDpqT/v6LLSa03yKd",
-	"pbfqVraYwWErP0FBombD27EgUTbX9T2mER7SyFr1FmQB87Qqw24rd1M2Zhlk/wP2+cqARc2C0puJGZV+",
-	"FDP1m1zj1oVaLuU+t3oHsDqdoTj1HupoL+xlxzPJtzIqyx9M+0VVeXBzrVwreoZm745dTsdGPVhNfjOW",
-	"iSBTwlQ/YVRtcl0uUqbebTpQLu7crb3eQe7tlgu3s8tNq1J94BMUGIsFGdGHZbL3IY6J8AMsCYqIpnfS",
-	"QyEda0kesxCFWE6IvEKgyEnbM97lJ5vWV04NtfmzJZTTkc2Wf+H/9mfLuyinl59jXPbC8W0ratqb30ra",
-	"/AJvcOd48qWDX3GoTyOkOVzeQU6zQ+xJVPsKwGThDCGsOUgEVfNbfSvmHK5j+iOZXyd6lD8bQ7Dbfuco",
-	"gHXVNkr6VrvU8qMBvus3m83BsemdC1Z8M4zxg9rEYiLuifAV981fNrsbfLwAIyDHGatxuvKJUsBFjTW5",
-	"Yo0//PJ+eX3oh1/eo5HgUzR49/Ot6VaBEzV5DksaoKO/3XZOz44RF+Yt03WOjeg40cobhWAnNUdQnjQk",
-	"Ah3d6A+ev9L/i+4pRj/88uPtcY3VfwSmMuImeZwpbLKQrabQiCOsNMH9XxuY3QwgXtZceeOdfYoUwdPl",
-	"hou3JIo8lJZQBcAc0ihC14HgjEr0cq7h8J3gigQKvYx4EiLTy1wDsyCBiub6qx5Le8ZQIvyOi3iSzR7r",
-	"sZecaRimnMnLHvNNp3EIWx5Ihu9IX2PJAI0oiUJ5hRJ2x/iMpbnl5nfbIlyDIvQIb7WOm3owSFw3T9M0",
-	"/EFOinluM8P/+3fJ2SBtQG/S7QcBDwkEk3s9hgDQoFYKfOmhgcmk//W3gUs1h4hrWBDCCkF1GliFJnMS",
-	"6qigAUSxDNBRu9nUaIZsFRt02jo2odkM8Rj/kYClQkguBp45Q+Ra8Q3+7AEh6zUu0a/NZvM3D/VM3Kr5",
-	"QP/eazSbzV7j4+AKDXKPBtD0HcJn9IDcxM9EGJrAjAksFtii3g3A9kCiCWc8EWjwOiTTmCvCgrn/I5kP",
-	"Lk14EJ4SQNW0C4v+RY8+5OEcCRJHeC5NkUzbitG0gL+yp82gnIp525RO73Y6+vsBzSaEeh2CJJKEgys0",
-	"m9CI5IakElGGRhEdT5Qbo3WxNIYFmT5lffPuoIl+JHMDHnckVqjTRRB9DV1kDA2BMzFcQUInqFihgavi",
-	"Psh2LYjkiQigzwwIJYMrA0lRWkleL0gvrd1JX+pPqZzCSDDPda4ahcUB/RMX9D8AdJfIECvoQnsS/PDL",
-	"e/iDDNBRNTmCmxZriRCQq5XTWaJsp2zqcd/btnA2AGaK53BsBoqJgFHgeCMqNWZSBmbpwYMPX8Hajga2",
-	"yMYATQlmcpmapzE9zZ6W9SIaECZJ5k1uaF4sKFEY+hxC6BMQSHn5/HmO9D13X2Y1JRqOmF0nik/NelO6",
-	"eP3udU7IvGy0mu1mC4LoYsJwTBuXjZNmq3lieO8EON7zCcGRmvxH/z0mqixsSWOxRJ1WKwfIseABkXbv",
-	"0lE32UTveRJMoP6SmgCNiSQw+/R4X4eNy8b3RP0N5gUXgkEwWE6n1XK8wdY/zVO/361zI83b+TN1+DT4",
-	"Hfh/QMJaJ3/ZuYEdlfTasXvTtCei96RZkBYal7/+5jVkMp3q27tsvKH3BHKVvIbCYwnheTHE5FmggaA7",
-	"6PfV+E0P9BxyjeoeuI0Z1AR0qMUvqg8bBxOg+Bj6NEg0pWNzuIY2BIkQEGZw2jrJqj+V3kKWarXrRWSZ",
-	"WW6t5lK0ZOZWl12TuzWTd1X74rLlltydfjhHihugbOpRT1sne9hFwtIjX9yOZe+FPSUsM6HtZ2dvuWkJ",
-	"PDfOrhGmkAxlFosknqPZZL4aTPMXXRNONVmOqa8pWTWwhlMKJJBYqf+OzDUjybrwEQkgqmUgPVIT3ZJA",
-	"EGUg1RSlFkQlgpEQTYgoAVMtjhjBXBpfHYZCebJSXcteef5Giy+grq158SUIHI2Pv+2KB0YR/LVol2l0",
-	"Wp0zv932O6fv263Llv7//24YO0yjNXyBu7hN/M7otO13g+6JfxG2iH86bI9ejFrBBW63Myn4J0yZcXNC",
-	"jCtU8DBKWwPf9U/u/rh4uO9MnXPi0uYE6n3lBKvGZYPMf2i9/p3Tn36/nr+lrYefblvzt//4+8NP3/IZ",
-	"/N93nL55+UMM73z/+uRftz9c1Adnc1+gXZfA8zWIb1oldKwSsLVrzrps3PROnn+DQxfaAp+013/ygWEr",
-	"JpDQfHSy/qPvuBjSMCTM0JEaK3vNTMUtW33qY5FLSJVuNoeCemELOLiYxPkbZFbJEuQzFiGtYmqBdpVi",
-	"iWQSTLQ2mgGO5tUT0mMS0NHKpNA4yO0IOpRfWQHVOtYnWtMPTVddzBhXaKjHmGj0xmNMWRNd5zoPQbk1",
-	"WUhjxWkDx6usHuEUz3vMIExuNxkZGc6dzjLI/I0DI14ViYU5EwN+G1OLnMqgPzfEAGDtGx7ON6MDFei6",
-	"IQZZo9/HomXIeTSLhKq9Iav7nOgTMC6hOUz+rf4PD+d/j//dEe9P7395Mb9uB69Oxn87u/vpgr3ryg/n",
-	"s+2OM6yS/O7I3HNN4TVTA8wwwM1ZQD5zItVtXaz/4iVno4gaG2i306mzLisPa3nmlcku2AdFfGmxPTWe",
-	"bUoVF0QUaLtqaGREVEWFP01ZpOKxiTSCKrOmqmoT3ZB7bn5BQv9JQke9MGLc5/GyYAKfZLRmAR27ZfEQ",
-	"MPBnD0fd9V+85eo7npiSnzvDgjmXHWBhc0JvrOhF0wP41ko57Q1IqBoU5IQL5Wu1MERgNkU//PK+ia6V",
-	"ItPYSrVCA7ZN/zKmmYiCCQuHodCaJdT3JQKB3fMKcc2pwbKlv4G/rO0MrEsXQJJ6bHBDlJj71yNFxAre",
-	"996GD2/NuZw1Fo55wRSbRVg0Ai4ECZQ/4UISfwjG/LkvFY430XsKscq12NyG8ngxWlyLvZPh9wH9mf7w",
-	"+sN/Xrff0tfyNbs5DV6+Pnt9F//zHy9/uGiS+Q//CX95TX+mrx9es1Yz6ERsOP2uFf7zh4UEtEXO2T61",
-	"nDMfT34BXXJyoeEuInyzUyqXpBmZ2Y7vLtPqUxKXTg2W857znzCb27nkLhSjQrl99RBAHoNBKINeFlCN",
-	"IMkKR7SauizqwLYSh+/qoJTqwa9A+RUJ86y5hkJ3cK38siBKQhJawWI2gfbzKKRhuaZrcyZu9GxfkLaL",
-	"ZZ+PUnTo+K120cudf/Jey5cOUbIIen2nIHB2gpOwS05H/hl+MfS7wXnoX5DWyG/jzvAk6Ian5GyUr5Zy",
-	"2e60XLXqBo6ixaBrS8ouE0nEZQefDLvBaeifkRcjv4vPh/5F0Ar9NumMTnB3eBqcQU2COxrHmgh1c5ad",
-	"fMyw4soU/nAp9o32+Um302y3oHyBECZBpvHh9tvGR2A29VA9u//12rMGya9Cc86V/8lrz/bnUvGgWm3W",
-	"JywtIkoUJsQmYQ0AhgfoSPEQz8u6p2HbOK3HQjw/vkSuEr8gjMxwZAbTaE4ZGrx++4+fX7981f/2+l+3",
-	"/W9efffzzav+tx9eDaDqkXWSZUX+p5ypiXQ9eUEEkD4fmd/R0Yg+aFkC+tiiWHAtYoRoOO8xk8VtB7Ud",
-	"JJDtIGHcuYYYQfjUsfE/Z5nGmIUewqrHAi6VeZh6O9Fba8OnEi5Aa/AzGpBLTdiMazUmxuZAA+L1GJRy",
-	"cMIN5aH+kLARFwGstWDI9pDkIGrHQCIQFz0miE350PeMCAtl0UvnQgpkE2VG8s4VinkUGadWwi57zNSl",
-	"SJiSaCz4DGFjgQwmCbvTT6ZTqjxbV0pPNJtwmSXCUKLX3WNTLLQOUEhSSO92MQuhWhrL0PlJrRGl5DlH",
-	"MbcgT5uYJjp7WO2nYiaPx0paOVaSZqQs85FWs1XKQza/oio7B8gpZgWfuy76lCaKW02NisXnajOfEuEx",
-	"tVCUSpCvlUQGOjxLvTwEsAGUygG2IYgm60qWevQKBGdH1Wk/aFhIZ1z+pNvWnxTTF0veyuyRn6F4KFac",
-	"CGxvDyLkXtH/YIJawPXvybaYvovtKRXE6jtY3Sd5L6t1sOqf0soyVEkSjcp1zJfptI+uYXqlhWhypW5G",
-	"xumUVhWDY5UQTEiZYZQQJWPdC7l0szxCrC0aXLoMLTPevnsmbfhfbllHjLslHdsoDJGQqkWZzwsLWi4b",
-	"tuYgnPfNUIqqmdKM43q0wF20y3Neuworb2vBHUwpRwGWxKdMEiapVjQqL8bldmULW5PltU/jg7GragKK",
-	"/kbHE3SrBCHKQ284C028vSawBtG/KWdiS74vU6G4DzbZApE+bVVIaEu/pPmYDar+V++LS950G7Dc7Cx8",
-	"Qc5HFy1gX343ONHcrDvyT/HZ8EVwHmrWlp3ySzMIeqPCRjH3stEdtYNOeELgS78bvAj9c3Ix8lu4PXQs",
-	"U38z4UyP9N/dLuq00IuL7hlqtWA/KZNKK4PlkyeqzimNN2tvYOVwgLnexpHC5ldh6AhylNmxn+y31W6Q",
-	"XLXnrBFYtRnk2jnfAxtGsECUNWlEXFi7Zd7v7ukXsNH3WZETubEsR4IYA+SwAlHpxh1iSXosfXBkLRtY",
-	"EBNzeZUG2poAW4guhnf7jKu+7cxFwsFxs8dgDsBW60Gh0rbDB6KKVboCzxpyGBljDeJXUIKvx0wgJ+Pm",
-	"+yZ6pdHWLMe007CWDujBdtRtXWR52X1A8b7Cd4QNjqsNAS+zu3lCM8AWhHJjIriS5pXTsSqatDE9ecR4",
-	"iQOT+TyYzKYgUaUF5QvoTwgOrRT+6j0eVw1tX3sO78Cwh2iQ/UaDoBwL25z/ZUxvUb9abXt5Z03eEGRr",
-	"Wy3wGcs4oresWWkONc9i3HsMsji6TfTaOPwkGljkHuIIs4BIm4FiOZXKgSCa8CiUPQacFrJyqJSJZjWp",
-	"hmLz5jyXGuEYLrC3IXg0qDr2egwYEeKjEfBgRh7SlsDSZXeB4wPGn02wIi76wBryy1jY90Tl+NeOVqVH",
-	"pKPuqIGv2n8UyOpZ8+xFKVE1B+LKCNSlc1alcRAIOs2BpB9I+l/LKrYTTa7SSTa3mUHWUjApiYOG4A+X",
-	"tAf5lWN6TyAWOSWxkOtlokRcPoLNQO0x035YeohxZXyFeW2CC2uU0ZL/CRrAFKCG4CjiM6uE/AJaUppp",
-	"50H0NMLK0FsL7GW01STrba8ejGDC3fSCSpr14nRXb5TbmM1Uf5QQr4Nk/pci43baAzlfIOebi/TtGiL9",
-	"OwHlbaF4xHem/OFTawOGVjwK57GKASCmr8g0jrAi1e6XnzCNUPoaOvqeI0Ue1HP307FnsvBIaLwEEt+T",
-	"0ATIAN0PucmF1fK6JJqVaEyWCLO0MoBJwHdmLjdwnzJI3s+lbEeUmZRP4/5tIusb0oym3M8DZqz36Sa/",
-	"oHDCIbCwxrcEC/Tnn01HMZpv8ZR8/OihOU/SyCP9gm13YZ9DzpFratGsSfCBil7gE9IOTk/9F6Emx+R8",
-	"5OP2sOU7v/ILfD7MyPEtzAHVJhhXpsWQTEyFkcvGv/QaTYGJdKn5hT2mfb1w8+uN7MbZk8L5V2FqX9hz",
-	"nsRghSO+aVjh50wqKmzSBSh5UsP0nvF9P/i5HbY9ogn6QBV3ETuL0F4hezIyW6AMB/vw52QfLt5NbaJd",
-	"LvatzRm8IVN+by0LxZmvgHBLRaMIUYYSU5oDPIOU9RNJBstE91uYZUeiW1D31yUcmhn/cgmHn1IR2hl0",
-	"zR1sD7peuWbyMyMlhGrJbL8IbbvJ5wcG9OgM6CthPk9jyd4aBT+FudpWmFtnQ0ZH3XYnK+t03KywKO+T",
-	"z3wOUv12aPaIZucDMXx0YugswQeieLAH7y7901zf6HrB9vaLfISjgmxBakMooKgReAzzKZX2JRfraHMn",
-	"uYlrLASSmCDJN5QRyEy0VTRNCIitnwwxKZylb5daetOW2E8U0J+GmDxKGLvd3Zoo9nQN2YHDUvJupLLF",
-	"FHvN75pTULWKLMFBZV3THz3DIV2NLRUMhkGXc+ECfqouyTzedCF7DOsHl2s/xqZdwboESa804qd93jzp",
-	"lntra2SyLXl0C+2b6npvw4T0TZ32dJ72qWPnL4Zn+DTohv4J6Yz8Lm4P/YvgPPRfkLPRKe4OT4IONCTT",
-	"5GZxlHwab8ylgqPyGvqWZe4IiwfSqoqBWkiTN1JBu9VC33+DjiARPZofe8jJAO1TDdzuXyctKDyubM8f",
-	"40Puh3guTX9n/Vefsr5JDW9cnrQ+ZkuHhHbTGcE87xN4UBjcPoF0u9wzOMmYS9vBpJ3vgt3oQGWxFI4v",
-	"Gy3SHnXwib6s09DvkrORf44vhn4raIcdcjLq4tMh8JWHPg2BiZySbngSdIZ+G7cu/O7onPjn4YvAPxue",
-	"4u7ohHTCdqD5TsKo6kMc++JxlwdQ/OY1TGl8zXhe/vTKhw21Wq1WtwNkfD4l0LDv19+2OBWAjFxJUgsZ",
-	"MhmWZB2eNttnpRChj2H5/ZNm+7zq9Wq4q/zKVFmttR5Lmf5x/d51Lb5sdNrpfTUu692WPvuy5MsqSlEi",
-	"Ai9RChugaVbhQi7809FZy+/iF0P/PLgIfQd9Gvi2de1ZZrjeqZdWS/gavHk0E4DqpG3WjRNww66OH/7F",
-	"lQwEwouOQH6zBStNJUFTIsPWxfDSlvueKekBMuOEz7RYOcMgCcaJIuGxhwClbEUjQxBKzXwWKHYPzj2w",
-	"3APLPbDcA8v9Cljuhgy3ykZlWcTBKLVPSz1zx7ovfr5LlYaCEPA8oxJ/bukWqCgxGnARusRVQQICNUah",
-	"qLbMn8ilSduVtrLh3MuMUz02sulBmT2m0lDlKnVTHDnZoscigp2/29mfDCFzBgTL76/Q1NQpw6Y/hf0Z",
-	"KmdBcBK/J8KOOjDmMxqmQ2aectt2DENWMUb3nIYIMnILz/XPA5NLbMc0HhFJlIqgALqrxMZFCIXHodFO",
-	"j7kJcRyL1JEP7yDOEE4U980jLanFEWbyKgvIsqP3GHYF3lAWDWA53DNT882Fq86DiCAI819qP2Q6dxgH",
-	"RHWWsKU178wudwzJcu2Xd8wZLpFnKsn2lKiJFjUaQ8zu+kpgJkc2Z2xE9Luafby/+Sdw3nandeID761N",
-	"i+3BPGKMlaM7B2H4IAwfhOE9CcMHUfhzF4XtdW9M8MuJ2Mn71sWC1/qcXIxamrjotflQv+0cnw19R6Y0",
-	"Bcu1bt2ENFUyHQ12K1cmQOjavgzcGq62KVu7scup7ExmhR/jYsxENDxS4E48xPk9pZfa3B7Iuk5621R1",
-	"WW1/fK7l4D2rHeAlhBSDgoSupX2eqNToaIveOOxkXIFQrk9wkI9FQq+VtFZO8AHPrRsUyv0yDvV2p/jO",
-	"KCamYdCSJPwPTsPMnrm38NiDJfQg/B2EvycQ/oBqHYS/v7odFGw3B2Pol5uooPnuLpbXVGgxDfrLPaUT",
-	"nhZBIkxRHEk0JBFnY6S4LTWoJ0hFXBc2letaoH+fQ22+tK9gqU/0p93doataIVn2odWFLGbqWzLlJi+7",
-	"pMNdGnV75mo1dIen2O8GZ6F/rvWMC9wamiddzbn10JbV1/mgvrYhKAtojKPKOjqmlfjWmLUzKOpF4Fxz",
-	"8dAuabO+YKtd+2AG3iAWFN5frLqcWtOflUZ2lsZq/mwmfqJITbPtx4nThJ2tidIshGQ+k3Y9+47N/LRt",
-	"fLeSy0dgkTfM3sq3mmtSqbjGgV9BjIVWvbYjlddYtQbF9ZuEhXAAXvb15laNsmnarrS/4NPcRHZe618J",
-	"CxPLuVRkWm+8dAC3EcHvqRZQFnezbtBOfpH5QezAWf39j65DiJbZQGQ7H70gfjc8C/wLILNWZmsNL7DG",
-	"1giz/iYJGJkm0NlOD5BEJXF/REg9BbS0x4BUJDbkxalHjVb39ByfXYx80gpbfnc06vj4tDv0T067Yevi",
-	"vEs651oHCDkj/YpTtj0NSNy4bCjCMFP9wLVW3VwbWZ1j4i5VQ7CjCqYMku8IfirMdjeIowNitT6KztGn",
-	"ryCGjjvGlDaINz88Ttlpy4gwmyPbw0pjmPNql/Y5MJ+khad9jd3DyHxo/OFpabeskn+3ddJjA8BeqNnm",
-	"evP3Fe/bgYomrGu7tmIP6meyxzL+LgudrJ9JJHFEPIRN+TjCbK+uJvqe3pMeG+Q4xADBsIzM8mzQlqAz",
-	"Tm5odmW7+2OJcI9lDZWdHNJpdbJ6H/BbtVcZQP1J63vskUNuTIcrCcdmpOIR+10dZIyDjHGQMb4YGWMj",
-	"slGlYwPJ9jTrCkz+76HGzKf33+mvOrUO73usyAzPK5vYc8tiNxSdKqwSNdMNLCFHR8ZCAZ5vsAp6aDbh",
-	"YEObTQg7zqxpOWqFAG2RRkEjdcDUWfScTTwdIYxSZLeCUYCFoDYQbkwYMd1IXctlz3TULzPJOUFkN938",
-	"wC4P7PLALr9CdnlwK+03xn5LprX3APsc03tuyc6ew1yukSWPloMNScChuKYlcsAhNUstcMjf+VCr+qZT",
-	"rjGZW+UcWC0OlKnH07pAAxgXLAx2psHKGj3XZuItNfO9RbkcWOmBlR5Y6YGVHiI0voQIDcs0NmTdZbrl",
-	"8wCzgESPzGUdU3WVxbAgyEwc5ViuDT01SmeauHbPaUjCGsz1CuVemWDZd8FrA1Nn2yTUzbBMk+qOXel8",
-	"rxBi4pTk1Mpv22Cm+LJgWoeNHBj4gYEfGPiBgR8Y+IGB1yhjDjxj36p3CXsXBNpd7TdDPWFy2YoMBuIR",
-	"HJHj+mNM2RWiCgkiE61lzyZEmHKI9kWRMCQVj2MrBpiUEMZNP00108LCIuc3n67Wqm/0tg8s+cCSDyz5",
-	"wJIPLPnAkutkbSoxX2BhG+rVlj1vEEtuv8jHtklCTCs321+6PHbcdap+quhxt9XHiR+3u0sjyPdYSlbf",
-	"QD9LqKjJ1+qwcpcjYpNk/pdxoSYzysLFVp81O3Tao3vrhkF/41IZfrRxh86OTQ8LuehHfAxXlK4vRwzh",
-	"BUuWDb8ZnZEO7g79di5b/2LovwjOwlPSHZ2YbP2UjHY2CLy1t7w+9NYB21cRfBtnmO1oT/rTuryrKon9",
-	"VnFhwzTyRi6qXIiH+1UjBjqaTTgKMEMRH2v8xqrHOAuICR/BTM404qdxp7Yn8iAvMw2a6BraCYyFZgbo",
-	"dz7sMTUhDBlMKqzlmUQG5EyHC4IMHKKjOwrlLuElDyUsJAJGMZ3wzTdeFvxKFZlKV2x9iucQiIK4DXvR",
-	"mzUD9xicnImNGRMlc5M+kyYIGSgJ0hjdRO94FOXXe4mo6jHnORwYHBxAR/6BU05MBw+LUETfta1bZfcG",
-	"SNhjVKa9AIt7N9diVJ883vahrT80mq6I8X2X6ohPF+VrIDOXN8e4wKUEMSNyGAGlg3Wb+CFN3/yIs7Ev",
-	"SSCI8vWDeCKwJBrd6tDbFTR0DTXclIo9YlTwX4xnLehW9dqKrOVcG2cxOzypLLFiyc6QQE04t+hDjOYX",
-	"FKOpP6lxDrYhzweW5oRUdR3MDHC1ePOSZrA6nvM65cOC4LCgBWhW0E1zYsD0ddxEr1kQJSGRPTawbept",
-	"8RE5uEzTq6kqMP4Jj0KZMc3bd1CNusds8QCosUHmiM9ICBzctRzRJEIi27TCQyPBpwinBaxRkCivxzAK",
-	"+YyNBQ6JyW5RRExRAI2uoIj1HWGIj0YwIiMPOT8fDKgmWthwS5lNsNJ6Ur7QYhnj+56ojOvtWO3l8Wjt",
-	"wg2Z9tYltWK6zdNyUwcUXxFQmxBsScNzrMVwX8vhfhefDP3zoKOX1hpd4PPhC7M0mxFrz9QoUwdVBVSV",
-	"/bKKg9Vnry36NiS1C2rQJ2jT1yxK5gNQmQypM5R7SEamNi4BkqbFehwEGssReaBSySa6JUrjCRoYNBkg",
-	"xRcUKahP22OpYpFyCOeEsSP/zofG4YKOqEIjyqicgMcFK4RZjxEsImq+Q0Myxuz4KmMlToezqzeNxXts",
-	"YBuK983jvnk8aKJf6vQnLKPUpoHX1irKPnoRlsuhm9KCR2wneDBRfSF03zUlPND/r7wb4V60gueQvF6t",
-	"G9jU+NKMdy3NgxiPLGaj1EXsIWcw6zHwq3kLpjctzqOj23e2A01EpEw/QSGVwLDSzLEeS3PaF9odxniO",
-	"jmCwOEoW7XtTLO6S+NiDjoY9BkZBU4q+YzIfJZrgaITwDM+NJvAfIri3WP3JlYlBH27elLGXnGfkHZzm",
-	"o3tH9ueZsDfXn/KQRMCeiC2k6C6hHxMRwKiNjtYQzKHmfz3VJ3JPBB4T40TVD/vj4YIXuN0p1S82dlOb",
-	"WgqGBxQKNepngjolJ7A26XQF51XOXMLCjZy/+v1yV/dp1SflsRMmuiQREAhbUW4ga8dYmz8qfkc08sYv",
-	"/hZ07v5+Mft39+Ef7eHb8+mbE3lzpv7VSl6f8lf6OmBuoApZiYfnfDTSwLb28485j39/6bi7lW7/eKPT",
-	"lvFmhw0ytaCBhuqU+57AOHWAtHzITZm3pgPrPUxFGgNE9a9WQ3k/3ik4KOA5mcd6iudIkij6ZKpaNft8",
-	"/qclYh+fW8jbLvZtyen93u5bC3kp9a5LJ0GWjTE4N1xzV0trF7WHDWubxUlpBxnLUnMaq0qr+T2TprAi",
-	"nzHTT+6OkNg2RNG6oLw0PjZTnEcSJdFgkQMN0FGr2Wy3WsdXBduifrvHBkXGlL7cyhxxfMZMa5hFIjDo",
-	"sSM+pUrL1VOCWSaLeODO00LDRPBkbBLf3cJs8CAIGc0euzbbTgP3QceFXUPHmRM0gOemDlAU8RkJB6be",
-	"j1mSFZUQIyTUkD7BIkR/JFxhrY47HEBHRksu7sPep+zrj/rw0eB4SWVGRyBMDRbo4+C4QpdG78ulINlj",
-	"csJnsCZGZlnFITDVQv59iZx0S/Ji0juLKU+iju9XiNmGO7jtP4YufxDqDkLdQahbJ9RtgbSVtnhNl7Fc",
-	"4EpRBH0GGJ8djDTWSPOF2lxu874BLaobUDTZB/rytxFCnTy52gCzFLsZYXaVBULqB+XWGc3QK6I4P42R",
-	"oiKEExb3OPGbEWZryv/aoxmZ2WPBwyRQaCx4Elctwr7Uh5eerhAwThTvp9UpRjiSpJ71fRMuXMWALb+y",
-	"AOZ0hqWTuWy8CC7CFmmP/Cxb4JycjXw9/kXQCtukM2pkX5rGBcNz0gnabf9FCB7ls6FmgIGfNQw4I7lv",
-	"9BGbD0/Cs1Ebn3b886BN/O7wBfEv8MnI7wzbQSu8IOejF4VOEKHAI1U/9ufT9FOvZyn4EmwDewpEtcTJ",
-	"kdMAKxzx8dZBqNegoACDplqpAiCwjYIs+muI8tJ/QbPzPGFA00QqpDEdmnMGE3B3QptRkFrhh/5QcBMi",
-	"WRUgabjE00VH/iVxe3M03QgxH7HR54Gef0n0fBOgqVISHB06RHJ+Bt3ystjKovS+it0URfY0qDIkEVGk",
-	"zCBq+jWbOYxhjfG0GkkiSdbXrp9IUigqIoiigkD/bCYVwWEJY/kWJt6OsVSnG3eXd2ImCg/9HZ8wUdDc",
-	"waYA65VrlT8zspkiaQKBV+W+f0+UhcQd45AOfPEr44t/aZ74RFGs9WnEp49gBSeUVaPymWhjTNlxMwtK",
-	"neI50J4eGxIkiYIoVcMXwwE6YhwkKpMhbcJKTf0OEslPEEy6O9fdNZLUHsVmGs1jRpAeKPeulNtd6Wra",
-	"vZfGm5290O40GPVAw7/mSNSddKjnUx4mEfGlyUqo9oVogLsOBGdUi6vm5cwFY2JCgogSppBJ3dVcgEEq",
-	"lyAqEYyE6Ghg3uibN/qSqAGSeA5VoiBggzPgHuA6DY+bSAu+A7PEvpsVQjjg0yzbwvYEJapSNv4JBrl1",
-	"29zZyw80sB9x84qmU7Zgk39BWradNuRmnZDuyD1reA17AoZCDc9HF/ic+KdBOzRdgy/CF9jvDM+CNmmN",
-	"urjdzj7JDs1R2BArHBANJMbl3ZgoFcvL589J0vGDiCdhE5srs31LSWibVTfi4A7ctTMu7iKOQ1NiivSV",
-	"oDhKGQj4rSkb9yHP3pzQdGoOI571h1gSGEHTUMqZbFyefvQalIUkJiw0J6lhzrmJITQGXMTtlqa8fOnX",
-	"Vm3KuHChFTTSAc0htK9SVn0mkcGw9LA20HC3k1nLQthu8b2VV5fIDB4pIpAikGiiX5kagVXm6ydcmlj1",
-	"fHdh8B1o+LQeA5tJknulbyXUwbGJkbcI0mOYmVTYJEYOx81wQ4IAK6A+rR7UflJsMDfwemzgPlx8hCKa",
-	"7gTB9Pp/EyJNsJzkZiZwOfeYw0GodWHnLOLlwvjHTfR3jVHy0oax9ZiJY3OhbZKPFFBaM1gWtJYFsulX",
-	"XCDbFSSTJSyiU6rFDfjcjHjkt49tAT+9F4iZ0wOnL1+hwvLtSiRQ69mERwSZVvSybGN2UXp3lCkyJgKi",
-	"6iaEmXBFmwYXYMY4XIwgOJiQMC0mqGEI3+ubOm1l158weM+eVY8VmdJAfzUTVBFfKyVXKCL4HmyBPAEt",
-	"6I6Q2GQnA5PS+62KtytnO1uqHk/GcaAmh/3zM+U5n4TFvGaabj1KyOBBmPiihAmEnYiKjmZUTYAywHN9",
-	"qMd/OVP9F9aZ7XYfos2ypsS4oiOLxev1Jc2mXHl763UybE8mEuDZVL9VREwp02p8lvk2xTTS0g9TV0YB",
-	"ys+8oxr0NjfU3pQhsyWpVxfiuWxcvvDyvykyjSOsrK2kMzRWJf9s9KJVndvsDiYb9KRV/LU4rDNV+S9a",
-	"522/O7wI/POwRfxs0BekvrWu9JgOKsYOKkYehp9W0SjkyqSXh95noIVsgyhQOzJAdskfeSA0uNfPXtLy",
-	"sm3JaOHTSvMPFKq72REs6EJxa33g5eXdbtcg7bZW7K8IX/csqh1IXVEAOsg6+4903wfBXBZfwFfnJyKq",
-	"lll+ZgR9uHlTVVVgikNi+uqk6XBpLz1TqsB1nQWzL86+hejPMCThFYJUGmcZNg7BJnqXD4RQEy7zNWCL",
-	"ERHVUfVQpPuD3t/e4r7LM4hcNtAfJ/9WF/f/bA3ftqc/vojfdOTN+exf3eDbs9HfTn+/bq3JBlr7+QaB",
-	"zG7vVcHMaZ1ySCA8SCplwc8p5mUH9anc+MvYmktlrnTHuEQYSZQp7vfuw3urMbh0rWUdAVfrBllS6GNl",
-	"QAbzILLJhBXJeZuksW3S8ABK4DFNr/tZpwVj+ICLIGE/mGAxhtVtlkBQSCatvKUDzq3SDuIU9J5YH3C3",
-	"hW6SiFirdFo4M+AhOb5EWKGIYGls6ADSPXY0MLDtTOihSesmwEszPng0CBODO6Sf/jo49nrMADCwfcTI",
-	"GAM/PRq4P/vm+cAW5FZoyqVCasZRSAI6xVGP2V0cDcyrfcV5PxYkoJIMjl0H2yGWBDnkgGXbv/tTKqcQ",
-	"jXN8hSxKIIsSJjyHMzSIuVQal/sxno8H+vsF7HH7Ny+A78Bl2NsSQjAWHGnRO2EXuGCvQUe1cu2rdac8",
-	"UdvW8v4l0bPtSdcny4P/irnAQXF6fMVpU17ihC8TQOZDuFq1jvQOB3dY00RNwijT05oPr5DUOg2OkMIP",
-	"RHqOklmnCeICMc6I6z9qUt2c3iMIBtvvtEK9MVN8b5b2RMnD5mAW83fXZe4+Wc7uvoMfzXVCdUu40Gyr",
-	"Ll7h5XxIBHonuCKB2jKMUeGHPg0BPl1/L7+LT4d+NzgL/XPyYuRf4NbQVK3ojjRI14s03yY7Ngd1NbJk",
-	"82mbX0m6bGHLe8yb3ZnIVOXB5m70SfNhP1Nk2go1HjFP9UDDymnYNte0MjN0sRbFIUX0s0kRzV/NbjJd",
-	"7aRR2+g2m/cKVHmpaBRpPTWxOS659NHKBNGdKO4hUfSLTRTdCmxXZYwukqhlE24R1B6/kfGB8+zGeb4O",
-	"rvNEduUt8O/TZ2Ne2aaBazIh0VG33VmZAG7zIvfHbHarc3ND9B+bZEfmVv6IWZIHqvb4VC3NSjxQt0N6",
-	"4p7kdzWPyQqTbK6UmERHCaN/JARpRJTHu5hb38OsX1A/iUfN9248vqVRH3h9QyNc91dlZ1QWIPdmZlyF",
-	"OKtNiPqqPp+Keo1tIO0LstvtiIhbHE4da5kGm4Ox7HM0limDndvz2q1MZfrLnS1l2xGWg6HsSzeUbQSy",
-	"NexkjjhVmcksnH1e+uTnQ+e/Chr/tKapDSD+r2KZ2gNxfzJx8QsyS30+ZGTRGHQgJwdb0E7i6VorkEQJ",
-	"CyH7qCiWglYL6dFWzY2JMOC4g4Xo6Rp5uM26aDyHWKtC8VxpvL9GPJ7dXJWBfeM6gI9t3Kpt2PqqbFqP",
-	"YM7anAKsNnV9DmauPUH5pjD75ZnInoocbHiwNcxrB8vaZ2hZ21Zq2caetrMp7WBG++rMaHu0oK0ynn2u",
-	"hrMvnPr/1Sn/k9rbvjJT25Oa2Yp4uCl6fHmWti+c7ixY6Q705ys30G0q5UrMwiF/eB5EPLiDcp6l+vnP",
-	"aeb/4Pb67bff/PzP/6uReoCOoD+/HaUfUthfOMgTO/STE4+h0IEacTF9JhHMiEZczLAIEUYhBrqJkaJT",
-	"KEfk6YeI4GCin3lmAFs4WNJpEmHFhRvIQxglEo8JknMWmEoLaSEkkUCXaTC4YdVjIZ5fopkmmUgQRmY4",
-	"kqaGdFsqn498SGfXXxnLoiupYMaf4DgmpR1OrsN7zAJyaw7jJZzoDgTZ1hOrTyryE9u1PGp5AH1AGqRc",
-	"t3X/DL8Y+t209m0buypqZxDZ6jbkNUaCT1dQcXbPTef6M6+hePpix++cFV6EC+kLPpONy3anu9VBlRHW",
-	"XzTvNvcMVaIBNmZ4/le37mlENaUVzQEVcTRHWiwErCEttnRq/R7d9ourrGc4okqiIJGKT4mQz/QT9y94",
-	"xGes3Mp/6yZ/Iit/Wjf2UTp2292tadoN87rjeibTNVUtwr26qaNhzQmkVQdsr5tSP0eE2RP2CA8Uva8U",
-	"3tqXrY6mNnUE0PwRXjbOwhfkfHTRAkrod4MTTRi7I9+VAddUsrzgdnlxFRjUNSYyPZi65Gzkn+OLoe/y",
-	"C7r4FMRb8qD6YUL6IJDnSOipRgl73LWF5ZgLhaOa1cWz+iwd/Q+uMNzPchHx8tLh7VauUvh42Ljs5GqE",
-	"m39DdXDX/MkUMNTsgFHV36QAzSqR3d16IjW5NPjBmeKS+07btE0JFGHYVXJvdU/P8dnFyCetsOV3R6OO",
-	"j0+7Q//ktBu2Ls67pHPeKXaTqu+Mski/3hmV4flX4IySGaF33Cn9abWRIMPWhtfAMe3fkfky90rNv6Us",
-	"7B9GHDUg4CGDJujDzRsPOcDxLOn3gAB6puqYhxySeMj21TiKifA1CLsftBws0/eukN/OmnOYWmIax1GY",
-	"EAQ6wJFeiKYiiLCwvNOoBaHdm40eCOaBYD4RwdyQXFbXQ4bHB4PJXg22MiUw+yHGu5RkLVDw57nOUYBJ",
-	"e6tBeQ2eXwf1+c6smkw57dEZPlwNyKwJUo+ZZuZuhL7CdwRq0WPjU8ZSzrgITS36Cb4nqN1CiqN257zH",
-	"ggkWONCLdIUZIz4jwg+wJCgiShHhIcxQEsfFX81CeiykY6psCyc3FdSfnBF8Nzhuolc4mOhdxYmckFBP",
-	"nGvgNKJCqmaP7dgV1uLqy9wdPYkNvIR2DTcMO83t4TF7xh4Y8IEBHxjwwWPxRXgsdu0KZdyvwHdSPstF",
-	"yhkfVfXLCw56rUYL3E58KHWt3BIlLasfE6Z5Iwkzpl8QFYBnm5a8ElGluWxAroryRciJqUQNzQ5pSSzI",
-	"jd5EKcfdjSel13HZ+Oddd/ru4o+bjnz/4v6Xk/m/z4dvV1GmTWlKftkrwvFyV3cIdfrCcB6g1ID2J0Hz",
-	"zOm0V+z+hkaRa1cF0z0zVaTBVHdvvRj5tqzG6qM/cELJcY9JygKSFmOfYYkiLBX4N0nooSQGsZyDXxOq",
-	"3WdGf7svaItrPKqZc0XiiHj2jOGXZ1ITnIBL1UTAozWlnVEW8hmissdM6xczLVIzGhB05DyoxlVqJD94",
-	"RSKtycDwxlCF5/I41RViQe4pmVk3MtWzTuNE2b2720CuR6M+M9dBuNljb3nxFM3hjek90etAZBqrOfTq",
-	"bSLTtstJZ9Bv19CxYUQG9kDs3aSzYTSijCriJnGF7kFnWqiKX6bVmNhTS6xem70sazQLMUZm/4s7rs4M",
-	"gfMreExCMsJJpFKZ3HpMhpxHBDPjqdkmAH4/ThbT2gAKydeo9+41hjgCF3ZBMm6evih9uVzV6S6oOoWv",
-	"ttR94N0XwzN8GnRD/4R0bJPXi+A89F+Qs9Ep7g5Pgo6mV3eU6bctvGgIIILysE/g52yZ2ROpsMhvodVu",
-	"5BQH05RS/5IMFVda/Soczkn5SSr80F9+vdXslJ9l2cgVx16uj3QXgp6YSoQNpmoPTbSAfzo6a/ld/GLo",
-	"nwcXoe90RK0iLmTreCmsb9YloYh+lYJCSmqgRxYY0SdYoRlPohANCfx8fBAfnjLISTPRlOgyPqsZiZAX",
-	"BNZw/zjCzDctzfYsAJjgJ4xsD42U1SiOMIMoKdeBzb0B3dmAtYSaPfUYxEAYr5G1JgJfdjpBEGgsBd5k",
-	"+zq7XpVgNMn6VHoo+8XMmf6UMLP5ELrfp2/p/WJFTev7QWrigWe2lT58UGgYkrWjcaObsft2g33Oovkg",
-	"F+TxTPZYGtUBhkPFyzvIeajbOskvMG2d31e8bz8ZHBvhBYynpq9EwaMGcWROuEJjXmbSNEqVllhQREbK",
-	"xDBA2hnlIcKC9JilG6mKZvJ/9NVGRBophkchOhrg8PdEqilhauBZI22PDbRuQtUARZRBwEvIZ2wscKgF",
-	"REGkQlSiOxIrhCUy7x43kRademwbO6tRoS1JfBdh9jQG1g3NeBu1cTFbfKzY45Aq6CyTD0/T/3Iej4NR",
-	"9mCUfUKjbG1M+bs9VYMt4RrrrGf7gloaZwi5VQAPMtHXY4E1kaGZyBIbDrKxPWaNGJah/GOZWFO+z5lt",
-	"O2VYpyRRZF2onBEnQLm3QdYw3cfCwVUmgqWjUYkWvsgkKiuOlIf3OMnBfddjR34bSaUlj3y0jyCrHLDo",
-	"2kmPPWZlFCqhEV9khMiiOHOJMBKYmqzUVI5hfIaOtMbaY3mZ5QpIQKmR6NiDeFyV9RK2ogpYfliP8dEo",
-	"s/84Q1ETveNS+SDrAlMymf3WqhQTgaQSRAUTxEcQqw/zQR6AOyUjCaGdBSFHDJ9GGMqg/WRL8v3Iwk7G",
-	"/XJ88KTZOSllgxo85rkwYnAoYBg/3So6QX4vabVOCOpoFEy5ZcdD7ZYWs0/aAKdwsgdJ6yBpHSStg6T1",
-	"lfq6/8i4074FLSm5H1F2t2dB6xqNBJEgQvmQxqfnMCw54uNFPxisGjz6iLKiWGPI1xWiCgGtAU83YIhx",
-	"2IzIDE0pSxSRTfSdlW+ykR1V98C95txd4L2BnKMm1OIo+n5gldT4zg2Faq7269xK/kYf4a78ljzE0BW5",
-	"jKiduUy39XT8OY7p885zGsbPyYMBST/iY8r+hyv1f/Ew0Hy3c6awGBP14eb1//0/ne+mwf/pfLeB993u",
-	"uIKS6cs+kKovTbPDdwRhwNggosEdApiBu3xch7tMZAx+sL1SoG9NBrIhNYbRF2NowN/NkJ29QJKuEB5j",
-	"yjQRwIhxn8eGTgzs874iYkqZlkAGiIvsd60dxoLfUy0jkLCkuM+tmS7Lv9hbdZ9D4OhBcj4Ejh4CRz/b",
-	"ole7MihLOndLLlnDizRh//TuXxRxNrbxVJSNUUoJER8ZwTXCrMdGgk9NcJdN06jww+YfFP25envwrplQ",
-	"vwo/lfllc85T8DlD3NeyjRDVNRGm3tAeS1giSWjMkNahagiVco7VI4wWHaNsbtyhQzLnLOyxoqvVOUmd",
-	"ibNgaDy2XlyXIIn195gxqmkSFnMoOTK1lm2V3/Qa+2KP1TUwvidi+jTGxTxbxYwlOIrm9SV9ve6DP/Ug",
-	"qxysfAcr38HKt67SrDXZlbB04CaPJLCAJvqI6jNDpuLtWl26RI9GmaqcijwBZowrB/NG1T6q0q9L6he8",
-	"d08PWvSBMx206IMWfdCi62vRKfF8VD06YY9j1X3Fahl1VRGuFyoNuLUd2MeBfRzYx4F9HNhHffaREs99",
-	"sw/FBRkJztRzQFf5/E/F7wirrrgGtVkxyj5EcsJn0jjzGeIiJAJ9uHnTRO+SYUSDJrpGgigqSGizQTwE",
-	"fv9Q8Dg2VXoM6YMnehEQzdluoQH8qz/mrKxfx/dE3aaL+Fm/2dhXYV1IozE5njbfz8Se9jNKp0RCNqDk",
-	"mxNgyLDJNyNE7VYLff8NlEivT/JcOfWx4EnsBrw25Bst1l6XRCVxf0RIvQRRgJTGZeOPk3+ri/t/toZv",
-	"29MfX8RvOvLmfPavbvDt2ehvp79ft+qbPc01VpA8gIbtjTSbUpR2jTm+54zsYsIgQSIAnMDymsu9xybP",
-	"2UJ1iucpvC9gegyoVlavayE+KIegCK5P41WKAetv0uZCx1hNslRoAweLRur8nU/xwxvCxmrSuDzreo0p",
-	"Ze6f7TNo+qBPpnHZ+H+/Xvv/xv5/Wv5F3//tv/+rrOpsCeUSjv9VFE+H5yYjDOgLH6Wkyk9PwoYjgQ/C",
-	"JcMdYcbZfMoT2WMBjiIipIeu371Gd2QujzUdc44P/RQMTvZT48XJVSXrMVeWbG1FMlRRkMw4X2xKnZOu",
-	"EEhXxpwjVWbavH2nXxJFr1Bav90K8VM8h6R969gqSmzFBL+BB/n8lI1hGdPjK5QG2w+Md2Y2IYK4vTFE",
-	"rNJgy5tVhfMfN9FbriawFVObgYR6KIawqeSGRphGstljg1xyvP8jmQ/0Bw7oIKaeKGHL5KcpAndkjgSJ",
-	"Izy3XjCI2EeYyZkNSTPgg5hdxJQL0kTX8FyiTqtjSjoYvNH3ONB8mLLxACVM0UiDkomkw3EswN0IpWEE",
-	"GtgfwoG+X4ig46ynhSPum0dQUQFKhkIHzTQs3yZbglKVC2wxxaxJjw1xcKcpOguvUMyjCFGll4xScEUG",
-	"WtGYKIkGRnTuA5gPkOLQotNAk9kWVmjw/av3qBSxQLW0WRfwC/gX4Rh7DJp9Omci12REEXukKMBCUKs1",
-	"ZqV10ip3A1M/p8yH9y7CAclxdz3cjr0Ebxxx2smrl4ZXwVcJU6b2oubKZIqpFhqo+l+rODTdh1mzE/MA",
-	"vVHAYwqKU21uupc6PsWz3aRZYWf/bWO21aJLBK0J1fA7d2XFudDcynBHr7FqDdDnwGK2SX6A3jNBZ9jG",
-	"rQv/fPSC+N3wLPAvhqfY745OSCdsB63hBd5GvCvcvDO/b6Lubyiqpcqz26H7qe/A7t93Jz9cPLT+Pnvx",
-	"Ju78g51+E5z/FLZvVPdf8uz7SQs+ILF1Eu9V8866SazQvDfu22NoRpUoqR9CQeiAhAcdemsdegMR+QuJ",
-	"y80k8j8/en82rmP6I5lfJ1pU/fU3/cs3BAsi0l8KcjuwrUwLhsChvKq8gSif6eq5mN5StT3j0dWNPtyK",
-	"DMBnYkI090y7bpCZoBQWUAUrER91W10rFs8EZ2PEGbHxSUaK2pz7O+Zvef8ard7y/cdvXPb5cSAv+xqo",
-	"4KUmj5euRI9/Rl6M/C4+H/oXQSv026QzOsHd4WlwFlZM07bT2N4/GSOAeZ2oWphYzqUi03rjpQO4jTix",
-	"dXE36wbt5BeZH8QOnMLZX5hLZ3vM2K5GamVEzJpW55AzUmXrbv/bDq31d2PQtngCx/rpTeuWwXf3yOA/",
-	"ma3okcw/mTbHLSHcwRBUw/231EdIn+Si8ugO9xmExwbQ3g0qohpBqqxU3q72oRomIAda8vmf7s9VJmxi",
-	"6j45e4tJuaESKsZ7SwaaI8zmKKL3qdfluMxmM7h+efPz29e3/Q83bwbHqfm7jMN9sEu8NsYVGpkkwx2d",
-	"ms5S4453dy2xdJ0VGGcMKtui3JNIeL8Vg8hIcAdNDO2p7dPsikIiwQOSB7ii6XWRIpbYWXNLq0alOveZ",
-	"wyGFH1Z1iEMKPyAtuSHKUExEQJhqIts4DmxWxrQojSgI1UFL+8G9h3kevRnc/splPlK7239cv9fX53z0",
-	"hp1u2Lq2fsuq9/hhfbsqAIGvoleVskC4RTPrinTrMvSoyFp+jx92NGHupb90CQBuAk6bWArbn0WD6X1g",
-	"3AYHtKoeusIPf1lj05dUz9QAMcL6QjZt2Aw0JDW3mAjtZcpwQ6au6bKe5AqKWklFowiZkgsQ49C6QAPK",
-	"+oksi2/4FobeimpUB8p1S0LOYZ5D9sMnjggqAKS5gw0B0iuX2X5mxBGaJcXDQNPjm9O+XDL9VybRT9OS",
-	"rj5IL4hcW4UvA+FbwgmTIWTI8YiSKJQQ9sCubE/9NXXs0FG33cm31K9oo7Y7sd5StttanHvEFml/bTph",
-	"ZzzQi68w39AgzXbiYyLxmPhyzoIVAWs3BIfSlBx4JhF8ohV106Q/DU7LmV9cPJcpVZBLy6AMDTV5IdJk",
-	"voIpS4I0KvgMin263slUEROLBoUOMJJw7kgv1bn49JOZoC4lEeKrBJ/J4ya6higtEprptHSrBCWhiUuz",
-	"sUOafppao3ckVoUYKxvGBKPOWVClQ3/QR3E7Z8F+NOk9x7V0/Fb7vaY3p5bkhHheeNjwGvqUEuGS7YH+",
-	"WSrX8s/bFx2/i0+G/nnQDX1H+y6CVthImQMJ+8N56ka7DDEFr6O+hsZl97yV8yL9kZDEOOTgimXjst1p",
-	"bWD8dWddlYIwZ4GHzCR/dfORPgeLiPX7X5Qh/WpH/evMA3+U+gA9wHKKoyyyMY9rGrXNvzW6KyJEEisX",
-	"QkmVhAJ+UNQX4u2PPYvxxn6r4cZDEMqmsVW6MQFNTTBmhQsjw8S9ywmfGyLl3bGPh0t/NQ18T/qDwTpp",
-	"QK0e2u3StTqRVo4rd4gYz4ckxHJj/fpVvqUbgfhfifiMaVQejcr9IR9gmkf3h3jL1oHILFo6akIl0gdY",
-	"5bzVzxp14fxGv/xx5awgStD/n71r623bhsJ/hchTAliu40vrpC+7JBi2FWiHot3LhpiWjmwtEimIUto8",
-	"5L8PPLyIlq00UpQ4jv0aKTRJ8Tu8fPy+Y01Ba9OrqcdXKtuW/fGQZwkGiqLAJ2vU8LPyP+bKL467n3Qp",
-	"WhSpLhKFp/4wGIE3xuso/tvAm8K70Dujg7l6Mg7LNl9AwhW3hnEIaUGzM34yikgOxB9zRPjt9oIjKjQw",
-	"TaSRtWpPEKlwocZSCQA01ZKYIz/bwKHeqcQOPI04/4fJl8nM5Ffq2ZdmJUxm5Bh1IuUeQEsAlJRiLoDl",
-	"J/W5EuUw2Co9ZbD0H2VQgZKGxx+UAbngSjhuU91SL+Zs4QnwM8g9+SBdZlRAFUKNALFlluuevmhxYuL0",
-	"2+OCSpMerD03EY+5l3Xgsuq5rEKsXBF7UNxy1zyNOC217JFhCC93oW4rxZ1GxBZG7dQnvyrNnLEeUiXj",
-	"LREBsSzreDw4O6njvtrFpAP5tavkV5sR3Ku7uIS29s40mNBbuThHR0sl9IPY0LDj2lt6z8KWvfpwfzgf",
-	"73Q/3AYlz8Gm1bm2fjPeQIZOUxchEn3S9EByrYPZ4HE3pxBYf/URW43AsWWS7QnCi+6FRhFmUo0ww24i",
-	"jCbiDpFmR6d/y6Y9YgGr6K43Ov1y/fEdKivwJr/dJRt3TJQaKV1DJbHzsXOx/6SHejifMyG35EHGUy/g",
-	"35jok8lgRGbaIkrlbmZhtCgyCGZ41MYLuSqG92QyGNoXC5YB9ZdosGBO7EnAQafB0XfqNx0gfsUCLk2L",
-	"Ozr3Okr966sUMrToijkNZG/rPy2iBZ3f5nD08MOllUrWnTL9vVxVUph+V4ZE/Rd+gtRChSD/5QFV0w5g",
-	"X1ip7FhFjvn4buepTmvKSmv8xNynewagD7bJnZ0c46RqpKLeGQxCb0xP597UHwbeCMaheVZOqpdfyAXN",
-	"qQ9ybB3dNQWYacQBYR0jTDtvWVx0hjTjtONZb8T9gNtH3e7fsdmdQc55Tyu44W3wbjJFumXsjSiMPOpP",
-	"x95kAPNBEIanQ5BrWr1gODrfNO+hZZpifxMulx0JUFFkkADLrwoWyTWunA+Fw1ppg0vtXomaV7oA47tm",
-	"/twY4G63HUDeMcg/rjppaV8qowJFH60V16wWkM/VTYUalP9SiIiBEEQOKvFeuT+ROcScLUjOJQp7Jk00",
-	"YUUyR71dgYojoktvJcr7amq2x7o83a9XaQZh9F1+jT8/lYDWE8BnY7D5hESs/hg/5mLNeNoLOvamHKJd",
-	"qfY6gVsNjao/4laZ1GYjuun43CEB4BNDu2HH3ScMdEbVQRz4UgjVG4vlVtN9Iz5V/1N7nWDrwHOgS3eV",
-	"Lm06Pu/RC9bOar9BXo6sl6UH2o3o/toj+3Y40GZDf+d1hd0E9y6Xk03hsUM6w92IK4b2PMSXPdcgNl6l",
-	"VlxOq4am66anOinsZmurD9ynMQngBmKeJsBycjxL6DXIDfPsRMLDphA6f4MEU7zkIj+fDqYDjEu61mvl",
-	"yjAqN+koUgIa4Ja9XwKRp2KTYx3eRuw5F79Kv34sSl9kt8Ugy7xejj1MrR63EwFxLHpEQE6KlMxvlfe7",
-	"W6Tp//VSlSUcNke41vMhzxyXWLcsx3psQ2MjyLwhyUDWCVMT5EuIssoBsDDJoaMMkzZHbNFf01ls6stL",
-	"FlixqU0Y/fkT4SqBgqvgMC03b28SnmBTTRWVW6j2vTd1K70+3e+skjvUfKKK6awgC3oDZa2ddK+RIIHc",
-	"XGmnW7ePy6OQNT2eTo3cIym9laNb9Gxq0ayQA61UJ9l+JoKyYM6/Ez/m/rXzQ0a0dPfv3f8BAAD//w==",
+	"7L0Lc9s2vij+VTD6nzux55CKJMvvuXOOmybZtGmatZ3t7la5EkRCEmoKYAHQsjaT7/4f/ADwIVES9XCc",
+	"NLpzz9YRSTx/7+enWsDHMWeEKVm7+FQbERwSAX++vMVD/d+QyEDQWFHOahe12xFBgkieiICgeyIk5cxD",
+	"icT9iCDKUO/NwP8Fq2DUq9e8GnnA4zgitYtap9bq1GpeTQYjMsZ6XDWN9QOpBGXD2ufPn71ajAUeE2UX",
+	"8CIRkovyJfQYeVDdAN7oIT5AakRQLMg95YlEMR4SPT3Vr/+ZEDGteTWGx3o+801hJWP88JawoRrVLo6b",
+	"LW9uZV7tTbjiJGhY3O45PiLN4PjYPw1bfb9NzgY+bvYb/lHQDo/JyeAUn/XdAmOsRtn6aFjzaoL8mVBB",
+	"wtqFEgnJr3XAxRir2kUtSeDNsrWSccwVYcH0ZzKdX/cVShj9MyHojkxRTASiTBEWkhCRwYAECh1g9OHD",
+	"mx8RlQijIechCkacBuSwjq6JElPKhmhC1QjOXOKxGQmzEPV5OEWCxBGeSng6oEIqfUoxZ5IUj+h40AjO",
+	"8HHLP+43iN/GR8Q/HxwFfis8DZr9M3KCmw13RAYss0PK7dHXm1xwm63jY682psz9u7n6vK7Tk9/duV0i",
+	"d59oRAT5mo9xMeCtfawDIAPleGMJB2wuGGE2JPrU+liSEHGGDrAEWqJJUO/wEmEkFY4I4gzeazdbs8Sl",
+	"CcSlfJOWIC0CkqNSjH9Lx1TNL/49HhIk6X8WkpcIvstPFZIBTiJVuzhueHpeOk7GtYtWowFnaP6VnaAG",
+	"qiERhh66Gwdy+AMOX2NFJhhwOuAa+mCFOI4jGmC9wuex4P2IjP/7D6mX+yk7I/1FqCe4JyzkopswQXAw",
+	"0mS75tVCojCN0svRb6CQhohxhTCTEyIu9d8jgFkskcT3BCieVFglUu9NnyJVcB0/4BC5paYbGykVy4vn",
+	"z0MeyDoOBGdU+nGElaZodbtOt375vGSZn/On+l+CDGoXtf/veca/npun8vl7M4g5wzLgg/0FPInMDvua",
+	"kONgpIFPoAGmEQmL+zUwGtb1Gn7AoSYSRKrt7gFHNISXu2bG2WsQZhIN8HqR8D6AvRBcM8jf06FSpPVq",
+	"A0qisHZRI2M9kFcbEynxUL8UCx4ToaaoYx52anrkMZUSQP5jdpdtDZr5u3Tb3fgu57a6i6v8BUd6OnNp",
+	"5n2fMpjLnR3c1wvOBhENtrstmlHKrh28S1l3ENHhSOVv7iq9N0vbqUQzZFafu1Q0ilCfaACLBQ+IlEWE",
+	"ajfOs0tIt7DpDSxf/q4Qy+08sMuVGX8LEiEIU5qOKwLX8oqLPg1Dwra6l0E6Su4O/sUTgQSPCBrjKSBP",
+	"yOEmigd8lB3wq9wwm51wtpBdnWaAo4iIZ3LBTj57tdecka1Ojw8GRHSHepgC8aESwSNDe1DE2ZAIhO8x",
+	"jTQlLhxjM0csXpuRNjvB3GJ2cYRvFCIPVCoSon6iijuBqSw5f8MUEQxHLzVZ3Y5G2JHyZ3nDx8SyEQ3+",
+	"E8HZUEs4GkIlDUmRh+aO0i0L3RBxTwQyy9sY/93SdnGyVwwljDzEJNCHqyl6IkjGL91c+shDKoOIS3vU",
+	"77h6xRMWbnXKjKvuAEbJHfM7jmQSjFJ9rIjo7exY33GFXtmvNzvKbP5dnKVeD4zmaS4GfJ5KqnVpxQ3h",
+	"BCoAx/dekICzkOpPXxk+up0gCDJ4d0zl2MrHM/KH1W1HmQB0iQZEBSNEFcJDTFmREuREwPxa0Ssn32wq",
+	"Cs4sdFcUNrNVpAoJsGYcGRalUY8G5ANLKd8uJG8NQJpD0mEiyCwUW9kUBwFPGFCt7FV0cPXi+td3b266",
+	"H67fHhYpR46X2VWj/LK3lMJnlrwTIoIYIVp5jrFIZdzcXi025HjOZ692y/kvmE2tPCq3ug2BFemCtjYj",
+	"enOOxphNEVaKjGMltfauxBRFWGlEzAF8Kyei6c/02lC6uE3PvLCwXRz1NVYE2QHdZvBAEQEEZkjvCUMS",
+	"0BUEpJwJEOwU/pV+d14VvjGfaEI1wVTVy4x7OW32s1f7wHCiRlzQ/2xJuhIYiDClPyle3y9GodHw45SB",
+	"QJBQv4ujGQGwmV1fYWmb3tzssnai5WT76eO5veTu6rfffvOvctOXG15wEJBYs22YmtSXW2Thzqx6opHw",
+	"JVNUTXemSN0RrY0kclb3LVGZtBKuXzQaBUYhBRGOqUzVyyNmK3+zuQ0gu4Nd6FG51e+GIIZ8jClDIomM",
+	"NUzwO8LqYI2y3+vhr4ZDQYbYfDV7xX/jE4TRmDM1eiZRiGk0RYnEQ4L6JOBjYsyJfRpFJER/JhhOA4wK",
+	"LBnXLn6vjfFDzatFGLR9fD+sfZwzjnm1q5hay7I1KlBjoQoE0XDfxapgqQ6xIr6iY1IrGct9059WsG57",
+	"NRpWek1voKuvZq21GBPep/kHmkcxIroVZ48FGdCHcgSMk35EAy1kCOX8Fndk6mkyqmWmIaOSIENO5wYW",
+	"5J7frbkprT2uAsufyfRav2Zsjs4C/LvxRcCppJuyA3r5y85ghPf/IIHKYOQFvARUIjTCII7e52BmgCNJ",
+	"vBkwcteQtzhba+lii/PsJc0gVzimTCLOInPSY3xHEAaDuwx4TEL9I0Z2CH32q/0s+YOCJa86BlgXjqJf",
+	"B2C8W3YhFsM+e7MoJkkgiCoHrcmIRwBMdXQz4hMG20WUGSNU3nuwfDN2jvntfEw39JYa62e13ei3fyEK",
+	"l+wnxAqIJlVkLFeBaXoqbmFYCDydWz+MWb76H2gUUTZ8BUyDBSXeMaCd0RQdNA0ZPfQ0nRSKCP3j0aGH",
+	"JBlTzFiCI/3LyaGHsn81W4ce6lPCGDU/tNqHHlIi98vRyWGB4Jr5al4tnUZzstwcmhBnf2aD63vMBi4l",
+	"1Ha7v/CQRMCO7aSxIDEGsI65VPrP7oA+kMIPMZ4Olw16nbB5DoBllw/maNMyur8OKbOmBlkZYLKlvjKf",
+	"zsOOVxtQRuVozaWMCBaqT7CyXxWB6C2WCkk6ZJrCR3RAHKWfcHFHBAo5GEpUgdAsna8i56HsntPAolbR",
+	"HGafoDEOiYdAvSQhwhIRHIxQMErYHQr4eEyVzJGIVID3anfUWG6qHfjP1FhIrHiWcvi5Jcs7Gsdl/lY9",
+	"lnQHJxL2TKKYCMpDaSwmsBOEI0FwOEUH/SnCDBEsIkqEfv+wfBvAede8bSdYVt38jXlfAxtXOFr14S+c",
+	"kWk584VD9yxepQvJXXR2gG6yHJ7MHP9Kpp3tYCPGXR37N4GlmeOBIZZvwiH9HJkSBFsFZW5lk5EBjOUs",
+	"Et7y3DjLV/Gz3asjvjiK4FNGJjiSOZK7gto+Dc/NUfvt+W6GGnPY3gOzsUi0ctq7QFRJRyyl4hq+0QHj",
+	"KCW7aMAF6l1/eNe9ub16+7J79er25XXv8LLD9NUgqvRnQuu5Ck+lB2EVmo78wfvPpLWBHHCBMGJkAtQC",
+	"tCKjHwmtT3ZYjkv/mZAEUEwkjOmb8SBuKiLG+pA6cHObKL3NF5n6/iEOq2DYmLL8r81ZnIuxlBMuwrkQ",
+	"jZPlArNXmwiqyK8smppYj89eLZFEOOF7GUx8cO99/lwC+XqPVP2AI8yCEtzrZw8q0ESvRqVMjPlp2etm",
+	"0jfm3TlKan720rk/Llz2m3S24qor8l/zQ5lwfvP+mUT3hKlEELD1Q8Ca0TeQApjVU0vrLZWKj8H55wg9",
+	"OkjVk2cSaenewCsWBD6xQz+TBenS/lpLtaMSqJw5LHgKAkfpKdmVlYh+YSiIlKVEFaQNUc7/NzQahFR1",
+	"7XWWUBMN1ogz1Hv98hY9v28+dycqn3+i4edeHZnrLpw2GvEolJ6J7QI4uERkHKspmowIQ4wzE/VThWwW",
+	"kaBE6rRbiFyYUSVcMF70oPwgTchH/gxdEMim0mRFe0iJkcPCtSRA9o0vi8r0pC8R7kvCDBVXDjv4hFXQ",
+	"vL1aPLJ+7w3lNAfDmZSWAC1eDwatx6jwAWXqpF0idS4xq7g7MpvyUjTKkCZ37TkB0E1fQKDCTpah72bi",
+	"XYbh+YhZ8FovwfgYK0WEBo3/9/uV/++Pn1qf/2sJUm+OEUU4/NGE3UnnSL15D/GFyH3hwa/cEIrMMF4H",
+	"Wjmz4qPyFS/GuAInbi9BrcexcV2iPLNIaR8wCxxN8FSCgLU2whWuvZJNzB3SMmB8GsE25WRbiLUzlCQv",
+	"5AeK3oOZFMIfyoVB+/WOJMGvET2fAEOqwaq+4jG/J93Zbc0wM5FodUC/aSUzIzbA66CRwF95U0Of84hg",
+	"tjk7KpOpX+pTuyXjOLKQMiNT87CEAr6iJArlBaq/4OMYs2n9HR4TD9XdhHP/hlk8VLcRBO65+6cT+3M/",
+	"vedC4ejD9VsP1a2Fqf4uGfeJyP1wyxWOcv/+MSE/YqWH+RFPZX1X1sFthRqZmOMuCfxX9uSR4twDocV6",
+	"BlHPbgp9+jRzAJ8/QwBUQnqlO3xCkcNt1DNws6ksUYDJjQSKbx1scySm2dD/byV12pCoPSpozjKLVYkd",
+	"JTx+BqJWQsvTcPwiEd2C7RcG2hH33uPCt4gLc2AOF5aGEs+ER0AEzPyypYLQlDEORpQRXxAcwg/6fXTQ",
+	"c0DZ81AvYXeMT1gX0jz0DzbGqasX0vNQvV4/LGU3Ni+kTFmHRwgrBPqSh0KuIK6XC8TAdWDekOigB3HT",
+	"lA27gG91qbjAQ9I7BIMWqBwmfRPpuy1dR5qPssrCbhbsmUPLvisjLX8jOFKj+fPOxK8sU4zfrXZ/m8/K",
+	"ZrKgU2L8GmuBugtW/Kqy8bqG0L6xoXdFwqoGomxkW1tmY3KqZNUFhAnpOvK40ilU1ccp5VqjgiWvu0xz",
+	"viHKmPi0hG8NrpoqwKchoqygTmvYRgdaf86ZafXlaBwiLESxgGTZKpp1FT+YBTrnUI0oW8MDbj9+S1mp",
+	"FZIBDZw/kU7SaBwFJuQH/ia++WlKsCj8IE0kBTE/emiIY38gCMlZUcH5oj/0bLApnLU53FIiAfEH68Ds",
+	"qsu1maZgZYSbykf7ePreAi5VNVsIno5dsnylG3hvPig7fePO7hIWVoJk+zo4sCt9UE3/tCCSWUNl0l/H",
+	"be3VFH7orv3F+kB8ix/KTnG9mTfTu8CLUpXoraOmebV7TsO11lOm2aVmYRsvkFtx0XzsrjZ/aVngQJ6N",
+	"ZQxqBvIKcLup8pgnanMoa8OT0AG2me9mQqAjkqgkRgNCDj1kfejgGrOfmDcPPeSc6vohxFgBGReCYCG1",
+	"vHJPtOiCDqwMAz+gPxOusAuP5SxNaNTSjdIUI8LMS+NmwYtHxNgmxxx6CId/JFJpdM+vKX1fYCpJiMY0",
+	"9O068766LCjL7isfGuDV7IrBReBmKTUr5kn+AkGlMrYU7qVEHnBB24uUH1NEYD5GWVNjzchMcjUfx4mW",
+	"Mw+M1RSF4LLPRy/f4yghEgAAZ/HPnmG1Mi/yZiC2Bm/VZ+X462MT5ZhLOnOeOWrgYKVMTwhJQMc4Qmas",
+	"Us4pjVJXlVJpGkDDIiGu6OPO6G/CqOrCRWwW55QeSEq98hvPHUlhKkesatkuUnBcQnDSm87Z6gXRFNIE",
+	"RQB5gWhnLrBdAIBgAQONFXg59j2FhcPpJ1vYNorSQO6UQoEHQNiZCx01/9H8a9lJaK69LRnqY1ldT1po",
+	"4BVWZViABtWq6xRCJcx3qWFVGJSH1abwWQaMLt6+VB+HgHTEBwgzdPX+DQR059gEDseULQ3o8GopPJXV",
+	"L6Fs6DR6OcKChKg/ReSeiCmKqJGCZ+Lxs1JLZQNKibBEPVeLybn09VdQiCl19lspPMJSpRWaKphUfiGK",
+	"CBK+GGExXNtlXUyWWRpcnnv1s1crmDpmzFTNCmaqbalicf7CeGUQ9QsPk0UAFQt+T7WMpm9+DC8CeOkH",
+	"YRIoNBQ8idFBj3FGzAXCLxJJHpmMK57o6yMFecVmS2nw54yUwqFZ1Q1RirKhLIsFC+6SuBvxAC8UMYKI",
+	"EqYsfi56alIWupLkYzdznjhN8ALCFBHdRETl4TMhXbgGrdB2laA4Kh++aBdbdeG/2rffKDJ+DQcNYxju",
+	"0gUZtDvsA+YlkU07NoJUWTQzX/urEmaQO5v8iZedb+E0smPz5i5z7lgWw62DkDcsTtS6TqR5GJoVnNwz",
+	"RE1eMR6nMXMht9UgZo3YVUzRBdDc7Nssn2cd03NZ8OY8iGfMTNAS2/YyDFiT2BXxIy14Ze/ry+HLjKKB",
+	"RWhVugPyoARGr39AuM/vze1LPlDm8eGliQOyuaXZA4AJV6PLb3obIuSMQSodXqukr38AS5km75fIbyIq",
+	"UcJssvba06+D2YsRtxxPmcn4XIqZc3VCjAykuc1YD1BHkIM8drUN8IxOY+sFTbjWtAMiPcS0YIIw+unm",
+	"13fIWCvnBZRMmlyhMqFrV1DNhUEFWIhpbsZLp/Pb2kVjLgiETQkygPzjg3arhXrWUKI478aCBFSS3mGx",
+	"JF2zVT9uFGPJ/P/5veGff/zU9JqtzwedTj33z8P/+a9Vxvhs7A83P1aOUpsBiVRpSkcuu+13ZJIP9P16",
+	"YgS/2niidWPf3nFFBzZrPi8frXHU+cilrnN9LgzJ1StBIIaD9R3nnRdGpUPW3odiLDWGgIcjF+5UyTwu",
+	"ExkTBuVaQjwticz+UWNdrFWAMEnT4ngUEqncOpwHpk8G3Ea3W7sGlGeBGUJLHV05xaOT4xytbJRS5mxp",
+	"M6e12uRBxJgyU8GuyrbKV+5GIeGloStqhBmaObHCrk6PVhSJLC5tvW3Nuj1nbq5k12WADMy5RLK3zsqx",
+	"Sz2tkGNk0lQ1ljPN5Lp5W9i8DLFKJh/kc3wrzJ7lBOeEC1C4ujERlpNXMkCsHR2f1lu7tAZN4Dga/1J3",
+	"oqzmnIpwZd8wvLs4wn8NzRUIk1Yku6A2Lh4UjGvdAak+sOJ3hK0OFjCvZfvP7650dd4MgObBxW0+v955",
+	"mCwA4ELEyEut88Dwgo/HnKFcARXpmcI1IQEaB0YTItHBKxoRdDNlAeokjUbrBN2MsCAeescVFtOCWh7A",
+	"oJCLlo5SqpyXiNVrMiAz0xrS+9+11CtNonK2uA0G+LziwO17C/eTt9PzpFAhy7rE5+qzuOGR1lmsDsmd",
+	"eoFt8QXzcbk/4lcRllHKzWI01gvDsAnB3SV5r1uRyxHVas+0sp0ajuLl/QK3eFUCtoLMOvJavaiHV8im",
+	"LBsRePkziYaEEaGvDbkvvFy1DYK43iDIVq50Nw6dsJMmjpq36tsS8hI2mZd61vMIrU+iqwUZwI3nQgzg",
+	"r25K3kuy9+xJmurTELDBEGacTcc8keboLs25pgduVLYFtXOkIrFcD0JvFIl34vHaLOwgn46781jwNGIg",
+	"45l5Fph3urllFOlOAbRmXHN5xulog7uBTSMG4EY2CjMPcqrsssvKa72bENltKOimCJ+qCs005naJsrBR",
+	"gnfBV1sKLOmwC+/N0Pp5N2CgynxKpkaWh+RUKjJOs6WhDjJm+SJ4JnMaB2pBJNla1WUEH69JxpbwU8XX",
+	"GmtOoK159nRgEwsP9mn8zEaU2cLLnN97vi4RYaGxb+M4FvzeVCTKua8W1V0IMAtIFC1ItMuI+RwEZgEs",
+	"87EtnJE1q8SQEiFfEYaZ6lpSZ0JWnOLRlUR5qGgNN79plOpCZRsPUlOl7MY8ogEl9gUn/eh3ulr06A4F",
+	"ZjBDekIVSn3pJadxE9meF8LbB+NaKB7idpRvbW1Z8GRoK+t/uH6LDqDeR15XPtwuv3yR0unVrGNlYVU/",
+	"UzQ9xmpkZ6YSKVPFcdVN5OmpU2f1dMtuwiH/tpisL3VDZPZq720cQklBiDFlXQBkujD1AKL77A3rVytd",
+	"0JcpGWGXVVYxwq0YCkZkTQ5u3pviETb6Eh3Y+Ge9GNSzv/YOH7GqxBesAVFN7rfQsW2pBahCTVxaTfHi",
+	"fhtN897cP3jftnCpLxkr4kPKyoESHqUtxdKwfwBnhFVurmUTWLK/gqqZmjAhBJLq97UWGRCobFb/AkUn",
+	"CoexdXEJe9dQh2BNEf0pKilUq5vUWu17X+b7yU205Mg2LMdhz7kC/pk7eRIH2izCzbj6sP+fhn/+Mfuz",
+	"3v1f/+OnlndSxZ25HJ7NCS0596eRnh3H3EJ+tkO8jzDbse8lpDIwSQBEBKTMq35DFOpPLcMrT/LD4i6J",
+	"K42QM87NDbOdE2a3rhC57u3qq3kvaDmbdjpAjpwv7pEHnIjKHMuwn6c8KsIMHTSc15FCaIURrSRRh5dI",
+	"atGYKoQlch0vCnLW4uQUGXe3uIWFxoO8d2bWETMHgHPwlF7J/EEuwXV9IU+K74Csu8H596I0CzXgco3S",
+	"LCxc04apv1jfPrydH1arJy6eraoek66xu9aByHjN85Dx2sexROlLp/fMPeZvaGauuS3O3s0KNHhvsGZN",
+	"eaOMMywFe/taKUOo+OF2xGfRGSyqQVoIlD6Y0SlEwuShh0yKkmdVDHQgiXvL6CczKV0F01VaFMrarcps",
+	"VXaJO6oq8eXFvQ3Vwp1LiSV3b/Jwt81FecTSRDbwqarYMiZqxMOK+ce/mJc3ya4WJNB0eGEFb0GgFUtQ",
+	"oaoDDWuFbeayuOxu8sNlay0uYmUda7vnzdSq9cBh+0uYtWbYOgQQMIuwEPTedKOd2Mg9sGxe2shY6yUd",
+	"JCoRpHo5+cKVzWJ4xQhSu/Ml5/9LejaOIPYxu+sqgZkcQEHeAAtjvpcj/Z8RCe5qXo2r0YLEJjvwtQWG",
+	"kjq9WYWOiolycUYXKqXxzwq19vcUrMsPJON8xRDhmTheGxDcLoQHtxdFB5erfzhRvGv9JyUx0eYBgsAl",
+	"8KbFXCofAi9B2pIIK2OFOnAJzBCDBD+pEaHC6ha5Qhn6rcNLBPc2oZKAr97Yy8x0tsvAbMBDLlzvKSq+",
+	"OdeDbblYltxmTMDQfVWSKNJa1EFHH2JEAyjSwxmyb6HfSF9SRTq1BeUAi3FolXsJmY/WfF0/qBzzUY1l",
+	"R5htbcZ9rDIKZWymUANh9lwKB1tyNVnboxkY8Yr4tb3RNMLsBdQPWJNPVTdwLFDDF65mI675TRKdLavw",
+	"FujGqpynrxX718LKGVDaBYotBMNpEK0Lhds5otdT/nen+S/O6n1Cm9W2xqqNzQxbWa8DDTRyrV0aOAMj",
+	"xcMb89FJiWN1PiVhNcqPTeZ6N4DU9erLKma8F5aWSz1K17Y7C+2sLdYe5yLQXNjLBWpF9FDCFI1Sa7Um",
+	"+zb7XNqMJ8hzgAKGUI2doZ4xkfQuUU8QBVUPkcJ3BJq3MzKx3CJvY3F1KVLjiv2wXH+IMNtVue3vnOP9",
+	"teXbdbniPH4IygIa45JwKRxTaB5btYjjmnGoqc1vo2qD6bpdPaRdNUWt0ofUNCFdUuP1dkQgTAhpimGL",
+	"o9isfvKgtWgcIftxfVFI9UaSjq1MlBU6hu18XHbx5bXNXPUr09cfFRpG58maXinEQQKsQGqx2V85XbN9",
+	"hefpEEPXr16g8/bxKbJdjFHIg2RMWEmll00q1Jae85KwSrCSV+eFuYK6ZakiTCpXRHUeUlz5Ng0sAy6Q",
+	"TOKYi0XpAY5IlORYmlbSn6r2e7pCH67fIIbHJl6RpCevX18dCmg7MJlZcwom3E45yAFR3E1u0dZGlQ0o",
+	"9FMUw59XV6zGv6Eeb4b7og2P1z7pWUtA+REs2V6ayPjF4GycFjZaLs7CW1Xg8ouWxntCuM6DtD3ELWEb",
+	"Ln8jAN/0EjdEiMe84kwVa82qYpAE9WdC7POy2MAll7Pq4J/IDpDH+23sAblxdqSAfddAtQhUnhRKdgAg",
+	"t1ageno55gkb9GxFpfUJfjkppCwed8XinhREAb52A6Y7ImObHvuiI37KZW0ok85t5e/WzLqRY2zT9NgZ",
+	"IEiH+bhygWEpxQrpGl0CbDcek+BTrulmnf23qwWcJm5XXNN80qD9vdCF3m247LSuCQ4ps2XBZs5pRIK7",
+	"pYU6FgnZ2fBlfV4gdbJqqxfPLaN08aWFen+DvGNjixrjKQp5HfWsRawH9t6es9v14C1j64bavqFtSUpF",
+	"mkjGRVqPa1mt38wYWGoFusEs7POHFxEP7hanBYiEbanWlJfAunkPhdtN+bDQM6ZoW1LRVHGXUxaYGu7I",
+	"LgaJJJ8bmbO5uGzsisw+hx0l9hu+TtEFPCRdwSelY8158fgY8jVr9lAK3xfwo3D6ZXCWv7yr8N5ZtbYi",
+	"4u6iMjLYLFDB0jppI56I4leto+XflCHlTUZj5nL+6f0m6ZuPXyXnMSuKVRVHyYPqrtU1aU0z/Fp5MdAa",
+	"bmHF5OWFZ/5MSzBV4DFZYahqzhr7Wb5nja0KuBaEZBX51vtMw0iXsFCuV8/lqygbM5+d+iVqyxQrx6yu",
+	"NJMDvZmC04VCMxbINlWZclKXqSdSIqHkE0XXOeuZg8nvbVlGaFEQ3DZYXROHkl4i7jagtIqTQUxLMy5V",
+	"eQfBhbVO5gJiBVxmGidsP1yy2Tc57v0Y3S80WyT3lEzK6Pqchc686S2ueGBX/TR6bCqUb67DFmnu3JnP",
+	"F+deWUNvcQLh3OG5YJUVBbtnynRzRjykCZ5MuylBtexCqewq+Yy2OveKutzLZkpri6QdAyH/UhIl02IO",
+	"61LNCoXyixyvvGaOi4BJmWEtz+JWlsm5kfwtZSWaA3mIqSBrMrtSoWGWKAJ5zw1funPFBRkIztRTlwCb",
+	"c62TByqVVmPci+jABiXIw8v0R1utzhWjGUsS3Vcs6Lq4HRSUK9EjauiTpg6WCVJL4bZQSrhSfbAF9fhu",
+	"XYE9/8P126ygTc40dNIuWoZOvPIMrq7/8b//a5XQslFlsrRmzrJaZKW9iJ7CuOxaEc2kG5gsEQ81kOJI",
+	"q2ooifWf7bSQvauLj+eL59fLc0mOquWSPKG527ZN2kyEu8UPX9Ln/rVdXHk9DFjlgtN6GrGltHdndZHl",
+	"Fj88rV37K7z3+cslYryRxXwLw8bCsPZS6HPsZdYiBPXtFpdd20T+cN+UVXm6IQFnobTxyfDmtNwKCWvq",
+	"uigvJ3L9QLAoNcHOpkrmN1YYrLC+lRIQnNu1CWb7coWVqlZIWrtAUqXKSB8kHpKbKQt2w7BDPK1kTbOV",
+	"squ7WdJ1vjJflmmfA8qoHK254hHBQvUJVqVpwm+xVEjSIZSHieggbaUx4eKOCBRyU6q8ekpw1TBeA4ZL",
+	"ssEXmM7BLCTWvbdq5sD0EjKDoLFwVTHiwz5DPM0brtzXdjs5uJg5gZWp6HPwUUb+nE2nutGlsMEUUFd4",
+	"bubJk+ugmm13sbFm9pDn0z70CQuRxIqEvQuoyWmhUSoexyREB4yjFK5Be+ldf3jXvbm9evuye/Xq9uV1",
+	"7/DS1vqdSESV/lKQEEmFC00w/0xIAhqtSFhJXdgYC2WshWmF2NzaSpVfrVg8TXH+L1iz8RFD9p9Cf3Dn",
+	"5KRevkWMo77/rUwLpTaCa7tkgHWoX525hSsZAJ6iMOLierwl23E+77XbK2xZdHEd6Fwgf8ya45ckdWjo",
+	"eBrFCejSFpqT/v6bLSa02yKdpbfqVjabwWErP0FBonrN27IgUTbX1T2mEe7TyFr1ZmQB83RRht1G7qZs",
+	"zDLI/gfs86UBi4oFpdcTMxb6UczUb3ONW2dquZT73KodwPJ0huLUO6ijPbOXLc8k38qoLH8w7Re1yIOb",
+	"a+W6oGdo9u7Q5XSs1YPV5DdjmQgyJkx1E0bVOtflImWq3aYD5eLO3dqrHeTObrlwO9vctCrVB75AgbFY",
+	"kAF9mCd7H+KYCD/AkqCIaHonPRTSoZbkMQtRiOWIyEsEipy0PeNdfrJpfeXUUJs/W0I5Hdls+Of+x08N",
+	"77ycXn6Ncdkzx7epqGlvfiNp8xu8wa3jyecOfsmhPo2Q5nB5CznNDrEjUe07AJOZM4Sw5iARVE1v9K2Y",
+	"c7iK6c9kepXoUT7V+mC3feUogHXV1kr6VrvU8oMevuvW6/XeoemdC1Z8M4zxg9rEYiLuifAV981fNrsb",
+	"fLwAIyDHGatxuvKRUsBFjTV5wRp/+u12fn3op99u0UDwMeq9//XGdKvAiRo9hyX10MHfblrHJ4eIC/OW",
+	"6TrHBnSYaOWNQrCTmiIoTxoSgQ6u9QfPX+r/RfcUo59++/nmsMLqPwNTGXCTPM4UNlnIVlOoxRFWmuD+",
+	"rw3MrgcQL2uuvPbePkWK4PF8w8UbEkUeSkuoAmD2aRShq0BwRiV6MdVw+F5wRQKFXkQ8CZHpZa6BWZBA",
+	"RVP9VYelPWMoEX7LRTzJeod12AvONAxTzuRFh/mm0ziELfckw3ekq7GkhwaURKG8RAm7Y3zC0txy87tt",
+	"Ea5BEXqENxqHdT0YJK6bp2kafi8nxTy3meH//YfkrJc2oDfp9r2AhwSCyb0OQwBoUCsFvvRQz2TS//6x",
+	"51LNIeIaFoSwQlCdBlahyZyEOiqoB1EsPXTQrNc1miFbxQYdNw5NaDZDPMZ/JmCpEJKLnmfOELlWfL1P",
+	"HSBkndoF+r1er3/0UMfErZoP9O+dWr1e79Q+9y5RL/eoB03fIXxGD8hN/EyEoQnMkMBigS3q3QBs9yQa",
+	"ccYTgXpvQjKOuSIsmPo/k2nvwoQH4TEBVE27sOhf9Oh9Hk6RIHGEp9IUybStGE0L+Et72gzKqZi3Ten0",
+	"dqulv+/RbEKo1yFIIknYu0STEY1IbkgqEWVoENHhSLkxGudzY1iQ6VLWNe/26uhnMjXgcUdihVptBNHX",
+	"0EXG0BA4E8MVJHSCihXquSruvWzXgkieiAD6zIBQ0rs0kBSlleT1gvTSmq30pe6YyjGMBPNc5apRWBzQ",
+	"P3FB/wNAd4EMsYIutEfBT7/dwh+khw4WkyO4abGSCAG5WjqdJcp2yroe99a2hbMBMGM8hWMzUEwEjALH",
+	"G1GpMZMyMEv3Hnz4CtZ20LNFNnpoTDCT89Q8jempd7SsF9GAMEkyb3JN82JBicLQ5xBCn4BAyovnz3Ok",
+	"77n7MqspUXPE7CpRfGzWm9LFq/dvckLmRa1Rb9YbEEQXE4ZjWruoHdUb9SPDe0fA8Z6PCI7U6D/67yFR",
+	"ZWFLGoslajUaOUCOBQ+ItHuXjrrJOrrlSTCC+ktqBDQmksDs0+N9E9Yuaq+J+hvMCy4Eg2CwnFaj4XiD",
+	"rX+ap35/WOdGmrfzKXX41Pgd+H9Awlolf9m5gR2V9Nqxe9O0J6L3pF6QFmoXv3/0ajIZj/XtXdTe0nsC",
+	"uUpeTeGhhPC8GGLyLNBA0B30+6p91AM9h1yjqgduYwY1Ae1r8Yvqw8bBCCg+hj4NEo3p0ByuoQ1BIgSE",
+	"GRw3jrLqT6W3kKVabXsRWWaWW6u5FC2ZudVl1+RuzeRdVb64bLkld6cfTpHiBijretTjxtEOdpGw9Mhn",
+	"t2PZe2FPCctMaLvZ2TtuWgJPjbNrgCkkQ5nFIomnaDKaLgfT/EVXhFNNlmPqa0q2GFjDMQUSSKzUf0em",
+	"mpFkXfiIBBDVMpAeqY5uSCCIMpBqilILohLBSIhGRJSAqRZHjGAuja8OQ6E8uVBdy155/laLL6CurXjx",
+	"BQgctc8ft8UDowj+XrTL1FqN1onfbPqt49tm46Kh//+/a8YOU2v0T3EbN4nfGhw3/XbQPvLPwwbxj/vN",
+	"wemgEZzjZjOTgn/BlBk3J8S4QgUPo7TV8F336O7P84f71tg5Jy5sTqDeV06wql3UyPSnxps/OP3lj6vp",
+	"O9p4+OWmMX33j78//PIjn8D/veL07YufYnjn9Zujf938dF4dnM19gXZdAs9XIL5pldCxSsDWtjnrsnHT",
+	"O3n+Aw5daAt80lz9yQeGrZhAQvPR0eqPXnHRp2FImKEjFVb2hpmKW7b61Ocil5Aq3WwOBfXCZnBwNonz",
+	"I2RWyRLkMxYhrWJqgXaZYolkEoy0NpoBjubVI9JhEtDRyqTQOMjtCDqUX1oB1TrWR1rTD01XXcwYV6iv",
+	"xxhp9MZDTFkdXeU6D0G5NVlIY8VpA8fLrB7hGE87zCBMbjcZGelPnc7Sy/yNPSNeFYmFORMDfmtTi5zK",
+	"oD83xABg7QceTtejAwvQdU0Mska/z0XLkPNoFglVc01W9zXRJ2BcQnOY/Fvdnx7O/h7/uyVuj+9/O51e",
+	"NYOXR8O/ndz9cs7et+WHs8lmxxkukvzuyNRzTeE1UwPMMMDNWUC+ciLVbpyv/uIFZ4OIGhtou9Wqsi4r",
+	"D2t55qXJLtgFRXxhsT01nq1LFWdEFGi7amhkRNSCCn+askjFYxNpBFVmTVXVOrom99z8goT+k4SOemHE",
+	"uM/jecEEPslozQw6tsviIWDgrx6O2qu/eMfVK56Ykp9bw4I5ly1gYX1Cb6zoRdMD+NZKOe01SKgaFOSI",
+	"C+VrtTBEYDZFP/12W0dXSpFxbKVaoQHbpn8Z00xEwYSFw1BozRLq+xKBwO55ibjm1GDZ0t/AX9Z2Btal",
+	"cyBJHda7JkpM/auBImIJ77u14cMbcy5njYVjnjHFZhEWtYALQQLlj7iQxO+DMX/qS4XjdfSeQqxyJTa3",
+	"pjxejBbXYu+o/zqgv9Kf3nz4z5vmO/pGvmHXx8GLNydv7uJ//uPFT+d1Mv3pP+Fvb+iv9M3DG9aoB62I",
+	"9cevGuE/f5pJQJvlnM1jyznz8eTn0CUnFxruIsLXO6VySZqRie347jKtviRxaVVgObec/4LZ1M4lt6EY",
+	"C5Tblw8B5DEYhDLoZQHVCJKscETLqcusDmwrcfiuDkqpHvwSlF+RMM+aayh0B9fKLwuiJCShFSwmI2g/",
+	"j0Ialmu6NmfiWs/2DWm7WHb5IEWHlt9oFr3c+Se3Wr50iJJF0Os7BYGzFRyFbXI88E/wad9vB2ehf04a",
+	"A7+JW/2joB0ek5NBvlrKRbPVcNWqaziKZoOuLSm7SCQRFy181G8Hx6F/Qk4Hfhuf9f3zoBH6TdIaHOF2",
+	"/zg4gZoEdzSONRFq5yw7+ZhhxZUp/OFS7GvNs6N2q95sQPkCIUyCTO3DzY+1z8BsqqF6dv+rtWcNkt+F",
+	"5pwr/5PXnu3PpeLBYrVZn7C0iChRmBCbhNUDGO6hA8VDPC3rnoZt47QOC/H08AK5SvyCMDLBkRlMozll",
+	"qPfm3T9+ffPiZffHq3/ddH94+erX65fdHz+87EHVI+sky4r8jzlTI+l68oIIIH0+ML+jgwF90LIE9LFF",
+	"seBaxAhRf9phJovbDmo7SCDbQcK4cw0xgvCpQ+N/zjKNMQs9hFWHBVwq8zD1dqJ31oZPJVyA1uAnNCAX",
+	"mrAZ12pMjM2BBsTrMCjl4IQbykP9IWEDLgJYa8GQ7SHJQdSOgUQgLjpMEJvyoe8ZERbKopfOhRTIOsqM",
+	"5K1LFPMoMk6thF10mKlLkTAl0VDwCcLGAhmMEnann4zHVHm2rpSeaDLiMkuEoUSvu8PGWGgdoJCkkN7t",
+	"bBbCYmksQ+cntUaUkuccxdyAPK1jmmjtYLVfipk8Hitp5FhJmpEyz0ca9UYpD1n/ihbZOUBOMSv42nXR",
+	"pzRR3GhqVCw+V5n5lAiPqYWiVIJ8oyQy0OFZ6uUhgA2gVA6wDUE0WVey1KNXIDhbqk67QcNCOuP8J+2m",
+	"/qSYvljyVmaP/ArFQ7HkRGB7OxAhd4r+exPUDK6/Jpti+ja2p1QQq+5gdZ/kvazWwap/SivLUCVJNCjX",
+	"MV+k0z66humVFqLJlboZGKdTWlUMjlVCMCFlhlFClIx1L+TSzfIIsbJocOkytMx48/6ZtOF/uWUdMO6W",
+	"dGijMERCFi3KfF5Y0HzZsBUH4bxvhlIsminNOK5GC9xFuzznlauw8rYW3MGUchBgSXzKJGGSakVj4cW4",
+	"3K5sYSuyvHZpfDB2VU1A0d/ocIRulCBEeegtZ6GJt9cE1iD6D+VMbM73ZSoUd8EmWyDSx40FEtrcL2k+",
+	"Zo2q/9X74pLX3QYsNzsJT8nZ4LwB7MtvB0eam7UH/jE+6Z8GZ6FmbdkpvzCDoLcqrBVzL2vtQTNohUcE",
+	"vvTbwWnon5Hzgd/Azb5jmfqbEWd6pP9ut1GrgU7P2yeo0YD9pEwqrQyWT55YdE5pvFlzDSuHA8zVNo4U",
+	"Nr8LQ0eQo8yO/WS/LXeD5Ko9Z43AFptBrpzzPbBhBDNEWZNGxIW1W+b97p5+ARt9nxU5kRvLciSIMUAO",
+	"KxCVbtw+lqTD0gcH1rKBBTExl5dpoK0JsIXoYni3y7jq2s5cJOwd1jsM5gBstR4UKm07fCCqWKUr8Kwh",
+	"h5Eh1iB+CSX4OswEcjJuvq+jlxptzXJMOw1r6YAebAftxnmWl90FFO8qfEdY73CxIeBFdjdPaAbYgFCu",
+	"TQSX0rxyOraIJq1NTx4xXmLPZL4OJrMuSCzSgvIF9EcEh1YKf3mLh4uGtq89h3dg2H00yG6jQVCOha3P",
+	"/zKmN6tfLbe9vLcmbwiyta0W+IRlHNGb16w0h5pmMe4dBlkc7Tp6Yxx+EvUscvdxhFlApM1AsZxK5UAQ",
+	"jXgUyg4DTgtZOVTKRLOaVEOxeXOeS41wDBfYWx88GlQdeh0GjAjxwQB4MCMPaUtg6bK7wPEB409GWBEX",
+	"fWAN+WUs7DVROf61pVXpEemoO2rgq/YfBbJ6Uj85LSWq5kBcGYGqdM6qNA4CQafZk/Q9Sf9rWcW2osmL",
+	"dJL1bWaQtRSMSuKgIfjDJe1BfuWQ3hOIRU5JLOR6mSgRl49gM1A7zLQflh5iXBlfYV6b4MIaZbTkf4R6",
+	"MAWoITiK+MQqIb+BlpRm2nkQPY2wMvTWAnsZbTXJepurBwOYcDu9YCHNOj3e1hvlNmYz1R8lxGsvmf+l",
+	"yLiddk/OZ8j5+iJ9s4JI/15AeVsoHvHKlD98am3A0IpH4TxWMQDE9BUZxxFWZLH75RdMI5S+hg5ec6TI",
+	"g3rufjr0TBYeCY2XQOJ7EpoAGaD7ITe5sFpel0SzEo3JEmGWVgYwCfjOzOUG7lIGyfu5lO2IMpPyady/",
+	"dWR9Q5rRlPt5wIx1m27yGwon7AMLq/1IsECfPtUdxai/w2Py+bOHpjxJI4/0C7bdhX0OOUeuqUW9IsEH",
+	"KnqOj0gzOD72T0NNjsnZwMfNfsN3fuVTfNbPyPENzAHVJhhXpsWQTEyFkYvav/QaTYGJdKn5hT2mfb1w",
+	"86uN7MbZk8L5d2Fqn9lznsRghSO+bljh10wqFtikC1DypIbpHeP7bvBzM2x7RBP0nipuI3YWoX2B7MnI",
+	"ZIYy7O3DX5N9uHg3lYl2udi3Mmfwmoz5vbUsFGe+BMItFY0iRBlKTGkO8AxS1k0k6c0T3R9hli2JbkHd",
+	"X5VwaGb8yyUcfklFaGvQNXewOeh65ZrJr4yUEKo5s/0stG0nn+8Z0KMzoO+E+TyNJXtjFPwS5mpbYW6V",
+	"DRkdtJutrKzTYX2BRXmXfOZrkOo3Q7NHNDvvieGjE0NnCd4Txb09eHvpn+b6RlcLtrdf5CMcFWQLUhtC",
+	"AUWNwGOYT6m0L7lYR5s7yU1cYyGQxARJvqWMQGairaJpQkBs/WSISeEsfbvU0pu2xH6igP40xORRwtjt",
+	"7lZEsadryA4clpJ3I5UtpthrftucgkWryBIcVNY1/dEzHNLV2FLBYBh0ORcu4GfRJZnH6y5kh2H94HLt",
+	"xti0K1iVIOmVRvw0z+pH7XJvbYVMtjmPbqF9U1XvbZiQrqnTns7TPHbs/LR/go+DdugfkdbAb+Nm3z8P",
+	"zkL/lJwMjnG7fxS0oCGZJjezo+TTeGMuFRyVV9O3LHNHWDyQxqIYqJk0eSMVNBsN9PoHdACJ6NH00ENO",
+	"Bmgea+B2/zpqQOFxZXv+GB9yN8RTafo767+6lHVNanjt4qjxOVs6JLSbzgjmeZfAg8Lg9gmk2+WewUnG",
+	"XNoOJs18F+xaCyqLpXB8UWuQ5qCFj/RlHYd+m5wM/DN83vcbQTNskaNBGx/3ga88dGkITOSYtMOjoNX3",
+	"m7hx7rcHZ8Q/C08D/6R/jNuDI9IKm4HmOwmjqgtx7LPHXR5A8dGrmdL4mvG8+OWlDxtqNBqNdgvI+HRM",
+	"oGHf7x83OBWAjFxJUgsZMumXZB0e15snpRChj2H+/aN682zR64vhbuFXpspqpfVYyvSPq1vXtfii1mqm",
+	"91W7qHZb+uzLki8XUYoSEXiOUtgATbMKF3LhHw9OGn4bn/b9s+A89B30aeDb1LVnmeFqp15aLeF78ObR",
+	"TACqkrZZNU7ADbs8fvg3VzIQCC86APnNFqw0lQRNiQxbF8NLW+57pqQHyIwjPtFi5QSDJBgnioSHHgKU",
+	"shWNDEEoNfNZoNg+OHfPcvcsd89y9yz3O2C5azLcRTYqyyL2RqldWuqZO9Zd8fNtqjQUhIDnGZX4tKFb",
+	"YEGJ0YCL0CWuChIQqDEKRbVl/kQuTNqutJUNp15mnOqwgU0PyuwxCw1VrlI3xZGTLTosItj5u539yRAy",
+	"Z0Cw/P4SjU2dMmz6U9ifoXIWBCfxeyLsqD1jPqNhOmTmKbdtxzBkFWN0z2mIICO38Fz/3DO5xHZM4xGR",
+	"RKkICqC7SmxchFB4HBrtdJibEMexSB358A7iDOFEcd880pJaHGEmL7OALDt6h2FX4A1l0QCWwz0zNd9c",
+	"uOo0iAiCMP+59kOmc4dxQCzOEra05r3Z5ZYhWa798pY5wyXyzEKyPSZqpEWNWh+zu64SmMmBzRkbEP2u",
+	"Zh+31/8EzttsNY584L2VabE9mEeMsXJ0Zy8M74XhvTC8I2F4Lwp/7aKwve61CX45ETu6bZzPeK3PyPmg",
+	"oYmLXpsP9dvO8Enfd2RKU7Bc69Z1SNNCpqPBbunKBAhdm5eBW8HV1mVr13Y5CzuTWeHHuBgzEQ0PFLgT",
+	"93F+T+mlNrcHsq6T3tZVXZbbH59rOXjHagd4CSHFoCCha2mfJyo1OtqiNw47GVcglOsT7OVjkdAbJa2V",
+	"E3zAU+sGhXK/jEO93TG+M4qJaRg0Jwn/g9Mws2fuLDx2bwndC3974e8JhD+gWnvh769uBwXbzd4Y+u0m",
+	"Kmi+u43lNRVaTIP+ck/piKdFkAhTFEcS9UnE2RApbksN6glSEdeFTeW6Fujfp1CbL+0rWOoT/WV7d+iy",
+	"VkiWfWh1IYuZ+pGMucnLLulwl0bdnrhaDe3+MfbbwUnon2k94xw3+uZJW3NuPbRl9VU+qK5tCMoCGuNo",
+	"YR0d00p8Y8zaGhT1InCuuXhol7ReX7Dlrn0wA68RCwrvz1ZdTq3pz0ojO0tjNX81Ez9RpKbZ9uPEacLO",
+	"VkRpFkIyn0m7nl3HZn7ZNr4byeUDsMgbZm/lW801qVRc48DvIMZCq17bkcqrLVuD4vpNwkI4AC/7en2r",
+	"Rtk0TVfaX/BxbiI7r/WvhIWJ5VQqMq42XjqA24jg91QLKLO7WTVoK7/I/CB24Kz+/mfXIUTLbCCynQ1O",
+	"id8OTwL/HMisldka/XOssTXCrLtOAkamCbQ20wMkUUncHRBSTQEt7TEgFYkNeXHqUa3RPj7DJ+cDnzTC",
+	"ht8eDFo+Pm73/aPjdtg4P2uT1pnWAULOSHfBKdueBiSuXdQUYZipbuBaq66vjSzPMXGXqiHYUQVTBsl3",
+	"BD8VZttrxNEBsVodRefo03cQQ8cdY0obxJsfHqfstGVEmE2R7WGlMcx5tUv7HJhP0sLTvsbufmQ+NP7w",
+	"tLRbVsm/3TjqsB5gL9Rsc735u4p37UBFE9aVXVuxB/Uz2WEZf5eFTtbPJJI4Ih7CpnwcYbZXVx29pvek",
+	"w3o5DtFDMCwjkzwbtCXojJMbml3Z7v5YItxhWUNlJ4e0Gq2s3gf8ttirDKD+pPU9dsgh16bDCwnHeqTi",
+	"Eftd7WWMvYyxlzG+GRljLbKxSMcGku1p1hWY/N99jZkv77/TX7UqHd5rrMgETxc2seeWxa4pOi2wSlRM",
+	"N7CEHB0YCwV4vsEq6KHJiIMNbTIi7DCzpuWoFQK0RRoFjdQBU2fRczbxdIAwSpHdCkYBFoLaQLghYcR0",
+	"I3Utlz3TUb/MJOcEke108z273LPLPbv8Dtnl3q202xj7DZnWzgPsc0zvuSU7Ow5zuUKWPFoO1icBh+Ka",
+	"lsgBh9QstcAh/+B9reqbTrnGZG6Vc2C1OFCmHk/jHPVgXLAw2Jl6S2v0XJmJN9TMdxblsmele1a6Z6V7",
+	"VrqP0PgWIjQs01iTdZfpls8DzAISPTKXdUzVVRbDgiAzcZRjuTb01CidaeLaPachCSsw10uUe2WEZdcF",
+	"r/VMnW2TUDfBMk2qO3Sl871CiIlTklMrv22DmeLLjGkdNrJn4HsGvmfgewa+Z+B7Bl6hjDnwjF2r3iXs",
+	"XRBod7XbDPWEyXkrMhiIB3BEjusPMWWXiCokiEy0lj0ZEWHKIdoXRcKQVDyOrRhgUkIYN/001UQLC7Oc",
+	"33y6XKu+1tves+Q9S96z5D1L3rPkPUuukrWpxHSGha2pV1v2vEYsuf0iH9smCTGt3Gx/6fLYcdep+qmi",
+	"x91WHyd+3O4ujSDfYSlZfQPdLKGiIl+rwspdjohNkvlfxoUaTSgLZ1t9VuzQaY/unRsG/Y1LZfjR2h06",
+	"WzY9LOSiG/EhXFG6vhwxhBcsWTb8ZnBCWrjd95u5bP3zvn8anITHpD04Mtn6KRltrRF4a295deitA7bv",
+	"Ivg2zjDb0Z70p1V5V4sk9hvFhQ3TyBu5qHIhHu5XjRjoYDLiKMAMRXyo8RurDuMsICZ8BDM50Yifxp3a",
+	"nsi9vMzUq6MraCcwFJoZoD94v8PUiDBkMKmwlmcSGZAzHS4IMnCIDu4olLuElzyUsJAIGMV0wjffeFnw",
+	"K1VkLF2x9TGeQiAK4jbsRW/WDNxhcHImNmZIlMxN+kyaIGSgJEhjdB2951GUX+8FoqrDnOewZ3CwBx35",
+	"e045MR08LEIRfde2bpXdGyBhh1GZ9gIs7t1ci1F98njbhbb+0Gh6QYzv+1RHfLooXwOZubw5xgUuJYgZ",
+	"kcMIKB2s28QPafrmR5wNfUkCQZSvH8QjgSXR6FaF3i6hoSuo4bpU7BGjgv9iPGtGt6rWVmQl51o7i9nh",
+	"ycISK5bs9AnUhHOL3sdofkMxmvqTCudgG/J8YGlOyKKug5kBrhJvntMMlsdzXqV8WBAcFrQAzQraaU4M",
+	"mL4O6+gNC6IkJLLDerZNvS0+InsXaXo1VQXGP+JRKDOmefMeqlF3mC0eADU2yBTxCQmBg7uWI5pESGSb",
+	"VnhoIPgY4bSANQoS5XUYRiGfsKHAITHZLYqIMQqg0RUUsb4jDPHBAEZk5CHn54MB1UgLG24pkxFWWk/K",
+	"F1osY3yvicq43pbVXh6P1s7ckGlvXVIrpl0/Ljd1QPEVAbUJwZbUP8NaDPe1HO638VHfPwtaemmNwTk+",
+	"65+apdmMWHumRpnaqyqgquyWVeytPjtt0bcmqZ1Rg75Am756UTLvgcpkSJ2h3H0yMLVxCZA0LdbjINBY",
+	"jsgDlUrW0Q1RGk9Qz6BJDyk+o0hBfdoOSxWLlEM4J4wd+Q/eNw4XdEAVGlBG5Qg8LlghzDqMYBFR8x3q",
+	"kyFmh5cZK3E6nF29aSzeYT3bULxrHnfN414d/ValP2EZpTYNvDZWUXbRi7BcDl2XFjxiO8G9ieobofuu",
+	"KeGe/n/n3Qh3ohU8h+T1xbqBTY0vzXjX0jyI8chiNkpdxB5yBrMOA7+aN2N60+I8Orh5bzvQRETK9BMU",
+	"UgkMK80c67A0p32m3WGMp+gABoujZNa+N8biLokPPeho2GFgFDSl6Fsm81GiEY4GCE/w1GgC/yGCe7PV",
+	"n1yZGPTh+m0Ze8l5Rt7DaT66d2R3ngl7c90xD0kE7InYQoruEroxEQGMWmtpDcEcav7XY30i90TgITFO",
+	"VP2wO+zPeIGbrVL9Ym03tamlYHhAoVCjfiaoU3ICa5NOV3C2yJlLWLiW81e/X+7qPl70SXnshIkuSQQE",
+	"wi4oN5C1Y6zMHxW/Ixp549O/Ba27v59P/t1++Eez/+5s/PZIXp+ofzWSN8f8pb4OmBuoQlbi4TkfDDSw",
+	"rfz8c87j35077vZCt3+81mnLeL3DBpla0EBDdcp9j2CcKkBaPuS6zFvTgdUepiKNAaL6V6uhvBvvFBwU",
+	"8JzMYz3GUyRJFH0xVW0x+3z+yRKxz88t5G0W+zbn9L61+9ZCXkq9q9JJkGVjDM4N19zV0tpZ7WHN2mZx",
+	"UtpBxrLUnMaq0mp+z6QprMgnzPSTuyMktg1RtC4oL4yPzRTnkURJ1JvlQD100KjXm43G4WXBtqjf7rBe",
+	"kTGlLzcyRxyfMNMaZpYI9DrsgI+p0nL1mGCWySIeuPO00DASPBmaxHe3MBs8CEJGvcOuzLbTwH3QcWHX",
+	"0HHmCPXguakDFEV8QsKeqfdjlmRFJcQICTWkj7AI0Z8JV1ir4w4H0IHRkov7sPcpu/qjLnzUO5xTmdEB",
+	"CFO9GfrYO1ygS6PbcilIdpgc8QmsiZFJVnEITLWQf18iJ92QvJj03mLKk6jjuxViNuEObvuPocvvhbq9",
+	"ULcX6lYJdRsg7UJbvKbLWM5wpSiCPgOMT/ZGGmuk+UZtLjd534AW1Q0omuwDffmbCKFOnlxugJmL3Yww",
+	"u8wCIfWDcuuMZugLoji/jJFiQQgnLO5x4jcjzFaU/7VHMzCzx4KHSaDQUPAkXrQI+1IXXnq6QsA4Ubyb",
+	"VqcY4EiSatb3dbjwIgZs+ZUFMKczzJ3MRe00OA8bpDnws2yBM3Iy8PX450EjbJLWoJZ9aRoX9M9IK2g2",
+	"/dMQPMonfc0AAz9rGHBCct/oIzYfHoUngyY+bvlnQZP47f4p8c/x0cBv9ZtBIzwnZ4PTQieIUOCBqh77",
+	"82X6qVezFHwLtoEdBaJa4uTIaYAVjvhw4yDUK1BQgEFTrVQBENhGQRb9NUR56b+g2XmeMKBxIhXSmA7N",
+	"OYMRuDuhzShIrfBDty+4CZFcFCBpuMTTRUf+JXF7fTRdCzEfsdHnnp5/S/R8HaBZpCQ4OrSP5PwKuuVl",
+	"sZVF6X0ZuymK7GlQZUgiokiZQdT0azZzGMMa42k1kkSSrK9dN5GkUFREEEUFgf7ZTCqCwxLG8iNMvBlj",
+	"WZxu3J7fiZko3Pd3fMJEQXMH6wKsV65V/srIeoqkCQRelvv+migLiVvGIe354nfGF//SPPGJolir04gv",
+	"H8EKTiirRuUz0YaYssN6FpQ6xlOgPR3WJ0gSBVGqhi+GPXTAOEhUJkPahJWa+h0kkl8gmHR7rrttJKk9",
+	"ivU0mseMIN1T7m0pt7vS5bR7J403Wzuh3Wkw6p6Gf8+RqFvpUM/HPEwi4kuTlbDYF6IB7ioQnFEtrpqX",
+	"MxeMiQkJIkqYQiZ1V3MBBqlcgqhEMBKig555o2ve6EqiekjiKVSJgoANzoB7gOs0PKwjLfj2zBK7blYI",
+	"4YBPs2wL2xOUqIWy8S8wyI3b5tZefqCB3YibVzSdsgWb/HPSsO20ITfriLQH7lnNq9kTMBSqfzY4x2fE",
+	"Pw6aoekafB6eYr/VPwmapDFo42Yz+yQ7NEdhQ6xwQDSQGJd3baRULC+ePydJyw8inoR1bK7M9i0loW1W",
+	"XYuDO3DXTri4izgOTYkp0lWC4ihlIOC3pmzYhTx7c0LjsTmMeNLtY0lgBE1DKWeydnH82atRFpKYsNCc",
+	"pIY55yaG0BhwETcbmvLyuV8blSnjzIUuoJEOaPahfQtl1WcSGQxLD2sNDXczmbUshO0G31t5dY7M4IEi",
+	"AikCiSb6lbERWGW+fsKFiVXPdxcG34GGT+sxsJkkuVe6VkLtHZoYeYsgHYaZSYVNYuRw3AzXJwiwAurT",
+	"6kHtJ8UGcz2vw3ruw9lHKKLpThBMr/83IdIEy0luZgKXc4c5HIRaF3bOIl7OjH9YR3/XGCUvbBhbh5k4",
+	"NhfaJvlAAaU1g2VBa1kgm37FBbJdQjJZwiI6plrcgM/NiAd+89AW8NN7gZg5PXD68iUqLN+uRAK1nox4",
+	"RJBpRS/LNmYXpXdHmSJDIiCqbkSYCVe0aXABZozDxQiCgxEJ02KCGobwvb6p40Z2/QmD9+xZdViRKfX0",
+	"VxNBFfG1UnKJIoLvwRbIE9CC7giJTXYyMCm930XxduVsZ0PV48k4DtTksH9+pTzni7CYN0zTrUcJGdwL",
+	"E9+UMIGwE1HRwYSqEVAGeK4P9fAvZ6r/xjqz3exCtJnXlBhXdGCxeLW+pNmUK29vvU6G7clEAjyb6reK",
+	"iDFlWo3PMt/GmEZa+mHq0ihA+Zm3VIPe5YbamTJktiT16kI8lbWLUy//myLjOMLK2kpafWNV8k8Gp43F",
+	"uc3uYLJBjxrFX4vDOlOVf9o4a/rt/nngn4UN4meDnpLq1rrSY9qrGFuoGHkYflpFo5Ark14eus1AC9kG",
+	"UaB2ZIDskj/yQGhwr5u9pOVl25LRwqeV5h8oVHezI1jQheLW+sDLy7vdrEDaTa3Y3xG+7lhU25O6ogC0",
+	"l3V2H+m+C4I5L76Ar85PRLRYZvmVEfTh+u2iqgJjHBLTVydNh0t76ZlSBa7rLJh9cfYtRH+GIQkvEaTS",
+	"OMuwcQjW0ft8IIQacZmvAVuMiFgcVQ9Fuj/o/e0s7rs8g8hlA/159G91fv/PRv9dc/zzafy2Ja/PJv9q",
+	"Bz+eDP52/MdVY0U20MrP1whkdntfFMyc1imHBMK9pFIW/JxiXnZQX8qNP4+tuVTmhe4YlwgjiTLF/d5/",
+	"uLUag0vXmtcR8GLdIEsKfawMyGAaRDaZcEFy3jppbOs0PIASeEzT627WacEYPuAiSNgNRlgMYXXrJRAU",
+	"kkkX3tIe55ZpB3EKek+sD7jbQtdJRKxVOi2cGfCQHF4grFBEsDQ2dADpDjvoGdh2JvTQpHUT4KUZHzzo",
+	"hYnBHdJNf+0deh1mABjYPmJkiIGfHvTcn13zvGcLcis05lIhNeEoJAEd46jD7C4OeubVruK8GwsSUEl6",
+	"h66DbR9LghxywLLt390xlWOIxjm8RBYlkEUJE57DGerFXCqNy90YT4c9/f0M9rj9mxfAd+Ay7G0JIRgL",
+	"jrTonbALnLHXoINKufaLdac8UdvU8v4t0bPNSdcXy4P/jrnAXnF6fMVpXV7ihC8TQOZDuNpiHek9Du6w",
+	"pomahFGmpzUfXiKpdRocIYUfiPQcJbNOE8QFYpwR13/UpLo5vUcQDLbf8QL1xkzx2iztiZKHzcHM5u+u",
+	"ytx9spzdXQc/muuE6pZwodlWXbzCi2mfCPRecEUCtWEYo8IPXRoCfLr+Xn4bH/f9dnAS+mfkdOCf40bf",
+	"VK1oDzRIV4s03yQ7Ngd1FbJk82mb30m6bGHLO8yb3ZrILMqDzd3ok+bDfqXItBFqPGKe6p6GldOwTa5p",
+	"aWbobC2KfYroV5Mimr+a7WS6ykmjttFtNu8lqPJS0SjSempic1xy6aMLE0S3orj7RNFvNlF0I7BdljE6",
+	"S6LmTbhFUHv8RsZ7zrMd5/k+uM4T2ZU3wL8vn415aZsGrsiERAftZmtpArjNi9wds9muzs010X+skx2Z",
+	"W/kjZknuqdrjU7U0K3FP3fbpiTuS39U0JktMsrlSYhIdJIz+mRCkEVEebmNuvYVZv6F+Eo+a7117fEuj",
+	"PvDqhka47u/KzqgsQO7MzLgMcZabEPVVfT0V9WqbQNo3ZLfbEhE3OJwq1jINNntj2ddoLFMGOzfntRuZ",
+	"yvSXW1vKNiMse0PZt24oWwtkK9jJHHFaZCazcPZ16ZNfD53/Lmj805qm1oD4v4plagfE/cnExW/ILPX1",
+	"kJFZY9CenOxtQVuJpyutQBIlLITso6JYClotpEdbNTcmwoDjFhaip2vk4TbrovEcYi0LxXOl8f4a8Xh2",
+	"c4sM7GvXAXxs41Zlw9Z3ZdN6BHPW+hRguanrazBz7QjK14XZb89E9lTkYM2DrWBe21vWvkLL2qZSyyb2",
+	"tK1NaXsz2ndnRtuhBW2Z8exrNZx949T/r075n9Te9p2Z2p7UzFbEw3XR49uztH3jdGfGSrenP9+5gW5d",
+	"KVdiFvb5w/Mg4sEdlPMs1c9/TTP/ezdX73784dd//l+N1D10AP357SjdkML+wl6e2KFfnHgMhQ7UgIvx",
+	"M4lgRjTgYoJFiDAKMdBNjBQdQzkiTz9EBAcj/cwzA9jCwZKOkwgrLtxAHsIokXhIkJyywFRaSAshiQS6",
+	"TIPBDasOC/H0Ak00yUSCMDLBkTQ1pJtS+XzgQzq7/spYFl1JBTP+CMcxKe1wchXeYxaQG3MYL+BEtyDI",
+	"tp5YdVKRn9iu5VHLA+gD0iDluq37J/i077fT2rdN7KqonUBkq9uQVxsIPl5Cxdk9N53rT7ya4umLLb91",
+	"UngRLqQr+ETWLpqt9kYHVUZYf9O829wzVIkG2Jjg6V/duqcR1ZRWNAdUxNEcabEQsIK02NKp1Xt02y8u",
+	"s57hiCqJgkQqPiZCPtNP3L/gEZ+wciv/jZv8iaz8ad3YR+nYbXe3omk3zOuO65lM17RoEe7VdR0NK04g",
+	"rTpge92U+jkizJ6wR3ig6P1C4a150WhpalNFAM0f4UXtJDwlZ4PzBlBCvx0cacLYHviuDLimkuUFt8uL",
+	"q8CgrjGR6cHUJicD/wyf932XX9DGxyDekgfVDRPSBYE8R0KPNUrY464sLMdcKBxVrC6e1Wdp6X9wheF+",
+	"5ouIl5cObzZylcKH/dpFK1cj3PwbqoO75k+mgKFmB4yq7joFaJaJ7O7WE6nJpcEPzhSX3Hfapm1KoAjD",
+	"rpJ7o318hk/OBz5phA2/PRi0fHzc7vtHx+2wcX7WJq2zVrGbVHVnlEX61c6oDM+/A2eUzAi9407pT8uN",
+	"BBm21rwajmn3jkznuVdq/i1lYf8w4qgBAQ8ZNEEfrt96yAGOZ0m/BwTQM1XHPOSQxEO2r8ZBTISvQdj9",
+	"oOVgmb53ifxm1pzD1BLTOI7ChCDQAQ70QjQVQYSF5Z1GLQht32x0TzD3BPOJCOaa5HJxPWR4vDeY7NRg",
+	"K1MCsxtivE1J1gIFf57rHAWYtLMalFfg+XVQn+/MqsmU0x6d4cPVgMyaIHWYaWbuRugqfEegFj02PmUs",
+	"5YSL0NSiH+F7gpoNpDhqts46LBhhgQO9SFeYMeITIvwAS4IiohQRHsIMJXFc/NUspMNCOqTKtnByU0H9",
+	"yQnBd73DOnqJg5HeVZzIEQn1xLkGTgMqpKp32JZdYS2uvsjd0ZPYwEtoV3/NsNPcHh6zZ+yeAe8Z8J4B",
+	"7z0W34THYtuuUMb9Cnwn5bNcpJzxUVW/vOCg12q0wM3Eh1LXyg1R0rL6IWGaN5IwY/oFUQF4tmnJKxFV",
+	"mssG5LIoX4ScmErU0OyQlsSCXOtNlHLc7XhSeh0XtX/etcfvz/+8bsnb0/vfjqb/Puu/W0aZ1qUp+WUv",
+	"CcfLXd0+1Okbw3mAUgPaXwTNM6fTTrH7BxpFrl0VTPfMVJEGU9299WLk27Iaq4/+wAklhx0mKQtIWox9",
+	"giWKsFTg3yShh5IYxHIOfk2odp8Z/e2+oC2u8ahmzhWJI+LZM4ZfnklNcAIuVR0Bj9aUdkJZyCeIyg4z",
+	"rV/MtEhNaEDQgfOgGlepkfzgFYm0JgPDG0MVnsrDVFeIBbmnZGLdyFTPOo4TZffubgO5Ho36zFwH4XqH",
+	"vePFUzSHN6T3RK8DkXGsptCrt45M2y4nnUG/XUPH+hHp2QOxd5POhtGAMqqIm8QVugedaaYqfplWY2JP",
+	"LbF6Y/Yyr9HMxBiZ/c/ueHFmCJxfwWMSkgFOIpXK5NZj0uc8IpgZT80mAfC7cbKY1gZQSL5CvXev1scR",
+	"uLALknH9+LT05XJVpz2j6hS+2lD3gXdP+yf4OGiH/hFp2Sav58FZ6J+Sk8ExbvePgpamV3eU6bctvGgI",
+	"IILysEvg52yZ2ROpsMhvodGs5RQH05RS/5L0FVda/SoczlH5SSr80J1/vVFvlZ9l2cgLjr1cH2nPBD0x",
+	"lQgbTNXsm2gB/3hw0vDb+LTvnwXnoe90RK0izmTreCmsr9cloYh+CwWFlNRAjywwoo+wQhOeRCHqE/j5",
+	"cC8+PGWQk2aiKdFlfFIxEiEvCKzg/nGEmW9amu1YADDBTxjZHhopq1EcYQZRUq4Dm3sDurMBawk1e+ow",
+	"iIEwXiNrTQS+7HSCINBYCrzJ9nV2vSrBaJL1qfRQ9ouZM/0pYWbzIXS/T9/S+8WKmtb3vdTEA89sK334",
+	"oNAwJGtH40Y3Y3ftBrucRdNeLsjjmeywNKoDDIeKl3eQ81C7cZRfYNo6v6t4137SOzTCCxhPTV+JgkcN",
+	"4siccIWGvNSkiW7y4oV+zKOwMFyH2cvQck3apEvLYKB+WSFpShSiqRQWmtGdVsejEELioHNZodPOgeYc",
+	"yEktvcPLbKaIDJSJqYA0OMrDDsOCZFPYwU0+kh4sIlKmWzjo4fCPRKoxYarnWaNxh/W0rkRVD0WUQQBO",
+	"yCdsKHCoBVZBJOzijsQKYYnMux4IWCRElKXfS2jzv6kx2Oj5lm6/jzB7GivwmrbGtXrNmC0+VoC0voHa",
+	"xe8f8zF0+l/OLbO3HO8tx09oOa6MKX+3p2qwJVxhQvZs81JL+Ay3sQR4L7h9P2ZiE76ayVWx4SBrG41W",
+	"yIoZyj+WHTgVTjizvbEM65QkiqyflzPipDz3NghEpkVa2LvM5MR0NCrRzBeZ2GdlpvIYJCdOuO867MBv",
+	"Iqm0OJIPSRJkmZe4IFJ1mBNIjGVlA1mqw4wwNSMreVAcQN+myRlw9qsgwnRMQkTuCYNOxx2m4YSyIZoQ",
+	"pmBVh3V0lcnhIFzpGSVRKjLSeFEOu+gwjASmJr83lcAYn7hV5YStSyBTs9a2Dgu4VIceRDarrCuzFbLQ",
+	"QSpkoUzGAssaQ3wwMNIs2Nccy6+j91wqH/YA/NRUTrCHqA9HKkFUMNJSJGxFrwLyLNwF70qGc3T8aeS4",
+	"DFGPNuQ8jyynZYw7x8KP6q2jUg4OIJ0L0waHDYbx062iI+R3kkbjiKCWxqmU0bc81GzoCz9qwp3Dye6F",
+	"xL2QuBcS90LidxpL8GfGnXYtI0rJ/Yiyux3LiFdoIIgE6c+HNEk9h2HJER/O+hlh1RAxgSgrSmSGfF0i",
+	"qhDQGogkAAwxDrEBmaAxZYnS4sQrK/ZkIzuq7oH70rkTwTsGOV11qHVS9K3BKqmJTTAUqr7cb3Yj+Vt9",
+	"hNvyW/IQQ9fpMqJ24jIJV9Px5zimz1vPaRg/Jw8GJP2IDyn7H67U/8X9QPPd1onCYkjUh+s3//f/tF6N",
+	"g//TerVGdIPd8QJKpi97T6q+NaUU3xGEAWODiAZ3CGAG7vJxAxpkImPwM+6UAv1oMrwNqTGMvhijBDoX",
+	"Q3b2Akm6RHiIKdNEACPGfR4bOtGzz7uKiDFlWgLpIS6y37ViGwt+T7WMQMKS4kk3Zrosv2Vn1ZP2gbl7",
+	"yXkfmLsPzP1qi4pty6As6dwueWcFL9KE/cu711HE2dDGq1E2RCklRHxgBNcIsw4bCD62xkaTBrPAz51/",
+	"UPSX6+3Bu2ZC/Sr8VOb3PpxxLW/tSwZDYxbhlvd+Q9BAVcukscjOBQIeZu7jhCWShGaN1gFtCKFKHdEH",
+	"GM16ktnU+I/7ZMqt/TNzTc87lTuszOBp/d8u1dXE4TGqiR8WU6gdM7bWf2sQtbvflSXzlojx01gx8/wb",
+	"M5bgKJpWVyn0uvc+571QtDcn7s2Je3PiqpLB1jZYIjsAM3kkyQhU3kfU0xkypYtXKu0lCjvKdPJUtgow",
+	"01KJhXmj0x8sUuRLClHcuqd7dX3Pmfbq+l5d36vr1dX1lHg+qsKesMcxH79klazHqgjXMyUj3Nr27GPP",
+	"PvbsY88+9uyjOvtIieeu2YfiggwEZ+o5oKt8/knxO8IWl86DIrsYZR8iOeITaaIGGOIiJAJ9uH5bR++T",
+	"fkSDOrpCgigqiMvD8RAEGISCx7Ept2RIHzzRi4CI12YD9eBf3SFnZY1XXhN1ky7iV/1mbVcVkiEfyiTr",
+	"2sRNE5/bzSidEglZg5KvT4AhVSrfVRI1Gw30+geodV+d5Lm6+EPBk9gNeGXIN5otoi+JSuLugJBqmb4A",
+	"KbWL2p9H/1bn9/9s9N81xz+fxm9b8vps8q928OPJ4G/Hf1w1qps9zTUuIHkADZsbadalKM0Kc7zmjGxj",
+	"wiBBIgCcwPKaK6KATcK6heoUz1N4n8H0GFCtrPDaTCBSDkERXJ/GqxQDVt+kTWqPsRplOe0GDmaN1Pk7",
+	"H+OHt4QN1ah2cdL2amPK3D+bJ9C9Q59M7aL2/36/8v+N/f80/POu//G//6usfHAJ5RKO/y2ogg/PTSod",
+	"0Bc+SEmVn56EjXsCF4TLajzAjLPpmCeywwIcRURID129f4PuyFQeajrmYsv1UzA42U+NNydXXq7DXH25",
+	"laXl0ILKctbVYxMPrXSFQLoy5hypMtPmzXv9kigGrqeF+K0QP8ZTqL5gPWhFia2YqdkzeYOUDWEZ48NL",
+	"lCYk9IxzZjIigri9MUSs0mDr1C1KeTiso3c2oJ+aIhskhEB/hE1JPjTANJL1Duvlqhz4P5NpT3/ggO4C",
+	"Yc1nhO13kKZR3JEpEiSO8NSmkNpUTiYnNvbNgA9yWQVjLkgdXcFziVqNlqnNYfBG32NP82HKhj2UMEUj",
+	"DUomZA/HsQC/JtT4Eahnfwh7+n4hVI+zjhaOuG8eQWkMqP0KrVDT+H+bNQtKVS6CxlQlJx3Wx8Gdpugs",
+	"vEQxjyJElV4ySsEVGWhFQ6Ik6hnRuQtg3kOKQ69Vm8oB28IK9V6/vEWliAWqpc1MgV/AzwjH2GHQtdV5",
+	"FbkmI4rYI0UBFoJarTGrkZSWK+yZQkhlPrz3EQ5Ijrvr4bZsCnntiNNWXr00jgu+SpgyRTQ1VyZjTLXQ",
+	"QNX/WsWh7j7MutaYB+itAh5TUJwqc9OdFGQqnu06XSdbu+//s6kWXSJojaiG36mrD8+F5laGO3q1ZWuA",
+	"hhUWs02WBTQRClr9Jm6c+2eDU+K3w5PAP+8fY789OCKtsBk0+ud4E/GucPPO/L6Our+mqJYqz26H7qeu",
+	"A7t/3x39dP7Q+Pvk9G3c+gc7/iE4+yVsXqv2v+TJ61EDPiCxdRLvVPPO2oIs0bzXbsBkaMYiUVI/hMre",
+	"AQn3OvTGOvQaIvI3EgCcSeSfPnufalcx/ZlMrxItqv7+Uf/yA8GCiPSXgtwObCvTgiFCKa8qryHKZ7p6",
+	"Lni4VG3PePTiji1uRQbgMzEhmnqm7zrITFDTDKiClYgP2o22FYsngrMh4ozYOCUjRa3P/R3zt7x/hVZv",
+	"+f7jd6D7+jiQl30NVPBCk8cLV2vJPyGnA7+Nz/r+edAI/SZpDY5wu38cnIQLpmnaaWwTp4wRwLxOVC1M",
+	"LKdSkXG18dIB3Eac2Dq7m1WDtvKLzA9iB07h7C/MpbM9ZmxXI7UyImZFq3PIGVlk627+2w6t9Xdj0LZ4",
+	"Asf65U3rlsG3d8jgv5it6JHMP5k2xy0h3MIQVMH9N9cQSp/krPLoDvcZxOEG0KcPStsaQaqs5uG29qEK",
+	"JiAHWvL5J/fnMhM2MQW8nL3F5PZQCaX/vTkDzQFmUxTR+9Trclhms+ldvbj+9d2bm+6H67e9w9T8Xcbh",
+	"PtglXhnjCo1MNuOWTk1nqXHHu72WWLrOBRhnDCqbotyTSHgfi0FkJLiDbpT21HZpdkUhkeAByQNc0fQ6",
+	"SxFL7Ky5pS1GpSr3mcMhhR+WtfpDCj8gLbkhylBMRECYqiPbARBsVsa0KI0oCGVeSxv73cI8j97Vb3d1",
+	"Tx+pb/E/rm719TkfvWGna/Ygrt577BY/rO47BiDwXTQdUxYIN+hKviCvuww9FqRH3+KHLU2YO2kUXgKA",
+	"64DTOpbC5lfRKXwXGLfGAS0rbK/ww1/W2PQtFaY1QIywvpB1O28DDUnNLSZCe54yXJOx656tJ7mEwl9S",
+	"0ShCprYDxDg0zlGPsm4iy+IbfoShN6IaiwPl2iUh5zDPPvvhC0cEFQDS3MGaAOmVy2y/MuIIzZziYaDp",
+	"8c1p3y6Z/iuT6KfpLVgdpGdEro3Cl4HwzeGEyRAy5HhASRRKCHtgl8bwvSrNFB20my0E1SknVJKS3BjT",
+	"M257Yr2hbLexOPeIve7+2nTCzrinF99hvqFBms3Ex0TiIfHllAVLAtauCQ6lKSTwTCL4RCvq5J6IaRac",
+	"ljO/uHguUxMhl5ZBGepr8kKkyXwFU5YEaVTwCVQVdU2wqSImFg0qKmAk4dyRXqpz8eknE0FdSiLEVwk+",
+	"kVB/dQCXY6bT0q0SlIQmLs3GDmn6aYqa3pFYFWKsbBgTjDplwSId+oM+ipspC3ajSe84rqXlN5q3mt4c",
+	"W5IT4mnhYc2r6VNKhEu2B/pnqVzDP2uet/w2Pur7Z0E79B3tOw8aYS1lDiTs9qepG+0ixBS8jvoaahft",
+	"s0bOi/RnQhLjkIMrlrWLZquxhvHXnfWiFIQpCzxkJvmrm4/0OVhErN7IpAzplzvq32Qe+IPUB+gBllMc",
+	"ZZGNeVzTqG3+rdFdESGSWLkQSqokVAqE6sH/P3tX19S4DUX/ioYnmLGzIYTdAC/9gOm03ZnddoftSztE",
+	"sa+DiyN5LBuWB/77jq4+rDgxGxsHCMkrNoot61x9nHvOxXz7A08jXp3fynHjEUxlk2gVpk2EqUrGrKEw",
+	"SiR2vk54bUBy6dj1Yemt7cA72j8o1Ak11FaD3VPKjxdCr+OWEyKK+RAAejaWt5+5tfkA838F4XdMQjmK",
+	"lvMhl/gza+dDvMXTgUQ9tDDRJBZEdmAdeSuv7a06zv+WNz88+qu4lIit+2htnTx1+UqVTbM/HvFshoGi",
+	"KPDKAjX8rPyPSfnFcfeTbkWLIlUiUXQYDMIj8IeYjhK8D/0RfIj8E9qfqCvDqHznc5hxxa1hHEJa0OyM",
+	"10YRyYH4Y44Iv91WcESFBqaJNPKp2hNEKlyosVQCAM21JObIzzZwqHsqsQNPI07/ZfJmMjaFsjx707iE",
+	"yZjsq+oCdg+gJQBKSjERwPKD+qKXchi8KD1lsPQ/ZVCBkobHH5QBOedKOG5rFlM/4WzqCwgyyH15Ib3O",
+	"qIAqhBoB4oVZrkf6osWJidNvTwsqTXqw9txEPCUva8dl1XNZhZhLEVspbrlrnkacllr2yDCEyV2o20px",
+	"pxGzqVE79civSjNnrIdUy5glIiCRbe0P+ycHddxXu5i0I782lfxqM4K9usQl9M93psEZvZeLc3S2VEI/",
+	"SAwNO6zN0nsWtuzNh/vd+Xin++E2KHkONq3OtPXOeAMZOk0lQsz0SdOK5FoHs8HTMqcQWH/1EFuNwPHC",
+	"JNsawovuhUYR5rgaYQbdRBhNxO0izYZO/5ZNe8ICVtFd73Qd7frjO1RWYCa/3SUbd0yUGildQ6VC976T",
+	"2H/goR4u4EzILXmY8dQP+R0TPXLcPyJjbRGlinCzKJ4WGYRjPGrjhVwVwxk57g/sjQXLgAbXaLBgTuxJ",
+	"yEHX29E59csOEL9iAxfmjTs699pLg5urFDK06Eo4DWVv6z9N4ymd3Oewt/rh0txD1p0y/XM9r6Qw/a4M",
+	"iXqv/ASphQpB/ssKj6YdwC5ZqeyYR475+G7nqU5rykpr/CQ8oFsGoI/2lTs7OcZJ1UhF/RPoR/6QHk78",
+	"UTAI/SMYRuZaOaleXJJzmtMA5Njae2gKMPMSO4R1jDDtvGVx0RnSjNOOb70RtwNun/R7/46v3RnknPu0",
+	"ghvehx+OR0i3DP0jCkc+DUZD/7gPk34YRYcDkGtavWDYO10276FlmmJ/Z1wuO2ZARZHBDFh+VbBYrnHl",
+	"fCgc1kobXGr3StS80ikY3zXz58YAd7ttB/KOQf5p3klL+1IZFSj6aM25ZrWAfK4yFWpQ/kshYgZCEDmo",
+	"xJlyfyITSDibkpxLFHqmFgxhxWyCersCFUdEt95KlPfVPNkW6/J0v16lGUTxN/k1/vxcAlpPAF+MweYa",
+	"iVj9MX7MxZrxtBV07G05RLtS7XUCtxoaVX/EF2VSm43opuNzgwSAa4Z2w457TBjojKqdOPC1EKq3Fsut",
+	"pvtGfKr+p/Y6wdaBZ0eXbipd2nR8PqIXrJ3VfoO8HFmvSw+0GdH9rUf2l+FAmw39jdcVdhPcu1xONoXH",
+	"BukMNyOuGNpzF1+2XIPYeJVacTmtGpoump7qorDLra0+8oAmJIRbSHg6A5aT/fGM3oDcMI8PJDxsCaHT",
+	"d0gwJddc5Kej/qiPcUk/9UK7MozKTTqKlICGuGXvlUDkqVjmWIfZiJ6T+FX69WNTOpHdNoMs82I79jC1",
+	"etxOBCSJ8IiAnBQpmdwr73e3SdP/i60qSzh8HeFaz0c8c1xi3bYc67ElLxtD5g9IBvKZsDRBfg1xVjkA",
+	"Vr+krqRZHMRs2lvQWSzrywsWWrGprRz95TPhqoCCq+Awb27uXiY8wVc1j6jcQrXvvXm20uvT/c6quEPN",
+	"J6qYzgoypbdQPrVT7jUWJJSbK+106/ZxeRSyoMfTpZE9ktJ7ObqFZ0uLZoUcaKU6yfYzEZSFE/6NBAkP",
+	"bpwfMqKlh/8evgcAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -63,22 +63,35 @@ func (s *Service) BillOverage(ctx context.Context, who auth.Principal, serviceID
 // change, the overage of the days before today not billed yet, by the
 // quota and price in force on them: b is the service as it was before the
 // change. Each party's window is claimed whether or not storage went over,
-// so the days from the change on are judged by the new terms only.
-// Trials are not billed.
+// so the days from the change on are judged by the new terms only. A
+// trial's days are closed without a bill: a trial is free.
 func (s *Service) overageAtChangeTx(ctx context.Context, tx *gorm.DB, b billable) ([]Invoice, error) {
-	if b.FreeTrial || !overageApplies(b) {
+	if !overageApplies(b) {
 		return nil, nil
 	}
 	through := s.Today().AddDate(0, 0, -1)
-	days, err := s.overageUsage(ctx, tx, b, through)
-	if err != nil {
-		return nil, err
+	var invs []Invoice
+	var quiet []overageClaim
+	if b.FreeTrial {
+		for _, party := range []string{PartyCustomer, PartyPartner} {
+			if party == PartyPartner && (b.PartnerID == nil || b.UnitCost == nil) {
+				continue
+			}
+			if from, to, ok := overageWindow(b, party, time.Time{}, through); ok {
+				quiet = append(quiet, overageClaim{ServiceID: b.ID, Party: party, FirstDay: from, LastDay: to})
+			}
+		}
+	} else {
+		days, err := s.overageUsage(ctx, tx, b, through)
+		if err != nil {
+			return nil, err
+		}
+		taxes, err := s.taxesOf(ctx, tx, []uuid.UUID{b.ProductGroupID})
+		if err != nil {
+			return nil, err
+		}
+		invs, quiet = s.overageBills(b, through, days, taxes[b.ProductGroupID])
 	}
-	taxes, err := s.taxesOf(ctx, tx, []uuid.UUID{b.ProductGroupID})
-	if err != nil {
-		return nil, err
-	}
-	invs, quiet := s.overageBills(b, through, days, taxes[b.ProductGroupID])
 	if len(quiet) > 0 {
 		if err := tx.Create(&quiet).Error; err != nil {
 			return nil, errs.Conflict("already_billed", "An overage window of this service is billed already.")

@@ -268,3 +268,32 @@ func TestARunLeavesOutOverageDaysClaimedMeanwhile(t *testing.T) {
 	require.Equal(t, []string{"customer 2026-11-01..2026-11-14", "customer 2026-11-15..2026-11-24"}, b.windows(t, id))
 	require.Equal(t, "2026-12-01", b.dueDate(t, id), "not moved: the renewal is unpaid")
 }
+
+// A change during a trial closes the trial's days without a bill: once the
+// service is paid, only the days since are looked at.
+func TestAChangeDuringATrialClosesItsDaysWithoutABill(t *testing.T) {
+	t.Parallel()
+	b := newBook(t, "2027-04-30T09:00:00Z", "")
+	ctx := context.Background()
+	p := b.plan(t, catalog.Prepaid, cycles("monthly", "10.00", "0.00"), false)
+	b.withStorage(t, p, 100, "0.10")
+	id := b.service(t, svc{plan: p, customer: b.customer(t, nil), frequency: "monthly", quantity: 1, unit: "10.00", fee: "0.00",
+		start: "2027-04-01", tenant: "t-trial"})
+	require.NoError(t, b.env.App.DB.Gorm.Exec("UPDATE services SET storage_item = 'pw_base_storage', free_trial = true WHERE id = ?", id).Error)
+	b.storage(t, "t-trial", "2027-04-10", 150*gib) // 50 GB over, free
+	b.storage(t, "t-trial", "2027-05-03", 210*gib) // 10 GB over 2 x 100
+
+	invs, credits := b.changeQuantity(t, id, "2027-04-30T10:00:00Z", 2)
+	require.Empty(t, invs)
+	require.Empty(t, credits)
+	require.Equal(t, []string{"customer 2027-04-01..2027-04-29 (no bill)"}, b.windows(t, id))
+
+	require.NoError(t, b.env.App.DB.Gorm.Exec("UPDATE services SET free_trial = false WHERE id = ?", id).Error)
+	b.env.Clock.Set(mustTime(t, "2027-05-05T10:00:00Z"))
+	preview, err := b.env.App.Billing.BillOverage(ctx, admin, id, true)
+	require.NoError(t, err)
+	require.Len(t, preview, 1)
+	require.Len(t, preview[0].Lines, 1)
+	require.Equal(t, "10", preview[0].Lines[0].Quantity.String(), "only 30 Apr to 5 May, by the new quota")
+	require.Equal(t, "1.00", money.String(preview[0].Lines[0].Amount))
+}

@@ -1834,6 +1834,9 @@ type Gone = Problem
 // InternalError An RFC 9457 problem document.
 type InternalError = Problem
 
+// InvoicePrefixConflict An RFC 9457 problem document.
+type InvoicePrefixConflict = Problem
+
 // NotFound An RFC 9457 problem document.
 type NotFound = Problem
 
@@ -3789,6 +3792,10 @@ type ClientInterface interface {
 	// CreateVentureWithBody Create a venture
 	//
 	// Business units; plans belong to one, invoice numbers run per venture.
+	// The invoice prefix must be free: 409 `invoice_prefix_taken` when
+	// another venture has it or any invoice was ever numbered with it (a
+	// used prefix is never given again); 422 `invoice_prefix_reserved` for
+	// `P` and 8 hex digits, the shape of partners' invoice prefixes.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3798,6 +3805,10 @@ type ClientInterface interface {
 	// CreateVenture Create a venture
 	//
 	// Business units; plans belong to one, invoice numbers run per venture.
+	// The invoice prefix must be free: 409 `invoice_prefix_taken` when
+	// another venture has it or any invoice was ever numbered with it (a
+	// used prefix is never given again); 422 `invoice_prefix_reserved` for
+	// `P` and 8 hex digits, the shape of partners' invoice prefixes.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3820,7 +3831,11 @@ type ClientInterface interface {
 
 	// UpdateVentureWithBody Update a venture
 	//
-	// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+	// Changes the fields given; with `If-Match`, only at that version (412
+	// otherwise). The invoice prefix is frozen once the venture has issued
+	// an invoice (409 `invoice_prefix_locked`); before that it may change
+	// to a free prefix only (409 `invoice_prefix_taken`, 422
+	// `invoice_prefix_reserved`, as on create).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3829,7 +3844,11 @@ type ClientInterface interface {
 
 	// UpdateVenture Update a venture
 	//
-	// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+	// Changes the fields given; with `If-Match`, only at that version (412
+	// otherwise). The invoice prefix is frozen once the venture has issued
+	// an invoice (409 `invoice_prefix_locked`); before that it may change
+	// to a free prefix only (409 `invoice_prefix_taken`, 422
+	// `invoice_prefix_reserved`, as on create).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -6380,6 +6399,10 @@ func (c *Client) ListVentures(ctx context.Context, params *ListVenturesParams, r
 // CreateVentureWithBody Create a venture
 //
 // Business units; plans belong to one, invoice numbers run per venture.
+// The invoice prefix must be free: 409 `invoice_prefix_taken` when
+// another venture has it or any invoice was ever numbered with it (a
+// used prefix is never given again); 422 `invoice_prefix_reserved` for
+// `P` and 8 hex digits, the shape of partners' invoice prefixes.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6399,6 +6422,10 @@ func (c *Client) CreateVentureWithBody(ctx context.Context, params *CreateVentur
 // CreateVenture Create a venture
 //
 // Business units; plans belong to one, invoice numbers run per venture.
+// The invoice prefix must be free: 409 `invoice_prefix_taken` when
+// another venture has it or any invoice was ever numbered with it (a
+// used prefix is never given again); 422 `invoice_prefix_reserved` for
+// `P` and 8 hex digits, the shape of partners' invoice prefixes.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6451,7 +6478,11 @@ func (c *Client) GetVenture(ctx context.Context, id Id, reqEditors ...RequestEdi
 
 // UpdateVentureWithBody Update a venture
 //
-// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+// Changes the fields given; with `If-Match`, only at that version (412
+// otherwise). The invoice prefix is frozen once the venture has issued
+// an invoice (409 `invoice_prefix_locked`); before that it may change
+// to a free prefix only (409 `invoice_prefix_taken`, 422
+// `invoice_prefix_reserved`, as on create).
 //
 // Takes any type of body and a specified content type.
 //
@@ -6470,7 +6501,11 @@ func (c *Client) UpdateVentureWithBody(ctx context.Context, id Id, params *Updat
 
 // UpdateVenture Update a venture
 //
-// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+// Changes the fields given; with `If-Match`, only at that version (412
+// otherwise). The invoice prefix is frozen once the venture has issued
+// an invoice (409 `invoice_prefix_locked`); before that it may change
+// to a free prefix only (409 `invoice_prefix_taken`, 422
+// `invoice_prefix_reserved`, as on create).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -13095,6 +13130,10 @@ type ClientWithResponsesInterface interface {
 	// CreateVentureWithBodyWithResponse Create a venture
 	//
 	// Business units; plans belong to one, invoice numbers run per venture.
+	// The invoice prefix must be free: 409 `invoice_prefix_taken` when
+	// another venture has it or any invoice was ever numbered with it (a
+	// used prefix is never given again); 422 `invoice_prefix_reserved` for
+	// `P` and 8 hex digits, the shape of partners' invoice prefixes.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13104,6 +13143,10 @@ type ClientWithResponsesInterface interface {
 	// CreateVentureWithResponse Create a venture
 	//
 	// Business units; plans belong to one, invoice numbers run per venture.
+	// The invoice prefix must be free: 409 `invoice_prefix_taken` when
+	// another venture has it or any invoice was ever numbered with it (a
+	// used prefix is never given again); 422 `invoice_prefix_reserved` for
+	// `P` and 8 hex digits, the shape of partners' invoice prefixes.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13130,7 +13173,11 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateVentureWithBodyWithResponse Update a venture
 	//
-	// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+	// Changes the fields given; with `If-Match`, only at that version (412
+	// otherwise). The invoice prefix is frozen once the venture has issued
+	// an invoice (409 `invoice_prefix_locked`); before that it may change
+	// to a free prefix only (409 `invoice_prefix_taken`, 422
+	// `invoice_prefix_reserved`, as on create).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13139,7 +13186,11 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateVentureWithResponse Update a venture
 	//
-	// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+	// Changes the fields given; with `If-Match`, only at that version (412
+	// otherwise). The invoice prefix is frozen once the venture has issued
+	// an invoice (409 `invoice_prefix_locked`); before that it may change
+	// to a free prefix only (409 `invoice_prefix_taken`, 422
+	// `invoice_prefix_reserved`, as on create).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -21747,7 +21798,7 @@ type CreateVentureResponse struct {
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
-	ApplicationproblemJSON409 *Conflict
+	ApplicationproblemJSON409 *InvoicePrefixConflict
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -21779,7 +21830,7 @@ func (r CreateVentureResponse) GetApplicationproblemJSON403() *Forbidden {
 }
 
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
-func (r CreateVentureResponse) GetApplicationproblemJSON409() *Conflict {
+func (r CreateVentureResponse) GetApplicationproblemJSON409() *InvoicePrefixConflict {
 	return r.ApplicationproblemJSON409
 }
 
@@ -22026,7 +22077,7 @@ type UpdateVentureResponse struct {
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
-	ApplicationproblemJSON409 *Conflict
+	ApplicationproblemJSON409 *InvoicePrefixConflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -22065,7 +22116,7 @@ func (r UpdateVentureResponse) GetApplicationproblemJSON404() *NotFound {
 }
 
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
-func (r UpdateVentureResponse) GetApplicationproblemJSON409() *Conflict {
+func (r UpdateVentureResponse) GetApplicationproblemJSON409() *InvoicePrefixConflict {
 	return r.ApplicationproblemJSON409
 }
 
@@ -24268,6 +24319,10 @@ func (c *ClientWithResponses) ListVenturesWithResponse(ctx context.Context, para
 // CreateVentureWithBodyWithResponse Create a venture
 //
 // Business units; plans belong to one, invoice numbers run per venture.
+// The invoice prefix must be free: 409 `invoice_prefix_taken` when
+// another venture has it or any invoice was ever numbered with it (a
+// used prefix is never given again); 422 `invoice_prefix_reserved` for
+// `P` and 8 hex digits, the shape of partners' invoice prefixes.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -24283,6 +24338,10 @@ func (c *ClientWithResponses) CreateVentureWithBodyWithResponse(ctx context.Cont
 // CreateVentureWithResponse Create a venture
 //
 // Business units; plans belong to one, invoice numbers run per venture.
+// The invoice prefix must be free: 409 `invoice_prefix_taken` when
+// another venture has it or any invoice was ever numbered with it (a
+// used prefix is never given again); 422 `invoice_prefix_reserved` for
+// `P` and 8 hex digits, the shape of partners' invoice prefixes.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -24327,7 +24386,11 @@ func (c *ClientWithResponses) GetVentureWithResponse(ctx context.Context, id Id,
 
 // UpdateVentureWithBodyWithResponse Update a venture
 //
-// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+// Changes the fields given; with `If-Match`, only at that version (412
+// otherwise). The invoice prefix is frozen once the venture has issued
+// an invoice (409 `invoice_prefix_locked`); before that it may change
+// to a free prefix only (409 `invoice_prefix_taken`, 422
+// `invoice_prefix_reserved`, as on create).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -24342,7 +24405,11 @@ func (c *ClientWithResponses) UpdateVentureWithBodyWithResponse(ctx context.Cont
 
 // UpdateVentureWithResponse Update a venture
 //
-// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+// Changes the fields given; with `If-Match`, only at that version (412
+// otherwise). The invoice prefix is frozen once the venture has issued
+// an invoice (409 `invoice_prefix_locked`); before that it may change
+// to a free prefix only (409 `invoice_prefix_taken`, 422
+// `invoice_prefix_reserved`, as on create).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -32238,7 +32305,7 @@ func ParseCreateVentureResponse(rsp *http.Response) (*CreateVentureResponse, err
 		response.ApplicationproblemJSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest Conflict
+		var dest InvoicePrefixConflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -32504,7 +32571,7 @@ func ParseUpdateVentureResponse(rsp *http.Response) (*UpdateVentureResponse, err
 		response.ApplicationproblemJSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest Conflict
+		var dest InvoicePrefixConflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -35706,6 +35773,8 @@ type ForbiddenApplicationProblemPlusJSONResponse Problem
 type GoneApplicationProblemPlusJSONResponse Problem
 
 type InternalErrorApplicationProblemPlusJSONResponse Problem
+
+type InvoicePrefixConflictApplicationProblemPlusJSONResponse Problem
 
 type NotFoundApplicationProblemPlusJSONResponse Problem
 
@@ -47325,7 +47394,7 @@ func (response CreateVenture403ApplicationProblemPlusJSONResponse) VisitCreateVe
 }
 
 type CreateVenture409ApplicationProblemPlusJSONResponse struct {
-	ConflictApplicationProblemPlusJSONResponse
+	InvoicePrefixConflictApplicationProblemPlusJSONResponse
 }
 
 func (response CreateVenture409ApplicationProblemPlusJSONResponse) VisitCreateVentureResponse(w http.ResponseWriter) error {
@@ -47721,7 +47790,7 @@ func (response UpdateVenture404ApplicationProblemPlusJSONResponse) VisitUpdateVe
 }
 
 type UpdateVenture409ApplicationProblemPlusJSONResponse struct {
-	ConflictApplicationProblemPlusJSONResponse
+	InvoicePrefixConflictApplicationProblemPlusJSONResponse
 }
 
 func (response UpdateVenture409ApplicationProblemPlusJSONResponse) VisitUpdateVentureResponse(w http.ResponseWriter) error {
@@ -51401,414 +51470,422 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Jc9u2vij+VTD63zex55KKJMv7vLnXTdKetEmaYyftOa3yJIiEJNQUwBKgZZ1Mvvt/8APARSIlUpLj",
-	"LHrz7qkjklh/+/qx4fFpyBlhUjQuPjYmBPskgj9fvMNj9V+fCC+ioaScNS4a7yYERUTwOPIIuiORoJw5",
-	"KBZ4GBBEGRq8HLmvsfQmg2bDaZB7PA0D0rho9BqdXqPhNIQ3IVOsxpXzUD0QMqJs3Pj06ZPTCHGEp0Sa",
-	"BTyLI8Gj4iUMGLmXfQ/eGCA+QnJCUBiRO8pjgUI8Jmp6ql7/OybRvOE0GJ6q+fQ3uZVM8f0rwsZy0rg4",
-	"bnecpZU5jZf+mpOgfn675/iItL3jY/fU7wzdLjkbubg9bLlHXtc/JiejU3w2tAsMsZyk66N+w2lE5O+Y",
-	"RsRvXMgoJtm1jng0xbJx0YhjeLNorWQackmYN/+FzJfXfYViRv+OCbolcxSSCFEmCfOJj8hoRDyJDjB6",
-	"//7lc0QFwmjMuY+8CaceOWyiayKjOWVjNKNyAmcu8FSPhJmPhtyfo4iEAZ4LeDqikZDqlELOBMkf0fGo",
-	"5Z3h4457PGwRt4uPiHs+OvLcjn/qtYdn5AS3W/aINFimh5TZo6s2WXKbneNjpzGlzP67vf68rpOT3925",
-	"XSJ7n2hCIvIlH2M54NU+1hGQgWK8MYQDNudNMBsTdWpDLIiPOEMHWAAtUSRocHiJMBISBwRxBu91251F",
-	"4tIG4lK8SUOQyoDkqBDjX9EplcuLf4vHBAn6n1LyEsB32al8MsJxIBsXxy1HzUun8bRx0Wm14Az1v9IT",
-	"VEA1JpGmh/bGgRz+gP2fsCQzDDjtcQV9sEIchgH1sFrh0zDiw4BM//svoZb7MT0j9YWvJrgjzOdRP2YR",
-	"wd5Eke2G0/CJxDRILke9gXzqI8YlwkzMSHSp/p4AzGKBBL4jQPGExDIWam/qFKmE6/gB+8guNdnYRMpQ",
-	"XDx96nNPNLEXcUaFGwZYKorWNOu06xdPC5b5KXuq/xWRUeOi8f89TfnXU/1UPH2rB9FnWAR8sD+Px4He",
-	"4VARcuxNFPBFaIRpQPz8fjWM+k21hh+wr4gEEXK7e8AB9eHlvp5x8RoiPYkCeLVIeB/APoq4YpB/JkMl",
-	"SOs0RpQEfuOiQaZqIKcxJULgsXopjHhIIjlHPf2w11AjT6kQAPIf0rvsKtDM3qXd7sZ3ubTVXVzlaxyo",
-	"6fSl6fddymAue3ZwX884GwXU2+62aEop+2bwPmX9UUDHE5m9uavk3gxtpwItkFl17kLSIEBDogAsjLhH",
-	"hMgjVLd1nl5CsoVNb2D18neFWHbnnlmuSPmbF0cRYVLRcUngWn7k0ZD6PmFb3csoGSVzB//mcYQiHhA0",
-	"xXNAHp/DTeQP+Cg94B8zw2x2wulCdnWaHg4CEj0RJTv55DR+4oxsdXp8NCJRf6yGyREfKhA80rQHBZyN",
-	"SYTwHaaBosS5Y2xniMVPeqTNTjCzmF0c4UuJyD0VkvhoGMv8TmAqQ85fMkkihoMXiqxuRyPMSNmzvOFT",
-	"YtiIAv9ZxNlYSTgKQgX1SZ6HZo7SLgvdkOiOREgvb2P8t0vbxcleMRQzch8STx2uouhxRFJ+aedSR+5T",
-	"4QVcmKN+w+WPPGb+VqfMuOyPYJTMMb/hSMTeJNHH8ojeTY/1DZfoR/P1ZkeZzr+Ls1TrgdEcxcWAz1NB",
-	"lS4tuSacQAXg+N5GxOPMp+rTHzUf3U4QBBm8P6ViauTjBfnD6LaTVAC6RCMivQmiEuExpixPCTIiYHat",
-	"6Ecr32wqCi4sdFcUNrVVJAoJsGYcaBalUI965D1LKN8uJG8FQIpD0nEckUUoNrIp9jweM6Ba6avo4OrZ",
-	"9a9vXt7031+/OsxTjgwvM6tG2WVvKYUvLHknRAQxQpTyHOIokXEzezXYkOE5n5zGO85fYzY38qjY6jYi",
-	"LEkftLUF0ZtzNMVsjrCUZBpKobR3Gc1RgKVCxAzAdzIimvpMrQ0li9v0zHML28VRX2NJkBnQbgaPJImA",
-	"wIzpHWFIALqCgJQxAYKdwr1S7y6rwjf6E0WoZpjKZpFxL6PNfnIa7xmO5YRH9D9bkq4YBiJMqk/y1/da",
-	"KzQKfqwy4EXEV+/iYEEAbKfXl1vapje3uKydaDnpfoZ4aS+Zu/r999/dq8z0xYYX7HkkVGwbpibN1RZZ",
-	"uDOjnigkfMEklfOdKVK3RGkjsVjUfQtUJqWEqxe1RoGRT0GEYzJV9bKI2cnebGYDyOxgF3pUZvW7IYg+",
-	"n2LKUBQH2hoW8VvCmmCNMt+r4a/G44iMsf5q8Yr/wWcIoylncvJEIB/TYI5igccEDYnHp0SbE4c0CIiP",
-	"/o4xnAYYFVg8bVz82Zji+4bTCDBo+/hu3PiwZBxzGlchNZZlY1Sg2kLlRUTBfR/LnKXax5K4kk5Jo2As",
-	"+81wXsG67TSoX+k1tYG+uppaa9EmvI/LDxSPYiTqV5w9jMiI3hcjYBgPA+opISOS1m9xS+aOIqNKZhoz",
-	"KgjS5HRp4Ijc8duam1La4zqw/IXMr9Vr2uZoLcB/al8EnEqyKTOgk73sFEb48C/iyRRGnsFLQCV8LQzi",
-	"4G0GZkY4EMRZACN7DVmLs7GWllucFy9pAbn8KWUCcRbok57iW4IwGNyFx0Piqx8xMkOos1/vZ8keFCx5",
-	"3THAunAQ/DoC492qCzEY9slZRDFBvIjIYtCaTXgAwNRENxM+Y7BdRJk2QmW9B6s3Y+ZY3s6HZEOvqLZ+",
-	"VtuNevs1kbhgPz6WQDSpJFOxDkyTU7ELw1GE50vrhzGLV/8DDQLKxj8C02BegXcMaGcwRwdtTUYPHUUn",
-	"I0ki9ePRoYMEmVLMWIwD9cvJoYPSf7U7hw4aUsIY1T90uocOklHml6OTwxzB1fM1nEYyjeJkmTkUIU7/",
-	"TAdX95gOXEiozXZfc58EwI7NpGFEQgxgHXIh1Z/9Eb0nuR9CPB+vGvQ6ZsscAIs+Hy3RplV0vw4pM6YG",
-	"URlg0qX+qD9dhh2nMaKMiknNpVTkBJTdceoZUM+bp8wTNMV+FicTidlp3FJtKqm2w1+oNkkYeShhqUtr",
-	"Erc0DIscnGosoa0RsCqEg4hgf168OuBgNU/NCmhV93Sj31eXxiUO1n34mjMyL2ZicJaOgc9kIZkLSs/F",
-	"TpaBt4VTXcv80h1sxACrY9EmILJwPDDE6k1Y5FlC94hgI+gvrWw20YCxmtXAW44dZ/UqfjF7tUQMBwF8",
-	"ysgMByJDutZQrcfhXRmquT3/SlEjcx5/xyQG8I1ixtSuHYjtCYjWkI3nrehsnqVK5fvQrwKvU8qyv7YX",
-	"ITjEQsx45C8FDpysFuOcxiyikvzKgrmOQPjkNGJBIisSrjrh9/a9T58K4OhZLCSfajvGArb5fkSEKIRi",
-	"sMJFxXR0Q23Hp1JbdypSM6ehfWde8Sq0oze7AOv63ZRnVdSCClQb/RwJAkCqLdhUIM8c/SXCQ6FU9hHX",
-	"pqebt08E4jNWQd52GuHEeLs25CoWAFKeEgOs17tAYyfOfUCZPOkW8MgVypS9I70pJ4HBFOIy155hV3b6",
-	"HPTldvJhBexvxoxS9MjGyYGvagW6hFhKEinQ+H9/Xrl/fPjY+fRfD4IReTh8roNthHWf3LyFqCJkv3Dg",
-	"V1CMOEvNYQoCl1Z8VLzicozLUbruCtR6GM32MtVgn6RYJxCOlCg3w3OBqNwA4XLXXkkTtoe0Chgfhw0n",
-	"bGALJrxASbIiiSfpHRhHwOlZzGzN1zvitF8iej4ChlSDVXXFU35H+ovbWmBmUUyQflMbTPXr2oeCDhjX",
-	"fx1mFKMh5wHBbHN2VCSzvFCn9o5Mw8BASv7qh9wvoIA/UhL44gI1n/FpiNm8+QZPiYOadsKlf8MsDmoa",
-	"v6F9bv9pxarMT295JHHw/vqVg5pGj22+iadDEmV+eKeUqMy/n8fkOZZqmOd4Lpq7sglsK9SIWB93Qbiv",
-	"NCePJOcOCC3GH4AGZlPo48eFA/j0CcIeYjIo3OEjihx2o46Gm01liRxMbiRQfO1gmyEx7Zb6f2up04ZE",
-	"7UFBc5FZrAvnLuDxCxC1Floeh+PniegWbD830I649x4XvkZcWAJzuLAkgHDBKQp+7+VlCwkO6Sn2JpQR",
-	"NyLYhx/U++hgYIFy4KBBzG4Zn7E+BHerH0xkQ18tZOCgZrN5WMhuTDR4kbIOjxCWCPQlB/lcQjQfjxAD",
-	"Q6d+Q6CDAURLUjbuA741heQRHpPBIYSsgcqhk7aQutvCdSRR6OvsgXrBjj609Lsi0vIPggM5WT7vVPxK",
-	"80P47Xqnl/6saCYDOgWWo6kSqPtgc6wqGw9xgJlHqr+vLX79KGZV3c8bGaZW2ZisKll1AX5M+pY8rjVh",
-	"V/WkCFFrVPV61F+lOd8QiWYTopOQjB9AUQX41EeU5dRpBdvoQOnP9jSeCAikUDhEmI/CCFLkqmjWVaz2",
-	"BuisVyegrIbfy3z8irJCjxcDGrh8Ir241TrytKMf/iau/mlOcJT7QWj/KdE/OmiMQ3cUEaLz4uDsIZNN",
-	"feiYEDM4a324hUQCvI51YHbd5Zr8MrAywk1lffyOujeP68Ch9bYQPJ/aFNlKN/BWf1B0+iGJKPf7hPmV",
-	"INm8Du62Sh9U0z8NiKTWUBEP6zjZnIbE9/3aX9QH4nf4vugU6828md7FZByRqkSvjprmNO449Wutp0iz",
-	"S8zCxruZWXHefGyvNntpqZszy8ZSBrUAeTm43VR5zBK1JZQ1QQnoAJt8Vz0h0BFBZByiESGHDjIeP/We",
-	"/US/eegg6wJUDyGyAsh4FBEcCSWv3BEluqADI8PAD+jvmEtsg+I4sxGFhw7C/l+xkAqRs7PZuDkUYSqI",
-	"j6bUd80KspEdaZCFWXHWRek0zFrA+G9nKTQYZol5iQhSGQ9yJ17A6W0QZplao5OCl2MOFZ1VLEonS/Jp",
-	"GCsJ8kDbQ5GP58LJRSPe4SAmAq4Wp/GMjmaiIivMpsBTg2uqs7Kc86HJbcgFXTjPDJ5bWCnSAHzi0SkO",
-	"kB6rkCcKra5VpUEKu6mfJ7HrP1qgrDGjsg8XsVm8RXIgCV3KbjxzJLmpLBlqpLtIwHEFKUluOmOFj4ii",
-	"fdqdDIQDohd5hM0CAARzGKjtu6ux7zFsF1bz2MJqkefzmVPyIzwCks1sKJj+j+JMq05C8eNtydAQi+oa",
-	"UKnpNjLKQAkaVKuWkT1G811iMo00ysNqE/gsAkYbP1uoaUOAKeIjhBm6evsSAjQzbAL7U8oaiTRbePQJ",
-	"PBXVI6BsbHV1McER8dFwjsgdieYooFq+XYivTUunFA0oBMICDWxtFeusV19BYZXEjW/k6wALmVRcqWAs",
-	"eU0kiYj/bIKjcW1ndD74fWWwaObVT04jZ8RYMEC1KxigtqWK+flz4xVB1Gvux2UAFUb8jirpS938FF4E",
-	"8FIP/NiTaBzxOEQHA8YZ0RcIvwgkeKAzKHisro/k5BWT/aDAnzNSCId6VTdESsrGosAjhb3bOOwH3MOl",
-	"IoYXUMKkwc+ypzoEuS9INoYs42NTBM8jTJKoH0dBcWCMT0vXoFTVvowoDoqHz1u81l34r+btl5JMf4KD",
-	"hjE0d+mDdNkfDwHz4sCkEWpBqiiqktf+qoAZZM4me+JF55s7jfTYnKXLXDqWcri1EPKShbGs6x5ahqFF",
-	"wck+Q1TnCeIpAUpkkidhmYvm6SpG5hxobvZtGp9fx6hcFPa2DOIpM4togdV6FQbUJHZ5/EgK2Jj7+nz4",
-	"sqBo4Mg3ytoBuZcRRj/9gPCQ3+nbF3wk9ePDSx3hY3LF0gcAE7bmjtt2NkTIBVNTMrxSNn/6AWxgirxf",
-	"IreNqEAxM8mXtaevg9nliFuMp0xncK3EzKW8fy0DKW4zVQM0EeQUTm2uMl7QaUz9jxlHYYA9IhzElGCC",
-	"MPr55tc3SNshlwWUVJpcozKha1sgyQY4eTiK5pkZL602b2qRTHlEICAqIiPIJzzodjpoYEwgkvN+GBGP",
-	"CjI4zJeYaneax618lJj7P3+23PMPH9tOu/PpoNdrZv55+D//tc7Mno79/uZ55fizBZBIlKZk5KLbfkNm",
-	"2fjXLyf674uNFKob1faGSzoyWbBZ+ajGUWdjkvrWqVkabKtWgkAMB7s6zroltEqHjCUPhVgoDAHfRSaQ",
-	"qZLhW8QiJAzKL/h4XpDH8lxhXahUAD8mNqGRBz4R0q7D+laGZKSwD2i1qVFABdIz+IY62vJoRyfHGVrZ",
-	"KqTM6dIWTmu9yYNEU8p0Raoq2ypeuR2F+JearsgJZmjhxHK7Oj1aU/Qtv7R621p0aC7cXMGuiwAZmHOB",
-	"ZG/ckFObSlYh10GnnSksZ4rJ9bO2sGUZYp1MPsrm7FWYPc3xywgXoHD1QxIZTl7JAFE77j2pn3RpDJrA",
-	"cRT+JY5CUc3tFODKXl94tzx2v4bmCoRJKZJ9UBvLBwXjWn9Eqg8s+S1h68MA9Gvp/rO7K1ydswCgWXCx",
-	"m8+udxkmcwBYihhZqXUZGJ7x6ZQzlCmIIBxdiMInQOPAaEIEOviRBgTdzJmHenGr1TlBNxMcEQe94RJH",
-	"85xa7sGgkKqWjFKonBeI1TUZkJ6phvT+TyX1Cp3omC5ugwE+rTlw817pfrJ2eh7nKt4YZ/dSvQU7PFI6",
-	"i9EhuVUvsEmm1h8X+yN+jfwiSrlZ9EW9AAuTmNhfkX+3FbmcUKX2zCvbqeEoXtyVOLyrErA1ZNaS1+pJ",
-	"+k4uD61oRODlTwQaE0YidW3IfuFksucJ4mqDIFvZUrzYt8JOkmSn32puS8gL2GRW6qnnEapPoquFD8CN",
-	"Z4IH4K9+Qt4XUC1zkrqaLIRiMIQZZ/Mpj4U+ukt9rsmBa5WtpBaGkCQU9SD0RpJwJx6vzQIKsomMO4/y",
-	"TmIBUp6ZZYFZp5tdRp7u5EBrwTWXZZyWNtgb2DQWAG5kowByL6PKrrqsrNa7CZHdhoJuivCJqtBOomlX",
-	"KAsbpcbmfLWFwJIMW3pvmtYvuwE9WeRT0jVvHCTmQpIpiEQKx6GuKWbZolZKhZIIe7IkRqxWtYiIT2uS",
-	"sRX8VPJaYy0JtA3HnA5sovRgH8fPrEWZLbzM2b1n64wQ5mv7Ng7DiN/pCiMZ91VxjrrT8DDzSFCWr54S",
-	"8yUITANYlmNbOCM1q1WQAiFfEoaZ7BtSp0NWrOLRF0Q6KG8N178plOpDNQ0Hkk6F6Ic8oB4l5gUr/ah3",
-	"+kr06I8jzGCG5IQqlO5RS07iJtI9l8Lbe+1ayB/idpSvtrYc8XhsKmW/v36FDrBc0JUPt8scL1M6nYZx",
-	"rJRW6dJFkEMsJ2ZmKpDUVdnW3USWnlp1Vk236iYs8m+LyepSN0Rmp/HWxCEU1EmYUtYHQKalSQUQt2du",
-	"WL1a6YI2UZk+Y92DahKxObdtywtAvVViU0nyR/z7ZJ71c/7Fh6ZZQXPFWAEfU1Z8XfAoaZ6ThLrDRSMs",
-	"M3OtmsAQxDX4/kTYZev3lX7lkcXqRw9WaCF3GFsXVDB3Dbn3NYXXx6geUK0WS2e9V3qVVyQz0Yoj27AE",
-	"hTnnCvin7+RRXEuLCLfgBMPuf1ru+Yf0z2b/f90PHzvOSRVH32p41ie04twfR660vGQLydIM8TbAbMde",
-	"CZ8KTwe+k8gjRf7mGyLRcG4EjuLENhzdxmGlETJmq6VhtnNP7NZJIOrerrqat1FhmKoeUt1QhpyXd4MC",
-	"TkRFhmWYzxMeFWCGDlrWH0ch6EALHYLIw0sklNBIJcIC2druOQmkPCFDhP0tbqFUrc76LRZdFEsAuARP",
-	"yZUsH+QKXFcX8qj4Dsi6G5x/GxVmXnpc1ChHwvya1j31RX3L6XYeSiW420ivqhJ+ssZ+rQMRYc3zEGHt",
-	"41ihDiXTO/oesze0MNfSFhfvZg0avNVYU1PeKOIMK8HevFbIECp+uB3xKTuD1CSzmGuVCSE+WNApopiJ",
-	"Qwfp5B3HqBjoQBD7ltZPFpKdckadpBDSiqqDZok7qqTw+cW9DdXCnUuJBXevc0+3zdJ4wHI8JiSoqtgy",
-	"JXLC/Yo5t6/1y5tkFEfEU3S4tHRuRKDpgFehkgFsJLPNTH6T2U12uHSt+UWsrTRr9ryZWlUPHLa/hEVr",
-	"hsm9h1BShKOI3um+izMT0wY2v0sTM2r8h6NYxhHJCXVrrjRzZYsYXjG20ux8xfm/Ts7GEsQhZrd9GWEm",
-	"RtCM1MORNmyLifrPhHi3DafB5aQk5ccMfG2AYRmZaVqVomIKWZjShUqp64tCrfk9AeviA0k5Xz54diHC",
-	"1YTKdnOBs92yuNli9Q/HkveNZ6EgWlg/QBDSA36mkAvpQkgiSFsCYamtUAc2tReic+AnOSE0MrpFpjiE",
-	"euvwEsG9zagg4MXW9jI9nUAEe5OlUIBMINtjVDmzRnnTXKwo7QteENBnUJAgUFrUQU8dYkA9KEzDGTJv",
-	"od/JUFBJeo2SEnj5CK3KXTP0RzVfVw8qR0NUY9kBZlubcR+qdEARm8nl/S+eS+5gC64mbfCxACNOHr+2",
-	"N5oGmD2DNnI1+VR1A0eJGl66mo245ldJdLasPJujG+uygb5U7K+FlQugtAsUKwXDuRfUhcLtXLT1lP/d",
-	"af7l+a6PaLPa1li1sZlhK+u1p4BG1NqlhjMwUty/1B+dLFtsC4L116P8VOd09z1I6q6+rHwueG5pmaSc",
-	"ZG27s9Au2mLNcZaBZpkdZQBVFAYoZpIGibVakX2Tly1MLhBkAEDRPqhAztBAm0gGl2gQEQmV/pDEtwTa",
-	"FDMyM9wia2OxFRsS44r5sFh/CDDbVYnp75zjfdvybV2uuIwfEWUeDXFBIBEOKbRJrFq4sGaEZmLz26jC",
-	"XrJuWyloV+3/qnTc0+32VtQ1fTchEECDFMUwZUNMvju5Nw22zcfNsmDjjSQdU7MnLe4L2/mw6uKL63nZ",
-	"ulC6gzXKtUbNkjW1UogQBFiBpFvTrLyQrpkOmst0iKHrH5+h8+7xKTL9OpHPvXhKWEENlE2qshae84qA",
-	"Q7CSV+eFmSKyRUkUTEhbOHQZUkySMwDLiEdIxGHIo7LAeUskCrIPddPUj2VVopYP7P31S8TwVEfykeTk",
-	"1evrg+TgqZ01o2DC7RSDHBDF3WTdbG1U2YBCP0YB+GV1xWj8G+rxerjP2tqz9kkvWgKKj2DF9pIUv88G",
-	"Z9Ok5M9qcRbeqgKXn7Vo3CPCdRakzSFuCdtw+RsB+KaXuCFCPOQVp6pYZ1EVg/Sgv2NinhfFBq64nHUH",
-	"/0h2gCzeb2MPyIyzIwXsuwaqMlB5VCjZAYC8MwLV48sxj9iUZisqrU7w80khVTt+Zxb3qCAK8LUbMN0R",
-	"Gdv02MuO+DGXtaFMurSVfxoz60aOsU0TRxeAIBnmw9oF+oUUy6c1KuObDjTPdMndQk037Zm9XZXcJKW5",
-	"4poKOuHr33N9ou2Gi07rmmCfMlMwa+GcJsS7XVnCokzITocv6m0CSYVV25s4dhmFiy8sYfs7ZORqW9QU",
-	"z5HPm2hgLGIDsPcOrN1uAG9pWzdUvfVNG04aJUlhPEoqVa2qgpsaAwutQDeY+UN+/yzg3m15WkAUsy3V",
-	"muLiUDdvoaS5LqzlO9oUbYoN6vrmYs48Xd0cmcWgKGbFjdRtnnJFZp/BjgL7Da9TjgCPST/is8Kxlrx4",
-	"fAqZjA1zKLnvc/iRO/0iOMte3pV/Z61aWxFxe1EpGWznqGBhBbEJj6P8V52j1d8UIeVNSmOWsuHp3SYt",
-	"oh++fsxD1tqqKo6Se9mv1Smophm+Vl4MtEMrrSW8uiTL30lxogo8Ji2ZVM1ZYz7L9mkx9fJqQUhaq67e",
-	"ZwpG+oT5ol6lky+ioMpydurnqLqSr6myvgZLBvQWSjHnSrAYINtUZcpIXabT/zK9yiaK1jnrhYPJ7m1V",
-	"RmheENw2WF0Rh4IuG/Y2oOiIlUF0Gy8uZHHXvNIqIEsBsRFcZhInbD5csdmXGe79EH0hFFskd5TMiuj6",
-	"koVOv+mU1wIwq34cPTYRyjfXYfM0d+nMl8tWr60uV55AuHR4NlhlTSnrhQLWnBEHKYInkj5DUEc6V0S6",
-	"Sj6jqVu9pmL1qpmSqhtJlzzIvxRECsQ4I5VWsqoNglgFdCurydgImIQZNrIsbm0BmRvBX1FWoDmQ+5BG",
-	"pCazKxQaFokikPfM8IU7lzwio4gz+djFsZZc6+SeCqnUGPsiOjBBCeLwMvnR1HGzZVqmggR3FUudljdK",
-	"gupxakQFfUJXiNJBagnc5orsVqqcVVKp7p0tPee+v36VlnrJmIZOunnL0IlTnMHVdz/893+tE1o2qtmV",
-	"VJNZVaWrsEvPYxiXbZOehXQDnSXioBaSHClVDcWh+rOblHi3FePxcln5ZnEuyVG1XJJHNHebhkKbiXDv",
-	"8P3n9Ll/aRdXXA8DVllyWo8jthT2q6wusrzD949r1/4C7335ckk03chivoVhozSsvRD6LHtZtAhB5bfy",
-	"gmSbyB/2m6IqTzfE48wXJj4Z3pwXWyFhTX0b5WVFrh8IjgpNsIupktmN5QbLrW+tBATndq2D2T5fYaWq",
-	"FZJqF0iqVBnpvcBjcjNn3m4Yto/nlaxppoZ0dTdLss4f9ZdF2ueIMiomDyNimBjHFdnZJaZsMNNEdc+x",
-	"mnkuOZTUQKctTlWM6rBPH8+zhiT7tdlO5p4WTmBtavjSfRWRI2tjqW4EyW0wAZw1npRlcmF7fabbLTee",
-	"LB5yhkD9HZMYFL4oZgUFRUMcSW1MW1GIQknaj1PH/TMWMXzAGPbHEKjtOVkxkG8R9Kfufytdu1BpvjZL",
-	"BtUVSh2nftJKGvFjVAosL91asB3rBK5diX/LKoR1oLOEIS/ap1dkOSjoeBxNAujSFqqE+v6rra6z26qV",
-	"hbdqV7aY0mBKIUGFnmbD2bJCTzrX1R2mAR7SwJi5FpixflqWcraR/yUdswiyf4N9vtBgUbH2cD0+X+pY",
-	"0FO/yvT4XChuUuyEqnYAq+P781PvoOTywl62PJNs15uihLqktVCZSzPT9bOkvWT67tgmOdRq16kTfrGI",
-	"IzIlTPZjRmWd67KhI9Vu04Jyfud27dUOcme3nLudbW5aFgrkn6HiVhiREb1fJnvvw5BErocFQQFR9E44",
-	"yKdjKgXEMflYTIi4RKBJCdNe3Cbs6i5JtkinSSgtoJyWbLbcc/fDx5ZzXkwvv8RA5YXj21TUNDe/kbT5",
-	"Fd7g1gHWSwe/4lAfR0izuLyFnGaG2JGo9h2AycIZQpyvF0dUzm/UrehzuArpL2R+FatRPjaGYMj80VIA",
-	"47tsFLQ4trnWBwN82282m4ND3WYVzNp6GO0YNJm2JLojkSu5q/8y6c7g9AQYATlOm1GTlU+kBC6qzasl",
-	"a/z593fL60M///4OjSI+RYO3v968Q0/v2k9xLCdPYUkDdPCPm87xySHikX5LNyhjIzqOlfJGIfpHzhHU",
-	"6/RJhA6u1QdPX6j/RXcUo59//+XmsMLqPwFTGXGdTc0k1mm5RlNohAGWiuD+r4lUbnoQQKqvvPHWPEWS",
-	"4Olyb74bEgQOSmqKAmAOaRCgKy/ijAr0bK7g8G3EJfEkehbw2Ee67bUC5oh4Mpirr3osaS9CSeR2bAiQ",
-	"aPZYjz3jTMEw5Uxc9Jirm1JDHO9AMHxL+gpLBmhESeCLSxSzW8ZnLEm21r+bbtIKFKGddKt12FSDQSa3",
-	"fprkpQ8yUsxTkyr9338JzgZJr3Kdfz7wuE8gutrpMQSABsVD4EsHDXRq+Z8fBjb3GkKQYUEISwTlWmAV",
-	"iswJKCyCBhDWMUAH7WZToRkyZV3QcetQxyozxEP8dwyWikjwaODoM0S2a9vgYw8IWa9xgf5sNpsfHNTT",
-	"gZz6A/V7r9FsNnuNT4NLNMg8GkB/cIgnUQNyHVASYOgXMiawWGCLajcA2wOBJpzxOEKDlz6ZhlwS5s3d",
-	"X8h8cKHjZfCUAKrqLuPmFzX6kPtzFJEwwHOhq0aarn26W/ilOW0G9UX027qWeLfTUd8PaDohFLCISCyI",
-	"P7hEswkNSGZIKhBlaBTQ8UTaMVrnS2MYkOlT1tfvDproFzLX4HFLQok6XQThyNA9XtMQOBPNFQQ0DQol",
-	"Gtiy5oN01xERPI48ggZGKBlcakgKktLqakFqae1O8lJ/SsUURoJ5rjLlGQwOqJ94RP8DQHeBNLGChqVH",
-	"3s+/v4M/yAAdlJMjuOloLRECcrVyOkOUzZRNNe4700HMRIRM8RyOTUMxiWAUON6ACoWZlEFXocG9C1/B",
-	"2g4GpurEAE0JZmKZmidBLs2ekvUC6hEmSOpebSheHFEiMbTEg1ggIJDi4unTDOl7ar9Miyw0LDG7iiWf",
-	"6vUmdPHq7cuMkHnRaDXbzRZElYWE4ZA2LhpHzVbzSPPeCXC8pxOCAzn5j/p7TIr65wMWC9RptTKAHEbc",
-	"I8LsXST98pvoHY+9CRQkkhOgMYEAZp8c70u/cdH4ich/wLxgwzft+NXcnVbL8gZTEDRL/f4y3oUkkeVj",
-	"4nFp8FtwwICEtU7+MnMDOypoPmP2pmhPQO9IMyctNC7+/OA0RDydqtu7aLyidwSSd5yGxGMB8WohBKkZ",
-	"oIEoNGgN1figBnoKyTdVD9wE0SkCOlTiF1WHjb0JUHwMjQsEmtKxPlxNG3Rbf+mg49ZRWg6p8BbS3KNt",
-	"LyJNVbJr1ZeiJDO7uvSa7K3pRKTKF5cut+Du1MM5klwDZVONetw62sEuYpYc+eJ2DHvP7SlmqQltNzt7",
-	"w3X32Pml5iKYQnaQXiwSeI5mk/lqMM1edEU4VWQ5pK6iZOXA6k8pkEBipP5bMleMJG3YRgSAqJKB1EhN",
-	"dEO8iEgNqbpKc0RkHDHiowmJCsBUiSNaMBfaO4ehcpwoVdfSV56+UuILqGtrXnwGAkfj04dt8UArgn/m",
-	"7TKNTqtz4rbbbuf4Xbt10VL//4+GtsM0WsNT3MVt4nZGx22363WP3HO/RdzjYXt0Omp557jdTqXg15gy",
-	"JJKgTyhpoZW2Br7tH93+fX5/15la58SFSZJT+8oIVo2LBpn/3Hr5F6ev/7qav6Gt+9c3rfmb3/55//o5",
-	"n8H//cjpq2c/h/DOTy+P/n3z83l1cNb3Bdp1ATxfgfimVELLKgFbu/qsi8ZN7uTpD9i3sR7wSXv9J+8Z",
-	"NmIC8fVHR+s/+pFHQ+r7hGk6UmFlL5kuQWXKMX3Kcwkhk81mUFAtbAEHF7MaP0CqkShAPm0RUiqmEmhX",
-	"KZZIxN5EaaMp4ChePSE9JgAdjUwKnXTsjqCZ9aURUOFDH02Upu/rBqyYMS7RUI0xUeiNx5iyJrrKtOKB",
-	"+mMil9eJk15/l2mBvime95hGmMxuUjIynFudZZD6GwdavMoTC30mGvxqU4uMyqA+18QAYO0H7s/r0YES",
-	"dK2JQcbo9ylvGbIezTyhatdkdV8SfQLGFSkOk32r//P92T/DPzrRu+O730/nV23vxdH4Hye3r8/Z2654",
-	"fzbb7Dj9Msnvlswd2z9cMTXADA3cnHnkCydS3db5+i+ecTYKqLaBdjudKusy8rCSZ17ocPtdUMRnBtsT",
-	"41ldqrggojz9SP1PmkYGRJaUvFOURUgeCjTj0S2UXdVlRpvomtxx/QuK1J/Et9QLI8ZdHi4LJvBJSmsW",
-	"0LFbFA8BA3/xcNRd/8UbLn/ksa6BuTUs6HPZAhbqE3ptRc+bHsC3Vshpr0FCVaAgJjySrlILfQRmU/Tz",
-	"7++a6EpKMg2NVBspwDb5UNo0E1AwYWHfj5RmCQVvSYTA7nmJuOLUYNlS38BfxnYG1qVzIEk9NrgmMpq7",
-	"VyNJohW8752Jp92Yc1lrLBzzgik2jbBoeDyKiCfdCY8EcYdgzJ+7QuKwjt6TC96txOZqyuP58Gkl9k6G",
-	"P3n0V/rzy/f/edl+Q1+Kl+z62Hv28uTlbfiv3579fN4k85//4//+kv5KX96/ZK2m1wnYcPpjy//XzwsZ",
-	"WYucs31sOGc2wPoc2sZkYqVtiHS9UyqWpBmZmebgNvXocxKXTgWW847z15jNzVxiG4pRoty+uPcgsF8j",
-	"lEYvA6hakGS5I1pNXRZ1YFOawrWFQQr14Beg/EYxc4y5hgZzXbGaMi+IfeIbwWI2gU7lyKd+saZrkgiu",
-	"1WxfkbaLRZ+PEnTouK123sudffJOyZcWUdKQcnWnIHB2vCO/S45H7gk+Hbpd78x3z0lr5LZxZ3jkdf1j",
-	"cjLKlg+5aHdatnxzAwfBYtSzIWUXsSDRRQcfDbvese+ekNOR28VnQ/fca/lum3RGR7g7PPZOIEn/loah",
-	"IkKtjGUnGyUsudSVMGzOeaN9dtTtNNstyOePIp0x0nh/87zxCZhNNVRP73+99qxA8rvQnDP1cLLas/m5",
-	"UDwoV5vVCQuDiAL5MTFZSQOA4QE6kNwHk9pSOzFsOon1mI/nhxfIlqaPCCMzHOjBFJpThgYv3/z268tn",
-	"L/rPr/590//hxY+/Xr/oP3//YgBlgIyTLK16P+VMToRtUgsigHD5SP+ODkb0XskS0NgVhRFXIoaPhvMe",
-	"02nNZlDTUgGZlgranauJEYRPHWr/c5p6i5nvICx7zONC6oeJtxO9MTZ8KuAClAY/ox65UIRNu1ZDom0O",
-	"1CNOj0FtAyvcUO6rDwkb8ciDteYM2Q4SHETtEEgE4lGPRcTkXKh7RoT5Iu+lsyEFoolSI3nnEoU8CLRT",
-	"K2blclGKWI9qFygklBnatQGhqGMk6Oxgtd8aWU/yQerR9PoXVWZ3ALlBr+JL1w0f02Rwo6hDvjpaZWZQ",
-	"IMwlFoNCie6lFEhDiIMg8Ug4COADCJwFb02gdBqSKPSw5cjOlqrMXsb6bPi4t9EsIN9PZFPU28Y4k0gq",
-	"1T2Q9pOsG9J4INVPSS0SKgUJRsVK2LNk2gdXwZzC0iWZ4igj7ZVJ6lDBsQqItqNMcy8IIzH290w+VhYh",
-	"1paZLVyGEqpu3j4RJj4us6wDxu2SDk2YQhSTskXpz3MLWi40teYgrHtKU4qymZKc2Gq0wF60zcRduwoj",
-	"kCrJFmwNBx4WxKVMECaoksRLL8YmP6ULW5MGtUvtXBseFQFF/6DjCbqRESHSQa8483VAuiKwGtF/KOYq",
-	"S84hXdO2D0bLHJE+brWarSISvfRLkrDYoPJ/1b644E27AcOpTvxTcjY6bwFrcrvekeJU3ZF7jE+Gp96Z",
-	"r9hWesrP9CDolfQb+eTERnfU9jr+EYEv3a536rtn5HzktnB7aNmh+mbCmRrpv7td1Gmh0/PuCWq1YD8J",
-	"k0pqSWWzC8rOKQnIatcwA1jAXG8ESGDzu7AEeBnKbNlP+ttqP0GmPnDaOqrcTnBlvdOe8bMvEGVFGhGP",
-	"jGEv65h21AtYK8Qsz4nsWIYjgRMeWaxQCrMZV+nIPZY8ODCqP46IDkq8TCJRdQQqhN/Cu33GZd/0ciL+",
-	"4LDZYzAHYKtxMVBhGqgDUcUyWYFjLB2MjLEC8Uso2tZjOtKRcf19E71QaKuXoxswGFMAdO066LbO08Tl",
-	"PqB4X+JbwgaH5fr5s/RuHlE734BQ1iaCK2leMR0ro0m16ckDBhTsmcyXwWTqgkSZFpQtuT4h2DdS+It3",
-	"eFw2tHntKbwDw+7DJXYbLoEyLKw+/0uZ3qJ+tdoYknT6jwj2TXF+PmMpR3SWNSvFoeZpELjOcugW2kgy",
-	"pH9LC8meBO1J0NdEgh7HirMVDSmToevbeCANxZsUBLaCN99mYUHC3JjeEQguTagMJO9ot78NMDcphT2m",
-	"G6wKBzEu4WlO+uWRMSIoSfUIDWAKEJtxEPCZEZp/B6k+SZ1yIBwWYakFZgPsReKszr7aXJwdwYTbybGl",
-	"NOv0uIRm1cZZk3r8IDE7ezL+TZFxM+2enC+Q8/oiaLuCCPo2ggKeUA3gR13B7rGlV00rHoTzGEEWENOV",
-	"ZBoGWJJyd8FrTAOUvIYOfuJIknv51P506Oi0KuJrq7bAd8TXEQ9A932ukxtRiCNBFCtRmCwQZkmqt86o",
-	"tmYZO3CfMsjGzuTgBpTpHD7tP2wi48tQjKbYLwFml3fJJr+i+LAhsLDGc4Ij9PFj01KM5hs8JZ8+OWjO",
-	"4ySURL1gCvqb55BEYsv2NysSfKCi5/iItL3jY/fUV+SYnI1c3B62XOvjPMVnw5Qc38AcUD6AcambqCTd",
-	"9hv/VmvUFQOSpWYX9pD24NzNrzcKa+dEAuffhWl4Yc9ZEoMlDnjdOLEvmVSU2FBzUPKohtQd4/tu8HMz",
-	"bHtAk+meKm4jduahvUT2ZGS2QBn29swvyZ6Zv5vKRLtY7FubBHZNpvzOWBbyM18C4RaSBgGiDMXWYnmO",
-	"BpT1Y0EGy0T3OcyyJdHNqfvrMsj0jN9cBtnnVIS2Bl19B5uDrlOsmfzKSAGhWrKVL0LbdvL5ngE9OAP6",
-	"TpjP41iyN0bBz2GuNiXD1tmQ0UG33Unr9Bw2SyzKu+QzX4JUvxmaPaDZeU8MH5wYWkvwniju7cHbS//Z",
-	"vvbVgsPNF9mIPDnhStaXiAoR6yo14DHM5siZl2xsnkmG4zoOLxf4oIP6XlFGBPL41JRFhEqbtiAuxFBw",
-	"lrxdaOl9mfbGf5QAdHu0DxN2bXa3Juo6WUN64LCUrBupaDH5btrbxsCXrSINyJdpX+gHj8hPVmNqv4Jh",
-	"0OYIGIJfekn6cd2F7DAMHVyu/RDr+vOJB7bU/zrEAWa6IXwmBah51C321lZIhVry6Ob68VT13vox6evC",
-	"28k87WPLzk+HJ/jY6/ruEemM3C5uD91z78x3T8nJ6Bh3h0deRx0zkJvFUbLZoCEXEo7KaahbFpkjzB9I",
-	"q3lyWnggC3nPWipot1ropx/QAWQWB/NDB1kZoH2sgNv+66gFlaSlaeKifch9H8+F7mCr/upT1te5vo2L",
-	"o9andOmQoaxL3evnfQIPcoObJ5D0m3kGJxlyYVpStLN9fhsdKBWVwPFFo0Xaow4+Upd17LtdcjJyz/D5",
-	"0G15bb9DjkZdfDwEvnLfpz4wkWPS9Y+8ztBt49a52x2dEffMP/Xck+Ex7o6OSMdve4rvZFrpLxx3cQDF",
-	"B6eha50rxvPs9QsXNtRqtVrdDpDx+ZRAC7Q/P2xwKgAZmRqTBjJEPCzIkjtutk8KIUIdw/L7R832Wdnr",
-	"5XBX+pUum1lpPYYy/Xb1zvZlvWh02sl9NS6q3ZY6+6JkwTJKUSACL1EKU6ler8KGXLjHo5OW28WnQ/fM",
-	"O/ddC30K+DZ17RlmuN6pl6S/fw/ePJoKQFXSDKvGCdhhV8e7/m5rwAHhRQcgv5kKhLo0nK55YAodOElT",
-	"cUfXaACZccJnSqycYZAEw1gS/9BBgFKmRI0mCIVmPgMU20fE7lnunuXuWe6e5X4HLLcmwy2zURkWsTdK",
-	"7dJSz+yx7oqfb1NVICcEPE2pxMcN3QIlNSM9Hvk20TIiHoGikVAlWWRP5EKnmQpTqm7upMapHhuZVhip",
-	"PabUUGVLL1McWNmixwKCrb/b2p80IbMGBMPvL9FUF57CuuGA+RlR0WMQnMTvSGRGHWjzGfWTIVNPuekj",
-	"hSELFqM7Tn0EGaS55+rngc59NWNqj4ggUgZQ0dqW1uKRD5WkoXNKj9kJcRhGiSMf3kGcIRxL7upHSlIL",
-	"A8zEZRqQZUbvMWwrdqE0GsBwuCe6iJcNV517AUEQ5r/UT0a3YtAOiPKsVkNr3updbhmSZfvpbpnjWiDP",
-	"lJLtKZETJWo0hpjd9mWEmRiZRK0RUe8q9vHu+l/Aedud1pELvLcyLTYH84AxVpbu7IXhvTC8F4Z3JAzv",
-	"ReEvXRQ2112b4BcTsaN3rfMFr/UZOR+1FHFRa3OhltgZPhm6lkwpCpbpxVmHNJUyHQV2K1cWgdC1eUmy",
-	"NVytLlu7NsspbTVlhB/tYkxFNDyS4E7cx/k9ppda3x7IulZ6q6u6rLY/PlVy8I7VDvASQopBTkJX0j6P",
-	"ZWJ0NEVaLHYyLkEoVyc4yMYioZdSGCsn+IDnxg0K9VsZh0qtU3yrFRPdAWZJEv6NUz+1Z+4sPHZvCd0L",
-	"f3vh7xGEP6Bae+HvW7eDgu1mbwz9ehMVFN/dxvKaCC2643qxp3TCdaveiECHXhwINCQBZ2MkuSmNpyZI",
-	"RFwbNpUpQ69+n0MtuaRRXKFP9PX27tBVvW0M+1DqQhoz9ZxMuc7LLmhZlkTdnthaDd3hMXa73onvnik9",
-	"4xy3hvpJV3FuNbRh9VU+qK5tRJR5NMRBaR0d3Rt6Y8zaGhTVInCmW7RvllSv0dNq1z6YgWvEgsL7i1WC",
-	"E2v6k8LIzsJYzV/1xI8Uqam3/TBxmrCzNVGauZDMJ8KsZ9exmZ+3L+tGcvkILPKa2Rv5VnFNKiRXOPAn",
-	"iLHQe9W0GHIaq9YguXqTMB8OwEm/rm/VKJqmbWvDR3yamcjMa/wrfm5iMReSTKuNlwxgNxLxO6oElMXd",
-	"rBu0k11kdhAzcFov/pOtba9kNhDZzkanxO36J557DmTWyGyt4TlW2Bpg1q+TgJFqAp3N9ABBZBz2R4RU",
-	"U0ALa+ILSUJNXqx61Gh1j8/wyfnIJS2/5XZHo46Lj7tD9+i467fOz7qkc6Z0AJ8z0i855fYfZujGRUMS",
-	"hpnse7ZXZn1tZHWOib1UBcGWKugySK4l+Ikw260RRwfEan0UnaVP30EMHbeMKen4rX94mDLJhhFhNkem",
-	"KZHCMOvVLqzLrz9JCiW7CruHgf5Q+8OT0m5p5flu66jHBoC9ULPNNlvvS943A+VNWFdmbfmmwk9Ej6X8",
-	"XeRaEz8RSOCAOAjr8nGEmeZLTfQTvSM9NshwiAGCYRmZZdmgKUGnndzQvci0a8cC4R5LO+RaOaTT6qT1",
-	"PuC3cq8ygPqj1vfYIYesTYdLCUc9UvGAbZP2MsZextjLGF+NjFGLbJTp2ECyHcW6PJ3/u68x8/n9d+qr",
-	"TqXD+wlLMsPz0q7k3LDYmqJTiVWiYrqBIeToQFsowPMNVkEHzSYcbGizCWGHqTUtQ60QoC1SKKilDpg6",
-	"jZ4ziacjhFGC7EYw8nAUURMINyaM6PaStoeuY7rfF5jkrCCynW6+Z5d7drlnl98hu9y7lXYbY78h09p5",
-	"gH2G6T01ZGfHYS5XyJBHw8GGxONQXNMQOeCQiqXmOORffKhUfd1qVZvMjXIOrBZ7UtfjaZ2jAYwLFgYz",
-	"02BljZ4rPfGGmvnOolz2rHTPSvesdM9K9xEaX0OEhmEaNVl3kW751MPMI8EDc1nLVG1lMRwRpCcOMizX",
-	"hJ5qpTNJXLvj1Cd+BeZ6iTKvTLDo2+C1ga6zrRPqZlgkSXWHtnS+kwsxsUpyYuU3bRsTfFkwrcNG9gx8",
-	"z8D3DHzPwPcMfM/AK5QxB56xa9W7gL1HBNpd7TZDPWZi2YoMBuIRHJHl+mNM2SWiEkVExErLnk1IpMsh",
-	"mhejmCEheRgaMUCnhDCu+z/KmRIWFjm//nS1Vn2ttr1nyXuWvGfJe5a8Z8l7llwla1NG8wUWVlOvNuy5",
-	"Rix5Qad/QYhu5Wb6IRfHjtvOyo8VPW63+jDx42Z3SQT5DkvJqhvopwkVFflaFVZuc0RMksz/Mh7JyYwy",
-	"f7HVZ8UOnebo3thh0D+4kJof1e7Q2THpYT6P+gEfwxUl68sQQ3jBkGXNb0YnpIO7Q7edydY/H7qn3ol/",
-	"TLqjI52tn5DRTo3AW3PL60NvLbB9F8G3YYrZlvYkP63LuyqT2G8kj0yYRtbIRaUN8bC/KsRAB7MJRx5m",
-	"KOBjhd9Y9hhnHtHhI5iJmUL8JO7U9EQeZGWmQRNdQTuBcaSYAfqLD3tMTghDGpNya3kikAY53eGCIA2H",
-	"6OCWQrlLeMlBMfNJBKOgm7fJN04a/EolmQpbbH2K5xCIgrgJe1Gb1QP3GJycjo0ZEykykz4ROggZKAlS",
-	"GN1Eb3kQZNd7gajsMes5HGgcHDiIR2hglRPdwcMgFFF3bepWmb0BEvYYFUkvwPze9bVo1SeLt32JbwmD",
-	"RtMlMb5vEx3x8aJ8NWRm8uYYj3AhQUyJHEZA6WDdOn5I0Tc34GzsCuJFRLrqQTiJsCAK3arQ2xU0dA01",
-	"rEvFHjAq+BvjWQu6VbW2Ims5V+0sZosnpSVWDNkZEqgJZxe9j9H8imI01ScVzsE05HnPkpyQsq6DqQGu",
-	"Em9e0gxWx3NeJXw4ItjPaQGKFXSTnBgwfR0WRlam5H/bXvp7QflhBeXdEqq9zWGnDeJqIvqCEP4ZmsQ1",
-	"83LhAAR2D17WdGNIRroyK+kxI1Riz+Mxk4jcUyFFE90QqfAEDTSaDJDkC2I8VEftsUSsTeiTdQGYkf/i",
-	"Q23uRwdUohFlVEzA3o8lwqzHCI4Cqr9DQzLG7PAyJWRWgzCr122te2xg2ln39eO+fjxoot+rdMcrEpB1",
-	"+6iNBeRddMIrloLq0oIHbGa3p/tfCd23LfH29P8774W3E5n0KaROl0umJjG7MN96RuUEWpogg9kocVA6",
-	"yJpregy8Os6C4cfjQqKDm7em/0lAhEg+QT4VwLCSvKUeSzKqF5rthXiODmCwMIgXrUtTHN3G4aED/fR6",
-	"DExSuhB6R+fdCTTBwQjhGZ6jUcSn6D8k4s5i7SFbpAS9v35VxF4ydvm3cJoPbpvfnV3c3Fx/yn0SAHsi",
-	"poyfvYR+SCIPRm10Wg2noQ81++uxOpE7EuEx0S489bA/Hi74INudQkdebSepzuTXPCBXJlA9i3R/xz/V",
-	"YYh8EbizMlciYX4t16N6v9jRelz2SbHnXsc2xBGEYZYku6fNACvzR8lviULe8PQfXuf2n+ezP7r3v7WH",
-	"b86mr47E9Yn8dyt+ecxfqOuAuYEqpAUGnvLRSAHb2s8/ZfzN/aXj7pY6ncNapy3CeocNMnVEPQXVCfc9",
-	"gnGqAGnxkHWZt6ID6/0beRoDRPVbq+C7G98IHBTwnNRfOsVzJEgQfDZVrZx9Pv1oiNinpwbyNou8WnK5",
-	"vjP7VkJeQr2r0kmQZUMMpnXbWtTQ2kXtoWZlrTAu7F9iWGpGY5VJLbknQpf14zOmu5ndEhKadhxKFxQX",
-	"2sOjS8MIIgUaLHKgATpoNZvtVuvwMufSUm/32CDPmJKXW6kbiM+YbkyySAQGPXbAp1QquXpKMEtlEQec",
-	"SUpomEQ8Huu0a7swE7oGQkazx670tpOwcdBxYdfQ7+QIDeC5rkITBHxG/IGuNqOXZEQlxAjxFaRPcOSj",
-	"v2MusVLHLQ6gA60l5/dh7lP01Ud9+GhwuKQyowMQpgYL9HFwWKJLo3fFUpDoMTHhM1gTI7O03o1QQ0D2",
-	"d4GcdEOyYtJbgymPoo7vVojZhDvY7T9IY/q9ULcX6vZC3RqhbgOkLbXFK7qMxQJXCgKocs/4bG+kMUaa",
-	"r9TmcpP1DShRXYOijn1Xl7+JEGrlydUGmKXIwQCzyzQMTz0ots4ohl4SQ/h5jBQlAYSwuIeJHgwwW1N8",
-	"1hyN6X8fRtyPPYnGEY/D0nb8+qU+vPSIvfBjyftJbYQRDgSpZn2vw4XLGLDhVwbArM6wdDIXjVPv3G+R",
-	"9shNY9XPyMnIVeOfey2/TTqjRvqlLps/PCMdr912T/3uyO0qLnhGzj03LVd/QjLfqCPWHx75J6M2Pu64",
-	"Z16buN3hKXHP8dHI7QzbXss/J2ej01wfAj/CI1k98uTzdPOuZin4GmwDOwqDNMTJklMPSxzw8cYhkFeg",
-	"oACDpkqpAiAwbWoM+iuIcpJ/QavtLGFA01hIpDAdWkN6E3B3QpNLkFrhh/4w4jpAryw8T3OJx4vN+yZx",
-	"uz6a1kLMB2wzuafnXxM9rwM0ZUqCpUP7OMIvoFdbGtmXl95XsZu8yJ6E9PkkIJIUGUR1t2A9hzasMZ7U",
-	"wogFSbuq9WNBciUtIiJpRKB7MxOSYL+AsTyHiTdjLOXJrt3lneiJ/H13wUdMU9N3UBdgnWKt8ldG6imS",
-	"Ogx1Veb1T0QaSNwyDmnPF78zvvhN88RHimKtTiM+fwQrOKGMGpXNgxpjyg6baVDqFM+B9vTYkCBBJESp",
-	"ar7oD9AB4yBR6fxcHVaqq0eQQHyGYNLtue62kaTmKOppNA8ZQbqn3NtSbnulq2n3Tto+dnZCu5Ng1D0N",
-	"/54jUbfSoZ5OuR8HxBU6K6HcF6IA7sqLOKNKXNUvpy4YHRPiBZQwiXTiqOICjNxBXpWMI0Z8dDDQb/T1",
-	"G31B5AAJPIcaRRCwwRlwD3Cd+odNpATfgV5i384KIRzwaZptYTpSElkqG7+GQW7sNrf28gMN7Adcv6Lo",
-	"lCkX5J6TlmnmfOZ1fPeIdEf2WcNpmBPQFGp4NjrHZ8Q99tq+7ll77p9itzM88dqkNeridjv9JD00S2F9",
-	"LLFHFJBol3djImUoLp4+JXHH9QIe+02sr8x0zSS+aZXcCL1bcNfOeHQbcOzrAkekLyOKg4SBgN+asnEf",
-	"srz1CU2n+jDCWX+IBYERFA2lnInGxfEnp0GZT0LCfH2SCuasmxhCY8BF3G4pysuXfm1VpowLF1pCIy3Q",
-	"7EP7SmXVJwJpDEsOq4aGu5nMWhTCdoPvjLy6RGbwSJIISQKJJuqVqRZYRTZ7/0LHqmd724LvQMGn8RiY",
-	"TJLMK30joQ4OdYy8QZAew8xHGseRxXE93JAgwAqojqoGNZ/k25sNnB4b2A8XH6GAJjtBML3635gIHSwn",
-	"uJ4JXM49ZnEQKi2YOfN4uTD+YRP9U2GUuDBhbD2m49hsaJvgIwmUVg+WBq2lgWzqFRvIdgnJZDEL6JQq",
-	"cQM+1yMeuO1DUz5O7QVi5tTAycuXKLd8sxIB1Ho24QFBuhG6KNqYWZTaHWWSjEkEUXUTwnS4okmD8zBj",
-	"HC4mItibED8pZadgCN+pmzpupdcfM3jPnFWP5ZnSQH01i6gkrlJKLlFA8B3YAnkMWtAtIaEuRQ9MSu23",
-	"LN6umO1sqHo8GseBihDmzy+U53wWFvOSKbr1ICGDe2HiqxImELYiKjqYUTkBygDP1aEefnOm+q+sL9jN",
-	"LkSbZU2JcUlHBovX60uKTdni6sbrpNmeiAXAs669Kkk0pUyp8Wnm2xTTQEk/TF5qBSg785Zq0JvMUDtT",
-	"hvSWhFqdj+eicXHqZH+TZBoGWBpbSWeorUruyei0VZ7bbA8mHfSolf81P6w1VbmnrbO22x2ee+6Z3yJu",
-	"OugpqW6tKzymvYqxhYqRheHHVTRyuTLJ5aF3KWgh054I1I4UkG3yRxYINe7105eUvGwaAhr4NNL8PYXa",
-	"YmYEA7pQWlkdeHFxsZs1SLupFfs7wtcdi2p7UpcXgPayzu4j3XdBMJfFF/DVuXEUlMssvzKC3l+/Kqsq",
-	"MMU+0V1dknS4pJObLlVge56C2Ren30L0p+8T/xJBKo21DGuHYBO9zQZCyAkX2Qqk+YiI8qh6KBH9Xu1v",
-	"Z3HfxRlENhvo76M/5Pndv1rDN+3pL6fhq464Ppv9u+s9Pxn94/ivq9aabKC1n9cIZLZ7LwtmTqpkQwLh",
-	"XlIpCn5OMC89qM/lxl/G1kwqc6k7xibCCCJ16dO3798ZjcGmay3rCLhcN0iTQh8qA9Kbe4FJJixJzquT",
-	"xlan3L6SBglT9Lqf1vnXhg+4COL3vQmOxrC6egkEuWTS0lva49wq7SBMQO+R9QF7W+g6DoixSie1jj3u",
-	"k8MLhCUKCBbahg4g3WMHAw3b1oTu67RuArw05YMHAz/WuEP6ya+DQ6fHNAAD20eMjDHw04OB/bOvnw9M",
-	"OWiJplxIJGcc+cSjUxz0mNnFwUC/2pec98OIeFSQwaHtnzrEgiCLHLBs83d/SsUUonEOL5FBCWRQQofn",
-	"cIYGIRdS4XI/xPPxQH2/gD12//oF8B3YDHtTQgjGgiPNeyfMAhfsNeigUq59ue6UJWqbWt6/Jnq2Oen6",
-	"bHnw3zEX2CtOD6841eUlVvjSAWQuhKuV60hvsXeLFU1UJIwyNa3+8BIJpdPgAEl8T4RjKZlxmiAeIcYZ",
-	"sd0vdaqb1XsigsH2Oy1Rb/QUP+mlPVLysD6YxfzddZm7j5azu+vgR32dUN0SLjTdqo1XeDYfkgi9jbgk",
-	"ntwwjFHi+z71AT5tdym3i4+Hbtc78d0zcjpyz3FrqKtWdEcKpKtFmm+SHZuBugpZstm0ze8kXTa35R3m",
-	"zW5NZMryYDM3+qj5sF8oMm2EGg+Yp7qnYcU0bJNrWpkZuliLYp8i+sWkiGavZjuZrnLSqGmzms57Caq8",
-	"kDQIlJ4amxyXTPpoaYLoVhR3nyj61SaKbgS2qzJGF0nUsgk3D2oP30Z3z3m24zzfB9d5JLvyBvj3+bMx",
-	"L03LujWZkOig2+6sTAA3eZG7Yzbb1bm5JuqPOtmRmZU/YJbknqo9PFVLshL31G2fnrgj+V3OQ7LCJJsp",
-	"JSbQQczo3zFBChHF4Tbm1ncw61fUT+JB870bD29pVAde3dAI1/1d2RmlAcidmRlXIc5qE6K6qi+nol5j",
-	"E0j7iux2WyLiBodTxVqmwGZvLPsSjWVSY+fmvHYjU5n6cmtL2WaEZW8o+9oNZbVAtoKdzBKnMjOZgbMv",
-	"S5/8cuj8d0HjH9c0VQPivxXL1A6I+6OJi1+RWerLISOLxqA9OdnbgrYST9dagQSKmQ/ZR3mxFLRaSI82",
-	"am5IIg2OW1iIHq+Rh92sjcaziLUqFM+Wxvs24vHM5soM7LXrAD60cauyYeu7smk9gDmrPgVYber6Esxc",
-	"O4LyujD79ZnIHosc1DzYCua1vWXtC7SsbSq1bGJP29qUtjejfXdmtB1a0FYZz75Uw9lXTv2/dcr/qPa2",
-	"78zU9qhmtjwe1kWPr8/S9pXTnQUr3Z7+fOcGurpSrsDMH/L7p17AvVso51mon/+aZP4Pbq7ePP/h13/9",
-	"X4XUA3QA/fnNKH2fwv78QZbYoddWPIZCB3LEo+kTgWBGNOLRDEc+wsjHQDcxknQK5Ygc9RAR7E3UM0cP",
-	"YAoHCzqNAyx5ZAdyEEaxwGOCxJx5utJCUggpiqHLNBjcsOwxH88v0EyRTBQRRmY4ELqGdFtIl49cSGdX",
-	"X2nLoi2poMef4DAkhR1Orvw7zDxyow/jGZzoFgTZ1BOrTiqyE5u1PGh5AHVACqRst3X3BJ8O3W5S+7aN",
-	"bRW1E4hstRtyGqOIT1dQcXbHdef6E6chefJix+2c5F6EC+lHfCYaF+1Od6ODKiKsvyvere8ZqkQDbMzw",
-	"/Fu37ilE1aUV9QHlcTRDWgwErCEtpnRq9R7d5ovLtGc4olIgLxaST0kknqgn9l/wiM9YsZX/xk7+SFb+",
-	"pG7sg3TsNrtb07Qb5rXH9UQkaypbhH21rqNhzQkkVQdMr5tCP0eA2SP2CPckvSsV3toXrY6iNlUE0OwR",
-	"XjRO/FNyNjpvASV0u96RIozdkWvLgCsqWVxwu7i4CgxqGxPpHkxdcjJyz/D50LX5BV18DOItuZd9PyZ9",
-	"EMgzJPRYoYQ57srCcsgjiYOK1cXT+iwd9Q8uMdzPchHx4tLh7VamUvh42LjoZGqE639DdXDb/EkXMFTs",
-	"gFHZr1OAZpXIbm89FopcavzgTHLBXattmqYEkjBsK7m3usdn+OR85JKW33K7o1HHxcfdoXt03PVb52dd",
-	"0jnr5LtJVXdGGaRf74xK8fw7cEaJlNBb7pT8tNpIkGJrw2ngkPZvyXyZeyXm30IW9psWRzUIOEijCXp/",
-	"/cpBFnAcQ/odIICOrjrmIIskDjJ9NQ5CErkKhO0PSg4WyXuXyG2nzTl0LTGF48iPCQId4EAtRFERRJhf",
-	"3GnUgND2zUb3BHNPMB+JYNYkl+X1kOHx3mCyU4OtSAjMbojxNiVZcxT8aaZzFGDSzmpQXoHn10J9tjOr",
-	"IlNWe7SGD1sDMm2C1GO6mbkdoS/xLYFa9Fj7lLEQMx75uhb9BN8R1G4hyVG7c9Zj3gRH2FOLtIUZAz4j",
-	"kethQVBApCSRgzBDcRjmf9UL6TGfjqk0LZzsVFB/ckbw7eCwiV5gb6J2FcZiQnw1caaB04hGQjZ7bMuu",
-	"sAZXn2Xu6FFs4AW0a1gz7DSzh4fsGbtnwHsGvGfAe4/FV+Gx2LYrlHa/At9J+CyPEs74oKpfVnBQa9Va",
-	"4GbiQ6Fr5YZIYVj9mDDFG4mfMv2cqAA8W7fkFYhKxWU9cpmXL3xOdCVqaHZIC2JBrtUmCjnudjwpuY6L",
-	"xr9uu9O3539fd8S707vfj+Z/nA3frKJMdWlKdtkrwvEyV7cPdfrKcB6gVIP2Z0Hz1Om0U+z+gQaBbVcF",
-	"0z3RVaTBVHdnvBjZtqza6qM+sELJYY8JyjySFGOfYYECLCT4N4nvoDgEsZyDXxOq3adGf7MvaIurPaqp",
-	"c0XggDjmjOGXJ0IRHI8L2UTAoxWlnVHm8xmiosd06xc9LZIz6hF0YD2o2lWqJT94RSClycDw2lCF5+Iw",
-	"0RXCiNxRMjNuZKpmnYaxNHu3t4Fsj0Z1ZraDcLPH3vD8KerDG9M7otaByDSUc+jV20S6bZeVzqDfrqZj",
-	"w4AMzIGYu0lmw2hEGZXETmIL3YPOtFAVv0ir0bGnhli91HtZ1mgWYoz0/hd3XJ4ZAueX85j4ZITjQCYy",
-	"ufGYDDkPCGbaU7NJAPxunCy6tQEUkq9Q791pDHEALuycZNw8Pi18uVjV6S6oOrmvNtR94N3T4Qk+9rq+",
-	"e0Q6psnruXfmu6fkZHSMu8Mjr6Po1S1l6m0DLwoCSES53yfwc7rM9ImQOMpuodVuZBQH3ZRS/RIPJZdK",
-	"/codzlHxSUp8319+vdXsFJ9l0cglx16sj3QXgp6YjCMTTNUe6mgB93h00nK7+HTonnnnvmt1RKUiLmTr",
-	"OAms1+uSkEe/UkEhITXQIwuM6BMs0YzHgY+GBH4+3IsPjxnkpJhoQnQZn1WMRMgKAmu4fxhg5uqWZjsW",
-	"AHTwE0amh0bCaiRHmEGUlO3AZt+A7mzAWnzFnnoMYiC018hYE4EvW53A8xSWAm8yfZ1tr0owmqR9Kh2U",
-	"/qLnTH6Kmd68D93vk7fUfrGkuvX9IDHxwDPTSh8+yDUMSdvR2NH12H2zwT5nwXyQCfJ4InosieoAw6Hk",
-	"xR3kHNRtHWUXmLTO70veN58MDrXwAsZT3Vci51GDODIrXKExLzJpaqVKSSwoICOpYxgg7YxyH+GI9Jih",
-	"G4mKpvN/1NUGRGgphgc+Ohhg/69YyClhcuAYI22PDZRuQuUABZRBwIvPZ2wcYV8JiBERElGBbkkoERZI",
-	"v3vYREp06rFN7KxahTYk8W2A2eMYWGua8Wq1cdFbfKjYY59K6CyTDU9T/7Iej71Rdm+UfUSjbGVM+ac5",
-	"VY0t/hrrrGP6ghoapwm5UQD3MtH3Y4HVkaGpyBJqDlLbHrNGDEtR/qFMrAnf58y0ndKsU5AgMC5UzogV",
-	"oOzbIGvo7mP+4DIVwZLRqEALX6QSlRFHisN7rORgv+uxA7eNhFSSRzbaJyKrHLDoykqPPWZkFCqgEV+g",
-	"hci8OHOBMIow1VmpiRzD+AwdKI21x7IyyyWQgEIj0aED8bgy7SVsRBWw/LAe46NRav+xhqImesuFdEHW",
-	"BaakM/uNVSkkERIyItKbID6CWH2YD/IA7ClpSQhtLQhZYvg4wlAK7Ucbku8HFnZS7pfhg0fNzlEhG1Tg",
-	"Mc+EEYNDAcP4yVbREXJ7cat1RFBHoWDCLTsOareUmH3UBjiFk91LWntJay9p7SWt79TX/XfKnXYtaAnB",
-	"3YCy2x0LWldoFBEBIpQLaXxqDs2SAz5e9IPBqsGjjyjLizWafF0iKhHQGvB0A4Zoh82IzNCUslgS0UQ/",
-	"GvkmHdlSdQfca9bdBd4byDlqQi2OvO8HVkm171xTqOZqv86N4K/UEW7Lb8l9CF2Ri4jaic10W0/Hn+KQ",
-	"Pu08pX74lNxrkHQDPqbsf7iU/xcPPcV3OycSR2Mi31+//L//p/Pj1Ps/nR9reN/NjksombrsPan62jQ7",
-	"fEsQBoz1AurdIoAZuMuHdbiLWITgB9spBXquM5A1qdGMPh9DA/5uhszsOZJ0ifAYU6aIAEaMuzzUdGJg",
-	"nvcliaaUKQlkgHiU/q60wzDid1TJCMQvKO5zo6dL8y92Vt1nHzi6l5z3gaP7wNEvtujVtgzKkM7tkkvW",
-	"8CJF2D+/+xcFnI1NPBVlY5RQQsRHWnANMOuxUcSnOrjLpGmU+GGzD/L+XLU9eFdPqF6Fn4r8shnnKfic",
-	"Ie5r2UaIqpoIE29oj8UsFsTXZkjjUNWESlrH6gFGi45RNtfu0CGZc+b3WN7Vap2k1sSZMzQeGi+uTZDE",
-	"6nvMGFU0CUdzKDkyNZZtmd30Gvtij1U1ML4j0fRxjItZtooZi3EQzKtL+mrde3/qXlbZW/n2Vr69lW9d",
-	"pVljsitg6cBNHkhgAU30AdVnhnTF27W6dIEejVJVORF5PMwYlxbmtap9UKZfF9QveGef7rXoPWfaa9F7",
-	"LXqvRVfXohPi+aB6dMwexqr7glUy6so8XC9UGrBr27OPPfvYs489+9izj+rsIyGeu2YfkkdkFHEmnwK6",
-	"iqcfJb8lrLziGtRmxSj9EIkJnwntzGeIRz6J0PvrV030Nh4G1GuiKxQRSSPim2wQB4Hf3494GOoqPZr0",
-	"wRO1CIjmbLfQAP7VH3NW1K/jJyJvkkX8qt5s7KqwLqTR6BxPk++nY0/7KaWTUUxqUPL6BBgybLLNCFG7",
-	"1UI//QAl0quTPFtOfRzxOLQDXmnyjRZrrwsi47A/IqRagihASuOi8ffRH/L87l+t4Zv29JfT8FVHXJ/N",
-	"/t31np+M/nH811WrutlTX2MJyQNo2NxIU5eitCvM8RNnZBsTBvHiCMAJLK+Z3Hus85wNVCd4nsD7AqaH",
-	"gGpF9boW4oMyCIrg+hReJRiw/iZNLnSI5SRNhdZwsGikzt75FN+/ImwsJ42Lk67TmFJm/9k+gaYP6mQa",
-	"F43/9+eV+wd2/9Nyz/vuh//+r6KqswWUK7L8r6R4OjzXGWFAX/goIVVuchImHAl8EDYZ7gAzzuZTHose",
-	"83AQkEg46OrtS3RL5uJQ0THr+FBPweBkPtVenExVsh6zZcnWViRDJQXJtPPFpNRZ6QqBdKXNOUKmps2b",
-	"t+qlKO8VSuq3GyF+iueQtG8cW3mJLZ/gN3Agn5+yMSxjeniJkmD7gfbOzCYkInZvDBGjNJjyZmXh/IdN",
-	"9IbLCWxF12YgvhqKIawruaERpoFo9tggkxzv/kLmA/WBBTqIqScyMmXykxSBWzJHEQkDPDdeMIjYR5iJ",
-	"mQlJ0+CDmFnElEekia7guUCdVkeXdNB4o+5xoPgwZeMBipmkgQIlHUmHwzACdyOUhonQwPzgD9T9QgQd",
-	"Zz0lHHFXP4KKClAyFDpoJmH5JtkSlKpMYIsuZk16bIi9W0XRmX+JQh4EiEq1ZJSAK9LQisZECjTQonMf",
-	"wHyAJIcWnRqa9LawRIOfXrxDhYgFqqXJuoBfwL8Ix9hj0OzTOhO5IiOSmCNFHo4iarTGtLROUuVuoOvn",
-	"FPnw3gbYIxnurobbspfgtSVOW3n1kvAq+CpmUtdeVFyZTDFVQgOV/2sUh6b9MG12oh+gVxJ4TE5xqsxN",
-	"d1LHJ3+2dZoVdnbfNmZTLbpA0JpQBb9zW1acR4pbae7oNFatAfocGMzWyQ/Qe8brDNu4de6ejU6J2/VP",
-	"PPd8eIzd7uiIdPy21xqe403Eu9zNW/N7HXW/pqiWKM92h/anvgW7P26Pfj6/b/1zdvoq7PzGjn/wzl77",
-	"7WvZ/bc4+WnSgg9IaJzEO9W8024SKzTv2n17NM0oEyXVQygI7RF/r0NvrEPXEJG/krjcVCL/+Mn52LgK",
-	"6S9kfhUrUfXPD+qXHwiOSJT8kpPbgW2lWjAEDmVV5RqifKqrZ2J6C9X2lEeXN/qwK9IAn4oJwdzR7bpB",
-	"ZoJSWEAVjER80G11jVg8izgbI86IiU/SUlR97m+Zv+H9a7R6w/cfvnHZl8eBnPRroIIXijxe2BI97gk5",
-	"HbldfDZ0z72W77ZJZ3SEu8Nj78QvmaZtpjG9f1JGAPNaUTU3sZgLSabVxksGsBuxYuvibtYN2skuMjuI",
-	"GTiBs2+YS6d7TNmuQmqpRcyKVmefM1Jm627/YYZW+rs2aBs8gWP9/KZ1w+C7O2Twn81W9EDmn1Sb44YQ",
-	"bmEIquD+W+ojpE5yUXm0h/sEwmM9aO8GFVG1IFVUKm9b+1AFE5AFLfH0o/1zlQmb6LpP1t6iU26ogIrx",
-	"zpKB5gCzOQroXeJ1OSyy2Qyunl3/+ublTf/99avBYWL+LuJw780Sr7RxhQY6yXBLp6a11Njj3V5LLFxn",
-	"CcZpg8qmKPcoEt6HfBAZ8W6hiaE5tV2aXZFPBHhAsgCXN70uUsQCO2tmaeWoVOU+Mzgk8f2qDnFI4nuk",
-	"JDdEGQpJ5BEmm8g0jgOblTYtCi0KQnXQwn5w72CeB28Gt7tymQ/U7va3q3fq+qyPXrPTmq1rq7eseofv",
-	"17erAhD4LnpVSQOEGzSzLkm3LkKPkqzld/h+SxPmTvpLFwBgHXCqYylsfxENpneBcTUOaFU9dInvv1lj",
-	"09dUz1QDMcLqQuo2bAYakphbdIT2MmW4JlPbdFlNcglFrYSkQYB0yQWIcWidowFl/VgUxTc8h6E3ohrl",
-	"gXLdgpBzmGef/fCZI4JyAKnvoCZAOsUy26+MWEKzpHhoaHp4c9rXS6a/ZRL9OC3pqoP0gsi1UfgyEL4l",
-	"nNAZQpocjygJfAFhD+zS9NRfU8cOHXTbnWxL/ZI2atsT6w1lu43FuQdskfZt0wkz455efIf5hhppNhMf",
-	"Y4HHxBVz5q0IWLsm2Be65MATgeATpajrJv1JcFrG/GLjuXSpgkxaBmVoqMgLETrzFUxZAqTRiM+g2Kft",
-	"nUwl0bFoUOgAIwHnjtRSrYtPPZlF1KYkQnxVxGfisImuIEqL+Ho6Jd3KiBJfx6WZ2CFFP3Wt0VsSylyM",
-	"lQljglHnzCvTod+ro7iZM283mvSO41o6bqv9TtGbY0NyfDzPPWw4DXVKcWST7YH+GSrXcs/a5x23i4+G",
-	"7pnX9V1L+869lt9ImAPx+8N54ka78DEFr6O6hsZF96yV8SL9HZNYO+TgikXjot1p1TD+2rMuS0GYM89B",
-	"epJv3XykzsEgYvX+F0VIv9pR/zL1wB8kPkAHsJziII1szOKaQm3970PHILM2zSqQKHE/pFi0cx7/pSFB",
-	"1pX6cHjwrWnPO5L9NcYIDWrVUGabjtOxMDJYsTNDey0EIYaTqtcvs+3YCMTuCsRnTKHhaFTsy3gP0zy4",
-	"L8NZ1uwDvWhhKQEVSB1gmeNVPWtUhfNr9fKnlbOCGECTgp6lrdH0477ulJVMPuLRFAhFHMOTJbfuZ/Xd",
-	"2HBdgLv/NaOYhEYdBDRqex3/iLhdCCXxTnz3jJyO3HPcGuon3VG65+dkyrVfDOgQuPSsVvtg7h0FiOv9",
-	"O3B334V/JzaIaSmNWtXmzh1NLjQspQgABbEUzqGrhHDodxZoB1gSLnpMvYwGtjeSk7w0SNFkgA4gxyOV",
-	"3034vk6DGArC5GF5n0MFBo/qWrK49BdmZAGVDHr8jBlBz7lO+k7a1GI34GzsCuJFRLrqQTiJsCCLKFQL",
-	"IR7ZQ7XiLDawdmTObTuiUucES20eYpuYqr0fqtwPFYtceFclupWVeWr5o7TYo8gQBGZBzlUIZb4pG9tM",
-	"pSZ6pvPdbNkgPTJEeAgSqLEOuq3zwzK/1WY0ae+4+lodV5tAsFMWdAQl6TNscIrnSjiHapQ6SY8E1oXa",
-	"LY2w+yyerm+e3O9t2zvVhzfBks/hCSuruDqzdX2sK0wHMUy15amqY2wH3GC7qCdArH82AbdqIccjO8ge",
-	"gLyYU6hFYY4XKUxnNxTGONH2lOYrZf+JJ2wLAVa7qp6a1snl5jvIioAo/ERLtpUtIU1I5yQsNGU+yATl",
-	"HzqQy+ZxJpRK7kc8dH0+Y6KJjltHaGDKO+m+y2xEx3FE/AGY2nispGJyiY5bneTFmEUEexMojqDpJJXI",
-	"58S0sDHx8EUGxN9ggBd2xzuyezVC77YfkgjKawUc++q0zU9jOsbDuSSN6sal3CLLrEy/T/JZEPbcdTGh",
-	"5hduQdogg0B9UmFppnrXe5ZmZeQxx15+9vD0odX1KBv8CbiHvzMEepVseWeWY2CqNs3TPSetkdvF7aF7",
-	"5nV894h0R/ZZylRfvEfPscQeUbDV+FQXwewm9hi2YwwzVbMSvNgZptkqOW5S1/D7QLdfzb5fwrZ3hnKZ",
-	"90z2NTnxT4/PwN3SdY8wOXKxd9Z1j1tk2PJHo3aHKJnWCAyNiyK+B+XOtPd3ypXYMSVYxBGZEib7MaNK",
-	"xlX8UGS8VqY4pak8CfmqeExszTT7c20Ezx7bHsl3jOS/5qtgmZpSNoMTamDlKl5tgPJSRyqUYPkPsaCM",
-	"CIEUUIlLXbkJDUnA2RhJrrDQsS2eEYunQ8iViyFbCJnRN0qo+82u7DvOqTPn2g8jMqL36jZ+eZsitGEA",
-	"N7Y45gM6Ys1lrPfFWnj6LtyxdymI7irjbifoVuJGNZf4qJ7UehBdFz6/ouS9B0btmge3KqkvA1X7xL4v",
-	"xaF6l+DyRuy+lj/VfLR5jt/GhGfvLv1a3aV14XNFrl8pV/uJyBSyvqxcnq+Dun/rlP1xfKD1QP+rzwnc",
-	"DXHfpThZFz2+ohzBr4OuWLfnnr585/mDtaXUhQqli8VIlwuWmoauxWWpXnEPB8gndyTg4fT/p+tqWhuG",
-	"Yehf0XGDrCs7ld53H+w8qNtorWkWBysd6yH/fUj+ErF7L6+SYhsk+72H4wxPhx9zRW6YD8+8PbL9z/5V",
-	"LpiGi6N5v9vutnIuxagrXD5GuUkXFhKaXlr2TdmIbqKW2py8RuzUw6+itS9Q8SF7hpFb5honD1PX43Yg",
-	"HAbqgHCG2wTHe9Bt15Cp/jVqkHOTdEjLxn87rxReNZaSDWska9G/vIFHjklsBeYLWr8aAFMydrZeDJft",
-	"eN5UPItWLd/HPhNFs9nz5we4YH6gGRwp8/TrFvFEUk0hBqXPqFmfYis6nfo7B2OGB59oJRhLcDa/WKJW",
-	"Vq2WoOfmKqrU6hqXUUjFpYu2xh1M5s6rm7psC+pvvNAKOynXGciM/dH9wWlwp6v6o0RaWr6W/wAAAP//",
+	"7L0Jc9tGtij8V7r43VeW6gI0SVF7vbpXcZyME8fxWPZkZsI8sgkckojAbgTdEMVJ+b9/1ae7sZAACS6y",
+	"7Jiv3p3IBNDr2dc/Gx6fRpwBk6Jx9WdjAtSHGP98+Z6O1X99EF4cRDLgrHHVeD8BEoPgSewBuYdYBJw5",
+	"JBF0GAIJGBm8Grk/UelNBs2G04AHOo1CaFw1eo1Or9FwGsKbwJSqceU8Ug+EjAM2bnz8+NFpRDSmU5Bm",
+	"AS+SWPC4fAkDBg+y7+EbA8JHRE6ARDHcBzwRJKJjUNMH6vU/EojnDafB6FTNp78prGRKH14DG8tJ4+q0",
+	"3XGWVuY0XvlrTiLwi9u9pCfQ9k5P3XO/M3S7cDFyaXvYck+8rn8KZ6NzejG0C4yonGTrC/yG04jhjySI",
+	"wW9cyTiB/FpHPJ5S2bhqJAm+WbZWmEZcAvPmP8J8ed03JGHBHwmQO5iTCGISMAnMB5/AaASeJEeUfPjw",
+	"6lsSCELJmHOfeBMeeHDcJO9AxvOAjckskBM8c0GneiTKfDLk/pzEEIV0LvDpKIiFVKcUcSageESno5Z3",
+	"QU877umwBW6XnoB7OTrx3I5/7rWHF3BG2y17RBoss0PK7dFVm6y4zc7pqdOYBsz+u73+vN6lJ7+/c7sm",
+	"9j7JBGL4nI+xGvA2PtYRkoFyvDGEAzfnTSgbgzq1IRXgE87IERVISxQJGhxfE0qEpCEQzvC9bruzSFza",
+	"SFzKN2kIUhWQnJRi/OtgGsjlxb+lYyAi+E8leQnxu/xUPoxoEsrG1WnLUfMG02TauOq0WniG+l/ZCSqg",
+	"GkOs6aG9cSSH31D/eyphRhGnPa6gD1dIoygMPKpW+DyK+TCE6X//LtRy/8zOSH3hqwnugfk87icsBupN",
+	"FNluOA0fJA3C9HLUG8QPfMK4JJSJGcTX6u8JwiwVRNB7QIonJJWJUHtTpxhIvI5vqE/sUtONTaSMxNXz",
+	"5z73RJN6MWeBcKOQSkXRmmaddv3ieckyP+ZP9b9iGDWuGv/f84x/PddPxfO3ehB9hmXAh/vzeBLqHQ4V",
+	"IafeRAFfTEY0CMEv7lfDqN9Ua/iG+opIgJC73QMNAx9f7usZF68h1pMogFeLxPcR7OOYKwb5azpUirRO",
+	"YxRA6DeuGjBVAzmNKQhBx+qlKOYRxHJOevphr6FGngZCIMj/lt1lV4Fm/i7tdre+y6Wt7uMqf6Khmk5f",
+	"mn7fDRjOZc8O7+sFZ6Mw8Ha7rSCjlH0zeD9g/VEYjCcyf3M36b0Z2h4IskBm1bkLGYQhGYICsCjmHghR",
+	"RKhu6zK7hHQL297A6uXvC7Hszj2zXJHxNy+JY2BS0XEJeC3f8XgY+D6wne5llI6Su4N/8SQmMQ+BTOkc",
+	"kcfneBPFAz7JDvi73DDbnXC2kH2dpkfDEOJnomInH53G95zBTqfHRyOI+2M1TIH4BILgI017SMjZGGJC",
+	"72kQKkpcOMZ2jlh8r0fa7gRzi9nHEb6SBB4CIcEnw0QWd4JTGXL+ikmIGQ1fKrK6G40wI+XP8pZPwbAR",
+	"Bf6zmLOxknAUhIrAhyIPzR2lXRa5hfgeYqKXtzX+26Xt42RvGEkYPETgqcNVFD2JIeOXdi515H4gvJCL",
+	"9KjvlTz8NoZR8LA9WUZpKOTenZbSRTKd0nieMXeZxEAmSoQUIgGfBHpa0XAU002KV4aP+hEuqW8GXcSF",
+	"FWNek0AK+y+ihyEeZTlg07LDI9L20j2oa5P0TpPX4hGZVSouxKegZGoIBTwTDmF8ppgpZx6sPyw9eu6s",
+	"zPUKMoMYCEumQ4VkOT6oP1RHhugICq7HwT0wQsc0YJ/siPTKEbL3QqmXr99IlQLkFaEKMSAuQpFU50xZ",
+	"j9lvlZRZPLJAkqNB2coHx476Wh1pj62ATdQlFXhmFz6K+X+A9djSwBpqBsdNchMKTgYrBYZBs4ds7g2X",
+	"3/GE+TtRTcZlf4Sj5EDpDSci8SapfaUIGt0MNN5wSb4zX28HG9n8+wAHtR4cDa8I5fZABMMQiORaEEKu",
+	"juTwbQweZ36gPv1Oy8W7KXaoU/engZgafXdBnzC2qkmm0FyTEUgPYW0ZBds5lS6/VvKd1Ve2Ve0WFrov",
+	"PMxsj6mBAUVtGmqRU7HSwIMPLJVk9qFJKwBSEm8wTmJYhGKja1LP4wlDspe9So5uXrz7+c2r2/6Hd6+P",
+	"i5JATjY1qyb5Ze+oVS8seS9CAWEAPvgkonGqs+b2arAhJ0N+dBrvOf+JsrnRL8VOtxFTCX20vixwcM7J",
+	"lLI5oVLCNJLimsQg4zkJqVSImAP4To7nqM/U2ki6uG3PvLCwfRz1OyqBmAHtZuhIQowERjNUgeiKCk/O",
+	"pI92R/dGvbts2rrVnyhCNaOBbJYZ63PWqY9O4wOjiZzwOPjPjqQrwYGASfVJ8fp+0gYKBT9Wufdi8NW7",
+	"NFxQ6NrZ9RWWtu3NLS5rL1aLbD9DurSX3F398ssv7k1u+nJDKvU8iJQYjlNDc7WHBe/MmBsUEr5kMpDz",
+	"vRlG7kAJC4koEaEXTSBK3FEvalGHEj9AlYzJzHSTR8xO/mZzGyBmB/uwi+RWvx+C6PMpDRiJk1Bbt2N+",
+	"B6zZyMROvOeb8TiGMdVfLV7x3/iMUDLlTE6eCeLTIJyTRNAxkCF4fAraPTAMwhB88kdC8TTQSMiSaePq",
+	"18aUPjScRkjRekfvx43flozdTuMmCoynyBgJA61jeTEouO9TWfA8+VSCK4MpNErGst8M5zW8VU4j8Gu9",
+	"pjbQV1ez0Vq0Sf7P5QeKRzGI+zVn1zJyOQJGyTAMPCVkxNL6Ie9g7igyqmSmMQsEEE1OlwaO4Z7fbbip",
+	"mGv8WwWWP8L8nXpN+xCsR+dX7VvEU0k3ZQZ08pedwQgf/g6ezGDkBb6EVMLXwiAN3+ZgZkRDAc4CGNlr",
+	"yHuQjPej2oO0eEkLyOVPAyYIZ6E+6Sm9A0LRgSY8HoGvfqTEDKHOfr3fNH9QuOR1x4DromH48wiN8asu",
+	"xGDYR2cRxQR4Mchy0JpNeIjA1CS3Ez5juF0SMK1M572Bqzdj5ljezm/phl4H2ptRbzfq7Z9A0pL9+FQi",
+	"0QwkTMU6ME1PxS6MxjGdL60fxyxf/TdBGAZs/B0yDeaVeLuRdoZzctTWZPTYUXQylhCrH0+OHSJgGlDG",
+	"EhqqX86OHZL9q905dsgwAMYC/UOne+wQGed+OTk7LhBcPV/DaaTTKE6Wm0MR4uzPbHB1j9nApYTabPcn",
+	"7kOI7NhMGsUQUQTriAup/uyPggco/BDR+XjVoO8StswBqOjz0RJtWkX3NyFlxnQoagNMttTv9KfLsOM0",
+	"RgELxGTDpdTkBKkpcQnOUuPXlPp5nEwlZqdxF2hTSb0d/hhok4SRh1KWurQmcRdEUVnAghpLaGsErorQ",
+	"MAbqz8tXhxxsw1OzAlrdPd3q99WlcUnDdR/+xBnMy5kYnqVj4DNdSO6CsnOxk+XgbeFU1zK/bAdbMcD6",
+	"WLQNiCwcDw6xehMWeZbQPQZqBP2llc0mGjBWsxp8y7HjrF7Fj2avlojRMMRPGcxoKHKkaw3VehrelaOa",
+	"u/OvDDVy5/FHAgmCb5wwpnbtYKxeCFpDNp70srN5kSmVHyK/DrxOA5b/tb0IwREVYsZjfykQ6Gy1GOc0",
+	"ZnEg4WcWznVE0UenkQiIrUi46oQ/2Pc+fiyBoxeJkHyq7RgL2Ob7MQhRCsVohYvL6eiW2o4fSG3dqUnN",
+	"nIb2hXvlq9CBG/kF2FCObXlWTS2oRLXRz4kABFJtwQ4E8czRXxM6FEplH3Fterp9+0wQPmM15G2nEU2M",
+	"93pLrmIBIOMpCcL6Zhdo7MSFDwImz7olPHKFMmXvSG/KSWEwg7jctefYlZ2+AH2Fnfy2Ava3Y0YZeuTj",
+	"XtH3vAJdIiolxAo0/t+vN+6/f/uz8/G/HgUjinD4rQ6eE9Z9cvsWowSJ/cLBX1Ex4iwzhykIXFrxSfmK",
+	"qzGuQOm6K1DrcTTb60yDfZZhnSA0VqLcjM4Fevc2RrjCtdfShO0hrQLGp2HDKRvYgQkvUJK8SOLJ4B6N",
+	"IxjEUM5szdd74rSfI3o+AYbUg1V1xVN+D/3FbS0wszgBot/UBlP9uvahkCPG9V/HOcVoyHkIlG3Pjspk",
+	"lpfq1N7DNAoNpBSvfsj9Egr4XQChL65I8wWfRpTNm2/oFBzStBMu/RtncUjT+A3tc/tPK1blfnrLY0nD",
+	"D+9eO6Rp9NjmG4xFyP3wXilRuX9/m8C3VKphvqVz0dyXTWBXoUYk+rhLwvelOXkiOXdQaDH+ADIwmyJ/",
+	"/rlwAB8/YhhTAoPSHT6hyGE36mi42VaWKMDkVgLFlw62ORLTbqn/t5Y6bUnUHhU0F5nFuvSMEh6/AFFr",
+	"oeVpOH6RiO7A9gsD7Yl7H3DhS8SFJTDHC0sDghecouj3Xl62kOiQnlJvEjBwY6A+/qDeJ0cDC5QDhwwS",
+	"dsf4jPUxWUP9YCIb+mohA4c0m83jUnZjsjvKlHV8RKgkqC85xOcSo3N5TBgaOvUbghwNMPo5YOM+4ltT",
+	"SB7TMZioQlQ5dBImUXdbuo40q2SdPVAv2NGHln1XRlr+BjSUk+XzzsSvLN+L3613eunPymYyoFNiOZoq",
+	"gbqPNse6svGQhpR5UP99bfHrxwmr637eyjC1ysZkVcm6C/AT6FvyuNaEXdeTIsRGo6rX4/4qzfkWJJlN",
+	"QCcV2rDaIBcVW1CnFWyTI6U/29N4JjCQQuEQMJ9EMaa81tGs61jtDdBZr04YsA38Xubj1wEr9XjpuOHl",
+	"E+klrdaJpx39+De4+qc50Ljwg9D+U9A/OmRMI3cUA+g8Vzx7jCZWHzomxAzPWh9uKZFAr+MmMLvuck2+",
+	"KFoZ8abyPn5H3ZvHdeDQelsInU9tynutG3irPyg7/QjigPt9YH4tSDavo7ut1gf19E8DIpk1VCTDTZxs",
+	"TkPSh/7GX2wOxO/pQ9kpbjbzdnoXRsrXJXqbqGlO454H/kbrKdPsUrOw8W7mVlw0H9urzV9a5ubMs7GM",
+	"QS1AXgFut1Ue80RtCWVNUAI5oiZ/XU+IdESATCIyAjh2iPH4qffsJ/rNY4dYF6B6iJEVSMbjGGgslLxy",
+	"D0p0IUdGhsEfyB8Jl9QGxXFmIwqPHUL93xMhFSLnZ7NxcySmgQCfTAPfNSvIR3ZkQRZmxXkXpdMwa0Hj",
+	"v52l1GCYJ+YVIkhtPCiceAmnt0GYVWqNTvJfjjlUdFaxKJ38zKdRoiTII20PJT6dC6cQjYipQjrhhGbx",
+	"jI5moiIvzGbAswHXVGdlOedjk9uIi2DhPHN4bmGlTAPwwQumNCR6rFKeKLS6VpcGKewO/CKJXf/RAmVN",
+	"WCD7eBHbxVukB5LSpfzGc0dSmMqSoUa2ixQcV5CS9KZzVvgYFO3T7mQkHBi9yGNqFoAgWMBAbd9djX1P",
+	"YbuwmscOVosin8+dkh/TEZJsZkPB9H8UZ1p1Eoof70qGhlTU14AqTbexUQYq0KBe9Zv8MZrvUpNprFEe",
+	"V5vCZxkw2vjZUk0bA0wJHxHKyM3bVxigmWMT1J8GrJFKs6VHn8JTWX2RgI2tri4mNAafDOcE7iGekzDQ",
+	"8u1CfG1WCqlsQCEIFWRgayVZZ736CgslpW58I1+HVMi0glINY8lPICEG/8WExuONndHF4PeVwaK5Vz86",
+	"jYIRY8EA1a5hgNqVKhbnL4xXBlE/cT+pAqgo5veBkr7UzU/xRQQv9cBPPEnGMU8icjRgnIG+QPxFEMFD",
+	"nUHBE3V9UJBXTPaDAn/OoBQO9apuQcqAjUWJR4p6d0nUD7lHK0UMLwyASYOfVU91CHJfQD6GLOdjUwTP",
+	"AyYh7idxWB4Y4weVa1Cqal/GAQ3Lhy9avNZd+M/m7VcSpt/jQeMYmrv0Ubrsj4eIeUlo0gi1IFUWVck3",
+	"/qqEGeTOJn/iZedbOI3s2Jyly1w6lmq4tRDyikWJ3NQ9tAxDi4KTfUYCnSdIp4CUyCRP4jIXzdN1jMwF",
+	"0Nzu2yw+fxOjclnY2zKIZ8wsDkqs1qswYENiV8SPtCCVua9Phy8LigaNfaOsHcGDjCn5/htCh/xe377g",
+	"I6kfH1/rCB+TK5Y9QJiwNbTctrMlQi6YmtLhlbL5/TdoA1Pk/Zq4bRIIkjCTfLnx9JtgdjXiluMp0xlc",
+	"KzFzqY6HloEUt5mqAZoEcwqnNleZLug0ppbDjJMopB4IxxRxoOSH25/fmPoFywJKJk2uUZnIO1vwzAY4",
+	"eTSO57kZr602b2oLTXkMGBAVwwjzCY+6nQ4ZGBOI5LwfxeAFAgbHxZJx7U7ztFWMEnP/59eWe/nbn22n",
+	"3fl41Os1c/88/p//Wmdmz8b+cPtt7fizBZBIlaZ05LLbfgOzfPzr5xP999lGCm0a1faGy2BksmDz8tEG",
+	"R52PSepbp2ZlsK1aCUExHO3qNO+W0CodMZY8ElGhMAR9F7lAplqGb5GICBiWX/DpvCSP5VuFdZFSAfwE",
+	"bEIjD30Q0q7D+laGMFLYh7Ta1CgIBNEz+IY62nKHJ2enOVrZKqXM2dIWTmu9yQPiacB0hbk62ypfuR0F",
+	"/GtNV+SEMrJwYoVdnZ+sKeJYXNpm21p0aC7cXMmuywAZmXOJZG/ckFObSlYj10GnnSksZ4rJ9fO2sGUZ",
+	"Yp1MPsrn7NWYPcvxywkXqHD1I4gNJ69lgNg47j2th3ZtDJrIcRT+pY5CUc/tFNLaXl98tzp2fwPNFQmT",
+	"UiT7qDZWD4rGtf4I6g8suakwtcYQw3WpKLv//O5KV+csAGgeXOzm8+tdhskCAFYiRl5qXQaGF3w65Yzk",
+	"CiIIRxei8AFpHBpNQJCj74IQyO2ceaSXtFqdM3I7oTE45A2XNJ4X1HIPB8VUtXSUUuW8RKzekAHpmTaQ",
+	"3v+upF6hEx2zxW0xwMc1B27eq9xP3k7Pk0LFG+PsXqq3YIcnSmcxOiS36gU1ydT643J/xM+xX0Ypt4u+",
+	"2CzAwiQm9lfk3+1ELieBUnvmte3UeBQv7ysc3nUJ2Boya8lr/SR9p5CHVjYi8vJngoyBQayujdgvnFz2",
+	"PBCuNoiylS2tTX0r7KRJdvqt5q6EvIRN5qWezTxCm5PoeuEDeOO54AH8q5+S9wVUy52krg6NoRiMUMbZ",
+	"fMoToY/uWp9reuC2rl25a0xCJDaD0FsJ0V48XtsFFOQTGfce5Z3GAmQ8M88C8043u4wi3SmA1oJrLs84",
+	"LW2wN7BtLADeyFYB5F5OlV11WXmtdxsiuwsF3RbhU1WhnUbTrlAWtkqNLfhqS4ElHbby3jStX3YDerLM",
+	"p6Rr3jhEzIWEqSlGCbpOMWX5olZKhZKEerIiRmyjahExn25IxlbwU8k3GmtJoG045nRwE5UH+zR+Zi3K",
+	"7OBlzu89X2cEmK/t2zSKYn6vK4zk3FflOepOw6PMg7AqXz0j5ksQmAWwLMe2cAYbVquAEiFfAqNM9g2p",
+	"0yErVvHoC5AOKVrD9W8KpfpYTcPBpFMh+hEPAy8A84KVftQ7fSV69McxZThDekI1SveoJadxE9meK+Ht",
+	"g3YtFA9xN8q3sbYc82RsKv5+ePeaHFG5oCsf75Y5XqV0Og3jWKms0qWLmkdUTszMgSBSV2VbdxN5emrV",
+	"WTXdqpuwyL8rJqtL3RKZncZbE4dQUidhGrA+AnJQmVSAcXvmhtWrtS5oG5XpE9Y9qCcRm3PbtbwA1lsF",
+	"m0pSPOJfJvO8n/N3PjTNR5orxgr5OGDl14WP0mZYaag7XjShMjfXqgkMQVyD78+EXbZ+38Gq4YvVjx6t",
+	"0ELhMHYuqGDuGnPvNxRen6J6QL1aLJ31XulVXpHcRCuObMsSFOaca+CfvpMncS0tItyCE4y6/2m5l79l",
+	"fzb7/+v+9mfHOavj6FsNz/qEVpz708iVlpfsIFmaId6GlO3ZK+EHwtOB7xB7UOZvvgVJhnMjcJQnttH4",
+	"LolqjZAzWy0Ns5t7Yr9OArHp7aqreRuXhqnqIdUN5ch5dXc35ESByLEM83nKo0LKyFHL+uN0XwgtdAiQ",
+	"x9dEALYwIFQQW9u9IIFUJ2SIqL/DLVSq1Xm/xaKLYgkAl+ApvZLlg1yB6+pCnhTfEVn3g/Nv49LMS4+L",
+	"DcqRMH9D6576YnPL6W4eSiW420ivuhJ+usb+Rgciog3PQ0QbH8cKdSid3tH3mL+hhbmWtrh4N2vQ4K3G",
+	"mg3ljTLOsBLszWulDKHmh7sRn6ozyEwyi7lWuRDiowWdIk6YOHaITt5xjIpBjgTYt7R+spDsVDDqpIWQ",
+	"VlQdNEvcUyWFTy/ubakW7l1KLLl7nXu6a5bGI5bjsd2Ear4+BTnhfs2c25/0y9tkFMfgKTpcWTo3Bmw6",
+	"4NWoZIAbyW0zl99kdpMfLltrcRFrK82aPW+nVm0GDrtfwqI1w+TeYygpoXEc3Os+qjMT04Y2v2sTM2r8",
+	"h6NEJjEUhLo1V5q7skUMrxlbaXa+4vx/Ss/GEsQhZXd9GVMmRthc2KOxNmyLifrPBLy7htPATl8V1BEH",
+	"fmeAYRmZg6wqRc0UsiijC7VS1xeFWvN7CtblB5JxvmLw7EKEqwmV7RYCZ7tVcbPl6h9NJO8bz0JJtLB+",
+	"QDCkB/1MERfSxZBElLYEoVJboY5sai9G5+BPcgJBbHSLXHEI9dbxNcF7mwUC0Iut7WV6OkGAepOlUIBc",
+	"INtTVDmzRnnTXKws7QtfENg3VEAYYju5njrEMPCwMA1nxLxFfoGhCCT0GhUl8IoRWrW7ZuiPNnxdPagd",
+	"DVGPZYeU7WzGfazSAWVsppD3v3guhYMtuZqswccCjDhF/NrdaBpS9gLbyG3Ip+obOCrU8MrVbMU1v0ii",
+	"s2Pl2QLdWJcN9Lli/0ZYuQBK+0CxSjCce+GmULibi3Yz5X9/mn91vusT2qx2NVZtbWbYyXrtKaARG+1S",
+	"wxkaKR5e6Y/Oli22JcH661F+qnO6+x4mdddfVjEXvLC0XFJOurb9WWgXbbHmOKtAs8qOMsAqCgOSMBmE",
+	"qbVakX2Tly1MLhBmAGDRPqxAzshAm0gG12QQg8RKf0TSO8C24wxmhlvkbSy2YkNqXDEflusPIWX7KjH9",
+	"lXO8v7Z8uylXXMaPOGBeENGSQCIaBdgmsW7hwg0jNFOb31YV9tJ120pB+2r/V6fjnm63t6Ku6fsJYAAN",
+	"URTDlA0x+e7wYBrmm4+bVcHGW0k6pmZPVtwXt/Pbqosvr+dl60LpDtak0Bo1T9bUSjFCEGEFk271/srp",
+	"mumguUyHGHn33Qty2T09J6ZfJ/G5l0yBldRA2aYqa+k5rwg4RCt5fV6YKyJblkTBhLSFQ5chxSQ5I7CM",
+	"eExEEkU8rgqct0SiJPtQN039s6pK1PKBfXj3ijA61ZF8kJ68en19kBw+tbPmFEy8nXKQQ6K4n6ybnY0q",
+	"W1DopygAv6yuGI1/Sz1eD/dJW3tufNKLloDyI1ixvTTF75PB2TQt+bNanMW36sDlJy0a94RwnQdpc4g7",
+	"wjZe/lYAvu0lbokQj3nFmSrWWVTFMD3ojwTM87LYwBWXs+7gn8gOkMf7XewBuXH2pIB91UBVBSpPCiV7",
+	"AJD3RqB6ejnmCZvS7ESl1Ql+Oimkbsfv3OKeFEQRvvYDpnsiY9see9URP+WytpRJl7byd2Nm3coxtm3i",
+	"6AIQpMP8tnaBfinF8oMNKuObDjQvdMndUk0365m9W5XcNKW55ppKOuHr3wt9ou2Gy07rHVA/YKZg1sI5",
+	"TcC7W1nCokrIzoYv622CSYV125s4dhmliy8tYfsLZuRqW9SUzonPm2RgLGIDtPcOrN1ugG9pWzdWvfVN",
+	"G84gTpPCeJxWqlpVBTczBpZagW4p84f84UXIvbvqtIA4YTuqNeXFoW7fYklzXVjLd7Qp2hQb1PXNxZx5",
+	"uro5MYshccLKG6nbPOWazD6HHSX2G75JOQI6hn7MZ6VjLXnx+BQzGRvmUArfF/CjcPplcJa/vBv/3lq1",
+	"diLi9qIyMtguUMHSCmITnsTFrzonq78pQ8rbjMYsZcMH99u0iH78+jGPWWurrjgKD7K/UaegDc3wG+XF",
+	"YDu0ylrCq0uy/JEWJ6rBY7KSSfWcNeazfJ8WUy9vIwjJatVt9pmCkT4wX2xW6eSzKKiynJ36KaquFGuq",
+	"rK/BkgO9hVLMhRIsBsi2VZlyUpfp9L9Mr/KJopuc9cLB5Pe2KiO0KAjuGqyuiENJlw17G1h0xMoguo0X",
+	"F7K8a15lFZClgNgYLzONEzYfrtjsqxz3foy+EIotwn0AszK6vmSh02861bUAzKqfRo9NhfLtddgizV06",
+	"8+Wy1Wury1UnEC4dng1WWVPKeqGANWfgEEXwRNpnCOtIF4pI18lnNHWr11SsXjVTWnUj7ZKH+ZcCpCCM",
+	"M6i1klVtEMQqoFtZTcZGwKTMsJFncWsLyNwK/jpgJZoDPERBDBsyu1KhYZEoInnPDV+6c8ljGMWcyacu",
+	"jrXkWoeHQEilxtgXyZEJShDH1+mPpo6bLdMyFRDe1yx1Wt0oCavHqREV9AldIUoHqaVwWyiyW6tyVkWl",
+	"uve29Jz74d3rrNRLzjR01i1ahs6c8gyuvvvbf//XOqFlq5pdaTWZVVW6Srv0PIVx2TbpWUg30FkiDmkR",
+	"yYlS1UgSqT+7aYl3WzGeLpeVb5bnkpzUyyV5QnO3aSi0nQj3nj58Sp/753Zx5fUwcJUVp/U0Yktpv8r6",
+	"Ist7+vC0du3P8N6XLxfi6VYW8x0MG5Vh7aXQZ9nLokUIK79VFyTbRv6w35RVeboFjzNfmPhkfHNeboXE",
+	"NfVtlJcVub4BGpeaYBdTJfMbKwxWWN9aCQjP7Z0OZvt0hZXqVkjauEBSrcpIHwQdw+2cefth2D6d17Km",
+	"mRrS9d0s6Tq/01+WaZ+jgAVi8jgiholxXJGdXWHKRjNNvOk51jPPpYeSGei0xamOUR336dN53pBkvzbb",
+	"yd3TwgmsTQ1fuq8ycmRtLPWNIIUNpoCzxpOyTC5sr89su9XGk8VDzhGoPxJIUOGLE1ZSUDSisdTGtBWF",
+	"KJSk/TR13D9hEcNHjGF/CoHanpMVA/kOQX/q/nfStUuV5ndmyai6YqnjzE9aSyN+ikqB1aVbS7ZjncAb",
+	"V+LfsQrhJtBZwZAX7dMrshwUdDyNJoF0aQdVQn3/xVbX2W/VytJbtStbTGkwpZCwQk+z4exYoSeb6+ae",
+	"BiEdBqExcy0wY/20KuVsK/9LNmYZZP8D9/lSg0XN2sOb8flKx4Ke+nWux+dCcZNyJ1S9A1gd31+ceg8l",
+	"lxf2suOZ5LvelCXUpa2Fqlyaua6fFe0ls3fHNslho3adOuGXiiSGKTDZT1ggN7kuGzpS7zYtKBd3btde",
+	"7yD3dsuF29nlpmWpQP4JKm5FMYyCh2Wy9yGKIHY9KoCEoOidcIgfjAMpMI7Jp2IC4pqgJiVMe3GbsKu7",
+	"JNkinSahtIRyWrLZci/d3/5sOZfl9PJzDFReOL5tRU1z81tJm1/gDe4cYL108CsO9WmENIvLO8hpZog9",
+	"iWpfAZgsnCHG+XpJHMj5rboVfQ43UfAjzG8SNcqfjSEaMr+zFMD4LhslLY5trvXRgN71m83m4Fi3WUWz",
+	"th5GOwZNpi3E9xC7krv6L5PujE5PhBGU47QZNV35RErkotq8WrHGH355v7w+8sMv78ko5lMyePvz7Xvy",
+	"/L79nCZy8hyXNCBHf7vtnJ4dEx7rt3SDMjYKxolS3gKM/pFzgvU6fYjJ0Tv1wfOX6n/JfUDJD7/8eHtc",
+	"Y/UfkamMuM6mZpLqtFyjKTSikEpFcP/XRCo3PQwg1VfeeGueEgl0utyb7xbC0CFpTVEEzGEQhuTGizkL",
+	"BHkxV3D4NuYSPElehDzxiW57rYA5Bk+Gc/VVj6XtRQKI3Y4NARLNHuuxF5wpGA44E1c95uqm1BjHOxCM",
+	"3kFfYcmAjAIIfXFNEnbH+Iylydb6d9NNWoEitpNutY6bajDM5NZP07z0QU6KeW5Spf/7d8HZIO1VrvPP",
+	"Bx73AaOrnR4jCGhYPAS/dMhAp5b/+tvA5l5jCDIuiFBJsFwLrkKROYGFRcgAwzoG5KjdbCo0I6asCzlt",
+	"HetYZUZ4RP9I0FIRCx4PHH2GxHZtG/zZQ0LWa1yRX5vN5m8O6elATv2B+r3XaDabvcbHwTUZ5B4NsD84",
+	"xpOoAbkOKAkp9gsZAy4W2aLaDcL2QJAJZzyJyeCVD9OIS2De3P0R5oMrHS9Dp4CoqruMm1/U6EPuz0kM",
+	"UUjnQleNNF37dLfwa3PaDOuL6Ld1LfFup6O+HwTZhFjAIoZEgD+4JrNJEEJuyECQgJFRGIwn0o7Rulwa",
+	"w4BMP2B9/e6gSX6EuQaPO4gk6XQJhiNj93hNQ/BMNFcQ2DQokmRgy5oPsl3HIHgSe0AGRigZXGtICtPS",
+	"6mpBamntTvpSfxqIKY6E89zkyjMYHFA/8Tj4DwLdFdHEChuWnng//PIe/4ABOaomR3jT8VoihORq5XSG",
+	"KJspm2rc96aDmIkImdI5HpuGYohxFDzeMBAKMwOGXYUGDy5+hWs7GpiqEwMyBcrEMjVPg1yaPSXrhYEH",
+	"TEDmXm0oXhwHICm2xMNYICSQ4ur58xzpe26/zIosNCwxu0kkn+r1pnTx5u2rnJB51Wg1280WRpVFwGgU",
+	"NK4aJ81W80Tz3glyvOcToKGc/Ef9PYay/vmIxYJ0Wq0cIEcx90CYvYu0X36TvOeJN8GCRHKCNCYUyOzT",
+	"433lN64a34P8G86LNnzTjl/N3Wm1LG8wBUHz1O93411IE1n+TD0uDX6HDhiUsNbJX2ZuZEclzWfM3hTt",
+	"CYN7aBakhcbVr785DZFMp+r2rhqvg3vA5B2nIelYYLxahEFqBmgwCg1bQzV+UwM9x+SbugdugugUAR0q",
+	"8StQh029CVJ8io0LBJkGY324mjbotv7SIaetk6wcUuktZLlHu15Elqpk16ovRUlmdnXZNdlb04lItS8u",
+	"W27J3amHcyK5BsqmGvW0dbKHXSQsPfLF7Rj2XthTwjIT2n529obr7rHza81FaIDZQXqxRNA5mU3mq8E0",
+	"f9E14VSR5ShwFSWrBlZ/GiAJBCP138FcMZKsYRsIBFElA6mRmuQWvBikhlRdpTkGmcQMfDKBuARMlTii",
+	"BXOhvXMUK8eJSnUte+X5ayW+oLq25sUXKHA0Pv62Kx5oRfDXol2m0Wl1ztx22+2cvm+3rlrq//+7oe0w",
+	"jdbwnHZpG9zO6LTtdr3uiXvpt8A9HbZH56OWd0nb7UwK/okGjIg06BNLWmilrUHv+id3f1w+3Hem1jlx",
+	"ZZLk1L5yglXjqgHzH1qvfufBT7/fzN8ErYefblvzN//4+8NP3/IZ/t93PHj94ocI3/n+1cm/bn+4rA/O",
+	"+r5Quy6B5xsU35RKaFklYmtXn3XZuOmdPP+G+jbWAz9pr//kA6NGTABff3Sy/qPveDwMfB+YpiM1VvaK",
+	"6RJUphzTxyKXEDLdbA4F1cIWcHAxq/E3TDUSJcinLUJKxVQC7SrFkojEmyhtNAMcxasn0GMC0dHIpNhJ",
+	"x+4Im1lfGwEVP/TJRGn6vm7AShnjkgzVGBOF3nRMA9YkN7lWPFh/TBTyOmna6+86K9A3pfMe0wiT201G",
+	"RoZzq7MMMn/jQItXRWKhz0SD38bUIqcyqM81MUBY+4b7883oQAW6bohBxuj3sWgZsh7NIqFqb8jqPif6",
+	"hIwrVhwm/1b/h4eLv0f/7sTvT+9/OZ/ftL2XJ+O/nd39dMnedsWHi9l2x+lXSX53MHds/3DF1BAzNHBz",
+	"5sFnTqS6rcv1X7zgbBQG2gba7XTqrMvIw0qeeanD7fdBEV8YbE+NZ5tSxQUR5fmfgf9R08gQZEXJO0VZ",
+	"hOSRIDMe32HZVV1mtEnewT3Xv5BY/Qm+pV6UMO7yaFkwwU8yWrOAjt2yeAgc+LOHo+76L95w+R1PdA3M",
+	"nWFBn8sOsLA5oddW9KLpAX1rpZz2HUqoChTEhMfSVWqhT9BsSn745X2T3EgJ08hItbECbJMPpU0zYYAm",
+	"LOr7sdIsseAtxATtnteEK06Nli31Df5lbGdoXbpEktRjg3cg47l7M5IQr+B970087dacy1pj8ZgXTLFZ",
+	"hEXD43EMnnQnPBbgDtGYP3eFpNEmek8heLcWm9tQHi+GTyuxdzL83gt+Dn549eE/r9pvglfiFXt36r14",
+	"dfbqLvrnP178cNmE+Q//8X95FfwcvHp4xVpNrxOy4fS7lv/PHxYyshY5Z/vUcM58gPUlto3JxUrbEOnN",
+	"TqlckmYwM83BberRpyQunRos5z3nP1E2N3OJXShGhXL78sHDwH6NUBq9DKBqQZIVjmg1dVnUgU1pCtcW",
+	"BinVg1+i8hsnzDHmmiCc64rVAfPCxAffCBazCXYqJ37gl2u6JongnZrtC9J2qejzUYoOHbfVLnq580/e",
+	"K/nSIkoWUq7uFAXOjnfid+F05J7R86Hb9S589xJaI7dNO8MTr+ufwtkoXz7kqt1p2fLNDRqGi1HPhpRd",
+	"JQLiqw49GXa9U989g/OR26UXQ/fSa/luGzqjE9odnnpnmKR/F0SRIkKtnGUnHyUsudSVMGzOeaN9cdLt",
+	"NNstzOePY50x0vhw+23jIzKbeqie3f967VmB5FehOefq4eS1Z/NzqXhQrTarExYGEQXxEzBZSQOE4QE5",
+	"ktxHk9pSOzFqOon1mE/nx1fElqaPgcGMhnowheYBI4NXb/7x86sXL/vf3vzrtv/Ny+9+fvey/+2HlwMs",
+	"A2ScZFnV+ylnciJsk1oUAYTLR/p3cjQKHpQsgY1dSRRzJWL4ZDjvMZ3WbAY1LRWIaamg3bmaGGH41LH2",
+	"P2ept5T5DqGyxzwupH6YejvJG2PDDwRegNLgZ4EHV4qwaddqBNrmEHjg9BjWNrDCTcB99SGwEY89XGvB",
+	"kO0QwVHUjpBEEB73WAwm50LdMwHmi6KXzoYUiCbJjOSdaxLxMNROrYRVy0UZYj2pXaCUUOZo1xaEYhMj",
+	"QWcPq/2rkfU0H2Qzmr75RVXZHVBu0Kv43HXDpzQZ3CrqUKyOVpsZlAhzqcWgVKJ7JQXREOIQTDwSDkH4",
+	"QAJnwVsTKJ2GJEo9bAWys6Mqc5CxPhk+Hmw0C8j3PWyLersYZ1JJpb4H0n6Sd0MaD6T6Ka1FEkgB4ahc",
+	"CXuRTvvoKphTWrokVxxlpL0yaR0qPFaB0XYB09wLw0iM/T2Xj5VHiLVlZkuXoYSq27fPhImPyy3riHG7",
+	"pGMTphAnULUo/XlhQcuFptYchHVPaUpRNVOaE1uPFtiLtpm4a1dhBFIl2aKt4cijAtyACWAiUJJ45cXY",
+	"5KdsYWvSoPapnWvDoyKg5G/BeEJuZQwgHfKaM18HpCsCqxH9m3KusuQc0jVt+2i0LBDp01ar2Soj0Uu/",
+	"pAmLjUD+r9oXF7xpN2A41Zl/DhejyxayJrfrnShO1R25p/RseO5d+IptZaf8Qg9CXku/UUxObHRHba/j",
+	"nwB+6Xa9c9+9gMuR26LtoWWH6psJZ2qk/+52SadFzi+7Z6TVwv2kTCqtJZXPLqg6pzQgq72BGcAC5noj",
+	"QAqbX4UlwMtRZst+st9W+wly9YGz1lHVdoIb6532jJ99gSgr0kh4bAx7ece0o16gWiFmRU5kxzIcCZ3w",
+	"xGKFUpjNuEpH7rH0wZFR/WkMOijxOo1E1RGoGH6L7/YZl33Tywn8wXGzx3AOxFbjYgiEaaCORJXKdAWO",
+	"sXQwGFMF4tdYtK3HdKQj4/r7Jnmp0FYvRzdgMKYA7Np11G1dZonLfUTxvqR3wAbH1fr5i+xunlA734JQ",
+	"bkwEV9K8cjpWRZM2piePGFBwYDKfB5PZFCSqtKB8yfUJUN9I4S/f03HV0Oa15/gODnsIl9hvuATJsbDN",
+	"+V/G9Bb1q9XGkLfGJoxRqKY4P5+xjCM6y5qV4lDzLAhcZzl0S20kOdK/o4XkQIIOJOhLIkFPY8XZiYZU",
+	"ydCb23gwDcWblAS2ojffZmFhwtw4uAcMLk2pDCbvaLe/DTA3KYU9phusCocwLvFpQfrlsTEiKEn1hAxw",
+	"ChSbaRjymRGaf0GpPk2dcjAcllCpBWYD7GXirM6+2l6cHeGEu8mxlTTr/LSCZm2Msyb1+FFidg5k/C9F",
+	"xs20B3K+QM43F0HbNUTQtzEW8MRqAN/pCnZPLb1qWvEonMcIsoiYroRpFFIJ1e6Cn2gQkvQ1cvQ9JxIe",
+	"5HP707Gj06rA11ZtQe/B1xEPSPd9rpMbSURjAYqVKEwWhLI01VtnVFuzjB24HzDMxs7l4IYB0zl82n/Y",
+	"JMaXoRhNuV8CzS7v001+QfFhQ2RhjW+BxuTPP5uWYjTf0Cl8/OiQOU/SUBL1ginob55jEokt29+sSfCR",
+	"il7SE2h7p6fuua/IMVyMXNoetlzr4zynF8OMHN/iHFg+gHGpm6ik3fYb/1Jr1BUD0qXmF/aY9uDCza83",
+	"CmvnRArnX4VpeGHPeRJDJQ35pnFinzOpqLChFqDkSQ2pe8b3/eDndtj2iCbTA1XcRewsQnuF7MlgtkAZ",
+	"DvbMz8meWbyb2kS7XOxbmwT2Dqb83lgWijNfI+EWMghDEjCSWIvlJRkErJ8IGCwT3W9xlh2JbkHdX5dB",
+	"pmf8y2WQfUpFaGfQ1XewPeg65ZrJzwxKCNWSrXwR2naTzw8M6NEZ0FfCfJ7Gkr01Cn4Kc7UpGbbOhkyO",
+	"uu1OVqfnuFlhUd4nn/kcpPrt0OwRzc4HYvjoxNBagg9E8WAP3l36z/e1rxccbr7IR+TJCVeyviSBEImu",
+	"UoMew3yOnHnJxuaZZDiu4/AKgQ86qO91wEAQj09NWUSstGkL4mIMBWfp26WW3ldZb/wnCUC3R/s4Yddm",
+	"d2uirtM1ZAeOS8m7kcoWU+ymvWsMfNUqsoB8mfWFfvSI/HQ1pvYrGgZtjoAh+JWXpB9vupA9hqGjy7Uf",
+	"UV1/PvXAVvpfhzSkTDeEz6UANU+65d7aGqlQSx7dQj+eut5bP4G+LrydztM+tez8fHhGT72u755AZ+R2",
+	"aXvoXnoXvnsOZ6NT2h2eeB11zEhuFkfJZ4NGXEg8KqehblnkjrB4IK3m2XnpgSzkPWupoN1qke+/IUeY",
+	"WRzOjx1iZYD2qQJu+6+TFlaSlqaJi/Yh9306F7qDrfqrH7C+zvVtXJ20PmZLxwxlXepeP+8DPigMbp5g",
+	"0m/uGZ5kxIVpSdHO9/ltdLBUVArHV40WtEcdeqIu69R3u3A2ci/o5dBteW2/AyejLj0dIl956Ac+MpFT",
+	"6PonXmfotmnr0u2OLsC98M8992x4SrujE+j4bU/xnVwr/YXjLg+g+M1p6FrnivG8+OmlixtqtVqtbgfJ",
+	"+HwK2ALt19+2OBWEjFyNSQMZIhmWZMmdNttnpRChjmH5/ZNm+6Lq9Wq4q/xKl82stR5Dmf5x8972Zb1q",
+	"dNrpfTWu6t2WOvuyZMEqSlEiAi9RClOpXq/Chly4p6Ozltul50P3wrv0XQt9Cvi2de0ZZrjeqZemv38N",
+	"3rwgE4DqpBnWjROww66Od/3F1oBDwkuOUH4zFQh1aThd88AUOnDSpuKOrtGAMuOEz5RYOaMoCUaJBP/Y",
+	"IYhSpkSNJgilZj4DFLtHxB5Y7oHlHljugeV+BSx3Q4ZbZaMyLOJglNqnpZ7ZY90XP9+lqkBBCHieUYk/",
+	"t3QLVNSM9Hjs20TLGDzAopFYJVnkT+RKp5kKU6pu7mTGqR4bmVYYmT2m0lBlSy8HNLSyRY+FQK2/29qf",
+	"NCGzBgTD76/JVBeeorrhgPmZBKLHMDiJ30NsRh1o81ngp0NmnnLTR4piFiwl9zzwCWaQFp6rnwc699WM",
+	"qT0iAqQMsaK1La3FYx8rSWPnlB6zE9IoilNHPr5DOCM0kdzVj5SkFoWUiessIMuM3mPUVuwiWTSA4XDP",
+	"dBEvG64690IgGOa/1E9Gt2LQDojqrFZDa97qXe4YkmX76e6Y41oiz1SS7SnIiRI1GkPK7voypkyMTKLW",
+	"CNS7in28f/dP5LztTuvERd5bmxabg3nEGCtLdw7C8EEYPgjDexKGD6Lw5y4Km+vemOCXE7GT963LBa/1",
+	"BVyOWoq4qLW5WEvsgp4NXUumFAXL9eLchDRVMh0FditXFqPQtX1JsjVcbVO29s4sp7LVlBF+tIsxE9Ho",
+	"SKI78RDn95Rean17KOta6W1T1WW1/fG5koP3rHaglxBTDAoSupL2eSJTo6Mp0mKxk3GJQrk6wUE+Fom8",
+	"ksJYOdEHPDduUKzfyjhWap3SO62Y6A4wS5LwP3jgZ/bMvYXHHiyhB+HvIPw9gfCHVOsg/P3V7aBouzkY",
+	"Q7/cRAXFd3exvKZCi+64Xu4pnXDdqjcG7NBLQ0GGEHI2JpKb0nhqglTEtWFTuTL06vc51pJLG8WV+kR/",
+	"2t0duqq3jWEfSl3IYqa+hSnXedklLcvSqNszW6uhOzylbtc7890LpWdc0tZQP+kqzq2GNqy+zgf1tY04",
+	"YF4Q0bCyjo7uDb01Zu0MimoRNNct2jdL2qzR02rXPpqBN4gFxfcXqwSn1vRnpZGdpbGaP+uJnyhSU2/7",
+	"ceI0cWdrojQLIZnPhFnPvmMzP21f1q3k8hFa5DWzN/Kt4pqBkFzhwK8oxmLvVdNiyGmsWoPk6k1gPh6A",
+	"k329uVWjbJq2rQ0f82luIjOv8a/4hYnFXEiY1hsvHcBuJOb3gRJQFnezbtBOfpH5QczAWb34j7a2vZLZ",
+	"UGS7GJ2D2/XPPPcSyayR2VrDS6qwNaSsv0kCRqYJdLbTAwTIJOqPAOopoKU18YWESJMXqx41Wt3TC3p2",
+	"OXKh5bfc7mjUcelpd+ienHb91uVFFzoXSgfwOYN+xSm3/22Gblw1JDDKZN+zvTI310ZW55jYS1UQbKmC",
+	"LoPkWoKfCrPdDeLokFitj6Kz9OkriKHjljGlHb/1D49TJtkwIsrmxDQlUhhmvdqldfn1J2mhZFdh9zDU",
+	"H2p/eFraLas8322d9NgAsRdrttlm633J+2agognrxqyt2FT4meixjL+LQmviZ4IIGoJDqC4fB8w0X2qS",
+	"74N76LFBjkMMCA7LYJZng6YEnXZyY/ci066dCkJ7LOuQa+WQTquT1fvA36q9ygjqT1rfY48ccmM6XEk4",
+	"NiMVj9g26SBjHGSMg4zxxcgYG5GNKh0bSbajWJen838PNWY+vf9OfdWpdXjfUwkzOq/sSs4Ni91QdKqw",
+	"StRMNzCEnBxpCwV6vtEq6JDZhKMNbTYBdpxZ03LUiiDaEoWCWurAqbPoOZN4OiKUpMhuBCOPxnFgAuHG",
+	"wEC3l7Q9dB3T/b7EJGcFkd108wO7PLDLA7v8Ctnlwa203xj7LZnW3gPsc0zvuSE7ew5zuSGGPBoONgSP",
+	"Y3FNQ+SQQyqWWuCQv/OhUvV1q1VtMjfKObJa6kldj6d1SQY4LloYzEyDlTV6bvTEW2rme4tyObDSAys9",
+	"sNIDKz1EaHwJERqGaWzIust0y+ceZR6Ej8xlLVO1lcVoDERPHOZYrgk91Upnmrh2zwMf/BrM9ZrkXplQ",
+	"0bfBawNdZ1sn1M2oSJPqjm3pfKcQYmKV5NTKb9o2pviyYFrHjRwY+IGBHxj4gYEfGPiBgdcoY448Y9+q",
+	"dwl7jwHbXe03Qz1hYtmKjAbiER6R5fpjGrBrEkgSg0iUlj2bQKzLIZoX44QRIXkUGTFAp4Qwrvs/ypkS",
+	"FhY5v/50tVb9Tm37wJIPLPnAkg8s+cCSDyy5TtamjOcLLGxDvdqw5w1iyUs6/QsA3crN9EMujx23nZWf",
+	"KnrcbvVx4sfN7tII8j2WklU30M8SKmrytTqs3OaImCSZ/2U8lpNZwPzFVp81O3Sao3tjhyF/40JqfrRx",
+	"h86OSQ/zedwP+RivKF1fjhjiC4Ysa34zOoMO7Q7ddi5b/3Lonntn/il0Ryc6Wz8lo50NAm/NLa8PvbXA",
+	"9lUE30YZZlvak/60Lu+qSmK/lTw2YRp5I1cgbYiH/VUhBjmaTTjxKCMhHyv8prLHOPNAh49QJmYK8dO4",
+	"U9MTeZCXmQZNcoPtBMaxYgbkdz7sMTkBRjQmFdbyTBANcrrDBRANh+ToLsByl/iSQxLmQ4yjkNu36TdO",
+	"FvwaSJgKW2x9SucYiEK4CXtRm9UD9xienI6NGYMUuUmfCR2EjJSEKIxukrc8DPPrvSKB7DHrORxoHBw4",
+	"hMdkYJUT3cHDIBSouzZ1q8zeEAl7LBBpL8Di3vW1aNUnj7d9Se+AYaPpihjft6mO+HRRvhoyc3lzjMe0",
+	"lCBmRI4SpHS4bh0/pOibG3I2dgV4MUhXPYgmMRWg0K0OvV1BQ9dQw02p2CNGBf/FeNaCblWvrchazrVx",
+	"FrPFk8oSK4bsDAFrwtlFH2I0v6AYTfVJjXMwDXk+sDQnpKrrYGaAq8WblzSD1fGcNykfjoH6BS1AsYJu",
+	"mhODpq/j0sjKjPzv2kv/ICg/rqC8X0J1sDnstUHchoi+IIR/giZxzaJcOECB3cOXNd0YwkhXZoUeM0Il",
+	"9TyeMEngIRBSNMktSIUnZKDRZEAkXxDjsTpqj6VibUqfrAvAjPw7H2pzPzkKJBkFLBATtPdTSSjrMaBx",
+	"GOjvyBDGlB1fZ4TMahBm9bqtdY8NTDvrvn7c148HTfJLne54ZQKybh+1tYC8j0545VLQprTgEZvZHej+",
+	"F0L3bUu8A/3/ynvh7UUmfY6p09WSqUnMLs23ngVygi1NiMFskjooHWLNNT2GXh1nwfDjcSHJ0e1b0/8k",
+	"BCHST4gfCGRYad5Sj6UZ1QvN9iI6J0c4WBQmi9alKY3vkujYwX56PYYmKV0IvaPz7gSZ0HBE6IzOySjm",
+	"U/IfiLmzWHvIFikhH969LmMvObv8WzzNR7fN788ubm6uP+U+hMiewJTxs5fQjyD2cNRGp9VwGvpQ87+e",
+	"qhO5h5iOQbvw1MP+eLjgg2x3Sh15GztJdSa/5gGFMoHqWaz7O/6qDkMUi8BdVLkSgfkbuR7V++WO1tOq",
+	"T8o99zq2IYkxDLMi2T1rBlibP0p+Bwp5o/O/eZ27v1/O/t19+Ed7+OZi+vpEvDuT/2olr075S3UdODdS",
+	"hazAwHM+GilgW/v5x5y/ub903N1Kp3O00WmLaLPDRpk6DjwF1Sn3PcFx6gBp+ZCbMm9FB9b7N4o0Bonq",
+	"X62C7358I3hQyHMyf+mUzomAMPxkqlo1+3z+pyFiH58byNsu8mrJ5fre7FsJeSn1rksnUZaNKJrWbWtR",
+	"Q2sXtYcNK2tFSWn/EsNScxqrTGvJPRO6rB+fMd3N7A4gMu04lC4orrSHR5eGESAFGSxyoAE5ajWb7Vbr",
+	"+Lrg0lJv99igyJjSl1uZG4jPmG5MskgEBj12xKeBVHL1FCjLZBEHnUlKaJjEPBnrtGu7MBO6hkJGs8du",
+	"9LbTsHHUcXHX2O/khAzwua5CE4Z8Bv5AV5vRSzKiEmEAvoL0CY198kfCJVXquMUBcqS15OI+zH2Kvvqo",
+	"jx8NjpdUZnKEwtRggT4Ojit0afK+XAoSPSYmfIZrYjDL6t0INQRmf5fISbeQF5PeGkx5EnV8v0LMNtzB",
+	"bv9RGtMfhLqDUHcQ6tYIdVsgbaUtXtFlKha4UhhilXvGZwcjjTHSfKE2l9u8b0CJ6hoUdey7uvxthFAr",
+	"T642wCxFDoaUXWdheOpBuXVGMfSKGMJPY6SoCCDExT1O9GBI2Zris+ZoTP/7KOZ+4kkyjnkSVbbj1y/1",
+	"8aUn7IWfSN5PayOMaCignvV9Ey5cxYANvzIAZnWGpZO5apx7l34L2iM3i1W/gLORq8a/9Fp+GzqjRval",
+	"Lps/vICO126753535HYVF7yAS8/NytWfQe4bdcT6wxP/bNSmpx33wmuD2x2eg3tJT0ZuZ9j2Wv4lXIzO",
+	"C30I/JiOZP3Ik0/TzbuepeBLsA3sKQzSECdLTj0qacjHW4dA3qCCggw6UEoVAoFpU2PQX0GUk/4LW23n",
+	"CQOZJkIShenYGtKboLsTm1yi1Io/9Icx1wF6VeF5mks8XWzeXxK3N0fTjRDzEdtMHuj5l0TPNwGaKiXB",
+	"0qFDHOFn0Ksti+wrSu+r2E1RZE9D+nwIQUKZQVR3C9ZzaMMa42ktjERA1lWtnwgolLSIQQYxYPdmJiRQ",
+	"v4SxfIsTb8dYqpNdu8s70RP5h+6CT5impu9gU4B1yrXKnxlspkjqMNRVmdffgzSQuGMc0oEvfmV88S/N",
+	"E58oirU+jfj0EazohDJqVD4PakwDdtzMglKndI60p8eGQARIjFLVfNEfkCPGUaLS+bk6rFRXj4BQfIJg",
+	"0t257q6RpOYoNtNoHjOC9EC5d6Xc9kpX0+69tH3s7IV2p8GoBxr+NUei7qRDPZ9yPwnBFTorodoXogDu",
+	"xos5C5S4ql/OXDA6JsQLA2CS6MRRxQUY3GNelUxiBj45Gug3+vqNvgA5IILOsUYRBmxwhtwDXaf+cZMo",
+	"wXegl9i3s2IIB36aZVuYjpQgK2Xjn3CQW7vNnb38SAP7IdevKDplygW5l9AyzZwvvI7vnkB3ZJ81nIY5",
+	"AU2hhhejS3oB7qnX9nXP2kv/nLqd4ZnXhtaoS9vt7JPs0CyF9amkHigg0S7vxkTKSFw9fw5Jx/VCnvhN",
+	"qq/MdM0E37RKbkTeHbprZzy+Czn1dYEj6Ms4oGHKQNBvHbBxH7O89QlNp/owoll/SAXgCIqGBpyJxtXp",
+	"R6cRMB8iYL4+SQVz1k2MoTHoIm63FOXlS7+2alPGhQutoJEWaA6hfZWy6jNBNIalh7WBhrudzFoWwnZL",
+	"7428ukRm6EhCTCRgool6ZaoFVpHP3r/Sser53rboO1DwaTwGJpMk90rfSKiDYx0jbxCkxyjzicZxYnFc",
+	"DzcEgliB1VHVoOaTYnuzgdNjA/vh4iMSBulOCE6v/jcBoYPlBNczocu5xywOYqUFM2cRLxfGP26SvyuM",
+	"ElcmjK3HdBybDW0TfCSR0urBsqC1LJBNvWID2a4xmSxhYTANlLiBn+sRj9z2sSkfp/aCMXNq4PTla1JY",
+	"vlmJQGo9m/AQiG6ELso2ZhaldhcwCWOIMapuAkyHK5o0OI8yxvFiYqDeBPy0lJ2CIXqvbuq0lV1/wvA9",
+	"c1Y9VmRKA/XVLA4kuEopuSYh0Hu0BfIEtaA7gEiXokcmpfZbFW9Xzna2VD2ejONgRQjz52fKcz4Ji3nF",
+	"FN16lJDBgzDxRQkThFoRlRzNAjlByoDP1aEe/+VM9V9YX7DbfYg2y5oS4zIYGSxery8pNmWLqxuvk2Z7",
+	"IhEIz7r2qoR4GjClxmeZb1MahEr6YfJaK0D5mXdUg97khtqbMqS3JNTqfDoXjatzJ/+bhGkUUmlsJZ2h",
+	"tiq5Z6PzVnVusz2YbNCTVvHX4rDWVOWety7abnd46bkXfgvcbNBzqG+tKz2mg4qxg4qRh+GnVTQKuTLp",
+	"5ZH3GWgR054I1Y4MkG3yRx4INe71s5eUvGwaAhr4NNL8Q4C1xcwIBnSxtLI68PLiYrdrkHZbK/ZXhK97",
+	"FtUOpK4oAB1knf1Huu+DYC6LL+irc5M4rJZZfmZAPrx7XVVVYEp90F1d0nS4tJObLlVge56i2Zdm32L0",
+	"p++Df00wlcZahrVDsEne5gMh5ISLfAXSYkREdVQ9loj+oPa3t7jv8gwimw30x8m/5eX9P1vDN+3pj+fR",
+	"6454dzH7V9f79mz0t9Pfb1prsoHWfr5BILPde1Uwc1olGxMID5JKWfBzinnZQX0qN/4ytuZSmSvdMTYR",
+	"RoDUpU/ffnhvNAabrrWsI9Bq3SBLCn2sDEhv7oUmmbAiOW+TNLZNyu0raRCYotf9rM6/NnzgRYDf9yY0",
+	"HuPqNksgKCSTVt7SAedWaQdRCnpPrA/Y2yLvkhCMVTqtdexxH46vCJUkBCq0DR1BuseOBhq2rQnd12nd",
+	"gLw044NHAz/RuAP99NfBsdNjGoCR7RMGY4r89Ghg/+zr5wNTDlqSKReSyBknPnjBlIY9ZnZxNNCv9iXn",
+	"/SgGLxAwOLb9U4dUALHIgcs2f/engZhiNM7xNTEoQQxK6PAczsgg4kIqXO5HdD4eqO8XsMfuX7+AvgOb",
+	"YW9KCOFYeKRF74RZ4IK9hhzVyrWv1p3yRG1by/uXRM+2J12fLA/+K+YCB8Xp8RWnTXmJFb50AJmL4WrV",
+	"OtJb6t1RRRMVCQuYmlZ/eE2E0mloSCR9AOFYSmacJoTHhHEGtvulTnWzek8MFG2/0wr1Rk/xvV7aEyUP",
+	"64NZzN9dl7n7ZDm7+w5+1NeJ1S3xQrOt2niFF/MhxORtzCV4csswRkkf+oGP8Gm7S7ldejp0u96Z717A",
+	"+ci9pK2hrlrRHSmQrhdpvk12bA7qamTJ5tM2v5J02cKW95g3uzORqcqDzd3ok+bDfqbItBVqPGKe6oGG",
+	"ldOwba5pZWboYi2KQ4roZ5Mimr+a3WS62kmjps1qNu81qvJCBmGo9NTE5Ljk0kcrE0R3oriHRNEvNlF0",
+	"K7BdlTG6SKKWTbhFUHv8NroHzrMb5/k6uM4T2ZW3wL9Pn415bVrWrcmEJEfddmdlArjJi9wfs9mtzs07",
+	"UH9skh2ZW/kjZkkeqNrjU7U0K/FA3Q7piXuS3+U8ghUm2VwpMUGOEhb8kQBRiCiOdzG3vsdZv6B+Eo+a",
+	"7914fEujOvD6hka87q/KzigNQO7NzLgKcVabENVVfT4V9RrbQNoXZLfbERG3OJw61jIFNgdj2edoLJMa",
+	"O7fntVuZytSXO1vKtiMsB0PZl24o2whka9jJLHGqMpMZOPu89MnPh85/FTT+aU1TG0D8X8UytQfi/mTi",
+	"4hdklvp8yMiiMehATg62oJ3E07VWIEES5mP2UVEsRa0W06ONmhtBrMFxBwvR0zXysJu10XgWsVaF4tnS",
+	"eH+NeDyzuSoD+8Z1AB/buFXbsPVV2bQewZy1OQVYber6HMxce4LyTWH2yzORPRU52PBga5jXDpa1z9Cy",
+	"tq3Uso09bWdT2sGM9tWZ0fZoQVtlPPtcDWdfOPX/q1P+J7W3fWWmtic1sxXxcFP0+PIsbV843Vmw0h3o",
+	"z1duoNtUyhWU+UP+8NwLuXeH5TxL9fOf08z/we3Nm2+/+fmf/1ch9YAcYX9+M0rfD3B//iBP7MhPVjzG",
+	"QgdyxOPpM0FwRjLi8YzGPqHEp0g3KZHBFMsROeohAepN1DNHD2AKB4tgmoRU8tgO5BBKEkHHQMScebrS",
+	"QloIKU6wyzQa3KjsMZ/Or8hMkUwSA4MZDYWuId0W0uUjF9PZ1VfasmhLKujxJzSKoLTDyY1/T5kHt/ow",
+	"XuCJ7kCQTT2x+qQiP7FZy6OWB1AHpEDKdlt3z+j50O2mtW/b1FZRO8PIVrshpzGK+XQFFWf3XHeuP3Ma",
+	"kqcvdtzOWeFFvJB+zGeicdXudLc6qDLC+ovi3fqesUo0wsaMzv/q1j2FqLq0oj6gIo7mSIuBgDWkxZRO",
+	"rd+j23xxnfUMJ4EUxEuE5FOIxTP1xP4LH/EZK7fy39rJn8jKn9aNfZSO3WZ3a5p247z2uJ6JdE1Vi7Cv",
+	"bupoWHMCadUB0+um1M8RUvaEPcI9GdxXCm/tq1ZHUZs6Amj+CK8aZ/45XIwuW0gJ3a53oghjd+TaMuCK",
+	"SpYX3C4vroKD2sZEugdTF85G7gW9HLo2v6BLT1G8hQfZ9xPoo0CeI6GnCiXMcdcWliMeSxrWrC6e1Wfp",
+	"qH9wSfF+louIl5cOb7dylcLHw8ZVJ1cjXP8bq4Pb5k+6gKFiByyQ/U0K0KwS2e2tJ0KRS40fnEkuuGu1",
+	"TdOUQAKjtpJ7q3t6Qc8uRy60/JbbHY06Lj3tDt2T067furzoQueiU+wmVd8ZZZB+vTMqw/OvwBklMkJv",
+	"uVP602ojQYatDadBo6B/B/Nl7pWaf0tZ2D+0OKpBwCEaTciHd68dYgHHMaTfQQLo6KpjDrFI4hDTV+Mo",
+	"gthVIGx/UHKwSN+7Jm47a86ha4kpHCd+AgR1gCO1EEVFCDC/vNOoAaHdm40eCOaBYD4RwdyQXFbXQ8bH",
+	"B4PJXg22IiUw+yHGu5RkLVDw57nOUYhJe6tBeYOeXwv1+c6sikxZ7dEaPmwNyKwJUo/pZuZ2hL6kd4C1",
+	"6Kn2KVMhZjz2dS36Cb0H0m4RyUm7c9Fj3oTG1FOLtIUZQz6D2PWoABKClBA7hDKSRFHxV72QHvODcSBN",
+	"Cyc7FdafnAG9Gxw3yUvqTdSuokRMwFcT5xo4jYJYyGaP7dgV1uDqi9wdPYkNvIR2DTcMO83t4TF7xh4Y",
+	"8IEBHxjwwWPxRXgsdu0Kpd2vyHdSPsvjlDM+quqXFxzUWrUWuJ34UOpauQUpDKsfA1O8EfyM6RdEBeTZ",
+	"uiWvIIFUXNaD66J84XPQlaix2WFQEgvyTm2ilOPuxpPS67hq/POuO317+ce7jnh/fv/LyfzfF8M3qyjT",
+	"pjQlv+wV4Xi5qzuEOn1hOI9QqkH7k6B55nTaK3Z/E4ShbVeF0z3TVaTRVHdvvBj5tqza6qM+sELJcY+J",
+	"gHmQFmOfUUFCKiT6N8F3SBKhWM7Rr4nV7jOjv9kXtsXVHtXMuSJoCI45Y/zlmVAEx+NCNgnyaEVpZwHz",
+	"+YwEosd06xc9LZGzwANyZD2o2lWqJT98RRClyeDw2lBF5+I41RWiGO4DmBk3cqBmnUaJNHu3t0Fsj0Z1",
+	"ZraDcLPH3vDiKerDGwf3oNZBYBrJOfbqbRLdtstKZ9hvV9OxYQgDcyDmbtLZKBkFLJBgJ7GF7lFnWqiK",
+	"X6bV6NhTQ6xe6b0sazQLMUZ6/4s7rs4MwfMreEx8GNEklKlMbjwmQ85DoEx7arYJgN+Pk0W3NsBC8jXq",
+	"vTuNIQ3RhV2QjJun56Uvl6s63QVVp/DVlroPvns+PKOnXtd3T6Bjmrxeehe+ew5no1PaHZ54HUWv7gKm",
+	"3jbwoiAA4oD7fcCfs2VmT4SkcX4LrXYjpzjoppTql2QouVTqV+FwTspPUtKH/vLrrWan/CzLRq449nJ9",
+	"pLsQ9MRkEptgqvZQRwu4p6Ozltul50P3wrv0XasjKhVxIVvHSWF9sy4JRfSrFBRSUoM9stCIPqGSzHgS",
+	"+mQI+PPxQXx4yiAnxURTosv4rGYkQl4QWMP9o5AyV7c027MAoIOfKDE9NFJWIzmhDKOkbAc2+wZ2Z0PW",
+	"4iv21GMYA6G9RsaaiHzZ6gSep7AUeZPp62x7VaLRJOtT6ZDsFz1n+lPC9OZ97H6fvqX2S2WgW98PUhMP",
+	"PjOt9PGDQsOQrB2NHV2P3Tcb7HMWzge5II9nosfSqA40HEpe3kHOId3WSX6Baev8vuR988ngWAsvaDzV",
+	"fSUKHjWMI7PCFRnzMpOmVqqUxEJCGEkdw4BpZwH3CY2hxwzdSFU0nf+jrjYEoaUYHvrkaED93xMhp8Dk",
+	"wDFG2h4bKN0kkAMSBgwDXnw+Y+OY+kpAjEFIEghyB5EkVBD97nGTKNGpx7axs2oV2pDEtyFlT2Ng3dCM",
+	"t1EbF73Fx4o99gOJnWXy4WnqX9bjcTDKHoyyT2iUrY0pfzenqrHFX2OddUxfUEPjNCE3CuBBJvp6LLA6",
+	"MjQTWSLNQTa2x6wRwzKUfywTa8r3OTNtpzTrFBCGxoXKGVgByr6NsobuPuYPrjMRLB0tEGThi0yiMuJI",
+	"eXiPlRzsdz125LaJkEryyEf7xLDKAUturPTYY0ZGCQQ24gu1EFkUZ64IJTENdFZqKscwPiNHSmPtsbzM",
+	"co0koNRIdOxgPK7MegkbUQUtP6zH+GiU2X+soahJ3nIhXZR1kSnpzH5jVYogJkLGIL0J4SOM1cf5MA/A",
+	"npKWhMjOgpAlhk8jDGXQfrIl+X5kYSfjfjk+eNLsnJSyQQUe81wYMToUKI6fbpWcELeXtFonQDoKBVNu",
+	"2XFIu6XE7JM2wime7EHSOkhaB0nrIGl9pb7uPzLutG9BSwjuhgG727OgdUNGMQgUoVxM41NzaJYc8vGi",
+	"HwxXjR59ErCiWKPJ1zUJJEFag55uxBDtsBnBjEwDlkgQTfKdkW+ykS1Vd9C9Zt1d6L3BnKMm1uIo+n5w",
+	"lYH2nWsK1Vzt17kV/LU6wl35LTxE2BW5jKid2Uy39XT8OY2C553ngR89hwcNkm7IxwH7Hy7l/6VDT/Hd",
+	"zpmk8Rjkh3ev/u//6Xw39f5P57sNvO9mxxWUTF32gVR9aZodvQNCEWO9MPDuCMIM3uXjOtxFIiL0g+2V",
+	"An2rM5A1qdGMvhhDg/5uRszsBZJ0TeiYBkwRAUoYd3mk6cTAPO9LiKcBUxLIgPA4+11ph1HM7wMlI4Bf",
+	"UtznVk+X5V/srbrPIXD0IDkfAkcPgaOfbdGrXRmUIZ27JZes4UWKsH969y8JORubeKqAjUlKCQkfacE1",
+	"pKzHRjGf6uAuk6ZR4YfNPyj6c9X28F09oXoVfyrzy+acp+hzxrivZRshqWsiTL2hPZawRICvzZDGoaoJ",
+	"lbSO1SNKFh2jbK7doUOYc+b3WNHVap2k1sRZMDQeGy+uTZCk6nvKWKBoEo3nWHJkaizbMr/pNfbFHqtr",
+	"YHwP8fRpjIt5tkoZS2gYzutL+mrdB3/qQVY5WPkOVr6DlW9dpVljsith6chNHklgQU30EdVnRnTF27W6",
+	"dIkeTTJVORV5PMoYlxbmtap9VKVfl9QveG+fHrToA2c6aNEHLfqgRdfXolPi+ah6dMIex6r7ktUy6soi",
+	"XC9UGrBrO7CPA/s4sI8D+ziwj/rsIyWe+2YfkscwijmTzxFdxfM/Jb8DVl1xDWuzUpJ9SMSEz4R25jPC",
+	"Yx9i8uHd6yZ5mwzDwGuSGxKDDGLwTTaIQ9Dv78c8inSVHk368IlaBEZztltkgP/qjzkr69fxPcjbdBE/",
+	"qzcb+yqsi2k0OsfT5Pvp2NN+RulknMAGlHxzAowZNvlmhKTdapHvv8ES6fVJni2nPo55EtkBbzT5Jou1",
+	"1wXIJOqPAOoliCKkNK4af5z8W17e/7M1fNOe/ngeve6Idxezf3W9b89Gfzv9/aZV3+ypr7GC5CE0bG+k",
+	"2ZSitGvM8T1nsIsJA7wkRnBCy2su957qPGcD1Smep/C+gOkRolpZva6F+KAcghK8PoVXKQasv0mTCx1R",
+	"OclSoTUcLBqp83c+pQ+vgY3lpHF11nUa04DZf7bPsOmDOpnGVeP//Xrj/pu6/2m5l333t//+r7KqsyWU",
+	"K7b8r6J4Oj7XGWFIX/goJVVuehImHAl9EDYZ7ogyzuZTnoge82gYQiwccvP2FbmDuThWdMw6PtRTNDiZ",
+	"T7UXJ1eVrMdsWbK1FclIRUEy7XwxKXVWuiIoXWlzjpCZafP2rXopLnqF0vrtRoif0jkm7RvHVlFiKyb4",
+	"DRzM5w/YGJcxPb4mabD9QHtnZhOIwe6NETBKgylvVhXOf9wkb7ic4FZ0bQbw1VCMUF3JjYxoEIpmjw1y",
+	"yfHujzAfqA8s0GFMPcjYlMlPUwTuYE5iiEI6N14wjNgnlImZCUnT4EOYWcSUx9AkN/hckE6ro0s6aLxR",
+	"9zhQfDhg4wFJmAxCBUo6ko5GUYzuRiwNE5OB+cEfqPvFCDrOeko44q5+hBUVsGQodtBMw/JNsiUqVbnA",
+	"Fl3MGnpsSL07RdGZf00iHoYkkGrJJAVXoqGVjEEKMtCicx/BfEAkxxadGpr0tqgkg+9fvieliIWqpcm6",
+	"wF/Qv4jH2GPY7NM6E7kiIxLMkRKPxnFgtMastE5a5W6g6+eU+fDehtSDHHdXw+3YS/CdJU47efXS8Cr8",
+	"KmFS115UXBmmNFBCQyD/1ygOTfth1uxEPyCvJfKYguJUm5vupY5P8Ww3aVbY2X/bmG216BJBaxIo+J3b",
+	"suI8VtxKc0ensWoN2OfAYLZOfsDeM15n2KatS/didA5u1z/z3MvhKXW7oxPo+G2vNbyk24h3hZu35vdN",
+	"1P0NRbVUebY7tD/1Ldj9++7kh8uH1t9n56+jzj/Y6TfexU9++53s/kucfT9p4QcQGSfxXjXvrJvECs17",
+	"4749mmZUiZLqIRaE9sA/6NBb69AbiMhfSFxuJpH/+dH5s3ETBT/C/CZRouqvv6lfvgEaQ5z+UpDbkW1l",
+	"WjAGDuVV5Q1E+UxXz8X0lqrtGY+ubvRhV6QBPhMTwrmj23WjzISlsJAqGIn4qNvqGrF4FnM2JpyBiU/S",
+	"UtTm3N8yf8P712j1hu8/fuOyz48DOdnXSAWvFHm8siV63DM4H7ldejF0L72W77ahMzqh3eGpd+ZXTNM2",
+	"05jePxkjwHmtqFqYWMyFhGm98dIB7Eas2Lq4m3WDdvKLzA9iBk7h7C/MpbM9ZmxXIbXUImZNq7PPGVTZ",
+	"utv/NkMr/V0btA2e4LF+etO6YfDdPTL4T2YreiTzT6bNcUMIdzAE1XD/LfURUie5qDzaw32G4bEetnfD",
+	"iqhakCorlberfaiGCciClnj+p/1zlQkbdN0na2/RKTeBwIrxzpKB5oiyOQmD+9TrclxmsxncvHj385tX",
+	"t/0P714PjlPzdxmH+2CWeKONK0Gokwx3dGpaS4093t21xNJ1VmCcNqhsi3JPIuH9VgwiA+8OmxiaU9un",
+	"2ZX4INADkge4oul1kSKW2FlzS6tGpTr3mcMhSR9WdYgjkj4QJbmRgJEIYg+YbBLTOA5tVtq0KLQoiNVB",
+	"S/vBvcd5Hr0Z3P7KZT5Su9t/3LxX12d99Jqdbti6tn7Lqvf0YX27KgSBr6JXlTRAuEUz64p06zL0qMha",
+	"fk8fdjRh7qW/dAkAbgJOm1gK259Fg+l9YNwGB7SqHrqkD39ZY9OXVM9UAzGh6kI2bdiMNCQ1t+gI7WXK",
+	"8A6mtumymuQai1oJGYQh0SUXMMahdUkGAesnoiy+4VsceiuqUR0o1y0JOcd5DtkPnzgiqACQ+g42BEin",
+	"XGb7mYElNEuKh4amxzenfblk+q9Mop+mJV19kF4QubYKX0bCt4QTOkNIk+NRAKEvMOyBXZue+mvq2JGj",
+	"bruTb6lf0UZtd2K9pWy3tTj3iC3S/tp0wsx4oBdfYb6hRprtxMdE0DG4Ys68FQFr74D6QpcceCYIfqIU",
+	"dd2kPw1Oy5lfbDyXLlWQS8sIGBkq8gJCZ76iKUugNBrzGRb7tL2TAwk6Fg0LHVAi8NyJWqp18aknsziw",
+	"KYkYXxXzmThukhuM0gJfT6ekWxkH4Ou4NBM7pOinrjV6B5EsxFiZMCYcdc68Kh36gzqK2znz9qNJ7zmu",
+	"peO22u8VvTk1JMen88LDhtNQp5TENtke6Z+hci33on3Zcbv0ZOheeF3ftbTv0mv5jZQ5gN8fzlM32pVP",
+	"A/Q6qmtoXHUvWjkv0h8JJNohh1csGlftTmsD468966oUhDnzHKIn+aubj9Q5GESs3/+iDOlXO+pfZR74",
+	"o9QH6CCWBzTMIhvzuKZQW//72DHIrE2zCiQq3A8ZFu2dx39uSJB3pT4eHvzVtOc9yf4aY4QGtXoos0vH",
+	"6UQYGazcmaG9FgLAcFL1+nW+HRtg7K4gfMYUGo5G5b6MDzjNo/synGXNPtSLFpYSBIKoA6xyvKpnjbpw",
+	"/k69/HHlrCgGBGlBz8rWaPpxX3fKSicf8XiKhCJJ8MmSW/eT+m5suC7C3f+aUUxCow4CGrW9jn8CbhdD",
+	"Sbwz372A85F7SVtD/aQ7yvb8LUy59oshHUKXntVqH829owBxvX8H7+6r8O8kBjEtpVGr2t65o8mFhqUM",
+	"AbAglsI5cpMSDv3OAu1AS8JVj6mXycD2RnLSlwYZmgzIEeZ4ZPK7Cd/XaRBDAUweV/c5VGDwpK4li0u/",
+	"UwYLqGTQ4wfKgHzLddJ32qaWuiFnY1eAF4N01YNoElMBiyi0EUI8sYdqxVlsYe3IndtuRGWTE6y0eYhd",
+	"YqoOfqhqP1QiCuFdtehWXubZyB+lxR5FhjAwC3OuIizzHbCxzVRqkhc6382WDdIjY4SHgFCNddRtXR5X",
+	"+a22o0kHx9WX6rjaBoKdqqAjLEmfY4NTOlfCOVaj1El6EFoXarcywu6TeLr+8uT+YNveqz68DZZ8Ck9Y",
+	"VcXVma3rY11hOohhqi1PdR1je+AGu0U9IWL9vYm4tRFyPLGD7BHIizmFjSjM6SKF6eyHwhgn2oHSfKHs",
+	"P/WE7SDAalfVc9M6udp8h1kRGIWfasm2siWmCemchIWmzEe5oPxjB3PZPM6EUsn9mEeuz2dMNMlp64QM",
+	"THkn3XeZjYJxEoM/QFMbT5RUDNfktNVJX0xYDNSbYHEETScDSXwOpoWNiYcvMyD+Awd4aXe8J7tXI/Lu",
+	"+hHEWF4r5NRXp21+GgdjOpxLaNQ3LhUWWWVl+mVSzIKw566LCTU/cwvSFhkE6pMaSzPVuz6wLCujiDn2",
+	"8vOHpw9tU4+ywZ+Qe/QrQ6DX6Zb3ZjlGpmrTPN1LaI3cLm0P3Quv47sn0B3ZZxlTffmBfEsl9UDBVuPj",
+	"pghmN3HAsD1jmKmaleLF3jDNVslx07qGXwe6/Wz2/Qq3vTeUy71nsq/hzD8/vUB3S9c9oXDiUu+i6562",
+	"YNjyR6N2B5RMawSGxlUZ38NyZ9r7O+VK7JgCFUkMU2Cyn7BAybiKH4qc18oUpzSVJzFf9f9n72pa22aC",
+	"8F+Z2+uA3jT0FJJboYfSQg0pPanU62hsici7QiO5cSH/vezshzb6SJFxiFX7GuTRandmdrKzz/OINTrO",
+	"NPfn0QEeTts5yA8c5F+fs2BZTimH4GQOrGeMV3uEfGVuKgxE+YeaMolEoJ2Kbg1zEywxV3INldJRGDmJ",
+	"Z5D1ZslYuZrRQmCt7wWo++5GdsKYOjuvP4sSV9mjXo3P8yag7QZw58gxX7ERaxfj771Y508n0Y7dNi56",
+	"KMTdQcItlt9S9E8Z54FNzSJHDAG/cdCc0L0sDR/vnLF0QvzWJqSCie6YBHXnbf8SxHdN7FDQE63ATMRG",
+	"jcm+PiOQ/CSfxplrkxe3wLR8rXGUqOsIvdWvVBnLxXzBieMaUnyEJFtnlaGOA0pFwV7ncsp/rY9GGm4q",
+	"W5d+077yuPgeG60TgjK+cqIbOXEvQRxdjJ0wzPGTWaw5r9Xx9Zq3PrD3qoRGtZrtj/aHP+6dhc6d5Kl2",
+	"ksf65wswyCAZdTrEjWcdF8xpGqn+X0/zb9MeHuf6xw2XjGXQFoaegpvpltRvlIYZOdguTDFNVCPrhfof",
+	"zvqq8lzdP2CyuLiFJa4U80+LSlfYG7GzWmexZGk4Xdm7l/OwZ8NVfgSGsXqo9I5AEChpb3723s00vbHD",
+	"bGCHrJ/HpoAJQUSnkTtd1/ucQ8dXK8O19dSxpKPL8hZbbZuYtktea8V9+ynKvqh7kUOCW8xVsUFZwWyx",
+	"EQ8IZS0XFzpWvBTUzTtuNuapourm+ur6ipOUHXXHrt43kCwiDUXCxzeXTVSqgvqYB/lmahRcAmx0F9iU",
+	"BTV4M3zjoGvHH6y3Wy9AmOcUAWEFdQHLneHwD026+e9aNdR+/DkUSgisVBmw/Ya2Agq5no/NsPz/PejN",
+	"xUpMVClmZasZQE7kOytZfDuT68sO5qZvLj/KxIOGvfD33RyUEcII0Tzuy93TfSAk/lQ3RMP6avUL3Nga",
+	"ztZwnY1Ix8AStciDCdZii82oA9nejCDR/03ag7RwjpuDoA6u0kpcR1CInfZuirxEbFlrR2uQan6egYRM",
+	"luoR7nWNEbzIAdiefjz9CQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -76,6 +76,15 @@ func Config(t testing.TB) config.Config {
 func Start(t testing.TB, cfg config.Config) *Env {
 	t.Helper()
 	clk := clock.NewManual(clock.Real{}.Now())
+	env := StartWithClock(t, cfg, clk)
+	env.Clock = clk
+	return env
+}
+
+// StartWithClock is Start on a clock of the caller's (Env.Clock is nil
+// unless it is a manual clock), e.g. the sandbox's clock.Offset.
+func StartWithClock(t testing.TB, cfg config.Config, clk clock.Clock) *Env {
+	t.Helper()
 	logs := &Logs{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a, err := app.New(context.Background(), cfg, log, clk)
@@ -90,7 +99,8 @@ func Start(t testing.TB, cfg config.Config) *Env {
 			t.Log(logs.String())
 		}
 	})
-	return &Env{App: a, Server: srv, Clock: clk, Cfg: cfg, Logs: logs}
+	manual, _ := clk.(*clock.Manual)
+	return &Env{App: a, Server: srv, Clock: manual, Cfg: cfg, Logs: logs}
 }
 
 // New is Start with the default test configuration.

@@ -1496,6 +1496,21 @@ type SandboxClockAdvance struct {
 	Hours *int `json:"hours,omitempty"`
 }
 
+// SandboxClockState defines model for SandboxClockState.
+type SandboxClockState struct {
+	// Now The platform's time.
+	Now time.Time `json:"now"`
+
+	// OffsetSeconds How far the platform runs ahead of the wall clock, in seconds.
+	OffsetSeconds int64 `json:"offset_seconds"`
+
+	// TimeZone The SP's time zone.
+	TimeZone string `json:"time_zone"`
+
+	// Today The platform's day in the SP's time zone (`TIME_ZONE`).
+	Today openapi_types.Date `json:"today"`
+}
+
 // Service defines model for Service.
 type Service struct {
 	ActivatedAt *time.Time         `json:"activated_at,omitempty"`
@@ -3351,12 +3366,24 @@ type ClientInterface interface {
 	// Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 	UpdateProduct(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetSandboxClock Read the sandbox clock
+	//
+	// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). The
+	// platform's time, how far it runs ahead of the wall clock and the
+	// day it is in the SP's time zone. The offset is kept in the database:
+	// every instance runs on it and a restart keeps it.
+	//
+	// Corresponds with GET /v1/sandbox/clock (the `GetSandboxClock` operationId).
+	GetSandboxClock(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AdvanceSandboxClockWithBody Move the sandbox clock forward
 	//
 	// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 	// platform's clock forward a day at a time and, for each day, the
 	// vendor simulator's clock, a usage sync and a billing run as of that
 	// day: watch renewals, the 1st-of-month runs and metered usage happen.
+	// Each day's move is stored in the database before its runs, so every
+	// instance follows it and a restart does not undo it.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3369,6 +3396,8 @@ type ClientInterface interface {
 	// platform's clock forward a day at a time and, for each day, the
 	// vendor simulator's clock, a usage sync and a billing run as of that
 	// day: watch renewals, the 1st-of-month runs and metered usage happen.
+	// Each day's move is stored in the database before its runs, so every
+	// instance follows it and a restart does not undo it.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5528,12 +5557,34 @@ func (c *Client) UpdateProduct(ctx context.Context, id Id, params *UpdateProduct
 	return c.Client.Do(req)
 }
 
+// GetSandboxClock Read the sandbox clock
+//
+// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). The
+// platform's time, how far it runs ahead of the wall clock and the
+// day it is in the SP's time zone. The offset is kept in the database:
+// every instance runs on it and a restart keeps it.
+//
+// Corresponds with GET /v1/sandbox/clock (the `GetSandboxClock` operationId).
+func (c *Client) GetSandboxClock(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSandboxClockRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // AdvanceSandboxClockWithBody Move the sandbox clock forward
 //
 // Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 // platform's clock forward a day at a time and, for each day, the
 // vendor simulator's clock, a usage sync and a billing run as of that
 // day: watch renewals, the 1st-of-month runs and metered usage happen.
+// Each day's move is stored in the database before its runs, so every
+// instance follows it and a restart does not undo it.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5556,6 +5607,8 @@ func (c *Client) AdvanceSandboxClockWithBody(ctx context.Context, contentType st
 // platform's clock forward a day at a time and, for each day, the
 // vendor simulator's clock, a usage sync and a billing run as of that
 // day: watch renewals, the 1st-of-month runs and metered usage happen.
+// Each day's move is stored in the database before its runs, so every
+// instance follows it and a restart does not undo it.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -9827,6 +9880,33 @@ func NewUpdateProductRequestWithBody(server string, id Id, params *UpdateProduct
 	return req, nil
 }
 
+// NewGetSandboxClockRequest constructs an http.Request for the GetSandboxClock method
+func NewGetSandboxClockRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sandbox/clock")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewAdvanceSandboxClockRequest calls the generic AdvanceSandboxClock builder with application/json body
 func NewAdvanceSandboxClockRequest(server string, body AdvanceSandboxClockJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -12643,12 +12723,26 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 	UpdateProductWithResponse(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateProductResponse, error)
 
+	// GetSandboxClockWithResponse Read the sandbox clock
+	//
+	// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). The
+	// platform's time, how far it runs ahead of the wall clock and the
+	// day it is in the SP's time zone. The offset is kept in the database:
+	// every instance runs on it and a restart keeps it.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/sandbox/clock (the `GetSandboxClock` operationId).
+	GetSandboxClockWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSandboxClockResponse, error)
+
 	// AdvanceSandboxClockWithBodyWithResponse Move the sandbox clock forward
 	//
 	// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 	// platform's clock forward a day at a time and, for each day, the
 	// vendor simulator's clock, a usage sync and a billing run as of that
 	// day: watch renewals, the 1st-of-month runs and metered usage happen.
+	// Each day's move is stored in the database before its runs, so every
+	// instance follows it and a restart does not undo it.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12661,6 +12755,8 @@ type ClientWithResponsesInterface interface {
 	// platform's clock forward a day at a time and, for each day, the
 	// vendor simulator's clock, a usage sync and a billing run as of that
 	// day: watch renewals, the 1st-of-month runs and metered usage happen.
+	// Each day's move is stored in the database before its runs, so every
+	// instance follows it and a restart does not undo it.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -18743,6 +18839,75 @@ func (r UpdateProductResponse) ContentType() string {
 	return ""
 }
 
+// GetSandboxClockResponse401Headers the declared response headers of an HTTP 401 response for GetSandboxClock
+type GetSandboxClockResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetSandboxClockResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SandboxClockState
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetSandboxClockResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSandboxClockResponse) GetJSON200() *SandboxClockState {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetSandboxClockResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetSandboxClockResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetSandboxClockResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSandboxClockResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSandboxClockResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSandboxClockResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSandboxClockResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // AdvanceSandboxClockResponse401Headers the declared response headers of an HTTP 401 response for AdvanceSandboxClock
 type AdvanceSandboxClockResponse401Headers struct {
 	WWWAuthenticate *string
@@ -23574,12 +23739,32 @@ func (c *ClientWithResponses) UpdateProductWithResponse(ctx context.Context, id 
 	return ParseUpdateProductResponse(rsp)
 }
 
+// GetSandboxClockWithResponse Read the sandbox clock
+//
+// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). The
+// platform's time, how far it runs ahead of the wall clock and the
+// day it is in the SP's time zone. The offset is kept in the database:
+// every instance runs on it and a restart keeps it.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/sandbox/clock (the `GetSandboxClock` operationId).
+func (c *ClientWithResponses) GetSandboxClockWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSandboxClockResponse, error) {
+	rsp, err := c.GetSandboxClock(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSandboxClockResponse(rsp)
+}
+
 // AdvanceSandboxClockWithBodyWithResponse Move the sandbox clock forward
 //
 // Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 // platform's clock forward a day at a time and, for each day, the
 // vendor simulator's clock, a usage sync and a billing run as of that
 // day: watch renewals, the 1st-of-month runs and metered usage happen.
+// Each day's move is stored in the database before its runs, so every
+// instance follows it and a restart does not undo it.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23598,6 +23783,8 @@ func (c *ClientWithResponses) AdvanceSandboxClockWithBodyWithResponse(ctx contex
 // platform's clock forward a day at a time and, for each day, the
 // vendor simulator's clock, a usage sync and a billing run as of that
 // day: watch renewals, the 1st-of-month runs and metered usage happen.
+// Each day's move is stored in the database before its runs, so every
+// instance follows it and a restart does not undo it.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -29505,6 +29692,66 @@ func ParseUpdateProductResponse(rsp *http.Response) (*UpdateProductResponse, err
 	return response, nil
 }
 
+// ParseGetSandboxClockResponse parses an HTTP response from a GetSandboxClockWithResponse call
+func ParseGetSandboxClockResponse(rsp *http.Response) (*GetSandboxClockResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSandboxClockResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SandboxClockState
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetSandboxClockResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseAdvanceSandboxClockResponse parses an HTTP response from a AdvanceSandboxClockWithResponse call
 func ParseAdvanceSandboxClockResponse(rsp *http.Response) (*AdvanceSandboxClockResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -32814,6 +33061,9 @@ type ServerInterface interface {
 	// UpdateProduct Update a product
 	// (PATCH /v1/products/{id})
 	UpdateProduct(ctx echo.Context, id Id, params UpdateProductParams) error
+	// GetSandboxClock Read the sandbox clock
+	// (GET /v1/sandbox/clock)
+	GetSandboxClock(ctx echo.Context) error
 	// AdvanceSandboxClock Move the sandbox clock forward
 	// (POST /v1/sandbox/clock)
 	AdvanceSandboxClock(ctx echo.Context) error
@@ -34616,6 +34866,15 @@ func (w *ServerInterfaceWrapper) UpdateProduct(ctx echo.Context) error {
 	return err
 }
 
+// GetSandboxClock converts echo context to params.
+func (w *ServerInterfaceWrapper) GetSandboxClock(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetSandboxClock(ctx)
+	return err
+}
+
 // AdvanceSandboxClock converts echo context to params.
 func (w *ServerInterfaceWrapper) AdvanceSandboxClock(ctx echo.Context) error {
 	var err error
@@ -35758,6 +36017,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/billing-runs/:id", wrapper.GetBillingRun, options.OperationMiddlewares["getBillingRun"]...)
 	router.POST(options.BaseURL+"/v1/usage-syncs", wrapper.CreateUsageSync, options.OperationMiddlewares["createUsageSync"]...)
 	router.GET(options.BaseURL+"/v1/usage-syncs/:id", wrapper.GetUsageSync, options.OperationMiddlewares["getUsageSync"]...)
+	router.GET(options.BaseURL+"/v1/sandbox/clock", wrapper.GetSandboxClock, options.OperationMiddlewares["getSandboxClock"]...)
 	router.POST(options.BaseURL+"/v1/sandbox/clock", wrapper.AdvanceSandboxClock, options.OperationMiddlewares["advanceSandboxClock"]...)
 
 }
@@ -43160,6 +43420,78 @@ func (response UpdateProduct500ApplicationProblemPlusJSONResponse) VisitUpdatePr
 	return err
 }
 
+type GetSandboxClockRequestObject struct {
+}
+
+type GetSandboxClockResponseObject interface {
+	VisitGetSandboxClockResponse(w http.ResponseWriter) error
+}
+
+type GetSandboxClock200JSONResponse SandboxClockState
+
+func (response GetSandboxClock200JSONResponse) VisitGetSandboxClockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSandboxClock401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetSandboxClock401ApplicationProblemPlusJSONResponse) VisitGetSandboxClockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSandboxClock403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetSandboxClock403ApplicationProblemPlusJSONResponse) VisitGetSandboxClockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSandboxClock500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetSandboxClock500ApplicationProblemPlusJSONResponse) VisitGetSandboxClockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdvanceSandboxClockRequestObject struct {
 	Body *AdvanceSandboxClockJSONRequestBody
 }
@@ -48041,6 +48373,9 @@ type StrictServerInterface interface {
 	// UpdateProduct Update a product
 	// (PATCH /v1/products/{id})
 	UpdateProduct(ctx context.Context, request UpdateProductRequestObject) (UpdateProductResponseObject, error)
+	// GetSandboxClock Read the sandbox clock
+	// (GET /v1/sandbox/clock)
+	GetSandboxClock(ctx context.Context, request GetSandboxClockRequestObject) (GetSandboxClockResponseObject, error)
 	// AdvanceSandboxClock Move the sandbox clock forward
 	// (POST /v1/sandbox/clock)
 	AdvanceSandboxClock(ctx context.Context, request AdvanceSandboxClockRequestObject) (AdvanceSandboxClockResponseObject, error)
@@ -50257,6 +50592,29 @@ func (sh *strictHandler) UpdateProduct(ctx echo.Context, id Id, params UpdatePro
 	return nil
 }
 
+// GetSandboxClock operation middleware
+func (sh *strictHandler) GetSandboxClock(ctx echo.Context) error {
+	var request GetSandboxClockRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetSandboxClock(ctx.Request().Context(), request.(GetSandboxClockRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetSandboxClock")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetSandboxClockResponseObject); ok {
+		return validResponse.VisitGetSandboxClockResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // AdvanceSandboxClock operation middleware
 func (sh *strictHandler) AdvanceSandboxClock(ctx echo.Context) error {
 	var request AdvanceSandboxClockRequestObject
@@ -51470,422 +51828,428 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Jc9tGtij8V7r43VeW6gI0SVF7vbpXcZyME8fxWPZkZsI8sgkckojAbgTdEMVJ+b9/1ae7sZAACS6y",
-	"7Jiv3p3IBNDr2dc/Gx6fRpwBk6Jx9WdjAtSHGP98+Z6O1X99EF4cRDLgrHHVeD8BEoPgSewBuYdYBJw5",
-	"JBF0GAIJGBm8Grk/UelNBs2G04AHOo1CaFw1eo1Or9FwGsKbwJSqceU8Ug+EjAM2bnz8+NFpRDSmU5Bm",
-	"AS+SWPC4fAkDBg+y7+EbA8JHRE6ARDHcBzwRJKJjUNMH6vU/EojnDafB6FTNp78prGRKH14DG8tJ4+q0",
-	"3XGWVuY0XvlrTiLwi9u9pCfQ9k5P3XO/M3S7cDFyaXvYck+8rn8KZ6NzejG0C4yonGTrC/yG04jhjySI",
-	"wW9cyTiB/FpHPJ5S2bhqJAm+WbZWmEZcAvPmP8J8ed03JGHBHwmQO5iTCGISMAnMB5/AaASeJEeUfPjw",
-	"6lsSCELJmHOfeBMeeHDcJO9AxvOAjckskBM8c0GneiTKfDLk/pzEEIV0LvDpKIiFVKcUcSageESno5Z3",
-	"QU877umwBW6XnoB7OTrx3I5/7rWHF3BG2y17RBoss0PK7dFVm6y4zc7pqdOYBsz+u73+vN6lJ7+/c7sm",
-	"9j7JBGL4nI+xGvA2PtYRkoFyvDGEAzfnTSgbgzq1IRXgE87IERVISxQJGhxfE0qEpCEQzvC9bruzSFza",
-	"SFzKN2kIUhWQnJRi/OtgGsjlxb+lYyAi+E8leQnxu/xUPoxoEsrG1WnLUfMG02TauOq0WniG+l/ZCSqg",
-	"GkOs6aG9cSSH31D/eyphRhGnPa6gD1dIoygMPKpW+DyK+TCE6X//LtRy/8zOSH3hqwnugfk87icsBupN",
-	"FNluOA0fJA3C9HLUG8QPfMK4JJSJGcTX6u8JwiwVRNB7QIonJJWJUHtTpxhIvI5vqE/sUtONTaSMxNXz",
-	"5z73RJN6MWeBcKOQSkXRmmaddv3ieckyP+ZP9b9iGDWuGv/f84x/PddPxfO3ehB9hmXAh/vzeBLqHQ4V",
-	"IafeRAFfTEY0CMEv7lfDqN9Ua/iG+opIgJC73QMNAx9f7usZF68h1pMogFeLxPcR7OOYKwb5azpUirRO",
-	"YxRA6DeuGjBVAzmNKQhBx+qlKOYRxHJOevphr6FGngZCIMj/lt1lV4Fm/i7tdre+y6Wt7uMqf6Khmk5f",
-	"mn7fDRjOZc8O7+sFZ6Mw8Ha7rSCjlH0zeD9g/VEYjCcyf3M36b0Z2h4IskBm1bkLGYQhGYICsCjmHghR",
-	"RKhu6zK7hHQL297A6uXvC7Hszj2zXJHxNy+JY2BS0XEJeC3f8XgY+D6wne5llI6Su4N/8SQmMQ+BTOkc",
-	"kcfneBPFAz7JDvi73DDbnXC2kH2dpkfDEOJnomInH53G95zBTqfHRyOI+2M1TIH4BILgI017SMjZGGJC",
-	"72kQKkpcOMZ2jlh8r0fa7gRzi9nHEb6SBB4CIcEnw0QWd4JTGXL+ikmIGQ1fKrK6G40wI+XP8pZPwbAR",
-	"Bf6zmLOxknAUhIrAhyIPzR2lXRa5hfgeYqKXtzX+26Xt42RvGEkYPETgqcNVFD2JIeOXdi515H4gvJCL",
-	"9KjvlTz8NoZR8LA9WUZpKOTenZbSRTKd0nieMXeZxEAmSoQUIgGfBHpa0XAU002KV4aP+hEuqW8GXcSF",
-	"FWNek0AK+y+ihyEeZTlg07LDI9L20j2oa5P0TpPX4hGZVSouxKegZGoIBTwTDmF8ppgpZx6sPyw9eu6s",
-	"zPUKMoMYCEumQ4VkOT6oP1RHhugICq7HwT0wQsc0YJ/siPTKEbL3QqmXr99IlQLkFaEKMSAuQpFU50xZ",
-	"j9lvlZRZPLJAkqNB2coHx476Wh1pj62ATdQlFXhmFz6K+X+A9djSwBpqBsdNchMKTgYrBYZBs4ds7g2X",
-	"3/GE+TtRTcZlf4Sj5EDpDSci8SapfaUIGt0MNN5wSb4zX28HG9n8+wAHtR4cDa8I5fZABMMQiORaEEKu",
-	"juTwbQweZ36gPv1Oy8W7KXaoU/engZgafXdBnzC2qkmm0FyTEUgPYW0ZBds5lS6/VvKd1Ve2Ve0WFrov",
-	"PMxsj6mBAUVtGmqRU7HSwIMPLJVk9qFJKwBSEm8wTmJYhGKja1LP4wlDspe9So5uXrz7+c2r2/6Hd6+P",
-	"i5JATjY1qyb5Ze+oVS8seS9CAWEAPvgkonGqs+b2arAhJ0N+dBrvOf+JsrnRL8VOtxFTCX20vixwcM7J",
-	"lLI5oVLCNJLimsQg4zkJqVSImAP4To7nqM/U2ki6uG3PvLCwfRz1OyqBmAHtZuhIQowERjNUgeiKCk/O",
-	"pI92R/dGvbts2rrVnyhCNaOBbJYZ63PWqY9O4wOjiZzwOPjPjqQrwYGASfVJ8fp+0gYKBT9Wufdi8NW7",
-	"NFxQ6NrZ9RWWtu3NLS5rL1aLbD9DurSX3F398ssv7k1u+nJDKvU8iJQYjlNDc7WHBe/MmBsUEr5kMpDz",
-	"vRlG7kAJC4koEaEXTSBK3FEvalGHEj9AlYzJzHSTR8xO/mZzGyBmB/uwi+RWvx+C6PMpDRiJk1Bbt2N+",
-	"B6zZyMROvOeb8TiGMdVfLV7x3/iMUDLlTE6eCeLTIJyTRNAxkCF4fAraPTAMwhB88kdC8TTQSMiSaePq",
-	"18aUPjScRkjRekfvx43flozdTuMmCoynyBgJA61jeTEouO9TWfA8+VSCK4MpNErGst8M5zW8VU4j8Gu9",
-	"pjbQV1ez0Vq0Sf7P5QeKRzGI+zVn1zJyOQJGyTAMPCVkxNL6Ie9g7igyqmSmMQsEEE1OlwaO4Z7fbbip",
-	"mGv8WwWWP8L8nXpN+xCsR+dX7VvEU0k3ZQZ08pedwQgf/g6ezGDkBb6EVMLXwiAN3+ZgZkRDAc4CGNlr",
-	"yHuQjPej2oO0eEkLyOVPAyYIZ6E+6Sm9A0LRgSY8HoGvfqTEDKHOfr3fNH9QuOR1x4DromH48wiN8asu",
-	"xGDYR2cRxQR4Mchy0JpNeIjA1CS3Ez5juF0SMK1M572Bqzdj5ljezm/phl4H2ptRbzfq7Z9A0pL9+FQi",
-	"0QwkTMU6ME1PxS6MxjGdL60fxyxf/TdBGAZs/B0yDeaVeLuRdoZzctTWZPTYUXQylhCrH0+OHSJgGlDG",
-	"EhqqX86OHZL9q905dsgwAMYC/UOne+wQGed+OTk7LhBcPV/DaaTTKE6Wm0MR4uzPbHB1j9nApYTabPcn",
-	"7kOI7NhMGsUQUQTriAup/uyPggco/BDR+XjVoO8StswBqOjz0RJtWkX3NyFlxnQoagNMttTv9KfLsOM0",
-	"RgELxGTDpdTkBKkpcQnOUuPXlPp5nEwlZqdxF2hTSb0d/hhok4SRh1KWurQmcRdEUVnAghpLaGsErorQ",
-	"MAbqz8tXhxxsw1OzAlrdPd3q99WlcUnDdR/+xBnMy5kYnqVj4DNdSO6CsnOxk+XgbeFU1zK/bAdbMcD6",
-	"WLQNiCwcDw6xehMWeZbQPQZqBP2llc0mGjBWsxp8y7HjrF7Fj2avlojRMMRPGcxoKHKkaw3VehrelaOa",
-	"u/OvDDVy5/FHAgmCb5wwpnbtYKxeCFpDNp70srN5kSmVHyK/DrxOA5b/tb0IwREVYsZjfykQ6Gy1GOc0",
-	"ZnEg4WcWznVE0UenkQiIrUi46oQ/2Pc+fiyBoxeJkHyq7RgL2Ob7MQhRCsVohYvL6eiW2o4fSG3dqUnN",
-	"nIb2hXvlq9CBG/kF2FCObXlWTS2oRLXRz4kABFJtwQ4E8czRXxM6FEplH3Fterp9+0wQPmM15G2nEU2M",
-	"93pLrmIBIOMpCcL6Zhdo7MSFDwImz7olPHKFMmXvSG/KSWEwg7jctefYlZ2+AH2Fnfy2Ava3Y0YZeuTj",
-	"XtH3vAJdIiolxAo0/t+vN+6/f/uz8/G/HgUjinD4rQ6eE9Z9cvsWowSJ/cLBX1Ex4iwzhykIXFrxSfmK",
-	"qzGuQOm6K1DrcTTb60yDfZZhnSA0VqLcjM4Fevc2RrjCtdfShO0hrQLGp2HDKRvYgQkvUJK8SOLJ4B6N",
-	"IxjEUM5szdd74rSfI3o+AYbUg1V1xVN+D/3FbS0wszgBot/UBlP9uvahkCPG9V/HOcVoyHkIlG3Pjspk",
-	"lpfq1N7DNAoNpBSvfsj9Egr4XQChL65I8wWfRpTNm2/oFBzStBMu/RtncUjT+A3tc/tPK1blfnrLY0nD",
-	"D+9eO6Rp9NjmG4xFyP3wXilRuX9/m8C3VKphvqVz0dyXTWBXoUYk+rhLwvelOXkiOXdQaDH+ADIwmyJ/",
-	"/rlwAB8/YhhTAoPSHT6hyGE36mi42VaWKMDkVgLFlw62ORLTbqn/t5Y6bUnUHhU0F5nFuvSMEh6/AFFr",
-	"oeVpOH6RiO7A9gsD7Yl7H3DhS8SFJTDHC0sDghecouj3Xl62kOiQnlJvEjBwY6A+/qDeJ0cDC5QDhwwS",
-	"dsf4jPUxWUP9YCIb+mohA4c0m83jUnZjsjvKlHV8RKgkqC85xOcSo3N5TBgaOvUbghwNMPo5YOM+4ltT",
-	"SB7TMZioQlQ5dBImUXdbuo40q2SdPVAv2NGHln1XRlr+BjSUk+XzzsSvLN+L3613eunPymYyoFNiOZoq",
-	"gbqPNse6svGQhpR5UP99bfHrxwmr637eyjC1ysZkVcm6C/AT6FvyuNaEXdeTIsRGo6rX4/4qzfkWJJlN",
-	"QCcV2rDaIBcVW1CnFWyTI6U/29N4JjCQQuEQMJ9EMaa81tGs61jtDdBZr04YsA38Xubj1wEr9XjpuOHl",
-	"E+klrdaJpx39+De4+qc50Ljwg9D+U9A/OmRMI3cUA+g8Vzx7jCZWHzomxAzPWh9uKZFAr+MmMLvuck2+",
-	"KFoZ8abyPn5H3ZvHdeDQelsInU9tynutG3irPyg7/QjigPt9YH4tSDavo7ut1gf19E8DIpk1VCTDTZxs",
-	"TkPSh/7GX2wOxO/pQ9kpbjbzdnoXRsrXJXqbqGlO454H/kbrKdPsUrOw8W7mVlw0H9urzV9a5ubMs7GM",
-	"QS1AXgFut1Ue80RtCWVNUAI5oiZ/XU+IdESATCIyAjh2iPH4qffsJ/rNY4dYF6B6iJEVSMbjGGgslLxy",
-	"D0p0IUdGhsEfyB8Jl9QGxXFmIwqPHUL93xMhFSLnZ7NxcySmgQCfTAPfNSvIR3ZkQRZmxXkXpdMwa0Hj",
-	"v52l1GCYJ+YVIkhtPCiceAmnt0GYVWqNTvJfjjlUdFaxKJ38zKdRoiTII20PJT6dC6cQjYipQjrhhGbx",
-	"jI5moiIvzGbAswHXVGdlOedjk9uIi2DhPHN4bmGlTAPwwQumNCR6rFKeKLS6VpcGKewO/CKJXf/RAmVN",
-	"WCD7eBHbxVukB5LSpfzGc0dSmMqSoUa2ixQcV5CS9KZzVvgYFO3T7mQkHBi9yGNqFoAgWMBAbd9djX1P",
-	"YbuwmscOVosin8+dkh/TEZJsZkPB9H8UZ1p1Eoof70qGhlTU14AqTbexUQYq0KBe9Zv8MZrvUpNprFEe",
-	"V5vCZxkw2vjZUk0bA0wJHxHKyM3bVxigmWMT1J8GrJFKs6VHn8JTWX2RgI2tri4mNAafDOcE7iGekzDQ",
-	"8u1CfG1WCqlsQCEIFWRgayVZZ736CgslpW58I1+HVMi0glINY8lPICEG/8WExuONndHF4PeVwaK5Vz86",
-	"jYIRY8EA1a5hgNqVKhbnL4xXBlE/cT+pAqgo5veBkr7UzU/xRQQv9cBPPEnGMU8icjRgnIG+QPxFEMFD",
-	"nUHBE3V9UJBXTPaDAn/OoBQO9apuQcqAjUWJR4p6d0nUD7lHK0UMLwyASYOfVU91CHJfQD6GLOdjUwTP",
-	"AyYh7idxWB4Y4weVa1Cqal/GAQ3Lhy9avNZd+M/m7VcSpt/jQeMYmrv0Ubrsj4eIeUlo0gi1IFUWVck3",
-	"/qqEGeTOJn/iZedbOI3s2Jyly1w6lmq4tRDyikWJ3NQ9tAxDi4KTfUYCnSdIp4CUyCRP4jIXzdN1jMwF",
-	"0Nzu2yw+fxOjclnY2zKIZ8wsDkqs1qswYENiV8SPtCCVua9Phy8LigaNfaOsHcGDjCn5/htCh/xe377g",
-	"I6kfH1/rCB+TK5Y9QJiwNbTctrMlQi6YmtLhlbL5/TdoA1Pk/Zq4bRIIkjCTfLnx9JtgdjXiluMp0xlc",
-	"KzFzqY6HloEUt5mqAZoEcwqnNleZLug0ppbDjJMopB4IxxRxoOSH25/fmPoFywJKJk2uUZnIO1vwzAY4",
-	"eTSO57kZr602b2oLTXkMGBAVwwjzCY+6nQ4ZGBOI5LwfxeAFAgbHxZJx7U7ztFWMEnP/59eWe/nbn22n",
-	"3fl41Os1c/88/p//Wmdmz8b+cPtt7fizBZBIlaZ05LLbfgOzfPzr5xP999lGCm0a1faGy2BksmDz8tEG",
-	"R52PSepbp2ZlsK1aCUExHO3qNO+W0CodMZY8ElGhMAR9F7lAplqGb5GICBiWX/DpvCSP5VuFdZFSAfwE",
-	"bEIjD30Q0q7D+laGMFLYh7Ta1CgIBNEz+IY62nKHJ2enOVrZKqXM2dIWTmu9yQPiacB0hbk62ypfuR0F",
-	"/GtNV+SEMrJwYoVdnZ+sKeJYXNpm21p0aC7cXMmuywAZmXOJZG/ckFObSlYj10GnnSksZ4rJ9fO2sGUZ",
-	"Yp1MPsrn7NWYPcvxywkXqHD1I4gNJ69lgNg47j2th3ZtDJrIcRT+pY5CUc/tFNLaXl98tzp2fwPNFQmT",
-	"UiT7qDZWD4rGtf4I6g8suakwtcYQw3WpKLv//O5KV+csAGgeXOzm8+tdhskCAFYiRl5qXQaGF3w65Yzk",
-	"CiIIRxei8AFpHBpNQJCj74IQyO2ceaSXtFqdM3I7oTE45A2XNJ4X1HIPB8VUtXSUUuW8RKzekAHpmTaQ",
-	"3v+upF6hEx2zxW0xwMc1B27eq9xP3k7Pk0LFG+PsXqq3YIcnSmcxOiS36gU1ydT643J/xM+xX0Ypt4u+",
-	"2CzAwiQm9lfk3+1ELieBUnvmte3UeBQv7ysc3nUJ2Boya8lr/SR9p5CHVjYi8vJngoyBQayujdgvnFz2",
-	"PBCuNoiylS2tTX0r7KRJdvqt5q6EvIRN5qWezTxCm5PoeuEDeOO54AH8q5+S9wVUy52krg6NoRiMUMbZ",
-	"fMoToY/uWp9reuC2rl25a0xCJDaD0FsJ0V48XtsFFOQTGfce5Z3GAmQ8M88C8043u4wi3SmA1oJrLs84",
-	"LW2wN7BtLADeyFYB5F5OlV11WXmtdxsiuwsF3RbhU1WhnUbTrlAWtkqNLfhqS4ElHbby3jStX3YDerLM",
-	"p6Rr3jhEzIWEqSlGCbpOMWX5olZKhZKEerIiRmyjahExn25IxlbwU8k3GmtJoG045nRwE5UH+zR+Zi3K",
-	"7OBlzu89X2cEmK/t2zSKYn6vK4zk3FflOepOw6PMg7AqXz0j5ksQmAWwLMe2cAYbVquAEiFfAqNM9g2p",
-	"0yErVvHoC5AOKVrD9W8KpfpYTcPBpFMh+hEPAy8A84KVftQ7fSV69McxZThDekI1SveoJadxE9meK+Ht",
-	"g3YtFA9xN8q3sbYc82RsKv5+ePeaHFG5oCsf75Y5XqV0Og3jWKms0qWLmkdUTszMgSBSV2VbdxN5emrV",
-	"WTXdqpuwyL8rJqtL3RKZncZbE4dQUidhGrA+AnJQmVSAcXvmhtWrtS5oG5XpE9Y9qCcRm3PbtbwA1lsF",
-	"m0pSPOJfJvO8n/N3PjTNR5orxgr5OGDl14WP0mZYaag7XjShMjfXqgkMQVyD78+EXbZ+38Gq4YvVjx6t",
-	"0ELhMHYuqGDuGnPvNxRen6J6QL1aLJ31XulVXpHcRCuObMsSFOaca+CfvpMncS0tItyCE4y6/2m5l79l",
-	"fzb7/+v+9mfHOavj6FsNz/qEVpz708iVlpfsIFmaId6GlO3ZK+EHwtOB7xB7UOZvvgVJhnMjcJQnttH4",
-	"LolqjZAzWy0Ns5t7Yr9OArHp7aqreRuXhqnqIdUN5ch5dXc35ESByLEM83nKo0LKyFHL+uN0XwgtdAiQ",
-	"x9dEALYwIFQQW9u9IIFUJ2SIqL/DLVSq1Xm/xaKLYgkAl+ApvZLlg1yB6+pCnhTfEVn3g/Nv49LMS4+L",
-	"DcqRMH9D6576YnPL6W4eSiW420ivuhJ+usb+Rgciog3PQ0QbH8cKdSid3tH3mL+hhbmWtrh4N2vQ4K3G",
-	"mg3ljTLOsBLszWulDKHmh7sRn6ozyEwyi7lWuRDiowWdIk6YOHaITt5xjIpBjgTYt7R+spDsVDDqpIWQ",
-	"VlQdNEvcUyWFTy/ubakW7l1KLLl7nXu6a5bGI5bjsd2Ear4+BTnhfs2c25/0y9tkFMfgKTpcWTo3Bmw6",
-	"4NWoZIAbyW0zl99kdpMfLltrcRFrK82aPW+nVm0GDrtfwqI1w+TeYygpoXEc3Os+qjMT04Y2v2sTM2r8",
-	"h6NEJjEUhLo1V5q7skUMrxlbaXa+4vx/Ss/GEsQhZXd9GVMmRthc2KOxNmyLifrPBLy7htPATl8V1BEH",
-	"fmeAYRmZg6wqRc0UsiijC7VS1xeFWvN7CtblB5JxvmLw7EKEqwmV7RYCZ7tVcbPl6h9NJO8bz0JJtLB+",
-	"QDCkB/1MERfSxZBElLYEoVJboY5sai9G5+BPcgJBbHSLXHEI9dbxNcF7mwUC0Iut7WV6OkGAepOlUIBc",
-	"INtTVDmzRnnTXKws7QtfENg3VEAYYju5njrEMPCwMA1nxLxFfoGhCCT0GhUl8IoRWrW7ZuiPNnxdPagd",
-	"DVGPZYeU7WzGfazSAWVsppD3v3guhYMtuZqswccCjDhF/NrdaBpS9gLbyG3Ip+obOCrU8MrVbMU1v0ii",
-	"s2Pl2QLdWJcN9Lli/0ZYuQBK+0CxSjCce+GmULibi3Yz5X9/mn91vusT2qx2NVZtbWbYyXrtKaARG+1S",
-	"wxkaKR5e6Y/Oli22JcH661F+qnO6+x4mdddfVjEXvLC0XFJOurb9WWgXbbHmOKtAs8qOMsAqCgOSMBmE",
-	"qbVakX2Tly1MLhBmAGDRPqxAzshAm0gG12QQg8RKf0TSO8C24wxmhlvkbSy2YkNqXDEflusPIWX7KjH9",
-	"lXO8v7Z8uylXXMaPOGBeENGSQCIaBdgmsW7hwg0jNFOb31YV9tJ120pB+2r/V6fjnm63t6Ku6fsJYAAN",
-	"URTDlA0x+e7wYBrmm4+bVcHGW0k6pmZPVtwXt/Pbqosvr+dl60LpDtak0Bo1T9bUSjFCEGEFk271/srp",
-	"mumguUyHGHn33Qty2T09J6ZfJ/G5l0yBldRA2aYqa+k5rwg4RCt5fV6YKyJblkTBhLSFQ5chxSQ5I7CM",
-	"eExEEkU8rgqct0SiJPtQN039s6pK1PKBfXj3ijA61ZF8kJ68en19kBw+tbPmFEy8nXKQQ6K4n6ybnY0q",
-	"W1DopygAv6yuGI1/Sz1eD/dJW3tufNKLloDyI1ixvTTF75PB2TQt+bNanMW36sDlJy0a94RwnQdpc4g7",
-	"wjZe/lYAvu0lbokQj3nFmSrWWVTFMD3ojwTM87LYwBWXs+7gn8gOkMf7XewBuXH2pIB91UBVBSpPCiV7",
-	"AJD3RqB6ejnmCZvS7ESl1Ql+Oimkbsfv3OKeFEQRvvYDpnsiY9see9URP+WytpRJl7byd2Nm3coxtm3i",
-	"6AIQpMP8tnaBfinF8oMNKuObDjQvdMndUk0365m9W5XcNKW55ppKOuHr3wt9ou2Gy07rHVA/YKZg1sI5",
-	"TcC7W1nCokrIzoYv622CSYV125s4dhmliy8tYfsLZuRqW9SUzonPm2RgLGIDtPcOrN1ugG9pWzdWvfVN",
-	"G84gTpPCeJxWqlpVBTczBpZagW4p84f84UXIvbvqtIA4YTuqNeXFoW7fYklzXVjLd7Qp2hQb1PXNxZx5",
-	"uro5MYshccLKG6nbPOWazD6HHSX2G75JOQI6hn7MZ6VjLXnx+BQzGRvmUArfF/CjcPplcJa/vBv/3lq1",
-	"diLi9qIyMtguUMHSCmITnsTFrzonq78pQ8rbjMYsZcMH99u0iH78+jGPWWurrjgKD7K/UaegDc3wG+XF",
-	"YDu0ylrCq0uy/JEWJ6rBY7KSSfWcNeazfJ8WUy9vIwjJatVt9pmCkT4wX2xW6eSzKKiynJ36KaquFGuq",
-	"rK/BkgO9hVLMhRIsBsi2VZlyUpfp9L9Mr/KJopuc9cLB5Pe2KiO0KAjuGqyuiENJlw17G1h0xMoguo0X",
-	"F7K8a15lFZClgNgYLzONEzYfrtjsqxz3foy+EIotwn0AszK6vmSh02861bUAzKqfRo9NhfLtddgizV06",
-	"8+Wy1Wury1UnEC4dng1WWVPKeqGANWfgEEXwRNpnCOtIF4pI18lnNHWr11SsXjVTWnUj7ZKH+ZcCpCCM",
-	"M6i1klVtEMQqoFtZTcZGwKTMsJFncWsLyNwK/jpgJZoDPERBDBsyu1KhYZEoInnPDV+6c8ljGMWcyacu",
-	"jrXkWoeHQEilxtgXyZEJShDH1+mPpo6bLdMyFRDe1yx1Wt0oCavHqREV9AldIUoHqaVwWyiyW6tyVkWl",
-	"uve29Jz74d3rrNRLzjR01i1ahs6c8gyuvvvbf//XOqFlq5pdaTWZVVW6Srv0PIVx2TbpWUg30FkiDmkR",
-	"yYlS1UgSqT+7aYl3WzGeLpeVb5bnkpzUyyV5QnO3aSi0nQj3nj58Sp/753Zx5fUwcJUVp/U0Yktpv8r6",
-	"Ist7+vC0du3P8N6XLxfi6VYW8x0MG5Vh7aXQZ9nLokUIK79VFyTbRv6w35RVeboFjzNfmPhkfHNeboXE",
-	"NfVtlJcVub4BGpeaYBdTJfMbKwxWWN9aCQjP7Z0OZvt0hZXqVkjauEBSrcpIHwQdw+2cefth2D6d17Km",
-	"mRrS9d0s6Tq/01+WaZ+jgAVi8jgiholxXJGdXWHKRjNNvOk51jPPpYeSGei0xamOUR336dN53pBkvzbb",
-	"yd3TwgmsTQ1fuq8ycmRtLPWNIIUNpoCzxpOyTC5sr89su9XGk8VDzhGoPxJIUOGLE1ZSUDSisdTGtBWF",
-	"KJSk/TR13D9hEcNHjGF/CoHanpMVA/kOQX/q/nfStUuV5ndmyai6YqnjzE9aSyN+ikqB1aVbS7ZjncAb",
-	"V+LfsQrhJtBZwZAX7dMrshwUdDyNJoF0aQdVQn3/xVbX2W/VytJbtStbTGkwpZCwQk+z4exYoSeb6+ae",
-	"BiEdBqExcy0wY/20KuVsK/9LNmYZZP8D9/lSg0XN2sOb8flKx4Ke+nWux+dCcZNyJ1S9A1gd31+ceg8l",
-	"lxf2suOZ5LvelCXUpa2Fqlyaua6fFe0ls3fHNslho3adOuGXiiSGKTDZT1ggN7kuGzpS7zYtKBd3btde",
-	"7yD3dsuF29nlpmWpQP4JKm5FMYyCh2Wy9yGKIHY9KoCEoOidcIgfjAMpMI7Jp2IC4pqgJiVMe3GbsKu7",
-	"JNkinSahtIRyWrLZci/d3/5sOZfl9PJzDFReOL5tRU1z81tJm1/gDe4cYL108CsO9WmENIvLO8hpZog9",
-	"iWpfAZgsnCHG+XpJHMj5rboVfQ43UfAjzG8SNcqfjSEaMr+zFMD4LhslLY5trvXRgN71m83m4Fi3WUWz",
-	"th5GOwZNpi3E9xC7krv6L5PujE5PhBGU47QZNV35RErkotq8WrHGH355v7w+8sMv78ko5lMyePvz7Xvy",
-	"/L79nCZy8hyXNCBHf7vtnJ4dEx7rt3SDMjYKxolS3gKM/pFzgvU6fYjJ0Tv1wfOX6n/JfUDJD7/8eHtc",
-	"Y/UfkamMuM6mZpLqtFyjKTSikEpFcP/XRCo3PQwg1VfeeGueEgl0utyb7xbC0CFpTVEEzGEQhuTGizkL",
-	"BHkxV3D4NuYSPElehDzxiW57rYA5Bk+Gc/VVj6XtRQKI3Y4NARLNHuuxF5wpGA44E1c95uqm1BjHOxCM",
-	"3kFfYcmAjAIIfXFNEnbH+Iylydb6d9NNWoEitpNutY6bajDM5NZP07z0QU6KeW5Spf/7d8HZIO1VrvPP",
-	"Bx73AaOrnR4jCGhYPAS/dMhAp5b/+tvA5l5jCDIuiFBJsFwLrkKROYGFRcgAwzoG5KjdbCo0I6asCzlt",
-	"HetYZUZ4RP9I0FIRCx4PHH2GxHZtG/zZQ0LWa1yRX5vN5m8O6elATv2B+r3XaDabvcbHwTUZ5B4NsD84",
-	"xpOoAbkOKAkp9gsZAy4W2aLaDcL2QJAJZzyJyeCVD9OIS2De3P0R5oMrHS9Dp4CoqruMm1/U6EPuz0kM",
-	"UUjnQleNNF37dLfwa3PaDOuL6Ld1LfFup6O+HwTZhFjAIoZEgD+4JrNJEEJuyECQgJFRGIwn0o7Rulwa",
-	"w4BMP2B9/e6gSX6EuQaPO4gk6XQJhiNj93hNQ/BMNFcQ2DQokmRgy5oPsl3HIHgSe0AGRigZXGtICtPS",
-	"6mpBamntTvpSfxqIKY6E89zkyjMYHFA/8Tj4DwLdFdHEChuWnng//PIe/4ABOaomR3jT8VoihORq5XSG",
-	"KJspm2rc96aDmIkImdI5HpuGYohxFDzeMBAKMwOGXYUGDy5+hWs7GpiqEwMyBcrEMjVPg1yaPSXrhYEH",
-	"TEDmXm0oXhwHICm2xMNYICSQ4ur58xzpe26/zIosNCwxu0kkn+r1pnTx5u2rnJB51Wg1280WRpVFwGgU",
-	"NK4aJ81W80Tz3glyvOcToKGc/Ef9PYay/vmIxYJ0Wq0cIEcx90CYvYu0X36TvOeJN8GCRHKCNCYUyOzT",
-	"433lN64a34P8G86LNnzTjl/N3Wm1LG8wBUHz1O93411IE1n+TD0uDX6HDhiUsNbJX2ZuZEclzWfM3hTt",
-	"CYN7aBakhcbVr785DZFMp+r2rhqvg3vA5B2nIelYYLxahEFqBmgwCg1bQzV+UwM9x+SbugdugugUAR0q",
-	"8StQh029CVJ8io0LBJkGY324mjbotv7SIaetk6wcUuktZLlHu15Elqpk16ovRUlmdnXZNdlb04lItS8u",
-	"W27J3amHcyK5BsqmGvW0dbKHXSQsPfLF7Rj2XthTwjIT2n529obr7rHza81FaIDZQXqxRNA5mU3mq8E0",
-	"f9E14VSR5ShwFSWrBlZ/GiAJBCP138FcMZKsYRsIBFElA6mRmuQWvBikhlRdpTkGmcQMfDKBuARMlTii",
-	"BXOhvXMUK8eJSnUte+X5ayW+oLq25sUXKHA0Pv62Kx5oRfDXol2m0Wl1ztx22+2cvm+3rlrq//+7oe0w",
-	"jdbwnHZpG9zO6LTtdr3uiXvpt8A9HbZH56OWd0nb7UwK/okGjIg06BNLWmilrUHv+id3f1w+3Hem1jlx",
-	"ZZLk1L5yglXjqgHzH1qvfufBT7/fzN8ErYefblvzN//4+8NP3/IZ/t93PHj94ocI3/n+1cm/bn+4rA/O",
-	"+r5Quy6B5xsU35RKaFklYmtXn3XZuOmdPP+G+jbWAz9pr//kA6NGTABff3Sy/qPveDwMfB+YpiM1VvaK",
-	"6RJUphzTxyKXEDLdbA4F1cIWcHAxq/E3TDUSJcinLUJKxVQC7SrFkojEmyhtNAMcxasn0GMC0dHIpNhJ",
-	"x+4Im1lfGwEVP/TJRGn6vm7AShnjkgzVGBOF3nRMA9YkN7lWPFh/TBTyOmna6+86K9A3pfMe0wiT201G",
-	"RoZzq7MMMn/jQItXRWKhz0SD38bUIqcyqM81MUBY+4b7883oQAW6bohBxuj3sWgZsh7NIqFqb8jqPif6",
-	"hIwrVhwm/1b/h4eLv0f/7sTvT+9/OZ/ftL2XJ+O/nd39dMnedsWHi9l2x+lXSX53MHds/3DF1BAzNHBz",
-	"5sFnTqS6rcv1X7zgbBQG2gba7XTqrMvIw0qeeanD7fdBEV8YbE+NZ5tSxQUR5fmfgf9R08gQZEXJO0VZ",
-	"hOSRIDMe32HZVV1mtEnewT3Xv5BY/Qm+pV6UMO7yaFkwwU8yWrOAjt2yeAgc+LOHo+76L95w+R1PdA3M",
-	"nWFBn8sOsLA5oddW9KLpAX1rpZz2HUqoChTEhMfSVWqhT9BsSn745X2T3EgJ08hItbECbJMPpU0zYYAm",
-	"LOr7sdIsseAtxATtnteEK06Nli31Df5lbGdoXbpEktRjg3cg47l7M5IQr+B970087dacy1pj8ZgXTLFZ",
-	"hEXD43EMnnQnPBbgDtGYP3eFpNEmek8heLcWm9tQHi+GTyuxdzL83gt+Dn549eE/r9pvglfiFXt36r14",
-	"dfbqLvrnP178cNmE+Q//8X95FfwcvHp4xVpNrxOy4fS7lv/PHxYyshY5Z/vUcM58gPUlto3JxUrbEOnN",
-	"TqlckmYwM83BberRpyQunRos5z3nP1E2N3OJXShGhXL78sHDwH6NUBq9DKBqQZIVjmg1dVnUgU1pCtcW",
-	"BinVg1+i8hsnzDHmmiCc64rVAfPCxAffCBazCXYqJ37gl2u6JongnZrtC9J2qejzUYoOHbfVLnq580/e",
-	"K/nSIkoWUq7uFAXOjnfid+F05J7R86Hb9S589xJaI7dNO8MTr+ufwtkoXz7kqt1p2fLNDRqGi1HPhpRd",
-	"JQLiqw49GXa9U989g/OR26UXQ/fSa/luGzqjE9odnnpnmKR/F0SRIkKtnGUnHyUsudSVMGzOeaN9cdLt",
-	"NNstzOePY50x0vhw+23jIzKbeqie3f967VmB5FehOefq4eS1Z/NzqXhQrTarExYGEQXxEzBZSQOE4QE5",
-	"ktxHk9pSOzFqOon1mE/nx1fElqaPgcGMhnowheYBI4NXb/7x86sXL/vf3vzrtv/Ny+9+fvey/+2HlwMs",
-	"A2ScZFnV+ylnciJsk1oUAYTLR/p3cjQKHpQsgY1dSRRzJWL4ZDjvMZ3WbAY1LRWIaamg3bmaGGH41LH2",
-	"P2ept5T5DqGyxzwupH6YejvJG2PDDwRegNLgZ4EHV4qwaddqBNrmEHjg9BjWNrDCTcB99SGwEY89XGvB",
-	"kO0QwVHUjpBEEB73WAwm50LdMwHmi6KXzoYUiCbJjOSdaxLxMNROrYRVy0UZYj2pXaCUUOZo1xaEYhMj",
-	"QWcPq/2rkfU0H2Qzmr75RVXZHVBu0Kv43HXDpzQZ3CrqUKyOVpsZlAhzqcWgVKJ7JQXREOIQTDwSDkH4",
-	"QAJnwVsTKJ2GJEo9bAWys6Mqc5CxPhk+Hmw0C8j3PWyLersYZ1JJpb4H0n6Sd0MaD6T6Ka1FEkgB4ahc",
-	"CXuRTvvoKphTWrokVxxlpL0yaR0qPFaB0XYB09wLw0iM/T2Xj5VHiLVlZkuXoYSq27fPhImPyy3riHG7",
-	"pGMTphAnULUo/XlhQcuFptYchHVPaUpRNVOaE1uPFtiLtpm4a1dhBFIl2aKt4cijAtyACWAiUJJ45cXY",
-	"5KdsYWvSoPapnWvDoyKg5G/BeEJuZQwgHfKaM18HpCsCqxH9m3KusuQc0jVt+2i0LBDp01ar2Soj0Uu/",
-	"pAmLjUD+r9oXF7xpN2A41Zl/DhejyxayJrfrnShO1R25p/RseO5d+IptZaf8Qg9CXku/UUxObHRHba/j",
-	"nwB+6Xa9c9+9gMuR26LtoWWH6psJZ2qk/+52SadFzi+7Z6TVwv2kTCqtJZXPLqg6pzQgq72BGcAC5noj",
-	"QAqbX4UlwMtRZst+st9W+wly9YGz1lHVdoIb6532jJ99gSgr0kh4bAx7ece0o16gWiFmRU5kxzIcCZ3w",
-	"xGKFUpjNuEpH7rH0wZFR/WkMOijxOo1E1RGoGH6L7/YZl33Tywn8wXGzx3AOxFbjYgiEaaCORJXKdAWO",
-	"sXQwGFMF4tdYtK3HdKQj4/r7Jnmp0FYvRzdgMKYA7Np11G1dZonLfUTxvqR3wAbH1fr5i+xunlA734JQ",
-	"bkwEV9K8cjpWRZM2piePGFBwYDKfB5PZFCSqtKB8yfUJUN9I4S/f03HV0Oa15/gODnsIl9hvuATJsbDN",
-	"+V/G9Bb1q9XGkLfGJoxRqKY4P5+xjCM6y5qV4lDzLAhcZzl0S20kOdK/o4XkQIIOJOhLIkFPY8XZiYZU",
-	"ydCb23gwDcWblAS2ojffZmFhwtw4uAcMLk2pDCbvaLe/DTA3KYU9phusCocwLvFpQfrlsTEiKEn1hAxw",
-	"ChSbaRjymRGaf0GpPk2dcjAcllCpBWYD7GXirM6+2l6cHeGEu8mxlTTr/LSCZm2Msyb1+FFidg5k/C9F",
-	"xs20B3K+QM43F0HbNUTQtzEW8MRqAN/pCnZPLb1qWvEonMcIsoiYroRpFFIJ1e6Cn2gQkvQ1cvQ9JxIe",
-	"5HP707Gj06rA11ZtQe/B1xEPSPd9rpMbSURjAYqVKEwWhLI01VtnVFuzjB24HzDMxs7l4IYB0zl82n/Y",
-	"JMaXoRhNuV8CzS7v001+QfFhQ2RhjW+BxuTPP5uWYjTf0Cl8/OiQOU/SUBL1ginob55jEokt29+sSfCR",
-	"il7SE2h7p6fuua/IMVyMXNoetlzr4zynF8OMHN/iHFg+gHGpm6ik3fYb/1Jr1BUD0qXmF/aY9uDCza83",
-	"CmvnRArnX4VpeGHPeRJDJQ35pnFinzOpqLChFqDkSQ2pe8b3/eDndtj2iCbTA1XcRewsQnuF7MlgtkAZ",
-	"DvbMz8meWbyb2kS7XOxbmwT2Dqb83lgWijNfI+EWMghDEjCSWIvlJRkErJ8IGCwT3W9xlh2JbkHdX5dB",
-	"pmf8y2WQfUpFaGfQ1XewPeg65ZrJzwxKCNWSrXwR2naTzw8M6NEZ0FfCfJ7Gkr01Cn4Kc7UpGbbOhkyO",
-	"uu1OVqfnuFlhUd4nn/kcpPrt0OwRzc4HYvjoxNBagg9E8WAP3l36z/e1rxccbr7IR+TJCVeyviSBEImu",
-	"UoMew3yOnHnJxuaZZDiu4/AKgQ86qO91wEAQj09NWUSstGkL4mIMBWfp26WW3ldZb/wnCUC3R/s4Yddm",
-	"d2uirtM1ZAeOS8m7kcoWU+ymvWsMfNUqsoB8mfWFfvSI/HQ1pvYrGgZtjoAh+JWXpB9vupA9hqGjy7Uf",
-	"UV1/PvXAVvpfhzSkTDeEz6UANU+65d7aGqlQSx7dQj+eut5bP4G+LrydztM+tez8fHhGT72u755AZ+R2",
-	"aXvoXnoXvnsOZ6NT2h2eeB11zEhuFkfJZ4NGXEg8KqehblnkjrB4IK3m2XnpgSzkPWupoN1qke+/IUeY",
-	"WRzOjx1iZYD2qQJu+6+TFlaSlqaJi/Yh9306F7qDrfqrH7C+zvVtXJ20PmZLxwxlXepeP+8DPigMbp5g",
-	"0m/uGZ5kxIVpSdHO9/ltdLBUVArHV40WtEcdeqIu69R3u3A2ci/o5dBteW2/AyejLj0dIl956Ac+MpFT",
-	"6PonXmfotmnr0u2OLsC98M8992x4SrujE+j4bU/xnVwr/YXjLg+g+M1p6FrnivG8+OmlixtqtVqtbgfJ",
-	"+HwK2ALt19+2OBWEjFyNSQMZIhmWZMmdNttnpRChjmH5/ZNm+6Lq9Wq4q/xKl82stR5Dmf5x8972Zb1q",
-	"dNrpfTWu6t2WOvuyZMEqSlEiAi9RClOpXq/Chly4p6Ozltul50P3wrv0XQt9Cvi2de0ZZrjeqZemv38N",
-	"3rwgE4DqpBnWjROww66Od/3F1oBDwkuOUH4zFQh1aThd88AUOnDSpuKOrtGAMuOEz5RYOaMoCUaJBP/Y",
-	"IYhSpkSNJgilZj4DFLtHxB5Y7oHlHljugeV+BSx3Q4ZbZaMyLOJglNqnpZ7ZY90XP9+lqkBBCHieUYk/",
-	"t3QLVNSM9Hjs20TLGDzAopFYJVnkT+RKp5kKU6pu7mTGqR4bmVYYmT2m0lBlSy8HNLSyRY+FQK2/29qf",
-	"NCGzBgTD76/JVBeeorrhgPmZBKLHMDiJ30NsRh1o81ngp0NmnnLTR4piFiwl9zzwCWaQFp6rnwc699WM",
-	"qT0iAqQMsaK1La3FYx8rSWPnlB6zE9IoilNHPr5DOCM0kdzVj5SkFoWUiessIMuM3mPUVuwiWTSA4XDP",
-	"dBEvG64690IgGOa/1E9Gt2LQDojqrFZDa97qXe4YkmX76e6Y41oiz1SS7SnIiRI1GkPK7voypkyMTKLW",
-	"CNS7in28f/dP5LztTuvERd5bmxabg3nEGCtLdw7C8EEYPgjDexKGD6Lw5y4Km+vemOCXE7GT963LBa/1",
-	"BVyOWoq4qLW5WEvsgp4NXUumFAXL9eLchDRVMh0FditXFqPQtX1JsjVcbVO29s4sp7LVlBF+tIsxE9Ho",
-	"SKI78RDn95Rean17KOta6W1T1WW1/fG5koP3rHaglxBTDAoSupL2eSJTo6Mp0mKxk3GJQrk6wUE+Fom8",
-	"ksJYOdEHPDduUKzfyjhWap3SO62Y6A4wS5LwP3jgZ/bMvYXHHiyhB+HvIPw9gfCHVOsg/P3V7aBouzkY",
-	"Q7/cRAXFd3exvKZCi+64Xu4pnXDdqjcG7NBLQ0GGEHI2JpKb0nhqglTEtWFTuTL06vc51pJLG8WV+kR/",
-	"2t0duqq3jWEfSl3IYqa+hSnXedklLcvSqNszW6uhOzylbtc7890LpWdc0tZQP+kqzq2GNqy+zgf1tY04",
-	"YF4Q0bCyjo7uDb01Zu0MimoRNNct2jdL2qzR02rXPpqBN4gFxfcXqwSn1vRnpZGdpbGaP+uJnyhSU2/7",
-	"ceI0cWdrojQLIZnPhFnPvmMzP21f1q3k8hFa5DWzN/Kt4pqBkFzhwK8oxmLvVdNiyGmsWoPk6k1gPh6A",
-	"k329uVWjbJq2rQ0f82luIjOv8a/4hYnFXEiY1hsvHcBuJOb3gRJQFnezbtBOfpH5QczAWb34j7a2vZLZ",
-	"UGS7GJ2D2/XPPPcSyayR2VrDS6qwNaSsv0kCRqYJdLbTAwTIJOqPAOopoKU18YWESJMXqx41Wt3TC3p2",
-	"OXKh5bfc7mjUcelpd+ienHb91uVFFzoXSgfwOYN+xSm3/22Gblw1JDDKZN+zvTI310ZW55jYS1UQbKmC",
-	"LoPkWoKfCrPdDeLokFitj6Kz9OkriKHjljGlHb/1D49TJtkwIsrmxDQlUhhmvdqldfn1J2mhZFdh9zDU",
-	"H2p/eFraLas8322d9NgAsRdrttlm633J+2agognrxqyt2FT4meixjL+LQmviZ4IIGoJDqC4fB8w0X2qS",
-	"74N76LFBjkMMCA7LYJZng6YEnXZyY/ci066dCkJ7LOuQa+WQTquT1fvA36q9ygjqT1rfY48ccmM6XEk4",
-	"NiMVj9g26SBjHGSMg4zxxcgYG5GNKh0bSbajWJen838PNWY+vf9OfdWpdXjfUwkzOq/sSs4Ni91QdKqw",
-	"StRMNzCEnBxpCwV6vtEq6JDZhKMNbTYBdpxZ03LUiiDaEoWCWurAqbPoOZN4OiKUpMhuBCOPxnFgAuHG",
-	"wEC3l7Q9dB3T/b7EJGcFkd108wO7PLDLA7v8Ctnlwa203xj7LZnW3gPsc0zvuSE7ew5zuSGGPBoONgSP",
-	"Y3FNQ+SQQyqWWuCQv/OhUvV1q1VtMjfKObJa6kldj6d1SQY4LloYzEyDlTV6bvTEW2rme4tyObDSAys9",
-	"sNIDKz1EaHwJERqGaWzIust0y+ceZR6Ej8xlLVO1lcVoDERPHOZYrgk91Upnmrh2zwMf/BrM9ZrkXplQ",
-	"0bfBawNdZ1sn1M2oSJPqjm3pfKcQYmKV5NTKb9o2pviyYFrHjRwY+IGBHxj4gYEfGPiBgdcoY448Y9+q",
-	"dwl7jwHbXe03Qz1hYtmKjAbiER6R5fpjGrBrEkgSg0iUlj2bQKzLIZoX44QRIXkUGTFAp4Qwrvs/ypkS",
-	"FhY5v/50tVb9Tm37wJIPLPnAkg8s+cCSDyy5TtamjOcLLGxDvdqw5w1iyUs6/QsA3crN9EMujx23nZWf",
-	"KnrcbvVx4sfN7tII8j2WklU30M8SKmrytTqs3OaImCSZ/2U8lpNZwPzFVp81O3Sao3tjhyF/40JqfrRx",
-	"h86OSQ/zedwP+RivKF1fjhjiC4Ysa34zOoMO7Q7ddi5b/3Lonntn/il0Ryc6Wz8lo50NAm/NLa8PvbXA",
-	"9lUE30YZZlvak/60Lu+qSmK/lTw2YRp5I1cgbYiH/VUhBjmaTTjxKCMhHyv8prLHOPNAh49QJmYK8dO4",
-	"U9MTeZCXmQZNcoPtBMaxYgbkdz7sMTkBRjQmFdbyTBANcrrDBRANh+ToLsByl/iSQxLmQ4yjkNu36TdO",
-	"FvwaSJgKW2x9SucYiEK4CXtRm9UD9xienI6NGYMUuUmfCR2EjJSEKIxukrc8DPPrvSKB7DHrORxoHBw4",
-	"hMdkYJUT3cHDIBSouzZ1q8zeEAl7LBBpL8Di3vW1aNUnj7d9Se+AYaPpihjft6mO+HRRvhoyc3lzjMe0",
-	"lCBmRI4SpHS4bh0/pOibG3I2dgV4MUhXPYgmMRWg0K0OvV1BQ9dQw02p2CNGBf/FeNaCblWvrchazrVx",
-	"FrPFk8oSK4bsDAFrwtlFH2I0v6AYTfVJjXMwDXk+sDQnpKrrYGaAq8WblzSD1fGcNykfjoH6BS1AsYJu",
-	"mhODpq/j0sjKjPzv2kv/ICg/rqC8X0J1sDnstUHchoi+IIR/giZxzaJcOECB3cOXNd0YwkhXZoUeM0Il",
-	"9TyeMEngIRBSNMktSIUnZKDRZEAkXxDjsTpqj6VibUqfrAvAjPw7H2pzPzkKJBkFLBATtPdTSSjrMaBx",
-	"GOjvyBDGlB1fZ4TMahBm9bqtdY8NTDvrvn7c148HTfJLne54ZQKybh+1tYC8j0545VLQprTgEZvZHej+",
-	"F0L3bUu8A/3/ynvh7UUmfY6p09WSqUnMLs23ngVygi1NiMFskjooHWLNNT2GXh1nwfDjcSHJ0e1b0/8k",
-	"BCHST4gfCGRYad5Sj6UZ1QvN9iI6J0c4WBQmi9alKY3vkujYwX56PYYmKV0IvaPz7gSZ0HBE6IzOySjm",
-	"U/IfiLmzWHvIFikhH969LmMvObv8WzzNR7fN788ubm6uP+U+hMiewJTxs5fQjyD2cNRGp9VwGvpQ87+e",
-	"qhO5h5iOQbvw1MP+eLjgg2x3Sh15GztJdSa/5gGFMoHqWaz7O/6qDkMUi8BdVLkSgfkbuR7V++WO1tOq",
-	"T8o99zq2IYkxDLMi2T1rBlibP0p+Bwp5o/O/eZ27v1/O/t19+Ed7+OZi+vpEvDuT/2olr075S3UdODdS",
-	"hazAwHM+GilgW/v5x5y/ub903N1Kp3O00WmLaLPDRpk6DjwF1Sn3PcFx6gBp+ZCbMm9FB9b7N4o0Bonq",
-	"X62C7358I3hQyHMyf+mUzomAMPxkqlo1+3z+pyFiH58byNsu8mrJ5fre7FsJeSn1rksnUZaNKJrWbWtR",
-	"Q2sXtYcNK2tFSWn/EsNScxqrTGvJPRO6rB+fMd3N7A4gMu04lC4orrSHR5eGESAFGSxyoAE5ajWb7Vbr",
-	"+Lrg0lJv99igyJjSl1uZG4jPmG5MskgEBj12xKeBVHL1FCjLZBEHnUlKaJjEPBnrtGu7MBO6hkJGs8du",
-	"9LbTsHHUcXHX2O/khAzwua5CE4Z8Bv5AV5vRSzKiEmEAvoL0CY198kfCJVXquMUBcqS15OI+zH2Kvvqo",
-	"jx8NjpdUZnKEwtRggT4Ojit0afK+XAoSPSYmfIZrYjDL6t0INQRmf5fISbeQF5PeGkx5EnV8v0LMNtzB",
-	"bv9RGtMfhLqDUHcQ6tYIdVsgbaUtXtFlKha4UhhilXvGZwcjjTHSfKE2l9u8b0CJ6hoUdey7uvxthFAr",
-	"T642wCxFDoaUXWdheOpBuXVGMfSKGMJPY6SoCCDExT1O9GBI2Zris+ZoTP/7KOZ+4kkyjnkSVbbj1y/1",
-	"8aUn7IWfSN5PayOMaCignvV9Ey5cxYANvzIAZnWGpZO5apx7l34L2iM3i1W/gLORq8a/9Fp+GzqjRval",
-	"Lps/vICO126753535HYVF7yAS8/NytWfQe4bdcT6wxP/bNSmpx33wmuD2x2eg3tJT0ZuZ9j2Wv4lXIzO",
-	"C30I/JiOZP3Ik0/TzbuepeBLsA3sKQzSECdLTj0qacjHW4dA3qCCggw6UEoVAoFpU2PQX0GUk/4LW23n",
-	"CQOZJkIShenYGtKboLsTm1yi1Io/9Icx1wF6VeF5mks8XWzeXxK3N0fTjRDzEdtMHuj5l0TPNwGaKiXB",
-	"0qFDHOFn0Ksti+wrSu+r2E1RZE9D+nwIQUKZQVR3C9ZzaMMa42ktjERA1lWtnwgolLSIQQYxYPdmJiRQ",
-	"v4SxfIsTb8dYqpNdu8s70RP5h+6CT5impu9gU4B1yrXKnxlspkjqMNRVmdffgzSQuGMc0oEvfmV88S/N",
-	"E58oirU+jfj0EazohDJqVD4PakwDdtzMglKndI60p8eGQARIjFLVfNEfkCPGUaLS+bk6rFRXj4BQfIJg",
-	"0t257q6RpOYoNtNoHjOC9EC5d6Xc9kpX0+69tH3s7IV2p8GoBxr+NUei7qRDPZ9yPwnBFTorodoXogDu",
-	"xos5C5S4ql/OXDA6JsQLA2CS6MRRxQUY3GNelUxiBj45Gug3+vqNvgA5IILOsUYRBmxwhtwDXaf+cZMo",
-	"wXegl9i3s2IIB36aZVuYjpQgK2Xjn3CQW7vNnb38SAP7IdevKDplygW5l9AyzZwvvI7vnkB3ZJ81nIY5",
-	"AU2hhhejS3oB7qnX9nXP2kv/nLqd4ZnXhtaoS9vt7JPs0CyF9amkHigg0S7vxkTKSFw9fw5Jx/VCnvhN",
-	"qq/MdM0E37RKbkTeHbprZzy+Czn1dYEj6Ms4oGHKQNBvHbBxH7O89QlNp/owoll/SAXgCIqGBpyJxtXp",
-	"R6cRMB8iYL4+SQVz1k2MoTHoIm63FOXlS7+2alPGhQutoJEWaA6hfZWy6jNBNIalh7WBhrudzFoWwnZL",
-	"7428ukRm6EhCTCRgool6ZaoFVpHP3r/Sser53rboO1DwaTwGJpMk90rfSKiDYx0jbxCkxyjzicZxYnFc",
-	"DzcEgliB1VHVoOaTYnuzgdNjA/vh4iMSBulOCE6v/jcBoYPlBNczocu5xywOYqUFM2cRLxfGP26SvyuM",
-	"ElcmjK3HdBybDW0TfCSR0urBsqC1LJBNvWID2a4xmSxhYTANlLiBn+sRj9z2sSkfp/aCMXNq4PTla1JY",
-	"vlmJQGo9m/AQiG6ELso2ZhaldhcwCWOIMapuAkyHK5o0OI8yxvFiYqDeBPy0lJ2CIXqvbuq0lV1/wvA9",
-	"c1Y9VmRKA/XVLA4kuEopuSYh0Hu0BfIEtaA7gEiXokcmpfZbFW9Xzna2VD2ejONgRQjz52fKcz4Ji3nF",
-	"FN16lJDBgzDxRQkThFoRlRzNAjlByoDP1aEe/+VM9V9YX7DbfYg2y5oS4zIYGSxery8pNmWLqxuvk2Z7",
-	"IhEIz7r2qoR4GjClxmeZb1MahEr6YfJaK0D5mXdUg97khtqbMqS3JNTqfDoXjatzJ/+bhGkUUmlsJZ2h",
-	"tiq5Z6PzVnVusz2YbNCTVvHX4rDWVOWety7abnd46bkXfgvcbNBzqG+tKz2mg4qxg4qRh+GnVTQKuTLp",
-	"5ZH3GWgR054I1Y4MkG3yRx4INe71s5eUvGwaAhr4NNL8Q4C1xcwIBnSxtLI68PLiYrdrkHZbK/ZXhK97",
-	"FtUOpK4oAB1knf1Huu+DYC6LL+irc5M4rJZZfmZAPrx7XVVVYEp90F1d0nS4tJObLlVge56i2Zdm32L0",
-	"p++Df00wlcZahrVDsEne5gMh5ISLfAXSYkREdVQ9loj+oPa3t7jv8gwimw30x8m/5eX9P1vDN+3pj+fR",
-	"6454dzH7V9f79mz0t9Pfb1prsoHWfr5BILPde1Uwc1olGxMID5JKWfBzinnZQX0qN/4ytuZSmSvdMTYR",
-	"RoDUpU/ffnhvNAabrrWsI9Bq3SBLCn2sDEhv7oUmmbAiOW+TNLZNyu0raRCYotf9rM6/NnzgRYDf9yY0",
-	"HuPqNksgKCSTVt7SAedWaQdRCnpPrA/Y2yLvkhCMVTqtdexxH46vCJUkBCq0DR1BuseOBhq2rQnd12nd",
-	"gLw044NHAz/RuAP99NfBsdNjGoCR7RMGY4r89Ghg/+zr5wNTDlqSKReSyBknPnjBlIY9ZnZxNNCv9iXn",
-	"/SgGLxAwOLb9U4dUALHIgcs2f/engZhiNM7xNTEoQQxK6PAczsgg4kIqXO5HdD4eqO8XsMfuX7+AvgOb",
-	"YW9KCOFYeKRF74RZ4IK9hhzVyrWv1p3yRG1by/uXRM+2J12fLA/+K+YCB8Xp8RWnTXmJFb50AJmL4WrV",
-	"OtJb6t1RRRMVCQuYmlZ/eE2E0mloSCR9AOFYSmacJoTHhHEGtvulTnWzek8MFG2/0wr1Rk/xvV7aEyUP",
-	"64NZzN9dl7n7ZDm7+w5+1NeJ1S3xQrOt2niFF/MhxORtzCV4csswRkkf+oGP8Gm7S7ldejp0u96Z717A",
-	"+ci9pK2hrlrRHSmQrhdpvk12bA7qamTJ5tM2v5J02cKW95g3uzORqcqDzd3ok+bDfqbItBVqPGKe6oGG",
-	"ldOwba5pZWboYi2KQ4roZ5Mimr+a3WS62kmjps1qNu81qvJCBmGo9NTE5Ljk0kcrE0R3oriHRNEvNlF0",
-	"K7BdlTG6SKKWTbhFUHv8NroHzrMb5/k6uM4T2ZW3wL9Pn415bVrWrcmEJEfddmdlArjJi9wfs9mtzs07",
-	"UH9skh2ZW/kjZkkeqNrjU7U0K/FA3Q7piXuS3+U8ghUm2VwpMUGOEhb8kQBRiCiOdzG3vsdZv6B+Eo+a",
-	"7914fEujOvD6hka87q/KzigNQO7NzLgKcVabENVVfT4V9RrbQNoXZLfbERG3OJw61jIFNgdj2edoLJMa",
-	"O7fntVuZytSXO1vKtiMsB0PZl24o2whka9jJLHGqMpMZOPu89MnPh85/FTT+aU1TG0D8X8UytQfi/mTi",
-	"4hdklvp8yMiiMehATg62oJ3E07VWIEES5mP2UVEsRa0W06ONmhtBrMFxBwvR0zXysJu10XgWsVaF4tnS",
-	"eH+NeDyzuSoD+8Z1AB/buFXbsPVV2bQewZy1OQVYber6HMxce4LyTWH2yzORPRU52PBga5jXDpa1z9Cy",
-	"tq3Uso09bWdT2sGM9tWZ0fZoQVtlPPtcDWdfOPX/q1P+J7W3fWWmtic1sxXxcFP0+PIsbV843Vmw0h3o",
-	"z1duoNtUyhWU+UP+8NwLuXeH5TxL9fOf08z/we3Nm2+/+fmf/1ch9YAcYX9+M0rfD3B//iBP7MhPVjzG",
-	"QgdyxOPpM0FwRjLi8YzGPqHEp0g3KZHBFMsROeohAepN1DNHD2AKB4tgmoRU8tgO5BBKEkHHQMScebrS",
-	"QloIKU6wyzQa3KjsMZ/Or8hMkUwSA4MZDYWuId0W0uUjF9PZ1VfasmhLKujxJzSKoLTDyY1/T5kHt/ow",
-	"XuCJ7kCQTT2x+qQiP7FZy6OWB1AHpEDKdlt3z+j50O2mtW/b1FZRO8PIVrshpzGK+XQFFWf3XHeuP3Ma",
-	"kqcvdtzOWeFFvJB+zGeicdXudLc6qDLC+ovi3fqesUo0wsaMzv/q1j2FqLq0oj6gIo7mSIuBgDWkxZRO",
-	"rd+j23xxnfUMJ4EUxEuE5FOIxTP1xP4LH/EZK7fy39rJn8jKn9aNfZSO3WZ3a5p247z2uJ6JdE1Vi7Cv",
-	"bupoWHMCadUB0+um1M8RUvaEPcI9GdxXCm/tq1ZHUZs6Amj+CK8aZ/45XIwuW0gJ3a53oghjd+TaMuCK",
-	"SpYX3C4vroKD2sZEugdTF85G7gW9HLo2v6BLT1G8hQfZ9xPoo0CeI6GnCiXMcdcWliMeSxrWrC6e1Wfp",
-	"qH9wSfF+louIl5cOb7dylcLHw8ZVJ1cjXP8bq4Pb5k+6gKFiByyQ/U0K0KwS2e2tJ0KRS40fnEkuuGu1",
-	"TdOUQAKjtpJ7q3t6Qc8uRy60/JbbHY06Lj3tDt2T067furzoQueiU+wmVd8ZZZB+vTMqw/OvwBklMkJv",
-	"uVP602ojQYatDadBo6B/B/Nl7pWaf0tZ2D+0OKpBwCEaTciHd68dYgHHMaTfQQLo6KpjDrFI4hDTV+Mo",
-	"gthVIGx/UHKwSN+7Jm47a86ha4kpHCd+AgR1gCO1EEVFCDC/vNOoAaHdm40eCOaBYD4RwdyQXFbXQ8bH",
-	"B4PJXg22IiUw+yHGu5RkLVDw57nOUYhJe6tBeYOeXwv1+c6sikxZ7dEaPmwNyKwJUo/pZuZ2hL6kd4C1",
-	"6Kn2KVMhZjz2dS36Cb0H0m4RyUm7c9Fj3oTG1FOLtIUZQz6D2PWoABKClBA7hDKSRFHxV72QHvODcSBN",
-	"Cyc7FdafnAG9Gxw3yUvqTdSuokRMwFcT5xo4jYJYyGaP7dgV1uDqi9wdPYkNvIR2DTcMO83t4TF7xh4Y",
-	"8IEBHxjwwWPxRXgsdu0Kpd2vyHdSPsvjlDM+quqXFxzUWrUWuJ34UOpauQUpDKsfA1O8EfyM6RdEBeTZ",
-	"uiWvIIFUXNaD66J84XPQlaix2WFQEgvyTm2ilOPuxpPS67hq/POuO317+ce7jnh/fv/LyfzfF8M3qyjT",
-	"pjQlv+wV4Xi5qzuEOn1hOI9QqkH7k6B55nTaK3Z/E4ShbVeF0z3TVaTRVHdvvBj5tqza6qM+sELJcY+J",
-	"gHmQFmOfUUFCKiT6N8F3SBKhWM7Rr4nV7jOjv9kXtsXVHtXMuSJoCI45Y/zlmVAEx+NCNgnyaEVpZwHz",
-	"+YwEosd06xc9LZGzwANyZD2o2lWqJT98RRClyeDw2lBF5+I41RWiGO4DmBk3cqBmnUaJNHu3t0Fsj0Z1",
-	"ZraDcLPH3vDiKerDGwf3oNZBYBrJOfbqbRLdtstKZ9hvV9OxYQgDcyDmbtLZKBkFLJBgJ7GF7lFnWqiK",
-	"X6bV6NhTQ6xe6b0sazQLMUZ6/4s7rs4MwfMreEx8GNEklKlMbjwmQ85DoEx7arYJgN+Pk0W3NsBC8jXq",
-	"vTuNIQ3RhV2QjJun56Uvl6s63QVVp/DVlroPvns+PKOnXtd3T6Bjmrxeehe+ew5no1PaHZ54HUWv7gKm",
-	"3jbwoiAA4oD7fcCfs2VmT4SkcX4LrXYjpzjoppTql2QouVTqV+FwTspPUtKH/vLrrWan/CzLRq449nJ9",
-	"pLsQ9MRkEptgqvZQRwu4p6Ozltul50P3wrv0XasjKhVxIVvHSWF9sy4JRfSrFBRSUoM9stCIPqGSzHgS",
-	"+mQI+PPxQXx4yiAnxURTosv4rGYkQl4QWMP9o5AyV7c027MAoIOfKDE9NFJWIzmhDKOkbAc2+wZ2Z0PW",
-	"4iv21GMYA6G9RsaaiHzZ6gSep7AUeZPp62x7VaLRJOtT6ZDsFz1n+lPC9OZ97H6fvqX2S2WgW98PUhMP",
-	"PjOt9PGDQsOQrB2NHV2P3Tcb7HMWzge5II9nosfSqA40HEpe3kHOId3WSX6Baev8vuR988ngWAsvaDzV",
-	"fSUKHjWMI7PCFRnzMpOmVqqUxEJCGEkdw4BpZwH3CY2hxwzdSFU0nf+jrjYEoaUYHvrkaED93xMhp8Dk",
-	"wDFG2h4bKN0kkAMSBgwDXnw+Y+OY+kpAjEFIEghyB5EkVBD97nGTKNGpx7axs2oV2pDEtyFlT2Ng3dCM",
-	"t1EbF73Fx4o99gOJnWXy4WnqX9bjcTDKHoyyT2iUrY0pfzenqrHFX2OddUxfUEPjNCE3CuBBJvp6LLA6",
-	"MjQTWSLNQTa2x6wRwzKUfywTa8r3OTNtpzTrFBCGxoXKGVgByr6NsobuPuYPrjMRLB0tEGThi0yiMuJI",
-	"eXiPlRzsdz125LaJkEryyEf7xLDKAUturPTYY0ZGCQQ24gu1EFkUZ64IJTENdFZqKscwPiNHSmPtsbzM",
-	"co0koNRIdOxgPK7MegkbUQUtP6zH+GiU2X+soahJ3nIhXZR1kSnpzH5jVYogJkLGIL0J4SOM1cf5MA/A",
-	"npKWhMjOgpAlhk8jDGXQfrIl+X5kYSfjfjk+eNLsnJSyQQUe81wYMToUKI6fbpWcELeXtFonQDoKBVNu",
-	"2XFIu6XE7JM2wime7EHSOkhaB0nrIGl9pb7uPzLutG9BSwjuhgG727OgdUNGMQgUoVxM41NzaJYc8vGi",
-	"HwxXjR59ErCiWKPJ1zUJJEFag55uxBDtsBnBjEwDlkgQTfKdkW+ykS1Vd9C9Zt1d6L3BnKMm1uIo+n5w",
-	"lYH2nWsK1Vzt17kV/LU6wl35LTxE2BW5jKid2Uy39XT8OY2C553ngR89hwcNkm7IxwH7Hy7l/6VDT/Hd",
-	"zpmk8Rjkh3ev/u//6Xw39f5P57sNvO9mxxWUTF32gVR9aZodvQNCEWO9MPDuCMIM3uXjOtxFIiL0g+2V",
-	"An2rM5A1qdGMvhhDg/5uRszsBZJ0TeiYBkwRAUoYd3mk6cTAPO9LiKcBUxLIgPA4+11ph1HM7wMlI4Bf",
-	"UtznVk+X5V/srbrPIXD0IDkfAkcPgaOfbdGrXRmUIZ27JZes4UWKsH969y8JORubeKqAjUlKCQkfacE1",
-	"pKzHRjGf6uAuk6ZR4YfNPyj6c9X28F09oXoVfyrzy+acp+hzxrivZRshqWsiTL2hPZawRICvzZDGoaoJ",
-	"lbSO1SNKFh2jbK7doUOYc+b3WNHVap2k1sRZMDQeGy+uTZCk6nvKWKBoEo3nWHJkaizbMr/pNfbFHqtr",
-	"YHwP8fRpjIt5tkoZS2gYzutL+mrdB3/qQVY5WPkOVr6DlW9dpVljsith6chNHklgQU30EdVnRnTF27W6",
-	"dIkeTTJVORV5PMoYlxbmtap9VKVfl9QveG+fHrToA2c6aNEHLfqgRdfXolPi+ah6dMIex6r7ktUy6soi",
-	"XC9UGrBrO7CPA/s4sI8D+ziwj/rsIyWe+2YfkscwijmTzxFdxfM/Jb8DVl1xDWuzUpJ9SMSEz4R25jPC",
-	"Yx9i8uHd6yZ5mwzDwGuSGxKDDGLwTTaIQ9Dv78c8inSVHk368IlaBEZztltkgP/qjzkr69fxPcjbdBE/",
-	"qzcb+yqsi2k0OsfT5Pvp2NN+RulknMAGlHxzAowZNvlmhKTdapHvv8ES6fVJni2nPo55EtkBbzT5Jou1",
-	"1wXIJOqPAOoliCKkNK4af5z8W17e/7M1fNOe/ngeve6Idxezf3W9b89Gfzv9/aZV3+ypr7GC5CE0bG+k",
-	"2ZSitGvM8T1nsIsJA7wkRnBCy2su957qPGcD1Smep/C+gOkRolpZva6F+KAcghK8PoVXKQasv0mTCx1R",
-	"OclSoTUcLBqp83c+pQ+vgY3lpHF11nUa04DZf7bPsOmDOpnGVeP//Xrj/pu6/2m5l333t//+r7KqsyWU",
-	"K7b8r6J4Oj7XGWFIX/goJVVuehImHAl9EDYZ7ogyzuZTnoge82gYQiwccvP2FbmDuThWdMw6PtRTNDiZ",
-	"T7UXJ1eVrMdsWbK1FclIRUEy7XwxKXVWuiIoXWlzjpCZafP2rXopLnqF0vrtRoif0jkm7RvHVlFiKyb4",
-	"DRzM5w/YGJcxPb4mabD9QHtnZhOIwe6NETBKgylvVhXOf9wkb7ic4FZ0bQbw1VCMUF3JjYxoEIpmjw1y",
-	"yfHujzAfqA8s0GFMPcjYlMlPUwTuYE5iiEI6N14wjNgnlImZCUnT4EOYWcSUx9AkN/hckE6ro0s6aLxR",
-	"9zhQfDhg4wFJmAxCBUo6ko5GUYzuRiwNE5OB+cEfqPvFCDrOeko44q5+hBUVsGQodtBMw/JNsiUqVbnA",
-	"Fl3MGnpsSL07RdGZf00iHoYkkGrJJAVXoqGVjEEKMtCicx/BfEAkxxadGpr0tqgkg+9fvieliIWqpcm6",
-	"wF/Qv4jH2GPY7NM6E7kiIxLMkRKPxnFgtMastE5a5W6g6+eU+fDehtSDHHdXw+3YS/CdJU47efXS8Cr8",
-	"KmFS115UXBmmNFBCQyD/1ygOTfth1uxEPyCvJfKYguJUm5vupY5P8Ww3aVbY2X/bmG216BJBaxIo+J3b",
-	"suI8VtxKc0ensWoN2OfAYLZOfsDeM15n2KatS/didA5u1z/z3MvhKXW7oxPo+G2vNbyk24h3hZu35vdN",
-	"1P0NRbVUebY7tD/1Ldj9++7kh8uH1t9n56+jzj/Y6TfexU9++53s/kucfT9p4QcQGSfxXjXvrJvECs17",
-	"4749mmZUiZLqIRaE9sA/6NBb69AbiMhfSFxuJpH/+dH5s3ETBT/C/CZRouqvv6lfvgEaQ5z+UpDbkW1l",
-	"WjAGDuVV5Q1E+UxXz8X0lqrtGY+ubvRhV6QBPhMTwrmj23WjzISlsJAqGIn4qNvqGrF4FnM2JpyBiU/S",
-	"UtTm3N8yf8P712j1hu8/fuOyz48DOdnXSAWvFHm8siV63DM4H7ldejF0L72W77ahMzqh3eGpd+ZXTNM2",
-	"05jePxkjwHmtqFqYWMyFhGm98dIB7Eas2Lq4m3WDdvKLzA9iBk7h7C/MpbM9ZmxXIbXUImZNq7PPGVTZ",
-	"utv/NkMr/V0btA2e4LF+etO6YfDdPTL4T2YreiTzT6bNcUMIdzAE1XD/LfURUie5qDzaw32G4bEetnfD",
-	"iqhakCorlberfaiGCciClnj+p/1zlQkbdN0na2/RKTeBwIrxzpKB5oiyOQmD+9TrclxmsxncvHj385tX",
-	"t/0P714PjlPzdxmH+2CWeKONK0Gokwx3dGpaS4093t21xNJ1VmCcNqhsi3JPIuH9VgwiA+8OmxiaU9un",
-	"2ZX4INADkge4oul1kSKW2FlzS6tGpTr3mcMhSR9WdYgjkj4QJbmRgJEIYg+YbBLTOA5tVtq0KLQoiNVB",
-	"S/vBvcd5Hr0Z3P7KZT5Su9t/3LxX12d99Jqdbti6tn7Lqvf0YX27KgSBr6JXlTRAuEUz64p06zL0qMha",
-	"fk8fdjRh7qW/dAkAbgJOm1gK259Fg+l9YNwGB7SqHrqkD39ZY9OXVM9UAzGh6kI2bdiMNCQ1t+gI7WXK",
-	"8A6mtumymuQai1oJGYQh0SUXMMahdUkGAesnoiy+4VsceiuqUR0o1y0JOcd5DtkPnzgiqACQ+g42BEin",
-	"XGb7mYElNEuKh4amxzenfblk+q9Mop+mJV19kF4QubYKX0bCt4QTOkNIk+NRAKEvMOyBXZue+mvq2JGj",
-	"bruTb6lf0UZtd2K9pWy3tTj3iC3S/tp0wsx4oBdfYb6hRprtxMdE0DG4Ys68FQFr74D6QpcceCYIfqIU",
-	"dd2kPw1Oy5lfbDyXLlWQS8sIGBkq8gJCZ76iKUugNBrzGRb7tL2TAwk6Fg0LHVAi8NyJWqp18aknsziw",
-	"KYkYXxXzmThukhuM0gJfT6ekWxkH4Ou4NBM7pOinrjV6B5EsxFiZMCYcdc68Kh36gzqK2znz9qNJ7zmu",
-	"peO22u8VvTk1JMen88LDhtNQp5TENtke6Z+hci33on3Zcbv0ZOheeF3ftbTv0mv5jZQ5gN8fzlM32pVP",
-	"A/Q6qmtoXHUvWjkv0h8JJNohh1csGlftTmsD468966oUhDnzHKIn+aubj9Q5GESs3/+iDOlXO+pfZR74",
-	"o9QH6CCWBzTMIhvzuKZQW//72DHIrE2zCiQq3A8ZFu2dx39uSJB3pT4eHvzVtOc9yf4aY4QGtXoos0vH",
-	"6UQYGazcmaG9FgLAcFL1+nW+HRtg7K4gfMYUGo5G5b6MDzjNo/synGXNPtSLFpYSBIKoA6xyvKpnjbpw",
-	"/k69/HHlrCgGBGlBz8rWaPpxX3fKSicf8XiKhCJJ8MmSW/eT+m5suC7C3f+aUUxCow4CGrW9jn8CbhdD",
-	"Sbwz372A85F7SVtD/aQ7yvb8LUy59oshHUKXntVqH829owBxvX8H7+6r8O8kBjEtpVGr2t65o8mFhqUM",
-	"AbAglsI5cpMSDv3OAu1AS8JVj6mXycD2RnLSlwYZmgzIEeZ4ZPK7Cd/XaRBDAUweV/c5VGDwpK4li0u/",
-	"UwYLqGTQ4wfKgHzLddJ32qaWuiFnY1eAF4N01YNoElMBiyi0EUI8sYdqxVlsYe3IndtuRGWTE6y0eYhd",
-	"YqoOfqhqP1QiCuFdtehWXubZyB+lxR5FhjAwC3OuIizzHbCxzVRqkhc6382WDdIjY4SHgFCNddRtXR5X",
-	"+a22o0kHx9WX6rjaBoKdqqAjLEmfY4NTOlfCOVaj1El6EFoXarcywu6TeLr+8uT+YNveqz68DZZ8Ck9Y",
-	"VcXVma3rY11hOohhqi1PdR1je+AGu0U9IWL9vYm4tRFyPLGD7BHIizmFjSjM6SKF6eyHwhgn2oHSfKHs",
-	"P/WE7SDAalfVc9M6udp8h1kRGIWfasm2siWmCemchIWmzEe5oPxjB3PZPM6EUsn9mEeuz2dMNMlp64QM",
-	"THkn3XeZjYJxEoM/QFMbT5RUDNfktNVJX0xYDNSbYHEETScDSXwOpoWNiYcvMyD+Awd4aXe8J7tXI/Lu",
-	"+hHEWF4r5NRXp21+GgdjOpxLaNQ3LhUWWWVl+mVSzIKw566LCTU/cwvSFhkE6pMaSzPVuz6wLCujiDn2",
-	"8vOHpw9tU4+ywZ+Qe/QrQ6DX6Zb3ZjlGpmrTPN1LaI3cLm0P3Quv47sn0B3ZZxlTffmBfEsl9UDBVuPj",
-	"pghmN3HAsD1jmKmaleLF3jDNVslx07qGXwe6/Wz2/Qq3vTeUy71nsq/hzD8/vUB3S9c9oXDiUu+i6562",
-	"YNjyR6N2B5RMawSGxlUZ38NyZ9r7O+VK7JgCFUkMU2Cyn7BAybiKH4qc18oUpzSVJzFf9f9n72pa22aC",
-	"8F+Z2+uA3jT0FJJboYfSQg0pPanU62hsici7QiO5cSH/vezshzb6SJFxiFX7GuTRandmdrKzz/OINTrO",
-	"NPfn0QEeTts5yA8c5F+fs2BZTimH4GQOrGeMV3uEfGVuKgxE+YeaMolEoJ2Kbg1zEywxV3INldJRGDmJ",
-	"Z5D1ZslYuZrRQmCt7wWo++5GdsKYOjuvP4sSV9mjXo3P8yag7QZw58gxX7ERaxfj771Y508n0Y7dNi56",
-	"KMTdQcItlt9S9E8Z54FNzSJHDAG/cdCc0L0sDR/vnLF0QvzWJqSCie6YBHXnbf8SxHdN7FDQE63ATMRG",
-	"jcm+PiOQ/CSfxplrkxe3wLR8rXGUqOsIvdWvVBnLxXzBieMaUnyEJFtnlaGOA0pFwV7ncsp/rY9GGm4q",
-	"W5d+077yuPgeG60TgjK+cqIbOXEvQRxdjJ0wzPGTWaw5r9Xx9Zq3PrD3qoRGtZrtj/aHP+6dhc6d5Kl2",
-	"ksf65wswyCAZdTrEjWcdF8xpGqn+X0/zb9MeHuf6xw2XjGXQFoaegpvpltRvlIYZOdguTDFNVCPrhfof",
-	"zvqq8lzdP2CyuLiFJa4U80+LSlfYG7GzWmexZGk4Xdm7l/OwZ8NVfgSGsXqo9I5AEChpb3723s00vbHD",
-	"bGCHrJ/HpoAJQUSnkTtd1/ucQ8dXK8O19dSxpKPL8hZbbZuYtktea8V9+ynKvqh7kUOCW8xVsUFZwWyx",
-	"EQ8IZS0XFzpWvBTUzTtuNuapourm+ur6ipOUHXXHrt43kCwiDUXCxzeXTVSqgvqYB/lmahRcAmx0F9iU",
-	"BTV4M3zjoGvHH6y3Wy9AmOcUAWEFdQHLneHwD026+e9aNdR+/DkUSgisVBmw/Ya2Agq5no/NsPz/PejN",
-	"xUpMVClmZasZQE7kOytZfDuT68sO5qZvLj/KxIOGvfD33RyUEcII0Tzuy93TfSAk/lQ3RMP6avUL3Nga",
-	"ztZwnY1Ix8AStciDCdZii82oA9nejCDR/03ag7RwjpuDoA6u0kpcR1CInfZuirxEbFlrR2uQan6egYRM",
-	"luoR7nWNEbzIAdiefjz9CQAA//8=",
+	"7L0Lc9s2vij+VTD6nzux55CKJMvvuXOOm6bdtEmatZ3tbqtcCSIhiTUFsABoWc3ku/8HPwB8SKRESnKc",
+	"NLpzz9YRSTx/7+fHhsemEaOEStG4+NiYEOwTDn++vMVj9V+fCI8HkQwYbVw0bicEcSJYzD2C7gkXAaMO",
+	"igUehgQFFA1ejdw3WHqTQbPhNMgDnkYhaVw0eo1Or9FwGsKbkClW48p5pB4IyQM6bnz69MlpRJjjKZFm",
+	"AS9iLhgvXsKAkgfZ9+CNAWIjJCcERZzcBywWKMJjoqYP1Ot/xoTPG06D4qmaT3+TW8kUP7wmdCwnjYvj",
+	"dsdZWpnTeOWvOYnAz2/3HB+Rtnd87J76naHbJWcjF7eHLffI6/rH5GR0is+GdoERlpN0fYHfcBqc/BkH",
+	"nPiNC8ljkl3riPEplo2LRhzDm0VrJdOISUK9+c9kvrzuKxTT4M+YoDsyRxHhKKCSUJ/4iIxGxJPoAKP3",
+	"7199jwKBMBoz5iNvwgKPHDbRNZF8HtAxmgVyAmcu8FSPhKmPhsyfI06iEM8FPB0FXEh1ShGjguSP6HjU",
+	"8s7wccc9HraI28VHxD0fHXluxz/12sMzcoLbLXtEGizTQ8rs0VWbLLnNzvGx05gG1P67vf68rpOT3925",
+	"XSJ7n2hCOPmSj7Ec8Gof6wjIQDHeGMIBm/MmmI6JOrUhFsRHjKIDLICWKBI0OLxEGAmJQ4IYhfe67c4i",
+	"cWkDcSnepCFIZUByVIjxr4NpIJcX/w6PCRLBX6XkJYTvslP5ZITjUDYujluOmjeYxtPGRafVgjPU/0pP",
+	"UAHVmHBND+2NAzn8Dvs/YklmGHDaYwr6YIU4isLAw2qFzyPOhiGZ/vcfQi33Y3pG6gtfTXBPqM94P6ac",
+	"YG+iyHbDafhE4iBMLke9gfzAR5RJhKmYEX6p/p4AzGKBBL4nQPGExDIWam/qFAMJ1/Ed9pFdarKxiZSR",
+	"uHj+3GeeaGKPMxoINwqxVBStadZp1y+eFyzzU/ZU/4uTUeOi8f89T/nXc/1UPH+nB9FnWAR8sD+PxaHe",
+	"4VARcuxNFPBxNMJBSPz8fjWM+k21hu+wr4gEEXK7e8Bh4MPLfT3j4jVwPYkCeLVIeB/AnnOmGOTvyVAJ",
+	"0jqNUUBCv3HRIFM1kNOYEiHwWL0UcRYRLueopx/2GmrkaSAEgPyH9C67CjSzd2m3u/FdLm11F1f5Bodq",
+	"On1p+n03oDCXPTu4rxeMjsLA2+62gpRS9s3g/YD2R2EwnsjszV0l92ZoeyDQAplV5y5kEIZoSBSARZx5",
+	"RIg8QnVb5+klJFvY9AZWL39XiGV37pnlipS/eTHnhEpFxyWBa/mB8WHg+4RudS+jZJTMHfyHxRxxFhI0",
+	"xXNAHp/BTeQP+Cg94B8yw2x2wulCdnWaHg5Dwp+Jkp18cho/Mkq2Oj02GhHeH6thcsQnEAgeadqDQkbH",
+	"hCN8j4NQUeLcMbYzxOJHPdJmJ5hZzC6O8JVE5CEQkvhoGMv8TmAqQ85fUUk4xeFLRVa3oxFmpOxZ3rAp",
+	"MWxEgf+MMzpWEo6CUBH4JM9DM0dpl4VuCL8nHOnlbYz/dmm7ONkrimJKHiLiqcNVFD3mJOWXdi515H4g",
+	"vJCJ5KjvlTz8jpNR8LA5WQZpKGTenZbSRTydYj5PmbuMOUETJUIKERMfBXpa0XAU043zVwaP+hEsqW8G",
+	"XcSFFWNeokAK+y+kh0Eephlg07LDI9L2wj2oa5P4TpPX/BGZVSouxKZEydQkFOSZcBBlM8VMGfXI+sPS",
+	"o2fOylyvQDPCCaLxdKiQLMMH9YfqyAAdiYLrcXBPKMJjHNDPdkR65QDZO6HUy9dvpEpB5AXCCjEIz0OR",
+	"VOeMaY/ab5WUmT+yQKKDQdHKB4eO+lodaY+ugE3QJRV4phc+4uwvQnt0aWANNYPDJroKBUODlQLDoNkD",
+	"NveWyR9YTP2tqCZlsj+CUTKg9JYhEXuTxL6SB41uChpvmUQ/mK83g410/l2Ag1oPjAZXBHJ7IIJhSJBk",
+	"WhACrg7k8B0nHqN+oD79QcvF2yl2oFP3p4GYGn13QZ8wtqpJqtBcohGRHsDaMgq2Mypddq3oB6uvbKra",
+	"LSx0V3iY2h4TAwOI2jjUIqdipYFH3tNEktmFJq0ASEm8wTjmZBGKja6JPY/FFMhe+io6uHpx/cvbVzf9",
+	"99evD/OSQEY2NatG2WVvqVUvLHknQgGihPjERxHmic6a2avBhowM+clp3DL2BtO50S/FVrfBsSR9sL4s",
+	"cHDG0BTTOcJSkmkkxSXiRPI5CrFUiJgB+E6G56jP1NpQsrhNzzy3sF0c9TWWBJkB7WbwSBIOBEYzVAHo",
+	"CgpPxqQPdkf3Sr27bNq60Z8oQjXDgWwWGesz1qlPTuM9xbGcMB78tSXpimEgQqX6JH99b7SBQsGPVe49",
+	"Tnz1Lg4XFLp2en25pW16c4vL2onVIt3PEC/tJXNXv/76q3uVmb7YkIo9j0RKDIepSXO1hwXuzJgbFBK+",
+	"pDKQ850ZRu6IEhZiUSBCL5pAlLijXtSiDkZ+ACoZlanpJouYnezNZjaAzA52YRfJrH43BNFnUxxQxONQ",
+	"W7c5uyO02UjFTrjnq/GYkzHWXy1e8T/YDGE0ZVROngnk4yCco1jgMUFD4rEp0e6BYRCGxEd/xhhOA4yE",
+	"NJ42Ln5vTPFDw2mEGKx3+H7c+LBk7HYaV1FgPEXGSBhoHcvjRMF9H8uc58nHkrgymJJGwVj2m+G8grfK",
+	"aQR+pdfUBvrqamqtRZvkPy4/UDyKEt6vOLuWkYsRMIqHYeApIYNL64e8I3NHkVElM41pIAjS5HRpYE7u",
+	"2V3NTXGm8W8VWP5M5tfqNe1DsB6d37VvEU4l2ZQZ0MledgojbPgH8WQKIy/gJaASvhYGcfguAzMjHAri",
+	"LICRvYasB8l4P8o9SIuXtIBc/jSgAjEa6pOe4juCMDjQhMci4qsfMTJDqLNf7zfNHhQsed0xwLpwGP4y",
+	"AmP8qgsxGPbJWUQxQTxOZDFozSYsBGBqopsJm1HYLgqoVqaz3sDVmzFzLG/nQ7Kh14H2ZlTbjXr7DZG4",
+	"YD8+lkA0A0mmYh2YJqdiF4Y5x/Ol9cOYxav/LgjDgI5/AKZBvQJvN9DOcI4O2pqMHjqKTnJJuPrx6NBB",
+	"gkwDTGmMQ/XLyaGD0n+1O4cOGgaE0kD/0OkeOkjyzC9HJ4c5gqvnaziNZBrFyTJzKEKc/pkOru4xHbiQ",
+	"UJvtvmE+CYEdm0kjTiIMYB0xIdWf/VHwQHI/RHg+XjXodUyXOQAWfTZaok2r6H4dUmZMh6IywKRL/UF/",
+	"ugw7TmMU0EBMai6lIidITIlLcJYYv6bYz+JkIjE7jbtAm0qq7fDnQJskjDyUsNSlNYm7IIqKAhbUWEJb",
+	"I2BVCIecYH9evDrgYDVPzQpoVfd0o99Xl8YkDtd9+IZRMi9mYnCWjoHPZCGZC0rPxU6WgbeFU13L/NId",
+	"bMQAq2PRJiCycDwwxOpNWORZQndOsBH0l1Y2m2jAWM1q4C3HjrN6FT+bvVoihsMQPqVkhkORIV1rqNbT",
+	"8K4M1dyef6WokTmPP2MSA/jymFK1awdi9UKiNWTjSS86mxepUvk+8qvA6zSg2V/bixAcYSFmjPtLgUAn",
+	"q8U4pzHjgSS/0HCuI4o+OY1YEG5FwlUn/N6+9+lTARy9iIVkU23HWMA23+dEiEIoBiscL6ajG2o7fiC1",
+	"daciNXMa2hfuFa9CB25kF2BDOTblWRW1oALVRj9HggCQagt2IJBnjv4S4aFQKvuIadPTzbtnArEZrSBv",
+	"O41oYrzXG3IVCwApT4kB1utdoLET5z4IqDzpFvDIFcqUvSO9KSeBwRTiMteeYVd2+hz05XbyYQXsb8aM",
+	"UvTIxr2C73kFukRYSsIVaPy/36/c3z587Hz6r0fBiDwcfq+D54R1n9y8gyhBZL9w4FdQjBhNzWEKApdW",
+	"fFS84nKMy1G67grUehzN9jLVYJ+lWCcQ5kqUm+G5AO9ebYTLXXslTdge0ipgfBo2nLCBLZjwAiXJiiSe",
+	"DO7BOAJBDMXM1ny9I077JaLnE2BINVhVVzxl96S/uK0FZsZjgvSb2mCqX9c+FHRAmf7rMKMYDRkLCaab",
+	"s6MimeWlOrVbMo1CAyn5qx8yv4AC/hCQ0BcXqPmCTSNM5823eEoc1LQTLv0bZnFQ0/gN7XP7TytWZX56",
+	"x7jE4fvr1w5qGj22+RZiETI/3ColKvPv72PyPZZqmO/xXDR3ZRPYVqgRsT7ugvB9aU4eScYcEFqMPwAN",
+	"zKbQx48LB/DpE4QxxWRQuMMnFDnsRh0NN5vKEjmY3Eig+NrBNkNi2i31/9ZSpw2J2qOC5iKzWJeeUcDj",
+	"FyBqLbQ8DcfPE9Et2H5uoB1x7z0ufI24sATmcGFJQPCCUxT83svLFhIc0lPsTQJKXE6wDz+o99HBwALl",
+	"wEGDmN5RNqN9SNZQP5jIhr5ayMBBzWbzsJDdmOyOImUdHiEsEehLDvKZhOhcxhEFQ6d+Q6CDAUQ/B3Tc",
+	"B3xrCsk4HhMTVQgqh07CROpuC9eRZJWsswfqBTv60NLvikjLPwgO5WT5vFPxK833YnfrnV76s6KZDOgU",
+	"WI6mSqDug82xqmw8xCGmHqn+vrb49XlMq7qfNzJMrbIxWVWy6gL8mPQteVxrwq7qSRGi1qjqdd5fpTnf",
+	"EIlmE6KTCm1YbZCJis2p0wq20YHSn+1pPBMQSKFwiFAfRRxSXqto1lWs9gborFcnDGgNv5f5+HVACz1e",
+	"Om54+UR6cat15GlHP/xNXP3TnGCe+0Fo/ynRPzpojCN3xAnRea5w9hBNrD50TIgZnLU+3EIiAV7HOjC7",
+	"7nJNvihYGeGmsj5+R92bx3Tg0HpbCJ5Pbcp7pRt4pz8oOv2I8ID5fUL9SpBsXgd3W6UPqumfBkRSa6iI",
+	"h3WcbE5D4od+7S/qA/Etfig6xXozb6Z3QaR8VaJXR01zGvcs8Gutp0izS8zCxruZWXHefGyvNntpqZsz",
+	"y8ZSBrUAeTm43VR5zBK1JZQ1QQnoAJv8dT0h0BFBZByhESGHDjIeP/We/US/eegg6wJUDyGyAsg45wRz",
+	"oeSVe6JEF3RgZBj4Af0ZM4ltUByjNqLw0EHY/yMWUiFydjYbN4c4DgTx0TTwXbOCbGRHGmRhVpx1UToN",
+	"sxYw/ttZCg2GWWJeIoJUxoPciRdwehuEWabW6CT/5ZhDRWcVi9LJz2waxUqCPND2UOTjuXBy0YiQKqQT",
+	"TnAaz+hoJiqywmwKPDW4pjoryzkfm9xGTAQL55nBcwsrRRqAT7xgikOkxyrkiUKra1VpkMLuwM+T2PUf",
+	"LVDWmAayDxexWbxFciAJXcpuPHMkuaksGWqku0jAcQUpSW46Y4XnRNE+7U4GwgHRi4xjswAAwRwGavvu",
+	"aux7CtuF1Ty2sFrk+XzmlHyOR0CyqQ0F0/9RnGnVSSh+vC0ZGmJRXQMqNd1yowyUoEG16jfZYzTfJSZT",
+	"rlEeVpvAZxEw2vjZQk0bAkwRGyFM0dW7VxCgmWET2J8GtJFIs4VHn8BTUX2RgI6tri4mmBMfDeeI3BM+",
+	"R2Gg5duF+Nq0FFLRgEIgLNDA1kqyznr1FRRKStz4Rr4OsZBJBaUKxpI3RBJO/BcTzMe1ndH54PeVwaKZ",
+	"Vz85jZwRY8EA1a5ggNqWKubnz41XBFFvmB+XAVTE2X2gpC9181N4EcBLPfBjT6IxZ3GEDgaUUaIvEH4R",
+	"SLBQZ1CwWF0fyckrJvtBgT+jpBAO9apuiJQBHYsCjxT27uKoHzIPl4oYXhgQKg1+lj3VIch9QbIxZBkf",
+	"myJ4HqGS8H7Mw+LAGD8oXYNSVfuSBzgsHj5v8Vp34b+Yt19JMv0RDhrG0NylD9JlfzwEzItDk0aoBami",
+	"qEpW+6sCZpA5m+yJF51v7jTSY3OWLnPpWMrh1kLIKxrFsq57aBmGFgUn+wwFOk8QTwlQIpM8CctcNE9X",
+	"MTLnQHOzb9P4/DpG5aKwt2UQT5kZDwqs1qswoCaxy+NHUpDK3Nfnw5cFRQNz3yhrB+RBcox+/A7hIbvX",
+	"ty/YSOrHh5c6wsfkiqUPACZsDS237WyIkAumpmR4pWz++B3YwBR5v0RuGwUCxdQkX9aevg5mlyNuMZ5S",
+	"ncG1EjOX6nhoGUhxm6kaoIkgp3Bqc5Xxgk5jajnMGIpC7BHhmCIOGP1088tbU79gWUBJpck1KhO6tgXP",
+	"bICThzmfZ2a8tNq8qS00ZZxAQBQnI8gnPOh2OmhgTCCSsX7EiRcIMjjMl4xrd5rHrXyUmPs/v7fc8w8f",
+	"20678+mg12tm/nn4P/+1zsyejv3+5vvK8WcLIJEoTcnIRbf9lsyy8a9fTvTfFxspVDeq7S2TwchkwWbl",
+	"oxpHnY1J6lunZmmwrVoJAjEc7Oo465bQKh0yljwUYaEwBHwXmUCmSoZvEYuIUCi/4ON5QR7L9wrrIqUC",
+	"+DGxCY0s9ImQdh3WtzIkI4V9QKtNjYJAID2Db6ijLXd4dHKcoZWtQsqcLm3htNabPAifBlRXmKuyreKV",
+	"21GIf6npipxgihZOLLer06M1RRzzS6u3rUWH5sLNFey6CJCBORdI9sYNObWpZBVyHXTamcJyqphcP2sL",
+	"W5Yh1snko2zOXoXZ0xy/jHABClc/Itxw8koGiNpx70k9tEtj0ASOo/AvcRSKam6nEFf2+sK75bH7NTRX",
+	"IExKkeyD2lg+KBjX+iNSfWDJTIWpNYYYpktF2f1nd1e4OmcBQLPgYjefXe8yTOYAsBQxslLrMjC8YNMp",
+	"oyhTEEE4uhCFT4DGgdGECHTwQxASdDOnHurFrVbnBN1MMCcOessk5vOcWu7BoJCqloxSqJwXiNU1GZCe",
+	"qYb0/k8l9Qqd6JguboMBPq05cPNe6X6ydnoW5yreGGf3Ur0FOzxSOovRIZlVL7BJptYfF/sjfuF+EaXc",
+	"LPqiXoCFSUzsr8i/24pcTgKl9swr26nhKF7elzi8qxKwNWTWktfqSfpOLg+taETg5c8EGhNKuLo2ZL9w",
+	"MtnzBDG1QZCtbGlt7FthJ0my0281tyXkBWwyK/XU8wjVJ9HVwgfgxjPBA/BXPyHvC6iWOUldHRpCMSjC",
+	"lNH5lMVCH92lPtfkwG1du2LXmCSRqAehN5JEO/F4bRZQkE1k3HmUdxILkPLMLAvMOt3sMvJ0JwdaC665",
+	"LOO0tMHewKaxAHAjGwWQexlVdtVlZbXeTYjsNhR0U4RPVIV2Ek27QlnYKDU256stBJZk2NJ707R+2Q3o",
+	"ySKfkq554yAxF5JMTTFKousUY5otaqVUKImwJ0tixGpVi+BsWpOMreCnktUaa0mgbTjmdGATpQf7NH5m",
+	"Lcps4WXO7j1bZ4RQX9u3cRRxdq8rjGTcV8U56k7Dw9QjYVm+ekrMlyAwDWBZjm1hlNSsVkEKhHxJKKay",
+	"b0idDlmxikdfEOmgvDVc/6ZQqg/VNBxIOhWiH7Ew8AJiXrDSj3qnr0SP/phjCjMkJ1ShdI9achI3ke65",
+	"FN7ea9dC/hC3o3y1tWXO4rGp+Pv++jU6wHJBVz7cLnO8TOl0GsaxUlqlSxc1j7CcmJkDgaSuyrbuJrL0",
+	"1KqzarpVN2GRf1tMVpe6ITI7jXcmDqGgTsI0oH0A5KA0qQDi9swNq1crXdAmKtNnrHtQTSI257ZteQGo",
+	"t0psKkn+iH+dzLN+zj/Y0DQfaa4YK2TjgBZfFzxKmmEloe5w0QjLzFyrJjAEcQ2+PxN22fp9B6qGL1Y/",
+	"erRCC7nD2LqggrlryL2vKbw+RfWAarVYOuu90qu8IpmJVhzZhiUozDlXwD99J0/iWlpEuAUnGHb/arnn",
+	"H9I/m/3/dT987DgnVRx9q+FZn9CKc38audLyki0kSzPEuxDTHXsl/EB4OvCdcI8U+ZtviETDuRE4ihPb",
+	"ML+Lo0ojZMxWS8Ns557YrZNA1L1ddTXveGGYqh5S3VCGnJd3dwNOFIgMyzCfJzwqxBQdtKw/TveF0EKH",
+	"IPLwEgkCLQwQFsjWds9JIOUJGSLqb3ELpWp11m+x6KJYAsAleEquZPkgV+C6upAnxXdA1t3g/DtemHnp",
+	"MVGjHAn1a1r31Bf1LafbeSiV4G4jvapK+Mka+7UOREQ1z0NEtY9jhTqUTO/oe8ze0MJcS1tcvJs1aPBO",
+	"Y01NeaOIM6wEe/NaIUOo+OF2xKfsDFKTzGKuVSaE+GBBp+AxFYcO0sk7jlEx0IEg9i2tnywkO+WMOkkh",
+	"pBVVB80Sd1RJ4fOLexuqhTuXEgvuXueebpul8YjleGw3oYqvT4mcML9izu0b/fImGcWceIoOl5bO5QSa",
+	"DngVKhnARjLbzOQ3md1kh0vXml/E2kqzZs+bqVX1wGH7S1i0ZpjcewglRZjz4F73UZ2ZmDaw+V2amFHj",
+	"PxzFMuYkJ9StudLMlS1ieMXYSrPzFef/JjkbSxCHmN71JcdUjKC5sIe5NmyLifrPhHh3DacBnb5KqCMM",
+	"fG2AYRmZg7QqRcUUsiilC5VS1xeFWvN7AtbFB5Jyvnzw7EKEqwmV7eYCZ7tlcbPF6h+OJesbz0JBtLB+",
+	"gCCkB/xMERPShZBEkLYEwlJboQ5sai9E58BPckICbnSLTHEI9dbhJYJ7mwWCgBdb28v0dAIR7E2WQgEy",
+	"gWxPUeXMGuVNc7GitC94QUDfUEHCENrJ9dQhhoEHhWkYReYt9CsZikCSXqOkBF4+Qqty1wz9Uc3X1YPK",
+	"0RDVWHaI6dZm3McqHVDEZnJ5/4vnkjvYgqtJG3wswIiTx6/tjaYhpi+gjVxNPlXdwFGihpeuZiOu+VUS",
+	"nS0rz+boxrpsoC8V+2th5QIo7QLFSsFw7oV1oXA7F2095X93mn95vusT2qy2NVZtbGbYynrtKaARtXap",
+	"4QyMFA+v9EcnyxbbgmD99Sg/1TndfQ+SuqsvK58LnltaJiknWdvuLLSLtlhznGWgWWZHGUAVhQGKqQzC",
+	"xFqtyL7JyxYmFwgyAKBoH1Qgp2igTSSDSzTgREKlPyTxHYG245TMDLfI2lhsxYbEuGI+LNYfQkx3VWL6",
+	"G+d4f2/5ti5XXMYPHlAviHBBIBGOAmiTWLVwYc0IzcTmt1GFvWTdtlLQrtr/Vem4p9vtrahrejshEECD",
+	"FMUwZUNMvjt5MA3zzcfNsmDjjSQdU7MnLe4L2/mw6uKL63nZulC6gzXKtUbNkjW1UogQBFiBpFu9v2K6",
+	"ZjpoLtMhiq5/eIHOu8enyPTrRD7z4imhBTVQNqnKWnjOKwIOwUpenRdmisgWJVFQIW3h0GVIMUnOACwj",
+	"xpGIo4jxssB5SyQKsg9109SPZVWilg/s/fUrRPFUR/KR5OTV6+uD5OCpnTWjYMLtFIMcEMXdZN1sbVTZ",
+	"gEI/RQH4ZXXFaPwb6vF6uM/a2rP2SS9aAoqPYMX2khS/zwZn06Tkz2pxFt6qApeftWjcE8J1FqTNIW4J",
+	"23D5GwH4ppe4IUI85hWnqlhnURWD9KA/Y2KeF8UGrricdQf/RHaALN5vYw/IjLMjBeybBqoyUHlSKNkB",
+	"gNwagerp5ZgnbEqzFZVWJ/j5pJCqHb8zi3tSEAX42g2Y7oiMbXrsZUf8lMvaUCZd2so/jZl1I8fYpomj",
+	"C0CQDPNh7QL9QorlBzUq45sONC90yd1CTTftmb1dldwkpbnimgo64evfc32i7YaLTuuaYD+gpmDWwjlN",
+	"iHe3soRFmZCdDl/U2wSSCqu2N3HsMgoXX1jC9lfIyNW2qCmeI5810cBYxAZg7x1Yu90A3tK2bqh665s2",
+	"nAFPksIYTypVraqCmxoDC61AN5j6Q/bwImTeXXlaAI/plmpNcXGom3dQ0lwX1vIdbYo2xQZ1fXMxp56u",
+	"bo7MYhCPaXEjdZunXJHZZ7CjwH7D6pQjwGPS52xWONaSF49NIZOxYQ4l930OP3KnXwRn2cu78u+tVWsr",
+	"Im4vKiWD7RwVLKwgNmExz3/VOVr9zac127mRhZ0aKZuVJMeFWKrbeiaQuqbqYW1sNBJQwNVj1BfFxtcR",
+	"5jZrAiaBwF6EJ5naJTMchshTK3dQQJEZrmLKhFpb/y9TTm95b5Cjq95B6p1mcWauj+drT8bHSfWQ/Jjo",
+	"YHD76s3L/m+/vH05OFw6vPU5VWzWsIvIbmfpeAuhOGUtS0UQgvtNOoM/ftmgxyyxVlULIQ+yX6tBVE3v",
+	"S610KOiCV1pCenUlnj+TmlQVRIu0UlY1H535LNuex5RJrAUhaYnCep8pGOkT6ot6BW6+iDo6y0nJn6PY",
+	"Tr6UzvrSOxnQW6jAnau8Y4BsU005I2zrAisFgmk2P7jOWS8cTHZvqxKB8/L/tjkKijgUcBB7G1Brxoqe",
+	"unsbE7K4WWJp8ZelOGgOl5mEh5sPV2z2VUZoe4x2IEoaIvcBmRXR9SXDrH7TKS8BYVb9NOaLRBfb3HSR",
+	"p7lLZ75crXxtUcEVQtDi4dkYpTUVzBfqljNKHBBsRNJeCsqH52qHV0ljNeXK1xQqXzVTUmwlaY4IabeC",
+	"SIGokeTqUs0KnQPyHK+4iJANfEqYYSPL4tbWDboR7HVACxRG8hAFnNRkdoVCwyJRBPKeGb5w55JxMuKM",
+	"yqeuibYUUUEeAiGV9mpfRAcmFkUcXiY/mvJ9tjrPVJDwvmKF2/L+WFA0UI2ooE/owmA6NjGB21xt5UoF",
+	"00oKFN7aioPu++vXaYWfjEXwpJs3CJ44xYl7fffDf//XOqFlo1JtSRGhVcXZCpszPYVPwfZmWsgy0clB",
+	"DmohyZDS0FEcqT+7SWV/2ygAL3cTaBanEB1VSyF6Qi+H6SO1mQh3ix8+Z6jFl3ZxxWVQYJUlp/U0Ykth",
+	"m9LqIsstfnhad8YXeO/Ll0v4dCNHyRaGjdJshkLos+xl0SIEBf/K69BtIn/Yb4qKe91ou5UJS4c358XG",
+	"Z1hT3wb3WZHrO4J5oeV9MUM2u7HcYLn1rZWA4NyudQzj56unVbUwVu26WJUKYr0XeExu5tTbDcM2htS1",
+	"1jRTOry6dy1Z5w/6yyLtcxTQQEweR8Qwoa0rkvJLPBhgpuF1z7GaeS45lNRApy1OVXwpsE9tc04MSfZr",
+	"s53MPS2cwNqKAEv3VUSOrI2luhEkt8EEcNY40JbJhW3xmm633HiyeMgZAvVnTGJQ+HhMC+rIRphLbUxb",
+	"UX9ESdpPU77/M9aufMTUhacQqO05WTGQbRHrqe5/K127UGm+NksG1RUqXKfu8Uoa8VMUiCyv2FuwHev7",
+	"r92AYcvik3Wgs4QhL9qnVyS3KOh4Gk0C6NIWqoT6/qstqrTbYqWFt2pXtpjJYipgQWGmZsPZsjBTOtfV",
+	"PQ5CPAxCY+ZaYMb6aVmm4Ub+l3TMIsj+F+zzpQaLiiWn6/H5UseCnvp1prXrQk2bYidUtQNYndaRn3oH",
+	"lbYX9rLlmWSbHRXlUSYdpcpcmplmryVdRdN3xza3pVaXVp3njUXMyZRQ2Y9pIOtcl40YqnabFpTzO7dr",
+	"r3aQO7vl3O1sc9OyUCD/DIXWIk5GwcMy2XsfRYS7HhYEhUTRO+EgPxgHUkD4mo/FhIhLBJqUMF3lbZ62",
+	"bo5lQ4lMHnEB5bRks+Weux8+tpzzYnr5JcanLxzfpqKmufmNpM2v8Aa3jqtfOvgVh/o0QprF5S3kNDPE",
+	"jkS1bwBMFs4Qwru9mAdyfqNuRZ/DVRT8TOZXsRrlY2MIhswfLAUwvstGQWdrm2J/MMB3/WazOTjU3XXB",
+	"rK2H0Y5Bk2BN+D3hrmSu/stkuYPTE2AE5DhtRk1WPpESuKg2r5as8adfb5fXh3769RaNOJuiwbtfbm7R",
+	"8/v2cxzLyXNY0gAd/OOmc3xyiBjXb+m+dHQUjGOlvAUQ/SPnCMq0+oSjg2v1wfOX6n/RfYDRT7/+fHNY",
+	"YfWfgKmMmE6ipxLrbGyjKTRs2Ob/mgD1pgdxw/rKG+9sJKokeLrckvGGhKGDklKyAJjDIAzRlccZDQR6",
+	"MVdw+I4zSTyJXoQs9pHudq6AmRNPhnP1VY8mXWUCwt2ODQESzR7t0ReMKhgOGBUXPerqXuQQvj0QFN+R",
+	"vsKSARoFJPTFJYrpHWUzmuTY699NE3EFitBFvNU6bKrBIIFfP03KEQwyUsxzkyH/338IRgdJi3pddmDg",
+	"MZ9AUL3TowgADWrGwJcOGuiKAr9/GNiUe4g8hwUhLBFU6YFVKDInoJ4MGkBYxwAdtJtNhWbIVPNBx61D",
+	"HaJOEYvwnzFYKrhgfODoM0S2Wd/gYw8IWa9xgX5vNpsfHNTTgZz6A/V7r9FsNnuNT4NLNMg8GkBbeIgn",
+	"UQMyHVASYmgTMyawWGCLajcA2wOBJoyymKPBK59MIyYJ9ebuz2Q+uNDxMnhKAFV1c3nzixp9yPw54iQK",
+	"8VzoYqGmWaNuEn9pTptCWRn9ti4h3+101PeDIJ0Q6pZwEgviDy7RbBKEJDNkIFBA0SgMxhNpx2idL41h",
+	"QKYf0L5+d9BEP5O5Bo87EknU6SKIQkdRQkPgTDRXENArKpJoYKvZD9JdcyJYzD2CBkYoGVxqSAqTivpq",
+	"QWpp7U7yUn8aiCmMBPNcZapyGBxQPzEe/AVAd4E0sYI+tUfeT7/ewh9kgA7KyRHcNF9LhIBcrZzOEGUz",
+	"ZVONe2sax5mIkCmew7FpKCYcRoHjDQOhMDOg0Exq8ODCV7C2g4EpNjJAU4KpWKbmSZBLs6dkvTDwCBUk",
+	"da82FC/mAZEYOiFCLBAQSHHx/HmG9D23X6a1NRqWmF3Fkk31ehO6ePXuVUbIvGi0mu1mC6LKIkJxFDQu",
+	"GkfNVvNI894JcLznE4JDOflL/T0msiiOR2GxQJ1WKwPIEWceEWbvwlI30US3LPYmUIdKToDGhAKYfXK8",
+	"r/zGReNHIv8B84INXyMYLKfTalneYOrAZqnfH8a7kOQvfUw8Lg12Bw4YkLDWyV9mbmBHBckDZm+K9oTB",
+	"PWnmpIXGxe8fnIaIp1N1exeN18E9gZwtpyHxWEC8WgRBagZoIAoNOoI1PqiBnkPOVdUDN0F0ioAOlfgV",
+	"qMPG3gQoPoZ+FQJNg7E+XE0bvJhz8Lsft47SKliFt5CmnG17EWmGml2rvhQlmdnVpddkb03nn1W+uHS5",
+	"BXenHs6RZBoom2rU49bRDnYR0+TIF7dj2HtuTzFNTWi72dlbppsGzy81F8EBJIXpxSKB52g2ma8G0+xF",
+	"V4RTRZajwFWUrBxY/WkAJJAYqf+OzBUjSfv0EQEgqmQgNVIT3RCPE6khVRfn5kTGnBIfTQgvAFMljmjB",
+	"XGjvHIaCgaJUXUtfef5aiS+grq158QUIHI1PH7bFA60I/p63yzQ6rc6J2267nePbduuipf7/bw1th2m0",
+	"hqe4i9vE7YyO227X6x65536LuMfD9uh01PLOcbudSsFvcECRSII+oZKJVtoa+K5/dPfn+cN9Z2qdExcm",
+	"N1LtKyNYNS4aZP5T69UfLHjzx9X8bdB6eHPTmr/91z8f3nzPZvB/P7Dg9YufInjnx1dH/7n56bw6OOv7",
+	"Au26AJ6vQHxTKqFllYCtXX3WReMmd/L8O+zbWA/4pL3+k/cUGzGB+Pqjo/Uf/cD4MPB9QjUdqbCyV1RX",
+	"HjNVuD7luYSQyWYzKKgWtoCDi8msHyDVSBQgn7YIKRVTCbSrFEskYm+itNEUcBSvnpAeFYCORiaFBkp2",
+	"R9DD/NIIqPChjyZK0/d1311MKZNoqMaYKPTGYxzQJrrKdGCCsnMil86LkxaPl2ldxime96hGmMxuUjIy",
+	"nFudZZD6GwdavMoTC30mGvxqU4uMyqA+18QAYO075s/r0YESdK2JQcbo9ylvGbIezTyhatdkdV8SfQLG",
+	"xRWHyb7V/+nh7J/Rbx1+e3z/6+n8qu29PBr/4+TuzTl91xXvz2abHadfJvndkblj28YrpgaYoYGbUY98",
+	"4USq2zpf/8ULRkdhoG2g3U6nyrqMPKzkmZc63H4XFPGFwfbEeFaXKi6IKM8/Bv4nTSNDIkuyihVlEZJF",
+	"As0Yv4Nqu7q6bBNdk3umf0Fc/Ul8S70wosxl0bJgAp+ktGYBHbtF8RAw8BcPR931X7xl8gcW69KnW8OC",
+	"PpctYKE+oddW9LzpAXxrhZz2GiRUBQpiwrh0lVroIzCbop9+vW2iKynJNDJSLVeAbfKhtGkmDMCEhX2f",
+	"K80S6hwTjsDueYmY4tRg2VLfwF/GdgbWpXMgST06uCaSz92rkSR8Be+7NfG0G3Mua42FY14wxaYRFg2P",
+	"cU486U4YF8QdgjF/7gqJozp6Ty54txKbqymP58Onldg7Gf7oBb8EP716/9er9tvglXhFr4+9F69OXt1F",
+	"//7Xi5/Om2T+01/+r6+CX4JXD69oq+l1Qjqc/tDy//3TQkbWIudsHxvOmQ2wPoduQZlYaRsiXe+UiiVp",
+	"SmamJ7xNPfqcxKVTgeXcMvYG07mZS2xDMUqU25cPHgT2a4TS6GUAVQuSNHdEq6nLog5sKpK4th5MoR78",
+	"EpRfHlPHmGuCcK4LlQfUC2Of+EawmE2gQT3yA79Y0zVJBNdqtq9I28Wiz0YJOnTcVjvv5c4+uVXypUWU",
+	"NKRc3SkInB3vyO+S45F7gk+Hbtc7891z0hq5bdwZHnld/5icjLJVYy7anZat2t3AYbgY9WxI2UUsCL/o",
+	"4KNh1zv23RNyOnK7+Gzonnst322TzugId4fH3gkk6d8FUaSIUCtj2clGCUsmdSUMm3PeaJ8ddTvNdgvy",
+	"+TnXGSON9zffNz4Bs6mG6un9r9eeFUh+E5pzpgxSVns2PxeKB+VqszphYRBRID8mJitpADA8QAdQ06Wo",
+	"ixw2DeR61MfzwwtkOxJwQskMh3owheYBRYNXb//1y6sXL/vfX/3npv/dyx9+uX7Z//79ywFUfzJOsrTZ",
+	"wZRRORG2NzGIAMJlI/07OhgFD0qWgH6+KOJMiRg+Gs57VKc1m0FNJw1kOmlod64mRhA+daj9z2nqLaa+",
+	"g7DsUY8JqR8m3k701tjwAwEXoDT4WeCRC0XYtGs1ItrmEHjE6VGobWCFm4D56kNCR4x7sNacIdtBgoGo",
+	"HQGJQIz3KCcm50LdMyLUF3kvnQ0pEE2UGsk7lyhiYaidWjEtl4tSxHpSu0AhoczQrg0IRR0jQWcHq/27",
+	"kfUkH6QeTa9/UWV2B5Ab9Cq+dN3wKU0GN4o65IviVWYGBcJcYjEolOheSYE0hDgIEo+EgwA+gMBZ8NYE",
+	"SqchiUIPW47sbKnK7GWsz4aPexvNAvL9SDZFvW2MM4mkUt0DaT/JuiGNB1L9lNQiCaQg4ahYCXuRTPvo",
+	"KphTWLokUxxlpL0ySR0qOFYB0XYB1dwLwkiM/T2Tj5VFiLXVhQuXkVRN1PFxmWUdUGaXdGjCFHhMyhal",
+	"P88taLnQ1JqDsO4pTSnKZkpyYqvRAnvRNhN37SqMQKokW7A1HHhYEDegglARKEm89GJs8lO6sDVpULvU",
+	"zrXhURFQ9I9gPEE3khMiHfSaUV8HpCsCqxH9u2KusuQc0qWM+2C0zBHp41ar2Soi0Uu/JAmLjUD+r9oX",
+	"E6xpN2A41Yl/Ss5G5y1gTW7XO1Kcqjtyj/HJ8NQ78xXbSk/5hR4EvZZ+I5+c2OiO2l7HPyLwpdv1Tn33",
+	"jJyP3BZuDy07VN9MoChp47+7XdRpodPz7glqtWA/CZNKakllswvKzikJyGrXMANYwFxvBEhg85uwBHgZ",
+	"ymzZT/rbaj9Bpix02jGs3E5wZb3TnvGzLxBlRRoR48awl3VMO+oFrBVimudEdizDkcAJjyxWKIXZjKt0",
+	"5B5NHhwY1R9zooMSL5NIVB2BCuG38G6fMtk3LbyIPzhs9ijMAdhqXAyBMH3zgahimazAMZYOSsZYgfgl",
+	"FG3rUR3pSJn+voleKrTVy9F9N4wpAJq1HXRb52nich9QvC/xHaGDw3L9/EV6N0+onW9AKGsTwZU0r5iO",
+	"ldGk2vTkEQMK9kzmy2AydUGiTAvKVtqfEOwbKfzlLR6XDW1eew7vwLD7cIndhkugDAurz/9SpreoX602",
+	"hrwzNmGIQjU9GdiMphzRWdasFIeap0HgOsuhW2gjyZD+LS0kexK0J0FfEwl6GivOVjSkTIaub+OBNBRv",
+	"UhDYCt58m4UFCXPj4J5AcGlCZSB5R7v9bYC5SSnsUd1XVziIMglPc9Iv48aIoCTVIzSAKUBsxmHIZkZo",
+	"/hWk+iR1yoFwWISlFpgNsBeJszr7anNxdgQTbifHltKs0+MSmlUbZ03q8aPE7OzJ+N+KjJtp9+R8gZzX",
+	"F0HbFUTQdxwKeEI1gB90Bbunll41rXgUzmMEWUBMV5JpFGJJyt0Fb3AQouQ1dPAjQ5I8yOf2p0NHp1UR",
+	"X1u1Bb4nvo54ALrvM53ciCLMBVGsRGGyQJgmqd46o9qaZezA/YBCNnYmBzcMqM7h0/7DJjK+DMVoiv0S",
+	"YHa5TTb5FcWHDYGFNb4nmKOPH5uWYjTf4in59MlBcxYnoSTqBVPQ3zyHJBJbtr9ZkeADFT3HR6TtHR+7",
+	"p74ix+Rs5OL2sOVaH+cpPhum5PgG5oDyAZRJ3URFxLpkxEXjP2qNumJAstTswh7THpy7+fVGYe2cSOD8",
+	"mzANL+w5S2KwxCGrGyf2JZOKEhtqDkqe1JC6Y3zfDX5uhm2PaDLdU8VtxM48tJfInpTMFijD3p75Jdkz",
+	"83dTmWgXi31rk8CuyZTdG8tCfuZLINxCBmGIAopia7E8R4OA9mNBBstE93uYZUuim1P312WQ6Rn/dhlk",
+	"n1MR2hp09R1sDrpOsWbyCyUFhGrJVr4IbdvJ53sG9OgM6BthPk9jyd4YBT+HudqUDFtnQ0YH3XYnrdNz",
+	"2CyxKO+Sz3wJUv1maPaIZuc9MXx0YmgtwXuiuLcHby/9B5nOuNWCw80X2Yg8OWFK1pcoECLWVWrAY5jN",
+	"kTMv2dg8kwzHdBxeLvBBB/W9DigRyGNTUxYRKm3agrgQQ8Fo8nahpTdp+vtEAej2aB8n7Nrsbk3UdbKG",
+	"9MBhKVk3UtFi8t20t42BL1tFGpAv077Qjx6Rn6zG1H4Fw6DNETAEv/SS9OO6C9lhGDq4XPsR1vXnEw9s",
+	"qf91iENMdUP4TApQ86hb7K2tkAq15NHN9eOp6r31Y9LXhbeTedrHlp2fDk/wsdf13SPSGbld3B66596Z",
+	"756Sk9Ex7g6PvI46ZiA3i6Nks0EjJiQcldNQtywyR5g/kFbz5LTwQBbynrVU0G610I/foQPILA7nhw6y",
+	"MkD7WAG3/ddRCypJS9PERfuQ+z6eC93BVv3VD2hf5/o2Lo5an9KlQ4ayLnWvn/cJPMgNbp5A0m/mGZxk",
+	"xIRpSdHO9vltdKBUVALHF40WaY86+Ehd1rHvdsnJyD3D50O35bX9DjkadfHxEPjKQz/wgYkck65/5HWG",
+	"bhu3zt3u6Iy4Z/6p554Mj3F3dEQ6fttTfCfTSn/huIsDKD44DV3rXDGeF29eurChVqvV6naAjM+nBFqg",
+	"/f5hg1MByMjUmDSQIeJhQZbccbN9UggR6hiW3z9qts/KXi+Hu9KvdNnMSusxlOlfV7e2L+tFo9NO7qtx",
+	"Ue221NkXJQuWUYoCEXiJUphK9XoVNuTCPR6dtNwuPh26Z96571roU8C3qWvPMMP1Tr0k/f1b8OYFqQBU",
+	"Jc2wapyAHXZ1vOuvtgYcEF50APKbqUCoS8Ppmgem0IGTNBV3dI0GkBknbKbEyhkGSTCKJfEPHQQoZUrU",
+	"aIJQaOYzQLF9ROye5e5Z7p7l7lnuN8ByazLcMhuVYRF7o9QuLfXUHuuu+Pk2VQVyQsDzlEp83NAtUFIz",
+	"0mPct4mWnHgEikZClWSRPZELnWYqTKm6uZMap3p0ZFphpPaYUkOVLb0c4NDKFj0aEmz93db+pAmZNSAY",
+	"fn+JprrwFNYNB8zPKBA9CsFJ7J5wM+pAm88CPxky9ZSbPlIYsmAxumeBjyCDNPdc/TzQua9mTO0REUTK",
+	"ECpa29JajPtQSRo6p/SonRBHEU8c+fAOYhThWDJXP1KSWhRiKi7TgCwzeo9iW7ELpdEAhsM900W8bLjq",
+	"3AsJgjD/pX4yuhWDdkCUZ7UaWvNO73LLkCzbT3fLHNcCeaaUbE+JnChRozHE9K4vOaZiZBK1RkS9q9jH",
+	"7fW/gfO2O60jF3hvZVpsDuYRY6ws3dkLw3theC8M70gY3ovCX7oobK67NsEvJmJHt63zBa/1GTkftRRx",
+	"UWtzoZbYGT4ZupZMKQqW6cVZhzSVMh0FditXxkHo2rwk2RquVpetXZvllLaaMsKPdjGmIhoeSXAn7uP8",
+	"ntJLrW8PZF0rvdVVXVbbH58rOXjHagd4CSHFICehK2mfxTIxOpoiLRY7KZMglKsTHGRjkdArKYyVE3zA",
+	"c+MGhfqtlEGl1im+04qJ7gCzJAn/iwV+as/cWXjs3hK6F/72wt8TCH9AtfbC39/dDgq2m70x9OtNVFB8",
+	"dxvLayK06I7rxZ7SCdOtejmBDr04FGhIQkbHSDJTGk9NkIi4NmwqU4Ze/T6HWnJJo7hCn+ib7d2hq3rb",
+	"GPah1IU0Zup7MmU6L7ugZVkSdXtiazV0h8fY7Xonvnum9Ixz3BrqJ13FudXQhtVX+aC6tsED6gURDkvr",
+	"6Oje0Btj1tagqBaBM92ifbOkeo2eVrv2wQxcIxYU3l+sEpxY058VRnYWxmr+oid+okhNve3HidOEna2J",
+	"0syFZD4TZj27js38vH1ZN5LLR2CR18zeyLeKawZCMoUDv4MYC71XTYshp7FqDZKpNwn14QCc9Ov6Vo2i",
+	"adq2Njxn08xEZl7jX/FzE4u5kGRabbxkALsRzu4DJaAs7mbdoJ3sIrODmIHTevGfbG17JbOByHY2OiVu",
+	"1z/x3HMgs0Zmaw3PscLWENN+nQSMVBPobKYHCCLjqD8ipJoCWlgTX0gSafJi1aNGq3t8hk/ORy5p+S23",
+	"Oxp1XHzcHbpHx12/dX7WJZ0zpQP4jJJ+ySm3fzNDNy4aklBMZd+zvTLrayOrc0zspSoItlRBl0FyLcFP",
+	"hNlujTg6IFbro+gsffoGYuiYZUxJx2/9w+OUSTaMCNM5Mk2JFIZZr3ZhXX79SVIo2VXYPQz1h9ofnpR2",
+	"SyvPd1tHPToA7IWabbbZel+yvhkob8K6MmvLNxV+Jno05e8i15r4mUACh8RBWJePI9Q0X2qiH4N70qOD",
+	"DIcYIBiWklmWDZoSdNrJDd2LTLt2LBDu0bRDrpVDOq1OWu8Dfiv3KgOoP2l9jx1yyNp0uJRw1CMVj9g2",
+	"aS9j7GWMvYzx1cgYtchGmY4NJNtRrMvT+b/7GjOf33+nvupUOrwfsSQzPC/tSs4Mi60pOpVYJSqmGxhC",
+	"jg60hQI832AVdNBswsCGNpsQepha0zLUCgHaIoWCWuqAqdPoOZN4OkIYJchuBCMPcx6YQLgxoUS3l7Q9",
+	"dB3T/b7AJGcFke108z273LPLPbv8Btnl3q202xj7DZnWzgPsM0zvuSE7Ow5zuUKGPBoONiQeg+KahsgB",
+	"h1QsNcch/2BDperrVqvaZG6Uc2C12JO6Hk/rHA1gXLAwmJkGK2v0XOmJN9TMdxblsmele1a6Z6V7VrqP",
+	"0PgaIjQM06jJuot0y+ceph4JH5nLWqZqK4thTpCeOMywXBN6qpXOJHHtngU+8Ssw10uUeWWCRd8Grw10",
+	"nW2dUDfDIkmqO7Sl851ciIlVkhMrv2nbmODLgmkdNrJn4HsGvmfgewa+Z+B7Bl6hjDnwjF2r3gXsnRNo",
+	"d7XbDPWYimUrMhiIR3BEluuPcUAvUSARJyJWWvZsQrguh2he5DFFQrIoMmKATgmhTPd/lDMlLCxyfv3p",
+	"aq36Wm17z5L3LHnPkvcsec+S9yy5Stam5PMFFlZTrzbsuUYseUGnf0GIbuVm+iEXx47bzspPFT1ut/o4",
+	"8eNmd0kE+Q5Lyaob6KcJFRX5WhVWbnNETJLM/1LG5WQWUH+x1WfFDp3m6N7aYdA/mJCaH9Xu0Nkx6WE+",
+	"4/2QjeGKkvVliCG8YMiy5jejE9LB3aHbzmTrnw/dU+/EPybd0ZHO1k/IaKdG4K255fWhtxbYvong2yjF",
+	"bEt7kp/W5V2VSew3knETppE1cgXShnjYXxVioIPZhCEPUxSyscJvLHuUUY/o8BFMxUwhfhJ3anoiD7Iy",
+	"06CJrqCdwJgrZoD+YMMelRNCkcak3FqeCaRBTne4IEjDITq4C6DcJbzkoJj6hMMo6OZd8o2TBr8GkkyF",
+	"LbY+xXMIREHMhL2ozeqBexROTsfGjIkUmUmfCR2EDJQEKYxuoncsDLPrvUCB7FHrORxoHBw4iHE0sMqJ",
+	"7uBhEIqouzZ1q8zeAAl7NBBJL8D83vW1aNUni7d9ie8IhUbTJTG+7xId8emifDVkZvLmKOO4kCCmRA4j",
+	"oHSwbh0/pOibGzI6dgXxOJGuehBNOBZEoVsVeruChq6hhnWp2CNGBf/NeNaCblWtrchazlU7i9niSWmJ",
+	"FUN2hgRqwtlF72M0v6IYTfVJhXMwDXne0yQnpKzrYGqAq8SblzSD1fGcVwkf5gT7OS1AsYJukhMDpq/D",
+	"wsjKlPxv20t/Lyg/rqC8W0K1tznstEFcTURfEMI/Q5O4Zl4uHIDA7sHLmm4MyUhXZiU9aoRK7HksphKR",
+	"h0BI0UQ3RCo8QQONJgMk2YIYD9VRezQRaxP6ZF0AZuQ/2FCb+9FBINEooIGYgL0fS4RpjxLMw0B/h4Zk",
+	"jOnhZUrIrAZhVq/bWvfowLSz7uvHff140ES/VumOVyQg6/ZRGwvIu+iEVywF1aUFj9jMbk/3vxK6b1vi",
+	"7en/N94Lbycy6XNInS6XTE1idmG+9SyQE2hpggxmo8RB6SBrrulR8Oo4C4YfjwmJDm7emf4nIREi+QT5",
+	"gQCGleQt9WiSUb3QbC/Cc3QAg0VhvGhdmmJ+F0eHDvTT61EwSelC6B2ddyfQBIcjhGd4jkacTdFfhDNn",
+	"sfaQLVKC3l+/LmIvGbv8OzjNR7fN784ubm6uP2U+CYE9EVPGz15CPyLcg1EbnVbDaehDzf56rE7knnA8",
+	"JtqFpx72x8MFH2S7U+jIq+0k1Zn8mgfkygSqZ1z3d/xdHYbIF4E7K3MlEurXcj2q94sdrcdlnxR77nVs",
+	"Q8whDLMk2T1tBliZP0p2RxTyRqf/8Dp3/zyf/dZ9+Fd7+PZs+vpIXJ/I/7TiV8fspboOmBuoQlpg4Dkb",
+	"jRSwrf38U8bf3F867m6p0zmqddoiqnfYIFPzwFNQnXDfIxinCpAWD1mXeSs6sN6/kacxQFT/bhV8d+Mb",
+	"gYMCnpP6S6d4jgQJw8+mqpWzz+cfDRH79NxA3maRV0su11uzbyXkJdS7Kp0EWTbCYFq3rUUNrV3UHmpW",
+	"1oriwv4lhqVmNFaZ1JJ7JnRZPzajupvZHSGRacehdEFxoT08ujSMIFKgwSIHGqCDVrPZbrUOL3MuLfV2",
+	"jw7yjCl5uZW6gdiM6sYki0Rg0KMHbBpIJVdPCaapLOKAM0kJDRPO4rFOu7YLM6FrIGQ0e/RKbzsJGwcd",
+	"F3YN/U6O0ACe6yo0YchmxB/oajN6SUZUQpQQX0H6BHMf/RkziZU6bnEAHWgtOb8Pc5+irz7qw0eDwyWV",
+	"GR2AMDVYoI+DwxJdGt0WS0GiR8WEzWBNlMzSejdCDQHZ3wVy0g3JiknvDKY8iTq+WyFmE+5gt/8ojen3",
+	"Qt1eqNsLdWuEug2QttQWr+gyFgtcKQyhyj1ls72RxhhpvlKby03WN6BEdQ2KOvZdXf4mQqiVJ1cbYJYi",
+	"B0NML9MwPPWg2DqjGHpJDOHnMVKUBBDC4h4nejDEdE3xWXM0pv99xJkfexKNOYuj0nb8+qU+vPSEvfBj",
+	"yfpJbYQRDgWpZn2vw4XLGLDhVwbArM6wdDIXjVPv3G+R9shNY9XPyMnIVeOfey2/TTqjRvqlLps/PCMd",
+	"r912T/3uyO0qLnhGzj03LVd/QjLfqCPWHx75J6M2Pu64Z16buN3hKXHP8dHI7QzbXss/J2ej01wfAp/j",
+	"kaweefJ5unlXsxR8DbaBHYVBGuJkyamHJQ7ZeOMQyCtQUIBBB0qpAiAwbWoM+iuIcpJ/QavtLGFA01hI",
+	"pDAdWkN6E3B3QpNLkFrhh/6QMx2gVxaep7nE08Xm/S1xuz6a1kLMR2wzuafnXxM9rwM0ZUqCpUP7OMIv",
+	"oFdbGtmXl95XsZu8yJ6E9PkkJJIUGUR1t2A9hzasUZbUwogFSbuq9WNBciUtOJEBJ9C9mQpJsF/AWL6H",
+	"iTdjLOXJrt3lneiJ/H13wSdMU9N3UBdgnWKt8hdK6imSOgx1Veb1j0QaSNwyDmnPF78xvvi35olPFMVa",
+	"nUZ8/ghWcEIZNSqbBzXGAT1spkGpUzwH2tOjQ4IEkRClqvmiP0AHlIFEpfNzdViprh5BQvEZgkm357rb",
+	"RpKao6in0TxmBOmecm9Lue2VrqbdO2n72NkJ7U6CUfc0/FuORN1Kh3o+ZX4cElforIRyX4gCuCuPMxoo",
+	"cVW/nLpgdEyIFwaESqQTRxUXoOQe8qpkzCnx0cFAv9HXb/QFkQMk8BxqFEHABqPAPcB16h82kRJ8B3qJ",
+	"fTsrhHDAp2m2helISWSpbPwGBrmx29zayw80sB8y/YqiU6ZckHtOWqaZ85nX8d0j0h3ZZw2nYU5AU6jh",
+	"2egcnxH32Gv7umftuX+K3c7wxGuT1qiL2+30k/TQLIX1scQeUUCiXd6NiZSRuHj+nMQd1wtZ7DexvjLT",
+	"NZP4plVyI/LuwF07Y/wuZNjXBY5IX/IAhwkDAb91QMd9yPLWJzSd6sOIZv0hFgRGUDQ0YFQ0Lo4/OY2A",
+	"+iQi1NcnqWDOuokhNAZcxO2Worxs6ddWZcq4cKElNNICzT60r1RWfSaQxrDksGpouJvJrEUhbDf43sir",
+	"S2QGjyThSBJINFGvTLXAKrLZ+xc6Vj3b2xZ8Bwo+jcfAZJJkXukbCXVwqGPkDYL0KKY+0jiOLI7r4YYE",
+	"AVZAdVQ1qPkk395s4PTowH64+AiFQbITBNOr/42J0MFygumZwOXcoxYHodKCmTOPlwvjHzbRPxVGiQsT",
+	"xtajOo7NhrYJNpJAafVgadBaGsimXrGBbJeQTBbTMJgGStyAz/WIB2770JSPU3uBmDk1cPLyJcot36xE",
+	"ALWeTVhIkG6ELoo2ZhaldhdQScaEQ1TdhFAdrmjS4DxMKYOL4QR7E+InpewUDOF7dVPHrfT6YwrvmbPq",
+	"0TxTGqivZjyQxFVKySUKCb4HWyCLQQu6IyTSpeiBSan9lsXbFbOdDVWPJ+M4UBHC/PmF8pzPwmJeUUW3",
+	"HiVkcC9MfFXCBMJWREUHs0BOgDLAc3Woh387U/1X1hfsZheizbKmRJkMRgaL1+tLik3Z4urG66TZnogF",
+	"wLOuvSoJnwZUqfFp5tsUB6GSfqi81ApQduYt1aC3maF2pgzpLQm1Oh/PRePi1Mn+Jsk0CrE0tpLOUFuV",
+	"3JPRaas8t9keTDroUSv/a35Ya6pyT1tnbbc7PPfcM79F3HTQU1LdWld4THsVYwsVIwvDT6to5HJlkstD",
+	"tyloIdOeCNSOFJBt8kcWCDXu9dOXlLxsGgIa+DTS/EMAtcXMCAZ0obSyOvDi4mI3a5B2Uyv2N4SvOxbV",
+	"9qQuLwDtZZ3dR7rvgmAuiy/gq3NjHpbLLL9Qgt5fvy6rKjDFPtFdXZJ0uKSTmy5VYHuegtkXp99C9Kfv",
+	"E/8SQSqNtQxrh2ATvcsGQsgJE9kKpPmIiPKoeigR/V7tb2dx38UZRDYb6M+j3+T5/b9bw7ft6c+n0euO",
+	"uD6b/afrfX8y+sfxH1etNdlAaz+vEchs914WzJxUyYYEwr2kUhT8nGBeelCfy42/jK2ZVOZSd4xNhBFE",
+	"6tKn797fGo3Bpmst6wi4XDdIk0IfKwPSm3uhSSYsSc6rk8ZWp9y+kgYJVfS6n9b514YPuAji970J5mNY",
+	"Xb0Eglwyaekt7XFulXYQJaD3xPqAvS10HYfEWKWTWsce88nhBcIShQQLbUMHkO7Rg4GGbWtC93VaNwFe",
+	"mvLBg4Efa9wh/eTXwaHToxqAge0jSsYY+OnBwP7Z188Hphy0RFMmJJIzhnziBVMc9qjZxcFAv9qXjPUj",
+	"TrxAkMGh7Z86xIIgixywbPN3fxqIKUTjHF4igxLIoIQOz2EUDSImpMLlfoTn44H6fgF77P71C+A7sBn2",
+	"poQQjAVHmvdOmAUu2GvQQaVc+3LdKUvUNrW8f030bHPS9dny4L9hLrBXnB5fcarLS6zwpQPIXAhXK9eR",
+	"3mHvDiuaqEhYQNW0+sNLJJROg0Mk8QMRjqVkxmmCGEeUUWK7X+pUN6v3cILB9jstUW/0FD/qpT1R8rA+",
+	"mMX83XWZu0+Ws7vr4Ed9nVDdEi403aqNV3gxHxKO3nEmiSc3DGOU+KEf+ACftruU28XHQ7frnfjuGTkd",
+	"uee4NdRVK7ojBdLVIs03yY7NQF2FLNls2uY3ki6b2/IO82a3JjJlebCZG33SfNgvFJk2Qo1HzFPd07Bi",
+	"GrbJNa3MDF2sRbFPEf1iUkSzV7OdTFc5adS0WU3nvQRVXsggDJWeGpscl0z6aGmC6FYUd58o+tUmim4E",
+	"tqsyRhdJ1LIJNw9qj99Gd895tuM83wbXeSK78gb49/mzMS9Ny7o1mZDooNvurEwAN3mRu2M229W5uSbq",
+	"jzrZkZmVP2KW5J6qPT5VS7IS99Rtn564I/ldziOywiSbKSUm0EFMgz9jghQiisNtzK23MOtX1E/iUfO9",
+	"G49vaVQHXt3QCNf9TdkZpQHInZkZVyHOahOiuqovp6JeYxNI+4rsdlsi4gaHU8VapsBmbyz7Eo1lUmPn",
+	"5rx2I1OZ+nJrS9lmhGVvKPvaDWW1QLaCncwSpzIzmYGzL0uf/HLo/DdB45/WNFUD4v8ulqkdEPcnExe/",
+	"IrPUl0NGFo1Be3KytwVtJZ6utQIJFFMfso/yYilotZAebdTciHANjltYiJ6ukYfdrI3Gs4i1KhTPlsb7",
+	"e8Tjmc2VGdhr1wF8bONWZcPWN2XTegRzVn0KsNrU9SWYuXYE5XVh9uszkT0VOah5sBXMa3vL2hdoWdtU",
+	"atnEnra1KW1vRvvmzGg7tKCtMp59qYazr5z6/90p/5Pa274xU9uTmtnyeFgXPb4+S9tXTncWrHR7+vON",
+	"G+jqSrkCU3/IHp57IfPuVlQXson/g5urt99/98u//6/C6QE6gPb8ZpC+H8D2/EGW1qHbCYEKB3LE+PSZ",
+	"QDKYEgdN2AyNMEeBRDymAmEFj9omRtAMhyGCJdnKij3q4zm09RK23MDNOzMY+guSc6FQzmgkdP36OxJJ",
+	"+6aPJR5iQS56VNd3C6iQmHpET82oGhiKMyBOhMRcQqlggQJZVJ7gRyJv9I5fwKltS9kom2mSceq2Oosk",
+	"Q++oLwDyROPi9PT0pNVqOQ21877aeeOi8TLmLCLPvyM8BD4omY/nuTGrU/Ls1m5kQs0LKorpF/U9Nb8m",
+	"K9a1sRDnt5BBHVMAobyCSaERaysseWN1yByuaBwYMT7DXIGnQgKsJCOAe0x9Rz1EBHsT9czRA5jq2iKY",
+	"xiGWjNuBHIRRLPCYIDGnnoF4Wy2Mx9CKHTAQS8C3CzRTcgXihJIZDoUutN4W0mUjF2o+GNylflJ3RI8/",
+	"wVFEaLNHX5qVQTnX+0yHiEXctGWOAilgUAcJZuuoJ+g6YmHIZmIZXX1GdP2VmPqsBG2v/Hs1yBLqbigv",
+	"mXJ/7Y0Qy6zlUat3qFNUYKv72xyP3BN8OnS7SWnqNrZFDk8g8NxuyGmMOJuuELLoPQs8tbgTRWmSFztu",
+	"5yT3IoBCn7OZaFy0O92NDqqI+PyqRGsNYVDE3bCM+d/d+K5IxDLZstShMvmynN9UNq7eQt98cZm29Ads",
+	"9WIh2ZRw8Uw9sf+CR2xGi51wN3byJ3LCJWWdH6Whvtndmp76MK89rmciWVPZIuyrdf2Aa04gKQpiWlEV",
+	"uiFDTJ+whb8ng/tS3ap90eooalNFP8we4UXjxD8lZ6PzFlBCt+sdKcLYHbm2Sr+iksX18ItrH8Ggtm+Y",
+	"bpHWJScj9wyfD12b/tPFx6B9kgfZ92PSB305Q0KPFUqY466sy0aMSxxWLP6flk/qqH8wieF+lmv8F1f2",
+	"b7cyhfzHw8ZFJ1PCX/8bivfb3my6vqhiBzSQ/Tr1oVZp1PbWY6HIpcYPRiUTzLXGINMzRBKKbaOFVvf4",
+	"DJ+cj1zS8ltudzTquPi4O3SPjrt+6/ysSzpnnXyzt+q+YoP0633FKZ5/A75ikRJ6y52Sn1bb8FJsbTgN",
+	"HAX9OzJf5l6Jd6aQhf1LC8IaBByk0QS9v37tIAs4jiH9DhBARxcFdJBFEgeZtjcHEeGuAmH7g5LARfLe",
+	"JXLbae8cXepP4TjyY5BxCTpQC1FUBBHqFzcCNiC0fS/gPcHcE8wnIpg1yWV5uXJ4vLdn7tSfIhICsxti",
+	"vE3F5BwFf55p7AaYtLMSsVcQmGGhPts4WZEpqz1ak4st0Zr2KOvRA/Db2xH6Et8RaBWBdcgHFmLGuK9b",
+	"RUzwPUHtFpIMtTtnPepNMMeeWqStmxqyGeGuhwVBIZGScAdhiuIoyv+qF9KjfjAOpOmwZqeC8rAzgu8G",
+	"h00EBhYlvsdiQnw1caa/2ijgQjZ7dMumzQZXX2Tu6ElcVAW0a1gzKjyzh8ds6bxnwHsGvGfAe4fiV+FQ",
+	"3LZpm46OAL6T8FnGE874qKpfVnBQa9Va4GbiQ6FT54ZIYVj9mFDFG4mfMv2cqAA8W3fMFiiQist65DIv",
+	"XySOCuhFGhSEal2rTRRy3O14UnIdF41/33Wn787/vO6I29P7X4/mv50N366iTHVpSnbZK6JlM1e3j0T8",
+	"ynAeoFSD9mdB89TptFPs/i4IQ9tNDqZ7pv2TYKq7N16MbNdkbfVRH1ih5LBHRUA9kvRKmGGBQiwkeFaJ",
+	"76A4ArGcgUcVmlGkRn+zL+harX25qXNF4JA45ozhl2dCERyPCamjHYSitLOA+myGAtGjujOTnhbJWeAR",
+	"dGB9t9pJqyU/eEUgpcnA8NpQhefiMNEVIk7uAzIzDuxAzTqNYmn2bm8D2Raq6sxsg+9mj75l+VPUhzcO",
+	"7olaByLTSM6hlXYT6a56VjqDdtiajg1DMjAHYu4mmQ2jUUADSewktg8F6EwLTSuKtBodGm6I1Su9l2WN",
+	"ZiEEUO9/ccfliVtwfjmPiU9GOA5lIpMbj8mQsZBgqj01m+Sn7MbJojuPQJ+HCu0YnMYQh+DCzknGzePT",
+	"wpeLVZ3ugqqT+2pD3QfePR2e4GOv67tHpGN6MJ97Z757Sk5Gx7g7PPI6il7dBVS9beBFQQDhAfP7BH5O",
+	"l5k+gWiDzLNWu5FRHHTPWPVLPJRMKvUrdzhHxScp8UN/+fVWs1N8lkUjlxx7sT7SXYhJpDLmJtaxPdTR",
+	"Au7x6KTldvHp0D3zzn3X6ohKRVxIpnMSWK/XxCSPfqWCQkJqoIUdGNEnWKIZi0MfDQn8fLgXH54yBlEx",
+	"0YToUjarGImQFQTWcP8oxNTVHQd3LADosCuMTIubhNVIhjCF+CzbING+Ac0TgbX4ij31KMRAaK+RsSYC",
+	"X7Y6gecpLAXeZNqu21ayYDRJ28g6KP1Fz5n8FFO9eX/gZL9T+8UyUJzSQYPExAPPwDhiPsj180m7RdnR",
+	"9dh9s8E+o+F8kAnyeCZ6NInqAMOhZMUNHh3UbR1lF4jvcRBCzx7J+uaTgQ4J1cZT3fYl51GDCDYrXKEx",
+	"KzJpXprQsblAIRlJGzaqiTTCnPSooRuJiqbT89TVhkRoKYaFPjoYYP+PWMgpoXLgGCNtjw6UbhLIAQoD",
+	"CgEvPpvRMce+EhA5EWmIKRZIv3vYREp06tFN7KxahTYk8V2I6dMYWGua8Wp1WdJbfKzUAD+Q0PgpG56m",
+	"/mU9Hnuj7N4o+4RG2cqY8k9zqhpb/DXWWce07TU0ThNyowDuZaJvxwKrI0NTkSXSHKS2PWaNGJai/GOZ",
+	"WBO+z6jpCqdZpyBhaFyojBIrQNm3QdbQzQH9wWUqgiWjBQItfJFKVEYcKQ7vsZKD/a5HD9w2ElJJHtlo",
+	"H05WOWDRlZUee9TIKIGAPpmhFiLz4swFwojjQCeNJ3IMZTN0oDTWHs3KLJc2Q2bZSHToQDyuTFt9G1EF",
+	"LD+0R9lolNp/rKGoid4xIV2QdYEp6cIbxqoUEY6E5ER6E8RGkCUA80EGgj0lLQmhrQUhSwyfRhhKof1o",
+	"Q/L9yMJOyv0yfPCo2TkqZIMKPOaZMGJwKGAYP9kqOkJuL261jgjqKBRMuGXHQe2WErOP2gCncLJ7SWsv",
+	"ae0lrb2k9Y36uv9MudOuBS0hmBsG9G7HgtYVGnEiQIRyIYFQzaFZcsjGi34wWDV49FFA82KNJl+XKJAI",
+	"aA14ugFDtMNmRGZoGtBYEtFEPxj5Jh3ZUnUH3GvW3QXeG8g5akKpnLzvB1YZaN+5plDN1X6dG8FeqyPc",
+	"lt+ShwialhcRtROb6baejj/HUfC88zzwo+fkQYOkG7JxQP+HSfl/8dBTfLdzIjEfE/n++tX//T+dH6be",
+	"/+n8UMP7bnZcQsnUZe9J1dem2eE7gjBgrBcG3h0CmIG7fFyHu4hFBH6wnVKg73XusyY1mtHnY2jA302R",
+	"mT1Hki4RHuOAKiKAEWUuizSdGJjnfUn4NKBKAhkgxtPflXYYcXYfKBmB+AW1t270dGn+xc6Kb+0DR/eS",
+	"8z5wdB84+sXWpNuWQRnSuV1yyRpepAj753f/opDRsYmnCugYJZQQsZEWXENMe3TE2VQHd5k0jRI/bPZB",
+	"3p+rtgfv6gnVq/BTkV824zwFnzPEfS3bCFFVE2HiDe3RmMaC+NoMaRyqmlBJ61g9wGjRMUrn2h06JHNG",
+	"/R7Nu1qtk9SaOHOGxkPjxbUJklh9jykNFE3CfA7FTqbGsi2zm15jX+zRqgbGW8KnT2NczLJVTGmMw3Be",
+	"XdJX6977U/eyyt7Kt7fy7a186wpBG5NdAUsHbvJIAgtooo+oPlOkC1Kv1aUL9GiUqsqJyONhSpm0MK9V",
+	"7YMy/bqgfsGtfbrXovecaa9F77XovRZdXYtOiOej6tExfRyr7ktayagr83C9UGnArm3PPvbsY88+9uxj",
+	"zz6qs4+EeO6afUjGyYgzKp8DuornHyW7I7S84hrUZsUo/RCJCZsJ7cyniHGfcPT++nUTvYuHYeA10RXi",
+	"RAac+CYbxEHg9/c5iyJdpUeTPniiFgHRnO0WGsC/+mNGi9rp/EjkTbKIX9SbjV0V1oU0Gp3jafL9dOxp",
+	"P6V0ksekBiWvT4AhwybbKxS1Wy3043fQwaA6ybPdDsacxZEd8EqTb7TYGkEQGUf9ESHVEkQBUhoXjT+P",
+	"fpPn9/9uDd+2pz+fRq874vps9p+u9/3J6B/Hf1y1qps99TWWkDyAhs2NNHUpSrvCHD8ySrYxYRAv5gBO",
+	"YHnNly9XyGSgOsHzBN4XMD0CVCuq17UQH5RBUATXp/AqwYD1N2lyoSMsJ2kqtIaDRSN19s6n+OE1oWM5",
+	"aVycdJ3GNKD2n+0T6MmiTqZx0fh/v1+5v2H3r5Z73nc//Pd/FVWdLaBc3PK/krLt8FxnhAF9YaOEVLnJ",
+	"SZhwJPBB2GS4A0wZnU9ZLHrUw2FIuHDQ1btX6I7MxaGiY9bxoZ6Cwcl8qr04mapkPWrLkq2tSIZKCpJp",
+	"54tJqbPSFQLpSptzhExNm9A8wSwuk+d3ny2YiaZ4Dkn7xrGVl9jyCX4DB/L5AzqGZUwPL1ESbD/Q3pnZ",
+	"hHBi90YRMUqDKW9WFs5/2ERvmZzAVpLa8TOlTmBdyQ2NcBCKZo8OMsnx7s9kPlAfWKCDmHoiuSnQn6QI",
+	"3JE54iQK8dx4wSBiH2EqZiYkTYMPomYRU8ZJE13Bc4E6rY4u6aDxRt3jQPHhgI4HKKYyCBUo6Ug6HEUc",
+	"3I1QGoajgfnBH6j7hQg6RntKOGKufgQVFaBkKDS4TcLyTbIlKFWZwBZTUr9Hh9i7UxSd+pcoYmGIAqmW",
+	"jBJwRRpa0ZhIgQZadO4DmA+QZNBBV0OT3haWaPDjy1tUiFigWpqsC/gF/ItwjD3KM009FNWDtnNmVA9z",
+	"HhitMS2tk1S5G+j6OUU+vHch9kiGu6vhtmz1eW2J01ZevSS8Cr6KqdS1FxVXJlMcKKEhkP9rFIem/TDt",
+	"RaQfoNcSeExOcarMTXdSxyd/tnV6iXZ239VpUy26QNCaBAp+57asOOOKW2nu6DRWrQH6HBjM1skP0BrK",
+	"6wzbuHXuno1Oidv1Tzz3fHiM3e7oiHT8ttcanuNNxLvczVvzex11v6aolijPdof2p74Fu9/ujn46f2j9",
+	"c3b6Our8ix5/55298dvXsvsfcfLjpAUfkMg4iXeqeafdJFZo3rXbammaUSZKqodQENoj/l6H3liHriEi",
+	"fyVxualE/vGT87FxFQU/k/lVrETV3z+oX74jmBOe/JKT24FtpVowBA5lVeUaonyqq2diegvV9pRHlzf6",
+	"sCvSAJ+KCeHc0d30QWaCUlhAFYxEfNBtdY1YPOOMjhGjpt+XZv+oPve3zN/w/jVaveH7j99X8MvjQE76",
+	"NVDBC0UeL2yJHveEnI7cLj4buudey3fbpDM6wt3hsXfil0zTNtOY3j8pI4B5raiam1jMhSTTauMlA9iN",
+	"WLF1cTfrBu1kF5kdxAycwNnfmEune0zZrkJqqUXMilZnn1FSZutu/2aGVvq7NmgbPIFj/fymdcPguztk",
+	"8J/NVvRI5p9Um2OGEG5hCKrg/lvqI6ROclF5tIf7DMJjPWgsBxVRtSBVVCpvW/tQBROQBS3x/KP9c5UJ",
+	"m+i6T9beolNuAgEV450lA80BpnMUBveJ1+WwyGYzuHpx/cvbVzf999evB4eJ+buIw703S7zSxpUg1EmG",
+	"Wzo1raXGHu/2WmLhOkswThtUNkW5J5HwPuSDyIh3B+0Tzant0uyKfCLAA5IFuLzpdZEiFthZM0srR6Uq",
+	"95nBIYkfVnWIQxI/ICW5oYCiiHCPUNlEpnEc2Ky0aVFoURCqgxb2g7uFeR69GdzuymU+Ujfqf13dquuz",
+	"PnrNTmt2lq7esuoWP6xvVwUg8E30qpIGCDfoNV+Sbl2EHiVZy7f4YUsT5k7avxcAYB1wqmMpbH8R/d93",
+	"gXE1DmhVPXSJH/62xqavqZ6pBmKE1YXU7acONCQxt+gI7WXKcE2mtt2zmuQSiloJGYQh0iUXIMahdY4G",
+	"Ae3Hoii+4XsYeiOqUR4o1y0IOYd59tkPnzkiKAeQ+g5qAqRT1sqfWEKzpHhoaHp8c9rXS6b/ziT6aVrS",
+	"VQfpBZFro/BlIHxLOKEzhDQ5HgUk9AWEPdBL081/TR07dNBtd7LN/EvaqG1PrDeU7TYW5x6xRdrfm06Y",
+	"Gff04hvMN9RIs5n4GAs8Jq6YU29FwNo1wb7QJQeeCQSfKEVdN+lPgtMy5hcbz6VLFWTSMgKKhoq8EKEz",
+	"X8GUJUAa5WwGxT5t7+RAEh2LBoUOMBJw7kgt1br41JMZD2xKIsRXcTYTh010BVFaxNfTKelW8oD4Oi7N",
+	"xA4p+qlrjd6RSOZirEwYE4w6p16ZDv1eHcXNnHq70aR3HNfScVvtW0Vvjg3J8fE897DhNNQpxdwm2wP9",
+	"M1Su5Z61zztuFx8N3TOv67uW9p17Lb+RMAfi94fzxI124eMAvI7qGhoX3bNWxov0Z0xi7ZCDKxaNi3an",
+	"VcP4a8+6LAVhTj0H6Un+7uYjdQ4GEav3vyhC+tWO+lepB/4g8QE6gOUBDtPIxiyuKdTW/z50DDJr06wC",
+	"iRL3Q4pFO+fxXxoSZF2pj4cHfzfteUeyv8YYoUGtGsps03E6FkYGK3ZmaK+FIMRwUvX6ZbYdG4HYXYHY",
+	"jCo0HI2KfRnvYZpH92U4y5p9qBctLCUIBFIHWOZ4Vc8aVeH8Wr38aeWsIAYESUHP0tZo+nFfd8pKJh8x",
+	"PgVCEcfwZMmt+1l9NzZcF+Duf80oJqFRBwGN2l7HPyJuF0JJvBPfPSOnI/cct4b6SXeU7vl7MmXaLwZ0",
+	"CFx6Vqt9NPeOAsT1/h24u2/CvxMbxLSURq1qc+eOJhcallIEgIJYCufQVUI49DsLtAMsCRc9ql5GA9sb",
+	"yUleGqRoMkAHkOORyu8mfF+nQQwFofKwvM+hAoMndS1ZXPoDU7KASgY9fsKUoO+ZTvpO2tRiN2R07Ari",
+	"cSJd9SCacCzIIgrVQogn9lCtOIsNrB2Zc9uOqNQ5wVKbh9gmpmrvhyr3Q8UiF95ViW5lZZ5a/igt9igy",
+	"BIFZkHMVQZnvgI5tplITvdD5brZskB4ZIjwECdVYB93W+WGZ32ozmrR3XH2tjqtNINgpCzqCkvQZNjjF",
+	"cyWcQzVKnaRHQutC7ZZG2H0WT9ffntzvbds71Yc3wZLP4Qkrq7g6s3V9rCtMBzFMteWpqmNsB9xgu6gn",
+	"QKx/NgG3aiHHEzvIHoG8mFOoRWGOFylMZzcUxjjR9pTmK2X/iSdsCwFWu6qem9bJ5eY7yIqAKPxES7aV",
+	"LSFNSOckLDRlPsgE5R86kMv2/7N3fb9t20D4XznkZQlgZW5+bF7yNiwPxQo0QNfuxUNMSydbiEwKopTG",
+	"A/K/DzweKdqWu8pQ0bj2ayJR/HEfeb7j912spDY/yZNSFVGiPkt9DtfDS5iwvJOtuyzTbFaXmEwo1KZq",
+	"4xXjLVwPL/yDtSxRxHMSR7D7ZFZBopBL2PB9+LYA4idq4M6NuKe410kRPz4UWJK8Vq5EYmab/zTLZmK6",
+	"rPDk64NLK53cFmX6e77KgnDzbsWEzl95BGkHBoF55Su6xupdH2XDylhFjlv8cPLspHXNKDN+chWLAwPQ",
+	"Oz/k3iLHdKg6mmf0Gw7T6Eq8mUaj+CKJLvEqdf9rDtW7j/CHqESMxrZOXroCzA3iiLCeEcaqWR4XvSHN",
+	"qeREXtfwMOD2nsf9lobdG+SC55h9jb8kv16PKN1yFV0KvIxEPLqKroc4HSZp+uYCjU/LDsPJTdu5R3Jn",
+	"Nvu7UMbtWKDQdYkLlNVDLTPj45rzUAdZKxanZOVJ4quKGTrNNPfnzgAPp+0I8p5B/n5VBYs1pRyDkzSw",
+	"VhSvdoB8ZW8qbEH577XOJGoNxqj0rVVuginmSs6gUgaFA1fiGWS9mBJXria2EHDrOxHqPrmeHTCnjuf1",
+	"oSgxzZ7Navx53wCaD4APThzzGyZieTH+Pxfr7Okg0rFPjYn2xbjrBW5j+dcc/VPWeGBRU5EjooDfOGpO",
+	"aF4sw0cn51i6QvzcJswFCd2RCOrSt/1ZaLprwl1BL7QCp2JsqzHx5zMNkp6kaJy9Nnl2CyTLt9aPEo0f",
+	"YY76VJVjObmf0MYxgjk+Q5LNsspKx4Gei4Kszu0pP60NGvX2pDKb9HfNK3fDd1e07hGV8RtvdB0n7ksU",
+	"R4exA6Y5vrWLdU9r9fpyzU8e2Dt5Qp1SzfzS7vTHnXehYyZ5XzPJXe3zCzTIYDPayBA3lvW6aE77sdX/",
+	"6Nv890kPdzP9102XHMsgLQwtDjfJLal/UVpl5OC4sM601jVSvVD/4mmbV56r+BGTydktTDFVpD8tKuNh",
+	"L8SSa52NJZWGM569+zh1+3S7lz8Aq1i9zfUegNCgJN/8bL2baXNj/RxgffrPXbeAPaKI7sfe6bLexz20",
+	"u7ey3bfedy5pZ7d8Ta12XZh2U7yWi/u2S5S9U7HIIcEnzFWxQFnB6WQhHhHKWk7ODFZ8KaibnynZmM+V",
+	"rm5Gw9GQNinu9Ua75txAzYw0FAmFb84bVKpCtykP0s3UQXAJsKm7QE0xqcE3QzcONtvxgfX11AtozHM9",
+	"AI0V1AVMl1bDP2zSzf9mq1baj4ajwxICqSoDtd+wrUBCrmWwGZbRBZjDhUtMVHPMyrVkgHZFvrOSim9n",
+	"cna+wblpm8s7mXjSsC/8/eEelC2EEbJ53Mjd020kJBqq66JVfeX6Ba5vjWZruM62SMeWJVoTD9YwE0/Y",
+	"9Doo25tpSMyvSQ6khXPcBII2eJVc4noAhVga69YDXyK2rI2hNUw1P8+ghUym6hli42MEH3IEtpd/Xv4L",
+	"AAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

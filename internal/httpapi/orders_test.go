@@ -200,7 +200,7 @@ func TestStorefrontOrderToService(t *testing.T) {
 	require.Equal(t, int64(200), *v.Quotas.StorageGb, "100 GB x 2")
 	require.Equal(t, int64(20), *v.Quotas.OverageGb)
 	require.Equal(t, int64(10), v.Quotas.OfferingItems["pw_base_workstations"])
-	require.Equal(t, time.Now().UTC().AddDate(0, 1, 0).Format("2006-01-02")[:7], v.NextDueDate.Format("2006-01-02")[:7])
+	require.Equal(t, "2026-12-25", v.NextDueDate.Format(time.DateOnly), "a month after the order (the clock starts on apptest.Epoch)")
 	require.NotContains(t, string(svc.Body), password)
 	listed, err := s.admin.ListServicesWithResponse(ctx, &oapi.ListServicesParams{CustomerId: &v.CustomerId})
 	require.NoError(t, err)

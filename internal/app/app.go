@@ -161,11 +161,14 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Billing: bills, Usage: usages}
 	if adv, ok := clk.(advancer); ok && cfg.Sandbox {
 		a.sandbox = adv
+		if _, err := a.loadClock(ctx); err != nil {
+			return nil, fmt.Errorf("sandbox clock: %w", err)
+		}
 	}
 	e, err := httpapi.New(httpapi.Deps{
 		Log: log, Clock: clk, Metrics: httpapi.NewMetrics(db.Pool),
 		Users: users, Keys: keys, Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Module: module,
-		Billing: bills, Usage: usages, Jobs: runner, DB: db.Gorm, Sandbox: a.advance,
+		Billing: bills, Usage: usages, Jobs: runner, DB: db.Gorm, Sandbox: a.advance, SandboxClock: a.SandboxClock,
 		BaseCurrency: cfg.BaseCurrency, Vendor: vendor, Idempotency: idem,
 		Authenticators: httpapi.Authenticators{
 			Tokens: tokens, UserByID: users.PrincipalOf, APIKey: keys.Authenticate, IsAPIKey: apikey.IsKey,
@@ -198,6 +201,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	listenCtx, stopListening := context.WithCancel(ctx)
 	defer stopListening()
 	go a.Catalog.ListenForChanges(listenCtx, a.DB.Pool, a.Log)
+	go a.ListenForClock(listenCtx)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	a.Log.Info("serving", "addr", ln.Addr().String())

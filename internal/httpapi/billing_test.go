@@ -84,7 +84,7 @@ func TestPrepaidOrderIsApprovedWhenItsFirstInvoiceIsPaid(t *testing.T) {
 		})
 		t.Run("in the future", func(t *testing.T) {
 			t.Parallel()
-			future := time.Now().Add(48 * time.Hour)
+			future := s.env.Clock.Now().Add(48 * time.Hour)
 			r, err := s.admin.CreateInvoicePaymentWithResponse(ctx, inv.Id, &oapi.CreateInvoicePaymentParams{IdempotencyKey: uuid.NewString()},
 				oapi.PaymentCreate{Amount: oapi.Money{Amount: "1.00", Currency: "USD"}, Method: oapi.Card, PaidAt: &future})
 			require.NoError(t, err)

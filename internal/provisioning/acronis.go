@@ -74,7 +74,7 @@ func (a *Acronis) CreateAccount(ctx context.Context, acc Account) (Result, error
 	}
 
 	t, err := a.c.CreateTenant(ctx, acronis.NewTenant{
-		Name: acc.Name, Kind: acronis.KindCustomer, ParentID: acc.ParentTenantID, InternalTag: acc.Ref,
+		Name: TenantName(acc.Name, "svc", acc.Ref), Kind: acronis.KindCustomer, ParentID: acc.ParentTenantID, InternalTag: acc.Ref,
 		Contact: &acronis.Contact{Email: acc.Email},
 	})
 	if err != nil {
@@ -125,7 +125,7 @@ func (a *Acronis) CreateReseller(ctx context.Context, r Reseller) (Result, error
 		return Result{}, err
 	}
 	t, err := a.c.CreateTenant(ctx, acronis.NewTenant{
-		Name: r.Name, Kind: acronis.KindPartner, ParentID: sp, InternalTag: r.Ref,
+		Name: TenantName(r.Name, "partner", r.Ref), Kind: acronis.KindPartner, ParentID: sp, InternalTag: r.Ref,
 		Contact: &acronis.Contact{Email: r.Email},
 	})
 	if err != nil {

@@ -1548,6 +1548,21 @@ type SandboxClockAdvance struct {
 	Hours *int `json:"hours,omitempty"`
 }
 
+// SandboxClockState defines model for SandboxClockState.
+type SandboxClockState struct {
+	// Now The platform's time.
+	Now time.Time `json:"now"`
+
+	// OffsetSeconds How far the platform runs ahead of the wall clock, in seconds.
+	OffsetSeconds int64 `json:"offset_seconds"`
+
+	// TimeZone The SP's time zone.
+	TimeZone string `json:"time_zone"`
+
+	// Today The platform's day in the SP's time zone (`TIME_ZONE`).
+	Today openapi_types.Date `json:"today"`
+}
+
 // Service defines model for Service.
 type Service struct {
 	ActivatedAt *time.Time         `json:"activated_at,omitempty"`
@@ -1890,6 +1905,9 @@ type Gone = Problem
 
 // InternalError An RFC 9457 problem document.
 type InternalError = Problem
+
+// InvoicePrefixConflict An RFC 9457 problem document.
+type InvoicePrefixConflict = Problem
 
 // NotFound An RFC 9457 problem document.
 type NotFound = Problem
@@ -3412,12 +3430,24 @@ type ClientInterface interface {
 	// Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 	UpdateProduct(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetSandboxClock Read the sandbox clock
+	//
+	// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). The
+	// platform's time, how far it runs ahead of the wall clock and the
+	// day it is in the SP's time zone. The offset is kept in the database:
+	// every instance runs on it and a restart keeps it.
+	//
+	// Corresponds with GET /v1/sandbox/clock (the `GetSandboxClock` operationId).
+	GetSandboxClock(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AdvanceSandboxClockWithBody Move the sandbox clock forward
 	//
 	// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 	// platform's clock forward a day at a time and, for each day, the
 	// vendor simulator's clock, a usage sync and a billing run as of that
 	// day: watch renewals, the 1st-of-month runs and metered usage happen.
+	// Each day's move is stored in the database before its runs, so every
+	// instance follows it and a restart does not undo it.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3430,6 +3460,8 @@ type ClientInterface interface {
 	// platform's clock forward a day at a time and, for each day, the
 	// vendor simulator's clock, a usage sync and a billing run as of that
 	// day: watch renewals, the 1st-of-month runs and metered usage happen.
+	// Each day's move is stored in the database before its runs, so every
+	// instance follows it and a restart does not undo it.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3853,6 +3885,10 @@ type ClientInterface interface {
 	// CreateVentureWithBody Create a venture
 	//
 	// Business units; plans belong to one, invoice numbers run per venture.
+	// The invoice prefix must be free: 409 `invoice_prefix_taken` when
+	// another venture has it or any invoice was ever numbered with it (a
+	// used prefix is never given again); 422 `invoice_prefix_reserved` for
+	// `P` and 8 hex digits, the shape of partners' invoice prefixes.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3862,6 +3898,10 @@ type ClientInterface interface {
 	// CreateVenture Create a venture
 	//
 	// Business units; plans belong to one, invoice numbers run per venture.
+	// The invoice prefix must be free: 409 `invoice_prefix_taken` when
+	// another venture has it or any invoice was ever numbered with it (a
+	// used prefix is never given again); 422 `invoice_prefix_reserved` for
+	// `P` and 8 hex digits, the shape of partners' invoice prefixes.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3884,7 +3924,11 @@ type ClientInterface interface {
 
 	// UpdateVentureWithBody Update a venture
 	//
-	// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+	// Changes the fields given; with `If-Match`, only at that version (412
+	// otherwise). The invoice prefix is frozen once the venture has issued
+	// an invoice (409 `invoice_prefix_locked`); before that it may change
+	// to a free prefix only (409 `invoice_prefix_taken`, 422
+	// `invoice_prefix_reserved`, as on create).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3893,7 +3937,11 @@ type ClientInterface interface {
 
 	// UpdateVenture Update a venture
 	//
-	// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+	// Changes the fields given; with `If-Match`, only at that version (412
+	// otherwise). The invoice prefix is frozen once the venture has issued
+	// an invoice (409 `invoice_prefix_locked`); before that it may change
+	// to a free prefix only (409 `invoice_prefix_taken`, 422
+	// `invoice_prefix_reserved`, as on create).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5580,12 +5628,34 @@ func (c *Client) UpdateProduct(ctx context.Context, id Id, params *UpdateProduct
 	return c.Client.Do(req)
 }
 
+// GetSandboxClock Read the sandbox clock
+//
+// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). The
+// platform's time, how far it runs ahead of the wall clock and the
+// day it is in the SP's time zone. The offset is kept in the database:
+// every instance runs on it and a restart keeps it.
+//
+// Corresponds with GET /v1/sandbox/clock (the `GetSandboxClock` operationId).
+func (c *Client) GetSandboxClock(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSandboxClockRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // AdvanceSandboxClockWithBody Move the sandbox clock forward
 //
 // Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 // platform's clock forward a day at a time and, for each day, the
 // vendor simulator's clock, a usage sync and a billing run as of that
 // day: watch renewals, the 1st-of-month runs and metered usage happen.
+// Each day's move is stored in the database before its runs, so every
+// instance follows it and a restart does not undo it.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5608,6 +5678,8 @@ func (c *Client) AdvanceSandboxClockWithBody(ctx context.Context, contentType st
 // platform's clock forward a day at a time and, for each day, the
 // vendor simulator's clock, a usage sync and a billing run as of that
 // day: watch renewals, the 1st-of-month runs and metered usage happen.
+// Each day's move is stored in the database before its runs, so every
+// instance follows it and a restart does not undo it.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6451,6 +6523,10 @@ func (c *Client) ListVentures(ctx context.Context, params *ListVenturesParams, r
 // CreateVentureWithBody Create a venture
 //
 // Business units; plans belong to one, invoice numbers run per venture.
+// The invoice prefix must be free: 409 `invoice_prefix_taken` when
+// another venture has it or any invoice was ever numbered with it (a
+// used prefix is never given again); 422 `invoice_prefix_reserved` for
+// `P` and 8 hex digits, the shape of partners' invoice prefixes.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6470,6 +6546,10 @@ func (c *Client) CreateVentureWithBody(ctx context.Context, params *CreateVentur
 // CreateVenture Create a venture
 //
 // Business units; plans belong to one, invoice numbers run per venture.
+// The invoice prefix must be free: 409 `invoice_prefix_taken` when
+// another venture has it or any invoice was ever numbered with it (a
+// used prefix is never given again); 422 `invoice_prefix_reserved` for
+// `P` and 8 hex digits, the shape of partners' invoice prefixes.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6522,7 +6602,11 @@ func (c *Client) GetVenture(ctx context.Context, id Id, reqEditors ...RequestEdi
 
 // UpdateVentureWithBody Update a venture
 //
-// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+// Changes the fields given; with `If-Match`, only at that version (412
+// otherwise). The invoice prefix is frozen once the venture has issued
+// an invoice (409 `invoice_prefix_locked`); before that it may change
+// to a free prefix only (409 `invoice_prefix_taken`, 422
+// `invoice_prefix_reserved`, as on create).
 //
 // Takes any type of body and a specified content type.
 //
@@ -6541,7 +6625,11 @@ func (c *Client) UpdateVentureWithBody(ctx context.Context, id Id, params *Updat
 
 // UpdateVenture Update a venture
 //
-// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+// Changes the fields given; with `If-Match`, only at that version (412
+// otherwise). The invoice prefix is frozen once the venture has issued
+// an invoice (409 `invoice_prefix_locked`); before that it may change
+// to a free prefix only (409 `invoice_prefix_taken`, 422
+// `invoice_prefix_reserved`, as on create).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -9863,6 +9951,33 @@ func NewUpdateProductRequestWithBody(server string, id Id, params *UpdateProduct
 	return req, nil
 }
 
+// NewGetSandboxClockRequest constructs an http.Request for the GetSandboxClock method
+func NewGetSandboxClockRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sandbox/clock")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewAdvanceSandboxClockRequest calls the generic AdvanceSandboxClock builder with application/json body
 func NewAdvanceSandboxClockRequest(server string, body AdvanceSandboxClockJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -12686,12 +12801,26 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 	UpdateProductWithResponse(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateProductResponse, error)
 
+	// GetSandboxClockWithResponse Read the sandbox clock
+	//
+	// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). The
+	// platform's time, how far it runs ahead of the wall clock and the
+	// day it is in the SP's time zone. The offset is kept in the database:
+	// every instance runs on it and a restart keeps it.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/sandbox/clock (the `GetSandboxClock` operationId).
+	GetSandboxClockWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSandboxClockResponse, error)
+
 	// AdvanceSandboxClockWithBodyWithResponse Move the sandbox clock forward
 	//
 	// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 	// platform's clock forward a day at a time and, for each day, the
 	// vendor simulator's clock, a usage sync and a billing run as of that
 	// day: watch renewals, the 1st-of-month runs and metered usage happen.
+	// Each day's move is stored in the database before its runs, so every
+	// instance follows it and a restart does not undo it.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12704,6 +12833,8 @@ type ClientWithResponsesInterface interface {
 	// platform's clock forward a day at a time and, for each day, the
 	// vendor simulator's clock, a usage sync and a billing run as of that
 	// day: watch renewals, the 1st-of-month runs and metered usage happen.
+	// Each day's move is stored in the database before its runs, so every
+	// instance follows it and a restart does not undo it.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13173,6 +13304,10 @@ type ClientWithResponsesInterface interface {
 	// CreateVentureWithBodyWithResponse Create a venture
 	//
 	// Business units; plans belong to one, invoice numbers run per venture.
+	// The invoice prefix must be free: 409 `invoice_prefix_taken` when
+	// another venture has it or any invoice was ever numbered with it (a
+	// used prefix is never given again); 422 `invoice_prefix_reserved` for
+	// `P` and 8 hex digits, the shape of partners' invoice prefixes.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13182,6 +13317,10 @@ type ClientWithResponsesInterface interface {
 	// CreateVentureWithResponse Create a venture
 	//
 	// Business units; plans belong to one, invoice numbers run per venture.
+	// The invoice prefix must be free: 409 `invoice_prefix_taken` when
+	// another venture has it or any invoice was ever numbered with it (a
+	// used prefix is never given again); 422 `invoice_prefix_reserved` for
+	// `P` and 8 hex digits, the shape of partners' invoice prefixes.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13208,7 +13347,11 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateVentureWithBodyWithResponse Update a venture
 	//
-	// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+	// Changes the fields given; with `If-Match`, only at that version (412
+	// otherwise). The invoice prefix is frozen once the venture has issued
+	// an invoice (409 `invoice_prefix_locked`); before that it may change
+	// to a free prefix only (409 `invoice_prefix_taken`, 422
+	// `invoice_prefix_reserved`, as on create).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13217,7 +13360,11 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateVentureWithResponse Update a venture
 	//
-	// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+	// Changes the fields given; with `If-Match`, only at that version (412
+	// otherwise). The invoice prefix is frozen once the venture has issued
+	// an invoice (409 `invoice_prefix_locked`); before that it may change
+	// to a free prefix only (409 `invoice_prefix_taken`, 422
+	// `invoice_prefix_reserved`, as on create).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -18770,6 +18917,75 @@ func (r UpdateProductResponse) ContentType() string {
 	return ""
 }
 
+// GetSandboxClockResponse401Headers the declared response headers of an HTTP 401 response for GetSandboxClock
+type GetSandboxClockResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetSandboxClockResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SandboxClockState
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetSandboxClockResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSandboxClockResponse) GetJSON200() *SandboxClockState {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetSandboxClockResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetSandboxClockResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetSandboxClockResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSandboxClockResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSandboxClockResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSandboxClockResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSandboxClockResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // AdvanceSandboxClockResponse401Headers the declared response headers of an HTTP 401 response for AdvanceSandboxClock
 type AdvanceSandboxClockResponse401Headers struct {
 	WWWAuthenticate *string
@@ -21825,7 +22041,7 @@ type CreateVentureResponse struct {
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
-	ApplicationproblemJSON409 *Conflict
+	ApplicationproblemJSON409 *InvoicePrefixConflict
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -21857,7 +22073,7 @@ func (r CreateVentureResponse) GetApplicationproblemJSON403() *Forbidden {
 }
 
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
-func (r CreateVentureResponse) GetApplicationproblemJSON409() *Conflict {
+func (r CreateVentureResponse) GetApplicationproblemJSON409() *InvoicePrefixConflict {
 	return r.ApplicationproblemJSON409
 }
 
@@ -22104,7 +22320,7 @@ type UpdateVentureResponse struct {
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
-	ApplicationproblemJSON409 *Conflict
+	ApplicationproblemJSON409 *InvoicePrefixConflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -22143,7 +22359,7 @@ func (r UpdateVentureResponse) GetApplicationproblemJSON404() *NotFound {
 }
 
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
-func (r UpdateVentureResponse) GetApplicationproblemJSON409() *Conflict {
+func (r UpdateVentureResponse) GetApplicationproblemJSON409() *InvoicePrefixConflict {
 	return r.ApplicationproblemJSON409
 }
 
@@ -23608,12 +23824,32 @@ func (c *ClientWithResponses) UpdateProductWithResponse(ctx context.Context, id 
 	return ParseUpdateProductResponse(rsp)
 }
 
+// GetSandboxClockWithResponse Read the sandbox clock
+//
+// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). The
+// platform's time, how far it runs ahead of the wall clock and the
+// day it is in the SP's time zone. The offset is kept in the database:
+// every instance runs on it and a restart keeps it.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/sandbox/clock (the `GetSandboxClock` operationId).
+func (c *ClientWithResponses) GetSandboxClockWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSandboxClockResponse, error) {
+	rsp, err := c.GetSandboxClock(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSandboxClockResponse(rsp)
+}
+
 // AdvanceSandboxClockWithBodyWithResponse Move the sandbox clock forward
 //
 // Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 // platform's clock forward a day at a time and, for each day, the
 // vendor simulator's clock, a usage sync and a billing run as of that
 // day: watch renewals, the 1st-of-month runs and metered usage happen.
+// Each day's move is stored in the database before its runs, so every
+// instance follows it and a restart does not undo it.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23632,6 +23868,8 @@ func (c *ClientWithResponses) AdvanceSandboxClockWithBodyWithResponse(ctx contex
 // platform's clock forward a day at a time and, for each day, the
 // vendor simulator's clock, a usage sync and a billing run as of that
 // day: watch renewals, the 1st-of-month runs and metered usage happen.
+// Each day's move is stored in the database before its runs, so every
+// instance follows it and a restart does not undo it.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -24353,6 +24591,10 @@ func (c *ClientWithResponses) ListVenturesWithResponse(ctx context.Context, para
 // CreateVentureWithBodyWithResponse Create a venture
 //
 // Business units; plans belong to one, invoice numbers run per venture.
+// The invoice prefix must be free: 409 `invoice_prefix_taken` when
+// another venture has it or any invoice was ever numbered with it (a
+// used prefix is never given again); 422 `invoice_prefix_reserved` for
+// `P` and 8 hex digits, the shape of partners' invoice prefixes.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -24368,6 +24610,10 @@ func (c *ClientWithResponses) CreateVentureWithBodyWithResponse(ctx context.Cont
 // CreateVentureWithResponse Create a venture
 //
 // Business units; plans belong to one, invoice numbers run per venture.
+// The invoice prefix must be free: 409 `invoice_prefix_taken` when
+// another venture has it or any invoice was ever numbered with it (a
+// used prefix is never given again); 422 `invoice_prefix_reserved` for
+// `P` and 8 hex digits, the shape of partners' invoice prefixes.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -24412,7 +24658,11 @@ func (c *ClientWithResponses) GetVentureWithResponse(ctx context.Context, id Id,
 
 // UpdateVentureWithBodyWithResponse Update a venture
 //
-// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+// Changes the fields given; with `If-Match`, only at that version (412
+// otherwise). The invoice prefix is frozen once the venture has issued
+// an invoice (409 `invoice_prefix_locked`); before that it may change
+// to a free prefix only (409 `invoice_prefix_taken`, 422
+// `invoice_prefix_reserved`, as on create).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -24427,7 +24677,11 @@ func (c *ClientWithResponses) UpdateVentureWithBodyWithResponse(ctx context.Cont
 
 // UpdateVentureWithResponse Update a venture
 //
-// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+// Changes the fields given; with `If-Match`, only at that version (412
+// otherwise). The invoice prefix is frozen once the venture has issued
+// an invoice (409 `invoice_prefix_locked`); before that it may change
+// to a free prefix only (409 `invoice_prefix_taken`, 422
+// `invoice_prefix_reserved`, as on create).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -29523,6 +29777,66 @@ func ParseUpdateProductResponse(rsp *http.Response) (*UpdateProductResponse, err
 	return response, nil
 }
 
+// ParseGetSandboxClockResponse parses an HTTP response from a GetSandboxClockWithResponse call
+func ParseGetSandboxClockResponse(rsp *http.Response) (*GetSandboxClockResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSandboxClockResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SandboxClockState
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetSandboxClockResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseAdvanceSandboxClockResponse parses an HTTP response from a AdvanceSandboxClockWithResponse call
 func ParseAdvanceSandboxClockResponse(rsp *http.Response) (*AdvanceSandboxClockResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -32323,7 +32637,7 @@ func ParseCreateVentureResponse(rsp *http.Response) (*CreateVentureResponse, err
 		response.ApplicationproblemJSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest Conflict
+		var dest InvoicePrefixConflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -32589,7 +32903,7 @@ func ParseUpdateVentureResponse(rsp *http.Response) (*UpdateVentureResponse, err
 		response.ApplicationproblemJSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest Conflict
+		var dest InvoicePrefixConflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -32832,6 +33146,9 @@ type ServerInterface interface {
 	// UpdateProduct Update a product
 	// (PATCH /v1/products/{id})
 	UpdateProduct(ctx echo.Context, id Id, params UpdateProductParams) error
+	// GetSandboxClock Read the sandbox clock
+	// (GET /v1/sandbox/clock)
+	GetSandboxClock(ctx echo.Context) error
 	// AdvanceSandboxClock Move the sandbox clock forward
 	// (POST /v1/sandbox/clock)
 	AdvanceSandboxClock(ctx echo.Context) error
@@ -34634,6 +34951,15 @@ func (w *ServerInterfaceWrapper) UpdateProduct(ctx echo.Context) error {
 	return err
 }
 
+// GetSandboxClock converts echo context to params.
+func (w *ServerInterfaceWrapper) GetSandboxClock(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetSandboxClock(ctx)
+	return err
+}
+
 // AdvanceSandboxClock converts echo context to params.
 func (w *ServerInterfaceWrapper) AdvanceSandboxClock(ctx echo.Context) error {
 	var err error
@@ -35776,6 +36102,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/billing-runs/:id", wrapper.GetBillingRun, options.OperationMiddlewares["getBillingRun"]...)
 	router.POST(options.BaseURL+"/v1/usage-syncs", wrapper.CreateUsageSync, options.OperationMiddlewares["createUsageSync"]...)
 	router.GET(options.BaseURL+"/v1/usage-syncs/:id", wrapper.GetUsageSync, options.OperationMiddlewares["getUsageSync"]...)
+	router.GET(options.BaseURL+"/v1/sandbox/clock", wrapper.GetSandboxClock, options.OperationMiddlewares["getSandboxClock"]...)
 	router.POST(options.BaseURL+"/v1/sandbox/clock", wrapper.AdvanceSandboxClock, options.OperationMiddlewares["advanceSandboxClock"]...)
 
 }
@@ -35791,6 +36118,8 @@ type ForbiddenApplicationProblemPlusJSONResponse Problem
 type GoneApplicationProblemPlusJSONResponse Problem
 
 type InternalErrorApplicationProblemPlusJSONResponse Problem
+
+type InvoicePrefixConflictApplicationProblemPlusJSONResponse Problem
 
 type NotFoundApplicationProblemPlusJSONResponse Problem
 
@@ -43176,6 +43505,78 @@ func (response UpdateProduct500ApplicationProblemPlusJSONResponse) VisitUpdatePr
 	return err
 }
 
+type GetSandboxClockRequestObject struct {
+}
+
+type GetSandboxClockResponseObject interface {
+	VisitGetSandboxClockResponse(w http.ResponseWriter) error
+}
+
+type GetSandboxClock200JSONResponse SandboxClockState
+
+func (response GetSandboxClock200JSONResponse) VisitGetSandboxClockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSandboxClock401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetSandboxClock401ApplicationProblemPlusJSONResponse) VisitGetSandboxClockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSandboxClock403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetSandboxClock403ApplicationProblemPlusJSONResponse) VisitGetSandboxClockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSandboxClock500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetSandboxClock500ApplicationProblemPlusJSONResponse) VisitGetSandboxClockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdvanceSandboxClockRequestObject struct {
 	Body *AdvanceSandboxClockJSONRequestBody
 }
@@ -47410,7 +47811,7 @@ func (response CreateVenture403ApplicationProblemPlusJSONResponse) VisitCreateVe
 }
 
 type CreateVenture409ApplicationProblemPlusJSONResponse struct {
-	ConflictApplicationProblemPlusJSONResponse
+	InvoicePrefixConflictApplicationProblemPlusJSONResponse
 }
 
 func (response CreateVenture409ApplicationProblemPlusJSONResponse) VisitCreateVentureResponse(w http.ResponseWriter) error {
@@ -47806,7 +48207,7 @@ func (response UpdateVenture404ApplicationProblemPlusJSONResponse) VisitUpdateVe
 }
 
 type UpdateVenture409ApplicationProblemPlusJSONResponse struct {
-	ConflictApplicationProblemPlusJSONResponse
+	InvoicePrefixConflictApplicationProblemPlusJSONResponse
 }
 
 func (response UpdateVenture409ApplicationProblemPlusJSONResponse) VisitUpdateVentureResponse(w http.ResponseWriter) error {
@@ -48057,6 +48458,9 @@ type StrictServerInterface interface {
 	// UpdateProduct Update a product
 	// (PATCH /v1/products/{id})
 	UpdateProduct(ctx context.Context, request UpdateProductRequestObject) (UpdateProductResponseObject, error)
+	// GetSandboxClock Read the sandbox clock
+	// (GET /v1/sandbox/clock)
+	GetSandboxClock(ctx context.Context, request GetSandboxClockRequestObject) (GetSandboxClockResponseObject, error)
 	// AdvanceSandboxClock Move the sandbox clock forward
 	// (POST /v1/sandbox/clock)
 	AdvanceSandboxClock(ctx context.Context, request AdvanceSandboxClockRequestObject) (AdvanceSandboxClockResponseObject, error)
@@ -50273,6 +50677,29 @@ func (sh *strictHandler) UpdateProduct(ctx echo.Context, id Id, params UpdatePro
 	return nil
 }
 
+// GetSandboxClock operation middleware
+func (sh *strictHandler) GetSandboxClock(ctx echo.Context) error {
+	var request GetSandboxClockRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetSandboxClock(ctx.Request().Context(), request.(GetSandboxClockRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetSandboxClock")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetSandboxClockResponseObject); ok {
+		return validResponse.VisitGetSandboxClockResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // AdvanceSandboxClock operation middleware
 func (sh *strictHandler) AdvanceSandboxClock(ctx echo.Context) error {
 	var request AdvanceSandboxClockRequestObject
@@ -51486,426 +51913,439 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Lc9s2vij+VTD6nzux55CKJMvvuXOOmybdtEmatZ3t7la5EkRCEmoKUAHQsjaT7/4f/ADwIZES9XCc",
-	"NLpzz9YRSTx/7+enWsDHE84IU7J28ak2IjgkAv58eYuH+r8hkYGgE0U5q13UbkcECSJ5LAKC7omQlDMP",
-	"xRL3I4IoQ73XA/8tVsGoV695NfKAx5OI1C5qnVqrU6t5NRmMyBjrcdVsoh9IJSgb1j5//uzVJljgMVF2",
-	"AS9iIbkoXkKPkQfVDeCNHuIDpEYETQS5pzyWaIKHRE9P9et/xkTMal6N4bGez3yTW8kYP7whbKhGtYvj",
-	"ZstbWJlXex2uOAka5rd7jo9IMzg+9k/DVt9vk7OBj5v9hn8UtMNjcjI4xWd9t8AJVqN0fTSseTVB/oyp",
-	"IGHtQomYZNc64GKMVe2iFsfwZtFayXjCFWHB7BcyW1z3FYoZ/TMm6I7M0IQIRJkiLCQhIoMBCRQ6wOjD",
-	"h9c/IioRRkPOQxSMOA3IYR1dEyVmlA3RlKoRnLnEYzMSZiHq83CGBJlEeCbh6YAKqfQpTTiTJH9Ex4NG",
-	"cIaPW/5xv0H8Nj4i/vngKPBb4WnQ7J+RE9xsuCMyYJkeUmaPvt5kyW22jo+92pgy9+/m6vO6Tk5+d+d2",
-	"idx9ohER5Gs+xnLAW/tYB0AGivHGEg7YXDDCbEj0qfWxJCHiDB1gCbREk6De4SXCSCocEcQZvNdutuaJ",
-	"SxOIS/EmLUEqA5KjQox/Q8dULS7+PR4SJOl/SslLBN9lpwrJAMeRql0cNzw9Lx3H49pFq9GAMzT/Sk9Q",
-	"A9WQCEMP3Y0DOfwBhz9hRaYYcDrgGvpghXgyiWiA9QqfTwTvR2T8339IvdxP6RnpL0I9wT1hIRfdmAmC",
-	"g5Em2zWvFhKFaZRcjn4DhTREjCuEmZwScan/HgHMYokkvidA8aTCKpZ6b/oUqYLr+AGHyC012dhIqYm8",
-	"eP485IGs40BwRqU/ibDSFK1u1+nWL58XLPNz9lT/S5BB7aL2/z1P+ddz81Q+f28GMWdYBHywv4DHkdlh",
-	"XxNyHIw08Ak0wDQiYX6/BkbDul7DDzjURIJItd094IiG8HLXzDh/DcJMogFeLxLeB7AXgmsG+XsyVIK0",
-	"Xm1ASRTWLmpkrAfyamMiJR7qlyaCT4hQM9QxDzs1PfKYSgkg/zG9y7YGzexduu1ufJcLW93FVb7FkZ7O",
-	"XJp536cM5nJnB/f1grNBRIPtboumlLJrB+9S1h1EdDhS2Zu7Su7N0nYq0RyZ1ecuFY0i1CcawCaCB0TK",
-	"PEK1G+fpJSRb2PQGli9/V4jldh7Y5cqUvwWxEIQpTccVgWt5xUWfhiFhW93LIBklcwf/4rFAgkcEjfEM",
-	"kCfkcBP5Az5KD/hVZpjNTjhdyK5OM8BRRMQzWbKTz17tJ87IVqfHBwMiukM9TI74UIngkaE9KOJsSATC",
-	"95hGmhLnjrGZIRY/mZE2O8HMYnZxhK8VIg9UKhKifqzyO4GpLDl/zRQRDEcvNVndjkbYkbJnecPHxLIR",
-	"Df5TwdlQSzgaQiUNSZ6HZo7SLQvdEHFPBDLL2xj/3dJ2cbJXDMWMPExIoA9XU/RYkJRfurn0kYdUBhGX",
-	"9qjfcfWKxyzc6pQZV90BjJI55nccyTgYJfpYHtHb6bG+4wq9sl9vdpTp/Ls4S70eGM3TXAz4PJVU69KK",
-	"G8IJVACO770gAWch1Z++Mnx0O0EQZPDumMqxlY/n5A+r245SAegSDYgKRogqhIeYsjwlyIiA2bWiV06+",
-	"2VQUnFvorihsaqtIFBJgzTgyLEqjHg3IB5ZQvl1I3hqANIekw1iQeSi2sikOAh4zoFrpq+jg6sX1r+9e",
-	"33Q/XL85zFOODC+zq0bZZW8phc8teSdEBDFCtPI8wSKRcTN7tdiQ4Tmfvdot528xm1l5VG51GwIr0gVt",
-	"bU705hyNMZshrBQZT5TU2rsSMxRhpRExA/CtjIimP9NrQ8niNj3z3MJ2cdTXWBFkB3SbwQNFBBCYIb0n",
-	"DElAVxCQMiZAsFP4V/rdRVX4xnyiCdUUU1UvMu5ltNnPXu0Dw7EacUH/syXpimEgwpT+JH99b41Co+HH",
-	"KQOBIKF+F0dzAmAzvb7c0ja9ufll7UTLSffTxwt7ydzVb7/95l9lpi82vOAgIBPNtmFqUl9ukYU7s+qJ",
-	"RsKXTFE125kidUe0NhLLed23QGXSSrh+0WgUGIUURDimUlUvi5it7M1mNoDsDnahR2VWvxuCGPIxpgyJ",
-	"ODLWMMHvCKuDNcp+r4e/Gg4FGWLz1fwV/41PEUZjztTomUQhptEMxRIPCeqTgI+JMSf2aRSREP0ZYzgN",
-	"MCqweFy7+L02xg81rxZh0Pbx/bD2ccE45tWuJtRalq1RgRoLVSCIhvsuVjlLdYgV8RUdk1rBWO6b/qyC",
-	"ddur0bDSa3oDXX01a63FmPA+LT7QPIoR0a04+0SQAX0oRsBJ3I9ooIUMoZzf4o7MPE1Gtcw0ZFQSZMjp",
-	"wsCC3PO7NTeltcdVYPkLmV3r14zN0VmAfze+CDiVZFN2QC972SmM8P4fJFApjLyAl4BKhEYYxNH7DMwM",
-	"cCSJNwdG7hqyFmdrLS23OM9f0hxyhWPKJOIsMic9xncEYTC4y4BPSKh/xMgOoc9+tZ8le1Cw5FXHAOvC",
-	"UfTrAIx3yy7EYthnbx7FJAkEUcWgNR3xCICpjm5GfMpgu4gyY4TKeg+Wb8bOsbidj8mG3lBj/ay2G/32",
-	"W6JwwX5CrIBoUkXGchWYJqfiFoaFwLOF9cOYxav/gUYRZcNXwDRYUOAdA9oZzdBB05DRQ0/TSaGI0D8e",
-	"HXpIkjHFjMU40r+cHHoo/VezdeihPiWMUfNDq33oISUyvxydHOYIrpmv5tWSaTQny8yhCXH6Zzq4vsd0",
-	"4EJCbbf7lockAnZsJ50IMsEA1hMulf6zO6APJPfDBM+Gywa9jtkiB8CyywcLtGkZ3V+HlFlTg6wMMOlS",
-	"X5lPF2HHqw0oo3K05lJGBAvVJ1jZr/JA9AZLhSQdMk3hIzogjtJPubgjAoUcDCUqR2iWzleR81B2z2lg",
-	"UStvDrNP0BiHxEOgXpIQYYkIDkYoGMXsDgV8PKZKZkhEIsB7tTtqLDfVDvwXaiwkVjxLOPzCkuUdnUyK",
-	"/K16LOkOTsTsmUQTIigPpbGYwE4QjgTB4Qwd9GcIM0SwiCgR+v3D4m0A513ztp1gWXXzN+Z9DWxc4WjV",
-	"h285I7Ni5guH7lm8ShaSuej0AN1kGTyZO/6VTDvdwUaMuzr2bwJLc8cDQyzfhEP6BTIlCLYKysLKpiMD",
-	"GMtZJLzluXGWr+IXu1dHfHEUwaeMTHEkMyR3BbV9Gp6bofbb890UNRawvQdmYxFr5bR3gaiSjlhKxTV8",
-	"owPGUUJ20YAL1Lv+8K57c3v15mX36tXty+ve4WWH6atBVOnPhNZzFZ5JD8IqNB35g/efSWsDOeACYcTI",
-	"FKgFaEVGPxJan+ywDJf+MyYxoJiIGdM340HcVESM9SFx4GY2UXibL1L1/cMkrIJhY8qyvzbncW6CpZxy",
-	"ES6EaJwsF5i92lRQRX5l0czEenz2arEkwgnfy2Dig3vv8+cCyNd7pOoHHGEWFOBeP31QgSZ6NSplbMxP",
-	"y143k7427y5QUvOzl8z9sXTZr5PZ8quuyH/ND0XC+c37ZxLdE6ZiQcDWDwFrRt9ACmBWTy2tt1QqPgbn",
-	"nyP0WZnRDlNLdJ4CWJs7AngKYkTh3u18BQJdGAoiZSGpBBlCFHP1DU0BIVVde0kFNEIDK+IM9X56eYue",
-	"3zefu3OSzz/R8HOvjswl5s4QjXgUSs9EbMHtXiIynqgZmo4IQ4wzE8tThRjmQbtAlrRbiFzwUCUIN77x",
-	"oPggTSBH9gxdaMemMmJFK0eB6cJCqyRAzI2HisrkpC8R7kvCDG1WDub5lFXQp73aZGS92RtKXw6GU9kr",
-	"Bgq7HgxaP1DuA8rUSbtAllxiLHF3ZDblJWiUIk3m2jNinZs+h0C5nSxD382EthTDs3Gw4ItegvETrBQR",
-	"GjT+3+9X/r8/fmp9/q8lSL05RuTh8EcTTCede/TmPUQNIveFB79yQyhSc3cdaOXcio+KV1yOcTn+2l6C",
-	"Wo9jubpMLVTPUqyTCAutBk3xTILYtDbC5a69kqXLHdIyYHwacTXhZFsIq3OUJCu6B4reg/ETghqKRTz7",
-	"9Y7ku68RPZ8AQ6rBqr7iMb8n3fltzTEzEWshX79p5S0jNsDroGfAX1kDQp/ziGC2OTsqkpRf6lO7JeNJ",
-	"ZCFlTlLmYQEFfEVJFMoLVH/BxxPMZvV3eEw8VHcTLvwbZvFQ3cYFuOfun06Yz/z0nguFow/XbzxUt3aj",
-	"+rt43Cci88MtVzjK/PvHmPyIlR7mRzyT9V3Z/LYVamRsjrsgnF/Zk0eKcw+EFuvvQz27KfTp09wBfP4M",
-	"YU0x6RXu8AlFDrdRz8DNprJEDiY3Eii+dbDNkJhmQ/+/ldRpQ6L2qKA5zyxWpWsU8Pg5iFoJLU/D8fNE",
-	"dAu2nxtoR9x7jwvfIi4sgDlcWBIgPBf0AHEti8uWCgJOxjgYUUZ8QXAIP+j30UHPAWXPQ72Y3TE+ZV1I",
-	"3tA/2Milrl5Iz0P1ev2wkN3YbI8iZR0eIawQ6EseCrmCaF0uEAOHgHlDooMeRENTNuwCvtWl4gIPSe8Q",
-	"zFSgcpikTKTvtnAdSZbJKru5WbBnDi39roi0/I3gSI0WzzsVv9L8L3632qltPiuayYJOgfFrrAXqLtjm",
-	"q8rG65o3+8Yy3hUxqxpespFtbZmNyamSVRcQxqTryONKV09Vz6WUa40KlrzuMs35hihj4tMSvjWjaqoA",
-	"n4aIspw6rWEbHWj9OWN81ZejcYiwEE0EpMBW0ayreLcs0Dk3aUTZGn5t+/EbygqtkAxo4OKJdOJG4ygw",
-	"gTzwN/HNTzOCRe4HaeIjiPnRQ0M88QeCkIwVFVwq+kPPhpDCWZvDLSQSEFWwDsyuulybPwpWRripbAyP",
-	"p+8t4FJVs4Xg2dilwFe6gffmg6LTN07qLmFhJUi2r4NbutIH1fRPCyKpNVTG/XWc0V5N4Yfu2l+sD8S3",
-	"+KHoFNebeTO9C7woVYneOmqaV7vnNFxrPUWaXWIWtlEAmRXnzcfuarOXloYDZNlYyqDmIC8Ht5sqj1mi",
-	"toCyNugIHWCbz24mBDoiiYonaEDIoYesZ1y/5z4xbx56yLnK9UOInAIyLgTBQmp55Z5o0QUdWBkGfkB/",
-	"xlxhF/TKmYsYPvQQDv+IpdKInJ3NxcUigakkIRrT0LcryHrh0iAqu+KsK9+r2bWA8d/NUmgwzBLzEhGk",
-	"Mh7kTryA07sg6zK1xiT9L8YUazqrWZRJhubjSawlyANjD0UhuNiz0cb3OIqJhKvFabyyZ5iozAqzKfCs",
-	"wTX1WTnO+djkdsIlnTvPDJ47WCnSAEIS0DGOkBmrkCdKo65VpUEau2mYJ7EVfdIpZY0ZVV24iM3ikpID",
-	"SehSduOZI8lN5chQLd1FAo5LSEly0xkrvCCa9pkgBiAcEJ3MBbYLABDMYaCx7y7HvqewXTjNYwurRZ7P",
-	"Z04pFHgAJJu5UE/zH82Zlp2E5sfbkqE+ltU1oFLTrbDKQAkaVKuGkwuCMN8lJlNhUB5Wm8BnETC6+PhC",
-	"TRsCyBEfIMzQ1fvXEICdYRM4HFO2NFTDqyXwVFRvhLKh09XlCAsSov4MkXsiZiiiRr6di59PSyMVDSgl",
-	"whL1XO0k56zXX0HhpMSNb+XrCEuVVFSqYCx5SxQRJHwxwmK4tjM6n9yyNBg88+pnr5YzYswZoJoVDFDb",
-	"UsX8/LnxiiDqLQ/jMoCaCH5PtfSlb34MLwJ46QdhHCg0FDyeoIMe44yYC4RfJJI8MhlSPNbXR3Lyis1u",
-	"0uDPGSmEQ7OqG6IUZUNZFLsV3MWTbsQDXCpiBBElTFn8LHtqUgy6kmRjLTM+Nk3wAsIUEd1YRMWBMSEt",
-	"XYNWVbtKUBwVD5+3eK268F/t268VGf8EBw1jGO7SBemyO+wD5sWRTRM2glRR9DFf+6sCZpA5m+yJF51v",
-	"7jTSY/MWLnPhWMrh1kHIazaJ1bruoUUYmhec3DNETR4wHhOgRDY5GpY5b56uYmTOgeZm36b5N+sYlYuC",
-	"LRdBPGVmghZYrZdhwJrELo8fSYEqe19fDl/mFA0sQqusHZAHJTD66QeE+/ze3L7kA2UeH16aCB+bC5o+",
-	"AJhwNbX8prchQs6ZmpLhtbL50w9gA9Pk/RL5TUQliplNrl57+nUwuxxxi/GUmQzNpZi5UNfDyECa24z1",
-	"AHUEOcNjV4sAz+k0tr7PlKNJhAMiPcS0YIIw+vnm13fI2CEXBZRUmlyhMqFrVwDNBTgFWIhZZsZLp83b",
-	"WkNjLggERAkygHzhg3arhXrWBKI4704ECagkvcN8Cblmq37cyEeJ+f/ze8M///ip6TVbnw86nXrmn4f/",
-	"81+rzOzp2B9ufqwcfzYHEonSlIxcdNvvyDQbwvv1RP99tZFC60a1veOKDmyWe1Y+WuOoszFJXefULA22",
-	"1StBIIaDXR1n3RJGpUPWkocmWGoMAd9FJpCpkuFbxnJCGJRXCfGsIOb6R411E60ChHGSxsajkEjl1uF8",
-	"K30y0NgHtNrWIKESmRlCSx1d+cOjk+MMrWwUUuZ0aXOntdrkQcSYMlNxrsq2ilfuRiHhpaEraoQZmjux",
-	"3K5Oj1YUdcwvbb1tzTs0526uYNdFgAzMuUCyt27IsUsVrZATZNJKNZYzzeS6WVvYogyxSiYfZHNyK8ye",
-	"5vBmhAtQuLoTIiwnr2SAWDvuPamPdmkNmsBxNP4ljkJZze0U4cpeX3i3PHZ/Dc0VCJNWJLugNpYPCsa1",
-	"7oBUH1jxO8JWhwGY19L9Z3dXuDpvDkCz4OI2n13vIkzmALAUMbJS6yIwvODjMWcoU/BEeqbQTEiAxoHR",
-	"hEh08IpGBN3MWIA6caPROkE3IyyIh95xhcUsp5YHMCjkjiWjFCrnBWL1mgzIzLSG9P53LfVKk1icLm6D",
-	"AT6vOHD7Xul+snZ6HucqWlln90I9FTc80jqL1SG5Uy+wLZZgPi72R/wqwiJKuVn0xXoBFjaBt7skT3Ur",
-	"cjmiWu2ZVbZTw1G8vC9xeFclYCvIrCOv1YtweLnsx6IRgZc/k2hIGBH62pD7wstUxyCI6w2CbOVKbePQ",
-	"CTtJoqd5q74tIS9gk1mpZz2P0Pokulr4ANx4JngA/uom5L0gL8+epKkWDaEYDGHG2WzMY2mO7tKca3Lg",
-	"RmUrqXUjFZnI9SD0RpHJTjxemwUUZNNndx7lncQCpDwzywKzTje3jDzdyYHWnGsuyzgdbXA3sGksANzI",
-	"RgHkQUaVXXZZWa13EyK7DQXdFOETVaGZRNMuURY2SsjO+WoLgSUZtvTeDK1fdAMGqsinZGpaeUjOpCLj",
-	"JLsZ6hZjli1aZzKdcaBKYsTWqgYj+HhNMraEnyq+1lgLAm3Ns6cDmyg92KfxMxtRZgsvc3bv2TpChIXG",
-	"vo0nE8HvTQWhjPuqrE5CgFlAoqgkhS4l5gsQmAawLMa2cEbWrOpCCoR8RRhmqmtJnQlZcYpHVxLlobw1",
-	"3PymUaoLlWg8SDqVsjvhEQ0osS846Ue/09WiR3coMIMZkhOqUJpLLzmJm0j3XApvH4xrIX+I21G+tbVl",
-	"weOhrYT/4foNOoD6HFld+XC7zPEypdOrWcdKaRU+U+R8gtXIzkwlUqbq4qqbyNJTp87q6ZbdhEP+bTFZ",
-	"X+qGyOzV3ts4hIJSD2PKugDItDSpAOL27A3rVytd0CYq0xese1BNIrbntm15AainTFwqSf6IfxvNsn7O",
-	"P3jfNiOpLxkr4kPKiq8LHiXNsZJQd7hohFVmrmUTWIK4At9NdRO9bPO+1q8CAjW66l+g0ELuMLYuqGDv",
-	"GnLv1xRen6J6QLUKQK3VXullXpHMREuObMMSFPacK+CfuZMncS3NI9ycEwz7/2n45x/TP+vd//U/fmp5",
-	"J1Ucfcvh2ZzQknN/GrnS8ZItJEs7xPsIsx17JUIqAxP4TkRAivzNN0Sh/swKHMWJbVjcxZNKI2TMVgvD",
-	"bOee2K2TQK57u/pq3gtaXPDISccZcl7e7Q04EZUZlmE/T3hUhBk6aDh/HIWgAyN0SKIOL5HUQiNVCEvk",
-	"ejfkJJDyhAw56W5xC6VqddZvMe+iWADABXhKrmTxIJfgur6QJ8V3QNbd4Px7UZh5GXC5RjkSFq5p3dNf",
-	"rG853c5DqQV3F+lVVcJP1thd60DkZM3zkJO1j2OJOpRM75l7zN7Q3FwLW5y/mxVo8N5gzZryRhFnWAr2",
-	"9rVChlDxw+2IT9kZlFXTzIUQH8zpFCJm8tBDJnnHsyoGOpDEvWX0k7lkp5xRJymEZC06RVYcu8QdVVL4",
-	"8uLehmrhzqXEgrs3uafbZmk8YjkeGxJUVWwZEzXiYcWc27fm5U0yigUJNB0urUUtCDQVCSpUMqBhLbfN",
-	"TH6T3U12uHSt+UWsrMhs97yZWrUeOGx/CfPWDJt7D6GkCAtB701f1amNaQOb36WNGbX+w0GsYkGqF0bP",
-	"Xdk8hleMrbQ7X3L+b5OzcQSxj9ldVwnM5ABKywZYGMO2HOn/jEhwV/NqXI1KUn7swNcWGAoqzqZVKSqm",
-	"kE1SulApdX1eqLW/J2BdfCAp58sHz85FuNpQ2XYucLZdFjdbrP7hWPGu9SwURAubBwhCesDPNOFS+RCS",
-	"CNKWRFgZK9SBS+2F6Bz4SY0IFVa3yBSH0G8dXiK4tymVBLzYxl5mprP18udDATKBbE9R5cwZ5W3zwKK0",
-	"L3hBQh9RSaJIa1EHHX2IEQ2gMA1nyL6FfiN9SRXp1EpK4OUjtCp3xTEfrfm6flA5GqIay44w29qM+1il",
-	"A4rYTC7vf/5ccgdbcDVpA585GPHy+LW90TTC7AW0iVyTT1U3cJSo4aWr2YhrfpNEZ8vKszm6sSob6GvF",
-	"/rWwcg6UdoFipWA4C6J1oXA7F+16yv/uNP/yfNcntFlta6za2MywlfU60EAj19qlgTMwUjy8Nh+dLFps",
-	"C4L1V6P82OR0dwNI6q6+rHwueG5pmaScZG27s9DO22LtcZaBZmlXEqii0EMxUzRKrNWa7Nu8bGlzgSAD",
-	"AIr2QQVyhnrGRNK7RD1BFFT6QwrfEWhDzsjUcousjcVVbEiMK/bDYv0hwmxXJaa/c47315Zv1+WKi/gh",
-	"KAvoBBcEEuEJhTaoVQsXrhmhmdj8Nqqwl6zbVQraVXvPKh01TTvNJXVNb0cEAmiQphi2bIjNdycPtoG+",
-	"/bheFmy8kaRja/akxX1hOx+XXXxxPS9XF8p0qEe51sdZsqZXChGCACuQdGv2V0zXbIfcRTrE0PWrF+i8",
-	"fXyKbD9eFPIgHhNWUANlk6qshee8JOAQrOTVeWGmiGxREgWTyhUOXYQUm+QMwDLgAsl4MuGiLHDeEYmC",
-	"7EPTFPlT1c5FV+jD9WvE8NhE8pHk5PXrq4PkbNchM2tGwYTbKQY5IIq7ybrZ2qiyAYV+igLwi+qK1fg3",
-	"1OPNcF+0de/aJz1vCSg+giXbS1L8vhicjZOSP8vFWXirClx+0aJxTwjXWZC2h7glbMPlbwTgm17ihgjx",
-	"mFecqmKteVUM0oP+jIl9XhQbuORyVh38E9kBsni/jT0gM86OFLDvGqjKQOVJoWQHAHJrBaqnl2OesCnN",
-	"VlRan+CXk0KqdvTPLO5JQRTgazdguiMytumxlx3xUy5rQ5l0YSt/t2bWjRxjmyaOzgFBMszHlQsMCylW",
-	"SNeojG870JhWqcWabtqjfrsquUlKc8U1LabT2d9z/dTdhotO65rgkDJbMGvunEYkuFtawqJMyE6HL+pt",
-	"AkmFVdubeG4ZhYsvLGH7G2TkGlvUGM9QyOuoZy1iPbD39pzdrgdvGVs3VL0NbRtOKpKkMC6SSlXLquCm",
-	"xsBCK9ANZmGfP7yIeHBXnhYgYralWlNcHOrmPZQ0N4W1Qs+Yom2xQVPfXM5YYKqbI7sYJOJs1mDG5uLy",
-	"lCsy+wx2FNhv+DrlCPCQdAWfFo614MXjY8hkrNlDyX2fw4/c6RfBWfbyrsJ7Z9Xaioi7i0rJYDNHBQsr",
-	"iI14LPJftY6Wf1OElDcpjVnIhqf3m3S5fvz6MY9Za6uqOEoeVHetTkFrmuHXyouBdmiltYSXl2T5MylO",
-	"VIHHpCWTqjlr7GfZPi22Xt5aEJLWqlvvMw0jXcJCuV6lk6+ioMpiduqXqLqSr6myugZLBvTmSjHnSrBY",
-	"INtUZcpIXabSRoGEkk0UXees5w4mu7dlGaF5QXDbYHVNHAq6bLjbgKIjTgYxbby4VMVd80qrgCwExAq4",
-	"zCRO2H64ZLOvM9z7MfpCaLZI7imZFtH1BQudedMrrwVgV/00emwilG+uw+Zp7sKZL5atXlldrjyBcOHw",
-	"XLDKilLWcwWsOSMe0gRPJn2GoI50roh0lXxGW7d6RcXqZTMlVTeSLnmQfymJkohxRiqtZFkbBLkM6JZW",
-	"k3ERMAkzrGVZ3MoCMjeSv6GsQHMgDxMqyJrMrlBomCeKQN4zwxfuXHFBBoIz9dTFsRZc6+SBSqXVGPci",
-	"OrBBCfLwMvnR1nFzZVrGkkT3FUudljdKgupxekQNfdJUiDJBagnc5orsVqqcVVKp7taVnvM/XL9JS71k",
-	"TEMn7bxl6MQrzuDq+h//+79WCS0b1exKqsksq9JV2KXnKYzLrknPXLqByRLxUAMpjrSqhuKJ/rOdlHh3",
-	"FePxYln5enEuyVG1XJInNHfbhkKbiXC3+OFL+ty/tosrrocBqyw5racRWwr7VVYXWW7xw9Patb/Ce1+8",
-	"XCLGG1nMtzBslIa1F0KfYy/zFiGo/FZekGwT+cN9U1Tl6YYEnIXSxifDm7NiKySsqeuivJzI9QPBotAE",
-	"O58qmd1YbrDc+lZKQHBu1yaY7csVVqpaIWntAkmVKiN9kHhIbmYs2A3DDvGskjXN1pCu7mZJ1vnKfFmk",
-	"fQ4oo3K05opHBAvVJ1gVpgm/wVIhSYdQHiaig6TJxJSLOyJQyE0R7+opwVXDeA0YLskGLzGdg1lIrHtv",
-	"1cyBySWkBkFj4apixId9hniWNVy5r+12MnAxdwIrU9EX4KOI/DmbTnWjS26DCaCu8NwskifXWzTdbrmx",
-	"Zv6QF9M+9AkLEU8UCXsXUK3SQqNUfDIhITpgHCVwDdpL7/rDu+7N7dWbl92rV7cvr3uHl7YK7lQiqvSX",
-	"goRIKpxrD/lnTGLQaEXMCiqmTrBQxlqY1E7NrK1Q+dWKxdOUrf+CNRsfMWT/KfQHd05O6uVbxDjq+9/K",
-	"tFBoI7i2SwZYh8rOqVu4kgHgKQojlleqLdiO83mv3Xhgy6KL60Bnifwxb45fktShoeNpFCegS1toTvr7",
-	"b7aY0G6LdBbeqlvZfAaHrfwEBYnqNW/LgkTpXFf3mEa4TyNr1ZuTBczTsgy7jdxN6ZhFkP0P2OdLAxYV",
-	"Sy2vJ2aU+lHM1G8yLU3narkU+9yqHcDydIb81DuoMD23ly3PJNvkpyh/MOmkVObBzTQ5Lemmmb47dDkd",
-	"a3UnNfnNWMaCjAlT3ZhRtc51uUiZarfpQDm/c7f2age5s1vO3c42N60K9YEvUGBsIsiAPiySvQ+TCRF+",
-	"gCVBEdH0TnoopEMtyWMWohDLEZGXCBQ5abupu/xk0xTKqaE2f7aAcjqy2fDP/Y+fGt55Mb38GuOy545v",
-	"U1HT3vxG0uY3eINbx5MvHPySQ30aIc3h8hZymh1iR6LadwAmc2cIYc1BLKia3ehbMedwNaG/kNlVrEf5",
-	"VOuD3faVowDWVVsr6OjsUssPeviuW6/Xe4emqyxY8c0wxg9qE4uJuCfCV9w3f9nsbvDxAoyAHGesxsnK",
-	"R0oBFzXW5JI1/vzb7eL60M+/3aKB4GPUe//rzS16ft98jmM1eg5L6qGDv920jk8OERfmLdOPjQ3oMNbK",
-	"G4VgJzVDUJ40JAIdXOsPnr/U/4vuKUY///bLzWGF1X8GpjLgJnmcKWyykK2mUJtEWGmC+782MLseQLys",
-	"ufLae/sUKYLHi60Ib0gUeSgpoQqA2adRhK4CwRmV6MVMw+F7wRUJFHoR8ThEpsu3BmZBAhXN9FcdlnRT",
-	"oUT4LRfxJOsd1mEvONMwTDmTFx3mmx7cELbckwzfka7Gkh4aUBKF8hLF7I7xKUtyy83vtnm2BkXont1o",
-	"HNb1YJC4bp4mafi9jBTz3GaG//cfkrNe0prdpNv3Ah4SCCb3OgwBoEGtFPjSQz2TSf/7x55LNYeIa1gQ",
-	"wgpBdRpYhSZzEuqooB5EsfTQQbNe12iGbBUbdNw4NKHZDPEJ/jMGS4WQXPQ8c4bINanrfeoAIevULtDv",
-	"9Xr9o4c6Jm7VfKB/79Tq9Xqn9rl3iXqZRz1ohw7hM3pAbuJnIgztUYYEFgtsUe8GYLsn0YgzHgvUex2S",
-	"8YQrwoKZ/wuZ9S5MeBAeE0BV01Td/qJH7/NwhgSZRHgmTZFM26TQNEe/tKfNoJyKeduUTm+3Wvr7Hk0n",
-	"hHodgsSShL1LNB3RiGSGpBJRhgYRHY6UG6NxvjCGBZkuZV3zbq+OfiEzAx53ZKJQq40g+hqa5RsaAmdi",
-	"uIKEHkkThXquinsv3bUgksciIKhnhZLepYGkKKkkrxekl9ZsJS91x1SOYSSY5ypTjcLigP6JC/ofALoL",
-	"ZIgV9Gc9Cn7+7Rb+ID10UE6O4KbFSiIE5GrpdJYo2ynretxb2zDNBsCM8QyOzUAxETAKHG9EpcZMysAs",
-	"3Xvw4StY20HPFtnooTHBTC5S8ySmp97Rsl5EA8IkSb3JNc2LBSUKQwdACH0CAikvnj/PkL7n7su0pkTN",
-	"EbOrWPGxWW9CF6/ev84ImRe1Rr1Zb0AQ3YQwPKG1i9pRvVE/Mrx3BBzv+YjgSI3+o/8eElUUtqSxWKJW",
-	"o5EB5IngAZF279JRN1lHtzwORlB/SY2AxkQSmH1yvK/D2kXtJ6L+BvOCC8EgGCyn1Wg43mDrn2ap3x/W",
-	"uZHk7XxKHD41fgf+H5CwVslfdm5gRwW9duzeNO2J6D2p56SF2sXvH72ajMdjfXsXtTf0nkCukldTeCgh",
-	"PG8CMXkWaCDoDjph1T7qgZ5DrlHVA7cxg5qA9rX4RfVh42AEFB9DnwaJxnRoDtfQhiAWAsIMjhtHafWn",
-	"wltIU622vYg0M8ut1VyKlszc6tJrcrdm8q4qX1y63IK70w9nSHEDlHU96nHjaAe7iFly5PPbsew9t6eY",
-	"pSa03ezsHTfNcmfG2TXAFJKhzGKRxDM0Hc2Wg2n2oivCqSbLE+prSlYOrOGYAgkkVuq/IzPNSNL+dEQC",
-	"iGoZSI9URzckEEQZSDVFqQVRsWAkRCMiCsBUiyNGMJfGV4ehUJ4sVdfSV56/0eILqGsrXnwBAkft88dt",
-	"8cAogr/n7TK1VqN14jebfuv4ttm4aOj//++ascPUGv1T3MZN4rcGx02/HbSP/POwQfzjfnNwOmgE57jZ",
-	"TKXgt5gy4+aEGFeo4GGUthq+6x7d/Xn+cN8aO+fEhc0J1PvKCFa1ixqZ/dx4/Qenb/+4mr2jjYe3N43Z",
-	"u3/8/eHtj3wK//eK0zcvfp7AOz+9PvrXzc/n1cHZ3Bdo1wXwfAXim1YJHasEbG2bsy4aN7mT5z/g0IW2",
-	"wCfN1Z98YNiKCSQ0Hx2t/ugVF30ahoQZOlJhZa+Zqbhlq099znMJqZLNZlBQL2wOB+eTOD9CZpUsQD5j",
-	"EdIqphZolymWSMbBSGujKeBoXj0iHSYBHa1MCo2D3I6gd/elFVCtY32kNf3Q9JvFjHGF+nqMkUZvPMSU",
-	"1dFVpvMQlFuTuTRWnLQ2vEzrEY7xrMMMwmR2k5KR/szpLL3U39gz4lWeWJgzMeC3NrXIqAz6c0MMANZ+",
-	"4OFsPTpQgq5rYpA1+n3OW4acRzNPqJprsrqviT4B4xKaw2Tf6v78cPb3yb9b4vb4/rfT2VUzeHk0/NvJ",
-	"3dtz9r4tP5xNNzvOsEzyuyMzz7VL10wNMMMAN2cB+cqJVLtxvvqLF5wNImpsoO1Wq8q6rDys5ZmXJrtg",
-	"FxTxhcX2xHi2LlWcE1Gef6LhZ0MjI6JKKvxpyiIVn5hII6gya6qq1tE1uefmFyT0nyR01Asjxn0+WRRM",
-	"4JOU1syhY7soHgIG/urhqL36i3dcveKxKfm5NSyYc9kCFtYn9MaKnjc9gG+tkNNeg4SqQUGOuFC+VgtD",
-	"BGZT9PNvt3V0pRQZT6xUKzRg2/QvY5qJKJiwcBgKrVlCfV8iENg9LxHXnBosW/ob+MvazsC6dA4kqcN6",
-	"10SJmX81UEQs4X23Nnx4Y87lrLFwzHOm2DTCohZwIUig/BEXkvh9MObPfKnwZB29JxerXInNrSmP56PF",
-	"tdg76v8U0F/pz68//Od18x19LV+z6+PgxeuT13eTf/7jxc/ndTL7+T/hb6/pr/T1w2vWqAetiPXHrxrh",
-	"P3+eS0Cb55zNY8s5s/Hk59AlJxMa7iLC1zulYkmakanthe4yrb4kcWlVYDm3nL/FbGbnkttQjBLl9uVD",
-	"AHkMBqEMellANYIkyx3RcuoyrwPbShy+q4NSqAe/BOVXxMyz5hoazUyBbsqCKA5JaAWL6Qgas6OQhsWa",
-	"rs2ZuNazfUPaLpZdPkjQoeU3mnkvd/bJrZYvHaKkEfT6TkHgbAVHYZscD/wTfNr328FZ6J+TxsBv4lb/",
-	"KGiHx+RkkK2WctFsNVy16hqOovmga0vKLmJJxEULH/XbwXHon5DTgd/GZ33/PGiEfpO0Bke43T8OTqAm",
-	"wR2dTDQRamcsO9mYYcWVKfzhUuxrzbOjdqvebED5AiFMgkztw82Ptc/AbKqhenr/q7VnDZLfheacKf+T",
-	"1Z7tz4XiQbnarE9YWkSUKIyJTcLqAQz30IHiIZjUFrqnYds4rcNCPDu8QK4SvyCMTHFkBtNoThnqvX73",
-	"j19fv3jZ/fHqXzfdH16++vX6ZffHDy97UPXIOsnSIv9jztRIup68IAJInw/M7+hgQB+0LAF9bNFEcC1i",
-	"hKg/6zCTxW0HtR0kkO0gYdy5hhhB+NSh8T+nmcaYhR7CqsMCLpV5mHg70Ttrw6cSLkBr8FMakAtN2Ixr",
-	"dUKMzYEGxOswKOXghBvKQ/0hYQMuAlhrzpDtIclB1J4AiUBcdJggNuVD3zMiLJR5L50LKZB1lBrJW5do",
-	"wqPIOLVidtFhpi5FzJREQ8GnCBsLZDCK2Z1+Mh5T5dm6Unqi6YjLNBGGEr3uDhtjoXWAXJJCcrfzWQjl",
-	"0liKzk9qjSgkzxmKuQF5Wsc00drBar8UM3k8VtLIsJIkI2WRjzTqjUIesv4Vldk5QE4xK/jaddGnNFHc",
-	"aGqULz5XmfkUCI+JhaJQgnytJDLQ4Vnq5SGADaBUDrANQTRZV7LQo5cjOFuqTrtBw1w64+In7ab+JJ++",
-	"WPBWao/8CsVDseREYHs7ECF3iv57E9Qcrv9ENsX0bWxPiSBW3cHqPsl6Wa2DVf+UVJahSpJoUKxjvkim",
-	"fXQN0yssRJMpdTMwTqekqhgcq4RgQsoMo4QoGeteyKSbZRFiZdHgwmVomfHm/TNpw/8yyzpg3C3p0EZh",
-	"iJiULcp8nlvQYtmwFQfhvG+GUpTNlGQcV6MF7qJdnvPKVVh5WwvuYEo5CLAkPmWSMEm1olF6MS63K13Y",
-	"iiyvXRofjF1VE1D0NzocoRslCFEeesNZaOLtNYE1iP5DMRNb8H2ZCsVdsMnmiPRxo0RCW/glycesUfW/",
-	"el9c8rrbgOVmJ+EpORucN4B9+e3gSHOz9sA/xif90+As1KwtPeUXZhD0RoW1fO5lrT1oBq3wiMCXfjs4",
-	"Df0zcj7wG7jZdyxTfzPiTI/03+02ajXQ6Xn7BDUasJ+ESSWVwbLJE2XnlMSbNdewcjjAXG3jSGDzuzB0",
-	"BBnK7NhP+ttyN0im2nPaCKzcDHLlnO+BDSOYI8qaNCIurN0y63f39AvY6Pssz4ncWJYjQYwBcliBqHTj",
-	"9rEkHZY8OLCWDSyIibm8TAJtTYAtRBfDu13GVdd25iJh77DeYTAHYKv1oFBp2+EDUcUqWYFnDTmMDLEG",
-	"8UsowddhJpCTcfN9Hb3UaGuWY9ppWEsH9GA7aDfO07zsLqB4V+E7wnqH5YaAF+ndPKEZYANCuTYRXErz",
-	"iulYGU1am548YrzEnsl8HUxmXZAo04KyBfRHBIdWCn95i4dlQ9vXnsM7MOw+GmS30SAow8LW538p05vX",
-	"r5bbXt5bkzcE2dpWC3zKUo7oLWpWmkPN0hj3DoMsjnYdvTYOP4l6Frn7OMIsINJmoFhOpTIgiEY8CmWH",
-	"AaeFrBwqZaxZTaKh2Lw5z6VGOIYL7K0PHg2qDr0OA0aE+GAAPJiRh6QlsHTZXeD4gPGnI6yIiz6whvwi",
-	"FvYTURn+taVV6RHpqDtq4Kv2HzmyelI/OS0kquZAXBmBqnTOqjQOAkGn2ZP0PUn/a1nFtqLJZTrJ+jYz",
-	"yFoKRgVx0BD84ZL2IL9ySO8JxCInJBZyvUyUiMtHsBmoHWbaD0sPMa6MrzCrTXBhjTJa8j9CPZgC1BAc",
-	"RXxqlZDfQEtKMu08iJ5GWBl6a4G9iLaaZL3N1YMBTLidXlBKs06Pt/VGuY3ZTPVHCfHaS+Z/KTJup92T",
-	"8zlyvr5I36wg0r8XUN4Wike8MuUPn1obMLTiUTiPVQwAMX1FxpMIK1LufnmLaYSS19DBTxwp8qCeu58O",
-	"PZOFR0LjJZD4noQmQAbofshNLqyW1yXRrERjskSYJZUBTAK+M3O5gbuUQfJ+JmU7osykfBr3bx1Z35Bm",
-	"NMV+HjBj3Sab/IbCCfvAwmo/EizQp091RzHq7/CYfP7soRmPk8gj/YJtd2GfQ86Ra2pRr0jwgYqe4yPS",
-	"DI6P/dNQk2NyNvBxs9/wnV/5FJ/1U3J8A3NAtQnGlWkxJGNTYeSi9i+9RlNgIllqdmGPaV/P3fxqI7tx",
-	"9iRw/l2Y2uf2nCUxWOGIrxtW+DWTihKbdA5KntQwvWN83w1+boZtj2iC3lPFbcTOPLSXyJ6MTOcow94+",
-	"/DXZh/N3U5loF4t9K3MGr8mY31vLQn7mSyDcUtEoQpSh2JTmAM8gZd1Ykt4i0f0RZtmS6ObU/VUJh2bG",
-	"v1zC4ZdUhLYGXXMHm4OuV6yZ/MpIAaFaMNvPQ9t28vmeAT06A/pOmM/TWLI3RsEvYa62FeZW2ZDRQbvZ",
-	"Sss6HdZLLMq75DNfg1S/GZo9otl5TwwfnRg6S/CeKO7twdtL/zTTN7pasL39IhvhqCBbkNoQCihqBB7D",
-	"bEqlfcnFOtrcSW7iGnOBJCZI8g1lBDITbRVNEwJi6ydDTApnyduFlt6kJfYTBfQnISaPEsZud7ciij1Z",
-	"Q3rgsJSsG6loMfle89vmFJStIk1wUGnX9EfPcEhWY0sFg2HQ5Vy4gJ+ySzKP113IDsP6weXanWDTrmBV",
-	"gqRXGPHTPKsftYu9tRUy2RY8urn2TVW9t2FMuqZOezJP89ix89P+CT4O2qF/RFoDv42bff88OAv9U3Iy",
-	"OMbt/lHQgoZkmtzMj5JN451wqeCovJq+ZZk5wvyBNMpioObS5I1U0Gw00E8/oANIRI9mhx5yMkDzWAO3",
-	"+9dRAwqPK9vzx/iQuyGeSdPfWf/VpaxrUsNrF0eNz+nSIaHddEYwz7sEHuQGt08g3S7zDE5ywqXtYNLM",
-	"dsGutaCyWALHF7UGaQ5a+Ehf1nHot8nJwD/D532/ETTDFjkatPFxH/jKQ5eGwESOSTs8Clp9v4kb5357",
-	"cEb8s/A08E/6x7g9OCKtsBlovhMzqroQxz5/3MUBFB+9mimNrxnPi7cvfdhQo9FotFtAxmdjAg37fv+4",
-	"wakAZGRKklrIkHG/IOvwuN48KYQIfQyL7x/Vm2dlr5fDXelXpspqpfVYyvSPq1vXtfii1mom91W7qHZb",
-	"+uyLki/LKEWBCLxAKWyAplmFC7nwjwcnDb+NT/v+WXAe+g76NPBt6tqzzHC1Uy+plvA9ePNoKgBVSdus",
-	"Gifghl0eP/ybKxkIhBcdgPxmC1aaSoKmRIati+ElLfc9U9IDZMYRn2qxcopBEpzEioSHHgKUshWNDEEo",
-	"NPNZoNg+OHfPcvcsd89y9yz3O2C5azLcMhuVZRF7o9QuLfXMHeuu+Pk2VRpyQsDzlEp82tAtUFJiNOAi",
-	"dImrggQEaoxCUW2ZPZELk7YrbWXDmZcapzpsYNODUntMqaHKVeqmOHKyRYdFBDt/t7M/GULmDAiW31+i",
-	"salThk1/CvszVM6C4CR+T4QdtWfMZzRMhkw95bbtGIasYozuOQ0RZOTmnuufeyaX2I5pPCKSKBVBAXRX",
-	"iY2LEAqPQ6OdDnMT4slEJI58eAdxhnCsuG8eaUltEmEmL9OALDt6h2FX4A2l0QCWwz0zNd9cuOosiAiC",
-	"MP+F9kOmc4dxQJRnCVta897scsuQLNd+ecuc4QJ5ppRsj4kaaVGj1sfsrqsEZnJgc8YGRL+r2cft9T+B",
-	"8zZbjSMfeG9lWmwP5hFjrBzd2QvDe2F4LwzvSBjei8Jfuyhsr3ttgl9MxI5uG+dzXuszcj5oaOKi1+ZD",
-	"/bYzfNL3HZnSFCzTunUd0lTKdDTYLV2ZAKFr8zJwK7jaumzt2i6ntDOZFX6MizEV0fBAgTtxH+f3lF5q",
-	"c3sg6zrpbV3VZbn98bmWg3esdoCXEFIMchK6lvZ5rBKjoy1647CTcQVCuT7BXjYWCb1W0lo5wQc8s25Q",
-	"KPfLONTbHeM7o5iYhkELkvA/OA1Te+bOwmP3ltC98LcX/p5A+AOqtRf+/up2ULDd7I2h326igua721he",
-	"E6HFNOgv9pSOeFIEiTBFcSRRn0ScDZHittSgniARcV3YVKZrgf59BrX5kr6ChT7Rt9u7Q5e1QrLsQ6sL",
-	"aczUj2TMTV52QYe7JOr2xNVqaPePsd8OTkL/TOsZ57jRN0/amnProS2rr/JBdW1DUBbQCY5K6+iYVuIb",
-	"Y9bWoKgXgTPNxUO7pPX6gi137YMZeI1YUHh/vupyYk1/VhjZWRir+auZ+IkiNc22HydOE3a2IkozF5L5",
-	"TNr17Do288u28d1ILh+ARd4weyvfaq5JpeIaB34HMRZa9dqOVF5t2RoU128SFsIBeOnX61s1iqZputL+",
-	"go8zE9l5rX8lzE0sZ1KRcbXxkgHcRgS/p1pAmd/NqkFb2UVmB7EDp/X3P7sOIVpmA5HtbHBK/HZ4Evjn",
-	"QGatzNbon2ONrRFm3XUSMFJNoLWZHiCJiifdASHVFNDCHgNSkYkhL049qjXax2f45Hzgk0bY8NuDQcvH",
-	"x+2+f3TcDhvnZ23SOtM6QMgZ6Zacsu1pQCa1i5oiDDPVDVxr1fW1keU5Ju5SNQQ7qmDKIPmO4CfCbHuN",
-	"ODogVquj6Bx9+g5i6LhjTEmDePPD45SdtowIsxmyPaw0hjmvdmGfA/NJUnja19jdj8yHxh+elHZLK/m3",
-	"G0cd1gPshZptrjd/V/GuHShvwrqya8v3oH4mOyzl7zLXyfqZRBJHxEPYlI8jzPbqqqOf6D3psF6GQ/QQ",
-	"DMvINMsGbQk64+SGZle2uz+WCHdY2lDZySGtRiut9wG/lXuVAdSftL7HDjnk2nS4lHCsRyoesd/VXsbY",
-	"yxh7GeObkTHWIhtlOjaQbE+zrsDk/+5rzHx5/53+qlXp8H7CikzxrLSJPbcsdk3RqcQqUTHdwBJydGAs",
-	"FOD5Bqugh6YjDja06Yiww9SalqFWCNAWaRQ0UgdMnUbP2cTTAcIoQXYrGAVYCGoD4YaEEdON1LVc9kxH",
-	"/SKTnBNEttPN9+xyzy737PI7ZJd7t9JuY+w3ZFo7D7DPML3nluzsOMzlClnyaDlYnwQcimtaIgccUrPU",
-	"HIf8g/e1qm865RqTuVXOgdXiQJl6PI1z1INxwcJgZ+otrdFzZSbeUDPfWZTLnpXuWemele5Z6T5C41uI",
-	"0LBMY03WXaRbPg8wC0j0yFzWMVVXWQwLgszEUYbl2tBTo3QmiWv3nIYkrMBcL1HmlRGWXRe81jN1tk1C",
-	"3RTLJKnu0JXO93IhJk5JTqz8tg1mgi9zpnXYyJ6B7xn4noHvGfiege8ZeIUy5sAzdq16F7B3QaDd1W4z",
-	"1GMmF63IYCAewBE5rj/ElF0iqpAgMtZa9nREhCmHaF8UMUNS8cnEigEmJYRx009TTbWwMM/5zafLtepr",
-	"ve09S96z5D1L3rPkPUves+QqWZtKzOZY2Jp6tWXPa8SS2y+ysW2SENPKzfaXLo4dd52qnyp63G31ceLH",
-	"7e6SCPIdlpLVN9BNEyoq8rUqrNzliNgkmf9lXKjRlLJwvtVnxQ6d9ujeuWHQ37hUhh+t3aGzZdPDQi66",
-	"ER/CFSXryxBDeMGSZcNvBiekhdt9v5nJ1j/v+6fBSXhM2oMjk62fkNHWGoG39pZXh946YPsugm8nKWY7",
-	"2pP8tCrvqkxiv1Fc2DCNrJGLKhfi4X7ViIEOpiOOAsxQxIcav7HqMM4CYsJHMJNTjfhJ3KntidzLyky9",
-	"OrqCdgJDoZkB+oP3O0yNCEMGk3JreSaRATnT4YIgA4fo4I5CuUt4yUMxC4mAUUwnfPONlwa/UkXG0hVb",
-	"H+MZBKIgbsNe9GbNwB0GJ2diY4ZEycykz6QJQgZKgjRG19F7HkXZ9V4gqjrMeQ57Bgd70JG/55QT08HD",
-	"IhTRd23rVtm9ARJ2GJVJL8D83s21GNUni7ddaOsPjaZLYnzfJzri00X5GsjM5M0xLnAhQUyJHEZA6WDd",
-	"Jn5I0zc/4mzoSxIIonz9YDISWBKNblXo7RIauoIarkvFHjEq+C/Gs+Z0q2ptRVZyrrWzmB2elJZYsWSn",
-	"T6AmnFv0PkbzG4rR1J9UOAfbkOcDS3JCyroOpga4Srx5QTNYHs95lfBhQXCY0wI0K2gnOTFg+josjKxM",
-	"yf+2vfT3gvLjCsq7JVR7m8NOG8StiehzQvgXaBJXz8uFPRDYA3jZ0I0+GZjKrKTDrFCJg4DHTCHyQKWS",
-	"dXRDlMYT1DNo0kOKz4nxUB21wxKxNqFPzgVgR/6D9425Hx1QhQaUUTkCez9WCLMOI1hE1HyH+mSI2eFl",
-	"SsicBmFXb9pad1jPtrPumsdd87hXR79V6Y5XJCCb9lEbC8i76IRXLAWtSwsesZndnu5/I3TftcTb0//v",
-	"vBfeTmTS55A6XS6Z2sTswnzrKVUjaGmCLGajxEHpIWeu6TDw6nhzhp+AS4UObt7b/icRkTL5BIVUAsNK",
-	"8pY6LMmonmu2N8EzdACDTaJ43ro0xuIunhx60E+vw8AkZQqht0zenUQjHA0QnuIZGgg+Rv8hgnvztYdc",
-	"kRL04fpNEXvJ2OXfw2k+um1+d3Zxe3PdMQ9JBOyJ2DJ+7hK6EyICGLXWatS8mjnU7K/H+kTuicBDYlx4",
-	"+mF32J/zQTZbhY68tZ2kJpPf8IBcmUD9TJj+jr/rw5D5InBnZa5EwsK1XI/6/WJH63HZJ8WeexPbEAsI",
-	"wyxJdk+bAVbmj4rfEY28k9O/Ba27v59P/91++Eez/+5s/OZIXp+ofzXi18f8pb4OmBuoQlpg4DkfDDSw",
-	"rfz8c8bf3F047nap03my1mnLyXqHDTK1oIGG6oT7HsE4VYC0eMh1mbemA6v9G3kaA0T1r1bBdze+ETgo",
-	"4Dmpv3SMZ0iSKPpiqlo5+3z+yRKxz88t5G0WebXgcr21+9ZCXkK9q9JJkGUnGEzrrrWopbXz2sOalbUm",
-	"cWH/EstSMxqrSmrJPZOmrB+fMtPN7I6QiW3HoXVBeWE8PKY0jCRKot48B+qhg0a93mw0Di9zLi39dof1",
-	"8owpebmRuoH4lJnGJPNEoNdhB3xMlZarxwSzVBbxwJmkhYaR4PHQpF27hdnQNRAy6h12ZbadhI2Djgu7",
-	"hn4nR6gHz00VmijiUxL2TLUZsyQrKiFGSKghfYRFiP6MucJaHXc4gA6Mlpzfh71P2dUfdeGj3uGCyowO",
-	"QJjqzdHH3mGJLo1ui6Ug2WFyxKewJkamab0bqYeA7O8COemGZMWk9xZTnkQd360Qswl3cNt/lMb0e6Fu",
-	"L9TthboVQt0GSFtqi9d0Gcs5rhRFUOWe8eneSGONNN+ozeUm6xvQoroBRRP7ri9/EyHUyZPLDTALkYMR",
-	"ZpdpGJ5+UGyd0Qy9JIbwyxgpSgIIYXGPEz0YYbai+Kw9Gtv/fiJ4GAcKDQWPJ6Xt+M1LXXjpCXvhx4p3",
-	"k9oIAxxJUs36vg4XLmPAll9ZAHM6w8LJXNROg/OwQZoDP41VPyMnA1+Pfx40wiZpDWrpl6Zsfv+MtIJm",
-	"0z8N2wO/rbngGTkP/LRc/QnJfKOP2Hx4FJ4Mmvi45Z8FTeK3+6fEP8dHA7/VbwaN8JycDU5zfQhCgQeq",
-	"euTJl+nmXc1S8C3YBnYUBmmJkyOnAVY44sONQyCvQEEBBk21UgVAYNvUWPTXEOUl/4JW21nCgMaxVEhj",
-	"OrSGDEbg7oQmlyC1wg/dvuAmQK8sPM9wiaeLzftL4vb6aLoWYj5im8k9Pf+W6Pk6QFOmJDg6tI8j/Ap6",
-	"taWRfXnpfRm7yYvsSUhfSCKiSJFB1HQLNnMYwxrjSS2MWJK0q1o3liRX0kIQRQWB7s1MKoLDAsbyI0y8",
-	"GWMpT3ZtL+7ETBTuuws+YZqauYN1AdYr1ip/ZWQ9RdKEoS7LvP6JKAuJW8Yh7fnid8YX/9I88YmiWKvT",
-	"iC8fwQpOKKtGZfOghpiyw3oalDrGM6A9HdYnSBIFUaqGL4Y9dMA4SFQmP9eElZrqESSSXyCYdHuuu20k",
-	"qT2K9TSax4wg3VPubSm3u9LltHsnbR9bO6HdSTDqnoZ/z5GoW+lQz8c8jCPiS5OVUO4L0QB3FQjOqBZX",
-	"zcupC8bEhAQRJUwhkziquQAj95BXpWLBSIgOeuaNrnmjK4nqIYlnUKMIAjY4A+4BrtPwsI604NszS+y6",
-	"WSGEAz5Nsy1sR0qiSmXjtzDIjdvm1l5+oIHdiJtXNJ2y5YL8c9KwzZzPglboH5H2wD2reTV7AoZC9c8G",
-	"5/iM+MdBMzQ9a8/DU+y3+idBkzQGbdxspp+kh+YobIgVDogGEuPyro2UmsiL589J3PKDiMdhHZsrs10z",
-	"SWhbJdcmwR24a6dc3EUch6bAEekqQXGUMBDwW1M27EKWtzmh8dgcxmTa7WNJYARNQylnsnZx/NmrURaS",
-	"CWGhOUkNc85NDKEx4CJuNjTl5Qu/NipTxrkLLaGRDmj2oX2lsuoziQyGJYe1hoa7mcxaFMJ2g++tvLpA",
-	"ZvBAEYEUgUQT/crYCKwym71/YWLVs71twXeg4dN6DGwmSeaVrpVQe4cmRt4iSIdhFiKD48jhuBmuTxBg",
-	"BVRH1YPaT/LtzXpeh/Xch/OPUESTnSCYXv9vTKQJlpPczAQu5w5zOAiVFuycebycG/+wjv6uMUpe2DC2",
-	"DjNxbC60TfKBAkprBkuD1tJANv2KC2S7hGSymEV0TLW4AZ+bEQ/85qEtH6f3AjFzeuDk5UuUW75diQRq",
-	"PR3xiCDTCF0WbcwuSu+OMkWGREBU3YgwE65o0+ACzBiHixEEByMSJqXsNAzhe31Tx430+mMG79mz6rA8",
-	"U+rpr6aCKuJrpeQSRQTfgy2Qx6AF3REyMaXogUnp/ZbF2xWznQ1VjyfjOFARwv75lfKcL8JiXjNNtx4l",
-	"ZHAvTHxTwgTCTkRFB1OqRkAZ4Lk+1MO/nKn+G+sLdrML0WZRU2Jc0YHF4tX6kmZTrri69ToZtidjCfBs",
-	"aq8qIsaUaTU+zXwbYxpp6YepS6MAZWfeUg16lxlqZ8qQ2ZLUqwvxTNYuTr3sb4qMJxFW1lbS6hurkn8y",
-	"OG2U5za7g0kHPWrkf80P60xV/mnjrOm3++eBfxY2iJ8OekqqW+sKj2mvYmyhYmRh+GkVjVyuTHJ56DYF",
-	"LWTbE4HakQKyS/7IAqHBvW76kpaXbUNAC59Wmn+gUFvMjmBBF0or6wMvLi52swJpN7Vif0f4umNRbU/q",
-	"8gLQXtbZfaT7LgjmovgCvjo/FlG5zPIrI+jD9ZuyqgJjHBLT1SVJh0s6uZlSBa7nKZh9cfotRH+GIQkv",
-	"EaTSOMuwcQjW0ftsIIQacZmtQJqPiCiPqocS0R/0/nYW912cQeSygf48+rc6v/9no/+uOf7ldPKmJa/P",
-	"pv9qBz+eDP52/MdVY0U20MrP1whkdnsvC2ZOqmRDAuFeUikKfk4wLz2oL+XGX8TWTCpzqTvGJcJIokzp",
-	"0/cfbq3G4NK1FnUEXK4bpEmhj5UBGcyCyCYTliTnrZPGtk65fS0NEqbpdTet828MH3ARJOwGIyyGsLr1",
-	"EghyyaSlt7THuWXawSQBvSfWB9xtoes4ItYqndQ6DnhIDi8QVigiWBobOoB0hx30DGw7E3po0roJ8NKU",
-	"Dx70wtjgDukmv/YOvQ4zAAxsHzEyxMBPD3ruz6553rPloBUac6mQmnIUkoCOcdRhdhcHPfNqV3HenQgS",
-	"UEl6h65/ah9LghxywLLt390xlWOIxjm8RBYlkEUJE57DGepNuFQal7sTPBv29Pdz2OP2b14A34HLsLcl",
-	"hGAsONK8d8IucM5egw4q5dqX605Zorap5f1bomebk64vlgf/HXOBveL0+IrTurzECV8mgMyHcLVyHek9",
-	"Du6wpomahFGmpzUfXiKpdRocIYUfiPQcJbNOE8QFYpwR1/3SpLo5vUcQDLbfcYl6Y6b4ySztiZKHzcHM",
-	"5++uytx9spzdXQc/muuE6pZwoelWXbzCi1mfCPRecEUCtWEYo8IPXRoCfLruUn4bH/f9dnAS+mfkdOCf",
-	"40bfVK1oDzRIV4s03yQ7NgN1FbJks2mb30m6bG7LO8yb3ZrIlOXBZm70SfNhv1Jk2gg1HjFPdU/DimnY",
-	"Jte0NDN0vhbFPkX0q0kRzV7NdjJd5aRR22Y1nfcSVHmpaBRpPTW2OS6Z9NHSBNGtKO4+UfSbTRTdCGyX",
-	"ZYzOk6hFE24e1B6/je6e82zHeb4PrvNEduUN8O/LZ2Ne2pZ1KzIh0UG72VqaAG7zInfHbLarc3NN9B/r",
-	"ZEdmVv6IWZJ7qvb4VC3JStxTt3164o7kdzWbkCUm2UwpMYkOYkb/jAnSiCgPtzG33sKs31A/iUfN9649",
-	"vqVRH3h1QyNc93dlZ1QWIHdmZlyGOMtNiPqqvp6KerVNIO0bstttiYgbHE4Va5kGm72x7Gs0limDnZvz",
-	"2o1MZfrLrS1lmxGWvaHsWzeUrQWyFexkjjiVmcksnH1d+uTXQ+e/Cxr/tKapNSD+r2KZ2gFxfzJx8Rsy",
-	"S309ZGTeGLQnJ3tb0Fbi6UorkEQxCyH7KC+WglYL6dFWzZ0QYcBxCwvR0zXycJt10XgOsZaF4rnSeH+N",
-	"eDy7uTID+9p1AB/buFXZsPVd2bQewZy1PgVYbur6GsxcO4LydWH22zORPRU5WPNgK5jX9pa1r9CytqnU",
-	"sok9bWtT2t6M9t2Z0XZoQVtmPPtaDWffOPX/q1P+J7W3fWemtic1s+XxcF30+PYsbd843Zmz0u3pz3du",
-	"oFtXypWYhX3+8DyIeHAH5TwL9fNfk8z/3s3Vux9/+PWf/1cjdQ8dQH9+O0o3pLC/sJclduitE4+h0IEa",
-	"cDF+JhHMiAZcTLEIEUYhBrqJkaJjKEfk6YeI4GCkn3lmAFs4WNJxHGHFhRvIQxjFEg8JkjMWmEoLSSEk",
-	"EUOXaTC4YdVhIZ5doKkmmUgQRqY4kqaGdFMqnw98SGfXXxnLoiupYMYf4cmEFHY4uQrvMQvIjTmMF3Ci",
-	"WxBkW0+sOqnITmzX8qjlAfQBaZBy3db9E3za99tJ7dsmdlXUTiCy1W3Iqw0EHy+h4uyem871J15N8eTF",
-	"lt86yb0IF9IVfCprF81We6ODKiKsv2nebe4ZqkQDbEzx7K9u3dOIakormgPK42iGtFgIWEFabOnU6j26",
-	"7ReXac9wRJVEQSwVHxMhn+kn7l/wiE9ZsZX/xk3+RFb+pG7so3Tstrtb0bQb5nXH9UwmaypbhHt1XUfD",
-	"ihNIqg7YXjeFfo4IsyfsER4oel8qvDUvGi1NbaoIoNkjvKidhKfkbHDeAErot4MjTRjbA9+VAddUsrjg",
-	"dnFxFRjUNSYyPZja5GTgn+Hzvu/yC9r4GMRb8qC6YUy6IJBnSOixRgl73JWF5QkXCkcVq4un9Vla+h9c",
-	"YbifxSLixaXDm41MpfBhv3bRytQIN/+G6uCu+ZMpYKjZAaOqu04BmmUiu7v1WGpyafCDM8Ul9522aZsS",
-	"KMKwq+TeaB+f4ZPzgU8aYcNvDwYtHx+3+/7RcTtsnJ+1Seusle8mVd0ZZZF+tTMqxfPvwBklU0LvuFPy",
-	"03IjQYqtNa+GJ7R7R2aL3Csx/xaysH8YcdSAgIcMmqAP12885ADHs6TfAwLomapjHnJI4iHbV+NgQoSv",
-	"Qdj9oOVgmbx3ifxm2pzD1BLTOI7CmCDQAQ70QjQVQYSFxZ1GLQht32x0TzD3BPOJCOaa5LK8HjI83htM",
-	"dmqwlQmB2Q0x3qYka46CP890jgJM2lkNyivw/Dqoz3Zm1WTKaY/O8OFqQKZNkDrMNDN3I3QVviNQix4b",
-	"nzKWcspFaGrRj/A9Qc0GUhw1W2cdFoywwIFepCvMGPEpEX6AJUERUYoID2GG4skk/6tZSIeFdEiVbeHk",
-	"poL6k1OC73qHdfQSByO9q0ksRyTUE2caOA2okKreYVt2hbW4+iJzR09iAy+gXf01w04ze3jMnrF7Brxn",
-	"wHsGvPdYfBMei227Qhn3K/CdhM9ykXDGR1X9soKDXqvRAjcTHwpdKzdEScvqh4Rp3kjClOnnRAXg2aYl",
-	"r0RUaS4bkMu8fBFyYipRQ7NDWhALcq03Uchxt+NJyXVc1P551x6/P//zuiVvT+9/O5r9+6z/bhllWpem",
-	"ZJe9JBwvc3X7UKdvDOcBSg1ofxE0T51OO8XuH2gUuXZVMN0zU0UaTHX31ouRbctqrD76AyeUHHaYpCwg",
-	"STH2KZYowlKBf5OEHoonIJZz8GtCtfvU6G/3BW1xjUc1da5IHBHPnjH88kxqghNwqeoIeLSmtFPKQj5F",
-	"VHaYaf1ipkVqSgOCDpwH1bhKjeQHr0ikNRkY3hiq8EweJrrCRJB7SqbWjUz1rONJrOze3W0g16NRn5nr",
-	"IFzvsHc8f4rm8Ib0nuh1IDKeqBn06q0j07bLSWfQb9fQsX5EevZA7N0ks2E0oIwq4iZxhe5BZ5qril+k",
-	"1ZjYU0usXpu9LGo0czFGZv/zOy7PDIHzy3lMQjLAcaQSmdx6TPqcRwQz46nZJAB+N04W09oACslXqPfu",
-	"1fo4Ahd2TjKuH58Wvlys6rTnVJ3cVxvqPvDuaf8EHwft0D8iLdvk9Tw4C/1TcjI4xu3+UdDS9OqOMv22",
-	"hRcNAURQHnYJ/JwuM30iFRbZLTSatYziYJpS6l/ivuJKq1+5wzkqPkmFH7qLrzfqreKzLBq55NiL9ZH2",
-	"XNATU7GwwVTNvokW8I8HJw2/jU/7/llwHvpOR9Qq4ly2jpfA+npdEvLoVyooJKQGemSBEX2EFZryOApR",
-	"n8DPh3vx4SmDnDQTTYgu49OKkQhZQWAF959EmPmmpdmOBQAT/ISR7aGRsBrFEWYQJeU6sLk3oDsbsJZQ",
-	"s6cOgxgI4zWy1kTgy04nCAKNpcCbbF9n16sSjCZpn0oPpb+YOZOfYmY2H0L3++QtvV+sqGl930tMPPDM",
-	"ttKHD3INQ9J2NG50M3bXbrDLWTTrZYI8nskOS6I6wHCoeHEHOQ+1G0fZBSat87uKd+0nvUMjvIDx1PSV",
-	"yHnUII7MCVdoyItMmkap0hILishAmRgGSDujPERYkA6zdCNR0Uz+j77aiEgjxfAoRAc9HP4RSzUmTPU8",
-	"a6TtsJ7WTajqoYgyCHgJ+ZQNBQ61gCiIVIhKdEcmCmGJzLuHdaRFpw7bxM5qVGhLEt9HmD2NgXVNM95a",
-	"bVzMFh8r9jikCjrLZMPT9L+cx2NvlN0bZZ/QKFsZU/5uT9VgS7jCOuvZvqCWxhlCbhXAvUz0/VhgTWRo",
-	"KrJMDAdZ2x6zQgxLUf6xTKwJ3+fMtp0yrFOSKLIuVM6IE6Dc2yBrmO5jYe8yFcGS0ahEc1+kEpUVR4rD",
-	"e5zk4L7rsAO/iaTSkkc22keQZQ5YdOWkxw6zMgqV0IgvMkJkXpy5QBgJTE1WaiLHMD5FB1pj7bCszHIJ",
-	"JKDQSHToQTyuSnsJW1EFLD+sw/hgkNp/nKGojt5zqXyQdYEpmcx+a1WaEIGkEkQFI8QHEKsP80EegDsl",
-	"IwmhrQUhRwyfRhhKof1oQ/L9yMJOyv0yfPCo3joqZIMaPGaZMGJwKGAYP9kqOkJ+J240jghqaRRMuGXL",
-	"Q82GFrOPmgCncLJ7SWsvae0lrb2k9Z36uv9MudOuBS0puR9RdrdjQesKDQSRIEL5kMan5zAsOeLDeT8Y",
-	"rBo8+oiyvFhjyNclogoBrQFPN2CIcdgMyBSNKYsVkXX0yso36ciOqnvgXnPuLvDeQM5RHWpx5H0/sEpq",
-	"fOeGQtWX+3VuJH+jj3BbfkseJtAVuYionbhMt9V0/Dme0Oet5zScPCcPBiT9iA8p+x+u1P/F/UDz3daJ",
-	"wmJI1Ifr1//3/7RejYP/03q1hvfd7riEkunL3pOqb02zw3cEYcDYIKLBHQKYgbt8XIe7jOUE/GA7pUA/",
-	"mgxkQ2oMo8/H0IC/myE7e44kXSI8xJRpIoAR4z6fGDrRs8+7iogxZVoC6SEu0t+1djgR/J5qGYGEBcV9",
-	"bsx0af7Fzqr77ANH95LzPnB0Hzj61Ra92pZBWdK5XXLJCl6kCfuXd/+iiLOhjaeibIgSSoj4wAiuEWYd",
-	"NhB8bIK7bJpGiR82+yDvz9Xbg3fNhPpV+KnIL5txnoLPGeK+Fm2EqKqJMPGGdljMYklCY4a0DlVDqJRz",
-	"rB5gNO8YZTPjDu2TGWdhh+Vdrc5J6kycOUPjofXiugRJrL/HjFFNk7CYQcmRsbVsq+ymV9gXO6yqgfGW",
-	"iPHTGBezbBUzFuMomlWX9PW69/7Uvayyt/LtrXx7K9+qSrPWZFfA0oGbPJLAAproI6rPDJmKtyt16QI9",
-	"GqWqciLyBJgxrhzMG1X7oEy/LqhfcOue7rXoPWfaa9F7LXqvRVfXohPi+ah6dMwex6r7klUy6qo8XM9V",
-	"GnBr27OPPfvYs489+9izj+rsIyGeu2YfigsyEJyp54Cu8vknxe8IK6+4BrVZMUo/RHLEp9I48xniIiQC",
-	"fbh+U0fv435Egzq6QoIoKkhos0E8BH7/UPDJxFTpMaQPnuhFQDRns4F68K/ukLOifh0/EXWTLOJX/WZt",
-	"V4V1IY3G5HjafD8Te9pNKZ0SMVmDkq9PgCHDJtuMEDUbDfTTD1AivTrJc+XUh4LHEzfglSHfaL72uiQq",
-	"nnQHhFRLEAVIqV3U/jz6tzq//2ej/645/uV08qYlr8+m/2oHP54M/nb8x1WjutnTXGMJyQNo2NxIsy5F",
-	"aVaY4yfOyDYmDBLEAsAJLK+Z3Hts8pwtVCd4nsD7HKZPANWK6nXNxQdlEBTB9Wm8SjBg9U3aXOgJVqM0",
-	"FdrAwbyROnvnY/zwhrChGtUuTtpebUyZ+2fzBJo+6JOpXdT+3+9X/r+x/5+Gf971P/73fxVVnS2gXMLx",
-	"v5Li6fDcZIQBfeGDhFT5yUnYcCTwQbhkuAPMOJuNeSw7LMBRRIT00NX71+iOzOShpmPO8aGfgsHJfmq8",
-	"OJmqZB3mypKtrEiGSgqSGeeLTalz0hUC6cqYc6RKTZs37/VLIu8VSuq3WyF+jGeQtG8dW3mJLZ/g1/Mg",
-	"n5+yISxjfHiJkmD7nvHOTEdEELc3hohVGmx5s7Jw/sM6esfVCLZiajOQUA/FEDaV3NAA00jWO6yXSY73",
-	"fyGznv7AAR3E1BMlbJn8JEXgjsyQIJMIz6wXDCL2EWZyakPSDPggZhcx5oLU0RU8l6jVaJmSDgZv9D32",
-	"NB+mbNhDMVM00qBkIunwZCLA3QilYQTq2R/Cnr5fiKDjrKOFI+6bR1BRAUqGQgfNJCzfJluCUpUJbDHF",
-	"rEmH9XFwpyk6Cy/RhEcRokovGSXgigy0oiFREvWM6NwFMO8hxaFFp4Emsy2sUO+nl7eoELFAtbRZF/AL",
-	"+BfhGDsMmn06ZyLXZEQRe6QowEJQqzWmpXWSKnc9Uz+nyIf3PsIByXB3PdyWvQSvHXHayquXhFfBVzFT",
-	"pvai5spkjKkWGqj6X6s41N2HabMT8wC9UcBjcopTZW66kzo++bNdp1lha/dtYzbVogsErRHV8DtzZcW5",
-	"0NzKcEevtmwN0OfAYrZJfoDeM0Gr38SNc/9scEr8dngS+Of9Y+y3B0ekFTaDRv8cbyLe5W7emd/XUffX",
-	"FNUS5dnt0P3UdWD377ujn88fGn+fnr6ZtP7Bjn8Izt6GzWvV/pc8+WnUgA/IxDqJd6p5p90klmjea/ft",
-	"MTSjTJTUD6EgdEDCvQ69sQ69hoj8jcTlphL5p8/ep9rVhP5CZlexFlV//6h/+YFgQUTyS05uB7aVasEQ",
-	"OJRVldcQ5VNdPRPTW6i2pzy6vNGHW5EB+FRMiGaeadcNMhOUwgKqYCXig3ajbcXiqeBsiDgjNj7JSFHr",
-	"c3/H/C3vX6HVW77/+I3Lvj4O5KVfAxW80OTxwpXo8U/I6cBv47O+fx40Qr9JWoMj3O4fBydhyTRNO43t",
-	"/ZMyApjXiaq5ieVMKjKuNl4ygNuIE1vnd7Nq0FZ2kdlB7MAJnP2FuXS6x5TtaqRWRsSsaHUOOSNltu7m",
-	"v+3QWn83Bm2LJ3CsX960bhl8e4cM/ovZih7J/JNqc9wSwi0MQRXcfwt9hPRJziuP7nCfQXhsAO3doCKq",
-	"EaSKSuVtax+qYAJyoCWff3J/LjNhE1P3ydlbTMoNlVAx3lsw0BxgNkMRvU+8LodFNpve1YvrX9+9vul+",
-	"uH7TO0zM30Uc7oNd4pUxrtDIJBlu6dR0lhp3vNtriYXrLME4Y1DZFOWeRML7mA8iI8EdNDG0p7ZLsysK",
-	"iQQPSBbg8qbXeYpYYGfNLK0clarcZwaHFH5Y1iEOKfyAtOSGKEMTIgLCVB3ZxnFgszKmRWlEQagOWtgP",
-	"7hbmefRmcLsrl/lI7W7/cXWrr8/56A07XbN1bfWWVbf4YXW7KgCB76JXlbJAuEEz65J06yL0KMlavsUP",
-	"W5owd9JfugAA1wGndSyFza+iwfQuMG6NA1pWD13hh7+sselbqmdqgBhhfSHrNmwGGpKYW0yE9iJluCZj",
-	"13RZT3IJRa2kolGETMkFiHFonKMeZd1YFsU3/AhDb0Q1ygPl2gUh5zDPPvvhC0cE5QDS3MGaAOkVy2y/",
-	"MuIIzYLiYaDp8c1p3y6Z/iuT6KdpSVcdpOdEro3Cl4HwLeCEyRAy5HhASRRKCHtgl7an/oo6duig3Wxl",
-	"W+qXtFHbnlhvKNttLM49You0vzadsDPu6cV3mG9okGYz8TGWeEh8OWPBkoC1a4JDaUoOPJMIPtGKumnS",
-	"nwSnZcwvLp7LlCrIpGVQhvqavBBpMl/BlCVBGhV8CsU+Xe9kqoiJRYNCBxhJOHekl+pcfPrJVFCXkgjx",
-	"VYJP5WEdXUGUFgnNdFq6VYKS0MSl2dghTT9NrdE7MlG5GCsbxgSjzlhQpkN/0EdxM2PBbjTpHce1tPxG",
-	"81bTm2NLckI8yz2seTV9SrFwyfZA/yyVa/hnzfOW38ZHff8saIe+o33nQSOsJcyBhN3+LHGjXYSYgtdR",
-	"X0Pton3WyHiR/oxJbBxycMWydtFsNdYw/rqzLktBmLHAQ2aSv7r5SJ+DRcTq/S+KkH65o/516oE/SHyA",
-	"HmA5xVEa2ZjFNY3a5t8a3RURIp4oF0JJlYQCflDUF+LtDz2L8cZ+q+HGQxDKprFVujEBTU0wZokLI8XE",
-	"ncsJXxsiZd2xj4dLfzUNfEf6g8E6aUCtGtpt07U6llaOK3aIGM+HJMRyY/36ZbalG4H4X4n4lGlUHgyK",
-	"/SEfYJpH94d4i9aByCxaOmpCJdIHWOa81c9qVeH8Wr/8eemsIErQpChoaXs187hrum0lkw+4GAOhiGN4",
-	"suAa/qL+HxfyC3D3v3YUmxRpAokGzaAVHhG/DeEowUnon5HTgX+OG33zpD1I9/wjGXPjWwM6BG5Bpxk/",
-	"motIA+JqHxHc3XfhI4otYjpKo1e1uYPIkAsDSykCQFEtjXPoKiEc5p052gHWiIsO0y+jnuuv5CUv9VI0",
-	"6aEDyBNJdQCbAmBSKfqSMHVY3itRg8GTuqccLv2BGZlDJYseP2NG0I/cJI4nrW6xH3E29CUJBFG+fjD5",
-	"/9m7ot62bSD8V4g8JYDlqo69uenbtmAYVqAdinZPQ0JLZ1mIJAqi5NYP+e8Dj6REy1ZqykodxXp1bEY8",
-	"8Y7kffd9t8ooh7oLWTnEiVGuJ2zRImNi2O24oGJjwca8CT+mLmvAspqxrIJvlYgdFLfMM48VpiWPPSIM",
-	"YXEX8rZSvGmESaDZTmPyu+TMaekhOTJWiXCIxFiXU/fdVRP21S4mDeBXX8GvNit41FS4hLL2xjYY0404",
-	"nKOipST6QaRh2Gljld5PQctefbgf8uOd3ofbeMnPQNOaVFu/aW0gDafJQohYZZoOBNc62A2Oq5xCx/pn",
-	"jL5l5RwnBtmeIbwoK1hFmFk9wky6iTAKiBsiTU+3/xJNO+IAK+GuN6r9cnP6DpkVWMlf3pK1OiZSjSSv",
-	"odbY+dIo7L8aIR/OYwkXV3I/Y6njs28JH5OZe03ulUSU7N2cLMOgyMC/x1QbK8SpGN6TmTspv1gkGVBv",
-	"hQILOmNPfAaqDY6qqd+XQPyKA9zqGXeU97pIvYe7FDKU6IoY9YW11UdBGNDFJoeLw5NLWw/ZlGX6d7XN",
-	"pNB2l4JE4xeeQWrBQhA/OeDRlALYl6Ridmx7jn75pvGk0WxRaeU/EfPomTnQh3LKnWWOcVPVVFHnHbhL",
-	"Z0rfLpy5N/Gda5gu9d+qTfX2C/mD5tQDsbYuHm0dTE9i8LCOPUwpb5V+0ZmnaaUdp9RGPA93+6jm/RdO",
-	"uzOXM76nGNzwi//rbI5wy9S5pnDtUG8+dWYuLFx/uXw7AXGmVQeGi5t9+x5Kpkn0N2bi2BED5UUGMST5",
-	"XZGE4owr9kNuoFZK4FKpVyLnlQagddf0x9YObpptcPKOnfzjtpKW0qXSLFDU0dpSzWrh8rmsVGjw8t8K",
-	"HibAORGLir+X6k9kARFLApIz4YUj3SaaJEW8QL5dgYwjokZvRcr7qp/sjHl5yq53aQbL8Lt4G39/qhxa",
-	"bQCftcDmMwKx6mX8GIvV6+ks4Nh1tUS7Yu114m4NMKp6iSdFUu1WtO367BEB8Jld29JwTxEDjVU1kANf",
-	"CqC6Ln251XZvhaeqH7XnCbYOPANc2le41HZ9PsEXbNzV/oS8Wlkviw/Uj+j+2iP7aTBQu6Xfe15hN8G9",
-	"y+OkrXv0iGfYj7iiYc8hvpw5B9H6lFpTOa0Lmu6KnqqmsPulrT4wj0bEhzVELI0hycnlfUwfQFyY76+E",
-	"e5QthG7eIMAUrRjPb+bu3MW4pJ56Z1wRRsUlHUlKQH28so8rR2Qp36dYh9WII6Pwq9Lrx6FUIXs5DKLM",
-	"u+OUydR6up1wiCI+IhxyUqRksZHa7+aQ2v67o0pJOJwON6XnlywzVGLNsQzpsT2TDSFzJiQD8UzYmiBf",
-	"QZjVEsBcN4cOM2zaHCbBeIdnsc+Wt4lfkk3LhtGfPxEmGyiYDA49c/3tfcQTnKp+RKkWqnTv9bNVWp/m",
-	"e5bNHRpeUU10lpOArqF6aqPda8iJLy5XSunWtHGVCtnh46nWyCOS0o1Y3XxUthbNCrHQKnZSaWfCaeIv",
-	"2HfiRcx7MP6RJi09/vf4fwAAAP//",
+	"7L0Lc9s2vij+VTD6nzux51CKJMvvuXOOmybZdJM0azvb3a16JYiEJNQUwAKgZTWT7/4f/ADwIZES9XCc",
+	"NLpzz9YRSTx/7+enms8nEWeEKVm7+FQbExwQAX++vMUj/d+ASF/QSFHOahe12zFBgkgeC5+geyIk5cxD",
+	"scSDkCDKUP/NsP4OK3/cb9S8GnnAkygktYtat9bu1mpeTfpjMsF6XDWL9AOpBGWj2ufPn71ahAWeEGUX",
+	"8CIWkoviJfQZeVA9H97oIz5EakxQJMg95bFEER4RPT3Vr/8REzGreTWGJ3o+801uJRP88JawkRrXLo5b",
+	"bW9hZV7tTbDiJGiQ3+45PiIt//i4fhq0B/UOORvWcWvQrB/5neCYnAxP8dnALTDCapyujwY1rybIHzEV",
+	"JKhdKBGT7FqHXEywql3U4hjeLFormURcEebP/k5mi+u+QjGjf8QE3ZEZiohAlCnCAhIgMhwSX6EDjD5+",
+	"fPMjohJhNOI8QP6YU58cNtA1UWJG2QhNqRrDmUs8MSNhFqABD2ZIkCjEMwlPh1RIpU8p4kyS/BEdD5v+",
+	"GT5u148HTVLv4CNSPx8e+fV2cOq3BmfkBLea7ogMWKaHlNljXW+y5Dbbx8debUKZ+3dr9XldJye/u3O7",
+	"RO4+0ZgI8jUfYzngrX2sQyADxXhjCQdszh9jNiL61AZYkgBxhg6wBFqiSVD/8BJhJBUOCeIM3uu02vPE",
+	"pQXEpXiTliCVAclRIca/pROqFhf/AY8IkvTPUvISwnfZqQIyxHGoahfHTU/PSyfxpHbRbjbhDM2/0hPU",
+	"QDUiwtBDd+NADn/AwWusyBQDTvtcQx+sEEdRSH2sV/g8EnwQksl//y71cj+lZ6S/CPQE94QFXPRiJgj2",
+	"x5ps17xaQBSmYXI5+g0U0AAxrhBmckrEpf57DDCLJZL4ngDFkwqrWOq96VOkCq7jBxwgt9RkY2OlInnx",
+	"/HnAfdnAvuCMynoUYqUpWsOu061fPi9Y5ufsqf6XIMPaRe3/e57yr+fmqXz+wQxizrAI+GB/Po9Ds8OB",
+	"JuTYH2vgE2iIaUiC/H4NjAYNvYYfcKCJBJFqu3vAIQ3g5Z6Zcf4ahJlEA7xeJLwPYC8E1wzy12SoBGm9",
+	"2pCSMKhd1MhED+TVJkRKPNIvRYJHRKgZ6pqH3ZoeeUKlBJD/Lb3LjgbN7F267W58lwtb3cVVvsOhns5c",
+	"mnm/ThnM5c4O7usFZ8OQ+tvdFk0pZc8O3qOsNwzpaKyyN3eV3Jul7VSiOTKrz10qGoZoQDSARYL7RMo8",
+	"QnWa5+klJFvY9AaWL39XiOV27tvlypS/+bEQhClNxxWBa3nFxYAGAWFb3cswGSVzB//msUCChwRN8AyQ",
+	"J+BwE/kDPkoP+FVmmM1OOF3Irk7Tx2FIxDNZspPPXu01Z2Sr0+PDIRG9kR4mR3yoRPDI0B4UcjYiAuF7",
+	"TENNiXPH2MoQi9dmpM1OMLOYXRzhG4XIA5WKBGgQq/xOYCpLzt8wRQTD4UtNVrejEXak7Fne8AmxbESD",
+	"/1RwNtISjoZQSQOS56GZo3TLQjdE3BOBzPI2xn+3tF2c7BVDMSMPEfH14WqKHguS8ks3lz7ygEo/5DI5",
+	"6nstD38QZEgfNifLIA2F3L8zUrqMJxMsZilzV7EgaKxFSCljEiBqppU1TzPdOH9l8KgXwZJ6dtB5XFgy",
+	"5iWiSrp/ITMM8jHLAJuRHR6RthfuQV+bwneGvOaPyK5ScyE+IVqmJqEkz6SHGJ9qZsqZT1Yflhk9c1b2",
+	"eiWaEkEQiycDjWQZPmg+1EcG6Eg0XI/oPWEIjzBlX+yIzMoBsndCqRev30qVkqgLhDViEJGHIqXPGbMu",
+	"c99qKTN/ZFShg37RyvuHnv5aH2mXLYFN0CU1eKYXPhT8T8K6bGFgAzX9wwa6CiVH/aUCQ7/RBTb3nqtX",
+	"PGbBVlSTcdUbwigZUHrPkYz9cWJfyYNGJwWN91yhV/brzWAjnX8X4KDXA6PBFYHcTiUdhAQpbgQh4OpA",
+	"Dj8I4nMWUP3pKyMXb6fYgU7dm1A5sfrunD5hbVXjVKG5REOifIC1RRRsZVS67FrRK6evbKrazS10V3iY",
+	"2h4TAwOI2jg0IqdmpdQnH1kiyexCk9YApCVeOooFmYdiq2ti3+cxA7KXvooOrl5c//z+zU3v4/Xbw7wk",
+	"kJFN7apRdtlbatVzS96JUIAYIQEJUIRForNm9mqxISNDfvZqt5y/w2xm9Uu51W0IrEgPrC9zHJxzNMFs",
+	"hrBSZBIpeYkEUWKGQqw0ImYAvp3hOfozvTaULG7TM88tbBdHfY0VQXZAtxk8VEQAgTEMVQK6gsKTMemD",
+	"3bF+pd9dNG3dmE80oZpiqhpFxvqMdeqzV/vIcKzGXNA/tyRdMQxEmNKf5K/vnTFQaPhxyr0vSKDfxeGc",
+	"QtdKry+3tE1vbn5ZO7FapPsZ4IW9ZO7ql19+qV9lpi82pGLfJ5EWw2Fq0ljuYYE7s+YGjYQvmaJqtjPD",
+	"yB3RwkIsC0ToeROIFnf0i0bUwSigoJIxlZpusojZzt5sZgPI7mAXdpHM6ndDEAM+wZQhEYfGui34HWGN",
+	"Wip2wj1fjUaCjLD5av6K/8anCKMJZ2r8TKIA03CGYolHBA2IzyfEuAcGNAxJgP6IMZwGGAlZPKld/Fqb",
+	"4IeaVwsxWO/w/aj224Kx26tdRdR6iqyRkBodyxdEw30Pq5znKcCK1BWdkFrBWO6bwayCt8qr0aDSa3oD",
+	"PX01a63FmOQ/LT7QPIoR0as4u5GRixEwigch9bWQIZTzQ96RmafJqJaZRoxKggw5XRhYkHt+t+amBDf4",
+	"twws/05m1/o140NwHp1fjW8RTiXZlB3Qy152CiN88DvxVQojL+AloBKBEQZx+CEDM0McSuLNgZG7hqwH",
+	"yXo/yj1I85c0h1zBhDKJOAvNSU/wHUEYHGjS5xEJ9I8Y2SH02a/2m2YPCpa86hhgXTgMfx6CMX7ZhVgM",
+	"++zNo5gkviCqGLSmYx4CMDXQzZhPGWwXUWaU6aw3cPlm7ByL2/kt2dBbarwZ1Xaj335HFC7YT4AVEE2q",
+	"yESuAtPkVNzCsBB4trB+GLN49T/QMKRs9AqYBvMLvN1AO8MZOmgZMnroaTopFBH6x6NDD0kyoZixGIf6",
+	"l5NDD6X/arUPPTSghDFqfmh3Dj2kROaXo5PDHME189W8WjKN5mSZOTQhTv9MB9f3mA5cSKjtdt/xgITA",
+	"ju2kkSARBrCOuFT6z96QPpDcDxGejZYNeh2zRQ6AZY8PF2jTMrq/DimzpkNZGWDSpb4yny7CjlcbUkbl",
+	"eM2ljAkWakCwsl/lgegtlgpJOmKawod0SByln3JxRwQKOBg+VY7QLJ2vIudJTJcLS0qMbRMcEA+BekkC",
+	"hCUi2B8jfxyzO+TzyYQqmSERiQDv1e6osdxUO/C/U2MhseJZwuEXlizvaBQVxU/osaQ7OBGzZxJFRFAe",
+	"SGMxgZ0gHAqCgxk6GMwQZohgEVIi9PuHxdsAzrvmbTvBsurmb8z7Gti4wuGqD99xRmbFzBcO3bN4lSwk",
+	"c9HpAbrJMngyd/wrmXa6g40Yd3Xs3wSW5o4Hhli+CYf0C2RKEGwVlIWVTccGMJazSHjLc+MsX8Xf7V4d",
+	"8cVhCJ8yMsWhzJDcFdT2aXhuhtpvz3dT1FjA9j64gUSsldP+BZihLbGUimv4RgeMo4TsoiEXqH/98X3v",
+	"5vbq7cve1avbl9f9w8su01eDqNKfCa3nKjyTHpi2NR35nQ+eSWsDOeACYcTIFKgFaEVGPxJan+yyDJf+",
+	"IyYxoJiIGdM340EcZEiM9SEJyMhsovA2X6Tq+8coqIJhE8qyv7bmcS7CUk65CBZCrk6WC8xebSqoIj+z",
+	"cGZitz57tVgS4YTvZTDx0b33+XMB5Os9UvUDDjHzC3BvkD6oQBO9GjgpxKrXzaRvzLsLlNT87CVz/1a6",
+	"7DfJbPlVV+S/5oci4fzmw7PEMWjdMcTpG0gBzOqppY1+kIpPwJnvCH1WZrTD1BKdpwDW5o4AnoIYUbh3",
+	"O1+BQBcEgkhZSCpBhhDFXH1DU0BAVc9eUgGN0MCKOEP91y9v0fP71nN3TvL5Jxp87jeQucTcGaIxDwPp",
+	"mQhMuN1LRCaRmqHpmDDEODOxeVWIYR60C2RJu4XQBQNWgnAT6+IXH6QJzMqeoQvV2lRGrGjlKDBdWGiV",
+	"BIi58VBRmZz0JcIDSZihzcrBPJ+yCvq0V4vGNjplQ+nLwXAqe8VAYdeDQesHyn1AmTrpFMiSS4wl7o7M",
+	"prwEjVKkyVx7Rqxz0+cQKLeTZei7mdCWYng2rh1iS5ZgfISVIkKDxv/79ar+n98+tT//1xKk3hwj8nD4",
+	"owmOlc49evMBooCR+8KDX7khFKm5uwG0cm7FR8UrLse4HH/tLEGtx7FcXaYWqmcp1kmEhVaDpngmQWxa",
+	"G+Fy117J0uUOaRkwPo24mnCyLYTVOUqSFd19Re/B+AlBSsUinv16R/Ld14ieT4Ah1WBVX/GE35Pe/Lbm",
+	"mJmItZCv37TylhEb4HXQM+CvrAFhwHlIMNucHRVJyi/1qd2SSRRaSJmTlHlQQAFfURIG8gI1XvBJhNms",
+	"8R5PiIcabsKFf8MsHmrYuAD33P3TCfOZnz5woXD48fqthxrWbtR4D7FGmR9uucJh5t8/xuRHrPQwP+KZ",
+	"bOzK5retUCNjc9wF6TnKnjxSnHsgtFh/H+rbTaFPn+YO4PNnCFOMSb9wh08ocriNegZuNpUlcjC5kUDx",
+	"rYNthsS0mvr/raROGxK1RwXNeWaxKv2qgMfPQdRKaHkajp8noluw/dxAO+Lee1z4FnFhAczhwpKA/7mg",
+	"B4hrWVy2VBBwMsH+mDJSFwQH8IN+Hx30HVD2PdSP2R3jU9aDZCz9g41c6umF9D3UaDQOC9mNzd4qUtbh",
+	"EcIKgb7koYAriL7nAjFwCJg3JDroQ3YDZaMe4FtDKi7wiNioYVA5TJI10ndbuI4ka2yV3dws2DOHln5X",
+	"RFr+RnCoxovnnYpfaT4nv1vt1DafFc1kQafA+DXRAnUPbPNVZeN1zZsDYxnviZhVDS/ZyLa2zMbkVMmq",
+	"Cwhi0nPkcaWrp6rnUsq1RgVLXm+Z5nxDlDHxqUzIPc1EvefUaQ3b6EDrzxnjq74cjUOEBSgSkNJeRbOu",
+	"4t2yQOfcpCFla/i17cdvKSu0Qpq8gMUT6cbN5pFvAnngb1I3P80IFrkfpImPIOZHD41wVB8KQjJWVHCp",
+	"6A89G0IKZ20Ot5BIQFTBOjC76nJtPjhYGeGmsjE8nr43n0tVzRaCZxNX0qLSDXwwHxSdvnFS9wgLKkGy",
+	"fR3c0pU+qKZ/WhBJraEyHqzjjPZqCj/01v5ifSC+xQ9Fp7jezJvpXeBFqUr01lHTvNo9p8Fa6ynS7BKz",
+	"sI0CyKw4bz52V5u9tDQcIMvGUgY1B3k5uN1UecwStQWUtUFH6ADb+hRmQqAjkqg4QkNCDj1kPeP6PfeJ",
+	"efPQQ85Vrh9C5BSQcSEIFlLLK/dEiy7owMow8AP6I+YKu6BXzlzE8KGHcPB7LJVG5OxsLi4WCUwlCdCE",
+	"BnW7gqwXLg2isivOuvK9ml0LGP/dLIUGwywxLxFBKuNB7sQLOL0Lsi5Ta0wRj8WYYk1nNYsyxQ34JIq1",
+	"BHlg7KEoABd7NtoYUgFNQhlO45U9w0RlVphNgWcNrqnPynHOxya3EZd07jwzeO5gpUgDCIhPJzhEZqxC",
+	"niiNulaVBmnspkGexFb0SaeUNWZU9eAiNotLSg4koUvZjWeOJDeVI0O1dBcJOC4hJclNZ6zwgmjaZ4IY",
+	"gHBAdDIX2C4AQDCHgca+uxz7nsJ24TSPLawWeT6fOaVA4CGQbOZCPc1/NGdadhKaH29LhgZYVteASk23",
+	"wioDJWhQrbpVLgjCfJeYTIVBeVhtAp9FwOji4ws1bQggR3yIMENXH95AAHaGTeBgQtnSUA2vlsBTUf0g",
+	"ykZOV5djLEiABjNE7omYoZAa+XYufj4tdVY0oJQIS9R3tdCcs15/BYXQEje+la9DLFVSIa2CseQdUUSQ",
+	"4MUYi9Hazuh8csvSYPDMq5+9Ws6IMWeAalUwQG1LFfPz58Yrgqh3PIjLACoS/J5q6Uvf/AReBPDSD4LY",
+	"V2gkeByhgz7jjJgLhF8kkjw0GVI81tdHcvKKzW7S4M8ZKYRDs6obohRlI1kUu+XfxVEv5D4uFTH8kBKm",
+	"LH6WPTUpBj1JsrGWGR+bJng+YYqIXizC4sCYgJauQauqPSUoDouHz1u8Vl34z/btN4pMXsNBwxiGu/RA",
+	"uuyNBoB5cWjThI0gVRR9zNf+qoAZZM4me+JF55s7jfTYvIXLXDiWcrh1EPKGRbFa1z20CEPzgpN7hqjJ",
+	"A8YTApTIJkfDMufN01WMzDnQ3OzbNP9mHaNyUbDlIoinzEzQAqv1MgxYk9jl8SMpOGfv68vhy5yigUVg",
+	"lbUD8qAERq9/QHjA783tSz5U5vHhpYnwsbmg6QOACVcjr97yNkTIOVNTMrxWNl//ADYwTd4vUb2FqEQx",
+	"s8nVa0+/DmaXI24xnjKTobkUMxfq9BgZSHObiR6ggSBneOJqEeA5ncbWaplyFIXYJ9KzRVow+unm5/e2",
+	"PsmigJJKkytUJnTtChq6ACcfCzHLzHjptHlbO2zCBYGAKEGGkC980Gm3Ud+aQBTnvUgQn0rSP8yXhGy1",
+	"G8fNfJRY/X9+bdbPf/vU8lrtzwfdbiPzz8P/+a9VZvZ07I83P1aOP5sDiURpSkYuuu33ZJoN4f16ov++",
+	"2kihdaPa3nNFhzbLPSsfrXHU2ZiknnNqlgbb6pUgEMPBro6zbgmj0iFryUMRlhpDwHeRCWSqZPiWsYwI",
+	"g/IqAZ4VxFz/qLEu0ipAECdpbDwMiFRuHc63MiBDjX1Aq20NEiqRmSGw1NGVMz06Oc7QymYhZU6XNnda",
+	"q00eREwoMxUkq2yreOVuFBJcGrqixpihuRPL7er0aEWR1vzS1tvWvENz7uYKdl0EyMCcCyR764acuFTR",
+	"CjlBJq1UYznTTK6XtYUtyhCrZPJhNie3wuxpDm9GuACFqxcRYTl5JQPE2nHvSb3DS2vQBI6j8S9xFMpq",
+	"bqcQV/b6wrvlsftraK5AmLQi2QO1sXxQMK71hqT6wIrbCnIrDDHclIJz+8/urnB13hyAZsHFbT673kWY",
+	"zAFgKWJkpdZFYHjBJxPOUKbgifRMoZmAAI0DowmR6OAVDQm6mTEfdeNms32CbsZYEA+95wqLWU4t92FQ",
+	"yB1LRilUzgvE6jUZkJlpDen9H1rqlSaxOF3cBgN8XnHg9r3S/WTt9DzOVbSyzu6FeipueKR1FqtDcqde",
+	"YFsswXxc7I/4WQRFlHKz6Iv1AixsAm9vSZ7qVuRyTLXaM6tsp4ajeHlf4vCuSsBWkFlHXqsX4fBy2Y9F",
+	"IwIvfybRiDAi9LUh94WXqY5BENcbBNnKlc7HgRN2kkRP81ZjW0JewCazUs96HqH1SXS18AG48UzwAPzV",
+	"S8h7QV6ePUlT/R1CMRjCjLPZhMfSHN2lOdfkwF3dymLXmCKRXA9CbxSJduLx2iygIJs+u/Mo7yQWIOWZ",
+	"WRaYdbq5ZeTpTg605lxzWcbpaIO7gU1jAeBGNgog9zOq7LLLymq9mxDZbSjopgifqAqtJJp2ibKwUUJ2",
+	"zldbCCzJsKX3Zmj9ohvQV0U+JVPTykNyJhWZJNnNUIccs2zROpPpjH1VEiO2VjUYwSdrkrEl/FTxtcZa",
+	"EGhrnj0d2ETpwT6Nn9mIMlt4mbN7z9YRIiww9m0cRYLfmwpCGfdVWZ0EHzOfhGFJCl1KzBcgMA1gWYxt",
+	"4YysWdWFFAj5ijDMVM+SOhOy4hSPniTKQ3lruPlNo1QPKtF4kHQqZS/iIfUpsS846Ue/09OiR28kMIMZ",
+	"khOqUJpLLzmJm0j3XApvH41rIX+I21G+tbVlweORrej98fotOoD6HFld+XC7zPEypdOrWcdKaRU+07Qg",
+	"wmpsZ6YSKVN1cdVNZOmpU2f1dMtuwiH/tpisL3VDZPZqH2wcQkGphwllPQBkWppUAHF79ob1q5UuaBOV",
+	"6QvWPagmEdtz27a8ANRTJi6VJH/Ev4xnWT/n73xgmws1lowV8hFlxdcFj5Jmd0moO1w0wioz17IJLEFc",
+	"ge+muoletnnfg64AUKOr8QUKLeQOY+uCCvauIfd+TeH1KaoHVKsA1F7tlV7mFclMtOTINixBYc+5Av6Z",
+	"O3kS19I8ws05wXD9z2b9/Lf0z0bvf+u/fWp7J1Ucfcvh2ZzQknN/GrnS8ZItJEs7xIcQsx17JQIqfRP4",
+	"ToRPivzNN0ShwcwKHMWJbVjcxVGlETJmq4VhtnNP7NZJINe9XX01HwQtLnjkpOMMOS/v3giciMoMy7Cf",
+	"JzwqxAwdNJ0/zvR9MUKHJOrwEkkCLUoQlsj1bshJIOUJGTLqbXELpWp11m8x76JYAMAFeEquZPEgl+C6",
+	"vpAnxXdA1t3g/AdRmHnpc7lGORIWrGnd01+sbzndzkOpBXcX6VVVwk/W2FvrQGS05nnIaO3jWKIOJdN7",
+	"5h6zNzQ318IW5+9mBRp8MFizprxRxBmWgr19rZAhVPxwO+JTdgZl1TRzIcQHczqFiJk89JBJ3vGsioEO",
+	"JHFvGf1kLtkpZ9RJCiFZi06RFccucUeVFL68uLehWrhzKbHg7k3u6bZZGo9Yjsd1C6v4+oSoMQ8q5ty+",
+	"My9vklEsiK/pcGktakGgqYhfoZIBDWq5bWbym+xussOla80vYmVFZrvnzdSq9cBh+0uYt2bY3HsIJUVY",
+	"CHpv+iRPbUwb2Pwubcyo9R8OYxULUr0weu7K5jG8Ymyl3fmS83+XnI0jiAPM7npKYCaHUFrWx8IYtuVY",
+	"/2dM/LuaV4NOfiXUEQa+tsBQUHE2rUpRMYUsSulCpdT1eaHW/p6AdfGBpJwvHzw7F+FqQ2U7ucDZTlnc",
+	"bLH6h2PFe9azUBAtbB4gCOkBP1PEpapDSCJIWxJhZaxQBy61F6Jz4Cc1JlRY3SJTHEK/dXiJ4N6mVBLw",
+	"Yht7mZnO1sufDwXIBLI9RZUzZ5S3zQOL0r7gBQl9gSUJQ2gX2dWHGFIfCtNwhuxb6BcykFSRbq2kBF4+",
+	"QqtyVxzz0Zqv6weVoyGqsewQs63NuI9VOqCIzeTy/ufPJXewBVeTNvCZgxEvj1/bG01DzF5Am8g1+VR1",
+	"A0eJGl66mo245jdJdLasPJujG6uygb5W7F8LK+dAaRcoVgqGMz9cFwq3c9Gup/zvTvMvz3d9QpvVtsaq",
+	"jc0MW1mvfQ00cq1dGjgDI8XDG/PRyaLFtiBYfzXKT0xOd8+HpO7qy8rngueWlknKSda2OwvtvC3WHmcZ",
+	"aJZ2JYEqCn0UM0XDxFqtyb7Ny5Y2FwgyAKBoH1QgZ6hvTCT9S9QXREGlP6TwHZGIceg5YrhF1sbiKjYk",
+	"xhX7YbH+EGK2qxLT3znH+2vLt+tyxUX8EJT5NMIFgUQ4otAGtWrhwjUjNBOb30YV9pJ1u0pBu2rvWaWj",
+	"pmmnuaSu6e2YQAAN0hTDlg2x+e7kQWvROET240ZZsPFGko6t2ZMW94Xt/Lbs4ovrebm6UKZDPcq1Ps6S",
+	"Nb1SiBAEWIGkW7O/YrpmO+Qu0iGGrl+9QOed41Nk+/GigPvxhLCCGiibVGUtPOclAYdgJa/OCzNFZIuS",
+	"KJhUrnDoIqTYJGcAliEXSMZRxEVZ4LwjEgXZh6Yp8qeqnYuu0MfrN4jhiYnkI8nJ69dXB8nZrkNm1oyC",
+	"CbdTDHJAFHeTdbO1UWUDCv0UBeAX1RWr8W+ox5vhvmjr3rVPet4SUHwES7aXpPh9MTibJCV/louz8FYV",
+	"uPyiReOeEK6zIG0PcUvYhsvfCMA3vcQNEeIxrzhVxdrzqhikB/0RE/u8KDZwyeWsOvgnsgNk8X4be0Bm",
+	"nB0pYN81UJWBypNCyQ4A5NYKVE8vxzxhU5qtqLQ+wS8nhVTt6J9Z3JOCKMDXbsB0R2Rs02MvO+KnXNaG",
+	"MunCVv5hzawbOcY2TRydA4JkmN9WLjAopFgBXaMyvu1AY1qlFmu6aY/67arkJinNFde0mE5nf8/1U3cb",
+	"Ljqta4IDymzBrLlzGhP/bmkJizIhOx2+qLcJJBVWbW/iuWUULr6whO0vkJFrbFETPEMBb6C+tYj1wd7b",
+	"d3a7PrxlbN1Q9TawbTipSJLCuEgqVS2rgpsaAwutQDeYBQP+8CLk/l15WoCI2ZZqTXFxqJsPUNLcFNYK",
+	"PGOKtsUGTX1zOWO+qW6O7GKQiLNZgxmbi8tTrsjsM9hRYL/h65QjwCPSE3xaONaCF49PIJOxZg8l930O",
+	"P3KnXwRn2cu7Cu6dVWsrIu4uKiWDrRwVLKwgNuaxyH/VPlr+zecV27lRhZ0aGZ+WJMeFWOnbeiaRvqbq",
+	"YW18OJRQwNXnLJDFxtchFi5rAiaBwF6Ex5naJVMchsjXK/cQZcgOVzFlQq+t96ctp1fS0Vy/g/60PbQL",
+	"MnMDPFt5MgFOqofkx0QH/ds37172/vPz+5f9w4XDW51Txac1t4jsdhaOtxCKU9ayUASB3m/S3PzxywY9",
+	"Zom1qloIeVC9tRpErel9WSsdCrrglZaQXl6J54+kJlUF0SKtlFXNR2c/y7bnsWUS14KQtEThep9pGOkR",
+	"Fsj1Ctx8FXV0FpOSv0SxnXwpndWldzKgN1eBO1d5xwLZpppyRtg2BVYKBNNsfvA6Zz13MNm9LUsEzsv/",
+	"2+YoaOJQwEHcbUCtGSd6mu5tXKriZomlxV8W4qAFXGYSHm4/XLLZNxmh7THagWhpiNxTMi2i6wuGWfOm",
+	"V14Cwq76acwXiS62uekiT3MXznyxWvnKooJLhKD5w3MxSisqmM/VLeeMeCDYyKS9FJQPz9UOr5LGasuV",
+	"ryhUvmympNhK0hwR0m4lURIxK8mtSzUrdA7Ic7ziIkIu8ClhhrUsi1tZN+hG8reUFSiM5CGigqzJ7AqF",
+	"hnmiCOQ9M3zhzhUXZCg4U09dE20hooI8UKm09upeRAc2FkUeXiY/2vJ9rjrPRJLwvmKF2/L+WFA0UI+o",
+	"oU+awmAmNjGB21xt5UoF00oKFN66ioP1j9dv0wo/GYvgSSdvEDzxihP3evXf/vu/VgktG5VqS4oILSvO",
+	"Vtic6Sl8Cq4301yWiUkO8lATKY60ho7iSP/ZSSr7u0YBeLGbQKM4heioWgrRE3o5bB+pzUS4W/zwJUMt",
+	"vraLKy6DAqssOa2nEVsK25RWF1lu8cPTujO+wntfvFwiJhs5SrYwbJRmMxRCn2Mv8xYhKPhXXoduE/nD",
+	"fVNU3OvG2K1sWDq8OSs2PsOaei64z4lcPxAsCi3v8xmy2Y3lBsutb6UEBOd2bWIYv1w9raqFsdaui1Wp",
+	"INZHiUfkZsb83TBsa0hdaU2zpcOre9eSdb4yXxZpn0PKqByvueIxwUINCFaF2eFvsVRI0hFUBQrpMOkt",
+	"MuXijggUcFO7vbrJvGr0tgHDJUUASjwmYBYS695bNXNgcgmpQdBYuKr4bmCfxsadGK7c13Y7GbiYO4GV",
+	"FQgW4KOI/DmbTnWjS26DCaCucNgtkifXUjbdbrmxZv6QF7N99AkLEUeKBP0LKFJqoVEqHkUkQAeMowSu",
+	"QXvpX39837u5vXr7snf16vbldf/w0hY/nkpElf5SkABJhXNdQf+ISQwarYhZQaHcCAtlrIVJydzM2gqV",
+	"X61YPE23gi9YqvMRMzWeQn9w5+SkXr5FaKu+/61MC4U2gmu7ZIB1KOidRgNUMgA8RT3M8gLFBdtxoQ5r",
+	"95vYstbmOtBZIn/Mm+OX5PJo6HgaxQno0haak/7+m60htdvarIW36lY2n7hjC35BHapGzduyDlU619U9",
+	"piEe0NBa9eZkAfO0LLFyI3dTOmYRZP8T9vnSgEXFCtvriRmlfhQz9dtMJ9u5Ej7FPrdqB7A8iyU/9Q4K",
+	"i8/tZcszyfZ2KkobTRpolXlwM71tS5qopu+OXCrPWk1pTVo7lrEgE8JUL2ZUrXNdLkCq2m06UM7v3K29",
+	"2kHu7JZzt7PNTatCfeAL1JWLBBnSh0Wy9zGKiKj7WBIUEk3vpIcCOtKSPGYBCrAcE3mJQJGTtom+S0s3",
+	"vcCcGmrTpgsopyObzfp5/bdPTe+8mF5+jeH4c8e3qahpb34jafMbvMGt0wgWDn7JoT6NkOZweQs5zQ6x",
+	"I1HtOwCTuTOEaHY/FlTNbvStmHO4iujfyewq1qN8qg3AbvvKUQDrqq0VNPJ2FQUO+viu12g0+oemmTBY",
+	"8c0wxg9q88mJuCeirnjd/GWT+sHHCzACcpyxGicrHysFXNRYk0vW+NMvt4vrQz/9couGgk9Q/8PPN7fo",
+	"+X3rOY7V+DksqY8O/nbTPj45RFyYt0wbPjako1grbxSCndQMQVXagAh0cK0/eP5S/y+6pxj99Mvfbw4r",
+	"rP4zMJUhNzUDmMIm+dxqCjUXpfq/Nh6/4UOYtLny2gcXeKsInix2oLwhYeihpHIuAOaAhiG68gVnVKIX",
+	"Mw2HHwRXxFfoRcjjAJnm7hqYBfFVONNfdVnSRIcSUW+7iCfZ6LIue8GZhmHKmbzosrppvQ7R6n3J8B3p",
+	"aSzpoyElYSAvUczuGJ+ypKSA+d32TNegCE3Tm83Dhh4M6hWYp0n1hX5GinluCwL89++Ss37Skd9UWej7",
+	"PCCQQ+B1GQJAgxI58KWH+qaAwq+/9V2FAQi0hwUhrBAUJYJVaDInoXwO6kMUSx8dtBoNjWbIFi9Cx81D",
+	"E5HPEI/wHzFYKoTkou+ZM0SuN2H/UxcIWbd2gX5tNBq/eahr4lbNB/r3bq3RaHRrn/uXqJ951Icu+BA+",
+	"owfkJn4mxNAVZ0RgscAW9W4AtvsSjTnjsUD9NwGZRFwR5s/qfyez/oUJD8ITAqhqeunbX/ToAx7MkCBR",
+	"iGfS1Ea1vSlNT/xLe9oMquiYt03F/E67rb/v03RCKNMiSCxJ0L9E0zENSWZIKhFlaBjS0Vi5MZrnC2NY",
+	"kOlR1jPv9hvo72RmwOOORAq1OwiC7lGU0BA4E8MVJLTGihTqu+L9/XTXgkgeC5+gvhVK+pcGksKkgYBe",
+	"kF5aq5281JtQOYGRYJ6rTBESiwP6Jy7onwB0F8gQK2jLe+T/9Mst/EH66KCcHMFNi5VECMjV0uksUbZT",
+	"NvS4t7ZPng2AmeAZHJuBYiJgFDjekEqNmZSBWbr/UIevYG0HfVtbpY8mBDO5SM2TmJ5GV8t6IfUJkyT1",
+	"Jtc0LxaUKAyNHyH0CQikvHj+PEP6nrsv01IiNUfMrmLFJ2a9CV28+vAmI2Re1JqNVqMJQXQRYTiitYva",
+	"UaPZODK8dwwc7/mY4FCN/9R/j4gqClvSWCxRu9nMAHIkuE+k3bt01E020C2P/TGU3VJjoDGhBGafHO+b",
+	"oHZRe03U32BecCEYBIPltJtNxxts2dss9fvdOjeSdK1PicOnxu/A/wMS1ir5y84N7KggV8LuTdOekN6T",
+	"Rk5aqF38+ptXk/Fkom/vovaW3hNIUfNqCo8khOdFEJNngQaC7qABWu03PdBzSDGreuA2ZlAT0IEWv6g+",
+	"bOyPgeJjaM8h0YSOzOEa2uDHQkCYwXHzKC36VXgLaYbdtheRJuS5tZpL0ZKZW116Te7WTLpd5YtLl1tw",
+	"d/rhDClugLKhRz1uHu1gFzFLjnx+O5a95/YUs9SEtpudveemR/LMOLuGmEIOnFkskniGpuPZcjDNXnRF",
+	"ONVkOaJ1TcnKgTWYUCCBxEr9d2SmGUnalpBIAFEtA+mRGuiG+IIoA6mmFrkgKhaMBGhMRAGYanHECObS",
+	"+Oow1EeUpepa+srzt1p8AXVtxYsvQOCoff5tWzwwiuCvebtMrd1sn9RbrXr7+LbVvGjq//+fmrHD1JqD",
+	"U9zBLVJvD49b9Y7fOaqfB01SPx60hqfDpn+OW61UCn6HKTNuTohxhcItRmmr4bve0d0f5w/37YlzTlzY",
+	"VFC9r4xgVbuokdlPzTe/c/ru96vZe9p8eHfTnL3/5z8e3v3Ip/B/rzh9++KnCN55/ebo3zc/nVcHZ3Nf",
+	"oF0XwPMViG9aJXSsErC1Y866aNzkTp7/gAMX2gKftFZ/8pFhKyaQwHx0tPqjV1wMaBAQZuhIhZW9YabQ",
+	"mi069jnPJaRKNptBQb2wORycz939DTKrZAHyGYuQVjG1QLtMsUQy9sdaG00BR/PqMekyCehoZVLoF+V2",
+	"BC3bL62Aah3rY63pB6bNMGaMKzTQY4w1euMRpqyBrjINp6DKnsxlL+Oko+VlWoZygmddZhAms5uUjAxm",
+	"Tmfpp/7GvhGv8sTCnIkBv7WpRUZl0J8bYgCw9gMPZuvRgRJ0XRODrNHvc94y5DyaeULVWpPVfU30CRiX",
+	"0Bwm+1bvp4ezf0T/aYvb4/tfTmdXLf/l0ehvJ3fvztmHjvx4Nt3sOIMyye+OzDzXJV8zNcAMA9yc+eQr",
+	"J1Kd5vnqL15wNgypsYF22u0q67LysJZnXprsgl1QxBcW2xPj2bpUcU5Eef6JBp8NjQyJKkmi1pRFKh6Z",
+	"SCMoLmyK6TbQNbnn5hck9J8kcNQLI8brPFoUTOCTlNbMoWOnKB4CBv7q4aiz+ov3XL3isan0ujUsmHPZ",
+	"AhbWJ/TGip43PYBvrZDTXoOEqkFBjrlQda0WBgjMpuinX24b6EopMomsVCs0YNv0L2OaCSmYsHAQCK1Z",
+	"QllnIhDYPS8R15waLFv6G/jL2s7AunQOJKnL+tdEiVn9aqiIWML7bm348Macy1lj4ZjnTLFphEXN50IQ",
+	"X9XHXEhSH4Axf1aXCkfr6D25WOVKbG5NeTwfLa7F3vHgtU9/pj+9+fjnm9Z7+ka+YdfH/os3J2/uon/9",
+	"88VP5w0y++nP4Jc39Gf65uENazb8dsgGk1fN4F8/zSWgzXPO1rHlnNl48nNojpQJDXcR4eudUrEkzcjU",
+	"tsB3mVZfkri0K7CcW87fYTazc8ltKEaJcvvywYc8BoNQBr0soBpBkuWOaDl1mdeBbQGWuit/U6gHvwTl",
+	"V8TMs+YaGs5MXXbK/DAOSGAFi+kY+vGjgAbFmq7NmbjWs31D2i6WPT5M0KFdb7byXu7sk1stXzpESSPo",
+	"9Z2CwNn2j4IOOR7WT/DpoN7xz4L6OWkO6y3cHhz5neCYnAyzRXIuWu2mK1Jew2E4H3RtSdlFLIm4aOOj",
+	"Qcc/Duon5HRY7+CzQf3cbwb1FmkPj3BncOyfQE2COxpFmgh1MpadbMyw4soU/nAp9rXW2VGn3Wg1oXyB",
+	"ECZBpvbx5sfaZ2A21VA9vf/V2rMGye9Cc85Ufcpqz/bnQvGgXG3WJywtIkoUxMQmYfUBhvvoAErYFDXN",
+	"w7ZfXpcFeHZ4gVwDBkEYmeLQDKbRnDLUf/P+nz+/efGy9+PVv296P7x89fP1y96PH1/2odiVdZKlvR0m",
+	"nKmxdK2YQQSQdT40v6ODIX3QsgS0L0aR4FrECNBg1mUmi9sOahuHINs4xLhzDTGC8KlD439OM40xCzyE",
+	"VZf5XCrzMPF2ovfWhk8lXIDW4KfUJxeasBnXakSMzYH6xOsyKOXghBvKA/0hYUMufFhrzpDtIclB1I6A",
+	"RCAuukwQm/Kh7xkRFsi8l86FFMgGSo3k7UsU8TA0Tq2YXXSZqUsRMyXRSPApwsYC6Y9jdqefTCZUebac",
+	"mJ5oOuYyTYShRK+7yyZYaB0gl6SQ3O18FkK5NJai85NaIwrJc4ZibkCe1jFNtHew2i/FTB6PlTQzrCTJ",
+	"SFnkI81Gs5CHrH9FZXYOkFPMCr52XfQpTRQ3mhrlaw5WZj4FwmNioSiUIN8oiQx0eJZ6eQhgAyiVA2xD",
+	"EE3WlSz06OUIzpaq027QMJfOuPhJp6U/yacvFryV2iO/QvFQLDkR2N4ORMidov/eBDWH66/Jppi+je0p",
+	"EcSqO1jdJ1kvq3Ww6p+SyjJUSRIOi3XMF8m0j65heoWFaDKlbobG6ZRUFYNjlRBMSJlhlBAlY90LmXSz",
+	"LEKsrBVduIykBqYJ/8ss64Bxt6RDG4UhYlK2KPN5bkGLZcNWHITzvhlKUTZTknFcjRa4i3Z5zitXYeVt",
+	"LbiDKeXAx5LUKZOESaoVjdKLcbld6cJWZHnt0vhg7KqagKK/0dEY3ShBiPLQW84CE2+vCaxB9B+KmdiC",
+	"78sUpu6BTTZHpI+bJRLawi9JPmaNqv/V++KSN9wGLDc7CU7J2fC8Ceyr3vGPNDfrDOvH+GRw6p8FmrWl",
+	"p/zCDILeqqCWz72sdYYtvx0cEfiy3vFPg/oZOR/Wm7g1cCxTfzOGErO1/+50ULuJTs87J6jZhP0kTCqp",
+	"DJZNnig7pyTerLWGlcMB5mobRwKb34Whw89QZsd+0t+Wu0EyRb7T/m/lZpAr53z3bRjBHFHWpBFxYe2W",
+	"Wb+7p1/ARt9neU7kxrIcCWIMkMMKRKUbd4Al6bLkwYG1bGBBTMzlZRJoawJsIboY3u0xrnq2IRsJ+oeN",
+	"LoM5AFutB4VKNOGM2DrHWCUr8Kwhh5ER1iB+CSX4uswEcjJuvm+glxptzXJMFxVr6YDWewed5nmal90D",
+	"FO8pfEdY/7DcEPAivZsnNANsQCjXJoJLaV4xHSujSWvTk0eMl9gzma+DyawLEmVaULZvwpjgwErhL2/x",
+	"qGxo+9pzeAeG3UeD7DYaBGVY2Pr8L2V68/rVctvLB2vyhiBb22GDT1nKEb1FzUpzqFka495lkMXRaaA3",
+	"xuEnUd8i9wCHmPlE2gwUy6lUBgTRmIeB7DLgtJCVQ6WMNatJNBSbN+e51AjHcIG9DcCjQdWh12XAiBAf",
+	"DoEHM/KQdIKWLrsLHB8w/nSMFXHRB9aQX8TCXhOV4V9bWpUekY66owa+av+RI6snjZPTQqJqDsSVEahK",
+	"56xK4yAQdJo9Sd+T9L+WVWwrmlymk6xvM4OsJX9cEAcNwR8uaQ/yK0f0nkAsckJiIdfLRIm4fASbgdpl",
+	"puu09BDjyvgKs9oEF9YooyX/I9SHKUANwWHIp1YJ+QW0pCTTzoPoaYSVobcW2Itoq0nW21w9GMKE2+kF",
+	"pTTr9Hhbb5TbmM1Uf5QQr71k/pci43baPTmfI+fri/StCiL9BwHlbaF4xCtT/vCptQFDKx6F81jFABCz",
+	"rsgkCrEi5e6Xd5iGKHkNHbzmSJEH9dz9dOiZLDwSGC+BxPckMAEyQPcDbnJhtbwuiWYlGpMlwiypDGAS",
+	"8J2Zyw3cowyS9zMp2yFlJuXTuH8byPqGNKMp9vOAGes22eQ3FE44ABZW+5FggT59ajiK0XiPJ+TzZw/N",
+	"eJxEHukXbLsL+xxyjlxTi0ZFgg9U9BwfkZZ/fFw/DTQ5JmfDOm4NmnXnVz7FZ4OUHN/AHFBtgnFlWgzJ",
+	"2FQYuaj9W6/RFJhIlppd2GPa13M3v9rIbpw9CZx/F6b2uT1nSQxWOOTrhhV+zaSixCadg5InNUzvGN93",
+	"g5+bYdsjmqD3VHEbsTMP7SWyJyPTOcqwtw9/Tfbh/N1UJtrFYt/KnMFrMuH31rKQn/kSCLdUNAwRZSg2",
+	"pTnAM0hZL5akv0h0f4RZtiS6OXV/VcKhmfEvl3D4JRWhrUHX3MHmoOsVayY/M1JAqBbM9vPQtp18vmdA",
+	"j86AvhPm8zSW7I1R8EuYq22FuVU2ZHTQabXTsk6HjRKL8i75zNcg1W+GZo9odt4Tw0cnhs4SvCeKe3vw",
+	"9tI/zfSNrhZsb7/IRjgqyBakNoQCihqBxzCbUmlfcrGONneSm7jGXCCJCZJ8SxmBzERbRdOEgNj6yRCT",
+	"wlnydqGlN2mJ/UQB/UmIyaOEsdvdrYhiT9aQHjgsJetGKlpMvtf8tjkFZatIExxU2jX90TMcktXYUsFg",
+	"GHQ5Fy7gp+ySzON1F7LDsH5wufYibNoVrEqQ9AojflpnjaNOsbe2Qibbgkc3176pqvc2iEnP1GlP5mkd",
+	"O3Z+OjjBx34nqB+R9rDewa1B/dw/C+qn5GR4jDuDI78NDck0uZkfJZvGG3Gp4Ki8mr5lmTnC/IE0y2Kg",
+	"5tLkjVTQajbR6x/QASSih7NDDzkZoHWsgdv966gJhceV7fljfMi9AM+k6e+s/+pR1jOp4bWLo+bndOmQ",
+	"0G46I5jnPQIPcoPbJ5Bul3kGJxlxaTuYtLJdsGttqCyWwPFFrUlawzY+0pd1HNQ75GRYP8Png3rTbwVt",
+	"cjTs4OMB8JWHHg2AiRyTTnDktwf1Fm6e1zvDM1I/C079+sngGHeGR6QdtHzNd2JGVQ/i2OePuziA4jev",
+	"Zkrja8bz4t3LOmyo2Ww2O20g47MJgYZ9v/62wakAZGRKklrIkPGgIOvwuNE6KYQIfQyL7x81Wmdlr5fD",
+	"XelXpspqpfVYyvTPq1vXtfii1m4l91W7qHZb+uyLki/LKEWBCLxAKWyAplmFC7moHw9PmvUOPh3Uz/zz",
+	"oO6gTwPfpq49ywxXO/WSagnfgzePpgJQlbTNqnECbtjl8cO/uJKBQHjRAchvtmClqSRoSmTYuhhe0nLf",
+	"MyU9QGYc86kWK6cYJMEoViQ49BCglK1oZAhCoZnPAsX2wbl7lrtnuXuWu2e53wHLXZPhltmoLIvYG6V2",
+	"aaln7lh3xc+3qdKQEwKep1Ti04ZugZISoz4XgUtcFcQnUGMUimrL7IlcmLRdaSsbzrzUONVlQ5selNpj",
+	"Sg1VrlI3xaGTLbosJNj5u539yRAyZ0Cw/P4STUydMmz6U9ifoXIWBCfxeyLsqH1jPqNBMmTqKbdtxzBk",
+	"FWN0z2mAICM391z/3De5xHZM4xGRRKkQCqC7SmxcBFB4HBrtdJmbEEeRSBz58A7iDOFY8bp5pCW1KMRM",
+	"XqYBWXb0LsOuwBtKowEsh3tmar65cNWZHxIEYf4L7YdM5w7jgCjPEra05oPZ5ZYhWa798pY5wwXyTCnZ",
+	"nhA11qJGbYDZXU8JzOTQ5owNiX5Xs4/b638B5221m0d14L2VabE9mEeMsXJ0Zy8M74XhvTC8I2F4Lwp/",
+	"7aKwve61CX4xETu6bZ7Pea3PyPmwqYmLXlsd6red4ZNB3ZEpTcEyrVvXIU2lTEeD3dKVCRC6Ni8Dt4Kr",
+	"rcvWru1ySjuTWeHHuBhTEQ0PFbgT93F+T+mlNrcHsq6T3tZVXZbbH59rOXjHagd4CSHFICeha2mfxyox",
+	"OtqiNw47GVcglOsT7GdjkdAbJa2VE3zAM+sGhXK/jEO93Qm+M4qJaRi0IAn/k9MgtWfuLDx2bwndC397",
+	"4e8JhD+gWnvh769uBwXbzd4Y+u0mKmi+u43lNRFaTIP+Yk/pmCdFkAhTFIcSDUjI2QgpbksN6gkSEdeF",
+	"TWW6FujfZ1CbL+krWOgTfbe9O3RZKyTLPrS6kMZM/Ugm3ORlF3S4S6JuT1yths7gGNc7/klQP9N6xjlu",
+	"DsyTjubcemjL6qt8UF3bEJT5NMJhaR0d00p8Y8zaGhT1InCmuXhgl7ReX7Dlrn0wA68RCwrvz1ddTqzp",
+	"zwojOwtjNX82Ez9RpKbZ9uPEacLOVkRp5kIyn0m7nl3HZn7ZNr4byeVDsMgbZm/lW801qVRc48CvIMZC",
+	"q17bkcqrLVuD4vpNwgI4AC/9en2rRtE0LVfaX/BJZiI7r/WvBLmJ5UwqMqk2XjKA24jg91QLKPO7WTVo",
+	"O7vI7CB24LT+/mfXIUTLbCCynQ1PSb0TnPj1cyCzVmZrDs6xxtYQs946CRipJtDeTA+QRMVRb0hINQW0",
+	"sMeAVCQy5MWpR7Vm5/gMn5wP66QZNOud4bBdx8edQf3ouBM0z886pH2mdYCAM9IrOWXb04BEtYuaIgwz",
+	"1fNda9X1tZHlOSbuUjUEO6pgyiDVHcFPhNnOGnF0QKxWR9E5+vQdxNBxx5iSBvHmh8cpO20ZEWYzZHtY",
+	"aQxzXu3CPgfmk6TwdF1j9yA0Hxp/eFLaLa3k32kedVkfsBdqtrne/D3Fe3agvAnryq4t34P6meyylL/L",
+	"XCfrZxJJHBIPYVM+jjDbq6uBXtN70mX9DIfoIxiWkWmWDdoSdMbJDc2ubHd/LBHusrShspND2s12Wu8D",
+	"fiv3KgOoP2l9jx1yyLXpcCnhWI9UPGK/q72MsZcx9jLGNyNjrEU2ynRsINmeZl2+yf/d15j58v47/VW7",
+	"0uG9xopM8ay0iT23LHZN0anEKlEx3cAScnRgLBTg+QaroIemYw42tOmYsMPUmpahVgjQFmkUNFIHTJ1G",
+	"z9nE0yHCKEF2Kxj5WAhqA+FGhBHTjdS1XPZMR/0ik5wTRLbTzffscs8u9+zyO2SXe7fSbmPsN2RaOw+w",
+	"zzC955bs7DjM5QpZ8mg52ID4HIprWiIHHFKz1ByH/J0PtKpvOuUak7lVzoHVYl+ZejzNc9SHccHCYGfq",
+	"L63Rc2Um3lAz31mUy56V7lnpnpXuWek+QuNbiNCwTGNN1l2kWz73MfNJ+Mhc1jFVV1kMC4LMxGGG5drQ",
+	"U6N0Jolr95wGJKjAXC9R5pUxlj0XvNY3dbZNQt0UyySp7tCVzvdyISZOSU6s/LYNZoIvc6Z12Miege8Z",
+	"+J6B7xn4noHvGXiFMubAM3atehewd0Gg3dVuM9RjJhetyGAgHsIROa4/wpRdIqqQIDLWWvZ0TIQph2hf",
+	"FDFDUvEosmKASQlh3PTTVFMtLMxzfvPpcq36Wm97z5L3LHnPkvcsec+S9yy5StamErM5FramXm3Z8xqx",
+	"5PaLbGybJMS0crP9pYtjx12n6qeKHndbfZz4cbu7JIJ8h6Vk9Q300oSKinytCit3OSI2SeZ/GRdqPKUs",
+	"mG/1WbFDpz26924Y9DculeFHa3fobNv0sICLXshHcEXJ+jLEEF6wZNnwm+EJaePOoN7KZOufD+qn/klw",
+	"TDrDI5Otn5DR9hqBt/aWV4feOmD7LoJvoxSzHe1JflqVd1Umsd8oLmyYRtbIRZUL8XC/asRAB9MxRz5m",
+	"KOQjjd9YdRlnPjHhI5jJqUb8JO7U9kTuZ2WmfgNdQTuBkdDMAP3OB12mxoQhg0m5tTyTyICc6XBBkIFD",
+	"dHBHodwlvOShmAVEwCimE775xkuDX6kiE+mKrU/wDAJRELdhL3qzZuAug5MzsTEjomRm0mfSBCEDJUEa",
+	"oxvoAw/D7HovEFVd5jyHfYODfejI33fKiengYRGK6Lu2davs3gAJu4zKpBdgfu/mWozqk8XbHrT1h0bT",
+	"JTG+HxId8emifA1kZvLmGBe4kCCmRA4joHSwbhM/pOlbPeRsVJfEF0TV9YNoLLAkGt2q0NslNHQFNVyX",
+	"ij1iVPBfjGfN6VbV2oqs5FxrZzE7PCktsWLJzoBATTi36H2M5jcUo6k/qXAOtiHPR5bkhJR1HUwNcJV4",
+	"84JmsDye8yrhw4LgIKcFaFbQSXJiwPR1WBhZmZL/bXvp7wXlxxWUd0uo9jaHnTaIWxPR54TwL9AkrpGX",
+	"C/sgsPvwsqEbAzI0lVlJl1mhEvs+j5lC5IFKJRvohiiNJ6hv0KSPFJ8T46E6apclYm1Cn5wLwI78Ox8Y",
+	"cz86oAoNKaNyDPZ+rBBmXUawCKn5Dg3ICLPDy5SQOQ3Crt60te6yvm1n3TOPe+Zxv4F+qdIdr0hANu2j",
+	"NhaQd9EJr1gKWpcWPGIzuz3d/0bovmuJt6f/33kvvJ3IpM8hdbpcMrWJ2YX51lOqxtDSBFnMRomD0kPO",
+	"XNNl4NXx5gw/PpcKHdx8sP1PQiJl8gkKqASGleQtdVmSUT3XbC/CM3QAg0VhPG9dmmBxF0eHHvTT6zIw",
+	"SZlC6G2TdyfRGIdDhKd4hoaCT9CfRHBvvvaQK1KCPl6/LWIvGbv8BzjNR7fN784ubm+uN+EBCYE9EVvG",
+	"z11CLyLCh1Fr7WbNq5lDzf56rE/kngg8IsaFpx/2RoM5H2SrXejIW9tJajL5DQ/IlQnUz4Tp7/irPgyZ",
+	"LwJ3VuZKJCxYy/Wo3y92tB6XfVLsuTexDbGAMMySZPe0GWBl/qj4HdHIG53+zW/f/eN8+p/Owz9bg/dn",
+	"k7dH8vpE/bsZvznmL/V1wNxAFdICA8/5cKiBbeXnnzP+5t7CcXdKnc7RWqcto/UOG2RqQX0N1Qn3PYJx",
+	"qgBp8ZDrMm9NB1b7N/I0BojqX62C7258I3BQwHNSf+kEz5AkYfjFVLVy9vn8kyVin59byNss8mrB5Xpr",
+	"962FvIR6V6WTIMtGGEzrrrWopbXz2sOalbWiuLB/iWWpGY1VJbXknklT1o9PmelmdkdIZNtxaF1QXhgP",
+	"jykNI4mSqD/PgfrooNlotJrNw8ucS0u/3WX9PGNKXm6mbiA+ZaYxyTwR6HfZAZ9QpeXqCcEslUU8cCZp",
+	"oWEseDwyadduYTZ0DYSMRpddmW0nYeOg48Kuod/JEerDc1OFJgz5lAR9U23GLMmKSogREmhIH2MRoD9i",
+	"rrBWxx0OoAOjJef3Ye9T9vRHPfiof7igMqMDEKb6c/Sxf1iiS6PbYilIdpkc8ymsiZFpWu9G6iEg+7tA",
+	"TrohWTHpg8WUJ1HHdyvEbMId3PYfpTH9XqjbC3V7oW6FULcB0pba4jVdxnKOK4UhVLlnfLo30lgjzTdq",
+	"c7nJ+ga0qG5A0cS+68vfRAh18uRyA8xC5GCI2WUahqcfFFtnNEMviSH8MkaKkgBCWNzjRA+GmK0oPmuP",
+	"xva/jwQPYl+hkeBxVNqO37zUg5eesBd+rHgvqY0wxKEk1azv63DhMgZs+ZUFMKczLJzMRe3UPw+apDWs",
+	"p7HqZ+RkWNfjn/vNoEXaw1r6pSmbPzgjbb/Vqp8GnWG9o7ngGTn362m5+hOS+UYfsfnwKDgZtvBxu37m",
+	"t0i9Mzgl9XN8NKy3By2/GZyTs+Fprg9BIPBQVY88+TLdvKtZCr4F28COwiAtcXLk1McKh3y0cQjkFSgo",
+	"wKCpVqoACGybGov+GqK85F/QajtLGNAklgppTIfWkP4Y3J3Q5BKkVvihNxDcBOiVhecZLvF0sXl/Sdxe",
+	"H03XQsxHbDO5p+ffEj1fB2jKlARHh/ZxhF9Br7Y0si8vvS9jN3mRPQnpC0hIFCkyiJpuwWYOY1hjPKmF",
+	"EUuSdlXrxZLkSloIoqgg0L2ZSUVwUMBYfoSJN2Ms5cmuncWdmImCfXfBJ0xTM3ewLsB6xVrlz4ysp0ia",
+	"MNRlmdevibKQuGUc0p4vfmd88S/NE58oirU6jfjyEazghLJqVDYPaoQpO2ykQakTPAPa02UDgiRREKVq",
+	"+GLQRweMg0Rl8nNNWKmpHkFC+QWCSbfnuttGktqjWE+jecwI0j3l3pZyuytdTrt30vaxvRPanQSj7mn4",
+	"9xyJupUO9XzCgzgkdWmyEsp9IRrgrnzBGdXiqnk5dcGYmBA/pIQpZBJHNRdg5B7yqlQsGAnQQd+80TNv",
+	"9CRRfSTxDGoUQcAGZ8A9wHUaHDaQFnz7Zok9NyuEcMCnabaF7UhJVKls/A4GuXHb3NrLDzSwF3LziqZT",
+	"tlxQ/Zw0bTPnM78d1I9IZ+ie1byaPQFDoQZnw3N8RurHfiswPWvPg1Ncbw9O/BZpDju41Uo/SQ/NUdgA",
+	"K+wTDSTG5V0bKxXJi+fPSdyu+yGPgwY2V2a7ZpLAtkquRf4duGunXNyFHAemwBHpKUFxmDAQ8FtTNupB",
+	"lrc5ocnEHEY07Q2wJDCCpqGUM1m7OP7s1SgLSERYYE5Sw5xzE0NoDLiIW01NefnCr83KlHHuQktopAOa",
+	"fWhfqaz6TCKDYclhraHhbiazFoWw3eB7K68ukBk8VEQgRSDRRL8yMQKrzGbvX5hY9WxvW/AdaPi0HgOb",
+	"SZJ5pWcl1P6hiZG3CNJlmAXI4DhyOG6GGxAEWAHVUfWg9pN8e7O+12V99+H8IxTSZCcIptf/GxNpguUk",
+	"NzOBy7nLHA5CpQU7Zx4v58Y/bKB/aIySFzaMrctMHJsLbZN8qIDSmsHSoLU0kE2/4gLZLiGZLGYhnVAt",
+	"bsDnZsSDeuvQlo/Te4GYOT1w8vIlyi3frkQCtZ6OeUiQaYQuizZmF6V3R5kiIyIgqm5MmAlXtGlwPmaM",
+	"w8UIgv0xCZJSdhqG8L2+qeNmev0xg/fsWXVZnin19VdTQRWpa6XkEoUE34MtkMegBd0REplS9MCk9H7L",
+	"4u2K2c6GqseTcRyoCGH//Ep5zhdhMW+YpluPEjK4Fya+KWECYSeiooMpVWOgDPBcH+rhX85U/431BbvZ",
+	"hWizqCkxrujQYvFqfUmzKVdc3XqdDNuTsQR4NrVXFRETyrQan2a+TTANtfTD1KVRgLIzb6kGvc8MtTNl",
+	"yGxJ6tUFeCZrF6de9jdFJlGIlbWVtAfGqlQ/GZ42y3Ob3cGkgx4187/mh3Wmqvpp86xV7wzO/fpZ0CT1",
+	"dNBTUt1aV3hMexVjCxUjC8NPq2jkcmWSy0O3KWgh254I1I4UkF3yRxYIDe710pe0vGwbAlr4tNL8A4Xa",
+	"YnYEC7pQWlkfeHFxsZsVSLupFfs7wtcdi2p7UpcXgPayzu4j3XdBMBfFF/DV1WMRlsssPzOCPl6/Lasq",
+	"MMEBMV1dknS4pJObKVXgep6C2Ren30L0ZxCQ4BJBKo2zDBuHYAN9yAZCqDGX2Qqk+YiI8qh6KBH9Ue9v",
+	"Z3HfxRlELhvoj6P/qPP7fzUH71uTv59Gb9vy+mz6747/48nwb8e/XzVXZAOt/HyNQGa397Jg5qRKNiQQ",
+	"7iWVouDnBPPSg/pSbvxFbM2kMpe6Y1wijCTKlD798PHWagwuXWtRR8DlukGaFPpYGZD+zA9tMmFJct46",
+	"aWzrlNvX0iBhml730jr/xvABF0GCnj/GYgSrWy+BIJdMWnpLe5xbph1ECeg9sT7gbgtdxyGxVumk1rHP",
+	"A3J4gbBCIcHS2NABpLvsoG9g25nQA5PWTYCXpnzwoB/EBndIL/m1f+h1mQFgYPuIkREGfnrQd3/2zPO+",
+	"LQet0IRLhdSUo4D4dILDLrO7OOibV3uK814kiE8l6R+6/qkDLAlyyAHLtn/3JlROIBrn8BJZlEAWJUx4",
+	"DmeoH3GpNC73Ijwb9fX3c9jj9m9eAN+By7C3JYRgLDjSvHfCLnDOXoMOKuXal+tOWaK2qeX9W6Jnm5Ou",
+	"L5YH/x1zgb3i9PiK07q8xAlfJoCsDuFq5TrSB+zfYU0TNQmjTE9rPrxEUus0OEQKPxDpOUpmnSaIC8Q4",
+	"I677pUl1c3qPIBhsv5MS9cZM8dos7YmSh83BzOfvrsrcfbKc3V0HP5rrhOqWcKHpVl28wovZgAj0QXBF",
+	"fLVhGKPCDz0aAHy67lL1Dj4e1Dv+SVA/I6fD+jluDkzVis5Qg3S1SPNNsmMzUFchSzabtvmdpMvmtrzD",
+	"vNmtiUxZHmzmRp80H/YrRaaNUOMR81T3NKyYhm1yTUszQ+drUexTRL+aFNHs1Wwn01VOGrVtVtN5L0GV",
+	"l4qGodZTY5vjkkkfLU0Q3Yri7hNFv9lE0Y3AdlnG6DyJWjTh5kHt8dvo7jnPdpzn++A6T2RX3gD/vnw2",
+	"5qVtWbciExIddFrtpQngNi9yd8xmuzo310T/sU52ZGblj5gluadqj0/VkqzEPXXbpyfuSH5Xs4gsMclm",
+	"SolJdBAz+kdMkEZEebiNufUWZv2G+kk8ar537fEtjfrAqxsa4bq/KzujsgC5MzPjMsRZbkLUV/X1VNSr",
+	"bQJp35DdbktE3OBwqljLNNjsjWVfo7FMGezcnNduZCrTX25tKduMsOwNZd+6oWwtkK1gJ3PEqcxMZuHs",
+	"69Invx46/13Q+Kc1Ta0B8X8Vy9QOiPuTiYvfkFnq6yEj88agPTnZ24K2Ek9XWoEkilkA2Ud5sRS0WkiP",
+	"tmpuRIQBxy0sRE/XyMNt1kXjOcRaFornSuP9NeLx7ObKDOxr1wF8bONWZcPWd2XTegRz1voUYLmp62sw",
+	"c+0IyteF2W/PRPZU5GDNg61gXttb1r5Cy9qmUssm9rStTWl7M9p3Z0bboQVtmfHsazWcfePU/69O+Z/U",
+	"3vadmdqe1MyWx8N10ePbs7R943Rnzkq3pz/fuYFuXSlXYhYM+MNzP+T+3ZLqQi7xv39z9f7HH37+1//V",
+	"ON1HB9Ce3w7SCyhsL+hnaR26HROocKCGXEyeSaTohHhozKdoiAWiComYSYQ1PBqbGEFTHIYIluQqK3ZZ",
+	"gGfQ1ku6cgM3H+xg6E9IzoVCOcOhNPXr70ik3JsBVniAJbnoMlPfjTKpMPOJmZozPTAUZ0CCSIWFglLB",
+	"ElFVVJ7gNVE3Zscv4NS2pWyMTw3JOK032/Mkw+yoJwHyZO3i9PT0pNlsejW9857eee2i9jIWPCLPfyAi",
+	"BD6oeIBnuTGrU/Ls1m5UQs0LKoqZF809Nb4lK9a1tRDnt5BBHVsAobyCSaERaysseed0yByuGBwYcjHF",
+	"QoOnRgKsJSOAe8wCTz9EBPtj/cwzA9jq2pJO4hArLtxAHsIolnhEkJwx30K8qxYmYmjFDhiIFeDbBZpq",
+	"uQIJwsgUh9IUWm9JVefDOtR8sLjLgqTuiBl/jKOIsEaXvbQrg3Ku95kOEfO46cocUSVhUA9J7uqoJ+g6",
+	"5GHIp3IRXQNOTP2VmAW8BG2vgns9yALqbigv2XJ/rY0Qy67lUat36FPUYGv62xwP6yf4dFDvJKWpW9gV",
+	"OTyBwHO3Ia82FHyyRMhi95z6enEnmtIkL7br7ZPciwAKPcGnsnbRanc2Oqgi4vOLFq0NhEERd8syZn91",
+	"47smEYtky1GHyuTLcX5b2bh6C337xWXa0h+w1Y+l4hMi5DP9xP0LHvEpK3bC3bjJn8gJl5R1fpSG+nZ3",
+	"K3rqw7zuuJ7JZE1li3CvrusHXHECSVEQ24qq0A0ZYvaELfx9Re9LdavWRbOtqU0V/TB7hBe1k+CUnA3P",
+	"m0AJ6x3/SBPGzrDuqvRrKllcD7+49hEM6vqGmRZpHXIyrJ/h80Hdpf908DFon+RB9YKY9EBfzpDQY40S",
+	"9rgr67IRFwqHFYv/p+WT2vofXGG4n8Ua/8WV/VvNTCH/0aB20c6U8Df/huL9rjebqS+q2QGjqrdOfahl",
+	"GrW79VhqcmnwgzPFJa87Y5DtGaIIw67RQrNzfIZPzod10gya9c5w2K7j486gfnTcCZrnZx3SPmvnm71V",
+	"9xVbpF/tK07x/DvwFcuU0DvulPy03IaXYmvNq+GI9u7IbJF7Jd6ZQhb2TyMIGxDwkEET9PH6rYcc4HiW",
+	"9HtAAD1TFNBDDkk8ZNveHERE1DUIux+0BC6T9y5RvZX2zjGl/jSOoyAGGZegA70QTUUQYUFxI2ALQtv3",
+	"At4TzD3BfCKCuSa5LC9XDo/39syd+lNkQmB2Q4y3qZico+DPM43dAJN2ViL2CgIzHNRnGydrMuW0R2dy",
+	"cSVa0x5lXXYAfns3Qk/hOwKtIrAJ+cBSTrkITKuIMb4nqNVEiqNW+6zL/DEW2NeLdHVTQz4lou5jSVBI",
+	"lCLCQ5ihOIryv5qFdFlAR1TZDmtuKigPOyX4rn/YQGBg0eJ7LMck0BNn+qsNqZCq0WVbNm22uPoic0dP",
+	"4qIqoF2DNaPCM3t4zJbOewa8Z8B7Brx3KH4TDsVtm7aZ6AjgOwmf5SLhjI+q+mUFB71WowVuJj4UOnVu",
+	"iJKW1Y8I07yRBCnTz4kKwLNNx2yJqNJc1ieXefkicVRAL1JaEKp1rTdRyHG340nJdVzU/nXXmXw4/+O6",
+	"LW9P7385mv3nbPB+GWVal6Zkl70kWjZzdftIxG8M5wFKDWh/ETRPnU47xe4faBi6bnIw3TPjnwRT3b31",
+	"YmS7Jhurj/7ACSWHXSYp80nSK2GKJQqxVOBZJYGH4gjEcg4eVWhGkRr97b6ga7Xx5abOFYlD4tkzhl+e",
+	"SU1wfC6ViXaQmtJOKQv4FFHZZaYzk5kWqSn1CTpwvlvjpDWSH7wikdZkYHhjqMIzeZjoCpEg95RMrQOb",
+	"6lknUazs3t1tINdCVZ+Za/Dd6LL3PH+K5vBG9J7odSAyidQMWmk3kOmq56QzaIdt6NggJH17IPZuktkw",
+	"GlJGFXGTuD4UoDPNNa0o0mpMaLglVm/MXhY1mrkQQLP/+R2XJ27B+eU8JgEZ4jhUiUxuPSYDzkOCmfHU",
+	"bJKfshsni+k8An0eKrRj8GoDHIILOycZN45PC18uVnU6c6pO7qsNdR9493Rwgo/9TlA/Im3bg/ncPwvq",
+	"p+RkeIw7gyO/renVHWX6bQsvGgKIoDzoEfg5XWb6BKINMs+arVpGcTA9Y/Uv8UBxpdWv3OEcFZ+kwg+9",
+	"xdebjXbxWRaNXHLsxfpIZy4mkalY2FjH1sBEC9SPhyfNegefDupn/nlQdzqiVhHnkum8BNbXa2KSR79S",
+	"QSEhNdDCDozoY6zQlMdhgAYEfj7ciw9PGYOomWhCdBmfVoxEyAoCK7h/FGJWNx0HdywAmLArjGyLm4TV",
+	"KI4wg/gs1yDRvQHNE4G1BJo9dRnEQBivkbUmAl92OoHvaywF3mTbrrtWsmA0SdvIeij9xcyZ/BQzs/mg",
+	"72W/0/vFimpO6aF+YuKBZ2AcsR/k+vmk3aLc6Gbsnt1gj7Nw1s8EeTyTXZZEdYDhUPHiBo8e6jSPsgvE",
+	"95iG0LNH8Z79pG9CQo3x1LR9yXnUIILNCVdoxItMmpc2dGwmUUiGyoWNGiKNsCBdZulGoqKZ9Dx9tSGR",
+	"RorhYYAO+jj4PZZqQpjqe9ZI22V9rZtQ1UchZRDwEvApGwkcaAFREJmGmGKJzLuHDaRFpy7bxM5qVGhL",
+	"Ej+EmD2NgXVNM95aXZbMFh8rNSCgCho/ZcPT9L+cx2NvlN0bZZ/QKFsZU/5hT9VgS7DCOuvZtr2WxhlC",
+	"bhXAvUz0/VhgTWRoKrJEhoOsbY9ZIYalKP9YJtaE73Nmu8IZ1ilJGFoXKmfECVDubZA1THPAoH+ZimDJ",
+	"aFSiuS9SicqKI8XhPU5ycN912UG9haTSkkc22keQZQ5YdOWkxy6zMgqV0CczNEJkXpy5QBgJTE3SeCLH",
+	"MD5FB1pj7bKszHLpMmQWjUSHHsTjqrTVtxVVwPLDuowPh6n9xxmKGugDl6oOsi4wJVN4w1qVIiKQVIIo",
+	"f4z4ELIEYD7IQHCnZCQhtLUg5Ijh0whDKbQfbUi+H1nYSblfhg8eNdpHhWxQg8csE0YMDgUM4ydbRUeo",
+	"3o2bzSOC2hoFE27Z9lCrqcXsoxbAKZzsXtLaS1p7SWsvaX2nvu4/Uu60a0FLSl4PKbvbsaB1hYaCSBCh",
+	"6pBAqOcwLDnko3k/GKwaPPqIsrxYY8jXJaIKAa0BTzdgiHHYDMkUTSiLFZEN9MrKN+nIjqp74F5z7i7w",
+	"3kDOUQNK5eR9P7BKanznhkI1lvt1biR/q49wW35LHiJoWl5E1E5cpttqOv4cR/R5+zkNoufkwYBkPeQj",
+	"yv6HK/V/8cDXfLd9orAYEfXx+s3//T/tVxP//7RfreF9tzsuoWT6svek6lvT7PAdQRgw1g+pf4cAZuAu",
+	"H9fhLmMZgR9spxToR5P7bEiNYfT5GBrwdzNkZ8+RpEuER5gyTQQwYrzOI0Mn+vZ5TxExoUxLIH3ERfq7",
+	"1g4jwe+plhFIUFB768ZMl+Zf7Kz41j5wdC857wNH94GjX21Num0ZlCWd2yWXrOBFmrB/efcvCjkb2Xgq",
+	"ykYooYSID43gGmLWZUPBJya4y6ZplPhhsw/y/ly9PXjXTKhfhZ+K/LIZ5yn4nCHua9FGiKqaCBNvaJfF",
+	"LJYkMGZI61A1hEo5x+oBRvOOUTYz7tABmXEWdFne1eqcpM7EmTM0HlovrkuQxPp7zBjVNAmLGRQ7mVjL",
+	"tspueoV9scuqGhhviZg8jXExy1YxYzEOw1l1SV+ve+9P3csqeyvf3sq3t/KtKgRtTXYFLB24ySMJLKCJ",
+	"PqL6zJApSL1Sly7Qo1GqKicij48Z48rBvFG1D8r064L6Bbfu6V6L3nOmvRa916L3WnR1LTohno+qR8fs",
+	"cay6L1klo67Kw/VcpQG3tj372LOPPfvYs489+6jOPhLiuWv2obggQ8GZeg7oKp9/UvyOsPKKa1CbFaP0",
+	"QyTHfCqNM58hLgIi0Mfrtw30IR6E1G+gKySIooIENhvEQ+D3DwSPIlOlx5A+eKIXAdGcrSbqw796I86K",
+	"2um8JuomWcTP+s3argrrQhqNyfG0+X4m9rSXUjolYrIGJV+fAEOGTbZXKGo1m+j1D9DBoDrJc90ORoLH",
+	"kRvwypBvNN8aQRIVR70hIdUSRAFSahe1P47+o87v/9UcvG9N/n4avW3L67Ppvzv+jyfDvx3/ftWsbvY0",
+	"11hC8gAaNjfSrEtRWhXmeM0Z2caEQfxYADiB5TVfvlwjk4XqBM8TeJ/D9AhQrahe11x8UAZBEVyfxqsE",
+	"A1bfpM2FjrAap6nQBg7mjdTZO5/gh7eEjdS4dnHS8WoTytw/WyfQk0WfTO2i9v9+var/B9f/bNbPe/Xf",
+	"/vu/iqrOFlAu4fhfSdl2eG4ywoC+8GFCqurJSdhwJPBBuGS4A8w4m014LLvMx2FIhPTQ1Yc36I7M5KGm",
+	"Y87xoZ+Cwcl+arw4mapkXebKkq2sSIZKCpIZ54tNqXPSFQLpyphzpEpNm9A8wS4uk+d3ny2YiSZ4Bkn7",
+	"1rGVl9jyCX59D/L5KRvBMiaHlygJtu8b78x0TARxe2OIWKXBljcrC+c/bKD3XI1hK0nt+KlWJ7Cp5IaG",
+	"mIay0WX9THJ8/e9k1tcfOKCDmHqihC3Qn6QI3JEZEiQK8cx6wSBiH2EmpzYkzYAPYnYREy5IA13Bc4na",
+	"zbYp6WDwRt9jX/NhykZ9FDNFQw1KJpIOR5EAdyOUhhGob38I+vp+IYKOs64WjnjdPIKKClAyFBrcJmH5",
+	"NtkSlKpMYIstqd9lA+zfaYrOgksU8TBEVOklowRckYFWNCJKor4RnXsA5n2kOHTQNdBktoUV6r9+eYsK",
+	"EQtUS5t1Ab+AfxGOsctEpqmHpnrQds6O6mMhqNUa09I6SZW7vqmfU+TD+xBin2S4ux5uy1af1444beXV",
+	"S8Kr4KuYKVN7UXNlMsFUCw1U/a9VHBruw7QXkXmA3irgMTnFqTI33Ukdn/zZrtNLtL37rk6batEFgtaY",
+	"avidubLiXGhuZbijV1u2BuhzYDHbJD9Aayi/PWjh5nn9bHhK6p3gxK+fD45xvTM8Iu2g5TcH53gT8S53",
+	"8878vo66v6aolijPbofup54Du//cHf10/tD8x/T0bdT+Jzv+wT97F7SuVeff8uT1uAkfkMg6iXeqeafd",
+	"JJZo3mu31TI0o0yU1A+hILRPgr0OvbEOvYaI/I3E5aYS+afP3qfaVUT/TmZXsRZVf/1N//IDwYKI5Jec",
+	"3A5sK9WCIXAoqyqvIcqnunomprdQbU95dHmjD7ciA/CpmBDOPNNNH2QmKIUFVMFKxAedZseKxVPB2Qhx",
+	"Zvt9GfaP1uf+jvlb3r9Cq7d8//H7Cn59HMhLvwYqeKHJ44Ur0VM/IafDegefDernfjOot0h7eIQ7g2P/",
+	"JCiZpmWnsb1/UkYA8zpRNTexnElFJtXGSwZwG3Fi6/xuVg3azi4yO4gdOIGzvzCXTveYsl2N1MqImBWt",
+	"zgFnpMzW3fqPHVrr78agbfEEjvXLm9Ytg+/skMF/MVvRI5l/Um2OW0K4hSGogvtvoY+QPsl55dEd7jMI",
+	"j/WhsRxURDWCVFGpvG3tQxVMQA605PNP7s9lJmxi6j45e4tJuaESKsZ7CwaaA8xmKKT3idflsMhm0796",
+	"cf3z+zc3vY/Xb/uHifm7iMN9tEu8MsYVGpokwy2dms5S4453ey2xcJ0lGGcMKpui3JNIeL/lg8iIfwft",
+	"E+2p7dLsigIiwQOSBbi86XWeIhbYWTNLK0elKveZwSGFH5Z1iEMKPyAtuSHKUESET5hqINs4DmxWxrQo",
+	"jSgI1UEL+8HdwjyP3gxud+UyH6kb9T+vbvX1OR+9Yadrdpau3rLqFj+sblcFIPBd9KpSFgg36DVfkm5d",
+	"hB4lWcu3+GFLE+ZO2r8XAOA64LSOpbD1VfR/3wXGrXFAy+qhK/zwlzU2fUv1TA0QI6wvZN1+6kBDEnOL",
+	"idBepAzXZOLaPetJLqGolVQ0DJEpuQAxDs1z1KesF8ui+IYfYeiNqEZ5oFynIOQc5tlnP3zhiKAcQJo7",
+	"WBMgvbJW/sQRmgXFw0DT45vTvl0y/Vcm0U/Tkq46SM+JXBuFLwPhW8AJkyFkyPGQkjCQEPbALm03/xV1",
+	"7NBBp9XONvMvaaO2PbHeULbbWJx7xBZpf206YWfc04vvMN/QIM1m4mMs8YjU5Yz5SwLWrgkOpCk58Ewi",
+	"+EQr6qZJfxKcljG/uHguU6ogk5ZBGRpo8kKkyXwFU5YEaVTwKRT7dL2TqSImFg0KHWAk/3/2rqg5bRwI",
+	"/xUNLwczNnUIaQl5ud61D73rTHPXpvfCTRD2GnwxEmfZSbmZ/PcbrSRbgJ1i4jQh4TGxkWVZ32qlb/db",
+	"HHciu2ooPnnlJolMSiLGVyX8RnS65C1GaUGgHie92zSJIFBxaTp2SNpPpTV6BYt0JcZKhzFhq0vmV+2h",
+	"L+RQfF4yv5mddMNxLT3XO/oi7c2JNjkBXa5cbDktOUpZYpLt0f5pK+e5g6PTntunxxN34PcD19i+U98L",
+	"WvniAMHlZJnTaMOARsg6ys/QGvYHnsUi/ZtBpgg5/MSiNTzqeTUOf81YV6UgLJnvEPWQ5358JMdBA3H7",
+	"+hdloL+bqP9QMPDtnAN0EOURjYvIRhtrEtrqbwn3FJIkW6QmhDJKBQr4oagvxtt3HI14dX4r541DMJRN",
+	"olWYNhGmKhizgsIokNi4n/DUgGTTsQ+Hpee2A29o/6BQJ9RU2w5296lanQntx5UTIor5EAB6NZa3n9kl",
+	"3QDjfwXhN0xCOQzL+ZALfMyD8yHO5ulArDotjDWJBJEDWEXeymutbef5n/Lm2zufiq5ElIuCVpZXU5cv",
+	"VbWt/OEhT+ZoKLIMr2xQwz+U/zEhvzjvftat6KRIFUgUHvm94BjcPoaj+K8DdwBvQveUehN1pR8W7/wO",
+	"5lxxa2iHkBY0O+MHo4jkRPw+R4Tf7kVwRJkGprE0sle7E0TKXKi5VAAARbUk5sjb3HCoe9ZsB55GDEdM",
+	"3kzGpr6Sk980LmAyJm3MEyn2ADoFQKVSTASwtFNdK1FOg0elpwyW/qEM1qCk4fEbZUDecZU4npe6pW7M",
+	"2dQV4CeQuvLCYpZQAesQqgWIR2a57hiLHU5MrHG7n1GpM4KV5ybiPnFZBy6rmsvKxEqI2FZ2y/Z5anFa",
+	"yu2RZgiDuzBva4E7jYhNTbZTl/yqcuaM9JBqGaNEBMSyrXbfO+1UcV+72aQD+bWv5NcuM9ipClxCWXtr",
+	"GZzTpXTOUdFSJfpBbGjYfmWU3g9hy569uT+cjze6H94FJT+CTatSbb0x2kCGTlOBEHN90rQludbAanC/",
+	"yCkE1h9dxFYtcDwyyfYA5kWPQi0Lc7JuYXrNWBhNxB0szZ4u/zmbdg8HVtFdr3T55erjO8yswEj+fJds",
+	"1DEx1UjlNawVdm5bgf0dB/PhfM6E3JIHCV+4Ab9hoktOvGMy1hJRqnYzC6NplkAwxqM2nkmvGM7IidfL",
+	"b8xYAtSfocCCObEnAQddBkfH1JcdIH7FBt6bN27o3Ku18K8uF5CgRFfMaSBHW/9rGk3pZJlCa/vDpZVO",
+	"Vp0y/TVbzaQw464EibpP/ARphywE+ZMtuqYVwC5Ykdmxihzz8e3BU4NWl5XW+Im5T18YgD7mr9zYyTEu",
+	"qiZV1D0FL3T79GjiDvxe4B5DPzTXikX1/QV5R1Pqg5xbrdu6ADMvcUBYwwjTyls5LhpDmlHacXNtxJcB",
+	"t0/6vT/gazcGOes+ncENr4M3JwOkW/ruMYVjl/qDvnviwcQLwvCoB9Kn1Q5Da1i27qFkmmJ/51y6HXOg",
+	"IktgDiy9zFgkfVy5HgqLtdICl1q9EnNe6RSM7pr5d22A28N2AHnDIP+0qqSldalMFijqaK2oZu0A+VRF",
+	"KlSg/JdMRAyEIHJSiTOl/kQmEHM2JSmXKHRMmWjCsvkE8+0yzDgiuvWdkvK+mp694Lw8Pa6XiwTC6Jv8",
+	"Gr+fF4DWC8BnI7D5gESs/hjf52LNfHoRdOx1MUWbytprBG4j9mUG+V1q8pB5hoWSMI18aNJ77Omlpfxw",
+	"5RwxU8xft0lmFMXyUEh1mbd9QwXGmuiuQC7WQtp0pCo66cdHgjC8E0/jVOhl54ygtN9aPxKQfoRc6kOe",
+	"jNj4fIyGY0Bm8I0E0TRKlfwcETO6wFlnbMpPay8NoppU1lP6UXnleviui9Y9Sod8YENXc+DuSpM0GHvB",
+	"qZIf1Mc6x2/19Ljm6xzYO3lCtahm/aPdUyh3tkIHJnlfmeS68/OOVErLGG0wxMXMelqpUvth6p+7mX8c",
+	"erje1H/aKZcjZtHCpMThRskm/h8wpa5sLRfKmRYiA6w5mv+wXeaVx9y/gmDcOSMTCDlqWNNUethzutT1",
+	"0kYMy8tJz948HLvdrvbyHaJUr6tcb4dQQTjTkZ+lsZmKG2tmAWvSf65rAvYozXQ/bKdhvQ82tL63Uu1b",
+	"73s+am23fE3xdl3cdlMAVxcILpc5+8h9GpMAriHmizmwlLTHc3oFJMnYuCOxkpeTGr5CsjGecZEOB97A",
+	"QyOle73Rrlw3QOiENaABHt90C1TyhShTL8TIVMcKAixqN2BTOqkhbwYjDjbbyQ/W16kXIiCOhUMEpCRb",
+	"kMlS1QGwmzTjv9mqkgfE1xF2GYKQJ5ZisN2WJUNX8rIRJG6PyMVFl6lIZxAla2SAMIXCowQLeEds2t3I",
+	"uSkby/csyBOP8+Lhn88JV8U07Gwe8+bm7rIkJHxV00WlHKtrIJi+Fbqv9ndWhT4qPtGaALEgU3oNRa+t",
+	"0r+RIIHcTeqDNHuMi4OgjdxMXSbbIQu6lLNbOHmZ2SSTE63IVMvHmQjKggn/RnzpY1gPMglst3/f/h8A",
+	"AP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

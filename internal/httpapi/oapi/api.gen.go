@@ -434,10 +434,71 @@ func (e Role) Valid() bool {
 	}
 }
 
+// Defines values for ServiceOperationKind.
+const (
+	ServiceOperationKindExpireTrial       ServiceOperationKind = "expire_trial"
+	ServiceOperationKindPlanChange        ServiceOperationKind = "plan_change"
+	ServiceOperationKindQuantity          ServiceOperationKind = "quantity"
+	ServiceOperationKindResetPassword     ServiceOperationKind = "reset_password"
+	ServiceOperationKindSuspend           ServiceOperationKind = "suspend"
+	ServiceOperationKindTerminate         ServiceOperationKind = "terminate"
+	ServiceOperationKindUnsuspend         ServiceOperationKind = "unsuspend"
+	ServiceOperationKindUpdateCredentials ServiceOperationKind = "update_credentials"
+)
+
+// Valid indicates whether the value is a known member of the ServiceOperationKind enum.
+func (e ServiceOperationKind) Valid() bool {
+	switch e {
+	case ServiceOperationKindExpireTrial:
+		return true
+	case ServiceOperationKindPlanChange:
+		return true
+	case ServiceOperationKindQuantity:
+		return true
+	case ServiceOperationKindResetPassword:
+		return true
+	case ServiceOperationKindSuspend:
+		return true
+	case ServiceOperationKindTerminate:
+		return true
+	case ServiceOperationKindUnsuspend:
+		return true
+	case ServiceOperationKindUpdateCredentials:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ServiceOperationStatus.
+const (
+	ServiceOperationStatusFailed    ServiceOperationStatus = "failed"
+	ServiceOperationStatusPending   ServiceOperationStatus = "pending"
+	ServiceOperationStatusRunning   ServiceOperationStatus = "running"
+	ServiceOperationStatusSucceeded ServiceOperationStatus = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the ServiceOperationStatus enum.
+func (e ServiceOperationStatus) Valid() bool {
+	switch e {
+	case ServiceOperationStatusFailed:
+		return true
+	case ServiceOperationStatusPending:
+		return true
+	case ServiceOperationStatusRunning:
+		return true
+	case ServiceOperationStatusSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ServiceStatus.
 const (
 	ServiceStatusActive     ServiceStatus = "active"
 	ServiceStatusCancelled  ServiceStatus = "cancelled"
+	ServiceStatusExpired    ServiceStatus = "expired"
 	ServiceStatusPending    ServiceStatus = "pending"
 	ServiceStatusSuspended  ServiceStatus = "suspended"
 	ServiceStatusTerminated ServiceStatus = "terminated"
@@ -449,6 +510,8 @@ func (e ServiceStatus) Valid() bool {
 	case ServiceStatusActive:
 		return true
 	case ServiceStatusCancelled:
+		return true
+	case ServiceStatusExpired:
 		return true
 	case ServiceStatusPending:
 		return true
@@ -1501,7 +1564,10 @@ type Service struct {
 	ActivatedAt *time.Time         `json:"activated_at,omitempty"`
 	CreatedAt   time.Time          `json:"created_at"`
 	CustomerId  openapi_types.UUID `json:"customer_id"`
-	FreeTrial   bool               `json:"free_trial"`
+
+	// ExpiredAt When a free trial ended without a move to a paid plan.
+	ExpiredAt *time.Time `json:"expired_at,omitempty"`
+	FreeTrial bool       `json:"free_trial"`
 
 	// Frequency monthly (1 month), quarterly (3), semiannually (6), annually (12), biennially (24), triennially (36).
 	Frequency    BillingFrequency    `json:"frequency"`
@@ -1554,6 +1620,43 @@ type ServiceList struct {
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
+
+// ServiceOperation A change of a service that the vendor carries out, retried until the vendor agrees or a retry cannot help (`failed`, with `last_error`).
+type ServiceOperation struct {
+	// Attempts Tries so far.
+	Attempts   int                  `json:"attempts"`
+	CreatedAt  time.Time            `json:"created_at"`
+	FinishedAt *time.Time           `json:"finished_at,omitempty"`
+	Id         openapi_types.UUID   `json:"id"`
+	Kind       ServiceOperationKind `json:"kind"`
+
+	// LastError Why the last try failed (and, when failed, why it stopped).
+	LastError *string `json:"last_error,omitempty"`
+
+	// Params What the operation sets at the vendor (quantity, plan_id, username; never a password).
+	Params map[string]interface{} `json:"params"`
+
+	// Password The generated password of a succeeded `reset_password`, in the first read by its requester only.
+	Password    *string                `json:"password,omitempty"`
+	RequestedBy string                 `json:"requested_by"`
+	ServiceId   openapi_types.UUID     `json:"service_id"`
+	Status      ServiceOperationStatus `json:"status"`
+	UpdatedAt   time.Time              `json:"updated_at"`
+}
+
+// ServiceOperationKind defines model for ServiceOperationKind.
+type ServiceOperationKind string
+
+// ServiceOperationList defines model for ServiceOperationList.
+type ServiceOperationList struct {
+	Data []ServiceOperation `json:"data"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// ServiceOperationStatus defines model for ServiceOperationStatus.
+type ServiceOperationStatus string
 
 // ServiceQuotas defines model for ServiceQuotas.
 type ServiceQuotas struct {
@@ -1836,6 +1939,9 @@ type InternalError = Problem
 
 // NotFound An RFC 9457 problem document.
 type NotFound = Problem
+
+// OperationAccepted A change of a service that the vendor carries out, retried until the vendor agrees or a retry cannot help (`failed`, with `last_error`).
+type OperationAccepted = ServiceOperation
 
 // PreconditionFailed An RFC 9457 problem document.
 type PreconditionFailed = Problem
@@ -2204,6 +2310,18 @@ type CreateServiceInvoiceParams struct {
 
 	// IdempotencyKey A unique key per intended effect (a UUID is a good choice). Retrying with the same key and body replays the first response.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ListServiceOperationsParams defines parameters for ListServiceOperations.
+type ListServiceOperationsParams struct {
+	// Status Only operations in this status.
+	Status *ServiceOperationStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // ChangeServicePlanParams defines parameters for ChangeServicePlan.
@@ -3391,8 +3509,13 @@ type ClientInterface interface {
 	// A new username is checked free on the platform and at the vendor
 	// (409 `username_taken`); a new password must have 10 to 128
 	// characters with a lower-case letter, an upper-case letter and a
-	// digit (422 `password_too_weak`). Each is pushed to the vendor first.
-	// With `If-Match`, only at that version.
+	// digit (422 `password_too_weak`). The username is recorded at once
+	// and both are pushed to the vendor by the operation
+	// `update_credentials` (the password kept sealed until then). The
+	// platform waits up to SERVICE_OP_WAIT for the vendor: done in time
+	// answers 200; otherwise 202 with the operation to poll. 502
+	// `vendor_unreachable` when the vendor cannot say whether a new
+	// username is free. With `If-Match`, only at that version.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3404,8 +3527,13 @@ type ClientInterface interface {
 	// A new username is checked free on the platform and at the vendor
 	// (409 `username_taken`); a new password must have 10 to 128
 	// characters with a lower-case letter, an upper-case letter and a
-	// digit (422 `password_too_weak`). Each is pushed to the vendor first.
-	// With `If-Match`, only at that version.
+	// digit (422 `password_too_weak`). The username is recorded at once
+	// and both are pushed to the vendor by the operation
+	// `update_credentials` (the password kept sealed until then). The
+	// platform waits up to SERVICE_OP_WAIT for the vendor: done in time
+	// answers 200; otherwise 202 with the operation to poll. 502
+	// `vendor_unreachable` when the vendor cannot say whether a new
+	// username is free. With `If-Match`, only at that version.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3414,7 +3542,7 @@ type ClientInterface interface {
 
 	// ResetServiceCredentials Reset the password
 	//
-	// Sets a new generated password at the vendor and returns it, once; the platform does not keep it.
+	// Sets a new generated password at the vendor (operation `reset_password`) and returns it once, in this 200 or, after a 202, in the first read of the succeeded operation by the same caller; it is kept sealed until then and forgotten after. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 	//
 	// Corresponds with POST /v1/services/{id}/credentials/reset (the `ResetServiceCredentials` operationId).
 	ResetServiceCredentials(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3433,6 +3561,20 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/services/{id}/invoices (the `CreateServiceInvoice` operationId).
 	CreateServiceInvoice(ctx context.Context, id Id, params *CreateServiceInvoiceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListServiceOperations List a service's operations
+	//
+	// The service's operations, newest first, optionally by `status`. A failed one (status `failed`, `last_error`) means the vendor may disagree with the platform until it is dealt with.
+	//
+	// Corresponds with GET /v1/services/{id}/operations (the `ListServiceOperations` operationId).
+	ListServiceOperations(ctx context.Context, id Id, params *ListServiceOperationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetServiceOperation Get a service operation
+	//
+	// One operation, to poll after a 202. The first read of a succeeded `reset_password` by its requester carries the new password; later reads do not.
+	//
+	// Corresponds with GET /v1/services/{id}/operations/{operation_id} (the `GetServiceOperation` operationId).
+	GetServiceOperation(ctx context.Context, id Id, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ChangeServicePlanWithBody Move to another plan
 	//
 	// Moves a prepaid service to another active prepaid plan priced for
@@ -3441,8 +3583,14 @@ type ClientInterface interface {
 	// `plan_not_compatible`, `frequency_not_offered`,
 	// `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 	// customer only to partner-visible plans, 403
-	// `plan_not_available_to_partner`). The new plan's quotas times the
-	// quantity go to the vendor first; the days left of the period are
+	// `plan_not_available_to_partner`). A free trial (running or expired)
+	// moves to a paid plan from today: its first period is invoiced as a
+	// first order is (prepaid) or billed from today (post-paid), and the
+	// vendor tenant is switched to production and enabled. The plan and
+	// its billing are recorded at once; the new plan's quotas times the
+	// quantity go to the vendor by the operation `plan_change` (200 when
+	// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+	// operation to poll). Otherwise the days left of the period are
 	// invoiced at the new price less the old (`adjustment`, with a
 	// `credit` line; a downgrade's rest is kept as credit). With
 	// `If-Match`, only at that version.
@@ -3460,8 +3608,14 @@ type ClientInterface interface {
 	// `plan_not_compatible`, `frequency_not_offered`,
 	// `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 	// customer only to partner-visible plans, 403
-	// `plan_not_available_to_partner`). The new plan's quotas times the
-	// quantity go to the vendor first; the days left of the period are
+	// `plan_not_available_to_partner`). A free trial (running or expired)
+	// moves to a paid plan from today: its first period is invoiced as a
+	// first order is (prepaid) or billed from today (post-paid), and the
+	// vendor tenant is switched to production and enabled. The plan and
+	// its billing are recorded at once; the new plan's quotas times the
+	// quantity go to the vendor by the operation `plan_change` (200 when
+	// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+	// operation to poll). Otherwise the days left of the period are
 	// invoiced at the new price less the old (`adjustment`, with a
 	// `credit` line; a downgrade's rest is kept as credit). With
 	// `If-Match`, only at that version.
@@ -3475,8 +3629,11 @@ type ClientInterface interface {
 	//
 	// Sets a new quantity on a plan that sells with one (422
 	// `quantity_not_enabled`; the same quantity is 422
-	// `quantity_unchanged`). The per-unit quotas times the new quantity
-	// (-1 stays unlimited) are pushed to the vendor first. A prepaid
+	// `quantity_unchanged`). The quantity and its billing are recorded at
+	// once; the per-unit quotas times the new quantity (-1 stays
+	// unlimited) go to the vendor by the operation `quantity` (200 when
+	// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+	// operation to poll). A prepaid
 	// period is settled for the days left: a raise is invoiced now (kind
 	// `adjustment`; and the partner's at cost), a cut becomes a credit taken
 	// off the next renewals. Post-paid months are billed per stretch of
@@ -3491,8 +3648,11 @@ type ClientInterface interface {
 	//
 	// Sets a new quantity on a plan that sells with one (422
 	// `quantity_not_enabled`; the same quantity is 422
-	// `quantity_unchanged`). The per-unit quotas times the new quantity
-	// (-1 stays unlimited) are pushed to the vendor first. A prepaid
+	// `quantity_unchanged`). The quantity and its billing are recorded at
+	// once; the per-unit quotas times the new quantity (-1 stays
+	// unlimited) go to the vendor by the operation `quantity` (200 when
+	// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+	// operation to poll). A prepaid
 	// period is settled for the days left: a raise is invoiced now (kind
 	// `adjustment`; and the partner's at cost), a cut becomes a credit taken
 	// off the next renewals. Post-paid months are billed per stretch of
@@ -3512,7 +3672,7 @@ type ClientInterface interface {
 
 	// SuspendService Suspend a service
 	//
-	// Disables the tenant at the vendor, then suspends the service; again is a no-op. 409 `service_terminated` or `service_not_provisioned`.
+	// Suspends the service and disables its tenant at the vendor (operation `suspend`); again is a no-op. 409 `service_terminated` or `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 	//
 	// Corresponds with POST /v1/services/{id}/suspend (the `SuspendService` operationId).
 	SuspendService(ctx context.Context, id Id, params *SuspendServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3551,14 +3711,14 @@ type ClientInterface interface {
 
 	// TerminateService Terminate a service
 	//
-	// Disables then deletes the tenant at the vendor, then ends the service; a terminated service cannot change again (409 `service_terminated`).
+	// Ends the service (billing stops, its username is free again), then at the vendor removes a partner's read-only grant and disables and deletes the tenant (operation `terminate`); a terminated service cannot change again (409 `service_terminated`). The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 	//
 	// Corresponds with POST /v1/services/{id}/terminate (the `TerminateService` operationId).
 	TerminateService(ctx context.Context, id Id, params *TerminateServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UnsuspendService Unsuspend a service
 	//
-	// Enables the tenant at the vendor, then the service.
+	// Makes the service active and enables its tenant at the vendor (operation `unsuspend`). 409 `service_terminated`, `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 	//
 	// Corresponds with POST /v1/services/{id}/unsuspend (the `UnsuspendService` operationId).
 	UnsuspendService(ctx context.Context, id Id, params *UnsuspendServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -5592,8 +5752,13 @@ func (c *Client) GetService(ctx context.Context, id Id, reqEditors ...RequestEdi
 // A new username is checked free on the platform and at the vendor
 // (409 `username_taken`); a new password must have 10 to 128
 // characters with a lower-case letter, an upper-case letter and a
-// digit (422 `password_too_weak`). Each is pushed to the vendor first.
-// With `If-Match`, only at that version.
+// digit (422 `password_too_weak`). The username is recorded at once
+// and both are pushed to the vendor by the operation
+// `update_credentials` (the password kept sealed until then). The
+// platform waits up to SERVICE_OP_WAIT for the vendor: done in time
+// answers 200; otherwise 202 with the operation to poll. 502
+// `vendor_unreachable` when the vendor cannot say whether a new
+// username is free. With `If-Match`, only at that version.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5615,8 +5780,13 @@ func (c *Client) UpdateServiceCredentialsWithBody(ctx context.Context, id Id, pa
 // A new username is checked free on the platform and at the vendor
 // (409 `username_taken`); a new password must have 10 to 128
 // characters with a lower-case letter, an upper-case letter and a
-// digit (422 `password_too_weak`). Each is pushed to the vendor first.
-// With `If-Match`, only at that version.
+// digit (422 `password_too_weak`). The username is recorded at once
+// and both are pushed to the vendor by the operation
+// `update_credentials` (the password kept sealed until then). The
+// platform waits up to SERVICE_OP_WAIT for the vendor: done in time
+// answers 200; otherwise 202 with the operation to poll. 502
+// `vendor_unreachable` when the vendor cannot say whether a new
+// username is free. With `If-Match`, only at that version.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5635,7 +5805,7 @@ func (c *Client) UpdateServiceCredentials(ctx context.Context, id Id, params *Up
 
 // ResetServiceCredentials Reset the password
 //
-// Sets a new generated password at the vendor and returns it, once; the platform does not keep it.
+// Sets a new generated password at the vendor (operation `reset_password`) and returns it once, in this 200 or, after a 202, in the first read of the succeeded operation by the same caller; it is kept sealed until then and forgotten after. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 //
 // Corresponds with POST /v1/services/{id}/credentials/reset (the `ResetServiceCredentials` operationId).
 func (c *Client) ResetServiceCredentials(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5674,6 +5844,40 @@ func (c *Client) CreateServiceInvoice(ctx context.Context, id Id, params *Create
 	return c.Client.Do(req)
 }
 
+// ListServiceOperations List a service's operations
+//
+// The service's operations, newest first, optionally by `status`. A failed one (status `failed`, `last_error`) means the vendor may disagree with the platform until it is dealt with.
+//
+// Corresponds with GET /v1/services/{id}/operations (the `ListServiceOperations` operationId).
+func (c *Client) ListServiceOperations(ctx context.Context, id Id, params *ListServiceOperationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListServiceOperationsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetServiceOperation Get a service operation
+//
+// One operation, to poll after a 202. The first read of a succeeded `reset_password` by its requester carries the new password; later reads do not.
+//
+// Corresponds with GET /v1/services/{id}/operations/{operation_id} (the `GetServiceOperation` operationId).
+func (c *Client) GetServiceOperation(ctx context.Context, id Id, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetServiceOperationRequest(c.Server, id, operationId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ChangeServicePlanWithBody Move to another plan
 //
 // Moves a prepaid service to another active prepaid plan priced for
@@ -5682,8 +5886,14 @@ func (c *Client) CreateServiceInvoice(ctx context.Context, id Id, params *Create
 // `plan_not_compatible`, `frequency_not_offered`,
 // `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 // customer only to partner-visible plans, 403
-// `plan_not_available_to_partner`). The new plan's quotas times the
-// quantity go to the vendor first; the days left of the period are
+// `plan_not_available_to_partner`). A free trial (running or expired)
+// moves to a paid plan from today: its first period is invoiced as a
+// first order is (prepaid) or billed from today (post-paid), and the
+// vendor tenant is switched to production and enabled. The plan and
+// its billing are recorded at once; the new plan's quotas times the
+// quantity go to the vendor by the operation `plan_change` (200 when
+// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+// operation to poll). Otherwise the days left of the period are
 // invoiced at the new price less the old (`adjustment`, with a
 // `credit` line; a downgrade's rest is kept as credit). With
 // `If-Match`, only at that version.
@@ -5711,8 +5921,14 @@ func (c *Client) ChangeServicePlanWithBody(ctx context.Context, id Id, params *C
 // `plan_not_compatible`, `frequency_not_offered`,
 // `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 // customer only to partner-visible plans, 403
-// `plan_not_available_to_partner`). The new plan's quotas times the
-// quantity go to the vendor first; the days left of the period are
+// `plan_not_available_to_partner`). A free trial (running or expired)
+// moves to a paid plan from today: its first period is invoiced as a
+// first order is (prepaid) or billed from today (post-paid), and the
+// vendor tenant is switched to production and enabled. The plan and
+// its billing are recorded at once; the new plan's quotas times the
+// quantity go to the vendor by the operation `plan_change` (200 when
+// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+// operation to poll). Otherwise the days left of the period are
 // invoiced at the new price less the old (`adjustment`, with a
 // `credit` line; a downgrade's rest is kept as credit). With
 // `If-Match`, only at that version.
@@ -5736,8 +5952,11 @@ func (c *Client) ChangeServicePlan(ctx context.Context, id Id, params *ChangeSer
 //
 // Sets a new quantity on a plan that sells with one (422
 // `quantity_not_enabled`; the same quantity is 422
-// `quantity_unchanged`). The per-unit quotas times the new quantity
-// (-1 stays unlimited) are pushed to the vendor first. A prepaid
+// `quantity_unchanged`). The quantity and its billing are recorded at
+// once; the per-unit quotas times the new quantity (-1 stays
+// unlimited) go to the vendor by the operation `quantity` (200 when
+// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+// operation to poll). A prepaid
 // period is settled for the days left: a raise is invoiced now (kind
 // `adjustment`; and the partner's at cost), a cut becomes a credit taken
 // off the next renewals. Post-paid months are billed per stretch of
@@ -5762,8 +5981,11 @@ func (c *Client) ChangeServiceQuantityWithBody(ctx context.Context, id Id, param
 //
 // Sets a new quantity on a plan that sells with one (422
 // `quantity_not_enabled`; the same quantity is 422
-// `quantity_unchanged`). The per-unit quotas times the new quantity
-// (-1 stays unlimited) are pushed to the vendor first. A prepaid
+// `quantity_unchanged`). The quantity and its billing are recorded at
+// once; the per-unit quotas times the new quantity (-1 stays
+// unlimited) go to the vendor by the operation `quantity` (200 when
+// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+// operation to poll). A prepaid
 // period is settled for the days left: a raise is invoiced now (kind
 // `adjustment`; and the partner's at cost), a cut becomes a credit taken
 // off the next renewals. Post-paid months are billed per stretch of
@@ -5803,7 +6025,7 @@ func (c *Client) CreateServiceSsoLink(ctx context.Context, id Id, reqEditors ...
 
 // SuspendService Suspend a service
 //
-// Disables the tenant at the vendor, then suspends the service; again is a no-op. 409 `service_terminated` or `service_not_provisioned`.
+// Suspends the service and disables its tenant at the vendor (operation `suspend`); again is a no-op. 409 `service_terminated` or `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 //
 // Corresponds with POST /v1/services/{id}/suspend (the `SuspendService` operationId).
 func (c *Client) SuspendService(ctx context.Context, id Id, params *SuspendServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5872,7 +6094,7 @@ func (c *Client) ChangeServiceTerm(ctx context.Context, id Id, params *ChangeSer
 
 // TerminateService Terminate a service
 //
-// Disables then deletes the tenant at the vendor, then ends the service; a terminated service cannot change again (409 `service_terminated`).
+// Ends the service (billing stops, its username is free again), then at the vendor removes a partner's read-only grant and disables and deletes the tenant (operation `terminate`); a terminated service cannot change again (409 `service_terminated`). The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 //
 // Corresponds with POST /v1/services/{id}/terminate (the `TerminateService` operationId).
 func (c *Client) TerminateService(ctx context.Context, id Id, params *TerminateServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5889,7 +6111,7 @@ func (c *Client) TerminateService(ctx context.Context, id Id, params *TerminateS
 
 // UnsuspendService Unsuspend a service
 //
-// Enables the tenant at the vendor, then the service.
+// Makes the service active and enables its tenant at the vendor (operation `unsuspend`). 409 `service_terminated`, `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 //
 // Corresponds with POST /v1/services/{id}/unsuspend (the `UnsuspendService` operationId).
 func (c *Client) UnsuspendService(ctx context.Context, id Id, params *UnsuspendServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -10140,6 +10362,132 @@ func NewCreateServiceInvoiceRequest(server string, id Id, params *CreateServiceI
 	return req, nil
 }
 
+// NewListServiceOperationsRequest constructs an http.Request for the ListServiceOperations method
+func NewListServiceOperationsRequest(server string, id Id, params *ListServiceOperationsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/services/%s/operations", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetServiceOperationRequest constructs an http.Request for the GetServiceOperation method
+func NewGetServiceOperationRequest(server string, id Id, operationId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "operation_id", operationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/services/%s/operations/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewChangeServicePlanRequest calls the generic ChangeServicePlan builder with application/json body
 func NewChangeServicePlanRequest(server string, id Id, params *ChangeServicePlanParams, body ChangeServicePlanJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -12655,8 +13003,13 @@ type ClientWithResponsesInterface interface {
 	// A new username is checked free on the platform and at the vendor
 	// (409 `username_taken`); a new password must have 10 to 128
 	// characters with a lower-case letter, an upper-case letter and a
-	// digit (422 `password_too_weak`). Each is pushed to the vendor first.
-	// With `If-Match`, only at that version.
+	// digit (422 `password_too_weak`). The username is recorded at once
+	// and both are pushed to the vendor by the operation
+	// `update_credentials` (the password kept sealed until then). The
+	// platform waits up to SERVICE_OP_WAIT for the vendor: done in time
+	// answers 200; otherwise 202 with the operation to poll. 502
+	// `vendor_unreachable` when the vendor cannot say whether a new
+	// username is free. With `If-Match`, only at that version.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12668,8 +13021,13 @@ type ClientWithResponsesInterface interface {
 	// A new username is checked free on the platform and at the vendor
 	// (409 `username_taken`); a new password must have 10 to 128
 	// characters with a lower-case letter, an upper-case letter and a
-	// digit (422 `password_too_weak`). Each is pushed to the vendor first.
-	// With `If-Match`, only at that version.
+	// digit (422 `password_too_weak`). The username is recorded at once
+	// and both are pushed to the vendor by the operation
+	// `update_credentials` (the password kept sealed until then). The
+	// platform waits up to SERVICE_OP_WAIT for the vendor: done in time
+	// answers 200; otherwise 202 with the operation to poll. 502
+	// `vendor_unreachable` when the vendor cannot say whether a new
+	// username is free. With `If-Match`, only at that version.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12678,7 +13036,7 @@ type ClientWithResponsesInterface interface {
 
 	// ResetServiceCredentialsWithResponse Reset the password
 	//
-	// Sets a new generated password at the vendor and returns it, once; the platform does not keep it.
+	// Sets a new generated password at the vendor (operation `reset_password`) and returns it once, in this 200 or, after a 202, in the first read of the succeeded operation by the same caller; it is kept sealed until then and forgotten after. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -12701,6 +13059,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/services/{id}/invoices (the `CreateServiceInvoice` operationId).
 	CreateServiceInvoiceWithResponse(ctx context.Context, id Id, params *CreateServiceInvoiceParams, reqEditors ...RequestEditorFn) (*CreateServiceInvoiceResponse, error)
 
+	// ListServiceOperationsWithResponse List a service's operations
+	//
+	// The service's operations, newest first, optionally by `status`. A failed one (status `failed`, `last_error`) means the vendor may disagree with the platform until it is dealt with.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/services/{id}/operations (the `ListServiceOperations` operationId).
+	ListServiceOperationsWithResponse(ctx context.Context, id Id, params *ListServiceOperationsParams, reqEditors ...RequestEditorFn) (*ListServiceOperationsResponse, error)
+
+	// GetServiceOperationWithResponse Get a service operation
+	//
+	// One operation, to poll after a 202. The first read of a succeeded `reset_password` by its requester carries the new password; later reads do not.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/services/{id}/operations/{operation_id} (the `GetServiceOperation` operationId).
+	GetServiceOperationWithResponse(ctx context.Context, id Id, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetServiceOperationResponse, error)
+
 	// ChangeServicePlanWithBodyWithResponse Move to another plan
 	//
 	// Moves a prepaid service to another active prepaid plan priced for
@@ -12709,8 +13085,14 @@ type ClientWithResponsesInterface interface {
 	// `plan_not_compatible`, `frequency_not_offered`,
 	// `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 	// customer only to partner-visible plans, 403
-	// `plan_not_available_to_partner`). The new plan's quotas times the
-	// quantity go to the vendor first; the days left of the period are
+	// `plan_not_available_to_partner`). A free trial (running or expired)
+	// moves to a paid plan from today: its first period is invoiced as a
+	// first order is (prepaid) or billed from today (post-paid), and the
+	// vendor tenant is switched to production and enabled. The plan and
+	// its billing are recorded at once; the new plan's quotas times the
+	// quantity go to the vendor by the operation `plan_change` (200 when
+	// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+	// operation to poll). Otherwise the days left of the period are
 	// invoiced at the new price less the old (`adjustment`, with a
 	// `credit` line; a downgrade's rest is kept as credit). With
 	// `If-Match`, only at that version.
@@ -12728,8 +13110,14 @@ type ClientWithResponsesInterface interface {
 	// `plan_not_compatible`, `frequency_not_offered`,
 	// `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 	// customer only to partner-visible plans, 403
-	// `plan_not_available_to_partner`). The new plan's quotas times the
-	// quantity go to the vendor first; the days left of the period are
+	// `plan_not_available_to_partner`). A free trial (running or expired)
+	// moves to a paid plan from today: its first period is invoiced as a
+	// first order is (prepaid) or billed from today (post-paid), and the
+	// vendor tenant is switched to production and enabled. The plan and
+	// its billing are recorded at once; the new plan's quotas times the
+	// quantity go to the vendor by the operation `plan_change` (200 when
+	// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+	// operation to poll). Otherwise the days left of the period are
 	// invoiced at the new price less the old (`adjustment`, with a
 	// `credit` line; a downgrade's rest is kept as credit). With
 	// `If-Match`, only at that version.
@@ -12743,8 +13131,11 @@ type ClientWithResponsesInterface interface {
 	//
 	// Sets a new quantity on a plan that sells with one (422
 	// `quantity_not_enabled`; the same quantity is 422
-	// `quantity_unchanged`). The per-unit quotas times the new quantity
-	// (-1 stays unlimited) are pushed to the vendor first. A prepaid
+	// `quantity_unchanged`). The quantity and its billing are recorded at
+	// once; the per-unit quotas times the new quantity (-1 stays
+	// unlimited) go to the vendor by the operation `quantity` (200 when
+	// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+	// operation to poll). A prepaid
 	// period is settled for the days left: a raise is invoiced now (kind
 	// `adjustment`; and the partner's at cost), a cut becomes a credit taken
 	// off the next renewals. Post-paid months are billed per stretch of
@@ -12759,8 +13150,11 @@ type ClientWithResponsesInterface interface {
 	//
 	// Sets a new quantity on a plan that sells with one (422
 	// `quantity_not_enabled`; the same quantity is 422
-	// `quantity_unchanged`). The per-unit quotas times the new quantity
-	// (-1 stays unlimited) are pushed to the vendor first. A prepaid
+	// `quantity_unchanged`). The quantity and its billing are recorded at
+	// once; the per-unit quotas times the new quantity (-1 stays
+	// unlimited) go to the vendor by the operation `quantity` (200 when
+	// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+	// operation to poll). A prepaid
 	// period is settled for the days left: a raise is invoiced now (kind
 	// `adjustment`; and the partner's at cost), a cut becomes a credit taken
 	// off the next renewals. Post-paid months are billed per stretch of
@@ -12782,7 +13176,7 @@ type ClientWithResponsesInterface interface {
 
 	// SuspendServiceWithResponse Suspend a service
 	//
-	// Disables the tenant at the vendor, then suspends the service; again is a no-op. 409 `service_terminated` or `service_not_provisioned`.
+	// Suspends the service and disables its tenant at the vendor (operation `suspend`); again is a no-op. 409 `service_terminated` or `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -12823,7 +13217,7 @@ type ClientWithResponsesInterface interface {
 
 	// TerminateServiceWithResponse Terminate a service
 	//
-	// Disables then deletes the tenant at the vendor, then ends the service; a terminated service cannot change again (409 `service_terminated`).
+	// Ends the service (billing stops, its username is free again), then at the vendor removes a partner's read-only grant and disables and deletes the tenant (operation `terminate`); a terminated service cannot change again (409 `service_terminated`). The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -12832,7 +13226,7 @@ type ClientWithResponsesInterface interface {
 
 	// UnsuspendServiceWithResponse Unsuspend a service
 	//
-	// Enables the tenant at the vendor, then the service.
+	// Makes the service active and enables its tenant at the vendor (operation `unsuspend`). 409 `service_terminated`, `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -18939,6 +19333,11 @@ type UpdateServiceCredentialsResponse200Headers struct {
 	ETag *string
 }
 
+// UpdateServiceCredentialsResponse202Headers the declared response headers of an HTTP 202 response for UpdateServiceCredentials
+type UpdateServiceCredentialsResponse202Headers struct {
+	Location *string
+}
+
 // UpdateServiceCredentialsResponse401Headers the declared response headers of an HTTP 401 response for UpdateServiceCredentials
 type UpdateServiceCredentialsResponse401Headers struct {
 	WWWAuthenticate *string
@@ -18949,6 +19348,8 @@ type UpdateServiceCredentialsResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Service
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *OperationAccepted
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -18969,6 +19370,8 @@ type UpdateServiceCredentialsResponse struct {
 	ApplicationproblemJSON502 *BadGateway
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *UpdateServiceCredentialsResponse200Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *UpdateServiceCredentialsResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateServiceCredentialsResponse401Headers
 }
@@ -18976,6 +19379,11 @@ type UpdateServiceCredentialsResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r UpdateServiceCredentialsResponse) GetJSON200() *Service {
 	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r UpdateServiceCredentialsResponse) GetJSON202() *OperationAccepted {
+	return r.JSON202
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -19052,6 +19460,11 @@ func (r UpdateServiceCredentialsResponse) ContentType() string {
 	return ""
 }
 
+// ResetServiceCredentialsResponse202Headers the declared response headers of an HTTP 202 response for ResetServiceCredentials
+type ResetServiceCredentialsResponse202Headers struct {
+	Location *string
+}
+
 // ResetServiceCredentialsResponse401Headers the declared response headers of an HTTP 401 response for ResetServiceCredentials
 type ResetServiceCredentialsResponse401Headers struct {
 	WWWAuthenticate *string
@@ -19062,6 +19475,8 @@ type ResetServiceCredentialsResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *ServiceCredentials
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *OperationAccepted
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -19076,8 +19491,8 @@ type ResetServiceCredentialsResponse struct {
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
-	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
-	ApplicationproblemJSON502 *BadGateway
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *ResetServiceCredentialsResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ResetServiceCredentialsResponse401Headers
 }
@@ -19085,6 +19500,11 @@ type ResetServiceCredentialsResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ResetServiceCredentialsResponse) GetJSON200() *ServiceCredentials {
 	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r ResetServiceCredentialsResponse) GetJSON202() *OperationAccepted {
+	return r.JSON202
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -19120,11 +19540,6 @@ func (r ResetServiceCredentialsResponse) GetApplicationproblemJSON422() *Unproce
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r ResetServiceCredentialsResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
-}
-
-// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
-func (r ResetServiceCredentialsResponse) GetApplicationproblemJSON502() *BadGateway {
-	return r.ApplicationproblemJSON502
 }
 
 // GetBody returns the raw response body bytes
@@ -19253,6 +19668,177 @@ func (r CreateServiceInvoiceResponse) ContentType() string {
 	return ""
 }
 
+// ListServiceOperationsResponse401Headers the declared response headers of an HTTP 401 response for ListServiceOperations
+type ListServiceOperationsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListServiceOperationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ServiceOperationList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListServiceOperationsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListServiceOperationsResponse) GetJSON200() *ServiceOperationList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListServiceOperationsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListServiceOperationsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListServiceOperationsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListServiceOperationsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListServiceOperationsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListServiceOperationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListServiceOperationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListServiceOperationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListServiceOperationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetServiceOperationResponse401Headers the declared response headers of an HTTP 401 response for GetServiceOperation
+type GetServiceOperationResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetServiceOperationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ServiceOperation
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetServiceOperationResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetServiceOperationResponse) GetJSON200() *ServiceOperation {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetServiceOperationResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetServiceOperationResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetServiceOperationResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetServiceOperationResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetServiceOperationResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetServiceOperationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetServiceOperationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetServiceOperationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetServiceOperationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ChangeServicePlanResponse202Headers the declared response headers of an HTTP 202 response for ChangeServicePlan
+type ChangeServicePlanResponse202Headers struct {
+	Location *string
+}
+
 // ChangeServicePlanResponse401Headers the declared response headers of an HTTP 401 response for ChangeServicePlan
 type ChangeServicePlanResponse401Headers struct {
 	WWWAuthenticate *string
@@ -19263,6 +19849,8 @@ type ChangeServicePlanResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *QuantityChanged
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *OperationAccepted
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -19279,8 +19867,8 @@ type ChangeServicePlanResponse struct {
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
-	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
-	ApplicationproblemJSON502 *BadGateway
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *ChangeServicePlanResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ChangeServicePlanResponse401Headers
 }
@@ -19288,6 +19876,11 @@ type ChangeServicePlanResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ChangeServicePlanResponse) GetJSON200() *QuantityChanged {
 	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r ChangeServicePlanResponse) GetJSON202() *OperationAccepted {
+	return r.JSON202
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -19330,11 +19923,6 @@ func (r ChangeServicePlanResponse) GetApplicationproblemJSON500() *InternalError
 	return r.ApplicationproblemJSON500
 }
 
-// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
-func (r ChangeServicePlanResponse) GetApplicationproblemJSON502() *BadGateway {
-	return r.ApplicationproblemJSON502
-}
-
 // GetBody returns the raw response body bytes
 func (r ChangeServicePlanResponse) GetBody() []byte {
 	return r.Body
@@ -19364,6 +19952,11 @@ func (r ChangeServicePlanResponse) ContentType() string {
 	return ""
 }
 
+// ChangeServiceQuantityResponse202Headers the declared response headers of an HTTP 202 response for ChangeServiceQuantity
+type ChangeServiceQuantityResponse202Headers struct {
+	Location *string
+}
+
 // ChangeServiceQuantityResponse401Headers the declared response headers of an HTTP 401 response for ChangeServiceQuantity
 type ChangeServiceQuantityResponse401Headers struct {
 	WWWAuthenticate *string
@@ -19374,6 +19967,8 @@ type ChangeServiceQuantityResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *QuantityChanged
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *OperationAccepted
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -19390,8 +19985,8 @@ type ChangeServiceQuantityResponse struct {
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
-	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
-	ApplicationproblemJSON502 *BadGateway
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *ChangeServiceQuantityResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ChangeServiceQuantityResponse401Headers
 }
@@ -19399,6 +19994,11 @@ type ChangeServiceQuantityResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ChangeServiceQuantityResponse) GetJSON200() *QuantityChanged {
 	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r ChangeServiceQuantityResponse) GetJSON202() *OperationAccepted {
+	return r.JSON202
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -19439,11 +20039,6 @@ func (r ChangeServiceQuantityResponse) GetApplicationproblemJSON422() *Unprocess
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r ChangeServiceQuantityResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
-}
-
-// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
-func (r ChangeServiceQuantityResponse) GetApplicationproblemJSON502() *BadGateway {
-	return r.ApplicationproblemJSON502
 }
 
 // GetBody returns the raw response body bytes
@@ -19584,6 +20179,11 @@ type SuspendServiceResponse200Headers struct {
 	ETag *string
 }
 
+// SuspendServiceResponse202Headers the declared response headers of an HTTP 202 response for SuspendService
+type SuspendServiceResponse202Headers struct {
+	Location *string
+}
+
 // SuspendServiceResponse401Headers the declared response headers of an HTTP 401 response for SuspendService
 type SuspendServiceResponse401Headers struct {
 	WWWAuthenticate *string
@@ -19594,6 +20194,8 @@ type SuspendServiceResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Service
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *OperationAccepted
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -19608,10 +20210,10 @@ type SuspendServiceResponse struct {
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
-	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
-	ApplicationproblemJSON502 *BadGateway
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *SuspendServiceResponse200Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *SuspendServiceResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *SuspendServiceResponse401Headers
 }
@@ -19619,6 +20221,11 @@ type SuspendServiceResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r SuspendServiceResponse) GetJSON200() *Service {
 	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r SuspendServiceResponse) GetJSON202() *OperationAccepted {
+	return r.JSON202
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -19654,11 +20261,6 @@ func (r SuspendServiceResponse) GetApplicationproblemJSON412() *PreconditionFail
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r SuspendServiceResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
-}
-
-// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
-func (r SuspendServiceResponse) GetApplicationproblemJSON502() *BadGateway {
-	return r.ApplicationproblemJSON502
 }
 
 // GetBody returns the raw response body bytes
@@ -19799,6 +20401,11 @@ type TerminateServiceResponse200Headers struct {
 	ETag *string
 }
 
+// TerminateServiceResponse202Headers the declared response headers of an HTTP 202 response for TerminateService
+type TerminateServiceResponse202Headers struct {
+	Location *string
+}
+
 // TerminateServiceResponse401Headers the declared response headers of an HTTP 401 response for TerminateService
 type TerminateServiceResponse401Headers struct {
 	WWWAuthenticate *string
@@ -19809,6 +20416,8 @@ type TerminateServiceResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Service
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *OperationAccepted
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -19823,10 +20432,10 @@ type TerminateServiceResponse struct {
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
-	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
-	ApplicationproblemJSON502 *BadGateway
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *TerminateServiceResponse200Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *TerminateServiceResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *TerminateServiceResponse401Headers
 }
@@ -19834,6 +20443,11 @@ type TerminateServiceResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r TerminateServiceResponse) GetJSON200() *Service {
 	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r TerminateServiceResponse) GetJSON202() *OperationAccepted {
+	return r.JSON202
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -19871,11 +20485,6 @@ func (r TerminateServiceResponse) GetApplicationproblemJSON500() *InternalError 
 	return r.ApplicationproblemJSON500
 }
 
-// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
-func (r TerminateServiceResponse) GetApplicationproblemJSON502() *BadGateway {
-	return r.ApplicationproblemJSON502
-}
-
 // GetBody returns the raw response body bytes
 func (r TerminateServiceResponse) GetBody() []byte {
 	return r.Body
@@ -19910,6 +20519,11 @@ type UnsuspendServiceResponse200Headers struct {
 	ETag *string
 }
 
+// UnsuspendServiceResponse202Headers the declared response headers of an HTTP 202 response for UnsuspendService
+type UnsuspendServiceResponse202Headers struct {
+	Location *string
+}
+
 // UnsuspendServiceResponse401Headers the declared response headers of an HTTP 401 response for UnsuspendService
 type UnsuspendServiceResponse401Headers struct {
 	WWWAuthenticate *string
@@ -19920,6 +20534,8 @@ type UnsuspendServiceResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Service
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *OperationAccepted
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -19934,10 +20550,10 @@ type UnsuspendServiceResponse struct {
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
-	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
-	ApplicationproblemJSON502 *BadGateway
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *UnsuspendServiceResponse200Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *UnsuspendServiceResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UnsuspendServiceResponse401Headers
 }
@@ -19945,6 +20561,11 @@ type UnsuspendServiceResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r UnsuspendServiceResponse) GetJSON200() *Service {
 	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r UnsuspendServiceResponse) GetJSON202() *OperationAccepted {
+	return r.JSON202
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -19980,11 +20601,6 @@ func (r UnsuspendServiceResponse) GetApplicationproblemJSON412() *PreconditionFa
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r UnsuspendServiceResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
-}
-
-// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
-func (r UnsuspendServiceResponse) GetApplicationproblemJSON502() *BadGateway {
-	return r.ApplicationproblemJSON502
 }
 
 // GetBody returns the raw response body bytes
@@ -23594,8 +24210,13 @@ func (c *ClientWithResponses) GetServiceWithResponse(ctx context.Context, id Id,
 // A new username is checked free on the platform and at the vendor
 // (409 `username_taken`); a new password must have 10 to 128
 // characters with a lower-case letter, an upper-case letter and a
-// digit (422 `password_too_weak`). Each is pushed to the vendor first.
-// With `If-Match`, only at that version.
+// digit (422 `password_too_weak`). The username is recorded at once
+// and both are pushed to the vendor by the operation
+// `update_credentials` (the password kept sealed until then). The
+// platform waits up to SERVICE_OP_WAIT for the vendor: done in time
+// answers 200; otherwise 202 with the operation to poll. 502
+// `vendor_unreachable` when the vendor cannot say whether a new
+// username is free. With `If-Match`, only at that version.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23613,8 +24234,13 @@ func (c *ClientWithResponses) UpdateServiceCredentialsWithBodyWithResponse(ctx c
 // A new username is checked free on the platform and at the vendor
 // (409 `username_taken`); a new password must have 10 to 128
 // characters with a lower-case letter, an upper-case letter and a
-// digit (422 `password_too_weak`). Each is pushed to the vendor first.
-// With `If-Match`, only at that version.
+// digit (422 `password_too_weak`). The username is recorded at once
+// and both are pushed to the vendor by the operation
+// `update_credentials` (the password kept sealed until then). The
+// platform waits up to SERVICE_OP_WAIT for the vendor: done in time
+// answers 200; otherwise 202 with the operation to poll. 502
+// `vendor_unreachable` when the vendor cannot say whether a new
+// username is free. With `If-Match`, only at that version.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23629,7 +24255,7 @@ func (c *ClientWithResponses) UpdateServiceCredentialsWithResponse(ctx context.C
 
 // ResetServiceCredentialsWithResponse Reset the password
 //
-// Sets a new generated password at the vendor and returns it, once; the platform does not keep it.
+// Sets a new generated password at the vendor (operation `reset_password`) and returns it once, in this 200 or, after a 202, in the first read of the succeeded operation by the same caller; it is kept sealed until then and forgotten after. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -23664,6 +24290,36 @@ func (c *ClientWithResponses) CreateServiceInvoiceWithResponse(ctx context.Conte
 	return ParseCreateServiceInvoiceResponse(rsp)
 }
 
+// ListServiceOperationsWithResponse List a service's operations
+//
+// The service's operations, newest first, optionally by `status`. A failed one (status `failed`, `last_error`) means the vendor may disagree with the platform until it is dealt with.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/services/{id}/operations (the `ListServiceOperations` operationId).
+func (c *ClientWithResponses) ListServiceOperationsWithResponse(ctx context.Context, id Id, params *ListServiceOperationsParams, reqEditors ...RequestEditorFn) (*ListServiceOperationsResponse, error) {
+	rsp, err := c.ListServiceOperations(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListServiceOperationsResponse(rsp)
+}
+
+// GetServiceOperationWithResponse Get a service operation
+//
+// One operation, to poll after a 202. The first read of a succeeded `reset_password` by its requester carries the new password; later reads do not.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/services/{id}/operations/{operation_id} (the `GetServiceOperation` operationId).
+func (c *ClientWithResponses) GetServiceOperationWithResponse(ctx context.Context, id Id, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetServiceOperationResponse, error) {
+	rsp, err := c.GetServiceOperation(ctx, id, operationId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetServiceOperationResponse(rsp)
+}
+
 // ChangeServicePlanWithBodyWithResponse Move to another plan
 //
 // Moves a prepaid service to another active prepaid plan priced for
@@ -23672,8 +24328,14 @@ func (c *ClientWithResponses) CreateServiceInvoiceWithResponse(ctx context.Conte
 // `plan_not_compatible`, `frequency_not_offered`,
 // `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 // customer only to partner-visible plans, 403
-// `plan_not_available_to_partner`). The new plan's quotas times the
-// quantity go to the vendor first; the days left of the period are
+// `plan_not_available_to_partner`). A free trial (running or expired)
+// moves to a paid plan from today: its first period is invoiced as a
+// first order is (prepaid) or billed from today (post-paid), and the
+// vendor tenant is switched to production and enabled. The plan and
+// its billing are recorded at once; the new plan's quotas times the
+// quantity go to the vendor by the operation `plan_change` (200 when
+// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+// operation to poll). Otherwise the days left of the period are
 // invoiced at the new price less the old (`adjustment`, with a
 // `credit` line; a downgrade's rest is kept as credit). With
 // `If-Match`, only at that version.
@@ -23697,8 +24359,14 @@ func (c *ClientWithResponses) ChangeServicePlanWithBodyWithResponse(ctx context.
 // `plan_not_compatible`, `frequency_not_offered`,
 // `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 // customer only to partner-visible plans, 403
-// `plan_not_available_to_partner`). The new plan's quotas times the
-// quantity go to the vendor first; the days left of the period are
+// `plan_not_available_to_partner`). A free trial (running or expired)
+// moves to a paid plan from today: its first period is invoiced as a
+// first order is (prepaid) or billed from today (post-paid), and the
+// vendor tenant is switched to production and enabled. The plan and
+// its billing are recorded at once; the new plan's quotas times the
+// quantity go to the vendor by the operation `plan_change` (200 when
+// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+// operation to poll). Otherwise the days left of the period are
 // invoiced at the new price less the old (`adjustment`, with a
 // `credit` line; a downgrade's rest is kept as credit). With
 // `If-Match`, only at that version.
@@ -23718,8 +24386,11 @@ func (c *ClientWithResponses) ChangeServicePlanWithResponse(ctx context.Context,
 //
 // Sets a new quantity on a plan that sells with one (422
 // `quantity_not_enabled`; the same quantity is 422
-// `quantity_unchanged`). The per-unit quotas times the new quantity
-// (-1 stays unlimited) are pushed to the vendor first. A prepaid
+// `quantity_unchanged`). The quantity and its billing are recorded at
+// once; the per-unit quotas times the new quantity (-1 stays
+// unlimited) go to the vendor by the operation `quantity` (200 when
+// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+// operation to poll). A prepaid
 // period is settled for the days left: a raise is invoiced now (kind
 // `adjustment`; and the partner's at cost), a cut becomes a credit taken
 // off the next renewals. Post-paid months are billed per stretch of
@@ -23740,8 +24411,11 @@ func (c *ClientWithResponses) ChangeServiceQuantityWithBodyWithResponse(ctx cont
 //
 // Sets a new quantity on a plan that sells with one (422
 // `quantity_not_enabled`; the same quantity is 422
-// `quantity_unchanged`). The per-unit quotas times the new quantity
-// (-1 stays unlimited) are pushed to the vendor first. A prepaid
+// `quantity_unchanged`). The quantity and its billing are recorded at
+// once; the per-unit quotas times the new quantity (-1 stays
+// unlimited) go to the vendor by the operation `quantity` (200 when
+// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+// operation to poll). A prepaid
 // period is settled for the days left: a raise is invoiced now (kind
 // `adjustment`; and the partner's at cost), a cut becomes a credit taken
 // off the next renewals. Post-paid months are billed per stretch of
@@ -23775,7 +24449,7 @@ func (c *ClientWithResponses) CreateServiceSsoLinkWithResponse(ctx context.Conte
 
 // SuspendServiceWithResponse Suspend a service
 //
-// Disables the tenant at the vendor, then suspends the service; again is a no-op. 409 `service_terminated` or `service_not_provisioned`.
+// Suspends the service and disables its tenant at the vendor (operation `suspend`); again is a no-op. 409 `service_terminated` or `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -23834,7 +24508,7 @@ func (c *ClientWithResponses) ChangeServiceTermWithResponse(ctx context.Context,
 
 // TerminateServiceWithResponse Terminate a service
 //
-// Disables then deletes the tenant at the vendor, then ends the service; a terminated service cannot change again (409 `service_terminated`).
+// Ends the service (billing stops, its username is free again), then at the vendor removes a partner's read-only grant and disables and deletes the tenant (operation `terminate`); a terminated service cannot change again (409 `service_terminated`). The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -23849,7 +24523,7 @@ func (c *ClientWithResponses) TerminateServiceWithResponse(ctx context.Context, 
 
 // UnsuspendServiceWithResponse Unsuspend a service
 //
-// Enables the tenant at the vendor, then the service.
+// Makes the service active and enables its tenant at the vendor (operation `unsuspend`). 409 `service_terminated`, `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -29677,6 +30351,13 @@ func ParseUpdateServiceCredentialsResponse(rsp *http.Response) (*UpdateServiceCr
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest OperationAccepted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -29753,6 +30434,16 @@ func ParseUpdateServiceCredentialsResponse(rsp *http.Response) (*UpdateServiceCr
 			headers.ETag = &value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 202:
+		var headers UpdateServiceCredentialsResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
 		var headers UpdateServiceCredentialsResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -29788,6 +30479,13 @@ func ParseResetServiceCredentialsResponse(rsp *http.Response) (*ResetServiceCred
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest OperationAccepted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
@@ -29838,16 +30536,19 @@ func ParseResetServiceCredentialsResponse(rsp *http.Response) (*ResetServiceCred
 		}
 		response.ApplicationproblemJSON500 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
-		var dest BadGateway
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON502 = &dest
-
 	}
 
 	switch {
+	case rsp.StatusCode == 202:
+		var headers ResetServiceCredentialsResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
 		var headers ResetServiceCredentialsResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -29951,6 +30652,154 @@ func ParseCreateServiceInvoiceResponse(rsp *http.Response) (*CreateServiceInvoic
 	return response, nil
 }
 
+// ParseListServiceOperationsResponse parses an HTTP response from a ListServiceOperationsWithResponse call
+func ParseListServiceOperationsResponse(rsp *http.Response) (*ListServiceOperationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListServiceOperationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ServiceOperationList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListServiceOperationsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetServiceOperationResponse parses an HTTP response from a GetServiceOperationWithResponse call
+func ParseGetServiceOperationResponse(rsp *http.Response) (*GetServiceOperationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetServiceOperationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ServiceOperation
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetServiceOperationResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseChangeServicePlanResponse parses an HTTP response from a ChangeServicePlanWithResponse call
 func ParseChangeServicePlanResponse(rsp *http.Response) (*ChangeServicePlanResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -29971,6 +30820,13 @@ func ParseChangeServicePlanResponse(rsp *http.Response) (*ChangeServicePlanRespo
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest OperationAccepted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
@@ -30028,16 +30884,19 @@ func ParseChangeServicePlanResponse(rsp *http.Response) (*ChangeServicePlanRespo
 		}
 		response.ApplicationproblemJSON500 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
-		var dest BadGateway
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON502 = &dest
-
 	}
 
 	switch {
+	case rsp.StatusCode == 202:
+		var headers ChangeServicePlanResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
 		var headers ChangeServicePlanResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -30074,6 +30933,13 @@ func ParseChangeServiceQuantityResponse(rsp *http.Response) (*ChangeServiceQuant
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest OperationAccepted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -30130,16 +30996,19 @@ func ParseChangeServiceQuantityResponse(rsp *http.Response) (*ChangeServiceQuant
 		}
 		response.ApplicationproblemJSON500 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
-		var dest BadGateway
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON502 = &dest
-
 	}
 
 	switch {
+	case rsp.StatusCode == 202:
+		var headers ChangeServiceQuantityResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
 		var headers ChangeServiceQuantityResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -30271,6 +31140,13 @@ func ParseSuspendServiceResponse(rsp *http.Response) (*SuspendServiceResponse, e
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest OperationAccepted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -30320,13 +31196,6 @@ func ParseSuspendServiceResponse(rsp *http.Response) (*SuspendServiceResponse, e
 		}
 		response.ApplicationproblemJSON500 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
-		var dest BadGateway
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON502 = &dest
-
 	}
 
 	switch {
@@ -30340,6 +31209,16 @@ func ParseSuspendServiceResponse(rsp *http.Response) (*SuspendServiceResponse, e
 			headers.ETag = &value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 202:
+		var headers SuspendServiceResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
 		var headers SuspendServiceResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -30471,6 +31350,13 @@ func ParseTerminateServiceResponse(rsp *http.Response) (*TerminateServiceRespons
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest OperationAccepted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -30520,13 +31406,6 @@ func ParseTerminateServiceResponse(rsp *http.Response) (*TerminateServiceRespons
 		}
 		response.ApplicationproblemJSON500 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
-		var dest BadGateway
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON502 = &dest
-
 	}
 
 	switch {
@@ -30540,6 +31419,16 @@ func ParseTerminateServiceResponse(rsp *http.Response) (*TerminateServiceRespons
 			headers.ETag = &value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 202:
+		var headers TerminateServiceResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
 		var headers TerminateServiceResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -30576,6 +31465,13 @@ func ParseUnsuspendServiceResponse(rsp *http.Response) (*UnsuspendServiceRespons
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest OperationAccepted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -30625,13 +31521,6 @@ func ParseUnsuspendServiceResponse(rsp *http.Response) (*UnsuspendServiceRespons
 		}
 		response.ApplicationproblemJSON500 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
-		var dest BadGateway
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON502 = &dest
-
 	}
 
 	switch {
@@ -30645,6 +31534,16 @@ func ParseUnsuspendServiceResponse(rsp *http.Response) (*UnsuspendServiceRespons
 			headers.ETag = &value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 202:
+		var headers UnsuspendServiceResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
 		var headers UnsuspendServiceResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -32765,6 +33664,12 @@ type ServerInterface interface {
 	// CreateServiceInvoice Bill overage now
 	// (POST /v1/services/{id}/invoices)
 	CreateServiceInvoice(ctx echo.Context, id Id, params CreateServiceInvoiceParams) error
+	// ListServiceOperations List a service's operations
+	// (GET /v1/services/{id}/operations)
+	ListServiceOperations(ctx echo.Context, id Id, params ListServiceOperationsParams) error
+	// GetServiceOperation Get a service operation
+	// (GET /v1/services/{id}/operations/{operation_id})
+	GetServiceOperation(ctx echo.Context, id Id, operationId openapi_types.UUID) error
 	// ChangeServicePlan Move to another plan
 	// (POST /v1/services/{id}/plan-change)
 	ChangeServicePlan(ctx echo.Context, id Id, params ChangeServicePlanParams) error
@@ -34714,6 +35619,69 @@ func (w *ServerInterfaceWrapper) CreateServiceInvoice(ctx echo.Context) error {
 	return err
 }
 
+// ListServiceOperations converts echo context to params.
+func (w *ServerInterfaceWrapper) ListServiceOperations(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListServiceOperationsParams
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListServiceOperations(ctx, id, params)
+	return err
+}
+
+// GetServiceOperation converts echo context to params.
+func (w *ServerInterfaceWrapper) GetServiceOperation(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "operation_id" -------------
+	var operationId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "operation_id", ctx.Param("operation_id"), &operationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter operation_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetServiceOperation(ctx, id, operationId)
+	return err
+}
+
 // ChangeServicePlan converts echo context to params.
 func (w *ServerInterfaceWrapper) ChangeServicePlan(ctx echo.Context) error {
 	var err error
@@ -35682,6 +36650,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/services/:id/suspend", wrapper.SuspendService, options.OperationMiddlewares["suspendService"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/unsuspend", wrapper.UnsuspendService, options.OperationMiddlewares["unsuspendService"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/terminate", wrapper.TerminateService, options.OperationMiddlewares["terminateService"]...)
+	router.GET(options.BaseURL+"/v1/services/:id/operations", wrapper.ListServiceOperations, options.OperationMiddlewares["listServiceOperations"]...)
+	router.GET(options.BaseURL+"/v1/services/:id/operations/:operation_id", wrapper.GetServiceOperation, options.OperationMiddlewares["getServiceOperation"]...)
 	router.GET(options.BaseURL+"/v1/invoices", wrapper.ListInvoices, options.OperationMiddlewares["listInvoices"]...)
 	router.GET(options.BaseURL+"/v1/invoices/:id", wrapper.GetInvoice, options.OperationMiddlewares["getInvoice"]...)
 	router.POST(options.BaseURL+"/v1/invoices/:id/payments", wrapper.CreateInvoicePayment, options.OperationMiddlewares["createInvoicePayment"]...)
@@ -35708,6 +36678,15 @@ type GoneApplicationProblemPlusJSONResponse Problem
 type InternalErrorApplicationProblemPlusJSONResponse Problem
 
 type NotFoundApplicationProblemPlusJSONResponse Problem
+
+type OperationAcceptedResponseHeaders struct {
+	Location *string
+}
+type OperationAcceptedJSONResponse struct {
+	Body ServiceOperation
+
+	Headers OperationAcceptedResponseHeaders
+}
 
 type PreconditionFailedApplicationProblemPlusJSONResponse Problem
 
@@ -43418,6 +44397,23 @@ func (response UpdateServiceCredentials200JSONResponse) VisitUpdateServiceCreden
 	return err
 }
 
+type UpdateServiceCredentials202JSONResponse struct{ OperationAcceptedJSONResponse }
+
+func (response UpdateServiceCredentials202JSONResponse) VisitUpdateServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateServiceCredentials400ApplicationProblemPlusJSONResponse struct {
 	BadRequestApplicationProblemPlusJSONResponse
 }
@@ -43587,6 +44583,23 @@ func (response ResetServiceCredentials200JSONResponse) VisitResetServiceCredenti
 	return err
 }
 
+type ResetServiceCredentials202JSONResponse struct{ OperationAcceptedJSONResponse }
+
+func (response ResetServiceCredentials202JSONResponse) VisitResetServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ResetServiceCredentials400ApplicationProblemPlusJSONResponse struct {
 	BadRequestApplicationProblemPlusJSONResponse
 }
@@ -43698,22 +44711,6 @@ func (response ResetServiceCredentials500ApplicationProblemPlusJSONResponse) Vis
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type ResetServiceCredentials502ApplicationProblemPlusJSONResponse struct {
-	BadGatewayApplicationProblemPlusJSONResponse
-}
-
-func (response ResetServiceCredentials502ApplicationProblemPlusJSONResponse) VisitResetServiceCredentialsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(502)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -43856,6 +44853,218 @@ func (response CreateServiceInvoice500ApplicationProblemPlusJSONResponse) VisitC
 	return err
 }
 
+type ListServiceOperationsRequestObject struct {
+	Id     Id `json:"id"`
+	Params ListServiceOperationsParams
+}
+
+type ListServiceOperationsResponseObject interface {
+	VisitListServiceOperationsResponse(w http.ResponseWriter) error
+}
+
+type ListServiceOperations200JSONResponse ServiceOperationList
+
+func (response ListServiceOperations200JSONResponse) VisitListServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServiceOperations400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListServiceOperations400ApplicationProblemPlusJSONResponse) VisitListServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServiceOperations401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListServiceOperations401ApplicationProblemPlusJSONResponse) VisitListServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServiceOperations403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListServiceOperations403ApplicationProblemPlusJSONResponse) VisitListServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServiceOperations404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListServiceOperations404ApplicationProblemPlusJSONResponse) VisitListServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServiceOperations500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListServiceOperations500ApplicationProblemPlusJSONResponse) VisitListServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceOperationRequestObject struct {
+	Id          Id                 `json:"id"`
+	OperationId openapi_types.UUID `json:"operation_id"`
+}
+
+type GetServiceOperationResponseObject interface {
+	VisitGetServiceOperationResponse(w http.ResponseWriter) error
+}
+
+type GetServiceOperation200JSONResponse ServiceOperation
+
+func (response GetServiceOperation200JSONResponse) VisitGetServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceOperation400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetServiceOperation400ApplicationProblemPlusJSONResponse) VisitGetServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceOperation401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetServiceOperation401ApplicationProblemPlusJSONResponse) VisitGetServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceOperation403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetServiceOperation403ApplicationProblemPlusJSONResponse) VisitGetServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceOperation404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetServiceOperation404ApplicationProblemPlusJSONResponse) VisitGetServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceOperation500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetServiceOperation500ApplicationProblemPlusJSONResponse) VisitGetServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ChangeServicePlanRequestObject struct {
 	Id     Id `json:"id"`
 	Params ChangeServicePlanParams
@@ -43876,6 +45085,23 @@ func (response ChangeServicePlan200JSONResponse) VisitChangeServicePlanResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServicePlan202JSONResponse struct{ OperationAcceptedJSONResponse }
+
+func (response ChangeServicePlan202JSONResponse) VisitChangeServicePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(202)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -44011,22 +45237,6 @@ func (response ChangeServicePlan500ApplicationProblemPlusJSONResponse) VisitChan
 	return err
 }
 
-type ChangeServicePlan502ApplicationProblemPlusJSONResponse struct {
-	BadGatewayApplicationProblemPlusJSONResponse
-}
-
-func (response ChangeServicePlan502ApplicationProblemPlusJSONResponse) VisitChangeServicePlanResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(502)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
 type ChangeServiceQuantityRequestObject struct {
 	Id     Id `json:"id"`
 	Params ChangeServiceQuantityParams
@@ -44047,6 +45257,23 @@ func (response ChangeServiceQuantity200JSONResponse) VisitChangeServiceQuantityR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServiceQuantity202JSONResponse struct{ OperationAcceptedJSONResponse }
+
+func (response ChangeServiceQuantity202JSONResponse) VisitChangeServiceQuantityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(202)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -44178,22 +45405,6 @@ func (response ChangeServiceQuantity500ApplicationProblemPlusJSONResponse) Visit
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type ChangeServiceQuantity502ApplicationProblemPlusJSONResponse struct {
-	BadGatewayApplicationProblemPlusJSONResponse
-}
-
-func (response ChangeServiceQuantity502ApplicationProblemPlusJSONResponse) VisitChangeServiceQuantityResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(502)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -44384,6 +45595,23 @@ func (response SuspendService200JSONResponse) VisitSuspendServiceResponse(w http
 	return err
 }
 
+type SuspendService202JSONResponse struct{ OperationAcceptedJSONResponse }
+
+func (response SuspendService202JSONResponse) VisitSuspendServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SuspendService400ApplicationProblemPlusJSONResponse struct {
 	BadRequestApplicationProblemPlusJSONResponse
 }
@@ -44495,22 +45723,6 @@ func (response SuspendService500ApplicationProblemPlusJSONResponse) VisitSuspend
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type SuspendService502ApplicationProblemPlusJSONResponse struct {
-	BadGatewayApplicationProblemPlusJSONResponse
-}
-
-func (response SuspendService502ApplicationProblemPlusJSONResponse) VisitSuspendServiceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(502)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -44703,6 +45915,23 @@ func (response TerminateService200JSONResponse) VisitTerminateServiceResponse(w 
 	return err
 }
 
+type TerminateService202JSONResponse struct{ OperationAcceptedJSONResponse }
+
+func (response TerminateService202JSONResponse) VisitTerminateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type TerminateService400ApplicationProblemPlusJSONResponse struct {
 	BadRequestApplicationProblemPlusJSONResponse
 }
@@ -44818,22 +46047,6 @@ func (response TerminateService500ApplicationProblemPlusJSONResponse) VisitTermi
 	return err
 }
 
-type TerminateService502ApplicationProblemPlusJSONResponse struct {
-	BadGatewayApplicationProblemPlusJSONResponse
-}
-
-func (response TerminateService502ApplicationProblemPlusJSONResponse) VisitTerminateServiceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(502)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
 type UnsuspendServiceRequestObject struct {
 	Id     Id `json:"id"`
 	Params UnsuspendServiceParams
@@ -44863,6 +46076,23 @@ func (response UnsuspendService200JSONResponse) VisitUnsuspendServiceResponse(w 
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
 	}
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnsuspendService202JSONResponse struct{ OperationAcceptedJSONResponse }
+
+func (response UnsuspendService202JSONResponse) VisitUnsuspendServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(202)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -44978,22 +46208,6 @@ func (response UnsuspendService500ApplicationProblemPlusJSONResponse) VisitUnsus
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type UnsuspendService502ApplicationProblemPlusJSONResponse struct {
-	BadGatewayApplicationProblemPlusJSONResponse
-}
-
-func (response UnsuspendService502ApplicationProblemPlusJSONResponse) VisitUnsuspendServiceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(502)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -47990,6 +49204,12 @@ type StrictServerInterface interface {
 	// CreateServiceInvoice Bill overage now
 	// (POST /v1/services/{id}/invoices)
 	CreateServiceInvoice(ctx context.Context, request CreateServiceInvoiceRequestObject) (CreateServiceInvoiceResponseObject, error)
+	// ListServiceOperations List a service's operations
+	// (GET /v1/services/{id}/operations)
+	ListServiceOperations(ctx context.Context, request ListServiceOperationsRequestObject) (ListServiceOperationsResponseObject, error)
+	// GetServiceOperation Get a service operation
+	// (GET /v1/services/{id}/operations/{operation_id})
+	GetServiceOperation(ctx context.Context, request GetServiceOperationRequestObject) (GetServiceOperationResponseObject, error)
 	// ChangeServicePlan Move to another plan
 	// (POST /v1/services/{id}/plan-change)
 	ChangeServicePlan(ctx context.Context, request ChangeServicePlanRequestObject) (ChangeServicePlanResponseObject, error)
@@ -50384,6 +51604,58 @@ func (sh *strictHandler) CreateServiceInvoice(ctx echo.Context, id Id, params Cr
 	return nil
 }
 
+// ListServiceOperations operation middleware
+func (sh *strictHandler) ListServiceOperations(ctx echo.Context, id Id, params ListServiceOperationsParams) error {
+	var request ListServiceOperationsRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListServiceOperations(ctx.Request().Context(), request.(ListServiceOperationsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListServiceOperations")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListServiceOperationsResponseObject); ok {
+		return validResponse.VisitListServiceOperationsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetServiceOperation operation middleware
+func (sh *strictHandler) GetServiceOperation(ctx echo.Context, id Id, operationId openapi_types.UUID) error {
+	var request GetServiceOperationRequestObject
+
+	request.Id = id
+	request.OperationId = operationId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetServiceOperation(ctx.Request().Context(), request.(GetServiceOperationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetServiceOperation")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetServiceOperationResponseObject); ok {
+		return validResponse.VisitGetServiceOperationResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ChangeServicePlan operation middleware
 func (sh *strictHandler) ChangeServicePlan(ctx echo.Context, id Id, params ChangeServicePlanParams) error {
 	var request ChangeServicePlanRequestObject
@@ -51401,414 +52673,440 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Jc9u2vij+VTD63zex55KKJMv7vLnXTdKetEmaYyftOa3yJIiEJNQUwBKgZZ1Mvvt/8APARSIlUpLj",
-	"LHrz7qkjklh/+/qx4fFpyBlhUjQuPjYmBPskgj9fvMNj9V+fCC+ioaScNS4a7yYERUTwOPIIuiORoJw5",
-	"KBZ4GBBEGRq8HLmvsfQmg2bDaZB7PA0D0rho9BqdXqPhNIQ3IVOsxpXzUD0QMqJs3Pj06ZPTCHGEp0Sa",
-	"BTyLI8Gj4iUMGLmXfQ/eGCA+QnJCUBiRO8pjgUI8Jmp6ql7/OybRvOE0GJ6q+fQ3uZVM8f0rwsZy0rg4",
-	"bnecpZU5jZf+mpOgfn675/iItL3jY/fU7wzdLjkbubg9bLlHXtc/JiejU3w2tAsMsZyk66N+w2lE5O+Y",
-	"RsRvXMgoJtm1jng0xbJx0YhjeLNorWQackmYN/+FzJfXfYViRv+OCbolcxSSCFEmCfOJj8hoRDyJDjB6",
-	"//7lc0QFwmjMuY+8CaceOWyiayKjOWVjNKNyAmcu8FSPhJmPhtyfo4iEAZ4LeDqikZDqlELOBMkf0fGo",
-	"5Z3h4457PGwRt4uPiHs+OvLcjn/qtYdn5AS3W/aINFimh5TZo6s2WXKbneNjpzGlzP67vf68rpOT3925",
-	"XSJ7n2hCIvIlH2M54NU+1hGQgWK8MYQDNudNMBsTdWpDLIiPOEMHWAAtUSRocHiJMBISBwRxBu91251F",
-	"4tIG4lK8SUOQyoDkqBDjX9EplcuLf4vHBAn6n1LyEsB32al8MsJxIBsXxy1HzUun8bRx0Wm14Az1v9IT",
-	"VEA1JpGmh/bGgRz+gP2fsCQzDDjtcQV9sEIchgH1sFrh0zDiw4BM//svoZb7MT0j9YWvJrgjzOdRP2YR",
-	"wd5Eke2G0/CJxDRILke9gXzqI8YlwkzMSHSp/p4AzGKBBL4jQPGExDIWam/qFKmE6/gB+8guNdnYRMpQ",
-	"XDx96nNPNLEXcUaFGwZYKorWNOu06xdPC5b5KXuq/xWRUeOi8f89TfnXU/1UPH2rB9FnWAR8sD+Px4He",
-	"4VARcuxNFPBFaIRpQPz8fjWM+k21hh+wr4gEEXK7e8AB9eHlvp5x8RoiPYkCeLVIeB/APoq4YpB/JkMl",
-	"SOs0RpQEfuOiQaZqIKcxJULgsXopjHhIIjlHPf2w11AjT6kQAPIf0rvsKtDM3qXd7sZ3ubTVXVzlaxyo",
-	"6fSl6fddymAue3ZwX884GwXU2+62aEop+2bwPmX9UUDHE5m9uavk3gxtpwItkFl17kLSIEBDogAsjLhH",
-	"hMgjVLd1nl5CsoVNb2D18neFWHbnnlmuSPmbF0cRYVLRcUngWn7k0ZD6PmFb3csoGSVzB//mcYQiHhA0",
-	"xXNAHp/DTeQP+Cg94B8zw2x2wulCdnWaHg4CEj0RJTv55DR+4oxsdXp8NCJRf6yGyREfKhA80rQHBZyN",
-	"SYTwHaaBosS5Y2xniMVPeqTNTjCzmF0c4UuJyD0VkvhoGMv8TmAqQ85fMkkihoMXiqxuRyPMSNmzvOFT",
-	"YtiIAv9ZxNlYSTgKQgX1SZ6HZo7SLgvdkOiOREgvb2P8t0vbxcleMRQzch8STx2uouhxRFJ+aedSR+5T",
-	"4QVcmKN+w+WPPGb+VqfMuOyPYJTMMb/hSMTeJNHH8ojeTY/1DZfoR/P1ZkeZzr+Ls1TrgdEcxcWAz1NB",
-	"lS4tuSacQAXg+N5GxOPMp+rTHzUf3U4QBBm8P6ViauTjBfnD6LaTVAC6RCMivQmiEuExpixPCTIiYHat",
-	"6Ecr32wqCi4sdFcUNrVVJAoJsGYcaBalUI965D1LKN8uJG8FQIpD0nEckUUoNrIp9jweM6Ba6avo4OrZ",
-	"9a9vXt7031+/OsxTjgwvM6tG2WVvKYUvLHknRAQxQpTyHOIokXEzezXYkOE5n5zGO85fYzY38qjY6jYi",
-	"LEkftLUF0ZtzNMVsjrCUZBpKobR3Gc1RgKVCxAzAdzIimvpMrQ0li9v0zHML28VRX2NJkBnQbgaPJImA",
-	"wIzpHWFIALqCgJQxAYKdwr1S7y6rwjf6E0WoZpjKZpFxL6PNfnIa7xmO5YRH9D9bkq4YBiJMqk/y1/da",
-	"KzQKfqwy4EXEV+/iYEEAbKfXl1vapje3uKydaDnpfoZ4aS+Zu/r999/dq8z0xYYX7HkkVGwbpibN1RZZ",
-	"uDOjnigkfMEklfOdKVK3RGkjsVjUfQtUJqWEqxe1RoGRT0GEYzJV9bKI2cnebGYDyOxgF3pUZvW7IYg+",
-	"n2LKUBQH2hoW8VvCmmCNMt+r4a/G44iMsf5q8Yr/wWcIoylncvJEIB/TYI5igccEDYnHp0SbE4c0CIiP",
-	"/o4xnAYYFVg8bVz82Zji+4bTCDBo+/hu3PiwZBxzGlchNZZlY1Sg2kLlRUTBfR/LnKXax5K4kk5Jo2As",
-	"+81wXsG67TSoX+k1tYG+uppaa9EmvI/LDxSPYiTqV5w9jMiI3hcjYBgPA+opISOS1m9xS+aOIqNKZhoz",
-	"KgjS5HRp4Ijc8duam1La4zqw/IXMr9Vr2uZoLcB/al8EnEqyKTOgk73sFEb48C/iyRRGnsFLQCV8LQzi",
-	"4G0GZkY4EMRZACN7DVmLs7GWllucFy9pAbn8KWUCcRbok57iW4IwGNyFx0Piqx8xMkOos1/vZ8keFCx5",
-	"3THAunAQ/DoC492qCzEY9slZRDFBvIjIYtCaTXgAwNRENxM+Y7BdRJk2QmW9B6s3Y+ZY3s6HZEOvqLZ+",
-	"VtuNevs1kbhgPz6WQDSpJFOxDkyTU7ELw1GE50vrhzGLV/8DDQLKxj8C02BegXcMaGcwRwdtTUYPHUUn",
-	"I0ki9ePRoYMEmVLMWIwD9cvJoYPSf7U7hw4aUsIY1T90uocOklHml6OTwxzB1fM1nEYyjeJkmTkUIU7/",
-	"TAdX95gOXEiozXZfc58EwI7NpGFEQgxgHXIh1Z/9Eb0nuR9CPB+vGvQ6ZsscAIs+Hy3RplV0vw4pM6YG",
-	"URlg0qX+qD9dhh2nMaKMiknNpVTkBJTdceoZUM+bp8wTNMV+FicTidlp3FJtKqm2w1+oNkkYeShhqUtr",
-	"Erc0DIscnGosoa0RsCqEg4hgf168OuBgNU/NCmhV93Sj31eXxiUO1n34mjMyL2ZicJaOgc9kIZkLSs/F",
-	"TpaBt4VTXcv80h1sxACrY9EmILJwPDDE6k1Y5FlC94hgI+gvrWw20YCxmtXAW44dZ/UqfjF7tUQMBwF8",
-	"ysgMByJDutZQrcfhXRmquT3/SlEjcx5/xyQG8I1ixtSuHYjtCYjWkI3nrehsnqVK5fvQrwKvU8qyv7YX",
-	"ITjEQsx45C8FDpysFuOcxiyikvzKgrmOQPjkNGJBIisSrjrh9/a9T58K4OhZLCSfajvGArb5fkSEKIRi",
-	"sMJFxXR0Q23Hp1JbdypSM6ehfWde8Sq0oze7AOv63ZRnVdSCClQb/RwJAkCqLdhUIM8c/SXCQ6FU9hHX",
-	"pqebt08E4jNWQd52GuHEeLs25CoWAFKeEgOs17tAYyfOfUCZPOkW8MgVypS9I70pJ4HBFOIy155hV3b6",
-	"HPTldvJhBexvxoxS9MjGyYGvagW6hFhKEinQ+H9/Xrl/fPjY+fRfD4IReTh8roNthHWf3LyFqCJkv3Dg",
-	"V1CMOEvNYQoCl1Z8VLzicozLUbruCtR6GM32MtVgn6RYJxCOlCg3w3OBqNwA4XLXXkkTtoe0Chgfhw0n",
-	"bGALJrxASbIiiSfpHRhHwOlZzGzN1zvitF8iej4ChlSDVXXFU35H+ovbWmBmUUyQflMbTPXr2oeCDhjX",
-	"fx1mFKMh5wHBbHN2VCSzvFCn9o5Mw8BASv7qh9wvoIA/UhL44gI1n/FpiNm8+QZPiYOadsKlf8MsDmoa",
-	"v6F9bv9pxarMT295JHHw/vqVg5pGj22+iadDEmV+eKeUqMy/n8fkOZZqmOd4Lpq7sglsK9SIWB93Qbiv",
-	"NCePJOcOCC3GH4AGZlPo48eFA/j0CcIeYjIo3OEjihx2o46Gm01liRxMbiRQfO1gmyEx7Zb6f2up04ZE",
-	"7UFBc5FZrAvnLuDxCxC1Floeh+PniegWbD830I649x4XvkZcWAJzuLAkgHDBKQp+7+VlCwkO6Sn2JpQR",
-	"NyLYhx/U++hgYIFy4KBBzG4Zn7E+BHerH0xkQ18tZOCgZrN5WMhuTDR4kbIOjxCWCPQlB/lcQjQfjxAD",
-	"Q6d+Q6CDAURLUjbuA741heQRHpPBIYSsgcqhk7aQutvCdSRR6OvsgXrBjj609Lsi0vIPggM5WT7vVPxK",
-	"80P47Xqnl/6saCYDOgWWo6kSqPtgc6wqGw9xgJlHqr+vLX79KGZV3c8bGaZW2ZisKll1AX5M+pY8rjVh",
-	"V/WkCFFrVPV61F+lOd8QiWYTopOQjB9AUQX41EeU5dRpBdvoQOnP9jSeCAikUDhEmI/CCFLkqmjWVaz2",
-	"BuisVyegrIbfy3z8irJCjxcDGrh8Ir241TrytKMf/iau/mlOcJT7QWj/KdE/OmiMQ3cUEaLz4uDsIZNN",
-	"feiYEDM4a324hUQCvI51YHbd5Zr8MrAywk1lffyOujeP68Ch9bYQPJ/aFNlKN/BWf1B0+iGJKPf7hPmV",
-	"INm8Du62Sh9U0z8NiKTWUBEP6zjZnIbE9/3aX9QH4nf4vugU6828md7FZByRqkSvjprmNO449Wutp0iz",
-	"S8zCxruZWXHefGyvNntpqZszy8ZSBrUAeTm43VR5zBK1JZQ1QQnoAJt8Vz0h0BFBZByiESGHDjIeP/We",
-	"/US/eegg6wJUDyGyAsh4FBEcCSWv3BEluqADI8PAD+jvmEtsg+I4sxGFhw7C/l+xkAqRs7PZuDkUYSqI",
-	"j6bUd80KspEdaZCFWXHWRek0zFrA+G9nKTQYZol5iQhSGQ9yJ17A6W0QZplao5OCl2MOFZ1VLEonS/Jp",
-	"GCsJ8kDbQ5GP58LJRSPe4SAmAq4Wp/GMjmaiIivMpsBTg2uqs7Kc86HJbcgFXTjPDJ5bWCnSAHzi0SkO",
-	"kB6rkCcKra5VpUEKu6mfJ7HrP1qgrDGjsg8XsVm8RXIgCV3KbjxzJLmpLBlqpLtIwHEFKUluOmOFj4ii",
-	"fdqdDIQDohd5hM0CAARzGKjtu6ux7zFsF1bz2MJqkefzmVPyIzwCks1sKJj+j+JMq05C8eNtydAQi+oa",
-	"UKnpNjLKQAkaVKuWkT1G811iMo00ysNqE/gsAkYbP1uoaUOAKeIjhBm6evsSAjQzbAL7U8oaiTRbePQJ",
-	"PBXVI6BsbHV1McER8dFwjsgdieYooFq+XYivTUunFA0oBMICDWxtFeusV19BYZXEjW/k6wALmVRcqWAs",
-	"eU0kiYj/bIKjcW1ndD74fWWwaObVT04jZ8RYMEC1KxigtqWK+flz4xVB1Gvux2UAFUb8jirpS938FF4E",
-	"8FIP/NiTaBzxOEQHA8YZ0RcIvwgkeKAzKHisro/k5BWT/aDAnzNSCId6VTdESsrGosAjhb3bOOwH3MOl",
-	"IoYXUMKkwc+ypzoEuS9INoYs42NTBM8jTJKoH0dBcWCMT0vXoFTVvowoDoqHz1u81l34r+btl5JMf4KD",
-	"hjE0d+mDdNkfDwHz4sCkEWpBqiiqktf+qoAZZM4me+JF55s7jfTYnKXLXDqWcri1EPKShbGs6x5ahqFF",
-	"wck+Q1TnCeIpAUpkkidhmYvm6SpG5hxobvZtGp9fx6hcFPa2DOIpM4togdV6FQbUJHZ5/EgK2Jj7+nz4",
-	"sqBo4Mg3ytoBuZcRRj/9gPCQ3+nbF3wk9ePDSx3hY3LF0gcAE7bmjtt2NkTIBVNTMrxSNn/6AWxgirxf",
-	"IreNqEAxM8mXtaevg9nliFuMp0xncK3EzKW8fy0DKW4zVQM0EeQUTm2uMl7QaUz9jxlHYYA9IhzElGCC",
-	"MPr55tc3SNshlwWUVJpcozKha1sgyQY4eTiK5pkZL602b2qRTHlEICAqIiPIJzzodjpoYEwgkvN+GBGP",
-	"CjI4zJeYaneax618lJj7P3+23PMPH9tOu/PpoNdrZv55+D//tc7Mno79/uZ55fizBZBIlKZk5KLbfkNm",
-	"2fjXLyf674uNFKob1faGSzoyWbBZ+ajGUWdjkvrWqVkabKtWgkAMB7s6zroltEqHjCUPhVgoDAHfRSaQ",
-	"qZLhW8QiJAzKL/h4XpDH8lxhXahUAD8mNqGRBz4R0q7D+laGZKSwD2i1qVFABdIz+IY62vJoRyfHGVrZ",
-	"KqTM6dIWTmu9yYNEU8p0Raoq2ypeuR2F+JearsgJZmjhxHK7Oj1aU/Qtv7R621p0aC7cXMGuiwAZmHOB",
-	"ZG/ckFObSlYh10GnnSksZ4rJ9bO2sGUZYp1MPsrm7FWYPc3xywgXoHD1QxIZTl7JAFE77j2pn3RpDJrA",
-	"cRT+JY5CUc3tFODKXl94tzx2v4bmCoRJKZJ9UBvLBwXjWn9Eqg8s+S1h68MA9Gvp/rO7K1ydswCgWXCx",
-	"m8+udxkmcwBYihhZqXUZGJ7x6ZQzlCmIIBxdiMInQOPAaEIEOviRBgTdzJmHenGr1TlBNxMcEQe94RJH",
-	"85xa7sGgkKqWjFKonBeI1TUZkJ6phvT+TyX1Cp3omC5ugwE+rTlw817pfrJ2eh7nKt4YZ/dSvQU7PFI6",
-	"i9EhuVUvsEmm1h8X+yN+jfwiSrlZ9EW9AAuTmNhfkX+3FbmcUKX2zCvbqeEoXtyVOLyrErA1ZNaS1+pJ",
-	"+k4uD61oRODlTwQaE0YidW3IfuFksucJ4mqDIFvZUrzYt8JOkmSn32puS8gL2GRW6qnnEapPoquFD8CN",
-	"Z4IH4K9+Qt4XUC1zkrqaLIRiMIQZZ/Mpj4U+ukt9rsmBa5WtpBaGkCQU9SD0RpJwJx6vzQIKsomMO4/y",
-	"TmIBUp6ZZYFZp5tdRp7u5EBrwTWXZZyWNtgb2DQWAG5kowByL6PKrrqsrNa7CZHdhoJuivCJqtBOomlX",
-	"KAsbpcbmfLWFwJIMW3pvmtYvuwE9WeRT0jVvHCTmQpIpiEQKx6GuKWbZolZKhZIIe7IkRqxWtYiIT2uS",
-	"sRX8VPJaYy0JtA3HnA5sovRgH8fPrEWZLbzM2b1n64wQ5mv7Ng7DiN/pCiMZ91VxjrrT8DDzSFCWr54S",
-	"8yUITANYlmNbOCM1q1WQAiFfEoaZ7BtSp0NWrOLRF0Q6KG8N178plOpDNQ0Hkk6F6Ic8oB4l5gUr/ah3",
-	"+kr06I8jzGCG5IQqlO5RS07iJtI9l8Lbe+1ayB/idpSvtrYc8XhsKmW/v36FDrBc0JUPt8scL1M6nYZx",
-	"rJRW6dJFkEMsJ2ZmKpDUVdnW3USWnlp1Vk236iYs8m+LyepSN0Rmp/HWxCEU1EmYUtYHQKalSQUQt2du",
-	"WL1a6YI2UZk+Y92DahKxObdtywtAvVViU0nyR/z7ZJ71c/7Fh6ZZQXPFWAEfU1Z8XfAoaZ6ThLrDRSMs",
-	"M3OtmsAQxDX4/kTYZev3lX7lkcXqRw9WaCF3GFsXVDB3Dbn3NYXXx6geUK0WS2e9V3qVVyQz0Yoj27AE",
-	"hTnnCvin7+RRXEuLCLfgBMPuf1ru+Yf0z2b/f90PHzvOSRVH32p41ie04twfR660vGQLydIM8TbAbMde",
-	"CZ8KTwe+k8gjRf7mGyLRcG4EjuLENhzdxmGlETJmq6VhtnNP7NZJIOrerrqat1FhmKoeUt1QhpyXd4MC",
-	"TkRFhmWYzxMeFWCGDlrWH0ch6EALHYLIw0sklNBIJcIC2druOQmkPCFDhP0tbqFUrc76LRZdFEsAuARP",
-	"yZUsH+QKXFcX8qj4Dsi6G5x/GxVmXnpc1ChHwvya1j31RX3L6XYeSiW420ivqhJ+ssZ+rQMRYc3zEGHt",
-	"41ihDiXTO/oesze0MNfSFhfvZg0avNVYU1PeKOIMK8HevFbIECp+uB3xKTuD1CSzmGuVCSE+WNApopiJ",
-	"Qwfp5B3HqBjoQBD7ltZPFpKdckadpBDSiqqDZok7qqTw+cW9DdXCnUuJBXevc0+3zdJ4wHI8JiSoqtgy",
-	"JXLC/Yo5t6/1y5tkFEfEU3S4tHRuRKDpgFehkgFsJLPNTH6T2U12uHSt+UWsrTRr9ryZWlUPHLa/hEVr",
-	"hsm9h1BShKOI3um+izMT0wY2v0sTM2r8h6NYxhHJCXVrrjRzZYsYXjG20ux8xfm/Ts7GEsQhZrd9GWEm",
-	"RtCM1MORNmyLifrPhHi3DafB5aQk5ccMfG2AYRmZaVqVomIKWZjShUqp64tCrfk9AeviA0k5Xz54diHC",
-	"1YTKdnOBs92yuNli9Q/HkveNZ6EgWlg/QBDSA36mkAvpQkgiSFsCYamtUAc2tReic+AnOSE0MrpFpjiE",
-	"euvwEsG9zagg4MXW9jI9nUAEe5OlUIBMINtjVDmzRnnTXKwo7QteENBnUJAgUFrUQU8dYkA9KEzDGTJv",
-	"od/JUFBJeo2SEnj5CK3KXTP0RzVfVw8qR0NUY9kBZlubcR+qdEARm8nl/S+eS+5gC64mbfCxACNOHr+2",
-	"N5oGmD2DNnI1+VR1A0eJGl66mo245ldJdLasPJujG+uygb5U7K+FlQugtAsUKwXDuRfUhcLtXLT1lP/d",
-	"af7l+a6PaLPa1li1sZlhK+u1p4BG1NqlhjMwUty/1B+dLFtsC4L116P8VOd09z1I6q6+rHwueG5pmaSc",
-	"ZG27s9Au2mLNcZaBZpkdZQBVFAYoZpIGibVakX2Tly1MLhBkAEDRPqhAztBAm0gGl2gQEQmV/pDEtwTa",
-	"FDMyM9wia2OxFRsS44r5sFh/CDDbVYnp75zjfdvybV2uuIwfEWUeDXFBIBEOKbRJrFq4sGaEZmLz26jC",
-	"XrJuWyloV+3/qnTc0+32VtQ1fTchEECDFMUwZUNMvju5Nw22zcfNsmDjjSQdU7MnLe4L2/mw6uKL63nZ",
-	"ulC6gzXKtUbNkjW1UogQBFiBpFvTrLyQrpkOmst0iKHrH5+h8+7xKTL9OpHPvXhKWEENlE2qshae84qA",
-	"Q7CSV+eFmSKyRUkUTEhbOHQZUkySMwDLiEdIxGHIo7LAeUskCrIPddPUj2VVopYP7P31S8TwVEfykeTk",
-	"1evrg+TgqZ01o2DC7RSDHBDF3WTdbG1U2YBCP0YB+GV1xWj8G+rxerjP2tqz9kkvWgKKj2DF9pIUv88G",
-	"Z9Ok5M9qcRbeqgKXn7Vo3CPCdRakzSFuCdtw+RsB+KaXuCFCPOQVp6pYZ1EVg/Sgv2NinhfFBq64nHUH",
-	"/0h2gCzeb2MPyIyzIwXsuwaqMlB5VCjZAYC8MwLV48sxj9iUZisqrU7w80khVTt+Zxb3qCAK8LUbMN0R",
-	"Gdv02MuO+DGXtaFMurSVfxoz60aOsU0TRxeAIBnmw9oF+oUUy6c1KuObDjTPdMndQk037Zm9XZXcJKW5",
-	"4poKOuHr33N9ou2Gi07rmmCfMlMwa+GcJsS7XVnCokzITocv6m0CSYVV25s4dhmFiy8sYfs7ZORqW9QU",
-	"z5HPm2hgLGIDsPcOrN1uAG9pWzdUvfVNG04aJUlhPEoqVa2qgpsaAwutQDeY+UN+/yzg3m15WkAUsy3V",
-	"muLiUDdvoaS5LqzlO9oUbYoN6vrmYs48Xd0cmcWgKGbFjdRtnnJFZp/BjgL7Da9TjgCPST/is8Kxlrx4",
-	"fAqZjA1zKLnvc/iRO/0iOMte3pV/Z61aWxFxe1EpGWznqGBhBbEJj6P8V52j1d8UIeVNSmOWsuHp3SYt",
-	"oh++fsxD1tqqKo6Se9mv1Smophm+Vl4MtEMrrSW8uiTL30lxogo8Ji2ZVM1ZYz7L9mkx9fJqQUhaq67e",
-	"ZwpG+oT5ol6lky+ioMpydurnqLqSr6myvgZLBvQWSjHnSrAYINtUZcpIXabT/zK9yiaK1jnrhYPJ7m1V",
-	"RmheENw2WF0Rh4IuG/Y2oOiIlUF0Gy8uZHHXvNIqIEsBsRFcZhInbD5csdmXGe79EH0hFFskd5TMiuj6",
-	"koVOv+mU1wIwq34cPTYRyjfXYfM0d+nMl8tWr60uV55AuHR4NlhlTSnrhQLWnBEHKYInkj5DUEc6V0S6",
-	"Sj6jqVu9pmL1qpmSqhtJlzzIvxRECsQ4I5VWsqoNglgFdCurydgImIQZNrIsbm0BmRvBX1FWoDmQ+5BG",
-	"pCazKxQaFokikPfM8IU7lzwio4gz+djFsZZc6+SeCqnUGPsiOjBBCeLwMvnR1HGzZVqmggR3FUudljdK",
-	"gupxakQFfUJXiNJBagnc5orsVqqcVVKp7p0tPee+v36VlnrJmIZOunnL0IlTnMHVdz/893+tE1o2qtmV",
-	"VJNZVaWrsEvPYxiXbZOehXQDnSXioBaSHClVDcWh+rOblHi3FePxcln5ZnEuyVG1XJJHNHebhkKbiXDv",
-	"8P3n9Ll/aRdXXA8DVllyWo8jthT2q6wusrzD949r1/4C7335ckk03chivoVhozSsvRD6LHtZtAhB5bfy",
-	"gmSbyB/2m6IqTzfE48wXJj4Z3pwXWyFhTX0b5WVFrh8IjgpNsIupktmN5QbLrW+tBATndq2D2T5fYaWq",
-	"FZJqF0iqVBnpvcBjcjNn3m4Yto/nlaxppoZ0dTdLss4f9ZdF2ueIMiomDyNimBjHFdnZJaZsMNNEdc+x",
-	"mnkuOZTUQKctTlWM6rBPH8+zhiT7tdlO5p4WTmBtavjSfRWRI2tjqW4EyW0wAZw1npRlcmF7fabbLTee",
-	"LB5yhkD9HZMYFL4oZgUFRUMcSW1MW1GIQknaj1PH/TMWMXzAGPbHEKjtOVkxkG8R9Kfufytdu1BpvjZL",
-	"BtUVSh2nftJKGvFjVAosL91asB3rBK5diX/LKoR1oLOEIS/ap1dkOSjoeBxNAujSFqqE+v6rra6z26qV",
-	"hbdqV7aY0mBKIUGFnmbD2bJCTzrX1R2mAR7SwJi5FpixflqWcraR/yUdswiyf4N9vtBgUbH2cD0+X+pY",
-	"0FO/yvT4XChuUuyEqnYAq+P781PvoOTywl62PJNs15uihLqktVCZSzPT9bOkvWT67tgmOdRq16kTfrGI",
-	"IzIlTPZjRmWd67KhI9Vu04Jyfud27dUOcme3nLudbW5aFgrkn6HiVhiREb1fJnvvw5BErocFQQFR9E44",
-	"yKdjKgXEMflYTIi4RKBJCdNe3Cbs6i5JtkinSSgtoJyWbLbcc/fDx5ZzXkwvv8RA5YXj21TUNDe/kbT5",
-	"Fd7g1gHWSwe/4lAfR0izuLyFnGaG2JGo9h2AycIZQpyvF0dUzm/UrehzuArpL2R+FatRPjaGYMj80VIA",
-	"47tsFLQ4trnWBwN82282m4ND3WYVzNp6GO0YNJm2JLojkSu5q/8y6c7g9AQYATlOm1GTlU+kBC6qzasl",
-	"a/z593fL60M///4OjSI+RYO3v968Q0/v2k9xLCdPYUkDdPCPm87xySHikX5LNyhjIzqOlfJGIfpHzhHU",
-	"6/RJhA6u1QdPX6j/RXcUo59//+XmsMLqPwFTGXGdTc0k1mm5RlNohAGWiuD+r4lUbnoQQKqvvPHWPEWS",
-	"4Olyb74bEgQOSmqKAmAOaRCgKy/ijAr0bK7g8G3EJfEkehbw2Ee67bUC5oh4Mpirr3osaS9CSeR2bAiQ",
-	"aPZYjz3jTMEw5Uxc9Jirm1JDHO9AMHxL+gpLBmhESeCLSxSzW8ZnLEm21r+bbtIKFKGddKt12FSDQSa3",
-	"fprkpQ8yUsxTkyr9338JzgZJr3Kdfz7wuE8gutrpMQSABsVD4EsHDXRq+Z8fBjb3GkKQYUEISwTlWmAV",
-	"iswJKCyCBhDWMUAH7WZToRkyZV3QcetQxyozxEP8dwyWikjwaODoM0S2a9vgYw8IWa9xgf5sNpsfHNTT",
-	"gZz6A/V7r9FsNnuNT4NLNMg8GkB/cIgnUQNyHVASYOgXMiawWGCLajcA2wOBJpzxOEKDlz6ZhlwS5s3d",
-	"X8h8cKHjZfCUAKrqLuPmFzX6kPtzFJEwwHOhq0aarn26W/ilOW0G9UX027qWeLfTUd8PaDohFLCISCyI",
-	"P7hEswkNSGZIKhBlaBTQ8UTaMVrnS2MYkOlT1tfvDproFzLX4HFLQok6XQThyNA9XtMQOBPNFQQ0DQol",
-	"Gtiy5oN01xERPI48ggZGKBlcakgKktLqakFqae1O8lJ/SsUURoJ5rjLlGQwOqJ94RP8DQHeBNLGChqVH",
-	"3s+/v4M/yAAdlJMjuOloLRECcrVyOkOUzZRNNe4700HMRIRM8RyOTUMxiWAUON6ACoWZlEFXocG9C1/B",
-	"2g4GpurEAE0JZmKZmidBLs2ekvUC6hEmSOpebSheHFEiMbTEg1ggIJDi4unTDOl7ar9Miyw0LDG7iiWf",
-	"6vUmdPHq7cuMkHnRaDXbzRZElYWE4ZA2LhpHzVbzSPPeCXC8pxOCAzn5j/p7TIr65wMWC9RptTKAHEbc",
-	"I8LsXST98pvoHY+9CRQkkhOgMYEAZp8c70u/cdH4ich/wLxgwzft+NXcnVbL8gZTEDRL/f4y3oUkkeVj",
-	"4nFp8FtwwICEtU7+MnMDOypoPmP2pmhPQO9IMyctNC7+/OA0RDydqtu7aLyidwSSd5yGxGMB8WohBKkZ",
-	"oIEoNGgN1figBnoKyTdVD9wE0SkCOlTiF1WHjb0JUHwMjQsEmtKxPlxNG3Rbf+mg49ZRWg6p8BbS3KNt",
-	"LyJNVbJr1ZeiJDO7uvSa7K3pRKTKF5cut+Du1MM5klwDZVONetw62sEuYpYc+eJ2DHvP7SlmqQltNzt7",
-	"w3X32Pml5iKYQnaQXiwSeI5mk/lqMM1edEU4VWQ5pK6iZOXA6k8pkEBipP5bMleMJG3YRgSAqJKB1EhN",
-	"dEO8iEgNqbpKc0RkHDHiowmJCsBUiSNaMBfaO4ehcpwoVdfSV56+UuILqGtrXnwGAkfj04dt8UArgn/m",
-	"7TKNTqtz4rbbbuf4Xbt10VL//4+GtsM0WsNT3MVt4nZGx22363WP3HO/RdzjYXt0Omp557jdTqXg15gy",
-	"JJKgTyhpoZW2Br7tH93+fX5/15la58SFSZJT+8oIVo2LBpn/3Hr5F6ev/7qav6Gt+9c3rfmb3/55//o5",
-	"n8H//cjpq2c/h/DOTy+P/n3z83l1cNb3Bdp1ATxfgfimVELLKgFbu/qsi8ZN7uTpD9i3sR7wSXv9J+8Z",
-	"NmIC8fVHR+s/+pFHQ+r7hGk6UmFlL5kuQWXKMX3Kcwkhk81mUFAtbAEHF7MaP0CqkShAPm0RUiqmEmhX",
-	"KZZIxN5EaaMp4ChePSE9JgAdjUwKnXTsjqCZ9aURUOFDH02Upu/rBqyYMS7RUI0xUeiNx5iyJrrKtOKB",
-	"+mMil9eJk15/l2mBvime95hGmMxuUjIynFudZZD6GwdavMoTC30mGvxqU4uMyqA+18QAYO0H7s/r0YES",
-	"dK2JQcbo9ylvGbIezTyhatdkdV8SfQLGFSkOk32r//P92T/DPzrRu+O730/nV23vxdH4Hye3r8/Z2654",
-	"fzbb7Dj9Msnvlswd2z9cMTXADA3cnHnkCydS3db5+i+ecTYKqLaBdjudKusy8rCSZ17ocPtdUMRnBtsT",
-	"41ldqrggojz9SP1PmkYGRJaUvFOURUgeCjTj0S2UXdVlRpvomtxx/QuK1J/Et9QLI8ZdHi4LJvBJSmsW",
-	"0LFbFA8BA3/xcNRd/8UbLn/ksa6BuTUs6HPZAhbqE3ptRc+bHsC3Vshpr0FCVaAgJjySrlILfQRmU/Tz",
-	"7++a6EpKMg2NVBspwDb5UNo0E1AwYWHfj5RmCQVvSYTA7nmJuOLUYNlS38BfxnYG1qVzIEk9NrgmMpq7",
-	"VyNJohW8752Jp92Yc1lrLBzzgik2jbBoeDyKiCfdCY8EcYdgzJ+7QuKwjt6TC96txOZqyuP58Gkl9k6G",
-	"P3n0V/rzy/f/edl+Q1+Kl+z62Hv28uTlbfiv3579fN4k85//4//+kv5KX96/ZK2m1wnYcPpjy//XzwsZ",
-	"WYucs31sOGc2wPoc2sZkYqVtiHS9UyqWpBmZmebgNvXocxKXTgWW847z15jNzVxiG4pRoty+uPcgsF8j",
-	"lEYvA6hakGS5I1pNXRZ1YFOawrWFQQr14Beg/EYxc4y5hgZzXbGaMi+IfeIbwWI2gU7lyKd+saZrkgiu",
-	"1WxfkbaLRZ+PEnTouK123sudffJOyZcWUdKQcnWnIHB2vCO/S45H7gk+Hbpd78x3z0lr5LZxZ3jkdf1j",
-	"cjLKlg+5aHdatnxzAwfBYtSzIWUXsSDRRQcfDbvese+ekNOR28VnQ/fca/lum3RGR7g7PPZOIEn/loah",
-	"IkKtjGUnGyUsudSVMGzOeaN9dtTtNNstyOePIp0x0nh/87zxCZhNNVRP73+99qxA8rvQnDP1cLLas/m5",
-	"UDwoV5vVCQuDiAL5MTFZSQOA4QE6kNwHk9pSOzFsOon1mI/nhxfIlqaPCCMzHOjBFJpThgYv3/z268tn",
-	"L/rPr/590//hxY+/Xr/oP3//YgBlgIyTLK16P+VMToRtUgsigHD5SP+ODkb0XskS0NgVhRFXIoaPhvMe",
-	"02nNZlDTUgGZlgranauJEYRPHWr/c5p6i5nvICx7zONC6oeJtxO9MTZ8KuAClAY/ox65UIRNu1ZDom0O",
-	"1CNOj0FtAyvcUO6rDwkb8ciDteYM2Q4SHETtEEgE4lGPRcTkXKh7RoT5Iu+lsyEFoolSI3nnEoU8CLRT",
-	"K2blclGKWI9qFygklBnatQGhqGMk6Oxgtd8aWU/yQerR9PoXVWZ3ALlBr+JL1w0f02Rwo6hDvjpaZWZQ",
-	"IMwlFoNCie6lFEhDiIMg8Ug4COADCJwFb02gdBqSKPSw5cjOlqrMXsb6bPi4t9EsIN9PZFPU28Y4k0gq",
-	"1T2Q9pOsG9J4INVPSS0SKgUJRsVK2LNk2gdXwZzC0iWZ4igj7ZVJ6lDBsQqItqNMcy8IIzH290w+VhYh",
-	"1paZLVyGEqpu3j4RJj4us6wDxu2SDk2YQhSTskXpz3MLWi40teYgrHtKU4qymZKc2Gq0wF60zcRduwoj",
-	"kCrJFmwNBx4WxKVMECaoksRLL8YmP6ULW5MGtUvtXBseFQFF/6DjCbqRESHSQa8483VAuiKwGtF/KOYq",
-	"S84hXdO2D0bLHJE+brWarSISvfRLkrDYoPJ/1b644E27AcOpTvxTcjY6bwFrcrvekeJU3ZF7jE+Gp96Z",
-	"r9hWesrP9CDolfQb+eTERnfU9jr+EYEv3a536rtn5HzktnB7aNmh+mbCmRrpv7td1Gmh0/PuCWq1YD8J",
-	"k0pqSWWzC8rOKQnIatcwA1jAXG8ESGDzu7AEeBnKbNlP+ttqP0GmPnDaOqrcTnBlvdOe8bMvEGVFGhGP",
-	"jGEv65h21AtYK8Qsz4nsWIYjgRMeWaxQCrMZV+nIPZY8ODCqP46IDkq8TCJRdQQqhN/Cu33GZd/0ciL+",
-	"4LDZYzAHYKtxMVBhGqgDUcUyWYFjLB2MjLEC8Uso2tZjOtKRcf19E71QaKuXoxswGFMAdO066LbO08Tl",
-	"PqB4X+JbwgaH5fr5s/RuHlE734BQ1iaCK2leMR0ro0m16ckDBhTsmcyXwWTqgkSZFpQtuT4h2DdS+It3",
-	"eFw2tHntKbwDw+7DJXYbLoEyLKw+/0uZ3qJ+tdoYknT6jwj2TXF+PmMpR3SWNSvFoeZpELjOcugW2kgy",
-	"pH9LC8meBO1J0NdEgh7HirMVDSmToevbeCANxZsUBLaCN99mYUHC3JjeEQguTagMJO9ot78NMDcphT2m",
-	"G6wKBzEu4WlO+uWRMSIoSfUIDWAKEJtxEPCZEZp/B6k+SZ1yIBwWYakFZgPsReKszr7aXJwdwYTbybGl",
-	"NOv0uIRm1cZZk3r8IDE7ezL+TZFxM+2enC+Q8/oiaLuCCPo2ggKeUA3gR13B7rGlV00rHoTzGEEWENOV",
-	"ZBoGWJJyd8FrTAOUvIYOfuJIknv51P506Oi0KuJrq7bAd8TXEQ9A932ukxtRiCNBFCtRmCwQZkmqt86o",
-	"tmYZO3CfMsjGzuTgBpTpHD7tP2wi48tQjKbYLwFml3fJJr+i+LAhsLDGc4Ij9PFj01KM5hs8JZ8+OWjO",
-	"4ySURL1gCvqb55BEYsv2NysSfKCi5/iItL3jY/fUV+SYnI1c3B62XOvjPMVnw5Qc38AcUD6AcambqCTd",
-	"9hv/VmvUFQOSpWYX9pD24NzNrzcKa+dEAuffhWl4Yc9ZEoMlDnjdOLEvmVSU2FBzUPKohtQd4/tu8HMz",
-	"bHtAk+meKm4jduahvUT2ZGS2QBn29swvyZ6Zv5vKRLtY7FubBHZNpvzOWBbyM18C4RaSBgGiDMXWYnmO",
-	"BpT1Y0EGy0T3OcyyJdHNqfvrMsj0jN9cBtnnVIS2Bl19B5uDrlOsmfzKSAGhWrKVL0LbdvL5ngE9OAP6",
-	"TpjP41iyN0bBz2GuNiXD1tmQ0UG33Unr9Bw2SyzKu+QzX4JUvxmaPaDZeU8MH5wYWkvwniju7cHbS//Z",
-	"vvbVgsPNF9mIPDnhStaXiAoR6yo14DHM5siZl2xsnkmG4zoOLxf4oIP6XlFGBPL41JRFhEqbtiAuxFBw",
-	"lrxdaOl9mfbGf5QAdHu0DxN2bXa3Juo6WUN64LCUrBupaDH5btrbxsCXrSINyJdpX+gHj8hPVmNqv4Jh",
-	"0OYIGIJfekn6cd2F7DAMHVyu/RDr+vOJB7bU/zrEAWa6IXwmBah51C321lZIhVry6Ob68VT13vox6evC",
-	"28k87WPLzk+HJ/jY6/ruEemM3C5uD91z78x3T8nJ6Bh3h0deRx0zkJvFUbLZoCEXEo7KaahbFpkjzB9I",
-	"q3lyWnggC3nPWipot1ropx/QAWQWB/NDB1kZoH2sgNv+66gFlaSlaeKifch9H8+F7mCr/upT1te5vo2L",
-	"o9andOmQoaxL3evnfQIPcoObJ5D0m3kGJxlyYVpStLN9fhsdKBWVwPFFo0Xaow4+Upd17LtdcjJyz/D5",
-	"0G15bb9DjkZdfDwEvnLfpz4wkWPS9Y+8ztBt49a52x2dEffMP/Xck+Ex7o6OSMdve4rvZFrpLxx3cQDF",
-	"B6eha50rxvPs9QsXNtRqtVrdDpDx+ZRAC7Q/P2xwKgAZmRqTBjJEPCzIkjtutk8KIUIdw/L7R832Wdnr",
-	"5XBX+pUum1lpPYYy/Xb1zvZlvWh02sl9NS6q3ZY6+6JkwTJKUSACL1EKU6ler8KGXLjHo5OW28WnQ/fM",
-	"O/ddC30K+DZ17RlmuN6pl6S/fw/ePJoKQFXSDKvGCdhhV8e7/m5rwAHhRQcgv5kKhLo0nK55YAodOElT",
-	"cUfXaACZccJnSqycYZAEw1gS/9BBgFKmRI0mCIVmPgMU20fE7lnunuXuWe6e5X4HLLcmwy2zURkWsTdK",
-	"7dJSz+yx7oqfb1NVICcEPE2pxMcN3QIlNSM9Hvk20TIiHoGikVAlWWRP5EKnmQpTqm7upMapHhuZVhip",
-	"PabUUGVLL1McWNmixwKCrb/b2p80IbMGBMPvL9FUF57CuuGA+RlR0WMQnMTvSGRGHWjzGfWTIVNPuekj",
-	"hSELFqM7Tn0EGaS55+rngc59NWNqj4ggUgZQ0dqW1uKRD5WkoXNKj9kJcRhGiSMf3kGcIRxL7upHSlIL",
-	"A8zEZRqQZUbvMWwrdqE0GsBwuCe6iJcNV517AUEQ5r/UT0a3YtAOiPKsVkNr3updbhmSZfvpbpnjWiDP",
-	"lJLtKZETJWo0hpjd9mWEmRiZRK0RUe8q9vHu+l/Aedud1pELvLcyLTYH84AxVpbu7IXhvTC8F4Z3JAzv",
-	"ReEvXRQ2112b4BcTsaN3rfMFr/UZOR+1FHFRa3OhltgZPhm6lkwpCpbpxVmHNJUyHQV2K1cWgdC1eUmy",
-	"NVytLlu7NsspbTVlhB/tYkxFNDyS4E7cx/k9ppda3x7IulZ6q6u6rLY/PlVy8I7VDvASQopBTkJX0j6P",
-	"ZWJ0NEVaLHYyLkEoVyc4yMYioZdSGCsn+IDnxg0K9VsZh0qtU3yrFRPdAWZJEv6NUz+1Z+4sPHZvCd0L",
-	"f3vh7xGEP6Bae+HvW7eDgu1mbwz9ehMVFN/dxvKaCC2643qxp3TCdaveiECHXhwINCQBZ2MkuSmNpyZI",
-	"RFwbNpUpQ69+n0MtuaRRXKFP9PX27tBVvW0M+1DqQhoz9ZxMuc7LLmhZlkTdnthaDd3hMXa73onvnik9",
-	"4xy3hvpJV3FuNbRh9VU+qK5tRJR5NMRBaR0d3Rt6Y8zaGhTVInCmW7RvllSv0dNq1z6YgWvEgsL7i1WC",
-	"E2v6k8LIzsJYzV/1xI8Uqam3/TBxmrCzNVGauZDMJ8KsZ9exmZ+3L+tGcvkILPKa2Rv5VnFNKiRXOPAn",
-	"iLHQe9W0GHIaq9YguXqTMB8OwEm/rm/VKJqmbWvDR3yamcjMa/wrfm5iMReSTKuNlwxgNxLxO6oElMXd",
-	"rBu0k11kdhAzcFov/pOtba9kNhDZzkanxO36J557DmTWyGyt4TlW2Bpg1q+TgJFqAp3N9ABBZBz2R4RU",
-	"U0ALa+ILSUJNXqx61Gh1j8/wyfnIJS2/5XZHo46Lj7tD9+i467fOz7qkc6Z0AJ8z0i855fYfZujGRUMS",
-	"hpnse7ZXZn1tZHWOib1UBcGWKugySK4l+Ikw260RRwfEan0UnaVP30EMHbeMKen4rX94mDLJhhFhNkem",
-	"KZHCMOvVLqzLrz9JCiW7CruHgf5Q+8OT0m5p5flu66jHBoC9ULPNNlvvS943A+VNWFdmbfmmwk9Ej6X8",
-	"XeRaEz8RSOCAOAjr8nGEmeZLTfQTvSM9NshwiAGCYRmZZdmgKUGnndzQvci0a8cC4R5LO+RaOaTT6qT1",
-	"PuC3cq8ygPqj1vfYIYesTYdLCUc9UvGAbZP2MsZextjLGF+NjFGLbJTp2ECyHcW6PJ3/u68x8/n9d+qr",
-	"TqXD+wlLMsPz0q7k3LDYmqJTiVWiYrqBIeToQFsowPMNVkEHzSYcbGizCWGHqTUtQ60QoC1SKKilDpg6",
-	"jZ4ziacjhFGC7EYw8nAUURMINyaM6PaStoeuY7rfF5jkrCCynW6+Z5d7drlnl98hu9y7lXYbY78h09p5",
-	"gH2G6T01ZGfHYS5XyJBHw8GGxONQXNMQOeCQiqXmOORffKhUfd1qVZvMjXIOrBZ7UtfjaZ2jAYwLFgYz",
-	"02BljZ4rPfGGmvnOolz2rHTPSvesdM9K9xEaX0OEhmEaNVl3kW751MPMI8EDc1nLVG1lMRwRpCcOMizX",
-	"hJ5qpTNJXLvj1Cd+BeZ6iTKvTLDo2+C1ga6zrRPqZlgkSXWHtnS+kwsxsUpyYuU3bRsTfFkwrcNG9gx8",
-	"z8D3DHzPwPcMfM/AK5QxB56xa9W7gL1HBNpd7TZDPWZi2YoMBuIRHJHl+mNM2SWiEkVExErLnk1IpMsh",
-	"mhejmCEheRgaMUCnhDCu+z/KmRIWFjm//nS1Vn2ttr1nyXuWvGfJe5a8Z8l7llwla1NG8wUWVlOvNuy5",
-	"Rix5Qad/QYhu5Wb6IRfHjtvOyo8VPW63+jDx42Z3SQT5DkvJqhvopwkVFflaFVZuc0RMksz/Mh7JyYwy",
-	"f7HVZ8UOnebo3thh0D+4kJof1e7Q2THpYT6P+gEfwxUl68sQQ3jBkGXNb0YnpIO7Q7edydY/H7qn3ol/",
-	"TLqjI52tn5DRTo3AW3PL60NvLbB9F8G3YYrZlvYkP63LuyqT2G8kj0yYRtbIRaUN8bC/KsRAB7MJRx5m",
-	"KOBjhd9Y9hhnHtHhI5iJmUL8JO7U9EQeZGWmQRNdQTuBcaSYAfqLD3tMTghDGpNya3kikAY53eGCIA2H",
-	"6OCWQrlLeMlBMfNJBKOgm7fJN04a/EolmQpbbH2K5xCIgrgJe1Gb1QP3GJycjo0ZEykykz4ROggZKAlS",
-	"GN1Eb3kQZNd7gajsMes5HGgcHDiIR2hglRPdwcMgFFF3bepWmb0BEvYYFUkvwPze9bVo1SeLt32JbwmD",
-	"RtMlMb5vEx3x8aJ8NWRm8uYYj3AhQUyJHEZA6WDdOn5I0Tc34GzsCuJFRLrqQTiJsCAK3arQ2xU0dA01",
-	"rEvFHjAq+BvjWQu6VbW2Ims5V+0sZosnpSVWDNkZEqgJZxe9j9H8imI01ScVzsE05HnPkpyQsq6DqQGu",
-	"Em9e0gxWx3NeJXw4ItjPaQGKFXSTnBgwfR0WRlam5H/bXvp7QflhBeXdEqq9zWGnDeJqIvqCEP4ZmsQ1",
-	"83LhAAR2D17WdGNIRroyK+kxI1Riz+Mxk4jcUyFFE90QqfAEDTSaDJDkC2I8VEftsUSsTeiTdQGYkf/i",
-	"Q23uRwdUohFlVEzA3o8lwqzHCI4Cqr9DQzLG7PAyJWRWgzCr122te2xg2ln39eO+fjxoot+rdMcrEpB1",
-	"+6iNBeRddMIrloLq0oIHbGa3p/tfCd23LfH29P8774W3E5n0KaROl0umJjG7MN96RuUEWpogg9kocVA6",
-	"yJpregy8Os6C4cfjQqKDm7em/0lAhEg+QT4VwLCSvKUeSzKqF5rthXiODmCwMIgXrUtTHN3G4aED/fR6",
-	"DExSuhB6R+fdCTTBwQjhGZ6jUcSn6D8k4s5i7SFbpAS9v35VxF4ydvm3cJoPbpvfnV3c3Fx/yn0SAHsi",
-	"poyfvYR+SCIPRm10Wg2noQ81++uxOpE7EuEx0S489bA/Hi74INudQkdebSepzuTXPCBXJlA9i3R/xz/V",
-	"YYh8EbizMlciYX4t16N6v9jRelz2SbHnXsc2xBGEYZYku6fNACvzR8lviULe8PQfXuf2n+ezP7r3v7WH",
-	"b86mr47E9Yn8dyt+ecxfqOuAuYEqpAUGnvLRSAHb2s8/ZfzN/aXj7pY6ncNapy3CeocNMnVEPQXVCfc9",
-	"gnGqAGnxkHWZt6ID6/0beRoDRPVbq+C7G98IHBTwnNRfOsVzJEgQfDZVrZx9Pv1oiNinpwbyNou8WnK5",
-	"vjP7VkJeQr2r0kmQZUMMpnXbWtTQ2kXtoWZlrTAu7F9iWGpGY5VJLbknQpf14zOmu5ndEhKadhxKFxQX",
-	"2sOjS8MIIgUaLHKgATpoNZvtVuvwMufSUm/32CDPmJKXW6kbiM+YbkyySAQGPXbAp1QquXpKMEtlEQec",
-	"SUpomEQ8Huu0a7swE7oGQkazx670tpOwcdBxYdfQ7+QIDeC5rkITBHxG/IGuNqOXZEQlxAjxFaRPcOSj",
-	"v2MusVLHLQ6gA60l5/dh7lP01Ud9+GhwuKQyowMQpgYL9HFwWKJLo3fFUpDoMTHhM1gTI7O03o1QQ0D2",
-	"d4GcdEOyYtJbgymPoo7vVojZhDvY7T9IY/q9ULcX6vZC3RqhbgOkLbXFK7qMxQJXCgKocs/4bG+kMUaa",
-	"r9TmcpP1DShRXYOijn1Xl7+JEGrlydUGmKXIwQCzyzQMTz0ots4ohl4SQ/h5jBQlAYSwuIeJHgwwW1N8",
-	"1hyN6X8fRtyPPYnGEY/D0nb8+qU+vPSIvfBjyftJbYQRDgSpZn2vw4XLGLDhVwbArM6wdDIXjVPv3G+R",
-	"9shNY9XPyMnIVeOfey2/TTqjRvqlLps/PCMdr912T/3uyO0qLnhGzj03LVd/QjLfqCPWHx75J6M2Pu64",
-	"Z16buN3hKXHP8dHI7QzbXss/J2ej01wfAj/CI1k98uTzdPOuZin4GmwDOwqDNMTJklMPSxzw8cYhkFeg",
-	"oACDpkqpAiAwbWoM+iuIcpJ/QavtLGFA01hIpDAdWkN6E3B3QpNLkFrhh/4w4jpAryw8T3OJx4vN+yZx",
-	"uz6a1kLMB2wzuafnXxM9rwM0ZUqCpUP7OMIvoFdbGtmXl95XsZu8yJ6E9PkkIJIUGUR1t2A9hzasMZ7U",
-	"wogFSbuq9WNBciUtIiJpRKB7MxOSYL+AsTyHiTdjLOXJrt3lneiJ/H13wUdMU9N3UBdgnWKt8ldG6imS",
-	"Ogx1Veb1T0QaSNwyDmnPF78zvvhN88RHimKtTiM+fwQrOKGMGpXNgxpjyg6baVDqFM+B9vTYkCBBJESp",
-	"ar7oD9AB4yBR6fxcHVaqq0eQQHyGYNLtue62kaTmKOppNA8ZQbqn3NtSbnulq2n3Tto+dnZCu5Ng1D0N",
-	"/54jUbfSoZ5OuR8HxBU6K6HcF6IA7sqLOKNKXNUvpy4YHRPiBZQwiXTiqOICjNxBXpWMI0Z8dDDQb/T1",
-	"G31B5AAJPIcaRRCwwRlwD3Cd+odNpATfgV5i384KIRzwaZptYTpSElkqG7+GQW7sNrf28gMN7Adcv6Lo",
-	"lCkX5J6TlmnmfOZ1fPeIdEf2WcNpmBPQFGp4NjrHZ8Q99tq+7ll77p9itzM88dqkNeridjv9JD00S2F9",
-	"LLFHFJBol3djImUoLp4+JXHH9QIe+02sr8x0zSS+aZXcCL1bcNfOeHQbcOzrAkekLyOKg4SBgN+asnEf",
-	"srz1CU2n+jDCWX+IBYERFA2lnInGxfEnp0GZT0LCfH2SCuasmxhCY8BF3G4pysuXfm1VpowLF1pCIy3Q",
-	"7EP7SmXVJwJpDEsOq4aGu5nMWhTCdoPvjLy6RGbwSJIISQKJJuqVqRZYRTZ7/0LHqmd724LvQMGn8RiY",
-	"TJLMK30joQ4OdYy8QZAew8xHGseRxXE93JAgwAqojqoGNZ/k25sNnB4b2A8XH6GAJjtBML3635gIHSwn",
-	"uJ4JXM49ZnEQKi2YOfN4uTD+YRP9U2GUuDBhbD2m49hsaJvgIwmUVg+WBq2lgWzqFRvIdgnJZDEL6JQq",
-	"cQM+1yMeuO1DUz5O7QVi5tTAycuXKLd8sxIB1Ho24QFBuhG6KNqYWZTaHWWSjEkEUXUTwnS4okmD8zBj",
-	"HC4mItibED8pZadgCN+pmzpupdcfM3jPnFWP5ZnSQH01i6gkrlJKLlFA8B3YAnkMWtAtIaEuRQ9MSu23",
-	"LN6umO1sqHo8GseBihDmzy+U53wWFvOSKbr1ICGDe2HiqxImELYiKjqYUTkBygDP1aEefnOm+q+sL9jN",
-	"LkSbZU2JcUlHBovX60uKTdni6sbrpNmeiAXAs669Kkk0pUyp8Wnm2xTTQEk/TF5qBSg785Zq0JvMUDtT",
-	"hvSWhFqdj+eicXHqZH+TZBoGWBpbSWeorUruyei0VZ7bbA8mHfSolf81P6w1VbmnrbO22x2ee+6Z3yJu",
-	"OugpqW6tKzymvYqxhYqRheHHVTRyuTLJ5aF3KWgh054I1I4UkG3yRxYINe7105eUvGwaAhr4NNL8PYXa",
-	"YmYEA7pQWlkdeHFxsZs1SLupFfs7wtcdi2p7UpcXgPayzu4j3XdBMJfFF/DVuXEUlMssvzKC3l+/Kqsq",
-	"MMU+0V1dknS4pJObLlVge56C2Ren30L0p+8T/xJBKo21DGuHYBO9zQZCyAkX2Qqk+YiI8qh6KBH9Xu1v",
-	"Z3HfxRlENhvo76M/5Pndv1rDN+3pL6fhq464Ppv9u+s9Pxn94/ivq9aabKC1n9cIZLZ7LwtmTqpkQwLh",
-	"XlIpCn5OMC89qM/lxl/G1kwqc6k7xibCCCJ16dO3798ZjcGmay3rCLhcN0iTQh8qA9Kbe4FJJixJzquT",
-	"xlan3L6SBglT9Lqf1vnXhg+4COL3vQmOxrC6egkEuWTS0lva49wq7SBMQO+R9QF7W+g6DoixSie1jj3u",
-	"k8MLhCUKCBbahg4g3WMHAw3b1oTu67RuArw05YMHAz/WuEP6ya+DQ6fHNAAD20eMjDHw04OB/bOvnw9M",
-	"OWiJplxIJGcc+cSjUxz0mNnFwUC/2pec98OIeFSQwaHtnzrEgiCLHLBs83d/SsUUonEOL5FBCWRQQofn",
-	"cIYGIRdS4XI/xPPxQH2/gD12//oF8B3YDHtTQgjGgiPNeyfMAhfsNeigUq59ue6UJWqbWt6/Jnq2Oen6",
-	"bHnw3zEX2CtOD6841eUlVvjSAWQuhKuV60hvsXeLFU1UJIwyNa3+8BIJpdPgAEl8T4RjKZlxmiAeIcYZ",
-	"sd0vdaqb1XsigsH2Oy1Rb/QUP+mlPVLysD6YxfzddZm7j5azu+vgR32dUN0SLjTdqo1XeDYfkgi9jbgk",
-	"ntwwjFHi+z71AT5tdym3i4+Hbtc78d0zcjpyz3FrqKtWdEcKpKtFmm+SHZuBugpZstm0ze8kXTa35R3m",
-	"zW5NZMryYDM3+qj5sF8oMm2EGg+Yp7qnYcU0bJNrWpkZuliLYp8i+sWkiGavZjuZrnLSqGmzms57Caq8",
-	"kDQIlJ4amxyXTPpoaYLoVhR3nyj61SaKbgS2qzJGF0nUsgk3D2oP30Z3z3m24zzfB9d5JLvyBvj3+bMx",
-	"L03LujWZkOig2+6sTAA3eZG7Yzbb1bm5JuqPOtmRmZU/YJbknqo9PFVLshL31G2fnrgj+V3OQ7LCJJsp",
-	"JSbQQczo3zFBChHF4Tbm1ncw61fUT+JB870bD29pVAde3dAI1/1d2RmlAcidmRlXIc5qE6K6qi+nol5j",
-	"E0j7iux2WyLiBodTxVqmwGZvLPsSjWVSY+fmvHYjU5n6cmtL2WaEZW8o+9oNZbVAtoKdzBKnMjOZgbMv",
-	"S5/8cuj8d0HjH9c0VQPivxXL1A6I+6OJi1+RWerLISOLxqA9OdnbgrYST9dagQSKmQ/ZR3mxFLRaSI82",
-	"am5IIg2OW1iIHq+Rh92sjcaziLUqFM+Wxvs24vHM5soM7LXrAD60cauyYeu7smk9gDmrPgVYber6Esxc",
-	"O4LyujD79ZnIHosc1DzYCua1vWXtC7SsbSq1bGJP29qUtjejfXdmtB1a0FYZz75Uw9lXTv2/dcr/qPa2",
-	"78zU9qhmtjwe1kWPr8/S9pXTnQUr3Z7+fOcGurpSrsDMH/L7p17AvVso51mon/+aZP4Pbq7ePP/h13/9",
-	"X4XUA3QA/fnNKH2fwv78QZbYoddWPIZCB3LEo+kTgWBGNOLRDEc+wsjHQDcxknQK5Ygc9RAR7E3UM0cP",
-	"YAoHCzqNAyx5ZAdyEEaxwGOCxJx5utJCUggpiqHLNBjcsOwxH88v0EyRTBQRRmY4ELqGdFtIl49cSGdX",
-	"X2nLoi2poMef4DAkhR1Orvw7zDxyow/jGZzoFgTZ1BOrTiqyE5u1PGh5AHVACqRst3X3BJ8O3W5S+7aN",
-	"bRW1E4hstRtyGqOIT1dQcXbHdef6E6chefJix+2c5F6EC+lHfCYaF+1Od6ODKiKsvyvere8ZqkQDbMzw",
-	"/Fu37ilE1aUV9QHlcTRDWgwErCEtpnRq9R7d5ovLtGc4olIgLxaST0kknqgn9l/wiM9YsZX/xk7+SFb+",
-	"pG7sg3TsNrtb07Qb5rXH9UQkaypbhH21rqNhzQkkVQdMr5tCP0eA2SP2CPckvSsV3toXrY6iNlUE0OwR",
-	"XjRO/FNyNjpvASV0u96RIozdkWvLgCsqWVxwu7i4CgxqGxPpHkxdcjJyz/D50LX5BV18DOItuZd9PyZ9",
-	"EMgzJPRYoYQ57srCcsgjiYOK1cXT+iwd9Q8uMdzPchHx4tLh7VamUvh42LjoZGqE639DdXDb/EkXMFTs",
-	"gFHZr1OAZpXIbm89FopcavzgTHLBXattmqYEkjBsK7m3usdn+OR85JKW33K7o1HHxcfdoXt03PVb52dd",
-	"0jnr5LtJVXdGGaRf74xK8fw7cEaJlNBb7pT8tNpIkGJrw2ngkPZvyXyZeyXm30IW9psWRzUIOEijCXp/",
-	"/cpBFnAcQ/odIICOrjrmIIskDjJ9NQ5CErkKhO0PSg4WyXuXyG2nzTl0LTGF48iPCQId4EAtRFERRJhf",
-	"3GnUgND2zUb3BHNPMB+JYNYkl+X1kOHx3mCyU4OtSAjMbojxNiVZcxT8aaZzFGDSzmpQXoHn10J9tjOr",
-	"IlNWe7SGD1sDMm2C1GO6mbkdoS/xLYFa9Fj7lLEQMx75uhb9BN8R1G4hyVG7c9Zj3gRH2FOLtIUZAz4j",
-	"kethQVBApCSRgzBDcRjmf9UL6TGfjqk0LZzsVFB/ckbw7eCwiV5gb6J2FcZiQnw1caaB04hGQjZ7bMuu",
-	"sAZXn2Xu6FFs4AW0a1gz7DSzh4fsGbtnwHsGvGfAe4/FV+Gx2LYrlHa/At9J+CyPEs74oKpfVnBQa9Va",
-	"4GbiQ6Fr5YZIYVj9mDDFG4mfMv2cqAA8W7fkFYhKxWU9cpmXL3xOdCVqaHZIC2JBrtUmCjnudjwpuY6L",
-	"xr9uu9O3539fd8S707vfj+Z/nA3frKJMdWlKdtkrwvEyV7cPdfrKcB6gVIP2Z0Hz1Om0U+z+gQaBbVcF",
-	"0z3RVaTBVHdnvBjZtqza6qM+sELJYY8JyjySFGOfYYECLCT4N4nvoDgEsZyDXxOq3adGf7MvaIurPaqp",
-	"c0XggDjmjOGXJ0IRHI8L2UTAoxWlnVHm8xmiosd06xc9LZIz6hF0YD2o2lWqJT94RSClycDw2lCF5+Iw",
-	"0RXCiNxRMjNuZKpmnYaxNHu3t4Fsj0Z1ZraDcLPH3vD8KerDG9M7otaByDSUc+jV20S6bZeVzqDfrqZj",
-	"w4AMzIGYu0lmw2hEGZXETmIL3YPOtFAVv0ir0bGnhli91HtZ1mgWYoz0/hd3XJ4ZAueX85j4ZITjQCYy",
-	"ufGYDDkPCGbaU7NJAPxunCy6tQEUkq9Q791pDHEALuycZNw8Pi18uVjV6S6oOrmvNtR94N3T4Qk+9rq+",
-	"e0Q6psnruXfmu6fkZHSMu8Mjr6Po1S1l6m0DLwoCSES53yfwc7rM9ImQOMpuodVuZBQH3ZRS/RIPJZdK",
-	"/codzlHxSUp8319+vdXsFJ9l0cglx16sj3QXgp6YjCMTTNUe6mgB93h00nK7+HTonnnnvmt1RKUiLmTr",
-	"OAms1+uSkEe/UkEhITXQIwuM6BMs0YzHgY+GBH4+3IsPjxnkpJhoQnQZn1WMRMgKAmu4fxhg5uqWZjsW",
-	"AHTwE0amh0bCaiRHmEGUlO3AZt+A7mzAWnzFnnoMYiC018hYE4EvW53A8xSWAm8yfZ1tr0owmqR9Kh2U",
-	"/qLnTH6Kmd68D93vk7fUfrGkuvX9IDHxwDPTSh8+yDUMSdvR2NH12H2zwT5nwXyQCfJ4InosieoAw6Hk",
-	"xR3kHNRtHWUXmLTO70veN58MDrXwAsZT3Vci51GDODIrXKExLzJpaqVKSSwoICOpYxgg7YxyH+GI9Jih",
-	"G4mKpvN/1NUGRGgphgc+Ohhg/69YyClhcuAYI22PDZRuQuUABZRBwIvPZ2wcYV8JiBERElGBbkkoERZI",
-	"v3vYREp06rFN7KxahTYk8W2A2eMYWGua8Wq1cdFbfKjYY59K6CyTDU9T/7Iej71Rdm+UfUSjbGVM+ac5",
-	"VY0t/hrrrGP6ghoapwm5UQD3MtH3Y4HVkaGpyBJqDlLbHrNGDEtR/qFMrAnf58y0ndKsU5AgMC5UzogV",
-	"oOzbIGvo7mP+4DIVwZLRqEALX6QSlRFHisN7rORgv+uxA7eNhFSSRzbaJyKrHLDoykqPPWZkFCqgEV+g",
-	"hci8OHOBMIow1VmpiRzD+AwdKI21x7IyyyWQgEIj0aED8bgy7SVsRBWw/LAe46NRav+xhqImesuFdEHW",
-	"BaakM/uNVSkkERIyItKbID6CWH2YD/IA7ClpSQhtLQhZYvg4wlAK7Ucbku8HFnZS7pfhg0fNzlEhG1Tg",
-	"Mc+EEYNDAcP4yVbREXJ7cat1RFBHoWDCLTsOareUmH3UBjiFk91LWntJay9p7SWt79TX/XfKnXYtaAnB",
-	"3YCy2x0LWldoFBEBIpQLaXxqDs2SAz5e9IPBqsGjjyjLizWafF0iKhHQGvB0A4Zoh82IzNCUslgS0UQ/",
-	"GvkmHdlSdQfca9bdBd4byDlqQi2OvO8HVkm171xTqOZqv86N4K/UEW7Lb8l9CF2Ri4jaic10W0/Hn+KQ",
-	"Pu08pX74lNxrkHQDPqbsf7iU/xcPPcV3OycSR2Mi31+//L//p/Pj1Ps/nR9reN/NjksombrsPan62jQ7",
-	"fEsQBoz1AurdIoAZuMuHdbiLWITgB9spBXquM5A1qdGMPh9DA/5uhszsOZJ0ifAYU6aIAEaMuzzUdGJg",
-	"nvcliaaUKQlkgHiU/q60wzDid1TJCMQvKO5zo6dL8y92Vt1nHzi6l5z3gaP7wNEvtujVtgzKkM7tkkvW",
-	"8CJF2D+/+xcFnI1NPBVlY5RQQsRHWnANMOuxUcSnOrjLpGmU+GGzD/L+XLU9eFdPqF6Fn4r8shnnKfic",
-	"Ie5r2UaIqpoIE29oj8UsFsTXZkjjUNWESlrH6gFGi45RNtfu0CGZc+b3WN7Vap2k1sSZMzQeGi+uTZDE",
-	"6nvMGFU0CUdzKDkyNZZtmd30Gvtij1U1ML4j0fRxjItZtooZi3EQzKtL+mrde3/qXlbZW/n2Vr69lW9d",
-	"pVljsitg6cBNHkhgAU30AdVnhnTF27W6dIEejVJVORF5PMwYlxbmtap9UKZfF9QveGef7rXoPWfaa9F7",
-	"LXqvRVfXohPi+aB6dMwexqr7glUy6so8XC9UGrBr27OPPfvYs489+9izj+rsIyGeu2YfkkdkFHEmnwK6",
-	"iqcfJb8lrLziGtRmxSj9EIkJnwntzGeIRz6J0PvrV030Nh4G1GuiKxQRSSPim2wQB4Hf3494GOoqPZr0",
-	"wRO1CIjmbLfQAP7VH3NW1K/jJyJvkkX8qt5s7KqwLqTR6BxPk++nY0/7KaWTUUxqUPL6BBgybLLNCFG7",
-	"1UI//QAl0quTPFtOfRzxOLQDXmnyjRZrrwsi47A/IqRagihASuOi8ffRH/L87l+t4Zv29JfT8FVHXJ/N",
-	"/t31np+M/nH811WrutlTX2MJyQNo2NxIU5eitCvM8RNnZBsTBvHiCMAJLK+Z3Hus85wNVCd4nsD7AqaH",
-	"gGpF9boW4oMyCIrg+hReJRiw/iZNLnSI5SRNhdZwsGikzt75FN+/ImwsJ42Lk67TmFJm/9k+gaYP6mQa",
-	"F43/9+eV+wd2/9Nyz/vuh//+r6KqswWUK7L8r6R4OjzXGWFAX/goIVVuchImHAl8EDYZ7gAzzuZTHose",
-	"83AQkEg46OrtS3RL5uJQ0THr+FBPweBkPtVenExVsh6zZcnWViRDJQXJtPPFpNRZ6QqBdKXNOUKmps2b",
-	"t+qlKO8VSuq3GyF+iueQtG8cW3mJLZ/gN3Agn5+yMSxjeniJkmD7gfbOzCYkInZvDBGjNJjyZmXh/IdN",
-	"9IbLCWxF12YgvhqKIawruaERpoFo9tggkxzv/kLmA/WBBTqIqScyMmXykxSBWzJHEQkDPDdeMIjYR5iJ",
-	"mQlJ0+CDmFnElEekia7guUCdVkeXdNB4o+5xoPgwZeMBipmkgQIlHUmHwzACdyOUhonQwPzgD9T9QgQd",
-	"Zz0lHHFXP4KKClAyFDpoJmH5JtkSlKpMYIsuZk16bIi9W0XRmX+JQh4EiEq1ZJSAK9LQisZECjTQonMf",
-	"wHyAJIcWnRqa9LawRIOfXrxDhYgFqqXJuoBfwL8Ix9hj0OzTOhO5IiOSmCNFHo4iarTGtLROUuVuoOvn",
-	"FPnw3gbYIxnurobbspfgtSVOW3n1kvAq+CpmUtdeVFyZTDFVQgOV/2sUh6b9MG12oh+gVxJ4TE5xqsxN",
-	"d1LHJ3+2dZoVdnbfNmZTLbpA0JpQBb9zW1acR4pbae7oNFatAfocGMzWyQ/Qe8brDNu4de6ejU6J2/VP",
-	"PPd8eIzd7uiIdPy21xqe403Eu9zNW/N7HXW/pqiWKM92h/anvgW7P26Pfj6/b/1zdvoq7PzGjn/wzl77",
-	"7WvZ/bc4+WnSgg9IaJzEO9W8024SKzTv2n17NM0oEyXVQygI7RF/r0NvrEPXEJG/krjcVCL/+Mn52LgK",
-	"6S9kfhUrUfXPD+qXHwiOSJT8kpPbgW2lWjAEDmVV5RqifKqrZ2J6C9X2lEeXN/qwK9IAn4oJwdzR7bpB",
-	"ZoJSWEAVjER80G11jVg8izgbI86IiU/SUlR97m+Zv+H9a7R6w/cfvnHZl8eBnPRroIIXijxe2BI97gk5",
-	"HbldfDZ0z72W77ZJZ3SEu8Nj78QvmaZtpjG9f1JGAPNaUTU3sZgLSabVxksGsBuxYuvibtYN2skuMjuI",
-	"GTiBs2+YS6d7TNmuQmqpRcyKVmefM1Jm627/YYZW+rs2aBs8gWP9/KZ1w+C7O2Twn81W9EDmn1Sb44YQ",
-	"bmEIquD+W+ojpE5yUXm0h/sEwmM9aO8GFVG1IFVUKm9b+1AFE5AFLfH0o/1zlQmb6LpP1t6iU26ogIrx",
-	"zpKB5gCzOQroXeJ1OSyy2Qyunl3/+ublTf/99avBYWL+LuJw780Sr7RxhQY6yXBLp6a11Njj3V5LLFxn",
-	"CcZpg8qmKPcoEt6HfBAZ8W6hiaE5tV2aXZFPBHhAsgCXN70uUsQCO2tmaeWoVOU+Mzgk8f2qDnFI4nuk",
-	"JDdEGQpJ5BEmm8g0jgOblTYtCi0KQnXQwn5w72CeB28Gt7tymQ/U7va3q3fq+qyPXrPTmq1rq7eseofv",
-	"17erAhD4LnpVSQOEGzSzLkm3LkKPkqzld/h+SxPmTvpLFwBgHXCqYylsfxENpneBcTUOaFU9dInvv1lj",
-	"09dUz1QDMcLqQuo2bAYakphbdIT2MmW4JlPbdFlNcglFrYSkQYB0yQWIcWidowFl/VgUxTc8h6E3ohrl",
-	"gXLdgpBzmGef/fCZI4JyAKnvoCZAOsUy26+MWEKzpHhoaHp4c9rXS6a/ZRL9OC3pqoP0gsi1UfgyEL4l",
-	"nNAZQpocjygJfAFhD+zS9NRfU8cOHXTbnWxL/ZI2atsT6w1lu43FuQdskfZt0wkz455efIf5hhppNhMf",
-	"Y4HHxBVz5q0IWLsm2Be65MATgeATpajrJv1JcFrG/GLjuXSpgkxaBmVoqMgLETrzFUxZAqTRiM+g2Kft",
-	"nUwl0bFoUOgAIwHnjtRSrYtPPZlF1KYkQnxVxGfisImuIEqL+Ho6Jd3KiBJfx6WZ2CFFP3Wt0VsSylyM",
-	"lQljglHnzCvTod+ro7iZM283mvSO41o6bqv9TtGbY0NyfDzPPWw4DXVKcWST7YH+GSrXcs/a5x23i4+G",
-	"7pnX9V1L+869lt9ImAPx+8N54ka78DEFr6O6hsZF96yV8SL9HZNYO+TgikXjot1p1TD+2rMuS0GYM89B",
-	"epJv3XykzsEgYvX+F0VIv9pR/zL1wB8kPkAHsJziII1szOKaQm3970PHILM2zSqQKHE/pFi0cx7/pSFB",
-	"1pX6cHjwrWnPO5L9NcYIDWrVUGabjtOxMDJYsTNDey0EIYaTqtcvs+3YCMTuCsRnTKHhaFTsy3gP0zy4",
-	"L8NZ1uwDvWhhKQEVSB1gmeNVPWtUhfNr9fKnlbOCGECTgp6lrdH0477ulJVMPuLRFAhFHMOTJbfuZ/Xd",
-	"2HBdgLv/NaOYhEYdBDRqex3/iLhdCCXxTnz3jJyO3HPcGuon3VG65+dkyrVfDOgQuPSsVvtg7h0FiOv9",
-	"O3B334V/JzaIaSmNWtXmzh1NLjQspQgABbEUzqGrhHDodxZoB1gSLnpMvYwGtjeSk7w0SNFkgA4gxyOV",
-	"3034vk6DGArC5GF5n0MFBo/qWrK49BdmZAGVDHr8jBlBz7lO+k7a1GI34GzsCuJFRLrqQTiJsCCLKFQL",
-	"IR7ZQ7XiLDawdmTObTuiUucES20eYpuYqr0fqtwPFYtceFclupWVeWr5o7TYo8gQBGZBzlUIZb4pG9tM",
-	"pSZ6pvPdbNkgPTJEeAgSqLEOuq3zwzK/1WY0ae+4+lodV5tAsFMWdAQl6TNscIrnSjiHapQ6SY8E1oXa",
-	"LY2w+yyerm+e3O9t2zvVhzfBks/hCSuruDqzdX2sK0wHMUy15amqY2wH3GC7qCdArH82AbdqIccjO8ge",
-	"gLyYU6hFYY4XKUxnNxTGONH2lOYrZf+JJ2wLAVa7qp6a1snl5jvIioAo/ERLtpUtIU1I5yQsNGU+yATl",
-	"HzqQy+ZxJpRK7kc8dH0+Y6KJjltHaGDKO+m+y2xEx3FE/AGY2nispGJyiY5bneTFmEUEexMojqDpJJXI",
-	"58S0sDHx8EUGxN9ggBd2xzuyezVC77YfkgjKawUc++q0zU9jOsbDuSSN6sal3CLLrEy/T/JZEPbcdTGh",
-	"5hduQdogg0B9UmFppnrXe5ZmZeQxx15+9vD0odX1KBv8CbiHvzMEepVseWeWY2CqNs3TPSetkdvF7aF7",
-	"5nV894h0R/ZZylRfvEfPscQeUbDV+FQXwewm9hi2YwwzVbMSvNgZptkqOW5S1/D7QLdfzb5fwrZ3hnKZ",
-	"90z2NTnxT4/PwN3SdY8wOXKxd9Z1j1tk2PJHo3aHKJnWCAyNiyK+B+XOtPd3ypXYMSVYxBGZEib7MaNK",
-	"xlX8UGS8VqY4pak8CfmqeExszTT7c20Ezx7bHsl3jOS/5qtgmZpSNoMTamDlKl5tgPJSRyqUYPkPsaCM",
-	"CIEUUIlLXbkJDUnA2RhJrrDQsS2eEYunQ8iViyFbCJnRN0qo+82u7DvOqTPn2g8jMqL36jZ+eZsitGEA",
-	"N7Y45gM6Ys1lrPfFWnj6LtyxdymI7irjbifoVuJGNZf4qJ7UehBdFz6/ouS9B0btmge3KqkvA1X7xL4v",
-	"xaF6l+DyRuy+lj/VfLR5jt/GhGfvLv1a3aV14XNFrl8pV/uJyBSyvqxcnq+Dun/rlP1xfKD1QP+rzwnc",
-	"DXHfpThZFz2+ohzBr4OuWLfnnr585/mDtaXUhQqli8VIlwuWmoauxWWpXnEPB8gndyTg4fT/p+tqWhuG",
-	"Yehf0XGDrCs7ld53H+w8qNtorWkWBysd6yH/fUj+ErF7L6+SYhsk+72H4wxPhx9zRW6YD8+8PbL9z/5V",
-	"LpiGi6N5v9vutnIuxagrXD5GuUkXFhKaXlr2TdmIbqKW2py8RuzUw6+itS9Q8SF7hpFb5honD1PX43Yg",
-	"HAbqgHCG2wTHe9Bt15Cp/jVqkHOTdEjLxn87rxReNZaSDWska9G/vIFHjklsBeYLWr8aAFMydrZeDJft",
-	"eN5UPItWLd/HPhNFs9nz5we4YH6gGRwp8/TrFvFEUk0hBqXPqFmfYis6nfo7B2OGB59oJRhLcDa/WKJW",
-	"Vq2WoOfmKqrU6hqXUUjFpYu2xh1M5s6rm7psC+pvvNAKOynXGciM/dH9wWlwp6v6o0RaWr6W/wAAAP//",
+	"7L0Lc9s4lij8V1D69lbsWlKWZPldt3bd6XRPevIaO5me6VauBJGQxDYFsAHQsiaV//4VDgA+JFIiJTlO",
+	"OtqanXFEEAQODs778anhsWnEKKFSNC4/NSYE+4TDny/e47H6X58IjweRDBhtXDbeTwjiRLCYewTdEy4C",
+	"Rh0UCzwMCQooGrwcua+x9CaDZsNpkAc8jULSuGz0Gp1eo+E0hDchU6zmlfNIPRCSB3Tc+Pz5s9OIMMdT",
+	"Is0CnsdcMF68hAElD7LvwYgBYiMkJwRFnNwHLBYowmOiPh+o4X/GhM8bToPiqfqefie3kil+eEXoWE4a",
+	"lyftjrO0Mqfx0l8DicDPb/cCH5O2d3Linvmdodsl5yMXt4ct99jr+ifkdHSGz4d2gRGWk3R9gd9wGpz8",
+	"GQec+I1LyWOSXeuI8SmWjctGHMPIorWSacQkod7872S+vO5rFNPgz5igOzJHEeEooJJQn/iIjEbEk+gA",
+	"ow8fXv6IAoEwGjPmI2/CAo8cNtENkXwe0DGaBXICMBd4qmfC1EdD5s8RJ1GI5wKejgIupIJSxKggeRCd",
+	"jFreOT7puCfDFnG7+Ji4F6Njz+34Z157eE5OcbtlQaTRMgVSZo+u2mTJaXZOTpzGNKD23+318LpJIL87",
+	"uF0he55oQjj5msFYjni1wToCMlB8bwzhgM15E0zHREFtiAXxEaPoAAugJYoEDQ6vEEZC4pAgRmFct91Z",
+	"JC5tIC7FmzQEqQxJjgtv/KtgGsjlxb/DY4JE8J9S8hLCe9lP+WSE41A2Lk9ajvpuMI2njctOqwUw1P9K",
+	"IaiQaky4pof2xIEc/oD9n7EkMwx32mMK+2CFOIrCwMNqhUcRZ8OQTP/7D6GW+ymFkXrDVx+4J9RnvB9T",
+	"TrA3UWS74TR8InEQJoejRiA/8BFlEmEqZoRfqb8ngLNYIIHvCVA8IbGMhdqbgmIg4Th+wD6yS002NpEy",
+	"EpdHRz7zRBN7nNFAuFGIpaJoTbNOu35xVLDMz1mo/hcno8Zl4/87SvnXkX4qjt7pSTQMi5AP9uexONQ7",
+	"HCpCjr2JQj6ORjgIiZ/fr8ZRv6nW8AP2FZEgQm53DjgMfBjc119cPAauP6IQXi0SxgPac84Ug/w9mSq5",
+	"tE5jFJDQb1w2yFRN5DSmRAg8VoMiziLC5Rz19MNeQ808DYQAlP+YnmVXoWb2LO12Nz7Lpa3u4ihf41B9",
+	"Th+aHu8GFL5lYQfn9ZzRURh4251WkFLKvpm8H9D+KAzGE5k9uevk3AxtDwRaILMK7kIGYYiGRCFYxJlH",
+	"hMhfqG7rIj2EZAubnsDq5e/qYtmde2a5IuVvXsw5oVLRcUngWH5ifBj4PqFbncsomSVzBv9mMUechQRN",
+	"8Rwuj8/gJPIAPk4B/FNmms0gnC5kV9D0cBgS/kyU7OSz0/iZUbIV9NhoRHh/rKbJEZ9AIHikaQ8KGR0T",
+	"jvA9DkJFiXNgbGeIxc96ps0gmFnMLkD4UiLyEAhJfDSMZX4n8ClDzl9SSTjF4QtFVrejEWamLCxv2ZQY",
+	"NqLQf8YZHSsJR2GoCHyS56EZUNploVvC7wlHenkb33+7tF1A9pqimJKHiHgKuIqix5yk/NJ+S4HcD4QX",
+	"MmFA/YbJn1hM/a2gTJnsj2CWDJjfMCRib5LoY/mL3k3B+oZJ9JN5ezNQpt/fBSzVemA2R3Ex4POBCJQu",
+	"LZkmnEAFAHxvI8IBSteeRyJJVsGxAH5YSjKNlJrfdhoeJ1gSvw+qZKfVOXXbbbdz8r7dumyp//ymxFsl",
+	"SJwNz70Lv0Xc9qiD3e7w2HPP/S5xT0an2D5rOI27QB1rQ8QiIgDcEAvZJ/pONd59eI+OJKFYQeVT4H++",
+	"RCetY0DtwCPoA01IS8MYAZTE+1mrI0Td4f5wrnReQfhlxzv2u+Rk5KoFuF3v3HcvSGvktnFnaNVrdfx6",
+	"8j7sokXU8o/V8BPf7ZLTkXuOL4Zuy2v7HXI86uKTYQZlGmoTSixyGnHkrwBUu/VbdTQw202OsZTwJwoR",
+	"Jx7jvtaJwMBhsPIK/mXk2AnWAqLiugHIQ4FEcyKb6B0LQxjJ7CfVvciYeF4xjS7FSlryloMGR/ftIwNR",
+	"fYJHyVNx9Cn5ux/4n8Hws8LM89lpvFMbo36gXvlJS4TbqTSgTfangZgaTW9BkjZWmkkqyl+hEZHeRMEK",
+	"j3FA8zwto8xk14p+spL6pkrNwkJ3JSukVrdEtQYhE4da2DKol71oO9AhFSkErBvHnCzSY4Od2PNYTIH/",
+	"pkPRwfXzm7dvXt72P9y8OszzwIxUVkwfttInF5a8E3aIKCHqkkaYJ9paZq+Grmekp89O4z1jrzGdG81K",
+	"bHUaHEvSB7vDghLJGJpiOkeW8l8hTiSfoxBLxVIyCN/JKBvqNbU2lCxuU5jnFrYLUN9gSZCZ0G4GjyTh",
+	"QOXGwT2hSMB1FQuUDixu7rUau0zsbvUriuXOcCAL6VfGLvPZaXygOJYTxoP/bEm6YpiIUKleyR/fa62a",
+	"K/yxaq3Hia/G4nBBlWmnx5db2qYnt7isnejr6X6GeGkvmbP69ddf3evM54u5EzZCkFb9yXqm84EaRVtd",
+	"whdUBnK+M5PAHVF6dSwWrTgFyv8MC6QGat0YIz8AZYTK1GiRvZid7MlmNoDMDnZhEcisfjcE0WdTHFDE",
+	"41DbdTm7I7QJdlXzvpr+ejzmZFwigPyNzRBGU0bl5JlAPg7COYoFHhM0JB6bEm0YHwZhSHz0Z4wBGmAe",
+	"o/G0cfl7Y4ofjBjacBr4ftz4uGTmdRrXUWB8JMY8Fmhba1Y8zvhclCjoymBKGgVz2XeG8wp+Gi1dVxgG",
+	"crQ6mlpr0cboT8sPFI+ihPcrfj3iZBQ8FF/AKB6GgaeEDC6tB+6OzB1FRpXMNKaBIEiT06WJOblndzU3",
+	"xZm+f6vQ8u9kfqOGff6c9WX8rr1qAJVkU2bCnC6U4ggb/kE8meLIcxgEVMLXwiAO32VwZoRDQZwFNLLH",
+	"kPWdGLt/ue9k8ZAWLpc/DahAjIYa0lN8RxAG15HwWER89SNGZgoF+/UewyygYMnrwADrwmH4dgRm6FUH",
+	"Ym7YZ2fxignicSKLUWs2YSEgUxPdTtiMwnZRQLU5NesHW70Z843l7XxMNvQq0Hb8artRo18TiQv242MJ",
+	"RDOQBLTXalCxC8Oc4/nS+mHO4tX/EIRhQMc/AdOgXoGfF2hnOEcHbU1GDx1FJ7kkXP14fOggQaYBpjTG",
+	"ofrl9NBB6b/anUMHDQNCaaB/6HQPHSR55pfj08McwdXfaziN5DOghqffUIQ4/TOdXJ1jOnEhoTbbfc18",
+	"EgI7Nh+NOIkwoHXEhFR/9kfBA8n9EOH5eNWkNzFd5gBY9NloiTatovt1SJkxmonKCJMu9Sf96jLuOI1R",
+	"QAMxqbmUipwgoPdMKf/LePbSPEFT7GfvZCIxW+tQ1R3+PdDGtbzxp4CZibsgiopc9Wouoe1qsCqEQ06w",
+	"Py9eHXCwmlCzAlrVPd3q8erQmMThuhdfM0rmxUwMYOkY/EwWkjmgFC72Yxl8W4DqWuaX7mAjBlj9Fm2C",
+	"IgvggSlWb8JenqXrzgk2gv7SymYTjRirWQ2Mcuw8q1fxd7NXS8RwGMKrlMxwKDKkaw3VehrelaGa2/Ov",
+	"9Gpk4PFnTGJAXx5Tqs2wah0h0Rqy8SEXweZ5qlR+AMPtWnydBjT7a3sRgyMsxIxxfykE5nS1GOc0ZjyQ",
+	"5C0N5zqW5rMD5msrEq6C8Ac77vPnAjx6HgvJptqOsXDbfJ8TIQqxGKxwvJiObqjt+IHU1p2K1MxpaC+w",
+	"V7wKHbKQXYANYtiUZ1XUggpUG/0cCQJIqn0xgUCeAf0VwkOhVPYR06an23fPBGIzWkHedhrRxPhtN+Qq",
+	"FgFSnpJ1UlQ9QGMnzr0QUHnaLeCRK5Qpe0Z6U06CgynGZY49w67s53PYl9vJxxW4vxkzSq9HNuITvK4r",
+	"rkuEpSRcocb/+/3a/e3jp87n/3qUG5HHwx912JiwjsDbdxAfh+wbjvbsKMWI0dQc1gQP2sKKj4tXXH7j",
+	"cpSuu+JqPY5me5VqsM/SWycQ5kqUm+G5QIHc4MLljr2SJmyBtAoZn4YNJ2xgCya8QEmyIokng3swjoD7",
+	"vpjZmrd3xGm/xuv5BDekGq6qI56ye9Jf3NYCM+MxQXqkNpjq4dqHgg4o038dZhSjIWMhwXRzdlQks7xQ",
+	"UHtPplFoMCV/9EPmF1DAnwIS+uISNZ+zaYTpvPkGT4mDmvaDS/+GrzioafyG9rn9pxWrMj+9Y1zi8MPN",
+	"Kwc1jR7bfBNPh4RnfnivlKjMv3+MyY9Yqml+xHPR3JVNYFuhRsQa3AWB69JAHknGHBBajD8ADcym0KdP",
+	"CwD4/BkCeGIyKNzhE4ocdqOOxptNZYkcTm4kUHzraJshMe2W+r+11GlDovaoqLnILNYlJhTw+AWMWost",
+	"T8Px80R0C7afm2hH3Ht/F77Fu7CE5nBgSSjsglMU/N7LyxYSHNJT7E0CSlxOsA8/qPHoYGCRcuCgQUzv",
+	"KJvRPqQpqB9MZENfLWTgoGazeVjIbkxeQ5GyDo8Qlgj0JQf5TEJcKuOIgqFTjxDoYABxvwEd9+G+NYVk",
+	"HI/J4BCCL0Hl0OmHSJ1t4TqSfIp19kC9YEcDLX2viLT8jeBQTpbhnYpfaaYTu1vv9NKvFX3JoE6B5Wiq",
+	"BOo+2ByrysZDHGLqkerjtcWvz2Na1f28kWFqlY3JqpJVF+DHpG/J41oTdlVPihC1ZlXDeX+V5nxLJJpN",
+	"iI4RNX4ARRXgVR8FNKdOK9xGB0p/ttB4JiCQQt0hQn0UcUj2rKJZV7HaG6SzXp0woDX8XublVwEt9HhR",
+	"oIHLEOnFrdaxpx398Ddx9U9zgnnuB6H9p0T/6KAxjtwRJ0RneALsISdTveiYEDOAtQZuIZEAr2MdnF13",
+	"uCb8F6yMcFJZH7+jzs1jOnBovS0Ez6c22bvSCbzTLxRBPyI8YH6fUL8SJpvh4G6r9EI1/dOgSGoNFfGw",
+	"jpPNaUj80K/9Rn0kfo8fiqBY78ub6V1UxpxUJXp11DSncc8Cv9Z6ijS7xCxsvJuZFefNx/Zos4eWujmz",
+	"bCxlUAuYl8PbTZXHLFFburImKAEdYJO5rT8IdEQQGUdoRMihg4zHT42zr+iRhw6yLkD1ECIrgIxzTjAX",
+	"Sl65J0p0QQdGhoEf0J8xk9gGxTFqIwoPHYT9P2Ih1UXOfs3GzSGOA0F8NA1816wgG9mRBlmYFWddlE7D",
+	"rAWM//YrhQbDLDEvEUEq34McxAs4vQ3CLFNrdHr7csyhorOKRem0XzaNYiVBHmh7KPLxXDi5aMR7HMZE",
+	"wNHiNJ7R0UxUZIXZFHlqcE0FK8s5H5vcRkwEC/DM3HOLK0UagE+8YIpDpOcq5InZdJwKNEjd7sDPk9j1",
+	"Ly1Q1pgGsg8HsVm8RQKQhC5lN54BSe5Tlgw10l0k6LiClCQnnbHCc6Jon3YnA+GA6EVm0oecBqBg7gZq",
+	"++7q2/cUtgureWxhtcjz+QyUfI5HQLKpDQXT/6M40ypIKH68LRkaYlFdAyo13XKjDJRcg2p1X7JgNO8l",
+	"JlOurzysNsHPImS08bOFmjYEmCI2Qpii63cvIUAzwyawPw1oI5FmC0Gf4FNRZY2Ajq2uLiaYEx8N54jc",
+	"Ez5HYaDl24X42rQIUNGEQiAs0MBWCbLOevUWlAhK3PhGvg6xkEntoArGktdEEk785xPMx7Wd0fng95XB",
+	"opmhn51GzoixYIBqVzBAbUsV89/PzVeEUa+ZH5chVMTZfaCkL3XyUxgI6KUe+LEn0ZizOEIHA8oo0QcI",
+	"vwgkWKgzKFisjo/k5BWT/aDQn1FSiId6VbdEyoCORYFHCnt3cdQPMwmSy8aEMCBUmvtZ9lSHIPcFycaQ",
+	"ZXxsiuB5hErC+zEPiwNj/KB0DUpV7Use4LB4+rzFa92BvzWjX0oy/RkADXNo7tIH6bI/HsLNi0OTRqgF",
+	"qaKoSlb7rQJmkIFNFuJF8M1BIwWbs3SYS2Apx1uLIS9pFMu67qFlHFoUnOwzFOg8QTwl2dReWOaiebqK",
+	"kTmHmpu9m8bn1zEqF4W9LaN4ysx4UGC1XnUDahK7/P1ISjGZ8/py92VB0cDcN8raAXmQHKOff0B4yO71",
+	"6Qs2kvrx4ZWO8DG5YukDwAlbPcptOxteyAVTUzK9UjZ//gFsYIq8XyG3jQKBYmqSL2t/vs7NLr+4xfeU",
+	"6gyulTdzqYKFloEUt5mqCZoIcgqnNlcZL+g0ppLNjKEoxB4RDqJKMEEY/XL79g3SdshlASWVJteoTOjG",
+	"lvqyAU4e5nye+eKV1eZNVZ0p4wQCojgZQT7hQbfTQQNjApGM9SNOvECQwWG+WFq70zxp5aPE3P/5veVe",
+	"fPzUdtqdzwe9XjPzz8P/+a91ZvZ07g+3P1aOP1tAiURpSmYuOu03ZJaNf/16ov++2kihulFtb5gMRiYL",
+	"Nisf1QB1Niapb52apcG2aiUIxHCwq+OsW0KrdMhY8lCEhboh4LvIBDJVMnzr0iRQfsHH84I8lh/VrYuU",
+	"CuDHxCY0stAnQtp1WN/KkIzU7QNabWoUBAKZ4ieGOtpCf8enJxla2SqkzOnSFqC13uRB+DSguvZGlW0V",
+	"r9zOQvwrTVfkBFO0ALHcrs6O15QvzC+t3rYWHZoLJ1ew6yJEBuZcINkbN+TUppJVyHXQaWfqllPF5PpZ",
+	"W9iyDLFOJh9lc/YqfD3N8csIF6Bw9SPCDSevZICoHfeeVAK7MgZN4Djq/iWOQlHN7RTiyl5fGFseu19D",
+	"cwXCpBTJPqiN5ZOCca0/ItUnluyO0PVhAHpYuv/s7gpX5ywgaBZd7Oaz613GyRwCll6MrNS6jAzP2XTK",
+	"KMoURBCOLkThE6BxYDQhAh38FIQE3c6ph3pxq9U5RbcTzImD3jCJ+TynlnswKaSqJbMUKucFYnVNBqS/",
+	"VEN6/4eSeoVOdEwXt8EEn9cA3Iwr3U/WTs/iXMUb4+xeqrdgp0dKZzE6JLPqBTbJ1PrlYn/EW+4XUcrN",
+	"oi/qBViYxMT+ivy7rcjlJFBqz7yynRpA8eK+xOFdlYCtIbOWvFZP0ndyeWhFMwIvfybQmFDC1bEh+4aT",
+	"yZ4niKkNgmxli0pj3wo7SZKdHtXclpAXsMms1FPPI1SfRFcLH4ATzwQPwF/9hLwvXLUMJHVdZAjFoAhT",
+	"RudTFgsNuisN1wTgWmUrqYUhJIlEPQy9lSTaicdrs4CCbCLjzqO8k1iAlGdmWWDW6WaXkac7OdRacM1l",
+	"GaelDfYENo0FgBPZKIDcy6iyqw4rq/VuQmS3oaCbXvhEVWgn0bQrlIWNUmNzvtpCZEmmLT03TeuX3YCe",
+	"LPIp6Zo3DhJzIckURCJ1x6FCL6bZolZKhZIIe7IkRqxWtQjOpjXJ2Ap+KlmtuZYE2oZjoAObKAXs0/iZ",
+	"tSizhZc5u/dsnZGkICiOIs7udYWRjPuqOEfdaXiYeiQsy1dPifkSBqYBLMuxLYySmtUqSIGQrwuy9g2p",
+	"0yErVvHoCyIdlLeG69/UlepDNQ0Hkk6F6EcsDLyAmAFW+lFj+kr06I85pvCFBEIVSveoJSdxE+meS/Ht",
+	"g3Yt5IG4HeWrrS1zFo9NzfcPN6/QAZYLuvLhdpnjZUqn0zCOldIqXbqcd4TlxHw5EEjqqmzrTiJLT606",
+	"qz636iTs5d/2JqtD3fAyO413Jg6hoE7CNKB9QOSgNKkA4vbMCauhlQ5oE5XpC9Y9qCYRG7htW14A6q0S",
+	"m0qSB/Gvk3nWz/kHG5q2G80Vc4VsHJSUKoZHSRuoJNQdDhphmfnWqg8Ygrjmvj8Tdtl6vNKvPLJY/ejR",
+	"Ci3kgLF1QQVz1pB7X1N4fYrqAdVqsXTWe6VXeUUyH1oBsg1LUBg4V7h/+kyexLW0eOEWnGDY/U/LvfiY",
+	"/tns/6/78VPHOa3i6FuNzxpCK+D+NHKl5SVbSJZminchpjv2SviB8HTgO+EeKfI33xKJhnMjcBQntmF+",
+	"F0eVZsiYrZam2c49sVsngah7uupo3vHCMFU9pTqhDDkv72sGnCgQGZZhXk94VIgpOmhZf1wAQQda6BBE",
+	"Hl4hoYTGQCIskK3tnpNAyhMyRNTf4hRK1eqs32LRRbGEgEv4lBzJMiBX3HV1IE963+Gy7ubOv+OFmZce",
+	"EzXKkVC/pnVPvVHfcrqdh1IJ7jbSq6qEn6yxXwsgIqoJDxHVBscKdSj5vKPPMXtCC99a2uLi2ay5Bu/0",
+	"rakpbxRxhpVob4YVMoSKL25HfMpgkJpkFnOtMiHEBws6BY+pOHSQTt5xjIqBDgSxo7R+spDslDPqJIWQ",
+	"VlQdNEvcUSWFLy/ubagW7lxKLDh7nXu6bZbGI5bjMSFBVcWWKZET5lfMuX2tB2+SUWw7B5WVzuUEmg54",
+	"FSoZwEYy28zkN5ndZKdL15pfxNpKs2bPm6lV9dBh+0NYtGaY3HsIJUWY8+BedxCdmZg2sPldmZhR4z8c",
+	"xTLmJCfUrTnSzJEt3vCKsZVm5yvg/zqBjSWIQ0zv+pJjKkbQVtfDXBu2xUT9z4R4dw2nweSkJOXHTHxj",
+	"kGH5MgdpVYqKKWRRShcqpa4vCrXm9wStiwGScr588OxChKsJle3mAme7ZXGzxeofjiXrG89CQbSwfoAg",
+	"pAf8TBET0oWQRJC2BMJSW6EObGovROfAT3JCAm50i0xxCDXq8ArBuc0CQcCLre1l+nMCEexNlkIBMoFs",
+	"T1HlzBrlTZu8orQvGCCgY6YgYai0qIOeAmIYeFCYhlFkRqFfyVAEkvQaJSXw8hFalbtm6JdqDlcPKkdD",
+	"VGPZIaZbm3Efq3RAEZvJ5f0vwiUH2IKjSRt8LOCIk79f2xtNQ0yfQxu5mnyquoGjRA0vXc1GXPObJDpb",
+	"Vp7N0Y112UBf6+2vdSsXUGkXV6wUDedeWBcLt3PR1lP+d6f5l+e7PqHNaltj1cZmhq2s155CGlFrlxrP",
+	"wEjx8FK/dLpssS0I1l9/5ac6p7vvQVJ39WXlc8FzS8sk5SRr252FdtEWa8BZhppldpQBVFEYoJjKIEys",
+	"1Yrsm7xsYXKBIAMAivZBBXKKBtpEMrhCA04kVPpDEt8RaLhNycxwi6yNxVZsSIwr5sVi/SHEdFclpr9z",
+	"jvfXlm/rcsXl+8ED6gURLggkwlEAbRKrFi6sGaGZ2Pw2qrCXrNtWCtpV+78qHfd0u70VdU3fTwgE0CBF",
+	"MUzZEJPvTh5Mq3jzcrMs2HgjScfU7EmL+8J2Pq46+OJ6XrYulO7FjnKtUbNkTa0UIgQBVyDp1rTdL6Rr",
+	"poPmMh2i6Oan5+iie3KGTL9O5DMvnhJaUANlk6qshXBeEXAIVvLqvDBTRLYoiYIKaQuHLmOKSXIGZBkx",
+	"jkQcRYyXBc5bIlGQfaibpn4qqxK1DLAPNy8RxVMdyUcSyKvh64Pk4Kn9akbBhNMpRjkgirvJutnaqLIB",
+	"hX6KAvDL6orR+DfU4/V0X7S1Z21IL1oCikGwYntJit8Xw7NpUvJntTgLo6rg5RctGveEeJ1FaQPELXEb",
+	"Dn8jBN/0EDe8EI95xKkq1llUxSA96M+YmOdFsYErDmcd4J/IDpC999vYAzLz7EgB+66RqgxVnhRLdoAg",
+	"741A9fRyzBM2pdmKSisIfjkppGrH78zinhRFAb92g6Y7ImObgr0MxE+5rA1l0qWt/MOYWTdyjG2aOLqA",
+	"BMk0H9cu0C+kWH5QozK+6UDzXJfcLdR0057Z21XJTVKaK66poBO+/j3XJ9puuAhaNwT7ATUFsxbgNCHe",
+	"3coSFmVCdjp9UW8TSCqs2t7EscsoXHxhCdtfISNX26KmeI581kQDYxEbgL13YO12Axilbd1Q9dY3bTgD",
+	"niSFMZ5UqlpVBTc1BhZagW4x9Yfs4XnIvLvytAAe0y3VmuLiULfvoKS5LqzlO9oUbYoN6vrmYk49Xd0c",
+	"mcUgHtPiRuo2T7kis8/cjgL7DatTjgCPSZ+zWeFcS148NoVMxoYBSu793P3IQb8Iz7KHd+3fW6vWVkTc",
+	"HlRKBts5KlhYQWzCYp5/q3O8+p2iS3mb0pilbPjgfpMW0Y9eP4Y8ROpgy8PyMIJuLtqnA9XZkrLBGE3B",
+	"3aN7qQQ+JGVUj8d71DJfVSVh8iD7tZoU1fQA1ErJgU5spWWMV1eD+TOpi1SBvaXVmqr5icxr2RYxplRf",
+	"LeRMy+TVe03hSJ9QX9QrsvJV1HJZToz9EgVf8uVc1pd/yaDeQhXoXPUXg2SbamsZgU8X+SgQjrI5qnVg",
+	"vQCY7N5WJaPmZdBt4+QVcSho8GFPA+qdWPFHdxBjQhY37CstQLIUi8vhMJMQZfPiis2+zAgOj9GSQnFk",
+	"ch+QWRFdXzIO6pFOeRkCs+qnUaETfWBz9dlM8TYivLSOuQc6la7db+uKQgGcTEKOhzkPiEAslg7iRPKA",
+	"+CbcJDMKjzlRgzjCMGiOPEwpk2hCwggdDHQazsDRUuogxELqJB5d5ngB/aUk00iKosbYaimCoRHmxcLs",
+	"JtLLKKCBmDyO0atKIMDiUSU99xIolZdigOYXCt42SwpT39HpC/oX9Y85CiQSkkUR8Q9Let9xPBX1+i79",
+	"ajGF2YUjQaTIF25AB5b0O8gwCl2MRpHJq6Qct6WWxZUOV1fRW66dZzA69jxClOg44EQQ2bePB06SzJEW",
+	"0xvOoeiLcWQrRZGG8xIaqYeUZunULZFXRxhKkGSbAPFCdp4tvmZjMBIWr9HDSa/mAhg24sh5hM/krhg5",
+	"D+SA9O9EjoOPZw80+WLfyzD5nNQBuKfpXcPqH0vFVjP6/cIKn5QNpDR8h/xgVbEsHlOTR5ncodWplHkB",
+	"f4nBL7dnWFtFtTxRfgmbbFDmmpYNC40aGCUOUtdDJP30oF9CrllClbx9059hTWeGVV9Kqksl3WChzgAQ",
+	"U8ooqbSSVe1+xKpbuLJqmo30TDSv5PLkbuT6kmm3gr0KaIGtTM9WU8cq1FUXZXHQKjLTF8JAMk5GnFH5",
+	"1OUgl4LJyEMgZEDHibkSHZgwPHF4lfxoKpfawmRTQcL7isW9y1sDQr1UNaPCQ6FFQh2WnWBwrqx8pVqR",
+	"JbVZ39tiq+6Hm1dpcbOMM+S0m/eFnDrFOct99+N//9c6XXmjKpVJ/bRVdSkL+9I9hTvVtqVbSLDTeZEO",
+	"aiHJULvVclAcqT+7SVMT2yMFLzdSaRZnTx5Xy558QgevaaG3meXgPX74klFmX9vBFVeAglWWQOtpxKTC",
+	"Ds3VJaP3+OFpPblf4bkvHy7h0418xFvY00sTuQqxz7KXRR8I1DotL8G5ifxh3ymqa3hLPEZ9YUwkMHJe",
+	"bKqANfVtXLMVvn4gmBc6HReLA2Q3lpsst761EhDA7Ubrcl+ulGDVmoC1SwJWqgX4QeAxuZ1TbzcM28fz",
+	"Sk4c0zWhemBBss6f9JtFRs/HNF6ttXSUOW/BdMDrwrGaISQBSmoB0Y6OKm5k2KeP51njhn3bbCdzTquM",
+	"HCvxyp5XETmypv3qtvfcBhPEWRM7sEwubHfrdLvlNvtFIGcI1J8xiUHhS60E2RLaEeZS+3BW2AuUpP00",
+	"nUu+YNneR8zaegqB2sLJioFsizB3df5b6dqFSvONWTKorlDcP40MqqQRP0Vt3PJi5QXbsWFPtXvPbFl3",
+	"tw52ljDkRbfoirw+hR1Po0kAXdpClVDvf7P15HZbp7nwVO3KFh2RxlcENemaDWfLmnTpt67vcRDiYRAa",
+	"M9cCM9ZPy5KsN3L7p3MWYfY/YZ8vNFpUrLZfj8+X+rP1p19lulovlPMqjn2oBoDVGW35T++gycDCXraE",
+	"SbbPW1EKedJMryySJtPnuqShcjp2bNP6ajWo1iUusIg5mRIq+zENZJ3jssGS1U7TonJ+53bt1QC5s1PO",
+	"nc42Jy0LBfIvUGMy4mQUPCyTvQ9RRLjrYUFQSBS9Ew7yg3EgBUTu+lhMiLhCoEkJRO4JnyclKnRfQFuW",
+	"2pRQKKCclmy23Av346eWc1FML7/G1JwF8G0qapqT30ja/AZPcOuUoiXArwDq0whp9i5vIaeZKXYkqn0H",
+	"aLIAQwhy8WIeyPmtOhUNh+so+DuZX8dqlk+NIRgyf7IUwPguGwVN/W11kYMBvus3m83BoW4sDmZtPY12",
+	"DJraEoTfE+5K5uq/TIEPcHoCjoAcp82oyconUgIX1ebVkjX+8uv75fWhX359j0acTdHg3dvb9+jovn2E",
+	"Yzk5giUN0MHfbjsnp4eIcT1Kt+Sko2AcK+UtgHgUOUdQodonHB3cqBeOXqj/RvcBRr/8+vfbwwqr/wxM",
+	"ZcR0/RAqsS5EYTSFRhRiqQju/5rcnKYHKRP6yBvvzFMkCZ4ud6O9JWHooKSKNiDmMAhDdO1xRgOBns8V",
+	"Hr7jTBJPouchi300xN5dHClk5sST4Vy91aNJQ62AcLdjI09Fs0d79DmjCocDRsVlj7rol9u3b0xMoKD4",
+	"jvTVLRmgUUBCX1yhmN5RNqNJeRH9O+T3cKJQkfjooNtqHTbVZFC7RD9NKrEMMlLMkSkO8t9/CEYHNmHG",
+	"VFwZeMwnkE/k9CgCRINyWfCmgwa6mMrvHwe22ggk3cCCEJYICpTBKhSZE1BKCw0gwGOADtrNprpmyBQy",
+	"QyetQ52dQxGL8J8xWCq4YHzgaBgi26d08KkHhKzXuES/N5vNjw7q6fwB/YL6vddoNpu9xufBFRpkHg1Q",
+	"IExkiZqQ0TRgMMJjAosFtqh2A7g9EGjCKIs5Grz0yTRiklBv7v6dzAeXOnIGTwlcVYCd/UXNPmT+HHES",
+	"hXgucqF1ImJUkCsDbQoVtfRo3T2j2+mo9wdB+kEo2cRJLIg/uEKzSRCSzJSBQAFFozAYT6Sdo3WxNIdB",
+	"mX5A+3rsoIn+TuYaPe5IJFGniyABB0UJDQGYaK4goE1eJNHANvIYpLvmRLCYewQNjFAyuNKYFCbNRNSC",
+	"1NLanWRQfxqIKcwE37nOFCQyd0D9xHjwH0C6S6SJFbToPvZ++fU9/EEG6KCcHMFJ87VECMjVys8Zomw+",
+	"2VTzvjc9M01EyBTPAWwai20IqAJvGAh1MwMKIZWDBxfegrUdDEydpQGaEkzFMjVPglyaPSXrhYFHqCCp",
+	"e7WheDEPiMTQBBZigYBAisujowzpO7JvpmWFGpaYXceSTfV6E7p4/e5lRsi8bLSa7WYL4ssiQnEUNC4b",
+	"x81W81jz3glwvKMJwaGc/Ef9PSayKI5H3WKBOq1WBpEjzjwizN6TmFPRRO9Z7E2gBJ+cAI0JBTD7BLwv",
+	"/cZl42ci/wbf1YGQcMFgOZ1Wy/IGUwI7S/3+MN6FJHXzU+JxabA7cMCAhLVO/jLfBnZU0G7N7E3RnjC4",
+	"J82ctNC4/P2j0xDxdKpO77LxKrgnkK7qNCQeC4hciyBczSANxKNBM8TGRzXREaSbVgW4CadTBHSoxK9A",
+	"ARt7E6D4GFr1CDQNxhq4mjZ4Mefgdz9pHacFAAtPIc223fYg0uRcu1Z9KEoys6tLj8memk69rXxw6XIL",
+	"zk49nCPJNFI21awnreMd7CKmCcgXt2PYe25PMU1NaLvZ2RumQ7znV5qL4ADyYfVikcBzNJvMV6Np9qAr",
+	"4qkiy1HgKkpWjqz+NAASSIzUf0fmVxANb1uUEgEoqmQgNVMT3RKPQ5A9JyZ4nhMZc0p8NCG8AE2VOKIF",
+	"8ySQmygVpFRdS4ccvVLiC6hrawY+B4Gj8fnjtvdAK4K/5+0yjU6rc+q2227n5H27ddlS//mtoe0wjdbw",
+	"DHdxm7id0Unb7XrdY/fCbxH3ZNgenY1a3gVut1Mp+DUOKBJJ0CeknmilrYHv+sd3f1483Hem1jlxadLC",
+	"1b4yglXjskHmv7Re/sGC139cz98ErYfXt635m3/+4+H1j2wG//8TC149/yWCMT+/PP737S8X1dFZnxdo",
+	"1wX4fA3im1IJLauE29rVsC6aNzmTox+wb2M94JX2+lc+UGzEBOLrl47Xv/QT48PA9wnVdKTCyl5SXXTR",
+	"FCD8nOcSQiabzVxBtbCFO7iYx/8RMlxFweXTFiGlYiqBdpViiUTsTZQ2miKO4tUT0qMCrqORSaF3nN0R",
+	"5I9cGQEVXvTRRGn6vm45rtOjhmqOibreeIwD2kTXmeZzUHFT5CoZ4KS77VVaknaK5z2qL0xmNykZGc6t",
+	"zjJI/Y0DLV7liYWGiUa/2tQiozKo1zUxAFz7gfnzenSg5LrWvEHG6Pc5bxmyHs08oWrXZHVfE30CxsUV",
+	"h8mO6v/ycP6P6LcOf39y/+vZ/LrtvTge/+307vUFfdcVH85nm4HTL5P87sjc5PcplmVuhkZuRj3ylROp",
+	"buti/RvPGR2FgbaBdjudKusy8rCSZ17ocPtdUMTn5rYnxrO6VHFBRDn6FPifNY0MiSwp8qooi5AsEmjG",
+	"+B0UGteFtZvohtwz/Qvi6k/iW+qFEWUui5YFE3glpTUL17FbFA8BE3/1eNRd/8YbJn9isc7y3BoXNFy2",
+	"wIX6hF5b0fOmB/CtFXLaG5BQFSqICePSVWqhj8Bsin759X0TXZusQm3YU4htMqO0aSYMwISFfZ8rzRJK",
+	"vBOOwO55hZji1GDZUu/AX8Z2BtalCyBJPTq4IZLP3euRJHwF73tv4mk35lzWGgtgXjDFphEWDY9xTjzp",
+	"ThgXxB2CMX/uComjOnpPLni3EpurKY/nw6eV2DsZ/uwFb4NfXn74z8v2m+CleElvTrznL09f3kX/+ufz",
+	"Xy6aZP7Lf/xfXwZvg5cPL2mr6XVCOpz+1PL/9ctCRtYi52yfGM6ZDbC+gEZpmVhpGyJdD0rFkjQlM6T3",
+	"aFOPviRx6VRgOe8Ze43p3HxLbEMxSpTbFw+mDgCgrr5eNpEaBEmaA9Fq6rKoA5tiTK4thVWoB78A5ZfH",
+	"1DHmmiCc6x4NAfXC2IcsdiVYzJQAHEjkB36xpmuSCG7U174hbReLPhsl16Hjttp5L3f2yXslX9qLkoaU",
+	"qzMFgbPjHftdcjJyT/HZ0O165757QVojt407w2Ov65+Q01G2YNZlu9OydQoaOAwXo54NKbuMBeGXHXw8",
+	"7HonvntKzkZuF58P3Quv5btt0hkd4+7wxDuFxPG7IIoUEWplLDvZKGHJpC7AZEudNNrnx91Os92CMjKc",
+	"64yRxofbHxufgdlUu+rp+a/XnhVKfheac6YCXFZ7Nj8XigflarOCsDAXUSA/JiYraQA4PEAHkvlgUltq",
+	"oIlN78we9fH88BLZZiycUDLDoZ5MXfOAosHLN/98+/L5i/6P1/++7f/w4qe3Ny/6P354MYDCd8ZJlvZ5",
+	"mTIqJ8K2ZQcRQLhspH9HB6PgQckS0MocRZzpahHDeY/qBGczqWkihEwTIe3O1cQIwqcOtf85Tb2FWhtY",
+	"9qjHhNQPE28nemNs+IGAA1Aa/CzwyKUibNq1GhFuy644PQoldaxwEzBfvUjoiHEP1pozZDtIMBC1IyAR",
+	"iPEe5cTkXKhzRoT6Iu+lsyEFoolSI3nnCkUs1KVceEzL5aL0Yj2pXaCQUGZo1waEoo6RoLOD1f7VyHqS",
+	"D1KPptc/qDK7A8gNehVfu274lCaDW0Ud8vVAKzODAmEusRgUSnQvpUAaQxwEiUfCQYAfQOAsemsCpdOQ",
+	"RKGHLUd2tlRl9jLWF7uPexvNwuX7mWx69bYxziSSSnUPpH0l64Y0Hkj1U1KLJJCChKNiJex58tlHV8Gc",
+	"wtIlmeIoI+2VScofAlgFRNsFVHMvCCMx9vdMPlb2QqwtrF64DCVU3b57Jkx8XGZZB5TZJR2aMAUek7JF",
+	"6ddzC1qub7gGENY9pSlF2ZeSnNhqtMAetM3EXbsKI5AqyRZsDQceFsQNqCBUBEoSLz0Ym/yULmxNGtQu",
+	"tXNteFQEFP0tGE/QreSESAe9YtTXAemKwOqL/kMxV1lyDukq7n0wWuaI9Emr1WwVkeilX5KExUYg/1ft",
+	"iwnWtBswnOrUPyPno4sWsCa36x0rTtUduSf4dHjmnfuKbaVQfq4nQa+k38gnJza6o7bX8Y8JvOl2vTPf",
+	"PScXI7eF20PLDtU7E0bVTP/d7aJOC51ddE9RqwX7SZhUUlUqm11QBqckIKtdwwxgEXO9ESDBze/CEuBl",
+	"KLNlP+lvq/0EmYr4abPEcjvBtfVOe8bPvkCUFWlEjNuKoBnHtAPlG7VCTPOcyM5lOBI44ZG9FUphNvMq",
+	"HblHkwcHRvXHnOigxKskElVHoEL4LYztUyb7pnsh8QeHzR6Fb8BtNS6GQKApo2SuiSqWyQocY+mgZIwV",
+	"il9B+bYe1ZGOlOn3m+iFurZ6ObrlkDEFQJ/Kg27rIk1c7sMV70t8R+jgsFw/f56ezRNq5xsQytpEcCXN",
+	"K6ZjZTSpNj15xICCPZP5OphMXZQo04KyTUYmBPtGCn/xHo/LpjbDjmAMTLsPl9htuATKsLD6/C9leov6",
+	"1WpjyDtjE9aFhnU7GjajKUd0ljUrxaHmaRC4znLoFtpIMqR/SwvJngTtSdC3RIKexoqzFQ0pk6Hr23gg",
+	"DcWbFAS2gjffZmFBwtw4uCcQXJpQGUje0W5/G2BuUgp7VLcUFw6iTMLTnPTLuDEiKEn1GA3gEyA24zBk",
+	"MyM0/wpSfZI65UA4rC4Nj6XNkSoSZ3X21ebi7Ag+uJ0cW0qzzk5KaFbtO2tSjx8lZmdPxv9SZNx8dk/O",
+	"F8h5fRG0XUEEfcehgCdUA/hJV7B7aulV04pH4TxGkIWL6UoyjUIsSbm74DUOQpQMQwc/MyTJgzyyPx06",
+	"Oq2K+NqqLfA98XXEA9B9n+nkRhRhLohiJeomC4RpkuqtM6qtWcZO3A8oZGNncnDDgOocPu0/bCLjy7B9",
+	"O5b9EmB2eZ9s8huKDxsCC2v8SDBHnz41LcVovsFT8vmzg+YsTkJJ1ABT2t88hyQSW8C/WZHgAxW9wMek",
+	"7Z2cuGe+IsfkfOTi9rDlWh/nGT4fpuT4Fr4B5QMok7p3l4h1yYjLxr/VGnXFgGSp2YU9pj04d/LrjcLa",
+	"OZHg+XdhGl7Yc5bEYIlDVjdO7GsmFSU21ByWPKkhdcf3fTf3c7Pb9ogm0z1V3EbszGN7iexJyWyBMuzt",
+	"mV+TPTN/NpWJdrHYtzYJ7IZM2b2xLOS/fAWEW8ggDFFAUWwtlhdoENB+LMhgmej+CF/Zkujm1P11GWT6",
+	"i3+5DLIvqQhtjbr6DDZHXadYM3lLSQGhWrKVL2LbdvL5ngE9OgP6TpjP01iyN76CX8JcbUqGrbMho4Nu",
+	"u5PW6TlslliUd8lnvgapfrNr9ohm5z0xfHRiaC3Be6K4twdvL/0HmYbs1YLDzRvZiDw5YUrWlygQItZV",
+	"asBjmM2RM4NsbJ5JhmM6Di8X+KCD+l4FlAjksakpiwiVNm1BXIihYDQZXWjpTXrNP1EAugXt44Rdm92t",
+	"ibpO1pACHJaSdSMVLSbbYmX7GPiyVaQB+RJ5TMgvE5GfrMbUfgXDoM0RMAS/9JCyDbKrL2SHYejgcu1H",
+	"WNefTzywpf7XIQ4x9chCClDzuFvsra2QCrXk0c3146nqvfVj0teFt5PvtE8sOz8bnuITr+u7x6Qzcru4",
+	"PXQvvHPfPSOnoxPcHR57HQVmIDeLs2SzQSMmJIDKaahTFhkQ5gHSap6eFQJkIe9ZSwXtVgv9/AM6gMzi",
+	"cH7oICsDtE8Uctt/HbegkrQ0TVy0D7nv47nQHWzVX/2A9nWub+PyuPU5XTpkKOtS9/p5n8CD3OTmCST9",
+	"Zp4BJCMmTEuKdrbPb6OTb/R+2WiR9qiDj9Vhnfhul5yO3HN8MXRbXtvvkONRF58Mga889AMfmMgJ6frH",
+	"XmfotnHrwu2Ozol77p957unwBHdHx6Tjtz3Fd2IayD7EXS+CuziA4qPT0LXOFeN5/vqFCxtqtVqtbgfI",
+	"+HxKoAXa7x83gApgRqbGpMEMEQ8LsuROmu3TQoxQYFgef9xsn5cNL8e70rd02cxK6zGU6Z/X721f1stG",
+	"p52cV+Oy2mkp2BclC5ZRigIReIlSmEr1ehU25MI9GZ223C4+G7rn3oXvWuxTyLepa88ww/VOvST9/Xvw",
+	"5gWpAFQlzbBqnICddnW866+2BhwQXnQA8pupQKhLw+maB6bQgZM0FXd0jQaQGSdspsTKGQZJMIol8Q8d",
+	"BFfKlKjRBKHQzGeQYvuI2D3L3bPcPcvds9zvgOXWZLhlNirDIvZGqV1a6qkF6674+TZVBXJCwFFKJT5t",
+	"6BYoqRnpMe7bREtOPAJFI6FKsshC5FKnmQpTqm7upMapHh2ZVhipPabUUGVLLwc4tLJFj4YEW3+3tT9p",
+	"QmYNCIbfX6GpLjyFdcMB8zMKRI9CcBK7J9zMOtDms8BPpkw95aaPFIYsWIzuWeAjyCDNPVc/D3Tuq5lT",
+	"e0QEkTKEita2tBbjPlSShs4pPWo/iKOIJ458GIMYRTiWzNWPlKQWhZiKqzQgy8zeo9hW7EJpNIDhcM90",
+	"ES8brjr3QoIgzH+pn4xuxaAdEOVZrYbWvNO73DIky/bT3TLHtUCeKSXbUyInStRoDDG960uOqRiZRK0R",
+	"UWMV+3h/8y/gvO1O69gF3luZFhvAPGKMlaU7e2F4LwzvheEdCcN7UfhrF4XNcdcm+MVE7Ph962LBa31O",
+	"LkYtRVzU2lyoJXaOT4euJVOKgmV6cdYhTaVMR6HdypVxELo2L0m2hqvVZWs3ZjmlraaM8KNdjKmIhkcS",
+	"3In7OL+n9FLr0wNZ10pvdVWX1fbHIyUH71jtAC8hpBjkJHQl7bNYJkZHU6TF3k7KJAjlCoKDbCwSeimF",
+	"sXKCD3hu3KBQv5UyqNQ6xXdaMdEdYJYk4X+ywE/tmTsLj91bQvfC3174ewLhD6jWXvj7q9tBwXazN4Z+",
+	"u4kKiu9uY3lNhBbdcb3YUzphulUvJ9ChF4cCDUnI6BhJZkrjqQ8kIq4Nm8qUoVe/z6GWXNIortAn+np7",
+	"d+iq3jaGfSh1IY2Z+pFMmc7LLmhZlkTdntpaDd3hCXa73qnvnis94wK3hvpJV3FuNbVh9VVeqK5t8IB6",
+	"QYTD0jo6ujf0xjdra1RUi8CZbtG+WVK9Rk+rXftgBq4RCwrjF6sEJ9b0Z4WRnYWxmm/1h58oUlNv+3Hi",
+	"NGFna6I0cyGZz4RZz65jM79sX9aN5PIRWOQ1szfyreKagZBM3YHfQYyF3qumxZDTWLUGydRIQn0AgJO+",
+	"Xd+qUfSZtq0Nz9k08yHzXeNf8XMfFnMhybTafMkEdiOc3QdKQFnczbpJO9lFZicxE6f14j/b2vZKZgOR",
+	"7Xx0Rtyuf+q5F0BmjczWGl5gdVtDTPt1EjBSTaCzmR4giIyj/oiQagpoYU18IUmkyYtVjxqt7sk5Pr0Y",
+	"uaTlt9zuaNRx8Ul36B6fdP3WxXmXdM6VDuAzSvolUG7/ZqZuXDYkoZjKvmd7ZdbXRlbnmNhDVRhsqYIu",
+	"g+Ragp8Is90acXRArNZH0Vn69B3E0DHLmJKO3/qHxymTbBgRpnNkmhKpG2a92oV1+fUrSaFkV93uYahf",
+	"1P7wpLRbWnm+2zru0QHcXqjZZput9yXrm4nyJqxrs7Z8U+FnokdT/i5yrYmfCSRwSByEdfk4Qk3zpSb6",
+	"ObgnPTrIcIgBgmkpmWXZoClBp53c0L3ItGvHAuEeTTvkWjmk0+qk9T7gt3KvMqD6k9b32CGHrE2HSwlH",
+	"PVLxiG2T9jLGXsbYyxjfjIxRi2yU6dhAsh3Fujyd/7uvMfPl/XfqrU4l4P2MJZnheWlXcmZYbE3RqcQq",
+	"UTHdwBBydKAtFOD5Bqugg2YTBja02YTQw9SalqFWCK4tUldQSx3w6TR6ziSejhBGyWU3gpGHOQ9MINyY",
+	"UKLbS9oeuo7pfl9gkrOCyHa6+Z5d7tnlnl1+h+xy71babYz9hkxr5wH2GaZ3ZMjOjsNcrpEhj4aDDYnH",
+	"oLimIXLAIRVLzXHIP9hQqfq61ao2mRvlHFgt9qSux9O6QAOYFywM5kuDlTV6rvWHN9TMdxblsmele1a6",
+	"Z6V7VrqP0PgWIjQM06jJuot0yyMPU4+Ej8xlLVO1lcUwJ0h/OMywXBN6qpXOJHHtngU+8Ssw1yuUGTLB",
+	"om+D1wa6zrZOqJthkSTVHdrS+U4uxMQqyYmV37RtTO7LgmkdNrJn4HsGvmfgewa+Z+B7Bl6hjDnwjF2r",
+	"3gXsnRNod7XbDPWYimUrMhiIRwAiy/XHOKBXKJCIExErLXs2IVyXQzQDeUyRkCyKjBigU0Io0/0f5UwJ",
+	"C4ucX7+6Wqu+Udves+Q9S96z5D1L3rPkPUuukrUp+XyBhdXUqw17rhFLXtDpXxCiW7mZfsjFseO2s/JT",
+	"RY/brT5O/LjZXRJBvsNSsuoE+mlCRUW+VoWV2xwRkyTzv5RxOZkF1F9s9VmxQ6cB3Rs7DfobE1Lzo9od",
+	"OjsmPcxnvB+yMRxRsr4MMYQBhixrfjM6JR3cHbrtTLb+xdA98079E9IdHets/YSMdmoE3ppTXh96a5Ht",
+	"uwi+jdKbbWlP8tO6vKsyif1WMm7CNLJGrkDaEA/7q7oY6GA2YcjDFIVsrO43lj3KqEd0+AimYqYufhJ3",
+	"anoiD7Iy06CJrqGdwJgrZoD+YMMelRNCkb5JubU8E0ijnO5wQZDGQ3RwF0C5SxjkoJj6hMMs6PZd8o6T",
+	"Br8GkkyFLbY+xXMIREHMhL2ozeqJexQgp2NjxkSKzEefCR2EDJQEqRvdRO9YGGbXe4kC2aPWczjQd3Dg",
+	"IMbRwConuoOHuVBEnbWpW2X2BpewRwOR9ALM710fi1Z9sve2L/EdodBouiTG912iIz5dlK/GzEzeHGUc",
+	"FxLElMhhBJQO1q3jhxR9c0NGx64gHifSVQ+iCceCqOtWhd6uoKFrqGFdKvaIUcF/MZ61oFtVayuylnPV",
+	"zmK296S0xIohO0MCNeHsovcxmt9QjKZ6pQIcTEOeDzTJCSnrOpga4Crx5iXNYHU853XChznBfk4LUKyg",
+	"m+TEgOnrsDCyMiX/2/bS3wvKjyso75ZQ7W0OO20QV/OiLwjhX6BJXDMvFw5AYPdgsKYbQzLSlVlJjxqh",
+	"Ensei6lE5CEQUjTRLZHqnqCBviYDJNmCGA/VUXs0EWsT+mRdAGbmP9hQm/vRQSDRKKCBmIC9H0uEaY8S",
+	"zMNAv4eGZIzp4VVKyKwGYVav21r36MC0s+7rx339eNBEv1bpjlckIOv2URsLyLvohFcsBdWlBY/YzG5P",
+	"978Rum9b4u3p/3feC28nMukRpE6XS6YmMbsw33oWyAm0NEHmZqPEQekga67pUfDqOAuGH48JiQ5u35n+",
+	"JyERInkF+YEAhpXkLfVoklG90GwvwnN0AJNFYbxoXZpifhdHhw700+tRMEnpQugdnXcn0ASHI4RneI5G",
+	"nE3RfwhnzmLtIVukBH24eVXEXjJ2+XcAzUe3ze/OLm5Orj9lPgmBPRFTxs8eQj8i3INZG51Ww2looGZ/",
+	"PVEQuSccj4l24amH/fFwwQfZ7hQ68mo7SXUmv+YBuTKB6hnX/R1/V8AQ+SJw52WuREL9Wq5HNb7Y0XpS",
+	"9kqx517HNsQcwjBLkt3TZoCV+aNkd0Rd3ujsb17n7h8Xs9+6D/9sD9+cT18di5tT+e9W/PKEvVDHAd8G",
+	"qpAWGDhio5FCtrWvf874m/tL4O6WOp2jWtAWUT1gg0zNA09hdcJ9j2GeKkhaPGVd5q3owHr/Rp7GAFH9",
+	"q1Xw3Y1vBAAFPCf1l07xHAkShl9MVStnn0efDBH7fGQwb7PIqyWX63uzbyXkJdS7Kp0EWTbCYFq3rUUN",
+	"rV3UHmpW1oriwv4lhqVmNFaZ1JJ7JnRZPzajupvZHSGRacehdEFxqT08ujSMIFKgwSIHGqCDVrPZbrUO",
+	"r3IuLTW6Rwd5xpQMbqVuIDajujHJIhEY9OgBmwZSydVTgmkqizjgTFJCw4SzeKzTru3CTOgaCBnNHr3W",
+	"207CxkHHhV1Dv5NjNIDnugpNGLIZ8Qe62oxekhGVECXEV5g+wdxHf8ZMYqWO2zuADrSWnN+HOU/RVy/1",
+	"4aXB4ZLKjA5AmBos0MfBYYkujd4XS0GiR8WEzWBNlMzSejdCTQHZ3wVy0i3JiknvzE15EnV8t0LMJtzB",
+	"bv9RGtPvhbq9ULcX6tYIdRtc2lJbvKLLWCxwpTCEKveUzfZGGmOk+UZtLrdZ34AS1TUq6th3dfibCKFW",
+	"nlxtgFmKHAwxvUrD8NSDYuuMYuglMYRfxkhREkAIi3uc6MEQ0zXFZw1oTP/7iDM/9iQacxZHpe349aA+",
+	"DHrCXvixZP2kNsIIh4JUs77X4cJlDNjwK4NgVmdYgsxl48y78FukPXLTWPVzcjpy1fwXXstvk86okb6p",
+	"y+YPz0nHa7fdM787cruKC56TC89Ny9Wfksw7CsT6xWP/dNTGJx333GsTtzs8I+4FPh65nWHba/kX5Hx0",
+	"lutD4HM8ktUjT75MN+9qloJvwTawozBIQ5wsOfWwxCEbbxwCeQ0KCjDoQClVgASmTY25/gqjnORf0Go7",
+	"SxjQNBYSqZsOrSG9Cbg7ocklSK3wQ3/ImQ7QKwvP01zi6WLz/pJ3u/41rXUxH7HN5J6ef0v0vA7SlCkJ",
+	"lg7t4wi/gl5taWRfXnpfxW7yInsS0ueTkEhSZBDV3YL1N7RhjbKkFkYsSNpVrR8LkitpwYkMOIHuzVRI",
+	"gv0CxvIjfHgzxlKe7Npd3on+kL/vLviEaWr6DOoirFOsVb6lpJ4iqcNQV2Ve/0ykwcQt45D2fPE744t/",
+	"aZ74RFGs1WnEl49gBSeUUaOyeVBjHNDDZhqUOsVzoD09OiRIEAlRqpov+gN0QBlIVDo/V4eV6uoRJBRf",
+	"IJh0e667bSSpAUU9jeYxI0j3lHtbym2PdDXt3knbx85OaHcSjLqn4d9zJOpWOtTRlPlxSFyhsxLKfSEK",
+	"4a49zmigxFU9OHXB6JgQLwwIlUgnjiouQMk95FXJmFPio4OBHtHXI/qCyAESeA41iiBgg1HgHuA69Q+b",
+	"SAm+A73Evv0qhHDAq2m2helISWSpbPwaJrm129zayw80sB8yPUTRKVMuyL0gLdPM+dzr+O4x6Y7ss4bT",
+	"MBDQFGp4PrrA58Q98dq+7ll74Z9htzM89dqkNeridjt9JQWapbA+ltgjCkm0y7sxkTISl0dHJO64Xshi",
+	"v4n1kZmumcQ3rZIbkXcH7toZ43chw74ucET6kgc4TBgI+K0DOu5DlreG0HSqgRHN+kMsCMygaGjAqGhc",
+	"nnx2GgH1SUSoryGpcM66iSE0BlzE7ZaivGzp11ZlyrhwoCU00iLNPrSvVFZ9JpC+YQmwami4m8msRSFs",
+	"t/jeyKtLZAaPJOFIEkg0UUOmWmAV2ez9Sx2rnu1tC74DhZ/GY2AySTJD+kZCHRzqGHlzQXoUUx/pO47s",
+	"HdfTDQmCWwHVUdWk5pV8e7OB06MD++LiIxQGyU4QfF79d0yEDpYTTH8JXM49au8gVFow38zfy4X5D5vo",
+	"H+pGiUsTxtajOo7NhrYJNpJAafVkadBaGsimhthAtitIJotpGEwDJW7A63rGA7d9aMrHqb1AzJyaOBl8",
+	"hXLLNysRQK1nExYSpBuhi6KNmUWp3QVUkjHhEFU3IVSHK5o0OA9TyuBgOMHehPhJKTuFQ/hendRJKz3+",
+	"mMI4A6sezTOlgXprxgNJXKWUXKGQ4HuwBbIYtKA7QiJdih6YlNpvWbxdMdvZUPV4Mo4DFSHMn18pz/ki",
+	"LOYlVXTrUUIG98LENyVMIGxFVHQwC+QEKAM8V0A9/MuZ6r+xvmC3uxBtljUlymQwMrd4vb6k2JQtrm68",
+	"TprtiVgAPuvaq5LwaUCVGp9mvk1xECrph8orrQBlv7ylGvQmM9XOlCG9JaFW5+O5aFyeOdnfJJlGIZbG",
+	"VtIZaquSezo6a5XnNlvApJMet/K/5qe1pir3rHXedrvDC88991vETSc9I9WtdYVg2qsYW6gYWRx+WkUj",
+	"lyuTHB56n6IWMu2JQO1IEdkmf2SRUN+9fjpIycumIaDBTyPNPwRQW8zMYFAXSisrgBcXF7tdc2k3tWJ/",
+	"R/d1x6LantTlBaC9rLP7SPddEMxl8QV8dW7Mw3KZ5S0l6MPNq7KqAlPsE93VJUmHSzq56VIFtucpmH1x",
+	"+i5Ef/o+8a8QpNJYy7B2CDbRu2wghJwwka1Amo+IKI+qhxLRH9T+dhb3XZxBZLOB/jz+TV7c/6s1fNOe",
+	"/v0setURN+ezf3e9H09Hfzv547q1Jhto7es1Apnt3suCmZMq2ZBAuJdUioKfk5uXAupLufGXb2smlbnU",
+	"HWMTYQSRuvTpuw/vjcZg07WWdQRcrhukSaGPlQHpzb3QJBOWJOfVSWOrU25fSYOEKnrdT+v8a8MHHATx",
+	"+94E8zGsrl4CQS6ZtPSU9ndulXYQJaj3xPqAPS10E4fEWKWTWsce88nhJcIShQQLbUMHlO7Rg4HGbWtC",
+	"93VaNwFemvLBg4Ef67tD+smvg0OnRzUCA9tHlIwx8NODgf2zr58PTDloiaZMSCRnDPnEC6Y47FGzi4OB",
+	"HtqXjPUjTrxAkMGh7Z86xIIgezlg2ebv/jQQU4jGObxC5kogcyV0eA6jaBAxIdVd7kd4Ph6o9xduj92/",
+	"HgC+A5thb0oIwVwA0rx3wixwwV6DDirl2pfrTlmitqnl/VuiZ5uTri+WB/8dc4G94vT4ilNdXmKFLx1A",
+	"5kK4WrmO9A57d1jRREXCAqo+q1+8QkLpNDhEEj8Q4VhKZpwmiHFEGSW2+6VOdbN6DycYbL/TEvVGf+Jn",
+	"vbQnSh7WgFnM312XuftkObu7Dn7UxwnVLeFA063aeIXn8yHh6B1nknhywzBGiR/6gQ/4abtLuV18MnS7",
+	"3qnvnpOzkXuBW0NdtaI7UihdLdJ8k+zYDNZVyJLNpm1+J+myuS3vMG92ayJTlgebOdEnzYf9Si/TRlfj",
+	"EfNU9zSsmIZtckwrM0MXa1HsU0S/mhTR7NFsJ9NVTho1bVbT716BKi9kEIZKT41NjksmfbQ0QXQrirtP",
+	"FP1mE0U3QttVGaOLJGrZhJtHtcdvo7vnPNtxnu+D6zyRXXmD+/flszGvTMu6NZmQ6KDb7qxMADd5kbtj",
+	"NtvVubkh6o862ZGZlT9iluSeqj0+VUuyEvfUbZ+euCP5Xc4jssIkmyklJtBBTIM/Y4LURRSH25hb38NX",
+	"v6F+Eo+a7914fEujAnh1QyMc93dlZ5QGIXdmZlx1cVabENVRfT0V9RqbYNo3ZLfb8iJuAJwq1jKFNntj",
+	"2ddoLJP6dm7Oazcylak3t7aUbUZY9oayb91QVgtlK9jJLHEqM5MZPPu69Mmvh85/FzT+aU1TNTD+r2KZ",
+	"2gFxfzJx8RsyS309ZGTRGLQnJ3tb0Fbi6VorkEAx9SH7KC+WglYL6dFGzY0I1+i4hYXo6Rp52M3aaDx7",
+	"sVaF4tnSeH+NeDyzuTIDe+06gI9t3Kps2PqubFqPYM6qTwFWm7q+BjPXjrC8Ls5+eyaypyIHNQFbwby2",
+	"t6x9hZa1TaWWTexpW5vS9ma0786MtkML2irj2ddqOPvGqf9fnfI/qb3tOzO1PamZLX8P616Pb8/S9o3T",
+	"nQUr3Z7+fOcGurpSrsDUH7KHIy9k3h2U8yzUz98mmf+D2+s3P/7w9l//V13qATqA/vxmlr4fwP78QZbY",
+	"oddWPIZCB3LE+PSZQPBFNGJ8hrmPMPIx0E2MZDCFckSOeogI9ibqmaMnMIWDRTCNQywZtxM5CKNY4DFB",
+	"Yk49XWkhKYTEY+gyDQY3LHvUx/NLNFMkE3FCyQyHQteQbgvpspEL6ezqLW1ZtCUV9PwTHEWksMPJtX+P",
+	"qUduNTCeA0S3IMimnlh1UpH9sFnLo5YHUABSKGW7rbun+GzodpPat21sq6idQmSr3ZDTGHE2XUHF6T3T",
+	"netPnYZkycCO2znNDYQD6XM2E43Ldqe7EaCKCOuvinfrc4Yq0YAbMzz/q1v31EXVpRU1gPJ3NENaDAas",
+	"IS2mdGr1Ht3mjau0ZzgKpEBeLCSbEi6eqSf2X/CIzWixlf/WfvyJrPxJ3dhH6dhtdremaTd814LrmUjW",
+	"VLYIO7Suo2ENBJKqA6bXTaGfI8T0CXuEezK4LxXe2petjqI2VQTQLAgvG6f+GTkfXbSAErpd71gRxu7I",
+	"tWXAFZUsLrhdXFwFJrWNiXQPpi45Hbnn+GLo2vyCLj4B8ZY8yL4fkz4I5BkSeqKuhAF3ZWE5YlzisGJ1",
+	"8bQ+S0f9g0kM57NcRLy4dHi7lakUPh42LjuZGuH631Ad3DZ/0gUMFTuggezXKUCzSmS3px4LRS71/WBU",
+	"MsFcq22apgSSUGwrube6J+f49GLkkpbfcrujUcfFJ92he3zS9VsX513SOe/ku0lVd0aZS7/eGZXe8+/A",
+	"GSVSQm+5U/LTaiNBelsbTgNHQf+OzJe5V2L+LWRh/9TiqEYBB+lrgj7cvHKQRRzHkH4HCKCjq445yF4S",
+	"B5m+GgcR4a5CYfuDkoNFMu4Kue20OYeuJabuOPJjgkAHOFALUVQEEeoXdxo1KLR9s9E9wdwTzCcimDXJ",
+	"ZXk9ZHi8N5js1GArEgKzG2K8TUnWHAU/ynSOgpu0sxqU1+D5tVif7cyqyJTVHq3hw9aATJsg9ahuZm5n",
+	"6Et8R6AWPdY+ZSzEjHFf16Kf4HuC2i0kGWp3znvUm2COPbVIW5gxZDPCXQ8LgkIiJeEOwhTFUZT/VS+k",
+	"R/1gHEjTwsl+CupPzgi+Gxw2EVgZM7vjxGMcemBIxKhHTMMtpj7OCYpiMSG+Wl+mz9NwDv9K+FGPDjQp",
+	"yTb0GugGt8l+70ik2DsOiY9iKoNQzUH1ilJLEpphpQjGkfrk7Yubf758/qL/9l3/1+uX78GAlG0z5kOT",
+	"QgqsVa1bzBTgOq3WVWqwQp1Wpm5osmQ1fcTCsIlOWp0eLepIlRbYzre3EniedEmEM+3RLEAVmmzdV9dQ",
+	"u+cZLH8SL0IB9R/WDNzN7OExu+7uRZi9CLMXYTpV2jW9tQTn2vNIJK1QsvcWfQPeom07cmnXN3C1hGkx",
+	"nnDpR1W7s0KbWqvWwDcT3QrdWrdECiNmjQlVSE78VADJiWnoIBUFBrCWvh1oKnvrXskC+k1SjziJ6bfT",
+	"aiGmxDBoSoSVgOHYmtmjgAupQ9bBTkqQiD2PECVgpR808pNQwPdwGBJ+pT4TiBIhCdYzYnzMpFT/Uh/W",
+	"klwiNmkxToc06F4e8JKSpcyGdffVRKZPlwMVyZUkJTmmQpFiRh393erCWBP9mBHGHLWdjDyGsEBDErJZ",
+	"dcEMHQxemS6Mg0MHzSaBN9HyquRBFjp2f3jMCSloSnKjDrdQntpO4kiuzGXjX3fd6buLP2864v3Z/a/H",
+	"89/Oh29W8Z26HCO77BXhqpnrBbbCPTP45qJcAVlRVm96XIqc+mZ3Soh/CMLQdnWDzz3TxdbBon1vnH3Z",
+	"7sXaOKpesJLnYY+KgHok6VkwwwKFWEgIAyC+Y8iSZOD+B7qX+sbMvkCZ1YEHqQ9S4JA4BsbwyzOheIPH",
+	"hNREFejyLKA+m6FA9KjukKQ/i+RMEc8DG2igIwq0eA9DBFIKP0yv7bl4Lg6bPaoVwoiT+4DMTLRFoL46",
+	"jWJp9m5PA9lWpgpmttF2s0ffsDwUNfDGwT1R60BkGsk5tLRuIt3dzorg0JZakzPQbDVALCewX8NoFNBA",
+	"EvsR2w8CTAsLzSOKVFcdom1o1ku9l2W1dSEUT+9/ccflCVQAv5xj0ScjHIcyUbyMY3HIWEgw1Q7NTfJE",
+	"duOL1B1AoN9ChbYITmOIQ4j0yKk/zZOzwsHF+mx3QZ/NvbWhggtjz4an+MTr+u4x6ZheyBfeue+ekdPR",
+	"Ce4Oj72Oold3AVWjDb4oDCA8YH6fwM/pMtMnQmKe3UKr3choh7p3q/olHkomlY6dA85xMSQlfugvD281",
+	"O8WwLJq5BOzFSmd3ITaQypibmMP2UAfVuCej05bbxWdD99y78F1rCOh6J/5CUpuT4Hq9ZiL561cqLySk",
+	"BlrJga9pgiWasTj00ZDAz4f7hIKnlAUUE02ILmWzigE7WUFgDfdPyLdY2d0s5eHpC46SOImQWuNxEIMX",
+	"cKi44BwN9N0dNNE1GoGuDArGgf4ZDfRvAwcNFEfvE7X7wSGaEkxFVqaf4jnyAwGifaorJEqP1gG05uQT",
+	"HOrmaysjiN6mW17DmSDqJd3wo0b+JKvKhgB9vdXtsJRK1hCNy3Y1m6qSK8SkfFD7t5TFKMLYIlB501Us",
+	"xT03hBPbZymLScyU5ixhX6nt8vhzYvomfn+oLpXSyS4rRTg6Vt7u17HZJkwr0fvXx5K3f2vUjxtJUGZ9",
+	"AEmKxPvWd8XtJoso3Ffo9EwXd/Qp+bu/KqDlLc2YVpzEtpIxXWmVJ2+3whmr1aJxTJF3pb3Ze8WRhzkP",
+	"jAaT9XBeoRCr52pWgXyGKJOrwlgSjN4+niWhT53d0KfjDelTHnZZKgVYsc6A9A3QruPfGhtTrtL2uHbA",
+	"nlytispI4fSkpMr5tOoIUeCrO59czqoXCGSrCMtJKlplKV5j0YFcK9K4kLhGIaauNp3v2BqmE2YwMn0X",
+	"k/OTDGHKdByB7tptR0BHb7CzgN2/RyFuXkcamggUMFJZ07fnKZUVDDVEe6ggBKRHB+Ampkz2RwoJlcSd",
+	"/KK/mfwUU715f+Bk31P7xTIYhjAycWrDM3AHmxdyTSbTFqZ2dj1332ywz2g4H2QSA56JHk0yASBUQrGq",
+	"oq7jDuq2jrMLxPc4CKGRpGR988rgEDQPpTXoEMoDHlMa0DFiHJGHSOHNYY+aRH8G67BgH3E2tVZFBXbN",
+	"GrWhQikaRnP2ERYI96h+rBtVBwIdmB0eqi8Zk2E6IzpQGOLCAAeOK5sFpb3QahYxC6Rn4m5MJpg6Uzhf",
+	"aJrpJ+4f+FUjiM2PwpwshfVcpexZ92bMRaXCKqzcjMZsTbxP7kwH6KDTakGwTI8u+mN82zdtwXvkIBIu",
+	"uIB6dMkHdNhEbxN3kZrax3OBQjKS1rtmjgVz0qPpwch0s9DoNiRCiycs9NHBAPt/xEJOCZUDx4RZ9ejA",
+	"4+rqDFAYUEhZ8dmMjjn2lVTIlaZr3XNYID32UIf59OgmcT7aEWtY4rsQ06cJ8KkZRlKrEave4mNlD/uB",
+	"hN6w2QQz9S8bs7gPCtoHBT1hUFDlm/IPA1V9W/w10UGaa8wmhsYZV79mNHun73eXL65TPFM5MtKMpLY2",
+	"sMZQnN78x4rXSYQPRk3/aM1BBQlDEwsNFmQt1drRIAAaiWhwlcrFyWyBQAtvpGKuCYZOxtp4mRIxqkdT",
+	"Oao4t8cKHcmMB24bCYnnokczqT4VxCs7w+PKVtdW3+jRVLwVRMpQqx15kesSYcRxoGtfJbIWZTN0cBco",
+	"ETQrV11Z4XbZx64EX+TFEg2Jx6AOoBGnwHFOe5SNRqn73PrZm+idlZy1u13XDzQSdkQ4EpIT6U0QG0FF",
+	"APgeVBuwwNwiKDsnrP1jwej8ZQW2vHV7ExbzyAJZyqEzvPq42TkuZNUKPeaZZGVQ7DHMn2wVHSO3F7da",
+	"xwR1FH1IOHrHQe2WUgWO24CnANm9NLiXBvfS4F4a/A6lwUxwd8YzumthUAjmhgG927EwCPY6AWKeCzWD",
+	"1Dc0Zw7ZeDGaEFYNIewooHlxSlMxiKgGkgP2LxtCjTAakRmaBjSWRDTRT0bMSWe2xN0BYdAGDUIMHBQ4",
+	"aULhz3wEHawyEIgyaUy5zdXRcbeCvVIg3JbtalumKKRtp7asznpyfoSj4KhzFPjREXnQ+OWGbBzQ/2FS",
+	"/l889BT77ZxKzMdEfrh5+X//T+enqfd/Oj/VcP6YHZcQNHXY+3CjbyyZ5DW+IwjDjfXCwLtDgDNwlo8b",
+	"tixiEUE04W7VUT1rjtTAxTd10ARQBGOlL88mMYuDlN8xDqgiDBhR5rJI046Bdc5KwqcBVcLJADGe/q60",
+	"2oiz+0CJD8Qf7HM9KuZ6mBNM62LsrOryPh11r2vs01H36ah/9TLmhoJuV/tjDfdWbO/LR1qgkNGxyeMJ",
+	"6BglBBGxkRb1Q0x7NOushyoaJSEP2Qf50Am1PRirP6iGwk9FIRDGBg3Ze3MvJJBvtGxcRVVtq4mru0dj",
+	"Ggvia/ut8ZZrepUEMxxgtOj1pnPt6x6SOaO+tjmnfnTrAbfiQM5Ce6hN40n9KghLwJQGijRhPoeKsFPj",
+	"r5DZTa8xzPZoVcvse8KnT2OVzXJXTGmMw3BeXTdS6947y/ciy948+oXNo3sp49s1chawdOAmjySwgJ6+",
+	"Y3HlxaKx4cDuREgWCW2BXKwtpY0Kh0Zrz5shuOldlImrhPB7F/jpmGMTJJoYNOAf0LlGL8QYN7LmjGTz",
+	"uoZZarNIVm3qYllTBNg8DsoMHYd7Y0ZFY8Z7C7S9OWMvG+zNGXtzxt6cUVtYSGjooxo0Yvo4DonX+I4s",
+	"eCN0nkiaCFDRJ5GsUPHfMtbs7D0QWzPtDxbQe6a9Z9p7pr1n2numXb8JmqWhu2baknEy4ozKI7i14uiT",
+	"ZHeElqfPQ+cojNIXkZiwmdDRP9Rk/X24edVE7+JhGHhNdK1YRsCJb/LsHASBQj5nUaRriGsKCE/UIiBE",
+	"vd1CA/hXf8xoUTfhn4m8TRbxVo1s7KrtFyRs6tJapsySliz6KcHTCbaVCXp9Ogy5nJoc/QDlpVG71UI/",
+	"/wANHKtTPtvsccxZHNkJrzUVR4udIQWRcdQfEVKtLhdgSuOy8efxb/Li/l+t4Zv29O9n0auOuDmf/bvr",
+	"/Xg6+tvJH9et6lZ/fYxlOfDq4eY2yrrkoV3hGz8zSra538SLOaATOB4yJQ+xLi9nsDq55wm+L9z0CK5a",
+	"Ubb6QkBh5oIiOL58JvrakyzMQtd4sCr9fIofXhE6lpPG5WnXaUwDav/ZPoWWtAoyjcvG//v92v0Nu/9p",
+	"uRd99+N//9eqTPUM5eKWDZa0doTnWsoF+sJGCalyE0iY+EVwwdm06wNMGZ1PWSx6VFelFQ66fvcS3ZG5",
+	"gHxmK4Srp2BvNa8udRXoUds0YW2/BFTSLkH7Hk2yshWyEAhZ2sQoZGrZv32nBvG8U3Qxr3qK51Ar0fh1",
+	"84JbPpV84EAZxYCOYRnTw6tsTg4YU2cTwondG81oYytzlA6b6A2TE9iKLolJfN1nAOs+E1AuSzR7dJCp",
+	"Sej+ncwHWh3RSAe5OETyearSQN7THZkjTqIQz40TWGena90IYK/RB1GziCnjpImuE92poytp2nT2Hh0o",
+	"PhzQ8cCoQJia0FscKf0Qdgw8bmB+8Ac25Rwx2lOSDnP1IyhkCdn4aiFJIrxN6wcVMKNzmpLKPTrE3p2i",
+	"6NS/0rpaINWSUYKupoYyGhMpbOmxPqD5QOl3nGDjydbbwhINfn7xHhVeLFDoTSoZ/AI2dABjj2brOiuq",
+	"B133zazZKjhp8emkBwf4tIvLZr4LsUcy3F1NV19tzFWwvLHEaSundhKPCW/FVOoaJIorkykOlNAQyP81",
+	"+kPTvpi2YtYP0CsJPCanP1XmpjupopyHrQ7EruZp7+y+qfWmynSBoDUJFP7ObdNDxhW30tzRaaxaA3Rh",
+	"NTdbJ01BZ2yvM2zj1oV7Pjojbtc/9dyL4Ql2u6Nj0vHbXmt4gTcR73Inv1FhonqiWqJD2x3an/oW7X67",
+	"O/7l4qH1j9nZq6jzT3ryg3f+2m/fyO6/xenPkxa8QCITI7FTBTztdbtCAa/dVVzTjDJRUj2EdnUe8fcN",
+	"sjZWiGuIyN9IIH8qkX/67HxqXEfB38n8Olai6u8f1S8/EMwJT37Jye3AtlItGOLmsqpyDVE+1dUzSQCF",
+	"anvKo8vbENsVaYRPxYRw7ugKdyAzQQVyXY5US8QH3VbXiMUzzugYMUoOi6rjVef+lvkb3r9Gqzd8f+tY",
+	"r2+QAznp20AFL3WpO1MZ2T0lZyO3i8+H7oXX8t026YyOcXd44p36JZ9p28J+ujN5ygjgu1ZUzX1YzIUk",
+	"02rzJRPYjVixdXE36ybtZBeZncRMnODZX5hLp3tM2a661FKLmBWNzz6jpMzkDeVl1dRKf9d2bXNPAKxf",
+	"3sJuGHx3hwz+i9mKHsn8k2pzzBDCLQxBm5YtXFQeLXCfQXS4pzRY3RZIC1JFBaC3tQ9VMAFZ1BJHn+yf",
+	"q0zYtlOhsYboHD0TTOYsGWgOMJ2jMLhPnC+HRTabwfXzm7dvXt72P9y8Ghwm5u8iDvfBLPFaG1eCUGcl",
+	"b+nbtJYaC97ttcTCdZbcOG1Q2fTKPYmE9zEfQ0m8O4QTk91Oza7IJwI8IFmEy5teFyligZ01s7Tyq1Tl",
+	"PDN3SOIHUl7q/hpJ/ICU5IYCiiLCPUJlE11D1re2WWnToo6p1E1ZCmvNv4fv1KVKT1jQvYrUWEeWMGf4",
+	"z+v36visq16z0yracbYRRvUsCvywvhY6oMB30UlfGiS0F9vDEodsXc8IuN4l9RmKrkdJmYP3+GFLE+Z2",
+	"pstyBKyDTnUshe3d62lPdONqAGhVNzqJH/6yxqZvqY2MRmKE/3/2ru+5TSMI/ys3eqk9Aw6ScSLLL/3h",
+	"TCdtZpImdfrSjnWClUyNDpUDO3rw/9653TtAEjgCodiy9JgIH3Dctxz77feteiBrhoMs9YIxJEu3kFBg",
+	"NTJ80qoDFBDwrxdY3ieTIAwZebRgjYNzzoaBuE5lWX3DJQ7dKGpU18u5q5dK5zmIf56yvIeeQc0FaVX3",
+	"t9CBZuXDg1bT9tNpuxumX3KIfprWDOsv6aUtV6OicQx8K5gggZzU/Ygh9CWWPYgLSnx/y/+SHbndXl44",
+	"fVxS44wLdfNg3XBv13g7R9e9LYn1C44T+oyHeLGHclsCTbPtYyr5BGw5F94jBWufsD0UOm78IBn+ifpQ",
+	"hzuI53lxWiH9Yuq5yKkjS0piD/aRCi8gSfiNqSyJu9E4ukeTYPpTC+vISPzK5yRTUfPO1KUaik/9ch8H",
+	"RhmL9VVxdC+PC00N8XRqd0sqEaxL07VDKn6SR/EtzJKFGitdxoSjzoVX9Q19pabi81x47XxJt1zX0rOd",
+	"7p8q3pzpkOPz+cKPHaujZimNjdcExj8d5Ry73z3v2S4/Hdl9z/VtE/vOPcdf7XxFNNrA5wGyjuoxdAZu",
+	"3ymwSP+lkBIhh49YdgbdnlMj+WvmukqJMBeexegkLz19pOZBA3H9tqNloH+cqH+XM/BHGQdoIcoDHuaV",
+	"jUWsKWjTv48tDWZKzaolUUE/5Chq/R3/3EBQpFK3h4NDW7bSvT8hRtJSWw8ym7SGTKXeg5WTGcRaSAD9",
+	"JlWHXxS74IPWjkb3QsFwPC7nMq7wNFvnMqzS9rt4jyYSBJKpCawiXtVva/fd/aQOfnj0rLgNCDIH4MqO",
+	"9PQz9aSr0YPuu3I3plwX192PehSta6QioHHX6/mnYLtYSuK99u0+vBnb59wZ0S/uOL/nS5hGxIthHEJK",
+	"z3zVbo3eUQvx2/wOPru94HdSDUwTadRVNSd3KFzQWsoBgH5wCnPspyxw0DFLsQMzCYO/hTqYDU0XPis7",
+	"aJjDZMiOUOOR7991+T7JIEYSRHJcavWmd8UbV8dvln4wWPqXC1iCkobHb1wAu4xI+531eOV2GImJLcGL",
+	"IbHVD7ObmEtYhlAtQDwxQ/XIXDTIdhTmbbOgUmcGK3MecpOaqgMPVc1DpXKhvGutuFXc89Tio2jbgx4Z",
+	"0S0I1FzN0J0CWzyRUumE/UJ6N2NlRSNjhYeEUI115Drnx1W8VbOYdCCudpW4arKCraqiI+xhUXgNTvlc",
+	"bc7RjJVEetjOCylUt7LC7rswXS8+3B9y261+DzdByfdgwqoMh3EHShllosKoiGFKmad1ibEW3gabVT0h",
+	"sP44QWzVAscTE2RbCC96FmpFmLPlCNNrJ8JoEu0QaXbVlsYwYRtsYImqeqWb9Fen71AVgVX42VeycVJD",
+	"mRBpEpba/x8VivKPLdSyeZGQ6pPcj6OZ7Uf3Qp6wM+eUDbXLE3X4F+NgksbgDzHVFqVqVwwX7MzpZQem",
+	"Igbu3aA5AsXJIGF+BLrnla6HL0sgfsEB3po7binv1Zl5t9cziNFlK4y4r2Zb/9ckmPDRPIHO+smlhYus",
+	"yjL9dbOogjDzTmZCJ888g9RAQaD+ZI1L0yZeVyJXZSwixzz84uTRpNVllDV+Qu3Vt0cAep/dcmuZY3yp",
+	"GpmnfQ7O2HZ5d2T3vZ5vn4I7Nr/lL9W3V+ySJ9wDtbY6D3UBZm7igLCWEaZdszJctIY045JjZ/aG+wG3",
+	"D/q+3+Fttwa5wnFafQ2v/TdnfaRbXPuUw6nNvb5rnzkwcvzxuNsDtafVG4bOoOy9h3ZnxP5OI7XtmAKX",
+	"aQxTEMl1KgK1x1XvQ1lgrbRHpTagRL0qn4DxTDP/XRvgxWk7gLxlkH9YdMHSnlJGwYkeWAuOVw0gn1Cl",
+	"QgXKf05lIEBKphaVvCDnJrTaFROWRAqFlmkNz0Q6HaFWLkW1ENOjNxLUfTFXtseaOj2v17MYxsFX9TR+",
+	"/5gDWr8APhtzzC0SsfphfJuLNetpL+jYu3yJtqW4awVuFTSqfohPyqTWW9F11+cOife2DO2aE/eYqK+w",
+	"qg7CvudCqN5lWG70uq/Fp+o/aq7xaxx4DnTprtKlddfnI1q/yrfar5DkK+t5aXl2I7q/9Mj+NBxovaW/",
+	"85rAdoJ7m9vJuvDYIY3gbsQVQ3se4sue6wdr71KXHEqXzUhXDUt1P+NyW6r3kcdD5sMdhNFsCiJhR8Mp",
+	"vwX1wTw8VvDIugANXiHBFN5EMhn0nb6DcUlf9cq4Koyqj3RUIQH38ZP9JAdiNJNlbnNYjWgVCr9yr30c",
+	"SheyZ8Mgy7w6TpZMXU63MwlhKC0mIWHpjI3m5NteHNLM/+qoZOeGtyOLtvHjKC44vBbHKtiGldxsALHd",
+	"YzGoa8K2AskNBPFSAliavuZBjP3GAzE5WdFZlM3lW+FnQtGs1/nnjyyi5gdFBYe5c3N0mfAEb9VcIjl9",
+	"as96c225T2fxOVNjhopHtGQYK9mE30F+1YVOxYFkvvq40i61xTnOUyErWjrd1dtiMz5Xq1taWVfcOFUL",
+	"LVcnZfPMJBf+KPrKvDDybgsnMqKlh38e/g8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -119,7 +119,9 @@ type OperationArgs struct {
 func (OperationArgs) Kind() string { return "service_operation" }
 
 // InsertOpts: bounded tries; each runs the operation's steps from the top.
-func (OperationArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: OpMaxAttempts} }
+func (OperationArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: OpMaxAttempts}
+}
 
 // OperationWorker runs OperationArgs.
 type OperationWorker struct {

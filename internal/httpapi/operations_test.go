@@ -53,9 +53,9 @@ type opShop struct {
 
 // opAnswer is what a service change answered: 200, or 202 with its operation.
 type opAnswer struct {
-	status int
-	body   []byte
-	op     *oapi.ServiceOperation
+	status   int
+	body     []byte
+	op       *oapi.ServiceOperation
 	location string
 	// password of a reset answered 200
 	password string

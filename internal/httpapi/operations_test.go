@@ -281,3 +281,65 @@ func TestServiceOperationsConvergeThroughVendorFaults(t *testing.T) {
 		})
 	}
 }
+
+// TestPartnerSellsAfterATermination: terminating a partner's service
+// removes the partner's read-only grant on its tenant, and a grant on a
+// tenant deleted some other way no longer stops the partner's next sale.
+func TestPartnerSellsAfterATermination(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	ctx := context.Background()
+	planID, _ := s.plan(t, planOpts{model: oapi.BillingModelPostpaidFixed, partnerVisible: true, autoApprove: true})
+	p, partner := s.activePartner(t)
+	sell := func() oapi.Order {
+		login := newLogin()
+		res, err := partner.CreateOrderWithResponse(ctx, nil, oapi.OrderCreate{PlanId: planID, Frequency: oapi.Monthly, Username: login,
+			Customer: &oapi.NewCustomer{Name: "Partner's customer " + login, Email: oapiEmail(login + "@example.com")}})
+		require.NoError(t, err)
+		require.Equal(t, http.StatusAccepted, res.StatusCode(), string(res.Body))
+		done := waitOrder(t, partner, res.JSON202.Id)
+		require.Equal(t, oapi.OrderStatusCompleted, done.Status, "failure: %v", done.FailureReason)
+		return done
+	}
+	tenantOf := func(o oapi.Order) string {
+		r, err := partner.GetServiceWithResponse(ctx, o.ServiceId)
+		require.NoError(t, err)
+		return *r.JSON200.VendorTenantId
+	}
+	pu, found, err := s.vc.FindUser(ctx, *p.VendorTenantId, p.VendorLogin)
+	require.NoError(t, err)
+	require.True(t, found)
+	grants := func() map[string]bool {
+		policies, err := s.vc.AccessPolicies(ctx, pu.ID)
+		require.NoError(t, err)
+		out := map[string]bool{}
+		for _, ap := range policies {
+			out[ap.TenantID] = true
+		}
+		return out
+	}
+
+	first, second := sell(), sell()
+	firstTenant, secondTenant := tenantOf(first), tenantOf(second)
+	require.True(t, grants()[firstTenant])
+
+	term, err := partner.TerminateServiceWithResponse(ctx, first.ServiceId, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, term.StatusCode(), string(term.Body))
+	_, err = s.vc.GetTenant(ctx, firstTenant)
+	require.True(t, acronis.IsStatus(err, http.StatusNotFound), "%v", err)
+	require.False(t, grants()[firstTenant], "terminating removed the partner's grant on the deleted tenant")
+	third := sell()
+	require.True(t, grants()[tenantOf(third)])
+
+	// A tenant deleted at the vendor by someone else leaves a grant behind;
+	// the next sale drops it instead of failing.
+	require.NoError(t, s.vc.DeleteTenant(ctx, secondTenant))
+	require.True(t, grants()[secondTenant], "the vendor keeps the stale grant")
+	fourth := sell()
+	g := grants()
+	require.True(t, g[tenantOf(fourth)])
+	require.True(t, g[tenantOf(third)], "grants on live tenants are kept")
+	require.False(t, g[secondTenant], "the grant on the gone tenant was dropped")
+	require.False(t, g[firstTenant])
+}

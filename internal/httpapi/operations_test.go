@@ -343,3 +343,92 @@ func TestPartnerSellsAfterATermination(t *testing.T) {
 	require.False(t, g[secondTenant], "the grant on the gone tenant was dropped")
 	require.False(t, g[firstTenant])
 }
+
+// TestFreeTrialsEnd: on the sandbox clock a trial left alone expires after
+// 30 days (disabled at the vendor, expired here, once); one moved to a paid
+// plan on day 10 is billed from that day, in production mode and never
+// expires; an expired one moved to a paid plan is enabled again.
+func TestFreeTrialsEnd(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, func(c *config.Config) { c.Sandbox = true })
+	ctx := context.Background()
+	_, trialToken := s.plan(t, planOpts{trial: true, autoApprove: true})
+	paidPlan, _ := s.plan(t, planOpts{autoApprove: true})
+	order := func() oapi.Order {
+		res := place(t, s.env.Client(t, ""), storefrontOrder(trialToken, newLogin()))
+		require.Equal(t, http.StatusAccepted, res.StatusCode(), string(res.Body))
+		done := waitOrder(t, s.admin, res.JSON202.Id)
+		require.Equal(t, oapi.OrderStatusCompleted, done.Status, "failure: %v", done.FailureReason)
+		return done
+	}
+	advance := func(days int) {
+		res, err := s.admin.AdvanceSandboxClockWithResponse(ctx, oapi.SandboxClockAdvance{Days: ptr(days)})
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, res.StatusCode(), string(res.Body))
+		s.admin, _ = s.env.Admin(t) // tokens issued days ago have expired
+	}
+	service := func(id uuid.UUID) oapi.Service {
+		res, err := s.admin.GetServiceWithResponse(ctx, id)
+		require.NoError(t, err)
+		return *res.JSON200
+	}
+	// vendorEnabled waits until the tenant's enabled flag is want (the
+	// vendor side runs as an operation) and its pricing mode.
+	vendorEnabled := func(tenant string, want bool) string {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			tn, err := s.vc.GetTenant(ctx, tenant)
+			require.NoError(t, err)
+			if tn.Enabled == want {
+				break
+			}
+			require.True(t, time.Now().Before(deadline), "tenant enabled=%v never became %v", tn.Enabled, want)
+			time.Sleep(50 * time.Millisecond)
+		}
+		mode, err := s.vc.GetPricing(ctx, tenant)
+		require.NoError(t, err)
+		return mode.Mode
+	}
+	upgrade := func(id uuid.UUID) oapi.ChangeServicePlanResponse {
+		res, err := s.admin.ChangeServicePlanWithResponse(ctx, id, nil, oapi.PlanChange{PlanId: paidPlan})
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, res.StatusCode(), string(res.Body))
+		return *res
+	}
+
+	left, moved, late := order(), order(), order()
+	advance(10)
+	up := upgrade(moved.ServiceId)
+	today := s.env.App.Billing.Today().Format(time.DateOnly)
+	require.False(t, up.JSON200.Service.FreeTrial)
+	require.Len(t, up.JSON200.Invoices, 1, "the first paid period, invoiced at once")
+	require.Equal(t, today, up.JSON200.Invoices[0].PeriodStart.Format(time.DateOnly), "billing starts the day of the move")
+	require.Equal(t, "10.00", up.JSON200.Invoices[0].Total.Amount)
+	require.Equal(t, "production", vendorEnabled(*up.JSON200.Service.VendorTenantId, true))
+
+	advance(21)
+	v := service(left.ServiceId)
+	require.Equal(t, oapi.ServiceStatusExpired, v.Status, "30 days on, the trial has ended")
+	require.NotNil(t, v.ExpiredAt)
+	require.Equal(t, "trial", vendorEnabled(*v.VendorTenantId, false), "disabled at the vendor")
+	m := service(moved.ServiceId)
+	require.Equal(t, oapi.ServiceStatusActive, m.Status, "moved to a paid plan before its end: not expired")
+	require.Equal(t, "production", vendorEnabled(*m.VendorTenantId, true))
+	ops, err := s.admin.ListServiceOperationsWithResponse(ctx, left.ServiceId, nil)
+	require.NoError(t, err)
+	require.Len(t, ops.JSON200.Data, 1)
+	require.Equal(t, oapi.ServiceOperationKindExpireTrial, ops.JSON200.Data[0].Kind)
+	advance(2)
+	ops, err = s.admin.ListServiceOperationsWithResponse(ctx, left.ServiceId, nil)
+	require.NoError(t, err)
+	require.Len(t, ops.JSON200.Data, 1, "a trial expires once")
+
+	// Expired trials refuse other changes, and come back on a paid plan.
+	susp, err := s.admin.SuspendServiceWithResponse(ctx, late.ServiceId, nil)
+	require.NoError(t, err)
+	requireProblem(t, susp.StatusCode(), susp.HTTPResponse.Header, susp.Body, http.StatusConflict, "service_expired")
+	back := upgrade(late.ServiceId)
+	require.Equal(t, oapi.ServiceStatusActive, back.JSON200.Service.Status)
+	require.Equal(t, "production", vendorEnabled(*back.JSON200.Service.VendorTenantId, true), "enabled again, in production")
+	require.Equal(t, s.env.App.Billing.Today().Format(time.DateOnly), back.JSON200.Invoices[0].PeriodStart.Format(time.DateOnly))
+}

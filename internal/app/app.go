@@ -134,7 +134,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		spReader = module.(*provisioning.Acronis)
 	}
 	usages := usage.NewService(db.Gorm, clk, cfg.Location(), cat, pool, spReader)
-	dw := &dailyWorker{usage: usages, billing: bills}
+	dw := &dailyWorker{usage: usages, billing: bills, services: services, clock: clk}
 	runner, err := jobs.New(db, jobs.Config{Workers: cfg.JobWorkers, MaintenanceInterval: cfg.MaintenanceInterval, RescueAfter: cfg.JobRescueAfter},
 		maintainer{idem, limiter}, log, jobs.Domain{
 			Register: func(w *river.Workers) {
@@ -145,6 +145,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 				river.AddWorker(w, dw)
 				river.AddWorker(w, &staleWorker{usage: usages, billing: bills, after: cfg.RunStaleAfter})
 				river.AddWorker(w, services.Worker())
+				river.AddWorker(w, services.OperationWorker())
 			},
 			Periodic: []*river.PeriodicJob{dailyJob(bills), staleJob(cfg.RunStaleAfter)},
 		})
@@ -153,7 +154,8 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	}
 	partners.UseJobs(runner)
 	orders.UseJobs(runner)
-	unsuspend := services.UnsuspendWhenPaid(runner)
+	services.UseOperations(runner, box, cfg.ServiceOpWait)
+	unsuspend := services.UnsuspendWhenPaid()
 	bills.OnPaid(func(ctx context.Context, tx *gorm.DB, inv billing.Invoice, ids []uuid.UUID) error {
 		return unsuspend(ctx, tx, inv.CustomerID != nil, ids)
 	})

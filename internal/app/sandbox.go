@@ -47,6 +47,9 @@ func (a *App) AdvanceClock(ctx context.Context, d time.Duration) (Advanced, erro
 		}
 		a.advanceSimulators(ctx, step)
 		if day := a.Billing.Today(); day.After(before) {
+			if _, err := a.Services.ExpireTrials(ctx, a.Clock.Now()); err != nil {
+				return out, err
+			}
 			sy, run, err := daily(ctx, a.Usage, a.Billing, day)
 			if err != nil {
 				return out, err

@@ -89,6 +89,11 @@ type Module interface {
 	Suspend(ctx context.Context, tenantID string) error
 	Unsuspend(ctx context.Context, tenantID string) error
 	Terminate(ctx context.Context, tenantID string) error
+	// RevokeReadOnly removes a user's policies on a tenant (a partner's
+	// read-only grant on a customer tenant about to be deleted).
+	RevokeReadOnly(ctx context.Context, userID, tenantID string) error
+	// SetProduction switches a tenant from trial to production pricing.
+	SetProduction(ctx context.Context, tenantID string) error
 	ChangeQuotas(ctx context.Context, tenantID string, items map[string]Quota) error
 	ChangePassword(ctx context.Context, userID, password string) error
 	ChangeLogin(ctx context.Context, userID, login string) error

@@ -455,10 +455,71 @@ func (e Role) Valid() bool {
 	}
 }
 
+// Defines values for ServiceOperationKind.
+const (
+	ServiceOperationKindExpireTrial       ServiceOperationKind = "expire_trial"
+	ServiceOperationKindPlanChange        ServiceOperationKind = "plan_change"
+	ServiceOperationKindQuantity          ServiceOperationKind = "quantity"
+	ServiceOperationKindResetPassword     ServiceOperationKind = "reset_password"
+	ServiceOperationKindSuspend           ServiceOperationKind = "suspend"
+	ServiceOperationKindTerminate         ServiceOperationKind = "terminate"
+	ServiceOperationKindUnsuspend         ServiceOperationKind = "unsuspend"
+	ServiceOperationKindUpdateCredentials ServiceOperationKind = "update_credentials"
+)
+
+// Valid indicates whether the value is a known member of the ServiceOperationKind enum.
+func (e ServiceOperationKind) Valid() bool {
+	switch e {
+	case ServiceOperationKindExpireTrial:
+		return true
+	case ServiceOperationKindPlanChange:
+		return true
+	case ServiceOperationKindQuantity:
+		return true
+	case ServiceOperationKindResetPassword:
+		return true
+	case ServiceOperationKindSuspend:
+		return true
+	case ServiceOperationKindTerminate:
+		return true
+	case ServiceOperationKindUnsuspend:
+		return true
+	case ServiceOperationKindUpdateCredentials:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ServiceOperationStatus.
+const (
+	ServiceOperationStatusFailed    ServiceOperationStatus = "failed"
+	ServiceOperationStatusPending   ServiceOperationStatus = "pending"
+	ServiceOperationStatusRunning   ServiceOperationStatus = "running"
+	ServiceOperationStatusSucceeded ServiceOperationStatus = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the ServiceOperationStatus enum.
+func (e ServiceOperationStatus) Valid() bool {
+	switch e {
+	case ServiceOperationStatusFailed:
+		return true
+	case ServiceOperationStatusPending:
+		return true
+	case ServiceOperationStatusRunning:
+		return true
+	case ServiceOperationStatusSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ServiceStatus.
 const (
 	ServiceStatusActive     ServiceStatus = "active"
 	ServiceStatusCancelled  ServiceStatus = "cancelled"
+	ServiceStatusExpired    ServiceStatus = "expired"
 	ServiceStatusPending    ServiceStatus = "pending"
 	ServiceStatusSuspended  ServiceStatus = "suspended"
 	ServiceStatusTerminated ServiceStatus = "terminated"
@@ -470,6 +531,8 @@ func (e ServiceStatus) Valid() bool {
 	case ServiceStatusActive:
 		return true
 	case ServiceStatusCancelled:
+		return true
+	case ServiceStatusExpired:
 		return true
 	case ServiceStatusPending:
 		return true
@@ -1568,7 +1631,10 @@ type Service struct {
 	ActivatedAt *time.Time         `json:"activated_at,omitempty"`
 	CreatedAt   time.Time          `json:"created_at"`
 	CustomerId  openapi_types.UUID `json:"customer_id"`
-	FreeTrial   bool               `json:"free_trial"`
+
+	// ExpiredAt When a free trial ended without a move to a paid plan.
+	ExpiredAt *time.Time `json:"expired_at,omitempty"`
+	FreeTrial bool       `json:"free_trial"`
 
 	// Frequency monthly (1 month), quarterly (3), semiannually (6), annually (12), biennially (24), triennially (36).
 	Frequency    BillingFrequency    `json:"frequency"`
@@ -1621,6 +1687,43 @@ type ServiceList struct {
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
+
+// ServiceOperation A change of a service that the vendor carries out, retried until the vendor agrees or a retry cannot help (`failed`, with `last_error`).
+type ServiceOperation struct {
+	// Attempts Tries so far.
+	Attempts   int                  `json:"attempts"`
+	CreatedAt  time.Time            `json:"created_at"`
+	FinishedAt *time.Time           `json:"finished_at,omitempty"`
+	Id         openapi_types.UUID   `json:"id"`
+	Kind       ServiceOperationKind `json:"kind"`
+
+	// LastError Why the last try failed (and, when failed, why it stopped).
+	LastError *string `json:"last_error,omitempty"`
+
+	// Params What the operation sets at the vendor (quantity, plan_id, username; never a password).
+	Params map[string]interface{} `json:"params"`
+
+	// Password The generated password of a succeeded `reset_password`, in the first read by its requester only.
+	Password    *string                `json:"password,omitempty"`
+	RequestedBy string                 `json:"requested_by"`
+	ServiceId   openapi_types.UUID     `json:"service_id"`
+	Status      ServiceOperationStatus `json:"status"`
+	UpdatedAt   time.Time              `json:"updated_at"`
+}
+
+// ServiceOperationKind defines model for ServiceOperationKind.
+type ServiceOperationKind string
+
+// ServiceOperationList defines model for ServiceOperationList.
+type ServiceOperationList struct {
+	Data []ServiceOperation `json:"data"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// ServiceOperationStatus defines model for ServiceOperationStatus.
+type ServiceOperationStatus string
 
 // ServiceQuotas defines model for ServiceQuotas.
 type ServiceQuotas struct {
@@ -1911,6 +2014,9 @@ type InvoicePrefixConflict = Problem
 
 // NotFound An RFC 9457 problem document.
 type NotFound = Problem
+
+// OperationAccepted A change of a service that the vendor carries out, retried until the vendor agrees or a retry cannot help (`failed`, with `last_error`).
+type OperationAccepted = ServiceOperation
 
 // PreconditionFailed An RFC 9457 problem document.
 type PreconditionFailed = Problem
@@ -2279,6 +2385,18 @@ type CreateServiceInvoiceParams struct {
 
 	// IdempotencyKey A unique key per intended effect (a UUID is a good choice). Retrying with the same key and body replays the first response.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ListServiceOperationsParams defines parameters for ListServiceOperations.
+type ListServiceOperationsParams struct {
+	// Status Only operations in this status.
+	Status *ServiceOperationStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // ChangeServicePlanParams defines parameters for ChangeServicePlan.
@@ -3487,8 +3605,13 @@ type ClientInterface interface {
 	// A new username is checked free on the platform and at the vendor
 	// (409 `username_taken`); a new password must have 10 to 128
 	// characters with a lower-case letter, an upper-case letter and a
-	// digit (422 `password_too_weak`). Each is pushed to the vendor first.
-	// With `If-Match`, only at that version.
+	// digit (422 `password_too_weak`). The username is recorded at once
+	// and both are pushed to the vendor by the operation
+	// `update_credentials` (the password kept sealed until then). The
+	// platform waits up to SERVICE_OP_WAIT for the vendor: done in time
+	// answers 200; otherwise 202 with the operation to poll. 502
+	// `vendor_unreachable` when the vendor cannot say whether a new
+	// username is free. With `If-Match`, only at that version.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3500,8 +3623,13 @@ type ClientInterface interface {
 	// A new username is checked free on the platform and at the vendor
 	// (409 `username_taken`); a new password must have 10 to 128
 	// characters with a lower-case letter, an upper-case letter and a
-	// digit (422 `password_too_weak`). Each is pushed to the vendor first.
-	// With `If-Match`, only at that version.
+	// digit (422 `password_too_weak`). The username is recorded at once
+	// and both are pushed to the vendor by the operation
+	// `update_credentials` (the password kept sealed until then). The
+	// platform waits up to SERVICE_OP_WAIT for the vendor: done in time
+	// answers 200; otherwise 202 with the operation to poll. 502
+	// `vendor_unreachable` when the vendor cannot say whether a new
+	// username is free. With `If-Match`, only at that version.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3510,7 +3638,7 @@ type ClientInterface interface {
 
 	// ResetServiceCredentials Reset the password
 	//
-	// Sets a new generated password at the vendor and returns it, once; the platform does not keep it.
+	// Sets a new generated password at the vendor (operation `reset_password`) and returns it once, in this 200 or, after a 202, in the first read of the succeeded operation by the same caller; it is kept sealed until then and forgotten after. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 	//
 	// Corresponds with POST /v1/services/{id}/credentials/reset (the `ResetServiceCredentials` operationId).
 	ResetServiceCredentials(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3529,6 +3657,20 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/services/{id}/invoices (the `CreateServiceInvoice` operationId).
 	CreateServiceInvoice(ctx context.Context, id Id, params *CreateServiceInvoiceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListServiceOperations List a service's operations
+	//
+	// The service's operations, newest first, optionally by `status`. A failed one (status `failed`, `last_error`) means the vendor may disagree with the platform until it is dealt with.
+	//
+	// Corresponds with GET /v1/services/{id}/operations (the `ListServiceOperations` operationId).
+	ListServiceOperations(ctx context.Context, id Id, params *ListServiceOperationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetServiceOperation Get a service operation
+	//
+	// One operation, to poll after a 202. The first read of a succeeded `reset_password` by its requester carries the new password; later reads do not.
+	//
+	// Corresponds with GET /v1/services/{id}/operations/{operation_id} (the `GetServiceOperation` operationId).
+	GetServiceOperation(ctx context.Context, id Id, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ChangeServicePlanWithBody Move to another plan
 	//
 	// Moves a prepaid service to another active prepaid plan priced for
@@ -3537,8 +3679,14 @@ type ClientInterface interface {
 	// `plan_not_compatible`, `frequency_not_offered`,
 	// `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 	// customer only to partner-visible plans, 403
-	// `plan_not_available_to_partner`). The new plan's quotas times the
-	// quantity go to the vendor first; the days left of the period are
+	// `plan_not_available_to_partner`). A free trial (running or expired)
+	// moves to a paid plan from today: its first period is invoiced as a
+	// first order is (prepaid) or billed from today (post-paid), and the
+	// vendor tenant is switched to production and enabled. The plan and
+	// its billing are recorded at once; the new plan's quotas times the
+	// quantity go to the vendor by the operation `plan_change` (200 when
+	// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+	// operation to poll). Otherwise the days left of the period are
 	// invoiced at the new price less the old (`adjustment`, with a
 	// `credit` line; a downgrade's rest is kept as credit). With
 	// `If-Match`, only at that version.
@@ -3556,8 +3704,14 @@ type ClientInterface interface {
 	// `plan_not_compatible`, `frequency_not_offered`,
 	// `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 	// customer only to partner-visible plans, 403
-	// `plan_not_available_to_partner`). The new plan's quotas times the
-	// quantity go to the vendor first; the days left of the period are
+	// `plan_not_available_to_partner`). A free trial (running or expired)
+	// moves to a paid plan from today: its first period is invoiced as a
+	// first order is (prepaid) or billed from today (post-paid), and the
+	// vendor tenant is switched to production and enabled. The plan and
+	// its billing are recorded at once; the new plan's quotas times the
+	// quantity go to the vendor by the operation `plan_change` (200 when
+	// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+	// operation to poll). Otherwise the days left of the period are
 	// invoiced at the new price less the old (`adjustment`, with a
 	// `credit` line; a downgrade's rest is kept as credit). With
 	// `If-Match`, only at that version.
@@ -3571,8 +3725,11 @@ type ClientInterface interface {
 	//
 	// Sets a new quantity on a plan that sells with one (422
 	// `quantity_not_enabled`; the same quantity is 422
-	// `quantity_unchanged`). The per-unit quotas times the new quantity
-	// (-1 stays unlimited) are pushed to the vendor first. A prepaid
+	// `quantity_unchanged`). The quantity and its billing are recorded at
+	// once; the per-unit quotas times the new quantity (-1 stays
+	// unlimited) go to the vendor by the operation `quantity` (200 when
+	// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+	// operation to poll). A prepaid
 	// period is settled for the days left: a raise is invoiced now (kind
 	// `adjustment`; and the partner's at cost), a cut becomes a credit taken
 	// off the next renewals. Post-paid months are billed per stretch of
@@ -3587,8 +3744,11 @@ type ClientInterface interface {
 	//
 	// Sets a new quantity on a plan that sells with one (422
 	// `quantity_not_enabled`; the same quantity is 422
-	// `quantity_unchanged`). The per-unit quotas times the new quantity
-	// (-1 stays unlimited) are pushed to the vendor first. A prepaid
+	// `quantity_unchanged`). The quantity and its billing are recorded at
+	// once; the per-unit quotas times the new quantity (-1 stays
+	// unlimited) go to the vendor by the operation `quantity` (200 when
+	// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+	// operation to poll). A prepaid
 	// period is settled for the days left: a raise is invoiced now (kind
 	// `adjustment`; and the partner's at cost), a cut becomes a credit taken
 	// off the next renewals. Post-paid months are billed per stretch of
@@ -3608,7 +3768,7 @@ type ClientInterface interface {
 
 	// SuspendService Suspend a service
 	//
-	// Disables the tenant at the vendor, then suspends the service; again is a no-op. 409 `service_terminated` or `service_not_provisioned`.
+	// Suspends the service and disables its tenant at the vendor (operation `suspend`); again is a no-op. 409 `service_terminated` or `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 	//
 	// Corresponds with POST /v1/services/{id}/suspend (the `SuspendService` operationId).
 	SuspendService(ctx context.Context, id Id, params *SuspendServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3647,14 +3807,14 @@ type ClientInterface interface {
 
 	// TerminateService Terminate a service
 	//
-	// Disables then deletes the tenant at the vendor, then ends the service; a terminated service cannot change again (409 `service_terminated`).
+	// Ends the service (billing stops, its username is free again), then at the vendor removes a partner's read-only grant and disables and deletes the tenant (operation `terminate`); a terminated service cannot change again (409 `service_terminated`). The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 	//
 	// Corresponds with POST /v1/services/{id}/terminate (the `TerminateService` operationId).
 	TerminateService(ctx context.Context, id Id, params *TerminateServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UnsuspendService Unsuspend a service
 	//
-	// Enables the tenant at the vendor, then the service.
+	// Makes the service active and enables its tenant at the vendor (operation `unsuspend`). 409 `service_terminated`, `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 	//
 	// Corresponds with POST /v1/services/{id}/unsuspend (the `UnsuspendService` operationId).
 	UnsuspendService(ctx context.Context, id Id, params *UnsuspendServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -5735,8 +5895,13 @@ func (c *Client) GetService(ctx context.Context, id Id, reqEditors ...RequestEdi
 // A new username is checked free on the platform and at the vendor
 // (409 `username_taken`); a new password must have 10 to 128
 // characters with a lower-case letter, an upper-case letter and a
-// digit (422 `password_too_weak`). Each is pushed to the vendor first.
-// With `If-Match`, only at that version.
+// digit (422 `password_too_weak`). The username is recorded at once
+// and both are pushed to the vendor by the operation
+// `update_credentials` (the password kept sealed until then). The
+// platform waits up to SERVICE_OP_WAIT for the vendor: done in time
+// answers 200; otherwise 202 with the operation to poll. 502
+// `vendor_unreachable` when the vendor cannot say whether a new
+// username is free. With `If-Match`, only at that version.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5758,8 +5923,13 @@ func (c *Client) UpdateServiceCredentialsWithBody(ctx context.Context, id Id, pa
 // A new username is checked free on the platform and at the vendor
 // (409 `username_taken`); a new password must have 10 to 128
 // characters with a lower-case letter, an upper-case letter and a
-// digit (422 `password_too_weak`). Each is pushed to the vendor first.
-// With `If-Match`, only at that version.
+// digit (422 `password_too_weak`). The username is recorded at once
+// and both are pushed to the vendor by the operation
+// `update_credentials` (the password kept sealed until then). The
+// platform waits up to SERVICE_OP_WAIT for the vendor: done in time
+// answers 200; otherwise 202 with the operation to poll. 502
+// `vendor_unreachable` when the vendor cannot say whether a new
+// username is free. With `If-Match`, only at that version.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5778,7 +5948,7 @@ func (c *Client) UpdateServiceCredentials(ctx context.Context, id Id, params *Up
 
 // ResetServiceCredentials Reset the password
 //
-// Sets a new generated password at the vendor and returns it, once; the platform does not keep it.
+// Sets a new generated password at the vendor (operation `reset_password`) and returns it once, in this 200 or, after a 202, in the first read of the succeeded operation by the same caller; it is kept sealed until then and forgotten after. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 //
 // Corresponds with POST /v1/services/{id}/credentials/reset (the `ResetServiceCredentials` operationId).
 func (c *Client) ResetServiceCredentials(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5817,6 +5987,40 @@ func (c *Client) CreateServiceInvoice(ctx context.Context, id Id, params *Create
 	return c.Client.Do(req)
 }
 
+// ListServiceOperations List a service's operations
+//
+// The service's operations, newest first, optionally by `status`. A failed one (status `failed`, `last_error`) means the vendor may disagree with the platform until it is dealt with.
+//
+// Corresponds with GET /v1/services/{id}/operations (the `ListServiceOperations` operationId).
+func (c *Client) ListServiceOperations(ctx context.Context, id Id, params *ListServiceOperationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListServiceOperationsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetServiceOperation Get a service operation
+//
+// One operation, to poll after a 202. The first read of a succeeded `reset_password` by its requester carries the new password; later reads do not.
+//
+// Corresponds with GET /v1/services/{id}/operations/{operation_id} (the `GetServiceOperation` operationId).
+func (c *Client) GetServiceOperation(ctx context.Context, id Id, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetServiceOperationRequest(c.Server, id, operationId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ChangeServicePlanWithBody Move to another plan
 //
 // Moves a prepaid service to another active prepaid plan priced for
@@ -5825,8 +6029,14 @@ func (c *Client) CreateServiceInvoice(ctx context.Context, id Id, params *Create
 // `plan_not_compatible`, `frequency_not_offered`,
 // `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 // customer only to partner-visible plans, 403
-// `plan_not_available_to_partner`). The new plan's quotas times the
-// quantity go to the vendor first; the days left of the period are
+// `plan_not_available_to_partner`). A free trial (running or expired)
+// moves to a paid plan from today: its first period is invoiced as a
+// first order is (prepaid) or billed from today (post-paid), and the
+// vendor tenant is switched to production and enabled. The plan and
+// its billing are recorded at once; the new plan's quotas times the
+// quantity go to the vendor by the operation `plan_change` (200 when
+// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+// operation to poll). Otherwise the days left of the period are
 // invoiced at the new price less the old (`adjustment`, with a
 // `credit` line; a downgrade's rest is kept as credit). With
 // `If-Match`, only at that version.
@@ -5854,8 +6064,14 @@ func (c *Client) ChangeServicePlanWithBody(ctx context.Context, id Id, params *C
 // `plan_not_compatible`, `frequency_not_offered`,
 // `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 // customer only to partner-visible plans, 403
-// `plan_not_available_to_partner`). The new plan's quotas times the
-// quantity go to the vendor first; the days left of the period are
+// `plan_not_available_to_partner`). A free trial (running or expired)
+// moves to a paid plan from today: its first period is invoiced as a
+// first order is (prepaid) or billed from today (post-paid), and the
+// vendor tenant is switched to production and enabled. The plan and
+// its billing are recorded at once; the new plan's quotas times the
+// quantity go to the vendor by the operation `plan_change` (200 when
+// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+// operation to poll). Otherwise the days left of the period are
 // invoiced at the new price less the old (`adjustment`, with a
 // `credit` line; a downgrade's rest is kept as credit). With
 // `If-Match`, only at that version.
@@ -5879,8 +6095,11 @@ func (c *Client) ChangeServicePlan(ctx context.Context, id Id, params *ChangeSer
 //
 // Sets a new quantity on a plan that sells with one (422
 // `quantity_not_enabled`; the same quantity is 422
-// `quantity_unchanged`). The per-unit quotas times the new quantity
-// (-1 stays unlimited) are pushed to the vendor first. A prepaid
+// `quantity_unchanged`). The quantity and its billing are recorded at
+// once; the per-unit quotas times the new quantity (-1 stays
+// unlimited) go to the vendor by the operation `quantity` (200 when
+// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+// operation to poll). A prepaid
 // period is settled for the days left: a raise is invoiced now (kind
 // `adjustment`; and the partner's at cost), a cut becomes a credit taken
 // off the next renewals. Post-paid months are billed per stretch of
@@ -5905,8 +6124,11 @@ func (c *Client) ChangeServiceQuantityWithBody(ctx context.Context, id Id, param
 //
 // Sets a new quantity on a plan that sells with one (422
 // `quantity_not_enabled`; the same quantity is 422
-// `quantity_unchanged`). The per-unit quotas times the new quantity
-// (-1 stays unlimited) are pushed to the vendor first. A prepaid
+// `quantity_unchanged`). The quantity and its billing are recorded at
+// once; the per-unit quotas times the new quantity (-1 stays
+// unlimited) go to the vendor by the operation `quantity` (200 when
+// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+// operation to poll). A prepaid
 // period is settled for the days left: a raise is invoiced now (kind
 // `adjustment`; and the partner's at cost), a cut becomes a credit taken
 // off the next renewals. Post-paid months are billed per stretch of
@@ -5946,7 +6168,7 @@ func (c *Client) CreateServiceSsoLink(ctx context.Context, id Id, reqEditors ...
 
 // SuspendService Suspend a service
 //
-// Disables the tenant at the vendor, then suspends the service; again is a no-op. 409 `service_terminated` or `service_not_provisioned`.
+// Suspends the service and disables its tenant at the vendor (operation `suspend`); again is a no-op. 409 `service_terminated` or `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 //
 // Corresponds with POST /v1/services/{id}/suspend (the `SuspendService` operationId).
 func (c *Client) SuspendService(ctx context.Context, id Id, params *SuspendServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6015,7 +6237,7 @@ func (c *Client) ChangeServiceTerm(ctx context.Context, id Id, params *ChangeSer
 
 // TerminateService Terminate a service
 //
-// Disables then deletes the tenant at the vendor, then ends the service; a terminated service cannot change again (409 `service_terminated`).
+// Ends the service (billing stops, its username is free again), then at the vendor removes a partner's read-only grant and disables and deletes the tenant (operation `terminate`); a terminated service cannot change again (409 `service_terminated`). The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 //
 // Corresponds with POST /v1/services/{id}/terminate (the `TerminateService` operationId).
 func (c *Client) TerminateService(ctx context.Context, id Id, params *TerminateServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6032,7 +6254,7 @@ func (c *Client) TerminateService(ctx context.Context, id Id, params *TerminateS
 
 // UnsuspendService Unsuspend a service
 //
-// Enables the tenant at the vendor, then the service.
+// Makes the service active and enables its tenant at the vendor (operation `unsuspend`). 409 `service_terminated`, `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 //
 // Corresponds with POST /v1/services/{id}/unsuspend (the `UnsuspendService` operationId).
 func (c *Client) UnsuspendService(ctx context.Context, id Id, params *UnsuspendServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -10326,6 +10548,132 @@ func NewCreateServiceInvoiceRequest(server string, id Id, params *CreateServiceI
 	return req, nil
 }
 
+// NewListServiceOperationsRequest constructs an http.Request for the ListServiceOperations method
+func NewListServiceOperationsRequest(server string, id Id, params *ListServiceOperationsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/services/%s/operations", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetServiceOperationRequest constructs an http.Request for the GetServiceOperation method
+func NewGetServiceOperationRequest(server string, id Id, operationId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "operation_id", operationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/services/%s/operations/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewChangeServicePlanRequest calls the generic ChangeServicePlan builder with application/json body
 func NewChangeServicePlanRequest(server string, id Id, params *ChangeServicePlanParams, body ChangeServicePlanJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -12864,8 +13212,13 @@ type ClientWithResponsesInterface interface {
 	// A new username is checked free on the platform and at the vendor
 	// (409 `username_taken`); a new password must have 10 to 128
 	// characters with a lower-case letter, an upper-case letter and a
-	// digit (422 `password_too_weak`). Each is pushed to the vendor first.
-	// With `If-Match`, only at that version.
+	// digit (422 `password_too_weak`). The username is recorded at once
+	// and both are pushed to the vendor by the operation
+	// `update_credentials` (the password kept sealed until then). The
+	// platform waits up to SERVICE_OP_WAIT for the vendor: done in time
+	// answers 200; otherwise 202 with the operation to poll. 502
+	// `vendor_unreachable` when the vendor cannot say whether a new
+	// username is free. With `If-Match`, only at that version.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12877,8 +13230,13 @@ type ClientWithResponsesInterface interface {
 	// A new username is checked free on the platform and at the vendor
 	// (409 `username_taken`); a new password must have 10 to 128
 	// characters with a lower-case letter, an upper-case letter and a
-	// digit (422 `password_too_weak`). Each is pushed to the vendor first.
-	// With `If-Match`, only at that version.
+	// digit (422 `password_too_weak`). The username is recorded at once
+	// and both are pushed to the vendor by the operation
+	// `update_credentials` (the password kept sealed until then). The
+	// platform waits up to SERVICE_OP_WAIT for the vendor: done in time
+	// answers 200; otherwise 202 with the operation to poll. 502
+	// `vendor_unreachable` when the vendor cannot say whether a new
+	// username is free. With `If-Match`, only at that version.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12887,7 +13245,7 @@ type ClientWithResponsesInterface interface {
 
 	// ResetServiceCredentialsWithResponse Reset the password
 	//
-	// Sets a new generated password at the vendor and returns it, once; the platform does not keep it.
+	// Sets a new generated password at the vendor (operation `reset_password`) and returns it once, in this 200 or, after a 202, in the first read of the succeeded operation by the same caller; it is kept sealed until then and forgotten after. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -12910,6 +13268,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/services/{id}/invoices (the `CreateServiceInvoice` operationId).
 	CreateServiceInvoiceWithResponse(ctx context.Context, id Id, params *CreateServiceInvoiceParams, reqEditors ...RequestEditorFn) (*CreateServiceInvoiceResponse, error)
 
+	// ListServiceOperationsWithResponse List a service's operations
+	//
+	// The service's operations, newest first, optionally by `status`. A failed one (status `failed`, `last_error`) means the vendor may disagree with the platform until it is dealt with.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/services/{id}/operations (the `ListServiceOperations` operationId).
+	ListServiceOperationsWithResponse(ctx context.Context, id Id, params *ListServiceOperationsParams, reqEditors ...RequestEditorFn) (*ListServiceOperationsResponse, error)
+
+	// GetServiceOperationWithResponse Get a service operation
+	//
+	// One operation, to poll after a 202. The first read of a succeeded `reset_password` by its requester carries the new password; later reads do not.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/services/{id}/operations/{operation_id} (the `GetServiceOperation` operationId).
+	GetServiceOperationWithResponse(ctx context.Context, id Id, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetServiceOperationResponse, error)
+
 	// ChangeServicePlanWithBodyWithResponse Move to another plan
 	//
 	// Moves a prepaid service to another active prepaid plan priced for
@@ -12918,8 +13294,14 @@ type ClientWithResponsesInterface interface {
 	// `plan_not_compatible`, `frequency_not_offered`,
 	// `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 	// customer only to partner-visible plans, 403
-	// `plan_not_available_to_partner`). The new plan's quotas times the
-	// quantity go to the vendor first; the days left of the period are
+	// `plan_not_available_to_partner`). A free trial (running or expired)
+	// moves to a paid plan from today: its first period is invoiced as a
+	// first order is (prepaid) or billed from today (post-paid), and the
+	// vendor tenant is switched to production and enabled. The plan and
+	// its billing are recorded at once; the new plan's quotas times the
+	// quantity go to the vendor by the operation `plan_change` (200 when
+	// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+	// operation to poll). Otherwise the days left of the period are
 	// invoiced at the new price less the old (`adjustment`, with a
 	// `credit` line; a downgrade's rest is kept as credit). With
 	// `If-Match`, only at that version.
@@ -12937,8 +13319,14 @@ type ClientWithResponsesInterface interface {
 	// `plan_not_compatible`, `frequency_not_offered`,
 	// `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 	// customer only to partner-visible plans, 403
-	// `plan_not_available_to_partner`). The new plan's quotas times the
-	// quantity go to the vendor first; the days left of the period are
+	// `plan_not_available_to_partner`). A free trial (running or expired)
+	// moves to a paid plan from today: its first period is invoiced as a
+	// first order is (prepaid) or billed from today (post-paid), and the
+	// vendor tenant is switched to production and enabled. The plan and
+	// its billing are recorded at once; the new plan's quotas times the
+	// quantity go to the vendor by the operation `plan_change` (200 when
+	// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+	// operation to poll). Otherwise the days left of the period are
 	// invoiced at the new price less the old (`adjustment`, with a
 	// `credit` line; a downgrade's rest is kept as credit). With
 	// `If-Match`, only at that version.
@@ -12952,8 +13340,11 @@ type ClientWithResponsesInterface interface {
 	//
 	// Sets a new quantity on a plan that sells with one (422
 	// `quantity_not_enabled`; the same quantity is 422
-	// `quantity_unchanged`). The per-unit quotas times the new quantity
-	// (-1 stays unlimited) are pushed to the vendor first. A prepaid
+	// `quantity_unchanged`). The quantity and its billing are recorded at
+	// once; the per-unit quotas times the new quantity (-1 stays
+	// unlimited) go to the vendor by the operation `quantity` (200 when
+	// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+	// operation to poll). A prepaid
 	// period is settled for the days left: a raise is invoiced now (kind
 	// `adjustment`; and the partner's at cost), a cut becomes a credit taken
 	// off the next renewals. Post-paid months are billed per stretch of
@@ -12968,8 +13359,11 @@ type ClientWithResponsesInterface interface {
 	//
 	// Sets a new quantity on a plan that sells with one (422
 	// `quantity_not_enabled`; the same quantity is 422
-	// `quantity_unchanged`). The per-unit quotas times the new quantity
-	// (-1 stays unlimited) are pushed to the vendor first. A prepaid
+	// `quantity_unchanged`). The quantity and its billing are recorded at
+	// once; the per-unit quotas times the new quantity (-1 stays
+	// unlimited) go to the vendor by the operation `quantity` (200 when
+	// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+	// operation to poll). A prepaid
 	// period is settled for the days left: a raise is invoiced now (kind
 	// `adjustment`; and the partner's at cost), a cut becomes a credit taken
 	// off the next renewals. Post-paid months are billed per stretch of
@@ -12991,7 +13385,7 @@ type ClientWithResponsesInterface interface {
 
 	// SuspendServiceWithResponse Suspend a service
 	//
-	// Disables the tenant at the vendor, then suspends the service; again is a no-op. 409 `service_terminated` or `service_not_provisioned`.
+	// Suspends the service and disables its tenant at the vendor (operation `suspend`); again is a no-op. 409 `service_terminated` or `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -13032,7 +13426,7 @@ type ClientWithResponsesInterface interface {
 
 	// TerminateServiceWithResponse Terminate a service
 	//
-	// Disables then deletes the tenant at the vendor, then ends the service; a terminated service cannot change again (409 `service_terminated`).
+	// Ends the service (billing stops, its username is free again), then at the vendor removes a partner's read-only grant and disables and deletes the tenant (operation `terminate`); a terminated service cannot change again (409 `service_terminated`). The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -13041,7 +13435,7 @@ type ClientWithResponsesInterface interface {
 
 	// UnsuspendServiceWithResponse Unsuspend a service
 	//
-	// Enables the tenant at the vendor, then the service.
+	// Makes the service active and enables its tenant at the vendor (operation `unsuspend`). 409 `service_terminated`, `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -19233,6 +19627,11 @@ type UpdateServiceCredentialsResponse200Headers struct {
 	ETag *string
 }
 
+// UpdateServiceCredentialsResponse202Headers the declared response headers of an HTTP 202 response for UpdateServiceCredentials
+type UpdateServiceCredentialsResponse202Headers struct {
+	Location *string
+}
+
 // UpdateServiceCredentialsResponse401Headers the declared response headers of an HTTP 401 response for UpdateServiceCredentials
 type UpdateServiceCredentialsResponse401Headers struct {
 	WWWAuthenticate *string
@@ -19243,6 +19642,8 @@ type UpdateServiceCredentialsResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Service
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *OperationAccepted
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -19263,6 +19664,8 @@ type UpdateServiceCredentialsResponse struct {
 	ApplicationproblemJSON502 *BadGateway
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *UpdateServiceCredentialsResponse200Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *UpdateServiceCredentialsResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateServiceCredentialsResponse401Headers
 }
@@ -19270,6 +19673,11 @@ type UpdateServiceCredentialsResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r UpdateServiceCredentialsResponse) GetJSON200() *Service {
 	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r UpdateServiceCredentialsResponse) GetJSON202() *OperationAccepted {
+	return r.JSON202
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -19346,6 +19754,11 @@ func (r UpdateServiceCredentialsResponse) ContentType() string {
 	return ""
 }
 
+// ResetServiceCredentialsResponse202Headers the declared response headers of an HTTP 202 response for ResetServiceCredentials
+type ResetServiceCredentialsResponse202Headers struct {
+	Location *string
+}
+
 // ResetServiceCredentialsResponse401Headers the declared response headers of an HTTP 401 response for ResetServiceCredentials
 type ResetServiceCredentialsResponse401Headers struct {
 	WWWAuthenticate *string
@@ -19356,6 +19769,8 @@ type ResetServiceCredentialsResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *ServiceCredentials
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *OperationAccepted
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -19370,8 +19785,8 @@ type ResetServiceCredentialsResponse struct {
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
-	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
-	ApplicationproblemJSON502 *BadGateway
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *ResetServiceCredentialsResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ResetServiceCredentialsResponse401Headers
 }
@@ -19379,6 +19794,11 @@ type ResetServiceCredentialsResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ResetServiceCredentialsResponse) GetJSON200() *ServiceCredentials {
 	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r ResetServiceCredentialsResponse) GetJSON202() *OperationAccepted {
+	return r.JSON202
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -19414,11 +19834,6 @@ func (r ResetServiceCredentialsResponse) GetApplicationproblemJSON422() *Unproce
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r ResetServiceCredentialsResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
-}
-
-// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
-func (r ResetServiceCredentialsResponse) GetApplicationproblemJSON502() *BadGateway {
-	return r.ApplicationproblemJSON502
 }
 
 // GetBody returns the raw response body bytes
@@ -19547,6 +19962,177 @@ func (r CreateServiceInvoiceResponse) ContentType() string {
 	return ""
 }
 
+// ListServiceOperationsResponse401Headers the declared response headers of an HTTP 401 response for ListServiceOperations
+type ListServiceOperationsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListServiceOperationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ServiceOperationList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListServiceOperationsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListServiceOperationsResponse) GetJSON200() *ServiceOperationList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListServiceOperationsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListServiceOperationsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListServiceOperationsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListServiceOperationsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListServiceOperationsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListServiceOperationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListServiceOperationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListServiceOperationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListServiceOperationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetServiceOperationResponse401Headers the declared response headers of an HTTP 401 response for GetServiceOperation
+type GetServiceOperationResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetServiceOperationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ServiceOperation
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetServiceOperationResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetServiceOperationResponse) GetJSON200() *ServiceOperation {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetServiceOperationResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetServiceOperationResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetServiceOperationResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetServiceOperationResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetServiceOperationResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetServiceOperationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetServiceOperationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetServiceOperationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetServiceOperationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ChangeServicePlanResponse202Headers the declared response headers of an HTTP 202 response for ChangeServicePlan
+type ChangeServicePlanResponse202Headers struct {
+	Location *string
+}
+
 // ChangeServicePlanResponse401Headers the declared response headers of an HTTP 401 response for ChangeServicePlan
 type ChangeServicePlanResponse401Headers struct {
 	WWWAuthenticate *string
@@ -19557,6 +20143,8 @@ type ChangeServicePlanResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *QuantityChanged
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *OperationAccepted
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -19573,8 +20161,8 @@ type ChangeServicePlanResponse struct {
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
-	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
-	ApplicationproblemJSON502 *BadGateway
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *ChangeServicePlanResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ChangeServicePlanResponse401Headers
 }
@@ -19582,6 +20170,11 @@ type ChangeServicePlanResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ChangeServicePlanResponse) GetJSON200() *QuantityChanged {
 	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r ChangeServicePlanResponse) GetJSON202() *OperationAccepted {
+	return r.JSON202
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -19624,11 +20217,6 @@ func (r ChangeServicePlanResponse) GetApplicationproblemJSON500() *InternalError
 	return r.ApplicationproblemJSON500
 }
 
-// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
-func (r ChangeServicePlanResponse) GetApplicationproblemJSON502() *BadGateway {
-	return r.ApplicationproblemJSON502
-}
-
 // GetBody returns the raw response body bytes
 func (r ChangeServicePlanResponse) GetBody() []byte {
 	return r.Body
@@ -19658,6 +20246,11 @@ func (r ChangeServicePlanResponse) ContentType() string {
 	return ""
 }
 
+// ChangeServiceQuantityResponse202Headers the declared response headers of an HTTP 202 response for ChangeServiceQuantity
+type ChangeServiceQuantityResponse202Headers struct {
+	Location *string
+}
+
 // ChangeServiceQuantityResponse401Headers the declared response headers of an HTTP 401 response for ChangeServiceQuantity
 type ChangeServiceQuantityResponse401Headers struct {
 	WWWAuthenticate *string
@@ -19668,6 +20261,8 @@ type ChangeServiceQuantityResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *QuantityChanged
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *OperationAccepted
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -19684,8 +20279,8 @@ type ChangeServiceQuantityResponse struct {
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
-	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
-	ApplicationproblemJSON502 *BadGateway
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *ChangeServiceQuantityResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ChangeServiceQuantityResponse401Headers
 }
@@ -19693,6 +20288,11 @@ type ChangeServiceQuantityResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ChangeServiceQuantityResponse) GetJSON200() *QuantityChanged {
 	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r ChangeServiceQuantityResponse) GetJSON202() *OperationAccepted {
+	return r.JSON202
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -19733,11 +20333,6 @@ func (r ChangeServiceQuantityResponse) GetApplicationproblemJSON422() *Unprocess
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r ChangeServiceQuantityResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
-}
-
-// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
-func (r ChangeServiceQuantityResponse) GetApplicationproblemJSON502() *BadGateway {
-	return r.ApplicationproblemJSON502
 }
 
 // GetBody returns the raw response body bytes
@@ -19878,6 +20473,11 @@ type SuspendServiceResponse200Headers struct {
 	ETag *string
 }
 
+// SuspendServiceResponse202Headers the declared response headers of an HTTP 202 response for SuspendService
+type SuspendServiceResponse202Headers struct {
+	Location *string
+}
+
 // SuspendServiceResponse401Headers the declared response headers of an HTTP 401 response for SuspendService
 type SuspendServiceResponse401Headers struct {
 	WWWAuthenticate *string
@@ -19888,6 +20488,8 @@ type SuspendServiceResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Service
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *OperationAccepted
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -19902,10 +20504,10 @@ type SuspendServiceResponse struct {
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
-	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
-	ApplicationproblemJSON502 *BadGateway
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *SuspendServiceResponse200Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *SuspendServiceResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *SuspendServiceResponse401Headers
 }
@@ -19913,6 +20515,11 @@ type SuspendServiceResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r SuspendServiceResponse) GetJSON200() *Service {
 	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r SuspendServiceResponse) GetJSON202() *OperationAccepted {
+	return r.JSON202
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -19948,11 +20555,6 @@ func (r SuspendServiceResponse) GetApplicationproblemJSON412() *PreconditionFail
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r SuspendServiceResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
-}
-
-// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
-func (r SuspendServiceResponse) GetApplicationproblemJSON502() *BadGateway {
-	return r.ApplicationproblemJSON502
 }
 
 // GetBody returns the raw response body bytes
@@ -20093,6 +20695,11 @@ type TerminateServiceResponse200Headers struct {
 	ETag *string
 }
 
+// TerminateServiceResponse202Headers the declared response headers of an HTTP 202 response for TerminateService
+type TerminateServiceResponse202Headers struct {
+	Location *string
+}
+
 // TerminateServiceResponse401Headers the declared response headers of an HTTP 401 response for TerminateService
 type TerminateServiceResponse401Headers struct {
 	WWWAuthenticate *string
@@ -20103,6 +20710,8 @@ type TerminateServiceResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Service
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *OperationAccepted
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -20117,10 +20726,10 @@ type TerminateServiceResponse struct {
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
-	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
-	ApplicationproblemJSON502 *BadGateway
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *TerminateServiceResponse200Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *TerminateServiceResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *TerminateServiceResponse401Headers
 }
@@ -20128,6 +20737,11 @@ type TerminateServiceResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r TerminateServiceResponse) GetJSON200() *Service {
 	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r TerminateServiceResponse) GetJSON202() *OperationAccepted {
+	return r.JSON202
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -20165,11 +20779,6 @@ func (r TerminateServiceResponse) GetApplicationproblemJSON500() *InternalError 
 	return r.ApplicationproblemJSON500
 }
 
-// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
-func (r TerminateServiceResponse) GetApplicationproblemJSON502() *BadGateway {
-	return r.ApplicationproblemJSON502
-}
-
 // GetBody returns the raw response body bytes
 func (r TerminateServiceResponse) GetBody() []byte {
 	return r.Body
@@ -20204,6 +20813,11 @@ type UnsuspendServiceResponse200Headers struct {
 	ETag *string
 }
 
+// UnsuspendServiceResponse202Headers the declared response headers of an HTTP 202 response for UnsuspendService
+type UnsuspendServiceResponse202Headers struct {
+	Location *string
+}
+
 // UnsuspendServiceResponse401Headers the declared response headers of an HTTP 401 response for UnsuspendService
 type UnsuspendServiceResponse401Headers struct {
 	WWWAuthenticate *string
@@ -20214,6 +20828,8 @@ type UnsuspendServiceResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Service
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *OperationAccepted
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -20228,10 +20844,10 @@ type UnsuspendServiceResponse struct {
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
-	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
-	ApplicationproblemJSON502 *BadGateway
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *UnsuspendServiceResponse200Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *UnsuspendServiceResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UnsuspendServiceResponse401Headers
 }
@@ -20239,6 +20855,11 @@ type UnsuspendServiceResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r UnsuspendServiceResponse) GetJSON200() *Service {
 	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r UnsuspendServiceResponse) GetJSON202() *OperationAccepted {
+	return r.JSON202
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -20274,11 +20895,6 @@ func (r UnsuspendServiceResponse) GetApplicationproblemJSON412() *PreconditionFa
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r UnsuspendServiceResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
-}
-
-// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
-func (r UnsuspendServiceResponse) GetApplicationproblemJSON502() *BadGateway {
-	return r.ApplicationproblemJSON502
 }
 
 // GetBody returns the raw response body bytes
@@ -23917,8 +24533,13 @@ func (c *ClientWithResponses) GetServiceWithResponse(ctx context.Context, id Id,
 // A new username is checked free on the platform and at the vendor
 // (409 `username_taken`); a new password must have 10 to 128
 // characters with a lower-case letter, an upper-case letter and a
-// digit (422 `password_too_weak`). Each is pushed to the vendor first.
-// With `If-Match`, only at that version.
+// digit (422 `password_too_weak`). The username is recorded at once
+// and both are pushed to the vendor by the operation
+// `update_credentials` (the password kept sealed until then). The
+// platform waits up to SERVICE_OP_WAIT for the vendor: done in time
+// answers 200; otherwise 202 with the operation to poll. 502
+// `vendor_unreachable` when the vendor cannot say whether a new
+// username is free. With `If-Match`, only at that version.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23936,8 +24557,13 @@ func (c *ClientWithResponses) UpdateServiceCredentialsWithBodyWithResponse(ctx c
 // A new username is checked free on the platform and at the vendor
 // (409 `username_taken`); a new password must have 10 to 128
 // characters with a lower-case letter, an upper-case letter and a
-// digit (422 `password_too_weak`). Each is pushed to the vendor first.
-// With `If-Match`, only at that version.
+// digit (422 `password_too_weak`). The username is recorded at once
+// and both are pushed to the vendor by the operation
+// `update_credentials` (the password kept sealed until then). The
+// platform waits up to SERVICE_OP_WAIT for the vendor: done in time
+// answers 200; otherwise 202 with the operation to poll. 502
+// `vendor_unreachable` when the vendor cannot say whether a new
+// username is free. With `If-Match`, only at that version.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23952,7 +24578,7 @@ func (c *ClientWithResponses) UpdateServiceCredentialsWithResponse(ctx context.C
 
 // ResetServiceCredentialsWithResponse Reset the password
 //
-// Sets a new generated password at the vendor and returns it, once; the platform does not keep it.
+// Sets a new generated password at the vendor (operation `reset_password`) and returns it once, in this 200 or, after a 202, in the first read of the succeeded operation by the same caller; it is kept sealed until then and forgotten after. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -23987,6 +24613,36 @@ func (c *ClientWithResponses) CreateServiceInvoiceWithResponse(ctx context.Conte
 	return ParseCreateServiceInvoiceResponse(rsp)
 }
 
+// ListServiceOperationsWithResponse List a service's operations
+//
+// The service's operations, newest first, optionally by `status`. A failed one (status `failed`, `last_error`) means the vendor may disagree with the platform until it is dealt with.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/services/{id}/operations (the `ListServiceOperations` operationId).
+func (c *ClientWithResponses) ListServiceOperationsWithResponse(ctx context.Context, id Id, params *ListServiceOperationsParams, reqEditors ...RequestEditorFn) (*ListServiceOperationsResponse, error) {
+	rsp, err := c.ListServiceOperations(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListServiceOperationsResponse(rsp)
+}
+
+// GetServiceOperationWithResponse Get a service operation
+//
+// One operation, to poll after a 202. The first read of a succeeded `reset_password` by its requester carries the new password; later reads do not.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/services/{id}/operations/{operation_id} (the `GetServiceOperation` operationId).
+func (c *ClientWithResponses) GetServiceOperationWithResponse(ctx context.Context, id Id, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetServiceOperationResponse, error) {
+	rsp, err := c.GetServiceOperation(ctx, id, operationId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetServiceOperationResponse(rsp)
+}
+
 // ChangeServicePlanWithBodyWithResponse Move to another plan
 //
 // Moves a prepaid service to another active prepaid plan priced for
@@ -23995,8 +24651,14 @@ func (c *ClientWithResponses) CreateServiceInvoiceWithResponse(ctx context.Conte
 // `plan_not_compatible`, `frequency_not_offered`,
 // `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 // customer only to partner-visible plans, 403
-// `plan_not_available_to_partner`). The new plan's quotas times the
-// quantity go to the vendor first; the days left of the period are
+// `plan_not_available_to_partner`). A free trial (running or expired)
+// moves to a paid plan from today: its first period is invoiced as a
+// first order is (prepaid) or billed from today (post-paid), and the
+// vendor tenant is switched to production and enabled. The plan and
+// its billing are recorded at once; the new plan's quotas times the
+// quantity go to the vendor by the operation `plan_change` (200 when
+// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+// operation to poll). Otherwise the days left of the period are
 // invoiced at the new price less the old (`adjustment`, with a
 // `credit` line; a downgrade's rest is kept as credit). With
 // `If-Match`, only at that version.
@@ -24020,8 +24682,14 @@ func (c *ClientWithResponses) ChangeServicePlanWithBodyWithResponse(ctx context.
 // `plan_not_compatible`, `frequency_not_offered`,
 // `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 // customer only to partner-visible plans, 403
-// `plan_not_available_to_partner`). The new plan's quotas times the
-// quantity go to the vendor first; the days left of the period are
+// `plan_not_available_to_partner`). A free trial (running or expired)
+// moves to a paid plan from today: its first period is invoiced as a
+// first order is (prepaid) or billed from today (post-paid), and the
+// vendor tenant is switched to production and enabled. The plan and
+// its billing are recorded at once; the new plan's quotas times the
+// quantity go to the vendor by the operation `plan_change` (200 when
+// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+// operation to poll). Otherwise the days left of the period are
 // invoiced at the new price less the old (`adjustment`, with a
 // `credit` line; a downgrade's rest is kept as credit). With
 // `If-Match`, only at that version.
@@ -24041,8 +24709,11 @@ func (c *ClientWithResponses) ChangeServicePlanWithResponse(ctx context.Context,
 //
 // Sets a new quantity on a plan that sells with one (422
 // `quantity_not_enabled`; the same quantity is 422
-// `quantity_unchanged`). The per-unit quotas times the new quantity
-// (-1 stays unlimited) are pushed to the vendor first. A prepaid
+// `quantity_unchanged`). The quantity and its billing are recorded at
+// once; the per-unit quotas times the new quantity (-1 stays
+// unlimited) go to the vendor by the operation `quantity` (200 when
+// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+// operation to poll). A prepaid
 // period is settled for the days left: a raise is invoiced now (kind
 // `adjustment`; and the partner's at cost), a cut becomes a credit taken
 // off the next renewals. Post-paid months are billed per stretch of
@@ -24063,8 +24734,11 @@ func (c *ClientWithResponses) ChangeServiceQuantityWithBodyWithResponse(ctx cont
 //
 // Sets a new quantity on a plan that sells with one (422
 // `quantity_not_enabled`; the same quantity is 422
-// `quantity_unchanged`). The per-unit quotas times the new quantity
-// (-1 stays unlimited) are pushed to the vendor first. A prepaid
+// `quantity_unchanged`). The quantity and its billing are recorded at
+// once; the per-unit quotas times the new quantity (-1 stays
+// unlimited) go to the vendor by the operation `quantity` (200 when
+// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+// operation to poll). A prepaid
 // period is settled for the days left: a raise is invoiced now (kind
 // `adjustment`; and the partner's at cost), a cut becomes a credit taken
 // off the next renewals. Post-paid months are billed per stretch of
@@ -24098,7 +24772,7 @@ func (c *ClientWithResponses) CreateServiceSsoLinkWithResponse(ctx context.Conte
 
 // SuspendServiceWithResponse Suspend a service
 //
-// Disables the tenant at the vendor, then suspends the service; again is a no-op. 409 `service_terminated` or `service_not_provisioned`.
+// Suspends the service and disables its tenant at the vendor (operation `suspend`); again is a no-op. 409 `service_terminated` or `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -24157,7 +24831,7 @@ func (c *ClientWithResponses) ChangeServiceTermWithResponse(ctx context.Context,
 
 // TerminateServiceWithResponse Terminate a service
 //
-// Disables then deletes the tenant at the vendor, then ends the service; a terminated service cannot change again (409 `service_terminated`).
+// Ends the service (billing stops, its username is free again), then at the vendor removes a partner's read-only grant and disables and deletes the tenant (operation `terminate`); a terminated service cannot change again (409 `service_terminated`). The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -24172,7 +24846,7 @@ func (c *ClientWithResponses) TerminateServiceWithResponse(ctx context.Context, 
 
 // UnsuspendServiceWithResponse Unsuspend a service
 //
-// Enables the tenant at the vendor, then the service.
+// Makes the service active and enables its tenant at the vendor (operation `unsuspend`). 409 `service_terminated`, `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -30076,6 +30750,13 @@ func ParseUpdateServiceCredentialsResponse(rsp *http.Response) (*UpdateServiceCr
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest OperationAccepted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -30152,6 +30833,16 @@ func ParseUpdateServiceCredentialsResponse(rsp *http.Response) (*UpdateServiceCr
 			headers.ETag = &value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 202:
+		var headers UpdateServiceCredentialsResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
 		var headers UpdateServiceCredentialsResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -30187,6 +30878,13 @@ func ParseResetServiceCredentialsResponse(rsp *http.Response) (*ResetServiceCred
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest OperationAccepted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
@@ -30237,16 +30935,19 @@ func ParseResetServiceCredentialsResponse(rsp *http.Response) (*ResetServiceCred
 		}
 		response.ApplicationproblemJSON500 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
-		var dest BadGateway
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON502 = &dest
-
 	}
 
 	switch {
+	case rsp.StatusCode == 202:
+		var headers ResetServiceCredentialsResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
 		var headers ResetServiceCredentialsResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -30350,6 +31051,154 @@ func ParseCreateServiceInvoiceResponse(rsp *http.Response) (*CreateServiceInvoic
 	return response, nil
 }
 
+// ParseListServiceOperationsResponse parses an HTTP response from a ListServiceOperationsWithResponse call
+func ParseListServiceOperationsResponse(rsp *http.Response) (*ListServiceOperationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListServiceOperationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ServiceOperationList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListServiceOperationsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetServiceOperationResponse parses an HTTP response from a GetServiceOperationWithResponse call
+func ParseGetServiceOperationResponse(rsp *http.Response) (*GetServiceOperationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetServiceOperationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ServiceOperation
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetServiceOperationResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseChangeServicePlanResponse parses an HTTP response from a ChangeServicePlanWithResponse call
 func ParseChangeServicePlanResponse(rsp *http.Response) (*ChangeServicePlanResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -30370,6 +31219,13 @@ func ParseChangeServicePlanResponse(rsp *http.Response) (*ChangeServicePlanRespo
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest OperationAccepted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
@@ -30427,16 +31283,19 @@ func ParseChangeServicePlanResponse(rsp *http.Response) (*ChangeServicePlanRespo
 		}
 		response.ApplicationproblemJSON500 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
-		var dest BadGateway
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON502 = &dest
-
 	}
 
 	switch {
+	case rsp.StatusCode == 202:
+		var headers ChangeServicePlanResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
 		var headers ChangeServicePlanResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -30473,6 +31332,13 @@ func ParseChangeServiceQuantityResponse(rsp *http.Response) (*ChangeServiceQuant
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest OperationAccepted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -30529,16 +31395,19 @@ func ParseChangeServiceQuantityResponse(rsp *http.Response) (*ChangeServiceQuant
 		}
 		response.ApplicationproblemJSON500 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
-		var dest BadGateway
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON502 = &dest
-
 	}
 
 	switch {
+	case rsp.StatusCode == 202:
+		var headers ChangeServiceQuantityResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
 		var headers ChangeServiceQuantityResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -30670,6 +31539,13 @@ func ParseSuspendServiceResponse(rsp *http.Response) (*SuspendServiceResponse, e
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest OperationAccepted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -30719,13 +31595,6 @@ func ParseSuspendServiceResponse(rsp *http.Response) (*SuspendServiceResponse, e
 		}
 		response.ApplicationproblemJSON500 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
-		var dest BadGateway
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON502 = &dest
-
 	}
 
 	switch {
@@ -30739,6 +31608,16 @@ func ParseSuspendServiceResponse(rsp *http.Response) (*SuspendServiceResponse, e
 			headers.ETag = &value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 202:
+		var headers SuspendServiceResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
 		var headers SuspendServiceResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -30870,6 +31749,13 @@ func ParseTerminateServiceResponse(rsp *http.Response) (*TerminateServiceRespons
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest OperationAccepted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -30919,13 +31805,6 @@ func ParseTerminateServiceResponse(rsp *http.Response) (*TerminateServiceRespons
 		}
 		response.ApplicationproblemJSON500 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
-		var dest BadGateway
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON502 = &dest
-
 	}
 
 	switch {
@@ -30939,6 +31818,16 @@ func ParseTerminateServiceResponse(rsp *http.Response) (*TerminateServiceRespons
 			headers.ETag = &value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 202:
+		var headers TerminateServiceResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
 		var headers TerminateServiceResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -30975,6 +31864,13 @@ func ParseUnsuspendServiceResponse(rsp *http.Response) (*UnsuspendServiceRespons
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest OperationAccepted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -31024,13 +31920,6 @@ func ParseUnsuspendServiceResponse(rsp *http.Response) (*UnsuspendServiceRespons
 		}
 		response.ApplicationproblemJSON500 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
-		var dest BadGateway
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON502 = &dest
-
 	}
 
 	switch {
@@ -31044,6 +31933,16 @@ func ParseUnsuspendServiceResponse(rsp *http.Response) (*UnsuspendServiceRespons
 			headers.ETag = &value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 202:
+		var headers UnsuspendServiceResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
 		var headers UnsuspendServiceResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -33167,6 +34066,12 @@ type ServerInterface interface {
 	// CreateServiceInvoice Bill overage now
 	// (POST /v1/services/{id}/invoices)
 	CreateServiceInvoice(ctx echo.Context, id Id, params CreateServiceInvoiceParams) error
+	// ListServiceOperations List a service's operations
+	// (GET /v1/services/{id}/operations)
+	ListServiceOperations(ctx echo.Context, id Id, params ListServiceOperationsParams) error
+	// GetServiceOperation Get a service operation
+	// (GET /v1/services/{id}/operations/{operation_id})
+	GetServiceOperation(ctx echo.Context, id Id, operationId openapi_types.UUID) error
 	// ChangeServicePlan Move to another plan
 	// (POST /v1/services/{id}/plan-change)
 	ChangeServicePlan(ctx echo.Context, id Id, params ChangeServicePlanParams) error
@@ -35125,6 +36030,69 @@ func (w *ServerInterfaceWrapper) CreateServiceInvoice(ctx echo.Context) error {
 	return err
 }
 
+// ListServiceOperations converts echo context to params.
+func (w *ServerInterfaceWrapper) ListServiceOperations(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListServiceOperationsParams
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListServiceOperations(ctx, id, params)
+	return err
+}
+
+// GetServiceOperation converts echo context to params.
+func (w *ServerInterfaceWrapper) GetServiceOperation(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "operation_id" -------------
+	var operationId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "operation_id", ctx.Param("operation_id"), &operationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter operation_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetServiceOperation(ctx, id, operationId)
+	return err
+}
+
 // ChangeServicePlan converts echo context to params.
 func (w *ServerInterfaceWrapper) ChangeServicePlan(ctx echo.Context) error {
 	var err error
@@ -36093,6 +37061,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/services/:id/suspend", wrapper.SuspendService, options.OperationMiddlewares["suspendService"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/unsuspend", wrapper.UnsuspendService, options.OperationMiddlewares["unsuspendService"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/terminate", wrapper.TerminateService, options.OperationMiddlewares["terminateService"]...)
+	router.GET(options.BaseURL+"/v1/services/:id/operations", wrapper.ListServiceOperations, options.OperationMiddlewares["listServiceOperations"]...)
+	router.GET(options.BaseURL+"/v1/services/:id/operations/:operation_id", wrapper.GetServiceOperation, options.OperationMiddlewares["getServiceOperation"]...)
 	router.GET(options.BaseURL+"/v1/invoices", wrapper.ListInvoices, options.OperationMiddlewares["listInvoices"]...)
 	router.GET(options.BaseURL+"/v1/invoices/:id", wrapper.GetInvoice, options.OperationMiddlewares["getInvoice"]...)
 	router.POST(options.BaseURL+"/v1/invoices/:id/payments", wrapper.CreateInvoicePayment, options.OperationMiddlewares["createInvoicePayment"]...)
@@ -36122,6 +37092,15 @@ type InternalErrorApplicationProblemPlusJSONResponse Problem
 type InvoicePrefixConflictApplicationProblemPlusJSONResponse Problem
 
 type NotFoundApplicationProblemPlusJSONResponse Problem
+
+type OperationAcceptedResponseHeaders struct {
+	Location *string
+}
+type OperationAcceptedJSONResponse struct {
+	Body ServiceOperation
+
+	Headers OperationAcceptedResponseHeaders
+}
 
 type PreconditionFailedApplicationProblemPlusJSONResponse Problem
 
@@ -43904,6 +44883,23 @@ func (response UpdateServiceCredentials200JSONResponse) VisitUpdateServiceCreden
 	return err
 }
 
+type UpdateServiceCredentials202JSONResponse struct{ OperationAcceptedJSONResponse }
+
+func (response UpdateServiceCredentials202JSONResponse) VisitUpdateServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateServiceCredentials400ApplicationProblemPlusJSONResponse struct {
 	BadRequestApplicationProblemPlusJSONResponse
 }
@@ -44073,6 +45069,23 @@ func (response ResetServiceCredentials200JSONResponse) VisitResetServiceCredenti
 	return err
 }
 
+type ResetServiceCredentials202JSONResponse struct{ OperationAcceptedJSONResponse }
+
+func (response ResetServiceCredentials202JSONResponse) VisitResetServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ResetServiceCredentials400ApplicationProblemPlusJSONResponse struct {
 	BadRequestApplicationProblemPlusJSONResponse
 }
@@ -44184,22 +45197,6 @@ func (response ResetServiceCredentials500ApplicationProblemPlusJSONResponse) Vis
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type ResetServiceCredentials502ApplicationProblemPlusJSONResponse struct {
-	BadGatewayApplicationProblemPlusJSONResponse
-}
-
-func (response ResetServiceCredentials502ApplicationProblemPlusJSONResponse) VisitResetServiceCredentialsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(502)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -44342,6 +45339,218 @@ func (response CreateServiceInvoice500ApplicationProblemPlusJSONResponse) VisitC
 	return err
 }
 
+type ListServiceOperationsRequestObject struct {
+	Id     Id `json:"id"`
+	Params ListServiceOperationsParams
+}
+
+type ListServiceOperationsResponseObject interface {
+	VisitListServiceOperationsResponse(w http.ResponseWriter) error
+}
+
+type ListServiceOperations200JSONResponse ServiceOperationList
+
+func (response ListServiceOperations200JSONResponse) VisitListServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServiceOperations400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListServiceOperations400ApplicationProblemPlusJSONResponse) VisitListServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServiceOperations401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListServiceOperations401ApplicationProblemPlusJSONResponse) VisitListServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServiceOperations403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListServiceOperations403ApplicationProblemPlusJSONResponse) VisitListServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServiceOperations404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListServiceOperations404ApplicationProblemPlusJSONResponse) VisitListServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServiceOperations500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListServiceOperations500ApplicationProblemPlusJSONResponse) VisitListServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceOperationRequestObject struct {
+	Id          Id                 `json:"id"`
+	OperationId openapi_types.UUID `json:"operation_id"`
+}
+
+type GetServiceOperationResponseObject interface {
+	VisitGetServiceOperationResponse(w http.ResponseWriter) error
+}
+
+type GetServiceOperation200JSONResponse ServiceOperation
+
+func (response GetServiceOperation200JSONResponse) VisitGetServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceOperation400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetServiceOperation400ApplicationProblemPlusJSONResponse) VisitGetServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceOperation401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetServiceOperation401ApplicationProblemPlusJSONResponse) VisitGetServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceOperation403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetServiceOperation403ApplicationProblemPlusJSONResponse) VisitGetServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceOperation404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetServiceOperation404ApplicationProblemPlusJSONResponse) VisitGetServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceOperation500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetServiceOperation500ApplicationProblemPlusJSONResponse) VisitGetServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ChangeServicePlanRequestObject struct {
 	Id     Id `json:"id"`
 	Params ChangeServicePlanParams
@@ -44362,6 +45571,23 @@ func (response ChangeServicePlan200JSONResponse) VisitChangeServicePlanResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServicePlan202JSONResponse struct{ OperationAcceptedJSONResponse }
+
+func (response ChangeServicePlan202JSONResponse) VisitChangeServicePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(202)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -44497,22 +45723,6 @@ func (response ChangeServicePlan500ApplicationProblemPlusJSONResponse) VisitChan
 	return err
 }
 
-type ChangeServicePlan502ApplicationProblemPlusJSONResponse struct {
-	BadGatewayApplicationProblemPlusJSONResponse
-}
-
-func (response ChangeServicePlan502ApplicationProblemPlusJSONResponse) VisitChangeServicePlanResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(502)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
 type ChangeServiceQuantityRequestObject struct {
 	Id     Id `json:"id"`
 	Params ChangeServiceQuantityParams
@@ -44533,6 +45743,23 @@ func (response ChangeServiceQuantity200JSONResponse) VisitChangeServiceQuantityR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServiceQuantity202JSONResponse struct{ OperationAcceptedJSONResponse }
+
+func (response ChangeServiceQuantity202JSONResponse) VisitChangeServiceQuantityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(202)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -44664,22 +45891,6 @@ func (response ChangeServiceQuantity500ApplicationProblemPlusJSONResponse) Visit
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type ChangeServiceQuantity502ApplicationProblemPlusJSONResponse struct {
-	BadGatewayApplicationProblemPlusJSONResponse
-}
-
-func (response ChangeServiceQuantity502ApplicationProblemPlusJSONResponse) VisitChangeServiceQuantityResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(502)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -44870,6 +46081,23 @@ func (response SuspendService200JSONResponse) VisitSuspendServiceResponse(w http
 	return err
 }
 
+type SuspendService202JSONResponse struct{ OperationAcceptedJSONResponse }
+
+func (response SuspendService202JSONResponse) VisitSuspendServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SuspendService400ApplicationProblemPlusJSONResponse struct {
 	BadRequestApplicationProblemPlusJSONResponse
 }
@@ -44981,22 +46209,6 @@ func (response SuspendService500ApplicationProblemPlusJSONResponse) VisitSuspend
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type SuspendService502ApplicationProblemPlusJSONResponse struct {
-	BadGatewayApplicationProblemPlusJSONResponse
-}
-
-func (response SuspendService502ApplicationProblemPlusJSONResponse) VisitSuspendServiceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(502)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -45189,6 +46401,23 @@ func (response TerminateService200JSONResponse) VisitTerminateServiceResponse(w 
 	return err
 }
 
+type TerminateService202JSONResponse struct{ OperationAcceptedJSONResponse }
+
+func (response TerminateService202JSONResponse) VisitTerminateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type TerminateService400ApplicationProblemPlusJSONResponse struct {
 	BadRequestApplicationProblemPlusJSONResponse
 }
@@ -45304,22 +46533,6 @@ func (response TerminateService500ApplicationProblemPlusJSONResponse) VisitTermi
 	return err
 }
 
-type TerminateService502ApplicationProblemPlusJSONResponse struct {
-	BadGatewayApplicationProblemPlusJSONResponse
-}
-
-func (response TerminateService502ApplicationProblemPlusJSONResponse) VisitTerminateServiceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(502)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
 type UnsuspendServiceRequestObject struct {
 	Id     Id `json:"id"`
 	Params UnsuspendServiceParams
@@ -45349,6 +46562,23 @@ func (response UnsuspendService200JSONResponse) VisitUnsuspendServiceResponse(w 
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
 	}
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnsuspendService202JSONResponse struct{ OperationAcceptedJSONResponse }
+
+func (response UnsuspendService202JSONResponse) VisitUnsuspendServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(202)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -45464,22 +46694,6 @@ func (response UnsuspendService500ApplicationProblemPlusJSONResponse) VisitUnsus
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type UnsuspendService502ApplicationProblemPlusJSONResponse struct {
-	BadGatewayApplicationProblemPlusJSONResponse
-}
-
-func (response UnsuspendService502ApplicationProblemPlusJSONResponse) VisitUnsuspendServiceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(502)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -48479,6 +49693,12 @@ type StrictServerInterface interface {
 	// CreateServiceInvoice Bill overage now
 	// (POST /v1/services/{id}/invoices)
 	CreateServiceInvoice(ctx context.Context, request CreateServiceInvoiceRequestObject) (CreateServiceInvoiceResponseObject, error)
+	// ListServiceOperations List a service's operations
+	// (GET /v1/services/{id}/operations)
+	ListServiceOperations(ctx context.Context, request ListServiceOperationsRequestObject) (ListServiceOperationsResponseObject, error)
+	// GetServiceOperation Get a service operation
+	// (GET /v1/services/{id}/operations/{operation_id})
+	GetServiceOperation(ctx context.Context, request GetServiceOperationRequestObject) (GetServiceOperationResponseObject, error)
 	// ChangeServicePlan Move to another plan
 	// (POST /v1/services/{id}/plan-change)
 	ChangeServicePlan(ctx context.Context, request ChangeServicePlanRequestObject) (ChangeServicePlanResponseObject, error)
@@ -50896,6 +52116,58 @@ func (sh *strictHandler) CreateServiceInvoice(ctx echo.Context, id Id, params Cr
 	return nil
 }
 
+// ListServiceOperations operation middleware
+func (sh *strictHandler) ListServiceOperations(ctx echo.Context, id Id, params ListServiceOperationsParams) error {
+	var request ListServiceOperationsRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListServiceOperations(ctx.Request().Context(), request.(ListServiceOperationsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListServiceOperations")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListServiceOperationsResponseObject); ok {
+		return validResponse.VisitListServiceOperationsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetServiceOperation operation middleware
+func (sh *strictHandler) GetServiceOperation(ctx echo.Context, id Id, operationId openapi_types.UUID) error {
+	var request GetServiceOperationRequestObject
+
+	request.Id = id
+	request.OperationId = operationId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetServiceOperation(ctx.Request().Context(), request.(GetServiceOperationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetServiceOperation")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetServiceOperationResponseObject); ok {
+		return validResponse.VisitGetServiceOperationResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ChangeServicePlan operation middleware
 func (sh *strictHandler) ChangeServicePlan(ctx echo.Context, id Id, params ChangeServicePlanParams) error {
 	var request ChangeServicePlanRequestObject
@@ -51913,439 +53185,464 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Lc9s2vij+VTD6nzux51CKJMvvuXOOmybZdJM0azvb3a16JYiEJNQUwAKgZTWT7/4f/ADwIZES9XCc",
-	"NLpzz9YRSTx/7+enms8nEWeEKVm7+FQbExwQAX++vMUj/d+ASF/QSFHOahe12zFBgkgeC5+geyIk5cxD",
-	"scSDkCDKUP/NsP4OK3/cb9S8GnnAkygktYtat9bu1mpeTfpjMsF6XDWL9AOpBGWj2ufPn71ahAWeEGUX",
-	"8CIWkoviJfQZeVA9H97oIz5EakxQJMg95bFEER4RPT3Vr/8REzGreTWGJ3o+801uJRP88JawkRrXLo5b",
-	"bW9hZV7tTbDiJGiQ3+45PiIt//i4fhq0B/UOORvWcWvQrB/5neCYnAxP8dnALTDCapyujwY1rybIHzEV",
-	"JKhdKBGT7FqHXEywql3U4hjeLFormURcEebP/k5mi+u+QjGjf8QE3ZEZiohAlCnCAhIgMhwSX6EDjD5+",
-	"fPMjohJhNOI8QP6YU58cNtA1UWJG2QhNqRrDmUs8MSNhFqABD2ZIkCjEMwlPh1RIpU8p4kyS/BEdD5v+",
-	"GT5u148HTVLv4CNSPx8e+fV2cOq3BmfkBLea7ogMWKaHlNljXW+y5Dbbx8debUKZ+3dr9XldJye/u3O7",
-	"RO4+0ZgI8jUfYzngrX2sQyADxXhjCQdszh9jNiL61AZYkgBxhg6wBFqiSVD/8BJhJBUOCeIM3uu02vPE",
-	"pQXEpXiTliCVAclRIca/pROqFhf/AY8IkvTPUvISwnfZqQIyxHGoahfHTU/PSyfxpHbRbjbhDM2/0hPU",
-	"QDUiwtBDd+NADn/AwWusyBQDTvtcQx+sEEdRSH2sV/g8EnwQksl//y71cj+lZ6S/CPQE94QFXPRiJgj2",
-	"x5ps17xaQBSmYXI5+g0U0AAxrhBmckrEpf57DDCLJZL4ngDFkwqrWOq96VOkCq7jBxwgt9RkY2OlInnx",
-	"/HnAfdnAvuCMynoUYqUpWsOu061fPi9Y5ufsqf6XIMPaRe3/e57yr+fmqXz+wQxizrAI+GB/Po9Ds8OB",
-	"JuTYH2vgE2iIaUiC/H4NjAYNvYYfcKCJBJFqu3vAIQ3g5Z6Zcf4ahJlEA7xeJLwPYC8E1wzy12SoBGm9",
-	"2pCSMKhd1MhED+TVJkRKPNIvRYJHRKgZ6pqH3ZoeeUKlBJD/Lb3LjgbN7F267W58lwtb3cVVvsOhns5c",
-	"mnm/ThnM5c4O7usFZ8OQ+tvdFk0pZc8O3qOsNwzpaKyyN3eV3Jul7VSiOTKrz10qGoZoQDSARYL7RMo8",
-	"QnWa5+klJFvY9AaWL39XiOV27tvlypS/+bEQhClNxxWBa3nFxYAGAWFb3cswGSVzB//msUCChwRN8AyQ",
-	"J+BwE/kDPkoP+FVmmM1OOF3Irk7Tx2FIxDNZspPPXu01Z2Sr0+PDIRG9kR4mR3yoRPDI0B4UcjYiAuF7",
-	"TENNiXPH2MoQi9dmpM1OMLOYXRzhG4XIA5WKBGgQq/xOYCpLzt8wRQTD4UtNVrejEXak7Fne8AmxbESD",
-	"/1RwNtISjoZQSQOS56GZo3TLQjdE3BOBzPI2xn+3tF2c7BVDMSMPEfH14WqKHguS8ks3lz7ygEo/5DI5",
-	"6nstD38QZEgfNifLIA2F3L8zUrqMJxMsZilzV7EgaKxFSCljEiBqppU1TzPdOH9l8KgXwZJ6dtB5XFgy",
-	"5iWiSrp/ITMM8jHLAJuRHR6RthfuQV+bwneGvOaPyK5ScyE+IVqmJqEkz6SHGJ9qZsqZT1Yflhk9c1b2",
-	"eiWaEkEQiycDjWQZPmg+1EcG6Eg0XI/oPWEIjzBlX+yIzMoBsndCqRev30qVkqgLhDViEJGHIqXPGbMu",
-	"c99qKTN/ZFShg37RyvuHnv5aH2mXLYFN0CU1eKYXPhT8T8K6bGFgAzX9wwa6CiVH/aUCQ7/RBTb3nqtX",
-	"PGbBVlSTcdUbwigZUHrPkYz9cWJfyYNGJwWN91yhV/brzWAjnX8X4KDXA6PBFYHcTiUdhAQpbgQh4OpA",
-	"Dj8I4nMWUP3pKyMXb6fYgU7dm1A5sfrunD5hbVXjVKG5REOifIC1RRRsZVS67FrRK6evbKrazS10V3iY",
-	"2h4TAwOI2jg0IqdmpdQnH1kiyexCk9YApCVeOooFmYdiq2ti3+cxA7KXvooOrl5c//z+zU3v4/Xbw7wk",
-	"kJFN7apRdtlbatVzS96JUIAYIQEJUIRForNm9mqxISNDfvZqt5y/w2xm9Uu51W0IrEgPrC9zHJxzNMFs",
-	"hrBSZBIpeYkEUWKGQqw0ImYAvp3hOfozvTaULG7TM88tbBdHfY0VQXZAtxk8VEQAgTEMVQK6gsKTMemD",
-	"3bF+pd9dNG3dmE80oZpiqhpFxvqMdeqzV/vIcKzGXNA/tyRdMQxEmNKf5K/vnTFQaPhxyr0vSKDfxeGc",
-	"QtdKry+3tE1vbn5ZO7FapPsZ4IW9ZO7ql19+qV9lpi82pGLfJ5EWw2Fq0ljuYYE7s+YGjYQvmaJqtjPD",
-	"yB3RwkIsC0ToeROIFnf0i0bUwSigoJIxlZpusojZzt5sZgPI7mAXdpHM6ndDEAM+wZQhEYfGui34HWGN",
-	"Wip2wj1fjUaCjLD5av6K/8anCKMJZ2r8TKIA03CGYolHBA2IzyfEuAcGNAxJgP6IMZwGGAlZPKld/Fqb",
-	"4IeaVwsxWO/w/aj224Kx26tdRdR6iqyRkBodyxdEw30Pq5znKcCK1BWdkFrBWO6bwayCt8qr0aDSa3oD",
-	"PX01a63FmOQ/LT7QPIoR0as4u5GRixEwigch9bWQIZTzQ96RmafJqJaZRoxKggw5XRhYkHt+t+amBDf4",
-	"twws/05m1/o140NwHp1fjW8RTiXZlB3Qy152CiN88DvxVQojL+AloBKBEQZx+CEDM0McSuLNgZG7hqwH",
-	"yXo/yj1I85c0h1zBhDKJOAvNSU/wHUEYHGjS5xEJ9I8Y2SH02a/2m2YPCpa86hhgXTgMfx6CMX7ZhVgM",
-	"++zNo5gkviCqGLSmYx4CMDXQzZhPGWwXUWaU6aw3cPlm7ByL2/kt2dBbarwZ1Xaj335HFC7YT4AVEE2q",
-	"yESuAtPkVNzCsBB4trB+GLN49T/QMKRs9AqYBvMLvN1AO8MZOmgZMnroaTopFBH6x6NDD0kyoZixGIf6",
-	"l5NDD6X/arUPPTSghDFqfmh3Dj2kROaXo5PDHME189W8WjKN5mSZOTQhTv9MB9f3mA5cSKjtdt/xgITA",
-	"ju2kkSARBrCOuFT6z96QPpDcDxGejZYNeh2zRQ6AZY8PF2jTMrq/DimzpkNZGWDSpb4yny7CjlcbUkbl",
-	"eM2ljAkWakCwsl/lgegtlgpJOmKawod0SByln3JxRwQKOBg+VY7QLJ2vIudJTJcLS0qMbRMcEA+BekkC",
-	"hCUi2B8jfxyzO+TzyYQqmSERiQDv1e6osdxUO/C/U2MhseJZwuEXlizvaBQVxU/osaQ7OBGzZxJFRFAe",
-	"SGMxgZ0gHAqCgxk6GMwQZohgEVIi9PuHxdsAzrvmbTvBsurmb8z7Gti4wuGqD99xRmbFzBcO3bN4lSwk",
-	"c9HpAbrJMngyd/wrmXa6g40Yd3Xs3wSW5o4Hhli+CYf0C2RKEGwVlIWVTccGMJazSHjLc+MsX8Xf7V4d",
-	"8cVhCJ8yMsWhzJDcFdT2aXhuhtpvz3dT1FjA9j64gUSsldP+BZihLbGUimv4RgeMo4TsoiEXqH/98X3v",
-	"5vbq7cve1avbl9f9w8su01eDqNKfCa3nKjyTHpi2NR35nQ+eSWsDOeACYcTIFKgFaEVGPxJan+yyDJf+",
-	"IyYxoJiIGdM340EcZEiM9SEJyMhsovA2X6Tq+8coqIJhE8qyv7bmcS7CUk65CBZCrk6WC8xebSqoIj+z",
-	"cGZitz57tVgS4YTvZTDx0b33+XMB5Os9UvUDDjHzC3BvkD6oQBO9GjgpxKrXzaRvzLsLlNT87CVz/1a6",
-	"7DfJbPlVV+S/5oci4fzmw7PEMWjdMcTpG0gBzOqppY1+kIpPwJnvCH1WZrTD1BKdpwDW5o4AnoIYUbh3",
-	"O1+BQBcEgkhZSCpBhhDFXH1DU0BAVc9eUgGN0MCKOEP91y9v0fP71nN3TvL5Jxp87jeQucTcGaIxDwPp",
-	"mQhMuN1LRCaRmqHpmDDEODOxeVWIYR60C2RJu4XQBQNWgnAT6+IXH6QJzMqeoQvV2lRGrGjlKDBdWGiV",
-	"BIi58VBRmZz0JcIDSZihzcrBPJ+yCvq0V4vGNjplQ+nLwXAqe8VAYdeDQesHyn1AmTrpFMiSS4wl7o7M",
-	"prwEjVKkyVx7Rqxz0+cQKLeTZei7mdCWYng2rh1iS5ZgfISVIkKDxv/79ar+n98+tT//1xKk3hwj8nD4",
-	"owmOlc49evMBooCR+8KDX7khFKm5uwG0cm7FR8UrLse4HH/tLEGtx7FcXaYWqmcp1kmEhVaDpngmQWxa",
-	"G+Fy117J0uUOaRkwPo24mnCyLYTVOUqSFd19Re/B+AlBSsUinv16R/Ld14ieT4Ah1WBVX/GE35Pe/Lbm",
-	"mJmItZCv37TylhEb4HXQM+CvrAFhwHlIMNucHRVJyi/1qd2SSRRaSJmTlHlQQAFfURIG8gI1XvBJhNms",
-	"8R5PiIcabsKFf8MsHmrYuAD33P3TCfOZnz5woXD48fqthxrWbtR4D7FGmR9uucJh5t8/xuRHrPQwP+KZ",
-	"bOzK5retUCNjc9wF6TnKnjxSnHsgtFh/H+rbTaFPn+YO4PNnCFOMSb9wh08ocriNegZuNpUlcjC5kUDx",
-	"rYNthsS0mvr/raROGxK1RwXNeWaxKv2qgMfPQdRKaHkajp8noluw/dxAO+Lee1z4FnFhAczhwpKA/7mg",
-	"B4hrWVy2VBBwMsH+mDJSFwQH8IN+Hx30HVD2PdSP2R3jU9aDZCz9g41c6umF9D3UaDQOC9mNzd4qUtbh",
-	"EcIKgb7koYAriL7nAjFwCJg3JDroQ3YDZaMe4FtDKi7wiNioYVA5TJI10ndbuI4ka2yV3dws2DOHln5X",
-	"RFr+RnCoxovnnYpfaT4nv1vt1DafFc1kQafA+DXRAnUPbPNVZeN1zZsDYxnviZhVDS/ZyLa2zMbkVMmq",
-	"Cwhi0nPkcaWrp6rnUsq1RgVLXm+Z5nxDlDHxqUzIPc1EvefUaQ3b6EDrzxnjq74cjUOEBSgSkNJeRbOu",
-	"4t2yQOfcpCFla/i17cdvKSu0Qpq8gMUT6cbN5pFvAnngb1I3P80IFrkfpImPIOZHD41wVB8KQjJWVHCp",
-	"6A89G0IKZ20Ot5BIQFTBOjC76nJtPjhYGeGmsjE8nr43n0tVzRaCZxNX0qLSDXwwHxSdvnFS9wgLKkGy",
-	"fR3c0pU+qKZ/WhBJraEyHqzjjPZqCj/01v5ifSC+xQ9Fp7jezJvpXeBFqUr01lHTvNo9p8Fa6ynS7BKz",
-	"sI0CyKw4bz52V5u9tDQcIMvGUgY1B3k5uN1UecwStQWUtUFH6ADb+hRmQqAjkqg4QkNCDj1kPeP6PfeJ",
-	"efPQQ85Vrh9C5BSQcSEIFlLLK/dEiy7owMow8AP6I+YKu6BXzlzE8KGHcPB7LJVG5OxsLi4WCUwlCdCE",
-	"BnW7gqwXLg2isivOuvK9ml0LGP/dLIUGwywxLxFBKuNB7sQLOL0Lsi5Ta0wRj8WYYk1nNYsyxQ34JIq1",
-	"BHlg7KEoABd7NtoYUgFNQhlO45U9w0RlVphNgWcNrqnPynHOxya3EZd07jwzeO5gpUgDCIhPJzhEZqxC",
-	"niiNulaVBmnspkGexFb0SaeUNWZU9eAiNotLSg4koUvZjWeOJDeVI0O1dBcJOC4hJclNZ6zwgmjaZ4IY",
-	"gHBAdDIX2C4AQDCHgca+uxz7nsJ24TSPLawWeT6fOaVA4CGQbOZCPc1/NGdadhKaH29LhgZYVteASk23",
-	"wioDJWhQrbpVLgjCfJeYTIVBeVhtAp9FwOji4ws1bQggR3yIMENXH95AAHaGTeBgQtnSUA2vlsBTUf0g",
-	"ykZOV5djLEiABjNE7omYoZAa+XYufj4tdVY0oJQIS9R3tdCcs15/BYXQEje+la9DLFVSIa2CseQdUUSQ",
-	"4MUYi9Hazuh8csvSYPDMq5+9Ws6IMWeAalUwQG1LFfPz58Yrgqh3PIjLACoS/J5q6Uvf/AReBPDSD4LY",
-	"V2gkeByhgz7jjJgLhF8kkjw0GVI81tdHcvKKzW7S4M8ZKYRDs6obohRlI1kUu+XfxVEv5D4uFTH8kBKm",
-	"LH6WPTUpBj1JsrGWGR+bJng+YYqIXizC4sCYgJauQauqPSUoDouHz1u8Vl34z/btN4pMXsNBwxiGu/RA",
-	"uuyNBoB5cWjThI0gVRR9zNf+qoAZZM4me+JF55s7jfTYvIXLXDiWcrh1EPKGRbFa1z20CEPzgpN7hqjJ",
-	"A8YTApTIJkfDMufN01WMzDnQ3OzbNP9mHaNyUbDlIoinzEzQAqv1MgxYk9jl8SMpOGfv68vhy5yigUVg",
-	"lbUD8qAERq9/QHjA783tSz5U5vHhpYnwsbmg6QOACVcjr97yNkTIOVNTMrxWNl//ADYwTd4vUb2FqEQx",
-	"s8nVa0+/DmaXI24xnjKTobkUMxfq9BgZSHObiR6ggSBneOJqEeA5ncbWaplyFIXYJ9KzRVow+unm5/e2",
-	"PsmigJJKkytUJnTtChq6ACcfCzHLzHjptHlbO2zCBYGAKEGGkC980Gm3Ud+aQBTnvUgQn0rSP8yXhGy1",
-	"G8fNfJRY/X9+bdbPf/vU8lrtzwfdbiPzz8P/+a9VZvZ07I83P1aOP5sDiURpSkYuuu33ZJoN4f16ov++",
-	"2kihdaPa3nNFhzbLPSsfrXHU2ZiknnNqlgbb6pUgEMPBro6zbgmj0iFryUMRlhpDwHeRCWSqZPiWsYwI",
-	"g/IqAZ4VxFz/qLEu0ipAECdpbDwMiFRuHc63MiBDjX1Aq20NEiqRmSGw1NGVMz06Oc7QymYhZU6XNnda",
-	"q00eREwoMxUkq2yreOVuFBJcGrqixpihuRPL7er0aEWR1vzS1tvWvENz7uYKdl0EyMCcCyR764acuFTR",
-	"CjlBJq1UYznTTK6XtYUtyhCrZPJhNie3wuxpDm9GuACFqxcRYTl5JQPE2nHvSb3DS2vQBI6j8S9xFMpq",
-	"bqcQV/b6wrvlsftraK5AmLQi2QO1sXxQMK71hqT6wIrbCnIrDDHclIJz+8/urnB13hyAZsHFbT673kWY",
-	"zAFgKWJkpdZFYHjBJxPOUKbgifRMoZmAAI0DowmR6OAVDQm6mTEfdeNms32CbsZYEA+95wqLWU4t92FQ",
-	"yB1LRilUzgvE6jUZkJlpDen9H1rqlSaxOF3cBgN8XnHg9r3S/WTt9DzOVbSyzu6FeipueKR1FqtDcqde",
-	"YFsswXxc7I/4WQRFlHKz6Iv1AixsAm9vSZ7qVuRyTLXaM6tsp4ajeHlf4vCuSsBWkFlHXqsX4fBy2Y9F",
-	"IwIvfybRiDAi9LUh94WXqY5BENcbBNnKlc7HgRN2kkRP81ZjW0JewCazUs96HqH1SXS18AG48UzwAPzV",
-	"S8h7QV6ePUlT/R1CMRjCjLPZhMfSHN2lOdfkwF3dymLXmCKRXA9CbxSJduLx2iygIJs+u/Mo7yQWIOWZ",
-	"WRaYdbq5ZeTpTg605lxzWcbpaIO7gU1jAeBGNgog9zOq7LLLymq9mxDZbSjopgifqAqtJJp2ibKwUUJ2",
-	"zldbCCzJsKX3Zmj9ohvQV0U+JVPTykNyJhWZJNnNUIccs2zROpPpjH1VEiO2VjUYwSdrkrEl/FTxtcZa",
-	"EGhrnj0d2ETpwT6Nn9mIMlt4mbN7z9YRIiww9m0cRYLfmwpCGfdVWZ0EHzOfhGFJCl1KzBcgMA1gWYxt",
-	"4YysWdWFFAj5ijDMVM+SOhOy4hSPniTKQ3lruPlNo1QPKtF4kHQqZS/iIfUpsS846Ue/09OiR28kMIMZ",
-	"khOqUJpLLzmJm0j3XApvH41rIX+I21G+tbVlweORrej98fotOoD6HFld+XC7zPEypdOrWcdKaRU+07Qg",
-	"wmpsZ6YSKVN1cdVNZOmpU2f1dMtuwiH/tpisL3VDZPZqH2wcQkGphwllPQBkWppUAHF79ob1q5UuaBOV",
-	"6QvWPagmEdtz27a8ANRTJi6VJH/Ev4xnWT/n73xgmws1lowV8hFlxdcFj5Jmd0moO1w0wioz17IJLEFc",
-	"ge+muoletnnfg64AUKOr8QUKLeQOY+uCCvauIfd+TeH1KaoHVKsA1F7tlV7mFclMtOTINixBYc+5Av6Z",
-	"O3kS19I8ws05wXD9z2b9/Lf0z0bvf+u/fWp7J1Ucfcvh2ZzQknN/GrnS8ZItJEs7xIcQsx17JQIqfRP4",
-	"ToRPivzNN0ShwcwKHMWJbVjcxVGlETJmq4VhtnNP7NZJINe9XX01HwQtLnjkpOMMOS/v3giciMoMy7Cf",
-	"JzwqxAwdNJ0/zvR9MUKHJOrwEkkCLUoQlsj1bshJIOUJGTLqbXELpWp11m8x76JYAMAFeEquZPEgl+C6",
-	"vpAnxXdA1t3g/AdRmHnpc7lGORIWrGnd01+sbzndzkOpBXcX6VVVwk/W2FvrQGS05nnIaO3jWKIOJdN7",
-	"5h6zNzQ318IW5+9mBRp8MFizprxRxBmWgr19rZAhVPxwO+JTdgZl1TRzIcQHczqFiJk89JBJ3vGsioEO",
-	"JHFvGf1kLtkpZ9RJCiFZi06RFccucUeVFL68uLehWrhzKbHg7k3u6bZZGo9Yjsd1C6v4+oSoMQ8q5ty+",
-	"My9vklEsiK/pcGktakGgqYhfoZIBDWq5bWbym+xussOla80vYmVFZrvnzdSq9cBh+0uYt2bY3HsIJUVY",
-	"CHpv+iRPbUwb2Pwubcyo9R8OYxULUr0weu7K5jG8Ymyl3fmS83+XnI0jiAPM7npKYCaHUFrWx8IYtuVY",
-	"/2dM/LuaV4NOfiXUEQa+tsBQUHE2rUpRMYUsSulCpdT1eaHW/p6AdfGBpJwvHzw7F+FqQ2U7ucDZTlnc",
-	"bLH6h2PFe9azUBAtbB4gCOkBP1PEpapDSCJIWxJhZaxQBy61F6Jz4Cc1JlRY3SJTHEK/dXiJ4N6mVBLw",
-	"Yht7mZnO1sufDwXIBLI9RZUzZ5S3zQOL0r7gBQl9gSUJQ2gX2dWHGFIfCtNwhuxb6BcykFSRbq2kBF4+",
-	"QqtyVxzz0Zqv6weVoyGqsewQs63NuI9VOqCIzeTy/ufPJXewBVeTNvCZgxEvj1/bG01DzF5Am8g1+VR1",
-	"A0eJGl66mo245jdJdLasPJujG6uygb5W7F8LK+dAaRcoVgqGMz9cFwq3c9Gup/zvTvMvz3d9QpvVtsaq",
-	"jc0MW1mvfQ00cq1dGjgDI8XDG/PRyaLFtiBYfzXKT0xOd8+HpO7qy8rngueWlknKSda2OwvtvC3WHmcZ",
-	"aJZ2JYEqCn0UM0XDxFqtyb7Ny5Y2FwgyAKBoH1QgZ6hvTCT9S9QXREGlP6TwHZGIceg5YrhF1sbiKjYk",
-	"xhX7YbH+EGK2qxLT3znH+2vLt+tyxUX8EJT5NMIFgUQ4otAGtWrhwjUjNBOb30YV9pJ1u0pBu2rvWaWj",
-	"pmmnuaSu6e2YQAAN0hTDlg2x+e7kQWvROET240ZZsPFGko6t2ZMW94Xt/Lbs4ovrebm6UKZDPcq1Ps6S",
-	"Nb1SiBAEWIGkW7O/YrpmO+Qu0iGGrl+9QOed41Nk+/GigPvxhLCCGiibVGUtPOclAYdgJa/OCzNFZIuS",
-	"KJhUrnDoIqTYJGcAliEXSMZRxEVZ4LwjEgXZh6Yp8qeqnYuu0MfrN4jhiYnkI8nJ69dXB8nZrkNm1oyC",
-	"CbdTDHJAFHeTdbO1UWUDCv0UBeAX1RWr8W+ox5vhvmjr3rVPet4SUHwES7aXpPh9MTibJCV/louz8FYV",
-	"uPyiReOeEK6zIG0PcUvYhsvfCMA3vcQNEeIxrzhVxdrzqhikB/0RE/u8KDZwyeWsOvgnsgNk8X4be0Bm",
-	"nB0pYN81UJWBypNCyQ4A5NYKVE8vxzxhU5qtqLQ+wS8nhVTt6J9Z3JOCKMDXbsB0R2Rs02MvO+KnXNaG",
-	"MunCVv5hzawbOcY2TRydA4JkmN9WLjAopFgBXaMyvu1AY1qlFmu6aY/67arkJinNFde0mE5nf8/1U3cb",
-	"Ljqta4IDymzBrLlzGhP/bmkJizIhOx2+qLcJJBVWbW/iuWUULr6whO0vkJFrbFETPEMBb6C+tYj1wd7b",
-	"d3a7PrxlbN1Q9TawbTipSJLCuEgqVS2rgpsaAwutQDeYBQP+8CLk/l15WoCI2ZZqTXFxqJsPUNLcFNYK",
-	"PGOKtsUGTX1zOWO+qW6O7GKQiLNZgxmbi8tTrsjsM9hRYL/h65QjwCPSE3xaONaCF49PIJOxZg8l930O",
-	"P3KnXwRn2cu7Cu6dVWsrIu4uKiWDrRwVLKwgNuaxyH/VPlr+zecV27lRhZ0aGZ+WJMeFWOnbeiaRvqbq",
-	"YW18OJRQwNXnLJDFxtchFi5rAiaBwF6Ex5naJVMchsjXK/cQZcgOVzFlQq+t96ctp1fS0Vy/g/60PbQL",
-	"MnMDPFt5MgFOqofkx0QH/ds37172/vPz+5f9w4XDW51Txac1t4jsdhaOtxCKU9ayUASB3m/S3PzxywY9",
-	"Zom1qloIeVC9tRpErel9WSsdCrrglZaQXl6J54+kJlUF0SKtlFXNR2c/y7bnsWUS14KQtEThep9pGOkR",
-	"Fsj1Ctx8FXV0FpOSv0SxnXwpndWldzKgN1eBO1d5xwLZpppyRtg2BVYKBNNsfvA6Zz13MNm9LUsEzsv/",
-	"2+YoaOJQwEHcbUCtGSd6mu5tXKriZomlxV8W4qAFXGYSHm4/XLLZNxmh7THagWhpiNxTMi2i6wuGWfOm",
-	"V14Cwq76acwXiS62uekiT3MXznyxWvnKooJLhKD5w3MxSisqmM/VLeeMeCDYyKS9FJQPz9UOr5LGasuV",
-	"ryhUvmympNhK0hwR0m4lURIxK8mtSzUrdA7Ic7ziIkIu8ClhhrUsi1tZN+hG8reUFSiM5CGigqzJ7AqF",
-	"hnmiCOQ9M3zhzhUXZCg4U09dE20hooI8UKm09upeRAc2FkUeXiY/2vJ9rjrPRJLwvmKF2/L+WFA0UI+o",
-	"oU+awmAmNjGB21xt5UoF00oKFN66ioP1j9dv0wo/GYvgSSdvEDzxihP3evXf/vu/VgktG5VqS4oILSvO",
-	"Vtic6Sl8Cq4301yWiUkO8lATKY60ho7iSP/ZSSr7u0YBeLGbQKM4heioWgrRE3o5bB+pzUS4W/zwJUMt",
-	"vraLKy6DAqssOa2nEVsK25RWF1lu8cPTujO+wntfvFwiJhs5SrYwbJRmMxRCn2Mv8xYhKPhXXoduE/nD",
-	"fVNU3OvG2K1sWDq8OSs2PsOaei64z4lcPxAsCi3v8xmy2Y3lBsutb6UEBOd2bWIYv1w9raqFsdaui1Wp",
-	"INZHiUfkZsb83TBsa0hdaU2zpcOre9eSdb4yXxZpn0PKqByvueIxwUINCFaF2eFvsVRI0hFUBQrpMOkt",
-	"MuXijggUcFO7vbrJvGr0tgHDJUUASjwmYBYS695bNXNgcgmpQdBYuKr4bmCfxsadGK7c13Y7GbiYO4GV",
-	"FQgW4KOI/DmbTnWjS26DCaCucNgtkifXUjbdbrmxZv6QF7N99AkLEUeKBP0LKFJqoVEqHkUkQAeMowSu",
-	"QXvpX39837u5vXr7snf16vbldf/w0hY/nkpElf5SkABJhXNdQf+ISQwarYhZQaHcCAtlrIVJydzM2gqV",
-	"X61YPE23gi9YqvMRMzWeQn9w5+SkXr5FaKu+/61MC4U2gmu7ZIB1KOidRgNUMgA8RT3M8gLFBdtxoQ5r",
-	"95vYstbmOtBZIn/Mm+OX5PJo6HgaxQno0haak/7+m60htdvarIW36lY2n7hjC35BHapGzduyDlU619U9",
-	"piEe0NBa9eZkAfO0LLFyI3dTOmYRZP8T9vnSgEXFCtvriRmlfhQz9dtMJ9u5Ej7FPrdqB7A8iyU/9Q4K",
-	"i8/tZcszyfZ2KkobTRpolXlwM71tS5qopu+OXCrPWk1pTVo7lrEgE8JUL2ZUrXNdLkCq2m06UM7v3K29",
-	"2kHu7JZzt7PNTatCfeAL1JWLBBnSh0Wy9zGKiKj7WBIUEk3vpIcCOtKSPGYBCrAcE3mJQJGTtom+S0s3",
-	"vcCcGmrTpgsopyObzfp5/bdPTe+8mF5+jeH4c8e3qahpb34jafMbvMGt0wgWDn7JoT6NkOZweQs5zQ6x",
-	"I1HtOwCTuTOEaHY/FlTNbvStmHO4iujfyewq1qN8qg3AbvvKUQDrqq0VNPJ2FQUO+viu12g0+oemmTBY",
-	"8c0wxg9q88mJuCeirnjd/GWT+sHHCzACcpyxGicrHysFXNRYk0vW+NMvt4vrQz/9couGgk9Q/8PPN7fo",
-	"+X3rOY7V+DksqY8O/nbTPj45RFyYt0wbPjako1grbxSCndQMQVXagAh0cK0/eP5S/y+6pxj99Mvfbw4r",
-	"rP4zMJUhNzUDmMIm+dxqCjUXpfq/Nh6/4UOYtLny2gcXeKsInix2oLwhYeihpHIuAOaAhiG68gVnVKIX",
-	"Mw2HHwRXxFfoRcjjAJnm7hqYBfFVONNfdVnSRIcSUW+7iCfZ6LIue8GZhmHKmbzosrppvQ7R6n3J8B3p",
-	"aSzpoyElYSAvUczuGJ+ypKSA+d32TNegCE3Tm83Dhh4M6hWYp0n1hX5GinluCwL89++Ss37Skd9UWej7",
-	"PCCQQ+B1GQJAgxI58KWH+qaAwq+/9V2FAQi0hwUhrBAUJYJVaDInoXwO6kMUSx8dtBoNjWbIFi9Cx81D",
-	"E5HPEI/wHzFYKoTkou+ZM0SuN2H/UxcIWbd2gX5tNBq/eahr4lbNB/r3bq3RaHRrn/uXqJ951Icu+BA+",
-	"owfkJn4mxNAVZ0RgscAW9W4AtvsSjTnjsUD9NwGZRFwR5s/qfyez/oUJD8ITAqhqeunbX/ToAx7MkCBR",
-	"iGfS1Ea1vSlNT/xLe9oMquiYt03F/E67rb/v03RCKNMiSCxJ0L9E0zENSWZIKhFlaBjS0Vi5MZrnC2NY",
-	"kOlR1jPv9hvo72RmwOOORAq1OwiC7lGU0BA4E8MVJLTGihTqu+L9/XTXgkgeC5+gvhVK+pcGksKkgYBe",
-	"kF5aq5281JtQOYGRYJ6rTBESiwP6Jy7onwB0F8gQK2jLe+T/9Mst/EH66KCcHMFNi5VECMjV0uksUbZT",
-	"NvS4t7ZPng2AmeAZHJuBYiJgFDjekEqNmZSBWbr/UIevYG0HfVtbpY8mBDO5SM2TmJ5GV8t6IfUJkyT1",
-	"Jtc0LxaUKAyNHyH0CQikvHj+PEP6nrsv01IiNUfMrmLFJ2a9CV28+vAmI2Re1JqNVqMJQXQRYTiitYva",
-	"UaPZODK8dwwc7/mY4FCN/9R/j4gqClvSWCxRu9nMAHIkuE+k3bt01E020C2P/TGU3VJjoDGhBGafHO+b",
-	"oHZRe03U32BecCEYBIPltJtNxxts2dss9fvdOjeSdK1PicOnxu/A/wMS1ir5y84N7KggV8LuTdOekN6T",
-	"Rk5aqF38+ptXk/Fkom/vovaW3hNIUfNqCo8khOdFEJNngQaC7qABWu03PdBzSDGreuA2ZlAT0IEWv6g+",
-	"bOyPgeJjaM8h0YSOzOEa2uDHQkCYwXHzKC36VXgLaYbdtheRJuS5tZpL0ZKZW116Te7WTLpd5YtLl1tw",
-	"d/rhDClugLKhRz1uHu1gFzFLjnx+O5a95/YUs9SEtpudveemR/LMOLuGmEIOnFkskniGpuPZcjDNXnRF",
-	"ONVkOaJ1TcnKgTWYUCCBxEr9d2SmGUnalpBIAFEtA+mRGuiG+IIoA6mmFrkgKhaMBGhMRAGYanHECObS",
-	"+Oow1EeUpepa+srzt1p8AXVtxYsvQOCoff5tWzwwiuCvebtMrd1sn9RbrXr7+LbVvGjq//+fmrHD1JqD",
-	"U9zBLVJvD49b9Y7fOaqfB01SPx60hqfDpn+OW61UCn6HKTNuTohxhcItRmmr4bve0d0f5w/37YlzTlzY",
-	"VFC9r4xgVbuokdlPzTe/c/ru96vZe9p8eHfTnL3/5z8e3v3Ip/B/rzh9++KnCN55/ebo3zc/nVcHZ3Nf",
-	"oF0XwPMViG9aJXSsErC1Y866aNzkTp7/gAMX2gKftFZ/8pFhKyaQwHx0tPqjV1wMaBAQZuhIhZW9YabQ",
-	"mi069jnPJaRKNptBQb2wORycz939DTKrZAHyGYuQVjG1QLtMsUQy9sdaG00BR/PqMekyCehoZVLoF+V2",
-	"BC3bL62Aah3rY63pB6bNMGaMKzTQY4w1euMRpqyBrjINp6DKnsxlL+Oko+VlWoZygmddZhAms5uUjAxm",
-	"Tmfpp/7GvhGv8sTCnIkBv7WpRUZl0J8bYgCw9gMPZuvRgRJ0XRODrNHvc94y5DyaeULVWpPVfU30CRiX",
-	"0Bwm+1bvp4ezf0T/aYvb4/tfTmdXLf/l0ehvJ3fvztmHjvx4Nt3sOIMyye+OzDzXJV8zNcAMA9yc+eQr",
-	"J1Kd5vnqL15wNgypsYF22u0q67LysJZnXprsgl1QxBcW2xPj2bpUcU5Eef6JBp8NjQyJKkmi1pRFKh6Z",
-	"SCMoLmyK6TbQNbnn5hck9J8kcNQLI8brPFoUTOCTlNbMoWOnKB4CBv7q4aiz+ov3XL3isan0ujUsmHPZ",
-	"AhbWJ/TGip43PYBvrZDTXoOEqkFBjrlQda0WBgjMpuinX24b6EopMomsVCs0YNv0L2OaCSmYsHAQCK1Z",
-	"QllnIhDYPS8R15waLFv6G/jL2s7AunQOJKnL+tdEiVn9aqiIWML7bm348Macy1lj4ZjnTLFphEXN50IQ",
-	"X9XHXEhSH4Axf1aXCkfr6D25WOVKbG5NeTwfLa7F3vHgtU9/pj+9+fjnm9Z7+ka+YdfH/os3J2/uon/9",
-	"88VP5w0y++nP4Jc39Gf65uENazb8dsgGk1fN4F8/zSWgzXPO1rHlnNl48nNojpQJDXcR4eudUrEkzcjU",
-	"tsB3mVZfkri0K7CcW87fYTazc8ltKEaJcvvywYc8BoNQBr0soBpBkuWOaDl1mdeBbQGWuit/U6gHvwTl",
-	"V8TMs+YaGs5MXXbK/DAOSGAFi+kY+vGjgAbFmq7NmbjWs31D2i6WPT5M0KFdb7byXu7sk1stXzpESSPo",
-	"9Z2CwNn2j4IOOR7WT/DpoN7xz4L6OWkO6y3cHhz5neCYnAyzRXIuWu2mK1Jew2E4H3RtSdlFLIm4aOOj",
-	"Qcc/Duon5HRY7+CzQf3cbwb1FmkPj3BncOyfQE2COxpFmgh1MpadbMyw4soU/nAp9rXW2VGn3Wg1oXyB",
-	"ECZBpvbx5sfaZ2A21VA9vf/V2rMGye9Cc85Ufcpqz/bnQvGgXG3WJywtIkoUxMQmYfUBhvvoAErYFDXN",
-	"w7ZfXpcFeHZ4gVwDBkEYmeLQDKbRnDLUf/P+nz+/efGy9+PVv296P7x89fP1y96PH1/2odiVdZKlvR0m",
-	"nKmxdK2YQQSQdT40v6ODIX3QsgS0L0aR4FrECNBg1mUmi9sOahuHINs4xLhzDTGC8KlD439OM40xCzyE",
-	"VZf5XCrzMPF2ovfWhk8lXIDW4KfUJxeasBnXakSMzYH6xOsyKOXghBvKA/0hYUMufFhrzpDtIclB1I6A",
-	"RCAuukwQm/Kh7xkRFsi8l86FFMgGSo3k7UsU8TA0Tq2YXXSZqUsRMyXRSPApwsYC6Y9jdqefTCZUebac",
-	"mJ5oOuYyTYShRK+7yyZYaB0gl6SQ3O18FkK5NJai85NaIwrJc4ZibkCe1jFNtHew2i/FTB6PlTQzrCTJ",
-	"SFnkI81Gs5CHrH9FZXYOkFPMCr52XfQpTRQ3mhrlaw5WZj4FwmNioSiUIN8oiQx0eJZ6eQhgAyiVA2xD",
-	"EE3WlSz06OUIzpaq027QMJfOuPhJp6U/yacvFryV2iO/QvFQLDkR2N4ORMidov/eBDWH66/Jppi+je0p",
-	"EcSqO1jdJ1kvq3Ww6p+SyjJUSRIOi3XMF8m0j65heoWFaDKlbobG6ZRUFYNjlRBMSJlhlBAlY90LmXSz",
-	"LEKsrBVduIykBqYJ/8ss64Bxt6RDG4UhYlK2KPN5bkGLZcNWHITzvhlKUTZTknFcjRa4i3Z5zitXYeVt",
-	"LbiDKeXAx5LUKZOESaoVjdKLcbld6cJWZHnt0vhg7KqagKK/0dEY3ShBiPLQW84CE2+vCaxB9B+KmdiC",
-	"78sUpu6BTTZHpI+bJRLawi9JPmaNqv/V++KSN9wGLDc7CU7J2fC8Ceyr3vGPNDfrDOvH+GRw6p8FmrWl",
-	"p/zCDILeqqCWz72sdYYtvx0cEfiy3vFPg/oZOR/Wm7g1cCxTfzOGErO1/+50ULuJTs87J6jZhP0kTCqp",
-	"DJZNnig7pyTerLWGlcMB5mobRwKb34Whw89QZsd+0t+Wu0EyRb7T/m/lZpAr53z3bRjBHFHWpBFxYe2W",
-	"Wb+7p1/ARt9neU7kxrIcCWIMkMMKRKUbd4Al6bLkwYG1bGBBTMzlZRJoawJsIboY3u0xrnq2IRsJ+oeN",
-	"LoM5AFutB4VKNOGM2DrHWCUr8Kwhh5ER1iB+CSX4uswEcjJuvm+glxptzXJMFxVr6YDWewed5nmal90D",
-	"FO8pfEdY/7DcEPAivZsnNANsQCjXJoJLaV4xHSujSWvTk0eMl9gzma+DyawLEmVaULZvwpjgwErhL2/x",
-	"qGxo+9pzeAeG3UeD7DYaBGVY2Pr8L2V68/rVctvLB2vyhiBb22GDT1nKEb1FzUpzqFka495lkMXRaaA3",
-	"xuEnUd8i9wCHmPlE2gwUy6lUBgTRmIeB7DLgtJCVQ6WMNatJNBSbN+e51AjHcIG9DcCjQdWh12XAiBAf",
-	"DoEHM/KQdIKWLrsLHB8w/nSMFXHRB9aQX8TCXhOV4V9bWpUekY66owa+av+RI6snjZPTQqJqDsSVEahK",
-	"56xK4yAQdJo9Sd+T9L+WVWwrmlymk6xvM4OsJX9cEAcNwR8uaQ/yK0f0nkAsckJiIdfLRIm4fASbgdpl",
-	"puu09BDjyvgKs9oEF9YooyX/I9SHKUANwWHIp1YJ+QW0pCTTzoPoaYSVobcW2Itoq0nW21w9GMKE2+kF",
-	"pTTr9Hhbb5TbmM1Uf5QQr71k/pci43baPTmfI+fri/StCiL9BwHlbaF4xCtT/vCptQFDKx6F81jFABCz",
-	"rsgkCrEi5e6Xd5iGKHkNHbzmSJEH9dz9dOiZLDwSGC+BxPckMAEyQPcDbnJhtbwuiWYlGpMlwiypDGAS",
-	"8J2Zyw3cowyS9zMp2yFlJuXTuH8byPqGNKMp9vOAGes22eQ3FE44ABZW+5FggT59ajiK0XiPJ+TzZw/N",
-	"eJxEHukXbLsL+xxyjlxTi0ZFgg9U9BwfkZZ/fFw/DTQ5JmfDOm4NmnXnVz7FZ4OUHN/AHFBtgnFlWgzJ",
-	"2FQYuaj9W6/RFJhIlppd2GPa13M3v9rIbpw9CZx/F6b2uT1nSQxWOOTrhhV+zaSixCadg5InNUzvGN93",
-	"g5+bYdsjmqD3VHEbsTMP7SWyJyPTOcqwtw9/Tfbh/N1UJtrFYt/KnMFrMuH31rKQn/kSCLdUNAwRZSg2",
-	"pTnAM0hZL5akv0h0f4RZtiS6OXV/VcKhmfEvl3D4JRWhrUHX3MHmoOsVayY/M1JAqBbM9vPQtp18vmdA",
-	"j86AvhPm8zSW7I1R8EuYq22FuVU2ZHTQabXTsk6HjRKL8i75zNcg1W+GZo9odt4Tw0cnhs4SvCeKe3vw",
-	"9tI/zfSNrhZsb7/IRjgqyBakNoQCihqBxzCbUmlfcrGONneSm7jGXCCJCZJ8SxmBzERbRdOEgNj6yRCT",
-	"wlnydqGlN2mJ/UQB/UmIyaOEsdvdrYhiT9aQHjgsJetGKlpMvtf8tjkFZatIExxU2jX90TMcktXYUsFg",
-	"GHQ5Fy7gp+ySzON1F7LDsH5wufYibNoVrEqQ9AojflpnjaNOsbe2Qibbgkc3176pqvc2iEnP1GlP5mkd",
-	"O3Z+OjjBx34nqB+R9rDewa1B/dw/C+qn5GR4jDuDI78NDck0uZkfJZvGG3Gp4Ki8mr5lmTnC/IE0y2Kg",
-	"5tLkjVTQajbR6x/QASSih7NDDzkZoHWsgdv966gJhceV7fljfMi9AM+k6e+s/+pR1jOp4bWLo+bndOmQ",
-	"0G46I5jnPQIPcoPbJ5Bul3kGJxlxaTuYtLJdsGttqCyWwPFFrUlawzY+0pd1HNQ75GRYP8Png3rTbwVt",
-	"cjTs4OMB8JWHHg2AiRyTTnDktwf1Fm6e1zvDM1I/C079+sngGHeGR6QdtHzNd2JGVQ/i2OePuziA4jev",
-	"Zkrja8bz4t3LOmyo2Ww2O20g47MJgYZ9v/62wakAZGRKklrIkPGgIOvwuNE6KYQIfQyL7x81Wmdlr5fD",
-	"XelXpspqpfVYyvTPq1vXtfii1m4l91W7qHZb+uyLki/LKEWBCLxAKWyAplmFC7moHw9PmvUOPh3Uz/zz",
-	"oO6gTwPfpq49ywxXO/WSagnfgzePpgJQlbTNqnECbtjl8cO/uJKBQHjRAchvtmClqSRoSmTYuhhe0nLf",
-	"MyU9QGYc86kWK6cYJMEoViQ49BCglK1oZAhCoZnPAsX2wbl7lrtnuXuWu2e53wHLXZPhltmoLIvYG6V2",
-	"aaln7lh3xc+3qdKQEwKep1Ti04ZugZISoz4XgUtcFcQnUGMUimrL7IlcmLRdaSsbzrzUONVlQ5selNpj",
-	"Sg1VrlI3xaGTLbosJNj5u539yRAyZ0Cw/P4STUydMmz6U9ifoXIWBCfxeyLsqH1jPqNBMmTqKbdtxzBk",
-	"FWN0z2mAICM391z/3De5xHZM4xGRRKkQCqC7SmxcBFB4HBrtdJmbEEeRSBz58A7iDOFY8bp5pCW1KMRM",
-	"XqYBWXb0LsOuwBtKowEsh3tmar65cNWZHxIEYf4L7YdM5w7jgCjPEra05oPZ5ZYhWa798pY5wwXyTCnZ",
-	"nhA11qJGbYDZXU8JzOTQ5owNiX5Xs4/b638B5221m0d14L2VabE9mEeMsXJ0Zy8M74XhvTC8I2F4Lwp/",
-	"7aKwve61CX4xETu6bZ7Pea3PyPmwqYmLXlsd6red4ZNB3ZEpTcEyrVvXIU2lTEeD3dKVCRC6Ni8Dt4Kr",
-	"rcvWru1ySjuTWeHHuBhTEQ0PFbgT93F+T+mlNrcHsq6T3tZVXZbbH59rOXjHagd4CSHFICeha2mfxyox",
-	"OtqiNw47GVcglOsT7GdjkdAbJa2VE3zAM+sGhXK/jEO93Qm+M4qJaRi0IAn/k9MgtWfuLDx2bwndC397",
-	"4e8JhD+gWnvh769uBwXbzd4Y+u0mKmi+u43lNRFaTIP+Yk/pmCdFkAhTFIcSDUjI2QgpbksN6gkSEdeF",
-	"TWW6FujfZ1CbL+krWOgTfbe9O3RZKyTLPrS6kMZM/Ugm3ORlF3S4S6JuT1yths7gGNc7/klQP9N6xjlu",
-	"DsyTjubcemjL6qt8UF3bEJT5NMJhaR0d00p8Y8zaGhT1InCmuXhgl7ReX7Dlrn0wA68RCwrvz1ddTqzp",
-	"zwojOwtjNX82Ez9RpKbZ9uPEacLOVkRp5kIyn0m7nl3HZn7ZNr4byeVDsMgbZm/lW801qVRc48CvIMZC",
-	"q17bkcqrLVuD4vpNwgI4AC/9en2rRtE0LVfaX/BJZiI7r/WvBLmJ5UwqMqk2XjKA24jg91QLKPO7WTVo",
-	"O7vI7CB24LT+/mfXIUTLbCCynQ1PSb0TnPj1cyCzVmZrDs6xxtYQs946CRipJtDeTA+QRMVRb0hINQW0",
-	"sMeAVCQy5MWpR7Vm5/gMn5wP66QZNOud4bBdx8edQf3ouBM0z886pH2mdYCAM9IrOWXb04BEtYuaIgwz",
-	"1fNda9X1tZHlOSbuUjUEO6pgyiDVHcFPhNnOGnF0QKxWR9E5+vQdxNBxx5iSBvHmh8cpO20ZEWYzZHtY",
-	"aQxzXu3CPgfmk6TwdF1j9yA0Hxp/eFLaLa3k32kedVkfsBdqtrne/D3Fe3agvAnryq4t34P6meyylL/L",
-	"XCfrZxJJHBIPYVM+jjDbq6uBXtN70mX9DIfoIxiWkWmWDdoSdMbJDc2ubHd/LBHusrShspND2s12Wu8D",
-	"fiv3KgOoP2l9jx1yyLXpcCnhWI9UPGK/q72MsZcx9jLGNyNjrEU2ynRsINmeZl2+yf/d15j58v47/VW7",
-	"0uG9xopM8ay0iT23LHZN0anEKlEx3cAScnRgLBTg+QaroIemYw42tOmYsMPUmpahVgjQFmkUNFIHTJ1G",
-	"z9nE0yHCKEF2Kxj5WAhqA+FGhBHTjdS1XPZMR/0ik5wTRLbTzffscs8u9+zyO2SXe7fSbmPsN2RaOw+w",
-	"zzC955bs7DjM5QpZ8mg52ID4HIprWiIHHFKz1ByH/J0PtKpvOuUak7lVzoHVYl+ZejzNc9SHccHCYGfq",
-	"L63Rc2Um3lAz31mUy56V7lnpnpXuWek+QuNbiNCwTGNN1l2kWz73MfNJ+Mhc1jFVV1kMC4LMxGGG5drQ",
-	"U6N0Jolr95wGJKjAXC9R5pUxlj0XvNY3dbZNQt0UyySp7tCVzvdyISZOSU6s/LYNZoIvc6Z12Miege8Z",
-	"+J6B7xn4noHvGXiFMubAM3atehewd0Gg3dVuM9RjJhetyGAgHsIROa4/wpRdIqqQIDLWWvZ0TIQph2hf",
-	"FDFDUvEosmKASQlh3PTTVFMtLMxzfvPpcq36Wm97z5L3LHnPkvcsec+S9yy5StamErM5FramXm3Z8xqx",
-	"5PaLbGybJMS0crP9pYtjx12n6qeKHndbfZz4cbu7JIJ8h6Vk9Q300oSKinytCit3OSI2SeZ/GRdqPKUs",
-	"mG/1WbFDpz26924Y9DculeFHa3fobNv0sICLXshHcEXJ+jLEEF6wZNnwm+EJaePOoN7KZOufD+qn/klw",
-	"TDrDI5Otn5DR9hqBt/aWV4feOmD7LoJvoxSzHe1JflqVd1Umsd8oLmyYRtbIRZUL8XC/asRAB9MxRz5m",
-	"KOQjjd9YdRlnPjHhI5jJqUb8JO7U9kTuZ2WmfgNdQTuBkdDMAP3OB12mxoQhg0m5tTyTyICc6XBBkIFD",
-	"dHBHodwlvOShmAVEwCimE775xkuDX6kiE+mKrU/wDAJRELdhL3qzZuAug5MzsTEjomRm0mfSBCEDJUEa",
-	"oxvoAw/D7HovEFVd5jyHfYODfejI33fKiengYRGK6Lu2davs3gAJu4zKpBdgfu/mWozqk8XbHrT1h0bT",
-	"JTG+HxId8emifA1kZvLmGBe4kCCmRA4joHSwbhM/pOlbPeRsVJfEF0TV9YNoLLAkGt2q0NslNHQFNVyX",
-	"ij1iVPBfjGfN6VbV2oqs5FxrZzE7PCktsWLJzoBATTi36H2M5jcUo6k/qXAOtiHPR5bkhJR1HUwNcJV4",
-	"84JmsDye8yrhw4LgIKcFaFbQSXJiwPR1WBhZmZL/bXvp7wXlxxWUd0uo9jaHnTaIWxPR54TwL9AkrpGX",
-	"C/sgsPvwsqEbAzI0lVlJl1mhEvs+j5lC5IFKJRvohiiNJ6hv0KSPFJ8T46E6apclYm1Cn5wLwI78Ox8Y",
-	"cz86oAoNKaNyDPZ+rBBmXUawCKn5Dg3ICLPDy5SQOQ3Crt60te6yvm1n3TOPe+Zxv4F+qdIdr0hANu2j",
-	"NhaQd9EJr1gKWpcWPGIzuz3d/0bovmuJt6f/33kvvJ3IpM8hdbpcMrWJ2YX51lOqxtDSBFnMRomD0kPO",
-	"XNNl4NXx5gw/PpcKHdx8sP1PQiJl8gkKqASGleQtdVmSUT3XbC/CM3QAg0VhPG9dmmBxF0eHHvTT6zIw",
-	"SZlC6G2TdyfRGIdDhKd4hoaCT9CfRHBvvvaQK1KCPl6/LWIvGbv8BzjNR7fN784ubm+uN+EBCYE9EVvG",
-	"z11CLyLCh1Fr7WbNq5lDzf56rE/kngg8IsaFpx/2RoM5H2SrXejIW9tJajL5DQ/IlQnUz4Tp7/irPgyZ",
-	"LwJ3VuZKJCxYy/Wo3y92tB6XfVLsuTexDbGAMMySZPe0GWBl/qj4HdHIG53+zW/f/eN8+p/Owz9bg/dn",
-	"k7dH8vpE/bsZvznmL/V1wNxAFdICA8/5cKiBbeXnnzP+5t7CcXdKnc7RWqcto/UOG2RqQX0N1Qn3PYJx",
-	"qgBp8ZDrMm9NB1b7N/I0BojqX62C7258I3BQwHNSf+kEz5AkYfjFVLVy9vn8kyVin59byNss8mrB5Xpr",
-	"962FvIR6V6WTIMtGGEzrrrWopbXz2sOalbWiuLB/iWWpGY1VJbXknklT1o9PmelmdkdIZNtxaF1QXhgP",
-	"jykNI4mSqD/PgfrooNlotJrNw8ucS0u/3WX9PGNKXm6mbiA+ZaYxyTwR6HfZAZ9QpeXqCcEslUU8cCZp",
-	"oWEseDwyadduYTZ0DYSMRpddmW0nYeOg48Kuod/JEerDc1OFJgz5lAR9U23GLMmKSogREmhIH2MRoD9i",
-	"rrBWxx0OoAOjJef3Ye9T9vRHPfiof7igMqMDEKb6c/Sxf1iiS6PbYilIdpkc8ymsiZFpWu9G6iEg+7tA",
-	"TrohWTHpg8WUJ1HHdyvEbMId3PYfpTH9XqjbC3V7oW6FULcB0pba4jVdxnKOK4UhVLlnfLo30lgjzTdq",
-	"c7nJ+ga0qG5A0cS+68vfRAh18uRyA8xC5GCI2WUahqcfFFtnNEMviSH8MkaKkgBCWNzjRA+GmK0oPmuP",
-	"xva/jwQPYl+hkeBxVNqO37zUg5eesBd+rHgvqY0wxKEk1azv63DhMgZs+ZUFMKczLJzMRe3UPw+apDWs",
-	"p7HqZ+RkWNfjn/vNoEXaw1r6pSmbPzgjbb/Vqp8GnWG9o7ngGTn362m5+hOS+UYfsfnwKDgZtvBxu37m",
-	"t0i9Mzgl9XN8NKy3By2/GZyTs+Fprg9BIPBQVY88+TLdvKtZCr4F28COwiAtcXLk1McKh3y0cQjkFSgo",
-	"wKCpVqoACGybGov+GqK85F/QajtLGNAklgppTIfWkP4Y3J3Q5BKkVvihNxDcBOiVhecZLvF0sXl/Sdxe",
-	"H03XQsxHbDO5p+ffEj1fB2jKlARHh/ZxhF9Br7Y0si8vvS9jN3mRPQnpC0hIFCkyiJpuwWYOY1hjPKmF",
-	"EUuSdlXrxZLkSloIoqgg0L2ZSUVwUMBYfoSJN2Ms5cmuncWdmImCfXfBJ0xTM3ewLsB6xVrlz4ysp0ia",
-	"MNRlmdevibKQuGUc0p4vfmd88S/NE58oirU6jfjyEazghLJqVDYPaoQpO2ykQakTPAPa02UDgiRREKVq",
-	"+GLQRweMg0Rl8nNNWKmpHkFC+QWCSbfnuttGktqjWE+jecwI0j3l3pZyuytdTrt30vaxvRPanQSj7mn4",
-	"9xyJupUO9XzCgzgkdWmyEsp9IRrgrnzBGdXiqnk5dcGYmBA/pIQpZBJHNRdg5B7yqlQsGAnQQd+80TNv",
-	"9CRRfSTxDGoUQcAGZ8A9wHUaHDaQFnz7Zok9NyuEcMCnabaF7UhJVKls/A4GuXHb3NrLDzSwF3LziqZT",
-	"tlxQ/Zw0bTPnM78d1I9IZ+ie1byaPQFDoQZnw3N8RurHfiswPWvPg1Ncbw9O/BZpDju41Uo/SQ/NUdgA",
-	"K+wTDSTG5V0bKxXJi+fPSdyu+yGPgwY2V2a7ZpLAtkquRf4duGunXNyFHAemwBHpKUFxmDAQ8FtTNupB",
-	"lrc5ocnEHEY07Q2wJDCCpqGUM1m7OP7s1SgLSERYYE5Sw5xzE0NoDLiIW01NefnCr83KlHHuQktopAOa",
-	"fWhfqaz6TCKDYclhraHhbiazFoWw3eB7K68ukBk8VEQgRSDRRL8yMQKrzGbvX5hY9WxvW/AdaPi0HgOb",
-	"SZJ5pWcl1P6hiZG3CNJlmAXI4DhyOG6GGxAEWAHVUfWg9pN8e7O+12V99+H8IxTSZCcIptf/GxNpguUk",
-	"NzOBy7nLHA5CpQU7Zx4v58Y/bKB/aIySFzaMrctMHJsLbZN8qIDSmsHSoLU0kE2/4gLZLiGZLGYhnVAt",
-	"bsDnZsSDeuvQlo/Te4GYOT1w8vIlyi3frkQCtZ6OeUiQaYQuizZmF6V3R5kiIyIgqm5MmAlXtGlwPmaM",
-	"w8UIgv0xCZJSdhqG8L2+qeNmev0xg/fsWXVZnin19VdTQRWpa6XkEoUE34MtkMegBd0REplS9MCk9H7L",
-	"4u2K2c6GqseTcRyoCGH//Ep5zhdhMW+YpluPEjK4Fya+KWECYSeiooMpVWOgDPBcH+rhX85U/431BbvZ",
-	"hWizqCkxrujQYvFqfUmzKVdc3XqdDNuTsQR4NrVXFRETyrQan2a+TTANtfTD1KVRgLIzb6kGvc8MtTNl",
-	"yGxJ6tUFeCZrF6de9jdFJlGIlbWVtAfGqlQ/GZ42y3Ob3cGkgx4187/mh3Wmqvpp86xV7wzO/fpZ0CT1",
-	"dNBTUt1aV3hMexVjCxUjC8NPq2jkcmWSy0O3KWgh254I1I4UkF3yRxYIDe710pe0vGwbAlr4tNL8A4Xa",
-	"YnYEC7pQWlkfeHFxsZsVSLupFfs7wtcdi2p7UpcXgPayzu4j3XdBMBfFF/DV1WMRlsssPzOCPl6/Lasq",
-	"MMEBMV1dknS4pJObKVXgep6C2Ren30L0ZxCQ4BJBKo2zDBuHYAN9yAZCqDGX2Qqk+YiI8qh6KBH9Ue9v",
-	"Z3HfxRlELhvoj6P/qPP7fzUH71uTv59Gb9vy+mz6747/48nwb8e/XzVXZAOt/HyNQGa397Jg5qRKNiQQ",
-	"7iWVouDnBPPSg/pSbvxFbM2kMpe6Y1wijCTKlD798PHWagwuXWtRR8DlukGaFPpYGZD+zA9tMmFJct46",
-	"aWzrlNvX0iBhml730jr/xvABF0GCnj/GYgSrWy+BIJdMWnpLe5xbph1ECeg9sT7gbgtdxyGxVumk1rHP",
-	"A3J4gbBCIcHS2NABpLvsoG9g25nQA5PWTYCXpnzwoB/EBndIL/m1f+h1mQFgYPuIkREGfnrQd3/2zPO+",
-	"LQet0IRLhdSUo4D4dILDLrO7OOibV3uK814kiE8l6R+6/qkDLAlyyAHLtn/3JlROIBrn8BJZlEAWJUx4",
-	"DmeoH3GpNC73Ijwb9fX3c9jj9m9eAN+By7C3JYRgLDjSvHfCLnDOXoMOKuXal+tOWaK2qeX9W6Jnm5Ou",
-	"L5YH/x1zgb3i9PiK07q8xAlfJoCsDuFq5TrSB+zfYU0TNQmjTE9rPrxEUus0OEQKPxDpOUpmnSaIC8Q4",
-	"I677pUl1c3qPIBhsv5MS9cZM8dos7YmSh83BzOfvrsrcfbKc3V0HP5rrhOqWcKHpVl28wovZgAj0QXBF",
-	"fLVhGKPCDz0aAHy67lL1Dj4e1Dv+SVA/I6fD+jluDkzVis5Qg3S1SPNNsmMzUFchSzabtvmdpMvmtrzD",
-	"vNmtiUxZHmzmRp80H/YrRaaNUOMR81T3NKyYhm1yTUszQ+drUexTRL+aFNHs1Wwn01VOGrVtVtN5L0GV",
-	"l4qGodZTY5vjkkkfLU0Q3Yri7hNFv9lE0Y3AdlnG6DyJWjTh5kHt8dvo7jnPdpzn++A6T2RX3gD/vnw2",
-	"5qVtWbciExIddFrtpQngNi9yd8xmuzo310T/sU52ZGblj5gluadqj0/VkqzEPXXbpyfuSH5Xs4gsMclm",
-	"SolJdBAz+kdMkEZEebiNufUWZv2G+kk8ar537fEtjfrAqxsa4bq/KzujsgC5MzPjMsRZbkLUV/X1VNSr",
-	"bQJp35DdbktE3OBwqljLNNjsjWVfo7FMGezcnNduZCrTX25tKduMsOwNZd+6oWwtkK1gJ3PEqcxMZuHs",
-	"69Invx46/13Q+Kc1Ta0B8X8Vy9QOiPuTiYvfkFnq6yEj88agPTnZ24K2Ek9XWoEkilkA2Ud5sRS0WkiP",
-	"tmpuRIQBxy0sRE/XyMNt1kXjOcRaFornSuP9NeLx7ObKDOxr1wF8bONWZcPWd2XTegRz1voUYLmp62sw",
-	"c+0IyteF2W/PRPZU5GDNg61gXttb1r5Cy9qmUssm9rStTWl7M9p3Z0bboQVtmfHsazWcfePU/69O+Z/U",
-	"3vadmdqe1MyWx8N10ePbs7R943Rnzkq3pz/fuYFuXSlXYhYM+MNzP+T+3ZLqQi7xv39z9f7HH37+1//V",
-	"ON1HB9Ce3w7SCyhsL+hnaR26HROocKCGXEyeSaTohHhozKdoiAWiComYSYQ1PBqbGEFTHIYIluQqK3ZZ",
-	"gGfQ1ku6cgM3H+xg6E9IzoVCOcOhNPXr70ik3JsBVniAJbnoMlPfjTKpMPOJmZozPTAUZ0CCSIWFglLB",
-	"ElFVVJ7gNVE3Zscv4NS2pWyMTw3JOK032/Mkw+yoJwHyZO3i9PT0pNlsejW9857eee2i9jIWPCLPfyAi",
-	"BD6oeIBnuTGrU/Ls1m5UQs0LKoqZF809Nb4lK9a1tRDnt5BBHVsAobyCSaERaysseed0yByuGBwYcjHF",
-	"QoOnRgKsJSOAe8wCTz9EBPtj/cwzA9jq2pJO4hArLtxAHsIolnhEkJwx30K8qxYmYmjFDhiIFeDbBZpq",
-	"uQIJwsgUh9IUWm9JVefDOtR8sLjLgqTuiBl/jKOIsEaXvbQrg3Ku95kOEfO46cocUSVhUA9J7uqoJ+g6",
-	"5GHIp3IRXQNOTP2VmAW8BG2vgns9yALqbigv2XJ/rY0Qy67lUat36FPUYGv62xwP6yf4dFDvJKWpW9gV",
-	"OTyBwHO3Ia82FHyyRMhi95z6enEnmtIkL7br7ZPciwAKPcGnsnbRanc2Oqgi4vOLFq0NhEERd8syZn91",
-	"47smEYtky1GHyuTLcX5b2bh6C337xWXa0h+w1Y+l4hMi5DP9xP0LHvEpK3bC3bjJn8gJl5R1fpSG+nZ3",
-	"K3rqw7zuuJ7JZE1li3CvrusHXHECSVEQ24qq0A0ZYvaELfx9Re9LdavWRbOtqU0V/TB7hBe1k+CUnA3P",
-	"m0AJ6x3/SBPGzrDuqvRrKllcD7+49hEM6vqGmRZpHXIyrJ/h80Hdpf908DFon+RB9YKY9EBfzpDQY40S",
-	"9rgr67IRFwqHFYv/p+WT2vofXGG4n8Ua/8WV/VvNTCH/0aB20c6U8Df/huL9rjebqS+q2QGjqrdOfahl",
-	"GrW79VhqcmnwgzPFJa87Y5DtGaIIw67RQrNzfIZPzod10gya9c5w2K7j486gfnTcCZrnZx3SPmvnm71V",
-	"9xVbpF/tK07x/DvwFcuU0DvulPy03IaXYmvNq+GI9u7IbJF7Jd6ZQhb2TyMIGxDwkEET9PH6rYcc4HiW",
-	"9HtAAD1TFNBDDkk8ZNveHERE1DUIux+0BC6T9y5RvZX2zjGl/jSOoyAGGZegA70QTUUQYUFxI2ALQtv3",
-	"At4TzD3BfCKCuSa5LC9XDo/39syd+lNkQmB2Q4y3qZico+DPM43dAJN2ViL2CgIzHNRnGydrMuW0R2dy",
-	"cSVa0x5lXXYAfns3Qk/hOwKtIrAJ+cBSTrkITKuIMb4nqNVEiqNW+6zL/DEW2NeLdHVTQz4lou5jSVBI",
-	"lCLCQ5ihOIryv5qFdFlAR1TZDmtuKigPOyX4rn/YQGBg0eJ7LMck0BNn+qsNqZCq0WVbNm22uPoic0dP",
-	"4qIqoF2DNaPCM3t4zJbOewa8Z8B7Brx3KH4TDsVtm7aZ6AjgOwmf5SLhjI+q+mUFB71WowVuJj4UOnVu",
-	"iJKW1Y8I07yRBCnTz4kKwLNNx2yJqNJc1ieXefkicVRAL1JaEKp1rTdRyHG340nJdVzU/nXXmXw4/+O6",
-	"LW9P7385mv3nbPB+GWVal6Zkl70kWjZzdftIxG8M5wFKDWh/ETRPnU47xe4faBi6bnIw3TPjnwRT3b31",
-	"YmS7Jhurj/7ACSWHXSYp80nSK2GKJQqxVOBZJYGH4gjEcg4eVWhGkRr97b6ga7Xx5abOFYlD4tkzhl+e",
-	"SU1wfC6ViXaQmtJOKQv4FFHZZaYzk5kWqSn1CTpwvlvjpDWSH7wikdZkYHhjqMIzeZjoCpEg95RMrQOb",
-	"6lknUazs3t1tINdCVZ+Za/Dd6LL3PH+K5vBG9J7odSAyidQMWmk3kOmq56QzaIdt6NggJH17IPZuktkw",
-	"GlJGFXGTuD4UoDPNNa0o0mpMaLglVm/MXhY1mrkQQLP/+R2XJ27B+eU8JgEZ4jhUiUxuPSYDzkOCmfHU",
-	"bJKfshsni+k8An0eKrRj8GoDHIILOycZN45PC18uVnU6c6pO7qsNdR9493Rwgo/9TlA/Im3bg/ncPwvq",
-	"p+RkeIw7gyO/renVHWX6bQsvGgKIoDzoEfg5XWb6BKINMs+arVpGcTA9Y/Uv8UBxpdWv3OEcFZ+kwg+9",
-	"xdebjXbxWRaNXHLsxfpIZy4mkalY2FjH1sBEC9SPhyfNegefDupn/nlQdzqiVhHnkum8BNbXa2KSR79S",
-	"QSEhNdDCDozoY6zQlMdhgAYEfj7ciw9PGYOomWhCdBmfVoxEyAoCK7h/FGJWNx0HdywAmLArjGyLm4TV",
-	"KI4wg/gs1yDRvQHNE4G1BJo9dRnEQBivkbUmAl92OoHvaywF3mTbrrtWsmA0SdvIeij9xcyZ/BQzs/mg",
-	"72W/0/vFimpO6aF+YuKBZ2AcsR/k+vmk3aLc6Gbsnt1gj7Nw1s8EeTyTXZZEdYDhUPHiBo8e6jSPsgvE",
-	"95iG0LNH8Z79pG9CQo3x1LR9yXnUIILNCVdoxItMmpc2dGwmUUiGyoWNGiKNsCBdZulGoqKZ9Dx9tSGR",
-	"RorhYYAO+jj4PZZqQpjqe9ZI22V9rZtQ1UchZRDwEvApGwkcaAFREJmGmGKJzLuHDaRFpy7bxM5qVGhL",
-	"Ej+EmD2NgXVNM95aXZbMFh8rNSCgCho/ZcPT9L+cx2NvlN0bZZ/QKFsZU/5hT9VgS7DCOuvZtr2WxhlC",
-	"bhXAvUz0/VhgTWRoKrJEhoOsbY9ZIYalKP9YJtaE73Nmu8IZ1ilJGFoXKmfECVDubZA1THPAoH+ZimDJ",
-	"aFSiuS9SicqKI8XhPU5ycN912UG9haTSkkc22keQZQ5YdOWkxy6zMgqV0CczNEJkXpy5QBgJTE3SeCLH",
-	"MD5FB1pj7bKszHLpMmQWjUSHHsTjqrTVtxVVwPLDuowPh6n9xxmKGugDl6oOsi4wJVN4w1qVIiKQVIIo",
-	"f4z4ELIEYD7IQHCnZCQhtLUg5Ijh0whDKbQfbUi+H1nYSblfhg8eNdpHhWxQg8csE0YMDgUM4ydbRUeo",
-	"3o2bzSOC2hoFE27Z9lCrqcXsoxbAKZzsXtLaS1p7SWsvaX2nvu4/Uu60a0FLSl4PKbvbsaB1hYaCSBCh",
-	"6pBAqOcwLDnko3k/GKwaPPqIsrxYY8jXJaIKAa0BTzdgiHHYDMkUTSiLFZEN9MrKN+nIjqp74F5z7i7w",
-	"3kDOUQNK5eR9P7BKanznhkI1lvt1biR/q49wW35LHiJoWl5E1E5cpttqOv4cR/R5+zkNoufkwYBkPeQj",
-	"yv6HK/V/8cDXfLd9orAYEfXx+s3//T/tVxP//7RfreF9tzsuoWT6svek6lvT7PAdQRgw1g+pf4cAZuAu",
-	"H9fhLmMZgR9spxToR5P7bEiNYfT5GBrwdzNkZ8+RpEuER5gyTQQwYrzOI0Mn+vZ5TxExoUxLIH3ERfq7",
-	"1g4jwe+plhFIUFB768ZMl+Zf7Kz41j5wdC857wNH94GjX21Num0ZlCWd2yWXrOBFmrB/efcvCjkb2Xgq",
-	"ykYooYSID43gGmLWZUPBJya4y6ZplPhhsw/y/ly9PXjXTKhfhZ+K/LIZ5yn4nCHua9FGiKqaCBNvaJfF",
-	"LJYkMGZI61A1hEo5x+oBRvOOUTYz7tABmXEWdFne1eqcpM7EmTM0HlovrkuQxPp7zBjVNAmLGRQ7mVjL",
-	"tspueoV9scuqGhhviZg8jXExy1YxYzEOw1l1SV+ve+9P3csqeyvf3sq3t/KtKgRtTXYFLB24ySMJLKCJ",
-	"PqL6zJApSL1Sly7Qo1GqKicij48Z48rBvFG1D8r064L6Bbfu6V6L3nOmvRa916L3WnR1LTohno+qR8fs",
-	"cay6L1klo67Kw/VcpQG3tj372LOPPfvYs489+6jOPhLiuWv2obggQ8GZeg7oKp9/UvyOsPKKa1CbFaP0",
-	"QyTHfCqNM58hLgIi0Mfrtw30IR6E1G+gKySIooIENhvEQ+D3DwSPIlOlx5A+eKIXAdGcrSbqw796I86K",
-	"2um8JuomWcTP+s3argrrQhqNyfG0+X4m9rSXUjolYrIGJV+fAEOGTbZXKGo1m+j1D9DBoDrJc90ORoLH",
-	"kRvwypBvNN8aQRIVR70hIdUSRAFSahe1P47+o87v/9UcvG9N/n4avW3L67Ppvzv+jyfDvx3/ftWsbvY0",
-	"11hC8gAaNjfSrEtRWhXmeM0Z2caEQfxYADiB5TVfvlwjk4XqBM8TeJ/D9AhQrahe11x8UAZBEVyfxqsE",
-	"A1bfpM2FjrAap6nQBg7mjdTZO5/gh7eEjdS4dnHS8WoTytw/WyfQk0WfTO2i9v9+var/B9f/bNbPe/Xf",
-	"/vu/iqrOFlAu4fhfSdl2eG4ywoC+8GFCqurJSdhwJPBBuGS4A8w4m014LLvMx2FIhPTQ1Yc36I7M5KGm",
-	"Y87xoZ+Cwcl+arw4mapkXebKkq2sSIZKCpIZ54tNqXPSFQLpyphzpEpNm9A8wS4uk+d3ny2YiSZ4Bkn7",
-	"1rGVl9jyCX59D/L5KRvBMiaHlygJtu8b78x0TARxe2OIWKXBljcrC+c/bKD3XI1hK0nt+KlWJ7Cp5IaG",
-	"mIay0WX9THJ8/e9k1tcfOKCDmHqihC3Qn6QI3JEZEiQK8cx6wSBiH2EmpzYkzYAPYnYREy5IA13Bc4na",
-	"zbYp6WDwRt9jX/NhykZ9FDNFQw1KJpIOR5EAdyOUhhGob38I+vp+IYKOs64WjnjdPIKKClAyFBrcJmH5",
-	"NtkSlKpMYIstqd9lA+zfaYrOgksU8TBEVOklowRckYFWNCJKor4RnXsA5n2kOHTQNdBktoUV6r9+eYsK",
-	"EQtUS5t1Ab+AfxGOsctEpqmHpnrQds6O6mMhqNUa09I6SZW7vqmfU+TD+xBin2S4ux5uy1af1444beXV",
-	"S8Kr4KuYKVN7UXNlMsFUCw1U/a9VHBruw7QXkXmA3irgMTnFqTI33Ukdn/zZrtNLtL37rk6batEFgtaY",
-	"avidubLiXGhuZbijV1u2BuhzYDHbJD9Aayi/PWjh5nn9bHhK6p3gxK+fD45xvTM8Iu2g5TcH53gT8S53",
-	"8878vo66v6aolijPbofup54Du//cHf10/tD8x/T0bdT+Jzv+wT97F7SuVeff8uT1uAkfkMg6iXeqeafd",
-	"JJZo3mu31TI0o0yU1A+hILRPgr0OvbEOvYaI/I3E5aYS+afP3qfaVUT/TmZXsRZVf/1N//IDwYKI5Jec",
-	"3A5sK9WCIXAoqyqvIcqnunomprdQbU95dHmjD7ciA/CpmBDOPNNNH2QmKIUFVMFKxAedZseKxVPB2Qhx",
-	"Zvt9GfaP1uf+jvlb3r9Cq7d8//H7Cn59HMhLvwYqeKHJ44Ur0VM/IafDegefDernfjOot0h7eIQ7g2P/",
-	"JCiZpmWnsb1/UkYA8zpRNTexnElFJtXGSwZwG3Fi6/xuVg3azi4yO4gdOIGzvzCXTveYsl2N1MqImBWt",
-	"zgFnpMzW3fqPHVrr78agbfEEjvXLm9Ytg+/skMF/MVvRI5l/Um2OW0K4hSGogvtvoY+QPsl55dEd7jMI",
-	"j/WhsRxURDWCVFGpvG3tQxVMQA605PNP7s9lJmxi6j45e4tJuaESKsZ7CwaaA8xmKKT3idflsMhm0796",
-	"cf3z+zc3vY/Xb/uHifm7iMN9tEu8MsYVGpokwy2dms5S4453ey2xcJ0lGGcMKpui3JNIeL/lg8iIfwft",
-	"E+2p7dLsigIiwQOSBbi86XWeIhbYWTNLK0elKveZwSGFH5Z1iEMKPyAtuSHKUESET5hqINs4DmxWxrQo",
-	"jSgI1UEL+8HdwjyP3gxud+UyH6kb9T+vbvX1OR+9Yadrdpau3rLqFj+sblcFIPBd9KpSFgg36DVfkm5d",
-	"hB4lWcu3+GFLE+ZO2r8XAOA64LSOpbD1VfR/3wXGrXFAy+qhK/zwlzU2fUv1TA0QI6wvZN1+6kBDEnOL",
-	"idBepAzXZOLaPetJLqGolVQ0DJEpuQAxDs1z1KesF8ui+IYfYeiNqEZ5oFynIOQc5tlnP3zhiKAcQJo7",
-	"WBMgvbJW/sQRmgXFw0DT45vTvl0y/Vcm0U/Tkq46SM+JXBuFLwPhW8AJkyFkyPGQkjCQEPbALm03/xV1",
-	"7NBBp9XONvMvaaO2PbHeULbbWJx7xBZpf206YWfc04vvMN/QIM1m4mMs8YjU5Yz5SwLWrgkOpCk58Ewi",
-	"+EQr6qZJfxKcljG/uHguU6ogk5ZBGRpo8kKkyXwFU5YEaVTwKRT7dL2TqSImFg0KHWAk/3/2rqg5bRwI",
-	"/xUNLwczNnUIaQl5ud61D73rTHPXpvfCTRD2GnwxEmfZSbmZ/PcbrSRbgJ1i4jQh4TGxkWVZ32qlb/db",
-	"HHciu2ooPnnlJolMSiLGVyX8RnS65C1GaUGgHie92zSJIFBxaTp2SNpPpTV6BYt0JcZKhzFhq0vmV+2h",
-	"L+RQfF4yv5mddMNxLT3XO/oi7c2JNjkBXa5cbDktOUpZYpLt0f5pK+e5g6PTntunxxN34PcD19i+U98L",
-	"WvniAMHlZJnTaMOARsg6ys/QGvYHnsUi/ZtBpgg5/MSiNTzqeTUOf81YV6UgLJnvEPWQ5358JMdBA3H7",
-	"+hdloL+bqP9QMPDtnAN0EOURjYvIRhtrEtrqbwn3FJIkW6QmhDJKBQr4oagvxtt3HI14dX4r541DMJRN",
-	"olWYNhGmKhizgsIokNi4n/DUgGTTsQ+Hpee2A29o/6BQJ9RU2w5296lanQntx5UTIor5EAB6NZa3n9kl",
-	"3QDjfwXhN0xCOQzL+ZALfMyD8yHO5ulArDotjDWJBJEDWEXeymutbef5n/Lm2zufiq5ElIuCVpZXU5cv",
-	"VbWt/OEhT+ZoKLIMr2xQwz+U/zEhvzjvftat6KRIFUgUHvm94BjcPoaj+K8DdwBvQveUehN1pR8W7/wO",
-	"5lxxa2iHkBY0O+MHo4jkRPw+R4Tf7kVwRJkGprE0sle7E0TKXKi5VAAARbUk5sjb3HCoe9ZsB55GDEdM",
-	"3kzGpr6Sk980LmAyJm3MEyn2ADoFQKVSTASwtFNdK1FOg0elpwyW/qEM1qCk4fEbZUDecZU4npe6pW7M",
-	"2dQV4CeQuvLCYpZQAesQqgWIR2a57hiLHU5MrHG7n1GpM4KV5ybiPnFZBy6rmsvKxEqI2FZ2y/Z5anFa",
-	"yu2RZgiDuzBva4E7jYhNTbZTl/yqcuaM9JBqGaNEBMSyrXbfO+1UcV+72aQD+bWv5NcuM9ipClxCWXtr",
-	"GZzTpXTOUdFSJfpBbGjYfmWU3g9hy569uT+cjze6H94FJT+CTatSbb0x2kCGTlOBEHN90rQludbAanC/",
-	"yCkE1h9dxFYtcDwyyfYA5kWPQi0Lc7JuYXrNWBhNxB0szZ4u/zmbdg8HVtFdr3T55erjO8yswEj+fJds",
-	"1DEx1UjlNawVdm5bgf0dB/PhfM6E3JIHCV+4Ab9hoktOvGMy1hJRqnYzC6NplkAwxqM2nkmvGM7IidfL",
-	"b8xYAtSfocCCObEnAQddBkfH1JcdIH7FBt6bN27o3Ku18K8uF5CgRFfMaSBHW/9rGk3pZJlCa/vDpZVO",
-	"Vp0y/TVbzaQw464EibpP/ARphywE+ZMtuqYVwC5Ykdmxihzz8e3BU4NWl5XW+Im5T18YgD7mr9zYyTEu",
-	"qiZV1D0FL3T79GjiDvxe4B5DPzTXikX1/QV5R1Pqg5xbrdu6ADMvcUBYwwjTyls5LhpDmlHacXNtxJcB",
-	"t0/6vT/gazcGOes+ncENr4M3JwOkW/ruMYVjl/qDvnviwcQLwvCoB9Kn1Q5Da1i27qFkmmJ/51y6HXOg",
-	"IktgDiy9zFgkfVy5HgqLtdICl1q9EnNe6RSM7pr5d22A28N2AHnDIP+0qqSldalMFijqaK2oZu0A+VRF",
-	"KlSg/JdMRAyEIHJSiTOl/kQmEHM2JSmXKHRMmWjCsvkE8+0yzDgiuvWdkvK+mp694Lw8Pa6XiwTC6Jv8",
-	"Gr+fF4DWC8BnI7D5gESs/hjf52LNfHoRdOx1MUWbytprBG4j9mUG+V1q8pB5hoWSMI18aNJ77Omlpfxw",
-	"5RwxU8xft0lmFMXyUEh1mbd9QwXGmuiuQC7WQtp0pCo66cdHgjC8E0/jVOhl54ygtN9aPxKQfoRc6kOe",
-	"jNj4fIyGY0Bm8I0E0TRKlfwcETO6wFlnbMpPay8NoppU1lP6UXnleviui9Y9Sod8YENXc+DuSpM0GHvB",
-	"qZIf1Mc6x2/19Ljm6xzYO3lCtahm/aPdUyh3tkIHJnlfmeS68/OOVErLGG0wxMXMelqpUvth6p+7mX8c",
-	"erje1H/aKZcjZtHCpMThRskm/h8wpa5sLRfKmRYiA6w5mv+wXeaVx9y/gmDcOSMTCDlqWNNUethzutT1",
-	"0kYMy8tJz948HLvdrvbyHaJUr6tcb4dQQTjTkZ+lsZmKG2tmAWvSf65rAvYozXQ/bKdhvQ82tL63Uu1b",
-	"73s+am23fE3xdl3cdlMAVxcILpc5+8h9GpMAriHmizmwlLTHc3oFJMnYuCOxkpeTGr5CsjGecZEOB97A",
-	"QyOle73Rrlw3QOiENaABHt90C1TyhShTL8TIVMcKAixqN2BTOqkhbwYjDjbbyQ/W16kXIiCOhUMEpCRb",
-	"kMlS1QGwmzTjv9mqkgfE1xF2GYKQJ5ZisN2WJUNX8rIRJG6PyMVFl6lIZxAla2SAMIXCowQLeEds2t3I",
-	"uSkby/csyBOP8+Lhn88JV8U07Gwe8+bm7rIkJHxV00WlHKtrIJi+Fbqv9ndWhT4qPtGaALEgU3oNRa+t",
-	"0r+RIIHcTeqDNHuMi4OgjdxMXSbbIQu6lLNbOHmZ2SSTE63IVMvHmQjKggn/RnzpY1gPMglst3/f/h8A",
-	"AP//",
+	"7P2Jc9s4ljiO/yso/fZTsWspWZLlu7Z23emkJz25xnamZ3rUPwkiIQltCmADoBV1Kv/7t/AA8JBIiToc",
+	"Jx1tzc44IggCDw/vPj7VfD6JOCNMydrlp9qY4IAI+PPFHR7p/w2I9AWNFOWsdlm7GxMkiOSx8Al6IEJS",
+	"zjwUSzwICaIM9V8N62+w8sf9Rs2rkY94EoWkdlnr1trdWs2rSX9MJljPq2aRfiCVoGxU+/z5s1eLsMAT",
+	"ouwCnsdCclG8hD4jH1XPhxF9xIdIjQmKBHmgPJYowiOiP0/18D9iImY1r8bwRH/PvJNbyQR/fE3YSI1r",
+	"lyettrewMq/2KlgBCRrkt3uBj0nLPzmpnwXtQb1Dzod13Bo068d+Jzghp8MzfD5wC4ywGqfro0HNqwny",
+	"R0wFCWqXSsQku9YhFxOsape1OIaRRWslk4grwvzZ38lscd3XKGb0j5igezJDERGIMkVYQAJEhkPiK3SA",
+	"0YcPr35EVCKMRpwHyB9z6pPDBrohSswoG6EpVWOAucQTMxNmARrwYIYEiUI8k/B0SIVUGkoRZ5LkQXQy",
+	"bPrn+KRdPxk0Sb2Dj0n9Ynjs19vBmd8anJNT3Go6EBm0TIGU2WNdb7LkNNsnJ15tQpn7d2s1vG4SyO8O",
+	"blfInScaE0G+ZjCWI97aYB0CGSi+N5ZwwOb8MWYjoqE2wJIEiDN0gCXQEk2C+odXCCOpcEgQZzCu02rP",
+	"E5cWEJfiTVqCVIYkx4U3/jWdULW4+Pd4RJCkf5aSlxDey34qIEMch6p2edL09HfpJJ7ULtvNJsDQ/CuF",
+	"oEaqERGGHroTB3L4Aw5+wopMMdxpn2vsgxXiKAqpj/UKjyLBByGZ/PfvUi/3Uwoj/UagP/BAWMBFL2aC",
+	"YH+syXbNqwVEYRomh6NHoIAGiHGFMJNTIq7032PAWSyRxA8EKJ5UWMVS701DkSo4jh9wgNxSk42NlYrk",
+	"5dFRwH3ZwL7gjMp6FGKlKVrDrtOtXx4VLPNzFqr/Jciwdln7/x2l/OvIPJVH780kBoZFyAf783kcmh0O",
+	"NCHH/lgjn0BDTEMS5PdrcDRo6DX8gANNJIhU250DDmkAg3vmi/PHIMxHNMLrRcJ4QHshuGaQ/0mmSi6t",
+	"VxtSEga1yxqZ6Im82oRIiUd6UCR4RISaoa552K3pmSdUSkD539Kz7GjUzJ6l2+7GZ7mw1V0c5Rsc6s+Z",
+	"QzPj65TBtxzs4LyeczYMqb/dadGUUvbs5D3KesOQjsYqe3LXyblZ2k4lmiOzGu5S0TBEA6IRLBLcJ1Lm",
+	"L1SneZEeQrKFTU9g+fJ3dbHczn27XJnyNz8WgjCl6bgicCwvuRjQICBsq3MZJrNkzuDfPBZI8JCgCZ7B",
+	"5Qk4nEQewMcpgF9mptkMwulCdgVNH4chEc9kyU4+e7WfOCNbQY8Ph0T0RnqaHPGhEsEjQ3tQyNmICIQf",
+	"MA01Jc6BsZUhFj+ZmTaDYGYxuwDhK4XIRyoVCdAgVvmdwKcsOX/FFBEMhy80Wd2ORtiZsrC85RNi2YhG",
+	"/6ngbKQlHI2hkgYkz0MzoHTLQrdEPBCBzPI2vv9uabuA7DVDMSMfI+Jr4GqKHguS8kv3LQ3ygEo/5DIB",
+	"9YOWh98LMqQfNyfLIA2F3L83UrqMJxMsZilzV7EgaKxFSCljEiBqPitrnma6cf7I4FEvgiX17KTzd2HJ",
+	"nFeIKun+hcw0yMcsg2xGdnhE2l64B31sCt8b8poHkV2l5kJ8QrRMTUJJnkkPMT7VzJQzn6wGlpk9Ayt7",
+	"vBJNiSCIxZOBvmQZPmhe1CCD60g0Xo/oA2EIjzBlXwxEZuWA2Tuh1IvHb6VKSdQlwvpiEJHHIqXhjFmX",
+	"uXe1lJkHGVXooF+08v6hp9/WIO2yJbgJuqRGz/TAh4L/SViXLUxssKZ/2EDXoeSov1Rg6De6wObecvWS",
+	"xyzYimoyrnpDmCWDSm85krE/TuwredTopKjxliv00r69GW6k398FOuj1wGxwRCC3U0kHIUGKG0EIuDqQ",
+	"w3cREQCla98nkSLL4FgAP6wUmURKgvboC4IVCXpgGmo326f1VqvePrlrNS+b+j+/anVVKwZng3P/ImiS",
+	"emvYxvXO4NivnwcdUj8ZnmL3rObV7qk+1pqMZUQAuCGWqkcMj6y9/3CHjhRhWEPlEw0+X6KT5jGwKo3L",
+	"H1giKtSsUU/T7M/GvEA0T+4NNDWKJRGXbf846JCTYV0voN7xz4P6BWkO6y3cHjhzmT5+M3kPdtEkevnH",
+	"evhJUO+Q02H9HF8M6k2/FbTJ8bCDTwYZlKnpTWg1x6vFUbAEUK3mr9XRwG43OcZSQS4xcAjicxEYGwcY",
+	"LC1WXsG/rF6qb7JGHC1FU9BvqEIzohroPQ9DGMndJ/W9yJhsX3ODLsVGl+QtD/WPHlpHFqLmBI+Sp/Lo",
+	"U/J3jwafwZC7xGz72au91xtjAdWvvDQa3nYmCrAO9SZUTqzlZk4ztlbXcaqaX6EhUT5QzUVm0soYJ7Jr",
+	"RS+d5r2pkWJuobviKKkVPTGVgdKIQ6M8WdTLXrQd2IQ0KQSsG8WCzNNji53Y93nMgIGnQ9HB9fObd29f",
+	"3fY+3Lw+zMu0GS2rmD5sZR+aW/JOxFvECNGXNMIisb5k9mrpekYb+uzV7jh/g9nMWkrkVqchsCI9sCPO",
+	"yaKcowlmM+Qo/xUSRIkZCrHSLCWD8O2M9KRf02tDyeI2hXluYbsA9Q1WBNkJ3WbwUBEBVM6IhhKuq5yj",
+	"dGBBr1/rsYvE7ta8olnuFFNVSL8ydtbPXu0Dw7Eac0H/3JJ0xTARYUq/kj++N8bUpvHHmal8QQI9Fodz",
+	"polWeny5pW16cvPL2on9Ld3PAC/sJXNWv/zyS/068/li7oStEGRMeWQ10/nArOFMX8IXTFE125mJ755o",
+	"sTeWBcrgvDFPC+56oBHaMQooGBeYSo2Q2YvZzp5sZgPI7mAXFr7M6ndDEAM+wZQhEYfGTyP4PWGNWqpA",
+	"wTlfj0aCjEoEkL/xKcJowpkaP5MowDScoVjiEUED4vMJMY6uAQ1DEqA/YgzQAHM3iye1y//UJvijFUNr",
+	"Xg0/jGq/LbhtvNp1RK3P05q7qbEWZMXjjA9Vi4J1RSekVjCXe2cwq+B3NdJ1hWEgR+ujWWstxrn0afGB",
+	"5lGMiF7Frxttr/gCRvEgpL4WMoRyHvV7MvM0GdUy04hRSZAhpwsTC/LA79fclODm/i1Dy7+T2Y0e9vlz",
+	"1jf5H+MlB6gkm7IT5nShFEf44HfiqxRHnsMgoBKBEQZx+D6DM0McSuLNoZE7hqwv1Prxyn2h84c0d7mC",
+	"CWUScRYaSE/wPUEYXMHS5xEJ9I8Y2Sk07FdHAGQBBUteBQZYFw7Dd0NwKy07EHvDPnvzV0wSXxBVjFrT",
+	"MQ8BmRrodsynDLaLKDNmoaxfe/lm7DcWt/NbsqHX1Pjlqu1Gj35DFC7YT4AVEE2qCGiv1aDiFoaFwLOF",
+	"9cOcxav/gYYhZaOXwDSYXxC3AbQznKGDliGjh56mk0IRoX88PvSQJBOKGYtxqH85PfRQ+q9W+9BDA0oY",
+	"o+aHdufQQ0pkfjk+PcwRXPO9mldLPgNqePoNTYjTP9PJ9TmmExcSarvdNzwgIbBj+9FIkAgDWkdcKv1n",
+	"b0g/ktwPEZ6Nlk16E7NFDoBljw8XaNMyur8OKbNGcFkZYdKlvjSvLuKOVxtSRuV4zaWMCRZqQLCyb+WR",
+	"6DWWCkk6YprCh3RIHKWfcnFPBAo4mPBVjtAs/V5FzpMY4ReWlJiNJzggHgL1kgQIS0SwP0b+OGb3yOeT",
+	"CVUyQyISAd4Zq6oC/O/U2PrytqgC3irvaRQVRQLpuaQDnIjZM4kiIigPpLH9wU4QDgXBwQwdDGYIM0Sw",
+	"CCkRevxh8TaA86552k6wrLr5WzNeIxtXOFz14hvOyKyY+QLQPXuvkoVkDjoFoPtY5p7MgX8l0053sBHj",
+	"rn77N8GlOfDAFMs34S79ApkSBFsFZWFl07FBjOUsEkZ5bp7lq/i73asjvjgM4VVGpjiUGZK7gto+Dc/N",
+	"UPvt+W56NRZuex8cmiLWymn/EhwqllhKxTV+owPGUUJ20ZAL1L/58LZ3e3f9+kXv+uXdi5v+4VWX6aNB",
+	"VOnXhNZzFZ5JD5w0mo78zgfPpLWBHHCBMGJkCtQCtCKjHwmtT3ZZhkv/EZMYrpiIGTMmbg2rkBjrQxJa",
+	"lNlE4Wk+T9X3D2AiX3nDJpRlf23N37kISznlIlgIHjxdLjB7tamgirxj4cxEIX72wFHghO9lOPHBjfv8",
+	"uQDz9R6p+gGHmPkFd2+QPqhAE70auNvEquHmo6/M2AVKan72km//VrrsV8nX8quuyH/ND0XC+e37Z4mL",
+	"2zoWidM3kAKc1Z+WNo5HKj6BsBRH6LMyo52mlug8Bbg2BwJ4CmJE4d7t9woEuiAQRMpCUgkyhCjm6hua",
+	"AgKqevaQCmiERlbEGer/9OIOHT20jhycjHOl30DmEHMwRGMeBtIzscRwuleITCI1Q9MxYYhxZqJMqxDD",
+	"PGoXyJJ2C6ELa62E4SZqyy8GpAkxzMLQBR1uKiNWtHIUmC4stkoCxNz4WqlMIH2F8EASZmizcjjPp6yC",
+	"Pu3VorGNs9pQ+nI4nMpeWSdkVRy0fqDcC5Sp006BLLnEWOLOyGzKS65Remkyx54R69zncxcot5Nl13cz",
+	"oS294dkMDYiSWnLjI6wUERo1/v//ua7/+tun9uf/WnKpN78ReTz80YR5S+fov30P8ezIveEZz60hFKm5",
+	"uwG0cm7Fx8UrLr9xOf7aWXK1HsdydZVaqJ6lt04iLLQaNMUzCWLT2hcud+yVLF0OSMuQ8WnE1YSTbSGs",
+	"zlGSrOjuK/oAxk8ItysW8ezbO5Lvvsbr+QQ3pBqu6iOe8AfSm9/WHDMTsRby9UgrbxmxAYaDngF/ZQ0I",
+	"A85Dgtnm7KhIUn6hoXZHJlFoMWVOUuZBAQV8SUkYyEvUeM4nEWazxls8IR5quA8u/Bu+4qGGjQtwz90/",
+	"nTCf+ek9FwqHH25ee6hh7UaNtxA1l/nhjiscZv79Y0x+xEpP8yOeycaubH7bCjUyNuAuSDRTFvJIce6B",
+	"0GL9fahvN4U+fZoDwOfPEHAbk37hDp9Q5HAb9QzebCpL5HByI4HiW0fbDIlpNfX/raROGxK1R0XNeWax",
+	"KpGwgMfPYdRKbHkajp8noluw/dxEO+Le+7vwLd6FBTSHA0tSV+aCHiCuZXHZUkHAyQT7Y8pIXRAcwA96",
+	"PDroO6Tse6gfs3vGp6wHaYX6Bxu51NML6Xuo0WgcFrIbm4dYpKzDI4QVAn3JQwFXkEfCBWLgEDAjJDro",
+	"Q54OZaMe3LeGVFzgEbHx76BymHIBSJ9t4TqS/MdVdnOzYM8ALX2viLT8jeBQjRfhnYpfaWYyv1/t1Dav",
+	"FX3Jok6B8WuiBeoe2OarysbrmjcHxjLeEzGrGl6ykW1tmY3JqZJVFxDEpOfI40pXT1XPpZRrzQqWvN4y",
+	"zfmWKGPiU5nkEZrJ38ip0xq30YHWnzPGV304+g4RFqBIQHGGKpp1Fe+WRTrnJg0pW8OvbV9+TVmhFdJk",
+	"uCxCpBs3m8e+CeSBv0nd/DQjWOR+kCY+gpgfPTTCUX0oCMlYUcGlol/0bAgpwNoAt5BIQFTBOji76nBt",
+	"eD9YGeGksjE8nj43n0tVzRaCZxNXnKXSCbw3LxRB3zipe4QFlTDZDge3dKUXqumfFkVSa6iMB+s4o72a",
+	"wh97a7+xPhLf4Y9FUFzvy5vpXeBFqUr01lHTvNoDp8Fa6ynS7BKzsI0CyKw4bz52R5s9tDQcIMvGUgY1",
+	"h3k5vN1UecwStYUra4OO0AG2lVbMB4GOSKLiCA0JOfSQ9Yzrce4VM/LQQ85Vrh9C5BSQcSEIFlLLKw9E",
+	"iy7owMow8AP6I+YKu6BXzlzE8KGHcPB7LJW+yNmvubhYJDCVJEATGtTtCrJeuDSIyq4468r3anYtYPx3",
+	"Xyk0GGaJeYkIUvke5CBewOldkHWZWmPK0SzGFGs6q1mUKdPBJ1GsJcgDYw9FAbjYs9HGkNRqUiNxGq/s",
+	"GSYqs8JsijxrcE0NK8c5H5vcRlzSOXhm7rnDlSINICA+neAQmbkKeWI23a6Kexl/7NEgT2Ir+qRTyhoz",
+	"qnpwEJvFJSUASehSduMZkOQ+5chQLd1Fgo5LSEly0hkrvCCa9pkgBiAcEJ3MbXqgVwMUzN1AY99dfvue",
+	"wnbhNI8trBZ5Pp+BUiDwEEg2c6Ge5n80Z1oGCc2PtyVDAyyra0ClplthlYGSa1CtTlsuCMK8l5hMhbny",
+	"sNoEP4uQ0cXHF2raEECO+BBhhq7fv4IA7AybwMGEsqWhGl4twaeiSliUjZyuLsdYkAANZog8EDFDITXy",
+	"7Vz8fFq0r2hCKRGWqO+q+jlnvX4LSvolbnwrX4dYqqTWXwVjyRuiiCDB8zEWo7Wd0fnklqXB4Jmhn71a",
+	"zogxZ4BqVTBAbUsV89/PzVeEUW94EJchVCT4A9XSlz75CQwE9NIPgthXaCR4HKGDPuOMmAOEXySSPDQZ",
+	"UjzWx0dy8orNbtLozxkpxEOzqluiFGUjWRS75d/HUS/MJEAvGhNCSpiy97PsqUkx6EmSjbXM+Ng0wfMJ",
+	"U0T0YhEWB8YEtHQNWlXtKUFxWDx93uK16sDf2dGvFJn8BICGOQx36YF02RsN4ObFoU0TNoJUUfQxX/ut",
+	"AmaQgU0W4kXwzUEjBZu3cJgLYCnHW4chr1gUq3XdQ4s4NC84uWeImjxgPCHZ1H1Y5rx5uoqROYeam72b",
+	"5t+sY1QuCrZcRPGUmQlaYLVedgPWJHb5+5GUTrTn9eXuy5yigUVglbUD8lEJjH76AeEBfzCnL/lQmceH",
+	"VybCx+aCpg8AJ1y1x3rL2/BCzpmakum1svnTD2AD0+T9CtVbiEoUM5tcvfbn17nZ5Re3+J4yk6G59GYu",
+	"VJwyMpDmNhM9QQNBzvDE1SLAczqNrTo05SgKsU+kZ8sNYfTz7bu3ttLOooCSSpMrVCZ040pzugAnHwsx",
+	"y3zxymnztgrehAsCAVGCDCFf+KDTbqO+NYEoznuRID6VpH+YL27aajdOmvkosfr//qdZv/jtU8trtT8f",
+	"dLuNzD8P//e/VpnZ07k/3P5YOf5sDiUSpSmZuei035JpNoT364n++2ojhdaNanvLFR3aLPesfLQGqLMx",
+	"ST3n1CwNttUrQSCGg10dZ90SRqVD1pKHIiz1DQHfRSaQqZLh25QegvIqAZ4VxFz/qG9dpFWAIE7S2HgY",
+	"EKncOpxvZUCG+vYBrbY1SKhEtriRpY6uMO/x6UmGVjYLKXO6tDlorTZ5EDGhzNTWqbKt4pW7WUhwZeiK",
+	"GmOG5iCW29XZ8Ypyw/mlrbeteYfm3MkV7LoIkYE5F0j21g05camiFXKCTFqpvuVMM7le1ha2KEOsksmH",
+	"2ZzcCl9Pc3gzwgUoXL2ICMvJKxkg1o57Typ3XlmDJnAcff8SR6Gs5nYKcWWvL4wtj91fQ3MFwqQVyR6o",
+	"jeWTgnGtNyTVJ1bc1kJcYYjhpqih2392d4Wr8+YQNIsubvPZ9S7iZA4BSy9GVmpdRIbnfDLhDGUKnkjP",
+	"FJoJCNA4MJoQiQ5e0pCg2xnzUTduNtun6HaMBfHQW66wmOXUch8mhdyxZJZC5bxArF6TAZkvrSG9/0NL",
+	"vdIkFqeL22CCzysAbseV7idrp+dxrqKVdXYv1FNx0yOts1gdkjv1AttiCeblYn/EOxEUUcrNoi/WC7Cw",
+	"Cby9JXmqW5HLMdVqz6yynRpA8eKhxOFdlYCtILOOvFYvwuHlsh+LZgRe/kyiEWFE6GND7g0vUx2DIK43",
+	"CLKVawKBAyfsJImeZlRjW0JewCazUs96HqH1SXS18AE48UzwAPzVS8h7QV6ehaTpYwChGAxhxtlswmNp",
+	"QHdl4JoA3FVgLXaNKRLJ9TD0VpFoJx6vzQIKsumzO4/yTmIBUp6ZZYFZp5tbRp7u5FBrzjWXZZyONrgT",
+	"2DQWAE5kowByP6PKLjusrNa7CZHdhoJueuETVaGVRNMuURY2SsjO+WoLkSWZtvTcDK1fdAP6qsinZGpa",
+	"eUjOpCKTJLsZKupjli1aZzKdsa9KYsTWqgYj+GRNMraEnyq+1lwLAm3Ns9CBTZQC9mn8zEaU2cLLnN17",
+	"to5QUvAXR5HgD6aCUMZ9VVYnwcfMJ2FYkkKXEvMFDEwDWBZjWzgja1Z1IQVCvim43LOkzoSsOMWjJ4ny",
+	"UN4abn7TV6oHlWg8SDqVshfxkPqU2AFO+tFjelr06I0EZvCFBEIVSnPpJSdxE+meS/Htg3Et5IG4HeVb",
+	"W1sWPB7Z2vQfbl6jA6jPkdWVD7fLHC9TOr2adayUVuEz7TcirMb2y1QiZaourjqJLD116qz+3LKTcJd/",
+	"25usD3XDy+zV3ts4hIJSDxPKeoDItDSpAOL27AnroZUOaBOV6QvWPagmEVu4bVteAOopE5dKkgfxL+NZ",
+	"1s/5Ox/YNlmNJXOFfERLSpHDo6RtYxLqDgeNsMp8a9kHLEFccd9NdRO9bDPeg/4WUKOr8QUKLeSAsXVB",
+	"BXvWkHu/pvD6FNUDqlUAaq/2Si/zimQ+tARkG5agsHCucP/MmTyJa2n+ws05wXD9z2b94rf0z0bv/+q/",
+	"fWp7p1Ucfcvx2UBoCdyfRq50vGQLydJO8T7EbMdeiYBK3wS+E+GTIn/zLVFoMLMCR3FiGxb3cVRphozZ",
+	"amGa7dwTu3USyHVPVx/Ne0GLCx456ThDzsv7kAInojLDMuzrCY8KMUMHTeePMx2MjNAhiTq8QpJAsx2E",
+	"JXK9G3ISSHlChox6W5xCqVqd9VvMuygWEHABn5IjWQTkkruuD+RJ7ztc1t3c+feiMPPS53KNciQsWNO6",
+	"p99Y33K6nYdSC+4u0quqhJ+ssbcWQGS0JjxktDY4lqhDyec9c47ZE5r71sIW589mxTV4b27NmvJGEWdY",
+	"ivZ2WCFDqPjidsSnDAZl1TRzIcQHczqFiJk89JBJ3vGsioEOJHGjjH4yl+yUM+okhZCsRafIimOXuKNK",
+	"Cl9e3NtQLdy5lFhw9ib3dNssjUcsx+P63lUcPiFqzIOKObdvzOBNMopdZ7CyWtSCQFMRv0IlAxrUctvM",
+	"5DfZ3WSnS9eaX8TKisx2z5upVeuhw/aHMG/NsLn3EEqKsBD0wXT8ntqYNrD5XdmYUes/HMYqFqR6YfTc",
+	"kc3f8IqxlXbnS+D/JoGNI4gDzO57SmAmh1Ba1sfCGLblWP/PmPj3Na8GPSlLqCNMfGORoaDibFqVomIK",
+	"WZTShUqp6/NCrf09QetigKScLx88OxfhakNlO7nA2U5Z3Gyx+odjxXvWs1AQLWweIAjpAT9TxKWqQ0gi",
+	"SFsSYWWsUAcutReic+AnNSZUWN0iUxxCjzq8QnBuUyoJeLGNvcx8ztbLnw8FyASyPUWVM2eUt20wi9K+",
+	"YICEDteShCE0Pu1qIIbUh8I0nCE7Cv1CBpIq0q2VlMDLR2hV7opjXlpzuH5QORqiGssOMdvajPtYpQOK",
+	"2Ewu738eLjnAFhxN2sBnDke8/P3a3mgaYvYc2kSuyaeqGzhK1PDS1WzENb9JorNl5dkc3ViVDfS13v61",
+	"buUcKu3iipWi4cwP18XC7Vy06yn/u9P8y/Ndn9Bmta2xamMzw1bWa18jjVxrlwbPwEjx8ZV56XTRYlsQ",
+	"rL/6yk9MTnfPh6Tu6svK54LnlpZJyknWtjsL7bwt1oKzDDVLu5JAFYU+ipmiYWKt1mTf5mVLmwsEGQBQ",
+	"tA8qkDPUNyaS/hXqC6Kg0h9S+J5IxDj0HDHcImtjcRUbEuOKfbFYfwgx21WJ6e+c4/215dt1ueLi/RCU",
+	"+TTCBYFEOKLQBrVq4cI1IzQTm99GFfaSdbtKQbtq71mlo6Zpp7mkrundmEAADdIUw5YNsfnu5KPWonGI",
+	"7MuNsmDjjSQdW7MnLe4L2/lt2cEX1/NydaF8HIZEoFzr4yxZ0yuFCEHAFUi6Nfsrpmu2Q+4iHWLo5uVz",
+	"dNE5OUO2Hy8KuB9PCCuogbJJVdZCOC8JOAQreXVemCkiW5REwaRyhUMXMcUmOQOyDLlAMo4iLsoC5x2R",
+	"KMg+NE2RP1XtXHSNPty8QgxPTCQfSSCvh68OkrNdh8xXMwomnE4xygFR3E3WzdZGlQ0o9FMUgF9UV6zG",
+	"v6Eeb6b7oq1714b0vCWgGARLtpek+H0xPJskJX+Wi7MwqgpeftGicU+I11mUtkDcErfh8DdC8E0PccML",
+	"8ZhHnKpi7XlVDNKD/oiJfV4UG7jkcFYB/onsANl7v409IDPPjhSw7xqpylDlSbFkBwhyZwWqp5djnrAp",
+	"zVZUWkPwy0khVTv6Zxb3pCgK+LUbNN0RGdsU7GUgfsplbSiTLmzlH9bMupFjbNPE0TkkSKb5beUCg0KK",
+	"FdA1KuPbDjSmVWqxppv2qN+uSm6S0lxxTYvpdPb3XD91t+EiaN0QHFBmC2bNwWlM/PulJSzKhOx0+qLe",
+	"JpBUWLW9ieeWUbj4whK2v0BGrrFFTfAMBbyB+tYi1gd7b9/Z7fowyti6oeptYNtwUpEkhXGRVKpaVgU3",
+	"NQYWWoFuMQsG/OPzkPv35WkBImZbqjXFxaFu30NJc1NYK/CMKdoWGzT1zeWM+aa6ObKLQSLOZg1mbC4u",
+	"T7kis8/cjgL7DV+nHAEekZ7g08K5Frx4fAKZjDULlNz7ufuRg34RnmUP7zp4cFatrYi4O6iUDLZyVLCw",
+	"gtiYxyL/Vvt4+TufV2znVhV2amR8WpIcF2KlT+uZRPqYqoe18eFQQgFXn7NAFhtfh1i4rAn4CAT2IjzO",
+	"1C6Z4jBEvl65hyhDdrqKKRN6bb0/bTm9ko7megz60/bQLsjMDfBsJWQCnFQPyc+JDvp3r9686P367u2L",
+	"/uEC8FbnVPFpzS0iu50F8BZiccpaFoog0IdNmps/etkg8jHSWy+PxsQImvgYVx4U5UuqRWM0AS+faaFD",
+	"A8jFqY6vj1rdraoCRD6q3lq9qdZ0/KyViQUN+EqrVy8vAvRHUg6rglSTFumq5h60r2U7A9kKjWshZ1od",
+	"cb3XNI70CAvkerV1vooSPov50F+izk++is/qqj8Z1Jsr/p0r+mORbFMlPSPnm9ouBTJxNjV5HVjPASa7",
+	"t2U5yHnVY9v0CE0cCpiXOw0oc+OkXtM4jktV3KextO7MQgi2gMNMItPti0s2+yojLz5GJxItiJEHSqZF",
+	"dH3BJmxGeuXVJ+yqn8ZykqiBm1tN7BTvIiJKy9f7oEqblg2unCzUPcrkYflYCEok4rHykCBKUBLYKKPM",
+	"KDwSRA8SCMOgGfIxY1yhMQkjdNA32Vd9zygn/RBLZXK3jLQ0h/5KkUmkZFE/dL0UybVEWazDbCK9DCmj",
+	"cvw4ts4q8R/zR5W0WkygVF6BA3qeaHi75DjMAs9krZhf9D9miCokFY8iEhyWtDwUeCLXa7f1i8MU7haO",
+	"JFEyX68DHTjS7yHLKEwNIk0mr5Iq7I5aFhe4XF48cbFkosXo2PcJ0aJjXxAtRLvHfS/J4UlrKA5mUOvH",
+	"xi8QAVUXS2ikGVKanLVuZcR1hKEESbbJCyhk59maey70JmHxBj289GrOgWEjjpxH+EzKkpXzQA5I/07k",
+	"OPh49kCTL/b8DJPPSR2Ae4be1Zz+sVBjN2PWmVvhk7KBlIbvkB8sq5EmYmbTZ5M7tDyDNi/gLzD4xa4c",
+	"K4vnLlH257HJxeKu6NQx15+DM+KBAi+TNorQJiPXI6NKuQbblmNFQ45lX0qKiiVNgKG8BBBTZi0W64ro",
+	"FTrk5NWr4mJ5LsA30bySy5O7kasr5d1K/pqyAhOpmW1NHatQV52XxUGryExfCAPFBRkKztRTVwFdiCEk",
+	"H6lUlI0SKzU6sNGX8vAq+dEWrHX16CaShA8Va7qXd4SEMrl6Ro2H0oiEJho/weBcN4FKJUJLSvLeuRq7",
+	"9Q83r9Oadhkf2Gkn7wI79YpT1Xv13/77v1bpyhsVJ03K5i0rR1rYjvApvOiuG+FcXqVJh/VQEymOWs2m",
+	"h+JI/9lJetm41jh4sX9Oozhp9rha0uwT+vVt58TNLAd3+OOXDC782g6uuPAXrLIEWk8jJhU25q4uGd3h",
+	"j0/rwP8Kz33xcImYbBQasIU9vTR/rxD7HHuZ94FAidvyyqubyB/unaJylrfGU2NNJDByVmyqgDX1XDi7",
+	"E75+IFgU+prna0JkN5abLLe+lRIQwO3G6HJfroJk1VKQa1eCrFQC8oPEI3I7Y/5uGLZ1Ha504thmGdXj",
+	"SZJ1vjRvFhk9NzJejQkWakCwKvTAvcZSIUlHUAcvpMOkm9aUi3siUMBNt5LqTreq+UqrLCtlMQJgqhDr",
+	"nls1w0tyCKnFxThWqkQrwD6NVzcxpri37XYyeLHMqLIUjx1+FJE/50qobuvPbTBB1BUhKovkyTVRT7db",
+	"7iOYB/JifquGsBBxpEjQvwRTncVGa9dEB4yjBK9Be+nffHjbu727fv2id/3y7sVN//DKlvufSmsRFSRA",
+	"UuFcH+w/YhKDRpuaQbKl4SMslHFSJUXiM2srVH61YvE0/Xm+YHHqR8xNfAr9wcHJSb18i2QOff5bmRYK",
+	"bQQ3dsmA69DCIo1/q2QAeIoK0OUl+Qu244L71u6wtGV16XWws0T+mPcCL8le1djxNIoT0KUtNCf9/jdb",
+	"NXG31cgLT9WtbN7val1jUHmxUfO2rLyYfuv6AdMQD2horXpzsoB5WlZKYKMoh3TOIsz+J+zzhUGLij0l",
+	"1hMzSt335tOvM73b54rWFYd6VAPA8rzN/Kd30Epjbi9bwiTbzbCoUELSMrIscCjTzb2kbXg6duSSV9dq",
+	"w24KuWAZCzIhTPViRtU6x+VCgqudpkPl/M7d2qsBcmennDudbU5aFeoDX6CSaiTIkH5cJHsfooiIuo8l",
+	"QSHR9E56KKAjLcljFqAAyzGRVwgUOYnIAxGzpBCL6X7p1FBbKKSAcjqy2axf1H/71PQuiunl15iANge+",
+	"TUVNe/IbSZvf4AlunTi3APglQH0aIc3d5S3kNDvFjkS17wBN5mAIMT1+LKia3epTMXC4jujfyew61rN8",
+	"qg3AbvvSUQDrqq15i45dV0PnoI/ve41Go39o2ueDFd9MY/ygtoIKEQ9E1BWvm79sGRvw8QKOgBxnrMbJ",
+	"ysdKARc11uSSNf78y93i+tDPv9yhoeAT1H//7vYOHT20jnCsxkewpD46+Ntt++T0EHFhRpnGs2xIR7FW",
+	"3iiE36gZgjrsARHo4Ea/cPRC/zd6oBj9/Mvfbw8rrP4zMJUhN1VymMKm3IrVFGouL+P/bAZaw4fEIHPk",
+	"tfcu1UQRPFnsuXxLwtBDSa14QMwBDUN07QvOqETPZxoP3wuuiK/Q85DHARpg/z6ONDIL4qtwpt/qsqRt",
+	"HCWi3naBtrLRZV32nDONw5QzedlldfTz7bu3NgRSMnxPevqW9NGQkjCQVyhm94xPWVJEx/wOWWyCaFQk",
+	"ATroNJuHDT0ZVOgxT5N6Q/2MFHNkS+D89++Ss75LC7N1hfo+DwhkzXldhgDRoCgcvOmhvikZ9J/f+q6m",
+	"DqSWwYIQVgjK8MEqNJmTUDAO9SGepY8OWo2GvmbIlutDJ81Dk4PGEI/wHzFYKoTkou8ZGCLXjbf/qQuE",
+	"rFu7RP9pNBq/eahr0iXMC/r3bq3RaHRrn/tXqJ951EdU2kAaPSFnaXxkhEcEFgtsUe8GcLsv0ZgzHgvU",
+	"fxWQScQVYf6s/ncy61+aQCE8IXBVAXbuFz37gAczJEgU4pnMRRLKiDNJriy0GdSNM6NNj5hOu63f79P0",
+	"g1CYTJBYkqB/haZjGpLMlFQiytAwpKOxcnM0LxbmsCjTo6xnxvYb6O9kZtDjnkQKtTsI0sxQlNAQgInh",
+	"ChKaQUYK9V27mn66a0Ekj4VPUN8KJf0rg0lh0jJHL0gvrdVOBvUmVE5gJvjOdabslr0D+icu6J+AdJfI",
+	"ECtoRH/s//zLHfxB+uignBzBSYuVRAjI1dLPWaJsP9nQ897ZzrA2AGaCZwA2g8Uu4lWDN6RS30zKwCzd",
+	"/1iHt2BtB31bTayPJgQzuUjNk5ieRlfLeiH1CZMk9SbXNC8WlCgMrY4h9AkIpLw8OsqQviP3Zlo8q+aI",
+	"2XWs+MSsN6GL1+9fZYTMy1qz0Wo0IZwuIgxHtHZZO240G8eG946B4x2NCQ7V+E/994ioorAlfYslajeb",
+	"GUSOBPeJtHtPQmxlA93x2B9DoUk1BhoTSmD2CXhfBbXL2k9E/Q2+a+I+4YLBctrNpuMNttB7lvr9bp0b",
+	"SYLyp8ThU+P34P8BCWuV/GW/DeyoIDvQ7k3TnpA+kEZOWqhd/uc3rybjyUSf3mXtNX0gkJTt1RQeSQjU",
+	"iyA6zyINhN9By8/ab3qiI0iqrgpwGz2oCehAi19UAxv7Y6D4GBpSSTShIwNcQxv8WAgIMzhpHqdlLgtP",
+	"Ic0p3/Yg0hR0t1ZzKFoyc6tLj8mdmkkwr3xw6XILzk4/nCHFDVI29KwnzeMd7CJmCcjnt2PZe25PMUtN",
+	"aLvZ2VtuItpnxtk1xBSyvs1ikcQzNB3PlqNp9qAr4qkmyxGta0pWjqzBhAIJJFbqvyezKwj+d414iQQU",
+	"1TKQnqmBbokvIKdAEJsrIIiKBSMBGhNRgKZaHDGCeRK3TrQKUqqupUOOXmvxBdS1FQOfg8BR+/zbtvfA",
+	"KIL/ydtlau1m+7TeatXbJ3et5mVT/+fXmrHD1JqDM9zBLVJvD09a9Y7fOa5fBE1SPxm0hmfDpn+BW61U",
+	"Cn6DKTNuTohxhUwbo7TV8H3v+P6Pi48P7YlzTlza4gd6XxnBqnZZI7Ofm69+5/TN79ezt7T58c1tc/b2",
+	"n//4+OZHPoX/f8np6+c/RzDmp1fH/779+aI6OpvzAu26AJ+vQXzTKqFjlXBbOwbWRfMmZ3L0Aw5caAu8",
+	"0lr9ygeGrZhAAvPS8eqXXnIxoEFAmKEjFVb2ipnSorbM5uc8l5Aq2WzmCuqFzd3B+WoVv0FCryy4fMYi",
+	"pFVMLdAuUyyRjP2x1kZTxNG8eky6TMJ1tDIpdEh0O4J0mSsroFrH+lhr+oFprG+ywQZ6jrG+3niEKWug",
+	"60yLRagrK3P1OnDSw/kqLbw8wbMuMxcms5uUjAxmTmfpp/7GvhGv8sTCwMSg39rUIqMy6NcNMQBc+4EH",
+	"s/XoQMl1XfMGWaPf57xlyHk084SqtSar+5roEzAuoTlMdlTv54/n/4h+bYu7k4dfzmbXLf/F8ehvp/dv",
+	"Ltj7jvxwPt0MnEGZ5HdPZjadUbMsezMMcnPmk6+cSHWaF6vfeM7ZMKTGBtppt6usy8rDWp55YbILdkER",
+	"n9vbnhjP1qWKcyLK0ScafDY0MiSqpGyIpixS8chEGkE5fVM+voFuyAM3vyCh/ySBo14YMV7n0aJgAq+k",
+	"tGbuOnaK4iFg4q8ejzqr33jL1Usem6TWrXHBwGULXFif0Bsret70AL61Qk57AxKqRgU55kLVtVoYIDCb",
+	"op9/uWuga5tEaQx7GrFtIpgxzYQUTFg4CITWLKGRAREI7J5XiGtODZYt/Q78ZW1nYF26AJLUZf0bosSs",
+	"fj1URCzhfXc2fHhjzuWssQDmOVNsGmFR87kQxFf1MReS1AdgzJ/VpcLROnpPLla5EptbUx7PR4trsXc8",
+	"+Mmn7+jPrz78+ar1lr6Sr9jNif/81emr++hf/3z+80WDzH7+M/jlFX1HX318xZoNvx2yweRlM/jXz3MJ",
+	"aPOcs3ViOWc2nvwC2gFmQsNdRPh6UCqWpBmZIrNHl2n1JYlLuwLLueP8DWYz+y25DcUoUW5ffLRlDwB1",
+	"zfVyeeMgSLIciJZTl3kd2JYcq7uCb4V68AtQfkXMPGuuoeHMdCKhzA/jAJL2tWAx1QIwVSigQbGma3Mm",
+	"bvTXviFtF8seHybXoV1vtvJe7uyTOy1fuouSRtDrMwWBs+0fBx1yMqyf4rNBveOfB/UL0hzWW7g9OPY7",
+	"wQk5HWbLwl222k1XlqGGw3A+6NqSsstYEnHZxseDjn8S1E/J2bDeweeD+oXfDOot0h4e487gxD+FPPl7",
+	"GkWaCHUylp1szLDiytSbcpVdaq3z40670WpC1RwhTIJM7cPtj7XPwGyqXfX0/FdrzxolvwvNOVPnMKs9",
+	"258LxYNytVlDWNqLKFEQE5uE1Qcc7qMDKNpW1CYW2w6xXRbg2eElci2HBGFkikMzmb7mlKH+q7f/fPfq",
+	"+Yvej9f/vu398OLlu5sXvR8/vOhDeUfrJEu7GU04U2OJBmTIhTGxY1nnQ/M7OhjSj1qWgIb9KBLcFMcY",
+	"zLrM5HPbSW2rLGRbZRl3riFGED51aPzPaaYxlBbBqst8LpV5mHg70Vtrw6cSDkBr8FPqk0tN2IxrNSLC",
+	"VZnxugwqCDnhhvJAv0jYkAsf1pozZHtIchC1IyARiIsuE8SmfOhzRoQFMu+lcyEFsoFSI3n7CkU8NJVr",
+	"RMwuu8yUQ4qZkmgk+BRhY4H0xzG7108mE6o8W0BTf2g65jJNhKFEr7vLJlhoHSCXpJCc7XwWQrk0ll7n",
+	"J7VGFJLnDMXcgDytY5po72C1X4qZPB4raWZYSZKRsshHmo1mIQ9Z/4jK7Bwgp5gVfO266FOaKG41NcpX",
+	"2a3MfAqEx8RCUShBvlISGezwLPXyEOAGUCqH2IYgmqwrWejRyxGcLVWn3VzDXDrj4iudln4ln75YMCq1",
+	"R36F4qFYAhHY3g5EyJ1e/70Jau6u/0Q2venb2J4SQay6g9W9kvWyWger/impLEOVJOGwWMd8nnz20TVM",
+	"r7AQTabUzdA4nZJilgBWCcGElBlGCVEy1r2QSTfLXoiV3REKl5FUfTbhf5llHTDulnRoozBETMoWZV7P",
+	"LWixWuUKQDjvm6EUZV9KMo6r0QJ30C7PeeUqrLytBXcwpRz4WJI6ZZIwSbWiUXowLrcrXdiKLK9dGh+M",
+	"XVUTUPQ3OhqjWyUIUR56zVlg4u01gTUX/YdiJrbg+zKtGHpgk80R6ZNmiYS28EuSj1mj6v/0vrjkDbcB",
+	"y81OgzNyPrxoAvuqd/xjzc06w/oJPh2c+eeBZm0plJ+bSdBrFdTyuZe1zrDlt4NjAm/WO/5ZUD8nF8N6",
+	"E7cGjmXqd8ZQVL32350OajfR2UXnFDWbsJ+ESSU1wrLJE2VwSuLNWmtYORxirrZxJLj5XRg6/Axlduwn",
+	"/W25GyTT1iLteFpuBrl2znffhhHMEWVNGhEXrr5rxu/uQTFOo++zPCdyc1mOBDEGyN0KRKWbd4Al6bLk",
+	"wYG1bGBBTMzlVRJoawJsIboYxvYYVz3bgpQE/cNGl8E34LZaDwqVaMIZsZX9sUpW4FlDDiMjrFH8Corx",
+	"dZkJ5GTcvN9AL/S1NcsxfcOspQOazR50mhdpXnYPrnhP4XvC+oflhoDn6dk8oRlgA0K5NhFcSvOK6VgZ",
+	"TVqbnjxivMSeyXwdTGZdlCjTgrKdgsYEB1YKf3GHR2VT22FHMAam3UeD7DYaBGVY2Pr8L2V68/rVctvL",
+	"e2vyNmWjTU8pPmUpR/QWNSvNoWZpjHuXQRZHp4FeGYefRH17uQc4xMwn0magWE6lMiiIxjwMZJcBp4Ws",
+	"HCplrFlNoqHYvDnPpUY4hgvsbQAeDaoOvS4DRoT4cAg8mJGPKjGbu+wucHzA/NMxVsRFH1hDfhEL+4mo",
+	"DP/a0qr0iHTUgRr4qv1HjqyeNk7PComqAYgrI1CVzlmVxmEg6DR7kr4n6X8tq9hWNLlMJ1nfZgZZS/64",
+	"IA4agj9c0h7kV47oA4FY5ITEQq6XiRJx+Qg2A7XLAqK0vO8hxpXxFWa1CS6sUUZL/seoD58ANQSHIZ9a",
+	"JeQX0JKSTDsPoqdN4wSsXEpdEW01yXqbqwdD+OB2ekEpzTo72dYb5TZmM9UfJcRrL5n/pci4/eyenM+R",
+	"8/VF+lYFkf69gPK2UDzipSl/+NTagKEVj8J5rGIAF7OuyCQKsSLl7pc3mIYoGYYOfuJIkY/qyP106Jks",
+	"PBIYL4HEDyQwATJA9wNucmG1vC6JZiX6JkuEWVIZwCTgOzOXm7hHGSTvZ1K2Q8pMyqdx/zaQ9Q25rjaL",
+	"fh4wY90lm/yGwgkHwMJqPxIs0KdPDUcxGm/xhHz+7KEZj5PIIz3ANr6wzyHnyLW3aFQk+EBFL/Axafkn",
+	"J/WzQJNjcj6s49agWXd+5TN8PkjJ8S18A6pNMK5MZzsZmwojl7V/6zWaAhPJUrMLe0z7eu7kVxvZjbMn",
+	"wfPvwtQ+t+csicEKh3zdsMKvmVSU2KRzWPKkhukd3/fd3M/NbtsjmqD3VHEbsTOP7SWyJyPTOcqwtw9/",
+	"Tfbh/NlUJtrFYt/KnMEbMuEP1rKQ//IVEG6paBgiylBsSnOAZ5CyXixJf5Ho/ghf2ZLo5tT9VQmH5ot/",
+	"uYTDL6kIbY265gw2R12vWDN5x0gBoVow289j23by+Z4BPToD+k6Yz9NYsje+gl/CXG0rzK2yIaODTqud",
+	"lnU6bJRYlHfJZ74GqX6za/aIZuc9MXx0YugswXuiuLcHby/9pxkhVYPt7RvZCEcF2YLUhlBAUSPwGGZT",
+	"Ku0gF+tocye5iWvMBZKYIMnXlBHITLRVNE0IiK2fDDEpnCWjCy29r9zWniigPwkxeZQwdru7FVHsyRpS",
+	"gMNSsm6kosVkO/Jsn1NQtoo0wUEhn0v1ZTIcktXYUsFgGHQ5Fy7gp+yQsu3jqy9kh2H94HLtRdi0K1iV",
+	"IOkVRvy0zhvHnWJvbYVMtgWPbq59U1XvbRCTnqnTnnyndeLY+dngFJ/4naB+TNrDege3BvUL/zyon5HT",
+	"4QnuDI79NjQk0+RmfpZsGm/EpQJQeTV9yjIDwjxAmmUxUHNp8kYqaDWb6Kcf0AEkooezQw85GaB1opHb",
+	"/eu4CYXHle35Y3zIvQDPpOnvrP/qUdYzqeG1y+Pm53TpkNBuOiOY5z0CD3KT2yeQbpd5BpCMuLQdTFrZ",
+	"Lti1NlQWS/D4stYkrWEbH+vDOgnqHXI6rJ/ji0G96beCNjkedvDJAPjKxx4NgImckE5w7LcH9RZuXtQ7",
+	"w3NSPw/O/Prp4AR3hsekHbR8zXdiRlUP4tjnwV0cQPGbVzOl8TXjef7mRR021Gw2m502kPHZhEDDvv/8",
+	"tgFUADMyJUktZsh4UJB1eNJonRZihAbD4vjjRuu8bHg53pW+ZaqsVlqPpUz/vL5zXYsva+1Wcl61y2qn",
+	"pWFflHxZRikKROAFSmEDNM0qXMhF/WR42qx38Nmgfu5fBHWHfRr5NnXtWWa42qmXVEv4Hrx5NBWAqqRt",
+	"Vo0TcNMujx/+xZUMBMKLDkB+swUrTSVBUyLD1sXwkpb7ninpATLjmE+1WDnFIAlGsSLBoYfgStmKRoYg",
+	"FJr5LFJsH5y7Z7l7lrtnuXuW+x2w3DUZbpmNyrKIvVFql5Z65sC6K36+TZWGnBBwlFKJTxu6BUpKjPpc",
+	"BC5xVRCfQI1RKKotsxC5NGm70lY2nHmpcarLhjY9KLXHlBqqXKVuikMnW3RZSLDzdzv7kyFkzoBg+f0V",
+	"mpg6Zdj0p7A/Q+UsCE7iD0TYWfvGfEaDZMrUU27bjmHIKsbogdMAQUZu7rn+uW9yie2cxiMiiVIhFEB3",
+	"ldi4CKDwODTa6TL3QRxFInHkwxjEGcKx4nXzSEtqUYiZvEoDsuzsXYZdgTeURgNYDvfM1Hxz4aozPyQI",
+	"wvwX2g+Zzh3GAVGeJWxpzXuzyy1Dslz75S1zhgvkmVKyPSFqrEWN2gCz+54SmMmhzRkbEj1Ws4+7m38B",
+	"5221m8d14L2VabEFzCPGWDm6sxeG98LwXhjekTC8F4W/dlHYHvfaBL+YiB3fNS/mvNbn5GLY1MRFr60O",
+	"9dvO8emg7siUpmCZ1q3rkKZSpqPRbunKBAhdm5eBW8HV1mVrN3Y5pZ3JrPBjXIypiIaHCtyJ+zi/p/RS",
+	"m9MDWddJb+uqLsvtj0daDt6x2gFeQkgxyEnoWtrnsUqMjrbojbudjCsQyjUE+9lYJPRKSWvlBB/wzLpB",
+	"odwv41Bvd4LvjWJiGgYtSML/5DRI7Zk7C4/dW0L3wt9e+HsC4Q+o1l74+6vbQcF2szeGfruJCprvbmN5",
+	"TYQW06C/2FM65kkRJMIUxaFEAxJyNkKK21KD+gOJiOvCpjJdC/TvM6jNl/QVLPSJvtneHbqsFZJlH1pd",
+	"SGOmfiQTbvKyCzrcJVG3p65WQ2dwgusd/zSon2s94wI3B+ZJR3NuPbVl9VVeqK5tCMp8GuGwtI6OaSW+",
+	"8c3aGhX1InCmuXhgl7ReX7Dlrn0wA68RCwrj56suJ9b0Z4WRnYWxmu/Mh58oUtNs+3HiNGFnK6I0cyGZ",
+	"z6Rdz65jM79sG9+N5PIhWOQNs7fyreaaVCqu78B/QIyFVr22I5VXW7YGxfVIwgIAgJe+vb5Vo+gzLVfa",
+	"X/BJ5kP2u9a/EuQ+LGdSkUm1+ZIJ3EYEf6BaQJnfzapJ29lFZiexE6f19z+7DiFaZgOR7Xx4Ruqd4NSv",
+	"XwCZtTJbc3CB9W0NMeutk4CRagLtzfQASVQc9YaEVFNAC3sMSEUiQ16celRrdk7O8enFsE6aQbPeGQ7b",
+	"dXzSGdSPTzpB8+K8Q9rnWgcIOCO9EijbngYkql3WFGGYqZ7vWquur40szzFxh6ox2FEFUwap7gh+Isx2",
+	"1oijA2K1OorO0afvIIaOO8aUNIg3PzxO2WnLiDCbIdvDSt8w59Uu7HNgXkkKT9f17R6E5kXjD09Ku6WV",
+	"/DvN4y7rw+2Fmm2uN39P8Z6dKG/CurZry/egfia7LOXvMtfJ+plEEofEQ9iUjyPM9upqoJ/oA+myfoZD",
+	"9BFMy8g0ywZtCTrj5IZmV7a7P5YId1naUNnJIe1mO633Ab+Ve5UB1Z+0vscOOeTadLiUcKxHKh6x39Ve",
+	"xtjLGHsZ45uRMdYiG2U6NpBsT7Mu3+T/7mvMfHn/nX6rXQl4P2FFpnhW2sSeWxa7puhUYpWomG5gCTk6",
+	"MBYK8HyDVdBD0zEHG9p0TNhhak3LUCsE1xbpK2ikDvh0Gj1nE0+HCKPkslvByMdCUBsINyKMmG6kruWy",
+	"ZzrqF5nknCCynW6+Z5d7drlnl98hu9y7lXYbY78h09p5gH2G6R1ZsrPjMJdrZMmj5WAD4nMormmJHHBI",
+	"zVJzHPJ3PtCqvumUa0zmVjkHVot9ZerxNC9QH+YFC4P9Un9pjZ5r8+ENNfOdRbnsWemele5Z6Z6V7iM0",
+	"voUIDcs01mTdRbrlkY+ZT8JH5rKOqbrKYlgQZD4cZliuDT01SmeSuPbAaUCCCsz1CmWGjLHsueC1vqmz",
+	"bRLqplgmSXWHrnS+lwsxcUpyYuW3bTCT+zJnWoeN7Bn4noHvGfiege8Z+J6BVyhjDjxj16p3AXsXBNpd",
+	"7TZDPWZy0YoMBuIhgMhx/RGm7ApRhQSRsdayp2MiTDlEO1DEDEnFo8iKASYlhHHTT1NNtbAwz/nNq8u1",
+	"6hu97T1L3rPkPUves+Q9S96z5CpZm0rM5ljYmnq1Zc9rxJLbN7KxbZIQ08rN9pcujh13naqfKnrcbfVx",
+	"4sft7pII8h2WktUn0EsTKirytSqs3OWI2CSZ/2NcqPGUsmC+1WfFDp0WdG/dNOhvXCrDj9bu0Nm26WEB",
+	"F72Qj+CIkvVliCEMsGTZ8JvhKWnjzqDeymTrXwzqZ/5pcEI6w2OTrZ+Q0fYagbf2lFeH3jpk+y6Cb6P0",
+	"Zjvak/y0Ku+qTGK/VVzYMI2skYsqF+LhftUXAx1Mxxz5mKGQj/T9xqrLOPOJCR/BTE71xU/iTm1P5H5W",
+	"Zuo30DW0ExgJzQzQ73zQZWpMGDI3KbeWZxIZlDMdLggyeIgO7imUu4RBHopZQATMYjrhm3e8NPiVKjKR",
+	"rtj6BM8gEAVxG/aiN2sm7jKAnImNGRElMx99Jk0QMlASpG90A73nYZhd7yWiqsuc57Bv7mAfOvL3nXJi",
+	"OnjYC0X0Wdu6VXZvcAm7jMqkF2B+7+ZYjOqTvbc9aOsPjaZLYnzfJzri00X5GszM5M0xLnAhQUyJHEZA",
+	"6WDdJn5I07d6yNmoLokviKrrB9FYYEn0datCb5fQ0BXUcF0q9ohRwX8xnjWnW1VrK7KSc62dxezuSWmJ",
+	"FUt2BgRqwrlF72M0v6EYTf1KBTjYhjwfWJITUtZ1MDXAVeLNC5rB8njO64QPC4KDnBagWUEnyYkB09dh",
+	"YWRlSv637aW/F5QfV1DeLaHa2xx22iBuzYs+J4R/gSZxjbxc2AeB3YfBhm4MyNBUZiVdZoVK7Ps8ZgqR",
+	"j1Qq2UC3ROl7gvrmmvSR4nNiPFRH7bJErE3ok3MB2Jl/5wNj7kcHVKEhZVSOwd6PFcKsywgWITXvoQEZ",
+	"YXZ4lRIyp0HY1Zu21l3Wt+2se+ZxzzzuN9AvVbrjFQnIpn3UxgLyLjrhFUtB69KCR2xmt6f73wjddy3x",
+	"9vT/O++FtxOZ9AhSp8slU5uYXZhvPaVqDC1NkL3ZKHFQesiZa7oMvDrenOHH51Khg9v3tv9JSKRMXkEB",
+	"lcCwkrylLksyquea7UV4hg5gsiiM561LEyzu4+jQg356XQYmKVMIvW3y7iQa43CI8BTP0FDwCfqTCO7N",
+	"1x5yRUrQh5vXRewlY5d/D9B8dNv87uzi9uR6Ex6QENgTsWX83CH0IiJ8mLXWbta8mgFq9tcTDZEHIvCI",
+	"GBeeftgbDeZ8kK12oSNvbSepyeQ3PCBXJlA/E6a/4380MGS+CNx5mSuRsGAt16MeX+xoPSl7pdhzb2Ib",
+	"YgFhmCXJ7mkzwMr8UfF7oi9vdPY3v33/j4vpr52P/2wN3p5PXh/Lm1P172b86oS/0McB3waqkBYYOOLD",
+	"oUa2la9/zvibewvg7pQ6naO1oC2j9YANMrWgvsbqhPsewzxVkLR4ynWZt6YDq/0beRoDRPWvVsF3N74R",
+	"ABTwnNRfOsEzJEkYfjFVrZx9Hn2yROzzkcW8zSKvFlyud3bfWshLqHdVOgmybITBtO5ai1paO689rFlZ",
+	"K4oL+5dYlprRWFVSS+6ZNGX9+JSZbmb3hES2HYfWBeWl8fCY0jCSKIn68xyojw6ajUar2Ty8yrm09Ogu",
+	"6+cZUzK4mbqB+JSZxiTzRKDfZQd8QpWWqycEs1QW8cCZpIWGseDxyKRdu4XZ0DUQMhpddm22nYSNg44L",
+	"u4Z+J8eoD89NFZow5FMS9E21GbMkKyohRkigMX2MRYD+iLnCWh13dwAdGC05vw97nrKnX+rBS/3DBZUZ",
+	"HYAw1Z+jj/3DEl0a3RVLQbLL5JhPYU2MTNN6N1JPAdnfBXLSLcmKSe/tTXkSdXy3Qswm3MFt/1Ea0++F",
+	"ur1QtxfqVgh1G1zaUlu8pstYznGlMIQq94xP90Yaa6T5Rm0ut1nfgBbVDSqa2Hd9+JsIoU6eXG6AWYgc",
+	"DDG7SsPw9INi64xm6CUxhF/GSFESQAiLe5zowRCzFcVnLWhs//tI8CD2FRoJHkel7fjNoB4MesJe+LHi",
+	"vaQ2whCHklSzvq/DhcsYsOVXFsGczrAAmcvamX8RNElrWE9j1c/J6bCu57/wm0GLtIe19E1TNn9wTtp+",
+	"q1U/CzrDekdzwXNy4dfTcvWnJPOOBrF58Tg4HbbwSbt+7rdIvTM4I/ULfDystwctvxlckPPhWa4PQSDw",
+	"UFWPPPky3byrWQq+BdvAjsIgLXFy5NTHCod8tHEI5DUoKMCgqVaqAAlsmxp7/TVGecm/oNV2ljCgSSwV",
+	"0jcdWkP6Y3B3QpNLkFrhh95AcBOgVxaeZ7jE08Xm/SXv9vrXdK2L+YhtJvf0/Fui5+sgTZmS4OjQPo7w",
+	"K+jVlkb25aX3ZewmL7InIX0BCYkiRQZR0y3YfMMY1hhPamHEkqRd1XqxJLmSFoIoKgh0b2ZSERwUMJYf",
+	"4cObMZbyZNfO4k7Mh4J9d8EnTFMzZ7AuwnrFWuU7RtZTJE0Y6rLM65+Ispi4ZRzSni9+Z3zxL80TnyiK",
+	"tTqN+PIRrOCEsmpUNg9qhCk7bKRBqRM8A9rTZQOCJFEQpWr4YtBHB4yDRGXyc01YqakeQUL5BYJJt+e6",
+	"20aSWlCsp9E8ZgTpnnJvS7ndkS6n3Ttp+9jeCe1OglH3NPx7jkTdSoc6mvAgDkldmqyEcl+IRrhrX3BG",
+	"tbhqBqcuGBMT4oeUMIVM4qjmAow8QF6VigUjATromxE9M6InieojiWdQowgCNjgD7gGu0+CwgbTg2zdL",
+	"7LmvQggHvJpmW9iOlESVysZvYJJbt82tvfxAA3shN0M0nbLlguoXpGmbOZ/77aB+TDpD96zm1SwEDIUa",
+	"nA8v8Dmpn/itwPSsvQjOcL09OPVbpDns4FYrfSUFmqOwAVbYJxpJjMu7NlYqkpdHRyRu1/2Qx0EDmyOz",
+	"XTNJYFsl1yL/Hty1Uy7uQ44DU+CI9JSgOEwYCPitKRv1IMvbQGgyMcCIpr0BlgRm0DSUciZrlyefvRpl",
+	"AYkICwwkNc45NzGExoCLuNXUlJcv/NqsTBnnDrSERjqk2Yf2lcqqzyQyNywB1hoa7mYya1EI2y1+sPLq",
+	"ApnBQ0UEUgQSTfSQiRFYZTZ7/9LEqmd724LvQOOn9RjYTJLMkJ6VUPuHJkbeXpAuwyxA5o4jd8fNdAOC",
+	"4FZAdVQ9qX0l396s73VZ3704/wiFNNkJgs/r/46JNMFykpsvgcu5y9wdhEoL9pv5ezk3/2ED/UPfKHlp",
+	"w9i6zMSxudA2yYcKKK2ZLA1aSwPZ9BAXyHYFyWQxC+mEanEDXjczHtRbh7Z8nN4LxMzpiZPBVyi3fLsS",
+	"CdR6OuYhQaYRuizamF2U3h1lioyIgKi6MWEmXNGmwfmYMQ4HIwj2xyRIStlpHMIP+qROmunxxwzGWVh1",
+	"WZ4p9fVbU0EVqWul5AqFBD+ALZDHoAXdExKZUvTApPR+y+LtitnOhqrHk3EcqAhh//xKec4XYTGvmKZb",
+	"jxIyuBcmvilhAmEnoqKDKVVjoAzwXAP18C9nqv/G+oLd7kK0WdSUGFd0aG/xan1JsylXXN16nQzbk7EE",
+	"fDa1VxURE8q0Gp9mvk0wDbX0w9SVUYCyX95SDXqbmWpnypDZktSrC/BM1i7PvOxvikyiECtrK2kPjFWp",
+	"fjo8a5bnNjvApJMeN/O/5qd1pqr6WfO8Ve8MLvz6edAk9XTSM1LdWlcIpr2KsYWKkcXhp1U0crkyyeGh",
+	"uxS1kG1PBGpHisgu+SOLhObu9dJBWl62DQEtflpp/iOF2mJ2Bou6UFpZA7y4uNjtiku7qRX7O7qvOxbV",
+	"9qQuLwDtZZ3dR7rvgmAuii/gq6vHIiyXWd4xgj7cvC6rKjDBATFdXZJ0uKSTmylV4HqegtkXp+9C9GcQ",
+	"kOAKQSqNswwbh2ADvc8GQqgxl9kKpPmIiPKoeigR/UHvb2dx38UZRC4b6I/jX9XFw7+ag7etyd/Potdt",
+	"eXM+/XfH//F0+LeT36+bK7KBVr6+RiCz23tZMHNSJRsSCPeSSlHwc3LzUkB9KTf+4m3NpDKXumNcIowk",
+	"ypQ+ff/hzmoMLl1rUUfA5bpBmhT6WBmQ/swPbTJhSXLeOmls65Tb19IgYZpe99I6/8bwAQdBgp4/xmIE",
+	"q1svgSCXTFp6Svs7t0w7iBLUe2J9wJ0WuolDYq3SSa1jnwfk8BJhhUKCpbGhA0p32UHf4LYzoQcmrZsA",
+	"L0354EE/iM3dIb3k1/6h12UGgYHtI0ZGGPjpQd/92TPP+7YctEITLhVSU44C4tMJDrvM7uKgb4b2FOe9",
+	"SBCfStI/dP1TB1gS5C4HLNv+3ZtQOYFonMMrZK8EslfChOdwhvoRl0rf5V6EZ6O+fn/u9rj9mwHgO3AZ",
+	"9raEEMwFIM17J+wC5+w16KBSrn257pQlapta3r8lerY56fpiefDfMRfYK06Przity0uc8GUCyOoQrlau",
+	"I73H/j3WNFGTMMr0Z82LV0hqnQaHSOGPRHqOklmnCeICMc6I635pUt2c3iMIBtvvpES9MZ/4ySztiZKH",
+	"DWDm83dXZe4+Wc7uroMfzXFCdUs40HSrLl7h+WxABHovuCK+2jCMUeGPPRoAfrruUvUOPhnUO/5pUD8n",
+	"Z8P6BW4OTNWKzlCjdLVI802yYzNYVyFLNpu2+Z2ky+a2vMO82a2JTFkebOZEnzQf9iu9TBtdjUfMU93T",
+	"sGIatskxLc0Mna9FsU8R/WpSRLNHs51MVzlp1LZZTb97Baq8VDQMtZ4a2xyXTPpoaYLoVhR3nyj6zSaK",
+	"boS2yzJG50nUogk3j2qP30Z3z3m24zzfB9d5IrvyBvfvy2djXtmWdSsyIdFBp9VemgBu8yJ3x2y2q3Nz",
+	"Q/Qf62RHZlb+iFmSe6r2+FQtyUrcU7d9euKO5Hc1i8gSk2ymlJhEBzGjf8QE6YsoD7cxt97BV7+hfhKP",
+	"mu9de3xLowZ4dUMjHPd3ZWdUFiF3ZmZcdnGWmxD1UX09FfVqm2DaN2S32/IibgCcKtYyjTZ7Y9nXaCxT",
+	"5nZuzms3MpXpN7e2lG1GWPaGsm/dULYWylawkzniVGYms3j2demTXw+d/y5o/NOaptbA+L+KZWoHxP3J",
+	"xMVvyCz19ZCReWPQnpzsbUFbiacrrUASxSyA7KO8WApaLaRHWzU3IsKg4xYWoqdr5OE266Lx3MVaForn",
+	"SuP9NeLx7ObKDOxr1wF8bONWZcPWd2XTegRz1voUYLmp62swc+0Iy9fF2W/PRPZU5GBNwFYwr+0ta1+h",
+	"ZW1TqWUTe9rWprS9Ge27M6Pt0IK2zHj2tRrOvnHq/1en/E9qb/vOTG1PambL38N1r8e3Z2n7xunOnJVu",
+	"T3++cwPdulKuxCwY8I9Hfsj9+yXVhVzif//2+u2PP7z71//oO91HB9Ce307SCyhsL+hnaR26GxOocKCG",
+	"XEyeSaTohHhozKdoiAWiComYSYQ1PhqbGEFTHIYIluQqK3ZZgGfQ1ku6cgO37+1k6E9IzoVCOcOhNPXr",
+	"70mk3MgAKzzAklx2manvRplUmPnEfJozPTEUZ0CCSIWFglLBElFVVJ7gJ6JuzY6fA9S2pWyMTw3JOKs3",
+	"2/Mkw+yoJwHzZO3y7OzstNlsejW9857eee2y9iIWPCJHPxARAh9UPMCz3JzVKXl2a7cqoeYFFcXMQHNO",
+	"jW/JinVjLcT5LWSuji2AUF7BpNCItdUteeN0yNxdMXdgyMUUC42e+hJgLRkB3mMWePohItgf62eemcBW",
+	"15Z0EodYceEm8hBGscQjguSM+RbjXbUwEUMrdriBWMF9u0RTLVcgQRiZ4lCaQustqep8WIeaD/busiCp",
+	"O2LmH+MoIqzRZS/syqCc60OmQ8T83XRljqiSMKmHJHd11JPrOuRhyKdy8boGnJj6KzELeMm1vQ4e9CQL",
+	"V3dDecmW+2ttdLHsWh61eoeGokZb09/mZFg/xWeDeicpTd3CrsjhKQSeuw15taHgkyVCFnvg1NeLO9WU",
+	"JhnYrrdPcwMBFXqCT2XtstXubASoIuLzixatDYZBEXfLMmZ/deO7JhGLZMtRh8rky3F+W9m4egt9+8ZV",
+	"2tIfbqsfS8UnRMhn+on7FzziU1bshLt1H38iJ1xS1vlRGurb3a3oqQ/fdeB6JpM1lS3CDV3XD7gCAklR",
+	"ENuKqtANGWL2hC38fUUfSnWr1mWzralNFf0wC8LL2mlwRs6HF02ghPWOf6wJY2dYd1X6NZUsrodfXPsI",
+	"JnV9w0yLtA45HdbP8cWg7tJ/OvgEtE/yUfWCmPRAX86Q0BN9JSy4K+uyERcKhxWL/6flk9r6H1xhOJ/F",
+	"Gv/Flf1bzUwh/9GgdtnOlPA3/4bi/a43m6kvqtkBo6q3Tn2oZRq1O/VYanJp7gdnikted8Yg2zNEEYZd",
+	"o4Vm5+Qcn14M66QZNOud4bBdxyedQf34pBM0L847pH3ezjd7q+4rtpd+ta84veffga9YpoTecafkp+U2",
+	"vPS21rwajmjvnswWuVfinSlkYf80grBBAQ+Za4I+3Lz2kEMcz5J+DwigZ4oCeshdEg/ZtjcHERF1jcLu",
+	"By2By2TcFaq30t45ptSfvuMoiEHGJehAL0RTEURYUNwI2KLQ9r2A9wRzTzCfiGCuSS7Ly5XD4709c6f+",
+	"FJkQmN0Q420qJuco+FGmsRvcpJ2ViL2GwAyH9dnGyZpMOe3RmVxcida0R1mXHYDf3s3QU/ieQKsIbEI+",
+	"sJRTLgLTKmKMHwhqNZHiqNU+7zJ/jAX29SJd3dSQT4mo+1gSFBKliPAQZiiOovyvZiFdFtARVbbDmvsU",
+	"lIedEnzfN9bV3O4E8bmAFjUKceYT2w+P648LgqJYjkmg15dpwzaYwb8SftRlfUNKsv32+qb/dLJfMLBK",
+	"gkMSoJgpGuo52Ly9F02xVgTjSH/y9sXNP189f9F79773y/WrOzBdZbsABtBDlAFr1euWUw24drN5lZrK",
+	"ULuZKeubLFlPH/EwbKCTZrvLihrGpfXv893nJJ4lTUzhTLssC1CNJlu3vbbU7nkGy5/EyVdA/QdrxtVn",
+	"9vCYTbH3IsxehNmLMO0q3dTeOYJz7fskUk4o2TtzvwFn7rYN80xkCnC1hGlxkXDpR1W7s0KbXqvRwDcT",
+	"3QodardESStmjQjTSE6CVADJiWnoIBUF+rCWnhtoC++bVubgO9JykZeYftvNJuJaDIOeYVgLGJ7zTg2p",
+	"kMpklFjXtIx9nxAtYKUftPKT1MD3cRgScWVd1cVCEqxnyMWIK6X/pT9sJLlEbDJinIk4Mq124CUtS9kN",
+	"m+bIiUyfLgcaBmhJSgnMpCbFnHnmu9WFsQb6MSOMecbjlshjCEs0ICGfVhfM0EH/tW2S2j/00HRM/bGR",
+	"V5WgWei4/eGRIKSgZ9CNPtxCeWo7iSO5Mpe1f913Ju8v/rhpy7uzh1+OZ7+eD94u4zvrcozsspdEk2eu",
+	"F9gK98zgmwtCB2RFWb3pcSly6pvdKSH+gYaha7oIn3tm3Phg0X6wzr5sc3FjHNUvOMnzsMskZT5JWopM",
+	"sUQhlgoCEEjgWbIEoSuXhu6lvjG7L1BmTchD6oOUOCSehTH88kxq3uBzqQxRBbo8pSzgU0Rll5kGZuaz",
+	"SE018TxwIQ4mlsGI9zBEIq3ww/TGnotn8rDRZUYhjAR5oGRq4zyo/uokipXduzsN5DoNa5i5PviNLnvL",
+	"81A0wBvRB6LXgcgkUjPoON9ApvmkE8Gha7whZ6DZGoA4TuC+htGQMqqI+4hr1wKmhbneLkWqq8mgsDTr",
+	"ldnLoto6Fylr9j+/4/L8RoBfzrEYkCGOQ5UoXtaxOOA8JJgZh+YmaVy78UWaBj3QDqVC1xKvNsAhRHrk",
+	"1J/GyVnh4GJ9tjOnz+be2lDBhbFng1N84neC+jFp21blF/55UD8jp8MT3Bkc+21Nr+4p06MtvmgMIILy",
+	"oEfg53SZ6RMIysk8a7ZqGe3QtFbWv8QDxZXWsXPAOS6GpMIfe4vDm412MSyLZi4Be7HS2ZkL3WUqFjYk",
+	"uDUwQTX1k+Fps97BZ4P6uX8R1J0hoOOfBHM5p16C6+v1+slfv1J5ISE10OkRfE1jrNCUx2GABgR+Ptzn",
+	"+zylLKCZaEJ0GZ9WDNjJCgIruH9CvuXS5oMpD09f8LTESaQyGo+HOLyAQ80FZ6hv7m6/ga7REHRlUDAO",
+	"zM+ob37re6ivOXqP6N33D9GEYCazMv0Ez1BAJYj2qa6QKD1GBzCaU0BwaHojLo0gepdueQVngqiXdMOP",
+	"GvmTrCobAvT1Fp/ESmlZQ9YuW9VsqlqukOPyQa1fUxajCWOTQGHcumYp9XNLOLF7lrKYxExpzxL2ldou",
+	"jz8npm8S9Ab6Ummd7LJShKPn5O3eOjbbhGklev/qVI/Wr7X140YSlFkdQJIi8b4zZXE32CIK9xU6PdPF",
+	"HX1K/u4tC2h5xzKmFS+xrWRMV0blydutcMZqNW8c0+QdYq7tvRLIx0JQq8FkPZxXKMT6uZ5VooAjxtWy",
+	"MJYEo7ePZ0noU3s39Ol4Q/qUh12WSgFWrDIgfQO06/jX2saUq7R7tRuwJ1fLojJSOD0pqfI+LTtCRAN9",
+	"55PLWfUCgWwVYTVORassxavNO5DXijQuJK5RiFndmM53bA0zqToY2baoyfkpjjDjJo7ANNV3I6DhPthZ",
+	"wO7fZRA3byINbQQKGKmc6dv3tcoKhhpiPFQQAtJlfXATM656Q42EWuJOfjHfTH6Kmdl80Pey7+n9YkUH",
+	"IYxMnNrwDNzB9oVcD9i0w7Cb3czdsxvscRbO+pnEgGeyy5JMAAiV0KzKPKs/UKm/D1CRHuo0j7MLxA+Y",
+	"htDnVfGefaV/CJqH1hpMCOWBiBmjbIS4QORjpPHmsMtsHQ4O63BgHwo+cVZFDXbDGo2hwmQTguYcICwR",
+	"7jLz2PSRpxId2B0e6i9Zk2E6IzrQGFKHAV6aqviQDTuFlKcpVb6Nu7GJmvpM4Xyhp22QuH/gV4MgLjML",
+	"C7IQ1nOVsmfTOjUXlQqrcHIzGvEV8T65M+2jg3azCcEyXTbvjwlcW8M575GHSDjnAuqyBR/QYQO9S9xF",
+	"JvlrJlFIhsp51+yxYEG6LD0YlW4W+lCHRBrxhIcBOujj4PdYqglhqu/ZMKsu6/tCX50+CimDlJWAT9lI",
+	"4EBLhUJrus49hyUyYw9NmE+XbRLnYxyxliW+DzF7mgCfNcNI1uqTbLb4WMn9AVXQujmbYKb/5WIW90FB",
+	"+6CgJwwKqnxT/mGham5LsCI6yHCN6djSOOvqN4xm7/T97so5mBTPVI6MDCNZWxtYYShOb/5jxeskwgdn",
+	"tr274aCShKGNhQYLspFq3WgQAK1E1L9K5eJkNirR3BupmGuDoZOxLl6mRIzqslSOKs7tcUJHMuNBvYWk",
+	"wjPZZZlUnwrilZvhcWWra6dvdFkq3kqiVGjUjrzIdYkwEpia0nSJrMX4FB3cUy2CZuWqKyfcLvrYteCL",
+	"/FihAfE5lOm04hQ4zlmX8eEwdZ87P3sDvXeSs3G3m/KeVsKOiEBSCaL8MeJDqEUA34M6Bw6YWwRl54S1",
+	"f8wZnb+swJa3bm/CYh5ZIEs5dIZXHzfax4WsWqPHLJOsDIo9hvmTraJjVO/GzeYxQW1NHxKO3vZQq6lV",
+	"geMW4ClAdi8N7qXBvTS4lwa/Q2kwE9yd8YzuWhiUktdDyu53LAyCvU6CmFeHakX6G4Yzh3w0H00Iq4YQ",
+	"dkRZXpwyVAwiqoHkgP3LhVAjjIZkiiaUxYrIBnppxZx0ZkfcPRAGXdAgxMBBgZMG1OXNR9DBKqmpKGQI",
+	"VWN5dNyt5K81CLdlu8aWKQtp26krq7OanB/hiB61j2gQHZGPBr/qIR9R9r9cqf/BA1+z3/apwmJE1Ieb",
+	"V//z/9ovJ/7/a79cw/ljd1xC0PRh78ONvrFkkjf4niAMN9YPqX+PAGfgLB83bFnGMoJowt2qo2bWHKmB",
+	"i28rsEmgCNZKX55NYhcHKb8jTJkmDBgxXueRoR1955xVREwo08JJH3GR/q612kjwB6rFBxL097keFXM9",
+	"7AmmdTF2VhR9n4661zX26aj7dNS/epcBS0G3q/2xgntrtvflIy1QyNnI5vFQNkIJQUR8aET9ELMuyzrr",
+	"oYpGSchD9kE+dEJvD8aaD+qh8FNRCIS1QUP23swPCeQbLRpXUVXbauLq7rKYxZIExn5rveWGXiXBDAcY",
+	"zXu92cz4ugdkxllgbM6pH915wJ04kLPQHhrTeFK/CsISMGNUkyYsZlCLdmL9FSq76RWG2S6rapm9I2Ly",
+	"NFbZLHfFjMU4DGfVdSO97r2zfC+y7M2jX9g8upcyvl0jZwFLB27ySAIL6Ok7FldezBsbDtxOpOKRNBbI",
+	"+dpSxqhwaLX2vBlC2NZimbhKCL+vAz8dCWyDRBODBvwDGkuZhVjjRtackWze1DBLbRbJqm1dLGeKAJvH",
+	"QZmh43BvzKhozLhzQNubM/aywd6csTdn7M0ZawsLCQ19VINGzB7HIfEG35M5b4TJE0kTASr6JJIVav5b",
+	"xpq9vQdia6b9wQF6z7T3THvPtPdMe8+01+9R6Gjorpm24oIMBWfqCG6tPPqk+D1h5enz0DkKo/RFJMd8",
+	"Kk30D7NZfx9uXjfQ+3gQUr+BrjXLoIIENs/OQxAoFAgeRaaGuKGA8EQvAkLUW03Uh3/1RpwVNfv+iajb",
+	"ZBHv9Mjartp+QcKmKa1lyywZyaKXEjyTYFuZoK9PhyGX05CjH6C8NGo1m+inH6C/anXK53qxjgSPIzfh",
+	"taHiaL5xqyQqjnpDQqrV5QJMqV3W/jj+VV08/Ks5eNua/P0set2WN+fTf/9/7F1vc9rG1v8qO8wzU5hH",
+	"cgFjB+w3pU2mN21umzp27tyWXLNIB1ANK65Wsq128t3v7Dm7kgAJI8BxsHmXWGi1Wu05e/79fqflvD4d",
+	"/uPkz259/ag/fcYiDLy6uHmMsqx6aKzxjB99AdvINzhRgNsJEw/zzRWVMOldnch5st8XJH2GopaHVl8o",
+	"KMwIKMPPN49Ef/BL5qLQaR+sgp9P+f07EKNwXDk7bVmVqSfMfxun2DFarUzlrPKfP7r279z+q253ru1P",
+	"//9/q5DqGc0VmGOwoKkkXicrF/WLP0xUlZ2shK5fxBScgV1XufBFPPUj2RPESist1n3/lt1ALBHPbIxw",
+	"dRXjrfrWpa4CPWGaJjzYL4EVtEug3KMGKxsji6GRRSFGGaaRfWztqieXQZTP46qnPEauRJ3XnTfc5qHk",
+	"fQtpFD0xwmlMa+dZTA4GU+/GEIB5N5HxxlZilGpH7Bc/HOOrJJ0tsc8Apz4TSJclj3qin+EktH+GuE/u",
+	"CG06xOJAGMSpS4O4pxuIWQCzCY91EpjQ6eQb4drT9mFCT2LqB3DEuonv1CQmTQNn74m+Ooc9MeprF4gL",
+	"XXrLZ8o/xDfGM66v/+D2DeSc+aKnLB3fpktIZIlofDWRBAhvYP3oAmZ8Tk2p3BMD7twojS7cc/LVvFBN",
+	"mSXbVXMosxGE0lCPXeM27yv/LgCuM9n0Wjxk/R/fXLJcwUKHXkPJ8C8YQ8dl7Iksr7PSehMIQS/pHAtO",
+	"Sj6d9ODAnHY+beb7CXcgc7qr4cq7jXMMlhdGOW2V1E7qMfGuSITEQaJOZZhyTxkNXvid9h+OzI1pp3S6",
+	"wN6FeMbM+U9rn6Y7YVGeX1sqxF4v097cfc/5TZ3pHENr7Kn9G5umh36gTis6Ha3KqjlgF1Yt2QSawsb1",
+	"TnPQ4PWO3R6+Arvlnjp2Z3DC7dbwGJpuw6kPOnwT827uy29ETFTOVEt8aPOG5k/XZtv9fnP8U+e+/tvd",
+	"q3ez5kdx8r3T/qfbuAhb/5anP47reAPMdI3ETh3wtNftCge8dNN/0hlFpqS6iO3qHHAPDbI2dohLmMh7",
+	"UsifWuR/f7b+rnRn3s8QdyNlqv7xSf3le+ABBMlf5ux2PLZSLxjr5rKucglTPvXVMyCAXLc9PaOL2xCb",
+	"GdGGT82ESWwRwx3aTMhATnSkZBFXW/WWNovvAl+MmC+glseOt/7pbw5/ffY/4NXrc3/rWq89PIGs9G7U",
+	"gmdEdaeZke1TeDW0W7w9sDtO3bUb0Bwe89bgxDl1Cx7TMMR+1Jk8PQjwucZUnXuwjGUI0/XGSwYwL2LM",
+	"1sW3eWjQZnaS2UH0wMk+e8andPqO6bGrhDokE3PN4LPrCygKeSO9rBpa+e8U19Zygsv65SPs+oBv7fCA",
+	"/2KxokcK/6TenK8V4RaBoE1pCxedR7O432B1uKM8WGoLRIZUHgH0tvGhNUJAZmvJb/82/1wVwjadCnU0",
+	"hDB6upjMWgrQVLmI2cS7TZIvtbyYTb/7w8Wvv7z9cH118a5fS8LfeSfclZ5il4Ir3oRQyVvmNk2kxizv",
+	"9l5i7jwLJI4CKpuK3JNYeJ/mayjBuWE8CdntNOzKXJCYAcluuPnQ66JGzImzZqZWLErrfM+MDIX8Hoqp",
+	"7rss5PdMWW7ME2wGgQMiPGJdRH1TzIpCi1RTSU1ZcrnmL/E5ZbXSExK6r2M1lrEl9Df82L1Un8+k6uk4",
+	"Xcc7zjbCWB9Fwe8f5kLHLfAiOumHehMawXZ4yCf+Qz0jULwL+BnyxKOA5uCS328ZwtwudFm8ActspzKR",
+	"wsbu/bQnkrgSC7SqG13I759tsGmf2sjQJmZcfZA11UESekEdkoRbCCiwrBkuNOoAAQT8/hzL+2ToTSaM",
+	"OFqwxqHeYX1PXEcyr77hNQ69kdYorpdrLU+VnnMA/zxleQ99g5Ib0irub6EVzZLjQbvp8cNp+6umn7OK",
+	"fprWDOtv6QWTa6OicVR8SzJBADmp+xHDxJVY9iDOKfD9EP8lq7YazbRwupZT44wbdXtlvaFtt7E5R/N+",
+	"LIj1M9YT+okHffEC4bYkNJuZj5HkI7BlLJwVBWsX2B4KGTe+kQxvUY463EIQp8VpmfCLqecipo4kKIk9",
+	"2AdKvYAk4DeGsiRao4F/hyTBdKuFdWQEfuUxwVTUujM1VZPiU1fuAs8gY7G+KvDvZC3T1BAfp6xbQolg",
+	"XZquHVL6kziKb2AWztVY6TImHDUWTpEPfaWW4kMsnN140juua2na9cal0jcnWuW4PJ67WLEqapWiwHBN",
+	"oP7TWq5utxudpt3ixwO77bRc2+i+jlN3lztfURrtzOUeZh3VZ6ictdr1TBbpvxFElJDDTywrZ41mvUTw",
+	"16x1ERIhFo7F6CHPPXyk1kEL4vptR/OEfnWi/m2aga8mOUALpdzjk7SyMStrSrTp/0rcQwiCaBaaEkov",
+	"lIg7QzJwrLevWVriKX6r9o3FsJSN+vfoMVFMqRizIIWRSuLO7YSvTZCy6djHk6VDa7dc/4GkTtJWW0/s",
+	"tmkvGUltx+UnRCjzIQH0aax+fp7tpA8af+rfCSXKw2F+PuQKH/Po+RArt4UvvqPRJp5kagGLkrfq2tq9",
+	"ey/Ujz+vfCqaEl7CIlzY1Z4uU1+7En3svmj+x5T84r77To+isZFUSDRsOE33GOwWlqM4p67dhldDu8Pr",
+	"A7rSGqbv/BqmPuXWUA9hWtB4xo+WIlIb8eEcEX67F5EjirRgGk2jZrV5gojUBe2lVACQU07JHOsmioN+",
+	"s6A7MBpx1hPqx6xvOvlZyY/6qZj0WRVxIqkPoCEABKUYSBBhLZcuTlvWW1fYbxfCMLL0JxewIEpaPH7i",
+	"Athrn/DjSZ9Ybk98MbIlOAGEtrowGwdcwqIIlRKIJ85yrViLDSImmXXbTqmUWcHCuIncpi7rkMsqzmVF",
+	"cq5EbC29lbV5SuW0yOxBng3/BgTitmboaWCbKEI7HbEfCDNn6LBoZKwSkTBRY1Vb9U6tKPe1mU46JL/2",
+	"Nfm1yQ62igqXsA9G5hic8lgZ50joSkA/bAmGadhWYZXeF8mWPXt1f4iP79Qf3kRKvkQ2rYi0GC1QikpT",
+	"Oo0KIaY60rRmcm0Hp8F2lVMoWL8doWyVEo4nTrI9gnrRq1BKw5wsapjmbjSMTsQdNM2+UtuYbNoWBiyl",
+	"u77Vjf6Lw3eIrMBK/sRLNmxsCDUiXIPhM3MwLM6qmcL+moV4OMcXUrnkbuDPbNe/E/KIndSPWV8zRQk/",
+	"vHZ8MfRGUQBuH0NtfqSsYjhnJ/Vm8sNIBMCdMRIsmIg9c33QfbN0TX1eAPEjDvDGvPGO4l6VmXNzPYMA",
+	"mbomPnfVaus/jbwRH8QhVNYPLs1NsijK9K/xPJLCrDsREh195RGkDVAI6pY1pqaJwK5EiuyYlxzz8bOL",
+	"R4tWNiut5Wei+f5ekAC9S155Z5FjPFQNVNTuQH1ot3hjYLedpmsfQ2torqWH6psr9pqH3AG1tyqfywqY",
+	"eYmDhO1YwjTzViIXO5M0w7RjJxSJL0PcftXv/RZfe2cil/mdRnDDqfvqpI3plpZ9zOHY5k67ZZ/UYVB3",
+	"h8NGE5RNqw2GylneuYeUaZT9nfrK7JgCl1EAUxDhdSQ8ZeOq81Bmslaa51KTWCLmlY/A8K6ZP5cW8Oyy",
+	"HYR8x0L+6zyTlualMihQ5NGaY83aQORDqlQokPLvI+kJkJKpTSXPif0J6XrFiIW+kkLLtJdnIpoOEG8X",
+	"IeKI6dE3AuV9NDN7wbg8va7XswCG3r36Gj+/TwVaHwAfDMHmIyZi9cd4OBdr9tOLSMfeplt0V6i9nYhb",
+	"T1yOIfkVbR42jbBPGMLIzwy8J7u9NJUfnpw9wQVGvcyYbMyRLA+JVONk7DsusdZETwUSshZW5T1qaKYf",
+	"70km8JcYjdNNUc4ZUvstzCMAZUeoo37oBz3Rf99HxdFmY7hnrjfyQqKfY3LMZ7jrjE75ZuGlQRYnlfWW",
+	"ftK8cjn5LiutewSHfGRFV3LhVsEkjYy9YKjkW/pY7/FbfX255ttEsDeyhEqlmvVNm0MoN9ZCh0zyvmaS",
+	"y+7PFVDKjDJayhCnO+vrgkrth6p/7mr+adLD5bb+1w257IlMWpjlGNxI2eT/BYLYlTPHBRnTUkaALXeT",
+	"G6t5VvnEd27A7dfO2QCGPnJY81BZ2FMe62Y+PYHdFbHboH44TrtabOVbjFivi0xvi3HJfKErP3NrMyk3",
+	"tpsDbJf2c1kVsEcw0/3QnSbrfdCh5a2VYtt63/Gopc3yBcbbRXLbZQJc3R87n+bsne/wCXPhFib+bAoi",
+	"ZNX+lN8ACyLRrylZSbpKnX2LycbJ2JfhWbverqOS0rNeGledGyA1YA24i+Gbo1Qq/ZnMYy/EylQrUwSY",
+	"9m7AoTSoIRkGKw6Wx0kC64upFyZhMpEWkxCyaMYGMfUByA5p1n95VKIHxNeR2TYEQz/IMAZnx8rQ0OW8",
+	"rAeB3WTqcNFtKsIxeMFCMkCaPvlegP3rPTE6WsLc5K3lG+EmwOOkd/6H98ynZhpZNI95c/PrPBASvqqZ",
+	"IjHH6h4IZm4p72v2O1Ojj4JPtEBALNmI30I660zna08yV3mTOpCWXeM0ELSEzdRd4i0247Ha3dJKuiwH",
+	"kdpoKVItWWcmuXAH/j1zlI2ReZABsH3+9Pl/AQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

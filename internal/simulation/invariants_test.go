@@ -75,10 +75,19 @@ func (s *sim) checkRuns(invs []oapi.Invoice) {
 			made[*inv.BillingRunId]++
 		}
 	}
-	for _, r := range s.runs() {
+	// A run the daily job started may be finishing: give it a moment.
+	var runs []oapi.BillingRun
+	waitFor(3*time.Second, func() bool {
+		runs = s.runs()
+		return !slices.ContainsFunc(runs, func(r oapi.BillingRun) bool {
+			return r.Status == oapi.BillingRunStatusQueued || r.Status == oapi.BillingRunStatusRunning
+		})
+	})
+	for _, r := range runs {
 		switch r.Status {
 		case oapi.BillingRunStatusQueued, oapi.BillingRunStatusRunning:
-			s.fail("runs_finish", "run/"+r.Id.String(), "billing run %s (as of %s) still %s after the day", r.Id, r.AsOf, r.Status)
+			s.fail("runs_finish", "run/"+r.Id.String(), "billing run %s (%s, as of %s, by %s, started %v) still %s after the day with %d invoices",
+				r.Id, r.Kind, r.AsOf, r.RequestedBy, r.StartedAt, r.Status, r.Invoices)
 		case oapi.BillingRunStatusCompleted:
 			if r.Invoices != made[r.Id] {
 				s.fail("runs_finish", "count/"+r.Id.String(), "billing run %s (as of %s) reports %d invoices, %d carry its id", r.Id, r.AsOf, r.Invoices, made[r.Id])
@@ -475,26 +484,39 @@ func covers(inv oapi.Invoice, service uuid.UUID, day time.Time) bool {
 	})
 }
 
-// checkVendor: vendor_agrees, waiting a moment for jobs to converge.
+// checkVendor: vendor_agrees. A new disagreement gets a moment for jobs
+// to converge before it counts; one already reported is not waited on.
 func (s *sim) checkVendor() {
-	var last []string
-	waitFor(5*time.Second, func() bool {
-		last = s.disagreements()
-		return len(last) == 0
-	})
-	for _, d := range last {
-		s.fail("vendor_agrees", d, "%s", d)
+	fresh := func() map[string]string {
+		d := s.disagreements()
+		for k := range d {
+			if s.reported["vendor_agrees/"+k] {
+				delete(d, k)
+			}
+		}
+		return d
+	}
+	last := fresh()
+	if len(last) > 0 {
+		waitFor(3*time.Second, func() bool {
+			last = fresh()
+			return len(last) == 0
+		})
+	}
+	for k, d := range last {
+		s.fail("vendor_agrees", k, "%s", d)
 	}
 }
 
-// disagreements lists where the platform and the vendor differ.
-func (s *sim) disagreements() []string {
-	var out []string
+// disagreements lists where the platform and the vendor differ, by service
+// and status.
+func (s *sim) disagreements() map[string]string {
+	out := map[string]string{}
 	tags := map[string]int{}
 	for _, parent := range append([]string{s.vendor.SPTenantID()}, s.partnerTenants()...) {
 		kids, err := s.vc.Children(s.ctx, parent)
 		if err != nil {
-			return []string{"listing tenants under " + parent + ": " + err.Error()}
+			return map[string]string{"children/" + parent: "listing tenants under " + parent + ": " + err.Error()}
 		}
 		for _, k := range kids {
 			if k.Kind == acronis.KindCustomer && k.InternalTag != nil {
@@ -503,14 +525,14 @@ func (s *sim) disagreements() []string {
 		}
 	}
 	for _, v := range s.services() {
-		if tags[v.Id.String()] > 1 {
-			out = append(out, fmt.Sprintf("service %s has %d tenants at the vendor", v.Id, tags[v.Id.String()]))
+		if n := tags[v.Id.String()]; n > 1 {
+			out["tenants/"+v.Id.String()] = fmt.Sprintf("service %s has %d tenants at the vendor", v.Id, n)
 		}
 		if v.VendorTenantId == nil || v.Status == oapi.ServiceStatusPending {
 			continue
 		}
 		if d := s.disagreement(v); d != "" {
-			out = append(out, fmt.Sprintf("service %s (%s, %s): %s", v.Id, s.planByID(v.PlanId).name, v.Status, d))
+			out[fmt.Sprintf("%s/%s", v.Id, v.Status)] = fmt.Sprintf("service %s (%s, %s): %s", v.Id, s.planByID(v.PlanId).name, v.Status, d)
 		}
 	}
 	return out

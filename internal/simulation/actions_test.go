@@ -121,7 +121,7 @@ func (s *sim) order() {
 	}
 	o := *r.JSON202
 	if o.Status == oapi.OrderStatusPending && s.rng.IntN(10) < 9 {
-		for _, inv := range s.invoices(oapi.ListInvoicesParams{CustomerId: &o.CustomerId, Status: ptr(oapi.InvoiceStatusUnpaid)}) {
+		for _, inv := range s.invoices(oapi.ListInvoicesParams{ServiceId: &o.ServiceId, Status: ptr(oapi.InvoiceStatusUnpaid)}) {
 			s.pay(s.payer(inv), inv, inv.Balance.Amount)
 		}
 	}

@@ -91,7 +91,7 @@ func (s *sim) ok(what string, res response, err error) bool {
 	if code >= 400 {
 		key += ":" + problemCode(body(res))
 	}
-	s.refused[key]++
+	s.answers[key]++
 	require.NotEqual(s.t, http.StatusUnauthorized, code, "the harness lost its login: %s", what)
 	switch {
 	case code < 300:

@@ -129,10 +129,10 @@ type sim struct {
 	retried   map[uuid.UUID]bool
 	users     int
 
-	today    []failure
+	breaks   []failure // the day's
 	failures []failure
 	reported map[string]bool
-	refused  map[string]int
+	answers  map[string]int             // by action and status
 	checked  map[uuid.UUID]oapi.Invoice // invoice details by id, refreshed when the version moves
 }
 
@@ -164,7 +164,7 @@ func newSim(t *testing.T, seed int64, cfg settings) *sim {
 	require.NoError(t, err)
 	t.Cleanup(ro.Close)
 	s := &sim{t: t, ctx: ctx, seed: seed, cfg: cfg, rng: rand.New(rand.NewPCG(uint64(seed), 0x5eed)), env: env, vendor: v, vurl: vs, vc: vc, ro: ro,
-		calmSince: start, retried: map[uuid.UUID]bool{}, reported: map[string]bool{}, refused: map[string]int{}, checked: map[uuid.UUID]oapi.Invoice{}}
+		calmSince: start, retried: map[uuid.UUID]bool{}, reported: map[string]bool{}, answers: map[string]int{}, checked: map[uuid.UUID]oapi.Invoice{}}
 	s.admin = s.newActor(env.NewUser(t, "admin", nil, nil).Email, apptest.Password)
 	return s
 }
@@ -200,23 +200,23 @@ func (s *sim) fail(invariant, subject, format string, args ...any) {
 		return
 	}
 	s.reported[key] = true
-	s.today = append(s.today, failure{s.day, s.date().Format(time.DateOnly), invariant, fmt.Sprintf(format, args...)})
+	s.breaks = append(s.breaks, failure{s.day, s.date().Format(time.DateOnly), invariant, fmt.Sprintf(format, args...)})
 }
 
 // endDay reports the day's breaks; it says whether the run stops here.
 func (s *sim) endDay() bool {
-	if len(s.today) == 0 {
+	if len(s.breaks) == 0 {
 		return false
 	}
-	s.failures = append(s.failures, s.today...)
+	s.failures = append(s.failures, s.breaks...)
 	if s.cfg.keepGoing {
-		for _, f := range s.today {
+		for _, f := range s.breaks {
 			s.t.Logf("day %d (%s) %s: %s", f.day, f.date, f.invariant, f.detail)
 		}
-		s.today = nil
+		s.breaks = nil
 		return false
 	}
-	s.t.Errorf("%s", s.report(s.today))
+	s.t.Errorf("%s", s.report(s.breaks))
 	return true
 }
 
@@ -257,14 +257,14 @@ func (s *sim) report(fs []failure) string {
 }
 
 func (s *sim) logRefusals() {
-	keys := make([]string, 0, len(s.refused))
-	for k := range s.refused {
+	keys := make([]string, 0, len(s.answers))
+	for k := range s.answers {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	var b strings.Builder
 	for _, k := range keys {
-		fmt.Fprintf(&b, " %s=%d", k, s.refused[k])
+		fmt.Fprintf(&b, " %s=%d", k, s.answers[k])
 	}
 	s.t.Logf("seed %d answers by action:%s", s.seed, b.String())
 }

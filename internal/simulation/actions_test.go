@@ -20,18 +20,18 @@ type action struct {
 }
 
 var actions = []action{
-	{"order", 7, (*sim).order},
-	{"pay", 7, (*sim).payInvoice},
-	{"quantity", 2, (*sim).changeQuantity},
-	{"plan_change", 2, (*sim).changePlan},
-	{"term_change", 1, (*sim).changeTerm},
-	{"suspend", 1, (*sim).suspend},
-	{"unsuspend", 1, (*sim).unsuspend},
-	{"terminate", 1, (*sim).terminate},
-	{"overage_invoice", 2, (*sim).overageInvoice},
-	{"usage", 4, (*sim).pushUsage},
-	{"fault_spell", 1, (*sim).startSpell},
-	{"venture_prefix", 1, (*sim).renamePrefix},
+	{"order", 21, (*sim).order},
+	{"pay", 21, (*sim).payInvoice},
+	{"quantity", 6, (*sim).changeQuantity},
+	{"plan_change", 6, (*sim).changePlan},
+	{"term_change", 3, (*sim).changeTerm},
+	{"suspend", 3, (*sim).suspend},
+	{"unsuspend", 3, (*sim).unsuspend},
+	{"terminate", 3, (*sim).terminate},
+	{"overage_invoice", 6, (*sim).overageInvoice},
+	{"usage", 12, (*sim).pushUsage},
+	{"fault_spell", 3, (*sim).startSpell},
+	{"venture_prefix", 1, (*sim).renamePrefix}, // an operator's rare edit
 }
 
 func (s *sim) act() {

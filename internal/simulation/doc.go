@@ -56,7 +56,7 @@
 //	SIM_SEED=1 SIM_DAYS=23 go test ./internal/simulation -run TestSimulation -v
 //
 // Settings: SIM_SEED (default 1), SIM_SEEDS (comma-separated, one run
-// each), SIM_DAYS (default 75), SIM_CUSTOMERS (default 12), SIM_KEEP_GOING=1
+// each), SIM_DAYS (default 60), SIM_CUSTOMERS (default 12), SIM_KEEP_GOING=1
 // (record breaks and run every day, then fail with a summary; make bench
 // uses it to measure simulated days per minute).
 package simulation

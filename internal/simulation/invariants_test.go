@@ -40,7 +40,7 @@ func (s *sim) check() {
 	s.checkPairs(invs)
 	s.checkServices(svcs, invs)
 	if s.spell == nil {
-		s.checkVendor()
+		s.checkVendor(svcs)
 	}
 }
 
@@ -486,9 +486,9 @@ func covers(inv oapi.Invoice, service uuid.UUID, day time.Time) bool {
 
 // checkVendor: vendor_agrees. A new disagreement gets a moment for jobs
 // to converge before it counts; one already reported is not waited on.
-func (s *sim) checkVendor() {
+func (s *sim) checkVendor(svcs []oapi.Service) {
 	fresh := func() map[string]string {
-		d := s.disagreements()
+		d := s.disagreements(svcs)
 		for k := range d {
 			if s.reported["vendor_agrees/"+k] {
 				delete(d, k)
@@ -499,6 +499,7 @@ func (s *sim) checkVendor() {
 	last := fresh()
 	if len(last) > 0 {
 		waitFor(3*time.Second, func() bool {
+			svcs = s.services()
 			last = fresh()
 			return len(last) == 0
 		})
@@ -510,7 +511,7 @@ func (s *sim) checkVendor() {
 
 // disagreements lists where the platform and the vendor differ, by service
 // and status.
-func (s *sim) disagreements() map[string]string {
+func (s *sim) disagreements(svcs []oapi.Service) map[string]string {
 	out := map[string]string{}
 	tags := map[string]int{}
 	for _, parent := range append([]string{s.vendor.SPTenantID()}, s.partnerTenants()...) {
@@ -524,7 +525,7 @@ func (s *sim) disagreements() map[string]string {
 			}
 		}
 	}
-	for _, v := range s.services() {
+	for _, v := range svcs {
 		if n := tags[v.Id.String()]; n > 1 {
 			out["tenants/"+v.Id.String()] = fmt.Sprintf("service %s has %d tenants at the vendor", v.Id, n)
 		}

@@ -400,6 +400,7 @@ echo "Invariant simulation (\`SIM_DAYS=$sim_days SIM_SEEDS=$sim_seeds SIM_KEEP_G
 if ((sim_rc != 0)); then
 	echo
 	echo '```'
-	grep -E '^ +(seed [0-9]+: [0-9]+ invariant breaks|[a-z_0-9]+: [0-9]+ breaks, first on day)' "$sim_out" | sed 's/^ *//' | cut -c1-300
+	grep -E '^ +(simulation_test\.go:[0-9]+: seed [0-9]+: [0-9]+ invariant breaks|[a-z_0-9]+: [0-9]+ breaks, first on day)' "$sim_out" |
+		sed 's/^ *simulation_test\.go:[0-9]*: //; s/^ *//' | cut -c1-300
 	echo '```'
 fi

@@ -3,6 +3,7 @@ package simulation
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -66,6 +67,9 @@ func (s *sim) service(fits func(oapi.Service, *plan) bool, statuses ...oapi.Serv
 			c = append(c, v)
 		}
 	}
+	// Lists are in creation order, ties (one day's services) by random id:
+	// pick by username, which the seed decides.
+	slices.SortFunc(c, func(a, b oapi.Service) int { return strings.Compare(a.Username, b.Username) })
 	v, ok := pick(s, c)
 	return v, s.planByID(v.PlanId), ok
 }
@@ -151,7 +155,9 @@ func (s *sim) payer(inv oapi.Invoice) *actor {
 }
 
 func (s *sim) payInvoice() {
-	inv, ok := pick(s, s.invoices(oapi.ListInvoicesParams{Status: ptr(oapi.InvoiceStatusUnpaid)}))
+	unpaid := s.invoices(oapi.ListInvoicesParams{Status: ptr(oapi.InvoiceStatusUnpaid)})
+	slices.SortFunc(unpaid, func(a, b oapi.Invoice) int { return strings.Compare(num(a), num(b)) })
+	inv, ok := pick(s, unpaid)
 	if !ok {
 		return
 	}

@@ -8,7 +8,7 @@
 # of the orders it placed to time their provisioning against the simulator,
 # then runs the Go benchmarks (vendor client, provisioning, the
 # 1st-of-month billing run and the usage sync, each on a database of its
-# own), and prints a markdown report on stdout (progress goes to stderr),
+# own) and a year of the invariant simulation over several seeds, and prints a markdown report on stdout (progress goes to stderr),
 # ready to paste into a README.
 #
 # Tunables (environment):
@@ -24,6 +24,8 @@
 #   BENCH_GO_TIME      -benchtime of the Go benchmarks (default 2s)
 #   BENCH_SERVICES     services in the billing run    (default 100000)
 #   BENCH_TENANTS      tenants in the usage sync      (default 10000)
+#   BENCH_SIM_DAYS     days of the invariant simulation (default 365)
+#   BENCH_SIM_SEEDS    its seeds, one run each          (default 1,2,3)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -375,3 +377,30 @@ fi
 grep -E '^(Benchmark.*[0-9] |    bench_test\.go:[0-9]+: (postpaid run|usage sync):)' "$go_out" |
 	sed 's/^    bench_test\.go:[0-9]*: /    /' || die "no billing or usage benchmark results"
 echo '```'
+
+# --- invariant simulation ---------------------------------------------------
+# A year of the shop on the sandbox clock per seed (internal/simulation),
+# run to the end whatever breaks (SIM_KEEP_GOING=1): the row is its speed,
+# and the breaks it saw are listed under it.
+sim_days=${BENCH_SIM_DAYS:-365}
+sim_seeds=${BENCH_SIM_SEEDS:-1,2,3}
+log "running the invariant simulation: $sim_days days, seeds $sim_seeds"
+sim_out=$tmp/simulation.txt
+sim_rc=0
+DATABASE_URL=$admin_url SIM_DAYS=$sim_days SIM_SEEDS=$sim_seeds SIM_KEEP_GOING=1 \
+	go test -count=1 -run '^TestSimulation$' -timeout 60m -v ./internal/simulation/ >"$sim_out" 2>&1 || sim_rc=$?
+line=$(grep -E 'simulated [0-9]+ days over' "$sim_out" | tail -1 | sed 's/^ *simulation_test\.go:[0-9]*: //')
+if [[ -z $line ]]; then
+	cat "$sim_out" >&2
+	die "the invariant simulation did not finish"
+fi
+breaks=$(grep -cE '^ +simulation_test\.go:[0-9]+: day [0-9]+ \(' "$sim_out" || true)
+echo
+echo "Invariant simulation (\`SIM_DAYS=$sim_days SIM_SEEDS=$sim_seeds SIM_KEEP_GOING=1\`, one shop per seed, one day per \`POST /v1/sandbox/clock\`): $line; $breaks invariant breaks."
+if ((sim_rc != 0)); then
+	echo
+	echo '```'
+	grep -E '^ +(simulation_test\.go:[0-9]+: seed [0-9]+: [0-9]+ invariant breaks|[a-z_0-9]+: [0-9]+ breaks, first on day)' "$sim_out" |
+		sed 's/^ *simulation_test\.go:[0-9]*: //; s/^ *//' | cut -c1-300
+	echo '```'
+fi

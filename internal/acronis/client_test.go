@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -409,4 +410,39 @@ func TestCreateIsNotRepeatedAfterALostAnswer(t *testing.T) {
 		}
 	}
 	require.Equal(t, 1, posts, "found by internal_tag, not created again")
+}
+
+// Lists the client marshals are lists on the wire, never null, even when
+// there is nothing in them: the vendor refuses null where it wants a list.
+func TestEmptyListsAreSentAsLists(t *testing.T) {
+	t.Parallel()
+	v := newVendor(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	var bodies []string
+	rec := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			bodies = append(bodies, string(b))
+			mu.Unlock()
+			r.Body = io.NopCloser(strings.NewReader(string(b)))
+		}
+		v.sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(rec.Close)
+	c := newClient(t, rec.URL, clientSecret)
+	cust := v.customer(t, v.sim.SPTenantID())
+	u, err := c.CreateUser(ctx, acronis.NewUser{TenantID: cust.ID, Login: "empty-" + uuid.NewString()[:8], Contact: acronis.Contact{Email: "e@example.com"}})
+	require.NoError(t, err)
+
+	_, err = c.SetOfferingItems(ctx, cust.ID, nil)
+	require.NoError(t, err)
+	_, err = c.SetAccessPolicies(ctx, u.ID, nil)
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, bodies, 2)
+	require.JSONEq(t, `{"offering_items":[]}`, bodies[0])
+	require.JSONEq(t, `{"items":[]}`, bodies[1])
 }

@@ -64,6 +64,9 @@ func (c *Client) AvailableForChild(ctx context.Context, parentID, kind, edition 
 // items not named keep their state. Quota versions must be current: on a
 // version conflict the current versions are read and the change is put again.
 func (c *Client) SetOfferingItems(ctx context.Context, tenantID string, items []OfferingItem) ([]OfferingItem, error) {
+	if items == nil {
+		items = []OfferingItem{} // the vendor wants a list, never null
+	}
 	var last error
 	for attempt := range c.cfg.MaxAttempts {
 		if attempt > 0 {

@@ -3,6 +3,7 @@ package acronis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -67,14 +68,36 @@ func (c *Client) CreateTenant(ctx context.Context, t NewTenant) (Tenant, error) 
 	if t.InternalTag == "" || t.ParentID == "" || t.Name == "" || t.Kind == "" {
 		return Tenant{}, errors.New("acronis: a new tenant needs name, kind, parent_id and internal_tag")
 	}
-	return createOnce(ctx, c, func() (Tenant, error) {
+	out, err := createOnce(ctx, c, func() (Tenant, error) {
 		var out Tenant
 		err := c.do(ctx, call{method: http.MethodPost, path: "/tenants", body: t, out: &out, ok: []int{http.StatusCreated}})
 		return out, err
 	}, func() (Tenant, bool, error) {
 		return c.FindChildByTag(ctx, t.ParentID, t.InternalTag)
 	})
+	if IsCode(err, CodeTenantNameConflict) {
+		// createOnce looked for our own tenant (by internal_tag) first:
+		// what holds the name is someone else's.
+		return Tenant{}, &TenantNameTakenError{Name: t.Name, ParentID: t.ParentID, Err: err}
+	}
+	return out, err
 }
+
+// TenantNameTakenError is a create refused because another tenant, not the
+// one with our internal_tag, holds the name under the same parent (1004).
+// Another try cannot fix it; someone has to rename or remove that tenant.
+type TenantNameTakenError struct {
+	Name     string
+	ParentID string
+	Err      error
+}
+
+func (e *TenantNameTakenError) Error() string {
+	return fmt.Sprintf("the vendor already has a tenant named %q under parent tenant %s that this platform did not make; "+
+		"rename or remove that tenant at the vendor, then retry", e.Name, e.ParentID)
+}
+
+func (e *TenantNameTakenError) Unwrap() error { return e.Err }
 
 // createOnce runs a create; after an ambiguous failure it looks the object
 // up and creates again only when it is not there. A conflict may be an
@@ -102,7 +125,10 @@ func createOnce[T any](ctx context.Context, c *Client, create func() (T, error),
 		last = err
 		if IsStatus(err, http.StatusConflict) {
 			got, ok, ferr := find()
-			if ferr == nil && ok {
+			switch {
+			case ferr != nil:
+				return zero, ferr // the look-up failed: another try may tell
+			case ok:
 				return got, nil
 			}
 			return zero, err

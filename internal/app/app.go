@@ -134,7 +134,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		spReader = module.(*provisioning.Acronis)
 	}
 	usages := usage.NewService(db.Gorm, clk, cfg.Location(), cat, pool, spReader)
-	dw := &dailyWorker{usage: usages, billing: bills}
+	dw := &dailyWorker{usage: usages, billing: bills, services: services, clock: clk}
 	runner, err := jobs.New(db, jobs.Config{Workers: cfg.JobWorkers, MaintenanceInterval: cfg.MaintenanceInterval, RescueAfter: cfg.JobRescueAfter},
 		maintainer{idem, limiter}, log, jobs.Domain{
 			Register: func(w *river.Workers) {
@@ -145,6 +145,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 				river.AddWorker(w, dw)
 				river.AddWorker(w, &staleWorker{usage: usages, billing: bills, after: cfg.RunStaleAfter})
 				river.AddWorker(w, services.Worker())
+				river.AddWorker(w, services.OperationWorker())
 			},
 			Periodic: []*river.PeriodicJob{dailyJob(bills), staleJob(cfg.RunStaleAfter)},
 		})
@@ -153,7 +154,8 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	}
 	partners.UseJobs(runner)
 	orders.UseJobs(runner)
-	unsuspend := services.UnsuspendWhenPaid(runner)
+	services.UseOperations(runner, box, cfg.ServiceOpWait)
+	unsuspend := services.UnsuspendWhenPaid()
 	bills.OnPaid(func(ctx context.Context, tx *gorm.DB, inv billing.Invoice, ids []uuid.UUID) error {
 		return unsuspend(ctx, tx, inv.CustomerID != nil, ids)
 	})
@@ -161,11 +163,14 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Billing: bills, Usage: usages}
 	if adv, ok := clk.(advancer); ok && cfg.Sandbox {
 		a.sandbox = adv
+		if _, err := a.loadClock(ctx); err != nil {
+			return nil, fmt.Errorf("sandbox clock: %w", err)
+		}
 	}
 	e, err := httpapi.New(httpapi.Deps{
 		Log: log, Clock: clk, Metrics: httpapi.NewMetrics(db.Pool),
 		Users: users, Keys: keys, Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Module: module,
-		Billing: bills, Usage: usages, Jobs: runner, DB: db.Gorm, Sandbox: a.advance,
+		Billing: bills, Usage: usages, Jobs: runner, DB: db.Gorm, Sandbox: a.advance, SandboxClock: a.SandboxClock,
 		BaseCurrency: cfg.BaseCurrency, Vendor: vendor, Idempotency: idem,
 		Authenticators: httpapi.Authenticators{
 			Tokens: tokens, UserByID: users.PrincipalOf, APIKey: keys.Authenticate, IsAPIKey: apikey.IsKey,
@@ -198,6 +203,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	listenCtx, stopListening := context.WithCancel(ctx)
 	defer stopListening()
 	go a.Catalog.ListenForChanges(listenCtx, a.DB.Pool, a.Log)
+	go a.ListenForClock(listenCtx)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	a.Log.Info("serving", "addr", ln.Addr().String())

@@ -7,6 +7,8 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/acronis-platform/platform/internal/billing"
+	"github.com/acronis-platform/platform/internal/clock"
+	"github.com/acronis-platform/platform/internal/subscription"
 	"github.com/acronis-platform/platform/internal/usage"
 )
 
@@ -23,12 +25,18 @@ func (DailyArgs) Kind() string { return "daily_billing" }
 
 type dailyWorker struct {
 	river.WorkerDefaults[DailyArgs]
-	usage   *usage.Service
-	billing *billing.Service
+	usage    *usage.Service
+	billing  *billing.Service
+	services *subscription.Service
+	clock    clock.Clock
 }
 
-// Work syncs usage (which post-paid metered lines read), then bills.
+// Work ends the free trials whose time is up, syncs usage (which post-paid
+// metered lines read), then bills.
 func (w *dailyWorker) Work(ctx context.Context, job *river.Job[DailyArgs]) error {
+	if _, err := w.services.ExpireTrials(ctx, w.clock.Now()); err != nil {
+		return err
+	}
 	if _, err := w.usage.RunNow(ctx, "system:daily"); err != nil {
 		return err
 	}

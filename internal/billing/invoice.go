@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -348,6 +349,9 @@ func (s *Service) number(tx *gorm.DB, invs []Invoice) error {
 	if err != nil {
 		return err
 	}
+	if err := s.claimPrefixes(tx, prefixes); err != nil {
+		return err
+	}
 	for i := range invs {
 		k := scopeYear{numberScope(invs[i]), invs[i].IssueDate.Year()}
 		n := fmt.Sprintf("%s-%d-%06d", prefixes[k.scope], k.year, next[k])
@@ -357,8 +361,47 @@ func (s *Service) number(tx *gorm.DB, invs []Invoice) error {
 	return nil
 }
 
+// claimPrefixes records each prefix as used by its scope, in the numbering
+// transaction: from then on a venture's prefix is frozen and no other
+// venture may take it. A prefix some other scope printed already fails the
+// batch rather than repeat a number.
+func (s *Service) claimPrefixes(tx *gorm.DB, prefixes map[string]string) error {
+	scopes := make([]string, 0, len(prefixes))
+	for sc := range prefixes {
+		scopes = append(scopes, sc)
+	}
+	sort.Strings(scopes) // one lock order for every batch
+	now := s.now()
+	values := make([]string, len(scopes))
+	args := make([]any, 0, 3*len(scopes))
+	names := make([]string, len(scopes))
+	for i, sc := range scopes {
+		values[i] = "(?, ?, ?)"
+		args = append(args, prefixes[sc], sc, now)
+		names[i] = prefixes[sc]
+	}
+	if err := tx.Exec(`INSERT INTO used_invoice_prefixes (prefix, scope, first_used_at) VALUES `+strings.Join(values, ", ")+`
+		ON CONFLICT (prefix) DO NOTHING`, args...).Error; err != nil {
+		return errs.Internal(err)
+	}
+	var owners []struct{ Prefix, Scope string }
+	if err := tx.Raw(`SELECT prefix, scope FROM used_invoice_prefixes WHERE prefix IN ?`, names).Scan(&owners).Error; err != nil {
+		return errs.Internal(err)
+	}
+	for _, o := range owners {
+		for _, sc := range scopes {
+			if prefixes[sc] == o.Prefix && o.Scope != sc {
+				return errs.Conflict("invoice_prefix_taken", fmt.Sprintf("The invoice prefix %s was used by another issuer; its numbers cannot be reused.", o.Prefix))
+			}
+		}
+	}
+	return nil
+}
+
 // prefixes are the venture's invoice prefix, or for a partner "P" and the
-// start of its id.
+// start of its id. The venture rows are share-locked until the invoices
+// commit, so a prefix change either happens before (and is used) or waits
+// and finds the prefix used.
 func (s *Service) prefixes(tx *gorm.DB, invs []Invoice) (map[string]string, error) {
 	out := map[string]string{}
 	var ventures []uuid.UUID
@@ -374,7 +417,7 @@ func (s *Service) prefixes(tx *gorm.DB, invs []Invoice) (map[string]string, erro
 			ID            uuid.UUID
 			InvoicePrefix string
 		}
-		if err := tx.Table("ventures").Where("id IN ?", ventures).Select("id, invoice_prefix").Scan(&rows).Error; err != nil {
+		if err := tx.Raw(`SELECT id, invoice_prefix FROM ventures WHERE id IN ? ORDER BY id FOR SHARE`, ventures).Scan(&rows).Error; err != nil {
 			return nil, errs.Internal(err)
 		}
 		for _, r := range rows {

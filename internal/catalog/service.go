@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"errors"
+	"regexp"
 	"strings"
 	"time"
 
@@ -141,21 +142,52 @@ func required(field, v string) error {
 
 // --- ventures ---
 
-// CreateVenture adds a venture; invoice prefixes are unique.
+// CreateVenture adds a venture; invoice prefixes are unique, and a prefix
+// any invoice ever used is never given again.
 func (s *Service) CreateVenture(ctx context.Context, name, prefix string) (Venture, error) {
 	v := Venture{Meta: s.newMeta(), Name: clean(name), InvoicePrefix: clean(prefix)}
 	if err := required("name", v.Name); err != nil {
 		return Venture{}, err
 	}
-	if err := s.db.WithContext(ctx).Create(&v).Error; err != nil {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := prefixFree(tx, v.InvoicePrefix); err != nil {
+			return err
+		}
+		return tx.Create(&v).Error
+	})
+	if err != nil {
 		return Venture{}, ventureErr(err)
 	}
 	return v, nil
 }
 
+// partnerPrefix is the shape of a partner's invoice prefix ("P" and the
+// first 8 hex digits of its id): no venture may take it.
+var partnerPrefix = regexp.MustCompile(`^P[0-9A-F]{8}$`)
+
+// prefixFree refuses a prefix that partners' numbers are made of, or that
+// any invoice ever used (whoever used it).
+func prefixFree(tx *gorm.DB, prefix string) error {
+	if partnerPrefix.MatchString(prefix) {
+		return errs.Unprocessable("invoice_prefix_reserved",
+			"Prefixes of the form P followed by 8 hex digits number partners' invoices; choose another.")
+	}
+	var used int64
+	if err := tx.Table("used_invoice_prefixes").Where("prefix = ?", prefix).Count(&used).Error; err != nil {
+		return errs.Internal(err)
+	}
+	if used > 0 {
+		return errs.Conflict("invoice_prefix_taken", "Invoices were numbered with this prefix; it is never given again.")
+	}
+	return nil
+}
+
 func ventureErr(err error) error {
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return errs.Conflict("invoice_prefix_taken", "Another venture already uses this invoice prefix.")
+	}
+	if errs.As(err) != nil {
+		return err
 	}
 	return storeErr(err, "venture")
 }
@@ -172,11 +204,24 @@ func (s *Service) ListVentures(ctx context.Context, r page.Request) ([]Venture, 
 
 // UpdateVenture changes name or invoice prefix.
 func (s *Service) UpdateVenture(ctx context.Context, id uuid.UUID, name, prefix *string, ifVersion *int64) (Venture, error) {
-	v, err := update(ctx, s, id, "venture", ifVersion, func(v *Venture) *Meta { return &v.Meta }, func(_ *gorm.DB, v *Venture) error {
+	v, err := update(ctx, s, id, "venture", ifVersion, func(v *Venture) *Meta { return &v.Meta }, func(tx *gorm.DB, v *Venture) error {
 		if name != nil {
 			v.Name = clean(*name)
 		}
-		if prefix != nil {
+		if prefix != nil && clean(*prefix) != v.InvoicePrefix {
+			// The venture row is locked: an invoice being numbered holds
+			// it shared, so this waits for it and then sees its prefix used.
+			var issued int64
+			if err := tx.Table("used_invoice_prefixes").Where("scope = ?", "venture:"+v.ID.String()).Count(&issued).Error; err != nil {
+				return errs.Internal(err)
+			}
+			if issued > 0 {
+				return errs.Conflict("invoice_prefix_locked",
+					"This venture has issued invoices; its invoice prefix can no longer change.")
+			}
+			if err := prefixFree(tx, clean(*prefix)); err != nil {
+				return err
+			}
 			v.InvoicePrefix = clean(*prefix)
 		}
 		return required("name", v.Name)

@@ -48,8 +48,9 @@ func (m *Manual) Advance(d time.Duration) {
 	m.mu.Unlock()
 }
 
-// Offset is the wall clock moved forward by an offset that only grows: the
-// sandbox clock. Safe for concurrent use.
+// Offset is the wall clock moved forward by an offset: the sandbox clock.
+// The platform keeps the offset in its database (every instance and every
+// restart share it) and sets it here. Safe for concurrent use.
 type Offset struct {
 	mu     sync.Mutex
 	offset time.Duration
@@ -69,6 +70,14 @@ func (o *Offset) Advance(d time.Duration) {
 	}
 	o.mu.Lock()
 	o.offset += d
+	o.mu.Unlock()
+}
+
+// SetOffset puts the clock d ahead of the wall clock: the offset that
+// every instance shares, read from where it is kept.
+func (o *Offset) SetOffset(d time.Duration) {
+	o.mu.Lock()
+	o.offset = d
 	o.mu.Unlock()
 }
 

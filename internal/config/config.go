@@ -65,6 +65,7 @@ type Config struct {
 	ShutdownTimeout     time.Duration `env:"SHUTDOWN_TIMEOUT" default:"20s" validate:"min=1s,max=10m" doc:"how long in-flight requests and jobs get on SIGTERM"`
 	JobWorkers          int           `env:"JOB_WORKERS" default:"10" validate:"min=1,max=1000" doc:"concurrent background jobs per instance"`
 	MaintenanceInterval time.Duration `env:"MAINTENANCE_INTERVAL" default:"1h" validate:"min=1s,max=24h" doc:"period of the clean-up job (expired idempotency keys, rate-limit windows)"`
+	ServiceOpWait       time.Duration `env:"SERVICE_OP_WAIT" default:"10s" validate:"min=0s,max=50s" doc:"how long a service change (suspend, terminate, credentials, quantity, plan) waits for the vendor before it answers 202 with the operation to poll"`
 	JobRescueAfter      time.Duration `env:"JOB_RESCUE_AFTER" default:"1h" validate:"min=1s,max=24h" doc:"a job running this long is taken as stuck (its instance died) and run again; also the longest a job may run"`
 	RunStaleAfter       time.Duration `env:"RUN_STALE_AFTER" default:"5m" validate:"min=1s,max=1h" doc:"a billing run or usage sync whose worker has not reported for this long is marked interrupted (its instance died)"`
 

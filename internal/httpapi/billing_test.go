@@ -84,7 +84,7 @@ func TestPrepaidOrderIsApprovedWhenItsFirstInvoiceIsPaid(t *testing.T) {
 		})
 		t.Run("in the future", func(t *testing.T) {
 			t.Parallel()
-			future := time.Now().Add(48 * time.Hour)
+			future := s.env.Clock.Now().Add(48 * time.Hour)
 			r, err := s.admin.CreateInvoicePaymentWithResponse(ctx, inv.Id, &oapi.CreateInvoicePaymentParams{IdempotencyKey: uuid.NewString()},
 				oapi.PaymentCreate{Amount: oapi.Money{Amount: "1.00", Currency: "USD"}, Method: oapi.Card, PaidAt: &future})
 			require.NoError(t, err)
@@ -348,9 +348,17 @@ func TestPayingTheLastUnpaidInvoiceUnsuspends(t *testing.T) {
 		require.NoError(t, err)
 		return v.Status == "active"
 	}, 20*time.Second, 20*time.Millisecond, "unsuspended once nothing is owed")
-	tenant, err := s.vc.GetTenant(ctx, *svc.VendorTenantID)
+	// The platform is active from the paying transaction; its unsuspend
+	// operation, recorded there, enables the tenant.
+	require.Eventually(t, func() bool {
+		tenant, err := s.vc.GetTenant(ctx, *svc.VendorTenantID)
+		require.NoError(t, err)
+		return tenant.Enabled
+	}, 20*time.Second, 20*time.Millisecond, "at the vendor too")
+	ops, err := admin.ListServiceOperationsWithResponse(ctx, done.ServiceId, nil)
 	require.NoError(t, err)
-	require.True(t, tenant.Enabled, "at the vendor too")
+	require.Equal(t, oapi.ServiceOperationKindUnsuspend, ops.JSON200.Data[0].Kind)
+	require.Equal(t, "system:payment", ops.JSON200.Data[0].RequestedBy)
 	after, err := s.env.App.Services.Get(ctx, apptest.AdminPrincipal, done.ServiceId)
 	require.NoError(t, err)
 	require.Equal(t, svc.NextDueDate.AddDate(0, 1, 0).Format(time.DateOnly)[:7], after.NextDueDate.Format(time.DateOnly)[:7], "and the due date moved a cycle on")

@@ -29,6 +29,14 @@ type Advanced struct {
 	Runs                []uuid.UUID
 }
 
+// SandboxClock is the sandbox clock as it stands.
+type SandboxClock struct {
+	Now      time.Time
+	Today    time.Time // the SP day, at midnight UTC
+	TimeZone string
+	Offset   time.Duration
+}
+
 func date(t *time.Time) *openapi_types.Date {
 	if t == nil {
 		return nil
@@ -204,6 +212,15 @@ func (s *Server) GetUsageSync(ctx context.Context, req oapi.GetUsageSyncRequestO
 		return nil, err
 	}
 	return oapi.GetUsageSync200JSONResponse(syncOut(v)), nil
+}
+
+func (s *Server) GetSandboxClock(ctx context.Context, _ oapi.GetSandboxClockRequestObject) (oapi.GetSandboxClockResponseObject, error) {
+	c, err := s.sandboxClock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.GetSandboxClock200JSONResponse{Now: c.Now, Today: openapi_types.Date{Time: c.Today}, TimeZone: c.TimeZone,
+		OffsetSeconds: int64(c.Offset / time.Second)}, nil
 }
 
 func (s *Server) AdvanceSandboxClock(ctx context.Context, req oapi.AdvanceSandboxClockRequestObject) (oapi.AdvanceSandboxClockResponseObject, error) {

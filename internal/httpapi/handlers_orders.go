@@ -157,7 +157,7 @@ func (s *Server) serviceWith(v subscription.Subscription, q subscription.Quotas)
 		Frequency: oapi.BillingFrequency(v.Frequency), Quantity: v.Quantity, Username: v.Username, VendorTenantId: v.VendorTenantID,
 		PortalUrl: v.PortalURL, FreeTrial: v.FreeTrial, TrialEndsAt: v.TrialEndsAt, UnitPrice: s.money(v.UnitPrice),
 		Quotas:      oapi.ServiceQuotas{StorageGb: q.StorageGB, OverageGb: q.OverageGB, OfferingItems: q.Items},
-		ActivatedAt: v.ActivatedAt, SuspendedAt: v.SuspendedAt, TerminatedAt: v.TerminatedAt,
+		ActivatedAt: v.ActivatedAt, SuspendedAt: v.SuspendedAt, TerminatedAt: v.TerminatedAt, ExpiredAt: v.ExpiredAt,
 		Version: v.Version, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}
 	if v.NextDueDate != nil {
 		out.NextDueDate = &openapi_types.Date{Time: *v.NextDueDate}
@@ -207,11 +207,14 @@ func (s *Server) CreateServiceSsoLink(ctx context.Context, req oapi.CreateServic
 }
 
 func (s *Server) ResetServiceCredentials(ctx context.Context, req oapi.ResetServiceCredentialsRequestObject) (oapi.ResetServiceCredentialsResponseObject, error) {
-	v, pw, err := s.subs.ResetPassword(ctx, principal(ctx), req.Id)
+	o, pw, err := s.subs.ResetPassword(ctx, principal(ctx), req.Id)
 	if err != nil {
 		return nil, err
 	}
-	return oapi.ResetServiceCredentials200JSONResponse{Username: v.Username, Password: pw}, nil
+	if o.Pending {
+		return oapi.ResetServiceCredentials202JSONResponse{OperationAcceptedJSONResponse: s.accepted(*o.Op)}, nil
+	}
+	return oapi.ResetServiceCredentials200JSONResponse{Username: o.Service.Username, Password: pw}, nil
 }
 
 func (s *Server) UpdateServiceCredentials(ctx context.Context, req oapi.UpdateServiceCredentialsRequestObject) (oapi.UpdateServiceCredentialsResponseObject, error) {
@@ -219,54 +222,72 @@ func (s *Server) UpdateServiceCredentials(ctx context.Context, req oapi.UpdateSe
 	if err != nil {
 		return nil, err
 	}
-	v, err := s.subs.UpdateCredentials(ctx, principal(ctx), req.Id, subscription.CredentialsInput{Username: req.Body.Username, Password: req.Body.Password}, ifv)
+	o, err := s.subs.UpdateCredentials(ctx, principal(ctx), req.Id, subscription.CredentialsInput{Username: req.Body.Username, Password: req.Body.Password}, ifv)
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.serviceOut(ctx, v)
+	if o.Pending {
+		return oapi.UpdateServiceCredentials202JSONResponse{OperationAcceptedJSONResponse: s.accepted(*o.Op)}, nil
+	}
+	out, err := s.serviceOut(ctx, o.Service)
 	if err != nil {
 		return nil, err
 	}
-	return oapi.UpdateServiceCredentials200JSONResponse{Body: out, Headers: oapi.UpdateServiceCredentials200ResponseHeaders{ETag: etag(v.Version)}}, nil
+	return oapi.UpdateServiceCredentials200JSONResponse{Body: out, Headers: oapi.UpdateServiceCredentials200ResponseHeaders{ETag: etag(o.Service.Version)}}, nil
 }
 
-type serviceAction func(context.Context, auth.Principal, openapi_types.UUID, *int64) (subscription.Subscription, error)
+type serviceAction func(context.Context, auth.Principal, openapi_types.UUID, *int64) (subscription.Outcome, error)
 
-func (s *Server) serviceAction(ctx context.Context, act serviceAction, id openapi_types.UUID, ifMatch *string) (oapi.Service, *string, error) {
+// serviceAction runs a state change; a nil service means the vendor has
+// not confirmed it yet and op is to be answered with 202.
+func (s *Server) serviceAction(ctx context.Context, act serviceAction, id openapi_types.UUID, ifMatch *string) (*oapi.Service, *oapi.OperationAcceptedJSONResponse, *string, error) {
 	ifv, err := parseIfMatch(ifMatch)
 	if err != nil {
-		return oapi.Service{}, nil, err
+		return nil, nil, nil, err
 	}
-	v, err := act(ctx, principal(ctx), id, ifv)
+	o, err := act(ctx, principal(ctx), id, ifv)
 	if err != nil {
-		return oapi.Service{}, nil, err
+		return nil, nil, nil, err
 	}
-	out, err := s.serviceOut(ctx, v)
-	return out, etag(v.Version), err
+	if o.Pending {
+		acc := s.accepted(*o.Op)
+		return nil, &acc, nil, nil
+	}
+	out, err := s.serviceOut(ctx, o.Service)
+	return &out, nil, etag(o.Service.Version), err
 }
 
 func (s *Server) SuspendService(ctx context.Context, req oapi.SuspendServiceRequestObject) (oapi.SuspendServiceResponseObject, error) {
-	out, tag, err := s.serviceAction(ctx, s.subs.Suspend, req.Id, req.Params.IfMatch)
-	if err != nil {
+	out, acc, tag, err := s.serviceAction(ctx, s.subs.Suspend, req.Id, req.Params.IfMatch)
+	switch {
+	case err != nil:
 		return nil, err
+	case acc != nil:
+		return oapi.SuspendService202JSONResponse{OperationAcceptedJSONResponse: *acc}, nil
 	}
-	return oapi.SuspendService200JSONResponse{Body: out, Headers: oapi.SuspendService200ResponseHeaders{ETag: tag}}, nil
+	return oapi.SuspendService200JSONResponse{Body: *out, Headers: oapi.SuspendService200ResponseHeaders{ETag: tag}}, nil
 }
 
 func (s *Server) UnsuspendService(ctx context.Context, req oapi.UnsuspendServiceRequestObject) (oapi.UnsuspendServiceResponseObject, error) {
-	out, tag, err := s.serviceAction(ctx, s.subs.Unsuspend, req.Id, req.Params.IfMatch)
-	if err != nil {
+	out, acc, tag, err := s.serviceAction(ctx, s.subs.Unsuspend, req.Id, req.Params.IfMatch)
+	switch {
+	case err != nil:
 		return nil, err
+	case acc != nil:
+		return oapi.UnsuspendService202JSONResponse{OperationAcceptedJSONResponse: *acc}, nil
 	}
-	return oapi.UnsuspendService200JSONResponse{Body: out, Headers: oapi.UnsuspendService200ResponseHeaders{ETag: tag}}, nil
+	return oapi.UnsuspendService200JSONResponse{Body: *out, Headers: oapi.UnsuspendService200ResponseHeaders{ETag: tag}}, nil
 }
 
 func (s *Server) TerminateService(ctx context.Context, req oapi.TerminateServiceRequestObject) (oapi.TerminateServiceResponseObject, error) {
-	out, tag, err := s.serviceAction(ctx, s.subs.Terminate, req.Id, req.Params.IfMatch)
-	if err != nil {
+	out, acc, tag, err := s.serviceAction(ctx, s.subs.Terminate, req.Id, req.Params.IfMatch)
+	switch {
+	case err != nil:
 		return nil, err
+	case acc != nil:
+		return oapi.TerminateService202JSONResponse{OperationAcceptedJSONResponse: *acc}, nil
 	}
-	return oapi.TerminateService200JSONResponse{Body: out, Headers: oapi.TerminateService200ResponseHeaders{ETag: tag}}, nil
+	return oapi.TerminateService200JSONResponse{Body: *out, Headers: oapi.TerminateService200ResponseHeaders{ETag: tag}}, nil
 }
 
 func (s *Server) ChangeServiceQuantity(ctx context.Context, req oapi.ChangeServiceQuantityRequestObject) (oapi.ChangeServiceQuantityResponseObject, error) {
@@ -277,6 +298,9 @@ func (s *Server) ChangeServiceQuantity(ctx context.Context, req oapi.ChangeServi
 	ch, err := s.subs.ChangeQuantity(ctx, principal(ctx), req.Id, req.Body.Quantity, ifv, s.billing)
 	if err != nil {
 		return nil, err
+	}
+	if ch.Pending {
+		return oapi.ChangeServiceQuantity202JSONResponse{OperationAcceptedJSONResponse: s.accepted(*ch.Op)}, nil
 	}
 	svc, err := s.serviceOut(ctx, ch.Service)
 	if err != nil {
@@ -318,6 +342,9 @@ func (s *Server) ChangeServicePlan(ctx context.Context, req oapi.ChangeServicePl
 	ch, err := s.subs.ChangePlan(ctx, principal(ctx), req.Id, req.Body.PlanId, ifv, s.billing)
 	if err != nil {
 		return nil, err
+	}
+	if ch.Pending {
+		return oapi.ChangeServicePlan202JSONResponse{OperationAcceptedJSONResponse: s.accepted(*ch.Op)}, nil
 	}
 	svc, err := s.serviceOut(ctx, ch.Service)
 	if err != nil {

@@ -495,6 +495,14 @@ func TestQuantityChangeReachesTheVendor(t *testing.T) {
 		status, h, b := tt.call()
 		requireProblem(t, status, h, b, tt.status, tt.code)
 	}
+	ops, err := s.admin.ListServiceOperationsWithResponse(ctx, done.ServiceId, nil)
+	require.NoError(t, err)
+	require.Len(t, ops.JSON200.Data, 1, "refused changes record no vendor work")
+	require.Equal(t, oapi.ServiceOperationKindQuantity, ops.JSON200.Data[0].Kind)
+	require.Equal(t, oapi.ServiceOperationStatusSucceeded, ops.JSON200.Data[0].Status)
+	again, err := s.admin.GetServiceWithResponse(ctx, done.ServiceId)
+	require.NoError(t, err)
+	require.Equal(t, 3, again.JSON200.Quantity, "and change nothing")
 
 	plain := place(t, s.env.Client(t, ""), storefrontOrder(plainToken, newLogin()))
 	require.Equal(t, http.StatusAccepted, plain.StatusCode(), string(plain.Body))

@@ -47,6 +47,9 @@ type planOpts struct {
 	autoApprove    bool
 	trial          bool
 	storageGB      int // per unit; 100 when 0
+	// bare is the smallest plan the vendor can sell: no storage quota and
+	// no offering items.
+	bare bool
 }
 
 // plan makes an active Acronis plan priced 10.00 monthly and returns it
@@ -63,9 +66,13 @@ func (s *shop) plan(t *testing.T, o planOpts) (uuid.UUID, string) {
 	if storage == 0 {
 		storage = 100
 	}
-	ms, err := s.admin.SetPlanModuleSettingsWithResponse(ctx, id, oapi.ModuleSettingsInput{DatacenterUrl: s.vendor.URL, ClientId: "sp-client",
+	settings := oapi.ModuleSettingsInput{DatacenterUrl: s.vendor.URL, ClientId: "sp-client",
 		ClientSecret: ptr("sp-secret"), StorageQuotaGb: ptr(storage), OverageQuotaGb: ptr(10), Edition: "pck_per_workload", BackupLocation: s.loc,
-		FreeTrial: &o.trial, OfferingItems: &oapi.OfferingItemGroups{Common: &oapi.OfferingItemQuotas{"pw_base_workstations": 5}}})
+		FreeTrial: &o.trial, OfferingItems: &oapi.OfferingItemGroups{Common: &oapi.OfferingItemQuotas{"pw_base_workstations": 5}}}
+	if o.bare {
+		settings.StorageQuotaGb, settings.OverageQuotaGb, settings.OfferingItems = nil, nil, nil
+	}
+	ms, err := s.admin.SetPlanModuleSettingsWithResponse(ctx, id, settings)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, ms.StatusCode(), string(ms.Body))
 	model := o.model
@@ -193,7 +200,7 @@ func TestStorefrontOrderToService(t *testing.T) {
 	require.Equal(t, int64(200), *v.Quotas.StorageGb, "100 GB x 2")
 	require.Equal(t, int64(20), *v.Quotas.OverageGb)
 	require.Equal(t, int64(10), v.Quotas.OfferingItems["pw_base_workstations"])
-	require.Equal(t, time.Now().UTC().AddDate(0, 1, 0).Format("2006-01-02")[:7], v.NextDueDate.Format("2006-01-02")[:7])
+	require.Equal(t, "2026-12-25", v.NextDueDate.Format(time.DateOnly), "a month after the order (the clock starts on apptest.Epoch)")
 	require.NotContains(t, string(svc.Body), password)
 	listed, err := s.admin.ListServicesWithResponse(ctx, &oapi.ListServicesParams{CustomerId: &v.CustomerId})
 	require.NoError(t, err)

@@ -53,7 +53,9 @@ type Deps struct {
 	Jobs    Enqueuer
 	DB      *gorm.DB
 	// Sandbox moves the sandbox clock (refusing outside sandbox mode).
-	Sandbox      func(ctx context.Context, d time.Duration) (Advanced, error)
+	Sandbox func(ctx context.Context, d time.Duration) (Advanced, error)
+	// SandboxClock reads the sandbox clock (refusing outside sandbox mode).
+	SandboxClock func(ctx context.Context) (SandboxClock, error)
 	BaseCurrency string
 	// Vendor reads the SP's vendor account; nil when none is configured.
 	Vendor         func(ctx context.Context) (provisioning.Offer, error)
@@ -66,23 +68,24 @@ type Deps struct {
 
 // Server implements the generated strict interface.
 type Server struct {
-	users     *user.Service
-	catalog   *catalog.Service
-	partners  *partner.Service
-	customers *customer.Service
-	orders    *order.Service
-	subs      *subscription.Service
-	module    provisioning.Module
-	billing   *billing.Service
-	usage     *usage.Service
-	jobs      Enqueuer
-	db        *gorm.DB
-	sandbox   func(ctx context.Context, d time.Duration) (Advanced, error)
-	currency  string
-	vendor    func(ctx context.Context) (provisioning.Offer, error)
-	keys      *apikey.Service
-	clk       clock.Clock
-	ready     func(ctx context.Context) (map[string]string, bool)
+	users        *user.Service
+	catalog      *catalog.Service
+	partners     *partner.Service
+	customers    *customer.Service
+	orders       *order.Service
+	subs         *subscription.Service
+	module       provisioning.Module
+	billing      *billing.Service
+	usage        *usage.Service
+	jobs         Enqueuer
+	db           *gorm.DB
+	sandbox      func(ctx context.Context, d time.Duration) (Advanced, error)
+	sandboxClock func(ctx context.Context) (SandboxClock, error)
+	currency     string
+	vendor       func(ctx context.Context) (provisioning.Offer, error)
+	keys         *apikey.Service
+	clk          clock.Clock
+	ready        func(ctx context.Context) (map[string]string, bool)
 }
 
 var _ oapi.StrictServerInterface = (*Server)(nil)
@@ -128,7 +131,7 @@ func New(d Deps) (*echo.Echo, error) {
 		perOp[id] = chain
 	}
 	srv := &Server{users: d.Users, catalog: d.Catalog, partners: d.Partners, customers: d.Customers, orders: d.Orders, subs: d.Services, module: d.Module,
-		billing: d.Billing, usage: d.Usage, jobs: d.Jobs, db: d.DB, sandbox: d.Sandbox, currency: d.BaseCurrency, vendor: d.Vendor, keys: d.Keys, clk: d.Clock, ready: d.Ready}
+		billing: d.Billing, usage: d.Usage, jobs: d.Jobs, db: d.DB, sandbox: d.Sandbox, sandboxClock: d.SandboxClock, currency: d.BaseCurrency, vendor: d.Vendor, keys: d.Keys, clk: d.Clock, ready: d.Ready}
 	oapi.RegisterHandlersWithOptions(e, oapi.NewStrictHandler(srv, nil), oapi.RegisterHandlersOptions{OperationMiddlewares: perOp})
 	e.GET("/metrics", echo.WrapHandler(d.Metrics.Handler()))
 	registerDocs(e)

@@ -3,6 +3,7 @@ package provisioning
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -74,7 +75,7 @@ func (a *Acronis) CreateAccount(ctx context.Context, acc Account) (Result, error
 	}
 
 	t, err := a.c.CreateTenant(ctx, acronis.NewTenant{
-		Name: acc.Name, Kind: acronis.KindCustomer, ParentID: acc.ParentTenantID, InternalTag: acc.Ref,
+		Name: TenantName(acc.Name, "svc", acc.Ref), Kind: acronis.KindCustomer, ParentID: acc.ParentTenantID, InternalTag: acc.Ref,
 		Contact: &acronis.Contact{Email: acc.Email},
 	})
 	if err != nil {
@@ -125,7 +126,7 @@ func (a *Acronis) CreateReseller(ctx context.Context, r Reseller) (Result, error
 		return Result{}, err
 	}
 	t, err := a.c.CreateTenant(ctx, acronis.NewTenant{
-		Name: r.Name, Kind: acronis.KindPartner, ParentID: sp, InternalTag: r.Ref,
+		Name: TenantName(r.Name, "partner", r.Ref), Kind: acronis.KindPartner, ParentID: sp, InternalTag: r.Ref,
 		Contact: &acronis.Contact{Email: r.Email},
 	})
 	if err != nil {
@@ -255,7 +256,11 @@ func (a *Acronis) setItems(ctx context.Context, tenantID string, avail map[strin
 }
 
 // grantReadOnly adds readonly_admin on tenantID to a user's roles, keeping
-// the roles it has.
+// the roles it has. The vendor replaces a user's whole set of policies and
+// refuses the set (404) when one names a tenant that is gone; then the
+// grants on tenants that no longer exist are dropped and the set is sent
+// again, so a partner keeps selling after one of its customers' tenants
+// was deleted.
 func (a *Acronis) grantReadOnly(ctx context.Context, userID, tenantID string) error {
 	cur, err := a.c.AccessPolicies(ctx, userID)
 	if err != nil {
@@ -270,24 +275,107 @@ func (a *Acronis) grantReadOnly(ctx context.Context, userID, tenantID string) er
 	}
 	grants = append(grants, acronis.Grant{Role: acronis.RoleReadonlyAdmin, TenantID: tenantID})
 	_, err = a.c.SetAccessPolicies(ctx, userID, grants)
+	if !acronis.IsStatus(err, http.StatusNotFound) {
+		return err
+	}
+	live, lerr := a.liveGrants(ctx, grants, tenantID)
+	if lerr != nil {
+		return lerr
+	}
+	_, err = a.c.SetAccessPolicies(ctx, userID, live)
 	return err
 }
 
-// Suspend disables the tenant (every user in it loses access).
+// liveGrants keeps the grants whose tenant still exists at the vendor
+// (keep is known to exist).
+func (a *Acronis) liveGrants(ctx context.Context, grants []acronis.Grant, keep string) ([]acronis.Grant, error) {
+	exists := map[string]bool{keep: true}
+	out := make([]acronis.Grant, 0, len(grants))
+	for _, g := range grants {
+		ok, seen := exists[g.TenantID]
+		if !seen {
+			_, err := a.c.GetTenant(ctx, g.TenantID)
+			switch {
+			case err == nil:
+				ok = true
+			case acronis.IsStatus(err, http.StatusNotFound):
+				ok = false
+			default:
+				return nil, err
+			}
+			exists[g.TenantID] = ok
+		}
+		if ok {
+			out = append(out, g)
+		}
+	}
+	return out, nil
+}
+
+// RevokeReadOnly removes every policy of a user on tenantID (a partner's
+// read-only access to a customer tenant being deleted). A user or a
+// policy already gone is done.
+func (a *Acronis) RevokeReadOnly(ctx context.Context, userID, tenantID string) error {
+	cur, err := a.c.AccessPolicies(ctx, userID)
+	if acronis.IsStatus(err, http.StatusNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	keep := make([]acronis.Grant, 0, len(cur))
+	for _, p := range cur {
+		if p.TenantID != tenantID {
+			keep = append(keep, acronis.Grant{Role: p.RoleID, TenantID: p.TenantID})
+		}
+	}
+	if len(keep) == len(cur) {
+		return nil
+	}
+	_, err = a.c.SetAccessPolicies(ctx, userID, keep)
+	if acronis.IsStatus(err, http.StatusNotFound) {
+		// Another grant names a tenant that is gone too: drop those as well.
+		if keep, err = a.liveGrants(ctx, keep, ""); err != nil {
+			return err
+		}
+		_, err = a.c.SetAccessPolicies(ctx, userID, keep)
+	}
+	return err
+}
+
+// Suspend disables the tenant (every user in it loses access); a tenant
+// disabled already is done.
 func (a *Acronis) Suspend(ctx context.Context, tenantID string) error {
-	_, err := a.c.SetTenantEnabled(ctx, tenantID, false)
-	return err
+	return a.setEnabled(ctx, tenantID, false)
 }
 
-// Unsuspend enables the tenant again.
+// Unsuspend enables the tenant again; a tenant enabled already is done.
 func (a *Acronis) Unsuspend(ctx context.Context, tenantID string) error {
-	_, err := a.c.SetTenantEnabled(ctx, tenantID, true)
+	return a.setEnabled(ctx, tenantID, true)
+}
+
+func (a *Acronis) setEnabled(ctx context.Context, tenantID string, enabled bool) error {
+	t, err := a.c.GetTenant(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	if t.Enabled == enabled {
+		return nil
+	}
+	_, err = a.c.SetTenantEnabled(ctx, tenantID, enabled)
 	return err
 }
 
 // Terminate disables, then deletes the tenant; a tenant already gone is done.
 func (a *Acronis) Terminate(ctx context.Context, tenantID string) error {
 	return a.c.DeleteTenant(ctx, tenantID)
+}
+
+// SetProduction switches a tenant from trial to production pricing; one
+// in production already is done.
+func (a *Acronis) SetProduction(ctx context.Context, tenantID string) error {
+	_, err := a.c.SetProductionMode(ctx, tenantID)
+	return err
 }
 
 // ChangeQuotas sets the quotas of the named items, leaving the others.
@@ -328,9 +416,17 @@ func (a *Acronis) ChangePassword(ctx context.Context, userID, password string) e
 	return a.c.SetPassword(ctx, userID, password)
 }
 
-// ChangeLogin renames a user's login at the vendor.
+// ChangeLogin renames a user's login at the vendor; a user that has the
+// login already is done.
 func (a *Acronis) ChangeLogin(ctx context.Context, userID, login string) error {
-	_, err := a.c.UpdateUser(ctx, userID, func(u *acronis.UserUpdate) { u.Login = &login })
+	u, err := a.c.GetUser(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if u.Login == login {
+		return nil
+	}
+	_, err = a.c.UpdateUser(ctx, userID, func(u *acronis.UserUpdate) { u.Login = &login })
 	return err
 }
 

@@ -25,13 +25,16 @@ type Account struct {
 	// carries it, so a retry finds what an earlier attempt made.
 	Ref            string
 	ParentTenantID string
-	Name           string
-	Email          string
-	Login          string
-	Password       string
-	Trial          bool
-	Edition        string
-	Items          map[string]Quota // offering item name -> quota
+	// Name is the customer's name; the tenant is named after it and a
+	// short reference to Ref (TenantName), so one customer may hold any
+	// number of tenants under one parent.
+	Name     string
+	Email    string
+	Login    string
+	Password string
+	Trial    bool
+	Edition  string
+	Items    map[string]Quota // offering item name -> quota
 	// Storage, when set, is the backup storage quota in bytes (Value the
 	// soft quota, Overage the hard one above it), put on the edition's
 	// storage item.
@@ -72,7 +75,7 @@ type Result struct {
 // the SP's, with every item the SP may pass on, and its admin user.
 type Reseller struct {
 	Ref   string // the platform's partner id, carried by the tenant
-	Name  string
+	Name  string // the partner's name; the tenant is named TenantName(Name, "partner", Ref)
 	Email string
 	Login string
 }
@@ -86,6 +89,11 @@ type Module interface {
 	Suspend(ctx context.Context, tenantID string) error
 	Unsuspend(ctx context.Context, tenantID string) error
 	Terminate(ctx context.Context, tenantID string) error
+	// RevokeReadOnly removes a user's policies on a tenant (a partner's
+	// read-only grant on a customer tenant about to be deleted).
+	RevokeReadOnly(ctx context.Context, userID, tenantID string) error
+	// SetProduction switches a tenant from trial to production pricing.
+	SetProduction(ctx context.Context, tenantID string) error
 	ChangeQuotas(ctx context.Context, tenantID string, items map[string]Quota) error
 	ChangePassword(ctx context.Context, userID, password string) error
 	ChangeLogin(ctx context.Context, userID, login string) error
@@ -101,6 +109,31 @@ type ItemsNotAvailableError struct{ Items []string }
 
 func (e *ItemsNotAvailableError) Error() string {
 	return fmt.Sprintf("offering items not available: %s", strings.Join(e.Items, ", "))
+}
+
+// MaxTenantName is the longest tenant name the platform gives the vendor
+// (in characters). The vendor documents no limit; its console shows names
+// of about this length whole.
+const MaxTenantName = 100
+
+// TenantName is the vendor tenant name of an account: the owner's name and
+// a short reference to the platform's id, e.g. "Acme Ltd (svc 1a2b3c4d)".
+// The vendor refuses two tenants of one name under one parent (1004), and
+// owners' names repeat (a customer's second service, a partner renamed and
+// its old name taken by a new one); the reference keeps every name unique
+// and the same on every run. A long owner name is cut to fit MaxTenantName,
+// never the reference.
+func TenantName(owner, kind, ref string) string {
+	short := strings.ReplaceAll(ref, "-", "")
+	if len(short) > 8 {
+		short = short[:8]
+	}
+	suffix := " (" + kind + " " + short + ")"
+	name := []rune(strings.Join(strings.Fields(owner), " "))
+	if room := MaxTenantName - len([]rune(suffix)); len(name) > room {
+		name = []rune(strings.TrimSpace(string(name[:room])))
+	}
+	return strings.TrimSpace(string(name) + suffix)
 }
 
 func sortedNames(m map[string]Quota) []string {

@@ -11,8 +11,10 @@ import (
 	"github.com/acronis-platform/platform/internal/errs"
 )
 
-// UnsuspendArgs is the job that unsuspends a service once its last unpaid
-// invoice is paid: the vendor call runs outside the paying transaction.
+// UnsuspendArgs unsuspended a service once its last unpaid invoice was
+// paid. Payments now record the unsuspend operation in the paying
+// transaction (UnsuspendWhenPaid); the worker stays for jobs queued before,
+// and takes the same path.
 type UnsuspendArgs struct {
 	ServiceID uuid.UUID `json:"service_id"`
 }
@@ -36,15 +38,35 @@ var system = auth.Principal{Role: auth.RoleAdmin, Kind: auth.KindUser, Subject: 
 
 // Work unsuspends the service if it is still suspended and owes nothing.
 func (w *UnsuspendWorker) Work(ctx context.Context, job *river.Job[UnsuspendArgs]) error {
-	v, err := w.svc.Get(ctx, system, job.Args.ServiceID)
+	return w.svc.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return w.svc.unsuspendPaidTx(ctx, tx, job.Args.ServiceID)
+	})
+}
+
+// unsuspendPaidTx, in tx, makes a suspended service that owes nothing
+// active and records the operation that enables its tenant.
+func (s *Service) unsuspendPaidTx(ctx context.Context, tx *gorm.DB, id uuid.UUID) error {
+	v, err := take(tx.WithContext(ctx), id, true)
 	if err != nil || v.Status != StatusSuspended {
 		return err
 	}
-	owes, err := w.svc.owes(ctx, w.svc.db, v.ID)
+	owes, err := s.owes(ctx, tx, id)
 	if err != nil || owes {
 		return err
 	}
-	_, err = w.svc.Unsuspend(ctx, system, v.ID, nil)
+	in, err := s.unsuspendTx(tx, &v)
+	if err != nil {
+		return err
+	}
+	if err := tx.Model(&Subscription{}).Where("id = ?", id).
+		Updates(map[string]any{"version": gorm.Expr("version + 1"), "updated_at": s.now()}).Error; err != nil {
+		return errs.Internal(err)
+	}
+	work, err := s.vendorWork(ctx, v)
+	if err != nil || !work {
+		return err
+	}
+	_, err = s.record(ctx, tx, id, "system:payment", *in)
 	return err
 }
 
@@ -66,27 +88,17 @@ type Enqueuer interface {
 }
 
 // UnsuspendWhenPaid returns the billing hook that, in the paying
-// transaction, queues the unsuspension of each suspended service of a paid
-// customer invoice that now owes nothing.
-func (s *Service) UnsuspendWhenPaid(jobs Enqueuer) func(ctx context.Context, tx *gorm.DB, customerSide bool, services []uuid.UUID) error {
+// transaction, unsuspends each suspended service of a paid customer
+// invoice that now owes nothing: the service is active at once and the
+// operation that enables its tenant is recorded with it.
+func (s *Service) UnsuspendWhenPaid() func(ctx context.Context, tx *gorm.DB, customerSide bool, services []uuid.UUID) error {
 	return func(ctx context.Context, tx *gorm.DB, customerSide bool, services []uuid.UUID) error {
 		if !customerSide {
 			return nil
 		}
 		for _, id := range services {
-			var status string
-			if err := tx.WithContext(ctx).Table("services").Where("id = ?", id).Pluck("status", &status).Error; err != nil {
-				return errs.Internal(err)
-			}
-			if status != StatusSuspended {
-				continue
-			}
-			owes, err := s.owes(ctx, tx, id)
-			if err != nil || owes {
+			if err := s.unsuspendPaidTx(ctx, tx, id); err != nil {
 				return err
-			}
-			if err := jobs.InsertTx(ctx, tx, UnsuspendArgs{ServiceID: id}, nil); err != nil {
-				return errs.Internal(err)
 			}
 		}
 		return nil

@@ -11,7 +11,6 @@ import (
 
 	"github.com/acronis-platform/platform/internal/auth"
 	"github.com/acronis-platform/platform/internal/errs"
-	"github.com/acronis-platform/platform/internal/provisioning"
 )
 
 // SSOTTL is how long a one-time login link works (the vendor's OTT life).
@@ -68,53 +67,6 @@ func (s *Service) SSOLink(ctx context.Context, who auth.Principal, id uuid.UUID)
 	return Link{URL: url, ExpiresAt: now.Add(SSOTTL)}, nil
 }
 
-// change runs a vendor change, then the platform's, on a service the caller
-// may act on, at the version it read when ifVersion is set.
-func (s *Service) change(ctx context.Context, who auth.Principal, id uuid.UUID, ifVersion *int64,
-	check func(Subscription) error, vendor func(provisioning.Module, Subscription) error, apply func(*Subscription)) (Subscription, error) {
-	v, err := s.Get(ctx, who, id)
-	if err != nil {
-		return Subscription{}, err
-	}
-	if ifVersion != nil && *ifVersion != v.Version {
-		return Subscription{}, errs.VersionMismatch()
-	}
-	if err := check(v); err != nil {
-		return Subscription{}, err
-	}
-	m, err := s.module(ctx, v.PlanID)
-	if err != nil {
-		return Subscription{}, err
-	}
-	if m != nil && vendor != nil {
-		if err := vendor(m, v); err != nil {
-			return Subscription{}, vendorErr(err)
-		}
-	}
-	var out Subscription
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		cur, err := take(Scoped(tx, who), id, true)
-		if err != nil {
-			return err
-		}
-		if ifVersion != nil && *ifVersion != cur.Version {
-			return errs.VersionMismatch()
-		}
-		if err := notTerminated(cur); err != nil {
-			return err
-		}
-		apply(&cur)
-		cur.Version++
-		cur.UpdatedAt = s.now()
-		if err := tx.Save(&cur).Error; err != nil {
-			return storeErr(err)
-		}
-		out = cur
-		return nil
-	})
-	return out, err
-}
-
 func storeErr(err error) error {
 	if errs.As(err) != nil {
 		return err
@@ -125,48 +77,89 @@ func storeErr(err error) error {
 	return errs.Internal(err)
 }
 
-// Suspend disables the tenant at the vendor, then marks the service
-// suspended. Suspending a suspended service changes nothing.
-func (s *Service) Suspend(ctx context.Context, who auth.Principal, id uuid.UUID, ifVersion *int64) (Subscription, error) {
-	return s.change(ctx, who, id, ifVersion, mustBeProvisioned,
-		func(m provisioning.Module, v Subscription) error { return m.Suspend(ctx, *v.VendorTenantID) },
-		func(v *Subscription) {
-			if v.Status != StatusSuspended {
-				now := s.now()
-				v.Status, v.SuspendedAt = StatusSuspended, &now
+func notExpired(v Subscription) error {
+	if v.Status == StatusExpired {
+		return errs.Conflict("service_expired", "This free trial has ended; move it to a paid plan first.")
+	}
+	return nil
+}
+
+func liveProvisioned(v Subscription) error {
+	if err := mustBeProvisioned(v); err != nil {
+		return err
+	}
+	return notExpired(v)
+}
+
+// Suspend marks the service suspended and has the vendor disable its
+// tenant. Suspending a suspended service changes nothing on the platform
+// and makes sure of the vendor side again.
+func (s *Service) Suspend(ctx context.Context, who auth.Principal, id uuid.UUID, ifVersion *int64) (Outcome, error) {
+	return s.act(ctx, who, id, ifVersion, liveProvisioned, func(tx *gorm.DB, v *Subscription) (*intent, error) {
+		if v.Status != StatusSuspended {
+			now := s.now()
+			v.Status, v.SuspendedAt = StatusSuspended, &now
+			if err := tx.Model(&Subscription{}).Where("id = ?", v.ID).
+				Updates(map[string]any{"status": StatusSuspended, "suspended_at": now}).Error; err != nil {
+				return nil, errs.Internal(err)
 			}
-		})
+		}
+		return &intent{kind: OpSuspend}, nil
+	})
 }
 
-// Unsuspend enables the tenant again, then the service.
-func (s *Service) Unsuspend(ctx context.Context, who auth.Principal, id uuid.UUID, ifVersion *int64) (Subscription, error) {
-	return s.change(ctx, who, id, ifVersion, mustBeProvisioned,
-		func(m provisioning.Module, v Subscription) error { return m.Unsuspend(ctx, *v.VendorTenantID) },
-		func(v *Subscription) { v.Status, v.SuspendedAt = StatusActive, nil })
+// Unsuspend makes the service active and has the vendor enable its tenant.
+func (s *Service) Unsuspend(ctx context.Context, who auth.Principal, id uuid.UUID, ifVersion *int64) (Outcome, error) {
+	return s.act(ctx, who, id, ifVersion, liveProvisioned, func(tx *gorm.DB, v *Subscription) (*intent, error) {
+		return s.unsuspendTx(tx, v)
+	})
 }
 
-// Terminate disables and deletes the tenant at the vendor, then ends the
-// service for good.
-func (s *Service) Terminate(ctx context.Context, who auth.Principal, id uuid.UUID, ifVersion *int64) (Subscription, error) {
-	return s.change(ctx, who, id, ifVersion, mustBeProvisioned,
-		func(m provisioning.Module, v Subscription) error { return m.Terminate(ctx, *v.VendorTenantID) },
-		func(v *Subscription) {
-			now, end := s.now(), s.today()
-			v.Status, v.TerminatedAt, v.PasswordEnc, v.EndDate = StatusTerminated, &now, nil, &end
-		})
+func (s *Service) unsuspendTx(tx *gorm.DB, v *Subscription) (*intent, error) {
+	v.Status, v.SuspendedAt = StatusActive, nil
+	if err := tx.Model(&Subscription{}).Where("id = ?", v.ID).
+		Updates(map[string]any{"status": StatusActive, "suspended_at": nil}).Error; err != nil {
+		return nil, errs.Internal(err)
+	}
+	return &intent{kind: OpUnsuspend}, nil
 }
 
-// ResetPassword sets a new generated password at the vendor and returns it;
-// the platform does not keep it.
-func (s *Service) ResetPassword(ctx context.Context, who auth.Principal, id uuid.UUID) (Subscription, string, error) {
+// Terminate ends the service for good at once (billing stops, its username
+// is free again); the vendor side removes a partner's read-only grant, then
+// disables and deletes the tenant.
+func (s *Service) Terminate(ctx context.Context, who auth.Principal, id uuid.UUID, ifVersion *int64) (Outcome, error) {
+	return s.act(ctx, who, id, ifVersion, mustBeProvisioned, func(tx *gorm.DB, v *Subscription) (*intent, error) {
+		now, end := s.now(), s.today()
+		if err := tx.Model(&Subscription{}).Where("id = ?", v.ID).Updates(map[string]any{
+			"status": StatusTerminated, "terminated_at": now, "password_enc": nil, "end_date": end}).Error; err != nil {
+			return nil, errs.Internal(err)
+		}
+		return &intent{kind: OpTerminate}, nil
+	})
+}
+
+// ResetPassword has the vendor set a new generated password and returns
+// it when the vendor confirmed within the wait; otherwise it stays sealed
+// on the operation for the requester's first read of it once done.
+func (s *Service) ResetPassword(ctx context.Context, who auth.Principal, id uuid.UUID) (Outcome, string, error) {
 	pw, err := NewPassword()
 	if err != nil {
-		return Subscription{}, "", errs.Internal(err)
+		return Outcome{}, "", errs.Internal(err)
 	}
-	v, err := s.change(ctx, who, id, nil, s.vendorUser,
-		func(m provisioning.Module, v Subscription) error { return m.ChangePassword(ctx, *v.VendorUserID, pw) },
-		func(v *Subscription) { v.PasswordEnc = nil })
-	return v, pw, err
+	out, err := s.act(ctx, who, id, nil, s.vendorUser, func(tx *gorm.DB, v *Subscription) (*intent, error) {
+		if err := tx.Model(&Subscription{}).Where("id = ?", v.ID).Update("password_enc", nil).Error; err != nil {
+			return nil, errs.Internal(err)
+		}
+		return &intent{kind: OpResetPassword, secret: pw}, nil
+	})
+	if err != nil || out.Op == nil {
+		return out, pw, err
+	}
+	if out.Pending {
+		return out, "", nil
+	}
+	got, err := s.takePassword(ctx, out.Op)
+	return out, got, err
 }
 
 func (s *Service) vendorUser(v Subscription) error {
@@ -184,55 +177,59 @@ type CredentialsInput struct {
 	Username, Password *string
 }
 
-// UpdateCredentials pushes a new login (checked free on the platform and at
-// the vendor) and/or a new password to the vendor, then records the login.
-func (s *Service) UpdateCredentials(ctx context.Context, who auth.Principal, id uuid.UUID, in CredentialsInput, ifVersion *int64) (Subscription, error) {
+// UpdateCredentials records a new login (checked free on the platform and
+// at the vendor) at once and has the vendor rename the user and/or set the
+// new password (kept sealed until then).
+func (s *Service) UpdateCredentials(ctx context.Context, who auth.Principal, id uuid.UUID, in CredentialsInput, ifVersion *int64) (Outcome, error) {
 	if in.Username == nil && in.Password == nil {
-		return Subscription{}, errs.Invalid("username", "required", "give username, password or both")
+		return Outcome{}, errs.Invalid("username", "required", "give username, password or both")
 	}
 	if in.Password != nil {
 		if err := CheckPassword(*in.Password); err != nil {
-			return Subscription{}, err
+			return Outcome{}, err
 		}
 	}
-	check := func(v Subscription) error {
-		if err := s.vendorUser(v); err != nil {
-			return err
-		}
-		if in.Username == nil || strings.EqualFold(*in.Username, v.Username) {
-			return nil
-		}
+	v, err := s.Get(ctx, who, id)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if err := s.vendorUser(v); err != nil {
+		return Outcome{}, err
+	}
+	rename := in.Username != nil && !strings.EqualFold(*in.Username, v.Username)
+	if rename {
 		m, err := s.module(ctx, v.PlanID)
 		if err != nil {
-			return err
+			return Outcome{}, err
 		}
 		free, err := s.UsernameFree(ctx, m, *in.Username)
 		if err != nil {
-			return err
+			return Outcome{}, err
 		}
 		if !free {
-			return errs.Conflict("username_taken", "This username is taken.").WithField("username")
+			return Outcome{}, errs.Conflict("username_taken", "This username is taken.").WithField("username")
 		}
-		return nil
 	}
-	return s.change(ctx, who, id, ifVersion, check,
-		func(m provisioning.Module, v Subscription) error {
-			if in.Username != nil && *in.Username != v.Username {
-				if err := m.ChangeLogin(ctx, *v.VendorUserID, *in.Username); err != nil {
-					return err
-				}
+	return s.act(ctx, who, id, ifVersion, s.vendorUser, func(tx *gorm.DB, v *Subscription) (*intent, error) {
+		in2 := intent{kind: OpUpdateCredentials}
+		updates := map[string]any{}
+		if in.Username != nil && *in.Username != v.Username {
+			updates["username"] = *in.Username
+			in2.params.Username = in.Username
+			v.Username = *in.Username
+		}
+		if in.Password != nil {
+			updates["password_enc"] = nil
+			in2.params.Password, in2.secret = true, *in.Password
+		}
+		if len(updates) > 0 {
+			if err := tx.Model(&Subscription{}).Where("id = ?", v.ID).Updates(updates).Error; err != nil {
+				return nil, storeErr(err)
 			}
-			if in.Password != nil {
-				return m.ChangePassword(ctx, *v.VendorUserID, *in.Password)
-			}
-			return nil
-		},
-		func(v *Subscription) {
-			if in.Username != nil {
-				v.Username = *in.Username
-			}
-			if in.Password != nil {
-				v.PasswordEnc = nil
-			}
-		})
+		}
+		if in2.params.Username == nil && !in2.params.Password {
+			return nil, nil
+		}
+		return &in2, nil
+	})
 }

@@ -18,79 +18,61 @@ type Adjuster interface {
 	AdjustQuantityTx(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID, old int) ([]billing.Invoice, []billing.Credit, error)
 }
 
-// Changed is a service after a quantity change, with what was billed.
+// Changed is a service after a quantity, term or plan change, with what
+// was billed and, when the vendor had work to do, its operation (Pending
+// when the vendor had not confirmed it within the wait).
 type Changed struct {
 	Service  Subscription
 	Invoices []billing.Invoice
 	Credits  []billing.Credit
+	Op       *Operation
+	Pending  bool
 }
 
-// ChangeQuantity sets a new quantity: the per-unit quotas times it (-1
-// stays unlimited) are pushed to the vendor first, then the platform
-// records it and bills the rest of a prepaid period (a raise invoiced, a
-// cut credited); post-paid months are billed per stretch at each quantity.
+func (c *Changed) take(o Outcome) { c.Service, c.Op, c.Pending = o.Service, o.Op, o.Pending }
+
+// ChangeQuantity sets a new quantity: the platform records it and bills
+// the rest of a prepaid period (a raise invoiced, a cut credited; post-paid
+// months are billed per stretch at each quantity) in one transaction with
+// the operation that sets the per-unit quotas times it (-1 stays
+// unlimited) at the vendor.
 func (s *Service) ChangeQuantity(ctx context.Context, who auth.Principal, id uuid.UUID, quantity int, ifVersion *int64, bill Adjuster) (Changed, error) {
-	v, err := s.Get(ctx, who, id)
-	if err != nil {
-		return Changed{}, err
-	}
-	if ifVersion != nil && *ifVersion != v.Version {
-		return Changed{}, errs.VersionMismatch()
-	}
-	if err := mustBeProvisioned(v); err != nil {
-		return Changed{}, err
-	}
-	var enabled bool
-	if err := s.db.WithContext(ctx).Table("plan_pricing").Where("plan_id = ?", v.PlanID).Pluck("enable_quantity", &enabled).Error; err != nil {
-		return Changed{}, errs.Internal(err)
-	}
-	if !enabled {
-		return Changed{}, errs.Unprocessable("quantity_not_enabled", "This plan is sold without a quantity.").WithField("quantity")
-	}
-	if quantity == v.Quantity {
-		return Changed{}, errs.Unprocessable("quantity_unchanged", "The service has this quantity already.").WithField("quantity")
-	}
-	m, err := s.module(ctx, v.PlanID)
-	if err != nil {
-		return Changed{}, err
-	}
-	if m != nil && v.VendorTenantID != nil {
-		var settings catalog.ModuleSettings
-		if err := s.db.WithContext(ctx).Take(&settings, "plan_id = ?", v.PlanID).Error; err != nil {
-			return Changed{}, errs.Internal(err)
-		}
-		items, storage := QuotasOf(settings, quantity).VendorQuotas()
-		if storage != nil && v.StorageItem != nil {
-			items[*v.StorageItem] = *storage
-		}
-		if err := m.ChangeQuotas(ctx, *v.VendorTenantID, items); err != nil {
-			return Changed{}, vendorErr(itemsErr(err))
-		}
-	}
 	var out Changed
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		cur, err := take(Scoped(tx, who), id, true)
-		if err != nil {
+	check := func(v Subscription) error {
+		if err := liveProvisioned(v); err != nil {
 			return err
 		}
-		if ifVersion != nil && *ifVersion != cur.Version {
-			return errs.VersionMismatch()
-		}
-		if err := notTerminated(cur); err != nil {
-			return err
-		}
-		old := cur.Quantity
-		cur.Quantity, cur.Version, cur.UpdatedAt = quantity, cur.Version+1, s.now()
-		if err := tx.Save(&cur).Error; err != nil {
+		var enabled bool
+		if err := s.db.WithContext(ctx).Table("plan_pricing").Where("plan_id = ?", v.PlanID).Pluck("enable_quantity", &enabled).Error; err != nil {
 			return errs.Internal(err)
 		}
-		out.Service = cur
-		if bill != nil {
-			out.Invoices, out.Credits, err = bill.AdjustQuantityTx(ctx, tx, id, old)
+		if !enabled {
+			return errs.Unprocessable("quantity_not_enabled", "This plan is sold without a quantity.").WithField("quantity")
 		}
-		return err
+		if quantity == v.Quantity {
+			return errs.Unprocessable("quantity_unchanged", "The service has this quantity already.").WithField("quantity")
+		}
+		return nil
+	}
+	o, err := s.act(ctx, who, id, ifVersion, check, func(tx *gorm.DB, v *Subscription) (*intent, error) {
+		old := v.Quantity
+		v.Quantity = quantity
+		if err := tx.Model(&Subscription{}).Where("id = ?", id).Update("quantity", quantity).Error; err != nil {
+			return nil, errs.Internal(err)
+		}
+		if bill != nil {
+			var err error
+			if out.Invoices, out.Credits, err = bill.AdjustQuantityTx(ctx, tx, id, old); err != nil {
+				return nil, err
+			}
+		}
+		return &intent{kind: OpQuantity, params: OpParams{Quantity: &quantity}}, nil
 	})
-	return out, err
+	if err != nil {
+		return Changed{}, err
+	}
+	out.take(o)
+	return out, nil
 }
 
 // itemsErr names items the tenant lacks as the 422 it is.
@@ -133,15 +115,22 @@ func (s *Service) ChangeTerm(ctx context.Context, who auth.Principal, id uuid.UU
 	return out, err
 }
 
-// Planner bills a plan change in the changing transaction.
+// Planner bills a plan change in the changing transaction: a paid
+// service's rest of period (ChangePlanTx), or a free trial's first paid
+// period from today (StartPaidTx).
 type Planner interface {
 	ChangePlanTx(ctx context.Context, tx *gorm.DB, serviceID, planID uuid.UUID) ([]billing.Invoice, []billing.Credit, error)
+	StartPaidTx(ctx context.Context, tx *gorm.DB, serviceID, planID uuid.UUID) ([]billing.Invoice, error)
 }
 
-// ChangePlan moves a prepaid service to another active plan on the same
-// vendor account and edition: the new plan's quotas times the quantity go
-// to the vendor first, then the rest of the period is billed at the new
-// price less the old.
+// ChangePlan moves a service to another active plan on the same vendor
+// account and edition. A paid prepaid service is billed the rest of its
+// period at the new price less the old; a free trial, running or expired,
+// becomes a paid service from today (its first period billed as a first
+// order is) and is active again. The platform side and its billing are
+// one transaction with the operation that sets the new plan's quotas times
+// the quantity at the vendor (and, for a trial, production mode, the
+// tenant enabled).
 func (s *Service) ChangePlan(ctx context.Context, who auth.Principal, id, planID uuid.UUID, ifVersion *int64, bill Planner) (Changed, error) {
 	v, err := s.Get(ctx, who, id)
 	if err != nil {
@@ -169,7 +158,7 @@ func (s *Service) ChangePlan(ctx context.Context, who auth.Principal, id, planID
 	if v.PartnerID != nil && !p.PartnerVisible {
 		return Changed{}, errs.Forbidden("plan_not_available_to_partner", "Partners cannot sell this plan.")
 	}
-	oldSet, oldMod, err := s.settings(ctx, v.PlanID)
+	oldSet, _, err := s.settings(ctx, v.PlanID)
 	if err != nil {
 		return Changed{}, err
 	}
@@ -181,34 +170,43 @@ func (s *Service) ChangePlan(ctx context.Context, who auth.Principal, id, planID
 		oldSet.ClientID != newSet.ClientID || oldSet.Edition != newSet.Edition)) {
 		return Changed{}, errs.Unprocessable("plan_not_compatible", "The new plan must use the same vendor account and edition.").WithField("plan_id")
 	}
-	if oldMod != nil && v.VendorTenantID != nil {
-		items, storage := QuotasOf(*newSet, v.Quantity).VendorQuotas()
-		if storage != nil && v.StorageItem != nil {
-			items[*v.StorageItem] = *storage
-		}
-		if err := oldMod.ChangeQuotas(ctx, *v.VendorTenantID, items); err != nil {
-			return Changed{}, vendorErr(itemsErr(err))
-		}
+	if newSet != nil && newSet.FreeTrial && v.FreeTrial {
+		return Changed{}, errs.Unprocessable("plan_not_paid", "A free trial moves to a paid plan.").WithField("plan_id")
 	}
 	var out Changed
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		cur, err := take(Scoped(tx, who), id, true)
-		if err != nil {
+	check := func(cur Subscription) error {
+		if err := mustBeProvisioned(cur); err != nil {
 			return err
 		}
-		if ifVersion != nil && *ifVersion != cur.Version {
+		if cur.PlanID != v.PlanID {
 			return errs.VersionMismatch()
 		}
-		if out.Invoices, out.Credits, err = bill.ChangePlanTx(ctx, tx, id, planID); err != nil {
-			return err
+		return nil
+	}
+	o, err := s.act(ctx, who, id, ifVersion, check, func(tx *gorm.DB, cur *Subscription) (*intent, error) {
+		in := intent{kind: OpPlanChange, params: OpParams{PlanID: &planID, Quantity: &cur.Quantity}}
+		var err error
+		if !cur.FreeTrial {
+			out.Invoices, out.Credits, err = bill.ChangePlanTx(ctx, tx, id, planID)
+			return &in, err
 		}
-		if err := tx.Model(&Subscription{}).Where("id = ?", id).Updates(map[string]any{"version": gorm.Expr("version + 1"), "updated_at": s.now()}).Error; err != nil {
-			return errs.Internal(err)
+		if out.Invoices, err = bill.StartPaidTx(ctx, tx, id, planID); err != nil {
+			return nil, err
 		}
-		out.Service, err = take(tx, id, false)
-		return err
+		in.params.Production = true
+		if cur.Status == StatusExpired {
+			in.params.Enable = true
+			if err := tx.Model(&Subscription{}).Where("id = ?", id).Updates(map[string]any{"status": StatusActive}).Error; err != nil {
+				return nil, errs.Internal(err)
+			}
+		}
+		return &in, nil
 	})
-	return out, err
+	if err != nil {
+		return Changed{}, err
+	}
+	out.take(o)
+	return out, nil
 }
 
 // settings are a plan's module settings and module; nil for a plan

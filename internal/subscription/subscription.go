@@ -1,6 +1,24 @@
 // Package subscription manages services: what a completed order gave a
 // customer (a vendor tenant, its admin user, quotas) and what is done with
-// it afterwards: single sign-on, credentials, suspension and termination.
+// it afterwards: single sign-on, credentials, quantity and plan changes,
+// suspension, termination and the end of free trials.
+//
+// Entities: Subscription (a row of services) and Operation (a row of
+// service_operations), the vendor side of one change.
+//
+// Invariants:
+//   - Every change with a vendor side changes the platform and records its
+//     Operation and River job in one transaction: the platform never shows
+//     an old state the vendor has left, and no vendor change is forgotten.
+//   - An Operation's steps read the vendor's state first and are safe to
+//     repeat; the job retries with backoff until the vendor agrees, or ends
+//     the operation failed with a readable last_error (the service's
+//     failed operations are how a divergence shows).
+//   - Operations of one service run one at a time, in the order recorded.
+//   - A reset's password is kept only sealed, and shown once: in the
+//     answer, or in the requester's first read of the succeeded operation.
+//   - A terminated service never changes again; an expired trial changes
+//     only by a move to a paid plan (or termination).
 package subscription
 
 import (
@@ -23,11 +41,14 @@ import (
 	"github.com/acronis-platform/platform/internal/provisioning"
 )
 
-// Statuses of a service.
+// Statuses of a service: pending -> active <-> suspended; a free trial
+// active at its end -> expired (-> active when moved to a paid plan);
+// active, suspended or expired -> terminated (final); pending -> cancelled.
 const (
 	StatusPending    = "pending"
 	StatusActive     = "active"
 	StatusSuspended  = "suspended"
+	StatusExpired    = "expired"
 	StatusTerminated = "terminated"
 	StatusCancelled  = "cancelled"
 )
@@ -63,6 +84,7 @@ type Subscription struct {
 	ActivatedAt    *time.Time
 	SuspendedAt    *time.Time
 	TerminatedAt   *time.Time
+	ExpiredAt      *time.Time
 	Version        int64
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
@@ -87,6 +109,17 @@ type Service struct {
 	catalog *catalog.Service
 	pool    *provisioning.Pool
 	today   func() time.Time // the SP's day, for end dates
+
+	jobs Enqueuer      // queues service operations in their transaction
+	box  Sealer        // seals operation passwords
+	wait time.Duration // how long a change waits for its operation
+}
+
+// UseOperations lets the service record vendor work as operations: jobs
+// queues them, box seals their passwords, and a change waits up to wait
+// for the vendor before it answers with the pending operation.
+func (s *Service) UseOperations(jobs Enqueuer, box Sealer, wait time.Duration) {
+	s.jobs, s.box, s.wait = jobs, box, wait
 }
 
 // NewService wires the service; today is the SP's current day.

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	oapi_types "github.com/oapi-codegen/runtime/types"
@@ -72,10 +73,25 @@ func Config(t testing.TB) config.Config {
 	return cfg
 }
 
-// Start runs the platform (HTTP and jobs) with cfg until the test ends.
+// Epoch is where every test platform's clock starts: a fixed instant, so
+// no expectation depends on the day the tests run (month ends, leap days).
+// Tests about a given day set the clock there.
+var Epoch = time.Date(2026, time.November, 25, 10, 0, 0, 0, time.UTC)
+
+// Start runs the platform (HTTP and jobs) with cfg until the test ends, on
+// a manual clock set to Epoch.
 func Start(t testing.TB, cfg config.Config) *Env {
 	t.Helper()
-	clk := clock.NewManual(clock.Real{}.Now())
+	clk := clock.NewManual(Epoch)
+	env := StartWithClock(t, cfg, clk)
+	env.Clock = clk
+	return env
+}
+
+// StartWithClock is Start on a clock of the caller's (Env.Clock is nil
+// unless it is a manual clock), e.g. the sandbox's clock.Offset.
+func StartWithClock(t testing.TB, cfg config.Config, clk clock.Clock) *Env {
+	t.Helper()
 	logs := &Logs{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a, err := app.New(context.Background(), cfg, log, clk)
@@ -90,7 +106,8 @@ func Start(t testing.TB, cfg config.Config) *Env {
 			t.Log(logs.String())
 		}
 	})
-	return &Env{App: a, Server: srv, Clock: clk, Cfg: cfg, Logs: logs}
+	manual, _ := clk.(*clock.Manual)
+	return &Env{App: a, Server: srv, Clock: manual, Cfg: cfg, Logs: logs}
 }
 
 // New is Start with the default test configuration.

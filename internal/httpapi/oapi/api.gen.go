@@ -455,10 +455,71 @@ func (e Role) Valid() bool {
 	}
 }
 
+// Defines values for ServiceOperationKind.
+const (
+	ServiceOperationKindExpireTrial       ServiceOperationKind = "expire_trial"
+	ServiceOperationKindPlanChange        ServiceOperationKind = "plan_change"
+	ServiceOperationKindQuantity          ServiceOperationKind = "quantity"
+	ServiceOperationKindResetPassword     ServiceOperationKind = "reset_password"
+	ServiceOperationKindSuspend           ServiceOperationKind = "suspend"
+	ServiceOperationKindTerminate         ServiceOperationKind = "terminate"
+	ServiceOperationKindUnsuspend         ServiceOperationKind = "unsuspend"
+	ServiceOperationKindUpdateCredentials ServiceOperationKind = "update_credentials"
+)
+
+// Valid indicates whether the value is a known member of the ServiceOperationKind enum.
+func (e ServiceOperationKind) Valid() bool {
+	switch e {
+	case ServiceOperationKindExpireTrial:
+		return true
+	case ServiceOperationKindPlanChange:
+		return true
+	case ServiceOperationKindQuantity:
+		return true
+	case ServiceOperationKindResetPassword:
+		return true
+	case ServiceOperationKindSuspend:
+		return true
+	case ServiceOperationKindTerminate:
+		return true
+	case ServiceOperationKindUnsuspend:
+		return true
+	case ServiceOperationKindUpdateCredentials:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ServiceOperationStatus.
+const (
+	ServiceOperationStatusFailed    ServiceOperationStatus = "failed"
+	ServiceOperationStatusPending   ServiceOperationStatus = "pending"
+	ServiceOperationStatusRunning   ServiceOperationStatus = "running"
+	ServiceOperationStatusSucceeded ServiceOperationStatus = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the ServiceOperationStatus enum.
+func (e ServiceOperationStatus) Valid() bool {
+	switch e {
+	case ServiceOperationStatusFailed:
+		return true
+	case ServiceOperationStatusPending:
+		return true
+	case ServiceOperationStatusRunning:
+		return true
+	case ServiceOperationStatusSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ServiceStatus.
 const (
 	ServiceStatusActive     ServiceStatus = "active"
 	ServiceStatusCancelled  ServiceStatus = "cancelled"
+	ServiceStatusExpired    ServiceStatus = "expired"
 	ServiceStatusPending    ServiceStatus = "pending"
 	ServiceStatusSuspended  ServiceStatus = "suspended"
 	ServiceStatusTerminated ServiceStatus = "terminated"
@@ -470,6 +531,8 @@ func (e ServiceStatus) Valid() bool {
 	case ServiceStatusActive:
 		return true
 	case ServiceStatusCancelled:
+		return true
+	case ServiceStatusExpired:
 		return true
 	case ServiceStatusPending:
 		return true
@@ -1551,12 +1614,30 @@ type SandboxClockAdvance struct {
 	Hours *int `json:"hours,omitempty"`
 }
 
+// SandboxClockState defines model for SandboxClockState.
+type SandboxClockState struct {
+	// Now The platform's time.
+	Now time.Time `json:"now"`
+
+	// OffsetSeconds How far the platform runs ahead of the wall clock, in seconds.
+	OffsetSeconds int64 `json:"offset_seconds"`
+
+	// TimeZone The SP's time zone.
+	TimeZone string `json:"time_zone"`
+
+	// Today The platform's day in the SP's time zone (`TIME_ZONE`).
+	Today openapi_types.Date `json:"today"`
+}
+
 // Service defines model for Service.
 type Service struct {
 	ActivatedAt *time.Time         `json:"activated_at,omitempty"`
 	CreatedAt   time.Time          `json:"created_at"`
 	CustomerId  openapi_types.UUID `json:"customer_id"`
-	FreeTrial   bool               `json:"free_trial"`
+
+	// ExpiredAt When a free trial ended without a move to a paid plan.
+	ExpiredAt *time.Time `json:"expired_at,omitempty"`
+	FreeTrial bool       `json:"free_trial"`
 
 	// Frequency monthly (1 month), quarterly (3), semiannually (6), annually (12), biennially (24), triennially (36).
 	Frequency    BillingFrequency    `json:"frequency"`
@@ -1609,6 +1690,43 @@ type ServiceList struct {
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
+
+// ServiceOperation A change of a service that the vendor carries out, retried until the vendor agrees or a retry cannot help (`failed`, with `last_error`).
+type ServiceOperation struct {
+	// Attempts Tries so far.
+	Attempts   int                  `json:"attempts"`
+	CreatedAt  time.Time            `json:"created_at"`
+	FinishedAt *time.Time           `json:"finished_at,omitempty"`
+	Id         openapi_types.UUID   `json:"id"`
+	Kind       ServiceOperationKind `json:"kind"`
+
+	// LastError Why the last try failed (and, when failed, why it stopped).
+	LastError *string `json:"last_error,omitempty"`
+
+	// Params What the operation sets at the vendor (quantity, plan_id, username; never a password).
+	Params map[string]interface{} `json:"params"`
+
+	// Password The generated password of a succeeded `reset_password`, in the first read by its requester only.
+	Password    *string                `json:"password,omitempty"`
+	RequestedBy string                 `json:"requested_by"`
+	ServiceId   openapi_types.UUID     `json:"service_id"`
+	Status      ServiceOperationStatus `json:"status"`
+	UpdatedAt   time.Time              `json:"updated_at"`
+}
+
+// ServiceOperationKind defines model for ServiceOperationKind.
+type ServiceOperationKind string
+
+// ServiceOperationList defines model for ServiceOperationList.
+type ServiceOperationList struct {
+	Data []ServiceOperation `json:"data"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// ServiceOperationStatus defines model for ServiceOperationStatus.
+type ServiceOperationStatus string
 
 // ServiceQuotas defines model for ServiceQuotas.
 type ServiceQuotas struct {
@@ -1894,8 +2012,14 @@ type Gone = Problem
 // InternalError An RFC 9457 problem document.
 type InternalError = Problem
 
+// InvoicePrefixConflict An RFC 9457 problem document.
+type InvoicePrefixConflict = Problem
+
 // NotFound An RFC 9457 problem document.
 type NotFound = Problem
+
+// OperationAccepted A change of a service that the vendor carries out, retried until the vendor agrees or a retry cannot help (`failed`, with `last_error`).
+type OperationAccepted = ServiceOperation
 
 // PreconditionFailed An RFC 9457 problem document.
 type PreconditionFailed = Problem
@@ -2264,6 +2388,18 @@ type CreateServiceInvoiceParams struct {
 
 	// IdempotencyKey A unique key per intended effect (a UUID is a good choice). Retrying with the same key and body replays the first response.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ListServiceOperationsParams defines parameters for ListServiceOperations.
+type ListServiceOperationsParams struct {
+	// Status Only operations in this status.
+	Status *ServiceOperationStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // ChangeServicePlanParams defines parameters for ChangeServicePlan.
@@ -3419,12 +3555,24 @@ type ClientInterface interface {
 	// Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 	UpdateProduct(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetSandboxClock Read the sandbox clock
+	//
+	// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). The
+	// platform's time, how far it runs ahead of the wall clock and the
+	// day it is in the SP's time zone. The offset is kept in the database:
+	// every instance runs on it and a restart keeps it.
+	//
+	// Corresponds with GET /v1/sandbox/clock (the `GetSandboxClock` operationId).
+	GetSandboxClock(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AdvanceSandboxClockWithBody Move the sandbox clock forward
 	//
 	// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 	// platform's clock forward a day at a time and, for each day, the
 	// vendor simulator's clock, a usage sync and a billing run as of that
 	// day: watch renewals, the 1st-of-month runs and metered usage happen.
+	// Each day's move is stored in the database before its runs, so every
+	// instance follows it and a restart does not undo it.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3437,6 +3585,8 @@ type ClientInterface interface {
 	// platform's clock forward a day at a time and, for each day, the
 	// vendor simulator's clock, a usage sync and a billing run as of that
 	// day: watch renewals, the 1st-of-month runs and metered usage happen.
+	// Each day's move is stored in the database before its runs, so every
+	// instance follows it and a restart does not undo it.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3462,8 +3612,13 @@ type ClientInterface interface {
 	// A new username is checked free on the platform and at the vendor
 	// (409 `username_taken`); a new password must have 10 to 128
 	// characters with a lower-case letter, an upper-case letter and a
-	// digit (422 `password_too_weak`). Each is pushed to the vendor first.
-	// With `If-Match`, only at that version.
+	// digit (422 `password_too_weak`). The username is recorded at once
+	// and both are pushed to the vendor by the operation
+	// `update_credentials` (the password kept sealed until then). The
+	// platform waits up to SERVICE_OP_WAIT for the vendor: done in time
+	// answers 200; otherwise 202 with the operation to poll. 502
+	// `vendor_unreachable` when the vendor cannot say whether a new
+	// username is free. With `If-Match`, only at that version.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3475,8 +3630,13 @@ type ClientInterface interface {
 	// A new username is checked free on the platform and at the vendor
 	// (409 `username_taken`); a new password must have 10 to 128
 	// characters with a lower-case letter, an upper-case letter and a
-	// digit (422 `password_too_weak`). Each is pushed to the vendor first.
-	// With `If-Match`, only at that version.
+	// digit (422 `password_too_weak`). The username is recorded at once
+	// and both are pushed to the vendor by the operation
+	// `update_credentials` (the password kept sealed until then). The
+	// platform waits up to SERVICE_OP_WAIT for the vendor: done in time
+	// answers 200; otherwise 202 with the operation to poll. 502
+	// `vendor_unreachable` when the vendor cannot say whether a new
+	// username is free. With `If-Match`, only at that version.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3485,7 +3645,7 @@ type ClientInterface interface {
 
 	// ResetServiceCredentials Reset the password
 	//
-	// Sets a new generated password at the vendor and returns it, once; the platform does not keep it.
+	// Sets a new generated password at the vendor (operation `reset_password`) and returns it once, in this 200 or, after a 202, in the first read of the succeeded operation by the same caller; it is kept sealed until then and forgotten after. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 	//
 	// Corresponds with POST /v1/services/{id}/credentials/reset (the `ResetServiceCredentials` operationId).
 	ResetServiceCredentials(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3504,6 +3664,20 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/services/{id}/invoices (the `CreateServiceInvoice` operationId).
 	CreateServiceInvoice(ctx context.Context, id Id, params *CreateServiceInvoiceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListServiceOperations List a service's operations
+	//
+	// The service's operations, newest first, optionally by `status`. A failed one (status `failed`, `last_error`) means the vendor may disagree with the platform until it is dealt with.
+	//
+	// Corresponds with GET /v1/services/{id}/operations (the `ListServiceOperations` operationId).
+	ListServiceOperations(ctx context.Context, id Id, params *ListServiceOperationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetServiceOperation Get a service operation
+	//
+	// One operation, to poll after a 202. The first read of a succeeded `reset_password` by its requester carries the new password; later reads do not.
+	//
+	// Corresponds with GET /v1/services/{id}/operations/{operation_id} (the `GetServiceOperation` operationId).
+	GetServiceOperation(ctx context.Context, id Id, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ChangeServicePlanWithBody Move to another plan
 	//
 	// Moves a prepaid service to another active prepaid plan priced for
@@ -3512,13 +3686,20 @@ type ClientInterface interface {
 	// `plan_not_compatible`, `frequency_not_offered`,
 	// `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 	// customer only to partner-visible plans, 403
-	// `plan_not_available_to_partner`). The new plan's quotas times the
-	// quantity go to the vendor first. Storage over the old plan's quota
-	// on the days before today not billed yet is invoiced first at the old
-	// plan's overage price (kind `overage`); the days left of the period
-	// are invoiced at the new price less the old (`adjustment`, with a
-	// `credit` line; a downgrade's rest is kept as credit, listed in
-	// `credits`). With `If-Match`, only at that version.
+	// `plan_not_available_to_partner`). A free trial (running or expired)
+	// moves to a paid plan from today: its first period is invoiced as a
+	// first order is (prepaid) or billed from today (post-paid), and the
+	// vendor tenant is switched to production and enabled. The plan and
+	// its billing are recorded at once; the new plan's quotas times the
+	// quantity go to the vendor by the operation `plan_change` (200 when
+	// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+	// operation to poll). Storage over the old plan's quota on the days
+	// before today not billed yet is invoiced first at the old plan's
+	// overage price (kind `overage`; a trial's days are closed without a
+	// bill). Otherwise the days left of the period are invoiced at the
+	// new price less the old (`adjustment`, with a `credit` line; a
+	// downgrade's rest is kept as credit, listed in `credits`). With
+	// `If-Match`, only at that version.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3533,13 +3714,20 @@ type ClientInterface interface {
 	// `plan_not_compatible`, `frequency_not_offered`,
 	// `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 	// customer only to partner-visible plans, 403
-	// `plan_not_available_to_partner`). The new plan's quotas times the
-	// quantity go to the vendor first. Storage over the old plan's quota
-	// on the days before today not billed yet is invoiced first at the old
-	// plan's overage price (kind `overage`); the days left of the period
-	// are invoiced at the new price less the old (`adjustment`, with a
-	// `credit` line; a downgrade's rest is kept as credit, listed in
-	// `credits`). With `If-Match`, only at that version.
+	// `plan_not_available_to_partner`). A free trial (running or expired)
+	// moves to a paid plan from today: its first period is invoiced as a
+	// first order is (prepaid) or billed from today (post-paid), and the
+	// vendor tenant is switched to production and enabled. The plan and
+	// its billing are recorded at once; the new plan's quotas times the
+	// quantity go to the vendor by the operation `plan_change` (200 when
+	// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+	// operation to poll). Storage over the old plan's quota on the days
+	// before today not billed yet is invoiced first at the old plan's
+	// overage price (kind `overage`; a trial's days are closed without a
+	// bill). Otherwise the days left of the period are invoiced at the
+	// new price less the old (`adjustment`, with a `credit` line; a
+	// downgrade's rest is kept as credit, listed in `credits`). With
+	// `If-Match`, only at that version.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3550,15 +3738,18 @@ type ClientInterface interface {
 	//
 	// Sets a new quantity on a plan that sells with one (422
 	// `quantity_not_enabled`; the same quantity is 422
-	// `quantity_unchanged`). The per-unit quotas times the new quantity
-	// (-1 stays unlimited) are pushed to the vendor first. Storage over
-	// the old quota on the days before today not billed yet is invoiced
-	// first (kind `overage`, per party, the window claimed even when
-	// nothing went over). A prepaid period is settled for the days left:
-	// a raise is invoiced now (kind `adjustment`; and the partner's at
-	// cost), a cut becomes a credit (listed in `credits`) taken off the
-	// next invoices. Post-paid months are billed per stretch of days at
-	// each quantity. With `If-Match`, only at that version.
+	// `quantity_unchanged`). The quantity and its billing are recorded at
+	// once; the per-unit quotas times the new quantity (-1 stays
+	// unlimited) go to the vendor by the operation `quantity` (200 when
+	// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+	// operation to poll). Storage over the old quota on the days before
+	// today not billed yet is invoiced first (kind `overage`, per party,
+	// the window claimed even when nothing went over). A prepaid period
+	// is settled for the days left: a raise is invoiced now (kind
+	// `adjustment`; and the partner's at cost), a cut becomes a credit
+	// (listed in `credits`) taken off the next invoices. Post-paid months
+	// are billed per stretch of days at each quantity. With `If-Match`,
+	// only at that version.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3569,15 +3760,18 @@ type ClientInterface interface {
 	//
 	// Sets a new quantity on a plan that sells with one (422
 	// `quantity_not_enabled`; the same quantity is 422
-	// `quantity_unchanged`). The per-unit quotas times the new quantity
-	// (-1 stays unlimited) are pushed to the vendor first. Storage over
-	// the old quota on the days before today not billed yet is invoiced
-	// first (kind `overage`, per party, the window claimed even when
-	// nothing went over). A prepaid period is settled for the days left:
-	// a raise is invoiced now (kind `adjustment`; and the partner's at
-	// cost), a cut becomes a credit (listed in `credits`) taken off the
-	// next invoices. Post-paid months are billed per stretch of days at
-	// each quantity. With `If-Match`, only at that version.
+	// `quantity_unchanged`). The quantity and its billing are recorded at
+	// once; the per-unit quotas times the new quantity (-1 stays
+	// unlimited) go to the vendor by the operation `quantity` (200 when
+	// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+	// operation to poll). Storage over the old quota on the days before
+	// today not billed yet is invoiced first (kind `overage`, per party,
+	// the window claimed even when nothing went over). A prepaid period
+	// is settled for the days left: a raise is invoiced now (kind
+	// `adjustment`; and the partner's at cost), a cut becomes a credit
+	// (listed in `credits`) taken off the next invoices. Post-paid months
+	// are billed per stretch of days at each quantity. With `If-Match`,
+	// only at that version.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3593,7 +3787,7 @@ type ClientInterface interface {
 
 	// SuspendService Suspend a service
 	//
-	// Disables the tenant at the vendor, then suspends the service; again is a no-op. 409 `service_terminated` or `service_not_provisioned`.
+	// Suspends the service and disables its tenant at the vendor (operation `suspend`); again is a no-op. 409 `service_terminated` or `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 	//
 	// Corresponds with POST /v1/services/{id}/suspend (the `SuspendService` operationId).
 	SuspendService(ctx context.Context, id Id, params *SuspendServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3634,14 +3828,14 @@ type ClientInterface interface {
 
 	// TerminateService Terminate a service
 	//
-	// Disables then deletes the tenant at the vendor, then ends the service; a terminated service cannot change again (409 `service_terminated`).
+	// Ends the service (billing stops, its username is free again), then at the vendor removes a partner's read-only grant and disables and deletes the tenant (operation `terminate`); a terminated service cannot change again (409 `service_terminated`). The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 	//
 	// Corresponds with POST /v1/services/{id}/terminate (the `TerminateService` operationId).
 	TerminateService(ctx context.Context, id Id, params *TerminateServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UnsuspendService Unsuspend a service
 	//
-	// Enables the tenant at the vendor, then the service.
+	// Makes the service active and enables its tenant at the vendor (operation `unsuspend`). 409 `service_terminated`, `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 	//
 	// Corresponds with POST /v1/services/{id}/unsuspend (the `UnsuspendService` operationId).
 	UnsuspendService(ctx context.Context, id Id, params *UnsuspendServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3872,6 +4066,10 @@ type ClientInterface interface {
 	// CreateVentureWithBody Create a venture
 	//
 	// Business units; plans belong to one, invoice numbers run per venture.
+	// The invoice prefix must be free: 409 `invoice_prefix_taken` when
+	// another venture has it or any invoice was ever numbered with it (a
+	// used prefix is never given again); 422 `invoice_prefix_reserved` for
+	// `P` and 8 hex digits, the shape of partners' invoice prefixes.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3881,6 +4079,10 @@ type ClientInterface interface {
 	// CreateVenture Create a venture
 	//
 	// Business units; plans belong to one, invoice numbers run per venture.
+	// The invoice prefix must be free: 409 `invoice_prefix_taken` when
+	// another venture has it or any invoice was ever numbered with it (a
+	// used prefix is never given again); 422 `invoice_prefix_reserved` for
+	// `P` and 8 hex digits, the shape of partners' invoice prefixes.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3903,7 +4105,11 @@ type ClientInterface interface {
 
 	// UpdateVentureWithBody Update a venture
 	//
-	// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+	// Changes the fields given; with `If-Match`, only at that version (412
+	// otherwise). The invoice prefix is frozen once the venture has issued
+	// an invoice (409 `invoice_prefix_locked`); before that it may change
+	// to a free prefix only (409 `invoice_prefix_taken`, 422
+	// `invoice_prefix_reserved`, as on create).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3912,7 +4118,11 @@ type ClientInterface interface {
 
 	// UpdateVenture Update a venture
 	//
-	// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+	// Changes the fields given; with `If-Match`, only at that version (412
+	// otherwise). The invoice prefix is frozen once the venture has issued
+	// an invoice (409 `invoice_prefix_locked`); before that it may change
+	// to a free prefix only (409 `invoice_prefix_taken`, 422
+	// `invoice_prefix_reserved`, as on create).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5603,12 +5813,34 @@ func (c *Client) UpdateProduct(ctx context.Context, id Id, params *UpdateProduct
 	return c.Client.Do(req)
 }
 
+// GetSandboxClock Read the sandbox clock
+//
+// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). The
+// platform's time, how far it runs ahead of the wall clock and the
+// day it is in the SP's time zone. The offset is kept in the database:
+// every instance runs on it and a restart keeps it.
+//
+// Corresponds with GET /v1/sandbox/clock (the `GetSandboxClock` operationId).
+func (c *Client) GetSandboxClock(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSandboxClockRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // AdvanceSandboxClockWithBody Move the sandbox clock forward
 //
 // Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 // platform's clock forward a day at a time and, for each day, the
 // vendor simulator's clock, a usage sync and a billing run as of that
 // day: watch renewals, the 1st-of-month runs and metered usage happen.
+// Each day's move is stored in the database before its runs, so every
+// instance follows it and a restart does not undo it.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5631,6 +5863,8 @@ func (c *Client) AdvanceSandboxClockWithBody(ctx context.Context, contentType st
 // platform's clock forward a day at a time and, for each day, the
 // vendor simulator's clock, a usage sync and a billing run as of that
 // day: watch renewals, the 1st-of-month runs and metered usage happen.
+// Each day's move is stored in the database before its runs, so every
+// instance follows it and a restart does not undo it.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5686,8 +5920,13 @@ func (c *Client) GetService(ctx context.Context, id Id, reqEditors ...RequestEdi
 // A new username is checked free on the platform and at the vendor
 // (409 `username_taken`); a new password must have 10 to 128
 // characters with a lower-case letter, an upper-case letter and a
-// digit (422 `password_too_weak`). Each is pushed to the vendor first.
-// With `If-Match`, only at that version.
+// digit (422 `password_too_weak`). The username is recorded at once
+// and both are pushed to the vendor by the operation
+// `update_credentials` (the password kept sealed until then). The
+// platform waits up to SERVICE_OP_WAIT for the vendor: done in time
+// answers 200; otherwise 202 with the operation to poll. 502
+// `vendor_unreachable` when the vendor cannot say whether a new
+// username is free. With `If-Match`, only at that version.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5709,8 +5948,13 @@ func (c *Client) UpdateServiceCredentialsWithBody(ctx context.Context, id Id, pa
 // A new username is checked free on the platform and at the vendor
 // (409 `username_taken`); a new password must have 10 to 128
 // characters with a lower-case letter, an upper-case letter and a
-// digit (422 `password_too_weak`). Each is pushed to the vendor first.
-// With `If-Match`, only at that version.
+// digit (422 `password_too_weak`). The username is recorded at once
+// and both are pushed to the vendor by the operation
+// `update_credentials` (the password kept sealed until then). The
+// platform waits up to SERVICE_OP_WAIT for the vendor: done in time
+// answers 200; otherwise 202 with the operation to poll. 502
+// `vendor_unreachable` when the vendor cannot say whether a new
+// username is free. With `If-Match`, only at that version.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5729,7 +5973,7 @@ func (c *Client) UpdateServiceCredentials(ctx context.Context, id Id, params *Up
 
 // ResetServiceCredentials Reset the password
 //
-// Sets a new generated password at the vendor and returns it, once; the platform does not keep it.
+// Sets a new generated password at the vendor (operation `reset_password`) and returns it once, in this 200 or, after a 202, in the first read of the succeeded operation by the same caller; it is kept sealed until then and forgotten after. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 //
 // Corresponds with POST /v1/services/{id}/credentials/reset (the `ResetServiceCredentials` operationId).
 func (c *Client) ResetServiceCredentials(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5768,6 +6012,40 @@ func (c *Client) CreateServiceInvoice(ctx context.Context, id Id, params *Create
 	return c.Client.Do(req)
 }
 
+// ListServiceOperations List a service's operations
+//
+// The service's operations, newest first, optionally by `status`. A failed one (status `failed`, `last_error`) means the vendor may disagree with the platform until it is dealt with.
+//
+// Corresponds with GET /v1/services/{id}/operations (the `ListServiceOperations` operationId).
+func (c *Client) ListServiceOperations(ctx context.Context, id Id, params *ListServiceOperationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListServiceOperationsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetServiceOperation Get a service operation
+//
+// One operation, to poll after a 202. The first read of a succeeded `reset_password` by its requester carries the new password; later reads do not.
+//
+// Corresponds with GET /v1/services/{id}/operations/{operation_id} (the `GetServiceOperation` operationId).
+func (c *Client) GetServiceOperation(ctx context.Context, id Id, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetServiceOperationRequest(c.Server, id, operationId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ChangeServicePlanWithBody Move to another plan
 //
 // Moves a prepaid service to another active prepaid plan priced for
@@ -5776,13 +6054,20 @@ func (c *Client) CreateServiceInvoice(ctx context.Context, id Id, params *Create
 // `plan_not_compatible`, `frequency_not_offered`,
 // `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 // customer only to partner-visible plans, 403
-// `plan_not_available_to_partner`). The new plan's quotas times the
-// quantity go to the vendor first. Storage over the old plan's quota
-// on the days before today not billed yet is invoiced first at the old
-// plan's overage price (kind `overage`); the days left of the period
-// are invoiced at the new price less the old (`adjustment`, with a
-// `credit` line; a downgrade's rest is kept as credit, listed in
-// `credits`). With `If-Match`, only at that version.
+// `plan_not_available_to_partner`). A free trial (running or expired)
+// moves to a paid plan from today: its first period is invoiced as a
+// first order is (prepaid) or billed from today (post-paid), and the
+// vendor tenant is switched to production and enabled. The plan and
+// its billing are recorded at once; the new plan's quotas times the
+// quantity go to the vendor by the operation `plan_change` (200 when
+// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+// operation to poll). Storage over the old plan's quota on the days
+// before today not billed yet is invoiced first at the old plan's
+// overage price (kind `overage`; a trial's days are closed without a
+// bill). Otherwise the days left of the period are invoiced at the
+// new price less the old (`adjustment`, with a `credit` line; a
+// downgrade's rest is kept as credit, listed in `credits`). With
+// `If-Match`, only at that version.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5807,13 +6092,20 @@ func (c *Client) ChangeServicePlanWithBody(ctx context.Context, id Id, params *C
 // `plan_not_compatible`, `frequency_not_offered`,
 // `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 // customer only to partner-visible plans, 403
-// `plan_not_available_to_partner`). The new plan's quotas times the
-// quantity go to the vendor first. Storage over the old plan's quota
-// on the days before today not billed yet is invoiced first at the old
-// plan's overage price (kind `overage`); the days left of the period
-// are invoiced at the new price less the old (`adjustment`, with a
-// `credit` line; a downgrade's rest is kept as credit, listed in
-// `credits`). With `If-Match`, only at that version.
+// `plan_not_available_to_partner`). A free trial (running or expired)
+// moves to a paid plan from today: its first period is invoiced as a
+// first order is (prepaid) or billed from today (post-paid), and the
+// vendor tenant is switched to production and enabled. The plan and
+// its billing are recorded at once; the new plan's quotas times the
+// quantity go to the vendor by the operation `plan_change` (200 when
+// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+// operation to poll). Storage over the old plan's quota on the days
+// before today not billed yet is invoiced first at the old plan's
+// overage price (kind `overage`; a trial's days are closed without a
+// bill). Otherwise the days left of the period are invoiced at the
+// new price less the old (`adjustment`, with a `credit` line; a
+// downgrade's rest is kept as credit, listed in `credits`). With
+// `If-Match`, only at that version.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5834,15 +6126,18 @@ func (c *Client) ChangeServicePlan(ctx context.Context, id Id, params *ChangeSer
 //
 // Sets a new quantity on a plan that sells with one (422
 // `quantity_not_enabled`; the same quantity is 422
-// `quantity_unchanged`). The per-unit quotas times the new quantity
-// (-1 stays unlimited) are pushed to the vendor first. Storage over
-// the old quota on the days before today not billed yet is invoiced
-// first (kind `overage`, per party, the window claimed even when
-// nothing went over). A prepaid period is settled for the days left:
-// a raise is invoiced now (kind `adjustment`; and the partner's at
-// cost), a cut becomes a credit (listed in `credits`) taken off the
-// next invoices. Post-paid months are billed per stretch of days at
-// each quantity. With `If-Match`, only at that version.
+// `quantity_unchanged`). The quantity and its billing are recorded at
+// once; the per-unit quotas times the new quantity (-1 stays
+// unlimited) go to the vendor by the operation `quantity` (200 when
+// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+// operation to poll). Storage over the old quota on the days before
+// today not billed yet is invoiced first (kind `overage`, per party,
+// the window claimed even when nothing went over). A prepaid period
+// is settled for the days left: a raise is invoiced now (kind
+// `adjustment`; and the partner's at cost), a cut becomes a credit
+// (listed in `credits`) taken off the next invoices. Post-paid months
+// are billed per stretch of days at each quantity. With `If-Match`,
+// only at that version.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5863,15 +6158,18 @@ func (c *Client) ChangeServiceQuantityWithBody(ctx context.Context, id Id, param
 //
 // Sets a new quantity on a plan that sells with one (422
 // `quantity_not_enabled`; the same quantity is 422
-// `quantity_unchanged`). The per-unit quotas times the new quantity
-// (-1 stays unlimited) are pushed to the vendor first. Storage over
-// the old quota on the days before today not billed yet is invoiced
-// first (kind `overage`, per party, the window claimed even when
-// nothing went over). A prepaid period is settled for the days left:
-// a raise is invoiced now (kind `adjustment`; and the partner's at
-// cost), a cut becomes a credit (listed in `credits`) taken off the
-// next invoices. Post-paid months are billed per stretch of days at
-// each quantity. With `If-Match`, only at that version.
+// `quantity_unchanged`). The quantity and its billing are recorded at
+// once; the per-unit quotas times the new quantity (-1 stays
+// unlimited) go to the vendor by the operation `quantity` (200 when
+// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+// operation to poll). Storage over the old quota on the days before
+// today not billed yet is invoiced first (kind `overage`, per party,
+// the window claimed even when nothing went over). A prepaid period
+// is settled for the days left: a raise is invoiced now (kind
+// `adjustment`; and the partner's at cost), a cut becomes a credit
+// (listed in `credits`) taken off the next invoices. Post-paid months
+// are billed per stretch of days at each quantity. With `If-Match`,
+// only at that version.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5907,7 +6205,7 @@ func (c *Client) CreateServiceSsoLink(ctx context.Context, id Id, reqEditors ...
 
 // SuspendService Suspend a service
 //
-// Disables the tenant at the vendor, then suspends the service; again is a no-op. 409 `service_terminated` or `service_not_provisioned`.
+// Suspends the service and disables its tenant at the vendor (operation `suspend`); again is a no-op. 409 `service_terminated` or `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 //
 // Corresponds with POST /v1/services/{id}/suspend (the `SuspendService` operationId).
 func (c *Client) SuspendService(ctx context.Context, id Id, params *SuspendServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5978,7 +6276,7 @@ func (c *Client) ChangeServiceTerm(ctx context.Context, id Id, params *ChangeSer
 
 // TerminateService Terminate a service
 //
-// Disables then deletes the tenant at the vendor, then ends the service; a terminated service cannot change again (409 `service_terminated`).
+// Ends the service (billing stops, its username is free again), then at the vendor removes a partner's read-only grant and disables and deletes the tenant (operation `terminate`); a terminated service cannot change again (409 `service_terminated`). The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 //
 // Corresponds with POST /v1/services/{id}/terminate (the `TerminateService` operationId).
 func (c *Client) TerminateService(ctx context.Context, id Id, params *TerminateServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5995,7 +6293,7 @@ func (c *Client) TerminateService(ctx context.Context, id Id, params *TerminateS
 
 // UnsuspendService Unsuspend a service
 //
-// Enables the tenant at the vendor, then the service.
+// Makes the service active and enables its tenant at the vendor (operation `unsuspend`). 409 `service_terminated`, `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 //
 // Corresponds with POST /v1/services/{id}/unsuspend (the `UnsuspendService` operationId).
 func (c *Client) UnsuspendService(ctx context.Context, id Id, params *UnsuspendServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6486,6 +6784,10 @@ func (c *Client) ListVentures(ctx context.Context, params *ListVenturesParams, r
 // CreateVentureWithBody Create a venture
 //
 // Business units; plans belong to one, invoice numbers run per venture.
+// The invoice prefix must be free: 409 `invoice_prefix_taken` when
+// another venture has it or any invoice was ever numbered with it (a
+// used prefix is never given again); 422 `invoice_prefix_reserved` for
+// `P` and 8 hex digits, the shape of partners' invoice prefixes.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6505,6 +6807,10 @@ func (c *Client) CreateVentureWithBody(ctx context.Context, params *CreateVentur
 // CreateVenture Create a venture
 //
 // Business units; plans belong to one, invoice numbers run per venture.
+// The invoice prefix must be free: 409 `invoice_prefix_taken` when
+// another venture has it or any invoice was ever numbered with it (a
+// used prefix is never given again); 422 `invoice_prefix_reserved` for
+// `P` and 8 hex digits, the shape of partners' invoice prefixes.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6557,7 +6863,11 @@ func (c *Client) GetVenture(ctx context.Context, id Id, reqEditors ...RequestEdi
 
 // UpdateVentureWithBody Update a venture
 //
-// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+// Changes the fields given; with `If-Match`, only at that version (412
+// otherwise). The invoice prefix is frozen once the venture has issued
+// an invoice (409 `invoice_prefix_locked`); before that it may change
+// to a free prefix only (409 `invoice_prefix_taken`, 422
+// `invoice_prefix_reserved`, as on create).
 //
 // Takes any type of body and a specified content type.
 //
@@ -6576,7 +6886,11 @@ func (c *Client) UpdateVentureWithBody(ctx context.Context, id Id, params *Updat
 
 // UpdateVenture Update a venture
 //
-// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+// Changes the fields given; with `If-Match`, only at that version (412
+// otherwise). The invoice prefix is frozen once the venture has issued
+// an invoice (409 `invoice_prefix_locked`); before that it may change
+// to a free prefix only (409 `invoice_prefix_taken`, 422
+// `invoice_prefix_reserved`, as on create).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -9898,6 +10212,33 @@ func NewUpdateProductRequestWithBody(server string, id Id, params *UpdateProduct
 	return req, nil
 }
 
+// NewGetSandboxClockRequest constructs an http.Request for the GetSandboxClock method
+func NewGetSandboxClockRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sandbox/clock")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewAdvanceSandboxClockRequest calls the generic AdvanceSandboxClock builder with application/json body
 func NewAdvanceSandboxClockRequest(server string, body AdvanceSandboxClockJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -10241,6 +10582,132 @@ func NewCreateServiceInvoiceRequest(server string, id Id, params *CreateServiceI
 			req.Header.Set("Idempotency-Key", headerParam0)
 		}
 
+	}
+
+	return req, nil
+}
+
+// NewListServiceOperationsRequest constructs an http.Request for the ListServiceOperations method
+func NewListServiceOperationsRequest(server string, id Id, params *ListServiceOperationsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/services/%s/operations", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetServiceOperationRequest constructs an http.Request for the GetServiceOperation method
+func NewGetServiceOperationRequest(server string, id Id, operationId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "operation_id", operationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/services/%s/operations/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -12725,12 +13192,26 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 	UpdateProductWithResponse(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateProductResponse, error)
 
+	// GetSandboxClockWithResponse Read the sandbox clock
+	//
+	// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). The
+	// platform's time, how far it runs ahead of the wall clock and the
+	// day it is in the SP's time zone. The offset is kept in the database:
+	// every instance runs on it and a restart keeps it.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/sandbox/clock (the `GetSandboxClock` operationId).
+	GetSandboxClockWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSandboxClockResponse, error)
+
 	// AdvanceSandboxClockWithBodyWithResponse Move the sandbox clock forward
 	//
 	// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 	// platform's clock forward a day at a time and, for each day, the
 	// vendor simulator's clock, a usage sync and a billing run as of that
 	// day: watch renewals, the 1st-of-month runs and metered usage happen.
+	// Each day's move is stored in the database before its runs, so every
+	// instance follows it and a restart does not undo it.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12743,6 +13224,8 @@ type ClientWithResponsesInterface interface {
 	// platform's clock forward a day at a time and, for each day, the
 	// vendor simulator's clock, a usage sync and a billing run as of that
 	// day: watch renewals, the 1st-of-month runs and metered usage happen.
+	// Each day's move is stored in the database before its runs, so every
+	// instance follows it and a restart does not undo it.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12772,8 +13255,13 @@ type ClientWithResponsesInterface interface {
 	// A new username is checked free on the platform and at the vendor
 	// (409 `username_taken`); a new password must have 10 to 128
 	// characters with a lower-case letter, an upper-case letter and a
-	// digit (422 `password_too_weak`). Each is pushed to the vendor first.
-	// With `If-Match`, only at that version.
+	// digit (422 `password_too_weak`). The username is recorded at once
+	// and both are pushed to the vendor by the operation
+	// `update_credentials` (the password kept sealed until then). The
+	// platform waits up to SERVICE_OP_WAIT for the vendor: done in time
+	// answers 200; otherwise 202 with the operation to poll. 502
+	// `vendor_unreachable` when the vendor cannot say whether a new
+	// username is free. With `If-Match`, only at that version.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12785,8 +13273,13 @@ type ClientWithResponsesInterface interface {
 	// A new username is checked free on the platform and at the vendor
 	// (409 `username_taken`); a new password must have 10 to 128
 	// characters with a lower-case letter, an upper-case letter and a
-	// digit (422 `password_too_weak`). Each is pushed to the vendor first.
-	// With `If-Match`, only at that version.
+	// digit (422 `password_too_weak`). The username is recorded at once
+	// and both are pushed to the vendor by the operation
+	// `update_credentials` (the password kept sealed until then). The
+	// platform waits up to SERVICE_OP_WAIT for the vendor: done in time
+	// answers 200; otherwise 202 with the operation to poll. 502
+	// `vendor_unreachable` when the vendor cannot say whether a new
+	// username is free. With `If-Match`, only at that version.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12795,7 +13288,7 @@ type ClientWithResponsesInterface interface {
 
 	// ResetServiceCredentialsWithResponse Reset the password
 	//
-	// Sets a new generated password at the vendor and returns it, once; the platform does not keep it.
+	// Sets a new generated password at the vendor (operation `reset_password`) and returns it once, in this 200 or, after a 202, in the first read of the succeeded operation by the same caller; it is kept sealed until then and forgotten after. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -12818,6 +13311,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/services/{id}/invoices (the `CreateServiceInvoice` operationId).
 	CreateServiceInvoiceWithResponse(ctx context.Context, id Id, params *CreateServiceInvoiceParams, reqEditors ...RequestEditorFn) (*CreateServiceInvoiceResponse, error)
 
+	// ListServiceOperationsWithResponse List a service's operations
+	//
+	// The service's operations, newest first, optionally by `status`. A failed one (status `failed`, `last_error`) means the vendor may disagree with the platform until it is dealt with.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/services/{id}/operations (the `ListServiceOperations` operationId).
+	ListServiceOperationsWithResponse(ctx context.Context, id Id, params *ListServiceOperationsParams, reqEditors ...RequestEditorFn) (*ListServiceOperationsResponse, error)
+
+	// GetServiceOperationWithResponse Get a service operation
+	//
+	// One operation, to poll after a 202. The first read of a succeeded `reset_password` by its requester carries the new password; later reads do not.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/services/{id}/operations/{operation_id} (the `GetServiceOperation` operationId).
+	GetServiceOperationWithResponse(ctx context.Context, id Id, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetServiceOperationResponse, error)
+
 	// ChangeServicePlanWithBodyWithResponse Move to another plan
 	//
 	// Moves a prepaid service to another active prepaid plan priced for
@@ -12826,13 +13337,20 @@ type ClientWithResponsesInterface interface {
 	// `plan_not_compatible`, `frequency_not_offered`,
 	// `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 	// customer only to partner-visible plans, 403
-	// `plan_not_available_to_partner`). The new plan's quotas times the
-	// quantity go to the vendor first. Storage over the old plan's quota
-	// on the days before today not billed yet is invoiced first at the old
-	// plan's overage price (kind `overage`); the days left of the period
-	// are invoiced at the new price less the old (`adjustment`, with a
-	// `credit` line; a downgrade's rest is kept as credit, listed in
-	// `credits`). With `If-Match`, only at that version.
+	// `plan_not_available_to_partner`). A free trial (running or expired)
+	// moves to a paid plan from today: its first period is invoiced as a
+	// first order is (prepaid) or billed from today (post-paid), and the
+	// vendor tenant is switched to production and enabled. The plan and
+	// its billing are recorded at once; the new plan's quotas times the
+	// quantity go to the vendor by the operation `plan_change` (200 when
+	// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+	// operation to poll). Storage over the old plan's quota on the days
+	// before today not billed yet is invoiced first at the old plan's
+	// overage price (kind `overage`; a trial's days are closed without a
+	// bill). Otherwise the days left of the period are invoiced at the
+	// new price less the old (`adjustment`, with a `credit` line; a
+	// downgrade's rest is kept as credit, listed in `credits`). With
+	// `If-Match`, only at that version.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12847,13 +13365,20 @@ type ClientWithResponsesInterface interface {
 	// `plan_not_compatible`, `frequency_not_offered`,
 	// `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 	// customer only to partner-visible plans, 403
-	// `plan_not_available_to_partner`). The new plan's quotas times the
-	// quantity go to the vendor first. Storage over the old plan's quota
-	// on the days before today not billed yet is invoiced first at the old
-	// plan's overage price (kind `overage`); the days left of the period
-	// are invoiced at the new price less the old (`adjustment`, with a
-	// `credit` line; a downgrade's rest is kept as credit, listed in
-	// `credits`). With `If-Match`, only at that version.
+	// `plan_not_available_to_partner`). A free trial (running or expired)
+	// moves to a paid plan from today: its first period is invoiced as a
+	// first order is (prepaid) or billed from today (post-paid), and the
+	// vendor tenant is switched to production and enabled. The plan and
+	// its billing are recorded at once; the new plan's quotas times the
+	// quantity go to the vendor by the operation `plan_change` (200 when
+	// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+	// operation to poll). Storage over the old plan's quota on the days
+	// before today not billed yet is invoiced first at the old plan's
+	// overage price (kind `overage`; a trial's days are closed without a
+	// bill). Otherwise the days left of the period are invoiced at the
+	// new price less the old (`adjustment`, with a `credit` line; a
+	// downgrade's rest is kept as credit, listed in `credits`). With
+	// `If-Match`, only at that version.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12864,15 +13389,18 @@ type ClientWithResponsesInterface interface {
 	//
 	// Sets a new quantity on a plan that sells with one (422
 	// `quantity_not_enabled`; the same quantity is 422
-	// `quantity_unchanged`). The per-unit quotas times the new quantity
-	// (-1 stays unlimited) are pushed to the vendor first. Storage over
-	// the old quota on the days before today not billed yet is invoiced
-	// first (kind `overage`, per party, the window claimed even when
-	// nothing went over). A prepaid period is settled for the days left:
-	// a raise is invoiced now (kind `adjustment`; and the partner's at
-	// cost), a cut becomes a credit (listed in `credits`) taken off the
-	// next invoices. Post-paid months are billed per stretch of days at
-	// each quantity. With `If-Match`, only at that version.
+	// `quantity_unchanged`). The quantity and its billing are recorded at
+	// once; the per-unit quotas times the new quantity (-1 stays
+	// unlimited) go to the vendor by the operation `quantity` (200 when
+	// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+	// operation to poll). Storage over the old quota on the days before
+	// today not billed yet is invoiced first (kind `overage`, per party,
+	// the window claimed even when nothing went over). A prepaid period
+	// is settled for the days left: a raise is invoiced now (kind
+	// `adjustment`; and the partner's at cost), a cut becomes a credit
+	// (listed in `credits`) taken off the next invoices. Post-paid months
+	// are billed per stretch of days at each quantity. With `If-Match`,
+	// only at that version.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12883,15 +13411,18 @@ type ClientWithResponsesInterface interface {
 	//
 	// Sets a new quantity on a plan that sells with one (422
 	// `quantity_not_enabled`; the same quantity is 422
-	// `quantity_unchanged`). The per-unit quotas times the new quantity
-	// (-1 stays unlimited) are pushed to the vendor first. Storage over
-	// the old quota on the days before today not billed yet is invoiced
-	// first (kind `overage`, per party, the window claimed even when
-	// nothing went over). A prepaid period is settled for the days left:
-	// a raise is invoiced now (kind `adjustment`; and the partner's at
-	// cost), a cut becomes a credit (listed in `credits`) taken off the
-	// next invoices. Post-paid months are billed per stretch of days at
-	// each quantity. With `If-Match`, only at that version.
+	// `quantity_unchanged`). The quantity and its billing are recorded at
+	// once; the per-unit quotas times the new quantity (-1 stays
+	// unlimited) go to the vendor by the operation `quantity` (200 when
+	// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+	// operation to poll). Storage over the old quota on the days before
+	// today not billed yet is invoiced first (kind `overage`, per party,
+	// the window claimed even when nothing went over). A prepaid period
+	// is settled for the days left: a raise is invoiced now (kind
+	// `adjustment`; and the partner's at cost), a cut becomes a credit
+	// (listed in `credits`) taken off the next invoices. Post-paid months
+	// are billed per stretch of days at each quantity. With `If-Match`,
+	// only at that version.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12909,7 +13440,7 @@ type ClientWithResponsesInterface interface {
 
 	// SuspendServiceWithResponse Suspend a service
 	//
-	// Disables the tenant at the vendor, then suspends the service; again is a no-op. 409 `service_terminated` or `service_not_provisioned`.
+	// Suspends the service and disables its tenant at the vendor (operation `suspend`); again is a no-op. 409 `service_terminated` or `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -12952,7 +13483,7 @@ type ClientWithResponsesInterface interface {
 
 	// TerminateServiceWithResponse Terminate a service
 	//
-	// Disables then deletes the tenant at the vendor, then ends the service; a terminated service cannot change again (409 `service_terminated`).
+	// Ends the service (billing stops, its username is free again), then at the vendor removes a partner's read-only grant and disables and deletes the tenant (operation `terminate`); a terminated service cannot change again (409 `service_terminated`). The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -12961,7 +13492,7 @@ type ClientWithResponsesInterface interface {
 
 	// UnsuspendServiceWithResponse Unsuspend a service
 	//
-	// Enables the tenant at the vendor, then the service.
+	// Makes the service active and enables its tenant at the vendor (operation `unsuspend`). 409 `service_terminated`, `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -13224,6 +13755,10 @@ type ClientWithResponsesInterface interface {
 	// CreateVentureWithBodyWithResponse Create a venture
 	//
 	// Business units; plans belong to one, invoice numbers run per venture.
+	// The invoice prefix must be free: 409 `invoice_prefix_taken` when
+	// another venture has it or any invoice was ever numbered with it (a
+	// used prefix is never given again); 422 `invoice_prefix_reserved` for
+	// `P` and 8 hex digits, the shape of partners' invoice prefixes.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13233,6 +13768,10 @@ type ClientWithResponsesInterface interface {
 	// CreateVentureWithResponse Create a venture
 	//
 	// Business units; plans belong to one, invoice numbers run per venture.
+	// The invoice prefix must be free: 409 `invoice_prefix_taken` when
+	// another venture has it or any invoice was ever numbered with it (a
+	// used prefix is never given again); 422 `invoice_prefix_reserved` for
+	// `P` and 8 hex digits, the shape of partners' invoice prefixes.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13259,7 +13798,11 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateVentureWithBodyWithResponse Update a venture
 	//
-	// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+	// Changes the fields given; with `If-Match`, only at that version (412
+	// otherwise). The invoice prefix is frozen once the venture has issued
+	// an invoice (409 `invoice_prefix_locked`); before that it may change
+	// to a free prefix only (409 `invoice_prefix_taken`, 422
+	// `invoice_prefix_reserved`, as on create).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13268,7 +13811,11 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateVentureWithResponse Update a venture
 	//
-	// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+	// Changes the fields given; with `If-Match`, only at that version (412
+	// otherwise). The invoice prefix is frozen once the venture has issued
+	// an invoice (409 `invoice_prefix_locked`); before that it may change
+	// to a free prefix only (409 `invoice_prefix_taken`, 422
+	// `invoice_prefix_reserved`, as on create).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -18821,6 +19368,75 @@ func (r UpdateProductResponse) ContentType() string {
 	return ""
 }
 
+// GetSandboxClockResponse401Headers the declared response headers of an HTTP 401 response for GetSandboxClock
+type GetSandboxClockResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetSandboxClockResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SandboxClockState
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetSandboxClockResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSandboxClockResponse) GetJSON200() *SandboxClockState {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetSandboxClockResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetSandboxClockResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetSandboxClockResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSandboxClockResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSandboxClockResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSandboxClockResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSandboxClockResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // AdvanceSandboxClockResponse401Headers the declared response headers of an HTTP 401 response for AdvanceSandboxClock
 type AdvanceSandboxClockResponse401Headers struct {
 	WWWAuthenticate *string
@@ -19068,6 +19684,11 @@ type UpdateServiceCredentialsResponse200Headers struct {
 	ETag *string
 }
 
+// UpdateServiceCredentialsResponse202Headers the declared response headers of an HTTP 202 response for UpdateServiceCredentials
+type UpdateServiceCredentialsResponse202Headers struct {
+	Location *string
+}
+
 // UpdateServiceCredentialsResponse401Headers the declared response headers of an HTTP 401 response for UpdateServiceCredentials
 type UpdateServiceCredentialsResponse401Headers struct {
 	WWWAuthenticate *string
@@ -19078,6 +19699,8 @@ type UpdateServiceCredentialsResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Service
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *OperationAccepted
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -19098,6 +19721,8 @@ type UpdateServiceCredentialsResponse struct {
 	ApplicationproblemJSON502 *BadGateway
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *UpdateServiceCredentialsResponse200Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *UpdateServiceCredentialsResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateServiceCredentialsResponse401Headers
 }
@@ -19105,6 +19730,11 @@ type UpdateServiceCredentialsResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r UpdateServiceCredentialsResponse) GetJSON200() *Service {
 	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r UpdateServiceCredentialsResponse) GetJSON202() *OperationAccepted {
+	return r.JSON202
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -19181,6 +19811,11 @@ func (r UpdateServiceCredentialsResponse) ContentType() string {
 	return ""
 }
 
+// ResetServiceCredentialsResponse202Headers the declared response headers of an HTTP 202 response for ResetServiceCredentials
+type ResetServiceCredentialsResponse202Headers struct {
+	Location *string
+}
+
 // ResetServiceCredentialsResponse401Headers the declared response headers of an HTTP 401 response for ResetServiceCredentials
 type ResetServiceCredentialsResponse401Headers struct {
 	WWWAuthenticate *string
@@ -19191,6 +19826,8 @@ type ResetServiceCredentialsResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *ServiceCredentials
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *OperationAccepted
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -19205,8 +19842,8 @@ type ResetServiceCredentialsResponse struct {
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
-	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
-	ApplicationproblemJSON502 *BadGateway
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *ResetServiceCredentialsResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ResetServiceCredentialsResponse401Headers
 }
@@ -19214,6 +19851,11 @@ type ResetServiceCredentialsResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ResetServiceCredentialsResponse) GetJSON200() *ServiceCredentials {
 	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r ResetServiceCredentialsResponse) GetJSON202() *OperationAccepted {
+	return r.JSON202
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -19249,11 +19891,6 @@ func (r ResetServiceCredentialsResponse) GetApplicationproblemJSON422() *Unproce
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r ResetServiceCredentialsResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
-}
-
-// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
-func (r ResetServiceCredentialsResponse) GetApplicationproblemJSON502() *BadGateway {
-	return r.ApplicationproblemJSON502
 }
 
 // GetBody returns the raw response body bytes
@@ -19382,6 +20019,177 @@ func (r CreateServiceInvoiceResponse) ContentType() string {
 	return ""
 }
 
+// ListServiceOperationsResponse401Headers the declared response headers of an HTTP 401 response for ListServiceOperations
+type ListServiceOperationsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListServiceOperationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ServiceOperationList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListServiceOperationsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListServiceOperationsResponse) GetJSON200() *ServiceOperationList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListServiceOperationsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListServiceOperationsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListServiceOperationsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListServiceOperationsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListServiceOperationsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListServiceOperationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListServiceOperationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListServiceOperationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListServiceOperationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetServiceOperationResponse401Headers the declared response headers of an HTTP 401 response for GetServiceOperation
+type GetServiceOperationResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetServiceOperationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ServiceOperation
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetServiceOperationResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetServiceOperationResponse) GetJSON200() *ServiceOperation {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetServiceOperationResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetServiceOperationResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetServiceOperationResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetServiceOperationResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetServiceOperationResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetServiceOperationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetServiceOperationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetServiceOperationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetServiceOperationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ChangeServicePlanResponse202Headers the declared response headers of an HTTP 202 response for ChangeServicePlan
+type ChangeServicePlanResponse202Headers struct {
+	Location *string
+}
+
 // ChangeServicePlanResponse401Headers the declared response headers of an HTTP 401 response for ChangeServicePlan
 type ChangeServicePlanResponse401Headers struct {
 	WWWAuthenticate *string
@@ -19392,6 +20200,8 @@ type ChangeServicePlanResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *QuantityChanged
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *OperationAccepted
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -19408,8 +20218,8 @@ type ChangeServicePlanResponse struct {
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
-	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
-	ApplicationproblemJSON502 *BadGateway
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *ChangeServicePlanResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ChangeServicePlanResponse401Headers
 }
@@ -19417,6 +20227,11 @@ type ChangeServicePlanResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ChangeServicePlanResponse) GetJSON200() *QuantityChanged {
 	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r ChangeServicePlanResponse) GetJSON202() *OperationAccepted {
+	return r.JSON202
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -19459,11 +20274,6 @@ func (r ChangeServicePlanResponse) GetApplicationproblemJSON500() *InternalError
 	return r.ApplicationproblemJSON500
 }
 
-// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
-func (r ChangeServicePlanResponse) GetApplicationproblemJSON502() *BadGateway {
-	return r.ApplicationproblemJSON502
-}
-
 // GetBody returns the raw response body bytes
 func (r ChangeServicePlanResponse) GetBody() []byte {
 	return r.Body
@@ -19493,6 +20303,11 @@ func (r ChangeServicePlanResponse) ContentType() string {
 	return ""
 }
 
+// ChangeServiceQuantityResponse202Headers the declared response headers of an HTTP 202 response for ChangeServiceQuantity
+type ChangeServiceQuantityResponse202Headers struct {
+	Location *string
+}
+
 // ChangeServiceQuantityResponse401Headers the declared response headers of an HTTP 401 response for ChangeServiceQuantity
 type ChangeServiceQuantityResponse401Headers struct {
 	WWWAuthenticate *string
@@ -19503,6 +20318,8 @@ type ChangeServiceQuantityResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *QuantityChanged
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *OperationAccepted
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -19519,8 +20336,8 @@ type ChangeServiceQuantityResponse struct {
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
-	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
-	ApplicationproblemJSON502 *BadGateway
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *ChangeServiceQuantityResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ChangeServiceQuantityResponse401Headers
 }
@@ -19528,6 +20345,11 @@ type ChangeServiceQuantityResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ChangeServiceQuantityResponse) GetJSON200() *QuantityChanged {
 	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r ChangeServiceQuantityResponse) GetJSON202() *OperationAccepted {
+	return r.JSON202
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -19568,11 +20390,6 @@ func (r ChangeServiceQuantityResponse) GetApplicationproblemJSON422() *Unprocess
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r ChangeServiceQuantityResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
-}
-
-// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
-func (r ChangeServiceQuantityResponse) GetApplicationproblemJSON502() *BadGateway {
-	return r.ApplicationproblemJSON502
 }
 
 // GetBody returns the raw response body bytes
@@ -19713,6 +20530,11 @@ type SuspendServiceResponse200Headers struct {
 	ETag *string
 }
 
+// SuspendServiceResponse202Headers the declared response headers of an HTTP 202 response for SuspendService
+type SuspendServiceResponse202Headers struct {
+	Location *string
+}
+
 // SuspendServiceResponse401Headers the declared response headers of an HTTP 401 response for SuspendService
 type SuspendServiceResponse401Headers struct {
 	WWWAuthenticate *string
@@ -19723,6 +20545,8 @@ type SuspendServiceResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Service
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *OperationAccepted
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -19737,10 +20561,10 @@ type SuspendServiceResponse struct {
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
-	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
-	ApplicationproblemJSON502 *BadGateway
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *SuspendServiceResponse200Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *SuspendServiceResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *SuspendServiceResponse401Headers
 }
@@ -19748,6 +20572,11 @@ type SuspendServiceResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r SuspendServiceResponse) GetJSON200() *Service {
 	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r SuspendServiceResponse) GetJSON202() *OperationAccepted {
+	return r.JSON202
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -19783,11 +20612,6 @@ func (r SuspendServiceResponse) GetApplicationproblemJSON412() *PreconditionFail
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r SuspendServiceResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
-}
-
-// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
-func (r SuspendServiceResponse) GetApplicationproblemJSON502() *BadGateway {
-	return r.ApplicationproblemJSON502
 }
 
 // GetBody returns the raw response body bytes
@@ -19928,6 +20752,11 @@ type TerminateServiceResponse200Headers struct {
 	ETag *string
 }
 
+// TerminateServiceResponse202Headers the declared response headers of an HTTP 202 response for TerminateService
+type TerminateServiceResponse202Headers struct {
+	Location *string
+}
+
 // TerminateServiceResponse401Headers the declared response headers of an HTTP 401 response for TerminateService
 type TerminateServiceResponse401Headers struct {
 	WWWAuthenticate *string
@@ -19938,6 +20767,8 @@ type TerminateServiceResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Service
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *OperationAccepted
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -19952,10 +20783,10 @@ type TerminateServiceResponse struct {
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
-	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
-	ApplicationproblemJSON502 *BadGateway
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *TerminateServiceResponse200Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *TerminateServiceResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *TerminateServiceResponse401Headers
 }
@@ -19963,6 +20794,11 @@ type TerminateServiceResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r TerminateServiceResponse) GetJSON200() *Service {
 	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r TerminateServiceResponse) GetJSON202() *OperationAccepted {
+	return r.JSON202
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -20000,11 +20836,6 @@ func (r TerminateServiceResponse) GetApplicationproblemJSON500() *InternalError 
 	return r.ApplicationproblemJSON500
 }
 
-// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
-func (r TerminateServiceResponse) GetApplicationproblemJSON502() *BadGateway {
-	return r.ApplicationproblemJSON502
-}
-
 // GetBody returns the raw response body bytes
 func (r TerminateServiceResponse) GetBody() []byte {
 	return r.Body
@@ -20039,6 +20870,11 @@ type UnsuspendServiceResponse200Headers struct {
 	ETag *string
 }
 
+// UnsuspendServiceResponse202Headers the declared response headers of an HTTP 202 response for UnsuspendService
+type UnsuspendServiceResponse202Headers struct {
+	Location *string
+}
+
 // UnsuspendServiceResponse401Headers the declared response headers of an HTTP 401 response for UnsuspendService
 type UnsuspendServiceResponse401Headers struct {
 	WWWAuthenticate *string
@@ -20049,6 +20885,8 @@ type UnsuspendServiceResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Service
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *OperationAccepted
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -20063,10 +20901,10 @@ type UnsuspendServiceResponse struct {
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
-	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
-	ApplicationproblemJSON502 *BadGateway
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *UnsuspendServiceResponse200Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *UnsuspendServiceResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UnsuspendServiceResponse401Headers
 }
@@ -20074,6 +20912,11 @@ type UnsuspendServiceResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r UnsuspendServiceResponse) GetJSON200() *Service {
 	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r UnsuspendServiceResponse) GetJSON202() *OperationAccepted {
+	return r.JSON202
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -20109,11 +20952,6 @@ func (r UnsuspendServiceResponse) GetApplicationproblemJSON412() *PreconditionFa
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r UnsuspendServiceResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
-}
-
-// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
-func (r UnsuspendServiceResponse) GetApplicationproblemJSON502() *BadGateway {
-	return r.ApplicationproblemJSON502
 }
 
 // GetBody returns the raw response body bytes
@@ -21876,7 +22714,7 @@ type CreateVentureResponse struct {
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
-	ApplicationproblemJSON409 *Conflict
+	ApplicationproblemJSON409 *InvoicePrefixConflict
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -21908,7 +22746,7 @@ func (r CreateVentureResponse) GetApplicationproblemJSON403() *Forbidden {
 }
 
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
-func (r CreateVentureResponse) GetApplicationproblemJSON409() *Conflict {
+func (r CreateVentureResponse) GetApplicationproblemJSON409() *InvoicePrefixConflict {
 	return r.ApplicationproblemJSON409
 }
 
@@ -22155,7 +22993,7 @@ type UpdateVentureResponse struct {
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
-	ApplicationproblemJSON409 *Conflict
+	ApplicationproblemJSON409 *InvoicePrefixConflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -22194,7 +23032,7 @@ func (r UpdateVentureResponse) GetApplicationproblemJSON404() *NotFound {
 }
 
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
-func (r UpdateVentureResponse) GetApplicationproblemJSON409() *Conflict {
+func (r UpdateVentureResponse) GetApplicationproblemJSON409() *InvoicePrefixConflict {
 	return r.ApplicationproblemJSON409
 }
 
@@ -23663,12 +24501,32 @@ func (c *ClientWithResponses) UpdateProductWithResponse(ctx context.Context, id 
 	return ParseUpdateProductResponse(rsp)
 }
 
+// GetSandboxClockWithResponse Read the sandbox clock
+//
+// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). The
+// platform's time, how far it runs ahead of the wall clock and the
+// day it is in the SP's time zone. The offset is kept in the database:
+// every instance runs on it and a restart keeps it.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/sandbox/clock (the `GetSandboxClock` operationId).
+func (c *ClientWithResponses) GetSandboxClockWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSandboxClockResponse, error) {
+	rsp, err := c.GetSandboxClock(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSandboxClockResponse(rsp)
+}
+
 // AdvanceSandboxClockWithBodyWithResponse Move the sandbox clock forward
 //
 // Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 // platform's clock forward a day at a time and, for each day, the
 // vendor simulator's clock, a usage sync and a billing run as of that
 // day: watch renewals, the 1st-of-month runs and metered usage happen.
+// Each day's move is stored in the database before its runs, so every
+// instance follows it and a restart does not undo it.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23687,6 +24545,8 @@ func (c *ClientWithResponses) AdvanceSandboxClockWithBodyWithResponse(ctx contex
 // platform's clock forward a day at a time and, for each day, the
 // vendor simulator's clock, a usage sync and a billing run as of that
 // day: watch renewals, the 1st-of-month runs and metered usage happen.
+// Each day's move is stored in the database before its runs, so every
+// instance follows it and a restart does not undo it.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23734,8 +24594,13 @@ func (c *ClientWithResponses) GetServiceWithResponse(ctx context.Context, id Id,
 // A new username is checked free on the platform and at the vendor
 // (409 `username_taken`); a new password must have 10 to 128
 // characters with a lower-case letter, an upper-case letter and a
-// digit (422 `password_too_weak`). Each is pushed to the vendor first.
-// With `If-Match`, only at that version.
+// digit (422 `password_too_weak`). The username is recorded at once
+// and both are pushed to the vendor by the operation
+// `update_credentials` (the password kept sealed until then). The
+// platform waits up to SERVICE_OP_WAIT for the vendor: done in time
+// answers 200; otherwise 202 with the operation to poll. 502
+// `vendor_unreachable` when the vendor cannot say whether a new
+// username is free. With `If-Match`, only at that version.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23753,8 +24618,13 @@ func (c *ClientWithResponses) UpdateServiceCredentialsWithBodyWithResponse(ctx c
 // A new username is checked free on the platform and at the vendor
 // (409 `username_taken`); a new password must have 10 to 128
 // characters with a lower-case letter, an upper-case letter and a
-// digit (422 `password_too_weak`). Each is pushed to the vendor first.
-// With `If-Match`, only at that version.
+// digit (422 `password_too_weak`). The username is recorded at once
+// and both are pushed to the vendor by the operation
+// `update_credentials` (the password kept sealed until then). The
+// platform waits up to SERVICE_OP_WAIT for the vendor: done in time
+// answers 200; otherwise 202 with the operation to poll. 502
+// `vendor_unreachable` when the vendor cannot say whether a new
+// username is free. With `If-Match`, only at that version.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23769,7 +24639,7 @@ func (c *ClientWithResponses) UpdateServiceCredentialsWithResponse(ctx context.C
 
 // ResetServiceCredentialsWithResponse Reset the password
 //
-// Sets a new generated password at the vendor and returns it, once; the platform does not keep it.
+// Sets a new generated password at the vendor (operation `reset_password`) and returns it once, in this 200 or, after a 202, in the first read of the succeeded operation by the same caller; it is kept sealed until then and forgotten after. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -23804,6 +24674,36 @@ func (c *ClientWithResponses) CreateServiceInvoiceWithResponse(ctx context.Conte
 	return ParseCreateServiceInvoiceResponse(rsp)
 }
 
+// ListServiceOperationsWithResponse List a service's operations
+//
+// The service's operations, newest first, optionally by `status`. A failed one (status `failed`, `last_error`) means the vendor may disagree with the platform until it is dealt with.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/services/{id}/operations (the `ListServiceOperations` operationId).
+func (c *ClientWithResponses) ListServiceOperationsWithResponse(ctx context.Context, id Id, params *ListServiceOperationsParams, reqEditors ...RequestEditorFn) (*ListServiceOperationsResponse, error) {
+	rsp, err := c.ListServiceOperations(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListServiceOperationsResponse(rsp)
+}
+
+// GetServiceOperationWithResponse Get a service operation
+//
+// One operation, to poll after a 202. The first read of a succeeded `reset_password` by its requester carries the new password; later reads do not.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/services/{id}/operations/{operation_id} (the `GetServiceOperation` operationId).
+func (c *ClientWithResponses) GetServiceOperationWithResponse(ctx context.Context, id Id, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetServiceOperationResponse, error) {
+	rsp, err := c.GetServiceOperation(ctx, id, operationId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetServiceOperationResponse(rsp)
+}
+
 // ChangeServicePlanWithBodyWithResponse Move to another plan
 //
 // Moves a prepaid service to another active prepaid plan priced for
@@ -23812,13 +24712,20 @@ func (c *ClientWithResponses) CreateServiceInvoiceWithResponse(ctx context.Conte
 // `plan_not_compatible`, `frequency_not_offered`,
 // `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 // customer only to partner-visible plans, 403
-// `plan_not_available_to_partner`). The new plan's quotas times the
-// quantity go to the vendor first. Storage over the old plan's quota
-// on the days before today not billed yet is invoiced first at the old
-// plan's overage price (kind `overage`); the days left of the period
-// are invoiced at the new price less the old (`adjustment`, with a
-// `credit` line; a downgrade's rest is kept as credit, listed in
-// `credits`). With `If-Match`, only at that version.
+// `plan_not_available_to_partner`). A free trial (running or expired)
+// moves to a paid plan from today: its first period is invoiced as a
+// first order is (prepaid) or billed from today (post-paid), and the
+// vendor tenant is switched to production and enabled. The plan and
+// its billing are recorded at once; the new plan's quotas times the
+// quantity go to the vendor by the operation `plan_change` (200 when
+// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+// operation to poll). Storage over the old plan's quota on the days
+// before today not billed yet is invoiced first at the old plan's
+// overage price (kind `overage`; a trial's days are closed without a
+// bill). Otherwise the days left of the period are invoiced at the
+// new price less the old (`adjustment`, with a `credit` line; a
+// downgrade's rest is kept as credit, listed in `credits`). With
+// `If-Match`, only at that version.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23839,13 +24746,20 @@ func (c *ClientWithResponses) ChangeServicePlanWithBodyWithResponse(ctx context.
 // `plan_not_compatible`, `frequency_not_offered`,
 // `billing_model_mismatch`, `plan_change_prepaid_only`; a partner's
 // customer only to partner-visible plans, 403
-// `plan_not_available_to_partner`). The new plan's quotas times the
-// quantity go to the vendor first. Storage over the old plan's quota
-// on the days before today not billed yet is invoiced first at the old
-// plan's overage price (kind `overage`); the days left of the period
-// are invoiced at the new price less the old (`adjustment`, with a
-// `credit` line; a downgrade's rest is kept as credit, listed in
-// `credits`). With `If-Match`, only at that version.
+// `plan_not_available_to_partner`). A free trial (running or expired)
+// moves to a paid plan from today: its first period is invoiced as a
+// first order is (prepaid) or billed from today (post-paid), and the
+// vendor tenant is switched to production and enabled. The plan and
+// its billing are recorded at once; the new plan's quotas times the
+// quantity go to the vendor by the operation `plan_change` (200 when
+// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+// operation to poll). Storage over the old plan's quota on the days
+// before today not billed yet is invoiced first at the old plan's
+// overage price (kind `overage`; a trial's days are closed without a
+// bill). Otherwise the days left of the period are invoiced at the
+// new price less the old (`adjustment`, with a `credit` line; a
+// downgrade's rest is kept as credit, listed in `credits`). With
+// `If-Match`, only at that version.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23862,15 +24776,18 @@ func (c *ClientWithResponses) ChangeServicePlanWithResponse(ctx context.Context,
 //
 // Sets a new quantity on a plan that sells with one (422
 // `quantity_not_enabled`; the same quantity is 422
-// `quantity_unchanged`). The per-unit quotas times the new quantity
-// (-1 stays unlimited) are pushed to the vendor first. Storage over
-// the old quota on the days before today not billed yet is invoiced
-// first (kind `overage`, per party, the window claimed even when
-// nothing went over). A prepaid period is settled for the days left:
-// a raise is invoiced now (kind `adjustment`; and the partner's at
-// cost), a cut becomes a credit (listed in `credits`) taken off the
-// next invoices. Post-paid months are billed per stretch of days at
-// each quantity. With `If-Match`, only at that version.
+// `quantity_unchanged`). The quantity and its billing are recorded at
+// once; the per-unit quotas times the new quantity (-1 stays
+// unlimited) go to the vendor by the operation `quantity` (200 when
+// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+// operation to poll). Storage over the old quota on the days before
+// today not billed yet is invoiced first (kind `overage`, per party,
+// the window claimed even when nothing went over). A prepaid period
+// is settled for the days left: a raise is invoiced now (kind
+// `adjustment`; and the partner's at cost), a cut becomes a credit
+// (listed in `credits`) taken off the next invoices. Post-paid months
+// are billed per stretch of days at each quantity. With `If-Match`,
+// only at that version.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23887,15 +24804,18 @@ func (c *ClientWithResponses) ChangeServiceQuantityWithBodyWithResponse(ctx cont
 //
 // Sets a new quantity on a plan that sells with one (422
 // `quantity_not_enabled`; the same quantity is 422
-// `quantity_unchanged`). The per-unit quotas times the new quantity
-// (-1 stays unlimited) are pushed to the vendor first. Storage over
-// the old quota on the days before today not billed yet is invoiced
-// first (kind `overage`, per party, the window claimed even when
-// nothing went over). A prepaid period is settled for the days left:
-// a raise is invoiced now (kind `adjustment`; and the partner's at
-// cost), a cut becomes a credit (listed in `credits`) taken off the
-// next invoices. Post-paid months are billed per stretch of days at
-// each quantity. With `If-Match`, only at that version.
+// `quantity_unchanged`). The quantity and its billing are recorded at
+// once; the per-unit quotas times the new quantity (-1 stays
+// unlimited) go to the vendor by the operation `quantity` (200 when
+// the vendor agreed within SERVICE_OP_WAIT, else 202 with the
+// operation to poll). Storage over the old quota on the days before
+// today not billed yet is invoiced first (kind `overage`, per party,
+// the window claimed even when nothing went over). A prepaid period
+// is settled for the days left: a raise is invoiced now (kind
+// `adjustment`; and the partner's at cost), a cut becomes a credit
+// (listed in `credits`) taken off the next invoices. Post-paid months
+// are billed per stretch of days at each quantity. With `If-Match`,
+// only at that version.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23925,7 +24845,7 @@ func (c *ClientWithResponses) CreateServiceSsoLinkWithResponse(ctx context.Conte
 
 // SuspendServiceWithResponse Suspend a service
 //
-// Disables the tenant at the vendor, then suspends the service; again is a no-op. 409 `service_terminated` or `service_not_provisioned`.
+// Suspends the service and disables its tenant at the vendor (operation `suspend`); again is a no-op. 409 `service_terminated` or `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -23986,7 +24906,7 @@ func (c *ClientWithResponses) ChangeServiceTermWithResponse(ctx context.Context,
 
 // TerminateServiceWithResponse Terminate a service
 //
-// Disables then deletes the tenant at the vendor, then ends the service; a terminated service cannot change again (409 `service_terminated`).
+// Ends the service (billing stops, its username is free again), then at the vendor removes a partner's read-only grant and disables and deletes the tenant (operation `terminate`); a terminated service cannot change again (409 `service_terminated`). The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -24001,7 +24921,7 @@ func (c *ClientWithResponses) TerminateServiceWithResponse(ctx context.Context, 
 
 // UnsuspendServiceWithResponse Unsuspend a service
 //
-// Enables the tenant at the vendor, then the service.
+// Makes the service active and enables its tenant at the vendor (operation `unsuspend`). 409 `service_terminated`, `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -24420,6 +25340,10 @@ func (c *ClientWithResponses) ListVenturesWithResponse(ctx context.Context, para
 // CreateVentureWithBodyWithResponse Create a venture
 //
 // Business units; plans belong to one, invoice numbers run per venture.
+// The invoice prefix must be free: 409 `invoice_prefix_taken` when
+// another venture has it or any invoice was ever numbered with it (a
+// used prefix is never given again); 422 `invoice_prefix_reserved` for
+// `P` and 8 hex digits, the shape of partners' invoice prefixes.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -24435,6 +25359,10 @@ func (c *ClientWithResponses) CreateVentureWithBodyWithResponse(ctx context.Cont
 // CreateVentureWithResponse Create a venture
 //
 // Business units; plans belong to one, invoice numbers run per venture.
+// The invoice prefix must be free: 409 `invoice_prefix_taken` when
+// another venture has it or any invoice was ever numbered with it (a
+// used prefix is never given again); 422 `invoice_prefix_reserved` for
+// `P` and 8 hex digits, the shape of partners' invoice prefixes.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -24479,7 +25407,11 @@ func (c *ClientWithResponses) GetVentureWithResponse(ctx context.Context, id Id,
 
 // UpdateVentureWithBodyWithResponse Update a venture
 //
-// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+// Changes the fields given; with `If-Match`, only at that version (412
+// otherwise). The invoice prefix is frozen once the venture has issued
+// an invoice (409 `invoice_prefix_locked`); before that it may change
+// to a free prefix only (409 `invoice_prefix_taken`, 422
+// `invoice_prefix_reserved`, as on create).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -24494,7 +25426,11 @@ func (c *ClientWithResponses) UpdateVentureWithBodyWithResponse(ctx context.Cont
 
 // UpdateVentureWithResponse Update a venture
 //
-// Changes the fields given; with `If-Match`, only at that version (412 otherwise).
+// Changes the fields given; with `If-Match`, only at that version (412
+// otherwise). The invoice prefix is frozen once the venture has issued
+// an invoice (409 `invoice_prefix_locked`); before that it may change
+// to a free prefix only (409 `invoice_prefix_taken`, 422
+// `invoice_prefix_reserved`, as on create).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -29590,6 +30526,66 @@ func ParseUpdateProductResponse(rsp *http.Response) (*UpdateProductResponse, err
 	return response, nil
 }
 
+// ParseGetSandboxClockResponse parses an HTTP response from a GetSandboxClockWithResponse call
+func ParseGetSandboxClockResponse(rsp *http.Response) (*GetSandboxClockResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSandboxClockResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SandboxClockState
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetSandboxClockResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseAdvanceSandboxClockResponse parses an HTTP response from a AdvanceSandboxClockWithResponse call
 func ParseAdvanceSandboxClockResponse(rsp *http.Response) (*AdvanceSandboxClockResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -29829,6 +30825,13 @@ func ParseUpdateServiceCredentialsResponse(rsp *http.Response) (*UpdateServiceCr
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest OperationAccepted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -29905,6 +30908,16 @@ func ParseUpdateServiceCredentialsResponse(rsp *http.Response) (*UpdateServiceCr
 			headers.ETag = &value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 202:
+		var headers UpdateServiceCredentialsResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
 		var headers UpdateServiceCredentialsResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -29940,6 +30953,13 @@ func ParseResetServiceCredentialsResponse(rsp *http.Response) (*ResetServiceCred
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest OperationAccepted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
@@ -29990,16 +31010,19 @@ func ParseResetServiceCredentialsResponse(rsp *http.Response) (*ResetServiceCred
 		}
 		response.ApplicationproblemJSON500 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
-		var dest BadGateway
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON502 = &dest
-
 	}
 
 	switch {
+	case rsp.StatusCode == 202:
+		var headers ResetServiceCredentialsResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
 		var headers ResetServiceCredentialsResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -30103,6 +31126,154 @@ func ParseCreateServiceInvoiceResponse(rsp *http.Response) (*CreateServiceInvoic
 	return response, nil
 }
 
+// ParseListServiceOperationsResponse parses an HTTP response from a ListServiceOperationsWithResponse call
+func ParseListServiceOperationsResponse(rsp *http.Response) (*ListServiceOperationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListServiceOperationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ServiceOperationList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListServiceOperationsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetServiceOperationResponse parses an HTTP response from a GetServiceOperationWithResponse call
+func ParseGetServiceOperationResponse(rsp *http.Response) (*GetServiceOperationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetServiceOperationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ServiceOperation
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetServiceOperationResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseChangeServicePlanResponse parses an HTTP response from a ChangeServicePlanWithResponse call
 func ParseChangeServicePlanResponse(rsp *http.Response) (*ChangeServicePlanResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -30123,6 +31294,13 @@ func ParseChangeServicePlanResponse(rsp *http.Response) (*ChangeServicePlanRespo
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest OperationAccepted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
@@ -30180,16 +31358,19 @@ func ParseChangeServicePlanResponse(rsp *http.Response) (*ChangeServicePlanRespo
 		}
 		response.ApplicationproblemJSON500 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
-		var dest BadGateway
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON502 = &dest
-
 	}
 
 	switch {
+	case rsp.StatusCode == 202:
+		var headers ChangeServicePlanResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
 		var headers ChangeServicePlanResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -30226,6 +31407,13 @@ func ParseChangeServiceQuantityResponse(rsp *http.Response) (*ChangeServiceQuant
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest OperationAccepted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -30282,16 +31470,19 @@ func ParseChangeServiceQuantityResponse(rsp *http.Response) (*ChangeServiceQuant
 		}
 		response.ApplicationproblemJSON500 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
-		var dest BadGateway
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON502 = &dest
-
 	}
 
 	switch {
+	case rsp.StatusCode == 202:
+		var headers ChangeServiceQuantityResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
 		var headers ChangeServiceQuantityResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -30423,6 +31614,13 @@ func ParseSuspendServiceResponse(rsp *http.Response) (*SuspendServiceResponse, e
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest OperationAccepted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -30472,13 +31670,6 @@ func ParseSuspendServiceResponse(rsp *http.Response) (*SuspendServiceResponse, e
 		}
 		response.ApplicationproblemJSON500 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
-		var dest BadGateway
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON502 = &dest
-
 	}
 
 	switch {
@@ -30492,6 +31683,16 @@ func ParseSuspendServiceResponse(rsp *http.Response) (*SuspendServiceResponse, e
 			headers.ETag = &value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 202:
+		var headers SuspendServiceResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
 		var headers SuspendServiceResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -30623,6 +31824,13 @@ func ParseTerminateServiceResponse(rsp *http.Response) (*TerminateServiceRespons
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest OperationAccepted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -30672,13 +31880,6 @@ func ParseTerminateServiceResponse(rsp *http.Response) (*TerminateServiceRespons
 		}
 		response.ApplicationproblemJSON500 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
-		var dest BadGateway
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON502 = &dest
-
 	}
 
 	switch {
@@ -30692,6 +31893,16 @@ func ParseTerminateServiceResponse(rsp *http.Response) (*TerminateServiceRespons
 			headers.ETag = &value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 202:
+		var headers TerminateServiceResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
 		var headers TerminateServiceResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -30728,6 +31939,13 @@ func ParseUnsuspendServiceResponse(rsp *http.Response) (*UnsuspendServiceRespons
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest OperationAccepted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -30777,13 +31995,6 @@ func ParseUnsuspendServiceResponse(rsp *http.Response) (*UnsuspendServiceRespons
 		}
 		response.ApplicationproblemJSON500 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
-		var dest BadGateway
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON502 = &dest
-
 	}
 
 	switch {
@@ -30797,6 +32008,16 @@ func ParseUnsuspendServiceResponse(rsp *http.Response) (*UnsuspendServiceRespons
 			headers.ETag = &value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 202:
+		var headers UnsuspendServiceResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
 		var headers UnsuspendServiceResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -32390,7 +33611,7 @@ func ParseCreateVentureResponse(rsp *http.Response) (*CreateVentureResponse, err
 		response.ApplicationproblemJSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest Conflict
+		var dest InvoicePrefixConflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -32656,7 +33877,7 @@ func ParseUpdateVentureResponse(rsp *http.Response) (*UpdateVentureResponse, err
 		response.ApplicationproblemJSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest Conflict
+		var dest InvoicePrefixConflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -32899,6 +34120,9 @@ type ServerInterface interface {
 	// UpdateProduct Update a product
 	// (PATCH /v1/products/{id})
 	UpdateProduct(ctx echo.Context, id Id, params UpdateProductParams) error
+	// GetSandboxClock Read the sandbox clock
+	// (GET /v1/sandbox/clock)
+	GetSandboxClock(ctx echo.Context) error
 	// AdvanceSandboxClock Move the sandbox clock forward
 	// (POST /v1/sandbox/clock)
 	AdvanceSandboxClock(ctx echo.Context) error
@@ -32917,6 +34141,12 @@ type ServerInterface interface {
 	// CreateServiceInvoice Bill overage now
 	// (POST /v1/services/{id}/invoices)
 	CreateServiceInvoice(ctx echo.Context, id Id, params CreateServiceInvoiceParams) error
+	// ListServiceOperations List a service's operations
+	// (GET /v1/services/{id}/operations)
+	ListServiceOperations(ctx echo.Context, id Id, params ListServiceOperationsParams) error
+	// GetServiceOperation Get a service operation
+	// (GET /v1/services/{id}/operations/{operation_id})
+	GetServiceOperation(ctx echo.Context, id Id, operationId openapi_types.UUID) error
 	// ChangeServicePlan Move to another plan
 	// (POST /v1/services/{id}/plan-change)
 	ChangeServicePlan(ctx echo.Context, id Id, params ChangeServicePlanParams) error
@@ -34701,6 +35931,15 @@ func (w *ServerInterfaceWrapper) UpdateProduct(ctx echo.Context) error {
 	return err
 }
 
+// GetSandboxClock converts echo context to params.
+func (w *ServerInterfaceWrapper) GetSandboxClock(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetSandboxClock(ctx)
+	return err
+}
+
 // AdvanceSandboxClock converts echo context to params.
 func (w *ServerInterfaceWrapper) AdvanceSandboxClock(ctx echo.Context) error {
 	var err error
@@ -34863,6 +36102,69 @@ func (w *ServerInterfaceWrapper) CreateServiceInvoice(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.CreateServiceInvoice(ctx, id, params)
+	return err
+}
+
+// ListServiceOperations converts echo context to params.
+func (w *ServerInterfaceWrapper) ListServiceOperations(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListServiceOperationsParams
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListServiceOperations(ctx, id, params)
+	return err
+}
+
+// GetServiceOperation converts echo context to params.
+func (w *ServerInterfaceWrapper) GetServiceOperation(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "operation_id" -------------
+	var operationId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "operation_id", ctx.Param("operation_id"), &operationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter operation_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetServiceOperation(ctx, id, operationId)
 	return err
 }
 
@@ -35834,6 +37136,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/services/:id/suspend", wrapper.SuspendService, options.OperationMiddlewares["suspendService"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/unsuspend", wrapper.UnsuspendService, options.OperationMiddlewares["unsuspendService"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/terminate", wrapper.TerminateService, options.OperationMiddlewares["terminateService"]...)
+	router.GET(options.BaseURL+"/v1/services/:id/operations", wrapper.ListServiceOperations, options.OperationMiddlewares["listServiceOperations"]...)
+	router.GET(options.BaseURL+"/v1/services/:id/operations/:operation_id", wrapper.GetServiceOperation, options.OperationMiddlewares["getServiceOperation"]...)
 	router.GET(options.BaseURL+"/v1/invoices", wrapper.ListInvoices, options.OperationMiddlewares["listInvoices"]...)
 	router.GET(options.BaseURL+"/v1/invoices/:id", wrapper.GetInvoice, options.OperationMiddlewares["getInvoice"]...)
 	router.POST(options.BaseURL+"/v1/invoices/:id/payments", wrapper.CreateInvoicePayment, options.OperationMiddlewares["createInvoicePayment"]...)
@@ -35843,6 +37147,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/billing-runs/:id", wrapper.GetBillingRun, options.OperationMiddlewares["getBillingRun"]...)
 	router.POST(options.BaseURL+"/v1/usage-syncs", wrapper.CreateUsageSync, options.OperationMiddlewares["createUsageSync"]...)
 	router.GET(options.BaseURL+"/v1/usage-syncs/:id", wrapper.GetUsageSync, options.OperationMiddlewares["getUsageSync"]...)
+	router.GET(options.BaseURL+"/v1/sandbox/clock", wrapper.GetSandboxClock, options.OperationMiddlewares["getSandboxClock"]...)
 	router.POST(options.BaseURL+"/v1/sandbox/clock", wrapper.AdvanceSandboxClock, options.OperationMiddlewares["advanceSandboxClock"]...)
 
 }
@@ -35859,7 +37164,18 @@ type GoneApplicationProblemPlusJSONResponse Problem
 
 type InternalErrorApplicationProblemPlusJSONResponse Problem
 
+type InvoicePrefixConflictApplicationProblemPlusJSONResponse Problem
+
 type NotFoundApplicationProblemPlusJSONResponse Problem
+
+type OperationAcceptedResponseHeaders struct {
+	Location *string
+}
+type OperationAcceptedJSONResponse struct {
+	Body ServiceOperation
+
+	Headers OperationAcceptedResponseHeaders
+}
 
 type PreconditionFailedApplicationProblemPlusJSONResponse Problem
 
@@ -43243,6 +44559,78 @@ func (response UpdateProduct500ApplicationProblemPlusJSONResponse) VisitUpdatePr
 	return err
 }
 
+type GetSandboxClockRequestObject struct {
+}
+
+type GetSandboxClockResponseObject interface {
+	VisitGetSandboxClockResponse(w http.ResponseWriter) error
+}
+
+type GetSandboxClock200JSONResponse SandboxClockState
+
+func (response GetSandboxClock200JSONResponse) VisitGetSandboxClockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSandboxClock401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetSandboxClock401ApplicationProblemPlusJSONResponse) VisitGetSandboxClockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSandboxClock403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetSandboxClock403ApplicationProblemPlusJSONResponse) VisitGetSandboxClockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSandboxClock500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetSandboxClock500ApplicationProblemPlusJSONResponse) VisitGetSandboxClockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdvanceSandboxClockRequestObject struct {
 	Body *AdvanceSandboxClockJSONRequestBody
 }
@@ -43570,6 +44958,23 @@ func (response UpdateServiceCredentials200JSONResponse) VisitUpdateServiceCreden
 	return err
 }
 
+type UpdateServiceCredentials202JSONResponse struct{ OperationAcceptedJSONResponse }
+
+func (response UpdateServiceCredentials202JSONResponse) VisitUpdateServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateServiceCredentials400ApplicationProblemPlusJSONResponse struct {
 	BadRequestApplicationProblemPlusJSONResponse
 }
@@ -43739,6 +45144,23 @@ func (response ResetServiceCredentials200JSONResponse) VisitResetServiceCredenti
 	return err
 }
 
+type ResetServiceCredentials202JSONResponse struct{ OperationAcceptedJSONResponse }
+
+func (response ResetServiceCredentials202JSONResponse) VisitResetServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ResetServiceCredentials400ApplicationProblemPlusJSONResponse struct {
 	BadRequestApplicationProblemPlusJSONResponse
 }
@@ -43850,22 +45272,6 @@ func (response ResetServiceCredentials500ApplicationProblemPlusJSONResponse) Vis
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type ResetServiceCredentials502ApplicationProblemPlusJSONResponse struct {
-	BadGatewayApplicationProblemPlusJSONResponse
-}
-
-func (response ResetServiceCredentials502ApplicationProblemPlusJSONResponse) VisitResetServiceCredentialsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(502)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -44008,6 +45414,218 @@ func (response CreateServiceInvoice500ApplicationProblemPlusJSONResponse) VisitC
 	return err
 }
 
+type ListServiceOperationsRequestObject struct {
+	Id     Id `json:"id"`
+	Params ListServiceOperationsParams
+}
+
+type ListServiceOperationsResponseObject interface {
+	VisitListServiceOperationsResponse(w http.ResponseWriter) error
+}
+
+type ListServiceOperations200JSONResponse ServiceOperationList
+
+func (response ListServiceOperations200JSONResponse) VisitListServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServiceOperations400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListServiceOperations400ApplicationProblemPlusJSONResponse) VisitListServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServiceOperations401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListServiceOperations401ApplicationProblemPlusJSONResponse) VisitListServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServiceOperations403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListServiceOperations403ApplicationProblemPlusJSONResponse) VisitListServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServiceOperations404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListServiceOperations404ApplicationProblemPlusJSONResponse) VisitListServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServiceOperations500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListServiceOperations500ApplicationProblemPlusJSONResponse) VisitListServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceOperationRequestObject struct {
+	Id          Id                 `json:"id"`
+	OperationId openapi_types.UUID `json:"operation_id"`
+}
+
+type GetServiceOperationResponseObject interface {
+	VisitGetServiceOperationResponse(w http.ResponseWriter) error
+}
+
+type GetServiceOperation200JSONResponse ServiceOperation
+
+func (response GetServiceOperation200JSONResponse) VisitGetServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceOperation400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetServiceOperation400ApplicationProblemPlusJSONResponse) VisitGetServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceOperation401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetServiceOperation401ApplicationProblemPlusJSONResponse) VisitGetServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceOperation403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetServiceOperation403ApplicationProblemPlusJSONResponse) VisitGetServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceOperation404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetServiceOperation404ApplicationProblemPlusJSONResponse) VisitGetServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceOperation500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetServiceOperation500ApplicationProblemPlusJSONResponse) VisitGetServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ChangeServicePlanRequestObject struct {
 	Id     Id `json:"id"`
 	Params ChangeServicePlanParams
@@ -44028,6 +45646,23 @@ func (response ChangeServicePlan200JSONResponse) VisitChangeServicePlanResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServicePlan202JSONResponse struct{ OperationAcceptedJSONResponse }
+
+func (response ChangeServicePlan202JSONResponse) VisitChangeServicePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(202)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -44163,22 +45798,6 @@ func (response ChangeServicePlan500ApplicationProblemPlusJSONResponse) VisitChan
 	return err
 }
 
-type ChangeServicePlan502ApplicationProblemPlusJSONResponse struct {
-	BadGatewayApplicationProblemPlusJSONResponse
-}
-
-func (response ChangeServicePlan502ApplicationProblemPlusJSONResponse) VisitChangeServicePlanResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(502)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
 type ChangeServiceQuantityRequestObject struct {
 	Id     Id `json:"id"`
 	Params ChangeServiceQuantityParams
@@ -44199,6 +45818,23 @@ func (response ChangeServiceQuantity200JSONResponse) VisitChangeServiceQuantityR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServiceQuantity202JSONResponse struct{ OperationAcceptedJSONResponse }
+
+func (response ChangeServiceQuantity202JSONResponse) VisitChangeServiceQuantityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(202)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -44330,22 +45966,6 @@ func (response ChangeServiceQuantity500ApplicationProblemPlusJSONResponse) Visit
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type ChangeServiceQuantity502ApplicationProblemPlusJSONResponse struct {
-	BadGatewayApplicationProblemPlusJSONResponse
-}
-
-func (response ChangeServiceQuantity502ApplicationProblemPlusJSONResponse) VisitChangeServiceQuantityResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(502)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -44536,6 +46156,23 @@ func (response SuspendService200JSONResponse) VisitSuspendServiceResponse(w http
 	return err
 }
 
+type SuspendService202JSONResponse struct{ OperationAcceptedJSONResponse }
+
+func (response SuspendService202JSONResponse) VisitSuspendServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SuspendService400ApplicationProblemPlusJSONResponse struct {
 	BadRequestApplicationProblemPlusJSONResponse
 }
@@ -44647,22 +46284,6 @@ func (response SuspendService500ApplicationProblemPlusJSONResponse) VisitSuspend
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type SuspendService502ApplicationProblemPlusJSONResponse struct {
-	BadGatewayApplicationProblemPlusJSONResponse
-}
-
-func (response SuspendService502ApplicationProblemPlusJSONResponse) VisitSuspendServiceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(502)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -44855,6 +46476,23 @@ func (response TerminateService200JSONResponse) VisitTerminateServiceResponse(w 
 	return err
 }
 
+type TerminateService202JSONResponse struct{ OperationAcceptedJSONResponse }
+
+func (response TerminateService202JSONResponse) VisitTerminateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type TerminateService400ApplicationProblemPlusJSONResponse struct {
 	BadRequestApplicationProblemPlusJSONResponse
 }
@@ -44970,22 +46608,6 @@ func (response TerminateService500ApplicationProblemPlusJSONResponse) VisitTermi
 	return err
 }
 
-type TerminateService502ApplicationProblemPlusJSONResponse struct {
-	BadGatewayApplicationProblemPlusJSONResponse
-}
-
-func (response TerminateService502ApplicationProblemPlusJSONResponse) VisitTerminateServiceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(502)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
 type UnsuspendServiceRequestObject struct {
 	Id     Id `json:"id"`
 	Params UnsuspendServiceParams
@@ -45015,6 +46637,23 @@ func (response UnsuspendService200JSONResponse) VisitUnsuspendServiceResponse(w 
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
 	}
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnsuspendService202JSONResponse struct{ OperationAcceptedJSONResponse }
+
+func (response UnsuspendService202JSONResponse) VisitUnsuspendServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(202)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -45130,22 +46769,6 @@ func (response UnsuspendService500ApplicationProblemPlusJSONResponse) VisitUnsus
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type UnsuspendService502ApplicationProblemPlusJSONResponse struct {
-	BadGatewayApplicationProblemPlusJSONResponse
-}
-
-func (response UnsuspendService502ApplicationProblemPlusJSONResponse) VisitUnsuspendServiceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(502)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -47477,7 +49100,7 @@ func (response CreateVenture403ApplicationProblemPlusJSONResponse) VisitCreateVe
 }
 
 type CreateVenture409ApplicationProblemPlusJSONResponse struct {
-	ConflictApplicationProblemPlusJSONResponse
+	InvoicePrefixConflictApplicationProblemPlusJSONResponse
 }
 
 func (response CreateVenture409ApplicationProblemPlusJSONResponse) VisitCreateVentureResponse(w http.ResponseWriter) error {
@@ -47873,7 +49496,7 @@ func (response UpdateVenture404ApplicationProblemPlusJSONResponse) VisitUpdateVe
 }
 
 type UpdateVenture409ApplicationProblemPlusJSONResponse struct {
-	ConflictApplicationProblemPlusJSONResponse
+	InvoicePrefixConflictApplicationProblemPlusJSONResponse
 }
 
 func (response UpdateVenture409ApplicationProblemPlusJSONResponse) VisitUpdateVentureResponse(w http.ResponseWriter) error {
@@ -48124,6 +49747,9 @@ type StrictServerInterface interface {
 	// UpdateProduct Update a product
 	// (PATCH /v1/products/{id})
 	UpdateProduct(ctx context.Context, request UpdateProductRequestObject) (UpdateProductResponseObject, error)
+	// GetSandboxClock Read the sandbox clock
+	// (GET /v1/sandbox/clock)
+	GetSandboxClock(ctx context.Context, request GetSandboxClockRequestObject) (GetSandboxClockResponseObject, error)
 	// AdvanceSandboxClock Move the sandbox clock forward
 	// (POST /v1/sandbox/clock)
 	AdvanceSandboxClock(ctx context.Context, request AdvanceSandboxClockRequestObject) (AdvanceSandboxClockResponseObject, error)
@@ -48142,6 +49768,12 @@ type StrictServerInterface interface {
 	// CreateServiceInvoice Bill overage now
 	// (POST /v1/services/{id}/invoices)
 	CreateServiceInvoice(ctx context.Context, request CreateServiceInvoiceRequestObject) (CreateServiceInvoiceResponseObject, error)
+	// ListServiceOperations List a service's operations
+	// (GET /v1/services/{id}/operations)
+	ListServiceOperations(ctx context.Context, request ListServiceOperationsRequestObject) (ListServiceOperationsResponseObject, error)
+	// GetServiceOperation Get a service operation
+	// (GET /v1/services/{id}/operations/{operation_id})
+	GetServiceOperation(ctx context.Context, request GetServiceOperationRequestObject) (GetServiceOperationResponseObject, error)
 	// ChangeServicePlan Move to another plan
 	// (POST /v1/services/{id}/plan-change)
 	ChangeServicePlan(ctx context.Context, request ChangeServicePlanRequestObject) (ChangeServicePlanResponseObject, error)
@@ -50340,6 +51972,29 @@ func (sh *strictHandler) UpdateProduct(ctx echo.Context, id Id, params UpdatePro
 	return nil
 }
 
+// GetSandboxClock operation middleware
+func (sh *strictHandler) GetSandboxClock(ctx echo.Context) error {
+	var request GetSandboxClockRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetSandboxClock(ctx.Request().Context(), request.(GetSandboxClockRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetSandboxClock")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetSandboxClockResponseObject); ok {
+		return validResponse.VisitGetSandboxClockResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // AdvanceSandboxClock operation middleware
 func (sh *strictHandler) AdvanceSandboxClock(ctx echo.Context) error {
 	var request AdvanceSandboxClockRequestObject
@@ -50530,6 +52185,58 @@ func (sh *strictHandler) CreateServiceInvoice(ctx echo.Context, id Id, params Cr
 		return err
 	} else if validResponse, ok := response.(CreateServiceInvoiceResponseObject); ok {
 		return validResponse.VisitCreateServiceInvoiceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListServiceOperations operation middleware
+func (sh *strictHandler) ListServiceOperations(ctx echo.Context, id Id, params ListServiceOperationsParams) error {
+	var request ListServiceOperationsRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListServiceOperations(ctx.Request().Context(), request.(ListServiceOperationsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListServiceOperations")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListServiceOperationsResponseObject); ok {
+		return validResponse.VisitListServiceOperationsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetServiceOperation operation middleware
+func (sh *strictHandler) GetServiceOperation(ctx echo.Context, id Id, operationId openapi_types.UUID) error {
+	var request GetServiceOperationRequestObject
+
+	request.Id = id
+	request.OperationId = operationId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetServiceOperation(ctx.Request().Context(), request.(GetServiceOperationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetServiceOperation")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetServiceOperationResponseObject); ok {
+		return validResponse.VisitGetServiceOperationResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -51553,432 +53260,470 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Lc9s2vij+VTD6nzux55CKJMvvuXOOmybZtGmatZ3t7la5EkRCEmoKYAHQsjaT7/4f/ADwIVES9XCc",
-	"NLpzz9YRSTx/7+enWsDHMWeEKVm7+FQbERwSAX++vMVD/d+QyEDQWFHOahe12xFBgkieiICgeyIk5cxD",
-	"icT9iCDKUO/NwP8Fq2DUq9e8GnnA4zgitYtap9bq1GpeTQYjMsZ6XDWN9QOpBGXD2ufPn71ajAUeE2UX",
-	"8CIRkovyJfQYeVDdAN7oIT5AakRQLMg95YlEMR4SPT3Vr/+ZEDGteTWGx3o+801hJWP88JawoRrVLo6b",
-	"LW9uZV7tTbjiJGhY3O45PiLN4PjYPw1bfb9NzgY+bvYb/lHQDo/JyeAUn/XdAmOsRtn6aFjzaoL8mVBB",
-	"wtqFEgnJr3XAxRir2kUtSeDNsrWSccwVYcH0ZzKdX/cVShj9MyHojkxRTASiTBEWkhCRwYAECh1g9OHD",
-	"mx8RlQijIechCkacBuSwjq6JElPKhmhC1QjOXOKxGQmzEPV5OEWCxBGeSng6oEIqfUoxZ5IUj+h40AjO",
-	"8HHLP+43iN/GR8Q/HxwFfis8DZr9M3KCmw13RAYss0PK7dHXm1xwm63jY682psz9u7n6vK7Tk9/duV0i",
-	"d59oRAT5mo9xMeCtfawDIAPleGMJB2wuGGE2JPrU+liSEHGGDrAEWqJJUO/wEmEkFY4I4gzeazdbs8Sl",
-	"CcSlfJOWIC0CkqNSjH9Lx1TNL/49HhIk6X8WkpcIvstPFZIBTiJVuzhueHpeOk7GtYtWowFnaP6VnaAG",
-	"qiERhh66Gwdy+AMOX2NFJhhwOuAa+mCFOI4jGmC9wuex4P2IjP/7D6mX+yk7I/1FqCe4JyzkopswQXAw",
-	"0mS75tVCojCN0svRb6CQhohxhTCTEyIu9d8jgFkskcT3BCieVFglUu9NnyJVcB0/4BC5paYbGykVy4vn",
-	"z0MeyDoOBGdU+nGElaZodbtOt375vGSZn/On+l+CDGoXtf/veca/npun8vl7M4g5wzLgg/0FPInMDvua",
-	"kONgpIFPoAGmEQmL+zUwGtb1Gn7AoSYSRKrt7gFHNISXu2bG2WsQZhIN8HqR8D6AvRBcM8jf06FSpPVq",
-	"A0qisHZRI2M9kFcbEynxUL8UCx4ToaaoYx52anrkMZUSQP5jdpdtDZr5u3Tb3fgu57a6i6v8BUd6OnNp",
-	"5n2fMpjLnR3c1wvOBhENtrstmlHKrh28S1l3ENHhSOVv7iq9N0vbqUQzZFafu1Q0ilCfaACLBQ+IlEWE",
-	"ajfOs0tIt7DpDSxf/q4Qy+08sMuVGX8LEiEIU5qOKwLX8oqLPg1Dwra6l0E6Su4O/sUTgQSPCBrjKSBP",
-	"yOEmigd8lB3wq9wwm51wtpBdnWaAo4iIZ3LBTj57tdecka1Ojw8GRHSHepgC8aESwSNDe1DE2ZAIhO8x",
-	"jTQlLhxjM0csXpuRNjvB3GJ2cYRvFCIPVCoSon6iijuBqSw5f8MUEQxHLzVZ3Y5G2JHyZ3nDx8SyEQ3+",
-	"E8HZUEs4GkIlDUmRh+aO0i0L3RBxTwQyy9sY/93SdnGyVwwljDzEJNCHqyl6IkjGL91c+shDKoOIS3vU",
-	"77h6xRMWbnXKjKvuAEbJHfM7jmQSjFJ9rIjo7exY33GFXtmvNzvKbP5dnKVeD4zmaS4GfJ5KqnVpxQ3h",
-	"BCoAx/dekICzkOpPXxk+up0gCDJ4d0zl2MrHM/KH1W1HmQB0iQZEBSNEFcJDTFmREuREwPxa0Ssn32wq",
-	"Cs4sdFcUNrNVpAoJsGYcGRalUY8G5ANLKd8uJG8NQJpD0mEiyCwUW9kUBwFPGFCt7FV0cPXi+td3b266",
-	"H67fHhYpR46X2VWj/LK3lMJnlrwTIoIYIVp5jrFIZdzcXi025HjOZ692y/kvmE2tPCq3ug2BFemCtjYj",
-	"enOOxphNEVaKjGMltfauxBRFWGlEzAF8Kyei6c/02lC6uE3PvLCwXRz1NVYE2QHdZvBAEQEEZkjvCUMS",
-	"0BUEpJwJEOwU/pV+d14VvjGfaEI1wVTVy4x7OW32s1f7wHCiRlzQ/2xJuhIYiDClPyle3y9GodHw45SB",
-	"QJBQv4ujGQGwmV1fYWmb3tzssnai5WT76eO5veTu6rfffvOvctOXG15wEJBYs22YmtSXW2Thzqx6opHw",
-	"JVNUTXemSN0RrY0kclb3LVGZtBKuXzQaBUYhBRGOqUzVyyNmK3+zuQ0gu4Nd6FG51e+GIIZ8jClDIomM",
-	"NUzwO8LqYI2y3+vhr4ZDQYbYfDV7xX/jE4TRmDM1eiZRiGk0RYnEQ4L6JOBjYsyJfRpFJER/JhhOA4wK",
-	"LBnXLn6vjfFDzatFGLR9fD+sfZwzjnm1q5hay7I1KlBjoQoE0XDfxapgqQ6xIr6iY1IrGct9059WsG57",
-	"NRpWek1voKuvZq21GBPep/kHmkcxIroVZ48FGdCHcgSMk35EAy1kCOX8Fndk6mkyqmWmIaOSIENO5wYW",
-	"5J7frbkprT2uAsufyfRav2Zsjs4C/LvxRcCppJuyA3r5y85ghPf/IIHKYOQFvARUIjTCII7e52BmgCNJ",
-	"vBkwcteQtzhba+lii/PsJc0gVzimTCLOInPSY3xHEAaDuwx4TEL9I0Z2CH32q/0s+YOCJa86BlgXjqJf",
-	"B2C8W3YhFsM+e7MoJkkgiCoHrcmIRwBMdXQz4hMG20WUGSNU3nuwfDN2jvntfEw39JYa62e13ei3fyEK",
-	"l+wnxAqIJlVkLFeBaXoqbmFYCDydWz+MWb76H2gUUTZ8BUyDBSXeMaCd0RQdNA0ZPfQ0nRSKCP3j0aGH",
-	"JBlTzFiCI/3LyaGHsn81W4ce6lPCGDU/tNqHHlIi98vRyWGB4Jr5al4tnUZzstwcmhBnf2aD63vMBi4l",
-	"1Ha7v/CQRMCO7aSxIDEGsI65VPrP7oA+kMIPMZ4Olw16nbB5DoBllw/maNMyur8OKbOmBlkZYLKlvjKf",
-	"zsOOVxtQRuVozaWMCBaqT7CyXxWB6C2WCkk6ZJrCR3RAHKWfcHFHBAo5GEpUgdAsna8i56HsntPAolbR",
-	"HGafoDEOiYdAvSQhwhIRHIxQMErYHQr4eEyVzJGIVID3anfUWG6qHfjP1FhIrHiWcvi5Jcs7Gsdl/lY9",
-	"lnQHJxL2TKKYCMpDaSwmsBOEI0FwOEUH/SnCDBEsIkqEfv+wfBvAede8bSdYVt38jXlfAxtXOFr14S+c",
-	"kWk584VD9yxepQvJXXR2gG6yHJ7MHP9Kpp3tYCPGXR37N4GlmeOBIZZvwiH9HJkSBFsFZW5lk5EBjOUs",
-	"Et7y3DjLV/Gz3asjvjiK4FNGJjiSOZK7gto+Dc/NUfvt+W6GGnPY3gOzsUi0ctq7QFRJRyyl4hq+0QHj",
-	"KCW7aMAF6l1/eNe9ub16+7J79er25XXv8LLD9NUgqvRnQuu5Ck+lB2EVmo78wfvPpLWBHHCBMGJkAtQC",
-	"tCKjHwmtT3ZYjkv/mZAEUEwkjOmb8SBuKiLG+pA6cHObKL3NF5n6/iEOq2DYmLL8r81ZnIuxlBMuwrkQ",
-	"jZPlArNXmwiqyK8smppYj89eLZFEOOF7GUx8cO99/lwC+XqPVP2AI8yCEtzrZw8q0ESvRqVMjPlp2etm",
-	"0jfm3TlKan720rk/Llz2m3S24qor8l/zQ5lwfvP+mUT3hKlEELD1Q8Ca0TeQApjVU0vrLZWKj8H55wg9",
-	"OkjVk2cSaenewCsWBD6xQz+TBenS/lpLtaMSqJw5LHgKAkfpKdmVlYh+YSiIlKVEFaQNUc7/NzQahFR1",
-	"7XWWUBMN1ogz1Hv98hY9v28+dycqn3+i4edeHZnrLpw2GvEolJ6J7QI4uERkHKspmowIQ4wzE/VThWwW",
-	"kaBE6rRbiFyYUSVcMF70oPwgTchH/gxdEMim0mRFe0iJkcPCtSRA9o0vi8r0pC8R7kvCDBVXDjv4hFXQ",
-	"vL1aPLJ+7w3lNAfDmZSWAC1eDwatx6jwAWXqpF0idS4xq7g7MpvyUjTKkCZ37TkB0E1fQKDCTpah72bi",
-	"XYbh+YhZ8FovwfgYK0WEBo3/9/uV/++Pn1qf/2sJUm+OEUU4/NGE3UnnSL15D/GFyH3hwa/cEIrMMF4H",
-	"Wjmz4qPyFS/GuAInbi9BrcexcV2iPLNIaR8wCxxN8FSCgLU2whWuvZJNzB3SMmB8GsE25WRbiLUzlCQv",
-	"5AeK3oOZFMIfyoVB+/WOJMGvET2fAEOqwaq+4jG/J93Zbc0wM5FodUC/aSUzIzbA66CRwF95U0Of84hg",
-	"tjk7KpOpX+pTuyXjOLKQMiNT87CEAr6iJArlBaq/4OMYs2n9HR4TD9XdhHP/hlk8VLcRBO65+6cT+3M/",
-	"vedC4ejD9VsP1a2Fqf4uGfeJyP1wyxWOcv/+MSE/YqWH+RFPZX1X1sFthRqZmOMuCfxX9uSR4twDocV6",
-	"BlHPbgp9+jRzAJ8/QwBUQnqlO3xCkcNt1DNws6ksUYDJjQSKbx1scySm2dD/byV12pCoPSpozjKLVYkd",
-	"JTx+BqJWQsvTcPwiEd2C7RcG2hH33uPCt4gLc2AOF5aGEs+ER0AEzPyypYLQlDEORpQRXxAcwg/6fXTQ",
-	"c0DZ81AvYXeMT1gX0jz0DzbGqasX0vNQvV4/LGU3Ni+kTFmHRwgrBPqSh0KuIK6XC8TAdWDekOigB3HT",
-	"lA27gG91qbjAQ9I7BIMWqBwmfRPpuy1dR5qPssrCbhbsmUPLvisjLX8jOFKj+fPOxK8sU4zfrXZ/m8/K",
-	"ZrKgU2L8GmuBugtW/Kqy8bqG0L6xoXdFwqoGomxkW1tmY3KqZNUFhAnpOvK40ilU1ccp5VqjgiWvu0xz",
-	"viHKmPi0hG8NrpoqwKchoqygTmvYRgdaf86ZafXlaBwiLESxgGTZKpp1FT+YBTrnUI0oW8MDbj9+S1mp",
-	"FZIBDZw/kU7SaBwFJuQH/ia++WlKsCj8IE0kBTE/emiIY38gCMlZUcH5oj/0bLApnLU53FIiAfEH68Ds",
-	"qsu1maZgZYSbykf7ePreAi5VNVsIno5dsnylG3hvPig7fePO7hIWVoJk+zo4sCt9UE3/tCCSWUNl0l/H",
-	"be3VFH7orv3F+kB8ix/KTnG9mTfTu8CLUpXoraOmebV7TsO11lOm2aVmYRsvkFtx0XzsrjZ/aVngQJ6N",
-	"ZQxqBvIKcLup8pgnanMoa8OT0AG2me9mQqAjkqgkRgNCDj1kfejgGrOfmDcPPeSc6vohxFgBGReCYCG1",
-	"vHJPtOiCDqwMAz+gPxOusAuP5SxNaNTSjdIUI8LMS+NmwYtHxNgmxxx6CId/JFJpdM+vKX1fYCpJiMY0",
-	"9O068766LCjL7isfGuDV7IrBReBmKTUr5kn+AkGlMrYU7qVEHnBB24uUH1NEYD5GWVNjzchMcjUfx4mW",
-	"Mw+M1RSF4LLPRy/f4yghEgAAZ/HPnmG1Mi/yZiC2Bm/VZ+X462MT5ZhLOnOeOWrgYKVMTwhJQMc4Qmas",
-	"Us4pjVJXlVJpGkDDIiGu6OPO6G/CqOrCRWwW55QeSEq98hvPHUlhKkesatkuUnBcQnDSm87Z6gXRFNIE",
-	"RQB5gWhnLrBdAIBgAQONFXg59j2FhcPpJ1vYNorSQO6UQoEHQNiZCx01/9H8a9lJaK69LRnqY1ldT1po",
-	"4BVWZViABtWq6xRCJcx3qWFVGJSH1abwWQaMLt6+VB+HgHTEBwgzdPX+DQR059gEDseULQ3o8GopPJXV",
-	"L6Fs6DR6OcKChKg/ReSeiCmKqJGCZ+Lxs1JLZQNKibBEPVeLybn09VdQiCl19lspPMJSpRWaKphUfiGK",
-	"CBK+GGExXNtlXUyWWRpcnnv1s1crmDpmzFTNCmaqbalicf7CeGUQ9QsPk0UAFQt+T7WMpm9+DC8CeOkH",
-	"YRIoNBQ8idFBj3FGzAXCLxJJHpmMK57o6yMFecVmS2nw54yUwqFZ1Q1RirKhLIsFC+6SuBvxAC8UMYKI",
-	"EqYsfi56alIWupLkYzdznjhN8ALCFBHdRETl4TMhXbgGrdB2laA4Kh++aBdbdeG/2rffKDJ+DQcNYxju",
-	"0gUZtDvsA+YlkU07NoJUWTQzX/urEmaQO5v8iZedb+E0smPz5i5z7lgWw62DkDcsTtS6TqR5GJoVnNwz",
-	"RE1eMR6nMXMht9UgZo3YVUzRBdDc7Nssn2cd03NZ8OY8iGfMTNAS2/YyDFiT2BXxIy14Ze/ry+HLjKKB",
-	"RWhVugPyoARGr39AuM/vze1LPlDm8eGliQOyuaXZA4AJV6PLb3obIuSMQSodXqukr38AS5km75fIbyIq",
-	"UcJssvba06+D2YsRtxxPmcn4XIqZc3VCjAykuc1YD1BHkIM8drUN8IxOY+sFTbjWtAMiPcS0YIIw+unm",
-	"13fIWCvnBZRMmlyhMqFrV1DNhUEFWIhpbsZLp/Pb2kVjLgiETQkygPzjg3arhXrWUKI478aCBFSS3mGx",
-	"JF2zVT9uFGPJ/P/5veGff/zU9JqtzwedTj33z8P/+a9Vxvhs7A83P1aOUpsBiVRpSkcuu+13ZJIP9P16",
-	"YgS/2niidWPf3nFFBzZrPi8frXHU+cilrnN9LgzJ1StBIIaD9R3nnRdGpUPW3odiLDWGgIcjF+5UyTwu",
-	"ExkTBuVaQjwticz+UWNdrFWAMEnT4ngUEqncOpwHpk8G3Ea3W7sGlGeBGUJLHV05xaOT4xytbJRS5mxp",
-	"M6e12uRBxJgyU8GuyrbKV+5GIeGloStqhBmaObHCrk6PVhSJLC5tvW3Nuj1nbq5k12WADMy5RLK3zsqx",
-	"Sz2tkGNk0lQ1ljPN5Lp5W9i8DLFKJh/kc3wrzJ7lBOeEC1C4ujERlpNXMkCsHR2f1lu7tAZN4Dga/1J3",
-	"oqzmnIpwZd8wvLs4wn8NzRUIk1Yku6A2Lh4UjGvdAak+sOJ3hK0OFjCvZfvP7650dd4MgObBxW0+v955",
-	"mCwA4ELEyEut88Dwgo/HnKFcARXpmcI1IQEaB0YTItHBKxoRdDNlAeokjUbrBN2MsCAeescVFtOCWh7A",
-	"oJCLlo5SqpyXiNVrMiAz0xrS+9+11CtNonK2uA0G+LziwO17C/eTt9PzpFAhy7rE5+qzuOGR1lmsDsmd",
-	"eoFt8QXzcbk/4lcRllHKzWI01gvDsAnB3SV5r1uRyxHVas+0sp0ajuLl/QK3eFUCtoLMOvJavaiHV8im",
-	"LBsRePkziYaEEaGvDbkvvFy1DYK43iDIVq50Nw6dsJMmjpq36tsS8hI2mZd61vMIrU+iqwUZwI3nQgzg",
-	"r25K3kuy9+xJmurTELDBEGacTcc8keboLs25pgduVLYFtXOkIrFcD0JvFIl34vHaLOwgn46781jwNGIg",
-	"45l5Fph3urllFOlOAbRmXHN5xulog7uBTSMG4EY2CjMPcqrsssvKa72bENltKOimCJ+qCs005naJsrBR",
-	"gnfBV1sKLOmwC+/N0Pp5N2CgynxKpkaWh+RUKjJOs6WhDjJm+SJ4JnMaB2pBJNla1WUEH69JxpbwU8XX",
-	"GmtOoK159nRgEwsP9mn8zEaU2cLLnN97vi4RYaGxb+M4FvzeVCTKua8W1V0IMAtIFC1ItMuI+RwEZgEs",
-	"87EtnJE1q8SQEiFfEYaZ6lpSZ0JWnOLRlUR5qGgNN79plOpCZRsPUlOl7MY8ogEl9gUn/eh3ulr06A4F",
-	"ZjBDekIVSn3pJadxE9meF8LbB+NaKB7idpRvbW1Z8GRoK+t/uH6LDqDeR15XPtwuv3yR0unVrGNlYVU/",
-	"UzQ9xmpkZ6YSKVPFcdVN5OmpU2f1dMtuwiH/tpisL3VDZPZq720cQklBiDFlXQBkujD1AKL77A3rVytd",
-	"0JcpGWGXVVYxwq0YCkZkTQ5u3pviETb6Eh3Y+Ge9GNSzv/YOH7GqxBesAVFN7rfQsW2pBahCTVxaTfHi",
-	"fhtN897cP3jftnCpLxkr4kPKyoESHqUtxdKwfwBnhFVurmUTWLK/gqqZmjAhBJLq97UWGRCobFb/AkUn",
-	"CoexdXEJe9dQh2BNEf0pKilUq5vUWu17X+b7yU205Mg2LMdhz7kC/pk7eRIH2izCzbj6sP+fhn/+Mfuz",
-	"3v1f/+OnlndSxZ25HJ7NCS0596eRnh3H3EJ+tkO8jzDbse8lpDIwSQBEBKTMq35DFOpPLcMrT/LD4i6J",
-	"K42QM87NDbOdE2a3rhC57u3qq3kvaDmbdjpAjpwv7pEHnIjKHMuwn6c8KsIMHTSc15FCaIURrSRRh5dI",
-	"atGYKoQlch0vCnLW4uQUGXe3uIWFxoO8d2bWETMHgHPwlF7J/EEuwXV9IU+K74Csu8H596I0CzXgco3S",
-	"LCxc04apv1jfPrydH1arJy6eraoek66xu9aByHjN85Dx2sexROlLp/fMPeZvaGauuS3O3s0KNHhvsGZN",
-	"eaOMMywFe/taKUOo+OF2xGfRGSyqQVoIlD6Y0SlEwuShh0yKkmdVDHQgiXvL6CczKV0F01VaFMrarcps",
-	"VXaJO6oq8eXFvQ3Vwp1LiSV3b/Jwt81FecTSRDbwqarYMiZqxMOK+ce/mJc3ya4WJNB0eGEFb0GgFUtQ",
-	"oaoDDWuFbeayuOxu8sNlay0uYmUda7vnzdSq9cBh+0uYtWbYOgQQMIuwEPTedKOd2Mg9sGxe2shY6yUd",
-	"JCoRpHo5+cKVzWJ4xQhSu/Ml5/9LejaOIPYxu+sqgZkcQEHeAAtjvpcj/Z8RCe5qXo2r0YLEJjvwtQWG",
-	"kjq9WYWOiolycUYXKqXxzwq19vcUrMsPJON8xRDhmTheGxDcLoQHtxdFB5erfzhRvGv9JyUx0eYBgsAl",
-	"8KbFXCofAi9B2pIIK2OFOnAJzBCDBD+pEaHC6ha5Qhn6rcNLBPc2oZKAr97Yy8x0tsvAbMBDLlzvKSq+",
-	"OdeDbblYltxmTMDQfVWSKNJa1EFHH2JEAyjSwxmyb6HfSF9SRTq1BeUAi3FolXsJmY/WfF0/qBzzUY1l",
-	"R5htbcZ9rDIKZWymUANh9lwKB1tyNVnboxkY8Yr4tb3RNMLsBdQPWJNPVTdwLFDDF65mI675TRKdLavw",
-	"FujGqpynrxX718LKGVDaBYotBMNpEK0Lhds5otdT/nen+S/O6n1Cm9W2xqqNzQxbWa8DDTRyrV0aOAMj",
-	"xcMb89FJiWN1PiVhNcqPTeZ6N4DU9erLKma8F5aWSz1K17Y7C+2sLdYe5yLQXNjLBWpF9FDCFI1Sa7Um",
-	"+zb7XNqMJ8hzgAKGUI2doZ4xkfQuUU8QBVUPkcJ3BJq3MzKx3CJvY3F1KVLjiv2wXH+IMNtVue3vnOP9",
-	"teXbdbniPH4IygIa45JwKRxTaB5btYjjmnGoqc1vo2qD6bpdPaRdNUWt0ofUNCFdUuP1dkQgTAhpimGL",
-	"o9isfvKgtWgcIftxfVFI9UaSjq1MlBU6hu18XHbx5bXNXPUr09cfFRpG58maXinEQQKsQGqx2V85XbN9",
-	"hefpEEPXr16g8/bxKbJdjFHIg2RMWEmll00q1Jae85KwSrCSV+eFuYK6ZakiTCpXRHUeUlz5Ng0sAy6Q",
-	"TOKYi0XpAY5IlORYmlbSn6r2e7pCH67fIIbHJl6RpCevX18dCmg7MJlZcwom3E45yAFR3E1u0dZGlQ0o",
-	"9FMUw59XV6zGv6Eeb4b7og2P1z7pWUtA+REs2V6ayPjF4GycFjZaLs7CW1Xg8ouWxntCuM6DtD3ELWEb",
-	"Ln8jAN/0EjdEiMe84kwVa82qYpAE9WdC7POy2MAll7Pq4J/IDpDH+23sAblxdqSAfddAtQhUnhRKdgAg",
-	"t1ageno55gkb9GxFpfUJfjkppCwed8XinhREAb52A6Y7ImObHvuiI37KZW0ok85t5e/WzLqRY2zT9NgZ",
-	"IEiH+bhygWEpxQrpGl0CbDcek+BTrulmnf23qwWcJm5XXNN80qD9vdCF3m247LSuCQ4ps2XBZs5pRIK7",
-	"pYU6FgnZ2fBlfV4gdbJqqxfPLaN08aWFen+DvGNjixrjKQp5HfWsRawH9t6es9v14C1j64bavqFtSUpF",
-	"mkjGRVqPa1mt38wYWGoFusEs7POHFxEP7hanBYiEbanWlJfAunkPhdtN+bDQM6ZoW1LRVHGXUxaYGu7I",
-	"LgaJJJ8bmbO5uGzsisw+hx0l9hu+TtEFPCRdwSelY8158fgY8jVr9lAK3xfwo3D6ZXCWv7yr8N5ZtbYi",
-	"4u6iMjLYLFDB0jppI56I4leto+XflCHlTUZj5nL+6f0m6ZuPXyXnMSuKVRVHyYPqrtU1aU0z/Fp5MdAa",
-	"bmHF5OWFZ/5MSzBV4DFZYahqzhr7Wb5nja0KuBaEZBX51vtMw0iXsFCuV8/lqygbM5+d+iVqyxQrx6yu",
-	"NJMDvZmC04VCMxbINlWZclKXqSdSIqHkE0XXOeuZg8nvbVlGaFEQ3DZYXROHkl4i7jagtIqTQUxLMy5V",
-	"eQfBhbVO5gJiBVxmGidsP1yy2Tc57v0Y3S80WyT3lEzK6Pqchc686S2ueGBX/TR6bCqUb67DFmnu3JnP",
-	"F+deWUNvcQLh3OG5YJUVBbtnynRzRjykCZ5MuylBtexCqewq+Yy2OveKutzLZkpri6QdAyH/UhIl02IO",
-	"61LNCoXyixyvvGaOi4BJmWEtz+JWlsm5kfwtZSWaA3mIqSBrMrtSoWGWKAJ5zw1funPFBRkIztRTlwCb",
-	"c62TByqVVmPci+jABiXIw8v0R1utzhWjGUsS3Vcs6Lq4HRSUK9EjauiTpg6WCVJL4bZQSrhSfbAF9fhu",
-	"XYE9/8P126ygTc40dNIuWoZOvPIMrq7/8b//a5XQslFlsrRmzrJaZKW9iJ7CuOxaEc2kG5gsEQ81kOJI",
-	"q2ooifWf7bSQvauLj+eL59fLc0mOquWSPKG527ZN2kyEu8UPX9Ln/rVdXHk9DFjlgtN6GrGltHdndZHl",
-	"Fj88rV37K7z3+cslYryRxXwLw8bCsPZS6HPsZdYiBPXtFpdd20T+cN+UVXm6IQFnobTxyfDmtNwKCWvq",
-	"uigvJ3L9QLAoNcHOpkrmN1YYrLC+lRIQnNu1CWb7coWVqlZIWrtAUqXKSB8kHpKbKQt2w7BDPK1kTbOV",
-	"squ7WdJ1vjJflmmfA8qoHK254hHBQvUJVqVpwm+xVEjSIZSHieggbaUx4eKOCBRyU6q8ekpw1TBeA4ZL",
-	"ssEXmM7BLCTWvbdq5sD0EjKDoLFwVTHiwz5DPM0brtzXdjs5uJg5gZWp6HPwUUb+nE2nutGlsMEUUFd4",
-	"bubJk+ugmm13sbFm9pDn0z70CQuRxIqEvQuoyWmhUSoexyREB4yjFK5Be+ldf3jXvbm9evuye/Xq9uV1",
-	"7/DS1vqdSESV/lKQEEmFC00w/0xIAhqtSFhJXdgYC2WshWmF2NzaSpVfrVg8TXH+L1iz8RFD9p9Cf3Dn",
-	"5KRevkWMo77/rUwLpTaCa7tkgHWoX525hSsZAJ6iMOLierwl23E+77XbK2xZdHEd6Fwgf8ya45ckdWjo",
-	"eBrFCejSFpqT/v6bLSa02yKdpbfqVjabwWErP0FBonrN27IgUTbX1T2mEe7TyFr1ZmQB83RRht1G7qZs",
-	"zDLI/gfs86UBi4oFpdcTMxb6UczUb3ONW2dquZT73KodwPJ0huLUO6ijPbOXLc8k38qoLH8w7Re1yIOb",
-	"a+W6oGdo9u7Q5XSs1YPV5DdjmQgyJkx1E0bVOtflImWq3aYD5eLO3dqrHeTObrlwO9vctCrVB75AgbFY",
-	"kAF9mCd7H+KYCD/AkqCIaHonPRTSoZbkMQtRiOWIyEsEipy0PeNdfrJpfeXUUJs/W0I5Hdls+Of+x08N",
-	"77ycXn6Ncdkzx7epqGlvfiNp8xu8wa3jyecOfsmhPo2Q5nB5CznNDrEjUe07AJOZM4Sw5iARVE1v9K2Y",
-	"c7iK6c9kepXoUT7V+mC3feUogHXV1kr6VrvU8oMevuvW6/XeoemdC1Z8M4zxg9rEYiLuifAV981fNrsb",
-	"fLwAIyDHGatxuvKRUsBFjTV5wRp/+u12fn3op99u0UDwMeq9//XGdKvAiRo9hyX10MHfblrHJ4eIC/OW",
-	"6TrHBnSYaOWNQrCTmiIoTxoSgQ6u9QfPX+r/RfcUo59++/nmsMLqPwNTGXCTPM4UNlnIVlOoxRFWmuD+",
-	"rw3MrgcQL2uuvPbePkWK4PF8w8UbEkUeSkuoAmD2aRShq0BwRiV6MdVw+F5wRQKFXkQ8CZHpZa6BWZBA",
-	"RVP9VYelPWMoEX7LRTzJeod12AvONAxTzuRFh/mm0ziELfckw3ekq7GkhwaURKG8RAm7Y3zC0txy87tt",
-	"Ea5BEXqENxqHdT0YJK6bp2kafi8nxTy3meH//YfkrJc2oDfp9r2AhwSCyb0OQwBoUCsFvvRQz2TS//6x",
-	"51LNIeIaFoSwQlCdBlahyZyEOiqoB1EsPXTQrNc1miFbxQYdNw5NaDZDPMZ/JmCpEJKLnmfOELlWfL1P",
-	"HSBkndoF+r1er3/0UMfErZoP9O+dWr1e79Q+9y5RL/eoB03fIXxGD8hN/EyEoQnMkMBigS3q3QBs9yQa",
-	"ccYTgXpvQjKOuSIsmPo/k2nvwoQH4TEBVE27sOhf9Oh9Hk6RIHGEp9IUybStGE0L+Et72gzKqZi3Ten0",
-	"dqulv+/RbEKo1yFIIknYu0STEY1IbkgqEWVoENHhSLkxGudzY1iQ6VLWNe/26uhnMjXgcUdihVptBNHX",
-	"0EXG0BA4E8MVJHSCihXquSruvWzXgkieiAD6zIBQ0rs0kBSlleT1gvTSmq30pe6YyjGMBPNc5apRWBzQ",
-	"P3FB/wNAd4EMsYIutEfBT7/dwh+khw4WkyO4abGSCAG5WjqdJcp2yroe99a2hbMBMGM8hWMzUEwEjALH",
-	"G1GpMZMyMEv3Hnz4CtZ20LNFNnpoTDCT89Q8jempd7SsF9GAMEkyb3JN82JBicLQ5xBCn4BAyovnz3Ok",
-	"77n7MqspUXPE7CpRfGzWm9LFq/dvckLmRa1Rb9YbEEQXE4ZjWruoHdUb9SPDe0fA8Z6PCI7U6D/67yFR",
-	"ZWFLGoslajUaOUCOBQ+ItHuXjrrJOrrlSTCC+ktqBDQmksDs0+N9E9Yuaq+J+hvMCy4Eg2CwnFaj4XiD",
-	"rX+ap35/WOdGmrfzKXX41Pgd+H9Awlolf9m5gR2V9Nqxe9O0J6L3pF6QFmoXv3/0ajIZj/XtXdTe0nsC",
-	"uUpeTeGhhPC8GGLyLNBA0B30+6p91AM9h1yjqgduYwY1Ae1r8Yvqw8bBCCg+hj4NEo3p0ByuoQ1BIgSE",
-	"GRw3jrLqT6W3kKVabXsRWWaWW6u5FC2ZudVl1+RuzeRdVb64bLkld6cfTpHiBijretTjxtEOdpGw9Mhn",
-	"t2PZe2FPCctMaLvZ2TtuWgJPjbNrgCkkQ5nFIomnaDKaLgfT/EVXhFNNlmPqa0q2GFjDMQUSSKzUf0em",
-	"mpFkXfiIBBDVMpAeqY5uSCCIMpBqilILohLBSIhGRJSAqRZHjGAuja8OQ6E8uVBdy155/laLL6CurXjx",
-	"BQgctc8ft8UDowj+XrTL1FqN1onfbPqt49tm46Kh//+/a8YOU2v0T3EbN4nfGhw3/XbQPvLPwwbxj/vN",
-	"wemgEZzjZjOTgn/BlBk3J8S4QgUPo7TV8F336O7P84f71tg5Jy5sTqDeV06wql3UyPSnxps/OP3lj6vp",
-	"O9p4+OWmMX33j78//PIjn8D/veL07YufYnjn9Zujf938dF4dnM19gXZdAs9XIL5pldCxSsDWtjnrsnHT",
-	"O3n+Aw5daAt80lz9yQeGrZhAQvPR0eqPXnHRp2FImKEjFVb2hpmKW7b61Ocil5Aq3WwOBfXCZnBwNonz",
-	"I2RWyRLkMxYhrWJqgXaZYolkEoy0NpoBjubVI9JhEtDRyqTQOMjtCDqUX1oB1TrWR1rTD01XXcwYV6iv",
-	"xxhp9MZDTFkdXeU6D0G5NVlIY8VpA8fLrB7hGE87zCBMbjcZGelPnc7Sy/yNPSNeFYmFORMDfmtTi5zK",
-	"oD83xABg7QceTtejAwvQdU0Mska/z0XLkPNoFglVc01W9zXRJ2BcQnOY/Fvdnx7O/h7/uyVuj+9/O51e",
-	"NYOXR8O/ndz9cs7et+WHs8lmxxkukvzuyNRzTeE1UwPMMMDNWUC+ciLVbpyv/uIFZ4OIGhtou9Wqsi4r",
-	"D2t55qXJLtgFRXxhsT01nq1LFWdEFGi7amhkRNSCCn+askjFYxNpBFVmTVXVOrom99z8goT+k4SOemHE",
-	"uM/jecEEPslozQw6tsviIWDgrx6O2qu/eMfVK56Ykp9bw4I5ly1gYX1Cb6zoRdMD+NZKOe01SKgaFOSI",
-	"C+VrtTBEYDZFP/12W0dXSpFxbKVaoQHbpn8Z00xEwYSFw1BozRLq+xKBwO55ibjm1GDZ0t/AX9Z2Btal",
-	"cyBJHda7JkpM/auBImIJ77u14cMbcy5njYVjnjHFZhEWtYALQQLlj7iQxO+DMX/qS4XjdfSeQqxyJTa3",
-	"pjxejBbXYu+o/zqgv9Kf3nz4z5vmO/pGvmHXx8GLNydv7uJ//uPFT+d1Mv3pP+Fvb+iv9M3DG9aoB62I",
-	"9cevGuE/f5pJQJvlnM1jyznz8eTn0CUnFxruIsLXO6VySZqRie347jKtviRxaVVgObec/4LZ1M4lt6EY",
-	"C5Tblw8B5DEYhDLoZQHVCJKscETLqcusDmwrcfiuDkqpHvwSlF+RMM+aayh0B9fKLwuiJCShFSwmI2g/",
-	"j0Ialmu6NmfiWs/2DWm7WHb5IEWHlt9oFr3c+Se3Wr50iJJF0Os7BYGzFRyFbXI88E/wad9vB2ehf04a",
-	"A7+JW/2joB0ek5NBvlrKRbPVcNWqaziKZoOuLSm7SCQRFy181G8Hx6F/Qk4Hfhuf9f3zoBH6TdIaHOF2",
-	"/zg4gZoEdzSONRFq5yw7+ZhhxZUp/OFS7GvNs6N2q95sQPkCIUyCTO3DzY+1z8BsqqF6dv+rtWcNkt+F",
-	"5pwr/5PXnu3PpeLBYrVZn7C0iChRmBCbhNUDGO6hA8VDPC3rnoZt47QOC/H08AK5SvyCMDLBkRlMozll",
-	"qPfm3T9+ffPiZffHq3/ddH94+erX65fdHz+87EHVI+sky4r8jzlTI+l68oIIIH0+ML+jgwF90LIE9LFF",
-	"seBaxAhRf9phJovbDmo7SCDbQcK4cw0xgvCpQ+N/zjKNMQs9hFWHBVwq8zD1dqJ31oZPJVyA1uAnNCAX",
-	"mrAZ12pMjM2BBsTrMCjl4IQbykP9IWEDLgJYa8GQ7SHJQdSOgUQgLjpMEJvyoe8ZERbKopfOhRTIOsqM",
-	"5K1LFPMoMk6thF10mKlLkTAl0VDwCcLGAhmMEnann4zHVHm2rpSeaDLiMkuEoUSvu8PGWGgdoJCkkN7t",
-	"bBbCYmksQ+cntUaUkuccxdyAPK1jmmjtYLVfipk8Hitp5FhJmpEyz0ca9UYpD1n/ihbZOUBOMSv42nXR",
-	"pzRR3GhqVCw+V5n5lAiPqYWiVIJ8oyQy0OFZ6uUhgA2gVA6wDUE0WVey1KNXIDhbqk67QcNCOuP8J+2m",
-	"/qSYvljyVmaP/ArFQ7HkRGB7OxAhd4r+exPUDK6/Jpti+ja2p1QQq+5gdZ/kvazWwap/SivLUCVJNCjX",
-	"MV+k0z66humVFqLJlboZGKdTWlUMjlVCMCFlhlFClIx1L+TSzfIIsbJocOkytMx48/6ZtOF/uWUdMO6W",
-	"dGijMERCFi3KfF5Y0HzZsBUH4bxvhlIsminNOK5GC9xFuzznlauw8rYW3MGUchBgSXzKJGGSakVj4cW4",
-	"3K5sYSuyvHZpfDB2VU1A0d/ocIRulCBEeegtZ6GJt9cE1iD6D+VMbM73ZSoUd8EmWyDSx40FEtrcL2k+",
-	"Zo2q/9X74pLX3QYsNzsJT8nZ4LwB7MtvB0eam7UH/jE+6Z8GZ6FmbdkpvzCDoLcqrBVzL2vtQTNohUcE",
-	"vvTbwWnon5Hzgd/Azb5jmfqbEWd6pP9ut1GrgU7P2yeo0YD9pEwqrQyWT55YdE5pvFlzDSuHA8zVNo4U",
-	"Nr8LQ0eQo8yO/WS/LXeD5Ko9Z43AFptBrpzzPbBhBDNEWZNGxIW1W+b97p5+ARt9nxU5kRvLciSIMUAO",
-	"KxCVbtw+lqTD0gcH1rKBBTExl5dpoK0JsIXoYni3y7jq2s5cJOwd1jsM5gBstR4UKm07fCCqWKUr8Kwh",
-	"h5Eh1iB+CSX4OswEcjJuvq+jlxptzXJMOw1r6YAebAftxnmWl90FFO8qfEdY73CxIeBFdjdPaAbYgFCu",
-	"TQSX0rxyOraIJq1NTx4xXmLPZL4OJrMuSCzSgvIF9EcEh1YKf3mLh4uGtq89h3dg2H00yG6jQVCOha3P",
-	"/zKmN6tfLbe9vLcmbwiyta0W+IRlHNGb16w0h5pmMe4dBlkc7Tp6Yxx+EvUscvdxhFlApM1AsZxK5UAQ",
-	"jXgUyg4DTgtZOVTKRLOaVEOxeXOeS41wDBfYWx88GlQdeh0GjAjxwQB4MCMPaUtg6bK7wPEB409GWBEX",
-	"fWAN+WUs7DVROf61pVXpEemoO2rgq/YfBbJ6Uj85LSWq5kBcGYGqdM6qNA4CQafZk/Q9Sf9rWcW2osmL",
-	"dJL1bWaQtRSMSuKgIfjDJe1BfuWQ3hOIRU5JLOR6mSgRl49gM1A7zLQflh5iXBlfYV6b4MIaZbTkf4R6",
-	"MAWoITiK+MQqIb+BlpRm2nkQPY2wMvTWAnsZbTXJepurBwOYcDu9YCHNOj3e1hvlNmYz1R8lxGsvmf+l",
-	"yLiddk/OZ8j5+iJ9s4JI/15AeVsoHvHKlD98am3A0IpH4TxWMQDE9BUZxxFWZLH75RdMI5S+hg5ec6TI",
-	"g3rufjr0TBYeCY2XQOJ7EpoAGaD7ITe5sFpel0SzEo3JEmGWVgYwCfjOzOUG7lIGyfu5lO2IMpPyady/",
-	"dWR9Q5rRlPt5wIx1m27yGwon7AMLq/1IsECfPtUdxai/w2Py+bOHpjxJI4/0C7bdhX0OOUeuqUW9IsEH",
-	"KnqOj0gzOD72T0NNjsnZwMfNfsN3fuVTfNbPyPENzAHVJhhXpsWQTEyFkYvav/QaTYGJdKn5hT2mfb1w",
-	"86uN7MbZk8L5d2Fqn9lznsRghSO+bljh10wqFtikC1DypIbpHeP7bvBzM2x7RBP0nipuI3YWoX2B7MnI",
-	"ZIYy7O3DX5N9uHg3lYl2udi3Mmfwmoz5vbUsFGe+BMItFY0iRBlKTGkO8AxS1k0k6c0T3R9hli2JbkHd",
-	"X5VwaGb8yyUcfklFaGvQNXewOeh65ZrJr4yUEKo5s/0stG0nn+8Z0KMzoO+E+TyNJXtjFPwS5mpbYW6V",
-	"DRkdtJutrKzTYX2BRXmXfOZrkOo3Q7NHNDvvieGjE0NnCd4Txb09eHvpn+b6RlcLtrdf5CMcFWQLUhtC",
-	"AUWNwGOYT6m0L7lYR5s7yU1cYyGQxARJvqWMQGairaJpQkBs/WSISeEsfbvU0pu2xH6igP40xORRwtjt",
-	"7lZEsadryA4clpJ3I5UtpthrftucgkWryBIcVNY1/dEzHNLV2FLBYBh0ORcu4GfRJZnH6y5kh2H94HLt",
-	"xti0K1iVIOmVRvw0z+pH7XJvbYVMtjmPbqF9U1XvbZiQrqnTns7TPHbs/LR/go+DdugfkdbAb+Nm3z8P",
-	"zkL/lJwMjnG7fxS0oCGZJjezo+TTeGMuFRyVV9O3LHNHWDyQxqIYqJk0eSMVNBsN9PoHdACJ6NH00ENO",
-	"Bmgea+B2/zpqQOFxZXv+GB9yN8RTafo767+6lHVNanjt4qjxOVs6JLSbzgjmeZfAg8Lg9gmk2+WewUnG",
-	"XNoOJs18F+xaCyqLpXB8UWuQ5qCFj/RlHYd+m5wM/DN83vcbQTNskaNBGx/3ga88dGkITOSYtMOjoNX3",
-	"m7hx7rcHZ8Q/C08D/6R/jNuDI9IKm4HmOwmjqgtx7LPHXR5A8dGrmdL4mvG8+OWlDxtqNBqNdgvI+HRM",
-	"oGHf7x83OBWAjFxJUgsZMumXZB0e15snpRChj2H+/aN682zR64vhbuFXpspqpfVYyvSPq1vXtfii1mqm",
-	"91W7qHZb+uzLki8XUYoSEXiOUtgATbMKF3LhHw9OGn4bn/b9s+A89B30aeDb1LVnmeFqp15aLeF78ObR",
-	"TACqkrZZNU7ADbs8fvg3VzIQCC86APnNFqw0lQRNiQxbF8NLW+57pqQHyIwjPtFi5QSDJBgnioSHHgKU",
-	"shWNDEEoNfNZoNg+OHfPcvcsd89y9yz3O2C5azLcRTYqyyL2RqldWuqZO9Zd8fNtqjQUhIDnGZX4tKFb",
-	"YEGJ0YCL0CWuChIQqDEKRbVl/kQuTNqutJUNp15mnOqwgU0PyuwxCw1VrlI3xZGTLTosItj5u539yRAy",
-	"Z0Cw/P4SjU2dMmz6U9ifoXIWBCfxeyLsqD1jPqNhOmTmKbdtxzBkFWN0z2mIICO38Fz/3DO5xHZM4xGR",
-	"RKkICqC7SmxchFB4HBrtdJibEMexSB358A7iDOFEcd880pJaHGEmL7OALDt6h2FX4A1l0QCWwz0zNd9c",
-	"uOo0iAiCMP+59kOmc4dxQCzOEra05r3Z5ZYhWa798pY5wyXyzEKyPSZqpEWNWh+zu64SmMmBzRkbEP2u",
-	"Zh+31/8EzttsNY584L2VabE9mEeMsXJ0Zy8M74XhvTC8I2F4Lwp/7aKwve61CX45ETu6bZzPeK3PyPmg",
-	"oYmLXpsP9dvO8Enfd2RKU7Bc69Z1SNNCpqPBbunKBAhdm5eBW8HV1mVr13Y5CzuTWeHHuBgzEQ0PFLgT",
-	"93F+T+mlNrcHsq6T3tZVXZbbH59rOXjHagd4CSHFoCCha2mfJyo1OtqiNw47GVcglOsT7OVjkdAbJa2V",
-	"E3zAU+sGhXK/jEO93TG+M4qJaRg0Jwn/g9Mws2fuLDx2bwndC3974e8JhD+gWnvh769uBwXbzd4Y+u0m",
-	"Kmi+u43lNRVaTIP+ck/piKdFkAhTFEcS9UnE2RApbksN6glSEdeFTeW6Fujfp1CbL+0rWOoT/WV7d+iy",
-	"VkiWfWh1IYuZ+pGMucnLLulwl0bdnrhaDe3+MfbbwUnon2k94xw3+uZJW3NuPbRl9VU+qK5tCMoCGuNo",
-	"YR0d00p8Y8zaGhT1InCuuXhol7ReX7Dlrn0wA68RCwrvz1ZdTq3pz0ojO0tjNX81Ez9RpKbZ9uPEacLO",
-	"VkRpFkIyn0m7nl3HZn7ZNr4byeUDsMgbZm/lW801qVRc48DvIMZCq17bkcqrLVuD4vpNwkI4AC/7en2r",
-	"Rtk0TVfaX/BxbiI7r/WvhIWJ5VQqMq42XjqA24jg91QLKLO7WTVoK7/I/CB24Kz+/mfXIUTLbCCynQ1O",
-	"id8OTwL/HMisldka/XOssTXCrLtOAkamCbQ20wMkUUncHRBSTQEt7TEgFYkNeXHqUa3RPj7DJ+cDnzTC",
-	"ht8eDFo+Pm73/aPjdtg4P2uT1pnWAULOSHfBKdueBiSuXdQUYZipbuBaq66vjSzPMXGXqiHYUQVTBsl3",
-	"BD8VZttrxNEBsVodRefo03cQQ8cdY0obxJsfHqfstGVEmE2R7WGlMcx5tUv7HJhP0sLTvsbufmQ+NP7w",
-	"tLRbVsm/3TjqsB5gL9Rsc735u4p37UBFE9aVXVuxB/Uz2WEZf5eFTtbPJJI4Ih7CpnwcYbZXVx29pvek",
-	"w3o5DtFDMCwjkzwbtCXojJMbml3Z7v5YItxhWUNlJ4e0Gq2s3gf8ttirDKD+pPU9dsgh16bDCwnHeqTi",
-	"Eftd7WWMvYyxlzG+GRljLbKxSMcGku1p1hWY/N99jZkv77/TX7UqHd5rrMgETxc2seeWxa4pOi2wSlRM",
-	"N7CEHB0YCwV4vsEq6KHJiIMNbTIi7DCzpuWoFQK0RRoFjdQBU2fRczbxdIAwSpHdCkYBFoLaQLghYcR0",
-	"I3Utlz3TUb/MJOcEke108z273LPLPbv8Dtnl3q202xj7DZnWzgPsc0zvuSU7Ow5zuUKWPFoO1icBh+Ka",
-	"lsgBh9QstcAh/+B9reqbTrnGZG6Vc2C1OFCmHk/jHPVgXLAw2Jl6S2v0XJmJN9TMdxblsmele1a6Z6V7",
-	"VrqP0PgWIjQs01iTdZfpls8DzAISPTKXdUzVVRbDgiAzcZRjuTb01CidaeLaPachCSsw10uUe2WEZdcF",
-	"r/VMnW2TUDfBMk2qO3Sl871CiIlTklMrv22DmeLLjGkdNrJn4HsGvmfgewa+Z+B7Bl6hjDnwjF2r3iXs",
-	"XRBod7XbDPWEyXkrMhiIB3BEjusPMWWXiCokiEy0lj0ZEWHKIdoXRcKQVDyOrRhgUkIYN/001UQLC7Oc",
-	"33y6XKu+1tves+Q9S96z5D1L3rPkPUuukrWpxHSGha2pV1v2vEYsuf0iH9smCTGt3Gx/6fLYcdep+qmi",
-	"x91WHyd+3O4ujSDfYSlZfQPdLKGiIl+rwspdjohNkvlfxoUaTSgLZ1t9VuzQaY/unRsG/Y1LZfjR2h06",
-	"WzY9LOSiG/EhXFG6vhwxhBcsWTb8ZnBCWrjd95u5bP3zvn8anITHpD04Mtn6KRltrRF4a295deitA7bv",
-	"Ivg2zjDb0Z70p1V5V4sk9hvFhQ3TyBu5qHIhHu5XjRjoYDLiKMAMRXyo8RurDuMsICZ8BDM50Yifxp3a",
-	"nsi9vMzUq6MraCcwFJoZoD94v8PUiDBkMKmwlmcSGZAzHS4IMnCIDu4olLuElzyUsJAIGMV0wjffeFnw",
-	"K1VkLF2x9TGeQiAK4jbsRW/WDNxhcHImNmZIlMxN+kyaIGSgJEhjdB2951GUX+8FoqrDnOewZ3CwBx35",
-	"e045MR08LEIRfde2bpXdGyBhh1GZ9gIs7t1ci1F98njbhbb+0Gh6QYzv+1RHfLooXwOZubw5xgUuJYgZ",
-	"kcMIKB2s28QPafrmR5wNfUkCQZSvH8QjgSXR6FaF3i6hoSuo4bpU7BGjgv9iPGtGt6rWVmQl51o7i9nh",
-	"ycISK5bs9AnUhHOL3sdofkMxmvqTCudgG/J8YGlOyKKug5kBrhJvntMMlsdzXqV8WBAcFrQAzQraaU4M",
-	"mL4O6+gNC6IkJLLDerZNvS0+InsXaXo1VQXGP+JRKDOmefMeqlF3mC0eADU2yBTxCQmBg7uWI5pESGSb",
-	"VnhoIPgY4bSANQoS5XUYRiGfsKHAITHZLYqIMQqg0RUUsb4jDPHBAEZk5CHn54MB1UgLG24pkxFWWk/K",
-	"F1osY3yvicq43pbVXh6P1s7ckGlvXVIrpl0/Ljd1QPEVAbUJwZbUP8NaDPe1HO638VHfPwtaemmNwTk+",
-	"65+apdmMWHumRpnaqyqgquyWVeytPjtt0bcmqZ1Rg75Am756UTLvgcpkSJ2h3H0yMLVxCZA0LdbjINBY",
-	"jsgDlUrW0Q1RGk9Qz6BJDyk+o0hBfdoOSxWLlEM4J4wd+Q/eNw4XdEAVGlBG5Qg8LlghzDqMYBFR8x3q",
-	"kyFmh5cZK3E6nF29aSzeYT3bULxrHnfN414d/ValP2EZpTYNvDZWUXbRi7BcDl2XFjxiO8G9ieobofuu",
-	"KeGe/n/n3Qh3ohU8h+T1xbqBTY0vzXjX0jyI8chiNkpdxB5yBrMOA7+aN2N60+I8Orh5bzvQRETK9BMU",
-	"UgkMK80c67A0p32m3WGMp+gABoujZNa+N8biLokPPeho2GFgFDSl6Fsm81GiEY4GCE/w1GgC/yGCe7PV",
-	"n1yZGPTh+m0Ze8l5Rt7DaT66d2R3ngl7c90xD0kE7InYQoruEroxEQGMWmtpDcEcav7XY30i90TgITFO",
-	"VP2wO+zPeIGbrVL9Ym03tamlYHhAoVCjfiaoU3ICa5NOV3C2yJlLWLiW81e/X+7qPl70SXnshIkuSQQE",
-	"wi4oN5C1Y6zMHxW/Ixp549O/Ba27v59P/t1++Eez/+5s/PZIXp+ofzWSN8f8pb4OmBuoQlbi4TkfDDSw",
-	"rfz8c87j35077vZCt3+81mnLeL3DBpla0EBDdcp9j2CcKkBaPuS6zFvTgdUepiKNAaL6V6uhvBvvFBwU",
-	"8JzMYz3GUyRJFH0xVW0x+3z+yRKxz88t5G0W+zbn9L61+9ZCXkq9q9JJkGVjDM4N19zV0tpZ7WHN2mZx",
-	"UtpBxrLUnMaq0mp+z6QprMgnzPSTuyMktg1RtC4oL4yPzRTnkURJ1JvlQD100KjXm43G4WXBtqjf7rBe",
-	"kTGlLzcyRxyfMNMaZpYI9DrsgI+p0nL1mGCWySIeuPO00DASPBmaxHe3MBs8CEJGvcOuzLbTwH3QcWHX",
-	"0HHmCPXguakDFEV8QsKeqfdjlmRFJcQICTWkj7AI0Z8JV1ir4w4H0IHRkov7sPcpu/qjLnzUO5xTmdEB",
-	"CFO9GfrYO1ygS6PbcilIdpgc8QmsiZFJVnEITLWQf18iJ92QvJj03mLKk6jjuxViNuEObvuPocvvhbq9",
-	"ULcX6lYJdRsg7UJbvKbLWM5wpSiCPgOMT/ZGGmuk+UZtLjd534AW1Q0omuwDffmbCKFOnlxugJmL3Yww",
-	"u8wCIfWDcuuMZugLoji/jJFiQQgnLO5x4jcjzFaU/7VHMzCzx4KHSaDQUPAkXrQI+1IXXnq6QsA4Ubyb",
-	"VqcY4EiSatb3dbjwIgZs+ZUFMKczzJ3MRe00OA8bpDnws2yBM3Iy8PX450EjbJLWoJZ9aRoX9M9IK2g2",
-	"/dMQPMonfc0AAz9rGHBCct/oIzYfHoUngyY+bvlnQZP47f4p8c/x0cBv9ZtBIzwnZ4PTQieIUOCBqh77",
-	"82X6qVezFHwLtoEdBaJa4uTIaYAVjvhw4yDUK1BQgEFTrVQBENhGQRb9NUR56b+g2XmeMKBxIhXSmA7N",
-	"OYMRuDuhzShIrfBDty+4CZFcFCBpuMTTRUf+JXF7fTRdCzEfsdHnnp5/S/R8HaBZpCQ4OrSP5PwKuuVl",
-	"sZVF6X0ZuymK7GlQZUgiokiZQdT0azZzGMMa42k1kkSSrK9dN5GkUFREEEUFgf7ZTCqCwxLG8iNMvBlj",
-	"WZxu3J7fiZko3Pd3fMJEQXMH6wKsV65V/srIeoqkCQRelvv+migLiVvGIe354nfGF//SPPGJolir04gv",
-	"H8EKTiirRuUz0YaYssN6FpQ6xlOgPR3WJ0gSBVGqhi+GPXTAOEhUJkPahJWa+h0kkl8gmHR7rrttJKk9",
-	"ivU0mseMIN1T7m0pt7vS5bR7J403Wzuh3Wkw6p6Gf8+RqFvpUM/HPEwi4kuTlbDYF6IB7ioQnFEtrpqX",
-	"MxeMiQkJIkqYQiZ1V3MBBqlcgqhEMBKig555o2ve6EqiekjiKVSJgoANzoB7gOs0PKwjLfj2zBK7blYI",
-	"4YBPs2wL2xOUqIWy8S8wyI3b5tZefqCB3YibVzSdsgWb/HPSsO20ITfriLQH7lnNq9kTMBSqfzY4x2fE",
-	"Pw6aoekafB6eYr/VPwmapDFo42Yz+yQ7NEdhQ6xwQDSQGJd3baRULC+ePydJyw8inoR1bK7M9i0loW1W",
-	"XYuDO3DXTri4izgOTYkp0lWC4ihlIOC3pmzYhTx7c0LjsTmMeNLtY0lgBE1DKWeydnH82atRFpKYsNCc",
-	"pIY55yaG0BhwETcbmvLyuV8blSnjzIUuoJEOaPahfQtl1WcSGQxLD2sNDXczmbUshO0G31t5dY7M4IEi",
-	"AikCiSb6lbERWGW+fsKFiVXPdxcG34GGT+sxsJkkuVe6VkLtHZoYeYsgHYaZSYVNYuRw3AzXJwiwAurT",
-	"6kHtJ8UGcz2vw3ruw9lHKKLpThBMr/83IdIEy0luZgKXc4c5HIRaF3bOIl7OjH9YR3/XGCUvbBhbh5k4",
-	"NhfaJvlAAaU1g2VBa1kgm37FBbJdQjJZwiI6plrcgM/NiAd+89AW8NN7gZg5PXD68iUqLN+uRAK1nox4",
-	"RJBpRS/LNmYXpXdHmSJDIiCqbkSYCVe0aXABZozDxQiCgxEJ02KCGobwvb6p40Z2/QmD9+xZdViRKfX0",
-	"VxNBFfG1UnKJIoLvwRbIE9CC7giJTXYyMCm930XxduVsZ0PV48k4DtTksH9+pTzni7CYN0zTrUcJGdwL",
-	"E9+UMIGwE1HRwYSqEVAGeK4P9fAvZ6r/xjqz3exCtJnXlBhXdGCxeLW+pNmUK29vvU6G7clEAjyb6reK",
-	"iDFlWo3PMt/GmEZa+mHq0ihA+Zm3VIPe5YbamTJktiT16kI8lbWLUy//myLjOMLK2kpafWNV8k8Gp43F",
-	"uc3uYLJBjxrFX4vDOlOVf9o4a/rt/nngn4UN4meDnpLq1rrSY9qrGFuoGHkYflpFo5Ark14eus1AC9kG",
-	"UaB2ZIDskj/yQGhwr5u9pOVl25LRwqeV5h8oVHezI1jQheLW+sDLy7vdrEDaTa3Y3xG+7lhU25O6ogC0",
-	"l3V2H+m+C4I5L76Ar85PRLRYZvmVEfTh+u2iqgJjHBLTVydNh0t76ZlSBa7rLJh9cfYtRH+GIQkvEaTS",
-	"OMuwcQjW0ft8IIQacZmvAVuMiFgcVQ9Fuj/o/e0s7rs8g8hlA/159G91fv/PRv9dc/zzafy2Ja/PJv9q",
-	"Bz+eDP52/MdVY0U20MrP1whkdntfFMyc1imHBMK9pFIW/JxiXnZQX8qNP4+tuVTmhe4YlwgjiTLF/d5/",
-	"uLUag0vXmtcR8GLdIEsKfawMyGAaRDaZcEFy3jppbOs0PIASeEzT627WacEYPuAiSNgNRlgMYXXrJRAU",
-	"kkkX3tIe55ZpB3EKek+sD7jbQtdJRKxVOi2cGfCQHF4grFBEsDQ2dADpDjvoGdh2JvTQpHUT4KUZHzzo",
-	"hYnBHdJNf+0deh1mABjYPmJkiIGfHvTcn13zvGcLcis05lIhNeEoJAEd46jD7C4OeubVruK8GwsSUEl6",
-	"h66DbR9LghxywLLt390xlWOIxjm8RBYlkEUJE57DGerFXCqNy90YT4c9/f0M9rj9mxfAd+Ay7G0JIRgL",
-	"jrTonbALnLHXoINKufaLdac8UdvU8v4t0bPNSdcXy4P/jrnAXnF6fMVpXV7ihC8TQOZDuNpiHek9Du6w",
-	"pomahFGmpzUfXiKpdRocIYUfiPQcJbNOE8QFYpwR13/UpLo5vUcQDLbf8QL1xkzx2iztiZKHzcHM5u+u",
-	"ytx9spzdXQc/muuE6pZwodlWXbzCi2mfCPRecEUCtWEYo8IPXRoCfLr+Xn4bH/f9dnAS+mfkdOCf40bf",
-	"VK1oDzRIV4s03yQ7Ngd1FbJk82mb30m6bGHLO8yb3ZrILMqDzd3ok+bDfqXItBFqPGKe6p6GldOwTa5p",
-	"aWbobC2KfYroV5Mimr+a7WS6ykmjttFtNu8lqPJS0SjSempic1xy6aMLE0S3orj7RNFvNlF0I7BdljE6",
-	"S6LmTbhFUHv8RsZ7zrMd5/k+uM4T2ZU3wL8vn415aZsGrsiERAftZmtpArjNi9wds9muzs010X+skx2Z",
-	"W/kjZknuqdrjU7U0K3FP3fbpiTuS39U0JktMsrlSYhIdJIz+mRCkEVEebmNuvYVZv6F+Eo+a7117fEuj",
-	"PvDqhka47u/KzqgsQO7MzLgMcZabEPVVfT0V9WqbQNo3ZLfbEhE3OJwq1jINNntj2ddoLFMGOzfntRuZ",
-	"yvSXW1vKNiMse0PZt24oWwtkK9jJHHFaZCazcPZ16ZNfD53/Lmj805qm1oD4v4plagfE/cnExW/ILPX1",
-	"kJFZY9CenOxtQVuJpyutQBIlLITso6JYClotpEdbNTcmwoDjFhaip2vk4TbrovEcYi0LxXOl8f4a8Xh2",
-	"c4sM7GvXAXxs41Zlw9Z3ZdN6BHPW+hRguanrazBz7QjK14XZb89E9lTkYM2DrWBe21vWvkLL2qZSyyb2",
-	"tK1NaXsz2ndnRtuhBW2Z8exrNZx949T/r075n9Te9p2Z2p7UzFbEw3XR49uztH3jdGfGSrenP9+5gW5d",
-	"KVdiFvb5w/Mg4sEdlPMs1c9/TTP/ezdX73784dd//l+N1D10AP357SjdkML+wl6e2KFfnHgMhQ7UgIvx",
-	"M4lgRjTgYoJFiDAKMdBNjBQdQzkiTz9EBAcj/cwzA9jCwZKOkwgrLtxAHsIokXhIkJyywFRaSAshiQS6",
-	"TIPBDasOC/H0Ak00yUSCMDLBkTQ1pJtS+XzgQzq7/spYFl1JBTP+CMcxKe1wchXeYxaQG3MYL+BEtyDI",
-	"tp5YdVKRn9iu5VHLA+gD0iDluq37J/i077fT2rdN7KqonUBkq9uQVxsIPl5Cxdk9N53rT7ya4umLLb91",
-	"UngRLqQr+ETWLpqt9kYHVUZYf9O829wzVIkG2Jjg6V/duqcR1ZRWNAdUxNEcabEQsIK02NKp1Xt02y8u",
-	"s57hiCqJgkQqPiZCPtNP3L/gEZ+wciv/jZv8iaz8ad3YR+nYbXe3omk3zOuO65lM17RoEe7VdR0NK04g",
-	"rTpge92U+jkizJ6wR3ig6P1C4a150WhpalNFAM0f4UXtJDwlZ4PzBlBCvx0cacLYHviuDLimkuUFt8uL",
-	"q8CgrjGR6cHUJicD/wyf932XX9DGxyDekgfVDRPSBYE8R0KPNUrY464sLMdcKBxVrC6e1Wdp6X9wheF+",
-	"5ouIl5cObzZylcKH/dpFK1cj3PwbqoO75k+mgKFmB4yq7joFaJaJ7O7WE6nJpcEPzhSX3Hfapm1KoAjD",
-	"rpJ7o318hk/OBz5phA2/PRi0fHzc7vtHx+2wcX7WJq2zVrGbVHVnlEX61c6oDM+/A2eUzAi9407pT8uN",
-	"BBm21rwajmn3jkznuVdq/i1lYf8w4qgBAQ8ZNEEfrt96yAGOZ0m/BwTQM1XHPOSQxEO2r8ZBTISvQdj9",
-	"oOVgmb53ifxm1pzD1BLTOI7ChCDQAQ70QjQVQYSF5Z1GLQht32x0TzD3BPOJCOaa5HJxPWR4vDeY7NRg",
-	"K1MCsxtivE1J1gIFf57rHAWYtLMalFfg+XVQn+/MqsmU0x6d4cPVgMyaIHWYaWbuRugqfEegFj02PmUs",
-	"5YSL0NSiH+F7gpoNpDhqts46LBhhgQO9SFeYMeITIvwAS4IiohQRHsIMJXFc/NUspMNCOqTKtnByU0H9",
-	"yQnBd73DOnqJg5HeVZzIEQn1xLkGTgMqpKp32JZdYS2uvsjd0ZPYwEtoV3/NsNPcHh6zZ+yeAe8Z8J4B",
-	"7z0W34THYtuuUMb9Cnwn5bNcpJzxUVW/vOCg12q0wM3Eh1LXyg1R0rL6IWGaN5IwY/oFUQF4tmnJKxFV",
-	"mssG5LIoX4ScmErU0OyQlsSCXOtNlHLc7XhSeh0XtX/etcfvz/+8bsnb0/vfjqb/Puu/W0aZ1qUp+WUv",
-	"CcfLXd0+1Okbw3mAUgPaXwTNM6fTTrH7BxpFrl0VTPfMVJEGU9299WLk27Iaq4/+wAklhx0mKQtIWox9",
-	"giWKsFTg3yShh5IYxHIOfk2odp8Z/e2+oC2u8ahmzhWJI+LZM4ZfnklNcAIuVR0Bj9aUdkJZyCeIyg4z",
-	"rV/MtEhNaEDQgfOgGlepkfzgFYm0JgPDG0MVnsrDVFeIBbmnZGLdyFTPOo4TZffubgO5Ho36zFwH4XqH",
-	"vePFUzSHN6T3RK8DkXGsptCrt45M2y4nnUG/XUPH+hHp2QOxd5POhtGAMqqIm8QVugedaaYqfplWY2JP",
-	"LbF6Y/Yyr9HMxBiZ/c/ueHFmCJxfwWMSkgFOIpXK5NZj0uc8IpgZT80mAfC7cbKY1gZQSL5CvXev1scR",
-	"uLALknH9+LT05XJVpz2j6hS+2lD3gXdP+yf4OGiH/hFp2Sav58FZ6J+Sk8ExbvePgpamV3eU6bctvGgI",
-	"IILysEvg52yZ2ROpsMhvodGs5RQH05RS/5L0FVda/SoczlH5SSr80J1/vVFvlZ9l2cgLjr1cH2nPBD0x",
-	"lQgbTNXsm2gB/3hw0vDb+LTvnwXnoe90RK0izmTreCmsr9cloYh+CwWFlNRAjywwoo+wQhOeRCHqE/j5",
-	"cC8+PGWQk2aiKdFlfFIxEiEvCKzg/nGEmW9amu1YADDBTxjZHhopq1EcYQZRUq4Dm3sDurMBawk1e+ow",
-	"iIEwXiNrTQS+7HSCINBYCrzJ9nV2vSrBaJL1qfRQ9ouZM/0pYWbzIXS/T9/S+8WKmtb3vdTEA89sK334",
-	"oNAwJGtH40Y3Y3ftBrucRdNeLsjjmeywNKoDDIeKl3eQ81C7cZRfYNo6v6t4137SOzTCCxhPTV+JgkcN",
-	"4siccIWGvNSkiW7y4oV+zKOwMFyH2cvQck3apEvLYKB+WSFpShSiqRQWmtGdVsejEELioHNZodPOgeYc",
-	"yEktvcPLbKaIDJSJqYA0OMrDDsOCZFPYwU0+kh4sIlKmWzjo4fCPRKoxYarnWaNxh/W0rkRVD0WUQQBO",
-	"yCdsKHCoBVZBJOzijsQKYYnMux4IWCRElKXfS2jzv6kx2Oj5lm6/jzB7GivwmrbGtXrNmC0+VoC0voHa",
-	"xe8f8zF0+l/OLbO3HO8tx09oOa6MKX+3p2qwJVxhQvZs81JL+Ay3sQR4L7h9P2ZiE76ayVWx4SBrG41W",
-	"yIoZyj+WHTgVTjizvbEM65QkiqyflzPipDz3NghEpkVa2LvM5MR0NCrRzBeZ2GdlpvIYJCdOuO867MBv",
-	"Iqm0OJIPSRJkmZe4IFJ1mBNIjGVlA1mqw4wwNSMreVAcQN+myRlw9qsgwnRMQkTuCYNOxx2m4YSyIZoQ",
-	"pmBVh3V0lcnhIFzpGSVRKjLSeFEOu+gwjASmJr83lcAYn7hV5YStSyBTs9a2Dgu4VIceRDarrCuzFbLQ",
-	"QSpkoUzGAssaQ3wwMNIs2Nccy6+j91wqH/YA/NRUTrCHqA9HKkFUMNJSJGxFrwLyLNwF70qGc3T8aeS4",
-	"DFGPNuQ8jyynZYw7x8KP6q2jUg4OIJ0L0waHDYbx062iI+R3kkbjiKCWxqmU0bc81GzoCz9qwp3Dye6F",
-	"xL2QuBcS90LidxpL8GfGnXYtI0rJ/Yiyux3LiFdoIIgE6c+HNEk9h2HJER/O+hlh1RAxgSgrSmSGfF0i",
-	"qhDQGogkAAwxDrEBmaAxZYnS4sQrK/ZkIzuq7oH70rkTwTsGOV11qHVS9K3BKqmJTTAUqr7cb3Yj+Vt9",
-	"hNvyW/IQQ9fpMqJ24jIJV9Px5zimz1vPaRg/Jw8GJP2IDyn7H67U/8X9QPPd1onCYkjUh+s3//f/tF6N",
-	"g//TerVGdIPd8QJKpi97T6q+NaUU3xGEAWODiAZ3CGAG7vJxAxpkImPwM+6UAv1oMrwNqTGMvhijBDoX",
-	"Q3b2Akm6RHiIKdNEACPGfR4bOtGzz7uKiDFlWgLpIS6y37ViGwt+T7WMQMKS4kk3Zrosv2Vn1ZP2gbl7",
-	"yXkfmLsPzP1qi4pty6As6dwueWcFL9KE/cu711HE2dDGq1E2RCklRHxgBNcIsw4bCD62xkaTBrPAz51/",
-	"UPSX6+3Bu2ZC/Sr8VOb3PpxxLW/tSwZDYxbhlvd+Q9BAVcukscjOBQIeZu7jhCWShGaN1gFtCKFKHdEH",
-	"GM16ktnU+I/7ZMqt/TNzTc87lTuszOBp/d8u1dXE4TGqiR8WU6gdM7bWf2sQtbvflSXzlojx01gx8/wb",
-	"M5bgKJpWVyn0uvc+571QtDcn7s2Je3PiqpLB1jZYIjsAM3kkyQhU3kfU0xkypYtXKu0lCjvKdPJUtgow",
-	"01KJhXmj0x8sUuRLClHcuqd7dX3Pmfbq+l5d36vr1dX1lHg+qsKesMcxH79klazHqgjXMyUj3Nr27GPP",
-	"PvbsY88+9uyjOvtIieeu2YfiggwEZ+o5oKt8/knxO8IWl86DIrsYZR8iOeITaaIGGOIiJAJ9uH5bR++T",
-	"fkSDOrpCgigqiMvD8RAEGISCx7Ept2RIHzzRi4CI12YD9eBf3SFnZY1XXhN1ky7iV/1mbVcVkiEfyiTr",
-	"2sRNE5/bzSidEglZg5KvT4AhVSrfVRI1Gw30+geodV+d5Lm6+EPBk9gNeGXIN5otoi+JSuLugJBqmb4A",
-	"KbWL2p9H/1bn9/9s9N81xz+fxm9b8vps8q928OPJ4G/Hf1w1qps9zTUuIHkADZsbadalKM0Kc7zmjGxj",
-	"wiBBIgCcwPKaK6KATcK6heoUz1N4n8H0GFCtrPDaTCBSDkERXJ/GqxQDVt+kTWqPsRplOe0GDmaN1Pk7",
-	"H+OHt4QN1ah2cdL2amPK3D+bJ9C9Q59M7aL2/36/8v+N/f80/POu//G//6usfHAJ5RKO/y2ogg/PTSod",
-	"0Bc+SEmVn56EjXsCF4TLajzAjLPpmCeywwIcRURID129f4PuyFQeajrmYsv1UzA42U+NNydXXq7DXH25",
-	"laXl0ILKctbVYxMPrXSFQLoy5hypMtPmzXv9kigGrqeF+K0QP8ZTqL5gPWhFia2YqdkzeYOUDWEZ48NL",
-	"lCYk9IxzZjIigri9MUSs0mDr1C1KeTiso3c2oJ+aIhskhEB/hE1JPjTANJL1Duvlqhz4P5NpT3/ggO4C",
-	"Yc1nhO13kKZR3JEpEiSO8NSmkNpUTiYnNvbNgA9yWQVjLkgdXcFziVqNlqnNYfBG32NP82HKhj2UMEUj",
-	"DUomZA/HsQC/JtT4Eahnfwh7+n4hVI+zjhaOuG8eQWkMqP0KrVDT+H+bNQtKVS6CxlQlJx3Wx8Gdpugs",
-	"vEQxjyJElV4ySsEVGWhFQ6Ik6hnRuQtg3kOKQ69Vm8oB28IK9V6/vEWliAWqpc1MgV/AzwjH2GHQtdV5",
-	"FbkmI4rYI0UBFoJarTGrkZSWK+yZQkhlPrz3EQ5Ijrvr4bZsCnntiNNWXr00jgu+SpgyRTQ1VyZjTLXQ",
-	"QNX/WsWh7j7MutaYB+itAh5TUJwqc9OdFGQqnu06XSdbu+//s6kWXSJojaiG36mrD8+F5laGO3q1ZWuA",
-	"hhUWs02WBTQRClr9Jm6c+2eDU+K3w5PAP+8fY789OCKtsBk0+ud4E/GucPPO/L6Our+mqJYqz26H7qeu",
-	"A7t/3x39dP7Q+Pvk9G3c+gc7/iE4+yVsXqv2v+TJ61EDPiCxdRLvVPPO2oIs0bzXbsBkaMYiUVI/hMre",
-	"AQn3OvTGOvQaIvI3EgCcSeSfPnufalcx/ZlMrxItqv7+Uf/yA8GCiPSXgtwObCvTgiFCKa8qryHKZ7p6",
-	"Lni4VG3PePTiji1uRQbgMzEhmnqm7zrITFDTDKiClYgP2o22FYsngrMh4ozYOCUjRa3P/R3zt7x/hVZv",
-	"+f7jd6D7+jiQl30NVPBCk8cLV2vJPyGnA7+Nz/r+edAI/SZpDY5wu38cnIQLpmnaaWwTp4wRwLxOVC1M",
-	"LKdSkXG18dIB3Eac2Dq7m1WDtvKLzA9iB07h7C/MpbM9ZmxXI7UyImZFq3PIGVlk627+2w6t9Xdj0LZ4",
-	"Asf65U3rlsG3d8jgv5it6JHMP5k2xy0h3MIQVMH9N9cQSp/krPLoDvcZxOEG0KcPStsaQaqs5uG29qEK",
-	"JiAHWvL5J/fnMhM2MQW8nL3F5PZQCaX/vTkDzQFmUxTR+9Trclhms+ldvbj+9d2bm+6H67e9w9T8Xcbh",
-	"PtglXhnjCo1MNuOWTk1nqXHHu72WWLrOBRhnDCqbotyTSHgfi0FkJLiDbpT21HZpdkUhkeAByQNc0fQ6",
-	"SxFL7Ky5pS1GpSr3mcMhhR+WtfpDCj8gLbkhylBMRECYqiPbARBsVsa0KI0oCGVeSxv73cI8j97Vb3d1",
-	"Tx+pb/E/rm719TkfvWGna/Ygrt577BY/rO47BiDwXTQdUxYIN+hKviCvuww9FqRH3+KHLU2YO2kUXgKA",
-	"64DTOpbC5lfRKXwXGLfGAS0rbK/ww1/W2PQtFaY1QIywvpB1O28DDUnNLSZCe54yXJOx656tJ7mEwl9S",
-	"0ShCprYDxDg0zlGPsm4iy+IbfoShN6IaiwPl2iUh5zDPPvvhC0cEFQDS3MGaAOmVy2y/MuIIzZziYaDp",
-	"8c1p3y6Z/iuT6KfpLVgdpGdEro3Cl4HwzeGEyRAy5HhASRRKCHtgl8bwvSrNFB20my0E1SknVJKS3BjT",
-	"M257Yr2hbLexOPeIve7+2nTCzrinF99hvqFBms3Ex0TiIfHllAVLAtauCQ6lKSTwTCL4RCvq5J6IaRac",
-	"ljO/uHguUxMhl5ZBGepr8kKkyXwFU5YEaVTwCVQVdU2wqSImFg0qKmAk4dyRXqpz8eknE0FdSiLEVwk+",
-	"kVB/dQCXY6bT0q0SlIQmLs3GDmn6aYqa3pFYFWKsbBgTjDplwSId+oM+ipspC3ajSe84rqXlN5q3mt4c",
-	"W5IT4mnhYc2r6VNKhEu2B/pnqVzDP2uet/w2Pur7Z0E79B3tOw8aYS1lDiTs9qepG+0ixBS8jvoaahft",
-	"s0bOi/RnQhLjkIMrlrWLZquxhvHXnfWiFIQpCzxkJvmrm4/0OVhErN7IpAzplzvq32Qe+IPUB+gBllMc",
-	"ZZGNeVzTqG3+rdFdESGSWLkQSqokVAqE6sH/P3tX19S4DUX/ioYnmLGzIYTdAC/9gOm03ZnddoftSztE",
-	"sa+DiyN5LBuWB/77jq4+rDgxGxsHCMkrNoot61x9nHvOxXz7A08jXp3fynHjEUxlk2gVpk2EqUrGrKEw",
-	"SiR2vk54bUBy6dj1Yemt7cA72j8o1Ak11FaD3VPKjxdCr+OWEyKK+RAAejaWt5+5tfkA838F4XdMQjmK",
-	"lvMhl/gza+dDvMXTgUQ9tDDRJBZEdmAdeSuv7a06zv+WNz88+qu4lIit+2htnTx1+UqVTbM/HvFshoGi",
-	"KPDKAjX8rPyPSfnFcfeTbkWLIlUiUXQYDMIj8IeYjhK8D/0RfIj8E9qfqCvDqHznc5hxxa1hHEJa0OyM",
-	"10YRyYH4Y44Iv91WcESFBqaJNPKp2hNEKlyosVQCAM21JObIzzZwqHsqsQNPI07/ZfJmMjaFsjx707iE",
-	"yZjsq+oCdg+gJQBKSjERwPKD+qKXchi8KD1lsPQ/ZVCBkobHH5QBOedKOG5rFlM/4WzqCwgyyH15Ib3O",
-	"qIAqhBoB4oVZrkf6osWJidNvTwsqTXqw9txEPCUva8dl1XNZhZhLEVspbrlrnkacllr2yDCEyV2o20px",
-	"pxGzqVE79civSjNnrIdUy5glIiCRbe0P+ycHddxXu5i0I782lfxqM4K9usQl9M93psEZvZeLc3S2VEI/",
-	"SAwNO6zN0nsWtuzNh/vd+Xin++E2KHkONq3OtPXOeAMZOk0lQsz0SdOK5FoHs8HTMqcQWH/1EFuNwPHC",
-	"JNsawovuhUYR5rgaYQbdRBhNxO0izYZO/5ZNe8ICVtFd73Qd7frjO1RWYCa/3SUbd0yUGildQ6VC976T",
-	"2H/goR4u4EzILXmY8dQP+R0TPXLcPyJjbRGlinCzKJ4WGYRjPGrjhVwVwxk57g/sjQXLgAbXaLBgTuxJ",
-	"yEHX29E59csOEL9iAxfmjTs699pLg5urFDK06Eo4DWVv6z9N4ymd3Oewt/rh0txD1p0y/XM9r6Qw/a4M",
-	"iXqv/ASphQpB/ssKj6YdwC5ZqeyYR475+G7nqU5rykpr/CQ8oFsGoI/2lTs7OcZJ1UhF/RPoR/6QHk78",
-	"UTAI/SMYRuZaOaleXJJzmtMA5Njae2gKMPMSO4R1jDDtvGVx0RnSjNOOb70RtwNun/R7/46v3RnknPu0",
-	"ghvehx+OR0i3DP0jCkc+DUZD/7gPk34YRYcDkGtavWDYO10276FlmmJ/Z1wuO2ZARZHBDFh+VbBYrnHl",
-	"fCgc1kobXGr3StS80ikY3zXz58YAd7ttB/KOQf5p3klL+1IZFSj6aM25ZrWAfK4yFWpQ/kshYgZCEDmo",
-	"xJlyfyITSDibkpxLFHqmFgxhxWyCersCFUdEt95KlPfVPNkW6/J0v16lGUTxN/k1/vxcAlpPAF+MweYa",
-	"iVj9MX7MxZrxtBV07G05RLtS7XUCtxoaVX/EF2VSm43opuNzgwSAa4Z2w457TBjojKqdOPC1EKq3Fsut",
-	"pvtGfKr+p/Y6wdaBZ0eXbipd2nR8PqIXrJ3VfoO8HFmvSw+0GdH9rUf2l+FAmw39jdcVdhPcu1xONoXH",
-	"BukMNyOuGNpzF1+2XIPYeJVacTmtGpoump7qorDLra0+8oAmJIRbSHg6A5aT/fGM3oDcMI8PJDxsCaHT",
-	"d0gwJddc5Kej/qiPcUk/9UK7MozKTTqKlICGuGXvlUDkqVjmWIfZiJ6T+FX69WNTOpHdNoMs82I79jC1",
-	"etxOBCSJ8IiAnBQpmdwr73e3SdP/i60qSzh8HeFaz0c8c1xi3bYc67ElLxtD5g9IBvKZsDRBfg1xVjkA",
-	"Vr+krqRZHMRs2lvQWSzrywsWWrGprRz95TPhqoCCq+Awb27uXiY8wVc1j6jcQrXvvXm20uvT/c6quEPN",
-	"J6qYzgoypbdQPrVT7jUWJJSbK+106/ZxeRSyoMfTpZE9ktJ7ObqFZ0uLZoUcaKU6yfYzEZSFE/6NBAkP",
-	"bpwfMqKlh/8evgcAAP//",
+	"7P0Jkxo5tiiOfxUF//vCVXEzMVDUHi/erXbbPe7xNi57+s4M/QeReYDsSiRaUhamO/zdf6EjKRdIIFnK",
+	"Zbe5MXemTCqV0tHR2Zc/awEfTzgDpmTt6s/aCGgIAv98/oEO9f+GIAMRTVTEWe2q9mEERIDkiQiA3IOQ",
+	"EWceSSTtx0AiRnovB/5rqoJRr17zavCJjicx1K5qnVqrU6t5NRmMYEz1vGo20Q+kEhEb1j5//uzVJlTQ",
+	"MSi7gGeJkFyUL6HH4JPqBjiiR/iAqBGQiYD7iCeSTOgQ9OcjPfz3BMSs5tUYHevvmXcKKxnTT6+ADdWo",
+	"dnXabHkLK/NqL8M1kIjC4nYv6Qk0g9NT/zxs9f02XAx82uw3/JOgHZ7C2eCcXvTdAidUjbL1RWHNqwn4",
+	"PYkEhLUrJRLIr3XAxZiq2lUtSXBk2VphPOEKWDD7O8wW131DEhb9ngC5gxmZgCARU8BCCAkMBhAockTJ",
+	"x48vfySRJJQMOQ9JMOJRAMd18h6UmEVsSKaRGiHMJR2bmSgLSZ+HMyJgEtOZxKeDSEiloTThTEIRRKeD",
+	"RnBBT1v+ab8BfpuegH85OAn8VngeNPsXcEabDQcig5YZkHJ79PUml5xm6/TUq40j5v7dXA+v9ynk9we3",
+	"a+LOk4xAwNcMxuWItzFYB0gGyu+NJRy4uWBE2RA01PpUQkg4I0dUIi3RJKh3fE0okYrGQDjDce1ma564",
+	"NJG4lG/SEqRlSHJSeuNfReNILS7+HR0CkdEfS8lLjO/lPxXCgCaxql2dNjz93WicjGtXrUYDYWj+lUFQ",
+	"I9UQhKGH7sSRHP5Aw5+oginFOx1wjX24QjqZxFFA9QqfTgTvxzD+79+kXu6fGYz0G6H+wD2wkItuwgTQ",
+	"YKTJds2rhaBoFKeHo0eQMAoJ44pQJqcgrvXfI8RZKomk94AUTyqqEqn3pqEYKTyOH2hI3FLTjY2Umsir",
+	"p09DHsg6DQRnkfQnMVWaotXtOt365dOSZX7OQ/W/BAxqV7X/39OMfz01T+XTd2YSA8My5MP9BTyJzQ77",
+	"mpDTYKSRT5ABjWIIi/s1OBrW9Rp+oKEmEiDVbudA4yjEwV3zxfljEOYjGuH1InE8or0QXDPI/6RTpZfW",
+	"qw0iiMPaVQ3GeiKvNgYp6VAPmgg+AaFmpGMedmp65nEkJaL8r9lZtjVq5s/SbXfrs1zY6j6O8jWN9efM",
+	"oZnxfsTwWw52eF7POBvEUbDbaUUZpezaybsR6w7iaDhS+ZO7Sc/N0vZIkjkyq+EuVRTHpA8awSaCByBl",
+	"8UK1G5fZIaRb2PYEVi9/XxfL7Tywy5UZfwsSIYApTccV4LG84KIfhSGwnc5lkM6SO4N/8UQQwWMgYzrD",
+	"yxNyPIkigE8yAL/ITbMdhLOF7AuaAY1jEE/kkp189mo/cQY7QY8PBiC6Qz1NgfhEkuAjQ3tIzNkQBKH3",
+	"NIo1JS6AsZkjFj+ZmbaDYG4x+wDhS0XgUyQVhKSfqOJO8FOWnL9kCgSj8XNNVnejEXamPCxv+RgsG9Ho",
+	"PxWcDbWEozFURiEUeWgOlG5Z5BbEPQhilrf1/XdL2wdkbxhJGHyaQKCBqyl6IiDjl+5bGuRhJIOYyxTU",
+	"91oefidgEH3aniyjNBTz4M5I6TIZj6mYZcxdJQLISIuQUiYQksh8VtY8zXST4pHho+4El9S1k87fhRVz",
+	"XpNISfcvYqYhAWU5ZDOywwPS9tI96GNT9M6Q1yKI7Co1F+Jj0DI1xBKeSI8wPtXMlLMA1gPLzJ6DlT1e",
+	"SaYggLBk3NeXLMcHzYsaZHgdQeP1MLoHRuiQRuyLgcisHDF7L5R68fitVClBXRGqLwaIIhYpDWfKOsy9",
+	"q6XMIsgiRY56ZSvvHXv6bQ3SDluBm6hLavTMDnwg+B/AOmxhYoM1veM6uYklJ72VAkOv3kE294arFzxh",
+	"4U5Uk3HVHeAsOVR6w4lMglFqXymiRjtDjTdckRf27e1wI/v+PtBBrwdnwyNCuT2SUT8GorgRhJCrIzl8",
+	"OwGBULoJApgoWAXHEvhRpWA8URK1x0AAVRB20TTUarTO/GbTb51+aDauGvo//9bqqlYMzvsXwWXYAL85",
+	"aFG/3T8J/IuwDf7p4Iy6ZzWvdhfpY63JRE4AgRtTqbpgeGTt3ccP5KkCRjVU/ozCz1fktHGCrErj8keW",
+	"igo1a9TTNPuzMS+A5sndvqZGiQRx1QpOwjacDny9AL8dXIT+JTQGfpO2+s5cpo/fTN7FXTRAL/9EDz8N",
+	"/TacDfwLetn3G0EzbMHJoE1P+zmUqelNaDXHqyWTcAWgmo1/V0cDu930GJcKcqmBQ0DARWhsHGiwtFh5",
+	"jf+yeqm+yRpxtBQdoX4TKTIDVSfveBzjSO4+qe9FzmT7iht0KTe6pG95pPf0vvnUQtSc4NP0qXz6Z/p3",
+	"Nwo/oyF3hdn2s1d7pzfGwki/8sJoeLuZKNA61B1HcmwtN3OasbW6jjLV/JoMQAVINReZSTNnnMivlbxw",
+	"mve2Roq5he6Lo2RW9NRUhkojjY3yZFEvf9H2YBPSpBCxbpgImKfHFjtpEPCEIQPPhpKjm2fv3755edv9",
+	"+P7VcVGmzWlZ5fRhJ/vQ3JL3It4SBqAv6YSK1PqS26ul6zlt6LNX+8D5a8pm1lIidzoNQRV00Y44J4ty",
+	"TsaUzYij/NdEgBIzElOlWUoO4Vs56Um/ptdG0sVtC/PCwvYB6vdUAbETus3QgQKBVM6IhhKvq5yjdGhB",
+	"92/02EVid2te0Sx3SiNVSr9ydtbPXu0jo4kacRH9sSPpSnAiYEq/Ujy+18bUpvHHmakCAaEeS+M500Qz",
+	"O77C0rY9ufll7cX+lu2nTxf2kjurX375xb/Jfb6cO1ErBBlTHqxnOh+ZNZzpS/icqUjN9mbiuwMt9iay",
+	"RBmcN+ZpwV0PNEI7JWGExgWmMiNk/mK28ieb2wCxO9iHhS+3+v0QxJCPacSISGLjpxH8Dli9lilQeM43",
+	"w6GA4RIB5G98SigZc6ZGTyQJaRTPSCLpEEgfAj4G4+jqR3EMIfk9oQgNNHezZFy7+k9tTD9ZMbTm1ej9",
+	"sPbrgtvGq91MIuvztObuyFgL8uJxzoeqRUFfRWOolczl3unPKvhdjXRdYRjK0fpoNlqLcS79ufhA8ygG",
+	"olvx60bbK7+Ak6QfR4EWMoRyHvU7mHmajGqZacgiCcSQ04WJBdzzuw03Jbi5f6vQ8u8we6+Hff6c903+",
+	"x3jJESrppuyEBV0owxHe/w0CleHIMxyEVCI0wiCN3+VwZkBjCd4cGrljyPtCrR9vuS90/pDmLlc4jpgk",
+	"nMUG0mN6B4SiK1gGfAKh/pESO4WG/foIgDygcMnrwIDronH8doBupVUHYm/YZ2/+ikkIBKhy1JqOeIzI",
+	"VCe3Iz5luF0SMWMWyvu1V2/GfmNxO7+mG3oVGb9ctd3o0a9B0ZL9hFQh0YwUoPZaDSpuYVQIOltYP85Z",
+	"vvofojiO2PAFMg0WlMRtIO2MZ+SoacjosafppFAg9I8nxx6RMI4oYwmN9S9nxx7J/tVsHXukHwFjkfmh",
+	"1T72iBK5X07OjgsE13yv5tXSz6Aann1DE+Lsz2xyfY7ZxKWE2m73NQ8hRnZsPzoRMKGI1hMulf6zO4g+",
+	"QeGHCZ0NV036PmGLHIDKLh8s0KZVdH8TUmaN4LIywmRLfWFeXcQdrzaIWCRHGy5lBFSoPlBl3yoi0Ssq",
+	"FZHRkGkKH0cDcJR+ysUdCBJyNOGrAqFZ+b2KnCc1wi8sKTUbj2kIHkH1EkJCJQEajEgwStgdCfh4HCmZ",
+	"IxGpAO+MVVUB/vfI2PqKtqgS3irvosmkLBJIzyUd4ETCnkgyARHxUBrbH+6E0FgADWfkqD8jlBGgIo5A",
+	"6PHH5dtAzrvhaTvBsurmb814jWxc0Xjdi685g1k580Wge/ZepQvJHXQGQPex3D2ZA/9app3tYCvGXf32",
+	"b4NLc+DBKVZvwl36BTIlgFoFZWFl05FBjNUsEkd5bp7Vq/i73asjvjSO8VUGUxrLHMldQ20fh+fmqP3u",
+	"fDe7Ggu3vYcOTZFo5bR3hQ4VSyyl4hq/yRHjJCW7ZMAF6b3/+KZ7++Hm1fPuzYsPz9/3jq87TB8NiZR+",
+	"TWg9V9GZ9NBJo+nIb7z/RFobyBEXhBIGU6QWqBUZ/UhofbLDclz69wQSvGIiYcyYuDWsYjDWhzS0KLeJ",
+	"0tN8lqnvH9FEvvaGjSOW/7U5f+cmVMopF+FC8ODZaoHZq01FpOAti2cmCvGzh44CJ3yvwomPbtznzyWY",
+	"r/cYqR9oTFlQcvf62YMKNNGrobtNrBtuPvrSjF2gpOZnL/32r0uX/TL9WnHVFfmv+aFMOL999yR1cVvH",
+	"Ijh9gyjEWf1paeN4pOJjDEtJ3YxHqXryRBIt3Rt8pQKcW0NP/UQWpEv7ay3Vjkqwcg5Y+BQFjlIo2ZWV",
+	"iH5hKEDKUqKK0oYo5/9bGg3CSHXtcZZQE43WhDPS++n5B/L0vvnUQdS4YXp1Yo67AG0y4nEoPRN1jHhw",
+	"TWA8UTMyHQEjjDMTj1qFbBYvQYnUabcQuwDYSnfBxHcF5YA0wYh5GLrwxG2lyYr2kBIjh8VrCUj2jVc2",
+	"kimkrwntS2CGiit3O/iUVdC8vdpkZCOytpTTHA5nUlreXVkVB63HqPBCxNRZu0TqXGFWcWdkNuWl1yi7",
+	"NLljzwmA7vOFC1TYyarru514l93wfC4HxlOtuPETqhQIjRr////c+P/+9c/W5/9acam3vxFFPPzRBIRL",
+	"FxJw+w4j34l7wzM+XkMoMsN4HWnl3IpPyle8/MYVOHF7xdV6GBvXNckzi5T2IbOg8ZTOJApYG1+4wrFX",
+	"sok5IK1CxscRbFNOtoNYO0dJ8kJ+oKJ7NJNiYF65MGjf3pMk+DVez0e4IdVwVR/xmN9Dd35bc8xMJFod",
+	"0COtZGbEBhyOGgn+lTc19DmPgbLt2VGZTP1cQ+0DjCexxZQ5mZqHJRTwRQRxKK9I/RkfTyib1d/QMXik",
+	"7j648G/8ikfqNoLAPXf/dGJ/7qd3XCgaf3z/yiN1a2Gqv8H4utwPH7iice7fPybwI1V6mh/pTNb3ZR3c",
+	"VaiRiQF3SUqaspAninMPhRbrGSQ9uyny559zAPj8GUNzE+iV7vARRQ63Uc/gzbayRAEntxIovnW0zZGY",
+	"ZkP/31rqtCVRe1DUnGcW61IOS3j8HEatxZbH4fhFIroD2y9MtCfufbgL3+JdWEBzPLA0yWUuPAIjYBaX",
+	"LRWGpoxpMIoY+AJoiD/o8eSo55Cy55Fewu4Yn7IuJiDqH2yMU1cvpOeRer1+XMpubMZimbKOjwhVBPUl",
+	"j4RcYcYJF4Sh68CMkOSohxk9ERt28b7VpeKCDsFGyqPKYQoLEH22petIMyXXWdjNgj0DtOy9MtLyN6Cx",
+	"Gi3COxO/shxmfrfe/W1eK/uSRZ0S49dYC9RdtOJXlY03NYT2jQ29KxJWNRBlK9vaKhuTUyWrLiBMoOvI",
+	"41qnUFUfp5QbzYqWvO4qzfkWlDHxqVyaSZTL9Cio0xq3yZHWn3NmWn04+g4BC8lEYBmHKpp1FT+YRTrn",
+	"UI0jtoEH3L78KmKlVkiTC7MIkU7SaJwEJuQH/wbf/DQDKgo/SBNJAeZHjwzpxB8IgJwVFZ0v+kXPBpsi",
+	"rA1wS4kExh9sgrPrDtcmAqCVEU8qH+3j6XMLuFTVbCF0NnZlXCqdwDvzQhn0jTu7CyyshMl2ODqwK71Q",
+	"Tf+0KJJZQ2XS38Rt7dUU/dTd+I3NkfgD/VQGxc2+vJ3ehV6UqkRvEzXNq93zKNxoPWWaXWoWtvECuRUX",
+	"zcfuaPOHlgUO5NlYxqDmMK+At9sqj3mitnBlbXgSOaK2Jov5INIRCSqZkAHAsUesDx1dY/YVM/LYI86p",
+	"rh9ijBWScSGACqnllXvQogs5sjIM/kB+T7iiLjyWszTVXks3SlOMmDIvjZtFLx6IsU2OOfYIDX9LpNLX",
+	"Pb+mdLygkYSQjKPQt+vM++qyoCy7r3xogFezK0YXgftKqVkxT/KXCCqVb0vhXErkARe0vUz5MeVtFmOU",
+	"NTXWjMyU/eDjSaLlzCNjNSUhuuzz0cuYJGtSLWkW/+wZVivzIm+GYhvwVg0rx18fmihPuIzm4JmjBg5X",
+	"yvSEEIJoTGNi5irlnPn0vSruavqpG4VFQlzRx53R34RFqosHsV2cUwqQlHrlN54DSeFTjljVsl2k6LiC",
+	"4KQnnbPVC9AU0gRFIHnBaGdu0w29GqJg4QYaK/Dq2/cYFg6nn+xg2yhKAzkohYIOkLAzFzpq/kfzr1WQ",
+	"0Fx7VzLUp7K6nrTUwCusyrDkGlSr+1YIlTDvpYZVYa48rjbFzzJkdPH2pfo4BqQTPiCUkZt3LzGgO8cm",
+	"aDiO2MqADq+W4lNZZa2IDZ1GL0dUQEj6MwL3IGYkjowUPBePnxUBLJtQSkIl6bkqgc6lr9/CEoGps99K",
+	"4TGVKq0dWMGk8hoUCAifjagYbuyyLibLrAwuzw397NUKpo45M1WzgplqV6pY/H5hvjKMes3DZBlCTQS/",
+	"j7SMpk9+jAMRvfSDMAkUGQqeTMhRj3EG5gDxF0kkj03GFU/08UFBXrHZUhr9OYNSPDSrugWlIjaUZbFg",
+	"wV0y6ca5hOpFk0McAVP2fi57alIWuhLysZs5T5wmeAEwBaKbiLg8fCaMlq5BK7RdJSIal09ftIutO/C3",
+	"dvRLBeOfENA4h+EuXZRBu8M+3rwktmnHRpAqi2bmG79VwgxysMlDvAy+BWhkYPMWDnMBLMvx1mHISzZJ",
+	"1KZOpEUcmhec3DMSmbxiOoZ8KQBc5rwRu4opuoCa272b5fNsYnouC95cRPGMmYmoxLa96gZsSOyK9yMt",
+	"xWjP68vdlzlFg4rQqnRH8EkJSn76gdA+vzenL/lAmcfH1yYOyOaWZg8QJ1z1SL/pbXkh5wxS6fRaJf3p",
+	"B7SUafJ+TfwmiSRJmE3W3vjzm9zs5Re3/J4yk/G58mYuVLAyMpDmNmM9QZ1gDvLY1TagczqNrWI05VrT",
+	"DkB6tnwRJT/fvn1jK/csCiiZNLlGZSLvXalPFwYVUCFmuS9eO53fVtUbcwEYNiVggPnHR+1Wi/SsoURx",
+	"3p0ICCIJveNisdRmq37aKMaS+f/vPw3/8tc/m16z9fmo06nn/nn8//5rnTE+m/vj7Y+Vo9TmUCJVmtKZ",
+	"y077DUzzgb5fT4zgVxtPtGns2xuuooHNms/LRxuAOh+51HWuz6UhuXolBMVwtL7TvPPCqHTE2vvIhEp9",
+	"Q9DDkQt3qmQeN6WMsFxLSGclkdk/6ls30SpAmKRpcTwOQSq3DueB6cOA2+h2a9fA8iymWJKljq7Q78nZ",
+	"aY5WNkopc7a0OWitN3mAGEfM1Oqpsq3ylbtZILw2dEWNKCNzECvs6vxkTfni4tI229a823Pu5Ep2XYbI",
+	"yJxLJHvrrBy71NMKOUYmTVXfcqaZXDdvC1uUIdbJ5IN8jm+Fr2c5wTnhAhWu7gSE5eSVDBAbR8enlUCv",
+	"rUETOY6+f6k7UVZzTsW0sm8Yxy6P8N9Ac0XCpBXJLqqNyydF41p3ANUnVtzWVlxjiOGmSKLbf353pavz",
+	"5hA0jy5u8/n1LuJkAQGXXoy81LqIDM/4eMwZyRVQkZ4pXBMC0jg0moAkRy+iGMjtjAWkkzQarTNyO6IC",
+	"PPKGKypmBbU8wEkxFy2dpVQ5LxGrN2RA5ksbSO//0FKvNInK2eK2mODzGoDbcUv3k7fT86RQIcu6xBfq",
+	"s7jpidZZrA7JnXpBbfEF83K5P+KtCMso5XYxGpuFYdiE4O6KvNedyOUo0mrPrLKdGkHx/H6JW7wqAVtD",
+	"Zh15rV7UwytkU5bNiLz8iSRDYCD0sRH3hpertgGE6w2ibOWaStDQCTtp4qgZVd+VkJewybzUs5lHaHMS",
+	"XS3IAE88F2KAf3VT8l6SvWchafoiYMAGI5RxNhvzRBrQXRu4pgB3FV3LXWMKJnIzDL1VMNmLx2u7sIN8",
+	"Ou7eY8HTiIGMZ+ZZYN7p5pZRpDsF1JpzzeUZp6MN7gS2jRjAE9kqzDzIqbKrDiuv9W5DZHehoNte+FRV",
+	"aKYxtyuUha0SvAu+2lJkSaddem6G1i+6AQNV5lMyNbI8ImdSwTjNlsYK/ZTli+CZzGkaqCWRZBtVlxF8",
+	"vCEZW8FPFd9orgWBtuZZ6OAmlgL2cfzMRpTZwcuc33u+LlFaQJhOJoLfm4pEOffVsroLAWUBxPGSRLuM",
+	"mC9gYBbAshjbwhlsWCUGSoR8U8C5a0mdCVlxikdXgvJI0RpuftNXqouVbTxMTZWyO+FxFERgBzjpR4/p",
+	"atGjOxSU4RdSCFUo9aWXnMZNZHteim8fjWuhCMTdKN/G2rLgydDWuv/4/hU5wnofeV35eLf88mVKp1ez",
+	"jpWlVf1MO48JVSP75UgSZao4rjuJPD116qz+3KqTcJd/15usD3XLy+zV3tk4hJKCEOOIdRGRo6WpBxjd",
+	"Z09YD610QF+mZIRdVlnFCLdiLBiRtd+5fWeKR7huAUc2/lkvhvTsr73jB6wq8QVrQFST+y127FpqAatQ",
+	"g0urKR7cL6NZ3pv7G+/b5mL1FXPFfBgtKeCOj9Jml2nYP6IzoSr3rVUfsGR/DVUzNWFCDCTV4z3sCoKV",
+	"zepfoOhEARg7F5ewZ411CDYU0R+jkkK1ukmt9b73Vb6f3IdWgGzLchwWzhXunzmTR3GgzV+4OVcf9f9o",
+	"+Je/Zn/Wu//j//pnyzur4s5cjc8GQivg/jjSs+OYO8jPdop3MWV79r2EkQxMEgCIAMq86regSH9mGV55",
+	"kh8Vd8mk0gw549zCNLs5YfbrCpGbnq4+mnciKmfTTgfIkfPl3VuRE0UyxzLs6ymPiikjRw3ndTR9n4xo",
+	"JUEdXxMJ2KKIUElcx4uCnLU8OUVOujucwlLjQd47M++IWUDABXxKj2QRkCvuuj6QR73veFn3c+ffidIs",
+	"1IDLDUqzsHBDG6Z+Y3P78G5+WK2euHi2qnpMusbuRgCRkw3hIScbg2OF0pd+3jPnmD+huW8tbHH+bNZc",
+	"g3fm1mwob5RxhpVob4eVMoSKL+5GfJbBYFkN0kKg9NGcTiESJo89YlKUPKtikCMJbpTRT+ZSugqmq7Qo",
+	"lLVbldmq7BL3VFXiy4t7W6qFe5cSS87e5OHumovygKWJXLfAisPHoEY8rJh//NoM3ia72vVTW1bBWwC2",
+	"YgkqVHWIwlphm7ksLrub/HTZWouLWFvH2u55O7VqM3TY/RDmrRm2DgEGzBIqRHRv+qRPbeQeWjavbWSs",
+	"9ZIOEpUIqF5OvnBk8ze8YgSp3fkK+L9OYeMIYp+yu64SlMkBFuQNqDDmeznS/zOC4K7m1bCT5xLqiBO/",
+	"t8hQUqc3q9BRMVFuktGFSmn880Kt/T1F63KAZJyvGCI8F8drA4LbhfDg9rLo4HL1jyaKd63/pCQm2jwg",
+	"GLiE3rQJl8rHwEuUtiShylihjlwCM8Yg4U9qBJGwukWuUIYedXxN8NymkQT01Rt7mfmc7TIwH/CQC9d7",
+	"jIpvzvVgm4eWJbcZEzD2BZcQx9gutqOBGEcBFunhjNhR5Bfoy0hBp7akHGAxDq1yLyHz0obD9YPKMR/V",
+	"WHZM2c5m3Icqo1DGZgo1EObhUgBsydFkbY/mcMQr3q/djaYxZc+wfsCGfKq6gWOJGr50NVtxzW+S6OxY",
+	"hbdAN9blPH2tt3+jWzmHSvu4YkvRcBbEm2Lhbo7ozZT//Wn+y7N6H9Fmtauxamszw07W60AjjdxolwbP",
+	"0Ejx6aV56azEsbqYkrD+yo9N5no3wNT16ssqZrwXlpZLPUrXtj8L7bwt1oJzGWou7eWCtSJ6JGEqilNr",
+	"tSb7Nvtc2ownzHPAAoZYjZ2RnjGR9K5JT4DCqodE0TuQhHHs1GK4Rd7G4upSpMYV+2K5/hBTtq9y2985",
+	"x/try7ebcsXF+yEiFkQTWhIuRScRNo+tWsRxwzjU1Oa3VbXBdN2uHtK+mqJW6UNqmpCuqPH6YQQYJkQ0",
+	"xbDFUWxWP3zSWjSNiX25viykeitJx1Ymygod43Z+XXXw5bXNXPWrgMYxCFJoGJ0na3qlGAeJuIKpxWZ/",
+	"5XTN9hVepEOMvH/xjFy2T8+J7WJMQh4kY2AllV62qVBbCucVYZVoJa/OC3MFdctSRZhUrojqIqa48m0a",
+	"WQZcEJlMJlwsSw9wRKIkx9K0kv6zar+nG/Lx/UvC6NjEK0IKeT18fSig7cBkvppTMPF0ylEOieJ+cot2",
+	"NqpsQaEfoxj+orpiNf4t9Xgz3RdteLwxpOctAeUgWLG9NJHxi+HZOC1stFqcxVFV8PKLlsZ7RLzOo7QF",
+	"4o64jYe/FYJve4hbXoiHPOJMFWvNq2KYBPV7AvZ5WWzgisNZB/hHsgPk7/0u9oDcPHtSwL5rpFqGKo+K",
+	"JXtAkA9WoHp8OeYRG/TsRKU1BL+cFFIWj7tmcY+Koohf+0HTPZGxbcG+DMSPuawtZdKFrfzDmlm3coxt",
+	"mx47hwTpNL+uXWBYSrHCaIMuAbYbj0nwKdd0s87+u9UCThO3K65pMWnQ/l7oQu82XAat90DDiNmyYHNw",
+	"GkFwt7JQxzIhO5u+rM8Lpk5WbfXiuWWULr60UO8vmHdsbFFjOiMhr5OetYj10N7bc3a7Ho4ytm6s7Rva",
+	"lqSRSBPJuEjrca2q9ZsZA0utQLeUhX3+6VnMg7vlaQEiYTuqNeUlsG7fYeF2Uz4s9Iwp2pZUNFXc5YwF",
+	"poY7sYshIsnnRuZsLi4buyKzz92OEvsN36ToAh1CV/Bp6VwLXjw+xnzNmgVK4f3C/ShAvwzP8od3E947",
+	"q9ZORNwdVEYGmwUqWFonbcQTUXyrdbL6nc9rtnOrSrtWMj5dkhwXU6VP64kk+piqh7XxwUBimdqAs1CW",
+	"G18HVLisCfwIBvYSOspVaJnSOCaBXrlHIkbsdBVTJvTaun/YooFL+sDrMeQPm/lZkn8c0tlayIQ0rZFS",
+	"nJMc9T68fP28+++3b573jheAtz6nik9rbhH57SyAtxSLM9ayUOohut8ma/fBiyPBp4ne+vJoTEqwoZFx",
+	"5WHpwbQmNiVj9PKZdkJRiLk41fH1QWvYVVWA4JPqbtSna0PHz0aZWNiMcGmN7tWljn5Pi35VkGqyUmTV",
+	"3IP2tXyXJFuHciPkzGpAbvaaxpEusFBuVkHoqyhUtJgP/SWqGRVrFa2vbZRDvbkS54XSRhbJtlXSc3K+",
+	"qWBTIhPnU5M3gfUcYPJ7W5WDXFQ9dk2P0MShhHm508BiPk7qNU30uFTlPSuXVtdZCMEWeJhpZLp9ccVm",
+	"X+bkxYfot6IFMbiPYFpG1xdswmakt7zGhl3141hOUjVwe6uJneLtBMTSIv2miZZpTOGK5mJ1p1weVkCF",
+	"iEASniiPCFAigtBGGeVG0aEAPUgQioNmJKCMcUVGEE/IUc9kX/U8o5z0YiqVyd0y0tIc+isF44mSZb3h",
+	"9VIk1xJluQ6zjfQyiFgkRw9j66wS/zF/VGnbyRRKyytwYGcXDW+XHEdZ6JmsFfOL/seMRIpIxScTCI+X",
+	"tH8UdCw3ayr2i8MU7hZOJChZrNdBjhzp94hlFKbSkiaT12mteUcty8t4ri4RuVgY0mJ0EgQAWnTsCdBC",
+	"tHvc89IcnqxSZH+GFY1s/AIIrC25hEaaIUuTszat/7iJMJQiyS55AaXsPF9Z0IXepCzeoIeXXc05MGzF",
+	"kYsIn0tZsnIeygHZ36kchx/PH2j6xW6QY/IFqQNxz9C7mtM/FioJ58w6cyt8VDaQ0fA98oNVleBEwmz6",
+	"bHqHVmfQFgX8BQa/2HtkbYngFcr+PDa5WNw1/UjmupBwBh4q8DJtFonNQAqdQKqUa7DNR9a0HVn1pbR0",
+	"WtoQGctLIDF1tao2FdEr9AEqqlflJQFdgG+qeaWXp3Aj19cDvJX8VcRKTKRmtg11rFJddV4WR60iN30p",
+	"DBQXMBCcqceudboQQwifIqkiNkyt1OTIRl/K4+v0R1uW11XdG0uI7ytWrl/e9xLrsukZNR5KIxKaaPwU",
+	"gws9EyoVQl1SePiDqyTsf3z/Kqvcl/OBnbWLLrAzrzxVvev/+t//tU5X3qoEa1occFXR1dKmi4/hRXc9",
+	"F+fyKk06rEcaRHHSbDQ8kkz0n+20Y49rAEQXuwTVy5NmT6olzT6iX9/2h9zOcvCBfvqSwYVf28GVF/7C",
+	"VS6B1uOISaVNyqtLRh/op8d14H+F5754uCDGW4UG7GBPX5q/V4p9jr3M+0CwkO/y+rLbyB/unbJylrfG",
+	"U2NNJDhyVm6qwDV1XTi7E75+ACpKfc3zNSHyGytMVljfWgkI4fbe6HJfroJk1VKQG1eCrFQC8qOkQ7id",
+	"sWA/DNu6Dtc6cWxLkOrxJOk6X5g3y4yeWxmvRkCF6gNVpR64V1QqIqMh1sGLo0HaM2zKxR0IEnLTk6W6",
+	"061qvtI6y8qyGAE0VYhNz62a4SU9hMziYhwrVaIVcJ/Gq5saU9zbdjs5vFhlVFmJxw4/ysifcyVUt/UX",
+	"Npgi6poQlUXy5FrFZ9td7iOYB/JifquGsBDJREHYu0JTncVGa9ckR4yTFK9Re+m9//ime/vh5tXz7s2L",
+	"D8/f946vbVODqbQWUQEhkYoWun3/nkCCGm1mBskXwJ9QoYyTKi2Fn1tbqfKrFYvH6UL0BYtTP2Bu4mPo",
+	"Dw5OTurlOyRz6PPfybRQaiN4b5eMuI6NOrL4t0oGgMeoAL288UDJdlxw38Z9pHasLr0Jdi6RP+a9wCuy",
+	"VzV2PI7ihHRpB81Jv//NVk3cbzXy0lN1K5v3u1rXGFZerNe8HSsvZt+6uadRTPtRbK16c7KAebqslMBW",
+	"UQ7ZnGWY/U/c53ODFhU7Z2wmZix135tPv8p1qJ8rWlce6lENAKvzNouf3kPDkLm97AiTfM/GskIJaWPM",
+	"ZYFDuZ71S5qjZ2OHLnl1o2bzppALlYmAMTDVTVikNjkuFxJc7TQdKhd37tZeDZB7O+XC6exy0qpUH/gC",
+	"lVQnAgbRp0Wy93EyAeEHVAKJQdM76ZEwGmpJnrKQhFSOQF4TVOQkgXsQs7QQi+nx6dRQWyikhHI6stnw",
+	"L/1f/2x4l+X08mtMQJsD37aipj35raTNb/AEd06cWwD8CqA+jpDm7vIOcpqdYk+i2neAJnMwxJieIBGR",
+	"mt3qUzFwuJlEf4fZTaJn+bPWR7vtC0cBrKu25i06dl0NnaMevevW6/XeMUHvP1rxzTTGD2orqIC4B+Er",
+	"7pu/bBkb9PEijqAcZ6zG6cpHSiEXNdbkJWv8+ZcPi+sjP//ygQwEH5Peu7e3pi0XTdToKS6pR47+dts6",
+	"PTsmXJhRpr0uG0TDRCtvEYbfqBnBOuwhCHL0Xr/w9Ln+b3IfUfLzL3+/Pa6w+s/IVAbcVMlhippyK1ZT",
+	"qLm8jP+xGWj1ABODzJHX3rlUEwV0vNhZ+hbi2CNprXhEzH4Ux+QmEJxFkjybaTx8J7iCQJFnMU9C0qfB",
+	"XTLRyCwgUPFMv9VhaXO8CITfcoG2st5hHfaMM43DEWfyqsN88vPt2zc2BFIyegddfUt6ZBBBHMprkrA7",
+	"xqcsLaJjfscsNgEaFSEkR+1G47iuJ8MKPeZpWm+ol5NintoSOP/9m+Ss59LCbF2hXsBDwKw5r8MIIhoW",
+	"hcM3PdIzJYP+82vP1dTB1DJcEKGKYBk+XIUmcxILxpEexrP0yFGzXtfXjNhyfeS0cWxy0BjhE/p7gpYK",
+	"IbnoeQaGxPUc7v3ZQULWqV2R/9Tr9V890jHpEuYF/XunVq/XO7XPvWvSyz3qkUjaQBo9IWdZfOSEDgEX",
+	"i2xR7wZxuyfJiDOeCNJ7GcJ4whWwYOb/HWa9KxMoRMeAVzVtN6d/0bP3eTgjAiYxnclCJKGccCbh2kKb",
+	"Yd04M9r0iGm3Wvr9XpR9EAuTCUgkhL1rMh1FMeSmjCSJGBnE0XCk3ByNy4U5LMp0I9Y1Y3t18neYGfS4",
+	"g4kirTbBNDNsl2doCMLEcAWJLS8nivRcu5petmsBkiciwIZ6KJT0rg0mxWnLHL0gvbRmKx3UHUdyjDPh",
+	"d25yZbfsHdA/cRH9gUh3RQyxwnb7J8HPv3zAP6BHjpaTIzxpsZYIIbla+TlLlO0n63reD7b/rQ2AGdMZ",
+	"gs1gsYt41eCNI6lvZsTQLN375ONbuLajnq0m1iNjoEwuUvM0pqfe0bJeHAXAJGTe5JrmxSICRbGhM4Y+",
+	"IYGUV0+f5kjfU/dmVjyr5ojZTaL42Kw3pYs3717mhMyrWqPerDcwnG4CjE6i2lXtpN6onxjeO0KO93QE",
+	"NFajP/TfQ1BlYUv6FkvSajRyiDwRPABp956G2Mo6+cCTYISFJtUIaUwskdmn4H0Z1q5qP4H6G37XxH3i",
+	"BcPltBoNxxtsofc89fvNOjfSBOU/U4dPjd+h/wclrHXyl/02sqOS7EC7N0174uge6gVpoXb1n1+9mkzG",
+	"Y316V7VX0T1gUrZXU3QoMVBvgtF5Fmkw/A4bm9Z+1RM9xaTqqgC30YOagPa1+BVpYNNghBSfYkMqScbR",
+	"0ADX0IYgEQLDDE4bJ1mZy9JTyHLKdz2ILAXdrdUcipbM3OqyY3KnZhLMKx9cttySs9MPZ0Rxg5R1Petp",
+	"42QPu0hYCvL57Vj2XthTwjIT2n529oabiPaZcXYNaIRZ32axRNIZmY5mq9E0f9AV8VST5Unka0q2HFnD",
+	"cYQkEKzUfwezawz+d+2GQSKKahlIz1QntxAIzCkQYHMFBKhEMAjJCEQJmmpxxAjmadw6aBVkqbqWDXn6",
+	"SosvqK6tGfgMBY7a5193vQdGEfxP0S5TazVaZ36z6bdOPzQbVw39n3/XjB2m1uif0zZtgt8anDb9dtA+",
+	"8S/DBvin/ebgfNAILmmzmUnBr2nEjJsTY1wx08YobTV61z25+/3y031r7JwTV7b4gd5XTrCqXdVg9nPj",
+	"5W88ev3bzexN1Pj0+rYxe/PPf3x6/SOf4v+/4NGrZz9PcMxPL0/+dfvzZXV0NueF2nUJPt+g+KZVQscq",
+	"8ba2DazL5k3P5OkPNHShLfhKc/0rHxm1YgKE5qWT9S+94KIfhSEwQ0cqrOwlM6VFbZnNz0UuIVW62dwV",
+	"1Aubu4Pz1Sp+xYReWXL5jEVIq5haoF2lWBKZBCOtjWaIo3n1CDpM4nW0Mil2SHQ7wnSZayugWsf6SGv6",
+	"ITIemw3W13OM9PWmQxqxOrnJtVjEurKyUK+Dpp2qr7PCy2M66zBzYXK7ychIf+Z0ll7mb+wZ8apILAxM",
+	"DPptTC1yKoN+3RADxLUfeDjbjA4sua4b3iBr9PtctAw5j2aRUDU3ZHVfE31CxiU0h8mP6v786eIfk3+3",
+	"xIfT+1/OZzfN4PnJ8G9nd68v2bu2/Hgx3Q6c4TLJ7w5mNp1Rsyx7MwxycxbAV06k2o3L9W8842wQR8YG",
+	"2m61qqzLysNannlusgv2QRGf2dueGs82pYpzIgr2lzc0Mga1pGyIpixS8YmJNMJy+qZ8fJ28h3tufiFC",
+	"/wmho16UMO7zyaJggq9ktGbuOrbL4iFw4q8ej9rr33jD1QuemKTWnXHBwGUHXNic0BsretH0gL61Uk77",
+	"HiVUjQpyxIXytVoYEjSbkp9/+VAnNzaJ0hj2NGLbRDBjmokjNGHRMBRas8RGBiAI2j2vCdecGi1b+h38",
+	"y9rO0Lp0iSSpw3rvQYmZfzNQIFbwvg82fHhrzuWssQjmOVNsFmFRC7gQECh/xIUEv4/G/JkvFZ1sovcU",
+	"YpUrsbkN5fFitLgWe0f9n4LobfTzy49/vGy+iV7Kl+z9afDs5dnLu8n//vPZz5d1mP38R/jLy+ht9PLT",
+	"S9aoB62Y9ccvGuH//jyXgDbPOZunlnPm48kvsR1gLjTcRYRvBqVySZrBlJg9ukyrL0lcWhVYzgfOX1M2",
+	"s9+Su1CMJcrt80+27AGirrleLm8cBUlWANFq6jKvA9uSY74r+FaqBz9H5VckzLPmmiiemU4kEQviJMSk",
+	"fS1YTLUAHCkSRmG5pmtzJt7rr31D2i6VXT5Ir0PLbzSLXu78kw9avnQXJYug12eKAmcrOAnbcDrwz+h5",
+	"328HF6F/CY2B36St/knQDk/hbJAvC3fVbDVcWYYajeP5oGtLyq4SCeKqRU/67eA09M/gfOC36UXfvwwa",
+	"od+E1uCEtvunwRnmyd9Fk4kmQu2cZScfM6y4MvWmXGWXWvPipN2qNxtYNUcIkyBT+3j7Y+0zMptqVz07",
+	"//Xas0bJ70JzztU5zGvP9udS8WC52qwhLO1FlCRMwCZh9RCHe+QIi7aVtYmltkNsh4V0dnxFXMshAQym",
+	"NDaT6WseMdJ7+eafb18+e9798eZft90fnr94+/5598ePz3tY3tE6ybJuRmPO1EiSPgy4MCZ2Kn0+ML+T",
+	"o0H0ScsS2LCfTAQ3xTH6sw4z+dx2Utsqi9hWWcada4gRhk8dG/9zlmmMpUWo6rCAS2Uept5O8sba8COJ",
+	"B6A1+GkUwJUmbMa1OgHhqsx4HYYVhJxwE/FQvwhswEWAay0Ysj0iOYraEyQRhIsOE2BTPvQ5E2ChLHrp",
+	"XEiBrJPMSN66JhMem8o1ImFXHWbKISVMSTIUfEqosUAGo4Td6SfjcaQ8W0BTf2g64jJLhIlAr7vDxlRo",
+	"HaCQpJCe7XwWwnJpLLvOj2qNKCXPOYq5BXnaxDTR2sNqvxQzeThW0sixkjQjZZGPNOqNUh6y+REts3Og",
+	"nGJW8LXroo9porjV1KhYZbcy8ykRHlMLRakE+VJJYrDDs9TLI4gbSKkcYhuCaLKuZKlHr0BwdlSd9nMN",
+	"C+mMi6+0m/qVYvpiyajMHvkViodiBURwe3sQIfd6/Q8mqLm7/hNse9N3sT2lglh1B6t7Je9ltQ5W/VNa",
+	"WSZSEuJBuY75LP3sg2uYXmkhmlypm4FxOqXFLBGsEoMJI2YYJUbJWPdCLt0sfyHWdkcoXUZa9dmE/+WW",
+	"dcS4W9KxjcIQCSxblHm9sKDFapVrAOG8b4ZSLPtSmnFcjRa4g3Z5zmtXYeVtLbijKeUooBL8iElgMtKK",
+	"xtKDcbld2cLWZHnt0/hg7KqagJK/RcMRuVUCQHnkFWehibfXBNZc9B/KmdiC78u0YuiiTbZApE8bSyS0",
+	"hV/SfMxapP5H74tLXncbsNzsLDyHi8FlA9mX3w5ONDdrD/xTetY/Dy5CzdoyKD8zk5BXKqwVcy9r7UEz",
+	"aIUngG/67eA89C/gcuA3aLPvWKZ+Z4RF1Wv/3W6TVoOcX7bPSKOB+0mZVFojLJ88sQxOabxZcwMrh0PM",
+	"9TaOFDe/C0NHkKPMjv1kv612g+TaWmQdT5ebQW6c8z2wYQRzRFmTRsKFq++a87t7WIzT6PusyIncXJYj",
+	"YYwBcbeCRNLN26cSOix9cGQtG1SAibm8TgNtTYAtRhfj2C7jqmtbkELYO653GH4Db6v1oESSjDkDW9mf",
+	"qnQFnjXkMBhSjeLXWIyvw0wgJ+Pm/Tp5rq+tWY7pG2YtHdhs9qjduMzysrt4xbuK3gHrHS83BDzLzuYR",
+	"zQBbEMqNieBKmldOx5bRpI3pyQPGSxyYzNfBZDZFiWVaUL5T0AhoaKXw5x/ocNnUdthTHIPTHqJB9hsN",
+	"QnIsbHP+lzG9ef1qte3lnTV5m7LRpqcUn7KMI3qLmpXmULMsxr3DMIujXScvjcNPkp693H0aUxaAtBko",
+	"llOpHAqSEY9D2WHIaTErJ5Iy0awm1VBs3pznUiMcw0X21kePRqSOvQ5DRkT4YIA8mMEnlZrNXXYXOj5w",
+	"/umIKnDRB9aQX8bCfgKV4187WpUekI46UCNftf8okNWz+tl5KVE1AHFlBKrSOavSOAxEneZA0g8k/a9l",
+	"FduJJi/TSTa3mWHWUjAqiYPG4A+XtIf5lcPoHjAWOSWxmOtlokRcPoLNQO2wEJSW9z3CuDK+wrw2wYU1",
+	"ymjJ/4T08BOohtA45lOrhPyCWlKaaedh9LRpnECVS6kro60mWW979WCAH9xNL1hKs85Pd/VGuY3ZTPUH",
+	"CfE6SOZ/KTJuP3sg53PkfHORvllBpH8nsLwtFo94YcofPrY2YGjFg3AeqxjgxfQVjCcxVbDc/fKaRjFJ",
+	"h5GjnzhR8Ek9dT8deyYLD0LjJZD0HkITIIN0P+QmF1bL6xI0K9E3WRLK0soAJgHfmbncxN2IYfJ+LmU7",
+	"jphJ+TTu3zqxviHX1WbRz4NmrA/pJr+hcMI+srDaj0AF+fPPuqMY9Td0DJ8/e2TGkzTySA+wjS/sc8w5",
+	"cu0t6hUJPlLRS3oCzeD01D8PNTmGi4FPm/2G7/zK5/Sin5HjW/wGVptgXJnOdjIxFUauav/SazQFJtKl",
+	"5hf2kPb1wsmvN7IbZ0+K59+FqX1uz3kSQxWN+aZhhV8zqVhiky5gyaMapvd83/dzP7e7bQ9ogj5QxV3E",
+	"ziK2L5E9GUznKMPBPvw12YeLZ1OZaJeLfWtzBt/DmN9by0Lxy9dIuKWK4phEjCSmNAd6BiPWTST0Fonu",
+	"j/iVHYluQd1fl3BovviXSzj8korQzqhrzmB71PXKNZO3DEoI1YLZfh7bdpPPDwzowRnQd8J8HseSvfUV",
+	"/BLmalthbp0NmRy1m62srNNxfYlFeZ985muQ6re7Zg9odj4Qwwcnhs4SfCCKB3vw7tJ/lhFSNdjevpGP",
+	"cFSYLRjZEAosaoQew3xKpR3kYh1t7iQ3cY2FQBITJPkqYoCZibaKpgkBsfWTMSaFs3R0qaX3pdvaIwX0",
+	"pyEmDxLGbne3Joo9XUMGcFxK3o1Utph8R57dcwqWrSJLcFAk4FJ9mQyHdDW2VDAaBl3OhQv4WXZI+fbx",
+	"1Reyx7B+dLl2J9S0K1iXIOmVRvw0L+on7XJvbYVMtgWPbqF9U1XvbZhA19RpT7/TPHXs/Lx/Rk+Dduif",
+	"QGvgt2mz718GF6F/DmeDU9runwQtbEimyc38LPk03gmXCkHl1fQpyxwIiwBpLIuBmkuTN1JBs9EgP/1A",
+	"jjARPZ4de8TJAM1TjdzuXycNLDyubM8f40PuhnQmTX9n/Vc3Yl2TGl67Oml8zpaOCe2mM4J53gV8UJjc",
+	"PsF0u9wzhOSES9vBpJnvgl1rYWWxFI+vag1oDlr0RB/Waei34WzgX9DLvt8ImmELTgZtetpHvvKpG4XI",
+	"RE6hHZ4Erb7fpI1Lvz24AP8iPA/8s/4pbQ9OoBU2A813EhapLsaxz4O7PIDiV69mSuNrxvPs9XMfN9Ro",
+	"NBrtFpLx2RiwYd9/ft0CKogZuZKkFjNk0i/JOjytN89KMUKDYXH8Sb15sWz4crxb+papslppPZYy/fPm",
+	"g+tafFVrNdPzql1VOy0N+7Lky2WUokQEXqAUNkDTrMKFXPing7OG36bnff8iuAx9h30a+bZ17VlmuN6p",
+	"l1ZL+B68eVEmAFVJ26waJ+CmXR0//IsrGYiElxyh/GYLVppKgqZEhq2L4aUt9z1T0gNlxhGfarFySlES",
+	"nCQKwmOP4JWyFY0MQSg181mk2D0498ByDyz3wHIPLPc7YLkbMtxlNirLIg5GqX1a6pkD6774+S5VGgpC",
+	"wNOMSvy5pVtgSYnRgIvQJa4KCABrjGJRbZmHyJVJ25W2suHMy4xTHTaw6UGZPWapocpV6o5o7GSLDouB",
+	"On+3sz8ZQuYMCJbfX5OxqVNGTX8K+zNWzsLgJH4Pws7aM+azKEynzDzltu0YxaxiSu55FBLMyC081z/3",
+	"TC6xndN4RCQoFWMBdFeJjYsQC49jo50Ocx+kk4lIHfk4hnBGaKK4bx5pSW0SUyavs4AsO3uHUVfgjWTR",
+	"AJbDPTE131y46iyIgWCY/0L7IdO5wzgglmcJW1rzzuxyx5As1355x5zhEnlmKdkegxppUaPWp+yuqwRl",
+	"cmBzxgagx2r28eH9/yLnbbYaJz7y3sq02ALmAWOsHN05CMMHYfggDO9JGD6Iwl+7KGyPe2OCX07ETj40",
+	"Lue81hdwOWho4qLX5mP9tgt61vcdmdIULNe6dRPStJTpaLRbuTKBQtf2ZeDWcLVN2dp7u5ylncms8GNc",
+	"jJmIRgcK3YmHOL/H9FKb00NZ10lvm6ouq+2PT7UcvGe1A72EmGJQkNC1tM8TlRodbdEbdzsZVyiUawj2",
+	"8rFI5KWS1sqJPuCZdYNiuV/Gsd7umN4ZxcQ0DFqQhP/JozCzZ+4tPPZgCT0Ifwfh7xGEP6RaB+Hvr24H",
+	"RdvNwRj67SYqaL67i+U1FVpMg/5yT+mIp0WQgKmIxpL0IeZsSBS3pQb1B1IR14VN5boW6N9nWJsv7StY",
+	"6hN9vbs7dFUrJMs+tLqQxUz9CGNu8rJLOtylUbdnrlZDu39K/XZwFvoXWs+4pI2+edLWnFtPbVl9lReq",
+	"axsiYkE0ofHSOjqmlfjWN2tnVNSLoLnm4qFd0mZ9wVa79tEMvEEsKI6fr7qcWtOflEZ2lsZqvjUffqRI",
+	"TbPth4nTxJ2tidIshGQ+kXY9+47N/LJtfLeSywdokTfM3sq3mmtGUnF9B/6DYiy26rUdqbzaqjUorkcC",
+	"CxEAXvb25laNss80XWl/wce5D9nvWv9KWPiwnEkF42rzpRO4jQh+H2kBZX436yZt5ReZn8ROnNXf/+w6",
+	"hGiZDUW2i8E5+O3wLPAvkcxama3Rv6T6tsaUdTdJwMg0gdZ2eoAElUy6A4BqCmhpjwGpYGLIi1OPao32",
+	"6QU9uxz40AgbfnswaPn0tN33T07bYePyog2tC60DhJxBdwmUbU8DmNSuagoYZaobuNaqm2sjq3NM3KFq",
+	"DHZUwZRB8h3BT4XZ9gZxdEis1kfROfr0HcTQcceY0gbx5oeHKTttGRFlM2J7WOkb5rzapX0OzCtp4Wlf",
+	"3+5+bF40/vC0tFtWyb/dOOmwHt5erNnmevN3Fe/aiYomrBu7tmIP6ieywzL+LgudrJ9IImkMHqGmfBww",
+	"26urTn6K7qHDejkO0SM4LYNpng3aEnTGyY3Nrmx3fyoJ7bCsobKTQ1qNVlbvA39b7lVGVH/U+h575JAb",
+	"0+GlhGMzUvGA/a4OMsZBxjjIGN+MjLER2VimYyPJ9jTrCkz+76HGzJf33+m3WpWA9xNVMKWzpU3suWWx",
+	"G4pOS6wSFdMNLCEnR8ZCgZ5vtAp6ZDriaEObjoAdZ9a0HLUieG2JvoJG6sBPZ9FzNvF0QChJL7sVjAIq",
+	"RGQD4YbAwHQjdS2XPdNRv8wk5wSR3XTzA7s8sMsDu/wO2eXBrbTfGPstmdbeA+xzTO+pJTt7DnO5IZY8",
+	"Wg7Wh4BjcU1L5JBDapZa4JC/8b5W9U2nXGMyt8o5sloaKFOPp3FJejgvWhjsl3ora/TcmA9vqZnvLcrl",
+	"wEoPrPTASg+s9BCh8S1EaFimsSHrLtMtnwaUBRA/MJd1TNVVFqMCiPlwnGO5NvTUKJ1p4to9j0IIKzDX",
+	"a5IbMqKy64LXeqbOtkmom1KZJtUdu9L5XiHExCnJqZXftsFM78ucaR03cmDgBwZ+YOAHBn5g4AcGXqGM",
+	"OfKMfaveJexdALa72m+GesLkohUZDcQDBJHj+kMasWsSKSJAJlrLno5AmHKIdqBIGJGKTyZWDDApIYyb",
+	"fppqqoWFec5vXl2tVb/X2z6w5ANLPrDkA0s+sOQDS66StanEbI6FbahXW/a8QSy5fSMf2yYBTCs321+6",
+	"PHbcdap+rOhxt9WHiR+3u0sjyPdYSlafQDdLqKjI16qwcpcjYpNk/odxoUbTiIXzrT4rdui0oHvjpiF/",
+	"41IZfrRxh86WTQ8LuejGfIhHlK4vRwxxgCXLht8MzqBF232/mcvWv+z758FZeArtwYnJ1k/JaGuDwFt7",
+	"yutDbx2yfRfBt5PsZjvak/60Lu9qmcR+q7iwYRp5I1ekXIiH+1VfDHI0HXESUEZiPtT3m6oO4ywAEz5C",
+	"mZzqi5/GndqeyL28zNSrkxtsJzAUmhmQ33i/w9QIGDE3qbCWJ5IYlDMdLoAYPCRHdxGWu8RBHklYCAJn",
+	"MZ3wzTteFvwaKRhLV2x9TGcYiEK4DXvRmzUTdxhCzsTGDEHJ3EefSBOEjJSE6BtdJ+94HOfXe0Ui1WHO",
+	"c9gzd7CHHfl7TjkxHTzshQJ91rZuld0bXsIOi2TaC7C4d3MsRvXJ39sutvXHRtNLYnzfpTri40X5GszM",
+	"5c0xLmgpQcyIHCVI6XDdJn5I0zc/5mzoSwgEKF8/mIwElaCvWxV6u4KGrqGGm1KxB4wK/ovxrDndqlpb",
+	"kbWca+MsZndPlpZYsWSnD1gTzi36EKP5DcVo6lcqwME25PnI0pyQZV0HMwNcJd68oBmsjue8SfmwABoW",
+	"tADNCtppTgyavo7r5CUL4iQE2WE926beFh+Rvas0vTpSBcY/4nEoM6Z5+w6rUXeYLR6ANTZgRvgUQuTg",
+	"ruWIJhGS2KYVHhkIPiY0LWBNgkR5HUZJyKdsKGgIJrtFgRiTABtdYRHrO2CEDwY4I4NPOT8fTqhGWthw",
+	"S5mOqNJ6Ur7QYhnj+wlUxvV2rPbycLR27oRMe+uSWjHt+mm5qQOLrwisTYi2pP4F1WK4r+Vwv01P+v5F",
+	"0NJLawwu6UX/3CzNZsRamBpl6qCqoKqyX1ZxsPrstUXfhqR2Tg36Am366kXJvIcqkyF1hnL3YWBq4wKS",
+	"NC3W0yDQt5zAp0gqWSe3oPQ9IT1zTXpE8TlFCuvTdliqWKQcwjlh7My/8b5xuJCjSJFBxCI5Qo8LVYSy",
+	"DgMq4si8R/owpOz4OmMlToezqzeNxTusZxuKd83jrnncq5NfqvQnLKPUpoHX1irKPnoRlsuhm9KCB2wn",
+	"eDBRfSN03zUlPND/77wb4V60gqeYvL5cN7Cp8aUZ71qaRzGe2JtNUhexR5zBrMPQr+bNmd60OE+Obt/Z",
+	"DjQxSJm+QsJIIsNKM8c6LM1pn2t3OKEzcoSTTeJk3r43puIumRx72NGww9AoaErRt0zmoyQjGg8IndKZ",
+	"0QT+AMG9+epPrkwM+fj+VRl7yXlG3iE0H9w7sj/PhD257piHECN7AltI0R1CdwIiwFlrLa0hGKDmfz3V",
+	"ELkHQYdgnKj6YXfYn/MCN1ul+sXGbmpTS8HwgEKhRv1MRE7JCaxNOl3BxTJnLrBwI+evHl/u6j5d9kp5",
+	"7ISJLkkEBsIuKTeQtWOszB8VvwN9eSfnfwtad/+4nP67/emfzf6bi/GrE/n+TP2rkbw85c/1ceC3kSpk",
+	"JR6e8sFAI9va1z/nPP7dBXC3l7r9JxtBW042AzbK1CIKNFan3PcE56mCpOVTbsq8NR1Y72Eq0hgkqn+1",
+	"Gsr78U4hoJDnZB7rMZ0RCXH8xVS15ezz6Z+WiH1+ajFvu9i3Baf3B7tvLeSl1LsqnURZdkLRueGau1pa",
+	"O689bFjbbJKUdpCxLDWnsaq0mt8TaQor8ikz/eTuACa2IYrWBeWV8bGZ4jwSlCS9eQ7UI0eNer3ZaBxf",
+	"F2yLenSH9YqMKR3cyBxxfMpMa5h5ItDrsCM+jpSWq8dAWSaLeOjO00LDSPBkaBLf3cJs8CAKGfUOuzHb",
+	"TgP3UcfFXWPHmRPSw+emDlAc8ymEPVPvxyzJikqEAYQa00dUhOT3hCuq1XF3B8iR0ZKL+7DnKbv6pS6+",
+	"1DteUJnJEQpTvTn62DteokuTD+VSkOwwOeJTXBODaVZxCE21mH9fIifdQl5MemdvyqOo4/sVYrbhDm77",
+	"D6HLH4S6g1B3EOrWCXVbXNqltnhNl6mc40pxjH0GGJ8ejDTWSPON2lxu874BLaobVDTZB/rwtxFCnTy5",
+	"2gCzELsZU3adBULqB+XWGc3Ql0RxfhkjxZIQTlzcw8RvxpStKf9rQTMwX58IHiaBIkPBk8myRdhBXRz0",
+	"eIWAaaJ4N61OMaCxhGrW90248DIGbPmVRTCnMyxA5qp2HlyGDWgO/Cxb4ALOBr6e/zJohE1oDWrZm6Zx",
+	"Qf8CWkGz6Z+H6FE+62sGGPhZw4AzyL2jQWxePAnPBk162vIvgib47f45+Jf0ZOC3+s2gEV7CxeC80Aki",
+	"FHSgqsf+fJl+6tUsBd+CbWBPgaiWODlyGlBFYz7cOgj1BhUUZNCRVqoQCWyjIHv9NUZ56b+w2XmeMJBx",
+	"IhXRNx2bcwYjdHdim1GUWvGHbl9wEyK5LEDScInHi478S97tza/pRhfzARt9Huj5t0TPN0GaZUqCo0OH",
+	"SM6voFteFltZlN5XsZuiyJ4GVYYQg4Iyg6jp12y+YQxrjKfVSBIJWV+7biKhUFREgIoEYP9sJhXQsISx",
+	"/Igf3o6xLE83bi/uxHwoPPR3fMREQXMGmyKsV65VvmWwmSJpAoFX5b7/BMpi4o5xSAe++J3xxb80T3yk",
+	"KNbqNOLLR7CiE8qqUflMtCGN2HE9C0od0xnSng7rA5GgMErV8MWwR44YR4nKZEibsFJTvwNi+QWCSXfn",
+	"urtGklpQbKbRPGQE6YFy70q53ZGupt17abzZ2gvtToNRDzT8e45E3UmHejrmYRKDL01WwnJfiEa4m0Bw",
+	"Fmlx1QzOXDAmJiSII2CKmNRdzQUYpnIJUIlgEJKjnhnRNSO6ElSPSDrDKlEYsMEZcg90nYbHdaIF355Z",
+	"Ytd9FUM48NUs28L2BAW1VDZ+jZPcum3u7OVHGtiNuRmi6ZQt2ORfQsO208bcrBNoD9yzmlezEDAUqn8x",
+	"uKQX4J8GzdB0Db4Mz6nf6p8FTWgM2rTZzF7JgOYobEgVDUAjiXF510ZKTeTV06eQtPwg5klYp+bIbN9S",
+	"CG2z6tokuEN37ZSLu5jT0JSYgq4SEY1TBoJ+64gNu5hnbyA0HhtgTKbdPpWAM2gaGnEma1enn71axEKY",
+	"AAsNJDXOOTcxhsagi7jZ0JSXL/zaqEwZ5w50CY10SHMI7Vsqqz6RxNywFFgbaLjbyaxlIWy39N7Kqwtk",
+	"hg4UCKIAE030kLERWGW+fsKViVXPdxdG34HGT+sxsJkkuSFdK6H2jk2MvL0gHUaZSYVNJsTdcTNdHwje",
+	"CqxPqye1rxQbzPW8Duu5F+cfkThKd0Lw8/q/E5AmWE5y8yV0OXeYu4NY68J+s3gv5+Y/rpN/6Bslr2wY",
+	"W4eZODYX2ib5QCGlNZNlQWtZIJse4gLZrjGZLGFxNI60uIGvmxmP/OaxLeCn94Ixc3ridPA1KSzfrkQi",
+	"tZ6OeAzEtKKXZRuzi9K7i5iCIQiMqhsBM+GKNg0uoIxxPBgBNBhBmBYT1DhE7/VJnTay408YjrOw6rAi",
+	"U+rpt6YiUuBrpeSaxEDv0RbIE9SC7gAmJjsZmZTe77J4u3K2s6Xq8WgcB2ty2D+/Up7zRVjMS6bp1oOE",
+	"DB6EiW9KmCDUiajkaBqpEVIGfK6BevyXM9V/Y53Zbvch2ixqSoyraGBv8Xp9SbMpV97eep0M25OJRHw2",
+	"1W8ViHHEtBqfZb6NaRRr6Yepa6MA5b+8oxr0JjfV3pQhsyWpVxfSmaxdnXv53xSMJzFV1lbS6hurkn82",
+	"OG8sz212gMkmPWkUfy1O60xV/nnjoum3+5eBfxE2wM8mPYfq1rpSMB1UjB1UjDwOP66iUciVSQ+PfMhQ",
+	"i9gGUah2ZIjskj/ySGjuXjcbpOVl25LR4qeV5j9FWN3NzmBRF4tba4CXl3e7XXNpt7Vif0f3dc+i2oHU",
+	"FQWgg6yz/0j3fRDMRfEFfXV+IuLlMstbBuTj+1fLqgqMaQimr06aDpf20jOlClzXWTT70uxdjP4MQwiv",
+	"CabSOMuwcQjWybt8IIQacZmvAVuMiFgeVY9Fuj/q/e0t7rs8g8hlA/1+8m91ef+/jf6b5vjv55NXLfn+",
+	"YvqvdvDj2eBvp7/dNNZkA619fYNAZrf3ZcHMaZ1yTCA8SCplwc/pzcsA9aXc+Iu3NZfKvNQd4xJhJChT",
+	"3O/dxw9WY3DpWos6Al2uG2RJoQ+VARnMgtgmEy5JztskjW2ThgdYAo9pet3NOi0YwwceBITdYETFEFe3",
+	"WQJBIZl06Skd7twq7WCSot4j6wPutMj7JAZrlU4LZwY8hOMrQhWJgUpjQ0eU7rCjnsFtZ0IPTVo3IC/N",
+	"+OBRL0zM3YFu+mvv2Oswg8DI9gmDIUV+etRzf3bN854tyK3ImEtF1JSTEIJoTOMOs7s46pmhXcV5dyIg",
+	"iCT0jl0H2z6VQNzlwGXbv7vjSI4xGuf4mtgrQeyVMOE5nJHehEul73J3QmfDnn5/7va4/ZsB6DtwGfa2",
+	"hBDOhSAteifsAufsNeSoUq79ct0pT9S2tbx/S/Rse9L1xfLgv2MucFCcHl5x2pSXOOHLBJD5GK62XEd6",
+	"R4M7qmmiJmER0581L14TqXUaGhNFP4H0HCWzThPCBWGcges/alLdnN4jgKLtd7xEvTGf+Mks7ZGShw1g",
+	"5vN312XuPlrO7r6DH81xYnVLPNBsqy5e4dmsD4K8E1xBoLYMY1T0UzcKET9dfy+/TU/7fjs4C/0LOB/4",
+	"l7TRN1Ur2gON0tUizbfJjs1hXYUs2Xza5neSLlvY8h7zZncmMsvyYHMn+qj5sF/pZdrqajxgnuqBhpXT",
+	"sG2OaWVm6HwtikOK6FeTIpo/mt1kuspJo7bRbfbda1TlpYriWOupic1xyaWPLk0Q3YniHhJFv9lE0a3Q",
+	"dlXG6DyJWjThFlHt4RsZHzjPbpzn++A6j2RX3uL+fflszGvbNHBNJiQ5ajdbKxPAbV7k/pjNbnVu3oP+",
+	"Y5PsyNzKHzBL8kDVHp6qpVmJB+p2SE/ck/yuZhNYYZLNlRKT5Chh0e8JEH0R5fEu5tYP+NVvqJ/Eg+Z7",
+	"1x7e0qgBXt3QiMf9XdkZlUXIvZkZV12c1SZEfVRfT0W92jaY9g3Z7Xa8iFsAp4q1TKPNwVj2NRrLlLmd",
+	"2/ParUxl+s2dLWXbEZaDoexbN5RthLIV7GSOOC0zk1k8+7r0ya+Hzn8XNP5xTVMbYPxfxTK1B+L+aOLi",
+	"N2SW+nrIyLwx6EBODragncTTtVYgSRIWYvZRUSxFrRbTo62aOwFh0HEHC9HjNfJwm3XReO5irQrFc6Xx",
+	"/hrxeHZzywzsG9cBfGjjVmXD1ndl03oAc9bmFGC1qetrMHPtCcs3xdlvz0T2WORgQ8BWMK8dLGtfoWVt",
+	"W6llG3vazqa0gxntuzOj7dGCtsp49rUazr5x6v9Xp/yPam/7zkxtj2pmK97DTa/Ht2dp+8bpzpyV7kB/",
+	"vnMD3aZSrqQs7PNPT4OYB3crqgu5xP/e7c2bH394+7//V9/pHjnC9vx2km4Y4fbCXp7WkQ8jwAoHasDF",
+	"+IkkKhqDR0Z8SgZUkEgRkTBJqMZHYxMDMqVxTHBJrrJih4V0hm29pCs3cPvOTkb+wORcLJQzGEhTv/4O",
+	"JsqNDKmifSrhqsNMfbeISUVZAObTnOmJsTgDESAVFQpLBUsSqbLyBD+BujU7foZQ25WyMT41JOPcb7Tm",
+	"SYbZUVci5sna1fn5+Vmj0fBqeuddvfPaVe15IvgEnv4AIkY+qHhIZ4U5q1Py/NZuVUrNSyqKmYHmnOrf",
+	"khXrvbUQF7eQuzq2AMLyCialRqydbslrp0MW7oq5AwMuplRo9NSXgGrJCPGestDTDwnQYKSfeWYCW11b",
+	"RuMkpooLN5FHKEkkHQKRMxZYjHfVwkSCrdjxBlKF9+2KTLVcQQQwmNJYmkLrTal8PvCx5oO9uyxM646Y",
+	"+Ud0MgFW77DndmVYzvU+1yFi/m66MkeRkjipRyR3ddTT6zrgccyncvG6hhxM/ZWEhXzJtb0J7/UkC1d3",
+	"S3nJlvtrbnWx7FoetHqHhqJGW9Pf5nTgn9Hzvt9OS1M3qStyeIaB525DXm0g+HiFkMXueRToxZ1pSpMO",
+	"bPmts8JARIWu4FNZu2q22lsBqoz4/KJFa4NhWMTdsozZX934rknEItly1KEy+XKc31Y2rt5C375xnbX0",
+	"x9saJFLxMQj5RD9x/8JHfMrKnXC37uOP5IRLyzo/SEN9u7s1PfXxuw5cT2S6pmWLcEM39QOugUBaFMS2",
+	"oip1Q8aUPWIL/0BF90t1q+ZVo6WpTRX9MA/Cq9pZeA4Xg8sGUkK/HZxowtge+K5Kv6aS5fXwy2sf4aSu",
+	"b5hpkdaGs4F/QS/7vkv/adNT1D7hk+qGCXRRX86R0FN9JSy4K+uyEy4UjSsW/8/KJ7X0P7iieD6LNf7L",
+	"K/s3G7lC/sN+7aqVK+Fv/o3F+11vNlNfVLMDFqnuJvWhVmnU7tQTqcmluR+cKS6574xBtmeIAkZdo4VG",
+	"+/SCnl0OfGiEDb89GLR8etru+yen7bBxedGG1kWr2Oytuq/YXvr1vuLsnn8HvmKZEXrHndKfVtvwstta",
+	"82p0EnXvYLbIvVLvTCkL+6cRhA0KeMRcE/Lx/SuPOMTxLOn3kAB6piigR9wl8Yhte3M0AeFrFHY/aAlc",
+	"puOuid/MeueYUn/6jpMwQRkXyJFeiKYiBFhY3gjYotDuvYAPBPNAMB+JYG5ILpeXK8fHB3vmXv0pMiUw",
+	"+yHGu1RMLlDwp7nGbniT9lYi9gYDMxzW5xsnazLltEdncnElWrMeZR12hH57N0NX0TvAVhHUhHxQKadc",
+	"hKZVxIjeA2k2iOKk2brosGBEBQ30Il3d1JhPQfgBlUBiUAqERygjyWRS/NUspMPCaBgp22HNfQrLw06B",
+	"3vWMdbWwOwEBF9iiRhHOArD98Lj+uAAySeQIQr2+XBu2/gz/lfKjDusZUpLvt9cz/afT/aKBVQKNISQJ",
+	"U1Gs52Dz9l4ypVoRTCb6k7fP3//z5bPn3bfvur/cvPyApqt8F8AQe4gyZK163XKqAddqNK4zUxlpNXJl",
+	"fdMl6+knPI7r5LTR6rCyhnFZ/fti9zlJZ2kTUzzTDssDVKPJzm2vLbV7lsPyR3HylVD//oZx9bk9PGRT",
+	"7IMIcxBhDiJMq0o3tbeO4NwEAUyUE0oOztxvwJm7a8M8E5mCXC1lWlykXPpB1e680KbXajTw7US3Uofa",
+	"LShpxawhMI3kEGYCSEFMI0eZKNDDtXTdQFt437QyR9+Rlou81PTbajQI12IY9gyjWsDwnHdqEAmpTEaJ",
+	"dU3LJAgAtICVfdDKT1IDP6BxDOLauqrLhSRcz4CLIVdK/0t/2EhyqdhkxDgTcWRa7eBLWpayGzbNkVOZ",
+	"PlsONgzQkpQSlElNijnzzHerC2N18mNOGPOMxy2VxwiVpA8xn1YXzMhR75Vtkto79sh0FAUjI68qEeWh",
+	"4/ZHhwKgpGfQe324pfLUbhJHemWuav971x6/u/z9fUt+OL//5WT274v+m1V8Z1OOkV/2imjy3PVCW+GB",
+	"GXxzQeiIrCSvNz0sRc58s3slxD9EceyaLuLnnhg3Plq0762zL99c3BhH9QtO8jzuMBmxANKWIlMqSUyl",
+	"wgAECD1LljB05crQvcw3ZveFyqwJech8kJLG4FkY4y9PpOYNAZfKEFWky9OIhXxKItlhpoGZ+SxRU008",
+	"j1yIg4llMOI9DpFEK/w4vbHn0pk8rneYUQgnAu4jmNo4j0h/dTxJlN27Ow3iOg1rmLk++PUOe8OLUDTA",
+	"G0b3oNdBYDxRM+w4Xyem+aQTwbFrvCFnqNkagDhO4L5GySBikQL3EdeuBU0Lc71dylRXk0FhadZLs5dF",
+	"tXUuUtbsf37Hy/MbEX4Fx2IIA5rEKlW8rGOxz3kMlBmH5jZpXPvxRZoGPdgOpULXEq/WpzFGehTUn/rp",
+	"eengcn22PafPFt7aUsHFsef9M3oatEP/BFq2VfllcBH653A2OKXt/knQ0vTqLmJ6tMUXjQEgIh52AX/O",
+	"lpk9waCc3LNGs5bTDk1rZf1L0ldcaR27AJyTckgq+qm7OLxRb5XDsmzmJWAvVzrbc6G7TCXChgQ3+yao",
+	"xj8dnDX8Nj3v+xfBZeg7Q0A7OA3nck69FNc36/VTvH5L5YWU1GCnR/Q1jagiU57EIekD/nx8yPd5TFlA",
+	"M9GU6DI+rRiwkxcE1nD/lHzLlc0HMx6eveBpiROkMhqPRzi+QGPNBWekZ+5ur05uyAB1ZVQwjszPpGd+",
+	"63mkpzl6F/Tue8dkDJTJvEw/pjMSRhJF+0xXSJUeowMYzSkEGpveiCsjiN5mW17DmTDqJdvwg0b+pKvK",
+	"hwB9vcUnqVJa1pC1q2Y1m6qWK+Ro+aDmvzMWowljA7Awrq9Zin9hCSd1zzIWk5op7VnivjLb5cnn1PQN",
+	"YbevL5XWya4qRTh6Tt7ubmKzTZlWqvevT/Vo/ru2edxIijLrA0gyJD50pizvBltG4b5Cp2e2uKd/pn93",
+	"VwW0vGU504qX2lZypiuj8hTtVjRntZo3jmnyjjHX9l4JElAhIqvB5D2c1ySm+rmeVZKQE8bVqjCWFKN3",
+	"j2dJ6VNrP/TpZEv6VIRdnkohVqwzIH0DtOvk37WtKdfS7tVuwIFcrYrKyOD0qKTK+3PVEZIo1Hc+vZxV",
+	"LxDKVhOqRplolad4tXkH8kaRxqXEdRJT5hvT+Z6tYSZVhxLbFjU9P8UJZdzEEZim+m4ENtxHOwva/TsM",
+	"4+ZNpKGNQEEjlTN9B4FWWdFQA8ZDhSEgHdZDNzHjqjvQSKgl7vQX8830p4SZzYc9L/+e3i9VUT/GkalT",
+	"G5+hO9i+UOgBm3UYdrObubt2g13O4lkvlxjwRHZYmgmAoRKaVZln/n0k9fcRKtIj7cZJfoH0nkYx9nlV",
+	"vGtf6R2j5qG1BhNCeSQSxiI2JFwQ+DTReHPcYbYOB8d1OLAPBB87q6IGu2GNxlBhsglRcw4JlYR2mHls",
+	"+shHkhzZHR7rL1mTYTYjOdIY4uMAL0tVvM+HnWLK0zRSgY27sYma+kzxfLGnbZi6f/BXgyAuM4sKWAjr",
+	"uc7Ys2mdWohKxVU4uZkM+Zp4n8KZ9shRq9HAYJkOm/fHhK6t4Zz3yCMQz7mAOmzBB3RcJ7d5eycuIg4L",
+	"W3D3IaQz2WGu9z0Cm3FnLCYzUIWzM6dmPYLZlB1WbGB9pPk4cWZURFjEpycSv4eQDmIu7T7RiNph+pvH",
+	"dfI29XS59ZEYBso5Bi1G6SkylFIGEqY2kF5BDFKmizzq0fC3RKoxMNXzXIRYLxD60vdIHDG4xiAwPmVD",
+	"QUMt0AqtpDvPIpXEDPbQTGyy6uz7Ul+aXyI16rBt4paMY9my+HcxZY8TsLRhWMxGfZ/NFh+qWIE+gtrV",
+	"f37NJ8zpf7kYzEOQ0yHI6RGDnCrflH9YqJrbEq6JdjJccDqypNiGLhiqfXBif3flKUzKaiYXTwwj2Vi7",
+	"WWP4zm7+Q8UfpcIUZ7ZdveGgEuLYxnajRdxI6W40CrRWwutdZ3J+Olskydwbmdhug7vTsS7+Z4lY2GGZ",
+	"XFieq+QkxnTGI79JpEJBK5e6VEFcdDM8gqy4ICTawgEdVlFInJMBPawlqjFt5pk92EiBIKbRGEIC98BM",
+	"6LjGYQ34KTCFi0KtJNXxUP7rMC3ug1KxUfWKsuIVoUTQyJQDTNfF+NSsqsPyAuG1UygW4xq0skGCRJE+",
+	"BBxLo1o5sMOOygRBjGFghA8GWSCDk0rq5J3TYUzgg+wwjVoWiBo6UglQwUhLukZMVqbihEODxfB4jYxb",
+	"yJn/mLP/f1lZs+ho2IY7PrAsmQkXOTHjpN46KZUyEKdzeeNoY6E4f7pVckL8TtJonABp6UuVCiMtjzQb",
+	"+sBPmnjmCNmDIHsQZA+C7EGQ/Q4F2Vycfc5JvW85VkruxxG727Mci6ZTiRKqj4Wj9DcMZ475cD6wE1eN",
+	"2QQkYkVJ0FAxDG5HkoOmSBfNTigZwJSMI5YoLVa8sNJPNrMj7h7KsS5+E8MRsdZMHUskF4MZcZWRKe5k",
+	"CFV9daDireSvNAh3ZbvGrCxLaduZq3C0npw/pZPoaetpFE6ewieDX37MhxH7f1yp/0v7gWa/rTNFxRDU",
+	"x/cv/+//ab0YB/+n9WIDP5zd8RKCpg/7EPn1jeX1vKZ3QCje2CCOgjuCOINn+bAR5DKREwzs3K8mbWYt",
+	"kBq8+LYYnkSKYB0myxN77OIw+3pII6YJAyWM+3xiaEfP+ckViHHEtHDSI1xkv2uFfCL4faTFBwh7h7Sb",
+	"imk39gSzEiV7q09/yAw+6BqHzOBDZvBfveGDpaC7lWFZw7012/vyQS8k5mxoU6oiNiQpQSR8YET9mLIO",
+	"y8dNYEGTJdEn+QfFKBa9PRxrPqiH4k9l0SjzBmSkbR22aDkmmxiOsyQsZ5/HTM1ZEC+x6ZIFk66xMi/a",
+	"dLPYgIQlEkKzRhtdYOihSq3MR4txAmxmggP6MOPWcJzFHSxGDHRYmaXY+A/SomUmVYxFmgZSMcP6w2Pr",
+	"00kjG3D3O5RIKZiAP4AYP475N8/GKWMJjeNZdSVMr/sQUHCQjQ522C9shz2IM9+uNbVEdkBm8kCSERoE",
+	"9iwXPZ+3ahy5nUjFJ9KYOufriRnrxfH/x971NqeNa/2vomGemQ3z2KkhJCXJm6XbTm+32W02TXrv7tIb",
+	"hC3AG5C9lp2E7fS739E5kmzAJjaQpkl4l2CQZVnnj845v99R4YHZeEek2sllamkBcmGDOR1GVBUGm8gJ",
+	"/APNxHAiKoqSjZuYh0feujQ4YmatuNB0zAOCKztFEZX6NmpSMmpyrhdtGzfZ+gbbuMk2brKNm1R2FowO",
+	"vdfIScLvJ/PxC71ic2kPxAal4I+SyQ8zQ2l/i0yztU11rG20L/RCb4321mhvjfbWaG+NdvW+lFqHbtpo",
+	"x0HEBlHA4xcgteLFlzi4YryYMgG6hVGS/pCIUXAjsMyIK6TnxdnJLjlN+mPf3SUdaTL8iGkUoUWgIsmL",
+	"gjBE3njUgHBFTgLK+BsO6cF/l8OA5zV4f8vij2YSH+Q3a5tq9QYgXaRTU9Ra6FlcpgoPQdWlFXp1PQz4",
+	"XVRHr4BSnDQch7x9BT11y2s+3X93GAVJqAfsoBYn8816BYuT8HLAWDkuNtgptaPa33t/xIfX/3H6vzYm",
+	"71+GJ01x1r75veW+Phj8a/+vjlM+6o+vsYj3QF5cPUZZVT00StzjbcDZOvLN3CSC7QSJh9mGmpTjE2fl",
+	"3Oz3OUkPQdTyGArmKhczAkrg9c2yD9z5JnOZB3AfLKMcmNDbE8aH8ah2dNCyahOf638bB9AlXK5M7aj2",
+	"3z879h/U/sexDy/tz///f8vYCTKaK9JmsKCRKFxHLxf0SzAwqso2K6EKJSEDp6H2O5QHfDoJEtHlyEQs",
+	"LNI5fUeu2FQAhl074fIqxFvVTxc6SXS5bpRxZ48MUtAiQ2U6Ed2tnSwCThaGGEWcRvahna+aXIZFYBZL",
+	"P6FT4MdUCeRZx22WPqCHmGifD2Eak/pxFrcEwdSbEYuYfjaeOY0txXHVd8mvCgmUdjMFgBDF3iJAkSZ2",
+	"u7yX4aG037NpD48juOkAC8TiaJoeaQAbdsWmJGLhmE4Vjl9h2+FsBGuP28fAkSZBxHZJx5ydmsieqikM",
+	"urwn7bDPhz11BKJc1fjSUJ4P4YnBxvXUB15P0wyQgHelpxPYeAnIS4GBQU7EkB9oKgc4AmbOnIpGu8v7",
+	"1L2SGp17x3hW82M5ZWK2q+LNJkMWC003dwnbvCfPdxGjKm+Oj0Vj0nv75pzkChYc6BXcDj6BGDosY5dn",
+	"ubyl1huzmKklnWE+SgnHTd8VSGnnU6WejqnLMtZdDlf92DjDWnqmldNaSW1T+Am/SniMvDPSKrMJ9aXT",
+	"4Mc/qvPDrv5h2h0fL5CTGGzMzPmptDXdCHP27NpixXe5THuzcqb93g7TOY7WyJf7d6obXQaRtFZoHa3a",
+	"sjlA510l2YjOknPZc5v9BnUO7fbgJbNb3oFrH/b3qd0a7LGm13Cd/iFdxb2befMrkVFVc9XMGVo/of7o",
+	"Um+7P672fj68dX67eXkSNj/x/Vdu+xevcRa3fhcHb0cO/ICFqkZiowfwtL/xkgO4YX4t7UqCzihyJeVF",
+	"aFHoMm/bFG3lA3EFF/mRIAZSj/zLV+tLrRP679m0k0hX9c/P8pNXjEYsMp/M+O1gttJTMBToZY/KFVz5",
+	"9KyeQRvkHttTG13celrPCDd86iaMpxayGoLPBKzzSEGLHvFOy2kpt/gmCviQBJzV8xgRy1t/bfyV7b/j",
+	"VK/s/tq1Xo/QAlnpr0ELHiG9oWLDtg/Yy4Hdou2+feg6nt1gzcEebfX33QOv4DYNTeaI3ehTQwD31a7q",
+	"zI3FVMRsUm48M4B+EO22zj/NXYM2s5PMDqIGNvvsCVvp9BlTsyuFOkYXs2Tw2Qs4Kwp5A6WwHFqe3zGu",
+	"reQElvXbR9iVgW9t0MB/s1jRPYV/0tNcoBThGoGgVakq5w+PenF/gDJ0V55gsRUUOlJ5pN/rxodKhID0",
+	"1hIvvug/l4WwdXdKFQ1BMKAqJrMWAjQ7lE/J2L82yZd6Xsym1/np7MOv7z5eXpyd9Oom/J1n4S7UFDsY",
+	"XPHHCH9eM7epIzV6edc/JebOs0DiMKCyqsg9iIf3ebaGkrlXhJqQ3UbDrsRjAjIg2Q03G3qd14g5cdbM",
+	"1IpFqcz7zMhQTG9ZcXuDDonpLZGeG/E5CVnkMh7vkg7AyzFmhaFFrKnERjy5/QXO4T5VtdIDkviX8Rqr",
+	"+BLqHX7qnMvXp1P1aE7LnI6zzU/Koyjo7d3897AFvvPa780w2cdqE2rBdmlMx8FdfUJAvAuIIPLEo4BP",
+	"4ZzerhnCXC90WbwBq2ynKpHCxubPaQ8kcRUWaFkHwpjePtlg02NqHYSbmFD5QkqqAxN6AR1iwi0IFFjU",
+	"DGcKdQAAAnp7DOV9IvbHY4JkMFDj4BySns8vE5FX3/Aahl5JaxTXy7UWp4r32YJ/HrK8B99BxQ1pFfc0",
+	"UYpm4eCBu+n+w2mPV00/ZRX9MO04ym/pOZdrpaJxUHwLMoEAOaF6ULOxJ6DsgR9j4PsulDXZaTWaaeF0",
+	"PafGGTbq+sp6Rd9uZXcO531fEOsnrCfUHbf64hnCbVFoVnMfE0GHzBZT7i4pWDuDlmDAo/GDIPATeVBn",
+	"1yyapsVpmfCLrudCShATlIS++32pXphA4DeEsgR4o1FwA2zE+FML6sgQ/EqnCFOR607kVHWKT165iXyN",
+	"jIX6qii4EfVMI0u4nfRuESUCdWmqdkjqT2wKcsXCeKbGSpUxwahT7hadoS/kUnyccnczJ+kN17U0badx",
+	"LvXNvlI5Hp3OXKxZNblKSaS5JkD/KS3n2O3GYdNu0b2+3XZbnq1136HreIvdzjCNduRRH7KO8jXUjlpt",
+	"J5NF+jthCSbk4BWL2lGj6VQI/uq1LkIiTLlrEbzJUw8fyXVQgli+1Wye0C9P1L9LM/A7JgdogZT7dJxW",
+	"NmZlTYo2/i/FPWZRlISxLqH0YwG4M2Adh3r7uqUkHuO3ct9YBErZsGeTGhPEFIsxC1IYqSRu3E/43gQp",
+	"m469P1natvPLPT+g1AncauXEbp2WoolQflx+QgQzH4IxZY3l1zON2uQVxJ8GN1yK8mCQnw+5gNvcez7E",
+	"ym3bDM+otYkviFzAouStvFa6X/OZ/PLXpXcFV8I3dMVFt1WXsZdhhd6F3zT/o0t+Yd/9qEZR2EgsJBo0",
+	"3Ka3x+wWlKO4B57dZi8H9iF1+nilNUif+TWbBJhbAz0EaUF9Mr63FJHciHfniODdPYscUaIEU2saOavV",
+	"E0SoLnAvpQIA3HJS5kjHKA78zpzugGjEUZfLL5Oe7t5omS/1UjHpkR3sSmLOAAoCgFCKvmA8rufSxSnP",
+	"eu0K+/VCGFqW/qKczYmSEo+fKWfkdYD4cdMbmNrjgA9twdyIxba8EI4iKti8CFUSiAfOci1ZixUiJpl1",
+	"W0+pVFnBwriJWKcua5vLKs5lJWKmRKyU3sr6PJVyWuj2AM9GcMU44LZCOGlAKy1EO+2SnxAzp+mwcGSo",
+	"EhFsLMfaaTmH9aLc12o6aZv8eqzJr1V2sFVUuAQNNzJmcEKn0jkHYlcE+kHbNEjDtgqr9L5JtuzJq/tt",
+	"fHyj5+FVpORbZNOKOIvBA8WoNKbTsBBioiJNJZNrG7AG61VOgWD9tguyVUk4HjjJdg/qRa1CJQ2zP69h",
+	"mpvRMCoRt9U0j5XaRmfT1nBgMd31guHkisN3gKyASn5zStZsbAA1QlyD5jNzISxOdjKF/XUL8HBuwIU8",
+	"kntRENpecMPFLtl39khPMUXxIL50Az7wh0nEvJ7pfh9wdkz2nab5YsIjRt0RECzoiD3xAqYadKma+rwA",
+	"4icY4I1+4g3FvWqhe3UZsgiYusYB9eRqq4+G/pD2pzGrlQ8uzUyyKMr079EskkKvOxIS7X7nEaQVUAjy",
+	"JyWmpojALniK7JiVHP3ys4uHi1Y1K63kZ6z4/p6RAJ2YR95Y5BiMqoaK2ofMGdgt2ujbbbfp2XusNdDX",
+	"UqP65oK8pjF1mdxbta9VBUw/xFbCNixhinnLyMXGJE0z7diGIvF5iNsH9dzv4LE3JnKZ7ykENzvwXu63",
+	"Id3Ssvco27Op227Z+w7rO95g0Ggy6dMqh6F2lGf3gDINs7+TQLodE0ZFErEJ4/Flwn3p40p7KDJZK8Vz",
+	"qUgsAfNKh0zzrumPKwt4dtm2Qr5hIf8wy6SleKk0ChR4tGZYs1YQ+RgrFQqk/FUifM6EIHJTiWNkfwK6",
+	"Xj4kcSCl0NKtkAhPJn3A2yWAOCJq9JVAeZ/0zJ4xLk+t62UYsYF/K9/G+9NUoJUB+KgJNu8xEatext25",
+	"WL2fnkU69jrdoptC7W1E3Lr8fMTMt3DzkEkC/cIARn6k4T3Z7aWo/MBydjnlEPXSY5IRBbI8IFKdmrFv",
+	"qIBaEzUVZshayA7tYmczdXtfEA7fhGicaopyTIDab24eEZN+hDT1gyDq8t5pDxRHm4zYLfH8oR8j/RwR",
+	"IxrCrtM65Ye5h2aiOKmstvSD5pWryXdVaX1EcMh7VnQVF24ZTFLL2DOGSr7Dl3UK7+r7yzVfG8FeyROq",
+	"lGpWP1odQrmyFtpmkh9rJrnq/lwCpcwoo4UMcbqzvi+o1ONQ9U9dzT9Merja1v++IZddnkkLkxyHGyib",
+	"gn8YR3bljLlAZ1qIhHnS0TY/3MnzyseBe8W8Xv3YtDCWM/GRHxub+XQ5dFeEboPq5jDtnWIv3yLIel3k",
+	"eluEChJwVfmZW5uJubHNGLBN+s9VVcAjgpk+Dt2ps95bHVrdWyn2rR87HrWyWz7HeDtPbrtIgKv6Y+fT",
+	"nJ0ELh0Tj12zcRBOGI/JTm9CrxiJEt6rS1kxXaWOXkCycTwKRHzUdtoOKCk164Vxpd1gQgHWGPUgfLOb",
+	"SmUQijz2QqhMtTJFgGnvBhhKgRrMMFBxsDiOCazPp16IYOOxsIhgMUlC0p9iH4DskHr9F0dFekB4HJFt",
+	"QzAIogxjcHasDA1dzsP6LLKbRBoX1aYiHjE/mksG4J3wShj5rs+HuwuYm7y1fMM9Azw2TfQ/npIAm2lk",
+	"0Tz6yfW380BI8Kh6isgcq3og6LmlvK/Z94yNPgpe0RwBsSBDes3SWWc6X/uCePI0qQJp2TVOA0EL2EzV",
+	"Jd4iIZ3K3S0s02U5SuRGS5FqZp2JoNzrB7fElT5G5kYawPb189f/BQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -253,11 +253,19 @@ func (s *Service) balances(ctx context.Context, col string, id uuid.UUID) ([]Bal
 // settledTx moves on whatever an invoice paid in full stands for, in the
 // transaction that settles it: by a payment, by credit or by a zero total
 // alike (a renewal's due date, a pending order's approval, a suspended
-// service's unsuspension).
+// service's unsuspension). A run drafting a renewal of these services
+// meanwhile drafts it again when it stores (it sees the due date moved).
 func (s *Service) settledTx(ctx context.Context, tx *gorm.DB, inv Invoice) error {
 	var services []uuid.UUID
 	if err := tx.Table("billed_periods").Where("invoice_id = ?", inv.ID).Order("service_id").Pluck("service_id", &services).Error; err != nil {
 		return errs.Internal(err)
+	}
+	// The hooks update these services one after another (a due date, an
+	// unsuspension), each in its own order: lock them all first, in id
+	// order as a run's storing transaction does, so that neither waits on
+	// the other in a cycle.
+	if err := lockServices(ctx, tx, services); err != nil {
+		return err
 	}
 	for _, h := range s.onPaid {
 		if err := h(ctx, tx, inv, services); err != nil {

@@ -150,14 +150,14 @@ func segments(b billable, changes []quantityChange, from, to time.Time) []segmen
 	return append(out, segment{start, to, qty})
 }
 
-// changesOf reads the quantity changes of services.
-func (s *Service) changesOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]quantityChange, error) {
+// changesOf reads the quantity changes of services through db.
+func (s *Service) changesOf(ctx context.Context, db *gorm.DB, ids []uuid.UUID) (map[uuid.UUID][]quantityChange, error) {
 	out := map[uuid.UUID][]quantityChange{}
 	if len(ids) == 0 {
 		return out, nil
 	}
 	var rows []quantityChange
-	if err := s.db.WithContext(ctx).Where("service_id IN ?", ids).Find(&rows).Error; err != nil {
+	if err := db.WithContext(ctx).Where("service_id IN ?", ids).Find(&rows).Error; err != nil {
 		return nil, errs.Internal(err)
 	}
 	for _, r := range rows {

@@ -159,31 +159,38 @@ func (s *Service) Execute(ctx context.Context, id uuid.UUID) (Run, error) {
 	return s.GetRun(ctx, r.ID)
 }
 
-// store issues a group's invoices in one transaction and counts the
-// outcome; a failure is recorded and the run goes on.
-func (s *Service) store(ctx context.Context, what string, ds []Draft, res *result) error {
-	invs := make([]Invoice, len(ds))
-	for i, d := range ds {
-		invs[i] = s.build(d)
-	}
-	var n int
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+// storeUnits stores units' invoices in one transaction (each party's
+// drafted again there if its services changed since it was read) and
+// counts the outcome in it; made is how many it stored.
+func (s *Service) storeUnits(ctx context.Context, units []unit, res *result) (made int, err error) {
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		invs, err := s.current(ctx, tx, units)
+		if err != nil {
+			return err
+		}
 		stored, skipped, err := s.insertRun(ctx, tx, invs, &res.run)
-		n = len(stored)
+		made = len(stored)
 		if err != nil {
 			return err
 		}
 		return res.count(tx, s.now(), len(stored), skipped, sum(stored))
 	})
+	return made, err
+}
+
+// store issues one party's invoices in a transaction of their own and
+// counts the outcome; a failure is recorded and the run goes on.
+func (s *Service) store(ctx context.Context, u unit, res *result) error {
+	n, err := s.storeUnits(ctx, []unit{u}, res)
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case errs.CodeOf(err) == "already_billed":
 		// Its period is billed under another key (overage windows
 		// claimed meanwhile are left out as it is stored).
-		return res.count(s.db.WithContext(ctx), s.now(), 0, len(invs), decimal.Zero)
+		return res.count(s.db.WithContext(ctx), s.now(), 0, len(u.drafts), decimal.Zero)
 	case err != nil:
-		return res.fail(s.db.WithContext(ctx), s.now(), Failure{What: what, Reason: err.Error()})
+		return res.fail(s.db.WithContext(ctx), s.now(), Failure{What: u.what, Reason: err.Error()})
 	}
 	res.invoices += n
 	return nil
@@ -195,12 +202,6 @@ func sum(invs []Invoice) decimal.Decimal {
 		t = t.Add(inv.Total)
 	}
 	return t
-}
-
-// unit is the invoices of one bill-to party that must be stored together.
-type unit struct {
-	what   string
-	drafts []Draft
 }
 
 // chunk is how many parties' invoices share a transaction: committing each
@@ -215,31 +216,17 @@ func (s *Service) storeAll(ctx context.Context, units []unit, res *result) error
 		n := min(chunk, len(units))
 		part := units[:n]
 		units = units[n:]
-		var invs []Invoice
-		for _, u := range part {
-			for _, d := range u.drafts {
-				invs = append(invs, s.build(d))
-			}
-		}
 		before := res.invoices
-		var made int
 		if s.beforeStore != nil {
 			s.beforeStore()
 		}
-		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			stored, skipped, err := s.insertRun(ctx, tx, invs, &res.run)
-			made = len(stored)
-			if err != nil {
-				return err
-			}
-			return res.count(tx, s.now(), len(stored), skipped, sum(stored))
-		})
+		made, err := s.storeUnits(ctx, part, res)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if err != nil {
 			for _, u := range part {
-				if err := s.store(ctx, u.what, u.drafts, res); err != nil {
+				if err := s.store(ctx, u, res); err != nil {
 					return err
 				}
 			}
@@ -267,6 +254,11 @@ func (s *Service) refreshStats(ctx context.Context, before, after int) error {
 	return nil
 }
 
+// renewalWhere picks the prepaid services due to renew by a horizon.
+const renewalWhere = `
+	WHERE pr.billing_model = 'prepaid' AND NOT s.free_trial AND s.status IN ('active', 'suspended')
+	  AND s.next_due_date <= ?`
+
 // renewals bills the next period of prepaid services whose due date is at
 // most DaysBeforeDue days after the as-of date.
 func (s *Service) renewals(ctx context.Context, r Run, res *result) error {
@@ -274,9 +266,7 @@ func (s *Service) renewals(ctx context.Context, r Run, res *result) error {
 	var after uuid.UUID
 	for {
 		var batch []billable
-		err := s.db.WithContext(ctx).Raw(billableSelect+`
-			WHERE pr.billing_model = 'prepaid' AND NOT s.free_trial AND s.status IN ('active', 'suspended')
-			  AND s.next_due_date <= ? AND s.id > ?
+		err := s.db.WithContext(ctx).Raw(billableSelect+renewalWhere+` AND s.id > ?
 			ORDER BY s.id LIMIT 500`, horizon, after).Scan(&batch).Error
 		if err != nil {
 			return errs.Internal(err)
@@ -285,54 +275,81 @@ func (s *Service) renewals(ctx context.Context, r Run, res *result) error {
 			return nil
 		}
 		after = batch[len(batch)-1].ID
-		groups := make([]uuid.UUID, len(batch))
-		for i, b := range batch {
-			groups[i] = b.ProductGroupID
-		}
-		taxes, err := s.taxesOf(ctx, s.db, groups)
+		units, err := s.renewalUnits(ctx, s.db, r, batch)
 		if err != nil {
 			return err
-		}
-		since := r.AsOf
-		for _, b := range batch {
-			for _, party := range []string{PartyCustomer, PartyPartner} {
-				if wf, _, ok := overageWindow(b, party, time.Time{}, r.AsOf); ok && wf.Before(since) {
-					since = wf
-				}
-			}
-		}
-		usage, err := s.usage(ctx, storageTenants(batch), since, r.AsOf)
-		if err != nil {
-			return err
-		}
-		var units []unit
-		for _, b := range batch {
-			if b.AnchorDay == nil || b.NextDueDate == nil {
-				continue
-			}
-			from := *b.NextDueDate
-			to := AddCycle(from, b.months(), *b.AnchorDay).AddDate(0, 0, -1)
-			key := fmt.Sprintf("renewal:%s:%s", b.ID, dateStr(from))
-			t := taxes[b.ProductGroupID]
-			ds := drafts(b, InvoiceRenewal, key, from, to, r.AsOf, from, false, t, &r.ID)
-			// Storage over quota since it was last billed to each party, up
-			// to the run day.
-			for i := range ds {
-				wf, wt, ok := overageWindow(b, ds[i].Party, time.Time{}, r.AsOf)
-				if !ok {
-					continue
-				}
-				days := usage[*b.VendorTenantID][*b.StorageItem]
-				if l, ok := overageLine(b, ds[i].Party, wf, wt, days, t); ok {
-					ds[i].Lines = append(ds[i].Lines, l)
-				}
-				ds[i].Overage = append(ds[i].Overage, window(b, wf, wt, days, t))
-			}
-			units = append(units, unit{what: "service " + b.ID.String(), drafts: ds})
 		}
 		if err := s.storeAll(ctx, units, res); err != nil {
 			return err
 		}
+	}
+}
+
+// renewalUnits drafts the renewals of due services, reading taxes and
+// usage through db: per service its next period and, per party, the
+// storage over quota since it was last billed, up to the run day.
+func (s *Service) renewalUnits(ctx context.Context, db *gorm.DB, r Run, batch []billable) ([]unit, error) {
+	groups := make([]uuid.UUID, len(batch))
+	for i, b := range batch {
+		groups[i] = b.ProductGroupID
+	}
+	taxes, err := s.taxesOf(ctx, db, groups)
+	if err != nil {
+		return nil, err
+	}
+	since := r.AsOf
+	for _, b := range batch {
+		for _, party := range []string{PartyCustomer, PartyPartner} {
+			if wf, _, ok := overageWindow(b, party, time.Time{}, r.AsOf); ok && wf.Before(since) {
+				since = wf
+			}
+		}
+	}
+	usage, err := s.usageIn(ctx, db, storageTenants(batch), since, r.AsOf)
+	if err != nil {
+		return nil, err
+	}
+	var units []unit
+	for _, b := range batch {
+		if b.AnchorDay == nil || b.NextDueDate == nil {
+			continue
+		}
+		from := *b.NextDueDate
+		to := AddCycle(from, b.months(), *b.AnchorDay).AddDate(0, 0, -1)
+		key := fmt.Sprintf("renewal:%s:%s", b.ID, dateStr(from))
+		t := taxes[b.ProductGroupID]
+		ds := drafts(b, InvoiceRenewal, key, from, to, r.AsOf, from, false, t, &r.ID)
+		for i := range ds {
+			wf, wt, ok := overageWindow(b, ds[i].Party, time.Time{}, r.AsOf)
+			if !ok {
+				continue
+			}
+			days := usage[*b.VendorTenantID][*b.StorageItem]
+			if l, ok := overageLine(b, ds[i].Party, wf, wt, days, t); ok {
+				ds[i].Lines = append(ds[i].Lines, l)
+			}
+			ds[i].Overage = append(ds[i].Overage, window(b, wf, wt, days, t))
+		}
+		units = append(units, unit{what: "service " + b.ID.String(), drafts: ds, services: []billable{b}, redo: s.redoRenewal(r, b.ID)})
+	}
+	return units, nil
+}
+
+// redoRenewal drafts a service's renewal again from the service as it is:
+// none if it is no longer due by the run's horizon (terminated, its term
+// changed, its due date moved on), else at its current quantity and price.
+func (s *Service) redoRenewal(r Run, id uuid.UUID) func(ctx context.Context, tx *gorm.DB) ([]Draft, error) {
+	return func(ctx context.Context, tx *gorm.DB) ([]Draft, error) {
+		var batch []billable
+		if err := tx.WithContext(ctx).Raw(billableSelect+renewalWhere+` AND s.id = ?`,
+			r.AsOf.AddDate(0, 0, s.cfg.DaysBeforeDue), id).Scan(&batch).Error; err != nil {
+			return nil, errs.Internal(err)
+		}
+		units, err := s.renewalUnits(ctx, tx, r, batch)
+		if err != nil || len(units) == 0 {
+			return nil, err
+		}
+		return units[0].drafts, nil
 	}
 }
 
@@ -353,6 +370,16 @@ func (s *Service) postpaid(ctx context.Context, r Run, res *result) error {
 	}
 	return nil
 }
+
+// monthWhere picks the post-paid services active in a month (its last
+// day, then its first); monthOrder is the order their lines take.
+const (
+	monthWhere = `
+	WHERE pr.billing_model IN ('postpaid_fixed', 'postpaid_payg') AND NOT s.free_trial
+	  AND s.status IN ('active', 'suspended', 'terminated') AND s.start_date <= ? AND (s.end_date IS NULL OR s.end_date >= ?)`
+	monthOrder = `
+	ORDER BY s.start_date, s.end_date NULLS FIRST, s.id`
+)
 
 // postpaidMonth bills month m for one party, a few hundred bill-to parties
 // at a time.
@@ -414,17 +441,13 @@ func (s *Service) postpaidMonth(ctx context.Context, r Run, m time.Time, party s
 		}
 		after = owners[len(owners)-1]
 		var all []billable
-		err = s.db.WithContext(ctx).Raw(billableSelect+`
-			WHERE pr.billing_model IN ('postpaid_fixed', 'postpaid_payg') AND NOT s.free_trial
-			  AND s.status IN ('active', 'suspended', 'terminated') AND s.start_date <= ? AND (s.end_date IS NULL OR s.end_date >= ?)
-			  AND `+owner+` IN ?
-			ORDER BY s.start_date, s.end_date NULLS FIRST, s.id`, to, from, owners).Scan(&all).Error
+		err = s.db.WithContext(ctx).Raw(billableSelect+monthWhere+` AND `+owner+` IN ?`+monthOrder, to, from, owners).Scan(&all).Error
 		if err != nil {
 			return errs.Internal(err)
 		}
 		// What is billed already is looked up by key, not anti-joined: a
 		// table filling up during the run keeps the stats of its start.
-		batch, found, err := s.unbilled(ctx, all, party, from, r.ID)
+		batch, found, err := s.unbilled(ctx, s.db, all, party, from, r.ID)
 		if err != nil {
 			return err
 		}
@@ -443,6 +466,33 @@ func (s *Service) postpaidMonth(ctx context.Context, r Run, m time.Time, party s
 }
 
 func (s *Service) billMonth(ctx context.Context, r Run, from, to time.Time, party string, batch []billable, res *result) error {
+	units, err := s.monthUnits(ctx, s.db, r, from, to, party, batch)
+	if err != nil {
+		return err
+	}
+	return s.storeAll(ctx, units, res)
+}
+
+// billGroup is whom a month's bill goes to: per customer, venture and
+// issuer at the customer's prices; per partner and venture at cost.
+// The issuer is a value (uuid.Nil for the SP): services of one customer
+// and partner share a bill.
+type billGroup struct {
+	venture, owner, issuer uuid.UUID
+}
+
+// issuerOf is the group's issuing partner, nil for the SP.
+func (g billGroup) issuerOf() *uuid.UUID {
+	if g.issuer == uuid.Nil {
+		return nil
+	}
+	i := g.issuer
+	return &i
+}
+
+// monthUnits drafts month [from, to] of post-paid services for a party,
+// reading prices, usage and quantity changes through db: a unit per bill.
+func (s *Service) monthUnits(ctx context.Context, db *gorm.DB, r Run, from, to time.Time, party string, batch []billable) ([]unit, error) {
 	groups := map[uuid.UUID]bool{}
 	plans := map[uuid.UUID]bool{}
 	tenants := storageTenants(batch)
@@ -455,36 +505,37 @@ func (s *Service) billMonth(ctx context.Context, r Run, from, to time.Time, part
 			}
 		}
 	}
-	taxes, err := s.taxesOf(ctx, s.db, keys(groups))
+	taxes, err := s.taxesOf(ctx, db, keys(groups))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	charges, err := s.meteredCharges(ctx, keys(plans))
+	charges, err := s.meteredCharges(ctx, db, keys(plans))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	usage, err := s.usage(ctx, tenants, from, to)
+	usage, err := s.usageIn(ctx, db, tenants, from, to)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ids := make([]uuid.UUID, len(batch))
 	for i, b := range batch {
 		ids[i] = b.ID
 	}
-	changes, err := s.changesOf(ctx, ids)
+	changes, err := s.changesOf(ctx, db, ids)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	type group struct {
-		venture, owner uuid.UUID
-		issuer         *uuid.UUID
-	}
+	type group = billGroup
 	byGroup := map[group][]Line{}
 	windows := map[group][]Window{}
 	gtaxes := map[group]map[uuid.UUID]Tax{}
+	read := map[group][]billable{}
 	var order []group
 	for _, b := range batch {
-		g := group{venture: b.VentureID, owner: b.CustomerID, issuer: b.PartnerID}
+		g := group{venture: b.VentureID, owner: b.CustomerID}
+		if b.PartnerID != nil {
+			g.issuer = *b.PartnerID
+		}
 		if party == PartyPartner {
 			g = group{venture: b.VentureID, owner: *b.PartnerID}
 		}
@@ -492,6 +543,7 @@ func (s *Service) billMonth(ctx context.Context, r Run, from, to time.Time, part
 			order = append(order, g)
 			gtaxes[g] = map[uuid.UUID]Tax{}
 		}
+		read[g] = append(read[g], b)
 		t := taxes[b.ProductGroupID]
 		for _, x := range t {
 			gtaxes[g][x.ID] = x
@@ -513,15 +565,42 @@ func (s *Service) billMonth(ctx context.Context, r Run, from, to time.Time, part
 			DueDate: r.AsOf.AddDate(0, 0, s.cfg.TermsDays), Party: party, Lines: byGroup[g], Taxes: gtaxes[g], RunID: &r.ID, Overage: windows[g]}
 		owner := g.owner
 		if party == PartyCustomer {
-			d.CustomerID, d.IssuerPartnerID = &owner, g.issuer
+			d.CustomerID, d.IssuerPartnerID = &owner, g.issuerOf()
 			d.Key = fmt.Sprintf("postpaid:%s:%s:customer:%s", month, g.venture, owner)
 		} else {
 			d.PartnerID = &owner
 			d.Key = fmt.Sprintf("postpaid:%s:%s:partner:%s", month, g.venture, owner)
 		}
-		units = append(units, unit{what: party + " " + owner.String() + " " + month, drafts: []Draft{d}})
+		units = append(units, unit{what: party + " " + owner.String() + " " + month, drafts: []Draft{d}, services: read[g],
+			redo: s.redoMonth(r, from, to, party, g)})
 	}
-	return s.storeAll(ctx, units, res)
+	return units, nil
+}
+
+// redoMonth drafts a party's bill for month [from, to] again from its
+// services as they are, leaving out those billed for the month since.
+func (s *Service) redoMonth(r Run, from, to time.Time, party string, g billGroup) func(ctx context.Context, tx *gorm.DB) ([]Draft, error) {
+	return func(ctx context.Context, tx *gorm.DB) ([]Draft, error) {
+		q := billableSelect + monthWhere + ` AND p.venture_id = ? AND s.customer_id = ? AND s.partner_id IS NOT DISTINCT FROM ?` + monthOrder
+		args := []any{to, from, g.venture, g.owner, g.issuerOf()}
+		if party == PartyPartner {
+			q = billableSelect + monthWhere + ` AND p.venture_id = ? AND s.partner_id = ?` + monthOrder
+			args = args[:4]
+		}
+		var all []billable
+		if err := tx.WithContext(ctx).Raw(q, args...).Scan(&all).Error; err != nil {
+			return nil, errs.Internal(err)
+		}
+		batch, _, err := s.unbilled(ctx, tx, all, party, from, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		units, err := s.monthUnits(ctx, tx, r, from, to, party, batch)
+		if err != nil || len(units) == 0 {
+			return nil, err
+		}
+		return units[0].drafts, nil
+	}
 }
 
 func keys(m map[uuid.UUID]bool) []uuid.UUID {
@@ -615,13 +694,13 @@ func monthLines(b billable, party string, from, to time.Time, taxes []Tax, charg
 	return lines
 }
 
-func (s *Service) meteredCharges(ctx context.Context, plans []uuid.UUID) (map[uuid.UUID][]catalog.MeteredCharge, error) {
+func (s *Service) meteredCharges(ctx context.Context, db *gorm.DB, plans []uuid.UUID) (map[uuid.UUID][]catalog.MeteredCharge, error) {
 	out := map[uuid.UUID][]catalog.MeteredCharge{}
 	if len(plans) == 0 {
 		return out, nil
 	}
 	var rows []catalog.MeteredCharge
-	if err := s.db.WithContext(ctx).Where("plan_id IN ?", plans).Order("offering_item").Find(&rows).Error; err != nil {
+	if err := db.WithContext(ctx).Where("plan_id IN ?", plans).Order("offering_item").Find(&rows).Error; err != nil {
 		return nil, errs.Internal(err)
 	}
 	for _, c := range rows {
@@ -740,7 +819,7 @@ func storageTenants(batch []billable) []string {
 
 // unbilled keeps the services whose period is not billed yet for a party;
 // found is how many bills of them other runs made.
-func (s *Service) unbilled(ctx context.Context, all []billable, party string, from time.Time, run uuid.UUID) ([]billable, int, error) {
+func (s *Service) unbilled(ctx context.Context, db *gorm.DB, all []billable, party string, from time.Time, run uuid.UUID) ([]billable, int, error) {
 	if len(all) == 0 {
 		return nil, 0, nil
 	}
@@ -753,7 +832,7 @@ func (s *Service) unbilled(ctx context.Context, all []billable, party string, fr
 		InvoiceID    uuid.UUID
 		BillingRunID *uuid.UUID
 	}
-	if err := s.db.WithContext(ctx).Raw(`SELECT b.service_id, b.invoice_id, i.billing_run_id FROM billed_periods b JOIN invoices i ON i.id = b.invoice_id
+	if err := db.WithContext(ctx).Raw(`SELECT b.service_id, b.invoice_id, i.billing_run_id FROM billed_periods b JOIN invoices i ON i.id = b.invoice_id
 		WHERE b.service_id IN ? AND b.party = ? AND b.period_start = ?`, ids, party, from).Scan(&billed).Error; err != nil {
 		return nil, 0, errs.Internal(err)
 	}

@@ -92,6 +92,8 @@ type billable struct {
 	SoftGB                 *int
 	SPOverage              *decimal.Decimal
 	PartnerOverage         *decimal.Decimal
+	// Version is the service row's version when it was read.
+	Version int64
 }
 
 const billableSelect = `
@@ -102,7 +104,7 @@ const billableSelect = `
 	       s.storage_item, m.storage_quota_gb AS soft_gb,
 	       (SELECT max(w.last_day) FROM overage_windows w WHERE w.service_id = s.id AND w.party = 'customer') AS overage_customer_through,
 	       (SELECT max(w.last_day) FROM overage_windows w WHERE w.service_id = s.id AND w.party = 'partner') AS overage_partner_through,
-	       pr.overage_price_per_gb AS sp_overage, pp.overage_price_per_gb AS partner_overage
+	       pr.overage_price_per_gb AS sp_overage, pp.overage_price_per_gb AS partner_overage, s.version
 	FROM services s
 	JOIN plans p ON p.id = s.plan_id
 	JOIN plan_pricing pr ON pr.plan_id = s.plan_id

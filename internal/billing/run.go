@@ -471,16 +471,21 @@ func (s *Service) billMonth(ctx context.Context, r Run, from, to time.Time, part
 	if err != nil {
 		return err
 	}
+	// A map key: the issuer by value (uuid.Nil for the SP), not by
+	// pointer, or each service of a partner's customer would make a bill
+	// of its own under one billing key, and all but one be dropped.
 	type group struct {
-		venture, owner uuid.UUID
-		issuer         *uuid.UUID
+		venture, owner, issuer uuid.UUID
 	}
 	byGroup := map[group][]Line{}
 	windows := map[group][]Window{}
 	gtaxes := map[group]map[uuid.UUID]Tax{}
 	var order []group
 	for _, b := range batch {
-		g := group{venture: b.VentureID, owner: b.CustomerID, issuer: b.PartnerID}
+		g := group{venture: b.VentureID, owner: b.CustomerID}
+		if b.PartnerID != nil {
+			g.issuer = *b.PartnerID
+		}
 		if party == PartyPartner {
 			g = group{venture: b.VentureID, owner: *b.PartnerID}
 		}
@@ -508,7 +513,11 @@ func (s *Service) billMonth(ctx context.Context, r Run, from, to time.Time, part
 			DueDate: r.AsOf.AddDate(0, 0, s.cfg.TermsDays), Party: party, Lines: byGroup[g], Taxes: gtaxes[g], RunID: &r.ID, Overage: windows[g]}
 		owner := g.owner
 		if party == PartyCustomer {
-			d.CustomerID, d.IssuerPartnerID = &owner, g.issuer
+			d.CustomerID = &owner
+			if g.issuer != uuid.Nil {
+				issuer := g.issuer
+				d.IssuerPartnerID = &issuer
+			}
 			d.Key = fmt.Sprintf("postpaid:%s:%s:customer:%s", month, g.venture, owner)
 		} else {
 			d.PartnerID = &owner

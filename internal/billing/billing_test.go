@@ -458,7 +458,7 @@ func TestRunsAreSafeToRepeatAndToKill(t *testing.T) {
 	}()
 	require.Eventually(t, func() bool {
 		var waiting int64
-		require.NoError(t, b.env.App.DB.Gorm.Raw("SELECT count(*) FROM pg_locks WHERE NOT granted").Scan(&waiting).Error)
+		require.NoError(t, b.env.App.DB.Gorm.Raw("SELECT count(*) FROM pg_locks WHERE NOT granted AND pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())").Scan(&waiting).Error)
 		return waiting > 0
 	}, 10*time.Second, 10*time.Millisecond, "the run waits on the held counter")
 	cancel()

@@ -259,7 +259,7 @@ func TestRunsCountAsTheyGoAndAreMarkedWhenStopped(t *testing.T) {
 	}()
 	require.Eventually(t, func() bool {
 		var waiting int64
-		require.NoError(t, db.Raw("SELECT count(*) FROM pg_locks WHERE NOT granted").Scan(&waiting).Error)
+		require.NoError(t, db.Raw("SELECT count(*) FROM pg_locks WHERE NOT granted AND pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())").Scan(&waiting).Error)
 		return waiting > 0
 	}, 10*time.Second, 10*time.Millisecond, "the run waits on the held counter")
 	mid, err := b.env.App.Billing.GetRun(ctx, run.ID)

@@ -234,14 +234,27 @@ func (s *Service) ChangeTermTx(ctx context.Context, tx *gorm.DB, serviceID uuid.
 		if left > 0 {
 			unused = Prorate(oldUnit.Mul(b.quantity()), left, period)
 		}
+		creditEnd, unusedDays, inPeriods := next.AddDate(0, 0, -1), left, period
+		// A renewal issued already (paid or not, the due date moves only
+		// when it settles) bills the next period too: its days from today
+		// on are unused as well, at what it billed.
+		r, err := issuedRenewal(tx, id, party, next)
+		if err != nil {
+			return nil, nil, err
+		}
+		if from := maxDay(today, r.from); r.ok && !from.After(r.to) {
+			days := Days(from, r.to)
+			unused = unused.Add(Prorate(r.amount, days, Days(r.from, r.to)))
+			creditEnd, unusedDays, inPeriods = r.to, unusedDays+days, inPeriods+Days(r.from, r.to)
+		}
 		taken := decimal.Min(unused, charge)
 		lines := []Line{{Kind: KindRecurring, ServiceID: &id, Description: fmt.Sprintf("%s (%s), %s to %s", b.PlanName, frequency, dateStr(today), dateStr(newEnd)),
 			PeriodStart: day(today), PeriodEnd: day(newEnd), Quantity: b.quantity(), UnitPrice: unit, Amount: charge, TaxIDs: taxIDs(t),
 			Detail: map[string]any{"service_id": id, "from_frequency": b.Frequency, "to_frequency": frequency, "unit_price": money.String(unit)}}}
 		if taken.IsPositive() {
-			lines = append(lines, Line{Kind: KindCredit, ServiceID: &id, Description: fmt.Sprintf("Unused %s period, %d of %d days", b.Frequency, left, period),
-				PeriodStart: day(today), PeriodEnd: day(next.AddDate(0, 0, -1)), Quantity: decimal.NewFromInt(1), UnitPrice: taken.Neg(), Amount: taken.Neg(),
-				TaxIDs: taxIDs(t), Detail: map[string]any{"service_id": id, "unused_days": left, "days_in_period": period, "old_unit_price": money.String(oldUnit)}})
+			lines = append(lines, Line{Kind: KindCredit, ServiceID: &id, Description: fmt.Sprintf("Unused %s period, %d of %d days", b.Frequency, unusedDays, inPeriods),
+				PeriodStart: day(today), PeriodEnd: day(creditEnd), Quantity: decimal.NewFromInt(1), UnitPrice: taken.Neg(), Amount: taken.Neg(),
+				TaxIDs: taxIDs(t), Detail: map[string]any{"service_id": id, "unused_days": unusedDays, "days_in_period": inPeriods, "old_unit_price": money.String(oldUnit)}})
 		}
 		if rest := unused.Sub(taken); rest.IsPositive() {
 			credits = append(credits, newCredit(b, party, rest, fmt.Sprintf("term %s -> %s on %s: unused days beyond the new term's price", b.Frequency, frequency, dateStr(today)), now))
@@ -273,6 +286,41 @@ func (s *Service) ChangeTermTx(ctx context.Context, tx *gorm.DB, serviceID uuid.
 		return nil, nil, err
 	}
 	return append(over, stored...), credits, nil
+}
+
+// renewal is the period after the due date as a renewal billed it to a party.
+type renewal struct {
+	from, to time.Time
+	amount   decimal.Decimal // its recurring lines for the service
+	ok       bool
+}
+
+// issuedRenewal reads the renewal of a service's period starting on its due
+// date billed to a party, if one is issued and not void.
+func issuedRenewal(tx *gorm.DB, serviceID uuid.UUID, party string, due time.Time) (renewal, error) {
+	var rows []struct {
+		PeriodStart, PeriodEnd time.Time
+		Amount                 decimal.Decimal
+	}
+	err := tx.Raw(`SELECT l.period_start, l.period_end, sum(l.amount) AS amount FROM billed_periods b
+		JOIN invoices i ON i.id = b.invoice_id AND i.kind = ? AND i.status <> ?
+		JOIN invoice_lines l ON l.invoice_id = i.id AND l.service_id = b.service_id AND l.kind = ?
+		WHERE b.service_id = ? AND b.party = ? AND b.period_start = ?
+		GROUP BY 1, 2`, InvoiceRenewal, StatusVoid, KindRecurring, serviceID, party, due).Scan(&rows).Error
+	if err != nil {
+		return renewal{}, errs.Internal(err)
+	}
+	if len(rows) != 1 {
+		return renewal{}, nil
+	}
+	return renewal{from: rows[0].PeriodStart, to: rows[0].PeriodEnd, amount: rows[0].Amount, ok: true}, nil
+}
+
+func maxDay(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // ChangePlanTx moves a prepaid service to another plan from today, in the

@@ -26,6 +26,7 @@ var actions = []action{
 	{"quantity", 6, (*sim).changeQuantity},
 	{"plan_change", 6, (*sim).changePlan},
 	{"term_change", 3, (*sim).changeTerm},
+	{"trial_upgrade", 4, (*sim).upgradeTrial},
 	{"suspend", 3, (*sim).suspend},
 	{"unsuspend", 3, (*sim).unsuspend},
 	{"terminate", 3, (*sim).terminate},
@@ -175,11 +176,25 @@ func (s *sim) changeQuantity() {
 		return
 	}
 	r, err := s.sellerOf(v.PartnerId).c.ChangeServiceQuantityWithResponse(s.ctx, v.Id, nil, oapi.QuantityChange{Quantity: 1 + s.rng.IntN(4)})
-	s.ok("quantity", r, err)
+	if s.ok("quantity", r, err) {
+		s.noteCredits(v.Id, r.JSON200)
+	}
+}
+
+// noteCredits keeps the credits a change answered with (a 202 answers with
+// its operation only: that service's credits are then not compared).
+func (s *sim) noteCredits(id uuid.UUID, ch *oapi.QuantityChanged) {
+	if ch == nil {
+		s.unreported[id] = true
+		return
+	}
+	for _, c := range ch.Credits {
+		s.credited[id] = s.credited[id].Add(dec(c.Amount))
+	}
 }
 
 func (s *sim) changePlan() {
-	v, cur, ok := s.service(func(_ oapi.Service, p *plan) bool { return p.model == oapi.BillingModelPrepaid }, oapi.ServiceStatusActive, "expired")
+	v, cur, ok := s.service(func(v oapi.Service, p *plan) bool { return p.model == oapi.BillingModelPrepaid && !v.FreeTrial }, oapi.ServiceStatusActive)
 	if !ok {
 		return
 	}
@@ -191,7 +206,50 @@ func (s *sim) changePlan() {
 	}
 	p, _ := pick(s, to)
 	r, err := s.sellerOf(v.PartnerId).c.ChangeServicePlanWithResponse(s.ctx, v.Id, nil, oapi.PlanChange{PlanId: p.id})
-	s.ok("plan_change", r, err)
+	if s.ok("plan_change", r, err) {
+		s.noteCredits(v.Id, r.JSON200)
+	}
+}
+
+// upgradeTrial moves a free trial, running or expired, to a paid plan of
+// any billing model (one its partner may sell): the service is active, no
+// longer a trial, and a prepaid plan's first period is invoiced from today.
+func (s *sim) upgradeTrial() {
+	v, _, ok := s.service(func(v oapi.Service, _ *plan) bool { return v.FreeTrial }, oapi.ServiceStatusActive, oapi.ServiceStatusExpired)
+	if !ok {
+		return
+	}
+	var to []*plan
+	for _, p := range s.plans {
+		if !p.trial && (v.PartnerId == nil || p.partnerVisible) {
+			to = append(to, p)
+		}
+	}
+	p, _ := pick(s, to)
+	r, err := s.sellerOf(v.PartnerId).c.ChangeServicePlanWithResponse(s.ctx, v.Id, nil, oapi.PlanChange{PlanId: p.id})
+	if !s.ok("trial_upgrade", r, err) {
+		return
+	}
+	s.noteCredits(v.Id, r.JSON200)
+	g, err := s.admin.c.GetServiceWithResponse(s.ctx, v.Id)
+	if !s.ok("get_service", g, err) {
+		return
+	}
+	got := g.JSON200
+	if got.FreeTrial || got.PlanId != p.id || got.Status != oapi.ServiceStatusActive {
+		s.fail("trial_upgrade", v.Id.String(), "trial %s (%s) moved to %s: now plan %s, free_trial %v, %s", v.Id, v.Status, p.name, got.PlanId, got.FreeTrial, got.Status)
+	}
+	if p.model != oapi.BillingModelPrepaid || r.JSON200 == nil {
+		return
+	}
+	today := s.date()
+	if !slices.ContainsFunc(r.JSON200.Invoices, func(inv oapi.Invoice) bool {
+		return inv.CustomerId != nil && inv.Lines != nil && slices.ContainsFunc(*inv.Lines, func(l oapi.InvoiceLine) bool {
+			return l.Kind == oapi.InvoiceLineKindRecurring && l.ServiceId != nil && *l.ServiceId == v.Id && date(l.PeriodStart).Equal(today)
+		})
+	}) {
+		s.fail("trial_upgrade", "bill/"+v.Id.String(), "trial %s moved to prepaid %s on %s with no first period invoiced from that day: %d invoices", v.Id, p.name, ds(today), len(r.JSON200.Invoices))
+	}
 }
 
 func (s *sim) changeTerm() {
@@ -202,7 +260,9 @@ func (s *sim) changeTerm() {
 		return
 	}
 	r, err := s.sellerOf(v.PartnerId).c.ChangeServiceTermWithResponse(s.ctx, v.Id, nil, oapi.TermChange{Frequency: oapi.Annually})
-	s.ok("term_change", r, err)
+	if s.ok("term_change", r, err) {
+		s.noteCredits(v.Id, r.JSON200)
+	}
 }
 
 func (s *sim) suspend() {

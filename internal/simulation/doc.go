@@ -15,7 +15,8 @@
 // direct and per partner. Each day a seeded generator picks actions from a
 // weighted table: orders (second services included, by the SP and by
 // partners), full and partial payments, quantity, plan and term changes,
-// suspensions, unsuspensions, terminations, overage invoices on request,
+// suspensions, unsuspensions, terminations, free trials (running or
+// expired) moved to paid plans, overage invoices on request,
 // storage usage at the simulator above and below quota, venture prefix
 // edits and spells of vendor faults (errors, dropped connections, effects
 // applied then answered with a failure) cleared after a few days. A 4xx is
@@ -31,6 +32,16 @@
 //   - due_covered: no active prepaid service is past its due date without
 //     an unpaid invoice covering that date;
 //   - trials_end: no trial is active a day after trial_ends_at;
+//   - trial_upgrade: a trial moved to a paid plan is active on it, no
+//     longer a trial, and a prepaid plan's first period is invoiced from
+//     that day;
+//   - credit_kept: every credit is what is left of it plus what invoices
+//     not void took of it; an invoice's credit lines are what it took; no
+//     open credit is passed over by a bill to its party from its issuer
+//     issued on a later day (credit outlives its service);
+//   - credit_shown: GET /v1/customers/{id} shows the open credit per issuer;
+//   - credit_reported: the credits of a service's changes are the ones the
+//     changes answered with (a change answered 202 shows none: skipped);
 //   - invoice_arithmetic: lines sum to the subtotal, each tax is the
 //     rounded rate of the lines it applies to, total = subtotal + tax,
 //     paid = the payments, balance = total - paid, status follows balance,
@@ -42,12 +53,16 @@
 //     lines at the plan price (direct), end price and cost (partner);
 //   - vendor_agrees (when no faults are on): active <-> tenant enabled,
 //     suspended/expired <-> disabled, terminated/cancelled <-> no tenant,
-//     quotas equal, one tenant per service;
+//     trial or production mode as the service is, quotas equal, one
+//     tenant per service;
+//   - ops_converge (when no faults are on): no service operation pending
+//     or running after a moment for retries, none failed;
 //   - orders_complete: no order approved or provisioning for more than a
 //     day, none paid but pending, none failed while the vendor was healthy
 //     (orders failed during faults are retried once faults stop);
 //   - runs_finish: no billing run or usage sync queued or running after
-//     the day, and a run counts the invoices it made;
+//     the day, no run interrupted or failed or with failures, and a run
+//     counts the invoices it made;
 //   - no_5xx as above.
 //
 // Replay: a failure prints the seed, the day, each broken invariant with

@@ -39,8 +39,149 @@ func (s *sim) check() {
 	s.checkPeriods(invs)
 	s.checkPairs(invs)
 	s.checkServices(svcs, invs)
+	s.checkCredits(svcs)
 	if s.spell == nil {
+		s.checkOperations()
 		s.checkVendor(svcs)
+	}
+}
+
+// rows runs a read-only query and hands each row's text columns to each;
+// a failed query is a break of what it reads for.
+func (s *sim) rows(invariant, q string, each func(cols []string), args ...any) {
+	rs, err := s.ro.Query(s.ctx, q, args...)
+	if err != nil {
+		s.fail(invariant, "sql/"+uuid.NewString(), "reading: %v", err)
+		return
+	}
+	defer rs.Close()
+	for rs.Next() {
+		vals, err := rs.Values()
+		if err != nil {
+			s.fail(invariant, "sql/"+uuid.NewString(), "reading: %v", err)
+			return
+		}
+		cols := make([]string, len(vals))
+		for i, v := range vals {
+			cols[i] = fmt.Sprint(v)
+		}
+		each(cols)
+	}
+}
+
+// checkCredits: credit_kept, credit_shown and credit_reported.
+//   - every credit is what is left of it plus what invoices not void took
+//     of it, and each invoice's credit lines are what it took;
+//   - open credit is never passed over: no bill to its party by its issuer
+//     issued on a later day has a total above zero (credit is taken up to
+//     the bill, so such a bill means the credit was stranded, say on a
+//     terminated service);
+//   - GET /v1/customers/{id} shows the open credit per issuer;
+//   - the credits a change created are the ones it answered with.
+func (s *sim) checkCredits(svcs []oapi.Service) {
+	s.rows("credit_kept", `SELECT c.id::text, c.amount::text, c.remaining::text, coalesce(sum(a.amount), 0)::text, coalesce(c.service_id::text, '') FROM credits c
+		LEFT JOIN credit_applications a ON a.credit_id = c.id GROUP BY c.id
+		HAVING c.amount <> c.remaining + coalesce(sum(a.amount), 0) OR c.remaining < 0 OR c.remaining > c.amount`, func(c []string) {
+		s.fail("credit_kept", "sum/"+c[0], "credit %s (service %s) of %s: %s left + %s applied", c[0], c[4], c[1], c[2], c[3])
+	})
+	s.rows("credit_kept", `SELECT i.id::text, coalesce(i.number, ''), i.status, coalesce((SELECT sum(a.amount) FROM credit_applications a WHERE a.invoice_id = i.id), 0)::text,
+		coalesce((SELECT -sum(l.amount) FROM invoice_lines l WHERE l.invoice_id = i.id AND l.kind = 'credit' AND l.detail ? 'credits'), 0)::text
+		FROM invoices i WHERE EXISTS (SELECT 1 FROM credit_applications a WHERE a.invoice_id = i.id)
+		   OR EXISTS (SELECT 1 FROM invoice_lines l WHERE l.invoice_id = i.id AND l.kind = 'credit' AND l.detail ? 'credits')`, func(c []string) {
+		applied, lines := decimal.RequireFromString(c[3]), decimal.RequireFromString(c[4])
+		switch {
+		case c[2] == string(oapi.InvoiceStatusVoid) && applied.IsPositive():
+			s.fail("credit_kept", "void/"+c[0], "void invoice %s still holds %s of credit", c[1], applied)
+		case c[2] != string(oapi.InvoiceStatusVoid) && !applied.Equal(lines):
+			s.fail("credit_kept", "lines/"+c[0], "invoice %s took %s of credit, its credit lines say %s", c[1], applied, lines)
+		}
+	})
+	s.rows("credit_kept", `SELECT c.id::text, c.remaining::text, coalesce(c.service_id::text, ''), coalesce(sv.status, ''), i.number, i.total::text
+		FROM credits c LEFT JOIN services sv ON sv.id = c.service_id
+		JOIN LATERAL (SELECT i.number, i.total FROM invoices i
+			WHERE i.status <> 'void' AND i.total > 0 AND i.issue_date > c.created_at::date
+			  AND ((c.customer_id IS NOT NULL AND i.customer_id = c.customer_id AND i.issuer_partner_id IS NOT DISTINCT FROM c.issuer_partner_id
+			        AND (c.issuer_partner_id IS NOT NULL OR i.venture_id = c.venture_id))
+			    OR (c.partner_id IS NOT NULL AND i.partner_id = c.partner_id AND i.venture_id = c.venture_id))
+			ORDER BY i.issue_date LIMIT 1) i ON true
+		WHERE c.remaining > 0`, func(c []string) {
+		s.fail("credit_kept", "stranded/"+c[0], "credit %s (service %s, %s) has %s left, yet invoice %s to its party by its issuer came to %s", c[0], c[2], c[3], c[1], c[4], c[5])
+	})
+	// Open credit per customer and issuer, as the customer's page must show it.
+	open := map[uuid.UUID]map[string]decimal.Decimal{}
+	s.rows("credit_shown", `SELECT customer_id::text, coalesce(issuer_partner_id, venture_id)::text, sum(remaining)::text FROM credits
+		WHERE customer_id IS NOT NULL GROUP BY 1, 2`, func(c []string) {
+		id := uuid.MustParse(c[0])
+		if open[id] == nil {
+			open[id] = map[string]decimal.Decimal{}
+		}
+		if v := decimal.RequireFromString(c[2]); v.IsPositive() {
+			open[id][c[1]] = v
+		}
+	})
+	for id, want := range open {
+		r, err := s.admin.c.GetCustomerWithResponse(s.ctx, id)
+		if !s.ok("get_customer", r, err) {
+			continue
+		}
+		got := map[string]decimal.Decimal{}
+		if r.JSON200.CreditBalances != nil {
+			for _, b := range *r.JSON200.CreditBalances {
+				got[b.Issuer.Id.String()] = dec(b.Balance)
+			}
+		}
+		if !sameAmounts(got, want) {
+			s.fail("credit_shown", fmt.Sprintf("%s/%v", id, want), "customer %s shows credit %v, it holds %v", id, got, want)
+		}
+	}
+	// What each change said it credited, against what was stored.
+	stored := map[uuid.UUID]decimal.Decimal{}
+	s.rows("credit_reported", `SELECT service_id::text, sum(amount)::text FROM credits WHERE service_id IS NOT NULL GROUP BY 1`, func(c []string) {
+		stored[uuid.MustParse(c[0])] = decimal.RequireFromString(c[1])
+	})
+	for _, v := range svcs {
+		if s.unreported[v.Id] || stored[v.Id].Equal(s.credited[v.Id]) {
+			continue
+		}
+		s.fail("credit_reported", fmt.Sprintf("%s/%s", v.Id, stored[v.Id]), "service %s (%s): its changes answered with %s of credit, %s was stored",
+			v.Id, s.planByID(v.PlanId).name, s.credited[v.Id], stored[v.Id])
+	}
+}
+
+func sameAmounts(a, b map[string]decimal.Decimal) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if !v.Equal(b[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkOperations: ops_converge. With the vendor healthy, every service
+// operation ends succeeded: none is left pending or running (after a
+// moment for retries backing off from a spell of faults), none failed.
+func (s *sim) checkOperations() {
+	type op struct{ id, service, kind, status, attempts, lastError string }
+	var left []op
+	read := func() {
+		left = nil
+		s.rows("ops_converge", `SELECT id::text, service_id::text, kind, status, attempts::text, coalesce(last_error, '') FROM service_operations
+			WHERE status <> 'succeeded' ORDER BY seq`, func(c []string) {
+			left = append(left, op{c[0], c[1], c[2], c[3], c[4], c[5]})
+		})
+	}
+	read()
+	if slices.ContainsFunc(left, func(o op) bool { return o.status != "failed" }) {
+		waitFor(10*time.Second, func() bool {
+			read()
+			return !slices.ContainsFunc(left, func(o op) bool { return o.status != "failed" })
+		})
+	}
+	for _, o := range left {
+		s.fail("ops_converge", o.id+"/"+o.status, "service %s: %s operation %s %s after %s tries with the vendor healthy: %s", o.service, o.kind, o.id, o.status, o.attempts, o.lastError)
 	}
 }
 
@@ -92,6 +233,11 @@ func (s *sim) checkRuns(invs []oapi.Invoice) {
 			if r.Invoices != made[r.Id] {
 				s.fail("runs_finish", "count/"+r.Id.String(), "billing run %s (as of %s) reports %d invoices, %d carry its id", r.Id, r.AsOf, r.Invoices, made[r.Id])
 			}
+		default: // failed or interrupted: no worker dies here
+			s.fail("runs_finish", "status/"+r.Id.String(), "billing run %s (%s, as of %s) ended %s", r.Id, r.Kind, r.AsOf, r.Status)
+		}
+		for _, f := range r.Failures {
+			s.fail("runs_finish", "failure/"+r.Id.String()+"/"+f.What, "billing run %s (%s, as of %s) failed to bill %s: %s", r.Id, r.Kind, r.AsOf, f.What, f.Reason)
 		}
 	}
 	rows, err := s.ro.Query(s.ctx, `SELECT id::text, status, day::text FROM usage_syncs WHERE status IN ('queued', 'running')`)
@@ -566,6 +712,9 @@ func (s *sim) disagreement(v oapi.Service) string {
 	}
 	if want := v.Status == oapi.ServiceStatusActive; t.Enabled != want {
 		return fmt.Sprintf("tenant enabled %v at the vendor", t.Enabled)
+	}
+	if want := map[bool]string{true: "trial", false: "production"}[v.FreeTrial]; t.PricingMode != want {
+		return fmt.Sprintf("tenant in %s mode at the vendor, %s here", t.PricingMode, want)
 	}
 	items, err := s.vc.OfferingItems(s.ctx, t.ID)
 	if err != nil {

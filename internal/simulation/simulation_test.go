@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 
 	"github.com/acronis-platform/platform/internal/acronis"
@@ -134,6 +135,9 @@ type sim struct {
 	reported map[string]bool
 	answers  map[string]int             // by action and status
 	checked  map[uuid.UUID]oapi.Invoice // invoice details by id, refreshed when the version moves
+
+	credited   map[uuid.UUID]decimal.Decimal // credits the changes of a service answered with
+	unreported map[uuid.UUID]bool            // services with a change answered 202 (no credits shown)
 }
 
 func newSim(t *testing.T, seed int64, cfg settings) *sim {
@@ -164,7 +168,8 @@ func newSim(t *testing.T, seed int64, cfg settings) *sim {
 	require.NoError(t, err)
 	t.Cleanup(ro.Close)
 	s := &sim{t: t, ctx: ctx, seed: seed, cfg: cfg, rng: rand.New(rand.NewPCG(uint64(seed), 0x5eed)), env: env, vendor: v, vurl: vs, vc: vc, ro: ro,
-		calmSince: start, retried: map[uuid.UUID]bool{}, reported: map[string]bool{}, answers: map[string]int{}, checked: map[uuid.UUID]oapi.Invoice{}}
+		calmSince: start, retried: map[uuid.UUID]bool{}, reported: map[string]bool{}, answers: map[string]int{}, checked: map[uuid.UUID]oapi.Invoice{},
+		credited: map[uuid.UUID]decimal.Decimal{}, unreported: map[uuid.UUID]bool{}}
 	s.admin = s.newActor(env.NewUser(t, "admin", nil, nil).Email, apptest.Password)
 	return s
 }

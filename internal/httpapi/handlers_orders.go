@@ -299,19 +299,39 @@ func (s *Server) ChangeServiceQuantity(ctx context.Context, req oapi.ChangeServi
 	if err != nil {
 		return nil, err
 	}
-	if ch.Pending {
-		return oapi.ChangeServiceQuantity202JSONResponse{OperationAcceptedJSONResponse: s.accepted(*ch.Op)}, nil
-	}
-	svc, err := s.serviceOut(ctx, ch.Service)
+	out, err := s.changedOut(ctx, ch)
 	if err != nil {
 		return nil, err
 	}
-	out := oapi.ChangeServiceQuantity200JSONResponse{Service: svc, Invoices: make([]oapi.Invoice, len(ch.Invoices))}
+	if ch.Pending {
+		return oapi.ChangeServiceQuantity202JSONResponse{ChangeAcceptedJSONResponse: s.changeAccepted(out, *ch.Op)}, nil
+	}
+	return oapi.ChangeServiceQuantity200JSONResponse(out), nil
+}
+
+// changedOut is what a change did on the platform: the service, what it
+// billed and the credit it created, known whether or not the vendor has
+// confirmed it yet.
+func (s *Server) changedOut(ctx context.Context, ch subscription.Changed) (oapi.QuantityChanged, error) {
+	svc, err := s.serviceOut(ctx, ch.Service)
+	if err != nil {
+		return oapi.QuantityChanged{}, err
+	}
+	out := oapi.QuantityChanged{Service: svc, Invoices: make([]oapi.Invoice, len(ch.Invoices)), Credits: s.creditsOut(ch.Credits)}
 	for i, inv := range ch.Invoices {
 		out.Invoices[i] = s.invoiceOut(inv, nil)
 	}
-	out.Credits = s.creditsOut(ch.Credits)
 	return out, nil
+}
+
+// changeAccepted answers a change whose vendor side is still running: the
+// platform's outcome and the operation to poll.
+func (s *Server) changeAccepted(out oapi.QuantityChanged, op subscription.Operation) oapi.ChangeAcceptedJSONResponse {
+	acc := s.accepted(op)
+	return oapi.ChangeAcceptedJSONResponse{
+		Body:    oapi.ChangePending{Service: out.Service, Invoices: out.Invoices, Credits: out.Credits, Operation: acc.Body},
+		Headers: oapi.ChangeAcceptedResponseHeaders{Location: acc.Headers.Location},
+	}
 }
 
 func (s *Server) ChangeServiceTerm(ctx context.Context, req oapi.ChangeServiceTermRequestObject) (oapi.ChangeServiceTermResponseObject, error) {
@@ -323,15 +343,11 @@ func (s *Server) ChangeServiceTerm(ctx context.Context, req oapi.ChangeServiceTe
 	if err != nil {
 		return nil, err
 	}
-	svc, err := s.serviceOut(ctx, ch.Service)
+	out, err := s.changedOut(ctx, ch)
 	if err != nil {
 		return nil, err
 	}
-	out := oapi.ChangeServiceTerm200JSONResponse{Service: svc, Invoices: make([]oapi.Invoice, len(ch.Invoices)), Credits: s.creditsOut(ch.Credits)}
-	for i, inv := range ch.Invoices {
-		out.Invoices[i] = s.invoiceOut(inv, nil)
-	}
-	return out, nil
+	return oapi.ChangeServiceTerm200JSONResponse(out), nil
 }
 
 func (s *Server) ChangeServicePlan(ctx context.Context, req oapi.ChangeServicePlanRequestObject) (oapi.ChangeServicePlanResponseObject, error) {
@@ -343,16 +359,12 @@ func (s *Server) ChangeServicePlan(ctx context.Context, req oapi.ChangeServicePl
 	if err != nil {
 		return nil, err
 	}
-	if ch.Pending {
-		return oapi.ChangeServicePlan202JSONResponse{OperationAcceptedJSONResponse: s.accepted(*ch.Op)}, nil
-	}
-	svc, err := s.serviceOut(ctx, ch.Service)
+	out, err := s.changedOut(ctx, ch)
 	if err != nil {
 		return nil, err
 	}
-	out := oapi.ChangeServicePlan200JSONResponse{Service: svc, Invoices: make([]oapi.Invoice, len(ch.Invoices)), Credits: s.creditsOut(ch.Credits)}
-	for i, inv := range ch.Invoices {
-		out.Invoices[i] = s.invoiceOut(inv, nil)
+	if ch.Pending {
+		return oapi.ChangeServicePlan202JSONResponse{ChangeAcceptedJSONResponse: s.changeAccepted(out, *ch.Op)}, nil
 	}
-	return out, nil
+	return oapi.ChangeServicePlan200JSONResponse(out), nil
 }

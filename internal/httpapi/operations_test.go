@@ -111,6 +111,18 @@ func TestServiceOperationsConvergeThroughVendorFaults(t *testing.T) {
 	answer := func(r *http.Response, body []byte, op *oapi.ServiceOperation) opAnswer {
 		return opAnswer{status: r.StatusCode, body: body, op: op, location: r.Header.Get("Location")}
 	}
+	// changeAnswer: a quantity or plan change's 202 carries the platform's
+	// outcome (the service at its new quantity, invoices, credits) beside
+	// the operation.
+	changeAnswer := func(t *testing.T, r *http.Response, body []byte, p *oapi.ChangePending, quantity int) opAnswer {
+		if p == nil {
+			return answer(r, body, nil)
+		}
+		require.Equal(t, quantity, p.Service.Quantity, string(body))
+		require.NotNil(t, p.Invoices)
+		require.NotNil(t, p.Credits)
+		return answer(r, body, &p.Operation)
+	}
 	service := func(t *testing.T, s *opShop, id uuid.UUID) oapi.Service {
 		res, err := s.admin.GetServiceWithResponse(context.Background(), id)
 		require.NoError(t, err)
@@ -209,7 +221,7 @@ func TestServiceOperationsConvergeThroughVendorFaults(t *testing.T) {
 			call: func(t *testing.T, s *opShop, o oapi.Order) opAnswer {
 				r, err := s.admin.ChangeServiceQuantityWithResponse(context.Background(), o.ServiceId, nil, oapi.QuantityChange{Quantity: 3})
 				require.NoError(t, err)
-				return answer(r.HTTPResponse, r.Body, r.JSON202)
+				return changeAnswer(t, r.HTTPResponse, r.Body, r.JSON202, 3)
 			},
 			check: func(t *testing.T, s *opShop, o oapi.Order, _ string) {
 				v := service(t, s, o.ServiceId)
@@ -221,7 +233,12 @@ func TestServiceOperationsConvergeThroughVendorFaults(t *testing.T) {
 			call: func(t *testing.T, s *opShop, o oapi.Order) opAnswer {
 				r, err := s.admin.ChangeServicePlanWithResponse(context.Background(), o.ServiceId, nil, oapi.PlanChange{PlanId: s.bigger})
 				require.NoError(t, err)
-				return answer(r.HTTPResponse, r.Body, r.JSON202)
+				a := changeAnswer(t, r.HTTPResponse, r.Body, r.JSON202, 1)
+				if r.JSON202 != nil {
+					require.Equal(t, s.bigger, r.JSON202.Service.PlanId, "a 202 shows the platform side done")
+					require.NotEmpty(t, r.JSON202.Invoices, "and what the change billed")
+				}
+				return a
 			},
 			check: func(t *testing.T, s *opShop, o oapi.Order, _ string) {
 				v := service(t, s, o.ServiceId)

@@ -177,12 +177,20 @@ func (s *sim) changeQuantity() {
 	}
 	r, err := s.sellerOf(v.PartnerId).c.ChangeServiceQuantityWithResponse(s.ctx, v.Id, nil, oapi.QuantityChange{Quantity: 1 + s.rng.IntN(4)})
 	if s.ok("quantity", r, err) {
-		s.noteCredits(v.Id, r.JSON200)
+		s.noteCredits(v.Id, changed(r.JSON200, r.JSON202))
 	}
 }
 
-// noteCredits keeps the credits a change answered with (a 202 answers with
-// its operation only: that service's credits are then not compared).
+// changed is what a change answered, whether the vendor confirmed it (200)
+// or not yet (202, which carries the same platform outcome).
+func changed(done *oapi.QuantityChanged, pending *oapi.ChangePending) *oapi.QuantityChanged {
+	if pending != nil {
+		return &oapi.QuantityChanged{Service: pending.Service, Invoices: pending.Invoices, Credits: pending.Credits}
+	}
+	return done
+}
+
+// noteCredits keeps the credits a change answered with.
 func (s *sim) noteCredits(id uuid.UUID, ch *oapi.QuantityChanged) {
 	if ch == nil {
 		s.unreported[id] = true
@@ -207,7 +215,7 @@ func (s *sim) changePlan() {
 	p, _ := pick(s, to)
 	r, err := s.sellerOf(v.PartnerId).c.ChangeServicePlanWithResponse(s.ctx, v.Id, nil, oapi.PlanChange{PlanId: p.id})
 	if s.ok("plan_change", r, err) {
-		s.noteCredits(v.Id, r.JSON200)
+		s.noteCredits(v.Id, changed(r.JSON200, r.JSON202))
 	}
 }
 
@@ -230,7 +238,8 @@ func (s *sim) upgradeTrial() {
 	if !s.ok("trial_upgrade", r, err) {
 		return
 	}
-	s.noteCredits(v.Id, r.JSON200)
+	ch := changed(r.JSON200, r.JSON202)
+	s.noteCredits(v.Id, ch)
 	g, err := s.admin.c.GetServiceWithResponse(s.ctx, v.Id)
 	if !s.ok("get_service", g, err) {
 		return
@@ -239,11 +248,11 @@ func (s *sim) upgradeTrial() {
 	if got.FreeTrial || got.PlanId != p.id || got.Status != oapi.ServiceStatusActive {
 		s.fail("trial_upgrade", v.Id.String(), "trial %s (%s) moved to %s: now plan %s, free_trial %v, %s", v.Id, v.Status, p.name, got.PlanId, got.FreeTrial, got.Status)
 	}
-	if p.model != oapi.BillingModelPrepaid || r.JSON200 == nil {
+	if p.model != oapi.BillingModelPrepaid || ch == nil {
 		return
 	}
 	today := s.date()
-	if !slices.ContainsFunc(r.JSON200.Invoices, func(inv oapi.Invoice) bool {
+	if !slices.ContainsFunc(ch.Invoices, func(inv oapi.Invoice) bool {
 		return inv.CustomerId != nil && inv.Lines != nil && slices.ContainsFunc(*inv.Lines, func(l oapi.InvoiceLine) bool {
 			return l.Kind == oapi.InvoiceLineKindRecurring && l.ServiceId != nil && *l.ServiceId == v.Id && date(l.PeriodStart).Equal(today)
 		})

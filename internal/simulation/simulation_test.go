@@ -137,7 +137,7 @@ type sim struct {
 	checked  map[uuid.UUID]oapi.Invoice // invoice details by id, refreshed when the version moves
 
 	credited   map[uuid.UUID]decimal.Decimal // credits the changes of a service answered with
-	unreported map[uuid.UUID]bool            // services with a change answered 202 (no credits shown)
+	unreported map[uuid.UUID]bool            // services with a change answered without its outcome
 }
 
 func newSim(t *testing.T, seed int64, cfg settings) *sim {

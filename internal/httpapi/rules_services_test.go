@@ -1,0 +1,140 @@
+package httpapi_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/acronis-platform/platform/internal/httpapi/oapi"
+)
+
+// requireField checks that a problem names the field at fault ("" for
+// none) with the problem's code.
+func requireField(t *testing.T, p problem, field string) {
+	t.Helper()
+	if field == "" {
+		require.Empty(t, p.Errors, "no field is named")
+		return
+	}
+	require.Len(t, p.Errors, 1)
+	require.Equal(t, field, p.Errors[0].Field)
+	require.Equal(t, p.Code, p.Errors[0].Code)
+}
+
+// serviceSnapshot is what a refused service change must leave as it was:
+// the service as read, its invoices and its vendor operations.
+type serviceSnapshot struct {
+	service    string
+	invoices   int
+	operations int
+}
+
+func snapshotService(t *testing.T, c *oapi.ClientWithResponses, id uuid.UUID) serviceSnapshot {
+	t.Helper()
+	ctx := context.Background()
+	svc, err := c.GetServiceWithResponse(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, svc.StatusCode(), string(svc.Body))
+	ops, err := c.ListServiceOperationsWithResponse(ctx, id, &oapi.ListServiceOperationsParams{Limit: ptr(200)})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, ops.StatusCode(), string(ops.Body))
+	return serviceSnapshot{service: string(svc.Body), invoices: len(invoicesOf(t, c, &oapi.ListInvoicesParams{ServiceId: &id})),
+		operations: len(ops.JSON200.Data)}
+}
+
+// partnerService has the partner order a service on a plan for a new
+// customer of its own and waits until it is active.
+func (s *shop) partnerService(t *testing.T, partner *oapi.ClientWithResponses, planID uuid.UUID) oapi.Order {
+	t.Helper()
+	login := newLogin()
+	res, err := partner.CreateOrderWithResponse(context.Background(), nil, oapi.OrderCreate{PlanId: planID, Frequency: oapi.Monthly, Username: login,
+		Customer: &oapi.NewCustomer{Name: "Partner customer " + login, Email: oapiEmail(login + "@example.com")}})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusAccepted, res.StatusCode(), string(res.Body))
+	done := waitOrder(t, s.admin, res.JSON202.Id)
+	require.Equal(t, oapi.OrderStatusCompleted, done.Status, "failure: %v", done.FailureReason)
+	return done
+}
+
+// Each plan change below breaks one rule of POST /v1/services/{id}/plan-change
+// and nothing else: it is refused with its status, code and field, and the
+// service, its invoices and its vendor operations stay as they were.
+func TestPlanChangeRules(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	ctx := context.Background()
+	_, prepaidToken := s.plan(t, planOpts{autoApprove: true})
+	bigger, _ := s.plan(t, planOpts{autoApprove: true, storageGB: 250})
+	otherEdition, _ := s.plan(t, planOpts{autoApprove: true, bare: true, edition: "pck_per_gigabyte"})
+	annualOnly, _ := s.plan(t, planOpts{autoApprove: true, cycles: []oapi.PlanCycle{cycle(oapi.Annually, "100.00")}})
+	postpaidPlan, postpaidToken := s.plan(t, planOpts{autoApprove: true, quantity: true, model: oapi.BillingModelPostpaidFixed})
+	otherPostpaid, _ := s.plan(t, planOpts{autoApprove: true, quantity: true, model: oapi.BillingModelPostpaidFixed, storageGB: 250})
+	retired, _ := s.plan(t, planOpts{autoApprove: true})
+	ret, err := s.admin.UpdatePlanWithResponse(ctx, retired, nil, oapi.PlanUpdate{Status: ptr(oapi.PlanStatusRetired)})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, ret.StatusCode(), string(ret.Body))
+
+	// A partner's free trial, a hidden paid plan, a visible paid plan and
+	// another visible trial plan.
+	trialPlan, _ := s.plan(t, planOpts{autoApprove: true, trial: true, partnerVisible: true})
+	otherTrial, _ := s.plan(t, planOpts{autoApprove: true, trial: true, partnerVisible: true, storageGB: 250})
+	hiddenPaid, _ := s.plan(t, planOpts{autoApprove: true})
+	visiblePaid, _ := s.plan(t, planOpts{autoApprove: true, partnerVisible: true})
+	_, partner := s.activePartner(t)
+
+	prepaid := s.paidPrepaidService(t, prepaidToken).ServiceId
+	postpaid := s.activeService(t, postpaidToken).ServiceId
+	trial := s.partnerService(t, partner, trialPlan).ServiceId
+
+	tests := []struct {
+		name    string
+		caller  *oapi.ClientWithResponses
+		service uuid.UUID
+		plan    uuid.UUID
+		status  int
+		code    string
+		field   string
+	}{
+		{"the plan it is on", s.admin, prepaid, mustPlanOf(t, s.admin, prepaid), http.StatusUnprocessableEntity, "plan_unchanged", "plan_id"},
+		{"an unknown plan", s.admin, prepaid, uuid.New(), http.StatusUnprocessableEntity, "plan_not_found", "plan_id"},
+		{"a retired plan", s.admin, prepaid, retired, http.StatusUnprocessableEntity, "plan_not_active", "plan_id"},
+		{"another edition", s.admin, prepaid, otherEdition, http.StatusUnprocessableEntity, "plan_not_compatible", "plan_id"},
+		{"no price for the service's cycle", s.admin, prepaid, annualOnly, http.StatusUnprocessableEntity, "frequency_not_offered", "plan_id"},
+		{"a prepaid service to a post-paid plan", s.admin, prepaid, postpaidPlan, http.StatusUnprocessableEntity, "billing_model_mismatch", "plan_id"},
+		{"a post-paid service", s.admin, postpaid, otherPostpaid, http.StatusUnprocessableEntity, "plan_change_prepaid_only", ""},
+		{"a partner to a plan it may not sell", partner, trial, hiddenPaid, http.StatusForbidden, "plan_not_available_to_partner", ""},
+		{"a trial to another trial", partner, trial, otherTrial, http.StatusUnprocessableEntity, "plan_not_paid", "plan_id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := snapshotService(t, s.admin, tt.service)
+			res, err := tt.caller.ChangeServicePlanWithResponse(ctx, tt.service, nil, oapi.PlanChange{PlanId: tt.plan})
+			require.NoError(t, err)
+			p := requireProblem(t, res.StatusCode(), res.HTTPResponse.Header, res.Body, tt.status, tt.code)
+			requireField(t, p, tt.field)
+			require.Equal(t, before, snapshotService(t, s.admin, tt.service), "nothing changed")
+		})
+	}
+
+	// The same services move to plans that break no rule.
+	for _, ok := range []struct {
+		caller        *oapi.ClientWithResponses
+		service, plan uuid.UUID
+	}{{s.admin, prepaid, bigger}, {partner, trial, visiblePaid}} {
+		res, err := ok.caller.ChangeServicePlanWithResponse(ctx, ok.service, nil, oapi.PlanChange{PlanId: ok.plan})
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, res.StatusCode(), string(res.Body))
+		require.Equal(t, ok.plan, res.JSON200.Service.PlanId)
+	}
+}
+
+func mustPlanOf(t *testing.T, c *oapi.ClientWithResponses, service uuid.UUID) uuid.UUID {
+	t.Helper()
+	res, err := c.GetServiceWithResponse(context.Background(), service)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, res.StatusCode(), string(res.Body))
+	return res.JSON200.PlanId
+}

@@ -138,3 +138,106 @@ func mustPlanOf(t *testing.T, c *oapi.ClientWithResponses, service uuid.UUID) uu
 	require.Equal(t, http.StatusOK, res.StatusCode(), string(res.Body))
 	return res.JSON200.PlanId
 }
+
+// orderSnapshot is what a refused order action must leave as it was.
+type orderSnapshot struct {
+	status  oapi.OrderStatus
+	version int64
+	history int
+}
+
+func snapshotOrder(t *testing.T, c *oapi.ClientWithResponses, id uuid.UUID) orderSnapshot {
+	t.Helper()
+	res, err := c.GetOrderWithResponse(context.Background(), id)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, res.StatusCode(), string(res.Body))
+	return orderSnapshot{status: res.JSON200.Status, version: res.JSON200.Version, history: len(res.JSON200.History)}
+}
+
+// Approve and cancel take a pending order only, retry a failed one only
+// (409 order_not_pending, order_not_failed); the order stays as it was.
+func TestOrderActionRules(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	ctx := context.Background()
+	_, postpaidToken := s.plan(t, planOpts{autoApprove: true, quantity: true, model: oapi.BillingModelPostpaidFixed})
+	_, manualToken := s.plan(t, planOpts{})
+	completed := s.activeService(t, postpaidToken).Id
+	placed := place(t, s.env.Client(t, ""), storefrontOrder(manualToken, newLogin()))
+	require.Equal(t, http.StatusAccepted, placed.StatusCode(), string(placed.Body))
+	pending := placed.JSON202.Id
+	require.Equal(t, oapi.OrderStatusPending, placed.JSON202.Status)
+	cancelledRes := place(t, s.env.Client(t, ""), storefrontOrder(manualToken, newLogin()))
+	require.Equal(t, http.StatusAccepted, cancelledRes.StatusCode(), string(cancelledRes.Body))
+	cancelled := cancelledRes.JSON202.Id
+	c, err := s.admin.CancelOrderWithResponse(ctx, cancelled, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, c.StatusCode(), string(c.Body))
+
+	type action func(uuid.UUID) (int, http.Header, []byte)
+	approve := func(id uuid.UUID) (int, http.Header, []byte) {
+		r, err := s.admin.ApproveOrderWithResponse(ctx, id, nil)
+		require.NoError(t, err)
+		return r.StatusCode(), r.HTTPResponse.Header, r.Body
+	}
+	cancel := func(id uuid.UUID) (int, http.Header, []byte) {
+		r, err := s.admin.CancelOrderWithResponse(ctx, id, nil)
+		require.NoError(t, err)
+		return r.StatusCode(), r.HTTPResponse.Header, r.Body
+	}
+	retry := func(id uuid.UUID) (int, http.Header, []byte) {
+		r, err := s.admin.RetryOrderWithResponse(ctx, id, nil)
+		require.NoError(t, err)
+		return r.StatusCode(), r.HTTPResponse.Header, r.Body
+	}
+	tests := []struct {
+		name  string
+		do    action
+		order uuid.UUID
+		code  string
+	}{
+		{"approve a completed order", approve, completed, "order_not_pending"},
+		{"approve a cancelled order", approve, cancelled, "order_not_pending"},
+		{"cancel a completed order", cancel, completed, "order_not_pending"},
+		{"cancel a cancelled order", cancel, cancelled, "order_not_pending"},
+		{"retry a completed order", retry, completed, "order_not_failed"},
+		{"retry a pending order", retry, pending, "order_not_failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := snapshotOrder(t, s.admin, tt.order)
+			status, header, body := tt.do(tt.order)
+			requireProblem(t, status, header, body, http.StatusConflict, tt.code)
+			require.Equal(t, before, snapshotOrder(t, s.admin, tt.order), "nothing changed")
+		})
+	}
+	// The pending order is approved: the action itself works.
+	status, _, body := approve(pending)
+	require.Equal(t, http.StatusOK, status, string(body))
+}
+
+// A suspended service gives no one-click login (409 service_not_active)
+// and stays as it was; unsuspended, it does.
+func TestSSOLinkNeedsAnActiveService(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	ctx := context.Background()
+	_, token := s.plan(t, planOpts{autoApprove: true, quantity: true, model: oapi.BillingModelPostpaidFixed})
+	id := s.activeService(t, token).ServiceId
+	sus, err := s.admin.SuspendServiceWithResponse(ctx, id, nil)
+	require.NoError(t, err)
+	require.Contains(t, []int{http.StatusOK, http.StatusAccepted}, sus.StatusCode(), string(sus.Body))
+	before := snapshotService(t, s.admin, id)
+	link, err := s.admin.CreateServiceSsoLinkWithResponse(ctx, id)
+	require.NoError(t, err)
+	p := requireProblem(t, link.StatusCode(), link.HTTPResponse.Header, link.Body, http.StatusConflict, "service_not_active")
+	requireField(t, p, "")
+	require.Equal(t, before, snapshotService(t, s.admin, id), "nothing changed")
+
+	un, err := s.admin.UnsuspendServiceWithResponse(ctx, id, nil)
+	require.NoError(t, err)
+	require.Contains(t, []int{http.StatusOK, http.StatusAccepted}, un.StatusCode(), string(un.Body))
+	link, err = s.admin.CreateServiceSsoLinkWithResponse(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, link.StatusCode(), string(link.Body))
+}

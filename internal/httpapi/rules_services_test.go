@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -240,4 +241,61 @@ func TestSSOLinkNeedsAnActiveService(t *testing.T) {
 	link, err = s.admin.CreateServiceSsoLinkWithResponse(ctx, id)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, link.StatusCode(), string(link.Body))
+}
+
+// New credentials that break one rule each are refused with the status,
+// code and field, and change nothing on the platform or at the vendor: a
+// password needs 10 to 128 characters with a lower-case letter, an
+// upper-case letter and a digit; a username must be free here and at the
+// vendor.
+func TestCredentialsUpdateRules(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	ctx := context.Background()
+	_, token := s.plan(t, planOpts{autoApprove: true, quantity: true, model: oapi.BillingModelPostpaidFixed})
+	id := s.activeService(t, token).ServiceId
+	// A pending order holds its username on the platform only.
+	_, manualToken := s.plan(t, planOpts{})
+	held := newLogin()
+	pending := place(t, s.env.Client(t, ""), storefrontOrder(manualToken, held))
+	require.Equal(t, http.StatusAccepted, pending.StatusCode(), string(pending.Body))
+	reset, err := s.admin.ResetServiceCredentialsWithResponse(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, reset.StatusCode(), string(reset.Body))
+	login, password := reset.JSON200.Username, reset.JSON200.Password
+
+	long := "Aa1" + strings.Repeat("x", 126) // 129
+	tests := []struct {
+		name   string
+		body   oapi.CredentialsUpdate
+		status int
+		code   string
+		field  string
+	}{
+		{"password of 9 characters", oapi.CredentialsUpdate{Password: ptr("Abcdefg12")}, http.StatusUnprocessableEntity, "password_too_weak", "password"},
+		{"password of 129 characters", oapi.CredentialsUpdate{Password: &long}, http.StatusUnprocessableEntity, "password_too_weak", "password"},
+		{"password without a lower-case letter", oapi.CredentialsUpdate{Password: ptr("ABCDEFGH12")}, http.StatusUnprocessableEntity, "password_too_weak", "password"},
+		{"password without an upper-case letter", oapi.CredentialsUpdate{Password: ptr("abcdefgh12")}, http.StatusUnprocessableEntity, "password_too_weak", "password"},
+		{"password without a digit", oapi.CredentialsUpdate{Password: ptr("Abcdefghij")}, http.StatusUnprocessableEntity, "password_too_weak", "password"},
+		{"username a pending order holds", oapi.CredentialsUpdate{Username: &held}, http.StatusConflict, "username_taken", "username"},
+		{"username taken at the vendor", oapi.CredentialsUpdate{Username: ptr("sp-admin")}, http.StatusConflict, "username_taken", "username"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := snapshotService(t, s.admin, id)
+			res, err := s.admin.UpdateServiceCredentialsWithResponse(ctx, id, nil, tt.body)
+			require.NoError(t, err)
+			p := requireProblem(t, res.StatusCode(), res.HTTPResponse.Header, res.Body, tt.status, tt.code)
+			requireField(t, p, tt.field)
+			require.Equal(t, before, snapshotService(t, s.admin, id), "nothing changed")
+		})
+	}
+	requireVendorLogin(t, s.vendor.URL, login, password)
+
+	// The shortest and the longest good passwords are taken.
+	for _, good := range []string{"Abcdefgh12", "Aa1" + strings.Repeat("x", 125)} {
+		res, err := s.admin.UpdateServiceCredentialsWithResponse(ctx, id, nil, oapi.CredentialsUpdate{Password: &good})
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, res.StatusCode(), string(res.Body))
+	}
 }

@@ -101,3 +101,68 @@ func TestOrderCustomerRules(t *testing.T) {
 	status, _, body = order(closed)()
 	require.Equal(t, http.StatusAccepted, status, "the customer reopened: %s", body)
 }
+
+// Partner prices are rounded per unit, half away from zero, before the
+// quantity: cost = round2(price x (1 - discount)), end price = round2(cost
+// x (1 + markup)). Each case lands on half a cent where half-to-even would
+// round down, and a partner's order of two units bills the rounded unit
+// prices times two on both bills.
+func TestPartnerPriceRounding(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	ctx := context.Background()
+	p, partner := s.activePartner(t)
+	tests := []struct {
+		name, price, cost, end    string
+		customerLine, partnerLine string
+	}{
+		// 10.05 x 0.5 = 5.025 -> 5.03; 5.03 x 1.5 = 7.545 -> 7.55
+		{"half a cent in the cost and the end price", "10.05", "5.03", "7.55", "15.10", "10.06"},
+		// 2.06 x 0.5 = 1.03; 1.03 x 1.5 = 1.545 -> 1.55
+		{"half a cent in the end price", "2.06", "1.03", "1.55", "3.10", "2.06"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			planID, _ := s.plan(t, planOpts{partnerVisible: true, quantity: true, cycles: []oapi.PlanCycle{cycle(oapi.Monthly, tt.price)}})
+			d, err := s.admin.SetPartnerPlanPricingWithResponse(ctx, p.Id, planID, nil, oapi.PartnerPlanPricing{DiscountPercent: ptr("50")})
+			require.NoError(t, err)
+			require.Equal(t, http.StatusOK, d.StatusCode(), string(d.Body))
+			m, err := partner.SetPartnerPlanPricingWithResponse(ctx, p.Id, planID, nil, oapi.PartnerPlanPricing{MarkupPercent: ptr("50")})
+			require.NoError(t, err)
+			require.Equal(t, http.StatusOK, m.StatusCode(), string(m.Body))
+
+			listed := partnerPlan(t, s.admin, p.Id, planID).Prices[0]
+			require.Equal(t, tt.cost, listed.Cost.Amount)
+			require.Equal(t, tt.end, listed.EndPrice.Amount)
+			offer, err := s.env.Client(t, "").GetStorefrontOfferWithResponse(ctx, tokens(t, s.admin, planID, p.Id)[oapi.Monthly])
+			require.NoError(t, err)
+			require.Equal(t, http.StatusOK, offer.StatusCode(), string(offer.Body))
+			require.Equal(t, tt.end, offer.JSON200.Price.Amount)
+
+			login := newLogin()
+			o, err := partner.CreateOrderWithResponse(ctx, nil, oapi.OrderCreate{PlanId: planID, Frequency: oapi.Monthly, Username: login, Quantity: ptr(2),
+				Customer: &oapi.NewCustomer{Name: "Rounding " + login, Email: oapiEmail(login + "@example.com")}})
+			require.NoError(t, err)
+			require.Equal(t, http.StatusAccepted, o.StatusCode(), string(o.Body))
+			require.Equal(t, tt.end, o.JSON202.UnitPrice.Amount)
+			bills := invoicesOf(t, s.admin, &oapi.ListInvoicesParams{ServiceId: &o.JSON202.ServiceId})
+			require.Len(t, bills, 2, "the customer's bill and the partner's")
+			lines := map[string]string{}
+			for _, b := range bills {
+				inv, err := s.admin.GetInvoiceWithResponse(ctx, b.Id)
+				require.NoError(t, err)
+				require.Len(t, *inv.JSON200.Lines, 1)
+				line := (*inv.JSON200.Lines)[0]
+				who := "partner"
+				if inv.JSON200.CustomerId != nil {
+					who = "customer"
+				}
+				lines[who] = line.UnitPrice.Amount + " x " + line.Quantity + " = " + line.Amount.Amount
+			}
+			require.Equal(t, map[string]string{
+				"customer": tt.end + " x 2 = " + tt.customerLine,
+				"partner":  tt.cost + " x 2 = " + tt.partnerLine,
+			}, lines)
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"net/http"
@@ -46,7 +47,9 @@ type planOpts struct {
 	partnerVisible bool
 	autoApprove    bool
 	trial          bool
-	storageGB      int // per unit; 100 when 0
+	storageGB      int              // per unit; 100 when 0
+	edition        string           // pck_per_workload when empty
+	cycles         []oapi.PlanCycle // 10.00 monthly when empty
 	// bare is the smallest plan the vendor can sell: no storage quota and
 	// no offering items.
 	bare bool
@@ -67,7 +70,7 @@ func (s *shop) plan(t *testing.T, o planOpts) (uuid.UUID, string) {
 		storage = 100
 	}
 	settings := oapi.ModuleSettingsInput{DatacenterUrl: s.vendor.URL, ClientId: "sp-client",
-		ClientSecret: ptr("sp-secret"), StorageQuotaGb: ptr(storage), OverageQuotaGb: ptr(10), Edition: "pck_per_workload", BackupLocation: s.loc,
+		ClientSecret: ptr("sp-secret"), StorageQuotaGb: ptr(storage), OverageQuotaGb: ptr(10), Edition: cmp.Or(o.edition, "pck_per_workload"), BackupLocation: s.loc,
 		FreeTrial: &o.trial, OfferingItems: &oapi.OfferingItemGroups{Common: &oapi.OfferingItemQuotas{"pw_base_workstations": 5}}}
 	if o.bare {
 		settings.StorageQuotaGb, settings.OverageQuotaGb, settings.OfferingItems = nil, nil, nil
@@ -80,6 +83,9 @@ func (s *shop) plan(t *testing.T, o planOpts) (uuid.UUID, string) {
 		model = oapi.BillingModelPrepaid
 	}
 	pr := pricing(model, cycle(oapi.Monthly, "10.00"))
+	if len(o.cycles) > 0 {
+		pr = pricing(model, o.cycles...)
+	}
 	pr.EnableQuantity = &o.quantity
 	res, err := s.admin.SetPlanPricingWithResponse(ctx, id, pr)
 	require.NoError(t, err)

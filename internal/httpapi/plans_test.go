@@ -109,6 +109,11 @@ func TestPlanPricingRules(t *testing.T) {
 			p.MeteredCharges = charges
 			return p
 		}(), "metered_charges_require_payg"},
+		{"one item charged twice", func() oapi.PlanPricing {
+			p := pricing(oapi.BillingModelPostpaidPayg, cycle(oapi.Monthly, "1.00"))
+			p.MeteredCharges = &[]oapi.MeteredCharge{{OfferingItem: "pw_base_storage", UnitPrice: usd("0.10")}, {OfferingItem: "pw_base_storage", UnitPrice: usd("0.20")}}
+			return p
+		}(), "duplicate_metered_charge"},
 		{"overage price without hard quota", func() oapi.PlanPricing {
 			p := pricing(oapi.BillingModelPrepaid, cycle(oapi.Monthly, "1.00"))
 			o := usd("0.05")

@@ -101,4 +101,16 @@ func TestNumberingRefusesAPrefixAnotherIssuerUsed(t *testing.T) {
 	requireProblem(t, res.StatusCode(), res.HTTPResponse.Header, res.Body, http.StatusConflict, "invoice_prefix_taken")
 	require.Zero(t, countRows(t, s.env, "invoices"))
 	require.Zero(t, countRows(t, s.env, "orders"), "nothing is stored")
+
+	// The refused batch gave its number back: under a fresh prefix the
+	// venture's first invoice is number 1.
+	fresh := strings.ToUpper(uuid.NewString()[:8])
+	upd, err := s.admin.UpdateVentureWithResponse(context.Background(), s.chain.venture, nil, oapi.VentureUpdate{InvoicePrefix: &fresh})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, upd.StatusCode(), string(upd.Body))
+	ok := place(t, s.env.Client(t, ""), storefrontOrder(token, newLogin()))
+	require.Equal(t, http.StatusAccepted, ok.StatusCode(), string(ok.Body))
+	first := invoicesOf(t, s.admin, &oapi.ListInvoicesParams{CustomerId: &ok.JSON202.CustomerId})
+	require.Len(t, first, 1)
+	require.Equal(t, fmt.Sprintf("%s-%d-000001", fresh, s.env.Clock.Now().Year()), *first[0].Number)
 }

@@ -110,21 +110,37 @@ type Service struct {
 	pool    *provisioning.Pool
 	today   func() time.Time // the SP's day, for end dates
 
-	jobs Enqueuer      // queues service operations in their transaction
-	box  Sealer        // seals operation passwords
-	wait time.Duration // how long a change waits for its operation
+	jobs       Enqueuer      // queues service operations in their transaction
+	box        Sealer        // seals operation passwords
+	wait       time.Duration // how long a change waits for its operation
+	opAttempts int           // tries of an operation before it fails
+	opBackoff  time.Duration // longest wait between two tries
+}
+
+// OpConfig shapes service operations: how long a change waits for its
+// operation before it answers with it pending, how many tries an
+// operation gets and the longest wait between two (0 for the defaults).
+type OpConfig struct {
+	Wait       time.Duration
+	Attempts   int
+	MaxBackoff time.Duration
 }
 
 // UseOperations lets the service record vendor work as operations: jobs
-// queues them, box seals their passwords, and a change waits up to wait
-// for the vendor before it answers with the pending operation.
-func (s *Service) UseOperations(jobs Enqueuer, box Sealer, wait time.Duration) {
-	s.jobs, s.box, s.wait = jobs, box, wait
+// queues them, box seals their passwords, cfg times them.
+func (s *Service) UseOperations(jobs Enqueuer, box Sealer, cfg OpConfig) {
+	s.jobs, s.box, s.wait = jobs, box, cfg.Wait
+	if cfg.Attempts > 0 {
+		s.opAttempts = cfg.Attempts
+	}
+	if cfg.MaxBackoff > 0 {
+		s.opBackoff = cfg.MaxBackoff
+	}
 }
 
 // NewService wires the service; today is the SP's current day.
 func NewService(db *gorm.DB, clk clock.Clock, cat *catalog.Service, pool *provisioning.Pool, today func() time.Time) *Service {
-	return &Service{db: db, clk: clk, catalog: cat, pool: pool, today: today}
+	return &Service{db: db, clk: clk, catalog: cat, pool: pool, today: today, opAttempts: OpMaxAttempts, opBackoff: OpMaxBackoff}
 }
 
 func (s *Service) now() time.Time { return s.clk.Now().Truncate(time.Microsecond) }

@@ -455,6 +455,24 @@ func (e Role) Valid() bool {
 	}
 }
 
+// Defines values for ServiceOperationErrorClass.
+const (
+	Permanent ServiceOperationErrorClass = "permanent"
+	Transient ServiceOperationErrorClass = "transient"
+)
+
+// Valid indicates whether the value is a known member of the ServiceOperationErrorClass enum.
+func (e ServiceOperationErrorClass) Valid() bool {
+	switch e {
+	case Permanent:
+		return true
+	case Transient:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ServiceOperationKind.
 const (
 	ServiceOperationKindExpireTrial       ServiceOperationKind = "expire_trial"
@@ -1694,11 +1712,14 @@ type ServiceList struct {
 // ServiceOperation A change of a service that the vendor carries out, retried until the vendor agrees or a retry cannot help (`failed`, with `last_error`).
 type ServiceOperation struct {
 	// Attempts Tries so far.
-	Attempts   int                  `json:"attempts"`
-	CreatedAt  time.Time            `json:"created_at"`
-	FinishedAt *time.Time           `json:"finished_at,omitempty"`
-	Id         openapi_types.UUID   `json:"id"`
-	Kind       ServiceOperationKind `json:"kind"`
+	Attempts  int       `json:"attempts"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// ErrorClass On a failed operation, what ended it. `transient` (the vendor unreachable, a timeout, 5xx, 429, or the tries ran out) is queued again by the periodic sweep (`SERVICE_OP_SWEEP`) while the operation is still the service's latest to set what it sets; `permanent` (a refusal a retry cannot change) waits for a retry on request.
+	ErrorClass *ServiceOperationErrorClass `json:"error_class,omitempty"`
+	FinishedAt *time.Time                  `json:"finished_at,omitempty"`
+	Id         openapi_types.UUID          `json:"id"`
+	Kind       ServiceOperationKind        `json:"kind"`
 
 	// LastError Why the last try failed (and, when failed, why it stopped).
 	LastError *string `json:"last_error,omitempty"`
@@ -1707,12 +1728,27 @@ type ServiceOperation struct {
 	Params map[string]interface{} `json:"params"`
 
 	// Password The generated password of a succeeded `reset_password`, in the first read by its requester only.
-	Password    *string                `json:"password,omitempty"`
-	RequestedBy string                 `json:"requested_by"`
-	ServiceId   openapi_types.UUID     `json:"service_id"`
-	Status      ServiceOperationStatus `json:"status"`
-	UpdatedAt   time.Time              `json:"updated_at"`
+	Password    *string `json:"password,omitempty"`
+	RequestedBy string  `json:"requested_by"`
+
+	// RetriedAt When it was last queued again.
+	RetriedAt *time.Time `json:"retried_at,omitempty"`
+
+	// RetriedBy Who last queued it again (`system:sweep` for the sweep).
+	RetriedBy *string `json:"retried_by,omitempty"`
+
+	// Retries How often the operation was queued again after it failed (by the sweep or on request).
+	Retries   int                    `json:"retries"`
+	ServiceId openapi_types.UUID     `json:"service_id"`
+	Status    ServiceOperationStatus `json:"status"`
+
+	// SupersededBy The newer operation of the service that sets what this failed one set; it never runs again.
+	SupersededBy *openapi_types.UUID `json:"superseded_by,omitempty"`
+	UpdatedAt    time.Time           `json:"updated_at"`
 }
+
+// ServiceOperationErrorClass On a failed operation, what ended it. `transient` (the vendor unreachable, a timeout, 5xx, 429, or the tries ran out) is queued again by the periodic sweep (`SERVICE_OP_SWEEP`) while the operation is still the service's latest to set what it sets; `permanent` (a refusal a retry cannot change) waits for a retry on request.
+type ServiceOperationErrorClass string
 
 // ServiceOperationKind defines model for ServiceOperationKind.
 type ServiceOperationKind string
@@ -2020,6 +2056,9 @@ type NotFound = Problem
 
 // OperationAccepted A change of a service that the vendor carries out, retried until the vendor agrees or a retry cannot help (`failed`, with `last_error`).
 type OperationAccepted = ServiceOperation
+
+// OperationRetryConflict An RFC 9457 problem document.
+type OperationRetryConflict = Problem
 
 // PreconditionFailed An RFC 9457 problem document.
 type PreconditionFailed = Problem
@@ -2355,6 +2394,24 @@ type DeleteProductParams struct {
 type UpdateProductParams struct {
 	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// ListAllServiceOperationsParams defines parameters for ListAllServiceOperations.
+type ListAllServiceOperationsParams struct {
+	// Status Only operations in this status.
+	Status *ServiceOperationStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Kind Only operations of this kind.
+	Kind *ServiceOperationKind `form:"kind,omitempty" json:"kind,omitempty"`
+
+	// ServiceId Only this service's operations.
+	ServiceId *openapi_types.UUID `form:"service_id,omitempty" json:"service_id,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // ListServicesParams defines parameters for ListServices.
@@ -3593,6 +3650,20 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/sandbox/clock (the `AdvanceSandboxClock` operationId).
 	AdvanceSandboxClock(ctx context.Context, body AdvanceSandboxClockJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListAllServiceOperations List service operations across services
+	//
+	// Every service operation the caller may see, newest first: admins all,
+	// a partner those of its customers' services. Filter by `status`
+	// (`failed` shows every place where the vendor may still disagree with
+	// the platform), `kind` and `service_id`. A failed operation shows its
+	// `error_class` (`transient` ones are queued again by the periodic
+	// sweep, `permanent` ones wait for `POST
+	// /v1/services/{id}/operations/{operation_id}/retry`) and, when a newer
+	// operation replaced it, `superseded_by`.
+	//
+	// Corresponds with GET /v1/service-operations (the `ListAllServiceOperations` operationId).
+	ListAllServiceOperations(ctx context.Context, params *ListAllServiceOperationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListServices List services
 	//
 	// Admins see every service; a partner its customers'; a customer its own.
@@ -3677,6 +3748,26 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/services/{id}/operations/{operation_id} (the `GetServiceOperation` operationId).
 	GetServiceOperation(ctx context.Context, id Id, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RetryServiceOperation Retry a failed service operation
+	//
+	// Queues a `failed` operation again, whatever its failure (`error_class`
+	// `transient` or `permanent`) and whatever the service's status: a
+	// terminated service's `terminate` is how a tenant left behind at the
+	// vendor is deleted after all. It answers at once with the operation,
+	// `pending`, to poll at `Location`; it runs with a fresh set of tries
+	// (`SERVICE_OP_ATTEMPTS`), its steps read the vendor first, and a
+	// `reset_password` shows its password to its requester once as before.
+	// 409 `operation_not_failed` for one pending, running or succeeded;
+	// 409 `operation_superseded` when a newer operation of the service set
+	// what it set (its `superseded_by`), or the service has moved on from
+	// it (a suspend of a service active again); 409 `operation_secret_gone`
+	// for an `update_credentials` whose password is no longer kept (set it
+	// again with `PUT /v1/services/{id}/credentials`). Others' services
+	// are 404.
+	//
+	// Corresponds with POST /v1/services/{id}/operations/{operation_id}/retry (the `RetryServiceOperation` operationId).
+	RetryServiceOperation(ctx context.Context, id Id, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ChangeServicePlanWithBody Move to another plan
 	//
@@ -5881,6 +5972,30 @@ func (c *Client) AdvanceSandboxClock(ctx context.Context, body AdvanceSandboxClo
 	return c.Client.Do(req)
 }
 
+// ListAllServiceOperations List service operations across services
+//
+// Every service operation the caller may see, newest first: admins all,
+// a partner those of its customers' services. Filter by `status`
+// (`failed` shows every place where the vendor may still disagree with
+// the platform), `kind` and `service_id`. A failed operation shows its
+// `error_class` (`transient` ones are queued again by the periodic
+// sweep, `permanent` ones wait for `POST
+// /v1/services/{id}/operations/{operation_id}/retry`) and, when a newer
+// operation replaced it, `superseded_by`.
+//
+// Corresponds with GET /v1/service-operations (the `ListAllServiceOperations` operationId).
+func (c *Client) ListAllServiceOperations(ctx context.Context, params *ListAllServiceOperationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAllServiceOperationsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListServices List services
 //
 // Admins see every service; a partner its customers'; a customer its own.
@@ -6036,6 +6151,36 @@ func (c *Client) ListServiceOperations(ctx context.Context, id Id, params *ListS
 // Corresponds with GET /v1/services/{id}/operations/{operation_id} (the `GetServiceOperation` operationId).
 func (c *Client) GetServiceOperation(ctx context.Context, id Id, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetServiceOperationRequest(c.Server, id, operationId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RetryServiceOperation Retry a failed service operation
+//
+// Queues a `failed` operation again, whatever its failure (`error_class`
+// `transient` or `permanent`) and whatever the service's status: a
+// terminated service's `terminate` is how a tenant left behind at the
+// vendor is deleted after all. It answers at once with the operation,
+// `pending`, to poll at `Location`; it runs with a fresh set of tries
+// (`SERVICE_OP_ATTEMPTS`), its steps read the vendor first, and a
+// `reset_password` shows its password to its requester once as before.
+// 409 `operation_not_failed` for one pending, running or succeeded;
+// 409 `operation_superseded` when a newer operation of the service set
+// what it set (its `superseded_by`), or the service has moved on from
+// it (a suspend of a service active again); 409 `operation_secret_gone`
+// for an `update_credentials` whose password is no longer kept (set it
+// again with `PUT /v1/services/{id}/credentials`). Others' services
+// are 404.
+//
+// Corresponds with POST /v1/services/{id}/operations/{operation_id}/retry (the `RetryServiceOperation` operationId).
+func (c *Client) RetryServiceOperation(ctx context.Context, id Id, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRetryServiceOperationRequest(c.Server, id, operationId)
 	if err != nil {
 		return nil, err
 	}
@@ -10279,6 +10424,108 @@ func NewAdvanceSandboxClockRequestWithBody(server string, contentType string, bo
 	return req, nil
 }
 
+// NewListAllServiceOperationsRequest constructs an http.Request for the ListAllServiceOperations method
+func NewListAllServiceOperationsRequest(server string, params *ListAllServiceOperationsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/service-operations")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Kind != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "kind", *params.Kind, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ServiceId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "service_id", *params.ServiceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListServicesRequest constructs an http.Request for the ListServices method
 func NewListServicesRequest(server string, params *ListServicesParams) (*http.Request, error) {
 	var err error
@@ -10706,6 +10953,47 @@ func NewGetServiceOperationRequest(server string, id Id, operationId openapi_typ
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRetryServiceOperationRequest constructs an http.Request for the RetryServiceOperation method
+func NewRetryServiceOperationRequest(server string, id Id, operationId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "operation_id", operationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/services/%s/operations/%s/retry", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -13232,6 +13520,22 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/sandbox/clock (the `AdvanceSandboxClock` operationId).
 	AdvanceSandboxClockWithResponse(ctx context.Context, body AdvanceSandboxClockJSONRequestBody, reqEditors ...RequestEditorFn) (*AdvanceSandboxClockResponse, error)
 
+	// ListAllServiceOperationsWithResponse List service operations across services
+	//
+	// Every service operation the caller may see, newest first: admins all,
+	// a partner those of its customers' services. Filter by `status`
+	// (`failed` shows every place where the vendor may still disagree with
+	// the platform), `kind` and `service_id`. A failed operation shows its
+	// `error_class` (`transient` ones are queued again by the periodic
+	// sweep, `permanent` ones wait for `POST
+	// /v1/services/{id}/operations/{operation_id}/retry`) and, when a newer
+	// operation replaced it, `superseded_by`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/service-operations (the `ListAllServiceOperations` operationId).
+	ListAllServiceOperationsWithResponse(ctx context.Context, params *ListAllServiceOperationsParams, reqEditors ...RequestEditorFn) (*ListAllServiceOperationsResponse, error)
+
 	// ListServicesWithResponse List services
 	//
 	// Admins see every service; a partner its customers'; a customer its own.
@@ -13328,6 +13632,28 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/services/{id}/operations/{operation_id} (the `GetServiceOperation` operationId).
 	GetServiceOperationWithResponse(ctx context.Context, id Id, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetServiceOperationResponse, error)
+
+	// RetryServiceOperationWithResponse Retry a failed service operation
+	//
+	// Queues a `failed` operation again, whatever its failure (`error_class`
+	// `transient` or `permanent`) and whatever the service's status: a
+	// terminated service's `terminate` is how a tenant left behind at the
+	// vendor is deleted after all. It answers at once with the operation,
+	// `pending`, to poll at `Location`; it runs with a fresh set of tries
+	// (`SERVICE_OP_ATTEMPTS`), its steps read the vendor first, and a
+	// `reset_password` shows its password to its requester once as before.
+	// 409 `operation_not_failed` for one pending, running or succeeded;
+	// 409 `operation_superseded` when a newer operation of the service set
+	// what it set (its `superseded_by`), or the service has moved on from
+	// it (a suspend of a service active again); 409 `operation_secret_gone`
+	// for an `update_credentials` whose password is no longer kept (set it
+	// again with `PUT /v1/services/{id}/credentials`). Others' services
+	// are 404.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/services/{id}/operations/{operation_id}/retry (the `RetryServiceOperation` operationId).
+	RetryServiceOperationWithResponse(ctx context.Context, id Id, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*RetryServiceOperationResponse, error)
 
 	// ChangeServicePlanWithBodyWithResponse Move to another plan
 	//
@@ -19513,6 +19839,82 @@ func (r AdvanceSandboxClockResponse) ContentType() string {
 	return ""
 }
 
+// ListAllServiceOperationsResponse401Headers the declared response headers of an HTTP 401 response for ListAllServiceOperations
+type ListAllServiceOperationsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListAllServiceOperationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ServiceOperationList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListAllServiceOperationsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAllServiceOperationsResponse) GetJSON200() *ServiceOperationList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListAllServiceOperationsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListAllServiceOperationsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListAllServiceOperationsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListAllServiceOperationsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAllServiceOperationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAllServiceOperationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAllServiceOperationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAllServiceOperationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListServicesResponse401Headers the declared response headers of an HTTP 401 response for ListServices
 type ListServicesResponse401Headers struct {
 	WWWAuthenticate *string
@@ -20179,6 +20581,103 @@ func (r GetServiceOperationResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetServiceOperationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RetryServiceOperationResponse202Headers the declared response headers of an HTTP 202 response for RetryServiceOperation
+type RetryServiceOperationResponse202Headers struct {
+	Location *string
+}
+
+// RetryServiceOperationResponse401Headers the declared response headers of an HTTP 401 response for RetryServiceOperation
+type RetryServiceOperationResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RetryServiceOperationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *ServiceOperation
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *OperationRetryConflict
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *RetryServiceOperationResponse202Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RetryServiceOperationResponse401Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r RetryServiceOperationResponse) GetJSON202() *ServiceOperation {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RetryServiceOperationResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RetryServiceOperationResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RetryServiceOperationResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RetryServiceOperationResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RetryServiceOperationResponse) GetApplicationproblemJSON409() *OperationRetryConflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RetryServiceOperationResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r RetryServiceOperationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RetryServiceOperationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RetryServiceOperationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RetryServiceOperationResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -24559,6 +25058,28 @@ func (c *ClientWithResponses) AdvanceSandboxClockWithResponse(ctx context.Contex
 	return ParseAdvanceSandboxClockResponse(rsp)
 }
 
+// ListAllServiceOperationsWithResponse List service operations across services
+//
+// Every service operation the caller may see, newest first: admins all,
+// a partner those of its customers' services. Filter by `status`
+// (`failed` shows every place where the vendor may still disagree with
+// the platform), `kind` and `service_id`. A failed operation shows its
+// `error_class` (`transient` ones are queued again by the periodic
+// sweep, `permanent` ones wait for `POST
+// /v1/services/{id}/operations/{operation_id}/retry`) and, when a newer
+// operation replaced it, `superseded_by`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/service-operations (the `ListAllServiceOperations` operationId).
+func (c *ClientWithResponses) ListAllServiceOperationsWithResponse(ctx context.Context, params *ListAllServiceOperationsParams, reqEditors ...RequestEditorFn) (*ListAllServiceOperationsResponse, error) {
+	rsp, err := c.ListAllServiceOperations(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAllServiceOperationsResponse(rsp)
+}
+
 // ListServicesWithResponse List services
 //
 // Admins see every service; a partner its customers'; a customer its own.
@@ -24702,6 +25223,34 @@ func (c *ClientWithResponses) GetServiceOperationWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParseGetServiceOperationResponse(rsp)
+}
+
+// RetryServiceOperationWithResponse Retry a failed service operation
+//
+// Queues a `failed` operation again, whatever its failure (`error_class`
+// `transient` or `permanent`) and whatever the service's status: a
+// terminated service's `terminate` is how a tenant left behind at the
+// vendor is deleted after all. It answers at once with the operation,
+// `pending`, to poll at `Location`; it runs with a fresh set of tries
+// (`SERVICE_OP_ATTEMPTS`), its steps read the vendor first, and a
+// `reset_password` shows its password to its requester once as before.
+// 409 `operation_not_failed` for one pending, running or succeeded;
+// 409 `operation_superseded` when a newer operation of the service set
+// what it set (its `superseded_by`), or the service has moved on from
+// it (a suspend of a service active again); 409 `operation_secret_gone`
+// for an `update_credentials` whose password is no longer kept (set it
+// again with `PUT /v1/services/{id}/credentials`). Others' services
+// are 404.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/services/{id}/operations/{operation_id}/retry (the `RetryServiceOperation` operationId).
+func (c *ClientWithResponses) RetryServiceOperationWithResponse(ctx context.Context, id Id, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*RetryServiceOperationResponse, error) {
+	rsp, err := c.RetryServiceOperation(ctx, id, operationId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRetryServiceOperationResponse(rsp)
 }
 
 // ChangeServicePlanWithBodyWithResponse Move to another plan
@@ -30653,6 +31202,73 @@ func ParseAdvanceSandboxClockResponse(rsp *http.Response) (*AdvanceSandboxClockR
 	return response, nil
 }
 
+// ParseListAllServiceOperationsResponse parses an HTTP response from a ListAllServiceOperationsWithResponse call
+func ParseListAllServiceOperationsResponse(rsp *http.Response) (*ListAllServiceOperationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAllServiceOperationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ServiceOperationList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListAllServiceOperationsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListServicesResponse parses an HTTP response from a ListServicesWithResponse call
 func ParseListServicesResponse(rsp *http.Response) (*ListServicesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -31261,6 +31877,97 @@ func ParseGetServiceOperationResponse(rsp *http.Response) (*GetServiceOperationR
 	switch {
 	case rsp.StatusCode == 401:
 		var headers GetServiceOperationResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRetryServiceOperationResponse parses an HTTP response from a RetryServiceOperationWithResponse call
+func ParseRetryServiceOperationResponse(rsp *http.Response) (*RetryServiceOperationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RetryServiceOperationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest ServiceOperation
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest OperationRetryConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 202:
+		var headers RetryServiceOperationResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 401:
+		var headers RetryServiceOperationResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -34126,6 +34833,9 @@ type ServerInterface interface {
 	// AdvanceSandboxClock Move the sandbox clock forward
 	// (POST /v1/sandbox/clock)
 	AdvanceSandboxClock(ctx echo.Context) error
+	// ListAllServiceOperations List service operations across services
+	// (GET /v1/service-operations)
+	ListAllServiceOperations(ctx echo.Context, params ListAllServiceOperationsParams) error
 	// ListServices List services
 	// (GET /v1/services)
 	ListServices(ctx echo.Context, params ListServicesParams) error
@@ -34147,6 +34857,9 @@ type ServerInterface interface {
 	// GetServiceOperation Get a service operation
 	// (GET /v1/services/{id}/operations/{operation_id})
 	GetServiceOperation(ctx echo.Context, id Id, operationId openapi_types.UUID) error
+	// RetryServiceOperation Retry a failed service operation
+	// (POST /v1/services/{id}/operations/{operation_id}/retry)
+	RetryServiceOperation(ctx echo.Context, id Id, operationId openapi_types.UUID) error
 	// ChangeServicePlan Move to another plan
 	// (POST /v1/services/{id}/plan-change)
 	ChangeServicePlan(ctx echo.Context, id Id, params ChangeServicePlanParams) error
@@ -35949,6 +36662,52 @@ func (w *ServerInterfaceWrapper) AdvanceSandboxClock(ctx echo.Context) error {
 	return err
 }
 
+// ListAllServiceOperations converts echo context to params.
+func (w *ServerInterfaceWrapper) ListAllServiceOperations(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAllServiceOperationsParams
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "kind" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "kind", ctx.QueryParams(), &params.Kind, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter kind: %s", err))
+	}
+
+	// ------------- Optional query parameter "service_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "service_id", ctx.QueryParams(), &params.ServiceId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter service_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListAllServiceOperations(ctx, params)
+	return err
+}
+
 // ListServices converts echo context to params.
 func (w *ServerInterfaceWrapper) ListServices(ctx echo.Context) error {
 	var err error
@@ -36165,6 +36924,30 @@ func (w *ServerInterfaceWrapper) GetServiceOperation(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetServiceOperation(ctx, id, operationId)
+	return err
+}
+
+// RetryServiceOperation converts echo context to params.
+func (w *ServerInterfaceWrapper) RetryServiceOperation(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "operation_id" -------------
+	var operationId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "operation_id", ctx.Param("operation_id"), &operationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter operation_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RetryServiceOperation(ctx, id, operationId)
 	return err
 }
 
@@ -37138,6 +37921,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/services/:id/terminate", wrapper.TerminateService, options.OperationMiddlewares["terminateService"]...)
 	router.GET(options.BaseURL+"/v1/services/:id/operations", wrapper.ListServiceOperations, options.OperationMiddlewares["listServiceOperations"]...)
 	router.GET(options.BaseURL+"/v1/services/:id/operations/:operation_id", wrapper.GetServiceOperation, options.OperationMiddlewares["getServiceOperation"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/operations/:operation_id/retry", wrapper.RetryServiceOperation, options.OperationMiddlewares["retryServiceOperation"]...)
+	router.GET(options.BaseURL+"/v1/service-operations", wrapper.ListAllServiceOperations, options.OperationMiddlewares["listAllServiceOperations"]...)
 	router.GET(options.BaseURL+"/v1/invoices", wrapper.ListInvoices, options.OperationMiddlewares["listInvoices"]...)
 	router.GET(options.BaseURL+"/v1/invoices/:id", wrapper.GetInvoice, options.OperationMiddlewares["getInvoice"]...)
 	router.POST(options.BaseURL+"/v1/invoices/:id/payments", wrapper.CreateInvoicePayment, options.OperationMiddlewares["createInvoicePayment"]...)
@@ -37176,6 +37961,8 @@ type OperationAcceptedJSONResponse struct {
 
 	Headers OperationAcceptedResponseHeaders
 }
+
+type OperationRetryConflictApplicationProblemPlusJSONResponse Problem
 
 type PreconditionFailedApplicationProblemPlusJSONResponse Problem
 
@@ -44720,6 +45507,95 @@ func (response AdvanceSandboxClock500ApplicationProblemPlusJSONResponse) VisitAd
 	return err
 }
 
+type ListAllServiceOperationsRequestObject struct {
+	Params ListAllServiceOperationsParams
+}
+
+type ListAllServiceOperationsResponseObject interface {
+	VisitListAllServiceOperationsResponse(w http.ResponseWriter) error
+}
+
+type ListAllServiceOperations200JSONResponse ServiceOperationList
+
+func (response ListAllServiceOperations200JSONResponse) VisitListAllServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAllServiceOperations400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListAllServiceOperations400ApplicationProblemPlusJSONResponse) VisitListAllServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAllServiceOperations401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListAllServiceOperations401ApplicationProblemPlusJSONResponse) VisitListAllServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAllServiceOperations403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListAllServiceOperations403ApplicationProblemPlusJSONResponse) VisitListAllServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAllServiceOperations500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListAllServiceOperations500ApplicationProblemPlusJSONResponse) VisitListAllServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListServicesRequestObject struct {
 	Params ListServicesParams
 }
@@ -45615,6 +46491,138 @@ type GetServiceOperation500ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetServiceOperation500ApplicationProblemPlusJSONResponse) VisitGetServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryServiceOperationRequestObject struct {
+	Id          Id                 `json:"id"`
+	OperationId openapi_types.UUID `json:"operation_id"`
+}
+
+type RetryServiceOperationResponseObject interface {
+	VisitRetryServiceOperationResponse(w http.ResponseWriter) error
+}
+
+type RetryServiceOperation202ResponseHeaders struct {
+	Location *string
+}
+
+type RetryServiceOperation202JSONResponse struct {
+	Body    ServiceOperation
+	Headers RetryServiceOperation202ResponseHeaders
+}
+
+func (response RetryServiceOperation202JSONResponse) VisitRetryServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryServiceOperation400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RetryServiceOperation400ApplicationProblemPlusJSONResponse) VisitRetryServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryServiceOperation401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RetryServiceOperation401ApplicationProblemPlusJSONResponse) VisitRetryServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryServiceOperation403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RetryServiceOperation403ApplicationProblemPlusJSONResponse) VisitRetryServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryServiceOperation404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RetryServiceOperation404ApplicationProblemPlusJSONResponse) VisitRetryServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryServiceOperation409ApplicationProblemPlusJSONResponse struct {
+	OperationRetryConflictApplicationProblemPlusJSONResponse
+}
+
+func (response RetryServiceOperation409ApplicationProblemPlusJSONResponse) VisitRetryServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryServiceOperation500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response RetryServiceOperation500ApplicationProblemPlusJSONResponse) VisitRetryServiceOperationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -49753,6 +50761,9 @@ type StrictServerInterface interface {
 	// AdvanceSandboxClock Move the sandbox clock forward
 	// (POST /v1/sandbox/clock)
 	AdvanceSandboxClock(ctx context.Context, request AdvanceSandboxClockRequestObject) (AdvanceSandboxClockResponseObject, error)
+	// ListAllServiceOperations List service operations across services
+	// (GET /v1/service-operations)
+	ListAllServiceOperations(ctx context.Context, request ListAllServiceOperationsRequestObject) (ListAllServiceOperationsResponseObject, error)
 	// ListServices List services
 	// (GET /v1/services)
 	ListServices(ctx context.Context, request ListServicesRequestObject) (ListServicesResponseObject, error)
@@ -49774,6 +50785,9 @@ type StrictServerInterface interface {
 	// GetServiceOperation Get a service operation
 	// (GET /v1/services/{id}/operations/{operation_id})
 	GetServiceOperation(ctx context.Context, request GetServiceOperationRequestObject) (GetServiceOperationResponseObject, error)
+	// RetryServiceOperation Retry a failed service operation
+	// (POST /v1/services/{id}/operations/{operation_id}/retry)
+	RetryServiceOperation(ctx context.Context, request RetryServiceOperationRequestObject) (RetryServiceOperationResponseObject, error)
 	// ChangeServicePlan Move to another plan
 	// (POST /v1/services/{id}/plan-change)
 	ChangeServicePlan(ctx context.Context, request ChangeServicePlanRequestObject) (ChangeServicePlanResponseObject, error)
@@ -52041,6 +53055,31 @@ func (sh *strictHandler) AdvanceSandboxClock(ctx echo.Context) error {
 	return nil
 }
 
+// ListAllServiceOperations operation middleware
+func (sh *strictHandler) ListAllServiceOperations(ctx echo.Context, params ListAllServiceOperationsParams) error {
+	var request ListAllServiceOperationsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAllServiceOperations(ctx.Request().Context(), request.(ListAllServiceOperationsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAllServiceOperations")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListAllServiceOperationsResponseObject); ok {
+		return validResponse.VisitListAllServiceOperationsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListServices operation middleware
 func (sh *strictHandler) ListServices(ctx echo.Context, params ListServicesParams) error {
 	var request ListServicesRequestObject
@@ -52237,6 +53276,32 @@ func (sh *strictHandler) GetServiceOperation(ctx echo.Context, id Id, operationI
 		return err
 	} else if validResponse, ok := response.(GetServiceOperationResponseObject); ok {
 		return validResponse.VisitGetServiceOperationResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RetryServiceOperation operation middleware
+func (sh *strictHandler) RetryServiceOperation(ctx echo.Context, id Id, operationId openapi_types.UUID) error {
+	var request RetryServiceOperationRequestObject
+
+	request.Id = id
+	request.OperationId = operationId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RetryServiceOperation(ctx.Request().Context(), request.(RetryServiceOperationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RetryServiceOperation")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RetryServiceOperationResponseObject); ok {
+		return validResponse.VisitRetryServiceOperationResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -53260,470 +54325,495 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P0Jkxo5tiiOfxUF//vCVXEzMVDUHi/erXbbPe7xNi57+s4M/QeReYDsSiRaUhamO/zdf6EjKRdIIFnK",
-	"Zbe5MXemTCqV0tHR2Zc/awEfTzgDpmTt6s/aCGgIAv98/oEO9f+GIAMRTVTEWe2q9mEERIDkiQiA3IOQ",
-	"EWceSSTtx0AiRnovB/5rqoJRr17zavCJjicx1K5qnVqrU6t5NRmMYEz1vGo20Q+kEhEb1j5//uzVJlTQ",
-	"MSi7gGeJkFyUL6HH4JPqBjiiR/iAqBGQiYD7iCeSTOgQ9OcjPfz3BMSs5tUYHevvmXcKKxnTT6+ADdWo",
-	"dnXabHkLK/NqL8M1kIjC4nYv6Qk0g9NT/zxs9f02XAx82uw3/JOgHZ7C2eCcXvTdAidUjbL1RWHNqwn4",
-	"PYkEhLUrJRLIr3XAxZiq2lUtSXBk2VphPOEKWDD7O8wW131DEhb9ngC5gxmZgCARU8BCCAkMBhAockTJ",
-	"x48vfySRJJQMOQ9JMOJRAMd18h6UmEVsSKaRGiHMJR2bmSgLSZ+HMyJgEtOZxKeDSEiloTThTEIRRKeD",
-	"RnBBT1v+ab8BfpuegH85OAn8VngeNPsXcEabDQcig5YZkHJ79PUml5xm6/TUq40j5v7dXA+v9ynk9we3",
-	"a+LOk4xAwNcMxuWItzFYB0gGyu+NJRy4uWBE2RA01PpUQkg4I0dUIi3RJKh3fE0okYrGQDjDce1ma564",
-	"NJG4lG/SEqRlSHJSeuNfReNILS7+HR0CkdEfS8lLjO/lPxXCgCaxql2dNjz93WicjGtXrUYDYWj+lUFQ",
-	"I9UQhKGH7sSRHP5Aw5+oginFOx1wjX24QjqZxFFA9QqfTgTvxzD+79+kXu6fGYz0G6H+wD2wkItuwgTQ",
-	"YKTJds2rhaBoFKeHo0eQMAoJ44pQJqcgrvXfI8RZKomk94AUTyqqEqn3pqEYKTyOH2hI3FLTjY2Umsir",
-	"p09DHsg6DQRnkfQnMVWaotXtOt365dOSZX7OQ/W/BAxqV7X/39OMfz01T+XTd2YSA8My5MP9BTyJzQ77",
-	"mpDTYKSRT5ABjWIIi/s1OBrW9Rp+oKEmEiDVbudA4yjEwV3zxfljEOYjGuH1InE8or0QXDPI/6RTpZfW",
-	"qw0iiMPaVQ3GeiKvNgYp6VAPmgg+AaFmpGMedmp65nEkJaL8r9lZtjVq5s/SbXfrs1zY6j6O8jWN9efM",
-	"oZnxfsTwWw52eF7POBvEUbDbaUUZpezaybsR6w7iaDhS+ZO7Sc/N0vZIkjkyq+EuVRTHpA8awSaCByBl",
-	"8UK1G5fZIaRb2PYEVi9/XxfL7Tywy5UZfwsSIYApTccV4LG84KIfhSGwnc5lkM6SO4N/8UQQwWMgYzrD",
-	"yxNyPIkigE8yAL/ITbMdhLOF7AuaAY1jEE/kkp189mo/cQY7QY8PBiC6Qz1NgfhEkuAjQ3tIzNkQBKH3",
-	"NIo1JS6AsZkjFj+ZmbaDYG4x+wDhS0XgUyQVhKSfqOJO8FOWnL9kCgSj8XNNVnejEXamPCxv+RgsG9Ho",
-	"PxWcDbWEozFURiEUeWgOlG5Z5BbEPQhilrf1/XdL2wdkbxhJGHyaQKCBqyl6IiDjl+5bGuRhJIOYyxTU",
-	"91oefidgEH3aniyjNBTz4M5I6TIZj6mYZcxdJQLISIuQUiYQksh8VtY8zXST4pHho+4El9S1k87fhRVz",
-	"XpNISfcvYqYhAWU5ZDOywwPS9tI96GNT9M6Q1yKI7Co1F+Jj0DI1xBKeSI8wPtXMlLMA1gPLzJ6DlT1e",
-	"SaYggLBk3NeXLMcHzYsaZHgdQeP1MLoHRuiQRuyLgcisHDF7L5R68fitVClBXRGqLwaIIhYpDWfKOsy9",
-	"q6XMIsgiRY56ZSvvHXv6bQ3SDluBm6hLavTMDnwg+B/AOmxhYoM1veM6uYklJ72VAkOv3kE294arFzxh",
-	"4U5Uk3HVHeAsOVR6w4lMglFqXymiRjtDjTdckRf27e1wI/v+PtBBrwdnwyNCuT2SUT8GorgRhJCrIzl8",
-	"OwGBULoJApgoWAXHEvhRpWA8URK1x0AAVRB20TTUarTO/GbTb51+aDauGvo//9bqqlYMzvsXwWXYAL85",
-	"aFG/3T8J/IuwDf7p4Iy6ZzWvdhfpY63JRE4AgRtTqbpgeGTt3ccP5KkCRjVU/ozCz1fktHGCrErj8keW",
-	"igo1a9TTNPuzMS+A5sndvqZGiQRx1QpOwjacDny9AL8dXIT+JTQGfpO2+s5cpo/fTN7FXTRAL/9EDz8N",
-	"/TacDfwLetn3G0EzbMHJoE1P+zmUqelNaDXHqyWTcAWgmo1/V0cDu930GJcKcqmBQ0DARWhsHGiwtFh5",
-	"jf+yeqm+yRpxtBQdoX4TKTIDVSfveBzjSO4+qe9FzmT7iht0KTe6pG95pPf0vvnUQtSc4NP0qXz6Z/p3",
-	"Nwo/oyF3hdn2s1d7pzfGwki/8sJoeLuZKNA61B1HcmwtN3OasbW6jjLV/JoMQAVINReZSTNnnMivlbxw",
-	"mve2Roq5he6Lo2RW9NRUhkojjY3yZFEvf9H2YBPSpBCxbpgImKfHFjtpEPCEIQPPhpKjm2fv3755edv9",
-	"+P7VcVGmzWlZ5fRhJ/vQ3JL3It4SBqAv6YSK1PqS26ul6zlt6LNX+8D5a8pm1lIidzoNQRV00Y44J4ty",
-	"TsaUzYij/NdEgBIzElOlWUoO4Vs56Um/ptdG0sVtC/PCwvYB6vdUAbETus3QgQKBVM6IhhKvq5yjdGhB",
-	"92/02EVid2te0Sx3SiNVSr9ydtbPXu0jo4kacRH9sSPpSnAiYEq/Ujy+18bUpvHHmakCAaEeS+M500Qz",
-	"O77C0rY9ufll7cX+lu2nTxf2kjurX375xb/Jfb6cO1ErBBlTHqxnOh+ZNZzpS/icqUjN9mbiuwMt9iay",
-	"RBmcN+ZpwV0PNEI7JWGExgWmMiNk/mK28ieb2wCxO9iHhS+3+v0QxJCPacSISGLjpxH8Dli9lilQeM43",
-	"w6GA4RIB5G98SigZc6ZGTyQJaRTPSCLpEEgfAj4G4+jqR3EMIfk9oQgNNHezZFy7+k9tTD9ZMbTm1ej9",
-	"sPbrgtvGq91MIuvztObuyFgL8uJxzoeqRUFfRWOolczl3unPKvhdjXRdYRjK0fpoNlqLcS79ufhA8ygG",
-	"olvx60bbK7+Ak6QfR4EWMoRyHvU7mHmajGqZacgiCcSQ04WJBdzzuw03Jbi5f6vQ8u8we6+Hff6c903+",
-	"x3jJESrppuyEBV0owxHe/w0CleHIMxyEVCI0wiCN3+VwZkBjCd4cGrljyPtCrR9vuS90/pDmLlc4jpgk",
-	"nMUG0mN6B4SiK1gGfAKh/pESO4WG/foIgDygcMnrwIDronH8doBupVUHYm/YZ2/+ikkIBKhy1JqOeIzI",
-	"VCe3Iz5luF0SMWMWyvu1V2/GfmNxO7+mG3oVGb9ctd3o0a9B0ZL9hFQh0YwUoPZaDSpuYVQIOltYP85Z",
-	"vvofojiO2PAFMg0WlMRtIO2MZ+SoacjosafppFAg9I8nxx6RMI4oYwmN9S9nxx7J/tVsHXukHwFjkfmh",
-	"1T72iBK5X07OjgsE13yv5tXSz6Aann1DE+Lsz2xyfY7ZxKWE2m73NQ8hRnZsPzoRMKGI1hMulf6zO4g+",
-	"QeGHCZ0NV036PmGLHIDKLh8s0KZVdH8TUmaN4LIywmRLfWFeXcQdrzaIWCRHGy5lBFSoPlBl3yoi0Ssq",
-	"FZHRkGkKH0cDcJR+ysUdCBJyNOGrAqFZ+b2KnCc1wi8sKTUbj2kIHkH1EkJCJQEajEgwStgdCfh4HCmZ",
-	"IxGpAO+MVVUB/vfI2PqKtqgS3irvosmkLBJIzyUd4ETCnkgyARHxUBrbH+6E0FgADWfkqD8jlBGgIo5A",
-	"6PHH5dtAzrvhaTvBsurmb814jWxc0Xjdi685g1k580Wge/ZepQvJHXQGQPex3D2ZA/9app3tYCvGXf32",
-	"b4NLc+DBKVZvwl36BTIlgFoFZWFl05FBjNUsEkd5bp7Vq/i73asjvjSO8VUGUxrLHMldQ20fh+fmqP3u",
-	"fDe7Ggu3vYcOTZFo5bR3hQ4VSyyl4hq/yRHjJCW7ZMAF6b3/+KZ7++Hm1fPuzYsPz9/3jq87TB8NiZR+",
-	"TWg9V9GZ9NBJo+nIb7z/RFobyBEXhBIGU6QWqBUZ/UhofbLDclz69wQSvGIiYcyYuDWsYjDWhzS0KLeJ",
-	"0tN8lqnvH9FEvvaGjSOW/7U5f+cmVMopF+FC8ODZaoHZq01FpOAti2cmCvGzh44CJ3yvwomPbtznzyWY",
-	"r/cYqR9oTFlQcvf62YMKNNGrobtNrBtuPvrSjF2gpOZnL/32r0uX/TL9WnHVFfmv+aFMOL999yR1cVvH",
-	"Ijh9gyjEWf1paeN4pOJjDEtJ3YxHqXryRBIt3Rt8pQKcW0NP/UQWpEv7ay3Vjkqwcg5Y+BQFjlIo2ZWV",
-	"iH5hKEDKUqKK0oYo5/9bGg3CSHXtcZZQE43WhDPS++n5B/L0vvnUQdS4YXp1Yo67AG0y4nEoPRN1jHhw",
-	"TWA8UTMyHQEjjDMTj1qFbBYvQYnUabcQuwDYSnfBxHcF5YA0wYh5GLrwxG2lyYr2kBIjh8VrCUj2jVc2",
-	"kimkrwntS2CGiit3O/iUVdC8vdpkZCOytpTTHA5nUlreXVkVB63HqPBCxNRZu0TqXGFWcWdkNuWl1yi7",
-	"NLljzwmA7vOFC1TYyarru514l93wfC4HxlOtuPETqhQIjRr////c+P/+9c/W5/9acam3vxFFPPzRBIRL",
-	"FxJw+w4j34l7wzM+XkMoMsN4HWnl3IpPyle8/MYVOHF7xdV6GBvXNckzi5T2IbOg8ZTOJApYG1+4wrFX",
-	"sok5IK1CxscRbFNOtoNYO0dJ8kJ+oKJ7NJNiYF65MGjf3pMk+DVez0e4IdVwVR/xmN9Dd35bc8xMJFod",
-	"0COtZGbEBhyOGgn+lTc19DmPgbLt2VGZTP1cQ+0DjCexxZQ5mZqHJRTwRQRxKK9I/RkfTyib1d/QMXik",
-	"7j648G/8ikfqNoLAPXf/dGJ/7qd3XCgaf3z/yiN1a2Gqv8H4utwPH7iice7fPybwI1V6mh/pTNb3ZR3c",
-	"VaiRiQF3SUqaspAninMPhRbrGSQ9uyny559zAPj8GUNzE+iV7vARRQ63Uc/gzbayRAEntxIovnW0zZGY",
-	"ZkP/31rqtCVRe1DUnGcW61IOS3j8HEatxZbH4fhFIroD2y9MtCfufbgL3+JdWEBzPLA0yWUuPAIjYBaX",
-	"LRWGpoxpMIoY+AJoiD/o8eSo55Cy55Fewu4Yn7IuJiDqH2yMU1cvpOeRer1+XMpubMZimbKOjwhVBPUl",
-	"j4RcYcYJF4Sh68CMkOSohxk9ERt28b7VpeKCDsFGyqPKYQoLEH22petIMyXXWdjNgj0DtOy9MtLyN6Cx",
-	"Gi3COxO/shxmfrfe/W1eK/uSRZ0S49dYC9RdtOJXlY03NYT2jQ29KxJWNRBlK9vaKhuTUyWrLiBMoOvI",
-	"41qnUFUfp5QbzYqWvO4qzfkWlDHxqVyaSZTL9Cio0xq3yZHWn3NmWn04+g4BC8lEYBmHKpp1FT+YRTrn",
-	"UI0jtoEH3L78KmKlVkiTC7MIkU7SaJwEJuQH/wbf/DQDKgo/SBNJAeZHjwzpxB8IgJwVFZ0v+kXPBpsi",
-	"rA1wS4kExh9sgrPrDtcmAqCVEU8qH+3j6XMLuFTVbCF0NnZlXCqdwDvzQhn0jTu7CyyshMl2ODqwK71Q",
-	"Tf+0KJJZQ2XS38Rt7dUU/dTd+I3NkfgD/VQGxc2+vJ3ehV6UqkRvEzXNq93zKNxoPWWaXWoWtvECuRUX",
-	"zcfuaPOHlgUO5NlYxqDmMK+At9sqj3mitnBlbXgSOaK2Jov5INIRCSqZkAHAsUesDx1dY/YVM/LYI86p",
-	"rh9ijBWScSGACqnllXvQogs5sjIM/kB+T7iiLjyWszTVXks3SlOMmDIvjZtFLx6IsU2OOfYIDX9LpNLX",
-	"Pb+mdLygkYSQjKPQt+vM++qyoCy7r3xogFezK0YXgftKqVkxT/KXCCqVb0vhXErkARe0vUz5MeVtFmOU",
-	"NTXWjMyU/eDjSaLlzCNjNSUhuuzz0cuYJGtSLWkW/+wZVivzIm+GYhvwVg0rx18fmihPuIzm4JmjBg5X",
-	"yvSEEIJoTGNi5irlnPn0vSruavqpG4VFQlzRx53R34RFqosHsV2cUwqQlHrlN54DSeFTjljVsl2k6LiC",
-	"4KQnnbPVC9AU0gRFIHnBaGdu0w29GqJg4QYaK/Dq2/cYFg6nn+xg2yhKAzkohYIOkLAzFzpq/kfzr1WQ",
-	"0Fx7VzLUp7K6nrTUwCusyrDkGlSr+1YIlTDvpYZVYa48rjbFzzJkdPH2pfo4BqQTPiCUkZt3LzGgO8cm",
-	"aDiO2MqADq+W4lNZZa2IDZ1GL0dUQEj6MwL3IGYkjowUPBePnxUBLJtQSkIl6bkqgc6lr9/CEoGps99K",
-	"4TGVKq0dWMGk8hoUCAifjagYbuyyLibLrAwuzw397NUKpo45M1WzgplqV6pY/H5hvjKMes3DZBlCTQS/",
-	"j7SMpk9+jAMRvfSDMAkUGQqeTMhRj3EG5gDxF0kkj03GFU/08UFBXrHZUhr9OYNSPDSrugWlIjaUZbFg",
-	"wV0y6ca5hOpFk0McAVP2fi57alIWuhLysZs5T5wmeAEwBaKbiLg8fCaMlq5BK7RdJSIal09ftIutO/C3",
-	"dvRLBeOfENA4h+EuXZRBu8M+3rwktmnHRpAqi2bmG79VwgxysMlDvAy+BWhkYPMWDnMBLMvx1mHISzZJ",
-	"1KZOpEUcmhec3DMSmbxiOoZ8KQBc5rwRu4opuoCa272b5fNsYnouC95cRPGMmYmoxLa96gZsSOyK9yMt",
-	"xWjP68vdlzlFg4rQqnRH8EkJSn76gdA+vzenL/lAmcfH1yYOyOaWZg8QJ1z1SL/pbXkh5wxS6fRaJf3p",
-	"B7SUafJ+TfwmiSRJmE3W3vjzm9zs5Re3/J4yk/G58mYuVLAyMpDmNmM9QZ1gDvLY1TagczqNrWI05VrT",
-	"DkB6tnwRJT/fvn1jK/csCiiZNLlGZSLvXalPFwYVUCFmuS9eO53fVtUbcwEYNiVggPnHR+1Wi/SsoURx",
-	"3p0ICCIJveNisdRmq37aKMaS+f/vPw3/8tc/m16z9fmo06nn/nn8//5rnTE+m/vj7Y+Vo9TmUCJVmtKZ",
-	"y077DUzzgb5fT4zgVxtPtGns2xuuooHNms/LRxuAOh+51HWuz6UhuXolBMVwtL7TvPPCqHTE2vvIhEp9",
-	"Q9DDkQt3qmQeN6WMsFxLSGclkdk/6ls30SpAmKRpcTwOQSq3DueB6cOA2+h2a9fA8iymWJKljq7Q78nZ",
-	"aY5WNkopc7a0OWitN3mAGEfM1Oqpsq3ylbtZILw2dEWNKCNzECvs6vxkTfni4tI229a823Pu5Ep2XYbI",
-	"yJxLJHvrrBy71NMKOUYmTVXfcqaZXDdvC1uUIdbJ5IN8jm+Fr2c5wTnhAhWu7gSE5eSVDBAbR8enlUCv",
-	"rUETOY6+f6k7UVZzTsW0sm8Yxy6P8N9Ac0XCpBXJLqqNyydF41p3ANUnVtzWVlxjiOGmSKLbf353pavz",
-	"5hA0jy5u8/n1LuJkAQGXXoy81LqIDM/4eMwZyRVQkZ4pXBMC0jg0moAkRy+iGMjtjAWkkzQarTNyO6IC",
-	"PPKGKypmBbU8wEkxFy2dpVQ5LxGrN2RA5ksbSO//0FKvNInK2eK2mODzGoDbcUv3k7fT86RQIcu6xBfq",
-	"s7jpidZZrA7JnXpBbfEF83K5P+KtCMso5XYxGpuFYdiE4O6KvNedyOUo0mrPrLKdGkHx/H6JW7wqAVtD",
-	"Zh15rV7UwytkU5bNiLz8iSRDYCD0sRH3hpertgGE6w2ibOWaStDQCTtp4qgZVd+VkJewybzUs5lHaHMS",
-	"XS3IAE88F2KAf3VT8l6SvWchafoiYMAGI5RxNhvzRBrQXRu4pgB3FV3LXWMKJnIzDL1VMNmLx2u7sIN8",
-	"Ou7eY8HTiIGMZ+ZZYN7p5pZRpDsF1JpzzeUZp6MN7gS2jRjAE9kqzDzIqbKrDiuv9W5DZHehoNte+FRV",
-	"aKYxtyuUha0SvAu+2lJkSaddem6G1i+6AQNV5lMyNbI8ImdSwTjNlsYK/ZTli+CZzGkaqCWRZBtVlxF8",
-	"vCEZW8FPFd9orgWBtuZZ6OAmlgL2cfzMRpTZwcuc33u+LlFaQJhOJoLfm4pEOffVsroLAWUBxPGSRLuM",
-	"mC9gYBbAshjbwhlsWCUGSoR8U8C5a0mdCVlxikdXgvJI0RpuftNXqouVbTxMTZWyO+FxFERgBzjpR4/p",
-	"atGjOxSU4RdSCFUo9aWXnMZNZHteim8fjWuhCMTdKN/G2rLgydDWuv/4/hU5wnofeV35eLf88mVKp1ez",
-	"jpWlVf1MO48JVSP75UgSZao4rjuJPD116qz+3KqTcJd/15usD3XLy+zV3tk4hJKCEOOIdRGRo6WpBxjd",
-	"Z09YD610QF+mZIRdVlnFCLdiLBiRtd+5fWeKR7huAUc2/lkvhvTsr73jB6wq8QVrQFST+y127FpqAatQ",
-	"g0urKR7cL6NZ3pv7G+/b5mL1FXPFfBgtKeCOj9Jml2nYP6IzoSr3rVUfsGR/DVUzNWFCDCTV4z3sCoKV",
-	"zepfoOhEARg7F5ewZ411CDYU0R+jkkK1ukmt9b73Vb6f3IdWgGzLchwWzhXunzmTR3GgzV+4OVcf9f9o",
-	"+Je/Zn/Wu//j//pnyzur4s5cjc8GQivg/jjSs+OYO8jPdop3MWV79r2EkQxMEgCIAMq86regSH9mGV55",
-	"kh8Vd8mk0gw549zCNLs5YfbrCpGbnq4+mnciKmfTTgfIkfPl3VuRE0UyxzLs6ymPiikjRw3ndTR9n4xo",
-	"JUEdXxMJ2KKIUElcx4uCnLU8OUVOujucwlLjQd47M++IWUDABXxKj2QRkCvuuj6QR73veFn3c+ffidIs",
-	"1IDLDUqzsHBDG6Z+Y3P78G5+WK2euHi2qnpMusbuRgCRkw3hIScbg2OF0pd+3jPnmD+huW8tbHH+bNZc",
-	"g3fm1mwob5RxhpVob4eVMoSKL+5GfJbBYFkN0kKg9NGcTiESJo89YlKUPKtikCMJbpTRT+ZSugqmq7Qo",
-	"lLVbldmq7BL3VFXiy4t7W6qFe5cSS87e5OHumovygKWJXLfAisPHoEY8rJh//NoM3ia72vVTW1bBWwC2",
-	"YgkqVHWIwlphm7ksLrub/HTZWouLWFvH2u55O7VqM3TY/RDmrRm2DgEGzBIqRHRv+qRPbeQeWjavbWSs",
-	"9ZIOEpUIqF5OvnBk8ze8YgSp3fkK+L9OYeMIYp+yu64SlMkBFuQNqDDmeznS/zOC4K7m1bCT5xLqiBO/",
-	"t8hQUqc3q9BRMVFuktGFSmn880Kt/T1F63KAZJyvGCI8F8drA4LbhfDg9rLo4HL1jyaKd63/pCQm2jwg",
-	"GLiE3rQJl8rHwEuUtiShylihjlwCM8Yg4U9qBJGwukWuUIYedXxN8NymkQT01Rt7mfmc7TIwH/CQC9d7",
-	"jIpvzvVgm4eWJbcZEzD2BZcQx9gutqOBGEcBFunhjNhR5Bfoy0hBp7akHGAxDq1yLyHz0obD9YPKMR/V",
-	"WHZM2c5m3Icqo1DGZgo1EObhUgBsydFkbY/mcMQr3q/djaYxZc+wfsCGfKq6gWOJGr50NVtxzW+S6OxY",
-	"hbdAN9blPH2tt3+jWzmHSvu4YkvRcBbEm2Lhbo7ozZT//Wn+y7N6H9Fmtauxamszw07W60AjjdxolwbP",
-	"0Ejx6aV56azEsbqYkrD+yo9N5no3wNT16ssqZrwXlpZLPUrXtj8L7bwt1oJzGWou7eWCtSJ6JGEqilNr",
-	"tSb7Nvtc2ownzHPAAoZYjZ2RnjGR9K5JT4DCqodE0TuQhHHs1GK4Rd7G4upSpMYV+2K5/hBTtq9y2985",
-	"x/try7ebcsXF+yEiFkQTWhIuRScRNo+tWsRxwzjU1Oa3VbXBdN2uHtK+mqJW6UNqmpCuqPH6YQQYJkQ0",
-	"xbDFUWxWP3zSWjSNiX25viykeitJx1Ymygod43Z+XXXw5bXNXPWrgMYxCFJoGJ0na3qlGAeJuIKpxWZ/",
-	"5XTN9hVepEOMvH/xjFy2T8+J7WJMQh4kY2AllV62qVBbCucVYZVoJa/OC3MFdctSRZhUrojqIqa48m0a",
-	"WQZcEJlMJlwsSw9wRKIkx9K0kv6zar+nG/Lx/UvC6NjEK0IKeT18fSig7cBkvppTMPF0ylEOieJ+cot2",
-	"NqpsQaEfoxj+orpiNf4t9Xgz3RdteLwxpOctAeUgWLG9NJHxi+HZOC1stFqcxVFV8PKLlsZ7RLzOo7QF",
-	"4o64jYe/FYJve4hbXoiHPOJMFWvNq2KYBPV7AvZ5WWzgisNZB/hHsgPk7/0u9oDcPHtSwL5rpFqGKo+K",
-	"JXtAkA9WoHp8OeYRG/TsRKU1BL+cFFIWj7tmcY+Koohf+0HTPZGxbcG+DMSPuawtZdKFrfzDmlm3coxt",
-	"mx47hwTpNL+uXWBYSrHCaIMuAbYbj0nwKdd0s87+u9UCThO3K65pMWnQ/l7oQu82XAat90DDiNmyYHNw",
-	"GkFwt7JQxzIhO5u+rM8Lpk5WbfXiuWWULr60UO8vmHdsbFFjOiMhr5OetYj10N7bc3a7Ho4ytm6s7Rva",
-	"lqSRSBPJuEjrca2q9ZsZA0utQLeUhX3+6VnMg7vlaQEiYTuqNeUlsG7fYeF2Uz4s9Iwp2pZUNFXc5YwF",
-	"poY7sYshIsnnRuZsLi4buyKzz92OEvsN36ToAh1CV/Bp6VwLXjw+xnzNmgVK4f3C/ShAvwzP8od3E947",
-	"q9ZORNwdVEYGmwUqWFonbcQTUXyrdbL6nc9rtnOrSrtWMj5dkhwXU6VP64kk+piqh7XxwUBimdqAs1CW",
-	"G18HVLisCfwIBvYSOspVaJnSOCaBXrlHIkbsdBVTJvTaun/YooFL+sDrMeQPm/lZkn8c0tlayIQ0rZFS",
-	"nJMc9T68fP28+++3b573jheAtz6nik9rbhH57SyAtxSLM9ayUOohut8ma/fBiyPBp4ne+vJoTEqwoZFx",
-	"5WHpwbQmNiVj9PKZdkJRiLk41fH1QWvYVVWA4JPqbtSna0PHz0aZWNiMcGmN7tWljn5Pi35VkGqyUmTV",
-	"3IP2tXyXJFuHciPkzGpAbvaaxpEusFBuVkHoqyhUtJgP/SWqGRVrFa2vbZRDvbkS54XSRhbJtlXSc3K+",
-	"qWBTIhPnU5M3gfUcYPJ7W5WDXFQ9dk2P0MShhHm508BiPk7qNU30uFTlPSuXVtdZCMEWeJhpZLp9ccVm",
-	"X+bkxYfot6IFMbiPYFpG1xdswmakt7zGhl3141hOUjVwe6uJneLtBMTSIv2miZZpTOGK5mJ1p1weVkCF",
-	"iEASniiPCFAigtBGGeVG0aEAPUgQioNmJKCMcUVGEE/IUc9kX/U8o5z0YiqVyd0y0tIc+isF44mSZb3h",
-	"9VIk1xJluQ6zjfQyiFgkRw9j66wS/zF/VGnbyRRKyytwYGcXDW+XHEdZ6JmsFfOL/seMRIpIxScTCI+X",
-	"tH8UdCw3ayr2i8MU7hZOJChZrNdBjhzp94hlFKbSkiaT12mteUcty8t4ri4RuVgY0mJ0EgQAWnTsCdBC",
-	"tHvc89IcnqxSZH+GFY1s/AIIrC25hEaaIUuTszat/7iJMJQiyS55AaXsPF9Z0IXepCzeoIeXXc05MGzF",
-	"kYsIn0tZsnIeygHZ36kchx/PH2j6xW6QY/IFqQNxz9C7mtM/FioJ58w6cyt8VDaQ0fA98oNVleBEwmz6",
-	"bHqHVmfQFgX8BQa/2HtkbYngFcr+PDa5WNw1/UjmupBwBh4q8DJtFonNQAqdQKqUa7DNR9a0HVn1pbR0",
-	"WtoQGctLIDF1tao2FdEr9AEqqlflJQFdgG+qeaWXp3Aj19cDvJX8VcRKTKRmtg11rFJddV4WR60iN30p",
-	"DBQXMBCcqceudboQQwifIqkiNkyt1OTIRl/K4+v0R1uW11XdG0uI7ytWrl/e9xLrsukZNR5KIxKaaPwU",
-	"gws9EyoVQl1SePiDqyTsf3z/Kqvcl/OBnbWLLrAzrzxVvev/+t//tU5X3qoEa1occFXR1dKmi4/hRXc9",
-	"F+fyKk06rEcaRHHSbDQ8kkz0n+20Y49rAEQXuwTVy5NmT6olzT6iX9/2h9zOcvCBfvqSwYVf28GVF/7C",
-	"VS6B1uOISaVNyqtLRh/op8d14H+F5754uCDGW4UG7GBPX5q/V4p9jr3M+0CwkO/y+rLbyB/unbJylrfG",
-	"U2NNJDhyVm6qwDV1XTi7E75+ACpKfc3zNSHyGytMVljfWgkI4fbe6HJfroJk1VKQG1eCrFQC8qOkQ7id",
-	"sWA/DNu6Dtc6cWxLkOrxJOk6X5g3y4yeWxmvRkCF6gNVpR64V1QqIqMh1sGLo0HaM2zKxR0IEnLTk6W6",
-	"061qvtI6y8qyGAE0VYhNz62a4SU9hMziYhwrVaIVcJ/Gq5saU9zbdjs5vFhlVFmJxw4/ysifcyVUt/UX",
-	"Npgi6poQlUXy5FrFZ9td7iOYB/JifquGsBDJREHYu0JTncVGa9ckR4yTFK9Re+m9//ime/vh5tXz7s2L",
-	"D8/f946vbVODqbQWUQEhkYoWun3/nkCCGm1mBskXwJ9QoYyTKi2Fn1tbqfKrFYvH6UL0BYtTP2Bu4mPo",
-	"Dw5OTurlOyRz6PPfybRQaiN4b5eMuI6NOrL4t0oGgMeoAL288UDJdlxw38Z9pHasLr0Jdi6RP+a9wCuy",
-	"VzV2PI7ihHRpB81Jv//NVk3cbzXy0lN1K5v3u1rXGFZerNe8HSsvZt+6uadRTPtRbK16c7KAebqslMBW",
-	"UQ7ZnGWY/U/c53ODFhU7Z2wmZix135tPv8p1qJ8rWlce6lENAKvzNouf3kPDkLm97AiTfM/GskIJaWPM",
-	"ZYFDuZ71S5qjZ2OHLnl1o2bzppALlYmAMTDVTVikNjkuFxJc7TQdKhd37tZeDZB7O+XC6exy0qpUH/gC",
-	"lVQnAgbRp0Wy93EyAeEHVAKJQdM76ZEwGmpJnrKQhFSOQF4TVOQkgXsQs7QQi+nx6dRQWyikhHI6stnw",
-	"L/1f/2x4l+X08mtMQJsD37aipj35raTNb/AEd06cWwD8CqA+jpDm7vIOcpqdYk+i2neAJnMwxJieIBGR",
-	"mt3qUzFwuJlEf4fZTaJn+bPWR7vtC0cBrKu25i06dl0NnaMevevW6/XeMUHvP1rxzTTGD2orqIC4B+Er",
-	"7pu/bBkb9PEijqAcZ6zG6cpHSiEXNdbkJWv8+ZcPi+sjP//ygQwEH5Peu7e3pi0XTdToKS6pR47+dts6",
-	"PTsmXJhRpr0uG0TDRCtvEYbfqBnBOuwhCHL0Xr/w9Ln+b3IfUfLzL3+/Pa6w+s/IVAbcVMlhippyK1ZT",
-	"qLm8jP+xGWj1ABODzJHX3rlUEwV0vNhZ+hbi2CNprXhEzH4Ux+QmEJxFkjybaTx8J7iCQJFnMU9C0qfB",
-	"XTLRyCwgUPFMv9VhaXO8CITfcoG2st5hHfaMM43DEWfyqsN88vPt2zc2BFIyegddfUt6ZBBBHMprkrA7",
-	"xqcsLaJjfscsNgEaFSEkR+1G47iuJ8MKPeZpWm+ol5NintoSOP/9m+Ss59LCbF2hXsBDwKw5r8MIIhoW",
-	"hcM3PdIzJYP+82vP1dTB1DJcEKGKYBk+XIUmcxILxpEexrP0yFGzXtfXjNhyfeS0cWxy0BjhE/p7gpYK",
-	"IbnoeQaGxPUc7v3ZQULWqV2R/9Tr9V890jHpEuYF/XunVq/XO7XPvWvSyz3qkUjaQBo9IWdZfOSEDgEX",
-	"i2xR7wZxuyfJiDOeCNJ7GcJ4whWwYOb/HWa9KxMoRMeAVzVtN6d/0bP3eTgjAiYxnclCJKGccCbh2kKb",
-	"Yd04M9r0iGm3Wvr9XpR9EAuTCUgkhL1rMh1FMeSmjCSJGBnE0XCk3ByNy4U5LMp0I9Y1Y3t18neYGfS4",
-	"g4kirTbBNDNsl2doCMLEcAWJLS8nivRcu5petmsBkiciwIZ6KJT0rg0mxWnLHL0gvbRmKx3UHUdyjDPh",
-	"d25yZbfsHdA/cRH9gUh3RQyxwnb7J8HPv3zAP6BHjpaTIzxpsZYIIbla+TlLlO0n63reD7b/rQ2AGdMZ",
-	"gs1gsYt41eCNI6lvZsTQLN375ONbuLajnq0m1iNjoEwuUvM0pqfe0bJeHAXAJGTe5JrmxSICRbGhM4Y+",
-	"IYGUV0+f5kjfU/dmVjyr5ojZTaL42Kw3pYs3717mhMyrWqPerDcwnG4CjE6i2lXtpN6onxjeO0KO93QE",
-	"NFajP/TfQ1BlYUv6FkvSajRyiDwRPABp956G2Mo6+cCTYISFJtUIaUwskdmn4H0Z1q5qP4H6G37XxH3i",
-	"BcPltBoNxxtsofc89fvNOjfSBOU/U4dPjd+h/wclrHXyl/02sqOS7EC7N0174uge6gVpoXb1n1+9mkzG",
-	"Y316V7VX0T1gUrZXU3QoMVBvgtF5Fmkw/A4bm9Z+1RM9xaTqqgC30YOagPa1+BVpYNNghBSfYkMqScbR",
-	"0ADX0IYgEQLDDE4bJ1mZy9JTyHLKdz2ILAXdrdUcipbM3OqyY3KnZhLMKx9cttySs9MPZ0Rxg5R1Petp",
-	"42QPu0hYCvL57Vj2XthTwjIT2n529oabiPaZcXYNaIRZ32axRNIZmY5mq9E0f9AV8VST5Unka0q2HFnD",
-	"cYQkEKzUfwezawz+d+2GQSKKahlIz1QntxAIzCkQYHMFBKhEMAjJCEQJmmpxxAjmadw6aBVkqbqWDXn6",
-	"SosvqK6tGfgMBY7a5193vQdGEfxP0S5TazVaZ36z6bdOPzQbVw39n3/XjB2m1uif0zZtgt8anDb9dtA+",
-	"8S/DBvin/ebgfNAILmmzmUnBr2nEjJsTY1wx08YobTV61z25+/3y031r7JwTV7b4gd5XTrCqXdVg9nPj",
-	"5W88ev3bzexN1Pj0+rYxe/PPf3x6/SOf4v+/4NGrZz9PcMxPL0/+dfvzZXV0NueF2nUJPt+g+KZVQscq",
-	"8ba2DazL5k3P5OkPNHShLfhKc/0rHxm1YgKE5qWT9S+94KIfhSEwQ0cqrOwlM6VFbZnNz0UuIVW62dwV",
-	"1Aubu4Pz1Sp+xYReWXL5jEVIq5haoF2lWBKZBCOtjWaIo3n1CDpM4nW0Mil2SHQ7wnSZayugWsf6SGv6",
-	"ITIemw3W13OM9PWmQxqxOrnJtVjEurKyUK+Dpp2qr7PCy2M66zBzYXK7ychIf+Z0ll7mb+wZ8apILAxM",
-	"DPptTC1yKoN+3RADxLUfeDjbjA4sua4b3iBr9PtctAw5j2aRUDU3ZHVfE31CxiU0h8mP6v786eIfk3+3",
-	"xIfT+1/OZzfN4PnJ8G9nd68v2bu2/Hgx3Q6c4TLJ7w5mNp1Rsyx7MwxycxbAV06k2o3L9W8842wQR8YG",
-	"2m61qqzLysNannlusgv2QRGf2dueGs82pYpzIgr2lzc0Mga1pGyIpixS8YmJNMJy+qZ8fJ28h3tufiFC",
-	"/wmho16UMO7zyaJggq9ktGbuOrbL4iFw4q8ej9rr33jD1QuemKTWnXHBwGUHXNic0BsretH0gL61Uk77",
-	"HiVUjQpyxIXytVoYEjSbkp9/+VAnNzaJ0hj2NGLbRDBjmokjNGHRMBRas8RGBiAI2j2vCdecGi1b+h38",
-	"y9rO0Lp0iSSpw3rvQYmZfzNQIFbwvg82fHhrzuWssQjmOVNsFmFRC7gQECh/xIUEv4/G/JkvFZ1sovcU",
-	"YpUrsbkN5fFitLgWe0f9n4LobfTzy49/vGy+iV7Kl+z9afDs5dnLu8n//vPZz5d1mP38R/jLy+ht9PLT",
-	"S9aoB62Y9ccvGuH//jyXgDbPOZunlnPm48kvsR1gLjTcRYRvBqVySZrBlJg9ukyrL0lcWhVYzgfOX1M2",
-	"s9+Su1CMJcrt80+27AGirrleLm8cBUlWANFq6jKvA9uSY74r+FaqBz9H5VckzLPmmiiemU4kEQviJMSk",
-	"fS1YTLUAHCkSRmG5pmtzJt7rr31D2i6VXT5Ir0PLbzSLXu78kw9avnQXJYug12eKAmcrOAnbcDrwz+h5",
-	"328HF6F/CY2B36St/knQDk/hbJAvC3fVbDVcWYYajeP5oGtLyq4SCeKqRU/67eA09M/gfOC36UXfvwwa",
-	"od+E1uCEtvunwRnmyd9Fk4kmQu2cZScfM6y4MvWmXGWXWvPipN2qNxtYNUcIkyBT+3j7Y+0zMptqVz07",
-	"//Xas0bJ70JzztU5zGvP9udS8WC52qwhLO1FlCRMwCZh9RCHe+QIi7aVtYmltkNsh4V0dnxFXMshAQym",
-	"NDaT6WseMdJ7+eafb18+e9798eZft90fnr94+/5598ePz3tY3tE6ybJuRmPO1EiSPgy4MCZ2Kn0+ML+T",
-	"o0H0ScsS2LCfTAQ3xTH6sw4z+dx2Utsqi9hWWcada4gRhk8dG/9zlmmMpUWo6rCAS2Uept5O8sba8COJ",
-	"B6A1+GkUwJUmbMa1OgHhqsx4HYYVhJxwE/FQvwhswEWAay0Ysj0iOYraEyQRhIsOE2BTPvQ5E2ChLHrp",
-	"XEiBrJPMSN66JhMem8o1ImFXHWbKISVMSTIUfEqosUAGo4Td6SfjcaQ8W0BTf2g64jJLhIlAr7vDxlRo",
-	"HaCQpJCe7XwWwnJpLLvOj2qNKCXPOYq5BXnaxDTR2sNqvxQzeThW0sixkjQjZZGPNOqNUh6y+REts3Og",
-	"nGJW8LXroo9porjV1KhYZbcy8ykRHlMLRakE+VJJYrDDs9TLI4gbSKkcYhuCaLKuZKlHr0BwdlSd9nMN",
-	"C+mMi6+0m/qVYvpiyajMHvkViodiBURwe3sQIfd6/Q8mqLm7/hNse9N3sT2lglh1B6t7Je9ltQ5W/VNa",
-	"WSZSEuJBuY75LP3sg2uYXmkhmlypm4FxOqXFLBGsEoMJI2YYJUbJWPdCLt0sfyHWdkcoXUZa9dmE/+WW",
-	"dcS4W9KxjcIQCSxblHm9sKDFapVrAOG8b4ZSLPtSmnFcjRa4g3Z5zmtXYeVtLbijKeUooBL8iElgMtKK",
-	"xtKDcbld2cLWZHnt0/hg7KqagJK/RcMRuVUCQHnkFWehibfXBNZc9B/KmdiC78u0YuiiTbZApE8bSyS0",
-	"hV/SfMxapP5H74tLXncbsNzsLDyHi8FlA9mX3w5ONDdrD/xTetY/Dy5CzdoyKD8zk5BXKqwVcy9r7UEz",
-	"aIUngG/67eA89C/gcuA3aLPvWKZ+Z4RF1Wv/3W6TVoOcX7bPSKOB+0mZVFojLJ88sQxOabxZcwMrh0PM",
-	"9TaOFDe/C0NHkKPMjv1kv612g+TaWmQdT5ebQW6c8z2wYQRzRFmTRsKFq++a87t7WIzT6PusyIncXJYj",
-	"YYwBcbeCRNLN26cSOix9cGQtG1SAibm8TgNtTYAtRhfj2C7jqmtbkELYO653GH4Db6v1oESSjDkDW9mf",
-	"qnQFnjXkMBhSjeLXWIyvw0wgJ+Pm/Tp5rq+tWY7pG2YtHdhs9qjduMzysrt4xbuK3gHrHS83BDzLzuYR",
-	"zQBbEMqNieBKmldOx5bRpI3pyQPGSxyYzNfBZDZFiWVaUL5T0AhoaKXw5x/ocNnUdthTHIPTHqJB9hsN",
-	"QnIsbHP+lzG9ef1qte3lnTV5m7LRpqcUn7KMI3qLmpXmULMsxr3DMIujXScvjcNPkp693H0aUxaAtBko",
-	"llOpHAqSEY9D2WHIaTErJ5Iy0awm1VBs3pznUiMcw0X21kePRqSOvQ5DRkT4YIA8mMEnlZrNXXYXOj5w",
-	"/umIKnDRB9aQX8bCfgKV4187WpUekI46UCNftf8okNWz+tl5KVE1AHFlBKrSOavSOAxEneZA0g8k/a9l",
-	"FduJJi/TSTa3mWHWUjAqiYPG4A+XtIf5lcPoHjAWOSWxmOtlokRcPoLNQO2wEJSW9z3CuDK+wrw2wYU1",
-	"ymjJ/4T08BOohtA45lOrhPyCWlKaaedh9LRpnECVS6kro60mWW979WCAH9xNL1hKs85Pd/VGuY3ZTPUH",
-	"CfE6SOZ/KTJuP3sg53PkfHORvllBpH8nsLwtFo94YcofPrY2YGjFg3AeqxjgxfQVjCcxVbDc/fKaRjFJ",
-	"h5GjnzhR8Ek9dT8deyYLD0LjJZD0HkITIIN0P+QmF1bL6xI0K9E3WRLK0soAJgHfmbncxN2IYfJ+LmU7",
-	"jphJ+TTu3zqxviHX1WbRz4NmrA/pJr+hcMI+srDaj0AF+fPPuqMY9Td0DJ8/e2TGkzTySA+wjS/sc8w5",
-	"cu0t6hUJPlLRS3oCzeD01D8PNTmGi4FPm/2G7/zK5/Sin5HjW/wGVptgXJnOdjIxFUauav/SazQFJtKl",
-	"5hf2kPb1wsmvN7IbZ0+K59+FqX1uz3kSQxWN+aZhhV8zqVhiky5gyaMapvd83/dzP7e7bQ9ogj5QxV3E",
-	"ziK2L5E9GUznKMPBPvw12YeLZ1OZaJeLfWtzBt/DmN9by0Lxy9dIuKWK4phEjCSmNAd6BiPWTST0Fonu",
-	"j/iVHYluQd1fl3BovviXSzj8korQzqhrzmB71PXKNZO3DEoI1YLZfh7bdpPPDwzowRnQd8J8HseSvfUV",
-	"/BLmalthbp0NmRy1m62srNNxfYlFeZ985muQ6re7Zg9odj4Qwwcnhs4SfCCKB3vw7tJ/lhFSNdjevpGP",
-	"cFSYLRjZEAosaoQew3xKpR3kYh1t7iQ3cY2FQBITJPkqYoCZibaKpgkBsfWTMSaFs3R0qaX3pdvaIwX0",
-	"pyEmDxLGbne3Joo9XUMGcFxK3o1Utph8R57dcwqWrSJLcFAk4FJ9mQyHdDW2VDAaBl3OhQv4WXZI+fbx",
-	"1Reyx7B+dLl2J9S0K1iXIOmVRvw0L+on7XJvbYVMtgWPbqF9U1XvbZhA19RpT7/TPHXs/Lx/Rk+Dduif",
-	"QGvgt2mz718GF6F/DmeDU9runwQtbEimyc38LPk03gmXCkHl1fQpyxwIiwBpLIuBmkuTN1JBs9EgP/1A",
-	"jjARPZ4de8TJAM1TjdzuXycNLDyubM8f40PuhnQmTX9n/Vc3Yl2TGl67Oml8zpaOCe2mM4J53gV8UJjc",
-	"PsF0u9wzhOSES9vBpJnvgl1rYWWxFI+vag1oDlr0RB/Waei34WzgX9DLvt8ImmELTgZtetpHvvKpG4XI",
-	"RE6hHZ4Erb7fpI1Lvz24AP8iPA/8s/4pbQ9OoBU2A813EhapLsaxz4O7PIDiV69mSuNrxvPs9XMfN9Ro",
-	"NBrtFpLx2RiwYd9/ft0CKogZuZKkFjNk0i/JOjytN89KMUKDYXH8Sb15sWz4crxb+papslppPZYy/fPm",
-	"g+tafFVrNdPzql1VOy0N+7Lky2WUokQEXqAUNkDTrMKFXPing7OG36bnff8iuAx9h30a+bZ17VlmuN6p",
-	"l1ZL+B68eVEmAFVJ26waJ+CmXR0//IsrGYiElxyh/GYLVppKgqZEhq2L4aUt9z1T0gNlxhGfarFySlES",
-	"nCQKwmOP4JWyFY0MQSg181mk2D0498ByDyz3wHIPLPc7YLkbMtxlNirLIg5GqX1a6pkD6774+S5VGgpC",
-	"wNOMSvy5pVtgSYnRgIvQJa4KCABrjGJRbZmHyJVJ25W2suHMy4xTHTaw6UGZPWapocpV6o5o7GSLDouB",
-	"On+3sz8ZQuYMCJbfX5OxqVNGTX8K+zNWzsLgJH4Pws7aM+azKEynzDzltu0YxaxiSu55FBLMyC081z/3",
-	"TC6xndN4RCQoFWMBdFeJjYsQC49jo50Ocx+kk4lIHfk4hnBGaKK4bx5pSW0SUyavs4AsO3uHUVfgjWTR",
-	"AJbDPTE131y46iyIgWCY/0L7IdO5wzgglmcJW1rzzuxyx5As1355x5zhEnlmKdkegxppUaPWp+yuqwRl",
-	"cmBzxgagx2r28eH9/yLnbbYaJz7y3sq02ALmAWOsHN05CMMHYfggDO9JGD6Iwl+7KGyPe2OCX07ETj40",
-	"Lue81hdwOWho4qLX5mP9tgt61vcdmdIULNe6dRPStJTpaLRbuTKBQtf2ZeDWcLVN2dp7u5ylncms8GNc",
-	"jJmIRgcK3YmHOL/H9FKb00NZ10lvm6ouq+2PT7UcvGe1A72EmGJQkNC1tM8TlRodbdEbdzsZVyiUawj2",
-	"8rFI5KWS1sqJPuCZdYNiuV/Gsd7umN4ZxcQ0DFqQhP/JozCzZ+4tPPZgCT0Ifwfh7xGEP6RaB+Hvr24H",
-	"RdvNwRj67SYqaL67i+U1FVpMg/5yT+mIp0WQgKmIxpL0IeZsSBS3pQb1B1IR14VN5boW6N9nWJsv7StY",
-	"6hN9vbs7dFUrJMs+tLqQxUz9CGNu8rJLOtylUbdnrlZDu39K/XZwFvoXWs+4pI2+edLWnFtPbVl9lReq",
-	"axsiYkE0ofHSOjqmlfjWN2tnVNSLoLnm4qFd0mZ9wVa79tEMvEEsKI6fr7qcWtOflEZ2lsZqvjUffqRI",
-	"TbPth4nTxJ2tidIshGQ+kXY9+47N/LJtfLeSywdokTfM3sq3mmtGUnF9B/6DYiy26rUdqbzaqjUorkcC",
-	"CxEAXvb25laNss80XWl/wce5D9nvWv9KWPiwnEkF42rzpRO4jQh+H2kBZX436yZt5ReZn8ROnNXf/+w6",
-	"hGiZDUW2i8E5+O3wLPAvkcxama3Rv6T6tsaUdTdJwMg0gdZ2eoAElUy6A4BqCmhpjwGpYGLIi1OPao32",
-	"6QU9uxz40AgbfnswaPn0tN33T07bYePyog2tC60DhJxBdwmUbU8DmNSuagoYZaobuNaqm2sjq3NM3KFq",
-	"DHZUwZRB8h3BT4XZ9gZxdEis1kfROfr0HcTQcceY0gbx5oeHKTttGRFlM2J7WOkb5rzapX0OzCtp4Wlf",
-	"3+5+bF40/vC0tFtWyb/dOOmwHt5erNnmevN3Fe/aiYomrBu7tmIP6ieywzL+LgudrJ9IImkMHqGmfBww",
-	"26urTn6K7qHDejkO0SM4LYNpng3aEnTGyY3Nrmx3fyoJ7bCsobKTQ1qNVlbvA39b7lVGVH/U+h575JAb",
-	"0+GlhGMzUvGA/a4OMsZBxjjIGN+MjLER2VimYyPJ9jTrCkz+76HGzJf33+m3WpWA9xNVMKWzpU3suWWx",
-	"G4pOS6wSFdMNLCEnR8ZCgZ5vtAp6ZDriaEObjoAdZ9a0HLUieG2JvoJG6sBPZ9FzNvF0QChJL7sVjAIq",
-	"RGQD4YbAwHQjdS2XPdNRv8wk5wSR3XTzA7s8sMsDu/wO2eXBrbTfGPstmdbeA+xzTO+pJTt7DnO5IZY8",
-	"Wg7Wh4BjcU1L5JBDapZa4JC/8b5W9U2nXGMyt8o5sloaKFOPp3FJejgvWhjsl3ora/TcmA9vqZnvLcrl",
-	"wEoPrPTASg+s9BCh8S1EaFimsSHrLtMtnwaUBRA/MJd1TNVVFqMCiPlwnGO5NvTUKJ1p4to9j0IIKzDX",
-	"a5IbMqKy64LXeqbOtkmom1KZJtUdu9L5XiHExCnJqZXftsFM78ucaR03cmDgBwZ+YOAHBn5g4AcGXqGM",
-	"OfKMfaveJexdALa72m+GesLkohUZDcQDBJHj+kMasWsSKSJAJlrLno5AmHKIdqBIGJGKTyZWDDApIYyb",
-	"fppqqoWFec5vXl2tVb/X2z6w5ANLPrDkA0s+sOQDS66StanEbI6FbahXW/a8QSy5fSMf2yYBTCs321+6",
-	"PHbcdap+rOhxt9WHiR+3u0sjyPdYSlafQDdLqKjI16qwcpcjYpNk/odxoUbTiIXzrT4rdui0oHvjpiF/",
-	"41IZfrRxh86WTQ8LuejGfIhHlK4vRwxxgCXLht8MzqBF232/mcvWv+z758FZeArtwYnJ1k/JaGuDwFt7",
-	"yutDbx2yfRfBt5PsZjvak/60Lu9qmcR+q7iwYRp5I1ekXIiH+1VfDHI0HXESUEZiPtT3m6oO4ywAEz5C",
-	"mZzqi5/GndqeyL28zNSrkxtsJzAUmhmQ33i/w9QIGDE3qbCWJ5IYlDMdLoAYPCRHdxGWu8RBHklYCAJn",
-	"MZ3wzTteFvwaKRhLV2x9TGcYiEK4DXvRmzUTdxhCzsTGDEHJ3EefSBOEjJSE6BtdJ+94HOfXe0Ui1WHO",
-	"c9gzd7CHHfl7TjkxHTzshQJ91rZuld0bXsIOi2TaC7C4d3MsRvXJ39sutvXHRtNLYnzfpTri40X5GszM",
-	"5c0xLmgpQcyIHCVI6XDdJn5I0zc/5mzoSwgEKF8/mIwElaCvWxV6u4KGrqGGm1KxB4wK/ovxrDndqlpb",
-	"kbWca+MsZndPlpZYsWSnD1gTzi36EKP5DcVo6lcqwME25PnI0pyQZV0HMwNcJd68oBmsjue8SfmwABoW",
-	"tADNCtppTgyavo7r5CUL4iQE2WE926beFh+Rvas0vTpSBcY/4nEoM6Z5+w6rUXeYLR6ANTZgRvgUQuTg",
-	"ruWIJhGS2KYVHhkIPiY0LWBNgkR5HUZJyKdsKGgIJrtFgRiTABtdYRHrO2CEDwY4I4NPOT8fTqhGWthw",
-	"S5mOqNJ6Ur7QYhnj+wlUxvV2rPbycLR27oRMe+uSWjHt+mm5qQOLrwisTYi2pP4F1WK4r+Vwv01P+v5F",
-	"0NJLawwu6UX/3CzNZsRamBpl6qCqoKqyX1ZxsPrstUXfhqR2Tg36Am366kXJvIcqkyF1hnL3YWBq4wKS",
-	"NC3W0yDQt5zAp0gqWSe3oPQ9IT1zTXpE8TlFCuvTdliqWKQcwjlh7My/8b5xuJCjSJFBxCI5Qo8LVYSy",
-	"DgMq4si8R/owpOz4OmMlToezqzeNxTusZxuKd83jrnncq5NfqvQnLKPUpoHX1irKPnoRlsuhm9KCB2wn",
-	"eDBRfSN03zUlPND/77wb4V60gqeYvL5cN7Cp8aUZ71qaRzGe2JtNUhexR5zBrMPQr+bNmd60OE+Obt/Z",
-	"DjQxSJm+QsJIIsNKM8c6LM1pn2t3OKEzcoSTTeJk3r43puIumRx72NGww9AoaErRt0zmoyQjGg8IndKZ",
-	"0QT+AMG9+epPrkwM+fj+VRl7yXlG3iE0H9w7sj/PhD257piHECN7AltI0R1CdwIiwFlrLa0hGKDmfz3V",
-	"ELkHQYdgnKj6YXfYn/MCN1ul+sXGbmpTS8HwgEKhRv1MRE7JCaxNOl3BxTJnLrBwI+evHl/u6j5d9kp5",
-	"7ISJLkkEBsIuKTeQtWOszB8VvwN9eSfnfwtad/+4nP67/emfzf6bi/GrE/n+TP2rkbw85c/1ceC3kSpk",
-	"JR6e8sFAI9va1z/nPP7dBXC3l7r9JxtBW042AzbK1CIKNFan3PcE56mCpOVTbsq8NR1Y72Eq0hgkqn+1",
-	"Gsr78U4hoJDnZB7rMZ0RCXH8xVS15ezz6Z+WiH1+ajFvu9i3Baf3B7tvLeSl1LsqnURZdkLRueGau1pa",
-	"O689bFjbbJKUdpCxLDWnsaq0mt8TaQor8ikz/eTuACa2IYrWBeWV8bGZ4jwSlCS9eQ7UI0eNer3ZaBxf",
-	"F2yLenSH9YqMKR3cyBxxfMpMa5h5ItDrsCM+jpSWq8dAWSaLeOjO00LDSPBkaBLf3cJs8CAKGfUOuzHb",
-	"TgP3UcfFXWPHmRPSw+emDlAc8ymEPVPvxyzJikqEAYQa00dUhOT3hCuq1XF3B8iR0ZKL+7DnKbv6pS6+",
-	"1DteUJnJEQpTvTn62DteokuTD+VSkOwwOeJTXBODaVZxCE21mH9fIifdQl5MemdvyqOo4/sVYrbhDm77",
-	"D6HLH4S6g1B3EOrWCXVbXNqltnhNl6mc40pxjH0GGJ8ejDTWSPON2lxu874BLaobVDTZB/rwtxFCnTy5",
-	"2gCzELsZU3adBULqB+XWGc3Ql0RxfhkjxZIQTlzcw8RvxpStKf9rQTMwX58IHiaBIkPBk8myRdhBXRz0",
-	"eIWAaaJ4N61OMaCxhGrW90248DIGbPmVRTCnMyxA5qp2HlyGDWgO/Cxb4ALOBr6e/zJohE1oDWrZm6Zx",
-	"Qf8CWkGz6Z+H6FE+62sGGPhZw4AzyL2jQWxePAnPBk162vIvgib47f45+Jf0ZOC3+s2gEV7CxeC80Aki",
-	"FHSgqsf+fJl+6tUsBd+CbWBPgaiWODlyGlBFYz7cOgj1BhUUZNCRVqoQCWyjIHv9NUZ56b+w2XmeMJBx",
-	"IhXRNx2bcwYjdHdim1GUWvGHbl9wEyK5LEDScInHi478S97tza/pRhfzARt9Huj5t0TPN0GaZUqCo0OH",
-	"SM6voFteFltZlN5XsZuiyJ4GVYYQg4Iyg6jp12y+YQxrjKfVSBIJWV+7biKhUFREgIoEYP9sJhXQsISx",
-	"/Igf3o6xLE83bi/uxHwoPPR3fMREQXMGmyKsV65VvmWwmSJpAoFX5b7/BMpi4o5xSAe++J3xxb80T3yk",
-	"KNbqNOLLR7CiE8qqUflMtCGN2HE9C0od0xnSng7rA5GgMErV8MWwR44YR4nKZEibsFJTvwNi+QWCSXfn",
-	"urtGklpQbKbRPGQE6YFy70q53ZGupt17abzZ2gvtToNRDzT8e45E3UmHejrmYRKDL01WwnJfiEa4m0Bw",
-	"Fmlx1QzOXDAmJiSII2CKmNRdzQUYpnIJUIlgEJKjnhnRNSO6ElSPSDrDKlEYsMEZcg90nYbHdaIF355Z",
-	"Ytd9FUM48NUs28L2BAW1VDZ+jZPcum3u7OVHGtiNuRmi6ZQt2ORfQsO208bcrBNoD9yzmlezEDAUqn8x",
-	"uKQX4J8GzdB0Db4Mz6nf6p8FTWgM2rTZzF7JgOYobEgVDUAjiXF510ZKTeTV06eQtPwg5klYp+bIbN9S",
-	"CG2z6tokuEN37ZSLu5jT0JSYgq4SEY1TBoJ+64gNu5hnbyA0HhtgTKbdPpWAM2gaGnEma1enn71axEKY",
-	"AAsNJDXOOTcxhsagi7jZ0JSXL/zaqEwZ5w50CY10SHMI7Vsqqz6RxNywFFgbaLjbyaxlIWy39N7Kqwtk",
-	"hg4UCKIAE030kLERWGW+fsKViVXPdxdG34HGT+sxsJkkuSFdK6H2jk2MvL0gHUaZSYVNJsTdcTNdHwje",
-	"CqxPqye1rxQbzPW8Duu5F+cfkThKd0Lw8/q/E5AmWE5y8yV0OXeYu4NY68J+s3gv5+Y/rpN/6Bslr2wY",
-	"W4eZODYX2ib5QCGlNZNlQWtZIJse4gLZrjGZLGFxNI60uIGvmxmP/OaxLeCn94Ixc3ridPA1KSzfrkQi",
-	"tZ6OeAzEtKKXZRuzi9K7i5iCIQiMqhsBM+GKNg0uoIxxPBgBNBhBmBYT1DhE7/VJnTay408YjrOw6rAi",
-	"U+rpt6YiUuBrpeSaxEDv0RbIE9SC7gAmJjsZmZTe77J4u3K2s6Xq8WgcB2ty2D+/Up7zRVjMS6bp1oOE",
-	"DB6EiW9KmCDUiajkaBqpEVIGfK6BevyXM9V/Y53Zbvch2ixqSoyraGBv8Xp9SbMpV97eep0M25OJRHw2",
-	"1W8ViHHEtBqfZb6NaRRr6Yepa6MA5b+8oxr0JjfV3pQhsyWpVxfSmaxdnXv53xSMJzFV1lbS6hurkn82",
-	"OG8sz212gMkmPWkUfy1O60xV/nnjoum3+5eBfxE2wM8mPYfq1rpSMB1UjB1UjDwOP66iUciVSQ+PfMhQ",
-	"i9gGUah2ZIjskj/ySGjuXjcbpOVl25LR4qeV5j9FWN3NzmBRF4tba4CXl3e7XXNpt7Vif0f3dc+i2oHU",
-	"FQWgg6yz/0j3fRDMRfEFfXV+IuLlMstbBuTj+1fLqgqMaQimr06aDpf20jOlClzXWTT70uxdjP4MQwiv",
-	"CabSOMuwcQjWybt8IIQacZmvAVuMiFgeVY9Fuj/q/e0t7rs8g8hlA/1+8m91ef+/jf6b5vjv55NXLfn+",
-	"YvqvdvDj2eBvp7/dNNZkA619fYNAZrf3ZcHMaZ1yTCA8SCplwc/pzcsA9aXc+Iu3NZfKvNQd4xJhJChT",
-	"3O/dxw9WY3DpWos6Al2uG2RJoQ+VARnMgtgmEy5JztskjW2ThgdYAo9pet3NOi0YwwceBITdYETFEFe3",
-	"WQJBIZl06Skd7twq7WCSot4j6wPutMj7JAZrlU4LZwY8hOMrQhWJgUpjQ0eU7rCjnsFtZ0IPTVo3IC/N",
-	"+OBRL0zM3YFu+mvv2Oswg8DI9gmDIUV+etRzf3bN854tyK3ImEtF1JSTEIJoTOMOs7s46pmhXcV5dyIg",
-	"iCT0jl0H2z6VQNzlwGXbv7vjSI4xGuf4mtgrQeyVMOE5nJHehEul73J3QmfDnn5/7va4/ZsB6DtwGfa2",
-	"hBDOhSAteifsAufsNeSoUq79ct0pT9S2tbx/S/Rse9L1xfLgv2MucFCcHl5x2pSXOOHLBJD5GK62XEd6",
-	"R4M7qmmiJmER0581L14TqXUaGhNFP4H0HCWzThPCBWGcges/alLdnN4jgKLtd7xEvTGf+Mks7ZGShw1g",
-	"5vN312XuPlrO7r6DH81xYnVLPNBsqy5e4dmsD4K8E1xBoLYMY1T0UzcKET9dfy+/TU/7fjs4C/0LOB/4",
-	"l7TRN1Ur2gON0tUizbfJjs1hXYUs2Xza5neSLlvY8h7zZncmMsvyYHMn+qj5sF/pZdrqajxgnuqBhpXT",
-	"sG2OaWVm6HwtikOK6FeTIpo/mt1kuspJo7bRbfbda1TlpYriWOupic1xyaWPLk0Q3YniHhJFv9lE0a3Q",
-	"dlXG6DyJWjThFlHt4RsZHzjPbpzn++A6j2RX3uL+fflszGvbNHBNJiQ5ajdbKxPAbV7k/pjNbnVu3oP+",
-	"Y5PsyNzKHzBL8kDVHp6qpVmJB+p2SE/ck/yuZhNYYZLNlRKT5Chh0e8JEH0R5fEu5tYP+NVvqJ/Eg+Z7",
-	"1x7e0qgBXt3QiMf9XdkZlUXIvZkZV12c1SZEfVRfT0W92jaY9g3Z7Xa8iFsAp4q1TKPNwVj2NRrLlLmd",
-	"2/ParUxl+s2dLWXbEZaDoexbN5RthLIV7GSOOC0zk1k8+7r0ya+Hzn8XNP5xTVMbYPxfxTK1B+L+aOLi",
-	"N2SW+nrIyLwx6EBODragncTTtVYgSRIWYvZRUSxFrRbTo62aOwFh0HEHC9HjNfJwm3XReO5irQrFc6Xx",
-	"/hrxeHZzywzsG9cBfGjjVmXD1ndl03oAc9bmFGC1qetrMHPtCcs3xdlvz0T2WORgQ8BWMK8dLGtfoWVt",
-	"W6llG3vazqa0gxntuzOj7dGCtsp49rUazr5x6v9Xp/yPam/7zkxtj2pmK97DTa/Ht2dp+8bpzpyV7kB/",
-	"vnMD3aZSrqQs7PNPT4OYB3crqgu5xP/e7c2bH394+7//V9/pHjnC9vx2km4Y4fbCXp7WkQ8jwAoHasDF",
-	"+IkkKhqDR0Z8SgZUkEgRkTBJqMZHYxMDMqVxTHBJrrJih4V0hm29pCs3cPvOTkb+wORcLJQzGEhTv/4O",
-	"JsqNDKmifSrhqsNMfbeISUVZAObTnOmJsTgDESAVFQpLBUsSqbLyBD+BujU7foZQ25WyMT41JOPcb7Tm",
-	"SYbZUVci5sna1fn5+Vmj0fBqeuddvfPaVe15IvgEnv4AIkY+qHhIZ4U5q1Py/NZuVUrNSyqKmYHmnOrf",
-	"khXrvbUQF7eQuzq2AMLyCialRqydbslrp0MW7oq5AwMuplRo9NSXgGrJCPGestDTDwnQYKSfeWYCW11b",
-	"RuMkpooLN5FHKEkkHQKRMxZYjHfVwkSCrdjxBlKF9+2KTLVcQQQwmNJYmkLrTal8PvCx5oO9uyxM646Y",
-	"+Ud0MgFW77DndmVYzvU+1yFi/m66MkeRkjipRyR3ddTT6zrgccyncvG6hhxM/ZWEhXzJtb0J7/UkC1d3",
-	"S3nJlvtrbnWx7FoetHqHhqJGW9Pf5nTgn9Hzvt9OS1M3qStyeIaB525DXm0g+HiFkMXueRToxZ1pSpMO",
-	"bPmts8JARIWu4FNZu2q22lsBqoz4/KJFa4NhWMTdsozZX934rknEItly1KEy+XKc31Y2rt5C375xnbX0",
-	"x9saJFLxMQj5RD9x/8JHfMrKnXC37uOP5IRLyzo/SEN9u7s1PfXxuw5cT2S6pmWLcEM39QOugUBaFMS2",
-	"oip1Q8aUPWIL/0BF90t1q+ZVo6WpTRX9MA/Cq9pZeA4Xg8sGUkK/HZxowtge+K5Kv6aS5fXwy2sf4aSu",
-	"b5hpkdaGs4F/QS/7vkv/adNT1D7hk+qGCXRRX86R0FN9JSy4K+uyEy4UjSsW/8/KJ7X0P7iieD6LNf7L",
-	"K/s3G7lC/sN+7aqVK+Fv/o3F+11vNlNfVLMDFqnuJvWhVmnU7tQTqcmluR+cKS6574xBtmeIAkZdo4VG",
-	"+/SCnl0OfGiEDb89GLR8etru+yen7bBxedGG1kWr2Oytuq/YXvr1vuLsnn8HvmKZEXrHndKfVtvwstta",
-	"82p0EnXvYLbIvVLvTCkL+6cRhA0KeMRcE/Lx/SuPOMTxLOn3kAB6piigR9wl8Yhte3M0AeFrFHY/aAlc",
-	"puOuid/MeueYUn/6jpMwQRkXyJFeiKYiBFhY3gjYotDuvYAPBPNAMB+JYG5ILpeXK8fHB3vmXv0pMiUw",
-	"+yHGu1RMLlDwp7nGbniT9lYi9gYDMxzW5xsnazLltEdncnElWrMeZR12hH57N0NX0TvAVhHUhHxQKadc",
-	"hKZVxIjeA2k2iOKk2brosGBEBQ30Il3d1JhPQfgBlUBiUAqERygjyWRS/NUspMPCaBgp22HNfQrLw06B",
-	"3vWMdbWwOwEBF9iiRhHOArD98Lj+uAAySeQIQr2+XBu2/gz/lfKjDusZUpLvt9cz/afT/aKBVQKNISQJ",
-	"U1Gs52Dz9l4ypVoRTCb6k7fP3//z5bPn3bfvur/cvPyApqt8F8AQe4gyZK163XKqAddqNK4zUxlpNXJl",
-	"fdMl6+knPI7r5LTR6rCyhnFZ/fti9zlJZ2kTUzzTDssDVKPJzm2vLbV7lsPyR3HylVD//oZx9bk9PGRT",
-	"7IMIcxBhDiJMq0o3tbeO4NwEAUyUE0oOztxvwJm7a8M8E5mCXC1lWlykXPpB1e680KbXajTw7US3Uofa",
-	"LShpxawhMI3kEGYCSEFMI0eZKNDDtXTdQFt437QyR9+Rlou81PTbajQI12IY9gyjWsDwnHdqEAmpTEaJ",
-	"dU3LJAgAtICVfdDKT1IDP6BxDOLauqrLhSRcz4CLIVdK/0t/2EhyqdhkxDgTcWRa7eBLWpayGzbNkVOZ",
-	"PlsONgzQkpQSlElNijnzzHerC2N18mNOGPOMxy2VxwiVpA8xn1YXzMhR75Vtkto79sh0FAUjI68qEeWh",
-	"4/ZHhwKgpGfQe324pfLUbhJHemWuav971x6/u/z9fUt+OL//5WT274v+m1V8Z1OOkV/2imjy3PVCW+GB",
-	"GXxzQeiIrCSvNz0sRc58s3slxD9EceyaLuLnnhg3Plq0762zL99c3BhH9QtO8jzuMBmxANKWIlMqSUyl",
-	"wgAECD1LljB05crQvcw3ZveFyqwJech8kJLG4FkY4y9PpOYNAZfKEFWky9OIhXxKItlhpoGZ+SxRU008",
-	"j1yIg4llMOI9DpFEK/w4vbHn0pk8rneYUQgnAu4jmNo4j0h/dTxJlN27Ow3iOg1rmLk++PUOe8OLUDTA",
-	"G0b3oNdBYDxRM+w4Xyem+aQTwbFrvCFnqNkagDhO4L5GySBikQL3EdeuBU0Lc71dylRXk0FhadZLs5dF",
-	"tXUuUtbsf37Hy/MbEX4Fx2IIA5rEKlW8rGOxz3kMlBmH5jZpXPvxRZoGPdgOpULXEq/WpzFGehTUn/rp",
-	"eengcn22PafPFt7aUsHFsef9M3oatEP/BFq2VfllcBH653A2OKXt/knQ0vTqLmJ6tMUXjQEgIh52AX/O",
-	"lpk9waCc3LNGs5bTDk1rZf1L0ldcaR27AJyTckgq+qm7OLxRb5XDsmzmJWAvVzrbc6G7TCXChgQ3+yao",
-	"xj8dnDX8Nj3v+xfBZeg7Q0A7OA3nck69FNc36/VTvH5L5YWU1GCnR/Q1jagiU57EIekD/nx8yPd5TFlA",
-	"M9GU6DI+rRiwkxcE1nD/lHzLlc0HMx6eveBpiROkMhqPRzi+QGPNBWekZ+5ur05uyAB1ZVQwjszPpGd+",
-	"63mkpzl6F/Tue8dkDJTJvEw/pjMSRhJF+0xXSJUeowMYzSkEGpveiCsjiN5mW17DmTDqJdvwg0b+pKvK",
-	"hwB9vcUnqVJa1pC1q2Y1m6qWK+Ro+aDmvzMWowljA7Awrq9Zin9hCSd1zzIWk5op7VnivjLb5cnn1PQN",
-	"YbevL5XWya4qRTh6Tt7ubmKzTZlWqvevT/Vo/ru2edxIijLrA0gyJD50pizvBltG4b5Cp2e2uKd/pn93",
-	"VwW0vGU504qX2lZypiuj8hTtVjRntZo3jmnyjjHX9l4JElAhIqvB5D2c1ySm+rmeVZKQE8bVqjCWFKN3",
-	"j2dJ6VNrP/TpZEv6VIRdnkohVqwzIH0DtOvk37WtKdfS7tVuwIFcrYrKyOD0qKTK+3PVEZIo1Hc+vZxV",
-	"LxDKVhOqRplolad4tXkH8kaRxqXEdRJT5hvT+Z6tYSZVhxLbFjU9P8UJZdzEEZim+m4ENtxHOwva/TsM",
-	"4+ZNpKGNQEEjlTN9B4FWWdFQA8ZDhSEgHdZDNzHjqjvQSKgl7vQX8830p4SZzYc9L/+e3i9VUT/GkalT",
-	"G5+hO9i+UOgBm3UYdrObubt2g13O4lkvlxjwRHZYmgmAoRKaVZln/n0k9fcRKtIj7cZJfoH0nkYx9nlV",
-	"vGtf6R2j5qG1BhNCeSQSxiI2JFwQ+DTReHPcYbYOB8d1OLAPBB87q6IGu2GNxlBhsglRcw4JlYR2mHls",
-	"+shHkhzZHR7rL1mTYTYjOdIY4uMAL0tVvM+HnWLK0zRSgY27sYma+kzxfLGnbZi6f/BXgyAuM4sKWAjr",
-	"uc7Ys2mdWohKxVU4uZkM+Zp4n8KZ9shRq9HAYJkOm/fHhK6t4Zz3yCMQz7mAOmzBB3RcJ7d5eycuIg4L",
-	"W3D3IaQz2WGu9z0Cm3FnLCYzUIWzM6dmPYLZlB1WbGB9pPk4cWZURFjEpycSv4eQDmIu7T7RiNph+pvH",
-	"dfI29XS59ZEYBso5Bi1G6SkylFIGEqY2kF5BDFKmizzq0fC3RKoxMNXzXIRYLxD60vdIHDG4xiAwPmVD",
-	"QUMt0AqtpDvPIpXEDPbQTGyy6uz7Ul+aXyI16rBt4paMY9my+HcxZY8TsLRhWMxGfZ/NFh+qWIE+gtrV",
-	"f37NJ8zpf7kYzEOQ0yHI6RGDnCrflH9YqJrbEq6JdjJccDqypNiGLhiqfXBif3flKUzKaiYXTwwj2Vi7",
-	"WWP4zm7+Q8UfpcIUZ7ZdveGgEuLYxnajRdxI6W40CrRWwutdZ3J+Olskydwbmdhug7vTsS7+Z4lY2GGZ",
-	"XFieq+QkxnTGI79JpEJBK5e6VEFcdDM8gqy4ICTawgEdVlFInJMBPawlqjFt5pk92EiBIKbRGEIC98BM",
-	"6LjGYQ34KTCFi0KtJNXxUP7rMC3ug1KxUfWKsuIVoUTQyJQDTNfF+NSsqsPyAuG1UygW4xq0skGCRJE+",
-	"BBxLo1o5sMOOygRBjGFghA8GWSCDk0rq5J3TYUzgg+wwjVoWiBo6UglQwUhLukZMVqbihEODxfB4jYxb",
-	"yJn/mLP/f1lZs+ho2IY7PrAsmQkXOTHjpN46KZUyEKdzeeNoY6E4f7pVckL8TtJonABp6UuVCiMtjzQb",
-	"+sBPmnjmCNmDIHsQZA+C7EGQ/Q4F2Vycfc5JvW85VkruxxG727Mci6ZTiRKqj4Wj9DcMZ475cD6wE1eN",
-	"2QQkYkVJ0FAxDG5HkoOmSBfNTigZwJSMI5YoLVa8sNJPNrMj7h7KsS5+E8MRsdZMHUskF4MZcZWRKe5k",
-	"CFV9daDireSvNAh3ZbvGrCxLaduZq3C0npw/pZPoaetpFE6ewieDX37MhxH7f1yp/0v7gWa/rTNFxRDU",
-	"x/cv/+//ab0YB/+n9WIDP5zd8RKCpg/7EPn1jeX1vKZ3QCje2CCOgjuCOINn+bAR5DKREwzs3K8mbWYt",
-	"kBq8+LYYnkSKYB0myxN77OIw+3pII6YJAyWM+3xiaEfP+ckViHHEtHDSI1xkv2uFfCL4faTFBwh7h7Sb",
-	"imk39gSzEiV7q09/yAw+6BqHzOBDZvBfveGDpaC7lWFZw7012/vyQS8k5mxoU6oiNiQpQSR8YET9mLIO",
-	"y8dNYEGTJdEn+QfFKBa9PRxrPqiH4k9l0SjzBmSkbR22aDkmmxiOsyQsZ5/HTM1ZEC+x6ZIFk66xMi/a",
-	"dLPYgIQlEkKzRhtdYOihSq3MR4txAmxmggP6MOPWcJzFHSxGDHRYmaXY+A/SomUmVYxFmgZSMcP6w2Pr",
-	"00kjG3D3O5RIKZiAP4AYP475N8/GKWMJjeNZdSVMr/sQUHCQjQ522C9shz2IM9+uNbVEdkBm8kCSERoE",
-	"9iwXPZ+3ahy5nUjFJ9KYOufriRnrxfH/x971NqeNa/2vomGemQ3z2KkhJCXJm6XbTm+32W02TXrv7tIb",
-	"hC3AG5C9lp2E7fS739E5kmzAJjaQpkl4l2CQZVnnj845v99R4YHZeEek2sllamkBcmGDOR1GVBUGm8gJ",
-	"/APNxHAiKoqSjZuYh0feujQ4YmatuNB0zAOCKztFEZX6NmpSMmpyrhdtGzfZ+gbbuMk2brKNm1R2FowO",
-	"vdfIScLvJ/PxC71ic2kPxAal4I+SyQ8zQ2l/i0yztU11rG20L/RCb4321mhvjfbWaG+NdvW+lFqHbtpo",
-	"x0HEBlHA4xcgteLFlzi4YryYMgG6hVGS/pCIUXAjsMyIK6TnxdnJLjlN+mPf3SUdaTL8iGkUoUWgIsmL",
-	"gjBE3njUgHBFTgLK+BsO6cF/l8OA5zV4f8vij2YSH+Q3a5tq9QYgXaRTU9Ra6FlcpgoPQdWlFXp1PQz4",
-	"XVRHr4BSnDQch7x9BT11y2s+3X93GAVJqAfsoBYn8816BYuT8HLAWDkuNtgptaPa33t/xIfX/3H6vzYm",
-	"71+GJ01x1r75veW+Phj8a/+vjlM+6o+vsYj3QF5cPUZZVT00StzjbcDZOvLN3CSC7QSJh9mGmpTjE2fl",
-	"3Oz3OUkPQdTyGArmKhczAkrg9c2yD9z5JnOZB3AfLKMcmNDbE8aH8ah2dNCyahOf638bB9AlXK5M7aj2",
-	"3z879h/U/sexDy/tz///f8vYCTKaK9JmsKCRKFxHLxf0SzAwqso2K6EKJSEDp6H2O5QHfDoJEtHlyEQs",
-	"LNI5fUeu2FQAhl074fIqxFvVTxc6SXS5bpRxZ48MUtAiQ2U6Ed2tnSwCThaGGEWcRvahna+aXIZFYBZL",
-	"P6FT4MdUCeRZx22WPqCHmGifD2Eak/pxFrcEwdSbEYuYfjaeOY0txXHVd8mvCgmUdjMFgBDF3iJAkSZ2",
-	"u7yX4aG037NpD48juOkAC8TiaJoeaQAbdsWmJGLhmE4Vjl9h2+FsBGuP28fAkSZBxHZJx5ydmsieqikM",
-	"urwn7bDPhz11BKJc1fjSUJ4P4YnBxvXUB15P0wyQgHelpxPYeAnIS4GBQU7EkB9oKgc4AmbOnIpGu8v7",
-	"1L2SGp17x3hW82M5ZWK2q+LNJkMWC003dwnbvCfPdxGjKm+Oj0Vj0nv75pzkChYc6BXcDj6BGDosY5dn",
-	"ubyl1huzmKklnWE+SgnHTd8VSGnnU6WejqnLMtZdDlf92DjDWnqmldNaSW1T+Am/SniMvDPSKrMJ9aXT",
-	"4Mc/qvPDrv5h2h0fL5CTGGzMzPmptDXdCHP27NpixXe5THuzcqb93g7TOY7WyJf7d6obXQaRtFZoHa3a",
-	"sjlA510l2YjOknPZc5v9BnUO7fbgJbNb3oFrH/b3qd0a7LGm13Cd/iFdxb2befMrkVFVc9XMGVo/of7o",
-	"Um+7P672fj68dX67eXkSNj/x/Vdu+xevcRa3fhcHb0cO/ICFqkZiowfwtL/xkgO4YX4t7UqCzihyJeVF",
-	"aFHoMm/bFG3lA3EFF/mRIAZSj/zLV+tLrRP679m0k0hX9c/P8pNXjEYsMp/M+O1gttJTMBToZY/KFVz5",
-	"9KyeQRvkHttTG13celrPCDd86iaMpxayGoLPBKzzSEGLHvFOy2kpt/gmCviQBJzV8xgRy1t/bfyV7b/j",
-	"VK/s/tq1Xo/QAlnpr0ELHiG9oWLDtg/Yy4Hdou2+feg6nt1gzcEebfX33QOv4DYNTeaI3ehTQwD31a7q",
-	"zI3FVMRsUm48M4B+EO22zj/NXYM2s5PMDqIGNvvsCVvp9BlTsyuFOkYXs2Tw2Qs4Kwp5A6WwHFqe3zGu",
-	"reQElvXbR9iVgW9t0MB/s1jRPYV/0tNcoBThGoGgVakq5w+PenF/gDJ0V55gsRUUOlJ5pN/rxodKhID0",
-	"1hIvvug/l4WwdXdKFQ1BMKAqJrMWAjQ7lE/J2L82yZd6Xsym1/np7MOv7z5eXpyd9Oom/J1n4S7UFDsY",
-	"XPHHCH9eM7epIzV6edc/JebOs0DiMKCyqsg9iIf3ebaGkrlXhJqQ3UbDrsRjAjIg2Q03G3qd14g5cdbM",
-	"1IpFqcz7zMhQTG9ZcXuDDonpLZGeG/E5CVnkMh7vkg7AyzFmhaFFrKnERjy5/QXO4T5VtdIDkviX8Rqr",
-	"+BLqHX7qnMvXp1P1aE7LnI6zzU/Koyjo7d3897AFvvPa780w2cdqE2rBdmlMx8FdfUJAvAuIIPLEo4BP",
-	"4ZzerhnCXC90WbwBq2ynKpHCxubPaQ8kcRUWaFkHwpjePtlg02NqHYSbmFD5QkqqAxN6AR1iwi0IFFjU",
-	"DGcKdQAAAnp7DOV9IvbHY4JkMFDj4BySns8vE5FX3/Aahl5JaxTXy7UWp4r32YJ/HrK8B99BxQ1pFfc0",
-	"UYpm4eCBu+n+w2mPV00/ZRX9MO04ym/pOZdrpaJxUHwLMoEAOaF6ULOxJ6DsgR9j4PsulDXZaTWaaeF0",
-	"PafGGTbq+sp6Rd9uZXcO531fEOsnrCfUHbf64hnCbVFoVnMfE0GHzBZT7i4pWDuDlmDAo/GDIPATeVBn",
-	"1yyapsVpmfCLrudCShATlIS++32pXphA4DeEsgR4o1FwA2zE+FML6sgQ/EqnCFOR607kVHWKT165iXyN",
-	"jIX6qii4EfVMI0u4nfRuESUCdWmqdkjqT2wKcsXCeKbGSpUxwahT7hadoS/kUnyccnczJ+kN17U0badx",
-	"LvXNvlI5Hp3OXKxZNblKSaS5JkD/KS3n2O3GYdNu0b2+3XZbnq1136HreIvdzjCNduRRH7KO8jXUjlpt",
-	"J5NF+jthCSbk4BWL2lGj6VQI/uq1LkIiTLlrEbzJUw8fyXVQgli+1Wye0C9P1L9LM/A7JgdogZT7dJxW",
-	"NmZlTYo2/i/FPWZRlISxLqH0YwG4M2Adh3r7uqUkHuO3ct9YBErZsGeTGhPEFIsxC1IYqSRu3E/43gQp",
-	"m469P1natvPLPT+g1AncauXEbp2WoolQflx+QgQzH4IxZY3l1zON2uQVxJ8GN1yK8mCQnw+5gNvcez7E",
-	"ym3bDM+otYkviFzAouStvFa6X/OZ/PLXpXcFV8I3dMVFt1WXsZdhhd6F3zT/o0t+Yd/9qEZR2EgsJBo0",
-	"3Ka3x+wWlKO4B57dZi8H9iF1+nilNUif+TWbBJhbAz0EaUF9Mr63FJHciHfniODdPYscUaIEU2saOavV",
-	"E0SoLnAvpQIA3HJS5kjHKA78zpzugGjEUZfLL5Oe7t5omS/1UjHpkR3sSmLOAAoCgFCKvmA8rufSxSnP",
-	"eu0K+/VCGFqW/qKczYmSEo+fKWfkdYD4cdMbmNrjgA9twdyIxba8EI4iKti8CFUSiAfOci1ZixUiJpl1",
-	"W0+pVFnBwriJWKcua5vLKs5lJWKmRKyU3sr6PJVyWuj2AM9GcMU44LZCOGlAKy1EO+2SnxAzp+mwcGSo",
-	"EhFsLMfaaTmH9aLc12o6aZv8eqzJr1V2sFVUuAQNNzJmcEKn0jkHYlcE+kHbNEjDtgqr9L5JtuzJq/tt",
-	"fHyj5+FVpORbZNOKOIvBA8WoNKbTsBBioiJNJZNrG7AG61VOgWD9tguyVUk4HjjJdg/qRa1CJQ2zP69h",
-	"mpvRMCoRt9U0j5XaRmfT1nBgMd31guHkisN3gKyASn5zStZsbAA1QlyD5jNzISxOdjKF/XUL8HBuwIU8",
-	"kntRENpecMPFLtl39khPMUXxIL50Az7wh0nEvJ7pfh9wdkz2nab5YsIjRt0RECzoiD3xAqYadKma+rwA",
-	"4icY4I1+4g3FvWqhe3UZsgiYusYB9eRqq4+G/pD2pzGrlQ8uzUyyKMr079EskkKvOxIS7X7nEaQVUAjy",
-	"JyWmpojALniK7JiVHP3ys4uHi1Y1K63kZ6z4/p6RAJ2YR95Y5BiMqoaK2ofMGdgt2ujbbbfp2XusNdDX",
-	"UqP65oK8pjF1mdxbta9VBUw/xFbCNixhinnLyMXGJE0z7diGIvF5iNsH9dzv4LE3JnKZ7ykENzvwXu63",
-	"Id3Ssvco27Op227Z+w7rO95g0Ggy6dMqh6F2lGf3gDINs7+TQLodE0ZFErEJ4/Flwn3p40p7KDJZK8Vz",
-	"qUgsAfNKh0zzrumPKwt4dtm2Qr5hIf8wy6SleKk0ChR4tGZYs1YQ+RgrFQqk/FUifM6EIHJTiWNkfwK6",
-	"Xj4kcSCl0NKtkAhPJn3A2yWAOCJq9JVAeZ/0zJ4xLk+t62UYsYF/K9/G+9NUoJUB+KgJNu8xEatext25",
-	"WL2fnkU69jrdoptC7W1E3Lr8fMTMt3DzkEkC/cIARn6k4T3Z7aWo/MBydjnlEPXSY5IRBbI8IFKdmrFv",
-	"qIBaEzUVZshayA7tYmczdXtfEA7fhGicaopyTIDab24eEZN+hDT1gyDq8t5pDxRHm4zYLfH8oR8j/RwR",
-	"IxrCrtM65Ye5h2aiOKmstvSD5pWryXdVaX1EcMh7VnQVF24ZTFLL2DOGSr7Dl3UK7+r7yzVfG8FeyROq",
-	"lGpWP1odQrmyFtpmkh9rJrnq/lwCpcwoo4UMcbqzvi+o1ONQ9U9dzT9Merja1v++IZddnkkLkxyHGyib",
-	"gn8YR3bljLlAZ1qIhHnS0TY/3MnzyseBe8W8Xv3YtDCWM/GRHxub+XQ5dFeEboPq5jDtnWIv3yLIel3k",
-	"eluEChJwVfmZW5uJubHNGLBN+s9VVcAjgpk+Dt2ps95bHVrdWyn2rR87HrWyWz7HeDtPbrtIgKv6Y+fT",
-	"nJ0ELh0Tj12zcRBOGI/JTm9CrxiJEt6rS1kxXaWOXkCycTwKRHzUdtoOKCk164Vxpd1gQgHWGPUgfLOb",
-	"SmUQijz2QqhMtTJFgGnvBhhKgRrMMFBxsDiOCazPp16IYOOxsIhgMUlC0p9iH4DskHr9F0dFekB4HJFt",
-	"QzAIogxjcHasDA1dzsP6LLKbRBoX1aYiHjE/mksG4J3wShj5rs+HuwuYm7y1fMM9Azw2TfQ/npIAm2lk",
-	"0Tz6yfW380BI8Kh6isgcq3og6LmlvK/Z94yNPgpe0RwBsSBDes3SWWc6X/uCePI0qQJp2TVOA0EL2EzV",
-	"Jd4iIZ3K3S0s02U5SuRGS5FqZp2JoNzrB7fElT5G5kYawPb189f/BQAA//8=",
+	"7P0Jc9s4tjCA/hWU3q2KXZdSJFne69V33el0j3uyTexMz6J+EkQeWWxTgBoArahT+e+vcABwkUiJWhwn",
+	"Hd26M+OIJJaDg7Mvn2o+H084A6Zk7eJTbQQ0AIF/vryld/p/A5C+CCcq5Kx2UbsdAREgeSx8IA8gZMiZ",
+	"R2JJBxGQkJH+9bD+mip/1G/UvBp8pONJBLWLWrfW7tZqXk36IxhTPa6aTfQDqUTI7mqfP3/2ahMq6BiU",
+	"XcCLWEguipfQZ/BR9Xx8o0/4kKgRkImAh5DHkkzoHejpQ/36HzGIWc2rMTrW85lvcisZ04+vgN2pUe3i",
+	"uNX2Flbm1a6DFZAIg/x2z+kRtPzj4/pp0B7UO3A2rNPWoFk/8jvBMZwMT+nZwC1wQtUoXV8Y1LyagD/i",
+	"UEBQu1Aihuxah1yMqapd1OIY3yxaK4wnXAHzZ3+H2eK6r0jMwj9iIPcwIxMQJGQKWAABgeEQfEUOKPnw",
+	"4fpHEkpCyR3nAfFHPPThsEHegxKzkN2RaahGCHNJx2YkygIy4MGMCJhEdCbx6TAUUmkoTTiTkAfR8bDp",
+	"n9Hjdv140IR6hx5B/Xx45NfbwanfGpzBCW01HYgMWqZAyuyxrjdZcprt42OvNg6Z+3drNbzeJ5DfHdwu",
+	"iTtPMgIBXzMYyxFvbbAOkQwU3xtLOHBz/oiyO9BQG1AJAeGMHFCJtESToP7hJaFEKhoB4Qzf67Ta88Sl",
+	"hcSleJOWIJUhyVHhjX8VjkO1uPh39A6IDP8sJS8RfpedKoAhjSNVuzhuenrecByPaxftZhNhaP6VQlAj",
+	"1R0IQw/diSM5/IEGP1MFU4p32uca+3CFdDKJQp/qFT6fCD6IYPy/v0u93E8pjPQXgZ7gAVjARS9mAqg/",
+	"0mS75tUCUDSMksPRb5AgDAjjilAmpyAu9d8jxFkqiaQPgBRPKqpiqfemoRgqPI4faEDcUpONjZSayIvn",
+	"zwPuywb1BWehrE8iqjRFa9h1uvXL5wXL/JyF6v8IGNYuav+f5yn/em6eyufvzCAGhkXIh/vzeRyZHQ40",
+	"Iaf+SCOfIEMaRhDk92twNGjoNfxAA00kQKrtzoFGYYAv98yM88cgzCQa4fUi8X1EeyG4ZpD/TYZKLq1X",
+	"G4YQBbWLGoz1QF5tDFLSO/3SRPAJCDUjXfOwW9Mjj0MpEeV/S8+yo1Eze5Zuuxuf5cJWd3GUr2mkpzOH",
+	"Zt6vhwzncrDD83rB2TAK/e1OK0wpZc8O3gtZbxiFdyOVPbmr5NwsbQ8lmSOzGu5ShVFEBqARbCK4D1Lm",
+	"L1SneZ4eQrKFTU9g+fJ3dbHczn27XJnyNz8WApjSdFwBHstPXAzCIAC21bkMk1EyZ/BvHgsieARkTGd4",
+	"eQKOJ5EH8FEK4J8yw2wG4XQhu4KmT6MIxDNZspPPXu1nzmAr6PHhEETvTg+TIz6hJPjI0B4ScXYHgtAH",
+	"GkaaEufA2MoQi5/NSJtBMLOYXYDwWhH4GEoFARnEKr8TnMqS82umQDAavdRkdTsaYUfKwvKGj8GyEY3+",
+	"U8HZnZZwNIbKMIA8D82A0i2L3IB4AEHM8ja+/25pu4DsFSMxg48T8DVwNUWPBaT80s2lQR6E0o+4TED9",
+	"oOXhdwKG4cfNyTJKQxH3742ULuPxmIpZytxVLICMtAgpZQwBCc20suZpphvnjwwf9Sa4pJ4ddP4uLBnz",
+	"koRKun8RMwzxKcsgm5EdHpG2F+5BH5ui94a85kFkV6m5EB+DlqkhkvBMeoTxqWamnPmwGlhm9Ays7PFK",
+	"MgUBhMXjgb5kGT5oPtQgw+sIGq/vwgdghN7RkH0xEJmVI2bvhFIvHr+VKiWoC0L1xQCRxyKl4UxZl7lv",
+	"tZSZB1moyEG/aOX9Q09/rUHaZUtwE3VJjZ7pgQ8F/xNYly0MbLCmf9ggV5HkpL9UYOg3usjm3nD1E49Z",
+	"sBXVZFz1hjhKBpXecCJjf5TYV/Ko0UlR4w1X5Cf79Wa4kc6/C3TQ68HR8IhQbg9lOIiAKG4EIeTqSA7f",
+	"TkAglK58HyYKlsGxAH5UKRhPlETt0RdAFQQ9NA21m+2TeqtVbx/ftpoXTf3//9HqqlYMTgdn/nnQhHpr",
+	"2Kb1zuDIr58FHagfD0+oe1bzavehPtaajOUEELgRlaoHhkfW3n24Jc8VMKqh8ikMPl+Q4+YRsiqNyx9Y",
+	"IirUrFFP0+zPxrwAmif3BpoaxRLERds/CjpwPKzrBdQ7/llQP4fmsN6i7YEzl6FlQolQ0/6mV5Nmoh7u",
+	"qAl6K0f60+Og3oGTYf2Mng/qTb8VtOFo2KHHgwz61PSGtMrj1eJJsARoreZ/qqOE3XpypKVCXWLsEOBz",
+	"ERh7BxovLYZe4r+sjqpvtUYiLVGHqOuEisxANcg7HkX4JndT6juSMd++4gZ1ig0wyVce6T9/aD23EDWn",
+	"+Tx5Kp9/Sv7uhcFnNOouMeFmsRqNXFtyebycRmVcYGPJwjQ07aF6RMSMaSlE64Sx7wMEyNDneVm6q8wU",
+	"GQL0lkUzQq0tIDOVZu1oLtDIGFwavmbNUnbqx2NjhYtGLga+AGVk5xycrjX1p1JOuQjyIvA9TNRSuGTH",
+	"nLNMJCOa3SfA0TxMcc31Fue6xJ+RAgoIgKmQRvKx+X7xbhBi8QSEROTIAeyKMJhqDSHZFNphfbx5y+GV",
+	"jpgzB8yPh74KLXtZYpmM71AJ5aNxLBXefBGzLwildA+7k45yl8cKRn/EoCUV3NiF3q8jdAaptYBShOxa",
+	"8qHFEIUFgHaZkbKyz/Q0Y/5gqO5Q8LGRsoogYKSsLlNZhA/VUiTPD5WiXP/QSkzvNNVnQahf+Cmha1vY",
+	"ctGM3huHcmxN3HMmROueGqU2zEsyBOWjeLmIV62MFTe7VvKTo5CbWnPnFror5ErdjYlPAa1rNDJWJsuX",
+	"sxLJDoznGiORJd/FAuYFV8u6qe/zmCGSpK+Sg6sX79++ub7pfXj/6jCv/GfMUcWC1FaG9Lkl78QOQBiy",
+	"VzKhIjFTZ/ZqBeCM2eizV7vl/DVlM2tSlludhqAKeuhwmVPaOSdjymbEiciXyLBnJKJKy94ZhG9nCKn+",
+	"TK+NJIvbFOa5he0C1O+pAmIHdJuhQwWGuhkdWuJ1lXNiIEph9Sv97qIkeGM+0fRsSkNVKNxlHFKfvdoH",
+	"RmM14iL8c0vSFeNAWg7w6dzxvTY+CY0/zp6fkRnyfLCVHl9uaZue3PyyduKoSPczoAt7yZzVr7/+Wr/K",
+	"TF8sulOrLRqfB6yWyD8w62HQl/AlU6Ga7cwXcg+znoBYFljN5r0emnHqF411g5IgRCssU6m3Jnsx29mT",
+	"zWyA2B3swhWSWf1uCGLAxzRkRMSRcWgLfg+sUUtlKTznq7s7AXcl2tnf+JRQMuZMjZ5JEtAwmpFY0jsg",
+	"A/D5GExEwCCMtGLyR0wRGugXZPG4dvHf2ph+tPp6zavRh7vabwv+ba92NQltcIj1C4ZG4craETLBJlpP",
+	"rqtwDLWCsdw3g1mFABVjhqjwGhoc9NGstRbjhf+0+EDzKAaiV3F2YxYrvoCTeBCFvhYyhHLC5z3MPE1G",
+	"tcx0x0IJxJDThYEFPPD7NTcluLl/y9Dy7zB7r1/7/DkbxPFfE06EUEk2ZQfMGY1SHOGD38FXKY68wJeQ",
+	"SgRGGKTRuwzODGkkwZtDI3cM2aARG/BQHjQyf0hzlysYh0wrSJGB9JjeA6EYMyN9PtEKFCeU2CE07FeH",
+	"SmUBhUteBQZcF42it0P0vy87EHvDPnvzV8zoBcWoNR3xCJGpQW5GfMpwuyRkRjnMBgAt34ydY3E7vyUb",
+	"ehWaAIZqu9FvvwZFC/YTUIVEM1SAZr5qUHELo0LQ2cL6cczi1f8QRlHI7n5CpsH8ggA3pJ3RjBy0DBk9",
+	"9DSdFAqE/vHo0CMSxiFlLKaR/uVEa5XJv1rtQ48MQmAsND+0O4ceUSLzy9HJYY7gmvlqXi2ZRnOyzBya",
+	"EKd/poPrc0wHLiTUdruveQARsmM76UTAhCJaT7hU+s/eMPwIuR8mdHa3bND3MVvkAFT2+HCBNi2j++uQ",
+	"MustlJURJl3qT+bTRdzxasOQhXK05lJGQIUaAFX2qzwSvaJSERneoXkhCofgKP2Ui3sQJODo61Q5QrN0",
+	"voqcJ/FWLiwp8a+NaQAeQfUSAkIlAeqPiD+K2T3x+XgcKpkhEYkA76z6VQH+99A4RfJG+wLeKu/DyaQo",
+	"ZFKPJR3gRMyeSTIBEfJAGicJ7oTQSAANZuRgMCOUEaAiCkHo9w+Lt4Gcd83TdoJl1c3fmPc1snFFo1Uf",
+	"vuYMZsXMF4Hu2XuVLCRz0CkA3WSZezIH/pVMO93BRoy7+u3fBJfmwINDLN+Eu/QLZEoAtQrKwsqmI4MY",
+	"y1kkvuW5cZav4u92r4740ijCTxlMaSQzJHcFtX0anpuh9tvz3fRqLNz2PkZ+iFgrp/0L9DxbYikV1/hN",
+	"DhgnCdklQy5I//2HN72b26tXL3tXP92+fN8/vOwyfTQkVPozofVcRWfSQ2+2piO/88EzaW0gB1wYgzBS",
+	"C9SKjH4ktD7ZZRkubUzO+tiMm0ZfJa5VQ2N9SFxAmU0UnuaLVH3/gP7DlTdsHLLsr635O+esywtR1ifL",
+	"BWavNhWhgrcsmplw7c8eelSd8L0MJz649z5/LsB8vcdQ/UAjyvyCuzdIH1SgiV4N4xLEqtfNpNfm3QVK",
+	"an72krl/K132dTJbftUV+a/5oUg4v3n3LIkF8pxnweobRCHO6qmlDXiUio8xfi+JxzhI1JNnkmjp3uAr",
+	"FeB8vnroZzInXdpfa4l2VICVc8DCpyhwFELJrqxA9AsCAVIWElWUNkQx/9/QaBCEqmePs4CaoAeWM9L/",
+	"+eUtef7Qeu4ganzU/QYxx52DNhnxKJCeSc9APLgkMJ6oGZmOgBHGmQncr0I285egQOq0W4hcpkClu2AC",
+	"Yf1iQJqo7SwMXRz3ptJkRXtIgZHD4rUEJPsmfCWUCaQvCR1IYIaKK3c7+JRV0Ly92mRkXdUbymkOh1Mp",
+	"LRvLURUHrcco90HI1EmnQOpcYlZxZ2Q25SXXKL00mWPPCIBu+twFyu1k2fXdTLxLb3g26Q0DT5fc+AlV",
+	"CoRGjf/ff6/q//ntU/vz/yy51JvfiDwe/mgyZ6SLnbp5hylCxH3hmQAYQyhSw3gDaeXcio+KV1x+43Kc",
+	"uLPkaj2OjeuSZJlFQvuQWdBoSmcSBay1L1zu2CvZxByQliHj0wi2CSfbQqydoyRZId9X4QOaSTGCuVgY",
+	"tF/vSBL8Gq/nE9yQariqj3jMH6A3v605ZiZirQ7oN2USfxQq401FjQT/ypoaBpxHQNnm7KhIpn6poXYL",
+	"40lkMWVOpuZBAQX8KYQokBek8YKPJ5TNGm/oGDzScBMu/Btn8UjDRhC45+6fTuzP/PSOC0WjD+9feaRh",
+	"LUyNNxiInPnhlisaZf79Yww/UqWH+ZHOZGNX1sFthRoZG3AX5O4qC3miOPdQaLGeQdK3myKfPs0B4PNn",
+	"zGGIoV+4wycUOdxGPYM3m8oSOZzcSKD41tE2Q2JaTf1/K6nThkTtUVFznlmsys0u4PFzGLUSW56G4+eJ",
+	"6BZsPzfQjrj3/i58i3dhAc3xwJJswLnwCIyAWVy2VBiaMqb+KGRQF0AD/EG/Tw76Din7HunH7J7xKeth",
+	"prb+wcY49fRC+h5pNBqHhezGpnYXKev4iFBFUF/ySMAVpuZxQRi6Dswbkhz0MfUxZHc9vG8Nqbigd2BT",
+	"ilDlMBVYiD7bwnUkKeWrLOxmwZ4BWvpdEWn5G9BIjRbhnYpfabEHfr/a/W0+K5rJok6B8WusBeoeWvGr",
+	"ysbrGkIHxobeEzGrGoiykW1tmY3JqZJVFxDE0HPkcaVTqKqPU8q1RkVLXm+Z5nwDypj4VCYfL8ykxOXU",
+	"aY3b5EDrzxkzrT4cfYeABWQisN5NFc26ih/MIp1zqEYhW8MDbj9+FbJCK6RJGlyESDduNo98E/KDf0Pd",
+	"/DQDKnI/SBNJAeZHj9zRSX0oADJWVHS+6A89G2yKsDbALSQSGH+wDs6uOlybJYVWRjypbLSPp8/N51JV",
+	"s4XQ2djVu6p0Au/MB0XQN+7sHrCgEibb19GBXemDavqnRZHUGirjwTpua6+m6Mfe2l+sj8S39GMRFNeb",
+	"eTO9C70oVYneOmqaV3vgYbDWeoo0u8QsbOMFMivOm4/d0WYPLQ0cyLKxlEHNYV4ObzdVHrNEbeHK2vAk",
+	"ckBt8SozIdIRCSqekCHAoUesDx1dY/YT8+ahR5xTXT/EGCsk40IAFVLLKw+gRRdyYGUY/IH8EXNFXXgs",
+	"pm+ZmiRaulGaYkSUeUncLHrxQIxtcsyhR2jweyyVvu7ZNSXvCxpKCMg4DOp2nVlfXRqUZfeVDQ3wanbF",
+	"6CJwsxSaFbMkv0RQqXxbcudSIA+4oO0y5cfUAVuMUdbUWDMyUx+JjyexljMPjNWUBOiyz0YvY+acyUmn",
+	"afyzZ1itzIq8KYqtwVs1rBx/fWyiPOEynINnhho4XCnSEwLwwzGNiBmrkHNmc5uruKvpx14Y5AlxRR93",
+	"Sn9jFqoeHsRmcU4JQBLqld14BiS5qRyxqqW7SNBxCcFJTjpjqxegKaQJikDygtHO3OZiezVEwdwNNFbg",
+	"5bfvKSwcTj/ZwraRlwYyUAoEHSJhZy501PyP5l/LIKG59rZkaEBldT2p1MArrMpQcg2qFcjMhUqY7xLD",
+	"qjBXHleb4GcRMrp4+0J9HAPSCR8SysjVu2sM6M6wCRqMQ7Y0oMOrJfhUVIIwZHdOo5cjKiAggxmBBxAz",
+	"EoVGCp6Lx0+rpRYNKCWhkvRdOVXn0tdfYS3VxNlvpfCISpUUWa1gUnkNCgQEL0ZU3K3tss4nyywNLs+8",
+	"+tmr5Uwdc2aqVgUz1bZUMT9/brwijHrNg7gMoSaCP4RaRtMnP8YXEb30gyD2FbkTPJ6Qgz7jDMwB4i+S",
+	"SB6ZjCse6+ODnLxis6U0+nMGhXhoVnUDSoXsThbFgvn38aQXZapNLJocohCYsvez7KlNl5aQjd3MeOI0",
+	"wfOBKRC9WETF4TNBWLoGrdD2lAhpVDx83i626sDf2revFYx/RkDjGIa79FAG7d0N8ObFkU07NoJUUTQz",
+	"X/urAmaQgU0W4kXwzUEjBZu3cJgLYCnHW4ch12wSq3WdSIs4NC84uWckNHnFdAzZOim4zHkjdhVTdA41",
+	"N/s2zedZx/RcFLy5iOIpMxNhgW172Q1Yk9jl70dSs9ae15e7L3OKBhWBVekO4KMSlPz8A6ED/mBOX/Kh",
+	"Mo8PL00ckM0tTR8gTrgyu/WWt+GFnDNIJcNrlfTnH9BSpsn7Jam3SChJzGyy9trTr3Ozyy9u8T1lJuNz",
+	"6c1cKPVnZCDNbcZ6gAbBHOSxq21A53QaW+5tyglW4ZCerfNGyS83b9/YEmeLAkoqTa5Qmch7VxPZhUH5",
+	"VIhZZsZLp/Pb8qNjLgDDpgQMMf/4oNNuk741lCjOexMBfiihf5ivKt1qN46b+Viy+v/7b7N+/tunltdq",
+	"fz7odhuZfx7+v/9ZZYxPx/5w82PlKLU5lEiUpmTkotN+A9NsoO/XEyP41cYTrRv79oarcGiz5rPy0Rqg",
+	"zkYu9ZzrszQkV6+EoBiO1neadV4YlY5Yex8WrAETIZgNd6pkHjc137BcS0BnBZHZP+pbN9EqQBAnaXE8",
+	"CkAqtw7ngRnAkNvodleCJ5TEVpWz1NFVRD86Oc7QymYhZU6XNget1SYPEOOQmco8VbZVvHI3CgSXhq6o",
+	"EWVkDmK5XZ0erajznl/aetuad3vOnVzBrosQGZlzgWRvnZVjl3paIcfIpKnqW840k+tlbWGLMsQqmXyY",
+	"zfGtMHuaE5wRLlDh6k1AWE5eyQCxdnR8UjL50ho0kePo+5e4E2U151REK/uG8d3yCP81NFckTFqR7KHa",
+	"WD4oGtd6Q6g+sOK2CO0KQww31WTd/rO7K1ydN4egWXRxm8+udxEncwhYejGyUusiMrzg4zFnJFNARXqm",
+	"cE0ASOPQaAKSHPwURkBuZswn3bjZbJ+QmxEV4JE3XFExy6nlPg6KuWjJKIXKeYFYvSYDMjOtIb3/Q0u9",
+	"0iQqp4vbYIDPKwBu3yvdT9ZOz+NchSzrEl+oz+KGJ1pnsTokd+oFtcUXzMfF/oi3IiiilJvFaKwXhmET",
+	"gntL8l63IpejUKs9s8p2agTFy4cSt3hVAraCzDryWr2oh5fLpiwaEXn5M0nugIHQx5ZU9/My1TaAcL1B",
+	"lK1c9x0aOGEnSRw1bzW2JeQFbDIr9aznEVqfRFcLMsATz4QY4F+9hLwXZO9ZSJoGMhiwwQhlnM3GPJYG",
+	"dJcGrgnAXenrYteYgolcD0NvFEx24vHaLOwgm46781jwJGIg5ZlZFph1urll5OlODrXmXHNZxulogzuB",
+	"TSMG8EQ2CjP3M6rsssPKar2bENltKOimFz5RFVpJzO0SZWGjBO+cr7YQWZJhS8/N0PpFN6CvinxKpkaW",
+	"R+RMKhgn2dLYyoSybBE8kzlNfVUSSbZWdRnBx2uSsSX8VPG1xloQaGuehQ5uohSwT+NnNqLMFl7m7N6z",
+	"dYmS6up0MhH8wVQkyrivyuou+JT5EEUliXYpMV/AwDSAZTG2hTNYs0oMFAj5ptJ9z5I6E7LiFI+eBOWR",
+	"vDXc/KavVA8r23iYmiplb8Kj0A/BvuCkH/1OT4sevTtBGc6QQKhCqS+95CRuIt1zKb59MK6FPBC3o3xr",
+	"a8uCx3e2KciH96/IAdb7yOrKh9vll5cpnV7NOlZKq/qZvkcTqkZ25lASZao4rjqJLD116qyebtlJuMu/",
+	"7U3Wh7rhZfZq72wcQkFBiHHIeojIYWnqAUb32RPWr1Y6oC9TMsIuq6hihFsxFoxI+5TdvDPFI1xblQMb",
+	"/6wXQ/r21/7hI1aV+II1IKrJ/RY7ti21gFWowaXV5A/u19Es6839nQ9sIfjGkrEifheWdLfAR0lX4CTs",
+	"H9GZUJWZa9kEluyvoGqmJkyAgaT6fQ/bJ2Fls8YXKDqRA8bWxSXsWWMdgjVF9KeopFCtblJ7te99me8n",
+	"M9ESkG1YjsPCucL9M2fyJA60+Qs35+qj9T+b9fPf0j8bvf+r//ap7Z1UcWcux2cDoSVwfxrp2XHMLeRn",
+	"O8S7iLId+16CUPomCQCED0Ve9RtQZDCzDK84yY+K+3hSaYSMcW5hmO2cMLt1hch1T1cfzTsRFrNppwNk",
+	"yHl5m2vX8yVlGfbzhEdFlJGDpvM6mgZ5RrSSoA4viQTs5UaoJK7jRU7OKk9OkZPeFqdQajzIemfmHTEL",
+	"CLiAT8mRLAJyyV3XB/Kk9x0v627u/DtRmIXqc7lGaRYWrGnD1F+sbx/ezg+r1RMXz1ZVj0nW2FsLIHKy",
+	"JjzkZG1wLFH6kuk9c47ZE5qba2GL82ez4hq8M7dmTXmjiDMsRXv7WiFDqPjhdsSnDAZlNUhzgdIHczqF",
+	"iJk89IhJUfJcc7cDCe4to5/MpXTlTFdJUShrtyqyVdkl7qiqxJcX9zZUC3cuJRacvcnD3TYX5RFLE7m2",
+	"qhVfH4Ma8aBi/vFr8/Im2dWu2WRZBW8B2IrFr1DVIQxquW1msrjsbrLDpWvNL2JlHWu7583UqvXQYftD",
+	"mLdm2DoEGDBLqBDhAwSX2F3ZRO6hZfPSRsZaL+kwVrGA6uXkc0c2f8MrRpDanS+B/+sENo4gDii77ylB",
+	"mRxiQV6fCmO+lyP9PyPw72teDVsel1BHHPi9RYaCOr1phY6KiXKTlC5USuOfF2rt7wlaFwMk5Xz5EOG5",
+	"OF4bENzJhQd3yqKDi9U/Gives/6Tgpho84Bg4BJ60yZcqjoGXqK0JQlVxgp14BKYMQYJf1IjCIXVLTKF",
+	"MvRbh5cEz20aSkBfvbGXmelsl4H5gIdMuN5TVHxzrgfbZbkouc2YgMmYztABgR0fuxqIUehjkR7OiH2L",
+	"/AoDGSro1krKAebj0Cr3EjIfrfm6flA55qMay44o29qM+1hlFIrYTK4GwjxccoAtOJq07dEcjnj5+7W9",
+	"0TSi7AXWD1iTT1U3cJSo4aWr2YhrfpNEZ8sqvDm6sSrn6Wu9/WvdyjlU2sUVK0XDmR+ti4XbOaLXU/53",
+	"p/mXZ/U+oc1qW2PVxmaGrazXvkYaudYuDZ6hkeLjtfnopMCxupiSsPrKj03mes/H1PXqy8pnvOeWlkk9",
+	"Sta2OwvtvC3WgrMMNUt7uWCtiD6JmQqjxFqtyb7NPpc24wnzHLCAIVZjZ6RvTCT9S9IXoLDqIVH0HrBX",
+	"NoOp5RZZG4urS5EYV+yHxfpDRNmuym1/5xzvry3frssVF++HCJkfTmhBuBSdhNg8tmoRxzXjUBOb30bV",
+	"BpN1u3pIu2qKWqUPqWlCuqTG6+0IMEyIaIphi6PYrH74qLVoGhH7caMspHojScdWJkoLHeN2flt28MW1",
+	"zVz1K59GEQiSaxidJWt6pRgHibiCqcVmf8V0zfYVXqRDjLz/6QU57xyfEtvFmATcj8fACiq9bFKhthDO",
+	"S8Iq0UpenRdmCuoWpYowqVwR1UVMceXbNLIMuSAynky4KEsPcESiIMfStJL+VLXf0xX58P6aMDo28YqQ",
+	"QF6/vjoU0HZgMrNmFEw8nWKUQ6K4m9yirY0qG1DopyiGv6iuWI1/Qz3eDPdFGx6vDel5S0AxCJZsL0lk",
+	"/GJ4Nk4KGy0XZ/GtKnj5RUvjPSFeZ1HaAnFL3MbD3wjBNz3EDS/EYx5xqoq151UxTIL6Iwb7vCg2cMnh",
+	"rAL8E9kBsvd+G3tAZpwdKWDfNVKVocqTYskOEOTWClRPL8c8YYOerai0huCXk0KK4nFXLO5JURTxazdo",
+	"uiMytinYy0D8lMvaUCZd2Mo/rJl1I8fYpumxc0iQDPPbygUGhRQrCNfoEmC78ZgEn2JNN+3sv10t4CRx",
+	"u+KaFpMG7e+5LvRuw0XQeg80CJktCzYHpxH490sLdZQJ2enwRX1eMHWyaqsXzy2jcPGFhXp/xbxjY4sa",
+	"0xkJeIP0rUWsj/bevrPb9fEtY+vG2r6BbUkaiiSRjIukHteyWr+pMbDQCnRDWTDgH19E3L8vTwsQMdtS",
+	"rSkugXXzDgu3m/JhgWdM0bakoqniLmfMNzXciV0MEXE2NzJjc3HZ2BWZfeZ2FNhv+DpFF+gd9ASfFo61",
+	"4MXjY8zXrFmg5L7P3Y8c9IvwLHt4V8GDs2ptRcTdQaVksJWjgoV10kY8Fvmv2kfLv/m8Yjs3qrBrJePT",
+	"kuS4iCp9Ws8k0cdUPayND4cSy9T6nAWy2Pg6pMJlTeAkGNhL6ChToWVKo4j4euUeCRmxw1VMmdBr6/1p",
+	"iwaW9IHX75A/beZnQf5xQGcrIRPQpEZKfkxy0L+9fv2y95+3b172DxeAtzqnik9rbhHZ7SyAtxCLU9ay",
+	"UOohfNgka/fRiyPBx4neenk0JiXY0Mi48rD0YFITm5IxevlMO6EwwFyc6vj6qDXsqipA8FH11urTtabj",
+	"Z61MLGxGWFqje3mpoz+Sol8VpJq0FFk196D9LNslydahXAs50xqQ632mcaQHLJDrVRD6KgoVLeZDf4lq",
+	"RvlaRatrG2VQb67Eea60kUWyTZX0jJxvKtgUyMTZ1OR1YD0HmOzeluUg51WPbdMjNHEoYF7uNLCYj5N6",
+	"TRM9LlVxz8rS6joLIdgCDzOJTLcfLtnsdUZefIx+K1oQg4cQpkV0fcEmbN70ymts2FU/jeUkUQM3t5rY",
+	"Id5OQJQW6TdNtExjClc0F6s7ZfKwfCpECJLwWHlEgBIhBDbKKPMWvROgXxKE4ksz4lPGuCIjiCbkoG+y",
+	"r/qeUU76EZXK5G4ZaWkO/ZWC8UTJot7weimSa4myWIfZRHrBhfT8iMrCGiVaGDGZZ9wB0yPTkek8CQEJ",
+	"VYP0McEiBKb6uSy2mAmtk9FBBB6hKDAiII8/fvRIp32eFNpSuDNBmQb0IQkl+SOGGAJC72jIktRt7HwV",
+	"+kROATRcb16+/+f1i5e9t+96N7++fPmuf0imozAydZCT5WINZ4VNGHMlFSOqQCotSklsx4lVffTf8pL0",
+	"JyDGlJkdUVOLnUbzx2vbsJEp1XRlmDn/tJVbVrtOwGRa2pkJChXrYchCOXocA3SVoJz5+5P0Ak1Qt7ws",
+	"Crbb0UBwGYuUBZ5JJTK/6H/MENaKTyYQHJb05BR0LNfr9Paru77p4evzzBdRIQeOH3vEcm9T/krzrsuk",
+	"AYBjYcW1VZfX7Vys1mnJTOz7APra9AVozcY97ntJYlVavnMwwzJTFpFAYMHPEsZlXlmSMYekq1zlCBV2",
+	"xsOzy969dTK8zBSDWdEUPDd0qOzNPuibknsXeKXTXk74zzImjdSiWNfmQ2Wz2VIM0PvKkRM61MAMVYKg",
+	"lr4YssJF5vYeFtPZdWucriPwJ3cuK/lPQEgISqB7i82vphpBkk1bw0KOr+FVmJorEsqErDMMj73UADG4",
+	"b+wTC6e/u1iaQoE6W9vTBb8lQrahBV7KHFM8mMP+jaTjPJ3LpA9anQtl8vTvRKfCybP3OJmx52cE7pwG",
+	"gCTHcI6aswUsVPXOmFjnVvikIlkqT+1QNltWlVHEzKayJ6RzeTZ7XtleELYX+wCtLNe9xPA2j00uLn5F",
+	"b6C5jkCcgYeykUwat2JjnlxXniqlU2wjoBUtgJbNlJQxTJqTY6kXJByubty66nKFnlx5U0dxeU4XbJ9Y",
+	"QZLLk7uRq2tz3kj+KmQF7goz2pr2jkK70bxejBp+ZvhCGCguYCg4U09dd3ghnhc+hlKF7C7xGJEDGwkt",
+	"Dy+TH22JbMfCxxKih4pdJMp70GKNRD2ixkNp2JjJjEkwONe/pFJR4pIi4Leuqnf9w/tXaRXNjD/6pJN3",
+	"R594xWUjevXf/vd/VtmtNiqHnBTqXFYAubAB6lNEtLj+p3M5ziY13SNNrXu1mk2PxBP9ZyfpnuWacdHF",
+	"jl2N4gT2o2oJ7E8YY2N7tW5mxbulH79koO/XdnDFRfhwlSXQehoxSd+8LSSjW/rxaYNpvsJzXzxcEOON",
+	"wnS28G2V5tIWYp9jL/P+SCyqXV7reRP5w31TVFr2xnhNrbkS35wVq7O4pp5LLXHC1w9ARWHcx3x9luzG",
+	"coPl1rdSAkK4vTe63Jer5lq1LOvaVVkrlWP9IOkd3MyYvxuGbd34Kx2qtj1P9diuZJ0/mS+LHBAb2SxH",
+	"QIUaAFWFpqlXVCoiwzu0Z0ThMOnfN+XiHgQJuOmPVN1KVTV3cKVBrSReB40WYt1zq2YgSg4htQwZJ2eV",
+	"yCHcp4mwSMwq7mu7nQxeLDOqLMVjhx9F5M+59ar73XIbTBB1RbjYInmyXrrMdsv9dfNAXsw11xAWIp4o",
+	"CPoXaKG12GjN2eSAcZLgNWov/fcf3vRubq9evexd/XT78n3/8NI2GJlKawgXEBCpaK7zvrFa5swg2WYU",
+	"EyqUcRgnbSkyaytUfrVi8TQdwb5gofhHzBN+Cv3BwclJvXyLxCp9/luZFgptBO/tkhHXsWlOGotayQDw",
+	"FNXYy5uAFGzHBdqu3dNty0rv62BnifwxH5GxJJNcY8fTKE5Il7bQnPT332wF0912Big8Vbey+RgI6xHF",
+	"KqiNmrdlFdR0rqsHGkZ0EEbWqjcnC5inZWU9Noo4Sscswux/4j5fGrSo2MVmPTGjNJTGTP3K9bpfLCBZ",
+	"HHZVDQDLc6jzU++gec/cXraESbZ/alHRkqRJbVkQH5jzRINHHFmMMnEBC+/euUTyqp1fkwzUMVAZCxgD",
+	"U72YhWqd43Lh+dVO06Fyfudu7dUAubNTzp3ONietCvWBL1DVeCJgGH5cJHsfJhMQdZ9KIBFoeic9EoR3",
+	"WpKnLCABlSOQlwQVOUngAcQsKYpk+u06NdQW7SmgnI5sNuvn9d8+Nb3zYnr5NSaDzoFvU1HTnvxG0uY3",
+	"eIJbJ7EuAH4JUJ9GSHN3eQs5zQ6xI1HtO0CTORhi7JEfi1DNbvSpGDhcTcK/w+wq1qN8qg3QbvuTowDW",
+	"VVvzFh27rp7VQZ/e9xqNRv+QoPcfrfhmGOMHtdWMQDyAqCteN3/ZklLo40UcQTnOWI2TlY+UQi5qrMkl",
+	"a/zl19vF9ZFffr0lQ8HHpP/u7Y1pkUdjNXqOS+qTg7/dtI9PDgkX5i3T6poNw7tYK28hht+oGcGeCAEI",
+	"cvBef/D8pf5v8hBS8suvf785rLD6z8hUhtxUrGKKmtJHVlOouRyp/7PZoA0fk/TMkdfeubQvBXS82OX9",
+	"BqLII0nfBkTMQRhF5MoXnIWSvJhpPHwnuAJfkRcRjwMyoP59PNHILMBX0Ux/1WVJo8oQRL3tgt5lo8u6",
+	"7AVnGodDzuRFl9XJLzdv39hwZMnoPfT0LemTYQhRIC9JzO4ZnyZhcPZ3zCgVoFERAnLQaTYPG3owrJZl",
+	"nia1v/oZKea5LUf1v79LzvouRdPW+Or7PADMYPW6jCCiYYFGG2rcN+W7/vtb39W3wjRPXBChimBJTFyF",
+	"JnMSizeSPsaz9MlBq9HQ14zY0pnkuHlo8kEZ4RP6R4yWCiG56HsGhsT1/+5/6iIh69YuyH8bjcZvHuma",
+	"1CXzgf69W2s0Gt3a5/4l6Wce9UkobSCNHpCzNCx2Qu8AF4tsUe8GcbsvyYgzHgvSvw5gPOEKmD+r/x1m",
+	"/QsTKETHgFc1af2of9GjD3gwIwImEZ3JXACpnHAm4dJCm2ENR/O26dfUabf19/0wnRCLBAqIJQT9y0wo",
+	"ta0LKUnIyDAK70bKjdE8XxjDokwvZD3zbr9B/g4zgx73MFGk3SGY8omtKw0NQZgYriCx/exEkb5rHdVP",
+	"dy1A8lj42NwShZL+pcGkKGlfpRekl9ZqJy/1xqEc40g4z1WmBJ69A/onLsI/EekuiCFWpBs3m0f+L7/e",
+	"4h/QJwfl5AhPWqwkQkiulk5nibKdsqHHvbW9qG0AzJjOEGwGi13EpwZvFEp9M0OGZun+xzp+hWs76NvK",
+	"fn0yBsrkIjVPYnoaXS3rRaEPTELqTa5pXixCUBSbq2PoExJIefH8eYb0PXdfpoXsao6YXcWKj816E7p4",
+	"9e46I2Re1JqNVqOJ4XQTYHQS1i5qR41m48jw3hFyvOcjoJEa/an/vgNVFLakb7Ek7WYzg8gTwX2Qdu9J",
+	"ZLVskFse+yMs+qpGSGMiicw+Ae91ULuo/QzqbzivifvEC4bLaTebjjfYpgtZ6ve7dW4kxQI+JQ6fGr9H",
+	"/w9KWKvkLzs3sqOCTF27N017ovABGjlpoXbx39+8mozHY316F7VX4QNggQSvpuidxEC9CUbnWaTB8Dts",
+	"Mlz7TQ/0HAscVAW4jR7UBHSgxa9QA9umgiAB1vg5Du8McA1t8GMhMMzguHmUlpwtPIW0vsO2B5GWg3Br",
+	"NYeiJTO3uvSY3KmZYg+VDy5dbsHZ6Yczk4Ui8NS82nHzaAe7yGTfzG/HsvfcnmKWmtB2s7M33CQyzIyz",
+	"a0hDrMBgFksknZHpaLYcTbMHXRFPNVmehHVNycqRNRiHSALBSv33MLvEnA/X+hskoqiWgfRIDXIDvsBU",
+	"EgEuTB5ULBgEZASiAE21OGIE8ySCHbQKUqqupa88f6XFF1TXVrz4AgWO2ufftr0HRhH8b94uU2s32yf1",
+	"VqvePr5tNS+a+v//UzN2mFpzcEo7tAX19vC4Ve/4naP6edCE+vGgNTwdNv1z2mqlUvBrGjLj5sQYV8x6",
+	"M0pbjd73ju7/OP/40B4758SFLUSi95URrGoXNZj90rz+nYevf7+avQmbH1/fNGdv/vmPj69/5FP8z088",
+	"fPXilwm+8/P10b9vfjmvjs7mvFC7LsDnKxTftEroWCXe1o6BddG4yZk8/4EGLrQFP2mt/uQDo1ZMgMB8",
+	"dLT6o5+4GIRBAMzQkQoru2amzK8tefs5zyWkSjabuYJ6YXN3cL5yzG+YXC8LLp+xCGkVUwu0yxRLImN/",
+	"pLXRFHE0rx5Bl0m8jlYmxXQWtyPMkrq0Aqp1rI+0ph8g47GpewM9xkhfb5PoQq4y7U6xxrPM1c6hSdf4",
+	"y7QI+pjOusxcmMxuUjIymDmdpZ/6G/tGvMoTCwMTg35rU4uMyqA/N8QAce0HHszWowMl13XNG2SNfp/z",
+	"liHn0cwTqtaarO5rok/IuITmMNm3er98PPvH5D9tcXv88Ovp7Krlvzy6+9vJ/etz9q4jP5xNNwNnUCb5",
+	"3cPMphZrlmVvhkFuznz4yolUp3m++osXnA2j0NhAO+12lXVZeVjLMy9NdsEuKOILe9sT49m6VHFORHn+",
+	"KQw+GxoZgSop4aMpi1R8YiKNsLWFaeXQIO/hgZtfiNB/QuCoFyWM1/lkUTDBT1JaM3cdO0XxEDjwV49H",
+	"ndVfvOHqJx6bXOatccHAZQtcWJ/QGyt63vSAvrVCTvseJVSNCnLEhaprtTAgaDYlv/x62yBXNp3SGPY0",
+	"YttEMGOaiUI0YdEgEFqzxKYiIAjaPS8J15waLVv6G/zL2s7QunSOJKnL+u9BiVn9aqhALOF9tzZ8eGPO",
+	"5ayxCOY5U2waYVHzuRDgq/qICwn1ARrzZ3Wp6GQdvScXq1yJza0pj+ejxbXYOxr87Idvw1+uP/x53XoT",
+	"Xstr9v7Yf3F9cn0/+dc/X/xy3oDZL38Gv16Hb8Prj9es2fDbERuMf2oG//plLgFtnnO2ji3nzMaTn2Nr",
+	"zkxouIsIXw9KxZI0gykxe3SZVl+SuLQrsJxbzl9TNrNzyW0oRoly+/KjLUGCqGuulysXgIIky4FoOXWZ",
+	"14Ft+b+6K75YqAe/ROVXxMyz5powmpmuQCHzozjAWg1asHDVMYIwKNZ0bc7Eez3bN6TtUtnjw+Q6tOvN",
+	"Vt7LnX1yq+VLd1HSCHp9pihwtv2joAPHw/oJPR3UO/5ZUD+H5rDeou3Bkd8JjuFkmC3ReNFqN101jhqN",
+	"ovmga0vKLmIJ4qJNjwYd/zion8DpsN6hZ4P6ud8M6i1oD49oZ3Dsn2DG/H04mWgi1MlYdrIxw4orU/vN",
+	"VVmqtc6OOu1Gq4kVrIQwCTK1Dzc/1j4js6l21dPzX609a5T8LjTnTM3RrPZsfy4UD8rVZg1hW74hlCSI",
+	"wSZh9RGH++QACygWtWymtltzlwV0dnhBXPsvAQymNDKD6WseMtK/fvPPt9cvXvZ+vPr3Te+Hlz+9ff+y",
+	"9+OHl30stWqdZGlnsTFnaiTJAIZcGBM7lXU+NL+Tg2H4UcsSQuM7mQhuaqIMZl1m8rntoLZtHbFt64w7",
+	"1xAjDJ86NP7nNNMYK8pQ1WU+l8o8TLyd5I214YcSD0Br8NPQhwusdIGu1QkIVxnD6zKs5uWEm5AH+kNg",
+	"Qy58XGvOkO0RyVHUniCJIFx0mQCb8qHPmQALZN5L50IKZIOkRvL2JZlwW5JIxOyiy0xpspgpSe4EnxJq",
+	"LJD+KGb3+sl4HCrPFrPVE01HXKaJMCHodXfZmAqtA+SSFJKznc9CKJfG0uv8pNaIQvKcoZgbkKd1TBPt",
+	"Haz2SzGTx2MlzQwrSTJSFvlIs9Es5CHrH1GZnQPlFLOCr10XfUoTxY2mRvmK15WZT4HwmFgoCiXIayWJ",
+	"wQ7PUi+PIG4gpXKIbQiiybqShR69HMHZUnXazTXMpTMuftJp6U/y6YsFb6X2yK9QPBRLIILb24EIudPr",
+	"vzdBzd31n2HTm76N7SkRxKo7WN0nWS+rdbDqn5LKMqGSEA2LdcwXybSPrmF6hYVoMqVuhsbplBSWRbBK",
+	"DCYMmWGUGCVj3QuZdLPshVjZqaRwGUkFdhP+l1nWAeNuSYc2CkPEULYo83luQYuVY1cAwnnfDKUomynJ",
+	"OK5GC9xBuzznlauw8rYW3NGUcuBTCfWQSWAy1IpG6cG43K50YSuyvHZpfDB2VU1Ayd/CuxG5UQJAeeQV",
+	"Z4GJt9cE1lz0H4qZ2ILvy7RF6aFNNkekj5slEtrCL0k+Zi1U/6f3xSVvuA1YbnYSnMLZ8LyJ7Kve8Y80",
+	"N+sM68f0ZHDqnwWataVQfmEGIa9UUMvnXtY6w5bfDo4Av6x3/NOgfgbnw3qTtgaOZepvRtjgoPa/nQ5p",
+	"N8npeeeENJu4n4RJJTXCsskTZXBK4s1aa1g5HGKutnEkuPldGDr8DGV27Cf9bbkbJNNiJu0+XG4GuXLO",
+	"d9+GEcwRZU0aCReu1nLG7+5hDVaj77M8J3JjWY6EMQbE3QoSSjfugErosuTBgbVsUAEm5vIyCbQ1AbYY",
+	"XYzv9hhXPdsOGIL+YaPLcA68rdaDEkoy5gxslw2qkhV41pDD4I5qFL/EYnxdZgI5GTffN8hLfW3NckwP",
+	"P2vpwMbPB53meZqX3cMr3lP0Hlj/sNwQ8CI9myc0A2xAKNcmgktpXjEdK6NJa9OTR4yX2DOZr4PJrIsS",
+	"ZVpQtmvXCGhgpfCXt/SubGj72nN8B4fdR4PsNhqEZFjY+vwvZXrz+tVy28s7a/I21cJNfzc+ZSlH9BY1",
+	"K82hZmmMe5dhFkenQa6Nw0+Svr3cAxpR5oO0GSiWU6kMCpIRjwLZZchpMSsnlDLWrCbRUGzeXFLo3zFc",
+	"ZG8D9GiE6tDrMmREhA+HyIMZfFSJ2dxld6HjA8efjqgCF31gDflFLOxnUBn+taVV6RHpqAM18lX7jxxZ",
+	"PWmcnBYSVQMQV0agKp2zKo3DQNRp9iR9T9L/WlaxrWhymU6yvs0Ms5b8UUEcNAZ/uKQ9zK+8Cx8AY5ET",
+	"Eou5XiZKxOUj2AzULgtAaXnfI4wr4yvMahNcWKOMlvyPSB+nQDWERhGfWiXkV9SSkkw7D6OnTb8MqlxK",
+	"XRFtNcl6m6sHQ5xwO72glGadHm/rjXIbs5nqjxLitZfM/1Jk3E67J+dz5Hx9kb5VQaR/J7C8LRaP+MmU",
+	"P3xqbcDQikfhPFYxwItZVzCeYPOqUs3gNQ0jkrxGDn7mRMFH9dz9dOiZLDwIjJdA0gcITIAM0v2Am1xY",
+	"La9L0KxE32RJKEsqA5gEfGfmcgP3QobJ+5mU7ShkJuXTuH8bxPqGXDOjRT8PmrFuk01+Q+GEA2RhtR+B",
+	"CvLpU8NRjMYbOobPnz0y43ESeaRfsI0v7HPMOXLtLRoVCT5S0XN6BC3/+Lh+GmhyDGfDOm0NmnXnVz6l",
+	"Z4OUHN/gHFhtgnFlukzK2FQYuaj9W6/RFJhIlppd2GPa13Mnv9rIbpw9CZ5/F6b2uT1nSQxVNOLrhhV+",
+	"zaSixCadw5InNUzv+L7v5n5udtse0QS9p4rbiJ15bC+RPRlM5yjD3j78NdmH82dTmWgXi30rcwbfw5g/",
+	"WMtCfuZL0+4Pu6GGjMSmNAd6BkPWiyX0F4nujzjLlkQ3p+6vSjg0M/7lEg6/pCK0NeqaM9gcdb1izeQt",
+	"gwJCtWC2n8e27eTzPQN6dAb0nTCfp7Fkb3wFv4S52laYW2VDJgedVjst63TYKLEo75LPfA1S/WbX7BHN",
+	"znti+OjE0FmC90Rxbw/eXvpPM0KqBtvbL7IRjgqzBUMbQoFFjdBjmE2ptC+5WEebO8lNXGMukMQESb4K",
+	"GWBmoq2iaUJAbP1kjEnhLHm70NJ77bb2RAH9SYjJo4Sx292tiGJP1pACHJeSdSMVLSbbkWf7nIKyVaQJ",
+	"Dor43DbEf/QMh2Q1tlQwGgZdzoUL+Ck7pGwj+eoL2WFYP7pcexNq2hWsSpD0CiN+WmeNo06xt7ZCJtuC",
+	"RzfXvqmq9zaIoWfqtCfztI4dOz8dnNBjvxPUj6A9rHdoa1A/98+C+imcDI9pZ3Dkt7EhmSY386Nk03gn",
+	"XCoElVfTpywzIMwDpFkWAzWXJm+kglazSX7+gRxgIno0O/SIkwFaxxq53b+Omlh4XNmeP8aH3AvoTJr+",
+	"zvqvXsh6JjW8dnHU/JwuHRPaTWcE87wH+CA3uH2C6XaZZwjJCZe2g0kr2wW71sbKYgkeX9Sa0Bq26ZE+",
+	"rOOg3oGTYf2Mng/qTb8VtOFo2KHHA+QrH3thgEzkGDrBkd8e1Fu0eV7vDM+gfhac+vWTwTHtDI+gHbR8",
+	"zXdiFqoexrHPg7s4gOI3r2ZK42vG8+L1yzpuqNlsNjttJOOzMWDDvv/+tgFUEDMyJUktZsh4UJB1eNxo",
+	"nRRihAbD4vtHjdZZ2evleFf6lamyWmk9ljL98+rWdS2+qLVbyXnVLqqdloZ9UfJlGaUoEIEXKIUN0DSr",
+	"cCEX9ePhSbPeoaeD+pl/HtQd9mnk29S1Z5nhaqdeUi3he/DmhakAVCVts2qcgBt2efzwr65kIBJecoDy",
+	"my1YaSoJmhIZti6Gl7Tc90xJD5QZR3yqxcopRUlwEisIDj2CV8pWNDIEodDMZ5Fi++DcPcvds9w9y92z",
+	"3O+A5a7JcMtsVJZF7I1Su7TUMwfWXfHzbao05ISA5ymV+LShW6CkxKjPReASVwX4gDVGsai2zELkwqTt",
+	"SlvZcOalxqkuG9r0oNQeU2qocpW6Qxo52aLLIqDO3+3sT4aQOQOC5feXZGzqlFHTn8L+jJWzMDiJP4Cw",
+	"o/aN+SwMkiFTT7ltO0Yxq5iSBx4GBDNyc8/1z32TS2zHNB4RCUpFWADdVWLjIsDC49hop8vchHQyEYkj",
+	"H98hnBEaK143j7SkNokok5dpQJYdvcuoK/BG0mgAy+GemZpvLlx15kdAMMx/of2Q6dxhHBDlWcKW1rwz",
+	"u9wyJMu1X94yZ7hAnikl22NQIy1q1AaU3feUoEwObc7YEPS7mn3cvv8Xct5Wu3lUR95bmRZbwDxijJWj",
+	"O3theC8M74XhHQnDe1H4axeF7XGvTfCLidjRbfN8zmt9BufDpiYuem11rN92Rk8GdUemNAXLtG5dhzSV",
+	"Mh2NdktXJlDo2rwM3Aquti5be2+XU9qZzAo/xsWYimh0qNCduI/ze0ovtTk9lHWd9Lau6rLc/vhcy8E7",
+	"VjvQS4gpBjkJXUv7PFaJ0dEWvXG3k3GFQrmGYD8bi0SulbRWTvQBz6wbFMv9Mo71dsf03igmpmHQgiT8",
+	"Tx4GqT1zZ+Gxe0voXvjbC39PIPwh1doLf391OyjabvbG0G83UUHz3W0sr4nQYhr0F3tKRzwpggRMhTSS",
+	"ZAARZ3dEcVtqUE+QiLgubCrTtUD/PsPafElfwUKf6Ovt3aHLWiFZ9qHVhTRm6kcYc5OXXdDhLom6PXG1",
+	"GjqDY1rv+CdB/UzrGee0OTBPOppz66Etq6/yQXVtQ4TMDyc0Kq2jY1qJb3yztkZFvQiaaS4e2CWt1xds",
+	"uWsfzcBrxILi+/NVlxNr+rPCyM7CWM23ZuInitQ0236cOE3c2YoozVxI5jNp17Pr2Mwv28Z3I7l8iBZ5",
+	"w+ytfKu5ZigV13fgvyjGYqte25HKqy1bg+L6TWABAsBLv17fqlE0TcuV9hd8nJnIzmv9K0FuYjmTCsbV",
+	"xksGcBsR/CHUAsr8blYN2s4uMjuIHTitv//ZdQjRMhuKbGfDU6h3ghO/fo5k1spszcE51bc1oqy3TgJG",
+	"qgm0N9MDJKh40hsCVFNAC3sMSAUTQ16celRrdo7P6Mn5sA7NoFnvDIftOj3uDOpHx52geX7WgfaZ1gEC",
+	"zqBXAmXb0wAmtYuaAkaZ6vmuter62sjyHBN3qBqDHVUwZZDqjuAnwmxnjTg6JFaro+gcffoOYui4Y0xJ",
+	"g3jzw+OUnbaMiLIZsT2s9A1zXu3CPgfmk6TwdF3f7kFkPjT+8KS0W1rJv9M86rI+3l6s2eZ68/cU79mB",
+	"8iasK7u2fA/qZ7LLUv4uc52sn0kiaQQeoaZ8HDDbq6tBfg4foMv6GQ7RJzgsg2mWDdoSdMbJjc2ubHd/",
+	"KgntsrShspND2s12Wu8Dfyv3KiOqP2l9jx1yyLXpcCnhWI9UPGK/q72MsZcx9jLGNyNjrEU2ynRsJNme",
+	"Zl2+yf/d15j58v47/VW7EvB+pgqmdFbaxJ5bFrum6FRilaiYbmAJOTkwFgr0fKNV0CPTEUcb2nQE7DC1",
+	"pmWoFcFrS/QVNFIHTp1Gz9nE0yGhJLnsVjDyqRChDYS7AwamG6lrueyZjvpFJjkniGynm+/Z5Z5d7tnl",
+	"d8gu926l3cbYb8i0dh5gn2F6zy3Z2XGYyxWx5NFysAH4HItrWiKHHFKz1ByH/J0PtKpvOuUak7lVzpHV",
+	"Ul+ZejzNc9LHcdHCYGfqL63Rc2Um3lAz31mUy56V7lnpnpXuWek+QuNbiNCwTGNN1l2kWz73KfMhemQu",
+	"65iqqyxGBRAzcZRhuTb01CidSeLaAw8DCCow10uSeWVEZc8Fr/VNnW2TUDelMkmqO3Sl871ciIlTkhMr",
+	"v22DmdyXOdM6bmTPwPcMfM/A9wx8z8D3DLxCGXPkGbtWvQvYuwBsd7XbDPWYyUUrMhqIhwgix/XvaMgu",
+	"SaiIABlrLXs6AmHKIdoXRcyIVHwysWKASQlh3PTTVFMtLMxzfvPpcq36vd72niXvWfKeJe9Z8p4l71ly",
+	"laxNJWZzLGxNvdqy5zViye0X2dg2CWBaudn+0sWx465T9VNFj7utPk78uN1dEkG+w1Ky+gR6aUJFRb5W",
+	"hZW7HBGbJPN/jAs1moYsmG/1WbFDpwXdGzcM+RuXyvCjtTt0tm16WMBFL+J3eETJ+jLEEF+wZNnwm+EJ",
+	"tGlnUG9lsvXPB/VT/yQ4hs7wyGTrJ2S0vUbgrT3l1aG3Dtm+i+DbSXqzHe1JflqVd1Umsd8oLmyYRtbI",
+	"FSoX4uF+1ReDHExHnPiUkYjf6ftNVZdx5oMJH6FMTvXFT+JObU/kflZm6jfIFbYTuBOaGZDf+aDL1AgY",
+	"MTcpt5ZnkhiUMx0ugBg8JAf3IZa7xJc8ErMABI5iOuGbb7w0+DVUMJau2PqYzjAQhXAb9qI3awbuMoSc",
+	"iY25AyUzkz6TJggZKQnRN7pB3vEoyq73goSqy5znsG/uYB878vedcmI6eNgLBfqsbd0quze8hF0WyqQX",
+	"YH7v5liM6pO9tz1s64+NpktifN8lOuLTRfkazMzkzTEuaCFBTIkcJUjpcN0mfkjTt3rE2V1dgi9A1fWD",
+	"yUhQCfq6VaG3S2joCmq4LhV7xKjgvxjPmtOtqrUVWcm51s5idvektMSKJTsDwJpwbtH7GM1vKEZTf1IB",
+	"DrYhzweW5ISUdR1MDXCVePOCZrA8nvMq4cMCaJDTAjQr6CQ5MWj6OmyQa+ZHcQCyy/q2Tb0tPiL7F0l6",
+	"dahyjH/Eo0CmTPPmHVaj7jJbPABrbMCM8CkEyMFdyxFNIiSxTSs8MhR8TGhSwJr4sfK6jJKAT9mdoAGY",
+	"7BYFYkx8bHSFRazvgRE+HOKIDD5m/Hw4oBppYcMtZTqiSutJ2UKLRYzvZ1Ap19uy2svj0dq5EzLtrQtq",
+	"xXQax8WmDiy+IrA2IdqSBmdUi+F1LYfXO/RoUD/z23ppzeE5PRucmqXZjFgLU6NM7VUVVFV2yyr2Vp+d",
+	"tuhbk9TOqUFfoE1fIy+Z91FlMqTOUO4BDE1tXECSpsV66vv6lhP4GEolG+QGlL4npG+uSZ8oPqdIYX3a",
+	"LksUi4RDOCeMHfl3PjAOF3IQKjIMWShH6HGhilDWZUBFFJrvyADuKDu8TFmJ0+Hs6k1j8S7r24biPfO4",
+	"Zx73G+TXKv0Jiyi1aeC1sYqyi16ExXLourTgEdsJ7k1U3wjdd00J9/T/O+9GuBOt4Dkmr5frBjY1vjDj",
+	"XUvzKMYTe7NJ4iL2iDOYdRn61bw505sW58nBzTvbgSYCKZNPSBBKZFhJ5liXJTntc+0OJ3RGDnCwSRTP",
+	"2/fGVNzHk0MPOxp2GRoFTSn6tsl8lGREoyGhUzozmsCfILg3X/3JlYkhH96/KmIvGc/IO4Tmo3tHdueZ",
+	"sCfXG/MAImRPYAspukPoTUD4OGqtrTUEA9Tsr8caIg8g6B0YJ6p+2LsbzHmBW+1C/WJtN7WppWB4QK5Q",
+	"o34mQqfk+NYmnazgrMyZCyxYy/mr3y92dR+XfVIcO2GiS2KBgbAl5QbSdoyV+aPi96Av7+T0b377/h/n",
+	"0/90Pv6zNXhzNn51JN+fqH834+tj/lIfB86NVCEt8fCcD4ca2VZ+/jnj8e8tgLtT6vafrAVtOVkP2ChT",
+	"i9DXWJ1w3yMcpwqSFg+5LvPWdGC1hylPY5Co/tVqKO/GO4WAQp6TeqzHdEYkRNEXU9XK2efzT5aIfX5u",
+	"MW+z2LcFp/et3bcW8hLqXZVOoiw7oejccM1dLa2d1x7WrG02iQs7yFiWmtFYVVLN75k0hRX5lJl+cvcA",
+	"E9sQReuC8sL42ExxHglKkv48B+qTg2aj0Wo2Dy9ztkX9dpf184wpebmZOuL4lJnWMPNEoN9lB3wcKi1X",
+	"j4GyVBbx0J2nhYaR4PGdSXx3C7PBgyhkNLrsymw7CdxHHRd3jR1njkgfn5s6QFHEpxD0Tb0fsyQrKhEG",
+	"EGhMH1ERkD9irqhWx90dIAdGS87vw56n7OmPevhR/3BBZSYHKEz15+hj/7BElya3xVKQ7DI54lNcE4Np",
+	"WnEITbWYf18gJ91AVkx6Z2/Kk6jjuxViNuEObvuPocvvhbq9ULcX6lYJdRtc2lJbvKbLVM5xpSjCPgOM",
+	"T/dGGmuk+UZtLjdZ34AW1Q0qmuwDffibCKFOnlxugFmI3Ywou0wDIfWDYuuMZuglUZxfxkhREsKJi3uc",
+	"+M2IshXlfy1ohmb2ieBB7CtyJ3g8KVuEfamHLz1dIWAaK95LqlMMaSShmvV9HS5cxoAtv7II5nSGBchc",
+	"1E7986AJrWE9zRY4g5NhXY9/7jeDFrSHtfRL07hgcAZtv9WqnwboUT4ZaAbo19OGASeQ+UaD2Hx4FJwM",
+	"W/S4XT/zW1DvDE6hfk6PhvX2oOU3g3M4G57mOkEEgg5V9difL9NPvZql4FuwDewoENUSJ0dOfapoxO82",
+	"DkK9QgUFGXSolSpEAtsoyF5/jVFe8i9sdp4lDGQcS0X0TcfmnP4I3Z3YZhSlVvyhNxDchEiWBUgaLvF0",
+	"0ZF/ybu9/jVd62I+YqPPPT3/luj5OkhTpiQ4OrSP5PwKuuWlsZV56X0Zu8mL7ElQZQARKCgyiJp+zWYO",
+	"Y1hjPKlGEktI+9r1Ygm5oiICVCgA+2czqYAGBYzlR5x4M8ZSnm7cWdyJmSjY93d8wkRBcwbrIqxXrFW+",
+	"ZbCeImkCgZflvv8MymLilnFIe774nfHFvzRPfKIo1uo04stHsKITyqpR2Uy0Oxqyw0YalDqmM6Q9XTYA",
+	"IkFhlKrhi0GfHDCOEpXJkDZhpaZ+B0TyCwSTbs91t40ktaBYT6N5zAjSPeXelnK7I11Ou3fSeLO9E9qd",
+	"BKPuafj3HIm6lQ71fMyDOIK6NFkJ5b4QjXBXvuAs1OKqeTl1wZiYED8KgSliUnc1F2CYyiVAxYJBQA76",
+	"5o2eeaMnQfWJpDOsEoUBG5wh90DXaXDYIFrw7Zsl9tysGMKBn6bZFrYnKKhS2fg1DnLjtrm1lx9pYC/i",
+	"5hVNp2zBpvo5NG07bczNOoLO0D2reTULAUOhBmfDc3oG9WO/FZiuwefBKa23Byd+C5rDDm210k9SoDkK",
+	"G1BFfdBIYlzetZFSE3nx/DnE7bof8ThoUHNktm8pBLZZdW3i36O7dsrFfcRpYEpMQU+JkEYJA0G/dcju",
+	"ephnbyA0HhtgTKa9AZWAI2gaGnImaxfHn71ayAKYAAsMJDXOOTcxhsagi7jV1JSXL/zarEwZ5w60hEY6",
+	"pNmH9pXKqs8kMTcsAdYaGu5mMmtRCNsNfbDy6gKZoUMFgijARBP9ytgIrDJbP+HCxKpnuwuj70Djp/UY",
+	"2EySzCs9K6H2D02MvL0gXUaZSYWNJ8TdcTPcAAjeCqxPqwe1n+QbzPW9Luu7D+cfkShMdkJwev3fMUgT",
+	"LCe5mQldzl3m7iDWurBz5u/l3PiHDfIPfaPkhQ1j6zITx+ZC2yQfKqS0ZrA0aC0NZNOvuEC2S0wmi1kU",
+	"jkMtbuDnZsSDeuvQFvDTe8GYOT1w8vIlyS3frkQitZ6OeATEtKKXRRuzi9K7C5mCOxAYVTcCZsIVbRqc",
+	"TxnjeDACqD+CICkmqHGIPuiTOm6mxx8zfM/CqsvyTKmvv5qKUEFdKyWXJAL6gLZAHqMWdA8wMdnJyKT0",
+	"fsvi7YrZzoaqx5NxHKzJYf/8SnnOF2Ex10zTrUcJGdwLE9+UMEGoE1HJwTRUI6QM+FwD9fAvZ6r/xjqz",
+	"3exCtFnUlBhX4dDe4tX6kmZTrry99ToZtidjifhsqt8qEOOQaTU+zXwb0zDS0g9Tl0YBys68pRr0JjPU",
+	"zpQhsyWpVxfQmaxdnHrZ3xSMJxFV1lbSHhirUv1keNosz212gEkHPWrmf80P60xV9dPmWaveGZz79bOg",
+	"CfV00FOobq0rBNNexdhCxcji8NMqGrlcmeTwyG2KWsQ2iEK1I0Vkl/yRRUJz93rpS1peti0ZLX5aaf5j",
+	"iNXd7AgWdbG4tQZ4cXm3mxWXdlMr9nd0X3csqu1JXV4A2ss6u4903wXBXBRf0FdXj0VULrO8ZUA+vH9V",
+	"VlVgTAMwfXWSdLikl54pVeC6zqLZl6bfYvRnEEBwSTCVxlmGjUOwQd5lAyHUiMtsDdh8RER5VD0W6f6g",
+	"97ezuO/iDCKXDfTH0X/U+cO/moM3rfHfTyev2vL92fTfHf/Hk+Hfjn+/aq7IBlr5+RqBzG7vZcHMSZ1y",
+	"TCDcSypFwc/JzUsB9aXc+Iu3NZPKXOqOcYkwEpQp7vfuw63VGFy61qKOQMt1gzQp9LEyIP2ZH9lkwpLk",
+	"vHXS2NZpeIAl8Jim172004IxfOBBQNDzR1Tc4erWSyDIJZOWntL+zi3TDiYJ6j2xPuBOi7yPI7BW6aRw",
+	"ps8DOLwgVJEIqDQ2dETpLjvoG9x2JvTApHUD8tKUDx70g9jcHeglv/YPvS4zCIxsnzC4o8hPD/ruz555",
+	"3rcFuRUZc6mImnISgB+OadRldhcHffNqT3HemwjwQwn9Q9fBdkAlEHc5cNn27944lGOMxjm8JPZKEHsl",
+	"THgOZ6Q/4VLpu9yb0NldX38/d3vc/s0L6DtwGfa2hBCOhSDNeyfsAufsNeSgUq59ue6UJWqbWt6/JXq2",
+	"Oen6Ynnw3zEX2CtOj684rctLnPBlAsjqGK5WriO9o/491TRRk7CQ6WnNh5dEap2GRkTRjyA9R8ms04Rw",
+	"QRhn4PqPmlQ3p/cIoGj7HZeoN2aKn83Snih52ABmPn93Vebuk+Xs7jr40RwnVrfEA0236uIVXswGIMg7",
+	"wRX4asMwRkU/9sIA8dP196p36PGg3vFPgvoZnA7r57Q5MFUrOkON0tUizTfJjs1gXYUs2Wza5neSLpvb",
+	"8g7zZrcmMmV5sJkTfdJ82K/0Mm10NR4xT3VPw4pp2CbHtDQzdL4WxT5F9KtJEc0ezXYyXeWkUdvoNp33",
+	"ElV5qcIo0npqbHNcMumjpQmiW1HcfaLoN5souhHaLssYnSdRiybcPKo9fiPjPefZjvN8H1zniezKG9y/",
+	"L5+NeWmbBq7IhCQHnVZ7aQK4zYvcHbPZrs7Ne9B/rJMdmVn5I2ZJ7qna41O1JCtxT9326Yk7kt/VbAJL",
+	"TLKZUmKSHMQs/CMGoi+iPNzG3HqLs35D/SQeNd+79viWRg3w6oZGPO7vys6oLELuzMy47OIsNyHqo/p6",
+	"KurVNsG0b8hut+VF3AA4VaxlGm32xrKv0VimzO3cnNduZCrTX25tKduMsOwNZd+6oWwtlK1gJ3PEqcxM",
+	"ZvHs69Invx46/13Q+Kc1Ta2B8X8Vy9QOiPuTiYvfkFnq6yEj88agPTnZ24K2Ek9XWoEkiVmA2Ud5sRS1",
+	"WkyPtmruBIRBxy0sRE/XyMNt1kXjuYu1LBTPlcb7a8Tj2c2VGdjXrgP42Matyoat78qm9QjmrPUpwHJT",
+	"19dg5toRlq+Ls9+eieypyMGagK1gXttb1r5Cy9qmUssm9rStTWl7M9p3Z0bboQVtmfHsazWcfePU/69O",
+	"+Z/U3vadmdqe1MyWv4frXo9vz9L2jdOdOSvdnv585wa6daVcSVkw4B+f+xH375dUF3KJ//2bqzc//vD2",
+	"X/9ffaf75ADb89tBekGI2wv6WVpHbkeAFQ7UkIvxM0lUOAaPjPiUDKkgoSIiZpJQjY/GJgZkSqOI4JJc",
+	"ZcUuC+gM23pJV27g5p0djPyJyblYKGc4lKZ+/T1MlHszoIoOqISLLjP13UImFWU+mKk50wNjcQYiQCoq",
+	"FJYKliRUReUJfgZ1Y3b8AqG2LWVjfGpIxmm92Z4nGWZHPYmYJ2sXp6enJ81m06vpnff0zmsXtZex4BN4",
+	"/gOICPmg4gGd5casTsmzW7tRCTUvqChmXjTn1PiWrFjvrYU4v4XM1bEFEMormBQasba6Ja+dDpm7K+YO",
+	"DLmYUqHRU18CqiUjxHvKAk8/JED9kX7mmQFsdW0ZjuOIKi7cQB6hJJb0DoicMd9ivKsWJmJsxY43kCq8",
+	"bxdkquUKIoDBlEbSFFpvSVXnwzrWfLB3lwVJ3REz/ohOJsAaXfbSrgzLuT5kOkTM301X5ihUEgf1iOSu",
+	"jnpyXYc8ivhULl7XgIOpvxKzgJdc26vgQQ+ycHU3lJdsub/WRhfLruVRq3doKGq0Nf1tjof1E3o6qHeS",
+	"0tQt6oocnmDguduQVxsKPl4iZLEHHvp6cSea0iQvtuvtk9yLiAo9waeydtFqdzYCVBHx+VWL1gbDsIi7",
+	"ZRmzv7rxXZOIRbLlqENl8uU4v6lsXE8uSbl/7iUyTdeAM/nAFFaiUQQCm45JAI8wmIJUZBgKqS4Itf65",
+	"KPK6jDofXVonUN92P5aKj0HIZ0m15Qb5KYwUCDKYJX3NuuygP0Shq0/kSFOBpLG/j7UNTR1l11oAF4QG",
+	"OE1v7wQAkmbTfsBR2EOP9O9DFvSRnPTt9L0w6DfIFTGzZfZrpg2V7LI+6APq+RGVsk8O+kpQJkNgqk84",
+	"s76KP2KIXYM2vROcGUTIg9DvMjkFmHikPwExpiz9ckpD7JpN+u/e3tx2WeasXDnI5MSef0r+7uknApSY",
+	"mUJTnin3SPFARJeluxCmaFZAQuWRvownICQEEPQGs34R3XwVSnUVRTdmDW9TdFlQUwvYYbpWQ/CR/uvz",
+	"LPN42p5elWnF3KpuzOefS5yvmeU496s+/7LF6GcbL+Xv+uOyhRhImC+eycy6SuGS4OZaTmDva056oErB",
+	"eKJk7aJ9XK3lXebW1S5qyaWrebVhyEI5Kvq8dXHUumi2E/vA6eAMe9lhrla9Mzjy62e2ARx1z2qeOfuL",
+	"pJav/imiUvVwCWne2AX58eWrl7cvyXMFjDLrL7ggf7u9fUeOm0fulmhQfU7EDbxt+tQkiItKDFp/qkSo",
+	"Qd70sthwUXOt6kxXvg6cDOtn9HxQdxlnHXo8yHbLM3RtmckiAZk+bAYfVc83h39Rg9kvv1//zsPXv1/N",
+	"3oTNj69vmrM3//zHx9c/8in+5ycevnrxy0S/86Z93fn3n9H9658/hMN/rKGCzN2k1f737P35DjzwC6xY",
+	"YhkZmZCUrG8++Wm5zdSr0UnYu4fZgohQLhjY8BsJYJmx/eKSpLw+z+L1E/cvfMSnrDhO5ybdyZPE6SSd",
+	"Hx6Tb61gVzivA9ez9HTLFuFe3YBLLINAUjfMdqssjFSKKHu6CCUsYl3KPRz5r8JhsiC8qJ0Ep3A2PG8i",
+	"La53/CNNmjvDumvko+l0ccuc4vKI69BrpLtBDD00qWe0rGN9JSy4K5u7J1woGlXsD5RWWGzrf3BF8XwW",
+	"2wAVN/9pNTO9fu4GtYt2psuP+Tf293EMyZQg1wyJhaq3TgnJZUZ3d+qax7r7wZniktcd7bNtxQzntsy0",
+	"c3xGT86HdWgGzXpnOGzX6XFnUD867gTN87MOtM/a+X6wv63L11azs/Sefz/MbCOW5W7rMu6VBHAUsrB/",
+	"GnXRoIBHzDUhH96/8ohDHM+Sfg8JoGfqBnvEXRKP2M54BxMQdY3C7gcVjkEm712Seittr2eqAes7ToIY",
+	"zWBADvRCNBUhwILDQi++RaGtbc57grknmE9FMNckl+UdTfDx3uW505ALmRCY3RDjbZoq5M1emd6veJN2",
+	"VkX+CmM3HdYTLXKPwL+HgGgy5QzMzmboqrintsYuO8DQPjdCT9F7wG5S1ESFUimnXASmm9SIPgBpNYni",
+	"pNU+6zJ/RAX19SJdafWIT0HUfSqBRKAUCI9QRuLJJP+rWUiXBeFdqGwTVjcVVpCfAr3vGwdsbncCfC6w",
+	"i50inPlgW+ZyPbkAMonlCAK9vow51ZovE37UZX1DSrItefvkACHl9os+WAk0goDETIWRHoPNu4TR4ilJ",
+	"PNFT3rx8/8/rFy97b9/1fr26vkVDaLZRcIBtxhmyVr1uOdWAazebl6k3jbSbmcr/GXM1JxMeRQ1y3Gx3",
+	"WVFP2bRFTr5BraSzpM85nmmXZQGq0aRBfq0SClRkYDU+fEvtXmSw/EnigAqo/2DN1LvMHh4xIGgvwuxF",
+	"mL0IoyGwmu8nptQr34eJckLJPt7rG4j32ranrgleRa6WMC0uEi79qGp3VmjTazUa+GaiW2HMzQ0oacWs",
+	"O2AaySFIBZCcmEYOUlGgj2vpuRdtbx4BKhYMw0u0XOQlpt92s0m4FsOwrSjVAobnAljQ022STm30mox9",
+	"HyDIuY6t/CQ18I3L/NJGsxULSbieIRd3XCn9Lz2xkeQSscmIcSYo2XTjw4+0LGU3rCk0OaCL7gLsKaQl",
+	"KfSgaVLMmWfmrS6MNciPGWHMM0E5iTxGqCQDiPi0umBGDvqvbB/1/qFHpqPQHxl5VYkwCx23P3TrF7QV",
+	"fK8Pt1Ce2k7iSK7MRe1f953xu/M/3rfl7enDr0ez/5wN3izjO+tyjOyylyScZa4X2gr3zOCby1NDZCVZ",
+	"velxKXIavrVTQvxDGEWuL7OLarDiH3YRQ7ok+dAaR8mBMY7qD5zkedhlMmQ+JF3HplSSiEqFMYoQeJYs",
+	"YXTrhaF7qW/M7guVWRMVmfogJY3AszDGX55JzRt8LpUhqkiXpyEL+JSEsstMj1MzLVFTTTwPXBSkCXc0",
+	"4j2+IolW+HF4Y8+lM3nY6DKjEE4EPIQwtaGgoZ51PImV3bs7DSSLPFYIs5DdmQIGXfaG56FogHcXPoBe",
+	"B4HxRM1IFOp9mP7UTgRnXPUsOUPN1gDEcQI3GyXDkIUK3CSuoxuaFubavxWpribJ0tKsa7OXVXFBL8z+",
+	"53dcXgIB4ZdzLAYwpHGkEsXLOhYHnEdAWaWwl8JM7934Ik0PP+yYVqGxmVcb0AiDQXPqT+P4tPDlYn22",
+	"M6fP5r7aUMG1wTIn9NjvBPUjaA/rHdoa1M/9s6B+CifDY9oZHPntIA2WsfiiMQDj3HqAP6fLTJ9g3G7m",
+	"WbOVDVGJmW04J+OB4krr2DngHBVDUtGPvcXXm412MSyLRi4Be7HS2ZnL7mEqFjYopzUwYT314+FJs96h",
+	"p4P6mX8e1J0hoOMfB3NlKbwE19drB5i/fqXyQkJqsBk0+ppGVJEpj6OADAB/PtynBD+lLKCZaEJ0GZ9W",
+	"jOmtFMQzHzu6tD9xUWRiPrbXIxw/oJHmgmmYbjZwlgE5MD8TF7rrkX4aRdc/JGOgTM7H7eYidvPGd6MD",
+	"GM0pABqZ9slLI4i+oYjVbyFUs1XNploej2leam0Yj5mYKTNxlRnb5dFXEmOZ2ABWZ4a2/lNbP4bkrxgb",
+	"+WTN44uo3VfoAC2N+1+St5kxs3iJnSVjxjLqT96GRTMWrHlDmSb1mKJl75ggPhX6ylj1J/V2XpKI6ud6",
+	"VEkCThhXy0JaEozePrYlDSvfDa062pBW5WE3Fwm+2pj0jdGxo/9sHuFdJrMmyLInXcuiNVI4PSnZ8j4t",
+	"O0ISYp5NclGrXiaUuSZUjVKRK0v9avOO5bUikNcjtCbBajPL2TcInDJb3z9iiEESmkj1mX1gtptHpiOq",
+	"wJn99FuxAHKQy5rrslzWnMimwhl/TDLIvFlRE6cLQrssyc4JMs/7ya99rSaM+JRQG+BJIhgqMoBRmATx",
+	"JOnSqFFgXSzHIKOoQa5Tr4YNlynwYHhd1p8AC0J218+wWUVSh8ZlUunARvkMBcgRkaDQbaSpdZcd9DMu",
+	"l6vb25ev393e9A89YzxVMEmrmzp9ySpjNhZogV0nKYupU0zxOQ6Om0J3zZALaHQZRjOlaMS46rmDHnKB",
+	"ep3drae3xEJ2p88v4RWXC0OkWYb9XF5iBnGc88xSNAmqyzQCaLhpKB3oRc+lKx56hOewg4yoSTTHvOCh",
+	"4OMuCxX6wGKp12zlG/u2CUIwOHt4SeYXDb4A1bvjDPpdhgZURgrDnqaYz5pAOJSEcRJxdgfC+PcOsCqF",
+	"6jKTDGqKBLz78P9n72qb28aR9F9BqW4rch2pSLLs+KW2bj2T7Fx2MhOPk8zezihnQSQkc0wBOoKyrZ3K",
+	"f79CNwCCEmmLkhzHNr/ZIgkCILrxoF+e/khu9ZgOdlrkfXqRS43tc5ow0mv3isyxZ0o93Y2numvjqRXT",
+	"9J5Anl3BALvZAM096wOzzobATAvgbbDM9vf+YJmXS3JeiGMxuq/YxOS0MaiwBQNzYjaaxT3rOfIY2c8F",
+	"4u8aM7fgnEyTudqs0KK3Fbh5h4VyGlPuYzzDll2USLFCyTRhUxplo0kFoVxgcCduCOYO1Rd0fkEwhtpL",
+	"pEn/0GHB4Dk08QhBIGYcuUkYhg1BXK5CBzHVG6n6tAOPZL/gO+1PM46DDwee+5waL02jYQx32khDuAYx",
+	"evoBw/4xESGLzyeRnOhoVGwK2z7XAzwXPJ4PnGzNF7LPbXomxK8qMIPX/KtIqvfDrEiP9Nq7bgfpFY1i",
+	"OozZeSrO9SNqAzvBKGrMa2k6cIHdTBUu3elzzZ8qoB9m2tXmbVy9ACLBRoHeI2SBAndGqJAL7XO8LJKQ",
+	"AZJr6hHuqDdpP27WImmqFeLDDV5GMXXl5gIBVc11lAY6GFoTbAHGVd+XA4mPjcmBX3GBGEYdtVEvxlof",
+	"Z3aSmPIXMp8qBL0wxkwyFncEYee+6YA0u+02oCskuXCDZEKAHBFfDOnxCIsX4nJcqgiNZHda5IPrhIZO",
+	"xGFuCEYeQjqXfa7JfHCyuTAefDJnae7b4VfTYVpZk32e8zyTpgIJxPi2YcHCenoh4X0w00EspB4neLb7",
+	"XL3TICgIPzL9w1OABpx6RakmsiWlTwbI6ax6EDMpbSebAxr+MZPpRB1VPAPoBwq5RemAxBFnxxCZL675",
+	"OKGhOpQkTGbhXlQSvNkD3z2yIennAfX9E6hK1gkmx2g/vZGfxpQ/TBR5xVjl1ekQY8pxiPdFMqk+QePo",
+	"988u0ZH6zyTG1JHndeT5A0aerywpv+hZRWkJ7whB96zBxY0nRa1dRxY+O1pRpBrLcPEUN5JtY/1M8u8r",
+	"KNyCKQXbEKfBDipZHGtTHIQpIEo3dwOg1QhvcJzhfNtaJMnCExls1xl39l4TlF0CC/s8w4XFCeQGMdoW",
+	"m36HyBSAlpNPvgJcNC08AFZcAona3NjnK4LEBQzoQQ0YtdLmHo5Bh28GMY0mLCTsinG0Nao1rCb+mvEU",
+	"OgWnEnvGA/zX58DHlaYxHvXyWPGIUJLQCMs42H5xcY296nMXEB6bA8VysKk6bJBglpIhCwSUtNE4sM+b",
+	"RUAQAks5EaNRFl1qUEmLnJozDEajatOgnkQ1OzJNWBpcKKSLMDlFplCzDJZzFtViXANn/rIQlPF1sWY+",
+	"+mOd3fGesWQGLhyYsdvq7haiDFjTDpkPWA0ptG+HSnaJ35+127uMdJVQWTDS9UinrT74bge+OcxsDWRr",
+	"IFsD2RrIPkMg6yQ/OpGD28axUgo/jvjllnHsiXYSC858IPxW78CdORbjxWwb6DWkeJKI55EgajFwQYPK",
+	"0S5fTDEklIzYNZlEfJYC9a5YdLgb5e5pRzIm1YDLGQgAW+A5zWeYQC8jJOVGRdW6PXvkgxTv1BRuuu2i",
+	"WVkW6rZ9w0x9tzp/SafRy+7LKJy+ZDe4vvxYjCP+XyJN/0qHgdp+u/spTcYs/XT29q9/6f59Evyl+/cK",
+	"3jY94hKFpj52HY7/yJKtf6KXjFCQ2CCOgksCawa+5f2m9en4hm2fpLHVnKoBwddFDDC0RDtMyrOtdeeA",
+	"EgcCICI4nwtfTFF3WOrtLKAHQ4LM7+pAPk3EVaTgAwsHdS70irnQ+gtmvHFbqytY07XUZ42arqWma3nq",
+	"hTq1Bt2MG++O3Vtte18/6MWEKBrLtFWIpjSHUmF97sZNAMtcSfSJeyEfxaKGB/fiC9Wt8FNRNMqiARl0",
+	"W58vW45JFcNxlhlv7PNAnzEP4hKbLlky6erSIUs23Sw2YMZnkoXYRx1dgPowtVbm5nKcAJ9jcMCQzYU2",
+	"HGdxB8sRA31eZClG/4FlksX8fR4pHUiTOdSNmmifjo1sgNFvwFuXMwF/ZMnkYcy/7jZOOZ/ROJ6vfghT",
+	"/a4DCmpsVNthv7IdtoYzj9eaWoAdYDO5J2SEeQHbxUVvFq0aTTMSmYqpRFPnIsmrzhTR5oG8vSNhEwO1",
+	"LERIGA192E7HCdWBwdZyAv9AwhF2RFtRXLtJlsgEZMLL2U6GoNbYPMC40iyzqOzUVpMVrSYfzaTVdpMa",
+	"G9R2k9puUttNKoMFq0Pv1XIy4/fj+fiJXrIFt4dOFrXJHys6P2wP1f5btjV7tatj4037k5noetOuN+16",
+	"06437XrTrrxpWx267U07FQkbJYKnL0Fq5cs/U3HJeDl3FVR5pyR7UHNZaB4GzPT8dPauRU5nwzgKWuRE",
+	"bRlRwkwWIZBDUBImYjrFYj6oAeGK6gSE8XfaZAD/IdFDMUWV7cR7dWdjWyX6IUkXOW413ykii/NM4SFp",
+	"y8oKvboehvxdVEffQZ0X0mm3yQ/fqWsVNJ9Ojz0fJ2I2NQ2eoBYn38+HLCGniUhZkDa8hmTpbHo+Ymw1",
+	"glxYKY2jxv/t/pYeXv1Pe/hzZ/Ljq+m7rjw7uP5XL3i9P/rvvT9O2qtb/fEzlrEbqIvr2yirqofOCu/4",
+	"QXC2iXyzYJbAcgLHg5PeT5HnWa9qK+d2vS9I+hRErYgeaiFy0RFQAp8vz25055csZDbCdXAbpdGE3rxj",
+	"fJxeNI72e15jEnHzb2dfdTlVM9M4avzv7yf+b9T/d9s/PPc//+d/3EYN5WiuxGyDxWeG93AdUS7oFzGy",
+	"qsq3M6EDJcEDZ1Ltm5QLPp+ImexzLA8hPXJy+pZcsrmEHHYDwtVVsLfqR5fKe/W5qV52Z+EyUlK3THs6",
+	"MbvbgCwCIAtNjDLNLPsfTtVNST7hZTGXfkLnQFquHch54JanDxhgTnTEx9CNyc6xm7cExtTrC5YwMzbu",
+	"nMZuzePaaZGfdSZQhNz0LDRkRDBlwHIhW30+cMjB/R/ZfIDHEVx0kAsEtBj2SAO5YZdsThI2jelc5/Hr",
+	"3HY4G8Hc4/Kx6UgTkbAWObFnpy5S2hsKA4dSSh+BKNcxvnSqzocwYtjjBvqHcGA5qgTvK6QjfLwEjPLA",
+	"wKA6YskPDJUDHAGdM6eubdLnQxpcKo3Ow2M8q0Wp6jKxy1UXMyFjBuxMgKDPYZkP1PkuYVT7zXFYNCWD",
+	"H95o2qNFwYIDvU63g1/Ahg7T2OdugRWl9ZCoC1t1KSizKjC2GB64tIv5609jGjBnd1fNVT825qjkz4xy",
+	"2sipbQM/4akZT5H0T+3KbEIjBRqi9G/6/NAyD1pN+T1eIO9S2GNy56eVd9OtlDPJzy1GfK/mae9W9rTf",
+	"22G6AGhdRGr9zk31caCq0ruj17itD6lw2JsgO0v1ZTfoDju0fegfjF4xvxfuB/7hcI/6vdEu64adoD08",
+	"pOvAu9yXX4twqhpUK+CncpVC46jx2+XuPw5v2r9cv3o37f7K974LDn4KO2dp719y/4eLNjzApjpGYqsH",
+	"cPMFbj2AWzr+laEk6IwyKKkuQt3ogIV1pdq1D8QVIPIjyRjIEPmfX7w/GyfT6Ec2P5kpqPr7Z/XLd4wm",
+	"LLG/5HA7bFvZKRgC9NyjcgUon53VnWyDwmN7tkeXntkt7McFn8GEeO4hcyVgJmSzhLoAiIibvXZPw+Lr",
+	"RPAxEZztFFFTr777m81f7/13nOr1vr9xrNcj3IG87GnQgkdIZ6hLlPj77NXI79GDoX8YtEO/w7qjXdob",
+	"7gX7YclrOoZVOxGT3EYA7zVQNfdiOZcpm6zWnm3ADMTA1sXR3NVo1+2k24hu2K6zJ7xLZ2PMtl0l1ClC",
+	"zBWNz6HgrMzkDXUeVNPA8Ql2bS0nMK1f38KuN/jeFjf4r2YruifzT3aaE1oRbmAIWpcKe/HwaCb3BYSh",
+	"B+oEi/U5EUgVVWLZ1D60ggnILC358k/z520mbFMyXFtDMBlQB5N5SwaaJuVzEkdX1vmyU2SzGZx8f/b+",
+	"57cfzj+dvRvsWPN30Q73SXfxBI0rUYzpzxv6No2lxkzv5qfEwn6WSBwaVNYVuQdBeJ/zMZQsuCTUmuy2",
+	"anYlIZPgAXEXXN70uqgRC+ysTtfKRWmV7+nIUEpvWHnNqROS0huikBuJOJmyJGA8bZETSC9HmxWaFjMC",
+	"9Elx0aeP8J6qWukBKyutzKe9IpbQ3/DXk4/q8xlXPW6nq5yO3Yp0q2dR0Ju7CxHBEvjGY7+3U1Io1YvQ",
+	"CHZAUxqLu4q3gXiXEEEUiUcJn8JHerOhCXMz02X5AqyynKpYCjvbP6c9kMRVmKDbykKn9ObJGpseUz1H",
+	"XMSEqg+yojqwphfQIdbcgokCy5rhTGcdQAIBvTmG8D6ZRnFMkAwGYhzah2QQ8fOZLIpveA1Nr6U1yuPl",
+	"estdxffUyT8PGd6D36DigvTKi8tpRbN08MDVdP/mtMerpp+yin6YWmirL+kFyLVW0DgoviWZwAQ5VMej",
+	"iMWhhLAHfqxL/tyRZU2avU43C5zeKYhxhoW6ubJeE9utDeew3/eVYv2E9YR+Y60vnmG6LQrNevBxJumY",
+	"+XLOg1sC1s6gNivwaLyQBB5RB3V2xZJ5FpzmmF9MPBdSglijpKfA5lCpFyYx8RtMWRLQaCKugY0YH/Ug",
+	"jgyTX+kc01TUvBPVVePiU1euk8hkxkJ8VSKu5Y5TXRxep9AtZolAXJqOHYKSacCzfcmmaS7GSocxQatz",
+	"HpSdoT+pqfgw58F2TtJbjmvp+u3OR6Vv9rTKCek8d7HhNXTNRcM8oYamtVzbP+gcdv0e3R36B0Ev9I3u",
+	"Owza4XLZWXSjHYU0Aq+j+gyNo95B2/EiYQ0wtUKxNFvjqNNtVzD+mrkuy0SY88AUGnvq5iM1D1oQV6//",
+	"XyT0tzvq32Ye+Kb1AXog5RGNs8hGV9aUaOP/StxTliSzaWpCKKNUQt4ZsI5DvP2OpyUe7bdq3XgEQtmw",
+	"ZpNuE8QUgzFLXBiZJG4dJ3xrguS6Y+9PlupayoXnB5Q6iUttNbHbpLb7TGocV+wQQc+HZEzvxup2p1Cb",
+	"uoL5p+KaK1EejYr9IZ/gNffuD/GWrQMxdloabRJJoiawzHmrrjVWXedn6uYvt74VoERk6YrLXqsvY63k",
+	"SrWRv6L/x4T8wrr7m25F50ZiINGoE3TDXeb3IBwl2A/9A/Zq5B/S9hCv9EbZmF+ziUDfGughcAuak/G9",
+	"uYjUQrzbRwTf7ln4iGZaMI2mUb1a30GE6gLXUiYAwC2nZI6cWMWB9yzoDrBGHPW5upkMTPVGz940yMRk",
+	"QJpYlcSeAXQKAKZSDCXj6U4hXZxG1htH2G9mwjCy9AflbEGUtHj8g3JGXgvMH8coQiUgfiz42Mei0L66",
+	"ML1IqGSLIlRJIB7Yy3XLXKxhMXHmbTOlUmUGS+0mcpO4rNqXVe7LmslciNhKesvFPJV8Wgh7gGdDXDIO",
+	"eVtTOGlAKS3MdmqR7zFnztBhYcsQJSJZrNpq9tqHO2W+r/V0Uu38eqzOr3VWsFcWuAQFN5xtcELnCpwD",
+	"sSsm+kHZNHDD9kqj9L6Kt+zJq/vaPr7V8/A6UvI1vGllnMWAQNEqje40DISYaEvTis61LewGm0VOgWD9",
+	"0gLZqiQcD+xkuwf1omehkobZW9Qw3e1oGO2IqzXNY6W2Md60DQAsurteMuxcufkOMisgkt+ekg0bG6Qa",
+	"YV6D4TMLwCxOmk5g/44H+XCB4FIdycNETP1QXHPZInvtXTLQTFFcpOeB4KNoPEtYOLDV7wVnx2Sv3bU3",
+	"znjCaHABBAvGYk9CwXSBLh1TX2RA/BUaeGNGvCW7V2MaXJ5PWQJMXbGgoZpt/dM4GtPhPGWN1Y1LuU6W",
+	"WZn+eZHPpDDzjoRErW/cgrRGFoJ6ZIWuaSKwTzzL7MhLjvn47uThpFX1Smv5iTXf3zMSoHd2yFuzHMOm",
+	"alJF/UPWHvk92hn6B0E39HdZb2SuZZvqm0/kNU1pwNTaanypKmBmELWEbVnCNPOWlYutSZph2vEtReLz",
+	"ELf3etxvYdhbEznnPp3BzfbDV3sH4G7p+buU7fo0OOj5e202bIejUafLFKbVgKFxVLTvAWUaen8nQsGO",
+	"CaNylrAJ4+n5jEcK46r9UDpeK81zqUksIeeVjpnhXTM/VxZwd9pqId+ykL/PM2lpXiqTBQo8WjnWrDVE",
+	"PsVIhRIp/24mI86kJGpRyWNkfwK6Xj4mqVBS6JlSSITPJkPIt5tBxhHRra+VlPer6dkzzsvT83o+Tdgo",
+	"ulFf48fTTKD1BvDBEGzeoyNWf4y7fbFmPT0Ld+xVtkS3lbW3FXHr848XzN6Fi4dMZlAvDNLIj0x6j7u8",
+	"NJUf7Jx9TjlYvUyb5IICWR4Qqc5t29dUQqyJ7gqzZC2kSftY2Uy/PpKEw51gjdNFUY4JUPst9CNhCkeo",
+	"rX4kkj4fnA5AcRyQC3ZDwmgcpUg/R+QFncKqMzrlxcKgmSx3Kusl/aB+5WryXVVaH1E65D0ruooTd1ua",
+	"pJGxZ5wq+RY/1il8q2/P13xlBXstJFTJ1awfWj+Fcm0tVHuSH6snuer6vCWV0lFGSx7ibGV9W6lSj0PV",
+	"P3U1/zDu4WpL/9tOuexzxy1MCgA3UDaJfzOO7MrOdoFgWsoZCxXQtg82i1B5LIJLFg52jm0JY9WTCPmx",
+	"sZhPn0N1Rag2qF8O3W6Wo3yPIOt1GfT2CJVEcB35WRibib6x7Wxg28TPVVXAI0ozfRy603i9ax1aHa2U",
+	"Y+vHno9aGZYvMN4uktsuE+Dq+tjFNGfvREBjErIrFovphPGUNAcTeslIMuODHSUrtqrU0UtwNsYXQqZH",
+	"B+2DNigp3euldtW+waROWGM0BPNNK5NKMZVF7IUQmeo5QYBZ7QZoSic12GYg4mC5HWtYX3S9EMniWHpE",
+	"spTMpmQ4xzoAbpNm/pdbRXpAGI50yxCMROIwBrttOTR0BYONWOJ3idpcdJmK9IJFyYIzAN+EV6ZJFER8",
+	"3FrKuSmayzc8tInHtoj+h1MisJiGm81jRm7uLkpCgqGaLiJzrK6BYPqW8b663xkLfZR8ogUCYknG9Ipl",
+	"vXYqX0eShOo0qQ1p7hxnhqCl3ExdJd4jUzpXq1t6tspyMlMLLctUs/NMJOXhUNyQQGEM50Umge3L5y//",
+	"HwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -294,11 +294,14 @@ func (s *Service) SweepOperations(ctx context.Context, period time.Time) (int, e
 func (s *Service) sweepOne(ctx context.Context, id uuid.UUID, period time.Time) (bool, error) {
 	queued := false
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var serviceID uuid.UUID
-		if err := tx.Model(&Operation{}).Where("id = ?", id).Pluck("service_id", &serviceID).Error; err != nil {
+		var serviceIDs []uuid.UUID
+		if err := tx.Model(&Operation{}).Where("id = ?", id).Pluck("service_id", &serviceIDs).Error; err != nil {
 			return errs.Internal(err)
 		}
-		v, err := take(tx, serviceID, true)
+		if len(serviceIDs) == 0 {
+			return nil
+		}
+		v, err := take(tx, serviceIDs[0], true)
 		if err != nil {
 			return err
 		}

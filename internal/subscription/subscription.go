@@ -12,8 +12,12 @@
 //     an old state the vendor has left, and no vendor change is forgotten.
 //   - An Operation's steps read the vendor's state first and are safe to
 //     repeat; the job retries with backoff until the vendor agrees, or ends
-//     the operation failed with a readable last_error (the service's
-//     failed operations are how a divergence shows).
+//     the operation failed with a readable last_error and the class of its
+//     failure (failed operations are how a divergence shows).
+//   - A failed Operation runs again, by the periodic sweep when its failure
+//     was transient (once per sweep period) or on request, only while no
+//     newer operation of its service sets what it sets and the platform
+//     still holds what it brings the vendor to.
 //   - Operations of one service run one at a time, in the order recorded.
 //   - A reset's password is kept only sealed, and shown once: in the
 //     answer, or in the requester's first read of the succeeded operation.

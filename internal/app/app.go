@@ -146,15 +146,16 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 				river.AddWorker(w, &staleWorker{usage: usages, billing: bills, after: cfg.RunStaleAfter})
 				river.AddWorker(w, services.Worker())
 				river.AddWorker(w, services.OperationWorker())
+				river.AddWorker(w, &opSweepWorker{services: services})
 			},
-			Periodic: []*river.PeriodicJob{dailyJob(bills), staleJob(cfg.RunStaleAfter)},
+			Periodic: []*river.PeriodicJob{dailyJob(bills), staleJob(cfg.RunStaleAfter), opSweepJob(cfg.ServiceOpSweep)},
 		})
 	if err != nil {
 		return nil, err
 	}
 	partners.UseJobs(runner)
 	orders.UseJobs(runner)
-	services.UseOperations(runner, box, cfg.ServiceOpWait)
+	services.UseOperations(runner, box, subscription.OpConfig{Wait: cfg.ServiceOpWait, Attempts: cfg.ServiceOpAttempts, MaxBackoff: cfg.ServiceOpBackoffMax})
 	unsuspend := services.UnsuspendWhenPaid()
 	bills.OnPaid(func(ctx context.Context, tx *gorm.DB, inv billing.Invoice, ids []uuid.UUID) error {
 		return unsuspend(ctx, tx, inv.CustomerID != nil, ids)

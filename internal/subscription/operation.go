@@ -41,10 +41,23 @@ const (
 	OpFailed    = "failed"
 )
 
-// OpMaxAttempts bounds the tries of an operation; with NextRetry's backoff
-// (1 s doubling to 5 min) the vendor has about an hour and a half to come
-// back before the operation fails.
+// OpMaxAttempts is the default bound on the tries of an operation; with
+// NextRetry's backoff (1 s doubling to 5 min) the vendor has about an hour
+// and a half to come back before the operation fails (SERVICE_OP_ATTEMPTS
+// and SERVICE_OP_BACKOFF_MAX change both).
 const OpMaxAttempts = 25
+
+// OpMaxBackoff is the default longest wait between two tries.
+const OpMaxBackoff = 5 * time.Minute
+
+// Classes of the failure that ended an operation: a transient one (the
+// vendor unreachable, a timeout, 5xx, 429; the tries ran out) may pass and
+// is queued again by the sweep; a permanent one waits for a retry on
+// request.
+const (
+	ClassTransient = "transient"
+	ClassPermanent = "permanent"
+)
 
 // Operation is a change of a service that the vendor carries out. It is
 // recorded, with its River job, in the transaction that changes the
@@ -54,20 +67,29 @@ const OpMaxAttempts = 25
 // password is kept sealed (SecretEnc) until the vendor has it and, for a
 // reset, until its requester has read it once.
 type Operation struct {
-	ID          uuid.UUID `gorm:"primaryKey"`
-	Seq         int64     `gorm:"->"`
-	ServiceID   uuid.UUID
-	Kind        string
-	Status      string
-	Params      []byte `gorm:"type:jsonb"`
-	SecretEnc   []byte
-	Attempts    int
-	LastError   *string
-	RequestedBy string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	StartedAt   *time.Time
-	FinishedAt  *time.Time
+	ID         uuid.UUID `gorm:"primaryKey"`
+	Seq        int64     `gorm:"->"`
+	ServiceID  uuid.UUID
+	Kind       string
+	Status     string
+	Params     []byte `gorm:"type:jsonb"`
+	SecretEnc  []byte
+	Attempts   int
+	LastError  *string
+	ErrorClass *string
+	// Retries counts how often it was queued again after failing.
+	Retries   int
+	RetriedAt *time.Time
+	RetriedBy *string
+	// SweptPeriod is the last sweep period that queued it again.
+	SweptPeriod *time.Time
+	// SupersededBy is a newer operation that sets what this failed one set.
+	SupersededBy *uuid.UUID
+	RequestedBy  string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	StartedAt    *time.Time
+	FinishedAt   *time.Time
 
 	// Password is a reset's new password, opened for the one read that
 	// shows it; never stored in clear.
@@ -123,6 +145,11 @@ func (OperationArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: OpMaxAttempts}
 }
 
+// opInsertOpts carries the configured bound on tries.
+func (s *Service) opInsertOpts() *river.InsertOpts {
+	return &river.InsertOpts{MaxAttempts: s.opAttempts}
+}
+
 // OperationWorker runs OperationArgs.
 type OperationWorker struct {
 	river.WorkerDefaults[OperationArgs]
@@ -132,9 +159,9 @@ type OperationWorker struct {
 // OperationWorker returns the operations' worker, to register with the queue.
 func (s *Service) OperationWorker() *OperationWorker { return &OperationWorker{svc: s} }
 
-// NextRetry backs off 1, 2, 4 ... s, at most 5 minutes.
+// NextRetry backs off 1, 2, 4 ... s, at most SERVICE_OP_BACKOFF_MAX.
 func (w *OperationWorker) NextRetry(job *river.Job[OperationArgs]) time.Time {
-	return clock.Wall().Add(min(time.Duration(1<<min(job.Attempt-1, 9))*time.Second, 5*time.Minute))
+	return clock.Wall().Add(min(time.Duration(1<<min(job.Attempt-1, 12))*time.Second, w.svc.opBackoff))
 }
 
 // opSnooze is how long an operation waits for an earlier one of its service.
@@ -172,29 +199,49 @@ func (w *OperationWorker) Work(ctx context.Context, job *river.Job[OperationArgs
 	}
 	err := s.carryOut(ctx, op)
 	if err == nil {
-		return s.finish(context.WithoutCancel(ctx), op, OpSucceeded, nil)
+		return s.succeed(context.WithoutCancel(ctx), op)
 	}
-	reason := opReason(err)
+	reason, retryable := opReason(err), opRetryable(err)
+	// A worker stopping on the last try is no verdict on the vendor.
+	class := ClassPermanent
+	if retryable || ctx.Err() != nil {
+		class = ClassTransient
+	}
 	_ = s.db.WithContext(context.WithoutCancel(ctx)).Model(&Operation{}).Where("id = ? AND status = ?", op.ID, OpRunning).
 		Updates(map[string]any{"status": OpPending, "last_error": reason, "updated_at": s.now()}).Error
-	return jobs.Settle(ctx, job.Attempt, job.MaxAttempts, err, opRetryable(err), func(ctx context.Context) error {
-		return s.finish(ctx, op, OpFailed, &reason)
+	return jobs.Settle(ctx, job.Attempt, job.MaxAttempts, err, retryable, func(ctx context.Context) error {
+		return s.fail(ctx, op, reason, class)
 	})
 }
 
-// finish ends an operation. A reset's password stays sealed for its
-// requester's one read only when it reached the vendor; any other secret
-// is forgotten.
-func (s *Service) finish(ctx context.Context, op Operation, status string, reason *string) error {
+// succeed ends an operation that succeeded. A reset's password stays
+// sealed for its requester's one read; any other secret is forgotten.
+func (s *Service) succeed(ctx context.Context, op Operation) error {
 	now := s.now()
-	updates := map[string]any{"status": status, "finished_at": now, "updated_at": now}
-	if reason != nil {
-		updates["last_error"] = *reason
-	}
-	if status != OpSucceeded || op.Kind != OpResetPassword {
+	updates := map[string]any{"status": OpSucceeded, "finished_at": now, "updated_at": now}
+	if op.Kind != OpResetPassword {
 		updates["secret_enc"] = nil
 	}
 	return s.db.WithContext(ctx).Model(&Operation{}).Where("id = ?", op.ID).Updates(updates).Error
+}
+
+// fail ends an operation failed with its reason and class. Its password
+// stays sealed, as the operation may run again, unless a newer operation
+// of the service has replaced it (which it then names).
+func (s *Service) fail(ctx context.Context, op Operation, reason, class string) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		now := s.now()
+		updates := map[string]any{"status": OpFailed, "finished_at": now, "updated_at": now,
+			"last_error": reason, "error_class": class}
+		newer, err := supersededBy(tx, op)
+		if err != nil {
+			return err
+		}
+		if newer != nil {
+			updates["superseded_by"], updates["secret_enc"] = *newer, nil
+		}
+		return tx.Model(&Operation{}).Where("id = ?", op.ID).Updates(updates).Error
+	})
 }
 
 func opRetryable(err error) bool {
@@ -330,10 +377,13 @@ func (s *Service) vendorWork(ctx context.Context, v Subscription) (bool, error) 
 	return m != nil, err
 }
 
-// record stores an operation and queues its job in tx.
+var errNoQueue = errors.New("subscription: no job queue for service operations")
+
+// record stores an operation and queues its job in tx; the failed
+// operations of the service it replaces are marked superseded.
 func (s *Service) record(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID, by string, in intent) (*Operation, error) {
 	if s.jobs == nil {
-		return nil, errs.Internal(errors.New("subscription: no job queue for service operations"))
+		return nil, errs.Internal(errNoQueue)
 	}
 	params, err := json.Marshal(in.params)
 	if err != nil {
@@ -350,7 +400,10 @@ func (s *Service) record(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID, 
 	if err := tx.WithContext(ctx).Create(op).Error; err != nil {
 		return nil, storeErr(err)
 	}
-	if err := s.jobs.InsertTx(ctx, tx, OperationArgs{OperationID: op.ID}, nil); err != nil {
+	if err := markSuperseded(ctx, tx, *op); err != nil {
+		return nil, err
+	}
+	if err := s.jobs.InsertTx(ctx, tx, OperationArgs{OperationID: op.ID}, s.opInsertOpts()); err != nil {
 		return nil, errs.Internal(err)
 	}
 	return op, nil
@@ -443,26 +496,18 @@ func (s *Service) act(ctx context.Context, who auth.Principal, id uuid.UUID, ifV
 }
 
 // OpFilter narrows a list of operations.
-type OpFilter struct{ Status *string }
+type OpFilter struct {
+	Status, Kind *string
+	ServiceID    *uuid.UUID
+}
 
 // Operations pages through a service's operations, newest first.
 func (s *Service) Operations(ctx context.Context, who auth.Principal, serviceID uuid.UUID, f OpFilter, r page.Request) ([]Operation, string, error) {
 	if _, err := s.Get(ctx, who, serviceID); err != nil {
 		return nil, "", err
 	}
-	q := s.db.WithContext(ctx).Model(&Operation{}).Where("service_id = ?", serviceID)
-	if f.Status != nil {
-		q = q.Where("status = ?", *f.Status)
-	}
-	if r.After != nil {
-		q = q.Where("(created_at, id) < (?, ?)", r.After.CreatedAt, r.After.ID)
-	}
-	var rows []Operation
-	if err := q.Order("created_at DESC, id DESC").Limit(r.Limit + 1).Find(&rows).Error; err != nil {
-		return nil, "", errs.Internal(err)
-	}
-	rows, next := page.Trim(r, rows, func(o Operation) page.Key { return page.Key{CreatedAt: o.CreatedAt, ID: o.ID} })
-	return rows, next, nil
+	f.ServiceID = &serviceID
+	return listOps(s.db.WithContext(ctx).Model(&Operation{}), f, r)
 }
 
 // Operation reads one operation of a service. The first read of a

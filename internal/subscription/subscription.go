@@ -12,8 +12,12 @@
 //     an old state the vendor has left, and no vendor change is forgotten.
 //   - An Operation's steps read the vendor's state first and are safe to
 //     repeat; the job retries with backoff until the vendor agrees, or ends
-//     the operation failed with a readable last_error (the service's
-//     failed operations are how a divergence shows).
+//     the operation failed with a readable last_error and the class of its
+//     failure (failed operations are how a divergence shows).
+//   - A failed Operation runs again, by the periodic sweep when its failure
+//     was transient (once per sweep period) or on request, only while no
+//     newer operation of its service sets what it sets and the platform
+//     still holds what it brings the vendor to.
 //   - Operations of one service run one at a time, in the order recorded.
 //   - A reset's password is kept only sealed, and shown once: in the
 //     answer, or in the requester's first read of the succeeded operation.
@@ -110,21 +114,37 @@ type Service struct {
 	pool    *provisioning.Pool
 	today   func() time.Time // the SP's day, for end dates
 
-	jobs Enqueuer      // queues service operations in their transaction
-	box  Sealer        // seals operation passwords
-	wait time.Duration // how long a change waits for its operation
+	jobs       Enqueuer      // queues service operations in their transaction
+	box        Sealer        // seals operation passwords
+	wait       time.Duration // how long a change waits for its operation
+	opAttempts int           // tries of an operation before it fails
+	opBackoff  time.Duration // longest wait between two tries
+}
+
+// OpConfig shapes service operations: how long a change waits for its
+// operation before it answers with it pending, how many tries an
+// operation gets and the longest wait between two (0 for the defaults).
+type OpConfig struct {
+	Wait       time.Duration
+	Attempts   int
+	MaxBackoff time.Duration
 }
 
 // UseOperations lets the service record vendor work as operations: jobs
-// queues them, box seals their passwords, and a change waits up to wait
-// for the vendor before it answers with the pending operation.
-func (s *Service) UseOperations(jobs Enqueuer, box Sealer, wait time.Duration) {
-	s.jobs, s.box, s.wait = jobs, box, wait
+// queues them, box seals their passwords, cfg times them.
+func (s *Service) UseOperations(jobs Enqueuer, box Sealer, cfg OpConfig) {
+	s.jobs, s.box, s.wait = jobs, box, cfg.Wait
+	if cfg.Attempts > 0 {
+		s.opAttempts = cfg.Attempts
+	}
+	if cfg.MaxBackoff > 0 {
+		s.opBackoff = cfg.MaxBackoff
+	}
 }
 
 // NewService wires the service; today is the SP's current day.
 func NewService(db *gorm.DB, clk clock.Clock, cat *catalog.Service, pool *provisioning.Pool, today func() time.Time) *Service {
-	return &Service{db: db, clk: clk, catalog: cat, pool: pool, today: today}
+	return &Service{db: db, clk: clk, catalog: cat, pool: pool, today: today, opAttempts: OpMaxAttempts, opBackoff: OpMaxBackoff}
 }
 
 func (s *Service) now() time.Time { return s.clk.Now().Truncate(time.Microsecond) }

@@ -455,6 +455,24 @@ func (e Role) Valid() bool {
 	}
 }
 
+// Defines values for ServiceOperationErrorClass.
+const (
+	Permanent ServiceOperationErrorClass = "permanent"
+	Transient ServiceOperationErrorClass = "transient"
+)
+
+// Valid indicates whether the value is a known member of the ServiceOperationErrorClass enum.
+func (e ServiceOperationErrorClass) Valid() bool {
+	switch e {
+	case Permanent:
+		return true
+	case Transient:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ServiceOperationKind.
 const (
 	ServiceOperationKindExpireTrial       ServiceOperationKind = "expire_trial"
@@ -715,7 +733,7 @@ type ChangePending struct {
 	// Invoices What the change billed, in the changing transaction.
 	Invoices []Invoice `json:"invoices"`
 
-	// Operation A change of a service that the vendor carries out, retried until the vendor agrees or a retry cannot help (`failed`, with `last_error`).
+	// Operation A change of a service that the vendor carries out, retried until the vendor agrees or its tries run out or a retry cannot help (`failed`, with `last_error` and `error_class`). A failed one runs again by the periodic sweep (`transient`) or on request (`POST .../retry`) while no newer operation of the service supersedes it.
 	Operation ServiceOperation `json:"operation"`
 	Service   Service          `json:"service"`
 }
@@ -1704,14 +1722,17 @@ type ServiceList struct {
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
 
-// ServiceOperation A change of a service that the vendor carries out, retried until the vendor agrees or a retry cannot help (`failed`, with `last_error`).
+// ServiceOperation A change of a service that the vendor carries out, retried until the vendor agrees or its tries run out or a retry cannot help (`failed`, with `last_error` and `error_class`). A failed one runs again by the periodic sweep (`transient`) or on request (`POST .../retry`) while no newer operation of the service supersedes it.
 type ServiceOperation struct {
 	// Attempts Tries so far.
-	Attempts   int                  `json:"attempts"`
-	CreatedAt  time.Time            `json:"created_at"`
-	FinishedAt *time.Time           `json:"finished_at,omitempty"`
-	Id         openapi_types.UUID   `json:"id"`
-	Kind       ServiceOperationKind `json:"kind"`
+	Attempts  int       `json:"attempts"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// ErrorClass On a failed operation, what ended it. `transient` (the vendor unreachable, a timeout, 5xx, 429, or the tries ran out) is queued again by the periodic sweep (`SERVICE_OP_SWEEP`) while the operation is still the service's latest to set what it sets; `permanent` (a refusal a retry cannot change) waits for a retry on request.
+	ErrorClass *ServiceOperationErrorClass `json:"error_class,omitempty"`
+	FinishedAt *time.Time                  `json:"finished_at,omitempty"`
+	Id         openapi_types.UUID          `json:"id"`
+	Kind       ServiceOperationKind        `json:"kind"`
 
 	// LastError Why the last try failed (and, when failed, why it stopped).
 	LastError *string `json:"last_error,omitempty"`
@@ -1720,12 +1741,27 @@ type ServiceOperation struct {
 	Params map[string]interface{} `json:"params"`
 
 	// Password The generated password of a succeeded `reset_password`, in the first read by its requester only.
-	Password    *string                `json:"password,omitempty"`
-	RequestedBy string                 `json:"requested_by"`
-	ServiceId   openapi_types.UUID     `json:"service_id"`
-	Status      ServiceOperationStatus `json:"status"`
-	UpdatedAt   time.Time              `json:"updated_at"`
+	Password    *string `json:"password,omitempty"`
+	RequestedBy string  `json:"requested_by"`
+
+	// RetriedAt When it was last queued again.
+	RetriedAt *time.Time `json:"retried_at,omitempty"`
+
+	// RetriedBy Who last queued it again (`system:sweep` for the sweep).
+	RetriedBy *string `json:"retried_by,omitempty"`
+
+	// Retries How often the operation was queued again after it failed (by the sweep or on request).
+	Retries   int                    `json:"retries"`
+	ServiceId openapi_types.UUID     `json:"service_id"`
+	Status    ServiceOperationStatus `json:"status"`
+
+	// SupersededBy The newer operation of the service that sets what this failed one set; it never runs again.
+	SupersededBy *openapi_types.UUID `json:"superseded_by,omitempty"`
+	UpdatedAt    time.Time           `json:"updated_at"`
 }
+
+// ServiceOperationErrorClass On a failed operation, what ended it. `transient` (the vendor unreachable, a timeout, 5xx, 429, or the tries ran out) is queued again by the periodic sweep (`SERVICE_OP_SWEEP`) while the operation is still the service's latest to set what it sets; `permanent` (a refusal a retry cannot change) waits for a retry on request.
+type ServiceOperationErrorClass string
 
 // ServiceOperationKind defines model for ServiceOperationKind.
 type ServiceOperationKind string
@@ -2034,8 +2070,11 @@ type InvoicePrefixConflict = Problem
 // NotFound An RFC 9457 problem document.
 type NotFound = Problem
 
-// OperationAccepted A change of a service that the vendor carries out, retried until the vendor agrees or a retry cannot help (`failed`, with `last_error`).
+// OperationAccepted A change of a service that the vendor carries out, retried until the vendor agrees or its tries run out or a retry cannot help (`failed`, with `last_error` and `error_class`). A failed one runs again by the periodic sweep (`transient`) or on request (`POST .../retry`) while no newer operation of the service supersedes it.
 type OperationAccepted = ServiceOperation
+
+// OperationRetryConflict An RFC 9457 problem document.
+type OperationRetryConflict = Problem
 
 // PreconditionFailed An RFC 9457 problem document.
 type PreconditionFailed = Problem
@@ -2371,6 +2410,24 @@ type DeleteProductParams struct {
 type UpdateProductParams struct {
 	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// ListAllServiceOperationsParams defines parameters for ListAllServiceOperations.
+type ListAllServiceOperationsParams struct {
+	// Status Only operations in this status.
+	Status *ServiceOperationStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Kind Only operations of this kind.
+	Kind *ServiceOperationKind `form:"kind,omitempty" json:"kind,omitempty"`
+
+	// ServiceId Only this service's operations.
+	ServiceId *openapi_types.UUID `form:"service_id,omitempty" json:"service_id,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // ListServicesParams defines parameters for ListServices.
@@ -3609,6 +3666,20 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/sandbox/clock (the `AdvanceSandboxClock` operationId).
 	AdvanceSandboxClock(ctx context.Context, body AdvanceSandboxClockJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListAllServiceOperations List service operations across services
+	//
+	// Every service operation the caller may see, newest first: admins all,
+	// a partner those of its customers' services. Filter by `status`
+	// (`failed` shows every place where the vendor may still disagree with
+	// the platform), `kind` and `service_id`. A failed operation shows its
+	// `error_class` (`transient` ones are queued again by the periodic
+	// sweep, `permanent` ones wait for `POST
+	// /v1/services/{id}/operations/{operation_id}/retry`) and, when a newer
+	// operation replaced it, `superseded_by`.
+	//
+	// Corresponds with GET /v1/service-operations (the `ListAllServiceOperations` operationId).
+	ListAllServiceOperations(ctx context.Context, params *ListAllServiceOperationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListServices List services
 	//
 	// Admins see every service; a partner its customers'; a customer its own.
@@ -3682,7 +3753,7 @@ type ClientInterface interface {
 
 	// ListServiceOperations List a service's operations
 	//
-	// The service's operations, newest first, optionally by `status`. A failed one (status `failed`, `last_error`) means the vendor may disagree with the platform until it is dealt with.
+	// The service's operations, newest first, optionally by `status`. A failed one (status `failed`, `last_error`, `error_class`) means the vendor may disagree with the platform until it runs again (the sweep, or `POST /v1/services/{id}/operations/{operation_id}/retry`) or a newer operation supersedes it. `GET /v1/service-operations` lists them across services.
 	//
 	// Corresponds with GET /v1/services/{id}/operations (the `ListServiceOperations` operationId).
 	ListServiceOperations(ctx context.Context, id Id, params *ListServiceOperationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3693,6 +3764,26 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/services/{id}/operations/{operation_id} (the `GetServiceOperation` operationId).
 	GetServiceOperation(ctx context.Context, id Id, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RetryServiceOperation Retry a failed service operation
+	//
+	// Queues a `failed` operation again, whatever its failure (`error_class`
+	// `transient` or `permanent`) and whatever the service's status: a
+	// terminated service's `terminate` is how a tenant left behind at the
+	// vendor is deleted after all. It answers at once with the operation,
+	// `pending`, to poll at `Location`; it runs with a fresh set of tries
+	// (`SERVICE_OP_ATTEMPTS`), its steps read the vendor first, and a
+	// `reset_password` shows its password to its requester once as before.
+	// 409 `operation_not_failed` for one pending, running or succeeded;
+	// 409 `operation_superseded` when a newer operation of the service set
+	// what it set (its `superseded_by`), or the service has moved on from
+	// it (a suspend of a service active again); 409 `operation_secret_gone`
+	// for an `update_credentials` whose password is no longer kept (set it
+	// again with `PUT /v1/services/{id}/credentials`). Others' services
+	// are 404.
+	//
+	// Corresponds with POST /v1/services/{id}/operations/{operation_id}/retry (the `RetryServiceOperation` operationId).
+	RetryServiceOperation(ctx context.Context, id Id, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ChangeServicePlanWithBody Move to another plan
 	//
@@ -5897,6 +5988,30 @@ func (c *Client) AdvanceSandboxClock(ctx context.Context, body AdvanceSandboxClo
 	return c.Client.Do(req)
 }
 
+// ListAllServiceOperations List service operations across services
+//
+// Every service operation the caller may see, newest first: admins all,
+// a partner those of its customers' services. Filter by `status`
+// (`failed` shows every place where the vendor may still disagree with
+// the platform), `kind` and `service_id`. A failed operation shows its
+// `error_class` (`transient` ones are queued again by the periodic
+// sweep, `permanent` ones wait for `POST
+// /v1/services/{id}/operations/{operation_id}/retry`) and, when a newer
+// operation replaced it, `superseded_by`.
+//
+// Corresponds with GET /v1/service-operations (the `ListAllServiceOperations` operationId).
+func (c *Client) ListAllServiceOperations(ctx context.Context, params *ListAllServiceOperationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAllServiceOperationsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListServices List services
 //
 // Admins see every service; a partner its customers'; a customer its own.
@@ -6030,7 +6145,7 @@ func (c *Client) CreateServiceInvoice(ctx context.Context, id Id, params *Create
 
 // ListServiceOperations List a service's operations
 //
-// The service's operations, newest first, optionally by `status`. A failed one (status `failed`, `last_error`) means the vendor may disagree with the platform until it is dealt with.
+// The service's operations, newest first, optionally by `status`. A failed one (status `failed`, `last_error`, `error_class`) means the vendor may disagree with the platform until it runs again (the sweep, or `POST /v1/services/{id}/operations/{operation_id}/retry`) or a newer operation supersedes it. `GET /v1/service-operations` lists them across services.
 //
 // Corresponds with GET /v1/services/{id}/operations (the `ListServiceOperations` operationId).
 func (c *Client) ListServiceOperations(ctx context.Context, id Id, params *ListServiceOperationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6052,6 +6167,36 @@ func (c *Client) ListServiceOperations(ctx context.Context, id Id, params *ListS
 // Corresponds with GET /v1/services/{id}/operations/{operation_id} (the `GetServiceOperation` operationId).
 func (c *Client) GetServiceOperation(ctx context.Context, id Id, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetServiceOperationRequest(c.Server, id, operationId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RetryServiceOperation Retry a failed service operation
+//
+// Queues a `failed` operation again, whatever its failure (`error_class`
+// `transient` or `permanent`) and whatever the service's status: a
+// terminated service's `terminate` is how a tenant left behind at the
+// vendor is deleted after all. It answers at once with the operation,
+// `pending`, to poll at `Location`; it runs with a fresh set of tries
+// (`SERVICE_OP_ATTEMPTS`), its steps read the vendor first, and a
+// `reset_password` shows its password to its requester once as before.
+// 409 `operation_not_failed` for one pending, running or succeeded;
+// 409 `operation_superseded` when a newer operation of the service set
+// what it set (its `superseded_by`), or the service has moved on from
+// it (a suspend of a service active again); 409 `operation_secret_gone`
+// for an `update_credentials` whose password is no longer kept (set it
+// again with `PUT /v1/services/{id}/credentials`). Others' services
+// are 404.
+//
+// Corresponds with POST /v1/services/{id}/operations/{operation_id}/retry (the `RetryServiceOperation` operationId).
+func (c *Client) RetryServiceOperation(ctx context.Context, id Id, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRetryServiceOperationRequest(c.Server, id, operationId)
 	if err != nil {
 		return nil, err
 	}
@@ -10295,6 +10440,108 @@ func NewAdvanceSandboxClockRequestWithBody(server string, contentType string, bo
 	return req, nil
 }
 
+// NewListAllServiceOperationsRequest constructs an http.Request for the ListAllServiceOperations method
+func NewListAllServiceOperationsRequest(server string, params *ListAllServiceOperationsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/service-operations")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Kind != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "kind", *params.Kind, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ServiceId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "service_id", *params.ServiceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListServicesRequest constructs an http.Request for the ListServices method
 func NewListServicesRequest(server string, params *ListServicesParams) (*http.Request, error) {
 	var err error
@@ -10722,6 +10969,47 @@ func NewGetServiceOperationRequest(server string, id Id, operationId openapi_typ
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRetryServiceOperationRequest constructs an http.Request for the RetryServiceOperation method
+func NewRetryServiceOperationRequest(server string, id Id, operationId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "operation_id", operationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/services/%s/operations/%s/retry", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -13248,6 +13536,22 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/sandbox/clock (the `AdvanceSandboxClock` operationId).
 	AdvanceSandboxClockWithResponse(ctx context.Context, body AdvanceSandboxClockJSONRequestBody, reqEditors ...RequestEditorFn) (*AdvanceSandboxClockResponse, error)
 
+	// ListAllServiceOperationsWithResponse List service operations across services
+	//
+	// Every service operation the caller may see, newest first: admins all,
+	// a partner those of its customers' services. Filter by `status`
+	// (`failed` shows every place where the vendor may still disagree with
+	// the platform), `kind` and `service_id`. A failed operation shows its
+	// `error_class` (`transient` ones are queued again by the periodic
+	// sweep, `permanent` ones wait for `POST
+	// /v1/services/{id}/operations/{operation_id}/retry`) and, when a newer
+	// operation replaced it, `superseded_by`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/service-operations (the `ListAllServiceOperations` operationId).
+	ListAllServiceOperationsWithResponse(ctx context.Context, params *ListAllServiceOperationsParams, reqEditors ...RequestEditorFn) (*ListAllServiceOperationsResponse, error)
+
 	// ListServicesWithResponse List services
 	//
 	// Admins see every service; a partner its customers'; a customer its own.
@@ -13329,7 +13633,7 @@ type ClientWithResponsesInterface interface {
 
 	// ListServiceOperationsWithResponse List a service's operations
 	//
-	// The service's operations, newest first, optionally by `status`. A failed one (status `failed`, `last_error`) means the vendor may disagree with the platform until it is dealt with.
+	// The service's operations, newest first, optionally by `status`. A failed one (status `failed`, `last_error`, `error_class`) means the vendor may disagree with the platform until it runs again (the sweep, or `POST /v1/services/{id}/operations/{operation_id}/retry`) or a newer operation supersedes it. `GET /v1/service-operations` lists them across services.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -13344,6 +13648,28 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/services/{id}/operations/{operation_id} (the `GetServiceOperation` operationId).
 	GetServiceOperationWithResponse(ctx context.Context, id Id, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetServiceOperationResponse, error)
+
+	// RetryServiceOperationWithResponse Retry a failed service operation
+	//
+	// Queues a `failed` operation again, whatever its failure (`error_class`
+	// `transient` or `permanent`) and whatever the service's status: a
+	// terminated service's `terminate` is how a tenant left behind at the
+	// vendor is deleted after all. It answers at once with the operation,
+	// `pending`, to poll at `Location`; it runs with a fresh set of tries
+	// (`SERVICE_OP_ATTEMPTS`), its steps read the vendor first, and a
+	// `reset_password` shows its password to its requester once as before.
+	// 409 `operation_not_failed` for one pending, running or succeeded;
+	// 409 `operation_superseded` when a newer operation of the service set
+	// what it set (its `superseded_by`), or the service has moved on from
+	// it (a suspend of a service active again); 409 `operation_secret_gone`
+	// for an `update_credentials` whose password is no longer kept (set it
+	// again with `PUT /v1/services/{id}/credentials`). Others' services
+	// are 404.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/services/{id}/operations/{operation_id}/retry (the `RetryServiceOperation` operationId).
+	RetryServiceOperationWithResponse(ctx context.Context, id Id, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*RetryServiceOperationResponse, error)
 
 	// ChangeServicePlanWithBodyWithResponse Move to another plan
 	//
@@ -19529,6 +19855,82 @@ func (r AdvanceSandboxClockResponse) ContentType() string {
 	return ""
 }
 
+// ListAllServiceOperationsResponse401Headers the declared response headers of an HTTP 401 response for ListAllServiceOperations
+type ListAllServiceOperationsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListAllServiceOperationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ServiceOperationList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListAllServiceOperationsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAllServiceOperationsResponse) GetJSON200() *ServiceOperationList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListAllServiceOperationsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListAllServiceOperationsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListAllServiceOperationsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListAllServiceOperationsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAllServiceOperationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAllServiceOperationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAllServiceOperationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAllServiceOperationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListServicesResponse401Headers the declared response headers of an HTTP 401 response for ListServices
 type ListServicesResponse401Headers struct {
 	WWWAuthenticate *string
@@ -20195,6 +20597,103 @@ func (r GetServiceOperationResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetServiceOperationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RetryServiceOperationResponse202Headers the declared response headers of an HTTP 202 response for RetryServiceOperation
+type RetryServiceOperationResponse202Headers struct {
+	Location *string
+}
+
+// RetryServiceOperationResponse401Headers the declared response headers of an HTTP 401 response for RetryServiceOperation
+type RetryServiceOperationResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RetryServiceOperationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *ServiceOperation
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *OperationRetryConflict
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *RetryServiceOperationResponse202Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RetryServiceOperationResponse401Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r RetryServiceOperationResponse) GetJSON202() *ServiceOperation {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RetryServiceOperationResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RetryServiceOperationResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RetryServiceOperationResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RetryServiceOperationResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RetryServiceOperationResponse) GetApplicationproblemJSON409() *OperationRetryConflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RetryServiceOperationResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r RetryServiceOperationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RetryServiceOperationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RetryServiceOperationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RetryServiceOperationResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -24575,6 +25074,28 @@ func (c *ClientWithResponses) AdvanceSandboxClockWithResponse(ctx context.Contex
 	return ParseAdvanceSandboxClockResponse(rsp)
 }
 
+// ListAllServiceOperationsWithResponse List service operations across services
+//
+// Every service operation the caller may see, newest first: admins all,
+// a partner those of its customers' services. Filter by `status`
+// (`failed` shows every place where the vendor may still disagree with
+// the platform), `kind` and `service_id`. A failed operation shows its
+// `error_class` (`transient` ones are queued again by the periodic
+// sweep, `permanent` ones wait for `POST
+// /v1/services/{id}/operations/{operation_id}/retry`) and, when a newer
+// operation replaced it, `superseded_by`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/service-operations (the `ListAllServiceOperations` operationId).
+func (c *ClientWithResponses) ListAllServiceOperationsWithResponse(ctx context.Context, params *ListAllServiceOperationsParams, reqEditors ...RequestEditorFn) (*ListAllServiceOperationsResponse, error) {
+	rsp, err := c.ListAllServiceOperations(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAllServiceOperationsResponse(rsp)
+}
+
 // ListServicesWithResponse List services
 //
 // Admins see every service; a partner its customers'; a customer its own.
@@ -24692,7 +25213,7 @@ func (c *ClientWithResponses) CreateServiceInvoiceWithResponse(ctx context.Conte
 
 // ListServiceOperationsWithResponse List a service's operations
 //
-// The service's operations, newest first, optionally by `status`. A failed one (status `failed`, `last_error`) means the vendor may disagree with the platform until it is dealt with.
+// The service's operations, newest first, optionally by `status`. A failed one (status `failed`, `last_error`, `error_class`) means the vendor may disagree with the platform until it runs again (the sweep, or `POST /v1/services/{id}/operations/{operation_id}/retry`) or a newer operation supersedes it. `GET /v1/service-operations` lists them across services.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -24718,6 +25239,34 @@ func (c *ClientWithResponses) GetServiceOperationWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParseGetServiceOperationResponse(rsp)
+}
+
+// RetryServiceOperationWithResponse Retry a failed service operation
+//
+// Queues a `failed` operation again, whatever its failure (`error_class`
+// `transient` or `permanent`) and whatever the service's status: a
+// terminated service's `terminate` is how a tenant left behind at the
+// vendor is deleted after all. It answers at once with the operation,
+// `pending`, to poll at `Location`; it runs with a fresh set of tries
+// (`SERVICE_OP_ATTEMPTS`), its steps read the vendor first, and a
+// `reset_password` shows its password to its requester once as before.
+// 409 `operation_not_failed` for one pending, running or succeeded;
+// 409 `operation_superseded` when a newer operation of the service set
+// what it set (its `superseded_by`), or the service has moved on from
+// it (a suspend of a service active again); 409 `operation_secret_gone`
+// for an `update_credentials` whose password is no longer kept (set it
+// again with `PUT /v1/services/{id}/credentials`). Others' services
+// are 404.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/services/{id}/operations/{operation_id}/retry (the `RetryServiceOperation` operationId).
+func (c *ClientWithResponses) RetryServiceOperationWithResponse(ctx context.Context, id Id, operationId openapi_types.UUID, reqEditors ...RequestEditorFn) (*RetryServiceOperationResponse, error) {
+	rsp, err := c.RetryServiceOperation(ctx, id, operationId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRetryServiceOperationResponse(rsp)
 }
 
 // ChangeServicePlanWithBodyWithResponse Move to another plan
@@ -30669,6 +31218,73 @@ func ParseAdvanceSandboxClockResponse(rsp *http.Response) (*AdvanceSandboxClockR
 	return response, nil
 }
 
+// ParseListAllServiceOperationsResponse parses an HTTP response from a ListAllServiceOperationsWithResponse call
+func ParseListAllServiceOperationsResponse(rsp *http.Response) (*ListAllServiceOperationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAllServiceOperationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ServiceOperationList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListAllServiceOperationsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListServicesResponse parses an HTTP response from a ListServicesWithResponse call
 func ParseListServicesResponse(rsp *http.Response) (*ListServicesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -31277,6 +31893,97 @@ func ParseGetServiceOperationResponse(rsp *http.Response) (*GetServiceOperationR
 	switch {
 	case rsp.StatusCode == 401:
 		var headers GetServiceOperationResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRetryServiceOperationResponse parses an HTTP response from a RetryServiceOperationWithResponse call
+func ParseRetryServiceOperationResponse(rsp *http.Response) (*RetryServiceOperationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RetryServiceOperationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest ServiceOperation
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest OperationRetryConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 202:
+		var headers RetryServiceOperationResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 401:
+		var headers RetryServiceOperationResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -34142,6 +34849,9 @@ type ServerInterface interface {
 	// AdvanceSandboxClock Move the sandbox clock forward
 	// (POST /v1/sandbox/clock)
 	AdvanceSandboxClock(ctx echo.Context) error
+	// ListAllServiceOperations List service operations across services
+	// (GET /v1/service-operations)
+	ListAllServiceOperations(ctx echo.Context, params ListAllServiceOperationsParams) error
 	// ListServices List services
 	// (GET /v1/services)
 	ListServices(ctx echo.Context, params ListServicesParams) error
@@ -34163,6 +34873,9 @@ type ServerInterface interface {
 	// GetServiceOperation Get a service operation
 	// (GET /v1/services/{id}/operations/{operation_id})
 	GetServiceOperation(ctx echo.Context, id Id, operationId openapi_types.UUID) error
+	// RetryServiceOperation Retry a failed service operation
+	// (POST /v1/services/{id}/operations/{operation_id}/retry)
+	RetryServiceOperation(ctx echo.Context, id Id, operationId openapi_types.UUID) error
 	// ChangeServicePlan Move to another plan
 	// (POST /v1/services/{id}/plan-change)
 	ChangeServicePlan(ctx echo.Context, id Id, params ChangeServicePlanParams) error
@@ -35965,6 +36678,52 @@ func (w *ServerInterfaceWrapper) AdvanceSandboxClock(ctx echo.Context) error {
 	return err
 }
 
+// ListAllServiceOperations converts echo context to params.
+func (w *ServerInterfaceWrapper) ListAllServiceOperations(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAllServiceOperationsParams
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "kind" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "kind", ctx.QueryParams(), &params.Kind, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter kind: %s", err))
+	}
+
+	// ------------- Optional query parameter "service_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "service_id", ctx.QueryParams(), &params.ServiceId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter service_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListAllServiceOperations(ctx, params)
+	return err
+}
+
 // ListServices converts echo context to params.
 func (w *ServerInterfaceWrapper) ListServices(ctx echo.Context) error {
 	var err error
@@ -36181,6 +36940,30 @@ func (w *ServerInterfaceWrapper) GetServiceOperation(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetServiceOperation(ctx, id, operationId)
+	return err
+}
+
+// RetryServiceOperation converts echo context to params.
+func (w *ServerInterfaceWrapper) RetryServiceOperation(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "operation_id" -------------
+	var operationId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "operation_id", ctx.Param("operation_id"), &operationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter operation_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RetryServiceOperation(ctx, id, operationId)
 	return err
 }
 
@@ -37154,6 +37937,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/services/:id/terminate", wrapper.TerminateService, options.OperationMiddlewares["terminateService"]...)
 	router.GET(options.BaseURL+"/v1/services/:id/operations", wrapper.ListServiceOperations, options.OperationMiddlewares["listServiceOperations"]...)
 	router.GET(options.BaseURL+"/v1/services/:id/operations/:operation_id", wrapper.GetServiceOperation, options.OperationMiddlewares["getServiceOperation"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/operations/:operation_id/retry", wrapper.RetryServiceOperation, options.OperationMiddlewares["retryServiceOperation"]...)
+	router.GET(options.BaseURL+"/v1/service-operations", wrapper.ListAllServiceOperations, options.OperationMiddlewares["listAllServiceOperations"]...)
 	router.GET(options.BaseURL+"/v1/invoices", wrapper.ListInvoices, options.OperationMiddlewares["listInvoices"]...)
 	router.GET(options.BaseURL+"/v1/invoices/:id", wrapper.GetInvoice, options.OperationMiddlewares["getInvoice"]...)
 	router.POST(options.BaseURL+"/v1/invoices/:id/payments", wrapper.CreateInvoicePayment, options.OperationMiddlewares["createInvoicePayment"]...)
@@ -37201,6 +37986,8 @@ type OperationAcceptedJSONResponse struct {
 
 	Headers OperationAcceptedResponseHeaders
 }
+
+type OperationRetryConflictApplicationProblemPlusJSONResponse Problem
 
 type PreconditionFailedApplicationProblemPlusJSONResponse Problem
 
@@ -44745,6 +45532,95 @@ func (response AdvanceSandboxClock500ApplicationProblemPlusJSONResponse) VisitAd
 	return err
 }
 
+type ListAllServiceOperationsRequestObject struct {
+	Params ListAllServiceOperationsParams
+}
+
+type ListAllServiceOperationsResponseObject interface {
+	VisitListAllServiceOperationsResponse(w http.ResponseWriter) error
+}
+
+type ListAllServiceOperations200JSONResponse ServiceOperationList
+
+func (response ListAllServiceOperations200JSONResponse) VisitListAllServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAllServiceOperations400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListAllServiceOperations400ApplicationProblemPlusJSONResponse) VisitListAllServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAllServiceOperations401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListAllServiceOperations401ApplicationProblemPlusJSONResponse) VisitListAllServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAllServiceOperations403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListAllServiceOperations403ApplicationProblemPlusJSONResponse) VisitListAllServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAllServiceOperations500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListAllServiceOperations500ApplicationProblemPlusJSONResponse) VisitListAllServiceOperationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListServicesRequestObject struct {
 	Params ListServicesParams
 }
@@ -45640,6 +46516,138 @@ type GetServiceOperation500ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetServiceOperation500ApplicationProblemPlusJSONResponse) VisitGetServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryServiceOperationRequestObject struct {
+	Id          Id                 `json:"id"`
+	OperationId openapi_types.UUID `json:"operation_id"`
+}
+
+type RetryServiceOperationResponseObject interface {
+	VisitRetryServiceOperationResponse(w http.ResponseWriter) error
+}
+
+type RetryServiceOperation202ResponseHeaders struct {
+	Location *string
+}
+
+type RetryServiceOperation202JSONResponse struct {
+	Body    ServiceOperation
+	Headers RetryServiceOperation202ResponseHeaders
+}
+
+func (response RetryServiceOperation202JSONResponse) VisitRetryServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryServiceOperation400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RetryServiceOperation400ApplicationProblemPlusJSONResponse) VisitRetryServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryServiceOperation401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RetryServiceOperation401ApplicationProblemPlusJSONResponse) VisitRetryServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryServiceOperation403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RetryServiceOperation403ApplicationProblemPlusJSONResponse) VisitRetryServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryServiceOperation404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RetryServiceOperation404ApplicationProblemPlusJSONResponse) VisitRetryServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryServiceOperation409ApplicationProblemPlusJSONResponse struct {
+	OperationRetryConflictApplicationProblemPlusJSONResponse
+}
+
+func (response RetryServiceOperation409ApplicationProblemPlusJSONResponse) VisitRetryServiceOperationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryServiceOperation500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response RetryServiceOperation500ApplicationProblemPlusJSONResponse) VisitRetryServiceOperationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -49778,6 +50786,9 @@ type StrictServerInterface interface {
 	// AdvanceSandboxClock Move the sandbox clock forward
 	// (POST /v1/sandbox/clock)
 	AdvanceSandboxClock(ctx context.Context, request AdvanceSandboxClockRequestObject) (AdvanceSandboxClockResponseObject, error)
+	// ListAllServiceOperations List service operations across services
+	// (GET /v1/service-operations)
+	ListAllServiceOperations(ctx context.Context, request ListAllServiceOperationsRequestObject) (ListAllServiceOperationsResponseObject, error)
 	// ListServices List services
 	// (GET /v1/services)
 	ListServices(ctx context.Context, request ListServicesRequestObject) (ListServicesResponseObject, error)
@@ -49799,6 +50810,9 @@ type StrictServerInterface interface {
 	// GetServiceOperation Get a service operation
 	// (GET /v1/services/{id}/operations/{operation_id})
 	GetServiceOperation(ctx context.Context, request GetServiceOperationRequestObject) (GetServiceOperationResponseObject, error)
+	// RetryServiceOperation Retry a failed service operation
+	// (POST /v1/services/{id}/operations/{operation_id}/retry)
+	RetryServiceOperation(ctx context.Context, request RetryServiceOperationRequestObject) (RetryServiceOperationResponseObject, error)
 	// ChangeServicePlan Move to another plan
 	// (POST /v1/services/{id}/plan-change)
 	ChangeServicePlan(ctx context.Context, request ChangeServicePlanRequestObject) (ChangeServicePlanResponseObject, error)
@@ -52066,6 +53080,31 @@ func (sh *strictHandler) AdvanceSandboxClock(ctx echo.Context) error {
 	return nil
 }
 
+// ListAllServiceOperations operation middleware
+func (sh *strictHandler) ListAllServiceOperations(ctx echo.Context, params ListAllServiceOperationsParams) error {
+	var request ListAllServiceOperationsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAllServiceOperations(ctx.Request().Context(), request.(ListAllServiceOperationsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAllServiceOperations")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListAllServiceOperationsResponseObject); ok {
+		return validResponse.VisitListAllServiceOperationsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListServices operation middleware
 func (sh *strictHandler) ListServices(ctx echo.Context, params ListServicesParams) error {
 	var request ListServicesRequestObject
@@ -52262,6 +53301,32 @@ func (sh *strictHandler) GetServiceOperation(ctx echo.Context, id Id, operationI
 		return err
 	} else if validResponse, ok := response.(GetServiceOperationResponseObject); ok {
 		return validResponse.VisitGetServiceOperationResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RetryServiceOperation operation middleware
+func (sh *strictHandler) RetryServiceOperation(ctx echo.Context, id Id, operationId openapi_types.UUID) error {
+	var request RetryServiceOperationRequestObject
+
+	request.Id = id
+	request.OperationId = operationId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RetryServiceOperation(ctx.Request().Context(), request.(RetryServiceOperationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RetryServiceOperation")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RetryServiceOperationResponseObject); ok {
+		return validResponse.VisitRetryServiceOperationResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -53285,478 +54350,504 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P0Jk9s2tjCA/hWU3q1yd11SltTqvV59t+M4GWcc2+O2JzOJ8iSIPJKYpgAFAFtWXP7vr3AAcJEoiVra",
-	"bce6NXemLZJYDg7OvnysBXw84QyYkrWrj7UR0BAE/vn8HR3q/w1BBiKaqIiz2lXt3QiIAMkTEQC5ByEj",
-	"zjySSNqPgUSM9F4M/J+pCka9es2rwQc6nsRQu6p1aq1OrebVZDCCMdXjqtlEP5BKRGxY+/Tpk1ebUEHH",
-	"oOwCniVCclG+hB6DD6ob4Bs9wgdEjYBMBNxHPJFkQoegp4/0638mIGY1r8boWM9nvimsZEw/vAQ2VKPa",
-	"1Wmz5S2szKu9CNdAIgqL272kJ9AMTk/987DV99twMfBps9/wT4J2eApng3N60XcLnFA1ytYXhTWvJuDP",
-	"JBIQ1q6USCC/1gEXY6pqV7UkwTfL1grjCVfAgtk/Yba47huSsOjPBMgdzMgEBImYAhZCSGAwgECRI0re",
-	"v3/xPYkkoWTIeUiCEY8COK6Tt6DELGJDMo3UCGEu6diMRFlI+jycEQGTmM4kPh1EQioNpQlnEoogOh00",
-	"ggt62vJP+w3w2/QE/MvBSeC3wvOg2b+AM9psOBAZtMyAlNujrze55DRbp6debRwx9+/meni9TSG/P7hd",
-	"E3eeZAQCvmQwLke8jcE6QDJQfm8s4cDNBSPKhqCh1qcSQsIZOaISaYkmQb3ja0KJVDQGwhm+12625olL",
-	"E4lL+SYtQVqGJCelN/5lNI7U4uLf0CEQGf21lLzE+F1+qhAGNIlV7eq04el5o3Eyrl21Gg2EoflXBkGN",
-	"VEMQhh66E0dy+B0Nf6QKphTvdMA19uEK6WQSRwHVK3w6Ebwfw/h//5B6uR8zGOkvQj3BPbCQi27CBNBg",
-	"pMl2zauFoGgUp4ej3yBhFBLGFaFMTkFc679HiLNUEknvASmeVFQlUu9NQzFSeBzf0ZC4paYbGyk1kVdP",
-	"n4Y8kHUaCM4i6U9iqjRFq9t1uvXLpyXL/JSH6v8IGNSuav+fpxn/emqeyqdvzCAGhmXIh/sLeBKbHfY1",
-	"IafBSCOfIAMaxRAW92twNKzrNXxHQ00kQKrdzoHGUYgvd82M88cgzCQa4fUi8X1EeyG4ZpC/pUOll9ar",
-	"DSKIw9pVDcZ6IK82BinpUL80EXwCQs1Ixzzs1PTI40hKRPnfs7Nsa9TMn6Xb7tZnubDVfRzlzzTW05lD",
-	"M+/7EcO5HOzwvJ7h2d0EAUyUoetLzqzsrASEkTLApmOe2I/sX7WL+slJzdMihdA0tHZVe3/7fc0IMmqG",
-	"woZUfIzUSADF8Wt/JpSpSM1Ii/idpNE4AdIkAy5Iq9E685tN/6RRr5u/W36rjUcTsXvNSfRCfvdq+iCp",
-	"gcLHGlUKxhO9xqan10sVhF2UELLx3jUbVw39n1811dL4cd6/CC7DBvjNQYv67f5J4F+EbfBPB2fUPat5",
-	"tbuIhbkl17xaTKXqIgpqavj+HXmqgFF9ZB+j8NNTPhiApqHdSMFYXpHTxgm5BXEfBUDeM3pPo9iSHJT1",
-	"kLClo181PxkOBFJvoq8hmEgQV63gJGzD6cDXi/PbwUXoX0Jj4Ddpq+8kKk2MzERd3GED9NZO9Ounod+G",
-	"s4F/QS/7fiNohi04GbTpaT9HwGoTYKG+CV4tmYQrgNhs/Iroa+aySLL4fuu0AHSHCGZtZ+E5XAwuG7gB",
-	"vx2c6P20B/4pPeufBxeh3py+zAKgq0RE49rVgMYS8Kc/E4trY87UKJ65I624YRScwwS6epPpglt+61Qf",
-	"SkyZWWJFAXbChaJxNxFxjixA0vKDmCehow31gI9rXv6g9T+4onj+RZzRv0ymXS0LdKdc3OkDijjTPOaT",
-	"V+P3IOgQusN+7arZ0MfHc/9ufModKA1UdK8xLWGR6k6EPa308jYb9Uaj9PauRgBzoBovnUbBmeKS+zQc",
-	"R6zmOQ5r7oVFxvbpBT27HPjQCBt+ezBo+fS03fdPTtth4/KiDa2LFn6JYlHt6uRTZQppyNsbi71LWF4m",
-	"YwkIuNBCKwqaURwbiQvVJ0vAyVGktPxlSA6+aOkgoUILo4zGx9f4iWWlI2p4VMDZIEKSrB8ymBJzymQG",
-	"qk7e8DjGByn90uwsp3G+5EFK1hb3kH7lkd7T++ZTewMd4XFP5dOP6d/dKPyEeugKrVNzCM4GcRTsxs+j",
-	"TJbuWhrWjVh3EEfDkcrz9puUs1vpP5JkThDXByVVFMekD1oEmQgegJRFkavduMzYdLqFbXn06uXvS/Ry",
-	"Ow/scmWmAZlrqLSkrwAZ9w9c9KMwBLbTuQzSUXJn8F+eCCJ4DGRMZ4i6IceTKAL4JAPwD7lhtoNwtpB9",
-	"QTOgcQziiVyyk09e7UfOYCfoIW3uDvUwBfE0kgQfGemUxJwNQZCUvxfA2MyJkz+akbaDYG4x+wDhC0Xg",
-	"Q6RFDdJPVHEnOJUV+F8wpWl9/NxIPbvQCDtSHpa3fAxW0dDoPxWcDTVF1hgqoxCKWlYOlG5ZKF+BIGZ5",
-	"W99/t7R9QPaGkYTBhwkEGrha5k8EZBqVm0uDPIxkEHOZghqZzhsBg+jD9mQZuUnMgzsj78tkPKZilql/",
-	"KhGATCuSMoEw5XWaBdM4KR4ZPupOcEldO+j8XVgx5jXJcVNihiEBZTlkM9z5AWl76R70sSl6Z8hrEUR2",
-	"lZoL8TFwBgRiCU+kRxifanWLswDWA8uMnoPVCydTTEEAYcm4ry9Zjg+aDzXI8DqCxuthdA+M0CGN2GcD",
-	"kVn5p0/7otSLx2/tDhLUFaH6YoAoYpHScKasw9y3Uy1kFUAWKXLUK1t579jTX2uQdtgK3ETZTqNnduAD",
-	"wf8C1mELAxus6R3XyU0sOemtFBh69Q6yuVdc/cATFu5ENRlX3QGOkkOlV5zIJBilFvgiarQz1HjFFfnB",
-	"fr0dbmTz7wMd9HpwNDwitOxEMurHQBQ3ghBydSSHr50gu531Yr1pYE5L3cI0IBOpNee1loFKpoAvV/1P",
-	"AeXU/0poYLebHuMG6tmcTrZG3YrUF65ivdEbY2GkP/nB2AB3M2KjotwdR3JsbftztlPrlxtlxttrMgAV",
-	"INVcZCbNnPk6v1byg7PNbmvGnlvovjhK5mdNnSmoNNLYKE8W9fIXbQ9eA00KEeuGiYB5emyxkwYBTxgy",
-	"8OxVcnTz7O3rVy9uu+/fvjwuyrQ5LaucPuzkQZhb8l7EW8IA9CWdUJHa53N7tXQ9pw198mrvOP+Zspm1",
-	"pcudTkNQBV30NM3JopyTMWUz4ij/NRGgxIzEVGmWkkP4Vk560p/ptZF0cdvCvLCwfYD6LVVA7IBuM3Sg",
-	"QCCVM6KhxOsq5ygd+lj9G/3uIrG7NZ9oljulkSqlXzlP3Cev9p7RRI24iP7akXQlOBAwpT8pHt/Pxhmj",
-	"8cc5MgIBoX6XxnOmiWZ2fIWlbXty88vai4cm20+fLuwld1a//PKLf5Obvpw7USsEGWcPrGc675k1nOlL",
-	"+Nyanvdk4rsDLfYmskQZnDfmacFdv2iEdkrCCI0LTGVuqvzFbOVPNrcB8tz5YHa38OVWvx+CGPIxjRgR",
-	"SWw8+YLfAavXMgUKz/lmOBQwXCKA/INPCSXo1HgiSUijeEYSSYdA+hDwMZhQCGuydq4EdIiyZFy7+q02",
-	"ph+sGFrzavR+WPt9wbHv1W4mkY2KsQ7RyFgL8uJxLspGi4K+isZQKxnLfdOfVYjMMdJ1hddQjtZHs9Fa",
-	"jC/i4+IDzaOYdTxVmN1oe+UXcJL04yjQQoZQLubqDmaeJqNaZhqySAIx5HRhYAH3/G7DTQlu7t8qtPwn",
-	"zN7q1z59ykev/GbiqBAq6absgAVdKMMR3v8DApXhyDN8CalEaIRBGr/J4Yz1yBXRyB1DPlrGRnosj5aZ",
-	"P6S5yxWOIyYJZ7GB9JjeAaEYLCQDPoFQ/0iJHULDfn2MWB5QuOR1YMB10Th+PUBf+KoDsTfskzd/xSQE",
-	"AlQ5ak1HPEZkqpPbEZ8y3C6JmDEL5SOfVm/GzrG4nd/TDb2MTORGtd3ot38GRUv2E1KFRDN1W1aCilsY",
-	"FYLOFtaPY5av/rsojiM2/CHzAM8D0jqEyVHTkNFjT9NJoUDoH0+OPSJhHFHGEhrrX86OPZL9q9k69kg/",
-	"AsYi80OrfewRJXK/nJwdFwhu6oBOp0E1PJtDE+Lsz2xwfY7ZwKWE2m73Zx5CjOzYTjoRMKGI1hMulf6z",
-	"O4g+QOGHCZ0NVw36NmGLHIDKLh8s0KZVdH8TUmaN4LIywmRL/cF8uog7Xm0QsUiONlzKCKhQfaDKflVE",
-	"opdUKiKjIdMUPo4G4Cj9lIs7ECTkaMJXBUKzcr6KnCeLcZlfUmo2HtMQPILqJYSESgI0GJFglLA7EvDx",
-	"OFIyRyJSAd4Zq6oC/J+RsfUVbVElvFXeRZNJWayoHks6wImEPZFkAiLioTS2P9wJobEAGs7IUX9GKCNA",
-	"RRyB0O8fl28DOe+Gp+0Ey6qbvzXva2TjisbrPvyZM5iVM18EumfvVbqQ3EFnAHST5e7JHPjXMu1sB1sx",
-	"7uq3fxtcmgMPDrF6E+7SL5ApF0dWgo7TkUGM1SwS30rj0Vav4p92r4740jjGTxlMaSxzJHcNtX0cnpuj",
-	"9rvz3exqLNz2Hjo0RaKV094VOlQssZSKa/wmR4yTlOxisF/v7ftX3dt3Ny+fd29+ePf8be/4usP00ZBI",
-	"6c+E1nMVnUkPnTSajvzB+0+ktYEccUEoRthoaoFakdGPhNYnOyzHpf9MIMErJhLGjIlbwyoGY31Ig09z",
-	"myg9zWKgUUl4vLViV4kwmo64TM3ZMgohi3ixq6zXvEUNzcRilsmP5mE+ntySC4zTroIs1vT4DAcq47XL",
-	"+dMv+thyU5tNe0Z8tb9qpqkEZZIGzixfaVmW95UtqBAGupkbohC/WOHTEjnb/F6g5u6E8ksroy/PMkPQ",
-	"+0lYhVaPI5b/tTmPGxMq5ZSLcCFR4Wy16uXVpiJS8JrFM5Px8Ckf2bcaNO/de58+LdljpL6jMWVBCRXv",
-	"Zw8qcFevho5bsTYWECd9Yd5d4MnmZy+d+/ely36RzlZcdUVJzvxQdk1v3zxJgyWsixqc5koUUj89tbQR",
-	"YSZm9kkuGPEoVXSfSKL1REP5qADnINNDP5EFPcX+Wkv17BL6NgcsfIqiaymUXFj3ohIRhgKkLGXPKLeK",
-	"cklyS/NTGKmuPc4SuqTRWpPe3o/P35Gn982nDqLGoderk2c5smmfkRGPQ+mZDCfEg2sC44makekIGGGc",
-	"QWXiVbwEJSTMbiF2yTaV7kIWsFsCSJP4kIehS4XYVi+paFkrMZdZvJaAAoTx70cyhfQ1oX0JzMgDyt0O",
-	"PmUVbDhebTKysX1bSvwOhzN5P+/4roqDacRy7oOIqbN2if6ywkDnzshsykuvUXZpcseeUyXc9IULVNjJ",
-	"quu7naKQ3fB83ihG5q248ROqFAiNGv+/3278X3//2Pr0Pysu9fY3ooiH35vkM+mCS27fYJYdcV94JlrA",
-	"EIrMxYLS1/yKT8pXvPzGFThxe8XVehhr6TXJM4uU9iGzoPGUziSK6htfuMKxV7KuOiCtQsbHUZFSTraD",
-	"gjRHSfLqokvBMCGe5WqF/XpPkuCXeD0f4YZUw1V9xGN+D935bc0xM5FotU6/aSUzIzbg66jb4l95o1Wf",
-	"8xgo254dlcnUzzXU3sFYq5FlMjUPSyjgDxHEobwi9Wd8PKFsVn9Fx+CRuptw4d84i0fqVvVxz90/ndif",
-	"++kNJkG9f/vSI3Wrr9VfYaRm7od3XNE49+/vE/ieKj3M93Qm6/uyM+8q1MjEgLtEv1cW8kRx7qHQYn3M",
-	"pGc3RT5+nAPAp08Y5J1Ar3SHjyhyuI16Bm+2lSUKOLmVQPG1o22OxDQb+v/WUqctidqDouY8s1hX3qCE",
-	"x89h1FpseRyOXySiO7D9wkB74t6Hu/A13oUFNMcDS9Ol5sy4GEu1uGypMMhpTINRxMAXQEP8Qb9PjnoO",
-	"KXse6SXsjvEp62KxA/2DjZbr6oX0PFKv149L2Y2tjlCmrOMjQhVBfckjIVeYu8QFYeiEMm9IctQr5ivX",
-	"bQqyzblAlcMUMSL6bEvXkVZlWOerMQv2DNCy78pIyz+Axmq0CO9M/MrqpfC79YEU5rOymZxJetH4hanV",
-	"XfQHVZWNNzWE9o03pisSVjWkaSvb2iobUyGZv8ICsmz7Cu7Fqt5yKTcaFS153VWa8y0oY+JTuYSlKJcz",
-	"VFCnNW6bRPGcmVYfjr5DwEKCCffHlTTrKh5Vi3TONR9HbINYCvvxy4iVWiFNVtUiRLA6R2CCx0ylDlOw",
-	"I5gBFYUfpInJAfOjR4Z04g8EQM6Kiu4w/aFnw5YR1ga4pUQCI1k2wdl1h2udcGhlxJPKx415+twCLlU1",
-	"WwidjV3JuEon8MZ8UAZ9ExjRBRZWwmT7OoZCVPqgmv5pUSSzhsqkv0kAhFdT9EN34y82R+J39EMZFDeb",
-	"eTu9C70oVYneJmqaV7vnUbjReso0u9QsbCNPcisumo/d0eYPLQtBybOxjEHNYV4Bb7dVHvNEbeHK2kA3",
-	"ckRt/TczIdIRCSqZkAHAsUdsNAa6xuwn5s1jj7jwDP0Qo/WQjAsBVEgtr5hqKuTIyjD4g6nZkfPcu6IN",
-	"WrpRmmLElHlpBDZ68UCMrfP72CM0/CORSl/3/JrS9wWNJIRkHIW+XWfeV5eF99l95YNM0vov6CJws5Sa",
-	"FfMkf4mgUvm2FM6lRB5w4f/LlB9TSm8x2l1TY83ITIkxPp4kWs48MlZTEmLwRz4OHtOtTdIuzSLpPcNq",
-	"ZV7kzVBsA96qYeX460MT5QmX0Rw8c9QgKxS0qCeEEERjGhMzVinnzCeCVnFX0w/dKCwS4oo+7oz+FosM",
-	"bR4xlwIkpV75jXv5Ely5qRyxqmW7SNFxBcFJTzpnqxegKaQJikDyYgJwbBiHV0MULNxAYwVeffsew8Kx",
-	"NGSmum2jKA3koBQKOkDCzlwQsvkfzb9WQUJz7V3JUJ/K6nrSUgOvsCrDkmtQrcZsIVTCfJcaVoW58rja",
-	"FD/LkNFlbpTq45jaQPiAUEZu3rzA1IAcm3C1tpYHdHi1FJ/KqnhGbOg0ejmiAkLSnxG4BzEjcWSk4LnM",
-	"jqzgcNmAUhIqSc9VJHYuff0VliNOnf1WCo+pVGmd4gomlZ9BgYDw2YiK4cYu62La1co0hdyrn7xiabY5",
-	"M1WzgplqV6pYnL8wXhlG/czDZBlCTQS/j7SMpk9+jC8ieukHYRIoMhQ8mZCjHuMMzAHiL5JIHpvcPZ7o",
-	"44OCvGLz7jT6cwaleGhWdQtKRWwoy2LBgrtk0o1zqfmLJoc4AltMbvlTk/zSlZCPAs554jTBC4ApEKZg",
-	"X1n4TBgtXUO+HGHZ8It1/FYd+Gv79gsF4x8R0LVcfT+UQbGq38caS2KbwG4EqbK4eL7xVyXMIAebPMTL",
-	"4FuARgY2b+EwF8CyHG8dhrxgk0Rt6kRaxKF5wck9I5HJUKdjyBeVwGXOG7GrmKILqLndt1lm2Cam57Lg",
-	"zUUUz5iZiEps26tuwIbErng/0rLP9rw+332ZUzSoCK1KdwQflKDkx+8I7fN7c/qSD5R5fHxt4oBslnL2",
-	"AHHCVar2m96WF3LOIJUOr1XSH79DS5km79fEb5JIkoTZtP+Np9/kZi+/uOX3lJnc4ZU3c6EWmpGBNLcZ",
-	"6wHqBLPZx65KBp3TaWw9rCnXmnYA0rOFsCj56fb1K1sDalFAyaTJNSoTeevKirswqIAKMcvNeO10fluf",
-	"ccwFYNiUgAFmsh+1Wy3Ss4YSxXl3IiCIJPSOi4XZm636aaMYS+b/v98a/uXvH5tes/XpqNOp5/55/P/+",
-	"Z50xPhv7/e33laPU5lAiVZrSkctO+xVM84G+X06M4BcbT7Rp7NsrrqKBrb+Ql482AHU+cqnrXJ9LQ3L1",
-	"SgiK4Wh9p3nnhVHpiLX3kQmV+oaghyMX7lTJPG6KYmHhn5DOSiKzv9e3bqJVgDBJEyx5HIJUbh3OA9OH",
-	"AbfR7daugbkypuyWpY6uqcDJ2WmOVjZKKXO2tDlorTd5gBhHzFR9qrKt8pW7USC8NnRFjSgjcxAr7Or8",
-	"ZE2rhOLSNtvWvNtz7uRKdl2GyMicSyR766wcuyTmCtlqJuFZ33KmmVw3bwtblCHWyeSDfLZ4hdmz7PKc",
-	"cIEKV3cCwnLySgaIjaPj05qy19agiRxH37/UnSirOadcEfOPFd9dHuG/geaKhEkrkl1UG5cPisa17gCq",
-	"D6y4rdK5xhDDTblNt//87kpX580haB5d3Obz613EyQICLr0Yeal1ERme8fGYM5IrxSM9UwIpBKRxaDQB",
-	"SY5+iGIgtzMWkE7SaLTOyO2ICvDIK66omBXU8gAHxfS0dJRS5bxErN6QAZmZNpDe/2Uq338qLm6LAT6t",
-	"Afi/0hL75fvJ2+l5Uqi1Zl3iC5V+3PBE6yxWh+ROvaC2jIf5uNwf8VqEZZRyuxiNzcIwbGp5d0UG9U7k",
-	"chRptWdW2U6NoHh+v8QtXpWArSGzjrxWLw/jFbIpy0ZEXv5EkiEwEPrYiPvCy9VtAcL1BlG2cg2saOiE",
-	"nTQF2bxV35WQl7DJvNSzmUdocxJdLcgATzwXYoB/dVPyXpK9ZyFpejBhwAYjlHE2G/NEGtBdG7imAHe1",
-	"gctdYwomcjMMvVUw2YvHa7uwg3w67t5jwdOIgYxn5llg3unmllGkOwXUmnPN5Rmnow3uBLaNGMAT2SrM",
-	"PMipsqsOK6/1bkNkd6Gg2174VFVopjG3K5SFrRK8C77aUmRJh116bobWL7oBA1XmUzLV1jwiZ1LBOM2W",
-	"xl4PrieLyaI3mdM0UEsiyTaqUyT4eEMytoKfKr7RWAsCbc2z0MFNLAXs4/iZjSizg5c5v/d8hau0FDWd",
-	"TAS/N7Wtcu6rZRU8AsoCiOMliXYZMV/AwCyAZTG2hTPYsN4QlAj5thmSJXUmZMUpHl0JyiNFa7j5TV+p",
-	"LtZI8jA1VcruhMdREIF9wUk/+p2uFj26Q0EZzpBCqELROL3kNG4i2/NSfHtvXAtFIO5G+TbWlgVPhrZr",
-	"wvu3L8kRVo7J68rHu+WXL1M6vZp1rCytD2kaw0yoGtmZI0mUqQe67iTy9NSps3q6VSfhLv+uN1kf6paX",
-	"2au9sXEIJQUhxhHrIiJHS1MPMLrPnrB+tdIBfZ6SEXZZZRUj3IqxYETWyOn2jSke4fpOHNn4Z70Y0rO/",
-	"9o4fsKrEZ6wBUU3ut9ixa6kFrGcOLq1mvgbRLO/N/YP3bSPT+oqxYj6MlrQCwEdpY+007B/RmdhyR2aU",
-	"VRPkeuCtoGqmJkyIgaT6fQ/7y2CNvPpnKDpRAMbOxSXsWWMdgg1F9MeopFCtblJrve99le8nN9EKkG1Z",
-	"jsPCucL9M2fyKA60+Qs35+qj/l8N//L37M969//83z+2vLMq7szV+GwgtALujyM9O465g/xsh3gTU7Zn",
-	"30sYycAkAYAIoMyrfguK9GeW4ZUn+VFxl0wqjZAzzi0Ms5sTZr+uELnp6eqjeSOW1K9zOkCOnC/vFI+c",
-	"KJI5lmE/T3lUTBk5ajivo+kgZkQrCer4mkjAZleESuJ6pxTkrOXJKXLS3eEUlhoP8t6ZeUfMAgIu4FN6",
-	"JIuAXHHX9YE86n3Hy7qfO/9GlGahBlxuUJqFhRvaMPUXm9uHd/PDavXExbNV1WPSNXY3AoicbAgPOdkY",
-	"HCuUvnR6z5xj/oTm5lrY4vzZrLkGb8yt2VDeKOMMK9HevlbKECp+uBvxWQaDZdVsC4HSR3M6hUiYPPaI",
-	"SVHyrIpBjiS4t4x+MpfSVTBdpUWhrN2qzFZll7inqhKfX9zbUi3cu5RYcvYmD3fXXJQHLE3k+k5WfH0M",
-	"asTDivnHP5uXt8mudmWNl9WCF4BNfYIKVR2isFbYZi6Ly+4mP1y21uIi1lZEt3veTq3aDB12P4R5a4at",
-	"Q4ABs4QKEd1DeI3tZ03kHlo2r21krPWSDhKVCKjemKBwZPM3vGIEqd35Cvj/nMLGEcQ+ZXddLAY9wIK8",
-	"ARXGfC9H+n9GENzVvBr2hF1CHXHgtxYZSur0ZhU6KibKTTK6UCmNf16otb+naF0OkIzzFUOE5+J4bUBw",
-	"uxAe3F4WHVyu/tFE8a71n5TERJsHBAOX0Js24VL5GHiJ0pYkVBkr1JFLYMYYJPxJjSASVrfIFcrQbx1f",
-	"Ezy3aSQBffXGXmams/0q5gMecuF6j1HxzbkebBvasuQ2YwLGDvMS4hgbD3c0EOMowCI9nBH7FvkF+jJS",
-	"0KktKQdYjEOr3JXKfLTh6/pB5ZiPaiw7pmxnM+5DlVEoYzOFGgjzcCkAtuRosgZaczjiFe/X7kbTmDLT",
-	"X2BDPlXdwLFEDV+6mq245ldJdHaswlugG+tynr7U27/RrZxDpX1csaVoOAviTbFwN0f0Zsr//jT/5Vm9",
-	"j2iz2tVYtbWZYSfrdaCRRm60S4NnaKT48MJ8dFbiWF1MSVh/5ccmc70bYOp69WUVM94LS8ulHmXdUPZm",
-	"oZ23xVpwLkPNpV2BsFZEjyRMRXFqrdZk32afS5vxhHkOWMAQq7Ez0jMmkt416QlQWPWQKHoHkjCOPX8M",
-	"t8jbWFxditS4Yj8s1x9iyvZVbvsb53h/b/l2U664eD9ExIJoQkvCpegkwjbEVYs4bhiHmtr8tqo2mK7b",
-	"1UPaV3vdKh1tTTvbFTVe340Aw4SIphi2OIrN6ocPWoumMbEf15eFVG8l6djKRFmhY9zO76sOvry2mat+",
-	"FdA4BkEKrcfzZE2vFOMgEVcwtdjsr5yu2Q7Vi3SIkbc/PCOX7dNzYvthk5AHyRhYSaWXbSrUlsJ5RVgl",
-	"Wsmr88JcQd3SzmRSuSKqi5jiyrdpZBlwQWQymXCxLD3AEYmSHEvTlPxj1X5PN+T92xeE0bGJV4QU8vr1",
-	"9aGAtgOTmTWnYOLplKMcEsX95BbtbFTZgkI/RjH8RXXFavxb6vFmuM/aOntjSM9bAspBsGJ7aSLjZ8Oz",
-	"cVrYaLU4i29VwcvPWhrvEfE6j9IWiDviNh7+Vgi+7SFueSEe8ogzVaw1r4phEtSfCdjnZbGBKw5nHeAf",
-	"yQ6Qv/e72ANy4+xJAfumkWoZqjwqluwBQd5Zgerx5ZhHbNCzE5XWEPx8UkhZPO6axT0qiiJ+7QdN90TG",
-	"tgX7MhA/5rK2lEkXtvIva2bdyjG2bXrsHBKkw/y+doFhKcVyLbv334N71/bZD9kBuwxab4GGEbNlwebg",
-	"NILgbmWhjmVCdjZ8WZ8XTJ2s2urFc8soXXxpoV5sfE6NLWpMZyTkddKzFrEe2nt7zm7Xw7eMrRtr+4a2",
-	"JWkk0kQyLtJ6XKtq/WbGwFIr0C1lYZ9/eBbz4G55WoBI2I5qTXkJrNs3WLjdlA8LPWOKtiUVTRV3OWOB",
-	"qeFO7GKISPK5kTmbi8vGrsjsc7ejxH7DNym6QIfQFXxaOtaCF4+PMV+zZoFS+L5wPwrQL8Oz/OHdhPfO",
-	"qrUTEXcHlZHBZoEKltZJG/FEFL9qnaz+5tOa7dyq0q6VjE+XJMfFVOnTeiKJPqbqYW18MJBYpjbgLJTl",
-	"xtcBFS5rAifBwF5CR7kKLVMaxyTQK/dIxIgdrmLKhF5b9y9bNHBJH3j9DvnLZn6W5B+HdLYWMiFNa6QU",
-	"xyRHvXcvfn7e/fX1q+e94wXgrc+p4tOaW0R+OwvgLcXijLUslHqI7rfJ2n3w4kjwYaK3vjwakxJsaGRc",
-	"eVh6MK2JTckYvXymnVAUYi5OdXx90Bp2VRUg+KC6G/Xp2tDxs1EmFjYjXFqje3Wpoz/Tol8VpJqsFFk1",
-	"96D9LN8lydah3Ag5sxqQm32mcaQLLJSbVRD6IgoVLeZDf45qRsVaRetrG+VQb67EeaG0kUWybZX0nJxv",
-	"KtiUyMT51ORNYD0HmPzeVuUgF1WPXdMjNHEoYV7uNLCYj5N6TRM9LlV5z8ql1XUWQrAFHmYamW4/XLHZ",
-	"Fzl58SH6rWhBDO4jmJbR9QWbsHnTW15jw676cSwnqRq4vdXEDvF6AmJpkX7TRMs0pnBFc7G6Uy4PK6BC",
-	"RCAJT5RHBCgRQWijjHJv0aEA/ZIgFF+akYAyxhUZQTwhRz2TfdXzjHLSi6lUJnfLSEtz6K8UjCdKlvWG",
-	"10uRXEuU5TrMNtLLIGKRHD2MrbNK/Mf8UaVtJ1MoLa/AgZ1dNLxdchxloWeyVswv+h8zEikiFZ9MIDxe",
-	"0v5R0LHcrKnYLw5TuFs4kaBksV4HOXKk3yOWUZhKS5pMXqe15h21LC/jubpE5GJhSIvRSRAAaNGxJ0AL",
-	"0e5xz0tzeLJKkf0ZVjSy8QsgsLbkEhppXlmanLVp/cdNhKEUSXbJCyhl5/nKgi70JmXxBj287GrOgWEr",
-	"jlxE+FzKkpXzUA7I/k7lOJw8f6DpjN0gx+QLUgfinqF3Nad/LFQSzpl15lb4qGwgo+F75AerKsGJhNn0",
-	"2fQOrc6gLQr4Cwx+sffI2hLBK5T9eWxysbhr+pHMdSHhDDxU4GXaLBKbgRQ6gVQp12Cbj6xpO7JqprR0",
-	"WtoQGctLIDF1tao2FdEr9AEqqlflJQFdgG+qeaWXp3Aj19cDvJX8ZcRKTKRmtA11rFJddV4WR60iN3wp",
-	"DBQXMBCcqceudboQQwgfIqkiNkyt1OTIRl/K4+v0R1uW11XdG0uI7ytWrl/e9xLrsukRNR5KIxKaaPwU",
-	"gws9EyoVQl1SePidqyTsv3/7Mqvcl/OBnbWLLrAzrzxVvev//r//s05X3qoEa1occFXR1dKmi4/hRXc9",
-	"F+fyKk06rEcaRHHSbDQ8kkz0n+20Y49rAEQXuwTVy5NmT6olzT6iX9/2h9zOcvCOfvicwYVf2sGVF/7C",
-	"VS6B1uOISaVNyqtLRu/oh8d14H+B5754uCDGW4UG7GBPX5q/V4p9jr3M+0CwkO/y+rLbyB/um7JylrfG",
-	"U2NNJPjmrNxUgWvqunB2J3x9B1SU+prna0LkN1YYrLC+tRIQwu2t0eU+XwXJqqUgN64EWakE5HtJh3A7",
-	"Y8F+GLZ1Ha514tiWINXjSdJ1/mC+LDN6bmW8GgEVqg9UlXrgXlKpiIyGWAcvjgZpz7ApF3cgSMhNT5bq",
-	"Treq+UrrLCvLYgTQVCE2Pbdqhpf0EDKLi3GsVIlWwH0ar25qTHFf2+3k8GKVUWUlHjv8KCN/zpVQ3dZf",
-	"2GCKqGtCVBbJk2sVn213uY9gHsiL+a0awkIkEwVh7wpNdRYbrV2THDFOUrxG7aX39v2r7u27m5fPuzc/",
-	"vHv+tnd8bZsaTKW1iAoIiVS00O37zwQS1GgzM0i+AP6ECmWcVGkp/NzaSpVfrVg8Theiz1ic+gFzEx9D",
-	"f3BwclIv3yGZQ5//TqaFUhvBW7tkxHVs1JHFv1UyADxGBejljQdKtuOC+zbuI7VjdelNsHOJ/DHvBV6R",
-	"vaqx43EUJ6RLO2hO+vuvtmrifquRl56qW9m839W6xrDyYr3m7Vh5MZvr5p5GMe1HsbXqzckC5umyUgJb",
-	"RTlkY5Zh9r9xn88NWlTsnLGZmLHUfW+mfpnrUD9XtK481KMaAFbnbRan3kPDkLm97AiTfM/GskIJaWPM",
-	"ZYFDuZ71S5qjZ+8OXfLqRs3mTSEXKhMBY2Cqm7BIbXJcLiS42mk6VC7u3K29GiD3dsqF09nlpFWpPvAZ",
-	"KqlOBAyiD4tk7/1kAsIPqAQSg6Z30iNhNNSSPGUhCakcgbwmqMhJAvcgZmkhFtPj06mhtlBICeV0ZLPh",
-	"X/q/f2x4l+X08ktMQJsD37aipj35raTNr/AEd06cWwD8CqA+jpDm7vIOcpodYk+i2jeAJnMwxJieIBGR",
-	"mt3qUzFwuJlE/4TZTaJH+Vjro932B0cBrKu25i06dl0NnaMevevW6/XeMUHvP1rxzTDGD2orqIC4B+Er",
-	"7pu/bBkb9PEijqAcZ6zG6cpHSiEXNdbkJWv86Zd3i+sjP/3yjgwEH5Pem9e3pi0XTdToKS6pR47+cds6",
-	"PTsmXJi3THtdNoiGiVbeIgy/UTOCddhDEOTorf7g6XP93+Q+ouSnX/55e1xh9Z+QqQy4qZLDFDXlVqym",
-	"UHN5Gf9nM9DqASYGmSOvvXGpJgroeLGz9C3EsUfSWvGImP0ojslNIDiLJHk203j4RnAFgSLPYp6EpE+D",
-	"u2SikVlAoOKZ/qrD0uZ4EQi/5QJtZb3DOuwZZxqHI87kVYf55Kfb169sCKRk9A66+pb0yCCCOJTXJGF3",
-	"jE9ZWkTH/I5ZbAI0KkJIjtqNxnFdD4YVeszTtN5QLyfFPLUlcP73D8lZz6WF2bpCvYCHgFlzXocRRDQs",
-	"CodfeqRnSgb99nvP1dTB1DJcEKGKYBk+XIUmcxILxpEexrP0yFGzXtfXjNhyfeS0cWxy0BjhE/pngpYK",
-	"IbnoeQaGxPUc7n3sICHr1K7Ib/V6/XePdEy6hPlA/96p1ev1Tu1T75r0co96JJI2kEYPyFkWHzmhQ8DF",
-	"IlvUu0Hc7kky4owngvRehDCecAUsmPn/hFnvygQK0THgVU3bzelf9Oh9Hs6IgElMZ7IQSSgnnEm4ttBm",
-	"WDfOvG16xLRbLf19L8omxMJkAhIJYe+aTEdRDLkhI0kiRgZxNBwpN0bjcmEMizLdiHXNu706+SfMDHrc",
-	"wUSRVptgmhm2yzM0BGFiuILElpcTRXquXU0v27UAyRMRYEM9FEp61waT4rRljl6QXlqzlb7UHUdyjCPh",
-	"PDe5slv2DuifuIj+QqS7IoZYYbv9k+CnX97hH9AjR8vJEZ60WEuEkFytnM4SZTtlXY/7zva/tQEwYzpD",
-	"sBksdhGvGrxxJPXNjBiapXsffPwK13bUs9XEemQMlMlFap7G9NQ7WtaLowCYhMybXNO8WESgKDZ0xtAn",
-	"JJDy6unTHOl76r7MimfVHDG7SRQfm/WmdPHmzYuckHlVa9Sb9QaG002A0UlUu6qd1Bv1E8N7R8jxno6A",
-	"xmr0l/57CKosbEnfYklajUYOkSeCByDt3tMQW1kn73gSjLDQpBohjYklMvsUvC/C2lXtR1D/wHlN3Cde",
-	"MFxOq9FwvMEWes9Tvz+scyNNUP6YOnxq/A79PyhhrZO/7NzIjkqyA+3eNO2Jo3uoF6SF2tVvv3s1mYzH",
-	"+vSuai+je8CkbK+m6FBioN4Eo/Ms0mD4HTY2rf2uB3qKSdVVAW6jBzUB7WvxK9LApsEIKT7FhlSSjKOh",
-	"Aa6hDUEiBIYZnDZOsjKXpaeQ5ZTvehBZCrpbqzkULZm51WXH5E7NJJhXPrhsuSVnpx/OiOIGKet61NPG",
-	"yR52kbAU5PPbsey9sKeEZSa0/ezsFTcR7TPj7BrQCLO+zWKJpDMyHc1Wo2n+oCviqSbLk8jXlGw5sobj",
-	"CEkgWKn/DmbXGPzv2g2DRBTVMpAeqU5uIRCYUyDA5goIUIlgEJIRiBI01eKIEczTuHXQKshSdS175elL",
-	"Lb6gurbmxWcocNQ+/b7rPTCK4G9Fu0yt1Wid+c2m3zp912xcNfR/fq0ZO0yt0T+nbdoEvzU4bfrtoH3i",
-	"X4YN8E/7zcH5oBFc0mYzk4J/phEzbk6MccVMG6O01ehd9+Tuz8sP962xc05c2eIHel85wap2VYPZT40X",
-	"f/Do5z9uZq+ixoefbxuzV//+14efv+dT/P8fePTy2U8TfOfHFyf/vf3psjo6m/NC7boEn29QfNMqoWOV",
-	"eFvbBtZl46Zn8vQ7GrrQFvykuf6T94xaMQFC89HJ+o9+4KIfhSEwQ0cqrOwFM6VFbZnNT0UuIVW62dwV",
-	"1Aubu4Pz1Sp+x4ReWXL5jEVIq5haoF2lWBKZBCOtjWaIo3n1CDpM4nW0Mil2SHQ7wnSZayugWsf6SGv6",
-	"ITIemw3W12OM9PWmQxqxOrnJtVjEurKyUK+Dpp2qr7PCy2M66zBzYXK7ychIf+Z0ll7mb+wZ8apILAxM",
-	"DPptTC1yKoP+3BADxLXveDjbjA4sua4b3iBr9PtUtAw5j2aRUDU3ZHVfEn1CxiU0h8m/1f3pw8W/Jr+2",
-	"xLvT+1/OZzfN4PnJ8B9ndz9fsjdt+f5iuh04w2WS3x3MbDqjZln2Zhjk5iyAL5xItRuX6794xtkgjowN",
-	"tN1qVVmXlYe1PPPcZBfsgyI+s7c9NZ5tShXnRBTsL29oZAxqSdkQTVmk4hMTaYTl9E35+Dp5C/fc/EKE",
-	"/hNCR70oYdznk0XBBD/JaM3cdWyXxUPgwF88HrXXf/GKqx94YpJad8YFA5cdcGFzQm+s6EXTA/rWSjnt",
-	"W5RQNSrIERfK12phSNBsSn765V2d3NgkSmPY04htE8GMaSaO0IRFw1BozRIbGYAgaPe8JlxzarRs6W/w",
-	"L2s7Q+vSJZKkDuu9BSVm/s1AgVjB+97Z8OGtOZezxiKY50yxWYRFLeBCQKD8ERcS/D4a82e+VHSyid5T",
-	"iFWuxOY2lMeL0eJa7B31fwyi19FPL97/9aL5KnohX7C3p8GzF2cv7ib/+fezny7rMPvpr/CXF9Hr6MWH",
-	"F6xRD1ox649/aIT/+WkuAW2eczZPLefMx5NfYjvAXGi4iwjfDErlkjSDKTF7dJlWn5O4tCqwnHec/0zZ",
-	"zM4ld6EYS5Tb5x9s2QNEXXO9XN44CpKsAKLV1GVeB7Ylx3xX8K1UD36Oyq9ImGfNNVE8M51IIhbESYhJ",
-	"+1qwmGoBOFIkjMJyTdfmTLzVs31F2i6VXT5Ir0PLbzSLXu78k3davnQXJYug12eKAmcrOAnbcDrwz+h5",
-	"328HF6F/CY2B36St/knQDk/hbJAvC3fVbDVcWYYajeP5oGtLyq4SCeKqRU/67eA09M/gfOC36UXfvwwa",
-	"od+E1uCEtvunwRnmyd9Fk4kmQu2cZScfM6y4MvWmXGWXWvPipN2qNxtYNUcIkyBTe3/7fe0TMptqVz07",
-	"//Xas0bJb0JzztU5zGvP9udS8WC52qwhLO1FlCRMwCZh9RCHe+QIi7aVtYmltkNsh4V0dnxFXMshAQym",
-	"NDaD6WseMdJ78erfr188e979/ua/t93vnv/w+u3z7vfvn/ewvKN1kmXdjMacqZEkfRhwYUzsVPp8YH4n",
-	"R4Pog5YlsGE/mQhuimP0Zx1m8rntoLZVFrGtsow71xAjDJ86Nv7nLNMYS4tQ1WEBl8o8TL2d5JW14UcS",
-	"D0Br8NMogCtN2IxrdQLCVZnxOgwrCDnhJuKh/hDYgIsA11owZHtEchS1J0giCBcdJsCmfOhzJsBCWfTS",
-	"uZACWSeZkbx1TSY8NpVrRMKuOsyUQ0qYkmQo+JRQY4EMRgm700/G40h5toCmnmg64jJLhIlAr7vDxlRo",
-	"HaCQpJCe7XwWwnJpLLvOj2qNKCXPOYq5BXnaxDTR2sNqPxczeThW0sixkjQjZZGPNOqNUh6y+REts3Og",
-	"nGJW8KXroo9porjV1KhYZbcy8ykRHlMLRakE+UJJYrDDs9TLI4gbSKkcYhuCaLKuZKlHr0BwdlSd9nMN",
-	"C+mMi5+0m/qTYvpiyVuZPfILFA/FCojg9vYgQu71+h9MUHN3/UfY9qbvYntKBbHqDlb3Sd7Lah2s+qe0",
-	"skykJMSDch3zWTrtg2uYXmkhmlypm4FxOqXFLBGsEoMJI2YYJUbJWPdCLt0sfyHWdkcoXUZa9dmE/+WW",
-	"dcS4W9KxjcIQCSxblPm8sKDFapVrAOG8b4ZSLJspzTiuRgvcQbs857WrsPK2FtzRlHIUUAl+xCQwGWlF",
-	"Y+nBuNyubGFrsrz2aXwwdlVNQMk/ouGI3CoBoDzykrPQxNtrAmsu+nflTGzB92VaMXTRJlsg0qeNJRLa",
-	"wi9pPmYtUv+n98Ulr7sNWG52Fp7DxeCygezLbwcnmpu1B/4pPeufBxehZm0ZlJ+ZQchLFdaKuZe19qAZ",
-	"tMITwC/9dnAe+hdwOfAbtNl3LFN/M8Ki6rX/bbdJq0HOL9tnpNHA/aRMKq0Rlk+eWAanNN6suYGVwyHm",
-	"ehtHipvfhKEjyFFmx36y31a7QXJtLbKOp8vNIDfO+R7YMII5oqxJI+HC1XfN+d09LMZp9H1W5ERuLMuR",
-	"MMaAuFtBIunG7VMJHZY+OLKWDSrAxFxep4G2JsAWo4vx3S7jqmtbkELYO653GM6Bt9V6UCJJxpyBrexP",
-	"VboCzxpyGAypRvFrLMbXYSaQk3HzfZ0819fWLMf0DbOWDmw2e9RuXGZ52V284l1F74D1jpcbAp5lZ/OI",
-	"ZoAtCOXGRHAlzSunY8to0sb05AHjJQ5M5stgMpuixDItKN8paAQ0tFL483d0uGxo+9pTfAeHPUSD7Dca",
-	"hORY2Ob8L2N68/rVatvLG2vyNmWjTU8pPmUZR/QWNSvNoWZZjHuHYRZHu05eGIefJD17ufs0piwAaTNQ",
-	"LKdSORQkIx6HssOQ02JWTiRlollNqqHYvDnPpUY4hovsrY8ejUgdex2GjIjwwQB5MIMPKjWbu+wudHzg",
-	"+NMRVeCiD6whv4yF/Qgqx792tCo9IB11oEa+av9RIKtn9bPzUqJqAOLKCFSlc1alcRiIOs2BpB9I+t/L",
-	"KrYTTV6mk2xuM8OspWBUEgeNwR8uaQ/zK4fRPWAsckpiMdfLRIm4fASbgdphISgt73uEcWV8hXltggtr",
-	"lNGS/wnp4RSohtA45lOrhPyCWlKaaedh9LRpnECVS6kro60mWW979WCAE+6mFyylWeenu3qj3MZspvqD",
-	"hHgdJPO/FRm30x7I+Rw531ykb1YQ6d8ILG+LxSN+MOUPH1sbMLTiQTiPVQzwYvoKxpOYKljufvmZRjFJ",
-	"XyNHP3Ki4IN66n469kwWHoTGSyDpPYQmQAbpfshNLqyW1yVoVqJvsiSUpZUBTAK+M3O5gbsRw+T9XMp2",
-	"HDGT8mncv3VifUOuq82inwfNWO/STX5F4YR9ZGG174EK8vFj3VGM+is6hk+fPDLjSRp5pF+wjS/sc8w5",
-	"cu0t6hUJPlLRS3oCzeD01D8PNTmGi4FPm/2G7/zK5/Sin5HjW5wDq00wrkxnO5mYCiNXtf/qNZoCE+lS",
-	"8wt7SPt64eTXG9mNsyfF82/C1D635zyJoYrGfNOwwi+ZVCyxSRew5FEN03u+7/u5n9vdtgc0QR+o4i5i",
-	"ZxHbl8ieDKZzlOFgH/6S7MPFs6lMtMvFvrU5g29hzO+tZaE48zUSbqmiOCYRI4kpzYGewYh1Ewm9RaL7",
-	"Pc6yI9EtqPvrEg7NjH+7hMPPqQjtjLrmDLZHXa9cM3nNoIRQLZjt57FtN/n8wIAenAF9I8zncSzZW1/B",
-	"z2GuthXm1tmQyVG72crKOh3Xl1iU98lnvgSpfrtr9oBm5wMxfHBi6CzBB6J4sAfvLv1nGSFVg+3tF/kI",
-	"R4XZgpENocCiRugxzKdU2pdcrKPNneQmrrEQSGKCJF9GDDAz0VbRNCEgtn4yxqRwlr5daul94bb2SAH9",
-	"aYjJg4Sx292tiWJP15ABHJeSdyOVLSbfkWf3nIJlq8gSHBQJuFSfJ8MhXY0tFYyGQZdz4QJ+lh1Svn18",
-	"9YXsMawfXa7dCTXtCtYlSHqlET/Ni/pJu9xbWyGTbcGjW2jfVNV7GybQNXXa03map46dn/fP6GnQDv0T",
-	"aA38Nm32/cvgIvTP4WxwStv9k6CFDck0uZkfJZ/GO+FSIai8mj5lmQNhESCNZTFQc2nyRipoNhrkx+/I",
-	"ESaix7NjjzgZoHmqkdv966SBhceV7fljfMjdkM6k6e+s/+pGrGtSw2tXJ41P2dIxod10RjDPu4APCoPb",
-	"J5hul3uGkJxwaTuYNPNdsGstrCyW4vFVrQHNQYue6MM6Df02nA38C3rZ9xtBM2zByaBNT/vIVz50oxCZ",
-	"yCm0w5Og1febtHHptwcX4F+E54F/1j+l7cEJtMJmoPlOwiLVxTj2eXCXB1D87tVMaXzNeJ79/NzHDTUa",
-	"jUa7hWR8NgZs2Pfb71tABTEjV5LUYoZM+iVZh6f15lkpRmgwLL5/Um9eLHt9Od4t/cpUWa20HkuZ/n3z",
-	"znUtvqq1mul51a6qnZaGfVny5TJKUSICL1AKG6BpVuFCLvzTwVnDb9Pzvn8RXIa+wz6NfNu69iwzXO/U",
-	"S6slfAvevCgTgKqkbVaNE3DDro4f/sWVDETCS45QfrMFK00lQVMiw9bF8NKW+54p6YEy44hPtVg5pSgJ",
-	"ThIF4bFH8ErZikaGIJSa+SxS7B6ce2C5B5Z7YLkHlvsNsNwNGe4yG5VlEQej1D4t9cyBdV/8fJcqDQUh",
-	"4GlGJT5u6RZYUmI04CJ0iasCAsAao1hUW+YhcmXSdqWtbDjzMuNUhw1selBmj1lqqHKVuiMaO9miw2Kg",
-	"zt/t7E+GkDkDguX312Rs6pRR05/C/oyVszA4id+DsKP2jPksCtMhM0+5bTtGMauYknsehQQzcgvP9c89",
-	"k0tsxzQeEQlKxVgA3VVi4yLEwuPYaKfD3IR0MhGpIx/fIZwRmijum0daUpvElMnrLCDLjt5h1BV4I1k0",
-	"gOVwT0zNNxeuOgtiIBjmv9B+yHTuMA6I5VnClta8MbvcMSTLtV/eMWe4RJ5ZSrbHoEZa1Kj1KbvrKkGZ",
-	"HNicsQHodzX7ePf2P8h5m63GiY+8tzIttoB5wBgrR3cOwvBBGD4Iw3sShg+i8JcuCtvj3pjglxOxk3eN",
-	"yzmv9QVcDhqauOi1+Vi/7YKe9X1HpjQFy7Vu3YQ0LWU6Gu1Wrkyg0LV9Gbg1XG1TtvbWLmdpZzIr/BgX",
-	"Yyai0YFCd+Ihzu8xvdTm9FDWddLbpqrLavvjUy0H71ntQC8hphgUJHQt7fNEpUZHW/TG3U7GFQrlGoK9",
-	"fCwSeaGktXKiD3hm3aBY7pdxrLc7pndGMTENgxYk4X/zKMzsmXsLjz1YQg/C30H4ewThD6nWQfj7u9tB",
-	"0XZzMIZ+vYkKmu/uYnlNhRbToL/cUzriaREkYCqisSR9iDkbEsVtqUE9QSriurCpXNcC/fsMa/OlfQVL",
-	"faI/7+4OXdUKybIPrS5kMVPfw5ibvOySDndp1O2Zq9XQ7p9Svx2chf6F1jMuaaNvnrQ159ZDW1Zf5YPq",
-	"2oaIWBBNaLy0jo5pJb71zdoZFfUiaK65eGiXtFlfsNWufTQDbxALiu/PV11OrelPSiM7S2M1X5uJHylS",
-	"02z7YeI0cWdrojQLIZlPpF3PvmMzP28b363k8gFa5A2zt/Kt5pqRVFzfgd9QjMVWvbYjlVdbtQbF9ZvA",
-	"QgSAl329uVWjbJqmK+0v+Dg3kZ3X+lfCwsRyJhWMq42XDuA2Ivh9pAWU+d2sG7SVX2R+EDtwVn//k+sQ",
-	"omU2FNkuBufgt8OzwL9EMmtltkb/kurbGlPW3SQBI9MEWtvpARJUMukOAKopoKU9BqSCiSEvTj2qNdqn",
-	"F/TscuBDI2z47cGg5dPTdt8/OW2HjcuLNrQutA4QcgbdJVC2PQ1gUruqKWCUqW7gWqturo2szjFxh6ox",
-	"2FEFUwbJdwQ/FWbbG8TRIbFaH0Xn6NM3EEPHHWNKG8SbHx6m7LRlRJTNiO1hpW+Y82qX9jkwn6SFp319",
-	"u/ux+dD4w9PSblkl/3bjpMN6eHuxZpvrzd9VvGsHKpqwbuzaij2on8gOy/i7LHSyfiKJpDF4hJryccBs",
-	"r646+TG6hw7r5ThEj+CwDKZ5NmhL0BknNza7st39qSS0w7KGyk4OaTVaWb0P/G25VxlR/VHre+yRQ25M",
-	"h5cSjs1IxQP2uzrIGAcZ4yBjfDUyxkZkY5mOjSTb06wrMPm/hxozn99/p79qVQLej1TBlM6WNrHnlsVu",
-	"KDotsUpUTDewhJwcGQsFer7RKuiR6YijDW06AnacWdNy1IrgtSX6ChqpA6fOouds4umAUJJedisYBVSI",
-	"yAbCDYGB6UbqWi57pqN+mUnOCSK76eYHdnlglwd2+Q2yy4Nbab8x9lsyrb0H2OeY3lNLdvYc5nJDLHm0",
-	"HKwPAcfimpbIIYfULLXAIf/gfa3qm065xmRulXNktTRQph5P45L0cFy0MNiZeitr9NyYibfUzPcW5XJg",
-	"pQdWemClB1Z6iND4GiI0LNPYkHWX6ZZPA8oCiB+Yyzqm6iqLUQHETBznWK4NPTVKZ5q4ds+jEMIKzPWa",
-	"5F4ZUdl1wWs9U2fbJNRNqUyT6o5d6XyvEGLilOTUym/bYKb3Zc60jhs5MPADAz8w8AMDPzDwAwOvUMYc",
-	"eca+Ve8S9i4A213tN0M9YXLRiowG4gGCyHH9IY3YNYkUESATrWVPRyBMOUT7okgYkYpPJlYMMCkhjJt+",
-	"mmqqhYV5zm8+Xa1Vv9XbPrDkA0s+sOQDSz6w5ANLrpK1qcRsjoVtqFdb9rxBLLn9Ih/bJgFMKzfbX7o8",
-	"dtx1qn6s6HG31YeJH7e7SyPI91hKVp9AN0uoqMjXqrBylyNik2T+j3GhRtOIhfOtPit26LSge+WGIf/g",
-	"Uhl+tHGHzpZNDwu56MZ8iEeUri9HDPEFS5YNvxmcQYu2+34zl61/2ffPg7PwFNqDE5Otn5LR1gaBt/aU",
-	"14feOmT7JoJvJ9nNdrQn/Wld3tUyif1WcWHDNPJGrki5EA/3q74Y5Gg64iSgjMR8qO83VR3GWQAmfIQy",
-	"OdUXP407tT2Re3mZqVcnN9hOYCg0MyB/8H6HqREwYm5SYS1PJDEoZzpcADF4SI7uIix3iS95JGEhCBzF",
-	"dMI333hZ8GukYCxdsfUxnWEgCuE27EVv1gzcYQg5ExszBCVzkz6RJggZKQnRN7pO3vA4zq/3ikSqw5zn",
-	"sGfuYA878veccmI6eNgLBfqsbd0quze8hB0WybQXYHHv5liM6pO/t11s64+NppfE+L5JdcTHi/I1mJnL",
-	"m2Nc0FKCmBE5SpDS4bpN/JCmb37M2dCXEAhQvn4wGQkqQV+3KvR2BQ1dQw03pWIPGBX8N+NZc7pVtbYi",
-	"aznXxlnM7p4sLbFiyU4fsCacW/QhRvMritHUn1SAg23I856lOSHLug5mBrhKvHlBM1gdz3mT8mEBNCxo",
-	"AZoVtNOcGDR9HdfJCxbESQiyw3q2Tb0tPiJ7V2l6daQKjH/E41BmTPP2DVaj7jBbPABrbMCM8CmEyMFd",
-	"yxFNIiSxTSs8MhB8TGhawJoEifI6jJKQT9lQ0BBMdosCMSYBNrrCItZ3wAgfDHBEBh9yfj4cUI20sOGW",
-	"Mh1RpfWkfKHFMsb3I6iM6+1Y7eXhaO3cCZn21iW1Ytr103JTBxZfEVibEG1J/QuqxXBfy+F+m570/Yug",
-	"pZfWGFzSi/65WZrNiLUwNcrUQVVBVWW/rOJg9dlri74NSe2cGvQZ2vTVi5J5D1UmQ+oM5e7DwNTGBSRp",
-	"WqynQaBvOYEPkVSyTm5B6XtCeuaa9Ijic4oU1qftsFSxSDmEc8LYkf/gfeNwIUeRIoOIRXKEHheqCGUd",
-	"BlTEkfmO9GFI2fF1xkqcDmdXbxqLd1jPNhTvmsdd87hXJ79U6U9YRqlNA6+tVZR99CIsl0M3pQUP2E7w",
-	"YKL6Sui+a0p4oP/feDfCvWgFTzF5fbluYFPjSzPetTSPYjyxN5ukLmKPOINZh6FfzZszvWlxnhzdvrEd",
-	"aGKQMv2EhJFEhpVmjnVYmtM+1+5wQmfkCAebxMm8fW9MxV0yOfawo2GHoVHQlKJvmcxHSUY0HhA6pTOj",
-	"CfwFgnvz1Z9cmRjy/u3LMvaS84y8QWg+uHdkf54Je3LdMQ8hRvYEtpCiO4TuBESAo9ZaWkMwQM3/eqoh",
-	"cg+CDsE4UfXD7rA/5wVutkr1i43d1KaWguEBhUKN+pmInJITWJt0uoKLZc5cYOFGzl/9frmr+3TZJ+Wx",
-	"Eya6JBEYCLuk3EDWjrEyf1T8DvTlnZz/I2jd/ety+mv7w7+b/VcX45cn8u2Z+m8jeXHKn+vjwLmRKmQl",
-	"Hp7ywUAj29rPP+U8/t0FcLeXuv0nG0FbTjYDNsrUIgo0Vqfc9wTHqYKk5UNuyrw1HVjvYSrSGCSqf7ca",
-	"yvvxTiGgkOdkHusxnREJcfzZVLXl7PPpR0vEPj21mLdd7NuC0/ud3bcW8lLqXZVOoiw7oejccM1dLa2d",
-	"1x42rG02SUo7yFiWmtNYVVrN74k0hRX5lJl+cncAE9sQReuC8sr42ExxHglKkt48B+qRo0a93mw0jq8L",
-	"tkX9dof1iowpfbmROeL4lJnWMPNEoNdhR3wcKS1Xj4GyTBbx0J2nhYaR4MnQJL67hdngQRQy6h12Y7ad",
-	"Bu6jjou7xo4zJ6SHz00doDjmUwh7pt6PWZIVlQgDCDWmj6gIyZ8JV1Sr4+4OkCOjJRf3Yc9TdvVHXfyo",
-	"d7ygMpMjFKZ6c/Sxd7xElybvyqUg2WFyxKe4JgbTrOIQmmox/75ETrqFvJj0xt6UR1HH9yvEbMMd3PYf",
-	"Qpc/CHUHoe4g1K0T6ra4tEtt8ZouUznHleIY+wwwPj0YaayR5iu1udzmfQNaVDeoaLIP9OFvI4Q6eXK1",
-	"AWYhdjOm7DoLhNQPyq0zmqEvieL8PEaKJSGcuLiHid+MKVtT/teCZmBmnwgeJoEiQ8GTybJF2Je6+NLj",
-	"FQKmieLdtDrFgMYSqlnfN+HCyxiw5VcWwZzOsACZq9p5cBk2oDnws2yBCzgb+Hr8y6ARNqE1qGVfmsYF",
-	"/QtoBc2mfx6iR/msrxlg4GcNA84g940GsfnwJDwbNOlpy78ImuC3++fgX9KTgd/qN4NGeAkXg/NCJ4hQ",
-	"0IGqHvvzefqpV7MUfA22gT0Folri5MhpQBWN+XDrINQbVFCQQUdaqUIksI2C7PXXGOWl/8Jm53nCQMaJ",
-	"VETfdGzOGYzQ3YltRlFqxR+6fcFNiOSyAEnDJR4vOvJvebc3v6YbXcwHbPR5oOdfEz3fBGmWKQmODh0i",
-	"Ob+AbnlZbGVRel/FbooiexpUGUIMCsoMoqZfs5nDGNYYT6uRJBKyvnbdREKhqIgAFQnA/tlMKqBhCWP5",
-	"HifejrEsTzduL+7ETBQe+js+YqKgOYNNEdYr1ypfM9hMkTSBwKty338EZTFxxzikA1/8xvji35onPlIU",
-	"a3Ua8fkjWNEJZdWofCbakEbsuJ4FpY7pDGlPh/WBSFAYpWr4YtgjR4yjRGUypE1YqanfAbH8DMGku3Pd",
-	"XSNJLSg202geMoL0QLl3pdzuSFfT7r003mzthXanwagHGv4tR6LupEM9HfMwicGXJithuS9EI9xNIDiL",
-	"tLhqXs5cMCYmJIgjYIqY1F3NBRimcglQiWAQkqOeeaNr3uhKUD0i6QyrRGHABmfIPdB1Gh7XiRZ8e2aJ",
-	"XTcrhnDgp1m2he0JCmqpbPwzDnLrtrmzlx9pYDfm5hVNp2zBJv8SGradNuZmnUB74J7VvJqFgKFQ/YvB",
-	"Jb0A/zRohqZr8GV4Tv1W/yxoQmPQps1m9kkGNEdhQ6poABpJjMu7NlJqIq+ePoWk5QcxT8I6NUdm+5ZC",
-	"aJtV1ybBHbprp1zcxZyGpsQUdJWIaJwyEPRbR2zYxTx7A6Hx2ABjMu32qQQcQdPQiDNZuzr95NUiFsIE",
-	"WGggqXHOuYkxNAZdxM2Gprx84ddGZco4d6BLaKRDmkNo31JZ9Ykk5oalwNpAw91OZi0LYbul91ZeXSAz",
-	"dKBAEAWYaKJfGRuBVebrJ1yZWPV8d2H0HWj8tB4Dm0mSe6VrJdTesYmRtxekwygzqbDJhLg7bobrA8Fb",
-	"gfVp9aD2k2KDuZ7XYT334fwjEkfpTghOr/87AWmC5SQ3M6HLucPcHcRaF3bO4r2cG/+4Tv6lb5S8smFs",
-	"HWbi2Fxom+QDhZTWDJYFrWWBbPoVF8h2jclkCYujcaTFDfzcjHjkN49tAT+9F4yZ0wOnL1+TwvLtSiRS",
-	"6+mIx0BMK3pZtjG7KL27iCkYgsCouhEwE65o0+ACyhjHgxFAgxGEaTFBjUP0Xp/UaSM7/oThexZWHVZk",
-	"Sj391VRECnytlFyTGOg92gJ5glrQHcDEZCcjk9L7XRZvV852tlQ9Ho3jYE0O++cXynM+C4t5wTTdepCQ",
-	"wYMw8VUJE4Q6EZUcTSM1QsqAzzVQj/92pvqvrDPb7T5Em0VNiXEVDewtXq8vaTblyttbr5NhezKRiM+m",
-	"+q0CMY6YVuOzzLcxjWIt/TB1bRSg/Mw7qkGvckPtTRkyW5J6dSGdydrVuZf/TcF4ElNlbSWtvrEq+WeD",
-	"88by3GYHmGzQk0bx1+KwzlTlnzcumn67fxn4F2ED/GzQc6hurSsF00HF2EHFyOPw4yoahVyZ9PDIuwy1",
-	"iG0QhWpHhsgu+SOPhObudbOXtLxsWzJa/LTS/IcIq7vZESzqYnFrDfDy8m63ay7ttlbsb+i+7llUO5C6",
-	"ogB0kHX2H+m+D4K5KL6gr85PRLxcZnnNgLx/+3JZVYExDcH01UnT4dJeeqZUges6i2Zfmn2L0Z9hCOE1",
-	"wVQaZxk2DsE6eZMPhFAjLvM1YIsREcuj6rFI93u9v73FfZdnELlsoD9PflWX9/9p9F81x/88n7xsybcX",
-	"0/+2g+/PBv84/eOmsSYbaO3nGwQyu70vC2ZO65RjAuFBUikLfk5vXgaoz+XGX7ytuVTmpe4YlwgjQZni",
-	"fm/ev7Mag0vXWtQR6HLdIEsKfagMyGAWxDaZcEly3iZpbJs0PMASeEzT627WacEYPvAgIOwGIyqGuLrN",
-	"EggKyaRLT+lw51ZpB5MU9R5ZH3CnRd4mMVirdFo4M+AhHF8RqkgMVBobOqJ0hx31DG47E3po0roBeWnG",
-	"B496YWLuDnTTX3vHXocZBEa2TxgMKfLTo577s2ue92xBbkXGXCqippyEEERjGneY3cVRz7zaVZx3JwKC",
-	"SELv2HWw7VMJxF0OXLb9uzuO5BijcY6vib0SxF4JE57DGelNuFT6LncndDbs6e/nbo/bv3kBfQcuw96W",
-	"EMKxEKRF74Rd4Jy9hhxVyrVfrjvlidq2lveviZ5tT7o+Wx78N8wFDorTwytOm/ISJ3yZADIfw9WW60hv",
-	"aHBHNU3UJCxielrz4TWRWqehMVH0A0jPUTLrNCFcEMYZuP6jJtXN6T0CKNp+x0vUGzPFj2Zpj5Q8bAAz",
-	"n7+7LnP30XJ29x38aI4Tq1vigWZbdfEKz2Z9EOSN4AoCtWUYo6IfulGI+On6e/ltetr328FZ6F/A+cC/",
-	"pI2+qVrRHmiUrhZpvk12bA7rKmTJ5tM2v5F02cKW95g3uzORWZYHmzvRR82H/UIv01ZX4wHzVA80rJyG",
-	"bXNMKzND52tRHFJEv5gU0fzR7CbTVU4atY1us3mvUZWXKopjracmNscllz66NEF0J4p7SBT9ahNFt0Lb",
-	"VRmj8yRq0YRbRLWHb2R84Dy7cZ5vg+s8kl15i/v3+bMxr23TwDWZkOSo3WytTAC3eZH7Yza71bl5C/qP",
-	"TbIjcyt/wCzJA1V7eKqWZiUeqNshPXFP8ruaTWCFSTZXSkySo4RFfyZA9EWUx7uYW9/hrF9RP4kHzfeu",
-	"PbylUQO8uqERj/ubsjMqi5B7MzOuujirTYj6qL6cinq1bTDtK7Lb7XgRtwBOFWuZRpuDsexLNJYpczu3",
-	"57Vbmcr0lztbyrYjLAdD2dduKNsIZSvYyRxxWmYms3j2ZemTXw6d/yZo/OOapjbA+L+LZWoPxP3RxMWv",
-	"yCz15ZCReWPQgZwcbEE7iadrrUCSJCzE7KOiWIpaLaZHWzV3AsKg4w4Wosdr5OE266Lx3MVaFYrnSuP9",
-	"PeLx7OaWGdg3rgP40Matyoatb8qm9QDmrM0pwGpT15dg5toTlm+Ks1+fieyxyMGGgK1gXjtY1r5Ay9q2",
-	"Uss29rSdTWkHM9o3Z0bbowVtlfHsSzWcfeXU/+9O+R/V3vaNmdoe1cxWvIebXo+vz9L2ldOdOSvdgf58",
-	"4wa6TaVcSVnY5x+eBjEP7lZUF3KJ/73bm1fff/f6P/9ffad75Ajb89tBumGE2wt7eVpH3o0AKxyoARfj",
-	"J5KoaAweGfEpGVBBIkVEwiShGh+NTQzIlMYxwSW5yoodFtIZtvWSrtzA7Rs7GPkLk3OxUM5gIE39+juY",
-	"KPdmSBXtUwlXHWbqu0VMKsoCMFNzpgfG4gxEgFRUKCwVLEmkysoT/Ajq1uz4GUJtV8rG+NSQjHO/0Zon",
-	"GWZHXYmYJ2tX5+fnZ41Gw6vpnXf1zmtXteeJ4BN4+h2IGPmg4iGdFcasTsnzW7tVKTUvqShmXjTnVP+a",
-	"rFhvrYW4uIXc1bEFEJZXMCk1Yu10S352OmThrpg7MOBiSoVGT30JqJaMEO8pCz39kAANRvqZZwaw1bVl",
-	"NE5iqrhwA3mEkkTSIRA5Y4HFeFctTCTYih1vIFV4367IVMsVRACDKY2lKbTelMrnAx9rPti7y8K07ogZ",
-	"f0QnE2D1DntuV4blXO9zHSLm76YrcxQpiYN6RHJXRz29rgMex3wqF69ryMHUX0lYyJdc25vwXg+ycHW3",
-	"lJdsub/mVhfLruVBq3doKGq0Nf1tTgf+GT3v++20NHWTuiKHZxh47jbk1QaCj1cIWeyeR4Fe3JmmNOmL",
-	"Lb91VngRUaEr+FTWrpqt9laAKiM+v2jR2mAYFnG3LGP2dze+axKxSLYcdahMvhznt5WNq7fQt19cZy39",
-	"8bYGiVR8DEI+0U/cv/ARn7JyJ9ytm/yRnHBpWecHaahvd7empz7O68D1RKZrWrYI9+qmfsA1EEiLgthW",
-	"VKVuyJiyR2zhH6jofqlu1bxqtDS1qaIf5kF4VTsLz+FicNlASui3gxNNGNsD31Xp11SyvB5+ee0jHNT1",
-	"DTMt0tpwNvAv6GXfd+k/bXqK2id8UN0wgS7qyzkSeqqvhAV3ZV12woWiccXi/1n5pJb+B1cUz2exxn95",
-	"Zf9mI1fIf9ivXbVyJfzNv7F4v+vNZuqLanbAItXdpD7UKo3anXoiNbk094MzxSX3nTHI9gxRwKhrtNBo",
-	"n17Qs8uBD42w4bcHg5ZPT9t9/+S0HTYuL9rQumgVm71V9xXbS7/eV5zd82/AVywzQu+4U/rTahtedltr",
-	"Xo1Oou4dzBa5V+qdKWVh/zaCsEEBj5hrQt6/fekRhzieJf0eEkDPFAX0iLskHrFtb44mIHyNwu4HLYHL",
-	"9L1r4jez3jmm1J++4yRMUMYFcqQXoqkIARaWNwK2KLR7L+ADwTwQzEcimBuSy+XlyvHxwZ65V3+KTAnM",
-	"fojxLhWTCxT8aa6xG96kvZWIvcHADIf1+cbJmkw57dGZXFyJ1qxHWYcdod/ejdBV9A6wVQQ1IR9UyikX",
-	"oWkVMaL3QJoNojhpti46LBhRQQO9SFc3NeZTEH5AJZAYlALhEcpIMpkUfzUL6bAwGkbKdlhzU2F52CnQ",
-	"u56xrhZ2JyDgAlvUKMJZALYfHteTCyCTRI4g1OvLtWHrz/BfKT/qsJ4hJfl+ez3TfzrdLxpYJdAYQpIw",
-	"FcV6DDZv7yVTqhXBZKKnvH3+9t8vnj3vvn7T/eXmxTs0XeW7AIbYQ5Qha9XrllMNuFajcZ2ZykirkSvr",
-	"my5ZDz/hcVwnp41Wh5U1jMvq3xe7z0k6S5uY4pl2WB6gGk12bnttqd2zHJY/ipOvhPr3N4yrz+3hIZti",
-	"H0SYgwhzEGFaVbqpvXYE5yYIYKKcUHJw5n4FztxdG+aZyBTkainT4iLl0g+qdueFNr1Wo4FvJ7qVOtRu",
-	"QUkrZg2BaSSHMBNACmIaOcpEgR6upetetIX3TStz9B1puchLTb+tRoNwLYZhzzCqBQzPeacGkZDKZJRY",
-	"17RMggBAC1jZhFZ+khr4AY1jENfWVV0uJOF6BlwMuVL6X3piI8mlYpMR40zEkWm1gx9pWcpu2DRHTmX6",
-	"bDnYMEBLUkpQJjUp5swz81YXxurk+5ww5hmPWyqPESpJH2I+rS6YkaPeS9sktXfskekoCkZGXlUiykPH",
-	"7Y8OBUBJz6C3+nBL5andJI70ylzV/nPXHr+5/PNtS747v//lZPbrRf/VKr6zKcfIL3tFNHnueqGt8MAM",
-	"vrogdERWktebHpYiZ77ZvRLi76I4dk0Xcbonxo2PFu176+zLNxc3xlH9gZM8jztMRiyAtKXIlEoSU6kw",
-	"AAFCz5IlDF25MnQv843ZfaEya0IeMh+kpDF4Fsb4yxOpeUPApTJEFenyNGIhn5JIdphpYGamJWqqieeR",
-	"C3EwsQxGvMdXJNEKPw5v7Ll0Jo/rHWYUwomA+wimNs4j0rOOJ4mye3enQVynYQ0z1we/3mGveBGKBnjD",
-	"6B70OgiMJ2qGHefrxDSfdCI4do035Aw1WwMQxwncbJQMIhYpcJO4di1oWpjr7VKmupoMCkuzXpi9LKqt",
-	"c5GyZv/zO16e34jwKzgWQxjQJFap4mUdi33OY6DMODS3SePajy/SNOjBdigVupZ4tT6NMdKjoP7UT89L",
-	"Xy7XZ9tz+mzhqy0VXHz3vH9GT4N26J9Ay7YqvwwuQv8czgantN0/CVqaXt1FTL9t8UVjAIiIh13An7Nl",
-	"Zk8wKCf3rNGs5bRD01pZ/5L0FVdaxy4A56Qckop+6C6+3qi3ymFZNvISsJcrne250F2mEmFDgpt9E1Tj",
-	"nw7OGn6bnvf9i+Ay9J0hoB2chnM5p16K65v1+ilev6XyQkpqsNMj+ppGVJEpT+KQ9AF/Pj7k+zymLKCZ",
-	"aEp0GZ9WDNjJCwJruH9KvuXK5oMZD88+8LTECVIZjccjHD+gseaCM9Izd7dXJzdkgLoyKhhH5mfSM7/1",
-	"PNLTHL0Leve9YzIGymReph/TGQkjiaJ9piukSo/RAYzmFAKNTW/ElRFEr7Mtr+FMGPWSbfhBI3/SVeVD",
-	"gL7c4pNUKS1ryNpVs5pNVcsVcrT8peavGYvRhLEBWBjX1yzFv7CEk7pnGYtJzZT2LHFfme3y5FNq+oaw",
-	"29eXSutkV5UiHD0nb3c3sdmmTCvV+9enejR/rW0eN5KizPoAkgyJD50py7vBllG4L9DpmS3u6cf07+6q",
-	"gJbXLGda8VLbSs50ZVSeot2K5qxW88YxTd4x5treK0ECKkRkNZi8h/OaxFQ/16NKEnLCuFoVxpJi9O7x",
-	"LCl9au2HPp1sSZ+KsMtTKcSKdQakr4B2nfxa25pyLe1e7V44kKtVURkZnB6VVHkfVx0hiUJ959PLWfUC",
-	"oWw1oWqUiVZ5ilebdyBvFGlcSlwnMWW+MZ3v2RpmUnUosW1R0/NTnFDGTRyBaarv3sCG+2hnQbt/h2Hc",
-	"vIk0tBEoaKRypu8g0CorGmrAeKgwBKTDeugmZlx1BxoJtcSd/mLmTH9KmNl82PPy3+n9UhX1Y3wzdWrj",
-	"M3QH2w8KPWCzDsNudDN2126wy1k86+USA57IDkszATBUQrMq88y/j6SeH6EiPdJunOQXSO9pFGOfV8W7",
-	"9pPeMWoeWmswIZRHImEsYkPCBYEPE403xx1m63BwXIcD+0DwsbMqarAb1mgMFSabEDXnkFBJaIeZx6aP",
-	"fCTJkd3hsZ7JmgyzEcmRxhAfX/CyVMX7fNgppjxNIxXYuBubqKnPFM8Xe9qGqfsHfzUI4jKzqICFsJ7r",
-	"jD2b1qmFqFRchZObyZCvifcpnGmPHLUaDQyW6bB5f0zo2hrOeY88AvGcC6jDFnxAx3Vym7d34iLisLAF",
-	"dx9COpMd5nrfI7AZd8ZiMgNVODtzatYjmA3ZYcUG1keajxNnRkWERXx6InE+hHQQc2n3iUbUDtNzHtfJ",
-	"69TT5dZHYhgo5xi0GKWHyFBKGUiY2kB6BTFImS7yqEfDPxKpxsBUz3MRYr1A6EvfI3HE4BqDwPiUDQUN",
-	"tUArtJLuPItUEvOyh2Zik1Vnv5f60vwSqVGHbRO3ZBzLlsW/iSl7nIClDcNiNur7bLb4UMUK9BHUrn77",
-	"PZ8wp//lYjAPQU6HIKdHDHKqfFP+ZaFqbku4JtrJcMHpyJJiG7pgqHZ1J7aZ6+DB/rprU5h81Uwonhgu",
-	"srFqs8bqnV37hwo+SiUpzmyvesM+JcSxDexGc7gR0d3bKM1a8a53nQn56WiRJHNfZDK7jexO33XBP0tk",
-	"wg7LhMLyRCUnLqYjHvlNIhVKWbm8pQqyohvhEQTFBQnRVg3osIoS4pwA6GEhUY1pM8/swYYJBDGNxhAS",
-	"uAdm4sY1DmvAT4EpXBSqJKmCh8Jfh2lZH5SKjZ5XFBSvCCWCRqYWYLouxqdmVR2WlwavnTaxGNSgNQ0S",
-	"JIr0IeBYF9UKgR12VCYFYgADI3wwyKIYnEhSJ2+cAmOiHmSHadSyQNTQkUqACkZazDUysjLlJhwaLMbG",
-	"a2TcQsj815zx//MKmkUvwzas8YEFyUyyyMkYJ/XWSamIgTidSxpHAwvF8dOtkhPid5JG4wRIS1+qVBJp",
-	"eaTZ0Ad+0sQzR8gepNiDFHuQYg9S7LcmxeYi7HPu6X0LsVJyP47Y3Z6FWDSaShRPfSwZpecwbDnmw/mQ",
-	"Tlw15hGQiBXFQEPCMKwd6Q0aIV0cO6FkAFMyjliitEzxgxV9spEdZfdQiHWRmxiIiFVm6lgcuRjG+P9n",
-	"72qb27aR8F/BaK5TaU60JVl2/DKdq9OkuTRukzp27toqZ0EkJLOmAJYgbbOZ/Pcb7AIkJZE2KclxbPOb",
-	"LUogCGJf8OzuszBLF2mdUEtt3Jyi+F6KI7WEq9pcBJRlrmLbMdxGt+vyTeq7m71N1/E32TXuL8sTE5f/",
-	"S4Thd3RkK9vb2wlpMGHh6fHr777p/Ti1v+n9WCECp5+4QJupl13nfD2wip6f6QUjFCTW9lz7gsCegXd5",
-	"t7njMpI+pHSu9xiNo86oGhB8TYMnQSPoUElxSY+eHNRdT6jLlWKghAtL+Kg7hiZCHrJg6nLlmQyJCNLP",
-	"1WncD8Slq3wH5gzrgpuSBTf6DabkJGtjpq9rguuDRl0TXNcEP/ZWD1qDrkbAcov1Vmbvy6e7EE/wiS6m",
-	"cvmEJAqRiDG6+h7lA57NmAAqk4K8k+yF2fwV9XjwXbyh+ip8lJeHMo8eg24b8EXYmFRBjdPyKwPOQ41m",
-	"bHsFgC5ZwHMRYl4EdNOsgIhHkjk4R51XgPowTCDm5mKGAI8xLWDEYqFR4zTjYDFXYMDzYGIMHiR0ZVgk",
-	"xl2lA2kQA/PwVAd0kpwGePoVyFFm8N8TFkzvB/vNmnHKeUQ9Ly5/CFPzrlMJat+oBmG/MAhbuzMPF03N",
-	"8R3AmNyRZwSAwJr9opfzqEbTPIkMhS8R6pxnEkP0oqXhgVm8I9CN5DJZtFBsYYE5nQRUpwQnyAn8A23E",
-	"cCIaRcniJsnDI2NdCo4ks9YsaAbzAHClWYSotGrUpCRqcmIWrcZNat+gxk1q3KTGTSo7C4kOvVPkJOJ3",
-	"E/n4mV6wubAHVgWlZR8lgx/JDJX9LTLN7TrUsbLRPjULXRvt2mjXRrs22rXRrt6R0ujQdRvtUARsHAge",
-	"boLUys1PobhgvJgsAfqEUZL+kMhzcSUxzYjrGs/T46MN8i4aea69QQ6VyXADZuoH2wQykpxA+D4yxqMG",
-	"hCtqEpDD3+2QIfx3NhE8r7X7Kxa+TybxVn2zsa4mb1Cei0RqmlQLPYuzVOFhOXVphV5dD0PlLqqj50Am",
-	"TrqdDnn1HLrpltd8pvPuJBCRbwY8RC1O5tv0ShZG/tmYsXIsbLBTGvuNv7Z+D/cu/9sZ/dKdvnnmH/Xk",
-	"8e7Vb337xc7439t/HnbKo/74GosYD9TF5THKquqhW+IerwRnq8g3s6MAthMEHmZbaVKOT5yV82S/z0m6",
-	"D6KWx00wl7mYEVACr2+Wd+DWN5nLOYD74CaygSm9PmJ8Ep439nf67cbU5ebf7g70B1cr09hv/O+PQ+t3",
-	"av3dsfbOrI///MdNvAQZzRUYM1jQQhSuo5cL+kWME1VlJSuhEyUhAmeK7JuUCx5PRSQHHDmIZZscvntN",
-	"LlgsoXrdOOHqKuCt+qcLPSQG3LTIuLU7BilojqEjnVjXbZwsAk4WQowyTJF9aOSrJ5fhD5itop/SGJgx",
-	"dQB51nGbJQ4YYjW0yycwjWnrIFu0BGDq1TkLmHk2njmN3VjE1dogv+gyoLSPKVQHUewqAuRocmPAhxkG",
-	"SusNi4d4HMFNB4VALAzi9EgDhWEXLCYB8z0a6wp+XdUOZyNYe9w+SS3SVARsgxwmZ6ce8qYa8oIBHyo7",
-	"7PLJUB+BKNc5vtRX50N4YrBxQ/2BMzQEA0TwgfJ0hIWXgLYUuBfURBLaA0PiAEfAzJlTE2gP+IjaF0qj",
-	"c+cAz2puqKZMku2qGbPJhIXSEM2dwTYfqvNdwKiOm+Nj0ZAMX708IbmCBQd6XWsHnwCGDss44FkWb6X1",
-	"PBYyvaQznEcp1XjScQVC2vkkqe88arOMdVfDVT82zvCVHhvltFJQO0n8hF9FPETGGWWV2ZS6ymlww+/1",
-	"+WHD/DDti48XyFEINmbm/FTamq6FM3t2bTHju1ykvVc50n5nh+kcR+vcVfs3Ni0uRaCsFVrHduOmOUDP",
-	"XS3ZWJql5rJl90Zd2tmzdsfPmNV3dmxrb7RNrf54i/Wcrt0Z7dFl3LuZN78UDVU1Vy05Q5snNB+dmW33",
-	"+8XWT3vXnV+vnh35vQ98+7m9+7PTPQ77v8mdV+cd+AHzdY7EWg/gaWfjGw7gCedraVcSdEaRK6kuQnNC",
-	"mzl1O7SlD8QVXOQHUjGQeuSfPrc/NQ599w2LDyPlqv7xUX3ynNGABcknM347mK30FAwJetmjcgVXPj2r",
-	"Z6oNco/tqY0ubjptZoQbPnUTvLiNfIbgMwHfPJLPokfc7Hf62i2+CgSfEMFZK48Lsbz1N8Zf2/5bTvXa",
-	"7q+c6/UALVA7/TVowX0kNtQ82NYOeza2+nR3ZO3ZHcfqst54i/ZH2/aOU3CbrqFxxD70qSGA+xpXdebG",
-	"MpYhm5YbLxnAPIhxW+ef5rZBe9lJZgfRAyf77BFb6fQZU7OrhDpEF7Mk+OwIzoogbyATVkOr8zvi2lpO",
-	"YFm/PMKuDXx/jQb+i2FFdwT/pKc5oRXhCkDQsiSV84dHs7jfQhq6rU6w2AQKHak8uu9V8aESEJDZWnLz",
-	"k/nzJgjb9KXUaAgWA+pksvYCQNOkPCaee5kEX1p5mM3w8Ifjt7+8fn92enw0bCXwd56FO9VTPERwxfWw",
-	"/HnF2KZBaszyrn5KzJ1ngcQhoLKsyN2Lh/dxNoeS2ReEJpDdWmFX4jAJEZDshpuFXuc1Yg7OmplasSiV",
-	"eZ8ZGQrpNStubHBIQnpNlOdGXE58FtiMhxvkEMrLEbNCaBFzKrEFT25ngRO4T1WtdI/0/WW8xiq+hH6H",
-	"Hw5P1OszoXo0p2VOx9m2J+WrKOj17cz3sAW+8tzv9XDYh3oTGsG2aUg9cVuHEBDvAiKIPPEo4FM4odcr",
-	"QpirQZfFG7DKdqqCFHbXf067J4mrsEA39R4M6fWjBZseUtMg3MSEqhdSUh0k0AvokARuwUKBRc1wrKsO",
-	"oICAXh9Aep8MXc8jSAYDOQ6dPTJ0+Vkk8/IbXsDQS2mN4ny5/uJU8T518c99pvfgO6i4IdvF3Uy0olk4",
-	"eOBuuns47eGq6cesou+nEUf5LT3nci2VNA6Kb0EmsEBO6u7TzHMkpD3wAwS+b6uyJs1+t5cmTrdycpxh",
-	"o66urJf07ZZ253Ded1Vi/Yj1hL5jrS+eYLktCs1y7mMk6YRZMub2DQlrx9AMDHg0vpUEfqIO6uySBXGa",
-	"nJaBX0w+F1KCJKAkdNwfKfXCJBZ+A5QlwRsNxBVQEeNP25BHhsWvNMYyFbXuRE3VhPjUlavANZWxkF8V",
-	"iCvZyrSwhNsp7xarRCAvTecOKf2J7UAumB/O5FjpNCYYNeZ20Rn6VC3F+5jb6zlJrzmvpWd1uidK32xr",
-	"lePQeOZio91QqxQFhmsC9J/Wch1rt7vXs/p0a2Tt2n3HMrpvz+44i33OMIy271AXoo7qNTT2+7udTBTp",
-	"r4hFGJCDVywb+91epwL4a9a6qBIh5nab4E0eO3yk1kELYvkms3lCf3Og/nUagW8mMcA2SLlLvTSzMStr",
-	"SrTxfyXuIQuCyA9NCqUbSqg7A8pxyLdvtbXEI36r9k2bQCobdmvSY4KYYjJmQQgjlcS1+wlfmyBlw7F3",
-	"J0t1I7/c8wNKncStVk7sVmkmGkntx+UHRDDyIRnT1lh9PdOiTV3B+lNxxZUoj8f58ZBTuM2dx0PauQ2b",
-	"4RmNNnElUQtYFLxV10p3aj5WX/58413BlXATuuKi2+rL2MWwQtfCLxr/MSm/sO++16Po2khMJBp37Z6z",
-	"xaw+pKPYO461y56NrT3aGeGV/jh95hdsKjC2BnoIwoLmZHxnISK1EW+PEcG7exIxokgLptE0albLB4hQ",
-	"XeBeSgUAuOWUzJHDRHHgd+Z0B6AR+wOuvkyGpm9jO/nSMBWTIWliS5LkDKBLALCUYiQZD1u5dHHas145",
-	"w341CMPI0p+UszlR0uLxE+WMvBBYP550BaaWJ/jEkswOWGipC/55QCWbF6FKAnHPUa4b1mIJxCSzbqsp",
-	"lSorWIibyFXysupYVnEsK5IzKWKl9FbW56kU00K3B3g2xAXjULflw0kD+mhhtdMG+QFr5gwdFo4MWSKS",
-	"eWqsZr+z1yqKfS2nk+rg10MNfi2zg9tFiUvQcCNjBqc0Vs45ELtioR/0TIMwbL8wS++LRMsevbqv8fG1",
-	"noeXkZIvEU0r4iwGDxRRaQynYSLEVCNNJYNra7AGq2VOgWD9ugGyVUk47jnIdgfqRa9CJQ2zPa9heuvR",
-	"MDoQV2uah0ptY6JpKziwGO7aZDi5YvgOKisgkz85JRs2Nig1wroGw2dmAyxOmpnE/lYb6uFswaU6kjuB",
-	"8C1HXHG5QbY7W2SomaK4CM9swcfuJAqYM0z63gvODsh2p5d8MeIBo/Y5ECwYxJ44gukGXTqnPg9A/AAD",
-	"vDRPvCbcq+HbF2c+C4CpyxPUUautP5q4EzqKQ9YoDy7NTLIIZfrP+WwlhVl3JCTa+MoRpCWqENRPSkxN",
-	"E4Gd8rSyY1ZyzMvPLh4uWtWotJYfT/P9PSEBOkoeeW3IMRhVUypq7bHO2OrT7sjatXuOtcX6Y3MtNaov",
-	"T8kLGlKbqb3V+FxVwMxD1BK2ZgnTzFuJXKxN0gzTjpVQJD4NcXurn/s1PPbaRC7zPV3BzXacZ9u7EG7p",
-	"W1uUbVnU3u1b2x026jjjcbfHlE+rHYbGfp7dA8o0jP5OhXI7pozKKGBTxsOziLvKx1X2UGaiVprnUpNY",
-	"Qs0rnTDDu2Y+rizg2WWrhXzNQv52lklL81KZKlDg0ZphzVpC5EPMVCiQ8ueRdDmTkqhNJQ+Q/QnoevmE",
-	"hEJJYdu0QiI8mo6g3i6CiiOiR1+qKO+DmdkTrsvT63rmB2zsXqu38eZdKtDaALw3BJt3GIjVL+P2WKzZ",
-	"T08iHHuZbtF1Ve2tRdwG/OScJd/CzUOmEfQLgzLyfVPek91emsoPLOeAUw6olxmTnFMgywMi1TgZ+4pK",
-	"yDXRU2EJWQtp0gF2NtO3dyXh8E1A43RTlAMC1H5z8wiY8iOUqR+LYMCH74agOHbJObsmjjtxQ6SfI/Kc",
-	"+rDrjE75du6hmSwOKustfa9x5WryXVVaH1A55B0ruooLd1OZpJGxJ1wq+Rpf1jt4V19frPkyEeylPKFK",
-	"oWb9o+VLKJfWQnUk+aFGkqvuzxtKKTPKaCFCnO6sr6tU6mGo+seu5u8nPFxt63/dJZcDngkLkxyHGyib",
-	"xN+MI7tyxlygMy1lxBzlaCc/bOZ55Z6wL5gzbB0kLYzVTFzkx8ZmPgMO3RWh26C+OUy7WezltwmyXhe5",
-	"3m1CJRFcZ37m5mZibGw9Bmyd/nNVFfCAykwfhu40Ue9ah1b3Vop964dej1rZLZ9jvJ0nt10kwNX9sfNp",
-	"zo6ETT3isEvmCX/KeEiawym9YCSI+LClZCXpKrW/CcFG71zIcH+3s9sBJaVnvTCushtM6oI1Rh2AbzZS",
-	"qRS+zGMvhMzUdiYJMO3dAEPpooZkGMg4WBwnAdbnQy9EMs+TbSJZSCKfjGLsA5Ad0qz/4qhIDwiPI7Nt",
-	"CMYiyDAGZ8fK0NDlPKzLAqtHlHHRbSrCc+YGc8EAvBNe8QPXdvlkY6HmJm8tX3InKTxOmui/f0cENtPI",
-	"VvOYJzffzitCgkc1U0TmWN0Dwcwt5X3Nvmds9FHwiuYIiCWZ0EuWzjrT+dqVxFGnSQ2kZdc4BYIWajN1",
-	"l/g28WmsdrdsJ12Wg0httLRSLVlnIil3RuKa2MrHyNzIFLB9/vj5/wEAAP//",
+	"7P0Jc9s4tjCA/hWU3q2KXZdUJFne69V33el0j3uyTexMz6J+EkQeWWxTgBoArahT+e+vcABwkSiJWhwn",
+	"Hd26M+OIJJaDg7Mvn2oBH405A6Zk7eJTbQg0BIF/vryld/p/Q5CBiMYq4qx2UbsdAhEgeSICIA8gZMSZ",
+	"RxJJ+zGQiJHe9cB/TVUw7NVrXg0+0tE4htpFrVNrdWo1ryaDIYyoHldNx/qBVCJid7XPnz97tTEVdATK",
+	"LuBFIiQX5UvoMfiougG+0SN8QNQQyFjAQ8QTScb0DvT0kX79jwTEtObVGB3p+cw3hZWM6MdXwO7UsHZx",
+	"3Gx5cyvzatfhCkhEYXG75/QImsHxsX8atvp+G84GPm32G/5R0A6P4WRwSs/6boFjqobZ+qKw5tUE/JFE",
+	"AsLahRIJ5Nc64GJEVe2iliT4ZtlaYTTmClgw/TtM59d9RRIW/ZEAuYcpGYMgEVPAQggJDAYQKHJAyYcP",
+	"1z+SSBJK7jgPSTDkUQCHdfIelJhG7I5MIjVEmEs6MiNRFpI+D6dEwDimU4lPB5GQSkNpzJmEIoiOB43g",
+	"jB63/ON+A/w2PQL/fHAU+K3wNGj2z+CENhsORAYtMyDl9ujrTS44zdbxsVcbRcz9u7kaXu9TyO8ObpfE",
+	"nScZgoCvGYyLEW9tsA6QDJTfG0s4cHPBkLI70FDrUwkh4YwcUIm0RJOg3uEloUQqGgPhDN9rN1uzxKWJ",
+	"xKV8k5YgLUKSo9Ib/yoaRWp+8e/oHRAZ/bmQvMT4XX6qEAY0iVXt4rjh6XmjUTKqXbQaDYSh+VcGQY1U",
+	"dyAMPXQnjuTwBxr+TBVMKN7pgGvswxXS8TiOAqpX+HwseD+G0f/+LvVyP2Uw0l+EeoIHYCEX3YQJoMFQ",
+	"k+2aVwtB0ShOD0e/QcIoJIwrQpmcgLjUfw8RZ6kkkj4AUjypqEqk3puGYqTwOH6gIXFLTTc2VGosL54/",
+	"D3kg6zQQnEXSH8dUaYpWt+t065fPS5b5OQ/V/xEwqF3U/j/PM/713DyVz9+ZQQwMy5AP9xfwJDY77GtC",
+	"ToOhRj5BBjSKISzu1+BoWNdr+IGGmkiAVNudA42jEF/umhlnj0GYSTTC60Xi+4j2QnDNIP+bDpVeWq82",
+	"iCAOaxc1GOmBvNoIpKR3+qWx4GMQako65mGnpkceRVIiyv+WnWVbo2b+LN12Nz7Lua3u4ihf01hPZw7N",
+	"vO9HDOdysMPzeoFndxUEMFaGri84s7KzEhBGygCbjnhiP7J/1c7qR0c1T4sUQtPQ2kXtw82PNSPIqCkK",
+	"G1LxEVIjARTHr/2RUKYiNSUt4neSRuMISJMMuCCtRuvEbzb9o0a9bv5u+a02Hk3EHjQn0Qv5zavpg6QG",
+	"Cp9qVCkYjfUam55eL1UQdlFCyMa7bTYuGvr//6OplsaP0/5ZcB42wG8OWtRv948C/yxsg388OKHuWc2r",
+	"3UcszC255tViKlUXUVBTww+35LkCRvWRfYrCz8/5YACahnYjBSN5QY4bR+QGxEMUAPnA6AONYktyUNZD",
+	"wpaOftH8bDgQSL2JvoZgIkFctIKjsA3HA18vzm8HZ6F/Do2B36StvpOoEMRKRBpIDa8mzaRd3G0D9DaP",
+	"9KfHod+Gk4F/Rs/7fiNohi04GrTpcT9HzGpjYKG+FV4tGYdLANps/AdR2cxlEWb+/dZx4QAcUpi1nYSn",
+	"cDY4b+Bm/HZwpPfWHvjH9KR/GpyFeqP6YguArhIRjWsXAxpLwJ/+SCzejThTw3jqjrfihlGIDhPo6k2m",
+	"C275rWN9QDFlZokVhdkxF4rG3UTEORIBScsPYp6Ejk7UAz6qeflD1//giiIuFPFH/zKedLVc0J1wca8P",
+	"KOJM85vPXo0/gKB30L3r1y6a+sgVz/278Tl3oDRQ0YPGuoRFqjsW9rTSi9xs1BuN0pu8HAHMgWocddoF",
+	"Z4pL7tNwFLGa57ituSMWGdvHZ/TkfOBDI2z47cGg5dPjdt8/Om6HjfOzNrTOWvgliki1i6PPlamlIXXv",
+	"LPYuYH+ZvCUg4EILsCh0RnFspC9UpSwxJweR0rKYIT/4oqWJhAotmDIaH17iJ5atDqnhVwFngwjJs37I",
+	"YELMKZMpqDp5x+MYH6S0TLO2nPb5igcpiZvfQ/qVR3rPH5rP7Q10RMg9lc8/pX93o/Az6qRLNFDNLTgb",
+	"xFGwHW+PMrm6a+lZN2LdQRzdDVWez1+lXN5qApEkM0K5PiipojgmfdDiyFjwAKQsil/txnnGstMtbMqv",
+	"ly9/V2KY23lglyszbchcQ6WlfgXIxH/ioh+FIbCtzmWQjpI7g3/zRBDBYyAjOkXUDTmeRBHARxmAf8oN",
+	"sxmEs4XsCpoBjWMQz+SCnXz2aj9zBltBD2lz904PUxBVI0nwkZFUSczZHQiS8voCGJs50fJnM9JmEMwt",
+	"ZhcgvFYEPkZa7CD9RBV3glNZ4f+aKU3r45dGAtqGRtiR8rC84SOwSodG/4ng7E5TZI2hMgqhqHHlQOmW",
+	"hbIWCGKWt/H9d0vbBWSvGEkYfBxDoIGr5f9EQKZdubk0yMNIBjGXKaiR6bwTMIg+bk6WkZvEPLg3sr9M",
+	"RiMqppkqqBIByLQiKRMIU16nWTCNk+KR4aPuGJfUtYPO3oUlY16SHDclZhgSUJZDNsOdH5G2l+5BH5ui",
+	"94a8FkFkV6m5EB8BZ0AglvBMeoTxiVa9OAtgNbDM6DlYXTuZYgICCEtGfX3JcnzQfKhBhtcRNF7fRQ/A",
+	"CL2jEftiIDIr//x5V5R6/vitDUKCuiBUXwwQRSxSGs6UdZj7dqKFrALIIkUOemUr7x16+msN0g5bgpso",
+	"22n0zA58IPifwDpsbmCDNb3DOrmKJSe9pQJDr95BNveGq594wsKtqCbjqjvAUXKo9IYTmQTD1BpfRI12",
+	"hhpvuCI/2a83w41s/l2gg14PjoZHhFaeSEb9GIjiRhBCro7k8K0TZDezZKw2E8xoqRuYCWQitea80kpQ",
+	"ySzwbZgCUqA5U0AllLBbT490DVVtRj9boXpF6itXt1IQoEtkSy6Pl9MYGOfYWLowDU17qB4RCWNaCuFC",
+	"U5AAIESGPsvLsl3lpsgRoLcsnhJqLce5qTRrR+OyRsbw0vA168SwUz8eGytdNHIxCAQoIzsX4HStqT+V",
+	"csJFWBSB72GslsIlP+aMHTsd0ew+BY7mYYprrjc/1yX+jBRQQAhMRTSWj833y3eDEEvGICQiRwFgV4TB",
+	"RGsI6abQaxfgzVsOr2zEgjlgdjz0bGvZyxLLdHyHSigfjRKp8OaLhH1BKGV72J10VLg8VjD6IwEtqeDG",
+	"LvR+HaEzSK0FlDJk15IPLYcozAG0w4yUlX+mpxnxB0N1B4KPjJRVBgEjZXWYyiN8pJYieXGoDOV6h1Zi",
+	"eqepPgsj/cJPKV3bwvOHFsXuKJIj6xCdcTjZYIZh5vG6JANQAYqX83jVzPn88mslPzkKuanvb2ahu0Ku",
+	"LDgl9UCjdY3Gxspk+XJeItmBq1VjJLLku0TArOBqWTcNAp4wRJLsVXJw9eL92zfXN90P718dFpX/nDmq",
+	"XJDayu06s+Sd2AEIQ/ZKxlSkTs3cXq0AnDMbffZqt5y/pmxqHZByq9MQVEEX3fMzSjvnZETZlDgR+RIZ",
+	"9pTEVGnZO4fwrRwh1Z/ptZF0cZvCvLCwXYD6PVVA7IBuM3SgwFA3o0NLvK5yRgxEKcy/0u/OS4I35hNN",
+	"zyY0UqXCXS584bNX+8BoooZcRH9uSboSHEjLAQGdOb7XxoOt8cd5f3MyQ5EPNrPjKyxt05ObXdZO3NrZ",
+	"fvp0bi+5s/r111/9q9z05aI7tdqi8ZDDaon8A7MeBn0JX1of3Y58Ifcw7QpIZInVbNbroRmnftFYNygJ",
+	"I7TCMpX59vMXs5U/2dwGyEvnuN7eFZJb/W4IYshHNGJEJLEJfxL8Hli9lslSeM5Xd3cC7hZoZ3/jE0IJ",
+	"en+fSRLSKJ6SRNI7IH0I+AhM/Jj17TmfK0aRsGRUu/hvbUQ/Wn295tXow13tt7loKK92NY5sKKGNIomM",
+	"wpW3I+RCE7We7KtoBLWSsdw3/WmFcEZjhqjwGhoc9NGstRbjtP00/0DzKGY99BVmN2ax8gs4TvpxFGgh",
+	"QygnfN7D1NNkVMtMdyySQAw5nRtYwAO/X3NTgpv7twwt/w7T9/q1z5/zIX//NcGnCJV0U3bAgtEowxHe",
+	"/x0CleHIC3wJqURohEEav8vhjA1dKKKRO4Z8iKENj1scYjh7SDOXKxxFTCtIsYH0iN4DoRhhKQM+1goU",
+	"J5TYITTsVwfW5gGFS14FBlwXjeO3AwwgWnYg9oZ99mavmNELylFrMuQxIlOd3Az5hOF2ScSMcpgPF12+",
+	"GTvH/HZ+Szf0KjLhbtV2o99+DYqW7CekColmGt9RCSpuYVQIOp1bP45ZvvofojiO2N1PWajMLCBt5Aw5",
+	"aBoyeuhpOikUCP3j0aFHJIwiylhCY/3LidYq0381W4ce6UfAWGR+aLUPPaJE7pejk8MCwU0jddJpNCfL",
+	"zaEJcfZnNrg+x2zgUkJtt/uahxAjO7aTjgWMKaL1mEul/+wOoo9Q+GFMp3fLBn2fsHkOQGWXD+Zo0zK6",
+	"vw4ps95CWRlhsqX+ZD6dxx2vNohYJIdrLmUIVKg+UGW/KiLRKyoVkdEdmhfiaACO0k+4uAdBQo6+TlUg",
+	"NEvnq8h5ssDA2SWl/rURDcEjqF5CSKgkQIMhCYYJuycBH40iJXMkIhXgnVW/KsD/HhmnSNFoX8Jb5X00",
+	"HpcF2OuxpAOcSNgzScYgIh5K4yTBnRAaC6DhlBz0p4QyAlTEEQj9/mH5NpDzrnnaTrCsuvkb875GNq5o",
+	"vOrD15zBtJz5ItA9e6/SheQOOgOgmyx3T2bAv5JpZzvYiHFXv/2b4NIMeHCI5Ztwl36OTLng2xJ0nAwN",
+	"YixnkfhWGsS7fBV/t3t1xJfGMX7KYEJjmSO5K6jt0/DcHLXfnu9mV2Putvcw8kMkWjntXaDn2RJLqbjG",
+	"b3LAOEnJLkZI995/eNO9ub169bJ79dPty/e9w8sO00dDIqU/E1rPVXQqPfRmazryO+8/k9YGcsCFMQgj",
+	"tUCtyOhHQuuTHZbj0sbkrI/NuGn0VeJaNTTWh9QFlNtE6WkWIzJLcoqsi69KKOZkyGXq65NRCFloYM6Z",
+	"NKehmQD2MvnRPMwn4VhygcktVZDFmh5f4EBlvHYxf/pVH1tuarNpz4iv9lfNNJWgTNLA+SwrLcvyvrIF",
+	"FWLn1/PRFgK9K3xaImeb3wvU3J1Qfmll9OVFZgj6MA6r0OpRxPK/Nmdxw/kp5rK7TparXl5tIiIFb1k8",
+	"NWlin/Mh0MtB88G99/nzgj1G6gcaUxaUUPF+9qACd/VqGOEiVgZN46TX5t05nmx+9tK5f1u47Ot0tuKq",
+	"K0py5oeya3rz7lkaVeY5H5XVXIlC6qenljZ01iQXPMtFbR+kiu4zSbSeaCgfFeCiB/TQz2RBT7G/1lI9",
+	"u4S+zQALn6LoWgollwszr0SEoQApS9kzyq2iXJLc0PwURqprj7OELqEvnzPS+/nlLXn+0HzuIGqiHXp1",
+	"8iJHNu0zMuRxKD2TFop4cElgNFZTMhkCI4wzqEy8ipeghITZLcQuQ7HSXcgyG0oAabLF8jB0+WOb6iUV",
+	"LWsl5jKL1xJQgDCBUJFMIX1JaF8CM/KAcreDT1gFG45XGw9t0MOGEr/D4Uzez0cFVcXBNLUj90HE1Em7",
+	"RH9ZYqBzZ2Q25aXXKLs0uWPPqRJu+sIFKuxk2fXdTFHIbng+2R5DmJfc+DFVCoRGjf/ff6/8//z2qfX5",
+	"f5Zc6s1vRBEPfzQZu9JF4d28w9Rk4r7wTCiVIRSZiwWlr9kVH5WvePGNK3Di9pKr9TjW0kuSZxYp7UNm",
+	"QeMJnUoU1de+cIVjr2RddUBahoxPoyKlnGwLBWmGkuTVRZerZmLhy9UK+/WOJMGv8Xo+wQ2phqv6iEf8",
+	"Abqz25phZiLRap1+U6aRbJEyfnnUbfGvvNGqz3kMlG3Ojspk6pcaarcw0mpkmUzNwxIK+FMEcSgvSP0F",
+	"H40pm9bf0BF4pO4mnPs3zuKRulV93HP3Tyf25356h9miH96/8kjd6mv1NxjSnvvhlisa5/79YwI/UqWH",
+	"+ZFOZX1XduZthRqZGHCX6PfKQp4ozj0UWqyPmfTspsinTzMA+PwZs2ES6JXu8AlFDrdRz+DNprJEASc3",
+	"Eii+dbTNkZhmQ//fSuq0IVF7VNScZRarasKU8PgZjFqJLU/D8YtEdAu2XxhoR9x7fxe+xbswh+Z4YGle",
+	"6YwZF2Op5pctFQY5jWgwjBj4AmiIP+j3yUHPIWXPI72E3TM+YV2sEKN/sNFyXb2Qnkfq9fphKbuxJWXK",
+	"lHV8RKgiqC95JOQKkzy5IAydUOYNSQ56xcIOdVurwSanocphKr8Rfbal60hL2azy1ZgFewZo2XdlpOVv",
+	"QGM1nId3Jn5lRab4/epACvNZ2UzOJD1v/MIaFF30B1WVjdc1hPaNN6YrElY1pGkj29oyG1Oh6kmFBWRl",
+	"SSq4F6t6y6Vca1S05HWXac43oIyJT+UyO6NccmVBnda4bSpq5My0+nD0HQIWEqxMclhJs67iUbVI51zz",
+	"ccTWiKWwH7+KWKkV0qSfzkMESxoFJnjMlDcyVY6CKVBR+EGamBwwP3rkjo79gQDIWVHRHaY/9GzYMsLa",
+	"ALeUSGAkyzo4u+pwrRMOrYx4Uvm4MU+fW8ClqmYLodORq7NZ6QTemQ/KoG8CI7rAwkqYbF/HUIhKH1TT",
+	"Py2KZNZQmfTXCYDwaop+7K79xfpIfEs/lkFxvZk307vQi1KV6K2jpnm1Bx6Fa62nTLNLzcI28iS34qL5",
+	"2B1t/tCyEJQ8G8sY1AzmFfB2U+UxT9TmrqwNdCMH1BbNNBMiHZGgkjEZABx6xEZjoGvMfmLePPSIC8/Q",
+	"DzFaD8m4EECF1PKKKTtFDqwMgz+Y4kY5z72rbqOlG6UpRkyZl0ZgoxcPxMg6vw89QsPfE6n0dc+vKX1f",
+	"0EhCSEZR6Nt15n11WXif3Vc+yCQtlIUuAjdLqVkxT/IXCCqVb0vhXErkARf+v0j5MfVH56PdNTXWjMzU",
+	"ZeSjcaLlzANjNSUhBn/k4+AxB9NUN6BZJL1nWK3Mi7wZiq3BWzWsHH99bKI85jKagWeOGmQV1eb1hBCC",
+	"aERjYsYq5Zz5LPkq7mr6sRuFRUJc0ced0d9iNbb1I+ZSgKTUK79xL1+3MDeVI1a1bBcpOi4hOOlJ52z1",
+	"AjSFNEERSF5MAI4N4/BqiIKFG2iswMtv31NYOBaGzFS3bRSlgRyUQkEHSNiZC0I2/6P51zJIaK69LRnq",
+	"U1ldT1po4BVWZVhwDaoV5i6ESpjvUsOqMFceV5viZxkyusyNUn0cUxsIHxDKyNW7a0wNyLEJV5RwcUCH",
+	"V0vxqaz0ccTunEYvh1RASPpTAg8gpiSOjBQ8k9mRVWkvG1BKQiXpuTLuzqWvv8Ia7qmz30rhMZUqLe5e",
+	"waTyGhQICF8Mqbhb22VdTLtamqaQe/WzV6xhOWOmalYwU21LFYvzF8Yrw6jXPEwWIdRY8IdIy2j65Ef4",
+	"IqKXfhAmgSJ3gidjctBjnIE5QPxFEsljk7vHE318UJBXbN6dRn/OoBQPzapuQKmI3cmyWLDgPhl341zd",
+	"knmTQxyBrbq5+KlNvJeQjwLOeeI0wQuAKRCmsmlZ+EwYLVxDvm5r2fDzBU+XHfhb+/a1gtHPCOharhAq",
+	"yqBY/vRTjSWxTWA3glRZXDxf+6sSZpCDTR7iZfAtQCMDmzd3mHNgWYy3DkOu2ThR6zqR5nFoVnByz0hk",
+	"MtTpCPIVd3CZs0bsKqboAmpu9m2WGbaO6bkseHMexTNmJqIS2/ayG7AmsSvej7RWvj2vL3dfZhQNKkKr",
+	"0h3ARyUo+fkHQvv8wZy+5ANlHh9emjggm6WcPUCccOX9/aa34YWcMUilw2uV9Ocf0FKmyfsl8ZskkiRh",
+	"Nu1/7enXudmLL275PWUmd3jpzZwrGmlkIM1tRnqAOsFs9pGrkkFndBpbOHDCCdZzkZ6tGEjJLzdv39hi",
+	"efMCSiZNrlCZyHvXi8GFQQVUiGluxkun89tCtiMuAMOmBAwwk/2g3WqRnjWUKM67YwFBJKF3WOxm0WzV",
+	"jxvFWDL///234Z//9qnpNVufDzqdeu6fh//vf1YZ47OxP9z8WDlKbQYlUqUpHbnstN/AJB/o+/XECH61",
+	"8UTrxr694Soa2PoLefloDVDnI5e6zvW5MCRXr4SgGI7Wd5p3XhiVjlh7H5Y+AhMhmA93qmQeN9UDsfBP",
+	"SKclkdk/6ls31ipAmKQJljwOQSq3DueB6cOA2+h2V8wpksTWJ7TU0XViOTo5ztHKRillzpY2A63VJg8Q",
+	"o4iZGk9VtlW+cjcKhJeGrqghZWQGYoVdnR6t6C9TXNp625p1e86cXMmuyxAZmXOJZG+dlSOXxFwhW80k",
+	"POtbzjST6+ZtYfMyxCqZfJDPFq8we5ZdnhMuUOHqjkFYTl7JALF2dHxafPvSGjSR4+j7l7oTZTXnlOv2",
+	"8Kniu4sj/NfQXJEwaUWyi2rj4kHRuNYdQPWBFbfljFcYYripS+z2n99d6eq8GQTNo4vbfH698zhZQMCF",
+	"FyMvtc4jwws+GnFGcqV4pGdKIIWANA6NJiDJwU9RDORmygLSSRqN1gm5GVIBHnnDFRXTgloe4KCYnpaO",
+	"Uqqcl4jVazIgM9Ma0vs/TIuQz8XFbTDA5xUA/0fai6R8P3k7PU8KtdasS3yu0o8bnmidxeqQ3KkX1Jbx",
+	"MB+X+yPeirCMUm4Wo7FeGIZNLe8uyaDeilwOI632TCvbqREULx8WuMWrErAVZNaR1+rlYbxCNmXZiMjL",
+	"n0lyBwyEPra0TqSXq9sChOsNomzluv7R0Ak7aQqyeau+LSEvYZN5qWc9j9D6JLpakAGeeC7EAP/qpuS9",
+	"JHvPQtI0rsOADUYo42w64ok0oLs0cE0B7oqol7vGFIzlehh6o2C8E4/XZmEH+XTcnceCpxEDGc/Ms8C8",
+	"080to0h3Cqg145rLM05HG9wJbBoxgCeyUZh5kFNllx1WXuvdhMhuQ0E3vfCpqtBMY26XKAsbJXgXfLWl",
+	"yJIOu/DcDK2fdwMGqsynZKqteUROpYJRmi2NTXFc8yqTRW8yp2mgFkSSrVWnSPDRmmRsCT9VfK2x5gTa",
+	"mmehg5tYCNin8TMbUWYLL3N+7/kKV2mdfjoeC/5galvl3FeLKngElAUQxwsS7TJiPoeBWQDLfGwLZ7Bm",
+	"vSEoEfJt1zhL6kzIilM8uhKUR4rWcPObvlJdrJHkYWqqlN0xj6MgAvuCk370O10tenTvBGU4QwqhCkXj",
+	"9JLTuIlszwvx7YNxLRSBuB3lW1tbFjy5s+1lPrx/RQ6wckxeVz7cLr98kdLp1axjZWF9SNNBa0zV0M4c",
+	"SaJMPdBVJ5Gnp06d1dMtOwl3+be9yfpQN7zMXu2djUMoKQgxilgXETlamHqA0X32hPWrlQ7oy5SMsMsq",
+	"qxjhVowFI7KOdzfvTPEI16DnwMY/68WQnv21d/iIVSW+YA2IanK/xY5tSy1gPXNwaTWzNYimeW/u77xv",
+	"WwrUl4wV87toQZ8UfOSUtSzsH9GZ2HJHZpRlE+SahS6haqYmTIiBpPp9DxtxYY28+hcoOlEAxtbFJexZ",
+	"Yx2CNUX0p6ikUK1uUmu1732Z7yc30RKQbViOw8K5wv0zZ/IkDrTZCzfj6qP+nw3//Lfsz3r3//zfPrW8",
+	"kyruzOX4bCC0BO5PIz07jrmF/GyHeBdTtmPfSxjJwCQBgAigzKt+A4r0p5bhlSf5UXGfjCuNkDPOzQ2z",
+	"nRNmt64Que7p6qN5JxbUr3M6QI6cz7MI19zEdQ/KWIb9POVRMWXkoOG8jqbVohGtJKjDSyIBuwISKonr",
+	"nVKQsxYnp8hxd4tTWGg8yHtnZh0xcwg4h0/pkcwDcsld1wfypPcdL+tu7vw7UZqFGnC5RmkWFq5pw9Rf",
+	"rG8f3s4Pq9UTF89WVY9J19hdCyByvCY85HhtcCxR+tLpPXOO+ROamWtui7Nns+IavDO3Zk15o4wzLEV7",
+	"+1opQ6j44XbEZxEMFlWzLQRKH8zoFCJh8tAjJkXJc20CDyS4t4x+MpPSVTBdpUWhrN2qzFZll7ijqhJf",
+	"XtzbUC3cuZRYcvYmD3fbXJRHLE3kGvRWfH0EasjDivnHr83Lm2RXu7LGi2rBC8CmPkGFqg5RWCtsM5fF",
+	"ZXeTHy5ba3ERKyui2z1vplathw7bH8KsNcPWIcCAWUKFiB4gvMQ+3SZyDy2blzYy1npJB4lKBFRvTFA4",
+	"stkbXjGC1O58Cfxfp7BxBLFP2X0Xi0EPsCBvQIUx38uh/p8hBPc1r4bNsxdQRxz4vUWGkjq9WYWOioly",
+	"44wuVErjnxVq7e8pWpcDJON8xRDhmTheGxDcLoQHtxdFB5erfzRRvGv9JyUx0eYBwcAl9KaNuVQ+Bl6i",
+	"tCUJVcYKdeASmDEGCX9SQ4iE1S1yhTL0W4eXBM9tEklAX72xl5npbL+K2YCHXLjeU1R8c64H26+7LLnN",
+	"mIDJiE7RAYG9QzsaiHEUYJEezoh9i/wKfRkp6NQWlAMsxqFV7kplPlrzdf2gcsxHNZYdU7a1GfexyiiU",
+	"sZlCDYRZuBQAW3I0WQOtGRzxivdre6NpTJnpL7Amn6pu4Fighi9czUZc85skOltW4S3QjVU5T1/r7V/r",
+	"Vs6g0i6u2EI0nAbxuli4nSN6PeV/d5r/4qzeJ7RZbWus2tjMsJX1OtBII9fapcEzNFJ8vDYfnZQ4VudT",
+	"ElZf+ZHJXO8GmLpefVnFjPfC0nKpR1k3lJ1ZaGdtsRaci1BzYVcgrBXRIwlTUZxaqzXZt9nn0mY8YZ4D",
+	"FjDEauyM9IyJpHdJegIUVj0kit4Ddl1nMLHcIm9jcXUpUuOK/bBcf4gp21W57e+c4/215dt1ueL8/RAR",
+	"C6IxLQmXouMI2xBXLeK4ZhxqavPbqNpgum5XD2lX7XWrdLQ17WyX1Hi9HQKGCRFNMWxxFJvVDx+1Fk1j",
+	"Yj+uLwqp3kjSsZWJskLHuJ3flh18eW0zV/0qoHEMghRaj+fJml4pxkEirmBqsdlfOV2zHarn6RAj7396",
+	"Qc7bx6fE9sMmIQ+SEbCSSi+bVKgthfOSsEq0klfnhbmCuqWdyaRyRVTnMcWVb9PIMuCCyGQ85mJReoAj",
+	"EiU5lqYp+aeq/Z6uyIf314TRkYlXhBTy+vXVoYC2A5OZNadg4umUoxwSxd3kFm1tVNmAQj9FMfx5dcVq",
+	"/Bvq8Wa4L9o6e21Iz1oCykGwZHtpIuMXw7NRWthouTiLb1XByy9aGu8J8TqP0haIW+I2Hv5GCL7pIW54",
+	"IR7ziDNVrDWrimES1B8J2OdlsYFLDmcV4J/IDpC/99vYA3Lj7EgB+66RahGqPCmW7ABBbq1A9fRyzBM2",
+	"6NmKSmsIfjkppCwed8XinhRFEb92g6Y7ImObgn0RiJ9yWRvKpHNb+Yc1s27kGNs0PXYGCdJhflu5wLCU",
+	"YrmW3bvvwb1t++zH7IBdBq33QMOI2bJgM3AaQnC/tFDHIiE7G76szwumTlZt9eK5ZZQuvrRQLzY+p8YW",
+	"NaJTEvI66VmLWA/tvT1nt+vhW8bWjbV9Q9uSNBJpIhkXaT2uZbV+M2NgqRXohrKwzz++iHlwvzgtQCRs",
+	"S7WmvATWzTss3G7Kh4WeMUXbkoqmirucssDUcCd2MUQk+dzInM3FZWNXZPa521Fiv+HrFF2gd9AVfFI6",
+	"1pwXj48wX7NmgVL4vnA/CtAvw7P84V2FD86qtRURdweVkcFmgQqW1kkb8kQUv2odLf/m84rt3KjSrpWM",
+	"TxYkx8VU6dN6Jok+puphbXwwkFimNuAslOXG1wEVLmsCJ8HAXkKHuQotExrHJNAr90jEiB2uYsqEXlv3",
+	"T1s0cEEfeP0O+dNmfpbkH4d0uhIyIU1rpBTHJAe92+vXL7v/efvmZe9wDnirc6r4pOYWkd/OHHhLsThj",
+	"LXOlHqKHTbJ2H704Enwc660vjsakBBsaGVcelh5Ma2JTMkIvn2knFIWYi1MdXx+1hl1VBQg+qu5afbrW",
+	"dPyslYmFzQgX1uheXuroj7ToVwWpJitFVs09aD/Ld0mydSjXQs6sBuR6n2kc6QIL5XoVhL6KQkXz+dBf",
+	"oppRsVbR6tpGOdSbKXFeKG1kkWxTJT0n55sKNiUycT41eR1YzwAmv7dlOchF1WPb9AhNHEqYlzsNLObj",
+	"pF7TRI9LVd6zcmF1nbkQbIGHmUam2w+XbPY6Jy8+Rr8VLYjBQwSTMro+ZxM2b3qLa2zYVT+N5SRVAze3",
+	"mtgh3o5BLCzSb5pomcYUrmguVnfK5WEFVIgIJOGJ8ogAJSIIbZRR7i16J0C/JLAsjMIvRMIINrEQhOKX",
+	"UxJQxrgiQ4jH5KBnUrJ6ntFYejGVyiR0WW0O/+4GMZWyd1gnVy4BTAtcRoK8oxFL05qxK1QUEDkB0MNj",
+	"zkMETPUO9RpyvcUOeu/e3tySer3+HNfVOySTYRSDjXjSyqEDm5NPHXhkMgYhIcRizSVl0ZWC0VjJsrb2",
+	"GiaSa2G4XP3aRPDKgaisvIqWoyzM3IY8MhmappkQ6i2QHJwKCXgJE1qdpP0YPEJR1kUcOP740SPt1nla",
+	"I8yeNsXTPiSRJH8kkEC44nhuXr7/5/WLl92377o3v758+S49BKwtmMI/kkQq7B9ZqAYZU6VPUnEisZMo",
+	"FiTSf8tL0huDGFFmdkRNGXkazyKh7SBHJlSj7CCHpRmm5A0DKZhMNz4zQalNYBCxSA4fx3ZeJZ5o9uqn",
+	"bUzTC7a4ogt2CtJAcMmWlIWeyYIyv+h/TBHWio/HEB4uaCcq6Eiu16TuV0d5ssPX51ms/0IOnCjhESt4",
+	"mMpdmu1epr0LHPctLwu7vOTofKFRSyGTIADQ16YnQCtl7nHPS3PCssqj/SmSQotImqSweLqA55pXliT7",
+	"IdVdrC1FCpv64dnl7946yWlmiv60bApeGDpS9mYf9Ey1wAu80lkbKvznIvkCqUW5mYAPlE3EyzBA76tA",
+	"TuhAAzNSKYJa+mLISoHOH5bT2XXLs66jq6R3Lq+0WI5RDt1b7Nu1lOcgS8arMDFXJJJ5VihBXWqAGNzP",
+	"GGOlul7r6x6lukC+LKmL20v1A0MLvIw5Zngwg/0bCfZFOpfLfLTqIqoT2d+pOoiT5+9xOmM3yOkKBeUF",
+	"SY7hHDVnxpgrSJ6zDs+s8EmlyUwU3KFYuaygpEiYzcJPSefyRPyinWBOT5hvYbSy0vgSm+EsNrmQ/hVt",
+	"jWaaGXEGHspGMu05iz2FCg2FqlR9sT2MVnQvWjZTWoEx7auOVWqQcLiSd+tq+hXaiRWtNOWVRV2eQGrA",
+	"SS9P4UauLit6I/mriJV4Wsxoa5pqSk1esyo9Gidyw5fCQHEBA8GZeuqSyXOhyPAxkipid6mzixzYIG55",
+	"eJn+aKt7OxY+khA/VGyAsbh9LpZ31CNqPJSGjZmknhSDC61XKtVTXlC//NYVJPc/vH+VFQDNudJP2kVP",
+	"+olXXvGi6//2v/+zyuS2USXntMbostrNpb1bnyIYx7VunUnPNln1Hmlo3avZaHgkGes/22njL9dHjM43",
+	"G6uX594fVcu9f8LwINtmdjMD5C39+CVjlL+2gyuvH4irXACtpxGT9M3bQjK6pR+fNg7oKzz3+cMFMdoo",
+	"wmgLt9zCNOBS7HPsZdaVivXAF5ep3kT+cN+UVcW9MQ5fa2nFN6fl6iyuqeuyYpzw9QNQURqyMltaJr+x",
+	"wmCF9a2UgBBu740u9+UK0VatKLt2QdlKlWQ/SHoHN1MW7IZh2wiElb5g21moelhaus6fzJdlvpONbJZD",
+	"oEL1gapS09QrKhWR0R3aM+JokLYenHBxD4KE3LR2qm6lqpr2uNKgtiDUCI0WYt1zq2YgSg8hswwZ/2yV",
+	"oCfcpwkOSc0q7mu7nRxeLDOqLMVjhx9l5M95JKu7DAsbTBF1RaTbPHmyDsbcdhe7GmeBPJ8mryEsRDJW",
+	"EPYu0EJrsdGas8kB4yTFa9Reeu8/vOne3F69etm9+un25fve4aXtjTKR1hAuICRS0WneX2CslgUzSL6P",
+	"xpgKZXzdaUeN3NpKlV+tWDxNM7MvWOP+EVOcn0J/cHByUi/fIidMn/9WpoVSG8F7u2TEdez3k4XRVjIA",
+	"PEUh+cX9S0q242KE125Ht2WR+nWwc4H8MRtMsiQJXmPH0yhOSJe20Jz0999s8dXdNjUoPVW3stnwDesR",
+	"xQKu9Zq3ZQHXbK6rBxrFtB/F1qo3IwuYp4sqkmwULJWNWYbZ/8R9vjRoUbEBz3pixsIoIDP1K9emf772",
+	"ZXnEWDUALE//Lk69g75DM3vZEib51q9l9VbS/rqL4g/BnCcaPJLYYpSJC5h7987lwFdtWpsmz46AykTA",
+	"CJjqJixS6xyXyyyodpoOlYs7d2uvBsidnXLhdLY5aVWqD3yBgsxjAYPo4zzZ+zAeg/ADKoHEoOmd9EgY",
+	"3WlJnrKQhFQOQV4SVOQkgQcQ07Sek2kV7NRQW2+ohHI6stnwz/3fPjW883J6+TXmsc6Ab1NR0578RtLm",
+	"N3iCW+ffzgF+CVCfRkhzd3kLOc0OsSNR7TtAkxkYYuxRkIhITW/0qRg4XI2jv8P0KtGjfKr10W77k6MA",
+	"1lVb8+Ydu64U10GP3nfr9XrvkKD3H634ZhjjB7WFmEA8gPAV981fthoW+ngRR1COM1bjdOVDpZCLGmvy",
+	"gjX+8uvt/PrIL7/ekoHgI2JibZ8/NJ/TRA2f45J65OBvN63jEwzMxbdMl242iO4SrbxFGH6jpgTbOYQg",
+	"yMF7/cHzl/q/yUNEyS+//v3msMLqPyNTGXBTbIspaqo2WU2h5tK7/s8mstYDzC80R1575zLWFNDRfIP6",
+	"G4hjj6QtJxAx+1Eck6tAcBZJ8mKq8fCd4AoCRV7EPAlJnwb3yVgjs4BAxVP9VYelPTYjEH7LxevLeod1",
+	"2AvONA5HnMmLDvPJLzdv39igacnoPXT1LemRQQRxKC9Jwu4Zn2ThzuZ3TIYVoFERQnLQbjQO63owLPRl",
+	"nqZly3o5Kea5raT1v79Lznouu9SWJ+sFPAQM1/Y6jCCiYW1JG2psQrjlf3/rudJcmKGKCyJUEazmiavQ",
+	"ZE5i3UnSw3iWHjlo1uv6mhFb9ZMcNw5NKisjfEz/SNBSISQXPc/AkLjW5b1PHSRkndoF+W+9Xv/NIx2T",
+	"dWU+0L93avV6vVP73LskvdyjHomkDaTRA3KWhcWO6R3gYpEt6t0gbvckGXLGE0F61yGMxlwBC6b+32Ha",
+	"uzCBQnQEeFXTrpX6Fz16n4dTImAc06ksBJDKMWcSLi20GZafNG+bVlPtVkt/34uyCbG+oYBEQti7zIVS",
+	"25KWkkSMDOLobqjcGI3zuTEsynQj1jXv9urk7zA16HEPY0VabYLZqth109AQhInhChI7544V6bmuV71s",
+	"1wIkT0SAfTlRKOldGkyK085bekF6ac1W+lJ3FMkRjoTzXOWq99k7oH/iIvoTke6CGGJFOkmjcRT88ust",
+	"/gE9crCYHOFJi5VECMnV0uksUbZT1vW4t7aNtg2AGdEpgs1gsYv41OCNI6lvZsTQLN376ONXuLaDni1K",
+	"2CMjoEzOU/M0pqfe0bJeHAXAJGTe5JrmxSICRbEvPIY+IYGUF8+f50jfc/dlVoOv5ojZVaL4yKw3pYtX",
+	"765zQuZFrVFv1hsYTjcGRsdR7aJ2VG/UjwzvHSLHez4EGqvhn/rvO1BlYUv6FkvSajRyiDwWPABp955G",
+	"Vss6ueVJMMR6tWqINCaWyOxT8F6HtYvaz6D+hvOauE+8YLicVqPheIPtF5Gnfr9b50Za5+BT6vCp8Xv0",
+	"/6CEtUr+snMjOypJMrZ707Qnjh6gXpAWahf//c2ryWQ00qd3UXsVPQDWdvBqit5JDNQbY3SeRRoMv8P+",
+	"yLXf9EDPsTZDVYDb6EFNQPta/Io0sG0qCBJgjZ+j6M4A19CGIBECwwyOG0dZtdzSU8hKU2x7EFklC7dW",
+	"cyhaMnOry47JnZqpU1H54LLllpydfjg1WSgCT82rHTeOdrCLXPbN7HYsey/sKWGZCW03O3vDTSLD1Di7",
+	"BjTC4hFmsUTSKZkMp8vRNH/QFfFUk+Vx5GtKthhZw1GEJBCs1H8P00vM+XBdyzE5C5uPI02skxsIBKaS",
+	"CHBh8qASwSAkQxAlaKrFESOYpxHsoFWQhepa9srzV1p8QXVtxYsvUOCoff5t23tgFMH/Fu0ytVajdeI3",
+	"m37r+LbZuGjo//9Pzdhhao3+KW3TJvitwXHTbwftI/88bIB/3G8OTgeN4Jw2m5kU/JpGzLg5McYVs96M",
+	"0laj992j+z/OPz60Rs45cWFrqOh95QSr2kUNpr80rn/n0evfr6ZvosbH1zeN6Zt//uPj6x/5BP/zE49e",
+	"vfhljO/8fH3075tfzqujszkv1K5L8PkKxTetEjpWibe1bWBdNm56Js9/oKELbcFPmqs/+cCoFRMgNB8d",
+	"rf7oJy76URgCM3SkwsqumalQbKv1fi5yCanSzeauoF7YzB2cLXrzG9YFkCWXz1iEtIqpBdpliiWRSTDU",
+	"2miGOJpXD6HDJF5HK5NiOovbEWZJXVoB1TrWh1rTD5Hx2NS9vh5jqK+3SXQhV7lOrVieWhbK/tC04f1l",
+	"Vr99RKcdZi5MbjcZGelPnc7Sy/yNPSNeFYmFgYlBv7WpRU5l0J8bYoC49gMPp+vRgQXXdc0bZI1+n4uW",
+	"IefRLBKq5pqs7muiT8i4hOYw+be6v3w8+8f4Py1xe/zw6+n0qhm8PLr728n963P2ri0/nE02A2e4SPK7",
+	"h6lNgNYsy94Mg9ycBfCVE6l243z1Fy84G8SRsYG2W60q67LysJZnXprsgl1QxBf2tqfGs3Wp4oyI8vxT",
+	"FH42NDIGtaD6kKYsUvGxiTTCrhymC0WdvIcHbn4hQv8JoaNelDDu8/G8YIKfZLRm5jq2y+IhcOCvHo/a",
+	"q794w9VPPDG5zFvjgoHLFriwPqE3VvSi6QF9a6Wc9j1KqBoV5JAL5Wu1MCRoNiW//HpbJ1c2ndIY9jRi",
+	"20QwY5qJIzRh0TAUWrPEfiggCNo9LwnXnBotW/ob/MvaztC6dI4kqcN670GJqX81UCCW8L5bGz68Medy",
+	"1lgE84wpNouwqAVcCAiUP+RCgt9HY/7Ul4qO19F7CrHKldjcmvJ4MVpci73D/s9B9Db65frDn9fNN9G1",
+	"vGbvj4MX1yfX9+N//fPFL+d1mP7yZ/jrdfQ2uv54zRr1oBWz/uinRvivX2YS0GY5Z/PYcs58PPk5dhXN",
+	"hYa7iPD1oFQuSTOYELNHl2n1JYlLqwLLueX8NWVTO5fchmIsUG5ffrTVUxB1zfVy5QJQkGQFEC2nLrM6",
+	"sK1c6Lu6kaV68EtUfkXCPGuuieKpaWgUsSBOQqzVoAULVx0jjMJyTdfmTLzXs31D2i6VXT5Ir0PLbzSL",
+	"Xu78k1stX7qLkkXQ6zNFgbMVHIVtOB74J/S077eDs9A/h8bAb9JW/yhoh8dwMshXl7xothquGkeNxvFs",
+	"0LUlZReJBHHRokf9dnAc+idwOvDb9KzvnweN0G9Ca3BE2/3j4AQz5u+j8VgToXbOspOPGVZcmbJ1rkBU",
+	"rXl21G7Vmw0sviWESZCpfbj5sfYZmU21q56d/2rtWaPkd6E558ql5rVn+3OpeLBYbdYQtuUbIknCBGwS",
+	"Vg9xuEcOsPZjWbdpahtNd1hIp4cXxHUuE8BgQmMzmL7mESO96zf/fHv94mX3x6t/33R/ePnT2/cvuz9+",
+	"eNnDKrHWSZY1RRtxpoaS9GHAhTGxU+nzgfmdHAyij1qWEBrfyVhwUxOlP+0wk89tB7Ud94jtuGfcuYYY",
+	"YfjUofE/Z5nGWFGGqg4LuFTmYertJG+sDT+SeABag59EAVxgpQt0rY5BuMoYXodhITIn3EQ81B8CG3AR",
+	"4FoLhmyPSI6i9hhJBOGiwwTYlA8sVwUslEUvnQspkHWSGclbl2TMbUkikbCLDjNV1RKmJLkTfEKosUAG",
+	"w4Td6yejUaQ8W4dXTzQZcpklwkSg191hIyq0DlBIUkjPdjYLYbE0ll3nJ7VGlJLnHMXcgDytY5po7WC1",
+	"X4qZPB4raeRYSZqRMs9HGvVGKQ9Z/4gW2TlQTjEr+Np10ac0UdxoalQs1l2Z+ZQIj6mFolSCvFaSGOzw",
+	"LPXyCOIGUiqH2IYgmqwrWerRKxCcLVWn3VzDQjrj/Cftpv6kmL5Y8lZmj/wKxUOxBCK4vR2IkDu9/nsT",
+	"1Mxd/xk2venb2J5SQay6g9V9kveyWger/imtLBMpCfGgXMd8kU776BqmV1qIJlfqZmCcTmlNXASrxGDC",
+	"iBlGiVEy1r2QSzfLX4iVTVZKl5EWjzfhf7llHTDulnRoozBEAosWZT4vLGi+6O0KQDjvm6EUi2ZKM46r",
+	"0QJ30C7PeeUqrLytBXc0pRwEVIIfMQlMRlrRWHgwLrcrW9iKLK9dGh+MXVUTUPK36G5IbpQAUB55xVlo",
+	"4u01gTUX/YdyJjbn+zIdXbpoky0Q6ePGAglt7pc0H7MWqf/T++KS190GLDc7CU/hbHDeQPblt4Mjzc3a",
+	"A/+YnvRPg7NQs7YMyi/MIOSVCmvF3Mtae9AMWuER4Jd+OzgN/TM4H/gN2uw7lqm/GWJvhtr/ttuk1SCn",
+	"5+0T0mjgflImldYIyydPLIJTGm/WXMPK4RBztY0jxc3vwtAR5CizYz/Zb8vdILnuOFnj5MVmkCvnfA9s",
+	"GMEMUdakkXDhKkLn/O4e1mA1+j4rciI3luVIGGNA3K0gkXTj9qmEDksfHFjLBhVgYi4v00BbE2CL0cX4",
+	"bpdx1bWdjCHsHdY7DOfA22o9KJEkI87ANgihKl2BZw05DO6oRvFLLMbXYSaQk3HzfZ281NfWLMe0H7SW",
+	"DuxZfdBunGd52V284l1F74H1DhcbAl5kZ/OEZoANCOXaRHApzSunY4to0tr05BHjJfZM5utgMuuixCIt",
+	"KN9wbAg0tFL4y1t6t2ho+9pzfAeH3UeD7DYahORY2Pr8L2N6s/rVctvLO2vyNtXCTWs6PmEZR/TmNSvN",
+	"oaZZjHuHYRZHu06ujcNPkp693H0aUxaAtBkollOpHAqSIY9D2WHIaTErJ5Iy0awm1VBs3lxa6N8xXGRv",
+	"ffRoROrQ6zBkRIQPBsiDGXxUqdncZXeh4wPHnwypAhd9YA35ZSzsZ1A5/rWlVekR6agDNfJV+48CWT2p",
+	"n5yWElUDEFdGoCqdsyqNw0DUafYkfU/S/1pWsa1o8iKdZH2bGWYtBcOSOGgM/nBJe5hfeRc9AMYipyQW",
+	"c71MlIjLR7AZqB0WgtLyvkcYV8ZXmNcmuLBGGS35H5EeToFqCI1jPrFKyK+oJaWZdh5GT5t+GVS5lLoy",
+	"2mqS9TZXDwY44XZ6wUKadXq8rTfKbcxmqj9KiNdeMv9LkXE77Z6cz5Dz9UX6ZgWR/p3A8rZYPOInU/7w",
+	"qbUBQysehfNYxQAvpq9gNMbmVQs1g9c0ikn6Gjn4mRMFH9Vz99OhZ7LwIDReAkkfIDQBMkj3Q25yYbW8",
+	"LkGzEn2TJaEsrQxgEvCdmcsN3I0YJu/nUrbjiJmUT+P+rRPrG3LNjOb9PGjGuk03+Q2FE/aRhdV+BCrI",
+	"p091RzHqb+gIPn/2yJQnaeSRfsE2vrDPMefItbeoVyT4SEXP6RE0g+Nj/zTU5BjOBj5t9hu+8yuf0rN+",
+	"Ro5vcA6sNsG4Mg0yZWIqjFzU/q3XaApMpEvNL+wx7euFk19tZDfOnhTPvwtT+8ye8ySGKhrzdcMKv2ZS",
+	"scAmXcCSJzVM7/i+7+Z+bnbbHtEEvaeK24idRWxfIHsymMxQhr19+GuyDxfPpjLRLhf7VuYMvocRf7CW",
+	"heLMl6bdH3ZDjRhJTGkO9AxGrJtI6M0T3R9xli2JbkHdX5VwaGb8yyUcfklFaGvUNWewOep65ZrJWwYl",
+	"hGrObD+LbdvJ53sG9OgM6DthPk9jyd74Cn4Jc7WtMLfKhkwO2s1WVtbpsL7AorxLPvM1SPWbXbNHNDvv",
+	"ieGjE0NnCd4Txb09eHvpP8sIqRpsb7/IRzgqzBaMbAgFFjVCj2E+pdK+5GIdbe4kN3GNhUASEyT5KmKA",
+	"mYm2iqYJAbH1kzEmhbP07VJL77Xb2hMF9KchJo8Sxm53tyKKPV1DBnBcSt6NVLaYfEee7XMKFq0iS3BQ",
+	"JOC2If6jZzikq7GlgtEw6HIuXMDPokPKN5KvvpAdhvWjy7U7pqZdwaoESa804qd5Vj9ql3trK2SyzXl0",
+	"C+2bqnpvwwS6pk57Ok/z2LHz0/4JPQ7aoX8ErYHfps2+fx6chf4pnAyOabt/FLSwIZkmN7Oj5NN4x1wq",
+	"BJVX06cscyAsAqSxKAZqJk3eSAXNRoP8/AM5wET0eHroEScDNI81crt/HTWw8LiyPX+MD7kb0qk0/Z31",
+	"X92IdU1qeO3iqPE5WzomtJvOCOZ5F/BBYXD7BNPtcs8QkmMubQeTZr4Ldq2FlcVSPL6oNaA5aNEjfVjH",
+	"od+Gk4F/Rs/7fiNohi04GrTpcR/5ysduFCITOYZ2eBS0+n6TNs799uAM/LPwNPBP+se0PTiCVtgMNN9J",
+	"WKS6GMc+C+7yAIrfvJopja8Zz4vXL33cUKPRaLRbSManI8CGff/9bQOoIGbkSpJazJBJvyTr8LjePCnF",
+	"CA2G+feP6s2zRa8vxruFX5kqq5XWYynTP69uXdfii1qrmZ5X7aLaaWnYlyVfLqIUJSLwHKWwAZpmFS7k",
+	"wj8enDT8Nj3t+2fBeeg77NPIt6lrzzLD1U69tFrC9+DNizIBqEraZtU4ATfs8vjhX13JQCS85ADlN1uw",
+	"0lQSNCUybF0ML22575mSHigzDvlEi5UTipLgOFEQHnoEr5StaGQIQqmZzyLF9sG5e5a7Z7l7lrtnud8B",
+	"y12T4S6yUVkWsTdK7dJSzxxYd8XPt6nSUBACnmdU4tOGboEFJUYDLkKXuCogAKwxikW1ZR4iFyZtV9rK",
+	"hlMvM0512MCmB2X2mIWGKlepO6Kxky06LAbq/N3O/mQImTMgWH5/SUamThk1/Snsz1g5C4OT+AMIO2rP",
+	"mM+iMB0y85TbtmMUs4opeeBRSDAjt/Bc/9wzucR2TOMRkaBUjAXQXSU2LkIsPI6NdjrMTUjHY5E68vEd",
+	"whmhieK+eaQltXFMmbzMArLs6B1GXYE3kkUDWA73zNR8c+Gq0yAGgmH+c+2HTOcO44BYnCVsac07s8st",
+	"Q7Jc++Utc4ZL5JmFZHsEaqhFjVqfsvuuEpTJgc0ZG4B+V7OP2/f/Qs7bbDWOfOS9lWmxBcwjxlg5urMX",
+	"hvfC8F4Y3pEwvBeFv3ZR2B732gS/nIgd3TbOZ7zWZ3A+aGjiotfmY/22M3rS9x2Z0hQs17p1HdK0kOlo",
+	"tFu6MoFC1+Zl4FZwtXXZ2nu7nIWdyazwY1yMmYhGBwrdifs4v6f0UpvTQ1nXSW/rqi7L7Y/PtRy8Y7UD",
+	"vYSYYlCQ0LW0zxOVGh1t0Rt3OxlXKJRrCPbysUjkWklr5UQf8NS6QbHcL+NYb3dE741iYhoGzUnC/+RR",
+	"mNkzdxYeu7eE7oW/vfD3BMIfUq298PdXt4Oi7WZvDP12ExU0393G8poKLaZBf7mndMjTIkjAVERjSfoQ",
+	"c3ZHFLelBvUEqYjrwqZyXQv071OszZf2FSz1ib7e3h26rBWSZR9aXchipn6EETd52SUd7tKo2xNXq6Hd",
+	"P6Z+OzgJ/TOtZ5zTRt88aWvOrYe2rL7KB9W1DRGxIBrTeGEdHdNKfOObtTUq6kXQXHPx0C5pvb5gy137",
+	"aAZeIxYU35+tupxa05+VRnaWxmq+NRM/UaSm2fbjxGnizlZEaRZCMp9Ju55dx2Z+2Ta+G8nlA7TIG2Zv",
+	"5VvNNSOpuL4D/0UxFlv12o5UXm3ZGhTXbwILEQBe9vX6Vo2yaZqutL/go9xEdl7rXwkLE8upVDCqNl46",
+	"gNuI4A+RFlBmd7Nq0FZ+kflB7MBZ/f3PrkOIltlQZDsbnILfDk8C/xzJrJXZGv1zqm9rTFl3nQSMTBNo",
+	"baYHSFDJuDsAqKaAlvYYkArGhrw49ajWaB+f0ZPzgQ+NsOG3B4OWT4/bff/ouB02zs/a0DrTOkDIGXQX",
+	"QNn2NIBx7aKmgFGmuoFrrbq+NrI8x8QdqsZgRxVMGSTfEfxUmG2vEUeHxGp1FJ2jT99BDB13jCltEG9+",
+	"eJyy05YRUTYltoeVvmHOq13a58B8khae9vXt7sfmQ+MPT0u7ZZX8242jDuvh7cWaba43f1fxrh2oaMK6",
+	"smsr9qB+Jjss4++y0Mn6mSSSxuARasrHAbO9uurk5+gBOqyX4xA9gsMymOTZoC1BZ5zc2OzKdvenktAO",
+	"yxoqOzmk1Whl9T7wt8VeZUT1J63vsUMOuTYdXkg41iMVj9jvai9j7GWMvYzxzcgYa5GNRTo2kmxPs67A",
+	"5P/ua8x8ef+d/qpVCXg/UwUTOl3YxJ5bFrum6LTAKlEx3cAScnJgLBTo+UaroEcmQ442tMkQ2GFmTctR",
+	"K4LXlugraKQOnDqLnrOJpwNCSXrZrWAUUCEiGwh3BwxMN1LXctkzHfXLTHJOENlON9+zyz273LPL75Bd",
+	"7t1Ku42x35Bp7TzAPsf0nluys+MwlytiyaPlYH0IOBbXtEQOOaRmqQUO+Tvva1XfdMo1JnOrnCOrpYEy",
+	"9Xga56SH46KFwc7UW1qj58pMvKFmvrMolz0r3bPSPSvds9J9hMa3EKFhmcaarLtMt3weUBZA/Mhc1jFV",
+	"V1mMCiBm4jjHcm3oqVE608S1Bx6FEFZgrpck98qQyq4LXuuZOtsmoW5CZZpUd+hK53uFEBOnJKdWftsG",
+	"M70vM6Z13Miege8Z+J6B7xn4noHvGXiFMubIM3atepewdwHY7mq3GeoJk/NWZDQQDxBEjuvf0YhdkkgR",
+	"ATLRWvZkCMKUQ7QvioQRqfh4bMUAkxLCuOmnqSZaWJjl/ObT5Vr1e73tPUves+Q9S96z5D1L3rPkKlmb",
+	"SkxnWNiaerVlz2vEktsv8rFtEsC0crP9pctjx12n6qeKHndbfZz4cbu7NIJ8h6Vk9Ql0s4SKinytCit3",
+	"OSI2Seb/GBdqOIlYONvqs2KHTgu6N24Y8jculeFHa3fobNn0sJCLbszv8IjS9eWIIb5gybLhN4MTaNF2",
+	"32/msvXP+/5pcBIeQ3twZLL1UzLaWiPw1p7y6tBbh2zfRfDtOLvZjvakP63Ku1oksd8oLmyYRt7IFSkX",
+	"4uF+1ReDHEyGnASUkZjf6ftNVYdxFoAJH6FMTvTFT+NObU/kXl5m6tXJFbYTuBOaGZDfeb/D1BAYMTep",
+	"sJZnkhiUMx0ugBg8JAf3EZa7xJc8krAQBI5iOuGbb7ws+DVSMJKu2PqITjEQhXAb9qI3awbuMISciY25",
+	"AyVzkz6TJggZKQnRN7pO3vE4zq/3gkSqw5znsGfuYA878veccmI6eNgLBfqsbd0quze8hB0WybQXYHHv",
+	"5liM6pO/t11s64+NphfE+L5LdcSni/I1mJnLm2Nc0FKCmBE5SpDS4bpN/JCmb37M2Z0vIRCgfP1gPBRU",
+	"gr5uVejtEhq6ghquS8UeMSr4L8azZnSram1FVnKutbOY3T1ZWGLFkp0+YE04t+h9jOY3FKOpP6kAB9uQ",
+	"5wNLc0IWdR3MDHCVePOcZrA8nvMq5cMCaFjQAjQraKc5MWj6OqyTaxbESQiyw3q2Tb0tPiJ7F2l6daQK",
+	"jH/I41BmTPPmHVaj7jBbPABrbMCU8AmEyMFdyxFNIiSxTSs8MhB8RGhawJoEifI6jJKQT9idoCGY7BYF",
+	"YkQCbHSFRazvgRE+GOCIDD7m/Hw4oBpqYcMtZTKkSutJ+UKLZYzvZ1AZ19uy2svj0dqZEzLtrUtqxbTr",
+	"x+WmDiy+IrA2IdqS+mdUi+G+lsP9Nj3q+2dBSy+tMTinZ/1TszSbEWthapSpvaqCqspuWcXe6rPTFn1r",
+	"ktoZNegLtOmrFyXzHqpMhtQZyt2HgamNC0jStFhPg0DfcgIfI6lkndyA0veE9Mw16RHFZxQprE/bYali",
+	"kXII54SxI//O+8bhQg4iRQYRi+QQPS5UEco6DKiII/Md6cMdZYeXGStxOpxdvWks3mE921C8ax53zeNe",
+	"nfxapT9hGaU2Dbw2VlF20YuwXA5dlxY8YjvBvYnqG6H7rinhnv5/590Id6IVPMfk9cW6gU2NL81419I8",
+	"ivHE3mySuog94gxmHYZ+NW/G9KbFeXJw8852oIlByvQTEkYSGVaaOdZhaU77TLvDMZ2SAxxsHCez9r0R",
+	"FffJ+NDDjoYdhkZBU4q+ZTIfJRnSeEDohE6NJvAnCO7NVn9yZWLIh/evythLzjPyDqH56N6R3Xkm7Ml1",
+	"RzyEGNkT2EKK7hC6YxABjlpraQ3BADX/67GGyAMIegfGiaofdu/6M17gZqtUv1jbTW1qKRgeUCjUqJ+J",
+	"yCk5gbVJpys4W+TMBRau5fzV75e7uo8XfVIeO2GiSxKBgbALyg1k7Rgr80fF70Ff3vHp34LW/T/OJ/9p",
+	"f/xns//mbPTqSL4/Uf9uJNfH/KU+DpwbqUJW4uE5Hww0sq38/HPO49+dA3d7odt/vBa05Xg9YKNMLaJA",
+	"Y3XKfY9wnCpIWj7kusxb04HVHqYijUGi+lerobwb7xQCCnlO5rEe0SmREMdfTFVbzD6ff7JE7PNzi3mb",
+	"xb7NOb1v7b61kJdS76p0EmXZMUXnhmvuamntrPawZm2zcVLaQcay1JzGqtJqfs+kKazIJ8z0k7sHGNuG",
+	"KFoXlBfGx2aK80hQkvRmOVCPHDTq9WajcXhZsC3qtzusV2RM6cuNzBHHJ8y0hpklAr0OO+CjSGm5egSU",
+	"ZbKIh+48LTQMBU/uTOK7W5gNHkQho95hV2bbaeA+6ri4a+w4c0R6+NzUAYpjPoGwZ+r9mCVZUYkwgFBj",
+	"+pCKkPyRcEW1Ou7uADkwWnJxH/Y8ZVd/1MWPeodzKjM5QGGqN0Mfe4cLdGlyWy4FyQ6TQz7BNTGYZBWH",
+	"0FSL+fclctIN5MWkd/amPIk6vlshZhPu4Lb/GLr8XqjbC3V7oW6VULfBpV1oi9d0mcoZrhTH2GeA8cne",
+	"SGONNN+ozeUm7xvQorpBRZN9oA9/EyHUyZPLDTBzsZsxZZdZIKR+UG6d0Qx9QRTnlzFSLAjhxMU9Tvxm",
+	"TNmK8r8WNAMz+1jwMAkUuRM8GS9ahH2piy89XSFgmijeTatTDGgsoZr1fR0uvIgBW35lEczpDHOQuaid",
+	"BudhA5oDP8sWOIOTga/HPw8aYRNag1r2pWlc0D+DVtBs+qchepRP+poBBn7WMOAEct9oEJsPj8KTQZMe",
+	"t/yzoAl+u38K/jk9GvitfjNohOdwNjgtdIIIBR2o6rE/X6afejVLwbdgG9hRIKolTo6cBlTRmN9tHIR6",
+	"hQoKMuhIK1WIBLZRkL3+GqO89F/Y7DxPGMgokYrom47NOYMhujuxzShKrfhDty+4CZFcFCBpuMTTRUf+",
+	"Je/2+td0rYv5iI0+9/T8W6Ln6yDNIiXB0aF9JOdX0C0vi60sSu/L2E1RZE+DKkOIQUGZQdT0azZzGMMa",
+	"42k1kkRC1teum0goFBURoCIB2D+bSQU0LGEsP+LEmzGWxenG7fmdmInCfX/HJ0wUNGewLsJ65VrlWwbr",
+	"KZImEHhZ7vvPoCwmbhmHtOeL3xlf/EvzxCeKYq1OI758BCs6oawalc9Eu6MRO6xnQakjOkXa02F9IBIU",
+	"Rqkavhj2yAHjKFGZDGkTVmrqd0Asv0Aw6fZcd9tIUguK9TSax4wg3VPubSm3O9LltHsnjTdbO6HdaTDq",
+	"noZ/z5GoW+lQz0c8TGLwpclKWOwL0Qh3FQjOIi2umpczF4yJCQniCJgiJnVXcwGGqVwCVCIYhOSgZ97o",
+	"mje6ElSPSDrFKlEYsMEZcg90nYaHdaIF355ZYtfNiiEc+GmWbWF7goJaKBu/xkFu3Da39vIjDezG3Lyi",
+	"6ZQt2OSfQ8O208bcrCNoD9yzmlezEDAUqn82OKdn4B8HzdB0DT4PT6nf6p8ETWgM2rTZzD7JgOYobEgV",
+	"DUAjiXF514ZKjeXF8+eQtPwg5klYp+bIbN9SCG2z6to4uEd37YSL+5jT0JSYgq4SEY1TBoJ+64jddTHP",
+	"3kBoNDLAGE+6fSoBR9A0NOJM1i6OP3u1iIUwBhYaSGqcc25iDI1BF3GzoSkvn/u1UZkyzhzoAhrpkGYf",
+	"2rdQVn0miblhKbDW0HA3k1nLQthu6IOVV+fIDB0oEEQBJproV0ZGYJX5+gkXJlY9310YfQcaP63HwGaS",
+	"5F7pWgm1d2hi5O0F6TDKTCpsMibujpvh+kDwVmB9Wj2o/aTYYK7ndVjPfTj7iMRRuhOC0+v/TkCaYDnJ",
+	"zUzocu4wdwex1oWds3gvZ8Y/rJN/6BslL2wYW4eZODYX2ib5QCGlNYNlQWtZIJt+xQWyXWIyWcLiaBRp",
+	"cQM/NyMe+M1DW8BP7wVj5vTA6cuXpLB8uxKJ1Hoy5DEQ04pelm3MLkrvLmIK7kBgVN0QmAlXtGlwAWWM",
+	"48EIoMEQwrSYoMYh+qBP6riRHX/C8D0Lqw4rMqWe/moiIgW+VkouSQz0AW2BPEEt6B5gbLKTkUnp/S6K",
+	"tytnOxuqHk/GcbAmh/3zK+U5X4TFXDNNtx4lZHAvTHxTwgShTkQlB5NIDZEy4HMN1MO/nKn+G+vMdrML",
+	"0WZeU2JcRQN7i1frS5pNufL21utk2J5MJOKzqX6rQIwiptX4LPNtRKNYSz9MXRoFKD/zlmrQm9xQO1OG",
+	"zJakXl1Ip7J2cerlf1MwGsdUWVtJq2+sSv7J4LSxOLfZASYb9KhR/LU4rDNV+aeNs6bf7p8H/lnYAD8b",
+	"9BSqW+tKwbRXMbZQMfI4/LSKRiFXJj08cpuhFrENolDtyBDZJX/kkdDcvW72kpaXbUtGi59Wmv8YYXU3",
+	"O4JFXSxurQFeXt7tZsWl3dSK/R3d1x2LantSVxSA9rLO7iPdd0Ew58UX9NX5iYgXyyxvGZAP718tqiow",
+	"oiGYvjppOlzaS8+UKnBdZ9HsS7NvMfozDCG8JJhK4yzDxiFYJ+/ygRBqyGW+BmwxImJxVD0W6f6g97ez",
+	"uO/yDCKXDfTH0X/U+cO/Gv03zdHfT8evWvL92eTf7eDHk8Hfjn+/aqzIBlr5+RqBzG7vi4KZ0zrlmEC4",
+	"l1TKgp/Tm5cB6ku58edvay6VeaE7xiXCSFCmuN+7D7dWY3DpWvM6Al2sG2RJoY+VARlMg9gmEy5Izlsn",
+	"jW2dhgdYAo9pet3NOi0YwwceBITdYEjFHa5uvQSCQjLpwlPa37ll2sE4Rb0n1gfcaZH3SQzWKp0Wzgx4",
+	"CIcXhCoSA5XGho4o3WEHPYPbzoQemrRuQF6a8cGDXpiYuwPd9NfeoddhBoGR7RMGdxT56UHP/dk1z3u2",
+	"ILciIy4VURNOQgiiEY07zO7ioGde7SrOu2MBQSShd+g62PapBOIuBy7b/t0dRXKE0TiHl8ReCWKvhAnP",
+	"4Yz0xlwqfZe7Yzq96+nvZ26P2795AX0HLsPelhDCsRCkRe+EXeCMvYYcVMq1X6w75Ynappb3b4mebU66",
+	"vlge/HfMBfaK0+MrTuvyEid8mQAyH8PVFutI72hwTzVN1CQsYnpa8+ElkVqnoTFR9CNIz1Ey6zQhXBDG",
+	"Gbj+oybVzek9AijafkcL1Bszxc9maU+UPGwAM5u/uypz98lydncd/GiOE6tb4oFmW3XxCi+mfRDkneAK",
+	"ArVhGKOiH7tRiPjp+nv5bXrc99vBSeifwenAP6eNvqla0R5olK4Wab5JdmwO6ypkyebTNr+TdNnClneY",
+	"N7s1kVmUB5s70SfNh/1KL9NGV+MR81T3NKychm1yTEszQ2drUexTRL+aFNH80Wwn01VOGrWNbrN5L1GV",
+	"lyqKY62nJjbHJZc+ujBBdCuKu08U/WYTRTdC22UZo7Mkat6EW0S1x29kvOc823Ge74PrPJFdeYP79+Wz",
+	"MS9t08AVmZDkoN1sLU0At3mRu2M229W5eQ/6j3WyI3Mrf8QsyT1Ve3yqlmYl7qnbPj1xR/K7mo5hiUk2",
+	"V0pMkoOERX8kQPRFlIfbmFtvcdZvqJ/Eo+Z71x7f0qgBXt3QiMf9XdkZlUXInZkZl12c5SZEfVRfT0W9",
+	"2iaY9g3Z7ba8iBsAp4q1TKPN3lj2NRrLlLmdm/PajUxl+sutLWWbEZa9oexbN5SthbIV7GSOOC0yk1k8",
+	"+7r0ya+Hzn8XNP5pTVNrYPxfxTK1A+L+ZOLiN2SW+nrIyKwxaE9O9ragrcTTlVYgSRIWYvZRUSxFrRbT",
+	"o62aOwZh0HELC9HTNfJwm3XReO5iLQvFc6Xx/hrxeHZziwzsa9cBfGzjVmXD1ndl03oEc9b6FGC5qetr",
+	"MHPtCMvXxdlvz0T2VORgTcBWMK/tLWtfoWVtU6llE3va1qa0vRntuzOj7dCCtsx49rUazr5x6v9Xp/xP",
+	"am/7zkxtT2pmK97Dda/Ht2dp+8bpzoyVbk9/vnMD3bpSrqQs7POPz4OYB/dLqgu5xP/ezdWbH394+6//",
+	"r77TPXKA7fntIN0wwu2FvTytI7dDwAoHasDF6JkkKhqBR4Z8QgZUkEgRkTBJqMZHYxMDMqFxTHBJrrJi",
+	"h4V0im29pCs3cPPODkb+xORcLJQzGEhTv/4exsq9GVJF+1TCRYeZ+m4Rk4qyAMzUnOmBsTgDESAVFQpL",
+	"BUsSqbLyBD+DujE7foFQ25ayMT4xJOPUb7RmSYbZUVci5snaxenp6Umj0fBqeuddvfPaRe1lIvgYnv8A",
+	"IkY+qHhIp4Uxq1Py/NZuVErNSyqKmRfNOdW/JSvWe2shLm4hd3VsAYTFFUxKjVhb3ZLXTocs3BVzBwZc",
+	"TKjQ6KkvAdWSEeI9ZaGnHxKgwVA/88wAtrq2jEZJTBUXbiCPUJJIegdETllgMd5VCxMJtmLHG0gV3rcL",
+	"MtFyBRHAYEJjaQqtN6Xy+cDHmg/27rIwrTtixh/S8RhYvcNe2pVhOdeHXIeI2bvpyhxFSuKgHpHc1VFP",
+	"r+uAxzGfyPnrGnIw9VcSFvIF1/YqfNCDzF3dDeUlW+6vudHFsmt51OodGooabU1/m+OBf0JP+347LU3d",
+	"pK7I4QkGnrsNebWB4KMlQhZ74FGgF3eiKU36YstvnRReRFToCj6RtYtmq70RoMqIz69atDYYhkXcLcuY",
+	"/tWN75pEzJMtRx0qky/H+U1lYz+9JIv9cy+RaboGnOkHprASjWMQ2HRMAniEwQSkIoNISHVBqPXPxbHX",
+	"YdT56LI6gfq2B4lUfARCPkurLdfJT1GsQJD+NO1r1mEHvQEKXT0ih5oKpI39A6xtaOoou9YCuCA0wGl6",
+	"eycAkDSb9gOOwh56pHcfsbCH5KRnp+9GYa9OroiZLbdfM22kZIf1QB9QN4iplD1y0FOCMhkBUz3CmfVV",
+	"/JFA4hq06Z3gzCAiHkZBh8kJwNgjvTGIEWXZlxMaYdds0nv39ua2w3Jn5cpBpif2/FP6d1c/EaDE1BSa",
+	"8ky5R4oHIjos24UwRbNCEimP9GQyBiEhhLDbn/bK6OarSKqrOL4xa3ibocucmlrCDrO1GoKP9F+f5yKP",
+	"p+3pVZlWzKzqxnz+eYHzNbcc537V579oMfrZxkv5u/540UIMJMwXz2RuXQvhkuLmWk5g72tOeqBKwWis",
+	"ZO2idVyt5V3u1tUuaumlq3m1QcQiOSz7vHlx1LxotFL7wGn/DHvZYa6W3+4fBf6ZbQBH3bOaZ87+Iq3l",
+	"q3+KqVRdXEKWN3ZBfnz56uXtS/JcAaPM+gsuyN9ub9+R48aRuyUaVJ9TcQNvmz41CeKiEoPWnyoRaZA3",
+	"vDw2XNRcqzrTla8NJwP/jJ73fZdx1qbH/Xy3PEPXlpksUpDpw2bwUXUDc/gXNZj+8vv17zx6/fvV9E3U",
+	"+Pj6pjF9889/fHz9I5/gf37i0asXv4z1O29a1+1//xnfv/75QzT4xxoqyMxNWu1/z9+f78ADP8eKJZaR",
+	"kSlJyfvm05+W20y9Gh1H3XuYzokIiwUDG34jASwztl9ckozXF1m8fuL+hY/4hJXH6dxkO3mSOJ2088Nj",
+	"8q0V7ArndeB6lp3uokW4VzfgEssgkNYNs90qSyOVYsqeLkIJi1gv5B6O/FfhMHkQXtROwlM4G5w3kBb7",
+	"7eBIk+b2wHeNfDSdLm+ZU14ecR16jXQ3TKCLJvWclnWsr4QFd2Vz95gLReOK/YGyCost/Q+uKJ7PfBug",
+	"8uY/zUau189dv3bRynX5Mf/G/j6OIZkS5JohsUh11ykhuczo7k5d81h3PzhTXHLf0T7bVsxwbstM28dn",
+	"9OR84EMjbPjtwaDl0+N23z86boeN87M2tM5axX6wv63L11azs+yefz/MbCOW5W7rMu6VBnCUsrB/GnXR",
+	"oIBHzDUhH96/8ohDHM+Sfg8JoGfqBnvEXRKP2M54B2MQvkZh94OKRiDT9y6J38za65lqwPqOkzBBMxiQ",
+	"A70QTUUIsPCw1ItvUWhrm/OeYO4J5lMRzDXJ5eKOJvh47/LcaciFTAnMbojxNk0VimavXO9XvEk7qyJ/",
+	"hbGbDuuJFrmHENxDSDSZcgZmZzN0VdwzW2OHHWBonxuhq+g9YDcpaqJCqZQTLkLTTWpIH4A0G0Rx0myd",
+	"dVgwpIIGepGutHrMJyD8gEogMSgFwiOUkWQ8Lv5qFtJhYXQXKduE1U2FFeQnQO97xgFb2J2AgAvsYqcI",
+	"ZwHYlrlcTy6AjBM5hFCvL2dOtebLlB91WM+QknxL3h45QEi5/aIPVgKNISQJU1Gsx2CzLmG0eEqSjPWU",
+	"Ny/f//P6xcvu23fdX6+ub9EQmm8UHGKbcYasVa9bTjTgWo3GZeZNI61GrvJ/zlzNyZjHcZ0cN1odVtZT",
+	"NmuRU2xQK+k07XOOZ9pheYBqNKmTX6uEApUZWI0P31K7Fzksf5I4oBLq318z9S63h0cMCNqLMHsRZi/C",
+	"aAis5vupKfUqCGCsnFCyj/f6BuK9tu2pa4JXkaulTIuLlEs/qtqdF9r0Wo0GvpnoVhpzcwNKWjHrDphG",
+	"cggzAaQgppGDTBTo4Vq67kXbm0eASgTD8BItF3mp6bfVaBCuxTBsK0q1gOG5ABb0dJukUxu9JpMgAAgL",
+	"rmMrP0kNfOMyv7TRbOVCEq5nwMUdV0r/S09sJLlUbDJinAlKNt348CMtS9kNawpNDui8uwB7CmlJCj1o",
+	"mhRz5pl5qwtjdfJjThjzTFBOKo8RKkkfYj6pLpiRg94r20e9d+iRyTAKhkZeVSLKQ8ftD936JW0F3+vD",
+	"LZWntpM40itzUfvXfXv07vyP9y15e/rw69H0P2f9N8v4zrocI7/sJQlnueuFtsI9M/jm8tQQWUleb3pc",
+	"ipyFb+2UEP8QxbHry+yiGqz4h13EkC5JPrDGUXJgjKP6Ayd5HnaYjFgAadexCZUkplJhjCKEniVLGN16",
+	"Yehe5huz+0Jl1kRFZj5ISWPwLIzxl2dS84aAS2WIKtLlScRCPiGR7DDT49RMS9REE88DFwVpwh2NeI+v",
+	"SKIVfhze2HPpVB7WO8wohGMBDxFMbChopGcdjRNl9+5OA8kiTxTCLGJ3poBBh73hRSga4N1FD6DXQWA0",
+	"VlMSR3ofpj+1E8EZV11LzlCzNQBxnMDNRskgYpECN4nr6IamhZn2b2Wqq0mytDTr2uxlVVzQC7P/2R0v",
+	"LoGA8Cs4FkMY0CRWqeJlHYt9zmOgrFLYS2mm9258kaaHH3ZMq9DYzKv1aYzBoAX1p358WvpyuT7bntFn",
+	"C19tqODaYJkTehy0Q/8IWgO/TZt9/zw4C/1TOBkc03b/KGiFWbCMxReNARjn1gX8OVtm9gTjdnPPGs18",
+	"iErCbMM5mfQVV1rHLgDnqBySin7szr/eqLfKYVk28gKwlyud7ZnsHqYSYYNymn0T1uMfD04afpue9v2z",
+	"4Dz0nSGgHRyHM2UpvBTX12sHWLx+C+WFlNRgM2j0NQ2pIhOexCHpA/58uE8JfkpZQDPRlOgyPqkY01sp",
+	"iGc2dnRpf+KyyMRibK9HOH5AY80FszDdfOAsA3JgfiYudNcjvSyKTv8rH0d7SEZAmZwN4y0E8BZt8UYl",
+	"SHOIMNIWbdA2utaF0ZJNomi5cOGz+RhgFy+L2UGk9/PLwuC5cOoe8mXczWg2PGtpyNM3FGL7LcSWNqsZ",
+	"gRcHkJqXmhsGkKZ21VwgaM7Y+v9n72qbG7eR9F9BqW5r5DpSI8kaj19q69Z52dxsJhnHM5O9TZSzIBKS",
+	"GVOAjqBsa1P571foBkCQIm1RksdjD7/ZIgkCILrR6H766f3PBBRqnRb3p7L2fmnVB708RzDno1W7L1PP",
+	"n2HEtlLF3pFo6viFPOsYcvxueF7LO92o43IrevbU3gQ5ZVrGEhLQRImMPq9l4dkTElN1XbUqSSgIF+ld",
+	"GBy7orcH42Q4+N3oqv0NdVV+7grQ9fu9X09Mj+3/sjkkvcrItoulUV13wUuyeXpUteX9cdcnJBEkBllB",
+	"XVeYwOaa0/QyM7lc7dcqRsJrQabrKVq0ZTdz9T3ByalyTv60YAsmCbXHEGcccGjwyM0lTZnxU6q7Fgkj",
+	"7dzxZMhzaX6Jm7uHASTbSNEPqpTTMaFDbtOJQuf6yP46IpEEagSqEakkZpOUjNllZFFHNr87kgQ5yUKz",
+	"QcZxh7zJwjAa31MScvGGfDRnPIz4dORssynJIjAn9lilYUmThMlLIlkKcS6lrYe8PXJiRKcfPnz7w9mH",
+	"96M9D729KZtndKzmRKdPjxq8tLJd2xzLLIqXisIODoOC+NJEJKwz5AC/ypYRF+mF+dATkcBBVI/WU0Pi",
+	"EZ+q72f3ipOVJrK0yFEukdJZOCbapzWaZOmQqwWg5k3NUlt1upBfuQdHUvexS4qZ8ZDIPEnEbMijFIJ2",
+	"C6n6rO0bfTeiJnDN7p2QYqdZkLD0Yio4Gw05eHw5KcVp3UACrp3hSBIuSCz4lCUYkGwDjUY65HimRlaD",
+	"s49lB2m34b0OeZde5nJ5h5wmjAy6gzL/8blST/fbU/2N7ak18wqfQWJgyQD72QDNPZsbZr0tDTMtgHeZ",
+	"Zba/D2eWebms7ALwxui+cp+Y08aoxhYMVI/ZaIp71pdIvGQ/F4i/633dQTQ1TZZqs0IX5E7MzXtcqvOY",
+	"ch8BGDuOqSInDCXzhM1plI0mFYRygWhU3BDMHaovGK0D9IjaS6TJV9E4Zgh1GgBFEIgFRzIVhjgnABIr",
+	"6yCmeiNVn3bkkewXfKf9acFx8OHIc59T46VpNI7hTguNhGsAKtQPGLqSmQhZfDGL5EzDZ7EpbPtCD/BC",
+	"8Hg5ctJLX8ght/mkALhVxgxe868jqd4PsyI9Mujuux2k1zSK6ThmF6m40I+oDewUYd+YiNN2zAV2O1d2",
+	"6d6Qa8JXAf0w0642bxObBiMSfBQY7kLaKoi/hMpyoUOOl0USMrDk2nqE4HbWgeesRdJWK8SHG7yME+va",
+	"TV4Cbp2bKA00elszgoGNq74vB9YhCyKCX3GBGAogtVEXweEnmZ8kpvyFzOc2QS+MM5NMxT2o8dw3HZF2",
+	"v9sF6wpZOVxUTwgmR8SLGCSPsLgAJHK5LbQlu9ch792oOXQiDnNDMPIQ0qUccs0+hJPNhYEckCVLc98O",
+	"v5rGlWVNDnkuVE7aykggJhgPCxbW0wsJ74OZDmIh9TghFD/k6p3GggK8lOkfngK0walXlGoiW1L6ZIAk",
+	"1KoHMZPSdrI9ouHvC5nO1FHFMwb9SFluUToiccTZCaQSiBs+TWioDiUJkxk+jUqCN3sQ1ED6Jv08WH3/",
+	"BG6VTdDvCE/UG/lZTPnjwN5rgqvX52+MKcchPhQrpvoEreNff3OZmdR/JpOngco3UPlHhMqvLSk/6VlF",
+	"aQnvwcx71uHiAmBRa68PhcR3NTjIp02CisRomVE8x11k14Z+JvYPBWG3lpSy2dBIg+1TsjjWfjgAVaCJ",
+	"bu4Ga1abd6OTzMi3rUWSFJ7IbHadH2jvNRDyCptwyDOjsDzd3ZiLtsW23yMyBSvLyX5fw1Y0LTyCobhi",
+	"IWpf45CvaSEWDEAPKtaolbb0cAwabBrENJqxkLBrxtHRqNawmvgbxlPoFBxJ7AEPjL8hB/awNI3xnJc3",
+	"FI8JJQmNsOiE7RcXN9irIXetwRNzmliFxqqTBgkWKRmzQEABHm0EDnm7zAoEGCwnYjLJsLDGJOmQM3OA",
+	"Qeys9gvqSVSzI9OEpcGlMnPRRk6R19Qsg9UMS7UYNzAyfyogMj6toZmHfmyyNT6wIZlZFo6Nsd/p75ea",
+	"GLCmHeohcBlSaN8OlewTf7jodvcZ6SuhspZI3yO9rvrg+z345jCzjRXbWLGNFdtYsV+aFevkaTqYwV0b",
+	"sVIKP4741Y6N2FMdHhac+cBNrt6B23IspsXEIOg1ZKOSiOfNQFRhEHwGfaODvZgNSSiZsBsyi/giBZZg",
+	"UQy1G83u6RAy5v9AsBm4CjsQM80nw0AvI+QPRy3VuTvR5b0Ub9UUbrvnokNZliq2A0Oifb8uf0nn0cv+",
+	"yyicv2S3uL78WEwj/l8iTf9Kx4Hae/sHKU2mLP14/uavf+n/fRb8pf/3GnE2PeIKbaY+dpM58MTywn+g",
+	"V4xQkNggjoIrAmsGvuXDZiBqZMOuj9HYak7VgODregsIKtGhkurEcN05YO8B6EMEh3PhiznqDssSnkF5",
+	"EAxkflen8XkiriNlO7Bw1KRtr5m2rb9gRnG3sxKIDbNMc9BomGUaZpnnXlNUa9DtaPzu2b3Vtvfp4S4G",
+	"nGjc0lYhmioiSoUNuYuYAEK8CtyJeyGPX1HDg3vxhepW+KkMh1L0HoNuG/JVtzGp4zXOkviNcx6YPpZB",
+	"XOHQJSv+XF3lZMWhm6ECFnwhWYh91LgC1IepdTG3VxECfImwgDFbCu01zhAHq1iBIS9zE2PwwJLeItUA",
+	"j5QOpMkSSlzNdEDHYhpg9FtQ7OX8vx9YMnsc36+7jVPOFzSOl+sfwlS/GyhBYxs1TthP7IRtzJmn600t",
+	"sR1gM3kgywgzAnZrF31b9Gq0zUhkKuYSXZ1FPlqdI6LdA3l/R8JmxtSyJkLCaOjDdjpNqIYEW88J/AOp",
+	"RtgR7UVx/SZZChPwHq/mORkuXePzQK6GKo/KXuM1WdNr8sFMWuM3aWyDxm/S+E0av0ltY8Hq0Af1nCz4",
+	"w0Q+fqBXrBD20GmiNu1jzeCH7aHaf6u2Zq8JdWy9aX80E91s2s2m3WzazabdbNq1N22rQ3e9aaciYZNE",
+	"8PQlSK18+UcqrhivZq2CgvSUZA9qFgvNwIA5nh/P33bI2WIcR0GHnKotI0qYyR/0kGwwTMR8jnWHUAPC",
+	"FdUJwPD3umQE/yHFQzk5le3EO3Xn1hilXHou0vFqala0LC4yhYd0LWsr9Pp6GDJ3UR19BSVpSK/bJd99",
+	"pa7V0Hw6MfZimojF3DR4ilqcfL0cs4ScJSJlQdryWpKli/nFhLH1uHxhpbSOW/+3/0t6dP0/3fGPvdn3",
+	"r+dv+/L88OZfg+Cbg8l/v/r9tLu+1x8/YxWvgbq4uY+yrnrorfGO7wRn28g3CxYJLCcIPDiJ/RQpqfWq",
+	"tnJu13tB0ucgamXEUAXkoiOgBD5fntfo3i9ZymmE6+AuMqMZvX3L+DS9bB0fDLzWLOLm396B6nKqZqZ1",
+	"3PrfX0/9X6j/765/dOH/9p//cRcplKO5ErMNlp8Z3sF1tHJBv4iJVVW+nQkNlIQInEmyb1Mu+HImFnLI",
+	"sZKF9Mjp2RtyxZYSsteNEa6ugr9VP7pSiWzITaG1e2uskYoSazrSiXndxsgiYGShi1GmmWf//Zm6Kcln",
+	"uxSz6Gd0CfzqOoCcN9zyxAEjzIaO+BS6Mds7cZOWwJl6c8kSZsbGndPYnUlcex3yo04DipBGn4WGhgim",
+	"DPgtZGfIRw6Puf89W47wOIKLDhKBgBDDHmkgMeyKLUnC5jFd6gx+ndUOZyOYe1w+NhdpJhLWIaf27NRH",
+	"9n1DXuCQSekjEOUa40vn6nwII0Y2Xv1DOLLsVIIPlaUjfLwE5PfAvaA6YmkPDIkDHAGdM6cuwzLkYxpc",
+	"KY3OwxM8q0Wp6jKxy1XXXSFTBrxMYEFfwDIfqfNdwqiOm+OwaOqQ+xYFCw70OtcOfgEfOkzjkLu1YJTW",
+	"Q4oubNUln8wK1ti6fRDSLqfaP4tpwJzdXTVX/9iYY70/N8ppq6C2BX7CUwueIt2f2pXZjEbKaIjSv+nz",
+	"Q8c8aDXl13iBvE1hj8mdn9beTXdSeSU/t4j4Xi/S3q8daX+ww3SJoXUZqfW7NIXSgaRK745e664+pMLh",
+	"bYLULNWX/aA/7tHukX84ec38QXgQ+EfjV9QfTPZZP+wF3fER3cS8y335jaim6plqJcxUrlJoHbd+udr/",
+	"x9Ft96eb12/n/Z/5q6+Cwx/C3nk6+Jc8+O6yCw+wucZI7PQAbr7AnQdwWzlgbVMSdEaVKakuQonrgIVN",
+	"Ud2ND8Q1TOQnkjGQWeR//On90TqdR9+z5elCmaq//qZ++YrRhCX2l5zdDttWdgoGgJ57VK5hymdndSfb",
+	"oPTYnu3RlWd2a/bjgs/MhHjpIWcl2EzIYwklDNAibg+6A20W3ySCT4ngbK+MlHr93d9s/nrvv+dUr/f9",
+	"rbFeT3AH8rKnQQseI5GhrqbiH7DXE39AD8f+UdAN/R7rT/bpYPwqOAgrXtMzfNqJmOU2AnivMVVzL5ZL",
+	"mbLZeu3ZBsxAjNlaHM19jfbdTrqN6IbtOnvGu3Q2xmzbVUKdoom5pvM5FJxVubyhwoNqGtg9wa+t5QSm",
+	"9dN72PUGP9jhBv/JfEUP5P7JTnNCK8ItHEGbkmAXD49mcl8ADD1QJ1gsJYqGVFkNlm39Q2u4gMzSki//",
+	"MH/e5cI21c21NwSTATWYzFtx0LQpX5I4urbBl70yn83o9Ovzdz++eX/x8fztaM+6v8t2uI+6i6foXIli",
+	"TH/eMrZpPDVmerc/JZb2s0Li0KGyqcg9ioX3Wx5DyYIrQq3LbqduVxIyCREQd8HlXa9FjVjiZ3W6Vi1K",
+	"63xPR4ZSesuqy2OdkpTeEmW5kYiTOUsCxtMOOYX0cvRZoWsxoz6flZd7+gDvqauVHrGm0tpM2mvaEvob",
+	"/nz6QX0+E6rH7XSd07FbPG/9LAp6e38JIlgCnzn2ezfFhFK9CI1gBzSlsbivzhyIdwURRJl4VPApfKC3",
+	"W7owt3NdVi/AOsupjqewt/tz2iNJXI0JuquCdUpvn62z6SmVnsRFTKj6IGuqA+t6AR1i3S2YKLCqGc51",
+	"1gEkENDbE4D3yTSKY4JkMIBx6B6RUcQvFrIM3/ANNL2R1qjGyw1Wu4rvaZJ/HhPeg9+g5oL0qsvKaUWz",
+	"cvDA1fTw7rSnq6afs4p+nCpo6y/pgsm1EWgcFN+KTGCCHKrjScTiUALsgZ/oYj/3ZFmT9qDXz4DTeyUY",
+	"Z1io2yvrDW27jc057PdDpVg/Yz2h39joiy8w3RaFZjPzcSHplPlyyYM7AGvnUJUVeDReSAKPqIM6u2bJ",
+	"MgOnOe4Xg+dCShDrlPSUsTlW6oVJTPwGV5YEazQRN0BFjI96gCPD5Fe6xDQVNe9EddWE+NSVmyQymbGA",
+	"r0rEjdxzCqHD65R1i1kigEvT2CEolgYk21dsnuYwVhrGBK0ueVB1hv6opuL9kge7OUnvGNfS97u9D0rf",
+	"vNIqJ6TL3MWW19LVFg3zhBqa1nJd/7B31PcHdH/sHwaD0De67yjohqsFZzGMdhzSCKKO6jO0jgeHXSeK",
+	"hNW/1ArFomyt416/W8P5a+a6KhNhyQNTYuy5u4/UPGhB5OLGEXoNGV9b6O8O1L/JIvBtGwP0QMojGmfI",
+	"RlfWlGjj/0rcU5Yki3lqIJRRKiHvDCjHAW+/52mJR/+tWjceASgbVmvSbYKYIhizIoSRSeLO7YTPTZDc",
+	"cOzDyVJTRbn0/IBSJ3GprSd221R1X0htx5UHRDDyIRnTu7G63SnRpq5g/qm44UqUJ5PyeMhHeM2Dx0O8",
+	"Ve9AjJ2WRptEkqgJrAreqmutddf5ubr5zzvfCqZEZOmKq16rL2OV5FpVkT9h/MdAfmHd/U23onMjEUg0",
+	"6QX9cJ/5A4CjBAehf8heT/wj2h3jlcEkG/M3bCYwtgZ6CMKC5mT8YCEitRDvjxHBt/siYkQLLZhG06he",
+	"bR4gQnWBaykTAOCWUzJHTq3iwHsKugO8EcdDrm4mI1O30bM3jTIxGZE2liSxZwCdAoCpFGPJeLpXShen",
+	"LeutEfbbuTCMLP1OOSuIkhaPf1DOyDcC88cRRagExI8Fn/pYDtpXF+aXCZWsKEK1BOKRo1x3zMUGHhNn",
+	"3rZTKnVmsNJvIrfBZTWxrOpY1kLmIGJr6S3X5qkV00KzB3g2xBXjkLc1h5MG1NHCbKcO+Rpz5gwdFrYM",
+	"KBHJYtVWe9A92quKfW2mk5rg11MNfm2ygr0q4BIU3HC2wRldKuMciF0x0Q9qpkEYdlCJ0vsk0bJnr+4b",
+	"//hOz8ObSMmniKZVcRaDBYpeaQynIRBipj1NawbXdrAbbIecAsH6qQOyVUs4HjnI9gDqRc9CLQ3zqqhh",
+	"+rvRMDoQ12iap0ptY6JpWxiwGO56ybBz1e47yKwAJL89JRs2Nkg1wrwGw2cWgFuctB1g/54H+XCB4FId",
+	"ycNEzP1Q3HDZIa+6+2SkmaK4SC8CwSfRdJGwcGTr3gvOTsirbt/euOAJo8ElECwYjz0JBdMFujSmvsyB",
+	"+DM08K0Z8Y78Xq15cHUxZwkwdcWChmq29U/TaErHy5S11ncu5TpZ5WX652U+k8LMOxISdT5zD9IGWQjq",
+	"kTW6ponAPvIssyMvOebju5OHk1Y3Kq3lJ9Z8f1+QAL21Q96Z5xg2VZMq6h+x7sQf0N7YPwz6ob/PBhNz",
+	"LdtUv/1IvqEpDZhaW60/6wqYGUQjYTuWMM28ZeViZ5JmmHZ8S5H4ZYjbOz3uNzDsnYmcc5/O4GYH4etX",
+	"hxBuGfj7lO37NDgc+K+6bNwNJ5NenymbVhsMreOyfQ8o0zD6OxPK7JgxKhcJmzGeXix4pGxctR9KJ2ql",
+	"eS41iSXkvNIpM7xr5ufaAu5OWyPkOxbyd3kmLc1LZbJAgUcrx5q1gciniFSokPKvFjLiTEqiFpU8QfYn",
+	"oOvlU5IKJYWeKYVE+GI2hny7BWQcEd36Rkl5P5uefcF5eXpeL+YJm0S36mt8f5YJtN4A3huCzQcMxOqP",
+	"cX8s1qynLyIce50t0V1l7e1E3Ib8wyWzd+HiIbMF1AuDNPJjk97jLi9N5Qc755BTDl4v0ya5pECWB0Sq",
+	"S9v2DZWANdFdYZashbTpECub6ddHknC4E7xxuijKCQFqv0I/EqbsCLXVT0Qy5KOzESiOQ3LJbkkYTaMU",
+	"6eeIvKRzWHVGp7woDJrJ6qCyXtKPGleuJ991pfUJpUM+sKKrOXF3pUkaGfuCUyXf4Mc6g2/1+cWar61g",
+	"b2QJ1Qo164c2T6HcWAs1keSnGkmuuz7vSKV0lNFKhDhbWZ9XqtTTUPXPXc0/Tni43tL/vFMuh9wJC5MS",
+	"gxsom8S/GUd2ZWe7QGNaygULlaFtH2yXWeWxCK5YONo7sSWMVU8i5MfGYj5DDtUVodqgfjl0u11t5XsE",
+	"Wa+rTG+PUEkE18jPUmwmxsZ2s4Ht0n6uqwKeUJrp09CdJurd6ND61kq1bf3U81Frm+UFxtsiue0qAa6u",
+	"j11Oc/ZWBDQmIbtmsZjPGE9JezSjV4wkCz7aU7Jiq0odv4RgY3wpZHp82D3sgpLSvV5pV+0bTOqENUZD",
+	"cN90MqkUc1nGXgjIVM8BAWa1G6ApndRgmwHEwWo71rFeDL0QyeJYekSylCzmZLzEOgBuk2b+V1tFekAY",
+	"jnTLEExE4jAGu205NHQlg41Y4veJ2lx0mYr0kkVJIRiAb8Ir8yQKIj7trOTclM3ltzy0ice2iP77MyKw",
+	"mIabzWNGbu4uS0KCoZouInOsroFg+pbxvrrfGQt9VHyiAgGxJFN6zbJeO5WvI0lCdZrUjjR3jjNH0Epu",
+	"pq4S75E5XarVLT1bZTlZqIWWZarZeSaS8nAsbkmgbAznRSaB7c/f/vz/AAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -14,7 +14,7 @@ run: ## install what is missing, start PostgreSQL, migrate, seed, serve
 
 test: ## every test, against a private PostgreSQL
 	@PG_FAST=1 scripts/pg.sh start
-	DATABASE_URL="$$(scripts/pg.sh url postgres)" go test -count=1 -race -timeout 10m ./...
+	DATABASE_URL="$$(scripts/pg.sh url postgres)" go test -count=1 -race -timeout 20m ./...
 
 generate: ## regenerate the server, models and client from api/openapi.yaml
 	go tool oapi-codegen -config oapi-codegen.yaml api/openapi.yaml

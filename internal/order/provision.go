@@ -10,7 +10,6 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
-	"github.com/acronis-platform/platform/internal/acronis"
 	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/customer"
@@ -59,21 +58,9 @@ func (w *ProvisionWorker) Work(ctx context.Context, job *river.Job[ProvisionArgs
 	if err == nil {
 		return nil
 	}
-	return jobs.Settle(ctx, job.Attempt, job.MaxAttempts, err, retryable(err), func(ctx context.Context) error {
+	return jobs.Settle(ctx, job.Attempt, job.MaxAttempts, err, provisioning.Retryable(err), func(ctx context.Context) error {
 		return w.svc.fail(ctx, job.Args.OrderID, err)
 	})
-}
-
-func retryable(err error) bool {
-	var na *provisioning.ItemsNotAvailableError
-	if errors.As(err, &na) {
-		return false
-	}
-	var ve *acronis.Error
-	if errors.As(err, &ve) {
-		return ve.Retryable
-	}
-	return errs.KindOf(err) == errs.KindInternal
 }
 
 // Provision runs an approved order's steps: the customer tenant (under the

@@ -2,14 +2,12 @@ package partner
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 	"gorm.io/gorm"
 
-	"github.com/acronis-platform/platform/internal/acronis"
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/errs"
 	"github.com/acronis-platform/platform/internal/jobs"
@@ -53,17 +51,9 @@ func (w *ProvisionWorker) Work(ctx context.Context, job *river.Job[ProvisionArgs
 	if err == nil {
 		return nil
 	}
-	return jobs.Settle(ctx, job.Attempt, job.MaxAttempts, err, retryable(err), func(ctx context.Context) error {
+	return jobs.Settle(ctx, job.Attempt, job.MaxAttempts, err, provisioning.Retryable(err), func(ctx context.Context) error {
 		return w.svc.markFailed(ctx, job.Args.PartnerID, err)
 	})
-}
-
-func retryable(err error) bool {
-	var ve *acronis.Error
-	if errors.As(err, &ve) {
-		return ve.Retryable
-	}
-	return errs.KindOf(err) == errs.KindInternal
 }
 
 // Provision makes (or finds) the partner's vendor tenant and admin and

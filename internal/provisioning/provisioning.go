@@ -6,9 +6,13 @@ package provisioning
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/acronis-platform/platform/internal/acronis"
+	"github.com/acronis-platform/platform/internal/errs"
 )
 
 // Quota is a per-item limit; nil Value means unlimited.
@@ -143,4 +147,19 @@ func sortedNames(m map[string]Quota) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// Retryable tells whether another try of a vendor step may succeed: a
+// vendor error the client marks retryable (5xx, 429, network) or a fault of
+// our own; never a refusal such as items the parent cannot give.
+func Retryable(err error) bool {
+	var na *ItemsNotAvailableError
+	if errors.As(err, &na) {
+		return false
+	}
+	var ve *acronis.Error
+	if errors.As(err, &ve) {
+		return ve.Retryable
+	}
+	return errs.KindOf(err) == errs.KindInternal
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/riverqueue/river"
 	"gorm.io/gorm"
 
-	"github.com/acronis-platform/platform/internal/acronis"
 	"github.com/acronis-platform/platform/internal/auth"
 	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/internal/clock"
@@ -201,7 +200,7 @@ func (w *OperationWorker) Work(ctx context.Context, job *river.Job[OperationArgs
 	if err == nil {
 		return s.succeed(context.WithoutCancel(ctx), op)
 	}
-	reason, retryable := opReason(err), opRetryable(err)
+	reason, retryable := opReason(err), provisioning.Retryable(err)
 	// A worker stopping on the last try is no verdict on the vendor.
 	class := ClassPermanent
 	if retryable || ctx.Err() != nil {
@@ -242,18 +241,6 @@ func (s *Service) fail(ctx context.Context, op Operation, reason, class string) 
 		}
 		return tx.Model(&Operation{}).Where("id = ?", op.ID).Updates(updates).Error
 	})
-}
-
-func opRetryable(err error) bool {
-	var na *provisioning.ItemsNotAvailableError
-	if errors.As(err, &na) {
-		return false
-	}
-	var ve *acronis.Error
-	if errors.As(err, &ve) {
-		return ve.Retryable
-	}
-	return errs.KindOf(err) == errs.KindInternal
 }
 
 func opReason(err error) string {

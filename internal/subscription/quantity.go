@@ -92,27 +92,16 @@ type Termer interface {
 // the vendor account does not change.
 func (s *Service) ChangeTerm(ctx context.Context, who auth.Principal, id uuid.UUID, frequency string, ifVersion *int64, bill Termer) (Changed, error) {
 	var out Changed
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		cur, err := take(Scoped(tx, who), id, true)
-		if err != nil {
-			return err
-		}
-		if ifVersion != nil && *ifVersion != cur.Version {
-			return errs.VersionMismatch()
-		}
-		if err := mustBeProvisioned(cur); err != nil {
-			return err
-		}
-		if out.Invoices, out.Credits, err = bill.ChangeTermTx(ctx, tx, id, frequency); err != nil {
-			return err
-		}
-		if err := tx.Model(&Subscription{}).Where("id = ?", id).Updates(map[string]any{"version": gorm.Expr("version + 1"), "updated_at": s.now()}).Error; err != nil {
-			return errs.Internal(err)
-		}
-		out.Service, err = take(tx, id, false)
-		return err
+	o, err := s.act(ctx, who, id, ifVersion, mustBeProvisioned, func(tx *gorm.DB, _ *Subscription) (*intent, error) {
+		var err error
+		out.Invoices, out.Credits, err = bill.ChangeTermTx(ctx, tx, id, frequency)
+		return nil, err // nothing for the vendor to do
 	})
-	return out, err
+	if err != nil {
+		return Changed{}, err
+	}
+	out.take(o)
+	return out, nil
 }
 
 // Planner bills a plan change in the changing transaction: a paid

@@ -187,7 +187,18 @@ func (s *Service) store(ctx context.Context, u unit, res *result) error {
 		return ctx.Err()
 	case errs.CodeOf(err) == "already_billed":
 		// Its period is billed under another key (overage windows
-		// claimed meanwhile are left out as it is stored).
+		// claimed meanwhile are left out as it is stored): found made,
+		// unless a period it claims is claimed by no invoice, which
+		// skipping would leave unbilled.
+		if err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			invs, err := s.current(ctx, tx, []unit{u})
+			if err != nil {
+				return err
+			}
+			return unclaimed(tx, invs)
+		}); err != nil {
+			return res.fail(s.db.WithContext(ctx), s.now(), Failure{What: u.what, Reason: err.Error()})
+		}
 		return res.count(s.db.WithContext(ctx), s.now(), 0, len(u.drafts), decimal.Zero)
 	case err != nil:
 		return res.fail(s.db.WithContext(ctx), s.now(), Failure{What: u.what, Reason: err.Error()})

@@ -364,6 +364,38 @@ func (s *Service) redoRenewal(r Run, id uuid.UUID) func(ctx context.Context, tx 
 	}
 }
 
+// RenewDueTx issues, in tx, the renewal of a prepaid service due by the
+// renewal horizon as the service becomes active. Runs renew active and
+// suspended services only, so a service activated late (its order's first
+// invoice paid after the period it bills had begun) would otherwise be
+// active, past or near its due date, with nothing owed until the next run.
+// It is the bill that run would make, under the same key: the run finds it
+// made.
+func (s *Service) RenewDueTx(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID) error {
+	tx = tx.WithContext(ctx)
+	today := s.Today()
+	var batch []billable
+	if err := tx.Raw(billableSelect+renewalWhere+` AND s.id = ?`, today.AddDate(0, 0, s.cfg.DaysBeforeDue), serviceID).Scan(&batch).Error; err != nil {
+		return errs.Internal(err)
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	units, err := s.renewalUnits(ctx, tx, Run{AsOf: today}, batch)
+	if err != nil {
+		return err
+	}
+	var invs []Invoice
+	for _, u := range units {
+		for _, d := range u.drafts {
+			d.RunID = nil
+			invs = append(invs, s.build(d))
+		}
+	}
+	_, err = s.insert(ctx, tx, invs)
+	return err
+}
+
 // catchUpMonths bounds how far back a run looks for unbilled months.
 const catchUpMonths = 12
 

@@ -209,7 +209,10 @@ func (s *Service) insert(ctx context.Context, tx *gorm.DB, invs []Invoice) ([]In
 
 // insertRun is insert for a run: skipped counts the invoices found made
 // already by anything but this run (an earlier attempt of it counted them
-// as its own).
+// as its own). A bill is found made by its key only when every service
+// period it claims is claimed already: a key taken by a bill that left one
+// of them out fails the batch (period_left_unbilled) rather than leave that
+// period unbilled as "skipped".
 func (s *Service) insertRun(ctx context.Context, tx *gorm.DB, invs []Invoice, run *uuid.UUID) ([]Invoice, int, error) {
 	if len(invs) == 0 {
 		return nil, 0, nil
@@ -234,17 +237,63 @@ func (s *Service) insertRun(ctx context.Context, tx *gorm.DB, invs []Invoice, ru
 			skipped++
 		}
 	}
-	var fresh []Invoice
+	var fresh, found []Invoice
 	for _, inv := range invs {
 		if !skip[inv.BillingKey] {
 			fresh = append(fresh, inv)
+		} else {
+			found = append(found, inv)
 		}
+	}
+	if err := unclaimed(tx, found); err != nil {
+		return nil, 0, err
 	}
 	if len(fresh) == 0 {
 		return nil, skipped, nil
 	}
 	stored, err := s.storeFresh(ctx, tx, fresh)
 	return stored, skipped, err
+}
+
+// unclaimed fails with period_left_unbilled when a bill found made (its
+// key taken, or refused for a period claimed under another key) claims a
+// service period (service, party, period start) that no invoice claims:
+// the bill that was found does not bill it, and skipping this one would
+// leave the period unbilled.
+func unclaimed(tx *gorm.DB, found []Invoice) error {
+	claim := func(bp billedPeriod) string {
+		return bp.ServiceID.String() + " (" + bp.Party + ") from " + dateStr(bp.PeriodStart)
+	}
+	want := map[string]string{}
+	var ids []uuid.UUID
+	for _, inv := range found {
+		for _, bp := range inv.bills {
+			if _, ok := want[claim(bp)]; !ok {
+				want[claim(bp)] = inv.BillingKey
+				ids = append(ids, bp.ServiceID)
+			}
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	var have []billedPeriod
+	if err := tx.Table("billed_periods").Where("service_id IN ?", ids).Select("service_id, party, period_start").Find(&have).Error; err != nil {
+		return errs.Internal(err)
+	}
+	for _, bp := range have {
+		delete(want, claim(bp))
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	var missing []string
+	for c, key := range want {
+		missing = append(missing, "service "+c+" (bill "+key+")")
+	}
+	sort.Strings(missing)
+	return errs.Conflict("period_left_unbilled", "No invoice bills "+strings.Join(missing, "; ")+
+		", yet the bill is found made: its key or another period is taken by an invoice that leaves this one out.")
 }
 
 // storeFresh numbers and stores invoices whose keys are free.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,10 +33,12 @@ func (quantityChange) TableName() string { return "service_quantity_changes" }
 // after the service row holds the new quantity. The overage of the days
 // before today not billed yet is billed first, by the old quota. The
 // change is recorded from today (post-paid months are billed per stretch
-// of days at each quantity). A prepaid period already paid is settled now
-// for the days left: a raise is invoiced (the customer's and, for a
-// partner sale, the partner's at cost), a cut becomes a credit taken off
-// the next renewals.
+// of days at each quantity). A prepaid service's days billed already from
+// today on (see billedAhead: the rest of the current period and a renewal
+// issued for the next, before or after the due date) are settled now at
+// the new quantity: a raise is invoiced (the customer's and, for a partner
+// sale, the partner's at cost), a cut becomes a credit taken off the next
+// invoices.
 func (s *Service) AdjustQuantityTx(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID, old int) ([]Invoice, []Credit, error) {
 	tx = tx.WithContext(ctx)
 	var b billable
@@ -62,13 +65,11 @@ func (s *Service) AdjustQuantityTx(ctx context.Context, tx *gorm.DB, serviceID u
 		DoUpdates: clause.AssignmentColumns([]string{"quantity", "changed_at"})}).Create(&rows).Error; err != nil {
 		return nil, nil, errs.Internal(err)
 	}
-	if b.BillingModel != catalog.Prepaid || b.FreeTrial || b.NextDueDate == nil || b.AnchorDay == nil || !today.Before(*b.NextDueDate) {
+	if b.BillingModel != catalog.Prepaid || b.FreeTrial || b.NextDueDate == nil || b.AnchorDay == nil {
 		return over, nil, nil
 	}
-	next := *b.NextDueDate
-	prev := AddCycle(next, -b.months(), *b.AnchorDay)
-	left, period := Days(today, next.AddDate(0, 0, -1)), Days(prev, next.AddDate(0, 0, -1))
 	delta := b.Quantity - old
+	abs := decimal.NewFromInt(int64(max(delta, -delta)))
 	parties := []string{PartyCustomer}
 	if b.PartnerID != nil && b.UnitCost != nil {
 		parties = append(parties, PartyPartner)
@@ -80,28 +81,44 @@ func (s *Service) AdjustQuantityTx(ctx context.Context, tx *gorm.DB, serviceID u
 	t := taxes[b.ProductGroupID]
 	var invs []Invoice
 	var credits []Credit
+	id := b.ID
 	for _, party := range parties {
 		unit := b.UnitPrice
 		if party == PartyPartner {
 			unit = *b.UnitCost
 		}
-		abs := decimal.NewFromInt(int64(max(delta, -delta)))
-		amount := Prorate(unit.Mul(abs), left, period)
-		if !amount.IsPositive() {
+		// The change holds from today over every day billed already: the
+		// rest of the current period and a renewal issued for the next.
+		ahead, err := billedAhead(tx, b, party, today)
+		if err != nil {
+			return nil, nil, err
+		}
+		var lines []Line
+		var parts []string
+		total := decimal.Zero
+		for _, st := range ahead {
+			amount := Prorate(unit.Mul(abs), st.days, st.of)
+			if !amount.IsPositive() {
+				continue
+			}
+			total = total.Add(amount)
+			parts = append(parts, fmt.Sprintf("%d of %d days", st.days, st.of))
+			lines = append(lines, Line{Kind: KindProration, ServiceID: &id,
+				Description: fmt.Sprintf("%s: quantity %d -> %d, %s to %s", b.PlanName, old, b.Quantity, dateStr(st.from), dateStr(st.to)),
+				PeriodStart: day(st.from), PeriodEnd: day(st.to), Quantity: abs, UnitPrice: unit, Amount: amount, TaxIDs: taxIDs(t),
+				Detail: map[string]any{"service_id": id, "from_quantity": old, "to_quantity": b.Quantity, "unit_price": money.String(unit),
+					"days_left": st.days, "days_in_period": st.of}})
+		}
+		if len(lines) == 0 {
 			continue
 		}
 		if delta < 0 {
-			credits = append(credits, newCredit(b, party, amount, fmt.Sprintf("quantity %d -> %d on %s: %d of %d days", old, b.Quantity, dateStr(today), left, period), now))
+			credits = append(credits, newCredit(b, party, total, fmt.Sprintf("quantity %d -> %d on %s: %s", old, b.Quantity, dateStr(today), strings.Join(parts, " and ")), now))
 			continue
 		}
-		id := b.ID
 		d := Draft{Key: fmt.Sprintf("adjust:%s:%d:%s", b.ID, now.UnixNano(), party), VentureID: b.VentureID, Kind: InvoiceAdjustment,
-			PeriodStart: today, PeriodEnd: next.AddDate(0, 0, -1), IssueDate: today, DueDate: today, Party: party, Unclaimed: true,
-			Taxes: taxMap(t), Lines: []Line{{Kind: KindProration, ServiceID: &id,
-				Description: fmt.Sprintf("%s: quantity %d -> %d, %s to %s", b.PlanName, old, b.Quantity, dateStr(today), dateStr(next.AddDate(0, 0, -1))),
-				PeriodStart: day(today), PeriodEnd: day(next.AddDate(0, 0, -1)), Quantity: abs, UnitPrice: unit, Amount: amount, TaxIDs: taxIDs(t),
-				Detail: map[string]any{"service_id": id, "from_quantity": old, "to_quantity": b.Quantity, "unit_price": money.String(unit),
-					"days_left": left, "days_in_period": period}}}}
+			PeriodStart: today, PeriodEnd: *lines[len(lines)-1].PeriodEnd, IssueDate: today, DueDate: today, Party: party, Unclaimed: true,
+			Taxes: taxMap(t), Lines: lines}
 		if party == PartyCustomer {
 			cust := b.CustomerID
 			d.CustomerID, d.IssuerPartnerID = &cust, b.PartnerID
@@ -169,10 +186,11 @@ func (s *Service) changesOf(ctx context.Context, db *gorm.DB, ids []uuid.UUID) (
 // ChangeTermTx moves a prepaid service to a longer billing cycle from
 // today, in the changing transaction: the overage of the days before today
 // not billed yet is billed first, then the new cycle is invoiced now
-// (`adjustment`), less the unused days of the current period, and the
-// service's price, cycle, due date and anniversary day follow. A credit
-// larger than the new cycle's price is kept for the next renewals and
-// returned with the invoices.
+// (`adjustment`), less the days billed already from today on (see
+// billedAhead: the rest of the current period and a renewal issued for the
+// next) at the price in force, and the service's price, cycle, due date
+// and anniversary day follow. A credit larger than the new cycle's price
+// is kept for the next invoices and returned with the invoices.
 func (s *Service) ChangeTermTx(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID, frequency string) ([]Invoice, []Credit, error) {
 	tx = tx.WithContext(ctx)
 	var b billable
@@ -199,12 +217,6 @@ func (s *Service) ChangeTermTx(ctx context.Context, tx *gorm.DB, serviceID uuid.
 		return nil, nil, err
 	}
 	today := s.Today()
-	next := *b.NextDueDate
-	prev := AddCycle(next, -b.months(), *b.AnchorDay)
-	left, period := Days(today, next.AddDate(0, 0, -1)), Days(prev, next.AddDate(0, 0, -1))
-	if today.Before(prev) || !today.Before(next) {
-		left = 0
-	}
 	newEnd := AddCycle(today, catalog.FrequencyMonths[frequency], today.Day()).AddDate(0, 0, -1)
 	newUnit, newCost := cycle.Price, (*decimal.Decimal)(nil)
 	if b.PartnerID != nil && b.UnitCost != nil {
@@ -230,22 +242,17 @@ func (s *Service) ChangeTermTx(ctx context.Context, tx *gorm.DB, serviceID uuid.
 			oldUnit, unit = *b.UnitCost, *newCost
 		}
 		charge := money.Round2(unit.Mul(b.quantity()))
-		unused := decimal.Zero
-		if left > 0 {
-			unused = Prorate(oldUnit.Mul(b.quantity()), left, period)
-		}
-		creditEnd, unusedDays, inPeriods := next.AddDate(0, 0, -1), left, period
-		// A renewal issued already (paid or not, the due date moves only
-		// when it settles) bills the next period too: its days from today
-		// on are unused as well, at what it billed.
-		r, err := issuedRenewal(tx, id, party, next)
+		// The days billed already from today on (the rest of the current
+		// period and a renewal issued for the next, paid or not) are
+		// unused, at the price in force.
+		ahead, err := billedAhead(tx, b, party, today)
 		if err != nil {
 			return nil, nil, err
 		}
-		if from := maxDay(today, r.from); r.ok && !from.After(r.to) {
-			days := Days(from, r.to)
-			unused = unused.Add(Prorate(r.amount, days, Days(r.from, r.to)))
-			creditEnd, unusedDays, inPeriods = r.to, unusedDays+days, inPeriods+Days(r.from, r.to)
+		unused, creditEnd, unusedDays, inPeriods := decimal.Zero, today, 0, 0
+		for _, st := range ahead {
+			unused = unused.Add(Prorate(oldUnit.Mul(b.quantity()), st.days, st.of))
+			creditEnd, unusedDays, inPeriods = st.to, unusedDays+st.days, inPeriods+st.of
 		}
 		taken := decimal.Min(unused, charge)
 		lines := []Line{{Kind: KindRecurring, ServiceID: &id, Description: fmt.Sprintf("%s (%s), %s to %s", b.PlanName, frequency, dateStr(today), dateStr(newEnd)),
@@ -291,29 +298,63 @@ func (s *Service) ChangeTermTx(ctx context.Context, tx *gorm.DB, serviceID uuid.
 // renewal is the period after the due date as a renewal billed it to a party.
 type renewal struct {
 	from, to time.Time
-	amount   decimal.Decimal // its recurring lines for the service
 	ok       bool
 }
 
 // issuedRenewal reads the renewal of a service's period starting on its due
-// date billed to a party, if one is issued and not void.
+// date billed to a party, if one is issued and not void (paid or not: the
+// due date moves on only when the customer's renewal settles).
 func issuedRenewal(tx *gorm.DB, serviceID uuid.UUID, party string, due time.Time) (renewal, error) {
-	var rows []struct {
-		PeriodStart, PeriodEnd time.Time
-		Amount                 decimal.Decimal
-	}
-	err := tx.Raw(`SELECT l.period_start, l.period_end, sum(l.amount) AS amount FROM billed_periods b
+	var rows []struct{ PeriodStart, PeriodEnd time.Time }
+	err := tx.Raw(`SELECT DISTINCT l.period_start, l.period_end FROM billed_periods b
 		JOIN invoices i ON i.id = b.invoice_id AND i.kind = ? AND i.status <> ?
 		JOIN invoice_lines l ON l.invoice_id = i.id AND l.service_id = b.service_id AND l.kind = ?
-		WHERE b.service_id = ? AND b.party = ? AND b.period_start = ?
-		GROUP BY 1, 2`, InvoiceRenewal, StatusVoid, KindRecurring, serviceID, party, due).Scan(&rows).Error
+		WHERE b.service_id = ? AND b.party = ? AND b.period_start = ?`, InvoiceRenewal, StatusVoid, KindRecurring, serviceID, party, due).Scan(&rows).Error
 	if err != nil {
 		return renewal{}, errs.Internal(err)
 	}
 	if len(rows) != 1 {
 		return renewal{}, nil
 	}
-	return renewal{from: rows[0].PeriodStart, to: rows[0].PeriodEnd, amount: rows[0].Amount, ok: true}, nil
+	return renewal{from: rows[0].PeriodStart, to: rows[0].PeriodEnd, ok: true}, nil
+}
+
+// stretch is what is left from a change day of a period billed already.
+type stretch struct {
+	from, to time.Time
+	days, of int // days from..to, days in the whole period
+}
+
+// billedAhead is what a party has been billed for already of a prepaid
+// service from today on, period by period, each at the price in force (a
+// change settles its days as it is made): the rest of the period today
+// falls in; the period after it when the customer settled its renewal
+// early (the due date moved on, today is still before the old one); and
+// the renewal issued for the due date, paid or not, before or after that
+// date (the due date moves only when the renewal settles). Every quantity,
+// plan and term change bills or credits these days, so none is billed
+// twice nor at a price no longer in force.
+func billedAhead(tx *gorm.DB, b billable, party string, today time.Time) ([]stretch, error) {
+	next, months, anchor := *b.NextDueDate, b.months(), *b.AnchorDay
+	prev := AddCycle(next, -months, anchor)
+	var out []stretch
+	add := func(from, to time.Time) {
+		if start := maxDay(today, from); !start.After(to) {
+			out = append(out, stretch{from: start, to: to, days: Days(start, to), of: Days(from, to)})
+		}
+	}
+	if today.Before(prev) {
+		add(AddCycle(prev, -months, anchor), prev.AddDate(0, 0, -1))
+	}
+	add(prev, next.AddDate(0, 0, -1))
+	r, err := issuedRenewal(tx, b.ID, party, next)
+	if err != nil {
+		return nil, err
+	}
+	if r.ok {
+		add(r.from, r.to)
+	}
+	return out, nil
 }
 
 func maxDay(a, b time.Time) time.Time {
@@ -326,10 +367,12 @@ func maxDay(a, b time.Time) time.Time {
 // ChangePlanTx moves a prepaid service to another plan from today, in the
 // changing transaction (the caller has checked the plans fit and pushed
 // the new quotas): the overage of the days before today not billed yet is
-// billed first, by the old plan; the days left of the current period are invoiced at the
-// new plan's price less the old one's (`adjustment`: a proration line and a
-// credit line), a net credit kept for the next renewals and returned with
-// the invoices.
+// billed first, by the old plan; the days billed already from today on
+// (see billedAhead: the rest of the current period and a renewal issued
+// for the next, before or after the due date) are invoiced at the new
+// plan's price less the old one's (`adjustment`: per period a proration
+// line and a credit line), a net credit kept for the next invoices and
+// returned with the invoices.
 func (s *Service) ChangePlanTx(ctx context.Context, tx *gorm.DB, serviceID, planID uuid.UUID) ([]Invoice, []Credit, error) {
 	tx = tx.WithContext(ctx)
 	var b billable
@@ -366,12 +409,6 @@ func (s *Service) ChangePlanTx(ctx context.Context, tx *gorm.DB, serviceID, plan
 		newUnit, newCost = money.EndPrice(c, terms.MarkupPercent), &c
 	}
 	today := s.Today()
-	next := *b.NextDueDate
-	prev := AddCycle(next, -b.months(), *b.AnchorDay)
-	left, period := 0, Days(prev, next.AddDate(0, 0, -1))
-	if !today.Before(prev) && today.Before(next) {
-		left = Days(today, next.AddDate(0, 0, -1))
-	}
 	var plan struct {
 		Name           string
 		ProductGroupID uuid.UUID
@@ -391,33 +428,45 @@ func (s *Service) ChangePlanTx(ctx context.Context, tx *gorm.DB, serviceID, plan
 	}
 	now := s.now()
 	id := b.ID
-	end := next.AddDate(0, 0, -1)
 	var invs []Invoice
 	var credits []Credit
 	for _, party := range parties {
-		if left == 0 {
-			break
-		}
 		oldUnit, unit := b.UnitPrice, newUnit
 		if party == PartyPartner {
 			oldUnit, unit = *b.UnitCost, *newCost
 		}
-		charge := Prorate(unit.Mul(b.quantity()), left, period)
-		unused := Prorate(oldUnit.Mul(b.quantity()), left, period)
-		taken := decimal.Min(unused, charge)
-		lines := []Line{{Kind: KindProration, ServiceID: &id, Description: fmt.Sprintf("%s, %s to %s", planName, dateStr(today), dateStr(end)),
-			PeriodStart: day(today), PeriodEnd: day(end), Quantity: b.quantity(), UnitPrice: unit, Amount: charge, TaxIDs: taxIDs(t),
-			Detail: map[string]any{"service_id": id, "from_plan": b.PlanName, "to_plan": planName, "days_left": left, "days_in_period": period}}}
-		if taken.IsPositive() {
-			lines = append(lines, Line{Kind: KindCredit, ServiceID: &id, Description: fmt.Sprintf("Unused %s, %d of %d days", b.PlanName, left, period),
-				PeriodStart: day(today), PeriodEnd: day(end), Quantity: decimal.NewFromInt(1), UnitPrice: taken.Neg(), Amount: taken.Neg(), TaxIDs: taxIDs(t),
-				Detail: map[string]any{"service_id": id, "old_unit_price": money.String(oldUnit), "days_left": left, "days_in_period": period}})
+		// The new plan holds from today over every day billed already: the
+		// rest of the current period and a renewal issued for the next.
+		ahead, err := billedAhead(tx, b, party, today)
+		if err != nil {
+			return nil, nil, err
 		}
-		if rest := unused.Sub(taken); rest.IsPositive() {
+		var lines []Line
+		rest := decimal.Zero
+		for _, st := range ahead {
+			charge := Prorate(unit.Mul(b.quantity()), st.days, st.of)
+			unused := Prorate(oldUnit.Mul(b.quantity()), st.days, st.of)
+			taken := decimal.Min(unused, charge)
+			rest = rest.Add(unused.Sub(taken))
+			lines = append(lines, Line{Kind: KindProration, ServiceID: &id, Description: fmt.Sprintf("%s, %s to %s", planName, dateStr(st.from), dateStr(st.to)),
+				PeriodStart: day(st.from), PeriodEnd: day(st.to), Quantity: b.quantity(), UnitPrice: unit, Amount: charge, TaxIDs: taxIDs(t),
+				Detail: map[string]any{"service_id": id, "from_plan": b.PlanName, "to_plan": planName, "days_left": st.days, "days_in_period": st.of}})
+			if taken.IsPositive() {
+				lines = append(lines, Line{Kind: KindCredit, ServiceID: &id, Description: fmt.Sprintf("Unused %s, %d of %d days", b.PlanName, st.days, st.of),
+					PeriodStart: day(st.from), PeriodEnd: day(st.to), Quantity: decimal.NewFromInt(1), UnitPrice: taken.Neg(), Amount: taken.Neg(), TaxIDs: taxIDs(t),
+					Detail: map[string]any{"service_id": id, "old_unit_price": money.String(oldUnit), "quantity": b.Quantity,
+						"days_left": st.days, "days_in_period": st.of}})
+			}
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		if rest.IsPositive() {
 			credits = append(credits, newCredit(b, party, rest, fmt.Sprintf("plan %s -> %s on %s", b.PlanName, planName, dateStr(today)), now))
 		}
 		d := Draft{Key: fmt.Sprintf("plan:%s:%d:%s", id, now.UnixNano(), party), VentureID: b.VentureID, Kind: InvoiceAdjustment,
-			PeriodStart: today, PeriodEnd: end, IssueDate: today, DueDate: today, Party: party, Unclaimed: true, Taxes: taxMap(t), Lines: lines}
+			PeriodStart: today, PeriodEnd: *lines[len(lines)-1].PeriodEnd, IssueDate: today, DueDate: today, Party: party, Unclaimed: true,
+			Taxes: taxMap(t), Lines: lines}
 		if party == PartyCustomer {
 			cust := b.CustomerID
 			d.CustomerID, d.IssuerPartnerID = &cust, b.PartnerID

@@ -187,7 +187,18 @@ func (s *Service) store(ctx context.Context, u unit, res *result) error {
 		return ctx.Err()
 	case errs.CodeOf(err) == "already_billed":
 		// Its period is billed under another key (overage windows
-		// claimed meanwhile are left out as it is stored).
+		// claimed meanwhile are left out as it is stored): found made,
+		// unless a period it claims is claimed by no invoice, which
+		// skipping would leave unbilled.
+		if err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			invs, err := s.current(ctx, tx, []unit{u})
+			if err != nil {
+				return err
+			}
+			return unclaimed(tx, invs)
+		}); err != nil {
+			return res.fail(s.db.WithContext(ctx), s.now(), Failure{What: u.what, Reason: err.Error()})
+		}
 		return res.count(s.db.WithContext(ctx), s.now(), 0, len(u.drafts), decimal.Zero)
 	case err != nil:
 		return res.fail(s.db.WithContext(ctx), s.now(), Failure{What: u.what, Reason: err.Error()})
@@ -351,6 +362,38 @@ func (s *Service) redoRenewal(r Run, id uuid.UUID) func(ctx context.Context, tx 
 		}
 		return units[0].drafts, nil
 	}
+}
+
+// RenewDueTx issues, in tx, the renewal of a prepaid service due by the
+// renewal horizon as the service becomes active. Runs renew active and
+// suspended services only, so a service activated late (its order's first
+// invoice paid after the period it bills had begun) would otherwise be
+// active, past or near its due date, with nothing owed until the next run.
+// It is the bill that run would make, under the same key: the run finds it
+// made.
+func (s *Service) RenewDueTx(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID) error {
+	tx = tx.WithContext(ctx)
+	today := s.Today()
+	var batch []billable
+	if err := tx.Raw(billableSelect+renewalWhere+` AND s.id = ?`, today.AddDate(0, 0, s.cfg.DaysBeforeDue), serviceID).Scan(&batch).Error; err != nil {
+		return errs.Internal(err)
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	units, err := s.renewalUnits(ctx, tx, Run{AsOf: today}, batch)
+	if err != nil {
+		return err
+	}
+	var invs []Invoice
+	for _, u := range units {
+		for _, d := range u.drafts {
+			d.RunID = nil
+			invs = append(invs, s.build(d))
+		}
+	}
+	_, err = s.insert(ctx, tx, invs)
+	return err
 }
 
 // catchUpMonths bounds how far back a run looks for unbilled months.

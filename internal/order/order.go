@@ -95,9 +95,10 @@ type Enqueuer interface {
 // Sealer encrypts secrets at rest.
 type Sealer = subscription.Sealer
 
-// Biller bills a new order and knows the SP's day.
+// Biller bills a new order, renews one activated late and knows the SP's day.
 type Biller interface {
 	FirstInvoiceTx(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID) error
+	RenewDueTx(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID) error
 	Today() time.Time
 }
 

@@ -170,6 +170,11 @@ func (s *Service) complete(ctx context.Context, o Order, sub subscription.Subscr
 		if err := tx.Model(&subscription.Subscription{}).Where("id = ?", sub.ID).Updates(updates).Error; err != nil {
 			return errs.Internal(err)
 		}
+		// A prepaid order paid late is due again already, or soon: its
+		// renewal is issued as it becomes active, not at the next run.
+		if err := s.billing.RenewDueTx(ctx, tx, sub.ID); err != nil {
+			return err
+		}
 		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&Step{OrderID: o.ID, Step: "completed", DoneAt: now}).Error; err != nil {
 			return errs.Internal(err)
 		}

@@ -134,7 +134,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		spReader = module.(*provisioning.Acronis)
 	}
 	usages := usage.NewService(db.Gorm, clk, cfg.Location(), cat, pool, spReader)
-	dw := &dailyWorker{usage: usages, billing: bills, services: services, clock: clk}
+	dw := &dailyWorker{usage: usages, billing: bills, services: services, clock: clk, db: db}
 	runner, err := jobs.New(db, jobs.Config{Workers: cfg.JobWorkers, MaintenanceInterval: cfg.MaintenanceInterval, RescueAfter: cfg.JobRescueAfter},
 		maintainer{idem, limiter}, log, jobs.Domain{
 			Register: func(w *river.Workers) {

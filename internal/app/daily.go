@@ -8,6 +8,8 @@ import (
 
 	"github.com/acronis-platform/platform/internal/billing"
 	"github.com/acronis-platform/platform/internal/clock"
+	"github.com/acronis-platform/platform/internal/errs"
+	"github.com/acronis-platform/platform/internal/postgres"
 	"github.com/acronis-platform/platform/internal/subscription"
 	"github.com/acronis-platform/platform/internal/usage"
 )
@@ -15,7 +17,8 @@ import (
 // DailyArgs is the day's usage sync and billing run. It is unique per SP
 // day, so however often the leader enqueues it (hourly, and again after a
 // leader change) each day runs once; a day missed is caught up by the next,
-// as a run bills everything due up to its day.
+// as a run bills everything due up to its day. It takes turns with the
+// sandbox clock (dailyLock), and does nothing for a day whose work is done.
 type DailyArgs struct {
 	Day string `json:"day"` // YYYY-MM-DD in the SP's zone
 }
@@ -29,23 +32,72 @@ type dailyWorker struct {
 	billing  *billing.Service
 	services *subscription.Service
 	clock    clock.Clock
+	db       *postgres.DB
 }
 
 // Work ends the free trials whose time is up, syncs usage (which post-paid
-// metered lines read), then bills.
+// metered lines read), then bills. It waits while the sandbox clock moves,
+// and skips a day the sandbox (or an earlier try) has already billed.
 func (w *dailyWorker) Work(ctx context.Context, job *river.Job[DailyArgs]) error {
+	day, err := time.Parse(time.DateOnly, job.Args.Day)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	unlock, err := lockDaily(ctx, w.db)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if done, err := dayDone(ctx, w.db, day); err != nil || done {
+		return err
+	}
 	if _, err := w.services.ExpireTrials(ctx, w.clock.Now()); err != nil {
 		return err
 	}
 	if _, err := w.usage.RunNow(ctx, "system:daily"); err != nil {
 		return err
 	}
-	day, err := time.Parse(time.DateOnly, job.Args.Day)
-	if err != nil {
-		return river.JobCancel(err)
-	}
 	_, err = w.billing.RunNow(ctx, "system:daily", billing.RunAll, day)
 	return err
+}
+
+// dailyLock is the advisory lock the daily job and the sandbox clock hold
+// while they sync and bill, so the two never do it at once: a clock move
+// waits for a daily job under way, and a daily job waits for the move.
+const dailyLock int64 = 0x6461696c79 // "daily"
+
+// lockDaily waits for dailyLock on a connection of its own, kept until
+// unlock; if the process dies the session, and the lock, end with it.
+func lockDaily(ctx context.Context, db *postgres.DB) (unlock func(), err error) {
+	conn, err := db.Pool.Acquire(ctx)
+	if err != nil {
+		return nil, errs.Internal(err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", dailyLock); err != nil {
+		_ = conn.Hijack().Close(context.WithoutCancel(ctx))
+		return nil, errs.Internal(err)
+	}
+	return func() {
+		if _, err := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", dailyLock); err != nil {
+			// Closing the session lets the lock go.
+			_ = conn.Hijack().Close(context.WithoutCancel(ctx))
+			return
+		}
+		conn.Release()
+	}, nil
+}
+
+// dayDone says whether a day's work (a sync, then a run of everything) has
+// completed as of day or later: the sandbox clock passed it, or an earlier
+// try of the job got that far.
+func dayDone(ctx context.Context, db *postgres.DB, day time.Time) (bool, error) {
+	var done bool
+	err := db.Gorm.WithContext(ctx).Raw(`SELECT EXISTS (SELECT 1 FROM billing_runs WHERE kind = ? AND status = ? AND as_of >= ?
+		AND requested_by IN ('system:daily', 'system:sandbox'))`, billing.RunAll, billing.RunCompleted, day).Scan(&done).Error
+	if err != nil {
+		return false, errs.Internal(err)
+	}
+	return done, nil
 }
 
 // dailyJob is enqueued hourly, unique by day.
@@ -55,7 +107,8 @@ func dailyJob(b *billing.Service) *river.PeriodicJob {
 	}, &river.PeriodicJobOpts{ID: "daily_billing", RunOnStart: true})
 }
 
-// daily runs the day's work at once (the sandbox clock, per day it passes).
+// daily runs the day's work at once (the sandbox clock, per day it passes,
+// holding dailyLock).
 func daily(ctx context.Context, u *usage.Service, b *billing.Service, day time.Time) (usage.Sync, billing.Run, error) {
 	// No waiting between rounds: a day of sandbox time is seconds long.
 	sy, err := u.With(u.BatchSize, 1, 0).RunNow(ctx, "system:sandbox")

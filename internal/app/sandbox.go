@@ -29,11 +29,19 @@ type Advanced struct {
 // AdvanceClock moves the sandbox clock forward a day at a time, and for
 // each day moves the vendor simulator's clock with it, syncs usage and runs
 // billing as of that day: renewals, the 1st-of-month post-paid run and
-// metered usage all happen as they would have. Refused outside sandbox mode.
+// metered usage all happen as they would have. It holds dailyLock
+// throughout: a daily job under way finishes first, and one that starts
+// meanwhile waits and then finds its day done, so when it returns nothing
+// it ran or waited for is still running. Refused outside sandbox mode.
 func (a *App) AdvanceClock(ctx context.Context, d time.Duration) (Advanced, error) {
 	if a.sandbox == nil {
 		return Advanced{}, errs.Forbidden("sandbox_disabled", "The clock moves only in sandbox mode (SANDBOX=true).")
 	}
+	unlock, err := lockDaily(ctx, a.DB)
+	if err != nil {
+		return Advanced{}, err
+	}
+	defer unlock()
 	if _, err := a.loadClock(ctx); err != nil {
 		return Advanced{}, err
 	}

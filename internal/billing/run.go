@@ -795,13 +795,19 @@ func (s *Service) usageIn(ctx context.Context, db *gorm.DB, tenants []string, fr
 }
 
 // RunNow records a run and does it at once (the sandbox clock and the
-// daily job use it).
+// daily job use it). No job tries it again, so a run that stops on an
+// error is failed at once rather than left running without a worker (a
+// stopped one is interrupted).
 func (s *Service) RunNow(ctx context.Context, who, kind string, asOf time.Time) (Run, error) {
 	r, err := s.NewRun(ctx, s.db, who, kind, asOf)
 	if err != nil {
 		return Run{}, err
 	}
-	return s.Execute(ctx, r.ID)
+	done, err := s.Execute(ctx, r.ID)
+	if err != nil && ctx.Err() == nil {
+		_ = s.markFailed(ctx, r.ID, err)
+	}
+	return done, err
 }
 
 // Request queues a run for the job queue (POST /v1/billing-runs).

@@ -364,13 +364,20 @@ func (s *Service) markFailed(ctx context.Context, id uuid.UUID, cause error) err
 		Updates(map[string]any{"status": StatusFailed, "failures": f, "finished_at": now, "updated_at": now}).Error
 }
 
-// RunNow records a sync and does it at once.
+// RunNow records a sync and does it at once (the sandbox clock and the
+// daily job use it). No job tries it again, so a sync that stops on an
+// error is failed at once rather than left running without a worker (a
+// stopped one is interrupted).
 func (s *Service) RunNow(ctx context.Context, who string) (Sync, error) {
 	v, err := s.New(ctx, s.db, who)
 	if err != nil {
 		return Sync{}, err
 	}
-	return s.Execute(ctx, v.ID)
+	done, err := s.Execute(ctx, v.ID)
+	if err != nil && ctx.Err() == nil {
+		_ = s.markFailed(ctx, v.ID, err)
+	}
+	return done, err
 }
 
 // Rows reads a tenant's usage rows in [from, to].

@@ -22,10 +22,20 @@ var (
 	specErr  error
 )
 
-func loadSpec(t *testing.T) *openapi3.T {
+// haveSpec tells whether the vendor document is there to check against. A
+// fresh clone has nothing beside it, so the checks are skipped there; CI
+// (CI=true) lays shared/ beside the clone and requires them.
+func haveSpec(t *testing.T) bool {
 	t.Helper()
 	_, err := os.Stat(vendorSpec)
-	require.NoError(t, err, "vendor OpenAPI document missing: expected %s (shared/vendor next to the repository)", vendorSpec)
+	if err != nil && os.Getenv("CI") == "true" {
+		require.NoError(t, err, "vendor OpenAPI document missing: expected %s (shared/vendor next to the repository)", vendorSpec)
+	}
+	return err == nil
+}
+
+func loadSpec(t *testing.T) *openapi3.T {
+	t.Helper()
 	specOnce.Do(func() {
 		l := openapi3.NewLoader()
 		spec, specErr = l.LoadFromFile(vendorSpec)
@@ -57,6 +67,9 @@ func responseSchema(t *testing.T, path, method string, status int) *openapi3.Sch
 
 func validate(t *testing.T, path, method string, status int, raw []byte, skip ...string) {
 	t.Helper()
+	if !haveSpec(t) {
+		return
+	}
 	var v any
 	require.NoError(t, json.Unmarshal(raw, &v))
 	if m, ok := v.(map[string]any); ok {
@@ -69,6 +82,9 @@ func validate(t *testing.T, path, method string, status int, raw []byte, skip ..
 }
 
 func TestVendorSchemas(t *testing.T) {
+	if !haveSpec(t) {
+		t.Skip("vendor OpenAPI document not beside the repository: " + vendorSpec)
+	}
 	t.Parallel()
 	e := newEnv(t)
 	sp := e.sim.SPTenantID()

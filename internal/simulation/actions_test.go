@@ -307,6 +307,7 @@ func (s *sim) pushUsage() {
 type spell struct {
 	name  string
 	until int // the first day without them
+	calls int // the simulator's call log when it began
 }
 
 var faults = []struct {
@@ -325,7 +326,7 @@ func (s *sim) startSpell() {
 	}
 	f, _ := pick(s, faults)
 	s.simControl("POST", "/faults", f.fault)
-	s.spell = &spell{name: f.name, until: s.day + 1 + s.rng.IntN(3)}
+	s.spell = &spell{name: f.name, until: s.day + 1 + s.rng.IntN(3), calls: len(s.vendor.Calls())}
 	s.note("spell %s until day %d", f.name, s.spell.until)
 	s.t.Logf("day %d: vendor faults %q until day %d", s.day, f.name, s.spell.until)
 }
@@ -335,9 +336,17 @@ func (s *sim) endSpell() {
 		return
 	}
 	s.simControl("DELETE", "/faults", nil)
+	calls := s.vendor.Calls()[s.spell.calls:]
+	faulted := 0
+	for _, c := range calls {
+		if c.Status == 0 || c.Status >= 500 {
+			faulted++
+		}
+	}
+	s.note("calm after %d of %d vendor calls failed", faulted, len(calls))
+	s.t.Logf("day %d: vendor faults %q off; %d of %d vendor calls failed", s.day, s.spell.name, faulted, len(calls))
 	s.spell = nil
 	s.calmSince = s.now()
-	s.note("calm")
 	s.quiesce() // retries waiting on the vendor run now
 }
 

@@ -151,21 +151,27 @@ func firstDiff(a, b []string) string {
 	return fmt.Sprintf("one has %d lines, the other %d", len(a), len(b))
 }
 
-// TestSimulationReplay runs one seed twice over a short horizon
-// (SIM_REPLAY_DAYS, default 20; seed SIM_SEED, default 1) and requires the
-// same run: the same actions on the same targets with the same answers,
-// the same spells and breaks, and the same shop at the end (invoices by
-// number with their totals, services with status and quantity, orders,
-// operations, credits).
+// TestSimulationReplay runs one seed twice over a short horizon and
+// requires the same run: the same actions on the same targets with the
+// same answers, the same spells (with as many vendor calls failed) and
+// breaks, and the same shop at the end (invoices by number with their
+// totals, services with status and quantity, orders, operations, credits).
+// SIM_REPLAY_SEED (default 6: two spells of vendor errors, a third of the
+// vendor calls failing, in the first ten days) and SIM_REPLAY_DAYS
+// (default 12) choose the run.
 func TestSimulationReplay(t *testing.T) {
 	cfg := loadSettings(t)
-	cfg.days = 20
-	if v := os.Getenv("SIM_REPLAY_DAYS"); v != "" {
+	num := func(name string, def int) int {
+		v := os.Getenv(name)
+		if v == "" {
+			return def
+		}
 		n, err := strconv.Atoi(v)
-		require.NoError(t, err, "SIM_REPLAY_DAYS")
-		cfg.days = n
+		require.NoError(t, err, name)
+		return n
 	}
-	seed := cfg.seeds[0]
+	cfg.days = num("SIM_REPLAY_DAYS", 12)
+	seed := int64(num("SIM_REPLAY_SEED", 6))
 	var got [2]digest
 	for i := range got {
 		t.Run(fmt.Sprintf("seed=%d/run=%d", seed, i+1), func(t *testing.T) {

@@ -51,7 +51,7 @@ func loadSettings(t *testing.T) settings {
 		require.NoError(t, err, name)
 		return n
 	}
-	s := settings{days: num("SIM_DAYS", 60), customers: num("SIM_CUSTOMERS", 12), keepGoing: os.Getenv("SIM_KEEP_GOING") == "1"}
+	s := settings{days: num("SIM_DAYS", 90), customers: num("SIM_CUSTOMERS", 12), keepGoing: os.Getenv("SIM_KEEP_GOING") == "1"}
 	seeds := os.Getenv("SIM_SEEDS")
 	if seeds == "" {
 		seeds = strconv.Itoa(num("SIM_SEED", 1))

@@ -263,7 +263,7 @@ func (s *sim) summary() {
 		f := first[n]
 		fmt.Fprintf(&b, "  %s: %d breaks, first on day %d (%s): %s\n", n, count[n], f.day, f.date, f.detail)
 	}
-	s.t.Errorf("seed %d: %d invariant breaks over %d days\n%sreplay the first: SIM_SEED=%d SIM_DAYS=%d go test ./internal/simulation -run TestSimulation -v",
+	s.t.Errorf("seed %d: %d invariant breaks over %d days\n%sreplay the first: SIM_SEED=%d SIM_DAYS=%d go test ./internal/simulation -run 'TestSimulation$' -v",
 		s.seed, len(s.failures), s.cfg.days, b.String(), s.seed, s.failures[0].day)
 }
 
@@ -274,7 +274,7 @@ func (s *sim) report(fs []failure) string {
 		fmt.Fprintf(&b, "  [%s] %s\n", f.invariant, f.detail)
 	}
 	s.logRefusals()
-	fmt.Fprintf(&b, "replay: SIM_SEED=%d SIM_DAYS=%d go test ./internal/simulation -run TestSimulation -v", s.seed, s.day)
+	fmt.Fprintf(&b, "replay: SIM_SEED=%d SIM_DAYS=%d go test ./internal/simulation -run 'TestSimulation$' -v", s.seed, s.day)
 	return b.String()
 }
 

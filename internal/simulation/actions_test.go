@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 	openapi_types "github.com/oapi-codegen/runtime/types"
@@ -57,7 +56,9 @@ func pick[T any](s *sim, xs []T) (T, bool) {
 	if len(xs) == 0 {
 		return zero, false
 	}
-	return xs[s.rng.IntN(len(xs))], true
+	i := s.rng.IntN(len(xs))
+	s.note("pick %d/%d", i, len(xs))
+	return xs[i], true
 }
 
 // service picks a service whose status is one of statuses and that fits.
@@ -130,23 +131,6 @@ func (s *sim) order() {
 			s.pay(s.payer(inv), inv, inv.Balance.Amount)
 		}
 	}
-	s.waitOrder(o.Id)
-}
-
-// waitOrder gives the provisioning job a moment to finish.
-func (s *sim) waitOrder(id uuid.UUID) {
-	budget := 10 * time.Second
-	if s.spell != nil {
-		budget = 2 * time.Second
-	}
-	waitFor(budget, func() bool {
-		r, err := s.admin.c.GetOrderWithResponse(s.ctx, id)
-		if !s.ok("get_order", r, err) {
-			return true
-		}
-		st := r.JSON200.Status
-		return st != oapi.OrderStatusApproved && st != oapi.OrderStatusProvisioning
-	})
 }
 
 // payer records a payment: the SP for its own bills, the partner or the SP
@@ -323,16 +307,17 @@ func (s *sim) pushUsage() {
 type spell struct {
 	name  string
 	until int // the first day without them
+	calls int // the simulator's call log when it began
 }
 
 var faults = []struct {
 	name  string
 	fault map[string]any
 }{
-	{"errors", map[string]any{"path_prefix": "/api/2", "rate": 0.3, "status": 503}},
-	{"drops", map[string]any{"path_prefix": "/api/2", "rate": 0.2, "drop": true}},
-	{"applied-then-failed", map[string]any{"path_prefix": "/api/2", "method": "PUT", "rate": 0.4, "status": 503, "after_effect": true}},
-	{"deleted-then-failed", map[string]any{"path_prefix": "/api/2/tenants", "method": "DELETE", "rate": 0.5, "status": 500, "after_effect": true}},
+	{"errors", map[string]any{"path_prefix": "/api/2", "rate": 0.3, "status": 503, "per_call": true}},
+	{"drops", map[string]any{"path_prefix": "/api/2", "rate": 0.2, "drop": true, "per_call": true}},
+	{"applied-then-failed", map[string]any{"path_prefix": "/api/2", "method": "PUT", "rate": 0.4, "status": 503, "after_effect": true, "per_call": true}},
+	{"deleted-then-failed", map[string]any{"path_prefix": "/api/2/tenants", "method": "DELETE", "rate": 0.5, "status": 500, "after_effect": true, "per_call": true}},
 }
 
 func (s *sim) startSpell() {
@@ -341,7 +326,8 @@ func (s *sim) startSpell() {
 	}
 	f, _ := pick(s, faults)
 	s.simControl("POST", "/faults", f.fault)
-	s.spell = &spell{name: f.name, until: s.day + 1 + s.rng.IntN(3)}
+	s.spell = &spell{name: f.name, until: s.day + 1 + s.rng.IntN(3), calls: len(s.vendor.Calls())}
+	s.note("spell %s until day %d", f.name, s.spell.until)
 	s.t.Logf("day %d: vendor faults %q until day %d", s.day, f.name, s.spell.until)
 }
 
@@ -350,8 +336,18 @@ func (s *sim) endSpell() {
 		return
 	}
 	s.simControl("DELETE", "/faults", nil)
+	calls := s.vendor.Calls()[s.spell.calls:]
+	faulted := 0
+	for _, c := range calls {
+		if c.Status == 0 || c.Status >= 500 {
+			faulted++
+		}
+	}
+	s.note("calm after %d of %d vendor calls failed", faulted, len(calls))
+	s.t.Logf("day %d: vendor faults %q off; %d of %d vendor calls failed", s.day, s.spell.name, faulted, len(calls))
 	s.spell = nil
 	s.calmSince = s.now()
+	s.quiesce() // retries waiting on the vendor run now
 }
 
 // renamePrefix edits a venture's invoice prefix, as an operator might.

@@ -42,6 +42,9 @@ func (s *sim) newActor(email, password string) *actor {
 	a := &actor{email: email, password: password}
 	c, err := oapi.NewClientWithResponses(s.env.Server.URL, oapi.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
 		r.Header.Set("Authorization", "Bearer "+a.token)
+		// A request id of our own: the platform would make one from the
+		// process's UUID source, which a replay keeps for the shop's ids.
+		r.Header.Set("X-Request-Id", "simulation")
 		return nil
 	}))
 	require.NoError(s.t, err)
@@ -82,7 +85,11 @@ func problemCode(b []byte) string {
 // ok judges an API answer: 2xx true; 4xx a refusal, counted; a 5xx breaks
 // no_5xx unless it is a 502/503 while vendor faults are on.
 func (s *sim) ok(what string, res response, err error) bool {
+	if mutates(what) {
+		defer s.quiesce()
+	}
 	if err != nil {
+		s.note("%s transport", what)
 		s.fail("no_5xx", what+"/transport/"+uuid.NewString(), "%s: %v", what, err)
 		return false
 	}
@@ -92,6 +99,9 @@ func (s *sim) ok(what string, res response, err error) bool {
 		key += ":" + problemCode(body(res))
 	}
 	s.answers[key]++
+	if mutates(what) {
+		s.note("%s", key)
+	}
 	require.NotEqual(s.t, http.StatusUnauthorized, code, "the harness lost its login: %s", what)
 	switch {
 	case code < 300:

@@ -65,13 +65,28 @@
 //     counts the invoices it made;
 //   - no_5xx as above.
 //
-// Replay: a failure prints the seed, the day, each broken invariant with
-// details and a command line such as
+// Replay: a seed replays exactly the same run. After every change the
+// harness makes it waits until the platform is quiescent (no River job
+// available, running or waiting; a retry or snooze is made due at once,
+// as if its wait had passed), jobs run one at a time, the process's UUIDs
+// come from a generator seeded per run (so lists ordered by id, billing
+// runs and invoice numbers repeat), targets are picked from lists sorted by
+// stable keys, and vendor faults are decided per call by the seed, the call
+// and its count (sim.Fault.PerCall), not by wall-clock timing or the order
+// concurrent jobs reach the simulator in. TestSimulationReplay runs one
+// seed twice and requires equal digests of the action log (picks, answers
+// of changes, spells with their failed vendor calls, breaks) and of the
+// final state (invoices by number with totals, services with status and
+// quantity, orders, operations, credits). A failure prints the seed, the
+// day, each broken invariant with details and a command line such as
 //
-//	SIM_SEED=1 SIM_DAYS=23 go test ./internal/simulation -run TestSimulation -v
+//	SIM_SEED=1 SIM_DAYS=23 go test ./internal/simulation -run 'TestSimulation$' -v
+//
+// that breaks again on that day.
 //
 // Settings: SIM_SEED (default 1), SIM_SEEDS (comma-separated, one run
-// each), SIM_DAYS (default 60), SIM_CUSTOMERS (default 12), SIM_KEEP_GOING=1
+// each), SIM_DAYS (default 90), SIM_CUSTOMERS (default 12), SIM_KEEP_GOING=1
 // (record breaks and run every day, then fail with a summary; make bench
-// uses it to measure simulated days per minute).
+// uses it to measure simulated days per minute); SIM_REPLAY_SEED (default
+// 6) and SIM_REPLAY_DAYS (default 12) for TestSimulationReplay.
 package simulation

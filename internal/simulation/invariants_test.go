@@ -185,16 +185,8 @@ func (s *sim) checkOperations() {
 	}
 }
 
-// settle waits (a bounded wall time) for provisioning jobs to finish.
-func (s *sim) settle() {
-	budget := 15 * time.Second
-	if s.spell != nil {
-		budget = 2 * time.Second
-	}
-	waitFor(budget, func() bool {
-		return len(s.orders(oapi.OrderStatusApproved))+len(s.orders(oapi.OrderStatusProvisioning)) == 0
-	})
-}
+// settle waits for the day's jobs to finish (bounded; see quiesce).
+func (s *sim) settle() { s.quiesce() }
 
 func dec(m oapi.Money) decimal.Decimal { return decimal.RequireFromString(m.Amount) }
 

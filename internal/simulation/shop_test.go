@@ -176,6 +176,7 @@ func (s *sim) newPartner(discount, markup, overage string) *seller {
 	r, err := s.admin.c.CreatePartnerWithResponse(s.ctx, nil, body)
 	s.must("create partner", r, err)
 	require.Equal(s.t, http.StatusAccepted, r.StatusCode())
+	s.quiesce()
 	var p oapi.Partner
 	require.True(s.t, waitFor(30*time.Second, func() bool {
 		g, err := s.admin.c.GetPartnerWithResponse(s.ctx, r.JSON202.Id)

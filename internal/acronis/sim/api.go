@@ -3,6 +3,8 @@ package sim
 import (
 	"bufio"
 	"bytes"
+	"fmt"
+	"hash/fnv"
 	"io"
 	"net"
 	"net/http"
@@ -178,6 +180,15 @@ func (s *Server) logCall(method, path string, status int) {
 func (s *Server) pickFault(r *http.Request) *Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var n uint64 // this call's count, for PerCall faults
+	key := r.Method + " " + r.URL.RequestURI()
+	if len(s.faults) > 0 {
+		if s.counts == nil {
+			s.counts = map[string]uint64{}
+		}
+		s.counts[key]++
+		n = s.counts[key]
+	}
 	for i := range s.faults {
 		f := s.faults[i]
 		if f.Method != "" && !strings.EqualFold(f.Method, r.Method) {
@@ -186,12 +197,33 @@ func (s *Server) pickFault(r *http.Request) *Fault {
 		if f.PathPrefix != "" && !strings.HasPrefix(r.URL.Path, f.PathPrefix) {
 			continue
 		}
-		if f.Rate < 1 && s.rng.Float64() >= f.Rate {
-			continue
+		if f.Rate < 1 {
+			roll := s.rng.Float64
+			if f.PerCall {
+				roll = func() float64 { return callRoll(s.opts.Seed, i, key, n) }
+			}
+			if roll() >= f.Rate {
+				continue
+			}
 		}
 		return &f
 	}
 	return nil
+}
+
+// callRoll is a PerCall fault's dice: a number in [0, 1) fixed by the
+// seed, the rule, the call and its count.
+func callRoll(seed int64, rule int, key string, n uint64) float64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d\x00%d\x00%s\x00%d", seed, rule, key, n)
+	x := h.Sum64()
+	// splitmix64's finaliser spreads FNV's bits.
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return float64(x>>11) / (1 << 53)
 }
 
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {

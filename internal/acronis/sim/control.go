@@ -17,6 +17,7 @@ type faultJSON struct {
 	Timeout     bool    `json:"timeout"`
 	Drop        bool    `json:"drop"`
 	AfterEffect bool    `json:"after_effect"`
+	PerCall     bool    `json:"per_call"`
 }
 
 // serveControl serves the simulator's own control API. It needs no auth, is
@@ -58,7 +59,7 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 			s.mu.Lock()
 			out := []any{}
 			for _, f := range s.faults {
-				out = append(out, faultJSON{f.Method, f.PathPrefix, f.Rate, f.Status, f.Latency.String(), f.Timeout, f.Drop, f.AfterEffect})
+				out = append(out, faultJSON{f.Method, f.PathPrefix, f.Rate, f.Status, f.Latency.String(), f.Timeout, f.Drop, f.AfterEffect, f.PerCall})
 			}
 			s.mu.Unlock()
 			writeJSON(w, http.StatusOK, map[string]any{"items": out})
@@ -73,7 +74,7 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			f := Fault{Method: fj.Method, PathPrefix: fj.PathPrefix, Rate: fj.Rate, Status: fj.Status,
-				Timeout: fj.Timeout, Drop: fj.Drop, AfterEffect: fj.AfterEffect}
+				Timeout: fj.Timeout, Drop: fj.Drop, AfterEffect: fj.AfterEffect, PerCall: fj.PerCall}
 			if fj.Latency != "" {
 				d, err := time.ParseDuration(fj.Latency)
 				if err != nil {

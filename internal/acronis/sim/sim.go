@@ -39,6 +39,11 @@ type Fault struct {
 	Timeout     bool          `json:"timeout,omitempty"`      // hang until the client gives up, then drop
 	Drop        bool          `json:"drop,omitempty"`         // close the connection without a response
 	AfterEffect bool          `json:"after_effect,omitempty"` // apply the request first, then fail the response
+	// PerCall decides each matching call by a hash of the seed, the call
+	// (method, path and query) and how many times that call was made since
+	// the faults were last cleared, instead of by one shared stream of dice:
+	// the same calls fail whatever order concurrent callers make them in.
+	PerCall bool `json:"per_call,omitempty"`
 }
 
 // Call is one entry of the call log.
@@ -62,6 +67,7 @@ type Server struct {
 	faults  []Fault
 	calls   []Call
 	rng     *rand.Rand
+	counts  map[string]uint64 // calls per method, path and query, for PerCall faults
 
 	// seeded ids, stable across Reset.
 	rootID, spID, adminID, infraID, locationID string
@@ -174,6 +180,7 @@ func (s *Server) ClearFaults() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = nil
+	s.counts = nil
 }
 
 // Calls returns a copy of the call log of /api/2 requests.
@@ -192,6 +199,7 @@ func (s *Server) Reset() {
 	defer s.mu.Unlock()
 	s.st = s.seed()
 	s.faults = nil
+	s.counts = nil
 	s.calls = nil
 	s.otts = map[string]*ott{}
 }

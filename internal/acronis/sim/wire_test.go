@@ -3,7 +3,9 @@ package sim_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -188,4 +190,48 @@ func TestControlAPI(t *testing.T) {
 	require.Len(t, us, 1)
 	require.EqualValues(t, 7, us[0].(map[string]any)["value"])
 	require.True(t, strings.Contains(string(e.as("GET", "/tenants/usages?tenants="+cid, nil).raw), cid))
+}
+
+// A PerCall fault fails the same calls whatever order they come in: each
+// call's dice depend on the seed, the call and its count, not on the calls
+// made before it.
+func TestPerCallFaults(t *testing.T) {
+	t.Parallel()
+	fault := sim.Fault{Method: "GET", PathPrefix: "/api/2/clients", Rate: 0.5, Status: 503, PerCall: true}
+	outcomes := func(order []string) map[string][]int {
+		e := newEnv(t)
+		e.sim.SetFault(fault)
+		out := map[string][]int{}
+		for _, q := range order {
+			out[q] = append(out[q], e.as("GET", "/clients/"+clientID+"?"+q, nil).status)
+		}
+		return out
+	}
+	var order []string
+	for i := range 40 {
+		order = append(order, fmt.Sprintf("n=%d", i%8))
+	}
+	forward := outcomes(order)
+	slices.Reverse(order)
+	require.Equal(t, forward, outcomes(order), "same calls, other order, same faults")
+	failed := 0
+	for _, ss := range forward {
+		failed += strings.Count(fmt.Sprint(ss), "503")
+	}
+	require.Greater(t, failed, 5, "about half fail")
+	require.Less(t, failed, 35, "about half fail")
+
+	// Clearing the faults starts every call's count again.
+	e := newEnv(t)
+	e.sim.SetFault(fault)
+	first := e.as("GET", "/clients/"+clientID+"?n=0", nil).status
+	e.sim.ClearFaults()
+	e.sim.SetFault(fault)
+	require.Equal(t, first, e.as("GET", "/clients/"+clientID+"?n=0", nil).status)
+
+	// Over the control API too.
+	require.Equal(t, 204, e.call("POST", e.srv.URL+"/_sim/faults", map[string]any{"rate": 0.5, "status": 503, "per_call": true}).status)
+	var list struct{ Items []map[string]any }
+	require.NoError(t, json.Unmarshal(e.call("GET", e.srv.URL+"/_sim/faults", nil).raw, &list))
+	require.Equal(t, true, list.Items[len(list.Items)-1]["per_call"])
 }

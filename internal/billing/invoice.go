@@ -157,7 +157,9 @@ func (s *Service) buildAs(id uuid.UUID, d Draft) Invoice {
 		Subtotal: sub, TaxTotal: taxTotal, Total: total, IssueDate: &d.IssueDate, DueDate: &d.DueDate,
 		PeriodStart: d.PeriodStart, PeriodEnd: d.PeriodEnd, BillingRunID: d.RunID, Version: 1, CreatedAt: now, UpdatedAt: now, then: d.Then, draft: &d}
 	for _, w := range d.Overage {
-		inv.windows = append(inv.windows, overageClaim{ServiceID: w.ServiceID, Party: d.Party, FirstDay: w.From, LastDay: w.To, InvoiceID: &inv.ID})
+		for _, sp := range w.Spans {
+			inv.windows = append(inv.windows, overageClaim{ServiceID: w.ServiceID, Party: d.Party, FirstDay: sp.from, LastDay: sp.to, InvoiceID: &inv.ID})
+		}
 	}
 	if total.IsZero() {
 		inv.Status, inv.PaidAt = StatusPaid, &now

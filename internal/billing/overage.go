@@ -77,8 +77,8 @@ func (s *Service) overageAtChangeTx(ctx context.Context, tx *gorm.DB, b billable
 			if party == PartyPartner && (b.PartnerID == nil || b.UnitCost == nil) {
 				continue
 			}
-			if from, to, ok := overageWindow(b, party, time.Time{}, through); ok {
-				quiet = append(quiet, overageClaim{ServiceID: b.ID, Party: party, FirstDay: from, LastDay: to})
+			for _, sp := range overageWindow(b, party, time.Time{}, through) {
+				quiet = append(quiet, overageClaim{ServiceID: b.ID, Party: party, FirstDay: sp.from, LastDay: sp.to})
 			}
 		}
 	} else {
@@ -105,8 +105,8 @@ func (s *Service) overageAtChangeTx(ctx context.Context, tx *gorm.DB, b billable
 func (s *Service) overageUsage(ctx context.Context, db *gorm.DB, b billable, through time.Time) ([]dayValue, error) {
 	var since time.Time
 	for _, party := range []string{PartyCustomer, PartyPartner} {
-		if from, _, ok := overageWindow(b, party, time.Time{}, through); ok && (since.IsZero() || from.Before(since)) {
-			since = from
+		if w := overageWindow(b, party, time.Time{}, through); len(w) > 0 && (since.IsZero() || w[0].from.Before(since)) {
+			since = w[0].from
 		}
 	}
 	if since.IsZero() {
@@ -128,19 +128,22 @@ func (s *Service) overageUsage(ctx context.Context, db *gorm.DB, b billable, thr
 func (s *Service) overageBills(b billable, through time.Time, days []dayValue, t []Tax) (invs []Invoice, quiet []overageClaim) {
 	today := s.Today()
 	for _, d := range drafts(b, InvoiceOverage, "overage", today, today, today, today.AddDate(0, 0, s.cfg.TermsDays), false, t, nil) {
-		from, to, ok := overageWindow(b, d.Party, time.Time{}, through)
-		if !ok {
+		w := overageWindow(b, d.Party, time.Time{}, through)
+		if len(w) == 0 {
 			continue
 		}
-		l, ok := overageLine(b, d.Party, from, to, days, t)
+		from, to := w[0].from, w[len(w)-1].to
+		l, ok := overageLine(b, d.Party, w, days, t)
 		if !ok {
-			quiet = append(quiet, overageClaim{ServiceID: b.ID, Party: d.Party, FirstDay: from, LastDay: to})
+			for _, sp := range w {
+				quiet = append(quiet, overageClaim{ServiceID: b.ID, Party: d.Party, FirstDay: sp.from, LastDay: sp.to})
+			}
 			continue
 		}
 		d.Key = fmt.Sprintf("overage:%s:%s:%s", b.ID, dateStr(from), d.Party)
 		d.PeriodStart, d.PeriodEnd = from, to
 		d.Lines, d.Unclaimed = []Line{l}, true
-		d.Overage = []Window{window(b, from, to, days, t)}
+		d.Overage = []Window{window(b, w, days, t)}
 		invs = append(invs, s.build(d))
 	}
 	return invs, quiet
@@ -148,8 +151,8 @@ func (s *Service) overageBills(b billable, through time.Time, days []dayValue, t
 
 // window is the days [from, to] of a service's storage a bill looks at for
 // overage, with what is needed to look at it again as it is stored.
-func window(b billable, from, to time.Time, days []dayValue, t []Tax) Window {
-	return Window{ServiceID: b.ID, From: from, To: to, days: days, taxes: t}
+func window(b billable, spans []span, days []dayValue, t []Tax) Window {
+	return Window{ServiceID: b.ID, Spans: spans, days: days, taxes: t}
 }
 
 type partyDay struct {
@@ -186,18 +189,44 @@ func (s *Service) reclaim(ctx context.Context, tx *gorm.DB, invs []Invoice) ([]I
 	if err := tx.Raw("SELECT id FROM services WHERE id IN ? ORDER BY id FOR UPDATE", ids).Scan(&locked).Error; err != nil {
 		return nil, errs.Internal(err)
 	}
-	var rows []struct {
-		ServiceID uuid.UUID
-		Party     string
-		LastDay   time.Time
+	// The windows claimed now that may meet the drafted ones.
+	first := time.Time{}
+	for _, inv := range invs {
+		if inv.draft == nil {
+			continue
+		}
+		for _, w := range inv.draft.Overage {
+			if f := w.Spans[0].from; first.IsZero() || f.Before(first) {
+				first = f
+			}
+		}
 	}
-	if err := tx.Raw(`SELECT service_id, party, max(last_day) AS last_day FROM overage_windows
-		WHERE service_id IN ? GROUP BY service_id, party`, ids).Scan(&rows).Error; err != nil {
+	var rows []struct {
+		ServiceID         uuid.UUID
+		Party             string
+		FirstDay, LastDay time.Time
+	}
+	if err := tx.Raw(`SELECT service_id, party, first_day, last_day FROM overage_windows
+		WHERE service_id IN ? AND last_day >= ? ORDER BY service_id, party, first_day`, ids, first).Scan(&rows).Error; err != nil {
 		return nil, errs.Internal(err)
 	}
-	through := map[partyDay]time.Time{}
+	claimed := map[partyDay][]span{}
 	for _, r := range rows {
-		through[partyDay{r.ServiceID, r.Party}] = r.LastDay
+		k := partyDay{r.ServiceID, r.Party}
+		claimed[k] = append(claimed[k], span{r.FirstDay, r.LastDay})
+	}
+	// left is what of a window no one has claimed; changed when some was.
+	left := func(w Window, party string) (rest []span, changed bool) {
+		rest = cutSpans(w.Spans, claimed[partyDay{w.ServiceID, party}])
+		if len(rest) != len(w.Spans) {
+			return rest, true
+		}
+		for i := range rest {
+			if rest[i] != w.Spans[i] {
+				return rest, true
+			}
+		}
+		return rest, false
 	}
 	stale := map[uuid.UUID]bool{}
 	for _, inv := range invs {
@@ -205,7 +234,7 @@ func (s *Service) reclaim(ctx context.Context, tx *gorm.DB, invs []Invoice) ([]I
 			continue
 		}
 		for _, w := range inv.draft.Overage {
-			if last, ok := through[partyDay{w.ServiceID, inv.draft.Party}]; ok && !last.Before(w.From) {
+			if _, changed := left(w, inv.draft.Party); changed {
 				stale[w.ServiceID] = true
 			}
 		}
@@ -234,23 +263,23 @@ func (s *Service) reclaim(ctx context.Context, tx *gorm.DB, invs []Invoice) ([]I
 		lines := append([]Line(nil), d.Lines...)
 		var keep []Window
 		for _, w := range d.Overage {
-			last, ok := through[partyDay{w.ServiceID, d.Party}]
-			if !ok || last.Before(w.From) {
+			rest, moved := left(w, d.Party)
+			if !moved {
 				keep = append(keep, w)
 				continue
 			}
 			changed = true
 			at := overageLineOf(lines, w.ServiceID)
-			w.From = last.AddDate(0, 0, 1)
+			w.Spans = rest
 			b, ok := now[w.ServiceID]
-			if w.From.After(w.To) || !ok || !overageApplies(b) {
+			if len(rest) == 0 || !ok || !overageApplies(b) {
 				if at >= 0 {
 					lines = append(lines[:at], lines[at+1:]...)
 				}
 				continue
 			}
 			keep = append(keep, w)
-			l, over := overageLine(b, d.Party, w.From, w.To, w.days, w.taxes)
+			l, over := overageLine(b, d.Party, w.Spans, w.days, w.taxes)
 			switch {
 			case at >= 0 && over:
 				lines[at] = l
@@ -266,7 +295,7 @@ func (s *Service) reclaim(ctx context.Context, tx *gorm.DB, invs []Invoice) ([]I
 		}
 		d.Lines, d.Overage = lines, keep
 		if d.Kind == InvoiceOverage && len(keep) > 0 {
-			d.PeriodStart = keep[0].From
+			d.PeriodStart = keep[0].Spans[0].from
 		}
 		if len(lines) == 0 {
 			continue

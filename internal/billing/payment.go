@@ -124,8 +124,16 @@ func (s *Service) Payments(ctx context.Context, invoiceID uuid.UUID) ([]Payment,
 	return ps, nil
 }
 
-// Void cancels an unpaid invoice that has no payments. Its periods stay
-// claimed: a voided bill is not made again by a run.
+// Void cancels an unpaid invoice that has no payments: the bill should
+// not exist as issued, but what it billed is owed still. It releases what
+// the invoice claimed, in the voiding transaction: its service periods
+// (billed_periods) and overage days (overage_windows, kept as released in
+// overage_released so a later bill of that party looks at them again),
+// and frees its billing key (kept as "<key>:void:<id>"). So the next run
+// bills those periods again, at the terms then in force; a prepaid
+// renewal's due date moves when that bill settles. Only this invoice's
+// party is released: a partner sale's twin bill stands. To forgive a
+// period, record a payment (method waiver) rather than void.
 func (s *Service) Void(ctx context.Context, who auth.Principal, id uuid.UUID, ifVersion *int64) (Invoice, error) {
 	var inv Invoice
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -139,10 +147,14 @@ func (s *Service) Void(ctx context.Context, who auth.Principal, id uuid.UUID, if
 		if inv.Status != StatusUnpaid || inv.AmountPaid.IsPositive() {
 			return errs.Conflict("invoice_not_voidable", "Only an unpaid invoice without payments can be voided.")
 		}
+		if err := release(ctx, tx, inv.ID); err != nil {
+			return err
+		}
 		now := s.now()
 		inv.Status, inv.VoidedAt, inv.Version, inv.UpdatedAt = StatusVoid, &now, inv.Version+1, now
+		inv.BillingKey = voidKey(inv.BillingKey, inv.ID)
 		if err := tx.Model(&Invoice{}).Where("id = ?", id).Updates(map[string]any{
-			"status": StatusVoid, "voided_at": now, "version": inv.Version, "updated_at": now}).Error; err != nil {
+			"status": StatusVoid, "voided_at": now, "version": inv.Version, "updated_at": now, "billing_key": inv.BillingKey}).Error; err != nil {
 			return errs.Internal(err)
 		}
 		// Credit it took is owed again.
@@ -152,6 +164,38 @@ func (s *Service) Void(ctx context.Context, who auth.Principal, id uuid.UUID, if
 		return Invoice{}, err
 	}
 	return inv, s.load(ctx, &inv)
+}
+
+// voidKey is the key a void invoice keeps: its own, freed for the bill
+// that replaces it.
+func voidKey(key string, id uuid.UUID) string { return key + ":void:" + id.String() }
+
+// release drops what a voided invoice claimed: its service periods and its
+// overage windows (each recorded as released), under a lock on its services
+// taken in id order after the invoice's, as settling takes them, so a
+// bill being stored for them waits and reads the claims as they end up.
+func release(ctx context.Context, tx *gorm.DB, invoiceID uuid.UUID) error {
+	var services []uuid.UUID
+	if err := tx.Raw(`SELECT service_id FROM billed_periods WHERE invoice_id = ?
+		UNION SELECT service_id FROM overage_windows WHERE invoice_id = ? ORDER BY 1`, invoiceID, invoiceID).Scan(&services).Error; err != nil {
+		return errs.Internal(err)
+	}
+	if err := lockServices(ctx, tx, services); err != nil {
+		return err
+	}
+	for _, q := range []string{
+		`INSERT INTO released_periods (service_id, party, period_start, invoice_id)
+			SELECT service_id, party, period_start, invoice_id FROM billed_periods WHERE invoice_id = ?`,
+		`INSERT INTO overage_released (service_id, party, first_day, last_day, invoice_id)
+			SELECT service_id, party, first_day, last_day, invoice_id FROM overage_windows WHERE invoice_id = ?`,
+		`DELETE FROM overage_windows WHERE invoice_id = ?`,
+		`DELETE FROM billed_periods WHERE invoice_id = ?`,
+	} {
+		if err := tx.Exec(q, invoiceID).Error; err != nil {
+			return errs.Internal(err)
+		}
+	}
+	return nil
 }
 
 // AdvanceOnRenewal is the paid hook that moves a prepaid service's due date

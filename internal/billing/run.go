@@ -271,8 +271,16 @@ const renewalWhere = `
 	  AND s.next_due_date <= ?`
 
 // renewals bills the next period of prepaid services whose due date is at
-// most DaysBeforeDue days after the as-of date.
+// most DaysBeforeDue days after the as-of date, and the prepaid periods
+// behind the due date that a void released.
 func (s *Service) renewals(ctx context.Context, r Run, res *result) error {
+	units, err := s.releasedUnits(ctx, s.db, r, nil)
+	if err != nil {
+		return err
+	}
+	if err := s.storeAll(ctx, units, res); err != nil {
+		return err
+	}
 	horizon := r.AsOf.AddDate(0, 0, s.cfg.DaysBeforeDue)
 	var after uuid.UUID
 	for {
@@ -311,8 +319,8 @@ func (s *Service) renewalUnits(ctx context.Context, db *gorm.DB, r Run, batch []
 	since := r.AsOf
 	for _, b := range batch {
 		for _, party := range []string{PartyCustomer, PartyPartner} {
-			if wf, _, ok := overageWindow(b, party, time.Time{}, r.AsOf); ok && wf.Before(since) {
-				since = wf
+			if w := overageWindow(b, party, time.Time{}, r.AsOf); len(w) > 0 && w[0].from.Before(since) {
+				since = w[0].from
 			}
 		}
 	}
@@ -331,15 +339,15 @@ func (s *Service) renewalUnits(ctx context.Context, db *gorm.DB, r Run, batch []
 		t := taxes[b.ProductGroupID]
 		ds := drafts(b, InvoiceRenewal, key, from, to, r.AsOf, from, false, t, &r.ID)
 		for i := range ds {
-			wf, wt, ok := overageWindow(b, ds[i].Party, time.Time{}, r.AsOf)
-			if !ok {
+			w := overageWindow(b, ds[i].Party, time.Time{}, r.AsOf)
+			if len(w) == 0 {
 				continue
 			}
 			days := usage[*b.VendorTenantID][*b.StorageItem]
-			if l, ok := overageLine(b, ds[i].Party, wf, wt, days, t); ok {
+			if l, ok := overageLine(b, ds[i].Party, w, days, t); ok {
 				ds[i].Lines = append(ds[i].Lines, l)
 			}
-			ds[i].Overage = append(ds[i].Overage, window(b, wf, wt, days, t))
+			ds[i].Overage = append(ds[i].Overage, window(b, w, days, t))
 		}
 		units = append(units, unit{what: "service " + b.ID.String(), drafts: ds, services: []billable{b}, redo: s.redoRenewal(r, b.ID)})
 	}
@@ -362,6 +370,97 @@ func (s *Service) redoRenewal(r Run, id uuid.UUID) func(ctx context.Context, tx 
 		}
 		return units[0].drafts, nil
 	}
+}
+
+// releasedPeriods picks the prepaid periods (a first period or a renewal)
+// of live services that a void released, that no bill of that party
+// claims again and that lie behind the service's due date: the renewals
+// bill only from the due date on, so such a period (a partner's bill at
+// cost voided after its customer's renewal moved the due date on, the
+// first invoice of a service already active) is billed again here.
+const releasedPeriods = `
+	SELECT DISTINCT ON (r.service_id, r.party, r.period_start) r.service_id, r.party, r.period_start, i.period_end, i.kind FROM released_periods r
+	JOIN invoices i ON i.id = r.invoice_id AND i.kind IN ('prepaid', 'renewal')
+	JOIN services s ON s.id = r.service_id
+	WHERE s.status IN ('active', 'suspended') AND NOT s.free_trial AND r.period_start < s.next_due_date
+	  AND NOT EXISTS (SELECT 1 FROM billed_periods b WHERE b.service_id = r.service_id AND b.party = r.party AND b.period_start = r.period_start)`
+
+// releasedUnits drafts the periods releasedPeriods picks (of one service
+// when only is set; a period voided more than once as its last void left
+// it), each for its party only, at the terms in force now, issued and due
+// on the run day.
+func (s *Service) releasedUnits(ctx context.Context, db *gorm.DB, r Run, only *uuid.UUID) ([]unit, error) {
+	q, args := releasedPeriods, []any{}
+	if only != nil {
+		q, args = q+` AND r.service_id = ?`, append(args, *only)
+	}
+	var rows []struct {
+		ServiceID   uuid.UUID
+		Party       string
+		PeriodStart time.Time
+		PeriodEnd   time.Time
+		Kind        string
+	}
+	if err := db.WithContext(ctx).Raw(q+` ORDER BY r.service_id, r.party, r.period_start, i.voided_at DESC`, args...).Scan(&rows).Error; err != nil {
+		return nil, errs.Internal(err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	ids := map[uuid.UUID]bool{}
+	for _, row := range rows {
+		ids[row.ServiceID] = true
+	}
+	var batch []billable
+	if err := db.WithContext(ctx).Raw(billableSelect+` WHERE s.id IN ?`, keys(ids)).Scan(&batch).Error; err != nil {
+		return nil, errs.Internal(err)
+	}
+	byID := map[uuid.UUID]billable{}
+	groups := make([]uuid.UUID, 0, len(batch))
+	for _, b := range batch {
+		byID[b.ID] = b
+		groups = append(groups, b.ProductGroupID)
+	}
+	taxes, err := s.taxesOf(ctx, db, groups)
+	if err != nil {
+		return nil, err
+	}
+	var units []unit
+	for _, row := range rows {
+		b, ok := byID[row.ServiceID]
+		if !ok {
+			continue
+		}
+		key := "prepaid:" + b.ID.String()
+		if row.Kind == InvoiceRenewal {
+			key = fmt.Sprintf("renewal:%s:%s", b.ID, dateStr(row.PeriodStart))
+		}
+		var ds []Draft
+		for _, d := range drafts(b, row.Kind, key, row.PeriodStart, row.PeriodEnd, r.AsOf, r.AsOf, row.Kind == InvoicePrepaid,
+			taxes[b.ProductGroupID], &r.ID) {
+			if d.Party == row.Party {
+				ds = append(ds, d)
+			}
+		}
+		if len(ds) == 0 {
+			continue
+		}
+		id := b.ID
+		units = append(units, unit{what: "service " + b.ID.String() + " (" + row.Party + ") from " + dateStr(row.PeriodStart), drafts: ds,
+			services: []billable{b}, redo: func(ctx context.Context, tx *gorm.DB) ([]Draft, error) {
+				us, err := s.releasedUnits(ctx, tx, r, &id)
+				if err != nil {
+					return nil, err
+				}
+				for _, u := range us {
+					if u.drafts[0].Party == row.Party && u.drafts[0].PeriodStart.Equal(row.PeriodStart) {
+						return u.drafts, nil
+					}
+				}
+				return nil, nil
+			}})
+	}
+	return units, nil
 }
 
 // RenewDueTx issues, in tx, the renewal of a prepaid service due by the
@@ -556,7 +655,15 @@ func (s *Service) monthUnits(ctx context.Context, db *gorm.DB, r Run, from, to t
 	if err != nil {
 		return nil, err
 	}
-	usage, err := s.usageIn(ctx, db, tenants, from, to)
+	// Usage from the month's start, or the first day a void released
+	// before it that its overage window looks at.
+	since := from
+	for _, b := range batch {
+		if w := overageWindow(b, party, from, to); len(w) > 0 && w[0].from.Before(since) {
+			since = w[0].from
+		}
+	}
+	usage, err := s.usageIn(ctx, db, tenants, since, to)
 	if err != nil {
 		return nil, err
 	}
@@ -592,13 +699,14 @@ func (s *Service) monthUnits(ctx context.Context, db *gorm.DB, r Run, from, to t
 			gtaxes[g][x.ID] = x
 		}
 		byGroup[g] = append(byGroup[g], monthLines(b, party, from, to, t, charges[b.PlanID], usage, changes[b.ID])...)
-		// The month's days not billed for overage already (on request).
-		if wf, wt, ok := overageWindow(b, party, from, to); ok {
+		// The month's days not billed for overage already (on request),
+		// and days before it a void released.
+		if w := overageWindow(b, party, from, to); len(w) > 0 {
 			days := usage[*b.VendorTenantID][*b.StorageItem]
-			if l, ok := overageLine(b, party, wf, wt, days, t); ok {
+			if l, ok := overageLine(b, party, w, days, t); ok {
 				byGroup[g] = append(byGroup[g], l)
 			}
-			windows[g] = append(windows[g], window(b, wf, wt, days, t))
+			windows[g] = append(windows[g], window(b, w, days, t))
 		}
 	}
 	month := from.Format("2006-01")

@@ -3,6 +3,7 @@ package billing
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -86,17 +87,21 @@ type billable struct {
 	// Overage: the storage item and soft quota per unit, how far it has
 	// been billed, and the prices per GB over it.
 	StorageItem *string
-	// Last days billed for overage, per party (overage_windows).
-	OverageCustomerThrough *time.Time
-	OveragePartnerThrough  *time.Time
-	SoftGB                 *int
-	SPOverage              *decimal.Decimal
-	PartnerOverage         *decimal.Decimal
+	// Last days billed for overage, per party (overage_windows), and the
+	// days before them a void released and no bill claimed since
+	// ("first/last,..."; see releasedSelect).
+	OverageCustomerThrough  *time.Time
+	OveragePartnerThrough   *time.Time
+	OverageCustomerReleased *string
+	OveragePartnerReleased  *string
+	SoftGB                  *int
+	SPOverage               *decimal.Decimal
+	PartnerOverage          *decimal.Decimal
 	// Version is the service row's version when it was read.
 	Version int64
 }
 
-const billableSelect = `
+var billableSelect = `
 	SELECT s.id, s.customer_id, s.partner_id, s.plan_id, p.name AS plan_name, p.venture_id, p.product_group_id,
 	       pr.billing_model, s.frequency, s.quantity, s.status, s.free_trial, s.unit_price, s.setup_fee,
 	       s.unit_cost, s.setup_fee_cost, s.start_date, s.anchor_day, s.end_date, s.next_due_date, s.vendor_tenant_id,
@@ -104,12 +109,28 @@ const billableSelect = `
 	       s.storage_item, m.storage_quota_gb AS soft_gb,
 	       (SELECT max(w.last_day) FROM overage_windows w WHERE w.service_id = s.id AND w.party = 'customer') AS overage_customer_through,
 	       (SELECT max(w.last_day) FROM overage_windows w WHERE w.service_id = s.id AND w.party = 'partner') AS overage_partner_through,
+	       ` + releasedCustomer + ` AS overage_customer_released,
+	       ` + releasedPartner + ` AS overage_partner_released,
 	       pr.overage_price_per_gb AS sp_overage, pp.overage_price_per_gb AS partner_overage, s.version
 	FROM services s
 	JOIN plans p ON p.id = s.plan_id
 	JOIN plan_pricing pr ON pr.plan_id = s.plan_id
 	LEFT JOIN plan_module_settings m ON m.plan_id = s.plan_id
 	LEFT JOIN partner_plan_pricing pp ON pp.partner_id = s.partner_id AND pp.plan_id = s.plan_id`
+
+// releasedSelect is, for a party of service s, the days a void released
+// (overage_released) that no window claims since, as "first/last,..." in
+// day order; NULL for the many services no void touched.
+const releasedSelect = `CASE WHEN EXISTS (SELECT 1 FROM overage_released x WHERE x.service_id = s.id AND x.party = '%[1]s') THEN
+	(SELECT string_agg(lower(r)::text || '/' || (upper(r) - 1)::text, ',' ORDER BY r) FROM unnest(
+		(SELECT range_agg(daterange(x.first_day, x.last_day, '[]')) FROM overage_released x WHERE x.service_id = s.id AND x.party = '%[1]s')
+		- coalesce((SELECT range_agg(daterange(w.first_day, w.last_day, '[]')) FROM overage_windows w
+			WHERE w.service_id = s.id AND w.party = '%[1]s'), '{}'::datemultirange)) r) END`
+
+var (
+	releasedCustomer = fmt.Sprintf(releasedSelect, PartyCustomer)
+	releasedPartner  = fmt.Sprintf(releasedSelect, PartyPartner)
+)
 
 func (b billable) months() int { return catalog.FrequencyMonths[b.Frequency] }
 
@@ -248,30 +269,120 @@ func overagePrice(b billable, party string) *decimal.Decimal {
 	}
 }
 
+// span is the days [from, to].
+type span struct{ from, to time.Time }
+
 // overageWindow is the days whose storage has not been billed for overage
-// to a party, from since (or the service's start) up to through; ok is
-// false when there is nothing to look at. Every path that bills overage
-// reads it here and claims it in overage_windows when it stores the bill.
-func overageWindow(b billable, party string, since, through time.Time) (from, to time.Time, ok bool) {
+// to a party, in day order: from since (or the service's start) up to
+// through, and before those any days a void released that no bill has
+// claimed since (owed still, whatever since says). None when there is
+// nothing to look at. Every path that bills overage reads it here and
+// claims it in overage_windows when it stores the bill.
+func overageWindow(b billable, party string, since, through time.Time) []span {
 	if !overageApplies(b) {
-		return from, to, false
+		return nil
 	}
-	from = *b.StartDate
+	from := *b.StartDate
 	if since.After(from) {
 		from = since
 	}
-	billed := b.OverageCustomerThrough
+	billed, released := b.OverageCustomerThrough, b.OverageCustomerReleased
 	if party == PartyPartner {
-		billed = b.OveragePartnerThrough
+		billed, released = b.OveragePartnerThrough, b.OveragePartnerReleased
 	}
 	if billed != nil && !billed.Before(from) {
 		from = billed.AddDate(0, 0, 1)
 	}
-	to = through
+	to := through
 	if b.EndDate != nil && b.EndDate.Before(to) {
 		to = *b.EndDate
 	}
-	return from, to, !from.After(to)
+	var out []span
+	if released != nil {
+		last := from.AddDate(0, 0, -1)
+		if to.Before(last) {
+			last = to
+		}
+		for _, r := range parseSpans(*released) {
+			if r.from.Before(*b.StartDate) {
+				r.from = *b.StartDate
+			}
+			if r.to.After(last) {
+				r.to = last
+			}
+			if !r.from.After(r.to) {
+				out = append(out, r)
+			}
+		}
+	}
+	if !from.After(to) {
+		out = append(out, span{from, to})
+	}
+	return joinSpans(out)
+}
+
+// parseSpans reads "first/last,..." (releasedSelect).
+func parseSpans(v string) []span {
+	var out []span
+	for _, p := range strings.Split(v, ",") {
+		a, b, ok := strings.Cut(p, "/")
+		if !ok {
+			continue
+		}
+		from, err1 := time.Parse(time.DateOnly, a)
+		to, err2 := time.Parse(time.DateOnly, b)
+		if err1 == nil && err2 == nil {
+			out = append(out, span{from, to})
+		}
+	}
+	return out
+}
+
+// joinSpans merges spans in day order that touch.
+func joinSpans(in []span) []span {
+	var out []span
+	for _, sp := range in {
+		if n := len(out); n > 0 && !sp.from.After(out[n-1].to.AddDate(0, 0, 1)) {
+			if sp.to.After(out[n-1].to) {
+				out[n-1].to = sp.to
+			}
+			continue
+		}
+		out = append(out, sp)
+	}
+	return out
+}
+
+// cutSpans is spans less the days of claims (both in day order).
+func cutSpans(spans, claims []span) []span {
+	var out []span
+	for _, sp := range spans {
+		cur := sp.from
+		for _, c := range claims {
+			if c.to.Before(cur) || c.from.After(sp.to) {
+				continue
+			}
+			if c.from.After(cur) {
+				out = append(out, span{cur, c.from.AddDate(0, 0, -1)})
+			}
+			if next := c.to.AddDate(0, 0, 1); next.After(cur) {
+				cur = next
+			}
+		}
+		if !cur.After(sp.to) {
+			out = append(out, span{cur, sp.to})
+		}
+	}
+	return out
+}
+
+// spansText shows spans as "first to last, ...".
+func spansText(spans []span) string {
+	parts := make([]string, len(spans))
+	for i, sp := range spans {
+		parts[i] = dateStr(sp.from) + " to " + dateStr(sp.to)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // overageApplies: the service has a storage item with a finite soft quota
@@ -282,15 +393,16 @@ func overageApplies(b billable) bool {
 
 // overageLine bills the GB by which the window's peak storage went over the
 // soft quota times the quantity: ceil((peak - soft) / 2^30) when positive.
-func overageLine(b billable, party string, from, to time.Time, days []dayValue, taxes []Tax) (Line, bool) {
+func overageLine(b billable, party string, spans []span, days []dayValue, taxes []Tax) (Line, bool) {
 	price := overagePrice(b, party)
-	if price == nil {
+	if price == nil || len(spans) == 0 {
 		return Line{}, false
 	}
+	from, to := spans[0].from, spans[len(spans)-1].to
 	var peak int64
 	var peakDay time.Time
 	for _, d := range days {
-		if !d.Day.Before(from) && !d.Day.After(to) && d.Value > peak {
+		if d.Value > peak && inSpans(spans, d.Day) {
 			peak, peakDay = d.Value, d.Day
 		}
 	}
@@ -301,17 +413,37 @@ func overageLine(b billable, party string, from, to time.Time, days []dayValue, 
 	}
 	id := b.ID
 	qty := decimal.NewFromInt(over)
-	return Line{Kind: KindOverage, ServiceID: &id, Description: fmt.Sprintf("Storage over quota: %d GB, %s to %s", over, dateStr(from), dateStr(to)),
+	detail := map[string]any{"service_id": id, "storage_item": *b.StorageItem, "window": []string{dateStr(from), dateStr(to)},
+		"peak_bytes": peak, "peak_day": dateStr(peakDay), "soft_quota_gb": *b.SoftGB, "quantity": b.Quantity, "over_gb": over,
+		"price_per_gb": money.String(*price)}
+	if len(spans) > 1 {
+		// Days a void released before the window: the days looked at.
+		ds := make([][2]string, len(spans))
+		for i, sp := range spans {
+			ds[i] = [2]string{dateStr(sp.from), dateStr(sp.to)}
+		}
+		detail["spans"] = ds
+	}
+	return Line{Kind: KindOverage, ServiceID: &id, Description: fmt.Sprintf("Storage over quota: %d GB, %s", over, spansText(spans)),
 		PeriodStart: day(from), PeriodEnd: day(to), Quantity: qty, UnitPrice: *price, Amount: money.Round2(qty.Mul(*price)), TaxIDs: taxIDs(taxes),
-		Detail: map[string]any{"service_id": id, "storage_item": *b.StorageItem, "window": []string{dateStr(from), dateStr(to)},
-			"peak_bytes": peak, "peak_day": dateStr(peakDay), "soft_quota_gb": *b.SoftGB, "quantity": b.Quantity, "over_gb": over,
-			"price_per_gb": money.String(*price)}}, true
+		Detail: detail}, true
 }
 
-// Window is days of a service's storage looked at for overage.
+// inSpans: day is in one of spans.
+func inSpans(spans []span, day time.Time) bool {
+	for _, sp := range spans {
+		if !day.Before(sp.from) && !day.After(sp.to) {
+			return true
+		}
+	}
+	return false
+}
+
+// Window is days of a service's storage looked at for overage: one span,
+// or more when a void released days before it.
 type Window struct {
 	ServiceID uuid.UUID
-	From, To  time.Time
+	Spans     []span
 	// The window's daily storage and the line's taxes, to compute the
 	// line again if days of it are claimed before the bill is stored.
 	days  []dayValue

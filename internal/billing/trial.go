@@ -65,7 +65,7 @@ func (s *Service) StartPaidTx(ctx context.Context, tx *gorm.DB, serviceID, planI
 		return nil, err
 	}
 	var invs []Invoice
-	if err := tx.Where("billing_key LIKE ?", "prepaid:"+serviceID.String()+":%").Order("billing_key").Find(&invs).Error; err != nil {
+	if err := tx.Where("billing_key LIKE ? AND status <> ?", "prepaid:"+serviceID.String()+":%", StatusVoid).Order("billing_key").Find(&invs).Error; err != nil {
 		return nil, errs.Internal(err)
 	}
 	for i := range invs {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -385,6 +386,15 @@ func (s *Service) number(tx *gorm.DB, invs []Invoice) error {
 		}
 		need[k]++
 	}
+	// The prefixes first: the counter row below is held until the
+	// transaction commits, so it is taken as late as it can be.
+	prefixes, err := s.prefixes(tx, invs)
+	if err != nil {
+		return err
+	}
+	if err := s.claimPrefixes(tx, prefixes); err != nil {
+		return err
+	}
 	next := map[scopeYear]int64{}
 	for _, k := range order {
 		var last int64
@@ -395,13 +405,6 @@ func (s *Service) number(tx *gorm.DB, invs []Invoice) error {
 			return errs.Internal(err)
 		}
 		next[k] = last - int64(need[k]) + 1
-	}
-	prefixes, err := s.prefixes(tx, invs)
-	if err != nil {
-		return err
-	}
-	if err := s.claimPrefixes(tx, prefixes); err != nil {
-		return err
 	}
 	for i := range invs {
 		k := scopeYear{numberScope(invs[i]), invs[i].IssueDate.Year()}
@@ -415,11 +418,18 @@ func (s *Service) number(tx *gorm.DB, invs []Invoice) error {
 // claimPrefixes records each prefix as used by its scope, in the numbering
 // transaction: from then on a venture's prefix is frozen and no other
 // venture may take it. A prefix some other scope printed already fails the
-// batch rather than repeat a number.
+// batch rather than repeat a number. A claim found committed is
+// remembered (claims are never removed), so an issuer's later invoices
+// skip the two statements.
 func (s *Service) claimPrefixes(tx *gorm.DB, prefixes map[string]string) error {
 	scopes := make([]string, 0, len(prefixes))
-	for sc := range prefixes {
-		scopes = append(scopes, sc)
+	for sc, p := range prefixes {
+		if owner, ok := s.claimed.Load(p); !ok || owner != sc {
+			scopes = append(scopes, sc)
+		}
+	}
+	if len(scopes) == 0 {
+		return nil
 	}
 	sort.Strings(scopes) // one lock order for every batch
 	now := s.now()
@@ -431,8 +441,11 @@ func (s *Service) claimPrefixes(tx *gorm.DB, prefixes map[string]string) error {
 		args = append(args, prefixes[sc], sc, now)
 		names[i] = prefixes[sc]
 	}
-	if err := tx.Exec(`INSERT INTO used_invoice_prefixes (prefix, scope, first_used_at) VALUES `+strings.Join(values, ", ")+`
-		ON CONFLICT (prefix) DO NOTHING`, args...).Error; err != nil {
+	// RETURNING names the rows this transaction inserts; the others were
+	// there, committed (a conflicting insert in flight is waited for).
+	var inserted []string
+	if err := tx.Raw(`INSERT INTO used_invoice_prefixes (prefix, scope, first_used_at) VALUES `+strings.Join(values, ", ")+`
+		ON CONFLICT (prefix) DO NOTHING RETURNING prefix`, args...).Scan(&inserted).Error; err != nil {
 		return errs.Internal(err)
 	}
 	var owners []struct{ Prefix, Scope string }
@@ -444,6 +457,9 @@ func (s *Service) claimPrefixes(tx *gorm.DB, prefixes map[string]string) error {
 			if prefixes[sc] == o.Prefix && o.Scope != sc {
 				return errs.Conflict("invoice_prefix_taken", fmt.Sprintf("The invoice prefix %s was used by another issuer; its numbers cannot be reused.", o.Prefix))
 			}
+		}
+		if !slices.Contains(inserted, o.Prefix) {
+			s.claimed.Store(o.Prefix, o.Scope)
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -38,6 +39,8 @@ type Service struct {
 	// beforeStore, when set, runs before a run stores each chunk (tests
 	// put another path's bill there).
 	beforeStore func()
+	// claimed: invoice prefix -> scope, for claims seen committed.
+	claimed sync.Map
 }
 
 // NewService wires the service.

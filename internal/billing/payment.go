@@ -217,6 +217,14 @@ func (s *Service) AdvanceOnRenewal(ctx context.Context, tx *gorm.DB, inv Invoice
 		if err := tx.Table("services").Where("id = ?", id).Updates(map[string]any{"next_due_date": next, "version": gorm.Expr("version + 1")}).Error; err != nil {
 			return errs.Internal(err)
 		}
+		// A renewal paid late (or settled by credit) can move the due date
+		// to a day already past or inside the renewal horizon: its renewal
+		// is issued now, as the day's run would have, so the service is
+		// never active past its due date with nothing owed. One settled by
+		// credit again moves on the same way.
+		if err := s.RenewDueTx(ctx, tx, id); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -135,3 +135,32 @@ func TestAServiceActivatedPastItsDueDateIsRenewedAtOnce(t *testing.T) {
 	require.NoError(t, db.Transaction(func(tx *gorm.DB) error { return b.env.App.Billing.RenewDueTx(context.Background(), tx, later) }))
 	require.Empty(t, b.invoices(t, "kind = 'renewal' AND id IN (SELECT invoice_id FROM billed_periods WHERE service_id = ?)", later))
 }
+
+// TestARenewalPaidLateIssuesTheNextAtOnce: paying a renewal after the next
+// period has begun moves the due date to a day already past; that
+// period's renewal is issued in the paying transaction, so the service is
+// never active past its due date with nothing owed.
+func TestARenewalPaidLateIssuesTheNextAtOnce(t *testing.T) {
+	t.Parallel()
+	b := newBook(t, "2028-01-31T09:00:00Z", "")
+	p := b.plan(t, catalog.Prepaid, cycles("monthly", "10.00", "0.00"), false)
+	id := b.service(t, svc{plan: p, customer: b.customer(t, nil), frequency: "monthly", quantity: 1, unit: "10.00", fee: "0.00"})
+	firstInvoice(t, b, id)
+	b.pay(t, b.invoices(t, "kind = 'prepaid'")[0])
+	require.Equal(t, 1, b.renewals(t, "2028-02-22").Invoices)
+	b.env.Clock.Set(mustTime(t, "2028-04-10T10:00:00Z"))
+	b.pay(t, b.invoices(t, "kind = 'renewal'")[0]) // 29 Feb to 30 Mar, paid on 10 Apr
+	require.Equal(t, "2028-03-31", b.dueDate(t, id))
+	renewals := b.invoices(t, "kind = 'renewal' AND status = 'unpaid'")
+	require.Len(t, renewals, 1, "the period begun on 31 Mar is billed at once")
+	require.Equal(t, "2028-03-31", renewals[0].PeriodStart.Format(time.DateOnly))
+	require.Equal(t, "2028-04-29", renewals[0].PeriodEnd.Format(time.DateOnly))
+	requireInvoice(t, renewals[0], want{lines: []line{{"recurring", "1", "10.00", "10.00"}},
+		taxes: map[string]string{"VAT": "2.10", "City": "0.25"}, subtotal: "10.00", taxTotal: "2.35", total: "12.35"})
+	run := b.renewals(t, "2028-04-10")
+	require.Equal(t, 0, run.Invoices, "the day's run finds it made")
+
+	b.pay(t, renewals[0]) // due 30 Apr: beyond the horizon, left to the run
+	require.Equal(t, "2028-04-30", b.dueDate(t, id))
+	require.Empty(t, b.invoices(t, "kind = 'renewal' AND status = 'unpaid'"))
+}

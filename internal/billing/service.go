@@ -224,31 +224,37 @@ func drafts(b billable, kind, key string, from, to, issue, due time.Time, setup 
 // fee) from today, in the ordering transaction, and sets its due dates.
 // Trials and post-paid services get no invoice here.
 func (s *Service) FirstInvoiceTx(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID) error {
+	_, err := s.firstInvoices(ctx, tx, serviceID)
+	return err
+}
+
+// firstInvoices is FirstInvoiceTx returning what it stored, with lines and
+// taxes.
+func (s *Service) firstInvoices(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID) ([]Invoice, error) {
 	var b billable
 	if err := tx.WithContext(ctx).Raw(billableSelect+" WHERE s.id = ?", serviceID).Scan(&b).Error; err != nil {
-		return errs.Internal(err)
+		return nil, errs.Internal(err)
 	}
 	if b.BillingModel != catalog.Prepaid || b.FreeTrial {
-		return nil
+		return nil, nil
 	}
 	today := s.Today()
 	anchor := today.Day()
 	next := AddCycle(today, b.months(), anchor)
 	if err := tx.WithContext(ctx).Table("services").Where("id = ?", serviceID).
 		Updates(map[string]any{"start_date": today, "anchor_day": anchor, "next_due_date": next}).Error; err != nil {
-		return errs.Internal(err)
+		return nil, errs.Internal(err)
 	}
 	taxes, err := s.taxesOf(ctx, tx, []uuid.UUID{b.ProductGroupID})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ds := drafts(b, InvoicePrepaid, "prepaid:"+b.ID.String(), today, next.AddDate(0, 0, -1), today, today, true, taxes[b.ProductGroupID], nil)
 	invs := make([]Invoice, len(ds))
 	for i, d := range ds {
 		invs[i] = s.build(d)
 	}
-	_, err = s.insert(ctx, tx, invs)
-	return err
+	return s.insert(ctx, tx, invs)
 }
 
 // overagePrice is the price per GB over the soft quota for a party: the

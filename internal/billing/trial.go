@@ -61,20 +61,12 @@ func (s *Service) StartPaidTx(ctx context.Context, tx *gorm.DB, serviceID, planI
 	if model != catalog.Prepaid {
 		return []Invoice{}, nil
 	}
-	if err := s.FirstInvoiceTx(ctx, tx, serviceID); err != nil {
+	invs, err := s.firstInvoices(ctx, tx, serviceID)
+	if err != nil {
 		return nil, err
 	}
-	var invs []Invoice
-	if err := tx.Where("billing_key LIKE ? AND status <> ?", "prepaid:"+serviceID.String()+":%", StatusVoid).Order("billing_key").Find(&invs).Error; err != nil {
-		return nil, errs.Internal(err)
-	}
-	for i := range invs {
-		if err := tx.Where("invoice_id = ?", invs[i].ID).Order("position").Find(&invs[i].Lines).Error; err != nil {
-			return nil, errs.Internal(err)
-		}
-		if err := tx.Where("invoice_id = ?", invs[i].ID).Order("name").Find(&invs[i].Taxes).Error; err != nil {
-			return nil, errs.Internal(err)
-		}
+	if invs == nil {
+		invs = []Invoice{}
 	}
 	return invs, nil
 }

@@ -2,7 +2,7 @@
 SHELL := /usr/bin/env bash
 .DEFAULT_GOAL := help
 
-GEN := internal/httpapi/oapi/api.gen.go
+GEN := api/oapi/api.gen.go
 
 .PHONY: help run test generate check-generated lint-spec ci bench build db-start db-stop db-url
 

@@ -13,7 +13,7 @@ import (
 	"github.com/acronis-platform/platform/internal/acronis/sim"
 	"github.com/acronis-platform/platform/internal/app/apptest"
 	"github.com/acronis-platform/platform/internal/config"
-	"github.com/acronis-platform/platform/internal/httpapi/oapi"
+	"github.com/acronis-platform/platform/api/oapi"
 )
 
 func pay(t *testing.T, c *oapi.ClientWithResponses, invoice uuid.UUID, amount string) *oapi.CreateInvoicePaymentResponse {

@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/acronis-platform/platform/internal/apikey"
-	"github.com/acronis-platform/platform/internal/httpapi/oapi"
+	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/page"
 )
 

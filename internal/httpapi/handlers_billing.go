@@ -11,7 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/acronis-platform/platform/internal/billing"
-	"github.com/acronis-platform/platform/internal/httpapi/oapi"
+	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/page"
 	"github.com/acronis-platform/platform/internal/usage"
 )

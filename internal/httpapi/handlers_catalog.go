@@ -6,7 +6,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/acronis-platform/platform/internal/catalog"
-	"github.com/acronis-platform/platform/internal/httpapi/oapi"
+	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/page"
 )
 

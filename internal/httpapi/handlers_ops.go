@@ -3,7 +3,7 @@ package httpapi
 import (
 	"context"
 
-	"github.com/acronis-platform/platform/internal/httpapi/oapi"
+	"github.com/acronis-platform/platform/api/oapi"
 )
 
 // GetHealth answers while the process serves.

@@ -5,7 +5,7 @@ import (
 	"errors"
 
 	"github.com/acronis-platform/platform/internal/errs"
-	"github.com/acronis-platform/platform/internal/httpapi/oapi"
+	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/provisioning"
 )
 

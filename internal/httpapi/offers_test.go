@@ -10,7 +10,7 @@ import (
 
 	"github.com/acronis-platform/platform/internal/app/apptest"
 	"github.com/acronis-platform/platform/internal/auth"
-	"github.com/acronis-platform/platform/internal/httpapi/oapi"
+	"github.com/acronis-platform/platform/api/oapi"
 )
 
 // tokens is a plan's order URLs by frequency: the SP's own, or with

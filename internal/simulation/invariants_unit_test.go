@@ -10,7 +10,7 @@ import (
 
 	"github.com/acronis-platform/platform/internal/app/apptest"
 	"github.com/acronis-platform/platform/internal/clock"
-	"github.com/acronis-platform/platform/internal/httpapi/oapi"
+	"github.com/acronis-platform/platform/api/oapi"
 )
 
 // TestInvariantsCatchBreaks feeds the invoice checks hand-made breaks, so

@@ -11,7 +11,7 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 
-	"github.com/acronis-platform/platform/internal/httpapi/oapi"
+	"github.com/acronis-platform/platform/api/oapi"
 )
 
 // plan is a plan of the shop as the harness knows it.

@@ -8,10 +8,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/acronis/sim"
 	"github.com/acronis-platform/platform/internal/app"
 	"github.com/acronis-platform/platform/internal/app/apptest"
-	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/postgres/pgtest"
 )
 

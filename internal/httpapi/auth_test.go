@@ -21,9 +21,9 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/app/apptest"
 	"github.com/acronis-platform/platform/internal/auth"
-	"github.com/acronis-platform/platform/api/oapi"
 )
 
 // sign makes an HS256 token like the platform's, with claims overridden.

@@ -10,10 +10,10 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/acronis/sim"
 	"github.com/acronis-platform/platform/internal/app/apptest"
 	"github.com/acronis-platform/platform/internal/config"
-	"github.com/acronis-platform/platform/api/oapi"
 )
 
 func pay(t *testing.T, c *oapi.ClientWithResponses, invoice uuid.UUID, amount string) *oapi.CreateInvoicePaymentResponse {

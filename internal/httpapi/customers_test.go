@@ -9,8 +9,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/acronis-platform/platform/internal/app/apptest"
 	"github.com/acronis-platform/platform/api/oapi"
+	"github.com/acronis-platform/platform/internal/app/apptest"
 )
 
 func newCustomerBody() oapi.CustomerCreate {

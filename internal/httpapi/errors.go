@@ -9,8 +9,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/acronis-platform/platform/internal/errs"
 	"github.com/acronis-platform/platform/api/oapi"
+	"github.com/acronis-platform/platform/internal/errs"
 )
 
 // statusOf is the one mapping from error kinds to HTTP statuses.

@@ -10,8 +10,8 @@ import (
 	"github.com/riverqueue/river"
 	"gorm.io/gorm"
 
-	"github.com/acronis-platform/platform/internal/billing"
 	"github.com/acronis-platform/platform/api/oapi"
+	"github.com/acronis-platform/platform/internal/billing"
 	"github.com/acronis-platform/platform/internal/page"
 	"github.com/acronis-platform/platform/internal/usage"
 )

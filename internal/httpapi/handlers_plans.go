@@ -5,8 +5,8 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/api/oapi"
+	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/internal/money"
 	"github.com/acronis-platform/platform/internal/page"
 )

@@ -3,8 +3,8 @@ package httpapi
 import (
 	"context"
 
-	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/api/oapi"
+	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/internal/page"
 )
 

@@ -7,9 +7,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/auth"
 	"github.com/acronis-platform/platform/internal/errs"
-	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/page"
 	"github.com/acronis-platform/platform/internal/user"
 )

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 
-	"github.com/acronis-platform/platform/internal/errs"
 	"github.com/acronis-platform/platform/api/oapi"
+	"github.com/acronis-platform/platform/internal/errs"
 	"github.com/acronis-platform/platform/internal/provisioning"
 )
 

@@ -9,10 +9,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/acronis"
 	"github.com/acronis-platform/platform/internal/acronis/sim"
 	"github.com/acronis-platform/platform/internal/app/apptest"
-	"github.com/acronis-platform/platform/api/oapi"
 )
 
 const simSecret = "sim-secret-value-never-echoed"

@@ -10,10 +10,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/acronis"
 	"github.com/acronis-platform/platform/internal/acronis/sim"
 	"github.com/acronis-platform/platform/internal/app/apptest"
-	"github.com/acronis-platform/platform/api/oapi"
 )
 
 // activePartner creates a partner through the API and waits for its vendor

@@ -9,9 +9,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/acronis"
 	"github.com/acronis-platform/platform/internal/app/apptest"
-	"github.com/acronis-platform/platform/api/oapi"
 )
 
 // activePlan makes an active plan (no module) priced per cycle.

@@ -11,9 +11,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/acronis/sim"
 	"github.com/acronis-platform/platform/internal/app/apptest"
-	"github.com/acronis-platform/platform/api/oapi"
 )
 
 const partnerAdminPassword = "partner-admin-secret-passphrase"

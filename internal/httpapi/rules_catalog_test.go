@@ -8,8 +8,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/acronis-platform/platform/internal/app/apptest"
 	"github.com/acronis-platform/platform/api/oapi"
+	"github.com/acronis-platform/platform/internal/app/apptest"
 )
 
 // What a plan uses cannot be deleted while it does (409 in_use): its

@@ -10,8 +10,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/acronis-platform/platform/internal/acronis/sim"
 	"github.com/acronis-platform/platform/api/oapi"
+	"github.com/acronis-platform/platform/internal/acronis/sim"
 )
 
 // moduleSettings are valid settings on the shop's vendor account.

@@ -8,10 +8,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/app/apptest"
 	"github.com/acronis-platform/platform/internal/billing"
 	"github.com/acronis-platform/platform/internal/clock"
-	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/postgres/pgtest"
 )
 

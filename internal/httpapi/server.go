@@ -18,12 +18,12 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/apikey"
 	"github.com/acronis-platform/platform/internal/billing"
 	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/customer"
-	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/idempotency"
 	"github.com/acronis-platform/platform/internal/order"
 	"github.com/acronis-platform/platform/internal/partner"

@@ -7,8 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/acronis-platform/platform/internal/acronis"
 	"github.com/acronis-platform/platform/api/oapi"
+	"github.com/acronis-platform/platform/internal/acronis"
 	"github.com/acronis-platform/platform/internal/provisioning"
 )
 

@@ -15,8 +15,8 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 	"github.com/shopspring/decimal"
 
-	"github.com/acronis-platform/platform/internal/acronis"
 	"github.com/acronis-platform/platform/api/oapi"
+	"github.com/acronis-platform/platform/internal/acronis"
 )
 
 // check runs every invariant on the shop as it stands after the day.

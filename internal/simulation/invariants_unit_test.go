@@ -8,9 +8,9 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/app/apptest"
 	"github.com/acronis-platform/platform/internal/clock"
-	"github.com/acronis-platform/platform/api/oapi"
 )
 
 // TestInvariantsCatchBreaks feeds the invoice checks hand-made breaks, so

@@ -26,7 +26,7 @@ Usage: platform <command> [--help]
 Commands:
   serve     serve the HTTP API and run background jobs
   migrate   apply database migrations (the platform's and River's)
-  seed      create the admin from SEED_ADMIN_EMAIL / SEED_ADMIN_PASSWORD
+  seed      create the admin from SEED_ADMIN_EMAIL / SEED_ADMIN_PASSWORD (and the demo, SEED_DEMO)
   version   print the build version
 
 Configuration comes from environment variables only; see README.md.
@@ -54,7 +54,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}{
 		"serve":   {"Serve the API on LISTEN_ADDR and run background jobs until SIGINT/SIGTERM.", serve},
 		"migrate": {"Apply every pending migration to DATABASE_URL.", migrate},
-		"seed":    {"Create (or reset the password of) the admin SEED_ADMIN_EMAIL.", seed},
+		"seed":    {"Create (or reset the password of) the admin SEED_ADMIN_EMAIL; with SEED_DEMO=true also the demo catalog\n(found again by fixed ids on later runs; a demo that cannot be made is logged as a warning).", seed},
 		"version": {"Print the build version.", version},
 	}
 	switch cmd {
@@ -139,24 +139,7 @@ func seed(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	defer a.Close()
-	u, created, err := a.Users.SeedAdmin(ctx, cfg.SeedAdminEmail, "Platform Admin", cfg.SeedAdminPassword)
-	if err != nil {
-		return err
-	}
-	verb := "updated"
-	if created {
-		verb = "created"
-	}
-	fmt.Fprintf(stdout, "admin %s: %s (id %s)\n", verb, u.Email, u.ID)
-	if !cfg.SeedDemo {
-		return nil
-	}
-	d, err := a.SeedDemo(ctx)
-	if err != nil {
-		return fmt.Errorf("demo catalog: %w", err)
-	}
-	fmt.Fprintf(stdout, "demo plan: %s\ndemo order token: %s\n", d.PlanID, d.OrderToken)
-	return nil
+	return a.Seed(ctx, stdout)
 }
 
 // buildVersion is set at link time (-X main.buildVersion=...).

@@ -3,12 +3,17 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"strings"
 
+	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
 
 	"github.com/acronis-platform/platform/internal/auth"
 	"github.com/acronis-platform/platform/internal/catalog"
+	"github.com/acronis-platform/platform/internal/errs"
 	"github.com/acronis-platform/platform/internal/provisioning"
 )
 
@@ -20,20 +25,53 @@ type Demo struct {
 
 const demoPrefix = "DEMO"
 
+// The demo's rows have fixed ids: a later seed finds each of them by its id,
+// whatever an admin changed since (the venture's prefix, any name, the
+// pricing), makes only what is missing and never a second demo.
+var (
+	demoSpace     = uuid.MustParse("6f3c1a2e-8d4b-4e0f-9a57-1c2d3e4f5a6b")
+	demoVentureID = uuid.NewSHA1(demoSpace, []byte("venture"))
+	demoTypeID    = uuid.NewSHA1(demoSpace, []byte("product-type"))
+	demoProductID = uuid.NewSHA1(demoSpace, []byte("product"))
+	demoGroupID   = uuid.NewSHA1(demoSpace, []byte("product-group"))
+	demoPlanID    = uuid.NewSHA1(demoSpace, []byte("plan"))
+)
+
+// Seed makes the admin SEED_ADMIN_EMAIL (or resets its password) and, with
+// SEED_DEMO, the demo catalog, and reports them on out. A demo that cannot
+// be made is a warning in the log, not a failure: the platform serves
+// without it.
+func (a *App) Seed(ctx context.Context, out io.Writer) error {
+	u, created, err := a.Users.SeedAdmin(ctx, a.Cfg.SeedAdminEmail, "Platform Admin", a.Cfg.SeedAdminPassword)
+	if err != nil {
+		return err
+	}
+	verb := "updated"
+	if created {
+		verb = "created"
+	}
+	fmt.Fprintf(out, "admin %s: %s (id %s)\n", verb, u.Email, u.ID)
+	if !a.Cfg.SeedDemo {
+		return nil
+	}
+	d, err := a.SeedDemo(ctx)
+	if err != nil {
+		a.Log.Warn("demo catalog not seeded; the platform serves without it", "err", err.Error())
+		return nil
+	}
+	fmt.Fprintf(out, "demo plan: %s\ndemo order token: %s\n", d.PlanID, d.OrderToken)
+	return nil
+}
+
 // SeedDemo makes a small catalog on the configured vendor account: one
 // Acronis plan (100 GB, 5 workstations, 10.00 a month, post-paid, approved
-// automatically, sold by partners too) with its order URL. A second run
-// finds the first one's plan.
+// automatically, sold by partners too) with its order URL. A later run
+// finds the first one's rows by their ids and completes what is missing.
 func (a *App) SeedDemo(ctx context.Context) (Demo, error) {
 	if a.Cfg.AcronisURL == "" {
 		return Demo{}, errors.New("demo catalog: ACRONIS_URL is not set")
 	}
-	var plan catalog.Plan
-	err := a.DB.Gorm.WithContext(ctx).Joins("JOIN ventures v ON v.id = plans.venture_id").
-		Where("v.invoice_prefix = ?", demoPrefix).Order("plans.created_at").Take(&plan).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		plan, err = a.demoCatalog(ctx)
-	}
+	plan, err := a.demoPlan(ctx)
 	if err != nil {
 		return Demo{}, err
 	}
@@ -50,54 +88,128 @@ func (a *App) SeedDemo(ctx context.Context) (Demo, error) {
 	return d, nil
 }
 
-func (a *App) demoCatalog(ctx context.Context) (catalog.Plan, error) {
+func (a *App) demoPlan(ctx context.Context) (catalog.Plan, error) {
 	c := a.Catalog
-	v, err := c.CreateVenture(ctx, "Demo hosting", demoPrefix)
+	_, err := c.GetPlan(ctx, adminPrincipal, demoPlanID)
+	if errs.KindOf(err) == errs.KindNotFound {
+		// A demo seeded before the ids were fixed is found by its prefix.
+		var legacy catalog.Plan
+		err := a.DB.Gorm.WithContext(ctx).Joins("JOIN ventures v ON v.id = plans.venture_id").
+			Where("v.invoice_prefix = ? AND v.id <> ?", demoPrefix, demoVentureID).Order("plans.created_at").Take(&legacy).Error
+		if err == nil {
+			return legacy, nil
+		}
+		if !errors.Is(err, gorm.ErrRecordNotFound) {
+			return catalog.Plan{}, err
+		}
+	} else if err != nil {
+		return catalog.Plan{}, err
+	}
+
+	v, err := ensureDemo(ctx, demoVentureID, c.GetVenture, func(ctx context.Context, n int) (catalog.Venture, error) {
+		return c.CreateVenture(ctx, numbered("Demo hosting", " ", n), numbered(demoPrefix, "", n))
+	})
 	if err != nil {
-		return catalog.Plan{}, err
+		return catalog.Plan{}, fmt.Errorf("demo venture: %w", err)
 	}
-	pt, err := c.CreateProductType(ctx, "Demo backup")
+	pt, err := ensureDemo(ctx, demoTypeID, c.GetProductType, func(ctx context.Context, n int) (catalog.ProductType, error) {
+		return c.CreateProductType(ctx, numbered("Demo backup", " ", n))
+	})
 	if err != nil {
-		return catalog.Plan{}, err
+		return catalog.Plan{}, fmt.Errorf("demo product type: %w", err)
 	}
-	p, err := c.CreateProduct(ctx, pt.ID, "Acronis Cyber Protect")
+	p, err := ensureDemo(ctx, demoProductID, c.GetProduct, func(ctx context.Context, n int) (catalog.Product, error) {
+		return c.CreateProduct(ctx, pt.ID, numbered("Acronis Cyber Protect", " ", n))
+	})
 	if err != nil {
-		return catalog.Plan{}, err
+		return catalog.Plan{}, fmt.Errorf("demo product: %w", err)
 	}
-	name, module := "Per workload", catalog.ModuleAcronis
-	g, err := c.CreateProductGroup(ctx, catalog.GroupInput{ProductID: &p.ID, Name: &name, Module: &module})
+	g, err := ensureDemo(ctx, demoGroupID, c.GetProductGroup, func(ctx context.Context, n int) (catalog.ProductGroup, error) {
+		name, module := numbered("Per workload", " ", n), catalog.ModuleAcronis
+		return c.CreateProductGroup(ctx, catalog.GroupInput{ProductID: &p.ID, Name: &name, Module: &module})
+	})
 	if err != nil {
-		return catalog.Plan{}, err
+		return catalog.Plan{}, fmt.Errorf("demo product group: %w", err)
 	}
-	planName, yes := "Backup 100 GB", true
-	plan, err := c.CreatePlan(ctx, catalog.PlanInput{VentureID: &v.ID, ProductTypeID: &pt.ID, ProductID: &p.ID, ProductGroupID: &g.ID,
-		Name: &planName, PartnerVisible: &yes, AutoApprove: &yes})
+	getPlan := func(ctx context.Context, id uuid.UUID) (catalog.Plan, error) {
+		return c.GetPlan(ctx, adminPrincipal, id)
+	}
+	plan, err := ensureDemo(ctx, demoPlanID, getPlan, func(ctx context.Context, _ int) (catalog.Plan, error) {
+		name, yes := "Backup 100 GB", true
+		return c.CreatePlan(ctx, catalog.PlanInput{VentureID: &v.ID, ProductTypeID: &pt.ID, ProductID: &p.ID, ProductGroupID: &g.ID,
+			Name: &name, PartnerVisible: &yes, AutoApprove: &yes})
+	})
 	if err != nil {
-		return catalog.Plan{}, err
+		return catalog.Plan{}, fmt.Errorf("demo plan: %w", err)
 	}
-	offer, err := provisioning.Inspect(ctx, provisioning.Credentials{URL: a.Cfg.AcronisURL, ClientID: a.Cfg.AcronisClientID,
-		ClientSecret: a.Cfg.AcronisClientSecret}, a.Clock)
-	if err != nil {
-		return catalog.Plan{}, err
-	}
-	if len(offer.Locations) == 0 {
-		return catalog.Plan{}, errors.New("demo catalog: the vendor account has no backup location")
-	}
-	soft, hard := 100, 10
-	secret := a.Cfg.AcronisClientSecret
-	if _, err := c.SetModuleSettings(ctx, plan.ID, catalog.ModuleInput{DatacenterURL: a.Cfg.AcronisURL, ClientID: a.Cfg.AcronisClientID,
-		ClientSecret: &secret, StorageQuotaGB: &soft, OverageQuotaGB: &hard, Edition: "pck_per_workload",
-		BackupLocation: offer.Locations[0].ID, Common: map[string]float64{"pw_base_workstations": 5}}); err != nil {
-		return catalog.Plan{}, err
-	}
-	if _, err := c.SetPricing(ctx, plan.ID, catalog.Pricing{BillingModel: catalog.PostpaidFixed, EnableQuantity: true,
-		Cycles: []catalog.Cycle{
-			{Frequency: "monthly", Price: decimal.RequireFromString("10.00")},
-			{Frequency: "annually", Price: decimal.RequireFromString("100.00")},
-		}}); err != nil {
+	if err := a.demoSettings(ctx, plan.ID); err != nil {
 		return catalog.Plan{}, err
 	}
 	return c.GetPlan(ctx, adminPrincipal, plan.ID)
+}
+
+// demoSettings gives the demo plan module settings and pricing where it has
+// none (an earlier seed may have stopped before them); set ones are kept.
+func (a *App) demoSettings(ctx context.Context, planID uuid.UUID) error {
+	c := a.Catalog
+	_, err := c.GetModuleSettings(ctx, planID)
+	if errs.KindOf(err) == errs.KindNotFound {
+		offer, err := provisioning.Inspect(ctx, provisioning.Credentials{URL: a.Cfg.AcronisURL, ClientID: a.Cfg.AcronisClientID,
+			ClientSecret: a.Cfg.AcronisClientSecret}, a.Clock)
+		if err != nil {
+			return fmt.Errorf("demo plan: the vendor at %s: %w", a.Cfg.AcronisURL, err)
+		}
+		if len(offer.Locations) == 0 {
+			return errors.New("demo catalog: the vendor account has no backup location")
+		}
+		soft, hard := 100, 10
+		secret := a.Cfg.AcronisClientSecret
+		if _, err := c.SetModuleSettings(ctx, planID, catalog.ModuleInput{DatacenterURL: a.Cfg.AcronisURL, ClientID: a.Cfg.AcronisClientID,
+			ClientSecret: &secret, StorageQuotaGB: &soft, OverageQuotaGB: &hard, Edition: "pck_per_workload",
+			BackupLocation: offer.Locations[0].ID, Common: map[string]float64{"pw_base_workstations": 5}}); err != nil {
+			return fmt.Errorf("demo module settings: %w", err)
+		}
+	} else if err != nil {
+		return err
+	}
+	_, err = c.GetPricing(ctx, planID)
+	if errs.KindOf(err) == errs.KindNotFound {
+		if _, err := c.SetPricing(ctx, planID, catalog.Pricing{BillingModel: catalog.PostpaidFixed, EnableQuantity: true,
+			Cycles: []catalog.Cycle{
+				{Frequency: "monthly", Price: decimal.RequireFromString("10.00")},
+				{Frequency: "annually", Price: decimal.RequireFromString("100.00")},
+			}}); err != nil {
+			return fmt.Errorf("demo pricing: %w", err)
+		}
+		return nil
+	}
+	return err
+}
+
+// ensureDemo reads the demo row with this id or creates it under the id.
+// When another row holds the demo's name or prefix, the next try numbers
+// it (create's n: 1, 2, ...).
+func ensureDemo[T any](ctx context.Context, id uuid.UUID, get func(context.Context, uuid.UUID) (T, error),
+	create func(ctx context.Context, n int) (T, error)) (T, error) {
+	v, err := get(ctx, id)
+	if errs.KindOf(err) != errs.KindNotFound {
+		return v, err
+	}
+	ctx = catalog.WithID(ctx, id)
+	for n := 1; ; n++ {
+		v, err = create(ctx, n)
+		if n == 9 || !strings.HasSuffix(errs.CodeOf(err), "_taken") {
+			return v, err
+		}
+	}
+}
+
+// numbered is name for the first try, then name, sep and n.
+func numbered(name, sep string, n int) string {
+	if n == 1 {
+		return name
+	}
+	return fmt.Sprintf("%s%s%d", name, sep, n)
 }
 
 // adminPrincipal is the platform itself acting as the SP.

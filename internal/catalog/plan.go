@@ -106,7 +106,7 @@ func applyPlan(p *Plan, in PlanInput) error {
 
 // CreatePlan adds a draft plan.
 func (s *Service) CreatePlan(ctx context.Context, in PlanInput) (Plan, error) {
-	p := Plan{Meta: s.newMeta(), Status: PlanDraft}
+	p := Plan{Meta: s.newMeta(ctx), Status: PlanDraft}
 	if in.Status != nil {
 		return Plan{}, errs.Invalid("status", "not_allowed", "a new plan is always a draft")
 	}

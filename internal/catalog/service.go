@@ -35,9 +35,24 @@ func NewService(db *gorm.DB, clk clock.Clock, box Sealer, inspect Inspector) *Se
 
 func (s *Service) now() time.Time { return s.clk.Now().Truncate(time.Microsecond) }
 
-func (s *Service) newMeta() Meta {
+// newMeta is a new row's id, version and times; the id is random unless
+// ctx carries one (WithID).
+func (s *Service) newMeta(ctx context.Context) Meta {
 	now := s.now()
-	return Meta{ID: uuid.New(), Version: 1, CreatedAt: now, UpdatedAt: now}
+	id, ok := ctx.Value(idKey{}).(uuid.UUID)
+	if !ok {
+		id = uuid.New()
+	}
+	return Meta{ID: id, Version: 1, CreatedAt: now, UpdatedAt: now}
+}
+
+type idKey struct{}
+
+// WithID makes the row a Create call with this context adds take id rather
+// than a random one. Seeding uses it: fixed ids find what an earlier seed
+// made whatever was renamed since.
+func WithID(ctx context.Context, id uuid.UUID) context.Context {
+	return context.WithValue(ctx, idKey{}, id)
 }
 
 // get reads one row by id.
@@ -145,7 +160,7 @@ func required(field, v string) error {
 // CreateVenture adds a venture; invoice prefixes are unique, and a prefix
 // any invoice ever used is never given again.
 func (s *Service) CreateVenture(ctx context.Context, name, prefix string) (Venture, error) {
-	v := Venture{Meta: s.newMeta(), Name: clean(name), InvoicePrefix: clean(prefix)}
+	v := Venture{Meta: s.newMeta(ctx), Name: clean(name), InvoicePrefix: clean(prefix)}
 	if err := required("name", v.Name); err != nil {
 		return Venture{}, err
 	}
@@ -258,7 +273,7 @@ func parseRate(raw string) (decimal.Decimal, error) {
 
 // CreateTax adds a tax.
 func (s *Service) CreateTax(ctx context.Context, name, rate string) (Tax, error) {
-	t := Tax{Meta: s.newMeta(), Name: clean(name)}
+	t := Tax{Meta: s.newMeta(ctx), Name: clean(name)}
 	if err := required("name", t.Name); err != nil {
 		return Tax{}, err
 	}
@@ -309,7 +324,7 @@ func (s *Service) DeleteTax(ctx context.Context, id uuid.UUID, ifVersion *int64)
 
 // CreateProductType adds a product type with a unique name.
 func (s *Service) CreateProductType(ctx context.Context, name string) (ProductType, error) {
-	t := ProductType{Meta: s.newMeta(), Name: clean(name)}
+	t := ProductType{Meta: s.newMeta(ctx), Name: clean(name)}
 	if err := required("name", t.Name); err != nil {
 		return ProductType{}, err
 	}
@@ -365,7 +380,7 @@ func mustExist(tx *gorm.DB, table string, id uuid.UUID, code, msg string) error 
 
 // CreateProduct adds a product under an existing product type.
 func (s *Service) CreateProduct(ctx context.Context, typeID uuid.UUID, name string) (Product, error) {
-	p := Product{Meta: s.newMeta(), ProductTypeID: typeID, Name: clean(name)}
+	p := Product{Meta: s.newMeta(ctx), ProductTypeID: typeID, Name: clean(name)}
 	if err := required("name", p.Name); err != nil {
 		return Product{}, err
 	}
@@ -501,7 +516,7 @@ func (s *Service) loadTaxes(ctx context.Context, groups []ProductGroup) error {
 
 // CreateProductGroup adds a group under an existing product with existing taxes.
 func (s *Service) CreateProductGroup(ctx context.Context, in GroupInput) (ProductGroup, error) {
-	g := ProductGroup{Meta: s.newMeta(), TaxIDs: []uuid.UUID{}}
+	g := ProductGroup{Meta: s.newMeta(ctx), TaxIDs: []uuid.UUID{}}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := s.applyGroup(tx, &g, in); err != nil {
 			return err

@@ -43,7 +43,7 @@ func checkTemplate(t EmailTemplate) error {
 
 // CreateEmailTemplate adds a checked template with a unique name.
 func (s *Service) CreateEmailTemplate(ctx context.Context, name, subject, body string) (EmailTemplate, error) {
-	t := EmailTemplate{Meta: s.newMeta(), Name: clean(name), Subject: subject, Body: body}
+	t := EmailTemplate{Meta: s.newMeta(ctx), Name: clean(name), Subject: subject, Body: body}
 	if err := required("name", t.Name); err != nil {
 		return EmailTemplate{}, err
 	}

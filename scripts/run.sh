@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # make run: everything a fresh machine needs, then the API in the foreground.
 # PostgreSQL (private cluster), migrations, a seeded admin, the server.
-# Ctrl-C stops the server gracefully; the database keeps running (make db-stop).
+# Ctrl-C stops the server and the simulator gracefully and ends with status 0
+# (make prints no error); the database keeps running (make db-stop).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 log() { printf 'run: %s\n' "$*" >&2; }
+# Ctrl-C while starting: whatever was running stops with this group; not an error.
+trap 'log "interrupted"; exit 0' INT
 command -v go >/dev/null || { log "Go is required (https://go.dev/dl); this machine has none on PATH"; exit 1; }
 
 log "downloading Go modules (first run only)"
@@ -40,7 +43,8 @@ if [[ -z ${ACRONIS_URL:-} ]]; then
 	# Its state survives restarts, like the platform's database.
 	"$bin/acronis-sim" -addr "$sim_addr" -state "${ACRONIS_SIM_STATE:-$bin/../acronis-sim.json}" >"$sim_out" 2>&1 &
 	sim_pid=$!
-	trap 'kill -TERM "$sim_pid" 2>/dev/null; rm -f "$sim_out"' EXIT
+	# Ctrl-C stopped it already (same process group): the kill may find nothing.
+	trap 'kill -TERM "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; rm -f "$sim_out"' EXIT
 	for _ in $(seq 1 50); do grep -q '^admin_password=' "$sim_out" && break; sleep 0.1; done
 	grep -q '^base_url=' "$sim_out" || { cat "$sim_out" >&2; log "the Acronis simulator did not start"; exit 1; }
 	export ACRONIS_URL=$(sed -n 's/^base_url=//p' "$sim_out")
@@ -54,23 +58,48 @@ fi
 seed_out=$(SEED_DEMO=${SEED_DEMO:-true} "$bin/platform" seed)
 echo "$seed_out" >&2
 demo_token=$(sed -n 's/^demo order token: //p' <<<"$seed_out")
-demo_msg=""
+# The order line makes a fresh key, username and email each time it is
+# pasted (any Linux has /proc/sys/kernel/random/uuid; uuidgen is not always there).
+demo_msg="  Demo     not seeded: see the warning above (SEED_DEMO=false skips it)"
 if [[ -n $demo_token ]]; then
 	demo_msg="  Offer    curl -s http://$LISTEN_ADDR/v1/storefront/offers/$demo_token
-  Order    curl -s -X POST http://$LISTEN_ADDR/v1/storefront/orders -H 'Content-Type: application/json' -H \"Idempotency-Key: \$(uuidgen)\" \\
-             -d '{\"token\":\"$demo_token\",\"username\":\"demo-user-1\",\"customer\":{\"name\":\"Demo\",\"email\":\"demo@example.com\"}}'"
+  Order    k=\$(cat /proc/sys/kernel/random/uuid); curl -s -X POST http://$LISTEN_ADDR/v1/storefront/orders \\
+             -H 'Content-Type: application/json' -H \"Idempotency-Key: \$k\" \\
+             -d '{\"token\":\"$demo_token\",\"username\":\"demo-'\${k%%-*}'\",\"customer\":{\"name\":\"Demo\",\"email\":\"demo-'\${k%%-*}'@example.com\"}}'"
 fi
+[[ ${SEED_DEMO:-true} == true ]] || demo_msg=""
 
 cat >&2 <<MSG
 
   API      http://$LISTEN_ADDR   (docs: http://$LISTEN_ADDR/docs)
   Admin    $SEED_ADMIN_EMAIL / $SEED_ADMIN_PASSWORD
-  Token    curl -s -X POST http://$LISTEN_ADDR/v1/auth/token -H 'Content-Type: application/json' \\
-             -d '{"email":"$SEED_ADMIN_EMAIL","password":"$SEED_ADMIN_PASSWORD"}'
+  Token    TOKEN=\$(curl -s -X POST http://$LISTEN_ADDR/v1/auth/token -H 'Content-Type: application/json' \\
+             -d '{"email":"$SEED_ADMIN_EMAIL","password":"$SEED_ADMIN_PASSWORD"}' | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
 $vendor_msg
 $demo_msg
   Stop     Ctrl-C
 
 MSG
-# Not exec: the EXIT trap stops the simulator when the server ends.
-"$bin/platform" serve
+# In the background so that this script can wait for it and pass a TERM on.
+# Ctrl-C reaches the server and the simulator directly (one process group);
+# they shut down gracefully and the script ends with the server's status, 0
+# after a clean shutdown, so make prints no error line.
+"$bin/platform" serve &
+serve_pid=$!
+signals=0
+trap 'signals=$((signals + 1)); kill -TERM "$serve_pid" 2>/dev/null || true' INT TERM
+while :; do
+	seen=$signals
+	status=0
+	wait "$serve_pid" || status=$?
+	# A trapped signal ends wait early (status > 128): wait for the shutdown itself.
+	((signals > seen && status > 128)) || break
+done
+# Stopped by a signal before it could catch one: still a stop that was asked for.
+if ((signals > 0 && (status == 130 || status == 143))); then
+	status=0
+fi
+if ((signals > 0)); then
+	log "stopped; PostgreSQL keeps running (make db-stop stops it)"
+fi
+exit "$status"

@@ -1270,7 +1270,8 @@ type PartnerList struct {
 
 // PartnerPlan defines model for PartnerPlan.
 type PartnerPlan struct {
-	BillingModel BillingModel `json:"billing_model"`
+	// BillingModel Absent (and `prices` empty) until the SP prices the plan.
+	BillingModel *BillingModel `json:"billing_model,omitempty"`
 
 	// DiscountPercent Set by the SP.
 	DiscountPercent string `json:"discount_percent"`
@@ -2082,6 +2083,9 @@ type OperationAccepted = ServiceOperation
 
 // OperationRetryConflict An RFC 9457 problem document.
 type OperationRetryConflict = Problem
+
+// PayloadTooLarge An RFC 9457 problem document.
+type PayloadTooLarge = Problem
 
 // PreconditionFailed An RFC 9457 problem document.
 type PreconditionFailed = Problem
@@ -14355,6 +14359,8 @@ type CreateApiKeyResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -14386,6 +14392,11 @@ func (r CreateApiKeyResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreateApiKeyResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateApiKeyResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -14525,6 +14536,8 @@ type CreateTokenResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -14548,6 +14561,11 @@ func (r CreateTokenResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r CreateTokenResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateTokenResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -14681,6 +14699,10 @@ type CreateBillingRunResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -14707,6 +14729,16 @@ func (r CreateBillingRunResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r CreateBillingRunResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateBillingRunResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateBillingRunResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -14930,6 +14962,8 @@ type CreateCustomerResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -14963,6 +14997,11 @@ func (r CreateCustomerResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreateCustomerResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateCustomerResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -15121,6 +15160,8 @@ type UpdateCustomerResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -15164,6 +15205,11 @@ func (r UpdateCustomerResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r UpdateCustomerResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateCustomerResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -15304,6 +15350,8 @@ type CreateEmailTemplateResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -15337,6 +15385,11 @@ func (r CreateEmailTemplateResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreateEmailTemplateResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateEmailTemplateResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -15585,6 +15638,8 @@ type UpdateEmailTemplateResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -15628,6 +15683,11 @@ func (r UpdateEmailTemplateResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r UpdateEmailTemplateResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateEmailTemplateResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -15855,6 +15915,8 @@ type CreateInvoicePaymentResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -15891,6 +15953,11 @@ func (r CreateInvoicePaymentResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreateInvoicePaymentResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateInvoicePaymentResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -16197,6 +16264,8 @@ type CreateOrderResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -16232,6 +16301,11 @@ func (r CreateOrderResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreateOrderResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateOrderResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -16779,6 +16853,8 @@ type CreatePartnerResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -16816,6 +16892,11 @@ func (r CreatePartnerResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreatePartnerResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreatePartnerResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -16984,6 +17065,8 @@ type UpdatePartnerResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -17027,6 +17110,11 @@ func (r UpdatePartnerResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r UpdatePartnerResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdatePartnerResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -17176,6 +17264,8 @@ type SetPartnerPlanPricingResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -17214,6 +17304,11 @@ func (r SetPartnerPlanPricingResponse) GetApplicationproblemJSON404() *NotFound 
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r SetPartnerPlanPricingResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r SetPartnerPlanPricingResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -17354,6 +17449,8 @@ type CreatePlanResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -17387,6 +17484,11 @@ func (r CreatePlanResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreatePlanResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreatePlanResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -17635,6 +17737,8 @@ type UpdatePlanResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -17678,6 +17782,11 @@ func (r UpdatePlanResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r UpdatePlanResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdatePlanResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -17820,6 +17929,8 @@ type SetPlanModuleSettingsResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -17853,6 +17964,11 @@ func (r SetPlanModuleSettingsResponse) GetApplicationproblemJSON403() *Forbidden
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r SetPlanModuleSettingsResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r SetPlanModuleSettingsResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -18000,6 +18116,8 @@ type SetPlanNotificationSettingsResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -18031,6 +18149,11 @@ func (r SetPlanNotificationSettingsResponse) GetApplicationproblemJSON403() *For
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r SetPlanNotificationSettingsResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r SetPlanNotificationSettingsResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -18256,6 +18379,8 @@ type SetPlanPricingResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -18287,6 +18412,11 @@ func (r SetPlanPricingResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r SetPlanPricingResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r SetPlanPricingResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -18427,6 +18557,8 @@ type CreateProductGroupResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -18460,6 +18592,11 @@ func (r CreateProductGroupResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreateProductGroupResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateProductGroupResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -18708,6 +18845,8 @@ type UpdateProductGroupResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -18751,6 +18890,11 @@ func (r UpdateProductGroupResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r UpdateProductGroupResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateProductGroupResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -18891,6 +19035,8 @@ type CreateProductTypeResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -18924,6 +19070,11 @@ func (r CreateProductTypeResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreateProductTypeResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateProductTypeResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -19172,6 +19323,8 @@ type UpdateProductTypeResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -19215,6 +19368,11 @@ func (r UpdateProductTypeResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r UpdateProductTypeResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateProductTypeResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -19355,6 +19513,8 @@ type CreateProductResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -19388,6 +19548,11 @@ func (r CreateProductResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreateProductResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateProductResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -19636,6 +19801,8 @@ type UpdateProductResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -19679,6 +19846,11 @@ func (r UpdateProductResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r UpdateProductResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateProductResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -19805,6 +19977,8 @@ type AdvanceSandboxClockResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -19829,6 +20003,11 @@ func (r AdvanceSandboxClockResponse) GetApplicationproblemJSON401() *Unauthorize
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r AdvanceSandboxClockResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r AdvanceSandboxClockResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -20141,6 +20320,8 @@ type UpdateServiceCredentialsResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -20193,6 +20374,11 @@ func (r UpdateServiceCredentialsResponse) GetApplicationproblemJSON409() *Confli
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r UpdateServiceCredentialsResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateServiceCredentialsResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -20739,6 +20925,8 @@ type ChangeServicePlanResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -20787,6 +20975,11 @@ func (r ChangeServicePlanResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r ChangeServicePlanResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r ChangeServicePlanResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -20857,6 +21050,8 @@ type ChangeServiceQuantityResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -20905,6 +21100,11 @@ func (r ChangeServiceQuantityResponse) GetApplicationproblemJSON409() *Conflict 
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r ChangeServiceQuantityResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r ChangeServiceQuantityResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -21190,6 +21390,8 @@ type ChangeServiceTermResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -21231,6 +21433,11 @@ func (r ChangeServiceTermResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r ChangeServiceTermResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r ChangeServiceTermResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -21604,6 +21811,8 @@ type PlaceStorefrontOrderResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON410 the response for an HTTP 410 `application/problem+json` response
 	ApplicationproblemJSON410 *Gone
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -21649,6 +21858,11 @@ func (r PlaceStorefrontOrderResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON410 returns the response for an HTTP 410 `application/problem+json` response
 func (r PlaceStorefrontOrderResponse) GetApplicationproblemJSON410() *Gone {
 	return r.ApplicationproblemJSON410
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r PlaceStorefrontOrderResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -21918,6 +22132,8 @@ type CreateTaxResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -21951,6 +22167,11 @@ func (r CreateTaxResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreateTaxResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateTaxResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -22199,6 +22420,8 @@ type UpdateTaxResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -22242,6 +22465,11 @@ func (r UpdateTaxResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r UpdateTaxResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateTaxResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -22299,6 +22527,10 @@ type CreateUsageSyncResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -22323,6 +22555,16 @@ func (r CreateUsageSyncResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r CreateUsageSyncResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateUsageSyncResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateUsageSyncResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -22536,6 +22778,8 @@ type CreateUserResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -22567,6 +22811,11 @@ func (r CreateUserResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreateUserResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateUserResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -22815,6 +23064,8 @@ type UpdateUserResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -22856,6 +23107,11 @@ func (r UpdateUserResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r UpdateUserResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateUserResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -23240,6 +23496,8 @@ type CreateVentureResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *InvoicePrefixConflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -23273,6 +23531,11 @@ func (r CreateVentureResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreateVentureResponse) GetApplicationproblemJSON409() *InvoicePrefixConflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateVentureResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -23521,6 +23784,8 @@ type UpdateVentureResponse struct {
 	ApplicationproblemJSON409 *InvoicePrefixConflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -23564,6 +23829,11 @@ func (r UpdateVentureResponse) GetApplicationproblemJSON409() *InvoicePrefixConf
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r UpdateVentureResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateVentureResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -26193,6 +26463,13 @@ func ParseCreateApiKeyResponse(rsp *http.Response) (*CreateApiKeyResponse, error
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -26329,6 +26606,13 @@ func ParseCreateTokenResponse(rsp *http.Response) (*CreateTokenResponse, error) 
 			return nil, err
 		}
 		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
@@ -26501,6 +26785,20 @@ func ParseCreateBillingRunResponse(rsp *http.Response) (*CreateBillingRunRespons
 			return nil, err
 		}
 		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -26724,6 +27022,13 @@ func ParseCreateCustomerResponse(rsp *http.Response) (*CreateCustomerResponse, e
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -26913,6 +27218,13 @@ func ParseUpdateCustomerResponse(rsp *http.Response) (*UpdateCustomerResponse, e
 		}
 		response.ApplicationproblemJSON412 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -27070,6 +27382,13 @@ func ParseCreateEmailTemplateResponse(rsp *http.Response) (*CreateEmailTemplateR
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -27344,6 +27663,13 @@ func ParseUpdateEmailTemplateResponse(rsp *http.Response) (*UpdateEmailTemplateR
 		}
 		response.ApplicationproblemJSON412 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -27592,6 +27918,13 @@ func ParseCreateInvoicePaymentResponse(rsp *http.Response) (*CreateInvoicePaymen
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -27891,6 +28224,13 @@ func ParseCreateOrderResponse(rsp *http.Response) (*CreateOrderResponse, error) 
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -28435,6 +28775,13 @@ func ParseCreatePartnerResponse(rsp *http.Response) (*CreatePartnerResponse, err
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -28638,6 +28985,13 @@ func ParseUpdatePartnerResponse(rsp *http.Response) (*UpdatePartnerResponse, err
 		}
 		response.ApplicationproblemJSON412 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -28810,6 +29164,13 @@ func ParseSetPartnerPlanPricingResponse(rsp *http.Response) (*SetPartnerPlanPric
 		}
 		response.ApplicationproblemJSON412 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -28967,6 +29328,13 @@ func ParseCreatePlanResponse(rsp *http.Response) (*CreatePlanResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -29241,6 +29609,13 @@ func ParseUpdatePlanResponse(rsp *http.Response) (*UpdatePlanResponse, error) {
 		}
 		response.ApplicationproblemJSON412 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -29406,6 +29781,13 @@ func ParseSetPlanModuleSettingsResponse(rsp *http.Response) (*SetPlanModuleSetti
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -29567,6 +29949,13 @@ func ParseSetPlanNotificationSettingsResponse(rsp *http.Response) (*SetPlanNotif
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -29797,6 +30186,13 @@ func ParseSetPlanPricingResponse(rsp *http.Response) (*SetPlanPricingResponse, e
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -29944,6 +30340,13 @@ func ParseCreateProductGroupResponse(rsp *http.Response) (*CreateProductGroupRes
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -30218,6 +30621,13 @@ func ParseUpdateProductGroupResponse(rsp *http.Response) (*UpdateProductGroupRes
 		}
 		response.ApplicationproblemJSON412 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -30375,6 +30785,13 @@ func ParseCreateProductTypeResponse(rsp *http.Response) (*CreateProductTypeRespo
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -30649,6 +31066,13 @@ func ParseUpdateProductTypeResponse(rsp *http.Response) (*UpdateProductTypeRespo
 		}
 		response.ApplicationproblemJSON412 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -30806,6 +31230,13 @@ func ParseCreateProductResponse(rsp *http.Response) (*CreateProductResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -31080,6 +31511,13 @@ func ParseUpdateProductResponse(rsp *http.Response) (*UpdateProductResponse, err
 		}
 		response.ApplicationproblemJSON412 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -31223,6 +31661,13 @@ func ParseAdvanceSandboxClockResponse(rsp *http.Response) (*AdvanceSandboxClockR
 			return nil, err
 		}
 		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
@@ -31536,6 +31981,13 @@ func ParseUpdateServiceCredentialsResponse(rsp *http.Response) (*UpdateServiceCr
 			return nil, err
 		}
 		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -32098,6 +32550,13 @@ func ParseChangeServicePlanResponse(rsp *http.Response) (*ChangeServicePlanRespo
 		}
 		response.ApplicationproblemJSON412 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -32209,6 +32668,13 @@ func ParseChangeServiceQuantityResponse(rsp *http.Response) (*ChangeServiceQuant
 			return nil, err
 		}
 		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -32524,6 +32990,13 @@ func ParseChangeServiceTermResponse(rsp *http.Response) (*ChangeServiceTermRespo
 			return nil, err
 		}
 		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -32904,6 +33377,13 @@ func ParsePlaceStorefrontOrderResponse(rsp *http.Response) (*PlaceStorefrontOrde
 		}
 		response.ApplicationproblemJSON410 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -33162,6 +33642,13 @@ func ParseCreateTaxResponse(rsp *http.Response) (*CreateTaxResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -33436,6 +33923,13 @@ func ParseUpdateTaxResponse(rsp *http.Response) (*UpdateTaxResponse, error) {
 		}
 		response.ApplicationproblemJSON412 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -33519,6 +34013,20 @@ func ParseCreateUsageSyncResponse(rsp *http.Response) (*CreateUsageSyncResponse,
 			return nil, err
 		}
 		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
@@ -33734,6 +34242,13 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -33997,6 +34512,13 @@ func ParseUpdateUserResponse(rsp *http.Response) (*UpdateUserResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
@@ -34371,6 +34893,13 @@ func ParseCreateVentureResponse(rsp *http.Response) (*CreateVentureResponse, err
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -34643,6 +35172,13 @@ func ParseUpdateVentureResponse(rsp *http.Response) (*UpdateVentureResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -37879,26 +38415,56 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.GetReadiness, options.OperationMiddlewares["getReadiness"]...)
-	router.POST(options.BaseURL+"/v1/auth/token", wrapper.CreateToken, options.OperationMiddlewares["createToken"]...)
-	router.GET(options.BaseURL+"/v1/me", wrapper.GetMe, options.OperationMiddlewares["getMe"]...)
 	router.GET(options.BaseURL+"/v1/api-keys", wrapper.ListApiKeys, options.OperationMiddlewares["listApiKeys"]...)
 	router.POST(options.BaseURL+"/v1/api-keys", wrapper.CreateApiKey, options.OperationMiddlewares["createApiKey"]...)
 	router.DELETE(options.BaseURL+"/v1/api-keys/:id", wrapper.RevokeApiKey, options.OperationMiddlewares["revokeApiKey"]...)
-	router.GET(options.BaseURL+"/v1/users", wrapper.ListUsers, options.OperationMiddlewares["listUsers"]...)
-	router.POST(options.BaseURL+"/v1/users", wrapper.CreateUser, options.OperationMiddlewares["createUser"]...)
-	router.DELETE(options.BaseURL+"/v1/users/:id", wrapper.DeleteUser, options.OperationMiddlewares["deleteUser"]...)
-	router.GET(options.BaseURL+"/v1/users/:id", wrapper.GetUser, options.OperationMiddlewares["getUser"]...)
-	router.PATCH(options.BaseURL+"/v1/users/:id", wrapper.UpdateUser, options.OperationMiddlewares["updateUser"]...)
-	router.GET(options.BaseURL+"/v1/ventures", wrapper.ListVentures, options.OperationMiddlewares["listVentures"]...)
-	router.POST(options.BaseURL+"/v1/ventures", wrapper.CreateVenture, options.OperationMiddlewares["createVenture"]...)
-	router.DELETE(options.BaseURL+"/v1/ventures/:id", wrapper.DeleteVenture, options.OperationMiddlewares["deleteVenture"]...)
-	router.GET(options.BaseURL+"/v1/ventures/:id", wrapper.GetVenture, options.OperationMiddlewares["getVenture"]...)
-	router.PATCH(options.BaseURL+"/v1/ventures/:id", wrapper.UpdateVenture, options.OperationMiddlewares["updateVenture"]...)
-	router.GET(options.BaseURL+"/v1/taxes", wrapper.ListTaxes, options.OperationMiddlewares["listTaxes"]...)
-	router.POST(options.BaseURL+"/v1/taxes", wrapper.CreateTax, options.OperationMiddlewares["createTax"]...)
-	router.DELETE(options.BaseURL+"/v1/taxes/:id", wrapper.DeleteTax, options.OperationMiddlewares["deleteTax"]...)
-	router.GET(options.BaseURL+"/v1/taxes/:id", wrapper.GetTax, options.OperationMiddlewares["getTax"]...)
-	router.PATCH(options.BaseURL+"/v1/taxes/:id", wrapper.UpdateTax, options.OperationMiddlewares["updateTax"]...)
+	router.POST(options.BaseURL+"/v1/auth/token", wrapper.CreateToken, options.OperationMiddlewares["createToken"]...)
+	router.GET(options.BaseURL+"/v1/billing-runs", wrapper.ListBillingRuns, options.OperationMiddlewares["listBillingRuns"]...)
+	router.POST(options.BaseURL+"/v1/billing-runs", wrapper.CreateBillingRun, options.OperationMiddlewares["createBillingRun"]...)
+	router.GET(options.BaseURL+"/v1/billing-runs/:id", wrapper.GetBillingRun, options.OperationMiddlewares["getBillingRun"]...)
+	router.GET(options.BaseURL+"/v1/customers", wrapper.ListCustomers, options.OperationMiddlewares["listCustomers"]...)
+	router.POST(options.BaseURL+"/v1/customers", wrapper.CreateCustomer, options.OperationMiddlewares["createCustomer"]...)
+	router.GET(options.BaseURL+"/v1/customers/:id", wrapper.GetCustomer, options.OperationMiddlewares["getCustomer"]...)
+	router.PATCH(options.BaseURL+"/v1/customers/:id", wrapper.UpdateCustomer, options.OperationMiddlewares["updateCustomer"]...)
+	router.GET(options.BaseURL+"/v1/email-templates", wrapper.ListEmailTemplates, options.OperationMiddlewares["listEmailTemplates"]...)
+	router.POST(options.BaseURL+"/v1/email-templates", wrapper.CreateEmailTemplate, options.OperationMiddlewares["createEmailTemplate"]...)
+	router.DELETE(options.BaseURL+"/v1/email-templates/:id", wrapper.DeleteEmailTemplate, options.OperationMiddlewares["deleteEmailTemplate"]...)
+	router.GET(options.BaseURL+"/v1/email-templates/:id", wrapper.GetEmailTemplate, options.OperationMiddlewares["getEmailTemplate"]...)
+	router.PATCH(options.BaseURL+"/v1/email-templates/:id", wrapper.UpdateEmailTemplate, options.OperationMiddlewares["updateEmailTemplate"]...)
+	router.GET(options.BaseURL+"/v1/invoices", wrapper.ListInvoices, options.OperationMiddlewares["listInvoices"]...)
+	router.GET(options.BaseURL+"/v1/invoices/:id", wrapper.GetInvoice, options.OperationMiddlewares["getInvoice"]...)
+	router.POST(options.BaseURL+"/v1/invoices/:id/payments", wrapper.CreateInvoicePayment, options.OperationMiddlewares["createInvoicePayment"]...)
+	router.POST(options.BaseURL+"/v1/invoices/:id/void", wrapper.VoidInvoice, options.OperationMiddlewares["voidInvoice"]...)
+	router.GET(options.BaseURL+"/v1/me", wrapper.GetMe, options.OperationMiddlewares["getMe"]...)
+	router.GET(options.BaseURL+"/v1/orders", wrapper.ListOrders, options.OperationMiddlewares["listOrders"]...)
+	router.POST(options.BaseURL+"/v1/orders", wrapper.CreateOrder, options.OperationMiddlewares["createOrder"]...)
+	router.GET(options.BaseURL+"/v1/orders/:id", wrapper.GetOrder, options.OperationMiddlewares["getOrder"]...)
+	router.POST(options.BaseURL+"/v1/orders/:id/approve", wrapper.ApproveOrder, options.OperationMiddlewares["approveOrder"]...)
+	router.POST(options.BaseURL+"/v1/orders/:id/cancel", wrapper.CancelOrder, options.OperationMiddlewares["cancelOrder"]...)
+	router.POST(options.BaseURL+"/v1/orders/:id/retry", wrapper.RetryOrder, options.OperationMiddlewares["retryOrder"]...)
+	router.GET(options.BaseURL+"/v1/partners", wrapper.ListPartners, options.OperationMiddlewares["listPartners"]...)
+	router.POST(options.BaseURL+"/v1/partners", wrapper.CreatePartner, options.OperationMiddlewares["createPartner"]...)
+	router.GET(options.BaseURL+"/v1/partners/:id", wrapper.GetPartner, options.OperationMiddlewares["getPartner"]...)
+	router.PATCH(options.BaseURL+"/v1/partners/:id", wrapper.UpdatePartner, options.OperationMiddlewares["updatePartner"]...)
+	router.GET(options.BaseURL+"/v1/partners/:id/plans", wrapper.ListPartnerPlans, options.OperationMiddlewares["listPartnerPlans"]...)
+	router.PUT(options.BaseURL+"/v1/partners/:id/plans/:plan_id/pricing", wrapper.SetPartnerPlanPricing, options.OperationMiddlewares["setPartnerPlanPricing"]...)
+	router.GET(options.BaseURL+"/v1/plans", wrapper.ListPlans, options.OperationMiddlewares["listPlans"]...)
+	router.POST(options.BaseURL+"/v1/plans", wrapper.CreatePlan, options.OperationMiddlewares["createPlan"]...)
+	router.DELETE(options.BaseURL+"/v1/plans/:id", wrapper.DeletePlan, options.OperationMiddlewares["deletePlan"]...)
+	router.GET(options.BaseURL+"/v1/plans/:id", wrapper.GetPlan, options.OperationMiddlewares["getPlan"]...)
+	router.PATCH(options.BaseURL+"/v1/plans/:id", wrapper.UpdatePlan, options.OperationMiddlewares["updatePlan"]...)
+	router.GET(options.BaseURL+"/v1/plans/:id/module-settings", wrapper.GetPlanModuleSettings, options.OperationMiddlewares["getPlanModuleSettings"]...)
+	router.PUT(options.BaseURL+"/v1/plans/:id/module-settings", wrapper.SetPlanModuleSettings, options.OperationMiddlewares["setPlanModuleSettings"]...)
+	router.GET(options.BaseURL+"/v1/plans/:id/notification-settings", wrapper.GetPlanNotificationSettings, options.OperationMiddlewares["getPlanNotificationSettings"]...)
+	router.PUT(options.BaseURL+"/v1/plans/:id/notification-settings", wrapper.SetPlanNotificationSettings, options.OperationMiddlewares["setPlanNotificationSettings"]...)
+	router.GET(options.BaseURL+"/v1/plans/:id/order-urls", wrapper.ListPlanOrderUrls, options.OperationMiddlewares["listPlanOrderUrls"]...)
+	router.GET(options.BaseURL+"/v1/plans/:id/pricing", wrapper.GetPlanPricing, options.OperationMiddlewares["getPlanPricing"]...)
+	router.PUT(options.BaseURL+"/v1/plans/:id/pricing", wrapper.SetPlanPricing, options.OperationMiddlewares["setPlanPricing"]...)
+	router.GET(options.BaseURL+"/v1/product-groups", wrapper.ListProductGroups, options.OperationMiddlewares["listProductGroups"]...)
+	router.POST(options.BaseURL+"/v1/product-groups", wrapper.CreateProductGroup, options.OperationMiddlewares["createProductGroup"]...)
+	router.DELETE(options.BaseURL+"/v1/product-groups/:id", wrapper.DeleteProductGroup, options.OperationMiddlewares["deleteProductGroup"]...)
+	router.GET(options.BaseURL+"/v1/product-groups/:id", wrapper.GetProductGroup, options.OperationMiddlewares["getProductGroup"]...)
+	router.PATCH(options.BaseURL+"/v1/product-groups/:id", wrapper.UpdateProductGroup, options.OperationMiddlewares["updateProductGroup"]...)
 	router.GET(options.BaseURL+"/v1/product-types", wrapper.ListProductTypes, options.OperationMiddlewares["listProductTypes"]...)
 	router.POST(options.BaseURL+"/v1/product-types", wrapper.CreateProductType, options.OperationMiddlewares["createProductType"]...)
 	router.DELETE(options.BaseURL+"/v1/product-types/:id", wrapper.DeleteProductType, options.OperationMiddlewares["deleteProductType"]...)
@@ -37909,78 +38475,48 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v1/products/:id", wrapper.DeleteProduct, options.OperationMiddlewares["deleteProduct"]...)
 	router.GET(options.BaseURL+"/v1/products/:id", wrapper.GetProduct, options.OperationMiddlewares["getProduct"]...)
 	router.PATCH(options.BaseURL+"/v1/products/:id", wrapper.UpdateProduct, options.OperationMiddlewares["updateProduct"]...)
-	router.GET(options.BaseURL+"/v1/product-groups", wrapper.ListProductGroups, options.OperationMiddlewares["listProductGroups"]...)
-	router.POST(options.BaseURL+"/v1/product-groups", wrapper.CreateProductGroup, options.OperationMiddlewares["createProductGroup"]...)
-	router.DELETE(options.BaseURL+"/v1/product-groups/:id", wrapper.DeleteProductGroup, options.OperationMiddlewares["deleteProductGroup"]...)
-	router.GET(options.BaseURL+"/v1/product-groups/:id", wrapper.GetProductGroup, options.OperationMiddlewares["getProductGroup"]...)
-	router.PATCH(options.BaseURL+"/v1/product-groups/:id", wrapper.UpdateProductGroup, options.OperationMiddlewares["updateProductGroup"]...)
-	router.GET(options.BaseURL+"/v1/plans", wrapper.ListPlans, options.OperationMiddlewares["listPlans"]...)
-	router.POST(options.BaseURL+"/v1/plans", wrapper.CreatePlan, options.OperationMiddlewares["createPlan"]...)
-	router.DELETE(options.BaseURL+"/v1/plans/:id", wrapper.DeletePlan, options.OperationMiddlewares["deletePlan"]...)
-	router.GET(options.BaseURL+"/v1/plans/:id", wrapper.GetPlan, options.OperationMiddlewares["getPlan"]...)
-	router.PATCH(options.BaseURL+"/v1/plans/:id", wrapper.UpdatePlan, options.OperationMiddlewares["updatePlan"]...)
-	router.GET(options.BaseURL+"/v1/plans/:id/pricing", wrapper.GetPlanPricing, options.OperationMiddlewares["getPlanPricing"]...)
-	router.PUT(options.BaseURL+"/v1/plans/:id/pricing", wrapper.SetPlanPricing, options.OperationMiddlewares["setPlanPricing"]...)
-	router.GET(options.BaseURL+"/v1/email-templates", wrapper.ListEmailTemplates, options.OperationMiddlewares["listEmailTemplates"]...)
-	router.POST(options.BaseURL+"/v1/email-templates", wrapper.CreateEmailTemplate, options.OperationMiddlewares["createEmailTemplate"]...)
-	router.DELETE(options.BaseURL+"/v1/email-templates/:id", wrapper.DeleteEmailTemplate, options.OperationMiddlewares["deleteEmailTemplate"]...)
-	router.GET(options.BaseURL+"/v1/email-templates/:id", wrapper.GetEmailTemplate, options.OperationMiddlewares["getEmailTemplate"]...)
-	router.PATCH(options.BaseURL+"/v1/email-templates/:id", wrapper.UpdateEmailTemplate, options.OperationMiddlewares["updateEmailTemplate"]...)
-	router.GET(options.BaseURL+"/v1/plans/:id/notification-settings", wrapper.GetPlanNotificationSettings, options.OperationMiddlewares["getPlanNotificationSettings"]...)
-	router.PUT(options.BaseURL+"/v1/plans/:id/notification-settings", wrapper.SetPlanNotificationSettings, options.OperationMiddlewares["setPlanNotificationSettings"]...)
-	router.GET(options.BaseURL+"/v1/plans/:id/module-settings", wrapper.GetPlanModuleSettings, options.OperationMiddlewares["getPlanModuleSettings"]...)
-	router.PUT(options.BaseURL+"/v1/plans/:id/module-settings", wrapper.SetPlanModuleSettings, options.OperationMiddlewares["setPlanModuleSettings"]...)
-	router.GET(options.BaseURL+"/v1/plans/:id/order-urls", wrapper.ListPlanOrderUrls, options.OperationMiddlewares["listPlanOrderUrls"]...)
-	router.GET(options.BaseURL+"/v1/storefront/offers/:token", wrapper.GetStorefrontOffer, options.OperationMiddlewares["getStorefrontOffer"]...)
-	router.GET(options.BaseURL+"/v1/vendor/editions", wrapper.ListVendorEditions, options.OperationMiddlewares["listVendorEditions"]...)
-	router.GET(options.BaseURL+"/v1/vendor/locations", wrapper.ListVendorLocations, options.OperationMiddlewares["listVendorLocations"]...)
-	router.GET(options.BaseURL+"/v1/vendor/offering-items", wrapper.ListVendorOfferingItems, options.OperationMiddlewares["listVendorOfferingItems"]...)
-	router.GET(options.BaseURL+"/v1/partners", wrapper.ListPartners, options.OperationMiddlewares["listPartners"]...)
-	router.POST(options.BaseURL+"/v1/partners", wrapper.CreatePartner, options.OperationMiddlewares["createPartner"]...)
-	router.GET(options.BaseURL+"/v1/partners/:id", wrapper.GetPartner, options.OperationMiddlewares["getPartner"]...)
-	router.PATCH(options.BaseURL+"/v1/partners/:id", wrapper.UpdatePartner, options.OperationMiddlewares["updatePartner"]...)
-	router.GET(options.BaseURL+"/v1/partners/:id/plans", wrapper.ListPartnerPlans, options.OperationMiddlewares["listPartnerPlans"]...)
-	router.PUT(options.BaseURL+"/v1/partners/:id/plans/:plan_id/pricing", wrapper.SetPartnerPlanPricing, options.OperationMiddlewares["setPartnerPlanPricing"]...)
-	router.GET(options.BaseURL+"/v1/customers", wrapper.ListCustomers, options.OperationMiddlewares["listCustomers"]...)
-	router.POST(options.BaseURL+"/v1/customers", wrapper.CreateCustomer, options.OperationMiddlewares["createCustomer"]...)
-	router.GET(options.BaseURL+"/v1/customers/:id", wrapper.GetCustomer, options.OperationMiddlewares["getCustomer"]...)
-	router.PATCH(options.BaseURL+"/v1/customers/:id", wrapper.UpdateCustomer, options.OperationMiddlewares["updateCustomer"]...)
-	router.GET(options.BaseURL+"/v1/storefront/usernames/:username", wrapper.GetUsernameAvailability, options.OperationMiddlewares["getUsernameAvailability"]...)
-	router.POST(options.BaseURL+"/v1/storefront/orders", wrapper.PlaceStorefrontOrder, options.OperationMiddlewares["placeStorefrontOrder"]...)
-	router.GET(options.BaseURL+"/v1/storefront/orders/:id", wrapper.GetStorefrontOrder, options.OperationMiddlewares["getStorefrontOrder"]...)
-	router.GET(options.BaseURL+"/v1/orders", wrapper.ListOrders, options.OperationMiddlewares["listOrders"]...)
-	router.POST(options.BaseURL+"/v1/orders", wrapper.CreateOrder, options.OperationMiddlewares["createOrder"]...)
-	router.GET(options.BaseURL+"/v1/orders/:id", wrapper.GetOrder, options.OperationMiddlewares["getOrder"]...)
-	router.POST(options.BaseURL+"/v1/orders/:id/approve", wrapper.ApproveOrder, options.OperationMiddlewares["approveOrder"]...)
-	router.POST(options.BaseURL+"/v1/orders/:id/cancel", wrapper.CancelOrder, options.OperationMiddlewares["cancelOrder"]...)
-	router.POST(options.BaseURL+"/v1/orders/:id/retry", wrapper.RetryOrder, options.OperationMiddlewares["retryOrder"]...)
+	router.GET(options.BaseURL+"/v1/sandbox/clock", wrapper.GetSandboxClock, options.OperationMiddlewares["getSandboxClock"]...)
+	router.POST(options.BaseURL+"/v1/sandbox/clock", wrapper.AdvanceSandboxClock, options.OperationMiddlewares["advanceSandboxClock"]...)
+	router.GET(options.BaseURL+"/v1/service-operations", wrapper.ListAllServiceOperations, options.OperationMiddlewares["listAllServiceOperations"]...)
 	router.GET(options.BaseURL+"/v1/services", wrapper.ListServices, options.OperationMiddlewares["listServices"]...)
 	router.GET(options.BaseURL+"/v1/services/:id", wrapper.GetService, options.OperationMiddlewares["getService"]...)
-	router.POST(options.BaseURL+"/v1/services/:id/sso-link", wrapper.CreateServiceSsoLink, options.OperationMiddlewares["createServiceSsoLink"]...)
-	router.POST(options.BaseURL+"/v1/services/:id/invoices", wrapper.CreateServiceInvoice, options.OperationMiddlewares["createServiceInvoice"]...)
-	router.POST(options.BaseURL+"/v1/services/:id/quantity", wrapper.ChangeServiceQuantity, options.OperationMiddlewares["changeServiceQuantity"]...)
-	router.POST(options.BaseURL+"/v1/services/:id/term-change", wrapper.ChangeServiceTerm, options.OperationMiddlewares["changeServiceTerm"]...)
-	router.POST(options.BaseURL+"/v1/services/:id/plan-change", wrapper.ChangeServicePlan, options.OperationMiddlewares["changeServicePlan"]...)
-	router.POST(options.BaseURL+"/v1/services/:id/credentials/reset", wrapper.ResetServiceCredentials, options.OperationMiddlewares["resetServiceCredentials"]...)
 	router.PUT(options.BaseURL+"/v1/services/:id/credentials", wrapper.UpdateServiceCredentials, options.OperationMiddlewares["updateServiceCredentials"]...)
-	router.POST(options.BaseURL+"/v1/services/:id/suspend", wrapper.SuspendService, options.OperationMiddlewares["suspendService"]...)
-	router.POST(options.BaseURL+"/v1/services/:id/unsuspend", wrapper.UnsuspendService, options.OperationMiddlewares["unsuspendService"]...)
-	router.POST(options.BaseURL+"/v1/services/:id/terminate", wrapper.TerminateService, options.OperationMiddlewares["terminateService"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/credentials/reset", wrapper.ResetServiceCredentials, options.OperationMiddlewares["resetServiceCredentials"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/invoices", wrapper.CreateServiceInvoice, options.OperationMiddlewares["createServiceInvoice"]...)
 	router.GET(options.BaseURL+"/v1/services/:id/operations", wrapper.ListServiceOperations, options.OperationMiddlewares["listServiceOperations"]...)
 	router.GET(options.BaseURL+"/v1/services/:id/operations/:operation_id", wrapper.GetServiceOperation, options.OperationMiddlewares["getServiceOperation"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/operations/:operation_id/retry", wrapper.RetryServiceOperation, options.OperationMiddlewares["retryServiceOperation"]...)
-	router.GET(options.BaseURL+"/v1/service-operations", wrapper.ListAllServiceOperations, options.OperationMiddlewares["listAllServiceOperations"]...)
-	router.GET(options.BaseURL+"/v1/invoices", wrapper.ListInvoices, options.OperationMiddlewares["listInvoices"]...)
-	router.GET(options.BaseURL+"/v1/invoices/:id", wrapper.GetInvoice, options.OperationMiddlewares["getInvoice"]...)
-	router.POST(options.BaseURL+"/v1/invoices/:id/payments", wrapper.CreateInvoicePayment, options.OperationMiddlewares["createInvoicePayment"]...)
-	router.POST(options.BaseURL+"/v1/invoices/:id/void", wrapper.VoidInvoice, options.OperationMiddlewares["voidInvoice"]...)
-	router.GET(options.BaseURL+"/v1/billing-runs", wrapper.ListBillingRuns, options.OperationMiddlewares["listBillingRuns"]...)
-	router.POST(options.BaseURL+"/v1/billing-runs", wrapper.CreateBillingRun, options.OperationMiddlewares["createBillingRun"]...)
-	router.GET(options.BaseURL+"/v1/billing-runs/:id", wrapper.GetBillingRun, options.OperationMiddlewares["getBillingRun"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/plan-change", wrapper.ChangeServicePlan, options.OperationMiddlewares["changeServicePlan"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/quantity", wrapper.ChangeServiceQuantity, options.OperationMiddlewares["changeServiceQuantity"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/sso-link", wrapper.CreateServiceSsoLink, options.OperationMiddlewares["createServiceSsoLink"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/suspend", wrapper.SuspendService, options.OperationMiddlewares["suspendService"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/term-change", wrapper.ChangeServiceTerm, options.OperationMiddlewares["changeServiceTerm"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/terminate", wrapper.TerminateService, options.OperationMiddlewares["terminateService"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/unsuspend", wrapper.UnsuspendService, options.OperationMiddlewares["unsuspendService"]...)
+	router.GET(options.BaseURL+"/v1/storefront/offers/:token", wrapper.GetStorefrontOffer, options.OperationMiddlewares["getStorefrontOffer"]...)
+	router.POST(options.BaseURL+"/v1/storefront/orders", wrapper.PlaceStorefrontOrder, options.OperationMiddlewares["placeStorefrontOrder"]...)
+	router.GET(options.BaseURL+"/v1/storefront/orders/:id", wrapper.GetStorefrontOrder, options.OperationMiddlewares["getStorefrontOrder"]...)
+	router.GET(options.BaseURL+"/v1/storefront/usernames/:username", wrapper.GetUsernameAvailability, options.OperationMiddlewares["getUsernameAvailability"]...)
+	router.GET(options.BaseURL+"/v1/taxes", wrapper.ListTaxes, options.OperationMiddlewares["listTaxes"]...)
+	router.POST(options.BaseURL+"/v1/taxes", wrapper.CreateTax, options.OperationMiddlewares["createTax"]...)
+	router.DELETE(options.BaseURL+"/v1/taxes/:id", wrapper.DeleteTax, options.OperationMiddlewares["deleteTax"]...)
+	router.GET(options.BaseURL+"/v1/taxes/:id", wrapper.GetTax, options.OperationMiddlewares["getTax"]...)
+	router.PATCH(options.BaseURL+"/v1/taxes/:id", wrapper.UpdateTax, options.OperationMiddlewares["updateTax"]...)
 	router.POST(options.BaseURL+"/v1/usage-syncs", wrapper.CreateUsageSync, options.OperationMiddlewares["createUsageSync"]...)
 	router.GET(options.BaseURL+"/v1/usage-syncs/:id", wrapper.GetUsageSync, options.OperationMiddlewares["getUsageSync"]...)
-	router.GET(options.BaseURL+"/v1/sandbox/clock", wrapper.GetSandboxClock, options.OperationMiddlewares["getSandboxClock"]...)
-	router.POST(options.BaseURL+"/v1/sandbox/clock", wrapper.AdvanceSandboxClock, options.OperationMiddlewares["advanceSandboxClock"]...)
+	router.GET(options.BaseURL+"/v1/users", wrapper.ListUsers, options.OperationMiddlewares["listUsers"]...)
+	router.POST(options.BaseURL+"/v1/users", wrapper.CreateUser, options.OperationMiddlewares["createUser"]...)
+	router.DELETE(options.BaseURL+"/v1/users/:id", wrapper.DeleteUser, options.OperationMiddlewares["deleteUser"]...)
+	router.GET(options.BaseURL+"/v1/users/:id", wrapper.GetUser, options.OperationMiddlewares["getUser"]...)
+	router.PATCH(options.BaseURL+"/v1/users/:id", wrapper.UpdateUser, options.OperationMiddlewares["updateUser"]...)
+	router.GET(options.BaseURL+"/v1/vendor/editions", wrapper.ListVendorEditions, options.OperationMiddlewares["listVendorEditions"]...)
+	router.GET(options.BaseURL+"/v1/vendor/locations", wrapper.ListVendorLocations, options.OperationMiddlewares["listVendorLocations"]...)
+	router.GET(options.BaseURL+"/v1/vendor/offering-items", wrapper.ListVendorOfferingItems, options.OperationMiddlewares["listVendorOfferingItems"]...)
+	router.GET(options.BaseURL+"/v1/ventures", wrapper.ListVentures, options.OperationMiddlewares["listVentures"]...)
+	router.POST(options.BaseURL+"/v1/ventures", wrapper.CreateVenture, options.OperationMiddlewares["createVenture"]...)
+	router.DELETE(options.BaseURL+"/v1/ventures/:id", wrapper.DeleteVenture, options.OperationMiddlewares["deleteVenture"]...)
+	router.GET(options.BaseURL+"/v1/ventures/:id", wrapper.GetVenture, options.OperationMiddlewares["getVenture"]...)
+	router.PATCH(options.BaseURL+"/v1/ventures/:id", wrapper.UpdateVenture, options.OperationMiddlewares["updateVenture"]...)
 
 }
 
@@ -38019,6 +38555,8 @@ type OperationAcceptedJSONResponse struct {
 }
 
 type OperationRetryConflictApplicationProblemPlusJSONResponse Problem
+
+type PayloadTooLargeApplicationProblemPlusJSONResponse Problem
 
 type PreconditionFailedApplicationProblemPlusJSONResponse Problem
 
@@ -38282,6 +38820,22 @@ func (response CreateApiKey409ApplicationProblemPlusJSONResponse) VisitCreateApi
 	return err
 }
 
+type CreateApiKey413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiKey413ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateApiKey422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -38466,6 +39020,22 @@ func (response CreateToken401ApplicationProblemPlusJSONResponse) VisitCreateToke
 		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
 	}
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateToken413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateToken413ApplicationProblemPlusJSONResponse) VisitCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -38673,6 +39243,38 @@ func (response CreateBillingRun403ApplicationProblemPlusJSONResponse) VisitCreat
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBillingRun409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateBillingRun409ApplicationProblemPlusJSONResponse) VisitCreateBillingRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBillingRun413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateBillingRun413ApplicationProblemPlusJSONResponse) VisitCreateBillingRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -39003,6 +39605,22 @@ func (response CreateCustomer409ApplicationProblemPlusJSONResponse) VisitCreateC
 	return err
 }
 
+type CreateCustomer413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCustomer413ApplicationProblemPlusJSONResponse) VisitCreateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateCustomer422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -39283,6 +39901,22 @@ func (response UpdateCustomer412ApplicationProblemPlusJSONResponse) VisitUpdateC
 	return err
 }
 
+type UpdateCustomer413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCustomer413ApplicationProblemPlusJSONResponse) VisitUpdateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateCustomer422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -39500,6 +40134,22 @@ func (response CreateEmailTemplate409ApplicationProblemPlusJSONResponse) VisitCr
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEmailTemplate413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEmailTemplate413ApplicationProblemPlusJSONResponse) VisitCreateEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -39916,6 +40566,22 @@ func (response UpdateEmailTemplate412ApplicationProblemPlusJSONResponse) VisitUp
 	return err
 }
 
+type UpdateEmailTemplate413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEmailTemplate413ApplicationProblemPlusJSONResponse) VisitUpdateEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateEmailTemplate422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -40255,6 +40921,22 @@ func (response CreateInvoicePayment409ApplicationProblemPlusJSONResponse) VisitC
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateInvoicePayment413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateInvoicePayment413ApplicationProblemPlusJSONResponse) VisitCreateInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -40680,6 +41362,22 @@ func (response CreateOrder409ApplicationProblemPlusJSONResponse) VisitCreateOrde
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrder413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateOrder413ApplicationProblemPlusJSONResponse) VisitCreateOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -41480,6 +42178,22 @@ func (response CreatePartner409ApplicationProblemPlusJSONResponse) VisitCreatePa
 	return err
 }
 
+type CreatePartner413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePartner413ApplicationProblemPlusJSONResponse) VisitCreatePartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreatePartner422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -41792,6 +42506,22 @@ func (response UpdatePartner412ApplicationProblemPlusJSONResponse) VisitUpdatePa
 	return err
 }
 
+type UpdatePartner413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePartner413ApplicationProblemPlusJSONResponse) VisitUpdatePartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdatePartner422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -42048,6 +42778,22 @@ func (response SetPartnerPlanPricing412ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type SetPartnerPlanPricing413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response SetPartnerPlanPricing413ApplicationProblemPlusJSONResponse) VisitSetPartnerPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetPartnerPlanPricing422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -42265,6 +43011,22 @@ func (response CreatePlan409ApplicationProblemPlusJSONResponse) VisitCreatePlanR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlan413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePlan413ApplicationProblemPlusJSONResponse) VisitCreatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -42681,6 +43443,22 @@ func (response UpdatePlan412ApplicationProblemPlusJSONResponse) VisitUpdatePlanR
 	return err
 }
 
+type UpdatePlan413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePlan413ApplicationProblemPlusJSONResponse) VisitUpdatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdatePlan422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -42904,6 +43682,22 @@ func (response SetPlanModuleSettings404ApplicationProblemPlusJSONResponse) Visit
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanModuleSettings413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanModuleSettings413ApplicationProblemPlusJSONResponse) VisitSetPlanModuleSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -43147,6 +43941,22 @@ func (response SetPlanNotificationSettings404ApplicationProblemPlusJSONResponse)
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanNotificationSettings413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanNotificationSettings413ApplicationProblemPlusJSONResponse) VisitSetPlanNotificationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -43483,6 +44293,22 @@ func (response SetPlanPricing404ApplicationProblemPlusJSONResponse) VisitSetPlan
 	return err
 }
 
+type SetPlanPricing413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanPricing413ApplicationProblemPlusJSONResponse) VisitSetPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetPlanPricing422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -43700,6 +44526,22 @@ func (response CreateProductGroup409ApplicationProblemPlusJSONResponse) VisitCre
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProductGroup413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateProductGroup413ApplicationProblemPlusJSONResponse) VisitCreateProductGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -44116,6 +44958,22 @@ func (response UpdateProductGroup412ApplicationProblemPlusJSONResponse) VisitUpd
 	return err
 }
 
+type UpdateProductGroup413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateProductGroup413ApplicationProblemPlusJSONResponse) VisitUpdateProductGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateProductGroup422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -44333,6 +45191,22 @@ func (response CreateProductType409ApplicationProblemPlusJSONResponse) VisitCrea
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProductType413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateProductType413ApplicationProblemPlusJSONResponse) VisitCreateProductTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -44749,6 +45623,22 @@ func (response UpdateProductType412ApplicationProblemPlusJSONResponse) VisitUpda
 	return err
 }
 
+type UpdateProductType413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateProductType413ApplicationProblemPlusJSONResponse) VisitUpdateProductTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateProductType422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -44966,6 +45856,22 @@ func (response CreateProduct409ApplicationProblemPlusJSONResponse) VisitCreatePr
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProduct413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateProduct413ApplicationProblemPlusJSONResponse) VisitCreateProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -45382,6 +46288,22 @@ func (response UpdateProduct412ApplicationProblemPlusJSONResponse) VisitUpdatePr
 	return err
 }
 
+type UpdateProduct413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateProduct413ApplicationProblemPlusJSONResponse) VisitUpdateProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateProduct422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -45555,6 +46477,22 @@ func (response AdvanceSandboxClock403ApplicationProblemPlusJSONResponse) VisitAd
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdvanceSandboxClock413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response AdvanceSandboxClock413ApplicationProblemPlusJSONResponse) VisitAdvanceSandboxClockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -46014,6 +46952,22 @@ func (response UpdateServiceCredentials412ApplicationProblemPlusJSONResponse) Vi
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateServiceCredentials413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateServiceCredentials413ApplicationProblemPlusJSONResponse) VisitUpdateServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -46842,6 +47796,22 @@ func (response ChangeServicePlan412ApplicationProblemPlusJSONResponse) VisitChan
 	return err
 }
 
+type ChangeServicePlan413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServicePlan413ApplicationProblemPlusJSONResponse) VisitChangeServicePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ChangeServicePlan422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -47010,6 +47980,22 @@ func (response ChangeServiceQuantity412ApplicationProblemPlusJSONResponse) Visit
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServiceQuantity413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServiceQuantity413ApplicationProblemPlusJSONResponse) VisitChangeServiceQuantityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -47483,6 +48469,22 @@ func (response ChangeServiceTerm412ApplicationProblemPlusJSONResponse) VisitChan
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServiceTerm413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServiceTerm413ApplicationProblemPlusJSONResponse) VisitChangeServiceTermResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -48067,6 +49069,22 @@ func (response PlaceStorefrontOrder410ApplicationProblemPlusJSONResponse) VisitP
 	return err
 }
 
+type PlaceStorefrontOrder413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response PlaceStorefrontOrder413ApplicationProblemPlusJSONResponse) VisitPlaceStorefrontOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PlaceStorefrontOrder422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -48441,6 +49459,22 @@ func (response CreateTax409ApplicationProblemPlusJSONResponse) VisitCreateTaxRes
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTax413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTax413ApplicationProblemPlusJSONResponse) VisitCreateTaxResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -48857,6 +49891,22 @@ func (response UpdateTax412ApplicationProblemPlusJSONResponse) VisitUpdateTaxRes
 	return err
 }
 
+type UpdateTax413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTax413ApplicationProblemPlusJSONResponse) VisitUpdateTaxResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateTax422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -48958,6 +50008,38 @@ func (response CreateUsageSync403ApplicationProblemPlusJSONResponse) VisitCreate
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUsageSync409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUsageSync409ApplicationProblemPlusJSONResponse) VisitCreateUsageSyncResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUsageSync422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUsageSync422ApplicationProblemPlusJSONResponse) VisitCreateUsageSyncResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -49258,6 +50340,22 @@ func (response CreateUser409ApplicationProblemPlusJSONResponse) VisitCreateUserR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser413ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -49670,6 +50768,22 @@ func (response UpdateUser412ApplicationProblemPlusJSONResponse) VisitUpdateUserR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser413ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -50191,6 +51305,22 @@ func (response CreateVenture409ApplicationProblemPlusJSONResponse) VisitCreateVe
 	return err
 }
 
+type CreateVenture413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateVenture413ApplicationProblemPlusJSONResponse) VisitCreateVentureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateVenture422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -50599,6 +51729,22 @@ func (response UpdateVenture412ApplicationProblemPlusJSONResponse) VisitUpdateVe
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateVenture413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateVenture413ApplicationProblemPlusJSONResponse) VisitUpdateVentureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -54440,467 +55586,470 @@ var swaggerSpec = []string{
 	"3VVmigwBesuiGaHWcpyZKoka0MgYXBm+Zp0YdurHY2OFi0YuBr4AZWTnHJxeaupPpZxyEeRF4HuYqKVw",
 	"yY45Z8dORjS7T4CjeZjimustznWFP9ugjACYCmkkH5vvF+8GIRZPQEhEjhzArgmDqdYQkk2h187Hm7cc",
 	"XumIOXPA/Hjo2daylyWWyfgOlVA+GsdS4c0XMfuCUEr3sDvpKHd5rGD0RwxaUsGNXer9OkJnkFoLKEXI",
-	"riUfWgxRWABolxkpK/tMTzPmD4bqYrQESllFEDBSVpepLMKHaimS54dKUa5/aCWmdwJjRkL9wk8JXdvC",
-	"84cWxd44lGPrEJ1zONlghlHq8boiQ1A+ipeLeNXK+PyyayU/OQq5qe9vbqG7Qq404C3xQKN1jUbGymT5",
-	"clYi2YGrVWMksuS7WMC84GpZN/V9HjNEkvRVcnD9/P3bNy9veh/evzrMK/8Zc1SxILWV23VuyTuxAxCG",
-	"7JVMqEicmpm9WgE4Yzb67NVuOX9N2czFjG11GoIq6KF7fk5p55yMKZsRJyJfIcOekYgqLXtnEL6dIaT6",
-	"M702kixuU5jnFrYLUL+nCogd0G2GDhUY6mZ0aGnC0ebEwCR+rp7EPxStwX5xNBd8mA3Aq+dCACsNkn4x",
-	"N5AN5as4iH7bxeLVk2C8pR+nYXsIzQ+MxmrERfjnlhQ3xoG0+OLTOax7bRzvGu2d0zoj6uTZdyvFutzS",
-	"NkW4+WXtxBuf7mdAF/aSQbFff/21fp2ZvljjoFbJNY59WK1IfGDWMaJpxwvrWtyRC+ceZj0BsSww9s07",
-	"azS/1y8aowwlQYjGY6bSkIQsPWlnTzazAfLC+du39+BkVr8bOh5wfU+JiCMTtSX4PbBGLRUB8Zyv7+4E",
-	"3JUolX/jU0IJOq2fSRLQMJqRWNI7IAPw+RhM2Jt1STpXMQa/sHhcu/xvbUw/WjNDzavRh7vabwtBXF7t",
-	"ehLaCEgb/BIaPTFr/shEVGr1vq7CMdQKxnLfDGYVojCN9aTCa2gn0Uez1lqMr/nT4gPNWpkNLKgwu7Hm",
-	"FV/ASTyIQl/LRkI5mfkeZp6WZrWod8dCCSREfF4YWMADv19zU4Kb+7cMLf8Os/f6tc+fs5GK/zUxswiV",
-	"ZFN2wJytK8URPvgdfJXiyHN8CalEYGRYGr3L4IyNuMijkTuGbGSkjeorj4ycP6S5yxWMQ6b1ushAekzv",
-	"gVAMDJU+n2i9jxNK7BAa9qvjgbOAwiWvAgOui0bR2yHGPS07EHvDPnvzV8yoM8WoNR3xCJGpQW5GfMpw",
-	"uyYTAC1daZTr8s3YORa381uyoVehidKrthv99mtQtGA/AVVINJOwlEpQcQujQtDZwvpxzOLV/xBGUcju",
-	"fkojfOYBaQN+yEHLkNFDT9NJoUDoH48PPSJhHFLGYhrpX061Mpz8q9U+9MggBMZC80O7c+gRJTK/HJ8e",
-	"5ghuEmCUTKM5WWYOTYjTP9PB9TmmAxcSarvd1zyACNmxnXQiYEIRrSdcKv1nbxh+hNwPEzq7Wzbo+5gt",
-	"cgAqe3y4QJuW0f11SJl1csrKCJMu9Sfz6SLueLVhyEI5WnMpI6BCDYAq+1UeiV5RqYgM79AqEoVDcJR+",
-	"ysU9CBJwdNGqHKFZOl9FzpPGM84vKXELjmkAHkGtGAJCJQHqj4g/itk98fl4HCqZIRFJ2LRzRlQF+N9D",
-	"48vJ+xoKeKu8DyeTorwAPZZ0gBMxeybJBETIA2l8OyanhkYCaDAjB4NZLt0tZofF20DOu+ZpO8Gy6uZv",
-	"zPsa2bii0aoPX3MGs2Lmi0D37L1KFpI56BSAbrLMPZkD/0qmne5gI8Zd/fZvgktz4MEhlm/CXfoFMuVi",
-	"hgvQcToyiLGcReJbSezx8lX83e7VEV8aRfgpgymNZIbkrqC2T8NzM9R+e76bXo3FnFYMWBGxVk77l+gw",
-	"t8RSKq7xmxwwThKyi4Hd/fcf3vRubq9fvehd/3T74n3/8KrL9NGQULlkWKnoTHrohNd05Hc+eCat6eaA",
-	"C2PHRmqBWpG0eXtSNbosw6WNpVwfm/Eu6avEtWporA+J5yqzicLTzAeSFqRCWc9klQjS6YjLxEUpwwDS",
-	"iMaMD2xBQzNx90Xyo3mYzR2y5AJzcqogi7WYPseBinhtOX/6VR9bZmqzaS9JZNW/aqapBGWS+s7VWmlZ",
-	"lvcVLSgX8r+eazkXn17h0wI52/yeo+buhLJLK6Ivz1ND0IdJUIVWj0OW/bU1jxvOvbKQlHa6XPXyalMR",
-	"KnjLopnJbvucjdxeDpoP7r3Pn0v2GKofaESZX0DFB+mDCtzVq2FgjlgZ642TvjTvLvBk87OXzP1b6bJf",
-	"JrPlV11RkjM/FF3Tm3fPkmA4z7nWrOZKFFI/PbW0Eb8mJ+JZJtj8IFF0n0mi9URD+ahN17dDP5M5PcX+",
-	"Wkv07AL6NgcsfIqiayGUXArPohJh0uUL2TPKraJYktzQ/BSEqmePs4AuYQgCZ6T/84tbcvTQOnIQNUEa",
-	"/QZ5niGb9hkZ8SiQnslmRTy4IjCeqJnJ+WacQWXilb8EBSTMbiFa5lhYuAtpQkYBIE2SWxaGLu1tU72k",
-	"omWtwFxm8VoCChAmfiuUCaSvCB1IYMrWXLC3g09ZBRuOV5uMbKzGhhK/w+FU3s8GM1XFwSQjJfNByNRp",
-	"p1ZYk6DMQOfOyGzKS65Remkyx55RJdz0uQuU28my67uZopDe8GyNgGbTW3rjJ1QpEBo1/n//va7/57dP",
-	"7c//s+RSb34j8nj4o0k0li548OYdZlQT94VnIsAMoUhdLCh9za/4uHjF5Tcux4k7S67W41hLr0iWWSS0",
-	"D5kFjaZ0JlFUX/vC5Y69knXVAWkZMj6NipRwsi0UpDlKklUXXYqdCeEvVivs1zuSBL/G6/kEN6Qaruoj",
-	"HvMH6M1va46ZiVirdfpNmQTghcqEE6Bui39ljVZJnaVN2VGRTP1CQ+0WxlqNLJKpeVBAAX8KIQrkJWk8",
-	"5+MJZbPGGzoGjzTchAv/xlk80rCqj3vu/unE/sxP7zDJ9cP7Vx5pWH2t8QYj8TM/3HJFo8y/f4zhR6r0",
-	"MD/SmWzsys68rVAjYwPuAv1eWcgTxbmHQov1MZO+3RT59GkOAJ8/YxJPDP3CHT6hyOE26hm82VSWyOHk",
-	"RgLFt462GRLTaur/W0mdNiRqj4qa88xiVSmbAh4/h1ErseVpOH6eiG7B9nMD7Yh77+/Ct3gXFtAcDyxJ",
-	"h50z42Is1eKypcIgpzH1RyGDugAa4A/6fXLQd0jZ90g/ZveMT1kPC9voH2y0XE8vpO+RRqNxWMhubCWc",
-	"ImUdHxGqCOpLHgm4wtxULghDJ5R5Q5KDfr4eRcOWmLA5dahymIJ1RJ9t4TqSCjyrfDVmwZ4BWvpdEWn5",
-	"G9BIjRbhnYpfaW0sfr86kMJ8VjSTM0kvGr+wdEYP/UFVZeN1DaED443piZhVDWnayLa2zMaUK9ZSYQFp",
-	"NZUK7sWq3nIp1xoVLXm9ZZrzDShXljVNSA0zOaE5dVrjtikEkjHT6sPRdwhYQLCgymElzbqKR9UinXPN",
-	"RyFbI5bCfvwqZIVWSJM1uwgRrMTkm+AxU5XJFGfyZ0BF7gdpYnLA/OiROzqpDwVAxoqK7jD9oWejrRHW",
-	"BriFRAIjWdbB2VWHa51waGXEk8rGjXn63HwuVTVbCJ2NXcnhSifwznxQBH0TGNEDFlTCZPs6hkJU+qCa",
-	"/mlRJLWGyniwTgCEV1P0Y2/tL9ZH4lv6sQiK6828md6FXpSqRG8dNc2rPfAwWGs9RZpdYha2kSeZFefN",
-	"x+5os4eWhqBk2VjKoOYwL4e3myqPWaK2cGVtoBs5oLbWp5kQ6YgEFU/IEODQIzYaA11j9hPz5qFHXHiG",
-	"fojRekjGhQAqpJZXTLUscmBlGPzB1GTKeO4zpYCp0hQjosxLIrDRiwdibJ3fhx6hwe+xVPq6Z9eUvC9o",
-	"KCEg4zCo23VmfXVpeJ/dVzbIJKnvhS4CN0uhWTFL8ksElcq3JXcuBfKAC/8vU35M2dTFaHdNjTUjM+Uk",
-	"+XgSaznzwFhNSYDBH9k4eEwdNUUZaBpJ7xlWK7Mib4pia/BWDSvHXx+bKE+4DOfgmaEGaSG4RT0hAD8c",
-	"04iYsQo5Zza5v4q7mn7shUGeEFf0caf0N19Ebv2IuQQgCfXKbtzLllvMTOWIVS3dRYKOSwhOctIZW70A",
-	"TSFNUASSFxOAY8M4vBqiYO4GGivw8tv3FBaO0pCZ6raNvDSQgVIg6BAJO3NByOZ/NP9aBgnNtbclQwMq",
-	"q+tJpQZeYVWGkmtQrZ54LlTCfJcYVoW58rjaBD+LkNFlbhTq45jaQPiQUEau373E1IAMm3C1FMsDOrxa",
-	"gk9FFZtDduc0ejmiAgIymBF4ADEjUWik4LnMjrS4fNGAUhIqSd9Vn3cuff0Vlp5PnP1WCo+oVElN+gom",
-	"ldegQEDwfETF3dou63za1dI0hcyrn7186c05M1WrgplqW6qYnz83XhFGveZBXIZQE8EfQi2j6ZMf44uI",
-	"XvpBEPuK3AkeT8hBn3EG5gDxF0kkj0zuHo/18UFOXrF5dxr9OYNCPDSrugGlQnYni2LB/Pt40osy5VYW",
-	"TQ7YjcPez7Kntl6ATY1d9MRpgucDUyBMQdai8JkgLF1Dttxs0fCLdVqXHfhb+/ZLBeOfEdC1TP1WlEGx",
-	"auunGosjm3dvBKmiuHi+9lcFzCADmyzEi+Cbg0YKNm/hMBfAUo63DkNeskms1nUiLeLQvODknpHQJNbT",
-	"MWQLBeEy543YVUzROdTc7Ns0M2wd03NR8OYiiqfMTIQFtu1lN2BNYpe/H0mJf3teX+6+zCkaVARWpTuA",
-	"j0pQ8vMPhA74gzl9yYfKPD68MnFANks5fYA44boS1FvehhdyziCVDK9V0p9/QEuZJu9XpN4ioSQxs9UK",
-	"1p5+nZtdfnGL7ykzucNLb+ZCrUsjA2luM9YDNAhms49dcQ86p9PYeodTTrAMjfRsoUNKfrl5+8bW+FsU",
-	"UFJpcoXKRN67FhIuDMqnQswyM145nd/W3x1zARg2JWCImewHnXab9K2hRHHemwjwQwn9w3wTjla7cdLM",
-	"x5LV/99/m/WL3z61vFb780G328j88/D//c8qY3w69oebHytHqc2hRKI0JSMXnfYbmGYDfb+eGMGvNp5o",
-	"3di3N1yFQ1t/ISsfrQHqbORSz7k+S0Ny9UoIiuFofadZ54VR6Yi192HFJjARgtlwp0rmcVP0EOsVBXRW",
-	"EJn9o751E60CBHGSYMmjAKRy63AeGNcTLFODKpTEllW01NE1kDk+PfGWtgXLLW0OWqtNHiDGITOlqaps",
-	"q3jlbhQIrgxdUSPKyBzEcrs6O17RFie/tPW2Ne/2nDu5gl0XITIy5wLJ3jorxy6JuUK2mkl41recaSbX",
-	"y9rCFmWIVTL5MJstXmH2NLs8I1ygwtWbgLCcvJIBYu3o+KRm+JU1aCLH0fcvcSfKas4p16TiU8V3yyP8",
-	"19BckTBpRbKHamP5oGhc6w2h+sCK2yrMKwwx3JRTdvvP7q5wdd4cgmbRxW0+u95FnMwhYOnFyEqti8jw",
-	"nI/HnJFMKR7pmRJIASCNQ6MJSHLwUxgBuZkxn3TjZrN9Sm5GVIBH3nBFxSynlvs4KKanJaMUKucFYvWa",
-	"DMjMtIb0/g/T2eRzfnEbDPB5BcD/kbRQKd5P1k7P41yJOOsSX6j044YnWmexOiR36gW1ZTzMx8X+iLci",
-	"KKKUm8VorBeGYVPLe0syqLcil6NQqz2zynZqBMWLhxK3eFUCtoLMOvJavTyMl8umLBoRefkzSe6AgcD2",
-	"uO4LL1O3BQjXG0TZyjUrpIETdpIUZPNWY1tCXsAms1LPeh6h9Ul0tSADPPFMiAH+1UvIe0H2noVkri0y",
-	"ZZzNxjyWBnRXBq4JwF3t92LXmIKJXA9DbxRMduLx2izsIJuOu/NY8CRiIOWZWRaYdbq5ZeTpTg615lxz",
-	"WcbpaIM7gU0jBvBENgoz9zOq7LLDymq9mxDZbSjophc+URVaScztEmVhowTvnK+2EFmSYUvPzdD6RTeg",
-	"r4p8SqbamkfkTCoYJ9nS2MvH9dwyWfQmc5r6qiSSbK06RYKP1yRjS/ip4muNtSDQ1jwLHdxEKWCfxs9s",
-	"RJktvMzZvWcrXCXtBehkIviDqW2VcV+VVfDwKfMhikoS7VJivoCBaQDLYmwLZ7BmvSEoEPJtsztL6kzI",
-	"ilM8ehKUR/LWcPObvlI9rJHkYWqqlL0Jj0I/BPuCk370Oz0tevTuBGU4QwKhCkXj9JKTuIl0z6X49sG4",
-	"FvJA3I7yra0tCx7f2a44H96/IgdYOSarKx9ul19epnR6NetYKa0PaRp/Taga2ZlDSZSpB7rqJLL01Kmz",
-	"erplJ+Eu/7Y3WR/qhpfZq72zcQgFBSHGIeshIoelqQcY3WdPWL9a6YC+TMkIu6yiihFuxVgwIm3Ud/PO",
-	"FI9wfYUObPyzXgzp21/7h49YVeIL1oCoJvdb7Ni21AKWYQeXVjNfg2iW9eb+zge2E0JjyVgRvwtL2rvg",
-	"I6espWH/iM7EljsyoyybINPjdAlVMzVhAgwk1e972D8Ma+Q1vkDRiRwwti4uYc8a6xCsKaI/RSWFanWT",
-	"2qt978t8P5mJloBsw3IcFs4V7p85kydxoM1fuDlXH63/2axf/Jb+2ej9X/23T23vtIo7czk+GwgtgfvT",
-	"SM+OY24hP9sh3kWU7dj3EoTSN0kAIHwo8qrfgCKDmWV4xUl+VNzHk0ojZIxzC8Ns54TZrStErnu6+mje",
-	"iZL6dU4HyJDzRRbherK4pkcpy7CfJzwqoowcNJ3X0XSINKKVBHV4RSRgM0NCJXEtX3JyVnlyipz0tjiF",
-	"UuNB1jsz74hZQMAFfEqOZBGQS+66PpAnve94WXdz59+JwixUn8s1SrOwYE0bpv5iffvwdn5YrZ64eLaq",
-	"ekyyxt5aAJGTNeEhJ2uDY4nSl0zvmXPMntDcXAtbnD+bFdfgnbk1a8obRZxhKdrb1woZQsUPtyM+ZTAo",
-	"q2abC5Q+mNMpRMzkoUdMipLnuhseSHBvGf1kLqUrZ7pKikJZu1WRrcoucUdVJb68uLehWrhzKbHg7E0e",
-	"7ra5KI9Ymsj1Fa74+hjUiAcV849fm5c3ya52ZY3LasELwKY+foWqDmFQy20zk8Vld5MdLl1rfhErK6Lb",
-	"PW+mVq2HDtsfwrw1w9YhwIBZQoUIHyC4wvbiJnIPLZtXNjLWekmHsYoFVG9MkDuy+RteMYLU7nwJ/F8n",
-	"sCnOADVb9OkYrkh/SsMHEH1bRFuiu9cECg+5MHUDkCTbXGCsEO5SddEppN/FVCQJSkUQHHpkOgr9kZaG",
-	"R9hhyX4aShKBInw4JIJie3EMxBvMyAMPAxPikRTezZLzAWX3PSxlPcRywj4VxvkgR/p/RuDf17wadiyv",
-	"eTWzoRIij/B5b3G6oNxwWmikYr7fJCVvlaoRzMvm9vfkdhafa8rA85HOc+HINq65k4ty7pQFORdrsTRW",
-	"vGfdQAWh3eYBwfgrPP8Jl6qO8aMoNEpClTGmHbg8bAylwp/UCEJhVaRMvQ/91uEVwQOchhIQB43Zz0xn",
-	"227Mx21kog6fonCd86DYbulFOXrGkk3GdIZ+FOzc2tVAjEIfaw1xRuxb5FcYyFBBt1ZS1TAfTle5uZb5",
-	"aM3X9YPKoSvVJI+Isq2t0Y9VDaKIW+ZKOczDJQfYgqNJ+4DN4YiXv1/b234jykybhDXZbXU7TYk1oXQ1",
-	"GzH/b5LobFlMOEc3VqVufa23f61bOYdKu7hipWg486N1sXA7f/p6NozdGTDKk5Of0PS2rc1tY2vJVkZ4",
-	"XyONXGuXBs/Q1vLxpfnotMA/vJhZsfrKj00Cfs/HDPzqy8on7ueWlsmgSpu67MzQPG9StuAsQ83S5kZY",
-	"8qJPYqbCKDG6a7Jvk+ilTdzCdA2sw4hF5RnpG0tP/4r0BSgs3kgUvQfsec9garlFVrdw5TUSG5H9sFh/",
-	"iCjbVdXw75zj/bXl23W54uL9ECHzwwktiPqikxC7KVetRblmOG1iutyoaGKyblfWaVddgqs05jVdeZeU",
-	"qr0dAUY7EU0xbI0XW5wAPmotmkbEftwoiwzfSNKxBZbSes24nd+WHXxxiTZnwvFpFIEguQ7qWbKmV4rh",
-	"nIgrmCFt9ldM12yj7UU6xMj7n56Ti87JGbFtvUnA/XgMrKBgzSaFdgvhvCQ6FI391Xlhpi5wYYM1qVwt",
-	"2EVMcVXoNLIMuSAynky4KMtycESiIFXU9Fb/VLVt1TX58P4lYXRswi4hgbx+fXVEo20kZWbNKJh4OsUo",
-	"h0RxNylSWxtVNqDQT1HTf1FdsRr/hnq8Ge6LdgBfG9LzloBiECzZXpKP+cXwbJzUZ1ouzuJbVfDyi1b4",
-	"e0K8zqK0BeKWuI2HvxGCb3qIG16IxzziVBVrz6timMv1Rwz2eVGI45LDWQX4J7IDZO/9NvaAzDg7UsC+",
-	"a6QqQ5UnxZIdIMitFaieXo55wj5DW1FpDcEvJ4UUhRWvWNyToiji127QdEdkbFOwl4H4KZe1oUy6sJV/",
-	"WDPrRo6xTbN855AgGea3lQsMCimW6zy++1bi23YBf8xG3kXQeg80CJmtbjYHpxH490vrjZQJ2enwRe1q",
-	"MAO0ascazy2jcPGF9Yaxfzs1tqgxnZGAN0jfWsT6aO/tO7tdH98ytm4sURzYzqqhSPLhuEjKii0rWZwa",
-	"AwutQDeUBQP+8XnE/fvy7AYRsy3VmuJKXjfvsP68qYIWeMYUbStDmmL0csZ8U4qe2MUQEWdTPDM2F5dU",
-	"XpHZZ25Hgf2Gr1M7gt5BT/Bp4VgLXjw+xrTTmgVK7vvc/chBvwjPsod3HTw4q9ZWRNwdVEoGWzkqWFju",
-	"bcRjkf+qfbz8m88rtnOjCptvMj4tyfGLqNKn9UwSfUzVo/P4cCix2q7PWSCLja9DKlzyB06C8cmEjjKF",
-	"ZqY0ioivV+6RkBE7XMXMD7223p+29mFJO3v9DvnTJrAWpFEHdLYSMgFNSr3kxyQH/duXr1/0/vP2zYv+",
-	"4QLwVqeG8WnNLSK7nQXwFmJxyloWKlaED5skHz96jSf4ONFbLw8qpQT7MhlXHlZQTEp7UzJGL5/pihQG",
-	"mFJUHV8ftRRfVQUIPqreWu3G1nT8rJVQhj0VS0uNL6/Y9EdSu6yCVJNWVKvmHrSfZZs92XKaayFnWspy",
-	"vc80jvSABXK9QkhfRb2lxbTuL1GUKV9yaXWJpgzqzVVqz1Voski2qZKekfNNIZ4CmTibYb0OrOcAk93b",
-	"slTqvOqxbZaHJg4FzMudBtYkclKv6QXIpSpuvVlaJGghBFvgYSYB9vbDJZt9mZEXH6NtjBbE4CGEaRFd",
-	"X7AJmze98lIhdtVPYzlJ1MDNrSZ2iLcTEKW9BkwvMNNfw9X+xSJVmXQynwoRgiQ8Vh4RoEQIgY0yyrxF",
-	"7wTolwSmIyj8QsSMYC8OQSh+OSM+ZYwrMoJoQg76JrOs7xmNpR9RqUxemtXm8O+eH1Ep+4cNcu3y2LTA",
-	"ZSTIOxqyJDsbEyZCn8gpgB4ekx9CYKp/qNeQaZF20H/39uaWNBqNI1xX/5BMR2EENuJJK4cObE4+deCR",
-	"8QSEhABrThdUd1cKxhMli7rza5hIroXhYvVrE8ErA6KiKjFajrIwcxvyyHRken9CoLdAMnDK5RHGTGh1",
-	"kg4i8AhFWRdx4OTjR4902hdJqTN72hRP+5CEkvwRQwzBiuO5efH+ny+fv+i9fde7+fXFi3fJIWCJxAT+",
-	"oSRSYRvMXFHLiCp9kooTiQ1Rsa6S/ltekf4ExJgysyNqquHTaB4JbSM8MqUaZYcZLE0xJWsYSMBkmgqa",
-	"CQptAsOQhXL0OLbzKvFE81c/6caaXLDywjTY8EgDweWMUhZ4JpnL/KL/MUNYKz6ZQHBY0hVV0LFcr9fe",
-	"r47ypIevzzNfxoYcOFHCI1bwMAXIGGZmuRYMjvsWV7ddXjl1sV6qpZCx7wPoa9MXoJUy97jvJaltaQHV",
-	"wQxJoUUkTVJYNCvhueaVJTmLSHXLtaVQYW9CPLvs3Vsnx85MMZgVTcFzQ4fK3uyDvil6eIlXOu2mhf8s",
-	"ky+QWhSbCfhQ2XzCFAP0vnLkhA41MEOVIKilL4as5Oj8YTGdXbfK7Dq6SnLnskqL5RjF0L3F9mNLeQ6y",
-	"ZLwKU3NFQpllhRLUlQaIwf2UMVYqT7a+7lGoC2Srq7q4vUQ/MLTAS5ljigdz2L+RYJ+nc5kKjVZdRHUi",
-	"/TtRB3Hy7D1OZuz5GV0hp7wgyTGco+bMGAt11TPW4bkVPqk0mYqCOxQrl9XFFDGzxQQS0rm8nkDeTrCg",
-	"Jyx2YlpZMH2JzXAem1xI/4ruTHM9mTgDD2UjmbTOxdZIub5IVYrX2FZMK5owLZspKSSZtIfHYjtIOFzl",
-	"vnU1/Qpd0fJWmuICqS5PIDHgJJcndyNXV0e9kfxVyAo8LWa0NU01hSaveZUejROZ4QthoLiAoeBMPXXl",
-	"54VQZPgYShWyu8TZRQ5sELc8vEp+tEXKHQsfS4geKvbxKO8CjFUq9YgaD6VhYyapJ8HgXAeZSmWhS8qw",
-	"37q66vUP71+ldUwzrvTTTt6TfuoVF+7o1X/73/9ZZXLbqCB1Uip1WQnqwha0TxGM4zrQzqVnm6x6jzS1",
-	"7tVqNj0ST/SfnaR/mWuHRhd7pjWKc++Pq+XeP2F4kO2Wu5kB8pZ+/JIxyl/bwRWXQcRVlkDracQkffO2",
-	"kIxu6cenjQP6Cs998XBBjDeKMNrCLVeaBlyIfY69zLtSsax5ebXtTeQP901Rcd8b4/C1llZ8c1aszuKa",
-	"ei4rxglfPwAVhSEr8xVyshvLDZZb30oJCOH23uhyX66ebtXCuGvXxa1UEPeDpHdwM2P+bhi2jUBY6Qu2",
-	"DZKqh6Ul6/zJfFnkO9nIZjkCKtQAqCo0Tb2iUhEZ3qE9IwqHSQfFKRf3IEjATfmi6laqqmmPKw1qJaFG",
-	"aLQQ655bNQNRcgipZcj4Z6sEPeE+TXBIYlZxX9vtZPBimVFlKR47/Cgif84jWd1lmNtggqgrIt0WyZN1",
-	"MGa2W+5qnAfyYpq8hrAQ8URB0L9EC63FRmvOJgeMkwSvUXvpv//wpndze/3qRe/6p9sX7/uHV7bFy1Ra",
-	"Q7gAU+Qr6y8wVsucGSTbDmRChTK+7qQxSGZthcqvViyepifbFyzV/4gpzk+hPzg4OamXb5ETps9/K9NC",
-	"oY3gvV0y4jq2LUrDaCsZAJ6iHn55G5aC7bgY4bW76m1Za38d7CyRP+aDSZYkwWvseBrFCenSFpqT/v6b",
-	"rSG7294MhafqVjYfvmE9oliHtlHztqxDm851/UDDiA7CyFr15mQB87SsIslGwVLpmEWY/U/c5wuDFhX7",
-	"CK0nZpRGAZmpX3E/iaGZq31ZHDFWDQDL07/zU++gfdLcXraESbaDbVG9laRNcFn8IZjzRINHHFmMMnEB",
-	"C+/euRz4qr13k+TZMVAZCxgDU72YhWqd43KZBdVO06Fyfudu7dUAubNTzp3ONietCvWBL1BXeiJgGH5c",
-	"JHsfJhMQdZ9KIBFoeic9EoR3WpKnLCABlSOQVwQVOUngAcQsqedkOh47NdTWGyqgnI5sNusX9d8+Nb2L",
-	"Ynr5NeaxzoFvU1HTnvxG0uY3eIJb598uAH4JUJ9GSHN3eQs5zQ6xI1HtO0CTORhi7JEfi1DNbvSpGDhc",
-	"T8K/w+w61qN8qg3QbvuTowDWVVvzFh27rhTXQZ/e9xqNRv+QoPcfrfhmGOMHtYWYQDyAqCteN3/Zaljo",
-	"40UcQTnOWI2TlY+UQi5qrMkla/zl19vF9ZFffr0lQ8HHxMTaHj20jmisRke4pD45+NtN++QUA3PxLdNs",
-	"nA3Du1grbyGG36gZwa4UAQhy8F5/cPRC/zd5CCn55de/3xxWWP1nZCpDboptMUVN1SarKdRcetf/2UTW",
-	"ho/5hebIa+9cxpoCOl7ss38DUeSRpHMGIuYgjCJy7QvOQkmezzQevhNcga/I84jHARlQ/z6eaGQW4Kto",
-	"pr/qsqRVaAii3nbx+rLRZV32nDONwyFn8rLL6uSXm7dvbNC0ZPQeevqW9MkwhCiQVyRm94xP03Bn8zsm",
-	"wwrQqAgBOeg0m4cNPRgW+jJPk7Jl/YwUc2Qraf3v75KzvssuteXJ+j4PAMO1vS4jiGhYW9KGGpsQbvnf",
-	"3/quNBdmqOKCCFUEq3niKjSZk1h3kvQxnqVPDlqNhr5mxFb9JCfNQ5PKygif0D9itFQIyUXfMzAkrgN7",
-	"/1MXCVm3dkn+22g0fvNI12RdmQ/0791ao9Ho1j73r0g/86hPQmkDafSAnKVhsRN6B7hYZIt6N4jbfUlG",
-	"nPFYkP7LAMYTroD5s/rfYda/NIFCdAx4VZPmm/oXPfqABzMiYBLRmcwFkMoJZxKuLLQZlp80b5uOWZ12",
-	"W3/fD9MJsb6hgFhC0L/KhFLbkpaShIwMo/BupNwYzYuFMSzK9ELWM+/2G+TvMDPocQ8TRdodgtmq2DzU",
-	"0BCEieEKEhsATxTpu+Zd/XTXAiSPhY/tRVEo6V8ZTIqSBmJ6QXpprXbyUm8cyjGOhPNcZ6r32Tugf+Ii",
-	"/BOR7pIYYkW6cbN57P/y6y3+AX1yUE6O8KTFSiKE5GrpdJYo2ykbetxb2w3cBsCM6QzBZrDYRXxq8Eah",
-	"1DczZGiW7n+s41e4toO+LUrYJ2OgTC5S8ySmp9HVsl4U+sAkpN7kmubFIgRFsb09hj4hgZSXR0cZ0nfk",
-	"vkxr8NUcMbuOFR+b9SZ08frdy4yQeVlrNlqNJobTTYDRSVi7rB03mo1jw3tHyPGORkAjNfpT/30Hqihs",
-	"Sd9iSdrNZgaRJ4L7IO3ek8hq2SC3PPZHWK9WjZDGRBKZfQLel0HtsvYzqL/hvCbuEy8YLqfdbDreYPtF",
-	"ZKnf79a5kdQ5+JQ4fGr8Hv0/KGGtkr/s3MiOCpKM7d407YnCB2jkpIXa5X9/82oyHo/16V3WXoUPgLUd",
-	"vJqidxID9SYYnWeRBsPvsM1z7Tc90BHWZqgKcBs9qAnoQItfoQa2TQVBAqzxcxzeGeAa2uDHQmCYwUnz",
-	"OK2WW3gKaWmKbQ8irWTh1moORUtmbnXpMblTM3UqKh9cutyCs9MPZyYLReCpebWT5vEOdpHJvpnfjmXv",
-	"uT3FLDWh7WZnb7hJZJgZZ9eQhlg8wiyWSDoj09FsOZpmD7oinmqyPAnrmpKVI2swDpEEgpX672F2hTkf",
-	"rvk6JmdhD3WkiQ1yA77AVBIBLkweVCwYBGQEogBNtThiBPMkgh20ClKqrqWvHL3S4guqaytefI4CR+3z",
-	"b9veA6MI/jdvl6m1m+3TeqtVb5/ctpqXTf3//6kZO0ytOTijHdqCent40qp3/M5x/SJoQv1k0BqeDZv+",
-	"BW21Uin4NQ2ZcXNijCtmvRmlrUbve8f3f1x8fGiPnXPi0tZQ0fvKCFa1yxrMfmm+/J2Hr3+/nr0Jmx9f",
-	"3zRnb/75j4+vf+RT/M9PPHz1/JcJvvPzy+N/3/xyUR2dzXmhdl2Az9covmmV0LFKvK0dA+uicZMzOfqB",
-	"Bi60BT9prf7kA6NWTIDAfHS8+qOfuBiEQQDM0JEKK3vJTIViW633c55LSJVsNnMF9cLm7uB80ZvfsC6A",
-	"LLh8xiKkVUwt0C5TLImM/RG2uEoQR/PqEXSZxOtoZVJMZ3E7wiypKyugWsf6SGv6tm+WSd0b6DFG+nqb",
-	"RBdynWk4i+WpZa7sD0369l+l9dvHdNZl5sJkdpOSkcHM6Sz91N/YN+JVnlgYmBj0W5taZFQG/bkhBohr",
-	"P/Bgth4dKLmua94ga/T7nLcMOY9mnlC11mR1XxN9QsYlNIfJvtX75eP5Pyb/aYvbk4dfz2bXLf/F8d3f",
-	"Tu9fX7B3HfnhfLoZOIMyye8eZjYBWrMsezMMcnPmw1dOpDrNi9VfPOdsGIXGBtppt6usy8rDWp55YbIL",
-	"dkERn9vbnhjP1qWKcyLK0acw+GxoZASqpPqQpixS8YmJNMKuHKYLRYO8hwdufiFC/wmBo16UMF7nk0XB",
-	"BD9Jac3cdewUxUPgwF89HnVWf/GGq594bHKZt8YFA5ctcGF9Qm+s6HnTA/rWCjnte5RQNSrIEReqrtXC",
-	"gKDZlPzy622DXNt0SmPY04htE8GMaSYK0YRFg0BozRL7oYAgaPe8IvwBjL0Dv8G/rO0MrUsXSJK6rP8e",
-	"lJjVr4cKxBLed2vDhzfmXM4ai2CeM8WmERY1nwsBvqqPuJBQH6Axf1aXik7W0XtyscqV2Nya8ng+WlyL",
-	"vaPBz374Nvzl5Yc/X7behC/lS/b+xH/+8vTl/eRf/3z+y0UDZr/8Gfz6Mnwbvvz4kjUbfjtig/FPzeBf",
-	"v8wloM1zztaJ5ZzZePILbI6aCQ13EeHrQalYkmYwJWaPLtPqSxKXdgWWc8v5a8pmdi65DcUoUW5ffLTV",
-	"UxB1zfVy5QJQkGQ5EC2nLvM6sK1cWHd1Iwv14Beo/IqYedZcE0Yz09AoZH4UB1irQQsWrjpGEAbFmq7N",
-	"mXivZ/uGtF0qe3yYXId2vdnKe7mzT261fOkuShpBr88UBc62fxx04GRYP6Vng3rHPw/qF9Ac1lu0PTj2",
-	"O8EJnA6z1SUvW+2mq8ZRo1E0H3RtSdllLEFctunxoOOfBPVTOBvWO/R8UL/wm0G9Be3hMe0MTvxTzJi/",
-	"DycTTYQ6GctONmZYcWXK1rkCUbXW+XGn3Wg1sfiWECZBpvbh5sfaZ2Q21a56ev6rtWeNkt+F5pwpl5rV",
-	"nu3PheJBudqsIWzLN4SSBDHYJKw+4nCfHGDtx6Km2dT2y+6ygM4OL4nrXCaAwZRGZjB9zUNG+i/f/PPt",
-	"y+cvej9e//um98OLn96+f9H78cOLPlaJtU6ytCnamDM1kmQAQy6MiZ3KOh+a38nBMPyoZQmh8Z1MBDc1",
-	"UQazLjP53HZQ23GP2I57xp1riBGGTx0a/3OaaYwVZajqMp9LZR4m3k7yxtrww6RftpqGPlxipQt0rU5A",
-	"uMoYXpdhITIn3NiG2cCGXPi41pwh2yOSo6g9QRJBuOgyATblA8tVAQtk3kvnQgpkg6RG8vYVmXBbkkjE",
-	"7LLLTFU1bOp9J/iUUGOB9Ecxu9dPxuNQebYOr55oOuIyTYQJQa+7y8ZUaB0gl6SQnO18FkK5NJZe5ye1",
-	"RhSS5wzF3IA8rWOaaO9gtV+KmTweK2lmWEmSkbLIR5qNZiEPWf+IyuwcKKeYFXztuuhTmihuNDXKF+uu",
-	"zHwKhMfEQlEoQb5Ukhjs8Cz18gjiBlIqh9iGIJqsK1no0csRnC1Vp91cw1w64+InnZb+JJ++WPBWao/8",
-	"CsVDsQQiuL0diJA7vf57E9TcXf8ZNr3p29ieEkGsuoPVfZL1sloHq/4pqSwTKgnRsFjHfJ5M++gapldY",
-	"iCZT6mZonE5JTVwEq8RgwpAZRolRMta9kEk3y16IlU1WCpeRFI834X+ZZR0w7pZ0aKMwRAxlizKf5xa0",
-	"WPR2BSCc981QirKZkozjarTAHbTLc165Citva8EdTSkHPpVQD5kEJkOtaJQejMvtShe2Istrl8YHY1fV",
-	"BJT8LbwbkRslAJRHXnEWmHh7TWDNRf+hmIkt+L5MR5ce2mRzRPqkWSKhLfyS5GPWQvV/el9c8obbgOVm",
-	"p8EZnA8vmsi+6h3/WHOzzrB+Qk8HZ/55oFlbCuXnZhDySgW1fO5lrTNs+e3gGPDLesc/C+rncDGsN2lr",
-	"4Fim/maEvRlq/9vpkHaTnF10TkmziftJmFRSIyybPFEGpyTerLWGlcMh5mobR4Kb34Whw89QZsd+0t+W",
-	"u0Ey3XHSxsnlZpBr53z3bRjBHFHWpJFw4SpCZ/zuHtZgNfo+y3MiN5blSBhjQNytIKF04w6ohC5LHhxY",
-	"ywYVYGIur5JAWxNgi9HF+G6PcdWznYwh6B82ugznwNtqPSihJGPOwDYIoSpZgWcNOQzuqEbxKyzG12Um",
-	"kJNx832DvNDX1izHtB+0lg7sWX3QaV6kedk9vOI9Re+B9Q/LDQHP07N5QjPABoRybSK4lOYV07EymrQ2",
-	"PXnEeIk9k/k6mMy6KFGmBWUbjo2ABlYKf3FL78qGtq8d4Ts47D4aZLfRICTDwtbnfynTm9evltte3lmT",
-	"t6kWblrT8SlLOaK3qFlpDjVLY9y7DLM4Og3y0jj8JOnbyz2gEWU+SJuBYjmVyqAgGfEokF2GnBazckIp",
-	"Y81qEg3F5s0lhf4dw0X2NkCPRqgOvS5DRkT4cIg8mMFHlZjNXXYXOj5w/OmIKnDRB9aQX8TCfgaV4V9b",
-	"WpUekY46UCNftf/IkdXTxulZIVE1AHFlBKrSOavSOAxEnWZP0vck/a9lFduKJpfpJOvbzDBryR8VxEFj",
-	"8IdL2sP8yrvwATAWOSGxmOtlokRcPoLNQO2yAJSW9z3CuDK+wqw2wYU1ymjJ/5j0cQpUQ2gU8alVQn5F",
-	"LSnJtPMwetr0y6DKpdQV0VaTrLe5ejDECbfTC0pp1tnJtt4otzGbqf4oIV57yfwvRcbttHtyPkfO1xfp",
-	"WxVE+ncCy9ti8YifTPnDp9YGDK14FM5jFQO8mHUF4wk2ryrVDF7TMCLJa+TgZ04UfFRH7qdDz2ThQWC8",
-	"BJI+QGACZJDuB9zkwmp5XYJmJfomS0JZUhnAJOA7M5cbuBcyTN7PpGxHITMpn8b92yDWN+SaGS36edCM",
-	"dZts8hsKJxwgC6v9CFSQT58ajmI03tAxfP7skRmPk8gj/YJtfGGfY86Ra2/RqEjwkYpe0GNo+Scn9bNA",
-	"k2M4H9Zpa9CsO7/yGT0fpOT4BufAahOMK9MgU8amwshl7d96jabARLLU7MIe076eO/nVRnbj7Enw/Lsw",
-	"tc/tOUtiqKIRXzes8GsmFSU26RyWPKlhesf3fTf3c7Pb9ogm6D1V3EbszGN7iezJYDpHGfb24a/JPpw/",
-	"m8pEu1jsW5kz+B7G/MFaFvIzX5l2f9gNNWQkNqU50DMYsl4sob9IdH/EWbYkujl1f1XCoZnxL5dw+CUV",
-	"oa1R15zB5qjrFWsmbxkUEKoFs/08tm0nn+8Z0KMzoO+E+TyNJXvjK/glzNW2wtwqGzI56LTaaVmnw0aJ",
-	"RXmXfOZrkOo3u2aPaHbeE8NHJ4bOErwnint78PbSf5oRUjXY3n6RjXBUmC0Y2hAKLGqEHsNsSqV9ycU6",
-	"2txJbuIac4EkJkjyVcgAMxNtFU0TAmLrJ2NMCmfJ24WW3pdua08U0J+EmDxKGLvd3Yoo9mQNKcBxKVk3",
-	"UtFish15ts8pKFtFmuCgiM9tQ/xHz3BIVmNLBaNh0OVcuICfskPKNpKvvpAdhvWjy7U3oaZdwaoESa8w",
-	"4qd13jjuFHtrK2SyLXh0c+2bqnpvgxh6pk57Mk/rxLHzs8EpPfE7Qf0Y2sN6h7YG9Qv/PKifwenwhHYG",
-	"x34bG5JpcjM/SjaNd8KlQlB5NX3KMgPCPECaZTFQc2nyRipoNZvk5x/IASaiR7NDjzgZoHWikdv967iJ",
-	"hceV7fljfMi9gM6k6e+s/+qFrGdSw2uXx83P6dIxod10RjDPe4APcoPbJ5hul3mGkJxwaTuYtLJdsGtt",
-	"rCyW4PFlrQmtYZse68M6CeodOB3Wz+nFoN70W0EbjocdejJAvvKxFwbIRE6gExz77UG9RZsX9c7wHOrn",
-	"wZlfPx2c0M7wGNpBy9d8J2ah6mEc+zy4iwMofvNqpjS+ZjzPX7+o44aazWaz00YyPhsDNuz7728bQAUx",
-	"I1OS1GKGjAcFWYcnjdZpIUZoMCy+f9xonZe9Xo53pV+ZKquV1mMp0z+vb13X4stau5WcV+2y2mlp2Bcl",
-	"X5ZRigIReIFS2ABNswoXclE/GZ426x16Nqif+xdB3WGfRr5NXXuWGa526iXVEr4Hb16YCkBV0jarxgm4",
-	"YZfHD//qSgYi4SUHKL/ZgpWmkqApkWHrYnhJy33PlPRAmXHEp1qsnFKUBCexguDQI3ilbEUjQxAKzXwW",
-	"KbYPzt2z3D3L3bPcPcv9Dljumgy3zEZlWcTeKLVLSz1zYN0VP9+mSkNOCDhKqcSnDd0CJSVGfS4Cl7gq",
-	"wAesMYpFtWUWIpcmbVfayoYzLzVOddnQpgel9phSQ5Wr1B3SyMkWXRYBdf5uZ38yhMwZECy/vyJjU6eM",
-	"mv4U9mesnIXBSfwBhB21b8xnYZAMmXrKbdsxilnFlDzwMCCYkZt7rn/um1xiO6bxiEhQKsIC6K4SGxcB",
-	"Fh7HRjtd5iakk4lIHPn4DuGM0FjxunmkJbVJRJm8SgOy7OhdRl2BN5JGA1gO98zUfHPhqjM/AoJh/gvt",
-	"h0znDuOAKM8StrTmndnlliFZrv3yljnDBfJMKdkegxppUaM2oOy+pwRlcmhzxoag39Xs4/b9v5DzttrN",
-	"4zry3sq02ALmEWOsHN3ZC8N7YXgvDO9IGN6Lwl+7KGyPe22CX0zEjm+bF3Ne63O4GDY1cdFrq2P9tnN6",
-	"Oqg7MqUpWKZ16zqkqZTpaLRbujKBQtfmZeBWcLV12dp7u5zSzmRW+DEuxlREo0OF7sR9nN9TeqnN6aGs",
-	"66S3dVWX5fbHIy0H71jtQC8hphjkJHQt7fNYJUZHW/TG3U7GFQrlGoL9bCwSyuhYGliOeBwFmNAAH0OJ",
-	"vXCNJuKRQaySQujWTRpKwqcQmIhaWxwYtQEBEVBpNRmjbOjftcCON10zes7IQcbOas2sxmyqFRF65wok",
-	"G/0Imx3hTp4Zx+zM9jrKNC6jkX5om33ihhRlgTxMLh+WVsgUDEyqMBidzYRtAVEgxqgyMGz6yYUPnlOm",
-	"GExte+QGeZ6WhXCHoDi/14DB6DCM0mmQW04iDGWzJZb5cOgRMYd5ZnxDFkl/SsMHEH2i9UigBWXn/8nD",
-	"IDUg7yweeW963kvbe2n7CaRtZBN7afuvbnhG9ri3Pn+7mSGa725j6k6kxDGUu6ZHPKk6BUyFNJJkABHX",
-	"4hO3goieIBFrnACUaROhf59hMcSkkWOhE/r19v7nZb2nLPvQ+lkapPYjjLlJhC9oKZiEOZ+64hidwQmt",
-	"d/zToH6uFbsL2hyYJx3NufXQltVX+aC6eidC5ocTGpUWLjK92ze+WVujol4EzXRzD+yS1mvEtjyWAu3u",
-	"awTf4vvzZa4T98WzwlDawuDYt2biJwqNNdt+nMBY3NmKsNhcDKxWaXA9uw6G/bJ9kzeSy4foAjHM3sq3",
-	"mmuGUnF9B/6LYiz2RrYtwLzasjUort8EFiAAvPTr9c1IRdO0XC8FwceZiey81qEV5CaWM6lgXG28ZAC3",
-	"EcEfQi2gzO9m1aDt7CKzg9iB04YHn11LFi2zoch2PjyDeic49esXSGatzNYcXFB9WyPKeutkvKSaQHsz",
-	"PUCCiie9IUA1BbSwqYNUMDHkxalHtWbn5JyeXgzr0Aya9c5w2K7Tk86gfnzSCZoX5x1on2sdIOAMeiVQ",
-	"tk0kYFK7rClglKme73rZrq+NLE/qcYeqMdhRBVN3qu4IfiLMdtYIXERitTps0dGn7yBokTvGlHTkNz88",
-	"Tp1vy4gomxHbNEzfMBdGUNhYwnySVPqu69s9iMyHJgAhqaWXtk7oNI+7rI+3F4vkPdAwooMIeor37EB5",
-	"m+G1XVu+6fcz2WUpf5e51uHPJBroPEJNvT5gtjlag/wcPkCX9TMcok9wWAbTLBu0Nf+MxRK7i2F1Fkmo",
-	"JLTL0g7WTg5pN9tpgRX8rdyNj6j+pAVVdsgh16bDpYRjPVLxiA3G9jLGXsbYyxjfjIyxFtko07GRZHua",
-	"dfkm4Xpf1OfLO0z1V+1KwPuZKpjSWUkdICsxrC86lVglKuZ3WEJODoyFAh2QaBX0yHTE0YY2HQFLnYRZ",
-	"akXw2hJ9BY3UgVOn4Yo203dIKEkuuxWMfCpEaCMP74CBaf/qelx7hDO/uPyLE0S208337HLPLvfs8jtk",
-	"l3u30m6TGjZkWjvPaMgwvSNLdnYcV3RNLHm0HGwAPsdqppbIIYfULDXHIX/nA63qm9bELtwHlfNcrA/G",
-	"IuG4aGGwM/WXFkW6NhNvqJnvLMplz0r3rHTPSvesdB+h8S1EaFimsSbrLtItj3zKfIgemcs6puoCYakA",
-	"YiaOMizXxvoapTPJFHzgYQBBBeZ6RTKvjKjsueC1vilsbjIYp1QmWYyHrleBlwsxcUpyYuW3fUeT+zJn",
-	"WseN7Bn4noHvGfiege8Z+J6BV6gbjzxj16p3AXsXgP3FdlsSIGZy0YqMBuIhgshx/TsasisSKiJAxlrL",
-	"no5AmPqT9kURMyIVn0ysGDCm96bbCDYwVVMtLMxzfvPpcq36vd72niXvWfKeJe9Z8p4l71lylTRZJWZz",
-	"LGxNvdqy5zViye0XuQxPANM7zzb0Lo4dd63Bnyp63G31ceLH7e6SCPId1u7VJ9BLEyoq8rUqrNzliNgk",
-	"mf9jXKjRNGTBfG/Vii1RLejeuGHI37hUhh+t3RK1bdPDAi56Eb/DI0rWlyGG+IIly4bfDE+hTTuDeitT",
-	"HuFiUD/zT4MT6AyPTXmEhIy21wi8tae8OvTWIdt3EXw7SW+2oz3JT6vyrsok9hvFhQ3TyBq5QuVCPNyv",
-	"+mKQg+mIE58yEvE7ghnjXcaZDyZ8hDI51Rc/iTu1Taj7WZmp3yDXmBl+JzQzIL/zQZdhsrm5Sbm1PJPE",
-	"oJzLTTd4SA7uQ6wvii95JGYBCByF3LxLvvHS4NdQgUlpJzfvsK/2hEpNSg+TzZqBuwwhZ2Jj7kDJzKTP",
-	"pAlCRkpC9I1ukHc8irLrvSSh6jLnOeybO9j3CBek75QT0zLFXijQZ20Lhdm94SXsslAmzRfzezfHYlSf",
-	"7L3tKXoPDDt7l8T4vkt0xKeL8jWYmcmbY1zQQoKYEjlKkNLhuk38kKZv9Yizu7oEX4Cq6weTkaAS9HWr",
-	"Qm+X0NAV1HBdKvaIUcF/MZ41p1tV6+OyknOtncXs7klpTRtLdgaARfjcovcxmt9QjKb+pAIcbAekDyzJ",
-	"CSlr85ga4Crx5gXNYHk853XChwXQIKcFaFbQSXJi0PR12CAvmR/FAcgu6/tYp6Vni4/I/mWSXm2rt7ih",
-	"RzwKZMo0b95h+e8us8UDsMYGzEzVG83BXY8XU0bGdgnxyFDwMaFJxXDix8rrMkoCPmV3ggZgslsUiDHx",
-	"sbMYVg2/B0b4cIgjYqWaxM+HA6qRFjbcUqYjqrSelK1sWcT4fgaVcr0tq708Hq2dOyHTT7ygVkyncVJs",
-	"6sDiKwKLQaItaXBOtRhe13J4vUOPB/Vzv62X1hxe0PPBmVmazYi1MDXK1F5VQVVlt6xib/XZaU/ENUnt",
-	"nBr0BfoiNvKSeR9VJkPqDOUewNAUIwYkaVqsp76vb7kpPSYb5AaUviekb65Jnyg+p0hhQeAuSxSLhEM4",
-	"J4wd+Xc+sAW+DkJFhiEL5Qg9LlQRyroMqIhC8x0ZwB1lh1cpK3E6nF296eTeZX3bwb1nHvfM436D/Fql",
-	"IWQRpTYd0zZWUXbR/LFYDl2XFjxi/8a9ieobofuuC+Se/n/n7R93ohUcYfJ6uW5gU+MLM961NI9ifFL4",
-	"MXERe8QZzLoM/WrenOlNi/Pk4OadbfkTgZTJJyQIJTKsJHOsy5Kc9rn+khM6Iwc42CSK5+17Yyru48mh",
-	"hy0kuwyNgqb2f9tkPkoyotGQ0CmdGU3gTxDcm6/+5MrEkA/vXxWxl4xn5B1C89G9I7vzTNiT6415ABGy",
-	"J7CFFN0h9CYgfBy11tYaggFq9tcTDRFTWNQ4UfXD3t1gzgvcahfqF2u7qU0tBcMDcoUa9TMROiXHtzbp",
-	"ZAXnZc5cYMFazl/9frGr+6Tsk+LYCRNdEgsMhC0pN5D2v6zMHxW/B315J2d/89v3/7iY/qfz8Z+twZvz",
-	"8atj+f5U/bsZvzzhL/Rx4NxIFdISD0d8ONTItvLzzxmPf28B3J1St/9kLWjLyXrARplahL7G6oT7HuM4",
-	"VZC0eMh1mbemA6s9THkag0T1r1a0ejfeKQQU8pzUYz2mMyIhir6YqlbOPo8+WSL2+chi3maxbwtO71u7",
-	"by3kJdS7Kp1EWXZC0bnhuulaWjuvPaxZ22wSF7bssSw1o7GqpJrfM2kKK/IpM5Wo7wEmtgON1gXlpfGx",
-	"meI8EpQk/XkO1CcHzUaj1WweXuVsi/rtLuvnGVPycjN1xPEpM7145olAv8sO+DhUWq4eA2WpLOKhO08L",
-	"DSPB4zuT+O4WZoMHUchodNm12XYSuI86Lu4aW/wckz4+N3WAoohPIeibej9mSVZUIgwg0Jg+oiIgf8Rc",
-	"Ua2OuztADoyWnN+HPU/Z0x/18KP+4YLKTA5QmOrP0cf+YYkuTW6LpSDZZXLEp7by9zStOISmWsy/L5CT",
-	"biArJr2zN+VJ1PHdCjGbcAe3/cfQ5fdC3V6o2wt1q4S6DS5tqS1e02Uq57iSbYDA+HRvpLFGmm/U5nKT",
-	"9Q1oUd2gosk+0Ie/iRDq5MnlBpiF2M2Isqs0EFI/KLbOaIZeEsX5ZYwUJSGcuLjHid+MKFtR/teCZmhm",
-	"nwgexL4id4LHk7JF2Jd6+NLTFQKmseK9pDrFkEYSqlnf1+HCZQzY8iuLYE5nWIDMZe3Mvwia0BrW02yB",
-	"czgd1vX4F34zaEF7WEu/NI0LBufQ9lut+lmAHuXTgWaAfj1tGHAKmW80iM2Hx8HpsEVP2vVzvwX1zuAM",
-	"6hf0eFhvD1p+M7iA8+FZrhNEIOhQVY/9+TIN7KtZCr4F28COAlEtcXLk1KeKRvxu4yDUa1RQkEGHWqlC",
-	"JGiQlyq9/hqjvORf2F0+SxjIOJaK6JuO3VD9Ebo7sa8rSq34Q28guAmRLAuQNFzi6aIj/5J3e/1rutbF",
-	"fMTOqnt6/i3R83WQpkxJcHRoH8n5FbQnTGMr89L7MnaTF9mToMoAIlBQZBA1DbLNHMawxnhSjSSWkDYS",
-	"7MUSckVFBKhQgGnzh43qChjLjzjxZoylPN24s7gTM1Gwb6j5hImC5gzWRVivWKt8y2A9RdIEAi/Lff8Z",
-	"lMXELeOQ9nzxO+OLf2me+ERRrNVpxJePYEUnlFWjsplodzRkh400KHVMTSPaLhsAkaAwStXwxaBPDhhH",
-	"icpkSJuwUlO/AyL5BYJJt+e620aSWlCsp9E8ZgTpnnJvS7ndkS6n3TtpvNneCe1OglH3NPx7jkTdSoc6",
-	"GvMgjqAuTVZCuS9EI9y1LzgLtbhqXk5dMCYmxI9CYIqY1F3NBRimcglQsWAQkIO+eaNn3uhJUH0i6Qyr",
-	"RGHABmfIPdB1Ghw2iBZ8+2aJPTcrhnDgp2m2he0JCqpUNn6Ng9y4bW7t5Uca2Iu4eUXTKVuwqX4BTdtO",
-	"G3OzjqEzdM9qXs1CwFCowfnwgp5D/cRvBaZr8EVwRuvtwanfguawQ1ut9JMUaI7CBlRRHzSSGJd3baTU",
-	"RF4eHUHcrvsRj4MGNUdm+5ZCYJtV1yb+Pbprp1zcR5wGpsQU9JQIaZQwEPRbh+yuh3n2BkLjsQHGZNob",
-	"UAk4gqahIWeydnny2auFLIAJsMBAUuOccxNjaAy6iFtNTXn5wq/NypRx7kBLaKRDmn1oX6ms+kwSc8MS",
-	"YK2h4W4msxaFsN3QByuvLpAZOlQgiAJMNNGvjI3AKrP1Ey5NrHq2uzD6DjR+Wo+BzSTJvNKzEmr/0MTI",
-	"2wvSZZSZVNh4QtwdN8MNgOCtwPq0elD7Sb7BXN/rsr77cP4RicJkJwSn1/8dgzTBcpKbmdDl3GXuDmKt",
-	"Cztn/l7OjX/YIP/QN0pe2jC2LjNxbC60TfKhQkprBkuD1tJANv2KC2S7wmSymEXhONTiBn5uRjyotw5t",
-	"AT+9F4yZ0wMnL1+R3PLtSiRS6+mIR0BMK3pZtDG7KL27kCm4A4FRdSNgJlzRpsH5lDGOByOA+iMIkmKC",
-	"Gofogz6pk2Z6/DHD9yysuizPlPr6q6kIFdS1UnJFIqAPaAvkMWpB9wATk52MTErvtyzerpjtbKh6PBnH",
-	"wZoc9s+vlOd8ERbzkmm69Sghg3th4psSJgh1Iio5mIZqhJQBn2ugHv7lTPXfWGe2m12INouaEuMqHNpb",
-	"vFpf0mzKlbe3XifD9mQsEZ9N9VsFYhwyrcanmW9jGkZa+mHqyihA2Zm3VIPeZIbamTJktiT16gI6k7XL",
-	"My/7m4LxJKLK2kraA2NVqp8Oz5rluc0OMOmgx838r/lhnamqftY8b9U7gwu/fh40oZ4OegbVrXWFYNqr",
-	"GFuoGFkcflpFI5crkxweuU1Ri9gGUah2pIjskj+ySGjuXi99ScvLtiWjxU8rzX8MsbqbHcGiLha31gAv",
-	"Lu92s+LSbmrF/o7u645FtT2pywtAe1ln95HuuyCYi+IL+urqsYjKZZa3DMiH96/KqgqMaQCmr06SDpf0",
-	"0jOlClzXWTT70vRbjP4MAgiuCKbSOMuwcQg2yLtsIIQacZmtAZuPiCiPqsci3R/0/nYW912cQeSygf44",
-	"/o+6ePhXc/CmNf772eRVW74/n/674/94Ovzbye/XzRXZQCs/XyOQ2e29LJg5qVOOCYR7SaUo+Dm5eSmg",
-	"vpQbf/G2ZlKZS90xLhFGgjLF/d59uLUag0vXWtQRaLlukCaFPlYGpD/zI5tMWJKct04a2zoND7AEHtP0",
-	"upd2WjCGDzwICHr+iIo7XN16CQS5ZNLSU9rfuWXawSRBvSfWB9xpkfdxBNYqnRTO9HkAh5eEKhIBlcaG",
-	"jijdZQd9g9vOhB6YtG5AXprywYN+EJu7A73k1/6h12UGgZHtEwZ3FPnpQd/92TPP+7YgtyJjLhVRU04C",
-	"8MMxjbrM7uKgb17tKc57EwF+KKF/6DrYDqgE4i4HLtv+3RuHcozROIdXxF4JYq+ECc/hjPQnXCp9l3sT",
-	"Orvr6+/nbo/bv3kBfQcuw96WEMKxEKR574Rd4Jy9hhxUyrUv152yRG1Ty/u3RM82J11fLA/+O+YCe8Xp",
-	"8RWndXmJE75MAFkdw9XKdaR31L+nmiZqEhYyPa358IpIrdPQiCj6EaTnKJl1mhAuCOMMXP9Rk+rm9B4B",
-	"FG2/4xL1xkzxs1naEyUPG8DM5++uytx9spzdXQc/muPE6pZ4oOlWXbzC89kABHknuAJfbRjGqOjHXhgg",
-	"frr+XvUOPRnUO/5pUD+Hs2H9gjYHpmpFZ6hRulqk+SbZsRmsq5Alm03b/E7SZXNb3mHe7NZEpiwPNnOi",
-	"T5oP+5Vepo2uxiPmqe5pWDEN2+SYlmaGztei2KeIfjUpotmj2U6mq5w0ahvdpvNeoSovVRhFWk+NbY5L",
-	"Jn20NEF0K4q7TxT9ZhNFN0LbZRmj8yRq0YSbR7XHb2S85zzbcZ7vg+s8kV15g/v35bMxr2zTwBWZkOSg",
-	"02ovTQC3eZG7Yzbb1bl5D/qPdbIjMyt/xCzJPVV7fKqWZCXuqds+PXFH8ruaTWCJSTZTSkySg5iFf8RA",
-	"9EWUh9uYW29x1m+on8Sj5nvXHt/SqAFe3dCIx/1d2RmVRcidmRmXXZzlJkR9VF9PRb3aJpj2DdnttryI",
-	"GwCnirVMo83eWPY1GsuUuZ2b89qNTGX6y60tZZsRlr2h7Fs3lK2FshXsZI44lZnJLJ59Xfrk10Pnvwsa",
-	"/7SmqTUw/q9imdoBcX8ycfEbMkt9PWRk3hi0Jyd7W9BW4ulKK5AkMQsw+ygvlqJWi+nRVs2dgDDouIWF",
-	"6OkaebjNumg8d7GWheK50nh/jXg8u7kyA/vadQAf27hV2bD1Xdm0HsGctT4FWG7q+hrMXDvC8nVx9tsz",
-	"kT0VOVgTsBXMa3vL2ldoWdtUatnEnra1KW1vRvvuzGg7tKAtM559rYazb5z6/9Up/5Pa274zU9uTmtny",
-	"93Dd6/HtWdq+cbozZ6Xb05/v3EC3rpQrKQsG/OORH3H/fkl1IZf437+5fvPjD2//9f/Vd7pPDrA9vx2k",
-	"F4S4vaCfpXXkdgRY4UANuRg/k0SFY/DIiE/JkAoSKiJiJgnV+GhsYkCmNIoILslVVuyygM6wrZd05QZu",
-	"3tnByJ+YnIuFcoZDaerX38NEuTcDquiASrjsMlPfLWRSUeaDmZozPTAWZyACpKJCYalgSUJVVJ7gZ1A3",
-	"ZsfPEWrbUjbGp4ZknNWb7XmSYXbUk4h5snZ5dnZ22mw2vZreeU/vvHZZexELPoGjH0BEyAcVD+gsN2Z1",
-	"Sp7d2o1KqHlBRTHzojmnxrdkxXpvLcT5LWSuji2AUF7BpNCItdUtee10yNxdMXdgyMWUCo2e+hJQLRkh",
-	"3lMWePohAeqP9DPPDGCra8twHEdUceEG8gglsaR3QOSM+RbjXbUwEWMrdryBVOF9uyRTLVcQAQymNJKm",
-	"0HpLqjof1rHmg727LEjqjpjxR3QyAdboshd2ZVjO9SHTIWL+broyR6GSOKhHJHd11JPrOuRRxKdy8boG",
-	"HEz9lZgFvOTaXgcPepCFq7uhvGTL/bU2ulh2LY9avUNDUaOt6W9zMqyf0rNBvZOUpm5RV+TwFAPP3Ya8",
-	"2lDw8RIhiz3w0NeLO9WUJnmxXW+f5l5EVOgJPpW1y1a7sxGgiojPr1q0NhiGRdwty5j91Y3vmkQski1H",
-	"HSqTL8f5TWXjenJJyv1zL5BpugacyQemsBKNIhDYdEwCeITBFKQiw1BIdUmo9c9Fkddl1Pno0jqB+rb7",
-	"sVR8DEI+S6otN8hPYaRAkMEs6WvWZQf9IQpdfSJHmgokjf19rG1o6ii71gK4IDTAaXp7JwCQNJv2A47C",
-	"Hnqkfx+yoI/kpG+n74VBv0GuiZkts18zbahkl/VBH1DPj6iUfXLQV4IyGQJTfcKZ9VX8EUPsGrTpneDM",
-	"IEIehH6XySnAxCP9CYgxZemXUxpi12zSf/f25rbLMmflykEmJ3b0Kfm7p58IUGJmCk15ptwjxQMRXZbu",
-	"QpiiWQEJlUf6Mp6AkBBA0BvM+kV081Uo1XUU3Zg1vE3RZUFNLWCH6VoNwUf6r8+zzONpe3pVphVzq7ox",
-	"n38ucb5mluPcr/r8yxajn228lL/rj8sWYiBhvngmM+sqhUuCm2s5gb2vOemBKgXjiZK1y/ZJtZZ3mVtX",
-	"u6wll67m1YYhC+Wo6PPW5XHrstlO7ANng3PsZYe5WvXO4Nivn9sGcNQ9q3nm7C+TWr76p4hK1cMlpHlj",
-	"l+THF69e3L4gRwoYZdZfcEn+dnv7jpw0j90t0aD6nIgbeNv0qUkQl5UYtP5UiVCDvOllseGy5lrVma58",
-	"HTgd1s/pxaDuMs469GSQ7ZZn6Noyk0UCMn3YDD6qnm8O/7IGs19+f/k7D1//fj17EzY/vr5pzt788x8f",
-	"X//Ip/ifn3j46vkvE/3Om/bLzr//jO5f//whHP5jDRVk7iat9r9n78934IFfYMUSy8jIhKRkffPJT8tt",
-	"pl6NTsLePcwWRIRywcCG30gAy4ztF1ck5fV5Fq+fuH/hIz5lxXE6N+lOniROJ+n88Jh8awW7wnkduJ6l",
-	"p1u2CPfqBlxiGQSSumG2W2VhpFJE2dNFKGER61Lu4ch/FQ6TBeFl7TQ4g/PhRRNpcb3jH2vS3BnWXSMf",
-	"TaeLW+YUl0dch14j3Q1i6KFJPaNlnegrYcFd2dw94ULRqGJ/oLTCYlv/gyuK57PYBqi4+U+rmen1czeo",
-	"XbYzXX7Mv7G/j2NIpgS5ZkgsVL11SkguM7q7U9c81t0PzhSXvO5on20rZji3Zaadk3N6ejGsQzNo1jvD",
-	"YbtOTzqD+vFJJ2henHegfd7O94P9bV2+tpqdpff8+2FmG7Esd1uXca8kgKOQhf3TqIsGBTxirgn58P6V",
-	"RxzieJb0e0gAPVM32CPuknjEdsY7mICoaxR2P6hwDDJ574rUW2l7PVMNWN9xEsRoBgNyoBeiqQgBFhwW",
-	"evEtCm1tc94TzD3BfCqCuSa5LO9ogo/3Ls+dhlzIhMDshhhv01Qhb/bK9H7Fm7SzKvLXGLvpsJ5okXsE",
-	"/j0ERJMpZ2B2NkNXxT21NXbZAYb2uRF6it4DdpOiJiqUSjnlIjDdpEb0AUirSRQnrfZ5l/kjKqivF+lK",
-	"q0d8CqLuUwkkAqVAeIQyEk8m+V/NQrosCO9CZZuwuqmwgvwU6H3fOGBzuxPgc4Fd7BThzAfbMpfryQWQ",
-	"SSxHEOj1Zcyp1nyZ8KMu6xtSkm3J2ycHCCm3X/TBSqARBCRmKoz0GGzeJYwWT0niiZ7y5sX7f758/qL3",
-	"9l3v1+uXt2gIzTYKDrDNOEPWqtctpxpw7WbzKvWmkXYzU/k/Y67mZMKjqEFOmu0uK+opm7bIyTeolXSW",
-	"9DnHM+2yLEA1mjTIr1VCgYoMrMaHb6nd8wyWP0kcUAH1H6yZepfZwyMGBO1FmL0IsxdhNARW8/3ElHrt",
-	"+zBRTijZx3t9A/Fe2/bUNcGryNUSpsVFwqUfVe3OCm16rUYD30x0K4y5uQElrZh1B0wjOQSpAJIT08hB",
-	"Kgr0cS0996LtzSNAxYJheImWi7zE9NtuNgnXYhi2FaVawPBcAAt6uk3SqY1ek7HvAwQ517GVn6QGvnGZ",
-	"X9lotmIhCdcz5OKOK6X/pSc2klwiNhkxzgQlm258+JGWpeyGNYUmB3TRXYA9hbQkhR40TYo588y81YWx",
-	"BvkxI4x5JignkccIlWQAEZ9WF8zIQf+V7aPeP/TIdBT6IyOvKhFmoeP2h279graC7/XhFspT20kcyZW5",
-	"rP3rvjN+d/HH+7a8PXv49Xj2n/PBm2V8Z12OkV32koSzzPVCW+GeGXxzeWqIrCSrNz0uRU7Dt3ZKiH8I",
-	"o8j1ZXZRDVb8wy5iSJfk/5+9a29u3EbyXwWluq2R60iNJMseP2rr1nlsbjaTxJlH9jarnAWRkMw1BegI",
-	"yLI2le9+hW4ABCnS1svj8Yz+s0USBEB0o9H961+LkXGOkiY6R/UD1vI86HOZ8Ii5qmNzKklKpQKMIosD",
-	"o5YA3XqGei+PjZlxwWEWUZF5DFLSlAVmjuGXF1LvDZGQCpUq6OV5wmMxJ4nsc6xxiq8laq6VZ9OiIBHu",
-	"iOY93CKJPvBD8+jPpQt50OpzPBBOM3absLmBgib6rZPpTJmx268BalHMFMxZwsdIYNDnP4riLOLkjZNb",
-	"pvtB2GSqFiRN9DiwPrU1wblQV0adwckWJ8TuBPZtlIwSnihmX2IruoFroVT+reroikmWRme9xrE8hAv6",
-	"GsdfHnE9BQLMXyGwGLMRnaXKHbxMYHEoRMooXwn2UpnpvZtYJNbwg4ppKxQ2CxpDmgIYtHD8aR29qry5",
-	"+jzbK51nC09teMA1YJljehT14vCQdUdhj3aG4Wl0Eoev2PHoiPaGh1E3zsEyZr3oFQA4tysGP+fdzK8A",
-	"bte71u74EJUZNwXn5GyohNJn7MLkHFbPpKJ3V8u3t1vd6rmsarlm2qsPnb1Sdg9Xs8yAcjpDhPWER6Pj",
-	"dtijr4bhSXQah9YR0IuO4hItReDW+nrlAIviV2svOFUDxaAh1nRNFZmLWRqTIYOfD/YpwU9pC+hN1Cld",
-	"LuYrYnpXAvGUsaP31ieuQiYWsb0BEfAATfUumMN0feAsZ6SJPxML3Q3IIEfR6f98HO0BmTDKZRnGWwDw",
-	"Fn3xeCRwOUSAtAUftEHXWhgt2QRFKzILn/UxwBYvC9lBZPDdt4XGPTj1APZlGM2kDM+6F/L0jCC2zwFb",
-	"2lnNCVwPIMWbOhsCSJ1f1QOCes7Ww08EFOqcFg+nsnZ+bawPevkcwZxPVu2+Sj1/ghHbWhV7T6Kp5xcK",
-	"nGPI87vhea3odKOey63s2dN7E+SUGRnLSEQzLTLmvJaHZ89JSvV13aoksSBcqPswOG5Fbw/GyXHwu9FV",
-	"hxvqquLclaDrD3u/npkeO/x1c0h6nZHtFstedd0HL8nn6UnVVvD7fZ+QJJAY5AR1VWECm2tK1XVucvna",
-	"r1GOhK8FmV5P0aItu5mr7xlOTp1z8ucZmzFJqDuGeOOAQ0NA5tdUMeun1HfNMkaaheNJnxfS/DI/dw8D",
-	"SK6Rsh9UK6czQvvcpRPF3vWB+3VAEgnUCNQgUknKRooM2XXiUEcuvzuRBDnJYrtBpmmLvM7DMAbfUxFy",
-	"Cfp8MGU8Tvh44G2ziuQRmHN3rDKwpFHG5DWRTEGcS2vrPm8OvBjRxfv33/5w+f7d4CBAb69i05yO1Z7o",
-	"zOnRgJeWtmuXY5lH8ZQo7eAwKIgvjUTGWn0O8Kt8GXGhruyHHokMDqJmtIEeEk/4WH8/t1ecLzWRp0UO",
-	"ComU3sKx0T6j0SRTfa4XgJ43PUtN3elSfuUBHEn9x64pZsZDIvMoE5M+TxQE7WZS99nYN+ZuRE3gmj04",
-	"J+VOsyhj6mosOBv0OXh8OanEac0hAdfNcCIJFyQVfMwyDEg2gUZD9TmeqZHV4PJD1UHab/igRX5S14Vc",
-	"3j6nGSO9dq/Kf/xWq6eH7anuxvbUinmFn0FiYMUAu/kA7T2bG2adLQ0zI4D3mWWuv49nlgWFrOwS8Mbq",
-	"vmqfmNfGYI0tGKge89GU96wvkXjJfS4Qf9/7uoNoqsoWerNCF+ROzM0HXKrTlPIQARg7jqkiJwwl04xN",
-	"aZKPRglCuUA0Km4I9g7dF4zWAXpE7yXS5qsYHDOEOi2AIorEjCOZCkOcEwCJtXWQUrOR6k87CEj+C77T",
-	"/TTjOPh4EPjP6fFSlQxTuNNBI+EagArNA5auZCJill5NEjkx8FlsCtu+MgO8EjxdDLz00heyz10+KQBu",
-	"tTGD18LbROr3w6zIgPTah34H6S1NUjpM2ZUSV+YRvYFdIOwbE3GanrnA7qbaLj3oc0P4KqAfdtr15m1j",
-	"02BEgo8Cw11IWwXxl1hbLrTP8bLIYgaWXNOMENzOJvCct0iaeoWEcEOQc2Ld+slLwK0zT1Rk0NuGEQxs",
-	"XP19ObAOORAR/IoLxFIA6Y26DA4/z/0kKeUvZDG3CXphnZlkLB5AjRe+6YA0u+02WFfIyuGjemIwORJe",
-	"xiAFhKUlIJHPbWEs2YMWeedHzaETaVwYgpWHmC5knxv2IZxsLizkgCyYKnw7/GoGV5Y32eeFUDlpaiOB",
-	"2GA8LFhYTy8kvA9mOkqFNOOEUHyf63daCwrwUrZ/eAowBqdZUbqJfEmZkwGSUOsepExK18nmgMb/mkk1",
-	"0UeVwBr0A225JWpA0oSzc0glEHM+zmisDyUZkzk+jUqCNwcQ1ED6JvM8WH1/B26VTdDvCE80G/llSvnT",
-	"wN7XBFevzt+YUo5DfCxWTP0JGmf//M1nZtL/2UyePVR+D5V/Qqj8ypLys5lVlJb4Acx84BwuPgAWtfbq",
-	"UEh81x4H+bxJUJEYLTeKp7iL7NrQz8X+sSDszpLSNhsaabB9Spamxg8HoAo00e3dYM0a825wnhv5rrVE",
-	"ktITuc1u8gPdvRZCXmMT9nluFFanu1tz0bXYDDtEKrCyvOz3FWxF28ITGIpLFqLxNfb5ihZiyQAMoGKN",
-	"XmmLAMdgwKZRSpMJiwm7ZRwdjXoN64mfM66gU3AkcQc8MP76HNjDlErxnFc0FM8IJRlNsOiE6xcXc+xV",
-	"n/vW4Lk9TSxDY/VJg0QzRYYsElCAxxiBfd6ssgIBBsuJGI1yLKw1SVrk0h5gEDtr/IJmEvXsSJUxFV1r",
-	"MxdtZIW8pnYZLGdY6sW4gZH5cwmR8XENzSL0Y5Ot8ZENydyy8GyMw1b3sNLEgDXtUQ+By5BC+26o5JCE",
-	"/Vm7fchIVwuVs0S6Aem09Qc/7MA3h5ndW7F7K3Zvxe6t2C/NivXyND3M4K6NWClFmCb8ZsdG7IUJDwvO",
-	"QuAm1+/AbTkV43JiEPQaslFJwotmIKowCD6DvjHBXsyGJJSM2JxMEj5TwBIsyqF2q9kDE0LG/B8INgNX",
-	"YQtipsVkGOhlgvzhqKVa9ye6vJPijZ7CbfdcdCjLSsV2bEm0H9blL+k0edl9mcTTl+wO11eYinHC/0so",
-	"9Wc6jPTe2z1WNBsz9eHt6z//qfvXSfSn7l/XiLOZEddoM/2x95kDzywv/Ad6wwgFiY3SJLohsGbgWz5u",
-	"BqJBNuz6GI2tFlQNCL6pt4CgEhMqqU8MN50D9h6APiRwOBehmKLucCzhOZQHwUD2d30an2biNtG2A4sH",
-	"+7TtFdO2zRfMKe52VgJxzyyzP2jsmWX2zDKfe01Ro0G3o/F7YPfW297Hh7tYcKJ1SzuFaKuIaBXW5z5i",
-	"AgjxanAn/oUifkUPD+7FF+pb4acqHErZewy6rc+X3cZkHa9xnsRvnfPA9LGI0hqHLlny55oqJ0sO3RwV",
-	"MOMzyWLso8EVoD5UzsXcXEYI8AXCAoZsIYzXOEccLGMF+rzKTYzBA0d6i1QDPNE6kGYLKHE1MQEdh2mA",
-	"0W9BsVfw/75n2eRpfL/+Nk45n9E0Xax+CNP93kMJ9rbR3gn7kZ2we3Pm+XpTK2wH2EweyTLCjIDd2kXf",
-	"lr0aTTsSqcRUoquzzEdrckSMe6Do78jYxJpazkTIGI1D2E7HGTWQYOc5gX8g1Qg7Yrwovt8kT2EC3uPl",
-	"PCfLpWt9HsjVUOdROdh7TVb0mry3k7b3m+xtg73fZO832ftN1jYWnA59VM/JjD9O5OMHesNKYQ+TJurS",
-	"PlYMfrge6v23bmsO9qGOrTftD3ai95v2ftPeb9r7TXu/aa+9aTsduutNW4mMjTLB1UuQWvnydyVuGK9n",
-	"rYKC9JTkDxoWC8PAgDmeH96+aZHL2TBNoha50FtGkjGbPxgg2WCciekU6w6hBoQruhOA4e+0yQD+Q4qH",
-	"anIq14mf9J1bY5QK6blIx2uoWdGyuMoVHtK1rKzQ19fDkLmL6ugrKElDOu02+e4rfW0NzWcSY6/GmZhN",
-	"bYMXqMXJ14shy8hlJhSLVCNoSKZm06sRY6tx+cJKaZw1/u/wV3V6+z/t4Y+dyfevpm+68u3J/B+96Jvj",
-	"0X8f/euivbrXHz9jHa+Bvri5j3Jd9dBZ4R3fCc62kW8WzTJYThB48BL7KVJSm1Xt5Nyt95KkT0HUqoih",
-	"SshFT0AJfL4ir9GDX7KS0wjXwX1kRhN694bxsbpunB33gsYk4fbfzrHustIz0zhr/O8/L8Jfafjvdnh6",
-	"Ff72n/9xHymUp7kyuw1Wnxl+guto5YJ+ESOnqkI3EwYoCRE4m2TfpFzwxUTMZJ9jJQsZkIvL1+SGLSRk",
-	"r1sjXF8Ff6t5dKkSWZ/bQmsP1lgjNSXWTKQT87qtkUXAyEIXo1S5Z//dpb4pK2a7lLPoJ3QB/OomgFw0",
-	"3IrEAQPMhk74GLoxOTj3k5bAmTq/ZhmzY+PeaezeJK6DFvnRpAElSKPPYktDBFMG/Bay1ecDj8c8/J4t",
-	"BngcwUUHiUBAiOGONJAYdsMWJGPTlC5MBr/JaoezEcw9Lh+XizQRGWuRC3d26iL7viUv8MikzBGIcoPx",
-	"pVN9PoQRIxuv+SEeOHYqwfva0hEhXgLye+Be0B1xtAeWxAGOgN6Z05Rh6fMhjW60RufxOZ7VEqW7TNxy",
-	"NXVXyJgBLxNY0FewzAf6fJcxauLmOCyqPHLfsmDBgd7k2sEv4EOHaexzvxaM1npI0YWt+uSTecEaV7cP",
-	"QtrVVPuXKY2Yt7vr5tY/NhZY799a5bRVUNsBP+GpGVdI96d3ZTahiTYaEvUXc35o2QedpvwaL5A3CvaY",
-	"wvlp5d10J5VXinOLiO/VIu3dtSPtj3aYrjC0rhO9fhe2UDqQVJndMWjc1wclPN4mSM3SfTmMusMObZ+G",
-	"J6NXLOzFx1F4OjyiYW90yLpxJ2oPT+km5l3hy29ENbWeqVbBTOUrhcZZ49ebw7+d3rV/nr96M+3+wo++",
-	"ik5+iDtvVe8f8vi76zY8wKYGI7HTA7j9AvcewF3lgJVNSdAZdaakvgglriMW74vqbnwgXsNEfiYZA7lF",
-	"/vsfwe+Ni2nyPVtczLSp+s/f9C9fMZqxzP1SsNth28pPwQDQ84/Ka5jy+VndyzaoPLbne3Ttmd2Z/bjg",
-	"czMhXQTIWQk2E/JYQgkDtIibvXbPmMXzTPAxEZwdVJFSr777283f7P0PnOrNvr811usZ7kBB/jRowTMk",
-	"MjTVVMJj9moU9ujJMDyN2nHYYd3RIe0Nj6LjuOY1HcunnYlJYSOA91pTtfBiuZCKTVZrzzVgB2LN1vJo",
-	"Hmq063fSb8Q07NbZZ7xL52PMt10t1ApNzBWdz7HgrM7lDRUedNPA7gl+bSMnMK0f38NuNvjeDjf4j+Yr",
-	"eiT3T36aE0YRbuEI2pQEu3x4tJP7AmDokT7BYilRNKSqarBs6x9awQVkl5Z8+bv98z4Xtq1ubrwhmAxo",
-	"wGTBkoOmSfmCpMmtC74cVPlsBhdfv/3px9fvrj68fTM4cO7vqh3ug+niBTpXkhTTn7eMbVpPjZ3e7U+J",
-	"lf2skTh0qGwqck9i4f1WxFCy6IZQ57LbqduVxExCBMRfcEXXa1kjVvhZva7Vi9Iq39OTIUXvWH15rAui",
-	"6B3RlhtJOJmyLGJctcgFpJejzwpdizn1+aS63NN7eM+6WukJayqtzKS9oi1hvuEvF+/157OhetxOVzkd",
-	"+8XzVs+ioHcPlyCCJfCJY793U0xImUVoBTuiiqbioTpzIN41RBBV4lHDp/Ce3m3pwtzOdVm/ANdZTut4",
-	"Cju7P6c9kcStMUH3VbBW9O6zdTY9p9KTuIgJ1R9kRXXgXC+gQ5y7BRMFljXDW5N1AAkE9O4c4H1SJWlK",
-	"kAwGMA7tUzJI+NVMVuEbvoGmN9Ia9Xi53nJX8T375J+nhPfgN1hzQQb1ZeWMolk6eOBqenx32vNV05+z",
-	"in6aKmirL+mSybURaBwU35JMYIIcquNRwtJYAuyBn5tiPw9kWZNmr9PNgdMHFRhnWKjbK+sNbbuNzTns",
-	"92OlWH/GesK8ca8vvsB0WxSazczHmaRjFsoFj+4BrL2FqqzAo/FCEnhEH9TZLcsWOTjNc79YPBdSgjin",
-	"ZKCNzaFWL0xi4je4siRYo5mYAxUxPhoAjgyTX+kC01T0vBPdVRvi01fmWWIzYwFflYm5PPAKocPrtHWL",
-	"WSKASzPYISiWBiTbN2yqChgrA2OCVhc8qjtDf9BT8W7Bo92cpHeMa+mG7c57rW+OjMqJ6aJwsRE0TLVF",
-	"yzyhh2a0XDs86Zx2wx49HIYnUS8Ore47jdrxcsFZDKOdxTSBqKP+DI2z3knbiyJh9S+9QrEoW+Os022v",
-	"4fy1c12XibDgkS0x9rm7j/Q8GEHkYu4JvYGMryz09wfqX+cR+KaLAQYg5QlNc2SjL2tatPF/Le6KZdls",
-	"qiyEMlES8s6Achzw9geBkXj03+p1ExCAsmG1JtMmiCmCMWtCGLkk7txO+NQEyQ/HPp4s7asoV54fUOok",
-	"LrXVxG6bqu4zaey46oAIRj4kY2Y31rd7Jdr0Fcw/FXOuRXk0qo6HfIDXPHo8JFj2DqTYaWm1SSKJnsC6",
-	"4K2+1lh1nb/VN/9x71vBlEgcXXHda81lrJK8VlXkjxj/sZBfWHd/Ma2Y3EgEEo06UTc+ZGEP4CjRcRye",
-	"sFej8JS2h3ilN8rH/A2bCIytgR6CsKA9GT9aiEgvxIdjRPDtvogY0cwIptU0ulebB4hQXeBaygUAuOW0",
-	"zJELpzjwnpLuAG/EWZ/rm8nA1m0M3E2DXEwGpIklSdwZwKQAYCrFUDKuDirp4oxlvTXCfjsXhpWlf1HO",
-	"SqJkxONvlDPyjcD8cUQRagEJU8HHIZaDDvWF6XVGJSuL0FoC8cRRrnvmYgOPiTdv2ymVdWaw1m8it8Fl",
-	"7WNZ9bGsmSxAxFbSW77Ns1ZMC80e4NkQN4xD3tYUThpQRwuznVrka8yZs3RY2DKgRCRLdVvNXvv0oC72",
-	"tZlO2ge/nmvwa5MVHNQBl6DghrcNTuhCG+dA7IqJflAzDcKwvVqU3keJln326n7vH9/peXgTKfkY0bQ6",
-	"zmKwQNErjeE0BEJMjKdpxeDaDnaD7ZBTIFg/t0C21hKOJw6yPYJ6MbOwloY5KmuY7m40jAnE7TXNc6W2",
-	"sdG0LQxYDHe9ZNi5evcdZFYAkt+dki0bG6QaYV6D5TOLwC1Omh6w/yCAfLhIcKmP5HEmpmEs5ly2yFH7",
-	"kAwMUxQX6ioSfJSMZxmLB67uveDsnBy1u+7GGc8Yja6BYMF67EksmCnQZTD1VQ7EX6CBb+2Id+T3akyj",
-	"m6spy4CpKxU01rNtfhonYzpcKNZY3blU6GSdl+nv18VMCjvvSEjU+sQ9SBtkIehHVuiaIQL7wPPMjqLk",
-	"2I/vTx5O2rpRaSM/qeH7+4IE6I0b8s48x7Cp2lTR8JS1R2GPdobhSdSNw0PWG9lr+ab67QfyDVU0Ynpt",
-	"Nf5YV8DsIPYStmMJM8xbTi52JmmWaSd0FIlfhrj9ZMb9Goa9M5Hz7jMZ3Ow4fnV0AuGWXnhI2WFIo5Ne",
-	"eNRmw3Y8GnW6TNu0xmBonFXte0CZhtHfidBmx4RROcvYhHF1NeOJtnH1fii9qJXhuTQklpDzSsfM8q7Z",
-	"n9cWcH/a9kK+YyH/qcikZXipbBYo8GgVWLM2EHmFSIUaKf9qJhPOpCR6UclzZH8Cul4+JkpoKQxsKSTC",
-	"Z5Mh5NvNIOOImNY3Ssr7xfbsC87LM/N6Nc3YKLnTX+P7y1ygzQbwzhJsPmIg1nyMh2Oxdj19EeHY23yJ",
-	"7iprbyfi1ufvr5m7CxcPmcygXhikkZ/Z9B5/eRkqP9g5+5xy8HrZNsk1BbI8IFJduLbnVALWxHSFObIW",
-	"0qR9rGxmXp9IwuFO8MaZoijnBKj9Sv3ImLYj9FY/ElmfDy4HoDhOyDW7I3EyThTSzxF5Taew6qxOeVEa",
-	"NJP1QWWzpJ80rryefK8rrc8oHfKRFd2aE3dfmqSVsS84VfI1fqxL+FafXqz51gn2RpbQWqFm89DmKZQb",
-	"a6F9JPm5RpLXXZ/3pFJ6ymgpQpyvrE8rVep5qPrPXc0/TXh4vaX/aadc9rkXFiYVBjdQNol/M47syt52",
-	"gca0lDMWa0PbPdissspTEd2weHBw7koY654kyI+NxXz6HKorQrVB83LodrPeyg8Isl7Xmd4BoZIIbpCf",
-	"ldhMjI3tZgPbpf28rgp4Rmmmz0N32qj3Xoeub63U29bPPR91bbO8xHhbJrddJsA19bGrac7eiIimJGa3",
-	"LBXTCeOKNAcTesNINuODAy0rrqrU2UsINqbXQqqzk/ZJG5SU6fVSu3rfYNIkrDEag/umlUulmMoq9kJA",
-	"pgYeCDCv3QBNmaQG1wwgDpbbcY71cuiFSJamMiCSKTKbkuEC6wD4Tdr5X24V6QFhONIvQzASmccY7Lfl",
-	"0dBVDDZhWdglenMxZSrUNUuyUjAA34RXplkSJXzcWsq5qZrLb3nsEo9dEf13l0RgMQ0/m8eO3N5dlYQE",
-	"Q7VdROZYUwPB9i3nffW/Mxb6qPlEJQJiScb0luW99ipfJ5LE+jRpHGn+HOeOoKXcTFMlPiBTutCrWwau",
-	"ynI20wstz1Rz80wk5fFQ3JFI2xjei2wC2x+//fH/AQAA//8=",
+	"riUfWgxRWABolxkpK/tMTzPmD4bqYrQESllFEDBSVpepLMKHaimS54dKUa5/aCWmd3QWcRrccv6Kirvt",
+	"lPcBD2Y9xXkvwqFKfE3oeQ71kjnBF/PKe8YGYn1C5IXxZdxyTl7ZkTfDq7kF7trK5HaGo+tjpiw5axCE",
+	"olAlyUGLvA5/OESJ653AkJ1Qj/ZTwla2cLyiQbc3DuXY+qPnzsDGkoxSh+MVGYLyUbpfvNatjMs1u1by",
+	"k2NQm7pe5xa6q7NI4w2TAAA0btLIGPmsWJQVCHfg6dYEASWiu1jAvN5gJSfq+zxmeEfTV8nB9fP3b9+8",
+	"vOl9eP/qMG97ydyEYjl2K6/33JJ3YoYhDKUbMqEi8Sln9mr1j4zV7rNXu+X8NWUzF7K31WkIqqCH0RFz",
+	"NhPOyZiyGXEayhXKSzMSUaVVnwzCtzN8TH+m10aSxW0K89zCdgHq91QBsQO6zdChAsNcjAlDmmjAOSk8",
+	"CV+sJ+EnRWuwXxzNxX5m4x/ruQjMSoOkX8wNZCMpKw6i33ahkPUkFnLpx2nUJELzA6OxGnER/rklxY1x",
+	"IC09+nQO616buAeN9i5mICNp5qWnVop1uaVtinDzy9pJMES6nwFd2EsGxX799df6dWb6YoWPWhuDiauA",
+	"1XrcB2b9Upp2vLCe3R150O5h1hMQywJb67yvTItb+kVjE6MkCNF2z1QaEZKlJ+3syWY2YKWanTjQMqvf",
+	"DR0PuL6nRMSRCZoT/B5Yo5ZK4HjO13d3Au5KdPq/8SmhBGMGnkkS0DCakVjSOyAD8PkYTNSh9Qg7Tz3G",
+	"HrF4XLv8b21MP1orT82r0Ye72m8LMXRe7XoS2gBUG3sUGjU9a33KBLQGVEFdhWOoFYzlvhnMKgTBGuNV",
+	"hdfQTKWPZq21GFf/p8UHmrUyG9dRYXZjTC2+gJN4EIW+lo2EcirLPcw8rUxoUe+OhRJIiPi8MLCAB36/",
+	"5qYEN/dvGVr+HWbv9WufP2cDRf9rQpYRKsmm7IA5U2OKI3zwO/gqxZHn+BJSicDIsDR6l8EZG/CSRyN3",
+	"DNnAVBtUWR6YOn9Ic5crGIdMq9WRgfSY3gOhGJcrfT7RajcnlNghNOxXh2NnAYVLXgUGXBeNordDDDtb",
+	"diD2hn325q+Y0SaLUWs64hEiU4PcjPiU4XZNIgYaGtMg4+WbsXMsbue3ZEOvQhMkWW03+u3XoGjBfgKq",
+	"kGgmUUGVoOIWRoWgs4X145jFq/8hjKKQ3f2UBljNA9LGW2l9Ef889DSdFAqE/vH40CMSxiFlLKaR/uX0",
+	"0CPpv1rtQ48MQmAsND+0O4ceUSLzy/HpYY7gJvFdyTSak2Xm0IQ4/TMdXJ9jOnAhobbbfc0DiJAd20kn",
+	"AiYU0XrCpdJ/9obhR8j9MKGzu2WDvo/ZIgegsseHC7RpGd1fh5RZH7OsjDDpUn8yny7ijlcbhiyUozWX",
+	"MgIq1ACosl/lkegVlYrI8A6NUlE4BEfpp1zcgyABRw+5yhGapfNV5DxpOOn8khKv7JgG4BHUiiEgVBKg",
+	"/oj4o5jdE5+Px6GSGRKRRK07X1BVgP89NK60vKungLfK+3AyKUrL0GNJBzgRs2eSTECEPJDGtWZSmmgk",
+	"gAYzcjCY5bINY3ZYvA3kvGuethMsq27+xryvkY0rGq368DVnMCtmvgh0z96rZCGZg04B6CbL3JM58K9k",
+	"2ukONmLc1W//Jrg0Bx4cYvkm3KVfIFMuZLsAHacjgxjLWSS+lYR+L1/F3+1eHfGlUYSfMpjSSGZI7gpq",
+	"+zQ8N0Ptt+e76dVYTCnGeCERa+W0f4nxCpZYSsU1fpMDxklCdjGuvv/+w5veze31qxe9659uX7zvH151",
+	"mT4aEiqXiywVnUkPYyA0HfmdD55Ja7o54MK4EZBaoFYkbdqkVI0uy3Bp46jQx2ace/oqca0aGutD4jjM",
+	"bKLwNPNxvAWZaNYxXCWAdzriMvEQyzCANKA044Jc0NBM2kOR/GgeZlO3LLnAlKgqyGItps9xoCJeW86f",
+	"ftXHlpnabNpL8oj1r5ppKkGZpL7zdFdaluV9RQvKZVys59nPpQdU+LRAzja/56i5O6Hs0oroy/PUEPRh",
+	"ElSh1eOQZX9tzeOG824t5ASeLle9vNpUhAresmhmkgs/ZwPnl4Pmg3vv8+eSPYbqBxpR5hdQ8UH6oAJ3",
+	"9WoYFyVWhtrjpC/Nuws82fzsJXP/Vrrsl8ls+VVXlOTMD0XX9ObdsyQW0XOeTau5EoXUT08tbcC1SUl5",
+	"lon1P0gU3WeSaD3RUD5qqyXYoZ/JnJ5if60lenYBfZsDFj5F0bUQSi6DalGJMNUKCtkzyq2iWJLc0PwU",
+	"hKpnj7OALmEECGek//OLW3L00DpyEDUxMv0GeZ4hm/YZGfEokJ5JJkY8uCIwnqiZSblnnEFl4pW/BAUk",
+	"zG4hWuZYWLgLaT5MASBNjmEWhi7rcFO9pKJlrcBcZvFaAgoQJnwulAmkrwgdSGDKlrywt4NPWQUbjleb",
+	"jGyozIYSv8PhVN7PxpJVxcEkISjzQcjUaadWWBKizEDnzshsykuuUXppMseeUSXc9LkLlNvJsuu7maKQ",
+	"3vBsiYZm01t64ydUKRAaNf5//72u/+e3T+3P/7PkUm9+I/J4+KPJ85YudvPmHSa0E/eFZwLwDKFIXSwo",
+	"fc2v+Lh4xeU3LseJO0uu1uNYS69IllkktA+ZBY2mdCZRVF/7wuWOvZJ11QFpGTI+jYqUcLItFKQ5SpJV",
+	"F12Go8mgKFYr7Nc7kgS/xuv5BDekGq7qIx7zB+jNb2uOmYlYq3X6TZnEP4bKhBOgbot/ZY1WSZmrTdlR",
+	"kUz9QkPtFsZajSySqXlQQAF/CiEK5CVpPOfjCWWzxhs6Bo803IQL/8ZZPNKwqo977v7pxP7MT+8wx/jD",
+	"+1ceaVh9rfEGEyEyP9xyRaPMv3+M4Ueq9DA/0pls7MrOvK1QI2MD7gL9XlnIE8W5h0KL9TGTvt0U+fRp",
+	"DgCfP2MOVQz9wh0+ocjhNuoZvNlUlsjh5EYCxbeOthkS02rq/1tJnTYkao+KmvPMYlUloQIeP4dRK7Hl",
+	"aTh+nohuwfZzA+2Ie+/vwrd4FxbQHA8syUaeM+NiLNXisqXCIKcx9Uchg7oAGuAP+n1y0HdI2fdIP2b3",
+	"jE9ZD+sK6R9stFxPL6TvkUajcVjIbmwhoiJlHR8RqgjqSx4JuMLUYC4IQyeUeUOSg36+HEjDVviwKY2o",
+	"cph6gUSfbeE6kgJIq3w1ZsGeAVr6XRFp+RvQSI0W4Z2KX2lpMn6/OpDCfFY0kzNJLxq/sHJJD/1BVWXj",
+	"dQ2hA+ON6YmYVQ1p2si2tszGlKuVU2EBaTGbCu7Fqt5yKdcaFS15vWWa8w0oVxU3zQcOMym5OXVa47ap",
+	"w5Ix0+rD0XcIWECwns1hJc26ikfVIp1zzUchWyOWwn78KmSFVkiTtLwIESyE5ZvgMVMUy9TG8mdARe4H",
+	"aWJywPzokTs6qQ8FQMaKiu4w/aFno60R1ga4hUQCI1nWwdlVh2udcGhlxJPKxo15+tx8LlU1WwidjV3F",
+	"50on8M58UAR9ExjRAxZUwmT7OoZCVPqgmv5pUSS1hsp4sE4AhFdT9GNv7S/WR+Jb+rEIiuvNvJnehV6U",
+	"qkRvHTXNqz3wMFhrPUWaXWIWtpEnmRXnzcfuaLOHloagZNlYyqDmMC+Ht5sqj1mitnBlbaAbOaC21KqZ",
+	"EOmIBBVPyBDg0CM2GgNdY/YT8+ahR1x4hn6I0XpIxoUAKqSWV0yxMnJgZRj8wZTEynjuM5WYqdIUI6LM",
+	"SyKw0YsHYmyd34ceocHvsVT6umfXlLwvaCghIOMwqNt1Zn11aXif3Vc2yCQpr4YuAjdLoVkxS/JLBJXK",
+	"tyV3LgXygAv/L1N+TNXaxWh3TY01IzPVPPl4Ems588BYTUmAwR/ZOHjM3DU1MWgaSe8ZViuzIm+KYmvw",
+	"Vg0rx18fmyhPuAzn4JmhBmkdvkU9IQA/HNOImLEKOWe2tkIVdzX92AuDPCGu6ONO6W++ht/6EXMJQBLq",
+	"ld24l612mZnKEatauosEHZcQnOSkM7Z6AZpCmqAIJC8mAMeGcXg1RMHcDTRW4OW37yksHKUhM9VtG3lp",
+	"IAOlQNAhEnbmgpDN/2j+tQwSmmtvS4YGVFbXk0oNvMKqDCXXoFo591yohPkuMawKc+VxtQl+FiGjy9wo",
+	"1McxtYHwIaGMXL97iakBGTbhSlmWB3R4tQSfigpmh+zOafRyRAUEZDAj8ABiRqLQSMFzmR1pbf+iAaUk",
+	"VJK+K/7vXPr6K6z8nzj7rRQeUamSlgAVTCqvQYGA4PnIJd2v47LOp10tTVPIvPrZy1c+nTNTtSqYqbal",
+	"ivn5c+MVYdRrHsRlCDUR/CHUMpo++TG+iOilHwSxr8id4PGEHPQZZ2AOEH+RRPLI5O7xWB8f5OQVm3en",
+	"0Z8zKMRDs6obUCpkd7IoFsy/jye9KFPtZtHkgM1Q7P0se2rLNdjU2EVPnCZ4PjAFwtTDLQqfCcLSNWSr",
+	"/RYNv1gmd9mBv7Vvv1Qw/hkBXcuUz0UZFIvmfqqxOLJ590aQKoqL52t/VcAMMrDJQrwIvjlopGDzFg5z",
+	"ASzleOsw5CWbxGpdJ9IiDs0LTu4ZCU1iPR1Dtk4TLnPeiF3FFJ1Dzc2+TTPD1jE9FwVvLqJ4ysxEWGDb",
+	"XnYD1iR2+fuRdFiw5/Xl7sucokFFYFW6A/ioBCU//0DogD+Y05d8qMzjwysTB2SzlNMHiBOuKUS95W14",
+	"IecMUsnwWiX9+Qe0lGnyfkXqLRJKEjNbrWDt6de52eUXt/ieMpM7vPRmLpQaNTKQ5jZjPUCDYDb72BX3",
+	"oHM6jS03OeUEqwBJz9aZpOSXm7dvbInFRQEllSZXqEzkvevg4cKgfCrELDPjldP5bfnjMReAYVMChpjJ",
+	"ftBpt0nfGkoU572JAD+U0D/M90BptRsnzXwsWf3//bdZv/jtU8trtT8fdLuNzD8P/9//rDLGp2N/uPmx",
+	"cpTaHEokSlMyctFpv4FpNtD364kR/GrjidaNfXvDVTi09Rey8tEaoM5GLvWc67M0JFevhKAYjtZ3mnVe",
+	"GJWOWHsfFswCEyGYDXeqZB43NSexXlFAZwWR2T/qWzfRKkAQJwmWPApAKrcO54FxLdkyJcBCSWxVS0sd",
+	"Xf+e49MTb2lXttzS5qC12uQBYhwyUxmsyraKV+5GgeDK0BWsejUHsdyuzo5XdCXKL229bc27PedOrmDX",
+	"RYiMzLlAsrfOyrFLYq6QrWYSnvUtZ5rJ9bK2sEUZYpVMPsxmi1eYPc0uzwgXqHD1JiAsJ69kgFg7Oj4p",
+	"2X5lDZrIcfT9S9yJsppzyvUI+VTx3fII/zU0VyRMWpHsodpYPiga13pDqD6w4rYI9gpDDDfVrN3+s7sr",
+	"XJ03h6BZdHGbz653ESdzCFh6MbJS6yIyPOfjMWckU4pHeqYEUgBI49BoApIc/BRGQG5mzCfduNlsn5Kb",
+	"ERXgkTdcUTHLqeU+Dorpackohcp5gVi9JgMyM60hvf/DNJb5nF/cBgN8XgHwfyQdbIr3k7XT8zhXIs66",
+	"xBcq/bjhidZZrA7JnXpBbRkP83GxP+KtCIoo5WYxGuuFYdjU8t6SDOqtyOUo1GrPrLKdGkHx4qHELV6V",
+	"gK0gs468Vi8P4+WyKYtGRF7+TJI7YCCwO7H7wsvUbQHC9QZRtnK9ImnghJ0kBdm81diWkBewyazUs55H",
+	"aH0SXS3IAE88E2KAf/US8l6QvWchmetKTRlnszGPpQHdlYFrAnBXer/YNaZgItfD0BsFk514vDYLO8im",
+	"4+48FjyJGEh5ZpYFZp1ubhl5upNDrTnXXJZxOtrgTmDTiAE8kY3CzP2MKrvssLJa7yZEdhsKuumFT1SF",
+	"VhJzu0RZ2CjBO+erLUSWZNjSczO0ftEN6Ksin5KptuYROZMKxkm2NLZSci3PTBa9yZymviqJJFurTpHg",
+	"4zXJ2BJ+qvhaYy0ItDXPQgc3UQrYp/EzG1FmCy9zdu/ZCldJdwc6mQj+YGpbZdxXZRU8fMp8iKKSRLuU",
+	"mC9gYBrAshjbwhmsWW8ICoR822vQkjoTsuIUj54E5ZG8Ndz8pq9UD2skeZiaKmVvwqPQD8G+4KQf/U5P",
+	"ix69O0EZzpBAqELROL3kJG4i3XMpvn0wroU8ELejfGtry4LHd7Yp0Yf3r8gBVo7J6sqH2+WXlymdXs06",
+	"VkrrQ5q+axOqRnZmrN2O9UBXnUSWnjp1Vk+37CTc5d/2JutD3fAye7V3Ng6hoCDEOGQ9ROSwNPUAo/vs",
+	"CetXKx3QlykZYZdVVDHCrRgLRqR9Em/emeIRrq3TgY1/1oshfftr//ARq0p8wRoQ1eR+ix3bllrAMuzg",
+	"0mrmaxDNst7c3/nANqJoLBkr4ndhSXcdfOSUtTTsH9GZ2HJHZpRlE2RazC6haqYmTICBpPp9D9u3YY28",
+	"xhcoOpEDxtbFJexZYx2CNUX0p6ikUK1uUnu1732Z7ycz0RKQbViOw8K5wv0zZ/IkDrT5Czfn6qP1P5v1",
+	"i9/SPxu9/6v/9qntnVZxZy7HZwOhJXB/GunZccwt5Gc7xLuIsgq+l2rby3thflvw5huJ6kArYH0jZ/UN",
+	"IzskMVNh5KqsWBeGrXrHsHNFEErfpBaA8KHIV38Digxmdozi1EEq7uNJpREyJr+FYbZz7ezWwSLXxRl9",
+	"4O9ESVU8p1lkmMQi43GdXlwnq5QR2c8TzhdRRg6azpdp2n4agU2COrwiErBDJaGSuEYyOemtPOVFTnpb",
+	"nEKpSSLr81lAuAX8SY5gEXBLKIY+gCelGnjld0M53onCXFafyzUKvLBgTUuo/mJ9K/N23lyt5LiouKra",
+	"ULLG3loAkZM14SEna4NjieqYTO+Zc8ye0NxcC1ucP5sV1+CduTVrSi1FnGAp2tvXChlAxQ+3IzZlMCir",
+	"iZsLtz6Y00xEzOShR0yik+daVB5IcG8ZLWcuMSxnAEtKS1nrV5HFyy5xR7UpvrzQuKFyuXNZs+DsTTbv",
+	"thktj1jgyDWHrvj6GNSIBxWzmF+blzfJ0XbFkcsqygvA1kB+hdoQYVDLbTOTC2Z3kx0uXWt+ESvrqts9",
+	"b6acrYcO2x/CvE3EVjPAsFtChQgfILjCHvEm/g+l+SsbX2t9rcNYxQKqtzfIHdn8Da8Yh2p3vgT+rxPY",
+	"FOeRmi36dAxXpD+l4QOIvi3FLdFpbMKNh1yY6gNIkm1GMdYZdwm/6FrS72JCkwSlIggOPTIdhf5IS78j",
+	"7NNkPw0liUARPhwSQbFHPIbzDWbkgYeBCRRJyvdmyfmAsvseFsQeYlFinwrjwpAj/T8j8O9rXg3bzte8",
+	"mtlQCZFH+Ly3OF1QtDgtV1Ixa3CSkrdKNQ3mZXH7e3I7i881ZeD5eOm5oGYbHd3JxUp3ykKli3VhGive",
+	"s86kggBx84BgFBee/4RLVccoVBQaJaHKmOQOXDY3BmThT2oEobAqUaZqiH7r8IrgAU5DCYiDxnhoprPN",
+	"O+ajPzKxi09R/s75YWzL+6JMP2MPJ2M6Q28Mtt/taiBGoY8Vizgj9i3yKwxkqKBbK6mNmA/Kq9yiy3y0",
+	"5uv6QeUAmGqSR0TZ1jbtx6opUcQtcwUh5uGSA2zB0aTdxOZwxMvfr+0tyBFlptnCmuy2ul2mxHpQupqN",
+	"mP83SXS2LEmcoxurEsC+1tu/1q2cQ6VdXLFSNJz50bpYuJ1Xfj0bxu4MGOUpzk9oetvW5raxtWSrNApf",
+	"I41ca5cGz9DW8vGl+ei0wMu8mJ+x+sqPTRp/z8c8/urLyqf/55aWycNKW8PszLA8nyFgwVmGmqUtkrBw",
+	"Rt/6SJyRXZN9m4ovbfoXJn1gNUcsTc9I31h6+lekL0BhCUii6D1Iwjg2QDLcIqtbuCIdiY3IflisP0SU",
+	"7ar2+HfO8f7a8u26XHHxfoiQ+eGEFsSO0UmIPZmrVrRcMyg3MV1uVHoxWbcrDrWrXsNV2vua3r5LCt7e",
+	"jgBjpoimGLZSjC1xAB+1Fk0jYj9ulMWXbyTp2DJNadVn3M5vyw6+uNCbM+H4NIpAkFwf9ixZ0yvFoFDE",
+	"FcyzNvsrpmu2XfciHWLk/U/PyUXn5IzY5uAk4H48BlZQ9maTcr2FcF4SY4rG/uq8MFNduLBNm1Suouwi",
+	"prhadhpZhlwQGU8mXJTlSjgiUZBwajq0f6ra/OqafHj/kjA6NsGbkEBev746LtK2ozKzZhRMPJ1ilEOi",
+	"uJtEq62NKhtQ6KfoDLCorliNf0M93gz3RfuIrw3peUtAMQiWbC/J6vxieDZOqjwtF2fxrSp4+UXrBD4h",
+	"XmdR2gJxS9zGw98IwTc9xA0vxGMecaqKtedVMcwI+yMG+7woUHLJ4awC/BPZAbL3fht7QGacHSlg3zVS",
+	"laHKk2LJDhDk1gpUTy/HPGG3oq2otIbgl5NCioKTVyzuSVEU8Ws3aLojMrYp2MtA/JTL2lAmXdjKP6yZ",
+	"dSPH2Ka5wnNIkAzz28oFBoUUy/Uv331D8m17iT9mO/AiaL0HGoTM1kibg9MI/PulVUvKhOx0+KKmN5hH",
+	"WrXvjeeWUbj4wqrF2AWeGlvUmM5IwBukby1ifbT39p3dro9vGVs3FjoObH/WUCRZdVwkxcmWFT5OjYGF",
+	"VqAbyoIB//g84v59eY6EiNmWak1xPbCbd1jF3tRSCzxjirb1JU1JezljviloT+xiiIiziaIZm4tLTa/I",
+	"7DO3o8B+w9epQEHvoCf4tHCsBS8eH2Pyas0CJfd97n7koF+EZ9nDuw4enFVrKyLuDiolg60cFSwsGjfi",
+	"sch/1T5e/s3nFdu5UYUtPBmflmQKRlTp03omiT6m6tF5fDiUWLPX5yyQxcbXIRUu2QMnwfhkQkeZcjVT",
+	"GkXE1yv3SMiIHa5ipodeW+9PW0GxpCm+fof8adNgC5KxAzpbCZmAJgVj8mOSg/7ty9cvev95++ZF/3AB",
+	"eKsTzPi05haR3c4CeAuxOGUtC3UvwodNUpgfvVIUfJzorZcHlVKC3Z2MKw/rMCYFwikZo5fP9FYKA5v+",
+	"5VWuv/GIBf2qKkDwUfXWalq2puNnrQQy7MxYWrB8ed2nP5IKaBWkmrQuWzX3oP0s2zLKFuVcCznTgpjr",
+	"faZxpAcskOuVU/oqqjYtJod/idJO+cJNqws9ZVBvrt57rs6TRbJNlfSMnG/K+RTIxNk87XVgPQeY7N6W",
+	"JWTnVY9tszw0cShgXu40sLKRk3pNR0EuVXEDz9JSQwsh2AIPMwmwtx8u2ezLjLz4GM1ntCAGDyFMi+j6",
+	"gk3YvOmVFxyxq34ay0miBm5uNbFDvJ2AKO1YYDqKmS4droIwlrrKpJP5VIgQJOGx8ogAJUIIMpnY9i16",
+	"J0C/JDAdQeEXImYEO3oIQvHLGfEpY1yREUQTctA3mWV9z2gs/YhKZfLSrDaHf/f8iErZP2yQa5fHpgUu",
+	"I0He0ZAl2diYMBH6RE4B9PCY/BACU/1DvYZMo7WD/ru3N7ek0Wgc4br6h2Q6CiOwEU9aOXRgc/KpA4+M",
+	"JyAkBFi5uqBGvFIwnihZ1ONfw0RyLQwXq1+bCF4ZEBXVmtFylIWZ25BHpiPTQRQCvQWSgVMujzBmQquT",
+	"dBCBRyjKuogDJx8/eqTTvkgKptnTpnjahySU5I8YYghWHM/Ni/f/fPn8Re/tu97Nry9evEsOAQstJvAP",
+	"JZEKm2nmSmNGVOmTVJxIbKuK1Zn03/KK9CcgxpSZHVFTU59G80ho2+mRKdUoO8xgaYopWcNAAibTmtBM",
+	"UGgTGIYslKPHsZ1XiSeav/pJT9fkgpWXt8G2SRoILmeUssAzyVzmF/2PGcJa8ckEgsOS3qqCjuV6Hft+",
+	"dZQnPXx9nvliOOTAiRIesYKHKWPGMDPLNXJw3Le4Ru7y+quLVVcthYx9H0Bfm74ArZS5x30vSW1Ly7AO",
+	"ZkgKLSJpksKiWQnPNa8syVlEqluuLYUKOxzi2WXv3jo5dmaKwaxoCp4bOlT2Zh/0TenES7zSaU8u/GeZ",
+	"fIHUothMwIfK5hOmGKD3lSMndKiBGaoEQS19MWQlR+cPi+nsurVq19FVkjuXVVosxyiG7i02MVvKc5Al",
+	"41WYmisSyiwrlKCuNEAM7qeMsVKRs/V1j0JdIFuj1cXtJfqBoQVeyhxTPJjD/o0E+zydy9R5tOoiqhPp",
+	"34k6iJNn73EyY8/P6Ao55QVJjuEcNWfGWKjOnrEOz63wSaXJVBTcoVi5rLqmiJktJpCQzuX1BPJ2ggU9",
+	"YbGf08qy60tshvPY5EL6V/R4muvsxBl4KBvJpAEvNljKdVeqUqzGNnRa0cpp2UxJOcqkyTwW10HC4er/",
+	"ravpV+itlrfSFJdZdXkCiQEnuTy5G7m6xuqN5K9CVuBpMaOtaaopNHnNq/RonMgMXwgDxQUMBWfqqetH",
+	"L4Qiw8dQqpDdJc4ucmCDuOXhVfKjLXXuWPhYQvRQsRtIeS9hrHWpR9R4KA0bM0k9CQbn+tBUKi5dUsz9",
+	"1lVnr394/yqthppxpZ928p70U6+4cEev/tv//s8qk9tGZa2TgqvLClkXNrJ9imAc18d2Lj3bZNV7pKl1",
+	"r1az6ZF4ov/sJF3QXFM1uth5rVGce39cLff+CcODbM/dzQyQt/Tjl4xR/toOrriYIq6yBFpPIybpm7eF",
+	"ZHRLPz5tHNBXeO6LhwtivFGE0RZuudI04ELsc+xl3pWKxdHLa3ZvIn+4b4pKBN8Yh6+1tOKbs2J1FtfU",
+	"c1kxTvj6AagoDFmZr5CT3VhusNz6VkpACLf3Rpf7clV5q5bXXbu6bqWyuh8kvYObGfN3w7BtBMJKX7Bt",
+	"s1Q9LC1Z50/myyLfyUY2yxFQoQZAVaFp6hWVisjwDu0ZUThM+jBOubgHQQJuyhdVt1JVTXtcaVArCTVC",
+	"o4VY99yqGYiSQ0gtQ8Y/WyXoCfdpgkMSs4r72m4ngxfLjCpL8djhRxH5cx7J6i7D3AYTRF0R6bZInqyD",
+	"MbPdclfjPJAX0+Q1hIWIJwqC/iVaaC02WnM2OWCcJHiN2kv//Yc3vZvb61cvetc/3b543z+8so1iptIa",
+	"wgWYIl9Zf4GxWubMINmmIhMqlPF1J+1FMmsrVH61YvE0nd2+YMH/R0xxfgr9wcHJSb18i5wwff5bmRYK",
+	"bQTv7ZIR17H5URpGW8kA8BRV9cubuRRsx8UIr92bb8uK/etgZ4n8MR9MsiQJXmPH0yhOSJe20Jz0999s",
+	"DdnddngoPFW3svnwDesRxTq0jZq3ZR3adK7rBxpGdBBG1qo3JwuYp2UVSTYKlkrHLMLsf+I+Xxi0qNiN",
+	"aD0xozQKyEz9ivtJDM1c7cviiLFqAFie/p2fegdNmOb2siVMsn1wi+qtJM2Gy+IPwZwnGjziyGKUiQtY",
+	"ePfO5cBX7eCbJM+OgcpYwBiY6sUsVOscl8ssqHaaDpXzO3drrwbInZ1y7nS2OWlVqA98gbrSEwHD8OMi",
+	"2fswmYCo+1QCiUDTO+mRILzTkjxlAQmoHIG8IqjISQIPIGZJPSfTN9mpobbeUAHldGSzWb+o//ap6V0U",
+	"08uvMY91Dnybipr25DeSNr/BE9w6/3YB8EuA+jRCmrvLW8hpdogdiWrfAZrMwRBjj/xYhGp2o0/FwOF6",
+	"Ev4dZtexHuVTbYB2258cBbCu2pq36Nh1pbgO+vS+12g0+ocEvf9oxTfDGD+oLcQE4gFEXfG6+ctWw0If",
+	"L+IIynHGapysfKQUclFjTS5Z4y+/3i6uj/zy6y0ZCj4mJtb26KF1RGM1OsIl9cnB327aJ6cYmItvmZbl",
+	"bBjexVp5CzH8Rs0IdqUIQJCD9/qDoxf6v8lDSMkvv/795rDC6j8jUxlyU2yLKWqqNllNoebSu/7PJrI2",
+	"fMwvNEdee+cy1hTQ8WK3/huIIo8knTMQMQdhFJFrX3AWSvJ8pvHwneAKfEWeRzwOyID69/FEI7MAX0Uz",
+	"/VWXJQ1HQxD1tovXl40u67LnnGkcDjmTl11WJ7/cvH1jg6Ylo/fQ07ekT4YhRIG8IjG7Z3yahjub3zEZ",
+	"VoBGRQjIQafZPGzowbDQl3malC3rZ6SYI1tJ639/l5z1XXapLU/W93kAGK7tdRlBRMPakjbU2IRwy//+",
+	"1neluTBDFRdEqCJYzRNXocmcxLqTpI/xLH1y0Go09DUjtuonOWkemlRWRviE/hGjpUJILvqegSFxfdz7",
+	"n7pIyLq1S/LfRqPxm0e6JuvKfKB/79YajUa39rl/RfqZR30SShtIowfkLA2LndA7wMUiW9S7QdzuSzLi",
+	"jMeC9F8GMJ5wBcyf1f8Os/6lCRSiY8CrmrTw1L/o0Qc8mBEBk4jOZC6AVE44k3Bloc2w/KR523TI6rTb",
+	"+vt+mE6I9Q0FxBKC/lUmlNqWtJQkZGQYhXcj5cZoXiyMYVGmF7KeebffIH+HmUGPe5go0u4QzFbFFqSG",
+	"hiBMDFeQ2EZ4okjfNevqp7sWIHksfGxSikJJ/8pgUpQ0DNML0ktrtZOXeuNQjnEknOc6U73P3gH9Exfh",
+	"n4h0l8QQK9KNm81j/5dfb/EP6JODcnKEJy1WEiEkV0uns0TZTtnQ497anuI2AGZMZwg2g8Uu4lODNwql",
+	"vpkhQ7N0/2Mdv8K1HfRtUcI+GQNlcpGaJzE9ja6W9aLQByYh9SbXNC8WISiKTfIx9AkJpLw8OsqQviP3",
+	"ZVqDr+aI2XWs+NisN6GL1+9eZoTMy1qz0Wo0MZxuAoxOwtpl7bjRbBwb3jtCjnc0Ahqp0Z/67ztQRWFL",
+	"+hZL0m42M4g8EdwHafeeRFbLBrnlsT/CerVqhDQmksjsE/C+DGqXtZ9B/Q3nNXGfeMFwOe1m0/EG2y8i",
+	"S/1+t86NpM7Bp8ThU+P36P9BCWuV/GXnRnZUkGRs96ZpTxQ+QCMnLdQu//ubV5PxeKxP77L2KnwArO3g",
+	"1RS9kxioN8HoPIs0GH6HzaJrv+mBjrA2Q1WA2+hBTUAHWvwKNbBtKggSYI2f4/DOANfQBj8WAsMMTprH",
+	"abXcwlNIS1NsexBpJQu3VnMoWjJzq0uPyZ2aqVNR+eDS5RacnX44M1koAk/Nq500j3ewi0z2zfx2LHvP",
+	"7SlmqQltNzt7w00iw8w4u4Y0xOIRZrFE0hmZjmbL0TR70BXxVJPlSVjXlKwcWYNxiCQQrNR/D7MrzPlw",
+	"LdwxOQs7sSNNbJAb8AWmkghwYfKgYsEgICMQBWiqxREjmCcR7KBVkFJ1LX3l6JUWX1BdW/HicxQ4sAnq",
+	"dvfAKIL/zdtlau1m+7TeatXbJ7et5mVT//9/asYOU2sOzmiHtqDeHp606h2/c1y/CJpQPxm0hmfDpn9B",
+	"W61UCn5NQ2bcnBjjillvRmmr0fve8f0fFx8f2mPnnLi0NVT0vjKCVe2yBrNfmi9/5+Hr369nb8Lmx9c3",
+	"zdmbf/7j4+sf+RT/8xMPXz3/ZYLv/Pzy+N83v1xUR2dzXqhdF+DzNYpvWiV0rBJva8fAumjc5EyOfqCB",
+	"C23BT1qrP/nAqBUTIDAfHa/+6CcuBmEQADN0pMLKXjJTodhW6/2c5xJSJZvNXEG9sLk7OF/05jesCyAL",
+	"Lp+xCGkVUwu0yxRLImN/hC2uEsTRvHoEXSbxOlqZFNNZ3I4wS+rKCqjWsT7Smr7tm2VS9wZ6jJG+3ibR",
+	"hVxnGsxieWqZK/tDk+7/V2n99jGddZm5MJndpGRkMHM6Sz/1N/aNeJUnFgYmBv3WphYZlUF/bogB4toP",
+	"PJitRwdKruuaN8ga/T7nLUPOo5knVK01Wd3XRJ+QcQnNYbJv9X75eP6PyX/a4vbk4dez2XXLf3F897fT",
+	"+9cX7F1HfjifbgbOoEzyu4eZTYDWLMveDIPcnPnwlROpTvNi9RfPORtGobGBdloVpnhHZxGnwS3nr1w7",
+	"jk67XWU/Vo7WctALk5WwC0r63FKJxOi2LjWdE22OPoXBZ0NbI1AlVYs0RZKKT0yEEnbzMN0rGuQ9PHDz",
+	"CxH6Twgc1aOE8TqfLAo0+ElKo+aucacojgIH/urxr7P6izdc/cRjkwO9NS4YuGyBC+szCGN9z5ss0CdX",
+	"yKHfo2SrUUGOuFB1rU4GBM2t5Jdfbxvk2qZhGoOgRmybQGZMOlGIpi8aBEJrpNhHBQRBe+kV4Q9g7CT4",
+	"Df5lbW5olbpAUtZl/fegxKx+PVQglvDMWxt2vDHHc1ZcBPOcCTeNzKj5XAjwVX3EhYT6AJ0As7pUdLKO",
+	"vpSLca7EHteU4/NR5lpcHg1+9sO34S8vP/z5svUmfClfsvcn/vOXpy/vJ//65/NfLhow++XP4NeX4dvw",
+	"5ceXrNnw2xEbjH9qBv/6ZS5xbZ7jtk4sx83GoV9gU9VMSLmLJF8PSsUSOIMpMXt0GVpfkrhszHkqsLhb",
+	"zl9TNrNrlNtQmhJl+sVHW60FUd5cS1eeAAVXlgPtcqo0r3PbSol1V6eyUO9+gcq2iJlnzUNhNDMNlELm",
+	"R3GAtSG0IOOqcQRhUKxZ2xyN93q2b0i7prLHh8k1atebrbxXPfvkVsuz7oKlEfv6TFHAbfvHQQdOhvVT",
+	"ejaod/zzoH4BzWG9RduDY78TnMDpMFvN8rLVbrrqHzUaRfNB3pYEXsYSxGWbHg86/klQP4WzYb1Dzwf1",
+	"C78Z1FvQHh7TzuDEP8UM/ftwMtHEq5OxJGVjlBVXpkyeK0hVa50fd9qNVhOLfQlhEnJqH25+rH1GJlWN",
+	"RKTnv1pb1yj5XWjqmfKsWW3d/lwoVpSr6RrCtlxEKEkQg0366iMO98kB1posatJNbX/uLgvo7PCSuE5p",
+	"AhhMaWQG09c8ZKT/8s0/3758/qL34/W/b3o/vPjp7fsXvR8/vOhjVVrrlEubsI05UyNJBjDkwpj0qazz",
+	"ofmdHAzDj1oGERrfyURwU4NlMOsykz9uB7Ud/ojt8Gfcx4YYYbjWofF3p5nNWMGGqi7zuVTmYeJdJW+s",
+	"zyBM+nOraejDJVbWQFfuBISrxOF1GRY+c0KRbdANbMiFj2vNGc49IjmK6BMkEYSLLhNgU0ywPBawQOa9",
+	"gi6EQTZIapRvX5EJtyWQRMwuu8xUccMm4neCTwk1Fk9/FLN7/WQ8DpVn6/7qiaYjLtPEmxD0urtsTIXW",
+	"HXJJEcnZzmc9lEtx6XV+UutHIXnOUMwNyNM6ppD2Dlb7pZjJ47GSZoaVJBkwi3yk2WgW8pD1j6jMroJy",
+	"ilnB3obyFdhQbjTZy1chr8zlCqTUxIRSKKq+VJIYNPQsmfQIIiGSRHeDDOU16WSy0FWZo2xb6na7ue+5",
+	"PM3FTzot/Uk+L7PgrdTQ+hXKoWIJRHB7O5BVd0pn9jayubv+M2x607cxjiUSX3XPsfsk6z62nmP9U1Iy",
+	"J1QSomGxMvs8mfbRVVmvsMJOpobP0HjTkmK/CFaJUZIhMxwZw3+s3ySTR5e9ECu7xxQuI6mKb+IaM8s6",
+	"YNwt6dCGl4gYyhZlPs8taLGa7wpAOLeioRRlMyWp1NVogTtol8C9chVWsNcaAtpsDnwqoR4yCUyGWqMp",
+	"PRiXtJYubEX62i6tHMbwqwko+Vt4NyI3SgAoj7ziLDCJBJrAmov+QzETW3DqmVY1PTQa54j0SbNEFFz4",
+	"JUk0rYXq//S+uOQNtwHLzU6DMzgfXjSRfdU7/rHmZp1h/YSeDs7880CzthTKz80g5JUKavmk0lpn2PLb",
+	"wTHgl/WOfxbUz+FiWG/S1sCxTP3NCJtO1P630yHtJjm76JySZhP3kzCppPhZNiukDE5JIF1rDXOKQ8zV",
+	"xpQEN78Li4qfocyO/aS/LffTZNr+pB2hy+0t1y6qwLfxEXNEWZNGwoUrdZ0JKPCwuKwxLLA8J3JjWY6E",
+	"wRPE3QoSSjfugErosuTBgTWhUAEmmPQqiSA2kcMYNo3v9hhXPduiGYL+YaPLcA68rdbFE0oy5gxs5xOq",
+	"khV41mLE4I5qFL/CKoNdZiJUGTffN8gLfW3NckxfRWtSwWbcB53mRZpw3sMr3lP0Hlj/sNzi8Dw9mye0",
+	"N2xAKNcmgktpXjEdK6NJa9OTRwwE2TOZr4PJrIsSZVpQtpPaCGhgpfAXt/SubGj72hG+g8PuTTRfR5gL",
+	"ybC+9flmyizn9bLlNpt31iZvyqebXn18ylJO6i1qZJqzzdKg/y7DtJZOg7w0HklJ+pYoDGhEmQ/SpuRY",
+	"DqcyqEtGPApklyGHxjSlUMpYs6hEs7GJhEnnA8eokS0O0OUSqkOvy5CBET4cIu9m8FEldn2X7oaeGRx/",
+	"OqIKXFiF9TQUsb6fQWX43pbWqEekvw7UyI/tP3Lk+LRxelZIjA1AXF2FqvTRqkIOA1EX2rOCPSv4a1nT",
+	"tqLJZbrM+rY2TOPyRwWB4Rid4rIYMeH0LnwADM5OSCwmv5kwFpegYVNyuywApfUEjzCujDMzq4VwYY05",
+	"WmM4Jn2cAtUXGkV8apWXX1G7SlIPPQwnNw1EqHI5hkW01WQvbq5WDHHC7fSJUpp1drKtu8xtzKbuP0rs",
+	"2l6i/0uRcTvtnpzPkfMNVIEKIv07gfV+sZrGT6Ye5LeqRRga8ygcyyoUeKHrCsYT7AJWqlG8pmFEktfI",
+	"wc+cKPiojtxPh55JZ4TAeCUkfYDARP4gvwi4SSrWcr4EzYI0BZCEsqTEgqlk4MxqbuBeyLAKQib3PQqZ",
+	"yZ017uYGsb4o1xVq0a+EZrPbZJPfUJzkAFlf7Ueggnz61HCUpvGGjuHzZ4/MeJyEVOkXbAcR+xyTt1yf",
+	"kEZFRoHU94IeQ8s/OamfBZqMw/mwTluDZt35sc/o+SAl4zc4B5btYFyZTqMyNqVaLmv/1ms0lTqSpWYX",
+	"9pj2/NzJrzbqG+dSguffhWl/bs9ZEkMVjfi68ZJfM6kosYHnsORJDeE7vu+7uZ+b3bZHNHnvqeI24moe",
+	"20tkVgbTOcqwt0f/FezR+TOtTOyLxcWVyZfvYcwfrCUjP/OV6beI7WhDRmJTGwU9mCHrxRL6i8T6R5xl",
+	"S2KdMy+sytw0M/7lMje/pOK1NeqaM9gcdb1ijeYtgwICt+AmmMe27eT6PeN6dMb1nTCtp7Gcb3wFv4R5",
+	"3Jb4W2WzJgedVjutq3XYKLFg75LPfA3awGbX7BHN3Hti+OjE0Fme90Rxb3/exv68ndaQZrxUTSawX2Qj",
+	"OBWmXYY21AOrUaFnM5ubal9ysZw2CZWbuM1cwIsJAn0VMsAUT1v+1ISq2MLXGDvDWfJ2oWX5pdvaEyUs",
+	"JKEwjxKmb3e3Iko/WUMKcFxK1t1VtJhsK6XtcybKVpEmcCjic6m+TAZHshpb4xkNkS6nxAUmlR2Sebzu",
+	"QnaYtoCu4d6Emj4TqzJNvcLIpNZ547hT7FWukKm34HnO9d2q6mUOYuiZAvvJPK0TJwacDU7pid8J6sfQ",
+	"HtY7tDWoX/jnQf0MTocntDM49tvYSU6Tm/lRsvnQEy4Vgsqr6VOWGRDmAdIsi9WaqzdgpIlWs0l+/oEc",
+	"YEZ/NDv0iJMdWicaud2/jptYMV7ZZk3G190L6Eyaxtz6r17IeibHvnZ53PycLh0rA5iWFuZ5D/BBbnD7",
+	"BNMJM88QkhMubeuZVrZ9ea2NJeESPL6sNaE1bNNjfVgnQb0Dp8P6Ob0Y1Jt+K2jD8bBDTwbIVz72wgCZ",
+	"yAl0gmO/Pai3aPOi3hmeQ/08OPPrp4MT2hkeQzto+ZrvxCxUPYzTnwd3caDHb17N9DTQjOf56xd13FCz",
+	"2Wx22kjGZ2PATov//W0DqCBmZGrJWsyQ8aAgq/Kk0TotxAgNhsX3jxut87LXy/Gu9CtTHrfSeixl+uf1",
+	"rWs3fVlrt5Lzql1WOy0N+6Lk0jJKUSA6L1AKG0hqVuFCQ+onw9NmvUPPBvVz/yKoO+zTyLepK9Eyw9VO",
+	"xKTsxPfgPQxTAahKWmrVuAQ37PI4519drUckvOQA5TdbadSUgDS1RmyBEY84CuWZ2igoM474VIuVU4qS",
+	"4CRWEBx6BK+ULQ1lCEKhedAixfZBxHuWu2e5e5a7Z7nfActdk+GW2bYsi9gbs3Zp4WcOrLvi59tUocgJ",
+	"AUcplfi0oTuhpMarz0XgEnMF+IBFXrEausxC5NKkJUtbInLmpcapLhvaNKbUHlNqqHIl1kMaOdmiyyKg",
+	"zk/u7E+GkDkDguX3V2RsCr5R01jE/owlyDAYij+AsKP2jfksDJIhUw+77RdHMWuakgceBgQzjnPP9c99",
+	"kyttxzSeFAlKRVi53pW04yLAivHYIanL3IR0MhFJAAC+QzgjNFa8bh5pSW0SUSav0gAwO3qXUVcpj6RR",
+	"BJbDPTPF81x47MyPgGA6wkLfKNNyxTguyrOgLa15Z3a5ZQiY65u9ZU50gTxTSrbHoEZa1KgNKLvvKUGZ",
+	"HNrctiHodzX7uH3/L+S8rXbzuI68tzIttoB5xJguR3f2wvBeGN4LwzsShvei8NcuCtvjXpvgFxOx49vm",
+	"xZy3+xwuhk1NXPTa6lif7pyeDuqOTGkKlum5uw5pKmU6Gu2Wrkyg0LV5mbsVXG1dtvbeLqe0pZwVfoyL",
+	"MRXR6FChO3EfH/gterfNqaOM7KS+dVWe5XbLIy0/71hdQe8ipkLkJHutJfBYJcZKWwzI3WrGFQrzGoL9",
+	"bOwTyvZYm1mOeBwFmHgBH0OJzY+NBuORQaySSvTWvRpKwqcQmAheW50ZtQgBEVBpNSCjpOjftaCPFEIL",
+	"CJyRg4x91ppnjblVKzD0zlWoNnoVdrfCnTwzDt2ZbW6V6VRHI/3QdnfFDSnKAnmYXFosHZEppJhUmTC6",
+	"ngkTA6JAjFHVYNjllQsfPKeEMZjaftgN8jwte+EOQXF+rwGD0WgYFdQgt5xEGDpna1zz4dAjYg7zzPiG",
+	"nJL+lIYPIPpE659AC+r+/5OHQWp43ln8895kvZfS91L6E0jpyCb2Uvpf3WCN7HFvtf52M1E0393GRJ5I",
+	"iWMod2mPeFJVC5gKaSTJACKuxSduBRE9QSLWOAEo06dD/z7DIpFJ585C5/Xr7f3Wy5qGWfah9bo0uO1H",
+	"GHOTsF/QQzIJqz51xT86gxNa7/inQf1cK4QXtDkwTzqac+uhLauv8kF1tVCEzA8nNCotzGSa9W98s7ZG",
+	"Rb0ImmnfH9glrddBb3kMBtrr1wjaxffny38nbo9nhSG4hUG1b83ETxRSa7b9OAG1uLMV4bS52Fmt0uB6",
+	"dh1E+2UbZW8klw/RdWKYvZVvNdcMpeL6DvwXxVhshm17sHm1ZWtQXL8JLEAAeOnX65ufiqZpuR4Tgo8z",
+	"E9l5rSMsyE0sZ1LBuNp4yQBuI4I/hFpAmd/NqkHb2UVmB7EDp40gPrueOFpmQ5HtfHgG9U5w6tcvkMxa",
+	"ma05uKD6tkaU9dbJsEk1gfZmeoAEFU96Q4BqCmhhswupYGLIi1OPas3OyTk9vRjWoRk0653hsF2nJ51B",
+	"/fikEzQvzjvQPtc6QMAZ9EqgbJtrwKR2WVPAKFM93zUvXl8bWZ5E5A5VY7CjCqauVt0R/ESY7awR8IjE",
+	"anW4o6NP30GwI3eMyfFY+8Pj1D+3jIiyGbFd2/QNc+EHhQ03zCdJBfS6vt2DyHxoAheSWoFpS4lO87jL",
+	"+nh7sQjgAw0jOoigp3jPDpS3GV7bteW7vD+TXZbyd5nrFf9MooHOI9TUIwRmu9M1yM/hA3RZP8Mh+gSH",
+	"ZTDNskFb09BYLLG9G1aRkYRKQrssbVnu5JB2s50WgsHfyt3/iOpPWvhlhxxybTpcSjjWIxWP2OFtL2Ps",
+	"ZYy9jPHNyBhrkY0yHRtJtqdZl28SvPfFh74dR6v+ql0J6D9TBVM6K6lXZCWN9UWuEmtGxXwSywDIgbFs",
+	"oOMSrYkemY442t6mI2CpczFL5Qhed6KvrpFWcOo0PNJmFg8JJQmRsAKVT4UIbaTjHTAwfXtdc3KPcOYX",
+	"l6lxAsx2Ov2eze7Z7J7Nfodsdu+O2m0SxYZMa+cZFBmmd2TJzo7jka6JJY+Wgw3A51it1RI55JCapeY4",
+	"5O98QEJpe0q7MCFU6nMxQhjDhOOiZcLO1F9avOnaTLyhRr+z6Jg9K92z0j0r3bPSfWTHtxDZYZnGmqy7",
+	"SLc88inzIXpkLuuYqgugpQKImTjKsFwbI2yUziQz8YGHAQQVmOsVybwyorLngt76pnC7yZicUplkTR66",
+	"XgxeLjTFKcmJd8D2cU3uy5xJHjeyZ+B7Br5n4HsGvmfgewZeob498oxdq94F7F0A9l3bbQmCmMlFKzIa",
+	"iIcIIsf172jIrkioiAAZay17OgJh6l3aF0XMiFR8MrFiwJjem24q2NhVTbWwMM/5zafLter3ett7lrxn",
+	"yXuWvGfJe5a8Z8lV0muVmM2xsDX1asue14hBt1/kMkMBTG9A2+i8OObctUx/qqhzt9XHiTu3u0siz3dY",
+	"K1ifQC9NxKjI16qwcpdbYpNr/o9xoUbTkAXzPWcrtoq1oHvjhiF/41IZfrR2q9i2TSsLuOhF/A6PKFlf",
+	"hhjiC5YsG34zPIU27QzqrUw5hotB/cw/DU6gMzw25RgSMtpeI2DXnvLqkF2HbN9F0O4kvdmO9iQ/rcrX",
+	"KpPYbxQXNkwja+QKlQvxcL/qi0EOpiNOfMpIxO8IZpp3GWc+mPARyuRUX/wkXtU25+5nZaZ+g1xjRvmd",
+	"0MyA/M4HXYZJ6uYm5dbyTBKDci6n3eAhObgPsZ4pvuSRmAUgcBRy8y75xkuDZkMFJhWe3LzDfuMTKjUp",
+	"PUw2awbuMoSciY25AyUzkz6TJngZKQnRN7pB3vEoyq73koSqy5znsG/uYN8jXJC+U05Maxd7oUCftS1M",
+	"ZveGl7DLQpk0l8zv3RyLUX2y97an6D0w7HheEhv8LtERny462GBmJt+OcUELCWJK5ChBSofrNvFDmr7V",
+	"I87u6hJ8AaquH0xGgkqMEatCb5fQ0BXUcF0q9ojRxH8xnjWnW1XrN7OSc62d/ezuSWkNHUt2BoBF/9yi",
+	"97Gd30Fsp/6kwuZsh6cPLMlBKWtjmRruKvH0BY1ieRzodcK/BdAgpz1oFtJJcnDQZHbYIC+ZH8UByC7r",
+	"+1gXpmeLncj+ZZLObavFuKFHPApkymxv3mGZ8i6zxQqwpgfMTJUdzfldLxpTtsZ2M/HIUPAxoUllc+LH",
+	"yusySgI+ZXeCBmCyaRSIMfGxcxpWN78HRvhwiCNiZZzEP4gDqpEWUtxSpiOqtH6VrcBZxDB/BpVyyy2r",
+	"yzwejZ47IdNnvaA2TadxUmwiwWIvAotWog1qcE61+F7X8nu9Q48H9XO/rZfWHF7Q88GZWZrNwLUwNUrY",
+	"XsVBFWe3LGZvLdppz8c1Se2c+vQF+j428hJ9H1UtQ+oM5R7A0BRNBiRpWh2gvq9vuSl1JhvkBpS+J6Rv",
+	"rkmfKD6ngGHh4i5LFJKEQzjnjR35dz6wBcUOQkWGIQvlCD01VBHKugyoiELzHRnAHWWHVykrcbqfXb3p",
+	"cN9lfdvZvmce98zjfoP8WqXhZRGlNp3dNlZtdtHcslh+XZcWPGJ/yr1p6xuh+67L5Z7+79tbbtTecifa",
+	"xBEm2ZfrFDaFvzAzX2sBKP4nBSoTl7RHnIGuy9CP582Z+rQaQA5u3tmWRhFImXxCglAio0sy1bosyb2f",
+	"6585oTNygINNonjenjim4j6eHHrYIrPL0Ahpehu0TYamJCMaDQmd0pnRIP4Ewb35KlWunA358P5VEVvK",
+	"eGLeITQf3RuzO0+IPbnemAcQIVsDW/DRHUJvAsLHUWttrVkYoGZ/PdEQMQVQjdNWP+zdDea8zq12oV6y",
+	"tlvc1HwwvCNXUFI/E6FTjnxrA09WcF7mPAYWrOVs1u8Xu9ZPyj4pjtUw0SyxwMDbkrIIaX/PynxV8XvQ",
+	"l3dy9je/ff+Pi+l/Oh//2Rq8OR+/OpbvT9W/m/HLE/5CHwfOjVQhLUVxxIdDjWwrP/+ciTDoLYC7Uxpm",
+	"MFkL2nKyHrBRFhehr7E64drHOE4VJC0ecl2mr+nAao9WnsYgUf2rFeXejTcMAYU8J/WQj+mMSIiiL6bi",
+	"lbPPo0+WiH0+spi3WazdgpP91u5bC4cJ9a5KJ1EGnlB0prhuwZbWzmsda9Zgm8SFLYksS81ouiqpOvhM",
+	"mgKQfMpMxex7gIntsKN1SHlpfHqmiJAEJUl/ngP1yUGz0Wg1m4dXOZukfrvL+nnGlLzcTB1/fMpMr6F5",
+	"ItDvsgM+DpWWx8dAWSqLeOg+1ELDSPD4ziTau4XZYEUUMhpddm22nSQKoG6Mu8YWRsekj89NvaIo4lMI",
+	"+qYukVmSFZUIAwg0po+oCMgfMVdUq/HuDpADo13n92HPU/b0Rz38qH+4oGqTAxSm+nP0sX9YooOT22Ip",
+	"SHaZHPGprVA+TSsjoYkX8/0L5KQbyIpJ7+xNeRI1frdCzCbcwW3/MWwAe6FuL9TthbpVQt0Gl7bUhq/p",
+	"MpVzXMk2amB8ujfuWOPOd2arucn6IrSIb1DYZElopNlEeHVy6HLDzUKMaUTZVRqwqR8UW3W0IFASbfpl",
+	"jBsloaa4uMeJM40oW1He2IJmaGafCB7EviJ3gseTskXYl3r40tMVOqax4r2kisaQRhKqWfvX4d5ljNvy",
+	"OYtgTtdYgMxl7cy/CJrQGtbTrIZzOB3W9fgXfjNoQXtYS780jRkG59D2W636WYAe7NOBZpx+PW2IcAqZ",
+	"bzSIzYfHwemwRU/a9XO/BfXO4AzqF/R4WG8PWn4zuIDz4Vmu00Ug6FBVj1H6Mo39q1kYvgWbwo4CZi1x",
+	"cuTUp4pG/G7jYNlrVGyQsYdaGUMkaJCXKr3+GqO85F/YdT9LGMg4lorom45dYv0Rulex3y1Ku/hDbyC4",
+	"CeUsC+Q0XOLpojj/knd7/Wu61sV8xI6ze3r+LdHzdZCmTLlwdGgfcfoNt21MY0DzUv8yNpUX9ZPgzwAi",
+	"UFBkgDUNx80cxpDHeFJtJZaQNljsxRJyRVMEqFCAaX+IDfwKGNKPOPFmDKk8nbqzuBMzUbBvUPqEiZDm",
+	"DNZFWK9YG33LYD0F1AQsL8vt/xmUxcQt46X2/PQ746d/aV76RNG21WnEl4+0RaeXVb+ymXZ3NGSHjTR4",
+	"dkxNg94uGwCRoDCa1vDFoE8OGEdJzGSAm/BXU58EIvkFgl6357rbRrxaUKynCT1mpOuecm9Lud2RLqfd",
+	"O2lI2t4J7U6CZvc0fB8xu37E7Fa619GYB3EEdWmyLsp9LxpRr33BWajFXPNy6vIxsSt+FAJTxKQ0a+7B",
+	"MFVNgIoFg4Ac9M0bPfNGT4LqE0lnWD0LA0s4Q66DLt7gsEG0wNw3S+y5WTHUBD9Ns0lsj1VQpTL1axzk",
+	"xm1z62gEpJ29iJtXNH2zhazqF9C07ckx9+wYOkP3rObVLAQMZRucDy/oOdRP/FZgujBfBGe03h6c+i1o",
+	"Dju01Uo/SYHmKHNAFfVBI4lxzddGSk3k5dERxO26H/E4aFBzZLYPLAS2+Xdt4t+jW3nKxb3Ga1N6C3pK",
+	"hDRKGA/610N218P6AwZC47EBxmTaG1AJOIKmvSFnsnZ58tmrhSyACbDAQFLjnHNnYwgPurJbTU2x+cKv",
+	"zcoUde5AS2irQ5p9CGKpjPtMEnPDEmCtoRlvJusWhdrd0Acr5y6QGTpUIIgCTKTRr4yNoCuzdSUuTUx9",
+	"tlsz+io0floPhc2UybzSs5Jt/9DE8tsL0mWUmVTfeELcHTfDDYDgrcC6vXpQ+0m+YV/f67K++3D+EYnC",
+	"ZCcEp9f/HYM0QX2Sm5nQxd1l7g5iDRA7Z/5ezo1/2CD/0DdKXtpwuy4z8XYuBE/yoUJKawZLg+vSgDv9",
+	"igu4u8JkuZhF4TjUYgp+bkY8qLcObWFDvReM7dMDJy9fkdzy7UokUuvpiEdATGt/WbQxuyi9u5ApuAOB",
+	"0X8jYCas0qb5+ZQxjgcjgPojCJIiixqH6IM+qZNmevwxw/csrLosz5T6+qupCBXUtTJzRSKgD2hD5DFq",
+	"T/cAE5N9jUxK77csLrCY7WyosjwZx8FaJfbPr5TnfBEW85JpuvUooY17YeKbEiYIdSIqOZiGaoSUAZ9r",
+	"oB7+5Uz830mnu5tdiESLGhbjKhza279az9LszbULsF4uwy5lLPEemGrCCsQ4ZFRBkGb2jWkYaamJqSuj",
+	"OGVn3lJ9epMZamdKlNmS1KsL6EzWLs+87G8KxpOIKmubaQ+MFat+Ojxrlud8O8Ckgx4387/mh3WmsfpZ",
+	"87xV7wwu/Pp50IR6OugZVLcOFoJpr5psoZpkcfhpFZRcLlByeOQ2RS1iG26hupIisktuySKhuXu99CUt",
+	"Z9sWlxY/rRbwMcRqeXYEi7pYLFwDvLhc3s2KS7up1fw7uq87FvH2pC4vOO1lpK8nkn8XhHZR7EGfYj0W",
+	"Ubms85YB+fD+VVm1hTENwPQ3StIEk56GpoSD6/6LZmaafovRrUEAwRXBFCNniTaOywZ5lw3YUCMus7V4",
+	"85Eb5VkDWCz9g97fzuLaizOrXJbUH8f/URcP/2oO3rTGfz+bvGrL9+fTf3f8H0+Hfzv5/bq5Iktq5edr",
+	"BGq7vZcFayf14jGxci/hFAV3JzcvBdSXCjdYvK2ZFO9S949L9JGgTLHEdx9urabh0tgWdQtarlOkybKP",
+	"lRnqz/zIJlmWJC2uk963TuMJLCnINL3upR0vjKEFDwKCnj/STECvbr0EiVySbekp7e/cMq1ikqDeE+sR",
+	"7rTI+zgCawVPCpH6PIDDS0IViYBKY7NHlO6yg77BbWeyD0y6OyAvTfngQT+Izd2BXvJr/9DrMoPAyPYJ",
+	"gzuK/PSg7/7smed9WxhdkTGXiqgpJwH44ZhGXWZ3cdA3r/YU572JAD+U0D90nYQHVAJxlwOXbf/ujUM5",
+	"xqihwytirwSxV8KEEXFG+hMulb7LvQmd3fX193O3x+3fvIC+Cld5wJZWwrEQpHlviF3gnJ2HHFSqQVCu",
+	"c2WJ2qaW/m+Jnm1Our5YfYDvmAvsFa6vV+Falwc5oc0EyNUxHK9ct3pH/XuqaakmfSHT05oPr4jUuhCN",
+	"iKIfQXqOAlrnDuGCMM7A9Y81KYBOXxJA0dY8LlGLzBQ/m6U9UVK1Acx8XvOqjOYny2XedXCnOU6sMooH",
+	"mm7VxVU8nw1AkHeCK/DVhmGain7shQHip+vPVu/Qk0G9458G9XM4G9YvaHNgqoB0hhqlq0XSb5I1nMG6",
+	"CtnD2XTW7ySNOLflHeYTb01kyvKDMyf6pHnCX+ll2uhqPGL+7p6GFdOwTY5pacbsfI2OfersN586mz3S",
+	"7WTBysm0tsFxOu8Vmg6kCqNI68Wxzf3JpNWWJs5uRan3CbTfbALtRmi7LJN2nrQtmozzqPb4Daz3HGs7",
+	"jvV9cKsnsmNvcP++fJbqlW0WuSJDlBx0Wu2lifE2X3R3zGa7ukHvQf+xTtZoZuWPmD26p2qPT9WSbM09",
+	"ddunbW6RtrkLuV/NJrDEBJwp6SbJQczCP2Ig+gLLw23Mu7c46zfUD+RR8+drj2/Z1ACvbtjE4/6u7JrK",
+	"IuTOzJrLLs5yk6U+qq+nsmFtE0z7huyEW17EDYBTxTqn0WZvnPsrGeeUudWb8+iNTHP6y60tc5sRpL1h",
+	"7ls3zK2FshXsco6olZnlLJ59Xfrr18Mfvgve8LSmsDUw/q9iCdsBcX8yMfMbMoN9PWRk3vi0Jyd729Pm",
+	"tqctxNqVVidJYhZgVlZenEUtGtPNrVo9AWHQeAuL1NM1cHGbddGG7kIuCzV0pQ3/GvGGdnNljoC16zg+",
+	"tjGtsiHtu7KhPYL5bH0KsNy09jWY1XaE5evi7LdnknsqcrAmYCuY8/aWvL+QJW9TaWcT+93Wpru92e67",
+	"M9vt0GK3zFj3tRrqvnGu8VfnGE9q3/vOTHtPatbL38N1r8e3Z9n7xunOnFVwT3/2BsGNDILrSseSsmDA",
+	"Px75Effvl1R5cgUY+jfXb3784e2//r+aFvTJQad5TPp2kF4Q4vaCfpZGktsRYKUJNeRi/EwSFY7BIyM+",
+	"JUMqSKiIiJkkVOOxscEBmdIoIrgkVxmzywI6wzZw0pV9uHlnByN/YrIzFiwaDqXpW3APE+XeDKiiAyrh",
+	"sstMfb6QSUWZD2ZqzvTAWCSDCJCKCoUloiUJVVGZiJ9B3ZgdP0eobUsRGZ8aUnNWb7bnSY3ZUU8ixsra",
+	"5dnZ2Wmz2fRqeuc9vfPaZe1FLPgEjn4AESH/VDygs9yY1TlAdms3KuECBRXhzIvmnBrfktXsvbVI57eQ",
+	"uTq2EEV5JZlCo9lWt+S10z1zd8XcgSEXUyo0eupLQLVEhXhPWeDphwSoP9LPPDOAraouw3EcUcWFG8gj",
+	"lMSS3gGRM+ZbjHdV20TMCLVWcKrwvl2SqZZHiAAGUxpJU2C/JVWdD+tYe8PeXRYk9V/M+CM6mQBrdNkL",
+	"uzIsx/uQ6QwyfzddualQSRzUI5K7+vnJdR3yKOJTuXhdAw6mDk7MAl5yba+DBz3IwtXdUM6y5RpbG10s",
+	"u5ZHraKioajR1vRDOhnWT+nZoN5JSpK3qCtSeYoB+W5DXm0o+HiJcMYeeOjrxZ1qSpO82K63T3MvIir0",
+	"BJ/K2mWr3dkIUEXE51ctkhsMw+L9lmXMvnYzyIbyxdbkTpOWRXLnqEplsuckBlPRup5crnI/4gtktq7R",
+	"a/KBKYxFowgENreTAB5hMAWpyDAUUl0Sav2IUeR1GXW+xLTOo6YSfiwVH4OQz5Iq2w3yUxgpEGQwS/rn",
+	"ddlBf4hCXp/IkaYeRgbA2ldkOgJTP9u1osAFocFP0+k7AYAk3bSrcJT50CP9+5AFfSRDfTt9Lwz6DXJN",
+	"zGyZ/ZppQyW7rA/6gHp+RKXsk4O+EpTJEJjqE86sT+WPGGLXCFDvBGcGEfIg9LtMTgEmHulPQIwpS7+c",
+	"0hC7upP+u7c3t12WOStXzjM5saNPyd89/USAEjNTKMwz5TopHojosnQXwhQ9C0ioPNKX8QSEhACC3mDW",
+	"L6K3r0KprqPoxqzhbYouC2pxARtN12oYBfINfZ5lnlnbO64yjZlb1Y35/HOJkzizHOcm1udfthj9bOOl",
+	"/F1/XLYQAwnzxTOZWVcpXBLcXMtZ7X3NySBUKRhPlKxdtk+qtVbM3LraZS25dDWvNgxZKEdFn7cuj1uX",
+	"zXZijzgbnGPPRMx9q3cGx3793DYapO5ZzTNnf5nUcNY/RVSqHi4hzcO7JD++ePXi9gU5UsAos/6JS/K3",
+	"29t35KR57G6JBtXnREzB26ZPTYK4rMTY9adKhBrkTS+LDZc11xLRdH/swOmwfk4vBnWXwdehJ4NsV0ZD",
+	"15aZSBKQ6cNm8FH1fHP4lzWY/fL7y995+Pr369mbsPnx9U1z9uaf//j4+kc+xf/8xMNXz3+Z6HfetF92",
+	"/v1ndP/65w/h8B9rqC5zN2l1nED2/nwHkQILrFhiOR+ZkJRsDEHy03IbrVejk7B3D7MFEaFcMLBhQhLA",
+	"MmP7xRVJeX2exesn7l/4iE9ZcTzRTbqTJ4knSjp+PCbfWsGucF4Hrmfp6ZYtwr26AZdYBoGkfpvtiloY",
+	"URVR9nSRVFiEvJR7OPJfhcNkQXhZOw3O4Hx40URaXO/4x5o0d4Z11/hJ0+niFkvF5S3XoddId4MYemjC",
+	"z2hnJ/pKWHBXNq9PuFA0qthPKq2Q2db/4Iri+Sy2jSpuFtVqZnpD3Q1ql+1MVyjzb+wH5RiSKSGvGRIL",
+	"VW+dEqDLjPzu1DWPdfeDM8UlrzvaZ9vQGc5tmWnn5JyeXgzr0Aya9c5w2K7Tk86gfnzSCZoX5x1on7fz",
+	"fYd/W5evrWZn6T3/fpjZRizL3dZl3CsJGClkYf806qJBAY+Ya0I+vH/lEYc4niX9HhJAz9R99oi7JB6x",
+	"nRQPJiDqGoXdDyocg0zeuyL1VtqO0VRz1necBDGaz4Ac6IVoKkKABYeFUQMWhba2Ve8J5p5gPhXBXJNc",
+	"lneywcd7F+tOQzxkQmB2Q4y3aYqRN3tlegXjTdpZF4BrjDF1WE+0yD0C/x4CosmUM0w7m6Grwp/aGrvs",
+	"AEMJ3Qg9Re8Bu4hRE71KpZxyEZguYiP6AKTVJIqTVvu8y/wRFdTXi3Sl8SM+BVH3qQQSgVIgPEIZiSeT",
+	"/K9mIV0WhHehsk173VTYAWAK9L5vHLe53QnwucDuhYpw5oNtscz15ALIJJYjCPT6MuZUa75M+FGX9Q0p",
+	"ybZw7pMDhJTbL/puJdAIAhIzFUZ6DDbvSkaLpyTxRE958+L9P18+f9F7+6736/XLWzSEZhtLB9iWniFr",
+	"1euWUw24drN5lXrhSLuZ6dyQMVdzMuFR1CAnzXaXFfUgTlsc5RsaSzpL+uLjmXZZFqAaTRrk1yqhR0UG",
+	"VuP7t9TueQbLnyTuqID6D9ZMLczs4REDkPYizF6E2YswGgKr+X5iSr32fZgoJ5Ts48v+wvFl2/ZgNkG2",
+	"yA0TZsdFwt0fVV3PCnt6rUZz30zkK4zxuQElrXh2B0xfDghSwSUn3pGDVITo41p67kXbk0mAigXDcBYt",
+	"T3mJybjdbBKuxTdsQ0u1YOK5gBn0kJukWhstJ2PfBwhyLmcrd0kNfONqv7LRc8XCFa5nyMUdV0r/S09s",
+	"JMBE3Pr/s3ftzW3b2P6rYDR3J9JcUpFk2fFjdu66j+3NNm1dJ+nuZtVrQSQks6YALQFZ1nb63e/gHAAE",
+	"KcrWy3Gc6D9bJEEABA7O43d+B9U/BE9jFUZ4SOtgZsBaspM6XQwzQC0prYFB5E2LcMEDfO/qSlyTfOMp",
+	"cQGCgJweR6gkA5aK2eoKHan335h6/f1GQGbXSXSNeq7KEn927PgADlBRTvJSf9xKPWw7TcVtmdPaP266",
+	"44uTf1925LtXt38/mH84Hvx433m17knjd/uehDpve4GPcX+IbHSIPCViGBYr8e2tx5XIOVxsp4L4qyRN",
+	"bR1vi4YwaiNUjwO5JMXQOFVJHZ2q+gGrsTZ6XCY8Yq7a3IxKklKpABPJ4sCIJUDTnqLcy2NqZlxgBCMK",
+	"M49dSpqywMwx/PJC6rMhElKhUAW5PEt4LGYkkT2OtW3xtUTNtPCsW9QlwivRLIBbJFH0Bg9Y9APTuWw0",
+	"exwNyUnGbhM2M9DTRL91PJkqM3b7NUAsiqmCOUv4CAkaevxHUZxFnLxRcst0PwgbT9ScpIkeB9Yzt6o7",
+	"F+rKiDOwiHFC7Elg30bJMOGJYvYltpIfuCRKZf+qTF5MBjUy6zWO5SE80dc4/vKIl1M8wPwVApIxG9Jp",
+	"qpzBZgKSAyFSRvlKcJnKTPbdxDCxdiNUyluhoF1QG9AUwKcFs6l5+Kry5mo7uFuygwtPbWgYG5DNET2M",
+	"unF4wDrDsEvbg/AkOo7DV+xoeEi7g4OoE+cgG7Ne9AoAfNwVg5/zbuZXACfsXWu1fWjLlJtCg3I6UEJp",
+	"27wwOQfVM6no3dXi7a1mp3ouq1peMu3Vxmq3lIXE1TQzYJ72AOFA4eHwqBV26atBeBydxKF1IHSjw7hE",
+	"uxG4tb5eGcji9luqLzhRA0XAIUZ1TRWZiWkakwGDnxv71OWn1AX0IeqELhezFbHAK4F/ypjTe+tSVyEa",
+	"i5jggAh4gKb6FMzhvT7gljNSx5+JhfwGpJ+j7/R/Pv62QcaMclmG/xaAv0UfPpoELmcJELrguzaoXAu/",
+	"JZugb0VmYbc+dtjibCEbifS/+7bQuAfD7sO5DKMZl2Fd90KlnhE09zlgUturOY+XA0/xpvaGwFPnj/UA",
+	"pJ6T9uATAZM6p8XDKbftD7X1wTKfIwj048d2AWhDK8XzJxjpXSpi70ls9fxCgXMMeX43tNeKTjfqudzK",
+	"nj19NkEOm9ljGYlopreMsdfysO4ZSam+rluVJBaEC3Ufdset6O1BPDl+fjey6mBDWVWcuxLk/WHv1zOT",
+	"YwcfNoeyL1Oy3WLZi677YCn5PD2p2Ap+v+8TkgQSitxGXXUzgc41oeo6V7l86VcrR9DXglqvJ2hRl93M",
+	"1fcMJ2eZc/LnKZsySagzQ7xxgNEQkNk1Vcz6KfVd04yResE86fFCemDm5/xhAMk1UvaDauF0SmiPuzSk",
+	"2Lved7/2SSKBioEaJCtJ2VCRAbtOHFrJ5ZMnkiB3WmwPyDRtktd5GMbggipCLkGP9yeMxwkf9b1jVpE8",
+	"AnPmzCoDZxpmTF4TyRTEubS07vF634sRnb979+0PF+/e9hsBensVm+R0s9aiM9ajAT0tHNcuNzOP4ilR",
+	"OsFhUBBfGoqMNXscYFv5MuJCXdkPPRQZGKJmtIEeEk/4SH8/d1acLTSRp1P2CwmY3sKx0T4j0SRTPa4X",
+	"gJ43PUt13elSXmYDTFL/sWuKmfiQOD3MxLjHEwVBu6nUfTb6jbkb0Ra4ZhtnpNxpFmVMXY0EZ/0eB48v",
+	"J5X4rhkk7roZTiThgqSCj1iGAck60HaoHkebGlkULt5XGdJ+w40m+UldF3KAe5xmjHRb3Sr/8aUWTw/r",
+	"U52N9akV8xE/g4TCigF28gHaezZXzNpbKmZmA96nlrn+Pp5aFhSyuUuAHSv7qn1iXhv9NY5goKTMR1M+",
+	"s75Egij3uWD7+97XHURTVTbXhxW6IHeibj7gUp2klIcIwNhxTBU5aCiZZGxCk3w0ShDKBaJY8UCwd+i+",
+	"YLQO0CP6LJE2z8XgnyHUaQEUUSSmHMlbGOKjAICstYOUmoNUf9p+QPJf8J3upynHwcf9wH9Oj5eqZJDC",
+	"nQ5SCdcAjGgesPQoYxGz9GqcyLGB3WJT2PaVGeCV4Om876WlvpA97vJQAairlRm8Ft4mUr8fZkUGpNs6",
+	"8DtIb2mS0kHKrpS4Mo/oA+wc4eKYwFP31AV2N9F6aaPHDTGtgH7YadeHt41NgxIJPgoMdyFNFsRfYq25",
+	"0B7HyyKLGWhydTNCcDubwHPeIqnrFRLCDUHOwXXrJz0Bl88sUZFBfRsGMtBx9fflwHLkQETwKy4QSzmk",
+	"D+oyqPws95OklL+QxZwo6IV1ZpKReABtXvimfVLvtFqgXSGbh4/qiUHlSHgZgxQQlpaARD4nhtFkG03y",
+	"1o+aQyfSuDAEux9iOpc9btiOcLK5sJADMmeq8O3wqxlcWd5kjxdC5aSulQRig/GwYGE9vZDwPpjpKBXS",
+	"jBNC8T2u32k1KMBL2f6hFWAUTrOidBP5kjKWAZJs6x6kTErXyXqfxr9NpRprUyWwCn1fa26J6pM04ewM",
+	"UhDEjI8yGmujJGMyx6dRSfDmAIIaSBdlnget7+/AybIJah7hieYgv0gpfxq4/Jqg7NV5JlPKcYiPxd6p",
+	"P0Ht9F+/+kxQ+j+bAbSH2O8h9k8IsV95p/xsZhV3S/wA1j5wDhcfAItSe3UoJL5rj4P8MslakYgtV6Yn",
+	"ePrs2kDIxcVjQd+dBqZ1PVTu4NiVLE2N/w7AGKja27tBCzZqYf8sNw5ca4kkpSdyXd/kI7p7LfR8iS7Z",
+	"47kyWZ1eb9VM12I9bBOpQDvzsu1X0DFtC0+gYC5olsZH2eMrapYlxTGASj56pc0DHIMBqUYpTcYsJuyW",
+	"cXRQ6jWsJ37GuIJOgSnjDENQGnsc2MqUStE+LCqYp4SSjCZYVMP1i4sZ9qrHfS3yzFohi5BabaGQaKrI",
+	"gEUCChMZ5bHH61XaI8BnORHDYY6htapMk1xYwwcxt8afaCZRz45UGVPRtVaPUbdWyL9ql8FiRqdejBso",
+	"pz+XkBwfV0EtQkY2OVIfWQHNNRJPNzlodg4qVRNY0x7VEbgaKbTvhkoOSNibtloHjHT0pnIaTCcg7Zb+",
+	"4Adt+OYws3vtd6/97rXfvfa7135XLOSV54V6GMVdK79SijBN+M2Old9zE44WnIXAva7fgcd5KkblRCTo",
+	"NWS/koQX1UcUfRDsBjllgsuYfUkoGbIZGSd8qoDNWJRD+/ZECEzIGvONILgNnIpNiNEWk2+glwnyo6N0",
+	"a96fWPNWijd6Crc9q9GBLSsF4pElCX/4DHhJJ8nLzssknrxkd7i+wlSMEv4/Qqk/00Gkz+zOkdKrXL2/",
+	"fP3nP3X+Oo7+1PnrGnE9M+IlUlB/7H2mwjPLQ/+B3jBCYcdGaRLdEFgz8C0fN+PRICl2bX5jqwVRAxvf",
+	"1JNAEIsJzSxPRDedA5YhgFokYNSLUExQdjg28xw6hOAj+7u24ieZuE20zsHi/j5NfMU0cfMFcyq+nZWG",
+	"3DPg7A2UPQPOngHnc6+1aiTodnSDD5ze+tj7+PAaC4a07mwnEG21Ey3CetxHaABx3xKci3+hiJfRw4N7",
+	"8YX6VvipCvdS9jqDbOvxRXczWcfbnJMGWKc+MIvMo3SJI5gs+IFNNZYFR3COQpjyqWQx9tHgGFAeKuea",
+	"ri8iEvgcYQgDNhfG25wjHBaxCT1e5V7GoIMj50VqA55oGUizOZTwGptAkMNQwOi3oAIs+I3fsWz8ND5j",
+	"/xinnE9pms5XN8J0v/fQhb1utHfefmTn7V6d+fK8sBU6BxxCj6RRYebCbvWpb8vekLodiVRiItFFWubb",
+	"Nbksxq1Q9JNkbGxVNKdaZIzGIRzDo4wa6LLzuMA/kBKFHTHeF9/fkqdaAa/zYj6W5Qq2vhLklFjmiWns",
+	"vS0relve2Unb+1v2OsXe37L3t+z9LWsrC06GPqrHZcofJ2LyA71hpXCJSWd16SkrBk1cD/X5u+xoDvYh",
+	"kq0P7fd2oveH9v7Q3h/a+0N7f2ivfWg7GbrrQ1uJjA0zwdVL2LXy5e9K3DC+nF0LCvVTkj9o2DYMUwTm",
+	"or6/fNMkF9NBmkRNcq6PjCRjNs8xQFLEOBOTCdZVQgkIV3QnIGeg3SJ9+A+pKKpJtFwnftJ3bo1tKqQR",
+	"I22woZBFzeIqF3hIK7OyQF9fDkOGMYqjr6DkDmm3WuS7r/S1NSSfSeC9GmViOrENnqMUJ1/PBywjF5lQ",
+	"LFK1oCaZmk6uhoytxjkMK6V2Wvv3wQd1cvuP1uDH9vj7V5M3HXl5PPtnN/rmaPi/h7+dt1aPFuBnXMa/",
+	"oC9u7ttcVzy0V3jHd4KzbfY3i6YZLCcIWHgEBBSps82qdvvcrffSTp/AVqsisCohHr0NSuDzFfmXHvyS",
+	"ldxLuA7uI10a07s3jI/Ude30qBvUxgm3/7aPdJeVnpnaae3//nUefqDhf1rhyVX463//133kVZ7kyuwx",
+	"WG0z/ATXUcsF+SKGTlSFbiYMwBIid5YMoE654POxmMoex4obMiDnF6/JDZtLyLK3Sri+Cv5W8+hCpbUe",
+	"t4XkHqwhR5aUkDMRUsw/t0oWASULXYxS5RGBtxf6pqyYXVPO9h/TOfDAm8BzUXErEhz0MWs74SPoxrhx",
+	"5idJgTN1ds0yZsfGPWvs3qSxRpP8aNKOEqT7Z7GlS4IpAx4O2ezxvse3Hn7P5n00R3DRQeIREHc4kwYS",
+	"0W7YnGRsktK5YRow2fdgG8Hc4/JxuU9jkbEmOXe2UwerBFiSBY/0yphAlBtsMJ1o+xBGjKzB5oe471i0",
+	"BO9pTUeEeAlI+oEjQnfE0TNYsgkwAT2b05SL6fEBjW60ROfxGdpqidJdJm65mvowZMSAPwo06CtY5n1t",
+	"32WMmng7Dosqj4S4vLHAoDe5ffAL+NBhGnvcr1mjpR5SiWGrPklmXljH1SWEUHh1SYCLlEbMO911c+ub",
+	"jQV2/ksrnLYKhjvAKDw15QppCfWpzMY00UpDov5i7IemfdBJyq/xAnmj4Iwp2E8rn6Y7qRBTnFtEiq8W",
+	"oe+sHaF/NGO6QtG6TvT6ndtC8ECmZU7HoHZfH5Tw+KUgFUz35SDqDNq0dRIeD1+xsBsfReHJ4JCG3eEB",
+	"68TtqDU4oZuod4UvvxEl1nqqWgWDli8Uaqe1DzcHfzu5a/08e/Vm0vmFH34VHf8Qty9V95/y6LvrFjzA",
+	"JgZbsVMD3H6Bew1wV+FgZVUSZMYyVVJfhBLeEYv3RYM3NojXUJE/80p5uSb/+x/B77XzSfI9m59PtYr7",
+	"r1/1L18xmrHM/VLQ9+G4y61nAAT6JvYaJkBu43vZDZXmfn62L7X1nbmAGyVXL9J5gJycoGshTyeUaEBN",
+	"ut5tdY06PcsEHxHBWaOKdHt1rcEqDUZneMAbYPSFrbFlz/DkCvKnQXqeIlGjqRYTHrFXw7BLjwfhSdSK",
+	"wzbrDA9od3AYHcVLXtO2fOGZGBcOEHivVXELL5Zzqdh4tfZcA3YgVt0tj+ahRjt+J/1GTMNunX3Gp3s+",
+	"xvy41ptaoWq6otM6Fpwtc5VDBQvdNLCXgj/c7BOY1o/vmTeKQXeHisFH8zE9ktsotwKFEYRbOJA2Jfku",
+	"G512cl8A7D3Sli+WSkUFrKrGzLZ+pRVcR3ZpyZe/2z/vc33bqu/Gi4LJhwaEFiw4duqUz0ma3LqgTaPK",
+	"19M///rypx9fv716f/mm33Bu86oT7r3p4jk6ZZIU0623jIlaD4+d3u2ty8p+Ltlx6IjZdMs9iYb3axF7",
+	"yaIbQp2rb6fuWhIzCZETf8EVXbZliVjhn/W6tnwrrfI9vT2k6B1bXv7rnCh6R7TmRhJOJiyLGFdNcg7p",
+	"7OjrQpdkTu0+ri5n9Q7es65UesKaUSszha+oS5hv+Mv5O/35bIgfj9NVrGq/OODqWRv07uESS7AEPnGs",
+	"+W6KJSmzCO3GjqiiqXiojh5s7yXEE1XbYwl/wzt6t6XrczuX5/IFuM5yWsfD2N69nfZEO26NCbqvQrei",
+	"d5+tk2ptn9NzzM+AFUqo/pArihHnsgHZ49w0mJiwKFEuTZYDJCzQuzOAE0qVpClB0hrAVLROSD/hV1NZ",
+	"haf4BpreSNosx+d1F7uK79knKT0lnAi/wZoLMlhebs8IqAWDBVfT47vhnq94/5xF+9NUh1t9SZdUtY1A",
+	"6iD4FvYEJuShOB4mLI0lwCz4mSmC9EA2OKl3250cqN2owFTDQt1eWG+oE26sBmK/HysV/DOWE+aNe3mx",
+	"TwteHTQ8iTdWO6eSjlgo5zy6B1h3CVVugSfkhSTwCBFDwm5ZNs9BdJ67x+LOkPLEOUEDraQOtFhiEhPb",
+	"wXUmQYvNxAwomvHRAPBumKRL55hOo78X0V21IUV9ZZYlNoMXcGCZmMmGV1geXqe1YsxmAfycwThB8Tkg",
+	"H79hE1XAghm4FbQ659Eym/29noq3cx7txnLfMf6mE7ba77ScOjSiKqbzwsVaUDPVKy2zhh6akY6t8Lh9",
+	"0gm79GAQHkfdOLQy8yRqxYsFfDFsdxrTBKKc+jPUTrvHLS9qhdXU9ArFIne103antYaz2c71soyJOY9s",
+	"ybZP3ur4xPkbi8xNesvhrudi5kkYg6NfWcLcj0J4ncML6i7AGYBISWiawz39ja3lCP6vZYtiWTadKIsr",
+	"TZSEZDzgfYckhEZgxAs6p/UiDQjg+7DUlmkTZAIiVJfEZ/Jtv3Nl5lPbtX6s+fE27r4EdqWRg7tO4lJb",
+	"bdttU5J/Ko2yWR3twbCOZMwc/fp2r76evoJJuWLG9VYeDquDPe/hNY8e7AkWXRgpdlpaaZJIoidwWWRa",
+	"X6utus4v9c1/3PtW0FsSx/287LXmMpa4Xquk9UcMblkcNKy7v5hWTMIooqSG7agTH7CwC1ib6CgOj9mr",
+	"YXhCWwO80h3mY/6GjQUGDkEOQczTmu+PFv/SC/HhABh8uy8iADY1G9NKGt2rzaNfKC5wLeUbAIj69J4j",
+	"505w4D0l2QEuk9Me1zeTvi26Gbib+vk26ZM61oVxBofJi8D8koFkXDUqufeMGr912sF2fha7l36jnJW2",
+	"ktkef6OckW8EJtUjRFJvkDAVfBRiLe9QX5hcZ1Sy8hZaa0M8cQjvnrnYwK3jzdt2QmWdGVzq3JHbgM72",
+	"gbrdB+qmsoCbW0ne+brSWgE7VJeAtETcMA5JcBOwUKAIGqaONcnXmIBoucWwZYDOSJbqturd1kljWWBv",
+	"M1m2j+w918jeJis4WIbmgqon3vE5pnOt1AO7LmZNQsE7iDF3l0IXP0oo8LM/JvbO/53a0Zvsko8RKlxG",
+	"HA2aK7rOMVaIKI+x8VCtGDncwWmwHZwMNtbPTdhba22OJ44gPoJ4MbOwloQ5LEuYzm4kjIky7iXN8woz",
+	"7i5UuIXii7G8lwwHtdxdCGkqkBbhrHJLiQd5W5gkYknlInDDk7qXJdEIILkwElyKlAGRUBiLGZdNctg6",
+	"IH1D18WFuooEHyajacbiPrj2xFRr0+yMHLY67sYpzxiNroHlwkYISCyYqa5mEhSqHJa/QAPf2hHvyM9W",
+	"m0Q3VxOWAV2a/tR6ts1Po2REB3PFaqs7swqdXObV+vt1MS3FzjuyQjU/cY/VBikd+pEVumbY2N7zPE2m",
+	"uHPsx/cnDydt3ZC72T+pIV38gjbQGzfknXmq4TC2ebfhCWsNwy5tD8LjqBOHB6w7tNfyw/jb9+QbqmjE",
+	"9Nqq/bHuBrOD2O+wHe8wQ3/m9sXOdpqlOwodT+WXsd1+MuN+DcPe2Zbz7jPp8OwofnV4DOGdbnhA2UFI",
+	"o+NueNhig1Y8HLY7TOvCRmGonVade8Bbh9HmsdBqx5hROc3YmHF1NeWJ1o31eSi9KJkhGzVMopBATEfM",
+	"kt/Zn9fe4P607Tf5jjf5T0U6M0MOZlNqgcysQF22wZZXiIxYssu/msqEMymJXlTyDCm4gDOZj4gSehcG",
+	"to4V4dPxAJIXp5C+RUzrG2U4/mJ79gUnOZp5vZpkbJjc6a/x/UW+oc0B8NaynD5i4Nd8jIdjv3Y9fRHh",
+	"39t8ie4qBXIn263H310zdxcuHjKeQrE3yMk/tTlP/vIyfIpwcvY45eAts22SawqMhcBmO3dtz6gEbIvp",
+	"CnPMN6ROe1iWzrw+kYTDneDFM5VpzgjwK5b6kTGtR+ijfiiyHu9f9EFwHJNrdkfiZJQo5AAk8ppOYNVZ",
+	"mfKiNGgmlwexzZJ+0jj2evt73d36jHJLH1nQrTlx9+Wc2j32BeedvsaPdQHf6vOJbd86gbCRBrVWaNs8",
+	"tHk+6sbSax+5fq6R63XX5z15qZ4QW4hI5yvr08o7ex5HxOd+PDxNOHq9pf9p56/2uBeGJhWKOvBmif8w",
+	"jtTY3nGBSriUUxZrBd09WK/S5lMR3bC43zhzdat1TxIkN8dKTD0OpTGhVKR5OXS7vtw6CAhSli9T2QNC",
+	"JRHcIFQrMaQYU9vNAbZLvXtdEfCMcnafh+y0Ufa9DF1fW7lHJ/9Ck3vXVudLdMVlZuJF9mJTTL2ao+6N",
+	"iGhKYnbLUjEZM65IvT+mN4xkU95v6D3mSomdvoTgZnotpDo9bh23QLiZXi+0q88bJk1CHqMxuIua+W4W",
+	"E1lFPQkI2sADK+YFO6Apk7ThmgGEw2I7zpFfDvUQydJUBkQyRaYTMphj8Qe/STv/i60ityMMR/q1J4Yi",
+	"8+ie/bY8DsGKwSYsCztEH0qmNom6ZklWCj7gm/DKJEuihI+aCzlFVXP5LY9dFre0udVvL4jACip+tpId",
+	"ub27KskKhmq7iLS/pvCF7VtO2ut/Z6zusuQTldijJRnRW5b32iuTnkgSayvUOO78Oc4dTwu5pyhuZEAm",
+	"dK5Xtwxcae1sqhdanonn5plIyuOBuCOR1k28F9kEvT9+/eP/AwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

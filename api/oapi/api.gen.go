@@ -44,6 +44,45 @@ func (e Aggregation) Valid() bool {
 	}
 }
 
+// Defines values for BadGatewayCode.
+const (
+	BadGatewayCodeVendorCredentialsInvalid BadGatewayCode = "vendor_credentials_invalid"
+	BadGatewayCodeVendorUnreachable        BadGatewayCode = "vendor_unreachable"
+)
+
+// Valid indicates whether the value is a known member of the BadGatewayCode enum.
+func (e BadGatewayCode) Valid() bool {
+	switch e {
+	case BadGatewayCodeVendorCredentialsInvalid:
+		return true
+	case BadGatewayCodeVendorUnreachable:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for BadRequestCode.
+const (
+	BadRequestCodeBadRequest       BadRequestCode = "bad_request"
+	BadRequestCodeMalformedJson    BadRequestCode = "malformed_json"
+	BadRequestCodeValidationFailed BadRequestCode = "validation_failed"
+)
+
+// Valid indicates whether the value is a known member of the BadRequestCode enum.
+func (e BadRequestCode) Valid() bool {
+	switch e {
+	case BadRequestCodeBadRequest:
+		return true
+	case BadRequestCodeMalformedJson:
+		return true
+	case BadRequestCodeValidationFailed:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for BillingFrequency.
 const (
 	Annually     BillingFrequency = "annually"
@@ -143,6 +182,126 @@ func (e BillingRunStatus) Valid() bool {
 	}
 }
 
+// Defines values for ConflictCode.
+const (
+	AlreadyBilled              ConflictCode = "already_billed"
+	CannotDeleteSelf           ConflictCode = "cannot_delete_self"
+	CustomerEmailTaken         ConflictCode = "customer_email_taken"
+	CustomerExists             ConflictCode = "customer_exists"
+	EmailTaken                 ConflictCode = "email_taken"
+	EmailTemplateTaken         ConflictCode = "email_template_taken"
+	IdempotencyRequestInFlight ConflictCode = "idempotency_request_in_flight"
+	InUse                      ConflictCode = "in_use"
+	InvoiceNotIssued           ConflictCode = "invoice_not_issued"
+	InvoiceNotVoidable         ConflictCode = "invoice_not_voidable"
+	InvoicePaid                ConflictCode = "invoice_paid"
+	InvoicePrefixLocked        ConflictCode = "invoice_prefix_locked"
+	InvoicePrefixTaken         ConflictCode = "invoice_prefix_taken"
+	InvoiceVoid                ConflictCode = "invoice_void"
+	OperationNotFailed         ConflictCode = "operation_not_failed"
+	OperationSecretGone        ConflictCode = "operation_secret_gone"
+	OperationSuperseded        ConflictCode = "operation_superseded"
+	OrderHasPayments           ConflictCode = "order_has_payments"
+	OrderNotFailed             ConflictCode = "order_not_failed"
+	OrderNotPending            ConflictCode = "order_not_pending"
+	PartnerNotActive           ConflictCode = "partner_not_active"
+	PartnerTaken               ConflictCode = "partner_taken"
+	PeriodLeftUnbilled         ConflictCode = "period_left_unbilled"
+	PlanTaken                  ConflictCode = "plan_taken"
+	ProductGroupTaken          ConflictCode = "product_group_taken"
+	ProductTaken               ConflictCode = "product_taken"
+	ProductTypeTaken           ConflictCode = "product_type_taken"
+	ServiceExpired             ConflictCode = "service_expired"
+	ServiceNotActive           ConflictCode = "service_not_active"
+	ServiceNotBilled           ConflictCode = "service_not_billed"
+	ServiceNotProvisioned      ConflictCode = "service_not_provisioned"
+	ServiceTerminated          ConflictCode = "service_terminated"
+	TaxTaken                   ConflictCode = "tax_taken"
+	UsernameTaken              ConflictCode = "username_taken"
+	VendorLoginTaken           ConflictCode = "vendor_login_taken"
+	VentureTaken               ConflictCode = "venture_taken"
+)
+
+// Valid indicates whether the value is a known member of the ConflictCode enum.
+func (e ConflictCode) Valid() bool {
+	switch e {
+	case AlreadyBilled:
+		return true
+	case CannotDeleteSelf:
+		return true
+	case CustomerEmailTaken:
+		return true
+	case CustomerExists:
+		return true
+	case EmailTaken:
+		return true
+	case EmailTemplateTaken:
+		return true
+	case IdempotencyRequestInFlight:
+		return true
+	case InUse:
+		return true
+	case InvoiceNotIssued:
+		return true
+	case InvoiceNotVoidable:
+		return true
+	case InvoicePaid:
+		return true
+	case InvoicePrefixLocked:
+		return true
+	case InvoicePrefixTaken:
+		return true
+	case InvoiceVoid:
+		return true
+	case OperationNotFailed:
+		return true
+	case OperationSecretGone:
+		return true
+	case OperationSuperseded:
+		return true
+	case OrderHasPayments:
+		return true
+	case OrderNotFailed:
+		return true
+	case OrderNotPending:
+		return true
+	case PartnerNotActive:
+		return true
+	case PartnerTaken:
+		return true
+	case PeriodLeftUnbilled:
+		return true
+	case PlanTaken:
+		return true
+	case ProductGroupTaken:
+		return true
+	case ProductTaken:
+		return true
+	case ProductTypeTaken:
+		return true
+	case ServiceExpired:
+		return true
+	case ServiceNotActive:
+		return true
+	case ServiceNotBilled:
+		return true
+	case ServiceNotProvisioned:
+		return true
+	case ServiceTerminated:
+		return true
+	case TaxTaken:
+		return true
+	case UsernameTaken:
+		return true
+	case VendorLoginTaken:
+		return true
+	case VentureTaken:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CreditIssuerType.
 const (
 	CreditIssuerTypePartner CreditIssuerType = "partner"
@@ -173,6 +332,72 @@ func (e CustomerStatus) Valid() bool {
 	case CustomerStatusActive:
 		return true
 	case CustomerStatusClosed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ForbiddenCode.
+const (
+	ForbiddenCodeCustomerNotAllowed        ForbiddenCode = "customer_not_allowed"
+	ForbiddenCodeFieldNotAllowed           ForbiddenCode = "field_not_allowed"
+	ForbiddenCodeForbidden                 ForbiddenCode = "forbidden"
+	ForbiddenCodePartnerNotAllowed         ForbiddenCode = "partner_not_allowed"
+	ForbiddenCodePaymentNotAllowed         ForbiddenCode = "payment_not_allowed"
+	ForbiddenCodePlanNotAvailableToPartner ForbiddenCode = "plan_not_available_to_partner"
+	ForbiddenCodeRoleNotAllowed            ForbiddenCode = "role_not_allowed"
+	ForbiddenCodeSandboxDisabled           ForbiddenCode = "sandbox_disabled"
+)
+
+// Valid indicates whether the value is a known member of the ForbiddenCode enum.
+func (e ForbiddenCode) Valid() bool {
+	switch e {
+	case ForbiddenCodeCustomerNotAllowed:
+		return true
+	case ForbiddenCodeFieldNotAllowed:
+		return true
+	case ForbiddenCodeForbidden:
+		return true
+	case ForbiddenCodePartnerNotAllowed:
+		return true
+	case ForbiddenCodePaymentNotAllowed:
+		return true
+	case ForbiddenCodePlanNotAvailableToPartner:
+		return true
+	case ForbiddenCodeRoleNotAllowed:
+		return true
+	case ForbiddenCodeSandboxDisabled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GoneCode.
+const (
+	OfferGone GoneCode = "offer_gone"
+)
+
+// Valid indicates whether the value is a known member of the GoneCode enum.
+func (e GoneCode) Valid() bool {
+	switch e {
+	case OfferGone:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for InternalErrorCode.
+const (
+	Internal InternalErrorCode = "internal"
+)
+
+// Valid indicates whether the value is a known member of the InternalErrorCode enum.
+func (e InternalErrorCode) Valid() bool {
+	switch e {
+	case Internal:
 		return true
 	default:
 		return false
@@ -296,6 +521,30 @@ func (e Module) Valid() bool {
 	}
 }
 
+// Defines values for NotFoundCode.
+const (
+	NotFoundCodeModuleSettingsNotSet       NotFoundCode = "module_settings_not_set"
+	NotFoundCodeNotFound                   NotFoundCode = "not_found"
+	NotFoundCodeNotificationSettingsNotSet NotFoundCode = "notification_settings_not_set"
+	NotFoundCodePricingNotSet              NotFoundCode = "pricing_not_set"
+)
+
+// Valid indicates whether the value is a known member of the NotFoundCode enum.
+func (e NotFoundCode) Valid() bool {
+	switch e {
+	case NotFoundCodeModuleSettingsNotSet:
+		return true
+	case NotFoundCodeNotFound:
+		return true
+	case NotFoundCodeNotificationSettingsNotSet:
+		return true
+	case NotFoundCodePricingNotSet:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OfferingItemGroup.
 const (
 	Common      OfferingItemGroup = "common"
@@ -365,6 +614,21 @@ func (e PartnerStatus) Valid() bool {
 	}
 }
 
+// Defines values for PayloadTooLargeCode.
+const (
+	BodyTooLarge PayloadTooLargeCode = "body_too_large"
+)
+
+// Valid indicates whether the value is a known member of the PayloadTooLargeCode enum.
+func (e PayloadTooLargeCode) Valid() bool {
+	switch e {
+	case BodyTooLarge:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PaymentMethod.
 const (
 	BankTransfer PaymentMethod = "bank_transfer"
@@ -410,6 +674,21 @@ func (e PlanStatus) Valid() bool {
 	case PlanStatusDraft:
 		return true
 	case PlanStatusRetired:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PreconditionFailedCode.
+const (
+	VersionMismatch PreconditionFailedCode = "version_mismatch"
+)
+
+// Valid indicates whether the value is a known member of the PreconditionFailedCode enum.
+func (e PreconditionFailedCode) Valid() bool {
+	switch e {
+	case VersionMismatch:
 		return true
 	default:
 		return false
@@ -566,6 +845,21 @@ func (e ServiceStatus) Valid() bool {
 	}
 }
 
+// Defines values for ServiceUnavailableCode.
+const (
+	VendorNotConfigured ServiceUnavailableCode = "vendor_not_configured"
+)
+
+// Valid indicates whether the value is a known member of the ServiceUnavailableCode enum.
+func (e ServiceUnavailableCode) Valid() bool {
+	switch e {
+	case VendorNotConfigured:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TokenTokenType.
 const (
 	Bearer TokenTokenType = "Bearer"
@@ -575,6 +869,231 @@ const (
 func (e TokenTokenType) Valid() bool {
 	switch e {
 	case Bearer:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TooManyRequestsCode.
+const (
+	RateLimited TooManyRequestsCode = "rate_limited"
+)
+
+// Valid indicates whether the value is a known member of the TooManyRequestsCode enum.
+func (e TooManyRequestsCode) Valid() bool {
+	switch e {
+	case RateLimited:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UnauthorizedCode.
+const (
+	InvalidCredentials UnauthorizedCode = "invalid_credentials"
+	Unauthenticated    UnauthorizedCode = "unauthenticated"
+)
+
+// Valid indicates whether the value is a known member of the UnauthorizedCode enum.
+func (e UnauthorizedCode) Valid() bool {
+	switch e {
+	case InvalidCredentials:
+		return true
+	case Unauthenticated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UnprocessableEntityCode.
+const (
+	UnprocessableEntityCodeAmountNotPositive             UnprocessableEntityCode = "amount_not_positive"
+	UnprocessableEntityCodeAmountTooPrecise              UnprocessableEntityCode = "amount_too_precise"
+	UnprocessableEntityCodeAsOfInFuture                  UnprocessableEntityCode = "as_of_in_future"
+	UnprocessableEntityCodeBillingModelMismatch          UnprocessableEntityCode = "billing_model_mismatch"
+	UnprocessableEntityCodeCurrencyMismatch              UnprocessableEntityCode = "currency_mismatch"
+	UnprocessableEntityCodeCurrencyNotSupported          UnprocessableEntityCode = "currency_not_supported"
+	UnprocessableEntityCodeCustomerClosed                UnprocessableEntityCode = "customer_closed"
+	UnprocessableEntityCodeCustomerNotFound              UnprocessableEntityCode = "customer_not_found"
+	UnprocessableEntityCodeCyclesRequired                UnprocessableEntityCode = "cycles_required"
+	UnprocessableEntityCodeDuplicateFrequency            UnprocessableEntityCode = "duplicate_frequency"
+	UnprocessableEntityCodeDuplicateMeteredCharge        UnprocessableEntityCode = "duplicate_metered_charge"
+	UnprocessableEntityCodeEditionNotAvailable           UnprocessableEntityCode = "edition_not_available"
+	UnprocessableEntityCodeFrequencyNotOffered           UnprocessableEntityCode = "frequency_not_offered"
+	UnprocessableEntityCodeFrequencyUnchanged            UnprocessableEntityCode = "frequency_unchanged"
+	UnprocessableEntityCodeHardQuotaRequiresSoftQuota    UnprocessableEntityCode = "hard_quota_requires_soft_quota"
+	UnprocessableEntityCodeIdempotencyKeyReused          UnprocessableEntityCode = "idempotency_key_reused"
+	UnprocessableEntityCodeInvalidStatusChange           UnprocessableEntityCode = "invalid_status_change"
+	UnprocessableEntityCodeInvoicePrefixReserved         UnprocessableEntityCode = "invoice_prefix_reserved"
+	UnprocessableEntityCodeLocationNotAvailable          UnprocessableEntityCode = "location_not_available"
+	UnprocessableEntityCodeMeteredChargesRequirePayg     UnprocessableEntityCode = "metered_charges_require_payg"
+	UnprocessableEntityCodeModuleNotApplicable           UnprocessableEntityCode = "module_not_applicable"
+	UnprocessableEntityCodeModuleSettingsNotSet          UnprocessableEntityCode = "module_settings_not_set"
+	UnprocessableEntityCodeNegativeAmount                UnprocessableEntityCode = "negative_amount"
+	UnprocessableEntityCodeOfferOfAnotherSeller          UnprocessableEntityCode = "offer_of_another_seller"
+	UnprocessableEntityCodeOfferingItemQuotaNotInteger   UnprocessableEntityCode = "offering_item_quota_not_integer"
+	UnprocessableEntityCodeOfferingItemsNotAvailable     UnprocessableEntityCode = "offering_items_not_available"
+	UnprocessableEntityCodeOverageNotApplicable          UnprocessableEntityCode = "overage_not_applicable"
+	UnprocessableEntityCodeOveragePriceRequiresHardQuota UnprocessableEntityCode = "overage_price_requires_hard_quota"
+	UnprocessableEntityCodeOverpayment                   UnprocessableEntityCode = "overpayment"
+	UnprocessableEntityCodePaidAtInFuture                UnprocessableEntityCode = "paid_at_in_future"
+	UnprocessableEntityCodePartnerNotFound               UnprocessableEntityCode = "partner_not_found"
+	UnprocessableEntityCodePasswordTooWeak               UnprocessableEntityCode = "password_too_weak"
+	UnprocessableEntityCodePercentOutOfRange             UnprocessableEntityCode = "percent_out_of_range"
+	UnprocessableEntityCodePercentTooPrecise             UnprocessableEntityCode = "percent_too_precise"
+	UnprocessableEntityCodePlanChainBroken               UnprocessableEntityCode = "plan_chain_broken"
+	UnprocessableEntityCodePlanChangePrepaidOnly         UnprocessableEntityCode = "plan_change_prepaid_only"
+	UnprocessableEntityCodePlanNotActive                 UnprocessableEntityCode = "plan_not_active"
+	UnprocessableEntityCodePlanNotCompatible             UnprocessableEntityCode = "plan_not_compatible"
+	UnprocessableEntityCodePlanNotFound                  UnprocessableEntityCode = "plan_not_found"
+	UnprocessableEntityCodePlanNotPaid                   UnprocessableEntityCode = "plan_not_paid"
+	UnprocessableEntityCodePlanNotPartnerVisible         UnprocessableEntityCode = "plan_not_partner_visible"
+	UnprocessableEntityCodePlanUnchanged                 UnprocessableEntityCode = "plan_unchanged"
+	UnprocessableEntityCodeProductGroupNotFound          UnprocessableEntityCode = "product_group_not_found"
+	UnprocessableEntityCodeProductNotFound               UnprocessableEntityCode = "product_not_found"
+	UnprocessableEntityCodeProductTypeNotFound           UnprocessableEntityCode = "product_type_not_found"
+	UnprocessableEntityCodeQuantityNotEnabled            UnprocessableEntityCode = "quantity_not_enabled"
+	UnprocessableEntityCodeQuantityRequiresFiniteQuota   UnprocessableEntityCode = "quantity_requires_finite_quota"
+	UnprocessableEntityCodeQuantityUnchanged             UnprocessableEntityCode = "quantity_unchanged"
+	UnprocessableEntityCodeScopeNotFound                 UnprocessableEntityCode = "scope_not_found"
+	UnprocessableEntityCodeSecretGone                    UnprocessableEntityCode = "secret_gone"
+	UnprocessableEntityCodeTaxNotFound                   UnprocessableEntityCode = "tax_not_found"
+	UnprocessableEntityCodeTaxRateOutOfRange             UnprocessableEntityCode = "tax_rate_out_of_range"
+	UnprocessableEntityCodeTemplateInvalid               UnprocessableEntityCode = "template_invalid"
+	UnprocessableEntityCodeTemplateNotFound              UnprocessableEntityCode = "template_not_found"
+	UnprocessableEntityCodeTermChangePrepaidOnly         UnprocessableEntityCode = "term_change_prepaid_only"
+	UnprocessableEntityCodeTermNotLonger                 UnprocessableEntityCode = "term_not_longer"
+	UnprocessableEntityCodeTerminationBeforeSuspension   UnprocessableEntityCode = "termination_before_suspension"
+	UnprocessableEntityCodeVendorCredentialsInvalid      UnprocessableEntityCode = "vendor_credentials_invalid"
+	UnprocessableEntityCodeVendorLoginFixed              UnprocessableEntityCode = "vendor_login_fixed"
+	UnprocessableEntityCodeVentureNotFound               UnprocessableEntityCode = "venture_not_found"
+)
+
+// Valid indicates whether the value is a known member of the UnprocessableEntityCode enum.
+func (e UnprocessableEntityCode) Valid() bool {
+	switch e {
+	case UnprocessableEntityCodeAmountNotPositive:
+		return true
+	case UnprocessableEntityCodeAmountTooPrecise:
+		return true
+	case UnprocessableEntityCodeAsOfInFuture:
+		return true
+	case UnprocessableEntityCodeBillingModelMismatch:
+		return true
+	case UnprocessableEntityCodeCurrencyMismatch:
+		return true
+	case UnprocessableEntityCodeCurrencyNotSupported:
+		return true
+	case UnprocessableEntityCodeCustomerClosed:
+		return true
+	case UnprocessableEntityCodeCustomerNotFound:
+		return true
+	case UnprocessableEntityCodeCyclesRequired:
+		return true
+	case UnprocessableEntityCodeDuplicateFrequency:
+		return true
+	case UnprocessableEntityCodeDuplicateMeteredCharge:
+		return true
+	case UnprocessableEntityCodeEditionNotAvailable:
+		return true
+	case UnprocessableEntityCodeFrequencyNotOffered:
+		return true
+	case UnprocessableEntityCodeFrequencyUnchanged:
+		return true
+	case UnprocessableEntityCodeHardQuotaRequiresSoftQuota:
+		return true
+	case UnprocessableEntityCodeIdempotencyKeyReused:
+		return true
+	case UnprocessableEntityCodeInvalidStatusChange:
+		return true
+	case UnprocessableEntityCodeInvoicePrefixReserved:
+		return true
+	case UnprocessableEntityCodeLocationNotAvailable:
+		return true
+	case UnprocessableEntityCodeMeteredChargesRequirePayg:
+		return true
+	case UnprocessableEntityCodeModuleNotApplicable:
+		return true
+	case UnprocessableEntityCodeModuleSettingsNotSet:
+		return true
+	case UnprocessableEntityCodeNegativeAmount:
+		return true
+	case UnprocessableEntityCodeOfferOfAnotherSeller:
+		return true
+	case UnprocessableEntityCodeOfferingItemQuotaNotInteger:
+		return true
+	case UnprocessableEntityCodeOfferingItemsNotAvailable:
+		return true
+	case UnprocessableEntityCodeOverageNotApplicable:
+		return true
+	case UnprocessableEntityCodeOveragePriceRequiresHardQuota:
+		return true
+	case UnprocessableEntityCodeOverpayment:
+		return true
+	case UnprocessableEntityCodePaidAtInFuture:
+		return true
+	case UnprocessableEntityCodePartnerNotFound:
+		return true
+	case UnprocessableEntityCodePasswordTooWeak:
+		return true
+	case UnprocessableEntityCodePercentOutOfRange:
+		return true
+	case UnprocessableEntityCodePercentTooPrecise:
+		return true
+	case UnprocessableEntityCodePlanChainBroken:
+		return true
+	case UnprocessableEntityCodePlanChangePrepaidOnly:
+		return true
+	case UnprocessableEntityCodePlanNotActive:
+		return true
+	case UnprocessableEntityCodePlanNotCompatible:
+		return true
+	case UnprocessableEntityCodePlanNotFound:
+		return true
+	case UnprocessableEntityCodePlanNotPaid:
+		return true
+	case UnprocessableEntityCodePlanNotPartnerVisible:
+		return true
+	case UnprocessableEntityCodePlanUnchanged:
+		return true
+	case UnprocessableEntityCodeProductGroupNotFound:
+		return true
+	case UnprocessableEntityCodeProductNotFound:
+		return true
+	case UnprocessableEntityCodeProductTypeNotFound:
+		return true
+	case UnprocessableEntityCodeQuantityNotEnabled:
+		return true
+	case UnprocessableEntityCodeQuantityRequiresFiniteQuota:
+		return true
+	case UnprocessableEntityCodeQuantityUnchanged:
+		return true
+	case UnprocessableEntityCodeScopeNotFound:
+		return true
+	case UnprocessableEntityCodeSecretGone:
+		return true
+	case UnprocessableEntityCodeTaxNotFound:
+		return true
+	case UnprocessableEntityCodeTaxRateOutOfRange:
+		return true
+	case UnprocessableEntityCodeTemplateInvalid:
+		return true
+	case UnprocessableEntityCodeTemplateNotFound:
+		return true
+	case UnprocessableEntityCodeTermChangePrepaidOnly:
+		return true
+	case UnprocessableEntityCodeTermNotLonger:
+		return true
+	case UnprocessableEntityCodeTerminationBeforeSuspension:
+		return true
+	case UnprocessableEntityCodeVendorCredentialsInvalid:
+		return true
+	case UnprocessableEntityCodeVendorLoginFixed:
+		return true
+	case UnprocessableEntityCodeVentureNotFound:
 		return true
 	default:
 		return false
@@ -667,6 +1186,12 @@ type ApiKeyList struct {
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
 
+// BadGatewayCode The `code` of a 502 answer.
+type BadGatewayCode string
+
+// BadRequestCode The `code` of a 400 answer.
+type BadRequestCode string
+
 // BillingFrequency monthly (1 month), quarterly (3), semiannually (6), annually (12), biennially (24), triennially (36).
 type BillingFrequency string
 
@@ -740,6 +1265,9 @@ type ChangePending struct {
 	Operation ServiceOperation `json:"operation"`
 	Service   Service          `json:"service"`
 }
+
+// ConflictCode The `code` of a 409 answer.
+type ConflictCode string
 
 // CredentialsUpdate defines model for CredentialsUpdate.
 type CredentialsUpdate struct {
@@ -888,11 +1416,20 @@ type FieldError struct {
 	Message string `json:"message"`
 }
 
+// ForbiddenCode The `code` of a 403 answer.
+type ForbiddenCode string
+
+// GoneCode The `code` of a 410 answer.
+type GoneCode string
+
 // Health defines model for Health.
 type Health struct {
 	// Status Example: ok
 	Status string `json:"status"`
 }
+
+// InternalErrorCode The `code` of a 500 answer.
+type InternalErrorCode string
 
 // Invoice defines model for Invoice.
 type Invoice struct {
@@ -1065,6 +1602,9 @@ type NewCustomer struct {
 	Name    string              `json:"name"`
 	Phone   *string             `json:"phone,omitempty"`
 }
+
+// NotFoundCode The `code` of a 404 answer.
+type NotFoundCode string
 
 // NotificationSettings defines model for NotificationSettings.
 type NotificationSettings struct {
@@ -1350,6 +1890,9 @@ type PartnerUpdate struct {
 	VendorLogin *string        `json:"vendor_login,omitempty"`
 }
 
+// PayloadTooLargeCode The `code` of a 413 answer.
+type PayloadTooLargeCode string
+
 // Payment defines model for Payment.
 type Payment struct {
 	// Amount An amount of money. The amount is a decimal string with two places, never a JSON number.
@@ -1476,6 +2019,9 @@ type PlanUpdate struct {
 	Status    *PlanStatus         `json:"status,omitempty"`
 	VentureId *openapi_types.UUID `json:"venture_id,omitempty"`
 }
+
+// PreconditionFailedCode The `code` of a 412 answer.
+type PreconditionFailedCode string
 
 // Principal defines model for Principal.
 type Principal struct {
@@ -1799,6 +2345,9 @@ type ServiceQuotas struct {
 // ServiceStatus defines model for ServiceStatus.
 type ServiceStatus string
 
+// ServiceUnavailableCode The `code` of a 503 answer.
+type ServiceUnavailableCode string
+
 // SsoLink defines model for SsoLink.
 type SsoLink struct {
 	ExpiresAt time.Time `json:"expires_at"`
@@ -1882,6 +2431,15 @@ type TokenRequest struct {
 	Email    openapi_types.Email `json:"email"`
 	Password *string             `json:"password,omitempty"`
 }
+
+// TooManyRequestsCode The `code` of a 429 answer.
+type TooManyRequestsCode string
+
+// UnauthorizedCode The `code` of a 401 answer.
+type UnauthorizedCode string
+
+// UnprocessableEntityCode The `code` of a 422 answer.
+type UnprocessableEntityCode string
 
 // UsageSync defines model for UsageSync.
 type UsageSync struct {
@@ -55539,517 +56097,532 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P0Jc9s4tjCA/hWU3q2KXZeSJVne69V33el0T3qyTexMz6J+EkQeWWxTgBoArahT+e+vcABwkUiJWhwn",
-	"Hd26M+OIJJaDg7Mvn2o+H084A6Zk7fJTbQQ0AIF/vrild/p/A5C+CCcq5Kx2WbsdAREgeSx8IA8gZMiZ",
-	"R2JJBxGQkJH+y2H9NVX+qN+oeTX4SMeTCGqXtW6t3a3VvJr0RzCmelw1m+gHUomQ3dU+f/ZqLwMYT7gC",
-	"pt7DJKIzCBbn7ysRQ59MR8CIGoWShJKoERCpuICAUCanIIjihDICVEQhCCLgjxikItNQjczLdAykn0zn",
-	"z+p/h1l+wXqagtUOOI+AMlzuK+5Ts6r5Rf46AgE4ky+AKggIF2QCLAjZXQo9nzIy0NCkQR5WRw+tIwni",
-	"IfRBHjUHLb8dHEO9Mzyh9c7g1K+fB2dQvxg2aWvQ9o+DDhzxCQhcizw6oaeDM/88qF9Ac1jv0Nagfu63",
-	"g/ox6AHMsxXn8J4qeBWOQ4X/tbi99waektAo4lMIyAQEmYYs4FMy5MKcix+FwBShQSBAytwGT5vZ+cch",
-	"C8fxuHbZ9NxaQqbgDkR+Me9hTEOm11i+oAiGSmMhgj4WQq/ALCy3gJOLzRYgoQAaN+BzFkgSMxVGBTMT",
-	"YEF+/532OtODErProQJRPrXiZEpDRQYw5BrxxEwjGr2jIctNfLwO4P9lofoyKKMC+PiZJGHgEfBHHAIy",
-	"FHyMMHB3jgsypgEQfSOuyB8xV0BCZe6vgAkXCpdKJoIPIhjnL8LxsOW36QXUTwZnQb3jn0P9gjYHdXMj",
-	"DD4vxeXPXm1CBR2DskTteSwkF8Ub6jP4qHo+vtEnfIj7mAh4CHksyYTegV5dqF//IwYxq3k1Rsd6PvNN",
-	"biVj+vEVsDs1ql2etNpeIbVbQV3DObJwQY+h5Z+c1M+C9qDegfNhnbYGzfqx3wlO4HR4Rs8HboETqkbp",
-	"+kJ94/WJhELT1HnaNuRiTFXtshbH+OYSyuzP/g6zxXVfk5iFf8RA7mGG1EAjEgsgIDAcgq/IASUfPrz8",
-	"UVNrSu44D4g/4qEPhw2CCK6RIE+e9UiUBWTAg5nGlIjODKUfhkIqDaUJZxLyIDoZNv1zetKunwyaUO/Q",
-	"Y00nj/16OzjzW4NzOKWtpgORYXUpkObYQdlptk9OPH113L9bq+H1PoH87uB2Rdx54tX6msFYjnhrg3WI",
-	"okXxvbHCiKHAI8ruQENtQKVmv4wcUInyiRZr+odXhBKpaASEM3yv02rPCywtFFiKN2mFnDIkOS688SXs",
-	"9B29AyLDP0vJS4TfZacKYEjjSNUuT5qentfQ8Xaz6aVUvVVA1T/r0zAnjuTwBxr8TBVMKd5pn2vswxXS",
-	"ySQKjXhzZEnz//4ujayTwEh/EegJHoAFXPRiJoD6Iy0K1rxaAIqGUXI4+g0ShAFhXFkx7Ur/PUKcpZJI",
-	"+gBI8aSiKpZ6bxqKocLj+IEGxC012dhIqYm8PDoKuC8b1BechbI+iajSFK1h1+nWL48Klvk5C9X/ETCs",
-	"Xdb+P0epTHxknsqjd2YQA8Mi5MP9+TyOzA6NYOePjOw3pGEEQX6/BkeDhl7DDzSw3Ha7c6BRGODLPTPj",
-	"/DE4rhxKXCS+j2gvBNcM8r/JUMml9WrDEKKgdlnT8ldU82pjkJLe6ZcmQgueaka65mG3pkceh1Iiyv+W",
-	"nmVHo2b2LN12Nz7Lha3u4ihf00hPZw7NvF8PGc7lYIfn9RzP7tr3YaIMXS85s6KzEhCEygCbjnlsP7J/",
-	"1c4bx8c1r2ZkSH9Wu6x9uPmxZgQZNUNhQyo+RmokgOL4tT9iylSoZqRN6t242TwG0kJRvN1sn9Zbrfpx",
-	"s9Ewf7fr7Q4eTcgeNCfRC/nNqyUaBC5GKRhP9BpbXs2qMD2UENLxblvNy6b+//9oqqXx42xw7l8ETai3",
-	"hm2tqRxrTaUD9ZPhKXXPal7tPmRBZsk1rxZRqXqIgpoafrglRwoY1Uf2KQw+H/HhEDQN7YUKxvKSnDSP",
-	"yY1Rj8gHRh9oGFmSg7IeErZk9MvWZ8OBQOpNDDQEYwni0mhOJ8O6XpyWLa3G1KLtgZOoEMRKhBpIWnQ2",
-	"k/Zwt03Q2zzWn54E9Q6cDuvn9GJQb/qtoA3Hww49GWSIWc2qfzWvFk+CJQBtNf+DqGzmsgiz+H77JHcA",
-	"DinM2k6DMzgfXjRxM/WOf6z31hnWnf6nN6ovtgDoKRHSqHY5pJEE/OmP2OLdmDM1imbueCtuGIXoIIae",
-	"3mSy4Ha9faIPKKLMLLGiMKsVBBr1YhFlSATE7bof8ThwdKLh83HNyx66/gdXFHEhjz/6l8m0p+WC3pSL",
-	"e31AWnGuXZ589mr8AQS9g97doHbZ0keueObfzc+ZA6W+Ch801sUsVL2JsKeVXORWs9FsFt7k5QhgDlTj",
-	"qNMuOFNc8joNxiGreY7bmjtikbFzck5PL4Z1aAbNemc4bNfpSWdQPz7pBM2L8w60z9v4JYpItcvjz5Wp",
-	"pSF17yz2lrC/VN4S4HMRoCUmIIMwioz0haqUJebkIFRaFjPkB1+0NJFQoQVTRqPDK/zEstURNfzK52wY",
-	"InnWDxlMiTllMgPVIO94ZPTvhJZp1paxaJUbbG6zX3mkn7PAGCKUWlg+JX/3wuAzmo2WaKCaW3A2jEJ/",
-	"O94epnJ1z9KzXsh6wyi8G6ksn7+et3eFkswJ5fqgpAqjiAxAiyMTwX2QMi9+dZoXKctOtrApv16+/F2J",
-	"YW7nvl2uTLUhZ5TR2wNk4j9xMQiDANhW5zJMRsmcwb95LIjgEZAxnSHqBhxPIg/g4xTAP2WG2QzC6UJ2",
-	"BU2fRhGIZ7JkJ5+92s+cwVbQQ9rcu9PD5ETVUBJ8ZCRVEnF2B4IkvD4HxlZGtPzZjLQZBDOL2QUIXyoC",
-	"H0MtdpBBrPI7wams8P+SKU3roxdGAtqGRtiRsrC84WOwSgfaJAVnd5oiawyVYQB5jSsDSrcslLVAELO8",
-	"je+/W9ouIHvNSMzg4wR8DVwt/8cCUu3KzaVBHoTSj7hMQI1M552AYfhxc7KM3CTi/r2R/WU8HlMxS1VB",
-	"FQtAphVKGUOQ8DrNgmkU548MH/UmuKSeHXT+LiwZ84pkuCkxw6BrIUU2w50fkbYX7kEfm6L3hrzmQWRX",
-	"qbkQHwNnQCCS8Ex6hPGpVr0482E1sMzoGVi9dDLFFAQQFo8H+pJl+KD5UIMMryNovL4LH4ClxvIvAiKz",
-	"8s+fd0WpF4/f2iAkqEtC9cUAkcciNM1T1mXu26kWsnIgCxU56BetvH/oEevn6bIluImynUbP9MCHgv8J",
-	"rMsWBjZY0z9skOtIctJfKjD0G11kc2+4+onHLNiKajKuekMcJYNKbziRsT9KrPF51OikqPGGK/KT/Xoz",
-	"3Ejn3wU66PXgaHhEaOUJZTiIgChuBCHk6kgO3zpBdjNLxmozwZyWuoGZQMZSa84rrQSVzALfhikgAZoz",
-	"BVRCCbv15EjXUNXm9LMVqleovnJ1KwEBukS25PJ4OY2BcYGNJQvT0LSH6hERM6alEC40BfEBAmTo87ws",
-	"3VVmigwBesuiGaHWcpyZKoka0MgYXBm+Zp0YdurHY2OFi0YuBr4AZWTnHJxeaupPpZxyEeRF4HuYqKVw",
-	"yY45Z8dORjS7T4CjeZjimustznWFP9ugjACYCmkkH5vvF+8GIRZPQEhEjhzArgmDqdYQkk2h187Hm7cc",
-	"XumIOXPA/Hjo2daylyWWyfgOlVA+GsdS4c0XMfuCUEr3sDvpKHd5rGD0RwxaUsGNXer9OkJnkFoLKEXI",
-	"riUfWgxRWABolxkpK/tMTzPmD4bqYrQESllFEDBSVpepLMKHaimS54dKUa5/aCWmd3QWcRrccv6Kirvt",
-	"lPcBD2Y9xXkvwqFKfE3oeQ71kjnBF/PKe8YGYn1C5IXxZdxyTl7ZkTfDq7kF7trK5HaGo+tjpiw5axCE",
-	"olAlyUGLvA5/OESJ653AkJ1Qj/ZTwla2cLyiQbc3DuXY+qPnzsDGkoxSh+MVGYLyUbpfvNatjMs1u1by",
-	"k2NQm7pe5xa6q7NI4w2TAAA0btLIGPmsWJQVCHfg6dYEASWiu1jAvN5gJSfq+zxmeEfTV8nB9fP3b9+8",
-	"vOl9eP/qMG97ydyEYjl2K6/33JJ3YoYhDKUbMqEi8Sln9mr1j4zV7rNXu+X8NWUzF7K31WkIqqCH0RFz",
-	"NhPOyZiyGXEayhXKSzMSUaVVnwzCtzN8TH+m10aSxW0K89zCdgHq91QBsQO6zdChAsNcjAlDmmjAOSk8",
-	"CV+sJ+EnRWuwXxzNxX5m4x/ruQjMSoOkX8wNZCMpKw6i33ahkPUkFnLpx2nUJELzA6OxGnER/rklxY1x",
-	"IC09+nQO616buAeN9i5mICNp5qWnVop1uaVtinDzy9pJMES6nwFd2EsGxX799df6dWb6YoWPWhuDiauA",
-	"1XrcB2b9Upp2vLCe3R150O5h1hMQywJb67yvTItb+kVjE6MkCNF2z1QaEZKlJ+3syWY2YKWanTjQMqvf",
-	"DR0PuL6nRMSRCZoT/B5Yo5ZK4HjO13d3Au5KdPq/8SmhBGMGnkkS0DCakVjSOyAD8PkYTNSh9Qg7Tz3G",
-	"HrF4XLv8b21MP1orT82r0Ye72m8LMXRe7XoS2gBUG3sUGjU9a33KBLQGVEFdhWOoFYzlvhnMKgTBGuNV",
-	"hdfQTKWPZq21GFf/p8UHmrUyG9dRYXZjTC2+gJN4EIW+lo2EcirLPcw8rUxoUe+OhRJIiPi8MLCAB36/",
-	"5qYEN/dvGVr+HWbv9WufP2cDRf9rQpYRKsmm7IA5U2OKI3zwO/gqxZHn+BJSicDIsDR6l8EZG/CSRyN3",
-	"DNnAVBtUWR6YOn9Ic5crGIdMq9WRgfSY3gOhGJcrfT7RajcnlNghNOxXh2NnAYVLXgUGXBeNordDDDtb",
-	"diD2hn325q+Y0SaLUWs64hEiU4PcjPiU4XZNIgYaGtMg4+WbsXMsbue3ZEOvQhMkWW03+u3XoGjBfgKq",
-	"kGgmUUGVoOIWRoWgs4X145jFq/8hjKKQ3f2UBljNA9LGW2l9Ef889DSdFAqE/vH40CMSxiFlLKaR/uX0",
-	"0CPpv1rtQ48MQmAsND+0O4ceUSLzy/HpYY7gJvFdyTSak2Xm0IQ4/TMdXJ9jOnAhobbbfc0DiJAd20kn",
-	"AiYU0XrCpdJ/9obhR8j9MKGzu2WDvo/ZIgegsseHC7RpGd1fh5RZH7OsjDDpUn8yny7ijlcbhiyUozWX",
-	"MgIq1ACosl/lkegVlYrI8A6NUlE4BEfpp1zcgyABRw+5yhGapfNV5DxpOOn8khKv7JgG4BHUiiEgVBKg",
-	"/oj4o5jdE5+Px6GSGRKRRK07X1BVgP89NK60vKungLfK+3AyKUrL0GNJBzgRs2eSTECEPJDGtWZSmmgk",
-	"gAYzcjCY5bINY3ZYvA3kvGuethMsq27+xryvkY0rGq368DVnMCtmvgh0z96rZCGZg04B6CbL3JM58K9k",
-	"2ukONmLc1W//Jrg0Bx4cYvkm3KVfIFMuZLsAHacjgxjLWSS+lYR+L1/F3+1eHfGlUYSfMpjSSGZI7gpq",
-	"+zQ8N0Ptt+e76dVYTCnGeCERa+W0f4nxCpZYSsU1fpMDxklCdjGuvv/+w5veze31qxe9659uX7zvH151",
-	"mT4aEiqXiywVnUkPYyA0HfmdD55Ja7o54MK4EZBaoFYkbdqkVI0uy3Bp46jQx2ace/oqca0aGutD4jjM",
-	"bKLwNPNxvAWZaNYxXCWAdzriMvEQyzCANKA044Jc0NBM2kOR/GgeZlO3LLnAlKgqyGItps9xoCJeW86f",
-	"ftXHlpnabNpL8oj1r5ppKkGZpL7zdFdaluV9RQvKZVys59nPpQdU+LRAzja/56i5O6Hs0oroy/PUEPRh",
-	"ElSh1eOQZX9tzeOG824t5ASeLle9vNpUhAresmhmkgs/ZwPnl4Pmg3vv8+eSPYbqBxpR5hdQ8UH6oAJ3",
-	"9WoYFyVWhtrjpC/Nuws82fzsJXP/Vrrsl8ls+VVXlOTMD0XX9ObdsyQW0XOeTau5EoXUT08tbcC1SUl5",
-	"lon1P0gU3WeSaD3RUD5qqyXYoZ/JnJ5if60lenYBfZsDFj5F0bUQSi6DalGJMNUKCtkzyq2iWJLc0PwU",
-	"hKpnj7OALmEECGek//OLW3L00DpyEDUxMv0GeZ4hm/YZGfEokJ5JJkY8uCIwnqiZSblnnEFl4pW/BAUk",
-	"zG4hWuZYWLgLaT5MASBNjmEWhi7rcFO9pKJlrcBcZvFaAgoQJnwulAmkrwgdSGDKlrywt4NPWQUbjleb",
-	"jGyozIYSv8PhVN7PxpJVxcEkISjzQcjUaadWWBKizEDnzshsykuuUXppMseeUSXc9LkLlNvJsuu7maKQ",
-	"3vBsiYZm01t64ydUKRAaNf5//72u/+e3T+3P/7PkUm9+I/J4+KPJ85YudvPmHSa0E/eFZwLwDKFIXSwo",
-	"fc2v+Lh4xeU3LseJO0uu1uNYS69IllkktA+ZBY2mdCZRVF/7wuWOvZJ11QFpGTI+jYqUcLItFKQ5SpJV",
-	"F12Go8mgKFYr7Nc7kgS/xuv5BDekGq7qIx7zB+jNb2uOmYlYq3X6TZnEP4bKhBOgbot/ZY1WSZmrTdlR",
-	"kUz9QkPtFsZajSySqXlQQAF/CiEK5CVpPOfjCWWzxhs6Bo803IQL/8ZZPNKwqo977v7pxP7MT+8wx/jD",
-	"+1ceaVh9rfEGEyEyP9xyRaPMv3+M4Ueq9DA/0pls7MrOvK1QI2MD7gL9XlnIE8W5h0KL9TGTvt0U+fRp",
-	"DgCfP2MOVQz9wh0+ocjhNuoZvNlUlsjh5EYCxbeOthkS02rq/1tJnTYkao+KmvPMYlUloQIeP4dRK7Hl",
-	"aTh+nohuwfZzA+2Ie+/vwrd4FxbQHA8syUaeM+NiLNXisqXCIKcx9Uchg7oAGuAP+n1y0HdI2fdIP2b3",
-	"jE9ZD+sK6R9stFxPL6TvkUajcVjIbmwhoiJlHR8RqgjqSx4JuMLUYC4IQyeUeUOSg36+HEjDVviwKY2o",
-	"cph6gUSfbeE6kgJIq3w1ZsGeAVr6XRFp+RvQSI0W4Z2KX2lpMn6/OpDCfFY0kzNJLxq/sHJJD/1BVWXj",
-	"dQ2hA+ON6YmYVQ1p2si2tszGlKuVU2EBaTGbCu7Fqt5yKdcaFS15vWWa8w0oVxU3zQcOMym5OXVa47ap",
-	"w5Ix0+rD0XcIWECwns1hJc26ikfVIp1zzUchWyOWwn78KmSFVkiTtLwIESyE5ZvgMVMUy9TG8mdARe4H",
-	"aWJywPzokTs6qQ8FQMaKiu4w/aFno60R1ga4hUQCI1nWwdlVh2udcGhlxJPKxo15+tx8LlU1WwidjV3F",
-	"50on8M58UAR9ExjRAxZUwmT7OoZCVPqgmv5pUSS1hsp4sE4AhFdT9GNv7S/WR+Jb+rEIiuvNvJnehV6U",
-	"qkRvHTXNqz3wMFhrPUWaXWIWtpEnmRXnzcfuaLOHloagZNlYyqDmMC+Ht5sqj1mitnBlbaAbOaC21KqZ",
-	"EOmIBBVPyBDg0CM2GgNdY/YT8+ahR1x4hn6I0XpIxoUAKqSWV0yxMnJgZRj8wZTEynjuM5WYqdIUI6LM",
-	"SyKw0YsHYmyd34ceocHvsVT6umfXlLwvaCghIOMwqNt1Zn11aXif3Vc2yCQpr4YuAjdLoVkxS/JLBJXK",
-	"tyV3LgXygAv/L1N+TNXaxWh3TY01IzPVPPl4Ems588BYTUmAwR/ZOHjM3DU1MWgaSe8ZViuzIm+KYmvw",
-	"Vg0rx18fmyhPuAzn4JmhBmkdvkU9IQA/HNOImLEKOWe2tkIVdzX92AuDPCGu6ONO6W++ht/6EXMJQBLq",
-	"ld24l612mZnKEatauosEHZcQnOSkM7Z6AZpCmqAIJC8mAMeGcXg1RMHcDTRW4OW37yksHKUhM9VtG3lp",
-	"IAOlQNAhEnbmgpDN/2j+tQwSmmtvS4YGVFbXk0oNvMKqDCXXoFo591yohPkuMawKc+VxtQl+FiGjy9wo",
-	"1McxtYHwIaGMXL97iakBGTbhSlmWB3R4tQSfigpmh+zOafRyRAUEZDAj8ABiRqLQSMFzmR1pbf+iAaUk",
-	"VJK+K/7vXPr6K6z8nzj7rRQeUamSlgAVTCqvQYGA4PnIJd2v47LOp10tTVPIvPrZy1c+nTNTtSqYqbal",
-	"ivn5c+MVYdRrHsRlCDUR/CHUMpo++TG+iOilHwSxr8id4PGEHPQZZ2AOEH+RRPLI5O7xWB8f5OQVm3en",
-	"0Z8zKMRDs6obUCpkd7IoFsy/jye9KFPtZtHkgM1Q7P0se2rLNdjU2EVPnCZ4PjAFwtTDLQqfCcLSNWSr",
-	"/RYNv1gmd9mBv7Vvv1Qw/hkBXcuUz0UZFIvmfqqxOLJ590aQKoqL52t/VcAMMrDJQrwIvjlopGDzFg5z",
-	"ASzleOsw5CWbxGpdJ9IiDs0LTu4ZCU1iPR1Dtk4TLnPeiF3FFJ1Dzc2+TTPD1jE9FwVvLqJ4ysxEWGDb",
-	"XnYD1iR2+fuRdFiw5/Xl7sucokFFYFW6A/ioBCU//0DogD+Y05d8qMzjwysTB2SzlNMHiBOuKUS95W14",
-	"IecMUsnwWiX9+Qe0lGnyfkXqLRJKEjNbrWDt6de52eUXt/ieMpM7vPRmLpQaNTKQ5jZjPUCDYDb72BX3",
-	"oHM6jS03OeUEqwBJz9aZpOSXm7dvbInFRQEllSZXqEzkvevg4cKgfCrELDPjldP5bfnjMReAYVMChpjJ",
-	"ftBpt0nfGkoU572JAD+U0D/M90BptRsnzXwsWf3//bdZv/jtU8trtT8fdLuNzD8P/9//rDLGp2N/uPmx",
-	"cpTaHEokSlMyctFpv4FpNtD364kR/GrjidaNfXvDVTi09Rey8tEaoM5GLvWc67M0JFevhKAYjtZ3mnVe",
-	"GJWOWHsfFswCEyGYDXeqZB43NSexXlFAZwWR2T/qWzfRKkAQJwmWPApAKrcO54FxLdkyJcBCSWxVS0sd",
-	"Xf+e49MTb2lXttzS5qC12uQBYhwyUxmsyraKV+5GgeDK0BWsejUHsdyuzo5XdCXKL229bc27PedOrmDX",
-	"RYiMzLlAsrfOyrFLYq6QrWYSnvUtZ5rJ9bK2sEUZYpVMPsxmi1eYPc0uzwgXqHD1JiAsJ69kgFg7Oj4p",
-	"2X5lDZrIcfT9S9yJsppzyvUI+VTx3fII/zU0VyRMWpHsodpYPiga13pDqD6w4rYI9gpDDDfVrN3+s7sr",
-	"XJ03h6BZdHGbz653ESdzCFh6MbJS6yIyPOfjMWckU4pHeqYEUgBI49BoApIc/BRGQG5mzCfduNlsn5Kb",
-	"ERXgkTdcUTHLqeU+Dorpackohcp5gVi9JgMyM60hvf/DNJb5nF/cBgN8XgHwfyQdbIr3k7XT8zhXIs66",
-	"xBcq/bjhidZZrA7JnXpBbRkP83GxP+KtCIoo5WYxGuuFYdjU8t6SDOqtyOUo1GrPrLKdGkHx4qHELV6V",
-	"gK0gs468Vi8P4+WyKYtGRF7+TJI7YCCwO7H7wsvUbQHC9QZRtnK9ImnghJ0kBdm81diWkBewyazUs55H",
-	"aH0SXS3IAE88E2KAf/US8l6QvWchmetKTRlnszGPpQHdlYFrAnBXer/YNaZgItfD0BsFk514vDYLO8im",
-	"4+48FjyJGEh5ZpYFZp1ubhl5upNDrTnXXJZxOtrgTmDTiAE8kY3CzP2MKrvssLJa7yZEdhsKuumFT1SF",
-	"VhJzu0RZ2CjBO+erLUSWZNjSczO0ftEN6Ksin5KptuYROZMKxkm2NLZSci3PTBa9yZymviqJJFurTpHg",
-	"4zXJ2BJ+qvhaYy0ItDXPQgc3UQrYp/EzG1FmCy9zdu/ZCldJdwc6mQj+YGpbZdxXZRU8fMp8iKKSRLuU",
-	"mC9gYBrAshjbwhmsWW8ICoR822vQkjoTsuIUj54E5ZG8Ndz8pq9UD2skeZiaKmVvwqPQD8G+4KQf/U5P",
-	"ix69O0EZzpBAqELROL3kJG4i3XMpvn0wroU8ELejfGtry4LHd7Yp0Yf3r8gBVo7J6sqH2+WXlymdXs06",
-	"VkrrQ5q+axOqRnZmrN2O9UBXnUSWnjp1Vk+37CTc5d/2JutD3fAye7V3Ng6hoCDEOGQ9ROSwNPUAo/vs",
-	"CetXKx3QlykZYZdVVDHCrRgLRqR9Em/emeIRrq3TgY1/1oshfftr//ARq0p8wRoQ1eR+ix3bllrAMuzg",
-	"0mrmaxDNst7c3/nANqJoLBkr4ndhSXcdfOSUtTTsH9GZ2HJHZpRlE2RazC6haqYmTICBpPp9D9u3YY28",
-	"xhcoOpEDxtbFJexZYx2CNUX0p6ikUK1uUnu1732Z7ycz0RKQbViOw8K5wv0zZ/IkDrT5Czfn6qP1P5v1",
-	"i9/SPxu9/6v/9qntnVZxZy7HZwOhJXB/GunZccwt5Gc7xLuIsgq+l2rby3thflvw5huJ6kArYH0jZ/UN",
-	"IzskMVNh5KqsWBeGrXrHsHNFEErfpBaA8KHIV38Digxmdozi1EEq7uNJpREyJr+FYbZz7ezWwSLXxRl9",
-	"4O9ESVU8p1lkmMQi43GdXlwnq5QR2c8TzhdRRg6azpdp2n4agU2COrwiErBDJaGSuEYyOemtPOVFTnpb",
-	"nEKpSSLr81lAuAX8SY5gEXBLKIY+gCelGnjld0M53onCXFafyzUKvLBgTUuo/mJ9K/N23lyt5LiouKra",
-	"ULLG3loAkZM14SEna4NjieqYTO+Zc8ye0NxcC1ucP5sV1+CduTVrSi1FnGAp2tvXChlAxQ+3IzZlMCir",
-	"iZsLtz6Y00xEzOShR0yik+daVB5IcG8ZLWcuMSxnAEtKS1nrV5HFyy5xR7UpvrzQuKFyuXNZs+DsTTbv",
-	"thktj1jgyDWHrvj6GNSIBxWzmF+blzfJ0XbFkcsqygvA1kB+hdoQYVDLbTOTC2Z3kx0uXWt+ESvrqts9",
-	"b6acrYcO2x/CvE3EVjPAsFtChQgfILjCHvEm/g+l+SsbX2t9rcNYxQKqtzfIHdn8Da8Yh2p3vgT+rxPY",
-	"FOeRmi36dAxXpD+l4QOIvi3FLdFpbMKNh1yY6gNIkm1GMdYZdwm/6FrS72JCkwSlIggOPTIdhf5IS78j",
-	"7NNkPw0liUARPhwSQbFHPIbzDWbkgYeBCRRJyvdmyfmAsvseFsQeYlFinwrjwpAj/T8j8O9rXg3bzte8",
-	"mtlQCZFH+Ly3OF1QtDgtV1Ixa3CSkrdKNQ3mZXH7e3I7i881ZeD5eOm5oGYbHd3JxUp3ykKli3VhGive",
-	"s86kggBx84BgFBee/4RLVccoVBQaJaHKmOQOXDY3BmThT2oEobAqUaZqiH7r8IrgAU5DCYiDxnhoprPN",
-	"O+ajPzKxi09R/s75YWzL+6JMP2MPJ2M6Q28Mtt/taiBGoY8Vizgj9i3yKwxkqKBbK6mNmA/Kq9yiy3y0",
-	"5uv6QeUAmGqSR0TZ1jbtx6opUcQtcwUh5uGSA2zB0aTdxOZwxMvfr+0tyBFlptnCmuy2ul2mxHpQupqN",
-	"mP83SXS2LEmcoxurEsC+1tu/1q2cQ6VdXLFSNJz50bpYuJ1Xfj0bxu4MGOUpzk9oetvW5raxtWSrNApf",
-	"I41ca5cGz9DW8vGl+ei0wMu8mJ+x+sqPTRp/z8c8/urLyqf/55aWycNKW8PszLA8nyFgwVmGmqUtkrBw",
-	"Rt/6SJyRXZN9m4ovbfoXJn1gNUcsTc9I31h6+lekL0BhCUii6D1Iwjg2QDLcIqtbuCIdiY3IflisP0SU",
-	"7ar2+HfO8f7a8u26XHHxfoiQ+eGEFsSO0UmIPZmrVrRcMyg3MV1uVHoxWbcrDrWrXsNV2vua3r5LCt7e",
-	"jgBjpoimGLZSjC1xAB+1Fk0jYj9ulMWXbyTp2DJNadVn3M5vyw6+uNCbM+H4NIpAkFwf9ixZ0yvFoFDE",
-	"FcyzNvsrpmu2XfciHWLk/U/PyUXn5IzY5uAk4H48BlZQ9maTcr2FcF4SY4rG/uq8MFNduLBNm1Suouwi",
-	"prhadhpZhlwQGU8mXJTlSjgiUZBwajq0f6ra/OqafHj/kjA6NsGbkEBev746LtK2ozKzZhRMPJ1ilEOi",
-	"uJtEq62NKhtQ6KfoDLCorliNf0M93gz3RfuIrw3peUtAMQiWbC/J6vxieDZOqjwtF2fxrSp4+UXrBD4h",
-	"XmdR2gJxS9zGw98IwTc9xA0vxGMecaqKtedVMcwI+yMG+7woUHLJ4awC/BPZAbL3fht7QGacHSlg3zVS",
-	"laHKk2LJDhDk1gpUTy/HPGG3oq2otIbgl5NCioKTVyzuSVEU8Ws3aLojMrYp2MtA/JTL2lAmXdjKP6yZ",
-	"dSPH2Ka5wnNIkAzz28oFBoUUy/Uv331D8m17iT9mO/AiaL0HGoTM1kibg9MI/PulVUvKhOx0+KKmN5hH",
-	"WrXvjeeWUbj4wqrF2AWeGlvUmM5IwBukby1ifbT39p3dro9vGVs3FjoObH/WUCRZdVwkxcmWFT5OjYGF",
-	"VqAbyoIB//g84v59eY6EiNmWak1xPbCbd1jF3tRSCzxjirb1JU1JezljviloT+xiiIiziaIZm4tLTa/I",
-	"7DO3o8B+w9epQEHvoCf4tHCsBS8eH2Pyas0CJfd97n7koF+EZ9nDuw4enFVrKyLuDiolg60cFSwsGjfi",
-	"sch/1T5e/s3nFdu5UYUtPBmflmQKRlTp03omiT6m6tF5fDiUWLPX5yyQxcbXIRUu2QMnwfhkQkeZcjVT",
-	"GkXE1yv3SMiIHa5ipodeW+9PW0GxpCm+fof8adNgC5KxAzpbCZmAJgVj8mOSg/7ty9cvev95++ZF/3AB",
-	"eKsTzPi05haR3c4CeAuxOGUtC3UvwodNUpgfvVIUfJzorZcHlVKC3Z2MKw/rMCYFwikZo5fP9FYKA5v+",
-	"5VWuv/GIBf2qKkDwUfXWalq2puNnrQQy7MxYWrB8ed2nP5IKaBWkmrQuWzX3oP0s2zLKFuVcCznTgpjr",
-	"faZxpAcskOuVU/oqqjYtJod/idJO+cJNqws9ZVBvrt57rs6TRbJNlfSMnG/K+RTIxNk87XVgPQeY7N6W",
-	"JWTnVY9tszw0cShgXu40sLKRk3pNR0EuVXEDz9JSQwsh2AIPMwmwtx8u2ezLjLz4GM1ntCAGDyFMi+j6",
-	"gk3YvOmVFxyxq34ay0miBm5uNbFDvJ2AKO1YYDqKmS4droIwlrrKpJP5VIgQJOGx8ogAJUIIMpnY9i16",
-	"J0C/JDAdQeEXImYEO3oIQvHLGfEpY1yREUQTctA3mWV9z2gs/YhKZfLSrDaHf/f8iErZP2yQa5fHpgUu",
-	"I0He0ZAl2diYMBH6RE4B9PCY/BACU/1DvYZMo7WD/ru3N7ek0Wgc4br6h2Q6CiOwEU9aOXRgc/KpA4+M",
-	"JyAkBFi5uqBGvFIwnihZ1ONfw0RyLQwXq1+bCF4ZEBXVmtFylIWZ25BHpiPTQRQCvQWSgVMujzBmQquT",
-	"dBCBRyjKuogDJx8/eqTTvkgKptnTpnjahySU5I8YYghWHM/Ni/f/fPn8Re/tu97Nry9evEsOAQstJvAP",
-	"JZEKm2nmSmNGVOmTVJxIbKuK1Zn03/KK9CcgxpSZHVFTU59G80ho2+mRKdUoO8xgaYopWcNAAibTmtBM",
-	"UGgTGIYslKPHsZ1XiSeav/pJT9fkgpWXt8G2SRoILmeUssAzyVzmF/2PGcJa8ckEgsOS3qqCjuV6Hft+",
-	"dZQnPXx9nvliOOTAiRIesYKHKWPGMDPLNXJw3Le4Ru7y+quLVVcthYx9H0Bfm74ArZS5x30vSW1Ly7AO",
-	"ZkgKLSJpksKiWQnPNa8syVlEqluuLYUKOxzi2WXv3jo5dmaKwaxoCp4bOlT2Zh/0TenES7zSaU8u/GeZ",
-	"fIHUothMwIfK5hOmGKD3lSMndKiBGaoEQS19MWQlR+cPi+nsurVq19FVkjuXVVosxyiG7i02MVvKc5Al",
-	"41WYmisSyiwrlKCuNEAM7qeMsVKRs/V1j0JdIFuj1cXtJfqBoQVeyhxTPJjD/o0E+zydy9R5tOoiqhPp",
-	"34k6iJNn73EyY8/P6Ao55QVJjuEcNWfGWKjOnrEOz63wSaXJVBTcoVi5rLqmiJktJpCQzuX1BPJ2ggU9",
-	"YbGf08qy60tshvPY5EL6V/R4muvsxBl4KBvJpAEvNljKdVeqUqzGNnRa0cpp2UxJOcqkyTwW10HC4er/",
-	"ravpV+itlrfSFJdZdXkCiQEnuTy5G7m6xuqN5K9CVuBpMaOtaaopNHnNq/RonMgMXwgDxQUMBWfqqetH",
-	"L4Qiw8dQqpDdJc4ucmCDuOXhVfKjLXXuWPhYQvRQsRtIeS9hrHWpR9R4KA0bM0k9CQbn+tBUKi5dUsz9",
-	"1lVnr394/yqthppxpZ928p70U6+4cEev/tv//s8qk9tGZa2TgqvLClkXNrJ9imAc18d2Lj3bZNV7pKl1",
-	"r1az6ZF4ov/sJF3QXFM1uth5rVGce39cLff+CcODbM/dzQyQt/Tjl4xR/toOrriYIq6yBFpPIybpm7eF",
-	"ZHRLPz5tHNBXeO6LhwtivFGE0RZuudI04ELsc+xl3pWKxdHLa3ZvIn+4b4pKBN8Yh6+1tOKbs2J1FtfU",
-	"c1kxTvj6AagoDFmZr5CT3VhusNz6VkpACLf3Rpf7clV5q5bXXbu6bqWyuh8kvYObGfN3w7BtBMJKX7Bt",
-	"s1Q9LC1Z50/myyLfyUY2yxFQoQZAVaFp6hWVisjwDu0ZUThM+jBOubgHQQJuyhdVt1JVTXtcaVArCTVC",
-	"o4VY99yqGYiSQ0gtQ8Y/WyXoCfdpgkMSs4r72m4ngxfLjCpL8djhRxH5cx7J6i7D3AYTRF0R6bZInqyD",
-	"MbPdclfjPJAX0+Q1hIWIJwqC/iVaaC02WnM2OWCcJHiN2kv//Yc3vZvb61cvetc/3b543z+8so1iptIa",
-	"wgWYIl9Zf4GxWubMINmmIhMqlPF1J+1FMmsrVH61YvE0nd2+YMH/R0xxfgr9wcHJSb18i5wwff5bmRYK",
-	"bQTv7ZIR17H5URpGW8kA8BRV9cubuRRsx8UIr92bb8uK/etgZ4n8MR9MsiQJXmPH0yhOSJe20Jz0999s",
-	"DdnddngoPFW3svnwDesRxTq0jZq3ZR3adK7rBxpGdBBG1qo3JwuYp2UVSTYKlkrHLMLsf+I+Xxi0qNiN",
-	"aD0xozQKyEz9ivtJDM1c7cviiLFqAFie/p2fegdNmOb2siVMsn1wi+qtJM2Gy+IPwZwnGjziyGKUiQtY",
-	"ePfO5cBX7eCbJM+OgcpYwBiY6sUsVOscl8ssqHaaDpXzO3drrwbInZ1y7nS2OWlVqA98gbrSEwHD8OMi",
-	"2fswmYCo+1QCiUDTO+mRILzTkjxlAQmoHIG8IqjISQIPIGZJPSfTN9mpobbeUAHldGSzWb+o//ap6V0U",
-	"08uvMY91Dnybipr25DeSNr/BE9w6/3YB8EuA+jRCmrvLW8hpdogdiWrfAZrMwRBjj/xYhGp2o0/FwOF6",
-	"Ev4dZtexHuVTbYB2258cBbCu2pq36Nh1pbgO+vS+12g0+ocEvf9oxTfDGD+oLcQE4gFEXfG6+ctWw0If",
-	"L+IIynHGapysfKQUclFjTS5Z4y+/3i6uj/zy6y0ZCj4mJtb26KF1RGM1OsIl9cnB327aJ6cYmItvmZbl",
-	"bBjexVp5CzH8Rs0IdqUIQJCD9/qDoxf6v8lDSMkvv/795rDC6j8jUxlyU2yLKWqqNllNoebSu/7PJrI2",
-	"fMwvNEdee+cy1hTQ8WK3/huIIo8knTMQMQdhFJFrX3AWSvJ8pvHwneAKfEWeRzwOyID69/FEI7MAX0Uz",
-	"/VWXJQ1HQxD1tovXl40u67LnnGkcDjmTl11WJ7/cvH1jg6Ylo/fQ07ekT4YhRIG8IjG7Z3yahjub3zEZ",
-	"VoBGRQjIQafZPGzowbDQl3malC3rZ6SYI1tJ639/l5z1XXapLU/W93kAGK7tdRlBRMPakjbU2IRwy//+",
-	"1neluTBDFRdEqCJYzRNXocmcxLqTpI/xLH1y0Go09DUjtuonOWkemlRWRviE/hGjpUJILvqegSFxfdz7",
-	"n7pIyLq1S/LfRqPxm0e6JuvKfKB/79YajUa39rl/RfqZR30SShtIowfkLA2LndA7wMUiW9S7QdzuSzLi",
-	"jMeC9F8GMJ5wBcyf1f8Os/6lCRSiY8CrmrTw1L/o0Qc8mBEBk4jOZC6AVE44k3Bloc2w/KR523TI6rTb",
-	"+vt+mE6I9Q0FxBKC/lUmlNqWtJQkZGQYhXcj5cZoXiyMYVGmF7KeebffIH+HmUGPe5go0u4QzFbFFqSG",
-	"hiBMDFeQ2EZ4okjfNevqp7sWIHksfGxSikJJ/8pgUpQ0DNML0ktrtZOXeuNQjnEknOc6U73P3gH9Exfh",
-	"n4h0l8QQK9KNm81j/5dfb/EP6JODcnKEJy1WEiEkV0uns0TZTtnQ497anuI2AGZMZwg2g8Uu4lODNwql",
-	"vpkhQ7N0/2Mdv8K1HfRtUcI+GQNlcpGaJzE9ja6W9aLQByYh9SbXNC8WISiKTfIx9AkJpLw8OsqQviP3",
-	"ZVqDr+aI2XWs+NisN6GL1+9eZoTMy1qz0Wo0MZxuAoxOwtpl7bjRbBwb3jtCjnc0Ahqp0Z/67ztQRWFL",
-	"+hZL0m42M4g8EdwHafeeRFbLBrnlsT/CerVqhDQmksjsE/C+DGqXtZ9B/Q3nNXGfeMFwOe1m0/EG2y8i",
-	"S/1+t86NpM7Bp8ThU+P36P9BCWuV/GXnRnZUkGRs96ZpTxQ+QCMnLdQu//ubV5PxeKxP77L2KnwArO3g",
-	"1RS9kxioN8HoPIs0GH6HzaJrv+mBjrA2Q1WA2+hBTUAHWvwKNbBtKggSYI2f4/DOANfQBj8WAsMMTprH",
-	"abXcwlNIS1NsexBpJQu3VnMoWjJzq0uPyZ2aqVNR+eDS5RacnX44M1koAk/Nq500j3ewi0z2zfx2LHvP",
-	"7SlmqQltNzt7w00iw8w4u4Y0xOIRZrFE0hmZjmbL0TR70BXxVJPlSVjXlKwcWYNxiCQQrNR/D7MrzPlw",
-	"LdwxOQs7sSNNbJAb8AWmkghwYfKgYsEgICMQBWiqxREjmCcR7KBVkFJ1LX3l6JUWX1BdW/HicxQ4sAnq",
-	"dvfAKIL/zdtlau1m+7TeatXbJ7et5mVT//9/asYOU2sOzmiHtqDeHp606h2/c1y/CJpQPxm0hmfDpn9B",
-	"W61UCn5NQ2bcnBjjillvRmmr0fve8f0fFx8f2mPnnLi0NVT0vjKCVe2yBrNfmi9/5+Hr369nb8Lmx9c3",
-	"zdmbf/7j4+sf+RT/8xMPXz3/ZYLv/Pzy+N83v1xUR2dzXqhdF+DzNYpvWiV0rBJva8fAumjc5EyOfqCB",
-	"C23BT1qrP/nAqBUTIDAfHa/+6CcuBmEQADN0pMLKXjJTodhW6/2c5xJSJZvNXEG9sLk7OF/05jesCyAL",
-	"Lp+xCGkVUwu0yxRLImN/hC2uEsTRvHoEXSbxOlqZFNNZ3I4wS+rKCqjWsT7Smr7tm2VS9wZ6jJG+3ibR",
-	"hVxnGsxieWqZK/tDk+7/V2n99jGddZm5MJndpGRkMHM6Sz/1N/aNeJUnFgYmBv3WphYZlUF/bogB4toP",
-	"PJitRwdKruuaN8ga/T7nLUPOo5knVK01Wd3XRJ+QcQnNYbJv9X75eP6PyX/a4vbk4dez2XXLf3F897fT",
-	"+9cX7F1HfjifbgbOoEzyu4eZTYDWLMveDIPcnPnwlROpTvNi9RfPORtGobGBdloVpnhHZxGnwS3nr1w7",
-	"jk67XWU/Vo7WctALk5WwC0r63FKJxOi2LjWdE22OPoXBZ0NbI1AlVYs0RZKKT0yEEnbzMN0rGuQ9PHDz",
-	"CxH6Twgc1aOE8TqfLAo0+ElKo+aucacojgIH/urxr7P6izdc/cRjkwO9NS4YuGyBC+szCGN9z5ss0CdX",
-	"yKHfo2SrUUGOuFB1rU4GBM2t5Jdfbxvk2qZhGoOgRmybQGZMOlGIpi8aBEJrpNhHBQRBe+kV4Q9g7CT4",
-	"Df5lbW5olbpAUtZl/fegxKx+PVQglvDMWxt2vDHHc1ZcBPOcCTeNzKj5XAjwVX3EhYT6AJ0As7pUdLKO",
-	"vpSLca7EHteU4/NR5lpcHg1+9sO34S8vP/z5svUmfClfsvcn/vOXpy/vJ//65/NfLhow++XP4NeX4dvw",
-	"5ceXrNnw2xEbjH9qBv/6ZS5xbZ7jtk4sx83GoV9gU9VMSLmLJF8PSsUSOIMpMXt0GVpfkrhszHkqsLhb",
-	"zl9TNrNrlNtQmhJl+sVHW60FUd5cS1eeAAVXlgPtcqo0r3PbSol1V6eyUO9+gcq2iJlnzUNhNDMNlELm",
-	"R3GAtSG0IOOqcQRhUKxZ2xyN93q2b0i7prLHh8k1atebrbxXPfvkVsuz7oKlEfv6TFHAbfvHQQdOhvVT",
-	"ejaod/zzoH4BzWG9RduDY78TnMDpMFvN8rLVbrrqHzUaRfNB3pYEXsYSxGWbHg86/klQP4WzYb1Dzwf1",
-	"C78Z1FvQHh7TzuDEP8UM/ftwMtHEq5OxJGVjlBVXpkyeK0hVa50fd9qNVhOLfQlhEnJqH25+rH1GJlWN",
-	"RKTnv1pb1yj5XWjqmfKsWW3d/lwoVpSr6RrCtlxEKEkQg0366iMO98kB1posatJNbX/uLgvo7PCSuE5p",
-	"AhhMaWQG09c8ZKT/8s0/3758/qL34/W/b3o/vPjp7fsXvR8/vOhjVVrrlEubsI05UyNJBjDkwpj0qazz",
-	"ofmdHAzDj1oGERrfyURwU4NlMOsykz9uB7Ud/ojt8Gfcx4YYYbjWofF3p5nNWMGGqi7zuVTmYeJdJW+s",
-	"zyBM+nOraejDJVbWQFfuBISrxOF1GRY+c0KRbdANbMiFj2vNGc49IjmK6BMkEYSLLhNgU0ywPBawQOa9",
-	"gi6EQTZIapRvX5EJtyWQRMwuu8xUccMm4neCTwk1Fk9/FLN7/WQ8DpVn6/7qiaYjLtPEmxD0urtsTIXW",
-	"HXJJEcnZzmc9lEtx6XV+UutHIXnOUMwNyNM6ppD2Dlb7pZjJ47GSZoaVJBkwi3yk2WgW8pD1j6jMroJy",
-	"ilnB3obyFdhQbjTZy1chr8zlCqTUxIRSKKq+VJIYNPQsmfQIIiGSRHeDDOU16WSy0FWZo2xb6na7ue+5",
-	"PM3FTzot/Uk+L7PgrdTQ+hXKoWIJRHB7O5BVd0pn9jayubv+M2x607cxjiUSX3XPsfsk6z62nmP9U1Iy",
-	"J1QSomGxMvs8mfbRVVmvsMJOpobP0HjTkmK/CFaJUZIhMxwZw3+s3ySTR5e9ECu7xxQuI6mKb+IaM8s6",
-	"YNwt6dCGl4gYyhZlPs8taLGa7wpAOLeioRRlMyWp1NVogTtol8C9chVWsNcaAtpsDnwqoR4yCUyGWqMp",
-	"PRiXtJYubEX62i6tHMbwqwko+Vt4NyI3SgAoj7ziLDCJBJrAmov+QzETW3DqmVY1PTQa54j0SbNEFFz4",
-	"JUk0rYXq//S+uOQNtwHLzU6DMzgfXjSRfdU7/rHmZp1h/YSeDs7880CzthTKz80g5JUKavmk0lpn2PLb",
-	"wTHgl/WOfxbUz+FiWG/S1sCxTP3NCJtO1P630yHtJjm76JySZhP3kzCppPhZNiukDE5JIF1rDXOKQ8zV",
-	"xpQEN78Li4qfocyO/aS/LffTZNr+pB2hy+0t1y6qwLfxEXNEWZNGwoUrdZ0JKPCwuKwxLLA8J3JjWY6E",
-	"wRPE3QoSSjfugErosuTBgTWhUAEmmPQqiSA2kcMYNo3v9hhXPduiGYL+YaPLcA68rdbFE0oy5gxs5xOq",
-	"khV41mLE4I5qFL/CKoNdZiJUGTffN8gLfW3NckxfRWtSwWbcB53mRZpw3sMr3lP0Hlj/sNzi8Dw9mye0",
-	"N2xAKNcmgktpXjEdK6NJa9OTRwwE2TOZr4PJrIsSZVpQtpPaCGhgpfAXt/SubGj72hG+g8PuTTRfR5gL",
-	"ybC+9flmyizn9bLlNpt31iZvyqebXn18ylJO6i1qZJqzzdKg/y7DtJZOg7w0HklJ+pYoDGhEmQ/SpuRY",
-	"DqcyqEtGPApklyGHxjSlUMpYs6hEs7GJhEnnA8eokS0O0OUSqkOvy5CBET4cIu9m8FEldn2X7oaeGRx/",
-	"OqIKXFiF9TQUsb6fQWX43pbWqEekvw7UyI/tP3Lk+LRxelZIjA1AXF2FqvTRqkIOA1EX2rOCPSv4a1nT",
-	"tqLJZbrM+rY2TOPyRwWB4Rid4rIYMeH0LnwADM5OSCwmv5kwFpegYVNyuywApfUEjzCujDMzq4VwYY05",
-	"WmM4Jn2cAtUXGkV8apWXX1G7SlIPPQwnNw1EqHI5hkW01WQvbq5WDHHC7fSJUpp1drKtu8xtzKbuP0rs",
-	"2l6i/0uRcTvtnpzPkfMNVIEKIv07gfV+sZrGT6Ye5LeqRRga8ygcyyoUeKHrCsYT7AJWqlG8pmFEktfI",
-	"wc+cKPiojtxPh55JZ4TAeCUkfYDARP4gvwi4SSrWcr4EzYI0BZCEsqTEgqlk4MxqbuBeyLAKQib3PQqZ",
-	"yZ017uYGsb4o1xVq0a+EZrPbZJPfUJzkAFlf7Ueggnz61HCUpvGGjuHzZ4/MeJyEVOkXbAcR+xyTt1yf",
-	"kEZFRoHU94IeQ8s/OamfBZqMw/mwTluDZt35sc/o+SAl4zc4B5btYFyZTqMyNqVaLmv/1ms0lTqSpWYX",
-	"9pj2/NzJrzbqG+dSguffhWl/bs9ZEkMVjfi68ZJfM6kosYHnsORJDeE7vu+7uZ+b3bZHNHnvqeI24moe",
-	"20tkVgbTOcqwt0f/FezR+TOtTOyLxcWVyZfvYcwfrCUjP/OV6beI7WhDRmJTGwU9mCHrxRL6i8T6R5xl",
-	"S2KdMy+sytw0M/7lMje/pOK1NeqaM9gcdb1ijeYtgwICt+AmmMe27eT6PeN6dMb1nTCtp7Gcb3wFv4R5",
-	"3Jb4W2WzJgedVjutq3XYKLFg75LPfA3awGbX7BHN3Hti+OjE0Fme90Rxb3/exv68ndaQZrxUTSawX2Qj",
-	"OBWmXYY21AOrUaFnM5ubal9ysZw2CZWbuM1cwIsJAn0VMsAUT1v+1ISq2MLXGDvDWfJ2oWX5pdvaEyUs",
-	"JKEwjxKmb3e3Iko/WUMKcFxK1t1VtJhsK6XtcybKVpEmcCjic6m+TAZHshpb4xkNkS6nxAUmlR2Sebzu",
-	"QnaYtoCu4d6Emj4TqzJNvcLIpNZ547hT7FWukKm34HnO9d2q6mUOYuiZAvvJPK0TJwacDU7pid8J6sfQ",
-	"HtY7tDWoX/jnQf0MTocntDM49tvYSU6Tm/lRsvnQEy4Vgsqr6VOWGRDmAdIsi9WaqzdgpIlWs0l+/oEc",
-	"YEZ/NDv0iJMdWicaud2/jptYMV7ZZk3G190L6Eyaxtz6r17IeibHvnZ53PycLh0rA5iWFuZ5D/BBbnD7",
-	"BNMJM88QkhMubeuZVrZ9ea2NJeESPL6sNaE1bNNjfVgnQb0Dp8P6Ob0Y1Jt+K2jD8bBDTwbIVz72wgCZ",
-	"yAl0gmO/Pai3aPOi3hmeQ/08OPPrp4MT2hkeQzto+ZrvxCxUPYzTnwd3caDHb17N9DTQjOf56xd13FCz",
-	"2Wx22kjGZ2PATov//W0DqCBmZGrJWsyQ8aAgq/Kk0TotxAgNhsX3jxut87LXy/Gu9CtTHrfSeixl+uf1",
-	"rWs3fVlrt5Lzql1WOy0N+6Lk0jJKUSA6L1AKG0hqVuFCQ+onw9NmvUPPBvVz/yKoO+zTyLepK9Eyw9VO",
-	"xKTsxPfgPQxTAahKWmrVuAQ37PI4519drUckvOQA5TdbadSUgDS1RmyBEY84CuWZ2igoM474VIuVU4qS",
-	"4CRWEBx6BK+ULQ1lCEKhedAixfZBxHuWu2e5e5a7Z7nfActdk+GW2bYsi9gbs3Zp4WcOrLvi59tUocgJ",
-	"AUcplfi0oTuhpMarz0XgEnMF+IBFXrEausxC5NKkJUtbInLmpcapLhvaNKbUHlNqqHIl1kMaOdmiyyKg",
-	"zk/u7E+GkDkDguX3V2RsCr5R01jE/owlyDAYij+AsKP2jfksDJIhUw+77RdHMWuakgceBgQzjnPP9c99",
-	"kyttxzSeFAlKRVi53pW04yLAivHYIanL3IR0MhFJAAC+QzgjNFa8bh5pSW0SUSav0gAwO3qXUVcpj6RR",
-	"BJbDPTPF81x47MyPgGA6wkLfKNNyxTguyrOgLa15Z3a5ZQiY65u9ZU50gTxTSrbHoEZa1KgNKLvvKUGZ",
-	"HNrctiHodzX7uH3/L+S8rXbzuI68tzIttoB5xJguR3f2wvBeGN4LwzsShvei8NcuCtvjXpvgFxOx49vm",
-	"xZy3+xwuhk1NXPTa6lif7pyeDuqOTGkKlum5uw5pKmU6Gu2Wrkyg0LV5mbsVXG1dtvbeLqe0pZwVfoyL",
-	"MRXR6FChO3EfH/gterfNqaOM7KS+dVWe5XbLIy0/71hdQe8ipkLkJHutJfBYJcZKWwzI3WrGFQrzGoL9",
-	"bOwTyvZYm1mOeBwFmHgBH0OJzY+NBuORQaySSvTWvRpKwqcQmAheW50ZtQgBEVBpNSCjpOjftaCPFEIL",
-	"CJyRg4x91ppnjblVKzD0zlWoNnoVdrfCnTwzDt2ZbW6V6VRHI/3QdnfFDSnKAnmYXFosHZEppJhUmTC6",
-	"ngkTA6JAjFHVYNjllQsfPKeEMZjaftgN8jwte+EOQXF+rwGD0WgYFdQgt5xEGDpna1zz4dAjYg7zzPiG",
-	"nJL+lIYPIPpE659AC+r+/5OHQWp43ln8895kvZfS91L6E0jpyCb2Uvpf3WCN7HFvtf52M1E0393GRJ5I",
-	"iWMod2mPeFJVC5gKaSTJACKuxSduBRE9QSLWOAEo06dD/z7DIpFJ585C5/Xr7f3Wy5qGWfah9bo0uO1H",
-	"GHOTsF/QQzIJqz51xT86gxNa7/inQf1cK4QXtDkwTzqac+uhLauv8kF1tVCEzA8nNCotzGSa9W98s7ZG",
-	"Rb0ImmnfH9glrddBb3kMBtrr1wjaxffny38nbo9nhSG4hUG1b83ETxRSa7b9OAG1uLMV4bS52Fmt0uB6",
-	"dh1E+2UbZW8klw/RdWKYvZVvNdcMpeL6DvwXxVhshm17sHm1ZWtQXL8JLEAAeOnX65ufiqZpuR4Tgo8z",
-	"E9l5rSMsyE0sZ1LBuNp4yQBuI4I/hFpAmd/NqkHb2UVmB7EDp40gPrueOFpmQ5HtfHgG9U5w6tcvkMxa",
-	"ma05uKD6tkaU9dbJsEk1gfZmeoAEFU96Q4BqCmhhswupYGLIi1OPas3OyTk9vRjWoRk0653hsF2nJ51B",
-	"/fikEzQvzjvQPtc6QMAZ9EqgbJtrwKR2WVPAKFM93zUvXl8bWZ5E5A5VY7CjCqauVt0R/ESY7awR8IjE",
-	"anW4o6NP30GwI3eMyfFY+8Pj1D+3jIiyGbFd2/QNc+EHhQ03zCdJBfS6vt2DyHxoAheSWoFpS4lO87jL",
-	"+nh7sQjgAw0jOoigp3jPDpS3GV7bteW7vD+TXZbyd5nrFf9MooHOI9TUIwRmu9M1yM/hA3RZP8Mh+gSH",
-	"ZTDNskFb09BYLLG9G1aRkYRKQrssbVnu5JB2s50WgsHfyt3/iOpPWvhlhxxybTpcSjjWIxWP2OFtL2Ps",
-	"ZYy9jPHNyBhrkY0yHRtJtqdZl28SvPfFh74dR6v+ql0J6D9TBVM6K6lXZCWN9UWuEmtGxXwSywDIgbFs",
-	"oOMSrYkemY442t6mI2CpczFL5Qhed6KvrpFWcOo0PNJmFg8JJQmRsAKVT4UIbaTjHTAwfXtdc3KPcOYX",
-	"l6lxAsx2Ov2eze7Z7J7Nfodsdu+O2m0SxYZMa+cZFBmmd2TJzo7jka6JJY+Wgw3A51it1RI55JCapeY4",
-	"5O98QEJpe0q7MCFU6nMxQhjDhOOiZcLO1F9avOnaTLyhRr+z6Jg9K92z0j0r3bPSfWTHtxDZYZnGmqy7",
-	"SLc88inzIXpkLuuYqgugpQKImTjKsFwbI2yUziQz8YGHAQQVmOsVybwyorLngt76pnC7yZicUplkTR66",
-	"XgxeLjTFKcmJd8D2cU3uy5xJHjeyZ+B7Br5n4HsGvmfgewZeob498oxdq94F7F0A9l3bbQmCmMlFKzIa",
-	"iIcIIsf172jIrkioiAAZay17OgJh6l3aF0XMiFR8MrFiwJjem24q2NhVTbWwMM/5zafLter3ett7lrxn",
-	"yXuWvGfJe5a8Z8lV0muVmM2xsDX1asue14hBt1/kMkMBTG9A2+i8OObctUx/qqhzt9XHiTu3u0siz3dY",
-	"K1ifQC9NxKjI16qwcpdbYpNr/o9xoUbTkAXzPWcrtoq1oHvjhiF/41IZfrR2q9i2TSsLuOhF/A6PKFlf",
-	"hhjiC5YsG34zPIU27QzqrUw5hotB/cw/DU6gMzw25RgSMtpeI2DXnvLqkF2HbN9F0O4kvdmO9iQ/rcrX",
-	"KpPYbxQXNkwja+QKlQvxcL/qi0EOpiNOfMpIxO8IZpp3GWc+mPARyuRUX/wkXtU25+5nZaZ+g1xjRvmd",
-	"0MyA/M4HXYZJ6uYm5dbyTBKDci6n3eAhObgPsZ4pvuSRmAUgcBRy8y75xkuDZkMFJhWe3LzDfuMTKjUp",
-	"PUw2awbuMoSciY25AyUzkz6TJngZKQnRN7pB3vEoyq73koSqy5znsG/uYN8jXJC+U05Maxd7oUCftS1M",
-	"ZveGl7DLQpk0l8zv3RyLUX2y97an6D0w7HheEhv8LtERny462GBmJt+OcUELCWJK5ChBSofrNvFDmr7V",
-	"I87u6hJ8AaquH0xGgkqMEatCb5fQ0BXUcF0q9ojRxH8xnjWnW1XrN7OSc62d/ezuSWkNHUt2BoBF/9yi",
-	"97Gd30Fsp/6kwuZsh6cPLMlBKWtjmRruKvH0BY1ieRzodcK/BdAgpz1oFtJJcnDQZHbYIC+ZH8UByC7r",
-	"+1gXpmeLncj+ZZLObavFuKFHPApkymxv3mGZ8i6zxQqwpgfMTJUdzfldLxpTtsZ2M/HIUPAxoUllc+LH",
-	"yusySgI+ZXeCBmCyaRSIMfGxcxpWN78HRvhwiCNiZZzEP4gDqpEWUtxSpiOqtH6VrcBZxDB/BpVyyy2r",
-	"yzwejZ47IdNnvaA2TadxUmwiwWIvAotWog1qcE61+F7X8nu9Q48H9XO/rZfWHF7Q88GZWZrNwLUwNUrY",
-	"XsVBFWe3LGZvLdppz8c1Se2c+vQF+j428hJ9H1UtQ+oM5R7A0BRNBiRpWh2gvq9vuSl1JhvkBpS+J6Rv",
-	"rkmfKD6ngGHh4i5LFJKEQzjnjR35dz6wBcUOQkWGIQvlCD01VBHKugyoiELzHRnAHWWHVykrcbqfXb3p",
-	"cN9lfdvZvmce98zjfoP8WqXhZRGlNp3dNlZtdtHcslh+XZcWPGJ/yr1p6xuh+67L5Z7+79tbbtTecifa",
-	"xBEm2ZfrFDaFvzAzX2sBKP4nBSoTl7RHnIGuy9CP582Z+rQaQA5u3tmWRhFImXxCglAio0sy1bosyb2f",
-	"6585oTNygINNonjenjim4j6eHHrYIrPL0Ahpehu0TYamJCMaDQmd0pnRIP4Ewb35KlWunA358P5VEVvK",
-	"eGLeITQf3RuzO0+IPbnemAcQIVsDW/DRHUJvAsLHUWttrVkYoGZ/PdEQMQVQjdNWP+zdDea8zq12oV6y",
-	"tlvc1HwwvCNXUFI/E6FTjnxrA09WcF7mPAYWrOVs1u8Xu9ZPyj4pjtUw0SyxwMDbkrIIaX/PynxV8XvQ",
-	"l3dy9je/ff+Pi+l/Oh//2Rq8OR+/OpbvT9W/m/HLE/5CHwfOjVQhLUVxxIdDjWwrP/+ciTDoLYC7Uxpm",
-	"MFkL2nKyHrBRFhehr7E64drHOE4VJC0ecl2mr+nAao9WnsYgUf2rFeXejTcMAYU8J/WQj+mMSIiiL6bi",
-	"lbPPo0+WiH0+spi3WazdgpP91u5bC4cJ9a5KJ1EGnlB0prhuwZbWzmsda9Zgm8SFLYksS81ouiqpOvhM",
-	"mgKQfMpMxex7gIntsKN1SHlpfHqmiJAEJUl/ngP1yUGz0Wg1m4dXOZukfrvL+nnGlLzcTB1/fMpMr6F5",
-	"ItDvsgM+DpWWx8dAWSqLeOg+1ELDSPD4ziTau4XZYEUUMhpddm22nSQKoG6Mu8YWRsekj89NvaIo4lMI",
-	"+qYukVmSFZUIAwg0po+oCMgfMVdUq/HuDpADo13n92HPU/b0Rz38qH+4oGqTAxSm+nP0sX9YooOT22Ip",
-	"SHaZHPGprVA+TSsjoYkX8/0L5KQbyIpJ7+xNeRI1frdCzCbcwW3/MWwAe6FuL9TthbpVQt0Gl7bUhq/p",
-	"MpVzXMk2amB8ujfuWOPOd2arucn6IrSIb1DYZElopNlEeHVy6HLDzUKMaUTZVRqwqR8UW3W0IFASbfpl",
-	"jBsloaa4uMeJM40oW1He2IJmaGafCB7EviJ3gseTskXYl3r40tMVOqax4r2kisaQRhKqWfvX4d5ljNvy",
-	"OYtgTtdYgMxl7cy/CJrQGtbTrIZzOB3W9fgXfjNoQXtYS780jRkG59D2W636WYAe7NOBZpx+PW2IcAqZ",
-	"bzSIzYfHwemwRU/a9XO/BfXO4AzqF/R4WG8PWn4zuIDz4Vmu00Ug6FBVj1H6Mo39q1kYvgWbwo4CZi1x",
-	"cuTUp4pG/G7jYNlrVGyQsYdaGUMkaJCXKr3+GqO85F/YdT9LGMg4lorom45dYv0Rulex3y1Ku/hDbyC4",
-	"CeUsC+Q0XOLpojj/knd7/Wu61sV8xI6ze3r+LdHzdZCmTLlwdGgfcfoNt21MY0DzUv8yNpUX9ZPgzwAi",
-	"UFBkgDUNx80cxpDHeFJtJZaQNljsxRJyRVMEqFCAaX+IDfwKGNKPOPFmDKk8nbqzuBMzUbBvUPqEiZDm",
-	"DNZFWK9YG33LYD0F1AQsL8vt/xmUxcQt46X2/PQ746d/aV76RNG21WnEl4+0RaeXVb+ymXZ3NGSHjTR4",
-	"dkxNg94uGwCRoDCa1vDFoE8OGEdJzGSAm/BXU58EIvkFgl6357rbRrxaUKynCT1mpOuecm9Lud2RLqfd",
-	"O2lI2t4J7U6CZvc0fB8xu37E7Fa619GYB3EEdWmyLsp9LxpRr33BWajFXPNy6vIxsSt+FAJTxKQ0a+7B",
-	"MFVNgIoFg4Ac9M0bPfNGT4LqE0lnWD0LA0s4Q66DLt7gsEG0wNw3S+y5WTHUBD9Ns0lsj1VQpTL1axzk",
-	"xm1z62gEpJ29iJtXNH2zhazqF9C07ckx9+wYOkP3rObVLAQMZRucDy/oOdRP/FZgujBfBGe03h6c+i1o",
-	"Dju01Uo/SYHmKHNAFfVBI4lxzddGSk3k5dERxO26H/E4aFBzZLYPLAS2+Xdt4t+jW3nKxb3Ga1N6C3pK",
-	"hDRKGA/610N218P6AwZC47EBxmTaG1AJOIKmvSFnsnZ58tmrhSyACbDAQFLjnHNnYwgPurJbTU2x+cKv",
-	"zcoUde5AS2irQ5p9CGKpjPtMEnPDEmCtoRlvJusWhdrd0Acr5y6QGTpUIIgCTKTRr4yNoCuzdSUuTUx9",
-	"tlsz+io0floPhc2UybzSs5Jt/9DE8tsL0mWUmVTfeELcHTfDDYDgrcC6vXpQ+0m+YV/f67K++3D+EYnC",
-	"ZCcEp9f/HYM0QX2Sm5nQxd1l7g5iDRA7Z/5ezo1/2CD/0DdKXtpwuy4z8XYuBE/yoUJKawZLg+vSgDv9",
-	"igu4u8JkuZhF4TjUYgp+bkY8qLcObWFDvReM7dMDJy9fkdzy7UokUuvpiEdATGt/WbQxuyi9u5ApuAOB",
-	"0X8jYCas0qb5+ZQxjgcjgPojCJIiixqH6IM+qZNmevwxw/csrLosz5T6+qupCBXUtTJzRSKgD2hD5DFq",
-	"T/cAE5N9jUxK77csLrCY7WyosjwZx8FaJfbPr5TnfBEW85JpuvUooY17YeKbEiYIdSIqOZiGaoSUAZ9r",
-	"oB7+5Uz830mnu5tdiESLGhbjKhza279az9LszbULsF4uwy5lLPEemGrCCsQ4ZFRBkGb2jWkYaamJqSuj",
-	"OGVn3lJ9epMZamdKlNmS1KsL6EzWLs+87G8KxpOIKmubaQ+MFat+Ojxrlud8O8Ckgx4387/mh3WmsfpZ",
-	"87xV7wwu/Pp50IR6OugZVLcOFoJpr5psoZpkcfhpFZRcLlByeOQ2RS1iG26hupIisktuySKhuXu99CUt",
-	"Z9sWlxY/rRbwMcRqeXYEi7pYLFwDvLhc3s2KS7up1fw7uq87FvH2pC4vOO1lpK8nkn8XhHZR7EGfYj0W",
-	"Ubms85YB+fD+VVm1hTENwPQ3StIEk56GpoSD6/6LZmaafovRrUEAwRXBFCNniTaOywZ5lw3YUCMus7V4",
-	"85Eb5VkDWCz9g97fzuLaizOrXJbUH8f/URcP/2oO3rTGfz+bvGrL9+fTf3f8H0+Hfzv5/bq5Iktq5edr",
-	"BGq7vZcFayf14jGxci/hFAV3JzcvBdSXCjdYvK2ZFO9S949L9JGgTLHEdx9urabh0tgWdQtarlOkybKP",
-	"lRnqz/zIJlmWJC2uk963TuMJLCnINL3upR0vjKEFDwKCnj/STECvbr0EiVySbekp7e/cMq1ikqDeE+sR",
-	"7rTI+zgCawVPCpH6PIDDS0IViYBKY7NHlO6yg77BbWeyD0y6OyAvTfngQT+Izd2BXvJr/9DrMoPAyPYJ",
-	"gzuK/PSg7/7smed9WxhdkTGXiqgpJwH44ZhGXWZ3cdA3r/YU572JAD+U0D90nYQHVAJxlwOXbf/ujUM5",
-	"xqihwytirwSxV8KEEXFG+hMulb7LvQmd3fX193O3x+3fvIC+Cld5wJZWwrEQpHlviF3gnJ2HHFSqQVCu",
-	"c2WJ2qaW/m+Jnm1Our5YfYDvmAvsFa6vV+Falwc5oc0EyNUxHK9ct3pH/XuqaakmfSHT05oPr4jUuhCN",
-	"iKIfQXqOAlrnDuGCMM7A9Y81KYBOXxJA0dY8LlGLzBQ/m6U9UVK1Acx8XvOqjOYny2XedXCnOU6sMooH",
-	"mm7VxVU8nw1AkHeCK/DVhmGain7shQHip+vPVu/Qk0G9458G9XM4G9YvaHNgqoB0hhqlq0XSb5I1nMG6",
-	"CtnD2XTW7ySNOLflHeYTb01kyvKDMyf6pHnCX+ll2uhqPGL+7p6GFdOwTY5pacbsfI2OfersN586mz3S",
-	"7WTBysm0tsFxOu8Vmg6kCqNI68Wxzf3JpNWWJs5uRan3CbTfbALtRmi7LJN2nrQtmozzqPb4Daz3HGs7",
-	"jvV9cKsnsmNvcP++fJbqlW0WuSJDlBx0Wu2lifE2X3R3zGa7ukHvQf+xTtZoZuWPmD26p2qPT9WSbM09",
-	"ddunbW6RtrkLuV/NJrDEBJwp6SbJQczCP2Ig+gLLw23Mu7c46zfUD+RR8+drj2/Z1ACvbtjE4/6u7JrK",
-	"IuTOzJrLLs5yk6U+qq+nsmFtE0z7huyEW17EDYBTxTqn0WZvnPsrGeeUudWb8+iNTHP6y60tc5sRpL1h",
-	"7ls3zK2FshXsco6olZnlLJ59Xfrr18Mfvgve8LSmsDUw/q9iCdsBcX8yMfMbMoN9PWRk3vi0Jyd729Pm",
-	"tqctxNqVVidJYhZgVlZenEUtGtPNrVo9AWHQeAuL1NM1cHGbddGG7kIuCzV0pQ3/GvGGdnNljoC16zg+",
-	"tjGtsiHtu7KhPYL5bH0KsNy09jWY1XaE5evi7LdnknsqcrAmYCuY8/aWvL+QJW9TaWcT+93Wpru92e67",
-	"M9vt0GK3zFj3tRrqvnGu8VfnGE9q3/vOTHtPatbL38N1r8e3Z9n7xunOnFVwT3/2BsGNDILrSseSsmDA",
-	"Px75Effvl1R5cgUY+jfXb3784e2//r+aFvTJQad5TPp2kF4Q4vaCfpZGktsRYKUJNeRi/EwSFY7BIyM+",
-	"JUMqSKiIiJkkVOOxscEBmdIoIrgkVxmzywI6wzZw0pV9uHlnByN/YrIzFiwaDqXpW3APE+XeDKiiAyrh",
-	"sstMfb6QSUWZD2ZqzvTAWCSDCJCKCoUloiUJVVGZiJ9B3ZgdP0eobUsRGZ8aUnNWb7bnSY3ZUU8ixsra",
-	"5dnZ2Wmz2fRqeuc9vfPaZe1FLPgEjn4AESH/VDygs9yY1TlAdms3KuECBRXhzIvmnBrfktXsvbVI57eQ",
-	"uTq2EEV5JZlCo9lWt+S10z1zd8XcgSEXUyo0eupLQLVEhXhPWeDphwSoP9LPPDOAraouw3EcUcWFG8gj",
-	"lMSS3gGRM+ZbjHdV20TMCLVWcKrwvl2SqZZHiAAGUxpJU2C/JVWdD+tYe8PeXRYk9V/M+CM6mQBrdNkL",
-	"uzIsx/uQ6QwyfzddualQSRzUI5K7+vnJdR3yKOJTuXhdAw6mDk7MAl5yba+DBz3IwtXdUM6y5RpbG10s",
-	"u5ZHraKioajR1vRDOhnWT+nZoN5JSpK3qCtSeYoB+W5DXm0o+HiJcMYeeOjrxZ1qSpO82K63T3MvIir0",
-	"BJ/K2mWr3dkIUEXE51ctkhsMw+L9lmXMvnYzyIbyxdbkTpOWRXLnqEplsuckBlPRup5crnI/4gtktq7R",
-	"a/KBKYxFowgENreTAB5hMAWpyDAUUl0Sav2IUeR1GXW+xLTOo6YSfiwVH4OQz5Iq2w3yUxgpEGQwS/rn",
-	"ddlBf4hCXp/IkaYeRgbA2ldkOgJTP9u1osAFocFP0+k7AYAk3bSrcJT50CP9+5AFfSRDfTt9Lwz6DXJN",
-	"zGyZ/ZppQyW7rA/6gHp+RKXsk4O+EpTJEJjqE86sT+WPGGLXCFDvBGcGEfIg9LtMTgEmHulPQIwpS7+c",
-	"0hC7upP+u7c3t12WOStXzjM5saNPyd89/USAEjNTKMwz5TopHojosnQXwhQ9C0ioPNKX8QSEhACC3mDW",
-	"L6K3r0KprqPoxqzhbYouC2pxARtN12oYBfINfZ5lnlnbO64yjZlb1Y35/HOJkzizHOcm1udfthj9bOOl",
-	"/F1/XLYQAwnzxTOZWVcpXBLcXMtZ7X3NySBUKRhPlKxdtk+qtVbM3LraZS25dDWvNgxZKEdFn7cuj1uX",
-	"zXZijzgbnGPPRMx9q3cGx3793DYapO5ZzTNnf5nUcNY/RVSqHi4hzcO7JD++ePXi9gU5UsAos/6JS/K3",
-	"29t35KR57G6JBtXnREzB26ZPTYK4rMTY9adKhBrkTS+LDZc11xLRdH/swOmwfk4vBnWXwdehJ4NsV0ZD",
-	"15aZSBKQ6cNm8FH1fHP4lzWY/fL7y995+Pr369mbsPnx9U1z9uaf//j4+kc+xf/8xMNXz3+Z6HfetF92",
-	"/v1ndP/65w/h8B9rqC5zN2l1nED2/nwHkQILrFhiOR+ZkJRsDEHy03IbrVejk7B3D7MFEaFcMLBhQhLA",
-	"MmP7xRVJeX2exesn7l/4iE9ZcTzRTbqTJ4knSjp+PCbfWsGucF4Hrmfp6ZYtwr26AZdYBoGkfpvtiloY",
-	"URVR9nSRVFiEvJR7OPJfhcNkQXhZOw3O4Hx40URaXO/4x5o0d4Z11/hJ0+niFkvF5S3XoddId4MYemjC",
-	"z2hnJ/pKWHBXNq9PuFA0qthPKq2Q2db/4Iri+Sy2jSpuFtVqZnpD3Q1ql+1MVyjzb+wH5RiSKSGvGRIL",
-	"VW+dEqDLjPzu1DWPdfeDM8UlrzvaZ9vQGc5tmWnn5JyeXgzr0Aya9c5w2K7Tk86gfnzSCZoX5x1on7fz",
-	"fYd/W5evrWZn6T3/fpjZRizL3dZl3CsJGClkYf806qJBAY+Ya0I+vH/lEYc4niX9HhJAz9R99oi7JB6x",
-	"nRQPJiDqGoXdDyocg0zeuyL1VtqO0VRz1necBDGaz4Ac6IVoKkKABYeFUQMWhba2Ve8J5p5gPhXBXJNc",
-	"lneywcd7F+tOQzxkQmB2Q4y3aYqRN3tlegXjTdpZF4BrjDF1WE+0yD0C/x4CosmUM0w7m6Grwp/aGrvs",
-	"AEMJ3Qg9Re8Bu4hRE71KpZxyEZguYiP6AKTVJIqTVvu8y/wRFdTXi3Sl8SM+BVH3qQQSgVIgPEIZiSeT",
-	"/K9mIV0WhHehsk173VTYAWAK9L5vHLe53QnwucDuhYpw5oNtscz15ALIJJYjCPT6MuZUa75M+FGX9Q0p",
-	"ybZw7pMDhJTbL/puJdAIAhIzFUZ6DDbvSkaLpyTxRE958+L9P18+f9F7+6736/XLWzSEZhtLB9iWniFr",
-	"1euWUw24drN5lXrhSLuZ6dyQMVdzMuFR1CAnzXaXFfUgTlsc5RsaSzpL+uLjmXZZFqAaTRrk1yqhR0UG",
-	"VuP7t9TueQbLnyTuqID6D9ZMLczs4REDkPYizF6E2YswGgKr+X5iSr32fZgoJ5Ts48v+wvFl2/ZgNkG2",
-	"yA0TZsdFwt0fVV3PCnt6rUZz30zkK4zxuQElrXh2B0xfDghSwSUn3pGDVITo41p67kXbk0mAigXDcBYt",
-	"T3mJybjdbBKuxTdsQ0u1YOK5gBn0kJukWhstJ2PfBwhyLmcrd0kNfONqv7LRc8XCFa5nyMUdV0r/S09s",
-	"JMBE3Pr/s3ftzW3b2P6rYDR3J9JcUpFk2fFjdu66j+3NNm1dJ+nuZtVrQSQks6YALQFZ1nb63e/gHAAE",
-	"KcrWy3Gc6D9bJEEABA7O43d+B9U/BE9jFUZ4SOtgZsBaspM6XQwzQC0prYFB5E2LcMEDfO/qSlyTfOMp",
-	"cQGCgJweR6gkA5aK2eoKHan335h6/f1GQGbXSXSNeq7KEn927PgADlBRTvJSf9xKPWw7TcVtmdPaP266",
-	"44uTf1925LtXt38/mH84Hvx433m17knjd/uehDpve4GPcX+IbHSIPCViGBYr8e2tx5XIOVxsp4L4qyRN",
-	"bR1vi4YwaiNUjwO5JMXQOFVJHZ2q+gGrsTZ6XCY8Yq7a3IxKklKpABPJ4sCIJUDTnqLcy2NqZlxgBCMK",
-	"M49dSpqywMwx/PJC6rMhElKhUAW5PEt4LGYkkT2OtW3xtUTNtPCsW9QlwivRLIBbJFH0Bg9Y9APTuWw0",
-	"exwNyUnGbhM2M9DTRL91PJkqM3b7NUAsiqmCOUv4CAkaevxHUZxFnLxRcst0PwgbT9ScpIkeB9Yzt6o7",
-	"F+rKiDOwiHFC7Elg30bJMOGJYvYltpIfuCRKZf+qTF5MBjUy6zWO5SE80dc4/vKIl1M8wPwVApIxG9Jp",
-	"qpzBZgKSAyFSRvlKcJnKTPbdxDCxdiNUyluhoF1QG9AUwKcFs6l5+Kry5mo7uFuygwtPbWgYG5DNET2M",
-	"unF4wDrDsEvbg/AkOo7DV+xoeEi7g4OoE+cgG7Ne9AoAfNwVg5/zbuZXACfsXWu1fWjLlJtCg3I6UEJp",
-	"27wwOQfVM6no3dXi7a1mp3ouq1peMu3Vxmq3lIXE1TQzYJ72AOFA4eHwqBV26atBeBydxKF1IHSjw7hE",
-	"uxG4tb5eGcji9luqLzhRA0XAIUZ1TRWZiWkakwGDnxv71OWn1AX0IeqELhezFbHAK4F/ypjTe+tSVyEa",
-	"i5jggAh4gKb6FMzhvT7gljNSx5+JhfwGpJ+j7/R/Pv62QcaMclmG/xaAv0UfPpoELmcJELrguzaoXAu/",
-	"JZugb0VmYbc+dtjibCEbifS/+7bQuAfD7sO5DKMZl2Fd90KlnhE09zlgUturOY+XA0/xpvaGwFPnj/UA",
-	"pJ6T9uATAZM6p8XDKbftD7X1wTKfIwj048d2AWhDK8XzJxjpXSpi70ls9fxCgXMMeX43tNeKTjfqudzK",
-	"nj19NkEOm9ljGYlopreMsdfysO4ZSam+rluVJBaEC3Ufdset6O1BPDl+fjey6mBDWVWcuxLk/WHv1zOT",
-	"YwcfNoeyL1Oy3WLZi677YCn5PD2p2Ap+v+8TkgQSitxGXXUzgc41oeo6V7l86VcrR9DXglqvJ2hRl93M",
-	"1fcMJ2eZc/LnKZsySagzQ7xxgNEQkNk1Vcz6KfVd04yResE86fFCemDm5/xhAMk1UvaDauF0SmiPuzSk",
-	"2Lved7/2SSKBioEaJCtJ2VCRAbtOHFrJ5ZMnkiB3WmwPyDRtktd5GMbggipCLkGP9yeMxwkf9b1jVpE8",
-	"AnPmzCoDZxpmTF4TyRTEubS07vF634sRnb979+0PF+/e9hsBensVm+R0s9aiM9ajAT0tHNcuNzOP4ilR",
-	"OsFhUBBfGoqMNXscYFv5MuJCXdkPPRQZGKJmtIEeEk/4SH8/d1acLTSRp1P2CwmY3sKx0T4j0SRTPa4X",
-	"gJ43PUt13elSXmYDTFL/sWuKmfiQOD3MxLjHEwVBu6nUfTb6jbkb0Ra4ZhtnpNxpFmVMXY0EZ/0eB48v",
-	"J5X4rhkk7roZTiThgqSCj1iGAck60HaoHkebGlkULt5XGdJ+w40m+UldF3KAe5xmjHRb3Sr/8aUWTw/r",
-	"U52N9akV8xE/g4TCigF28gHaezZXzNpbKmZmA96nlrn+Pp5aFhSyuUuAHSv7qn1iXhv9NY5goKTMR1M+",
-	"s75Egij3uWD7+97XHURTVTbXhxW6IHeibj7gUp2klIcIwNhxTBU5aCiZZGxCk3w0ShDKBaJY8UCwd+i+",
-	"YLQO0CP6LJE2z8XgnyHUaQEUUSSmHMlbGOKjAICstYOUmoNUf9p+QPJf8J3upynHwcf9wH9Oj5eqZJDC",
-	"nQ5SCdcAjGgesPQoYxGz9GqcyLGB3WJT2PaVGeCV4Om876WlvpA97vJQAairlRm8Ft4mUr8fZkUGpNs6",
-	"8DtIb2mS0kHKrpS4Mo/oA+wc4eKYwFP31AV2N9F6aaPHDTGtgH7YadeHt41NgxIJPgoMdyFNFsRfYq25",
-	"0B7HyyKLGWhydTNCcDubwHPeIqnrFRLCDUHOwXXrJz0Bl88sUZFBfRsGMtBx9fflwHLkQETwKy4QSzmk",
-	"D+oyqPws95OklL+QxZwo6IV1ZpKReABtXvimfVLvtFqgXSGbh4/qiUHlSHgZgxQQlpaARD4nhtFkG03y",
-	"1o+aQyfSuDAEux9iOpc9btiOcLK5sJADMmeq8O3wqxlcWd5kjxdC5aSulQRig/GwYGE9vZDwPpjpKBXS",
-	"jBNC8T2u32k1KMBL2f6hFWAUTrOidBP5kjKWAZJs6x6kTErXyXqfxr9NpRprUyWwCn1fa26J6pM04ewM",
-	"UhDEjI8yGmujJGMyx6dRSfDmAIIaSBdlnget7+/AybIJah7hieYgv0gpfxq4/Jqg7NV5JlPKcYiPxd6p",
-	"P0Ht9F+/+kxQ+j+bAbSH2O8h9k8IsV95p/xsZhV3S/wA1j5wDhcfAItSe3UoJL5rj4P8MslakYgtV6Yn",
-	"ePrs2kDIxcVjQd+dBqZ1PVTu4NiVLE2N/w7AGKja27tBCzZqYf8sNw5ca4kkpSdyXd/kI7p7LfR8iS7Z",
-	"47kyWZ1eb9VM12I9bBOpQDvzsu1X0DFtC0+gYC5olsZH2eMrapYlxTGASj56pc0DHIMBqUYpTcYsJuyW",
-	"cXRQ6jWsJ37GuIJOgSnjDENQGnsc2MqUStE+LCqYp4SSjCZYVMP1i4sZ9qrHfS3yzFohi5BabaGQaKrI",
-	"gEUCChMZ5bHH61XaI8BnORHDYY6htapMk1xYwwcxt8afaCZRz45UGVPRtVaPUbdWyL9ql8FiRqdejBso",
-	"pz+XkBwfV0EtQkY2OVIfWQHNNRJPNzlodg4qVRNY0x7VEbgaKbTvhkoOSNibtloHjHT0pnIaTCcg7Zb+",
-	"4Adt+OYws3vtd6/97rXfvfa7135XLOSV54V6GMVdK79SijBN+M2Old9zE44WnIXAva7fgcd5KkblRCTo",
-	"NWS/koQX1UcUfRDsBjllgsuYfUkoGbIZGSd8qoDNWJRD+/ZECEzIGvONILgNnIpNiNEWk2+glwnyo6N0",
-	"a96fWPNWijd6Crc9q9GBLSsF4pElCX/4DHhJJ8nLzssknrxkd7i+wlSMEv4/Qqk/00Gkz+zOkdKrXL2/",
-	"fP3nP3X+Oo7+1PnrGnE9M+IlUlB/7H2mwjPLQ/+B3jBCYcdGaRLdEFgz8C0fN+PRICl2bX5jqwVRAxvf",
-	"1JNAEIsJzSxPRDedA5YhgFokYNSLUExQdjg28xw6hOAj+7u24ieZuE20zsHi/j5NfMU0cfMFcyq+nZWG",
-	"3DPg7A2UPQPOngHnc6+1aiTodnSDD5ze+tj7+PAaC4a07mwnEG21Ey3CetxHaABx3xKci3+hiJfRw4N7",
-	"8YX6VvipCvdS9jqDbOvxRXczWcfbnJMGWKc+MIvMo3SJI5gs+IFNNZYFR3COQpjyqWQx9tHgGFAeKuea",
-	"ri8iEvgcYQgDNhfG25wjHBaxCT1e5V7GoIMj50VqA55oGUizOZTwGptAkMNQwOi3oAIs+I3fsWz8ND5j",
-	"/xinnE9pms5XN8J0v/fQhb1utHfefmTn7V6d+fK8sBU6BxxCj6RRYebCbvWpb8vekLodiVRiItFFWubb",
-	"Nbksxq1Q9JNkbGxVNKdaZIzGIRzDo4wa6LLzuMA/kBKFHTHeF9/fkqdaAa/zYj6W5Qq2vhLklFjmiWns",
-	"vS0relve2Unb+1v2OsXe37L3t+z9LWsrC06GPqrHZcofJ2LyA71hpXCJSWd16SkrBk1cD/X5u+xoDvYh",
-	"kq0P7fd2oveH9v7Q3h/a+0N7f2ivfWg7GbrrQ1uJjA0zwdVL2LXy5e9K3DC+nF0LCvVTkj9o2DYMUwTm",
-	"or6/fNMkF9NBmkRNcq6PjCRjNs8xQFLEOBOTCdZVQgkIV3QnIGeg3SJ9+A+pKKpJtFwnftJ3bo1tKqQR",
-	"I22woZBFzeIqF3hIK7OyQF9fDkOGMYqjr6DkDmm3WuS7r/S1NSSfSeC9GmViOrENnqMUJ1/PBywjF5lQ",
-	"LFK1oCaZmk6uhoytxjkMK6V2Wvv3wQd1cvuP1uDH9vj7V5M3HXl5PPtnN/rmaPi/h7+dt1aPFuBnXMa/",
-	"oC9u7ttcVzy0V3jHd4KzbfY3i6YZLCcIWHgEBBSps82qdvvcrffSTp/AVqsisCohHr0NSuDzFfmXHvyS",
-	"ldxLuA7uI10a07s3jI/Ude30qBvUxgm3/7aPdJeVnpnaae3//nUefqDhf1rhyVX463//133kVZ7kyuwx",
-	"WG0z/ATXUcsF+SKGTlSFbiYMwBIid5YMoE654POxmMoex4obMiDnF6/JDZtLyLK3Sri+Cv5W8+hCpbUe",
-	"t4XkHqwhR5aUkDMRUsw/t0oWASULXYxS5RGBtxf6pqyYXVPO9h/TOfDAm8BzUXErEhz0MWs74SPoxrhx",
-	"5idJgTN1ds0yZsfGPWvs3qSxRpP8aNKOEqT7Z7GlS4IpAx4O2ezxvse3Hn7P5n00R3DRQeIREHc4kwYS",
-	"0W7YnGRsktK5YRow2fdgG8Hc4/JxuU9jkbEmOXe2UwerBFiSBY/0yphAlBtsMJ1o+xBGjKzB5oe471i0",
-	"BO9pTUeEeAlI+oEjQnfE0TNYsgkwAT2b05SL6fEBjW60ROfxGdpqidJdJm65mvowZMSAPwo06CtY5n1t",
-	"32WMmng7Dosqj4S4vLHAoDe5ffAL+NBhGnvcr1mjpR5SiWGrPklmXljH1SWEUHh1SYCLlEbMO911c+ub",
-	"jQV2/ksrnLYKhjvAKDw15QppCfWpzMY00UpDov5i7IemfdBJyq/xAnmj4Iwp2E8rn6Y7qRBTnFtEiq8W",
-	"oe+sHaF/NGO6QtG6TvT6ndtC8ECmZU7HoHZfH5Tw+KUgFUz35SDqDNq0dRIeD1+xsBsfReHJ4JCG3eEB",
-	"68TtqDU4oZuod4UvvxEl1nqqWgWDli8Uaqe1DzcHfzu5a/08e/Vm0vmFH34VHf8Qty9V95/y6LvrFjzA",
-	"JgZbsVMD3H6Bew1wV+FgZVUSZMYyVVJfhBLeEYv3RYM3NojXUJE/80p5uSb/+x/B77XzSfI9m59PtYr7",
-	"r1/1L18xmrHM/VLQ9+G4y61nAAT6JvYaJkBu43vZDZXmfn62L7X1nbmAGyVXL9J5gJycoGshTyeUaEBN",
-	"ut5tdY06PcsEHxHBWaOKdHt1rcEqDUZneMAbYPSFrbFlz/DkCvKnQXqeIlGjqRYTHrFXw7BLjwfhSdSK",
-	"wzbrDA9od3AYHcVLXtO2fOGZGBcOEHivVXELL5Zzqdh4tfZcA3YgVt0tj+ahRjt+J/1GTMNunX3Gp3s+",
-	"xvy41ptaoWq6otM6Fpwtc5VDBQvdNLCXgj/c7BOY1o/vmTeKQXeHisFH8zE9ktsotwKFEYRbOJA2Jfku",
-	"G512cl8A7D3Sli+WSkUFrKrGzLZ+pRVcR3ZpyZe/2z/vc33bqu/Gi4LJhwaEFiw4duqUz0ma3LqgTaPK",
-	"19M///rypx9fv716f/mm33Bu86oT7r3p4jk6ZZIU0623jIlaD4+d3u2ty8p+Ltlx6IjZdMs9iYb3axF7",
-	"yaIbQp2rb6fuWhIzCZETf8EVXbZliVjhn/W6tnwrrfI9vT2k6B1bXv7rnCh6R7TmRhJOJiyLGFdNcg7p",
-	"7OjrQpdkTu0+ri5n9Q7es65UesKaUSszha+oS5hv+Mv5O/35bIgfj9NVrGq/OODqWRv07uESS7AEPnGs",
-	"+W6KJSmzCO3GjqiiqXiojh5s7yXEE1XbYwl/wzt6t6XrczuX5/IFuM5yWsfD2N69nfZEO26NCbqvQrei",
-	"d5+tk2ptn9NzzM+AFUqo/pArihHnsgHZ49w0mJiwKFEuTZYDJCzQuzOAE0qVpClB0hrAVLROSD/hV1NZ",
-	"haf4BpreSNosx+d1F7uK79knKT0lnAi/wZoLMlhebs8IqAWDBVfT47vhnq94/5xF+9NUh1t9SZdUtY1A",
-	"6iD4FvYEJuShOB4mLI0lwCz4mSmC9EA2OKl3250cqN2owFTDQt1eWG+oE26sBmK/HysV/DOWE+aNe3mx",
-	"TwteHTQ8iTdWO6eSjlgo5zy6B1h3CVVugSfkhSTwCBFDwm5ZNs9BdJ67x+LOkPLEOUEDraQOtFhiEhPb",
-	"wXUmQYvNxAwomvHRAPBumKRL55hOo78X0V21IUV9ZZYlNoMXcGCZmMmGV1geXqe1YsxmAfycwThB8Tkg",
-	"H79hE1XAghm4FbQ659Eym/29noq3cx7txnLfMf6mE7ba77ScOjSiKqbzwsVaUDPVKy2zhh6akY6t8Lh9",
-	"0gm79GAQHkfdOLQy8yRqxYsFfDFsdxrTBKKc+jPUTrvHLS9qhdXU9ArFIne103antYaz2c71soyJOY9s",
-	"ybZP3ur4xPkbi8xNesvhrudi5kkYg6NfWcLcj0J4ncML6i7AGYBISWiawz39ja3lCP6vZYtiWTadKIsr",
-	"TZSEZDzgfYckhEZgxAs6p/UiDQjg+7DUlmkTZAIiVJfEZ/Jtv3Nl5lPbtX6s+fE27r4EdqWRg7tO4lJb",
-	"bdttU5J/Ko2yWR3twbCOZMwc/fp2r76evoJJuWLG9VYeDquDPe/hNY8e7AkWXRgpdlpaaZJIoidwWWRa",
-	"X6utus4v9c1/3PtW0FsSx/287LXmMpa4Xquk9UcMblkcNKy7v5hWTMIooqSG7agTH7CwC1ib6CgOj9mr",
-	"YXhCWwO80h3mY/6GjQUGDkEOQczTmu+PFv/SC/HhABh8uy8iADY1G9NKGt2rzaNfKC5wLeUbAIj69J4j",
-	"505w4D0l2QEuk9Me1zeTvi26Gbib+vk26ZM61oVxBofJi8D8koFkXDUqufeMGr912sF2fha7l36jnJW2",
-	"ktkef6OckW8EJtUjRFJvkDAVfBRiLe9QX5hcZ1Sy8hZaa0M8cQjvnrnYwK3jzdt2QmWdGVzq3JHbgM72",
-	"gbrdB+qmsoCbW0ne+brSWgE7VJeAtETcMA5JcBOwUKAIGqaONcnXmIBoucWwZYDOSJbqturd1kljWWBv",
-	"M1m2j+w918jeJis4WIbmgqon3vE5pnOt1AO7LmZNQsE7iDF3l0IXP0oo8LM/JvbO/53a0Zvsko8RKlxG",
-	"HA2aK7rOMVaIKI+x8VCtGDncwWmwHZwMNtbPTdhba22OJ44gPoJ4MbOwloQ5LEuYzm4kjIky7iXN8woz",
-	"7i5UuIXii7G8lwwHtdxdCGkqkBbhrHJLiQd5W5gkYknlInDDk7qXJdEIILkwElyKlAGRUBiLGZdNctg6",
-	"IH1D18WFuooEHyajacbiPrj2xFRr0+yMHLY67sYpzxiNroHlwkYISCyYqa5mEhSqHJa/QAPf2hHvyM9W",
-	"m0Q3VxOWAV2a/tR6ts1Po2REB3PFaqs7swqdXObV+vt1MS3FzjuyQjU/cY/VBikd+pEVumbY2N7zPE2m",
-	"uHPsx/cnDydt3ZC72T+pIV38gjbQGzfknXmq4TC2ebfhCWsNwy5tD8LjqBOHB6w7tNfyw/jb9+QbqmjE",
-	"9Nqq/bHuBrOD2O+wHe8wQ3/m9sXOdpqlOwodT+WXsd1+MuN+DcPe2Zbz7jPp8OwofnV4DOGdbnhA2UFI",
-	"o+NueNhig1Y8HLY7TOvCRmGonVade8Bbh9HmsdBqx5hROc3YmHF1NeWJ1o31eSi9KJkhGzVMopBATEfM",
-	"kt/Zn9fe4P607Tf5jjf5T0U6M0MOZlNqgcysQF22wZZXiIxYssu/msqEMymJXlTyDCm4gDOZj4gSehcG",
-	"to4V4dPxAJIXp5C+RUzrG2U4/mJ79gUnOZp5vZpkbJjc6a/x/UW+oc0B8NaynD5i4Nd8jIdjv3Y9fRHh",
-	"39t8ie4qBXIn263H310zdxcuHjKeQrE3yMk/tTlP/vIyfIpwcvY45eAts22SawqMhcBmO3dtz6gEbIvp",
-	"CnPMN6ROe1iWzrw+kYTDneDFM5VpzgjwK5b6kTGtR+ijfiiyHu9f9EFwHJNrdkfiZJQo5AAk8ppOYNVZ",
-	"mfKiNGgmlwexzZJ+0jj2evt73d36jHJLH1nQrTlx9+Wc2j32BeedvsaPdQHf6vOJbd86gbCRBrVWaNs8",
-	"tHk+6sbSax+5fq6R63XX5z15qZ4QW4hI5yvr08o7ex5HxOd+PDxNOHq9pf9p56/2uBeGJhWKOvBmif8w",
-	"jtTY3nGBSriUUxZrBd09WK/S5lMR3bC43zhzdat1TxIkN8dKTD0OpTGhVKR5OXS7vtw6CAhSli9T2QNC",
-	"JRHcIFQrMaQYU9vNAbZLvXtdEfCMcnafh+y0Ufa9DF1fW7lHJ/9Ck3vXVudLdMVlZuJF9mJTTL2ao+6N",
-	"iGhKYnbLUjEZM65IvT+mN4xkU95v6D3mSomdvoTgZnotpDo9bh23QLiZXi+0q88bJk1CHqMxuIua+W4W",
-	"E1lFPQkI2sADK+YFO6Apk7ThmgGEw2I7zpFfDvUQydJUBkQyRaYTMphj8Qe/STv/i60ityMMR/q1J4Yi",
-	"8+ie/bY8DsGKwSYsCztEH0qmNom6ZklWCj7gm/DKJEuihI+aCzlFVXP5LY9dFre0udVvL4jACip+tpId",
-	"ub27KskKhmq7iLS/pvCF7VtO2ut/Z6zusuQTldijJRnRW5b32iuTnkgSayvUOO78Oc4dTwu5pyhuZEAm",
-	"dK5Xtwxcae1sqhdanonn5plIyuOBuCOR1k28F9kEvT9+/eP/AwAA//8=",
+	"7P0Jc9s4tj+AfhWU3q2KXZeUJVne69X/utNJj3uyeGJnehb1kyASstCmADUAWlZ3+bu/wgHARSIlanGc",
+	"dHTrzoxDccFycPbzO3/WAj4ac0aYkrXzP2tDgkMi4M83t/hO/29IZCDoWFHOaue12yFBgkgei4CgByIk",
+	"5cxDscT9iCDKUO9q4L/HKhj26jWvRh7xaByR2nmtU2t1ajWvJoMhGWH9XjUd6x+kEpTd1Z6evNpVSEZj",
+	"rghTn8g4wlMSzn+/p0RMemgyJAypIZWISqSGBEnFBQkRZnJCBFIcYYYIFhElAgnye0ykQhOqhuZmPCKo",
+	"l3wumPp/J9P8gPVnCkbb5zwimMFw3/EAm1HNDvKXIREEvhQIghUJERdoTFhI2V26egFmqK9XE4f5tTp4",
+	"aB5IIh5oQORBo98MWuEh8duDI+y3+8eBfxqeEP9s0MDNfis4DNvkgI+JgLHIgyN83D8JTkP/jDQGfhs3",
+	"+/5p0Ar9Q6JfYH5bsg+fsCLv6Igq+K/56X0y6ykRjiI+ISEaE4EmlIV8ggZcmH0JIkqYQjgMBZEyN8Hj",
+	"Rvb7I8roKB7VzhueGwtlitwRkR/MJzLClOkxlg8oIgOlqRCWPhZCj8AMLDeAo7P1BiBJwWrckICzUKKY",
+	"KRoVfBkRFubn326t8nmixPRyoIgo/7TiaIKpQn0y4JrwxFQTGr7DlOU+fLjKwv/LrupVWMYF4OdXEtHQ",
+	"QyQYchKigeAjWAN35rhAIxwSpE/EBfo95oogqsz5FWTMhYKhorHg/YiM8gfhcNAMWviM+Ef9k9BvB6fE",
+	"P8ONvm9OhKHnhbT85NXGWOARUZapvY6F5KJ4Qj1GHlU3gDt6iA9gHmNBHiiPJRrjO6JHR/Xtv8dETGte",
+	"jeGR/p55JjeSEX58R9idGtbOj5otr5DbLeGudIYtnOFD0gyOjvyTsNX32+R04ONmv+EfBu3wiBwPTvBp",
+	"3w1wjNUwHR/VJ17vCBWap87ytgEXI6xq57U4hjsXcOZg+ncynR/3JYoZ/T0m6J5MgRtoQmIhCREZDEig",
+	"0B5Gnz9f/ai5NUZ3nIcoGHIakP06AgLXRJBnz/pNmIWoz8OpppQITw2nH1AhlV6lMWeS5JfoaNAITvFR",
+	"yz/qN4jfxoeaTx4Gfis8CZr9U3KMmw23REbUpYs0Iw7KdrN1dOTpo+P+3Vy+Xp+Sld/eul0gt59wtL7m",
+	"ZSwnvJWXdQCqRfG5scqI4cBDzO6IXrU+llr8MrSHJegnWq3p7V8gjKTCEUGcwX3tZmtWYWmCwlI8Savk",
+	"lBHJYeGJLxGn1/iOIEn/KGUvETyX/VRIBjiOVO38qOHp7xo+3mo0vJSrNwu4+pPeDbPjwA5/wOFPWJEJ",
+	"hjMdcE19MEI8HkfUqDcHljX/72/S6DrJGuknQv2BB8JCLroxEwQHQ60K1rxaSBSmUbI5+g4U0hAxrqya",
+	"dqH/HgLNYokkfiDA8aTCKpZ6bnoVqYLt+AGHyA01mdhQqbE8PzgIeSDrOBCcUemPI6w0R6vbcbrxy4OC",
+	"YT5lV/V/BBnUzmv/n4NUJz4wv8qDa/MSs4ZFxAfzC3gcmRkaxS4YGt1vgGlEwvx8DY2GdT2GH3Bope1m",
+	"+4AjGsLNXfPF2W1wUplKGCTcD2QvBNcC8r/Jq5JD69UGlERh7bym9a+o5tVGREp8p28aC614qinqmB87",
+	"Nf3mEZUSSP7XdC/bmjSze+mmu/Zezk11G1v5Hkf6c2bTzP0+ZfAtt3awX69h7y6DgIyV4esle1a0V4KE",
+	"VJnFxiMe24fsX7XT+uFhzasZHTKY1s5rn29+rBlFRk1B2ZCKj4AbCYLh/bXfY8wUVVPUQn4nbjQOCWqC",
+	"Kt5qtI79ZtM/bNTr5u+W32rD1lD2oCWJHsivXi2xIGAwSpHRWI+x6dWsCdMFDSF9322zcd7Q//8fzbU0",
+	"fZz0T4OzsEH85qClLZVDbam0iX80OMbut5pXu6cszAy55tUiLFUXSFBzw8+36EARhvWW/UnDpwM+GBDN",
+	"Q7tUkZE8R0eNQ3RjzCP0meEHTCPLckDXA8aWvP28+WQkEJF6En29grEk4txYTkcDXw9O65bWYmriVt9p",
+	"VLDESlC9SFp1Nh/twmwbRE/zUD96FPptcjzwT/FZ328EzbBFDgdtfNTPMLOaNf9qXi0ehwsWtNn4D5Cy",
+	"+ZYlmPn7W0e5DXBEYcZ2HJ6Q08FZAybjt4NDPbf2wHf2n56oPtiCkK4SFEe18wGOJIFLv8eW7kacqWE0",
+	"ddtbccKgRIcx6epJJgNu+a0jvUERZmaIFZVZbSDgqBuLKMMiSNzyg4jHoeMT9YCPal520/U/uMJAC3n6",
+	"0VfGk67WC7oTLu71BmnDuXZ+9OTV+AMR+I507/q186becsUz/248ZTYUB4o+aKqLGVXdsbC7lRzkZqPe",
+	"aBSe5MUEYDZU06izLjhTXHIfhyPKap6TtuaMWGJsH53i47OBTxphw28PBi0fH7X7/uFRO2ycnbZJ67QF",
+	"T4KKVDs/fKrMLQ2ru7bUWyL+Un1LkICLEDwxIerTKDLaF5hSlpmjPaq0LmbYD9xoeSLCQiumDEf7F/CI",
+	"FatDbORVwNmAAnvWPzIyQWaX0ZSoOrrmkbG/E16mRVvGo1XusLnNPuWhXs4DY5hQ6mH5M/m7S8MncBst",
+	"sEC1tOBsENFgM9lOU726a/lZl7LuIKJ3Q5WV85ez/i4q0YxSrjdKKhpFqE+0OjIWPCBS5tWvduMsFdnJ",
+	"FNaV14uHvy01zM08sMOVqTXknDJ6egSE+Fsu+jQMCdtoXwbJWzJ78G8eCyR4RNAIT4F0Qw47kV/gw3SB",
+	"32Zes94KpwPZ1moGOIqIeCVLZvLk1X7ijGy0esCbu3f6NTlVlUoEPxlNFUWc3RGBElmfW8ZmRrX8ybxp",
+	"vRXMDGYbS3ilEHmkWu1A/VjlZwKfssr/FVOa10dvjAa0CY+wb8qu5Q0fEWt0gE9ScHanObKmUElDkre4",
+	"MkvphgW6FhHIDG/t8++Gto2VvWQoZuRxTAK9uFr/jwVJrSv3Lb3kIZVBxGWy1CB0rgUZ0Mf12TJIk4gH",
+	"90b3l/FohMU0NQVVLAgILSplTMJE1mkRjKM4v2XwU3cMQ+ral86ehQXvvEAZaYrMayC0kBKbkc7PyNsL",
+	"56C3TeF7w17zS2RHqaUQHxHOCCKRJK+khxifaNOLs4AsXyzz9sxaXTmdYkIEQSwe9fUhy8hB86BeMjiO",
+	"RNP1HX0gLHWWf5ElMiN/etoWp57ffuuDkESdI6wPBhF5KgLXPGYd5p6daCUrt2RUob1e0ch7+x6ycZ4O",
+	"W0CboNtp8kw3fCD4H4R12NyLDdX09uvoMpIc9RYqDL16B8TcB67e8piFG3FNxlV3AG/JkNIHjmQcDBNv",
+	"fJ402ilpfOAKvbVPr0cb6fe3QQ56PPA22CLw8lBJ+xFBihtFCKQ6sMOPTpFdz5Ox3E0wY6Wu4SaQsdSW",
+	"81IvQSW3wLfhCkgWzbkCKpGEnXqypSuYajP22RLTi6qv3NxKlgBCIhtKeTicxsE4J8aSgenVtJvqIREz",
+	"prUQLjQHCQgJQaDPyrJ0VplPZBjQRxZNEbae48ynkqwBTYzhhZFrNohhP/18Yqxw0CDFSCCIMrpzbp2u",
+	"NPfHUk64CPMq8D0Zq4Xrkn3njB87eaOZfbI4WoYprqXe/Lcu4LJNyggJUxRH8rnlfvFsYMXiMRESiCO3",
+	"YJeIkYm2EJJJQdQugJO3eL3SN+bcAbPvg8i21r0ss0ze70gJ9KNRLBWcfBGzL7hK6Ry2px3lDo9VjH6P",
+	"idZUYGLner6O0Rmi1gpKEbFrzQcXryiZW9AOM1pW9jf9mRF/MFwXsiVAyypaAaNldZjKEjxVC4k8/6qU",
+	"5Hr7VmO6xtOI4/CW83dY3G1mvPd5OO0qzrsRvKok1gSRZ6qHzBHcmDfeMz4QGxNCb0ws45Zz9M6+eT26",
+	"mhngtr1Mbmbwdr3NmCV7TQTCoFRJtNdE7+kP+6BxXQtI2aH6bW8TsbJB4BUcut0RlSMbj57ZA5tLMkwD",
+	"jhdoQFQA2v38sW5mQq7ZsaK3TkCtG3qdGei29iLNN0wSAMC5iSPj5LNqUVYh3EKkWzME0IjuYkFm7Qar",
+	"OeEg4DGDM5reivYuX3/6+OHqpvv507v9vO8lcxKK9diNot4zQ96KGwYx0G7QGIskppyZq7U/Ml67J692",
+	"y/l7zKYuZW+j3RBYkS5kR8z4TDhHI8ymyFkoF6AvTVGElTZ9MgTfysgx/ZgeG0oGt+6a5wa2jaX+hBVB",
+	"9oVuMnigiBEuxoUhTTbgjBaepC/6SfpJ0RjsEwczuZ/Z/Ec/l4FZ6SXpEzMvspmUFV+i73apkH6SC7nw",
+	"4TRrElbzM8OxGnJB/9iQ48bwIq09BniG6t6bvAdN9i5nIKNp5rWnZkp1uaGtS3Czw9pKMkQ6nz6em0uG",
+	"xH755Rf/MvP5YoMPWx+Dyasgy+24z8zGpTTveGMju1uKoN2TaVeQWBb4WmdjZVrd0jcanxhGIQXfPVNp",
+	"RkiWn7SyO5uZgNVqthJAy4x+O3w85PqcIhFHJmlO8HvC6rVUA4d9vry7E+SuxKb/G58gjCBn4JVEIabR",
+	"FMUS3xHUJwEfEZN1aCPCLlIPuUcsHtXO/1sb4Ufr5al5NfxwV/t1LofOq12OqU1AtblH1JjpWe9TJqE1",
+	"xIr4io5IreBd7pn+tEISrHFeVbgN3FR6a1Yaiwn1/zn/gxatzOZ1VPi6caYWH8Bx3I9ooHUjoZzJck+m",
+	"njYmtKp3x6gkiAI9z71YkAd+v+KkBDfnbxFZ/p1MP+nbnp6yiaL/NSnLsCrJpOwLc67GlEZ4/zcSqJRG",
+	"XsNNwCVCo8Pi6DpDMzbhJU9Gbhuyiak2qbI8MXV2k2YOVziiTJvVkVnpEb4nCENergz4WJvdHGFkX6HX",
+	"fnk6dnahYMjLlgHGhaPo4wDSzhZtiD1hT97sETPWZDFpTYY8AmKqo5shnzCYrinEAEdjmmS8eDL2G/PT",
+	"+TWZ0DtqkiSrzUbf/Z4oXDCfECtgmklWUKVVcQPDQuDp3PjhncWjT1NtX4M4KqxA0JIKSg8wOmq0bJps",
+	"lkkWZtraixkB3bUKSCEPTZNNq42k3WgUjaQg13Tk0ie7IIW9Wh+HLnhTPBQaRZTdvU2zzmYHY5PQtBEN",
+	"f+57WngIRYS+eLjvIUlGFDMW40hfOd73UPqvZmvfQ31KGKPmQqu97yElMlcOj/dzUihJeks+o8V75hta",
+	"OqV/pi/XxJ2+eNF03/OQRKCj2I+OBRljOOtjLpX+szugjyR3YYynd4te+ilm82IRyy4fzDHsRcJwFf5u",
+	"A++y8ilKh/rWPDp/oLzagDIqhysOZUiwUH2ClX0qT0TvsFRI0jvw1EV0QJz4m3BxTwQKOaQNqBz3Xfi9",
+	"iuI4zbGdHVISqh7hkHgIXAUkRFgifbBRMIzZPQr4aESVzPDNJJXfBciqLvjfqYkv5uNfBQqHvKfjcVGt",
+	"in6XdAsnYvZKojERlIfSxBtNnReOBMHhFO31p7kSzJjtF08D1JEVd9tp21Unf2Pu18TGFY6WPfieMzIt",
+	"1khg0T17rpKBZDY6XUD3scw5mVn+pZpMOoO1tJnqp38dWppZHnjF4km4Qz/HplweewE5ToaGMBbrDXBX",
+	"kg+/eBR/t3N1zBdHETzKyARHMsNyl3Dbl1FEMtx+E2Vk9mjM11lDEpWItcXeO4ckDssspeKavtEe4yhh",
+	"u1Bs0Pv0+UP35vby3Zvu5dvbN596+xcdprcGUeUKtKXCU+lBYojmI7/x/itp/Vl7XJjYCnALMBWlrSWV",
+	"qt5hGSltojd620zEUx8lru1l45JJFJLMJAp3M5/cXFCeZ6PlVbKaJ0Muk7C5pCFJs2wzcdk5s9XUghTp",
+	"YObHbD2bZRdQJ1aFWKwb+TW8qEjWlsunX/S2ZT5tJu0lxdX6qhaaSmAmceDC/5WGZWVf0YByZSirpTvk",
+	"aiYqPFpgfJjrOW7udig7tCL+4mKgVVXqswKV2srOrllr/XEIV3ZDogm7K0k0yJZ6QMlVkgSXXn6kxnWd",
+	"/93+i4w0wZLk8rK0csq6scysCcQRTJrXzMUHTkNrkCSpXUapLctxLEnnc5f1C7Prnk+UKMsTKImH6+Mr",
+	"ukMstSI9ArgLdzH/2uRSmqXjzHt9Nan6cBfdqI0u1I3IQHVjlmwhVLwk9wgexoHq3gkej+euzv17Ok73",
+	"ySUckcexLctzV3Kjyl5MxpC9OBb8gUrKWe4XRcSIMuvQVjjdC1eGklywtmbE7yjLXlSxcDcVMtrUNv08",
+	"DquoMiPKslebs6zTRcTn6oiPF7trvNpEUEU+smhqCpKfssU2iznHZ3ff01MRCwBW8QOOMAsKlJx++kMF",
+	"5dOrwSETS8tz4KNX5t45ldVc9pJv/1o67Kvka/lRVzR0zIUitndz/SrJX/ZcNoQ9PEiBcqA/LW2RhmFi",
+	"rzL1QXuJc+yVRHzCrGKALcKKffUruT/jJ9FX03NaQJUziwW/gmVXuEqu6nLexjYIJ4XaK5h1otjQWtNl",
+	"HVLVtdtZILYha4wz1PvpzS06eGgeuBU1eXW9Onqd0Srsb2jIo1B6BoAA6OACkdFYTQ1MB+OMVJbt+UNQ",
+	"IOHtFKJFwci5s5DW0BUspKlLzq6hq1Re12yv6I0vcLFbupYE9GuTcktlstIXCPclYcrC5NjTwSesgt/X",
+	"q42HNr1uTYPY0XBqDmfzT6vSYFJEmHmAMnXcrhXCyJQ59d0emUl5yTFKD01m2zOWtvt87gDlZrLo+K5n",
+	"R6cnPAvr0mh4C0/8GCtFhCaN/99/L/3//Ppn6+l/Fhzq9U9Eng5/NNgQ0uV731wDCAZyT3gmadcwijQs",
+	"C8bJ7IgPi0dcfuJykri94Gg9T4TlAmWFRcL7QFjgaIKnEizZlQ9cbtsrRWTcIi0ixpfxICSSbAP/wQwn",
+	"yXpTnCZqqq6KlUH79JY0wa/xeL7ACalGq3qLR/yBdGenNSPMREyQuVMmOdNUmRQkcP3AX1mfbgKNt644",
+	"KtKp3+hVu7VGa4FOzcMCDviWkiiU56j+mo/GmE3rH/CIeKjuPjj3b/iKh+rWM+B+d/90an/m0jXgEnz+",
+	"9M5DdevOqH+A4qnMhVuucJT5948x+REr/Zof8VTWtxWG2VSpkbFZ7gL3l3MXIMW5B0qLzUtBPTsp9Oef",
+	"Mwvw9AR1lzHpFc7wBVUON1HP0M26ukSOJtdSKL51ss2wmGZD/99S7rQmU3tW0pwVFsvQxwpk/AxFLaWW",
+	"l5H4eSa6gdjPvWhL0nt3Fr7FszBH5rBhCYLBTJSj0Cd+iaSCxMgRDoaUEV8QDA5kpO9Hez1HlD0P9WJ2",
+	"z/iEdQGLTF+wCS7gJO15qF6v7xeKGwteVmSsw08IKwT2kodCrgBOgAvEIEZr7pBor5eHEKpbVCBbBg0m",
+	"h8EYRXpvC8eRgKYtC2WaAXtm0dLnilhLghlSNehwWBB0yOKXJDEE8CkbcF8HADdzLecTz1wF3/rs1Qgb",
+	"531SCdBVvOsccyatb+YRiVnY54/dkELybLEd8RNnpOLUm0UpTBm8j6LX/43gSA3nyTnVblO0SH6/PLfN",
+	"PFa0kTkEkKrpYUUzSlA2iubjwm7zHkyArDLRmqoGzqre7L6JOHdFzKrmsq7lIF3kKMyBpFUYQIpiViGF",
+	"ompGkJQrvRXcsd1F7o8bohwcegoEQTNYDDmfiGZQBoAr42vXm6MZIWEhAiCz/UrukSpZI5boXPpRRNkK",
+	"+WL24XeUFbqSDVrF/IoAAmJgoooGDdGAIgZTgkXugjR5h8Rc9NAdHvsDQUjGFQ4hf/2gZ8tsYK3N4hZy",
+	"esjWW4Vml22uTTQAVzHsVDZh2NP7FnCpqjm0XOyz6g5cmweKVt8GPAkLK1GyvR3SvSo9UM2JYEkkdWnL",
+	"uL9KkpcNd676xOpEfIsfi1ZxtS+vZzyb4GxFBrWKre3VHjgNVxpPkXme+PZtdl1mxPkYgNva7KalaXZZ",
+	"MZYKqBnKy9Htuh6ALFObO7I2mRftYYuxbT4IfEQSFY/RgJB9D9mMM4hv2kfMnfsecilo+kfISAY2LgTB",
+	"Qmql06BUoj2riMIFg4WYyU7KQPBjpTlGhJmXlN5AKJaIkU3w2fcQDn+LpdLHPTum5H6BqSQhGtHQt+PM",
+	"ah5pCrOdVzaRLsHVhDiP+8oiJQVYfomiUvm05PalQB9wdV9lFqyBK58vc9LcWAsyA+PMR+NYGwt7xvWN",
+	"QkhwyxZAAWSDAUPCaQmVZ0StzNotKYmtIFv1Wjn5+txMecwlnVnPDDdIAVjnjb2QBHSEI2TeVSg5s6A6",
+	"VXIO8GOXhnlGXDFRIeW/efDW1bOCkwVJuFd24l4W5jjzKcesauksEnJcwHCSnc4EXATRHNJktgB7MRlE",
+	"NlXNqwEJ5k6gceUvPn0v4aYqTQus7qDKawOZVQoFHgBjZ67QwvwP5JgtWAkttTdlQ30sq9tJpV56YU2G",
+	"kmNQrY9HLt/FPJd4x4U58jDahD6LiNGV7BXaqFDTBiYqQ5fXV1ATlk1xtBjG5Vk5Xi2hp6JOCZTdObeM",
+	"HGJBQtSfIvJAxBRF1GjBMyV9aVOXohdKibBEPdf1xeVl6Keg5UuSsWG18AhLlfSCqeAXe08UESR8PXRo",
+	"K6vkHeTrbRfWp2VuffLykNczvsZmBV/jplwx//3c+4oo6j0P4zKCShIW9c6P4EbjAbFpkgiSKdFej3FG",
+	"zAbCFYkkj0zRNo/19pGcvmILrjX5l/l/zKhuiFKU3cmihL7gPh53owzM2bzLAbpg2fNZ9qtNYLWYCPPh",
+	"VM3wAsIUEQYIvSgHKqSlY8jCvBe9fh4ffdGGf7R3Xyky+gkWupbBTQcdFNDS/6yxOLKAK0aRKqr94Ss/",
+	"VSAMMmuTXfGi9c2tRrps3txmzi1LOd06Crli41itGgmcp6FZxcn9hqhBVMEjkgXog2HORiKqxBNypLne",
+	"s2lJ8Crxg6IM3HkST4WZoAUBikUnYEVmlz8fSWsdu19f7rzMGBpYhNak2yOPSmD00w8I9/mD2X3JB8r8",
+	"vH9hkrksPEX6A9CE6wbkN701D+SMQyp5vTZJf/oBPGWavV8gv4moRDGzMDUrf36Vk11+cIvPKTOgEQtP",
+	"5hzGtNGBtLQZ6RfUEcCYjByqE56xaSzO8IQjgH+TngUYxujnm48fLLbuvIKSapNLTCb0ybVucrlsARZi",
+	"mvnihbP5Le79iAsCuW+CDADCZK/daqGedZQozrtjQQIqSW8/3/yq2aofNfIJgf7/+2/DP/v1z6bXbD3t",
+	"dTr1zD/3/9//LHPGp+/+fPNj5VTDGZJIjKbkzUW7/YFMstnaX0+i51ebFLZqAqODXa4ad2wXhKqyqMtG",
+	"rdMCGgQpxAKNtGZc0YGF+Cn6XeuUmhW7K0V63IfMO7La3AqEkU2WS2uoyrLA9bohMBogVoCzoRZjgCLr",
+	"nQRcR2KSUrMZdpWc+QYaGWD1QjwtKAb4UfOIsTZYwjgpeedRSKRy43DxItc5NINUSSWy4MuWl7s2c4fH",
+	"R97C5qG5oc2s1nIHjS1Fqjqt4pGnBU0XhgsCOOPMiuVmdXK4pHlefmirTWs2FDyzcwWzLjp2oEoU2CE2",
+	"tDpysBIV6ocNBIXmSQzi8VnP3bzGs8yCGGTxOyp8PcX7yKhCYB52x0RYvaOSu2Tlgoyks8iFdb+CfNTn",
+	"Lwl+ymqhNNfK6s+K95YXlaxgZ8/WEJYndRIVj7sDUv3FitteDUvcRtxWKdr5Z2dXODpvhkCz5OImnx3v",
+	"PE3mCLD0YGR17HlieM1HI85QBjFOegapLyTA48DFQyTae0sjgm6mLECduNFoHaObIRbEQx+4wmKacyIE",
+	"8FIoWU3eUiiCCoyAFQWQ+dIKtsY/TP+zp/zg1njB05IF/0fSaK14PtmoAo9zSKY2gD8HSOdej7SFZS1e",
+	"7owhbNGmzMPF0ZOPIizilOtllKyWNGLBProLMC02YpdDqo20aWWvOizFm4eSIH5VBraEzTr2Wh3FzMsV",
+	"8Ba9EWT5K4nuCCMCmui7J7wMvBhBULENupVraYxDp+wkoBDmrvqmjLxATGa1ntXiV6uz6GopEbDjmYQI",
+	"+KubsPeCglG7kkZJh/QShjDjbDrisTRLd2HWNVlw1yGmOJCnyFiuRqE3ioy3Ep9bL0kiWwG+9fKDJL8h",
+	"lZlZEZgNEbph5PlOjrRmAolZwel4g9uBdfMbYEfWqmwIMob3os3K2ujrMNlNOOi6Bz4xFZpJmvcCY2Et",
+	"TIFcZLmQWJLXlu6b4fXzQctAFUXADCioh+RUKjJKCvSh45/rzGmAG0yxPg5USd7bSshxgo9WZGML5Kni",
+	"K71rTqGteXZ1YBKlC/syUXGjymwQE8/OPYs5mMCb4PFY8AeTqZ0JtpVhKgWYBSQqy8lOmfkcBabpNvOZ",
+	"OJyRFRHgSIGSb1viWlZnEmyc4dGVRHko77s31/SR6gLyjgfV0FJ2xzyiASX2Bqf96Hu6WvXo3gnM4AvJ",
+	"ClXANtVDTrI80jmX0ttnEwjJL+JmnG9la1nw+M72zvv86R3aAyyvrK28vxmkQZnR6dVsGKgUxti0Bx1j",
+	"NbRfhhYjAFu9bCey/NSZs/pzi3bCHf5NT7Le1DUPs1e7tlkTBRgkIwPUVL63NhfR7rC+tdIGfRmUEjus",
+	"IpASN2LAKEnb+d5cG7wS131wz2Zr68Ggnr3a239GIJMvCDtSTe+31LEpugfgOxFXyTWLCjfNxp5/433b",
+	"L6m+4F2AFVVMlPCTM9bSIgUgZ2QB6MxbFn0g0wl9AVczMEQhpL3q+z3oMgqopfUvgHOSW4yN8UzsXgP0",
+	"xYoq+kuAd1SD6motzxRYFKnKfGjBkq2JAGPXucL5M3vyIuG+2QM3E5jE/h8N/+zX9M969//8X/9secdV",
+	"gq+L6dms0IJ1fxnt2UnMDfRn+4rrCLMKsZdq08tHYX6dyz0wGtWeNsB6Rs/qGUG2j2KmaOSAfWwIw+KQ",
+	"MmiwFFIZmEIIIgJSlFlwQxTqT+07iqtVsbiPx5XekHH5zb1ms9DOdgMsclWa0Rt+LUpwSp1lkRES84LH",
+	"NSRzDRdTQWQfTyRfhBnaa7hYpulObRQ2SdT+BZIEGikjLJHrd5bT3soLdOS4u8EulLoksjGfOYKbo59k",
+	"C+YXbgHH0BvwolwDjvx2OMe1KKy8DbhcAVOIhSt6QvUTq3uZN4vmAn6qNd6qWkPJGLsrLYgcr7gecrzy",
+	"ciwwHZPPe2Yfszs08625Kc7uzZJjcG1OzYpaS5EkWEj29rZCAVDxwc2YTdkalKGU55LD92YsExEzue8h",
+	"U5bluU7Ke5K4u4yVM1PGlnOAJWhm1vtV5PGyQ9wSHMqXVxrXNC63rmsW7H2uVW1VpIcikIuZRrDF22gq",
+	"nTet9nlGBC8HjF3x9hFRQx5WrPB+b25ep37dgeOXdRQRBPrlBRXAT3Jw4fCPJOXTzib7unSs+UEs7ath",
+	"57yeKbgaOWy+CbMeGIv0ACnJCAtBH0h4gRif2GxDsB0ubO6xjewOYhULUr29TW7LZvlJxRxdO/MF6/8+",
+	"WZviGlszxQCPyAXqTTB9IKJnWzFICFGbVOwBFwaZAQSArbaGPhOuGBoCWfpeKPaSRKmIhPsemgxpMNS6",
+	"9hCaF9pHqUQRUYgPBkhgNXSdnftT9MBpaNJSEnzqHJfB7L4LDREGgGsTYGECJnKo/2dIgvuaV+P6lTWv",
+	"Zia0iBd9sjRdgMqdQrlUrKgcp+ytEt7DrOZvryens3hfU3Uhn0s+k/BtM8fbuTzydlkaebHljWPFuzZ0",
+	"VZA8b35AkDMG+z/mUvmQ8woqqkRYGQfgnqt0h/QvuKSGhAprgGUQVfRd+xcINnBCJQEaNK5K8znbvGk2",
+	"1ySTKfkS+I4u6qMVm35RmZ2V7RKN8BRiP9CTvqMXMaIBQHJxhuxd6BfSl1SRTq0E/DOfAli5b6V5aMXb",
+	"oUVC1XSbanpOhNnGHvTnwtsokpY5sIzZdcktbMHWpC02Z2jEy5+vzf3VEWam2c6K4ra6F6jEV1E6mrWE",
+	"/zfJdDbE3M7xjWXFcV/r6V/pVM6Q0jaOWCkZToNoVSrcLAdgNY/J9twl5eXfL+jo29TDt7ZvZqOijUAT",
+	"jVxplobOwLPzeGUeOi6Iac9Xgyw/8iMDcdANAOOg+rDy0Ai5oWVq1NLWYFtzY8/WI9jlLCPN0hZ5ACrS",
+	"sxEZ59LXbN/CFLh6NSgxAbhS6L3AUM/4lXoXqCeIAoxTpPA9kYhxaIBnpEXWtnAAJolHyj5YbD9EmG0L",
+	"XP87l3h/bf12Vak4fz60Oc4Mfb0FH2lVN11xd2vQLbsjKkdYBcNi4haUBXSMC5Lj8Jh278m0MsDoilnH",
+	"iW92LSTMZNwOq2tbPf+rtNk3PfYXgEjrDYolEUgzKQvcYxEnyKMBlUX24XpZAv1aypVFzUqR1GE6hbw4",
+	"t4ClXqMARxERCMea1SoauI6Zjsj0SCHrFWgFyt4XgOZeC96PDIbOHD7Ap7ev0Vn76ASNzU0o5EE8IqwA",
+	"hWgdCOzCdV6QRAvRjOriN4PYXdgZVCoH8DtPKQ5aUBPLgAsk4/GYi7JiEMeXCipqqYpKUK0KG8pdos+f",
+	"rhDDI5OdSpKV17cvT/y0Ld7MVzM2LexOMckBH95OJdnGfpw1hMJLdNuYt5Csk2FN14F53Vr2+rp6wMor",
+	"Pet8KF6CBdNLyla/GJ2NEtCtxRo03FWFLr8obOML0nWWpO0ibkjbsPlrEfi6m7jmgXjOLU6tv9as9Qcl",
+	"b7/HxP5elAm6YHOWLfwLuR6y534TF0TmPVuy+b5roiojlRelki0QyK1VqF5ej3nBDmAbcWm9gl9OCynK",
+	"vl4yuBclUaCv7ZDpltjYustetsQvOaw1ddK5qfzDenbXisWtWww9QwTJa35dOsCwkGOFdIUOFrbdlynn",
+	"KrZ0TaPxzXGqkzL9imOaLxG11zOD8pIJF63WJ4JDyixk3cw6DUlwvxCWpUzJTl9f1OkICmWrNjvy3DAK",
+	"B18IIv0LVJkbX9QIT1HI66hnPWI9cDH3nN+uB3cZ9zrgToe25zEVSdkgFwn62iIc6tQZWOgFujHtqF5H",
+	"PLgvLwIRMdvQrCkGPLu5hqYCBiwu9Iz328J9mg4DcsoC018A2cEgEWcrYTM+F1d7X1HYZ05Hgf+GrwKx",
+	"ge9IV/BJ4bvmAod8BNW5Nbsouedz5yO3+kV0lt28y/DBebU2YuJuo1I22MxxwUJUvCGPRf6p1uHiZ56W",
+	"TOdGFbbFZXxSUgoZYaV365VEepuqJwTywUAChHLAWSiLna8DLFw1C3wEErARHmbweCY4ilCgR+4hypB9",
+	"XcVSFj227h8W0HJ+blB3ru9Bf9g634Jq8xBPl65MiBNEnPw70V7v9ur9m+5/Pn5409ufW7zlFXR8UnOD",
+	"yE5nbnkLqTgVLXPAHvRhnRrtZ4fCIo9jPfXyPFaMoNmWiR4C0GSC147RCAKLptUVDW19m1cZYOQZEQur",
+	"GkDkUXVX6iG3YuBnpQo56HZaih+/GNjq9wTirYJWkwLPVYtI2seyHbws6uhKxJkifq72mKaRLmGhXA0v",
+	"6quApZqvfv8S2FV5ZKrlSFYZ0puB388BWVkiW9dIz+j5Bq+oQCfOFqKvstYzC5Od26KK87zpsWlhiWYO",
+	"BcLL7QZANzmt1zR45FIVN8UtxVKay/oWsJlJTr99cMFkrzL64nP0AtKKGHmgZFLE1+d8wuZOrxxRxY76",
+	"ZTwniRm4vtfEvuLjmIjSBhKmwZvJu3AQyYDllamXC7AQlEjEY+UhQZSgJMyUmtu78J0g+iYBFRAKnhAx",
+	"Q9BgRSAMT05RgBnjCg1JNEZ7PVM61/OMxdKLsFSm8M5ac/B3N4iwlL39Orp0hXpa4TIa5B2mLCk3hxoN",
+	"GiA5IUS/HuotKGGqt6/HkOl7t9e7/nhzi+r1+gGMq7ePJkMaEZtkpY1Dt2xOP3XLI+MxEZKEAM1dANmv",
+	"FBmNVYEefAtrIrlWhovNr3UUr8wSFYHpaD3KrpmbkIcmQ9PQlYR6CiizTrlCyZgJbU7ifkQ8hEHXBRo4",
+	"enz0ULt1liDC2d3GsNv7iEr0e0xiEi7Znps3n/559fpN9+N19+aXN2+uk00AJMlk/alEUkFv0xz2Z4SV",
+	"3knFkYQutwA/pf+WF6g3JmKEmZkRNi0OcDRLhLa7IZpgTbKDDJWmlJJ1DCTLZDpFmg8U+gQGlFE5fB7f",
+	"eZV8otmjn7TYTQ5YOX4PdLHSi+CKYjELPVM/Zq7of0xhrRUfj0m4X9LqVuCRXK2B4i+O86Sbr/czj/aD",
+	"9pwq4SGreBicNgbFYK6vhpO+xSDAiwFm52FlLYeMg4AQfWx6gmijzP3c85JquhRntj8FVmgJSbMUFk1L",
+	"ZK65ZUGZJHDdcmuJKmg4CXuXPXurlPWZT/SnRZ/guVdTZU/2Xs9gQ57DkU5bpME/y/QL4BbFbgI+ULaE",
+	"MaUAPa8cO8EDvZhUJQRq+YthKzk+v1/MZ1cF413FVknOXNZosRKjeHVvoafcQpkDIhmOwsQcESqzolAS",
+	"daEXxNB+KhgrobitbnsU2gJZEFqXt5fYB4YXeKlwTOlghvrXUuzzfC4DZGnNRTAn0r8TcxA+nj3HyRe7",
+	"QcZWyBkvwHKM5Kg5N8Yc/HzGOzwzwhfVJlNVcItq5SL4UBEzi5aQsM7FgAl5P8GcnTDfXmsprvwCn+Es",
+	"NbkqgiUtt2YabXFGPNCNZNIPGfpd5ZpdVUHjsf21lnTWWvSlBG8z6fkP6EHAOBzA4aqWfoVWd3kvTTGO",
+	"rCtNSBw4yeHJncjlILL2Y58ZfsAUeoZVyyo/ahwWZpWDn4Rx1Q04G9C7uKxu4kbyd5QVRHjMLFZ0ERW6",
+	"2mZdCeAUyby+cO0VF2QgOFMvDcw9lwJNHqlUlN0lQTa0Z5PH5f5FctFiyDvVYSRJ9FCxzUp5S2kAEdVv",
+	"1PQvjfg09UvJyck1+KmE2l2Ckn/rYO/9z5/epTCzmRD+cTsfwT/2ihFRuv6v//s/y1x9a+GFJ0i2ixDC",
+	"C/sZv0QSkGtnPFOJbgAEPNTQNl+z0fBQPNZ/tpNmeK63Hp5vwFcvhhk4rAYz8IJpSbb18nqOz1v8+CVz",
+	"o7+2jStGqYRRlqzWy6hn+uRtoJHd4seXzT/6Cvd9fnOJGK2V2bRBOLC04rmQ+px4mQ3hAup8ORj6OvqH",
+	"e6YIe/nGBJqthxfunBab0TCmrqvGcSrVDwSLwlSZWTCg7MRyL8uNb6kGBOv2ydiQXw7uuCpu8cqwxZXw",
+	"im85f4/Z1M5aVqyrbJ0VaMD67Hat/VCo+H5mOFZDLugflQs4G82CD8UsV3ZnEnVwRMOcrV08grHgmli0",
+	"AvfGpABWnHFRJaltcat1/jGX1Bom841v9UXZ5YMuZV0DkjXbry4tRk3bzhZegxakpg6O5MKkQcRl/kq2",
+	"96kpPu8m5OHVwtj0qCPdbGw1vZqvt0+bIcNrE4spG5qFX8DII7mQbTdmgc2z9GpDLELb+NkORna18Wuu",
+	"6a0MyWjMFTx4T6ZdQWKZ22PbaSpxnDggt7EgA/rYFUQSYfqMuG7Nc0OewRJwI+mO8fQubRQLTyXgRIsb",
+	"yJI7rHe/m8QwYR30lmMGJeZdqQ1RMdvx3S6FfpNjh7Otv+dG75wLc+PLYxcky5suub0nhdmyAHA5unTp",
+	"IVnycSwEiHpC8L2JW2ih3OWx3vWusNvhLufJ3/m6KOv2Rba3o9nGri3bh74nCfCvnp+z9pMrWlxiZeGD",
+	"kqvJQN0F/bb8v2ehh+CnLGnOdJXMvtX+UnQNMqWzPzizEC4aUzF3OdmXAWVUkWRnkhuyY4KE09zrTTf8",
+	"7p1J6VL4Mfer/jfw4ZldSRvJmlOUvZR7nohRyZ7AT/reiDNDp9l2sgZUupv2nE3B2zNMOfP5LLJnd0Af",
+	"SRZmKh1SIReX+I7cTFmwHSPTZustzZuyPRerp3An43xrnizKM1grvjckWKg+waowjPMOS4UkvQPff0QH",
+	"SVPmCRf3RKCQG3TB6hGdqhABS4NPJWm54OAXq+5btWBKsglpFMXkMlVJEIZ5mkTKJAThnrbTydDFogBE",
+	"ke41Rx9FKrvL3qmeXpObYEKoS7LC51VqK8gy0y1Py5ld5HkUG73CQsRjRcLeOUQzLTXa0C/aYxwldA0e",
+	"t96nzx+6N7eX7950L9/evvnU27+wXeMm0gaNBTEYnFmlzET4ciGDbIcxLQhMXljSaywzthJ+81JtXr9g",
+	"959nhAN5CZ+XWyfnqeEb1E/r/d/IHV7o1/5khwy0Dp0Q05KTSk7rl2ixU97ZrWA6rp5m5Ua9G7bvWYU6",
+	"S2zm2cTLBYAxmjpextkHfGkDb59+/psFlN9uu6fCXXUjm011tNlDoLrOOhdXB6VPv3VpjDwa2UjUjC6Q",
+	"mICFtQZrJRan7yyi7H/CPN8YsqjYmnA1NaM0Y9Z8+p014AugqYuzq6stwGKolPynt9CRcWYuG65Jtil+",
+	"ETaZ8d9ok6xkjawfB5z0cWQpyuTQzd175/BiqrbzT4AmRgTLWJARYaobM6pW2S5XhVdtNx0p52fuxl5t",
+	"Ibe2y7nd2WSnVaE98AXaPhg32jzb+zweE+EHWBIUEc3vpIdCeqc1ecxCFGI5JPICgSEnEXkgYprALbJ4",
+	"1CfCmaHWyC/gnI5tNvwz/9c/G95ZMb/8GjEfZpZvXVXT7vxa2uY3uIMbY1XMLfyCRX0ZJc2d5Q30NPuK",
+	"Lalq3wGZzKwh5OkGsaBqeqN3xazD5Zj+nUwvY/2WP2t9iDW+dRzAphfVvPlkJAdbudfD9916vd7bR5Ap",
+	"B5Fn8xqTu2NBC4l4IMJX3Dd/WeRIyEsCGgE9zkQ6k5EPlQIpaiKgJWP8+Zfb+fGhn3+5RQPBR8jUpRw8",
+	"NA9wrIYHMKQe2vvbTevoGIpY4C7Askzy1RAFT62aImhRFRKB9j7pBw7e6P9GDxSjn3/5+81+hdE/gVAZ",
+	"cANMyRQ2CIfWUqi5Uuj/s6AP9QBq8c2W165ddbcieGQQKfOR5SjyUNJGCwizT6MIXQaCMyrR66mmw2vB",
+	"FQkUeh3xOER9HNzHY03MggQqmuqnOizpPk6J8Fuutk3WO6zDXnOmaZhyJs87zEc/33z8YAuMJMP3pKtP",
+	"SQ8NKIlCeYFids/4JC0NMtcBOEIQTYokRHvtRmO/rl8GoJjm1wTis5fRYg4s6uT//iY56zkkBgvlaWOT",
+	"mIVehyEgNHCs27IcU+4k//trz8FYApoDDAhhhQBsG0ah2ZwEWGjUg9htD+0163V9zJAF5UZHjX0D+8AQ",
+	"H+PfY/BUCMlFzzNriGxsFPX+7AAj69TO0X/r9fqvHuqYCmXzgL7eqdXr9U7tqXeBepmfeohKm3SqX8hZ",
+	"WkIyxncEBgtiUc8GaLsn0ZAzHgvUu0qDhv7fybR3bpJq8YjAUU36eesr+u19Hk6RIOMIT2Wu2EKOOZPk",
+	"wq62Cd2Zu027zHarpZ/vFUcpexeZsiOLOC0RZWgQ0buhcu9onM29w5IMBOLg3l4d/Z1MDXnck7FCrTYC",
+	"ZAfoR254CKyJkQoS4SDQt/Vc585eOmtBJI9FAB3LQSnpXRhKipLuoXpAemjNVnJTEn7uwXcuMyF3ewYu",
+	"bTQfiO4cGWaFOnGjcRj8/Mst/EF6aK+cHcFOi6VMCNjVws9Zpmw/WdfvBQRZHhGbtDnCU1g2Q8WuOkIv",
+	"b0SlPpmUgVu69+jDUzC2vZ4F8O2hEcFMznPzJA+13tG6XkQDwiRJM6BqWhYLShQWULAsIssg5fnBQYb1",
+	"HbgnU7zammNml7HiIzPehC9eXl9llMzzWqPerDcg9XxMGB7T2nntsN6oHxrZOwSJdzAkOFLDP/Tfd0QV",
+	"pdrqUyxRq9HIELJNmTBzT6qQZB3d8jgYApy8GgKPiSQI+2R5r8Laee0nov4G3zU1EnDAYDitRsPJBtvO",
+	"Kcv9frPBjQQT6M8k4FPj9xD/AQ1rmf5lvw3iqACQw85N856IPpB6Tluonf/3V68m49FI79557R19IICD",
+	"5NUUvpOQ1D6GTBNLNJCqHvcjGtR+1S86AByjqgtuM+01A+1r9YvqxbZlk8CANX2O6J1ZXMMbTGKI8iAr",
+	"PQGzL9yFFMZp041IUZ/cWM2maM3MjS7dJrdrBtOp8salwy3YO/3j1FRsCtg1r3bUONzCLDKVqrPTseI9",
+	"N6c4LR7Y0sw+cFP0NzXBrgGmALRkBosknqLJcLqYTLMbXZFONVseU19zsnJiDUcUWCCxWv89mV5AfaSB",
+	"A5AECpkl0jqQflMd3UCygqFUW1JGVCwYCdGQiAIy1eqIUcyTai+iTZBScy295eCdVl/AXFty42tQOKAj",
+	"+mbnwBiC/837ZWqtRuvYbzb91tFts3He0P//n5rxw9Qa/RPcxk3itwZHTb8dtA/9s7BB/KN+c3AyaARn",
+	"uNlMteD3mDIT5oS6DMg6MUZbDd93D+9/P3t8aI1ccOLc4o3peWUUq9p5jUx/blz9xun73y6nH2jj8f1N",
+	"Y/rhn/94fP8jn8B/3nL67vXPY7jnp6vDf9/8fFadnM1+gXVdQM+XoL5pk9CJSjitbbPWRe9N9uTgBxy6",
+	"dEx4pLn8kWyOoXnocPlDb7no0zAkzPCRCiO7YgbN3yLbP+WlhFTJZDNHUA9s5gzOAsT9Chg6suDwGY+Q",
+	"NjG1QrvIsEQyDobQgTIhHC2rh6TDTO6Q1Umh9NPNCCqKL6yCagPrQ23p27aWpsy9r98x1MfbFIWiy0y3",
+	"eWjlIHMQeVi53y/S9iojPO0wc2Ays0nZSH/qbJZeGm/sGfUqzyzMmhjyW5lbZEwG/bhhBkBrP/Bwuhof",
+	"KDmuK54g6/R7ynuGXEQzz6iaK4q6r4k/uRy2/F3dnx9P/zH+T0vcHj38cjK9bAZvDu/+dnz//oxdt+Xn",
+	"08l6yxmWaX73ZGrBQrTIsifDEDdnAfnKmVS7cbb8idecDSJqfKDtZoVPzPTChudarSrzmUur3gonfW25",
+	"ROJ0W5Wbzqg2B3/S8Mnw1oiokrRvzZGk4mOToQTNtkxzqTr6RB64uYKE/pOEjuthxLjPx/MKDTyS8qiZ",
+	"Y9wuyqOAF3/19Nde/sQHrt5CEuc2aMGsywa0sLqAMN73vMsCYnKFEvoTaLaaFOSQC+VrczJE4G5FP/9y",
+	"W0eXFrLAOAQ1YdtiCePSiSi4vnAYCm2RQpszIhD4Sy8QfyDGTwLPwF/W5wZeqTNgZR3W+0SUmPqXA0XE",
+	"Apl5a1Ow15Z4zosLyzzjwk0zM2oBF4IEyh9yIYnfhyDA1JcKj1exl3J1OZXE44p6fL4ySqvLw/5PAf1I",
+	"f776/MdV8wO9klfs01Hw+ur46n78r3++/vmsTqY//xH+ckU/0qvHK9aoB62I9UdvG+G/fp4ptp6VuM0j",
+	"K3GztVNn0PM8Uwblqp9WW6ViDZyRCTJzdFXFX5K5rC15Koi4mfKlTThNiTH95tEimwHJm2PpoHxAcWW5",
+	"pV3MlWZtblsD5DtM50K7+w0Y2yJmnnUP0Whq+htSFkRxCDhKWpFxyFUhDYsta1tX+El/7RuyrqF2KjlG",
+	"Lb/RzEfVs7/can3WHbA0Y1/vKSi4reAwbJOjgX+MT/p+OzgN/TPSGPhN3OofBu3wiBwPssjP581WwyFl",
+	"1XAUzSZ5WxZ4Hksizlv4sN8OjkL/mJwM/DY+7ftnQSP0m6Q1OMTt/lFwDCUc93Q81syrnfEkZXOUFVcG",
+	"UtaBN9aap4ftVr3ZyJSC1c5rn29+rD2BkKrGItL9X26ta5L8Liz1DJR51lq3lwvVinIzXa+whVaiEoUx",
+	"sYXKPaDhHtoDXGbj6zXBrhRnzFRgdViIp/vnyDUyFYSRCY7My/Qxpwz1rj788+PV6zfdHy//fdP94c3b",
+	"j5/edH/8/KYHCO42KJf2SB1xpoYSmRIdozpInw/MdbQHxTfQWZZINBbc4JX1px1mqq/sS23RHLJFcyZ8",
+	"bJgRpGvtm3h3isYBaG9YdVjApTI/JtFV9MHGDKiEDSAhUhMakHNAoYJQ7pgIh1rldRiAhDqliPJQP0jY",
+	"gIsAxppznHtIclDRx8AiEBcdJogtMQEoScJCmY8KuhQGWUepU751gcbcwgWKmJ13mEE8jZmS6E7wCcLG",
+	"4xkMY3avfxmNqPIsRr7+0GTIZVp4Q4ked4eNsNC2Q64oItnb2aqHci0uPc4v6v0oZM8ZjrkGe1rFFdLa",
+	"wmi/lDB5PlHSyIiSpAJmXo406o1CGbL6FpX5VUBPMSPY+VC+Ah/KjWZ7+Y4dlaVcgZaauFAKVdUrJZEh",
+	"Q8+ySQ8BEQJLdCfIcF5TTiYLQ5U5zrahbbed856r05x/pN3Uj+TrMgvuSh2tX6EeKhasCExvC7rqVvnM",
+	"zkc2c9Z/Iuue9E2cY4nGVz1y7B7Jho9t5FhfSmDeqJIkGhQbs6+Tzz67KesVosJlcOcGJpqWAOPDskrI",
+	"kqTMSGRI/7Fxk0wdXfZALO20VjiMpIOMyWvMDGuPcTekfZteImJSNijzeG5A88j3SxbChRUNpyj7UlJK",
+	"XY0XuI12BdxLR2EVe20hgM9mL8CS+JRJwgxIS+nGuKK1dGBLyte26eUwjl/NQNHf6N0Q3ShBiPLQO85C",
+	"U0igGaw56D8UC7G5oJ5p62ZQeXJM+qhRogrOXUkKTWtU/Z+eF5e87iZgpdlxeEJOB2cNEF9+OzjU0qw9",
+	"8I/wcf8kOA21aEtX+bV5CXqnwlq+qLTWHjSDVnhI4Em/HZyE/ik5G/gN3Ow7kamfGUKDptr/ttuo1UAn",
+	"Z+1j1GjAfBIhlUCHZKtCytYpSaRrruBOcYS53JmS0OZ34VEJMpzZiZ/02uI4TaZFnlezyZcL/C2XLqsg",
+	"sPkRM0xZs0bEhWsLkUko8ADYyTgWWF4SuXdZiQTJE8idCkSle28fS9JhyQ971oWCBTHJpBdJBrHJHIa0",
+	"6QIYp95+vcPgG3BabYiHSjTijNguYVglI/Csx8iBDl0AIm+HmQxVxs3zdfRGH1szHNOD2LpUokiLqHbj",
+	"LC0478IR7yp8T1hvv9zj8Drdmxf0N6zBKFdmggt5XjEfK+NJK/OTZ0wE2QmZr0PIrEoSZVZQtuvokODQ",
+	"auFvbvFd2avtbQdwD7x256L5OtJcUEb0rS43U2E5a5ct9tlcW5+8aTVi+tryCUslqTdvkWnJNk2T/jsM",
+	"ylradXRlIpIS9SxT6OMIs4BIW5JjJZzKkC4a8iiUHQYSGsqUqJSxFlGJZWMLCZMuQU5Qg1jsQ8iFqn2v",
+	"w0CAIT4YgOxm5FElfn1X7gaRGXj/ZIgVcWkVNtJQJPp+Iioj9zb0Rj0j/3VLDfLY/iPHjo/rxyeFzNgs",
+	"iMNVqMofrSnkKBBsoZ0o2ImCv5Y3bSOeXGbLrO5rgzKuYFiQGA7ZKa6KEQpO7+gDgeTshMVC8ZtJY3EF",
+	"GrYkt8NCorSd4CHGlQlmZq0QLqwzR1sMh6gHnzDQnFHEJ9Z4+QWsq6T00IN0ctNsCytXY1jEW0314vpm",
+	"xQA+uJk9UcqzTo42DZe5idnS/WfJXdtp9H8pNm4/u2PnM+x8DVOggkp/LQCjHtA03ho8yG/VijA85lkk",
+	"ljUo4ED7Dje4PNzzHtMIJbehvZ84UuRRHbhL+54pZyShiUpI/EBCk/kD8iLkpqhY6/mSaBGkOYBEmCUQ",
+	"CwbJwLnVZtGNM7XvEWWmdtaEm+vIxqJcB8X5uBK4zW6TSX5DeZJ9EH21HwkW6M8/647T1D/gEXl68tCU",
+	"x0lKlb7BNsCyv0PxluupVa8oKID7nuFD0gyOjvyTULNxcjrwcbPf8F0c+wSf9lM2fpNAROs9Nl25ZWyg",
+	"Ws5r/9ZjNEgdyVCzA3tOf35u55c79U1wKaHz78K1PzPnLIvBCkd81XzJr5lVlPjAc1Tyoo7wLZ/37ZzP",
+	"9U7bM7q8d1xxE3U1T+0lOisjkxnOsPNH/xX80fk9rczsi9XFpcWXn8iIP1hPRv7LF6Y3MbRupwzFBhsF",
+	"IpiUdWNJevPM+kf4yobMOudeWFa5ab74l6vc/JKG18aka/ZgfdL1ii2aj4wUMLi5MMEstW2m1+8E17ML",
+	"ru9EaL2M53ztI/gl3OMW4m+ZzxrttZutFFdrv17iwd6mnPkarIH1jtkzurl3zPDZmaHzPO+Y4s7/vIn/",
+	"eTOrIa14qVpMYJ/IZnAqKLukNtUD0KggspmtTbU3uVxOW4TKTd5mLuHFJIG+o4xAiaeFPzWpKhb4GnJn",
+	"OEvuLvQsX7mpvVDBQpIK8yxp+nZ2S7L0kzGkCw5DyYa7igaTbaW0ec1E2SjSAg6FAi7Vl6ngSEZjMZ7B",
+	"EelqSlxiUtkmmZ9XHcgWyxZMt1vot1mh0tQrzExqntYP28VR5QqVenOR51zfrapR5jAmXQOwn3yneeTU",
+	"gJP+MT4K2qF/SFoDv42bff8sOA39E3I8OMLt/mHQgk5ymt3MviVbDz3mUtnWpHqXZWYJ8wvSKMvVmsEb",
+	"MNpEs9FAP/2A9qCiP5rue8jpDs0jTdzuX4cNQIxXtlmTiXV3QzyVtfPmMbQ6lF3KuqbGvnZ+2HhKhw7I",
+	"AKalhfm9S+CH3MvtL1BOmPkNVtL0SAbNJW13qm8CSLiEjs9rDdIctPCh3qyj0G+T44F/is/6fiNohi1y",
+	"OGjjo75tdkpDECJHpB0eBq2+38SNM789OCX+aXgS+Mf9I9weHJJW2Ay03IkZVaY/7uxyFyd6/OrVTE8D",
+	"LXhev3/jw4QajUaj3QI2Dp10bY3oyqsClJHBkrWUIeN+QVXlUb15XEgRehnm7z+sN0/Lbi+nu9KnDDxu",
+	"pfFYzvTPy9uaa+hfazWT/aqdV9stvfZFxaVlnKJAdZ7jFK6/LIzCpYb4R4Pjht/GJ33/NDgLfUd9mvjW",
+	"DSVaYbg8iJjATnwP0UOaKkBVylKr5iW41y7Oc/7FYT0C40V7oL9ZpFEDAWmwRizAiIcch/IMNgrojEM+",
+	"0WrlBIMmOI4VCfc9BEfKQkMZhlDoHrREsXkS8U7k7kTuTuTuRO53IHJXFLhlvi0rInbOrG16+Jlb1m3J",
+	"801QKHJKwEHKJf5cM5xQgvEacBG6wlxBAgIgr4CGLrMrcm7KkqWFiJx6qXOqwwa2jCn1x5Q6qhzEOsWR",
+	"0y06LCLYxcmd/8kwMudAsPL+Ao0M4Bs2jUXsZYAgg2Qo/kCEfWvPuM9omLwyjbDbfnEYqqYxeuA0RFBx",
+	"nPtdX+6ZWmn7ThNJkUSpCJDrHaQdFyEgxkOHpA5zH8TjsUgSAOAexBnCseK++UlrauMIM3mRJoDZt3cY",
+	"dkh5KM0isBLulQHPc+mx0yAiCMoR5vpGmZYrJnBRXgVtec21meWGKWCub/aGNdEF+kwp2x4RNdSqRq2P",
+	"2X1XCczkwNa2DYi+V4uP20//AsnbbDUOfZC9lXmxXZhnzOlyfGenDO+U4Z0yvCVleKcKf+2qsN3ulRl+",
+	"MRM7vG2czUS7T8nZoKGZix6bD/h0p/i47zs2pTlYpufuKqypVOhosls4MgFK1/owd0uk2qpi7ZMdTmlL",
+	"Oav8mBBjqqLhgYJw4i4/8FuMbptdBx3ZaX2rmjyL/ZYHWn/esrkC0UUohchp9tpK4LFKnJUWDMidasYV",
+	"KPN6BXvZ3CfQ7QGbWQ55HIVQeEEeqYTmx8aC8VA/VgkSvQ2vUon4hIQmg9eiM4MVIUhEsLQWkDFS9HWt",
+	"6AOH0AoCZ2gv45+17lnjbtUGDL5zCNXGroLuVjCTVyagO7XNrTKd6nCkf7TdXWFCCrNQ7ieHFqAjMkCK",
+	"CcqEsfVMmhhBiogRmBoMurxyERDPGWGMTGw/7Dp6ncJeuE1QnN/rhYFsNMgKqqNbjiJInbMY13ww8JCY",
+	"oTzzfsNOUW+C6QMRPaTtT4ILcP//yWmYOp63lv+8c1nvtPSdlv4CWjqIiZ2W/ld3WIN43Hmtv91KFC13",
+	"N3GRJ1riiJSHtIc8QdUiTFEcSdQnEdfqE7eKiP5AotY4BSjTp0NfnwJIZNK5szB4/X7zuPWipmFWfGi7",
+	"Lk1u+5GMuCnYL+ghmaRVHzvwj3b/CPvt4Dj0T7VBeIYbffNLW0tu/Wor6qs8UN0sFJQFdIyjUmAm06x/",
+	"7ZO1MSnqQeBM+/7QDmm1DnqLczDAX79C0i7cPwv/nYQ9XhWm4BYm1X40H36hlFoz7edJqIWZLUmnzeXO",
+	"apMGxrPtJNov2yh7Lb18AKETI+ytfqulJpWK6zPwX1BjoRm27cHm1RaNQXF9J2EhLICXPr26+6noM03X",
+	"Y0LwUeZD9rs2EBbmPiynUpFRtfclL3ATEfyBagVldjbLXtrKDjL7EvvitBHEk+uJo3U2UNlOByfEb4fH",
+	"gX8GbNbqbI3+GdanNcKsu0qFTWoJtNazAyRR8bg7IKSaAVrY7EIqMjbsxZlHtUb76BQfnw180ggbfnsw",
+	"aPn4qN33D4/aYePstE1ap9oGCDkj3ZJVts01yLh2XlOEYaa6gWtevLo1sriIyG2qpmDHFQyulu8YfqLM",
+	"tldIeARmtTzd0fGn7yDZkTvB5GSsvfA8+OdWEGE2RbZrmz5hLv2gsOGGeSRBQPf16e5H5kGTuJBgBaYt",
+	"JdqNww7rwekFEMAHTCPcj0hX8a59Ud5neGnHlu/y/kp2WCrfZa5X/CsJDjoPYYNHSJjtTldHP9EH0mG9",
+	"jIToIXgtI5OsGLSYhsZjCe3dAEVGIiwR7rC0ZbnTQ1qNVgoEA9fKw/9A6i8K/LJFCbkyHy5lHKuximfs",
+	"8LbTMXY6xk7H+GZ0jJXYRpmNDSzb06IrMAXeO/ChbyfQqp9qVVr0n7AiEzwtwSuymsbqKleJN6NiPYkV",
+	"AGjPeDYgcAneRA9Nhhx8b5MhYWlwMcvlEBx3pI+u0Vbg02l6pK0sHiCMEiZhFaoAC0FtpuMdYcT07XXN",
+	"yT3EWVAMU+MUmM1s+p2Y3YnZnZj9DsXsLhy13SKKNYXW1isoMkLvwLKdLecjXSLLHq0E65OAA1qrZXIg",
+	"IbVIzUnI33gfUWl7Srs0ITDqczlCkMME7wXPhP1SbyF406X58JoW/dayY3aidCdKd6J0J0p3mR3fQmaH",
+	"FRoriu4i2/IgwCwg0TNLWSdUXQItFgSZD0cZkWtzhI3RmVQmPnAakrCCcL1AmVuGWHZd0lvPALebiskJ",
+	"lknV5L7rxeDlUlOckZxEB2wf1+S8zLjkYSI7Ab4T4DsBvhPgOwG+E+AV8O1BZmzb9C4Q74JA37XtQhDE",
+	"TM57kcFBPIAlclL/DlN2gahCgshYW9mTIREG79LeKGKGpOLjsVUDRvjedFOBxq5qopWFWclvHl1sVX/S",
+	"096J5J1I3onknUjeieSdSK5SXqvEdEaErWhXW/G8Qg66fSJXGUqI6Q1oG50X55y7lukvlXXupvo8eed2",
+	"dknm+RaxgvUOdNNCjIpyrYood7Ultrjm/xgXajihLJztOVuxVaxdug/uNehvXCojj1ZuFduyZWUhF92I",
+	"38EWJePLMEO4wbJlI28Gx6SF232/mYFjOOv7J8FxeETag0MDx5Cw0dYKCbt2l5en7Dpi+y6SdsfpyXa8",
+	"J7m0rF6rTGO/UVzYNI2sk4sql+LhruqDgfYmQ44CzFDE7xBUmncYZwEx6SOYyYk++Em+qm3O3cvqTL06",
+	"uoSK8juhhQH6jfc7DIrUzUnKjeWVRIbkXE27oUO0d08BzxRu8lDMQiLgLejmOnnGS5NmqSKmFB7dXEO/",
+	"8TGWmpXuJ5M1L+4wWDmTG3NHlMx89JU0ycvASZA+0XV0zaMoO95zRFWHuchhz5zBnoe4QD1nnJjWLvZA",
+	"Eb3XFpjMzg0OYYdRmTSXzM/dbIsxfbLntqvwPWHQ8bwkN/g6sRFfLjvYUGam3o5xgQsZYsrkMAJOB+M2",
+	"+UOav/kRZ3e+JIEgytc/jIcCS8gRq8JvF/DQJdxwVS72jNnEfzGZNWNbVes3s1RyrVz97M5JKYaOZTt9",
+	"AqB/btC73M7vILdTP1JhcrbD02eW1KCUtbFMHXeVZPqcRbE4D/Qykd+C4DBnPWgR0k5qcMBltl9HVyyI",
+	"4pDIDusFgAvTtWAnsneelHNbtBj36iGPQpkK25trgCnvMAtWAJgeZGpQdrTkd71oDGyN7WbioYHgI4QT",
+	"ZHMUxMrrMIxCPmF3AofEVNMoIkYogM5pgG5+TxjigwG8EZBxkvggvFANtZLihjIZYqXtqywCZ5HA/Imo",
+	"VFpuiC7zfDx6ZodMn/UCbJp2/ajYRQJgLwJAK8EH1T/FWn33tf7ut/Fh3z8NWnpojcEZPu2fmKHZCly7",
+	"psYI25k4YOJsV8TsvEVb7fm4IqudMZ++QN/Hel6j74GpZVid4dx9MjCgyQRYmjYHcBDoU26gzmQd3RCl",
+	"zwnqmWPSQ4rPGGAAXNxhiUGSSAgXvLFv/o33LaDYHlVoQBmVQ4jUYIUw6zCCRUTNc6hP7jDbv0hFibP9",
+	"7OhNh/sO69nO9l3zc9f83KujX6o0vCzi1Kaz29qmzTaaWxbrr6vygmfsT7lzbX0jfN91udzx/117y7Xa",
+	"W27FmjiAIvtym8KW8BdW5msrANT/BKAyCUl7yDnoOgzieN6Mq0+bAWjv5tq2NIqIlMkjKKQSBF1SqdZh",
+	"Se39TP/MMZ6iPXjZOIpn/YkjLO7j8b4HLTI7DJyQprdBy1RoSjTE0QDhCZ4aC+IPIrg3i1Ll4GzQ50/v",
+	"isRSJhJzDav57NGY7UVC7M51RzwkEYg1YgEf3SZ0x0QE8NZaS1sWZlGzV4/0ihgAVBO01T927/ozUedm",
+	"q9AuWTksbjAfjOzIAUrq3wR1xlFgfeDJCE7LgseEhSsFm/X9xaH1o7JHinM1TDZLLCDxtgQWIe3vWVmu",
+	"Kn5P9OEdn/wtaN3/42zyn/bjP5v9D6ejd4fy07H6dyO+OuJv9HbAt4ErpFAUB3ww0MS29PGnTIZBd265",
+	"26VpBuOVVluOV1ts0MUFDTRVJ1L7EN5ThUiLX7mq0Nd8YHlEK89jgKn+1UC5txMNg4UCmZNGyEd4iiSJ",
+	"oi9m4pWLz4M/LRN7OrCUt16u3VyQ/dbOWyuHCfeuyidBBx5jCKa4bsGW185aHStisI3jwpZEVqRmLF2V",
+	"oA6+kgYAkk+YQcy+J2RsO+xoG1Kem5ieARGSREnUm5VAPbTXqNebjcb+Rc4nqe/usF5eMCU3N9LAH58w",
+	"02tolgn0OmyPj6jS+viIYJbqIh6ED7XSMBQ8vjOF9m5gNlkRlIx6h12aaSeFAmAbw6yhhdEh6sHvBq8o",
+	"iviEhD2DS2SGZFUlxAgJNaUPsQjR7zFXWJvx7gygPWNd5+dh91N29UNdeKi3P2dqoz1Qpnoz/LG3X2KD",
+	"o9tiLUh2mBzyiUUon6TISODihXr/Aj3phmTVpGt7Ul7EjN+uErOOdHDTfw4fwE6p2yl1O6VumVK3xqEt",
+	"9eFrvozljFSyjRoYn+ycO9a58535am6ysQit4hsSNlUSmmjWUV6dHrrYcTOXYxphdpEmbOofir06WhEo",
+	"yTb9Ms6NklRTGNzz5JlGmC2BN7ZLMzBfHwsexoFCd4LH47JB2Ju6cNPLAR3jWPFugqIxwJEk1bz9q0jv",
+	"MsFt5ZwlMGdrzK3Mee0kOAsbpDnw06qGU3I88PX7z4JG2CStQS190jRm6J+SVtBs+ichRLCP+1pwBn7a",
+	"EOGYZJ7RS2wePAyPB0181PJPgybx2/0T4p/hw4Hf6jeDRnhGTgcnuU4XocADVT1H6cs09q/mYfgWfApb",
+	"Spi1zMmx0wArHPG7tZNlL8GwAcFOtTEGRFBHVyo9/pqivORf0HU/yxjQKJYK6ZMOXWKDIYRXod8taLtw",
+	"odsX3KRyliVyGinxclmcf8mzvfoxXelgPmPH2R0//5b4+SpEU2ZcOD60yzj9hts2pjmgea1/kZjKq/pJ",
+	"8mdIIqJIkQPWNBw33zCOPMYTtJVYkrTBYjeWJAeaIoiigpj2h9DAr0Ag/QgfXk8glZdTt+dnYj4U7hqU",
+	"vmAhpNmDVQnWK7ZGPzKymgFqEpYX1fb/RJSlxA3zpXby9DuTp39pWfpC2bbVecSXz7SFoJc1v7KVdneY",
+	"sv16mjw7wqZBb4f1CZJEQTatkYthD+0xDpqYqQA36a8Gn4RE8gskvW4udTfNeLVLsZol9JyZrjvOvSnn",
+	"dlu6mHdvpSFpayu8O0ma3fHwXcbs6hmzG9leByMexhHxpam6KI+9aEK9DARnVKu55uY05GNyV4KIEqaQ",
+	"KWnW0oNBqZogKhaMhGivZ+7omju6kqgekngK6FmQWMIZSB0I8Yb7daQV5p4ZYtd9FVJN4NG0msT2WCWq",
+	"VKd+Dy+5cdPcOBsBeGc34uYWzd8skJV/Rhq2PTnUnh2S9sD9VvNqdgUMZ+ufDs7wKfGPgmZoujCfhSfY",
+	"b/WPgyZpDNq42UwfSRfNceYQKxwQTSQmNF8bKjWW5wcHJG75QcTjsI7Nltk+sCS0zb9r4+AewsoTLu41",
+	"XRvoLdJVguIoETwQX6fsrgv4A2aFRiOzGONJt48lgTdo3ks5k7XzoyevRllIxoSFZiU1zblwNqTwQCi7",
+	"2dAcm89dbVTmqDMbWsJbHdHsUhBLddxXEpkTlizWCpbxerpuUardDX6weu4cm8EDRQRSBApp9C0jo+jK",
+	"LK7Eucmpz3ZrhliFpk8bobCVMplbulaz7e2bXH57QDoMM1PqG4+RO+PmdX2C4FQAbq9+qX0k37Cv53VY",
+	"zz04+xOKaDITBJ/X/x0TaZL6JDdfghB3h7kzCBgg9pv5cznz/v06+oc+UfLcptt1mMm3cyl4kg8UcFrz",
+	"sjS5Lk2407e4hLsLKJaLWURHVKsp8Lh5457f3LfAhnoukNunX5zcfIFyw7cjkcCtJ0MeEWRa+8uiidlB",
+	"6dlRpsgdEZD9NyTMpFXaMr8AM8ZhYwTBwZCECciipiH8oHfqqJFuf8zgPrtWHZYXSj391ERQRXxtzFyg",
+	"iOAH8CHyGKyne0LGpvoahJSeb1leYLHYWdNkeTGJA1gl9s+vVOZ8ERFzxTTfepbUxp0y8U0pEwg7FRXt",
+	"TagaAmeA3/Wi7v/lXPzfSae7m22oRPMWFuOKDuzpX25nafHm2gXYKJcRlzKWcA4MmrAiYkQZViRMK/tG",
+	"mEZaa2LqwhhO2S9vaD59yLxqa0aUmZLUowvxVNbOT7zsNUVG4wgr65tp9Y0Xyz8enDTKa77dwqQvPWzk",
+	"r+Zf61xj/knjtOm3+2eBfxo2iJ++9IRU9w4WLtPONNnANMnS8MsaKLlaoGTz0G1KWsg23AJzJSVkV9yS",
+	"JUJz9rrpTVrPti0uLX1aK+CRAlqefYMlXQAL1wteDJd3s+TQrus1/47O65ZVvB2ryytOOx3p68nk3waj",
+	"nVd7IKboxyIq13U+MoI+f3pXhrYwwiEx/Y2SMsGkp6GBcHDdf8HNjNNnIbs1DEl4gaDEyHmiTeCyjq6z",
+	"CRtqyGUWizefuVFeNQBg6Z/1/LaW115cWeWqpH4//I86e/hXo/+hOfr7yfhdS346nfy7Hfx4PPjb0W+X",
+	"jSVVUksfXyFR2829LFk7wYuHwsqdhlOU3J2cvHShvlS6wfxpzZR4l4Z/XKGPJMqAJV5/vrWWhitjm7ct",
+	"cLlNkRbLPldlaDANIltkWVK0uEp53yqNJwBSkGl+3U07XhhHC2wECbvBUAsBPbrVCiRyRbalu7Q7c4us",
+	"inFCei9sR7jdQp/iiFgveAJEGvCQ7J8jrFBEsDQ+eyDpDtvrGdp2LvvQlLsTkKWpHNzrhbE5O6SbXO3t",
+	"ex1mCBjEPmLkDoM83eu5P7vm954FRldoxKVCasJRSAI6wlGH2Vns9cytXcV5dyxIQCXp7btOwn0sCXKH",
+	"A4Zt/+6OqBxB1tD+BbJHAtkjYdKIOEO9MZdKn+XuGE/vevr5mdPj5m9ugFiFQx6w0ErwLljSfDTEDnDG",
+	"z4P2KmEQlNtcWaa2rqf/W+Jn67OuL4YP8B1LgZ3B9fUaXKvKIKe0mQQ5H9Lxym2raxzcY81LNeujTH/W",
+	"PHiBpLaFcIQUfiTScxzQBncQF4hxRlz/WFMC6OwlQTD4mkclZpH5xE9maC9UVG0WZraueVlF84vVMm87",
+	"udNsJ6CMwoamU3V5Fa+nfSLQteCKBGrNNE2FH7s0BPp0/dn8Nj7q++3gOPRPycnAP8ONvkEBaQ80SVfL",
+	"pF+najhDdRWqh7PlrN9JGXFuylusJ96YyZTVB2d29EXrhL/Sw7TW0XjG+t0dDyvmYets08KK2VmMjl3p",
+	"7DdfOpvd0s10wcrFtLbBcfrdC3AdSEWjSNvFsa39yZTVlhbObsSpdwW032wB7Vpku6iSdpa1zbuM86T2",
+	"/A2sdxJrM4n1fUirF/Jjr3H+vnyV6oVtFrmkQhTttZuthYXxtl50e8JmM9ygT0T/sUrVaGbkz1g9uuNq",
+	"z8/VkmrNHXfblW1uULa5Db1fTcdkgQs4A+km0V7M6O8xQfoAy/1N3Lu38NVvqB/Is9bP157fs6kXvLpj",
+	"E7b7u/JrKkuQW3NrLjo4i12Wequ+HmTD2jqU9g35CTc8iGssThXvnCabnXPur+ScU+ZUry+j13LN6Sc3",
+	"9sytx5B2jrlv3TG3EslW8Ms5plbmlrN09nXZr1+PfPguZMPLusJWoPi/iidsC8z9xdTMb8gN9vWwkVnn",
+	"046d7HxP6/ueNlBrl3qdJIpZCFVZeXUWrGgoN7dm9ZgIQ8YbeKReroGLm6zLNnQHclGqoYM2/GvkG9rJ",
+	"lQUCVsZxfG5nWmVH2nflQ3sG99nqHGCxa+1rcKtticpXpdlvzyX3UuxgxYWt4M7befL+Qp68dbWddfx3",
+	"G7vudm67785tt0WP3SJn3dfqqPvGpcZfXWK8qH/vO3PtvahbL38OVz0e355n7xvnOzNewR3/2TkE13II",
+	"rqodS8zCPn88CCIe3C9AeXIADL2byw8//vDxX/9fzQt6aK/dOEQ9+5JuSGF6YS/LI9HtkADShBpwMXol",
+	"kaIj4qEhn6ABFogqJGImEdZ0bHxwBE1wFCEYkkPG7LAQT6ENnHSwDzfX9mXoDyh2BsCiwUCavgX3ZKzc",
+	"nSFWuI8lOe8wg89HmVSYBcR8mjP9YgDJQIJIhYUCiGiJqCqCifiJqBsz49ewaptyRMYnhtWc+I3WLKsx",
+	"M+pKoFhZOz85OTluNBpeTc+8q2deO6+9iQUfk4MfiIhAfioe4mnundUlQHZqNyqRAgWIcOZGs0/1b8lr",
+	"9sl6pPNTyBwdC0RRjiRT6DTb6JS8d7Zn7qyYMzDgYoKFJk99CLDWqIDuMQs9/SMiOBjq3zzzAouqLuko",
+	"jrDiwr3IQxjFEt8RJKcssBTvUNtEzBC2XnCs4Lydo4nWR5AgjExwJA3AflMqnw98wN6wZ5eFCf6Lef8Q",
+	"j8eE1TvsjR0ZwPE+ZDqDzJ5NBzdFlYSXekhyh5+fHNcBjyI+kfPHNeTE4ODELOQlx/YyfNAvmTu6a+pZ",
+	"Fq6xudbBsmN5VhQVvYqabE0/pKOBf4xP+n47gSRvYgdSeQwJ+W5CXm0g+GiBcsYeOA304I41p0lubPmt",
+	"49yNQApdwSeydt5stddaqCLm84tWyQ2FAXi/FRnTr90NsqZ+sTG706xlnt05rlKZ7TmNwSBa+8nhKo8j",
+	"vgFh6xq9Jg8YYCwcRURAcztJiIcYmRCp0IAKqc4RtnHEKPI6DLtYYorzqLlEEEvFR0TIVwnKdh29pZEi",
+	"AvWnSf+8DtvrDUDJ6yE51NzD6ACAfYUmQ2Lws10rChgQOPw0n74ThABLN+0qHGfe91DvnrKwB2yoZz/f",
+	"pWGvji6R+VpmvuazVMkO6xG9Qd0gwlL20F5PCcwkJUz1EGc2pvJ7TGLXCFDPBL5MBOUhDTpMTggZe6g3",
+	"JmKEWfrkBFPo6o561x9vbjsss1cOzjPZsYM/k7+7+hdBlJgaoDDPwHVi2BDRYekshAE9CxFVHurJeEyE",
+	"JCEJu/1pr4jfvqNSXUbRjRnDx5Rc5sziAjGajtUICpAbej/LIrO2d1xlHjMzqhvz+FNJkDgzHBcm1vtf",
+	"Nhj929pD+bt+uGwgZiXME69kZlyl65LQ5krBau9rLgbBSpHRWMnaeeuoWmvFzKmrndeSQ1fzagPKqBwW",
+	"Pd48P2yeN1qJP+Kkfwo9E6H2zW/3DwP/1DYaxO63mmf2/jzBcNaXIixVF4aQ1uGdox/fvHtz+wYdKMIw",
+	"s/GJc/S329trdNQ4dKdEL9VToqbAadO7Jok4ryTY9aNKUL3kDS9LDec11xLRdH9sk+OBf4rP+r6r4Gvj",
+	"o362K6Pha4tcJMmS6c1m5FF1A7P55zUy/fm3q984ff/b5fQDbTy+v2lMP/zzH4/vf+QT+M9bTt+9/nms",
+	"7/nQumr/+4/o/v1Pn+ngHyuYLjMnaXmeQPb8fAeZAnOiWAKcj0xYSjaHILm02Efr1fCYdu/JdE5FKFcM",
+	"bJqQJMQKY/vEBUplfV7E61/cv+AnPmHF+UQ36UxeJJ8o6fjxnHJribiC77rlepXubtkg3K1rSIlFK5Dg",
+	"t9muqIUZVRFmL5dJBSDkpdLDsf8qEia7hOe14/CEnA7OGsCL/XZwqFlze+C7xk+aTxe3WCqGt1yFXwPf",
+	"DWPSBRd+xjo70kfCLndl9/qYC4Wjiv2kUoTMlv4HVxj2Z75tVHGzqGYj0xvqrl87b2W6Qpl/Qz8oJ5AM",
+	"hLwWSIyq7ioQoIuc/G7XtYx154MzxSX3He+zbeiM5LbCtH10iv//7F3/c9s2sv9XMJ53U3ke6Uiy7PjL",
+	"3Lxz21xfrmnjOkl711OfBZGQxDMF6AjQsq7T//0NdgEQlChb3xzHCX+zRRIEQGD3g93P7h6fDkLWjJth",
+	"ZzBoh/So0w8Pjzpx8/Skw9on7XLd4d/W1WsPq7Nin385ymwjlWV3633ayxFGKlXYz3hcxCUQENwm5MPV",
+	"m4DYhRMY0R+AAAww73NA7CYJiKmk2JiwLNRL2P6gkjGT7r5zEraKcoyYzVnvcRLnYD5jpKE7oqUIYTze",
+	"r2QNmCW0ta26Fpi1wHwqgbmmuFxeyQYu1y7WnVI8pBMwuxHG2xTFKJu9vFrBsJN2VgXgAjimdtUTDblH",
+	"LLphMdFiyhqmrc3QZuEvbI1d3gAqoW3hWtEbBlXEKLJXqZRTkcVYRWxEbxlpNYkSpNU+6fJoRDMa6U7a",
+	"1PipmLIsjKhkJGVKsSwglJN8Min/ih3p8jgZJsoU7bWvggoAU0Zveui4LY0uY5HIoHqhIoJHzJRYFvrl",
+	"GSOTXI5YrPvnmVON+dLpoy7voSjxSzj3SANmyo4XfLeS0ZTFJOcqSXUbfN6VDBZPSfKJfuW7V1c/v/7m",
+	"1fXby+tfLl6/B0OoX1g6hrL0HFSr7rec6olrN5vnhReOtJte5QbPXC3IRKTpATlqtru8qgZxUeKoXNBY",
+	"0pmriw/ftMv9CdXL5ID8sgr1qMrAir5/I+2+8Vb5k/COKqR/f83QQm8Mj0hAqiFMDWFqCKNn4GG970yp",
+	"F1HEJsqCkppf9hnzy7atwYwkW9CGTtmJzGn3Rz2u+2BP9xVP7ptBvkqOzzumpIFnQ8b15mBxAVxK8I40",
+	"CgjRg75c2xtNTaaMqTzjQGfReCpwJuN2s0mEhm9QhpZqYBJYwgx4yDGo1rDlZB5FjMUll7PBXVJPPrra",
+	"zw17rhpcQX8GIhsKpfR/+sWIAB3cQviH5GmswggPaQxmBqwlO2nQRTcD1JLSCAw8b1qECx7ge1cHcQfk",
+	"Ww/EBUgCcjiOUEn6LBXT1QEdafTemHr9vf2ATEdJNEKcq7LEnx07PqADVJSTvNIftxKHbYdU3JY52/v7",
+	"TWd8efrvq7Z8//L2l8PZryf9H+/TV+tqGr/b9wTUedsLbIy1EtlIiTwlYxgWK/HPW48rkQu62E4F8ddJ",
+	"mto63pYNYWAjVI8DuSTFwBhVSQONqvoBi1j3u1wmPGKu2tyUSpJSqYATyeLAiCVg056h3Ct8amZccAhG",
+	"Fmbhu5Q0ZYGZY/jlK6l1QySkQqEKcnma8FhMSSK7HGvb4muJmmrh2bCsS6RX4rEAbpFE0RtUsGgHpjO5",
+	"f9DleJCcZOw2YVNDPU30W8eTXJmx268BYlHkCuYs4UNM0NDlP4ryLOLkDZNbpvtB2HiiZiRN9DiwnrmF",
+	"7lyoayPO4ESME2I1gX0bJYOEJ4rZl9hKfmCSmCv7V3XkxWBQI7Ne41ge4hN9g+OfH/HyFA8wfyWHZMwG",
+	"NE+VO7AZh2RfiJRRvhJdpjKSfTc+TKzdCJXyVihoF+z1aQrk09Kx6eDoZeXN1efgztw5uPTUhgdjQ7I5",
+	"pkdRJw4PWXsQdmirH55GJ3H4kh0Pjminfxi144JkY9aLXgHAj7tm8HPRzeIK8IS9a82WT23JuSk0KPO+",
+	"EkqfzUuTc1g9k4reXS/e3jxoV89lVctLpr36sNqZi0LiKs8MmafVRzpQeDQ4boYd+rIfnkSncWgNCJ3o",
+	"KJ5LuxG4tb5eGcjy9luKF5yogSLg4KMaUUWmIk9j0mfw834duvyUWEArUSd0uZiuyAVeifwzzzm9ty51",
+	"FaOxzAkOiIAHaKq1YEHv9Qm3nJEG/kws5TcgvYJ9p//z+bf7ZMwol/P03xLxt2zDxyOBi1kChi7Yrg0r",
+	"19JvySbsW5FZ2q3PHbY8W4hGIr3vXpUa92jYPdDLMJrxPK3rXqrUM6LmPgdOams14/Fy4ine1NqQeOrs",
+	"sR6B1DPSHn4iZFJntHg45Lb16976ZJnPkQT68X27QLShleL5E/T0LhWx9wS2enahwBmGPLsbntfKRjfq",
+	"mdzmLXtaN0EMm9ljGYlopreMOa8Vbt1zklJ9XbcqSSwIF+o+7o5b0duTeAr+/G5k1eGGsqo8d3OU94et",
+	"X89Mjh3+ujmVfRnIdoulFl330VKKeXpSsRX8ft8nJAkEFLmNuupmAsw1oWpUQC5f+u3Ne9DXolqvJ2gR",
+	"y25m6nuGk7PMOPlTznImCXXHEG8ccGgIyHREFbN2Sn1XnjHSKB1PurwUHpj5MX/oQHKNzNtBtXA6I7TL",
+	"XRhS7F3vuV97JJGQioEaJitJ2UCRPhsljq3k4skTSTB3WmwVZJoekNeFG8bwgipcLkGX9yaMxwkf9jw1",
+	"q0jhgTl3xypDZxpkTI6IZAr8XFpad3mj5/mILt6/f/XD5ft3vf0Arb2KTYp0s/ZEZ06PhvS0oK5dbGbh",
+	"xVNiToPDoMC/NBAZO+hyoG0Vy4gLdW0/9EBkcBA1ow30kHjCh/r7OV1xvtBEEU7ZKwVgegvHevuMRJNM",
+	"dbleAHre9Cw1dKfn4jL34UjqPzaiGIkPgdODTIy7PFHgtMul7rPBN+ZuZFvgmt0/J/OdZlHG1PVQcNbr",
+	"crD4clLJ75pC4K6b4UQSLkgq+JBl6JBsQNoO1eV4psYsCpcfqg7SfsP7B+StGpVigLucZox0mp0q+/GV",
+	"Fk8P46n2xnhqxXjEzyCgsGKA7WKA9p7NgVlrS2BmNuB9sMz19/FgWVCK5p4j7FjZV20T89roraGCISVl",
+	"MZp5nfUlJohynwu2v2993YE3VWUzrazQBLkTuPmASXWSUh4iAWPHPlXMQUPJJGMTmhSjUYJQLpDFigrB",
+	"3qH7gt46YI9oXSJtnIvhP4Or0xIookjkHJO3MORHAQFZo4OUGkWqP20vIMUv+E73U85x8HEv8J/T46Uq",
+	"6adwp6NUwjUgI5oHbHqUsYhZej1O5NjQbrEpbPvaDPBa8HTW88JSv5Jd7uJQgairwQxeC28Tqd8PsyID",
+	"0mke+h2ktzRJaT9l10pcm0e0ArtAujgG8DQ8uMDuJhqX7ne5SUwroB922rXytr5pAJFgo0B3F6bJAv9L",
+	"rJEL7XK8LLKYAZJrmBGC2dk4nosWSUOvkBBuCIocXLd+0BPk8pkmKjKsb5OBDDCu/r4cshw5EhH8igvE",
+	"phzSinqeVH5e2ElSyr+S5Zgo6IU1ZpKheIBtXvqmPdJoN5uArjCbh8/qiQFyJHyegxQQls4RifycGAbJ",
+	"7h+Qd77XHDqRxqUh2P0Q05nscpPtCCebC0s5IDOmSt8Ov5rhlRVNdnnJVU4aGiQQ64yHBQvr6SsJ74OZ",
+	"jlIhzTjBFd/l+p0WQQFfyvYPTwEGcJoVpZsolpQ5GWCSbd2DlEnpOtno0fhfuVRjfVQJLKDvaeSWqB5J",
+	"E87OIQRBTPkwo7E+lGRMFvw0KgneHIBTA9NFmecB9f0COVk2Yc0jPdEo8suU8qehy69Jyl49z2RKOQ7x",
+	"sbJ36k+wd/bP3/xMUPo/GwFUU+xriv0TUuxX3ik/mVnF3RI/wLUPnMHFJ8Ci1F6dConvqnmQX2ayVkzE",
+	"VoDpCWqfXR8QCnHxWNR3h8A01kNwB2pXsjQ19jsgYyC0t3cDCjawsHdeHA5ca4kkc08UWN/EI7p7LfV8",
+	"CZbs8gJMVofXW5jpWmyELSIVoDMv2n4FjGlbeAKAuYAsjY2yy1dElnPAMYBKPnqlzQIcgyGpRilNxiwm",
+	"7JZxNFDqNawnfsq4gk7BUcYdDAE0djlkK1MqxfNhGWCeEUoymmBRDdcvLqbYqy73UeS5PYUsUmr1CYVE",
+	"uSJ9FgkoTGTAY5c3qtAj0Gc5EYNBwaG1UOaAXNqDD3JujT3RTKKeHakypqKRhseIrRXmX7XLYDGiUy/G",
+	"DcDpT3NMjo8LUMuUkU1U6iMD0AKReNjk8KB9WAlNYE17qY7A1EihfTdUckjCbt5sHjLS1pvKIZh2QFpN",
+	"/cEPW/DNYWZr9Fuj3xr91ui3Rr8rFvIq4kI9juKuwa+UIkwTfrNj8Hth3NGCsxByr+t3oDpPxXA+EAl6",
+	"DdGvJOFl+IiiD5zdIKeMcxmjLwklAzYl44TnCrIZi3nXvtUIgXFZY7wROLchp+IB+GjLwTfQywTzo6N0",
+	"O7g/sOadFG/0FG6rq9GALSsF4rFNEv6wDnhBJ8mL9osknrxgd7i+wlQME/4/Qqk/036kdXb7WOlVrj5c",
+	"vf7zn9p/HUd/av91Db+eGfESKag/dh2p8Mzi0H+gN4xQ2LFRmkQ3BNYMfMvHjXg0TIpdH7+x1ZKogY1v",
+	"6kkgicW4ZpYHopvOQZYhoFokcKgXoZig7HDZzAvqEJKP7O/6FD/JxG2iMQeLe3WY+Iph4uYLFqn4dlYa",
+	"ss6AUx9Q6gw4dQacz73WqpGg26UbfEB7a7X38ek1lgxpzdlOINpqJ1qEdbnP0IDEfUt4Lv6FMl9GDw/u",
+	"xRfqW+GnKt7LvNUZZFuXL5qbyTrW5iJpgDXqQ2aRWZQuMQSTBTuwqcayYAguWAg5zyWLsY+Gx4DyUDnT",
+	"dGORkcBnSEPos5kw1uaC4bDITejyKvMyOh1ccl5MbcATLQNpNoMSXmPjCHIcChj9FqkAS3bj9ywbP43N",
+	"2FfjlPOcpuls9UOY7ndNXaixUW28/cjG2xrOfHlW2ArMAUrokRAVRi7sFk+9mreGNOxIpBITiSbS+Xy7",
+	"JpbFmBXKdpKMjS1Ec9AiYzQOQQ0PM2qoy87iAv9ASBR2xFhffHtLEWoFeZ0X47FsrmBrK8GcEsssMfu1",
+	"tWVFa8t7O2m1vaXGFLW9pba31PaWtcGCk6GPanHJ+eN4TH6gN2zOXWLCWV14yopOE9dDrX+XqeagdpFs",
+	"rbQ/2ImulXattGulXSvtWmmvrbSdDN210lYiY4NMcPUCdq188bsSN4wvz64FhfopKR402TZMpgiMRf1w",
+	"9eaAXOb9NIkOyIVWGUnGbJxjgEkR40xMJlhXCSUgXNGdgJiBVpP04D9MRVGdRMt14q2+c2tuUymMGNMG",
+	"mxSyiCyuC4GHaWVWFujry2GIMEZx9DWU3CGtZpN897W+tobkMwG818NM5BPb4AVKcfLNrM8ycpkJxSK1",
+	"F+xJpvLJ9YCx1XIOw0rZO9v79+Gv6vT2783+j63x9y8nb9ry6mT6j0707fHgf4/+ddFc3VuAn3FZ/gV9",
+	"cXPb5rriobXCO74TnG2zv1mUZ7CcwGHhJSCgmDrbrGq3z916n9vpE9hqVQms5hiP3gYl8PnK+Zce/JKV",
+	"uZdwHdyXdGlM794wPlSjvbPjTrA3Trj9t3Wsu6z0zOyd7f3fPy/CX2n4n2Z4eh3+9t//dV/yKk9yZVYN",
+	"Vp8Z3sJ1RLkgX8TAiarQzYQhWILnziYDaFAu+GwsctnlWHFDBuTi8jW5YTMJUfYWhOurYG81jy5UWuty",
+	"W0juwRpyZEkJOeMhxfhzC7IIgCw0MUpVeATeXeqbsnJ0zXy0/5jOIA+8cTyXgVs5wUEPo7YTPoRujPfP",
+	"/SApMKZORyxjdmzcO43dGzS2f0B+NGFHCab7Z7FNlwRTBnk45EGX97x86+H3bNbD4wguOgg8gsQd7kgD",
+	"gWg3bEYyNknpzGQaMNH3cDaCucfl42KfxiJjB+TCnZ3aWCXAJlnwkl6ZIxDlhhtMJ/p8CCPGrMHmh7jn",
+	"smgJ3tVIR4R4CZL0Q44I3RGXnsEmm4AjoHfmNOViurxPoxst0Xl8jme1ROkuE7dcTX0YMmSQPwoQ9DUs",
+	"854+32WMGn87DosqLwnx/MaCA72J7YNfwIYO09jlfs0aLfUwlRi26ifJLArruLqE4AqvLglwmdKIedpd",
+	"N7f+sbGUnf/KCqetnOGOMApP5VxhWkKtldmYJho0JOov5vxwYB90kvIbvEDeKNAxpfPTytp0JxViynOL",
+	"TPHVPPTttT30j3aYrgBao0Sv35ktBA/JtIx2DPbu64MSXn4pCAXTfTmM2v0WbZ6GJ4OXLOzEx1F42j+i",
+	"YWdwyNpxK2r2T+km8K705TdKibUeVKvIoOULhb2zvV9vDv92etf8afryzaT9Mz/6Ojr5IW5dqc4/5PF3",
+	"oyY8wCaGW7HTA7j9AvcewF2Fg5WhJMiMZVBSX4QS3hGL66LBGx+I14DIn3mlvALJ//5H8PvexST5ns0u",
+	"cg1x//mb/uVrRjOWuV9KeB/UXXF6BkKgf8Re4whQnPG96IbK436h25ee9d1xATdKAS/SWYA5OQFrYZ5O",
+	"KNGASLrRaXYMnJ5mgg+J4Gy/Kun26qjBggaDGR6wBhi8sDW37BlqrqB4GqTnGSZqNNViwmP2chB26Ek/",
+	"PI2acdhi7cEh7fSPouN4yWtaNl94JsYlBQLvtRC39GI5k4qNV2vPNWAHYuHu/GgearTtd9JvxDTs1tln",
+	"rN2LMRbqWm9qhdB0RaN1LDhbZiqHCha6acheCvZws09gWj++Zd4Ag84OgcFHszE9ktmoOAUKIwi3MCBt",
+	"muR7/tBpJ/croL1H+uSLpVIRgFXVmNnWrrSC6cguLfnid/vnfaZvW/XdWFEw+NCQ0IIFw06D8hlJk1vn",
+	"tNmvsvX0Lr65evvj63fXH67e9Pad2bxKw30wXbxAo0ySYrj1lj5Ra+Gx07v96bKyn0t2HBpiNt1yT4Lw",
+	"fitzL1l0Q6gz9e3UXEtiJsFz4i+4ssl2XiJW2Ge9ri3fSqt8T28PKXrHlpf/uiCK3hGN3EjCyYRlEePq",
+	"gFxAODvautAkWaR2H1eXs3oP71lXKj1hzaiVM4WviCXMN/z54r3+fNbFj+p0lVO1Xxxw9agNevdwiSVY",
+	"Ap8413w3xZKUWYR2Y0dU0VQ8VEcPtveSxBNV22NJ/ob39G5L0+d2Js/lC3Cd5bSOhbG1+3PaE+24NSbo",
+	"vgrdit59tkaqtW1OzzE+A1YoofpDrihGnMkGZI8z02BgwqJEuTJRDhCwQO/OgU4oVZKmBJPWAKeieUp6",
+	"Cb/OZRWf4ltoeiNps5yf11nsKr6nDlJ6SjoRfoM1F2SwvNyeEVALBxZcTY9vhnu+4v1zFu1PUx1u9SU9",
+	"B9U2IqmD4FvYExiQh+J4kLA0lkCz4OemCNID0eCk0Wm1C6L2fgWnGhbq9sJ6Q0y4MQzEfj9WKPhnLCfM",
+	"G2t5UYcFr04ansQbw85c0iEL5YxH9xDrrqDKLeQJ+UoSeISIAWG3LJsVJDrP3GN5Z5jyxBlBAw1S+1os",
+	"MYmB7WA6k4BiMzGFFM34aAB8NwzSpTMMp9Hfi+iuWpeivjLNEhvBCzywTEzlvldYHl6nUTFGswB/znCc",
+	"oPgcJB+/YRNV4oIZuhW0OuPRsjP7Bz0V72Y82s3Jfcf8m3bYbL3XcurIiKqYzkoX94I9U73SZtbQQzPS",
+	"sRmetE7bYYce9sOTqBOHVmaeRs14sYAvuu3OYpqAl1N/hr2zzknT81phNTW9QrHI3d5Zq91cw9hs53pZ",
+	"xMSMR7Zk2yd/6vjE8zeWMzfpLYe7noupJ2EMj35lCXM/C+F1QS9oOAdnACIloWlB9/Q3tpYj+L+WLYpl",
+	"WT5RlleaKAnBeJD3HYIQ9gMjXtA4rRdpQIDfh6W2TJsgE5ChusQ/U2z7nYOZT23X+r7mx9u4dQnsykMO",
+	"7jqJS221bbdNSf5cGrBZ7e1Bt45kzKh+fbtXX09fwaBcMeV6Kw8G1c6eD/CaR3f2BIsmjBQ7La00SSTR",
+	"E7jMM62v7a26zq/0zX/c+1bALYnL/bzsteYylrheq6T1R3RuWR40rLu/mFZMwCiypAatqB0fsrADXJvo",
+	"OA5P2MtBeEqbfbzSGRRj/paNBToOQQ6Bz9Me3x/N/6UX4sMOMPh2X4QDLDcb00oa3avNvV8oLnAtFRsA",
+	"EvXpPUcunODAe+ZkB5hMzrpc30x6tuhm4G7qFdukRxpYF8YdOExcBMaX9CXjar8y956B8VuHHWxnZ7F7",
+	"6V+Us7mtZLbH3yhn5FuBQfVIkdQbJEwFH4ZYyzvUFyajjEo2v4XW2hBP7MK7Zy42MOt487adUFlnBpca",
+	"d+Q2pLPaUbd7R10uS7y5leSdj5XWctghXIKkJeKGcQiCm8AJBYqgYejYAfkGAxBtbjFsGagzkqW6rUan",
+	"ebq/zLG3mSyrPXvP1bO3yQoOlrG5oOqJpz7HdKZBPWTXxahJKHgHPubOUuriR3EFfvZqojb+7/Qcvcku",
+	"+RiuwmWJowG5oukcfYXI8hgbC9WKnsMdaIPt6GSwsX46gL211uZ4Yg/iI4gXMwtrSZijeQnT3o2EMV7G",
+	"WtI8Lzfj7lyFWwBf9OW9YDio5eZCCFOBsAh3Krcp8SBuC4NEbFK5CMzwpOFFSewHEFwYCS5FyiCRUBiL",
+	"KZcH5Kh5SHomXRcX6joSfJAM84zFPTDtiVyjaXZOjpptd2POM0ajEWS5sB4CEgtmqquZAIUqg+XP0MAr",
+	"O+Id2dn2JtHN9YRlkC5Nf2o92+anYTKk/Zlie6sbs0qdXGbV+mVUDkux845ZoQ4+cYvVBiEd+pEVumay",
+	"sX3gRZhMeefYj+9PHk7aui53s39Sk3TxC9pAb9yQd2apBmVs427DU9YchB3a6ocnUTsOD1lnYK8VyvjV",
+	"B/ItVTRiem3t/bHuBrODqHfYjneYSX/m9sXOdppNdxS6PJVfxnZ7a8b9Goa9sy3n3WfC4dlx/PLoBNw7",
+	"nfCQssOQRied8KjJ+s14MGi1mcbCBjDsnVXpPchbh97msdCwY8yozDM2Zlxd5zzR2FjrQ+l5yUyyUZNJ",
+	"FAKI6ZDZ5Hf257U3uD9t9Sbf8SZ/W05nZpKD2ZBaSGZWSl22wZZXyIxYssu/zmXCmZRELyp5jim4IGcy",
+	"HxIl9C4MbB0rwvNxH4IXcwjfIqb1jSIcf7Y9+4KDHM28Xk8yNkju9Nf4/rLY0EYBvLNZTh/R8Ws+xsO+",
+	"X7uevgj3722xRHcVArmT7dbl70fM3YWLh4xzKPYGMflnNubJX14mnyJozi6nHKxltk0yopCxELLZzlzb",
+	"UyqB22K6wlzmG9KgXSxLZ16fSMLhTrDimco05wTyK871I2MaR2hVPxBZl/cueyA4TsiI3ZE4GSYKcwAS",
+	"OaITWHVWpnw1N2gmlzuxzZJ+Uj/2evt73d36jGJLH1nQrTlx98Wc2j32BcedvsaPdQnf6vPxbd86gbAR",
+	"glrLtW0e2jwedWPpVXuun6vnet31eU9cqifEFjzSxcr6tOLOnoeK+NzVw9O4o9db+p92/GqXe25oUgHU",
+	"IW+W+A/jmBrbUxcIwqXMWawBunuwUYXmUxHdsLi3f+7qVuueJJjcHCsxdTmUxoRSkebl0O3G8tNBQDBl",
+	"+TLIHhAqieCGoVrJIUWf2m4U2C5x97oi4BnF7D4P2Wm97LUMXR+t3IPJv9Dg3rXh/Fy64vnMxIvZi00x",
+	"9eocdW9ERFMSs1uWismYcUUavTG9YSTLeW9f7zFXSuzsBTg305GQ6uykedIE4WZ6vdCu1jdMmoA8RmMw",
+	"Fx0Uu1lMZFXqSWDQBh5ZsSjYAU2ZoA3XDDAcFttxhvx5Vw+RLE1lQCRTJJ+Q/gyLP/hN2vlfbBVzO8Jw",
+	"pF97YiAyL92z35aXQ7BisAnLwjbRSsnUJlEjlmRzzgd8E16ZZEmU8OHBQkxR1Vy+4rGL4pY2tvrdJRFY",
+	"QcWPVrIjt3dXBVnBUG0XMe2vKXxh+1Yk7fW/M1Z3WfKJ5rJHSzKkt6zotVcmPZEk1qdQY7jz57gwPC3E",
+	"nqK4kQGZ0Jle3TJwpbWzXC+0IhLPzTORlMd9cUcijU28F9kAvT9+++P/AwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

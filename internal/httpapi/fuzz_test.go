@@ -928,7 +928,7 @@ func (f *fuzzer) str(rng *rand.Rand, s *openapi3.Schema, name string) string {
 			return id
 		}
 		if f.classes["unknown_ids"] || poolOf(name) == "" {
-			return uuid.NewString()
+			return uuid.NewString() // unknown: with unknown_ids a "valid" request may carry one
 		}
 		// No pool for this reference yet: a random id would only test the
 		// foreign keys, which unknown_ids covers.
@@ -1148,14 +1148,19 @@ func (f *fuzzer) badValue(rng *rand.Rand, v any) any {
 	case string:
 		opts := []any{"", " ", "-1", "0", "-0.01", "1.001", "12.345", "9999999999999.99", "abc", uuid.NewString(), "2026-02-30",
 			"2026-11-25T10:00:00", "ftp://x", "http://127.0.0.1:1/", "a@b", strings.ToUpper(x), x + x, randomString(rng)}
+		// The enabled classes get a third of the picks.
+		var extra []any
 		if f.classes["bad_unicode"] {
-			opts = append(opts, x+"\x00", markInvalidUTF8, "x"+markSurrogate)
+			extra = append(extra, x+"\x00", markInvalidUTF8, "x"+markSurrogate)
 		}
 		if f.classes["huge_numbers"] {
-			opts = append(opts, "999999999999.99", "1e400")
+			extra = append(extra, "999999999999.99", "1e400")
 		}
 		if f.classes["old_dates"] {
-			opts = append(opts, "0001-01-01", "0001-01-01T00:00:00Z")
+			extra = append(extra, "0001-01-01", "0001-01-01T00:00:00Z")
+		}
+		if len(extra) > 0 && rng.IntN(3) == 0 {
+			return extra[rng.IntN(len(extra))]
 		}
 		return opts[rng.IntN(len(opts))]
 	case float64:

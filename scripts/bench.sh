@@ -26,6 +26,8 @@
 #   BENCH_TENANTS      tenants in the usage sync      (default 10000)
 #   BENCH_SIM_DAYS     days of the invariant simulation (default 365)
 #   BENCH_SIM_SEEDS    its seeds, one run each          (default 1,2,3)
+#   BENCH_FUZZ_REQUESTS spec fuzz requests per role     (default 10000; 0 skips)
+#   BENCH_FUZZ_SEED    its seed                         (default 1)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -403,4 +405,31 @@ if ((sim_rc != 0)); then
 	grep -E '^ +(simulation_test\.go:[0-9]+: seed [0-9]+: [0-9]+ invariant breaks|[a-z_0-9]+: [0-9]+ breaks, first on day)' "$sim_out" |
 		sed 's/^ *simulation_test\.go:[0-9]*: //; s/^ *//' | cut -c1-300
 	echo '```'
+fi
+
+# --- spec fuzz ----------------------------------------------------------------
+# TestSpecFuzz (internal/httpapi) with a large budget: requests made from
+# api/openapi.yaml, mostly broken, as admin, partner, customer, API key and
+# anonymous. A failing run still prints its row; the failures go to stderr.
+fuzz_requests=${BENCH_FUZZ_REQUESTS:-10000}
+if ((fuzz_requests > 0)); then
+	fuzz_seed=${BENCH_FUZZ_SEED:-1}
+	log "running the spec fuzz: $fuzz_requests requests per role, seed $fuzz_seed"
+	fuzz_out=$tmp/fuzz.txt
+	fuzz_rc=0
+	DATABASE_URL=$admin_url FUZZ_REQUESTS=$fuzz_requests FUZZ_SEED=$fuzz_seed \
+		go test -count=1 -run '^TestSpecFuzz$' -timeout 60m -v ./internal/httpapi/ >"$fuzz_out" 2>&1 || fuzz_rc=$?
+	line=$(grep -oE 'fuzz: seed=.*' "$fuzz_out" | tail -1)
+	if [[ -z $line ]]; then
+		cat "$fuzz_out" >&2
+		die "the spec fuzz did not finish"
+	fi
+	((fuzz_rc == 0)) || grep -E '^ +fuzz_test\.go:[0-9]+: (5xx|off-spec|transport)' "$fuzz_out" | cut -c1-300 >&2 || true
+	echo
+	echo "Spec fuzz (\`FUZZ_REQUESTS=$fuzz_requests FUZZ_SEED=$fuzz_seed go test -run TestSpecFuzz ./internal/httpapi/\`):"
+	echo
+	echo '| roles | requests | 5xx | off-spec | vendor 502/503 | requests/s |'
+	echo '|---|---|---|---|---|---|'
+	awk '{for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }}
+		END { printf "| %s | %s | %s | %s | %s | %s |\n", v["roles"], v["requests"], v["5xx"], v["off_spec"], v["vendor"], v["rps"] }' <<<"$line"
 fi

@@ -44,6 +44,45 @@ func (e Aggregation) Valid() bool {
 	}
 }
 
+// Defines values for BadGatewayCode.
+const (
+	BadGatewayCodeVendorCredentialsInvalid BadGatewayCode = "vendor_credentials_invalid"
+	BadGatewayCodeVendorUnreachable        BadGatewayCode = "vendor_unreachable"
+)
+
+// Valid indicates whether the value is a known member of the BadGatewayCode enum.
+func (e BadGatewayCode) Valid() bool {
+	switch e {
+	case BadGatewayCodeVendorCredentialsInvalid:
+		return true
+	case BadGatewayCodeVendorUnreachable:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for BadRequestCode.
+const (
+	BadRequestCodeBadRequest       BadRequestCode = "bad_request"
+	BadRequestCodeMalformedJson    BadRequestCode = "malformed_json"
+	BadRequestCodeValidationFailed BadRequestCode = "validation_failed"
+)
+
+// Valid indicates whether the value is a known member of the BadRequestCode enum.
+func (e BadRequestCode) Valid() bool {
+	switch e {
+	case BadRequestCodeBadRequest:
+		return true
+	case BadRequestCodeMalformedJson:
+		return true
+	case BadRequestCodeValidationFailed:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for BillingFrequency.
 const (
 	Annually     BillingFrequency = "annually"
@@ -143,6 +182,126 @@ func (e BillingRunStatus) Valid() bool {
 	}
 }
 
+// Defines values for ConflictCode.
+const (
+	AlreadyBilled              ConflictCode = "already_billed"
+	CannotDeleteSelf           ConflictCode = "cannot_delete_self"
+	CustomerEmailTaken         ConflictCode = "customer_email_taken"
+	CustomerExists             ConflictCode = "customer_exists"
+	EmailTaken                 ConflictCode = "email_taken"
+	EmailTemplateTaken         ConflictCode = "email_template_taken"
+	IdempotencyRequestInFlight ConflictCode = "idempotency_request_in_flight"
+	InUse                      ConflictCode = "in_use"
+	InvoiceNotIssued           ConflictCode = "invoice_not_issued"
+	InvoiceNotVoidable         ConflictCode = "invoice_not_voidable"
+	InvoicePaid                ConflictCode = "invoice_paid"
+	InvoicePrefixLocked        ConflictCode = "invoice_prefix_locked"
+	InvoicePrefixTaken         ConflictCode = "invoice_prefix_taken"
+	InvoiceVoid                ConflictCode = "invoice_void"
+	OperationNotFailed         ConflictCode = "operation_not_failed"
+	OperationSecretGone        ConflictCode = "operation_secret_gone"
+	OperationSuperseded        ConflictCode = "operation_superseded"
+	OrderHasPayments           ConflictCode = "order_has_payments"
+	OrderNotFailed             ConflictCode = "order_not_failed"
+	OrderNotPending            ConflictCode = "order_not_pending"
+	PartnerNotActive           ConflictCode = "partner_not_active"
+	PartnerTaken               ConflictCode = "partner_taken"
+	PeriodLeftUnbilled         ConflictCode = "period_left_unbilled"
+	PlanTaken                  ConflictCode = "plan_taken"
+	ProductGroupTaken          ConflictCode = "product_group_taken"
+	ProductTaken               ConflictCode = "product_taken"
+	ProductTypeTaken           ConflictCode = "product_type_taken"
+	ServiceExpired             ConflictCode = "service_expired"
+	ServiceNotActive           ConflictCode = "service_not_active"
+	ServiceNotBilled           ConflictCode = "service_not_billed"
+	ServiceNotProvisioned      ConflictCode = "service_not_provisioned"
+	ServiceTerminated          ConflictCode = "service_terminated"
+	TaxTaken                   ConflictCode = "tax_taken"
+	UsernameTaken              ConflictCode = "username_taken"
+	VendorLoginTaken           ConflictCode = "vendor_login_taken"
+	VentureTaken               ConflictCode = "venture_taken"
+)
+
+// Valid indicates whether the value is a known member of the ConflictCode enum.
+func (e ConflictCode) Valid() bool {
+	switch e {
+	case AlreadyBilled:
+		return true
+	case CannotDeleteSelf:
+		return true
+	case CustomerEmailTaken:
+		return true
+	case CustomerExists:
+		return true
+	case EmailTaken:
+		return true
+	case EmailTemplateTaken:
+		return true
+	case IdempotencyRequestInFlight:
+		return true
+	case InUse:
+		return true
+	case InvoiceNotIssued:
+		return true
+	case InvoiceNotVoidable:
+		return true
+	case InvoicePaid:
+		return true
+	case InvoicePrefixLocked:
+		return true
+	case InvoicePrefixTaken:
+		return true
+	case InvoiceVoid:
+		return true
+	case OperationNotFailed:
+		return true
+	case OperationSecretGone:
+		return true
+	case OperationSuperseded:
+		return true
+	case OrderHasPayments:
+		return true
+	case OrderNotFailed:
+		return true
+	case OrderNotPending:
+		return true
+	case PartnerNotActive:
+		return true
+	case PartnerTaken:
+		return true
+	case PeriodLeftUnbilled:
+		return true
+	case PlanTaken:
+		return true
+	case ProductGroupTaken:
+		return true
+	case ProductTaken:
+		return true
+	case ProductTypeTaken:
+		return true
+	case ServiceExpired:
+		return true
+	case ServiceNotActive:
+		return true
+	case ServiceNotBilled:
+		return true
+	case ServiceNotProvisioned:
+		return true
+	case ServiceTerminated:
+		return true
+	case TaxTaken:
+		return true
+	case UsernameTaken:
+		return true
+	case VendorLoginTaken:
+		return true
+	case VentureTaken:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CreditIssuerType.
 const (
 	CreditIssuerTypePartner CreditIssuerType = "partner"
@@ -173,6 +332,72 @@ func (e CustomerStatus) Valid() bool {
 	case CustomerStatusActive:
 		return true
 	case CustomerStatusClosed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ForbiddenCode.
+const (
+	ForbiddenCodeCustomerNotAllowed        ForbiddenCode = "customer_not_allowed"
+	ForbiddenCodeFieldNotAllowed           ForbiddenCode = "field_not_allowed"
+	ForbiddenCodeForbidden                 ForbiddenCode = "forbidden"
+	ForbiddenCodePartnerNotAllowed         ForbiddenCode = "partner_not_allowed"
+	ForbiddenCodePaymentNotAllowed         ForbiddenCode = "payment_not_allowed"
+	ForbiddenCodePlanNotAvailableToPartner ForbiddenCode = "plan_not_available_to_partner"
+	ForbiddenCodeRoleNotAllowed            ForbiddenCode = "role_not_allowed"
+	ForbiddenCodeSandboxDisabled           ForbiddenCode = "sandbox_disabled"
+)
+
+// Valid indicates whether the value is a known member of the ForbiddenCode enum.
+func (e ForbiddenCode) Valid() bool {
+	switch e {
+	case ForbiddenCodeCustomerNotAllowed:
+		return true
+	case ForbiddenCodeFieldNotAllowed:
+		return true
+	case ForbiddenCodeForbidden:
+		return true
+	case ForbiddenCodePartnerNotAllowed:
+		return true
+	case ForbiddenCodePaymentNotAllowed:
+		return true
+	case ForbiddenCodePlanNotAvailableToPartner:
+		return true
+	case ForbiddenCodeRoleNotAllowed:
+		return true
+	case ForbiddenCodeSandboxDisabled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GoneCode.
+const (
+	OfferGone GoneCode = "offer_gone"
+)
+
+// Valid indicates whether the value is a known member of the GoneCode enum.
+func (e GoneCode) Valid() bool {
+	switch e {
+	case OfferGone:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for InternalErrorCode.
+const (
+	Internal InternalErrorCode = "internal"
+)
+
+// Valid indicates whether the value is a known member of the InternalErrorCode enum.
+func (e InternalErrorCode) Valid() bool {
+	switch e {
+	case Internal:
 		return true
 	default:
 		return false
@@ -296,6 +521,30 @@ func (e Module) Valid() bool {
 	}
 }
 
+// Defines values for NotFoundCode.
+const (
+	NotFoundCodeModuleSettingsNotSet       NotFoundCode = "module_settings_not_set"
+	NotFoundCodeNotFound                   NotFoundCode = "not_found"
+	NotFoundCodeNotificationSettingsNotSet NotFoundCode = "notification_settings_not_set"
+	NotFoundCodePricingNotSet              NotFoundCode = "pricing_not_set"
+)
+
+// Valid indicates whether the value is a known member of the NotFoundCode enum.
+func (e NotFoundCode) Valid() bool {
+	switch e {
+	case NotFoundCodeModuleSettingsNotSet:
+		return true
+	case NotFoundCodeNotFound:
+		return true
+	case NotFoundCodeNotificationSettingsNotSet:
+		return true
+	case NotFoundCodePricingNotSet:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OfferingItemGroup.
 const (
 	Common      OfferingItemGroup = "common"
@@ -308,6 +557,33 @@ func (e OfferingItemGroup) Valid() bool {
 	case Common:
 		return true
 	case Independent:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OrderEventActor.
+const (
+	OrderEventActorAdmin    OrderEventActor = "admin"
+	OrderEventActorCustomer OrderEventActor = "customer"
+	OrderEventActorPartner  OrderEventActor = "partner"
+	OrderEventActorPublic   OrderEventActor = "public"
+	OrderEventActorSystem   OrderEventActor = "system"
+)
+
+// Valid indicates whether the value is a known member of the OrderEventActor enum.
+func (e OrderEventActor) Valid() bool {
+	switch e {
+	case OrderEventActorAdmin:
+		return true
+	case OrderEventActorCustomer:
+		return true
+	case OrderEventActorPartner:
+		return true
+	case OrderEventActorPublic:
+		return true
+	case OrderEventActorSystem:
 		return true
 	default:
 		return false
@@ -344,6 +620,39 @@ func (e OrderStatus) Valid() bool {
 	}
 }
 
+// Defines values for OrderStepStep.
+const (
+	OrderStepStepAccessPoliciesSet      OrderStepStep = "access_policies_set"
+	OrderStepStepCompleted              OrderStepStep = "completed"
+	OrderStepStepOfferingItemsSet       OrderStepStep = "offering_items_set"
+	OrderStepStepPartnerReadOnlyGranted OrderStepStep = "partner_read_only_granted"
+	OrderStepStepPricingModeSet         OrderStepStep = "pricing_mode_set"
+	OrderStepStepTenantCreated          OrderStepStep = "tenant_created"
+	OrderStepStepUserReady              OrderStepStep = "user_ready"
+)
+
+// Valid indicates whether the value is a known member of the OrderStepStep enum.
+func (e OrderStepStep) Valid() bool {
+	switch e {
+	case OrderStepStepAccessPoliciesSet:
+		return true
+	case OrderStepStepCompleted:
+		return true
+	case OrderStepStepOfferingItemsSet:
+		return true
+	case OrderStepStepPartnerReadOnlyGranted:
+		return true
+	case OrderStepStepPricingModeSet:
+		return true
+	case OrderStepStepTenantCreated:
+		return true
+	case OrderStepStepUserReady:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PartnerStatus.
 const (
 	PartnerStatusActive       PartnerStatus = "active"
@@ -359,6 +668,21 @@ func (e PartnerStatus) Valid() bool {
 	case PartnerStatusFailed:
 		return true
 	case PartnerStatusProvisioning:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PayloadTooLargeCode.
+const (
+	BodyTooLarge PayloadTooLargeCode = "body_too_large"
+)
+
+// Valid indicates whether the value is a known member of the PayloadTooLargeCode enum.
+func (e PayloadTooLargeCode) Valid() bool {
+	switch e {
+	case BodyTooLarge:
 		return true
 	default:
 		return false
@@ -416,6 +740,21 @@ func (e PlanStatus) Valid() bool {
 	}
 }
 
+// Defines values for PreconditionFailedCode.
+const (
+	VersionMismatch PreconditionFailedCode = "version_mismatch"
+)
+
+// Valid indicates whether the value is a known member of the PreconditionFailedCode enum.
+func (e PreconditionFailedCode) Valid() bool {
+	switch e {
+	case VersionMismatch:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PrincipalKind.
 const (
 	PrincipalKindApiKey   PrincipalKind = "api_key"
@@ -452,6 +791,24 @@ func (e Role) Valid() bool {
 	case RoleCustomer:
 		return true
 	case RolePartner:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ServiceCreditParty.
+const (
+	ServiceCreditPartyCustomer ServiceCreditParty = "customer"
+	ServiceCreditPartyPartner  ServiceCreditParty = "partner"
+)
+
+// Valid indicates whether the value is a known member of the ServiceCreditParty enum.
+func (e ServiceCreditParty) Valid() bool {
+	switch e {
+	case ServiceCreditPartyCustomer:
+		return true
+	case ServiceCreditPartyPartner:
 		return true
 	default:
 		return false
@@ -566,6 +923,21 @@ func (e ServiceStatus) Valid() bool {
 	}
 }
 
+// Defines values for ServiceUnavailableCode.
+const (
+	VendorNotConfigured ServiceUnavailableCode = "vendor_not_configured"
+)
+
+// Valid indicates whether the value is a known member of the ServiceUnavailableCode enum.
+func (e ServiceUnavailableCode) Valid() bool {
+	switch e {
+	case VendorNotConfigured:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TokenTokenType.
 const (
 	Bearer TokenTokenType = "Bearer"
@@ -575,6 +947,231 @@ const (
 func (e TokenTokenType) Valid() bool {
 	switch e {
 	case Bearer:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TooManyRequestsCode.
+const (
+	RateLimited TooManyRequestsCode = "rate_limited"
+)
+
+// Valid indicates whether the value is a known member of the TooManyRequestsCode enum.
+func (e TooManyRequestsCode) Valid() bool {
+	switch e {
+	case RateLimited:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UnauthorizedCode.
+const (
+	InvalidCredentials UnauthorizedCode = "invalid_credentials"
+	Unauthenticated    UnauthorizedCode = "unauthenticated"
+)
+
+// Valid indicates whether the value is a known member of the UnauthorizedCode enum.
+func (e UnauthorizedCode) Valid() bool {
+	switch e {
+	case InvalidCredentials:
+		return true
+	case Unauthenticated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UnprocessableEntityCode.
+const (
+	UnprocessableEntityCodeAmountNotPositive             UnprocessableEntityCode = "amount_not_positive"
+	UnprocessableEntityCodeAmountTooPrecise              UnprocessableEntityCode = "amount_too_precise"
+	UnprocessableEntityCodeAsOfInFuture                  UnprocessableEntityCode = "as_of_in_future"
+	UnprocessableEntityCodeBillingModelMismatch          UnprocessableEntityCode = "billing_model_mismatch"
+	UnprocessableEntityCodeCurrencyMismatch              UnprocessableEntityCode = "currency_mismatch"
+	UnprocessableEntityCodeCurrencyNotSupported          UnprocessableEntityCode = "currency_not_supported"
+	UnprocessableEntityCodeCustomerClosed                UnprocessableEntityCode = "customer_closed"
+	UnprocessableEntityCodeCustomerNotFound              UnprocessableEntityCode = "customer_not_found"
+	UnprocessableEntityCodeCyclesRequired                UnprocessableEntityCode = "cycles_required"
+	UnprocessableEntityCodeDuplicateFrequency            UnprocessableEntityCode = "duplicate_frequency"
+	UnprocessableEntityCodeDuplicateMeteredCharge        UnprocessableEntityCode = "duplicate_metered_charge"
+	UnprocessableEntityCodeEditionNotAvailable           UnprocessableEntityCode = "edition_not_available"
+	UnprocessableEntityCodeFrequencyNotOffered           UnprocessableEntityCode = "frequency_not_offered"
+	UnprocessableEntityCodeFrequencyUnchanged            UnprocessableEntityCode = "frequency_unchanged"
+	UnprocessableEntityCodeHardQuotaRequiresSoftQuota    UnprocessableEntityCode = "hard_quota_requires_soft_quota"
+	UnprocessableEntityCodeIdempotencyKeyReused          UnprocessableEntityCode = "idempotency_key_reused"
+	UnprocessableEntityCodeInvalidStatusChange           UnprocessableEntityCode = "invalid_status_change"
+	UnprocessableEntityCodeInvoicePrefixReserved         UnprocessableEntityCode = "invoice_prefix_reserved"
+	UnprocessableEntityCodeLocationNotAvailable          UnprocessableEntityCode = "location_not_available"
+	UnprocessableEntityCodeMeteredChargesRequirePayg     UnprocessableEntityCode = "metered_charges_require_payg"
+	UnprocessableEntityCodeModuleNotApplicable           UnprocessableEntityCode = "module_not_applicable"
+	UnprocessableEntityCodeModuleSettingsNotSet          UnprocessableEntityCode = "module_settings_not_set"
+	UnprocessableEntityCodeNegativeAmount                UnprocessableEntityCode = "negative_amount"
+	UnprocessableEntityCodeOfferOfAnotherSeller          UnprocessableEntityCode = "offer_of_another_seller"
+	UnprocessableEntityCodeOfferingItemQuotaNotInteger   UnprocessableEntityCode = "offering_item_quota_not_integer"
+	UnprocessableEntityCodeOfferingItemsNotAvailable     UnprocessableEntityCode = "offering_items_not_available"
+	UnprocessableEntityCodeOverageNotApplicable          UnprocessableEntityCode = "overage_not_applicable"
+	UnprocessableEntityCodeOveragePriceRequiresHardQuota UnprocessableEntityCode = "overage_price_requires_hard_quota"
+	UnprocessableEntityCodeOverpayment                   UnprocessableEntityCode = "overpayment"
+	UnprocessableEntityCodePaidAtInFuture                UnprocessableEntityCode = "paid_at_in_future"
+	UnprocessableEntityCodePartnerNotFound               UnprocessableEntityCode = "partner_not_found"
+	UnprocessableEntityCodePasswordTooWeak               UnprocessableEntityCode = "password_too_weak"
+	UnprocessableEntityCodePercentOutOfRange             UnprocessableEntityCode = "percent_out_of_range"
+	UnprocessableEntityCodePercentTooPrecise             UnprocessableEntityCode = "percent_too_precise"
+	UnprocessableEntityCodePlanChainBroken               UnprocessableEntityCode = "plan_chain_broken"
+	UnprocessableEntityCodePlanChangePrepaidOnly         UnprocessableEntityCode = "plan_change_prepaid_only"
+	UnprocessableEntityCodePlanNotActive                 UnprocessableEntityCode = "plan_not_active"
+	UnprocessableEntityCodePlanNotCompatible             UnprocessableEntityCode = "plan_not_compatible"
+	UnprocessableEntityCodePlanNotFound                  UnprocessableEntityCode = "plan_not_found"
+	UnprocessableEntityCodePlanNotPaid                   UnprocessableEntityCode = "plan_not_paid"
+	UnprocessableEntityCodePlanNotPartnerVisible         UnprocessableEntityCode = "plan_not_partner_visible"
+	UnprocessableEntityCodePlanUnchanged                 UnprocessableEntityCode = "plan_unchanged"
+	UnprocessableEntityCodeProductGroupNotFound          UnprocessableEntityCode = "product_group_not_found"
+	UnprocessableEntityCodeProductNotFound               UnprocessableEntityCode = "product_not_found"
+	UnprocessableEntityCodeProductTypeNotFound           UnprocessableEntityCode = "product_type_not_found"
+	UnprocessableEntityCodeQuantityNotEnabled            UnprocessableEntityCode = "quantity_not_enabled"
+	UnprocessableEntityCodeQuantityRequiresFiniteQuota   UnprocessableEntityCode = "quantity_requires_finite_quota"
+	UnprocessableEntityCodeQuantityUnchanged             UnprocessableEntityCode = "quantity_unchanged"
+	UnprocessableEntityCodeScopeNotFound                 UnprocessableEntityCode = "scope_not_found"
+	UnprocessableEntityCodeSecretGone                    UnprocessableEntityCode = "secret_gone"
+	UnprocessableEntityCodeTaxNotFound                   UnprocessableEntityCode = "tax_not_found"
+	UnprocessableEntityCodeTaxRateOutOfRange             UnprocessableEntityCode = "tax_rate_out_of_range"
+	UnprocessableEntityCodeTemplateInvalid               UnprocessableEntityCode = "template_invalid"
+	UnprocessableEntityCodeTemplateNotFound              UnprocessableEntityCode = "template_not_found"
+	UnprocessableEntityCodeTermChangePrepaidOnly         UnprocessableEntityCode = "term_change_prepaid_only"
+	UnprocessableEntityCodeTermNotLonger                 UnprocessableEntityCode = "term_not_longer"
+	UnprocessableEntityCodeTerminationBeforeSuspension   UnprocessableEntityCode = "termination_before_suspension"
+	UnprocessableEntityCodeVendorCredentialsInvalid      UnprocessableEntityCode = "vendor_credentials_invalid"
+	UnprocessableEntityCodeVendorLoginFixed              UnprocessableEntityCode = "vendor_login_fixed"
+	UnprocessableEntityCodeVentureNotFound               UnprocessableEntityCode = "venture_not_found"
+)
+
+// Valid indicates whether the value is a known member of the UnprocessableEntityCode enum.
+func (e UnprocessableEntityCode) Valid() bool {
+	switch e {
+	case UnprocessableEntityCodeAmountNotPositive:
+		return true
+	case UnprocessableEntityCodeAmountTooPrecise:
+		return true
+	case UnprocessableEntityCodeAsOfInFuture:
+		return true
+	case UnprocessableEntityCodeBillingModelMismatch:
+		return true
+	case UnprocessableEntityCodeCurrencyMismatch:
+		return true
+	case UnprocessableEntityCodeCurrencyNotSupported:
+		return true
+	case UnprocessableEntityCodeCustomerClosed:
+		return true
+	case UnprocessableEntityCodeCustomerNotFound:
+		return true
+	case UnprocessableEntityCodeCyclesRequired:
+		return true
+	case UnprocessableEntityCodeDuplicateFrequency:
+		return true
+	case UnprocessableEntityCodeDuplicateMeteredCharge:
+		return true
+	case UnprocessableEntityCodeEditionNotAvailable:
+		return true
+	case UnprocessableEntityCodeFrequencyNotOffered:
+		return true
+	case UnprocessableEntityCodeFrequencyUnchanged:
+		return true
+	case UnprocessableEntityCodeHardQuotaRequiresSoftQuota:
+		return true
+	case UnprocessableEntityCodeIdempotencyKeyReused:
+		return true
+	case UnprocessableEntityCodeInvalidStatusChange:
+		return true
+	case UnprocessableEntityCodeInvoicePrefixReserved:
+		return true
+	case UnprocessableEntityCodeLocationNotAvailable:
+		return true
+	case UnprocessableEntityCodeMeteredChargesRequirePayg:
+		return true
+	case UnprocessableEntityCodeModuleNotApplicable:
+		return true
+	case UnprocessableEntityCodeModuleSettingsNotSet:
+		return true
+	case UnprocessableEntityCodeNegativeAmount:
+		return true
+	case UnprocessableEntityCodeOfferOfAnotherSeller:
+		return true
+	case UnprocessableEntityCodeOfferingItemQuotaNotInteger:
+		return true
+	case UnprocessableEntityCodeOfferingItemsNotAvailable:
+		return true
+	case UnprocessableEntityCodeOverageNotApplicable:
+		return true
+	case UnprocessableEntityCodeOveragePriceRequiresHardQuota:
+		return true
+	case UnprocessableEntityCodeOverpayment:
+		return true
+	case UnprocessableEntityCodePaidAtInFuture:
+		return true
+	case UnprocessableEntityCodePartnerNotFound:
+		return true
+	case UnprocessableEntityCodePasswordTooWeak:
+		return true
+	case UnprocessableEntityCodePercentOutOfRange:
+		return true
+	case UnprocessableEntityCodePercentTooPrecise:
+		return true
+	case UnprocessableEntityCodePlanChainBroken:
+		return true
+	case UnprocessableEntityCodePlanChangePrepaidOnly:
+		return true
+	case UnprocessableEntityCodePlanNotActive:
+		return true
+	case UnprocessableEntityCodePlanNotCompatible:
+		return true
+	case UnprocessableEntityCodePlanNotFound:
+		return true
+	case UnprocessableEntityCodePlanNotPaid:
+		return true
+	case UnprocessableEntityCodePlanNotPartnerVisible:
+		return true
+	case UnprocessableEntityCodePlanUnchanged:
+		return true
+	case UnprocessableEntityCodeProductGroupNotFound:
+		return true
+	case UnprocessableEntityCodeProductNotFound:
+		return true
+	case UnprocessableEntityCodeProductTypeNotFound:
+		return true
+	case UnprocessableEntityCodeQuantityNotEnabled:
+		return true
+	case UnprocessableEntityCodeQuantityRequiresFiniteQuota:
+		return true
+	case UnprocessableEntityCodeQuantityUnchanged:
+		return true
+	case UnprocessableEntityCodeScopeNotFound:
+		return true
+	case UnprocessableEntityCodeSecretGone:
+		return true
+	case UnprocessableEntityCodeTaxNotFound:
+		return true
+	case UnprocessableEntityCodeTaxRateOutOfRange:
+		return true
+	case UnprocessableEntityCodeTemplateInvalid:
+		return true
+	case UnprocessableEntityCodeTemplateNotFound:
+		return true
+	case UnprocessableEntityCodeTermChangePrepaidOnly:
+		return true
+	case UnprocessableEntityCodeTermNotLonger:
+		return true
+	case UnprocessableEntityCodeTerminationBeforeSuspension:
+		return true
+	case UnprocessableEntityCodeVendorCredentialsInvalid:
+		return true
+	case UnprocessableEntityCodeVendorLoginFixed:
+		return true
+	case UnprocessableEntityCodeVentureNotFound:
 		return true
 	default:
 		return false
@@ -667,6 +1264,12 @@ type ApiKeyList struct {
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
 
+// BadGatewayCode The `code` of a 502 answer.
+type BadGatewayCode string
+
+// BadRequestCode The `code` of a 400 answer.
+type BadRequestCode string
+
 // BillingFrequency monthly (1 month), quarterly (3), semiannually (6), annually (12), biennially (24), triennially (36).
 type BillingFrequency string
 
@@ -740,6 +1343,9 @@ type ChangePending struct {
 	Operation ServiceOperation `json:"operation"`
 	Service   Service          `json:"service"`
 }
+
+// ConflictCode The `code` of a 409 answer.
+type ConflictCode string
 
 // CredentialsUpdate defines model for CredentialsUpdate.
 type CredentialsUpdate struct {
@@ -888,11 +1494,20 @@ type FieldError struct {
 	Message string `json:"message"`
 }
 
+// ForbiddenCode The `code` of a 403 answer.
+type ForbiddenCode string
+
+// GoneCode The `code` of a 410 answer.
+type GoneCode string
+
 // Health defines model for Health.
 type Health struct {
 	// Status Example: ok
 	Status string `json:"status"`
 }
+
+// InternalErrorCode The `code` of a 500 answer.
+type InternalErrorCode string
 
 // Invoice defines model for Invoice.
 type Invoice struct {
@@ -1066,6 +1681,9 @@ type NewCustomer struct {
 	Phone   *string             `json:"phone,omitempty"`
 }
 
+// NotFoundCode The `code` of a 404 answer.
+type NotFoundCode string
+
 // NotificationSettings defines model for NotificationSettings.
 type NotificationSettings struct {
 	// CreditLimitTemplateId The mail sent when a customer's unpaid balance passes its credit limit.
@@ -1172,13 +1790,21 @@ type OrderCreate struct {
 
 // OrderEvent defines model for OrderEvent.
 type OrderEvent struct {
-	// Actor public, system, or the role and credential that acted.
-	Actor  string       `json:"actor"`
-	At     time.Time    `json:"at"`
-	From   *OrderStatus `json:"from,omitempty"`
-	Reason *string      `json:"reason,omitempty"`
-	To     OrderStatus  `json:"to"`
+	// Actor Who acted: an anonymous buyer (`public`), the platform itself (`system`), or the role of the caller.
+	Actor OrderEventActor `json:"actor"`
+
+	// ActorCredential The caller's credential when a role acted, `user:<id>`, `api_key:<id>` or `external:<subject>`.
+	//
+	// Example: user:2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f
+	ActorCredential *string      `json:"actor_credential,omitempty"`
+	At              time.Time    `json:"at"`
+	From            *OrderStatus `json:"from,omitempty"`
+	Reason          *string      `json:"reason,omitempty"`
+	To              OrderStatus  `json:"to"`
 }
+
+// OrderEventActor Who acted: an anonymous buyer (`public`), the platform itself (`system`), or the role of the caller.
+type OrderEventActor string
 
 // OrderList defines model for OrderList.
 type OrderList struct {
@@ -1196,9 +1822,12 @@ type OrderStep struct {
 	Detail string    `json:"detail"`
 	DoneAt time.Time `json:"done_at"`
 
-	// Step tenant_created, pricing_mode_set, offering_items_set, user_ready, access_policies_set, partner_read_only_granted, completed.
-	Step string `json:"step"`
+	// Step A step of provisioning done at the vendor, in this order; `completed` ends it.
+	Step OrderStepStep `json:"step"`
 }
+
+// OrderStepStep A step of provisioning done at the vendor, in this order; `completed` ends it.
+type OrderStepStep string
 
 // OrderUrl defines model for OrderUrl.
 type OrderUrl struct {
@@ -1270,7 +1899,8 @@ type PartnerList struct {
 
 // PartnerPlan defines model for PartnerPlan.
 type PartnerPlan struct {
-	BillingModel BillingModel `json:"billing_model"`
+	// BillingModel Absent (and `prices` empty) until the SP prices the plan.
+	BillingModel *BillingModel `json:"billing_model,omitempty"`
 
 	// DiscountPercent Set by the SP.
 	DiscountPercent string `json:"discount_percent"`
@@ -1348,6 +1978,9 @@ type PartnerUpdate struct {
 	Status      *PartnerStatus `json:"status,omitempty"`
 	VendorLogin *string        `json:"vendor_login,omitempty"`
 }
+
+// PayloadTooLargeCode The `code` of a 413 answer.
+type PayloadTooLargeCode string
 
 // Payment defines model for Payment.
 type Payment struct {
@@ -1475,6 +2108,9 @@ type PlanUpdate struct {
 	Status    *PlanStatus         `json:"status,omitempty"`
 	VentureId *openapi_types.UUID `json:"venture_id,omitempty"`
 }
+
+// PreconditionFailedCode The `code` of a 412 answer.
+type PreconditionFailedCode string
 
 // Principal defines model for Principal.
 type Principal struct {
@@ -1710,10 +2346,13 @@ type ServiceCredit struct {
 	// Amount An amount of money. The amount is a decimal string with two places, never a JSON number.
 	Amount Money `json:"amount"`
 
-	// Party customer, or partner (its cost).
-	Party  string `json:"party"`
-	Reason string `json:"reason"`
+	// Party Who is credited, the customer or the partner (its cost).
+	Party  ServiceCreditParty `json:"party"`
+	Reason string             `json:"reason"`
 }
+
+// ServiceCreditParty Who is credited, the customer or the partner (its cost).
+type ServiceCreditParty string
 
 // ServiceInvoices defines model for ServiceInvoices.
 type ServiceInvoices struct {
@@ -1798,6 +2437,9 @@ type ServiceQuotas struct {
 // ServiceStatus defines model for ServiceStatus.
 type ServiceStatus string
 
+// ServiceUnavailableCode The `code` of a 503 answer.
+type ServiceUnavailableCode string
+
 // SsoLink defines model for SsoLink.
 type SsoLink struct {
 	ExpiresAt time.Time `json:"expires_at"`
@@ -1881,6 +2523,15 @@ type TokenRequest struct {
 	Email    openapi_types.Email `json:"email"`
 	Password *string             `json:"password,omitempty"`
 }
+
+// TooManyRequestsCode The `code` of a 429 answer.
+type TooManyRequestsCode string
+
+// UnauthorizedCode The `code` of a 401 answer.
+type UnauthorizedCode string
+
+// UnprocessableEntityCode The `code` of a 422 answer.
+type UnprocessableEntityCode string
 
 // UsageSync defines model for UsageSync.
 type UsageSync struct {
@@ -2082,6 +2733,9 @@ type OperationAccepted = ServiceOperation
 
 // OperationRetryConflict An RFC 9457 problem document.
 type OperationRetryConflict = Problem
+
+// PayloadTooLarge An RFC 9457 problem document.
+type PayloadTooLarge = Problem
 
 // PreconditionFailed An RFC 9457 problem document.
 type PreconditionFailed = Problem
@@ -14355,6 +15009,8 @@ type CreateApiKeyResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -14386,6 +15042,11 @@ func (r CreateApiKeyResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreateApiKeyResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateApiKeyResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -14525,6 +15186,8 @@ type CreateTokenResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -14548,6 +15211,11 @@ func (r CreateTokenResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r CreateTokenResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateTokenResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -14681,6 +15349,10 @@ type CreateBillingRunResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -14707,6 +15379,16 @@ func (r CreateBillingRunResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r CreateBillingRunResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateBillingRunResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateBillingRunResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -14930,6 +15612,8 @@ type CreateCustomerResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -14963,6 +15647,11 @@ func (r CreateCustomerResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreateCustomerResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateCustomerResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -15121,6 +15810,8 @@ type UpdateCustomerResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -15164,6 +15855,11 @@ func (r UpdateCustomerResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r UpdateCustomerResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateCustomerResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -15304,6 +16000,8 @@ type CreateEmailTemplateResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -15337,6 +16035,11 @@ func (r CreateEmailTemplateResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreateEmailTemplateResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateEmailTemplateResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -15585,6 +16288,8 @@ type UpdateEmailTemplateResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -15628,6 +16333,11 @@ func (r UpdateEmailTemplateResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r UpdateEmailTemplateResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateEmailTemplateResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -15855,6 +16565,8 @@ type CreateInvoicePaymentResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -15891,6 +16603,11 @@ func (r CreateInvoicePaymentResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreateInvoicePaymentResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateInvoicePaymentResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -16197,6 +16914,8 @@ type CreateOrderResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -16232,6 +16951,11 @@ func (r CreateOrderResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreateOrderResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateOrderResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -16779,6 +17503,8 @@ type CreatePartnerResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -16816,6 +17542,11 @@ func (r CreatePartnerResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreatePartnerResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreatePartnerResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -16984,6 +17715,8 @@ type UpdatePartnerResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -17027,6 +17760,11 @@ func (r UpdatePartnerResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r UpdatePartnerResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdatePartnerResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -17176,6 +17914,8 @@ type SetPartnerPlanPricingResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -17214,6 +17954,11 @@ func (r SetPartnerPlanPricingResponse) GetApplicationproblemJSON404() *NotFound 
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r SetPartnerPlanPricingResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r SetPartnerPlanPricingResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -17354,6 +18099,8 @@ type CreatePlanResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -17387,6 +18134,11 @@ func (r CreatePlanResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreatePlanResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreatePlanResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -17635,6 +18387,8 @@ type UpdatePlanResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -17678,6 +18432,11 @@ func (r UpdatePlanResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r UpdatePlanResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdatePlanResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -17820,6 +18579,8 @@ type SetPlanModuleSettingsResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -17853,6 +18614,11 @@ func (r SetPlanModuleSettingsResponse) GetApplicationproblemJSON403() *Forbidden
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r SetPlanModuleSettingsResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r SetPlanModuleSettingsResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -18000,6 +18766,8 @@ type SetPlanNotificationSettingsResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -18031,6 +18799,11 @@ func (r SetPlanNotificationSettingsResponse) GetApplicationproblemJSON403() *For
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r SetPlanNotificationSettingsResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r SetPlanNotificationSettingsResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -18256,6 +19029,8 @@ type SetPlanPricingResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -18287,6 +19062,11 @@ func (r SetPlanPricingResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r SetPlanPricingResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r SetPlanPricingResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -18427,6 +19207,8 @@ type CreateProductGroupResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -18460,6 +19242,11 @@ func (r CreateProductGroupResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreateProductGroupResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateProductGroupResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -18708,6 +19495,8 @@ type UpdateProductGroupResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -18751,6 +19540,11 @@ func (r UpdateProductGroupResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r UpdateProductGroupResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateProductGroupResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -18891,6 +19685,8 @@ type CreateProductTypeResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -18924,6 +19720,11 @@ func (r CreateProductTypeResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreateProductTypeResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateProductTypeResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -19172,6 +19973,8 @@ type UpdateProductTypeResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -19215,6 +20018,11 @@ func (r UpdateProductTypeResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r UpdateProductTypeResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateProductTypeResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -19355,6 +20163,8 @@ type CreateProductResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -19388,6 +20198,11 @@ func (r CreateProductResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreateProductResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateProductResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -19636,6 +20451,8 @@ type UpdateProductResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -19679,6 +20496,11 @@ func (r UpdateProductResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r UpdateProductResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateProductResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -19805,6 +20627,8 @@ type AdvanceSandboxClockResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -19829,6 +20653,11 @@ func (r AdvanceSandboxClockResponse) GetApplicationproblemJSON401() *Unauthorize
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r AdvanceSandboxClockResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r AdvanceSandboxClockResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -20141,6 +20970,8 @@ type UpdateServiceCredentialsResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -20193,6 +21024,11 @@ func (r UpdateServiceCredentialsResponse) GetApplicationproblemJSON409() *Confli
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r UpdateServiceCredentialsResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateServiceCredentialsResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -20739,6 +21575,8 @@ type ChangeServicePlanResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -20787,6 +21625,11 @@ func (r ChangeServicePlanResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r ChangeServicePlanResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r ChangeServicePlanResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -20857,6 +21700,8 @@ type ChangeServiceQuantityResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -20905,6 +21750,11 @@ func (r ChangeServiceQuantityResponse) GetApplicationproblemJSON409() *Conflict 
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r ChangeServiceQuantityResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r ChangeServiceQuantityResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -21190,6 +22040,8 @@ type ChangeServiceTermResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -21231,6 +22083,11 @@ func (r ChangeServiceTermResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r ChangeServiceTermResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r ChangeServiceTermResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -21604,6 +22461,8 @@ type PlaceStorefrontOrderResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON410 the response for an HTTP 410 `application/problem+json` response
 	ApplicationproblemJSON410 *Gone
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -21649,6 +22508,11 @@ func (r PlaceStorefrontOrderResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON410 returns the response for an HTTP 410 `application/problem+json` response
 func (r PlaceStorefrontOrderResponse) GetApplicationproblemJSON410() *Gone {
 	return r.ApplicationproblemJSON410
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r PlaceStorefrontOrderResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -21918,6 +22782,8 @@ type CreateTaxResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -21951,6 +22817,11 @@ func (r CreateTaxResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreateTaxResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateTaxResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -22199,6 +23070,8 @@ type UpdateTaxResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -22242,6 +23115,11 @@ func (r UpdateTaxResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r UpdateTaxResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateTaxResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -22299,6 +23177,10 @@ type CreateUsageSyncResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -22323,6 +23205,16 @@ func (r CreateUsageSyncResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r CreateUsageSyncResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateUsageSyncResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateUsageSyncResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -22536,6 +23428,8 @@ type CreateUserResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -22567,6 +23461,11 @@ func (r CreateUserResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreateUserResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateUserResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -22815,6 +23714,8 @@ type UpdateUserResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -22856,6 +23757,11 @@ func (r UpdateUserResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r UpdateUserResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateUserResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -23240,6 +24146,8 @@ type CreateVentureResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *InvoicePrefixConflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -23273,6 +24181,11 @@ func (r CreateVentureResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreateVentureResponse) GetApplicationproblemJSON409() *InvoicePrefixConflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateVentureResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -23521,6 +24434,8 @@ type UpdateVentureResponse struct {
 	ApplicationproblemJSON409 *InvoicePrefixConflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -23564,6 +24479,11 @@ func (r UpdateVentureResponse) GetApplicationproblemJSON409() *InvoicePrefixConf
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r UpdateVentureResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateVentureResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -26193,6 +27113,13 @@ func ParseCreateApiKeyResponse(rsp *http.Response) (*CreateApiKeyResponse, error
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -26329,6 +27256,13 @@ func ParseCreateTokenResponse(rsp *http.Response) (*CreateTokenResponse, error) 
 			return nil, err
 		}
 		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
@@ -26501,6 +27435,20 @@ func ParseCreateBillingRunResponse(rsp *http.Response) (*CreateBillingRunRespons
 			return nil, err
 		}
 		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -26724,6 +27672,13 @@ func ParseCreateCustomerResponse(rsp *http.Response) (*CreateCustomerResponse, e
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -26913,6 +27868,13 @@ func ParseUpdateCustomerResponse(rsp *http.Response) (*UpdateCustomerResponse, e
 		}
 		response.ApplicationproblemJSON412 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -27070,6 +28032,13 @@ func ParseCreateEmailTemplateResponse(rsp *http.Response) (*CreateEmailTemplateR
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -27344,6 +28313,13 @@ func ParseUpdateEmailTemplateResponse(rsp *http.Response) (*UpdateEmailTemplateR
 		}
 		response.ApplicationproblemJSON412 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -27592,6 +28568,13 @@ func ParseCreateInvoicePaymentResponse(rsp *http.Response) (*CreateInvoicePaymen
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -27891,6 +28874,13 @@ func ParseCreateOrderResponse(rsp *http.Response) (*CreateOrderResponse, error) 
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -28435,6 +29425,13 @@ func ParseCreatePartnerResponse(rsp *http.Response) (*CreatePartnerResponse, err
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -28638,6 +29635,13 @@ func ParseUpdatePartnerResponse(rsp *http.Response) (*UpdatePartnerResponse, err
 		}
 		response.ApplicationproblemJSON412 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -28810,6 +29814,13 @@ func ParseSetPartnerPlanPricingResponse(rsp *http.Response) (*SetPartnerPlanPric
 		}
 		response.ApplicationproblemJSON412 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -28967,6 +29978,13 @@ func ParseCreatePlanResponse(rsp *http.Response) (*CreatePlanResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -29241,6 +30259,13 @@ func ParseUpdatePlanResponse(rsp *http.Response) (*UpdatePlanResponse, error) {
 		}
 		response.ApplicationproblemJSON412 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -29406,6 +30431,13 @@ func ParseSetPlanModuleSettingsResponse(rsp *http.Response) (*SetPlanModuleSetti
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -29567,6 +30599,13 @@ func ParseSetPlanNotificationSettingsResponse(rsp *http.Response) (*SetPlanNotif
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -29797,6 +30836,13 @@ func ParseSetPlanPricingResponse(rsp *http.Response) (*SetPlanPricingResponse, e
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -29944,6 +30990,13 @@ func ParseCreateProductGroupResponse(rsp *http.Response) (*CreateProductGroupRes
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -30218,6 +31271,13 @@ func ParseUpdateProductGroupResponse(rsp *http.Response) (*UpdateProductGroupRes
 		}
 		response.ApplicationproblemJSON412 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -30375,6 +31435,13 @@ func ParseCreateProductTypeResponse(rsp *http.Response) (*CreateProductTypeRespo
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -30649,6 +31716,13 @@ func ParseUpdateProductTypeResponse(rsp *http.Response) (*UpdateProductTypeRespo
 		}
 		response.ApplicationproblemJSON412 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -30806,6 +31880,13 @@ func ParseCreateProductResponse(rsp *http.Response) (*CreateProductResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -31080,6 +32161,13 @@ func ParseUpdateProductResponse(rsp *http.Response) (*UpdateProductResponse, err
 		}
 		response.ApplicationproblemJSON412 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -31223,6 +32311,13 @@ func ParseAdvanceSandboxClockResponse(rsp *http.Response) (*AdvanceSandboxClockR
 			return nil, err
 		}
 		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
@@ -31536,6 +32631,13 @@ func ParseUpdateServiceCredentialsResponse(rsp *http.Response) (*UpdateServiceCr
 			return nil, err
 		}
 		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -32098,6 +33200,13 @@ func ParseChangeServicePlanResponse(rsp *http.Response) (*ChangeServicePlanRespo
 		}
 		response.ApplicationproblemJSON412 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -32209,6 +33318,13 @@ func ParseChangeServiceQuantityResponse(rsp *http.Response) (*ChangeServiceQuant
 			return nil, err
 		}
 		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -32524,6 +33640,13 @@ func ParseChangeServiceTermResponse(rsp *http.Response) (*ChangeServiceTermRespo
 			return nil, err
 		}
 		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -32904,6 +34027,13 @@ func ParsePlaceStorefrontOrderResponse(rsp *http.Response) (*PlaceStorefrontOrde
 		}
 		response.ApplicationproblemJSON410 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -33162,6 +34292,13 @@ func ParseCreateTaxResponse(rsp *http.Response) (*CreateTaxResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -33436,6 +34573,13 @@ func ParseUpdateTaxResponse(rsp *http.Response) (*UpdateTaxResponse, error) {
 		}
 		response.ApplicationproblemJSON412 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -33519,6 +34663,20 @@ func ParseCreateUsageSyncResponse(rsp *http.Response) (*CreateUsageSyncResponse,
 			return nil, err
 		}
 		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
@@ -33734,6 +34892,13 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -33997,6 +35162,13 @@ func ParseUpdateUserResponse(rsp *http.Response) (*UpdateUserResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
@@ -34371,6 +35543,13 @@ func ParseCreateVentureResponse(rsp *http.Response) (*CreateVentureResponse, err
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -34643,6 +35822,13 @@ func ParseUpdateVentureResponse(rsp *http.Response) (*UpdateVentureResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest UnprocessableEntity
@@ -37879,26 +39065,56 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.GetReadiness, options.OperationMiddlewares["getReadiness"]...)
-	router.POST(options.BaseURL+"/v1/auth/token", wrapper.CreateToken, options.OperationMiddlewares["createToken"]...)
-	router.GET(options.BaseURL+"/v1/me", wrapper.GetMe, options.OperationMiddlewares["getMe"]...)
 	router.GET(options.BaseURL+"/v1/api-keys", wrapper.ListApiKeys, options.OperationMiddlewares["listApiKeys"]...)
 	router.POST(options.BaseURL+"/v1/api-keys", wrapper.CreateApiKey, options.OperationMiddlewares["createApiKey"]...)
 	router.DELETE(options.BaseURL+"/v1/api-keys/:id", wrapper.RevokeApiKey, options.OperationMiddlewares["revokeApiKey"]...)
-	router.GET(options.BaseURL+"/v1/users", wrapper.ListUsers, options.OperationMiddlewares["listUsers"]...)
-	router.POST(options.BaseURL+"/v1/users", wrapper.CreateUser, options.OperationMiddlewares["createUser"]...)
-	router.DELETE(options.BaseURL+"/v1/users/:id", wrapper.DeleteUser, options.OperationMiddlewares["deleteUser"]...)
-	router.GET(options.BaseURL+"/v1/users/:id", wrapper.GetUser, options.OperationMiddlewares["getUser"]...)
-	router.PATCH(options.BaseURL+"/v1/users/:id", wrapper.UpdateUser, options.OperationMiddlewares["updateUser"]...)
-	router.GET(options.BaseURL+"/v1/ventures", wrapper.ListVentures, options.OperationMiddlewares["listVentures"]...)
-	router.POST(options.BaseURL+"/v1/ventures", wrapper.CreateVenture, options.OperationMiddlewares["createVenture"]...)
-	router.DELETE(options.BaseURL+"/v1/ventures/:id", wrapper.DeleteVenture, options.OperationMiddlewares["deleteVenture"]...)
-	router.GET(options.BaseURL+"/v1/ventures/:id", wrapper.GetVenture, options.OperationMiddlewares["getVenture"]...)
-	router.PATCH(options.BaseURL+"/v1/ventures/:id", wrapper.UpdateVenture, options.OperationMiddlewares["updateVenture"]...)
-	router.GET(options.BaseURL+"/v1/taxes", wrapper.ListTaxes, options.OperationMiddlewares["listTaxes"]...)
-	router.POST(options.BaseURL+"/v1/taxes", wrapper.CreateTax, options.OperationMiddlewares["createTax"]...)
-	router.DELETE(options.BaseURL+"/v1/taxes/:id", wrapper.DeleteTax, options.OperationMiddlewares["deleteTax"]...)
-	router.GET(options.BaseURL+"/v1/taxes/:id", wrapper.GetTax, options.OperationMiddlewares["getTax"]...)
-	router.PATCH(options.BaseURL+"/v1/taxes/:id", wrapper.UpdateTax, options.OperationMiddlewares["updateTax"]...)
+	router.POST(options.BaseURL+"/v1/auth/token", wrapper.CreateToken, options.OperationMiddlewares["createToken"]...)
+	router.GET(options.BaseURL+"/v1/billing-runs", wrapper.ListBillingRuns, options.OperationMiddlewares["listBillingRuns"]...)
+	router.POST(options.BaseURL+"/v1/billing-runs", wrapper.CreateBillingRun, options.OperationMiddlewares["createBillingRun"]...)
+	router.GET(options.BaseURL+"/v1/billing-runs/:id", wrapper.GetBillingRun, options.OperationMiddlewares["getBillingRun"]...)
+	router.GET(options.BaseURL+"/v1/customers", wrapper.ListCustomers, options.OperationMiddlewares["listCustomers"]...)
+	router.POST(options.BaseURL+"/v1/customers", wrapper.CreateCustomer, options.OperationMiddlewares["createCustomer"]...)
+	router.GET(options.BaseURL+"/v1/customers/:id", wrapper.GetCustomer, options.OperationMiddlewares["getCustomer"]...)
+	router.PATCH(options.BaseURL+"/v1/customers/:id", wrapper.UpdateCustomer, options.OperationMiddlewares["updateCustomer"]...)
+	router.GET(options.BaseURL+"/v1/email-templates", wrapper.ListEmailTemplates, options.OperationMiddlewares["listEmailTemplates"]...)
+	router.POST(options.BaseURL+"/v1/email-templates", wrapper.CreateEmailTemplate, options.OperationMiddlewares["createEmailTemplate"]...)
+	router.DELETE(options.BaseURL+"/v1/email-templates/:id", wrapper.DeleteEmailTemplate, options.OperationMiddlewares["deleteEmailTemplate"]...)
+	router.GET(options.BaseURL+"/v1/email-templates/:id", wrapper.GetEmailTemplate, options.OperationMiddlewares["getEmailTemplate"]...)
+	router.PATCH(options.BaseURL+"/v1/email-templates/:id", wrapper.UpdateEmailTemplate, options.OperationMiddlewares["updateEmailTemplate"]...)
+	router.GET(options.BaseURL+"/v1/invoices", wrapper.ListInvoices, options.OperationMiddlewares["listInvoices"]...)
+	router.GET(options.BaseURL+"/v1/invoices/:id", wrapper.GetInvoice, options.OperationMiddlewares["getInvoice"]...)
+	router.POST(options.BaseURL+"/v1/invoices/:id/payments", wrapper.CreateInvoicePayment, options.OperationMiddlewares["createInvoicePayment"]...)
+	router.POST(options.BaseURL+"/v1/invoices/:id/void", wrapper.VoidInvoice, options.OperationMiddlewares["voidInvoice"]...)
+	router.GET(options.BaseURL+"/v1/me", wrapper.GetMe, options.OperationMiddlewares["getMe"]...)
+	router.GET(options.BaseURL+"/v1/orders", wrapper.ListOrders, options.OperationMiddlewares["listOrders"]...)
+	router.POST(options.BaseURL+"/v1/orders", wrapper.CreateOrder, options.OperationMiddlewares["createOrder"]...)
+	router.GET(options.BaseURL+"/v1/orders/:id", wrapper.GetOrder, options.OperationMiddlewares["getOrder"]...)
+	router.POST(options.BaseURL+"/v1/orders/:id/approve", wrapper.ApproveOrder, options.OperationMiddlewares["approveOrder"]...)
+	router.POST(options.BaseURL+"/v1/orders/:id/cancel", wrapper.CancelOrder, options.OperationMiddlewares["cancelOrder"]...)
+	router.POST(options.BaseURL+"/v1/orders/:id/retry", wrapper.RetryOrder, options.OperationMiddlewares["retryOrder"]...)
+	router.GET(options.BaseURL+"/v1/partners", wrapper.ListPartners, options.OperationMiddlewares["listPartners"]...)
+	router.POST(options.BaseURL+"/v1/partners", wrapper.CreatePartner, options.OperationMiddlewares["createPartner"]...)
+	router.GET(options.BaseURL+"/v1/partners/:id", wrapper.GetPartner, options.OperationMiddlewares["getPartner"]...)
+	router.PATCH(options.BaseURL+"/v1/partners/:id", wrapper.UpdatePartner, options.OperationMiddlewares["updatePartner"]...)
+	router.GET(options.BaseURL+"/v1/partners/:id/plans", wrapper.ListPartnerPlans, options.OperationMiddlewares["listPartnerPlans"]...)
+	router.PUT(options.BaseURL+"/v1/partners/:id/plans/:plan_id/pricing", wrapper.SetPartnerPlanPricing, options.OperationMiddlewares["setPartnerPlanPricing"]...)
+	router.GET(options.BaseURL+"/v1/plans", wrapper.ListPlans, options.OperationMiddlewares["listPlans"]...)
+	router.POST(options.BaseURL+"/v1/plans", wrapper.CreatePlan, options.OperationMiddlewares["createPlan"]...)
+	router.DELETE(options.BaseURL+"/v1/plans/:id", wrapper.DeletePlan, options.OperationMiddlewares["deletePlan"]...)
+	router.GET(options.BaseURL+"/v1/plans/:id", wrapper.GetPlan, options.OperationMiddlewares["getPlan"]...)
+	router.PATCH(options.BaseURL+"/v1/plans/:id", wrapper.UpdatePlan, options.OperationMiddlewares["updatePlan"]...)
+	router.GET(options.BaseURL+"/v1/plans/:id/module-settings", wrapper.GetPlanModuleSettings, options.OperationMiddlewares["getPlanModuleSettings"]...)
+	router.PUT(options.BaseURL+"/v1/plans/:id/module-settings", wrapper.SetPlanModuleSettings, options.OperationMiddlewares["setPlanModuleSettings"]...)
+	router.GET(options.BaseURL+"/v1/plans/:id/notification-settings", wrapper.GetPlanNotificationSettings, options.OperationMiddlewares["getPlanNotificationSettings"]...)
+	router.PUT(options.BaseURL+"/v1/plans/:id/notification-settings", wrapper.SetPlanNotificationSettings, options.OperationMiddlewares["setPlanNotificationSettings"]...)
+	router.GET(options.BaseURL+"/v1/plans/:id/order-urls", wrapper.ListPlanOrderUrls, options.OperationMiddlewares["listPlanOrderUrls"]...)
+	router.GET(options.BaseURL+"/v1/plans/:id/pricing", wrapper.GetPlanPricing, options.OperationMiddlewares["getPlanPricing"]...)
+	router.PUT(options.BaseURL+"/v1/plans/:id/pricing", wrapper.SetPlanPricing, options.OperationMiddlewares["setPlanPricing"]...)
+	router.GET(options.BaseURL+"/v1/product-groups", wrapper.ListProductGroups, options.OperationMiddlewares["listProductGroups"]...)
+	router.POST(options.BaseURL+"/v1/product-groups", wrapper.CreateProductGroup, options.OperationMiddlewares["createProductGroup"]...)
+	router.DELETE(options.BaseURL+"/v1/product-groups/:id", wrapper.DeleteProductGroup, options.OperationMiddlewares["deleteProductGroup"]...)
+	router.GET(options.BaseURL+"/v1/product-groups/:id", wrapper.GetProductGroup, options.OperationMiddlewares["getProductGroup"]...)
+	router.PATCH(options.BaseURL+"/v1/product-groups/:id", wrapper.UpdateProductGroup, options.OperationMiddlewares["updateProductGroup"]...)
 	router.GET(options.BaseURL+"/v1/product-types", wrapper.ListProductTypes, options.OperationMiddlewares["listProductTypes"]...)
 	router.POST(options.BaseURL+"/v1/product-types", wrapper.CreateProductType, options.OperationMiddlewares["createProductType"]...)
 	router.DELETE(options.BaseURL+"/v1/product-types/:id", wrapper.DeleteProductType, options.OperationMiddlewares["deleteProductType"]...)
@@ -37909,78 +39125,48 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v1/products/:id", wrapper.DeleteProduct, options.OperationMiddlewares["deleteProduct"]...)
 	router.GET(options.BaseURL+"/v1/products/:id", wrapper.GetProduct, options.OperationMiddlewares["getProduct"]...)
 	router.PATCH(options.BaseURL+"/v1/products/:id", wrapper.UpdateProduct, options.OperationMiddlewares["updateProduct"]...)
-	router.GET(options.BaseURL+"/v1/product-groups", wrapper.ListProductGroups, options.OperationMiddlewares["listProductGroups"]...)
-	router.POST(options.BaseURL+"/v1/product-groups", wrapper.CreateProductGroup, options.OperationMiddlewares["createProductGroup"]...)
-	router.DELETE(options.BaseURL+"/v1/product-groups/:id", wrapper.DeleteProductGroup, options.OperationMiddlewares["deleteProductGroup"]...)
-	router.GET(options.BaseURL+"/v1/product-groups/:id", wrapper.GetProductGroup, options.OperationMiddlewares["getProductGroup"]...)
-	router.PATCH(options.BaseURL+"/v1/product-groups/:id", wrapper.UpdateProductGroup, options.OperationMiddlewares["updateProductGroup"]...)
-	router.GET(options.BaseURL+"/v1/plans", wrapper.ListPlans, options.OperationMiddlewares["listPlans"]...)
-	router.POST(options.BaseURL+"/v1/plans", wrapper.CreatePlan, options.OperationMiddlewares["createPlan"]...)
-	router.DELETE(options.BaseURL+"/v1/plans/:id", wrapper.DeletePlan, options.OperationMiddlewares["deletePlan"]...)
-	router.GET(options.BaseURL+"/v1/plans/:id", wrapper.GetPlan, options.OperationMiddlewares["getPlan"]...)
-	router.PATCH(options.BaseURL+"/v1/plans/:id", wrapper.UpdatePlan, options.OperationMiddlewares["updatePlan"]...)
-	router.GET(options.BaseURL+"/v1/plans/:id/pricing", wrapper.GetPlanPricing, options.OperationMiddlewares["getPlanPricing"]...)
-	router.PUT(options.BaseURL+"/v1/plans/:id/pricing", wrapper.SetPlanPricing, options.OperationMiddlewares["setPlanPricing"]...)
-	router.GET(options.BaseURL+"/v1/email-templates", wrapper.ListEmailTemplates, options.OperationMiddlewares["listEmailTemplates"]...)
-	router.POST(options.BaseURL+"/v1/email-templates", wrapper.CreateEmailTemplate, options.OperationMiddlewares["createEmailTemplate"]...)
-	router.DELETE(options.BaseURL+"/v1/email-templates/:id", wrapper.DeleteEmailTemplate, options.OperationMiddlewares["deleteEmailTemplate"]...)
-	router.GET(options.BaseURL+"/v1/email-templates/:id", wrapper.GetEmailTemplate, options.OperationMiddlewares["getEmailTemplate"]...)
-	router.PATCH(options.BaseURL+"/v1/email-templates/:id", wrapper.UpdateEmailTemplate, options.OperationMiddlewares["updateEmailTemplate"]...)
-	router.GET(options.BaseURL+"/v1/plans/:id/notification-settings", wrapper.GetPlanNotificationSettings, options.OperationMiddlewares["getPlanNotificationSettings"]...)
-	router.PUT(options.BaseURL+"/v1/plans/:id/notification-settings", wrapper.SetPlanNotificationSettings, options.OperationMiddlewares["setPlanNotificationSettings"]...)
-	router.GET(options.BaseURL+"/v1/plans/:id/module-settings", wrapper.GetPlanModuleSettings, options.OperationMiddlewares["getPlanModuleSettings"]...)
-	router.PUT(options.BaseURL+"/v1/plans/:id/module-settings", wrapper.SetPlanModuleSettings, options.OperationMiddlewares["setPlanModuleSettings"]...)
-	router.GET(options.BaseURL+"/v1/plans/:id/order-urls", wrapper.ListPlanOrderUrls, options.OperationMiddlewares["listPlanOrderUrls"]...)
-	router.GET(options.BaseURL+"/v1/storefront/offers/:token", wrapper.GetStorefrontOffer, options.OperationMiddlewares["getStorefrontOffer"]...)
-	router.GET(options.BaseURL+"/v1/vendor/editions", wrapper.ListVendorEditions, options.OperationMiddlewares["listVendorEditions"]...)
-	router.GET(options.BaseURL+"/v1/vendor/locations", wrapper.ListVendorLocations, options.OperationMiddlewares["listVendorLocations"]...)
-	router.GET(options.BaseURL+"/v1/vendor/offering-items", wrapper.ListVendorOfferingItems, options.OperationMiddlewares["listVendorOfferingItems"]...)
-	router.GET(options.BaseURL+"/v1/partners", wrapper.ListPartners, options.OperationMiddlewares["listPartners"]...)
-	router.POST(options.BaseURL+"/v1/partners", wrapper.CreatePartner, options.OperationMiddlewares["createPartner"]...)
-	router.GET(options.BaseURL+"/v1/partners/:id", wrapper.GetPartner, options.OperationMiddlewares["getPartner"]...)
-	router.PATCH(options.BaseURL+"/v1/partners/:id", wrapper.UpdatePartner, options.OperationMiddlewares["updatePartner"]...)
-	router.GET(options.BaseURL+"/v1/partners/:id/plans", wrapper.ListPartnerPlans, options.OperationMiddlewares["listPartnerPlans"]...)
-	router.PUT(options.BaseURL+"/v1/partners/:id/plans/:plan_id/pricing", wrapper.SetPartnerPlanPricing, options.OperationMiddlewares["setPartnerPlanPricing"]...)
-	router.GET(options.BaseURL+"/v1/customers", wrapper.ListCustomers, options.OperationMiddlewares["listCustomers"]...)
-	router.POST(options.BaseURL+"/v1/customers", wrapper.CreateCustomer, options.OperationMiddlewares["createCustomer"]...)
-	router.GET(options.BaseURL+"/v1/customers/:id", wrapper.GetCustomer, options.OperationMiddlewares["getCustomer"]...)
-	router.PATCH(options.BaseURL+"/v1/customers/:id", wrapper.UpdateCustomer, options.OperationMiddlewares["updateCustomer"]...)
-	router.GET(options.BaseURL+"/v1/storefront/usernames/:username", wrapper.GetUsernameAvailability, options.OperationMiddlewares["getUsernameAvailability"]...)
-	router.POST(options.BaseURL+"/v1/storefront/orders", wrapper.PlaceStorefrontOrder, options.OperationMiddlewares["placeStorefrontOrder"]...)
-	router.GET(options.BaseURL+"/v1/storefront/orders/:id", wrapper.GetStorefrontOrder, options.OperationMiddlewares["getStorefrontOrder"]...)
-	router.GET(options.BaseURL+"/v1/orders", wrapper.ListOrders, options.OperationMiddlewares["listOrders"]...)
-	router.POST(options.BaseURL+"/v1/orders", wrapper.CreateOrder, options.OperationMiddlewares["createOrder"]...)
-	router.GET(options.BaseURL+"/v1/orders/:id", wrapper.GetOrder, options.OperationMiddlewares["getOrder"]...)
-	router.POST(options.BaseURL+"/v1/orders/:id/approve", wrapper.ApproveOrder, options.OperationMiddlewares["approveOrder"]...)
-	router.POST(options.BaseURL+"/v1/orders/:id/cancel", wrapper.CancelOrder, options.OperationMiddlewares["cancelOrder"]...)
-	router.POST(options.BaseURL+"/v1/orders/:id/retry", wrapper.RetryOrder, options.OperationMiddlewares["retryOrder"]...)
+	router.GET(options.BaseURL+"/v1/sandbox/clock", wrapper.GetSandboxClock, options.OperationMiddlewares["getSandboxClock"]...)
+	router.POST(options.BaseURL+"/v1/sandbox/clock", wrapper.AdvanceSandboxClock, options.OperationMiddlewares["advanceSandboxClock"]...)
+	router.GET(options.BaseURL+"/v1/service-operations", wrapper.ListAllServiceOperations, options.OperationMiddlewares["listAllServiceOperations"]...)
 	router.GET(options.BaseURL+"/v1/services", wrapper.ListServices, options.OperationMiddlewares["listServices"]...)
 	router.GET(options.BaseURL+"/v1/services/:id", wrapper.GetService, options.OperationMiddlewares["getService"]...)
-	router.POST(options.BaseURL+"/v1/services/:id/sso-link", wrapper.CreateServiceSsoLink, options.OperationMiddlewares["createServiceSsoLink"]...)
-	router.POST(options.BaseURL+"/v1/services/:id/invoices", wrapper.CreateServiceInvoice, options.OperationMiddlewares["createServiceInvoice"]...)
-	router.POST(options.BaseURL+"/v1/services/:id/quantity", wrapper.ChangeServiceQuantity, options.OperationMiddlewares["changeServiceQuantity"]...)
-	router.POST(options.BaseURL+"/v1/services/:id/term-change", wrapper.ChangeServiceTerm, options.OperationMiddlewares["changeServiceTerm"]...)
-	router.POST(options.BaseURL+"/v1/services/:id/plan-change", wrapper.ChangeServicePlan, options.OperationMiddlewares["changeServicePlan"]...)
-	router.POST(options.BaseURL+"/v1/services/:id/credentials/reset", wrapper.ResetServiceCredentials, options.OperationMiddlewares["resetServiceCredentials"]...)
 	router.PUT(options.BaseURL+"/v1/services/:id/credentials", wrapper.UpdateServiceCredentials, options.OperationMiddlewares["updateServiceCredentials"]...)
-	router.POST(options.BaseURL+"/v1/services/:id/suspend", wrapper.SuspendService, options.OperationMiddlewares["suspendService"]...)
-	router.POST(options.BaseURL+"/v1/services/:id/unsuspend", wrapper.UnsuspendService, options.OperationMiddlewares["unsuspendService"]...)
-	router.POST(options.BaseURL+"/v1/services/:id/terminate", wrapper.TerminateService, options.OperationMiddlewares["terminateService"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/credentials/reset", wrapper.ResetServiceCredentials, options.OperationMiddlewares["resetServiceCredentials"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/invoices", wrapper.CreateServiceInvoice, options.OperationMiddlewares["createServiceInvoice"]...)
 	router.GET(options.BaseURL+"/v1/services/:id/operations", wrapper.ListServiceOperations, options.OperationMiddlewares["listServiceOperations"]...)
 	router.GET(options.BaseURL+"/v1/services/:id/operations/:operation_id", wrapper.GetServiceOperation, options.OperationMiddlewares["getServiceOperation"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/operations/:operation_id/retry", wrapper.RetryServiceOperation, options.OperationMiddlewares["retryServiceOperation"]...)
-	router.GET(options.BaseURL+"/v1/service-operations", wrapper.ListAllServiceOperations, options.OperationMiddlewares["listAllServiceOperations"]...)
-	router.GET(options.BaseURL+"/v1/invoices", wrapper.ListInvoices, options.OperationMiddlewares["listInvoices"]...)
-	router.GET(options.BaseURL+"/v1/invoices/:id", wrapper.GetInvoice, options.OperationMiddlewares["getInvoice"]...)
-	router.POST(options.BaseURL+"/v1/invoices/:id/payments", wrapper.CreateInvoicePayment, options.OperationMiddlewares["createInvoicePayment"]...)
-	router.POST(options.BaseURL+"/v1/invoices/:id/void", wrapper.VoidInvoice, options.OperationMiddlewares["voidInvoice"]...)
-	router.GET(options.BaseURL+"/v1/billing-runs", wrapper.ListBillingRuns, options.OperationMiddlewares["listBillingRuns"]...)
-	router.POST(options.BaseURL+"/v1/billing-runs", wrapper.CreateBillingRun, options.OperationMiddlewares["createBillingRun"]...)
-	router.GET(options.BaseURL+"/v1/billing-runs/:id", wrapper.GetBillingRun, options.OperationMiddlewares["getBillingRun"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/plan-change", wrapper.ChangeServicePlan, options.OperationMiddlewares["changeServicePlan"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/quantity", wrapper.ChangeServiceQuantity, options.OperationMiddlewares["changeServiceQuantity"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/sso-link", wrapper.CreateServiceSsoLink, options.OperationMiddlewares["createServiceSsoLink"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/suspend", wrapper.SuspendService, options.OperationMiddlewares["suspendService"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/term-change", wrapper.ChangeServiceTerm, options.OperationMiddlewares["changeServiceTerm"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/terminate", wrapper.TerminateService, options.OperationMiddlewares["terminateService"]...)
+	router.POST(options.BaseURL+"/v1/services/:id/unsuspend", wrapper.UnsuspendService, options.OperationMiddlewares["unsuspendService"]...)
+	router.GET(options.BaseURL+"/v1/storefront/offers/:token", wrapper.GetStorefrontOffer, options.OperationMiddlewares["getStorefrontOffer"]...)
+	router.POST(options.BaseURL+"/v1/storefront/orders", wrapper.PlaceStorefrontOrder, options.OperationMiddlewares["placeStorefrontOrder"]...)
+	router.GET(options.BaseURL+"/v1/storefront/orders/:id", wrapper.GetStorefrontOrder, options.OperationMiddlewares["getStorefrontOrder"]...)
+	router.GET(options.BaseURL+"/v1/storefront/usernames/:username", wrapper.GetUsernameAvailability, options.OperationMiddlewares["getUsernameAvailability"]...)
+	router.GET(options.BaseURL+"/v1/taxes", wrapper.ListTaxes, options.OperationMiddlewares["listTaxes"]...)
+	router.POST(options.BaseURL+"/v1/taxes", wrapper.CreateTax, options.OperationMiddlewares["createTax"]...)
+	router.DELETE(options.BaseURL+"/v1/taxes/:id", wrapper.DeleteTax, options.OperationMiddlewares["deleteTax"]...)
+	router.GET(options.BaseURL+"/v1/taxes/:id", wrapper.GetTax, options.OperationMiddlewares["getTax"]...)
+	router.PATCH(options.BaseURL+"/v1/taxes/:id", wrapper.UpdateTax, options.OperationMiddlewares["updateTax"]...)
 	router.POST(options.BaseURL+"/v1/usage-syncs", wrapper.CreateUsageSync, options.OperationMiddlewares["createUsageSync"]...)
 	router.GET(options.BaseURL+"/v1/usage-syncs/:id", wrapper.GetUsageSync, options.OperationMiddlewares["getUsageSync"]...)
-	router.GET(options.BaseURL+"/v1/sandbox/clock", wrapper.GetSandboxClock, options.OperationMiddlewares["getSandboxClock"]...)
-	router.POST(options.BaseURL+"/v1/sandbox/clock", wrapper.AdvanceSandboxClock, options.OperationMiddlewares["advanceSandboxClock"]...)
+	router.GET(options.BaseURL+"/v1/users", wrapper.ListUsers, options.OperationMiddlewares["listUsers"]...)
+	router.POST(options.BaseURL+"/v1/users", wrapper.CreateUser, options.OperationMiddlewares["createUser"]...)
+	router.DELETE(options.BaseURL+"/v1/users/:id", wrapper.DeleteUser, options.OperationMiddlewares["deleteUser"]...)
+	router.GET(options.BaseURL+"/v1/users/:id", wrapper.GetUser, options.OperationMiddlewares["getUser"]...)
+	router.PATCH(options.BaseURL+"/v1/users/:id", wrapper.UpdateUser, options.OperationMiddlewares["updateUser"]...)
+	router.GET(options.BaseURL+"/v1/vendor/editions", wrapper.ListVendorEditions, options.OperationMiddlewares["listVendorEditions"]...)
+	router.GET(options.BaseURL+"/v1/vendor/locations", wrapper.ListVendorLocations, options.OperationMiddlewares["listVendorLocations"]...)
+	router.GET(options.BaseURL+"/v1/vendor/offering-items", wrapper.ListVendorOfferingItems, options.OperationMiddlewares["listVendorOfferingItems"]...)
+	router.GET(options.BaseURL+"/v1/ventures", wrapper.ListVentures, options.OperationMiddlewares["listVentures"]...)
+	router.POST(options.BaseURL+"/v1/ventures", wrapper.CreateVenture, options.OperationMiddlewares["createVenture"]...)
+	router.DELETE(options.BaseURL+"/v1/ventures/:id", wrapper.DeleteVenture, options.OperationMiddlewares["deleteVenture"]...)
+	router.GET(options.BaseURL+"/v1/ventures/:id", wrapper.GetVenture, options.OperationMiddlewares["getVenture"]...)
+	router.PATCH(options.BaseURL+"/v1/ventures/:id", wrapper.UpdateVenture, options.OperationMiddlewares["updateVenture"]...)
 
 }
 
@@ -38019,6 +39205,8 @@ type OperationAcceptedJSONResponse struct {
 }
 
 type OperationRetryConflictApplicationProblemPlusJSONResponse Problem
+
+type PayloadTooLargeApplicationProblemPlusJSONResponse Problem
 
 type PreconditionFailedApplicationProblemPlusJSONResponse Problem
 
@@ -38282,6 +39470,22 @@ func (response CreateApiKey409ApplicationProblemPlusJSONResponse) VisitCreateApi
 	return err
 }
 
+type CreateApiKey413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiKey413ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateApiKey422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -38466,6 +39670,22 @@ func (response CreateToken401ApplicationProblemPlusJSONResponse) VisitCreateToke
 		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
 	}
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateToken413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateToken413ApplicationProblemPlusJSONResponse) VisitCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -38673,6 +39893,38 @@ func (response CreateBillingRun403ApplicationProblemPlusJSONResponse) VisitCreat
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBillingRun409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateBillingRun409ApplicationProblemPlusJSONResponse) VisitCreateBillingRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBillingRun413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateBillingRun413ApplicationProblemPlusJSONResponse) VisitCreateBillingRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -39003,6 +40255,22 @@ func (response CreateCustomer409ApplicationProblemPlusJSONResponse) VisitCreateC
 	return err
 }
 
+type CreateCustomer413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCustomer413ApplicationProblemPlusJSONResponse) VisitCreateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateCustomer422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -39283,6 +40551,22 @@ func (response UpdateCustomer412ApplicationProblemPlusJSONResponse) VisitUpdateC
 	return err
 }
 
+type UpdateCustomer413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCustomer413ApplicationProblemPlusJSONResponse) VisitUpdateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateCustomer422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -39500,6 +40784,22 @@ func (response CreateEmailTemplate409ApplicationProblemPlusJSONResponse) VisitCr
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEmailTemplate413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEmailTemplate413ApplicationProblemPlusJSONResponse) VisitCreateEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -39916,6 +41216,22 @@ func (response UpdateEmailTemplate412ApplicationProblemPlusJSONResponse) VisitUp
 	return err
 }
 
+type UpdateEmailTemplate413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEmailTemplate413ApplicationProblemPlusJSONResponse) VisitUpdateEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateEmailTemplate422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -40255,6 +41571,22 @@ func (response CreateInvoicePayment409ApplicationProblemPlusJSONResponse) VisitC
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateInvoicePayment413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateInvoicePayment413ApplicationProblemPlusJSONResponse) VisitCreateInvoicePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -40680,6 +42012,22 @@ func (response CreateOrder409ApplicationProblemPlusJSONResponse) VisitCreateOrde
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrder413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateOrder413ApplicationProblemPlusJSONResponse) VisitCreateOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -41480,6 +42828,22 @@ func (response CreatePartner409ApplicationProblemPlusJSONResponse) VisitCreatePa
 	return err
 }
 
+type CreatePartner413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePartner413ApplicationProblemPlusJSONResponse) VisitCreatePartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreatePartner422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -41792,6 +43156,22 @@ func (response UpdatePartner412ApplicationProblemPlusJSONResponse) VisitUpdatePa
 	return err
 }
 
+type UpdatePartner413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePartner413ApplicationProblemPlusJSONResponse) VisitUpdatePartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdatePartner422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -42048,6 +43428,22 @@ func (response SetPartnerPlanPricing412ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type SetPartnerPlanPricing413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response SetPartnerPlanPricing413ApplicationProblemPlusJSONResponse) VisitSetPartnerPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetPartnerPlanPricing422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -42265,6 +43661,22 @@ func (response CreatePlan409ApplicationProblemPlusJSONResponse) VisitCreatePlanR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlan413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePlan413ApplicationProblemPlusJSONResponse) VisitCreatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -42681,6 +44093,22 @@ func (response UpdatePlan412ApplicationProblemPlusJSONResponse) VisitUpdatePlanR
 	return err
 }
 
+type UpdatePlan413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePlan413ApplicationProblemPlusJSONResponse) VisitUpdatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdatePlan422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -42904,6 +44332,22 @@ func (response SetPlanModuleSettings404ApplicationProblemPlusJSONResponse) Visit
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanModuleSettings413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanModuleSettings413ApplicationProblemPlusJSONResponse) VisitSetPlanModuleSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -43147,6 +44591,22 @@ func (response SetPlanNotificationSettings404ApplicationProblemPlusJSONResponse)
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanNotificationSettings413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanNotificationSettings413ApplicationProblemPlusJSONResponse) VisitSetPlanNotificationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -43483,6 +44943,22 @@ func (response SetPlanPricing404ApplicationProblemPlusJSONResponse) VisitSetPlan
 	return err
 }
 
+type SetPlanPricing413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanPricing413ApplicationProblemPlusJSONResponse) VisitSetPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetPlanPricing422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -43700,6 +45176,22 @@ func (response CreateProductGroup409ApplicationProblemPlusJSONResponse) VisitCre
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProductGroup413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateProductGroup413ApplicationProblemPlusJSONResponse) VisitCreateProductGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -44116,6 +45608,22 @@ func (response UpdateProductGroup412ApplicationProblemPlusJSONResponse) VisitUpd
 	return err
 }
 
+type UpdateProductGroup413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateProductGroup413ApplicationProblemPlusJSONResponse) VisitUpdateProductGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateProductGroup422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -44333,6 +45841,22 @@ func (response CreateProductType409ApplicationProblemPlusJSONResponse) VisitCrea
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProductType413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateProductType413ApplicationProblemPlusJSONResponse) VisitCreateProductTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -44749,6 +46273,22 @@ func (response UpdateProductType412ApplicationProblemPlusJSONResponse) VisitUpda
 	return err
 }
 
+type UpdateProductType413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateProductType413ApplicationProblemPlusJSONResponse) VisitUpdateProductTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateProductType422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -44966,6 +46506,22 @@ func (response CreateProduct409ApplicationProblemPlusJSONResponse) VisitCreatePr
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProduct413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateProduct413ApplicationProblemPlusJSONResponse) VisitCreateProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -45382,6 +46938,22 @@ func (response UpdateProduct412ApplicationProblemPlusJSONResponse) VisitUpdatePr
 	return err
 }
 
+type UpdateProduct413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateProduct413ApplicationProblemPlusJSONResponse) VisitUpdateProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateProduct422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -45555,6 +47127,22 @@ func (response AdvanceSandboxClock403ApplicationProblemPlusJSONResponse) VisitAd
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdvanceSandboxClock413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response AdvanceSandboxClock413ApplicationProblemPlusJSONResponse) VisitAdvanceSandboxClockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -46014,6 +47602,22 @@ func (response UpdateServiceCredentials412ApplicationProblemPlusJSONResponse) Vi
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateServiceCredentials413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateServiceCredentials413ApplicationProblemPlusJSONResponse) VisitUpdateServiceCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -46842,6 +48446,22 @@ func (response ChangeServicePlan412ApplicationProblemPlusJSONResponse) VisitChan
 	return err
 }
 
+type ChangeServicePlan413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServicePlan413ApplicationProblemPlusJSONResponse) VisitChangeServicePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ChangeServicePlan422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -47010,6 +48630,22 @@ func (response ChangeServiceQuantity412ApplicationProblemPlusJSONResponse) Visit
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServiceQuantity413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServiceQuantity413ApplicationProblemPlusJSONResponse) VisitChangeServiceQuantityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -47483,6 +49119,22 @@ func (response ChangeServiceTerm412ApplicationProblemPlusJSONResponse) VisitChan
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeServiceTerm413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeServiceTerm413ApplicationProblemPlusJSONResponse) VisitChangeServiceTermResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -48067,6 +49719,22 @@ func (response PlaceStorefrontOrder410ApplicationProblemPlusJSONResponse) VisitP
 	return err
 }
 
+type PlaceStorefrontOrder413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response PlaceStorefrontOrder413ApplicationProblemPlusJSONResponse) VisitPlaceStorefrontOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PlaceStorefrontOrder422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -48441,6 +50109,22 @@ func (response CreateTax409ApplicationProblemPlusJSONResponse) VisitCreateTaxRes
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTax413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTax413ApplicationProblemPlusJSONResponse) VisitCreateTaxResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -48857,6 +50541,22 @@ func (response UpdateTax412ApplicationProblemPlusJSONResponse) VisitUpdateTaxRes
 	return err
 }
 
+type UpdateTax413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTax413ApplicationProblemPlusJSONResponse) VisitUpdateTaxResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateTax422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -48958,6 +50658,38 @@ func (response CreateUsageSync403ApplicationProblemPlusJSONResponse) VisitCreate
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUsageSync409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUsageSync409ApplicationProblemPlusJSONResponse) VisitCreateUsageSyncResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUsageSync422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUsageSync422ApplicationProblemPlusJSONResponse) VisitCreateUsageSyncResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -49258,6 +50990,22 @@ func (response CreateUser409ApplicationProblemPlusJSONResponse) VisitCreateUserR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser413ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -49670,6 +51418,22 @@ func (response UpdateUser412ApplicationProblemPlusJSONResponse) VisitUpdateUserR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser413ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -50191,6 +51955,22 @@ func (response CreateVenture409ApplicationProblemPlusJSONResponse) VisitCreateVe
 	return err
 }
 
+type CreateVenture413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateVenture413ApplicationProblemPlusJSONResponse) VisitCreateVentureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateVenture422ApplicationProblemPlusJSONResponse struct {
 	UnprocessableEntityApplicationProblemPlusJSONResponse
 }
@@ -50599,6 +52379,22 @@ func (response UpdateVenture412ApplicationProblemPlusJSONResponse) VisitUpdateVe
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateVenture413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateVenture413ApplicationProblemPlusJSONResponse) VisitUpdateVentureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -54393,514 +56189,535 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P0Jc9s4tjCA/hWU3q2KXZeSJVne69V33el0T3qyTexMz6J+EkQeWWxTgBoArahT+e+vcABwkUiJWhwn",
-	"Hd26M+OIJJaDg7Mvn2o+H084A6Zk7fJTbQQ0AIF/vrild/p/A5C+CCcq5Kx2WbsdAREgeSx8IA8gZMiZ",
-	"R2JJBxGQkJH+y2H9NVX+qN+oeTX4SMeTCGqXtW6t3a3VvJr0RzCmelw1m+gHUomQ3dU+f/ZqLwMYT7gC",
-	"pt7DJKIzCBbn7ysRQ59MR8CIGoWShJKoERCpuICAUCanIIjihDICVEQhCCLgjxikItNQjczLdAykn0zn",
-	"z+p/h1l+wXqagtUOOI+AMlzuK+5Ts6r5Rf46AgE4ky+AKggIF2QCLAjZXQo9nzIy0NCkQR5WRw+tIwni",
-	"IfRBHjUHLb8dHEO9Mzyh9c7g1K+fB2dQvxg2aWvQ9o+DDhzxCQhcizw6oaeDM/88qF9Ac1jv0Nagfu63",
-	"g/ox6AHMsxXn8J4qeBWOQ4X/tbi99waektAo4lMIyAQEmYYs4FMy5MKcix+FwBShQSBAytwGT5vZ+cch",
-	"C8fxuHbZ9NxaQqbgDkR+Me9hTEOm11i+oAiGSmMhgj4WQq/ALCy3gJOLzRYgoQAaN+BzFkgSMxVGBTMT",
-	"YEF+/532OtODErProQJRPrXiZEpDRQYw5BrxxEwjGr2jIctNfLwO4P9lofoyKKMC+PiZJGHgEfBHHAIy",
-	"FHyMMHB3jgsypgEQfSOuyB8xV0BCZe6vgAkXCpdKJoIPIhjnL8LxsOW36QXUTwZnQb3jn0P9gjYHdXMj",
-	"DD4vxeXPXm1CBR2DskTteSwkF8Ub6jP4qHo+vtEnfIj7mAh4CHksyYTegV5dqF//IwYxq3k1Rsd6PvNN",
-	"biVj+vEVsDs1ql2etNpeIbVbQV3DObJwQY+h5Z+c1M+C9qDegfNhnbYGzfqx3wlO4HR4Rs8HboETqkbp",
-	"+kJ94/WJhELT1HnaNuRiTFXtshbH+OYSyuzP/g6zxXVfk5iFf8RA7mGG1EAjEgsgIDAcgq/IASUfPrz8",
-	"UVNrSu44D4g/4qEPhw2CCK6RIE+e9UiUBWTAg5nGlIjODKUfhkIqDaUJZxLyIDoZNv1zetKunwyaUO/Q",
-	"Y00nj/16OzjzW4NzOKWtpgORYXUpkObYQdlptk9OPH113L9bq+H1PoH87uB2Rdx54tX6msFYjnhrg3WI",
-	"okXxvbHCiKHAI8ruQENtQKVmv4wcUInyiRZr+odXhBKpaASEM3yv02rPCywtFFiKN2mFnDIkOS688SXs",
-	"9B29AyLDP0vJS4TfZacKYEjjSNUuT5qentfQ8Xaz6aVUvVVA1T/r0zAnjuTwBxr8TBVMKd5pn2vswxXS",
-	"ySQKjXhzZEnz//4ujayTwEh/EegJHoAFXPRiJoD6Iy0K1rxaAIqGUXI4+g0ShAFhXFkx7Ur/PUKcpZJI",
-	"+gBI8aSiKpZ6bxqKocLj+IEGxC012dhIqYm8PDoKuC8b1BechbI+iajSFK1h1+nWL48Klvk5C9X/ETCs",
-	"Xdb+P0epTHxknsqjd2YQA8Mi5MP9+TyOzA6NYOePjOw3pGEEQX6/BkeDhl7DDzSw3Ha7c6BRGODLPTPj",
-	"/DE4rhxKXCS+j2gvBNcM8r/JUMml9WrDEKKgdlnT8ldU82pjkJLe6ZcmQgueaka65mG3pkceh1Iiyv+W",
-	"nmVHo2b2LN12Nz7Lha3u4ihf00hPZw7NvF8PGc7lYIfn9RzP7tr3YaIMXS85s6KzEhCEygCbjnlsP7J/",
-	"1c4bx8c1r2ZkSH9Wu6x9uPmxZgQZNUNhQyo+RmokgOL4tT9iylSoZqRN6t242TwG0kJRvN1sn9Zbrfpx",
-	"s9Ewf7fr7Q4eTcgeNCfRC/nNqyUaBC5GKRhP9BpbXs2qMD2UENLxblvNy6b+//9oqqXx42xw7l8ETai3",
-	"hm2tqRxrTaUD9ZPhKXXPal7tPmRBZsk1rxZRqXqIgpoafrglRwoY1Uf2KQw+H/HhEDQN7YUKxvKSnDSP",
-	"yY1Rj8gHRh9oGFmSg7IeErZk9MvWZ8OBQOpNDDQEYwni0mhOJ8O6XpyWLa3G1KLtgZOoEMRKhBpIWnQ2",
-	"k/Zwt03Q2zzWn54E9Q6cDuvn9GJQb/qtoA3Hww49GWSIWc2qfzWvFk+CJQBtNf+DqGzmsgiz+H77JHcA",
-	"DinM2k6DMzgfXjRxM/WOf6z31hnWnf6nN6ovtgDoKRHSqHY5pJEE/OmP2OLdmDM1imbueCtuGIXoIIae",
-	"3mSy4Ha9faIPKKLMLLGiMKsVBBr1YhFlSATE7bof8ThwdKLh83HNyx66/gdXFHEhjz/6l8m0p+WC3pSL",
-	"e31AWnGuXZ589mr8AQS9g97doHbZ0keueObfzc+ZA6W+Ch801sUsVL2JsKeVXORWs9FsFt7k5QhgDlTj",
-	"qNMuOFNc8joNxiGreY7bmjtikbFzck5PL4Z1aAbNemc4bNfpSWdQPz7pBM2L8w60z9v4JYpItcvjz5Wp",
-	"pSF17yz2lrC/VN4S4HMRoCUmIIMwioz0haqUJebkIFRaFjPkB1+0NJFQoQVTRqPDK/zEstURNfzK52wY",
-	"InnWDxlMiTllMgPVIO94ZPTvhJZp1paxaJUbbG6zX3mkn7PAGCKUWlg+JX/3wuAzmo2WaKCaW3A2jEJ/",
-	"O94epnJ1z9KzXsh6wyi8G6ksn7+et3eFkswJ5fqgpAqjiAxAiyMTwX2QMi9+dZoXKctOtrApv16+/F2J",
-	"YW7nvl2uTLUhZ5TR2wNk4j9xMQiDANhW5zJMRsmcwb95LIjgEZAxnSHqBhxPIg/g4xTAP2WG2QzC6UJ2",
-	"BU2fRhGIZ7JkJ5+92s+cwVbQQ9rcu9PD5ETVUBJ8ZCRVEnF2B4IkvD4HxlZGtPzZjLQZBDOL2QUIXyoC",
-	"H0MtdpBBrPI7wams8P+SKU3roxdGAtqGRtiRsrC84WOwSgfaJAVnd5oiawyVYQB5jSsDSrcslLVAELO8",
-	"je+/W9ouIHvNSMzg4wR8DVwt/8cCUu3KzaVBHoTSj7hMQI1M552AYfhxc7KM3CTi/r2R/WU8HlMxS1VB",
-	"FQtAphVKGUOQ8DrNgmkU548MH/UmuKSeHXT+LiwZ84pkuCkxw6BrIUU2w50fkbYX7kEfm6L3hrzmQWRX",
-	"qbkQHwNnQCCS8Ex6hPGpVr0482E1sMzoGVi9dDLFFAQQFo8H+pJl+KD5UIMMryNovL4LH4ClxvIvAiKz",
-	"8s+fd0WpF4/f2iAkqEtC9cUAkcciNM1T1mXu26kWsnIgCxU56BetvH/oEevn6bIluImynUbP9MCHgv8J",
-	"rMsWBjZY0z9skOtIctJfKjD0G11kc2+4+onHLNiKajKuekMcJYNKbziRsT9KrPF51OikqPGGK/KT/Xoz",
-	"3Ejn3wU66PXgaHhEaOUJZTiIgChuBCHk6kgO3zpBdjNLxmozwZyWuoGZQMZSa84rrQSVzALfhikgAZoz",
-	"BVRCCbv15EjXUNXm9LMVqleovnJ1KwEBukS25PJ4OY2BcYGNJQvT0LSH6hERM6alEC40BfEBAmTo87ws",
-	"3VVmigwBesuiGaHWcpyZKoka0MgYXBm+Zp0YdurHY2OFi0YuBr4AZWTnHJxeaupPpZxyEeRF4HuYqKVw",
-	"yY45Z8dORjS7T4CjeZjimustznWFP9ugjACYCmkkH5vvF+8GIRZPQEhEjhzArgmDqdYQkk2h187Hm7cc",
-	"XumIOXPA/Hjo2daylyWWyfgOlVA+GsdS4c0XMfuCUEr3sDvpKHd5rGD0RwxaUsGNXer9OkJnkFoLKEXI",
-	"riUfWgxRWABolxkpK/tMTzPmD4bqYrQESllFEDBSVpepLMKHaimS54dKUa5/aCWmdwJjRkL9wk8JXdvC",
-	"84cWxd44lGPrEJ1zONlghlHq8boiQ1A+ipeLeNXK+PyyayU/OQq5qe9vbqG7Qq404C3xQKN1jUbGymT5",
-	"clYi2YGrVWMksuS7WMC84GpZN/V9HjNEkvRVcnD9/P3bNy9veh/evzrMK/8Zc1SxILWV23VuyTuxAxCG",
-	"7JVMqEicmpm9WgE4Yzb67NVuOX9N2czFjG11GoIq6KF7fk5p55yMKZsRJyJfIcOekYgqLXtnEL6dIaT6",
-	"M702kixuU5jnFrYLUL+nCogd0G2GDhUY6mZ0aGnC0ebEwCR+rp7EPxStwX5xNBd8mA3Aq+dCACsNkn4x",
-	"N5AN5as4iH7bxeLVk2C8pR+nYXsIzQ+MxmrERfjnlhQ3xoG0+OLTOax7bRzvGu2d0zoj6uTZdyvFutzS",
-	"NkW4+WXtxBuf7mdAF/aSQbFff/21fp2ZvljjoFbJNY59WK1IfGDWMaJpxwvrWtyRC+ceZj0BsSww9s07",
-	"azS/1y8aowwlQYjGY6bSkIQsPWlnTzazAfLC+du39+BkVr8bOh5wfU+JiCMTtSX4PbBGLRUB8Zyv7+4E",
-	"3JUolX/jU0IJOq2fSRLQMJqRWNI7IAPw+RhM2Jt1STpXMQa/sHhcu/xvbUw/WjNDzavRh7vabwtBXF7t",
-	"ehLaCEgb/BIaPTFr/shEVGr1vq7CMdQKxnLfDGYVojCN9aTCa2gn0Uez1lqMr/nT4gPNWpkNLKgwu7Hm",
-	"FV/ASTyIQl/LRkI5mfkeZp6WZrWod8dCCSREfF4YWMADv19zU4Kb+7cMLf8Os/f6tc+fs5GK/zUxswiV",
-	"ZFN2wJytK8URPvgdfJXiyHN8CalEYGRYGr3L4IyNuMijkTuGbGSkjeorj4ycP6S5yxWMQ6b1ushAekzv",
-	"gVAMDJU+n2i9jxNK7BAa9qvjgbOAwiWvAgOui0bR2yHGPS07EHvDPnvzV8yoM8WoNR3xCJGpQW5GfMpw",
-	"uyYTAC1daZTr8s3YORa381uyoVehidKrthv99mtQtGA/AVVINJOwlEpQcQujQtDZwvpxzOLV/xBGUcju",
-	"fkojfOYBaQN+yEHLkNFDT9NJoUDoH48PPSJhHFLGYhrpX061Mpz8q9U+9MggBMZC80O7c+gRJTK/HJ8e",
-	"5ghuEmCUTKM5WWYOTYjTP9PB9TmmAxcSarvd1zyACNmxnXQiYEIRrSdcKv1nbxh+hNwPEzq7Wzbo+5gt",
-	"cgAqe3y4QJuW0f11SJl1csrKCJMu9Sfz6SLueLVhyEI5WnMpI6BCDYAq+1UeiV5RqYgM79AqEoVDcJR+",
-	"ysU9CBJwdNGqHKFZOl9FzpPGM84vKXELjmkAHkGtGAJCJQHqj4g/itk98fl4HCqZIRFJ2LRzRlQF+N9D",
-	"48vJ+xoKeKu8DyeTorwAPZZ0gBMxeybJBETIA2l8OyanhkYCaDAjB4NZLt0tZofF20DOu+ZpO8Gy6uZv",
-	"zPsa2bii0aoPX3MGs2Lmi0D37L1KFpI56BSAbrLMPZkD/0qmne5gI8Zd/fZvgktz4MEhlm/CXfoFMuVi",
-	"hgvQcToyiLGcReJbSezx8lX83e7VEV8aRfgpgymNZIbkrqC2T8NzM9R+e76bXo3FnFYMWBGxVk77l+gw",
-	"t8RSKq7xmxwwThKyi4Hd/fcf3vRubq9fvehd/3T74n3/8KrL9NGQULlkWKnoTHrohNd05Hc+eCat6eaA",
-	"C2PHRmqBWpG0eXtSNbosw6WNpVwfm/Eu6avEtWporA+J5yqzicLTzAeSFqRCWc9klQjS6YjLxEUpwwDS",
-	"iMaMD2xBQzNx90Xyo3mYzR2y5AJzcqogi7WYPseBinhtOX/6VR9bZmqzaS9JZNW/aqapBGWS+s7VWmlZ",
-	"lvcVLSgX8r+eazkXn17h0wI52/yeo+buhLJLK6Ivz1ND0IdJUIVWj0OW/bU1jxvOvbKQlHa6XPXyalMR",
-	"KnjLopnJbvucjdxeDpoP7r3Pn0v2GKofaESZX0DFB+mDCtzVq2FgjlgZ642TvjTvLvBk87OXzP1b6bJf",
-	"JrPlV11RkjM/FF3Tm3fPkmA4z7nWrOZKFFI/PbW0Eb8mJ+JZJtj8IFF0n0mi9URD+ahN17dDP5M5PcX+",
-	"Wkv07AL6NgcsfIqiayGUXArPohJh0uUL2TPKraJYktzQ/BSEqmePs4AuYQgCZ6T/84tbcvTQOnIQNUEa",
-	"/QZ5niGb9hkZ8SiQnslmRTy4IjCeqJnJ+WacQWXilb8EBSTMbiFa5lhYuAtpQkYBIE2SWxaGLu1tU72k",
-	"omWtwFxm8VoCChAmfiuUCaSvCB1IYMrWXLC3g09ZBRuOV5uMbKzGhhK/w+FU3s8GM1XFwSQjJfNByNRp",
-	"p1ZYk6DMQOfOyGzKS65Remkyx55RJdz0uQuU28my67uZopDe8GyNgGbTW3rjJ1QpEBo1/n//va7/57dP",
-	"7c//s+RSb34j8nj4o0k0li548OYdZlQT94VnIsAMoUhdLCh9za/4uHjF5Tcux4k7S67W41hLr0iWWSS0",
-	"D5kFjaZ0JlFUX/vC5Y69knXVAWkZMj6NipRwsi0UpDlKklUXXYqdCeEvVivs1zuSBL/G6/kEN6Qaruoj",
-	"HvMH6M1va46ZiVirdfpNmQTghcqEE6Bui39ljVZJnaVN2VGRTP1CQ+0WxlqNLJKpeVBAAX8KIQrkJWk8",
-	"5+MJZbPGGzoGjzTchAv/xlk80rCqj3vu/unE/sxP7zDJ9cP7Vx5pWH2t8QYj8TM/3HJFo8y/f4zhR6r0",
-	"MD/SmWzsys68rVAjYwPuAv1eWcgTxbmHQov1MZO+3RT59GkOAJ8/YxJPDP3CHT6hyOE26hm82VSWyOHk",
-	"RgLFt462GRLTaur/W0mdNiRqj4qa88xiVSmbAh4/h1ErseVpOH6eiG7B9nMD7Yh77+/Ct3gXFtAcDyxJ",
-	"h50z42Is1eKypcIgpzH1RyGDugAa4A/6fXLQd0jZ90g/ZveMT1kPC9voH2y0XE8vpO+RRqNxWMhubCWc",
-	"ImUdHxGqCOpLHgm4wtxULghDJ5R5Q5KDfr4eRcOWmLA5dahymIJ1RJ9t4TqSCjyrfDVmwZ4BWvpdEWn5",
-	"G9BIjRbhnYpfaW0sfr86kMJ8VjSTM0kvGr+wdEYP/UFVZeN1DaED443piZhVDWnayLa2zMaUK9ZSYQFp",
-	"NZUK7sWq3nIp1xoVLXm9ZZrzDShXljVNSA0zOaE5dVrjtikEkjHT6sPRdwhYQLCgymElzbqKR9UinXPN",
-	"RyFbI5bCfvwqZIVWSJM1uwgRrMTkm+AxU5XJFGfyZ0BF7gdpYnLA/OiROzqpDwVAxoqK7jD9oWejrRHW",
-	"BriFRAIjWdbB2VWHa51waGXEk8rGjXn63HwuVTVbCJ2NXcnhSifwznxQBH0TGNEDFlTCZPs6hkJU+qCa",
-	"/mlRJLWGyniwTgCEV1P0Y2/tL9ZH4lv6sQiK6828md6FXpSqRG8dNc2rPfAwWGs9RZpdYha2kSeZFefN",
-	"x+5os4eWhqBk2VjKoOYwL4e3myqPWaK2cGVtoBs5oLbWp5kQ6YgEFU/IEODQIzYaA11j9hPz5qFHXHiG",
-	"fojRekjGhQAqpJZXTLUscmBlGPzB1GTKeO4zpYCp0hQjosxLIrDRiwdibJ3fhx6hwe+xVPq6Z9eUvC9o",
-	"KCEg4zCo23VmfXVpeJ/dVzbIJKnvhS4CN0uhWTFL8ksElcq3JXcuBfKAC/8vU35M2dTFaHdNjTUjM+Uk",
-	"+XgSaznzwFhNSYDBH9k4eEwdNUUZaBpJ7xlWK7Mib4pia/BWDSvHXx+bKE+4DOfgmaEGaSG4RT0hAD8c",
-	"04iYsQo5Zza5v4q7mn7shUGeEFf0caf0N19Ebv2IuQQgCfXKbtzLllvMTOWIVS3dRYKOSwhOctIZW70A",
-	"TSFNUASSFxOAY8M4vBqiYO4GGivw8tv3FBaO0pCZ6raNvDSQgVIg6BAJO3NByOZ/NP9aBgnNtbclQwMq",
-	"q+tJpQZeYVWGkmtQrZ54LlTCfJcYVoW58rjaBD+LkNFlbhTq45jaQPiQUEau373E1IAMm3C1FMsDOrxa",
-	"gk9FFZtDduc0ejmiAgIymBF4ADEjUWik4LnMjrS4fNGAUhIqSd9Vn3cuff0Vlp5PnP1WCo+oVElN+gom",
-	"ldegQEDwfETF3dou63za1dI0hcyrn7186c05M1WrgplqW6qYnz83XhFGveZBXIZQE8EfQi2j6ZMf44uI",
-	"XvpBEPuK3AkeT8hBn3EG5gDxF0kkj0zuHo/18UFOXrF5dxr9OYNCPDSrugGlQnYni2LB/Pt40osy5VYW",
-	"TQ7YjcPez7Kntl6ATY1d9MRpgucDUyBMQdai8JkgLF1Dttxs0fCLdVqXHfhb+/ZLBeOfEdC1TP1WlEGx",
-	"auunGosjm3dvBKmiuHi+9lcFzCADmyzEi+Cbg0YKNm/hMBfAUo63DkNeskms1nUiLeLQvODknpHQJNbT",
-	"MWQLBeEy543YVUzROdTc7Ns0M2wd03NR8OYiiqfMTIQFtu1lN2BNYpe/H0mJf3teX+6+zCkaVARWpTuA",
-	"j0pQ8vMPhA74gzl9yYfKPD68MnFANks5fYA44boS1FvehhdyziCVDK9V0p9/QEuZJu9XpN4ioSQxs9UK",
-	"1p5+nZtdfnGL7ykzucNLb+ZCrUsjA2luM9YDNAhms49dcQ86p9PYeodTTrAMjfRsoUNKfrl5+8bW+FsU",
-	"UFJpcoXKRN67FhIuDMqnQswyM145nd/W3x1zARg2JWCImewHnXab9K2hRHHemwjwQwn9w3wTjla7cdLM",
-	"x5LV/99/m/WL3z61vFb780G328j88/D//c8qY3w69oebHytHqc2hRKI0JSMXnfYbmGYDfb+eGMGvNp5o",
-	"3di3N1yFQ1t/ISsfrQHqbORSz7k+S0Ny9UoIiuFofadZ54VR6Yi192HFJjARgtlwp0rmcVP0EOsVBXRW",
-	"EJn9o751E60CBHGSYMmjAKRy63AeGNcTLFODKpTEllW01NE1kDk+PfGWtgXLLW0OWqtNHiDGITOlqaps",
-	"q3jlbhQIrgxdUSPKyBzEcrs6O17RFie/tPW2Ne/2nDu5gl0XITIy5wLJ3jorxy6JuUK2mkl41recaSbX",
-	"y9rCFmWIVTL5MJstXmH2NLs8I1ygwtWbgLCcvJIBYu3o+KRm+JU1aCLH0fcvcSfKas4p16TiU8V3yyP8",
-	"19BckTBpRbKHamP5oGhc6w2h+sCK2yrMKwwx3JRTdvvP7q5wdd4cgmbRxW0+u95FnMwhYOnFyEqti8jw",
-	"nI/HnJFMKR7pmRJIASCNQ6MJSHLwUxgBuZkxn3TjZrN9Sm5GVIBH3nBFxSynlvs4KKanJaMUKucFYvWa",
-	"DMjMtIb0/g/T2eRzfnEbDPB5BcD/kbRQKd5P1k7P41yJOOsSX6j044YnWmexOiR36gW1ZTzMx8X+iLci",
-	"KKKUm8VorBeGYVPLe0syqLcil6NQqz2zynZqBMWLhxK3eFUCtoLMOvJavTyMl8umLBoRefkzSe6AgcD2",
-	"uO4LL1O3BQjXG0TZyjUrpIETdpIUZPNWY1tCXsAms1LPeh6h9Ul0tSADPPFMiAH+1UvIe0H2noVkri0y",
-	"ZZzNxjyWBnRXBq4JwF3t92LXmIKJXA9DbxRMduLx2izsIJuOu/NY8CRiIOWZWRaYdbq5ZeTpTg615lxz",
-	"WcbpaIM7gU0jBvBENgoz9zOq7LLDymq9mxDZbSjophc+URVaScztEmVhowTvnK+2EFmSYUvPzdD6RTeg",
-	"r4p8SqbamkfkTCoYJ9nS2MvH9dwyWfQmc5r6qiSSbK06RYKP1yRjS/ip4muNtSDQ1jwLHdxEKWCfxs9s",
-	"RJktvMzZvWcrXCXtBehkIviDqW2VcV+VVfDwKfMhikoS7VJivoCBaQDLYmwLZ7BmvSEoEPJtsztL6kzI",
-	"ilM8ehKUR/LWcPObvlI9rJHkYWqqlL0Jj0I/BPuCk370Oz0tevTuBGU4QwKhCkXj9JKTuIl0z6X49sG4",
-	"FvJA3I7yra0tCx7f2a44H96/IgdYOSarKx9ul19epnR6NetYKa0PaRp/Taga2ZlDSZSpB7rqJLL01Kmz",
-	"erplJ+Eu/7Y3WR/qhpfZq72zcQgFBSHGIeshIoelqQcY3WdPWL9a6YC+TMkIu6yiihFuxVgwIm3Ud/PO",
-	"FI9wfYUObPyzXgzp21/7h49YVeIL1oCoJvdb7Ni21AKWYQeXVjNfg2iW9eb+zge2E0JjyVgRvwtL2rvg",
-	"I6espWH/iM7EljsyoyybINPjdAlVMzVhAgwk1e972D8Ma+Q1vkDRiRwwti4uYc8a6xCsKaI/RSWFanWT",
-	"2qt978t8P5mJloBsw3IcFs4V7p85kydxoM1fuDlXH63/2axf/Jb+2ej9X/23T23vtIo7czk+GwgtgfvT",
-	"SM+OY24hP9sh3kWU7dj3EoTSN0kAIHwo8qrfgCKDmWV4xUl+VNzHk0ojZIxzC8Ns54TZrStErnu6+mje",
-	"iZL6dU4HyJDzRRbherK4pkcpy7CfJzwqoowcNJ3X0XSINKKVBHV4RSRgM0NCJXEtX3JyVnlyipz0tjiF",
-	"UuNB1jsz74hZQMAFfEqOZBGQS+66PpAnve94WXdz59+JwixUn8s1SrOwYE0bpv5iffvwdn5YrZ64eLaq",
-	"ekyyxt5aAJGTNeEhJ2uDY4nSl0zvmXPMntDcXAtbnD+bFdfgnbk1a8obRZxhKdrb1woZQsUPtyM+ZTAo",
-	"q2abC5Q+mNMpRMzkoUdMipLnuhseSHBvGf1kLqUrZ7pKikJZu1WRrcoucUdVJb68uLehWrhzKbHg7E0e",
-	"7ra5KI9Ymsj1Fa74+hjUiAcV849fm5c3ya52ZY3LasELwKY+foWqDmFQy20zk8Vld5MdLl1rfhErK6Lb",
-	"PW+mVq2HDtsfwrw1w9YhwIBZQoUIHyC4wvbiJnIPLZtXNjLWekmHsYoFVG9MkDuy+RteMYLU7nwJ/F8n",
-	"sCnOADVb9OkYrkh/SsMHEH1bRFuiu9cECg+5MHUDkCTbXGCsEO5SddEppN/FVCQJSkUQHHpkOgr9kZaG",
-	"R9hhyX4aShKBInw4JIJie3EMxBvMyAMPAxPikRTezZLzAWX3PSxlPcRywj4VxvkgR/p/RuDf17wadiyv",
-	"eTWzoRIij/B5b3G6oNxwWmikYr7fJCVvlaoRzMvm9vfkdhafa8rA85HOc+HINq65k4ty7pQFORdrsTRW",
-	"vGfdQAWh3eYBwfgrPP8Jl6qO8aMoNEpClTGmHbg8bAylwp/UCEJhVaRMvQ/91uEVwQOchhIQB43Zz0xn",
-	"227Mx21kog6fonCd86DYbulFOXrGkk3GdIZ+FOzc2tVAjEIfaw1xRuxb5FcYyFBBt1ZS1TAfTle5uZb5",
-	"aM3X9YPKoSvVJI+Isq2t0Y9VDaKIW+ZKOczDJQfYgqNJ+4DN4YiXv1/b234jykybhDXZbXU7TYk1oXQ1",
-	"GzH/b5LobFlMOEc3VqVufa23f61bOYdKu7hipWg486N1sXA7f/p6NozdGTDKk5Of0PS2rc1tY2vJVkZ4",
-	"XyONXGuXBs/Q1vLxpfnotMA/vJhZsfrKj00Cfs/HDPzqy8on7ueWlsmgSpu67MzQPG9StuAsQ83S5kZY",
-	"8qJPYqbCKDG6a7Jvk+ilTdzCdA2sw4hF5RnpG0tP/4r0BSgs3kgUvQfsec9garlFVrdw5TUSG5H9sFh/",
-	"iCjbVdXw75zj/bXl23W54uL9ECHzwwktiPqikxC7KVetRblmOG1iutyoaGKyblfWaVddgqs05jVdeZeU",
-	"qr0dAUY7EU0xbI0XW5wAPmotmkbEftwoiwzfSNKxBZbSes24nd+WHXxxiTZnwvFpFIEguQ7qWbKmV4rh",
-	"nIgrmCFt9ldM12yj7UU6xMj7n56Ti87JGbFtvUnA/XgMrKBgzSaFdgvhvCQ6FI391Xlhpi5wYYM1qVwt",
-	"2EVMcVXoNLIMuSAynky4KMtycESiIFXU9Fb/VLVt1TX58P4lYXRswi4hgbx+fXVEo20kZWbNKJh4OsUo",
-	"h0RxNylSWxtVNqDQT1HTf1FdsRr/hnq8Ge6LdgBfG9LzloBiECzZXpKP+cXwbJzUZ1ouzuJbVfDyi1b4",
-	"e0K8zqK0BeKWuI2HvxGCb3qIG16IxzziVBVrz6timMv1Rwz2eVGI45LDWQX4J7IDZO/9NvaAzDg7UsC+",
-	"a6QqQ5UnxZIdIMitFaieXo55wj5DW1FpDcEvJ4UUhRWvWNyToiji127QdEdkbFOwl4H4KZe1oUy6sJV/",
-	"WDPrRo6xTbN855AgGea3lQsMCimW6zy++1bi23YBf8xG3kXQeg80CJmtbjYHpxH490vrjZQJ2enwRe1q",
-	"MAO0ascazy2jcPGF9Yaxfzs1tqgxnZGAN0jfWsT6aO/tO7tdH98ytm4sURzYzqqhSPLhuEjKii0rWZwa",
-	"AwutQDeUBQP+8XnE/fvy7AYRsy3VmuJKXjfvsP68qYIWeMYUbStDmmL0csZ8U4qe2MUQEWdTPDM2F5dU",
-	"XpHZZ25Hgf2Gr1M7gt5BT/Bp4VgLXjw+xrTTmgVK7vvc/chBvwjPsod3HTw4q9ZWRNwdVEoGWzkqWFju",
-	"bcRjkf+qfbz8m88rtnOjCptvMj4tyfGLqNKn9UwSfUzVo/P4cCix2q7PWSCLja9DKlzyB06C8cmEjjKF",
-	"ZqY0ioivV+6RkBE7XMXMD7223p+29mFJO3v9DvnTJrAWpFEHdLYSMgFNSr3kxyQH/duXr1/0/vP2zYv+",
-	"4QLwVqeG8WnNLSK7nQXwFmJxyloWKlaED5skHz96jSf4ONFbLw8qpQT7MhlXHlZQTEp7UzJGL5/pihQG",
-	"mFJUHV8ftRRfVQUIPqreWu3G1nT8rJVQhj0VS0uNL6/Y9EdSu6yCVJNWVKvmHrSfZZs92XKaayFnWspy",
-	"vc80jvSABXK9QkhfRb2lxbTuL1GUKV9yaXWJpgzqzVVqz1Voski2qZKekfNNIZ4CmTibYb0OrOcAk93b",
-	"slTqvOqxbZaHJg4FzMudBtYkclKv6QXIpSpuvVlaJGghBFvgYSYB9vbDJZt9mZEXH6NtjBbE4CGEaRFd",
-	"X7AJmze98lIhdtVPYzlJ1MDNrSZ2iLcTEKW9BkwvMNNfw9X+xSJVmXQynwoRgiQ8Vh4RoEQIgY0yyrxF",
-	"7wTolwSmIyj8QsSMYC8OQSh+OSM+ZYwrMoJoQg76JrOs7xmNpR9RqUxemtXm8O+eH1Ep+4cNcu3y2LTA",
-	"ZSTIOxqyJDsbEyZCn8gpgB4ekx9CYKp/qNeQaZF20H/39uaWNBqNI1xX/5BMR2EENuJJK4cObE4+deCR",
-	"8QSEhABrThdUd1cKxhMli7rza5hIroXhYvVrE8ErA6KiKjFajrIwcxvyyHRken9CoLdAMnDK5RHGTGh1",
-	"kg4i8AhFWRdx4OTjR4902hdJqTN72hRP+5CEkvwRQwzBiuO5efH+ny+fv+i9fde7+fXFi3fJIWCJxAT+",
-	"oSRSYRvMXFHLiCp9kooTiQ1Rsa6S/ltekf4ExJgysyNqquHTaB4JbSM8MqUaZYcZLE0xJWsYSMBkmgqa",
-	"CQptAsOQhXL0OLbzKvFE81c/6caaXLDywjTY8EgDweWMUhZ4JpnL/KL/MUNYKz6ZQHBY0hVV0LFcr9fe",
-	"r47ypIevzzNfxoYcOFHCI1bwMAXIGGZmuRYMjvsWV7ddXjl1sV6qpZCx7wPoa9MXoJUy97jvJaltaQHV",
-	"wQxJoUUkTVJYNCvhueaVJTmLSHXLtaVQYW9CPLvs3Vsnx85MMZgVTcFzQ4fK3uyDvil6eIlXOu2mhf8s",
-	"ky+QWhSbCfhQ2XzCFAP0vnLkhA41MEOVIKilL4as5Oj8YTGdXbfK7Dq6SnLnskqL5RjF0L3F9mNLeQ6y",
-	"ZLwKU3NFQpllhRLUlQaIwf2UMVYqT7a+7lGoC2Srq7q4vUQ/MLTAS5ljigdz2L+RYJ+nc5kKjVZdRHUi",
-	"/TtRB3Hy7D1OZuz5GV0hp7wgyTGco+bMGAt11TPW4bkVPqk0mYqCOxQrl9XFFDGzxQQS0rm8nkDeTrCg",
-	"Jyx2YlpZMH2JzXAem1xI/4ruTHM9mTgDD2UjmbTOxdZIub5IVYrX2FZMK5owLZspKSSZtIfHYjtIOFzl",
-	"vnU1/Qpd0fJWmuICqS5PIDHgJJcndyNXV0e9kfxVyAo8LWa0NU01hSaveZUejROZ4QthoLiAoeBMPXXl",
-	"54VQZPgYShWyu8TZRQ5sELc8vEp+tEXKHQsfS4geKvbxKO8CjFUq9YgaD6VhYyapJ8HgXAeZSmWhS8qw",
-	"37q66vUP71+ldUwzrvTTTt6TfuoVF+7o1X/73/9ZZXLbqCB1Uip1WQnqwha0TxGM4zrQzqVnm6x6jzS1",
-	"7tVqNj0ST/SfnaR/mWuHRhd7pjWKc++Pq+XeP2F4kO2Wu5kB8pZ+/JIxyl/bwRWXQcRVlkDracQkffO2",
-	"kIxu6cenjQP6Cs998XBBjDeKMNrCLVeaBlyIfY69zLtSsax5ebXtTeQP901Rcd8b4/C1llZ8c1aszuKa",
-	"ei4rxglfPwAVhSEr8xVyshvLDZZb30oJCOH23uhyX66ebtXCuGvXxa1UEPeDpHdwM2P+bhi2jUBY6Qu2",
-	"DZKqh6Ul6/zJfFnkO9nIZjkCKtQAqCo0Tb2iUhEZ3qE9IwqHSQfFKRf3IEjATfmi6laqqmmPKw1qJaFG",
-	"aLQQ655bNQNRcgipZcj4Z6sEPeE+TXBIYlZxX9vtZPBimVFlKR47/Cgif84jWd1lmNtggqgrIt0WyZN1",
-	"MGa2W+5qnAfyYpq8hrAQ8URB0L9EC63FRmvOJgeMkwSvUXvpv//wpndze/3qRe/6p9sX7/uHV7bFy1Ra",
-	"Q7gAU+Qr6y8wVsucGSTbDmRChTK+7qQxSGZthcqvViyepifbFyzV/4gpzk+hPzg4OamXb5ETps9/K9NC",
-	"oY3gvV0y4jq2LUrDaCsZAJ6iHn55G5aC7bgY4bW76m1Za38d7CyRP+aDSZYkwWvseBrFCenSFpqT/v6b",
-	"rSG7294MhafqVjYfvmE9oliHtlHztqxDm851/UDDiA7CyFr15mQB87SsIslGwVLpmEWY/U/c5wuDFhX7",
-	"CK0nZpRGAZmpX3E/iaGZq31ZHDFWDQDL07/zU++gfdLcXraESbaDbVG9laRNcFn8IZjzRINHHFmMMnEB",
-	"C+/euRz4qr13k+TZMVAZCxgDU72YhWqd43KZBdVO06Fyfudu7dUAubNTzp3ONietCvWBL1BXeiJgGH5c",
-	"JHsfJhMQdZ9KIBFoeic9EoR3WpKnLCABlSOQVwQVOUngAcQsqedkOh47NdTWGyqgnI5sNusX9d8+Nb2L",
-	"Ynr5NeaxzoFvU1HTnvxG0uY3eIJb598uAH4JUJ9GSHN3eQs5zQ6xI1HtO0CTORhi7JEfi1DNbvSpGDhc",
-	"T8K/w+w61qN8qg3QbvuTowDWVVvzFh27rhTXQZ/e9xqNRv+QoPcfrfhmGOMHtYWYQDyAqCteN3/Zaljo",
-	"40UcQTnOWI2TlY+UQi5qrMkla/zl19vF9ZFffr0lQ8HHxMTaHj20jmisRke4pD45+NtN++QUA3PxLdNs",
-	"nA3Du1grbyGG36gZwa4UAQhy8F5/cPRC/zd5CCn55de/3xxWWP1nZCpDboptMUVN1SarKdRcetf/2UTW",
-	"ho/5hebIa+9cxpoCOl7ss38DUeSRpHMGIuYgjCJy7QvOQkmezzQevhNcga/I84jHARlQ/z6eaGQW4Kto",
-	"pr/qsqRVaAii3nbx+rLRZV32nDONwyFn8rLL6uSXm7dvbNC0ZPQeevqW9MkwhCiQVyRm94xP03Bn8zsm",
-	"wwrQqAgBOeg0m4cNPRgW+jJPk7Jl/YwUc2Qraf3v75KzvssuteXJ+j4PAMO1vS4jiGhYW9KGGpsQbvnf",
-	"3/quNBdmqOKCCFUEq3niKjSZk1h3kvQxnqVPDlqNhr5mxFb9JCfNQ5PKygif0D9itFQIyUXfMzAkrgN7",
-	"/1MXCVm3dkn+22g0fvNI12RdmQ/0791ao9Ho1j73r0g/86hPQmkDafSAnKVhsRN6B7hYZIt6N4jbfUlG",
-	"nPFYkP7LAMYTroD5s/rfYda/NIFCdAx4VZPmm/oXPfqABzMiYBLRmcwFkMoJZxKuLLQZlp80b5uOWZ12",
-	"W3/fD9MJsb6hgFhC0L/KhFLbkpaShIwMo/BupNwYzYuFMSzK9ELWM+/2G+TvMDPocQ8TRdodgtmq2DzU",
-	"0BCEieEKEhsATxTpu+Zd/XTXAiSPhY/tRVEo6V8ZTIqSBmJ6QXpprXbyUm8cyjGOhPNcZ6r32Tugf+Ii",
-	"/BOR7pIYYkW6cbN57P/y6y3+AX1yUE6O8KTFSiKE5GrpdJYo2ykbetxb2w3cBsCM6QzBZrDYRXxq8Eah",
-	"1DczZGiW7n+s41e4toO+LUrYJ2OgTC5S8ySmp9HVsl4U+sAkpN7kmubFIgRFsb09hj4hgZSXR0cZ0nfk",
-	"vkxr8NUcMbuOFR+b9SZ08frdy4yQeVlrNlqNJobTTYDRSVi7rB03mo1jw3tHyPGORkAjNfpT/30Hqihs",
-	"Sd9iSdrNZgaRJ4L7IO3ek8hq2SC3PPZHWK9WjZDGRBKZfQLel0HtsvYzqL/hvCbuEy8YLqfdbDreYPtF",
-	"ZKnf79a5kdQ5+JQ4fGr8Hv0/KGGtkr/s3MiOCpKM7d407YnCB2jkpIXa5X9/82oyHo/16V3WXoUPgLUd",
-	"vJqidxID9SYYnWeRBsPvsM1z7Tc90BHWZqgKcBs9qAnoQItfoQa2TQVBAqzxcxzeGeAa2uDHQmCYwUnz",
-	"OK2WW3gKaWmKbQ8irWTh1moORUtmbnXpMblTM3UqKh9cutyCs9MPZyYLReCpebWT5vEOdpHJvpnfjmXv",
-	"uT3FLDWh7WZnb7hJZJgZZ9eQhlg8wiyWSDoj09FsOZpmD7oinmqyPAnrmpKVI2swDpEEgpX672F2hTkf",
-	"rvk6JmdhD3WkiQ1yA77AVBIBLkweVCwYBGQEogBNtThiBPMkgh20ClKqrqWvHL3S4guqaytefI4CR+3z",
-	"b9veA6MI/jdvl6m1m+3TeqtVb5/ctpqXTf3//6kZO0ytOTijHdqCent40qp3/M5x/SJoQv1k0BqeDZv+",
-	"BW21Uin4NQ2ZcXNijCtmvRmlrUbve8f3f1x8fGiPnXPi0tZQ0fvKCFa1yxrMfmm+/J2Hr3+/nr0Jmx9f",
-	"3zRnb/75j4+vf+RT/M9PPHz1/JcJvvPzy+N/3/xyUR2dzXmhdl2Az9covmmV0LFKvK0dA+uicZMzOfqB",
-	"Bi60BT9prf7kA6NWTIDAfHS8+qOfuBiEQQDM0JEKK3vJTIViW633c55LSJVsNnMF9cLm7uB80ZvfsC6A",
-	"LLh8xiKkVUwt0C5TLImM/RG2uEoQR/PqEXSZxOtoZVJMZ3E7wiypKyugWsf6SGv6tm+WSd0b6DFG+nqb",
-	"RBdynWk4i+WpZa7sD0369l+l9dvHdNZl5sJkdpOSkcHM6Sz91N/YN+JVnlgYmBj0W5taZFQG/bkhBohr",
-	"P/Bgth4dKLmua94ga/T7nLcMOY9mnlC11mR1XxN9QsYlNIfJvtX75eP5Pyb/aYvbk4dfz2bXLf/F8d3f",
-	"Tu9fX7B3HfnhfLoZOIMyye8eZjYBWrMsezMMcnPmw1dOpDrNi9VfPOdsGIXGBtppt6usy8rDWp55YbIL",
-	"dkERn9vbnhjP1qWKcyLK0acw+GxoZASqpPqQpixS8YmJNMKuHKYLRYO8hwdufiFC/wmBo16UMF7nk0XB",
-	"BD9Jac3cdewUxUPgwF89HnVWf/GGq594bHKZt8YFA5ctcGF9Qm+s6HnTA/rWCjnte5RQNSrIEReqrtXC",
-	"gKDZlPzy622DXNt0SmPY04htE8GMaSYK0YRFg0BozRL7oYAgaPe8IvwBjL0Dv8G/rO0MrUsXSJK6rP8e",
-	"lJjVr4cKxBLed2vDhzfmXM4ai2CeM8WmERY1nwsBvqqPuJBQH6Axf1aXik7W0XtyscqV2Nya8ng+WlyL",
-	"vaPBz374Nvzl5Yc/X7behC/lS/b+xH/+8vTl/eRf/3z+y0UDZr/8Gfz6Mnwbvvz4kjUbfjtig/FPzeBf",
-	"v8wloM1zztaJ5ZzZePILbI6aCQ13EeHrQalYkmYwJWaPLtPqSxKXdgWWc8v5a8pmdi65DcUoUW5ffLTV",
-	"UxB1zfVy5QJQkGQ5EC2nLvM6sK1cWHd1Iwv14Beo/IqYedZcE0Yz09AoZH4UB1irQQsWrjpGEAbFmq7N",
-	"mXivZ/uGtF0qe3yYXId2vdnKe7mzT261fOkuShpBr88UBc62fxx04GRYP6Vng3rHPw/qF9Ac1lu0PTj2",
-	"O8EJnA6z1SUvW+2mq8ZRo1E0H3RtSdllLEFctunxoOOfBPVTOBvWO/R8UL/wm0G9Be3hMe0MTvxTzJi/",
-	"DycTTYQ6GctONmZYcWXK1rkCUbXW+XGn3Wg1sfiWECZBpvbh5sfaZ2Q21a56ev6rtWeNkt+F5pwpl5rV",
-	"nu3PheJBudqsIWzLN4SSBDHYJKw+4nCfHGDtx6Km2dT2y+6ygM4OL4nrXCaAwZRGZjB9zUNG+i/f/PPt",
-	"y+cvej9e//um98OLn96+f9H78cOLPlaJtU6ytCnamDM1kmQAQy6MiZ3KOh+a38nBMPyoZQmh8Z1MBDc1",
-	"UQazLjP53HZQ23GP2I57xp1riBGGTx0a/3OaaYwVZajqMp9LZR4m3k7yxtrww6RftpqGPlxipQt0rU5A",
-	"uMoYXpdhITIn3NiG2cCGXPi41pwh2yOSo6g9QRJBuOgyATblA8tVAQtk3kvnQgpkg6RG8vYVmXBbkkjE",
-	"7LLLTFU1bOp9J/iUUGOB9Ecxu9dPxuNQebYOr55oOuIyTYQJQa+7y8ZUaB0gl6SQnO18FkK5NJZe5ye1",
-	"RhSS5wzF3IA8rWOaaO9gtV+KmTweK2lmWEmSkbLIR5qNZiEPWf+IyuwcKKeYFXztuuhTmihuNDXKF+uu",
-	"zHwKhMfEQlEoQb5Ukhjs8Cz18gjiBlIqh9iGIJqsK1no0csRnC1Vp91cw1w64+InnZb+JJ++WPBWao/8",
-	"CsVDsQQiuL0diJA7vf57E9TcXf8ZNr3p29ieEkGsuoPVfZL1sloHq/4pqSwTKgnRsFjHfJ5M++gapldY",
-	"iCZT6mZonE5JTVwEq8RgwpAZRolRMta9kEk3y16IlU1WCpeRFI834X+ZZR0w7pZ0aKMwRAxlizKf5xa0",
-	"WPR2BSCc981QirKZkozjarTAHbTLc165Citva8EdTSkHPpVQD5kEJkOtaJQejMvtShe2Istrl8YHY1fV",
-	"BJT8LbwbkRslAJRHXnEWmHh7TWDNRf+hmIkt+L5MR5ce2mRzRPqkWSKhLfyS5GPWQvV/el9c8obbgOVm",
-	"p8EZnA8vmsi+6h3/WHOzzrB+Qk8HZ/55oFlbCuXnZhDySgW1fO5lrTNs+e3gGPDLesc/C+rncDGsN2lr",
-	"4Fim/maEvRlq/9vpkHaTnF10TkmziftJmFRSIyybPFEGpyTerLWGlcMh5mobR4Kb34Whw89QZsd+0t+W",
-	"u0Ey3XHSxsnlZpBr53z3bRjBHFHWpJFw4SpCZ/zuHtZgNfo+y3MiN5blSBhjQNytIKF04w6ohC5LHhxY",
-	"ywYVYGIur5JAWxNgi9HF+G6PcdWznYwh6B82ugznwNtqPSihJGPOwDYIoSpZgWcNOQzuqEbxKyzG12Um",
-	"kJNx832DvNDX1izHtB+0lg7sWX3QaV6kedk9vOI9Re+B9Q/LDQHP07N5QjPABoRybSK4lOYV07EymrQ2",
-	"PXnEeIk9k/k6mMy6KFGmBWUbjo2ABlYKf3FL78qGtq8d4Ts47D4aZLfRICTDwtbnfynTm9evltte3lmT",
-	"t6kWblrT8SlLOaK3qFlpDjVLY9y7DLM4Og3y0jj8JOnbyz2gEWU+SJuBYjmVyqAgGfEokF2GnBazckIp",
-	"Y81qEg3F5s0lhf4dw0X2NkCPRqgOvS5DRkT4cIg8mMFHlZjNXXYXOj5w/OmIKnDRB9aQX8TCfgaV4V9b",
-	"WpUekY46UCNftf/IkdXTxulZIVE1AHFlBKrSOavSOAxEnWZP0vck/a9lFduKJpfpJOvbzDBryR8VxEFj",
-	"8IdL2sP8yrvwATAWOSGxmOtlokRcPoLNQO2yAJSW9z3CuDK+wqw2wYU1ymjJ/5j0cQpUQ2gU8alVQn5F",
-	"LSnJtPMwetr0y6DKpdQV0VaTrLe5ejDECbfTC0pp1tnJtt4otzGbqf4oIV57yfwvRcbttHtyPkfO1xfp",
-	"WxVE+ncCy9ti8YifTPnDp9YGDK14FM5jFQO8mHUF4wk2ryrVDF7TMCLJa+TgZ04UfFRH7qdDz2ThQWC8",
-	"BJI+QGACZJDuB9zkwmp5XYJmJfomS0JZUhnAJOA7M5cbuBcyTN7PpGxHITMpn8b92yDWN+SaGS36edCM",
-	"dZts8hsKJxwgC6v9CFSQT58ajmI03tAxfP7skRmPk8gj/YJtfGGfY86Ra2/RqEjwkYpe0GNo+Scn9bNA",
-	"k2M4H9Zpa9CsO7/yGT0fpOT4BufAahOMK9MgU8amwshl7d96jabARLLU7MIe076eO/nVRnbj7Enw/Lsw",
-	"tc/tOUtiqKIRXzes8GsmFSU26RyWPKlhesf3fTf3c7Pb9ogm6D1V3EbszGN7iezJYDpHGfb24a/JPpw/",
-	"m8pEu1jsW5kz+B7G/MFaFvIzX5l2f9gNNWQkNqU50DMYsl4sob9IdH/EWbYkujl1f1XCoZnxL5dw+CUV",
-	"oa1R15zB5qjrFWsmbxkUEKoFs/08tm0nn+8Z0KMzoO+E+TyNJXvjK/glzNW2wtwqGzI56LTaaVmnw0aJ",
-	"RXmXfOZrkOo3u2aPaHbeE8NHJ4bOErwnint78PbSf5oRUjXY3n6RjXBUmC0Y2hAKLGqEHsNsSqV9ycU6",
-	"2txJbuIac4EkJkjyVcgAMxNtFU0TAmLrJ2NMCmfJ24WW3pdua08U0J+EmDxKGLvd3Yoo9mQNKcBxKVk3",
-	"UtFish15ts8pKFtFmuCgiM9tQ/xHz3BIVmNLBaNh0OVcuICfskPKNpKvvpAdhvWjy7U3oaZdwaoESa8w",
-	"4qd13jjuFHtrK2SyLXh0c+2bqnpvgxh6pk57Mk/rxLHzs8EpPfE7Qf0Y2sN6h7YG9Qv/PKifwenwhHYG",
-	"x34bG5JpcjM/SjaNd8KlQlB5NX3KMgPCPECaZTFQc2nyRipoNZvk5x/IASaiR7NDjzgZoHWikdv967iJ",
-	"hceV7fljfMi9gM6k6e+s/+qFrGdSw2uXx83P6dIxod10RjDPe4APcoPbJ5hul3mGkJxwaTuYtLJdsGtt",
-	"rCyW4PFlrQmtYZse68M6CeodOB3Wz+nFoN70W0EbjocdejJAvvKxFwbIRE6gExz77UG9RZsX9c7wHOrn",
-	"wZlfPx2c0M7wGNpBy9d8J2ah6mEc+zy4iwMofvNqpjS+ZjzPX7+o44aazWaz00YyPhsDNuz7728bQAUx",
-	"I1OS1GKGjAcFWYcnjdZpIUZoMCy+f9xonZe9Xo53pV+ZKquV1mMp0z+vb13X4stau5WcV+2y2mlp2Bcl",
-	"X5ZRigIReIFS2ABNswoXclE/GZ426x16Nqif+xdB3WGfRr5NXXuWGa526iXVEr4Hb16YCkBV0jarxgm4",
-	"YZfHD//qSgYi4SUHKL/ZgpWmkqApkWHrYnhJy33PlPRAmXHEp1qsnFKUBCexguDQI3ilbEUjQxAKzXwW",
-	"KbYPzt2z3D3L3bPcPcv9Dljumgy3zEZlWcTeKLVLSz1zYN0VP9+mSkNOCDhKqcSnDd0CJSVGfS4Cl7gq",
-	"wAesMYpFtWUWIpcmbVfayoYzLzVOddnQpgel9phSQ5Wr1B3SyMkWXRYBdf5uZ38yhMwZECy/vyJjU6eM",
-	"mv4U9mesnIXBSfwBhB21b8xnYZAMmXrKbdsxilnFlDzwMCCYkZt7rn/um1xiO6bxiEhQKsIC6K4SGxcB",
-	"Fh7HRjtd5iakk4lIHPn4DuGM0FjxunmkJbVJRJm8SgOy7OhdRl2BN5JGA1gO98zUfHPhqjM/AoJh/gvt",
-	"h0znDuOAKM8StrTmndnlliFZrv3yljnDBfJMKdkegxppUaM2oOy+pwRlcmhzxoag39Xs4/b9v5DzttrN",
-	"4zry3sq02ALmEWOsHN3ZC8N7YXgvDO9IGN6Lwl+7KGyPe22CX0zEjm+bF3Ne63O4GDY1cdFrq2P9tnN6",
-	"Oqg7MqUpWKZ16zqkqZTpaLRbujKBQtfmZeBWcLV12dp7u5zSzmRW+DEuxlREo0OF7sR9nN9TeqnN6aGs",
-	"66S3dVWX5fbHIy0H71jtQC8hphjkJHQt7fNYJUZHW/TG3U7GFQrlGoL9bCwSyuhYGliOeBwFmNAAH0OJ",
-	"vXCNJuKRQaySQujWTRpKwqcQmIhaWxwYtQEBEVBpNRmjbOjftcCON10zes7IQcbOas2sxmyqFRF65wok",
-	"G/0Imx3hTp4Zx+zM9jrKNC6jkX5om33ihhRlgTxMLh+WVsgUDEyqMBidzYRtAVEgxqgyMGz6yYUPnlOm",
-	"GExte+QGeZ6WhXCHoDi/14DB6DCM0mmQW04iDGWzJZb5cOgRMYd5ZnxDFkl/SsMHEH2i9UigBWXn/8nD",
-	"IDUg7yweeW963kvbe2n7CaRtZBN7afuvbnhG9ri3Pn+7mSGa725j6k6kxDGUu6ZHPKk6BUyFNJJkABHX",
-	"4hO3goieIBFrnACUaROhf59hMcSkkWOhE/r19v7nZb2nLPvQ+lkapPYjjLlJhC9oKZiEOZ+64hidwQmt",
-	"d/zToH6uFbsL2hyYJx3NufXQltVX+aC6eidC5ocTGpUWLjK92ze+WVujol4EzXRzD+yS1mvEtjyWAu3u",
-	"awTf4vvzZa4T98WzwlDawuDYt2biJwqNNdt+nMBY3NmKsNhcDKxWaXA9uw6G/bJ9kzeSy4foAjHM3sq3",
-	"mmuGUnF9B/6LYiz2RrYtwLzasjUort8EFiAAvPTr9c1IRdO0XC8FwceZiey81qEV5CaWM6lgXG28ZAC3",
-	"EcEfQi2gzO9m1aDt7CKzg9iB04YHn11LFi2zoch2PjyDeic49esXSGatzNYcXFB9WyPKeutkvKSaQHsz",
-	"PUCCiie9IUA1BbSwqYNUMDHkxalHtWbn5JyeXgzr0Aya9c5w2K7Tk86gfnzSCZoX5x1on2sdIOAMeiVQ",
-	"tk0kYFK7rClglKme73rZrq+NLE/qcYeqMdhRBVN3qu4IfiLMdtYIXERitTps0dGn7yBokTvGlHTkNz88",
-	"Tp1vy4gomxHbNEzfMBdGUNhYwnySVPqu69s9iMyHJgAhqaWXtk7oNI+7rI+3F4vkPdAwooMIeor37EB5",
-	"m+G1XVu+6fcz2WUpf5e51uHPJBroPEJNvT5gtjlag/wcPkCX9TMcok9wWAbTLBu0Nf+MxRK7i2F1Fkmo",
-	"JLTL0g7WTg5pN9tpgRX8rdyNj6j+pAVVdsgh16bDpYRjPVLxiA3G9jLGXsbYyxjfjIyxFtko07GRZHua",
-	"dfkm4Xpf1OfLO0z1V+1KwPuZKpjSWUkdICsxrC86lVglKuZ3WEJODoyFAh2QaBX0yHTE0YY2HQFLnYRZ",
-	"akXw2hJ9BY3UgVOn4Yo203dIKEkuuxWMfCpEaCMP74CBaf/qelx7hDO/uPyLE0S208337HLPLvfs8jtk",
-	"l3u30m6TGjZkWjvPaMgwvSNLdnYcV3RNLHm0HGwAPsdqppbIIYfULDXHIX/nA63qm9bELtwHlfNcrA/G",
-	"IuG4aGGwM/WXFkW6NhNvqJnvLMplz0r3rHTPSvesdB+h8S1EaFimsSbrLtItj3zKfIgemcs6puoCYakA",
-	"YiaOMizXxvoapTPJFHzgYQBBBeZ6RTKvjKjsueC1vilsbjIYp1QmWYyHrleBlwsxcUpyYuW3fUeT+zJn",
-	"WseN7Bn4noHvGfiege8Z+J6BV6gbjzxj16p3AXsXgP3FdlsSIGZy0YqMBuIhgshx/TsasisSKiJAxlrL",
-	"no5AmPqT9kURMyIVn0ysGDCm96bbCDYwVVMtLMxzfvPpcq36vd72niXvWfKeJe9Z8p4l71lylTRZJWZz",
-	"LGxNvdqy5zViye0XuQxPANM7zzb0Lo4dd63Bnyp63G31ceLH7e6SCPId1u7VJ9BLEyoq8rUqrNzliNgk",
-	"mf9jXKjRNGTBfG/Vii1RLejeuGHI37hUhh+t3RK1bdPDAi56Eb/DI0rWlyGG+IIly4bfDE+hTTuDeitT",
-	"HuFiUD/zT4MT6AyPTXmEhIy21wi8tae8OvTWIdt3EXw7SW+2oz3JT6vyrsok9hvFhQ3TyBq5QuVCPNyv",
-	"+mKQg+mIE58yEvE7ghnjXcaZDyZ8hDI51Rc/iTu1Taj7WZmp3yDXmBl+JzQzIL/zQZdhsrm5Sbm1PJPE",
-	"oJzLTTd4SA7uQ6wvii95JGYBCByF3LxLvvHS4NdQgUlpJzfvsK/2hEpNSg+TzZqBuwwhZ2Jj7kDJzKTP",
-	"pAlCRkpC9I1ukHc8irLrvSSh6jLnOeybO9j3CBek75QT0zLFXijQZ20Lhdm94SXsslAmzRfzezfHYlSf",
-	"7L3tKXoPDDt7l8T4vkt0xKeL8jWYmcmbY1zQQoKYEjlKkNLhuk38kKZv9Yizu7oEX4Cq6weTkaAS9HWr",
-	"Qm+X0NAV1HBdKvaIUcF/MZ41p1tV6+OyknOtncXs7klpTRtLdgaARfjcovcxmt9QjKb+pAIcbAekDyzJ",
-	"CSlr85ga4Crx5gXNYHk853XChwXQIKcFaFbQSXJi0PR12CAvmR/FAcgu6/tYp6Vni4/I/mWSXm2rt7ih",
-	"RzwKZMo0b95h+e8us8UDsMYGzEzVG83BXY8XU0bGdgnxyFDwMaFJxXDix8rrMkoCPmV3ggZgslsUiDHx",
-	"sbMYVg2/B0b4cIgjYqWaxM+HA6qRFjbcUqYjqrSelK1sWcT4fgaVcr0tq708Hq2dOyHTT7ygVkyncVJs",
-	"6sDiKwKLQaItaXBOtRhe13J4vUOPB/Vzv62X1hxe0PPBmVmazYi1MDXK1F5VQVVlt6xib/XZaU/ENUnt",
-	"nBr0BfoiNvKSeR9VJkPqDOUewNAUIwYkaVqsp76vb7kpPSYb5AaUviekb65Jnyg+p0hhQeAuSxSLhEM4",
-	"J4wd+Xc+sAW+DkJFhiEL5Qg9LlQRyroMqIhC8x0ZwB1lh1cpK3E6nF296eTeZX3bwb1nHvfM436D/Fql",
-	"IWQRpTYd0zZWUXbR/LFYDl2XFjxi/8a9ieobofuuC+Se/n/n7R93ohUcYfJ6uW5gU+MLM961NI9ifFL4",
-	"MXERe8QZzLoM/WrenOlNi/Pk4OadbfkTgZTJJyQIJTKsJHOsy5Kc9rn+khM6Iwc42CSK5+17Yyru48mh",
-	"hy0kuwyNgqb2f9tkPkoyotGQ0CmdGU3gTxDcm6/+5MrEkA/vXxWxl4xn5B1C89G9I7vzTNiT6415ABGy",
-	"J7CFFN0h9CYgfBy11tYaggFq9tcTDRFTWNQ4UfXD3t1gzgvcahfqF2u7qU0tBcMDcoUa9TMROiXHtzbp",
-	"ZAXnZc5cYMFazl/9frGr+6Tsk+LYCRNdEgsMhC0pN5D2v6zMHxW/B315J2d/89v3/7iY/qfz8Z+twZvz",
-	"8atj+f5U/bsZvzzhL/Rx4NxIFdISD0d8ONTItvLzzxmPf28B3J1St/9kLWjLyXrARplahL7G6oT7HuM4",
-	"VZC0eMh1mbemA6s9THkag0T1r1a0ejfeKQQU8pzUYz2mMyIhir6YqlbOPo8+WSL2+chi3maxbwtO71u7",
-	"by3kJdS7Kp1EWXZC0bnhuulaWjuvPaxZ22wSF7bssSw1o7GqpJrfM2kKK/IpM5Wo7wEmtgON1gXlpfGx",
-	"meI8EpQk/XkO1CcHzUaj1WweXuVsi/rtLuvnGVPycjN1xPEpM7145olAv8sO+DhUWq4eA2WpLOKhO08L",
-	"DSPB4zuT+O4WZoMHUchodNm12XYSuI86Lu4aW/wckz4+N3WAoohPIeibej9mSVZUIgwg0Jg+oiIgf8Rc",
-	"Ua2OuztADoyWnN+HPU/Z0x/18KP+4YLKTA5QmOrP0cf+YYkuTW6LpSDZZXLEp7by9zStOISmWsy/L5CT",
-	"biArJr2zN+VJ1PHdCjGbcAe3/cfQ5fdC3V6o2wt1q4S6DS5tqS1e02Uq57iSbYDA+HRvpLFGmm/U5nKT",
-	"9Q1oUd2gosk+0Ie/iRDq5MnlBpiF2M2Isqs0EFI/KLbOaIZeEsX5ZYwUJSGcuLjHid+MKFtR/teCZmhm",
-	"nwgexL4id4LHk7JF2Jd6+NLTFQKmseK9pDrFkEYSqlnf1+HCZQzY8iuLYE5nWIDMZe3Mvwia0BrW02yB",
-	"czgd1vX4F34zaEF7WEu/NI0LBufQ9lut+lmAHuXTgWaAfj1tGHAKmW80iM2Hx8HpsEVP2vVzvwX1zuAM",
-	"6hf0eFhvD1p+M7iA8+FZrhNEIOhQVY/9+TIN7KtZCr4F28COAlEtcXLk1KeKRvxu4yDUa1RQkEGHWqlC",
-	"JGiQlyq9/hqjvORf2F0+SxjIOJaK6JuO3VD9Ebo7sa8rSq34Q28guAmRLAuQNFzi6aIj/5J3e/1rutbF",
-	"fMTOqnt6/i3R83WQpkxJcHRoH8n5FbQnTGMr89L7MnaTF9mToMoAIlBQZBA1DbLNHMawxnhSjSSWkDYS",
-	"7MUSckVFBKhQgGnzh43qChjLjzjxZoylPN24s7gTM1Gwb6j5hImC5gzWRVivWKt8y2A9RdIEAi/Lff8Z",
-	"lMXELeOQ9nzxO+OLf2me+ERRrNVpxJePYEUnlFWjsplodzRkh400KHVMTSPaLhsAkaAwStXwxaBPDhhH",
-	"icpkSJuwUlO/AyL5BYJJt+e620aSWlCsp9E8ZgTpnnJvS7ndkS6n3TtpvNneCe1OglH3NPx7jkTdSoc6",
-	"GvMgjqAuTVZCuS9EI9y1LzgLtbhqXk5dMCYmxI9CYIqY1F3NBRimcglQsWAQkIO+eaNn3uhJUH0i6Qyr",
-	"RGHABmfIPdB1Ghw2iBZ8+2aJPTcrhnDgp2m2he0JCqpUNn6Ng9y4bW7t5Uca2Iu4eUXTKVuwqX4BTdtO",
-	"G3OzjqEzdM9qXs1CwFCowfnwgp5D/cRvBaZr8EVwRuvtwanfguawQ1ut9JMUaI7CBlRRHzSSGJd3baTU",
-	"RF4eHUHcrvsRj4MGNUdm+5ZCYJtV1yb+Pbprp1zcR5wGpsQU9JQIaZQwEPRbh+yuh3n2BkLjsQHGZNob",
-	"UAk4gqahIWeydnny2auFLIAJsMBAUuOccxNjaAy6iFtNTXn5wq/NypRx7kBLaKRDmn1oX6ms+kwSc8MS",
-	"YK2h4W4msxaFsN3QByuvLpAZOlQgiAJMNNGvjI3AKrP1Ey5NrHq2uzD6DjR+Wo+BzSTJvNKzEmr/0MTI",
-	"2wvSZZSZVNh4QtwdN8MNgOCtwPq0elD7Sb7BXN/rsr77cP4RicJkJwSn1/8dgzTBcpKbmdDl3GXuDmKt",
-	"Cztn/l7OjX/YIP/QN0pe2jC2LjNxbC60TfKhQkprBkuD1tJANv2KC2S7wmSymEXhONTiBn5uRjyotw5t",
-	"AT+9F4yZ0wMnL1+R3PLtSiRS6+mIR0BMK3pZtDG7KL27kCm4A4FRdSNgJlzRpsH5lDGOByOA+iMIkmKC",
-	"Gofogz6pk2Z6/DHD9yysuizPlPr6q6kIFdS1UnJFIqAPaAvkMWpB9wATk52MTErvtyzerpjtbKh6PBnH",
-	"wZoc9s+vlOd8ERbzkmm69Sghg3th4psSJgh1Iio5mIZqhJQBn2ugHv7lTPXfWGe2m12INouaEuMqHNpb",
-	"vFpf0mzKlbe3XifD9mQsEZ9N9VsFYhwyrcanmW9jGkZa+mHqyihA2Zm3VIPeZIbamTJktiT16gI6k7XL",
-	"My/7m4LxJKLK2kraA2NVqp8Oz5rluc0OMOmgx838r/lhnamqftY8b9U7gwu/fh40oZ4OegbVrXWFYNqr",
-	"GFuoGFkcflpFI5crkxweuU1Ri9gGUah2pIjskj+ySGjuXi99ScvLtiWjxU8rzX8MsbqbHcGiLha31gAv",
-	"Lu92s+LSbmrF/o7u645FtT2pywtAe1ln95HuuyCYi+IL+urqsYjKZZa3DMiH96/KqgqMaQCmr06SDpf0",
-	"0jOlClzXWTT70vRbjP4MAgiuCKbSOMuwcQg2yLtsIIQacZmtAZuPiCiPqsci3R/0/nYW912cQeSygf44",
-	"/o+6ePhXc/CmNf772eRVW74/n/674/94Ovzbye/XzRXZQCs/XyOQ2e29LJg5qVOOCYR7SaUo+Dm5eSmg",
-	"vpQbf/G2ZlKZS90xLhFGgjLF/d59uLUag0vXWtQRaLlukCaFPlYGpD/zI5tMWJKct04a2zoND7AEHtP0",
-	"upd2WjCGDzwICHr+iIo7XN16CQS5ZNLSU9rfuWXawSRBvSfWB9xpkfdxBNYqnRTO9HkAh5eEKhIBlcaG",
-	"jijdZQd9g9vOhB6YtG5AXprywYN+EJu7A73k1/6h12UGgZHtEwZ3FPnpQd/92TPP+7YgtyJjLhVRU04C",
-	"8MMxjbrM7uKgb17tKc57EwF+KKF/6DrYDqgE4i4HLtv+3RuHcozROIdXxF4JYq+ECc/hjPQnXCp9l3sT",
-	"Orvr6+/nbo/bv3kBfQcuw96WEMKxEKR574Rd4Jy9hhxUyrUv152yRG1Ty/u3RM82J11fLA/+O+YCe8Xp",
-	"8RWndXmJE75MAFkdw9XKdaR31L+nmiZqEhYyPa358IpIrdPQiCj6EaTnKJl1mhAuCOMMXP9Rk+rm9B4B",
-	"FG2/4xL1xkzxs1naEyUPG8DM5++uytx9spzdXQc/muPE6pZ4oOlWXbzC89kABHknuAJfbRjGqOjHXhgg",
-	"frr+XvUOPRnUO/5pUD+Hs2H9gjYHpmpFZ6hRulqk+SbZsRmsq5Alm03b/E7SZXNb3mHe7NZEpiwPNnOi",
-	"T5oP+5Vepo2uxiPmqe5pWDEN2+SYlmaGztei2KeIfjUpotmj2U6mq5w0ahvdpvNeoSovVRhFWk+NbY5L",
-	"Jn20NEF0K4q7TxT9ZhNFN0LbZRmj8yRq0YSbR7XHb2S85zzbcZ7vg+s8kV15g/v35bMxr2zTwBWZkOSg",
-	"02ovTQC3eZG7Yzbb1bl5D/qPdbIjMyt/xCzJPVV7fKqWZCXuqds+PXFH8ruaTWCJSTZTSkySg5iFf8RA",
-	"9EWUh9uYW29x1m+on8Sj5nvXHt/SqAFe3dCIx/1d2RmVRcidmRmXXZzlJkR9VF9PRb3aJpj2DdnttryI",
-	"GwCnirVMo83eWPY1GsuUuZ2b89qNTGX6y60tZZsRlr2h7Fs3lK2FshXsZI44lZnJLJ59Xfrk10Pnvwsa",
-	"/7SmqTUw/q9imdoBcX8ycfEbMkt9PWRk3hi0Jyd7W9BW4ulKK5AkMQsw+ygvlqJWi+nRVs2dgDDouIWF",
-	"6OkaebjNumg8d7GWheK50nh/jXg8u7kyA/vadQAf27hV2bD1Xdm0HsGctT4FWG7q+hrMXDvC8nVx9tsz",
-	"kT0VOVgTsBXMa3vL2ldoWdtUatnEnra1KW1vRvvuzGg7tKAtM559rYazb5z6/9Up/5Pa274zU9uTmtny",
-	"93Dd6/HtWdq+cbozZ6Xb05/v3EC3rpQrKQsG/OORH3H/fkl1IZf437+5fvPjD2//9f/Vd7pPDrA9vx2k",
-	"F4S4vaCfpXXkdgRY4UANuRg/k0SFY/DIiE/JkAoSKiJiJgnV+GhsYkCmNIoILslVVuyygM6wrZd05QZu",
-	"3tnByJ+YnIuFcoZDaerX38NEuTcDquiASrjsMlPfLWRSUeaDmZozPTAWZyACpKJCYalgSUJVVJ7gZ1A3",
-	"ZsfPEWrbUjbGp4ZknNWb7XmSYXbUk4h5snZ5dnZ22mw2vZreeU/vvHZZexELPoGjH0BEyAcVD+gsN2Z1",
-	"Sp7d2o1KqHlBRTHzojmnxrdkxXpvLcT5LWSuji2AUF7BpNCItdUtee10yNxdMXdgyMWUCo2e+hJQLRkh",
-	"3lMWePohAeqP9DPPDGCra8twHEdUceEG8gglsaR3QOSM+RbjXbUwEWMrdryBVOF9uyRTLVcQAQymNJKm",
-	"0HpLqjof1rHmg727LEjqjpjxR3QyAdboshd2ZVjO9SHTIWL+broyR6GSOKhHJHd11JPrOuRRxKdy8boG",
-	"HEz9lZgFvOTaXgcPepCFq7uhvGTL/bU2ulh2LY9avUNDUaOt6W9zMqyf0rNBvZOUpm5RV+TwFAPP3Ya8",
-	"2lDw8RIhiz3w0NeLO9WUJnmxXW+f5l5EVOgJPpW1y1a7sxGgiojPr1q0NhiGRdwty5j91Y3vmkQski1H",
-	"HSqTL8f5TWXjenJJyv1zL5BpugacyQemsBKNIhDYdEwCeITBFKQiw1BIdUmo9c9Fkddl1Pno0jqB+rb7",
-	"sVR8DEI+S6otN8hPYaRAkMEs6WvWZQf9IQpdfSJHmgokjf19rG1o6ii71gK4IDTAaXp7JwCQNJv2A47C",
-	"Hnqkfx+yoI/kpG+n74VBv0GuiZkts18zbahkl/VBH1DPj6iUfXLQV4IyGQJTfcKZ9VX8EUPsGrTpneDM",
-	"IEIehH6XySnAxCP9CYgxZemXUxpi12zSf/f25rbLMmflykEmJ3b0Kfm7p58IUGJmCk15ptwjxQMRXZbu",
-	"QpiiWQEJlUf6Mp6AkBBA0BvM+kV081Uo1XUU3Zg1vE3RZUFNLWCH6VoNwUf6r8+zzONpe3pVphVzq7ox",
-	"n38ucb5mluPcr/r8yxajn228lL/rj8sWYiBhvngmM+sqhUuCm2s5gb2vOemBKgXjiZK1y/ZJtZZ3mVtX",
-	"u6wll67m1YYhC+Wo6PPW5XHrstlO7ANng3PsZYe5WvXO4Nivn9sGcNQ9q3nm7C+TWr76p4hK1cMlpHlj",
-	"l+THF69e3L4gRwoYZdZfcEn+dnv7jpw0j90t0aD6nIgbeNv0qUkQl5UYtP5UiVCDvOllseGy5lrVma58",
-	"HTgd1s/pxaDuMs469GSQ7ZZn6Noyk0UCMn3YDD6qnm8O/7IGs19+f/k7D1//fj17EzY/vr5pzt788x8f",
-	"X//Ip/ifn3j46vkvE/3Om/bLzr//jO5f//whHP5jDRVk7iat9r9n78934IFfYMUSy8jIhKRkffPJT8tt",
-	"pl6NTsLePcwWRIRywcCG30gAy4ztF1ck5fV5Fq+fuH/hIz5lxXE6N+lOniROJ+n88Jh8awW7wnkduJ6l",
-	"p1u2CPfqBlxiGQSSumG2W2VhpFJE2dNFKGER61Lu4ch/FQ6TBeFl7TQ4g/PhRRNpcb3jH2vS3BnWXSMf",
-	"TaeLW+YUl0dch14j3Q1i6KFJPaNlnegrYcFd2dw94ULRqGJ/oLTCYlv/gyuK57PYBqi4+U+rmen1czeo",
-	"XbYzXX7Mv7G/j2NIpgS5ZkgsVL11SkguM7q7U9c81t0PzhSXvO5on20rZji3Zaadk3N6ejGsQzNo1jvD",
-	"YbtOTzqD+vFJJ2henHegfd7O94P9bV2+tpqdpff8+2FmG7Esd1uXca8kgKOQhf3TqIsGBTxirgn58P6V",
-	"RxzieJb0e0gAPVM32CPuknjEdsY7mICoaxR2P6hwDDJ574rUW2l7PVMNWN9xEsRoBgNyoBeiqQgBFhwW",
-	"evEtCm1tc94TzD3BfCqCuSa5LO9ogo/3Ls+dhlzIhMDshhhv01Qhb/bK9H7Fm7SzKvLXGLvpsJ5okXsE",
-	"/j0ERJMpZ2B2NkNXxT21NXbZAYb2uRF6it4DdpOiJiqUSjnlIjDdpEb0AUirSRQnrfZ5l/kjKqivF+lK",
-	"q0d8CqLuUwkkAqVAeIQyEk8m+V/NQrosCO9CZZuwuqmwgvwU6H3fOGBzuxPgc4Fd7BThzAfbMpfryQWQ",
-	"SSxHEOj1Zcyp1nyZ8KMu6xtSkm3J2ycHCCm3X/TBSqARBCRmKoz0GGzeJYwWT0niiZ7y5sX7f758/qL3",
-	"9l3v1+uXt2gIzTYKDrDNOEPWqtctpxpw7WbzKvWmkXYzU/k/Y67mZMKjqEFOmu0uK+opm7bIyTeolXSW",
-	"9DnHM+2yLEA1mjTIr1VCgYoMrMaHb6nd8wyWP0kcUAH1H6yZepfZwyMGBO1FmL0IsxdhNARW8/3ElHrt",
-	"+zBRTijZx3t9A/Fe2/bUNcGryNUSpsVFwqUfVe3OCm16rUYD30x0K4y5uQElrZh1B0wjOQSpAJIT08hB",
-	"Kgr0cS0996LtzSNAxYJheImWi7zE9NtuNgnXYhi2FaVawPBcAAt6uk3SqY1ek7HvAwQ517GVn6QGvnGZ",
-	"X9lotmIhCdcz5OKOK6X/pSc2klwiNhkxzgQlm258+JGWpeyGNYUmB3TRXYA9hbQkhR40TYo588y81YWx",
-	"BvkxI4x5JignkccIlWQAEZ9WF8zIQf+V7aPeP/TIdBT6IyOvKhFmoeP2h279graC7/XhFspT20kcyZW5",
-	"rP3rvjN+d/HH+7a8PXv49Xj2n/PBm2V8Z12OkV32koSzzPVCW+GeGXxzeWqIrCSrNz0uRU7Dt3ZKiH8I",
-	"o8j1ZXZRDVb8wy5iSJfk/5+9a29u3EbyXwWluq2R60iNJMseP2rr1nlsbjaTxJlH9jarnAWRkMw1BegI",
-	"yLI2le9+hW4ABCnS1svj8Yz+s0USBEB0o9H961+LkXGOkiY6R/UD1vI86HOZ8Ii5qmNzKklKpQKMIosD",
-	"o5YA3XqGei+PjZlxwWEWUZF5DFLSlAVmjuGXF1LvDZGQCpUq6OV5wmMxJ4nsc6xxiq8laq6VZ9OiIBHu",
-	"iOY93CKJPvBD8+jPpQt50OpzPBBOM3absLmBgib6rZPpTJmx268BalHMFMxZwsdIYNDnP4riLOLkjZNb",
-	"pvtB2GSqFiRN9DiwPrU1wblQV0adwckWJ8TuBPZtlIwSnihmX2IruoFroVT+reroikmWRme9xrE8hAv6",
-	"GsdfHnE9BQLMXyGwGLMRnaXKHbxMYHEoRMooXwn2UpnpvZtYJNbwg4ppKxQ2CxpDmgIYtHD8aR29qry5",
-	"+jzbK51nC09teMA1YJljehT14vCQdUdhj3aG4Wl0Eoev2PHoiPaGh1E3zsEyZr3oFQA4tysGP+fdzK8A",
-	"bte71u74EJUZNwXn5GyohNJn7MLkHFbPpKJ3V8u3t1vd6rmsarlm2qsPnb1Sdg9Xs8yAcjpDhPWER6Pj",
-	"dtijr4bhSXQah9YR0IuO4hItReDW+nrlAIviV2svOFUDxaAh1nRNFZmLWRqTIYOfD/YpwU9pC+hN1Cld",
-	"LuYrYnpXAvGUsaP31ieuQiYWsb0BEfAATfUumMN0feAsZ6SJPxML3Q3IIEfR6f98HO0BmTDKZRnGWwDw",
-	"Fn3xeCRwOUSAtAUftEHXWhgt2QRFKzILn/UxwBYvC9lBZPDdt4XGPTj1APZlGM2kDM+6F/L0jCC2zwFb",
-	"2lnNCVwPIMWbOhsCSJ1f1QOCes7Ww08EFOqcFg+nsnZ+bawPevkcwZxPVu2+Sj1/ghHbWhV7T6Kp5xcK",
-	"nGPI87vhea3odKOey63s2dN7E+SUGRnLSEQzLTLmvJaHZ89JSvV13aoksSBcqPswOG5Fbw/GyXHwu9FV",
-	"hxvqquLclaDrD3u/npkeO/x1c0h6nZHtFstedd0HL8nn6UnVVvD7fZ+QJJAY5AR1VWECm2tK1XVucvna",
-	"r1GOhK8FmV5P0aItu5mr7xlOTp1z8ucZmzFJqDuGeOOAQ0NA5tdUMeun1HfNMkaaheNJnxfS/DI/dw8D",
-	"SK6Rsh9UK6czQvvcpRPF3vWB+3VAEgnUCNQgUknKRooM2XXiUEcuvzuRBDnJYrtBpmmLvM7DMAbfUxFy",
-	"Cfp8MGU8Tvh44G2ziuQRmHN3rDKwpFHG5DWRTEGcS2vrPm8OvBjRxfv33/5w+f7d4CBAb69i05yO1Z7o",
-	"zOnRgJeWtmuXY5lH8ZQo7eAwKIgvjUTGWn0O8Kt8GXGhruyHHokMDqJmtIEeEk/4WH8/t1ecLzWRp0UO",
-	"ComU3sKx0T6j0SRTfa4XgJ43PUtN3elSfuUBHEn9x64pZsZDIvMoE5M+TxQE7WZS99nYN+ZuRE3gmj04",
-	"J+VOsyhj6mosOBv0OXh8OanEac0hAdfNcCIJFyQVfMwyDEg2gUZD9TmeqZHV4PJD1UHab/igRX5S14Vc",
-	"3j6nGSO9dq/Kf/xWq6eH7anuxvbUinmFn0FiYMUAu/kA7T2bG2adLQ0zI4D3mWWuv49nlgWFrOwS8Mbq",
-	"vmqfmNfGYI0tGKge89GU96wvkXjJfS4Qf9/7uoNoqsoWerNCF+ROzM0HXKrTlPIQARg7jqkiJwwl04xN",
-	"aZKPRglCuUA0Km4I9g7dF4zWAXpE7yXS5qsYHDOEOi2AIorEjCOZCkOcEwCJtXWQUrOR6k87CEj+C77T",
-	"/TTjOPh4EPjP6fFSlQxTuNNBI+EagArNA5auZCJill5NEjkx8FlsCtu+MgO8EjxdDLz00heyz10+KQBu",
-	"tTGD18LbROr3w6zIgPTah34H6S1NUjpM2ZUSV+YRvYFdIOwbE3GanrnA7qbaLj3oc0P4KqAfdtr15m1j",
-	"02BEgo8Cw11IWwXxl1hbLrTP8bLIYgaWXNOMENzOJvCct0iaeoWEcEOQc2Ld+slLwK0zT1Rk0NuGEQxs",
-	"XP19ObAOORAR/IoLxFIA6Y26DA4/z/0kKeUvZDG3CXphnZlkLB5AjRe+6YA0u+02WFfIyuGjemIwORJe",
-	"xiAFhKUlIJHPbWEs2YMWeedHzaETaVwYgpWHmC5knxv2IZxsLizkgCyYKnw7/GoGV5Y32eeFUDlpaiOB",
-	"2GA8LFhYTy8kvA9mOkqFNOOEUHyf63daCwrwUrZ/eAowBqdZUbqJfEmZkwGSUOsepExK18nmgMb/mkk1",
-	"0UeVwBr0A225JWpA0oSzc0glEHM+zmisDyUZkzk+jUqCNwcQ1ED6JvM8WH1/B26VTdDvCE80G/llSvnT",
-	"wN7XBFevzt+YUo5DfCxWTP0JGmf//M1nZtL/2UyePVR+D5V/Qqj8ypLys5lVlJb4Acx84BwuPgAWtfbq",
-	"UEh81x4H+bxJUJEYLTeKp7iL7NrQz8X+sSDszpLSNhsaabB9Spamxg8HoAo00e3dYM0a825wnhv5rrVE",
-	"ktITuc1u8gPdvRZCXmMT9nluFFanu1tz0bXYDDtEKrCyvOz3FWxF28ITGIpLFqLxNfb5ihZiyQAMoGKN",
-	"XmmLAMdgwKZRSpMJiwm7ZRwdjXoN64mfM66gU3AkcQc8MP76HNjDlErxnFc0FM8IJRlNsOiE6xcXc+xV",
-	"n/vW4Lk9TSxDY/VJg0QzRYYsElCAxxiBfd6ssgIBBsuJGI1yLKw1SVrk0h5gEDtr/IJmEvXsSJUxFV1r",
-	"MxdtZIW8pnYZLGdY6sW4gZH5cwmR8XENzSL0Y5Ot8ZENydyy8GyMw1b3sNLEgDXtUQ+By5BC+26o5JCE",
-	"/Vm7fchIVwuVs0S6Aem09Qc/7MA3h5ndW7F7K3Zvxe6t2C/NivXyND3M4K6NWClFmCb8ZsdG7IUJDwvO",
-	"QuAm1+/AbTkV43JiEPQaslFJwotmIKowCD6DvjHBXsyGJJSM2JxMEj5TwBIsyqF2q9kDE0LG/B8INgNX",
-	"YQtipsVkGOhlgvzhqKVa9ye6vJPijZ7CbfdcdCjLSsV2bEm0H9blL+k0edl9mcTTl+wO11eYinHC/0so",
-	"9Wc6jPTe2z1WNBsz9eHt6z//qfvXSfSn7l/XiLOZEddoM/2x95kDzywv/Ad6wwgFiY3SJLohsGbgWz5u",
-	"BqJBNuz6GI2tFlQNCL6pt4CgEhMqqU8MN50D9h6APiRwOBehmKLucCzhOZQHwUD2d30an2biNtG2A4sH",
-	"+7TtFdO2zRfMKe52VgJxzyyzP2jsmWX2zDKfe01Ro0G3o/F7YPfW297Hh7tYcKJ1SzuFaKuIaBXW5z5i",
-	"AgjxanAn/oUifkUPD+7FF+pb4acqHErZewy6rc+X3cZkHa9xnsRvnfPA9LGI0hqHLlny55oqJ0sO3RwV",
-	"MOMzyWLso8EVoD5UzsXcXEYI8AXCAoZsIYzXOEccLGMF+rzKTYzBA0d6i1QDPNE6kGYLKHE1MQEdh2mA",
-	"0W9BsVfw/75n2eRpfL/+Nk45n9E0Xax+CNP93kMJ9rbR3gn7kZ2we3Pm+XpTK2wH2EweyTLCjIDd2kXf",
-	"lr0aTTsSqcRUoquzzEdrckSMe6Do78jYxJpazkTIGI1D2E7HGTWQYOc5gX8g1Qg7Yrwovt8kT2EC3uPl",
-	"PCfLpWt9HsjVUOdROdh7TVb0mry3k7b3m+xtg73fZO832ftN1jYWnA59VM/JjD9O5OMHesNKYQ+TJurS",
-	"PlYMfrge6v23bmsO9qGOrTftD3ai95v2ftPeb9r7TXu/aa+9aTsduutNW4mMjTLB1UuQWvnydyVuGK9n",
-	"rYKC9JTkDxoWC8PAgDmeH96+aZHL2TBNoha50FtGkjGbPxgg2WCciekU6w6hBoQruhOA4e+0yQD+Q4qH",
-	"anIq14mf9J1bY5QK6blIx2uoWdGyuMoVHtK1rKzQ19fDkLmL6ugrKElDOu02+e4rfW0NzWcSY6/GmZhN",
-	"bYMXqMXJ14shy8hlJhSLVCNoSKZm06sRY6tx+cJKaZw1/u/wV3V6+z/t4Y+dyfevpm+68u3J/B+96Jvj",
-	"0X8f/euivbrXHz9jHa+Bvri5j3Jd9dBZ4R3fCc62kW8WzTJYThB48BL7KVJSm1Xt5Nyt95KkT0HUqoih",
-	"SshFT0AJfL4ir9GDX7KS0wjXwX1kRhN694bxsbpunB33gsYk4fbfzrHustIz0zhr/O8/L8Jfafjvdnh6",
-	"Ff72n/9xHymUp7kyuw1Wnxl+guto5YJ+ESOnqkI3EwYoCRE4m2TfpFzwxUTMZJ9jJQsZkIvL1+SGLSRk",
-	"r1sjXF8Ff6t5dKkSWZ/bQmsP1lgjNSXWTKQT87qtkUXAyEIXo1S5Z//dpb4pK2a7lLPoJ3QB/OomgFw0",
-	"3IrEAQPMhk74GLoxOTj3k5bAmTq/ZhmzY+PeaezeJK6DFvnRpAElSKPPYktDBFMG/Bay1ecDj8c8/J4t",
-	"BngcwUUHiUBAiOGONJAYdsMWJGPTlC5MBr/JaoezEcw9Lh+XizQRGWuRC3d26iL7viUv8MikzBGIcoPx",
-	"pVN9PoQRIxuv+SEeOHYqwfva0hEhXgLye+Be0B1xtAeWxAGOgN6Z05Rh6fMhjW60RufxOZ7VEqW7TNxy",
-	"NXVXyJgBLxNY0FewzAf6fJcxauLmOCyqPHLfsmDBgd7k2sEv4EOHaexzvxaM1npI0YWt+uSTecEaV7cP",
-	"QtrVVPuXKY2Yt7vr5tY/NhZY799a5bRVUNsBP+GpGVdI96d3ZTahiTYaEvUXc35o2QedpvwaL5A3CvaY",
-	"wvlp5d10J5VXinOLiO/VIu3dtSPtj3aYrjC0rhO9fhe2UDqQVJndMWjc1wclPN4mSM3SfTmMusMObZ+G",
-	"J6NXLOzFx1F4OjyiYW90yLpxJ2oPT+km5l3hy29ENbWeqVbBTOUrhcZZ49ebw7+d3rV/nr96M+3+wo++",
-	"ik5+iDtvVe8f8vi76zY8wKYGI7HTA7j9AvcewF3lgJVNSdAZdaakvgglriMW74vqbnwgXsNEfiYZA7lF",
-	"/vsfwe+Ni2nyPVtczLSp+s/f9C9fMZqxzP1SsNth28pPwQDQ84/Ka5jy+VndyzaoPLbne3Ttmd2Z/bjg",
-	"czMhXQTIWQk2E/JYQgkDtIibvXbPmMXzTPAxEZwdVJFSr777283f7P0PnOrNvr811usZ7kBB/jRowTMk",
-	"MjTVVMJj9moU9ujJMDyN2nHYYd3RIe0Nj6LjuOY1HcunnYlJYSOA91pTtfBiuZCKTVZrzzVgB2LN1vJo",
-	"Hmq063fSb8Q07NbZZ7xL52PMt10t1ApNzBWdz7HgrM7lDRUedNPA7gl+bSMnMK0f38NuNvjeDjf4j+Yr",
-	"eiT3T36aE0YRbuEI2pQEu3x4tJP7AmDokT7BYilRNKSqarBs6x9awQVkl5Z8+bv98z4Xtq1ubrwhmAxo",
-	"wGTBkoOmSfmCpMmtC74cVPlsBhdfv/3px9fvrj68fTM4cO7vqh3ug+niBTpXkhTTn7eMbVpPjZ3e7U+J",
-	"lf2skTh0qGwqck9i4f1WxFCy6IZQ57LbqduVxExCBMRfcEXXa1kjVvhZva7Vi9Iq39OTIUXvWH15rAui",
-	"6B3RlhtJOJmyLGJctcgFpJejzwpdizn1+aS63NN7eM+6WukJayqtzKS9oi1hvuEvF+/157OhetxOVzkd",
-	"+8XzVs+ioHcPlyCCJfCJY793U0xImUVoBTuiiqbioTpzIN41RBBV4lHDp/Ce3m3pwtzOdVm/ANdZTut4",
-	"Cju7P6c9kcStMUH3VbBW9O6zdTY9p9KTuIgJ1R9kRXXgXC+gQ5y7BRMFljXDW5N1AAkE9O4c4H1SJWlK",
-	"kAwGMA7tUzJI+NVMVuEbvoGmN9Ia9Xi53nJX8T375J+nhPfgN1hzQQb1ZeWMolk6eOBqenx32vNV05+z",
-	"in6aKmirL+mSybURaBwU35JMYIIcquNRwtJYAuyBn5tiPw9kWZNmr9PNgdMHFRhnWKjbK+sNbbuNzTns",
-	"92OlWH/GesK8ca8vvsB0WxSazczHmaRjFsoFj+4BrL2FqqzAo/FCEnhEH9TZLcsWOTjNc79YPBdSgjin",
-	"ZKCNzaFWL0xi4je4siRYo5mYAxUxPhoAjgyTX+kC01T0vBPdVRvi01fmWWIzYwFflYm5PPAKocPrtHWL",
-	"WSKASzPYISiWBiTbN2yqChgrA2OCVhc8qjtDf9BT8W7Bo92cpHeMa+mG7c57rW+OjMqJ6aJwsRE0TLVF",
-	"yzyhh2a0XDs86Zx2wx49HIYnUS8Ore47jdrxcsFZDKOdxTSBqKP+DI2z3knbiyJh9S+9QrEoW+Os022v",
-	"4fy1c12XibDgkS0x9rm7j/Q8GEHkYu4JvYGMryz09wfqX+cR+KaLAQYg5QlNc2SjL2tatPF/Le6KZdls",
-	"qiyEMlES8s6Achzw9geBkXj03+p1ExCAsmG1JtMmiCmCMWtCGLkk7txO+NQEyQ/HPp4s7asoV54fUOok",
-	"LrXVxG6bqu4zaey46oAIRj4kY2Y31rd7Jdr0Fcw/FXOuRXk0qo6HfIDXPHo8JFj2DqTYaWm1SSKJnsC6",
-	"4K2+1lh1nb/VN/9x71vBlEgcXXHda81lrJK8VlXkjxj/sZBfWHd/Ma2Y3EgEEo06UTc+ZGEP4CjRcRye",
-	"sFej8JS2h3ilN8rH/A2bCIytgR6CsKA9GT9aiEgvxIdjRPDtvogY0cwIptU0ulebB4hQXeBaygUAuOW0",
-	"zJELpzjwnpLuAG/EWZ/rm8nA1m0M3E2DXEwGpIklSdwZwKQAYCrFUDKuDirp4oxlvTXCfjsXhpWlf1HO",
-	"SqJkxONvlDPyjcD8cUQRagEJU8HHIZaDDvWF6XVGJSuL0FoC8cRRrnvmYgOPiTdv2ymVdWaw1m8it8Fl",
-	"7WNZ9bGsmSxAxFbSW77Ns1ZMC80e4NkQN4xD3tYUThpQRwuznVrka8yZs3RY2DKgRCRLdVvNXvv0oC72",
-	"tZlO2ge/nmvwa5MVHNQBl6DghrcNTuhCG+dA7IqJflAzDcKwvVqU3keJln326n7vH9/peXgTKfkY0bQ6",
-	"zmKwQNErjeE0BEJMjKdpxeDaDnaD7ZBTIFg/t0C21hKOJw6yPYJ6MbOwloY5KmuY7m40jAnE7TXNc6W2",
-	"sdG0LQxYDHe9ZNi5evcdZFYAkt+dki0bG6QaYV6D5TOLwC1Omh6w/yCAfLhIcKmP5HEmpmEs5ly2yFH7",
-	"kAwMUxQX6ioSfJSMZxmLB67uveDsnBy1u+7GGc8Yja6BYMF67EksmCnQZTD1VQ7EX6CBb+2Id+T3akyj",
-	"m6spy4CpKxU01rNtfhonYzpcKNZY3blU6GSdl+nv18VMCjvvSEjU+sQ9SBtkIehHVuiaIQL7wPPMjqLk",
-	"2I/vTx5O2rpRaSM/qeH7+4IE6I0b8s48x7Cp2lTR8JS1R2GPdobhSdSNw0PWG9lr+ab67QfyDVU0Ynpt",
-	"Nf5YV8DsIPYStmMJM8xbTi52JmmWaSd0FIlfhrj9ZMb9Goa9M5Hz7jMZ3Ow4fnV0AuGWXnhI2WFIo5Ne",
-	"eNRmw3Y8GnW6TNu0xmBonFXte0CZhtHfidBmx4RROcvYhHF1NeOJtnH1fii9qJXhuTQklpDzSsfM8q7Z",
-	"n9cWcH/a9kK+YyH/qcikZXipbBYo8GgVWLM2EHmFSIUaKf9qJhPOpCR6UclzZH8Cul4+JkpoKQxsKSTC",
-	"Z5Mh5NvNIOOImNY3Ssr7xfbsC87LM/N6Nc3YKLnTX+P7y1ygzQbwzhJsPmIg1nyMh2Oxdj19EeHY23yJ",
-	"7iprbyfi1ufvr5m7CxcPmcygXhikkZ/Z9B5/eRkqP9g5+5xy8HrZNsk1BbI8IFJduLbnVALWxHSFObIW",
-	"0qR9rGxmXp9IwuFO8MaZoijnBKj9Sv3ImLYj9FY/ElmfDy4HoDhOyDW7I3EyThTSzxF5Taew6qxOeVEa",
-	"NJP1QWWzpJ80rryefK8rrc8oHfKRFd2aE3dfmqSVsS84VfI1fqxL+FafXqz51gn2RpbQWqFm89DmKZQb",
-	"a6F9JPm5RpLXXZ/3pFJ6ymgpQpyvrE8rVep5qPrPXc0/TXh4vaX/aadc9rkXFiYVBjdQNol/M47syt52",
-	"gca0lDMWa0PbPdissspTEd2weHBw7koY654kyI+NxXz6HKorQrVB83LodrPeyg8Isl7Xmd4BoZIIbpCf",
-	"ldhMjI3tZgPbpf28rgp4Rmmmz0N32qj3Xoeub63U29bPPR91bbO8xHhbJrddJsA19bGrac7eiIimJGa3",
-	"LBXTCeOKNAcTesNINuODAy0rrqrU2UsINqbXQqqzk/ZJG5SU6fVSu3rfYNIkrDEag/umlUulmMoq9kJA",
-	"pgYeCDCv3QBNmaQG1wwgDpbbcY71cuiFSJamMiCSKTKbkuEC6wD4Tdr5X24V6QFhONIvQzASmccY7Lfl",
-	"0dBVDDZhWdglenMxZSrUNUuyUjAA34RXplkSJXzcWsq5qZrLb3nsEo9dEf13l0RgMQ0/m8eO3N5dlYQE",
-	"Q7VdROZYUwPB9i3nffW/Mxb6qPlEJQJiScb0luW99ipfJ5LE+jRpHGn+HOeOoKXcTFMlPiBTutCrWwau",
-	"ynI20wstz1Rz80wk5fFQ3JFI2xjei2wC2x+//fH/AQAA//8=",
+	"7P0Jc9s4tj+AfhWU3q2KXZeSJVne69X/utNJj3uyeGJnehb3kyDyyGKbAtQAaEXdle/+CgcAF4mUqMVx",
+	"0tGtOzMOxQXLwdnP7/xZ8/lozBkwJWvnf9aGQAMQ+OerW3qv/zcA6YtwrELOaue12yEQAZLHwgfyCEKG",
+	"nHkklrQfAQkZ6V0N6m+p8oe9Rs2rwSc6GkdQO6/d1dp3tZpXk/4QRlS/V03H+gepRMjua58/e7WrAEZj",
+	"roCpDzCO6BSC+e/3lIihRyZDYEQNQ0lCSdQQiFRcQEAokxMQRHFCGQEqohAEEfB7DFKRSaiG5mY6AtJL",
+	"PudP63+HaX7A+jMFo+1zHgFlONw33KdmVLOD/GUIAvBLvgCqICBckDGwIGT36er5lJG+Xk0a5Nfq4LF1",
+	"IEE8hj7Ig2a/5beDQ6h3Bke03ukf+/XT4ATqZ4MmbfXb/mHQgQM+BoFjkQdH9Lh/4p8G9TNoDuod2urX",
+	"T/12UD8E/QLz25J9+EAVvAlHocL/mp/eB7OektAo4hMIyBgEmYQs4BMy4MLsix+FwBShQSBAytwEj5vZ",
+	"749CFo7iUe286bmxhEzBPYj8YD7AiIZMj7F8QBEMlKZCXPpYCD0CM7DcAI7O1huAhILVuAGfs0CSmKkw",
+	"KvgyARbk599pr/J5UGJ6OVAgyj+tOJnQUJE+DLgmPDHVhEbvachyHz5cZeH/ZVf1KijjAvjzC0nCwCPg",
+	"DzkEZCD4CNfAnTkuyIgGQPSJuCC/x1wBCZU5vwLGXCgcKhkL3o9glD8Ih4OW36ZnUD/qnwT1jn8K9TPa",
+	"7NfNiTD0vJCWP3u1MRV0BMoytZexkFwUT6jH4JPq+nhHj/ABzmMs4DHksSRjeg96dKG+/fcYxLTm1Rgd",
+	"6e+ZZ3IjGdFPb4Ddq2Ht/KjV9gq53RLuGs6whTN6CC3/6Kh+ErT79Q6cDuq01W/WD/1OcATHgxN62ncD",
+	"HFM1TMcX6hOvdyQUmqfO8rYBFyOqaue1OMY7F3Bmf/p3mM6P+5LELPw9BvIAU+QGmpBYAAGBwQB8RfYo",
+	"+fjx6kfNrSm55zwg/pCHPuw3CBK4JoI8e9ZvoiwgfR5MNaVEdGo4/SAUUulVGnMmIb9ER4Omf0qP2vWj",
+	"fhPqHXqo+eShX28HJ36rfwrHtNV0S2REXbpIM+KgbDfbR0eePjru363l6/UhWfntrdsFcfuJR+trXsZy",
+	"wlt5WQeoWhSfG6uMGA48pOwe9Kr1qdTil5E9KlE/0WpNb/+CUCIVjYBwhvd1Wu1ZhaWFCkvxJK2SU0Yk",
+	"h4UnvkScXtN7IDL8o5S9RPhc9lMBDGgcqdr5UdPT3zV8vN1seilXbxVw9c96N8yOIzv8gQY/UQUTimfa",
+	"55r6cIR0PI5Co94cWNb8v79Jo+ska6SfCPQHHoEFXHRjJoD6Q60K1rxaAIqGUbI5+g4ShAFhXFk17UL/",
+	"PUSapZJI+gjI8aSiKpZ6bnoVQ4Xb8QMNiBtqMrGhUmN5fnAQcF82qC84C2V9HFGlOVrDjtONXx4UDPNz",
+	"dlX/R8Cgdl77/xykOvGB+VUeXJuXmDUsIj6cn8/jyMzQKHb+0Oh+AxpGEOTna2g0aOgx/EADK2032wca",
+	"hQHe3DVfnN0GJ5VDiYPE+5HsheBaQP43eVVyaL3aIIQoqJ3XtP4V1bzaCKSk9/qmsdCKp5qSO/PjXU2/",
+	"eRRKiST/a7qXHU2a2b100117L+emuo2tfEsj/Tmzaeb+esjwW27tcL9e4t5d+j6MleHrJXtWtFcCglCZ",
+	"xaYjHtuH7F+108bhYc2rGR3Sn9bOax9vfqwZRUZNUdmQio+QGwmg+P7a7zFlKlRT0ib1u7jZPATSQlW8",
+	"3Wwf11ut+mGz0TB/t+vtDm5NyB61JNED+dWrJRYEDkYpGI31GFtezZowXdQQ0vfdtprnTf3//9FcS9PH",
+	"Sf/UPwuaUG8N2tpSOdSWSgfqR4Nj6n6rebWHkAWZIde8WkSl6iIJam748ZYcKGBUb9mfYfD5gA8GoHlo",
+	"N1QwkufkqHlIbox5RD4y+kjDyLIc1PWQsSVvP299NhIIpJ5EX69gLEGcG8vpaFDXg9O6pbWYWrTddxoV",
+	"LrESoV4krTqbj3Zxtk3Q0zzUjx4F9Q4cD+qn9Kxfb/qtoA2Hgw496meYWc2afzWvFo+DBQvaav4HSdl8",
+	"yxLM/P3to9wGOKIwYzsOTuB0cNbEydQ7/qGeW2dQd/afnqg+2AKgq0RIo9r5gEYS8NLvsaW7EWdqGE3d",
+	"9lacMCrRQQxdPclkwO16+0hvUESZGWJFZVYbCDTqxiLKsAiI23U/4nHg+ETD56Oal910/Q+uKNJCnn70",
+	"lfGkq/WC7oSLB71B2nCunR999mr8EQS9h+59v3be0luueObfzc+ZDaW+Ch811cUsVN2xsLuVHORWs9Fs",
+	"Fp7kxQRgNlTTqLMuOFNc8joNRiGreU7amjNiibFzdEqPzwZ1aAbNemcwaNfpUadfPzzqBM2z0w60T9v4",
+	"JKpItfPDz5W5pWF115Z6S8Rfqm8J8LkI0BMTkH4YRUb7QlPKMnOyFyqtixn2gzdankio0Iopo9H+BT5i",
+	"xeqQGnnlczYIkT3rHxlMiNllMgXVINc8MvZ3wsu0aMt4tModNrfZpzzSy3lgDBNKPSx/Jn93w+Azuo0W",
+	"WKBaWnA2iEJ/M9kepnp11/Kzbsi6gyi8H6qsnL+c9XeFkswo5XqjpAqjiPRBqyNjwX2QMq9+dZpnqchO",
+	"prCuvF48/G2pYW7mvh2uTK0h55TR0wMU4q+56IdBAGyjfRkkb8nswb95LIjgEZARnSLpBhx3Ir/Ah+kC",
+	"v868Zr0VTgeyrdX0aRSBeCFLZvLZq/3EGWy0esibu/f6NTlVNZQEfzKaKok4uwdBElmfW8ZWRrX8ybxp",
+	"vRXMDGYbS3ilCHwKtdpB+rHKzwQ/ZZX/K6Y0r49eGQ1oEx5h35Rdyxs+Amt0oE9ScHavObKmUBkGkLe4",
+	"MkvphoW6Fghihrf2+XdD28bKXjISM/g0Bl8vrtb/YwGpdeW+pZc8CKUfcZksNQqdawGD8NP6bBmlScT9",
+	"B6P7y3g0omKamoIqFoBCK5QyhiCRdVoE0yjObxn+1B3jkLr2pbNnYcE7L0hGmhLzGgwtpMRmpPMT8vbC",
+	"OehtU/TBsNf8EtlRainER8AZEIgkvJAeYXyiTS/OfFi+WObtmbW6cjrFBAQQFo/6+pBl5KB5UC8ZHkfQ",
+	"dH0fPgJLneVfZInMyD9/3hannt9+64OQoM4J1QcDRJ6K0DVP2R1zz060kpVbslCRvV7RyHv7HrFxnju2",
+	"gDZRt9PkmW74QPA/gN2xuRcbquntN8hlJDnpLVQYeo07FHPvuHrNYxZsxDUZV90BviVDSu84kbE/TLzx",
+	"edLopKTxjivy2j69Hm2k398GOejx4Ntwi9DLE8qwHwFR3ChCKNWRHb53iux6nozlboIZK3UNN4GMpbac",
+	"l3oJKrkFvg1XQLJozhVQiSTs1JMtXcFUm7HPlpheofrKza1kCTAksqGUx8NpHIxzYiwZmF5Nu6keETFj",
+	"WgvhQnMQHyBAgT4ry9JZZT6RYUDvWTQl1HqOM59KsgY0MQYXRq7ZIIb99NOJscJBoxQDX4AyunNuna40",
+	"96dSTrgI8irwA4zVwnXJvnPGj5280cw+WRwtwxTXUm/+Wxd42SZlBMBUSCP51HK/eDa4YvEYhETiyC3Y",
+	"JWEw0RZCMimM2vl48havV/rGnDtg9n0Y2da6l2WWyfsdKaF+NIqlwpMvYvYFVymdw/a0o9zhsYrR7zFo",
+	"TQUndq7n6xidIWqtoBQRu9Z8aPGKwtyC3jGjZWV/058Z8UfDdTFbArWsohUwWtYdU1mCD9VCIs+/KiW5",
+	"3r7VmK7pNOI0uOX8DRX3mxnvfR5Mu4rzboSvKok1YeQ51EPmBG/MG+8ZH4iNCZFXJpZxyzl5Y9+8Hl3N",
+	"DHDbXiY3M3y73mbKkr0GQSgqVZLstcjb8Id91LiuBabshPptrxOxskHgFR263VEoRzYePbMHNpdkmAYc",
+	"L8gAlI/a/fyxbmVCrtmxktdOQK0bep0Z6Lb2Is03TBIA0LlJI+Pks2pRViHcQqRbMwTUiO5jAbN2g9Wc",
+	"qO/zmOEZTW8le5cvP7x/d3XT/fjhzX7e95I5CcV67EZR75khb8UNQxhqN2RMRRJTzszV2h8Zr91nr3bL",
+	"+VvKpi5lb6PdEFRBF7MjZnwmnJMRZVPiLJQL1JemJKJKmz4Zgm9n5Jh+TI+NJINbd81zA9vGUn+gCoh9",
+	"oZsMHSgwwsW4MKTJBpzRwpP0xXqSflI0BvvEwUzuZzb/sZ7LwKz0kvSJmRfZTMqKL9F3u1TIepILufDh",
+	"NGsSV/Mjo7EachH+sSHHjfFFWnv06QzVvTV5D5rsXc5ARtPMa0+tlOpyQ1uX4GaHtZVkiHQ+fTo3lwyJ",
+	"/fLLL/XLzOeLDT5qfQwmrwKW23EfmY1Lad7xykZ2txRBe4BpV0AsC3yts7EyrW7pG41PjJIgRN89U2lG",
+	"SJaftLM7m5mA1Wq2EkDLjH47fDzg+pwSEUcmaU7wB2CNWqqB4z5f3t8LuC+x6f/GJ4QSzBl4IUlAw2hK",
+	"YknvgfTB5yMwWYc2Iuwi9Zh7xOJR7fy/tRH9ZL08Na9GH+9rv87l0Hm1y3FoE1Bt7lFozPSs9ymT0BpQ",
+	"BXUVjqBW8C73TH9aIQnWOK8q3IZuKr01K43FhPr/nP9Bi1Zm8zoqfN04U4sP4DjuR6GvdSOhnMnyAFNP",
+	"GxNa1btnoQQSIj3PvVjAI39YcVKCm/O3iCz/DtMP+rbPn7OJov81Kcu4Ksmk7AtzrsaURnj/N/BVSiMv",
+	"8SbkEoHRYWl0naEZm/CSJyO3DdnEVJtUWZ6YOrtJM4crGIVMm9WRWekRfQBCMS9X+nyszW5OKLGv0Gu/",
+	"PB07u1A45GXLgOOiUfR+gGlnizbEnrDP3uwRM9ZkMWlNhjxCYmqQmyGfMJyuKcRAR2OaZLx4MvYb89P5",
+	"NZnQm9AkSVabjb77LShaMJ+AKmSaSVZQpVVxA6NC0Onc+PGdxaNPU21fojgqrEDQkgpLDyg5arZtmmyW",
+	"SRZm2tqLGQHdtQpIIQ9Nk02rjaTTbBaNpCDXdOTSJ7sohb1anwYueFM8lDCKQnb/Os06mx2MTULTRjT+",
+	"ue9p4SEUCH3xcN8jEkYhZSymkb5yvO+R9F+t9r5H+iEwFpoL7c6+R5TIXDk83s9JoSTpLfmMFu+Zb2jp",
+	"lP6ZvlwTd/riRdN9ywOIUEexHx0LGFM862Mulf6zOwg/Qe7CmE7vF730Q8zmxSKVXT6YY9iLhOEq/N0G",
+	"3mXlU5QO9bV5dP5AebVByEI5XHEoQ6BC9YEq+1SeiN5QqYgM79FTF4UDcOJvwsUDCBJwTBtQOe678HsV",
+	"xXGaYzs7pCRUPaIBeARdBRAQKok+2MQfxuyB+Hw0CpXM8M0kld8FyKou+N9DE1/Mx78KFA75EI7HRbUq",
+	"+l3SLZyI2QtJxiBCHkgTbzR1XjQSQIMp2etPcyWYMdsvngaqIyvuttO2q07+xtyviY0rGi178C1nMC3W",
+	"SHDRPXuukoFkNjpdQPexzDmZWf6lmkw6g7W0meqnfx1amlkefMXiSbhDP8emXB57ATlOhoYwFusNeFeS",
+	"D794FH+3c3XMl0YRPspgQiOZYblLuO3zKCIZbr+JMjJ7NObrrDGJSsTaYu+dYxKHZZZScU3fZI9xkrBd",
+	"LDboffj4rntze/nmVffy9e2rD739izumt4aEyhVoS0Wn0sPEEM1HfuP9F9L6s/a4MLEV5BZoKkpbSypV",
+	"445lpLSJ3uhtMxFPfZS4tpeNSyZRSDKTKNzNfHJzQXmejZZXyWqeDLlMwuYyDCDNss3EZefMVlMLUqSD",
+	"mR+z9WyWXWCdWBVisW7kl/iiIllbLp9+0duW+bSZtJcUV+urWmgqQZmkvgv/VxqWlX1FA8qVoayW7pCr",
+	"majwaIHxYa7nuLnboezQiviLi4FWVanPClRqKzu7Zq31xzFc2Q1AE3ZXQjTIlnpgyVWSBJde/hQa13X+",
+	"d/svGGmCheTysrTykHVjmVkTjCOYNK+Zi488DKxBkqR2GaW2LMexJJ3PXdYvzK57PlGiLE+gJB6uj6/o",
+	"DqnUivQI4S7cxfxrk0tplo4z7/XVpOrDXXSjNrpQN4KB6sYs2UKseEnuETyIfdW9Fzwez12d+/d0nO6T",
+	"SziCT2Nblueu5EaVvZiMIXtxLPhjKEPOcr8oEKOQWYe2ouleuDKU5IK1NSN+H7LsRRULd1Mho01t04/j",
+	"oIoqMwpZ9mprlnW6iPhcHfHxYneNV5uIUMF7Fk1NQfLnbLHNYs7x0d33+XMRC0BW8QONKPMLlJx++kMF",
+	"5dOr4SETS8tz8KNX5t45ldVc9pJv/1o67Kvka/lRVzR0zIUitndz/SLJX/ZcNoQ9PEShcqA/LW2RhmFi",
+	"LzL1QXuJc+yFJHzCrGJALcKKffULuT/jJ9FX03NaQJUzi4W/omVXuEqu6nLexjYIJ4XaK5p1otjQWtNl",
+	"HYSqa7ezQGxj1hhnpPfTq1ty8Ng6cCtq8up6DfIyo1XY38iQR4H0DAAB0sEFgdFYTQ1MB+MMKsv2/CEo",
+	"kPB2CtGiYOTcWUhr6AoW0tQlZ9fQVSqva7ZX9MYXuNgtXUtA/dqk3IYyWekLQvsSmLIwOfZ08Amr4Pf1",
+	"auOhTa9b0yB2NJyaw9n806o0mBQRZh4ImTru1AphZMqc+m6PzKS85Bilhyaz7RlL230+d4ByM1l0fNez",
+	"o9MTnoV1aTa9hSd+TJUCoUnj//ffy/p/fv2z/fl/Fhzq9U9Eng5/NNgQ0uV731wjCAZxT3gmadcwijQs",
+	"i8bJ7IgPi0dcfuJykriz4Gg9TYTlgmSFRcL7UFjQaEKnEi3ZlQ9cbtsrRWTcIi0ixufxICSSbAP/wQwn",
+	"yXpTnCZqqq6KlUH79JY0wa/xeD7DCalGq3qLR/wRurPTmhFmIgZi7pRJznSoTAoSun7wr6xPN4HGW1cc",
+	"FenUr/Sq3VqjtUCn5kEBB3wdQhTIc9J4yUdjyqaNd3QEHmm4D879G7/ikYb1DLjf3T+d2p+5dI24BB8/",
+	"vPFIw7ozGu+weCpz4ZYrGmX+/WMMP1KlX/MjncrGtsIwmyo1MjbLXeD+cu4Cojj3UGmxeSmkZydF/vxz",
+	"ZgE+f8a6yxh6hTN8RpXDTdQzdLOuLpGjybUUim+dbDMsptXU/7eUO63J1J6UNGeFxTL0sQIZP0NRS6nl",
+	"eSR+noluIPZzL9qS9N6dhW/xLMyROW5YgmAwE+Uo9IlfEqkwMXJE/WHIoC6AogOZ6PvJXs8RZc8jvZg9",
+	"MD5hXcQi0xdsggs6SXseaTQa+4XixoKXFRnr+BOhiqC95JGAK4QT4IIwjNGaOyTZ6+UhhBoWFciWQaPJ",
+	"YTBGid7bwnEkoGnLQplmwJ5ZtPS5ItaSYIZUDTocFgQdsvglSQwBfcoG3NcBwM1cy/nEM1fRtz57NaLG",
+	"eZ9UAnQV7zrHnEnrm3lEUhb0+aduEGLybLEd8RNnUHHqraIUpgzeR9Hr/wY0UsN5ck612xQtkj8sz20z",
+	"jxVtZA4BpGp6WNGMEpSNovm4sNu8BxMhq0y0pqqBs6o3u28izl0Rs6q5rGs5SBc5CnMgaRUGkKKYVUih",
+	"qJoRJOVKb0V3bHeR++MGlINDT4EgwgwWQ84nohmUAeDK+Nr15mhGCCwgCGS2X8k9UiVrxBKdSz+KQrZC",
+	"vph9+E3ICl3JBq1ifkUQAdE3UUWDhmhAEf0pUJG7IE3eIZiLHrmn4/pAAGRc4Rjy1w96tswG19osbiGn",
+	"x2y9VWh22ebaRAN0FeNOZROGPb1vPpeqmkPLxT6r7sC1eaBo9W3AE1hQiZLt7ZjuVemBak4ESyKpS1vG",
+	"/VWSvGy4c9UnVifiW/qpaBVX+/J6xrMJzlZkUKvY2l7tkYfBSuMpMs8T377NrsuMOB8DcFub3bQ0zS4r",
+	"xlIBNUN5Obpd1wOQZWpzR9Ym85I9ajG2zQeRj0hQ8ZgMAPY9YjPOML5pHzF37nvEpaDpHzEjGdm4EECF",
+	"1EqnQakke1YRxQsGCzGTnZSB4KdKc4yIMi8pvcFQLIiRTfDZ9wgNfoul0sc9O6bkfkFDCQEZhUHdjjOr",
+	"eaQpzHZe2US6BFcT4zzuK4uUFGT5JYpK5dOS25cCfcDVfZVZsAaufL7MSXNjLcgMjDMfjWNtLOwZ1zcJ",
+	"MMEtWwCFkA0GDImmJVSeEbUya7ekJLaCbNVr5eTrUzPlMZfhzHpmuEEKwDpv7AXghyMaEfOuQsmZBdWp",
+	"knNAP3XDIM+IKyYqpPw3D966elZwsiAJ98pO3MvCHGc+5ZhVLZ1FQo4LGE6y05mAiwDNIU1mC7IXk0Fk",
+	"U9W8GpJg7gQaV/7i0/ccbqrStMDqDqq8NpBZpUDQATJ25gotzP9gjtmCldBSe1M21Keyup1U6qUX1mQo",
+	"OQbV+njk8l3Mc4l3XJgjj6NN6LOIGF3JXqGNijVtaKIycnl9hTVh2RRHi2FcnpXj1RJ6KuqUELJ755aR",
+	"QyogIP0pgUcQUxKFRgueKelLm7oUvVBKQiXpua4vLi9DP4UtX5KMDauFR1SqpBdMBb/YW1AgIHg5dGgr",
+	"q+Qd5OttF9anZW797OUhr2d8ja0KvsZNuWL++7n3FVHUWx7EZQSVJCzqnR/hjcYDYtMkCSZTkr0e4wzM",
+	"BuIVSSSPTNE2j/X2QU5fsQXXmvzL/D9mVDegVMjuZVFCn/8Qj7tRBuZs3uWAXbDs+Sz71SawWkyE+XCq",
+	"Zng+MAXCAKEX5UAFYekYsjDvRa+fx0dftOHv7d1XCkY/4ULXMrjpqIMiWvqfNRZHFnDFKFJFtT985acK",
+	"hEFmbbIrXrS+udVIl82b28y5ZSmnW0chV2wcq1UjgfM0NKs4ud9IaBBV6AiyAH04zNlIRJV4Qo4013s2",
+	"LQleJX5QlIE7T+KpMBNhQYBi0QlYkdnlz0fSWsfu15c7LzOGBhWBNen24JMSlPz0A6F9/mh2X/KBMj/v",
+	"X5hkLgtPkf6ANOG6AdVb3poHcsYhlbxem6Q//YCeMs3eL0i9RUJJYmZhalb+/Conu/zgFp9TZkAjFp7M",
+	"OYxpowNpaTPSL2gQhDEZOVQnOmPTWJzhCScI/yY9CzBMyc83799ZbN15BSXVJpeYTOSDa93kctl8KsQ0",
+	"88ULZ/Nb3PsRF4C5bwIGCGGy12m3Sc86ShTn3bEAP5TQ2883v2q1G0fNfEJg/f/9t1k/+/XPltdqf967",
+	"u2tk/rn///5nmTM+fffHmx8rpxrOkERiNCVvLtrtdzDJZmt/PYmeX21S2KoJjA52uWrcsVMQqsqiLhu1",
+	"TgtoFKQYCzTSmnEVDizET9HvWqfUrNhdKdLj3mXekdXmViCMbLJcWkNVlgWu142g0YCxApoNtRgDlFjv",
+	"JOI6gklKzWbYVXLmG2hkhNUL6LSgGOBHzSPG2mAJ4qTknUcBSOXG4eJFrnNoBqkylMSCL1te7trMHR4f",
+	"eQubh+aGNrNayx00thSp6rSKR54WNF0YLojgjDMrlpvVyeGS5nn5oa02rdlQ8MzOFcy66NihKlFgh9jQ",
+	"6sjBSlSoHzYQFJonMYzHZz138xrPMgtikMXvqPD1FO8jowqhedgdg7B6RyV3ycoFGUlnkQvrfkX5qM9f",
+	"EvyU1UJprpXVnxXvLS8qWcHOnq0hLE/qBBWPuwOo/mLFba+GJW4jbqsU7fyzsyscnTdDoFlycZPPjnee",
+	"JnMEWHowsjr2PDG85KMRZySDGCc9g9QXAPI4dPGAJHuvwwjIzZT55C5uNtvH5GZIBXjkHVdUTHNOBB9f",
+	"iiWryVsKRVCBEbCiADJfWsHW+Ifpf/Y5P7g1XvB5yYL/I2m0VjyfbFSBxzkkUxvAnwOkc68n2sKyFi93",
+	"xhC1aFPm4eLoyXsRFHHK9TJKVksasWAf3QWYFhuxy2GojbRpZa86LsWrx5IgflUGtoTNOvZaHcXMyxXw",
+	"Fr0RZfkLSe6BgcAm+u4JLwMvBgQrtlG3ci2NaeCUnQQUwtzV2JSRF4jJrNazWvxqdRZdLSUCdzyTEIF/",
+	"dRP2XlAwalfSKOmYXsIIZZxNRzyWZukuzLomC+46xBQH8hSM5WoUeqNgvJX43HpJEtkK8K2XHyT5DanM",
+	"zIrAbIjQDSPPd3KkNRNIzApOxxvcDqyb34A7slZlg58xvBdtVtZGX4fJbsJB1z3wianQStK8FxgLa2EK",
+	"5CLLhcSSvLZ03wyvnw9a+qooAvbLkBPqKwjO84e+H09BkL2eAQ3t7Xt5sJtQSYgGZK8np1LBKGkIBaZX",
+	"oGO/ttVQJk0EX6cJFJ/DfJB8RDAlhkJNCqeRgTosgc5xnQvTG50tjuPDGXukh+1/TCpgGJgkwJ5HenQc",
+	"dh9gOvuLnmIPPpkUW/ujzcq3d+S9aKs0F5qf6CpAfIKPVpQKC9QTxVd615x9ULO7VMNJlNLp8yQZGM1w",
+	"gxSD7NyzEI4JWgwdjwV/NInvmdhlGUSVT5kPUVmKeyob5w50mr00n9jEGawIqAfj4goNGOvDnAvCBlg2",
+	"rjJBKC+BerW6Qi+Zak/b1dIqCm6xbOtiK5IybjxtIVrPXj7KYi/qE9VFkCQkMh+k7I55FPohuFucqqrv",
+	"6mo9sXsvKDOfSTfg1+XZ+jBOc3LSJS0l548mbJXfo83k1Mq+DcHje9vp8OOHN2QPkdeyno39zQAoylwE",
+	"Xs0G7UpBp00z1zFVQ/tlbAiDIOPLdiIr/ZzzQX9u0U443rIpo9Cbuiav8GrXVqIVIMaMDKxW+d7azFG7",
+	"w/rWShv0ZTBl7LCKIGXciBFRJm2+fHNt0GVcr8g9m1uvB0N69mpv/wlhZ74gSEw1K81Sx6ZYLIjGBa7u",
+	"bla3m2YzBX7jfdvdqrHgXYjsVUyU+JPT7dKSEiTnvEBY9IFM3/oFXM2ARgWYpKzv97AnLGLMNr4AKk1u",
+	"MTZGn7F7jUAlKxpUzwG1Ug1Yrb08r2NRXDHzoQVLtiZej13nCufP7MmzBGdnD9xMGJnW/2jWz35N/2x0",
+	"/6/+659t77hKqHwxPZsVWrDuz6OcO4m5gXpuX3EdUVYhUlZtevmY2a9zmSJGo9qjLCA9o2f1jCDbJzFT",
+	"YeRgmGzAyRrSDNthBaH0TdkKCB+K8kBuQJH+1L6juLaYiod4XOkNGQft3Gs2C8RtNxwmV6UZveHXogRV",
+	"1pkXGSExL3hc+zjXHjMVRPbxRPJFlJG9pos8m17iRmGToPYviARse02oJK47XU57Ky+nkuPuBrtQ6kDK",
+	"RujmCG6OfpItmF+4BRxDb8Czcg088tvhHNeisE7a53IFBCgWrOi31k+sHhPYLPaOaLfWeKtqDSVj7K60",
+	"IHK84nrI8crLscB0TD7vmX3M7tDMt+amOLs3S47BtTk1K2otRZJgIdnb2woFQMUHN2M2ZWtQhimf8yLt",
+	"zVgmImZy3yOmiM5zfa/3JLi7jJUzU3SY868l2HPWuVbkULND3BJ4zZdXGtc0Lreuaxbsfa6xcFVcjiJI",
+	"kpm2vcXbaOrSN63NekK8NQdjXvH2EaghDyrW4781N6+DNuBaGZT1fxGA3Q39ClA1OXB3/EeSoGtnk31d",
+	"Otb8IJZ2QbFzXs8UXI0cNt+EWQ+MxeXABHJChQgfIbggjE9sPApthwubKW7j8INYxQKqNyPKbdksP6mY",
+	"UW1nvmD93yZrU1wRbabo0xFckN6Eho8gerZxhsTYokmcH3BhcDRQANjaeOwK4krXtR2FkhBL8yQoFUGw",
+	"75HJMPSHWtceYqtJ+2goSQSK8MGACKqGrg93f0oeeRiYJKIETTzHZSh76GL7ioEJO1Jh4jFyqP9nCP5D",
+	"zatx/cqaVzMTWsSLPliaLsBQT4F3Kta/jlP2VgmdY1bzt9eT01m8r6m6kM/8n0nPt3n+nVzWf6cs6b/Y",
+	"8qax4l0bGSsINJkfCGb44f6PuVR1zFBGFVUSqowDcM/hEmCyHl5SQwiFNcAy+Df6rv0Lghs4CSUgDRpX",
+	"pfmcbbU1mxmUyWt9DjROF/XRik2/qCjSynZJRnSKsR9tau7d6UWMQh8B1Dgj9i7yC/RlqOCuVgLVmk/Y",
+	"rNxl1Dy04u3Y0KJqclQ1PSeibGMP+lOhoxRJyxy0yey65Ba2YGvShqgzNOLlz9fm/uqIMtMaaUVxW90L",
+	"VOKrKB3NWsL/m2Q6GyKk5/jGslLGr/X0r3QqZ0hpG0eslAynfrQqFW6WA7Cax2R77pLyYv1ndPRt6uFb",
+	"2zezUYmNr4lGrjRLQ2fo2fl0ZR46Lohpz9fuLD/yIwNI0fURkaL6sPJAFrmhZSoK00ZuW3Njz1aP2OUs",
+	"I83ShoYIAdOzERnn0tds34JKuOpCLAhCcFnMeWSkZ/xKvQvSE6AQkZYo+gCSMI7tCo20yNoWDm4m8UjZ",
+	"B4vth4iybbVC+M4l3l9bv11VKs6fD22OM0Nfr9FHWtVNV9yLHHXL7iiUI6r8YTFxi5D54ZgWJMfZLNvK",
+	"cLAr5ognvtm1cEuTcTtktYo9oZYOS1jopEUfR3ilRZDfeoNiCYJoJmVhliw+iMtPJvbhRlm5w1rKlcU4",
+	"S3HvcTqFvDi3gKVeI5OpTWisWa0Kfdff1BGZHikm1SKtYHr1Aojja8H7kUE8mkNz+PD6JTnrHJ2QsbmJ",
+	"BNyPR8AKMKPWASwvXOcFOboYzagufjP46oV9XKVycMzzlOKAIDWxDLggMh6PuSgr3XF8qaD+OVRRCQZZ",
+	"Yfu/S/LxwxVhdGSyUyFZeX378sRP25DPfDVj0+LuFJMc8uHt1P1t7MdZQyg8R2+UeQvJOhnWdB2Y161l",
+	"r6+rB6y80rPOh+IlWDC9pMj4i9HZKIFIW6xB411V6PKLgmw+I11nSdou4oa0jZu/FoGvu4lrHoin3OLU",
+	"+mvPWn9YoPh7DPb3okzQBZuzbOGfyfWQPfebuCAy79mSzfddE1UZqTwrlWyBQG6tQvX8eswz9mvbiEvr",
+	"FfxyWkhR9vWSwT0riSJ9bYdMt8TG1l32siV+zmGtqZPOTeUf1rO7Vixu3dL1GSJIXvPr0gEGhRwrCFfo",
+	"N2Kbs5lyrmJL17SF3xxVPAFVqDim+RJRez0zKC+ZcNFqfQAahMwCDM6s0xD8h4UgOmVKdvr6or5Urla2",
+	"Umsqzw2jcPCFkN+/DLG1BPqiRnRKAt4gPesR66GLuef8dj28y7jXESU8sB2qQ5GUDXKRYOUtQg1fghFw",
+	"Y5qHvYy4/1BeBCJitqFZUwxPd3ONLSAMtF/gGe+3BWc1/SDklPmmGwSxgyEizlbCZnwurrS/orDPnI4C",
+	"/w1fBRCF3kNX8Enhu+YCh3yE1bk1uyi553PnI7f6RXSW3bzL4NF5tTZi4m6jUjbYynHBQgzDIY9F/qn2",
+	"4eJnPi+Zzo0qbGLM+KSkFNKibbyQRG9T9YRAPhhIBLz2OQtksfN1QEUe0kPvCKHDDHrShEYR8fXIscDf",
+	"vq5iKYseW/cPCz86PzesO9f3kD9snW9BtXlAp0tXJqAJflH+nWSvd3v19lX3P+/fvertzy3e8go6Pqm5",
+	"QWSnM7e8hVScipY5GJbwcZ0a7ScHLoNPYz318jxWSrA1mokeIixogq5PyQgDi6YxWRjY+javMn7JE+JL",
+	"VjWA4JPqrtTxb8XAz0oVctibthTtfzEM2e8JIF8FrSaFCawWkbSPZfutWYzYlYgzxWdd7TFNI11ggVwN",
+	"3eurABGbr37/EkhjeRyx5bhjGdKbaZaQgx2zRLaukZ7R8w08U4FOnC1EX2WtZxYmO7dFFed502PTwhLN",
+	"HKbFcFuhw3oGk2GSqLwOQstpw6ZNJ5cqDzrqVN/FXXRKAZ7mcsUFkkBSCWAfXLBEVxkt8yn6PWn1DR5D",
+	"mBRJgzlPsrnTK8dhsaN+Hn9LYjyu72uxr3g/BlHaJMQ08TPZGg4GWw1zmBzYLSAESXisPCJAiRCCTIG6",
+	"vYveC9A3CaybUPiEiBnBJjqCUHxySnzKGFdkCNGY7PVMwV3PM3ZOL6JSmXI9awPi310/olL29hvk0pX3",
+	"aTXN6J33NGRJkTpWdoQ+kRMA/Xqs0giBqd6+HkOmt+Fe7/r9zS1pNBoHOK7ePpkMwwhsapY+U27ZnFbr",
+	"lkfGYxASAnDoVDPnXSkYjVWB9nyLayK5VqGLjbZ11LXMEhVB8Gjty66Zm5BHJkPTtBcCPQWSWadceWXM",
+	"hDZCaT8Cj1DUkJEGjj598kinfZZg99ndprjb+5pR/R5DDMGS7bl59eGfVy9fdd9fd29+efXqOtkERAtN",
+	"1j+URCrsX5vDd42o0jupOJHYyRhBq/Tf8oL0xiBGlJkZUdPGgkazRGg7WJIJ1SQ7yFBpSik5+DG3TKYb",
+	"qPlAIRMdhCyUw6fxuFfJQpo9+kkb5eSAlaP+YKcyvQiulJaywDNVZ+aK/scU11rx8RiC/ZJ2xoKO5GpN",
+	"Mn9xnCfdfL2feYwgsucUEI9YdcUjTlhfJL1TnMwuBnpeDCI8Dx1sOWTs+wD62PQEaFPO/dzzkhq8FEu4",
+	"P0VWaAlJsxQWTRvFhXjmlgXFlch1y22sUGFTUdy77NlbpRjQfKJfon1kXx0qe7Idjuc5Hum0DR7+c79R",
+	"/p0S5wIfKFv4mFKAnleOndCBXsxQJQRq+YthKzk+v1/MZ1cFXF7FwknOXNbUsRKjeHVvsW/gQpmDIhmP",
+	"wsQckVBmRaEEdaEXxNB+KhgrYb+tbrEUWhBZoGGX7ZdYFYYXeKlwTOlghvrXMgfyfC6DrmmNTDRC0r8T",
+	"IxI/nj3HyRczSLEyb/IgyzGSo+acH3MtBjI+5ZkRPqs2maqCW1QrF2GaiphZjIWEdS6GWch7F+bshPkW",
+	"akt7ByzwNM5Sk6s9WNJWbaaZGmfgoW4kk57X2NMs19CsCoaP7aG2pHvaoi8lKJ0TVz+OmEPIOBws4qr+",
+	"gQrtDPO+nWJwW1fQkLh9ksOTO5HLkW3txz4y+khD7AtXLRf9qHlYmIuO3hXGVdfnbBDex2XVFjeSvwlZ",
+	"QVzIzGJFx1Khg27WAYGulMzrC9decQEDwZl6bvD1ucRp+BRKFbL71E+xZ1PO5f5FctFi/zrVYSQheqzY",
+	"Sqe8bThCj+o3avqXRnyaqqfk5OSaOFVCZi/phHDrWhvUP354k4LTZgL/x5183P/YK8ZR6dZ//d//WeYg",
+	"XAsTPsG/XYQCX9iz+jlSh1zL6pn6dQM74JGmtvlazaZH4rH+s5M0PHT9E+l8k8VGMTjBYTVwgmdMZrLt",
+	"tddzl97ST18yo/pr27hibEscZclqPY96pk/eBhrZLf30vFlLX+G+z28uiNFa+VAbBBFL66QLqc+Jl9nA",
+	"L6LVl0Oor6N/uGeKEJtvTHjaenjxzmmxGY1j6roaHqdS/QBUFMYWZiGEshPLvSw3vqUaEK7bB2NDfjmQ",
+	"5KpoxyuDHVdCOb7l/C1lUztrWbEas31WoAHrs9u19kOh4vuR0VgNuQj/qFz22WwVfChmuWI9k95DozDI",
+	"2drFIxgLrolFK3CvTOJgxRkX1Z/aNsZa5x9zGVrDZL65sb4ou3zQDVnXQGvN9iRMS1jT1sKF17DNrKme",
+	"g1xw1Y+4zF/J9rc1JevdhDy8WhCbPoTQzUZk06v5Kv204TW+NrGYsgFd/AWNPMgFersx8212plcbUhHY",
+	"5t52MLKrjV9zTW9lAKMxV/jgA0y7AmKZ22PbTSxxnDj4t7GAQfipK0CCMM1PXEfuuSHPIBC4kXTHdHqf",
+	"NgPGpxJIo8VNguGe6t3vJjFMXAe95ZRhYXpXakNUzLYVsUuh3+TY4VzjkdnRO+fC3PjyiAfJ8qZLbu9J",
+	"wbksbFyOLl1SSZZ8HAtBop4AfTBxCy2UuzzWu94Vdjvc5Tz5O19XyLp9ke3fabaxa4v9sV1KAhes5+es",
+	"/eSKFpdUWdCh5GoyUHdBvy3/71nAIvwpS5oznUOzb7W/FF3D/OrsD84sxIvGVMxdTvZlELJQQbIzyQ3Z",
+	"MWGaau71EnwBqntvEsEU/ZT7Vf8b+fDMrqTNgs0pyl7KPQ9iVLIn+JO+N+LM0Gm2ZbCBou6mfYVTyPcM",
+	"U858PosH2h2EnyALTpUOqZCLS3oPN1Pmb8fItDl+S7OtbF/N6onfyThfmyeL8gzWiu8NgQrVB6oKwzhv",
+	"qFREhvfo+4/CQdIMbcLFAwgScINJWD2iUxVYYGnwqSSZFx38YtV9qxZMSTYhjaKYDKgqacU4T5N+mYQg",
+	"3NN2Ohm6WBSAKNK95uijSGV3OT/V02tyE0wIdUku+bxKbQVZZrrlaTmzizyPfaNXWIh4rCDonWM001Kj",
+	"Df2SPcZJQtfocet9+Piue3N7+eZV9/L17asPvf0L299vIm3QWIBB7swqZSbClwsZZNueaUFgssmSBmiZ",
+	"sZXwm+dq5fsFewY9IYjIc/i83Do5Tw3foOpa7/9G7vBCv/YHO2SkdewJmRaqVHJaP0djnvJ+cAXTcVU4",
+	"Kzdj3rDpzyrUWWIzz6ZrLoCZ0dTxPM4+5EsbePv0898sDP12m0QV7qob2Wyqo80eQtV11rm4OpR9+q1L",
+	"Y+SFkY1EzegCiQlYWKGwVjpy+s4iyv4nzvOVIYuKDQ1XUzNKM2bNp99YA74A0Lo4J7vaAiwGWMl/egt9",
+	"HGfmsuGavLfOgStlUKZmEc2M/0abZCVrZP046KSPI0tRJodu7t57hzKzsDNLZkQJPMUIqIwFjICpbsxC",
+	"tcp2udq9arvpSDk/czf2agu5tV3O7c4mO60K7YEv0CzCuNHm2d7H8RhE3acSSASa30mPBOG91uQpC0hA",
+	"5RDkBUFDThJ4BDFNQBpZPOqDcGaoNfILOKdjm836Wf3XP5veWTG//BqRImaWb11V0+78WtrmN7iDGyNc",
+	"zC38gkV9HiXNneUN9DT7ii2pat8BmcysIebp+rEI1fRG74pZh8tx+HeYXsb6LX/W+hhrfO04gE0vqnnz",
+	"yUgO7HKvRx+6jUajt08wUw4jz+Y1JnfHQh2CeARRV7xu/rJ4k5iXhDSCepyJdCYjHyqFUtREQEvG+PMv",
+	"t/PjIz//cksGgo+IqUs5eGwd0FgND3BIPbL3t5v20TEWseBdWP2V5KuRED21amr6rQcgyN4H/cDBK/3f",
+	"5DGk5Odf/n6zX2H0n1GoDLiBs2SKGlxEaynUXAH1/1moiIaPFfxmy2vXriZcAR0ZHMt8ZDmKvLQnPBJm",
+	"P4wicukLzkJJXk41HV4LrsBX5GXE44D0qf8QjzUxC/BVNNVP3bGkZ3kIot52lW+yccfu2EvONA2HnMnz",
+	"O1YnP9+8f2cLjCSjD9DVp6RHBiFEgbwgMXtgfJKWBpnrCDchQJMiBGSv02zuN/TLEErT/JoAg/YyWsyB",
+	"xar8398kZz2H32ABQG1skrLAu2MECQ0d67Ysx5Q7yf/+2nPgl4gBgQMiVBGE6MZRaDYnEUya9DB22yN7",
+	"rUZDHzNiobzJUXPfgEUwwsf09xg9FUJy0fPMGhIbGyW9P++Qkd3Vzsl/G43Grx65M3XN5gF9/a7WaDTu",
+	"ap97F6SX+alHQmmTTvULOUtLSMb0HnCwKBb1bJC2e5IMOeOxIL2rNGhY/ztMe+cmqZaOAI9q0gVcX9Fv",
+	"7/NgSgSMIzqVuWILOeZMwoVdbRO6M3ebJpuddls/3yuOUvYuMmVHFqdakpCRQRTeD5V7R/Ns7h2WZDAQ",
+	"h/f2GuTvMDXk8QBjRdodgngQ2MXc8BBcEyMVJKG+r2/ruX6fvXTWAiSPhY99zlEp6V0YSoqSnqN6QHpo",
+	"rXZyUxJ+7uF3LjMhd3sGLm00H4nunBhmRe7iZvPQ//mXW/wDemSvnB3hToulTAjZ1cLPWaZsP9nQ70Xc",
+	"WR6BTdoc0Skum6FiVx2hlzcKpT6ZIUO3dO9THZ/Cse31LOxvj4yAMjnPzZM81Mad1vWi0AcmIc2AqmlZ",
+	"LEJQVGCZs4gsg5TnBwcZ1nfgnkxRbmuOmV3Gio/MeBO+eHl9lVEyz2vNRqvRxNTzMTA6DmvntcNGs3Fo",
+	"ZO8QJd7BEGikhn/ov+9BFaXa6lMsSbvZzBCyTZkwc0+qkGSD3PLYHyIIvRoij4kkCvtkea+C2nntJ1B/",
+	"w++aGgk8YDicdrPpZINtApXlfr/Z4EaCJPRnEvCp8QeM/6CGtUz/st9GcVQA42HnpnlPFD5CI6ct1M7/",
+	"+6tXk/FopHfvvPYmfARET/Jqit5LTGofY6aJJRpMVY/7UejXftUvOkD0o6oLbjPtNQPta/Ur1IttyyaR",
+	"AWv6HIX3ZnENbzCJIcrDrPQEAr9wF1Lwp003IsWKcmM1m6I1Mze6dJvcrhkkqMoblw63YO/0j1NTsSlw",
+	"17zaUfNwC7PIVKrOTseK99yc4rR4YEsze8dN0d/UBLsGNER4JjNYIumUTIbTxWSa3eiKdKrZ8jisa05W",
+	"TqzBKEQWCFbrf4DpBdZHGrAACVjILInWgfSbGuQGkxUMpdqSMlCxYBCQIYgCMtXqiFHMk2ov0CZIqbmW",
+	"3nLwRqsvaK4tufElKhzYR32zc2AMwf/m/TK1drN9XG+16u2j21bzvKn//z8144epNfsntENbUG8Pjlr1",
+	"jt85rJ8FTagf9VuDk0HTP6OtVqoFv6UhM2FOrMvArBNjtNXoQ/fw4fezT4/tkQtOnFuUMj2vjGJVO6/B",
+	"9Ofm1W88fPvb5fRd2Pz09qY5fffPf3x6+yOf4H9e8/DNy5/HeM9PV4f/vvn5rDo5m/1C67qAni9RfdMm",
+	"oROVeFo7Zq2L3pvsycEPNHDpmPhIa/kj2RxD89Dh8odec9EPgwCY4SMVRnbFTA8Ai4f/OS8lpEommzmC",
+	"emAzZ3AWVu5XRN6RBYfPeIS0iakV2kWGJZGxP8S+lQnhaFk9hDtmcoesToqln25GWFF8YRVUG1gfakvf",
+	"NsM0Ze59/Y6hPt6mKJRcZnrUYwMImQPWo8r9fpE2ZRnR6R0zByYzm5SN9KfOZuml8caeUa/yzMKsiSG/",
+	"lblFxmTQjxtmgLT2Aw+mq/GBkuO64gmyTr/Pec+Qi2jmGVVrRVH3NfEnl8OWv6v786fTf4z/0xa3R4+/",
+	"nEwvW/6rw/u/HT+8PWPXHfnxdLLecgZlmt8DTC1YiBZZ9mQY4ubMh6+cSXWaZ8ufeMnZIAqND7TTqvCJ",
+	"mQ7a+Fy7XWU+c2nVW+GkLy2XSJxuq3LTGdXm4M8w+Gx4awSqJO1bcySp+NhkKGGLLtOSqkE+wCM3V4jQ",
+	"f0LguB4ljNf5eF6hwUdSHjVzjDtFeRT44q+e/jrLn3jH1WtM4twGLZh12YAWVhcQxvued1lgTK5QQn9A",
+	"zVaTghxyoeranAwIulvJz7/cNsilhSwwDkFN2LZYwrh0ohBdXzQIhLZIsTkaCIL+0gvCH8H4SfAZ/Mv6",
+	"3NArdYas7I71PoAS0/rlQIFYIDNvbQr22hLPeXFxmWdcuGlmRs3nQoCv6kMuJNT7GASY1qWi41XspVxd",
+	"TiXxuKIen6+M0urysP+TH74Pf776+MdV6114Ja/YhyP/5dXx1cP4X/98+fNZA6Y//xH8chW+D68+XbFm",
+	"w29HrD963Qz+9fNMsfWsxG0dWYmbrZ06w07pmTIoV/202ioVa+AMJsTM0VUVf0nmsrbkqSDiZsqXNuE0",
+	"Jcb0q08W2QxJ3hxLB+WDiivLLe1irjRrc9saoLpDgi60u1+hsS1i5ln3UBhNTVfEkPlRHCCOklZkHHJV",
+	"EAbFlrWtK/ygv/YNWddYO5Uco3a92cpH1bO/3Gp91h2wNGNf7ykquG3/MOjA0aB+TE/69Y5/GtTPoDmo",
+	"t2i7f+h3giM4HmTxos9b7aZDyqrRKJpN8rYs8DyWIM7b9LDf8Y+C+jGcDOodetqvn/nNoN6C9uCQdvpH",
+	"/jGWcDyE47FmXp2MJymbo6y4MkC0DvKx1jo97LQbrWamFKx2Xvt482PtMwqpaiwi3f/l1romye/CUs8A",
+	"oGetdXu5UK0oN9P1CltopVCSIAZbqNxDGu6RPURzNr5eE+xKccZMBdYdC+h0/5y49qcCGExoZF6mj3nI",
+	"SO/q3T/fX7181f3x8t833R9evX7/4VX3x4+veoj7boNyaWfVEWdqKIkp0TGqg6zzgblO9rD4BvvRgiRj",
+	"wQ1eWX96x0z1lX2pLZojtmjOhI8NM8J0rX0T707ROBDtjao75nOpzI9JdJW8szGDUOIGQEDUJPThHFGo",
+	"MJQ7BuFQq7w7hiChTikKeaAfBDbgwsex5hznHpEcVfQxsgjCxR0TYEtMEEoSWCDzUUGXwiAbJHXKty/I",
+	"mFu4QBGz8ztm8FBjpiS5F3xCqPF4+sOYPehfRqNQeRZZX39oMuQyLbwJQY/7jo2o0LZDrigi2dvZqody",
+	"LS49zs/q/ShkzxmOuQZ7WsUV0t7CaL+UMHk6UdLMiJKkAmZejjQbzUIZsvoWlflVUE8xI9j5UL4CH8qN",
+	"Znv5Ph+VpVyBlpq4UApV1SsliSFDz7JJjyARIkt0J8hwXlNOJgtDlTnOtqFtt53znqvTnH+k09KP5Osy",
+	"C+5KHa1foR4qFqwITm8LuupW+czORzZz1n+CdU/6Js6xROOrHjl2j2TDxzZyrC8lMG+hkhANio3Zl8ln",
+	"n9yU9QpR4TK4cwMTTUtg83FZJWZJhsxIZEz/sXGTTB1d9kAs7c9WOIyk74zJa8wMa49xN6R9m14iYigb",
+	"lHk8N6B55PslC+HCioZTlH0pKaWuxgvcRrsC7qWjsIq9thDQZ7PnUwn1kElgBqSldGNc0Vo6sCXla9v0",
+	"chjHr2ag5G/h/ZDcKAGgPPKGs8AUEmgGaw76D8VCbC6oZ9o8GFSeHJM+apaognNXkkLTWqj+T8+LS95w",
+	"E7DS7Dg4gdPBWRPFV73jH2pp1hnUj+hx/8Q/DbRoS1f5pXkJeaOCWr6otNYZtPx2cAj4ZL3jnwT1Uzgb",
+	"1Ju01XciUz8zxLZOtf/tdEi7SU7OOsek2cT5JEIqgQ7JVoWUrVOSSNdawZ3iCHO5MyWhze/Co+JnOLMT",
+	"P+m1xXEaL9tdxCZfLvC3XLqsAt/mR8wwZc0aCReuLUQmocBDYCfjWGB5SeTeZSUSJk8QdypIKN17+1TC",
+	"HUt+2LMuFCrAJJNeJBnEJnMY06YLYJx6+407ht/A02pDPKEkI87A9hajKhmBZz1GDnToAhF575jJUGXc",
+	"PN8gr/SxNcMxnYutSyWKtIjqNM/SgvMuHvGuog/AevvlHoeXuc4vz+VvWINRrswEF/K8Yj5WxpNW5idP",
+	"mAiyEzJfh5BZlSTKrKBsr9Ih0MBq4a9u6X3Zq+1tB3gPvnbnovk60lxIRvStLjdTYTlrly322Vxbn7xp",
+	"NWK64fIJSyWpN2+Rack2TZP+7xiWtXQa5MpEJCXpWabQpxFlPkhbkmMlXK7n2JBHgbxjKKGxTCmUMtYi",
+	"KrFsbCGhN9ueDMViH0Muodr37hgKMMIHA5TdDD6pxK/vyt0wMoPvnwypApdWYSMNRaLvJ1AZubehN+oJ",
+	"+a9bapTH9h85dnzcOD4pZMZmQRyuQlX+aE0hR4FoC+1EwU4U/LW8aRvx5DJbZnVfG5Zx+cOCxHDMTnFV",
+	"jFhweh8+AiZnJywWi99MGosr0LAluXcsAKXtBI8wrkwwM2uFcGGdOdpiOCQ9/ISB5owiPrHGyy9oXSWl",
+	"hx6mk5tmW1S5GsMi3mqqF9c3Kwb4wc3siVKedXK0abjMTcyW7j9J7tpOo/9LsXH72R07n2Hna5gCFVT6",
+	"a4EY9Yim8drgQX6rVoThMU8isaxBgQe67nCDy8M9b2kYkeQ2svcTJwo+qQN3ad8z5YwQmKiEpI8QmMwf",
+	"lBcBN0XFWs+XoEWQ5gCSUJZALBgkA+dWm0U3ztS+RyEztbMm3NwgNhblOijOx5XQbXabTPIbypPso+ir",
+	"/QhUkD//bDhO03hHR/D5s0emPE5SqvQNtgGW/R2Lt1xPrUZFQYHc94weQss/OqqfBJqNw+mgTlv9Zt3F",
+	"sU/oaT9l4zcJRLTeY9PLW8YGquW89m89RoPUkQw1O7Cn9Ofndn65U98ElxI6/y5c+zNzzrIYqmjEV82X",
+	"/JpZRYkPPEclz+oI3/J53875XO+0PaHLe8cVN1FX89ReorMymMxwhp0/+q/gj87vaWVmX6wuLi2+/AAj",
+	"/mg9GfkvX5jexNi6PWQkNtgoGMEMWTeW0Jtn1j/iVzZk1jn3wrLKTfPFv1zl5pc0vDYmXbMH65OuV2zR",
+	"vGdQwODmwgSz1LaZXr8TXE8uuL4TofU8nvO1j+CXcI9biL9lPmuy12m1U1yt/UaJB3ubcuZrsAbWO2ZP",
+	"6ObeMcMnZ4bO87xjijv/8yb+582shrTipWoxgX0im8GpsOwytKkeiEaFkc1sbaq9yeVy2iJUbvI2cwkv",
+	"Jgn0TcgASzwt/KlJVbHA15g7w1lyd6Fn+cpN7ZkKFpJUmCdJ07ezW5Kln4whXXAcSjbcVTSYbCulzWsm",
+	"ykaRFnAo4nOpvkwFRzIai/GMjkhXU+ISk8o2yfy86kC2WLZgut1iv80KlaZeYWZS67Rx2CmOKleo1JuL",
+	"POf6blWNMgcxdA3AfvKd1pFTA076x/TI7wT1Q2gP6h3a6tfP/NOgfgLHgyPa6R/6bewkp9nN7Fuy9dBj",
+	"LpVtTap3WWaWML8gzbJcrRm8AaNNtJpN8tMPZA8r+qPpvkec7tA60sTt/nXYRMR4ZZs1mVh3N6BTWTtv",
+	"HWOrQ9kNWdfU2NfOD5uf06EjMoBpaWF+7wL+kHu5/QXLCTO/4UqaHsmouaTtTvVNCAmX0PF5rQmtQZse",
+	"6s06CuodOB7UT+lZv970W0EbDgcdetS3zU7DAIXIEXSCQ7/dr7do86zeGZxC/TQ48evH/SPaGRxCO2j5",
+	"Wu7ELFSmP+7schcnevzq1UxPAy14Xr59VccJNZvNZqeNbBw76doa0ZVXBSkjgyVrKUPG/YKqyqNG67iQ",
+	"IvQyzN9/2Gidlt1eTnelTxl43ErjsZzpn5e3NdfQv9ZuJftVO6+2W3rti4pLyzhFgeo8xylcf1kchUsN",
+	"qR8Njpv1Dj3p10/9s6DuqE8T37qhRCsMlwcRE9iJ7yF6GKYKUJWy1Kp5Ce61i/Ocf3FYj8h4yR7qbxZp",
+	"1EBAGqwRCzDiEcehPIONgjrjkE+0WjmhqAmOYwXBvkfwSFloKMMQCt2Dlig2TyLeidydyN2J3J3I/Q5E",
+	"7ooCt8y3ZUXEzpm1TQ8/c8u6LXm+CQpFTgk4SLnEn2uGE0owXn0uAleYK8AHBHlFNHSZXZFzU5YsLUTk",
+	"1EudU3dsYMuYUn9MqaPKQayHNHK6xR2LgLo4ufM/GUbmHAhW3l+QkQF8o6axiL2MEGSYDMUfQdi39oz7",
+	"LAySV6YRdtsvjmLVNCWPPAwIVhznfteXe6ZW2r7TRFIkKBUhcr2DtOMiQMR47JB0x9wH6XgskgQAvIdw",
+	"RmiseN38pDW1cUSZvEgTwOzb7xh1SHkkzSKwEu6FAc9z6bFTPwKC5QhzfaNMyxUTuCivgra85trMcsMU",
+	"MNc3e8Oa6AJ9ppRtj0ANtapR61P20FWCMjmwtW0D0Pdq8XH74V8oeVvt5mEdZW9lXmwX5glzuhzf2SnD",
+	"O2V4pwxvSRneqcJfuypst3tlhl/MxA5vm2cz0e5TOBs0NXPRY6sjPt0pPe7XHZvSHCzTc3cV1lQqdDTZ",
+	"LRyZQKVrfZi7JVJtVbH2wQ6ntKWcVX5MiDFV0ehAYThxlx/4LUa3za6jjuy0vlVNnsV+ywOtP2/ZXMHo",
+	"IpZC5DR7bSXwWCXOSgsG5E414wqVeb2CvWzuE+r2iM0shzyOAiy8gE+hxObHxoLxSD9WCRK9Da+GkvAJ",
+	"BCaD16IzoxUhIAIqrQVkjBR9XSv6yCG0gsAZ2cv4Z6171rhbtQFD7x1CtbGrsLsVzuSFCehObXOrTKc6",
+	"GukfbXdXnJCiLJD7yaFF6IgMkGKCMmFsPZMmBkSBGKGpwbDLKxc+eM4IYzCx/bAb5GUKe+E2QXH+oBcG",
+	"s9EwK6hBbjmJMHXOYlzzwcAjYobyzPsNOyW9CQ0fQfSItj+BFuD+/5OHQep43lr+885lvdPSd1r6M2jp",
+	"KCZ2Wvpf3WGN4nHntf52K1G03N3ERZ5oiSMoD2kPeYKqBUyFNJKkDxHX6hO3ioj+QKLWOAUo06dDX58i",
+	"SGTSubMweP1287j1oqZhVnxouy5NbvsRRtwU7Bf0kEzSqo8d+Eenf0TrHf84qJ9qg/CMNvvml46W3PrV",
+	"VtRXeaC6WShC5odjGpUCM5lm/WufrI1JUQ+CZtr3B3ZIq3XQW5yDgf76FZJ28f5Z+O8k7PGiMAW3MKn2",
+	"vfnwM6XUmmk/TUItzmxJOm0ud1abNDiebSfRftlG2Wvp5QMMnRhhb/VbLTVDqbg+A/9FNRabYdsebF5t",
+	"0RgU13cCC3ABvPRpdyrw392U8VreVdUnVfTtlms8Ifgo83U7GBsdC3KjkVOpYFTtfckL3OwEfwy11jI7",
+	"xWUvbWcHmX2JfXHaHeKza5SjFTnU404HJ1DvBMd+/Qx5r1Xkmv0zqo9wRFl3lbKb1Dxor2ccSFDxuDsA",
+	"qGaVFnbAkArGhuc4m6nW7Byd0uOzQR2aQbPeGQzadXrU6dcPjzpB8+y0A+1TbRgEnEG3ZJVtxw0Y185r",
+	"Chhlquu7jsarmyiLK4vcpmoKdqzCgG3VHb0nGm5nhSxI5GDLcyAd0/oOMiC5k1ZO8NoLTwOKbqUTZVNi",
+	"W7npE+ZyEgq7cJhHElj0uj7d/cg8aLIZEgDBtM9Ep3l4x3p4ehEZ8JGGEe1H0FW8a1+UdyRe2rHlW7+/",
+	"kHcsFfoy10D+hUSvnUeoASkEZlvWNchP4SPcsV5GbPQIvpbBJCsbLdChcWNizzeElpGESkLvWNrH3Ckn",
+	"7WY7RYfBa+U5AUjqz4oGs0WxuTIfLmUcq7GKJ2z7tlM8dorHTvH4thWPlXhJmTWOfNzT8sw3peA7mKJv",
+	"JySrn2pXWvSfqIIJnZYgG1n1Y3U9rMTvUbHyxEoFsmd8IBjiRL+jRyZDjl66yRBYGobMcjmCx53oo2tU",
+	"GPx0mkhpa5AHhJKESVgty6dChDYn8h4YmA6/ro25RzjziwFtnFazmfW/k7072buTvTvZa22oXTRrqzUY",
+	"a0qyrRdgZCThgWU7W05nuiSWPVqx1gefI9irZXIoNrWczYnN33ifhNK2pHZZRmj+51KMMAUK34s+DPul",
+	"3kLsp0vz4TVt/60l1+zk606+7uTrTr7u5Os3my1iJcmK8rzICj3wKfMhemLR6yStS8qlAoj5cJSRwzbv",
+	"2JinSbXjIw8DCCpI3AuSuWVIZdcl0vUMGLypwpxQmVRi7rv+Dl4u3cWZ00lwwfaGTc7LjEcfJ7KT6jup",
+	"vpPqO6m+k+o7qb4ukD4Kkm0b6QUyXwA2eNsu1kHM5LwTGv3LA1wipwrc05BdkFARATLW9vhkCMIAa9ob",
+	"RcyIVHw8trrBiD6Yti3YQVZNtAYxqw6YRxfb3x/0tHdyeiend3J6J6d3cnonp9cu7lViOiPXVrTArcxe",
+	"IQPePpGrSwUwnQltm/XijHfXsP25ct7dVJ8m693OLsl73yJSsd6BbloGUlGuVZHvrrLFlvb8H+NCDSch",
+	"C2Y73lZsVGuX7p17Dfkbl8rIo5Ub1bZtUVvARTfi97hFyfgyzBBvsGzZyJvBMbRpp19vZcAgzvr1E/84",
+	"OILO4NCAQSRstL1CZrDd5eW5wY7Yvovs4HF6sh3vSS4tqxYrU+NvFBc29SPrDguVSxtxV/XBIHuTISc+",
+	"ZSTi9wTr3O8YZz6YlBTK5EQf/CQx1rYG72V1pl6DXGI9+73QwoD8xvt3DEvkzUnKjeWFJIbkXEW9oUOy",
+	"9xAimire5JGYBSDwLeTmOnnGS7NzQwWmEJ/cXGO38zGVmpXuJ5M1L75juHIm3+YelMx89IU0WdLISYg+",
+	"0Q1yzaMoO95zEqo75gKPPXMGex7hgvScxWIay9gDBXqvLSyanRsewjsWyqS1ZX7uZluMPZQ9t11FH4Bh",
+	"v/WSJOTrxHB8vjRkQ5mZaj/GBS1kiCmTowQ5HY7b5CRp/laPOLuvS/AFqLr+YTwUVGLeWRV+u4CHLuGG",
+	"q3KxJ0xb/ovJrBnbqlq3m6WSa+Xaa3dOShF8LNvpA0IOukHv8kW/g3xR/UiFydn+Uh9ZUuxS1kQz9eZV",
+	"kulzFsXi3NLLRH4LoEHOetAipJMU+6Afbb9BrpgfxQHIO9bzEZWma6FWZO88KSa3WDXu1UMeBTIVtjfX",
+	"CJJ+xyxUAiKKwNRg/GjJ7zrhGNAc20vFIwPBR4QmuOrEj5V3xygJ+ITdCxqAKdtRIEbEx75tiK3+AIzw",
+	"wQDfiLg8SSQRX6iGWklxQ5kMqdL2VRb/s0hg/gQqlZYbYts8HY+e2SHT5b0AGafTOCp2kSDUjEDITPRB",
+	"9U+pVt/rWn+vd+hhv37qt/XQmoMzeto/MUOz9b92TY0RtjNx0MTZrojZeYu22nFyRVY7Yz59ga6TjbxG",
+	"30NTy7A6w7n7MDCQzYAsTZsD1Pf1KTdAa7JBbkDpc0J65pj0iOIzBhjCJt+xxCBJJISL6Ng3/8b7Fs5s",
+	"L1RkELJQDjF8QxWh7I4BFVFoniN9uKds/yIVJc72s6M3/fXvWM/21e+an7vm516D/FKl3WYRpzZ95dY2",
+	"bbbRWrNYf12VFzxhd8yda+sb4fuux+aO/++aa67VXHMr1sQBVvOX2xQWK6AQAkBbAaj+J/CYSZzaI85B",
+	"d8cwjufNuPq0GUD2bq5tQ6UIpEweIUEoUdAl1W93LCnyn+neOaZTsocvG0fxrD9xRMVDPN73sEHnHUMn",
+	"pOms0DZVn5IMaTQgdEKnxoL4AwT3ZjGyHJgO+fjhTZFYykRirnE1nzwas71IiN257ogHEKFYAws36Tah",
+	"Owbh41trbW1ZmEXNXj3SK2LgV03QVv/Yve/PRJ1b7UK7ZOWwuAGXMLIjB2epfxOhM4586wNPRnBaFjwG",
+	"FqwUbNb3F4fWj8oeKU7gMCkuscAU3RL8hbS7aGW5qvgD6MM7Pvmb3374x9nkP51P/2z1352O3hzKD8fq",
+	"38346oi/0tuB30aukGJeHPDBQBPb0sc/ZzIMunPL3SlNMxivtNpyvNpioy4uQl9TdSK1D/E9VYi0+JWr",
+	"Cn3NB5ZHtPI8BpnqXw0SfDvRMFwolDlphHxEp0RCFH0xE69cfB78aZnY5wNLeesl4M0F2W/tvLVymHDv",
+	"qnwSdeAxxWCK61Vsee2s1bEiAtw4LmyIZEVqxtJVCebhC2ngJ/mEGbzuB4Cx7e+jbUh5bmJ6Bq1IgpKk",
+	"NyuBemSv2Wi0ms39i5xPUt99x3p5wZTc3EwDf3zCTKejWSbQu2N7fBQqrY+PgLJUF/EwfKiVhqHg8b0p",
+	"3ncDsxmMqGQ07tilmXZSUoC2Mc4aGygdkh7+boCRoohPIOgZACQzJKsqEQYQaEofUhGQ32OuqDbj3Rkg",
+	"e8a6zs/D7qfs6oe6+FBvf87UJnuoTPVm+GNvv8QGJ7fFWpC8Y3LIJxYffZJCMKGLFzEECvSkG8iqSdf2",
+	"pDyLGb9dJWYd6eCm/xQ+gJ1St1PqdkrdMqVujUNb6sPXfJnKGalk20QwPtk5d6xz5zvz1dxkYxFaxTck",
+	"bEonNNGso7w6PXSx42YuxzSi7CJN2NQ/FHt1tCJQkm36ZZwbJammOLinyTONKFsCrmyXZmC+PhY8iH1F",
+	"7gWPx2WDsDd18abng1mmseLdBIRjQCMJ1bz9q0jvMsFt5ZwlMGdrzK3Mee3EPwua0BrU06qGUzge1PX7",
+	"z/xm0IL2oJY+adpC9E+h7bda9ZMAI9jHfS04/XrajuEYMs/oJTYPHgbHgxY9atdP/RbUO/0TqJ/Rw0G9",
+	"3W/5zeAMTgcnuT4bgaADVT1HaZOWESs4Gip5GL4Fn8KWEmYtc3Ls1KeKRvx+7WTZSzRsULCH2hhDImiQ",
+	"K5Uef01RXvIv7PmfZQxkFEtF9EnHHrX+EMOr2G0XtV280O0LblI5yxI5jZR4vizOv+TZXv2YrnQwn7Df",
+	"7Y6ff0v8fBWiKTMuHB/aZZx+w00j0xzQvNa/SEzlVf0k+TOACBQUOWBNu3PzDePIYzzBZYklpO0du7GE",
+	"HLyKABUKMM0XsX1ggUD6ET+8nkAqr7HuzM/EfCjYtUd9xkJIswerEqxXbI2+Z7CaAWoSlhcV/P8EylLi",
+	"hvlSO3n6ncnTv7QsfaZs2+o84stn2mLQy5pf2Uq7exqy/UaaPDuipj3wHesDkaAwm9bIxaBH9hhHTcxU",
+	"gJv0VwNaApH8Akmvm0vdTTNe7VKsZgk9ZabrjnNvyrndli7m3Vtph9reCu9OkmZ3PHyXMbt6xuxGttfB",
+	"iAdxBHVpqi7KYy+aUC99wVmo1VxzcxryMbkrfhQCU8SUNGvpwbBUTYCKBYOA7PXMHV1zR1eC6hFJpwip",
+	"hYklnKHUwRBvsN8gWmHumSF23Vcx1QQfTatJbIdXUKU69Vt8yY2b5sbZCMg7uxE3t2j+ZtGt6mfQtM3R",
+	"sfbsEDoD91vNq9kVMJytfzo4o6dQP/JbgekBfRac0Hq7f+y3oDno0FYrfSRdNMeZA6qoD5pITGi+NlRq",
+	"LM8PDiBu1/2Ix0GDmi2zXWghsK3Ha2P/AcPKEy4eNF0bPC7oKoHIWFbwYHw9ZPddxB8wKzQamcUYT7p9",
+	"KgHfoHlvyJmsnR999mohC2AMLDArqWnOhbMxhQdD2a2m5th87mqzMked2dAS3uqIZpeCWKrjvpDEnLBk",
+	"sVawjNfTdYtS7W7oo9Vz59gMHSgQRAEW0uhbRkbRlVlciXOTU5/tFY2xCk2fNkJhK2Uyt3StZtvbN7n8",
+	"9oDcMcpMqW88Ju6Mm9f1geCpQIRf/VL7SL4zYM+7Yz334OxPJAqTmRD8vP7vGKRJ6pPcfAlD3HfMnUHE",
+	"ALHfzJ/LmffvN8g/9ImS5zbd7o6ZfDuXgif5QCGnNS9Lk+vShDt9i0u4u8BiuZhF4SjUago+bt64V2/t",
+	"W7RDPRfM7dMvTm6+ILnh25FI5NaTIY+AsHjUN00W5yZmB6VnFzIF9yAw+28IzKRV2jI/nzLGcWMEUH8I",
+	"QYK8qGmIPuqdOmqm2x8zvM+u1R3LC6WefmoiQgV1bcxckAjoI/oQeYzW0wPA2FRfo5DS8y3LCywWO2ua",
+	"LM8mcRCrxP75lcqcLyJirpjmW0+S2rhTJr4pZYJQp6KSvUmohsgZ8He9qPt/ORf/d9I972YbKtG8hcW4",
+	"Cgf29C+3s7R4c40FbJTLiEsZSzwHBmJYgRiFjCoI0sq+EQ0jrTUxdWEMp+yXNzSf3mVetTUjykxJ6tEF",
+	"dCpr5yde9pqC0Tiiyvpm2n3jxaofD06a5TXfbmHSlx4281fzr3WusfpJ87RV7/TP/Ppp0IR6+tITqO4d",
+	"LFymnWmygWmSpeHnNVBytUDJ5pHblLSI7deF5kpKyK64JUuE5ux105u0nm3bZlr6tFbApxDR8uwbLOki",
+	"grhe8GK4vJslh3Zdr/l3dF63rOLtWF1ecdrpSF9PJv82GO282oMxxXosonJd5z0D8vHDmzK0hRENwHRC",
+	"SsoEk5aIBsLBdRRGNzNNn8Xs1iCA4IJgiZHzRJvAZYNcZxM21JDLLBZvPnOjvGoAwdI/6vltLa+9uLLK",
+	"VUn9fvgfdfb4r2b/XWv095Pxm7b8cDr5d8f/8Xjwt6PfLptLqqSWPr5Corabe1mydoIXj4WVOw2nKLk7",
+	"OXnpQn2pdIP505op8S4N/7hCHwnKgCVef7y1loYrY5u3LWi5TZEWyz5VZag/9SNbZFlStLhKed8qjScQ",
+	"UpBpft1NO14YRwtuBARdf6iFgB7dagUSuSLb0l3anblFVsU4Ib1ntiPcbpEPcQTWC54Akfo8gP1zQhWJ",
+	"gErjs0eSvmN7PUPbzmUfmHJ3QFmaysG9XhCbswPd5Gpv37tjhoBR7BMG9xTl6V7P/dk1v/csMLoiIy4V",
+	"URNOAvDDEY3umJ3FXs/c2lWcd8cC/FBCb981Iu5TCcQdDhy2/bs7CuUIs4b2L4g9EsQeCZNGxBnpjblU",
+	"+ix3x3R639PPz5weN39zA8YqHPKAhVbCd+GS5qMhdoAzfh6yVwmDoNzmyjK1dT393xI/W591fTF8gO9Y",
+	"CuwMrq/X4FpVBjmlzSTI1TEdr9y2uqb+A9W8VLO+kOnPmgcviNS2EI2Iop9Aeo4D2uAO4YIwzsB1mjUl",
+	"gM5eEkDR1zwqMYvMJ34yQ3umomqzMLN1zcsqmp+tlnnbyZ1mOxFlFDc0narLq3g57YMg14Ir8NWaaZqK",
+	"fuqGAdKn689W79Cjfr3jHwf1UzgZ1M9os29QQDoDTdLVMunXqRrOUF2F6uFsOet3Ukacm/IW64k3ZjJl",
+	"9cGZHX3WOuGv9DCtdTSesH53x8OKedg627SwYnYWo2NXOvvNl85mt3QzXbByMa3tepx+9wJdB1KFUaTt",
+	"4tjW/mTKaksLZzfi1LsC2m+2gHYtsl1USTvL2uZdxnlSe/qu1juJtZnE+j6k1TP5sdc4f1++SvXCNotc",
+	"UiFK9jqt9sLCeFsvuj1hsxlu0AfQf6xSNZoZ+RNWj+642tNztaRac8fddmWbG5RtbkPvV9MxLHABZyDd",
+	"JNmLWfh7DEQfYLm/iXv3Fr/6DfUDedL6+drTezb1gld3bOJ2f1d+TWUJcmtuzUUHZ7HLUm/V14NsWFuH",
+	"0r4hP+GGB3GNxanindNks3PO/ZWcc8qc6vVl9FquOf3kxp659RjSzjH3rTvmViLZCn45x9TK3HKWzr4u",
+	"+/XrkQ/fhWx4XlfYChT/V/GEbYG5P5ua+Q25wb4eNjLrfNqxk53vaX3f0wZq7VKvkyQxC7AqK6/OohWN",
+	"5ebWrB6DMGS8gUfq+Rq4uMm6bEN3IBelGjpow79GvqGdXFkgYGUcx6d2plV2pH1XPrQncJ+tzgEWu9a+",
+	"Brfalqh8VZr99lxyz8UOVlzYCu68nSfvL+TJW1fbWcd/t7Hrbue2++7cdlv02C1y1n2tjrpvXGr81SXG",
+	"s/r3vjPX3rO69fLncNXj8e159r5xvjPjFdzxn51DcC2H4KrasaQs6PNPB37E/YcFKE8OgKF3c/nuxx/e",
+	"/+v/q3lBj+x1moekZ1/SDUKcXtDL8khyOwREmlADLkYvJFHhCDwy5BMyoIKEioiYSUI1HRsfHJAJjSKC",
+	"Q3LImHcsoFNsAycd7MPNtX0Z+QOLnRGwaDCQpm/BA4yVuzOgivaphPM7ZvD5QiYVZT6YT3OmX4wgGUSA",
+	"VFQohIiWJFRFMBE/gboxM36Jq7YpR2R8YljNSb3ZnmU1ZkZdiRQra+cnJyfHzWbTq+mZd/XMa+e1V7Hg",
+	"Yzj4AUSE8lPxgE5z76wuAbJTu1GJFChAhDM3mn1qfEtesw/WI52fQuboWCCKciSZQqfZRqfkrbM9c2fF",
+	"nIEBFxMqNHnqQ0C1RoV0T1ng6R8JUH+of/PMCyyqugxHcUQVF+5FHqEklvQeiJwy31K8Q20TMSPUesGp",
+	"wvN2TiZaHyECGExoJA3AfkuqOh/UEXvDnl0WJPgv5v1DOh4Da9yxV3ZkCMf7mOkMMns2HdxUqCS+1COS",
+	"O/z85LgOeBTxiZw/rgEHg4MTs4CXHNvL4FG/ZO7orqlnWbjG1loHy47lSVFU9CpqsjX9kI4G9WN60q93",
+	"EkjyFnUglceYkO8m5NUGgo8WKGfskYe+Htyx5jTJje16+zh3I5JCV/CJrJ232p21FqqI+fyiVXJDYQje",
+	"b0XG9Gt3g6ypX2zM7jRrmWd3jqtUZntOYzCI1vXkcJXHEV+hsHWNXpMHDDAWjSIQ2NxOAniEwQSkIoNQ",
+	"SHVOqI0jRpF3x6iLJaY4j5pL+LFUfARCvkhQthvkdRgpEKQ/Tfrn3bG93gCVvB6RQ809jA6A2FdkMgSD",
+	"n+1aUeCA0OGn+fS9AECWbtpVOM6875HeQ8iCHrKhnv18Nwx6DXJJzNcy8zWfDZW8Yz3QG9T1Iyplj+z1",
+	"lKBMhsBUj3BmYyq/xxC7RoB6JvhlECEPQv+OyQnA2CO9MYgRZemTExpiV3fSu35/c3vHMnvl4DyTHTv4",
+	"M/m7q38RoMTUAIV5Bq6T4oaIO5bOQhjQs4CEyiM9GY9BSAgg6PanvSJ++yaU6jKKbswY3qfkMmcWF4jR",
+	"dKxGUKDc0PtZFpm1veMq85iZUd2Yxz+XBIkzw3FhYr3/ZYPRv609lL/rh8sGYlbCPPFCZsZVui4Jba4U",
+	"rPa+5mIQqhSMxkrWzttH1VorZk5d7byWHLqaVxuELJTDosdb54et82Y78Uec9E+xZyLWvtU7/UO/fmob",
+	"DVL3W80ze3+eYDjrSxGVqotDSOvwzsmPr968un1FDhQwymx84pz87fb2mhw1D90p0Uv1OVFT8LTpXZMg",
+	"zisJdv2oEqFe8qaXpYbzmmuJaLo/duB4UD+lZ/26q+Dr0KN+tiuj4WuLXCTJkunNZvBJdX2z+ec1mP78",
+	"29VvPHz72+X0Xdj89PamOX33z398evsjn+B/XvPwzcufx/qed+2rzr//iB7e/vQxHPxjBdNl5iQtzxPI",
+	"np/vIFNgThRLhPORCUvJ5hAklxb7aL0aHYfdB5jOqQjlioFNE5IAVhjbJy5IKuvzIl7/4v6FP/EJK84n",
+	"ukln8iz5REnHj6eUW0vEFX7XLdeLdHfLBuFuXUNKLFqBBL/NdkUtzKiKKHu+TCoEIS+VHo79V5Ew2SU8",
+	"r/3/2bv25rZtbP9VMJ67U3kuqUiy7PgxO3fdNtubbdq4TtLudtUrQSQkcU0BWgK0rO30u9/BOQAISpSt",
+	"l+M40X+2RJEACJzn7/zOSfySnQ7OGiCLw3Z0pEVzexDaxk9aTle3WKqmt1xHXoPcjXPWhRC+550d6yNh",
+	"lnvl8PpEZIqmK/aTKhgyW/ofoSi8n8W2UdXNopoNrzfUsH9w3vK6QuH/0A/KKiSkkNcKiSequw4F6H1B",
+	"fvvWtY6150NwJaQIrewzbehQcxtl2j4+pSdng5A14kbYHgxaIT1u98Oj43bcODtts9Zpq9x3+Ld19drD",
+	"6qw451+OMttIZdnTep/2coCRShX2M7qLuAUCgseEfLh+ExC7cQIj+gMQgAHyPgfEHpKAmE6KtQnLQr2F",
+	"7QcqGTPprrsgYbNox4hszvqMkziH8BkjNT0QLUUI4/FhJWrAbKGtY9V7gbkXmE8lMNcUl8s72cDX+xTr",
+	"TiEe0gmY3QjjbZpilMNeXq9gOEk76wJwCRhTu+uJNrlHLLphMdFiygambczQsvAXscYOrwGU0N6hq+gN",
+	"gy5iFNGrVMqpyGLsIjait4w0G0QJ0myddng0ohmN9CAtNX4qpiwLIyoZSZlSLAsI5SSfTMqf4kA6PE6G",
+	"iTJNe+2joAPAlNGbHiZuS7PLWCQy6F6oiOARMy2WhX54xsgklyMW6/F54VQTvnT6qMN7KEr8Fs49UoOV",
+	"svOF3K1kNGUxyblKUn0PPp9KhoinJPlEP/Ldq+ufX3/zqvv2qvvL5ev3EAj1G0vH0Jaeg2rV45ZTvXCt",
+	"RuOiyMKRVsPr3OCFqwWZiDStk+NGq8OrehAXLY7KDY0lnbm++PBOO9xfUL1N6uSXVaBHVQFWzP0bafeN",
+	"t8ufBHdUIf37a5YWenN4RADS3oTZmzB7E0avwMN634VSL6OITZQ1Svb4ss8YX7ZtD2YE2YI2dMpOZE67",
+	"P6q77ht7eqzouW9m8lVifN4xJY15NmRcHw4WF4ZLybwjtcKE6MFYuvZC05MpYyrPOMBZtD0VuJBxq9Eg",
+	"Qptv0IaWasMksIAZyJBjUa1By8k8ihiLSylnY3dJvfiYar8w6Llq4wrGMxDZUCil/9MPRgvQmVto/iF4",
+	"Grswwo+0DWYmrCU7qdHFNAP0ktIWGGTetAgXPMDnrm7E1cm3nhEXIAjI2XGEStJnqZiubtCRWu+N6dff",
+	"OwzIdJREI7RzVZb4q2PnB3CAinaS1/rlVtph21kq7sicH/z9pj2+Ovv3dUu+f3n7y9Hs19P+j/fpq3U1",
+	"jT/sewrqvOMFMca9EtlIiTwlYhg2K/H9rceVyAVcbKeC+OskTW0fb4uGMGYjdI8DuSTFwARVSQ2DqvoH",
+	"1mI97HCZ8Ii5bnNTKklKpQJMJIsDI5YATXuOcq/IqZl5gROMKMwidylpygKzxvDJV1LrhkhIhUIV5PI0",
+	"4bGYkkR2OPa2xccSNdXCs2ZRlwivRLcALpFE0RtUsBgHpjN5WO9wdCQnGbtN2NRATxP91PEkV2bu9m2A",
+	"WBS5gjVL+BAJGjr8R1FeRVy8YXLL9DgIG0/UjKSJngf2M7emOxeqa8QZeMS4IFYT2KdRMkh4oph9iO3k",
+	"ByGJubZ/VS4vFoMamfUa5/IQnugbnP/8jJdTPMD6lRKSMRvQPFXOYTMJyb4QKaN8JbhMZSX7bnKY2LsR",
+	"OuWt0NAuOOjTFMCnJbepfvyy8uJqP7g95weXfrWhY2xANif0OGrH4RFrDcI2bfbDs+g0Dl+yk8ExbfeP",
+	"olZcgGzMftE7APBxXQYfF8MsvgGcsPddo+lDW3JuGg3KvK+E0r55aXGOqldS0bvu4uWNeqt6LavuvGTZ",
+	"q53V9lwVEld5ZsA8zT7CgcLjwUkjbNOX/fA0OotDG0BoR8fxHO1G4Pb6em0gy8dvqb3gRA00AYcc1Ygq",
+	"MhV5GpM+g48P96XLT2kLaCXqhC4X0xWxwCuBf+Yxp/f2pa5CNJYxwQER8AOaai1YwHt9wC1npIYfEwv5",
+	"DUivQN/p/3z87SEZM8rlPPy3BPwtx/DRJXA1S4DQhdi1QeVa+C3ZBH0rMgu79bHDFmcL1Uik992r0s09",
+	"GHYP9DLMZjwP67oXKvWMoLnPAZPaXC14vBx4ihc1NwSeunisByD1grRHnwiY1AUtHi65bf56sD5Y5nME",
+	"gX783C4AbWileP4EM71LRew9ha1eXChwgSEv7ob+WjnoRr2Q23xkT+smqGEzZywjEc30kTH+WpHWvSAp",
+	"1d/ru0oSC8KFug+743b09iCeAj+/G1l1tKGsKq/dHOT94ejXM5NjR79uDmVfZmS7zbIXXffBUop1elKx",
+	"Ffx+3yskCRQUuYO66mECm2tC1agwuXzpdzCfQV8Lar2eoEVbdrNQ3zNcnGXByZ9yljNJqHNDvHmA0xCQ",
+	"6YgqZuOU+qo8Y6RWck86vFQemPk1f5hAcjeZj4Nq4XROaIe7MqTY+77nPu2RRAIVAzVIVpKygSJ9Nkoc",
+	"WsnVkyeSIHdabBVkmtbJ6yINY3BBFSmXoMN7E8bjhA97nppVpMjAXDi3ysCZBhmTIyKZgjyXltYdXut5",
+	"OaLL9+9f/XD1/l3vMMBor2KTgm7WenTGezSgpwV17WoziyyeEnMaHCYF+aWByFi9wwG2VWwjLlTXvuiB",
+	"yMARNbMN9JR4wof6/TldcbFwi6KcslcqwPQ2js32GYkmmepwvQH0uulVqulBz9VlHoJL6v9sRLESHwqn",
+	"B5kYd3iiIGmXSz1mY9+YqxFtgXv28ILMD5pFGVPdoeCs1+EQ8eWkEt81hcJdt8KJJFyQVPAhyzAhWQPa",
+	"DtXh6FMji8LVhypH2r/xYZ28VaNSDXCH04yRdqNdFT++1uLpYXuqtbE9tWI94mdQUFgxwVYxQXvN5oZZ",
+	"c0vDzBzA+8wyN97HM8uCUjX3HGDHyr7qmJh3j94aKhgoKYvZzOusL5Egyr0uOP5+9HUH2VSVzbSywhDk",
+	"TszNB0Kqk5TyEAEYO86pIgcNJZOMTWhSzEYJQrlAFCsqBHuFHgtm6wA9onWJtHUuBv8MqU4LoIgikXMk",
+	"b2GIjwIAsrYOUmoUqX61vYAUn+Az3Uc5x8nHvcD/nZ4vVUk/hSsdpBK+AzCi+YGlRxmLmKXdcSLHBnaL",
+	"t8J7d80Eu4Kns55XlvqV7HBXhwpAXW3M4HfhbSL182FVZEDajSN/gPSWJintp6yrRNf8RCuwS4SLYwFP",
+	"zTMX2N1E26WHHW6IaQWMwy67Vt42Nw1GJMQoMN2FNFmQf4m15UI7HL8WWczAkquZGULY2SSeizuSmt4h",
+	"IVwQFBxct37RE3D5TBMVGdS3YSADG1e/Xw4sRw5EBJ/iBrGUQ1pRz4PKL4o4SUr5V7JcEwWjsMFMMhQP",
+	"oM1L77RHaq1GA6wrZPPwUT0xmBwJn8cgBYSlc0AinxPDWLKHdfLOz5rDINK4NAV7HmI6kx1u2I5wsbmw",
+	"kAMyY6r07vCtGVxZccsOL6XKSU0bCcQm42HDwn76SsLzYKWjVEgzT0jFd7h+prWgAC9lx4degDE4zY7S",
+	"tyi2lPEMkGRbjyBlUrpB1no0/lcu1Vi7KoE16HvacktUj6QJZxdQgiCmfJjRWDslGZMFPo1KghcHkNRA",
+	"uijze7D6fgFOlk1Q8whPNIr8KqX8aeDya4KyV+eZTCnHKT4We6d+BQfn//zNZ4LS/9kKoD3Efg+xf0KI",
+	"/con5Sezqnha4gew9oELuPgAWJTaq0Mh8Vl7HOSXSdaKRGyFMT1B7bNrB6EQF48FfXcWmLb10LgDtStZ",
+	"mpr4HYAx0LS3V4MVbMzC3kXhHLi7JZLM/aKw9U09orvWQs+X2JIdXhiT1eX11sx0d6yFTSIVWGdetf0K",
+	"Nqa9wxMYmAuWpYlRdviKluWc4RhAJx+902YBzsGAVKOUJmMWE3bLOAYo9R7WCz9lXMGgwJVxjiEYjR0O",
+	"bGVKpegflg3Mc0JJRhNsquHGxcUUR9XhvhV5Yb2QRUit9lBIlCvSZ5GAxkTGeOzwWpX1CPBZTsRgUGBo",
+	"rSlTJ1fW8UHMrYknmkXUqyNVxlQ00uYx2tYK+VftNlis6NSbcQPj9Kc5JMfHNVDLkJFNVOojG6CFReLZ",
+	"Jkf11lGlaQJ72qM6glAjhfu7qZIjEnbyRuOIkZY+VM6CaQWk2dAv/KgJ7xxWdm/97q3fvfW7t3731u+K",
+	"jbyKulAPo7hr41dKEaYJv9mx8Xtp0tGCsxC41/UzUJ2nYjhfiASjhupXkvCy+YiiD5LdIKdMchmrLwkl",
+	"AzYl44TnCtiMxXxq32qEwKSssd4IktvAqViHHG25+AZGmSA/Okq3+v2FNe+keKOXcFtdjQFsWSkQTyxJ",
+	"+MM64AWdJC9aL5J48oLd4f4KUzFM+P8Ipf5M+5HW2a0TpXe5+nD9+s9/av11HP2p9dc18npmxkukoH7Z",
+	"+0qFZ1aH/gO9YYTCiY3SJLohsGfgXT5uxaNBUuza/ca7lkQNHHzTTwJBLCY1s7wQ3QwOWIYAapGAUy9C",
+	"MUHZ4djMC+gQgo/s59qLn2TiNtE2B4t7+zLxFcvEzRssqPh21hpyz4Czd1D2DDh7BpzPvdeqkaDb0Q0+",
+	"oL212vv48BoLhrThbCcQbbcTLcI63EdoAHHfEpyL/0UZL6OnB9fiA/Wl8FEV7mU+6gyyrcMXw81knWhz",
+	"QRpgg/rALDKL0iWBYLIQBzbdWBYCwQUKIee5ZDGO0eAYUB4qF5quLSIS+AxhCH02EybaXCAcFrEJHV4V",
+	"XsakgyPnRWoDnmgZSLMZtPAam0SQw1DA7LegAizFjd+zbPw0MWNfjVPOc5qms9WdMD3uPXRhbxvtg7cf",
+	"OXi7N2e+vChshc0BSuiRLCqsXNitPfVqPhpSszORSkwkhkjn+XZNLYsJK5TjJBkbWxPNmRYZo3EIaniY",
+	"UQNddhEX+AdKonAgJvrix1uKUivgdV6sx7JcwTZWgpwSyyIxh/toy4rRlvd20fbxlr1NsY+37OMt+3jL",
+	"2saCk6GPGnHJ+eNkTH6gN2wuXWLKWV15yopJEzdCrX+XqeZgnyLZWml/sAu9V9p7pb1X2nulvVfaaytt",
+	"J0N3rbSVyNggE1y9gFMrX/yuxA3jy9m1oFE/JcUPDduGYYrAWtQP12/q5Crvp0lUJ5daZSQZs3WOAZIi",
+	"xpmYTLCvEkpA+EYPAmoGmg3Sg/+QiqKaRMsN4q2+cmtsU6mMGGmDDYUsWhbdQuAhrczKAn19OQwVxiiO",
+	"voaWO6TZaJDvvtbfrSH5TAFvd5iJfGJveIlSnHwz67OMXGVCsUgdBAeSqXzSHTC2Gucw7JSD84N/H/2q",
+	"zm7/3uj/2Bx//3LypiWvT6f/aEffngz+9/hfl43VswX4GpfxL+gvN49trisemis84zvB2Tbnm0V5BtsJ",
+	"EhYeAQFF6myzq905d/t97qRP4KhVEVjNIR69A0rg9ZX5lx58k5XcS7gP7iNdGtO7N4wP1ejg/KQdHIwT",
+	"bv9tnughK70yB+cH//fPy/BXGv6nEZ51w9/++7/uI6/yJFdm1WC1z/AWvkcrF+SLGDhRFbqVMABLyNxZ",
+	"MoAa5YLPxiKXHY4dN2RALq9ekxs2k1Blb41w/S3EW81PFzqtdbhtJPdgDzmypIWcyZBi/bk1sggYWRhi",
+	"lKrICLy70hdl5eqa+Wr/MZ0BD7xJPJcNtzLBQQ+rthM+hGGMDy/8IikIpk5HLGN2btzzxu4tGjuskx9N",
+	"2VGCdP8stnRJsGTAwyHrHd7z+NbD79msh+4IbjooPALiDufSQCHaDZuRjE1SOjNMA6b6HnwjWHvcPq72",
+	"aSwyVieXzndqYZcAS7LgkV4ZF4hygw2mE+0fwoyRNdh8EPcci5bgHW3piBC/ApJ+4IjQA3H0DJZsAlxA",
+	"z+c07WI6vE+jGy3ReXyBvlqi9JCJ266mPwwZMuCPAgu6C9u8p/27jFGTb8dpUeWREM8fLHDoTW0ffAIx",
+	"dFjGDvd71miph1RieFefJLNorOP6EkIqvLolwFVKI+Zpd3279d3GEjv/tRVOWyXDHWAUfpVzhbSEWiuz",
+	"MU200ZCovxj/oW5/6CTlN/gFeaNAx5T8p5W16U46xJTXFpHiq2XoW2tn6B/Nma4wtEaJ3r8z2wgeyLSM",
+	"dgwO7huDEh6/FJSC6bEcRa1+kzbOwtPBSxa245MoPOsf07A9OGKtuBk1+md0E/Ou9OY3osRaz1SrYNDy",
+	"hcLB+cGvN0d/O7tr/DR9+WbS+pkffx2d/hA3r1X7H/Lku1EDfsAmBluxUwfcvoF7HXDX4WBlUxJkxjJT",
+	"Un8JLbwjFu+bBm/sEK9hIn/mnfIKS/73P4LfDy4nyfdsdplrE/efv+lPvmY0Y5n7pGTvg7orvGcABPou",
+	"9houQOHje9UNle5+oduX+vrOXcCDUpgX6SxATk6wtZCnE1o0oCVdazfaxpyeZoIPieDssIp0e3WrwRoN",
+	"xmZ4IBpg7IWtsWXPUHMFxa+t9IT/Pe5Ox95oWsiEJ+zlIGzT0354FjXisMlagyPa7h9HJ/GSZzctiXgm",
+	"xiWtAoOxdm9pNHImFRuvdj93Azs7awPPT/Ghm7b8Qfo3MTd2m+8zVvnFHAsdrk+6Qnt1xUh2LDhbFj+H",
+	"thb61kBpCkFyc3hgWT9+uN5YC+0dWgsfLfD0SLGkwjUURjpuEVXalPl73hO1i/sVYOEj7Q5j/1S0yqoa",
+	"z2wbbFohnmS3lnzxu/3zvni4bQVvQitYkWiQacFCtKdG+Yykya3L5BxWBYB6l99cv/3x9bvuh+s3vUMX",
+	"S69Sex/MEC8xUpOkWIO9ZaLUhn3s8m7vclaOc8mJw+jMpkfuScy+38qATBbdEOrifzuN4ZKYSUin+Buu",
+	"HMedl4gVQVtvaMuP0irv0ztDit6x5T3BLomid0SbcyThZMKyiHFVJ5dQ444BMIxTFnzv4+oeV+/hOetK",
+	"pSdsJLUyffiKtoR5hz9fvtevz+b9UZ2u4mr7HQNXL+Wgdw/3XYIt8IkD0HfTQUmZTWgPdkQVTcVDzfXg",
+	"eC9ho6g6HktIHd7Tuy3jodvFQZdvwHW20zphx+bunbcnOnFrLNB9bbsVvftsI1drB6KeY9EG7FBC9Ytc",
+	"UYy4OA7IHhe7wWqFRYlybUofoIqB3l0AxlCqJE0JMtkA0KJxRnoJ7+ayCmTxLdx6I2mzHLTXXhwqPmdf",
+	"ufSUGCN8B2tuyGB5Dz4joBYcFtxNjx+be77i/XMW7U/TMm71LT1nqm2EXAfBt3AmsEoPxfEgYWksAXvB",
+	"L0xnpAdKxEmt3WwV6O3DCqA1bNTthfWGNuHGZiCO+7Hqwz9jOWGeuJcX+1rh1ZHEk3hjszOXdMhCOePR",
+	"PWi7a2h9C+QhX0kCPyFiQNgty2YFss4L91gwGvKguCBooI3UvhZLTGK1O4TOJFixmZgCbzP+NAAQHFbu",
+	"0hnW2Oj3RfRQbZ5RfzPNElvWC+CwTEzloddtHh6nrWIscQFQnQE+QUc6YCS/YRNVAogZDBbcdcajZT77",
+	"B70U72Y82o3nvmNQTitsNN9rOXVsRFVMZ6UvD4ID09LS0m3oqRnp2AhPm2etsE2P+uFp1I5DKzPPoka8",
+	"2NUX03bnMU0g9alfw8F5+7ThZa2wxZreodj57uC82WqsEWy2a72sjGLGI9vH7ZP3Oj5xUscynZM+cnjq",
+	"uZh6EsaA61eWMPdDE14XmIOaS3AGIFISmhYYUP9gazmC/2vZoliW5RNlwaaJklChB2TwUJlwGBjxgsFp",
+	"vUkDAqA/7L9l7gkyAWGrS/IzxbHfuTHzqZ1aP9f8eAd33xe70snBUydxq6127Lbp059LY2xWZ3swrSMZ",
+	"M6pfX+413dPfYKWumHJ9lAeD6mTPB3jMoyd7gsUQRoqDllaaJJLoBVyWmdbfHay6z6/1xX/c+1SwWxJH",
+	"CL3sseZr7Hu9Vp/rj5jcsuBo2Hd/MXcxVaQInRo0o1Z8xMI2YG2ikzg8ZS8H4Rlt9PGb9qCY87dsLDBx",
+	"CHIIcp7WfX+0/JfeiA8nwODdfREJsNwcTCtp9Kg2z36huMC9VBwAYO/TZ45cOsGB18zJDgiZnHe4vpj0",
+	"bCfOwF3UK45Jj9SwWYxzOEyxBBad9CXj6rCSkM+Y8VvXImwXZ7Fn6V+Us7mjZI7H3yhn5FuBlfaIm9QH",
+	"JEwFH4bY4DvUX0xGGZVs/gitdSCeOIV3z1psENbx1m07obLOCi4N7shtQGf7RN3uE3W5LOHmVpJ3vq20",
+	"VsIOzSVgMhE3jENl3AQ8FOiMhvVkdfINViVawjG8M0BnJEv1vWrtxtnhssTeZrJsn9l7rpm9TXZwsAzN",
+	"Ba1QPPU5pjNt1APlLpZSQhc8yDG3l0IXP0oq8LNXE/vg/0796E1OycdIFS5jkwbLFUPnmCtElMfYRKhW",
+	"zBzuQBtsByeDg/VTHc7WWofjiTOIjyBezCqsJWGO5yVMazcSxmQZ95LmeaUZd5cq3MLwxVzeC4aTWh4u",
+	"hDIVKItwXrnlyYO6LSwSsUxzEYThSc2rkjgMoOIwElyKlAG7UBiLKZd1ctw4Ij3D4cWF6kaCD5JhnrG4",
+	"B6E9kWtrml2Q40bLXZjzjNFoBNQXNkNAYsFMyzVToFAVsPwZbvDKznhHcbaDSXTTnbAMONT0q9arbT4a",
+	"JkPanyl2sHowqzTIZVGtX0blshS77kgVVf/EI1YblHTon6wwNEPR9oEXZTLlk2Nfvr94uGjrptzN+UkN",
+	"E+MXdIDeuCnvLFINytgW44ZnrDEI27TZD0+jVhwesfbAflco41cfyLdU0YjpvXXwx7oHzE5if8J2fMIM",
+	"J5o7Fzs7aZYDKXTklV/GcXtr5v0apr2zI+ddZ2rk2Un88vgU0jvt8Iiyo5BGp+3wuMH6jXgwaLaYtoWN",
+	"wXBwXqX3gMwOs81joc2OMaMyz9iYcdXNeaJtY60PpZclMwykhl4UCojpkFlGPPvx2gfcX7b9Id/xIX9b",
+	"5jgzjGG2pBYYzkp8ZhsceYXIiCWn/OtcJpxJSfSmkhfIywVEynxIlNCnMLDNrQjPx30oXsyhfIuYu29U",
+	"4fizHdkXXORo1rU7ydggudNv4/ur4kAbBfDOUp8+YuLXvIyHc792P30R6d/bYovuqgRyJ8etw9+PmLsK",
+	"Nw8Z59ABDmryz23Nk7+9DMkiaM4OpxyiZfaeZESBxhAobmfu3lMqAdtihsIcHQ6p0Q72qjOPTyThcCVE",
+	"8Uy7mgsCpItz48iYtiO0qh+IrMN7Vz0QHKdkxO5InAwThcSARI7oBHadlSlfzU2ayeVJbLOlnzSPvd75",
+	"Xve0PqPa0kcWdGsu3H01p/aMfcF1p6/xZV3Bu/p8ctu3TiBsZEGtldo2P9q8HnVj6bXPXD/XzPW6+/Oe",
+	"ulRPiC1kpIud9WnVnT0PFfG5q4enSUevt/U/7frVDvfS0KTCUAfeLPEfxpEv21MXaIRLmbNYG+juh7Uq",
+	"az4V0Q2Le4cXrpm1HkmCjOfYnqnDoV8m9I80D4dh15Z7BwFBHvNlJntAqCSCG4RqJYYUc2q7UWC7tLvX",
+	"FQHPqGb3echOm2Xfy9D1rZV7bPIvtLh3bXN+jsN4nq54kdLYdFiv5qh7IyKakpjdslRMxowrUuuN6Q0j",
+	"Wc57h/qMuf5i5y8guZmOhFTnp43TBgg3M+qF+2p9w6QpyGM0hnBRvTjNYiKrqCcBQRt4YMWiiwfcyhRt",
+	"uNsAwmHxPi6QP5/qIZKlqQyIZIrkE9KfYUcI/5Z2/RfvityOMB3pN6QYiMzjgPbv5XEIVkw2YVnYIlop",
+	"mYYlasSSbC75gE/CbyZZEiV8WF+oKapay1c8dlXc0tZWv7siAtuq+NVKdub26qoiK5iqHSLS/ppuGHZs",
+	"BWmv/56x5cuSVzRHKS3JkN6yYtRe7/REklh7oSZw569xEXhaqD1FcSMDMqEzvbtl4PptZ7neaEUlnltn",
+	"IimP++KORNo28R5kC/T++O2P/w8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

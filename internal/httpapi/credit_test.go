@@ -25,7 +25,7 @@ func (s *shop) at(t *testing.T, when string) {
 func creditsOf(cs []oapi.ServiceCredit) map[string]string {
 	out := map[string]string{}
 	for _, c := range cs {
-		out[c.Party] = c.Amount.Amount
+		out[string(c.Party)] = c.Amount.Amount
 	}
 	return out
 }

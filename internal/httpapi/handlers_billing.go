@@ -253,7 +253,7 @@ func (s *Server) CreateServiceInvoice(ctx context.Context, req oapi.CreateServic
 func (s *Server) creditsOut(cs []billing.Credit) []oapi.ServiceCredit {
 	out := make([]oapi.ServiceCredit, len(cs))
 	for i, c := range cs {
-		out[i] = oapi.ServiceCredit{Party: c.Party, Amount: s.money(c.Amount), Reason: c.Reason}
+		out[i] = oapi.ServiceCredit{Party: oapi.ServiceCreditParty(c.Party), Amount: s.money(c.Amount), Reason: c.Reason}
 	}
 	return out
 }

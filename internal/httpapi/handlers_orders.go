@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"strings"
+
 	"context"
 
 	openapi_types "github.com/oapi-codegen/runtime/types"
@@ -19,10 +21,13 @@ func (s *Server) orderOut(d order.Detail) oapi.Order {
 		History: make([]oapi.OrderEvent, len(d.Events)), Steps: make([]oapi.OrderStep, len(d.Steps)),
 		Version: d.Version, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
 	for i, e := range d.Events {
-		out.History[i] = oapi.OrderEvent{From: (*oapi.OrderStatus)(e.FromStatus), To: oapi.OrderStatus(e.ToStatus), Actor: e.Actor, Reason: e.Reason, At: e.At}
+		// Stored as "public", "system" or "<role>:<kind>:<subject>".
+		role, cred, _ := strings.Cut(e.Actor, ":")
+		out.History[i] = oapi.OrderEvent{From: (*oapi.OrderStatus)(e.FromStatus), To: oapi.OrderStatus(e.ToStatus),
+			Actor: oapi.OrderEventActor(role), ActorCredential: nonEmpty(cred), Reason: e.Reason, At: e.At}
 	}
 	for i, st := range d.Steps {
-		out.Steps[i] = oapi.OrderStep{Step: st.Step, Detail: st.Detail, DoneAt: st.DoneAt}
+		out.Steps[i] = oapi.OrderStep{Step: oapi.OrderStepStep(st.Step), Detail: st.Detail, DoneAt: st.DoneAt}
 	}
 	if d.Password != "" {
 		out.Password = &d.Password

@@ -72,9 +72,12 @@ func (s *Server) orderURLOut(u catalog.OrderURL) oapi.OrderUrl {
 }
 
 func (s *Server) partnerPlanOut(p partner.Plan) oapi.PartnerPlan {
-	out := oapi.PartnerPlan{PlanId: p.Plan.ID, PlanName: p.Plan.Name, BillingModel: oapi.BillingModel(p.SPPricing.BillingModel),
+	out := oapi.PartnerPlan{PlanId: p.Plan.ID, PlanName: p.Plan.Name,
 		DiscountPercent: p.Pricing.DiscountPercent.String(), MarkupPercent: p.Pricing.MarkupPercent.String(),
 		PricingVersion: p.Pricing.Version, Prices: make([]oapi.PartnerPlanPrice, len(p.Prices))}
+	if p.SPPricing.BillingModel != "" { // the SP has priced the plan
+		out.BillingModel = ptr(oapi.BillingModel(p.SPPricing.BillingModel))
+	}
 	out.SpOveragePricePerGb = s.moneyPtr(p.SPOverage)
 	out.OveragePricePerGb = s.moneyPtr(p.EndOverage)
 	for i, pr := range p.Prices {

@@ -66,7 +66,7 @@ func TestPartnerOrder(t *testing.T) {
 	// The partner's own vendor user reads the customer's tenant, read-only.
 	var steps []string
 	for _, st := range done.Steps {
-		steps = append(steps, st.Step)
+		steps = append(steps, string(st.Step))
 	}
 	require.Contains(t, steps, "partner_read_only_granted")
 	pu, found, err := s.vc.FindUser(ctx, *p.VendorTenantId, p.VendorLogin)

@@ -171,12 +171,15 @@ func TestStorefrontOrderToService(t *testing.T) {
 	require.Nil(t, done.Password, "an admin who did not place the order never sees the password")
 	var trail []string
 	for _, e := range done.History {
-		trail = append(trail, string(e.To)+" by "+strings.SplitN(e.Actor, ":", 2)[0])
+		trail = append(trail, string(e.To)+" by "+string(e.Actor))
 	}
 	require.Equal(t, []string{"pending by public", "approved by admin", "provisioning by system", "completed by system"}, trail)
+	require.Nil(t, done.History[0].ActorCredential, "an anonymous buyer has no credential")
+	require.NotNil(t, done.History[1].ActorCredential)
+	require.True(t, strings.HasPrefix(*done.History[1].ActorCredential, "user:"), *done.History[1].ActorCredential)
 	steps := map[string]string{}
 	for _, st := range done.Steps {
-		steps[st.Step] = st.Detail
+		steps[string(st.Step)] = st.Detail
 	}
 	require.Contains(t, steps, "tenant_created")
 	require.Equal(t, "production", steps["pricing_mode_set"])

@@ -222,3 +222,25 @@ func TestPartnerOveragePrice(t *testing.T) {
 }
 
 func ptrURL(p *oapi.PartnerPlan) *string { return &p.Prices[0].OrderUrl.Token }
+
+// A partner-visible plan the SP has set up at the vendor but not priced yet
+// has no billing model and no prices in the partner's view.
+func TestPartnerPlanNotYetPriced(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	ctx := context.Background()
+	p, err := s.admin.CreatePlanWithResponse(ctx, nil, s.chain.plan(uniq("Unpriced"), true))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, p.StatusCode(), string(p.Body))
+	ms, err := s.admin.SetPlanModuleSettingsWithResponse(ctx, p.JSON201.Id, oapi.ModuleSettingsInput{DatacenterUrl: s.vendor.URL, ClientId: "sp-client",
+		ClientSecret: ptr("sp-secret"), Edition: "pck_per_workload", BackupLocation: s.loc})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, ms.StatusCode(), string(ms.Body))
+	partner, _ := s.activePartner(t)
+	res, err := s.admin.SetPartnerPlanPricingWithResponse(ctx, partner.Id, p.JSON201.Id, nil, oapi.PartnerPlanPricing{DiscountPercent: ptr("10")})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, res.StatusCode(), string(res.Body))
+	require.Nil(t, res.JSON200.BillingModel)
+	require.Empty(t, res.JSON200.Prices)
+	require.NotContains(t, string(res.Body), "billing_model")
+}

@@ -4,7 +4,7 @@ SHELL := /usr/bin/env bash
 
 GEN := api/oapi/api.gen.go
 
-.PHONY: help run test generate check-generated lint-spec ci bench build db-start db-stop db-url
+.PHONY: help run test generate check-generated lint-spec check-ts ci bench build db-start db-stop db-url
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -32,7 +32,10 @@ check-generated: ## fail when generated code, go.mod or formatting is stale
 lint-spec: ## Spectral (spectral:oas) on the spec; warnings fail
 	@scripts/spectral.sh
 
-ci: check-generated lint-spec test ## what .ci/run runs
+check-ts: ## openapi-typescript types from the spec compile under tsc --strict with scripts/ts
+	@scripts/tscheck.sh
+
+ci: check-generated lint-spec check-ts test ## what .ci/run runs
 
 bench: ## build, seed and load the server over loopback; prints the table
 	@scripts/bench.sh

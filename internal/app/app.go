@@ -178,6 +178,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		},
 		Ready:             readiness(db),
 		TrustProxyHeaders: cfg.TrustProxyHeaders,
+		CORS:              httpapi.CORS{Origins: cfg.CORSOrigins(), MaxAge: cfg.CORSMaxAge},
 	})
 	if err != nil {
 		return nil, err

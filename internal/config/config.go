@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
@@ -49,6 +50,9 @@ type Config struct {
 	AuthRateLimit      int  `env:"AUTH_RATE_LIMIT_PER_MINUTE" default:"10" validate:"min=1" doc:"token requests per minute per email"`
 	AuthRateLimitPerIP int  `env:"AUTH_RATE_LIMIT_PER_IP_PER_MINUTE" default:"60" validate:"min=1" doc:"token requests per minute per client address"`
 	TrustProxyHeaders  bool `env:"TRUST_PROXY_HEADERS" default:"false" doc:"take the client address from X-Forwarded-For (only behind a trusted proxy)"`
+
+	CORSAllowedOrigins string        `env:"CORS_ALLOWED_ORIGINS" doc:"comma-separated origins (https://console.example.com) whose browser pages may call the API; * for any; none by default (no CORS headers). Credentials are never allowed"`
+	CORSMaxAge         time.Duration `env:"CORS_MAX_AGE" default:"1h" validate:"min=0s,max=24h" doc:"how long browsers may cache a CORS preflight answer"`
 
 	AcronisURL            string        `env:"ACRONIS_URL" validate:"omitempty,url" doc:"the SP's vendor datacenter (make run points it at the simulator); used for vendor look-ups"`
 	AcronisClientID       string        `env:"ACRONIS_CLIENT_ID" validate:"required_with=AcronisURL" doc:"the SP's vendor API client id"`
@@ -112,6 +116,9 @@ func Load(getenv func(string) string, withSecrets bool) (Config, error) {
 	}
 	if _, err := time.LoadLocation(cfg.TimeZone); err != nil {
 		problems = append(problems, fmt.Sprintf("TIME_ZONE: %q is not an IANA time zone", cfg.TimeZone))
+	}
+	if _, err := parseOrigins(cfg.CORSAllowedOrigins); err != nil {
+		problems = append(problems, "CORS_ALLOWED_ORIGINS: "+err.Error())
 	}
 	if cfg.Sandbox && cfg.Env == "production" {
 		problems = append(problems, "SANDBOX: not allowed with ENV=production")
@@ -229,4 +236,34 @@ func (c Config) Location() *time.Location {
 		return time.UTC
 	}
 	return loc
+}
+
+// CORSOrigins lists the origins of CORS_ALLOWED_ORIGINS (checked by Load):
+// none when unset, "*" for any.
+func (c Config) CORSOrigins() []string {
+	o, _ := parseOrigins(c.CORSAllowedOrigins)
+	return o
+}
+
+// parseOrigins reads a comma list of origins: scheme and host (and port),
+// nothing else, since browsers send exactly that in Origin.
+func parseOrigins(raw string) ([]string, error) {
+	var out []string
+	for _, o := range strings.Split(raw, ",") {
+		o = strings.TrimSpace(o)
+		if o == "" {
+			continue
+		}
+		if o == "*" {
+			out = append(out, o)
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || strings.Contains(u.Host, "*") {
+			return nil, fmt.Errorf("%q is not an origin like https://console.example.com", o)
+		}
+		out = append(out, strings.ToLower(u.Scheme+"://"+u.Host))
+	}
+	return out, nil
 }

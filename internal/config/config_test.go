@@ -109,3 +109,37 @@ func TestREADMEListsEveryVariable(t *testing.T) {
 		require.Contains(t, string(b), "| `"+d.Name+"` |", "README configuration table misses %s", d.Name)
 	}
 }
+
+func TestCORSOrigins(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		value   string
+		want    []string
+		wantErr string
+	}{
+		{"unset", "", nil, ""},
+		{"one", "https://console.example.com", []string{"https://console.example.com"}, ""},
+		{"list with spaces, case and a port", " https://Console.Example.com , http://localhost:5173/ ", []string{"https://console.example.com", "http://localhost:5173"}, ""},
+		{"any", "*", []string{"*"}, ""},
+		{"no scheme", "console.example.com", nil, "CORS_ALLOWED_ORIGINS"},
+		{"a path", "https://console.example.com/app", nil, "CORS_ALLOWED_ORIGINS"},
+		{"another scheme", "ftp://console.example.com", nil, "CORS_ALLOWED_ORIGINS"},
+		{"a wildcard host", "https://*.example.com", nil, "CORS_ALLOWED_ORIGINS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := base()
+			env["CORS_ALLOWED_ORIGINS"] = tt.value
+			cfg, err := load(env, true)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, cfg.CORSOrigins())
+			require.Equal(t, time.Hour, cfg.CORSMaxAge)
+		})
+	}
+}

@@ -32,6 +32,9 @@ func (s *Server) orderOut(d order.Detail) oapi.Order {
 	if d.Password != "" {
 		out.Password = &d.Password
 	}
+	if d.Login != nil {
+		out.Login = &oapi.OrderLogin{PortalUrl: d.Login.PortalURL, Username: d.Login.Username, Instructions: d.Login.Instructions}
+	}
 	return out
 }
 

@@ -64,6 +64,8 @@ type Deps struct {
 	// Ready reports named checks and whether all pass.
 	Ready             func(ctx context.Context) (map[string]string, bool)
 	TrustProxyHeaders bool
+	// CORS lets browser pages of other origins call the API; none by default.
+	CORS CORS
 }
 
 // Server implements the generated strict interface.
@@ -114,10 +116,16 @@ func New(d Deps) (*echo.Echo, error) {
 	if d.TrustProxyHeaders {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader()
 	}
+	e.Pre(headAsGet)
 	e.Use(
 		requestIDs,
 		observe(d.Log, d.Metrics),
 		recoverPanics(d.Log),
+	)
+	if mw := cors(d.CORS); mw != nil {
+		e.Use(mw)
+	}
+	e.Use(
 		middleware.BodyLimit("1M"),
 		withClientIP,
 	)

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -158,6 +159,23 @@ type Detail struct {
 	Events   []Event
 	Steps    []Step
 	Password string // set only on the orderer's first read of a completed order
+	Login    *Login // set on a completed order whose service has a portal
+}
+
+// Login tells the buyer where and as whom to sign in to a completed order's
+// service: the vendor portal (the plan's datacenter) and the login.
+type Login struct {
+	PortalURL    string
+	Username     string
+	Instructions string
+}
+
+func newLogin(portal, username string, passwordHere bool) *Login {
+	text := fmt.Sprintf("Sign in at %s as %s with the password shown on the first read of this order. If it is lost, the service's credentials can be reset.", portal, username)
+	if passwordHere {
+		text = fmt.Sprintf("Sign in at %s as %s with the password in this answer. It is shown only once; keep it safe.", portal, username)
+	}
+	return &Login{PortalURL: portal, Username: username, Instructions: text}
 }
 
 // Get reads an order the caller may see. The orderer's first read of a
@@ -199,6 +217,15 @@ func (s *Service) detail(ctx context.Context, o Order, orderer bool) (Detail, er
 			return Detail{}, err
 		}
 		d.Password = pw
+	}
+	if o.Status == StatusCompleted {
+		var sub subscription.Subscription
+		if err := db.Select("username", "portal_url").Take(&sub, "id = ?", o.ServiceID).Error; err != nil {
+			return Detail{}, errs.Internal(err)
+		}
+		if sub.PortalURL != "" {
+			d.Login = newLogin(sub.PortalURL, sub.Username, d.Password != "")
+		}
 	}
 	return d, nil
 }

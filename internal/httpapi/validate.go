@@ -41,9 +41,13 @@ func validator(spec *openapi3.T) echo.MiddlewareFunc {
 		},
 	})
 	wrapped := echo.WrapMiddleware(mw)
+	headers := headerParams(spec)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		h := wrapped(next)
 		return func(c echo.Context) error {
+			if err := checkInput(c, headers); err != nil {
+				return err
+			}
 			var verr error
 			r := c.Request()
 			c.SetRequest(r.WithContext(context.WithValue(r.Context(), validationSlot{}, &verr)))
@@ -57,6 +61,28 @@ func validator(spec *openapi3.T) echo.MiddlewareFunc {
 }
 
 type validationSlot struct{}
+
+// headerParams are the request headers the spec declares; they reach
+// handlers (and Idempotency-Key the database), so their text is checked.
+func headerParams(spec *openapi3.T) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(ps openapi3.Parameters) {
+		for _, p := range ps {
+			if p.Value != nil && p.Value.In == "header" && !seen[p.Value.Name] {
+				seen[p.Value.Name] = true
+				out = append(out, p.Value.Name)
+			}
+		}
+	}
+	for _, item := range spec.Paths.Map() {
+		add(item.Parameters)
+		for _, op := range item.Operations() {
+			add(op.Parameters)
+		}
+	}
+	return out
+}
 
 var quoted = regexp.MustCompile(`property "([^"]+)"`)
 

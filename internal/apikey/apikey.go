@@ -87,6 +87,15 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, name string, par
 	if p.Kind == auth.KindUser {
 		k.CreatedBy = p.UserID
 	}
+	if partnerID != nil && p.IsAdmin() {
+		var found bool
+		if err := s.db.WithContext(ctx).Raw("SELECT EXISTS (SELECT 1 FROM partners WHERE id = ?)", *partnerID).Scan(&found).Error; err != nil {
+			return Key{}, "", errs.Internal(err)
+		}
+		if !found {
+			return Key{}, "", errs.Unprocessable("partner_not_found", "No partner has this id.").WithField("partner_id")
+		}
+	}
 	var raw [26]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return Key{}, "", errs.Internal(err)

@@ -41,6 +41,14 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			return
 		}
 		e := toError(err)
+		if e.Kind == errs.KindInternal {
+			if d := fromDatabase(err); d != nil {
+				// Input the services should have refused: answered as the
+				// client's fault, logged so the root gets fixed.
+				log.Warn("input refused by the database", "request_id", requestID(c), "route", c.Path(), "error", err.Error())
+				e = d
+			}
+		}
 		status := statusOf[e.Kind]
 		if e.Kind == errs.KindInternal {
 			log.Error("request failed", "request_id", requestID(c), "route", c.Path(), "error", err.Error())

@@ -62,7 +62,9 @@ func NewService(db *gorm.DB, clk clock.Clock) *Service { return &Service{db: db,
 // IsKey tells an API key from a JWT by its shape.
 func IsKey(bearer string) bool { return strings.HasPrefix(bearer, "ak_") }
 
-func notAlnum(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') }
+func notAlnum(r rune) bool {
+	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+}
 
 // Create makes a key for the caller's scope (or, for an admin, a partner's)
 // and returns it with its secret, which is not kept.

@@ -68,9 +68,9 @@ func TestAmountsThatDoNotFitAre422(t *testing.T) {
 
 	tests := []struct {
 		name, method, path, token, body string
-		idempotent                       bool
-		status                           int
-		code, field                      string
+		idempotent                      bool
+		status                          int
+		code, field                     string
 	}{
 		{"anonymous order of 1001 at 999,999,999.99", "POST", "/v1/storefront/orders", "",
 			`{"token":"` + offer + `","username":"` + newLogin() + `","quantity":1001,"customer":{"name":"Big Buyer","email":"big@buyer.example"}}`,

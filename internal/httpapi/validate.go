@@ -4,15 +4,19 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/labstack/echo/v4"
 	nethttpmw "github.com/oapi-codegen/nethttp-middleware"
 
+	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/errs"
 )
 
@@ -24,6 +28,8 @@ func validator(spec *openapi3.T) echo.MiddlewareFunc {
 	defineFormats.Do(func() {
 		openapi3.DefineStringFormatValidator("uuid", openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringForUUIDOfRFC9562))
 		openapi3.DefineStringFormatValidator("email", openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringForEmail))
+		openapi3.DefineStringFormatValidator("date", datesInRange(openapi3.FormatOfStringDate))
+		openapi3.DefineStringFormatValidator("date-time", datesInRange(openapi3.FormatOfStringDateTime))
 	})
 	spec.Servers = nil // match on path only, whatever host serves us
 	mw := nethttpmw.OapiRequestValidatorWithOptions(spec, &nethttpmw.Options{
@@ -61,6 +67,31 @@ func validator(spec *openapi3.T) echo.MiddlewareFunc {
 }
 
 type validationSlot struct{}
+
+// errDateOutOfRange marks a well-formed date outside [clock.Epoch,
+// clock.Horizon): a 422 date_out_of_range, not a malformed one.
+var errDateOutOfRange = errors.New("date out of range")
+
+// datesInRange checks a date or date-time's form (pattern, a day its month
+// has) and that its day is within the platform's range. Every date and
+// date-time in a request body or query goes through it.
+func datesInRange(pattern string) openapi3.StringFormatValidator {
+	re := openapi3.NewRegexpFormatValidator(pattern)
+	return openapi3.NewCallbackValidator(func(v string) error {
+		if err := re.Validate(v); err != nil {
+			return err
+		}
+		d, err := time.Parse(time.DateOnly, v[:len(time.DateOnly)])
+		if err != nil {
+			return err
+		}
+		if d.Before(clock.Epoch) || !d.Before(clock.Horizon) {
+			return fmt.Errorf("%w: must be from %s and before %s", errDateOutOfRange,
+				clock.Epoch.Format(time.DateOnly), clock.Horizon.Format(time.DateOnly))
+		}
+		return nil
+	})
+}
 
 // headerParams are the request headers the spec declares; they reach
 // handlers (and Idempotency-Key the database), so their text is checked.
@@ -150,6 +181,11 @@ func validationError(err error) *errs.Error {
 	if len(out.Fields) == 0 {
 		out.Fields = []errs.FieldError{{Field: "body", Code: "invalid", Message: "the request does not match the API"}}
 	}
+	// A well-formed date outside the platform's range is a domain rule
+	// (422), unless something else in the request is malformed too.
+	if !slices.ContainsFunc(out.Fields, func(f errs.FieldError) bool { return f.Code != "date_out_of_range" }) {
+		out.Kind, out.Code, out.Message = errs.KindUnprocessable, "date_out_of_range", "A date is outside the range the platform accepts."
+	}
 	return out
 }
 
@@ -178,6 +214,9 @@ func schemaField(se *openapi3.SchemaError, base string) errs.FieldError {
 		code = "invalid_enum"
 	case "format":
 		code = "invalid_format"
+		if errors.Is(se.Origin, errDateOutOfRange) {
+			code = "date_out_of_range"
+		}
 	case "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems", "minProperties", "maxProperties":
 		code = "out_of_range"
 	case "pattern":
@@ -187,5 +226,8 @@ func schemaField(se *openapi3.SchemaError, base string) errs.FieldError {
 		field = "body"
 	}
 	msg, _, _ := strings.Cut(se.Reason, " (string doesn't match pattern")
+	if code == "date_out_of_range" {
+		msg = "must be from " + clock.Epoch.Format(time.DateOnly) + " and before " + clock.Horizon.Format(time.DateOnly)
+	}
 	return errs.FieldError{Field: field, Code: code, Message: msg}
 }

@@ -3,8 +3,8 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"net/http"
 	"fmt"
+	"net/http"
 	"regexp"
 	"slices"
 	"strings"

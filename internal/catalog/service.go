@@ -16,6 +16,7 @@ import (
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/errs"
 	"github.com/acronis-platform/platform/internal/page"
+	"github.com/acronis-platform/platform/internal/postgres"
 )
 
 // Service is the catalog's unit of work. Reads are open to admins and
@@ -127,6 +128,11 @@ func storeErr(err error, what string) error {
 	case errors.Is(err, gorm.ErrDuplicatedKey):
 		return errs.Conflict(strings.ReplaceAll(what, " ", "_")+"_taken", "Another "+what+" already has this name.")
 	case errors.Is(err, gorm.ErrForeignKeyViolated):
+		// A delete of a row in use (409), or a row pointing at one deleted
+		// since it was checked (422 <thing>_not_found).
+		if e := postgres.InputError(err); e != nil && e.Kind == errs.KindUnprocessable {
+			return e
+		}
 		return errs.Conflict("in_use", "This "+what+" is still in use.")
 	}
 	return errs.Internal(err)

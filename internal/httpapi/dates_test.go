@@ -22,7 +22,6 @@ func TestDatesOutOfRangeAre422(t *testing.T) {
 	pay := func(paidAt string) string {
 		return `{"amount":{"amount":"1.00","currency":"USD"},"method":"cash","paid_at":"` + paidAt + `"}`
 	}
-	runs := countRows(t, env, "billing_runs")
 
 	tests := []struct {
 		name, path, body string
@@ -54,7 +53,9 @@ func TestDatesOutOfRangeAre422(t *testing.T) {
 			})
 		}
 	})
-	require.Equal(t, runs, countRows(t, env, "billing_runs"), "a refused request started a run")
+	var n int64
+	require.NoError(t, env.App.DB.Gorm.Table("billing_runs").Where("as_of < '2000-01-01' OR as_of >= '2100-01-01'").Count(&n).Error)
+	require.Zero(t, n, "a refused request started a run")
 
 	// The bounds themselves are dates like any other.
 	status, _, body := raw(t, "POST", base+payment, tok, "application/json", pay("2000-01-01T00:00:00Z"), "Idempotency-Key", uuid.NewString())

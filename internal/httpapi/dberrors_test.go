@@ -40,7 +40,7 @@ func TestDatabaseInputErrorsAreNot500(t *testing.T) {
 		field  string
 	}{
 		{"foreign key to nothing", fromDB("UPDATE customers SET partner_id = gen_random_uuid() WHERE id = ?", cust), 422, "partner_not_found", "partner_id"},
-		{"delete of a row in use", fromDB("DELETE FROM ventures WHERE id = ?", c.venture), 422, "venture_in_use", ""},
+		{"delete of a row in use", fromDB("DELETE FROM ventures WHERE id = ?", c.venture), 409, "in_use", ""},
 		{"numeric out of range", fromDB("SELECT 1e20::numeric(14,2)"), 422, "amount_too_large", ""},
 		{"invalid text representation", fromDB("SELECT 'x'::uuid"), 400, "validation_failed", "body"},
 		{"character not in repertoire", fromDB(`SELECT convert_from('\xff'::bytea, 'UTF8')`), 400, "validation_failed", "body"},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/errs"
+	"github.com/acronis-platform/platform/internal/postgres"
 )
 
 // statusOf is the one mapping from error kinds to HTTP statuses.
@@ -42,7 +43,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		}
 		e := toError(err)
 		if e.Kind == errs.KindInternal {
-			if d := fromDatabase(err); d != nil {
+			if d := postgres.InputError(err); d != nil {
 				// Input the services should have refused: answered as the
 				// client's fault, logged so the root gets fixed.
 				log.Warn("input refused by the database", "request_id", requestID(c), "route", c.Path(), "error", err.Error())

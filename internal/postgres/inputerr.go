@@ -1,4 +1,4 @@
-package httpapi
+package postgres
 
 import (
 	"errors"
@@ -16,11 +16,13 @@ var (
 	fkDelete  = regexp.MustCompile(`^update or delete on table "([a-z_]+)"`)
 )
 
-// fromDatabase turns the PostgreSQL errors that input can cause into the
-// client's 4xx: a foreign key to nothing, a number or text that does not fit
-// its column, text or a date PostgreSQL cannot store. nil for anything else,
-// which stays a 500.
-func fromDatabase(err error) *errs.Error {
+// InputError turns the PostgreSQL errors that input can cause into the
+// client's 4xx: a foreign key to nothing (422 <thing>_not_found) or a delete
+// of a row still referenced (409 in_use), a number or text that does not fit
+// its column, text or a date PostgreSQL cannot store, a broken CHECK. nil
+// for anything else, which stays a 500. Services check input before it gets
+// here; this is the net under them.
+func InputError(err error) *errs.Error {
 	var pg *pgconn.PgError
 	if !errors.As(err, &pg) {
 		return nil
@@ -44,7 +46,8 @@ func fromDatabase(err error) *errs.Error {
 }
 
 // foreignKey names the missing thing (`partner_not_found` for a row that
-// points at no partner) or, on delete, the thing still in use.
+// points at no partner) or, on delete, the thing still in use (409, as the
+// services answer it).
 func foreignKey(pg *pgconn.PgError) *errs.Error {
 	field := ""
 	if m := fkKey.FindStringSubmatch(pg.Detail); m != nil {
@@ -60,9 +63,9 @@ func foreignKey(pg *pgconn.PgError) *errs.Error {
 	}
 	thing := "resource"
 	if m := fkDelete.FindStringSubmatch(pg.Message); m != nil {
-		thing = singular(m[1])
+		thing = strings.ReplaceAll(singular(m[1]), "_", " ")
 	}
-	return errs.Unprocessable(thing+"_in_use", "The "+strings.ReplaceAll(thing, "_", " ")+" is still in use.")
+	return errs.Conflict("in_use", "This "+thing+" is still in use.")
 }
 
 // singular is enough English for the platform's table names.

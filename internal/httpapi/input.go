@@ -88,6 +88,10 @@ func printable(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
+// maxDepth bounds nesting: no request of the API comes close, and the walk
+// keeps a frame per level.
+const maxDepth = 64
+
 // frame is one open object or array of the walk.
 type frame struct {
 	object bool
@@ -166,6 +170,9 @@ func checkJSON(body []byte) error {
 		root = false
 		switch v := tok.(type) {
 		case json.Delim:
+			if len(stack) == maxDepth {
+				return malformed(path, "too_deep", "nested more than "+strconv.Itoa(maxDepth)+" levels")
+			}
 			f := &frame{object: v == '{', path: path}
 			if f.object {
 				f.keys = map[string]struct{}{}

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -53,6 +54,7 @@ func TestBadTextAndJSONAreRefused(t *testing.T) {
 		{"trailing garbage", "POST", "/v1/ventures", `{"name":"A","invoice_prefix":"TRL2"}x`, nil, "malformed_json", "body", "trailing_data"},
 		{"trailing value", "POST", "/v1/ventures", `{"name":"A","invoice_prefix":"TRL3"} 1`, nil, "malformed_json", "body", "trailing_data"},
 		{"unclosed", "POST", "/v1/ventures", `{"name":"A","invoice_prefix":"TRL4"`, nil, "malformed_json", "body", "malformed_json"},
+		{"nested too deeply", "POST", "/v1/ventures", `{"name":"A","invoice_prefix":"DEEP1","x":` + strings.Repeat("[", 65) + strings.Repeat("]", 65) + `}`, nil, "malformed_json", "x" + strings.Repeat(".0", 63), "too_deep"},
 		{"NUL in a patch", "PATCH", "/v1/users/" + uid, `{"name":"\u0000"}`, nil, "validation_failed", "name", "invalid_format"},
 	}
 	for _, tt := range tests {
@@ -69,6 +71,11 @@ func TestBadTextAndJSONAreRefused(t *testing.T) {
 			require.Equal(t, tt.wantFCode, p.Errors[0].Code, string(body))
 		})
 	}
+	t.Run("API key with bytes we never issue", func(t *testing.T) {
+		t.Parallel()
+		status, h, body := raw(t, "GET", base+"/v1/me", "ak_"+strings.Repeat("\xff", 10)+"_secret", "", "")
+		requireProblem(t, status, h, body, http.StatusUnauthorized, "unauthenticated")
+	})
 	t.Run("fine text passes", func(t *testing.T) {
 		t.Parallel()
 		// An escaped backslash before u0000 is not a NUL; a surrogate pair is

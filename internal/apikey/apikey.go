@@ -62,6 +62,10 @@ func NewService(db *gorm.DB, clk clock.Clock) *Service { return &Service{db: db,
 // IsKey tells an API key from a JWT by its shape.
 func IsKey(bearer string) bool { return strings.HasPrefix(bearer, "ak_") }
 
+func notAlnum(r rune) bool {
+	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+}
+
 // Create makes a key for the caller's scope (or, for an admin, a partner's)
 // and returns it with its secret, which is not kept.
 func (s *Service) Create(ctx context.Context, p auth.Principal, name string, partnerID *uuid.UUID) (Key, string, error) {
@@ -84,6 +88,15 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, name string, par
 	}
 	if p.Kind == auth.KindUser {
 		k.CreatedBy = p.UserID
+	}
+	if partnerID != nil && p.IsAdmin() {
+		var found bool
+		if err := s.db.WithContext(ctx).Raw("SELECT EXISTS (SELECT 1 FROM partners WHERE id = ?)", *partnerID).Scan(&found).Error; err != nil {
+			return Key{}, "", errs.Internal(err)
+		}
+		if !found {
+			return Key{}, "", errs.Unprocessable("partner_not_found", "No partner has this id.").WithField("partner_id")
+		}
 	}
 	var raw [26]byte
 	if _, err := rand.Read(raw[:]); err != nil {
@@ -140,7 +153,9 @@ func (s *Service) Revoke(ctx context.Context, p auth.Principal, id uuid.UUID) er
 func (s *Service) Authenticate(ctx context.Context, secret string) (auth.Principal, error) {
 	bad := errs.Unauthenticated("unauthenticated", "Missing or invalid credentials.")
 	prefix, _, ok := strings.Cut(strings.TrimPrefix(secret, "ak_"), "_")
-	if !ok || len(prefix) != 10 {
+	// Only what we issue reaches the database (other bytes, NUL or invalid
+	// UTF-8, would be refused there as a 500).
+	if !ok || len(prefix) != 10 || strings.IndexFunc(prefix, notAlnum) >= 0 {
 		return auth.Principal{}, bad
 	}
 	var k Key

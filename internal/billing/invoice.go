@@ -17,6 +17,7 @@ import (
 
 	"github.com/acronis-platform/platform/internal/auth"
 	"github.com/acronis-platform/platform/internal/errs"
+	"github.com/acronis-platform/platform/internal/money"
 	"github.com/acronis-platform/platform/internal/page"
 )
 
@@ -299,10 +300,33 @@ func unclaimed(tx *gorm.DB, found []Invoice) error {
 		", yet the bill is found made: its key or another period is taken by an invoice that leaves this one out.")
 }
 
+// fits refuses invoices with an amount no money column can hold (a huge
+// price times a quantity, a markup, a tax): 422 amount_too_large rather than
+// the database's overflow. Callers that know the input at fault rename the
+// field (money.TooLargeAs).
+func fits(invs []Invoice) error {
+	for _, inv := range invs {
+		ok := money.Fits(inv.Subtotal) && money.Fits(inv.TaxTotal) && money.Fits(inv.Total)
+		for _, l := range inv.Lines {
+			ok = ok && money.Fits(l.UnitPrice) && money.Fits(l.Amount)
+		}
+		for _, t := range inv.Taxes {
+			ok = ok && money.Fits(t.Base) && money.Fits(t.Amount)
+		}
+		if !ok {
+			return money.TooLarge("total")
+		}
+	}
+	return nil
+}
+
 // storeFresh numbers and stores invoices whose keys are free.
 func (s *Service) storeFresh(ctx context.Context, tx *gorm.DB, fresh []Invoice) ([]Invoice, error) {
 	fresh, err := s.reclaim(ctx, tx, fresh)
 	if err != nil || len(fresh) == 0 {
+		return nil, err
+	}
+	if err := fits(fresh); err != nil {
 		return nil, err
 	}
 	apps, err := s.applyCredits(tx, fresh)

@@ -223,6 +223,9 @@ func (s *Service) ChangeTermTx(ctx context.Context, tx *gorm.DB, serviceID uuid.
 		c := money.PartnerCost(cycle.Price, b.Discount)
 		newUnit, newCost = money.EndPrice(c, b.Markup), &c
 	}
+	if !money.Fits(newUnit.Mul(b.quantity())) {
+		return nil, nil, money.TooLarge("frequency")
+	}
 	taxes, err := s.taxesOf(ctx, tx, []uuid.UUID{b.ProductGroupID})
 	if err != nil {
 		return nil, nil, err
@@ -407,6 +410,9 @@ func (s *Service) ChangePlanTx(ctx context.Context, tx *gorm.DB, serviceID, plan
 		}
 		c := money.PartnerCost(cycle.Price, terms.DiscountPercent)
 		newUnit, newCost = money.EndPrice(c, terms.MarkupPercent), &c
+	}
+	if !money.Fits(newUnit.Mul(b.quantity())) {
+		return nil, nil, money.TooLarge("plan_id")
 	}
 	today := s.Today()
 	var plan struct {

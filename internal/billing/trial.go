@@ -50,6 +50,9 @@ func (s *Service) StartPaidTx(ctx context.Context, tx *gorm.DB, serviceID, planI
 		updates["unit_price"], updates["setup_fee"] = money.EndPrice(uc, t.MarkupPercent), money.EndPrice(sc, t.MarkupPercent)
 		updates["unit_cost"], updates["setup_fee_cost"] = uc, sc
 	}
+	if u, f := updates["unit_price"].(decimal.Decimal), updates["setup_fee"].(decimal.Decimal); !money.Fits(u.Mul(b.quantity()).Add(f)) {
+		return nil, money.TooLarge("plan_id")
+	}
 	today := s.Today()
 	if model != catalog.Prepaid {
 		updates["start_date"], updates["anchor_day"] = today, today.Day()

@@ -42,11 +42,7 @@ func (s *Service) SetNotificationSettings(ctx context.Context, planID uuid.UUID,
 			if id == nil {
 				continue
 			}
-			if err := mustExist(tx, "email_templates", *id, "template_not_found", "No email template has this id."); err != nil {
-				e := errs.As(err)
-				if e != nil && e.Code == "template_not_found" {
-					e.Fields = []errs.FieldError{{Field: field, Code: "template_not_found", Message: "no such email template"}}
-				}
+			if err := mustExist(tx, "email_templates", *id, field, "template_not_found", "No email template has this id."); err != nil {
 				return err
 			}
 		}

@@ -51,20 +51,23 @@ type PlanInput struct {
 // checkChain enforces: the venture exists, and type, product and group
 // form one chain.
 func checkChain(tx *gorm.DB, p Plan) error {
-	if err := mustExist(tx, "ventures", p.VentureID, "venture_not_found", "No venture has this id."); err != nil {
+	if err := mustExist(tx, "ventures", p.VentureID, "venture_id", "venture_not_found", "No venture has this id."); err != nil {
+		return err
+	}
+	if err := mustExist(tx, "product_types", p.ProductTypeID, "product_type_id", "product_type_not_found", "No product type has this id."); err != nil {
 		return err
 	}
 	var prod Product
 	if err := tx.Take(&prod, "id = ?", p.ProductID).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return errs.Unprocessable("product_not_found", "No product has this id.")
+			return errs.Unprocessable("product_not_found", "No product has this id.").WithField("product_id")
 		}
 		return errs.Internal(err)
 	}
 	var g ProductGroup
 	if err := tx.Take(&g, "id = ?", p.ProductGroupID).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return errs.Unprocessable("product_group_not_found", "No product group has this id.")
+			return errs.Unprocessable("product_group_not_found", "No product group has this id.").WithField("product_group_id")
 		}
 		return errs.Internal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/errs"
 	"github.com/acronis-platform/platform/internal/page"
+	"github.com/acronis-platform/platform/internal/postgres"
 )
 
 // Service is the catalog's unit of work. Reads are open to admins and
@@ -141,6 +143,11 @@ func storeErr(err error, what string) error {
 	case errors.Is(err, gorm.ErrDuplicatedKey):
 		return errs.Conflict(strings.ReplaceAll(what, " ", "_")+"_taken", "Another "+what+" already has this name.")
 	case errors.Is(err, gorm.ErrForeignKeyViolated):
+		// A delete of a row in use (409), or a row pointing at one deleted
+		// since it was checked (422 <thing>_not_found).
+		if e := postgres.InputError(err); e != nil && e.Kind == errs.KindUnprocessable {
+			return e
+		}
 		return errs.Conflict("in_use", "This "+what+" is still in use.")
 	}
 	return errs.Internal(err)
@@ -367,13 +374,13 @@ func exists(tx *gorm.DB, table string, id uuid.UUID) (bool, error) {
 	return n > 0, err
 }
 
-func mustExist(tx *gorm.DB, table string, id uuid.UUID, code, msg string) error {
+func mustExist(tx *gorm.DB, table string, id uuid.UUID, field, code, msg string) error {
 	ok, err := exists(tx, table, id)
 	if err != nil {
 		return errs.Internal(err)
 	}
 	if !ok {
-		return errs.Unprocessable(code, msg)
+		return errs.Unprocessable(code, msg).WithField(field)
 	}
 	return nil
 }
@@ -385,7 +392,7 @@ func (s *Service) CreateProduct(ctx context.Context, typeID uuid.UUID, name stri
 		return Product{}, err
 	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := mustExist(tx, "product_types", typeID, "product_type_not_found", "No product type has this id."); err != nil {
+		if err := mustExist(tx, "product_types", typeID, "product_type_id", "product_type_not_found", "No product type has this id."); err != nil {
 			return err
 		}
 		return storeErrOrNil(tx.Create(&p).Error, "product")
@@ -418,7 +425,7 @@ func (s *Service) ListProducts(ctx context.Context, typeID *uuid.UUID, r page.Re
 func (s *Service) UpdateProduct(ctx context.Context, id uuid.UUID, typeID *uuid.UUID, name *string, ifVersion *int64) (Product, error) {
 	return update(ctx, s, id, "product", ifVersion, func(p *Product) *Meta { return &p.Meta }, func(tx *gorm.DB, p *Product) error {
 		if typeID != nil {
-			if err := mustExist(tx, "product_types", *typeID, "product_type_not_found", "No product type has this id."); err != nil {
+			if err := mustExist(tx, "product_types", *typeID, "product_type_id", "product_type_not_found", "No product type has this id."); err != nil {
 				return err
 			}
 			p.ProductTypeID = *typeID
@@ -447,7 +454,7 @@ type GroupInput struct {
 
 func (s *Service) applyGroup(tx *gorm.DB, g *ProductGroup, in GroupInput) error {
 	if in.ProductID != nil {
-		if err := mustExist(tx, "products", *in.ProductID, "product_not_found", "No product has this id."); err != nil {
+		if err := mustExist(tx, "products", *in.ProductID, "product_id", "product_not_found", "No product has this id."); err != nil {
 			return err
 		}
 		g.ProductID = *in.ProductID
@@ -462,7 +469,12 @@ func (s *Service) applyGroup(tx *gorm.DB, g *ProductGroup, in GroupInput) error 
 		return err
 	}
 	if in.TaxIDs != nil {
-		ids := *in.TaxIDs
+		ids := make([]uuid.UUID, 0, len(*in.TaxIDs)) // a tax named twice counts once
+		for _, id := range *in.TaxIDs {
+			if !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
 		var n int64
 		if len(ids) > 0 {
 			if err := tx.Table("taxes").Where("id IN ?", ids).Count(&n).Error; err != nil {
@@ -470,7 +482,7 @@ func (s *Service) applyGroup(tx *gorm.DB, g *ProductGroup, in GroupInput) error 
 			}
 		}
 		if int(n) != len(ids) {
-			return errs.Unprocessable("tax_not_found", "Every tax_ids entry must name an existing tax.")
+			return errs.Unprocessable("tax_not_found", "Every tax_ids entry must name an existing tax.").WithField("tax_ids")
 		}
 		g.TaxIDs = ids
 	}

@@ -7,6 +7,14 @@ import (
 	"time"
 )
 
+// Epoch and Horizon bound every date the API accepts: nothing was billed
+// before the platform existed, and a date past the horizon is a typo (or a
+// probe), not a plan. Both are days, inclusive of Epoch, exclusive of Horizon.
+var (
+	Epoch   = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	Horizon = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
 // Clock tells the time.
 type Clock interface {
 	Now() time.Time

@@ -11,6 +11,7 @@ import (
 
 	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/errs"
+	"github.com/acronis-platform/platform/internal/postgres"
 )
 
 // statusOf is the one mapping from error kinds to HTTP statuses.
@@ -41,6 +42,14 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			return
 		}
 		e := toError(err)
+		if e.Kind == errs.KindInternal {
+			if d := postgres.InputError(err); d != nil {
+				// Input the services should have refused: answered as the
+				// client's fault, logged so the root gets fixed.
+				log.Warn("input refused by the database", "request_id", requestID(c), "route", c.Path(), "error", err.Error())
+				e = d
+			}
+		}
 		status := statusOf[e.Kind]
 		if e.Kind == errs.KindInternal {
 			log.Error("request failed", "request_id", requestID(c), "route", c.Path(), "error", err.Error())

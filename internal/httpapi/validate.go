@@ -3,16 +3,20 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/labstack/echo/v4"
 	nethttpmw "github.com/oapi-codegen/nethttp-middleware"
 
+	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/errs"
 )
 
@@ -24,6 +28,8 @@ func validator(spec *openapi3.T) echo.MiddlewareFunc {
 	defineFormats.Do(func() {
 		openapi3.DefineStringFormatValidator("uuid", openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringForUUIDOfRFC9562))
 		openapi3.DefineStringFormatValidator("email", openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringForEmail))
+		openapi3.DefineStringFormatValidator("date", datesInRange(openapi3.FormatOfStringDate))
+		openapi3.DefineStringFormatValidator("date-time", datesInRange(openapi3.FormatOfStringDateTime))
 	})
 	spec.Servers = nil // match on path only, whatever host serves us
 	mw := nethttpmw.OapiRequestValidatorWithOptions(spec, &nethttpmw.Options{
@@ -41,9 +47,13 @@ func validator(spec *openapi3.T) echo.MiddlewareFunc {
 		},
 	})
 	wrapped := echo.WrapMiddleware(mw)
+	headers := headerParams(spec)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		h := wrapped(next)
 		return func(c echo.Context) error {
+			if err := checkInput(c, headers); err != nil {
+				return err
+			}
 			var verr error
 			r := c.Request()
 			c.SetRequest(r.WithContext(context.WithValue(r.Context(), validationSlot{}, &verr)))
@@ -57,6 +67,53 @@ func validator(spec *openapi3.T) echo.MiddlewareFunc {
 }
 
 type validationSlot struct{}
+
+// errDateOutOfRange marks a well-formed date outside [clock.Epoch,
+// clock.Horizon): a 422 date_out_of_range, not a malformed one.
+var errDateOutOfRange = errors.New("date out of range")
+
+// datesInRange checks a date or date-time's form (pattern, a day its month
+// has) and that its day is within the platform's range. Every date and
+// date-time in a request body or query goes through it.
+func datesInRange(pattern string) openapi3.StringFormatValidator {
+	re := openapi3.NewRegexpFormatValidator(pattern)
+	return openapi3.NewCallbackValidator(func(v string) error {
+		if err := re.Validate(v); err != nil {
+			return err
+		}
+		d, err := time.Parse(time.DateOnly, v[:len(time.DateOnly)])
+		if err != nil {
+			return err
+		}
+		if d.Before(clock.Epoch) || !d.Before(clock.Horizon) {
+			return fmt.Errorf("%w: must be from %s and before %s", errDateOutOfRange,
+				clock.Epoch.Format(time.DateOnly), clock.Horizon.Format(time.DateOnly))
+		}
+		return nil
+	})
+}
+
+// headerParams are the request headers the spec declares; they reach
+// handlers (and Idempotency-Key the database), so their text is checked.
+func headerParams(spec *openapi3.T) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(ps openapi3.Parameters) {
+		for _, p := range ps {
+			if p.Value != nil && p.Value.In == "header" && !seen[p.Value.Name] {
+				seen[p.Value.Name] = true
+				out = append(out, p.Value.Name)
+			}
+		}
+	}
+	for _, item := range spec.Paths.Map() {
+		add(item.Parameters)
+		for _, op := range item.Operations() {
+			add(op.Parameters)
+		}
+	}
+	return out
+}
 
 var quoted = regexp.MustCompile(`property "([^"]+)"`)
 
@@ -124,6 +181,11 @@ func validationError(err error) *errs.Error {
 	if len(out.Fields) == 0 {
 		out.Fields = []errs.FieldError{{Field: "body", Code: "invalid", Message: "the request does not match the API"}}
 	}
+	// A well-formed date outside the platform's range is a domain rule
+	// (422), unless something else in the request is malformed too.
+	if !slices.ContainsFunc(out.Fields, func(f errs.FieldError) bool { return f.Code != "date_out_of_range" }) {
+		out.Kind, out.Code, out.Message = errs.KindUnprocessable, "date_out_of_range", "A date is outside the range the platform accepts."
+	}
 	return out
 }
 
@@ -152,6 +214,9 @@ func schemaField(se *openapi3.SchemaError, base string) errs.FieldError {
 		code = "invalid_enum"
 	case "format":
 		code = "invalid_format"
+		if errors.Is(se.Origin, errDateOutOfRange) {
+			code = "date_out_of_range"
+		}
 	case "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems", "minProperties", "maxProperties":
 		code = "out_of_range"
 	case "pattern":
@@ -161,5 +226,8 @@ func schemaField(se *openapi3.SchemaError, base string) errs.FieldError {
 		field = "body"
 	}
 	msg, _, _ := strings.Cut(se.Reason, " (string doesn't match pattern")
+	if code == "date_out_of_range" {
+		msg = "must be from " + clock.Epoch.Format(time.DateOnly) + " and before " + clock.Horizon.Format(time.DateOnly)
+	}
 	return errs.FieldError{Field: field, Code: code, Message: msg}
 }

@@ -11,6 +11,30 @@ import (
 // Amount is a parsed amount in the base currency.
 type Amount = decimal.Decimal
 
+// Max is the largest amount the platform stores: every money column is
+// numeric(14,2). Prices from requests are bounded by the spec to this; what
+// is computed from them (price times quantity, a markup, totals with tax)
+// is checked with Fits before it is stored.
+var Max = decimal.RequireFromString("999999999999.99")
+
+// Fits reports whether an amount can be stored.
+func Fits(a Amount) bool { return a.Abs().LessThanOrEqual(Max) }
+
+// TooLarge is the 422 for an amount, given or computed, beyond Max; field
+// is the input that made it so.
+func TooLarge(field string) *errs.Error {
+	return errs.Unprocessable("amount_too_large", "The amount is larger than the platform can bill (at most "+String(Max)+").").WithField(field)
+}
+
+// TooLargeAs names field as the one at fault when err is amount_too_large
+// (a computed total, refused where it is stored, caused by this input).
+func TooLargeAs(err error, field string) error {
+	if e := errs.As(err); e != nil && e.Code == "amount_too_large" {
+		e.Fields = []errs.FieldError{{Field: field, Code: e.Code, Message: e.Message}}
+	}
+	return err
+}
+
 // Input is money as a request carries it.
 type Input struct{ Amount, Currency string }
 
@@ -30,6 +54,9 @@ func Parse(field, amount, currency, base string) (Amount, error) {
 		e := errs.Unprocessable("negative_amount", "Amounts cannot be negative.")
 		e.Fields = []errs.FieldError{{Field: field + ".amount", Code: "negative_amount", Message: "must not be negative"}}
 		return d, e
+	}
+	if !Fits(d) {
+		return d, TooLarge(field + ".amount")
 	}
 	if !d.Equal(d.Round(2)) {
 		e := errs.Unprocessable("amount_too_precise", "Amounts have at most two decimal places.")

@@ -24,6 +24,8 @@ func TestParse(t *testing.T) {
 		{"1.005", "USD", "", "amount_too_precise"},
 		{"1.00", "EUR", "", "currency_mismatch"},
 		{"abc", "USD", "", "validation_failed"},
+		{"999999999999.99", "USD", "999999999999.99", ""},
+		{"1000000000000.00", "USD", "", "amount_too_large"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.amount+tt.currency, func(t *testing.T) {

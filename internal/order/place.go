@@ -321,6 +321,11 @@ func (s *Service) store(ctx context.Context, who *auth.Principal, in PlaceInput,
 	if err != nil {
 		return Placed{}, err
 	}
+	// The first period (and every later one) is billed at price times
+	// quantity plus the setup fee: it must be storable.
+	if !money.Fits(unit.Mul(decimal.NewFromInt(int64(quantity))).Add(setup)) {
+		return Placed{}, money.TooLarge("quantity")
+	}
 	trial := settings != nil && settings.FreeTrial
 	now := s.now()
 	sub := subscription.Subscription{ID: uuid.New(), PlanID: p.ID, Frequency: p.frequency, Quantity: quantity,
@@ -376,7 +381,7 @@ func (s *Service) store(ctx context.Context, who *auth.Principal, in PlaceInput,
 			return errs.Internal(err)
 		}
 		if err := s.billing.FirstInvoiceTx(ctx, tx, sub.ID); err != nil {
-			return err
+			return money.TooLargeAs(err, "quantity") // with its taxes
 		}
 		if autoApproves(p, trial) {
 			reason := "automatic"

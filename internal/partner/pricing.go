@@ -163,6 +163,16 @@ func (s *Service) SetPlanPricing(ctx context.Context, who auth.Principal, partne
 		if markup, err = percent("markup_percent", in.MarkupPercent, decimal.NewFromInt(1000)); err != nil {
 			return Plan{}, err
 		}
+		// The end price is stored with every sale: it must fit.
+		pr, err := s.catalog.GetPricing(ctx, planID)
+		if err != nil {
+			return Plan{}, err
+		}
+		for _, c := range pr.Cycles {
+			if !money.Fits(money.EndPrice(c.Price, markup).Add(money.EndPrice(c.SetupFee, markup))) {
+				return Plan{}, money.TooLarge("markup_percent")
+			}
+		}
 		if in.OveragePricePerGB != nil {
 			v, err := money.Parse("overage_price_per_gb", in.OveragePricePerGB.Amount, in.OveragePricePerGB.Currency, s.base)
 			if err != nil {

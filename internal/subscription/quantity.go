@@ -4,12 +4,14 @@ import (
 	"context"
 
 	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
 
 	"github.com/acronis-platform/platform/internal/auth"
 	"github.com/acronis-platform/platform/internal/billing"
 	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/internal/errs"
+	"github.com/acronis-platform/platform/internal/money"
 	"github.com/acronis-platform/platform/internal/provisioning"
 )
 
@@ -52,6 +54,11 @@ func (s *Service) ChangeQuantity(ctx context.Context, who auth.Principal, id uui
 		if quantity == v.Quantity {
 			return errs.Unprocessable("quantity_unchanged", "The service has this quantity already.").WithField("quantity")
 		}
+		// Every period is billed at price times quantity (post-paid ones
+		// later, by a run), so the product must be storable now.
+		if !money.Fits(v.UnitPrice.Mul(decimal.NewFromInt(int64(quantity)))) {
+			return money.TooLarge("quantity")
+		}
 		return nil
 	}
 	o, err := s.act(ctx, who, id, ifVersion, check, func(tx *gorm.DB, v *Subscription) (*intent, error) {
@@ -63,7 +70,7 @@ func (s *Service) ChangeQuantity(ctx context.Context, who auth.Principal, id uui
 		if bill != nil {
 			var err error
 			if out.Invoices, out.Credits, err = bill.AdjustQuantityTx(ctx, tx, id, old); err != nil {
-				return nil, err
+				return nil, money.TooLargeAs(err, "quantity")
 			}
 		}
 		return &intent{kind: OpQuantity, params: OpParams{Quantity: &quantity}}, nil
@@ -95,7 +102,7 @@ func (s *Service) ChangeTerm(ctx context.Context, who auth.Principal, id uuid.UU
 	o, err := s.act(ctx, who, id, ifVersion, mustBeProvisioned, func(tx *gorm.DB, _ *Subscription) (*intent, error) {
 		var err error
 		out.Invoices, out.Credits, err = bill.ChangeTermTx(ctx, tx, id, frequency)
-		return nil, err // nothing for the vendor to do
+		return nil, money.TooLargeAs(err, "frequency") // nothing for the vendor to do
 	})
 	if err != nil {
 		return Changed{}, err
@@ -177,10 +184,10 @@ func (s *Service) ChangePlan(ctx context.Context, who auth.Principal, id, planID
 		var err error
 		if !cur.FreeTrial {
 			out.Invoices, out.Credits, err = bill.ChangePlanTx(ctx, tx, id, planID)
-			return &in, err
+			return &in, money.TooLargeAs(err, "plan_id")
 		}
 		if out.Invoices, err = bill.StartPaidTx(ctx, tx, id, planID); err != nil {
-			return nil, err
+			return nil, money.TooLargeAs(err, "plan_id")
 		}
 		in.params.Production = true
 		if cur.Status == StatusExpired {

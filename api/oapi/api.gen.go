@@ -2856,9 +2856,14 @@ type ClientInterface interface {
 
 	// CreateTokenWithBody Exchange email and password for an access token
 	//
-	// Returns a short-lived HS256 JWT. Attempts are rate limited per client
-	// address and per email; over the limit the answer is 429 with
-	// `Retry-After`.
+	// Returns a short-lived HS256 JWT. Failed attempts are counted per
+	// client address and per email and address: over either limit the
+	// answer from that address is 429 with `Retry-After`, while the right
+	// password from another address still succeeds. Many failures on one
+	// email from everywhere only slow its attempts down. As an anonymous
+	// request it also counts against the client address's limit
+	// (`RateLimit-*` headers). A token stops working when its user's
+	// password or role changes.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2867,9 +2872,14 @@ type ClientInterface interface {
 
 	// CreateToken Exchange email and password for an access token
 	//
-	// Returns a short-lived HS256 JWT. Attempts are rate limited per client
-	// address and per email; over the limit the answer is 429 with
-	// `Retry-After`.
+	// Returns a short-lived HS256 JWT. Failed attempts are counted per
+	// client address and per email and address: over either limit the
+	// answer from that address is 429 with `Retry-After`, while the right
+	// password from another address still succeeds. Many failures on one
+	// email from everywhere only slow its attempts down. As an anonymous
+	// request it also counts against the client address's limit
+	// (`RateLimit-*` headers). A token stops working when its user's
+	// password or role changes.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4358,9 +4368,14 @@ func (c *Client) RevokeApiKey(ctx context.Context, id Id, reqEditors ...RequestE
 
 // CreateTokenWithBody Exchange email and password for an access token
 //
-// Returns a short-lived HS256 JWT. Attempts are rate limited per client
-// address and per email; over the limit the answer is 429 with
-// `Retry-After`.
+// Returns a short-lived HS256 JWT. Failed attempts are counted per
+// client address and per email and address: over either limit the
+// answer from that address is 429 with `Retry-After`, while the right
+// password from another address still succeeds. Many failures on one
+// email from everywhere only slow its attempts down. As an anonymous
+// request it also counts against the client address's limit
+// (`RateLimit-*` headers). A token stops working when its user's
+// password or role changes.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4379,9 +4394,14 @@ func (c *Client) CreateTokenWithBody(ctx context.Context, contentType string, bo
 
 // CreateToken Exchange email and password for an access token
 //
-// Returns a short-lived HS256 JWT. Attempts are rate limited per client
-// address and per email; over the limit the answer is 429 with
-// `Retry-After`.
+// Returns a short-lived HS256 JWT. Failed attempts are counted per
+// client address and per email and address: over either limit the
+// answer from that address is 429 with `Retry-After`, while the right
+// password from another address still succeeds. Many failures on one
+// email from everywhere only slow its attempts down. As an anonymous
+// request it also counts against the client address's limit
+// (`RateLimit-*` headers). A token stops working when its user's
+// password or role changes.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -12654,9 +12674,14 @@ type ClientWithResponsesInterface interface {
 
 	// CreateTokenWithBodyWithResponse Exchange email and password for an access token
 	//
-	// Returns a short-lived HS256 JWT. Attempts are rate limited per client
-	// address and per email; over the limit the answer is 429 with
-	// `Retry-After`.
+	// Returns a short-lived HS256 JWT. Failed attempts are counted per
+	// client address and per email and address: over either limit the
+	// answer from that address is 429 with `Retry-After`, while the right
+	// password from another address still succeeds. Many failures on one
+	// email from everywhere only slow its attempts down. As an anonymous
+	// request it also counts against the client address's limit
+	// (`RateLimit-*` headers). A token stops working when its user's
+	// password or role changes.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12665,9 +12690,14 @@ type ClientWithResponsesInterface interface {
 
 	// CreateTokenWithResponse Exchange email and password for an access token
 	//
-	// Returns a short-lived HS256 JWT. Attempts are rate limited per client
-	// address and per email; over the limit the answer is 429 with
-	// `Retry-After`.
+	// Returns a short-lived HS256 JWT. Failed attempts are counted per
+	// client address and per email and address: over either limit the
+	// answer from that address is 429 with `Retry-After`, while the right
+	// password from another address still succeeds. Many failures on one
+	// email from everywhere only slow its attempts down. As an anonymous
+	// request it also counts against the client address's limit
+	// (`RateLimit-*` headers). A token stops working when its user's
+	// password or role changes.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14503,6 +14533,13 @@ func (r RevokeApiKeyResponse) ContentType() string {
 	return ""
 }
 
+// CreateTokenResponse200Headers the declared response headers of an HTTP 200 response for CreateToken
+type CreateTokenResponse200Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+}
+
 // CreateTokenResponse401Headers the declared response headers of an HTTP 401 response for CreateToken
 type CreateTokenResponse401Headers struct {
 	WWWAuthenticate *string
@@ -14529,6 +14566,8 @@ type CreateTokenResponse struct {
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *CreateTokenResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateTokenResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -21508,6 +21547,21 @@ func (r UnsuspendServiceResponse) ContentType() string {
 	return ""
 }
 
+// GetStorefrontOfferResponse200Headers the declared response headers of an HTTP 200 response for GetStorefrontOffer
+type GetStorefrontOfferResponse200Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+}
+
+// GetStorefrontOfferResponse429Headers the declared response headers of an HTTP 429 response for GetStorefrontOffer
+type GetStorefrontOfferResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
 type GetStorefrontOfferResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -21519,8 +21573,14 @@ type GetStorefrontOfferResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON410 the response for an HTTP 410 `application/problem+json` response
 	ApplicationproblemJSON410 *Gone
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetStorefrontOfferResponse200Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetStorefrontOfferResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -21541,6 +21601,11 @@ func (r GetStorefrontOfferResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON410 returns the response for an HTTP 410 `application/problem+json` response
 func (r GetStorefrontOfferResponse) GetApplicationproblemJSON410() *Gone {
 	return r.ApplicationproblemJSON410
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetStorefrontOfferResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -21579,12 +21644,23 @@ func (r GetStorefrontOfferResponse) ContentType() string {
 
 // PlaceStorefrontOrderResponse202Headers the declared response headers of an HTTP 202 response for PlaceStorefrontOrder
 type PlaceStorefrontOrderResponse202Headers struct {
-	ETag *string
+	ETag               *string
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
 }
 
 // PlaceStorefrontOrderResponse401Headers the declared response headers of an HTTP 401 response for PlaceStorefrontOrder
 type PlaceStorefrontOrderResponse401Headers struct {
 	WWWAuthenticate *string
+}
+
+// PlaceStorefrontOrderResponse429Headers the declared response headers of an HTTP 429 response for PlaceStorefrontOrder
+type PlaceStorefrontOrderResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
 }
 
 type PlaceStorefrontOrderResponse struct {
@@ -21606,6 +21682,8 @@ type PlaceStorefrontOrderResponse struct {
 	ApplicationproblemJSON410 *Gone
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
@@ -21614,6 +21692,8 @@ type PlaceStorefrontOrderResponse struct {
 	Headers202 *PlaceStorefrontOrderResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *PlaceStorefrontOrderResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PlaceStorefrontOrderResponse429Headers
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -21656,6 +21736,11 @@ func (r PlaceStorefrontOrderResponse) GetApplicationproblemJSON422() *Unprocessa
 	return r.ApplicationproblemJSON422
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r PlaceStorefrontOrderResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r PlaceStorefrontOrderResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
@@ -21695,6 +21780,21 @@ func (r PlaceStorefrontOrderResponse) ContentType() string {
 	return ""
 }
 
+// GetStorefrontOrderResponse200Headers the declared response headers of an HTTP 200 response for GetStorefrontOrder
+type GetStorefrontOrderResponse200Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+}
+
+// GetStorefrontOrderResponse429Headers the declared response headers of an HTTP 429 response for GetStorefrontOrder
+type GetStorefrontOrderResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
 type GetStorefrontOrderResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -21704,8 +21804,14 @@ type GetStorefrontOrderResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetStorefrontOrderResponse200Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetStorefrontOrderResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -21721,6 +21827,11 @@ func (r GetStorefrontOrderResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r GetStorefrontOrderResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetStorefrontOrderResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -21757,6 +21868,21 @@ func (r GetStorefrontOrderResponse) ContentType() string {
 	return ""
 }
 
+// GetUsernameAvailabilityResponse200Headers the declared response headers of an HTTP 200 response for GetUsernameAvailability
+type GetUsernameAvailabilityResponse200Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+}
+
+// GetUsernameAvailabilityResponse429Headers the declared response headers of an HTTP 429 response for GetUsernameAvailability
+type GetUsernameAvailabilityResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
 type GetUsernameAvailabilityResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -21764,10 +21890,16 @@ type GetUsernameAvailabilityResponse struct {
 	JSON200 *UsernameAvailability
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
 	ApplicationproblemJSON502 *BadGateway
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetUsernameAvailabilityResponse200Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetUsernameAvailabilityResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -21778,6 +21910,11 @@ func (r GetUsernameAvailabilityResponse) GetJSON200() *UsernameAvailability {
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
 func (r GetUsernameAvailabilityResponse) GetApplicationproblemJSON400() *BadRequest {
 	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetUsernameAvailabilityResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -23703,9 +23840,14 @@ func (c *ClientWithResponses) RevokeApiKeyWithResponse(ctx context.Context, id I
 
 // CreateTokenWithBodyWithResponse Exchange email and password for an access token
 //
-// Returns a short-lived HS256 JWT. Attempts are rate limited per client
-// address and per email; over the limit the answer is 429 with
-// `Retry-After`.
+// Returns a short-lived HS256 JWT. Failed attempts are counted per
+// client address and per email and address: over either limit the
+// answer from that address is 429 with `Retry-After`, while the right
+// password from another address still succeeds. Many failures on one
+// email from everywhere only slow its attempts down. As an anonymous
+// request it also counts against the client address's limit
+// (`RateLimit-*` headers). A token stops working when its user's
+// password or role changes.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23720,9 +23862,14 @@ func (c *ClientWithResponses) CreateTokenWithBodyWithResponse(ctx context.Contex
 
 // CreateTokenWithResponse Exchange email and password for an access token
 //
-// Returns a short-lived HS256 JWT. Attempts are rate limited per client
-// address and per email; over the limit the answer is 429 with
-// `Retry-After`.
+// Returns a short-lived HS256 JWT. Failed attempts are counted per
+// client address and per email and address: over either limit the
+// answer from that address is 429 with `Retry-After`, while the right
+// password from another address still succeeds. Many failures on one
+// email from everywhere only slow its attempts down. As an anonymous
+// request it also counts against the client address's limit
+// (`RateLimit-*` headers). A token stops working when its user's
+// password or role changes.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -26347,6 +26494,30 @@ func ParseCreateTokenResponse(rsp *http.Response) (*CreateTokenResponse, error) 
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers CreateTokenResponse200Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateTokenResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -32829,6 +33000,13 @@ func ParseGetStorefrontOfferResponse(rsp *http.Response) (*GetStorefrontOfferRes
 		}
 		response.ApplicationproblemJSON410 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -32836,6 +33014,64 @@ func ParseGetStorefrontOfferResponse(rsp *http.Response) (*GetStorefrontOfferRes
 		}
 		response.ApplicationproblemJSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetStorefrontOfferResponse200Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetStorefrontOfferResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -32911,6 +33147,13 @@ func ParsePlaceStorefrontOrderResponse(rsp *http.Response) (*PlaceStorefrontOrde
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -32937,6 +33180,27 @@ func ParsePlaceStorefrontOrderResponse(rsp *http.Response) (*PlaceStorefrontOrde
 			}
 			headers.ETag = &value
 		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
 		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
 		var headers PlaceStorefrontOrderResponse401Headers
@@ -32948,6 +33212,37 @@ func ParsePlaceStorefrontOrderResponse(rsp *http.Response) (*PlaceStorefrontOrde
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers PlaceStorefrontOrderResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -32988,6 +33283,13 @@ func ParseGetStorefrontOrderResponse(rsp *http.Response) (*GetStorefrontOrderRes
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -32995,6 +33297,64 @@ func ParseGetStorefrontOrderResponse(rsp *http.Response) (*GetStorefrontOrderRes
 		}
 		response.ApplicationproblemJSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetStorefrontOrderResponse200Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetStorefrontOrderResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -33028,6 +33388,13 @@ func ParseGetUsernameAvailabilityResponse(rsp *http.Response) (*GetUsernameAvail
 		}
 		response.ApplicationproblemJSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -33042,6 +33409,64 @@ func ParseGetUsernameAvailabilityResponse(rsp *http.Response) (*GetUsernameAvail
 		}
 		response.ApplicationproblemJSON502 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetUsernameAvailabilityResponse200Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetUsernameAvailabilityResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -38421,15 +38846,33 @@ type CreateTokenResponseObject interface {
 	VisitCreateTokenResponse(w http.ResponseWriter) error
 }
 
-type CreateToken200JSONResponse Token
+type CreateToken200ResponseHeaders struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+}
+
+type CreateToken200JSONResponse struct {
+	Body    Token
+	Headers CreateToken200ResponseHeaders
+}
 
 func (response CreateToken200JSONResponse) VisitCreateTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -47857,15 +48300,33 @@ type GetStorefrontOfferResponseObject interface {
 	VisitGetStorefrontOfferResponse(w http.ResponseWriter) error
 }
 
-type GetStorefrontOffer200JSONResponse Offer
+type GetStorefrontOffer200ResponseHeaders struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+}
+
+type GetStorefrontOffer200JSONResponse struct {
+	Body    Offer
+	Headers GetStorefrontOffer200ResponseHeaders
+}
 
 func (response GetStorefrontOffer200JSONResponse) VisitGetStorefrontOfferResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -47919,6 +48380,34 @@ func (response GetStorefrontOffer410ApplicationProblemPlusJSONResponse) VisitGet
 	return err
 }
 
+type GetStorefrontOffer429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetStorefrontOffer429ApplicationProblemPlusJSONResponse) VisitGetStorefrontOfferResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetStorefrontOffer500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -47945,7 +48434,10 @@ type PlaceStorefrontOrderResponseObject interface {
 }
 
 type PlaceStorefrontOrder202ResponseHeaders struct {
-	ETag *string
+	ETag               *string
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
 }
 
 type PlaceStorefrontOrder202JSONResponse struct {
@@ -47962,6 +48454,15 @@ func (response PlaceStorefrontOrder202JSONResponse) VisitPlaceStorefrontOrderRes
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.ETag != nil {
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
 	}
 	w.WriteHeader(202)
 	_, err := buf.WriteTo(w)
@@ -48083,6 +48584,34 @@ func (response PlaceStorefrontOrder422ApplicationProblemPlusJSONResponse) VisitP
 	return err
 }
 
+type PlaceStorefrontOrder429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response PlaceStorefrontOrder429ApplicationProblemPlusJSONResponse) VisitPlaceStorefrontOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PlaceStorefrontOrder500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -48124,15 +48653,33 @@ type GetStorefrontOrderResponseObject interface {
 	VisitGetStorefrontOrderResponse(w http.ResponseWriter) error
 }
 
-type GetStorefrontOrder200JSONResponse Order
+type GetStorefrontOrder200ResponseHeaders struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+}
+
+type GetStorefrontOrder200JSONResponse struct {
+	Body    Order
+	Headers GetStorefrontOrder200ResponseHeaders
+}
 
 func (response GetStorefrontOrder200JSONResponse) VisitGetStorefrontOrderResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -48170,6 +48717,34 @@ func (response GetStorefrontOrder404ApplicationProblemPlusJSONResponse) VisitGet
 	return err
 }
 
+type GetStorefrontOrder429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetStorefrontOrder429ApplicationProblemPlusJSONResponse) VisitGetStorefrontOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetStorefrontOrder500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -48194,15 +48769,33 @@ type GetUsernameAvailabilityResponseObject interface {
 	VisitGetUsernameAvailabilityResponse(w http.ResponseWriter) error
 }
 
-type GetUsernameAvailability200JSONResponse UsernameAvailability
+type GetUsernameAvailability200ResponseHeaders struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+}
+
+type GetUsernameAvailability200JSONResponse struct {
+	Body    UsernameAvailability
+	Headers GetUsernameAvailability200ResponseHeaders
+}
 
 func (response GetUsernameAvailability200JSONResponse) VisitGetUsernameAvailabilityResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -48220,6 +48813,34 @@ func (response GetUsernameAvailability400ApplicationProblemPlusJSONResponse) Vis
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUsernameAvailability429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetUsernameAvailability429ApplicationProblemPlusJSONResponse) VisitGetUsernameAvailabilityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -54393,514 +55014,518 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P0Jc9s4tjCA/hWU3q2KXZeSJVne69V33el0T3qyTexMz6J+EkQeWWxTgBoArahT+e+vcABwkUiJWhwn",
-	"Hd26M+OIJJaDg7Mvn2o+H084A6Zk7fJTbQQ0AIF/vrild/p/A5C+CCcq5Kx2WbsdAREgeSx8IA8gZMiZ",
-	"R2JJBxGQkJH+y2H9NVX+qN+oeTX4SMeTCGqXtW6t3a3VvJr0RzCmelw1m+gHUomQ3dU+f/ZqLwMYT7gC",
-	"pt7DJKIzCBbn7ysRQ59MR8CIGoWShJKoERCpuICAUCanIIjihDICVEQhCCLgjxikItNQjczLdAykn0zn",
-	"z+p/h1l+wXqagtUOOI+AMlzuK+5Ts6r5Rf46AgE4ky+AKggIF2QCLAjZXQo9nzIy0NCkQR5WRw+tIwni",
-	"IfRBHjUHLb8dHEO9Mzyh9c7g1K+fB2dQvxg2aWvQ9o+DDhzxCQhcizw6oaeDM/88qF9Ac1jv0Nagfu63",
-	"g/ox6AHMsxXn8J4qeBWOQ4X/tbi99waektAo4lMIyAQEmYYs4FMy5MKcix+FwBShQSBAytwGT5vZ+cch",
-	"C8fxuHbZ9NxaQqbgDkR+Me9hTEOm11i+oAiGSmMhgj4WQq/ALCy3gJOLzRYgoQAaN+BzFkgSMxVGBTMT",
-	"YEF+/532OtODErProQJRPrXiZEpDRQYw5BrxxEwjGr2jIctNfLwO4P9lofoyKKMC+PiZJGHgEfBHHAIy",
-	"FHyMMHB3jgsypgEQfSOuyB8xV0BCZe6vgAkXCpdKJoIPIhjnL8LxsOW36QXUTwZnQb3jn0P9gjYHdXMj",
-	"DD4vxeXPXm1CBR2DskTteSwkF8Ub6jP4qHo+vtEnfIj7mAh4CHksyYTegV5dqF//IwYxq3k1Rsd6PvNN",
-	"biVj+vEVsDs1ql2etNpeIbVbQV3DObJwQY+h5Z+c1M+C9qDegfNhnbYGzfqx3wlO4HR4Rs8HboETqkbp",
-	"+kJ94/WJhELT1HnaNuRiTFXtshbH+OYSyuzP/g6zxXVfk5iFf8RA7mGG1EAjEgsgIDAcgq/IASUfPrz8",
-	"UVNrSu44D4g/4qEPhw2CCK6RIE+e9UiUBWTAg5nGlIjODKUfhkIqDaUJZxLyIDoZNv1zetKunwyaUO/Q",
-	"Y00nj/16OzjzW4NzOKWtpgORYXUpkObYQdlptk9OPH113L9bq+H1PoH87uB2Rdx54tX6msFYjnhrg3WI",
-	"okXxvbHCiKHAI8ruQENtQKVmv4wcUInyiRZr+odXhBKpaASEM3yv02rPCywtFFiKN2mFnDIkOS688SXs",
-	"9B29AyLDP0vJS4TfZacKYEjjSNUuT5qentfQ8Xaz6aVUvVVA1T/r0zAnjuTwBxr8TBVMKd5pn2vswxXS",
-	"ySQKjXhzZEnz//4ujayTwEh/EegJHoAFXPRiJoD6Iy0K1rxaAIqGUXI4+g0ShAFhXFkx7Ur/PUKcpZJI",
-	"+gBI8aSiKpZ6bxqKocLj+IEGxC012dhIqYm8PDoKuC8b1BechbI+iajSFK1h1+nWL48Klvk5C9X/ETCs",
-	"Xdb+P0epTHxknsqjd2YQA8Mi5MP9+TyOzA6NYOePjOw3pGEEQX6/BkeDhl7DDzSw3Ha7c6BRGODLPTPj",
-	"/DE4rhxKXCS+j2gvBNcM8r/JUMml9WrDEKKgdlnT8ldU82pjkJLe6ZcmQgueaka65mG3pkceh1Iiyv+W",
-	"nmVHo2b2LN12Nz7Lha3u4ihf00hPZw7NvF8PGc7lYIfn9RzP7tr3YaIMXS85s6KzEhCEygCbjnlsP7J/",
-	"1c4bx8c1r2ZkSH9Wu6x9uPmxZgQZNUNhQyo+RmokgOL4tT9iylSoZqRN6t242TwG0kJRvN1sn9Zbrfpx",
-	"s9Ewf7fr7Q4eTcgeNCfRC/nNqyUaBC5GKRhP9BpbXs2qMD2UENLxblvNy6b+//9oqqXx42xw7l8ETai3",
-	"hm2tqRxrTaUD9ZPhKXXPal7tPmRBZsk1rxZRqXqIgpoafrglRwoY1Uf2KQw+H/HhEDQN7YUKxvKSnDSP",
-	"yY1Rj8gHRh9oGFmSg7IeErZk9MvWZ8OBQOpNDDQEYwni0mhOJ8O6XpyWLa3G1KLtgZOoEMRKhBpIWnQ2",
-	"k/Zwt03Q2zzWn54E9Q6cDuvn9GJQb/qtoA3Hww49GWSIWc2qfzWvFk+CJQBtNf+DqGzmsgiz+H77JHcA",
-	"DinM2k6DMzgfXjRxM/WOf6z31hnWnf6nN6ovtgDoKRHSqHY5pJEE/OmP2OLdmDM1imbueCtuGIXoIIae",
-	"3mSy4Ha9faIPKKLMLLGiMKsVBBr1YhFlSATE7bof8ThwdKLh83HNyx66/gdXFHEhjz/6l8m0p+WC3pSL",
-	"e31AWnGuXZ589mr8AQS9g97doHbZ0keueObfzc+ZA6W+Ch801sUsVL2JsKeVXORWs9FsFt7k5QhgDlTj",
-	"qNMuOFNc8joNxiGreY7bmjtikbFzck5PL4Z1aAbNemc4bNfpSWdQPz7pBM2L8w60z9v4JYpItcvjz5Wp",
-	"pSF17yz2lrC/VN4S4HMRoCUmIIMwioz0haqUJebkIFRaFjPkB1+0NJFQoQVTRqPDK/zEstURNfzK52wY",
-	"InnWDxlMiTllMgPVIO94ZPTvhJZp1paxaJUbbG6zX3mkn7PAGCKUWlg+JX/3wuAzmo2WaKCaW3A2jEJ/",
-	"O94epnJ1z9KzXsh6wyi8G6ksn7+et3eFkswJ5fqgpAqjiAxAiyMTwX2QMi9+dZoXKctOtrApv16+/F2J",
-	"YW7nvl2uTLUhZ5TR2wNk4j9xMQiDANhW5zJMRsmcwb95LIjgEZAxnSHqBhxPIg/g4xTAP2WG2QzC6UJ2",
-	"BU2fRhGIZ7JkJ5+92s+cwVbQQ9rcu9PD5ETVUBJ8ZCRVEnF2B4IkvD4HxlZGtPzZjLQZBDOL2QUIXyoC",
-	"H0MtdpBBrPI7wams8P+SKU3roxdGAtqGRtiRsrC84WOwSgfaJAVnd5oiawyVYQB5jSsDSrcslLVAELO8",
-	"je+/W9ouIHvNSMzg4wR8DVwt/8cCUu3KzaVBHoTSj7hMQI1M552AYfhxc7KM3CTi/r2R/WU8HlMxS1VB",
-	"FQtAphVKGUOQ8DrNgmkU548MH/UmuKSeHXT+LiwZ84pkuCkxw6BrIUU2w50fkbYX7kEfm6L3hrzmQWRX",
-	"qbkQHwNnQCCS8Ex6hPGpVr0482E1sMzoGVi9dDLFFAQQFo8H+pJl+KD5UIMMryNovL4LH4ClxvIvAiKz",
-	"8s+fd0WpF4/f2iAkqEtC9cUAkcciNM1T1mXu26kWsnIgCxU56BetvH/oEevn6bIluImynUbP9MCHgv8J",
-	"rMsWBjZY0z9skOtIctJfKjD0G11kc2+4+onHLNiKajKuekMcJYNKbziRsT9KrPF51OikqPGGK/KT/Xoz",
-	"3Ejn3wU66PXgaHhEaOUJZTiIgChuBCHk6kgO3zpBdjNLxmozwZyWuoGZQMZSa84rrQSVzALfhikgAZoz",
-	"BVRCCbv15EjXUNXm9LMVqleovnJ1KwEBukS25PJ4OY2BcYGNJQvT0LSH6hERM6alEC40BfEBAmTo87ws",
-	"3VVmigwBesuiGaHWcpyZKoka0MgYXBm+Zp0YdurHY2OFi0YuBr4AZWTnHJxeaupPpZxyEeRF4HuYqKVw",
-	"yY45Z8dORjS7T4CjeZjimustznWFP9ugjACYCmkkH5vvF+8GIRZPQEhEjhzArgmDqdYQkk2h187Hm7cc",
-	"XumIOXPA/Hjo2daylyWWyfgOlVA+GsdS4c0XMfuCUEr3sDvpKHd5rGD0RwxaUsGNXer9OkJnkFoLKEXI",
-	"riUfWgxRWABolxkpK/tMTzPmD4bqYrQESllFEDBSVpepLMKHaimS54dKUa5/aCWmdwJjRkL9wk8JXdvC",
-	"84cWxd44lGPrEJ1zONlghlHq8boiQ1A+ipeLeNXK+PyyayU/OQq5qe9vbqG7Qq404C3xQKN1jUbGymT5",
-	"clYi2YGrVWMksuS7WMC84GpZN/V9HjNEkvRVcnD9/P3bNy9veh/evzrMK/8Zc1SxILWV23VuyTuxAxCG",
-	"7JVMqEicmpm9WgE4Yzb67NVuOX9N2czFjG11GoIq6KF7fk5p55yMKZsRJyJfIcOekYgqLXtnEL6dIaT6",
-	"M702kixuU5jnFrYLUL+nCogd0G2GDhUY6mZ0aGnC0ebEwCR+rp7EPxStwX5xNBd8mA3Aq+dCACsNkn4x",
-	"N5AN5as4iH7bxeLVk2C8pR+nYXsIzQ+MxmrERfjnlhQ3xoG0+OLTOax7bRzvGu2d0zoj6uTZdyvFutzS",
-	"NkW4+WXtxBuf7mdAF/aSQbFff/21fp2ZvljjoFbJNY59WK1IfGDWMaJpxwvrWtyRC+ceZj0BsSww9s07",
-	"azS/1y8aowwlQYjGY6bSkIQsPWlnTzazAfLC+du39+BkVr8bOh5wfU+JiCMTtSX4PbBGLRUB8Zyv7+4E",
-	"3JUolX/jU0IJOq2fSRLQMJqRWNI7IAPw+RhM2Jt1STpXMQa/sHhcu/xvbUw/WjNDzavRh7vabwtBXF7t",
-	"ehLaCEgb/BIaPTFr/shEVGr1vq7CMdQKxnLfDGYVojCN9aTCa2gn0Uez1lqMr/nT4gPNWpkNLKgwu7Hm",
-	"FV/ASTyIQl/LRkI5mfkeZp6WZrWod8dCCSREfF4YWMADv19zU4Kb+7cMLf8Os/f6tc+fs5GK/zUxswiV",
-	"ZFN2wJytK8URPvgdfJXiyHN8CalEYGRYGr3L4IyNuMijkTuGbGSkjeorj4ycP6S5yxWMQ6b1ushAekzv",
-	"gVAMDJU+n2i9jxNK7BAa9qvjgbOAwiWvAgOui0bR2yHGPS07EHvDPnvzV8yoM8WoNR3xCJGpQW5GfMpw",
-	"uyYTAC1daZTr8s3YORa381uyoVehidKrthv99mtQtGA/AVVINJOwlEpQcQujQtDZwvpxzOLV/xBGUcju",
-	"fkojfOYBaQN+yEHLkNFDT9NJoUDoH48PPSJhHFLGYhrpX061Mpz8q9U+9MggBMZC80O7c+gRJTK/HJ8e",
-	"5ghuEmCUTKM5WWYOTYjTP9PB9TmmAxcSarvd1zyACNmxnXQiYEIRrSdcKv1nbxh+hNwPEzq7Wzbo+5gt",
-	"cgAqe3y4QJuW0f11SJl1csrKCJMu9Sfz6SLueLVhyEI5WnMpI6BCDYAq+1UeiV5RqYgM79AqEoVDcJR+",
-	"ysU9CBJwdNGqHKFZOl9FzpPGM84vKXELjmkAHkGtGAJCJQHqj4g/itk98fl4HCqZIRFJ2LRzRlQF+N9D",
-	"48vJ+xoKeKu8DyeTorwAPZZ0gBMxeybJBETIA2l8OyanhkYCaDAjB4NZLt0tZofF20DOu+ZpO8Gy6uZv",
-	"zPsa2bii0aoPX3MGs2Lmi0D37L1KFpI56BSAbrLMPZkD/0qmne5gI8Zd/fZvgktz4MEhlm/CXfoFMuVi",
-	"hgvQcToyiLGcReJbSezx8lX83e7VEV8aRfgpgymNZIbkrqC2T8NzM9R+e76bXo3FnFYMWBGxVk77l+gw",
-	"t8RSKq7xmxwwThKyi4Hd/fcf3vRubq9fvehd/3T74n3/8KrL9NGQULlkWKnoTHrohNd05Hc+eCat6eaA",
-	"C2PHRmqBWpG0eXtSNbosw6WNpVwfm/Eu6avEtWporA+J5yqzicLTzAeSFqRCWc9klQjS6YjLxEUpwwDS",
-	"iMaMD2xBQzNx90Xyo3mYzR2y5AJzcqogi7WYPseBinhtOX/6VR9bZmqzaS9JZNW/aqapBGWS+s7VWmlZ",
-	"lvcVLSgX8r+eazkXn17h0wI52/yeo+buhLJLK6Ivz1ND0IdJUIVWj0OW/bU1jxvOvbKQlHa6XPXyalMR",
-	"KnjLopnJbvucjdxeDpoP7r3Pn0v2GKofaESZX0DFB+mDCtzVq2FgjlgZ642TvjTvLvBk87OXzP1b6bJf",
-	"JrPlV11RkjM/FF3Tm3fPkmA4z7nWrOZKFFI/PbW0Eb8mJ+JZJtj8IFF0n0mi9URD+ahN17dDP5M5PcX+",
-	"Wkv07AL6NgcsfIqiayGUXArPohJh0uUL2TPKraJYktzQ/BSEqmePs4AuYQgCZ6T/84tbcvTQOnIQNUEa",
-	"/QZ5niGb9hkZ8SiQnslmRTy4IjCeqJnJ+WacQWXilb8EBSTMbiFa5lhYuAtpQkYBIE2SWxaGLu1tU72k",
-	"omWtwFxm8VoCChAmfiuUCaSvCB1IYMrWXLC3g09ZBRuOV5uMbKzGhhK/w+FU3s8GM1XFwSQjJfNByNRp",
-	"p1ZYk6DMQOfOyGzKS65Remkyx55RJdz0uQuU28my67uZopDe8GyNgGbTW3rjJ1QpEBo1/n//va7/57dP",
-	"7c//s+RSb34j8nj4o0k0li548OYdZlQT94VnIsAMoUhdLCh9za/4uHjF5Tcux4k7S67W41hLr0iWWSS0",
-	"D5kFjaZ0JlFUX/vC5Y69knXVAWkZMj6NipRwsi0UpDlKklUXXYqdCeEvVivs1zuSBL/G6/kEN6Qaruoj",
-	"HvMH6M1va46ZiVirdfpNmQTghcqEE6Bui39ljVZJnaVN2VGRTP1CQ+0WxlqNLJKpeVBAAX8KIQrkJWk8",
-	"5+MJZbPGGzoGjzTchAv/xlk80rCqj3vu/unE/sxP7zDJ9cP7Vx5pWH2t8QYj8TM/3HJFo8y/f4zhR6r0",
-	"MD/SmWzsys68rVAjYwPuAv1eWcgTxbmHQov1MZO+3RT59GkOAJ8/YxJPDP3CHT6hyOE26hm82VSWyOHk",
-	"RgLFt462GRLTaur/W0mdNiRqj4qa88xiVSmbAh4/h1ErseVpOH6eiG7B9nMD7Yh77+/Ct3gXFtAcDyxJ",
-	"h50z42Is1eKypcIgpzH1RyGDugAa4A/6fXLQd0jZ90g/ZveMT1kPC9voH2y0XE8vpO+RRqNxWMhubCWc",
-	"ImUdHxGqCOpLHgm4wtxULghDJ5R5Q5KDfr4eRcOWmLA5dahymIJ1RJ9t4TqSCjyrfDVmwZ4BWvpdEWn5",
-	"G9BIjRbhnYpfaW0sfr86kMJ8VjSTM0kvGr+wdEYP/UFVZeN1DaED443piZhVDWnayLa2zMaUK9ZSYQFp",
-	"NZUK7sWq3nIp1xoVLXm9ZZrzDShXljVNSA0zOaE5dVrjtikEkjHT6sPRdwhYQLCgymElzbqKR9UinXPN",
-	"RyFbI5bCfvwqZIVWSJM1uwgRrMTkm+AxU5XJFGfyZ0BF7gdpYnLA/OiROzqpDwVAxoqK7jD9oWejrRHW",
-	"BriFRAIjWdbB2VWHa51waGXEk8rGjXn63HwuVTVbCJ2NXcnhSifwznxQBH0TGNEDFlTCZPs6hkJU+qCa",
-	"/mlRJLWGyniwTgCEV1P0Y2/tL9ZH4lv6sQiK6828md6FXpSqRG8dNc2rPfAwWGs9RZpdYha2kSeZFefN",
-	"x+5os4eWhqBk2VjKoOYwL4e3myqPWaK2cGVtoBs5oLbWp5kQ6YgEFU/IEODQIzYaA11j9hPz5qFHXHiG",
-	"fojRekjGhQAqpJZXTLUscmBlGPzB1GTKeO4zpYCp0hQjosxLIrDRiwdibJ3fhx6hwe+xVPq6Z9eUvC9o",
-	"KCEg4zCo23VmfXVpeJ/dVzbIJKnvhS4CN0uhWTFL8ksElcq3JXcuBfKAC/8vU35M2dTFaHdNjTUjM+Uk",
-	"+XgSaznzwFhNSYDBH9k4eEwdNUUZaBpJ7xlWK7Mib4pia/BWDSvHXx+bKE+4DOfgmaEGaSG4RT0hAD8c",
-	"04iYsQo5Zza5v4q7mn7shUGeEFf0caf0N19Ebv2IuQQgCfXKbtzLllvMTOWIVS3dRYKOSwhOctIZW70A",
-	"TSFNUASSFxOAY8M4vBqiYO4GGivw8tv3FBaO0pCZ6raNvDSQgVIg6BAJO3NByOZ/NP9aBgnNtbclQwMq",
-	"q+tJpQZeYVWGkmtQrZ54LlTCfJcYVoW58rjaBD+LkNFlbhTq45jaQPiQUEau373E1IAMm3C1FMsDOrxa",
-	"gk9FFZtDduc0ejmiAgIymBF4ADEjUWik4LnMjrS4fNGAUhIqSd9Vn3cuff0Vlp5PnP1WCo+oVElN+gom",
-	"ldegQEDwfETF3dou63za1dI0hcyrn7186c05M1WrgplqW6qYnz83XhFGveZBXIZQE8EfQi2j6ZMf44uI",
-	"XvpBEPuK3AkeT8hBn3EG5gDxF0kkj0zuHo/18UFOXrF5dxr9OYNCPDSrugGlQnYni2LB/Pt40osy5VYW",
-	"TQ7YjcPez7Kntl6ATY1d9MRpgucDUyBMQdai8JkgLF1Dttxs0fCLdVqXHfhb+/ZLBeOfEdC1TP1WlEGx",
-	"auunGosjm3dvBKmiuHi+9lcFzCADmyzEi+Cbg0YKNm/hMBfAUo63DkNeskms1nUiLeLQvODknpHQJNbT",
-	"MWQLBeEy543YVUzROdTc7Ns0M2wd03NR8OYiiqfMTIQFtu1lN2BNYpe/H0mJf3teX+6+zCkaVARWpTuA",
-	"j0pQ8vMPhA74gzl9yYfKPD68MnFANks5fYA44boS1FvehhdyziCVDK9V0p9/QEuZJu9XpN4ioSQxs9UK",
-	"1p5+nZtdfnGL7ykzucNLb+ZCrUsjA2luM9YDNAhms49dcQ86p9PYeodTTrAMjfRsoUNKfrl5+8bW+FsU",
-	"UFJpcoXKRN67FhIuDMqnQswyM145nd/W3x1zARg2JWCImewHnXab9K2hRHHemwjwQwn9w3wTjla7cdLM",
-	"x5LV/99/m/WL3z61vFb780G328j88/D//c8qY3w69oebHytHqc2hRKI0JSMXnfYbmGYDfb+eGMGvNp5o",
-	"3di3N1yFQ1t/ISsfrQHqbORSz7k+S0Ny9UoIiuFofadZ54VR6Yi192HFJjARgtlwp0rmcVP0EOsVBXRW",
-	"EJn9o751E60CBHGSYMmjAKRy63AeGNcTLFODKpTEllW01NE1kDk+PfGWtgXLLW0OWqtNHiDGITOlqaps",
-	"q3jlbhQIrgxdUSPKyBzEcrs6O17RFie/tPW2Ne/2nDu5gl0XITIy5wLJ3jorxy6JuUK2mkl41recaSbX",
-	"y9rCFmWIVTL5MJstXmH2NLs8I1ygwtWbgLCcvJIBYu3o+KRm+JU1aCLH0fcvcSfKas4p16TiU8V3yyP8",
-	"19BckTBpRbKHamP5oGhc6w2h+sCK2yrMKwwx3JRTdvvP7q5wdd4cgmbRxW0+u95FnMwhYOnFyEqti8jw",
-	"nI/HnJFMKR7pmRJIASCNQ6MJSHLwUxgBuZkxn3TjZrN9Sm5GVIBH3nBFxSynlvs4KKanJaMUKucFYvWa",
-	"DMjMtIb0/g/T2eRzfnEbDPB5BcD/kbRQKd5P1k7P41yJOOsSX6j044YnWmexOiR36gW1ZTzMx8X+iLci",
-	"KKKUm8VorBeGYVPLe0syqLcil6NQqz2zynZqBMWLhxK3eFUCtoLMOvJavTyMl8umLBoRefkzSe6AgcD2",
-	"uO4LL1O3BQjXG0TZyjUrpIETdpIUZPNWY1tCXsAms1LPeh6h9Ul0tSADPPFMiAH+1UvIe0H2noVkri0y",
-	"ZZzNxjyWBnRXBq4JwF3t92LXmIKJXA9DbxRMduLx2izsIJuOu/NY8CRiIOWZWRaYdbq5ZeTpTg615lxz",
-	"WcbpaIM7gU0jBvBENgoz9zOq7LLDymq9mxDZbSjophc+URVaScztEmVhowTvnK+2EFmSYUvPzdD6RTeg",
-	"r4p8SqbamkfkTCoYJ9nS2MvH9dwyWfQmc5r6qiSSbK06RYKP1yRjS/ip4muNtSDQ1jwLHdxEKWCfxs9s",
-	"RJktvMzZvWcrXCXtBehkIviDqW2VcV+VVfDwKfMhikoS7VJivoCBaQDLYmwLZ7BmvSEoEPJtsztL6kzI",
-	"ilM8ehKUR/LWcPObvlI9rJHkYWqqlL0Jj0I/BPuCk370Oz0tevTuBGU4QwKhCkXj9JKTuIl0z6X49sG4",
-	"FvJA3I7yra0tCx7f2a44H96/IgdYOSarKx9ul19epnR6NetYKa0PaRp/Taga2ZlDSZSpB7rqJLL01Kmz",
-	"erplJ+Eu/7Y3WR/qhpfZq72zcQgFBSHGIeshIoelqQcY3WdPWL9a6YC+TMkIu6yiihFuxVgwIm3Ud/PO",
-	"FI9wfYUObPyzXgzp21/7h49YVeIL1oCoJvdb7Ni21AKWYQeXVjNfg2iW9eb+zge2E0JjyVgRvwtL2rvg",
-	"I6espWH/iM7EljsyoyybINPjdAlVMzVhAgwk1e972D8Ma+Q1vkDRiRwwti4uYc8a6xCsKaI/RSWFanWT",
-	"2qt978t8P5mJloBsw3IcFs4V7p85kydxoM1fuDlXH63/2axf/Jb+2ej9X/23T23vtIo7czk+GwgtgfvT",
-	"SM+OY24hP9sh3kWU7dj3EoTSN0kAIHwo8qrfgCKDmWV4xUl+VNzHk0ojZIxzC8Ns54TZrStErnu6+mje",
-	"iZL6dU4HyJDzRRbherK4pkcpy7CfJzwqoowcNJ3X0XSINKKVBHV4RSRgM0NCJXEtX3JyVnlyipz0tjiF",
-	"UuNB1jsz74hZQMAFfEqOZBGQS+66PpAnve94WXdz59+JwixUn8s1SrOwYE0bpv5iffvwdn5YrZ64eLaq",
-	"ekyyxt5aAJGTNeEhJ2uDY4nSl0zvmXPMntDcXAtbnD+bFdfgnbk1a8obRZxhKdrb1woZQsUPtyM+ZTAo",
-	"q2abC5Q+mNMpRMzkoUdMipLnuhseSHBvGf1kLqUrZ7pKikJZu1WRrcoucUdVJb68uLehWrhzKbHg7E0e",
-	"7ra5KI9Ymsj1Fa74+hjUiAcV849fm5c3ya52ZY3LasELwKY+foWqDmFQy20zk8Vld5MdLl1rfhErK6Lb",
-	"PW+mVq2HDtsfwrw1w9YhwIBZQoUIHyC4wvbiJnIPLZtXNjLWekmHsYoFVG9MkDuy+RteMYLU7nwJ/F8n",
-	"sCnOADVb9OkYrkh/SsMHEH1bRFuiu9cECg+5MHUDkCTbXGCsEO5SddEppN/FVCQJSkUQHHpkOgr9kZaG",
-	"R9hhyX4aShKBInw4JIJie3EMxBvMyAMPAxPikRTezZLzAWX3PSxlPcRywj4VxvkgR/p/RuDf17wadiyv",
-	"eTWzoRIij/B5b3G6oNxwWmikYr7fJCVvlaoRzMvm9vfkdhafa8rA85HOc+HINq65k4ty7pQFORdrsTRW",
-	"vGfdQAWh3eYBwfgrPP8Jl6qO8aMoNEpClTGmHbg8bAylwp/UCEJhVaRMvQ/91uEVwQOchhIQB43Zz0xn",
-	"227Mx21kog6fonCd86DYbulFOXrGkk3GdIZ+FOzc2tVAjEIfaw1xRuxb5FcYyFBBt1ZS1TAfTle5uZb5",
-	"aM3X9YPKoSvVJI+Isq2t0Y9VDaKIW+ZKOczDJQfYgqNJ+4DN4YiXv1/b234jykybhDXZbXU7TYk1oXQ1",
-	"GzH/b5LobFlMOEc3VqVufa23f61bOYdKu7hipWg486N1sXA7f/p6NozdGTDKk5Of0PS2rc1tY2vJVkZ4",
-	"XyONXGuXBs/Q1vLxpfnotMA/vJhZsfrKj00Cfs/HDPzqy8on7ueWlsmgSpu67MzQPG9StuAsQ83S5kZY",
-	"8qJPYqbCKDG6a7Jvk+ilTdzCdA2sw4hF5RnpG0tP/4r0BSgs3kgUvQfsec9garlFVrdw5TUSG5H9sFh/",
-	"iCjbVdXw75zj/bXl23W54uL9ECHzwwktiPqikxC7KVetRblmOG1iutyoaGKyblfWaVddgqs05jVdeZeU",
-	"qr0dAUY7EU0xbI0XW5wAPmotmkbEftwoiwzfSNKxBZbSes24nd+WHXxxiTZnwvFpFIEguQ7qWbKmV4rh",
-	"nIgrmCFt9ldM12yj7UU6xMj7n56Ti87JGbFtvUnA/XgMrKBgzSaFdgvhvCQ6FI391Xlhpi5wYYM1qVwt",
-	"2EVMcVXoNLIMuSAynky4KMtycESiIFXU9Fb/VLVt1TX58P4lYXRswi4hgbx+fXVEo20kZWbNKJh4OsUo",
-	"h0RxNylSWxtVNqDQT1HTf1FdsRr/hnq8Ge6LdgBfG9LzloBiECzZXpKP+cXwbJzUZ1ouzuJbVfDyi1b4",
-	"e0K8zqK0BeKWuI2HvxGCb3qIG16IxzziVBVrz6timMv1Rwz2eVGI45LDWQX4J7IDZO/9NvaAzDg7UsC+",
-	"a6QqQ5UnxZIdIMitFaieXo55wj5DW1FpDcEvJ4UUhRWvWNyToiji127QdEdkbFOwl4H4KZe1oUy6sJV/",
-	"WDPrRo6xTbN855AgGea3lQsMCimW6zy++1bi23YBf8xG3kXQeg80CJmtbjYHpxH490vrjZQJ2enwRe1q",
-	"MAO0ascazy2jcPGF9Yaxfzs1tqgxnZGAN0jfWsT6aO/tO7tdH98ytm4sURzYzqqhSPLhuEjKii0rWZwa",
-	"AwutQDeUBQP+8XnE/fvy7AYRsy3VmuJKXjfvsP68qYIWeMYUbStDmmL0csZ8U4qe2MUQEWdTPDM2F5dU",
-	"XpHZZ25Hgf2Gr1M7gt5BT/Bp4VgLXjw+xrTTmgVK7vvc/chBvwjPsod3HTw4q9ZWRNwdVEoGWzkqWFju",
-	"bcRjkf+qfbz8m88rtnOjCptvMj4tyfGLqNKn9UwSfUzVo/P4cCix2q7PWSCLja9DKlzyB06C8cmEjjKF",
-	"ZqY0ioivV+6RkBE7XMXMD7223p+29mFJO3v9DvnTJrAWpFEHdLYSMgFNSr3kxyQH/duXr1/0/vP2zYv+",
-	"4QLwVqeG8WnNLSK7nQXwFmJxyloWKlaED5skHz96jSf4ONFbLw8qpQT7MhlXHlZQTEp7UzJGL5/pihQG",
-	"mFJUHV8ftRRfVQUIPqreWu3G1nT8rJVQhj0VS0uNL6/Y9EdSu6yCVJNWVKvmHrSfZZs92XKaayFnWspy",
-	"vc80jvSABXK9QkhfRb2lxbTuL1GUKV9yaXWJpgzqzVVqz1Voski2qZKekfNNIZ4CmTibYb0OrOcAk93b",
-	"slTqvOqxbZaHJg4FzMudBtYkclKv6QXIpSpuvVlaJGghBFvgYSYB9vbDJZt9mZEXH6NtjBbE4CGEaRFd",
-	"X7AJmze98lIhdtVPYzlJ1MDNrSZ2iLcTEKW9BkwvMNNfw9X+xSJVmXQynwoRgiQ8Vh4RoEQIgY0yyrxF",
-	"7wTolwSmIyj8QsSMYC8OQSh+OSM+ZYwrMoJoQg76JrOs7xmNpR9RqUxemtXm8O+eH1Ep+4cNcu3y2LTA",
-	"ZSTIOxqyJDsbEyZCn8gpgB4ekx9CYKp/qNeQaZF20H/39uaWNBqNI1xX/5BMR2EENuJJK4cObE4+deCR",
-	"8QSEhABrThdUd1cKxhMli7rza5hIroXhYvVrE8ErA6KiKjFajrIwcxvyyHRken9CoLdAMnDK5RHGTGh1",
-	"kg4i8AhFWRdx4OTjR4902hdJqTN72hRP+5CEkvwRQwzBiuO5efH+ny+fv+i9fde7+fXFi3fJIWCJxAT+",
-	"oSRSYRvMXFHLiCp9kooTiQ1Rsa6S/ltekf4ExJgysyNqquHTaB4JbSM8MqUaZYcZLE0xJWsYSMBkmgqa",
-	"CQptAsOQhXL0OLbzKvFE81c/6caaXLDywjTY8EgDweWMUhZ4JpnL/KL/MUNYKz6ZQHBY0hVV0LFcr9fe",
-	"r47ypIevzzNfxoYcOFHCI1bwMAXIGGZmuRYMjvsWV7ddXjl1sV6qpZCx7wPoa9MXoJUy97jvJaltaQHV",
-	"wQxJoUUkTVJYNCvhueaVJTmLSHXLtaVQYW9CPLvs3Vsnx85MMZgVTcFzQ4fK3uyDvil6eIlXOu2mhf8s",
-	"ky+QWhSbCfhQ2XzCFAP0vnLkhA41MEOVIKilL4as5Oj8YTGdXbfK7Dq6SnLnskqL5RjF0L3F9mNLeQ6y",
-	"ZLwKU3NFQpllhRLUlQaIwf2UMVYqT7a+7lGoC2Srq7q4vUQ/MLTAS5ljigdz2L+RYJ+nc5kKjVZdRHUi",
-	"/TtRB3Hy7D1OZuz5GV0hp7wgyTGco+bMGAt11TPW4bkVPqk0mYqCOxQrl9XFFDGzxQQS0rm8nkDeTrCg",
-	"Jyx2YlpZMH2JzXAem1xI/4ruTHM9mTgDD2UjmbTOxdZIub5IVYrX2FZMK5owLZspKSSZtIfHYjtIOFzl",
-	"vnU1/Qpd0fJWmuICqS5PIDHgJJcndyNXV0e9kfxVyAo8LWa0NU01hSaveZUejROZ4QthoLiAoeBMPXXl",
-	"54VQZPgYShWyu8TZRQ5sELc8vEp+tEXKHQsfS4geKvbxKO8CjFUq9YgaD6VhYyapJ8HgXAeZSmWhS8qw",
-	"37q66vUP71+ldUwzrvTTTt6TfuoVF+7o1X/73/9ZZXLbqCB1Uip1WQnqwha0TxGM4zrQzqVnm6x6jzS1",
-	"7tVqNj0ST/SfnaR/mWuHRhd7pjWKc++Pq+XeP2F4kO2Wu5kB8pZ+/JIxyl/bwRWXQcRVlkDracQkffO2",
-	"kIxu6cenjQP6Cs998XBBjDeKMNrCLVeaBlyIfY69zLtSsax5ebXtTeQP901Rcd8b4/C1llZ8c1aszuKa",
-	"ei4rxglfPwAVhSEr8xVyshvLDZZb30oJCOH23uhyX66ebtXCuGvXxa1UEPeDpHdwM2P+bhi2jUBY6Qu2",
-	"DZKqh6Ul6/zJfFnkO9nIZjkCKtQAqCo0Tb2iUhEZ3qE9IwqHSQfFKRf3IEjATfmi6laqqmmPKw1qJaFG",
-	"aLQQ655bNQNRcgipZcj4Z6sEPeE+TXBIYlZxX9vtZPBimVFlKR47/Cgif84jWd1lmNtggqgrIt0WyZN1",
-	"MGa2W+5qnAfyYpq8hrAQ8URB0L9EC63FRmvOJgeMkwSvUXvpv//wpndze/3qRe/6p9sX7/uHV7bFy1Ra",
-	"Q7gAU+Qr6y8wVsucGSTbDmRChTK+7qQxSGZthcqvViyepifbFyzV/4gpzk+hPzg4OamXb5ETps9/K9NC",
-	"oY3gvV0y4jq2LUrDaCsZAJ6iHn55G5aC7bgY4bW76m1Za38d7CyRP+aDSZYkwWvseBrFCenSFpqT/v6b",
-	"rSG7294MhafqVjYfvmE9oliHtlHztqxDm851/UDDiA7CyFr15mQB87SsIslGwVLpmEWY/U/c5wuDFhX7",
-	"CK0nZpRGAZmpX3E/iaGZq31ZHDFWDQDL07/zU++gfdLcXraESbaDbVG9laRNcFn8IZjzRINHHFmMMnEB",
-	"C+/euRz4qr13k+TZMVAZCxgDU72YhWqd43KZBdVO06Fyfudu7dUAubNTzp3ONietCvWBL1BXeiJgGH5c",
-	"JHsfJhMQdZ9KIBFoeic9EoR3WpKnLCABlSOQVwQVOUngAcQsqedkOh47NdTWGyqgnI5sNusX9d8+Nb2L",
-	"Ynr5NeaxzoFvU1HTnvxG0uY3eIJb598uAH4JUJ9GSHN3eQs5zQ6xI1HtO0CTORhi7JEfi1DNbvSpGDhc",
-	"T8K/w+w61qN8qg3QbvuTowDWVVvzFh27rhTXQZ/e9xqNRv+QoPcfrfhmGOMHtYWYQDyAqCteN3/Zaljo",
-	"40UcQTnOWI2TlY+UQi5qrMkla/zl19vF9ZFffr0lQ8HHxMTaHj20jmisRke4pD45+NtN++QUA3PxLdNs",
-	"nA3Du1grbyGG36gZwa4UAQhy8F5/cPRC/zd5CCn55de/3xxWWP1nZCpDboptMUVN1SarKdRcetf/2UTW",
-	"ho/5hebIa+9cxpoCOl7ss38DUeSRpHMGIuYgjCJy7QvOQkmezzQevhNcga/I84jHARlQ/z6eaGQW4Kto",
-	"pr/qsqRVaAii3nbx+rLRZV32nDONwyFn8rLL6uSXm7dvbNC0ZPQeevqW9MkwhCiQVyRm94xP03Bn8zsm",
-	"wwrQqAgBOeg0m4cNPRgW+jJPk7Jl/YwUc2Qraf3v75KzvssuteXJ+j4PAMO1vS4jiGhYW9KGGpsQbvnf",
-	"3/quNBdmqOKCCFUEq3niKjSZk1h3kvQxnqVPDlqNhr5mxFb9JCfNQ5PKygif0D9itFQIyUXfMzAkrgN7",
-	"/1MXCVm3dkn+22g0fvNI12RdmQ/0791ao9Ho1j73r0g/86hPQmkDafSAnKVhsRN6B7hYZIt6N4jbfUlG",
-	"nPFYkP7LAMYTroD5s/rfYda/NIFCdAx4VZPmm/oXPfqABzMiYBLRmcwFkMoJZxKuLLQZlp80b5uOWZ12",
-	"W3/fD9MJsb6hgFhC0L/KhFLbkpaShIwMo/BupNwYzYuFMSzK9ELWM+/2G+TvMDPocQ8TRdodgtmq2DzU",
-	"0BCEieEKEhsATxTpu+Zd/XTXAiSPhY/tRVEo6V8ZTIqSBmJ6QXpprXbyUm8cyjGOhPNcZ6r32Tugf+Ii",
-	"/BOR7pIYYkW6cbN57P/y6y3+AX1yUE6O8KTFSiKE5GrpdJYo2ykbetxb2w3cBsCM6QzBZrDYRXxq8Eah",
-	"1DczZGiW7n+s41e4toO+LUrYJ2OgTC5S8ySmp9HVsl4U+sAkpN7kmubFIgRFsb09hj4hgZSXR0cZ0nfk",
-	"vkxr8NUcMbuOFR+b9SZ08frdy4yQeVlrNlqNJobTTYDRSVi7rB03mo1jw3tHyPGORkAjNfpT/30Hqihs",
-	"Sd9iSdrNZgaRJ4L7IO3ek8hq2SC3PPZHWK9WjZDGRBKZfQLel0HtsvYzqL/hvCbuEy8YLqfdbDreYPtF",
-	"ZKnf79a5kdQ5+JQ4fGr8Hv0/KGGtkr/s3MiOCpKM7d407YnCB2jkpIXa5X9/82oyHo/16V3WXoUPgLUd",
-	"vJqidxID9SYYnWeRBsPvsM1z7Tc90BHWZqgKcBs9qAnoQItfoQa2TQVBAqzxcxzeGeAa2uDHQmCYwUnz",
-	"OK2WW3gKaWmKbQ8irWTh1moORUtmbnXpMblTM3UqKh9cutyCs9MPZyYLReCpebWT5vEOdpHJvpnfjmXv",
-	"uT3FLDWh7WZnb7hJZJgZZ9eQhlg8wiyWSDoj09FsOZpmD7oinmqyPAnrmpKVI2swDpEEgpX672F2hTkf",
-	"rvk6JmdhD3WkiQ1yA77AVBIBLkweVCwYBGQEogBNtThiBPMkgh20ClKqrqWvHL3S4guqaytefI4CR+3z",
-	"b9veA6MI/jdvl6m1m+3TeqtVb5/ctpqXTf3//6kZO0ytOTijHdqCent40qp3/M5x/SJoQv1k0BqeDZv+",
-	"BW21Uin4NQ2ZcXNijCtmvRmlrUbve8f3f1x8fGiPnXPi0tZQ0fvKCFa1yxrMfmm+/J2Hr3+/nr0Jmx9f",
-	"3zRnb/75j4+vf+RT/M9PPHz1/JcJvvPzy+N/3/xyUR2dzXmhdl2Az9covmmV0LFKvK0dA+uicZMzOfqB",
-	"Bi60BT9prf7kA6NWTIDAfHS8+qOfuBiEQQDM0JEKK3vJTIViW633c55LSJVsNnMF9cLm7uB80ZvfsC6A",
-	"LLh8xiKkVUwt0C5TLImM/RG2uEoQR/PqEXSZxOtoZVJMZ3E7wiypKyugWsf6SGv6tm+WSd0b6DFG+nqb",
-	"RBdynWk4i+WpZa7sD0369l+l9dvHdNZl5sJkdpOSkcHM6Sz91N/YN+JVnlgYmBj0W5taZFQG/bkhBohr",
-	"P/Bgth4dKLmua94ga/T7nLcMOY9mnlC11mR1XxN9QsYlNIfJvtX75eP5Pyb/aYvbk4dfz2bXLf/F8d3f",
-	"Tu9fX7B3HfnhfLoZOIMyye8eZjYBWrMsezMMcnPmw1dOpDrNi9VfPOdsGIXGBtppt6usy8rDWp55YbIL",
-	"dkERn9vbnhjP1qWKcyLK0acw+GxoZASqpPqQpixS8YmJNMKuHKYLRYO8hwdufiFC/wmBo16UMF7nk0XB",
-	"BD9Jac3cdewUxUPgwF89HnVWf/GGq594bHKZt8YFA5ctcGF9Qm+s6HnTA/rWCjnte5RQNSrIEReqrtXC",
-	"gKDZlPzy622DXNt0SmPY04htE8GMaSYK0YRFg0BozRL7oYAgaPe8IvwBjL0Dv8G/rO0MrUsXSJK6rP8e",
-	"lJjVr4cKxBLed2vDhzfmXM4ai2CeM8WmERY1nwsBvqqPuJBQH6Axf1aXik7W0XtyscqV2Nya8ng+WlyL",
-	"vaPBz374Nvzl5Yc/X7behC/lS/b+xH/+8vTl/eRf/3z+y0UDZr/8Gfz6Mnwbvvz4kjUbfjtig/FPzeBf",
-	"v8wloM1zztaJ5ZzZePILbI6aCQ13EeHrQalYkmYwJWaPLtPqSxKXdgWWc8v5a8pmdi65DcUoUW5ffLTV",
-	"UxB1zfVy5QJQkGQ5EC2nLvM6sK1cWHd1Iwv14Beo/IqYedZcE0Yz09AoZH4UB1irQQsWrjpGEAbFmq7N",
-	"mXivZ/uGtF0qe3yYXId2vdnKe7mzT261fOkuShpBr88UBc62fxx04GRYP6Vng3rHPw/qF9Ac1lu0PTj2",
-	"O8EJnA6z1SUvW+2mq8ZRo1E0H3RtSdllLEFctunxoOOfBPVTOBvWO/R8UL/wm0G9Be3hMe0MTvxTzJi/",
-	"DycTTYQ6GctONmZYcWXK1rkCUbXW+XGn3Wg1sfiWECZBpvbh5sfaZ2Q21a56ev6rtWeNkt+F5pwpl5rV",
-	"nu3PheJBudqsIWzLN4SSBDHYJKw+4nCfHGDtx6Km2dT2y+6ygM4OL4nrXCaAwZRGZjB9zUNG+i/f/PPt",
-	"y+cvej9e//um98OLn96+f9H78cOLPlaJtU6ytCnamDM1kmQAQy6MiZ3KOh+a38nBMPyoZQmh8Z1MBDc1",
-	"UQazLjP53HZQ23GP2I57xp1riBGGTx0a/3OaaYwVZajqMp9LZR4m3k7yxtrww6RftpqGPlxipQt0rU5A",
-	"uMoYXpdhITIn3NiG2cCGXPi41pwh2yOSo6g9QRJBuOgyATblA8tVAQtk3kvnQgpkg6RG8vYVmXBbkkjE",
-	"7LLLTFU1bOp9J/iUUGOB9Ecxu9dPxuNQebYOr55oOuIyTYQJQa+7y8ZUaB0gl6SQnO18FkK5NJZe5ye1",
-	"RhSS5wzF3IA8rWOaaO9gtV+KmTweK2lmWEmSkbLIR5qNZiEPWf+IyuwcKKeYFXztuuhTmihuNDXKF+uu",
-	"zHwKhMfEQlEoQb5Ukhjs8Cz18gjiBlIqh9iGIJqsK1no0csRnC1Vp91cw1w64+InnZb+JJ++WPBWao/8",
-	"CsVDsQQiuL0diJA7vf57E9TcXf8ZNr3p29ieEkGsuoPVfZL1sloHq/4pqSwTKgnRsFjHfJ5M++gapldY",
-	"iCZT6mZonE5JTVwEq8RgwpAZRolRMta9kEk3y16IlU1WCpeRFI834X+ZZR0w7pZ0aKMwRAxlizKf5xa0",
-	"WPR2BSCc981QirKZkozjarTAHbTLc165Citva8EdTSkHPpVQD5kEJkOtaJQejMvtShe2Istrl8YHY1fV",
-	"BJT8LbwbkRslAJRHXnEWmHh7TWDNRf+hmIkt+L5MR5ce2mRzRPqkWSKhLfyS5GPWQvV/el9c8obbgOVm",
-	"p8EZnA8vmsi+6h3/WHOzzrB+Qk8HZ/55oFlbCuXnZhDySgW1fO5lrTNs+e3gGPDLesc/C+rncDGsN2lr",
-	"4Fim/maEvRlq/9vpkHaTnF10TkmziftJmFRSIyybPFEGpyTerLWGlcMh5mobR4Kb34Whw89QZsd+0t+W",
-	"u0Ey3XHSxsnlZpBr53z3bRjBHFHWpJFw4SpCZ/zuHtZgNfo+y3MiN5blSBhjQNytIKF04w6ohC5LHhxY",
-	"ywYVYGIur5JAWxNgi9HF+G6PcdWznYwh6B82ugznwNtqPSihJGPOwDYIoSpZgWcNOQzuqEbxKyzG12Um",
-	"kJNx832DvNDX1izHtB+0lg7sWX3QaV6kedk9vOI9Re+B9Q/LDQHP07N5QjPABoRybSK4lOYV07EymrQ2",
-	"PXnEeIk9k/k6mMy6KFGmBWUbjo2ABlYKf3FL78qGtq8d4Ts47D4aZLfRICTDwtbnfynTm9evltte3lmT",
-	"t6kWblrT8SlLOaK3qFlpDjVLY9y7DLM4Og3y0jj8JOnbyz2gEWU+SJuBYjmVyqAgGfEokF2GnBazckIp",
-	"Y81qEg3F5s0lhf4dw0X2NkCPRqgOvS5DRkT4cIg8mMFHlZjNXXYXOj5w/OmIKnDRB9aQX8TCfgaV4V9b",
-	"WpUekY46UCNftf/IkdXTxulZIVE1AHFlBKrSOavSOAxEnWZP0vck/a9lFduKJpfpJOvbzDBryR8VxEFj",
-	"8IdL2sP8yrvwATAWOSGxmOtlokRcPoLNQO2yAJSW9z3CuDK+wqw2wYU1ymjJ/5j0cQpUQ2gU8alVQn5F",
-	"LSnJtPMwetr0y6DKpdQV0VaTrLe5ejDECbfTC0pp1tnJtt4otzGbqf4oIV57yfwvRcbttHtyPkfO1xfp",
-	"WxVE+ncCy9ti8YifTPnDp9YGDK14FM5jFQO8mHUF4wk2ryrVDF7TMCLJa+TgZ04UfFRH7qdDz2ThQWC8",
-	"BJI+QGACZJDuB9zkwmp5XYJmJfomS0JZUhnAJOA7M5cbuBcyTN7PpGxHITMpn8b92yDWN+SaGS36edCM",
-	"dZts8hsKJxwgC6v9CFSQT58ajmI03tAxfP7skRmPk8gj/YJtfGGfY86Ra2/RqEjwkYpe0GNo+Scn9bNA",
-	"k2M4H9Zpa9CsO7/yGT0fpOT4BufAahOMK9MgU8amwshl7d96jabARLLU7MIe076eO/nVRnbj7Enw/Lsw",
-	"tc/tOUtiqKIRXzes8GsmFSU26RyWPKlhesf3fTf3c7Pb9ogm6D1V3EbszGN7iezJYDpHGfb24a/JPpw/",
-	"m8pEu1jsW5kz+B7G/MFaFvIzX5l2f9gNNWQkNqU50DMYsl4sob9IdH/EWbYkujl1f1XCoZnxL5dw+CUV",
-	"oa1R15zB5qjrFWsmbxkUEKoFs/08tm0nn+8Z0KMzoO+E+TyNJXvjK/glzNW2wtwqGzI56LTaaVmnw0aJ",
-	"RXmXfOZrkOo3u2aPaHbeE8NHJ4bOErwnint78PbSf5oRUjXY3n6RjXBUmC0Y2hAKLGqEHsNsSqV9ycU6",
-	"2txJbuIac4EkJkjyVcgAMxNtFU0TAmLrJ2NMCmfJ24WW3pdua08U0J+EmDxKGLvd3Yoo9mQNKcBxKVk3",
-	"UtFish15ts8pKFtFmuCgiM9tQ/xHz3BIVmNLBaNh0OVcuICfskPKNpKvvpAdhvWjy7U3oaZdwaoESa8w",
-	"4qd13jjuFHtrK2SyLXh0c+2bqnpvgxh6pk57Mk/rxLHzs8EpPfE7Qf0Y2sN6h7YG9Qv/PKifwenwhHYG",
-	"x34bG5JpcjM/SjaNd8KlQlB5NX3KMgPCPECaZTFQc2nyRipoNZvk5x/IASaiR7NDjzgZoHWikdv967iJ",
-	"hceV7fljfMi9gM6k6e+s/+qFrGdSw2uXx83P6dIxod10RjDPe4APcoPbJ5hul3mGkJxwaTuYtLJdsGtt",
-	"rCyW4PFlrQmtYZse68M6CeodOB3Wz+nFoN70W0EbjocdejJAvvKxFwbIRE6gExz77UG9RZsX9c7wHOrn",
-	"wZlfPx2c0M7wGNpBy9d8J2ah6mEc+zy4iwMofvNqpjS+ZjzPX7+o44aazWaz00YyPhsDNuz7728bQAUx",
-	"I1OS1GKGjAcFWYcnjdZpIUZoMCy+f9xonZe9Xo53pV+ZKquV1mMp0z+vb13X4stau5WcV+2y2mlp2Bcl",
-	"X5ZRigIReIFS2ABNswoXclE/GZ426x16Nqif+xdB3WGfRr5NXXuWGa526iXVEr4Hb16YCkBV0jarxgm4",
-	"YZfHD//qSgYi4SUHKL/ZgpWmkqApkWHrYnhJy33PlPRAmXHEp1qsnFKUBCexguDQI3ilbEUjQxAKzXwW",
-	"KbYPzt2z3D3L3bPcPcv9Dljumgy3zEZlWcTeKLVLSz1zYN0VP9+mSkNOCDhKqcSnDd0CJSVGfS4Cl7gq",
-	"wAesMYpFtWUWIpcmbVfayoYzLzVOddnQpgel9phSQ5Wr1B3SyMkWXRYBdf5uZ38yhMwZECy/vyJjU6eM",
-	"mv4U9mesnIXBSfwBhB21b8xnYZAMmXrKbdsxilnFlDzwMCCYkZt7rn/um1xiO6bxiEhQKsIC6K4SGxcB",
-	"Fh7HRjtd5iakk4lIHPn4DuGM0FjxunmkJbVJRJm8SgOy7OhdRl2BN5JGA1gO98zUfHPhqjM/AoJh/gvt",
-	"h0znDuOAKM8StrTmndnlliFZrv3yljnDBfJMKdkegxppUaM2oOy+pwRlcmhzxoag39Xs4/b9v5DzttrN",
-	"4zry3sq02ALmEWOsHN3ZC8N7YXgvDO9IGN6Lwl+7KGyPe22CX0zEjm+bF3Ne63O4GDY1cdFrq2P9tnN6",
-	"Oqg7MqUpWKZ16zqkqZTpaLRbujKBQtfmZeBWcLV12dp7u5zSzmRW+DEuxlREo0OF7sR9nN9TeqnN6aGs",
-	"66S3dVWX5fbHIy0H71jtQC8hphjkJHQt7fNYJUZHW/TG3U7GFQrlGoL9bCwSyuhYGliOeBwFmNAAH0OJ",
-	"vXCNJuKRQaySQujWTRpKwqcQmIhaWxwYtQEBEVBpNRmjbOjftcCON10zes7IQcbOas2sxmyqFRF65wok",
-	"G/0Imx3hTp4Zx+zM9jrKNC6jkX5om33ihhRlgTxMLh+WVsgUDEyqMBidzYRtAVEgxqgyMGz6yYUPnlOm",
-	"GExte+QGeZ6WhXCHoDi/14DB6DCM0mmQW04iDGWzJZb5cOgRMYd5ZnxDFkl/SsMHEH2i9UigBWXn/8nD",
-	"IDUg7yweeW963kvbe2n7CaRtZBN7afuvbnhG9ri3Pn+7mSGa725j6k6kxDGUu6ZHPKk6BUyFNJJkABHX",
-	"4hO3goieIBFrnACUaROhf59hMcSkkWOhE/r19v7nZb2nLPvQ+lkapPYjjLlJhC9oKZiEOZ+64hidwQmt",
-	"d/zToH6uFbsL2hyYJx3NufXQltVX+aC6eidC5ocTGpUWLjK92ze+WVujol4EzXRzD+yS1mvEtjyWAu3u",
-	"awTf4vvzZa4T98WzwlDawuDYt2biJwqNNdt+nMBY3NmKsNhcDKxWaXA9uw6G/bJ9kzeSy4foAjHM3sq3",
-	"mmuGUnF9B/6LYiz2RrYtwLzasjUort8EFiAAvPTr9c1IRdO0XC8FwceZiey81qEV5CaWM6lgXG28ZAC3",
-	"EcEfQi2gzO9m1aDt7CKzg9iB04YHn11LFi2zoch2PjyDeic49esXSGatzNYcXFB9WyPKeutkvKSaQHsz",
-	"PUCCiie9IUA1BbSwqYNUMDHkxalHtWbn5JyeXgzr0Aya9c5w2K7Tk86gfnzSCZoX5x1on2sdIOAMeiVQ",
-	"tk0kYFK7rClglKme73rZrq+NLE/qcYeqMdhRBVN3qu4IfiLMdtYIXERitTps0dGn7yBokTvGlHTkNz88",
-	"Tp1vy4gomxHbNEzfMBdGUNhYwnySVPqu69s9iMyHJgAhqaWXtk7oNI+7rI+3F4vkPdAwooMIeor37EB5",
-	"m+G1XVu+6fcz2WUpf5e51uHPJBroPEJNvT5gtjlag/wcPkCX9TMcok9wWAbTLBu0Nf+MxRK7i2F1Fkmo",
-	"JLTL0g7WTg5pN9tpgRX8rdyNj6j+pAVVdsgh16bDpYRjPVLxiA3G9jLGXsbYyxjfjIyxFtko07GRZHua",
-	"dfkm4Xpf1OfLO0z1V+1KwPuZKpjSWUkdICsxrC86lVglKuZ3WEJODoyFAh2QaBX0yHTE0YY2HQFLnYRZ",
-	"akXw2hJ9BY3UgVOn4Yo203dIKEkuuxWMfCpEaCMP74CBaf/qelx7hDO/uPyLE0S208337HLPLvfs8jtk",
-	"l3u30m6TGjZkWjvPaMgwvSNLdnYcV3RNLHm0HGwAPsdqppbIIYfULDXHIX/nA63qm9bELtwHlfNcrA/G",
-	"IuG4aGGwM/WXFkW6NhNvqJnvLMplz0r3rHTPSvesdB+h8S1EaFimsSbrLtItj3zKfIgemcs6puoCYakA",
-	"YiaOMizXxvoapTPJFHzgYQBBBeZ6RTKvjKjsueC1vilsbjIYp1QmWYyHrleBlwsxcUpyYuW3fUeT+zJn",
-	"WseN7Bn4noHvGfiege8Z+J6BV6gbjzxj16p3AXsXgP3FdlsSIGZy0YqMBuIhgshx/TsasisSKiJAxlrL",
-	"no5AmPqT9kURMyIVn0ysGDCm96bbCDYwVVMtLMxzfvPpcq36vd72niXvWfKeJe9Z8p4l71lylTRZJWZz",
-	"LGxNvdqy5zViye0XuQxPANM7zzb0Lo4dd63Bnyp63G31ceLH7e6SCPId1u7VJ9BLEyoq8rUqrNzliNgk",
-	"mf9jXKjRNGTBfG/Vii1RLejeuGHI37hUhh+t3RK1bdPDAi56Eb/DI0rWlyGG+IIly4bfDE+hTTuDeitT",
-	"HuFiUD/zT4MT6AyPTXmEhIy21wi8tae8OvTWIdt3EXw7SW+2oz3JT6vyrsok9hvFhQ3TyBq5QuVCPNyv",
-	"+mKQg+mIE58yEvE7ghnjXcaZDyZ8hDI51Rc/iTu1Taj7WZmp3yDXmBl+JzQzIL/zQZdhsrm5Sbm1PJPE",
-	"oJzLTTd4SA7uQ6wvii95JGYBCByF3LxLvvHS4NdQgUlpJzfvsK/2hEpNSg+TzZqBuwwhZ2Jj7kDJzKTP",
-	"pAlCRkpC9I1ukHc8irLrvSSh6jLnOeybO9j3CBek75QT0zLFXijQZ20Lhdm94SXsslAmzRfzezfHYlSf",
-	"7L3tKXoPDDt7l8T4vkt0xKeL8jWYmcmbY1zQQoKYEjlKkNLhuk38kKZv9Yizu7oEX4Cq6weTkaAS9HWr",
-	"Qm+X0NAV1HBdKvaIUcF/MZ41p1tV6+OyknOtncXs7klpTRtLdgaARfjcovcxmt9QjKb+pAIcbAekDyzJ",
-	"CSlr85ga4Crx5gXNYHk853XChwXQIKcFaFbQSXJi0PR12CAvmR/FAcgu6/tYp6Vni4/I/mWSXm2rt7ih",
-	"RzwKZMo0b95h+e8us8UDsMYGzEzVG83BXY8XU0bGdgnxyFDwMaFJxXDix8rrMkoCPmV3ggZgslsUiDHx",
-	"sbMYVg2/B0b4cIgjYqWaxM+HA6qRFjbcUqYjqrSelK1sWcT4fgaVcr0tq708Hq2dOyHTT7ygVkyncVJs",
-	"6sDiKwKLQaItaXBOtRhe13J4vUOPB/Vzv62X1hxe0PPBmVmazYi1MDXK1F5VQVVlt6xib/XZaU/ENUnt",
-	"nBr0BfoiNvKSeR9VJkPqDOUewNAUIwYkaVqsp76vb7kpPSYb5AaUviekb65Jnyg+p0hhQeAuSxSLhEM4",
-	"J4wd+Xc+sAW+DkJFhiEL5Qg9LlQRyroMqIhC8x0ZwB1lh1cpK3E6nF296eTeZX3bwb1nHvfM436D/Fql",
-	"IWQRpTYd0zZWUXbR/LFYDl2XFjxi/8a9ieobofuuC+Se/n/n7R93ohUcYfJ6uW5gU+MLM961NI9ifFL4",
-	"MXERe8QZzLoM/WrenOlNi/Pk4OadbfkTgZTJJyQIJTKsJHOsy5Kc9rn+khM6Iwc42CSK5+17Yyru48mh",
-	"hy0kuwyNgqb2f9tkPkoyotGQ0CmdGU3gTxDcm6/+5MrEkA/vXxWxl4xn5B1C89G9I7vzTNiT6415ABGy",
-	"J7CFFN0h9CYgfBy11tYaggFq9tcTDRFTWNQ4UfXD3t1gzgvcahfqF2u7qU0tBcMDcoUa9TMROiXHtzbp",
-	"ZAXnZc5cYMFazl/9frGr+6Tsk+LYCRNdEgsMhC0pN5D2v6zMHxW/B315J2d/89v3/7iY/qfz8Z+twZvz",
-	"8atj+f5U/bsZvzzhL/Rx4NxIFdISD0d8ONTItvLzzxmPf28B3J1St/9kLWjLyXrARplahL7G6oT7HuM4",
-	"VZC0eMh1mbemA6s9THkag0T1r1a0ejfeKQQU8pzUYz2mMyIhir6YqlbOPo8+WSL2+chi3maxbwtO71u7",
-	"by3kJdS7Kp1EWXZC0bnhuulaWjuvPaxZ22wSF7bssSw1o7GqpJrfM2kKK/IpM5Wo7wEmtgON1gXlpfGx",
-	"meI8EpQk/XkO1CcHzUaj1WweXuVsi/rtLuvnGVPycjN1xPEpM7145olAv8sO+DhUWq4eA2WpLOKhO08L",
-	"DSPB4zuT+O4WZoMHUchodNm12XYSuI86Lu4aW/wckz4+N3WAoohPIeibej9mSVZUIgwg0Jg+oiIgf8Rc",
-	"Ua2OuztADoyWnN+HPU/Z0x/18KP+4YLKTA5QmOrP0cf+YYkuTW6LpSDZZXLEp7by9zStOISmWsy/L5CT",
-	"biArJr2zN+VJ1PHdCjGbcAe3/cfQ5fdC3V6o2wt1q4S6DS5tqS1e02Uq57iSbYDA+HRvpLFGmm/U5nKT",
-	"9Q1oUd2gosk+0Ie/iRDq5MnlBpiF2M2Isqs0EFI/KLbOaIZeEsX5ZYwUJSGcuLjHid+MKFtR/teCZmhm",
-	"nwgexL4id4LHk7JF2Jd6+NLTFQKmseK9pDrFkEYSqlnf1+HCZQzY8iuLYE5nWIDMZe3Mvwia0BrW02yB",
-	"czgd1vX4F34zaEF7WEu/NI0LBufQ9lut+lmAHuXTgWaAfj1tGHAKmW80iM2Hx8HpsEVP2vVzvwX1zuAM",
-	"6hf0eFhvD1p+M7iA8+FZrhNEIOhQVY/9+TIN7KtZCr4F28COAlEtcXLk1KeKRvxu4yDUa1RQkEGHWqlC",
-	"JGiQlyq9/hqjvORf2F0+SxjIOJaK6JuO3VD9Ebo7sa8rSq34Q28guAmRLAuQNFzi6aIj/5J3e/1rutbF",
-	"fMTOqnt6/i3R83WQpkxJcHRoH8n5FbQnTGMr89L7MnaTF9mToMoAIlBQZBA1DbLNHMawxnhSjSSWkDYS",
-	"7MUSckVFBKhQgGnzh43qChjLjzjxZoylPN24s7gTM1Gwb6j5hImC5gzWRVivWKt8y2A9RdIEAi/Lff8Z",
-	"lMXELeOQ9nzxO+OLf2me+ERRrNVpxJePYEUnlFWjsplodzRkh400KHVMTSPaLhsAkaAwStXwxaBPDhhH",
-	"icpkSJuwUlO/AyL5BYJJt+e620aSWlCsp9E8ZgTpnnJvS7ndkS6n3TtpvNneCe1OglH3NPx7jkTdSoc6",
-	"GvMgjqAuTVZCuS9EI9y1LzgLtbhqXk5dMCYmxI9CYIqY1F3NBRimcglQsWAQkIO+eaNn3uhJUH0i6Qyr",
-	"RGHABmfIPdB1Ghw2iBZ8+2aJPTcrhnDgp2m2he0JCqpUNn6Ng9y4bW7t5Uca2Iu4eUXTKVuwqX4BTdtO",
-	"G3OzjqEzdM9qXs1CwFCowfnwgp5D/cRvBaZr8EVwRuvtwanfguawQ1ut9JMUaI7CBlRRHzSSGJd3baTU",
-	"RF4eHUHcrvsRj4MGNUdm+5ZCYJtV1yb+Pbprp1zcR5wGpsQU9JQIaZQwEPRbh+yuh3n2BkLjsQHGZNob",
-	"UAk4gqahIWeydnny2auFLIAJsMBAUuOccxNjaAy6iFtNTXn5wq/NypRx7kBLaKRDmn1oX6ms+kwSc8MS",
-	"YK2h4W4msxaFsN3QByuvLpAZOlQgiAJMNNGvjI3AKrP1Ey5NrHq2uzD6DjR+Wo+BzSTJvNKzEmr/0MTI",
-	"2wvSZZSZVNh4QtwdN8MNgOCtwPq0elD7Sb7BXN/rsr77cP4RicJkJwSn1/8dgzTBcpKbmdDl3GXuDmKt",
-	"Cztn/l7OjX/YIP/QN0pe2jC2LjNxbC60TfKhQkprBkuD1tJANv2KC2S7wmSymEXhONTiBn5uRjyotw5t",
-	"AT+9F4yZ0wMnL1+R3PLtSiRS6+mIR0BMK3pZtDG7KL27kCm4A4FRdSNgJlzRpsH5lDGOByOA+iMIkmKC",
-	"Gofogz6pk2Z6/DHD9yysuizPlPr6q6kIFdS1UnJFIqAPaAvkMWpB9wATk52MTErvtyzerpjtbKh6PBnH",
-	"wZoc9s+vlOd8ERbzkmm69Sghg3th4psSJgh1Iio5mIZqhJQBn2ugHv7lTPXfWGe2m12INouaEuMqHNpb",
-	"vFpf0mzKlbe3XifD9mQsEZ9N9VsFYhwyrcanmW9jGkZa+mHqyihA2Zm3VIPeZIbamTJktiT16gI6k7XL",
-	"My/7m4LxJKLK2kraA2NVqp8Oz5rluc0OMOmgx838r/lhnamqftY8b9U7gwu/fh40oZ4OegbVrXWFYNqr",
-	"GFuoGFkcflpFI5crkxweuU1Ri9gGUah2pIjskj+ySGjuXi99ScvLtiWjxU8rzX8MsbqbHcGiLha31gAv",
-	"Lu92s+LSbmrF/o7u645FtT2pywtAe1ln95HuuyCYi+IL+urqsYjKZZa3DMiH96/KqgqMaQCmr06SDpf0",
-	"0jOlClzXWTT70vRbjP4MAgiuCKbSOMuwcQg2yLtsIIQacZmtAZuPiCiPqsci3R/0/nYW912cQeSygf44",
-	"/o+6ePhXc/CmNf772eRVW74/n/674/94Ovzbye/XzRXZQCs/XyOQ2e29LJg5qVOOCYR7SaUo+Dm5eSmg",
-	"vpQbf/G2ZlKZS90xLhFGgjLF/d59uLUag0vXWtQRaLlukCaFPlYGpD/zI5tMWJKct04a2zoND7AEHtP0",
-	"upd2WjCGDzwICHr+iIo7XN16CQS5ZNLSU9rfuWXawSRBvSfWB9xpkfdxBNYqnRTO9HkAh5eEKhIBlcaG",
-	"jijdZQd9g9vOhB6YtG5AXprywYN+EJu7A73k1/6h12UGgZHtEwZ3FPnpQd/92TPP+7YgtyJjLhVRU04C",
-	"8MMxjbrM7uKgb17tKc57EwF+KKF/6DrYDqgE4i4HLtv+3RuHcozROIdXxF4JYq+ECc/hjPQnXCp9l3sT",
-	"Orvr6+/nbo/bv3kBfQcuw96WEMKxEKR574Rd4Jy9hhxUyrUv152yRG1Ty/u3RM82J11fLA/+O+YCe8Xp",
-	"8RWndXmJE75MAFkdw9XKdaR31L+nmiZqEhYyPa358IpIrdPQiCj6EaTnKJl1mhAuCOMMXP9Rk+rm9B4B",
-	"FG2/4xL1xkzxs1naEyUPG8DM5++uytx9spzdXQc/muPE6pZ4oOlWXbzC89kABHknuAJfbRjGqOjHXhgg",
-	"frr+XvUOPRnUO/5pUD+Hs2H9gjYHpmpFZ6hRulqk+SbZsRmsq5Alm03b/E7SZXNb3mHe7NZEpiwPNnOi",
-	"T5oP+5Vepo2uxiPmqe5pWDEN2+SYlmaGztei2KeIfjUpotmj2U6mq5w0ahvdpvNeoSovVRhFWk+NbY5L",
-	"Jn20NEF0K4q7TxT9ZhNFN0LbZRmj8yRq0YSbR7XHb2S85zzbcZ7vg+s8kV15g/v35bMxr2zTwBWZkOSg",
-	"02ovTQC3eZG7Yzbb1bl5D/qPdbIjMyt/xCzJPVV7fKqWZCXuqds+PXFH8ruaTWCJSTZTSkySg5iFf8RA",
-	"9EWUh9uYW29x1m+on8Sj5nvXHt/SqAFe3dCIx/1d2RmVRcidmRmXXZzlJkR9VF9PRb3aJpj2DdnttryI",
-	"GwCnirVMo83eWPY1GsuUuZ2b89qNTGX6y60tZZsRlr2h7Fs3lK2FshXsZI44lZnJLJ59Xfrk10Pnvwsa",
-	"/7SmqTUw/q9imdoBcX8ycfEbMkt9PWRk3hi0Jyd7W9BW4ulKK5AkMQsw+ygvlqJWi+nRVs2dgDDouIWF",
-	"6OkaebjNumg8d7GWheK50nh/jXg8u7kyA/vadQAf27hV2bD1Xdm0HsGctT4FWG7q+hrMXDvC8nVx9tsz",
-	"kT0VOVgTsBXMa3vL2ldoWdtUatnEnra1KW1vRvvuzGg7tKAtM559rYazb5z6/9Up/5Pa274zU9uTmtny",
-	"93Dd6/HtWdq+cbozZ6Xb05/v3EC3rpQrKQsG/OORH3H/fkl1IZf437+5fvPjD2//9f/Vd7pPDrA9vx2k",
-	"F4S4vaCfpXXkdgRY4UANuRg/k0SFY/DIiE/JkAoSKiJiJgnV+GhsYkCmNIoILslVVuyygM6wrZd05QZu",
-	"3tnByJ+YnIuFcoZDaerX38NEuTcDquiASrjsMlPfLWRSUeaDmZozPTAWZyACpKJCYalgSUJVVJ7gZ1A3",
-	"ZsfPEWrbUjbGp4ZknNWb7XmSYXbUk4h5snZ5dnZ22mw2vZreeU/vvHZZexELPoGjH0BEyAcVD+gsN2Z1",
-	"Sp7d2o1KqHlBRTHzojmnxrdkxXpvLcT5LWSuji2AUF7BpNCItdUtee10yNxdMXdgyMWUCo2e+hJQLRkh",
-	"3lMWePohAeqP9DPPDGCra8twHEdUceEG8gglsaR3QOSM+RbjXbUwEWMrdryBVOF9uyRTLVcQAQymNJKm",
-	"0HpLqjof1rHmg727LEjqjpjxR3QyAdboshd2ZVjO9SHTIWL+broyR6GSOKhHJHd11JPrOuRRxKdy8boG",
-	"HEz9lZgFvOTaXgcPepCFq7uhvGTL/bU2ulh2LY9avUNDUaOt6W9zMqyf0rNBvZOUpm5RV+TwFAPP3Ya8",
-	"2lDw8RIhiz3w0NeLO9WUJnmxXW+f5l5EVOgJPpW1y1a7sxGgiojPr1q0NhiGRdwty5j91Y3vmkQski1H",
-	"HSqTL8f5TWXjenJJyv1zL5BpugacyQemsBKNIhDYdEwCeITBFKQiw1BIdUmo9c9Fkddl1Pno0jqB+rb7",
-	"sVR8DEI+S6otN8hPYaRAkMEs6WvWZQf9IQpdfSJHmgokjf19rG1o6ii71gK4IDTAaXp7JwCQNJv2A47C",
-	"Hnqkfx+yoI/kpG+n74VBv0GuiZkts18zbahkl/VBH1DPj6iUfXLQV4IyGQJTfcKZ9VX8EUPsGrTpneDM",
-	"IEIehH6XySnAxCP9CYgxZemXUxpi12zSf/f25rbLMmflykEmJ3b0Kfm7p58IUGJmCk15ptwjxQMRXZbu",
-	"QpiiWQEJlUf6Mp6AkBBA0BvM+kV081Uo1XUU3Zg1vE3RZUFNLWCH6VoNwUf6r8+zzONpe3pVphVzq7ox",
-	"n38ucb5mluPcr/r8yxajn228lL/rj8sWYiBhvngmM+sqhUuCm2s5gb2vOemBKgXjiZK1y/ZJtZZ3mVtX",
-	"u6wll67m1YYhC+Wo6PPW5XHrstlO7ANng3PsZYe5WvXO4Nivn9sGcNQ9q3nm7C+TWr76p4hK1cMlpHlj",
-	"l+THF69e3L4gRwoYZdZfcEn+dnv7jpw0j90t0aD6nIgbeNv0qUkQl5UYtP5UiVCDvOllseGy5lrVma58",
-	"HTgd1s/pxaDuMs469GSQ7ZZn6Noyk0UCMn3YDD6qnm8O/7IGs19+f/k7D1//fj17EzY/vr5pzt788x8f",
-	"X//Ip/ifn3j46vkvE/3Om/bLzr//jO5f//whHP5jDRVk7iat9r9n78934IFfYMUSy8jIhKRkffPJT8tt",
-	"pl6NTsLePcwWRIRywcCG30gAy4ztF1ck5fV5Fq+fuH/hIz5lxXE6N+lOniROJ+n88Jh8awW7wnkduJ6l",
-	"p1u2CPfqBlxiGQSSumG2W2VhpFJE2dNFKGER61Lu4ch/FQ6TBeFl7TQ4g/PhRRNpcb3jH2vS3BnWXSMf",
-	"TaeLW+YUl0dch14j3Q1i6KFJPaNlnegrYcFd2dw94ULRqGJ/oLTCYlv/gyuK57PYBqi4+U+rmen1czeo",
-	"XbYzXX7Mv7G/j2NIpgS5ZkgsVL11SkguM7q7U9c81t0PzhSXvO5on20rZji3Zaadk3N6ejGsQzNo1jvD",
-	"YbtOTzqD+vFJJ2henHegfd7O94P9bV2+tpqdpff8+2FmG7Esd1uXca8kgKOQhf3TqIsGBTxirgn58P6V",
-	"RxzieJb0e0gAPVM32CPuknjEdsY7mICoaxR2P6hwDDJ574rUW2l7PVMNWN9xEsRoBgNyoBeiqQgBFhwW",
-	"evEtCm1tc94TzD3BfCqCuSa5LO9ogo/3Ls+dhlzIhMDshhhv01Qhb/bK9H7Fm7SzKvLXGLvpsJ5okXsE",
-	"/j0ERJMpZ2B2NkNXxT21NXbZAYb2uRF6it4DdpOiJiqUSjnlIjDdpEb0AUirSRQnrfZ5l/kjKqivF+lK",
-	"q0d8CqLuUwkkAqVAeIQyEk8m+V/NQrosCO9CZZuwuqmwgvwU6H3fOGBzuxPgc4Fd7BThzAfbMpfryQWQ",
-	"SSxHEOj1Zcyp1nyZ8KMu6xtSkm3J2ycHCCm3X/TBSqARBCRmKoz0GGzeJYwWT0niiZ7y5sX7f758/qL3",
-	"9l3v1+uXt2gIzTYKDrDNOEPWqtctpxpw7WbzKvWmkXYzU/k/Y67mZMKjqEFOmu0uK+opm7bIyTeolXSW",
-	"9DnHM+2yLEA1mjTIr1VCgYoMrMaHb6nd8wyWP0kcUAH1H6yZepfZwyMGBO1FmL0IsxdhNARW8/3ElHrt",
-	"+zBRTijZx3t9A/Fe2/bUNcGryNUSpsVFwqUfVe3OCm16rUYD30x0K4y5uQElrZh1B0wjOQSpAJIT08hB",
-	"Kgr0cS0996LtzSNAxYJheImWi7zE9NtuNgnXYhi2FaVawPBcAAt6uk3SqY1ek7HvAwQ517GVn6QGvnGZ",
-	"X9lotmIhCdcz5OKOK6X/pSc2klwiNhkxzgQlm258+JGWpeyGNYUmB3TRXYA9hbQkhR40TYo588y81YWx",
-	"BvkxI4x5JignkccIlWQAEZ9WF8zIQf+V7aPeP/TIdBT6IyOvKhFmoeP2h279graC7/XhFspT20kcyZW5",
-	"rP3rvjN+d/HH+7a8PXv49Xj2n/PBm2V8Z12OkV32koSzzPVCW+GeGXxzeWqIrCSrNz0uRU7Dt3ZKiH8I",
-	"o8j1ZXZRDVb8wy5iSJfk/5+9a29u3EbyXwWluq2R60iNJMseP2rr1nlsbjaTxJlH9jarnAWRkMw1BegI",
-	"yLI2le9+hW4ABCnS1svj8Yz+s0USBEB0o9H961+LkXGOkiY6R/UD1vI86HOZ8Ii5qmNzKklKpQKMIosD",
-	"o5YA3XqGei+PjZlxwWEWUZF5DFLSlAVmjuGXF1LvDZGQCpUq6OV5wmMxJ4nsc6xxiq8laq6VZ9OiIBHu",
-	"iOY93CKJPvBD8+jPpQt50OpzPBBOM3absLmBgib6rZPpTJmx268BalHMFMxZwsdIYNDnP4riLOLkjZNb",
-	"pvtB2GSqFiRN9DiwPrU1wblQV0adwckWJ8TuBPZtlIwSnihmX2IruoFroVT+reroikmWRme9xrE8hAv6",
-	"GsdfHnE9BQLMXyGwGLMRnaXKHbxMYHEoRMooXwn2UpnpvZtYJNbwg4ppKxQ2CxpDmgIYtHD8aR29qry5",
-	"+jzbK51nC09teMA1YJljehT14vCQdUdhj3aG4Wl0Eoev2PHoiPaGh1E3zsEyZr3oFQA4tysGP+fdzK8A",
-	"bte71u74EJUZNwXn5GyohNJn7MLkHFbPpKJ3V8u3t1vd6rmsarlm2qsPnb1Sdg9Xs8yAcjpDhPWER6Pj",
-	"dtijr4bhSXQah9YR0IuO4hItReDW+nrlAIviV2svOFUDxaAh1nRNFZmLWRqTIYOfD/YpwU9pC+hN1Cld",
-	"LuYrYnpXAvGUsaP31ieuQiYWsb0BEfAATfUumMN0feAsZ6SJPxML3Q3IIEfR6f98HO0BmTDKZRnGWwDw",
-	"Fn3xeCRwOUSAtAUftEHXWhgt2QRFKzILn/UxwBYvC9lBZPDdt4XGPTj1APZlGM2kDM+6F/L0jCC2zwFb",
-	"2lnNCVwPIMWbOhsCSJ1f1QOCes7Ww08EFOqcFg+nsnZ+bawPevkcwZxPVu2+Sj1/ghHbWhV7T6Kp5xcK",
-	"nGPI87vhea3odKOey63s2dN7E+SUGRnLSEQzLTLmvJaHZ89JSvV13aoksSBcqPswOG5Fbw/GyXHwu9FV",
-	"hxvqquLclaDrD3u/npkeO/x1c0h6nZHtFstedd0HL8nn6UnVVvD7fZ+QJJAY5AR1VWECm2tK1XVucvna",
-	"r1GOhK8FmV5P0aItu5mr7xlOTp1z8ucZmzFJqDuGeOOAQ0NA5tdUMeun1HfNMkaaheNJnxfS/DI/dw8D",
-	"SK6Rsh9UK6czQvvcpRPF3vWB+3VAEgnUCNQgUknKRooM2XXiUEcuvzuRBDnJYrtBpmmLvM7DMAbfUxFy",
-	"Cfp8MGU8Tvh44G2ziuQRmHN3rDKwpFHG5DWRTEGcS2vrPm8OvBjRxfv33/5w+f7d4CBAb69i05yO1Z7o",
-	"zOnRgJeWtmuXY5lH8ZQo7eAwKIgvjUTGWn0O8Kt8GXGhruyHHokMDqJmtIEeEk/4WH8/t1ecLzWRp0UO",
-	"ComU3sKx0T6j0SRTfa4XgJ43PUtN3elSfuUBHEn9x64pZsZDIvMoE5M+TxQE7WZS99nYN+ZuRE3gmj04",
-	"J+VOsyhj6mosOBv0OXh8OanEac0hAdfNcCIJFyQVfMwyDEg2gUZD9TmeqZHV4PJD1UHab/igRX5S14Vc",
-	"3j6nGSO9dq/Kf/xWq6eH7anuxvbUinmFn0FiYMUAu/kA7T2bG2adLQ0zI4D3mWWuv49nlgWFrOwS8Mbq",
-	"vmqfmNfGYI0tGKge89GU96wvkXjJfS4Qf9/7uoNoqsoWerNCF+ROzM0HXKrTlPIQARg7jqkiJwwl04xN",
-	"aZKPRglCuUA0Km4I9g7dF4zWAXpE7yXS5qsYHDOEOi2AIorEjCOZCkOcEwCJtXWQUrOR6k87CEj+C77T",
-	"/TTjOPh4EPjP6fFSlQxTuNNBI+EagArNA5auZCJill5NEjkx8FlsCtu+MgO8EjxdDLz00heyz10+KQBu",
-	"tTGD18LbROr3w6zIgPTah34H6S1NUjpM2ZUSV+YRvYFdIOwbE3GanrnA7qbaLj3oc0P4KqAfdtr15m1j",
-	"02BEgo8Cw11IWwXxl1hbLrTP8bLIYgaWXNOMENzOJvCct0iaeoWEcEOQc2Ld+slLwK0zT1Rk0NuGEQxs",
-	"XP19ObAOORAR/IoLxFIA6Y26DA4/z/0kKeUvZDG3CXphnZlkLB5AjRe+6YA0u+02WFfIyuGjemIwORJe",
-	"xiAFhKUlIJHPbWEs2YMWeedHzaETaVwYgpWHmC5knxv2IZxsLizkgCyYKnw7/GoGV5Y32eeFUDlpaiOB",
-	"2GA8LFhYTy8kvA9mOkqFNOOEUHyf63daCwrwUrZ/eAowBqdZUbqJfEmZkwGSUOsepExK18nmgMb/mkk1",
-	"0UeVwBr0A225JWpA0oSzc0glEHM+zmisDyUZkzk+jUqCNwcQ1ED6JvM8WH1/B26VTdDvCE80G/llSvnT",
-	"wN7XBFevzt+YUo5DfCxWTP0JGmf//M1nZtL/2UyePVR+D5V/Qqj8ypLys5lVlJb4Acx84BwuPgAWtfbq",
-	"UEh81x4H+bxJUJEYLTeKp7iL7NrQz8X+sSDszpLSNhsaabB9Spamxg8HoAo00e3dYM0a825wnhv5rrVE",
-	"ktITuc1u8gPdvRZCXmMT9nluFFanu1tz0bXYDDtEKrCyvOz3FWxF28ITGIpLFqLxNfb5ihZiyQAMoGKN",
-	"XmmLAMdgwKZRSpMJiwm7ZRwdjXoN64mfM66gU3AkcQc8MP76HNjDlErxnFc0FM8IJRlNsOiE6xcXc+xV",
-	"n/vW4Lk9TSxDY/VJg0QzRYYsElCAxxiBfd6ssgIBBsuJGI1yLKw1SVrk0h5gEDtr/IJmEvXsSJUxFV1r",
-	"MxdtZIW8pnYZLGdY6sW4gZH5cwmR8XENzSL0Y5Ot8ZENydyy8GyMw1b3sNLEgDXtUQ+By5BC+26o5JCE",
-	"/Vm7fchIVwuVs0S6Aem09Qc/7MA3h5ndW7F7K3Zvxe6t2C/NivXyND3M4K6NWClFmCb8ZsdG7IUJDwvO",
-	"QuAm1+/AbTkV43JiEPQaslFJwotmIKowCD6DvjHBXsyGJJSM2JxMEj5TwBIsyqF2q9kDE0LG/B8INgNX",
-	"YQtipsVkGOhlgvzhqKVa9ye6vJPijZ7CbfdcdCjLSsV2bEm0H9blL+k0edl9mcTTl+wO11eYinHC/0so",
-	"9Wc6jPTe2z1WNBsz9eHt6z//qfvXSfSn7l/XiLOZEddoM/2x95kDzywv/Ad6wwgFiY3SJLohsGbgWz5u",
-	"BqJBNuz6GI2tFlQNCL6pt4CgEhMqqU8MN50D9h6APiRwOBehmKLucCzhOZQHwUD2d30an2biNtG2A4sH",
-	"+7TtFdO2zRfMKe52VgJxzyyzP2jsmWX2zDKfe01Ro0G3o/F7YPfW297Hh7tYcKJ1SzuFaKuIaBXW5z5i",
-	"AgjxanAn/oUifkUPD+7FF+pb4acqHErZewy6rc+X3cZkHa9xnsRvnfPA9LGI0hqHLlny55oqJ0sO3RwV",
-	"MOMzyWLso8EVoD5UzsXcXEYI8AXCAoZsIYzXOEccLGMF+rzKTYzBA0d6i1QDPNE6kGYLKHE1MQEdh2mA",
-	"0W9BsVfw/75n2eRpfL/+Nk45n9E0Xax+CNP93kMJ9rbR3gn7kZ2we3Pm+XpTK2wH2EweyTLCjIDd2kXf",
-	"lr0aTTsSqcRUoquzzEdrckSMe6Do78jYxJpazkTIGI1D2E7HGTWQYOc5gX8g1Qg7Yrwovt8kT2EC3uPl",
-	"PCfLpWt9HsjVUOdROdh7TVb0mry3k7b3m+xtg73fZO832ftN1jYWnA59VM/JjD9O5OMHesNKYQ+TJurS",
-	"PlYMfrge6v23bmsO9qGOrTftD3ai95v2ftPeb9r7TXu/aa+9aTsduutNW4mMjTLB1UuQWvnydyVuGK9n",
-	"rYKC9JTkDxoWC8PAgDmeH96+aZHL2TBNoha50FtGkjGbPxgg2WCciekU6w6hBoQruhOA4e+0yQD+Q4qH",
-	"anIq14mf9J1bY5QK6blIx2uoWdGyuMoVHtK1rKzQ19fDkLmL6ugrKElDOu02+e4rfW0NzWcSY6/GmZhN",
-	"bYMXqMXJ14shy8hlJhSLVCNoSKZm06sRY6tx+cJKaZw1/u/wV3V6+z/t4Y+dyfevpm+68u3J/B+96Jvj",
-	"0X8f/euivbrXHz9jHa+Bvri5j3Jd9dBZ4R3fCc62kW8WzTJYThB48BL7KVJSm1Xt5Nyt95KkT0HUqoih",
-	"SshFT0AJfL4ir9GDX7KS0wjXwX1kRhN694bxsbpunB33gsYk4fbfzrHustIz0zhr/O8/L8Jfafjvdnh6",
-	"Ff72n/9xHymUp7kyuw1Wnxl+guto5YJ+ESOnqkI3EwYoCRE4m2TfpFzwxUTMZJ9jJQsZkIvL1+SGLSRk",
-	"r1sjXF8Ff6t5dKkSWZ/bQmsP1lgjNSXWTKQT87qtkUXAyEIXo1S5Z//dpb4pK2a7lLPoJ3QB/OomgFw0",
-	"3IrEAQPMhk74GLoxOTj3k5bAmTq/ZhmzY+PeaezeJK6DFvnRpAElSKPPYktDBFMG/Bay1ecDj8c8/J4t",
-	"BngcwUUHiUBAiOGONJAYdsMWJGPTlC5MBr/JaoezEcw9Lh+XizQRGWuRC3d26iL7viUv8MikzBGIcoPx",
-	"pVN9PoQRIxuv+SEeOHYqwfva0hEhXgLye+Be0B1xtAeWxAGOgN6Z05Rh6fMhjW60RufxOZ7VEqW7TNxy",
-	"NXVXyJgBLxNY0FewzAf6fJcxauLmOCyqPHLfsmDBgd7k2sEv4EOHaexzvxaM1npI0YWt+uSTecEaV7cP",
-	"QtrVVPuXKY2Yt7vr5tY/NhZY799a5bRVUNsBP+GpGVdI96d3ZTahiTYaEvUXc35o2QedpvwaL5A3CvaY",
-	"wvlp5d10J5VXinOLiO/VIu3dtSPtj3aYrjC0rhO9fhe2UDqQVJndMWjc1wclPN4mSM3SfTmMusMObZ+G",
-	"J6NXLOzFx1F4OjyiYW90yLpxJ2oPT+km5l3hy29ENbWeqVbBTOUrhcZZ49ebw7+d3rV/nr96M+3+wo++",
-	"ik5+iDtvVe8f8vi76zY8wKYGI7HTA7j9AvcewF3lgJVNSdAZdaakvgglriMW74vqbnwgXsNEfiYZA7lF",
-	"/vsfwe+Ni2nyPVtczLSp+s/f9C9fMZqxzP1SsNth28pPwQDQ84/Ka5jy+VndyzaoPLbne3Ttmd2Z/bjg",
-	"czMhXQTIWQk2E/JYQgkDtIibvXbPmMXzTPAxEZwdVJFSr777283f7P0PnOrNvr811usZ7kBB/jRowTMk",
-	"MjTVVMJj9moU9ujJMDyN2nHYYd3RIe0Nj6LjuOY1HcunnYlJYSOA91pTtfBiuZCKTVZrzzVgB2LN1vJo",
-	"Hmq063fSb8Q07NbZZ7xL52PMt10t1ApNzBWdz7HgrM7lDRUedNPA7gl+bSMnMK0f38NuNvjeDjf4j+Yr",
-	"eiT3T36aE0YRbuEI2pQEu3x4tJP7AmDokT7BYilRNKSqarBs6x9awQVkl5Z8+bv98z4Xtq1ubrwhmAxo",
-	"wGTBkoOmSfmCpMmtC74cVPlsBhdfv/3px9fvrj68fTM4cO7vqh3ug+niBTpXkhTTn7eMbVpPjZ3e7U+J",
-	"lf2skTh0qGwqck9i4f1WxFCy6IZQ57LbqduVxExCBMRfcEXXa1kjVvhZva7Vi9Iq39OTIUXvWH15rAui",
-	"6B3RlhtJOJmyLGJctcgFpJejzwpdizn1+aS63NN7eM+6WukJayqtzKS9oi1hvuEvF+/157OhetxOVzkd",
-	"+8XzVs+ioHcPlyCCJfCJY793U0xImUVoBTuiiqbioTpzIN41RBBV4lHDp/Ce3m3pwtzOdVm/ANdZTut4",
-	"Cju7P6c9kcStMUH3VbBW9O6zdTY9p9KTuIgJ1R9kRXXgXC+gQ5y7BRMFljXDW5N1AAkE9O4c4H1SJWlK",
-	"kAwGMA7tUzJI+NVMVuEbvoGmN9Ia9Xi53nJX8T375J+nhPfgN1hzQQb1ZeWMolk6eOBqenx32vNV05+z",
-	"in6aKmirL+mSybURaBwU35JMYIIcquNRwtJYAuyBn5tiPw9kWZNmr9PNgdMHFRhnWKjbK+sNbbuNzTns",
-	"92OlWH/GesK8ca8vvsB0WxSazczHmaRjFsoFj+4BrL2FqqzAo/FCEnhEH9TZLcsWOTjNc79YPBdSgjin",
-	"ZKCNzaFWL0xi4je4siRYo5mYAxUxPhoAjgyTX+kC01T0vBPdVRvi01fmWWIzYwFflYm5PPAKocPrtHWL",
-	"WSKASzPYISiWBiTbN2yqChgrA2OCVhc8qjtDf9BT8W7Bo92cpHeMa+mG7c57rW+OjMqJ6aJwsRE0TLVF",
-	"yzyhh2a0XDs86Zx2wx49HIYnUS8Ore47jdrxcsFZDKOdxTSBqKP+DI2z3knbiyJh9S+9QrEoW+Os022v",
-	"4fy1c12XibDgkS0x9rm7j/Q8GEHkYu4JvYGMryz09wfqX+cR+KaLAQYg5QlNc2SjL2tatPF/Le6KZdls",
-	"qiyEMlES8s6Achzw9geBkXj03+p1ExCAsmG1JtMmiCmCMWtCGLkk7txO+NQEyQ/HPp4s7asoV54fUOok",
-	"LrXVxG6bqu4zaey46oAIRj4kY2Y31rd7Jdr0Fcw/FXOuRXk0qo6HfIDXPHo8JFj2DqTYaWm1SSKJnsC6",
-	"4K2+1lh1nb/VN/9x71vBlEgcXXHda81lrJK8VlXkjxj/sZBfWHd/Ma2Y3EgEEo06UTc+ZGEP4CjRcRye",
-	"sFej8JS2h3ilN8rH/A2bCIytgR6CsKA9GT9aiEgvxIdjRPDtvogY0cwIptU0ulebB4hQXeBaygUAuOW0",
-	"zJELpzjwnpLuAG/EWZ/rm8nA1m0M3E2DXEwGpIklSdwZwKQAYCrFUDKuDirp4oxlvTXCfjsXhpWlf1HO",
-	"SqJkxONvlDPyjcD8cUQRagEJU8HHIZaDDvWF6XVGJSuL0FoC8cRRrnvmYgOPiTdv2ymVdWaw1m8it8Fl",
-	"7WNZ9bGsmSxAxFbSW77Ns1ZMC80e4NkQN4xD3tYUThpQRwuznVrka8yZs3RY2DKgRCRLdVvNXvv0oC72",
-	"tZlO2ge/nmvwa5MVHNQBl6DghrcNTuhCG+dA7IqJflAzDcKwvVqU3keJln326n7vH9/peXgTKfkY0bQ6",
-	"zmKwQNErjeE0BEJMjKdpxeDaDnaD7ZBTIFg/t0C21hKOJw6yPYJ6MbOwloY5KmuY7m40jAnE7TXNc6W2",
-	"sdG0LQxYDHe9ZNi5evcdZFYAkt+dki0bG6QaYV6D5TOLwC1Omh6w/yCAfLhIcKmP5HEmpmEs5ly2yFH7",
-	"kAwMUxQX6ioSfJSMZxmLB67uveDsnBy1u+7GGc8Yja6BYMF67EksmCnQZTD1VQ7EX6CBb+2Id+T3akyj",
-	"m6spy4CpKxU01rNtfhonYzpcKNZY3blU6GSdl+nv18VMCjvvSEjU+sQ9SBtkIehHVuiaIQL7wPPMjqLk",
-	"2I/vTx5O2rpRaSM/qeH7+4IE6I0b8s48x7Cp2lTR8JS1R2GPdobhSdSNw0PWG9lr+ab67QfyDVU0Ynpt",
-	"Nf5YV8DsIPYStmMJM8xbTi52JmmWaSd0FIlfhrj9ZMb9Goa9M5Hz7jMZ3Ow4fnV0AuGWXnhI2WFIo5Ne",
-	"eNRmw3Y8GnW6TNu0xmBonFXte0CZhtHfidBmx4RROcvYhHF1NeOJtnH1fii9qJXhuTQklpDzSsfM8q7Z",
-	"n9cWcH/a9kK+YyH/qcikZXipbBYo8GgVWLM2EHmFSIUaKf9qJhPOpCR6UclzZH8Cul4+JkpoKQxsKSTC",
-	"Z5Mh5NvNIOOImNY3Ssr7xfbsC87LM/N6Nc3YKLnTX+P7y1ygzQbwzhJsPmIg1nyMh2Oxdj19EeHY23yJ",
-	"7iprbyfi1ufvr5m7CxcPmcygXhikkZ/Z9B5/eRkqP9g5+5xy8HrZNsk1BbI8IFJduLbnVALWxHSFObIW",
-	"0qR9rGxmXp9IwuFO8MaZoijnBKj9Sv3ImLYj9FY/ElmfDy4HoDhOyDW7I3EyThTSzxF5Taew6qxOeVEa",
-	"NJP1QWWzpJ80rryefK8rrc8oHfKRFd2aE3dfmqSVsS84VfI1fqxL+FafXqz51gn2RpbQWqFm89DmKZQb",
-	"a6F9JPm5RpLXXZ/3pFJ6ymgpQpyvrE8rVep5qPrPXc0/TXh4vaX/aadc9rkXFiYVBjdQNol/M47syt52",
-	"gca0lDMWa0PbPdissspTEd2weHBw7koY654kyI+NxXz6HKorQrVB83LodrPeyg8Isl7Xmd4BoZIIbpCf",
-	"ldhMjI3tZgPbpf28rgp4Rmmmz0N32qj3Xoeub63U29bPPR91bbO8xHhbJrddJsA19bGrac7eiIimJGa3",
-	"LBXTCeOKNAcTesNINuODAy0rrqrU2UsINqbXQqqzk/ZJG5SU6fVSu3rfYNIkrDEag/umlUulmMoq9kJA",
-	"pgYeCDCv3QBNmaQG1wwgDpbbcY71cuiFSJamMiCSKTKbkuEC6wD4Tdr5X24V6QFhONIvQzASmccY7Lfl",
-	"0dBVDDZhWdglenMxZSrUNUuyUjAA34RXplkSJXzcWsq5qZrLb3nsEo9dEf13l0RgMQ0/m8eO3N5dlYQE",
-	"Q7VdROZYUwPB9i3nffW/Mxb6qPlEJQJiScb0luW99ipfJ5LE+jRpHGn+HOeOoKXcTFMlPiBTutCrWwau",
-	"ynI20wstz1Rz80wk5fFQ3JFI2xjei2wC2x+//fH/AQAA//8=",
+	"7L0Jc9s4tjD6V1B6tyr2u5QsyfJer77rTqd70pNtYmf6zoz6SRB5ZLFNAWoAtKJO5b9/hQOAi0RK1OI4",
+	"6ejWnRlHJLEcHJx9+VTz+XjCGTAla5efaiOgAQj888UtvdP/G4D0RThRIWe1y9rtCIgAyWPhA3kAIUPO",
+	"PBJLOoiAhIz0Xw7rr6nyR/1GzavBRzqeRFC7rHVr7W6t5tWkP4Ix1eOq2UQ/kEqE7K72+bNXexnAeMIV",
+	"MPUeJhGdQbA4f1+JGPpkOgJG1CiUJJREjYBIxQUEhDI5BUEUJ5QRoCIKQRABf8QgFZmGamRepmMg/WQ6",
+	"f1b/O8zyC9bTFKx2wHkElOFyX3GfmlXNL/LXEQjAmXwBVEFAuCATYEHI7lLo+ZSRgYYmDfKwOnpoHUkQ",
+	"D6EP8qg5aPnt4BjqneEJrXcGp379PDiD+sWwSVuDtn8cdOCIT0DgWuTRCT0dnPnnQf0CmsN6h7YG9XO/",
+	"HdSPQQ9gnq04h/dUwatwHCr8r8XtvTfwlIRGEZ9CQCYgyDRkAZ+SIRfmXPwoBKYIDQIBUuY2eNrMzj8O",
+	"WTiOx7XLpufWEjIFdyDyi3kPYxoyvcbyBUUwVBoLEfSxEHoFZmG5BZxcbLYACQXQuAGfs0CSmKkwKpiZ",
+	"AAvy+++015kelJhdDxWI8qkVJ1MaKjKAIdeIJ2Ya0egdDVlu4uN1AP+/FqovgzIqgI+fSRIGHgF/xCEg",
+	"Q8HHCAN357ggYxoA0TfiivwRcwUkVOb+CphwoXCpZCL4IIJx/iIcD1t+m15A/WRwFtQ7/jnUL2hzUDc3",
+	"wuDzUlz+7NUmVNAxKEvUnsdCclG8oT6Dj6rn4xt9woe4j4mAh5DHkkzoHejVhfr1P2IQs5pXY3Ss5zPf",
+	"5FYyph9fAbtTo9rlSavtFVK7FdQ1nCMLF/QYWv7JSf0saA/qHTgf1mlr0Kwf+53gBE6HZ/R84BY4oWqU",
+	"ri/UN16fSCg0TZ2nbUMuxlTVLmtxjG8uocz+7O8wW1z3NYlZ+EcM5B5mSA00IrEAAgLDIfiKHFDy4cPL",
+	"HzW1puSO84D4Ix76cNggiOAaCfLkWY9EWUAGPJhpTInozFD6YSik0lCacCYhD6KTYdM/pyft+smgCfUO",
+	"PdZ08tivt4MzvzU4h1PaajoQGVaXAmmOHZSdZvvkxNNXx/27tRpe7xPI7w5uV8SdJ16trxmM5Yi3NliH",
+	"KFoU3xsrjBgKPKLsDjTUBlRq9svIAZUon2ixpn94RSiRikZAOMP3Oq32vMDSQoGleJNWyClDkuPCG1/C",
+	"Tt/ROyAy/LOUvET4XXaqAIY0jlTt8qTp6XkNHW83m15K1VsFVP2zPg1z4kgOf6DBz1TBlOKd9rnGPlwh",
+	"nUyi0Ig3R5Y0//fv0sg6CYz0F4Ge4AFYwEUvZgKoP9KiYM2rBaBoGCWHo98gQRgQxpUV06703yPEWSqJ",
+	"pA+AFE8qqmKp96ahGCo8jh9oQNxSk42NlJrIy6OjgPuyQX3BWSjrk4gqTdEadp1u/fKoYJmfs1D9LwHD",
+	"2mXt/zlKZeIj81QevTODGBgWIR/uz+dxZHZoBDt/ZGS/IQ0jCPL7NTgaNPQafqCB5bbbnQONwgBf7pkZ",
+	"54/BceVQ4iLxfUR7IbhmkP9JhkourVcbhhAFtcualr+imlcbg5T0Tr80EVrwVDPSNQ+7NT3yOJQSUf63",
+	"9Cw7GjWzZ+m2u/FZLmx1F0f5mkZ6OnNo5v16yHAuBzs8r+d4dte+DxNl6HrJmRWdlYAgVAbYdMxj+5H9",
+	"q3beOD6ueTUjQ/qz2mXtw82PNSPIqBkKG1LxMVIjARTHr/0RU6ZCNSNtUu/GzeYxkBaK4u1m+7TeatWP",
+	"m42G+btdb3fwaEL2oDmJXshvXi3RIHAxSsF4otfY8mpWhemhhJCOd9tqXjb1//9bUy2NH2eDc/8iaEK9",
+	"NWxrTeVYayodqJ8MT6l7VvNq9yELMkuuebWIStVDFNTU8MMtOVLAqD6yT2Hw+YgPh6BpaC9UMJaX5KR5",
+	"TG6MekQ+MPpAw8iSHJT1kLAlo1+2PhsOBFJvYqAhGEsQl0ZzOhnW9eK0bGk1phZtD5xEhSBWItRA0qKz",
+	"mbSHu22C3uax/vQkqHfgdFg/pxeDetNvBW04HnboySBDzGpW/at5tXgSLAFoq/lvRGUzl0WYxffbJ7kD",
+	"cEhh1nYanMH58KKJm6l3/GO9t86w7vQ/vVF9sQVAT4mQRrXLIY0k4E9/xBbvxpypUTRzx1txwyhEBzH0",
+	"9CaTBbfr7RN9QBFlZokVhVmtINCoF4soQyIgbtf9iMeBoxMNn49rXvbQ9T+4oogLefzRv0ymPS0X9KZc",
+	"3OsD0opz7fLks1fjDyDoHfTuBrXLlj5yxTP/bn7OHCj1VfigsS5moepNhD2t5CK3mo1ms/AmL0cAc6Aa",
+	"R512wZniktdpMA5ZzXPc1twRi4ydk3N6ejGsQzNo1jvDYbtOTzqD+vFJJ2henHegfd7GL1FEql0ef65M",
+	"LQ2pe2ext4T9pfKWAJ+LAC0xARmEUWSkL1SlLDEnB6HSspghP/iipYmECi2YMhodXuEnlq2OqOFXPmfD",
+	"EMmzfshgSswpkxmoBnnHI6N/J7RMs7aMRavcYHOb/coj/ZwFxhCh1MLyKfm7Fwaf0Wy0RAPV3IKzYRT6",
+	"2/H2MJWre5ae9ULWG0bh3Uhl+fz1vL0rlGROKNcHJVUYRWQAWhyZCO6DlHnxq9O8SFl2soVN+fXy5e9K",
+	"DHM79+1yZaoNOaOM3h4gE/+Ji0EYBMC2OpdhMkrmDP7FY0EEj4CM6QxRN+B4EnkAH6cA/ikzzGYQThey",
+	"K2j6NIpAPJMlO/ns1X7mDLaCHtLm3p0eJieqhpLgIyOpkoizOxAk4fU5MLYyouXPZqTNIJhZzC5A+FIR",
+	"+BhqsYMMYpXfCU5lhf+XTGlaH70wEtA2NMKOlIXlDR+DVTrQJik4u9MUWWOoDAPIa1wZULploawFgpjl",
+	"bXz/3dJ2AdlrRmIGHyfga+Bq+T8WkGpXbi4N8iCUfsRlAmpkOu8EDMOPm5Nl5CYR9++N7C/j8ZiKWaoK",
+	"qlgAMq1QyhiChNdpFkyjOH9k+Kg3wSX17KDzd2HJmFckw02JGQZdCymyGe78iLS9cA/62BS9N+Q1DyK7",
+	"Ss2F+Bg4AwKRhGfSI4xPterFmQ+rgWVGz8DqpZMppiCAsHg80JcswwfNhxpkeB1B4/Vd+AAsNZZ/ERCZ",
+	"lX/+vCtKvXj81gYhQV0Sqi8GiDwWoWmesi5z3061kJUDWajIQb9o5f1Dj1g/T5ctwU2U7TR6pgc+FPxP",
+	"YF22MLDBmv5hg1xHkpP+UoGh3+gim3vD1U88ZsFWVJNx1RviKBlUesOJjP1RYo3Po0YnRY03XJGf7Neb",
+	"4UY6/y7QQa8HR8MjQitPKMNBBERxIwghV0dy+NYJsptZMlabCea01A3MBDKWWnNeaSWoZBb4NkwBCdCc",
+	"KaASStitJ0e6hqo2p5+tUL1C9ZWrWwkI0CWyJZfHy2kMjAtsLFmYhqY9VI+ImDEthXChKYgPECBDn+dl",
+	"6a4yU2QI0FsWzQi1luPMVEnUgEbG4MrwNevEsFM/HhsrXDRyMfAFKCM75+D0UlN/KuWUiyAvAt/DRC2F",
+	"S3bMOTt2MqLZfQIczcMU11xvca4r/NkGZQTAVEgj+dh8v3g3CLF4AkIicuQAdk0YTLWGkGwKvXY+3rzl",
+	"8EpHzJkD5sdDz7aWvSyxTMZ3qITy0TiWCm++iNkXhFK6h91JR7nLYwWjP2LQkgpu7FLv1xE6g9RaQClC",
+	"di350GKIwgJAu8xIWdlnepoxfzBUF6MlUMoqgoCRsrpMZRE+VEuRPD9UinL9QysxvRMYMxLqF35K6NoW",
+	"nj+0KPbGoRxbh+icw8kGM4xSj9cVGYLyUbxcxKtWxueXXSv5yVHITX1/cwvdFXKlAW+JBxqtazQyVibL",
+	"l7MSyQ5crRojkSXfxQLmBVfLuqnv85ghkqSvkoPr5+/fvnl50/vw/tVhXvnPmKOKBamt3K5zS96JHYAw",
+	"ZK9kQkXi1Mzs1QrAGbPRZ692y/lrymYuZmyr0xBUQQ/d83NKO+dkTNmMOBH5Chn2jERUadk7g/DtDCHV",
+	"n+m1kWRxm8I8t7BdgPo9VUDsgG4zdKjAUDejQ0sTjjYnBibxc/Uk/qFoDfaLo7ngw2wAXj0XAlhpkPSL",
+	"uYFsKF/FQfTbLhavngTjLf04DdtDaH5gNFYjLsI/t6S4MQ6kxRefzmHda+N412jvnNYZUSfPvlsp1uWW",
+	"tinCzS9rJ974dD8DurCXDIr9+uuv9evM9MUaB7VKrnHsw2pF4gOzjhFNO15Y1+KOXDj3MOsJiGWBsW/e",
+	"WaP5vX7RGGUoCUI0HjOVhiRk6Uk7e7KZDZAXzt++vQcns/rd0PGA63tKRByZqC3B74E1aqkIiOd8fXcn",
+	"4K5EqfwbnxJK0Gn9TJKAhtGMxJLeARmAz8dgwt6sS9K5ijH4hcXj2uV/amP60ZoZal6NPtzVflsI4vJq",
+	"15PQRkDa4JfQ6IlZ80cmolKr93UVjqFWMJb7ZjCrEIVprCcVXkM7iT6atdZifM2fFh9o1spsYEGF2Y01",
+	"r/gCTuJBFPpaNhLKycz3MPO0NKtFvTsWSiAh4vPCwAIe+P2amxLc3L9laPl3mL3Xr33+nI1U/I+JmUWo",
+	"JJuyA+ZsXSmO8MHv4KsUR57jS0glAiPD0uhdBmdsxEUejdwxZCMjbVRfeWTk/CHNXa5gHDKt10UG0mN6",
+	"D4RiYKj0+UTrfZxQYofQsF8dD5wFFC55FRhwXTSK3g4x7mnZgdgb9tmbv2JGnSlGremIR4hMDXIz4lOG",
+	"2zWZAGjpSqNcl2/GzrG4nd+SDb0KTZRetd3ot1+DogX7CahCopmEpVSCilsYFYLOFtaPYxav/ocwikJ2",
+	"91Ma4TMPSBvwQw5ahoweeppOCgVC/3h86BEJ45AyFtNI/3KqleHkX632oUcGITAWmh/anUOPKJH55fj0",
+	"MEdwkwCjZBrNyTJzaEKc/pkOrs8xHbiQUNvtvuYBRMiO7aQTAROKaD3hUuk/e8PwI+R+mNDZ3bJB38ds",
+	"kQNQ2ePDBdq0jO6vQ8qsk1NWRph0qT+ZTxdxx6sNQxbK0ZpLGQEVagBU2a/ySPSKSkVkeIdWkSgcgqP0",
+	"Uy7uQZCAo4tW5QjN0vkqcp40nnF+SYlbcEwD8AhqxRAQKglQf0T8Uczuic/H41DJDIlIwqadM6IqwP8e",
+	"Gl9O3tdQwFvlfTiZFOUF6LGkA5yI2TNJJiBCHkjj2zE5NTQSQIMZORjMculuMTss3gZy3jVP2wmWVTd/",
+	"Y97XyMYVjVZ9+JozmBUzXwS6Z+9VspDMQacAdJNl7skc+Fcy7XQHGzHu6rd/E1yaAw8OsXwT7tIvkCkX",
+	"M1yAjtORQYzlLBLfSmKPl6/i73avjvjSKMJPGUxpJDMkdwW1fRqem6H22/Pd9Gos5rRiwIqItXLav0SH",
+	"uSWWUnGN3+SAcZKQXQzs7r//8KZ3c3v96kXv+qfbF+/7h1ddpo+GhMolw0pFZ9JDJ7ymI7/zwTNpTTcH",
+	"XBg7NlIL1IqkzduTqtFlGS5tLOX62Ix3SV8lrlVDY31IPFeZTRSeZj6QtCAVynomq0SQTkdcJi5KGQaQ",
+	"RjRmfGALGpqJuy+SH83DbO6QJReYk1MFWazF9DkOVMRry/nTr/rYMlObTXtJIqv+VTNNJSiT1Heu1krL",
+	"sryvaEG5kP/1XMu5+PQKnxbI2eb3HDV3J5RdWhF9eZ4agj5Mgiq0ehyy7K+tedxw7pWFpLTT5aqXV5uK",
+	"UMFbFs1MdtvnbOT2ctB8cO99/lyyx1D9QCPK/AIqPkgfVOCuXg0Dc8TKWG+c9KV5d4Enm5+9ZO7fSpf9",
+	"Mpktv+qKkpz5oeia3rx7lgTDec61ZjVXopD66amljfg1ORHPMsHmB4mi+0wSrScaykdtur4d+pnM6Sn2",
+	"11qiZxfQtzlg4VMUXQuh5FJ4FpUIky5fyJ5RbhXFkuSG5qcgVD17nAV0CUMQOCP9n1/ckqOH1pGDqAnS",
+	"6DfI8wzZtM/IiEeB9Ew2K+LBFYHxRM1MzjfjDCoTr/wlKCBhdgvRMsfCwl1IEzIKAGmS3LIwdGlvm+ol",
+	"FS1rBeYyi9cSUIAw8VuhTCB9RehAAlO25oK9HXzKKthwvNpkZGM1NpT4HQ6n8n42mKkqDiYZKZkPQqZO",
+	"O7XCmgRlBjp3RmZTXnKN0kuTOfaMKuGmz12g3E6WXd/NFIX0hmdrBDSb3tIbP6FKgdCo8f//57r+798+",
+	"tT//15JLvfmNyOPhjybRWLrgwZt3mFFN3BeeiQAzhCJ1saD0Nb/i4+IVl9+4HCfuLLlaj2MtvSJZZpHQ",
+	"PmQWNJrSmURRfe0Llzv2StZVB6RlyPg0KlLCybZQkOYoSVZddCl2JoS/WK2wX+9IEvwar+cT3JBquKqP",
+	"eMwfoDe/rTlmJmKt1uk3ZRKAFyoTToC6Lf6VNVoldZY2ZUdFMvULDbVbGGs1skim5kEBBfwphCiQl6Tx",
+	"nI8nlM0ab+gYPNJwEy78G2fxSMOqPu65+6cT+zM/vcMk1w/vX3mkYfW1xhuMxM/8cMsVjTL//jGGH6nS",
+	"w/xIZ7KxKzvztkKNjA24C/R7ZSFPFOceCi3Wx0z6dlPk06c5AHz+jEk8MfQLd/iEIofbqGfwZlNZIoeT",
+	"GwkU3zraZkhMq6n/byV12pCoPSpqzjOLVaVsCnj8HEatxJan4fh5IroF288NtCPuvb8L3+JdWEBzPLAk",
+	"HXbOjIuxVIvLlgqDnMbUH4UM6gJogD/o98lB3yFl3yP9mN0zPmU9LGyjf7DRcj29kL5HGo3GYSG7sZVw",
+	"ipR1fESoIqgveSTgCnNTuSAMnVDmDUkO+vl6FA1bYsLm1KHKYQrWEX22hetIKvCs8tWYBXsGaOl3RaTl",
+	"b0AjNVqEdyp+pbWx+P3qQArzWdFMziS9aPzC0hk99AdVlY3XNYQOjDemJ2JWNaRpI9vaMhtTrlhLhQWk",
+	"1VQquBeresulXGtUtOT1lmnON6BcWdY0ITXM5ITm1GmN26YQSMZMqw9H3yFgAcGCKoeVNOsqHlWLdM41",
+	"H4VsjVgK+/GrkBVaIU3W7CJEsBKTb4LHTFUmU5zJnwEVuR+kickB86NH7uikPhQAGSsqusP0h56NtkZY",
+	"G+AWEgmMZFkHZ1cdrnXCoZURTyobN+bpc/O5VNVsIXQ2diWHK53AO/NBEfRNYEQPWFAJk+3rGApR6YNq",
+	"+qdFkdQaKuPBOgEQXk3Rj721v1gfiW/pxyIorjfzZnoXelGqEr111DSv9sDDYK31FGl2iVnYRp5kVpw3",
+	"H7ujzR5aGoKSZWMpg5rDvBzebqo8ZonawpW1gW7kgNpan2ZCpCMSVDwhQ4BDj9hoDHSN2U/Mm4ceceEZ",
+	"+iFG6yEZFwKokFpeMdWyyIGVYfAHU5Mp47nPlAKmSlOMiDIvicBGLx6IsXV+H3qEBr/HUunrnl1T8r6g",
+	"oYSAjMOgbteZ9dWl4X12X9kgk6S+F7oI3CyFZsUsyS8RVCrflty5FMgDLvy/TPkxZVMXo901NdaMzJST",
+	"5ONJrOXMA2M1JQEGf2Tj4DF11BRloGkkvWdYrcyKvCmKrcFbNawcf31sojzhMpyDZ4YapIXgFvWEAPxw",
+	"TCNixirknNnk/iruavqxFwZ5QlzRx53S33wRufUj5hKAJNQru3EvW24xM5UjVrV0Fwk6LiE4yUlnbPUC",
+	"NIU0QRFIXkwAjg3j8GqIgrkbaKzAy2/fU1g4SkNmqts28tJABkqBoEMk7MwFIZv/0fxrGSQ0196WDA2o",
+	"rK4nlRp4hVUZSq5BtXriuVAJ811iWBXmyuNqE/wsQkaXuVGoj2NqA+FDQhm5fvcSUwMybMLVUiwP6PBq",
+	"CT4VVWwO2Z3T6OWICgjIYEbgAcSMRKGRgucyO9Li8kUDSkmoJH1Xfd659PVXWHo+cfZbKTyiUiU16SuY",
+	"VF6DAgHB8xEVd2u7rPNpV0vTFDKvfvbypTfnzFStCmaqbalifv7ceEUY9ZoHcRlCTQR/CLWMpk9+jC8i",
+	"eukHQewrcid4PCEHfcYZmAPEXySRPDK5ezzWxwc5ecXm3Wn05wwK8dCs6gaUCtmdLIoF8+/jSS/KlFtZ",
+	"NDlgNw57P8ue2noBNjV20ROnCZ4PTIEwBVmLwmeCsHQN2XKzRcMv1mldduBv7dsvFYx/RkDXMvVbUQbF",
+	"qq2faiyObN69EaSK4uL52l8VMIMMbLIQL4JvDhop2LyFw1wASzneOgx5ySaxWteJtIhD84KTe0ZCk1hP",
+	"x5AtFITLnDdiVzFF51Bzs2/TzLB1TM9FwZuLKJ4yMxEW2LaX3YA1iV3+fiQl/u15fbn7MqdoUBFYle4A",
+	"PipByc8/EDrgD+b0JR8q8/jwysQB2Szl9AHihOtKUG95G17IOYNUMrxWSX/+AS1lmrxfkXqLhJLEzFYr",
+	"WHv6dW52+cUtvqfM5A4vvZkLtS6NDKS5zVgP0CCYzT52xT3onE5j6x1OOcEyNNKzhQ4p+eXm7Rtb429R",
+	"QEmlyRUqE3nvWki4MCifCjHLzHjldH5bf3fMBWDYlIAhZrIfdNpt0reGEsV5byLADyX0D/NNOFrtxkkz",
+	"H0tW/z//adYvfvvU8lrtzwfdbiPzz8P/81+rjPHp2B9ufqwcpTaHEonSlIxcdNpvYJoN9P16YgS/2nii",
+	"dWPf3nAVDm39hax8tAaos5FLPef6LA3J1SshKIaj9Z1mnRdGpSPW3ocVm8BECGbDnSqZx03RQ6xXFNBZ",
+	"QWT2j/rWTbQKEMRJgiWPApDKrcN5YFxPsEwNqlASW1bRUkfXQOb49MRb2hYst7Q5aK02eYAYh8yUpqqy",
+	"reKVu1EguDJ0RY0oI3MQy+3q7HhFW5z80tbb1rzbc+7kCnZdhMjInAske+usHLsk5grZaibhWd9ypplc",
+	"L2sLW5QhVsnkw2y2eIXZ0+zyjHCBCldvAsJy8koGiLWj45Oa4VfWoIkcR9+/xJ0oqzmnXJOKTxXfLY/w",
+	"X0NzRcKkFckeqo3lg6JxrTeE6gMrbqswrzDEcFNO2e0/u7vC1XlzCJpFF7f57HoXcTKHgKUXIyu1LiLD",
+	"cz4ec0YypXikZ0ogBYA0Do0mIMnBT2EE5GbGfNKNm832KbkZUQEeecMVFbOcWu7joJieloxSqJwXiNVr",
+	"MiAz0xrS+z9MZ5PP+cVtMMDnFQD/R9JCpXg/WTs9j3Ml4qxLfKHSjxueaJ3F6pDcqRfUlvEwHxf7I96K",
+	"oIhSbhajsV4Yhk0t7y3JoN6KXI5CrfbMKtupERQvHkrc4lUJ2Aoy68hr9fIwXi6bsmhE5OXPJLkDBgLb",
+	"47ovvEzdFiBcbxBlK9eskAZO2ElSkM1bjW0JeQGbzEo963mE1ifR1YIM8MQzIQb4Vy8h7wXZexaSubbI",
+	"lHE2G/NYGtBdGbgmAHe134tdYwomcj0MvVEw2YnHa7Owg2w67s5jwZOIgZRnZllg1unmlpGnOznUmnPN",
+	"ZRmnow3uBDaNGMAT2SjM3M+osssOK6v1bkJkt6Ggm174RFVoJTG3S5SFjRK8c77aQmRJhi09N0PrF92A",
+	"viryKZlqax6RM6lgnGRLYy8f13PLZNGbzGnqq5JIsrXqFAk+XpOMLeGniq811oJAW/MsdHATpYB9Gj+z",
+	"EWW28DJn956tcJW0F6CTieAPprZVxn1VVsHDp8yHKCpJtEuJ+QIGpgEsi7EtnMGa9YagQMi3ze4sqTMh",
+	"K07x6ElQHslbw81v+kr1sEaSh6mpUvYmPAr9EOwLTvrR7/S06NG7E5ThDAmEKhSN00tO4ibSPZfi2wfj",
+	"WsgDcTvKt7a2LHh8Z7vifHj/ihxg5Zisrny4XX55mdLp1axjpbQ+pGn8NaFqZGcOJVGmHuiqk8jSU6fO",
+	"6umWnYS7/NveZH2oG15mr/bOxiEUFIQYh6yHiByWph5gdJ89Yf1qpQP6MiUj7LKKKka4FWPBiLRR3807",
+	"UzzC9RU6sPHPejGkb3/tHz5iVYkvWAOimtxvsWPbUgtYhh1cWs18DaJZ1pv7Ox/YTgiNJWNF/C4sae+C",
+	"j5yylob9IzoTW+7IjLJsgkyP0yVUzdSECTCQVL/vYf8wrJHX+AJFJ3LA2Lq4hD1rrEOwpoj+FJUUqtVN",
+	"aq/2vS/z/WQmWgKyDctxWDhXuH/mTJ7EgTZ/4eZcfbT+Z7N+8Vv6Z6P3P/XfPrW90yruzOX4bCC0BO5P",
+	"Iz07jrmF/GyHeBdRtmPfSxBK3yQBgPChyKt+A4oMZpbhFSf5UXEfTyqNkDHOLQyznRNmt64Que7p6qN5",
+	"J0rq1zkdIEPOF1mE68nimh6lLMN+nvCoiDJy0HReR9Mh0ohWEtThFZGAzQwJlcS1fMnJWeXJKXLS2+IU",
+	"So0HWe/MvCNmAQEX8Ck5kkVALrnr+kCe9L7jZd3NnX8nCrNQfS7XKM3CgjVtmPqL9e3D2/lhtXri4tmq",
+	"6jHJGntrAURO1oSHnKwNjiVKXzK9Z84xe0Jzcy1scf5sVlyDd+bWrClvFHGGpWhvXytkCBU/3I74lMGg",
+	"rJptLlD6YE6nEDGThx4xKUqe6254IMG9ZfSTuZSunOkqKQpl7VZFtiq7xB1Vlfjy4t6GauHOpcSCszd5",
+	"uNvmojxiaSLXV7ji62NQIx5UzD9+bV7eJLvalTUuqwUvAJv6+BWqOoRBLbfNTBaX3U12uHSt+UWsrIhu",
+	"97yZWrUeOmx/CPPWDFuHAANmCRUifIDgCtuLm8g9tGxe2chY6yUdxioWUL0xQe7I5m94xQhSu/Ml8H+d",
+	"wKY4A9Rs0adjuCL9KQ0fQPRtEW2J7l4TKDzkwtQNQJJsc4GxQrhL1UWnkH4XU5EkKBVBcOiR6Sj0R1oa",
+	"HmGHJftpKEkEivDhkAiK7cUxEG8wIw88DEyIR1J4N0vOB5Td97CU9RDLCftUGOeDHOn/GYF/X/Nq2LG8",
+	"5tXMhkqIPMLnvcXpgnLDaaGRivl+k5S8VapGMC+b29+T21l8rikDz0c6z4Uj27jmTi7KuVMW5FysxdJY",
+	"8Z51AxWEdpsHBOOv8PwnXKo6xo+i0CgJVcaYduDysDGUCn9SIwiFVZEy9T70W4dXBA9wGkpAHDRmPzOd",
+	"bbsxH7eRiTp8isJ1zoNiu6UX5egZSzYZ0xn6UbBza1cDMQp9rDXEGbFvkV9hIEMF3VpJVcN8OF3l5lrm",
+	"ozVf1w8qh65Ukzwiyra2Rj9WNYgibpkr5TAPlxxgC44m7QM2hyNe/n5tb/uNKDNtEtZkt9XtNCXWhNLV",
+	"bMT8v0mis2Ux4RzdWJW69bXe/rVu5Rwq7eKKlaLhzI/WxcLt/Onr2TB2Z8AoT05+QtPbtja3ja0lWxnh",
+	"fY00cq1dGjxDW8vHl+aj0wL/8GJmxeorPzYJ+D0fM/CrLyufuJ9bWiaDKm3qsjND87xJ2YKzDDVLmxth",
+	"yYs+iZkKo8Torsm+TaKXNnEL0zWwDiMWlWekbyw9/SvSF6CweCNR9B6w5z2DqeUWWd3ClddIbET2w2L9",
+	"IaJsV1XDv3OO99eWb9fliov3Q4TMDye0IOqLTkLsply1FuWa4bSJ6XKjoonJul1Zp111Ca7SmNd05V1S",
+	"qvZ2BBjtRDTFsDVebHEC+Ki1aBoR+3GjLDJ8I0nHFlhK6zXjdn5bdvDFJdqcCcenUQSC5DqoZ8maXimG",
+	"cyKuYIa02V8xXbONthfpECPvf3pOLjonZ8S29SYB9+MxsIKCNZsU2i2E85LoUDT2V+eFmbrAhQ3WpHK1",
+	"YBcxxVWh08gy5ILIeDLhoizLwRGJglRR01v9U9W2Vdfkw/uXhNGxCbuEBPL69dURjbaRlJk1o2Di6RSj",
+	"HBLF3aRIbW1U2YBCP0VN/0V1xWr8G+rxZrgv2gF8bUjPWwKKQbBke0k+5hfDs3FSn2m5OItvVcHLL1rh",
+	"7wnxOovSFohb4jYe/kYIvukhbnghHvOIU1WsPa+KYS7XHzHY50UhjksOZxXgn8gOkL3329gDMuPsSAH7",
+	"rpGqDFWeFEt2gCC3VqB6ejnmCfsMbUWlNQS/nBRSFFa8YnFPiqKIX7tB0x2RsU3BXgbip1zWhjLpwlb+",
+	"Yc2sGznGNs3ynUOCZJjfVi4wKKRYrvP47luJb9sF/DEbeRdB6z3QIGS2utkcnEbg3y+tN1ImZKfDF7Wr",
+	"wQzQqh1rPLeMwsUX1hvG/u3U2KLGdEYC3iB9axHro7237+x2fXzL2LqxRHFgO6uGIsmH4yIpK7asZHFq",
+	"DCy0At1QFgz4x+cR9+/LsxtEzLZUa4ored28w/rzpgpa4BlTtK0MaYrRyxnzTSl6YhdDRJxN8czYXFxS",
+	"eUVmn7kdBfYbvk7tCHoHPcGnhWMtePH4GNNOaxYoue9z9yMH/SI8yx7edfDgrFpbEXF3UCkZbOWoYGG5",
+	"txGPRf6r9vHybz6v2M6NKmy+yfi0JMcvokqf1jNJ9DFVj87jw6HEars+Z4EsNr4OqXDJHzgJxicTOsoU",
+	"mpnSKCK+XrlHQkbscBUzP/Taen/a2ocl7ez1O+RPm8BakEYd0NlKyAQ0KfWSH5Mc9G9fvn7R+/fbNy/6",
+	"hwvAW50axqc1t4jsdhbAW4jFKWtZqFgRPmySfPzoNZ7g40RvvTyolBLsy2RceVhBMSntTckYvXymK1IY",
+	"YEpRdXx91FJ8VRUg+Kh6a7UbW9Pxs1ZCGfZULC01vrxi0x9J7bIKUk1aUa2ae9B+lm32ZMtproWcaSnL",
+	"9T7TONIDFsj1CiF9FfWWFtO6v0RRpnzJpdUlmjKoN1epPVehySLZpkp6Rs43hXgKZOJshvU6sJ4DTHZv",
+	"y1Kp86rHtlkemjgUMC93GliTyEm9phcgl6q49WZpkaCFEGyBh5kE2NsPl2z2ZUZefIy2MVoQg4cQpkV0",
+	"fcEmbN70ykuF2FU/jeUkUQM3t5rYId5OQJT2GjC9wEx/DVf7F4tUZdLJfCpECJLwWHlEgBIhBDbKKPMW",
+	"vROgXxKYjqDwCxEzgr04BKH45Yz4lDGuyAiiCTnom8yyvmc0ln5EpTJ5aVabw797fkSl7B82yLXLY9MC",
+	"l5Eg72jIkuxsTJgIfSKnAHp4TH4Igan+oV5DpkXaQf/d25tb0mg0jnBd/UMyHYUR2IgnrRw6sDn51IFH",
+	"xhMQEgKsOV1Q3V0pGE+ULOrOr2EiuRaGi9WvTQSvDIiKqsRoOcrCzG3II9OR6f0Jgd4CycApl0cYM6HV",
+	"STqIwCMUZV3EgZOPHz3SaV8kpc7saVM87UMSSvJHDDEEK47n5sX7f758/qL39l3v5tcXL94lh4AlEhP4",
+	"h5JIhW0wc0UtI6r0SSpOJDZExbpK+m95RfoTEGPKzI6oqYZPo3kktI3wyJRqlB1msDTFlKxhIAGTaSpo",
+	"Jii0CQxDFsrR49jOq8QTzV/9pBtrcsHKC9NgwyMNBJczSlngmWQu84v+xwxhrfhkAsFhSVdUQcdyvV57",
+	"vzrKkx6+Ps98GRty4EQJj1jBwxQgY5iZ5VowOO5bXN12eeXUxXqplkLGvg+gr01fgFbK3OO+l6S2pQVU",
+	"BzMkhRaRNElh0ayE55pXluQsItUt15ZChb0J8eyyd2+dHDszxWBWNAXPDR0qe7MP+qbo4SVe6bSbFv6z",
+	"TL5AalFsJuBDZfMJUwzQ+8qREzrUwAxVgqCWvhiykqPzh8V0dt0qs+voKsmdyyotlmMUQ/cW248t5TnI",
+	"kvEqTM0VCWWWFUpQVxogBvdTxlipPNn6ukehLpCtruri9hL9wNACL2WOKR7MYf9Ggn2ezmUqNFp1EdWJ",
+	"9O9EHcTJs/c4mbHnZ3SFnPKCJMdwjpozYyzUVc9Yh+dW+KTSZCoK7lCsXFYXU8TMFhNISOfyegJ5O8GC",
+	"nrDYiWllwfQlNsN5bHIh/Su6M831ZOIMPJSNZNI6F1sj5foiVSleY1sxrWjCtGympJBk0h4ei+0g4XCV",
+	"+9bV9Ct0RctbaYoLpLo8gcSAk1ye3I1cXR31RvJXISvwtJjR1jTVFJq85lV6NE5khi+EgeIChoIz9dSV",
+	"nxdCkeFjKFXI7hJnFzmwQdzy8Cr50RYpdyx8LCF6qNjHo7wLMFap1CNqPJSGjZmkngSDcx1kKpWFLinD",
+	"fuvqqtc/vH+V1jHNuNJPO3lP+qlXXLijV//tv/9rlclto4LUSanUZSWoC1vQPkUwjutAO5eebbLqPdLU",
+	"uler2fRIPNF/dpL+Za4dGl3smdYozr0/rpZ7/4ThQbZb7mYGyFv68UvGKH9tB1dcBhFXWQKtpxGT9M3b",
+	"QjK6pR+fNg7oKzz3xcMFMd4owmgLt1xpGnAh9jn2Mu9KxbLm5dW2N5E/3DdFxX1vjMPXWlrxzVmxOotr",
+	"6rmsGCd8/QBUFIaszFfIyW4sN1hufSslIITbe6PLfbl6ulUL465dF7dSQdwPkt7BzYz5u2HYNgJhpS/Y",
+	"NkiqHpaWrPMn82WR72Qjm+UIqFADoKrQNPWKSkVkeIf2jCgcJh0Up1zcgyABN+WLqlupqqY9rjSolYQa",
+	"odFCrHtu1QxEySGkliHjn60S9IT7NMEhiVnFfW23k8GLZUaVpXjs8KOI/DmPZHWXYW6DCaKuiHRbJE/W",
+	"wZjZbrmrcR7Ii2nyGsJCxBMFQf8SLbQWG605mxwwThK8Ru2l//7Dm97N7fWrF73rn25fvO8fXtkWL1Np",
+	"DeECTJGvrL/AWC1zZpBsO5AJFcr4upPGIJm1FSq/WrF4mp5sX7BU/yOmOD+F/uDg5KRevkVOmD7/rUwL",
+	"hTaC93bJiOvYtigNo61kAHiKevjlbVgKtuNihNfuqrdlrf11sLNE/pgPJlmSBK+x42kUJ6RLW2hO+vtv",
+	"tobsbnszFJ6qW9l8+Ib1iGId2kbN27IObTrX9QMNIzoII2vVm5MFzNOyiiQbBUulYxZh9j9xny8MWlTs",
+	"I7SemFEaBWSmfsX9JIZmrvZlccRYNQAsT//OT72D9klze9kSJtkOtkX1VpI2wWXxh2DOEw0ecWQxysQF",
+	"LLx753Lgq/beTZJnx0BlLGAMTPViFqp1jstlFlQ7TYfK+Z27tVcD5M5OOXc625y0KtQHvkBd6YmAYfhx",
+	"kex9mExA1H0qgUSg6Z30SBDeaUmesoAEVI5AXhFU5CSBBxCzpJ6T6Xjs1FBbb6iAcjqy2axf1H/71PQu",
+	"iunl15jHOge+TUVNe/IbSZvf4AlunX+7APglQH0aIc3d5S3kNDvEjkS17wBN5mCIsUd+LEI1u9GnYuBw",
+	"PQn/DrPrWI/yqTZAu+1PjgJYV23NW3TsulJcB31632s0Gv1Dgt5/tOKbYYwf1BZiAvEAoq543fxlq2Gh",
+	"jxdxBOU4YzVOVj5SCrmosSaXrPGXX28X10d++fWWDAUfExNre/TQOqKxGh3hkvrk4G837ZNTDMzFt0yz",
+	"cTYM72KtvIUYfqNmBLtSBCDIwXv9wdEL/d/kIaTkl1//fnNYYfWfkakMuSm2xRQ1VZusplBz6V3/YxNZ",
+	"Gz7mF5ojr71zGWsK6Hixz/4NRJFHks4ZiJiDMIrItS84CyV5PtN4+E5wBb4izyMeB2RA/ft4opFZgK+i",
+	"mf6qy5JWoSGIetvF68tGl3XZc840Doecycsuq5Nfbt6+sUHTktF76Olb0ifDEKJAXpGY3TM+TcOdze+Y",
+	"DCtAoyIE5KDTbB429GBY6Ms8TcqW9TNSzJGtpPXfv0vO+i671JYn6/s8AAzX9rqMIKJhbUkbamxCuOV/",
+	"fuu70lyYoYoLIlQRrOaJq9BkTmLdSdLHeJY+OWg1GvqaEVv1k5w0D00qKyN8Qv+I0VIhJBd9z8CQuA7s",
+	"/U9dJGTd2iX5T6PR+M0jXZN1ZT7Qv3drjUajW/vcvyL9zKM+CaUNpNEDcpaGxU7oHeBikS3q3SBu9yUZ",
+	"ccZjQfovAxhPuALmz+p/h1n/0gQK0THgVU2ab+pf9OgDHsyIgElEZzIXQConnEm4stBmWH7SvG06ZnXa",
+	"bf19P0wnxPqGAmIJQf8qE0ptS1pKEjIyjMK7kXJjNC8WxrAo0wtZz7zbb5C/w8ygxz1MFGl3CGarYvNQ",
+	"Q0MQJoYrSGwAPFGk75p39dNdC5A8Fj62F0WhpH9lMClKGojpBemltdrJS71xKMc4Es5znaneZ++A/omL",
+	"8E9EuktiiBXpxs3msf/Lr7f4B/TJQTk5wpMWK4kQkqul01mibKds6HFvbTdwGwAzpjMEm8FiF/GpwRuF",
+	"Ut/MkKFZuv+xjl/h2g76tihhn4yBMrlIzZOYnkZXy3pR6AOTkHqTa5oXixAUxfb2GPqEBFJeHh1lSN+R",
+	"+zKtwVdzxOw6Vnxs1pvQxet3LzNC5mWt2Wg1mhhONwFGJ2HtsnbcaDaODe8dIcc7GgGN1OhP/fcdqKKw",
+	"JX2LJWk3mxlEngjug7R7TyKrZYPc8tgfYb1aNUIaE0lk9gl4Xwa1y9rPoP6G85q4T7xguJx2s+l4g+0X",
+	"kaV+v1vnRlLn4FPi8Knxe/T/oIS1Sv6ycyM7KkgytnvTtCcKH6CRkxZql//5zavJeDzWp3dZexU+ANZ2",
+	"8GqK3kkM1JtgdJ5FGgy/wzbPtd/0QEdYm6EqwG30oCagAy1+hRrYNhUECbDGz3F4Z4BraIMfC4FhBifN",
+	"47RabuEppKUptj2ItJKFW6s5FC2ZudWlx+ROzdSpqHxw6XILzk4/nJksFIGn5tVOmsc72EUm+2Z+O5a9",
+	"5/YUs9SEtpudveEmkWFmnF1DGmLxCLNYIumMTEez5WiaPeiKeKrJ8iSsa0pWjqzBOEQSCFbqv4fZFeZ8",
+	"uObrmJyFPdSRJjbIDfgCU0kEuDB5ULFgEJARiAI01eKIEcyTCHbQKkipupa+cvRKiy+orq148TkKHLXP",
+	"v217D4wi+J+8XabWbrZP661WvX1y22peNvX//7tm7DC15uCMdmgL6u3hSave8TvH9YugCfWTQWt4Nmz6",
+	"F7TVSqXg1zRkxs2JMa6Y9WaUthq97x3f/3Hx8aE9ds6JS1tDRe8rI1jVLmsw+6X58ncevv79evYmbH58",
+	"fdOcvfnnPz6+/pFP8T8/8fDV818m+M7PL4//dfPLRXV0NueF2nUBPl+j+KZVQscq8bZ2DKyLxk3O5OgH",
+	"GrjQFvyktfqTD4xaMQEC89Hx6o9+4mIQBgEwQ0cqrOwlMxWKbbXez3kuIVWy2cwV1Aubu4PzRW9+w7oA",
+	"suDyGYuQVjG1QLtMsSQy9kfY4ipBHM2rR9BlEq+jlUkxncXtCLOkrqyAah3rI63p275ZJnVvoMcY6ett",
+	"El3IdabhLJanlrmyPzTp23+V1m8f01mXmQuT2U1KRgYzp7P0U39j34hXeWJhYGLQb21qkVEZ9OeGGCCu",
+	"/cCD2Xp0oOS6rnmDrNHvc94y5DyaeULVWpPVfU30CRmX0Bwm+1bvl4/n/5j8uy1uTx5+PZtdt/wXx3d/",
+	"O71/fcHedeSH8+lm4AzKJL97mNkEaM2y7M0wyM2ZD185keo0L1Z/8ZyzYRQaG2in3a6yLisPa3nmhcku",
+	"2AVFfG5ve2I8W5cqzokoR5/C4LOhkRGokupDmrJIxScm0gi7cpguFA3yHh64+YUI/ScEjnpRwnidTxYF",
+	"E/wkpTVz17FTFA+BA3/1eNRZ/cUbrn7iscll3hoXDFy2wIX1Cb2xoudND+hbK+S071FC1aggR1youlYL",
+	"A4JmU/LLr7cN8pNJAXVZlUYN4zHDzGUQXeZHIRqEg0Bo3RI7ooAgaPk0hjTz5JJwzbchRCsTWt+0zN9l",
+	"1ppmDbQ0HQotUBfW/PIelJjVr4cKRN/L6OsivBupLkuSqHEYZ8tyI5ncfpsfKBvkNWUm9zwW2JmFcAZd",
+	"ZpaMA6DIP9VSO8oKREZ8iqQzgUPAp1okMF05GWezMY9llyWdCRShkeRJD04tQUiTYp4H2DNpYNFlB/33",
+	"VAHK9fX/t09GQAMQEktS4CHO3e+pycmWmJf+TGZA4EKSTAapLBcmbm089saigDNvI97O2bbTkJWaz4UA",
+	"X9VHXEioD9A7MqtLRSfrKJK54O9KcsOaCk4+/F7rEaPBz374Nvzl5Yc/X7behC/lS/b+xH/+8vTl/eR/",
+	"//n8l4sGzH75M/j1Zfg2fPnxJWs2/HbEBuOfmsH//jKX0TcvirROrCiSDdC/wG6zmVh7F2K/HpSKVRMG",
+	"U2L2mKauWSzTo6bYZ3TLkonsF0fJ604TzQzwXiMGsy3CKg2SfjE3kAS1xiD6bdz7F2NC7QqiyS3nmuLY",
+	"ueQ2nKXECPLio62yk5LdlCJqhYPlTn45F5q3ldgKl3VXX7TQXvICjSQiZp4164XRzDS+CpkfxQHW9NCU",
+	"3FVRCcKg2CJic2ve69m+IasIlT0+TG55u95s5aMhsk9utR7i7n+aaaHPFBWTtn8cdOBkWD+lZ4N6xz8P",
+	"6hfQHNZbtD049jvBCZwOs1VIL1vtpqvaUqNRNB+cbyn0pWYVl216POj4J0H9FM6G9Q49H9Qv/GZQb0F7",
+	"eEw7gxP/FCsr3IeTiaatnYwFMBtbrrgy5Q1dIbFa6/y40260mlikTQiTSFX7cPNj7TMKJdUoWHr+q60s",
+	"GiW/CwtLpqxu1spify4UI8vNKxrCtsxHKEkQg03W6yMO98kB1ggtaq5ObV/1Lgvo7PCSuA53AhhMaWQG",
+	"09c8ZKT/8s0/3758/qL34/W/bno/vPjp7fsXvR8/vOhjNWHrTE2b5405UyNJBjDkwoh2VNb50PxODobh",
+	"Ry1xCo3vZCK4qZ0zmHWZyfu3g9rOjMR2ZjTSnCFGGGZ3aOIU0ox0rDxEVZf5XCrzMPGKkzfW1xMmfdXV",
+	"NPThEiuioAt+AsJVUPG0CCbUzInAtrE6sCEXPq415/DwiOSokk2QRBAutPRoU4OwrBmwQOa9uS70RDZI",
+	"6kxpX5EJt6WrRMwuu8xU30PB807wKaHGUu2PYnavn4zHofJsvWY90XTEZZowFYJed5eNqdC6Yi6ZJTnb",
+	"+WyVciEzvc5ParUqJM8ZirkBeVrHhNXewWq/FDN5PFbSzLCSJHNpkY80G81CHrL+EZXZw1BOMSv42m0W",
+	"T2nKutHUKF/UvTLzKRAeE0tWoQT5UmlFXWOHZ6mXRxA3kFIl2joSRJOdJws9vzmCs6VGuJtrmEt7Xfyk",
+	"0/p3bT7NteCt1G79FYqHYglEcHs7ECF3ev33psq5u/4zbHrTt7FRJoJYdUe8+yTrjbeOeP1TUoEoVBKi",
+	"YbGO+TyZ9tE1TK+wYFGmJNLQOCeT2skIVolBpyEzjBKjqawbKpOWmL0QK5vxFC4jaTJgwkQzyzpg3C3p",
+	"0EbriBjKFmU+zy1osTjyCkA4L62hFGUzJZnp1WiBO2iXD79yFVbe1oI7mlIOfCqhHjIJTIZa0Sg9GJcD",
+	"mC5sRTbgLo0PxpisCSj5W3g3IjdKACiPvOIsMHkZmsCai/5DMRNb8JGazj+9yFkDEyJ90iyR0BZ+SfJ2",
+	"a6H6H70vLnnDbcBys9PgDM6HF01kX/WOf6y5WWdYP6GngzP/PNCsLYXyczMIeaWCWj5Ht9YZtvx2cAz4",
+	"Zb3jnwX1c7gY1pu0NXAsU38zwh4etf/udEi7Sc4uOqek2cT9JEwqqSWXTbIpg1MSl9haw8rhEHO1jSPB",
+	"ze/C0OFnKLNjP+lvy91lmS5KaYPtcjPItQvS8G24yRxR1qSRcOEqh2fiMzys1Wv0fZbnRG4sy5EwFoW4",
+	"W0FC6cYdUAldljw4sJYNKsDE5l4lTiwTiI1R6Phuj3HVsx2vIegfNroM58Dbah1roSRjzsA2kqEqWYFn",
+	"DTkM7qhG8Sss2thlJuCXcfN9g7zQ19Ysx7SptJYO7G1+0GlepPn7PbziPUXvgfUPyw0Bz9OzeUIzwAaE",
+	"cm0iuJTmFdOxMpq0Nj15xLiaPZP5OpjMuihRpgVlG9Nl/IAvbulKvx2+82Udbd9J1BDJsLD1+V/K9Ob1",
+	"q+W2l3fW5G2qypsWhnzKUo7oLWpWmkPN0lyILsNsn06DvDQOP0n69nIPaESZD9JmKllOpTIoSEY8CmSX",
+	"IafF7K1QylizmkRDsfmVSUMIx3CRvQ3QoxGqQ6/LkBERPhwiD2bwUSVm80yQiR1/OqIKGWKmFHoRC/sZ",
+	"VIZ/bWlVekQ66kCNfNX+I0dWTxunZ4VE1QDElZuoSuesSuMwEHWaPUnfk/S/llVsK5pcppOsbzPD7DZ/",
+	"VBAvbyK9bCYm5uHehQ+AMesJicWcQBMl4vJWbKZylwWgtLzvEcaV8RVmtQkurFFGS/7HpI9ToBpCo4hP",
+	"rRLyK2pJSUamZyLnsJUEVS71soi2mqTOzdWDIU64nV5QSrPOTrb1RrmN2YoGjxK5tpfM/1Jk3E67J+dz",
+	"5Hx9kb5VQaR/J7AMMhYZMeHOT64NGFrxKJzHKgZ4MesKxhNsclaqGbymYUSS18jBz5wo+KiO3E+HnsnW",
+	"hMB4CSR9gMAEyCDdD7jJmdbyugTNSvRNxrBpV0HCFGpwZi43cC9kWOQhk9ofhcykBhv3b4NY35BrerXo",
+	"50Ez1m2yyW8onHCALKz2I1BBPn1qOIrReEPH8PmzR2Y8TiKP9Au2QYp9jrlprg1KoyLBRyp6QY+h5Z+c",
+	"1M8CTY7hfFinrUGz7vzKZ/R8kJLjG5wDq5IwrkwjVRmbSjSXtX/pNZpCJMlSswt7TPt67uRXG9mNsyfB",
+	"8+/C1D635yyJoYpGfN2wwq+ZVJTYpHNY8qSG6R3f993cz81u2yOaoPdUcRuxM4/tJbIng+kcZdjbh78m",
+	"+3D+bCoT7WKxb2Vu6XsY8wdrWcjPfGXaQmJmXchIbEq4oGcwZL1YQn+R6P6Is2xJdHPq/qrEVDPjXy4x",
+	"9UsqQlujrjmDzVHXK9ZM3jIoIFQLZvt5bNtOPt8zoEdnQN8J83kaS/bGV/BLmKttJcJVNmRy0Gm10/Jf",
+	"h40Si/Iu+czXINVvds0e0ey8J4aPTgydJXhPFPf24O2l/zQjpGqwvf0iG+GoMFswtCEUWPwKPYbZlEr7",
+	"kot1tLmT3MQ15gJJTJDkq5ABZibaaqsmBMTW2caYFM6StwstvS/d1p4ooD8JMXmUMHa7uxVR7MkaUoDj",
+	"UrJupKLFZDs3bZ9TULaKNMFBEZ9L9WUyHJLV2JLSaBh0ORcu4KfskMzjdReyw7B+dLn2JtS0tViVIOkV",
+	"Rvy0zhvHnWJvbYVMtgWPbq7NV1XvbRBDz9TzT+ZpnTh2fjY4pSd+J6gfQ3tY79DWoH7hnwf1MzgdntDO",
+	"4NhvY+M6TW7mR8mm8U64VAgqr6ZPWWZAmAdIsywGai5N3kgFrWaT/PwDOcBE9Gh26BEnA7RONHK7fx03",
+	"sUC9sr2hjA+5F9CZNH3A9V+9kPVManjt8rj5OV06JrSbDhrmeQ/wQW5w+wTT7TLPEJITLm2nm1a2W3qt",
+	"jRXoEjy+rDWhNWzTY31YJ0G9A6fD+jm9GNSbfitow/GwQ08GyFc+9sIAmcgJdIJjvz2ot2jzot4ZnkP9",
+	"PDjz66eDE9oZHkM7aPma78QsVD2MY58Hd3EAxW9ezbRQ0Izn+esXddxQs9lsdtpIxmdjwMaO//ltA6gg",
+	"ZmRK11rMkPGgIOvwpNE6LcQIDYbF948brfOy18vxrvQrU4230nosZfrn9a3rbn1Za7eS86pdVjstDfui",
+	"5MsySlEgAi9QChugaVbhQi7qJ8PTZr1Dzwb1c/8iqDvs08i3qWvPMsPVTr2kWsL34M0LUwGoStpm1TgB",
+	"N+zy+OFfXWlJJLzkAOU3W9jUVJw0JTJsXQyPOArlmZIeKDOOsMYamVKUBCexguDQI3ilbEUjQxAKzXwW",
+	"KbYPzt2z3D3L3bPcPcv9Dljumgy3zEZlWcTeKLVLSz1zYN0VP9+mSkNOCDhKqcSnDd0CJaVofS4Cl7gq",
+	"wAesRetKp6YQuTRpu9JWNpx5qXGqy4Y2PSi1x5QaqlxF95BGTrbosgio83c7+5MhZM6AYPn9FRmbOmXU",
+	"9DGxP2PlLAxO4g8g7Kh9Yz4Lg2TI1FNu29NRzCqm5IGHgalGm3uuf+6bXGI7pvGISFAqwkL5rhIbFwEW",
+	"qMeGTF3mJqSTiUgc+fgO4YzQWPG6eaQltUlEmbxKA7Ls6F1GXYE3kkYDWA73zNR8c+GqMz8CgmH+C22q",
+	"TIcX44AozxK2tOad2eWWIVmuTfeWOcMF8kwp2R6DGmlRozag7L6nBGVyaHPGhqDf1ezj9v3/IudttZvH",
+	"deS9lWmxBcwjxlg5urMXhvfC8F4Y3pEwvBeFv3ZR2B732gS/mIgd3zYv5rzW53AxbGriotdWx/pt5/R0",
+	"UHdkSlOwTIvfdUhTKdPRaLd0ZQKFrs3LwK3gauuytfd2OaUd7KzwY1yMqYhGhwrdifs4v6f0UpvTQ1nX",
+	"SW/rqi7L7Y9HWg7esdqBXkJMMchJ6Fra57FKjI626I27nYwrFMo1BPvZWCSU0bE0sBzxOAowoQE+hhJ7",
+	"JhtNxCODWCWF0K2bNJSETyEwEbW2ODBqAwIioNJqMkbZ0L9rgR1vumb0nJGDjJ3VmlmN2VQrIvTOFUg2",
+	"+hE2xcKdPDOO2ZntiZVpcEcj/dA2hcUNKcoCeZhcPiytkCkYmFRhMDqbCdsCokCMUWVg2ByWCx88p0wx",
+	"mNo22g3yPC0L4Q5BcX6vAYPRYRil0yC3nEQYymZLLPPh0CNiDvPM+IYskv6Uhg8g+kTrkUALys7/k4dB",
+	"akDeWTzy3vS8l7b30vYTSNvIJvbS9l/d8IzscW99/nYzQzTf3cbUnUiJYyh3TY94UnUKmAppJMkAIq7F",
+	"J24FEWyX5cQaJwBl2kTo32dYDDFp+FnohH69vf95WUstyz60fpYGqf0IY24S4QtaTyZhzqeuOEZncELr",
+	"Hf80qJ9rxe6CNgfmSUdzbj20ZfVVPqiu3omQ+eGERqWFi0yP/41v1taoqBdBM13/A7uk9Rr2LY+lQLv7",
+	"GsG3+P58mevEffGsMJS2MDj2rZn4iUJjzbYfJzAWd7YiLDYXA6tVGlzProNhv2x/7Y3k8iG6QAyzt/Kt",
+	"5pqhVFzfgf+gGIs9tG0LMK+2bA2K6zeBBaZtW/r1+makomlarpeC4OPMRHZe69AKchPLmVQwrjZeMoDb",
+	"iOAPoRZQ5nezatB2dpHZQezAacODz64li5bZUGQ7H55BvROc+vULJLNWZmsOLqi+rRFlvXUyXlJNoL2Z",
+	"HiBBxZPeEKCaAlrY1EEqmBjy4tSjWrNzck5PL4Z1aAbNemc4bNfpSWdQPz7pBM2L8w60z7UOEHAGvRIo",
+	"2yYSMKld1hQwylTPdz2P19dGlif1uEPVGOyogqk7VXcEPxFmO2sELiKxWh226OjTdxC0yB1jcjzW/vA4",
+	"db4tI6JsRmzTMH3DXBhBYWMJ80lS6buub/cgMh+aAISkll7aOqHTPO6yPt5eLJL3QMOIDiLoKd6zA+Vt",
+	"htd2bfnm8M9kl6X8XeZazD+TaKDzCDX1+oDZ5mgN8nP4AF3Wz3CIPsFhGUyzbNDW/DMWS+wuhtVZJKGS",
+	"0C5LO507OaTdbKcFVvC3cjc+ovqTFlTZIYdcmw6XEo71SMUjNhjbyxh7GWMvY3wzMsZaZKNMx0aS7WnW",
+	"5ZuE631Rny/vMNVftSsB72eqYEpnJXWArMSwvuhUYpWomN9hCTk5MBYKdECiVdAj0xFHG9p0BCx1Emap",
+	"FcFrS/QVNFIHTp2GK9pM3yGhJLnsVjDyqRChjTy8Awam/avrce0Rzvzi8i9OENlON9+zyz273LPL75Bd",
+	"7t1Ku01q2JBp7TyjIcP0jizZ2XFc0TWx5NFysAH4HKuZWiKHHFKz1ByH/J0PtKpvWhO7cB9UznOxPhiL",
+	"hOOihcHO1F9aFOnaTLyhZr6zKJc9K92z0j0r3bPSfYTGtxChYZnGmqy7SLc88inzIXpkLuuYqguEpQKI",
+	"mTjKsFwb62uUziRT8IGHAQQVmOsVybwyorLngtf6prC5yWCcUplkMR66XgVeLsTEKcmJld/2HU3uy5xp",
+	"HTeyZ+B7Br5n4HsGvmfgewZeoW488oxdq94F7F0A9hfbbUmAmMlFKzIaiIcIIsf172jIrkioiAAZay17",
+	"OgJh6k/aF0XMiFR8MrFiwJjem24j2MBUTbWwMM/5zafLter3ett7lrxnyXuWvGfJe5a8Z8lV0mSVmM2x",
+	"sDX1asue14glt1/kMjwBTO8829C7OHbctQZ/quhxt9XHiR+3u0siyHdYu1efQC9NqKjI16qwcpcjYpNk",
+	"/odxoUbTkAXzvVUrtkS1oHvjhiF/41IZfrR2S9S2TQ8LuOhF/A6PKFlfhhjiC5YsG34zPIU27QzqrUx5",
+	"hItB/cw/DU6gMzw25RESMtpeI/DWnvLq0FuHbN9F8O0kvdmO9iQ/rcq7KpPYbxQXNkwja+QKlQvxcL/q",
+	"i0EOpiNOfMpIxO8IZox3GWc+mPARyuRUX/wk7tQ2oe5nZaZ+g1xjZvid0MyA/M4HXYbJ5uYm5dbyTBKD",
+	"ci433eAhObgPsb4ovuSRmAUgcBRy8y75xkuDX0MFJqWd3LzDvtoTKjUpPUw2awbuMoSciY25AyUzkz6T",
+	"JggZKQnRN7pB3vEoyq73koSqy5znsG/uYN8jXJC+U05MyxR7oUCftS0UZveGl7DLQpk0X8zv3RyLUX2y",
+	"97an6D0w7OxdEuP7LtERny7K12BmJm+OcUELCWJK5ChBSofrNvFDmr7VI87u6hJ8AaquH0xGgkrQ160K",
+	"vV1CQ1dQw3Wp2CNGBf/FeNacblWtj8tKzrV2FrO7J6U1bSzZGQAW4XOL3sdofkMxmvqTCnCwHZA+sCQn",
+	"pKzNY2qAq8SbFzSD5fGc1wkfFkCDnBagWUEnyYlB09dhg7xkfhQHILus72Odlp4tPiL7l0l6ta3e4oYe",
+	"8SiQKdO8eYflv7vMFg/AGhswM1VvNAd3PV5MGRnbJcQjQ8HHhCYVw4kfK6/LKAn4lN0JGoDJblEgxsTH",
+	"zmJYNfweGOHDIY6IlWoSPx8OqEZa2HBLmY6o0npStrJlEeP7GVTK9bas9vJ4tHbuhEw/8YJaMZ3GSbGp",
+	"A4uvCCwGibakwTnVYnhdy+H1Dj0e1M/9tl5ac3hBzwdnZmk2I9bC1ChTe1UFVZXdsoq91WenPRHXJLVz",
+	"atAX6IvYyEvmfVSZDKkzlHsAQ1OMGJCkabGe+r6+5ab0mGyQG1D6npC+uSZ9ovicIoUFgbssUSwSDuGc",
+	"MHbk3/nAFvg6CBUZhiyUI/S4UEUo6zKgIgrNd2QAd5QdXqWsxOlwdvWmk3uX9W0H95553DOP+w3ya5WG",
+	"kEWU2nRM21hF2UXzx2I5dF1a8Ij9G/cmqm+E7rsukHv6/523f9yJVnCEyevluoFNjS/MeNfSPIrxSeHH",
+	"xEXsEWcw6zL0q3lzpjctzpODm3e25U8EUiafkCCUyLCSzLEuS3La5/pLTuiMHOBgkyiet++NqbiPJ4ce",
+	"tpDsMjQKmtr/bZP5KMmIRkNCp3RmNIE/QXBvvvqTKxNDPrx/VcReMp6RdwjNR/eO7M4zYU+uN+YBRMie",
+	"wBZSdIfQm4DwcdRaW2sIBqjZX080RExhUeNE1Q97d4M5L3CrXahfrO2mNrUUDA/IFWrUz0TolBzf2qST",
+	"FZyXOXOBBWs5f/X7xa7uk7JPimMnTHRJLDAQtqTcQNr/sjJ/VPwe9OWdnP3Nb9//42L6787Hf7YGb87H",
+	"r47l+1P1r2b88oS/0MeBcyNVSEs8HPHhUCPbys8/Zzz+vQVwd0rd/pO1oC0n6wEbZWoR+hqrE+57jONU",
+	"QdLiIddl3poOrPYw5WkMEtW/WtHq3XinEFDIc1KP9ZjOiIQo+mKqWjn7PPpkidjnI4t5m8W+LTi9b+2+",
+	"tZCXUO+qdBJl2QlF54brpmtp7bz2sGZts0lc2LLHstSMxqqSan7PpCmsyKfMVKK+B5jYDjRaF5SXxsdm",
+	"ivNIUJL05zlQnxw0G41Ws3l4lbMt6re7rJ9nTMnLzdQRx6fM9OKZJwL9Ljvg41BpuXoMlKWyiIfuPC00",
+	"jASP70ziu1uYDR5EIaPRZddm20ngPuq4uGts8XNM+vjc1AGKIj6FoG/q/ZglWVGJMIBAY/qIioD8EXNF",
+	"tTru7gA5MFpyfh/2PGVPf9TDj/qHCyozOUBhqj9HH/uHJbo0uS2WgmSXyRGf2srf07TiEJpqMf++QE66",
+	"gayY9M7elCdRx3crxGzCHdz2H0OX3wt1e6FuL9StEuo2uLSltnhNl6mc40q2AQLj072RxhppvlGby03W",
+	"N6BFdYOKJvtAH/4mQqiTJ5cbYBZiNyPKrtJASP2g2DqjGXpJFOeXMVKUhHDi4h4nfjOibEX5XwuaoZl9",
+	"IngQ+4rcCR5PyhZhX+rhS09XCJjGiveS6hRDGkmoZn1fhwuXMWDLryyCOZ1hATKXtTP/ImhCa1hPswXO",
+	"4XRY1+Nf+M2gBe1hLf3SNC4YnEPbb7XqZwF6lE8HmgH69bRhwClkvtEgNh8eB6fDFj1p18/9FtQ7gzOo",
+	"X9DjYb09aPnN4ALOh2e5ThCBoENVPfbnyzSwr2Yp+BZsAzsKRLXEyZFTnyoa8buNg1CvUUFBBh1qpQqR",
+	"oEFeqvT6a4zykn9hd/ksYSDjWCqibzp2Q/VH6O7Evq4oteIPvYHgJkSyLEDScImni478S97t9a/pWhfz",
+	"ETur7un5t0TP10GaMiXB0aF9JOdX0J4wja3MS+/L2E1eZE+CKgOIQEGRQdQ0yDZzGMMa40k1klhC2kiw",
+	"F0vIFRURoEIBps0fNqorYCw/4sSbMZbydOPO4k7MRMG+oeYTJgqaM1gXYb1irfItg/UUSRMIvCz3/WdQ",
+	"FhO3jEPa88XvjC/+pXniE0WxVqcRXz6CFZ1QVo3KZqLd0ZAdNtKg1DE1jWi7bABEgsIoVcMXgz45YBwl",
+	"KpMhbcJKTf0OiOQXCCbdnutuG0lqQbGeRvOYEaR7yr0t5XZHupx276TxZnsntDsJRt3T8O85EnUrHepo",
+	"zIM4gro0WQnlvhCNcNe+4CzU4qp5OXXBmJgQPwqBKWJSdzUXYJjKJUDFgkFADvrmjZ55oydB9YmkM6wS",
+	"hQEbnCH3QNdpcNggWvDtmyX23KwYwoGfptkWticoqFLZ+DUOcuO2ubWXH2lgL+LmFU2nbMGm+gU0bTtt",
+	"zM06hs7QPat5NQsBQ6EG58MLeg71E78VmK7BF8EZrbcHp34LmsMObbXST1KgOQobUEV90EhiXN61kVIT",
+	"eXl0BHG77kc8DhrUHJntWwqBbVZdm/j36K6dcnEfcRqYElPQUyKkUcJA0G8dsrse5tkbCI3HBhiTaW9A",
+	"JeAImoaGnMna5clnrxayACbAAgNJjXPOTYyhMegibjU15eULvzYrU8a5Ay2hkQ5p9qF9pbLqM0nMDUuA",
+	"tYaGu5nMWhTCdkMfrLy6QGboUIEgCjDRRL8yNgKrzNZPuDSx6tnuwug70PhpPQY2kyTzSs9KqP1DEyNv",
+	"L0iXUWZSYeMJcXfcDDcAgrcC69PqQe0n+QZzfa/L+u7D+UckCpOdEJxe/3cM0gTLSW5mQpdzl7k7iLUu",
+	"7Jz5ezk3/mGD/EPfKHlpw9i6zMSxudA2yYcKKa0ZLA1aSwPZ9CsukO0Kk8liFoXjUIsb+LkZ8aDeOrQF",
+	"/PReMGZOD5y8fEVyy7crkUitpyMeATGt6GXRxuyi9O5CpuAOBEbVjYCZcEWbBudTxjgejADqjyBIiglq",
+	"HKIP+qROmunxxwzfs7DqsjxT6uuvpiJUUNdKyRWJgD6gLZDHqAXdA0xMdjIyKb3fsni7YrazoerxZBwH",
+	"a3LYP79SnvNFWMxLpunWo4QM7oWJb0qYINSJqORgGqoRUgZ8roF6+Jcz1X9jndludiHaLGpKjKtwaG/x",
+	"an1JsylX3t56nQzbk7FEfDbVbxWIcci0Gp9mvo1pGGnph6krowBlZ95SDXqTGWpnypDZktSrC+hM1i7P",
+	"vOxvCsaTiCprK2kPjFWpfjo8a5bnNjvApIMeN/O/5od1pqr6WfO8Ve8MLvz6edCEejroGVS31hWCaa9i",
+	"bKFiZHH4aRWNXK5McnjkNkUtYhtEodqRIrJL/sgiobl7vfQlLS/blowWP600/zHE6m52BIu6WNxaA7y4",
+	"vNvNiku7qRX7O7qvOxbV9qQuLwDtZZ3dR7rvgmAuii/oq6vHIiqXWd4yIB/evyqrKjCmAZi+Okk6XNJL",
+	"z5QqcF1n0exL028x+jMIILgimErjLMPGIdgg77KBEGrEZbYGbD4iojyqHot0f9D721ncd3EGkcsG+uP4",
+	"3+ri4X+bgzet8d/PJq/a8v359F8d/8fT4d9Ofr9ursgGWvn5GoHMbu9lwcxJnXJMINxLKkXBz8nNSwH1",
+	"pdz4i7c1k8pc6o5xiTASlCnu9+7DrdUYXLrWoo5Ay3WDNCn0sTIg/Zkf2WTCkuS8ddLY1ml4gCXwmKbX",
+	"vbTTgjF84EFA0PNHVNzh6tZLIMglk5ae0v7OLdMOJgnqPbE+4E6LvI8jsFbppHCmzwM4vCRUkQioNDZ0",
+	"ROkuO+gb3HYm9MCkdQPy0pQPHvSD2Nwd6CW/9g+9LjMIjGyfMLijyE8P+u7PnnnetwW5FRlzqYiachKA",
+	"H45p1GV2Fwd982pPcd6bCPBDCf1D18F2QCUQdzlw2fbv3jiUY4zGObwi9koQeyVMeA5npD/hUum73JvQ",
+	"2V1ffz93e9z+zQvoO3AZ9raEEI6FIM17J+wC5+w15KBSrn257pQlapta3r8lerY56fpiefDfMRfYK06P",
+	"rzity0uc8GUCyOoYrlauI72j/j3VNFGTsJDpac2HV0RqnYZGRNGPID1HyazThHBBGGfg+o+aVDen9wig",
+	"aPsdl6g3ZoqfzdKeKHnYAGY+f3dV5u6T5ezuOvjRHCdWt8QDTbfq4hWezwYgyDvBFfhqwzBGRT/2wgDx",
+	"0/X3qnfoyaDe8U+D+jmcDesXtDkwVSs6Q43S1SLNN8mOzWBdhSzZbNrmd5Ium9vyDvNmtyYyZXmwmRN9",
+	"0nzYr/QybXQ1HjFPdU/DimnYJse0NDN0vhbFPkX0q0kRzR7NdjJd5aRR2+g2nfcKVXmpwijSempsc1wy",
+	"6aOlCaJbUdx9oug3myi6EdouyxidJ1GLJtw8qj1+I+M959mO83wfXOeJ7Mob3L8vn415ZZsGrsiEJAed",
+	"VntpArjNi9wds9muzs170H+skx2ZWfkjZknuqdrjU7UkK3FP3fbpiTuS39VsAktMsplSYpIcxCz8Iwai",
+	"L6I83MbceouzfkP9JB4137v2+JZGDfDqhkY87u/KzqgsQu7MzLjs4iw3Ieqj+noq6tU2wbRvyG635UXc",
+	"ADhVrGUabfbGsq/RWKbM7dyc125kKtNfbm0p24yw7A1l37qhbC2UrWAnc8SpzExm8ezr0ie/Hjr/XdD4",
+	"pzVNrYHxfxXL1A6I+5OJi9+QWerrISPzxqA9OdnbgrYST1dagSSJWYDZR3mxFLVaTI+2au4EhEHHLSxE",
+	"T9fIw23WReO5i7UsFM+VxvtrxOPZzZUZ2NeuA/jYxq3Khq3vyqb1COas9SnAclPX12Dm2hGWr4uz356J",
+	"7KnIwZqArWBe21vWvkLL2qZSyyb2tK1NaXsz2ndnRtuhBW2Z8exrNZx949T/r075n9Te9p2Z2p7UzJa/",
+	"h+tej2/P0vaN0505K92e/nznBrp1pVxJWTDgH4/8iPv3S6oLucT//s31mx9/ePu//5++031ygO357SC9",
+	"IMTtBf0srSO3I8AKB2rIxfiZJCocg0dGfEqGVJBQEREzSajGR2MTAzKlUURwSa6yYpcFdIZtvaQrN3Dz",
+	"zg5G/sTkXCyUMxxKU7/+HibKvRlQRQdUwmWXmfpuIZOKMh/M1JzpgbE4AxEgFRUKSwVLEqqi8gQ/g7ox",
+	"O36OUNuWsjE+NSTjrN5sz5MMs6OeRMyTtcuzs7PTZrPp1fTOe3rntcvai1jwCRz9ACJCPqh4QGe5MatT",
+	"8uzWblRCzQsqipkXzTk1viUr1ntrIc5vIXN1bAGE8gomhUasrW7Ja6dD5u6KuQNDLqZUaPTUl4BqyQjx",
+	"nrLA0w8JUH+kn3lmAFtdW4bjOKKKCzeQRyiJJb0DImfMtxjvqoWJGFux4w2kCu/bJZlquYIIYDClkTSF",
+	"1ltS1fmwjjUf7N1lQVJ3xIw/opMJsEaXvbArw3KuD5kOEfN305U5CpXEQT0iuaujnlzXIY8iPpWL1zXg",
+	"YOqvxCzgJdf2OnjQgyxc3Q3lJVvur7XRxbJredTqHRqKGm1Nf5uTYf2Ung3qnaQ0dYu6IoenGHjuNuTV",
+	"hoKPlwhZ7IGHvl7cqaY0yYvtevs09yKiQk/wqaxdttqdjQBVRHx+1aK1wTAs4m5ZxuyvbnzXJGKRbDnq",
+	"UJl8Oc5vKhvXk0tS7p97gUzTNeBMPjCFlWgUgcCmYxLAIwymIBUZhkKqS0Ktfy6KvC6jzkeX1gnUt92P",
+	"peJjEPJZUm25QX4KIwWCDGZJX7MuO+gPUejqEznSVCBp7O9jbUNTR9m1FsAFoQFO09s7AYCk2bQfcBT2",
+	"0CP9+5AFfSQnfTt9Lwz6DXJNzGyZ/ZppQyW7rA/6gHp+RKXsk4O+EpTJEJjqE86sr+KPGGLXoE3vBGcG",
+	"EfIg9LtMTgEmHulPQIwpS7+c0hC7ZpP+u7c3t12WOStXDjI5saNPyd89/USAEjNTaMoz5R4pHojosnQX",
+	"whTNCkioPNKX8QSEhACC3mDWL6Kbr0KprqPoxqzhbYouC2pqATtM12oIPtJ/fZ5lHk/b06syrZhb1Y35",
+	"/HOJ8zWzHOd+1edfthj9bOOl/F1/XLYQAwnzxTOZWVcpXBLcXMsJ7H3NSQ9UKRhPlKxdtk+qtbzL3Lra",
+	"ZS25dDWvNgxZKEdFn7cuj1uXzXZiHzgbnGMvO8zVqncGx3793DaAo+5ZzTNnf5nU8tU/RVSqHi4hzRu7",
+	"JD++ePXi9gU5UsAos/6CS/K329t35KR57G6JBtXnRNzA26ZPTYK4rMSg9adKhBrkTS+LDZc116rOdOXr",
+	"wOmwfk4vBnWXcdahJ4NstzxD15aZLBKQ6cNm8FH1fHP4lzWY/fL7y995+Pr369mbsPnx9U1z9uaf//j4",
+	"+kc+xf/8xMNXz3+Z6HfetF92/vVndP/65w/h8B9rqCBzN2m1/z17f74DD/wCK5ZYRkYmJCXrm09+Wm4z",
+	"9Wp0EvbuYbYgIpQLBjb8RgJYZmy/uCIpr8+zeP3E/Qsf8SkrjtO5SXfyJHE6SeeHx+RbK9gVzuvA9Sw9",
+	"3bJFuFc34BLLIJDUDbPdKgsjlSLKni5CCYtYl3IPR/6rcJgsCC9rp8EZnA8vmkiL6x3/WJPmzrDuGvlo",
+	"Ol3cMqe4POI69BrpbhBDD03qGS3rRF8JC+7K5u4JF4pGFfsDpRUW2/ofXFE8n8U2QMXNf1rNTK+fu0Ht",
+	"sp3p8mP+jf19HEMyJcg1Q2Kh6q1TQnKZ0d2duuax7n5wprjkdUf7bFsxw7ktM+2cnNPTi2EdmkGz3hkO",
+	"23V60hnUj086QfPivAPt83a+H+xv6/K11ewsveffDzPbiGW527qMeyUBHIUs7J9GXTQo4BFzTciH9688",
+	"4hDHs6TfQwLombrBHnGXxCO2M97BBERdo7D7QYVjkMl7V6TeStvrmWrA+o6TIEYzGJADvRBNRQiw4LDQ",
+	"i29RaGub855g7gnmUxHMNclleUcTfLx3ee405EImBGY3xHibpgp5s1em9yvepJ1Vkb/G2E2H9USL3CPw",
+	"7yEgmkw5A7OzGboq7qmtscsOMLTPjdBT9B6wmxQ1UaFUyikXgekmNaIPQFpNojhptc+7zB9RQX29SFda",
+	"PeJTEHWfSiARKAXCI5SReDLJ/2oW0mVBeBcq24TVTYUV5KdA7/vGAZvbnQCfC+xipwhnPtiWuVxPLoBM",
+	"YjmCQK8vY0615suEH3VZ35CSbEvePjlASLn9og9WAo0gIDFTYaTHYPMuYbR4ShJP9JQ3L97/8+XzF723",
+	"73q/Xr+8RUNotlFwgG3GGbJWvW451YBrN5tXqTeNtJuZyv8ZczUnEx5FDXLSbHdZUU/ZtEVOvkGtpLOk",
+	"zzmeaZdlAarRpEF+rRIKVGRgNT58S+2eZ7D8SeKACqj/YM3Uu8weHjEgaC/C7EWYvQijIbCa7yem1Gvf",
+	"h4lyQsk+3usbiPfatqeuCV5FrpYwLS4SLv2oandWaNNrNRr4ZqJbYczNDShpxaw7YBrJIUgFkJyYRg5S",
+	"UaCPa+m5F21vHgEqFgzDS7Rc5CWm33azSbgWw7CtKNUChucCWNDTbZJObfSajH0fIMi5jq38JDXwjcv8",
+	"ykazFQtJuJ4hF/+XvWtvbhtH8l8FpbqtyHWkopcdP2rr1vPYuexkZjxOMrub1ZwFkZDMMQVoCciydmq+",
+	"+xW6ARCkKFsvx3Gi/2yRBAEQ3Wh0//rXI6GU/k+/GC05ZzahGYegZKzGBw9pW8oMWGtoUqeL4QKoKaQt",
+	"KYigaVUseIDvXd0Ya5BvPGMsQFCOs8cIlWTAUjFb3TAj9f4bU0e9fxCQ2XUSXaO9qrLEnx07PgjrV5QV",
+	"vNQft9Ke2s7icCJzWvvHTXd8cfLvy7Z89+r27535h+PBj/ftO+vuGH6370k488QLfIX7zeDZ5anBYiX+",
+	"uelxNXIO39qpIv4qSVNbl9miGoz5B1XEQC9JMTTOUVJH56h+wFqeBz0uEx4xV3VsRiVJqVSAUWRxYNQS",
+	"oFtPUe/lsTEzLjjMIioyj0FKmrLAzDH88kLqvSESUqFSBb08S3gsZiSRPY41TvG1RM208qxbFCTCHdG8",
+	"h1sk0Qd+aB79uXQuDxo9jgfCScZuEzYzUNBEv3U8mSozdvs1QC2KqYI5S/gICQx6/EdRnEWcvFFyy3Q/",
+	"CBtP1JykiR4H1qe2JjgX6sqoMzjZ4oTYncC+jZJhwhPF7EtsRTdwLZTKv1UdXTHJ0uis1ziWh3BBX+P4",
+	"yyNeToEA81cILMZsSKepcgcvE1gcCJEyyleCvVRmeu8mFok1/KBi2gqFzYLagKYABi0cfxqHrypvrj7P",
+	"dkvn2cJTGx5wDVjmiB5G3TjssPYw7NLWIDyJjuPwFTsaHtLuoBO14xwsY9aLXgGAc7ti8HPezfwK4Ha9",
+	"a82WD1GZclNwTk4HSih9xi5MTqd6JhW9u1q8vdloV89lVctLpr360NktZfdwNc0MKKc1QFhPeDg8aoZd",
+	"+moQHkcncWgdAd3oMC7RUgRura9XDrAofkvtBadqoBg0xJquqSIzMU1jMmDw88E+JfgpbQG9iTqly8Vs",
+	"RUzvSiCeMnb03vrEVcjEIrY3IAIeoKneBXOYrg+c5YzU8WdiobsB6ecoOv2fj6M9IGNGuSzDeAsA3qIv",
+	"Ho8ELocIkLbggzboWgujJZugaEVm4bM+BtjiZSE7iPS/+7bQuAen7sO+DKMZl+FZ90KenhHE9jlgS1ur",
+	"OYGXA0jxptaGAFLnV/WAoJ6ztfOJgEKd0+LhVNbWh9r6oJfPEcz5ZNXuq9TzJxixXapi70k09fxCgXMM",
+	"eX43PK8VnW7Uc7mVPXt6b4KcMiNjGYlopkXGnNfy8OwZSam+rluVJBaEC3UfBset6O3BODkOfje6qrOh",
+	"rirOXQm6/rD365npsc6HzSHpy4xst1j2qus+eEk+T0+qtoLf7/uEJIHEICeoqwoT2FwTqq5zk8vXfrVy",
+	"JHwtyPR6ihZt2c1cfc9wcpY5J3+esimThLpjiDcOODQEZHZNFbN+Sn3XNGOkXjie9HghzS/zc/cwgOQa",
+	"KftBtXI6JbTHXTpR7F3vu1/7JJFAjUANIpWkbKjIgF0nDnXk8rsTSZCTLLYbZJo2yOs8DGPwPRUhl6DH",
+	"+xPG44SP+t42q0gegTlzxyoDSxpmTF4TyRTEubS27vF634sRnb979+0PF+/e9g8C9PYqNsnpWO2Jzpwe",
+	"DXhpYbt2OZZ5FE+J0g4Og4L40lBkrNHjAL/KlxEX6sp+6KHI4CBqRhvoIfGEj/T3c3vF2UITeVpkv5BI",
+	"6S0cG+0zGk0y1eN6Aeh507NU150u5VcewJHUf+yaYmY8JDIPMzHu8URB0G4qdZ+NfWPuRtQErtmDM1Lu",
+	"NIsypq5GgrN+j4PHl5NKnNYMEnDdDCeScEFSwUcsw4BkHWg0VI/jmRpZDS7eVx2k/YYPGuQndV3I5e1x",
+	"mjHSbXar/MeXWj09bE+1N7anVswr/AwSAysG2M4HaO/Z3DBrbWmYGQG8zyxz/X08sywoZGWXgDdW91X7",
+	"xLw2+mtswUD1mI+mvGd9icRL7nOB+Pve1x1EU1U215sVuiB3Ym4+4FKdpJSHCMDYcUwVOWEomWRsQpN8",
+	"NEoQygWiUXFDsHfovmC0DtAjei+RNl/F4Jgh1GkBFFEkphzJVBjinABIrK2DlJqNVH/afkDyX/Cd7qcp",
+	"x8HH/cB/To+XqmSQwp0OGgnXAFRoHrB0JWMRs/RqnMixgc9iU9j2lRngleDpvO+ll76QPe7ySQFwq40Z",
+	"vBbeJlK/H2ZFBqTb7PgdpLc0SekgZVdKXJlH9AZ2jrBvTMSpe+YCu5tou/Sgxw3hq4B+2GnXm7eNTYMR",
+	"CT4KDHchbRXEX2JtudAex8siixlYcnUzQnA7m8Bz3iKp6xUSwg1Bzol16ycvAbfOLFGRQW8bRjCwcfX3",
+	"5cA65EBE8CsuEEsBpDfqMjj8LPeTpJS/kMXcJuiFdWaSkXgANV74pn1SbzebYF0hK4eP6onB5Eh4GYMU",
+	"EJaWgEQ+t4WxZA8a5K0fNYdOpHFhCFYeYjqXPW7Yh3CyubCQAzJnqvDt8KsZXFneZI8XQuWkro0EYoPx",
+	"sGBhPb2Q8D6Y6SgV0owTQvE9rt9pLSjAS9n+4SnAGJxmRekm8iVlTgZIQq17kDIpXSfrfRr/NpVqrI8q",
+	"gTXo+9pyS1SfpAlnZ5BKIGZ8lNFYH0oyJnN8GpUEbw4gqIH0TeZ5sPr+Dtwqm6DfEZ5oNvKLlPKngb2v",
+	"Ca5enb8xpRyH+FismPoT1E7/9avPzKT/s5k8e6j8Hir/hFD5lSXlZzOrKC3xA5j5wDlcfAAsau3VoZD4",
+	"rj0O8nmToCIxWm4UT3AX2bWhn4v9Y0HYnSWlbTY00mD7lCxNjR8OQBVootu7wZo15l3/LDfyXWuJJKUn",
+	"cpvd5Ae6ey2EfIlN2OO5UVid7m7NRddiPWwRqcDK8rLfV7AVbQtPYCguWIjG19jjK1qIJQMwgIo1eqXN",
+	"AxyDAZtGKU3GLCbslnF0NOo1rCd+xriCTsGRxB3wwPjrcWAPUyrFc17RUDwllGQ0waITrl9czLBXPe5b",
+	"g2f2NLEIjdUnDRJNFRmwSEABHmME9ni9ygoEGCwnYjjMsbDWJGmQC3uAQeys8QuaSdSzI1XGVHStzVy0",
+	"kRXymtplsJhhqRfjBkbmzyVExsc1NIvQj022xkc2JHPLwrMxOo12p9LEgDXtUQ+By5BC+26opEPC3rTZ",
+	"7DDS1kLlLJF2QFpN/cE7LfjmMLN7K3Zvxe6t2L0V+6VZsV6epocZ3LURK6UI04Tf7NiIPTfhYcFZCNzk",
+	"+h24LadiVE4Mgl5DNipJeNEMRBUGwWfQNybYi9mQhJIhm5FxwqcKWIJFOdRuNXtgQsiY/wPBZuAqbEDM",
+	"tJgMA71MkD8ctVTj/kSXt1K80VO47Z6LDmVZqdiOLIn2w7r8JZ0kL9svk3jykt3h+gpTMUr4/wil/kwH",
+	"kd5720eKZiOm3l++/vOf2n8dR39q/3WNOJsZ8RJtpj/2PnPgmeWF/0BvGKEgsVGaRDcE1gx8y8fNQDTI",
+	"hl0fo7HVgqoBwTf1FhBUYkIlyxPDTeeAvQegDwkczkUoJqg7HEt4DuVBMJD9XZ/GJ5m4TbTtwOL+Pm17",
+	"xbRt8wVzirudlUDcM8vsDxp7Zpk9s8znXlPUaNDtaPwe2L31tvfx4S4WnGjd0k4h2ioiWoX1uI+YAEK8",
+	"JbgT/0IRv6KHB/fiC/Wt8FMVDqXsPQbd1uOLbmOyjtc4T+K3znlg+phH6RKHLlnw55oqJwsO3RwVMOVT",
+	"yWLso8EVoD5UzsVcX0QI8DnCAgZsLozXOEccLGIFerzKTYzBA0d6i1QDPNE6kGZzKHE1NgEdh2mA0W9B",
+	"sVfw/75j2fhpfL/+Nk45n9I0na9+CNP93kMJ9rbR3gn7kZ2we3Pm+XpTK2wH2EweyTLCjIDd2kXflr0a",
+	"dTsSqcREoquzzEdrckSMe6Do78jY2JpazkTIGI1D2E5HGTWQYOc5gX8g1Qg7Yrwovt8kT2EC3uPFPCfL",
+	"pWt9HsjVsMyjcrD3mqzoNXlnJ23vN9nbBnu/yd5vsvebrG0sOB36qJ6TKX+cyMcP9IaVwh4mTdSlfawY",
+	"/HA91Pvvsq052Ic6tt6039uJ3m/a+017v2nvN+39pr32pu106K43bSUyNswEVy9BauXL35W4YXw5axUU",
+	"pKckf9CwWBgGBszxfH/5pkEupoM0iRrkXG8ZScZs/mCAZINxJiYTrDuEGhCu6E4Ahr/VJH34Dykeqsmp",
+	"XCd+0ndujVEqpOciHa+hZkXL4ipXeEjXsrJCX18PQ+YuqqOvoCQNaTWb5Luv9LU1NJ9JjL0aZWI6sQ2e",
+	"oxYnX88HLCMXmVAsUrWgJpmaTq6GjK3G5QsrpXZa+3fngzq5/Udz8GNr/P2ryZu2vDye/bMbfXM0/N/D",
+	"386bq3v98TMu4zXQF0t675IqBsSLIdIvPqAC3e2WrNFr4JKNacITPlq5kfyJUkOm9MOKjei7N6dGWFfr",
+	"tVZ4x3eCM3RqrqAi3wnxA+Vz0ym5jbpj0TQD6YI4jMdzQJGh2wi5U3tO/EuKbwKap4onqwTk9PQVgdVc",
+	"pHl6cGFXUjyhWNzH7TSmd28YH6nr2ulRN6iNE27/bR3pLis9M7XT2v/96zz8QMP/NMOTq/DX//6v+ziy",
+	"PEWeWemoPkL9BNfR6Ad1K4ZOc4duJgxuFAKSlnOgTrng87GYyh7Hwh4yIOcXr8kNm0tI5rdnEn0V3M/m",
+	"0YXCbD1u6849WHKOLKk4ZwK/mOZubU4CNid6XKXKAx1vL/RNWTH5p0wqMKZzoJs38fSiHVvkUehjcnjC",
+	"R9CN8cGZn8MFvuXZNcuYHRv3Dqf35rQdNMiPJisqwaoCLLasTDBlQPchGz3e92jdw+/ZvI+nM1x0kBcF",
+	"/CDuhAd5cjdsTjI2SencEBqYJH84KsLc4/JxqVljkbEGOXdHyTYWI7BcDh63ljkRUm4gz3Sij8swYiQn",
+	"Nj/EfUfWJXhPG34ixEtQCwCoKHRHHAuE5bSAE7F3BDdVaXp8QKMbvcHx+AyPronSXSZuuZoyNGTEgKYK",
+	"DhRXsMz7+ribMWpgBDgsqjyu47JggX/DpB7CLxBSgGnscb80jtZ6yFiGrfpcnHn9HlfGECL81ZUHLlIa",
+	"Mc/Y0c2tf4ouFAG4tMppqxi/w8HCU1OukP1QGyl6b9Q2VKL+Yo5TDfug05Rf4wXyRsHeVDhOrmxc7KQQ",
+	"TXFuEQC/GvCgvTbw4NF8CxV253Wi1+/c1o0Hzi6zOwa1+/qghEdjBZlqui+dqD1o0eZJeDx8xcJufBSF",
+	"J4NDGnaHHdaOW1FzcEI3sXYLX34j5q31LNcKoi5fKdROax9uOn87uWv+PHv1ZtL+hR9+FR3/ELcuVfef",
+	"8ui76yY8wCYGMrJTf4T9Avf6I1whhZUta9AZyyxrfREqfkcs3tizEOyt8c/H1bHWKWFz6MPHPGFsmEOS",
+	"H0p+/yP4vXY+Sb5n8/Opttb/9av+5StGM5a5XwpHF9i5c78IQDZ958kap5nce+Pln1Q6cnIzZakXx518",
+	"UOZzSymdB8hiCmYjMptCUQs8FNS7za45GcwywUdEcHZQRVO+ugFk7R9j/jzg5zGmz9bov2e4CQf507AR",
+	"nCK1pamvEx6xV8OwS48H4UnUjMMWaw87tDs4jI7iJa9pWYb1TIwLeyG811rrhRfLuVRsvFp7rgE7EGu5",
+	"l0fzUKNtv5N+I6Zht84+Y0MlH2NueWihVmhlrxiOiAVny4IgUPNDNw18rxDpMHIC0/rxYy7Gxunu0MbZ",
+	"ew+39B5+Wg7B/HwvzL6whWtwU5b4sjvBrrUXkKcRJXxkau2iaV1VpGhbj+EKTkErafLl7/bP+2I8tvy/",
+	"8Y9htqxBWwYLLrs65XOSJrcuOnlQ5cXrn399+dOPr99evb980z9w8aGqDf+96eI5utuSFPkBtgz+W9+d",
+	"nd7t/QaV/VyigNDFttdARQ30nOz/X4uYaxbdEOp82juNS5CYSYiY+vJXjE2U98uKQITXteWaZZXl7akU",
+	"Re/Y8nJ650TRO6LtepJwMmFZxLhqkHOgo0CnLvre81IJ4+rycO/gPesq6SeswbYy8/6Klqb5hr+cv9Of",
+	"z0J70NhaxX3kF9tcPeuK3j1csgyWwCeeK7Kb4mPKLEIr2BFVNBUP1aUE8V5CHFMlHkv4V97Ruy19/Nv5",
+	"9pcvwHWW0zqu9NbuT/FPJHFrTNB9Fe8VvdsK5/UpuzCfU6laXMSE6g+yojpwjjnQIc4Zh4lFi5rh0mQp",
+	"QcIRvTsDOLBUSZoSJI8CTFTzhPQTfjWVVXiob6DpjbTGcnxtd7Gr+J59suBTwgHxG6y5IIPlZSiNolk4",
+	"h+Fqenxn6/NV05+zin6aqomrL+mSybVRkgkovgWZwIRaVMfDhKWxBFwQPzPFwR5gZSD1bqudJ1ocVORE",
+	"wELdXllvaNttbM5hvx+LkuEz1hPmjXt98QWm56PQbGY+TiUdsVDOeXQPovMSqjgD784LSeARfVBntyyb",
+	"5+hNz/1iAY9IIeR8tIE2NgdavTCJRBHgypJgjWZiBtTl+GgAQEtMlqdzTGvT8050V20AWF+ZZYnNpAcA",
+	"YiZmEgtPYdUyeJ22bjGrDICbBlwHxRWBlP+GTVQBhGhwftDqnEfLztDv9VS8nfNoNyfpHQO/2mGz9U7r",
+	"m0OjcmI6L1ysBTVTndUy1eihGS3XDI9bJ+2wSzuD8DjqxqHVfSdRM14sUI1B1tOYJhCT1p+hdto9bnox",
+	"RqwWqFcoFnGsnbbazTV84Xaul2UuzXlkSxJ+7u4jPQ9GELmYeUJvUkxWFvr7YRyvc3xG3UWIA5DyhKY5",
+	"9NeXNS3a+L8Wd8WybDpRFmOcKAl5qlCiAPJzDgIj8ei/1esmIID1xOpupk0QU0QrL4no5JK4czvhUxMk",
+	"P1j/eLK0r7peeX5AqZO41FYTu40OD05WjR1XHRDByIdkzOzG+navpKO+gvnqYsa1KA+H1fGQ9/CaR4+H",
+	"BIvegRQ7La02SSTRE7gslq2v1VZd55f65j/ufSuYEomjN1/2WnMZq6qvVUX9I8Z/LCYe1t1fTCsmlxph",
+	"ZsNW1I47LOwCWCk6isNj9moYntDmAK90h/mYv2FjgbE10EMQFrQn40cLEemF+HCMCL7dFxEjmhrBtJpG",
+	"92rzABGqC1xLuQAAF6WWOXLuFAfeU9Id4I047XF9M+nbOq+Bu6mfi0mf1LGEkTsDmBwZzDUaSMbVQSW9",
+	"pLGst05B2c6FYWXpN8pZSZSMePyNcka+Ecg3gRhTLSBhKvgoxPLxob4wuc6oZGURWksgnjjKdc9cbOAx",
+	"8eZtO6Wyzgwu9ZtIrfP3sazdx7KmsoCYW0lv+TbPWjEtNHuAl0fcMA6JjRM4aUDdPUwHbJCvManU0udh",
+	"y4ASkSzVbdW7zZODZbGvzXTSPvj1XINfm6zgYBlwCQr0eNvgmM61cQ5E0JgJCzUWIQzbXQpa/CjRss9e",
+	"3e/94zs9D28iJR8jmraM4xwsUPRKYzgNgRBj42laMbi2g91gO+QUCNbPDZCttYTjiYNsj6BezCyspWEO",
+	"yxqmvRsNYwJxe03zXKmwbDRtCwMWw10vGXZuufsOEk0gscGdki17IySiYZqH5T+MwC1O6l6ew0EA2ZKR",
+	"4FIfyeNMTMJYzLhskMNmh/QNsxwX6ioSfJiMphmL++BqE1NtFbMzcthsuxunPGM0ugYGEuuxJ7FgpqCf",
+	"SzFYdCD+Ag18a0e8I79XbRLdXE1YBsx+qaCxnm3z0ygZ0cFcsdrqzqVCJ5d5mf5+XUwssfOOBGaNT9yD",
+	"tEEWgn5kha4Z4sD3PE90KUqO/fj+5OGkrRuVNvKTGn7QL0iA3rgh78xzDJuqTSQOT1hzGHZpaxAeR+04",
+	"7LDu0F7LN9Vv35NvqKIR02ur9se6AmYHsZewHUuYYepzcrEzSbNUVKGjVP0yxO0nM+7XMOydiZx3n8nv",
+	"Z0fxq8NjCLd0ww5lnZBGx93wsMkGzXg4bLWZtmmNwVA7rdr3gGIRo79joc2OMaNymrEx4+pqyhNt4+r9",
+	"UHpRK8OLa0hvISOajpjlabQ/ry3g/rTthXzHQv5TkWrOELfZpFggmivQym0g8gqRCkuk/KupTDiTkuhF",
+	"Jc+QHg3ovfmIKKGlMLCl0wifjgeQbzeFjCNiWt8oKe8X27MvOC/PzOvVJGPD5E5/je8vcoE2G8BbS8j7",
+	"iIFY8zEejsXa9fRFhGNv8yW6q6y9nYhbj7+7Zu4uXDxkPIX6gpBVf2rTe/zlZbguYefsccrB62XbJNcU",
+	"2CSBeHnu2p5RCVgT0xXmqHxInfawEqJ5fSIJhzvBG2eKKJ0R4L4s9SNj2o7QW/1QZD3ev+iD4jgm1+yO",
+	"xMkoUcjPSOQ1ncCqszrlRWnQTC4PKpsl/aRx5fXke11pfUbpkI+s6NacuPvSJK2MfcGpkq/xY13At/r0",
+	"Ys23TrA3soTWCjWbhzZPodxYC+0jyc81krzu+rwnldJTRgsR4nxlfVqpUs9D1X/uav5pwsPrLf1PO+Wy",
+	"x72wMKkwuIHBSvyHcaQf97YLNKalnLJYG9ruwXqVVZ6K6IbF/YMzV/Jc9yRBAnks/tXjUI0VqpOal0O3",
+	"68ut/IAgLfwy0zsgVBLBDfKzEpuJsbHdbGC7tJ/XVQHPKM30eehOG/Xe69D1rZXltvVzz0dd2ywv8SGX",
+	"qY8X6ZFNPf1qmrM3IqIpidktS8VkzLgi9f6Y3jCSTXn/QMuKq0J3+hKCjem1kOr0uHncBCVler3Qrt43",
+	"mDQJa4zG4L5p5FIpJrKKzBGQqYEHAsyLm0BTJqnBNQOIg8V2nGO9HHohkqWpDIhkikwnZDDHQhl+k3b+",
+	"F1tFtkQYjvTrdAxF5vFJ+215NHQVg01YFraJ3lxMHRd1zZKsFAzAN+GVSZZECR81FnJuqubyWx67xGNp",
+	"04HfXhCB1Wb8bB47cnt3VRISDNV2EXmFTZEQ27ecFdj/zlgJZ8knKtFTSzKityzvtVcpP5Ek1qdJ40jz",
+	"5zh3BC3kZqLakAGZ0Lle3TJwVdmzqV5oeaaam2ciKY8H4o5E2sbwXmQT2P749Y//DwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

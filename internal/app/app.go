@@ -58,6 +58,8 @@ type App struct {
 	Billing     *billing.Service
 	Usage       *usage.Service
 	HTTP        *echo.Echo
+	// Metrics serves GET /metrics on the metrics listener (METRICS_ADDR).
+	Metrics http.Handler
 
 	sandbox advancer // set in sandbox mode
 }
@@ -168,8 +170,9 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 			return nil, fmt.Errorf("sandbox clock: %w", err)
 		}
 	}
+	metrics := httpapi.NewMetrics(db.Pool)
 	e, err := httpapi.New(httpapi.Deps{
-		Log: log, Clock: clk, Metrics: httpapi.NewMetrics(db.Pool),
+		Log: log, Clock: clk, Metrics: metrics,
 		Users: users, Keys: keys, Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Module: module,
 		Billing: bills, Usage: usages, Jobs: runner, DB: db.Gorm, Sandbox: a.advance, SandboxClock: a.SandboxClock,
 		BaseCurrency: cfg.BaseCurrency, Vendor: vendor, Idempotency: idem,
@@ -178,17 +181,24 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		},
 		Ready:             readiness(db),
 		TrustProxyHeaders: cfg.TrustProxyHeaders,
+		Limiter:           limiter,
+		AnonLimits:        httpapi.AnonLimits{PerMinute: cfg.AnonRateLimit, VendorPerMinute: cfg.AnonVendorLimit},
+		MetricsToken:      cfg.MetricsToken,
 	})
 	if err != nil {
 		return nil, err
 	}
 	a.HTTP = e
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler())
+	a.Metrics = mux
 	return a, nil
 }
 
-// Run starts the jobs and serves on ln until ctx ends, then shuts down
-// gracefully: in-flight requests finish, running jobs finish, connections close.
-func (a *App) Run(ctx context.Context, ln net.Listener) error {
+// Run starts the jobs and serves the API on ln (and the metrics on
+// metricsLn, when not nil) until ctx ends, then shuts down gracefully:
+// in-flight requests finish, running jobs finish, connections close.
+func (a *App) Run(ctx context.Context, ln, metricsLn net.Listener) error {
 	// River stops hard when its start context ends; Stop below lets jobs finish.
 	if err := a.Jobs.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start jobs: %w", err)
@@ -205,9 +215,16 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	defer stopListening()
 	go a.Catalog.ListenForChanges(listenCtx, a.DB.Pool, a.Log)
 	go a.ListenForClock(listenCtx)
-	served := make(chan error, 1)
+	served := make(chan error, 2)
 	go func() { served <- srv.Serve(ln) }()
 	a.Log.Info("serving", "addr", ln.Addr().String())
+	var msrv *http.Server
+	if metricsLn != nil {
+		msrv = &http.Server{Handler: a.Metrics, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 60 * time.Second,
+			ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)}
+		go func() { served <- msrv.Serve(metricsLn) }()
+		a.Log.Info("serving metrics", "addr", metricsLn.Addr().String())
+	}
 
 	var serveErr error
 	select {
@@ -219,6 +236,11 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		serveErr = errors.Join(serveErr, fmt.Errorf("http shutdown: %w", err))
+	}
+	if msrv != nil {
+		if err := msrv.Shutdown(sctx); err != nil {
+			serveErr = errors.Join(serveErr, fmt.Errorf("metrics shutdown: %w", err))
+		}
 	}
 	if err := a.Jobs.Stop(sctx); err != nil {
 		serveErr = errors.Join(serveErr, fmt.Errorf("jobs shutdown: %w", err))

@@ -29,10 +29,11 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // running is an instance serving on a real listener, as `serve` does.
 type running struct {
-	app  *app.App
-	url  string
-	stop context.CancelFunc
-	done chan error
+	app        *app.App
+	url        string
+	metricsURL string
+	stop       context.CancelFunc
+	done       chan error
 }
 
 func run(t *testing.T, cfg config.Config) *running {
@@ -41,9 +42,12 @@ func run(t *testing.T, cfg config.Config) *running {
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{app: a, url: "http://" + ln.Addr().String(), stop: cancel, done: make(chan error, 1)}
-	go func() { r.done <- a.Run(ctx, ln) }()
+	r := &running{app: a, url: "http://" + ln.Addr().String(), metricsURL: "http://" + mln.Addr().String(),
+		stop: cancel, done: make(chan error, 1)}
+	go func() { r.done <- a.Run(ctx, ln, mln) }()
 	t.Cleanup(func() {
 		cancel()
 		<-r.done

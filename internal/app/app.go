@@ -105,7 +105,8 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		return nil, fmt.Errorf("ENCRYPTION_KEY: %w", err)
 	}
 	idem := idempotency.New(db.Gorm, clk, box)
-	users := user.NewService(db.Gorm, clk, tokens, limiter, user.LoginLimits{PerEmail: cfg.AuthRateLimit, PerIP: cfg.AuthRateLimitPerIP})
+	users := user.NewService(db.Gorm, clk, tokens, limiter, user.LoginLimits{
+		PerEmailIP: cfg.AuthRateLimit, PerIP: cfg.AuthRateLimitPerIP, SlowAfter: cfg.AuthSlowAfter, SlowDelay: cfg.AuthSlowDelay})
 	keys := apikey.NewService(db.Gorm, clk)
 	cat := catalog.NewService(db.Gorm, clk, box, func(ctx context.Context, c provisioning.Credentials) (provisioning.Offer, error) {
 		return provisioning.Inspect(ctx, c, clk)

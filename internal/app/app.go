@@ -25,6 +25,7 @@ import (
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/config"
 	"github.com/acronis-platform/platform/internal/customer"
+	"github.com/acronis-platform/platform/internal/egress"
 	"github.com/acronis-platform/platform/internal/httpapi"
 	"github.com/acronis-platform/platform/internal/idempotency"
 	"github.com/acronis-platform/platform/internal/jobs"
@@ -62,6 +63,8 @@ type App struct {
 	Metrics http.Handler
 
 	sandbox advancer // set in sandbox mode
+	// vendorHTTP reaches plans' vendor accounts (guarded by internal/egress).
+	vendorHTTP *http.Client
 }
 
 // NewLogger builds the JSON (or text) logger of the config.
@@ -108,9 +111,14 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	users := user.NewService(db.Gorm, clk, tokens, limiter, user.LoginLimits{
 		PerEmailIP: cfg.AuthRateLimit, PerIP: cfg.AuthRateLimitPerIP, SlowAfter: cfg.AuthSlowAfter, SlowDelay: cfg.AuthSlowDelay})
 	keys := apikey.NewService(db.Gorm, clk)
+	// Plans' vendor accounts are reached only at allowed addresses, checked
+	// on save and on every connection.
+	guard := egress.Policy{Production: cfg.Env == "production", AllowPrivate: cfg.VendorAllowPrivate}
+	vendorHTTP := guard.Client()
 	cat := catalog.NewService(db.Gorm, clk, box, func(ctx context.Context, c provisioning.Credentials) (provisioning.Offer, error) {
-		return provisioning.Inspect(ctx, c, clk)
+		return provisioning.InspectWith(ctx, c, clk, vendorHTTP)
 	})
+	cat.UseURLCheck(guard.CheckURL)
 	var vendor func(ctx context.Context) (provisioning.Offer, error)
 	var module provisioning.Module
 	if cfg.AcronisURL != "" {
@@ -126,6 +134,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	partners := partner.NewService(db.Gorm, clk, users, cat, module, cfg.BaseCurrency)
 	customers := customer.NewService(db.Gorm, clk, cfg.BaseCurrency)
 	pool := provisioning.NewPool(clk, cfg.AcronisAttemptTimeout)
+	pool.UseHTTPClient(vendorHTTP)
 	bills := billing.NewService(db.Gorm, clk, billing.Config{Location: cfg.Location(), Currency: cfg.BaseCurrency,
 		DaysBeforeDue: cfg.InvoiceDaysBeforeDue, TermsDays: cfg.InvoiceTermsDays})
 	services := subscription.NewService(db.Gorm, clk, cat, pool, bills.Today)
@@ -164,7 +173,8 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		return unsuspend(ctx, tx, inv.CustomerID != nil, ids)
 	})
 	a := &App{Cfg: cfg, Log: log, Clock: clk, DB: db, Users: users, Keys: keys, Jobs: runner, Idempotency: idem,
-		Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Billing: bills, Usage: usages}
+		Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Billing: bills, Usage: usages,
+		vendorHTTP: vendorHTTP}
 	if adv, ok := clk.(advancer); ok && cfg.Sandbox {
 		a.sandbox = adv
 		if _, err := a.loadClock(ctx); err != nil {

@@ -14,7 +14,7 @@ import (
 
 // Authenticators resolve credentials to principals.
 type Authenticators struct {
-	Tokens   *auth.Tokens
+	Tokens *auth.Tokens
 	// UserByID loads a stored user's principal, refusing a token issued at
 	// another token version.
 	UserByID func(ctx context.Context, id uuid.UUID, tokenVersion int64) (auth.Principal, error)

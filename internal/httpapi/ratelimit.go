@@ -46,7 +46,7 @@ func limitAnonymous(l Limiter, limits AnonLimits, op operation) echo.MiddlewareF
 				return next(c)
 			}
 			ctx := c.Request().Context()
-			ip := c.RealIP()
+			ip := ratelimit.ClientKey(c.RealIP())
 			r, err := l.Hit(ctx, "anon:"+ip, limits.PerMinute, time.Minute)
 			if err != nil {
 				return err

@@ -9,6 +9,7 @@ package ratelimit
 import (
 	"context"
 	"math"
+	"net/netip"
 	"time"
 
 	"gorm.io/gorm"
@@ -112,6 +113,22 @@ func (l *Limiter) Allow(ctx context.Context, bucket string, limit int, window ti
 		return err
 	}
 	return r.Err()
+}
+
+// ClientKey is the part of a client address a bucket is kept for: the
+// address itself for IPv4, its /64 for IPv6 (one subscriber usually holds
+// a whole /64, so single addresses would be free to rotate).
+func ClientKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
 }
 
 // DeleteOld drops windows that ended more than an hour ago.

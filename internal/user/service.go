@@ -64,6 +64,7 @@ type Token struct {
 // Failures on the email from everywhere only slow its attempts down.
 func (s *Service) Login(ctx context.Context, email, password, clientIP string) (Token, error) {
 	email = normEmail(email)
+	clientIP = ratelimit.ClientKey(clientIP)
 	sum := sha256.Sum256([]byte(email))
 	emailKey := hex.EncodeToString(sum[:12])
 	pairBucket, ipBucket, emailBucket := "login:pair:"+emailKey+":"+clientIP, "login:ip:"+clientIP, "login:email:"+emailKey

@@ -161,3 +161,30 @@ func TestOldTokensStopWorking(t *testing.T) {
 		})
 	}
 }
+
+// TestSeedingTheAdminAgain: `platform seed` with the same password keeps the
+// admin's tokens (make run seeds on every start); another password ends them.
+func TestSeedingTheAdminAgain(t *testing.T) {
+	t.Parallel()
+	env := apptest.New(t)
+	tests := []struct {
+		name     string
+		password string
+		status   int
+	}{
+		{"same password", apptest.Password, http.StatusOK},
+		{"another password", "another-password-123", http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			u := env.NewUser(t, auth.RoleAdmin, nil, nil)
+			old := env.Login(t, u)
+			_, created, err := env.App.Users.SeedAdmin(context.Background(), u.Email, "Admin", tt.password)
+			require.NoError(t, err)
+			require.False(t, created)
+			status, _, body := raw(t, "GET", env.Server.URL+"/v1/me", old, "", "")
+			require.Equal(t, tt.status, status, string(body))
+		})
+	}
+}

@@ -367,6 +367,9 @@ func (s *Service) SeedAdmin(ctx context.Context, email, name, password string) (
 	if u.Role != auth.RoleAdmin {
 		return User{}, false, errs.Conflict("email_taken", "That email belongs to a non-admin user.")
 	}
+	if same, _ := auth.CheckPassword(u.PasswordHash, password); same {
+		return u, false, nil // a new hash would end the admin's tokens for nothing
+	}
 	u, err = s.Update(ctx, auth.Principal{Role: auth.RoleAdmin}, u.ID, UpdateInput{Password: &password}, nil)
 	return u, false, err
 }

@@ -23,6 +23,7 @@ if [[ ${ENV:-development} != production ]]; then
 	export DEMO_SECRETS=${DEMO_SECRETS:-true}
 fi
 export LISTEN_ADDR=${LISTEN_ADDR:-127.0.0.1:8080}
+export METRICS_ADDR=${METRICS_ADDR:-127.0.0.1:9090}
 export SEED_ADMIN_EMAIL=${SEED_ADMIN_EMAIL:-admin@example.com}
 export SEED_ADMIN_PASSWORD=${SEED_ADMIN_PASSWORD:-demo-admin-password}
 
@@ -72,6 +73,7 @@ fi
 cat >&2 <<MSG
 
   API      http://$LISTEN_ADDR   (docs: http://$LISTEN_ADDR/docs)
+  Metrics  http://$METRICS_ADDR/metrics
   Admin    $SEED_ADMIN_EMAIL / $SEED_ADMIN_PASSWORD
   Token    TOKEN=\$(curl -s -X POST http://$LISTEN_ADDR/v1/auth/token -H 'Content-Type: application/json' \\
              -d '{"email":"$SEED_ADMIN_EMAIL","password":"$SEED_ADMIN_PASSWORD"}' | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')

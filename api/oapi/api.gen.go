@@ -998,6 +998,9 @@ const (
 	UnprocessableEntityCodeCustomerClosed                UnprocessableEntityCode = "customer_closed"
 	UnprocessableEntityCodeCustomerNotFound              UnprocessableEntityCode = "customer_not_found"
 	UnprocessableEntityCodeCyclesRequired                UnprocessableEntityCode = "cycles_required"
+	UnprocessableEntityCodeDatacenterUrlInvalid          UnprocessableEntityCode = "datacenter_url_invalid"
+	UnprocessableEntityCodeDatacenterUrlNotAllowed       UnprocessableEntityCode = "datacenter_url_not_allowed"
+	UnprocessableEntityCodeDatacenterUrlNotHttps         UnprocessableEntityCode = "datacenter_url_not_https"
 	UnprocessableEntityCodeDateOutOfRange                UnprocessableEntityCode = "date_out_of_range"
 	UnprocessableEntityCodeDuplicateFrequency            UnprocessableEntityCode = "duplicate_frequency"
 	UnprocessableEntityCodeDuplicateMeteredCharge        UnprocessableEntityCode = "duplicate_metered_charge"
@@ -1075,6 +1078,12 @@ func (e UnprocessableEntityCode) Valid() bool {
 	case UnprocessableEntityCodeCustomerNotFound:
 		return true
 	case UnprocessableEntityCodeCyclesRequired:
+		return true
+	case UnprocessableEntityCodeDatacenterUrlInvalid:
+		return true
+	case UnprocessableEntityCodeDatacenterUrlNotAllowed:
+		return true
+	case UnprocessableEntityCodeDatacenterUrlNotHttps:
 		return true
 	case UnprocessableEntityCodeDateOutOfRange:
 		return true
@@ -1655,13 +1664,15 @@ type ModuleSettings struct {
 // ModuleSettingsInput defines model for ModuleSettingsInput.
 type ModuleSettingsInput struct {
 	// BackupLocation A location id or name the vendor offers.
-	BackupLocation string              `json:"backup_location"`
-	ClientId       string              `json:"client_id"`
-	ClientSecret   *string             `json:"client_secret,omitempty"`
-	DatacenterUrl  string              `json:"datacenter_url"`
-	Edition        string              `json:"edition"`
-	FreeTrial      *bool               `json:"free_trial,omitempty"`
-	OfferingItems  *OfferingItemGroups `json:"offering_items,omitempty"`
+	BackupLocation string  `json:"backup_location"`
+	ClientId       string  `json:"client_id"`
+	ClientSecret   *string `json:"client_secret,omitempty"`
+
+	// DatacenterUrl The vendor datacenter, https on a public address (see the operation).
+	DatacenterUrl string              `json:"datacenter_url"`
+	Edition       string              `json:"edition"`
+	FreeTrial     *bool               `json:"free_trial,omitempty"`
+	OfferingItems *OfferingItemGroups `json:"offering_items,omitempty"`
 
 	// OverageQuotaGb Hard quota (extra GB above the soft quota); only with a soft quota.
 	OverageQuotaGb *int `json:"overage_quota_gb,omitempty"`
@@ -3553,9 +3564,14 @@ type ClientInterface interface {
 
 	// CreateTokenWithBody Exchange email and password for an access token
 	//
-	// Returns a short-lived HS256 JWT. Attempts are rate limited per client
-	// address and per email; over the limit the answer is 429 with
-	// `Retry-After`.
+	// Returns a short-lived HS256 JWT. Failed attempts are counted per
+	// client address and per email and address: over either limit the
+	// answer from that address is 429 with `Retry-After`, while the right
+	// password from another address still succeeds. Many failures on one
+	// email from everywhere only slow its attempts down. As an anonymous
+	// request it also counts against the client address's limit
+	// (`RateLimit-*` headers). A token stops working when its user's
+	// password or role changes.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3564,9 +3580,14 @@ type ClientInterface interface {
 
 	// CreateToken Exchange email and password for an access token
 	//
-	// Returns a short-lived HS256 JWT. Attempts are rate limited per client
-	// address and per email; over the limit the answer is 429 with
-	// `Retry-After`.
+	// Returns a short-lived HS256 JWT. Failed attempts are counted per
+	// client address and per email and address: over either limit the
+	// answer from that address is 429 with `Retry-After`, while the right
+	// password from another address still succeeds. Many failures on one
+	// email from everywhere only slow its attempts down. As an anonymous
+	// request it also counts against the client address's limit
+	// (`RateLimit-*` headers). A token stops working when its user's
+	// password or role changes.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4064,6 +4085,14 @@ type ClientInterface interface {
 	// quotas are whole numbers (422 `offering_item_quota_not_integer`). When
 	// the vendor cannot be reached nothing is saved (502 `vendor_unreachable`).
 	// `client_secret` is write-only; leave it out to keep the stored one.
+	// `datacenter_url` is checked before anything is called (422 naming
+	// the field): https only (`datacenter_url_not_https`; http only to a
+	// loopback address outside production), every address its host
+	// resolves to public (`datacenter_url_not_allowed`: private, loopback,
+	// link-local, reserved; allowed with `VENDOR_ALLOW_PRIVATE=true`),
+	// no credentials in it (`datacenter_url_invalid`). Every connection
+	// to it is checked again, and redirects to another host are not
+	// followed.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4082,6 +4111,14 @@ type ClientInterface interface {
 	// quotas are whole numbers (422 `offering_item_quota_not_integer`). When
 	// the vendor cannot be reached nothing is saved (502 `vendor_unreachable`).
 	// `client_secret` is write-only; leave it out to keep the stored one.
+	// `datacenter_url` is checked before anything is called (422 naming
+	// the field): https only (`datacenter_url_not_https`; http only to a
+	// loopback address outside production), every address its host
+	// resolves to public (`datacenter_url_not_allowed`: private, loopback,
+	// link-local, reserved; allowed with `VENDOR_ALLOW_PRIVATE=true`),
+	// no credentials in it (`datacenter_url_invalid`). Every connection
+	// to it is checked again, and redirects to another host are not
+	// followed.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5055,9 +5092,14 @@ func (c *Client) RevokeApiKey(ctx context.Context, id Id, reqEditors ...RequestE
 
 // CreateTokenWithBody Exchange email and password for an access token
 //
-// Returns a short-lived HS256 JWT. Attempts are rate limited per client
-// address and per email; over the limit the answer is 429 with
-// `Retry-After`.
+// Returns a short-lived HS256 JWT. Failed attempts are counted per
+// client address and per email and address: over either limit the
+// answer from that address is 429 with `Retry-After`, while the right
+// password from another address still succeeds. Many failures on one
+// email from everywhere only slow its attempts down. As an anonymous
+// request it also counts against the client address's limit
+// (`RateLimit-*` headers). A token stops working when its user's
+// password or role changes.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5076,9 +5118,14 @@ func (c *Client) CreateTokenWithBody(ctx context.Context, contentType string, bo
 
 // CreateToken Exchange email and password for an access token
 //
-// Returns a short-lived HS256 JWT. Attempts are rate limited per client
-// address and per email; over the limit the answer is 429 with
-// `Retry-After`.
+// Returns a short-lived HS256 JWT. Failed attempts are counted per
+// client address and per email and address: over either limit the
+// answer from that address is 429 with `Retry-After`, while the right
+// password from another address still succeeds. Many failures on one
+// email from everywhere only slow its attempts down. As an anonymous
+// request it also counts against the client address's limit
+// (`RateLimit-*` headers). A token stops working when its user's
+// password or role changes.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6056,6 +6103,14 @@ func (c *Client) GetPlanModuleSettings(ctx context.Context, id Id, reqEditors ..
 // quotas are whole numbers (422 `offering_item_quota_not_integer`). When
 // the vendor cannot be reached nothing is saved (502 `vendor_unreachable`).
 // `client_secret` is write-only; leave it out to keep the stored one.
+// `datacenter_url` is checked before anything is called (422 naming
+// the field): https only (`datacenter_url_not_https`; http only to a
+// loopback address outside production), every address its host
+// resolves to public (`datacenter_url_not_allowed`: private, loopback,
+// link-local, reserved; allowed with `VENDOR_ALLOW_PRIVATE=true`),
+// no credentials in it (`datacenter_url_invalid`). Every connection
+// to it is checked again, and redirects to another host are not
+// followed.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6084,6 +6139,14 @@ func (c *Client) SetPlanModuleSettingsWithBody(ctx context.Context, id Id, conte
 // quotas are whole numbers (422 `offering_item_quota_not_integer`). When
 // the vendor cannot be reached nothing is saved (502 `vendor_unreachable`).
 // `client_secret` is write-only; leave it out to keep the stored one.
+// `datacenter_url` is checked before anything is called (422 naming
+// the field): https only (`datacenter_url_not_https`; http only to a
+// loopback address outside production), every address its host
+// resolves to public (`datacenter_url_not_allowed`: private, loopback,
+// link-local, reserved; allowed with `VENDOR_ALLOW_PRIVATE=true`),
+// no credentials in it (`datacenter_url_invalid`). Every connection
+// to it is checked again, and redirects to another host are not
+// followed.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -13351,9 +13414,14 @@ type ClientWithResponsesInterface interface {
 
 	// CreateTokenWithBodyWithResponse Exchange email and password for an access token
 	//
-	// Returns a short-lived HS256 JWT. Attempts are rate limited per client
-	// address and per email; over the limit the answer is 429 with
-	// `Retry-After`.
+	// Returns a short-lived HS256 JWT. Failed attempts are counted per
+	// client address and per email and address: over either limit the
+	// answer from that address is 429 with `Retry-After`, while the right
+	// password from another address still succeeds. Many failures on one
+	// email from everywhere only slow its attempts down. As an anonymous
+	// request it also counts against the client address's limit
+	// (`RateLimit-*` headers). A token stops working when its user's
+	// password or role changes.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13362,9 +13430,14 @@ type ClientWithResponsesInterface interface {
 
 	// CreateTokenWithResponse Exchange email and password for an access token
 	//
-	// Returns a short-lived HS256 JWT. Attempts are rate limited per client
-	// address and per email; over the limit the answer is 429 with
-	// `Retry-After`.
+	// Returns a short-lived HS256 JWT. Failed attempts are counted per
+	// client address and per email and address: over either limit the
+	// answer from that address is 429 with `Retry-After`, while the right
+	// password from another address still succeeds. Many failures on one
+	// email from everywhere only slow its attempts down. As an anonymous
+	// request it also counts against the client address's limit
+	// (`RateLimit-*` headers). A token stops working when its user's
+	// password or role changes.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13908,6 +13981,14 @@ type ClientWithResponsesInterface interface {
 	// quotas are whole numbers (422 `offering_item_quota_not_integer`). When
 	// the vendor cannot be reached nothing is saved (502 `vendor_unreachable`).
 	// `client_secret` is write-only; leave it out to keep the stored one.
+	// `datacenter_url` is checked before anything is called (422 naming
+	// the field): https only (`datacenter_url_not_https`; http only to a
+	// loopback address outside production), every address its host
+	// resolves to public (`datacenter_url_not_allowed`: private, loopback,
+	// link-local, reserved; allowed with `VENDOR_ALLOW_PRIVATE=true`),
+	// no credentials in it (`datacenter_url_invalid`). Every connection
+	// to it is checked again, and redirects to another host are not
+	// followed.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13926,6 +14007,14 @@ type ClientWithResponsesInterface interface {
 	// quotas are whole numbers (422 `offering_item_quota_not_integer`). When
 	// the vendor cannot be reached nothing is saved (502 `vendor_unreachable`).
 	// `client_secret` is write-only; leave it out to keep the stored one.
+	// `datacenter_url` is checked before anything is called (422 naming
+	// the field): https only (`datacenter_url_not_https`; http only to a
+	// loopback address outside production), every address its host
+	// resolves to public (`datacenter_url_not_allowed`: private, loopback,
+	// link-local, reserved; allowed with `VENDOR_ALLOW_PRIVATE=true`),
+	// no credentials in it (`datacenter_url_invalid`). Every connection
+	// to it is checked again, and redirects to another host are not
+	// followed.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -15207,6 +15296,13 @@ func (r RevokeApiKeyResponse) ContentType() string {
 	return ""
 }
 
+// CreateTokenResponse200Headers the declared response headers of an HTTP 200 response for CreateToken
+type CreateTokenResponse200Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+}
+
 // CreateTokenResponse401Headers the declared response headers of an HTTP 401 response for CreateToken
 type CreateTokenResponse401Headers struct {
 	WWWAuthenticate *string
@@ -15235,6 +15331,8 @@ type CreateTokenResponse struct {
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *CreateTokenResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateTokenResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -22408,6 +22506,21 @@ func (r UnsuspendServiceResponse) ContentType() string {
 	return ""
 }
 
+// GetStorefrontOfferResponse200Headers the declared response headers of an HTTP 200 response for GetStorefrontOffer
+type GetStorefrontOfferResponse200Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+}
+
+// GetStorefrontOfferResponse429Headers the declared response headers of an HTTP 429 response for GetStorefrontOffer
+type GetStorefrontOfferResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
 type GetStorefrontOfferResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -22419,8 +22532,14 @@ type GetStorefrontOfferResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON410 the response for an HTTP 410 `application/problem+json` response
 	ApplicationproblemJSON410 *Gone
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetStorefrontOfferResponse200Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetStorefrontOfferResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -22441,6 +22560,11 @@ func (r GetStorefrontOfferResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON410 returns the response for an HTTP 410 `application/problem+json` response
 func (r GetStorefrontOfferResponse) GetApplicationproblemJSON410() *Gone {
 	return r.ApplicationproblemJSON410
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetStorefrontOfferResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -22479,12 +22603,23 @@ func (r GetStorefrontOfferResponse) ContentType() string {
 
 // PlaceStorefrontOrderResponse202Headers the declared response headers of an HTTP 202 response for PlaceStorefrontOrder
 type PlaceStorefrontOrderResponse202Headers struct {
-	ETag *string
+	ETag               *string
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
 }
 
 // PlaceStorefrontOrderResponse401Headers the declared response headers of an HTTP 401 response for PlaceStorefrontOrder
 type PlaceStorefrontOrderResponse401Headers struct {
 	WWWAuthenticate *string
+}
+
+// PlaceStorefrontOrderResponse429Headers the declared response headers of an HTTP 429 response for PlaceStorefrontOrder
+type PlaceStorefrontOrderResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
 }
 
 type PlaceStorefrontOrderResponse struct {
@@ -22508,6 +22643,8 @@ type PlaceStorefrontOrderResponse struct {
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
@@ -22516,6 +22653,8 @@ type PlaceStorefrontOrderResponse struct {
 	Headers202 *PlaceStorefrontOrderResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *PlaceStorefrontOrderResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PlaceStorefrontOrderResponse429Headers
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -22563,6 +22702,11 @@ func (r PlaceStorefrontOrderResponse) GetApplicationproblemJSON422() *Unprocessa
 	return r.ApplicationproblemJSON422
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r PlaceStorefrontOrderResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r PlaceStorefrontOrderResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
@@ -22602,6 +22746,21 @@ func (r PlaceStorefrontOrderResponse) ContentType() string {
 	return ""
 }
 
+// GetStorefrontOrderResponse200Headers the declared response headers of an HTTP 200 response for GetStorefrontOrder
+type GetStorefrontOrderResponse200Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+}
+
+// GetStorefrontOrderResponse429Headers the declared response headers of an HTTP 429 response for GetStorefrontOrder
+type GetStorefrontOrderResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
 type GetStorefrontOrderResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -22611,8 +22770,14 @@ type GetStorefrontOrderResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetStorefrontOrderResponse200Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetStorefrontOrderResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -22628,6 +22793,11 @@ func (r GetStorefrontOrderResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r GetStorefrontOrderResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetStorefrontOrderResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -22664,6 +22834,21 @@ func (r GetStorefrontOrderResponse) ContentType() string {
 	return ""
 }
 
+// GetUsernameAvailabilityResponse200Headers the declared response headers of an HTTP 200 response for GetUsernameAvailability
+type GetUsernameAvailabilityResponse200Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+}
+
+// GetUsernameAvailabilityResponse429Headers the declared response headers of an HTTP 429 response for GetUsernameAvailability
+type GetUsernameAvailabilityResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
 type GetUsernameAvailabilityResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -22671,10 +22856,16 @@ type GetUsernameAvailabilityResponse struct {
 	JSON200 *UsernameAvailability
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
 	ApplicationproblemJSON502 *BadGateway
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetUsernameAvailabilityResponse200Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetUsernameAvailabilityResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -22685,6 +22876,11 @@ func (r GetUsernameAvailabilityResponse) GetJSON200() *UsernameAvailability {
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
 func (r GetUsernameAvailabilityResponse) GetApplicationproblemJSON400() *BadRequest {
 	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetUsernameAvailabilityResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -24666,9 +24862,14 @@ func (c *ClientWithResponses) RevokeApiKeyWithResponse(ctx context.Context, id I
 
 // CreateTokenWithBodyWithResponse Exchange email and password for an access token
 //
-// Returns a short-lived HS256 JWT. Attempts are rate limited per client
-// address and per email; over the limit the answer is 429 with
-// `Retry-After`.
+// Returns a short-lived HS256 JWT. Failed attempts are counted per
+// client address and per email and address: over either limit the
+// answer from that address is 429 with `Retry-After`, while the right
+// password from another address still succeeds. Many failures on one
+// email from everywhere only slow its attempts down. As an anonymous
+// request it also counts against the client address's limit
+// (`RateLimit-*` headers). A token stops working when its user's
+// password or role changes.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -24683,9 +24884,14 @@ func (c *ClientWithResponses) CreateTokenWithBodyWithResponse(ctx context.Contex
 
 // CreateTokenWithResponse Exchange email and password for an access token
 //
-// Returns a short-lived HS256 JWT. Attempts are rate limited per client
-// address and per email; over the limit the answer is 429 with
-// `Retry-After`.
+// Returns a short-lived HS256 JWT. Failed attempts are counted per
+// client address and per email and address: over either limit the
+// answer from that address is 429 with `Retry-After`, while the right
+// password from another address still succeeds. Many failures on one
+// email from everywhere only slow its attempts down. As an anonymous
+// request it also counts against the client address's limit
+// (`RateLimit-*` headers). A token stops working when its user's
+// password or role changes.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -25517,6 +25723,14 @@ func (c *ClientWithResponses) GetPlanModuleSettingsWithResponse(ctx context.Cont
 // quotas are whole numbers (422 `offering_item_quota_not_integer`). When
 // the vendor cannot be reached nothing is saved (502 `vendor_unreachable`).
 // `client_secret` is write-only; leave it out to keep the stored one.
+// `datacenter_url` is checked before anything is called (422 naming
+// the field): https only (`datacenter_url_not_https`; http only to a
+// loopback address outside production), every address its host
+// resolves to public (`datacenter_url_not_allowed`: private, loopback,
+// link-local, reserved; allowed with `VENDOR_ALLOW_PRIVATE=true`),
+// no credentials in it (`datacenter_url_invalid`). Every connection
+// to it is checked again, and redirects to another host are not
+// followed.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -25541,6 +25755,14 @@ func (c *ClientWithResponses) SetPlanModuleSettingsWithBodyWithResponse(ctx cont
 // quotas are whole numbers (422 `offering_item_quota_not_integer`). When
 // the vendor cannot be reached nothing is saved (502 `vendor_unreachable`).
 // `client_secret` is write-only; leave it out to keep the stored one.
+// `datacenter_url` is checked before anything is called (422 naming
+// the field): https only (`datacenter_url_not_https`; http only to a
+// loopback address outside production), every address its host
+// resolves to public (`datacenter_url_not_allowed`: private, loopback,
+// link-local, reserved; allowed with `VENDOR_ALLOW_PRIVATE=true`),
+// no credentials in it (`datacenter_url_invalid`). Every connection
+// to it is checked again, and redirects to another host are not
+// followed.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -27324,6 +27546,30 @@ func ParseCreateTokenResponse(rsp *http.Response) (*CreateTokenResponse, error) 
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers CreateTokenResponse200Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateTokenResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -33995,6 +34241,13 @@ func ParseGetStorefrontOfferResponse(rsp *http.Response) (*GetStorefrontOfferRes
 		}
 		response.ApplicationproblemJSON410 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -34002,6 +34255,64 @@ func ParseGetStorefrontOfferResponse(rsp *http.Response) (*GetStorefrontOfferRes
 		}
 		response.ApplicationproblemJSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetStorefrontOfferResponse200Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetStorefrontOfferResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -34084,6 +34395,13 @@ func ParsePlaceStorefrontOrderResponse(rsp *http.Response) (*PlaceStorefrontOrde
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -34110,6 +34428,27 @@ func ParsePlaceStorefrontOrderResponse(rsp *http.Response) (*PlaceStorefrontOrde
 			}
 			headers.ETag = &value
 		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
 		response.Headers202 = &headers
 	case rsp.StatusCode == 401:
 		var headers PlaceStorefrontOrderResponse401Headers
@@ -34121,6 +34460,37 @@ func ParsePlaceStorefrontOrderResponse(rsp *http.Response) (*PlaceStorefrontOrde
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers PlaceStorefrontOrderResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -34161,6 +34531,13 @@ func ParseGetStorefrontOrderResponse(rsp *http.Response) (*GetStorefrontOrderRes
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -34168,6 +34545,64 @@ func ParseGetStorefrontOrderResponse(rsp *http.Response) (*GetStorefrontOrderRes
 		}
 		response.ApplicationproblemJSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetStorefrontOrderResponse200Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetStorefrontOrderResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -34201,6 +34636,13 @@ func ParseGetUsernameAvailabilityResponse(rsp *http.Response) (*GetUsernameAvail
 		}
 		response.ApplicationproblemJSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -34215,6 +34657,64 @@ func ParseGetUsernameAvailabilityResponse(rsp *http.Response) (*GetUsernameAvail
 		}
 		response.ApplicationproblemJSON502 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetUsernameAvailabilityResponse200Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetUsernameAvailabilityResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -39668,15 +40168,33 @@ type CreateTokenResponseObject interface {
 	VisitCreateTokenResponse(w http.ResponseWriter) error
 }
 
-type CreateToken200JSONResponse Token
+type CreateToken200ResponseHeaders struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+}
+
+type CreateToken200JSONResponse struct {
+	Body    Token
+	Headers CreateToken200ResponseHeaders
+}
 
 func (response CreateToken200JSONResponse) VisitCreateTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -49552,15 +50070,33 @@ type GetStorefrontOfferResponseObject interface {
 	VisitGetStorefrontOfferResponse(w http.ResponseWriter) error
 }
 
-type GetStorefrontOffer200JSONResponse Offer
+type GetStorefrontOffer200ResponseHeaders struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+}
+
+type GetStorefrontOffer200JSONResponse struct {
+	Body    Offer
+	Headers GetStorefrontOffer200ResponseHeaders
+}
 
 func (response GetStorefrontOffer200JSONResponse) VisitGetStorefrontOfferResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -49614,6 +50150,34 @@ func (response GetStorefrontOffer410ApplicationProblemPlusJSONResponse) VisitGet
 	return err
 }
 
+type GetStorefrontOffer429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetStorefrontOffer429ApplicationProblemPlusJSONResponse) VisitGetStorefrontOfferResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetStorefrontOffer500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -49640,7 +50204,10 @@ type PlaceStorefrontOrderResponseObject interface {
 }
 
 type PlaceStorefrontOrder202ResponseHeaders struct {
-	ETag *string
+	ETag               *string
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
 }
 
 type PlaceStorefrontOrder202JSONResponse struct {
@@ -49657,6 +50224,15 @@ func (response PlaceStorefrontOrder202JSONResponse) VisitPlaceStorefrontOrderRes
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.ETag != nil {
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
 	}
 	w.WriteHeader(202)
 	_, err := buf.WriteTo(w)
@@ -49794,6 +50370,34 @@ func (response PlaceStorefrontOrder422ApplicationProblemPlusJSONResponse) VisitP
 	return err
 }
 
+type PlaceStorefrontOrder429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response PlaceStorefrontOrder429ApplicationProblemPlusJSONResponse) VisitPlaceStorefrontOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PlaceStorefrontOrder500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -49835,15 +50439,33 @@ type GetStorefrontOrderResponseObject interface {
 	VisitGetStorefrontOrderResponse(w http.ResponseWriter) error
 }
 
-type GetStorefrontOrder200JSONResponse Order
+type GetStorefrontOrder200ResponseHeaders struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+}
+
+type GetStorefrontOrder200JSONResponse struct {
+	Body    Order
+	Headers GetStorefrontOrder200ResponseHeaders
+}
 
 func (response GetStorefrontOrder200JSONResponse) VisitGetStorefrontOrderResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -49881,6 +50503,34 @@ func (response GetStorefrontOrder404ApplicationProblemPlusJSONResponse) VisitGet
 	return err
 }
 
+type GetStorefrontOrder429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetStorefrontOrder429ApplicationProblemPlusJSONResponse) VisitGetStorefrontOrderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetStorefrontOrder500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -49905,15 +50555,33 @@ type GetUsernameAvailabilityResponseObject interface {
 	VisitGetUsernameAvailabilityResponse(w http.ResponseWriter) error
 }
 
-type GetUsernameAvailability200JSONResponse UsernameAvailability
+type GetUsernameAvailability200ResponseHeaders struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+}
+
+type GetUsernameAvailability200JSONResponse struct {
+	Body    UsernameAvailability
+	Headers GetUsernameAvailability200ResponseHeaders
+}
 
 func (response GetUsernameAvailability200JSONResponse) VisitGetUsernameAvailabilityResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -49931,6 +50599,34 @@ func (response GetUsernameAvailability400ApplicationProblemPlusJSONResponse) Vis
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUsernameAvailability429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetUsernameAvailability429ApplicationProblemPlusJSONResponse) VisitGetUsernameAvailabilityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -56232,552 +56928,560 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P0Jc9s4tj+AfhWU3q2KXZeSJVne69X/utNJj3uyeGJnehb3EyESstCmADUAWlF35bu/wgHATaRELY6T",
-	"jqbunXEoLlgOzn5+589GwMcTzghTsnH+Z2NEcEgE/PnqFt/r/w2JDASdKMpZ47xxOyJIEMljERD0SISk",
-	"nHkolngQEUQZ8q+GzbdYBSO/1fAa5BMeTyLSOG/cNbp3jYbXkMGIjLF+r5pN9A9SCcruG58/e42rkIwn",
-	"XBGmPpBJhGcknP++r0RMfDQdEYbUiEpEJVIjgqTigoQIMzklAimOMEMEi4gSgQT5PSZSoSlVI3MzHhPk",
-	"J58LZs2/k1l+wPozJaMdcB4RzGC4b3iAzaiKg/xlRASBLwWCYEVCxAWaEBZSdp+uXoAZGujVxGF+rQ4e",
-	"OweSiEcaEHnQHnSCbnhImr3hEW72BsdB8zQ8Ic2zYRt3Bt3gMOyRAz4hAsYiD47w8eAkOA2bZ6Q9bPZw",
-	"Z9A8Dbph85DoF5jfluzDB6zIGzqmCv5rfnofzHpKhKOIT0mIJkSgKWUhn6IhF2ZfgogSphAOQ0GkzE3w",
-	"uJ39/pgyOo7HjfO258ZCmSL3ROQH84GMMWV6jNUDishQaSqEpY+F0CMwA8sN4OhsvQFIUrIaNyTgLJQo",
-	"ZopGJV9GhIX5+fe6q3yeKDG7HCoiqj+tOJpiqtCADLkmPDHThIbvMWW5Dx+usvD/sqt6FVZxAfj5hUQ0",
-	"9BAJRpyEaCj4GNbAnTku0BiHBOkTcYF+j7kiiCpzfgWZcKFgqGgi+CAi4/xBOBx2gi4+I82jwUnY7AWn",
-	"pHmG24OmORGGnhfS8mevMcECj4myTO1lLCQX5RPyGfmk+gHc4SM+hHlMBHmkPJZogu+JHh3Vt/8eEzFr",
-	"eA2Gx/p75pncSMb40xvC7tWocX7U6Xql3G4Jd6UFtnCGD0knODpqnoTdQbNHTodN3Bm0m4dBLzwix8MT",
-	"fDpwA5xgNUrHR/WJ1ztCheapRd425GKMVeO8Ecdw5wLOHMz+Tmbz475EMaO/xwQ9kBlwA01ILCQhIsMh",
-	"CRTaw+jjx6sfNbfG6J7zEAUjTgOy30JA4JoI8uxZvwmzEA14ONOUEuGZ4fRDKqTSqzThTJL8Eh0N28Ep",
-	"Puo2jwZt0uzhQ80nD4NmNzwJOoNTcow7bbdERtSli1QQB1W72T068vTRcf/uLF+vD8nKb2/dLpDbTzha",
-	"X/MyVhPeyss6BNWi/NxYZcRw4BFm90Sv2gBLLX4Z2sMS9BOt1vj7FwgjqXBEEGdwX6/TLSosHVBYyidp",
-	"lZwqIjksPfEV4vQa3xMk6R+V7CWC57KfCskQx5FqnB+1Pf1dw8e77baXcvVOCVf/rHfD7Diwwx9w+BNW",
-	"ZIrhTAdcUx+MEE8mETXqzYFlzf/7mzS6TrJG+olQf+CRsJCLfswEwcFIq4INrxEShWmUbI6+A4U0RIwr",
-	"q6Zd6L9HQLNYIokfCXA8qbCKpZ6bXkWqYDt+wCFyQ00mNlJqIs8PDkIeyBYOBGdUNicRVpqjtew43fjl",
-	"QckwP2dX9X8EGTbOG/+fg1QnPjC/yoNr8xKzhmXEB/MLeByZGRrFLhgZ3W+IaUTC/HwNjYYtPYYfcGil",
-	"7Wb7gCMaws1988XiNjipTCUMEu4HsheCawH53+RVyaH1GkNKorBx3tD6V9TwGmMiJb7XN02EVjzVDN2Z",
-	"H+8a+s1jKiWQ/K/pXvY0aWb30k137b2cm+o2tvItjvTnzKaZ+5uUwbfc2p0jf+7bPtqDRUJ68SSScTBC",
-	"WCLfLaLvId++pq+n63t3LLlgpK9vNGfySaFrLtW9IDf/eKNNBL1PYNx4yOex6vNhX2jC0e+M2QPjU9aH",
-	"j/v7etD+2E2hr+nEv2O5oRV/9pAfxobESP+BzPQFJTCNKLvvh1hhf791x/TavgRyvQwCMlFGlFWQaRl5",
-	"ChJSZegLj3lsH7J/NU5bh4cNr2HU5mDWOG98vPmxYXQ3NQP9Sio+BgYsCIb3N36PMVNUzVAXNe/idvuQ",
-	"oA6sYbfdPW52Os3Ddqtl/u42uz2gRsoetfDUA/nVayRGEwxGKTKe6DF2vIa12vqgFKXvu+20z9v6//6j",
-	"GbU+EieD0+AsbJNmZ9jVxtmhNs56pHk0PMbut4bXeKAszAy54TUiLFUfTp0WAB9v0YEiDGsq/ZOGnw/4",
-	"cEi02OhTRcbyHB21D9GNsQjRR4YfMY0slwX1Fnh58vbzzmcjdInUkxjoFYwlEefGWDwaNvXgtDptjcQO",
-	"7g6cEglLrATVi6StBfPRPsy2TfQ0D/WjR2GzR46HzVN8Nmi2g07YJYfDHj4aZPh3w1q8Da8RT8IFC9pp",
-	"/wdOr/mWJZj5+7tHuQ1wRGHGdhyekNPhWRsm0+wFh3puvWHTmbx6opqXCUL6SlAcNc6HOJIELv0eW7ob",
-	"c6ZG0cxtb80Jg90QxkQfGJIMuNvsHukNijAzQ6ypv2ubCEf9WEQZrkjibjOIeBw61tgK+LjhZTdd/4Mr",
-	"DLSQpx99ZTLta1WoP+XiQW8Q5UyL2M9egz8Sge9J/37QOO/oLVc88+/258yG4kDRR011MaOqPxF2t5KD",
-	"3Gm32u3Sk7yYAMyGahp1BhVnikvexOGYsobnFAxzRiwx9o5O8fHZsEnaYbvZGw67TXzUGzQPj3ph++y0",
-	"R7qnXXgStMLG+eHn2gLCsLprS70VEj9VMQUJuAjB+RSiAY0io3CC9WjlF9qjSqufhv3AjZYnIiy0Ls5w",
-	"tH8Bj1hNYoSNiA44G1KQSPpHRqbI7DKaEdVC1zwyLoeEl2lpnnHiVfuobrNPecjPOZ0ME0qdSn8mf/dp",
-	"+Bk8ZQuMbi0tOBtGNNhMnaGpKdG3/KxPWX8Y0fuRyqo2l0UXH5WoYIfojZKKRhEaEK2BTQQPiJR5jbPX",
-	"Pku1lGQK66ooi4e/Lc3TzTyww5WpAej8UHp6BPTM11wMaBgSttG+DJO3ZPbg3zwWSPCIoDGeAemGHHYi",
-	"v8CH6QK/zrxmvRVOB7Kt1QxwFBHxQlbM5LPX+IkzstHqAW/u3+vX5LRzKhH8ZJRzFHF2TwRKZH1uGTsZ",
-	"bfon86b1VjAzmG0s4ZVC5BPVagcaxCo/E/iUtXeumNK8PnplNKBNeIR9U3Ytb/iYWDsL3LCCs3vNkTWF",
-	"ShqSvJGZWUo3LNC1iEBmeGuffze0bazsJUMxI58mJNCLq82OWJDUoHTf0kseUhlEXCZLDULnWpAh/bQ+",
-	"WwZpEvHgwej+Mh6PsZil1q+KBQGhRaWMSZjIOi2CcRTntwx+6k9gSH370uJZWPDOC5SRpsi8BqIpKbEZ",
-	"6fyEvL10DnrbFH4w7DW/RHaUWgrxMeGMIBJJ8kJ6iPGpNtw4C8jyxTJvz6zVldMppkQQxOLxQB+yjBw0",
-	"D+olg+NINF3f00fC0vjAF1kiM/LPn7fFqee337pdJFHnCOuDQUSeiiAagdkdc89OtZKVWzKq0J5fNnJ/",
-	"30M2tHXHFtAm6HaaPNMNHwr+B2F3bO7Fhmr8/Ra6jCRH/kKFwbd2+DuuXvOYhRtxTcZVfwhvyZDSO248",
-	"Fy4AkSeNXkoa77hCr+3T69FG+v1tkIMeD7wNtggcW1TSQUSQ4kYRAqkO7PC9U2TX82QsdxMUrNQ13AQy",
-	"ltpyXuolqOUW+DZcAcmiOVdALZKwU0+2dAVTrWCfLTG9qPrKza1kCSAKtKGUh8NpfKpzYiwZmF5Nu6ke",
-	"EjFjWgvhQnOQgJAQBHpRlqWzynwiw4Des2iGsHWWZz6VJEpoYgwvjFyzcRv76acTY6WDBilGAkGU0Z1z",
-	"63SluT+WcspFmFeBH8hELVyX7DsLrvvkjWb2yeJoGaa4lnrz37qAyzYPJSRMURzJp5b75bOBFYsnREgg",
-	"jtyCXSJGptpCSCYFgcoATt7i9UrfmHMHFN8HwXyte1lmmbzfkRLoR+NYKjj5ImZfcJXSOWxPO8odHqsY",
-	"/R4TranAxM71fB2jM0StFZQyYteaDy5fUTK3oHfMaFnZ3/RnxvzRcF1IEAEtq2wFjJZ1x1SW4KlaSOT5",
-	"V6Ukl0QurvEs4ji85fwNFvebGe8DHs76ivN+BK+qCK9BsJ3qIXMEN+aN94wPxIbB0CsTy7jlHL2xb16P",
-	"rgoD3LaXyc0M3q63GbNkr4lAGJQqifY66C39YR80rmsBWUpUv+11IlY2iDWDQ7c/pnJsQ/CFPbDpM6M0",
-	"xnqBhkQFoN3PH+tOJsqcHSt67QTUutHmwkC3tRdpimWS8wDOTRwZJ59Vi7IK4RaC+5ohgEZ0HwtStBus",
-	"5oSDgMcMzmh6K9q7fPnh/burm/7HD2/2876XzEko12M3CvQXhrwVNwxioN2gCRZJGD0zV2t/ZLx2n73G",
-	"LedvMZu5LMWNdkNgRfqQEFLwmXCOxpjNkLNQLkBfmqEIK236ZAi+m5Fj+jE9NpQMbt01zw1sG0v9ASuC",
-	"7AvdZPBQESNcjAtDmgTIghaeZGw2k4ybsjHYJw4K6a7ZlM9mLum01kvSJwovssmjNV+i73bZn80k/XPh",
-	"w2miKKzmR4ZjNeKC/rEhx43hRVp7DHCB6t6aVA9N9i5NIqNp5rWnTkp1uaGtS3DFYW0l/yOdzwDPzSVD",
-	"Yr/88kvzMvP5coMPWx+DSSUhy+24j8zGpTTveGUju1uKoD2QWV+QWJb4WouxMq1u6RuNTwyjkILvnimn",
-	"B+T5STe7s5kJWK1mKwG0zOi3w8dDrs8pEnFk8gQFfyCshS7HnN0bkwkSZsgjEbOM3jvGM+A958iHrJMA",
-	"/O8mAaWfuLVMNg9miGoTAyvE8JjIO2bd9R7yTcw81dQgE0ez0EKOD8HBSD9N7aggmQcU22QZgCAv7+8F",
-	"ua9wPvyNTxFGkNzwQqIQ02iGYonvCRqQgI+JyQi1oWuXUgB5YSweN87/2xjjT9Yd1fAa+PG+8etcfqPX",
-	"uJxQmxxs88Ko8Sdk3WSZZGM926aiY9IoeZd7ZjCrkaBsvGw1bgN/mqahlcZichL+nP9B6wDMJqDU+Lrx",
-	"+pZzikk8iGiglTihnG31QGaetnq0TnrPqCSIwsGbe7Egj/xhxUkJbhjFovPzdzL7oG/7/DmbxPtfk04O",
-	"q5JMyr4w5xNNaYQPfiOBSmnkJdwE7Cw0yjaOrjM0YzNz8mTktiGbNGwTXquThoubVOAC4Zgybf9HZqXH",
-	"+IEgDDnTMuATEkIhEbKv0Gu/PFU+u1Aw5GXLAOPCUfR+CPlxizbEnrDPXvGIGbO3nLSmIx4BMbXQzYhP",
-	"GUzXFMmARzRNAF88GfuN+en8mkzoDTUJrPVmo+9+SxQumU+IFXD3JH2p1qq4gWEh8Gxu/PDO8tGnadAv",
-	"QW6WVodoeQBlIRgdtbs2hTnLJEuzoO3FjCbRt5pSKQ9NE4HrjaTXbpeNpCQPOJ/42fAaAxy6KFP5UGgU",
-	"UXb/Ok2PKw7GZstpax/+3Pe08BCKCH3xcN9DkowpZizGkb5yvO+h9F+d7r6HBpQwRs2Fbm/fQ0pkrhwe",
-	"7+ekUJKdl3xG6yGZb2jplP6ZvlwTd/riRdN9y0MSgTJlPzoRZILhrE+4VPrP/pB+IrkLEzy7X/TSDzGb",
-	"F4tY9vlwjmEvEoar8HebISBrn6J0qK/No/MHymsMKaNytOJQRgQLNSBY2afyRPQGS4UkvQeXYkSHxIm/",
-	"KRcPRKCQQ36DynHfhd+rKY7TZODikJKY+hiHxEPg0yAhwtJoY8EoZg8o4OMxVTLDN5MyCxfJq7vgf6cm",
-	"EJoP1JUoHPKBTiZldUT6XdItnIjZC4kmRFAeShMYNTV4OBIEhzO0N5jlymNjtl8+DVBHVtxtZxbUnfyN",
-	"uV8TG1c4WvbgW87IrFwjgUX37LlKBpLZ6HQB3ccy56Sw/Es1mXQGa2kz9U//OrRUWB54xeJJuEM/x6Zc",
-	"wn0JOU5HhjAW6w1wV5K4v3gUf7dzdcwXRxE8ysgURzLDcpdw2+dRRDLcfhNlpHg05mvgIdtLxBNFQv8c",
-	"sk0ss5SKa/pGe4yjhO2CLep/+Piuf3N7+eZV//L17asP/v7FHdNbg6hyxfNS4Zn0IINF85Hf+OCFtI63",
-	"PW3OQvqx5hZgKkpb5yuVNkdTKW3CTHrbTGhWHyWuDXvjO0oUkswkSnczn4VdUjppw/p10q+nIy6T+L6k",
-	"IUnTgTMB5Dmz1RStlOlg5sdsraFlF1DDV4dYrL/7JbyoTNZWy6df9LZlPm0m7SWF7/oq+AsEZhIHLk+h",
-	"1rCs7CsbUK5eZrW8jFxxR41HS4wPcz3Hzd0OZYdWxl9csLauSn1WolJb2dk3a60/DnHVfkg0YfcliYbZ",
-	"mhQoh0uy9dLLn6jxsed/t/8iY02wJLm8LP+dsn4sM2sC/ieTj1a4+MhpaA2SJAfNKLVVyZgVeYfusn5h",
-	"dt3zGR1VCQ0VgXt9fEV/hKVWpMcAReIu5l+bXErTiZx5r68m5Snuohu10YX6ERmqfsySLYTSnOQewcM4",
-	"UP17wePJ3NW5f88m6T65zCjyaWJLJt2V3KiyF5MxZC9OBH+kknKW+0URMabMet4VTvfC1cskF6ytGfF7",
-	"yrIXVSzcTaWMNrVNP07COqrMmLLs1U6RdbrQ/VyN9/Fid43XmAqqyHsWzUyx+OdsVdBizvHR3ff5cxkL",
-	"AFbxA44wC0qUnEH6Qw3l02vAIRNL64jgo1fm3jmV1Vz2km//Wjnsq+Rr+VHXNHTMhTK2d3P9Ikm09lza",
-	"hj08xm8No5S2msQwsReZQqa9xDn2QiI+ZVYxwBb9xr76hdwv+En01fScllBlYbHgV7DsSlfJlYfO29gG",
-	"faZUewWzTpQbWmu6rEOq+nY7S8Q2pLdxhvyfXt2ig8fOgVtRkwDot9DLjFZhf0MjHoXSM+AQQAcXiIwn",
-	"amYgVBhnpLZszx+CEglvpxAtiprOnYW02K9kIU3NeHYNXRX5umZ7TW98iYvd0rUkoF+b3GAqk5W+QHgg",
-	"CVMWwsieDj5lNfy+XmMysnmAaxrEjoZTczibKFuXBpNqx8wDlKnjXqMU4qfKqe/2yEzKS45Remgy256x",
-	"tN3ncwcoN5NFx3c9Ozo94VnInXbbW3jiJ1gpIjRp/P/+e9n8z69/dj//z4JDvf6JyNPhjwa3Q7rE9Jtr",
-	"AChB7gnPZBcbRpHGj8E4KY74sHzE1ScuJ4l7C47W00RYLlBWWCS8D4QFjqZ4JsGSXfnA5ba9VkTGLdIi",
-	"YnweD0IiyTbwHxQ4Sdab4jRRUx5Wrgzap7ekCX6Nx/MZTkg9WtVbPOaPpF+cVkGYiZggc6dMkrupMrlS",
-	"4PqBv7I+3QS2cF1xVKZTv9KrdmuN1hKdmoclHPA1JVEoz1HrJR9PMJu13uEx8VDLfXDu3/AVD7WsZ8D9",
-	"7v7p1P7MpWsAUPj44Y2HWtad0XoHVV6ZC7dc4Sjz7x9j8iNW+jU/4plsbSsMs6lSI2Oz3CXuL+cuQIpz",
-	"D5QWm0CDfDsp9OefhQX4/BkKRGPil87wGVUON1HP0M26ukSOJtdSKL51ss2wmE5b/2cpd1qTqT0paRaF",
-	"xTJkuBIZX6CopdTyPBI/z0Q3EPu5F21Jeu/Owrd4FubIHDYsgVooRDlKfeKXSCrI4BzjYEQZaQqCwYEM",
-	"WZFoL4dslkchm4M6Q61Wa79U3FhguTJj3WCWYYXAXvJQyBXgHnCBGMRozR0S7fl5rKOWhS+y9dpgchj8",
-	"V8jBLB1HAmi3LJRpBuyZRUufK2MtCbhJ3aDDYUnQIQu0ksQQwKdsgJcdOF/hWs4nnrkKvvXi1Qgb531S",
-	"stBXvO8ccyatr/CIxCwc8E/9kEKWb7kd8RNnpObUO2UpTBlgkrLX/43gSI3myTnVblMkT/6wPLfNPFa2",
-	"kTmokrrpYWUzSuBAyubjwm7zHkyTJwzRmroGzqre7IGJOPdFzOrmsq7lIF3kKMyhudUYQAq3ViOFom5G",
-	"kJQrvRXcsf1F7o8bohxUfYpYQTOgETmfiGZQBiks42vXm6MZIWEhAsS1/VrukTpZI5boXPpRRNkK+WL2",
-	"4TeUlbqSDazG/IqYpHkTVTRZ8wa9MZgRLHIXpMk7JOaih+7xpDkUhGRc4RDy1w96th4I1tosbimnh2y9",
-	"VWh22ebaRANwFcNOZROGPb1vAZeqnkPLxT7r7sC1eaBs9W3Ak7CwFiXb2yHdq9YD9ZwIlkRSl7aMB6sk",
-	"edlw56pPrE7Et/hT2Squ9uX1jGcTnK3JoFaxtb3GI6fhSuMpM88T377NrsuMOB8DcFub3bQ0zS4rxlIB",
-	"VaC8HN2u6wHIMrW5I2uTedEetvjn5oPARyRR8QQNCdn3kM04g/imfcTcue8hl4Kmf4SMZGDjQhAspFY6",
-	"DZwm2rOKKFwwoI2Z7KRMewSsNMeIMPOS0hsIxRIxtgk++x7C4W+xVPq4Z8eU3C8wlSREYxo27Tizmkea",
-	"wmznlU2kSwBAIc7jvrJISQGWX6Go1D4tuX0p0QdcgVqVBWug5OfLnDQ31oLMQGzz8STWxsKecX2jEBLc",
-	"sgVQgC1hUJtwWkLlGVErs3ZLSmIryFa9Vk6+PjVTnnBJC+uZ4QYpUuy8sReSgI5xhMy7SiVnFv2nTs4B",
-	"/tSnYZ4R10xUSPlvHmV29azgZEES7pWduJfFY858yjGrRjqLhBwXMJxkpzMBF0E0hzSZLcBeTAaRTVXz",
-	"GkCCuRNoXPmLT99zuKkq0wLrO6jy2kBmlUKBh8DYmSu0MP8DOWYLVkJL7U3Z0ADL+nZSpZdeWJOh4hjU",
-	"67GSy3cxzyXecWGOPIw2oc8yYnQle6U2KtS0gYnK0OX1FdSEZVMcLdhydVaO10joqayLBWX3zi0jR1iQ",
-	"EA1mtoA2okYLLpT0pQ13yl4oJaDou448Li9DPwXteJKMDauFR1iqpE9PDb/YW6KIIOHLkYOFWSXvIF9v",
-	"u7A+LXPrZy+PzV3wNXZq+Bo35Yr57+feV0ZRb3kYVxFUkrCod34MNxoPiE2TRJBMifZ8xhkxGwhXJJI8",
-	"MtXlPNbbR3L6iq0M1+Rf5f8xo7ohSlF2L8sS+oKHeNKPMnhs8y4H6FBmz2fVrzaB1YI3zIdTNcMLCFNE",
-	"GMT2shyokFaOIYtHX/b6eSD3RRv+3t59pcj4J1joRgbgHXRQgHX/s8HiyCLDGEWqrPaHr/xUiTDIrE12",
-	"xcvWN7ca6bJ5c5s5tyzVdOso5IpNYrVqJHCehoqKk/sNUQP9gsckiyQIwyxGIurEE3Kkud6zaUnwKvGD",
-	"sgzceRJPhZmgJQGKRSdgRWaXPx9J2yO7X1/uvBQMDSxCa9LtkU9KYPTTDwgP+KPZfcmHyvy8f2GSuSyO",
-	"RvqDpQnbqamdBqfMlWbHW/OIFlxUyQe1kfrTD+A70wz/AjU7iEoUM4uws4UBrXL6qw93+VlmBlhi4emd",
-	"A8w2epKWSGP9ghYCTJaxg6jCBbvHgiZPOQIsO+lZtGSMfr55/84CBc8rManGudisAm/gmEuFzjL/aZ2d",
-	"ob2pK+hJCpagIktCdzzbrsvlyAVYiFlmlBd3TLj2lzCBMRcEkuoEGQKIy16v280BjkwECagkADycrFK+",
-	"Xgr6WFnzGTD7DCYf1WwUDciMMwtsMoDy0j3QH5CiYyITr4SHMBpj8RBP9F/gCbJLjD8RuQ9d1wojM1Ao",
-	"dywDeGI+6SKBttQsie10uq2jdj47svn//ttunv36Z8frdD/v3d21Mv/c/3//sywykb77482PtfMuC7Sf",
-	"WJDJm8vI+h2ZZlPXv56s1682Q27VbE4Hll03CNsridtlsbKNjqu1FdAqIDBqVBfGFR1aYKay3/UB0XLJ",
-	"XSlTat9l3pFVbVcgjGzmYFpQVpUSr9cNgQUFgROcjTsZaxxZVy2gcRKToZtNN6wV2TCA1gCGGOJZSWXE",
-	"j5qxTbT1FsZJ/T+PQiKVG4cLnrkWtxl8USqRhcwuiLHD4yNvYZfb3NAKq7XcW2XrsupOq3zkaXXXheHc",
-	"AKlZWLHcrE4Ol3R5zA9ttWkV4+KFnSuZddmxA72qxCizceaxw9ioUUxt8Dg0T2KQnJB1Y86rf8vMqWEW",
-	"zKTG11Pwk4xeCLKuPyHCqly1fEcrV6ck/WAurC8aZLo+f0kkWNaLK7oGZH/WvLe6wmYFp0OxoLI6w5Wo",
-	"eNIfkvovVtx22FjiQ+O2ZNPOPzu70tF5BQLNkoubfHa88zSZI8DKg5E1OOaJ4SUfjzlDGZw/6Rl8xZAA",
-	"jwN/F5Fo7zWNCLqZsQDdxe129xjdjLAgHnrHFRaznEclgJdC/W7yllIRVGIRrSiAzJdWMLz+YbrWfc4P",
-	"bo0XfF6y4P9I2uOVzycbYuGxqZYumkTzVpH9pM13mAMadANA2iC1DgLubEdswbnMw3M2WXn06b0Iy5jr",
-	"ehk5qyXdWLCU/gJMkI047Ihqu2dWOyoBS/HqsSIJoi4oIL+nrNaX3sCdNZi5Y+L1geO8XM102RtBY3gh",
-	"0T1hROidTgDSvQyiG0FQJA8anOvwjUOnUiU4HOau1qbiokQYZ3Wr1UKGqwuCelkosHWZHBT4q58IkZIa",
-	"XbuSxhSAjB6GMONsNuaxNEt3YdY1WXDXPag8dqrIRK5G1DeKTLYSEl0vLyVbdL/1io8kpSSVzFlBm43K",
-	"umHkWVWOtAqx26x4duzE7cC6KSWwI2sVkwQZ837RZmU9Aevw5U2Y7roHPi8al5kka8E45IL5pcSSvLZy",
-	"34x4mI8TB6os6PjLiCMcKBKe5w/9IJ4RgfZ8g9Pq73t5fxlVkkRDtOfLmVRknDQLI6aPpGO/tg1VJjMH",
-	"XqcJFJ6DFJx8EDYlhlJ9DaaRQZesQCtyXS3TG53FD+ODGXvIh9ZQJvuShibv0veQjye0/0BmxV+g3Tj5",
-	"ZLKa7Y+2EMLe0cr56lZpPDU/0VWwDwUfrygVFmg0iq/0rjkrpGF3qQGTqKTT58nrMMrkBlkdGcWoFHYa",
-	"gKXh8Eh6zyTIVo7A4Y2L+gi6x4/kPBNAeyHvmGmHjfbseWMAYO0iC/YcggpngMsw+LMIC0DPliM+bd2x",
-	"K2bTEJwyxNmcMoT2GFd6eBGVSu4XHM1/NiiTSsSBbZzduKH3DBL/FFrYoxtBGlqmm3XanjdtcGOxeK3v",
-	"EV1BeEKmYL2cBeQCPRAyAbQ2PIQMh5UahVc21/5clFn5iZZUBo240AuV3JUkZsA+e1m0cjPEzCbBHk1H",
-	"xDrCMm2yypXRzBTnWTW8hRvwUNPUZaEiM88XzZDSV8DeLEdCzowqp6PkVq7yoM8nQKVoVngyEfzRFOZk",
-	"ciuqIPQCzAISVZXgpIrknPRLsyvnEy85IysCfpJJeQUZmeizlksSCQHWQmXOuJeQv1Ws/WSqPiIslFar",
-	"dotle8Bb/S3jWR/zkFhnez4KbC/qjeoDiBtw5IBI2Z/wiAaUuFucXafv6uuT178XmJnPpBvw6/JqIjJJ",
-	"cwbTJa0kiY+GvvN7tJlSt7K7UfD43raM/fjhDdoDZMiss3F/M4CcKq+d1yg93RlQfNMVe4LVyH4ZOms9",
-	"ELb8pGZVRecP1J9btBNOEG8qVfWmrilYvca1Vf9KEK3GBvavem9tZrvdYX1rrQ36MphXdlhlkFduxIB4",
-	"lYrJm2uDfuWa7u7Z2h89GOTbq/7+E8JifUEQq3ouDUsdm2JFAVogcXXBRek6y2Yy/cYHtk1ga8G7onI9",
-	"MBW11hBKS96MSpQTCIs+YJn/Eq5mQO1CKKLQ93ugQAEGdusLoGblFmNjdCy71wCktKL34TmgoOoBP3aX",
-	"550tCvVnPrRgydbEExsv9wbn9uRZ8iWKB66Q2YGbf7SbZ7+mf7b6/9f89c+ud1wne2UxPZsVWrDuz2PJ",
-	"Oom5gS1rX3EdYVYjeF1vevkw9q9zWWpGo9rTZpFv9CzfCLJ9FDNFIwcTZ2PAzgqGvoIhlYEpqyMiIGU5",
-	"aDdEocHMvqMc+wAStGq9IRPNmHvNZrHx7Uao5ao0ozf8WlSgXjvzIiMk5gWP68Pp+gyngsg+nki+CDO0",
-	"13bJIBQsfaOwSaL2L5DUCjdVCEvk2nzmtLfqck856W+wC5Xe1mzQfI7g5ugn2YL5hVvAMfQGPCvXgCO/",
-	"Hc5xLUpxHAIuV0CoY+GKQR79xOoBtM3SYQCN2xpvda2hZIz9lRZETlZcDzlZeTkWmI7J5z2zj9kdKnxr",
-	"borFvVlyDK7NqVlRaymTBAvJ3t5WKgBqPrgZs6lag6qeFzkv0l7BMhExk/seMkW+njVU0J4k7i5j5RSK",
-	"onP+tQQb0zrXyhxqdohbAtf68krjmsbl1nXNkr3PdWivixtUBplU6H9evo0GN2PT2tEnxIN0bRZq3j4m",
-	"asTDmnghb83N66ChuFYrVf2pBIE2sUENKK1c8wn4R5Izb2eTfV061vwglnZpsnNezxRcjRw234S5+IbJ",
-	"Q4HiFYSFoI8kvECMT23wFmyHC1ulYpNWhrGKBanfLC23ZUV+UrPIwc58wfq/TdamPEJophjgMblA/hTT",
-	"RyJ829hHQiDe1KgMuTA4PyYaaLA7oGuRg9bQdhRIQigdlkSpiIT7HpqOaDDSuvYIWuHaR6lEEVGID4dI",
-	"YDUyTQ+YtnceOQ1N1l7S7SDHZTB76EN7naGJ0WNh4jFypP9nRIKHhtfg+pUNr2EmtIgXfbA0XdLjIQUG",
-	"q1mfP0nZWy30oKLmb68np7N8X6vsxUtkNQm9/niuBCqeIMVRz9UuQW9po7rozWjrHzvtdlo5lFxqt+bq",
-	"fgrFObbKp5er+elVlfyUG/k4Vrxvg3AlczM/IMjvBVKbcKmaUJ8A2rBEWBlf456DaIFUXbikRoQKa+tl",
-	"oMD0XfsXCGhlSiUBcjdeUfM523WwmLGXyWp/DmBiF2DSOtSgrD7cqhESOmZLEkXaqt2704sY0QCwJDlD",
-	"9i70CxlIqshdowK1Op+uXbvhsnloxduht0/dpMV6KlWE2cbO+qcCiioTzDmUp+K65Ba2ZGvS3tAFGvHy",
-	"52tz13iEmekSt6Jkr+9wqnCLVI5mLT3jm2Q6GzaLyPGNZVXdX+vpX+lUFkhpG0eskgxnQbQqFW6WbrCa",
-	"c2Z7nplq3JJn9Clu6kxc2w20UYFdoIlGrjRLQ2fgRPp0ZR46Lgmfz1fuLT/yY4PN0w8AnKf+sPKYPrmh",
-	"ZeqJ056WW/OYF2vH7HJWkWZlb1dAw/Jt8MdFDzTbt/g6rrYYygEBZxvS6xjyjQvLv0C+IArAuZHCD0Qi",
-	"xqFzq5EWWTPGIW8lzi/7YLmpEmG2ra4w37nE+2vrt6tKxfnzoS1/ZujrNbhj63oEuyUeQatb9sdUjrEK",
-	"RuXELSgL6ASX5OHZ7PfayNgr1m4kbuC1IJyTcTuQyZrt8ZYOS1gUuUUfB6S5Rd0P9AbFkgikmZRFnLNQ",
-	"Sa5uANmHK7N311KuLNxj2gIEplPKi3MLWOmgMhUUCMea1SoauFbPjsj0SCF/F2gFXBUL0N6vBR9EBvxt",
-	"DrTmw+uX6Kx3dIIm5iYU8iAeE1YCn7dO74bSdV6QDgyBk/riN9NqorSltVQOmX6eUhwmriaWIRdIxpMJ",
-	"F1UldY4vlaAfUBVVwDGWdkK9RB8/XOWy1u3K69uX55ja3qTmqxmbFnannOSAD2+nhHdjP84aQuE52kTN",
-	"W0jWybCm68C8bi17fV09YOWVLjofypdgwfQSiIEvRmfjBC1ysQYNd9Whyy+KN/yMdJ0labuIG9I2bP5a",
-	"BL7uJq55IJ5yi1Prr1u0/qBw+PeY2N/Lkk4XbM6yhX8m10P23G/igsi8Z0s233dNVFWk8qxUsgUCubUK",
-	"1fPrMc/YunIjLq1X8MtpIWWJ3ksG96wkCvS1HTLdEhtbd9mrlvg5h7WmTjo3lX9Yz+5asbh1ISUKRJC8",
-	"5telAwxLOVZIV2i9ZPtUmsqxcksXPI9y8wYLCdhJzTHNV6Pa65lBecmEy1brA8EhZRZetLBOIxI8LITQ",
-	"qlKy09eXtehzZbm1uvR5bhilgy/tfvCLwRsAX9QYz1DIW8i3HjEfXMy+89v5cJdxr0PDhNA266ciqVDk",
-	"IkHKXNRAYQl2x43po/gy4sFDdb2JiNmGZk05OOXNNXTDMcCeoWe83xan2rTGkTMWWEwFOxgk4mzRbcbn",
-	"4iA3agr7zOko8d/wVYCK8D3pCz4tfddc4BCgEACSw8JZZp7PnY/c6pfRWXbzLsNH59XaiIm7jUrZYCfH",
-	"BUsRTEc8FvmnuoeLn/m8ZDo3qrSfO+PTiqpLi4LzQgIAdP3cQz4cSsD+DzgLZbnzdYhFHmpH7wjCowyq",
-	"2RRHEQr0yAFLwL6uZtWMHlv/Dws+PD83KHHX96A/bElxSWF7iGdLVybECa5Y/p1oz7+9evuq/5/37175",
-	"+3OLt7xYj08bbhDZ6cwtbykVp6JlDh6JPq5TDv7kGITk00RPvTplFiPoEmmihwAKnDQawWgMgUXTo5GG",
-	"tpTOq40r9ITosnUNIPJJ9Vdqfrpi4GelYrwcPMuK8IC/J3CcNbSaFCS0XkTSPpZtPWkRolcizhSdebXH",
-	"NI30CQvlaqh7XwW433yh/ZdAAMzj+y3HA8xh8OT6xuTgAC2RrWukZ/R8A5tWohNna95XWevCwmTntqi4",
-	"PW96bFrDopnDrBwGjzqkd2IyTBKV10HbOW3YdCzmUuUhh53qu7ihWCXw2lxaugASSIoO7IMLlugqo2U+",
-	"Res7rb6RR0qmZdJgzpNs7vSqIV/sqJ/H35IYj+v7Wuwr3k+IqOyXZPqZmmwNB4KvRjn4D2hwQolEPFYe",
-	"EkQJSsJMLby9C98Lom8SUKKh4AkRMwT9xATC8OQMBZgxrtCIRBO055vaPt8zdo4fYalMZaC1AeHvfhBh",
-	"KaE5iqsk1Gqa0TvvMWVJPTwUkdAAySkh+vVQEEIJU/6+HkOmzeuef/3+5ha1Wq0DGJe/j6YjGhGbmqXP",
-	"lFs2p9W65ZHxhAhJQuKAsArnXSkynqgS7fkW1kRyrUKXG23rqGuZJSpD+9Hal10zNyHPoP0ZTYyqFsqs",
-	"U66SM2ZCG6F4EBFoGEPHBGjg6NMnD/W6Zwmmpt1tDLsNfWR+j0lMwiXbc/Pqwz+vXr7qv7/u3/zy6tV1",
-	"sgmA4pusP5VIKmjlncNdjrDSO6k4ktDUHfCx9N/yAvkTIsaYmRlh03gHR0UitM180RRrkh1mqDSllBzS",
-	"mVsm0xjZfKCUiQ4po3L0NB73OllIxaOfdJRPDlg1wBA0bdSL4Kp2MQs9U+Bmruh/zGCtFZ9M8qjoOS0X",
-	"j+Vq/YJ/cZwn3Xy9n3k4IrSX9jOy6oqHnLC+SFpEOZldjtm+GNx7HtLbcsg4CAjRx8YXRJty7mffS8r9",
-	"UozvwQxYoSUkzVJYNGuV1/yZWxbUcQLXrbaxqIL+yrB32bO3St2h+cSgQvvIvpoqe7Idvu45HOm0Iyj8",
-	"c79V/Z0K5wIfKltjmVKAnleOneChXkyqEgK1/MWwlRyf3y/ns6sCoa9i4SRnLmvqWIlRvrq30EJ1ocwB",
-	"kQxHwXYmozIrCiVRF3pBDO2ngrEWzNzqFkupBZEFAHfZfolVYXiBlwrHlA4K1L+WOZDncxkgT2tkghGS",
-	"/p0YkfDx7DlOvphBcJZ5kwdYjpEcDef8mGswkvEpF0b4rNpkqgpuUa1cBJ8qYmbhHBLWuRjRIe9dmLMT",
-	"5rtJLu0cssDTWKQmV3uwpMNkoa8kZ8QrNNqDxiG5To514IJs88glbSMXfSkBBJ26UnWANwLG4RAYV/UP",
-	"1OjsmvftlOPouoKGxO2THJ7ciVwOoms/9pHhR0yh/WW9XPSj9mFpLjp4VxhX/YCzIb2Pq6otbiR/Q1lJ",
-	"XMjMYkXHUqmDruiAAFdK5vWla6+4IEPBmXrupghzidPkE5WKsvvUT7FnU87l/kVy0cIMO9VhLEn0WLOR",
-	"Vr6AaQ7lVL9R07804tNUPSUnZ76/6tImbuUdSm5dy5Hmxw9vUhzcTOD/uJeP+x975ZAt/eav//s/yxyE",
-	"a/VqSKB2F3VnKG3f/xypQ657f6F+3cAYeBlQAgde4EANXJvYEqSDVjk4wWE9cIJnTGYSRk9Zz116iz99",
-	"yYzqr23jymE0YZQVq/U86pk+eRtoZLf40/NmLX2F+z6/uUSM18qH2iCIWFknXUp9TrwUA78AjF+N1r6O",
-	"/uGeKQOHvjHhaevhhTtn5WY0jKnvanicSvUDwaI0tlBEK8pOLPey3PiWakCwbh+MDfnl8JjrAiuvjKtc",
-	"C1D5lvO3mM3srGXNaszuWYkGrM9u39oPpYrvR4ZjNeKC/lG77LPdKflQzHLFeia9B0c0zNna5SOYCK6J",
-	"RStwr0ziYM0Zl9Wf2vbmWuefcEmtYVJsep6/ZDu064uyz4d9yvoG2KvYpDStak17jZdeg77TpqCO5OKt",
-	"QcRl/kq24bWpYu8nFAPxK9LnsdLDEtYtEcamWSnpZwO36dV8MX/a/h8+lRhW2bgv/AK2IMnFg/sxC2wS",
-	"p9cYYRH2wUx1A5R9bSOba3rHQzKecAUPPpBZX5BY5kjBNgNM/Cvu+iOO4kzGpN6PIf3UF0QSYdqzRNz2",
-	"+i5OoQBc4EbWn+DZfdpBHJ5KkJAWdxYn91gTTT8JfcK66PXHDOrZ+1Lbr6LY+MQujX6T46JzrVGKo3c+",
-	"ibnx5YESkuVOt8Dek8KHWWC7HO26XJQsiTnOA4Q/JfjBhDu0LC/SmbucPyLORUZZfyCyTX/NtvYtRgA0",
-	"dEkAjfX8nJMguaKlLFYWqyi5mgzUXdBvy/+7iHMEP2VJtdBuOPtW+0vZNUjLzv7grEm4aCzM3OVkX4aU",
-	"UUWSnUluyI4Jsltzr5ckEET1703+mMKfcr/qf4uS0592GDenJ3sp9zwR44o9gZ/0vRFnhk6zfcYNWHY/",
-	"bUaegtJneHnm81nE0v6QfiJZTKt0SKXMX+J7cjNjwXZsU5sauDRJy3bWrZ8vnozztXmyLD1hrbDgiGCh",
-	"BgSr0ujPGyyV6ZbFhyiiw6S34ZSLByJQyA1qYv1AUF08gqUxq4ocYIgLiFX3rV4MJtmENPhiEqfqZCNT",
-	"I01n2ciFe9pOJ0MXi+IWZSrbHH2UafouVah+Vk5uggmhLklBn9fErSDLTLc6m6e4yPOQOXqFhYgnioT+",
-	"OQRBLTXaiDHaYxwldA2OOv/Dx3f9m9vLN6/6l69vX33w9y9su86ptLFmQQy2aFaXM4HBXKQh25hNCwKT",
-	"hJa0aMuMrYLfPFcz7y/Y1egJsUeew1Xm1sk5ePgGxdp6/zfyope6wz/YIQOtQ4vXtL6llq/7OVoHVXes",
-	"K5mOK95Zubf6hm2JVqHOClO7mOW5AJ1GU8fz+AiBL23gJNTPf7NA+dttY1W6q+VNSS9d0hGorkWf5Opg",
-	"++m3Lo2RRyMbwCroAokJWFrYsFYWc/rOMsr+J8zzlSGLmi0XV1MzKhNtzaffWAO+BHK7PJW73gIsxmXJ",
-	"f3oLnSYLc9lwTd5b58CVMuBURSA048/RJlnFGlm/Dvj248hSlEm9m7v33oHTLOwdkxlRgmoxJljGgowJ",
-	"U/2YUbXKdrmSv3q76Ug5P3M39noLubVdzu3OJjutSu2BL9DOwrjR5tnex8mEiGaAJUER0fxOeiik91qT",
-	"xyxEIZYjIi8QGHLStvJ22I4sHg+IcGaoNfJLOKdjm+3mWfPXP9veWTm//BoBJgrLt66qaXd+LW3zG9zB",
-	"jYEx5hZ+waI+j5LmzvIGepp9xZZUte+ATAprCOm9QSyomt3oXTHrcDmhfyezy1i/5c/GAEKUrx0HsFlJ",
-	"DW8+h8lhZO75+KHfarX8fSSTXhrmNSblxyIkEvFIRFPxpvnLwlRCOhPQCOhxJkCajHykFEhREzitGOPP",
-	"v9zOjw/9/MstGgo+Rqac5eCxc4BjNTqAIflo72833aNjqH2Bu6BoLElzQxQ8tWpmOsKHRKC9D/qBg1f6",
-	"v9EjxejnX/5+s19j9J9BqAy5QcFkChs4RWspNFzd9f9ZhIlWAIX/Zssb166UXBE8NvCX+YB0FHlp13og",
-	"zAGNInQZCM6oRC9nmg6vBVckUOhlxOMQDXDwEE80MQsSqGimn7pjSVd1SkSz6wrmZOuO3bGXnGkappzJ",
-	"8zvWRD/fvH9n65Ikww+kr0+Jj4aURKG8QDF7YHyaVhSZ64BSIYgmRRKivV67vd/SL7tik1ghEUdEmjZo",
-	"eis+vLr88e2r/XOkyCdlPvXu4xsUjLDAgTmL1oWOPt6+bp4iLu4YQhFnBC50jpGMheD3WBG4V9MkD2ce",
-	"9Gb30O+xPq5coBHBIREeohL12m39Dh9eaxQoW4RlBgDTAGBS5LvgmxGV/gXCZlH0N+Bu/SaMkrAinBQu",
-	"kOZuNktfT9PhpdrPI3+MI/1KEvZ/k5z5+i176Xcl8tNA5QOZ+R4UKFGIsepX+/sXCDNEQ5PXp4lI6ncw",
-	"rkbg7JYQ+PXv4nb7MIBr8Gcm0uCjPX8u9OV7qNVqwcthYqbFUQ7rYMpjGOV4EiuCBmTGWYjOMv9pnZ3Z",
-	"78MqF4PKsIaasbt+o912u91sd5rtTnJIu530EkMUpgbzmQv0+i30CgcjswK2+kSvIlYI0NyB8gD71dBl",
-	"gmTrZ/TnAwuu+r+wFw5wxCLW2mA6ZqGnh6FZXEo4nq3Pk//91XdorQBaUjIKLWAloJ8jH5INfLTXabU0",
-	"g0cWex4dtfcNuglDfIJ/j8FHJiQXvmdOL7LBfOT/eQci9K5xjv7barV+9dCdKcQ3D+jrd41Wq3XX+Oxf",
-	"ID/zk6+3x2RJ6xdyltY8TfA9gcGCQqZnA1zVl2jEGY8F8q/S8HXz72Tmn5sscDw2pJ90yNdX9NvhoAgy",
-	"ifBM5qqD5IQzSS7sapugsbnbNKB19FMeL/cvMnVyFlhd6uM/jOj9SLl3tM/m3mGZFYSA4V6/hf5OZoY8",
-	"HshEoW4PAYAJdPg30gvWxOgjEuEg0Lf5rheun85aEMljERDkW3UYqF0qHCX9ePWA9NA63eSmJDnCh+9c",
-	"ZnJELPe9tOknQHTnyIhJZE73z7/cmrPto71qQQg7LZaKPxCUCz9n1QH7yZZ+LwAl84jYLOMxnsGyGSp2",
-	"5Tx6eSMqtUygDAIi/qcmPGW4n29xqn00JpjJeT0iSZxu3WkrI6IBYZKkKXsNrQUKShQWUJcvIiua5fnB",
-	"QUboHrgnU1jmhhOjl7HiYzPeRCJfXl9lzJvzRrvVabWhVmJCGJ7QxnnjsNVuHRqtbwS61sGI4EiN/tB/",
-	"35OylmRwiqVmfhlCtjk+Zu5J2ZxsoVseByPommD4O4kkqJnJ8l6FjfPGT0T9Db5rinrggMFwuu2200ps",
-	"g7Qs9/vNhtUS6Ks/k1Bjgz9A5BF0+2Wav/02KEIluDN2bpr3RPSRtHJ6auP8v796DRmPx3r3zhtv6CMB",
-	"uC+vofC9hCqMCaRGWaKB2op4ENGg8at+0QHAddVdcFsaohnoQCv+VC+2rfMFBqzpc0zvzeIa3mDSlpQH",
-	"ZRRJz4bSXUjRyjbdiBTczI3VbIq2Cdzo0m1yu2agy2pvXDrckr3TP85MibGAXfMaR+3DLcwiU1pdnI5V",
-	"LHNzitNqly3N7B03VaozE2YdGv0KmcEiiWdoOpotJtPsRtekU82WJ7SpOVk1sYZjCiyQWHvzgcwuoKDX",
-	"oFtIApX3EmntW7+phW4gTcZQqq2BJCoWjIRoREQJmWp1xJiESXki0Qp3paMgveXgjVZfwFGw5MaXoHA0",
-	"Pv+66TkwLoj/5j2CjW67e9zsdJrdo9tO+7yt/+8/DeMBbLQHJ7iHO6TZHR51mr2gd9g8C9ukeTToDE+G",
-	"7eAMdzqp/fUWU2YC7FBIBPlOxl3QwA/9w4ffzz49dscuLHZuYfX0vDKKVeO8QWY/t69+4/Ttb5ezd7T9",
-	"6e1Ne/bun//49PZHPoX/f83pm5c/T+Cen64O/33z81l9cjb7BX6dEnq+BPUN8WEiKuG09sxal7032ZOD",
-	"H3Do8ofhkc7yR7JJseahw+UPveZiQMOQMMNHaozsipmmFbaBw+e8lJAqmWzmCOqBFc5gEQfxV4CKkiWH",
-	"z/giJcKg0C5yaSAZByPo6ZoQjpbVI3LHTNaa1UmhVtnNCErgL6yCalM6RliOXKNYg8sw0O8Y6eNtqpjR",
-	"pTv8L6TpWCJzSJBYud8v0i5CYzy7Y+bAZGaTspHBzNksfhrp9o16lWcWZk0M+a3MLTImg37cMAOgtR94",
-	"OFuND1Qc1xVPkHU3f877JF0sPc+oOiuKuq+JP7nsyfxd/Z8/nf5j8p+uuD16/OVkdtkJXh3e/+344e0Z",
-	"u+7Jj6fT9ZYzrNL8HsjMottokWVPhiFuzgLylTOpXvts+RMvORtG1Hjfe50anyh0l4fnut0685mrA9gK",
-	"J31puUTi7l2VmxZUm4M/afjZ8NaIqIo6Bc2RpOITkxsHPeVMD7UW+kAeubmChP6ThI7rYcR4k0/mFRp4",
-	"JOVRhWPcK8vggRd/9fTXW/7EO65eQ/rwNmjBrMsGtLC6gDBxn7zLAqLBpRL6A2i2mhTkiAvV1OZkiMDR",
-	"j37+5baFLi3GhnFFa8K21T3GpRNRcH3hMBTaIoVufkQg8NRfIP5onbbwDPxlfW7glTqzbl//A1Fi1rwc",
-	"KiIWyMxbm/y/tsRz8QNY5kLwIM0JagRcCBKo5ogLSZoDCD/NmlLhySr2Uq6QrJZ4XFGPz5fyaXV5NPgp",
-	"oO/pz1cf/7jqvKNX8op9OApeXh1fPUz+9c+XP5+1yOznP8Jfruh7evXpirVbQTdig/HrdvivnwvoAEWJ",
-	"2zmyEjdb7HfWbufr9ly53mqrVK6BMzJFZo6uDP5LMpe1JU8NEVeot9uE01QY068+WSg+IHlzLB32FCiu",
-	"LLe0i7lS0ea2FWpNB11eane/AmNbxMyz7iEazUwbT8qCKA4B+EsrMg5qLaRhuWVtC2E/6K99Q9Y1VPYl",
-	"x6jbbHfy+RzZX261PusOWForovcUFNxucBj2yNGweYxPBs1ecBo2z0h72Ozg7uAw6IVH5HiYBTg/73Tb",
-	"DtqtgaOoWF5gWeB5LIk47+LDQS84CpvH5GTY7OHTQfMsaIfNDukOD3FvcBQcQ/HQA51MNPPqZTxJ2ex4",
-	"xZVBTnYYpY3O6WGv2+q0M4WKjfPGx5sfG59BSNVjEen+L7fWNUl+F5Z6BrE/a63by6VqRbWZrlfYYoFR",
-	"icKY2Mp6H2jYR3sAP258vSbYlQLjmdq/Oxbi2f45cv16BWFkiiPzMn3MKUP+1bt/vr96+ar/4+W/b/o/",
-	"vHr9/sOr/o8fX/nQqMAG5dJWwGPO1Ei6yCaoDrLJh+Y62oOyL2igTCSaCG4A9gazO2bq/uxLbbkmsuWa",
-	"JiZqmBEkCu6bTIsUPgbgCbG6YwGXyvyYxPXRuzQmrFeahEhNaUDOATYNkggmRDiYNe+OAaqtU4ooD/WD",
-	"hA25CGCsOce5hyQHFX0CLAKi84LY4ibAPiUslPmooEuekS2UOuW7F2jCLb6liNn5HTMAvjFTEt0LPkXY",
-	"eDyDUcwe9C/jMVWebQWhPzQdcZmWfFESQtx4jIW2HXLlOMneFuttqrW49Dg/q/ejlD1nOOYa7GkVV0h3",
-	"C6P9UsLk6URJOyNKktqreTnSbrVLZcjqW1TlVwE9xYxg50P5CnwoN5rt5RvT1JZyJVpq4kIpVVWvlESG",
-	"DD3LJj0ERAgs0Z0gw3lNIaMsDVXmONuGtt12znuuQnj+kV5HP5KvCC65K3W0foV6qFiwIjC9LeiqW+Uz",
-	"Ox9Z4az/RNY96Zs4xxKNr37k2D2SDR/byLG+lOASUiVJNCw3Zl8mn31yU9YrhTHMACUOTTQt6fMAyyoh",
-	"P5cyI5Eh/cfGTTIVnNkDsbShYOkwkkZJJqM2M6w9xt2Q9m16iYhJ1aDM47kBzbdqWLIQLqxoOEXVl5Ii",
-	"/nq8wG20gw5YOgqr2GsLAXw2ewGWpEmZJMygClVujCuXTAe2pHBym14O4/jVDBT9jd6P0I0ShCgPveEs",
-	"NCUsmsGag/5DuRCbC+qZviQGRirHpI/aFarg3JWkxLlB1f/peXHJW24CVpodhyfkdHjWBvHV7AWHWpr1",
-	"hs0jfDw4CU5DLdrSVX5pXoLeqLCRL2du9IadoBseEniy2QtOwuYpORs227gzcCJTPzOCPmSN/+31ULeN",
-	"Ts56x6jdhvkkQioBrcnWI1WtU5JI11nBneIIc7kzJaHN78KjEmQ4sxM/6bXFcRov2w7HJl8u8LdcuqyC",
-	"wOZHFJiyZo2IC9fHJJNQ4AESmXEssLwkcu+yEgmSJ5A7FYhK994BluSOJT/sWRcKFsQkk14kGcQu870c",
-	"ZMzfb90x+AacVhvioRKNOSO2GR5WyQg86zFycFcXACF9x0yGKuPm+RZ6pY+tGY5ptW1dKlGkRVSvfZZC",
-	"HfThiPcVfiDM36/2OLzMtSp6Ln/DGoxyZSa4kOeV87EqnrQyP3nCRJCdkPk6hMyqJFFlBWWb65piIqCL",
-	"V7f4vurV9rYDuAdeu3PRfB1pLigj+laXm6mwLNpli30219Ynb3rjmPbNfMpSSerNW2Rass3SpP87BmUt",
-	"vRa6MhFJiXzLFAY4wiwg0pbkWAmXa5I34lEo7xhIaChTolLGWkQllo0tYfWK/fRALA4g5ELVvnfHQIAh",
-	"PhyC7Gbkk0r8+q7QEiIz8P7pCCvi0ipspKFM9P1EVEbubeiNekL+65Ya5LH9R44dH7eOT0qZsVkQh+hR",
-	"lz9aU8hRINhCO1GwEwV/LW/aRjy5ypZZ3dcGZVzBqCQxHLJTMlWmEt3TRwLJ2QmLheI3k8biCjRsMfgd",
-	"C4nSdoKHGFcmmJm1QriwzhxtMRwiHz5hQGGjiE+t8fILWFdJ6aEH6eSmOxxWrsawjLea6sX1zYohfHAz",
-	"e6KSZ50cbRoucxOzoBFPkru20+j/UmzcfnbHzgvsfA1ToIZKfy2gqQLguLw2SKTfqhVheMyTSCxrUMCB",
-	"bjrE6upwz1tMI5TchvZ+4gCkceAu7XumnJGEJioh8SMJTeYPyIuQm6JiredLokWQAVLALAH3MEgGzq1W",
-	"xNXO1L5HlJnaWRNubiEbi3ItP+fjSuA2u00m+Q3lSQ5A9DV+JFigP/9sOU7TeofH5PNnD814nKRU6Rts",
-	"xzb7OxRvuSZwrZqCArjvGT4kneDoqHkSajZOTodN3Bm0my6OfYJPBykbv0nAyfUem+bzMjYgQeeNf+sx",
-	"GoyYZKjZgT2lPz+388ud+ia4lND5d+HaL8w5y2KwwhFfNV/ya2YVFT7wHJU8qyN8y+d9O+dzvdP2hC7v",
-	"HVfcRF3NU3uFzsrItMAZdv7ov4I/Or+ntZl9ubq4tPjyAxnzR+vJyH/5wjTTVjSKEGUoNtgoEMGkrB9L",
-	"4s8z6x/hKxsy65x7YVnlpvniX65y80saXhuTrtmD9UnXK7do3jNSwuDmwgRFattMr98JricXXN+J0Hoe",
-	"z/naR/BLuMctxN8ynzXa63W6Ka7WfqvCg71NOfM1WAPrHbMndHPvmOGTM0Pned4xxZ3/eRP/82ZWQ1rx",
-	"UreYwD6RzeBUUHZJbaoHoFFBZDNbm2pvcrmctgiVm7zNXMKLSQJ9QxmBEk8Lf2pSVSzkOuTOcJbcXepZ",
-	"vnJTe6aChSQV5knS9O3slmTpJ2NIFxyGkg13lQ0m28Rr85qJqlGkBRwKBVyqL1PBkYzGYjyDI9LVlLjE",
-	"pKpNMj+vOpAtli0YJG3o9Fqj0tQrzUzqnLYOe+VR5RqVenOR51zHt7pR5jAmfdPaIflO58ipASeDY3wU",
-	"9MLmIekOmz3cGTTPgtOweUKOh0e4NzgMutDDULOb4luy9dATLpVtiqt3WWaWML8g7apcrQLegNEmOu02",
-	"+ukHtAcV/dFs30NOd+gcaeJ2/zpsQ68CZduEmVh3P8Qz2TjvHEOTTdmnrG9q7Bvnh+3P6dABGcA0UzG/",
-	"9wn8kHu5/QXKCTO/wUqapt6guaSNdvVNAAmX0PF5o006wy4+1Jt1FDZ75HjYPMVng2Y76IRdcjjs4aOB",
-	"bbNLQxAiR6QXHgbdQbOD22fN3vCUNE/Dk6B5PDjCveEh6YadQMudmFFlOjMXl7s80eNXr2G6aWjB8/Lt",
-	"qyZMqN1ut3tdYOPQw9nWiK68KkAZGSxZSxkyHpRUVR61OselFKGXYf7+w1bntOr2arqrfMrA49Yaj+VM",
-	"/7y8bXjQxV7PuJPsV+O83m7ptS8rLq3iFCWq8xyncJ2NYRQuNaR5NDxuN3v4ZNA8Dc7CpqM+TXzrhhKt",
-	"MFweRExgJ76H6CFNFaA6Zal18xLcaxfnOf/isB6B8aI9Yjs0mDbMiaD1LMCIhxyH8gw2CuiMIz7VauUU",
-	"S9dsItz3EBwpCw1lGEKpe9ASxeZJxDuRuxO5O5G7E7nfgchdUeBW+basiNg5s7bp4WduWbclzzdBocgp",
-	"AQcpl/hzzXBCBcZrwEXoCnMFCQiAvAIausyuyLkpS5YWInLmpc6pOza0ZUypP6bSUeUg1imOnG5xxyKC",
-	"XZzc+Z8MI3MOBCvvL9DYAL5h01jEXgYIMkiG4o9E2Lf6xn1Gw+SVaYTddirEUDWN0SOnIYKK49zv+rJv",
-	"aqXtO00kRRKlIkCud5B2XISAGA8dku6Y+yCeTESSAAD3IM4QjhVvmp+0pjaJMJMXaQKYffsdww4pD6VZ",
-	"BFbCvTDgeS49dhZEBEE5wlzfKNNyxQQuqqugLa+5NrPcMAXMdWzfsCa6RJ+pZNtjokZa1WgMMHvoK4GZ",
-	"HNratiHR92rxcfvhXyB5O932YRNkb21ebBfmCXO6HN/ZKcM7ZXinDG9JGd6pwl+7Kmy3e2WGX87EDm/b",
-	"Z4Vo9yk5G7Y1c9FjawI+3Sk+HjQdm9IcLNPteRXWVCl0NNktHJkApWt9mLslUm1VsfbBDqeypZxVfkyI",
-	"MVXRTN9Vqnb5gd9idNvsOujITutb1eRZ7Lc80Przls0ViC5CKUROs9dWAo9V4qy0YEDuVDOuQJnXK+hn",
-	"c59AtwdsZjmCfruMK0Q+UQltt40F46FBrBIkehtepRLxKQlNBq9FZwYrQpCIYGktIGOk6Ota0QcOoRUE",
-	"ztBexj9r3bPG3aoNGHzvEKqNXQXdrWAmL0xAd2abW2U61eFI/2i7u8KEFGah3E8OLUBHZIAUE5QJY+uZ",
-	"NDGCFBFjMDUYdHnlIiCeM8IYmdpO7C30MoW9cJugOH/QCwPZaJAV1EK3HEWQOmcxrvlw6CFRoDzzfsNO",
-	"kT/F9JEIH2n7k+AS3P9/chqmjuet5T/vXNY7LX2npT+Dlg5iYqel/9Ud1iAed17rb7cSRcvdTVzkiZY4",
-	"JtUh7RFPULUIUxRHEg1IxLX6xK0ioj+QqDVOAcr06dDXZwASmXTuLA1ev908br2oaZgVH9quS5PbfiRj",
-	"bgr2S3pIJmnVxw78ozc4ws1ecBw2T7VBeIbbA/NLT0tu/Wor6us8UN8sFJQFdIKjSmAm06x/7ZO1MSnq",
-	"QeBM+/7QDmm1DnqLczDAX79C0i7cX4T/TsIeL0pTcEuTat+bDz9TSq2Z9tMk1MLMlqTT5nJntUkD49l2",
-	"Eu2XbZS9ll4+hNCJEfZWv9VSk0rF9Rn4L6ix0Azb9mDzGovGoLi+k7AQFsBLn3anAv7dTxmv5V11fVJl",
-	"3+64xhOCjzNft4Ox0bEwNxo5k4qM670veYGbneCPVGstxSkue2k3O8jsS+yL0+4Qn12jHK3IgR53Ojwh",
-	"zV54HDTPgPdaRa49OMP6CEeY9Vcpu0nNg+56xoEkKp70h4TUs0pLO2BIRSaG5zibqdHuHZ3i47Nhk7TD",
-	"drM3HHab+Kg3aB4e9cL22WmPdE+1YRByRvoVq2w7bpBJ47yhCMNM9QPX0Xh1E2VxZZHbVE3BjlUYsK2m",
-	"o/dEw+2tkAUJHGx5DqRjWt9BBiR30soJXnvhaUDRrXTCbIZsKzd9wlxOQmkXDvNIAove1Kd7EJkHTTZD",
-	"AiCY9pnotQ/vmA+nF5ABHzGN8CAifcX79kV5R+KlHVu+9fsLecdSoS9zDeRfSPDaeQgbkELCbMu6FvqJ",
-	"PpI75mfEho/gtYxMs7LRAh0aNyb0fANoGYmwRPiOpX3MnXLSbXdTdBi4Vp0TAKT+rGgwWxSbK/PhSsax",
-	"Gqt4wrZvO8Vjp3jsFI9vW/FYiZdUWePAxz0tzwJTCr6DKfp2QrL6qW6tRf8JKzLFswpkI6t+rK6HVfg9",
-	"alaeWKmA9owPBEKc4Hf00HTEwUs3HRGWhiGzXA7BcUf66BoVBj6dJlLaGuQhwihhElbLCrAQ1OZE3hNG",
-	"TIdf18bcQ5wF5YA2TqvZzPrfyd6d7N3J3p3stTbULpq11RqMNSXZ1gswMpLwwLKdLaczXSLLHq1YG5CA",
-	"A9irZXIgNrWczYnN3/gAUWlbUrssIzD/cylGkAIF7wUfhv2SvxD76dJ8eE3bf2vJNTv5upOvO/m6k687",
-	"+frNZotYSbKiPC+zQg8CzAISPbHodZLWJeViQZD5cJSRwzbv2JinSbXjI6chCWtI3AuUuWWEZd8l0vkG",
-	"DN5UYU6xTCox911/By+X7uLM6SS4YHvDJuel4NGHieyk+k6q76T6TqrvpPpOqq8LpA+CZNtGeonMFwQa",
-	"vG0X6yBmct4JDf7lISyRUwXuMWUXiCokiIy1PT4dEWGANe2NImZIKj6ZWN1gjB9M2xboIKumWoMoqgPm",
-	"0cX29wc97Z2c3snpnZzeyemdnN7J6bWLe5WYFeTaiha4ldkrZMDbJ3J1qYSYzoS2zXp5xrtr2P5cOe9u",
-	"qk+T9W5nl+S9bxGpWO9APy0DqSnX6sh3V9liS3v+j3GhRlPKwmLH25qNau3SvXOvQX/jUhl5tHKj2q4t",
-	"agu56Ef8HrYoGV+GGcINli0beTM8Jl3cGzQ7GTCIs0HzJDgOj0hveGjAIBI22l0hM9ju8vLcYEds30V2",
-	"8CQ92Y73JJeWVYtVqfE3igub+pF1h1Hl0kbcVX0w0N50xFGAGYr4PYI69zvGWUBMSgpmcqoPfpIYa1uD",
-	"+1mdyW+hS6hnvxdaGKDf+OCOQYm8OUm5sbyQyJCcq6g3dIj2HiigqcJNHopZSAS8Bd1cJ894aXYuVcQU",
-	"4qOba+h2PsFSs9L9ZLLmxXcMVs7k29wTJTMffSFNljRwEqRPdAtd8yjKjvccUXXHXODRN2fQ9xAXyHcW",
-	"i2ksYw8U0XttYdHs3OAQ3jEqk9aW+bmbbTH2UPbc9hV+IAz6rVckIV8nhuPzpSEbysxU+zEucClDTJkc",
-	"RsDpYNwmJ0nzt2bE2X1TkkAQ1dQ/TEYCS8g7q8NvF/DQJdxwVS72hGnLfzGZVbCt6nW7WSq5Vq69duek",
-	"EsHHsp0BAchBN+hdvuh3kC+qH6kxOdtf6iNLil2qmmim3rxaMn3OolicW3qZyG9BcJizHrQI6SXFPuBH",
-	"22+hKxZEcUjkHfMDQKXpW6gV6Z8nxeQWq8a9esSjUKbC9uYaQNLvmIVKAEQRMjMYP1ryu044BjTH9lLx",
-	"0FDwMcIJrjoKYuXdMYxCPmX3AofElO0oIsYogL5tgK3+QBjiwyG8EXB5kkgivFCNtJLihjIdYaXtqyz+",
-	"Z5nA/ImoVFpuiG3zdDy6sEOmy3sJMk6vdVTuIgGoGQGQmeCDGpxirb43tf7e7OHDQfM06OqhtYdn+HRw",
-	"YoZm63/tmhojbGfigImzXRGz8xZttePkiqy2YD59ga6TrbxG74OpZVid4dwDMjSQzQRYmjYHcBDoU26A",
-	"1mQL3RClzwnyzTHxkeIFAwxgk+9YYpAkEsJFdOybf+MDC2e2RxUaUkblCMI3WCHM7hjBIqLmOTQg95jt",
-	"X6SixNl+dvSmv/4d821f/b75uW9+9lvolzrtNss4tekrt7Zps43WmuX666q84Am7Y+5cW98I33c9Nnf8",
-	"f9dcc63mmluxJg6gmr/aprBYAaUQANoKAPU/gcdM4tQecg66OwZxPK/g6tNmANq7ubYNlSIiZfIICqkE",
-	"QZdUv92xpMi/0L1zgmdoD142ieKiP3GMxUM82fegQecdAyek6azQNVWfEo1wNER4imfGgviDCO4VMbIc",
-	"mA76+OFNmVjKRGKuYTWfPBqzvUiI3bn+mIckArFGLNyk24T+hIgA3troasvCLGr26pFeEQO/aoK2+sf+",
-	"/aAQde50S+2SlcPiBlzCyI4cnKX+TVBnHAXWB56M4LQqeExYuFKwWd9fHlo/qnqkPIHDpLjEAlJ0K/AX",
-	"0u6iteWq4g9EH97Jyd+C7sM/zqb/6X36Z2fw7nT85lB+OFb/bsdXR/yV3g74NnCFFPPigA+HmtiWPv45",
-	"k2HQn1vuXmWawWSl1ZaT1RYbdHFBA03VidQ+hPfUIdLyV64q9DUfWB7RyvMYYKp/NUjw7UTDYKFA5qQR",
-	"8jGeIUmi6IuZeNXi8+BPy8Q+H1jKWy8Bby7IfmvnrZXDhHvX5ZOgA08wBFNcr2LLa4tWx4oIcJO4tCGS",
-	"FakZS1clmIcvpIGf5FNm8LofCJnY/j7ahpTnJqZn0IokURL5RQnko712q9Vpt/cvcj5Jffcd8/OCKbm5",
-	"nQb++JSZTkdFJuDfsT0+pkrr42OCWaqLeBA+1ErDSPD43hTvu4HZDEZQMlp37NJMOykpANsYZg0NlA6R",
-	"D78bYKQo4lMS+gYAyQzJqkqIERJqSh9hEaLfY66wNuPdGUB7xrrOz8Pup+zrh/rwkL8/Z2qjPVCm/AJ/",
-	"9PcrbHB0W64FyTsmR3xq8dGnKQQTuHgBQ6BET7ohWTXp2p6UZzHjt6vErCMd3PSfwgewU+p2St1OqVum",
-	"1K1xaCt9+JovY1mQSrZNBOPTnXPHOne+M1/NTTYWoVV8Q8KmdEITzTrKq9NDFztu5nJMI8wu0oRN/UO5",
-	"V0crAhXZpl/GuVGRagqDe5o80wizJeDKdmmG5usTwcM4UOhe8HhSNQh7Ux9uej6YZRwr3k9AOIY4kqSe",
-	"t38V6V0luK2cswTmbI25lTlvnARnYZt0hs20quGUHA+b+v1nQTvskO6wkT5p2kIMTkk36HSaJyFEsI8H",
-	"WnAGzbQdwzHJPKOX2Dx4GB4PO/io2zwNOqTZG5yQ5hk+HDa7g07QDs/I6fAk12cjFHio6ucobdIyYgVH",
-	"Qy0Pw7fgU9hSwqxlTo6dBljhiN+vnSx7CYYNCHaqjTEggha6Uunx1xTlJf+Cnv9ZxoDGsVRIn3ToURuM",
-	"ILwK3XZB24UL/YHgJpWzKpHTSInny+L8S57t1Y/pSgfzCfvd7vj5t8TPVyGaKuPC8aFdxuk33DQyzQHN",
-	"a/2LxFRe1U+SP0MSEUXKHLCm3bn5hnHkMZ7gssSSpO0d+7EkOXgVQRQVxDRfhPaBJQLpR/jwegKpusa6",
-	"Nz8T86Fw1x71GQshzR6sSrBeuTX6npHVDFCTsLyo4P8noiwlbpgvtZOn35k8/UvL0mfKtq3PI758pi0E",
-	"vaz5la20u8eU7bfS5NkxNu2B79iAIEkUZNMauRj6aI9x0MRMBbhJfzWgJSSSXyDpdXOpu2nGq12K1Syh",
-	"p8x03XHuTTm329LFvHsr7VC7W+HdSdLsjofvMmZXz5jdyPY6GPMwjkhTmqqL6tiLJtTLQHBGtZprbk5D",
-	"PiZ3JYgoYQqZkmYtPRiUqgmiYsFIiPZ8c0ff3NGXRPlI4hlAakFiCWcgdSDEG+63kFaYfTPEvvsqpJrA",
-	"o2k1ie3wSlSlTv0WXnLjprlxNgLwzn7EzS2av1l0q+YZadvm6FB7dkh6Q/dbw2vYFTCcbXA6PMOnpHkU",
-	"dELTA/osPMHN7uA46JD2sIc7nfSRdNEcZw6xwgHRRGJC842RUhN5fnBA4m4ziHgctrDZMtuFloS29Xhj",
-	"EjxAWHnKxYOma4PHRfpKADKWFTwQX6fsvg/4A2aFxmOzGJNpf4AlgTdo3ks5k43zo89eg7KQTAgLzUpq",
-	"mnPhbEjhgVB2p605Np+72q7NUQsbWsFbHdHsUhArddwXEpkTlizWCpbxerpuWardDX60eu4cm8FDRQRS",
-	"BApp9C1jo+jKLK7Eucmpz/aKhliFpk8bobCVMplb+laz9fdNLr89IHcMM1PqG0+QO+PmdQOC4FQAwq9+",
-	"qX0k3xnQ9+6Y7x4s/oQimswEwef1f8dEmqQ+yc2XIMR9x9wZBAwQ+838uSy8f7+F/qFPlDy36XZ3zOTb",
-	"uRQ8yYcKOK15WZpclybc6Vtcwt0FFMvFLKJjqtUUeNy8ca/Z2bdoh3oukNunX5zcfIFyw7cjkcCtpyMe",
-	"EcTi8cA0WZybmB2Unh1litwTAdl/I8JMWqUt8wswYxw2RhAcjEiYIC9qGsKPeqeO2un2xwzus2t1x/JC",
-	"yddPTQVVpKmNmQsUEfwIPkQeg/X0QMjEVF+DkNLzrcoLLBc7a5oszyZxAKvE/vmVypwvImKumOZbT5La",
-	"uFMmvillAmGnoqK9KVUj4Azwu17U/b+ci/876Z53sw2VaN7CYlzRoT39y+0sLd5cYwEb5TLiUsYSzoGB",
-	"GFZEjCnDioRpZd8Y00hrTUxdGMMp++UNzad3mVdtzYgyU5J6dCGeycb5iZe9psh4EmFlfTPdgfFiNY+H",
-	"J+3qmm+3MOlLD9v5q/nXOtdY86R92mn2BmdB8zRsk2b60hNS3ztYukw702QD0yRLw89roORqgZLNQ7cp",
-	"aSHbrwvMlZSQXXFLlgjN2eunN2k927bNtPRprYBPFNDy7Bss6QKCuF7wcri8myWHdl2v+Xd0Xres4u1Y",
-	"XV5x2ulIX08m/zYY7bzaAzHFZiyial3nPSPo44c3VWgLYxwS0wkpKRNMWiIaCAfXURjczDh9FrJbw5CE",
-	"FwhKjJwn2gQuW+g6m7ChRlxmsXjzmRvVVQMAlv5Rz29ree3llVWuSur3w/+os8d/tQfvOuO/n0zedOWH",
-	"0+m/e8GPx8O/Hf122V5SJbX08RUStd3cq5K1E7x4KKzcaThlyd3JyUsX6kulG8yf1kyJd2X4xxX6SKIM",
-	"WOL1x1trabgytnnbAlfbFGmx7FNVhgazILJFlhVFi6uU963SeAIgBZnm1/2044VxtMBGkLAfjLQQ0KNb",
-	"rUAiV2RbuUu7M7fIqpgkpPfMdoTbLfQhjoj1gidApAEPyf45wgpFBEvjsweSvmN7vqFt57IPTbk7AVma",
-	"ysE9P4zN2SH95Kq/790xQ8Ag9hEj9xjk6Z7v/uyb330LjK7QmEuF1JSjkAR0jKM7Zmex55tb+4rz/kSQ",
-	"gEri77tGxAMsCXKHA4Zt/+6PqRxD1tD+BbJHAtkjYdKIOEP+hEulz3J/gmf3vn6+cHrc/M0NEKtwyAMW",
-	"WgneBUuaj4bYARb8PGivFgZBtc2VZWrrevq/JX62Puv6YvgA37EU2BlcX6/BtaoMckqbSZBrQjpetW11",
-	"jYMHrHmpZn2U6c+aBy+Q1LYQjpDCn4j0HAe0wR3EBWKcEddp1pQAOntJEAy+5nGFWWQ+8ZMZ2jMVVZuF",
-	"KdY1L6tofrZa5m0nd5rtBJRR2NB0qi6v4uVsQAS6FlyRQK2Zpqnwpz4NgT5df7ZmDx8Nmr3gOGyekpNh",
-	"8wy3BwYFpDfUJF0vk36dquEM1dWoHs6Ws34nZcS5KW+xnnhjJlNVH5zZ0WetE/5KD9NaR+MJ63d3PKyc",
-	"h62zTQsrZosYHbvS2W++dDa7pZvpgrWLaW3X4/S7F+A6kIpGkbaLY1v7kymrrSyc3YhT7wpov9kC2rXI",
-	"dlElbZG1zbuM86T29F2tdxJrM4n1fUirZ/Jjr3H+vnyV6oVtFrmkQhTt9TrdhYXxtl50e8JmM9ygD0T/",
-	"sUrVaGbkT1g9uuNqT8/VkmrNHXfblW1uULa5Db1fzSZkgQs4A+km0V7M6O8xQfoAy/1N3Lu38NVvqB/I",
-	"k9bPN57es6kXvL5jE7b7u/JrKkuQW3NrLjo4i12Wequ+HmTDxjqU9g35CTc8iGssTh3vnCabnXPur+Sc",
-	"U+ZUry+j13LN6Sc39sytx5B2jrlv3TG3EsnW8Ms5plbllrN09nXZr1+PfPguZMPzusJWoPi/iidsC8z9",
-	"2dTMb8gN9vWwkaLzacdOdr6n9X1PG6i1S71OEsUshKqsvDoLVjSUm1uzekKEIeMNPFLP18DFTdZlG7oD",
-	"uSjV0EEb/jXyDe3kqgIBK+M4PrUzrbYj7bvyoT2B+2x1DrDYtfY1uNW2ROWr0uy355J7Lnaw4sLWcOft",
-	"PHl/IU/eutrOOv67jV13O7fdd+e226LHbpGz7mt11H3jUuOvLjGe1b/3nbn2ntWtlz+Hqx6Pb8+z943z",
-	"nYJXcMd/dg7BtRyCq2rHErNwwD8dBBEPHhagPDkABv/m8t2PP7z/1/9X8wIf7fXah8i3L+mHFKYX+lke",
-	"iW5HBJAm1JCL8QuJFB0TD434FA2xQFQhETOJsKZj44MjaIqjCMGQHDLmHQvxDNrASQf7cHNtX4b+gGJn",
-	"ACwaDqXpW/BAJsrdGWKFB1iS8ztm8PkokwqzgJhPc6ZfDCAZSBCpsFAAES0RVWUwET8RdWNm/BJWbVOO",
-	"yPjUsJqTZrtbZDVmRn0JFCsb5ycnJ8ftdttr6Jn39cwb541XseATcvADERHIT8VDPMu9s74EyE7tRiVS",
-	"oAQRztxo9qn1LXnNPliPdH4KmaNjgSiqkWRKnWYbnZK3zvbMnRVzBoZcTLHQ5KkPAdYaFdA9ZqGnf0QE",
-	"ByP9m2deYFHVJR3HEVZcuBd5CKNY4nuC5IwFluIdapuIGcLWC44VnLdzNNX6CBKEkSmOpAHY70jV5MMm",
-	"YG/Ys8vCBP/FvH+EJxPCWnfslR0ZwPE+ZjqDFM+mg5uiSsJLPSS5w89PjuuQRxGfyvnjGnJicHBiFvKK",
-	"Y3sZPuqXzB3dNfUsC9fYWetg2bE8KYqKXkVNtqYf0tGweYxPBs1eAknewQ6k8hgS8t2EvMZQ8PEC5Yw9",
-	"chrowR1rTvP/Z+/rm9PIlb2/iop6bgXXM+MAxo5f6tZzvUnO3pzNi9d2du/Zwz4gZgTMepA4I2HM2drv",
-	"fkvdkkYDAwaM4zjhj1TFzJteu1vdv/61u7ERNo4KN8JSaGdiIiun9UZzo4EqEz6/apMcVxiQ9xuVMf3a",
-	"3SAb2hcPFndatMyLOytVVhZ71mJARuvQba7FccS3oGxtoVf3ABJj0TRlGRS3k4wFhLMJk4r0kkyqU0JN",
-	"HDFNgxanNpaY8zxqKRGNpRJDlskXjmV7n/wtSRXLSHfq6ue1eLXTAyOvQ+RASw+0AYD7ikwGDPmzbSkK",
-	"aBA4/LSc7meMgUjHchVWMu8FpHOT8LgDYqhjPt9O4s4+OSf4Na+/+NlEyRbvMD1B7SilUnZItaMyymXC",
-	"uOoQwU1M5V9jNraFAHVP4MssS0ScRC0uJ4yNAtIZsWxIef7khCZQ1Z10Lj5dXbe4N1eWztPN2Ms/3f/b",
-	"+krGVDZForAA6TopTEjW4nkvMiQ9i0miAtKR4xHLJItZ3O5OO2Xy9n0i1XmaXmEbPuXLZe5YXKJG87ai",
-	"ogC9oedzUWTW1I5bWcbMtOoKH/9rQZDYa44NE+v5X9QYfW3jpvykH17UEBwJfOKF9Nq1cFzc2lwrWB18",
-	"zckgVCk2HClZOW0crlZa0dt1ldOK23SVoNJLeCIHZY/XTw/qp7WG80e86h5DzUTIfQub3YMoPDaFBqm9",
-	"Vglw7k8dh7P+KaVStaEJeR7eKXnz9v3b67fkpWKcchOfOCX/fX19QQ5rB3aX6KH6y5kpsNv0rEmWna6k",
-	"2PWjKkv0kNcCfzWcVmxJRKz+2GRHvfCYnnRDm8HXpIddvyojyrVlLhI3ZHqyObtT7Qgn/7TCpn//490f",
-	"Ivnwx/n0Y1K7+3BVm3785ee7D2/EBP79TSTvX/99pO/52HjX/Me/05sPP35Oej+vcXSZ2Un34wT8/fMd",
-	"IAXmVLEEOh/pRIqPIXA/LffRBhU6Sto3bDpnIiw2DAxMSDJmlLF54ozkur6o4vUV+xdcEhNejie6ynvy",
-	"JHgiV/HjMfXWPeoKvmuH60U+u4saYW/dQEssGwHH32aqopYiqlLKnw5JBSTkC7WHFf+raBh/CE8rR/Er",
-	"dtw7qYEsDpvRgRbNzV5oCz9pOV1eYqmc3nIdeQ1yNx6zNrjwvdPZod4SZrhXdq+PRKZoumI9qZwhs6H/",
-	"EIrC/MyXjSovFlWvebWh+t3KacOrCoV/Qz0oq5CQQl4rJJ6o9joUoMuc/HbWtY61+0NwJaQIrewzZehQ",
-	"cxtl2jw8pkcnvZDV4lrY7PUaIT1sdsODw2ZcOzlussZxo1h3+Pd19dr96izf59+PMttIZdndukx7OcBI",
-	"qQr7BY+LuAQCgtuEfL58HxC7cAIj+gMQgAHyPgfEbpKAmEqK1RHLQr2E7Q8qGTLp7jsjYT0vx4hsznqP",
-	"k3gM7jNGqrohWooQxuO9UtSAWUIP9lXvBOZOYD6VwFxTXC6uZAOXdyHWrUI8pBMw2xHGDymKUXR7ebWC",
-	"YSdtrQrAOWBM7aon2uQesOiGxUSLKeuYtj5Dy8Kf+xpbvApQQvuGtqI3DKqIUUSvUiknIouxitiA3jJS",
-	"rxElSL1x3OLRgGY00o201PipmLAsjKhkJGVKsSwglJPxaFT8FRvS4nHST5Qp2ms/BRUAJozedDBwW+hd",
-	"xiKRQfVCRQSPmCmxLPTHM0ZGYzlgsW6f50417kunj1q8g6LEL+HcIVUYKdtfiN1KRlMWkzFXSarfwWdD",
-	"yeDxlGQ80p+8env5y7vXb9ufLtq/nr+7BkeoX1g6hrL0HFSrbrec6IFr1GpneRSONGpe5QbPXS3ISKTp",
-	"PjmsNVq8rAZxXuKoWNBY0qmriw9z2uL+gOplsk9+XQV6VOZgxdi/kXavvVX+JLijEunfXTO10OvDIwKQ",
-	"dibMzoTZmTB6BO7X+86Veh5FbKSsUbLDl33D+LKH1mBGkC1oQ6fsROa0+6Me131jT7cVT+6bmXylGJ8r",
-	"pqQxz/qM683B4txwKZh3pJqbEB1oS9veaGoyZUyNMw5wFm1PBc5l3KjViNDmG5ShpdowCSxgBiLkmFRr",
-	"0HJyHEWMxYWQs7G7pB58DLWfGfRcuXEF7emJrC+U0n/pD6MF6MwtNP8QPI1VGOEhbYOZDmvJTqp0PswA",
-	"taS0BQaRNy3CBQ/wu6sbcfvkjWfEBQgCcnYcoZJ0WSomqxt0pNp5b+r1d/YCMhkk0QDtXJUl/ujY/gEc",
-	"oKSc5KWe3FI77GGWitsyp5X/uWkOL07+ddmQ169ufz2Y/nbc/bhMX62rafxmL0mo87YX+Bh3SmQjJfKU",
-	"iGFYrMQ/bz2uRM7hYlsVxD8kaWrreFs0hDEboXocyCUpesapSqroVNUPWIt1r8VlwiPmqs1NqCQplQow",
-	"kSwOjFgCNO0pyr08pmb6BYdgRGHmsUtJUxaYMYZfXkitGyIhFQpVkMuThMdiQhLZ4ljbFj9L1EQLz6pF",
-	"XSK8Eo8FcIskit6ggkU/MJ3Kvf0Wx4PkKGO3CZsY6GmivzocjZXpu50NEItirGDMEt5HgoYW/yiKo4iD",
-	"109umW4HYcORmpI00f3AeubWdOdCtY04gxMxDojVBPZrlPQSnihmP2Ir+YFLYqbsX9mRF5NBjcx6h325",
-	"D0/0Gvs/2+PFFA8wfoWAZMx6dJwqd2AzAcmuECmjfCW4TGkm+3ZimFi7ESrlrVDQLqh0aQrg08Kxaf/w",
-	"VenN5efg5sw5uPDUhgdjA7I5oodRMw4PWKMXNmm9G55Ex3H4ih31DmmzexA14hxkY9aLXgGAj2sz+Dlv",
-	"Zn4FcMLetVrdh7aMuSk0KMddJZQ+mxcG56B8JBW9a8/fXttvlI9l2ZsXDHv5YbU5k4XE1TgzYJ56F+FA",
-	"4WHvqBY26atueBydxKF1IDSjw3iGdiNwa329MpDF7bfQXnCiBoqAQ4xqQBWZiHEaky6Dn/d2qctPaQto",
-	"JeqELheTFbHAK4F/ZjGnS+tSlyEai5jggAh4gKZaC+bwXh9wyxmp4s/EQn4D0snRd/ovH3+7R4aMcjkL",
-	"/y0Af4s+fDwSuJwlQOiC79qgci38lmyCvhWZhd362GGLs4VsJNL58W3h5R4MuwN6GXoznIV1LYVKPSNo",
-	"7nPApNZXcx4vBp7iTfUNgafOH+sBSD0n7cFXAiZ1Tov7U27rv1XWB8t8iyDQLx/bBaANLRXPX2Gkd6GI",
-	"XZLY6vmFAucY8vxueF4rOt2o53Kb9exp3QQ5bGaPZSSimd4y5ryWh3XPSEr1df1WSWJBuFDLsDtuRT8c",
-	"xJPj57cjqw42lFXFsZuBvN/v/Xpmcuzgt82h7IuMbLdYdqJrGSwlH6cnFVvBn8umkCSQUOQ26qqbCWyu",
-	"EVWD3OTypV9lNoK+FtR6PUGLtuxmrr5nODiLnJM/j9mYSULdMcTrBxwaAjIZUMWsn1LfNc4YqRaOJy1e",
-	"SA/M/Jw/DCC5l8z6QbVwOiW0xV0aUuxd77hfOySRQMVADZKVpKynSJcNEodWcvnkiSTInRZbBZmm++Rd",
-	"HoYxuKCSkEvQ4p0R43HC+x1PzSqSR2DO3LHKwJl6GZMDIpmCOJeW1i1e7XgxovPr67cfLq6vOnsBensV",
-	"G+V0s/ZEZ06PBvQ0p65dbmYexVNiRoNDpyC+1BMZ229xgG3ly4gL1bYT3RMZHERNbwPdJZ7wvp4/pyvO",
-	"5l6Rp1N2CgmY3sKx0T4j0SRTLa4XgB43PUpV3eiZvMw9OJL6jw0oZuJD4nQvE8MWTxQE7cZSt9nYN+Zu",
-	"RFvgmt07I7ONZlHGVLsvOOu0OHh8OSnFd00gcdeNcCIJFyQVvM8yDEhWgbZDtTieqZFF4eJz2UHaf/He",
-	"PvmkBoUc4BanGSPNWrPMf3ypxdP99lRjY3tqxXzEbyChsKSDjbyD9p7NDbP6Aw0zswGXmWWuvY9nlgWF",
-	"bO4ZwI6VfeU+Me8dnTVUMFBS5r2Z1VnfI0GUmy7Y/r73dQvRVJVNtbJCF+RWzM17XKqjlPIQARhbjqki",
-	"Bw0lo4yNaJL3RglCuUAUKyoEe4duC0brAD2idYm0eS4G/wyhTgugiCIx5kjewhAfBQBkbR2k1ChSPbWd",
-	"gOS/4DfdT2OOnY87gf+c7i9VSTeFOx2kEq4BGNE8YOlRhiJmaXuYyKGB3eKr8N1t08G24Om046WlvpAt",
-	"7vJQAairjRm8Ft4mUn8fRkUGpFk78BtIb2mS0m7K2kq0zSNagZ0jXBwTeKqeucDuRtou3WtxQ0wroB12",
-	"2LXytrFpMCLBR4HhLqTJgvhLrC0X2uJ4WWQxA0uuanoIbmcTeM7fSKp6hYRwQ5BzcN36SU/A5TNJVGRQ",
-	"34aBDGxcPb8cWI4ciAh+xQViKYe0op4FlZ/lfpKU8heymBMFrbDOTNIX96DNC3PaIdVGrQbWFbJ5+Kie",
-	"GEyOhM9ikALC0hkgkc+JYSzZvX1y5UfNoRFpXOiC3Q8xncoWN2xHONhcWMgBmTJVmDucNYMry1/Z4oVQ",
-	"OalqI4HYYDwsWFhPLyR8D0Y6SoU0/YRQfIvrb1oLCvBStn14CjAGp1lR+hX5kjInAyTZ1i1ImZSukdUO",
-	"jf8YSzXUR5XAGvQdbbklqkPShLMzSEEQE97PaKwPJRmTOT6NSoI3BxDUQLoo8zxYfb8CJ8smqHmEJxpF",
-	"fpFS/jRw+TVB2avzTKaUYxcfi71TT0Hl9J+/+0xQ+i+bAbSD2O8g9k8IsV95p/xsRhV3S3wP1j5wDhcf",
-	"AItSe3UoJH5rh4P8PslakYgtN6ZHqH22fUDIxcVjQd+dBaZtPTTuQO1KlqbGfwdgDDTt7d1gBRuzsHOW",
-	"Hw7c2xJJZp7IbX2Tj+jutdDzBbZki+fGZHl6vTUz3RurYZ1IBdaZl22/go1p3/AEBuacZWl8lC2+omU5",
-	"YzgGUMlHr7RpgH0wINUopcmQxYTdMo4OSr2G9cBPGFfQKDjKuIMhGI0tDmxlSqV4PiwamKeEkowmWFTD",
-	"tYuLCbaqxX0r8syeQuYhtfqEQqKxIl0WCShMZIzHFq+WWY8An+VE9Ho5htaaMvvkwh58EHNr/IlmEPXo",
-	"SJUxFQ20eYy2tUL+VbsM5jM69WLcwDj9eQbJ8WUN1CJkZBOV+sgGaG6ReLbJwX7joNQ0gTXtUR2Bq5HC",
-	"+11XyQEJW+Na7YCRht5UzoJpBKRe0xN+UIc5h5HdWb8763dn/e6s3531u2Ihrzwv1MMobtv4lVKEacJv",
-	"tmz8nptwtOAsBO51/Q1U56nozyYiQash+5UkvGg+ouiDYDfIKRNcxuxLQkmPTcgw4WMFbMZiNrRvNUJg",
-	"QtaYbwTBbeBU3IcYbTH5BlqZID86Srf95Yk1V1K810P4UF2NDmxZKhCPLEn4/TrgJR0lLxsvk3j0kt3h",
-	"+gpT0U/4/xNK/SftRlpnN46UXuXq8+W7//yPxt+G0X80/rZGXM/0eIEU1JO9y1R4ZnnoH+gNIxR2bJQm",
-	"0Q2BNQNz+bgZjwZJse3jN761IGpg45t6EghiMaGZxYnopnHAMgRQiwQO9SIUI5Qdjs08hw4h+Mj+rk/x",
-	"o0zcJtrmYHFnlya+Ypq4mcGcim9rpSF3DDi7A8qOAWfHgPOt11o1EvRhdIP3aG+t9r48vMaCIa072wlE",
-	"W+1Ei7AW9xEaQNy3AOfiXyjiZXT34F78oL4VfirDvcx6nUG2tfi8u5ms423OSQOsUx+YRaZRusARTOb8",
-	"wKYay5wjOEchjPlYshjbaHAMKA+Vc01X5xEJfIowhC6bCuNtzhEO89iEFi9zL2PQwZHzIrUBT7QMpNkU",
-	"SngNTSDIYSig9w+gAiz4ja9ZNnwan7GvxinnY5qm09UPYbrdO+jCzjbaOW+/sPN2Z858f17YEpsDlNAj",
-	"WVSYubBde+rtrDekansilRhJdJHO8u2aXBbjVij6STI2tCaaMy0yRuMQ1HA/owa67Dwu8AekRGFDjPfF",
-	"97fkqVbA6zyfj2W5gq2vBDklFnli9nbelhW9Ldd20Hb+lp1NsfO37PwtO3/L2saCk6GP6nEZ88eJmHyg",
-	"N2wmXGLSWV16yopBE9dCrX8XqeZgFyJ5sNL+bAd6p7R3SnuntHdKe6e011baToZuW2krkbFeJrh6CbtW",
-	"vvxTiRvGF7NrQaF+SvIHDduGYYrAXNTPl+/3ycW4mybRPjnXKiPJmM1zDJAUMc7EaIR1lVACwhXdCMgZ",
-	"qNdIB/5CKopyEi3XiE/6zgdjmwppxEgbbChk0bJo5wIPaWVWFujry2HIMEZx9AOU3CH1Wo38+IO+tobk",
-	"Mwm87X4mxiP7wnOU4uT1tMsycpEJxSJVCSqSqfGo3WNsNc5hWCmV08q/Dn5TJ7f/U+t+rA9/ejV635CX",
-	"x5N/NKM3R73/PvzjvLZ6tACncRH/gr64uW9zXfFQX+EbPwrOHrK/WTTOYDlBwMIjIKBInW1Wtdvnbr3P",
-	"7PQRbLUyAqsZxKO3QQlMX5F/6d6ZLOVewnWwjHRpSO/eM95Xg8rpUTOoDBNu/6wf6SYrPTKV08r//+d5",
-	"+BsN/10LT9rh7//3/ywjr/IkV2bVYPmZ4RNcRysX5IvoOVEVupEwAEuI3FkygCrlgk+HYixbHCtuyICc",
-	"X7wjN2wqIcveGuH6KvhbzaNzldZa3BaSu7eGHFlQQs5ESDH/3BpZBIwsdDFKlUcEri70TVkxu2Y2239I",
-	"p8ADbwLPRcOtSHDQwazthPehGcO9Mz9JCpypkwHLmO0b905jS5PG9vbJR5N2lCDdP4stXRIMGfBwyP0W",
-	"73h86+FPbNrB4wguOkg8AuIOd6SBRLQbNiUZG6V0apgGTPY9nI1g7HH5uNynocjYPjl3Z6cGVgmwJAse",
-	"6ZU5AlFusMF0pM+H0GNkDTY/xB3HoiV4S1s6IsRLQNIPHBG6IY6ewZJNwBHQO3OacjEt3qXRjZboPD7D",
-	"s1qidJOJW66mPgzpM+CPAgu6Dcu8o893GaMm3o7dosojIZ7dWHCgN7l98Av40GEYW9yvWaOlHlKJ4Vt9",
-	"ksy8sI6rSwih8PKSABcpjZin3fXr1j82Ftj5L61welAw3AFG4akxV0hLqLUyG9JEGw2J+i9zfti3DzpJ",
-	"+RovkPcKdEzh/LSyNt1KhZji2CJSfLUIfWPtCP2jHaZLDK1Botfv1BaCBzItox2DyrI2KOHxS0EqmG7L",
-	"QdTo1mntJDzuvWJhMz6KwpPuIQ2bvQPWiOtRrXtCNzHvCjO/ESXWeqZaCYOWLxQqp5Xfbg7+fnJX+3ny",
-	"6v2o8Qs//CE6/hDXL1XzH/Lox0ENHmAjg63Y6gHczsDSA7ircLCyKQkyY5EpqS9CCe+IxbuiwRsfiNcw",
-	"kb/xSnm5Jf/nX8GflfNR8hObno+1ifvP3/UvPzCascz9UrD3Qd3lp2cABPpH7DWOAPkZ38tuKD3u57p9",
-	"4VnfHRdwo+TmRToNkJMTbC3k6YQSDWhJV5u1pjGnJ5ngfSI429snn7QF5IyEgHQgeaNDFLNln7rjKcuM",
-	"HQlmsSSTAaAjiUz6nNjKDOilhFMMoidzu3go4nEKTJraVkUjymSJUHSfDESmiDaWM2S2MuC++Rp8s/YM",
-	"TaVY1ai5x11hDJoHg9+eoWoN8qeteIe/PXJRRy9patyER+xVL2zS4254EtXisM4avQPa7B5GR/GCb9ct",
-	"y3kmhgW1B42xhnmhNXIqFRuu9j73Ats7a6TPdvG+lzb8RvovMS92a3BtmwTWvF4m3lLXFsCV2UhUkaX+",
-	"fcDE+nrYK53iOF9NrRA8TQFvsD7DDcSE45EQCTtuGBsBoy3twc5YK8iwzNj16eT/9Sq8fd8YhZc3J5Pw",
-	"+t/N4bOyy/J5zg0tLY4VHipWDDfEgrNFQQ6oPaJfDbyzEMkwAgSW1pePqRiTrrlFk+6LeQcfyeGXn9+F",
-	"0RAPcP1tSs8+6y6wg/sCEhaihPdNkVs0ncuqAz3UI7iC088uLfnyT/vfZUELW6/f+L/QIDDwwWDOJVel",
-	"fErS5NaF2/bKvHSd89eXnz6+u2p/vnzf2XMBjzLV/9k08RzdaUmKifIPjGZb35wd3of7BUrbuWDHGaG/",
-	"4ZZ7Etv89yJqlkU3hDon7VYd7SRmEmJe/oIrOttnJWKJZ91r2uKttMp8entI0Tu2uHDbOVH0jmijViv3",
-	"EcsixtU+OQciAvRSojM5J+Uflhciu4bvrCuVnrDa18oc7yvaEmYOfzm/1tNnwRmoTlfxh/hlHVfPt6F3",
-	"9xfHgiXwlWcJbKfMlTKL0G7siCqaivsqIML2XkAZUrY9FjBvXNO7BzqtH+asXrwA11lO6/iG69s/wD7R",
-	"jltjgJbVVlf07pt1L67tLXyOmTWwQgnVE7miGHHONpA9zsGGKSXzEuXS5KdAqgm9OwMgqFRJmhKkGwI0",
-	"TO2EdBLeHssyJMwbePVG0mYxsrI531T8zi697CmBYDgHay7IYHGhRCOg5g4suJoe3z/5fMX7tyzan6au",
-	"3+pLesZU2yi9AATf3J7AVEppIgIsjSUAZPiZKV91Tx4/qTbrjRxiv1eChoeF+nBhvaFNuLEZiO1+rCT+",
-	"b1hOmC/u5MUuoXt1uPco3tjsHEvaZ6Gc8mgJJPIS6hMDw8sLSeARInqE3bJsmsMfPXePRQy6cCv6tQJt",
-	"pHa1WGISKQnAdSbBis3EBMi18dEAkIqYXk2nmAil54voptqQq74yyRKbew0IvkxMJJZUwnpc8DltFWMe",
-	"EiAfDToNygYCbfwNG6kCis8A5eCtUx4tOrN/1kNxNeXRdk7uW0ZONcJa/VrLqUMjqmI6LVysBBVTd9Ry",
-	"ouiuGelYC4/rJ42wSQ+64XHUjEMrM0+iWjxfehlDl6cxTSD8q6ehcto8rnlRK6yDp1coliesnNYbtTWc",
-	"zXasF+W6THlki+199aeOr5x5s8i5pbcc7nouJp6EMRkQK0uY5fiRdzkwpOrhPrRISWiax5P9ja3lCP6t",
-	"ZYtiWTYeKYsITpSENEpg7If0kb3AiBd0TutFGhBAZmKRNPNOkAmILV4Qn8m3/daNma9t1/qx5sfbuLvi",
-	"5aWHHNx1EpfaattuoxOO26vG2CyP9mBYRzJmVL++3auMqK9gOrWYcL2Ve73yYM9n+MyjB3uCeRdGio2W",
-	"VpokkugBXBSZ1tcqq67zS33zX0u/CnZL4li7F33WXMbi5GsVI/+CwS2LYId191/mLQaFg/CxXj1qxAcs",
-	"bALeKDqKw2P2qhee0FoXrzR7eZ/fsKHAwCHIIYh52uP7o8W/9EK8PwAGc/ddBMDGZmNaSaNbtXn0C8UF",
-	"rqV8AwDFot5z5NwJDrxnRnaAy+S0xfXNpGPLpQbupk6+TTqkihV93IHDZLRgZlBXMq72SlkTjRn/4ISR",
-	"h/lZ7F76g3I2s5XM9vg75Yy8EUiH4GBsNEwF74dYhT3UF0aDjEo2u4XW2hBPHMJbMhYbuHW8cXuYUFln",
-	"BBc6d+RDQGe7QN32A3VjWcDNrSTvfFtprYAdmktANyNuGIf0xRGcUKB8HSb97ZPXmDpqWeHwzQCdkSzV",
-	"76o2ayd7iwJ7m8myXWTvuUb2NlnBwSI0F9Sr8dTnkE61UQ+8yJjvCqUKIcbcXAhd/CKhwG9eTeyc/1s9",
-	"R2+yS75EqHAR5TdYrug6x1ghojyGxkO1YuRwC9rgYXAy2Fg/78PeWmtzPHEE8RHEixmFtSTM4ayEaWxH",
-	"wpgo407SPK8w4/ZChQ8wfDGW95Jhpxa7CyFNBdIi3KnckhlC7homiVg6wAjc8KTqZUnsBZAWGgkuRcqA",
-	"AiqMxYTLfXJYOyAdQ7TGhWpHgveS/jhjcQdce2KsrWl2Rg5rDXfjmGeMRgPgJ7ERAhILZurimQSFMofl",
-	"L/CCt7bHW/KzVUbRTXvEMiC601OtR9v81E/6tDtVrLK6M6vQyEVerV8HxbQUO+7I57X/lXusNkjp0I+s",
-	"0DTDo/eZ52kyxZ1jJ98fPBy0dUPuZv+khi7zO9pA712Xt+apBmVsE5LDE1brhU1a74bHUSMOD1izZ6/l",
-	"yvjtZ/KGKhoxvbYqf627wWwndjtsyzvMENe5fbG1nWaJqkLHMPp9bLdPpt/voNtb23LefYYngB3Frw6P",
-	"IbzTDA8oOwhpdNwMD2usW4t7vXqDaVvYGAyV0zK9B4yDGG0eCm12DBmV44wNGVftMU+0baz1ofSiZIYm",
-	"1nDAQgIx7TNLW2h/XnuD+8O22+Rb3uSfikR0htbNptQCDV2BdG6DLa8QGbFgl/8wlglnUhK9qOQZkqcB",
-	"2zXvEyX0LgxsBTLCx8MuJC+OIX2LmLdvlOH4i23Zd5zkaMa1PcpYL7nTs/HTRb6hjQK4svy0jxj4NZNx",
-	"f+zXrqfvIvx7my/RbaVAbmW7tfj1gLm7cPGQ4RjK9EFO/qnNefKXl2HCBM3Z4pSDt8y+kwwocE0CD/HU",
-	"vXtCJWBbTFOY4ywiVdrCgoLm84kkHO4EL56pKXRGgBlzph0Z03aEVvU9kbV456IDguOYDNgdiZN+ogzx",
-	"kBzQEaw6K1NezHSaycVBbLOknzSOvd7+Xne3PqPc0kcWdGsO3LKcU7vHvuO803c4WRcwV99ObPvWCYSN",
-	"LKi1Qtvmoc3zUTeWXrvI9XONXK+7PpfkpXpCbC4ina+sryvv7HmoiG9dPTxNOHq9pf9156+2uBeGJiWG",
-	"OvBmiX8zjqTmnrpAI1zKMYu1ge4erJZZ86mIbljc2TtzFcd1SxKkpccaWi0ORU2hyKf5ODS7uvh0EBAk",
-	"m19ksgeESiK4QaiWYkgxprYdBbZNu3tdEfCMcnafh+y0UfadDF3fWllik3+nyb1rm/MzRNOznNLzvNOm",
-	"DH45Rx2yZiZ9IHGlCkIjoDkSSWIRjYeMK1KVgnRexiKSHYAQomahcZwxCe6WCZVEDy9UchLDPb03gdf1",
-	"JQhA07PZb7/XOkm/AZL2GI3BpbSf73gxkmX0lICyDTxAY16OBV5lEjvcawAFMf8e5+yfDQcRydJUBkQy",
-	"RcYj0p1iaQ//lXaO5t+K/I/QHelXFumJzCPz9t/l8QyWdDZhWdggWnGZyjNqwJJsJkCBX8IroyyJEt7f",
-	"n8s7KhvLtzx2md7S5l9fXRCB9XH8jCbbc3t3WSIWdNU2EemRTVkT27ac3NifZ6zds2CKZhi4JenTW5a3",
-	"2iuCD2uWM+vc88c4d07N5aeiSJIBGdGpXu4ycIXTs7FeaHm2nhtnIimPu+KORNp+8T5kk/j++v2v/w0A",
-	"AP//",
+	"7L0Jc9s4tj/6VVB6tyr2u5QiybLjpV79rzud7nFPtrGd6Tsz6idCJGShTQFqALSiTuW7/wsHADeRErU4",
+	"TjqaunfGobhgOTj7+Z1PjYBPppwRpmTj/FNjTHBIBPz56hbf6f8NiQwEnSrKWeO8cTsmSBDJYxEQ9ECE",
+	"pJx5KJZ4GBFEGfKvRs03WAVjv9XwGuQjnkwj0jhv9BvdfqPhNWQwJhOs36vmU/2DVIKyu8bnz17jKiST",
+	"KVeEqWsyjfCchIvf95WIiY9mY8KQGlOJqERqTJBUXJAQYSZnRCDFEWaIYBFRIpAgf8REKjSjamxuxhOC",
+	"/ORzwbz5dzLPD1h/pmS0Q84jghkM9zUPsBlVcZC/jokg8KVAEKxIiLhAU8JCyu7S1QswQ0O9mjjMr9Xz",
+	"h85zScQDDYh83h52gm54RJq90TFu9oYnQfM0fEGaZ6M27gy7wVHYI8/5lAgYi3x+jE+GL4LTsHlG2qNm",
+	"D3eGzdOgGzaPiH6B+W3FPlxjRV7TCVXwX4vTuzbrKRGOIj4jIZoSgWaUhXyGRlyYfQkiSphCOAwFkTI3",
+	"wZN29vsTyugknjTO254bC2WK3BGRH8w1mWDK9BirBxSRkdJUCEsfC6FHYAaWG8Dx2WYDkKRkNW5IwFko",
+	"UcwUjUq+jAgL8/Pvddf5PFFifjlSRFR/WnE0w1ShIRlxTXhirgkN32HKch8+Wmfh/9eu6lVYxQXg52cS",
+	"0dBDJBhzEqKR4BNYA3fmuEATHBKkT8QF+iPmiiCqzPkVZMqFgqGiqeDDiEzyB+Fo1Am6+Iw0j4cvwmYv",
+	"OCXNM9weNs2JMPS8lJY/e40pFnhClGVqL2MhuSifkM/IRzUI4A4f8RHMYyrIA+WxRFN8R/ToqL79j5iI",
+	"ecNrMDzR3zPP5EYywR9fE3anxo3z407XK+V2K7grLbCFM3xEOsHxcfNF2B02e+R01MSdYbt5FPTCY3Iy",
+	"eoFPh26AU6zG6fioPvF6R6jQPLXI20ZcTLBqnDfiGO5cwpmD+d/JfHHclyhm9I+YoHsyB26gCYmFJERk",
+	"NCKBQgcYffhw9aPm1hjdcR6iYMxpQA5bCAhcE0GePes3YRaiIQ/nmlIiPDecfkSFVHqVppxJkl+i41E7",
+	"OMXH3ebxsE2aPXyk+eRR0OyGL4LO8JSc4E7bLZERdekiFcRB1W52j489fXTcvzur1+s6WfndrdsFcvsJ",
+	"R+trXsZqwlt7WUegWpSfG6uMGA48xuyO6FUbYqnFL0MHWIJ+otUa//ACYSQVjgjiDO7rdbpFhaUDCkv5",
+	"JK2SU0UkR6UnvkKcvsd3BEn6ZyV7ieC57KdCMsJxpBrnx21Pf9fw8W677aVcvVPC1T/r3TA7DuzwBxz+",
+	"jBWZYTjTAdfUByPE02lEjXrz3LLm//5dGl0nWSP9RKg/8EBYyMUgZoLgYKxVwYbXCInCNEo2R9+BQhoi",
+	"xpVV0y7032OgWSyRxA8EOJ5UWMVSz02vIlWwHT/gELmhJhMbKzWV58+fhzyQLRwIzqhsTiOsNEdr2XG6",
+	"8cvnJcP8nF3V/xJk1Dhv/D/PU534uflVPn9vXmLWsIz4YH4BjyMzQ6PYBWOj+40wjUiYn6+h0bClx/AD",
+	"Dq203W4fcERDuHlgvljcBieVqYRBwv1A9kJwLSD/k7wqObReY0RJFDbOG1r/ihpeY0KkxHf6pqnQiqea",
+	"o775sd/Qb55QKYHkf0v3sqdJM7uXbrob7+XCVHexlW9wpD9nNs3c36QMvuXW7hz5C9/20QEsEtKLJ5GM",
+	"gzHCEvluEX0P+fY1Az1d3+uz5IKRvr7RnMlHhd5zqe4EufnHa20i6H0C48ZDPo/VgI8GQhOOfmfM7hmf",
+	"sQF83D/Ug/YnbgoDTSd+n+WGVvzZQ34YGxIjg3sy1xeUwDSi7G4QYoX9w1af6bV9CeR6GQRkqowoqyDT",
+	"MvIUJKTK0Bee8Ng+ZP9qnLaOjhpew6jNwbxx3vhw82PD6G5qDvqVVHwCDFgQDO9v/BFjpqiaoy5q9uN2",
+	"+4igDqxht909aXY6zaN2q2X+7ja7PaBGyh608NQD+c1rJEYTDEYpMpnqMXa8hrXaBqAUpe+77bTP2/r/",
+	"/q0ZtT4SL4anwVnYJs3OqKuNsyNtnPVI83h0gt1vDa9xT1mYGXLDa0RYqgGcOi0APtyi54owrKn0Ew0/",
+	"P+ejEdFiY0AVmchzdNw+QjfGIkQfGH7ANLJcFtRb4OXJ2887n43QJVJPYqhXMJZEnBtj8XjU1IPT6rQ1",
+	"Eju4O3RKJCyxElQvkrYWzEcHMNs20dM80o8eh80eORk1T/HZsNkOOmGXHI16+HiY4d8Na/E2vEY8DZcs",
+	"aKf9bzi95luWYBbv7x7nNsARhRnbSfiCnI7O2jCZZi840nPrjZrO5NUT1bxMEDJQguKocT7CkSRw6Y/Y",
+	"0t2EMzWO5m57a04Y7IYwJvrAkGTA3Wb3WG9QhJkZYk39XdtEOBrEIspwRRJ3m0HE49CxxlbAJw0vu+n6",
+	"H1xhoIU8/egr09lAq0KDGRf3eoMoZ1rEfvYa/IEIfEcGd8PGeUdvueKZf7c/ZzYUB4o+aKqLGVWDqbC7",
+	"lRzkTrvVbpee5OUEYDZU06gzqDhTXPImDieUNTynYJgzYomxd3yKT85GTdIO283eaNRt4uPesHl03Avb",
+	"Z6c90j3twpOgFTbOjz7XFhCG1b231Fsh8VMVU5CAixCcTyEa0igyCidYj1Z+oQOqtPpp2A/caHkiwkLr",
+	"4gxHhxfwiNUkxtiI6ICzEQWJpH9kZIbMLqM5US30nkfG5ZDwMi3NM068ah/VbfYpD/k5p5NhQqlT6VPy",
+	"94CGn8FTtsTo1tKCs1FEg+3UGZqaEgPLzwaUDUYRvRurrGpzWXTxUYkKdojeKKloFKEh0RrYVPCASJnX",
+	"OHvts1RLSaawqYqyfPi70jzdzAM7XJkagM4PpadHQM/8iYshDUPCttqXUfKWzB78i8cCCR4RNMFzIN2Q",
+	"w07kF/goXeCfMq/ZbIXTgexqNQMcRUQ8kxUz+ew1fuaMbLV6wJsHd/o1Oe2cSgQ/GeUcRZzdEYESWZ9b",
+	"xk5Gm/7ZvGmzFcwMZhdLeKUQ+Ui12oGGscrPBD5l7Z0rpjSvj14ZDWgbHmHflF3LGz4h1s4CN6zg7E5z",
+	"ZE2hkoYkb2RmltINC3QtIpAZ3sbn3w1tFyt7yVDMyMcpCfTiarMjFiQ1KN239JKHVAYRl8lSg9B5L8iI",
+	"ftycLYM0iXhwb3R/GU8mWMxT61fFgoDQolLGJExknRbBOIrzWwY/DaYwpIF9afEsLHnnBcpIU2ReA9GU",
+	"lNiMdH5E3l46B71tCt8b9ppfIjtKLYX4hHBGEIkkeSY9xPhMG26cBWT1Ypm3Z9bqyukUMyIIYvFkqA9Z",
+	"Rg6aB/WSwXEkmq7v6ANhaXzgiyyRGfnnz7vi1Ivbb90ukqhzhPXBICJPRRCNwKzP3LMzrWTllowqdOCX",
+	"jdw/9JANbfXZEtoE3U6TZ7rhI8H/JKzPFl5sqMY/bKHLSHLkL1UYfGuHv+XqJx6zcCuuybgajOAtGVJ6",
+	"y43nwgUg8qTRS0njLVfoJ/v0ZrSRfn8X5KDHA2+DLQLHFpV0GBGkuFGEQKoDO3znFNnNPBmr3QQFK3UD",
+	"N4GMpbacV3oJarkFvg1XQLJozhVQiyTs1JMtXcNUK9hnK0wvqr5ycytZAogCbSnl4XAan+qCGEsGplfT",
+	"bqqHRMyY1kK40BwkICQEgV6UZemsMp/IMKB3LJojbJ3lmU8liRKaGMMLI9ds3MZ++vHEWOmgQYqRQBBl",
+	"dOfcOl1p7o+lnHER5lXgezJVS9cl+86C6z55o5l9sjhahimupd7ity7gss1DCQlTFEfyseV++WxgxeIp",
+	"ERKII7dgl4iRmbYQkklBoDKAk7d8vdI35twBxfdBMF/rXpZZJu93pAT60SSWCk6+iNkXXKV0DrvTjnKH",
+	"xypGf8REayowsXM9X8foDFFrBaWM2LXmg8tXlCwsaJ8ZLSv7m/7MhD8YrgsJIqBlla2A0bL6TGUJnqql",
+	"RJ5/VUpySeTiPZ5HHIe3nL/G4m47433Iw/lAcT6I4FUV4TUItlM9ZI7gxrzxnvGB2DAYemViGbeco9f2",
+	"zZvRVWGAu/YyuZnB2/U2Y5bsNREIg1Il0UEHvaE/HILG9V5AlhLVb/spEStbxJrBoTuYUDmxIfjCHtj0",
+	"mXEaY71AI6IC0O4Xj3UnE2XOjhX95ATUptHmwkB3tRdpimWS8wDOTRwZJ59Vi7IK4Q6C+5ohgEZ0FwtS",
+	"tBus5oSDgMcMzmh6Kzq4fHn97u3VzeDD9evDvO8lcxLK9ditAv2FIe/EDYMYaDdoikUSRs/M1dofGa/d",
+	"Z69xy/kbzOYuS3Gr3RBYkQEkhBR8JpyjCWZz5CyUC9CX5ijCSps+GYLvZuSYfkyPDSWD23TNcwPbxVJf",
+	"Y0WQfaGbDB4pYoSLcWFIkwBZ0MKTjM1mknFTNgb7xPNCums25bOZSzqt9ZL0icKLbPJozZfou132ZzNJ",
+	"/1z6cJooCqv5geFYjbmgf27JcWN4kdYeA1ygujcm1UOTvUuTyGiaee2pk1JdbmibElxxWDvJ/0jnM8QL",
+	"c8mQ2K+//tq8zHy+3ODD1sdgUknIajvuA7NxKc07XtnI7o4iaPdkPhAkliW+1mKsTKtb+kbjE8MopOC7",
+	"Z8rpAXl+0s3ubGYCVqvZSQAtM/rd8PGQ63OKRByZPEHB7wlrocsJZ3fGZIKEGfJAxDyj907wHHjPOfIh",
+	"6yQA/7tJQBkkbi2TzYMZotrEwAoxPCGyz6y73kO+iZmnmhpk4mgWWsjxITgY66epHRUk84BimywDEOTl",
+	"3Z0gdxXOh7/xGcIIkhueSRRiGs1RLPEdQUMS8AkxGaE2dO1SCiAvjMWTxvl/GhP80bqjGl4DP9w1flvI",
+	"b/Qal1Nqk4NtXhg1/oSsmyyTbKxn21R0Qhol73LPDOc1EpSNl63GbeBP0zS01lhMTsKnxR+0DsBsAkqN",
+	"rxuvbzmnmMbDiAZaiRPK2Vb3ZO5pq0frpHeMSoIoHLyFFwvywO/XnJTghlEsOz9/J/Nrfdvnz9kk3v+Y",
+	"dHJYlWRS9oU5n2hKI3z4OwlUSiMv4SZgZ6FRtnH0PkMzNjMnT0ZuG7JJwzbhtTppuLhJBS4QTijT9n9k",
+	"VnqC7wnCkDMtAz4lIRQSIfsKvfarU+WzCwVDXrUMMC4cRe9GkB+3bEPsCfvsFY+YMXvLSWs25hEQUwvd",
+	"jPmMwXRNkQx4RNME8OWTsd9YnM5vyYReU5PAWm82+u43ROGS+YRYAXdP0pdqrYobGBYCzxfGD+8sH32a",
+	"Bv0S5GZpdYiWB1AWgtFxu2tTmLNMsjQL2l7MaBIDqymV8tA0EbjeSHrtdtlISvKA84mfDa8xxKGLMpUP",
+	"hUYRZXc/pelxxcHYbDlt7cOfh54WHkIRoS8eHXpIkgnFjMU40ldODj2U/qvTPfTQkBLGqLnQ7R16SInM",
+	"laOTw5wUSrLzks9oPSTzDS2d0j/Tl2viTl+8bLpveEgiUKbsR6eCTDGc9SmXSv85GNGPJHdhiud3y156",
+	"HbNFsYjlgI8WGPYyYbgOf7cZArL2KUqH+pN5dPFAeY0RZVSO1xzKmGChhgQr+1SeiF5jqZCkd+BSjOiI",
+	"OPE34+KeCBRyyG9QOe679Hs1xXGaDFwcUhJTn+CQeAh8GiREWBptLBjH7B4FfDKhSmb4ZlJm4SJ5dRf8",
+	"79QEQvOBuhKFQ97T6bSsjki/S7qFEzF7JtGUCMpDaQKjpgYPR4LgcI4OhvNceWzMDsunAerImrvtzIK6",
+	"k78x92ti4wpHqx58wxmZl2sksOiePVfJQDIbnS6g+1jmnBSWf6Umk85gI22m/unfhJYKywOvWD4Jd+gX",
+	"2JRLuC8hx9nYEMZyvQHuShL3l4/i73aujvniKIJHGZnhSGZY7gpu+zSKSIbbb6OMFI/GYg08ZHuJeKpI",
+	"6J9DtollllJxTd/ogHGUsF2wRf3rD28HN7eXr18NLn+6fXXtH170md4aRJUrnpcKz6UHGSyaj/zOh8+k",
+	"dbwdaHMW0o81twBTUdo6X6m0OZpKaRNm0ttmQrP6KHFt2BvfUaKQZCZRupv5LOyS0kkb1q+Tfj0bc5nE",
+	"9yUNSZoOnAkgL5itpmilTAczP2ZrDS27gBq+OsRi/d0v4UVlsrZaPv2qty3zaTNpLyl811fBXyAwkzhw",
+	"eQq1hmVlX9mAcvUy6+Vl5Io7ajxaYnyY6zlu7nYoO7Qy/uKCtXVV6rMSldrKzoFZa/1xiKsOQqIJeyBJ",
+	"NMrWpEA5XJKtl17+SI2PPf+7/ReZaIIlyeVV+e+UDWKZWRPwP5l8tMLFB05Da5AkOWhGqa1KxqzIO3SX",
+	"9Quz657P6KhKaKgI3OvjKwZjLLUiPQEoEncx/9rkUppO5Mx7fTUpT3EX3aiNLjSIyEgNYpZsIZTmJPcI",
+	"HsaBGtwJHk8Xri78ez5N98llRpGPU1sy6a7kRpW9mIwhe3Eq+AOVlLPcL4qICWXW865wuheuXia5YG3N",
+	"iN9Rlr2oYuFuKmW0qW36YRrWUWUmlGWvdoqs04XuF2q8T5a7a7zGTFBF3rFoborFP2ergpZzjg/uvs+f",
+	"y1gAsIofcIRZUKLkDNMfaiifXgMOmVhZRwQfvTL3Lqis5rKXfPu3ymFfJV/Lj7qmoWMulLG9m/fPkkRr",
+	"z6Vt2MNj/NYwSmmrSQwTe5YpZDpInGPPJOIzZhUDbNFv7KufycOCn0RfTc9pCVUWFgt+BcuudJVceeii",
+	"jW3QZ0q1VzDrRLmhtaHLOqRqYLezRGxDehtnyP/51S16/tB57lbUJAD6LfQyo1XY39CYR6H0DDgE0MEF",
+	"IpOpmhsIFcYZqS3b84egRMLbKUTLoqYLZyEt9itZSFMznl1DV0W+qdle0xtf4mK3dC0J6NcmN5jKZKUv",
+	"EB5KwpSFMLKng89YDb+v15iObR7ghgaxo+HUHM4mytalwaTaMfMAZeqk1yiF+Kly6rs9MpPykmOUHprM",
+	"tmcsbff53AHKzWTZ8d3Mjk5PeBZyp932lp74KVaKCE0a//9/Lpv//u1T9/N/LTnUm5+IPB3+aHA7pEtM",
+	"v3kPACXIPeGZ7GLDKNL4MRgnxREflY+4+sTlJHFvydF6nAjLBcoKi4T3gbDA0QzPJViyax+43LbXisi4",
+	"RVpGjE/jQUgk2Rb+gwInyXpTnCZqysPKlUH79I40wa/xeD7BCalHq3qLJ/yBDIrTKggzERNk7pRJcjdV",
+	"JlcKXD/wV9anm8AWbiqOynTqV3rVbq3RWqJT87CEA/5ESRTKc9R6ySdTzOatt3hCPNRyH1z4N3zFQy3r",
+	"GXC/u386tT9z6T0AKHy4fu2hlnVntN5ClVfmwi1XOMr8+8eY/IiVfs2PeC5buwrDbKvUyNgsd4n7y7kL",
+	"kOLcA6XFJtAg304KffpUWIDPn6FANCZ+6QyfUOVwE/UM3WyqS+RociOF4lsn2wyL6bT1f1Zypw2Z2qOS",
+	"ZlFYrEKGK5HxBYpaSS1PI/HzTHQLsZ970Y6k9/4sfItnYYHMYcMSqIVClKPUJ36JpIIMzgkOxpSRpiAY",
+	"HMiQFYkOcshmeRSyBagz1Gq1DkvFjQWWKzPWDWYZVgjsJQ+FXAHuAReIQYzW3CHRgZ/HOmpZ+CJbrw0m",
+	"h8F/hRzM0nEkgHarQplmwJ5ZtPS5MtaSgJvUDToclQQdskArSQwBfMoGeNmB8xWu5XzimavgWy9ejbBx",
+	"3iclCwPFB84xZ9L6Co9IzMIh/zgIKWT5ltsRP3NGak69U5bClAEmKXv93wiO1HiRnFPtNkXy5Perc9vM",
+	"Y2UbmYMqqZseVjajBA6kbD4u7LbowTR5whCtqWvgrOvNHpqI80DErG4u60YO0mWOwhyaW40BpHBrNVIo",
+	"6mYESbnWW8EdO1jm/rghykHVp4gVNAMakfOJaAZlkMIyvna9OZoREhYiQFw7rOUeqZM1YonOpR9FlK2R",
+	"L2Yffk1ZqSvZwGosrohJmjdRRZM1b9AbgznBIndBmrxDYi566A5PmyNBSMYVDiF//aBn64Fgrc3ilnJ6",
+	"yNZbh2ZXba5NNABXMexUNmHY0/sWcKnqObRc7LPuDrw3D5Stvg14EhbWomR7O6R71XqgnhPBkkjq0pbx",
+	"cJ0kLxvuXPeJ9Yn4Fn8sW8X1vryZ8WyCszUZ1Dq2ttd44DRcazxl5nni27fZdZkR52MAbmuzm5am2WXF",
+	"WCqgCpSXo9tNPQBZprZwZG0yLzrAFv/cfBD4iCQqnqIRIYceshlnEN+0j5g7Dz3kUtD0j5CRDGxcCIKF",
+	"1EqngdNEB1YRhQsGtDGTnZRpj4CV5hgRZl5SegOhWCImNsHn0EM4/D2WSh/37JiS+wWmkoRoQsOmHWdW",
+	"80hTmO28sol0CQAoxHncV5YpKcDyKxSV2qclty8l+oArUKuyYA2U/GKZk+bGWpAZiG0+mcbaWDgwrm8U",
+	"QoJbtgAKsCUMahNOS6g8I2pl1m5JSWwN2arXysnXx2bKUy5pYT0z3CBFil009kIS0AmOkHlXqeTMov/U",
+	"yTnAHwc0zDPimokKKf/No8yunxWcLEjCvbIT97J4zJlPOWbVSGeRkOMShpPsdCbgIojmkCazBdiLySCy",
+	"qWpeA0gwdwKNK3/56XsKN1VlWmB9B1VeG8isUijwCBg7c4UW5n8gx2zJSmipvS0bGmJZ306q9NILazJU",
+	"HIN6PVZy+S7mucQ7LsyRh9Em9FlGjK5kr9RGhZo2MFEZunx/BTVh2RRHC7ZcnZXjNRJ6KutiQdmdc8vI",
+	"MRYkRMO5LaCNqNGCCyV9acOdshdKCSj6riOPy8vQT0E7niRjw2rhEZYq6dNTwy/2higiSPhy7GBh1sk7",
+	"yNfbLq1Py9z62ctjcxd8jZ0avsZtuWL++7n3lVHUGx7GVQSVJCzqnZ/AjcYDYtMkESRTogOfcUbMBsIV",
+	"iSSPTHU5j/X2kZy+YivDNflX+X/MqG6IUpTdybKEvuA+ng6iDB7bossBOpTZ81n1q01gteANi+FUzfAC",
+	"whQRBrG9LAcqpJVjyOLRl71+Ech92Ya/s3dfKTL5GRa6kQF4Bx0UYN0/NVgcWWQYo0iV1f7wtZ8qEQaZ",
+	"tcmueNn65lYjXTZvYTMXlqWabh2FXLFprNaNBC7SUFFxcr8haqBf8IRkkQRhmMVIRJ14Qo40N3s2LQle",
+	"J35QloG7SOKV/W/SWz0EYA+aNWNX3W6TQdCBJCQPo1jwaQlaEvZYdq7WZKH5U5c0U7JU8OVOYcF8wSK0",
+	"huIB+agERj//gPCQP5jFknykzM+HFyZFzKJzpD9YSrP9n9ppyMtcaXa8DQ9+wfGVfFCbvj//AB45LUYu",
+	"ULODqEQxs7g9OxjQOjylmmWUcwhm4CqW8oQFGG6jfWk5N9EvaCFAepk44CtcsKYsFPOMI0DIk57FYMbo",
+	"l5t3by388KJqlOqxy4018DFOuFToLPOf1tkZOpi5MqGkDArqvCT03LNNwFzmXYCFmGdGedFnwjXVhAlM",
+	"uCCQqifICKBhDnrdbg7GZCpIQCUBOONklfJVWNAdyxrlgARokP6oZs5oSOacWbiUIRStHoBWghSdEJn4",
+	"OjyE0QSL+3iq/wL/kl1i/JHIQ+jlVhiZAVjpswyMivmkiy/aArYkYtTpto7b+ZzL5v/5T7t59tunjtfp",
+	"fj7o91uZfx7+n/9aFe9I3/3h5sfa2ZwF2k/s0uTNZWT9lsyyCfFfTy7tV5t3t26OqIPgrhva7ZVEA7MI",
+	"3EZz1joQ6CoQbjUKEeOKjizcU9nv+oBoueSulKnKbzPvyCrMaxBGNh8xLVOrSrTX64bALoNwDM5Gs4yN",
+	"j6wDGDA+icn7zSYx1oqXGJhsgFgM8byk3uJHzdim2iYM4wRVgEchkcqNw4XkXOPcDGoplcgCcRfE2NHJ",
+	"sbe0d25uaIXVWu0Ds9VedadVPvK0ZuzCcG4A6iysWG5WL45W9I7MD229aRWj7YWdK5l12bEDvarE1LPR",
+	"64lD7qhRom1QPjRPYpDykHWOLqp/q4y0URYipcbXU0iVjF4Ism4wJcKqXLU8UmvXvCRdZi6shxtkuj5/",
+	"SXxZ1otWurZmn2reW123s4Yro1imWZ03S1Q8HYxI/Rcrbvt2rPDMcVsIauefnV3p6LwCgWbJxU0+O95F",
+	"mswRYOXByBoci8Twkk8m2hRL0QOlZ1AbQwI8DrxoRKKDn2hE0M2cBagft9vdE3QzxoJ46C1XWMxzfpoA",
+	"XgpVwclbSkVQiUW0pgAyX1rD8PqH6YX3OT+4DV7wecWC/yNpulc+n2zghsemBrtoEi1aRfaTNotiAb7Q",
+	"DQBpg9S6HbizHbGF/DIPL9hk5TGtdyIsY66b5fmsl8pjIVgGS5BGtuKwY6rtnnntWAcsxauHitSKulCD",
+	"/I6yWl96DXfWYOaOideHo/NyldhlbwSN4ZlEd4QRoXc6gV33MjhxBEHpPWhwrm84Dp1KlaB7mLta24qL",
+	"EmGc1a3WC0SuLwjq5bbA1mUyW+CvQSJESip/7UoaUwDyhBjCjLP5hMfSLN2FWddkwV1PovKIrCJTuR5R",
+	"3ygy3UmgdbNsl2wp/87rSJJElVQyZwVtNtbrhpFnVTnSKkSEs+LZsRO3A5smqsCObFSiEmTM+2WblfUE",
+	"bMKXt2G6mx74vGhcZZJsBA6RSxEoJZbktZX7ZsTDYvQ5UGWhzF/HHOFAkfA8f+iH8ZwIdOAb/7h/6OX9",
+	"ZVRJEo3QgS/nUpFJ0oKMmO6Ujv3a5laZfB94nSZQeA4Se/Kh3ZQYSvU1mEYGs7ICA8n1ykxvdBY/jA9m",
+	"7CEfGk6ZnE4ammxO30M+ntLBPZkXf4Em5uSjyZW2P9ryCntHK+erW6ed1eJE10FUFHyyplRYotEovta7",
+	"FqyQht2lBkyikk6fJlvEKJNb5IpkFKNSMGuAq4bDI+kdkyBbOQKHNy7qI+gOP5DzTFjumewz02QbHdjz",
+	"xgAW20UW7DkEFc7AoWHwZxEWgJ4tx3zW6rMrZpMbnDLE2YIyhA4YV3p4EZVKHhYczZ8alEkl4sC2427c",
+	"0DsG6YQKLe38jSC5LdMjO236m7bNsQi/1veIriA8IVMIYM4CcoHuCZkCBhweQd7EWu3HK1t2fy7KrPxE",
+	"S+qNxlzohUruStI9YJ+9LAa6GWJmk2CPZmNiHWGZ5lvlymhmiousGt7CDSSpaRWzVJFZ5ItmSOkrYG9W",
+	"4ytnRpXTUXIrV3nQF9OqUowsPJ0K/mDKfTIZG1XAfAFmAYmqCntSRXJB+qU5m4vpnJyRNWFEybS8Lo1M",
+	"9VnLpZ6EAJahMmfcS8jfKtZ+MlUfERZKq1W7xbKd5a3+lvGsT3hIrLM9HwW2F/VGDQAaDjhyQKQcTHlE",
+	"A0rcLc6u03cN9Mkb3AnMzGfSDfhtdY0SmaaZiOmSVpLEB0Pf+T3aTqlb290oeHxnG9F+uH6NDgBvMuts",
+	"PNwOdqfKa+c1KlMVbDKC6bU9xWpsvwz9uu4JW31Ss6qi8wfqzy3bCSeIt5WqelM3FKxe471V/0pwsiYG",
+	"TLB6b22+vN1hfWutDfoySFp2WGVAWm7EgKOVismb9wZTy7XyPbAVRXowyLdX/cNHBNv6gtBY9Vwaljq2",
+	"RaACDELiqo2L0nWezY/6nQ9t88HWkndF5XpgKmqtIZQW0hmVKCcQln3AMv8VXM1A5YVQmqHv90CBAmTt",
+	"1hfA4sotxtaYW3avAZ5pTe/DUwBM1YOT7K7OZlsW6s98aMmSbYhSNlntDc7tyZPkSxQPXCGzAzf/bDfP",
+	"fkv/bA3+p/nbp653Uid7ZTk9mxVasu5PY8k6ibmFLWtf8T7CrEbwut708mHs3xay1IxGdaDNIt/oWb4R",
+	"ZIcoZopGDnzOxoCdFQzdCkMqA1OsR0RAynLQbohCw7l9RzmiAiRo1XpDJpqx8JrtYuO7jVDLdWlGb/h7",
+	"UYGl7cyLjJAoS6o13T1d9+JUENnHE8kXYYYO2i4ZhIKlbxQ2SdThBZJa4aYKYYlc89Cc9lZdRCqngy12",
+	"odLbmg2aLxDcAv0kW7C4cEs4ht6AJ+UacOR3wznei1J0iIDLNXDvWLhmkEc/sX4Abbt0GMD4tsZbXWso",
+	"GeNgrQWR0zXXQ07XXo4lpmPyec/sY3aHCt9amGJxb1Ycg/fm1KyptZRJgqVkb28rFQA1H9yO2VStQVUn",
+	"jZwX6aBgmYiYyUMPmdJhzxoqpngha+UUSq1z/rUEcdM618ocanaIO4Ls+vJK44bG5c51zZK9z/V9r4tG",
+	"VAbEVOiqXr6NBo1j24rUR0SZdM0bat4+IWrMw5ooJG/MzZtgrLgGLlVdrwSB5rNBDYCuXEsL+EeSM29n",
+	"k31dOtb8IFb2frJz3swUXI8ctt+EhfiGyUOB4hWEhaAPJLxAjM9s8BZshwtbpWKTVkaxigWp34Itt2VF",
+	"flKzyMHOfMn6v0nWpjxCaKYY4Am5QP4M0wcifNsuSEIg3tSojLgw6EEmGmgQQaAXkgPs0HYUSEIoSJZE",
+	"qYiEhx6ajWkw1rr2GBrs2kepRBFRiI9GSGA1Nq0UmLZ3HjgNTdZe0kMhx2Uwux9A056RidFjYeIxcqz/",
+	"Z0yC+4bX4PqVDa9hJrSMF11bmi7pHJHCjdWs+p+m7K0WJlFR87fXk9NZvq9V9uIlspqEXn+8UAIVT5Hi",
+	"qOdql6BjtVFd9Ga09Y+ddjutHEoutVsLdT+F4hxb5dPL1fz0qkp+yo18HCs+sEG4krmZHxDk9wKpTblU",
+	"TahPAG1YIqyMr/HAAb9Aqi5cUmNChbX1MgBj+q7DCwS0MqOSALkbr6j5nO1lWMzYy2S1PwXcsQswaR1q",
+	"WFZ1btUICX24JYkibdUe9PUiRjQAhErOkL0L/UqGkirSb1RgYefTtWu3cTYPrXk7dAyqm7RYT6WKMNva",
+	"Wf9Y8FNlgjmHHVVcl9zClmxN2nG6QCNe/nxt7xqPMDO959aU7PUdThVukcrRbKRnfJNMZ8sWFDm+saqq",
+	"+2s9/WudygIp7eKIVZLhPIjWpcLt0g3Wc87szjNTjYbyhD7FbZ2JG7uBtiqwCzTRyLVmaegMnEgfr8xD",
+	"JyXh88XKvdVHfmIQfwYBQP7UH1YeKSg3tEw9cdopc2ce82LtmF3OKtKs7BgLGFu+Df646IFm+xa1x9UW",
+	"QzkgoHdDeh1DvnFh+RfIF0QB5DdS+J5IxDj0gzXSImvGODyvxPllHyw3VSLMdtVr5juXeH9t/XZdqbh4",
+	"PrTlzwx9/QTu2LoewW6JR9DqloMJlROsgnE5cQvKAjrFJXl4Nvu9Nt72mrUbiRt4I2DoZNwOurJm072V",
+	"wxIWm27ZxwG/bllPBb1BsSQCaSZlcewsAJOrG0D24crs3Y2UKwsimTYWgemU8uLcAlY6qEwFBcKxZrWK",
+	"Bq6BtCMyPVLI3wVaAVfFEgz594IPIwMptwBac/3TS3TWO36BpuYmFPIgnhBWAsq3SUeI0nVekg4MgZP6",
+	"4jfTwKK0UbZUDu9+kVIc0q4mlhEXSMbTKRdVJXWOL5WgH1AVVYA8lvZXvUQfrq9yWet25fXtq3NMbcdT",
+	"89WMTQu7U05ywId3U8K7tR9nA6HwFM2nFi0k62TY0HVgXreRvb6pHrD2ShedD+VLsGR6CcTAF6OzSYJB",
+	"uVyDhrvq0OUXRTF+QrrOkrRdxC1pGzZ/IwLfdBM3PBCPucWp9dctWn9QOPxHTOzvZUmnSzZn1cI/kesh",
+	"e+63cUFk3rMjm++7JqoqUnlSKtkBgdxaherp9ZgnbIi5FZfWK/jltJCyRO8Vg3tSEgX62g2Z7oiNbbrs",
+	"VUv8lMPaUCddmMo/rGd3o1jcppASBSJIXvPbygGGpRwrpGs0dLLdL03lWLmlC55HuX3bhgTspOaYFqtR",
+	"7fXMoLxkwmWrdU1wSJmFFy2s05gE90shtKqU7PT1ZY3/XFlurd5/nhtG6eBLeyr8avAGwBc1wXMU8hby",
+	"rUfMBxez7/x2Ptxl3OvQhiFEiluvsqtQ5CJBylzWlmEFdseN6c74MuLBfXW9iYjZlmZNOTjlzXvosWOA",
+	"PUPPeL8tTrVpuCPnLLCYCnYwSMTZotuMz8VBbtQU9pnTUeK/4esAFeE7MhB8VvquhcAhQCEAJIeFs8w8",
+	"nzsfudUvo7Ps5l2GD86rtRUTdxuVssFOjguWIpiOeSzyT3WPlj/zecV0blRpl3jGZxVVlxYF55kEAOj6",
+	"uYd8NJLQUSDgLJTlztcRFnmoHb0jCI8zqGYzHEUo0CMHLAH7uppVM3psgz8t+PDi3KDEXd+D/rQlxSWF",
+	"7SGer1yZECe4Yvl3ogP/9urNq8G/37195R8uLN7qYj0+a7hBZKezsLylVJyKlgV4JPqwSTn4o2MQko9T",
+	"PfXqlFmMoPekiR4CKHDSvgSjCQQWTedHGtpSOq82rtAjosvWNYDIRzVYq6XqmoGftYrxcvAsa8ID/pHA",
+	"cdbQalKQ0HoRSftYtqGlRYheizhTdOb1HtM0MiAslOuh7n0V4H6LhfZfAgEwj++3Gg8wh8GT60aTgwO0",
+	"RLapkZ7R8w1sWolOnK15X2etCwuTnduy4va86bFtDYtmDvNyGDzqkN6JyTBJVF4Hbee0YdMHmUuVhxx2",
+	"qu/yNmWVwGsLaekCSCApOrAPLlmiq4yW+RgN9bT6Rh4omZVJgwVPsrnTq4Z8saN+Gn9LYjxu7muxr3jn",
+	"OgWVBVpNl1STreFA8NU4B/8BDU4okYjHykOCKEFJmKmFt3fhO0H0TQJKNBQ8IWKGoEuZQBienKMAM8YV",
+	"GpNoig58U9vne8bO8SMslakMtDYg/D0IIiwlNEdxlYRaTTN65x2mLKmHhyISGiA5I0S/HgpCKGHKP9Rj",
+	"yDSPPfDfv7u5Ra1W6zmMyz9EszGNiE3N0mfKLZvTat3yyHhKhCQhcUBYhfOuFJlMVYn2fAtrIrlWocuN",
+	"tk3UtcwSlaH9aO3LrpmbkGfQ/owmRlULZdYpV8kZM6GNUDyMCDSMoRMCNHD88aOHet2zBFPT7jaG3YY+",
+	"Mn/EJCbhiu25eXX9z6uXrwbv3g9ufn316n2yCbkGVwC9p6BBeA53OcJK76TiSEKreMDH0n/LC+RPiZhg",
+	"ZmaETeMdHBWJ0LYIRjOsSXaUodKUUnJIZ26ZTLtl84FSJjqijMrx43jc62QhFY9+0qc+OWDVAEPQClIv",
+	"gqvaxSz0TIGbuaL/MYe1Vnw6zaOi57RcPJHrdSH+1XGedPP1fubhiNBB2s/IqisecsL6ImkR5WR2OWb7",
+	"cnDvRUhvyyHjICBEHxtfEG3KuZ99Lyn3SzG+h3NghZaQNEth0bxVXvNnbllSxwlct9rGogq6NsPeZc/e",
+	"OnWH5hPDCu0j+2qq7Ml2+LrncKTTPqPwz8NW9XcqnAt8pGyNZUoBel45doJHejGpSgjU8hfDVnJ8/rCc",
+	"z64LhL6OhZOcuaypYyVG+ereQmPWpTIHRDIcBduZjMqsKJREXegFMbSfCsZaMHPrWyylFkQWANxl+yVW",
+	"heEFXiocUzooUP9G5kCez2WAPK2RCUZI+ndiRMLHs+c4+WIGwVnmTR5gOUZyNJzzY6HBSManXBjhk2qT",
+	"qSq4Q7VyGXyqiJmFc0hY53JEh7x3YcFOWOwmubJzyBJPY5GaXO3Big6Thb6SnBGv0GgPGofkOjnWgQuy",
+	"zSNXtI1c9qUEEHTmStUB3ggYh0NgXNc/UKNfbN63U46j6woaErdPcnhyJ3I1iK792AeGHzCF9pf1ctGP",
+	"20eluejgXWFcDQLORvQurqq2uJH8NWUlcSEzizUdS6UOuqIDAlwpmdeXrr3igowEZ+qpmyIsJE6Tj1Qq",
+	"yu5SP8WBTTmXhxfJRQsz7FSHiSTRQ81GWvkCpgWUU/1GTf/SiE9T9ZScnMX+qiubuJV3KLl1LUeaH65f",
+	"pzi4mcD/SS8f9z/xyiFbBs3f/vu/VjkIN+rVkEDtLuvOcIs/fh2pQ8KScKF+3cAYeBlQAgde4EANXJvY",
+	"EqSDVjk4wVE9cIInTGYSRk/ZzF16iz9+yYzqr23jymE0YZQVq/U06pk+eVtoZLf449NmLX2F+764uURM",
+	"NsqH2iKIWFknXUp9TrwUA78AjF+N1r6J/uGeKQOHvjHhaevhhTvn5WY0jGnganicSvUDwaI0tlBEK8pO",
+	"LPey3PhWakCwbtfGhvxyeMx1gZXXxlWuBah8y/kbzOZ21rJmNWb3rEQD1md3YO2HUsX3A8OxGnNB/6xd",
+	"9tnulHwoZrliPZPegyMa5mzt8hFMBdfEohW4VyZxsOaMy+pPbXtzrfNPuaTWMCk2Pc9fsh3a9UU54KMB",
+	"ZQMD7FVsUppWtaa9xkuvQd9pU1BHcvHWIOIyfyXb8NpUsQ8SivEKbf0HdlEXf9BvwVHEZ6TiR+hYY34i",
+	"Ax4rPU9h/RxhbLqfkkE2EpxezaMD6MU2h9B81Vlq2UAy/ALGJckFmAcxC2xWqNcYYxEOwO51M5YDbXSb",
+	"a5qEQjKZcgUP3pP5QJBY5mjLdhdMHDbu+gOO4kwKpt7gEf04EEQSYfq9RNw2Dy9OoYCE4EY2mOL5XdqS",
+	"HJ5KoJWWtyond1hT4SCJpcK66PXHDArkB1IbxKLYScUujX6TY8sLvVaKo3dOjoXx5ZEXkuVOt8Dek+KR",
+	"WaS83GFwyS1ZmnWsDE7SjOB7Ez/R5FekM3c5f+acz42ywVBkuwibbR1Y0AHoEJMgJOv5Oa9DckWLbaws",
+	"+FFyNRmou6Dflv93ETgJfsqSaqF/cfat9peya5Dnnf3Bmadw0ZisucvJvowoo4okO5PckB0TpMvmXi9J",
+	"IIga3JmENIU/5n7V/xYlpz9tWZ4wl+RS7nkiJhV7Aj/peyPODJ1mG5cb9O1B2t08RbnPCIfM57MQqIMR",
+	"/UiyIFnpkEqlicR35GbOgt0YuzbXcGXWl23VWz8BPRnnT+bJsnyHjeKMY4KFGhKsSsNJr7FUpv0WH6GI",
+	"jpJmiTMu7olAITcwjPUjS3UBDlYGwSqSiiHQINbdt3pBnWQT0miOycSqk95spfA8GwpxT9vpZOhiWSCk",
+	"TAdcoI8y08HlHtVP88lNMCHUFTnti6q9FWSZ6VanBxUXeRGDR6+wEPFUkdA/h6iqpUYbgkYHjKOErsHz",
+	"519/eDu4ub18/Wpw+dPtq2v/8ML2/5xJG7wWxICVZpVDE2nMhS6ynd60IDBZbUnPt8zYKvjNU3UH/4Jt",
+	"kh4RzOQpfG9unZzHiG9R/a33fyu3fKl//doOGWgdesamBTO1nOdP0YuougVeyXRcNdDazdq37HO0DnVW",
+	"2O7FtNElcDeaOp7G6Qh8aQuvo37+m0Xe321frNJdLe9yeumymEB1LTo510fvT791aYw8GtmIWEEXSEzA",
+	"0kqJjdKi03eWUfY/YZ6vDFnU7OG4nppRmblrPv3aGvAlGN7lueH1FmA50Ev+0ztoXVmYy5Zr8s46B66U",
+	"QbsqIqsZf442ySrWyPp1IFgQR5aiTC7fwr13Du1maTOazIgSmIwJwTIWZEKYGsSMqnW2y9UQ1ttNR8r5",
+	"mbux11vIne1ybne22WlVag98gf4Yxo22yPY+TKdENAMsCYqI5nfSQyG905o8ZiEKsRwTeYHAkJO2N7gD",
+	"i2TxZEiEM0OtkV/COR3bbDfPmr99antn5fzya0SsKCzfpqqm3fmNtM1vcAe3RtpYWPgli/o0Spo7y1vo",
+	"afYVO1LVvgMyKawh5AsHsaBqfqN3xazD5ZT+ncwvY/2WT40hxDx/chzApjk1vMWkKAe6eeDj+0Gr1fIP",
+	"kUyac5jXmBwiC7lIxAMRTcWb5i+Lewn5UUAjoMeZiGsy8rFSIEVNJLZijL/8ers4PvTLr7doJPgEmfqY",
+	"5w+d5zhW4+cwJB8d/O2me3wCxTRwF1ShJXlziIKnVs1Ni/mQCHRwrR94/kr/N3qgGP3y699vDmuM/jMI",
+	"lRE3sJpMYYPPaC2Fhivk/h8LWdEKAEnAbHnjvatNVwRPDJ5mPsIdRV7aBh8Ic0ijCF0GgjMq0cu5psP3",
+	"gisSKPQy4nGIhji4j6eamAUJVDTXT/VZ0qadEtHsugo82eqzPnvJmaZhypk877Mm+uXm3Vtb6CQZvicD",
+	"fUp8NKIkCuUFitk947O0RMlcB9gLQTQpkhAd9Nrtw5Z+2RWbxgqJOCLS9FXTW3H96vLHN68Oz5EiH5X5",
+	"1NsPr1EwxgIH5ixaFzr6cPtT8xRx0WcIRZwRuNA5QTIWgt9hReBeTZM8nHvQ7N1Df8T6uHKBxgSHRHiI",
+	"StRrt/U7fHitUaBsVZcZAEwDkE6R74JvRlT6FwibRdHfgLv1mzBKwopwUrhAmrvZtH89TQfAaj+P/AmO",
+	"9CtJOPhdcubrtxyk35XITwOV92Tue1DxRCFoq1/tH14gzBANTaKgJiKp38G4GoOzW0Ik2e/H7fZRANfg",
+	"z0ykwUcH/kLoy/dQq9WCl8PETM+kHHjCjMcwysk0VgQNyZyzEJ1l/tM6O7Pfh1UuRqlhDTVjdw1Mu+12",
+	"u9nuNNud5JB2O+klhihMDeazEOj1W+gVDsZmBWw5i15FrBDAwwPlAZisocsEGtfP6M/PLVrrf8NeOAQT",
+	"C4Fro/OYhZ4ehmZxKeF4tuBP/uc338G/AgpKySi0gJUAp458yF7w0UGn1dIMHlkwe3TcPjRwKQzxKf4j",
+	"Bh+ZkFz4njm9yGYHIP9TH0Rov3GO/tNqtX7zUN9U9psH9PV+o9Vq9Ruf/QvkZ37y9faYtGv9Qs7SIqop",
+	"viMwWFDI9GyAq/oSjTnjsUD+VRq+bv6dzP1zk1aOJ4b0k5b7+op+OxwUQaYRnstcuZGccibJhV1tEzQ2",
+	"d5uOto5+yuPl/kWm8M4itUt9/EcRvRsr94722cI7LLOCEDDc67fQ38nckMc9mSrU7SFAREHTRHrBmhh9",
+	"RCIcBPo23zXX9dNZCyJ5LAKCfKsOA7VLhaOkwa8ekB5ap5vclGRb+PCdy0zSieW+lzafBYjuHBkxiczp",
+	"/uXXW3O2fXRQLQhhp8VK8QeCcunnrDpgP9nS7wXkZR4Rm7Y8wXNYNkPFrj5IL29EpZYJlEFAxP/YhKcM",
+	"9/Mt8LWPJgQzuahHJJnYrb62MiIaECZJmgPY0FqgoERhAYX+IrKiWZ4/f54Rus/dkynOc8OJ0ctY8YkZ",
+	"byKRL99fZcyb80a71Wm1ofhiShie0sZ546jVbh0ZrW8MutbzMcGRGv+p/74jZT3O4BRLzfwyhGyThszc",
+	"kzo82UK3PA7G0IbB8HcSSVAzk+W9ChvnjZ+J+ht811QJwQGD4XTbbaeV2I5rWe73uw2rJVhan5JQY4Pf",
+	"Q+QRdPtVmr/9NihCJUA2dm6a90T0gbRyemrj/D+/eQ0ZTyZ6984br+kDAfwwr6HwnYSyjinkWlmigWKN",
+	"eBjRoPGbftFzwP+qu+C21kQz0KFW/KlebFs4DAxY0+eE3pnFNbzB5EEpD+oykiYQpbuQwp9tuxEpWpob",
+	"q9kUbRO40aXb5HbNYKHV3rh0uCV7p3+cm5plAbvmNY7bRzuYRaZWuzgdq1jm5hSn5TM7mtlbbspe5ybM",
+	"OjL6FTKDRRLP0Ww8X06m2Y2uSaeaLU9pU3OyamINJxRYILH25j2ZX0CFsIHLkARK+SXS2rd+UwvdQJqM",
+	"oVRbVElULBgJ0ZiIEjLV6ogxCZN6R6IV7kpHQXrL89dafQFHwYobX4LC0fj827bnwLgg/pP3CDa67e5J",
+	"s9Npdo9vO+3ztv6/fzeMB7DRHr7APdwhze7ouNPsBb2j5lnYJs3jYWf0YtQOznCnk9pfbzBlJsAOlUmQ",
+	"72TcBQ18Pzi6/+Ps40N34sJi5xanT88ro1g1zhtk/kv76ndO3/x+OX9L2x/f3LTnb//5j49vfuQz+P+f",
+	"OH398pcp3PPz1dG/bn45q0/OZr/Ar1NCz5egviE+SkQlnNaeWeuy9yZ78vwHHLqEZHiks/qRbJateeho",
+	"9UM/cTGkYUiY4SM1RnbFTBcM2xHic15KSJVMNnME9cAKZ7AIrPgbYE/JksNnfJESYVBol7k0kIyDMTSJ",
+	"TQhHy+ox6TOTtWZ1Uih+djOCmvoLq6DalI4xlmPXedYAPQz1O8b6eJuyaHTpDv8zaVqgyBy0JFbu94u0",
+	"LdEEz/vMHJjMbFI2Mpw7m8VPI92+Ua/yzMKsiSG/tblFxmTQjxtmALT2Aw/n6/GBiuO65gmy7ubPeZ+k",
+	"i6XnGVVnTVH3NfEnlz2Zv2vwy8fTf0z/3RW3xw+/vphfdoJXR3d/O7l/c8be9+SH09lmyxlWaX73ZG7h",
+	"crTIsifDEDdnAfnKmVSvfbb6iZecjSJqvO+9To1PFNrVw3Pdbp35LBQW7ISTvrRcInH3rstNC6rN8080",
+	"/Gx4a0RUReGD5khS8anJjYMmdaYpWwtdkwduriCh/ySh43oYMd7k00WFBh5JeVThGPfKMnjgxV89/fVW",
+	"P/GWq58gfXgXtGDWZQtaWF9AmLhP3mUB0eBSCX0Nmq0mBTnmQjW1ORkicPSjX369bSHT8Q057A5jvvGY",
+	"AT4OEX0WRBRCGGEotE0KDQKJQOCrNw4488s54lreEwreKfDaaVuhz6wXzoYUcPoq8FydWbfNNVFi3rwc",
+	"KSJ8L2PnC3o3Vn2WQPXAa5wPzL3JIEhZFArZQm8wMwhHsYBGhYgz0mdmyPACMBVmWtsHHQPJiM+A5Sbr",
+	"EPKZViVMP3zG2XzCY9lnSdcshXAkedL9Xmse0rh/8wv2TJq16LMD/xorAvZA8//1rZddAvAZbGLhfM8M",
+	"8o8E9KNnMrMELonO5OLLaiXk1lZTbKxCuIAM0G0hGpMmWTUCLgQJVHPMhSTNIcTz5k2p8HQdAzRX6ldL",
+	"31jTMMoXW2r7Yzz8OaDv6C9XH/686rylV/KKXR8HL69Oru6n//vPl7+ctcj8lz/DX6/oO3r18Yq1W0E3",
+	"YsPJT+3wf38p4DcUVZjOsVVhsuWYZ+12vrLSFVSut0rlJg0jM2TmmAIVWCrTb02pz9ikFR+yTzxPbncW",
+	"bOYF15owmO2YW+sl6ROFF0mi1niJvhvm/sWE0MYaSg1VqFDouY1EqnC6vPpoMSBTdp1yUm3gsBzFLJde",
+	"Rd+MLY1sOsz8Uv/MK3DKiJh51o1Io7npH0tZEMUhIM5pCeAw/kIalntgbAX2tf7aN+SFgZLShDt0m+1O",
+	"Pu8n+8uttnsc30hrivSegiHUDY7CHjkeNU/wi2GzF5yGzTPSHjU7uDs8CnrhMTkZZZH1zzvdtsMUbOAo",
+	"KpahWM5+rkXMeRcfDXvBcdg8IS9GzR4+HTbPgnbY7JDu6Aj3hsfBCRSZ3dPpVPPkXsbjmK2iUFwZyG4H",
+	"jtvonB71uq1OO1Mh2zhvfLj5sfEZlJl6nC/d/9VeHU2S34VHJ9MqIuvVsZdL1c9qd45eYQtCRyUKY2Ih",
+	"HXygYR8dAO690UxMUDRFZDQ1on0W4vnhOXKNogVhZIYj8zJ9zClD/tXbf767evlq8OPlv24GP7z66d31",
+	"q8GPH1750CHDBm/THtQTztRYugi45iFYNvnIXEcHUB4InbuJRFPBDbLjcN5npj7UvtSW9SJb1mu0QMOM",
+	"IKH00GTkpLhFgIuJVZ8FXCrzY5L/gd6muQN6pUmI1IwG5Bzw+iDZZEqEw/fztOom1NypzpSH+kHCRlwE",
+	"MNZcgMVDkoMpNwUWAVkcgtgiOADdJSyU+eixS7KSLZQGb7oXaMotsKqI2XmfGeRoUFjvBJ8hbDzjwThm",
+	"9/qXyYQqz/Yg0R+ajblMSwMpCSG/YIKFtjFzZVvJ3hbrsqqV0/Q4P6mXrJQ9ZzjmBuxpHZdZdwej/VLC",
+	"5PFESTsjSpIavUU50m61S2XI+ltU5X8DPcWMYO9r+wp8bTea7eU7ItWWciVaauJqK1VVr5REhgw9yyY9",
+	"BEQILDFxJwDnNQWvsjSkneNsW5qsuznvuUryxUd6nX83ipXjJXelDvmvUA8VS1YEprcDXXWnfGbvSy2c",
+	"9Z/Jpid9GydqovHVzzBwj2TTDGyGgb6UAGJSJUk0KjdmXyaffXRT1ivFz8wgdI5M1DVpMALLKiGPmzIj",
+	"kSFNzMbXMpW+2QOxspNl6TCSDl0m8zozrAPG3ZAObRqSiEnVoMzjuQEt9ghZsRAu/Gw4RdWXErCHerzA",
+	"bbSDmFg5CqvYawsBfDYHAZakSZkkzMBZVW6MK6tNB7aiwHaXXg7j7dYMFP2N3o3RjRKEKA+95iw0pU6a",
+	"wZqD/kO5EFsI/pqGOAa/LMekj9sVquDClaQUvkHV/+h5cclbbgJWmp2EL8jp6KwN4qvZC460NOuNmsf4",
+	"ZPgiOA21aEtX+aV5CXqtwka+7L3RG3WCbnhE4MlmL3gRNk/J2ajZxp2hE5n6mTE0wGv8d6+Hum304qx3",
+	"gtptmE8ipBJwo2zdWtU6JQmXnTXcKY4wVztTEtr8LjwqQYYzO/GTXlsez/OyfZhsku4Sf8ulyz4JbB5N",
+	"gSlr1oi4cA10MoknHkDgGccCy0si9y4rkSDJBrlTgah07x1iSfos+eHAulCwICbp+CKJsrkKiXJ0O/+w",
+	"1WfwDTitNvJHJZpwRmwXRqySEXjWY+Rg0S4Au7zPTCYz4+b5Fnqlj60Zjunxbl0qUaRFVK99lkJiDOCI",
+	"DxS+J8w/rPY4vMz1yHoqf8MGjHJtJriU55XzsSqetDY/ecSEob2Q+TqEzLokUWUFZbs6ZwKVr27xysAi",
+	"3PNlI4F7F83SdCiUEX3ry81UWBbtsuU+m/fWJ2+aMpm+4XzGUknqLVpkWrLN0+KQPoPyp14LXZmIpES+",
+	"ZQpDHGEWEGlLt6yEy3VnHPMolH0GEhrK2aiUsRZRiWVjS529YiNHEItDCLlQdej1GQgwxEcjkN2MfFSJ",
+	"Xz+TPWPfPxtjBYI000moTPT9TFRG7m3pjXpE/uuWGuSx/UeOHZ+0Tl6UMmOzIA75pS5/tKaQo0Cwhfai",
+	"YC8K/lretK14cpUts76vDcr9gnFJAYFJYUurkSW6ow8EkvgTFgtFkiaNxRXyWNCAPguJ0naChxhXJpiZ",
+	"tUK4sM4cbTEcIR8+kcXKBnPhV7CukhJVz6QEQic2rFwtahlvNVWum5sVI/jgdvZEJc96cbxtuMxNzIKL",
+	"PEpK3l6j/0uxcfvZPTsvsPMNTIEaKv17Ad08AO/H5HF/s1aE4TGPIrGsQQEHuumQzavDPW8wjVByGzr4",
+	"mQPgynN36dAzZa8kNFEJiR9IaDJ/QF6E3BSfaz1fEi2CDOAGZgkIjEG8cG61Iv56BiMhoszUWJtwcwvZ",
+	"WJTrNbsYVwK32W0yyW8oT3IIoq/xI8ECffrUcpym9RZPyOfPHprzOEmp0jfYVoH2dyjyc90HWzUFBXDf",
+	"M3xEOsHxcfNFqNk4OR01cWfYbro49gt8OkzZ+E0CYq/3mAam66EBkzpv/EuP0WAJJUPNDuwx/fm5nV/t",
+	"1DfBpYTOvwvXfmHOWRaDFY74uvmSXzOrqPCB56jkSR3hOz7vuzmfm522R3R577niNupqntordFZGZgXO",
+	"sPdH/xX80fk9rc3sy9XFlUW612TCH6wnI//lC9PFHUoUKUOxwdCBCCZlg1gSf5FZ/whf2ZJZ59wLqyp8",
+	"zRf/chW+X9Lw2pp0zR5sTrpeuUXzjpESBrcQJihS23Z6/V5wPbrg+k6E1tN4zjc+gl/CPW6hIFf5rNFB",
+	"r9NN8dcOWxUe7F3Kma/BGtjsmD2im3vPDB+dGTrP854p7v3P2/ift7Ma0oqXusUE9olsBqeCsktqUz0A",
+	"tQwim9naVHuTy+W0Rajc5G3mEl5MEuhrygiUeFqYXJOqYqH5IXeGs+TuUs/ylZvaExUsJKkwj5Kmb2e3",
+	"Iks/GUO64DCUbLirbDDZZm/b10xUjSIt4FAo4FJ9mQqOZDQWCxwcka6mxCUmVW2S+XndgeywbMEgrkNH",
+	"4BqVpl5pZlLntHXUK48q16jUW4g85zoD1o0yhzEZmBYgyXc6x04NeDE8wcdBL2weke6o2cOdYfMsOA2b",
+	"L8jJ6Bj3hkdBF3pdanZTfEu2HnrKpbLNk/Uuy8wS5hekXZWrVcAbMNpEp91GP/+ADqCiP5ofesjpDp1j",
+	"TdzuX0dt6GmhbDs5E+sehHguG+edE2jGKgeUDUyNfeP8qP05HTogA5imO+b3AYEfci+3v0A5YeY3WEnT",
+	"TR40l7Qhs74JoAMTOj5vtEln1MVHerOOw2aPnIyap/hs2GwHnbBLjkY9fDy07ZhpCELkmPTCo6A7bHZw",
+	"+6zZG52S5mn4ImieDI9xb3REumEn0HInZlSZDt7F5S5P9PjNa5iuK1rwvHzzqgkTarfb7V4X2Dj0+rY1",
+	"omuvClBGBnPYUoaMhyVVlcetzkkpRehlWLz/qNU5rbq9mu4qnzIwyrXGYznTPy9vG15D2LPQSfarcV5v",
+	"t/TalxWXVnGKEtV5gVO4DtgwCpca0jwenbSbPfxi2DwNzsKmoz5NfJuGEq0wXB1ETGAnvofoIU0VoDpl",
+	"qXXzEtxrl+c5/+owQYHxogNiO3mYdt2JoPUswIiHHIfyDDYK6IxjALlDMyxdU5Lw0ENwpCw0lGEIpe5B",
+	"SxTbJxHvRe5e5O5F7l7kfgcid02BW+XbsiJi78zapYefuWXdlTzfBoUipwQ8T7nEpw3DCRVYwAEXoSvM",
+	"FSQgAAbssGvTFTk3ZcnSQkTOvdQ51WcjW8aU+mMqHVUOip/iyOkWfRYR7OLkzv9kGJlzIFh5f4EmBvAN",
+	"mwY09jJAkEEyFH8gwr7VN+4zGiavTCPstqMlhqppjB44DQ0ccO53fdk3tdL2nSaSIolSEXQ4cJB2XITQ",
+	"WQA6afWZ+yCeTkWSAAD3IM4QjhVvmp+0pjaNMJMXaQKYfXufYYeUh9IsAivhnhnwPJceOw8igqAcYaG/",
+	"mGnNYwIX1VXQlte8N7PcMgXMdfbfsia6RJ+pZNsTosZa1WgMMbsfKIGZHNnathHR92rxcXv9vyB5O932",
+	"URNkb21ebBfmEXO6HN/ZK8N7ZXivDO9IGd6rwl+7Kmy3e22GX87Ejm7bZ4Vo9yk5G7U1c9FjawI+3Sk+",
+	"GTYdm9IcLNMVfB3WVCl0NNktHZkApWtzmLsVUm1dsXZth1PZetAqPybEmKpopj8vVfv8wG8xum12HXRk",
+	"p/Wta/Is91s+1/rzjs0ViC5CKUROs9dWAo9V4qy0YEDuVDOuQJnXK+hnc59AtwdsZjmGvsyMK0Q+Ugnt",
+	"2Y0F46FhrBIkehtepRLxGQlNBq9FZwYrQpCIYGktIGOk6Ota0QcOoRUEztBBxj9r3bPG3aoNGHznEKqN",
+	"XQVd0GAmz0xAd26boGU6GuJI/2i7AMOEFGahPEwOLUBHZIAUE5QJY+uZNDGCFBETMDUYdAPmIiCeM8IY",
+	"mdmO/S30MoW9cJugOL/XCwPZaJAV1EK3HEWQOmcxrvlo5CFRoDzzfsNOkT/D9IEIH2n7k+AS3P9/chqm",
+	"jued5T/vXdZ7LX2vpT+Blg5iYq+l/9Ud1iAe917rb7cSRcvdbVzkiZY4IdUh7TFPULUIUxRHEg1JxLX6",
+	"xK0iAn3OnFrjFKBMnw59fQ4gkUmH19Lg9Zvt49bLeqFZ8aHtujS57Ucy4aZgv6TXaJJWfeLAP3rDY9zs",
+	"BSdh81QbhGe4PTS/9LTk1q+2or7OA/XNQkFZQKc4qgRmgv69rY1P1takqAehX6lJJDDgIjCk9TotLs/B",
+	"AH/9Gkm7cH8R/jsJezwrTcEtTap9Zz78RCm1ZtqPk1ALM1uRTpvLndUmDYxn10m0X7ah+kZ6+QhCJ0bY",
+	"W/1WS00qFddn4D+gxkLTdNuDzWssG4Pi+k7CQtNvL33anQr49yBlvJZ31fVJlX274xpPCD7JfN0OxkbH",
+	"wtxo5FwqMqn3vuQFbnaCP1CttRSnuOql3ewgsy+xL067Q3x2jXK0Igd63OnoBWn2wpOgeQa81ypy7eEZ",
+	"1kc4wmywTtlNah50NzMOJFHxdDAipJ5VWtoBQyoyNTzH2UyNdu/4FJ+cjZqkHbabvdGo28THvWHz6LgX",
+	"ts9Oe6R7qg2DkDMyqFhl23GDTBvnDUUYZmoQuM7X65soyyuL3KZqCnaswoBtNR29Jxpub40sSOBgq3Mg",
+	"HdP6DjIguZNWTvDaC48Dim6lE2ZzZFu56RPmchJKu3CYRxJY9KY+3cPIPGiyGRIAwbTPRK991Gc+nF5A",
+	"BnzANMLDiAwUH9gX5R2Jl3ZsZiju489kn6VCX5oAf/IbeO08hA1IIWG2ZV0L/UwfSJ/5GbHhI3gtI7Os",
+	"bLRAh8aNCT3fAFpGIiwR7rO0371TTrrtbooOA9eqcwKA1J8UDWaHYnNtPlzJONZjFY/Y9m2veOwVj73i",
+	"8W0rHmvxkiprHPi4p+VZYErB9zBF305IVj/VrbXoP2NFZnhegWxk1Y/19bAKv0fNyhMrFdCB8YFAiBP8",
+	"jh6ajTl46WZjwtIwZJbLITjuSB9do8LAp9NESluDPEIYJUzCalkBFoLanMg7wojp8OvamHuIs6Ac0MZp",
+	"NdtZ/3vZu5e9e9m7l73WhtpHs3Zag7GhJNt5AUZGEj63bGfH6UyXyLJHK9aGJOAA9mqZHIhNLWdzYvN3",
+	"PkRU2pbULssIzP9cihGkQMF7wYdhv+QvxX66NB/e0PbfWXLNXr7u5etevu7l616+frPZIlaSrCnPy6zQ",
+	"5wFmAYkeWfQ6SeuScrEgyHw4yshhm3dszNOk2vGB05CENSTuBcrcMsZy4BLpfAMGb6owZ1gmlZiHrr+D",
+	"l0t3ceZ0ElywvWGT81Lw6MNE9lJ9L9X3Un0v1fdSfS/VNwXSB0GyayO9ROYLAg3edot1EDO56IQG//II",
+	"lsipAneYsgtEFRJExtoen42JMMCa9kYRMyQVn06tbjDB96ZtC3SQVTOtQRTVAfPocvv7Wk97L6f3cnov",
+	"p/dyei+n93J64+JeJeYFubamBW5l9hoZ8PaJXF0qIaYzoW2zXp7x7hq2P1XOu5vq42S929klee87RCrW",
+	"OzBIy0BqyrU68t1VttjSnv9hXKjxjLKw2PG2ZqNau3Rv3WvQ37hURh6t3ai2a4vaQi4GEb+DLUrGl2GG",
+	"cINly0bejE5IF/eGzU4GDOJs2HwRnITHpDc6MmAQCRvtrpEZbHd5dW6wI7bvIjt4mp5sx3uSS6uqxarU",
+	"+BvFhU39yLrDqHJpI+6qPhjoYDbmKMAMRfwOQZ17n3EWEJOSgpmc6YOfJMba1uB+VmfyW+gS6tnvhBYG",
+	"6Hc+7DMokTcnKTeWZxIZknMV9YYO0cE9BTRVuMlDMQuJgLegm/fJM16anUsVMYX46OY9dDufYqlZ6WEy",
+	"WfPiPoOVM/k2d0TJzEefSZMlDZwE6RPdQu95FGXHe46o6jMXePTNGfQ9xAXyncViGsvYA0X0XltYNDs3",
+	"OIR9RmXS2jI/d7Mtxh7KntuBwveEQb/1iiTk94nh+HRpyIYyM9V+jAtcyhBTJocRcDoYt8lJ0vytGXF2",
+	"15QkEEQ19Q/TscAS8s7q8NslPHQFN1yXiz1i2vJfTGYVbKt63W5WSq61a6/dOalE8LFsZ0gActANep8v",
+	"+h3ki+pHakzO9pf6wJJil6ommqk3r5ZMX7AolueWXibyWxAc5qwHLUJ6SbEP+NEOW+iKBVEcEtlnfgCo",
+	"NAMLtSL986SY3GLVuFePeRTKVNjevAeQ9D6zUAmAKELmBuNHS37XCceA5theKh4aCT5BOMFVR0GsvD7D",
+	"KOQzdidwSEzZjiJiggLo2wbY6veEIT4awRsBlyeJJMIL1VgrKW4oszFW2r7K4n+WCcyfiUql5ZbYNo/H",
+	"ows7ZLq8lyDj9FrH5S4SgJoRAJkJPqjhKdbqe1Pr780ePho2T4OuHlp7dIZPhy/M0Gz9r11TY4TtTRww",
+	"cXYrYvbeop12nFyT1RbMpy/QdbKV1+h9MLUMqzOce0hGBrKZAEvT5gAOAn3KDdCabKEbovQ5Qb45Jj5S",
+	"vGCAAWxynyUGSSIhXETHvvl3PrRwZgdUoRFlVI4hfIMVwqzPCBYRNc+hIbnD7PAiFSXO9rOjN/31+8y3",
+	"ffUH5ueB+dlvoV/rtNss49Smr9zGps0uWmuW66/r8oJH7I65d219I3zf9djc8/99c82NmmvuxJp4DtX8",
+	"1TaFxQoohQDQVgCo/wk8ZhKn9pBz0PUZxPG8gqtPmwHo4Oa9bagUESmTR1BIJQi6pPqtz5Ii/0L3zime",
+	"owN42TSKi/7ECRb38fTQgwadfQZOSNNZoWuqPiUa42iE8AzPjQXxJxHcK2JkOTAd9OH6dZlYykRi3sNq",
+	"Pno0ZneRELtzgwkPSQRijVi4SbcJgykRAby10dWWhVnU7NVjvSIGftUEbfWPg7thIerc6ZbaJWuHxQ24",
+	"hJEdOThL/ZugzjgKrA88GcFpVfCYsHCtYLO+vzy0flz1SHkCh0lxiQWk6FbgL6TdRWvLVcXviT680xd/",
+	"C7r3/zib/bv38Z+d4dvTyesjeX2i/tWOr475K70d8G3gCinmxXM+GmliW/n450yGwWBhuXuVaQbTtVZb",
+	"TtdbbNDFBQ00VSdS+wjeU4dIy1+5rtDXfGB1RCvPY4Cp/tUgwXcTDYOFApmTRsgneI4kiaIvZuJVi8/n",
+	"nywT+/zcUt5mCXgLQfZbO2+tHCbcuy6fBB14iiGY4noVW15btDrWRICbxqUNkaxIzVi6KsE8fCYN/CSf",
+	"MYPXfU/I1Pb30TakPDcxPYNWJImSyC9KIB8dtFutTrt9eJHzSeq7+8zPC6bk5nYa+OMzZjodFZmA32cH",
+	"fEKV1scnBLNUF/EgfKiVhrHg8Z0p3ncDsxmMoGS0+uzSTDspKQDbGGYNDZSOkA+/G2CkKOIzEvoGAMkM",
+	"yapKiBESakofYxGiP2KusDbj3RlAB8a6zs/D7qcc6IcG8JB/uGBqowNQpvwCf/QPK2xwdFuuBck+k2M+",
+	"s/josxSCCVy8gCFQoifdkKya9N6elCcx43erxGwiHdz0H8MHsFfq9krdXqlbpdRtcGgrffiaL2NZkEq2",
+	"TQTjs71zxzp3vjNfzU02FqFVfEPCpnRCE80myqvTQ5c7bhZyTCPMLtKETf1DuVdHKwIV2aZfxrlRkWoK",
+	"g3ucPNMIsxXgynZpRubrU8HDOFDoTvB4WjUIe9MAbno6mGUcKz5IQDhGOJKknrd/HeldJbitnLME5myN",
+	"hZU5b7wIzsI26YyaaVXDKTkZNfX7z4J22CHdUSN90rSFGJ6SbtDpNF+EEME+GWrBGTTTdgwnJPOMXmLz",
+	"4FF4Murg427zNOiQZm/4gjTP8NGo2R12gnZ4Rk5HL3J9NkKBR6p+jtI2LSPWcDTU8jB8Cz6FHSXMWubk",
+	"2GmAFY743cbJspdg2IBgp9oYAyJooSuVHn9NUV7yL+j5n2UMaBJLhfRJhx61wRjCq9BtF7RduDAYCm5S",
+	"OasSOY2UeLoszr/k2V7/mK51MB+x3+2en39L/HwdoqkyLhwf2mecfsNNI9Mc0LzWv0xM5VX9JPkzJBFR",
+	"pMwBa9qdm28YRx7jCS5LLEna3nEQS5KDVxFEUUFM80VoH1gikH6ED28mkKprrHuLMzEfCvftUZ+wENLs",
+	"wboE65Vbo+8YWc8ANQnLywr+fybKUuKW+VJ7efqdydO/tCx9omzb+jziy2faQtDLml/ZSrs7TNlhK02e",
+	"nWDTHrjPhgRJoiCb1sjF0EcHjIMmZirATfqrAS0hkfwCSa/bS91tM17tUqxnCT1mpuuec2/Lud2WLufd",
+	"O2mH2t0J706SZvc8fJ8xu37G7Fa21/MJD+OINKWpuqiOvWhCvQwEZ1SruebmNORjcleCiBKmkClp1tKD",
+	"QamaICoWjITowDd3DMwdA0mUjySeA6QWJJZwBlIHQrzhYQtphdk3Qxy4r0KqCTyaVpPYDq9EVerUb+Al",
+	"N26aW2cjAO8cRNzcovmbRbdqnpG2bY4OtWdHpDdyvzW8hl0Bw9mGp6MzfEqax0EnND2gz8IXuNkdngQd",
+	"0h71cKeTPpIumuPMIVY4IJpITGi+MVZqKs+fPydxtxlEPA5b2GyZ7UJLQtt6vDEN7iGsPOPiXtO1weMi",
+	"AyUAGcsKHoivU3Y3APwBs0KTiVmM6WwwxJLAGzTvpZzJxvnxZ69BWUimhIVmJTXNuXA2pPBAKLvT1hyb",
+	"L1xt1+aohQ2t4K2OaPYpiJU67jOJzAlLFmsNy3gzXbcs1e4GP1g9d4HN4JEiAikChTT6lolRdGUWV+Lc",
+	"5NRne0VDrELTp41Q2EqZzC0Dq9n6hyaX3x6QPsPMlPrGU+TOuHndkCA4FYDwq19qH8l3BvS9PvPdg8Wf",
+	"UESTmSD4vP7vmEiT1Ce5+RKEuPvMnUHAALHfzJ/LwvsPW+gf+kTJc5tu12cm386l4Ek+UsBpzcvS5Lo0",
+	"4U7f4hLuLqBYLmYRnVCtpsDj5o0Hzc6hRTvUc4HcPv3i5OYLlBu+HYkEbj0b84ggFk+GpsniwsTsoPTs",
+	"KFPkjgjI/hsTZtIqbZlfgBnjsDGC4GBMwgR5UdMQftA7ddxOtz9mcJ9dqz7LCyVfPzUTVJGmNmYuUETw",
+	"A/gQeQzW0z0hU1N9DUJKz1e/JM+L/axRZsVUYlvpnzAAScOkGZ5QdmemBCbe4TkCRm6dRoVXw3rA7/4F",
+	"3GduUxzhPos4n0KFOg5DQaTUg5Y0JC6IRzk79GzyhLsFOjdxqfpMEMkjOIUcGczF8q+7PM9zNBX0ASvi",
+	"Ifdhr88iyu6bmvYjDwkiiXjQdGCfsegx/3z19sd314PL16/f/Tp4f331z8vbV/+fFmr+oddnjOdavmsT",
+	"Vy2OJDm6LfQKJhRwxkhgzq/i4PYtWMamCkaQkAoSKJgnZialVa8AkCXjqs9G3Ay3KuOzXKHY0Bh9Ml0C",
+	"UGjsn1+pNvFFlIcrpiXSoySt7tXEb0pNRNgZH+hAcyrg+fC7XtTDv1zw5jvpi3izC2V30XZmXNGRPf2r",
+	"LWituLiWETZ+aRQhGUs4BwY8WhExoQwrEqY1mxNMI60PM3VhTOLsl7c0jN9mXrUz89hMSerRhXguG+cv",
+	"vOw1RSbTCCvrdesOjX+yeTJ60a6u5ncLk770qJ2/mn+tc3o2X7RPO83e8CxonoZt0kxf+oLU9/uWLtPe",
+	"6NzC6MzS8NOanrkqr2Tz0G1KWsh2YgNDNCVkV7aUJUJz9gbpTdqCsg1RLX1a++4jBRxE+wZLuoANrxe8",
+	"HAjxZsWh3TQe8h2d1x2reHtWl1ec9jrS11OjsQtGu6j2QLS4GYuoWtd5xwj6cP26CkdjgkNielwlBaBJ",
+	"s0sDzuF6RUMAAafPQt5yGJLwAkHxmIsxmJB0C73PpuKoMZdZlOV8Tk51PQjA4H/Q89tZxUJ5zZyrf/vj",
+	"6N/q7OF/28O3ncnfX0xfd+X16exfveDHk9Hfjn+/bK+of1v5+Bop+G7uVWn4SScAKJndazhlafvJyUsX",
+	"6kslkiye1kzxfmVgz5VwSaKMg+79h1trabgCxUXbAlfbFGkZ9GPV/AbzILLlsxXlqOsUbq7TUgTAIpnm",
+	"14O0l4lxtMBGkHAQjLUQ0KNbr/QlVz5duUv7M7fMqpgmpPfEdoTbLXQdR8TGNxKI2YCH5PAcYYUigqWJ",
+	"xgBJ99mBb2jbBWNCA2RAQJamcvDAD2NzdsgguQrec0PAIPYRI3cY5OmB7/4cmN99C3mv0IRLhdSMo5AE",
+	"dIKjPrOzOPDNrQPF+WAqSEAl8Q9di+khlgS5wwHDtn8PJlROIB/s8ALZI4HskTCxCs6QP+VS6bM8mOL5",
+	"na+fL5weN39zA0ShHKaEBc2Cd8GS5uNcdoAFPw86qIUuUW1zZZnapp7+b4mfbc66vhjyw3csBfYG19dr",
+	"cK0rg5zSZmK0TUi0rLat3uPgHmteqlkfZfqz5sELJLUthCOk8EciPccBbXAHcYEYZ8T1EDbFnc5eEgSD",
+	"r3lSYRaZT/xshvZE5fJmYYoV66tq1Z+sSn3XabtmOwE/FjY0narLmHk5HxKB3guuSKA2TMBV+OOAhkCf",
+	"rvNes4ePh81ecBI2T8mLUfMMt4cG36U30iRdr0Zik3rwDNXVqAvPFip/JwXiuSnvsFJ8ayZTVfmd2dEn",
+	"rQD/Sg/TRkfjESuz9zysnIdtsk1La6GL6Cv7ouhvvig6u6Xb6YK1y6RtP+v0uxfgOpCKRpG2i2Nb1ZUp",
+	"mK4sid6KU+9Lo7/Z0uiNyHZZjXSRtS26jPOk9vj9yvcSazuJ9X1IqyfyY29w/r58/fGFTeReUfuLDnqd",
+	"7lLIA1sJvDthsx0i1DXRf6xTD5wZ+SPWBe+52uNztaQOd8/d9gW5WxTk7kLvV/MpWeICzoD1SXQQM/pH",
+	"TJA+wPJwG/fuLXz1G+r08qjICI3H92zqBa/v2ITt/q78msoS5M7cmssOznKXpd6qrwezsrEJpX1DfsIt",
+	"D+IGi1PHO6fJZu+c+ys555Q51ZvL6I1cc/rJrT1zmzGkvWPuW3fMrUWyNfxyjqlVueUsnX1d9uvXIx++",
+	"C9nwtK6wNSj+r+IJ2wFzfzI18xtyg309bKTofNqzk73vaXPf0xZq7Uqvk0QxC6EqK6/OghUN5ebWrJ4S",
+	"Ych4C4/U07XmcZN12YbuQC5LNXSglX+NfEM7uapAwNoInY/tTKvtSPuufGiP4D5bnwMsd619DW61HVH5",
+	"ujT77bnknoodrLmwNdx5e0/eX8iTt6m2s4n/bmvX3d5t99257XbosVvmrPtaHXXfuNT4q0uMJ/XvfWeu",
+	"vSd16+XP4brH49vz7H3jfKfgFdzzn71DcCOH4LrascQsHPKPz4OIB/dLUJ4cAIN/c/n2xx/e/a/BcEYH",
+	"vfYR8u1LBiGF6YV+lkei2zEBpAk14mLyTCJFJ8RDYz5DIywQVUjETCKs6dj44Aia4ShCMCSHjNln4f9l",
+	"7/uf27aVff8VjObdiTyPdCRZ/j533nXTnN6c5otrO+09PeqTIBKSWVOASoBW1E7/9zvYBUBQomxJluM4",
+	"0Q+ZiUUSBEBgd7H72c/SqWF6NrQPl+emMfInJDsDYdFgILEixQ0bK3tnTBXtU8lOOhz5+RIuFeURw1cL",
+	"oJ0GkgySMalopoD8W5JEVdFE/MDUJY74FczaQyUiFxMUNYdhozUranBEXQkrVtZODg8PDxqNRlDTI+/q",
+	"kddOaq/zTIzZy+9YloL+VCKm01Kby2sAf2iXymmBCkY4vBG/0+5z8ppdGI90eQje1jFEFIuZZCqdZg/a",
+	"Je/s2bO0V3APDEQ2oZlennoTUG1RwbqnPA70RcJodK2vBdiA4cuXyShPqRKZbSgglOSSDhmRUx6ZFW9Z",
+	"27KcE2q84FTBfjshE22PkIxxNqGpxNIJTalCMQiBe8PsXR47/hds/5qOx4zvdvhr0zOg4731ar7M7k1L",
+	"N5UoCY0GRApbGcFtV2Rrl/PbNRYMeXByHosF2/YsvtWNzG3dNe0sQ9fYXGtjmb48KouKnkW9bLHS1f4g",
+	"PKCH/bDtKMmb1JJUHgAg3w4oqA0yMbrDOOO3Iol05w60pHE3tsLWQelGWArdTExk7aTZaq81UVXC5xdt",
+	"kuMKg7IMRmVMv3Q3yJr2xYPFnRYt8+LOSpWlxZ61GJDROnSba3EcEas12BK+7gEkxqJpyjIoWygZCwhn",
+	"EyYVGSSZVCeEmjhimgYdTm0sseB51FIiyqUSI5bJF45le5f8I0kVy0h/6iojdni9NwAjr0fktZYeaAMA",
+	"9xWZXDPkz7ZFRqBD4PDTcnqYMQYiHat2WMm8E5DeTcLjHoihnnl9N4l7u+SM4Nu88eJrEyU7vMf0B+pG",
+	"KZWyR+o9lVEuE8ZVjwhuYip/5Cy3hSz0SODNLEtEnEQdLieMjQPSG7NsRHnx5IQmUK+f9M4/XF51uPet",
+	"LJ2n+2Iv/3L/7+orGVPZFInCAqTrpPBBsg4vRpEh6VlMEhWQnszHLJMsZnG3P+1Vydu3iVRnaXqJffhQ",
+	"LJe5Y3GFGi36iooC9Ib+nosis6Yq4NIyZqZXl/j43wuCxF53bJhYf/9FndHX1u7Kj/rhRR3BmcAnXkiv",
+	"Xwvnxa3NlYLVwZecDEKVYqOxkrWT1v5yRTO9XVc7qblNVwtqg4Qn8rrq8ebJXvOk0XL+iMP+EVTDhNy3",
+	"sN3fi8IjU0KS2mu1AL/9ieNw1j+lVKoudKHIwzsh379++/rqNXmpGKfcxCdOyH9fXZ2T/cae3SV6qv52",
+	"ZgrsNv3VJMtOllLs+lGVJXrKG4G/Gk5qttgl1vVss4NBeESP+6HN4GvT/b5fbxPl2l0uEjdl+mNz9kl1",
+	"I/z4JzU2/efvb34Xybvfz6bvk8and5eN6fuff/r07nsxgX//EMnbV/8c63vet960//VnevPuh4/J4KcV",
+	"ji4zO+l+nIC/f74BpMCcKpZA5yOdSPExBO6nu320QY2Ok+4Nm86ZCIsNAwMTkowZZWyeOCWFri+reH3F",
+	"/gWXxIRX44kui5E8CZ7IVfx4TL11j7qC99rpelF83UWdsLeuoSXumgHH32bq3VYiqlLKnw5JBSTkC7WH",
+	"Ff/LaBh/Ck9qB/EhOxocN0AWh+1oT4vm9iC0hZ+0nK4usVRNb7mKvAa5G+esCy5873S2r7eEme6l3etj",
+	"kSmaLllPqmDIbOk/hKLwfebLRlUXi2o2vNpQw37tpOVVhcK/oR6UVUhIIa8VEk9UdxUK0Luc/Parax1r",
+	"94fgSkgRWtlnCgyi5jbKtL1/RA+OByFrxI2wPRi0Qrrf7od7++24cXzUZq2jVrmi9G+r6rX71Vmxz78d",
+	"ZbaWyrK79S7t5QAjlSrsZzwu4hIICG4T8vHibUDswgmM6A9AAAbI+xwQu0kCYmpk1scsC/UStj+oZMSk",
+	"u++UhM2i0CayOes9TuIc3GeM1HVHtBQhjMc7lagBs4Qe7KveCsytwHwqgbmiuFxcyQYub0OsG4V4SCdg",
+	"NiOMH1IUo+z28irMwk7aWBWAM8CY2lXv16DVYso6pq3P0LLwF77GDq8DlNC20FX0hkEVMYroVSrlRGQx",
+	"VhG7preMNBtECdJsHXV4dE0zGulOWmr8VExYFkZUMpIypVgWEMpJPh6Xf8WOdHicDBNlyjHbV0EFgAmj",
+	"Nz0M3JZGl7FIZFC9UBHBI2aKZwv98oyRcS6vWaz757lTjfvS6aMO76Eo8Ytz90gdZsqOF2K3ktGUxSTn",
+	"Kkl1G3w2lAweT0nysX7l5euLn9+8et39cN795ezNFThC/ZLhseAMTmTJCPotJ3riWo3GaRGFI62GV7nB",
+	"c1cLMhZpukv2G60Or6ouXZQ4KpeqlnSqL0HdYfimHe5PqF4mu+SXZaBHVQ5WjP0baffKW+VPgjuqkP79",
+	"FVMLvTE8IgBpa8JsTZitCaNn4H6971ypZ1HExsoaJVt82VeML3toDWYE2YI2dMpOZE67P+px3Tf2dF/x",
+	"5L6eyVeJ8blkShrzbMi43hwsLgyXknlH6oUJ0YO+dO2NpiZTxlSecYCzaHsqcC7jVqNBhDbfoAwt1YZJ",
+	"YAEzECHHpFqDlpN5FDEWl0LOxu6SevIx1H5q0HPVxhX0ZyCyoVBK/6VfjBagM7fQ/EPwNFZhhIe0DWYG",
+	"rCU7qdP5MAPUktIWGETetAgXPMD3Lm/E7ZLvPSMuQBCQs+MIlaTPUjFZ3qAj9d5bU6+/txOQyXUSXaOd",
+	"q7LEnx07PoADVJSTvNAft9IOe5il4rbMSe1/btqj8+M/Llry6vD2l73pr0f993fpq1U1jd/tOxLqvO0F",
+	"PsatEllLiTwlYhgWK/HPW48rkQu42EYF8XdJmto63hYNYcxGqB4HckmKgXGqkjo6VfUD1mLd6XCZ8Ii5",
+	"anMTKklKpQJMJIsDI5YATXuCcq+IqZlxwSEYUZhF7FLSlAVmjuGXF1LrhkhIhUIV5PIk4bGYkER2ONa2",
+	"xdcSNdHCs25RlwivxGMB3CKJojeoYNEPTKdyZ7fD8SA5zthtwiYGeprot47GuTJjt18DxKLIFcxZwodI",
+	"0NDh70V5FnHyhskt0/0gbDRWU5ImehxYz9ya7lyorhFncCLGCbGawL6NkkHCE8XsS2wlP3BJzJT9qzry",
+	"YjKokVlvcCz34Yle4fhnR7yY4gHmrxSQjNmA5qlyBzYTkOwLkTLKl4LLVGaybyaGibUboVLeEgXtglqf",
+	"pgA+LR2bdvcPK2+uPge3Z87BpafWPBgbkM0B3Y/acbjHWoOwTZv98Dg6isNDdjDYp+3+XtSKC5CNWS96",
+	"BQA+rsvg56KbxRXACXvXGk0f2pJzU2hQ5n0llD6blyZnr3omFf3Unb+9sduqnsuqlhdMe/VhtT2ThcRV",
+	"nhkwT7OPcKBwf3DQCNv0sB8eRcdxaB0I7Wg/nqHdCNxaX60MZHn7LbQXnKiBIuAQo7qmikxEnsakz+Dn",
+	"nW3q8lPaAlqJOqHLxWRJLPBS4J9ZzOmddamrEI1lTHBABDxAU60FC3ivD7jljNTxZ2IhvwHpFeg7/ZeP",
+	"v90hI0a5nIX/loC/ZR8+HglczhIgdMF3bVC5Fn5L1kHfiszCbn3ssMXZQjYS6f3wutS4B8PugV6G0Yxm",
+	"YV13QqWeETT3OWBSm8s5jxcDT/Gm5prAU+eP9QCknpN27wsBkzqnxf0pt81fa6uDZb5GEOjnj+0C0IZW",
+	"iucvMNK7UMTekdjq+YUC5xjy/G54Xis73ajncpv17GndBDlsZo9lJKKZ3jLmvFaEdU9JSvV13aoksSBc",
+	"qLuwO25FPxzEU+DnNyOr9taUVeW5m4G83+/9emZybO/X9aHsi4xst1i2ousuWEoxT08qtoK/7vqEJIGE",
+	"IrdRl91MYHONqbouTC5f+tVmI+grQa1XE7Roy67n6nuGk7PIOflTznImCXXHEG8ccGgIyOSaKmb9lPqu",
+	"PGOkXjqedHgpPTDzc/4wgOQamfWDauF0QmiHuzSk2Lvec7/2SCKBioEaJCtJ2UCRPrtOHFrJ5ZMnkiB3",
+	"WmwVZJrukjdFGMbggipCLkGH98aMxwkf9jw1q0gRgTl1xyoDZxpkTF4TyRTEubS07vB6z4sRnV1dvX53",
+	"fnXZ2wnQ26vYuKCbtSc6c3o0oKc5de1yM4sonhIzGhwGBfGlgcjYbocDbKtYRlyorv3QA5HBQdSMNtBD",
+	"4gkf6u/ndMXpXBNFOmWvlIDpLRwb7TMSTTLV4XoB6HnTs1TXnZ7Jy9yBI6n/2DXFTHxInB5kYtThiYKg",
+	"XS51n419Y+5GtAWu2Z1TMttpFmVMdYeCs16Hg8eXk0p81wQSd90MJ5JwQVLBhyzDgGQdaDtUh+OZGlkU",
+	"zj9WHaT9hnd2yQd1XcoB7nCaMdJutKv8xxdaPN1vT7XWtqeWzEf8ChIKKwbYKgZo71nfMGs+0DAzG/Au",
+	"s8z19/HMsqCUzT0D2LGyr9on5rXRW0EFAyVlMZpZnfUtEkS5zwXb3/e+biCaqrKpVlbogtyIuXmPS3Wc",
+	"Uh4iAGPDMVXkoKFknLExTYrRKEEoF4hiRYVg79B9wWgdoEe0LpE2z8XgnyHUaQEUUSRyjuQtDPFRAEDW",
+	"1kFKjSLVn7YXkOIXfKf7Kec4+LgX+M/p8VKV9FO400Eq4RqAEc0Dlh5lJGKWdkeJHBnYLTaFbXfNALuC",
+	"p9Oel5b6Qna4y0MFoK42ZvBaeJtI/X6YFRmQdmPP7yC9pUlK+ynrKtE1j2gFdoZwcUzgqXvmAvs01nbp",
+	"TocbYloB/bDTrpW3jU2DEQk+Cgx3IU0WxF9ibbnQDsfLIosZWHJ1M0JwO5vAc9EiqesVEsINQcHBdesn",
+	"PQGXzyRRkUF9GwYysHH19+XAcuRARPArLhBLOaQV9Syo/LTwk6SUv5DlnCjohXVmkqG4B21e+qY9Um81",
+	"GmBdIZuHj+qJweRI+CwGKSAsnQES+ZwYxpLd2SWXftQcOpHGpSHY/RDTqexww3aEk82FhRyQKVOlb4df",
+	"zeDKiiY7vBQqJ3VtJBAbjIcFC+vphYT3wUxHqZBmnBCK73D9TmtBAV7K9g9PAcbgNCtKN1EsKXMyQJJt",
+	"3YOUSek6We/R+PdcqpE+qgTWoO9pyy1RPZImnJ1CCoKY8GFGY30oyZgs8GlUErw5gKAG0kWZ58Hq+wU4",
+	"WdZBzSM80Sjy85Typ4HLrwjKXp5nMqUch/hY7J36E9RO/v2bzwSl/7IZQFuI/RZi/4QQ+6V3yk9mVnG3",
+	"xPdg7QPncPEBsCi1l4dC4ru2OMhvk6wVidgKY3qM2mfTB4RCXDwW9N1ZYNrWQ+MO1K5kaWr8dwDGQNPe",
+	"3g1WsDELe6fF4cC1lkgy80Rh65t8RHevhZ4vsCU7vDAmq9PrrZnpWqyHTSIVWGdetv0SNqZt4QkMzDnL",
+	"0vgoO3xJy3LGcAygko9eadMAx2BAqlFKkxGLCbtlHB2Ueg3riZ8wrqBTcJRxB0MwGjsc2MqUSvF8WDYw",
+	"TwglGU2wqIbrFxcT7FWH+1bkqT2FzENq9QmFRLkifRYJKExkjMcOr1dZjwCf5UQMBgWG1poyu+TcHnwQ",
+	"c2v8iWYS9exIlTEVXWvzGG1rhfyrdhnMZ3TqxbiGcfrTDJLj8xqoZcjIOir1kQ3QwiLxbJO93dZepWkC",
+	"a9qjOgJXI4X23VDJHgk7eaOxx0hLbypnwbQC0mzoD77XhG8OM7u1frfW79b63Vq/W+t3yUJeRV6oh1Hc",
+	"tPErpQjThN9s2Pg9M+FowVkI3Ov6HajOUzGcTUSCXkP2K0l42XxE0QfBbpBTJriM2ZeEkgGbkFHCcwVs",
+	"xmI2tG81QmBC1phvBMFt4FTchRhtOfkGepkgPzpKt927E2supXirp/Chuhod2LJSIB5YkvD7dcBLOk5e",
+	"tl4m8fgl+4TrK0zFMOH/Tyj1n7QfaZ3dOlB6lauPF2/+8z9a/xhF/9H6xwpxPTPiBVJQf+xtpsIzy0N/",
+	"R28YobBjozSJbgisGfiWj5vxaJAUmz5+Y6slUQMb39STQBCLCc0sTkQ3nQOWIYBaJHCoF6EYo+xwbOYF",
+	"dAjBR/Z3fYofZ+I20TYHi3vbNPEl08TNFyyo+DZWGnLLgLM9oGwZcLYMOF97rVUjQR9GN3iP9tZq7/PD",
+	"aywY0rqznUC01U60COtwH6EBxH0LcC7+hTJeRg8P7sUX6lvhpyrcy6zXGWRbh8+7m8kq3uaCNMA69YFZ",
+	"ZBqlCxzBZM4PbKqxzDmCCxRCznPJYuyjwTGgPFTONV2fRyTwKcIQ+mwqjLe5QDjMYxM6vMq9jEEHR86L",
+	"1AY80TKQZlMo4TUygSCHoYDRP4AKsOQ3vmLZ6Gl8xr4ap5znNE2nyx/CdL+30IWtbbR13n5m5+3WnPn2",
+	"vLAVNgcooUeyqDBzYbP21OtZb0jdjkQqMZboIp3l2zW5LMatUPaTZGxkTTRnWmSMxiGo4WFGDXTZeVzg",
+	"D0iJwo4Y74vvbylSrYDXeT4fy3IFW18Jckos8sTsbL0tS3pbruykbf0tW5ti62/Z+lu2/paVjQUnQx/V",
+	"45Lzx4mYvKM3bCZcYtJZXXrKkkET10Otfxep5mAbInmw0v5oJ3qrtLdKe6u0t0p7q7RXVtpOhm5aaSuR",
+	"sUEmuHoJu1a+/EuJG8YXs2tBoX5KigcN24ZhisBc1I8Xb3fJed5Pk2iXnGmVkWTM5jkGSIoYZ2I8xrpK",
+	"KAHhiu4E5Aw0G6QHfyEVRTWJluvEB33ng7FNpTRipA02FLJoWXQLgYe0MksL9NXlMGQYozj6DkrukGaj",
+	"QX74Tl9bQfKZBN7uMBP52DZ4hlKcvJr2WUbOM6FYpGpBTTKVj7sDxpbjHIaVUjup/bH3qzq+/Z9G/31z",
+	"9OPh+G1LXhxN/tWOvj8Y/Pf+72eN5aMF+BkX8S/oizNy74IqBgSRIdJE3iMC3e2WVNJr4IKNaMITPly6",
+	"keKJmYZMiYolG9F3r0/hsKrUay7xjh8EN07NJUTklRDvKJ+aTsmHiDsW5RnsLojfeHwMFJnEzSZ3Ys9t",
+	"/xnBNwbJU8XnNQMA9eQVgdVcpqO6d2FXUlHhtriLg2pEP71lfKiuaycH7aA2Srj9s3mgu6z0zNROav//",
+	"32fhrzT8sxEed8Pf/u//uYvLyxPkmd0d1UeoD3AdjX4Qt2LgJHfoZsLgTSGQabkR6pQLPh2JXHY4FiCR",
+	"ATk7f0Nu2FQC6YA9k+ir4H42j84VnutwW1fv3pJ6ZEFFPRMwxnR8a3MSsDnR4ypVESC5PNc3ZeVko1ny",
+	"gxGdAi2+icOX7dgy30MPk9gTPoRujHZO/Zwx8C1PrlnG7Ni4dzi9M4duZ5e8N1lYCVY/YLFlj4IpA1oS",
+	"udvhPY9+PvyRTXt4OsNFB3lYwGPiTniQl3fDpiRj45RODfGCISOAoyLMPS4flwo2EhnbJWfuKNnCogmW",
+	"c8LjADMnQsoNVJqO9XEZRowkyuaHuOdIxQTvaMNPhHgJahYAZYbuiGOrsNwbcCL2juCmek6H92l0oxUc",
+	"j0/x6Joo3WXilqspl0OGDOi04EDRhWXe08fdjFEDP8BhUeVxMs9uLPBvmFRH+AVCCjCNHe6X8NFSD5nV",
+	"sFWfM7SoM+TKNAIyoLpCwnlKI+YZO7q51U/RpWIFF1Y4PQgb4PCz8FTOFbI0aiNF60ZtQyXqv8xxatc+",
+	"6CTlK7xA3irQTaXj5NLGxUYK5pTnFoHzywEWWisDFh7Nt1Bhd14nev1ObV184BYz2jGo3dUHJTy6LciM",
+	"033Zi1r9Jm0ch0eDQxa244MoPO7v07A92GOtuBk1+sd0HWu39OXXYghbzXKtIBTzhULtpPbrzd4/jz81",
+	"fpocvh23fub730VH7+LmhWr/Sx78cN2AB9jYQE026o+wX+BOf4Qr+LC0ZQ0yY5FlrS9CRfOIxWt7FoKt",
+	"Nf71uDpWOSU8AWTic55M1sxZKQ4zf/0d/FU7Gyc/sulZrq38f/+mf/mO0Yxl7pfSkQc0fuFPAYio73RZ",
+	"4RRUeH28fJdKB1Bh3iz0/rgTE8qKwsJKpwGytIK5icytULQDDxP1dqNtThSTTPAhEZzt7JIP2gh0dlJA",
+	"epDO0yOK2UJg/XzKMmNKw8lAksk14GWJTIac2Fod6LeGgxziaYujwUjEeQrcqtpcRzvS5A1RdKhdi0wR",
+	"fV7IkOvMwD3nqzLOmnQ0lWJZu+4eB5ax6R4Mh3yG1kVQPG01HPzt0c06wlFT9Sg8YIeDsE2P+uFx1IjD",
+	"JmsN9mi7vx8dxAve3bS895kYlTQ/dMaeTUq9kVOp2Gi59lwDdnT2nDI7xPsabfmd9BsxDbs1uLJZBmte",
+	"LxNvqWsj6NJsJKrInREfQEn7pohXTMexAJvqMXigBCZpfYy9FhOOp2KkcLlhbAwcx3QAO2OlsNNd9r5f",
+	"YOCPw/D2bWscXtwcT8KrP9ujZ2WaFt+5sDW1OFZ4rloyABULzhaFvaAajW4amIghtmUECCytzx9lM1Zt",
+	"e4NW7dZf/EB/8ZflAi48OsIozAc4g9etXzDrQLJr7QVk9EQJH5oq0HiYqiqf9VAf8RJuYLvT5Mu/7H/v",
+	"iuoxpAK2Ple0jwy+Nphz0tYpn5I0uXXx6J0qv23v7NXFh/dvLrsfL972dlxEsMoS+mi6eIYO1iRFJokH",
+	"wj2st9ZO78M9RZX9XCCAjA7cSqCSBHpOJ7ffyih7Ft0Q6qIYG41EkZhJiJH7+68cjZrVlxWhJ69riyXL",
+	"MsvbEymKfmKLCz2eEUU/EX3k0abfmGUR42qXnAFxCbrxMdpSFPEYVRcuvIL3rCqkn7A64NI1IZa0NM03",
+	"/PnsSn8+C+ZCY2sZh6FfBnb5/Dz66f5ierAEvvCsos2UxVNmEdqNHVFFU3FfxVTY3gsohqq2xwKmniv6",
+	"6YFRnYdFcxYvwFWW0yrBk+bm3RtPtONWmKBF5gJnE71aHoTs+5Kd1iv7oJ9jJh6sUEL1h1xSjDhXLMge",
+	"537FFLR5iXJh8tkgNY1+OgXguFRJmhKkJwP0XOOY9BLezWUVcu57aHotabMYid2e7yq+Z5uO+pTAUfwG",
+	"Ky7IYHFhVSOg5s5vuJoe33v9fMX71yzan6YO6PJLesZUWysdCQTf3J7A1Gtp4kUsjSUgyPipKXd3D+8H",
+	"qbebrSIlZ6ciewYW6sOF9Zo24dpmIPb7sUg/vmI5Yd64lRdbAojl00PG8dpmZy7pkIVyyqM7MMMXUM8c",
+	"GKFeSAKPEDEg7JZl0wIf7Ll7LKTWBePRrxVoI7WvxRKTSGECrjMJVmwmJkDGj48GAOVFOgY6xcRJ/b2I",
+	"7qoNyOsrkyyxXA0Acc3ERGIJNqzfB6/TVjHmLQI02MA3ocwolJm4YWNVgrkaJCm0OuXRojP7Rz0Vl1Me",
+	"bebkvmFoYStsNK+0nNo3oiqm09LFWlAzdYoth5IempGOjfCoedwK23SvHx5F7Ti0MvM4asTzpdoxsH0S",
+	"0wTAAfoz1E7aRw0vpol1M/UKxXKmtZNmq7GC793O9aLcuCmPbHHOL/7U8YUz9ZY5+vSWw13PxcSTMCZj",
+	"amkJcze66E0BG6p7qCAtUhKaFmgDf2NrOYJ/a9miWJblY2Uh84mSkHYNFT4g3WwnMOIFndN6kQYEoMtY",
+	"VNG0CTIBwfcLwlXFtt+4MfOl7VofifB4G/drcxNs6JCDu07iUltu2611wnF71Rib1dEeDOtIxozq17d7",
+	"lVT1FaRfEBOut/JgUB3s+QivefRgTzDvwkix09JKk0QSPYGLAvX6Wm3ZdX6hb/77zreC3ZI4lv9FrzWX",
+	"u5B8Wrx8ILIRCIo8hytzMIDPGtyyKR6w7v7LtGIwWgguHDSjVrzHwjag0aKDODxih4PwmDb6eKU9KMb8",
+	"PRsJDByCHIKYpz2+P1r8Sy/E+wNg8O2+iQBYbjamlTS6V+tHv1Bc4FoqNgBQsuo9R86c4MB7ZmQHuExO",
+	"OlzfTHq2vHLgbuoV26RH6lgBzB04TMoXps71JeNqp5Jl1ZjxD86oepifxe6l3ylnM1vJbI9/Us7I9wLp",
+	"UxzIkYap4MNQsihjKtQXxtcZlWx2C620IZ44hHfHXKzh1vHm7WFCZZUZXOjckVrmbwN1X06gLpclGOFS",
+	"8s63lVYK2KG5BPRU4oZxyO8dwwkFyl1iVuwueYW51ZZFElsG6IxkqW6r3m4c7ywK7K0ny7aRveca2Vtn",
+	"BQeL0FxQ38pTnyM61UY98KhjQjiUNoUYc3shkvOzhAK/ejWxdf5v9By9zi75HKHCRSUCwHJF1znGChHl",
+	"MTIeqiUjhxvQBg+Dk8HG+mkX9tZKm+OJI4iPIF7MLKwkYfZnJUxrMxLGRBm3kuZ5hRk3Fyp8gOGLsbyX",
+	"DAe12F0IWTuQJeJO5Zb8FDIbMWfG0odG4IYndS9pZCeApOFIcClSBpRxYSwmXO6S/cYe6RliRi5UNxJ8",
+	"kAzzjMU9cO2JXFvT7JTsN1ruxpxnjEbXQOBjIwQkFszU0XT5GvMOy5+hgdd2xBvys9XG0U13zDIgxtSf",
+	"Ws+2+WmYDGl/qlhteWdWqZOLvFq/XJezdOy8I//f7hfusVojpUM/skTXDO/mR15kDZV3jv34/uThpK0a",
+	"cjf7JzX0ut/QBnrrhrwxTzUoY5uuHh6zxiBs02Y/PIpacbjH2gN7rVDGrz+S76miEdNrq/b3qhvMDmK7",
+	"wza8wwzRpdsXG9tplsktdIzE38Z2+2DG/QaGvbEt591nWCTYQXy4fwThnXa4R9leSKOjdrjfYP1GPBg0",
+	"W0zbwsZgqJ1U6T1gKMVo80hos2PEqMwzNmJcdXOeaNtY60PpRckMrbThjIb0cjpklubU/rzyBvenbbvJ",
+	"N7zJP5SZGg3voc0wBp7GEivjGlteITJiwS7/LpcJZ1ISvajkKbILAjs+HxIl9C4MbMVCwvNRH5IXc0jf",
+	"Iqb1tTIcf7Y9+4aTHM28dscZGySf9Nf48bzY0EYBXFo+60cM/JqPcX/s166nbyL8e1ss0U2lQG5ku3X4",
+	"1TVzd+HiIaMcynoCRcGJzXnyl5ehigXN2eGUg7fMtkmuKZCxAm/51LU9oRKwLaYrzDFakTrtYAFS8/pE",
+	"Eg53ghfP1CA7JUAdO9OPjGk7Qqv6gcg6vHfeA8FxRK7ZJxInw0QZWip5Tcew6qxMeTEzaCYXB7HNkn7S",
+	"OPZq+3vV3fqMcksfWdCtOHF35ZzaPfYN552+wY91Dt/q64lt3zqBsJYFtVJo2zy0fj7q2tJrG7l+rpHr",
+	"VdfnHXmpnhCbi0gXK+vLyjt7Hiria1cPTxOOXm3pf9n5qx3uhaFJhaEONGLiT8aR9d9TF2iES5mzWBvo",
+	"7sF6lTWfiuiGxb2dU9JnAwG1FajSlvmITk3NvQ6HIshQFNi8HLpdX3w6CAhWY1hksgeESiK4QahWYkgx",
+	"prYZBbZJu3tVEfCMcnafh+y0UfatDF3dWrnDJv9Gk3tXNudnaMhnGcfnWcl/Q4rbao465FRNhkDxSxWE",
+	"RkBzJJLEIspHjCtSl4L0XsYikj2AEKJmoXGcMQnulgmVRE8vVH4Tox29N4H19yUIQDOy2Xe/1TpJtwBJ",
+	"e4zG4FLaLXa8GMsqtk5A2QYeoLGoVwRNmcQO1wygIObbcc7+2XAQkSxNZUAkUyQfk/4Ua9/4TdpvNN8q",
+	"0mHCcKRfemcgMo/q3W/L4xmsGGzCsrBFtOIypZnUNUuymQAFvgmvjLMkSvhwdy7vqGouX/PYZXpLm399",
+	"eU4EFpDyM5rsyO3dVYlYMFTbRSTPNnV/bN8K6mv/O2NxqwWfaIafXZIhvWVFrzHjHGpCwZrlzDr3/Dku",
+	"nFNz+akokmRAxnSql7sMiEnFI1muF1qRrefmmUjK4774RCJtv3gvskl8f//29/8GAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -109,7 +109,13 @@ func serve(ctx context.Context, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return a.Run(ctx, ln)
+	var mln net.Listener
+	if cfg.MetricsAddr != "off" {
+		if mln, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return fmt.Errorf("METRICS_ADDR: %w", err)
+		}
+	}
+	return a.Run(ctx, ln, mln)
 }
 
 func migrate(ctx context.Context, stdout io.Writer) error {

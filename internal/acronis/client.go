@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/acronis-platform/platform/internal/clock"
+	"github.com/acronis-platform/platform/internal/egress"
 )
 
 // Config says where the datacenter is and who we are there.
@@ -63,6 +64,13 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{}
+	}
+	if cfg.HTTPClient.CheckRedirect == nil {
+		// The datacenter never sends us elsewhere; a redirect to another
+		// host (with our bearer token) is answered as the redirect itself.
+		hc := *cfg.HTTPClient
+		hc.CheckRedirect = egress.SameOrigin
+		cfg.HTTPClient = &hc
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
@@ -226,7 +234,7 @@ func (c *Client) once(ctx context.Context, k call, payload []byte, token string)
 	req.Header.Set("Authorization", "Bearer "+token)
 	res, err := c.hc.Do(req)
 	if err != nil {
-		return &Error{Op: c.op(k), Err: transportErr(err), Retryable: ctx.Err() == nil}
+		return &Error{Op: c.op(k), Err: transportErr(err), Retryable: ctx.Err() == nil && !egress.Refused(err)}
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))

@@ -446,3 +446,58 @@ func TestEmptyListsAreSentAsLists(t *testing.T) {
 	require.JSONEq(t, `{"offering_items":[]}`, bodies[0])
 	require.JSONEq(t, `{"items":[]}`, bodies[1])
 }
+
+// TestRedirectsElsewhereAreNotFollowed: a datacenter redirecting to another
+// host gets neither our credentials nor our token there; the call fails.
+func TestRedirectsElsewhereAreNotFollowed(t *testing.T) {
+	t.Parallel()
+	v := newVendor(t)
+	var elsewhere sync.Map
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Store(r.URL.Path, r.Header.Get("Authorization"))
+	}))
+	t.Cleanup(other.Close)
+	tests := []struct {
+		name string
+		path string // redirected to the other host
+	}{
+		{"token request", "/api/2/idp/token"},
+		{"api call", "/api/2/clients/" + clientID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == tt.path {
+					http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+					return
+				}
+				r2 := r.Clone(r.Context())
+				r2.RequestURI = ""
+				u := *r.URL
+				u.Scheme, u.Host = "http", strings.TrimPrefix(v.url, "http://")
+				r2.URL = &u
+				res, err := http.DefaultTransport.RoundTrip(r2)
+				if err != nil {
+					w.WriteHeader(http.StatusBadGateway)
+					return
+				}
+				defer res.Body.Close()
+				for k, vs := range res.Header {
+					w.Header()[k] = vs
+				}
+				w.WriteHeader(res.StatusCode)
+				_, _ = io.Copy(w, res.Body)
+			}))
+			t.Cleanup(front.Close)
+			_, err := newClient(t, front.URL, clientSecret).WhoAmI(context.Background())
+			require.Error(t, err)
+			require.True(t, acronis.IsStatus(err, http.StatusTemporaryRedirect), err)
+		})
+	}
+	t.Cleanup(func() {
+		n := 0
+		elsewhere.Range(func(any, any) bool { n++; return true })
+		require.Zero(t, n, "nothing reached the other host")
+	})
+}

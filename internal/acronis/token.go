@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/acronis-platform/platform/internal/egress"
 )
 
 // renewBefore is how long before expiry a token is replaced, as the
@@ -84,7 +86,7 @@ func (c *Client) issueToken(ctx context.Context) (tokenResponse, error) {
 	req.SetBasicAuth(c.cfg.ClientID, c.cfg.ClientSecret)
 	res, err := c.hc.Do(req)
 	if err != nil {
-		return tokenResponse{}, &Error{Op: op, Err: transportErr(err), Retryable: ctx.Err() == nil}
+		return tokenResponse{}, &Error{Op: op, Err: transportErr(err), Retryable: ctx.Err() == nil && !egress.Refused(err)}
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))

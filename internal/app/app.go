@@ -25,6 +25,7 @@ import (
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/config"
 	"github.com/acronis-platform/platform/internal/customer"
+	"github.com/acronis-platform/platform/internal/egress"
 	"github.com/acronis-platform/platform/internal/httpapi"
 	"github.com/acronis-platform/platform/internal/idempotency"
 	"github.com/acronis-platform/platform/internal/jobs"
@@ -58,8 +59,12 @@ type App struct {
 	Billing     *billing.Service
 	Usage       *usage.Service
 	HTTP        *echo.Echo
+	// Metrics serves GET /metrics on the metrics listener (METRICS_ADDR).
+	Metrics http.Handler
 
 	sandbox advancer // set in sandbox mode
+	// vendorHTTP reaches plans' vendor accounts (guarded by internal/egress).
+	vendorHTTP *http.Client
 }
 
 // NewLogger builds the JSON (or text) logger of the config.
@@ -103,11 +108,17 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		return nil, fmt.Errorf("ENCRYPTION_KEY: %w", err)
 	}
 	idem := idempotency.New(db.Gorm, clk, box)
-	users := user.NewService(db.Gorm, clk, tokens, limiter, user.LoginLimits{PerEmail: cfg.AuthRateLimit, PerIP: cfg.AuthRateLimitPerIP})
+	users := user.NewService(db.Gorm, clk, tokens, limiter, user.LoginLimits{
+		PerEmailIP: cfg.AuthRateLimit, PerIP: cfg.AuthRateLimitPerIP, SlowAfter: cfg.AuthSlowAfter, SlowDelay: cfg.AuthSlowDelay})
 	keys := apikey.NewService(db.Gorm, clk)
+	// Plans' vendor accounts are reached only at allowed addresses, checked
+	// on save and on every connection.
+	guard := egress.Policy{Production: cfg.Env == "production", AllowPrivate: cfg.VendorAllowPrivate}
+	vendorHTTP := guard.Client()
 	cat := catalog.NewService(db.Gorm, clk, box, func(ctx context.Context, c provisioning.Credentials) (provisioning.Offer, error) {
-		return provisioning.Inspect(ctx, c, clk)
+		return provisioning.InspectWith(ctx, c, clk, vendorHTTP)
 	})
+	cat.UseURLCheck(guard.CheckURL)
 	var vendor func(ctx context.Context) (provisioning.Offer, error)
 	var module provisioning.Module
 	if cfg.AcronisURL != "" {
@@ -123,6 +134,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	partners := partner.NewService(db.Gorm, clk, users, cat, module, cfg.BaseCurrency)
 	customers := customer.NewService(db.Gorm, clk, cfg.BaseCurrency)
 	pool := provisioning.NewPool(clk, cfg.AcronisAttemptTimeout)
+	pool.UseHTTPClient(vendorHTTP)
 	bills := billing.NewService(db.Gorm, clk, billing.Config{Location: cfg.Location(), Currency: cfg.BaseCurrency,
 		DaysBeforeDue: cfg.InvoiceDaysBeforeDue, TermsDays: cfg.InvoiceTermsDays})
 	services := subscription.NewService(db.Gorm, clk, cat, pool, bills.Today)
@@ -161,15 +173,17 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		return unsuspend(ctx, tx, inv.CustomerID != nil, ids)
 	})
 	a := &App{Cfg: cfg, Log: log, Clock: clk, DB: db, Users: users, Keys: keys, Jobs: runner, Idempotency: idem,
-		Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Billing: bills, Usage: usages}
+		Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Billing: bills, Usage: usages,
+		vendorHTTP: vendorHTTP}
 	if adv, ok := clk.(advancer); ok && cfg.Sandbox {
 		a.sandbox = adv
 		if _, err := a.loadClock(ctx); err != nil {
 			return nil, fmt.Errorf("sandbox clock: %w", err)
 		}
 	}
+	metrics := httpapi.NewMetrics(db.Pool)
 	e, err := httpapi.New(httpapi.Deps{
-		Log: log, Clock: clk, Metrics: httpapi.NewMetrics(db.Pool),
+		Log: log, Clock: clk, Metrics: metrics,
 		Users: users, Keys: keys, Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Module: module,
 		Billing: bills, Usage: usages, Jobs: runner, DB: db.Gorm, Sandbox: a.advance, SandboxClock: a.SandboxClock,
 		BaseCurrency: cfg.BaseCurrency, Vendor: vendor, Idempotency: idem,
@@ -179,17 +193,24 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		Ready:             readiness(db),
 		TrustProxyHeaders: cfg.TrustProxyHeaders,
 		CORS:              httpapi.CORS{Origins: cfg.CORSOrigins(), MaxAge: cfg.CORSMaxAge},
+		Limiter:           limiter,
+		AnonLimits:        httpapi.AnonLimits{PerMinute: cfg.AnonRateLimit, VendorPerMinute: cfg.AnonVendorLimit},
+		MetricsToken:      cfg.MetricsToken,
 	})
 	if err != nil {
 		return nil, err
 	}
 	a.HTTP = e
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler())
+	a.Metrics = mux
 	return a, nil
 }
 
-// Run starts the jobs and serves on ln until ctx ends, then shuts down
-// gracefully: in-flight requests finish, running jobs finish, connections close.
-func (a *App) Run(ctx context.Context, ln net.Listener) error {
+// Run starts the jobs and serves the API on ln (and the metrics on
+// metricsLn, when not nil) until ctx ends, then shuts down gracefully:
+// in-flight requests finish, running jobs finish, connections close.
+func (a *App) Run(ctx context.Context, ln, metricsLn net.Listener) error {
 	// River stops hard when its start context ends; Stop below lets jobs finish.
 	if err := a.Jobs.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start jobs: %w", err)
@@ -206,9 +227,16 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	defer stopListening()
 	go a.Catalog.ListenForChanges(listenCtx, a.DB.Pool, a.Log)
 	go a.ListenForClock(listenCtx)
-	served := make(chan error, 1)
+	served := make(chan error, 2)
 	go func() { served <- srv.Serve(ln) }()
 	a.Log.Info("serving", "addr", ln.Addr().String())
+	var msrv *http.Server
+	if metricsLn != nil {
+		msrv = &http.Server{Handler: a.Metrics, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 60 * time.Second,
+			ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)}
+		go func() { served <- msrv.Serve(metricsLn) }()
+		a.Log.Info("serving metrics", "addr", metricsLn.Addr().String())
+	}
 
 	var serveErr error
 	select {
@@ -220,6 +248,11 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		serveErr = errors.Join(serveErr, fmt.Errorf("http shutdown: %w", err))
+	}
+	if msrv != nil {
+		if err := msrv.Shutdown(sctx); err != nil {
+			serveErr = errors.Join(serveErr, fmt.Errorf("metrics shutdown: %w", err))
+		}
 	}
 	if err := a.Jobs.Stop(sctx); err != nil {
 		serveErr = errors.Join(serveErr, fmt.Errorf("jobs shutdown: %w", err))

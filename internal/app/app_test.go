@@ -29,10 +29,11 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // running is an instance serving on a real listener, as `serve` does.
 type running struct {
-	app  *app.App
-	url  string
-	stop context.CancelFunc
-	done chan error
+	app        *app.App
+	url        string
+	metricsURL string
+	stop       context.CancelFunc
+	done       chan error
 }
 
 func run(t *testing.T, cfg config.Config) *running {
@@ -41,9 +42,12 @@ func run(t *testing.T, cfg config.Config) *running {
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{app: a, url: "http://" + ln.Addr().String(), stop: cancel, done: make(chan error, 1)}
-	go func() { r.done <- a.Run(ctx, ln) }()
+	r := &running{app: a, url: "http://" + ln.Addr().String(), metricsURL: "http://" + mln.Addr().String(),
+		stop: cancel, done: make(chan error, 1)}
+	go func() { r.done <- a.Run(ctx, ln, mln) }()
 	t.Cleanup(func() {
 		cancel()
 		<-r.done
@@ -227,4 +231,41 @@ func TestOfferCacheIsClearedOnEveryInstance(t *testing.T) {
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return status() == http.StatusGone }, 3*time.Second, 20*time.Millisecond,
 		"the other instance drops its cached offer")
+}
+
+// TestPublicEdgesOnRealListeners: anonymous limits are counted in the
+// database, so instances share them; /metrics is on the metrics listener,
+// not on the API's, and the metrics listener serves nothing else.
+func TestPublicEdgesOnRealListeners(t *testing.T) {
+	t.Parallel()
+	cfg := apptest.Config(t)
+	cfg.DatabaseURL = pgtest.NewDatabase(t, true)
+	cfg.AnonRateLimit = 3
+	a, b := run(t, cfg), run(t, cfg)
+	get := func(url string) (int, http.Header) {
+		res, err := http.Get(url)
+		require.NoError(t, err)
+		res.Body.Close()
+		return res.StatusCode, res.Header
+	}
+	offer := "/v1/storefront/offers/no-such-token-0123456789"
+	tests := []struct {
+		name      string
+		url       string
+		status    int
+		remaining string
+	}{
+		{"first instance", a.url + offer, http.StatusNotFound, "2"},
+		{"second instance", b.url + offer, http.StatusNotFound, "1"},
+		{"first again", a.url + offer, http.StatusNotFound, "0"},
+		{"second, over the shared limit", b.url + offer, http.StatusTooManyRequests, "0"},
+		{"metrics on the API port", a.url + "/metrics", http.StatusNotFound, ""},
+		{"metrics on the metrics listener", a.metricsURL + "/metrics", http.StatusOK, ""},
+		{"the API on the metrics listener", a.metricsURL + "/healthz", http.StatusNotFound, ""},
+	}
+	for _, tt := range tests { // in order: they count
+		status, h := get(tt.url)
+		require.Equal(t, tt.status, status, tt.name)
+		require.Equal(t, tt.remaining, h.Get("RateLimit-Remaining"), tt.name)
+	}
 }

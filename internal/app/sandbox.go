@@ -179,23 +179,28 @@ func (a *App) advance(ctx context.Context, d time.Duration) (httpapi.Advanced, e
 // advanceSimulators moves the clock of every vendor simulator the platform
 // talks to (a real datacenter has no such endpoint; the call is ignored).
 func (a *App) advanceSimulators(ctx context.Context, d time.Duration) {
-	urls := map[string]bool{}
-	if a.Cfg.AcronisURL != "" {
-		urls[a.Cfg.AcronisURL] = true
-	}
+	// Plans' URLs go through the guarded client; ACRONIS_URL is the
+	// operator's own.
+	urls := map[string]*http.Client{}
 	var more []string
 	_ = a.DB.Gorm.WithContext(ctx).Table("plan_module_settings").Distinct().Pluck("datacenter_url", &more).Error
 	for _, u := range more {
-		urls[u] = true
+		urls[u] = a.vendorHTTP
+	}
+	if a.Cfg.AcronisURL != "" {
+		urls[a.Cfg.AcronisURL] = http.DefaultClient
 	}
 	body, _ := json.Marshal(map[string]string{"advance": d.String()})
-	for u := range urls {
+	for u, hc := range urls {
+		if hc == nil {
+			hc = http.DefaultClient
+		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u+"/_sim/clock", bytes.NewReader(body))
 		if err != nil {
 			continue
 		}
 		req.Header.Set("Content-Type", "application/json")
-		if res, err := http.DefaultClient.Do(req); err == nil {
+		if res, err := hc.Do(req); err == nil {
 			_ = res.Body.Close()
 		}
 	}

@@ -68,8 +68,9 @@ func NewTokens(ctx context.Context, cfg TokenConfig, clk clock.Clock) (*Tokens, 
 	return t, nil
 }
 
-// Issue signs a token for a stored user.
-func (t *Tokens) Issue(userID uuid.UUID, role Role) (string, time.Time, error) {
+// Issue signs a token for a stored user at its token version (tv): a token
+// of an older version is refused (see PrincipalOf in internal/user).
+func (t *Tokens) Issue(userID uuid.UUID, role Role, version int64) (string, time.Time, error) {
 	now := t.clk.Now()
 	exp := now.Add(t.cfg.TTL)
 	claims := jwt.MapClaims{
@@ -81,6 +82,7 @@ func (t *Tokens) Issue(userID uuid.UUID, role Role) (string, time.Time, error) {
 		"nbf":  now.Unix(),
 		"exp":  exp.Unix(),
 		"jti":  uuid.NewString(),
+		"tv":   version,
 	}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.cfg.Secret)
 	return s, exp.Truncate(time.Second), err
@@ -93,8 +95,11 @@ var ErrInvalidToken = errors.New("invalid token")
 // Verified is a checked token: either a stored user's (UserID set) or an
 // external principal.
 type Verified struct {
-	UserID   uuid.UUID
-	External *Principal
+	UserID uuid.UUID
+	// TokenVersion is the user's token version the token was issued at
+	// (0 when the token carries none).
+	TokenVersion int64
+	External     *Principal
 }
 
 // Verify checks signature, algorithm, issuer, audience, exp and nbf.
@@ -113,7 +118,15 @@ func (t *Tokens) Verify(raw string) (Verified, error) {
 		if err != nil {
 			return Verified{}, fmt.Errorf("%w: bad subject", ErrInvalidToken)
 		}
-		return Verified{UserID: id}, nil
+		var version int64
+		if raw, ok := claims["tv"]; ok {
+			f, isNum := raw.(float64)
+			if !isNum || f != float64(int64(f)) {
+				return Verified{}, fmt.Errorf("%w: bad token version", ErrInvalidToken)
+			}
+			version = int64(f)
+		}
+		return Verified{UserID: id, TokenVersion: version}, nil
 	}
 	if t.ext == nil {
 		return Verified{}, fmt.Errorf("%w: algorithm not accepted", ErrInvalidToken)

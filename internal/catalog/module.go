@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"github.com/acronis-platform/platform/internal/egress"
 	"github.com/acronis-platform/platform/internal/errs"
 	"github.com/acronis-platform/platform/internal/provisioning"
 )
@@ -105,6 +106,9 @@ func (s *Service) SetModuleSettings(ctx context.Context, planID uuid.UUID, in Mo
 	if g.Module != ModuleAcronis {
 		return ModuleSettings{}, errs.Unprocessable("module_not_applicable", "This plan's product group has no provisioning module.")
 	}
+	if err := s.vetURL(ctx, in.DatacenterURL); err != nil {
+		return ModuleSettings{}, err
+	}
 	// Quota rules: a hard quota needs a soft one; unlimited soft means unlimited hard.
 	if in.OverageQuotaGB != nil && in.StorageQuotaGB == nil {
 		return ModuleSettings{}, errs.Unprocessable("hard_quota_requires_soft_quota", "A hard quota (overage) needs a soft (storage) quota.")
@@ -194,6 +198,29 @@ func (s *Service) SetModuleSettings(ctx context.Context, planID uuid.UUID, in Mo
 		s.offers.clear()
 	}
 	return m, err
+}
+
+// vetURL refuses a datacenter_url the server must not call: not https
+// (http only to loopback outside production), or an address that is not
+// public (unless VENDOR_ALLOW_PRIVATE).
+func (s *Service) vetURL(ctx context.Context, raw string) error {
+	if s.checkURL == nil {
+		return nil
+	}
+	err := s.checkURL(ctx, strings.TrimRight(raw, "/"))
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, egress.ErrScheme):
+		return errs.Unprocessable("datacenter_url_not_https", "The datacenter URL must use https (http only to a loopback address, outside production).").
+			WithField("datacenter_url")
+	case errors.Is(err, egress.ErrAddress):
+		return errs.Unprocessable("datacenter_url_not_allowed", "The datacenter URL's host is, or resolves to, a private, loopback, link-local or reserved address.").
+			WithField("datacenter_url")
+	default:
+		return errs.Unprocessable("datacenter_url_invalid", "The datacenter URL must be an absolute http(s) URL with a host.").
+			WithField("datacenter_url")
+	}
 }
 
 // activate makes a draft plan active and gives it its order URLs.

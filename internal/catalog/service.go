@@ -27,6 +27,8 @@ type Service struct {
 	box     Sealer
 	inspect Inspector
 	offers  *offerCache
+	// checkURL vets a datacenter_url before anything calls it (nil: any).
+	checkURL func(ctx context.Context, raw string) error
 }
 
 // NewService wires the service; box keeps vendor secrets, inspect checks
@@ -34,6 +36,10 @@ type Service struct {
 func NewService(db *gorm.DB, clk clock.Clock, box Sealer, inspect Inspector) *Service {
 	return &Service{db: db, clk: clk, box: box, inspect: inspect, offers: newOfferCache()}
 }
+
+// UseURLCheck makes module settings refuse a datacenter_url that check
+// refuses (internal/egress: ErrURL, ErrScheme, ErrAddress). Call before use.
+func (s *Service) UseURLCheck(check func(ctx context.Context, raw string) error) { s.checkURL = check }
 
 func (s *Service) now() time.Time { return s.clk.Now().Truncate(time.Microsecond) }
 

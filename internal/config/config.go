@@ -47,9 +47,18 @@ type Config struct {
 	JWKSCustomerClaim string        `env:"JWKS_CUSTOMER_CLAIM" default:"customer_id" validate:"required" doc:"claim holding the customer id in external tokens"`
 	EncryptionKey     string        `env:"ENCRYPTION_KEY" secret:"true" validate:"omitempty,base64" doc:"base64 of 32 random bytes; AES-256-GCM key for secrets at rest (required)"`
 
-	AuthRateLimit      int  `env:"AUTH_RATE_LIMIT_PER_MINUTE" default:"10" validate:"min=1" doc:"token requests per minute per email"`
-	AuthRateLimitPerIP int  `env:"AUTH_RATE_LIMIT_PER_IP_PER_MINUTE" default:"60" validate:"min=1" doc:"token requests per minute per client address"`
-	TrustProxyHeaders  bool `env:"TRUST_PROXY_HEADERS" default:"false" doc:"take the client address from X-Forwarded-For (only behind a trusted proxy)"`
+	AuthRateLimit      int           `env:"AUTH_RATE_LIMIT_PER_MINUTE" default:"10" validate:"min=1" doc:"failed token requests per minute per email and client address; more are 429, from that address only"`
+	AuthRateLimitPerIP int           `env:"AUTH_RATE_LIMIT_PER_IP_PER_MINUTE" default:"60" validate:"min=1" doc:"failed token requests per minute per client address, whatever the email; more are 429"`
+	AuthSlowAfter      int           `env:"AUTH_SLOW_AFTER_PER_EMAIL_PER_MINUTE" default:"30" validate:"min=1" doc:"failed token requests per minute per email, from every address, after which each attempt on that email waits AUTH_SLOW_DELAY (never refused)"`
+	AuthSlowDelay      time.Duration `env:"AUTH_SLOW_DELAY" default:"1s" validate:"min=0s,max=10s" doc:"the wait of a token request on an email over AUTH_SLOW_AFTER_PER_EMAIL_PER_MINUTE"`
+	AnonRateLimit      int           `env:"ANON_RATE_LIMIT_PER_MINUTE" default:"120" validate:"min=1" doc:"anonymous requests (storefront offers, usernames, orders, order reads, token requests) per minute per client address; more are 429"`
+	AnonVendorLimit    int           `env:"ANON_VENDOR_RATE_LIMIT_PER_MINUTE" default:"20" validate:"min=1" doc:"anonymous requests that call the vendor (username checks, orders) per minute per client address; more are 429"`
+	TrustProxyHeaders  bool          `env:"TRUST_PROXY_HEADERS" default:"false" doc:"take the client address from X-Forwarded-For (only behind a trusted proxy)"`
+
+	MetricsAddr  string `env:"METRICS_ADDR" default:"127.0.0.1:9090" validate:"hostname_port|eq=off" doc:"address of the separate listener serving GET /metrics (off: none); keep it private"`
+	MetricsToken string `env:"METRICS_TOKEN" secret:"true" validate:"omitempty,min=16" doc:"when set, GET /metrics is also served on LISTEN_ADDR to callers sending it as bearer token; without it /metrics there is 404"`
+
+	VendorAllowPrivate bool `env:"VENDOR_ALLOW_PRIVATE" default:"false" doc:"let plans' datacenter_url reach private, loopback and link-local addresses (a vendor inside your network); off, only public https addresses (and loopback http outside production)"`
 
 	CORSAllowedOrigins string        `env:"CORS_ALLOWED_ORIGINS" doc:"comma-separated origins (https://console.example.com) whose browser pages may call the API; * for any; none by default (no CORS headers). Credentials are never allowed"`
 	CORSMaxAge         time.Duration `env:"CORS_MAX_AGE" default:"1h" validate:"min=0s,max=24h" doc:"how long browsers may cache a CORS preflight answer"`

@@ -30,6 +30,13 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, "127.0.0.1:8080", cfg.ListenAddr)
 	require.Equal(t, 15*time.Minute, cfg.JWTTTL)
 	require.Equal(t, 10, cfg.AuthRateLimit)
+	require.Equal(t, "127.0.0.1:9090", cfg.MetricsAddr, "metrics on loopback only")
+	require.False(t, cfg.VendorAllowPrivate)
+	off := base()
+	off["METRICS_ADDR"] = "off"
+	cfg, err = load(off, true)
+	require.NoError(t, err)
+	require.Equal(t, "off", cfg.MetricsAddr)
 	require.Len(t, cfg.EncryptionKeyBytes(), 32)
 }
 
@@ -61,6 +68,10 @@ func TestBadValuesAreNamed(t *testing.T) {
 		{"sandbox in production", map[string]string{"ENV": "production", "SANDBOX": "true"}, false, "SANDBOX: not allowed with ENV=production"},
 		{"unknown time zone", map[string]string{"TIME_ZONE": "Mars/Olympus"}, false, "TIME_ZONE"},
 		{"negative invoice days", map[string]string{"INVOICE_DAYS_BEFORE_DUE": "-1"}, false, "INVOICE_DAYS_BEFORE_DUE"},
+		{"bad metrics addr", map[string]string{"METRICS_ADDR": "nine-thousand"}, false, "METRICS_ADDR"},
+		{"short metrics token", map[string]string{"METRICS_TOKEN": "short"}, false, "METRICS_TOKEN"},
+		{"zero anonymous limit", map[string]string{"ANON_RATE_LIMIT_PER_MINUTE": "0"}, false, "ANON_RATE_LIMIT_PER_MINUTE"},
+		{"slow delay too long", map[string]string{"AUTH_SLOW_DELAY": "1m"}, false, "AUTH_SLOW_DELAY"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

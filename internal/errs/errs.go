@@ -42,6 +42,8 @@ type Error struct {
 	Fields  []FieldError
 	// RetryAfter is a hint in seconds for KindRateLimited.
 	RetryAfter int
+	// Limit is the limit that was passed, for KindRateLimited (0: unknown).
+	Limit int
 	// Err is the cause, never shown to clients.
 	Err error
 }

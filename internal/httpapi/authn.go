@@ -14,8 +14,10 @@ import (
 
 // Authenticators resolve credentials to principals.
 type Authenticators struct {
-	Tokens   *auth.Tokens
-	UserByID func(ctx context.Context, id uuid.UUID) (auth.Principal, error)
+	Tokens *auth.Tokens
+	// UserByID loads a stored user's principal, refusing a token issued at
+	// another token version.
+	UserByID func(ctx context.Context, id uuid.UUID, tokenVersion int64) (auth.Principal, error)
 	APIKey   func(ctx context.Context, secret string) (auth.Principal, error)
 	IsAPIKey func(bearer string) bool
 }
@@ -71,7 +73,7 @@ func (a Authenticators) resolve(ctx context.Context, bearer string) (auth.Princi
 	if v.External != nil {
 		return *v.External, nil
 	}
-	return a.UserByID(ctx, v.UserID)
+	return a.UserByID(ctx, v.UserID, v.TokenVersion)
 }
 
 // principal is the caller of an authenticated operation.

@@ -76,6 +76,11 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		case http.StatusTooManyRequests:
 			if e.RetryAfter > 0 {
 				h.Set("Retry-After", strconv.Itoa(e.RetryAfter))
+				h.Set("RateLimit-Reset", strconv.Itoa(e.RetryAfter))
+			}
+			if e.Limit > 0 {
+				h.Set("RateLimit-Limit", strconv.Itoa(e.Limit))
+				h.Set("RateLimit-Remaining", "0")
 			}
 		}
 		h.Set(echo.HeaderContentType, "application/problem+json")

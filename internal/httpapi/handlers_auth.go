@@ -18,12 +18,12 @@ func (s *Server) CreateToken(ctx context.Context, req oapi.CreateTokenRequestObj
 	if err != nil {
 		return nil, err
 	}
-	return oapi.CreateToken200JSONResponse{
+	return oapi.CreateToken200JSONResponse{Body: oapi.Token{
 		AccessToken: tok.Value,
 		TokenType:   oapi.Bearer,
 		ExpiresAt:   tok.ExpiresAt,
 		ExpiresIn:   int(tok.ExpiresAt.Sub(s.clk.Now()).Seconds()),
-	}, nil
+	}}, nil
 }
 
 // GetMe describes the caller.

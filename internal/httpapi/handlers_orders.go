@@ -70,7 +70,7 @@ func (s *Server) GetStorefrontOrder(ctx context.Context, req oapi.GetStorefrontO
 	if err != nil {
 		return nil, err
 	}
-	return oapi.GetStorefrontOrder200JSONResponse(s.orderOut(d)), nil
+	return oapi.GetStorefrontOrder200JSONResponse{Body: s.orderOut(d)}, nil
 }
 
 func (s *Server) GetUsernameAvailability(ctx context.Context, req oapi.GetUsernameAvailabilityRequestObject) (oapi.GetUsernameAvailabilityResponseObject, error) {
@@ -78,7 +78,7 @@ func (s *Server) GetUsernameAvailability(ctx context.Context, req oapi.GetUserna
 	if err != nil {
 		return nil, err
 	}
-	return oapi.GetUsernameAvailability200JSONResponse{Username: req.Username, Available: free}, nil
+	return oapi.GetUsernameAvailability200JSONResponse{Body: oapi.UsernameAvailability{Username: req.Username, Available: free}}, nil
 }
 
 func (s *Server) ListOrders(ctx context.Context, req oapi.ListOrdersRequestObject) (oapi.ListOrdersResponseObject, error) {

@@ -261,8 +261,8 @@ func (s *Server) GetStorefrontOffer(ctx context.Context, req oapi.GetStorefrontO
 	if err != nil {
 		return nil, err
 	}
-	return oapi.GetStorefrontOffer200JSONResponse{Token: o.Token, PlanId: o.PlanID, PlanName: o.PlanName,
+	return oapi.GetStorefrontOffer200JSONResponse{Body: oapi.Offer{Token: o.Token, PlanId: o.PlanID, PlanName: o.PlanName,
 		ProductGroupName: o.ProductGroupName, BillingModel: oapi.BillingModel(o.BillingModel), Frequency: oapi.BillingFrequency(o.Frequency),
 		Price: s.money(o.Price), SetupFee: s.money(o.SetupFee), EnableQuantity: o.EnableQuantity, FreeTrial: o.FreeTrial,
-		OveragePricePerGb: s.moneyPtr(o.Overage), PartnerId: o.PartnerID}, nil
+		OveragePricePerGb: s.moneyPtr(o.Overage), PartnerId: o.PartnerID}}, nil
 }

@@ -66,6 +66,12 @@ type Deps struct {
 	TrustProxyHeaders bool
 	// CORS lets browser pages of other origins call the API; none by default.
 	CORS CORS
+	// Limiter and AnonLimits bound anonymous requests per client address.
+	Limiter    Limiter
+	AnonLimits AnonLimits
+	// MetricsToken, when set, serves GET /metrics here to callers that send
+	// it as bearer token; otherwise /metrics is only on the metrics listener.
+	MetricsToken string
 }
 
 // Server implements the generated strict interface.
@@ -132,7 +138,7 @@ func New(d Deps) (*echo.Echo, error) {
 	validate := validator(spec)
 	perOp := map[string][]echo.MiddlewareFunc{}
 	for id, op := range ops {
-		chain := []echo.MiddlewareFunc{authenticate(d.Authenticators, op), validate}
+		chain := []echo.MiddlewareFunc{authenticate(d.Authenticators, op), limitAnonymous(d.Limiter, d.AnonLimits, op), validate}
 		if op.idempotent {
 			chain = append(chain, idempotent(d.Idempotency, d.Log))
 		}
@@ -141,7 +147,9 @@ func New(d Deps) (*echo.Echo, error) {
 	srv := &Server{users: d.Users, catalog: d.Catalog, partners: d.Partners, customers: d.Customers, orders: d.Orders, subs: d.Services, module: d.Module,
 		billing: d.Billing, usage: d.Usage, jobs: d.Jobs, db: d.DB, sandbox: d.Sandbox, sandboxClock: d.SandboxClock, currency: d.BaseCurrency, vendor: d.Vendor, keys: d.Keys, clk: d.Clock, ready: d.Ready}
 	oapi.RegisterHandlersWithOptions(e, oapi.NewStrictHandler(srv, nil), oapi.RegisterHandlersOptions{OperationMiddlewares: perOp})
-	e.GET("/metrics", echo.WrapHandler(d.Metrics.Handler()))
+	if d.MetricsToken != "" {
+		e.GET("/metrics", echo.WrapHandler(d.Metrics.Handler()), metricsBearer(d.MetricsToken))
+	}
 	registerDocs(e)
 	return e, nil
 }

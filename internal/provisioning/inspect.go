@@ -45,8 +45,14 @@ type Credentials struct {
 // Inspect tests the credentials and reads what the account offers. It gives
 // up quickly: it runs while an admin waits on a save.
 func Inspect(ctx context.Context, cred Credentials, clk clock.Clock) (Offer, error) {
+	return InspectWith(ctx, cred, clk, nil)
+}
+
+// InspectWith is Inspect over hc (nil: a plain client), e.g. one that
+// guards the addresses it connects to (internal/egress).
+func InspectWith(ctx context.Context, cred Credentials, clk clock.Clock, hc *http.Client) (Offer, error) {
 	c, err := acronis.New(acronis.Config{BaseURL: cred.URL, ClientID: cred.ClientID, ClientSecret: cred.ClientSecret,
-		Clock: clk, MaxAttempts: 2, AttemptTimeout: 5 * time.Second, BaseBackoff: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
+		HTTPClient: hc, Clock: clk, MaxAttempts: 2, AttemptTimeout: 5 * time.Second, BaseBackoff: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
 	if err != nil {
 		return Offer{}, ErrUnreachable
 	}

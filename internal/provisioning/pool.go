@@ -2,6 +2,7 @@ package provisioning
 
 import (
 	"crypto/sha256"
+	"net/http"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 type Pool struct {
 	clk     clock.Clock
 	timeout time.Duration
+	hc      *http.Client
 	mu      sync.Mutex
 	by      map[[32]byte]*Acronis
 }
@@ -24,6 +26,10 @@ func NewPool(clk clock.Clock, timeout time.Duration) *Pool {
 	return &Pool{clk: clk, timeout: timeout, by: map[[32]byte]*Acronis{}}
 }
 
+// UseHTTPClient makes every module of the pool call over hc, e.g. one that
+// guards the addresses it connects to (internal/egress). Call before use.
+func (p *Pool) UseHTTPClient(hc *http.Client) { p.hc = hc }
+
 // Module returns the module for an account.
 func (p *Pool) Module(c Credentials) (*Acronis, error) {
 	key := sha256.Sum256([]byte(c.URL + "\x00" + c.ClientID + "\x00" + c.ClientSecret))
@@ -32,7 +38,8 @@ func (p *Pool) Module(c Credentials) (*Acronis, error) {
 	if m, ok := p.by[key]; ok {
 		return m, nil
 	}
-	cl, err := acronis.New(acronis.Config{BaseURL: c.URL, ClientID: c.ClientID, ClientSecret: c.ClientSecret, Clock: p.clk, AttemptTimeout: p.timeout})
+	cl, err := acronis.New(acronis.Config{BaseURL: c.URL, ClientID: c.ClientID, ClientSecret: c.ClientSecret, Clock: p.clk, AttemptTimeout: p.timeout,
+		HTTPClient: p.hc})
 	if err != nil {
 		return nil, err
 	}

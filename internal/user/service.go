@@ -2,6 +2,8 @@ package user
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"time"
@@ -13,17 +15,27 @@ import (
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/errs"
 	"github.com/acronis-platform/platform/internal/page"
+	"github.com/acronis-platform/platform/internal/ratelimit"
 )
 
-// Limiter rate-limits login attempts.
+// Limiter counts login failures (internal/ratelimit).
 type Limiter interface {
-	Allow(ctx context.Context, bucket string, limit int, window time.Duration) error
+	Hit(ctx context.Context, bucket string, limit int, window time.Duration) (ratelimit.Result, error)
+	Peek(ctx context.Context, bucket string, limit int, window time.Duration) (ratelimit.Result, error)
+	Undo(ctx context.Context, bucket string, r ratelimit.Result) error
 }
 
-// LoginLimits are the allowed token requests per minute.
+// LoginLimits bound failed token requests per minute. Only the addresses
+// that fail are refused: knowing an email lets nobody lock its owner out.
 type LoginLimits struct {
-	PerEmail int
-	PerIP    int
+	// PerEmailIP refuses (429) an address after this many failures on one email.
+	PerEmailIP int
+	// PerIP refuses (429) an address after this many failures on any email.
+	PerIP int
+	// SlowAfter failures on one email from every address make each further
+	// attempt on it wait SlowDelay; it is never refused for them.
+	SlowAfter int
+	SlowDelay time.Duration
 }
 
 // Service is the users' unit of work.
@@ -46,50 +58,109 @@ type Token struct {
 	ExpiresAt time.Time
 }
 
-// Login checks email and password and issues a token. Attempts count against
-// the client address and the email whether or not they succeed.
+// Login checks email and password and issues a token. An attempt counts as
+// a failure of its address and of its (email, address) pair until it
+// succeeds; over either limit the address is refused before any check.
+// Failures on the email from everywhere only slow its attempts down.
 func (s *Service) Login(ctx context.Context, email, password, clientIP string) (Token, error) {
 	email = normEmail(email)
-	if err := s.limiter.Allow(ctx, "token:ip:"+clientIP, s.limits.PerIP, time.Minute); err != nil {
+	clientIP = ratelimit.ClientKey(clientIP)
+	sum := sha256.Sum256([]byte(email))
+	emailKey := hex.EncodeToString(sum[:12])
+	pairBucket, ipBucket, emailBucket := "login:pair:"+emailKey+":"+clientIP, "login:ip:"+clientIP, "login:email:"+emailKey
+	pair, err := s.limiter.Hit(ctx, pairBucket, s.limits.PerEmailIP, time.Minute)
+	if err != nil {
 		return Token{}, err
 	}
-	if err := s.limiter.Allow(ctx, "token:email:"+email, s.limits.PerEmail, time.Minute); err != nil {
+	if err := pair.Err(); err != nil {
 		return Token{}, err
 	}
-	bad := errs.Unauthenticated("invalid_credentials", "Email or password is wrong.")
-	var u User
-	err := s.db.WithContext(ctx).Where("lower(email) = ?", email).Take(&u).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		auth.BurnPasswordCheck(password)
-		return Token{}, bad
-	}
+	addr, err := s.limiter.Hit(ctx, ipBucket, s.limits.PerIP, time.Minute)
 	if err != nil {
-		return Token{}, errs.Internal(err)
+		return Token{}, err
 	}
-	ok, err := auth.CheckPassword(u.PasswordHash, password)
+	if err := addr.Err(); err != nil {
+		_ = s.limiter.Undo(ctx, pairBucket, pair)
+		return Token{}, err
+	}
+	if err := s.slowDown(ctx, emailBucket); err != nil {
+		return Token{}, err
+	}
+	u, ok, err := s.checkPassword(ctx, email, password)
 	if err != nil {
-		return Token{}, errs.Internal(err)
+		return Token{}, err
 	}
 	if !ok {
-		return Token{}, bad
+		if _, err := s.limiter.Hit(ctx, emailBucket, s.limits.SlowAfter, time.Minute); err != nil {
+			return Token{}, err
+		}
+		return Token{}, errs.Unauthenticated("invalid_credentials", "Email or password is wrong.")
 	}
-	v, exp, err := s.tokens.Issue(u.ID, u.Role)
+	// A success is no failure: the address and the pair get it back.
+	if err := s.limiter.Undo(ctx, pairBucket, pair); err != nil {
+		return Token{}, err
+	}
+	if err := s.limiter.Undo(ctx, ipBucket, addr); err != nil {
+		return Token{}, err
+	}
+	v, exp, err := s.tokens.Issue(u.ID, u.Role, u.TokenVersion)
 	if err != nil {
 		return Token{}, errs.Internal(err)
 	}
 	return Token{Value: v, ExpiresAt: exp}, nil
 }
 
-// PrincipalOf loads the caller behind a verified platform token; a deleted
-// user's tokens stop working at once.
-func (s *Service) PrincipalOf(ctx context.Context, id uuid.UUID) (auth.Principal, error) {
+// slowDown waits SlowDelay when the email has failed too often this minute.
+func (s *Service) slowDown(ctx context.Context, emailBucket string) error {
+	r, err := s.limiter.Peek(ctx, emailBucket, s.limits.SlowAfter, time.Minute)
+	if err != nil || r.Hits < s.limits.SlowAfter || s.limits.SlowDelay <= 0 {
+		return err
+	}
+	t := time.NewTimer(s.limits.SlowDelay)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return errs.Internal(ctx.Err())
+	case <-t.C:
+		return nil
+	}
+}
+
+// checkPassword reports whether password is the user's, taking as long
+// when there is no such user.
+func (s *Service) checkPassword(ctx context.Context, email, password string) (User, bool, error) {
+	var u User
+	err := s.db.WithContext(ctx).Where("lower(email) = ?", email).Take(&u).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		auth.BurnPasswordCheck(password)
+		return User{}, false, nil
+	}
+	if err != nil {
+		return User{}, false, errs.Internal(err)
+	}
+	ok, err := auth.CheckPassword(u.PasswordHash, password)
+	if err != nil {
+		return User{}, false, errs.Internal(err)
+	}
+	return u, ok, nil
+}
+
+var errStaleToken = errs.Unauthenticated("unauthenticated", "Missing or invalid credentials.")
+
+// PrincipalOf loads the caller behind a verified platform token. A deleted
+// user's tokens stop working at once, and so do tokens issued before the
+// user's password, role or scope changed (another token version).
+func (s *Service) PrincipalOf(ctx context.Context, id uuid.UUID, tokenVersion int64) (auth.Principal, error) {
 	var u User
 	err := s.db.WithContext(ctx).Take(&u, "id = ?", id).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return auth.Principal{}, errs.Unauthenticated("unauthenticated", "Missing or invalid credentials.")
+		return auth.Principal{}, errStaleToken
 	}
 	if err != nil {
 		return auth.Principal{}, errs.Internal(err)
+	}
+	if u.TokenVersion != tokenVersion {
+		return auth.Principal{}, errStaleToken
 	}
 	return u.Principal(), nil
 }
@@ -295,6 +366,9 @@ func (s *Service) SeedAdmin(ctx context.Context, email, name, password string) (
 	}
 	if u.Role != auth.RoleAdmin {
 		return User{}, false, errs.Conflict("email_taken", "That email belongs to a non-admin user.")
+	}
+	if same, _ := auth.CheckPassword(u.PasswordHash, password); same {
+		return u, false, nil // a new hash would end the admin's tokens for nothing
 	}
 	u, err = s.Update(ctx, auth.Principal{Role: auth.RoleAdmin}, u.ID, UpdateInput{Password: &password}, nil)
 	return u, false, err

@@ -20,6 +20,9 @@ type User struct {
 	PartnerID    *uuid.UUID
 	CustomerID   *uuid.UUID
 	Version      int64
+	// TokenVersion moves on (by trigger) when the password, role or scope
+	// changes; tokens of an older version are refused.
+	TokenVersion int64 `gorm:"->"`
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }

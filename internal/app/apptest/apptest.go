@@ -56,17 +56,25 @@ func (l *Logs) String() string {
 }
 
 // Config returns the test configuration: demo secrets, the package's
-// database, a tight per-email login limit.
+// database, a tight per-email login limit. Every test of a package shares
+// its database and calls from 127.0.0.1, so the per-address limits are
+// generous here; tests of those limits tighten them and send their own
+// X-Forwarded-For (TRUST_PROXY_HEADERS).
 func Config(t testing.TB) config.Config {
 	t.Helper()
 	env := map[string]string{
-		"ENV":                               "test",
-		"DATABASE_URL":                      pgtest.URL(t),
-		"DEMO_SECRETS":                      "true",
-		"AUTH_RATE_LIMIT_PER_MINUTE":        "5",
-		"AUTH_RATE_LIMIT_PER_IP_PER_MINUTE": "100000",
-		"LOG_LEVEL":                         "error",
-		"ACRONIS_ATTEMPT_TIMEOUT":           "500ms",
+		"ENV":                                  "test",
+		"DATABASE_URL":                         pgtest.URL(t),
+		"DEMO_SECRETS":                         "true",
+		"AUTH_RATE_LIMIT_PER_MINUTE":           "5",
+		"AUTH_RATE_LIMIT_PER_IP_PER_MINUTE":    "100000",
+		"AUTH_SLOW_AFTER_PER_EMAIL_PER_MINUTE": "5",
+		"AUTH_SLOW_DELAY":                      "10ms",
+		"ANON_RATE_LIMIT_PER_MINUTE":           "100000",
+		"ANON_VENDOR_RATE_LIMIT_PER_MINUTE":    "100000",
+		"METRICS_ADDR":                         "off",
+		"LOG_LEVEL":                            "error",
+		"ACRONIS_ATTEMPT_TIMEOUT":              "500ms",
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] }, true)
 	require.NoError(t, err)

@@ -15310,10 +15310,7 @@ type CreateTokenResponse401Headers struct {
 
 // CreateTokenResponse429Headers the declared response headers of an HTTP 429 response for CreateToken
 type CreateTokenResponse429Headers struct {
-	RateLimitLimit     *int
-	RateLimitRemaining *int
-	RateLimitReset     *int
-	RetryAfter         *int
+	RetryAfter *int
 }
 
 type CreateTokenResponse struct {
@@ -22515,10 +22512,7 @@ type GetStorefrontOfferResponse200Headers struct {
 
 // GetStorefrontOfferResponse429Headers the declared response headers of an HTTP 429 response for GetStorefrontOffer
 type GetStorefrontOfferResponse429Headers struct {
-	RateLimitLimit     *int
-	RateLimitRemaining *int
-	RateLimitReset     *int
-	RetryAfter         *int
+	RetryAfter *int
 }
 
 type GetStorefrontOfferResponse struct {
@@ -22616,10 +22610,7 @@ type PlaceStorefrontOrderResponse401Headers struct {
 
 // PlaceStorefrontOrderResponse429Headers the declared response headers of an HTTP 429 response for PlaceStorefrontOrder
 type PlaceStorefrontOrderResponse429Headers struct {
-	RateLimitLimit     *int
-	RateLimitRemaining *int
-	RateLimitReset     *int
-	RetryAfter         *int
+	RetryAfter *int
 }
 
 type PlaceStorefrontOrderResponse struct {
@@ -22755,10 +22746,7 @@ type GetStorefrontOrderResponse200Headers struct {
 
 // GetStorefrontOrderResponse429Headers the declared response headers of an HTTP 429 response for GetStorefrontOrder
 type GetStorefrontOrderResponse429Headers struct {
-	RateLimitLimit     *int
-	RateLimitRemaining *int
-	RateLimitReset     *int
-	RetryAfter         *int
+	RetryAfter *int
 }
 
 type GetStorefrontOrderResponse struct {
@@ -22843,10 +22831,7 @@ type GetUsernameAvailabilityResponse200Headers struct {
 
 // GetUsernameAvailabilityResponse429Headers the declared response headers of an HTTP 429 response for GetUsernameAvailability
 type GetUsernameAvailabilityResponse429Headers struct {
-	RateLimitLimit     *int
-	RateLimitRemaining *int
-	RateLimitReset     *int
-	RetryAfter         *int
+	RetryAfter *int
 }
 
 type GetUsernameAvailabilityResponse struct {
@@ -27582,27 +27567,6 @@ func ParseCreateTokenResponse(rsp *http.Response) (*CreateTokenResponse, error) 
 		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateTokenResponse429Headers
-		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitLimit = &value
-		}
-		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitRemaining = &value
-		}
-		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitReset = &value
-		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -34284,27 +34248,6 @@ func ParseGetStorefrontOfferResponse(rsp *http.Response) (*GetStorefrontOfferRes
 		response.Headers200 = &headers
 	case rsp.StatusCode == 429:
 		var headers GetStorefrontOfferResponse429Headers
-		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitLimit = &value
-		}
-		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitRemaining = &value
-		}
-		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitReset = &value
-		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -34462,27 +34405,6 @@ func ParsePlaceStorefrontOrderResponse(rsp *http.Response) (*PlaceStorefrontOrde
 		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers PlaceStorefrontOrderResponse429Headers
-		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitLimit = &value
-		}
-		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitRemaining = &value
-		}
-		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitReset = &value
-		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -34574,27 +34496,6 @@ func ParseGetStorefrontOrderResponse(rsp *http.Response) (*GetStorefrontOrderRes
 		response.Headers200 = &headers
 	case rsp.StatusCode == 429:
 		var headers GetStorefrontOrderResponse429Headers
-		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitLimit = &value
-		}
-		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitRemaining = &value
-		}
-		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitReset = &value
-		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -34686,27 +34587,6 @@ func ParseGetUsernameAvailabilityResponse(rsp *http.Response) (*GetUsernameAvail
 		response.Headers200 = &headers
 	case rsp.StatusCode == 429:
 		var headers GetUsernameAvailabilityResponse429Headers
-		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitLimit = &value
-		}
-		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitRemaining = &value
-		}
-		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitReset = &value
-		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -39756,10 +39636,7 @@ type PreconditionFailedApplicationProblemPlusJSONResponse Problem
 type ServiceUnavailableApplicationProblemPlusJSONResponse Problem
 
 type TooManyRequestsResponseHeaders struct {
-	RateLimitLimit     *int
-	RateLimitRemaining *int
-	RateLimitReset     *int
-	RetryAfter         *int
+	RetryAfter *int
 }
 type TooManyRequestsApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -40262,15 +40139,6 @@ func (response CreateToken429ApplicationProblemPlusJSONResponse) VisitCreateToke
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -50161,15 +50029,6 @@ func (response GetStorefrontOffer429ApplicationProblemPlusJSONResponse) VisitGet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -50381,15 +50240,6 @@ func (response PlaceStorefrontOrder429ApplicationProblemPlusJSONResponse) VisitP
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -50514,15 +50364,6 @@ func (response GetStorefrontOrder429ApplicationProblemPlusJSONResponse) VisitGet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -50614,15 +50455,6 @@ func (response GetUsernameAvailability429ApplicationProblemPlusJSONResponse) Vis
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -56928,560 +56760,560 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Jc9s4tj/6VVB6tyr2u5QiybLjpV79rzud7nFPtrGd6Tsz6idCJGShTQFqALSiTuW7/wsHADeRErU4",
-	"TjqaunfGobhgOTj7+Z1PjYBPppwRpmTj/FNjTHBIBPz56hbf6f8NiQwEnSrKWeO8cTsmSBDJYxEQ9ECE",
-	"pJx5KJZ4GBFEGfKvRs03WAVjv9XwGuQjnkwj0jhv9BvdfqPhNWQwJhOs36vmU/2DVIKyu8bnz17jKiST",
-	"KVeEqWsyjfCchIvf95WIiY9mY8KQGlOJqERqTJBUXJAQYSZnRCDFEWaIYBFRIpAgf8REKjSjamxuxhOC",
-	"/ORzwbz5dzLPD1h/pmS0Q84jghkM9zUPsBlVcZC/jokg8KVAEKxIiLhAU8JCyu7S1QswQ0O9mjjMr9Xz",
-	"h85zScQDDYh83h52gm54RJq90TFu9oYnQfM0fEGaZ6M27gy7wVHYI8/5lAgYi3x+jE+GL4LTsHlG2qNm",
-	"D3eGzdOgGzaPiH6B+W3FPlxjRV7TCVXwX4vTuzbrKRGOIj4jIZoSgWaUhXyGRlyYfQkiSphCOAwFkTI3",
-	"wZN29vsTyugknjTO254bC2WK3BGRH8w1mWDK9BirBxSRkdJUCEsfC6FHYAaWG8Dx2WYDkKRkNW5IwFko",
-	"UcwUjUq+jAgL8/Pvddf5PFFifjlSRFR/WnE0w1ShIRlxTXhirgkN32HKch8+Wmfh/9eu6lVYxQXg52cS",
-	"0dBDJBhzEqKR4BNYA3fmuEATHBKkT8QF+iPmiiCqzPkVZMqFgqGiqeDDiEzyB+Fo1Am6+Iw0j4cvwmYv",
-	"OCXNM9weNs2JMPS8lJY/e40pFnhClGVqL2MhuSifkM/IRzUI4A4f8RHMYyrIA+WxRFN8R/ToqL79j5iI",
-	"ecNrMDzR3zPP5EYywR9fE3anxo3z407XK+V2K7grLbCFM3xEOsHxcfNF2B02e+R01MSdYbt5FPTCY3Iy",
-	"eoFPh26AU6zG6fioPvF6R6jQPLXI20ZcTLBqnDfiGO5cwpmD+d/JfHHclyhm9I+YoHsyB26gCYmFJERk",
-	"NCKBQgcYffhw9aPm1hjdcR6iYMxpQA5bCAhcE0GePes3YRaiIQ/nmlIiPDecfkSFVHqVppxJkl+i41E7",
-	"OMXH3ebxsE2aPXyk+eRR0OyGL4LO8JSc4E7bLZERdekiFcRB1W52j489fXTcvzur1+s6WfndrdsFcvsJ",
-	"R+trXsZqwlt7WUegWpSfG6uMGA48xuyO6FUbYqnFL0MHWIJ+otUa//ACYSQVjgjiDO7rdbpFhaUDCkv5",
-	"JK2SU0UkR6UnvkKcvsd3BEn6ZyV7ieC57KdCMsJxpBrnx21Pf9fw8W677aVcvVPC1T/r3TA7DuzwBxz+",
-	"jBWZYTjTAdfUByPE02lEjXrz3LLm//5dGl0nWSP9RKg/8EBYyMUgZoLgYKxVwYbXCInCNEo2R9+BQhoi",
-	"xpVV0y7032OgWSyRxA8EOJ5UWMVSz02vIlWwHT/gELmhJhMbKzWV58+fhzyQLRwIzqhsTiOsNEdr2XG6",
-	"8cvnJcP8nF3V/xJk1Dhv/D/PU534uflVPn9vXmLWsIz4YH4BjyMzQ6PYBWOj+40wjUiYn6+h0bClx/AD",
-	"Dq203W4fcERDuHlgvljcBieVqYRBwv1A9kJwLSD/k7wqObReY0RJFDbOG1r/ihpeY0KkxHf6pqnQiqea",
-	"o775sd/Qb55QKYHkf0v3sqdJM7uXbrob7+XCVHexlW9wpD9nNs3c36QMvuXW7hz5C9/20QEsEtKLJ5GM",
-	"gzHCEvluEX0P+fY1Az1d3+uz5IKRvr7RnMlHhd5zqe4EufnHa20i6H0C48ZDPo/VgI8GQhOOfmfM7hmf",
-	"sQF83D/Ug/YnbgoDTSd+n+WGVvzZQ34YGxIjg3sy1xeUwDSi7G4QYoX9w1af6bV9CeR6GQRkqowoqyDT",
-	"MvIUJKTK0Bee8Ng+ZP9qnLaOjhpew6jNwbxx3vhw82PD6G5qDvqVVHwCDFgQDO9v/BFjpqiaoy5q9uN2",
-	"+4igDqxht909aXY6zaN2q2X+7ja7PaBGyh608NQD+c1rJEYTDEYpMpnqMXa8hrXaBqAUpe+77bTP2/r/",
-	"/q0ZtT4SL4anwVnYJs3OqKuNsyNtnPVI83h0gt1vDa9xT1mYGXLDa0RYqgGcOi0APtyi54owrKn0Ew0/",
-	"P+ejEdFiY0AVmchzdNw+QjfGIkQfGH7ANLJcFtRb4OXJ2887n43QJVJPYqhXMJZEnBtj8XjU1IPT6rQ1",
-	"Eju4O3RKJCyxElQvkrYWzEcHMNs20dM80o8eh80eORk1T/HZsNkOOmGXHI16+HiY4d8Na/E2vEY8DZcs",
-	"aKf9bzi95luWYBbv7x7nNsARhRnbSfiCnI7O2jCZZi840nPrjZrO5NUT1bxMEDJQguKocT7CkSRw6Y/Y",
-	"0t2EMzWO5m57a04Y7IYwJvrAkGTA3Wb3WG9QhJkZYk39XdtEOBrEIspwRRJ3m0HE49CxxlbAJw0vu+n6",
-	"H1xhoIU8/egr09lAq0KDGRf3eoMoZ1rEfvYa/IEIfEcGd8PGeUdvueKZf7c/ZzYUB4o+aKqLGVWDqbC7",
-	"lRzkTrvVbpee5OUEYDZU06gzqDhTXPImDieUNTynYJgzYomxd3yKT85GTdIO283eaNRt4uPesHl03Avb",
-	"Z6c90j3twpOgFTbOjz7XFhCG1b231Fsh8VMVU5CAixCcTyEa0igyCidYj1Z+oQOqtPpp2A/caHkiwkLr",
-	"4gxHhxfwiNUkxtiI6ICzEQWJpH9kZIbMLqM5US30nkfG5ZDwMi3NM068ah/VbfYpD/k5p5NhQqlT6VPy",
-	"94CGn8FTtsTo1tKCs1FEg+3UGZqaEgPLzwaUDUYRvRurrGpzWXTxUYkKdojeKKloFKEh0RrYVPCASJnX",
-	"OHvts1RLSaawqYqyfPi70jzdzAM7XJkagM4PpadHQM/8iYshDUPCttqXUfKWzB78i8cCCR4RNMFzIN2Q",
-	"w07kF/goXeCfMq/ZbIXTgexqNQMcRUQ8kxUz+ew1fuaMbLV6wJsHd/o1Oe2cSgQ/GeUcRZzdEYESWZ9b",
-	"xk5Gm/7ZvGmzFcwMZhdLeKUQ+Ui12oGGscrPBD5l7Z0rpjSvj14ZDWgbHmHflF3LGz4h1s4CN6zg7E5z",
-	"ZE2hkoYkb2RmltINC3QtIpAZ3sbn3w1tFyt7yVDMyMcpCfTiarMjFiQ1KN239JKHVAYRl8lSg9B5L8iI",
-	"ftycLYM0iXhwb3R/GU8mWMxT61fFgoDQolLGJExknRbBOIrzWwY/DaYwpIF9afEsLHnnBcpIU2ReA9GU",
-	"lNiMdH5E3l46B71tCt8b9ppfIjtKLYX4hHBGEIkkeSY9xPhMG26cBWT1Ypm3Z9bqyukUMyIIYvFkqA9Z",
-	"Rg6aB/WSwXEkmq7v6ANhaXzgiyyRGfnnz7vi1Ivbb90ukqhzhPXBICJPRRCNwKzP3LMzrWTllowqdOCX",
-	"jdw/9JANbfXZEtoE3U6TZ7rhI8H/JKzPFl5sqMY/bKHLSHLkL1UYfGuHv+XqJx6zcCuuybgajOAtGVJ6",
-	"y43nwgUg8qTRS0njLVfoJ/v0ZrSRfn8X5KDHA2+DLQLHFpV0GBGkuFGEQKoDO3znFNnNPBmr3QQFK3UD",
-	"N4GMpbacV3oJarkFvg1XQLJozhVQiyTs1JMtXcNUK9hnK0wvqr5ycytZAogCbSnl4XAan+qCGEsGplfT",
-	"bqqHRMyY1kK40BwkICQEgV6UZemsMp/IMKB3LJojbJ3lmU8liRKaGMMLI9ds3MZ++vHEWOmgQYqRQBBl",
-	"dOfcOl1p7o+lnHER5lXgezJVS9cl+86C6z55o5l9sjhahimupd7ity7gss1DCQlTFEfyseV++WxgxeIp",
-	"ERKII7dgl4iRmbYQkklBoDKAk7d8vdI35twBxfdBMF/rXpZZJu93pAT60SSWCk6+iNkXXKV0DrvTjnKH",
-	"xypGf8REayowsXM9X8foDFFrBaWM2LXmg8tXlCwsaJ8ZLSv7m/7MhD8YrgsJIqBlla2A0bL6TGUJnqql",
-	"RJ5/VUpySeTiPZ5HHIe3nL/G4m47433Iw/lAcT6I4FUV4TUItlM9ZI7gxrzxnvGB2DAYemViGbeco9f2",
-	"zZvRVWGAu/YyuZnB2/U2Y5bsNREIg1Il0UEHvaE/HILG9V5AlhLVb/spEStbxJrBoTuYUDmxIfjCHtj0",
-	"mXEaY71AI6IC0O4Xj3UnE2XOjhX95ATUptHmwkB3tRdpimWS8wDOTRwZJ59Vi7IK4Q6C+5ohgEZ0FwtS",
-	"tBus5oSDgMcMzmh6Kzq4fHn97u3VzeDD9evDvO8lcxLK9ditAv2FIe/EDYMYaDdoikUSRs/M1dofGa/d",
-	"Z69xy/kbzOYuS3Gr3RBYkQEkhBR8JpyjCWZz5CyUC9CX5ijCSps+GYLvZuSYfkyPDSWD23TNcwPbxVJf",
-	"Y0WQfaGbDB4pYoSLcWFIkwBZ0MKTjM1mknFTNgb7xPNCums25bOZSzqt9ZL0icKLbPJozZfou132ZzNJ",
-	"/1z6cJooCqv5geFYjbmgf27JcWN4kdYeA1ygujcm1UOTvUuTyGiaee2pk1JdbmibElxxWDvJ/0jnM8QL",
-	"c8mQ2K+//tq8zHy+3ODD1sdgUknIajvuA7NxKc07XtnI7o4iaPdkPhAkliW+1mKsTKtb+kbjE8MopOC7",
-	"Z8rpAXl+0s3ubGYCVqvZSQAtM/rd8PGQ63OKRByZPEHB7wlrocsJZ3fGZIKEGfJAxDyj907wHHjPOfIh",
-	"6yQA/7tJQBkkbi2TzYMZotrEwAoxPCGyz6y73kO+iZmnmhpk4mgWWsjxITgY66epHRUk84BimywDEOTl",
-	"3Z0gdxXOh7/xGcIIkhueSRRiGs1RLPEdQUMS8AkxGaE2dO1SCiAvjMWTxvl/GhP80bqjGl4DP9w1flvI",
-	"b/Qal1Nqk4NtXhg1/oSsmyyTbKxn21R0Qhol73LPDOc1EpSNl63GbeBP0zS01lhMTsKnxR+0DsBsAkqN",
-	"rxuvbzmnmMbDiAZaiRPK2Vb3ZO5pq0frpHeMSoIoHLyFFwvywO/XnJTghlEsOz9/J/Nrfdvnz9kk3v+Y",
-	"dHJYlWRS9oU5n2hKI3z4OwlUSiMv4SZgZ6FRtnH0PkMzNjMnT0ZuG7JJwzbhtTppuLhJBS4QTijT9n9k",
-	"VnqC7wnCkDMtAz4lIRQSIfsKvfarU+WzCwVDXrUMMC4cRe9GkB+3bEPsCfvsFY+YMXvLSWs25hEQUwvd",
-	"jPmMwXRNkQx4RNME8OWTsd9YnM5vyYReU5PAWm82+u43ROGS+YRYAXdP0pdqrYobGBYCzxfGD+8sH32a",
-	"Bv0S5GZpdYiWB1AWgtFxu2tTmLNMsjQL2l7MaBIDqymV8tA0EbjeSHrtdtlISvKA84mfDa8xxKGLMpUP",
-	"hUYRZXc/pelxxcHYbDlt7cOfh54WHkIRoS8eHXpIkgnFjMU40ldODj2U/qvTPfTQkBLGqLnQ7R16SInM",
-	"laOTw5wUSrLzks9oPSTzDS2d0j/Tl2viTl+8bLpveEgiUKbsR6eCTDGc9SmXSv85GNGPJHdhiud3y156",
-	"HbNFsYjlgI8WGPYyYbgOf7cZArL2KUqH+pN5dPFAeY0RZVSO1xzKmGChhgQr+1SeiF5jqZCkd+BSjOiI",
-	"OPE34+KeCBRyyG9QOe679Hs1xXGaDFwcUhJTn+CQeAh8GiREWBptLBjH7B4FfDKhSmb4ZlJm4SJ5dRf8",
-	"79QEQvOBuhKFQ97T6bSsjki/S7qFEzF7JtGUCMpDaQKjpgYPR4LgcI4OhvNceWzMDsunAerImrvtzIK6",
-	"k78x92ti4wpHqx58wxmZl2sksOiePVfJQDIbnS6g+1jmnBSWf6Umk85gI22m/unfhJYKywOvWD4Jd+gX",
-	"2JRLuC8hx9nYEMZyvQHuShL3l4/i73aujvniKIJHGZnhSGZY7gpu+zSKSIbbb6OMFI/GYg08ZHuJeKpI",
-	"6J9DtollllJxTd/ogHGUsF2wRf3rD28HN7eXr18NLn+6fXXtH170md4aRJUrnpcKz6UHGSyaj/zOh8+k",
-	"dbwdaHMW0o81twBTUdo6X6m0OZpKaRNm0ttmQrP6KHFt2BvfUaKQZCZRupv5LOyS0kkb1q+Tfj0bc5nE",
-	"9yUNSZoOnAkgL5itpmilTAczP2ZrDS27gBq+OsRi/d0v4UVlsrZaPv2qty3zaTNpLyl811fBXyAwkzhw",
-	"eQq1hmVlX9mAcvUy6+Vl5Io7ajxaYnyY6zlu7nYoO7Qy/uKCtXVV6rMSldrKzoFZa/1xiKsOQqIJeyBJ",
-	"NMrWpEA5XJKtl17+SI2PPf+7/ReZaIIlyeVV+e+UDWKZWRPwP5l8tMLFB05Da5AkOWhGqa1KxqzIO3SX",
-	"9Quz657P6KhKaKgI3OvjKwZjLLUiPQEoEncx/9rkUppO5Mx7fTUpT3EX3aiNLjSIyEgNYpZsIZTmJPcI",
-	"HsaBGtwJHk8Xri78ez5N98llRpGPU1sy6a7kRpW9mIwhe3Eq+AOVlLPcL4qICWXW865wuheuXia5YG3N",
-	"iN9Rlr2oYuFuKmW0qW36YRrWUWUmlGWvdoqs04XuF2q8T5a7a7zGTFBF3rFoborFP2ergpZzjg/uvs+f",
-	"y1gAsIofcIRZUKLkDNMfaiifXgMOmVhZRwQfvTL3Lqis5rKXfPu3ymFfJV/Lj7qmoWMulLG9m/fPkkRr",
-	"z6Vt2MNj/NYwSmmrSQwTe5YpZDpInGPPJOIzZhUDbNFv7KufycOCn0RfTc9pCVUWFgt+BcuudJVceeii",
-	"jW3QZ0q1VzDrRLmhtaHLOqRqYLezRGxDehtnyP/51S16/tB57lbUJAD6LfQyo1XY39CYR6H0DDgE0MEF",
-	"IpOpmhsIFcYZqS3b84egRMLbKUTLoqYLZyEt9itZSFMznl1DV0W+qdle0xtf4mK3dC0J6NcmN5jKZKUv",
-	"EB5KwpSFMLKng89YDb+v15iObR7ghgaxo+HUHM4mytalwaTaMfMAZeqk1yiF+Kly6rs9MpPykmOUHprM",
-	"tmcsbff53AHKzWTZ8d3Mjk5PeBZyp932lp74KVaKCE0a//9/Lpv//u1T9/N/LTnUm5+IPB3+aHA7pEtM",
-	"v3kPACXIPeGZ7GLDKNL4MRgnxREflY+4+sTlJHFvydF6nAjLBcoKi4T3gbDA0QzPJViyax+43LbXisi4",
-	"RVpGjE/jQUgk2Rb+gwInyXpTnCZqysPKlUH79I40wa/xeD7BCalHq3qLJ/yBDIrTKggzERNk7pRJcjdV",
-	"JlcKXD/wV9anm8AWbiqOynTqV3rVbq3RWqJT87CEA/5ESRTKc9R6ySdTzOatt3hCPNRyH1z4N3zFQy3r",
-	"GXC/u386tT9z6T0AKHy4fu2hlnVntN5ClVfmwi1XOMr8+8eY/IiVfs2PeC5buwrDbKvUyNgsd4n7y7kL",
-	"kOLcA6XFJtAg304KffpUWIDPn6FANCZ+6QyfUOVwE/UM3WyqS+RociOF4lsn2wyL6bT1f1Zypw2Z2qOS",
-	"ZlFYrEKGK5HxBYpaSS1PI/HzTHQLsZ970Y6k9/4sfItnYYHMYcMSqIVClKPUJ36JpIIMzgkOxpSRpiAY",
-	"HMiQFYkOcshmeRSyBagz1Gq1DkvFjQWWKzPWDWYZVgjsJQ+FXAHuAReIQYzW3CHRgZ/HOmpZ+CJbrw0m",
-	"h8F/hRzM0nEkgHarQplmwJ5ZtPS5MtaSgJvUDToclQQdskArSQwBfMoGeNmB8xWu5XzimavgWy9ejbBx",
-	"3iclCwPFB84xZ9L6Co9IzMIh/zgIKWT5ltsRP3NGak69U5bClAEmKXv93wiO1HiRnFPtNkXy5Perc9vM",
-	"Y2UbmYMqqZseVjajBA6kbD4u7LbowTR5whCtqWvgrOvNHpqI80DErG4u60YO0mWOwhyaW40BpHBrNVIo",
-	"6mYESbnWW8EdO1jm/rghykHVp4gVNAMakfOJaAZlkMIyvna9OZoREhYiQFw7rOUeqZM1YonOpR9FlK2R",
-	"L2Yffk1ZqSvZwGosrohJmjdRRZM1b9AbgznBIndBmrxDYi566A5PmyNBSMYVDiF//aBn64Fgrc3ilnJ6",
-	"yNZbh2ZXba5NNABXMexUNmHY0/sWcKnqObRc7LPuDrw3D5Stvg14EhbWomR7O6R71XqgnhPBkkjq0pbx",
-	"cJ0kLxvuXPeJ9Yn4Fn8sW8X1vryZ8WyCszUZ1Dq2ttd44DRcazxl5nni27fZdZkR52MAbmuzm5am2WXF",
-	"WCqgCpSXo9tNPQBZprZwZG0yLzrAFv/cfBD4iCQqnqIRIYceshlnEN+0j5g7Dz3kUtD0j5CRDGxcCIKF",
-	"1EqngdNEB1YRhQsGtDGTnZRpj4CV5hgRZl5SegOhWCImNsHn0EM4/D2WSh/37JiS+wWmkoRoQsOmHWdW",
-	"80hTmO28sol0CQAoxHncV5YpKcDyKxSV2qclty8l+oArUKuyYA2U/GKZk+bGWpAZiG0+mcbaWDgwrm8U",
-	"QoJbtgAKsCUMahNOS6g8I2pl1m5JSWwN2arXysnXx2bKUy5pYT0z3CBFil009kIS0AmOkHlXqeTMov/U",
-	"yTnAHwc0zDPimokKKf/No8yunxWcLEjCvbIT97J4zJlPOWbVSGeRkOMShpPsdCbgIojmkCazBdiLySCy",
-	"qWpeA0gwdwKNK3/56XsKN1VlWmB9B1VeG8isUijwCBg7c4UW5n8gx2zJSmipvS0bGmJZ306q9NILazJU",
-	"HIN6PVZy+S7mucQ7LsyRh9Em9FlGjK5kr9RGhZo2MFEZunx/BTVh2RRHC7ZcnZXjNRJ6KutiQdmdc8vI",
-	"MRYkRMO5LaCNqNGCCyV9acOdshdKCSj6riOPy8vQT0E7niRjw2rhEZYq6dNTwy/2higiSPhy7GBh1sk7",
-	"yNfbLq1Py9z62ctjcxd8jZ0avsZtuWL++7n3lVHUGx7GVQSVJCzqnZ/AjcYDYtMkESRTogOfcUbMBsIV",
-	"iSSPTHU5j/X2kZy+YivDNflX+X/MqG6IUpTdybKEvuA+ng6iDB7bossBOpTZ81n1q01gteANi+FUzfAC",
-	"whQRBrG9LAcqpJVjyOLRl71+Ech92Ya/s3dfKTL5GRa6kQF4Bx0UYN0/NVgcWWQYo0iV1f7wtZ8qEQaZ",
-	"tcmueNn65lYjXTZvYTMXlqWabh2FXLFprNaNBC7SUFFxcr8haqBf8IRkkQRhmMVIRJ14Qo40N3s2LQle",
-	"J35QloG7SOKV/W/SWz0EYA+aNWNX3W6TQdCBJCQPo1jwaQlaEvZYdq7WZKH5U5c0U7JU8OVOYcF8wSK0",
-	"huIB+agERj//gPCQP5jFknykzM+HFyZFzKJzpD9YSrP9n9ppyMtcaXa8DQ9+wfGVfFCbvj//AB45LUYu",
-	"ULODqEQxs7g9OxjQOjylmmWUcwhm4CqW8oQFGG6jfWk5N9EvaCFAepk44CtcsKYsFPOMI0DIk57FYMbo",
-	"l5t3by388KJqlOqxy4018DFOuFToLPOf1tkZOpi5MqGkDArqvCT03LNNwFzmXYCFmGdGedFnwjXVhAlM",
-	"uCCQqifICKBhDnrdbg7GZCpIQCUBOONklfJVWNAdyxrlgARokP6oZs5oSOacWbiUIRStHoBWghSdEJn4",
-	"OjyE0QSL+3iq/wL/kl1i/JHIQ+jlVhiZAVjpswyMivmkiy/aArYkYtTpto7b+ZzL5v/5T7t59tunjtfp",
-	"fj7o91uZfx7+n/9aFe9I3/3h5sfa2ZwF2k/s0uTNZWT9lsyyCfFfTy7tV5t3t26OqIPgrhva7ZVEA7MI",
-	"3EZz1joQ6CoQbjUKEeOKjizcU9nv+oBoueSulKnKbzPvyCrMaxBGNh8xLVOrSrTX64bALoNwDM5Gs4yN",
-	"j6wDGDA+icn7zSYx1oqXGJhsgFgM8byk3uJHzdim2iYM4wRVgEchkcqNw4XkXOPcDGoplcgCcRfE2NHJ",
-	"sbe0d25uaIXVWu0Ds9VedadVPvK0ZuzCcG4A6iysWG5WL45W9I7MD229aRWj7YWdK5l12bEDvarE1LPR",
-	"64lD7qhRom1QPjRPYpDykHWOLqp/q4y0URYipcbXU0iVjF4Ism4wJcKqXLU8UmvXvCRdZi6shxtkuj5/",
-	"SXxZ1otWurZmn2reW123s4Yro1imWZ03S1Q8HYxI/Rcrbvt2rPDMcVsIauefnV3p6LwCgWbJxU0+O95F",
-	"mswRYOXByBoci8Twkk8m2hRL0QOlZ1AbQwI8DrxoRKKDn2hE0M2cBagft9vdE3QzxoJ46C1XWMxzfpoA",
-	"XgpVwclbSkVQiUW0pgAyX1rD8PqH6YX3OT+4DV7wecWC/yNpulc+n2zghsemBrtoEi1aRfaTNotiAb7Q",
-	"DQBpg9S6HbizHbGF/DIPL9hk5TGtdyIsY66b5fmsl8pjIVgGS5BGtuKwY6rtnnntWAcsxauHitSKulCD",
-	"/I6yWl96DXfWYOaOideHo/NyldhlbwSN4ZlEd4QRoXc6gV33MjhxBEHpPWhwrm84Dp1KlaB7mLta24qL",
-	"EmGc1a3WC0SuLwjq5bbA1mUyW+CvQSJESip/7UoaUwDyhBjCjLP5hMfSLN2FWddkwV1PovKIrCJTuR5R",
-	"3ygy3UmgdbNsl2wp/87rSJJElVQyZwVtNtbrhpFnVTnSKkSEs+LZsRO3A5smqsCObFSiEmTM+2WblfUE",
-	"bMKXt2G6mx74vGhcZZJsBA6RSxEoJZbktZX7ZsTDYvQ5UGWhzF/HHOFAkfA8f+iH8ZwIdOAb/7h/6OX9",
-	"ZVRJEo3QgS/nUpFJ0oKMmO6Ujv3a5laZfB94nSZQeA4Se/Kh3ZQYSvU1mEYGs7ICA8n1ykxvdBY/jA9m",
-	"7CEfGk6ZnE4ammxO30M+ntLBPZkXf4Em5uSjyZW2P9ryCntHK+erW6ed1eJE10FUFHyyplRYotEovta7",
-	"FqyQht2lBkyikk6fJlvEKJNb5IpkFKNSMGuAq4bDI+kdkyBbOQKHNy7qI+gOP5DzTFjumewz02QbHdjz",
-	"xgAW20UW7DkEFc7AoWHwZxEWgJ4tx3zW6rMrZpMbnDLE2YIyhA4YV3p4EZVKHhYczZ8alEkl4sC2427c",
-	"0DsG6YQKLe38jSC5LdMjO236m7bNsQi/1veIriA8IVMIYM4CcoHuCZkCBhweQd7EWu3HK1t2fy7KrPxE",
-	"S+qNxlzohUruStI9YJ+9LAa6GWJmk2CPZmNiHWGZ5lvlymhmiousGt7CDSSpaRWzVJFZ5ItmSOkrYG9W",
-	"4ytnRpXTUXIrV3nQF9OqUowsPJ0K/mDKfTIZG1XAfAFmAYmqCntSRXJB+qU5m4vpnJyRNWFEybS8Lo1M",
-	"9VnLpZ6EAJahMmfcS8jfKtZ+MlUfERZKq1W7xbKd5a3+lvGsT3hIrLM9HwW2F/VGDQAaDjhyQKQcTHlE",
-	"A0rcLc6u03cN9Mkb3AnMzGfSDfhtdY0SmaaZiOmSVpLEB0Pf+T3aTqlb290oeHxnG9F+uH6NDgBvMuts",
-	"PNwOdqfKa+c1KlMVbDKC6bU9xWpsvwz9uu4JW31Ss6qi8wfqzy3bCSeIt5WqelM3FKxe471V/0pwsiYG",
-	"TLB6b22+vN1hfWutDfoySFp2WGVAWm7EgKOVismb9wZTy7XyPbAVRXowyLdX/cNHBNv6gtBY9Vwaljq2",
-	"RaACDELiqo2L0nWezY/6nQ9t88HWkndF5XpgKmqtIZQW0hmVKCcQln3AMv8VXM1A5YVQmqHv90CBAmTt",
-	"1hfA4sotxtaYW3avAZ5pTe/DUwBM1YOT7K7OZlsW6s98aMmSbYhSNlntDc7tyZPkSxQPXCGzAzf/bDfP",
-	"fkv/bA3+p/nbp653Uid7ZTk9mxVasu5PY8k6ibmFLWtf8T7CrEbwut708mHs3xay1IxGdaDNIt/oWb4R",
-	"ZIcoZopGDnzOxoCdFQzdCkMqA1OsR0RAynLQbohCw7l9RzmiAiRo1XpDJpqx8JrtYuO7jVDLdWlGb/h7",
-	"UYGl7cyLjJAoS6o13T1d9+JUENnHE8kXYYYO2i4ZhIKlbxQ2SdThBZJa4aYKYYlc89Cc9lZdRCqngy12",
-	"odLbmg2aLxDcAv0kW7C4cEs4ht6AJ+UacOR3wznei1J0iIDLNXDvWLhmkEc/sX4Abbt0GMD4tsZbXWso",
-	"GeNgrQWR0zXXQ07XXo4lpmPyec/sY3aHCt9amGJxb1Ycg/fm1KyptZRJgqVkb28rFQA1H9yO2VStQVUn",
-	"jZwX6aBgmYiYyUMPmdJhzxoqpngha+UUSq1z/rUEcdM618ocanaIO4Ls+vJK44bG5c51zZK9z/V9r4tG",
-	"VAbEVOiqXr6NBo1j24rUR0SZdM0bat4+IWrMw5ooJG/MzZtgrLgGLlVdrwSB5rNBDYCuXEsL+EeSM29n",
-	"k31dOtb8IFb2frJz3swUXI8ctt+EhfiGyUOB4hWEhaAPJLxAjM9s8BZshwtbpWKTVkaxigWp34Itt2VF",
-	"flKzyMHOfMn6v0nWpjxCaKYY4Am5QP4M0wcifNsuSEIg3tSojLgw6EEmGmgQQaAXkgPs0HYUSEIoSJZE",
-	"qYiEhx6ajWkw1rr2GBrs2kepRBFRiI9GSGA1Nq0UmLZ3HjgNTdZe0kMhx2Uwux9A056RidFjYeIxcqz/",
-	"Z0yC+4bX4PqVDa9hJrSMF11bmi7pHJHCjdWs+p+m7K0WJlFR87fXk9NZvq9V9uIlspqEXn+8UAIVT5Hi",
-	"qOdql6BjtVFd9Ga09Y+ddjutHEoutVsLdT+F4hxb5dPL1fz0qkp+yo18HCs+sEG4krmZHxDk9wKpTblU",
-	"TahPAG1YIqyMr/HAAb9Aqi5cUmNChbX1MgBj+q7DCwS0MqOSALkbr6j5nO1lWMzYy2S1PwXcsQswaR1q",
-	"WFZ1btUICX24JYkibdUe9PUiRjQAhErOkL0L/UqGkirSb1RgYefTtWu3cTYPrXk7dAyqm7RYT6WKMNva",
-	"Wf9Y8FNlgjmHHVVcl9zClmxN2nG6QCNe/nxt7xqPMDO959aU7PUdThVukcrRbKRnfJNMZ8sWFDm+saqq",
-	"+2s9/WudygIp7eKIVZLhPIjWpcLt0g3Wc87szjNTjYbyhD7FbZ2JG7uBtiqwCzTRyLVmaegMnEgfr8xD",
-	"JyXh88XKvdVHfmIQfwYBQP7UH1YeKSg3tEw9cdopc2ce82LtmF3OKtKs7BgLGFu+Df646IFm+xa1x9UW",
-	"QzkgoHdDeh1DvnFh+RfIF0QB5DdS+J5IxDj0gzXSImvGODyvxPllHyw3VSLMdtVr5juXeH9t/XZdqbh4",
-	"PrTlzwx9/QTu2LoewW6JR9DqloMJlROsgnE5cQvKAjrFJXl4Nvu9Nt72mrUbiRt4I2DoZNwOurJm072V",
-	"wxIWm27ZxwG/bllPBb1BsSQCaSZlcewsAJOrG0D24crs3Y2UKwsimTYWgemU8uLcAlY6qEwFBcKxZrWK",
-	"Bq6BtCMyPVLI3wVaAVfFEgz594IPIwMptwBac/3TS3TWO36BpuYmFPIgnhBWAsq3SUeI0nVekg4MgZP6",
-	"4jfTwKK0UbZUDu9+kVIc0q4mlhEXSMbTKRdVJXWOL5WgH1AVVYA8lvZXvUQfrq9yWet25fXtq3NMbcdT",
-	"89WMTQu7U05ywId3U8K7tR9nA6HwFM2nFi0k62TY0HVgXreRvb6pHrD2ShedD+VLsGR6CcTAF6OzSYJB",
-	"uVyDhrvq0OUXRTF+QrrOkrRdxC1pGzZ/IwLfdBM3PBCPucWp9dctWn9QOPxHTOzvZUmnSzZn1cI/kesh",
-	"e+63cUFk3rMjm++7JqoqUnlSKtkBgdxaherp9ZgnbIi5FZfWK/jltJCyRO8Vg3tSEgX62g2Z7oiNbbrs",
-	"VUv8lMPaUCddmMo/rGd3o1jcppASBSJIXvPbygGGpRwrpGs0dLLdL03lWLmlC55HuX3bhgTspOaYFqtR",
-	"7fXMoLxkwmWrdU1wSJmFFy2s05gE90shtKqU7PT1ZY3/XFlurd5/nhtG6eBLeyr8avAGwBc1wXMU8hby",
-	"rUfMBxez7/x2Ptxl3OvQhiFEiluvsqtQ5CJBylzWlmEFdseN6c74MuLBfXW9iYjZlmZNOTjlzXvosWOA",
-	"PUPPeL8tTrVpuCPnLLCYCnYwSMTZotuMz8VBbtQU9pnTUeK/4esAFeE7MhB8VvquhcAhQCEAJIeFs8w8",
-	"nzsfudUvo7Ps5l2GD86rtRUTdxuVssFOjguWIpiOeSzyT3WPlj/zecV0blRpl3jGZxVVlxYF55kEAOj6",
-	"uYd8NJLQUSDgLJTlztcRFnmoHb0jCI8zqGYzHEUo0CMHLAH7uppVM3psgz8t+PDi3KDEXd+D/rQlxSWF",
-	"7SGer1yZECe4Yvl3ogP/9urNq8G/37195R8uLN7qYj0+a7hBZKezsLylVJyKlgV4JPqwSTn4o2MQko9T",
-	"PfXqlFmMoPekiR4CKHDSvgSjCQQWTedHGtpSOq82rtAjosvWNYDIRzVYq6XqmoGftYrxcvAsa8ID/pHA",
-	"cdbQalKQ0HoRSftYtqGlRYheizhTdOb1HtM0MiAslOuh7n0V4H6LhfZfAgEwj++3Gg8wh8GT60aTgwO0",
-	"RLapkZ7R8w1sWolOnK15X2etCwuTnduy4va86bFtDYtmDvNyGDzqkN6JyTBJVF4Hbee0YdMHmUuVhxx2",
-	"qu/yNmWVwGsLaekCSCApOrAPLlmiq4yW+RgN9bT6Rh4omZVJgwVPsrnTq4Z8saN+Gn9LYjxu7muxr3jn",
-	"OgWVBVpNl1STreFA8NU4B/8BDU4okYjHykOCKEFJmKmFt3fhO0H0TQJKNBQ8IWKGoEuZQBienKMAM8YV",
-	"GpNoig58U9vne8bO8SMslakMtDYg/D0IIiwlNEdxlYRaTTN65x2mLKmHhyISGiA5I0S/HgpCKGHKP9Rj",
-	"yDSPPfDfv7u5Ra1W6zmMyz9EszGNiE3N0mfKLZvTat3yyHhKhCQhcUBYhfOuFJlMVYn2fAtrIrlWocuN",
-	"tk3UtcwSlaH9aO3LrpmbkGfQ/owmRlULZdYpV8kZM6GNUDyMCDSMoRMCNHD88aOHet2zBFPT7jaG3YY+",
-	"Mn/EJCbhiu25eXX9z6uXrwbv3g9ufn316n2yCbkGVwC9p6BBeA53OcJK76TiSEKreMDH0n/LC+RPiZhg",
-	"ZmaETeMdHBWJ0LYIRjOsSXaUodKUUnJIZ26ZTLtl84FSJjqijMrx43jc62QhFY9+0qc+OWDVAEPQClIv",
-	"gqvaxSz0TIGbuaL/MYe1Vnw6zaOi57RcPJHrdSH+1XGedPP1fubhiNBB2s/IqisecsL6ImkR5WR2OWb7",
-	"cnDvRUhvyyHjICBEHxtfEG3KuZ99Lyn3SzG+h3NghZaQNEth0bxVXvNnbllSxwlct9rGogq6NsPeZc/e",
-	"OnWH5hPDCu0j+2qq7Ml2+LrncKTTPqPwz8NW9XcqnAt8pGyNZUoBel45doJHejGpSgjU8hfDVnJ8/rCc",
-	"z64LhL6OhZOcuaypYyVG+ereQmPWpTIHRDIcBduZjMqsKJREXegFMbSfCsZaMHPrWyylFkQWANxl+yVW",
-	"heEFXiocUzooUP9G5kCez2WAPK2RCUZI+ndiRMLHs+c4+WIGwVnmTR5gOUZyNJzzY6HBSManXBjhk2qT",
-	"qSq4Q7VyGXyqiJmFc0hY53JEh7x3YcFOWOwmubJzyBJPY5GaXO3Big6Thb6SnBGv0GgPGofkOjnWgQuy",
-	"zSNXtI1c9qUEEHTmStUB3ggYh0NgXNc/UKNfbN63U46j6woaErdPcnhyJ3I1iK792AeGHzCF9pf1ctGP",
-	"20eluejgXWFcDQLORvQurqq2uJH8NWUlcSEzizUdS6UOuqIDAlwpmdeXrr3igowEZ+qpmyIsJE6Tj1Qq",
-	"yu5SP8WBTTmXhxfJRQsz7FSHiSTRQ81GWvkCpgWUU/1GTf/SiE9T9ZScnMX+qiubuJV3KLl1LUeaH65f",
-	"pzi4mcD/SS8f9z/xyiFbBs3f/vu/VjkIN+rVkEDtLuvOcIs/fh2pQ8KScKF+3cAYeBlQAgde4EANXJvY",
-	"EqSDVjk4wVE9cIInTGYSRk/ZzF16iz9+yYzqr23jymE0YZQVq/U06pk+eVtoZLf449NmLX2F+764uURM",
-	"NsqH2iKIWFknXUp9TrwUA78AjF+N1r6J/uGeKQOHvjHhaevhhTvn5WY0jGnganicSvUDwaI0tlBEK8pO",
-	"LPey3PhWakCwbtfGhvxyeMx1gZXXxlWuBah8y/kbzOZ21rJmNWb3rEQD1md3YO2HUsX3A8OxGnNB/6xd",
-	"9tnulHwoZrliPZPegyMa5mzt8hFMBdfEohW4VyZxsOaMy+pPbXtzrfNPuaTWMCk2Pc9fsh3a9UU54KMB",
-	"ZQMD7FVsUppWtaa9xkuvQd9pU1BHcvHWIOIyfyXb8NpUsQ8SivEKbf0HdlEXf9BvwVHEZ6TiR+hYY34i",
-	"Ax4rPU9h/RxhbLqfkkE2EpxezaMD6MU2h9B81Vlq2UAy/ALGJckFmAcxC2xWqNcYYxEOwO51M5YDbXSb",
-	"a5qEQjKZcgUP3pP5QJBY5mjLdhdMHDbu+gOO4kwKpt7gEf04EEQSYfq9RNw2Dy9OoYCE4EY2mOL5XdqS",
-	"HJ5KoJWWtyond1hT4SCJpcK66PXHDArkB1IbxKLYScUujX6TY8sLvVaKo3dOjoXx5ZEXkuVOt8Dek+KR",
-	"WaS83GFwyS1ZmnWsDE7SjOB7Ez/R5FekM3c5f+acz42ywVBkuwibbR1Y0AHoEJMgJOv5Oa9DckWLbaws",
-	"+FFyNRmou6Dflv93ETgJfsqSaqF/cfat9peya5Dnnf3Bmadw0ZisucvJvowoo4okO5PckB0TpMvmXi9J",
-	"IIga3JmENIU/5n7V/xYlpz9tWZ4wl+RS7nkiJhV7Aj/peyPODJ1mG5cb9O1B2t08RbnPCIfM57MQqIMR",
-	"/UiyIFnpkEqlicR35GbOgt0YuzbXcGXWl23VWz8BPRnnT+bJsnyHjeKMY4KFGhKsSsNJr7FUpv0WH6GI",
-	"jpJmiTMu7olAITcwjPUjS3UBDlYGwSqSiiHQINbdt3pBnWQT0miOycSqk95spfA8GwpxT9vpZOhiWSCk",
-	"TAdcoI8y08HlHtVP88lNMCHUFTnti6q9FWSZ6VanBxUXeRGDR6+wEPFUkdA/h6iqpUYbgkYHjKOErsHz",
-	"519/eDu4ub18/Wpw+dPtq2v/8ML2/5xJG7wWxICVZpVDE2nMhS6ynd60IDBZbUnPt8zYKvjNU3UH/4Jt",
-	"kh4RzOQpfG9unZzHiG9R/a33fyu3fKl//doOGWgdesamBTO1nOdP0YuougVeyXRcNdDazdq37HO0DnVW",
-	"2O7FtNElcDeaOp7G6Qh8aQuvo37+m0Xe321frNJdLe9yeumymEB1LTo510fvT791aYw8GtmIWEEXSEzA",
-	"0kqJjdKi03eWUfY/YZ6vDFnU7OG4nppRmblrPv3aGvAlGN7lueH1FmA50Ev+0ztoXVmYy5Zr8s46B66U",
-	"QbsqIqsZf442ySrWyPp1IFgQR5aiTC7fwr13Du1maTOazIgSmIwJwTIWZEKYGsSMqnW2y9UQ1ttNR8r5",
-	"mbux11vIne1ybne22WlVag98gf4Yxo22yPY+TKdENAMsCYqI5nfSQyG905o8ZiEKsRwTeYHAkJO2N7gD",
-	"i2TxZEiEM0OtkV/COR3bbDfPmr99antn5fzya0SsKCzfpqqm3fmNtM1vcAe3RtpYWPgli/o0Spo7y1vo",
-	"afYVO1LVvgMyKawh5AsHsaBqfqN3xazD5ZT+ncwvY/2WT40hxDx/chzApjk1vMWkKAe6eeDj+0Gr1fIP",
-	"kUyac5jXmBwiC7lIxAMRTcWb5i+Lewn5UUAjoMeZiGsy8rFSIEVNJLZijL/8ers4PvTLr7doJPgEmfqY",
-	"5w+d5zhW4+cwJB8d/O2me3wCxTRwF1ShJXlziIKnVs1Ni/mQCHRwrR94/kr/N3qgGP3y699vDmuM/jMI",
-	"lRE3sJpMYYPPaC2Fhivk/h8LWdEKAEnAbHnjvatNVwRPDJ5mPsIdRV7aBh8Ic0ijCF0GgjMq0cu5psP3",
-	"gisSKPQy4nGIhji4j6eamAUJVDTXT/VZ0qadEtHsugo82eqzPnvJmaZhypk877Mm+uXm3Vtb6CQZvicD",
-	"fUp8NKIkCuUFitk947O0RMlcB9gLQTQpkhAd9Nrtw5Z+2RWbxgqJOCLS9FXTW3H96vLHN68Oz5EiH5X5",
-	"1NsPr1EwxgIH5ixaFzr6cPtT8xRx0WcIRZwRuNA5QTIWgt9hReBeTZM8nHvQ7N1Df8T6uHKBxgSHRHiI",
-	"StRrt/U7fHitUaBsVZcZAEwDkE6R74JvRlT6FwibRdHfgLv1mzBKwopwUrhAmrvZtH89TQfAaj+P/AmO",
-	"9CtJOPhdcubrtxyk35XITwOV92Tue1DxRCFoq1/tH14gzBANTaKgJiKp38G4GoOzW0Ik2e/H7fZRANfg",
-	"z0ykwUcH/kLoy/dQq9WCl8PETM+kHHjCjMcwysk0VgQNyZyzEJ1l/tM6O7Pfh1UuRqlhDTVjdw1Mu+12",
-	"u9nuNNud5JB2O+klhihMDeazEOj1W+gVDsZmBWw5i15FrBDAwwPlAZisocsEGtfP6M/PLVrrf8NeOAQT",
-	"C4Fro/OYhZ4ehmZxKeF4tuBP/uc338G/AgpKySi0gJUAp458yF7w0UGn1dIMHlkwe3TcPjRwKQzxKf4j",
-	"Bh+ZkFz4njm9yGYHIP9TH0Rov3GO/tNqtX7zUN9U9psH9PV+o9Vq9Ruf/QvkZ37y9faYtGv9Qs7SIqop",
-	"viMwWFDI9GyAq/oSjTnjsUD+VRq+bv6dzP1zk1aOJ4b0k5b7+op+OxwUQaYRnstcuZGccibJhV1tEzQ2",
-	"d5uOto5+yuPl/kWm8M4itUt9/EcRvRsr94722cI7LLOCEDDc67fQ38nckMc9mSrU7SFAREHTRHrBmhh9",
-	"RCIcBPo23zXX9dNZCyJ5LAKCfKsOA7VLhaOkwa8ekB5ap5vclGRb+PCdy0zSieW+lzafBYjuHBkxiczp",
-	"/uXXW3O2fXRQLQhhp8VK8QeCcunnrDpgP9nS7wXkZR4Rm7Y8wXNYNkPFrj5IL29EpZYJlEFAxP/YhKcM",
-	"9/Mt8LWPJgQzuahHJJnYrb62MiIaECZJmgPY0FqgoERhAYX+IrKiWZ4/f54Rus/dkynOc8OJ0ctY8YkZ",
-	"byKRL99fZcyb80a71Wm1ofhiShie0sZ546jVbh0ZrW8MutbzMcGRGv+p/74jZT3O4BRLzfwyhGyThszc",
-	"kzo82UK3PA7G0IbB8HcSSVAzk+W9ChvnjZ+J+ht811QJwQGD4XTbbaeV2I5rWe73uw2rJVhan5JQY4Pf",
-	"Q+QRdPtVmr/9NihCJUA2dm6a90T0gbRyemrj/D+/eQ0ZTyZ6984br+kDAfwwr6HwnYSyjinkWlmigWKN",
-	"eBjRoPGbftFzwP+qu+C21kQz0KFW/KlebFs4DAxY0+eE3pnFNbzB5EEpD+oykiYQpbuQwp9tuxEpWpob",
-	"q9kUbRO40aXb5HbNYKHV3rh0uCV7p3+cm5plAbvmNY7bRzuYRaZWuzgdq1jm5hSn5TM7mtlbbspe5ybM",
-	"OjL6FTKDRRLP0Ww8X06m2Y2uSaeaLU9pU3OyamINJxRYILH25j2ZX0CFsIHLkARK+SXS2rd+UwvdQJqM",
-	"oVRbVElULBgJ0ZiIEjLV6ogxCZN6R6IV7kpHQXrL89dafQFHwYobX4LC0fj827bnwLgg/pP3CDa67e5J",
-	"s9Npdo9vO+3ztv6/fzeMB7DRHr7APdwhze7ouNPsBb2j5lnYJs3jYWf0YtQOznCnk9pfbzBlJsAOlUmQ",
-	"72TcBQ18Pzi6/+Ps40N34sJi5xanT88ro1g1zhtk/kv76ndO3/x+OX9L2x/f3LTnb//5j49vfuQz+P+f",
-	"OH398pcp3PPz1dG/bn45q0/OZr/Ar1NCz5egviE+SkQlnNaeWeuy9yZ78vwHHLqEZHiks/qRbJateeho",
-	"9UM/cTGkYUiY4SM1RnbFTBcM2xHic15KSJVMNnME9cAKZ7AIrPgbYE/JksNnfJESYVBol7k0kIyDMTSJ",
-	"TQhHy+ox6TOTtWZ1Uih+djOCmvoLq6DalI4xlmPXedYAPQz1O8b6eJuyaHTpDv8zaVqgyBy0JFbu94u0",
-	"LdEEz/vMHJjMbFI2Mpw7m8VPI92+Ua/yzMKsiSG/tblFxmTQjxtmALT2Aw/n6/GBiuO65gmy7ubPeZ+k",
-	"i6XnGVVnTVH3NfEnlz2Zv2vwy8fTf0z/3RW3xw+/vphfdoJXR3d/O7l/c8be9+SH09lmyxlWaX73ZG7h",
-	"crTIsifDEDdnAfnKmVSvfbb6iZecjSJqvO+9To1PFNrVw3Pdbp35LBQW7ISTvrRcInH3rstNC6rN8080",
-	"/Gx4a0RUReGD5khS8anJjYMmdaYpWwtdkwduriCh/ySh43oYMd7k00WFBh5JeVThGPfKMnjgxV89/fVW",
-	"P/GWq58gfXgXtGDWZQtaWF9AmLhP3mUB0eBSCX0Nmq0mBTnmQjW1ORkicPSjX369bSHT8Q057A5jvvGY",
-	"AT4OEX0WRBRCGGEotE0KDQKJQOCrNw4488s54lreEwreKfDaaVuhz6wXzoYUcPoq8FydWbfNNVFi3rwc",
-	"KSJ8L2PnC3o3Vn2WQPXAa5wPzL3JIEhZFArZQm8wMwhHsYBGhYgz0mdmyPACMBVmWtsHHQPJiM+A5Sbr",
-	"EPKZViVMP3zG2XzCY9lnSdcshXAkedL9Xmse0rh/8wv2TJq16LMD/xorAvZA8//1rZddAvAZbGLhfM8M",
-	"8o8E9KNnMrMELonO5OLLaiXk1lZTbKxCuIAM0G0hGpMmWTUCLgQJVHPMhSTNIcTz5k2p8HQdAzRX6ldL",
-	"31jTMMoXW2r7Yzz8OaDv6C9XH/686rylV/KKXR8HL69Oru6n//vPl7+ctcj8lz/DX6/oO3r18Yq1W0E3",
-	"YsPJT+3wf38p4DcUVZjOsVVhsuWYZ+12vrLSFVSut0rlJg0jM2TmmAIVWCrTb02pz9ikFR+yTzxPbncW",
-	"bOYF15owmO2YW+sl6ROFF0mi1niJvhvm/sWE0MYaSg1VqFDouY1EqnC6vPpoMSBTdp1yUm3gsBzFLJde",
-	"Rd+MLY1sOsz8Uv/MK3DKiJh51o1Io7npH0tZEMUhIM5pCeAw/kIalntgbAX2tf7aN+SFgZLShDt0m+1O",
-	"Pu8n+8uttnsc30hrivSegiHUDY7CHjkeNU/wi2GzF5yGzTPSHjU7uDs8CnrhMTkZZZH1zzvdtsMUbOAo",
-	"KpahWM5+rkXMeRcfDXvBcdg8IS9GzR4+HTbPgnbY7JDu6Aj3hsfBCRSZ3dPpVPPkXsbjmK2iUFwZyG4H",
-	"jtvonB71uq1OO1Mh2zhvfLj5sfEZlJl6nC/d/9VeHU2S34VHJ9MqIuvVsZdL1c9qd45eYQtCRyUKY2Ih",
-	"HXygYR8dAO690UxMUDRFZDQ1on0W4vnhOXKNogVhZIYj8zJ9zClD/tXbf767evlq8OPlv24GP7z66d31",
-	"q8GPH1750CHDBm/THtQTztRYugi45iFYNvnIXEcHUB4InbuJRFPBDbLjcN5npj7UvtSW9SJb1mu0QMOM",
-	"IKH00GTkpLhFgIuJVZ8FXCrzY5L/gd6muQN6pUmI1IwG5Bzw+iDZZEqEw/fztOom1NypzpSH+kHCRlwE",
-	"MNZcgMVDkoMpNwUWAVkcgtgiOADdJSyU+eixS7KSLZQGb7oXaMotsKqI2XmfGeRoUFjvBJ8hbDzjwThm",
-	"9/qXyYQqz/Yg0R+ajblMSwMpCSG/YIKFtjFzZVvJ3hbrsqqV0/Q4P6mXrJQ9ZzjmBuxpHZdZdwej/VLC",
-	"5PFESTsjSpIavUU50m61S2XI+ltU5X8DPcWMYO9r+wp8bTea7eU7ItWWciVaauJqK1VVr5REhgw9yyY9",
-	"BEQILDFxJwDnNQWvsjSkneNsW5qsuznvuUryxUd6nX83ipXjJXelDvmvUA8VS1YEprcDXXWnfGbvSy2c",
-	"9Z/Jpid9GydqovHVzzBwj2TTDGyGgb6UAGJSJUk0KjdmXyaffXRT1ivFz8wgdI5M1DVpMALLKiGPmzIj",
-	"kSFNzMbXMpW+2QOxspNl6TCSDl0m8zozrAPG3ZAObRqSiEnVoMzjuQEt9ghZsRAu/Gw4RdWXErCHerzA",
-	"bbSDmFg5CqvYawsBfDYHAZakSZkkzMBZVW6MK6tNB7aiwHaXXg7j7dYMFP2N3o3RjRKEKA+95iw0pU6a",
-	"wZqD/kO5EFsI/pqGOAa/LMekj9sVquDClaQUvkHV/+h5cclbbgJWmp2EL8jp6KwN4qvZC460NOuNmsf4",
-	"ZPgiOA21aEtX+aV5CXqtwka+7L3RG3WCbnhE4MlmL3gRNk/J2ajZxp2hE5n6mTE0wGv8d6+Hum304qx3",
-	"gtptmE8ipBJwo2zdWtU6JQmXnTXcKY4wVztTEtr8LjwqQYYzO/GTXlsez/OyfZhsku4Sf8ulyz4JbB5N",
-	"gSlr1oi4cA10MoknHkDgGccCy0si9y4rkSDJBrlTgah07x1iSfos+eHAulCwICbp+CKJsrkKiXJ0O/+w",
-	"1WfwDTitNvJHJZpwRmwXRqySEXjWY+Rg0S4Au7zPTCYz4+b5Fnqlj60Zjunxbl0qUaRFVK99lkJiDOCI",
-	"DxS+J8w/rPY4vMz1yHoqf8MGjHJtJriU55XzsSqetDY/ecSEob2Q+TqEzLokUWUFZbs6ZwKVr27xysAi",
-	"3PNlI4F7F83SdCiUEX3ry81UWBbtsuU+m/fWJ2+aMpm+4XzGUknqLVpkWrLN0+KQPoPyp14LXZmIpES+",
-	"ZQpDHGEWEGlLt6yEy3VnHPMolH0GEhrK2aiUsRZRiWVjS529YiNHEItDCLlQdej1GQgwxEcjkN2MfFSJ",
-	"Xz+TPWPfPxtjBYI000moTPT9TFRG7m3pjXpE/uuWGuSx/UeOHZ+0Tl6UMmOzIA75pS5/tKaQo0Cwhfai",
-	"YC8K/lretK14cpUts76vDcr9gnFJAYFJYUurkSW6ow8EkvgTFgtFkiaNxRXyWNCAPguJ0naChxhXJpiZ",
-	"tUK4sM4cbTEcIR8+kcXKBnPhV7CukhJVz6QEQic2rFwtahlvNVWum5sVI/jgdvZEJc96cbxtuMxNzIKL",
-	"PEpK3l6j/0uxcfvZPTsvsPMNTIEaKv17Ad08AO/H5HF/s1aE4TGPIrGsQQEHuumQzavDPW8wjVByGzr4",
-	"mQPgynN36dAzZa8kNFEJiR9IaDJ/QF6E3BSfaz1fEi2CDOAGZgkIjEG8cG61Iv56BiMhoszUWJtwcwvZ",
-	"WJTrNbsYVwK32W0yyW8oT3IIoq/xI8ECffrUcpym9RZPyOfPHprzOEmp0jfYVoH2dyjyc90HWzUFBXDf",
-	"M3xEOsHxcfNFqNk4OR01cWfYbro49gt8OkzZ+E0CYq/3mAam66EBkzpv/EuP0WAJJUPNDuwx/fm5nV/t",
-	"1DfBpYTOvwvXfmHOWRaDFY74uvmSXzOrqPCB56jkSR3hOz7vuzmfm522R3R577niNupqntordFZGZgXO",
-	"sPdH/xX80fk9rc3sy9XFlUW612TCH6wnI//lC9PFHUoUKUOxwdCBCCZlg1gSf5FZ/whf2ZJZ59wLqyp8",
-	"zRf/chW+X9Lw2pp0zR5sTrpeuUXzjpESBrcQJihS23Z6/V5wPbrg+k6E1tN4zjc+gl/CPW6hIFf5rNFB",
-	"r9NN8dcOWxUe7F3Kma/BGtjsmD2im3vPDB+dGTrP854p7v3P2/ift7Ma0oqXusUE9olsBqeCsktqUz0A",
-	"tQwim9naVHuTy+W0Rajc5G3mEl5MEuhrygiUeFqYXJOqYqH5IXeGs+TuUs/ylZvaExUsJKkwj5Kmb2e3",
-	"Iks/GUO64DCUbLirbDDZZm/b10xUjSIt4FAo4FJ9mQqOZDQWCxwcka6mxCUmVW2S+XndgeywbMEgrkNH",
-	"4BqVpl5pZlLntHXUK48q16jUW4g85zoD1o0yhzEZmBYgyXc6x04NeDE8wcdBL2weke6o2cOdYfMsOA2b",
-	"L8jJ6Bj3hkdBF3pdanZTfEu2HnrKpbLNk/Uuy8wS5hekXZWrVcAbMNpEp91GP/+ADqCiP5ofesjpDp1j",
-	"TdzuX0dt6GmhbDs5E+sehHguG+edE2jGKgeUDUyNfeP8qP05HTogA5imO+b3AYEfci+3v0A5YeY3WEnT",
-	"TR40l7Qhs74JoAMTOj5vtEln1MVHerOOw2aPnIyap/hs2GwHnbBLjkY9fDy07ZhpCELkmPTCo6A7bHZw",
-	"+6zZG52S5mn4ImieDI9xb3REumEn0HInZlSZDt7F5S5P9PjNa5iuK1rwvHzzqgkTarfb7V4X2Dj0+rY1",
-	"omuvClBGBnPYUoaMhyVVlcetzkkpRehlWLz/qNU5rbq9mu4qnzIwyrXGYznTPy9vG15D2LPQSfarcV5v",
-	"t/TalxWXVnGKEtV5gVO4DtgwCpca0jwenbSbPfxi2DwNzsKmoz5NfJuGEq0wXB1ETGAnvofoIU0VoDpl",
-	"qXXzEtxrl+c5/+owQYHxogNiO3mYdt2JoPUswIiHHIfyDDYK6IxjALlDMyxdU5Lw0ENwpCw0lGEIpe5B",
-	"SxTbJxHvRe5e5O5F7l7kfgcid02BW+XbsiJi78zapYefuWXdlTzfBoUipwQ8T7nEpw3DCRVYwAEXoSvM",
-	"FSQgAAbssGvTFTk3ZcnSQkTOvdQ51WcjW8aU+mMqHVUOip/iyOkWfRYR7OLkzv9kGJlzIFh5f4EmBvAN",
-	"mwY09jJAkEEyFH8gwr7VN+4zGiavTCPstqMlhqppjB44DQ0ccO53fdk3tdL2nSaSIolSEXQ4cJB2XITQ",
-	"WQA6afWZ+yCeTkWSAAD3IM4QjhVvmp+0pjaNMJMXaQKYfXufYYeUh9IsAivhnhnwPJceOw8igqAcYaG/",
-	"mGnNYwIX1VXQlte8N7PcMgXMdfbfsia6RJ+pZNsTosZa1WgMMbsfKIGZHNnathHR92rxcXv9vyB5O932",
-	"URNkb21ebBfmEXO6HN/ZK8N7ZXivDO9IGd6rwl+7Kmy3e22GX87Ejm7bZ4Vo9yk5G7U1c9FjawI+3Sk+",
-	"GTYdm9IcLNMVfB3WVCl0NNktHZkApWtzmLsVUm1dsXZth1PZetAqPybEmKpopj8vVfv8wG8xum12HXRk",
-	"p/Wta/Is91s+1/rzjs0ViC5CKUROs9dWAo9V4qy0YEDuVDOuQJnXK+hnc59AtwdsZjmGvsyMK0Q+Ugnt",
-	"2Y0F46FhrBIkehtepRLxGQlNBq9FZwYrQpCIYGktIGOk6Ota0QcOoRUEztBBxj9r3bPG3aoNGHznEKqN",
-	"XQVd0GAmz0xAd26boGU6GuJI/2i7AMOEFGahPEwOLUBHZIAUE5QJY+uZNDGCFBETMDUYdAPmIiCeM8IY",
-	"mdmO/S30MoW9cJugOL/XCwPZaJAV1EK3HEWQOmcxrvlo5CFRoDzzfsNOkT/D9IEIH2n7k+AS3P9/chqm",
-	"jued5T/vXdZ7LX2vpT+Blg5iYq+l/9Ud1iAe917rb7cSRcvdbVzkiZY4IdUh7TFPULUIUxRHEg1JxLX6",
-	"xK0iAn3OnFrjFKBMnw59fQ4gkUmH19Lg9Zvt49bLeqFZ8aHtujS57Ucy4aZgv6TXaJJWfeLAP3rDY9zs",
-	"BSdh81QbhGe4PTS/9LTk1q+2or7OA/XNQkFZQKc4qgRmgv69rY1P1takqAehX6lJJDDgIjCk9TotLs/B",
-	"AH/9Gkm7cH8R/jsJezwrTcEtTap9Zz78RCm1ZtqPk1ALM1uRTpvLndUmDYxn10m0X7ah+kZ6+QhCJ0bY",
-	"W/1WS00qFddn4D+gxkLTdNuDzWssG4Pi+k7CQtNvL33anQr49yBlvJZ31fVJlX274xpPCD7JfN0OxkbH",
-	"wtxo5FwqMqn3vuQFbnaCP1CttRSnuOql3ewgsy+xL067Q3x2jXK0Igd63OnoBWn2wpOgeQa81ypy7eEZ",
-	"1kc4wmywTtlNah50NzMOJFHxdDAipJ5VWtoBQyoyNTzH2UyNdu/4FJ+cjZqkHbabvdGo28THvWHz6LgX",
-	"ts9Oe6R7qg2DkDMyqFhl23GDTBvnDUUYZmoQuM7X65soyyuL3KZqCnaswoBtNR29Jxpub40sSOBgq3Mg",
-	"HdP6DjIguZNWTvDaC48Dim6lE2ZzZFu56RPmchJKu3CYRxJY9KY+3cPIPGiyGRIAwbTPRK991Gc+nF5A",
-	"BnzANMLDiAwUH9gX5R2Jl3ZsZiju489kn6VCX5oAf/IbeO08hA1IIWG2ZV0L/UwfSJ/5GbHhI3gtI7Os",
-	"bLRAh8aNCT3fAFpGIiwR7rO0371TTrrtbooOA9eqcwKA1J8UDWaHYnNtPlzJONZjFY/Y9m2veOwVj73i",
-	"8W0rHmvxkiprHPi4p+VZYErB9zBF305IVj/VrbXoP2NFZnhegWxk1Y/19bAKv0fNyhMrFdCB8YFAiBP8",
-	"jh6ajTl46WZjwtIwZJbLITjuSB9do8LAp9NESluDPEIYJUzCalkBFoLanMg7wojp8OvamHuIs6Ac0MZp",
-	"NdtZ/3vZu5e9e9m7l73WhtpHs3Zag7GhJNt5AUZGEj63bGfH6UyXyLJHK9aGJOAA9mqZHIhNLWdzYvN3",
-	"PkRU2pbULssIzP9cihGkQMF7wYdhv+QvxX66NB/e0PbfWXLNXr7u5etevu7l616+frPZIlaSrCnPy6zQ",
-	"5wFmAYkeWfQ6SeuScrEgyHw4yshhm3dszNOk2vGB05CENSTuBcrcMsZy4BLpfAMGb6owZ1gmlZiHrr+D",
-	"l0t3ceZ0ElywvWGT81Lw6MNE9lJ9L9X3Un0v1fdSfS/VNwXSB0GyayO9ROYLAg3edot1EDO56IQG//II",
-	"lsipAneYsgtEFRJExtoen42JMMCa9kYRMyQVn06tbjDB96ZtC3SQVTOtQRTVAfPocvv7Wk97L6f3cnov",
-	"p/dyei+n93J64+JeJeYFubamBW5l9hoZ8PaJXF0qIaYzoW2zXp7x7hq2P1XOu5vq42S929klee87RCrW",
-	"OzBIy0BqyrU68t1VttjSnv9hXKjxjLKw2PG2ZqNau3Rv3WvQ37hURh6t3ai2a4vaQi4GEb+DLUrGl2GG",
-	"cINly0bejE5IF/eGzU4GDOJs2HwRnITHpDc6MmAQCRvtrpEZbHd5dW6wI7bvIjt4mp5sx3uSS6uqxarU",
-	"+BvFhU39yLrDqHJpI+6qPhjoYDbmKMAMRfwOQZ17n3EWEJOSgpmc6YOfJMba1uB+VmfyW+gS6tnvhBYG",
-	"6Hc+7DMokTcnKTeWZxIZknMV9YYO0cE9BTRVuMlDMQuJgLegm/fJM16anUsVMYX46OY9dDufYqlZ6WEy",
-	"WfPiPoOVM/k2d0TJzEefSZMlDZwE6RPdQu95FGXHe46o6jMXePTNGfQ9xAXyncViGsvYA0X0XltYNDs3",
-	"OIR9RmXS2jI/d7Mtxh7KntuBwveEQb/1iiTk94nh+HRpyIYyM9V+jAtcyhBTJocRcDoYt8lJ0vytGXF2",
-	"15QkEEQ19Q/TscAS8s7q8NslPHQFN1yXiz1i2vJfTGYVbKt63W5WSq61a6/dOalE8LFsZ0gActANep8v",
-	"+h3ki+pHakzO9pf6wJJil6ommqk3r5ZMX7AolueWXibyWxAc5qwHLUJ6SbEP+NEOW+iKBVEcEtlnfgCo",
-	"NAMLtSL986SY3GLVuFePeRTKVNjevAeQ9D6zUAmAKELmBuNHS37XCceA5theKh4aCT5BOMFVR0GsvD7D",
-	"KOQzdidwSEzZjiJiggLo2wbY6veEIT4awRsBlyeJJMIL1VgrKW4oszFW2r7K4n+WCcyfiUql5ZbYNo/H",
-	"ows7ZLq8lyDj9FrH5S4SgJoRAJkJPqjhKdbqe1Pr780ePho2T4OuHlp7dIZPhy/M0Gz9r11TY4TtTRww",
-	"cXYrYvbeop12nFyT1RbMpy/QdbKV1+h9MLUMqzOce0hGBrKZAEvT5gAOAn3KDdCabKEbovQ5Qb45Jj5S",
-	"vGCAAWxynyUGSSIhXETHvvl3PrRwZgdUoRFlVI4hfIMVwqzPCBYRNc+hIbnD7PAiFSXO9rOjN/31+8y3",
-	"ffUH5ueB+dlvoV/rtNss49Smr9zGps0uWmuW66/r8oJH7I65d219I3zf9djc8/99c82NmmvuxJp4DtX8",
-	"1TaFxQoohQDQVgCo/wk8ZhKn9pBz0PUZxPG8gqtPmwHo4Oa9bagUESmTR1BIJQi6pPqtz5Ii/0L3zime",
-	"owN42TSKi/7ECRb38fTQgwadfQZOSNNZoWuqPiUa42iE8AzPjQXxJxHcK2JkOTAd9OH6dZlYykRi3sNq",
-	"Pno0ZneRELtzgwkPSQRijVi4SbcJgykRAby10dWWhVnU7NVjvSIGftUEbfWPg7thIerc6ZbaJWuHxQ24",
-	"hJEdOThL/ZugzjgKrA88GcFpVfCYsHCtYLO+vzy0flz1SHkCh0lxiQWk6FbgL6TdRWvLVcXviT680xd/",
-	"C7r3/zib/bv38Z+d4dvTyesjeX2i/tWOr475K70d8G3gCinmxXM+GmliW/n450yGwWBhuXuVaQbTtVZb",
-	"TtdbbNDFBQ00VSdS+wjeU4dIy1+5rtDXfGB1RCvPY4Cp/tUgwXcTDYOFApmTRsgneI4kiaIvZuJVi8/n",
-	"nywT+/zcUt5mCXgLQfZbO2+tHCbcuy6fBB14iiGY4noVW15btDrWRICbxqUNkaxIzVi6KsE8fCYN/CSf",
-	"MYPXfU/I1Pb30TakPDcxPYNWJImSyC9KIB8dtFutTrt9eJHzSeq7+8zPC6bk5nYa+OMzZjodFZmA32cH",
-	"fEKV1scnBLNUF/EgfKiVhrHg8Z0p3ncDsxmMoGS0+uzSTDspKQDbGGYNDZSOkA+/G2CkKOIzEvoGAMkM",
-	"yapKiBESakofYxGiP2KusDbj3RlAB8a6zs/D7qcc6IcG8JB/uGBqowNQpvwCf/QPK2xwdFuuBck+k2M+",
-	"s/josxSCCVy8gCFQoifdkKya9N6elCcx43erxGwiHdz0H8MHsFfq9krdXqlbpdRtcGgrffiaL2NZkEq2",
-	"TQTjs71zxzp3vjNfzU02FqFVfEPCpnRCE80myqvTQ5c7bhZyTCPMLtKETf1DuVdHKwIV2aZfxrlRkWoK",
-	"g3ucPNMIsxXgynZpRubrU8HDOFDoTvB4WjUIe9MAbno6mGUcKz5IQDhGOJKknrd/HeldJbitnLME5myN",
-	"hZU5b7wIzsI26YyaaVXDKTkZNfX7z4J22CHdUSN90rSFGJ6SbtDpNF+EEME+GWrBGTTTdgwnJPOMXmLz",
-	"4FF4Murg427zNOiQZm/4gjTP8NGo2R12gnZ4Rk5HL3J9NkKBR6p+jtI2LSPWcDTU8jB8Cz6FHSXMWubk",
-	"2GmAFY743cbJspdg2IBgp9oYAyJooSuVHn9NUV7yL+j5n2UMaBJLhfRJhx61wRjCq9BtF7RduDAYCm5S",
-	"OasSOY2UeLoszr/k2V7/mK51MB+x3+2en39L/HwdoqkyLhwf2mecfsNNI9Mc0LzWv0xM5VX9JPkzJBFR",
-	"pMwBa9qdm28YRx7jCS5LLEna3nEQS5KDVxFEUUFM80VoH1gikH6ED28mkKprrHuLMzEfCvftUZ+wENLs",
-	"wboE65Vbo+8YWc8ANQnLywr+fybKUuKW+VJ7efqdydO/tCx9omzb+jziy2faQtDLml/ZSrs7TNlhK02e",
-	"nWDTHrjPhgRJoiCb1sjF0EcHjIMmZirATfqrAS0hkfwCSa/bS91tM17tUqxnCT1mpuuec2/Lud2WLufd",
-	"O2mH2t0J706SZvc8fJ8xu37G7Fa21/MJD+OINKWpuqiOvWhCvQwEZ1SruebmNORjcleCiBKmkClp1tKD",
-	"QamaICoWjITowDd3DMwdA0mUjySeA6QWJJZwBlIHQrzhYQtphdk3Qxy4r0KqCTyaVpPYDq9EVerUb+Al",
-	"N26aW2cjAO8cRNzcovmbRbdqnpG2bY4OtWdHpDdyvzW8hl0Bw9mGp6MzfEqax0EnND2gz8IXuNkdngQd",
-	"0h71cKeTPpIumuPMIVY4IJpITGi+MVZqKs+fPydxtxlEPA5b2GyZ7UJLQtt6vDEN7iGsPOPiXtO1weMi",
-	"AyUAGcsKHoivU3Y3APwBs0KTiVmM6WwwxJLAGzTvpZzJxvnxZ69BWUimhIVmJTXNuXA2pPBAKLvT1hyb",
-	"L1xt1+aohQ2t4K2OaPYpiJU67jOJzAlLFmsNy3gzXbcs1e4GP1g9d4HN4JEiAikChTT6lolRdGUWV+Lc",
-	"5NRne0VDrELTp41Q2EqZzC0Dq9n6hyaX3x6QPsPMlPrGU+TOuHndkCA4FYDwq19qH8l3BvS9PvPdg8Wf",
-	"UESTmSD4vP7vmEiT1Ce5+RKEuPvMnUHAALHfzJ/LwvsPW+gf+kTJc5tu12cm386l4Ek+UsBpzcvS5Lo0",
-	"4U7f4hLuLqBYLmYRnVCtpsDj5o0Hzc6hRTvUc4HcPv3i5OYLlBu+HYkEbj0b84ggFk+GpsniwsTsoPTs",
-	"KFPkjgjI/hsTZtIqbZlfgBnjsDGC4GBMwgR5UdMQftA7ddxOtz9mcJ9dqz7LCyVfPzUTVJGmNmYuUETw",
-	"A/gQeQzW0z0hU1N9DUJKz1e/JM+L/axRZsVUYlvpnzAAScOkGZ5QdmemBCbe4TkCRm6dRoVXw3rA7/4F",
-	"3GduUxzhPos4n0KFOg5DQaTUg5Y0JC6IRzk79GzyhLsFOjdxqfpMEMkjOIUcGczF8q+7PM9zNBX0ASvi",
-	"Ifdhr88iyu6bmvYjDwkiiXjQdGCfsegx/3z19sd314PL16/f/Tp4f331z8vbV/+fFmr+oddnjOdavmsT",
-	"Vy2OJDm6LfQKJhRwxkhgzq/i4PYtWMamCkaQkAoSKJgnZialVa8AkCXjqs9G3Ay3KuOzXKHY0Bh9Ml0C",
-	"UGjsn1+pNvFFlIcrpiXSoySt7tXEb0pNRNgZH+hAcyrg+fC7XtTDv1zw5jvpi3izC2V30XZmXNGRPf2r",
-	"LWituLiWETZ+aRQhGUs4BwY8WhExoQwrEqY1mxNMI60PM3VhTOLsl7c0jN9mXrUz89hMSerRhXguG+cv",
-	"vOw1RSbTCCvrdesOjX+yeTJ60a6u5ncLk770qJ2/mn+tc3o2X7RPO83e8CxonoZt0kxf+oLU9/uWLtPe",
-	"6NzC6MzS8NOanrkqr2Tz0G1KWsh2YgNDNCVkV7aUJUJz9gbpTdqCsg1RLX1a++4jBRxE+wZLuoANrxe8",
-	"HAjxZsWh3TQe8h2d1x2reHtWl1ec9jrS11OjsQtGu6j2QLS4GYuoWtd5xwj6cP26CkdjgkNielwlBaBJ",
-	"s0sDzuF6RUMAAafPQt5yGJLwAkHxmIsxmJB0C73PpuKoMZdZlOV8Tk51PQjA4H/Q89tZxUJ5zZyrf/vj",
-	"6N/q7OF/28O3ncnfX0xfd+X16exfveDHk9Hfjn+/bK+of1v5+Bop+G7uVWn4SScAKJndazhlafvJyUsX",
-	"6kslkiye1kzxfmVgz5VwSaKMg+79h1trabgCxUXbAlfbFGkZ9GPV/AbzILLlsxXlqOsUbq7TUgTAIpnm",
-	"14O0l4lxtMBGkHAQjLUQ0KNbr/QlVz5duUv7M7fMqpgmpPfEdoTbLXQdR8TGNxKI2YCH5PAcYYUigqWJ",
-	"xgBJ99mBb2jbBWNCA2RAQJamcvDAD2NzdsgguQrec0PAIPYRI3cY5OmB7/4cmN99C3mv0IRLhdSMo5AE",
-	"dIKjPrOzOPDNrQPF+WAqSEAl8Q9di+khlgS5wwHDtn8PJlROIB/s8ALZI4HskTCxCs6QP+VS6bM8mOL5",
-	"na+fL5weN39zA0ShHKaEBc2Cd8GS5uNcdoAFPw86qIUuUW1zZZnapp7+b4mfbc66vhjyw3csBfYG19dr",
-	"cK0rg5zSZmK0TUi0rLat3uPgHmteqlkfZfqz5sELJLUthCOk8EciPccBbXAHcYEYZ8T1EDbFnc5eEgSD",
-	"r3lSYRaZT/xshvZE5fJmYYoV66tq1Z+sSn3XabtmOwE/FjY0narLmHk5HxKB3guuSKA2TMBV+OOAhkCf",
-	"rvNes4ePh81ecBI2T8mLUfMMt4cG36U30iRdr0Zik3rwDNXVqAvPFip/JwXiuSnvsFJ8ayZTVfmd2dEn",
-	"rQD/Sg/TRkfjESuz9zysnIdtsk1La6GL6Cv7ouhvvig6u6Xb6YK1y6RtP+v0uxfgOpCKRpG2i2Nb1ZUp",
-	"mK4sid6KU+9Lo7/Z0uiNyHZZjXSRtS26jPOk9vj9yvcSazuJ9X1IqyfyY29w/r58/fGFTeReUfuLDnqd",
-	"7lLIA1sJvDthsx0i1DXRf6xTD5wZ+SPWBe+52uNztaQOd8/d9gW5WxTk7kLvV/MpWeICzoD1SXQQM/pH",
-	"TJA+wPJwG/fuLXz1G+r08qjICI3H92zqBa/v2ITt/q78msoS5M7cmssOznKXpd6qrwezsrEJpX1DfsIt",
-	"D+IGi1PHO6fJZu+c+ys555Q51ZvL6I1cc/rJrT1zmzGkvWPuW3fMrUWyNfxyjqlVueUsnX1d9uvXIx++",
-	"C9nwtK6wNSj+r+IJ2wFzfzI18xtyg309bKTofNqzk73vaXPf0xZq7Uqvk0QxC6EqK6/OghUN5ebWrJ4S",
-	"Ych4C4/U07XmcZN12YbuQC5LNXSglX+NfEM7uapAwNoInY/tTKvtSPuufGiP4D5bnwMsd619DW61HVH5",
-	"ujT77bnknoodrLmwNdx5e0/eX8iTt6m2s4n/bmvX3d5t99257XbosVvmrPtaHXXfuNT4q0uMJ/XvfWeu",
-	"vSd16+XP4brH49vz7H3jfKfgFdzzn71DcCOH4LrascQsHPKPz4OIB/dLUJ4cAIN/c/n2xx/e/a/BcEYH",
-	"vfYR8u1LBiGF6YV+lkei2zEBpAk14mLyTCJFJ8RDYz5DIywQVUjETCKs6dj44Aia4ShCMCSHjNln4f9l",
-	"7/uf27aVff8VjObdiTyPdCRZ/j533nXTnN6c5otrO+09PeqTIBKSWVOASoBW1E7/9zvYBUBQomxJluM4",
-	"0Q+ZiUUSBEBgd7H72c/SqWF6NrQPl+emMfInJDsDYdFgILEixQ0bK3tnTBXtU8lOOhz5+RIuFeURw1cL",
-	"oJ0GkgySMalopoD8W5JEVdFE/MDUJY74FczaQyUiFxMUNYdhozUranBEXQkrVtZODg8PDxqNRlDTI+/q",
-	"kddOaq/zTIzZy+9YloL+VCKm01Kby2sAf2iXymmBCkY4vBG/0+5z8ppdGI90eQje1jFEFIuZZCqdZg/a",
-	"Je/s2bO0V3APDEQ2oZlennoTUG1RwbqnPA70RcJodK2vBdiA4cuXyShPqRKZbSgglOSSDhmRUx6ZFW9Z",
-	"27KcE2q84FTBfjshE22PkIxxNqGpxNIJTalCMQiBe8PsXR47/hds/5qOx4zvdvhr0zOg4731ar7M7k1L",
-	"N5UoCY0GRApbGcFtV2Rrl/PbNRYMeXByHosF2/YsvtWNzG3dNe0sQ9fYXGtjmb48KouKnkW9bLHS1f4g",
-	"PKCH/bDtKMmb1JJUHgAg3w4oqA0yMbrDOOO3Iol05w60pHE3tsLWQelGWArdTExk7aTZaq81UVXC5xdt",
-	"kuMKg7IMRmVMv3Q3yJr2xYPFnRYt8+LOSpWlxZ61GJDROnSba3EcEas12BK+7gEkxqJpyjIoWygZCwhn",
-	"EyYVGSSZVCeEmjhimgYdTm0sseB51FIiyqUSI5bJF45le5f8I0kVy0h/6iojdni9NwAjr0fktZYeaAMA",
-	"9xWZXDPkz7ZFRqBD4PDTcnqYMQYiHat2WMm8E5DeTcLjHoihnnl9N4l7u+SM4Nu88eJrEyU7vMf0B+pG",
-	"KZWyR+o9lVEuE8ZVjwhuYip/5Cy3hSz0SODNLEtEnEQdLieMjQPSG7NsRHnx5IQmUK+f9M4/XF51uPet",
-	"LJ2n+2Iv/3L/7+orGVPZFInCAqTrpPBBsg4vRpEh6VlMEhWQnszHLJMsZnG3P+1Vydu3iVRnaXqJffhQ",
-	"LJe5Y3GFGi36iooC9Ib+nosis6Yq4NIyZqZXl/j43wuCxF53bJhYf/9FndHX1u7Kj/rhRR3BmcAnXkiv",
-	"Xwvnxa3NlYLVwZecDEKVYqOxkrWT1v5yRTO9XVc7qblNVwtqg4Qn8rrq8ebJXvOk0XL+iMP+EVTDhNy3",
-	"sN3fi8IjU0KS2mu1AL/9ieNw1j+lVKoudKHIwzsh379++/rqNXmpGKfcxCdOyH9fXZ2T/cae3SV6qv52",
-	"ZgrsNv3VJMtOllLs+lGVJXrKG4G/Gk5qttgl1vVss4NBeESP+6HN4GvT/b5fbxPl2l0uEjdl+mNz9kl1",
-	"I/z4JzU2/efvb34Xybvfz6bvk8and5eN6fuff/r07nsxgX//EMnbV/8c63vet960//VnevPuh4/J4KcV",
-	"ji4zO+l+nIC/f74BpMCcKpZA5yOdSPExBO6nu320QY2Ok+4Nm86ZCIsNAwMTkowZZWyeOCWFri+reH3F",
-	"/gWXxIRX44kui5E8CZ7IVfx4TL11j7qC99rpelF83UWdsLeuoSXumgHH32bq3VYiqlLKnw5JBSTkC7WH",
-	"Ff/LaBh/Ck9qB/EhOxocN0AWh+1oT4vm9iC0hZ+0nK4usVRNb7mKvAa5G+esCy5873S2r7eEme6l3etj",
-	"kSmaLllPqmDIbOk/hKLwfebLRlUXi2o2vNpQw37tpOVVhcK/oR6UVUhIIa8VEk9UdxUK0Luc/Parax1r",
-	"94fgSkgRWtlnCgyi5jbKtL1/RA+OByFrxI2wPRi0Qrrf7od7++24cXzUZq2jVrmi9G+r6rX71Vmxz78d",
-	"ZbaWyrK79S7t5QAjlSrsZzwu4hIICG4T8vHibUDswgmM6A9AAAbI+xwQu0kCYmpk1scsC/UStj+oZMSk",
-	"u++UhM2i0CayOes9TuIc3GeM1HVHtBQhjMc7lagBs4Qe7KveCsytwHwqgbmiuFxcyQYub0OsG4V4SCdg",
-	"NiOMH1IUo+z28irMwk7aWBWAM8CY2lXv16DVYso6pq3P0LLwF77GDq8DlNC20FX0hkEVMYroVSrlRGQx",
-	"VhG7preMNBtECdJsHXV4dE0zGulOWmr8VExYFkZUMpIypVgWEMpJPh6Xf8WOdHicDBNlyjHbV0EFgAmj",
-	"Nz0M3JZGl7FIZFC9UBHBI2aKZwv98oyRcS6vWaz757lTjfvS6aMO76Eo8Ytz90gdZsqOF2K3ktGUxSTn",
-	"Kkl1G3w2lAweT0nysX7l5euLn9+8et39cN795ezNFThC/ZLhseAMTmTJCPotJ3riWo3GaRGFI62GV7nB",
-	"c1cLMhZpukv2G60Or6ouXZQ4KpeqlnSqL0HdYfimHe5PqF4mu+SXZaBHVQ5WjP0baffKW+VPgjuqkP79",
-	"FVMLvTE8IgBpa8JsTZitCaNn4H6971ypZ1HExsoaJVt82VeML3toDWYE2YI2dMpOZE67P+px3Tf2dF/x",
-	"5L6eyVeJ8blkShrzbMi43hwsLgyXknlH6oUJ0YO+dO2NpiZTxlSecYCzaHsqcC7jVqNBhDbfoAwt1YZJ",
-	"YAEzECHHpFqDlpN5FDEWl0LOxu6SevIx1H5q0HPVxhX0ZyCyoVBK/6VfjBagM7fQ/EPwNFZhhIe0DWYG",
-	"rCU7qdP5MAPUktIWGETetAgXPMD3Lm/E7ZLvPSMuQBCQs+MIlaTPUjFZ3qAj9d5bU6+/txOQyXUSXaOd",
-	"q7LEnx07PoADVJSTvNAft9IOe5il4rbMSe1/btqj8+M/Llry6vD2l73pr0f993fpq1U1jd/tOxLqvO0F",
-	"PsatEllLiTwlYhgWK/HPW48rkQu42EYF8XdJmto63hYNYcxGqB4HckmKgXGqkjo6VfUD1mLd6XCZ8Ii5",
-	"anMTKklKpQJMJIsDI5YATXuCcq+IqZlxwSEYUZhF7FLSlAVmjuGXF1LrhkhIhUIV5PIk4bGYkER2ONa2",
-	"xdcSNdHCs25RlwivxGMB3CKJojeoYNEPTKdyZ7fD8SA5zthtwiYGeprot47GuTJjt18DxKLIFcxZwodI",
-	"0NDh70V5FnHyhskt0/0gbDRWU5ImehxYz9ya7lyorhFncCLGCbGawL6NkkHCE8XsS2wlP3BJzJT9qzry",
-	"YjKokVlvcCz34Yle4fhnR7yY4gHmrxSQjNmA5qlyBzYTkOwLkTLKl4LLVGaybyaGibUboVLeEgXtglqf",
-	"pgA+LR2bdvcPK2+uPge3Z87BpafWPBgbkM0B3Y/acbjHWoOwTZv98Dg6isNDdjDYp+3+XtSKC5CNWS96",
-	"BQA+rsvg56KbxRXACXvXGk0f2pJzU2hQ5n0llD6blyZnr3omFf3Unb+9sduqnsuqlhdMe/VhtT2ThcRV",
-	"nhkwT7OPcKBwf3DQCNv0sB8eRcdxaB0I7Wg/nqHdCNxaX60MZHn7LbQXnKiBIuAQo7qmikxEnsakz+Dn",
-	"nW3q8lPaAlqJOqHLxWRJLPBS4J9ZzOmddamrEI1lTHBABDxAU60FC3ivD7jljNTxZ2IhvwHpFeg7/ZeP",
-	"v90hI0a5nIX/loC/ZR8+HglczhIgdMF3bVC5Fn5L1kHfiszCbn3ssMXZQjYS6f3wutS4B8PugV6G0Yxm",
-	"YV13QqWeETT3OWBSm8s5jxcDT/Gm5prAU+eP9QCknpN27wsBkzqnxf0pt81fa6uDZb5GEOjnj+0C0IZW",
-	"iucvMNK7UMTekdjq+YUC5xjy/G54Xis73ajncpv17GndBDlsZo9lJKKZ3jLmvFaEdU9JSvV13aoksSBc",
-	"qLuwO25FPxzEU+DnNyOr9taUVeW5m4G83+/9emZybO/X9aHsi4xst1i2ousuWEoxT08qtoK/7vqEJIGE",
-	"IrdRl91MYHONqbouTC5f+tVmI+grQa1XE7Roy67n6nuGk7PIOflTznImCXXHEG8ccGgIyOSaKmb9lPqu",
-	"PGOkXjqedHgpPTDzc/4wgOQamfWDauF0QmiHuzSk2Lvec7/2SCKBioEaJCtJ2UCRPrtOHFrJ5ZMnkiB3",
-	"WmwVZJrukjdFGMbggipCLkGH98aMxwkf9jw1q0gRgTl1xyoDZxpkTF4TyRTEubS07vB6z4sRnV1dvX53",
-	"fnXZ2wnQ26vYuKCbtSc6c3o0oKc5de1yM4sonhIzGhwGBfGlgcjYbocDbKtYRlyorv3QA5HBQdSMNtBD",
-	"4gkf6u/ndMXpXBNFOmWvlIDpLRwb7TMSTTLV4XoB6HnTs1TXnZ7Jy9yBI6n/2DXFTHxInB5kYtThiYKg",
-	"XS51n419Y+5GtAWu2Z1TMttpFmVMdYeCs16Hg8eXk0p81wQSd90MJ5JwQVLBhyzDgGQdaDtUh+OZGlkU",
-	"zj9WHaT9hnd2yQd1XcoB7nCaMdJutKv8xxdaPN1vT7XWtqeWzEf8ChIKKwbYKgZo71nfMGs+0DAzG/Au",
-	"s8z19/HMsqCUzT0D2LGyr9on5rXRW0EFAyVlMZpZnfUtEkS5zwXb3/e+biCaqrKpVlbogtyIuXmPS3Wc",
-	"Uh4iAGPDMVXkoKFknLExTYrRKEEoF4hiRYVg79B9wWgdoEe0LpE2z8XgnyHUaQEUUSRyjuQtDPFRAEDW",
-	"1kFKjSLVn7YXkOIXfKf7Kec4+LgX+M/p8VKV9FO400Eq4RqAEc0Dlh5lJGKWdkeJHBnYLTaFbXfNALuC",
-	"p9Oel5b6Qna4y0MFoK42ZvBaeJtI/X6YFRmQdmPP7yC9pUlK+ynrKtE1j2gFdoZwcUzgqXvmAvs01nbp",
-	"TocbYloB/bDTrpW3jU2DEQk+Cgx3IU0WxF9ibbnQDsfLIosZWHJ1M0JwO5vAc9EiqesVEsINQcHBdesn",
-	"PQGXzyRRkUF9GwYysHH19+XAcuRARPArLhBLOaQV9Syo/LTwk6SUv5DlnCjohXVmkqG4B21e+qY9Um81",
-	"GmBdIZuHj+qJweRI+CwGKSAsnQES+ZwYxpLd2SWXftQcOpHGpSHY/RDTqexww3aEk82FhRyQKVOlb4df",
-	"zeDKiiY7vBQqJ3VtJBAbjIcFC+vphYT3wUxHqZBmnBCK73D9TmtBAV7K9g9PAcbgNCtKN1EsKXMyQJJt",
-	"3YOUSek6We/R+PdcqpE+qgTWoO9pyy1RPZImnJ1CCoKY8GFGY30oyZgs8GlUErw5gKAG0kWZ58Hq+wU4",
-	"WdZBzSM80Sjy85Typ4HLrwjKXp5nMqUch/hY7J36E9RO/v2bzwSl/7IZQFuI/RZi/4QQ+6V3yk9mVnG3",
-	"xPdg7QPncPEBsCi1l4dC4ru2OMhvk6wVidgKY3qM2mfTB4RCXDwW9N1ZYNrWQ+MO1K5kaWr8dwDGQNPe",
-	"3g1WsDELe6fF4cC1lkgy80Rh65t8RHevhZ4vsCU7vDAmq9PrrZnpWqyHTSIVWGdetv0SNqZt4QkMzDnL",
-	"0vgoO3xJy3LGcAygko9eadMAx2BAqlFKkxGLCbtlHB2Ueg3riZ8wrqBTcJRxB0MwGjsc2MqUSvF8WDYw",
-	"TwglGU2wqIbrFxcT7FWH+1bkqT2FzENq9QmFRLkifRYJKExkjMcOr1dZjwCf5UQMBgWG1poyu+TcHnwQ",
-	"c2v8iWYS9exIlTEVXWvzGG1rhfyrdhnMZ3TqxbiGcfrTDJLj8xqoZcjIOir1kQ3QwiLxbJO93dZepWkC",
-	"a9qjOgJXI4X23VDJHgk7eaOxx0hLbypnwbQC0mzoD77XhG8OM7u1frfW79b63Vq/W+t3yUJeRV6oh1Hc",
-	"tPErpQjThN9s2Pg9M+FowVkI3Ov6HajOUzGcTUSCXkP2K0l42XxE0QfBbpBTJriM2ZeEkgGbkFHCcwVs",
-	"xmI2tG81QmBC1phvBMFt4FTchRhtOfkGepkgPzpKt927E2supXirp/Chuhod2LJSIB5YkvD7dcBLOk5e",
-	"tl4m8fgl+4TrK0zFMOH/Tyj1n7QfaZ3dOlB6lauPF2/+8z9a/xhF/9H6xwpxPTPiBVJQf+xtpsIzy0N/",
-	"R28YobBjozSJbgisGfiWj5vxaJAUmz5+Y6slUQMb39STQBCLCc0sTkQ3nQOWIYBaJHCoF6EYo+xwbOYF",
-	"dAjBR/Z3fYofZ+I20TYHi3vbNPEl08TNFyyo+DZWGnLLgLM9oGwZcLYMOF97rVUjQR9GN3iP9tZq7/PD",
-	"aywY0rqznUC01U60COtwH6EBxH0LcC7+hTJeRg8P7sUX6lvhpyrcy6zXGWRbh8+7m8kq3uaCNMA69YFZ",
-	"ZBqlCxzBZM4PbKqxzDmCCxRCznPJYuyjwTGgPFTONV2fRyTwKcIQ+mwqjLe5QDjMYxM6vMq9jEEHR86L",
-	"1AY80TKQZlMo4TUygSCHoYDRP4AKsOQ3vmLZ6Gl8xr4ap5znNE2nyx/CdL+30IWtbbR13n5m5+3WnPn2",
-	"vLAVNgcooUeyqDBzYbP21OtZb0jdjkQqMZboIp3l2zW5LMatUPaTZGxkTTRnWmSMxiGo4WFGDXTZeVzg",
-	"D0iJwo4Y74vvbylSrYDXeT4fy3IFW18Jckos8sTsbL0tS3pbruykbf0tW5ti62/Z+lu2/paVjQUnQx/V",
-	"45Lzx4mYvKM3bCZcYtJZXXrKkkET10Otfxep5mAbInmw0v5oJ3qrtLdKe6u0t0p7q7RXVtpOhm5aaSuR",
-	"sUEmuHoJu1a+/EuJG8YXs2tBoX5KigcN24ZhisBc1I8Xb3fJed5Pk2iXnGmVkWTM5jkGSIoYZ2I8xrpK",
-	"KAHhiu4E5Aw0G6QHfyEVRTWJluvEB33ng7FNpTRipA02FLJoWXQLgYe0MksL9NXlMGQYozj6DkrukGaj",
-	"QX74Tl9bQfKZBN7uMBP52DZ4hlKcvJr2WUbOM6FYpGpBTTKVj7sDxpbjHIaVUjup/bH3qzq+/Z9G/31z",
-	"9OPh+G1LXhxN/tWOvj8Y/Pf+72eN5aMF+BkX8S/oizNy74IqBgSRIdJE3iMC3e2WVNJr4IKNaMITPly6",
-	"keKJmYZMiYolG9F3r0/hsKrUay7xjh8EN07NJUTklRDvKJ+aTsmHiDsW5RnsLojfeHwMFJnEzSZ3Ys9t",
-	"/xnBNwbJU8XnNQMA9eQVgdVcpqO6d2FXUlHhtriLg2pEP71lfKiuaycH7aA2Srj9s3mgu6z0zNROav//",
-	"32fhrzT8sxEed8Pf/u//uYvLyxPkmd0d1UeoD3AdjX4Qt2LgJHfoZsLgTSGQabkR6pQLPh2JXHY4FiCR",
-	"ATk7f0Nu2FQC6YA9k+ir4H42j84VnutwW1fv3pJ6ZEFFPRMwxnR8a3MSsDnR4ypVESC5PNc3ZeVko1ny",
-	"gxGdAi2+icOX7dgy30MPk9gTPoRujHZO/Zwx8C1PrlnG7Ni4dzi9M4duZ5e8N1lYCVY/YLFlj4IpA1oS",
-	"udvhPY9+PvyRTXt4OsNFB3lYwGPiTniQl3fDpiRj45RODfGCISOAoyLMPS4flwo2EhnbJWfuKNnCogmW",
-	"c8LjADMnQsoNVJqO9XEZRowkyuaHuOdIxQTvaMNPhHgJahYAZYbuiGOrsNwbcCL2juCmek6H92l0oxUc",
-	"j0/x6Joo3WXilqspl0OGDOi04EDRhWXe08fdjFEDP8BhUeVxMs9uLPBvmFRH+AVCCjCNHe6X8NFSD5nV",
-	"sFWfM7SoM+TKNAIyoLpCwnlKI+YZO7q51U/RpWIFF1Y4PQgb4PCz8FTOFbI0aiNF60ZtQyXqv8xxatc+",
-	"6CTlK7xA3irQTaXj5NLGxUYK5pTnFoHzywEWWisDFh7Nt1Bhd14nev1ObV184BYz2jGo3dUHJTy6LciM",
-	"033Zi1r9Jm0ch0eDQxa244MoPO7v07A92GOtuBk1+sd0HWu39OXXYghbzXKtIBTzhULtpPbrzd4/jz81",
-	"fpocvh23fub730VH7+LmhWr/Sx78cN2AB9jYQE026o+wX+BOf4Qr+LC0ZQ0yY5FlrS9CRfOIxWt7FoKt",
-	"Nf71uDpWOSU8AWTic55M1sxZKQ4zf/0d/FU7Gyc/sulZrq38f/+mf/mO0Yxl7pfSkQc0fuFPAYio73RZ",
-	"4RRUeH28fJdKB1Bh3iz0/rgTE8qKwsJKpwGytIK5icytULQDDxP1dqNtThSTTPAhEZzt7JIP2gh0dlJA",
-	"epDO0yOK2UJg/XzKMmNKw8lAksk14GWJTIac2Fod6LeGgxziaYujwUjEeQrcqtpcRzvS5A1RdKhdi0wR",
-	"fV7IkOvMwD3nqzLOmnQ0lWJZu+4eB5ax6R4Mh3yG1kVQPG01HPzt0c06wlFT9Sg8YIeDsE2P+uFx1IjD",
-	"JmsN9mi7vx8dxAve3bS895kYlTQ/dMaeTUq9kVOp2Gi59lwDdnT2nDI7xPsabfmd9BsxDbs1uLJZBmte",
-	"LxNvqWsj6NJsJKrInREfQEn7pohXTMexAJvqMXigBCZpfYy9FhOOp2KkcLlhbAwcx3QAO2OlsNNd9r5f",
-	"YOCPw/D2bWscXtwcT8KrP9ujZ2WaFt+5sDW1OFZ4rloyABULzhaFvaAajW4amIghtmUECCytzx9lM1Zt",
-	"e4NW7dZf/EB/8ZflAi48OsIozAc4g9etXzDrQLJr7QVk9EQJH5oq0HiYqiqf9VAf8RJuYLvT5Mu/7H/v",
-	"iuoxpAK2Ple0jwy+Nphz0tYpn5I0uXXx6J0qv23v7NXFh/dvLrsfL972dlxEsMoS+mi6eIYO1iRFJokH",
-	"wj2st9ZO78M9RZX9XCCAjA7cSqCSBHpOJ7ffyih7Ft0Q6qIYG41EkZhJiJH7+68cjZrVlxWhJ69riyXL",
-	"MsvbEymKfmKLCz2eEUU/EX3k0abfmGUR42qXnAFxCbrxMdpSFPEYVRcuvIL3rCqkn7A64NI1IZa0NM03",
-	"/PnsSn8+C+ZCY2sZh6FfBnb5/Dz66f5ierAEvvCsos2UxVNmEdqNHVFFU3FfxVTY3gsohqq2xwKmniv6",
-	"6YFRnYdFcxYvwFWW0yrBk+bm3RtPtONWmKBF5gJnE71aHoTs+5Kd1iv7oJ9jJh6sUEL1h1xSjDhXLMge",
-	"537FFLR5iXJh8tkgNY1+OgXguFRJmhKkJwP0XOOY9BLezWUVcu57aHotabMYid2e7yq+Z5uO+pTAUfwG",
-	"Ky7IYHFhVSOg5s5vuJoe33v9fMX71yzan6YO6PJLesZUWysdCQTf3J7A1Gtp4kUsjSUgyPipKXd3D+8H",
-	"qbebrSIlZ6ciewYW6sOF9Zo24dpmIPb7sUg/vmI5Yd64lRdbAojl00PG8dpmZy7pkIVyyqM7MMMXUM8c",
-	"GKFeSAKPEDEg7JZl0wIf7Ll7LKTWBePRrxVoI7WvxRKTSGECrjMJVmwmJkDGj48GAOVFOgY6xcRJ/b2I",
-	"7qoNyOsrkyyxXA0Acc3ERGIJNqzfB6/TVjHmLQI02MA3ocwolJm4YWNVgrkaJCm0OuXRojP7Rz0Vl1Me",
-	"bebkvmFoYStsNK+0nNo3oiqm09LFWlAzdYoth5IempGOjfCoedwK23SvHx5F7Ti0MvM4asTzpdoxsH0S",
-	"0wTAAfoz1E7aRw0vpol1M/UKxXKmtZNmq7GC793O9aLcuCmPbHHOL/7U8YUz9ZY5+vSWw13PxcSTMCZj",
-	"amkJcze66E0BG6p7qCAtUhKaFmgDf2NrOYJ/a9miWJblY2Uh84mSkHYNFT4g3WwnMOIFndN6kQYEoMtY",
-	"VNG0CTIBwfcLwlXFtt+4MfOl7VofifB4G/drcxNs6JCDu07iUltu2611wnF71Rib1dEeDOtIxozq17d7",
-	"lVT1FaRfEBOut/JgUB3s+QivefRgTzDvwkix09JKk0QSPYGLAvX6Wm3ZdX6hb/77zreC3ZI4lv9FrzWX",
-	"u5B8Wrx8ILIRCIo8hytzMIDPGtyyKR6w7v7LtGIwWgguHDSjVrzHwjag0aKDODxih4PwmDb6eKU9KMb8",
-	"PRsJDByCHIKYpz2+P1r8Sy/E+wNg8O2+iQBYbjamlTS6V+tHv1Bc4FoqNgBQsuo9R86c4MB7ZmQHuExO",
-	"OlzfTHq2vHLgbuoV26RH6lgBzB04TMoXps71JeNqp5Jl1ZjxD86oepifxe6l3ylnM1vJbI9/Us7I9wLp",
-	"UxzIkYap4MNQsihjKtQXxtcZlWx2C620IZ44hHfHXKzh1vHm7WFCZZUZXOjckVrmbwN1X06gLpclGOFS",
-	"8s63lVYK2KG5BPRU4oZxyO8dwwkFyl1iVuwueYW51ZZFElsG6IxkqW6r3m4c7ywK7K0ny7aRveca2Vtn",
-	"BQeL0FxQ38pTnyM61UY98KhjQjiUNoUYc3shkvOzhAK/ejWxdf5v9By9zi75HKHCRSUCwHJF1znGChHl",
-	"MTIeqiUjhxvQBg+Dk8HG+mkX9tZKm+OJI4iPIF7MLKwkYfZnJUxrMxLGRBm3kuZ5hRk3Fyp8gOGLsbyX",
-	"DAe12F0IWTuQJeJO5Zb8FDIbMWfG0odG4IYndS9pZCeApOFIcClSBpRxYSwmXO6S/cYe6RliRi5UNxJ8",
-	"kAzzjMU9cO2JXFvT7JTsN1ruxpxnjEbXQOBjIwQkFszU0XT5GvMOy5+hgdd2xBvys9XG0U13zDIgxtSf",
-	"Ws+2+WmYDGl/qlhteWdWqZOLvFq/XJezdOy8I//f7hfusVojpUM/skTXDO/mR15kDZV3jv34/uThpK0a",
-	"cjf7JzX0ut/QBnrrhrwxTzUoY5uuHh6zxiBs02Y/PIpacbjH2gN7rVDGrz+S76miEdNrq/b3qhvMDmK7",
-	"wza8wwzRpdsXG9tplsktdIzE38Z2+2DG/QaGvbEt591nWCTYQXy4fwThnXa4R9leSKOjdrjfYP1GPBg0",
-	"W0zbwsZgqJ1U6T1gKMVo80hos2PEqMwzNmJcdXOeaNtY60PpRckMrbThjIb0cjpklubU/rzyBvenbbvJ",
-	"N7zJP5SZGg3voc0wBp7GEivjGlteITJiwS7/LpcJZ1ISvajkKbILAjs+HxIl9C4MbMVCwvNRH5IXc0jf",
-	"Iqb1tTIcf7Y9+4aTHM28dscZGySf9Nf48bzY0EYBXFo+60cM/JqPcX/s166nbyL8e1ss0U2lQG5ku3X4",
-	"1TVzd+HiIaMcynoCRcGJzXnyl5ehigXN2eGUg7fMtkmuKZCxAm/51LU9oRKwLaYrzDFakTrtYAFS8/pE",
-	"Eg53ghfP1CA7JUAdO9OPjGk7Qqv6gcg6vHfeA8FxRK7ZJxInw0QZWip5Tcew6qxMeTEzaCYXB7HNkn7S",
-	"OPZq+3vV3fqMcksfWdCtOHF35ZzaPfYN552+wY91Dt/q64lt3zqBsJYFtVJo2zy0fj7q2tJrG7l+rpHr",
-	"VdfnHXmpnhCbi0gXK+vLyjt7Hiria1cPTxOOXm3pf9n5qx3uhaFJhaEONGLiT8aR9d9TF2iES5mzWBvo",
-	"7sF6lTWfiuiGxb2dU9JnAwG1FajSlvmITk3NvQ6HIshQFNi8HLpdX3w6CAhWY1hksgeESiK4QahWYkgx",
-	"prYZBbZJu3tVEfCMcnafh+y0UfatDF3dWrnDJv9Gk3tXNudnaMhnGcfnWcl/Q4rbao465FRNhkDxSxWE",
-	"RkBzJJLEIspHjCtSl4L0XsYikj2AEKJmoXGcMQnulgmVRE8vVH4Tox29N4H19yUIQDOy2Xe/1TpJtwBJ",
-	"e4zG4FLaLXa8GMsqtk5A2QYeoLGoVwRNmcQO1wygIObbcc7+2XAQkSxNZUAkUyQfk/4Ua9/4TdpvNN8q",
-	"0mHCcKRfemcgMo/q3W/L4xmsGGzCsrBFtOIypZnUNUuymQAFvgmvjLMkSvhwdy7vqGouX/PYZXpLm399",
-	"eU4EFpDyM5rsyO3dVYlYMFTbRSTPNnV/bN8K6mv/O2NxqwWfaIafXZIhvWVFrzHjHGpCwZrlzDr3/Dku",
-	"nFNz+akokmRAxnSql7sMiEnFI1muF1qRrefmmUjK4774RCJtv3gvskl8f//29/8GAAD//w==",
+	"7L0Jcxs3tj/6VVB8t8rSu02apChZS736X8VxMsp40Ujy5M4M89hgNygiagIMgBbNpPzd/4UDoDd2k81F",
+	"lp1w6t4ZudkLloOzn9/5oxHwyZQzwpRsnP/RGBMcEgF/vrnD9/p/QyIDQaeKctY4b9yNCRJE8lgEBD0S",
+	"ISlnHoolHkYEUYb8q1HzHVbB2G81vAb5hCfTiDTOG/1Gt99oeA0ZjMkE6/eq+VT/IJWg7L7x+bPXuArJ",
+	"ZMoVYeqGTCM8J+Hi930lYuKj2ZgwpMZUIiqRGhMkFRckRJjJGRFIcYQZIlhElAgkyG8xkQrNqBqbm/GE",
+	"ID/5XDBv/p3M8wPWnykZ7ZDziGAGw33LA2xGVRzkz2MiCHwpEAQrEiIu0JSwkLL7dPUCzNBQryYO82v1",
+	"8rHzUhLxSAMiX7aHnaAbHpFmb3SMm73hSdA8DV+R5tmojTvDbnAU9shLPiUCxiJfHuOT4avgNGyekfao",
+	"2cOdYfM06IbNI6JfYH5bsQ83WJG3dEIV/Nfi9G7MekqEo4jPSIimRKAZZSGfoREXZl+CiBKmEA5DQaTM",
+	"TfCknf3+hDI6iSeN87bnxkKZIvdE5AdzQyaYMj3G6gFFZKQ0FcLSx0LoEZiB5QZwfLbZACQpWY1bEnAW",
+	"ShQzRaOSLyPCwvz8e911Pk+UmF+OFBHVn1YczTBVaEhGXBOemGtCw/eYstyHj9ZZ+P+1q3oVVnEB+PmF",
+	"RDT0EAnGnIRoJPgE1sCdOS7QBIcE6RNxgX6LuSKIKnN+BZlyoWCoaCr4MCKT/EE4GnWCLj4jzePhq7DZ",
+	"C05J8wy3h01zIgw9L6Xlz15jigWeEGWZ2utYSC7KJ+Qz8kkNArjDR3wE85gK8kh5LNEU3xM9Oqpv/y0m",
+	"Yt7wGgxP9PfMM7mRTPCnt4Tdq3Hj/LjT9Uq53QruSgts4QwfkU5wfNx8FXaHzR45HTVxZ9huHgW98Jic",
+	"jF7h06Eb4BSrcTo+qk+83hEqNE8t8rYRFxOsGueNOIY7l3DmYP53Ml8c9yWKGf0tJuiBzIEbaEJiIQkR",
+	"GY1IoNABRh8/Xn2vuTVG95yHKBhzGpDDFgIC10SQZ8/6TZiFaMjDuaaUCM8Npx9RIZVepSlnkuSX6HjU",
+	"Dk7xcbd5PGyTZg8faT55FDS74augMzwlJ7jTdktkRF26SAVxULWb3eNjTx8d9+/O6vW6SVZ+d+t2gdx+",
+	"wtH6mpexmvDWXtYRqBbl58YqI4YDjzG7J3rVhlhq8cvQAZagn2i1xj+8QBhJhSOCOIP7ep1uUWHpgMJS",
+	"Pkmr5FQRyVHpia8Qp9f4niBJf69kLxE8l/1USEY4jlTj/Ljt6e8aPt5tt72Uq3dKuPpnvRtmx4EdfofD",
+	"H7EiMwxnOuCa+mCEeDqNqFFvXlrW/N+/SqPrJGuknwj1Bx4JC7kYxEwQHIy1KtjwGiFRmEbJ5ug7UEhD",
+	"xLiyatqF/nsMNIslkviRAMeTCqtY6rnpVaQKtuM7HCI31GRiY6Wm8vzly5AHsoUDwRmVzWmEleZoLTtO",
+	"N375smSYn7Or+l+CjBrnjf/nZaoTvzS/ypfX5iVmDcuID+YX8DgyMzSKXTA2ut8I04iE+fkaGg1begzf",
+	"4dBK2+32AUc0hJsH5ovFbXBSmUoYJNwPZC8E1wLyP8mrkkPrNUaURGHjvKH1r6jhNSZESnyvb5oKrXiq",
+	"OeqbH/sN/eYJlRJI/pd0L3uaNLN76aa78V4uTHUXW/kOR/pzZtPM/U3K4Ftu7c6Rv/BtHx3AIiG9eBLJ",
+	"OBgjLJHvFtH3kG9fM9DT9b0+Sy4Y6esbzZl8UuiaS3UvyO0/3moTQe8TGDce8nmsBnw0EJpw9Dtj9sD4",
+	"jA3g4/6hHrQ/cVMYaDrx+yw3tOLPHvLD2JAYGTyQub6gBKYRZfeDECvsH7b6TK/tayDXyyAgU2VEWQWZ",
+	"lpGnICFVhr7whMf2IftX47R1dNTwGkZtDuaN88bH2+8bRndTc9CvpOITYMCCYHh/47cYM0XVHHVRsx+3",
+	"20cEdWANu+3uSbPTaR61Wy3zd7fZ7QE1UvaohaceyC9eIzGaYDBKkclUj7HjNazVNgClKH3fXad93tb/",
+	"92/NqPWReDU8Dc7CNml2Rl1tnB1p46xHmsejE+x+a3iNB8rCzJAbXiPCUg3g1GkB8PEOvVSEYU2lf9Dw",
+	"80s+GhEtNgZUkYk8R8ftI3RrLEL0keFHTCPLZUG9BV6evP2889kIXSL1JIZ6BWNJxLkxFo9HTT04rU5b",
+	"I7GDu0OnRMISK0H1ImlrwXx0ALNtEz3NI/3ocdjskZNR8xSfDZvtoBN2ydGoh4+HGf7dsBZvw2vE03DJ",
+	"gnba/4bTa75lCWbx/u5xbgMcUZixnYSvyOnorA2TafaCIz233qjpTF49Uc3LBCEDJSiOGucjHEkCl36L",
+	"Ld1NOFPjaO62t+aEwW4IY6IPDEkG3G12j/UGRZiZIdbU37VNhKNBLKIMVyRxtxlEPA4da2wFfNLwspuu",
+	"/8EVBlrI04++Mp0NtCo0mHHxoDeIcqZF7GevwR+JwPdkcD9snHf0liue+Xf7c2ZDcaDoo6a6mFE1mAq7",
+	"W8lB7rRb7XbpSV5OAGZDNY06g4ozxSVv4nBCWcNzCoY5I5YYe8en+ORs1CTtsN3sjUbdJj7uDZtHx72w",
+	"fXbaI93TLjwJWmHj/OhzbQFhWN21pd4KiZ+qmIIEXITgfArRkEaRUTjBerTyCx1QpdVPw37gRssTERZa",
+	"F2c4OryAR6wmMcZGRAecjShIJP0jIzNkdhnNiWqhax4Zl0PCy7Q0zzjxqn1Ud9mnPOTnnE6GCaVOpT+S",
+	"vwc0/AyesiVGt5YWnI0iGmynztDUlBhYfjagbDCK6P1YZVWby6KLj0pUsEP0RklFowgNidbApoIHRMq8",
+	"xtlrn6VaSjKFTVWU5cPflebpZh7Y4crUAHR+KD09AnrmD1wMaRgSttW+jJK3ZPbgXzwWSPCIoAmeA+mG",
+	"HHYiv8BH6QL/kHnNZiucDmRXqxngKCLihayYyWev8SNnZKvVA948uNevyWnnVCL4ySjnKOLsngiUyPrc",
+	"MnYy2vSP5k2brWBmMLtYwiuFyCeq1Q40jFV+JvApa+9cMaV5ffTGaEDb8Aj7puxa3vIJsXYWuGEFZ/ea",
+	"I2sKlTQkeSMzs5RuWKBrEYHM8DY+/25ou1jZS4ZiRj5NSaAXV5sdsSCpQem+pZc8pDKIuEyWGoTOtSAj",
+	"+mlztgzSJOLBg9H9ZTyZYDFPrV8VCwJCi0oZkzCRdVoE4yjObxn8NJjCkAb2pcWzsOSdFygjTZF5DURT",
+	"UmIz0vkJeXvpHPS2Kfxg2Gt+iewotRTiE8IZQSSS5IX0EOMzbbhxFpDVi2XenlmrK6dTzIggiMWToT5k",
+	"GTloHtRLBseRaLq+p4+EpfGBL7JEZuSfP++KUy9uv3W7SKLOEdYHg4g8FUE0ArM+c8/OtJKVWzKq0IFf",
+	"NnL/0EM2tNVnS2gTdDtNnumGjwT/nbA+W3ixoRr/sIUuI8mRv1Rh8K0d/p6rH3jMwq24JuNqMIK3ZEjp",
+	"PTeeCxeAyJNGLyWN91yhH+zTm9FG+v1dkIMeD7wNtggcW1TSYUSQ4kYRAqkO7PCDU2Q382SsdhMUrNQN",
+	"3AQyltpyXuklqOUW+DZcAcmiOVdALZKwU0+2dA1TrWCfrTC9qPrKza1kCSAKtKWUh8NpfKoLYiwZmF5N",
+	"u6keEjFjWgvhQnOQgJAQBHpRlqWzynwiw4A+sGiOsHWWZz6VJEpoYgwvjFyzcRv76acTY6WDBilGAkGU",
+	"0Z1z63SluT+WcsZFmFeBH8hULV2X7DsLrvvkjWb2yeJoGaa4lnqL37qAyzYPJSRMURzJp5b75bOBFYun",
+	"REggjtyCXSJGZtpCSCYFgcoATt7y9UrfmHMHFN8HwXyte1lmmbzfkRLoR5NYKjj5ImZfcJXSOexOO8od",
+	"HqsY/RYTranAxM71fB2jM0StFZQyYteaDy5fUbKwoH1mtKzsb/ozE/5ouC4kiICWVbYCRsvqM5UleKqW",
+	"Enn+VSnJJZGLazyPOA7vOH+Lxf12xvuQh/OB4nwQwasqwmsQbKd6yBzBjXnjPeMDsWEw9MbEMu44R2/t",
+	"mzejq8IAd+1lcjODt+ttxizZayIQBqVKooMOeke/OwSN61pAlhLVb/shEStbxJrBoTuYUDmxIfjCHtj0",
+	"mXEaY71AI6IC0O4Xj3UnE2XOjhX94ATUptHmwkB3tRdpimWS8wDOTRwZJ59Vi7IK4Q6C+5ohgEZ0HwtS",
+	"tBus5oSDgMcMzmh6Kzq4fH3z4f3V7eDjzdvDvO8lcxLK9ditAv2FIe/EDYMYaDdoikUSRs/M1dofGa/d",
+	"Z69xx/k7zOYuS3Gr3RBYkQEkhBR8JpyjCWZz5CyUC9CX5ijCSps+GYLvZuSYfkyPDSWD23TNcwPbxVLf",
+	"YEWQfaGbDB4pYoSLcWFIkwBZ0MJBCW4mOZNl37d3v8xkV8IQPjIcqzEX9Pct2VQML9IqV4ALW/XO5Edo",
+	"WnG5BRn1LK9ydNKtyg1t010qDmsnSRPpfIZ4YS6Zffn555+bl5nPl1tJ2BrmJv+CrDZ+PjIbzNEH7o0N",
+	"h+4o7PRA5gNBYlnioCwGmLSOom80jiSMQgoOb6ac8Mwfwm52ZzMTsKrATqJOmdHvhvmFfIIpQyKOTHKd",
+	"4A+EtdDlhLN7Y2dAlgl5JGKeURYneA4H9hz5kKoRgNPaZG0MEl+QSYHBDFGtl2OFGJ4Q2WfWx+0h3wSa",
+	"U/UG0lc03ykkxhAcjPXT1I4KMmBAG0yWAQjy8v5ekPsKi/1vfIYwgoyAFxKFmEZzFEt8T9CQBHxCTBql",
+	"jfe6ODwkU7F40jj/T2OCP1kfTsNr4Mf7xi8LSYFe43JKbUatTaaixgjP+pYyGbp6tk1FJ6RR8i73zHBe",
+	"I6vXuKZq3AZOKE1Da43FBPL/WPxBC05mszZqfN24Sss5xTQeRjTQmo9QziB5IHNPmwpakbtnVBJE4eAt",
+	"vFiQR/6w5qQEN4xi2fn5O5nf6Ns+f85mvv7H5GDDqiSTsi/MORJTGuHDX0mgUhp5DTcBOwuNhoqj6wzN",
+	"2HSWPBm5bchm2tos0epM2+ImFbhAOKFMG82RWekJfiAIQ6KxDPhUG9UcYWRfodd+dX55dqFgyKuWAcaF",
+	"o+jDCJLKlm2IPWGfveIRM7ZiOWnNxjwCYmqh2zGfMZiuqSwBN2KaNb18MvYbi9P5JZnQW2qyPuvNRt/9",
+	"jihcMp8QK+DuSc5PrVVxA8NC4PnC+OGd5aNPc4dfg9wsLanQ8gBqKTA6bndt3m+WSZamDtuLGU1iYDWl",
+	"Uh6aZs/WG0mv3S4bSUnybD5bsuE1hjh0oZnyodAoouz+hzSnrDgYm2KmTWT489DTwkMoIvTFo0MPSTKh",
+	"mLEYR/rKyaGH0n91uoceGlLCGDUXur1DDymRuXJ0cpiTQklKW/IZrYdkvqGlU/pn+nJN3OmLl033HQ9J",
+	"BMqU/ehUkCmGsz7lUuk/ByP6ieQuTPH8ftlLb2K2KBaxHPDRAsNeJgzX4e82rC5rn6J0qD+YRxcPlNcY",
+	"UUbleM2hjAkWakiwsk/liegtlgpJeg9+uIiOiBN/My4eiEAhh6QAleO+S79XUxynGbTFISWB6AkOiYfA",
+	"EUBChKXRxoJxzB5QwCcTqmSGbya1CS78VXfB/05N9DAf3SpROOQDnU7Lim/0u6RbOBGzFxJNiaA8lCaa",
+	"aArXcCQIDufoYDjP1ZTG7LB8GqCOrLnbziyoO/lbc78mNq5wtOrBd5yReblGAovu2XOVDCSz0ekCuo9l",
+	"zklh+VdqMukMNtJm6p/+TWipsDzwiuWTcId+gU25LPUScpyNDWEs1xvgriTbffko/m7n6pgvjiJ4lJEZ",
+	"jmSG5a7gts+jiGS4/TbKSPFoLBaOQ4qUiKeKhP45pGhYZikV1/SNDhhHCdsFW9S/+fh+cHt3+fbN4PKH",
+	"uzc3/uFFn+mtQVS5inOp8Fx6kPah+civfPhCWm/VgTZnIWdXcwswFaUtjpVKm6OplDaxGb1tJp6pjxLX",
+	"hr3xHSUKSWYSpbuZT10uqTe0sfA6OcuzMZdJUFzSkKQ5tJmo64LZaio9ynQw82O2QM+yCyh8q0Ms1kn8",
+	"Gl5UJmur5dPPetsynzaT9pJqcX0V/AUCM4kDF9yvNSwr+8oGlCsyWS+ZIVcRUePREuPDXM9xc7dD2aGV",
+	"8RcX4ayrUp+VqNRWdg7MWuuPQzByEBJN2ANJolG2kANqyJIUt/TyJ2oc0/nf7b/IRBMsSS6vShqnbBDL",
+	"zJqA/8kkcRUuPnIaWoMkSdwySm1VBmNFsp67rF+YXfd8GkRVFkBFtFsfXzEYY6kV6Qngd7iL+dcml9Ic",
+	"HGfe66tJTYe76EZtdKFBREZqELNkC6GeJblH8DAO1OBe8Hi6cHXh3/Npuk8unYh8mto6Q3clN6rsxWQM",
+	"2YtTwR+ppJzlflFETCiznneF071wRSbJBWtrRvyesuxFFQt3UymjTW3Tj9OwjiozoSx7tVNknS7evVAY",
+	"fbLcXeM1ZoIq8oFFc1Nh/TlbSrOcc3x0933+XMYCgFV8hyPMghIlZ5j+UEP59BpwyMTK4hv46JW5d0Fl",
+	"NZe95Nu/VA77KvlaftQ1DR1zoYzt3V6/SLKTPZfrYA+P8VvDKKUtwTBM7EWm+ucgcY69kIjPmFUMsIWM",
+	"sa9+IQ8LfhJ9NT2nJVRZWCz4FSy70lVyNZWLNraBbCnVXsGsE+WG1oYu65Cqgd3OErENOWGcIf/HN3fo",
+	"5WPnpVtRkzXnt9DrjFZhf0NjHoXSM4gKQAcXiEymam5wRxhnpLZszx+CEglvpxC54v5aZyGtkCtZSFNo",
+	"nV1DV3q9qdle0xtf4mK3dC0J6NcmoZbKZKUvEB5KwpTF/bGng89YDb+v15iObfLchgaxo+HUHM5ml9al",
+	"waREMPMAZeqk1yjFxaly6rs9MpPykmOUHprMtmcsbff53AHKzWTZ8d3Mjk5PeBanpt32lp74KVaKCE0a",
+	"//9/Lpv//uWP7uf/WnKoNz8ReTr83oBdSJfNfXsNqB7IPeGZlFzDKNL4MRgnxREflY+4+sTlJHFvydF6",
+	"mgjLBcoKi4T3gbDA0QzPJViyax+43LbXisi4RVpGjM/jQUgk2Rb+gwInyXpTnCZqaqrKlUH79I40wa/x",
+	"eD7DCalHq3qLJ/yRDIrTKggzERNk7pRJRjRVJsEIXD/wV9anm2D9bSqOynTqN3rV7qzRWqJT87CEA/5A",
+	"SRTKc9R6zSdTzOat93hCPNRyH1z4N3zFQy3rGXC/u386tT9z6RpQBz7evPVQy7ozWu+hNCpz4Y4rHGX+",
+	"/X1MvsdKv+Z7PJetXYVhtlVqZGyWu8T95dwFSHHugdJiE2iQbyeF/vijsACfP0NVZUz80hk+o8rhJuoZ",
+	"utlUl8jR5EYKxbdOthkW02nr/6zkThsytSclzaKwWAWnViLjCxS1klqeR+LnmegWYj/3oh1J7/1Z+BbP",
+	"wgKZw4Yl+ASFKEepT/wSSQUZnBMcjCkjTUEwOJAhKxId5ODA8tBdC/hgqNVqHZaKG4vGVmasG6AvrBDY",
+	"Sx4KuQKwAC4QgxituUOiAz8PENSymD+2yBlMDgOaCjmYpeNIUOBWhTLNgD2zaOlzZawlQQSpG3Q4Kgk6",
+	"ZNFJkhgC+JQNWrFDtCtcy/nEM1fBt168GmHjvE/y/AeKD5xjzqT1FR6RmIVD/mkQUsjyLbcjfuSM1Jx6",
+	"pyyFKYPmUfb6vxEcqfEiOafabQp/yR9W57aZx8o2MofvUTc9rGxGCYZG2Xxc2G3Rg2nyhCFaU9fAWdeb",
+	"PTQR54GIWd1c1o0cpMschTkItBoDSDHKaqRQ1M0IknKtt4I7drDM/XFLlMN3T2EeaAZpIecT0QzKwGtl",
+	"fO16czQjJCxEAFN2WMs9UidrxBKdSz+KKFsjX8w+/JayUleywaJYXBGTNG+iiiZr3kAeBnOCRe6CNHmH",
+	"xFz00D2eNkeCkIwrHEL++kHPFtHAWpvFLeX0kK23Ds2u2lybaACuYtipbMKwp/ct4FLVc2i52GfdHbg2",
+	"D5Stvg14EhbWomR7O6R71XqgnhPBkkjq0pbxcJ0kLxvuXPeJ9Yn4Dn8qW8X1vryZ8WyCszUZ1Dq2ttd4",
+	"5DRcazxl5nni27fZdZkR52MAbmuzm5am2WXFWCqgCpSXo9tNPQBZprZwZG0yLzrAFjTcfBD4iCQqnqIR",
+	"IYceshlnEN+0j5g7Dz3kUtD0j5CRDGxcCIKF1EqnwaBEB1YRhQsG6TCTnZTpKYCV5hgRZl5SegOhWCIm",
+	"NsHn0EM4/DWWSh/37JiS+wWmkoRoQsOmHWdW80hTmO28sol0CWomxHncV5YpKcDyKxSV2qclty8l+oAr",
+	"UKuyYA3++mKZk+bGWpAZXGo+mcbaWDgwrm8UQoJbtgAKABkM1BFOS6g8I2pl1m5JSWwN2arXysnXp2bK",
+	"Uy5pYT0z3CCFV1009kIS0AmOkHlXqeTMQubUyTnAnwY0zDPimokKKf/NQ7OunxWcLEjCvbIT97IgxplP",
+	"OWbVSGeRkOMShpPsdCbgIojmkCazBdiLySCyqWpeA0gwdwKNK3/56XsON1VlWmB9B1VeG8isUijwCBg7",
+	"c4UW5n8gx2zJSmipvS0bGmJZ306q9NILazJUHIN6jUly+S7mucQ7LsyRh9Em9FlGjK5kr9RGhZo2MFEZ",
+	"ury+gpqwbIqjRSiuzsrxGgk9lbV+oOzeuWXkGAsSouHcFtBG1GjBhZK+tEtN2QulBOh518bG5WXop6CH",
+	"TZKxYbXwCEuVNLep4Rd7RxQRJHw9dlgq6+Qd5Ottl9anZW797OUBrQu+xk4NX+O2XDH//dz7yijqHQ/j",
+	"KoJKEhb1zk/gRuMBsWmSCJIp0YHPOCNmA+GKRJJHprqcx3r7SE5fsZXhmvyr/D9mVLdEKcruZVlCX/AQ",
+	"TwdRBsRs0eUAbb3s+az61Saw2nZZi+FUzfACwhQRBua8LAcqpJVjyIK4l71+Ef182YZ/sHdfKTL5ERa6",
+	"kUFFBx0UsND/aLA4snAqRpEqq/3haz9VIgwya5Nd8bL1za1GumzewmYuLEs13ToKuWLTWK0bCVykoaLi",
+	"5H5D1OCl4AnJwu/BMIuRiDrxhBxpbvZsWhK8TvygLAN3kcQrm8akt3oIwB40a8auut0mg6ADSUgee7Dg",
+	"0xK0JOyx7FytyULzpy7pQGSp4MudwoL5gkVoDcUD8kkJjH78DuEhfzSLJflImZ8PL0yKmEXnSH+wlGab",
+	"JrXTkJe50ux4Gx78guMr+aA2fX/8DjxyWoxcoGYHUYliZsFudjCgdXhKNcso5xDMwFUs5QkL2NVG+9Jy",
+	"bqJf0EKA9DJxaFG4YE1Z/OIZRwArJz0LXIzRT7cf3lvM3kXVKNVjlxtr4GOccKnQWeY/rbMzdDBzZUJJ",
+	"GRTUeUloVGc7Z7nMuwALMc+M8qLPhOtECROYcEEgVU+QEUDDHPS63RyMyVSQgEoCGMDJKuWrsKCllDXK",
+	"AT7PwONRzZzRkMw5s3ApQyhaPQCtBCk6ITLxdXgIowkWD/FU/wX+JbvE+BORh9AArTAyA7DSZxkYFfNJ",
+	"F1+0BWxJxKjTbR238zmXzf/zn3bz7Jc/Ol6n+/mg329l/nn4f/5rVbwjfffH2+9rZ3MWaD+xS5M3l5H1",
+	"ezLLJsR/Pbm0X23e3bo5og63um5ot1cSDczCVhvNWetAoKtAuNUoRIwrOrJwT2W/6wOi5ZK7UqYqv8+8",
+	"I6swr0EY2XzEtEytKtFerxsCuwzCMTgbzTI2PrIOYADGJCbvN5vEWCteYrClAZcwxPOSeovvNWObapsw",
+	"jBNUAR6FRCo3DheSc91mM1CfVCKLXl0QY0cnx97ShrO5oRVWa7UPzFZ71Z1W+cjTmrELw7kB3bKwYrlZ",
+	"vTpa0XAxP7T1plWMthd2rmTWZccO9KoSU89GrycOuaNGibZB+dA8iUHKQ9Y5uqj+rTLSRlmIlBpfTyFV",
+	"MnohyLrBlAirctXySK1d85K0ZrmwHm6Q6fr8JfFlWS9a6XqB/VHz3uq6nTVcGcUyzeq8WaLi6WBE6r9Y",
+	"cdvsYoVnjttCUDv/7OxKR+cVCDRLLm7y2fEu0mSOACsPRtbgWCSG13wy0aZYih4oPYPaGBLgceBFIxId",
+	"/EAjgm7nLED9uN3unqDbMRbEQ++5wmKe89ME8FKoCk7eUiqCSiyiNQWQ+dIahtc/TAO5z/nBbfCCzysW",
+	"/B9Jp7ry+WQDNzw2NdhFk2jRKrKftFkUC/CFbgBIG6TW7cCd7Ygt5Jd5eMEmK49pfRBhGXPdLM9nvVQe",
+	"C8EyWII0shWHHVNt98xrxzpgKd48VqRW1IUa5PeU1frSW7izBjN3TLw+HJ2Xq8QueyNoDC8kuieMCL3T",
+	"CVa5l8GJIwhK70GDc822cehUqgTdw9zV2lZclAjjrG61XiByfUFQL7cFti6T2QJ/DRIhUlL5a1fSmAKQ",
+	"J8QQZpzNJzyWZukuzLomC+4a+ZRHZBWZyvWI+laR6U4CrZtlu2RL+XdeR5IkqqSSOStos7FeN4w8q8qR",
+	"ViEinBXPjp24Hdg0UQV2ZKMSlSBj3i/brKwnYBO+vA3T3fTA50XjKpNkI3CIXIpAKbEkr63cNyMeFqPP",
+	"gSoLZf485ggHioTn+UM/jOdEoAPf+Mf9Qy/vL6NKkmiEDnw5l4pMkr5dxLR0dOzXdoTK5PvA6zSBwnOQ",
+	"2JMP7abEUKqvwTQymJUVGEiuwWR6o7P4YXwwYw/50KXJ5HTS0GRz+h7y8ZQOHsi8+At0/iafTK60/dGW",
+	"V9g7Wjlf3To9oBYnug6iouCTNaXCEo1G8bXetWCFNOwuNWASlXT6PNkiRpncIlckoxiVglkDXDUcHknv",
+	"mQTZyhE4vHFRH0H3+JGcZ8JyL2Sfmc7U6MCeNwaw2C6yYM8hqHAGDg2DP4uwAPRsOeazVp9dMZvc4JQh",
+	"zhaUIXTAuNLDi6hU8rDgaP6jQZlUIg5sD+vGLb1nkE6o0NJ22QiS2zKNpdNOuWmvGYvwa32P6ArCEzKF",
+	"AOYsIBfogZApYMDhEeRNrNWzu7LP9eeizMpPtKTeaMyFXqjkriTdA/bZy2KgmyFmNgn2aDYm1hGW6VhV",
+	"roxmprjIquEt3ECSmv4qSxWZRb5ohpS+AvZmNb5yZlQ5HSW3cpUHfTGtKsXIwtOp4I+m3CeTsVEFzBdg",
+	"FpCoqrAnVSQXpF+as7mYzskZWRNGlEzL69LIVJ+1XOpJCGAZKnPGvYT8rWLtJ1P1EWGhtFq1Wyzbjt3q",
+	"bxnP+oSHxDrb81Fge1Fv1ACg4YAjB0TKwZRHNKDE3eLsOn3XQJ+8wb3AzHwm3YBfVtcokWmaiZguaSVJ",
+	"fDT0nd+j7ZS6td2Ngsf3tnvrx5u36ADwJrPOxsPtYHeqvHZeozJVwSYjmAbVU6zG9svQ5OqBsNUnNasq",
+	"On+g/tyynXCCeFupqjd1Q8HqNa6t+leCkzUxYILVe2vz5e0O61trbdCXQdKywyoD0nIjBhytVEzeXhtM",
+	"Ldf/9sBWFOnBIN9e9Q+fEGzrC0Jj1XNpWOrYFoEKMAiJqzYuStd5Nj/qVz60HftaS94VleuBqai1hlBa",
+	"SGdUopxAWPYBy/xXcDUDlRdCaYa+3wMFCpC1W18Aiyu3GFtjbtm9BnimNb0PzwEwVQ9Osrs6m21ZqD/z",
+	"oSVLtiFK2WS1Nzi3J8+SL1E8cIXMDtz8vd08+yX9szX4n+Yvf3S9kzrZK8vp2azQknV/HkvWScwtbFn7",
+	"iusIsxrB63rTy4exf1nIUjMa1YE2i3yjZ/lGkB2imCkaOfA5GwN2VjC0+AupDEyxHhEBKctBuyUKDef2",
+	"HeWICpCgVesNmWjGwmu2i43vNkIt16UZveHXogJL25kXGSFRllRrWmK6lr+pILKPJ5IvwgwdtF0yCAVL",
+	"3yhskqjDCyQJtPJHWCLXcTOnvVUXkcrpYItdqPS2ZoPmCwS3QD/JFiwu3BKOoTfgWbkGHPndcI5rUYoO",
+	"EXC5Bu4dC9cM8ugn1g+gbZcOAxjf1niraw0lYxystSByuuZ6yOnay7HEdEw+75l9zO5Q4VsLUyzuzYpj",
+	"cG1OzZpaS5kkWEr29rZSAVDzwe2YTdUaVHXSyHmRDgqWiYiZPPSQKR32XC9/KF7IWjmFUuucfy1B3LTO",
+	"tTKHmh3ijiC7vrzSuKFxuXNds2Tvc83S66IRlQExFVqRl2+jQePYtiL1CVEmXfOGmrdPiBrzsCYKyTtz",
+	"8yYYK66BS1XXK0Gg+WxQA6Ar19IC/pHkzNvZZF+XjjU/iJW9n+ycNzMF1yOH7TdhIb5h8lCgeAVhIegj",
+	"CS8Q4zMbvAXb4cJWqdiklVGsYkHqt2DLbVmRn9QscrAzX7L+75K1KY8QmikGeEIukD/D9JEI37YLkhCI",
+	"NzUqIy4MepCJBhpEEOiF5AA7tB0FkhAKkiVRKiLhoYdmYxqMta49hga79lEqUUQU4qMREliNTSsFpu2d",
+	"R05Dk7WX9FDIcRnMHgbQtGdkYvRYmHiMHOv/GZPgoeE1uH5lw2uYCS3jRTeWpks6R6RwYzWr/qcpe6uF",
+	"SVTU/O315HSW72uVvXiJrCah1x8vlEDFU6Q46rnaJehYLZP+/W39Y6fdTiuHkkvt1kLdT6E4x1b59HI1",
+	"P72qkp9yIx/Hig9sEK5kbuYHBPm9QGpTLlUT6hNAG5YIK+NrPHDAL5CqC5fUmFBhbb0MwJi+6/ACAa3M",
+	"qCRA7sYraj5nexkWM/YyWe3PAXfsAkxahxqWVZ1bNUJCH25JokhbtQd9vYgRDQChkjNk70I/k6GkivQb",
+	"FVjY+XTt2m2czUNr3g4dg+omLdZTqSLMtnbWPxX8VJlgzmFHFdclt7AlW5N2nC7QiJc/X9u7xiPMTO+5",
+	"NSV7fYdThVukcjQb6RnfJNPZsgVFjm+squr+Wk//WqeyQEq7OGKVZDgPonWpcLt0g/WcM7vzzFSjoTyj",
+	"T3FbZ+LGbqCtCuwCTTRyrVkaOgMn0qcr89BJSfh8sXJv9ZGfGMSfQQCQP/WHlUcKyg0tU0+cdsrcmce8",
+	"WDtml7OKNCs7xgLGlm+DPy56oNm+Re1xtcVQDgjo3ZBex5BvXFj+BfIFUQD5jRR+IBIxDv1gjbTImjEO",
+	"zytxftkHy02VCLNd9Zr5i0u8P7d+u65UXDwf2vJnhr5+AHdsXY9gt8QjaHXLwYTKCVbBuJy4BWUBneKS",
+	"PDyb/V4bb3vN2o3EDbwRMHQybgddWbPp3sphCYtNt+zjgF+3rKeC3qBYEoE0k7I4dhaAydUNIPtwZfbu",
+	"RsqVBZFMG4vAdEp5cW4BKx1UpoIC4VizWkUD10DaEZkeKeTvAq2Aq2IJhvy14MPIQMotgNbc/PAanfWO",
+	"X6GpuQmFPIgnhJWA8m3SEaJ0nZekA0PgpL74zTSwKG2ULZXDu1+kFIe0q4llxAWS8XTKRVVJneNLJegH",
+	"VEUVII+l/VUv0cebq1zWul15ffvqHFPb8dR8NWPTwu6Ukxzw4d2U8G7tx9lAKDxH86lFC8k6GTZ0HZjX",
+	"bWSvb6oHrL3SRedD+RIsmV4CMfDF6GySYFAu16Dhrjp0+UVRjJ+RrrMkbRdxS9qGzd+IwDfdxA0PxFNu",
+	"cWr9dYvWHxQO/xYT+3tZ0umSzVm18M/kesie+21cEJn37Mjm+0sTVRWpPCuV7IBA7qxC9fx6zDM2xNyK",
+	"S+sV/HJaSFmi94rBPSuJAn3thkx3xMY2XfaqJX7OYW2oky5M5R/Ws7tRLG5TSIkCESSv+WXlAMNSjhXS",
+	"NRo62e6XpnKs3NIFz6Pcvm1DAnZSc0yL1aj2emZQXjLhstW6ITikzMKLFtZpTIKHpRBaVUp2+vqyxn+u",
+	"LLdW7z/PDaN08KU9FX42eAPgi5rgOQp5C/nWI+aDi9l3fjsf7jLudWjDECLFrVfZVShykSBlLmvLsAK7",
+	"49Z0Z3wd8eChut5ExGxLs6YcnPL2GnrsGGDP0DPeb4tTbRruyDkLLKaCHQwScbboNuNzcZAbNYV95nSU",
+	"+G/4OkBF+J4MBJ+VvmshcAhQCADJYeEsM8/nzkdu9cvoLLt5l+Gj82ptxcTdRqVssJPjgqUIpmMei/xT",
+	"3aPlz3xeMZ1bVdolnvFZRdWlRcF5IQEAun7uIR+NJHQUCDgLZbnzdYRFHmpH7wjC4wyq2QxHEQr0yAFL",
+	"wL6uZtWMHtvgdws+vDg3KHHX96DfbUlxSWF7iOcrVybECa5Y/p3owL+7evdm8O8P79/4hwuLt7pYj88a",
+	"bhDZ6SwsbykVp6JlAR6JPm5SDv7kGITk01RPvTplFiPoPWmihwAKnLQvwWgCgUXT+ZGGtpTOq40r9ITo",
+	"snUNIPJJDdZqqbpm4GetYrwcPMua8IC/JXCcNbSaFCS0XkTSPpZtaGkRotcizhSdeb3HNI0MCAvleqh7",
+	"XwW432Kh/ZdAAMzj+63GA8xh8OS60eTgAC2RbWqkZ/R8A5tWohNna97XWevCwmTntqy4PW96bFvDopnD",
+	"vBwGjzqkd2IyTBKV10HbOW3Y9EHmUuUhh53qu7xNWSXw2kJaugASSIoO7INLlugqo2U+RUM9rb6RR0pm",
+	"ZdJgwZNs7vSqIV/sqJ/H35IYj5v7WuwrPrhOQWWBVtMl1WRrOBB8Nc7Bf0CDE0ok4rHykCBKUBJmauHt",
+	"XfheEH2TgBINBU+ImCHoUiYQhifnKMCMcYXGJJqiA9/U9vmesXP8CEtlKgOtDQh/D4IISwnNUVwloVbT",
+	"jN55jylL6uGhiIQGSM4I0a+HghBKmPIP9RgyzWMP/OsPt3eo1Wq9hHH5h2g2phGxqVn6TLllc1qtWx4Z",
+	"T4mQJCQOCKtw3pUik6kq0Z7vYE0k1yp0udG2ibqWWaIytB+tfdk1cxPyDNqf0cSoaqHMOuUqOWMmtBGK",
+	"hxGBhjF0QoAGjj998lCve5ZgatrdxrDb0Efmt5jEJFyxPbdvbv559frN4MP14PbnN2+uk03INbgC6D0F",
+	"DcJzuMsRVnonFUcSWsUDPpb+W14gf0rEBDMzI2wa7+CoSIS2RTCaYU2yowyVppSSQzpzy2TaLZsPlDLR",
+	"EWVUjp/G414nC6l49JM+9ckBqwYYglaQehFc1S5moWcK3MwV/Y85rLXi02keFT2n5eKJXK8L8c+O86Sb",
+	"r/czD0eEDtJ+RlZd8ZAT1hdJiygns8sx25eDey9CelsOGQcBIfrY+IJoU8797HtJuV+K8T2cAyu0hKRZ",
+	"CovmrfKaP3PLkjpO4LrVNhZV0LUZ9i579tapOzSfGFZoH9lXU2VPtsPXPYcjnfYZhX8etqq/U+Fc4CNl",
+	"ayxTCtDzyrETPNKLSVVCoJa/GLaS4/OH5Xx2XSD0dSyc5MxlTR0rMcpX9w4asy6VOSCS4SjYzmRUZkWh",
+	"JOpCL4ih/VQw1oKZW99iKbUgsgDgLtsvsSoML/BS4ZjSQYH6NzIH8nwuA+RpjUwwQtK/EyMSPp49x8kX",
+	"MwjOMm/yAMsxkqPhnB8LDUYyPuXCCJ9Vm0xVwR2qlcvgU0XMLJxDwjqXIzrkvQsLdsJiN8mVnUOWeBqL",
+	"1ORqD1Z0mCz0leSMeIVGe9A4JNfJsQ5ckG0euaJt5LIvJYCgM1eqDvBGwDgcAuO6/oEa/WLzvp1yHF1X",
+	"0JC4fZLDkzuRq0F07cc+MvyIKbS/rJeLftw+Ks1FB+8K42oQcDai93FVtcWt5G8pK4kLmVms6VgqddAV",
+	"HRDgSsm8vnTtFRdkJDhTz90UYSFxmnyiUlF2n/opDmzKuTy8SC5amGGnOkwkiR5rNtLKFzAtoJzqN2r6",
+	"l0Z8mqqn5OQs9ldd2cStvEPJnWs50vx48zbFwc0E/k96+bj/iVcO2TJo/vLf/7XKQbhRr4YEandZd4Y7",
+	"/OnrSB0SloQL9esGxsDLgBI48AIHauDaxJYgHbTKwQmO6oETPGMykzB6ymbu0jv86UtmVH9tG1cOowmj",
+	"rFit51HP9MnbQiO7w5+eN2vpK9z3xc0lYrJRPtQWQcTKOulS6nPipRj4BWD8arT2TfQP90wZOPStCU9b",
+	"Dy/cOS83o2FMA1fD41Sq7wgWpbGFIlpRdmK5l+XGt1IDgnW7MTbkl8NjrgusvDauci1A5TvO32E2t7OW",
+	"Nasxu2clGrA+uwNrP5Qqvh8ZjtWYC/p77bLPdqfkQzHLFeuZ9B4c0TBna5ePYCq4JhatwL0xiYM1Z1xW",
+	"f2rbm2udf8oltYZJsel5/pLt0K4vygEfDSgbGGCvYpPStKo17TVeeg36TpuCOpKLtwYRl/kr2YbXpop9",
+	"kFCMV2jrP7CLuviDfguOIj4jFT9CxxrzExnwWOl5CuvnCGPT/ZQMspHg9GoeHUAvtjmE5qvOUssGkuEX",
+	"MC5JLsA8iFlgs0K9xhiLcAB2r5uxHGij21zTJBSSyZQrePCBzAeCxDJHW7a7YOKwcdcfcRRnUjD1Bo/o",
+	"p4EgkgjT7yXitnl4cQoFJAQ3ssEUz+/TluTwVAKttLxVObnHmgoHSSwV1kWvP2ZQID+Q2iAWxU4qdmn0",
+	"mxxbXui1Uhy9c3IsjC+PvJAsd7oF9p4Uj8wi5eUOg0tuydKsY2VwkmYEP5j4iSa/Ip25y/kz53xulA2G",
+	"IttF2GzrwIIOQIeYBCFZz895HZIrWmxjZcGPkqvJQN0F/bb8v4vASfBTllQL/Yuzb7W/lF2DPO/sD848",
+	"hYvGZM1dTvZlRBlVJNmZ5IbsmCBdNvd6SQJB1ODeJKQp/Cn3q/63KDn9acvyhLkkl3LPEzGp2BP4Sd8b",
+	"cWboNNu43KBvD9Lu5inKfUY4ZD6fhUAdjOgnkgXJSodUKk0kvie3cxbsxti1uYYrs75sq976CejJOH8w",
+	"T5blO2wUZxwTLNSQYFUaTnqLpTLtt/gIRXSUNEuccfFABAq5gWGsH1mqC3CwMghWkVQMgQax7r7VC+ok",
+	"m5BGc0wmVp30ZiuF59lQiHvaTidDF8sCIWU64AJ9lJkOLveofppPboIJoa7IaV9U7a0gy0y3Oj2ouMiL",
+	"GDx6hYWIp4qE/jlEVS012hA0OmAcJXQNnj//5uP7we3d5ds3g8sf7t7c+IcXtv/nTNrgtSAGrDSrHJpI",
+	"Yy50ke30pgWByWpLer5lxlbBb56rO/gXbJP0hGAmz+F7c+vkPEZ8i+pvvf9bueVL/es3dshA69AzNi2Y",
+	"qeU8f45eRNUt8Eqm46qB1m7WvmWfo3Wos8J2L6aNLoG70dTxPE5H4EtbeB31898s8v5u+2KV7mp5l9NL",
+	"l8UEqmvRybk+en/6rUtj5NHIRsQKukBiApZWSmyUFp2+s4yy/wnzfGPIomYPx/XUjMrMXfPpt9aAL8Hw",
+	"Ls8Nr7cAy4Fe8p/eQevKwly2XJMP1jlwpQzaVRFZzfhztElWsUbWrwPBgjiyFGVy+RbuvXdoN0ub0WRG",
+	"lMBkTAiWsSATwtQgZlSts12uhrDebjpSzs/cjb3eQu5sl3O7s81Oq1J74Av0xzButEW293E6JaIZYElQ",
+	"RDS/kx4K6b3W5DELUYjlmMgLBIactL3BHVgkiydDIpwZao38Es7p2Ga7edb85Y+2d1bOL79GxIrC8m2q",
+	"atqd30jb/AZ3cGukjYWFX7Koz6OkubO8hZ5mX7EjVe0vQCaFNYR84SAWVM1v9a6Ydbic0r+T+WWs3/JH",
+	"Ywgxzx8cB7BpTg1vMSnKgW4e+Phh0Gq1/EMkk+Yc5jUmh8hCLhLxSERT8ab5y+JeQn4U0AjocSbimox8",
+	"rBRIUROJrRjjTz/fLY4P/fTzHRoJPkGmPublY+cljtX4JQzJRwd/u+0en0AxDdwFVWhJ3hyi4KlVc9Ni",
+	"PiQCHdzoB16+0f+NHilGP/3899vDGqP/DEJlxA2sJlPY4DNaS6HhCrn/x0JWtAJAEjBb3rh2temK4InB",
+	"08xHuKPIS9vgA2EOaRShy0BwRiV6Pdd0eC24IoFCryMeh2iIg4d4qolZkEBFc/1UnyVt2ikRza6rwJOt",
+	"Puuz15xpGqacyfM+a6Kfbj+8t4VOkuEHMtCnxEcjSqJQXqCYPTA+S0uUzHWAvRBEkyIJ0UGv3T5s6Zdd",
+	"sWmskIgjIk1fNb0VN28uv3/35vAcKfJJmU+9//gWBWMscGDOonWho493PzRPERd9hlDEGYELnRMkYyH4",
+	"PVYE7tU0ycO5B83ePfRbrI8rF2hMcEiEh6hEvXZbv8OH1xoFylZ1mQHANADpFPku+GZEpX+BsFkU/Q24",
+	"W78JoySsCCeFC6S5m03719N0AKz288if4Ei/koSDXyVnvn7LQfpdifw0UPlA5r4HFU8Ugrb61f7hBcIM",
+	"0dAkCmoikvodjKsxOLslRJL9ftxuHwVwDf7MRBp8dOAvhL58D7VaLXg5TMz0TMqBJ8x4DKOcTGNF0JDM",
+	"OQvRWeY/rbMz+31Y5WKUGtZQM3bXwLTbbreb7U6z3UkOabeTXmKIwtRgPguBXr+F3uBgbFbAlrPoVcQK",
+	"ATw8UB6AyRq6TKBx/Yz+/NKitf437IVDMLEQuDY6j1no6WFoFpcSjmcL/uR/fvEd/CugoJSMQgtYCXDq",
+	"yIfsBR8ddFotzeCRBbNHx+1DA5fCEJ/i32LwkQnJhe+Z04tsdgDy/+iDCO03ztF/Wq3WLx7qm8p+84C+",
+	"3m+0Wq1+47N/gfzMT77eHpN2rV/IWVpENcX3BAYLCpmeDXBVX6IxZzwWyL9Kw9fNv5O5f27SyvHEkH7S",
+	"cl9f0W+HgyLINMJzmSs3klPOJLmwq22CxuZu09HW0U95vNy/yBTeWaR2qY//KKL3Y+Xe0T5beIdlVhAC",
+	"hnv9Fvo7mRvyeCBThbo9BIgoaJpIL1gTo49IhINA3+a75rp+OmtBJI9FQJBv1WGgdqlwlDT41QPSQ+t0",
+	"k5uSbAsfvnOZSTqx3PfS5rMA0Z0jIyaROd0//XxnzraPDqoFIey0WCn+QFAu/ZxVB+wnW/q9gLzMI2LT",
+	"lid4DstmqNjVB+nljajUMoEyCIj4n5rwlOF+vgW+9tGEYCYX9YgkE7vV11ZGRAPCJElzABtaCxSUKCyg",
+	"0F9EVjTL85cvM0L3pXsyxXluODF6GSs+MeNNJPLl9VXGvDlvtFudVhuKL6aE4SltnDeOWu3WkdH6xqBr",
+	"vRwTHKnx7/rve1LW4wxOsdTML0PINmnIzD2pw5MtdMfjYAxtGAx/J5EENTNZ3quwcd74kai/wXdNlRAc",
+	"MBhOt912WontuJblfr/asFqCpfVHEmps8AeIPIJuv0rzt98GRagEyMbOTfOeiD6SVk5PbZz/5xevIePJ",
+	"RO/eeeMtfSSAH+Y1FL6XUNYxhVwrSzRQrBEPIxo0ftEvegn4X3UX3NaaaAY61Io/1YttC4eBAWv6nNB7",
+	"s7iGN5g8KOVBXUbSBKJ0F1L4s203IkVLc2M1m6JtAje6dJvcrhkstNoblw63ZO/0j3NTsyxg17zGcfto",
+	"B7PI1GoXp2MVy9yc4rR8Zkcze89N2evchFlHRr9CZrBI4jmajefLyTS70TXpVLPlKW1qTlZNrOGEAgsk",
+	"1t58IPMLqBA2cBmSQCm/RFr71m9qoVtIkzGUaosqiYoFIyEaE1FCplodMSZhUu9ItMJd6ShIb3n5Vqsv",
+	"4ChYceNrUDgan3/Z9hwYF8R/8h7BRrfdPWl2Os3u8V2nfd7W//fvhvEANtrDV7iHO6TZHR13mr2gd9Q8",
+	"C9ukeTzsjF6N2sEZ7nRS++sdpswE2KEyCfKdjLuggR8GRw+/nX167E5cWOzc4vTpeWUUq8Z5g8x/al/9",
+	"yum7Xy/n72n707vb9vz9P//x6d33fAb//wOnb1//NIV7frw6+tftT2f1ydnsF/h1Suj5EtQ3xEeJqITT",
+	"2jNrXfbeZE9efodDl5AMj3RWP5LNsjUPHa1+6AcuhjQMCTN8pMbIrpjpgmE7QnzOSwmpkslmjqAeWOEM",
+	"FoEVfwHsKVly+IwvUiIMCu0ylwaScTCGJrEJ4WhZPSZ9ZrLWrE4Kxc9uRlBTf2EVVJvSMcZy7DrPGqCH",
+	"oX7HWB9vUxaNLt3hfyFNCxSZg5bEyv1+kbYlmuB5n5kDk5lNykaGc2ez+Gmk2zfqVZ5ZmDUx5Lc2t8iY",
+	"DPpxwwyA1r7j4Xw9PlBxXNc8Qdbd/Dnvk3Sx9Dyj6qwp6r4m/uSyJ/N3DX76dPqP6b+74u748edX88tO",
+	"8Obo/m8nD+/O2HVPfjydbbacYZXm90DmFi5Hiyx7MgxxcxaQr5xJ9dpnq594zdkoosb73uvU+EShXT08",
+	"1+3Wmc9CYcFOOOlryyUSd++63LSg2rz8g4afDW+NiKoofNAcSSo+Nblx0KTONGVroRvyyM0VJPSfJHRc",
+	"DyPGm3y6qNDAIymPKhzjXlkGD7z4q6e/3uon3nP1A6QP74IWzLpsQQvrCwgT98m7LCAaXCqhb0Cz1aQg",
+	"x1yopjYnQwSOfvTTz3ctZDq+IYfdYcw3HjPAxyGiz4KIQggjDIW2SaFBIBEIfPXGAWd+OUdcy3tCwTsF",
+	"XjttK/SZ9cLZkAJOXwWeqzPrtrkhSsyblyNFhO9l7HxB78eqzxKoHniN84G5NxkEKYtCIVvoHWYG4SgW",
+	"0KgQcUb6zAwZXgCmwkxr+6BjIBnxGbDcZB1CPtOqhOmHzzibT3gs+yzpmqUQjiRPut9rzUMa929+wV5I",
+	"sxZ9duDfYEXAHmj+v771sksAPoNNLJzvmUH+kYB+9EJmlsAl0ZlcfFmthNzZaoqNVQgXkAG6LURj0iSr",
+	"RsCFIIFqjrmQpDmEeN68KRWermOA5kr9aukbaxpG+WJLbX+Mhz8G9AP96erj71ed9/RKXrGb4+D11cnV",
+	"w/R///n6p7MWmf/0e/jzFf1Arz5dsXYr6EZsOPmhHf7vTwX8hqIK0zm2Kky2HPOs3c5XVrqCyvVWqdyk",
+	"YWSGzBxToAJLZfqtKfUZm7TiQ/aJl8ntzoLNvOBGEwazHXNrvSR9ovAiSdQaL9F3w9y/mBDaWEOpoQoV",
+	"Cj23kUgVTpc3nywGZMquU06qDRyWo5jl0qvom7GlkU2HmV/qn3kDThkRM8+6EWk0N/1jKQuiOATEOS0B",
+	"HMZfSMNyD4ytwL7RX/uGvDBQUppwh26z3cnn/WR/udN2j+MbaU2R3lMwhLrBUdgjx6PmCX41bPaC07B5",
+	"RtqjZgd3h0dBLzwmJ6Mssv55p9t2mIINHEXFMhTL2c+1iDnv4qNhLzgOmyfk1ajZw6fD5lnQDpsd0h0d",
+	"4d7wODiBIrMHOp1qntzLeByzVRSKKwPZ7cBxG53To1631WlnKmQb542Pt983PoMyU4/zpfu/2qujSfIv",
+	"4dHJtIrIenXs5VL1s9qdo1fYgtBRicKYWEgHH2jYRweAe280ExMUTREZTY1on4V4fniOXKNoQRiZ4ci8",
+	"TB9zypB/9f6fH65evxl8f/mv28F3b374cPNm8P3HNz50yLDB27QH9YQzNZYuAq55CJZNPjLX0QGUB0Ln",
+	"biLRVHCD7Dic95mpD7UvtWW9yJb1Gi3QMCNIKD00GTkpbhHgYmLVZwGXyvyY5H+g92nugF5pEiI1owE5",
+	"B7w+SDaZEuHw/Tytugk1d6oz5aF+kLARFwGMNRdg8ZDkYMpNgUVAFocgtggOQHcJC2U+euySrGQLpcGb",
+	"7gWacgusKmJ23mcGORoU1nvBZwgbz3gwjtmD/mUyocqzPUj0h2ZjLtPSQEpCyC+YYKFtzFzZVrK3xbqs",
+	"auU0Pc7P6iUrZc8ZjrkBe1rHZdbdwWi/lDB5OlHSzoiSpEZvUY60W+1SGbL+FlX530BPMSPY+9q+Al/b",
+	"rWZ7+Y5ItaVciZaauNpKVdUrJZEhQ8+ySQ8BEQJLTNwJwHlNwassDWnnONuWJutuznuuknzxkV7n341i",
+	"5XjJXalD/ivUQ8WSFYHp7UBX3Smf2ftSC2f9R7LpSd/GiZpofPUzDNwj2TQDm2GgLyWAmFRJEo3KjdnX",
+	"yWef3JT1SvEzMwidIxN1TRqMwLJKyOOmzEhkSBOz8bVMpW/2QKzsZFk6jKRDl8m8zgzrgHE3pEObhiRi",
+	"UjUo83huQIs9QlYshAs/G05R9aUE7KEeL3Ab7SAmVo7CKvbaQgCfzUGAJWlSJgkzcFaVG+PKatOBrSiw",
+	"3aWXw3i7NQNFf6P3Y3SrBCHKQ285C02pk2aw5qB/Vy7EFoK/piGOwS/LMenjdoUquHAlKYVvUPU/el5c",
+	"8pabgJVmJ+Ercjo6a4P4avaCIy3NeqPmMT4ZvgpOQy3a0lV+bV6C3qqwkS97b/RGnaAbHhF4stkLXoXN",
+	"U3I2arZxZ+hEpn5mDA3wGv/d66FuG706652gdhvmkwipBNwoW7dWtU5JwmVnDXeKI8zVzpSENv8SHpUg",
+	"w5md+EmvLY/nedk+TDZJd4m/5dJlnwQ2j6bAlDVrRFy4BjqZxBMPIPCMY4HlJZF7l5VIkGSD3KlAVLr3",
+	"DrEkfZb8cGBdKFgQk3R8kUTZXIVEObqdf9jqM/gGnFYb+aMSTTgjtgsjVskIPOsxcrBoF4Bd3mcmk5lx",
+	"83wLvdHH1gzH9Hi3LpUo0iKq1z5LITEGcMQHCj8Q5h9Wexxe53pkPZe/YQNGuTYTXMrzyvlYFU9am588",
+	"YcLQXsh8HUJmXZKosoKyXZ0zgco3d3hlYBHu+bKRwL2LZmk6FMqIvvXlZiosi3bZcp/NtfXJm6ZMpm84",
+	"n7FUknqLFpmWbPO0OKTPoPyp10JXJiIpkW+ZwhBHmAVE2tItK+Fy3RnHPApln4GEhnI2KmWsRVRi2dhS",
+	"Z6/YyBHE4hBCLlQden0GAgzx0QhkNyOfVOLXz2TP2PfPxliBIM10EioTfT8SlZF7W3qjnpD/uqUGeWz/",
+	"kWPHJ62TV6XM2CyIQ36pyx+tKeQoEGyhvSjYi4I/lzdtK55cZcus72uDcr9gXFJAYFLY0mpkie7pI4Ek",
+	"/oTFQpGkSWNxhTwWNKDPQqK0neAhxpUJZmatEC6sM0dbDEfIh09ksbLBXPgZrKukRNUzKYHQiQ0rV4ta",
+	"xltNlevmZsUIPridPVHJs14dbxsucxOz4CJPkpK31+j/VGzcfnbPzgvsfANToIZKfy2gmwfg/Zg87m/W",
+	"ijA85kkkljUo4EA3HbJ5dbjnHaYRSm5DBz9yAFx56S4deqbslYQmKiHxIwlN5g/Ii5Cb4nOt50uiRZAB",
+	"3MAsAYExiBfOrVbEX89gJESUmRprE25uIRuLcr1mF+NK4Da7Syb5DeVJDkH0Nb4nWKA//mg5TtN6jyfk",
+	"82cPzXmcpFTpG2yrQPs7FPm57oOtmoICuO8ZPiKd4Pi4+SrUbJycjpq4M2w3XRz7FT4dpmz8NgGx13tM",
+	"A9P10IBJnTf+pcdosISSoWYH9pT+/NzOr3bqm+BSQud/Cdd+Yc5ZFoMVjvi6+ZJfM6uo8IHnqORZHeE7",
+	"Pu+7OZ+bnbYndHnvueI26mqe2it0VkZmBc6w90f/GfzR+T2tzezL1cWVRbo3ZMIfrScj/+UL08UdShQp",
+	"Q7HB0IEIJmWDWBJ/kVl/D1/Zklnn3AurKnzNF/90Fb5f0vDamnTNHmxOul65RfOBkRIGtxAmKFLbdnr9",
+	"XnA9ueD6iwit5/Gcb3wEv4R73EJBrvJZo4Nep5virx22KjzYu5QzX4M1sNkxe0I3954ZPjkzdJ7nPVPc",
+	"+5+38T9vZzWkFS91iwnsE9kMTgVll9SmegBqGUQ2s7Wp9iaXy2mLULnJ28wlvJgk0LeUESjxtDC5JlXF",
+	"QvND7gxnyd2lnuUrN7VnKlhIUmGeJE3fzm5Fln4yhnTBYSjZcFfZYLLN3ravmagaRVrAoVDApfoyFRzJ",
+	"aCwWODgiXU2JS0yq2iTz87oD2WHZgkFch47ANSpNvdLMpM5p66hXHlWuUam3EHnOdQasG2UOYzIwLUCS",
+	"73SOnRrwaniCj4Ne2Dwi3VGzhzvD5llwGjZfkZPRMe4Nj4Iu9LrU7Kb4lmw99JRLZZsn612WmSXML0i7",
+	"KlergDdgtIlOu41+/A4dQEV/ND/0kNMdOseauN2/jtrQ00LZdnIm1j0I8Vw2zjsn0IxVDigbmBr7xvlR",
+	"+3M6dEAGME13zO8DAj/kXm5/gXLCzG+wkqabPGguaUNmfRNAByZ0fN5ok86oi4/0Zh2HzR45GTVP8dmw",
+	"2Q46YZccjXr4eGjbMdMQhMgx6YVHQXfY7OD2WbM3OiXN0/BV0DwZHuPe6Ih0w06g5U7MqDIdvIvLXZ7o",
+	"8YvXMF1XtOB5/e5NEybUbrfbvS6wcej1bWtE114VoIwM5rClDBkPS6oqj1udk1KK0MuweP9Rq3NadXs1",
+	"3VU+ZWCUa43HcqZ/Xt41vIawZ6GT7FfjvN5u6bUvKy6t4hQlqvMCp3AdsGEULjWkeTw6aTd7+NWweRqc",
+	"hU1HfZr4Ng0lWmG4OoiYwE78FaKHNFWA6pSl1s1LcK9dnuf8s8MEBcaLDojt5GHadSeC1rMAIx5yHMoz",
+	"2CigM44B5A7NsHRNScJDD8GRstBQhiGUugctUWyfRLwXuXuRuxe5e5H7FxC5awrcKt+WFRF7Z9YuPfzM",
+	"Leuu5Pk2KBQ5JeBlyiX+2DCcUIEFHHARusJcQQICYMAOuzZdkXNTliwtROTcS51TfTayZUypP6bSUeWg",
+	"+CmOnG7RZxHBLk7u/E+GkTkHgpX3F2hiAN+waUBjLwMEGSRD8Uci7Ft94z6jYfLKNMJuO1piqJrG6JHT",
+	"0MAB537Xl31TK23faSIpkigVQYcDB2nHRQidBaCTVp+5D+LpVCQJAHAP4gzhWPGm+UlratMIM3mRJoDZ",
+	"t/cZdkh5KM0isBLuhQHPc+mx8yAiCMoRFvqLmdY8JnBRXQVtec21meWWKWCus/+WNdEl+kwl254QNdaq",
+	"RmOI2cNACczkyNa2jYi+V4uPu5v/Bcnb6baPmiB7a/NiuzBPmNPl+M5eGd4rw3tleEfK8F4V/tpVYbvd",
+	"azP8ciZ2dNc+K0S7T8nZqK2Zix5bE/DpTvHJsOnYlOZgma7g67CmSqGjyW7pyAQoXZvD3K2QauuKtRs7",
+	"nMrWg1b5MSHGVEUz/Xmp2ucHfovRbbProCM7rW9dk2e53/Kl1p93bK5AdBFKIXKavbYSeKwSZ6UFA3Kn",
+	"mnEFyrxeQT+b+wS6PWAzyzH0ZWZcIfKJSmjPbiwYDw1jlSDR2/AqlYjPSGgyeC06M1gRgkQES2sBGSNF",
+	"X9eKPnAIrSBwhg4y/lnrnjXuVm3A4HuHUG3sKuiCBjN5YQK6c9sELdPREEf6R9sFGCakMAvlYXJoAToi",
+	"A6SYoEwYW8+kiRGkiJiAqcGgGzAXAfGcEcbIzHbsb6HXKeyF2wTF+YNeGMhGg6ygFrrjKILUOYtxzUcj",
+	"D4kC5Zn3G3aK/Bmmj0T4SNufBJfg/v+T0zB1PO8s/3nvst5r6Xst/Rm0dBATey39z+6wBvG491p/u5Uo",
+	"Wu5u4yJPtMQJqQ5pj3mCqkWYojiSaEgirtUnbhUR6HPm1BqnAGX6dOjrcwCJTDq8lgav320ft17WC82K",
+	"D23Xpclt35MJNwX7Jb1Gk7TqEwf+0Rse42YvOAmbp9ogPMPtofmlpyW3frUV9XUeqG8WCsoCOsVRJTAT",
+	"9O9tbXyytiZFPQj9Sk0igQEXgSGt12lxeQ4G+OvXSNqF+4vw30nY40VpCm5pUu0H8+FnSqk1036ahFqY",
+	"2Yp02lzurDZpYDy7TqL9sg3VN9LLRxA6McLe6rdaalKpuD4D/wE1Fpqm2x5sXmPZGBTXdxIWmn576dPu",
+	"VMC/Bynjtbyrrk+q7Nsd13hC8Enm63YwNjoW5kYj51KRSb33JS9wsxP8kWqtpTjFVS/tZgeZfYl9cdod",
+	"4rNrlKMVOdDjTkevSLMXngTNM+C9VpFrD8+wPsIRZoN1ym5S86C7mXEgiYqngxEh9azS0g4YUpGp4TnO",
+	"Zmq0e8en+ORs1CTtsN3sjUbdJj7uDZtHx72wfXbaI91TbRiEnJFBxSrbjhtk2jhvKMIwU4PAdb5e30RZ",
+	"XlnkNlVTsGMVBmyr6eg90XB7a2RBAgdbnQPpmNZfIAOSO2nlBK+98DSg6FY6YTZHtpWbPmEuJ6G0C4d5",
+	"JIFFb+rTPYzMgyabIQEQTPtM9NpHfebD6QVkwEdMIzyMyEDxgX1R3pF4acdmhuI+/kL2WSr0pQnwJ7+B",
+	"185D2IAUEmZb1rXQj/SR9JmfERs+gtcyMsvKRgt0aNyY0PMNoGUkwhLhPkv73TvlpNvupugwcK06JwBI",
+	"/VnRYHYoNtfmw5WMYz1W8YRt3/aKx17x2Cse37bisRYvqbLGgY97Wp4FphR8D1P07YRk9VPdWov+I1Zk",
+	"hucVyEZW/VhfD6vwe9SsPLFSAR0YHwiEOMHv6KHZmIOXbjYmLA1DZrkcguOO9NE1Kgx8Ok2ktDXII4RR",
+	"wiSslhVgIajNibwnjJgOv66NuYc4C8oBbZxWs531v5e9e9m7l7172WttqH00a6c1GBtKsp0XYGQk4UvL",
+	"dnacznSJLHu0Ym1IAg5gr5bJgdjUcjYnNn/lQ0SlbUntsozA/M+lGEEKFLwXfBj2S/5S7KdL8+ENbf+d",
+	"Jdfs5etevu7l616+7uXrN5stYiXJmvK8zAp9GWAWkOiJRa+TtC4pFwuCzIejjBy2ecfGPE2qHR85DUlY",
+	"Q+JeoMwtYywHLpHON2DwpgpzhmVSiXno+jt4uXQXZ04nwQXbGzY5LwWPPkxkL9X3Un0v1fdSfS/V91J9",
+	"UyB9ECS7NtJLZL4g0OBtt1gHMZOLTmjwL49giZwqcI8pu0BUIUFkrO3x2ZgIA6xpbxQxQ1Lx6dTqBhP8",
+	"YNq2QAdZNdMaRFEdMI8ut79v9LT3cnovp/dyei+n93J6L6c3Lu5VYl6Qa2ta4FZmr5EBb5/I1aUSYjoT",
+	"2jbr5RnvrmH7c+W8u6k+Tda7nV2S975DpGK9A4O0DKSmXKsj311liy3t+R/GhRrPKAuLHW9rNqq1S/fe",
+	"vQb9jUtl5NHajWq7tqgt5GIQ8XvYomR8GWYIN1i2bOTN6IR0cW/Y7GTAIM6GzVfBSXhMeqMjAwaRsNHu",
+	"GpnBdpdX5wY7YvtLZAdP05PteE9yaVW1WJUaf6u4sKkfWXcYVS5txF3VBwMdzMYcBZihiN8jqHPvM84C",
+	"YlJSMJMzffCTxFjbGtzP6kx+C11CPfu90MIA/cqHfQYl8uYk5cbyQiJDcq6i3tAhOniggKYKN3koZiER",
+	"8BZ0e50846XZuVQRU4iPbq+h2/kUS81KD5PJmhf3Gaycybe5J0pmPvpCmixp4CRIn+gWuuZRlB3vOaKq",
+	"z1zg0Tdn0PcQF8h3FotpLGMPFNF7bWHR7NzgEPYZlUlry/zczbYYeyh7bgcKPxAG/dYrkpCvE8Px+dKQ",
+	"DWVmqv0YF7iUIaZMDiPgdDBuk5Ok+Vsz4uy+KUkgiGrqH6ZjgSXkndXht0t46ApuuC4Xe8K05T+ZzCrY",
+	"VvW63ayUXGvXXrtzUongY9nOkADkoBv0Pl/0L5Avqh+pMTnbX+ojS4pdqppopt68WjJ9waJYnlt6mchv",
+	"QXCYsx60COklxT7gRztsoSsWRHFIZJ/5AaDSDCzUivTPk2Jyi1XjXj3mUShTYXt7DSDpfWahEgBRhMwN",
+	"xo+W/K4TjgHNsb1UPDQSfIJwgquOglh5fYZRyGfsXuCQmLIdRcQEBdC3DbDVHwhDfDSCNwIuTxJJhBeq",
+	"sVZS3FBmY6y0fZXF/ywTmD8SlUrLLbFtno5HF3bIdHkvQcbptY7LXSQANSMAMhN8UMNTrNX3ptbfmz18",
+	"NGyeBl09tPboDJ8OX5mh2fpfu6bGCNubOGDi7FbE7L1FO+04uSarLZhPX6DrZCuv0ftgahlWZzj3kIwM",
+	"ZDMBlqbNARwE+pQboDXZQrdE6XOCfHNMfKR4wQAD2OQ+SwySREK4iI598698aOHMDqhCI8qoHEP4BiuE",
+	"WZ8RLCJqnkNDco/Z4UUqSpztZ0dv+uv3mW/76g/MzwPzs99CP9dpt1nGqU1fuY1Nm1201izXX9flBU/Y",
+	"HXPv2vpG+L7rsbnn//vmmhs119yJNfESqvmrbQqLFVAKAaCtAFD/E3jMJE7tIeeg6zOI43kFV582A9DB",
+	"7bVtqBQRKZNHUEglCLqk+q3PkiL/QvfOKZ6jA3jZNIqL/sQJFg/x9NCDBp19Bk5I01mha6o+JRrjaITw",
+	"DM+NBfE7EdwrYmQ5MB308eZtmVjKRGKuYTWfPBqzu0iI3bnBhIckArFGLNyk24TBlIgA3troasvCLGr2",
+	"6rFeEQO/aoK2+sfB/bAQde50S+2StcPiBlzCyI4cnKX+TVBnHAXWB56M4LQqeExYuFawWd9fHlo/rnqk",
+	"PIHDpLjEAlJ0K/AX0u6iteWq4g9EH97pq78F3Yd/nM3+3fv0z87w/enk7ZG8OVH/asdXx/yN3g74NnCF",
+	"FPPiJR+NNLGtfPxzJsNgsLDcvco0g+laqy2n6y026OKCBpqqE6l9BO+pQ6Tlr1xX6Gs+sDqilecxwFT/",
+	"bJDgu4mGwUKBzEkj5BM8R5JE0Rcz8arF58s/LBP7/NJS3mYJeAtB9js7b60cJty7Lp8EHXiKIZjiehVb",
+	"Xlu0OtZEgJvGpQ2RrEjNWLoqwTx8IQ38JJ8xg9f9QMjU9vfRNqQ8NzE9g1YkiZLIL0ogHx20W61Ou314",
+	"kfNJ6rv7zM8LpuTmdhr44zNmOh0VmYDfZwd8QpXWxycEs1QX8SB8qJWGseDxvSnedwOzGYygZLT67NJM",
+	"OykpANsYZg0NlI6QD78bYKQo4jMS+gYAyQzJqkqIERJqSh9jEaLfYq6wNuPdGUAHxrrOz8Pupxzohwbw",
+	"kH+4YGqjA1Cm/AJ/9A8rbHB0V64FyT6TYz6z+OizFIIJXLyAIVCiJ92SrJp0bU/Ks5jxu1ViNpEObvpP",
+	"4QPYK3V7pW6v1K1S6jY4tJU+fM2XsSxIJdsmgvHZ3rljnTt/MV/NbTYWoVV8Q8KmdEITzSbKq9NDlztu",
+	"FnJMI8wu0oRN/UO5V0crAhXZpl/GuVGRagqDe5o80wizFeDKdmlG5utTwcM4UOhe8HhaNQh70wBuej6Y",
+	"ZRwrPkhAOEY4kqSet38d6V0luK2cswTmbI2FlTlvvArOwjbpjJppVcMpORk19fvPgnbYId1RI33StIUY",
+	"npJu0Ok0X4UQwT4ZasEZNNN2DCck84xeYvPgUXgy6uDjbvM06JBmb/iKNM/w0ajZHXaCdnhGTkevcn02",
+	"QoFHqn6O0jYtI9ZwNNTyMHwLPoUdJcxa5uTYaYAVjvj9xsmyl2DYgGCn2hgDImihK5Uef01RXvIv6Pmf",
+	"ZQxoEkuF9EmHHrXBGMKr0G0XtF24MBgKblI5qxI5jZR4vizOP+XZXv+YrnUwn7Df7Z6ff0v8fB2iqTIu",
+	"HB/aZ5x+w00j0xzQvNa/TEzlVf0k+TMkEVGkzAFr2p2bbxhHHuMJLkssSdrecRBLkoNXEURRQUzzRWgf",
+	"WCKQvocPbyaQqmuse4szMR8K9+1Rn7EQ0uzBugTrlVujHxhZzwA1CcvLCv5/JMpS4pb5Unt5+heTp39q",
+	"WfpM2bb1ecSXz7SFoJc1v7KVdveYssNWmjw7waY9cJ8NCZJEQTatkYuhjw4YB03MVICb9FcDWkIi+QWS",
+	"XreXuttmvNqlWM8SespM1z3n3pZzuy1dzrt30g61uxPenSTN7nn4PmN2/YzZrWyvlxMexhFpSlN1UR17",
+	"0YR6GQjOqFZzzc1pyMfkrgQRJUwhU9KspQeDUjVBVCwYCdGBb+4YmDsGkigfSTwHSC1ILOEMpA6EeMPD",
+	"FtIKs2+GOHBfhVQTeDStJrEdXomq1KnfwUtu3TS3zkYA3jmIuLlF8zeLbtU8I23bHB1qz45Ib+R+a3gN",
+	"uwKGsw1PR2f4lDSPg05oekCfha9wszs8CTqkPerhTid9JF00x5lDrHBANJGY0HxjrNRUnr98SeJuM4h4",
+	"HLaw2TLbhZaEtvV4Yxo8QFh5xsWDpmuDx0UGSgAylhU8EF+n7H4A+ANmhSYTsxjT2WCIJYE3aN5LOZON",
+	"8+PPXoOykEwJC81Kappz4WxI4YFQdqetOTZfuNquzVELG1rBWx3R7FMQK3XcFxKZE5Ys1hqW8Wa6blmq",
+	"3S1+tHruApvBI0UEUgQKafQtE6PoyiyuxLnJqc/2ioZYhaZPG6GwlTKZWwZWs/UPTS6/PSB9hpkp9Y2n",
+	"yJ1x87ohQXAqAOFXv9Q+ku8M6Ht95rsHiz+hiCYzQfB5/d8xkSapT3LzJQhx95k7g4ABYr+ZP5eF9x+2",
+	"0D/0iZLnNt2uz0y+nUvBk3ykgNOal6XJdWnCnb7FJdxdQLFczCI6oVpNgcfNGw+anUOLdqjnArl9+sXJ",
+	"zRcoN3w7EgncejbmEUEsngxNk8WFidlB6dlRpsg9EZD9NybMpFXaMr8AM8ZhYwTBwZiECfKipiH8qHfq",
+	"uJ1uf8zgPrtWfZYXSr5+aiaoIk1tzFygiOBH8CHyGKynB0KmpvoahJSer35Jnhf7WaPMiqnEttI/YQCS",
+	"hkkzPKHs3kwJTLzDcwSM3DqNCq+G9YDf/Qu4z9ymOMJ9FnE+hQp1HIaCSKkHLWlIXBCPcnbo2eQJdwt0",
+	"buJS9ZkgkkdwCjkymIvlX3d5nudoKugjVsRD7sNen0WUPTQ17UceEkQS8ajpwD5j0WP++eb99x9uBpdv",
+	"3374eXB9c/XPy7s3/58Wav6h12eM51q+axNXLY4kObot9AYmFHDGSGDOr+Lg9i1YxqYKRpCQChIomCdm",
+	"JqVVrwCQJeOqz0bcDLcq47NcodjQGH02XQJQaOyfX6k28UWUhyumJdKTJK3u1cRvSk1E2Bkf6EBzKuD5",
+	"8Lte1MM/XfDmL9IX8XYXyu6i7cy4oiN7+ldb0FpxcS0jbPzSKEIylnAODHi0ImJCGVYkTGs2J5hGWh9m",
+	"6sKYxNkvb2kYv8+8amfmsZmS1KML8Vw2zl952WuKTKYRVtbr1h0a/2TzZPSqXV3N7xYmfelRO381/1rn",
+	"9Gy+ap92mr3hWdA8Ddukmb70Fanv9y1dpr3RuYXRmaXh5zU9c1Veyeahu5S0kO3EBoZoSsiubClLhObs",
+	"DdKbtAVlG6Ja+rT23ScKOIj2DZZ0ARteL3g5EOLtikO7aTzkL3Red6zi7VldXnHa60hfT43GLhjtotoD",
+	"0eJmLKJqXecDI+jjzdsqHI0JDonpcZUUgCbNLg04h+sVDQEEnD4LecthSMILBMVjLsZgQtItdJ1NxVFj",
+	"LrMoy/mcnOp6EIDB/6jnt7OKhfKaOVf/9tvRv9XZ4/+2h+87k7+/mr7typvT2b96wfcno78d/3rZXlH/",
+	"tvLxNVLw3dyr0vCTTgBQMrvXcMrS9pOTly7Ul0okWTytmeL9ysCeK+GSRBkH3fXHO2tpuALFRdsCV9sU",
+	"aRn0U9X8BvMgsuWzFeWo6xRurtNSBMAimebXg7SXiXG0wEaQcBCMtRDQo1uv9CVXPl25S/szt8yqmCak",
+	"98x2hNstdBNHxMY3EojZgIfk8BxhhSKCpYnGAEn32YFvaNsFY0IDZEBAlqZy8MAPY3N2yCC5Ct5zQ8Ag",
+	"9hEj9xjk6YHv/hyY330Lea/QhEuF1IyjkAR0gqM+s7M48M2tA8X5YCpIQCXxD12L6SGWBLnDAcO2fw8m",
+	"VE4gH+zwAtkjgeyRMLEKzpA/5VLpszyY4vm9r58vnB43f3MDRKEcpoQFzYJ3wZLm41x2gAU/DzqohS5R",
+	"bXNlmdqmnv5viZ9tzrq+GPLDX1gK7A2ur9fgWlcGOaXNxGibkGhZbVtd4+ABa16qWR9l+rPmwQsktS2E",
+	"I6TwJyI9xwFtcAdxgRhnxPUQNsWdzl4SBIOveVJhFplP/GiG9kzl8mZhihXrq2rVn61Kfddpu2Y7AT8W",
+	"NjSdqsuYeT0fEoGuBVckUBsm4Cr8aUBDoE/Xea/Zw8fDZi84CZun5NWoeYbbQ4Pv0htpkq5XI7FJPXiG",
+	"6mrUhWcLlf8iBeK5Ke+wUnxrJlNV+Z3Z0WetAP9KD9NGR+MJK7P3PKych22yTUtroYvoK/ui6G++KDq7",
+	"pdvpgrXLpG0/6/S7F+A6kIpGkbaLY1vVlSmYriyJ3opT70ujv9nS6I3IdlmNdJG1LbqM86T29P3K9xJr",
+	"O4n115BWz+TH3uD8ffn64wubyL2i9hcd9DrdpZAHthJ4d8JmO0SoG6L/WKceODPyJ6wL3nO1p+dqSR3u",
+	"nrvtC3K3KMjdhd6v5lOyxAWcAeuT6CBm9LeYIH2A5eE27t07+Oo31OnlSZERGk/v2dQLXt+xCdv9l/Jr",
+	"KkuQO3NrLjs4y12Wequ+HszKxiaU9g35Cbc8iBssTh3vnCabvXPuz+ScU+ZUby6jN3LN6Se39sxtxpD2",
+	"jrlv3TG3FsnW8Ms5plbllrN09nXZr1+PfPhLyIbndYWtQfF/Fk/YDpj7s6mZ35Ab7OthI0Xn056d7H1P",
+	"m/uetlBrV3qdJIpZCFVZeXUWrGgoN7dm9ZQIQ8ZbeKSerzWPm6zLNnQHclmqoQOt/HPkG9rJVQUC1kbo",
+	"fGpnWm1H2l/Kh/YE7rP1OcBy19rX4FbbEZWvS7PfnkvuudjBmgtbw5239+T9iTx5m2o7m/jvtnbd7d12",
+	"fzm33Q49dsucdV+ro+4blxp/donxrP69v5hr71ndevlzuO7x+PY8e9843yl4Bff8Z+8Q3MghuK52LDEL",
+	"h/zTyyDiwcMSlCcHwODfXr7//rsP/2swnNFBr32EfPuSQUhheqGf5ZHobkwAaUKNuJi8kEjRCfHQmM/Q",
+	"CAtEFRIxkwhrOjY+OIJmOIoQDMkhY/ZZiOcW6dnCPtxe25eh36HYGQCL/i973//ctq3s+69gNO9O5Hmk",
+	"I8ny97nzrpvm9OY0aVLbae/pUZ8EkZDEmgJ0CNCKTqf/+x3sAiAoUbYky3Gc6IfMxCIJAiCwu9j97GcH",
+	"A4kVKW7YRNk7Y6pon0p21uHIz5dwqSiPGL5aAO00kGSQjElFMwXk35Ikqoom4gemrnDEr2DWHioRuZii",
+	"qDkOG615UYMj6kpYsbJ2dnx8fNRoNIKaHnlXj7x2VnudZ2LCXn7HshT0pxIxnZXaXF0D+EO7Uk4LVDDC",
+	"4Y34nfafk9fs0niky0Pwto4holjOJFPpNHvQLnlnz56lvYJ7YCCyKc308tSbgGqLCtY95XGgLxJGo5G+",
+	"FmADhi9fJuM8pUpktqGAUJJLOmREznhkVrxlbctyTqjxglMF++2MTLU9QjLG2ZSmEksnNKUKxSAE7g2z",
+	"d3ns+F+w/RGdTBjf7/DXpmdAx3vr1XyZ35uWbipREhoNiBS2MoLbrsjWLhe3aywY8uDkPBZLtu1FfKsb",
+	"Wdi6G9pZhq6xudHGMn15VBYVPYt62WKlq8NBeESP+2HbUZI3qSWpPAJAvh1QUBtkYnyHccZvRRLpzh1p",
+	"SeNubIWto9KNsBS6mZjK2lmz1d5ooqqEz6/aJMcVBmUZjMqYfelukA3tiweLOy1aFsWdlSoriz1rMSCj",
+	"deg21/I4IlZrsCV83QNIjEXTlGVQtlAyFhDOpkwqMkgyqc4INXHENA06nNpYYsHzqKVElEslxiyTLxzL",
+	"9j75W5IqlpH+zFVG7PB6bwBGXo/IkZYeaAMA9xWZjhjyZ9siI9AhcPhpOT3MGAORjlU7rGTeC0jvJuFx",
+	"D8RQz7y+m8S9fXJB8G3eePG1iZId3mP6A3WjlErZI/WeyiiXCeOqRwQ3MZV/5Sy3hSz0SODNLEtEnEQd",
+	"LqeMTQLSm7BsTHnx5JQmUK+f9D68v7rucO9bWTpP98Ve/un+39VXMqayGRKFBUjXSeGDZB1ejCJD0rOY",
+	"JCogPZlPWCZZzOJuf9arkrdvE6ku0vQK+/C+WC4Lx+IKNVr0FRUF6A39PZdFZk1VwJVlzFyvrvDxv5YE",
+	"ib3u2DCx/v7LOqOvbdyVH/XDyzqCM4FPvJBev5bOi1ubawWrgy85GYQqxcYTJWtnrcPVimZ6u652VnOb",
+	"rhbUBglP5Kjq8ebZQfOs0XL+iOP+CVTDhNy3sN0/iMITU0KS2mu1AL/9meNw1j+lVKoudKHIwzsj379+",
+	"+/r6NXmpGKfcxCfOyH9fX38gh40Du0v0VP3lzBTYbfqrSZadraTY9aMqS/SUNwJ/NZzVbLFLrOvZZkeD",
+	"8ISe9kObwdemh32/3ibKtbtcJG7K9Mfm7JPqRvjxz2ps9vc/3vwhknd/XMx+Shqf3l01Zj/98vOnd9+L",
+	"Kfz7m0jevvr7RN/zU+tN+x//Tm/e/fAxGfy8xtFlbifdjxPw9883gBRYUMUS6HykEyk+hsD9dLePNqjR",
+	"SdK9YbMFE2G5YWBgQpIxo4zNE+ek0PVlFa+v2L/gkpjyajzRVTGSJ8ETuYofj6m37lFX8F47XS+Kr7us",
+	"E/bWDbTEXTPg+NtMvdtKRFVK+dMhqYCEfKn2sOJ/FQ3jT+FZ7Sg+ZieD0wbI4rAdHWjR3B6EtvCTltPV",
+	"JZaq6S3Xkdcgd+OcdcGF753ODvWWMNO9snt9IjJF0xXrSRUMmS39h1AUvs9i2ajqYlHNhlcbativnbW8",
+	"qlD4N9SDsgoJKeS1QuKJ6q5DAXqXk99+da1j7f4QXAkpQiv7TIFB1NxGmbYPT+jR6SBkjbgRtgeDVkgP",
+	"2/3w4LAdN05P2qx10ipXlP59Xb12vzor9vm3o8w2Ull2t96lvRxgpFKF/YLHRVwCAcFtQj5evg2IXTiB",
+	"Ef0BCMAAeZ8DYjdJQEyNzPqEZaFewvYHlYyZdPedk7BZFNpENme9x0mcg/uMkbruiJYihPF4rxI1YJbQ",
+	"g33VO4G5E5hPJTDXFJfLK9nA5V2IdasQD+kEzHaE8UOKYpTdXl6FWdhJW6sCcAEYU7vq/Rq0WkxZx7T1",
+	"GVoW/sLX2OF1gBLaFrqK3jCoIkYRvUqlnIosxipiI3rLSLNBlCDN1kmHRyOa0Uh30lLjp2LKsjCikpGU",
+	"KcWygFBO8smk/Ct2pMPjZJgoU47ZvgoqAEwZvelh4LY0uoxFIoPqhYoIHjFTPFvol2eMTHI5YrHun+dO",
+	"Ne5Lp486vIeixC/O3SN1mCk7XojdSkZTFpOcqyTVbfD5UDJ4PCXJJ/qVV68vf3nz6nX3/YfurxdvrsER",
+	"6pcMjwVncCJLxtBvOdUT12o0zosoHGk1vMoNnrtakIlI031y2Gh1eFV16aLEUblUtaQzfQnqDsM37XB/",
+	"QvUy2Se/rgI9qnKwYuzfSLtX3ip/EtxRhfTvr5la6I3hEQFIOxNmZ8LsTBg9A/frfedKvYgiNlHWKNnh",
+	"y75ifNlDazAjyBa0oVN2InPa/VGP676xp/uKJ/fNTL5KjM8VU9KYZ0PG9eZgcWG4lMw7Ui9MiB70pWtv",
+	"NDWZMqbyjAOcRdtTgXMZtxoNIrT5BmVoqTZMAguYgQg5JtUatJzMo4ixuBRyNnaX1JOPofZzg56rNq6g",
+	"PwORDYVS+i/9YrQAnbmF5h+Cp7EKIzykbTAzYC3ZSZ0uhhmglpS2wCDypkW44AG+d3Ujbp987xlxAYKA",
+	"nB1HqCR9lorp6gYdqffemnr9vb2ATEdJNEI7V2WJPzt2fAAHqCgneak/bqUd9jBLxW2Zs9r/3LTHH07/",
+	"ddmS18e3vx7Mfjvp/3SXvlpX0/jdviOhztte4GPcKZGNlMhTIoZhsRL/vPW4ErmAi21VEH+XpKmt423R",
+	"EMZshOpxIJekGBinKqmjU1U/YC3WvQ6XCY+YqzY3pZKkVCrARLI4MGIJ0LRnKPeKmJoZFxyCEYVZxC4l",
+	"TVlg5hh+eSG1boiEVChUQS5PEx6LKUlkh2NtW3wtUVMtPOsWdYnwSjwWwC2SKHqDChb9wHQm9/Y7HA+S",
+	"k4zdJmxqoKeJfut4kiszdvs1QCyKXMGcJXyIBA0d/pMozyJO3jC5ZbofhI0nakbSRI8D65lb050L1TXi",
+	"DE7EOCFWE9i3UTJIeKKYfYmt5Acuibmyf1VHXkwGNTLrDY7lPjzRKxz//IiXUzzA/JUCkjEb0DxV7sBm",
+	"ApJ9IVJG+UpwmcpM9u3EMLF2I1TKW6GgXVDr0xTAp6Vj0/7hceXN1efg9tw5uPTUhgdjA7I5oodROw4P",
+	"WGsQtmmzH55GJ3F4zI4Gh7TdP4hacQGyMetFrwDAx3UZ/Fx0s7gCOGHvWqPpQ1tybgoNyryvhNJn89Lk",
+	"HFTPpKKfuou3N/Zb1XNZ1fKSaa8+rLbnspC4yjMD5mn2EQ4UHg6OGmGbHvfDk+g0Dq0DoR0dxnO0G4Fb",
+	"6+uVgSxvv6X2ghM1UAQcYlQjqshU5GlM+gx+3tulLj+lLaCVqBO6XExXxAKvBP6Zx5zeWZe6CtFYxgQH",
+	"RMADNNVasID3+oBbzkgdfyYW8huQXoG+03/5+Ns9MmaUy3n4bwn4W/bh45HA5SwBQhd81waVa+G3ZBP0",
+	"rcgs7NbHDlucLWQjkd4Pr0uNezDsHuhlGM14HtZ1J1TqGUFznwMmtbma83g58BRvam4IPHX+WA9A6jlp",
+	"D74QMKlzWtyfctv8rbY+WOZrBIF+/tguAG1opXj+AiO9S0XsHYmtnl8ocI4hz++G57Wy0416Lrd5z57W",
+	"TZDDZvZYRiKa6S1jzmtFWPecpFRf161KEgvChboLu+NW9MNBPAV+fjuy6mBDWVWeuznI+/3er2cmxw5+",
+	"2xzKvszIdotlJ7rugqUU8/SkYiv4865PSBJIKHIbddXNBDbXhKpRYXL50q82H0FfC2q9nqBFW3YzV98z",
+	"nJxlzsmfc5YzSag7hnjjgENDQKYjqpj1U+q78oyReul40uGl9MDMz/nDAJJrZN4PqoXTGaEd7tKQYu96",
+	"z/3aI4kEKgZqkKwkZQNF+myUOLSSyydPJEHutNgqyDTdJ2+KMIzBBVWEXIIO700YjxM+7HlqVpEiAnPu",
+	"jlUGzjTImBwRyRTEubS07vB6z4sRXVxfv3734fqqtxegt1exSUE3a0905vRoQE8L6trlZhZRPCXmNDgM",
+	"CuJLA5Gx/Q4H2FaxjLhQXfuhByKDg6gZbaCHxBM+1N/P6YrzhSaKdMpeKQHTWzg22mckmmSqw/UC0POm",
+	"Z6muOz2Xl7kHR1L/sRHFTHxInB5kYtzhiYKgXS51n419Y+5GtAWu2b1zMt9pFmVMdYeCs16Hg8eXk0p8",
+	"1xQSd90MJ5JwQVLBhyzDgGQdaDtUh+OZGlkUPnysOkj7De/tk/dqVMoB7nCaMdJutKv8x5daPN1vT7U2",
+	"tqdWzEf8ChIKKwbYKgZo79ncMGs+0DAzG/Aus8z19/HMsqCUzT0H2LGyr9on5rXRW0MFAyVlMZp5nfUt",
+	"EkS5zwXb3/e+biGaqrKZVlbogtyKuXmPS3WSUh4iAGPLMVXkoKFkkrEJTYrRKEEoF4hiRYVg79B9wWgd",
+	"oEe0LpE2z8XgnyHUaQEUUSRyjuQtDPFRAEDW1kFKjSLVn7YXkOIXfKf7Kec4+LgX+M/p8VKV9FO400Eq",
+	"4RqAEc0Dlh5lLGKWdseJHBvYLTaFbXfNALuCp7Oel5b6Qna4y0MFoK42ZvBaeJtI/X6YFRmQduPA7yC9",
+	"pUlK+ynrKtE1j2gFdoFwcUzgqXvmAvs00XbpXocbYloB/bDTrpW3jU2DEQk+Cgx3IU0WxF9ibbnQDsfL",
+	"IosZWHJ1M0JwO5vAc9EiqesVEsINQcHBdesnPQGXzzRRkUF9GwYysHH19+XAcuRARPArLhBLOaQV9Tyo",
+	"/Lzwk6SUv5DlnCjohXVmkqG4B21e+qY9Um81GmBdIZuHj+qJweRI+DwGKSAsnQMS+ZwYxpLd2ydXftQc",
+	"OpHGpSHY/RDTmexww3aEk82FhRyQGVOlb4dfzeDKiiY7vBQqJ3VtJBAbjIcFC+vphYT3wUxHqZBmnBCK",
+	"73D9TmtBAV7K9g9PAcbgNCtKN1EsKXMyQJJt3YOUSek6We/R+I9cqrE+qgTWoO9pyy1RPZImnJ1DCoKY",
+	"8mFGY30oyZgs8GlUErw5gKAG0kWZ58Hq+xU4WTZBzSM80SjyDynlTwOXXxOUvTrPZEo5DvGx2Dv1J6id",
+	"/fN3nwlK/2UzgHYQ+x3E/gkh9ivvlJ/NrOJuie/B2gfO4eIDYFFqrw6FxHftcJDfJlkrErEVxvQEtc+2",
+	"DwiFuHgs6LuzwLSth8YdqF3J0tT47wCMgaa9vRusYGMW9s6Lw4FrLZFk7onC1jf5iO5eCz1fYkt2eGFM",
+	"VqfXWzPTtVgPm0QqsM68bPsVbEzbwhMYmAuWpfFRdviKluWc4RhAJR+90mYBjsGAVKOUJmMWE3bLODoo",
+	"9RrWEz9lXEGn4CjjDoZgNHY4sJUpleL5sGxgnhFKMppgUQ3XLy6m2KsO963Ic3sKWYTU6hMKiXJF+iwS",
+	"UJjIGI8dXq+yHgE+y4kYDAoMrTVl9skHe/BBzK3xJ5pJ1LMjVcZUNNLmMdrWCvlX7TJYzOjUi3ED4/Tn",
+	"OSTH5zVQy5CRTVTqIxughUXi2SYH+62DStME1rRHdQSuRgrtu6GSAxJ28kbjgJGW3lTOgmkFpNnQH/yg",
+	"Cd8cZnZn/e6s3531u7N+d9bvioW8irxQD6O4beNXShGmCb/ZsvF7YcLRgrMQuNf1O1Cdp2I4n4gEvYbs",
+	"V5LwsvmIog+C3SCnTHAZsy8JJQM2JeOE5wrYjMV8aN9qhMCErDHfCILbwKm4DzHacvIN9DJBfnSUbvt3",
+	"J9ZcSfFWT+FDdTU6sGWlQDyyJOH364CXdJK8bL1M4slL9gnXV5iKYcL/n1DqP2k/0jq7daT0KlcfL9/8",
+	"53+0/jaO/qP1tzXiembES6Sg/ti7TIVnlof+jt4wQmHHRmkS3RBYM/AtHzfj0SAptn38xlZLogY2vqkn",
+	"gSAWE5pZnohuOgcsQwC1SOBQL0IxQdnh2MwL6BCCj+zv+hQ/ycRtom0OFvd2aeIrpombL1hQ8W2tNOSO",
+	"AWd3QNkx4OwYcL72WqtGgj6MbvAe7a3V3ueH11gwpHVnO4Foq51oEdbhPkIDiPuW4Fz8C2W8jB4e3Isv",
+	"1LfCT1W4l3mvM8i2Dl90N5N1vM0FaYB16gOzyCxKlziCyYIf2FRjWXAEFyiEnOeSxdhHg2NAeaica7q+",
+	"iEjgM4Qh9NlMGG9zgXBYxCZ0eJV7GYMOjpwXqQ14omUgzWZQwmtsAkEOQwGjfwAVYMlvfM2y8dP4jH01",
+	"TjnPaZrOVj+E6X7voAs722jnvP3MztudOfPteWErbA5QQo9kUWHmwnbtqdfz3pC6HYlUYiLRRTrPt2ty",
+	"WYxboewnydjYmmjOtMgYjUNQw8OMGuiy87jAH5AShR0x3hff31KkWgGv82I+luUKtr4S5JRY5onZ23lb",
+	"VvS2XNtJ2/lbdjbFzt+y87fs/C1rGwtOhj6qxyXnjxMxeUdv2Fy4xKSzuvSUFYMmroda/y5TzcEuRPJg",
+	"pf3RTvROae+U9k5p75T2TmmvrbSdDN220lYiY4NMcPUSdq18+acSN4wvZ9eCQv2UFA8atg3DFIG5qB8v",
+	"3+6TD3k/TaJ9cqFVRpIxm+cYIClinInJBOsqoQSEK7oTkDPQbJAe/IVUFNUkWq4T7/WdD8Y2ldKIkTbY",
+	"UMiiZdEtBB7Syqws0NeXw5BhjOLoOyi5Q5qNBvnhO31tDclnEni7w0zkE9vgBUpx8mrWZxn5kAnFIlUL",
+	"apKpfNIdMLYa5zCslNpZ7V8Hv6nT2/9p9H9qjn88nrxtycuT6T/a0fdHg/8+/OOisXq0AD/jMv4FfXFO",
+	"7l1SxYAgMkSayHtEoLvdkkp6DVyyMU14wocrN1I8MdeQKVGxYiP67s0pHNaVes0V3vGD4MapuYKIvBbi",
+	"HeUz0yn5EHHHojyD3QXxG4+PgSKTuNnkTuy57T8n+CYgear4vOYAoJ68IrCay3RU9y7sSioq3BZ3cVCN",
+	"6ae3jA/VqHZ21A5q44TbP5tHustKz0ztrPb//3kR/kbDfzfC0274+//9P3dxeXmCPLO7o/oI9R6uo9EP",
+	"4lYMnOQO3UwYvCkEMi03Qp1ywWdjkcsOxwIkMiAXH96QGzaTQDpgzyT6KrifzaMLhec63NbVu7ekHllS",
+	"Uc8EjDEd39qcBGxO9LhKVQRIrj7om7JystE8+cGYzoAW38Thy3Zsme+hh0nsCR9CN8Z7537OGPiWpyOW",
+	"MTs27h1O78yh29snP5ksrASrH7DYskfBlAEtidzv8J5HPx/+yGY9PJ3hooM8LOAxcSc8yMu7YTOSsUlK",
+	"Z4Z4wZARwFER5h6Xj0sFG4uM7ZMLd5RsYdEEyznhcYCZEyHlBipNJ/q4DCNGEmXzQ9xzpGKCd7ThJ0K8",
+	"BDULgDJDd8SxVVjuDTgRe0dwUz2nw/s0utEKjsfneHRNlO4yccvVlMshQwZ0WnCg6MIy7+njbsaogR/g",
+	"sKjyOJnnNxb4N0yqI/wCIQWYxg73S/hoqYfMatiqzxla1BlyZRoBGVBdIeFDSiPmGTu6ufVP0aViBZdW",
+	"OD0IG+Dws/BUzhWyNGojRetGbUMl6r/McWrfPugk5Su8QN4q0E2l4+TKxsVWCuaU5xaB86sBFlprAxYe",
+	"zbdQYXeOEr1+Z7YuPnCLGe0Y1O7qgxIe3RZkxum+HEStfpM2TsOTwTEL2/FRFJ72D2nYHhywVtyMGv1T",
+	"uom1W/ryGzGErWe5VhCK+UKhdlb77ebg76efGj9Pj99OWr/ww++ik3dx81K1/yGPfhg14AE2MVCTrfoj",
+	"7Be40x/hCj6sbFmDzFhmWeuLUNE8YvHGnoVgZ41/Pa6OdU4JTwCZ+Jwnkw1zVorDzJ9/BX/WLibJj2x2",
+	"kWsr/5+/61++YzRjmfuldOQBjV/4UwAi6jtd1jgFFV4fL9+l0gFUmDdLvT/uxISyorCw0lmALK1gbiJz",
+	"KxTtwMNEvd1omxPFNBN8SARne/vkvTYCnZ0UkB6k8/SIYrYQWD+fscyY0nAykGQ6ArwskcmQE1urA/3W",
+	"cJBDPG1xNBiLOE+BW1Wb62hHmrwhig61kcgU0eeFDLnODNxzsSrjvElHUylWtevucWAZm+7BcMhnaF0E",
+	"xdNWw8HfHt2sIxw1VY/CI3Y8CNv0pB+eRo04bLLW4IC2+4fRUbzk3U3Le5+JcUnzQ2fs2aTUGzmTio1X",
+	"a881YEdnzynzQ7yv0ZbfSb8R07Bbg2ubZbDm9TLxlro2gq7MRqKK3BnxAZS0b4p4xXQcC7CpHoMHSmCS",
+	"1sfYkZhyPBUjhcsNYxPgOKYD2BlrhZ3usvf9AgP/Og5v37Ym4eXN6TS8/nd7/KxM0+I7F7amFscKz1Ur",
+	"BqBiwdmysBdUo9FNAxMxxLaMAIGl9fmjbMaqbW/Rqt35ix/oL/6yXMCFR0cYhfkAZ/Cm9QvmHUh2rb2A",
+	"jJ4o4UNTBRoPU1Xlsx7qI17BDWx3mnz5p/3vXVE9hlTA1ueK9pHB1wYLTto65TOSJrcuHr1X5bftXby6",
+	"fP/Tm6vux8u3vT0XEayyhD6aLl6ggzVJkUnigXAP66210/twT1FlP5cIIKMDdxKoJIGe08nt9zLKnkU3",
+	"hLooxlYjUSRmEmLk/v4rR6Pm9WVF6Mnr2nLJssry9kSKop/Y8kKPF0TRT0QfebTpN2FZxLjaJxdAXIJu",
+	"fIy2FEU8xtWFC6/hPesK6SesDrhyTYgVLU3zDX+5uNafz4K50NhaxWHol4FdPT+Pfrq/mB4sgS88q2g7",
+	"ZfGUWYR2Y0dU0VTcVzEVtvcSiqGq7bGEqeeafnpgVOdh0ZzlC3Cd5bRO8KS5fffGE+24NSZombnA2VSv",
+	"lgch+75kp/XaPujnmIkHK5RQ/SFXFCPOFQuyx7lfMQVtUaJcmnw2SE2jn84BOC5VkqYE6ckAPdc4Jb2E",
+	"d3NZhZz7HpreSNosR2K3F7uK79mloz4lcBS/wZoLMlheWNUIqIXzG66mx/deP1/x/jWL9qepA7r6kp4z",
+	"1TZKRwLBt7AnMPVamngRS2MJCDJ+bsrd3cP7QertZqtIydmryJ6BhfpwYb2hTbixGYj9fizSj69YTpg3",
+	"7uTFjgBi9fSQSbyx2ZlLOmShnPHoDszwJdQzB0aoF5LAI0QMCLtl2azAB3vuHgupdcF49GsF2kjta7HE",
+	"JFKYgOtMghWbiSmQ8eOjAUB5kY6BzjBxUn8vortqA/L6yjRLLFcDQFwzMZVYgg3r98HrtFWMeYsADTbw",
+	"TSgzCmUmbthElWCuBkkKrc54tOzM/lFPxdWMR9s5uW8ZWtgKG81rLacOjaiK6ax0sRbUTJ1iy6Gkh2ak",
+	"YyM8aZ62wjY96IcnUTsOrcw8jRrxYql2DGyfxTQBcID+DLWz9knDi2li3Uy9QrGcae2s2Wqs4Xu3c70s",
+	"N27GI1uc84s/dXzhTL1ljj695XDXczH1JIzJmFpZwtyNLnpTwIbqHipIi5SEpgXawN/YWo7g31q2KJZl",
+	"+URZyHyiJKRdQ4UPSDfbC4x4Qee0XqQBAegyFlU0bYJMQPD9knBVse23bsx8abvWRyI83sb92twEWzrk",
+	"4K6TuNRW23YbnXDcXjXGZnW0B8M6kjGj+vXtXiVVfQXpF8SU6608GFQHez7Cax492BMsujBS7LS00iSR",
+	"RE/gskC9vlZbdZ1f6pv/uvOtYLckjuV/2WvN5S4knxYvH4hsDIIiz+HKAgzgswa3bIoHrLv/Mq0YjBaC",
+	"CwfNqBUfsLANaLToKA5P2PEgPKWNPl5pD4oxf8/GAgOHIIcg5mmP748W/9IL8f4AGHy7byIAlpuNaSWN",
+	"7tXm0S8UF7iWig0AlKx6z5ELJzjwnjnZAS6Tsw7XN5OeLa8cuJt6xTbpkTpWAHMHDpPyhalzfcm42qtk",
+	"WTVm/IMzqh7mZ7F76Q/K2dxWMtvj75Qz8r1A+hQHcqRhKvgwlCzKmAr1hckoo5LNb6G1NsQTh/DumIsN",
+	"3DrevD1MqKwzg0udO1LL/F2g7ssJ1OWyBCNcSd75ttJaATs0l4CeStwwDvm9EzihQLlLzIrdJ68wt9qy",
+	"SGLLAJ2RLNVt1duN071lgb3NZNkusvdcI3ubrOBgGZoL6lt56nNMZ9qoBx51TAiH0qYQY24vRXJ+llDg",
+	"V68mds7/rZ6jN9klnyNUuKxEAFiu6DrHWCGiPMbGQ7Vi5HAL2uBhcDLYWD/vw95aa3M8cQTxEcSLmYW1",
+	"JMzhvIRpbUfCmCjjTtI8rzDj9kKFDzB8MZb3kuGglrsLIWsHskTcqdySn0JmI+bMWPrQCNzwpO4ljewF",
+	"kDQcCS5FyoAyLozFlMt9ctg4ID1DzMiF6kaCD5JhnrG4B649kWtrmp2Tw0bL3ZjzjNFoBAQ+NkJAYsFM",
+	"HU2Xr7HosPwFGnhtR7wlP1ttEt10JywDYkz9qfVsm5+GyZD2Z4rVVndmlTq5zKv166icpWPnHfn/9r9w",
+	"j9UGKR36kRW6Zng3P/Iia6i8c+zH9ycPJ23dkLvZP6mh1/2GNtBbN+SteapBGdt09fCUNQZhmzb74UnU",
+	"isMD1h7Ya4Uyfv2RfE8VjZheW7W/1t1gdhC7HbblHWaILt2+2NpOs0xuoWMk/ja223sz7jcw7K1tOe8+",
+	"wyLBjuLjwxMI77TDA8oOQhqdtMPDBus34sGg2WLaFjYGQ+2sSu8BQylGm8dCmx1jRmWesTHjqpvzRNvG",
+	"Wh9KL0pmaKUNZzSkl9MhszSn9ue1N7g/bbtNvuVN/r7M1Gh4D22GMfA0llgZN9jyCpERS3b5d7lMOJOS",
+	"6EUlz5FdENjx+ZAooXdhYCsWEp6P+5C8mEP6FjGtb5Th+Ivt2Tec5GjmtTvJ2CD5pL/Gjx+KDW0UwJXl",
+	"s37EwK/5GPfHfu16+ibCv7fFEt1WCuRWtluHX4+YuwsXDxnnUNYTKArObM6Tv7wMVSxozg6nHLxltk0y",
+	"okDGCrzlM9f2lErAtpiuMMdoReq0gwVIzesTSTjcCV48U4PsnAB17Fw/MqbtCK3qByLr8N6HHgiOEzJi",
+	"n0icDBNlaKnkiE5g1VmZ8mJu0EwuD2KbJf2kcez19ve6u/UZ5ZY+sqBbc+Luyjm1e+wbzjt9gx/rA3yr",
+	"rye2fesEwkYW1FqhbfPQ5vmoG0uvXeT6uUau112fd+SlekJsISJdrKwvK+/seaiIr109PE04er2l/2Xn",
+	"r3a4F4YmFYY60IiJfzOOrP+eukAjXMqcxdpAdw/Wq6z5VEQ3LO7tnZM+GwiorUCVtszHdGZq7nU4FEGG",
+	"osDm5dDt+vLTQUCwGsMykz0gVBLBDUK1EkOKMbXtKLBt2t3rioBnlLP7PGSnjbLvZOj61sodNvk3mty7",
+	"tjk/R0M+zzi+yEr+O1LcVnPUIadqMgSKX6ogNAKaI5EkFlE+ZlyRuhSk9zIWkewBhBA1C43jjElwt0yp",
+	"JHp6ofKbGO/pvQmsvy9BAJqRzb/7rdZJugVI2mM0BpfSfrHjxURWsXUCyjbwAI1FvSJoyiR2uGYABbHY",
+	"jnP2z4eDiGRpKgMimSL5hPRnWPvGb9J+o8VWkQ4ThiP90jsDkXlU735bHs9gxWATloUtohWXKc2kRizJ",
+	"5gIU+Ca8MsmSKOHD/YW8o6q5fM1jl+ktbf711QcisICUn9FkR27vrkrEgqHaLiJ5tqn7Y/tWUF/73xmL",
+	"Wy35RHP87JIM6S0reo0Z51ATCtYsZ9a5589x4ZxayE9FkSQDMqEzvdxlQEwqHslyvdCKbD03z0RSHvfF",
+	"JxJp+8V7kU3i++v3v/43AAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -594,7 +594,9 @@ func (f *fuzzer) generate(rng *rand.Rand, op *fuzzOp, r fuzzRole) fuzzReq {
 		}
 		v := f.pathValue(rng, op.path, pv, r)
 		if target == "path" && rng.IntN(2) == 0 {
-			v = f.badString(rng, "path")
+			// An empty segment is another route (or none), not this one.
+			for v = f.badString(rng, "path"); v == ""; v = f.badString(rng, "path") {
+			}
 			req.mutations = append(req.mutations, "path "+pv.Name)
 		}
 		path = strings.ReplaceAll(path, "{"+pv.Name+"}", url.PathEscape(v))

@@ -663,6 +663,9 @@ type ApiKeyCreated struct {
 type ApiKeyList struct {
 	Data []ApiKey `json:"data"`
 
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
@@ -719,6 +722,9 @@ type BillingRunKind string
 // BillingRunList defines model for BillingRunList.
 type BillingRunList struct {
 	Data []BillingRun `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
 
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
@@ -781,7 +787,21 @@ type Customer struct {
 	Currency    string              `json:"currency"`
 	Email       openapi_types.Email `json:"email"`
 	Id          openapi_types.UUID  `json:"id"`
-	Name        string              `json:"name"`
+
+	// Metadata The integrator's own data about a resource, such as its ids in
+	// another system: at most 20 keys; a key is 1 to 40 characters of
+	// `A-Z a-z 0-9 _ . : -`; a value is a string of 1 to 500 characters.
+	// The platform stores it and echoes it back (`{}` when empty), and
+	// lists filter on it; it never acts on it. An update that gives
+	// `metadata` replaces the whole map (`{}` clears it). A service starts
+	// with a copy of its order's metadata. Bad metadata is 400 `validation_failed` with a
+	// field error: `metadata_too_many_keys` and `metadata_key_invalid` on
+	// `metadata`, `metadata_value_invalid` on `metadata.<key>`.
+	//
+	//
+	// Example: {"crm.account":"ACC-7781","shop_order_id":"100234"}
+	Metadata Metadata `json:"metadata"`
+	Name     string   `json:"name"`
 
 	// PartnerId The partner selling to this customer; absent for the SP's own.
 	PartnerId *openapi_types.UUID `json:"partner_id,omitempty"`
@@ -802,7 +822,21 @@ type CustomerCreate struct {
 	// Currency Defaults to the SP base currency, the only one accepted.
 	Currency *string             `json:"currency,omitempty"`
 	Email    openapi_types.Email `json:"email"`
-	Name     string              `json:"name"`
+
+	// Metadata The integrator's own data about a resource, such as its ids in
+	// another system: at most 20 keys; a key is 1 to 40 characters of
+	// `A-Z a-z 0-9 _ . : -`; a value is a string of 1 to 500 characters.
+	// The platform stores it and echoes it back (`{}` when empty), and
+	// lists filter on it; it never acts on it. An update that gives
+	// `metadata` replaces the whole map (`{}` clears it). A service starts
+	// with a copy of its order's metadata. Bad metadata is 400 `validation_failed` with a
+	// field error: `metadata_too_many_keys` and `metadata_key_invalid` on
+	// `metadata`, `metadata_value_invalid` on `metadata.<key>`.
+	//
+	//
+	// Example: {"crm.account":"ACC-7781","shop_order_id":"100234"}
+	Metadata *Metadata `json:"metadata,omitempty"`
+	Name     string    `json:"name"`
 
 	// PartnerId Admins only; a partner's customers are always its own.
 	PartnerId *openapi_types.UUID `json:"partner_id,omitempty"`
@@ -812,6 +846,9 @@ type CustomerCreate struct {
 // CustomerList defines model for CustomerList.
 type CustomerList struct {
 	Data []Customer `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
 
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
@@ -828,8 +865,22 @@ type CustomerUpdate struct {
 	// CreditLimit An amount of money. The amount is a decimal string with two places, never a JSON number.
 	CreditLimit *Money               `json:"credit_limit,omitempty"`
 	Email       *openapi_types.Email `json:"email,omitempty"`
-	Name        *string              `json:"name,omitempty"`
-	Phone       *string              `json:"phone,omitempty"`
+
+	// Metadata The integrator's own data about a resource, such as its ids in
+	// another system: at most 20 keys; a key is 1 to 40 characters of
+	// `A-Z a-z 0-9 _ . : -`; a value is a string of 1 to 500 characters.
+	// The platform stores it and echoes it back (`{}` when empty), and
+	// lists filter on it; it never acts on it. An update that gives
+	// `metadata` replaces the whole map (`{}` clears it). A service starts
+	// with a copy of its order's metadata. Bad metadata is 400 `validation_failed` with a
+	// field error: `metadata_too_many_keys` and `metadata_key_invalid` on
+	// `metadata`, `metadata_value_invalid` on `metadata.<key>`.
+	//
+	//
+	// Example: {"crm.account":"ACC-7781","shop_order_id":"100234"}
+	Metadata *Metadata `json:"metadata,omitempty"`
+	Name     *string   `json:"name,omitempty"`
+	Phone    *string   `json:"phone,omitempty"`
 
 	// RemoveCreditLimit True removes the credit limit (no limit).
 	RemoveCreditLimit *bool           `json:"remove_credit_limit,omitempty"`
@@ -863,6 +914,9 @@ type EmailTemplateCreate struct {
 // EmailTemplateList defines model for EmailTemplateList.
 type EmailTemplateList struct {
 	Data []EmailTemplate `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
 
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
@@ -974,6 +1028,9 @@ type InvoiceLineKind string
 type InvoiceList struct {
 	Data []Invoice `json:"data"`
 
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
@@ -998,9 +1055,25 @@ type KeyRole string
 
 // ListMeta Paging fields shared by every list.
 type ListMeta struct {
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
+
+// Metadata The integrator's own data about a resource, such as its ids in
+// another system: at most 20 keys; a key is 1 to 40 characters of
+// `A-Z a-z 0-9 _ . : -`; a value is a string of 1 to 500 characters.
+// The platform stores it and echoes it back (`{}` when empty), and
+// lists filter on it; it never acts on it. An update that gives
+// `metadata` replaces the whole map (`{}` clears it). A service starts
+// with a copy of its order's metadata. Bad metadata is 400 `validation_failed` with a
+// field error: `metadata_too_many_keys` and `metadata_key_invalid` on
+// `metadata`, `metadata_value_invalid` on `metadata.<key>`.
+//
+// Example: {"crm.account":"ACC-7781","shop_order_id":"100234"}
+type Metadata map[string]string
 
 // MeteredCharge defines model for MeteredCharge.
 type MeteredCharge struct {
@@ -1062,8 +1135,22 @@ type NewCustomer struct {
 	Address *string             `json:"address,omitempty"`
 	Country *string             `json:"country,omitempty"`
 	Email   openapi_types.Email `json:"email"`
-	Name    string              `json:"name"`
-	Phone   *string             `json:"phone,omitempty"`
+
+	// Metadata The integrator's own data about a resource, such as its ids in
+	// another system: at most 20 keys; a key is 1 to 40 characters of
+	// `A-Z a-z 0-9 _ . : -`; a value is a string of 1 to 500 characters.
+	// The platform stores it and echoes it back (`{}` when empty), and
+	// lists filter on it; it never acts on it. An update that gives
+	// `metadata` replaces the whole map (`{}` clears it). A service starts
+	// with a copy of its order's metadata. Bad metadata is 400 `validation_failed` with a
+	// field error: `metadata_too_many_keys` and `metadata_key_invalid` on
+	// `metadata`, `metadata_value_invalid` on `metadata.<key>`.
+	//
+	//
+	// Example: {"crm.account":"ACC-7781","shop_order_id":"100234"}
+	Metadata *Metadata `json:"metadata,omitempty"`
+	Name     string    `json:"name"`
+	Phone    *string   `json:"phone,omitempty"`
 }
 
 // NotificationSettings defines model for NotificationSettings.
@@ -1132,6 +1219,20 @@ type Order struct {
 	History   []OrderEvent       `json:"history"`
 	Id        openapi_types.UUID `json:"id"`
 
+	// Metadata The integrator's own data about a resource, such as its ids in
+	// another system: at most 20 keys; a key is 1 to 40 characters of
+	// `A-Z a-z 0-9 _ . : -`; a value is a string of 1 to 500 characters.
+	// The platform stores it and echoes it back (`{}` when empty), and
+	// lists filter on it; it never acts on it. An update that gives
+	// `metadata` replaces the whole map (`{}` clears it). A service starts
+	// with a copy of its order's metadata. Bad metadata is 400 `validation_failed` with a
+	// field error: `metadata_too_many_keys` and `metadata_key_invalid` on
+	// `metadata`, `metadata_value_invalid` on `metadata.<key>`.
+	//
+	//
+	// Example: {"crm.account":"ACC-7781","shop_order_id":"100234"}
+	Metadata Metadata `json:"metadata"`
+
 	// PartnerId The selling partner.
 	PartnerId *openapi_types.UUID `json:"partner_id,omitempty"`
 
@@ -1162,9 +1263,23 @@ type OrderCreate struct {
 	CustomerId *openapi_types.UUID `json:"customer_id,omitempty"`
 
 	// Frequency monthly (1 month), quarterly (3), semiannually (6), annually (12), biennially (24), triennially (36).
-	Frequency BillingFrequency   `json:"frequency"`
-	PlanId    openapi_types.UUID `json:"plan_id"`
-	Quantity  *int               `json:"quantity,omitempty"`
+	Frequency BillingFrequency `json:"frequency"`
+
+	// Metadata The integrator's own data about a resource, such as its ids in
+	// another system: at most 20 keys; a key is 1 to 40 characters of
+	// `A-Z a-z 0-9 _ . : -`; a value is a string of 1 to 500 characters.
+	// The platform stores it and echoes it back (`{}` when empty), and
+	// lists filter on it; it never acts on it. An update that gives
+	// `metadata` replaces the whole map (`{}` clears it). A service starts
+	// with a copy of its order's metadata. Bad metadata is 400 `validation_failed` with a
+	// field error: `metadata_too_many_keys` and `metadata_key_invalid` on
+	// `metadata`, `metadata_value_invalid` on `metadata.<key>`.
+	//
+	//
+	// Example: {"crm.account":"ACC-7781","shop_order_id":"100234"}
+	Metadata *Metadata          `json:"metadata,omitempty"`
+	PlanId   openapi_types.UUID `json:"plan_id"`
+	Quantity *int               `json:"quantity,omitempty"`
 
 	// Username A vendor login.
 	Username Username `json:"username"`
@@ -1183,6 +1298,9 @@ type OrderEvent struct {
 // OrderList defines model for OrderList.
 type OrderList struct {
 	Data []Order `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
 
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
@@ -1216,6 +1334,9 @@ type OrderUrl struct {
 // OrderUrlList defines model for OrderUrlList.
 type OrderUrlList struct {
 	Data []OrderUrl `json:"data"`
+
+	// HasMore Always false; this list comes whole, in one reply.
+	HasMore bool `json:"has_more"`
 }
 
 // Partner defines model for Partner.
@@ -1264,6 +1385,9 @@ type PartnerCreate struct {
 type PartnerList struct {
 	Data []Partner `json:"data"`
 
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
@@ -1294,6 +1418,9 @@ type PartnerPlan struct {
 // PartnerPlanList defines model for PartnerPlanList.
 type PartnerPlanList struct {
 	Data []PartnerPlan `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
 
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
@@ -1443,6 +1570,9 @@ type PlanCycle struct {
 type PlanList struct {
 	Data []Plan `json:"data"`
 
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
@@ -1557,6 +1687,9 @@ type ProductGroupCreate struct {
 type ProductGroupList struct {
 	Data []ProductGroup `json:"data"`
 
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
@@ -1573,6 +1706,9 @@ type ProductGroupUpdate struct {
 // ProductList defines model for ProductList.
 type ProductList struct {
 	Data []Product `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
 
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
@@ -1595,6 +1731,9 @@ type ProductTypeCreate struct {
 // ProductTypeList defines model for ProductTypeList.
 type ProductTypeList struct {
 	Data []ProductType `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
 
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
@@ -1678,8 +1817,22 @@ type Service struct {
 	FreeTrial bool       `json:"free_trial"`
 
 	// Frequency monthly (1 month), quarterly (3), semiannually (6), annually (12), biennially (24), triennially (36).
-	Frequency    BillingFrequency    `json:"frequency"`
-	Id           openapi_types.UUID  `json:"id"`
+	Frequency BillingFrequency   `json:"frequency"`
+	Id        openapi_types.UUID `json:"id"`
+
+	// Metadata The integrator's own data about a resource, such as its ids in
+	// another system: at most 20 keys; a key is 1 to 40 characters of
+	// `A-Z a-z 0-9 _ . : -`; a value is a string of 1 to 500 characters.
+	// The platform stores it and echoes it back (`{}` when empty), and
+	// lists filter on it; it never acts on it. An update that gives
+	// `metadata` replaces the whole map (`{}` clears it). A service starts
+	// with a copy of its order's metadata. Bad metadata is 400 `validation_failed` with a
+	// field error: `metadata_too_many_keys` and `metadata_key_invalid` on
+	// `metadata`, `metadata_value_invalid` on `metadata.<key>`.
+	//
+	//
+	// Example: {"crm.account":"ACC-7781","shop_order_id":"100234"}
+	Metadata     Metadata            `json:"metadata"`
 	NextDueDate  *openapi_types.Date `json:"next_due_date,omitempty"`
 	PartnerId    *openapi_types.UUID `json:"partner_id,omitempty"`
 	PlanId       openapi_types.UUID  `json:"plan_id"`
@@ -1724,6 +1877,9 @@ type ServiceInvoices struct {
 // ServiceList defines model for ServiceList.
 type ServiceList struct {
 	Data []Service `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
 
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
@@ -1777,6 +1933,9 @@ type ServiceOperationKind string
 type ServiceOperationList struct {
 	Data []ServiceOperation `json:"data"`
 
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
@@ -1811,6 +1970,20 @@ type StorefrontOrderCreate struct {
 	// CustomerId An existing customer (API keys); customers order for themselves.
 	CustomerId *openapi_types.UUID `json:"customer_id,omitempty"`
 
+	// Metadata The integrator's own data about a resource, such as its ids in
+	// another system: at most 20 keys; a key is 1 to 40 characters of
+	// `A-Z a-z 0-9 _ . : -`; a value is a string of 1 to 500 characters.
+	// The platform stores it and echoes it back (`{}` when empty), and
+	// lists filter on it; it never acts on it. An update that gives
+	// `metadata` replaces the whole map (`{}` clears it). A service starts
+	// with a copy of its order's metadata. Bad metadata is 400 `validation_failed` with a
+	// field error: `metadata_too_many_keys` and `metadata_key_invalid` on
+	// `metadata`, `metadata_value_invalid` on `metadata.<key>`.
+	//
+	//
+	// Example: {"crm.account":"ACC-7781","shop_order_id":"100234"}
+	Metadata *Metadata `json:"metadata,omitempty"`
+
 	// Quantity Only for plans that enable quantity.
 	Quantity *int `json:"quantity,omitempty"`
 
@@ -1844,6 +2017,9 @@ type TaxCreate struct {
 // TaxList defines model for TaxList.
 type TaxList struct {
 	Data []Tax `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
 
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
@@ -1945,6 +2121,9 @@ type UserCreate struct {
 type UserList struct {
 	Data []User `json:"data"`
 
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
@@ -1968,6 +2147,9 @@ type UsernameAvailability struct {
 // VendorEditionList defines model for VendorEditionList.
 type VendorEditionList struct {
 	Data []string `json:"data"`
+
+	// HasMore Always false; this list comes whole, in one reply.
+	HasMore bool `json:"has_more"`
 }
 
 // VendorLocation defines model for VendorLocation.
@@ -1979,6 +2161,9 @@ type VendorLocation struct {
 // VendorLocationList defines model for VendorLocationList.
 type VendorLocationList struct {
 	Data []VendorLocation `json:"data"`
+
+	// HasMore Always false; this list comes whole, in one reply.
+	HasMore bool `json:"has_more"`
 }
 
 // VendorOfferingItem defines model for VendorOfferingItem.
@@ -1996,6 +2181,9 @@ type VendorOfferingItem struct {
 // VendorOfferingItemList defines model for VendorOfferingItemList.
 type VendorOfferingItemList struct {
 	Data []VendorOfferingItem `json:"data"`
+
+	// HasMore Always false; this list comes whole, in one reply.
+	HasMore bool `json:"has_more"`
 }
 
 // Venture defines model for Venture.
@@ -2020,6 +2208,9 @@ type VentureCreate struct {
 // VentureList defines model for VentureList.
 type VentureList struct {
 	Data []Venture `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
 
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
@@ -2049,6 +2240,19 @@ type IfMatch = string
 
 // Limit defines model for Limit.
 type Limit = int
+
+// MetadataFilter The integrator's own data about a resource, such as its ids in
+// another system: at most 20 keys; a key is 1 to 40 characters of
+// `A-Z a-z 0-9 _ . : -`; a value is a string of 1 to 500 characters.
+// The platform stores it and echoes it back (`{}` when empty), and
+// lists filter on it; it never acts on it. An update that gives
+// `metadata` replaces the whole map (`{}` clears it). A service starts
+// with a copy of its order's metadata. Bad metadata is 400 `validation_failed` with a
+// field error: `metadata_too_many_keys` and `metadata_key_invalid` on
+// `metadata`, `metadata_value_invalid` on `metadata.<key>`.
+//
+// Example: {"crm.account":"ACC-7781","shop_order_id":"100234"}
+type MetadataFilter = Metadata
 
 // BadGateway An RFC 9457 problem document.
 type BadGateway = Problem
@@ -2135,6 +2339,12 @@ type ListCustomersParams struct {
 
 	// Cursor The `next_cursor` of the previous page.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Metadata Only resources whose `metadata` holds every given key with exactly
+	// the given value, as `metadata[key]=value` (URL-encoded:
+	// `metadata%5Bkey%5D=value`); several keys must all match. Keys and
+	// values follow the `Metadata` rules.
+	Metadata *MetadataFilter `json:"metadata,omitempty"`
 
 	// PartnerId Only customers of this partner (admins).
 	PartnerId *openapi_types.UUID `form:"partner_id,omitempty" json:"partner_id,omitempty"`
@@ -2228,6 +2438,12 @@ type ListOrdersParams struct {
 
 	// Cursor The `next_cursor` of the previous page.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Metadata Only resources whose `metadata` holds every given key with exactly
+	// the given value, as `metadata[key]=value` (URL-encoded:
+	// `metadata%5Bkey%5D=value`); several keys must all match. Keys and
+	// values follow the `Metadata` rules.
+	Metadata *MetadataFilter `json:"metadata,omitempty"`
 
 	// Status Only orders in this status.
 	Status *OrderStatus `form:"status,omitempty" json:"status,omitempty"`
@@ -2444,6 +2660,12 @@ type ListServicesParams struct {
 
 	// Cursor The `next_cursor` of the previous page.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Metadata Only resources whose `metadata` holds every given key with exactly
+	// the given value, as `metadata[key]=value` (URL-encoded:
+	// `metadata%5Bkey%5D=value`); several keys must all match. Keys and
+	// values follow the `Metadata` rules.
+	Metadata *MetadataFilter `json:"metadata,omitempty"`
 
 	// Status Only services in this status.
 	Status *ServiceStatus `form:"status,omitempty" json:"status,omitempty"`
@@ -2970,8 +3192,9 @@ type ClientInterface interface {
 	// UpdateCustomerWithBody Update a customer
 	//
 	// Changes the fields given. A customer may change its own contact
-	// details, not its credit limit or status (403 `field_not_allowed`).
-	// With `If-Match`, only at that version.
+	// details, not its credit limit, status or `metadata` (403
+	// `field_not_allowed`). `metadata` replaces the whole map. With
+	// `If-Match`, only at that version.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2981,8 +3204,9 @@ type ClientInterface interface {
 	// UpdateCustomer Update a customer
 	//
 	// Changes the fields given. A customer may change its own contact
-	// details, not its credit limit or status (403 `field_not_allowed`).
-	// With `If-Match`, only at that version.
+	// details, not its credit limit, status or `metadata` (403
+	// `field_not_allowed`). `metadata` replaces the whole map. With
+	// `If-Match`, only at that version.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3120,7 +3344,8 @@ type ClientInterface interface {
 	// `plan_not_available_to_partner` otherwise). An order for a partner's
 	// customer is that partner's sale, at its end price. Give
 	// `customer_id` or a new customer's details. The same checks as a
-	// storefront order; 202 with the order.
+	// storefront order; 202 with the order. The order's `metadata` is
+	// copied to its service.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3134,7 +3359,8 @@ type ClientInterface interface {
 	// `plan_not_available_to_partner` otherwise). An order for a partner's
 	// customer is that partner's sale, at its end price. Give
 	// `customer_id` or a new customer's details. The same checks as a
-	// storefront order; 202 with the order.
+	// storefront order; 202 with the order. The order's `metadata` is
+	// copied to its service.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3977,6 +4203,8 @@ type ClientInterface interface {
 	// background; poll it. An anonymous caller gets `status_token` to read
 	// the order at `GET /v1/storefront/orders/{id}`; the orderer's first
 	// read of the completed order carries the generated `password`, once.
+	// The order's `metadata` is copied to its service; a new customer's
+	// goes in `customer.metadata`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3999,6 +4227,8 @@ type ClientInterface interface {
 	// background; poll it. An anonymous caller gets `status_token` to read
 	// the order at `GET /v1/storefront/orders/{id}`; the orderer's first
 	// read of the completed order carries the generated `password`, once.
+	// The order's `metadata` is copied to its service; a new customer's
+	// goes in `customer.metadata`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4572,8 +4802,9 @@ func (c *Client) GetCustomer(ctx context.Context, id Id, reqEditors ...RequestEd
 // UpdateCustomerWithBody Update a customer
 //
 // Changes the fields given. A customer may change its own contact
-// details, not its credit limit or status (403 `field_not_allowed`).
-// With `If-Match`, only at that version.
+// details, not its credit limit, status or `metadata` (403
+// `field_not_allowed`). `metadata` replaces the whole map. With
+// `If-Match`, only at that version.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4593,8 +4824,9 @@ func (c *Client) UpdateCustomerWithBody(ctx context.Context, id Id, params *Upda
 // UpdateCustomer Update a customer
 //
 // Changes the fields given. A customer may change its own contact
-// details, not its credit limit or status (403 `field_not_allowed`).
-// With `If-Match`, only at that version.
+// details, not its credit limit, status or `metadata` (403
+// `field_not_allowed`). `metadata` replaces the whole map. With
+// `If-Match`, only at that version.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4882,7 +5114,8 @@ func (c *Client) ListOrders(ctx context.Context, params *ListOrdersParams, reqEd
 // `plan_not_available_to_partner` otherwise). An order for a partner's
 // customer is that partner's sale, at its end price. Give
 // `customer_id` or a new customer's details. The same checks as a
-// storefront order; 202 with the order.
+// storefront order; 202 with the order. The order's `metadata` is
+// copied to its service.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4906,7 +5139,8 @@ func (c *Client) CreateOrderWithBody(ctx context.Context, params *CreateOrderPar
 // `plan_not_available_to_partner` otherwise). An order for a partner's
 // customer is that partner's sale, at its end price. Give
 // `customer_id` or a new customer's details. The same checks as a
-// storefront order; 202 with the order.
+// storefront order; 202 with the order. The order's `metadata` is
+// copied to its service.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6509,6 +6743,8 @@ func (c *Client) GetStorefrontOffer(ctx context.Context, token string, reqEditor
 // background; poll it. An anonymous caller gets `status_token` to read
 // the order at `GET /v1/storefront/orders/{id}`; the orderer's first
 // read of the completed order carries the generated `password`, once.
+// The order's `metadata` is copied to its service; a new customer's
+// goes in `customer.metadata`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6541,6 +6777,8 @@ func (c *Client) PlaceStorefrontOrderWithBody(ctx context.Context, params *Place
 // background; poll it. An anonymous caller gets `status_token` to read
 // the order at `GET /v1/storefront/orders/{id}`; the orderer's first
 // read of the completed order carries the generated `password`, once.
+// The order's `metadata` is copied to its service; a new customer's
+// goes in `customer.metadata`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -7531,6 +7769,18 @@ func NewListCustomersRequest(server string, params *ListCustomersParams) (*http.
 
 		}
 
+		if params.Metadata != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("deepObject", true, "metadata", *params.Metadata, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "object", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.PartnerId != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "partner_id", *params.PartnerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
@@ -8337,6 +8587,18 @@ func NewListOrdersRequest(server string, params *ListOrdersParams) (*http.Reques
 		if params.Cursor != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Metadata != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("deepObject", true, "metadata", *params.Metadata, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "object", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -10601,6 +10863,18 @@ func NewListServicesRequest(server string, params *ListServicesParams) (*http.Re
 
 		}
 
+		if params.Metadata != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("deepObject", true, "metadata", *params.Metadata, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "object", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Status != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
@@ -12776,8 +13050,9 @@ type ClientWithResponsesInterface interface {
 	// UpdateCustomerWithBodyWithResponse Update a customer
 	//
 	// Changes the fields given. A customer may change its own contact
-	// details, not its credit limit or status (403 `field_not_allowed`).
-	// With `If-Match`, only at that version.
+	// details, not its credit limit, status or `metadata` (403
+	// `field_not_allowed`). `metadata` replaces the whole map. With
+	// `If-Match`, only at that version.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12787,8 +13062,9 @@ type ClientWithResponsesInterface interface {
 	// UpdateCustomerWithResponse Update a customer
 	//
 	// Changes the fields given. A customer may change its own contact
-	// details, not its credit limit or status (403 `field_not_allowed`).
-	// With `If-Match`, only at that version.
+	// details, not its credit limit, status or `metadata` (403
+	// `field_not_allowed`). `metadata` replaces the whole map. With
+	// `If-Match`, only at that version.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12942,7 +13218,8 @@ type ClientWithResponsesInterface interface {
 	// `plan_not_available_to_partner` otherwise). An order for a partner's
 	// customer is that partner's sale, at its end price. Give
 	// `customer_id` or a new customer's details. The same checks as a
-	// storefront order; 202 with the order.
+	// storefront order; 202 with the order. The order's `metadata` is
+	// copied to its service.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12956,7 +13233,8 @@ type ClientWithResponsesInterface interface {
 	// `plan_not_available_to_partner` otherwise). An order for a partner's
 	// customer is that partner's sale, at its end price. Give
 	// `customer_id` or a new customer's details. The same checks as a
-	// storefront order; 202 with the order.
+	// storefront order; 202 with the order. The order's `metadata` is
+	// copied to its service.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13873,6 +14151,8 @@ type ClientWithResponsesInterface interface {
 	// background; poll it. An anonymous caller gets `status_token` to read
 	// the order at `GET /v1/storefront/orders/{id}`; the orderer's first
 	// read of the completed order carries the generated `password`, once.
+	// The order's `metadata` is copied to its service; a new customer's
+	// goes in `customer.metadata`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13895,6 +14175,8 @@ type ClientWithResponsesInterface interface {
 	// background; poll it. An anonymous caller gets `status_token` to read
 	// the order at `GET /v1/storefront/orders/{id}`; the orderer's first
 	// read of the completed order carries the generated `password`, once.
+	// The order's `metadata` is copied to its service; a new customer's
+	// goes in `customer.metadata`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -23885,8 +24167,9 @@ func (c *ClientWithResponses) GetCustomerWithResponse(ctx context.Context, id Id
 // UpdateCustomerWithBodyWithResponse Update a customer
 //
 // Changes the fields given. A customer may change its own contact
-// details, not its credit limit or status (403 `field_not_allowed`).
-// With `If-Match`, only at that version.
+// details, not its credit limit, status or `metadata` (403
+// `field_not_allowed`). `metadata` replaces the whole map. With
+// `If-Match`, only at that version.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23902,8 +24185,9 @@ func (c *ClientWithResponses) UpdateCustomerWithBodyWithResponse(ctx context.Con
 // UpdateCustomerWithResponse Update a customer
 //
 // Changes the fields given. A customer may change its own contact
-// details, not its credit limit or status (403 `field_not_allowed`).
-// With `If-Match`, only at that version.
+// details, not its credit limit, status or `metadata` (403
+// `field_not_allowed`). `metadata` replaces the whole map. With
+// `If-Match`, only at that version.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -24147,7 +24431,8 @@ func (c *ClientWithResponses) ListOrdersWithResponse(ctx context.Context, params
 // `plan_not_available_to_partner` otherwise). An order for a partner's
 // customer is that partner's sale, at its end price. Give
 // `customer_id` or a new customer's details. The same checks as a
-// storefront order; 202 with the order.
+// storefront order; 202 with the order. The order's `metadata` is
+// copied to its service.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -24167,7 +24452,8 @@ func (c *ClientWithResponses) CreateOrderWithBodyWithResponse(ctx context.Contex
 // `plan_not_available_to_partner` otherwise). An order for a partner's
 // customer is that partner's sale, at its end price. Give
 // `customer_id` or a new customer's details. The same checks as a
-// storefront order; 202 with the order.
+// storefront order; 202 with the order. The order's `metadata` is
+// copied to its service.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -25540,6 +25826,8 @@ func (c *ClientWithResponses) GetStorefrontOfferWithResponse(ctx context.Context
 // background; poll it. An anonymous caller gets `status_token` to read
 // the order at `GET /v1/storefront/orders/{id}`; the orderer's first
 // read of the completed order carries the generated `password`, once.
+// The order's `metadata` is copied to its service; a new customer's
+// goes in `customer.metadata`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -25568,6 +25856,8 @@ func (c *ClientWithResponses) PlaceStorefrontOrderWithBodyWithResponse(ctx conte
 // background; poll it. An anonymous caller gets `status_token` to read
 // the order at `GET /v1/storefront/orders/{id}`; the orderer's first
 // read of the completed order carries the generated `password`, once.
+// The order's `metadata` is copied to its service; a new customer's
+// goes in `customer.metadata`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -35194,6 +35484,13 @@ func (w *ServerInterfaceWrapper) ListCustomers(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
 	}
 
+	// ------------- Optional query parameter "metadata" -------------
+
+	err = runtime.BindQueryParameterWithOptions("deepObject", true, false, "metadata", ctx.QueryParams(), &params.Metadata, runtime.BindQueryParameterOptions{Type: "object", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter metadata: %s", err))
+	}
+
 	// ------------- Optional query parameter "partner_id" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "partner_id", ctx.QueryParams(), &params.PartnerId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
@@ -35620,6 +35917,13 @@ func (w *ServerInterfaceWrapper) ListOrders(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "metadata" -------------
+
+	err = runtime.BindQueryParameterWithOptions("deepObject", true, false, "metadata", ctx.QueryParams(), &params.Metadata, runtime.BindQueryParameterOptions{Type: "object", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter metadata: %s", err))
 	}
 
 	// ------------- Optional query parameter "status" -------------
@@ -36773,6 +37077,13 @@ func (w *ServerInterfaceWrapper) ListServices(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "metadata" -------------
+
+	err = runtime.BindQueryParameterWithOptions("deepObject", true, false, "metadata", ctx.QueryParams(), &params.Metadata, runtime.BindQueryParameterOptions{Type: "object", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter metadata: %s", err))
 	}
 
 	// ------------- Optional query parameter "status" -------------
@@ -54393,514 +54704,530 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P0Jc9s4tjCA/hWU3q2KXZeSJVne69V33el0T3qyTexMz6J+EkQeWWxTgBoArahT+e+vcABwkUiJWhwn",
-	"Hd26M+OIJJaDg7Mvn2o+H084A6Zk7fJTbQQ0AIF/vrild/p/A5C+CCcq5Kx2WbsdAREgeSx8IA8gZMiZ",
-	"R2JJBxGQkJH+y2H9NVX+qN+oeTX4SMeTCGqXtW6t3a3VvJr0RzCmelw1m+gHUomQ3dU+f/ZqLwMYT7gC",
-	"pt7DJKIzCBbn7ysRQ59MR8CIGoWShJKoERCpuICAUCanIIjihDICVEQhCCLgjxikItNQjczLdAykn0zn",
-	"z+p/h1l+wXqagtUOOI+AMlzuK+5Ts6r5Rf46AgE4ky+AKggIF2QCLAjZXQo9nzIy0NCkQR5WRw+tIwni",
-	"IfRBHjUHLb8dHEO9Mzyh9c7g1K+fB2dQvxg2aWvQ9o+DDhzxCQhcizw6oaeDM/88qF9Ac1jv0Nagfu63",
-	"g/ox6AHMsxXn8J4qeBWOQ4X/tbi99waektAo4lMIyAQEmYYs4FMy5MKcix+FwBShQSBAytwGT5vZ+cch",
-	"C8fxuHbZ9NxaQqbgDkR+Me9hTEOm11i+oAiGSmMhgj4WQq/ALCy3gJOLzRYgoQAaN+BzFkgSMxVGBTMT",
-	"YEF+/532OtODErProQJRPrXiZEpDRQYw5BrxxEwjGr2jIctNfLwO4P9lofoyKKMC+PiZJGHgEfBHHAIy",
-	"FHyMMHB3jgsypgEQfSOuyB8xV0BCZe6vgAkXCpdKJoIPIhjnL8LxsOW36QXUTwZnQb3jn0P9gjYHdXMj",
-	"DD4vxeXPXm1CBR2DskTteSwkF8Ub6jP4qHo+vtEnfIj7mAh4CHksyYTegV5dqF//IwYxq3k1Rsd6PvNN",
-	"biVj+vEVsDs1ql2etNpeIbVbQV3DObJwQY+h5Z+c1M+C9qDegfNhnbYGzfqx3wlO4HR4Rs8HboETqkbp",
-	"+kJ94/WJhELT1HnaNuRiTFXtshbH+OYSyuzP/g6zxXVfk5iFf8RA7mGG1EAjEgsgIDAcgq/IASUfPrz8",
-	"UVNrSu44D4g/4qEPhw2CCK6RIE+e9UiUBWTAg5nGlIjODKUfhkIqDaUJZxLyIDoZNv1zetKunwyaUO/Q",
-	"Y00nj/16OzjzW4NzOKWtpgORYXUpkObYQdlptk9OPH113L9bq+H1PoH87uB2Rdx54tX6msFYjnhrg3WI",
-	"okXxvbHCiKHAI8ruQENtQKVmv4wcUInyiRZr+odXhBKpaASEM3yv02rPCywtFFiKN2mFnDIkOS688SXs",
-	"9B29AyLDP0vJS4TfZacKYEjjSNUuT5qentfQ8Xaz6aVUvVVA1T/r0zAnjuTwBxr8TBVMKd5pn2vswxXS",
-	"ySQKjXhzZEnz//4ujayTwEh/EegJHoAFXPRiJoD6Iy0K1rxaAIqGUXI4+g0ShAFhXFkx7Ur/PUKcpZJI",
-	"+gBI8aSiKpZ6bxqKocLj+IEGxC012dhIqYm8PDoKuC8b1BechbI+iajSFK1h1+nWL48Klvk5C9X/ETCs",
-	"Xdb+P0epTHxknsqjd2YQA8Mi5MP9+TyOzA6NYOePjOw3pGEEQX6/BkeDhl7DDzSw3Ha7c6BRGODLPTPj",
-	"/DE4rhxKXCS+j2gvBNcM8r/JUMml9WrDEKKgdlnT8ldU82pjkJLe6ZcmQgueaka65mG3pkceh1Iiyv+W",
-	"nmVHo2b2LN12Nz7Lha3u4ihf00hPZw7NvF8PGc7lYIfn9RzP7tr3YaIMXS85s6KzEhCEygCbjnlsP7J/",
-	"1c4bx8c1r2ZkSH9Wu6x9uPmxZgQZNUNhQyo+RmokgOL4tT9iylSoZqRN6t242TwG0kJRvN1sn9Zbrfpx",
-	"s9Ewf7fr7Q4eTcgeNCfRC/nNqyUaBC5GKRhP9BpbXs2qMD2UENLxblvNy6b+//9oqqXx42xw7l8ETai3",
-	"hm2tqRxrTaUD9ZPhKXXPal7tPmRBZsk1rxZRqXqIgpoafrglRwoY1Uf2KQw+H/HhEDQN7YUKxvKSnDSP",
-	"yY1Rj8gHRh9oGFmSg7IeErZk9MvWZ8OBQOpNDDQEYwni0mhOJ8O6XpyWLa3G1KLtgZOoEMRKhBpIWnQ2",
-	"k/Zwt03Q2zzWn54E9Q6cDuvn9GJQb/qtoA3Hww49GWSIWc2qfzWvFk+CJQBtNf+DqGzmsgiz+H77JHcA",
-	"DinM2k6DMzgfXjRxM/WOf6z31hnWnf6nN6ovtgDoKRHSqHY5pJEE/OmP2OLdmDM1imbueCtuGIXoIIae",
-	"3mSy4Ha9faIPKKLMLLGiMKsVBBr1YhFlSATE7bof8ThwdKLh83HNyx66/gdXFHEhjz/6l8m0p+WC3pSL",
-	"e31AWnGuXZ589mr8AQS9g97doHbZ0keueObfzc+ZA6W+Ch801sUsVL2JsKeVXORWs9FsFt7k5QhgDlTj",
-	"qNMuOFNc8joNxiGreY7bmjtikbFzck5PL4Z1aAbNemc4bNfpSWdQPz7pBM2L8w60z9v4JYpItcvjz5Wp",
-	"pSF17yz2lrC/VN4S4HMRoCUmIIMwioz0haqUJebkIFRaFjPkB1+0NJFQoQVTRqPDK/zEstURNfzK52wY",
-	"InnWDxlMiTllMgPVIO94ZPTvhJZp1paxaJUbbG6zX3mkn7PAGCKUWlg+JX/3wuAzmo2WaKCaW3A2jEJ/",
-	"O94epnJ1z9KzXsh6wyi8G6ksn7+et3eFkswJ5fqgpAqjiAxAiyMTwX2QMi9+dZoXKctOtrApv16+/F2J",
-	"YW7nvl2uTLUhZ5TR2wNk4j9xMQiDANhW5zJMRsmcwb95LIjgEZAxnSHqBhxPIg/g4xTAP2WG2QzC6UJ2",
-	"BU2fRhGIZ7JkJ5+92s+cwVbQQ9rcu9PD5ETVUBJ8ZCRVEnF2B4IkvD4HxlZGtPzZjLQZBDOL2QUIXyoC",
-	"H0MtdpBBrPI7wams8P+SKU3roxdGAtqGRtiRsrC84WOwSgfaJAVnd5oiawyVYQB5jSsDSrcslLVAELO8",
-	"je+/W9ouIHvNSMzg4wR8DVwt/8cCUu3KzaVBHoTSj7hMQI1M552AYfhxc7KM3CTi/r2R/WU8HlMxS1VB",
-	"FQtAphVKGUOQ8DrNgmkU548MH/UmuKSeHXT+LiwZ84pkuCkxw6BrIUU2w50fkbYX7kEfm6L3hrzmQWRX",
-	"qbkQHwNnQCCS8Ex6hPGpVr0482E1sMzoGVi9dDLFFAQQFo8H+pJl+KD5UIMMryNovL4LH4ClxvIvAiKz",
-	"8s+fd0WpF4/f2iAkqEtC9cUAkcciNM1T1mXu26kWsnIgCxU56BetvH/oEevn6bIluImynUbP9MCHgv8J",
-	"rMsWBjZY0z9skOtIctJfKjD0G11kc2+4+onHLNiKajKuekMcJYNKbziRsT9KrPF51OikqPGGK/KT/Xoz",
-	"3Ejn3wU66PXgaHhEaOUJZTiIgChuBCHk6kgO3zpBdjNLxmozwZyWuoGZQMZSa84rrQSVzALfhikgAZoz",
-	"BVRCCbv15EjXUNXm9LMVqleovnJ1KwEBukS25PJ4OY2BcYGNJQvT0LSH6hERM6alEC40BfEBAmTo87ws",
-	"3VVmigwBesuiGaHWcpyZKoka0MgYXBm+Zp0YdurHY2OFi0YuBr4AZWTnHJxeaupPpZxyEeRF4HuYqKVw",
-	"yY45Z8dORjS7T4CjeZjimustznWFP9ugjACYCmkkH5vvF+8GIRZPQEhEjhzArgmDqdYQkk2h187Hm7cc",
-	"XumIOXPA/Hjo2daylyWWyfgOlVA+GsdS4c0XMfuCUEr3sDvpKHd5rGD0RwxaUsGNXer9OkJnkFoLKEXI",
-	"riUfWgxRWABolxkpK/tMTzPmD4bqYrQESllFEDBSVpepLMKHaimS54dKUa5/aCWmdwJjRkL9wk8JXdvC",
-	"84cWxd44lGPrEJ1zONlghlHq8boiQ1A+ipeLeNXK+PyyayU/OQq5qe9vbqG7Qq404C3xQKN1jUbGymT5",
-	"clYi2YGrVWMksuS7WMC84GpZN/V9HjNEkvRVcnD9/P3bNy9veh/evzrMK/8Zc1SxILWV23VuyTuxAxCG",
-	"7JVMqEicmpm9WgE4Yzb67NVuOX9N2czFjG11GoIq6KF7fk5p55yMKZsRJyJfIcOekYgqLXtnEL6dIaT6",
-	"M702kixuU5jnFrYLUL+nCogd0G2GDhUY6mZ0aGnC0ebEwCR+rp7EPxStwX5xNBd8mA3Aq+dCACsNkn4x",
-	"N5AN5as4iH7bxeLVk2C8pR+nYXsIzQ+MxmrERfjnlhQ3xoG0+OLTOax7bRzvGu2d0zoj6uTZdyvFutzS",
-	"NkW4+WXtxBuf7mdAF/aSQbFff/21fp2ZvljjoFbJNY59WK1IfGDWMaJpxwvrWtyRC+ceZj0BsSww9s07",
-	"azS/1y8aowwlQYjGY6bSkIQsPWlnTzazAfLC+du39+BkVr8bOh5wfU+JiCMTtSX4PbBGLRUB8Zyv7+4E",
-	"3JUolX/jU0IJOq2fSRLQMJqRWNI7IAPw+RhM2Jt1STpXMQa/sHhcu/xvbUw/WjNDzavRh7vabwtBXF7t",
-	"ehLaCEgb/BIaPTFr/shEVGr1vq7CMdQKxnLfDGYVojCN9aTCa2gn0Uez1lqMr/nT4gPNWpkNLKgwu7Hm",
-	"FV/ASTyIQl/LRkI5mfkeZp6WZrWod8dCCSREfF4YWMADv19zU4Kb+7cMLf8Os/f6tc+fs5GK/zUxswiV",
-	"ZFN2wJytK8URPvgdfJXiyHN8CalEYGRYGr3L4IyNuMijkTuGbGSkjeorj4ycP6S5yxWMQ6b1ushAekzv",
-	"gVAMDJU+n2i9jxNK7BAa9qvjgbOAwiWvAgOui0bR2yHGPS07EHvDPnvzV8yoM8WoNR3xCJGpQW5GfMpw",
-	"uyYTAC1daZTr8s3YORa381uyoVehidKrthv99mtQtGA/AVVINJOwlEpQcQujQtDZwvpxzOLV/xBGUcju",
-	"fkojfOYBaQN+yEHLkNFDT9NJoUDoH48PPSJhHFLGYhrpX061Mpz8q9U+9MggBMZC80O7c+gRJTK/HJ8e",
-	"5ghuEmCUTKM5WWYOTYjTP9PB9TmmAxcSarvd1zyACNmxnXQiYEIRrSdcKv1nbxh+hNwPEzq7Wzbo+5gt",
-	"cgAqe3y4QJuW0f11SJl1csrKCJMu9Sfz6SLueLVhyEI5WnMpI6BCDYAq+1UeiV5RqYgM79AqEoVDcJR+",
-	"ysU9CBJwdNGqHKFZOl9FzpPGM84vKXELjmkAHkGtGAJCJQHqj4g/itk98fl4HCqZIRFJ2LRzRlQF+N9D",
-	"48vJ+xoKeKu8DyeTorwAPZZ0gBMxeybJBETIA2l8OyanhkYCaDAjB4NZLt0tZofF20DOu+ZpO8Gy6uZv",
-	"zPsa2bii0aoPX3MGs2Lmi0D37L1KFpI56BSAbrLMPZkD/0qmne5gI8Zd/fZvgktz4MEhlm/CXfoFMuVi",
-	"hgvQcToyiLGcReJbSezx8lX83e7VEV8aRfgpgymNZIbkrqC2T8NzM9R+e76bXo3FnFYMWBGxVk77l+gw",
-	"t8RSKq7xmxwwThKyi4Hd/fcf3vRubq9fvehd/3T74n3/8KrL9NGQULlkWKnoTHrohNd05Hc+eCat6eaA",
-	"C2PHRmqBWpG0eXtSNbosw6WNpVwfm/Eu6avEtWporA+J5yqzicLTzAeSFqRCWc9klQjS6YjLxEUpwwDS",
-	"iMaMD2xBQzNx90Xyo3mYzR2y5AJzcqogi7WYPseBinhtOX/6VR9bZmqzaS9JZNW/aqapBGWS+s7VWmlZ",
-	"lvcVLSgX8r+eazkXn17h0wI52/yeo+buhLJLK6Ivz1ND0IdJUIVWj0OW/bU1jxvOvbKQlHa6XPXyalMR",
-	"KnjLopnJbvucjdxeDpoP7r3Pn0v2GKofaESZX0DFB+mDCtzVq2FgjlgZ642TvjTvLvBk87OXzP1b6bJf",
-	"JrPlV11RkjM/FF3Tm3fPkmA4z7nWrOZKFFI/PbW0Eb8mJ+JZJtj8IFF0n0mi9URD+ahN17dDP5M5PcX+",
-	"Wkv07AL6NgcsfIqiayGUXArPohJh0uUL2TPKraJYktzQ/BSEqmePs4AuYQgCZ6T/84tbcvTQOnIQNUEa",
-	"/QZ5niGb9hkZ8SiQnslmRTy4IjCeqJnJ+WacQWXilb8EBSTMbiFa5lhYuAtpQkYBIE2SWxaGLu1tU72k",
-	"omWtwFxm8VoCChAmfiuUCaSvCB1IYMrWXLC3g09ZBRuOV5uMbKzGhhK/w+FU3s8GM1XFwSQjJfNByNRp",
-	"p1ZYk6DMQOfOyGzKS65Remkyx55RJdz0uQuU28my67uZopDe8GyNgGbTW3rjJ1QpEBo1/n//va7/57dP",
-	"7c//s+RSb34j8nj4o0k0li548OYdZlQT94VnIsAMoUhdLCh9za/4uHjF5Tcux4k7S67W41hLr0iWWSS0",
-	"D5kFjaZ0JlFUX/vC5Y69knXVAWkZMj6NipRwsi0UpDlKklUXXYqdCeEvVivs1zuSBL/G6/kEN6Qaruoj",
-	"HvMH6M1va46ZiVirdfpNmQTghcqEE6Bui39ljVZJnaVN2VGRTP1CQ+0WxlqNLJKpeVBAAX8KIQrkJWk8",
-	"5+MJZbPGGzoGjzTchAv/xlk80rCqj3vu/unE/sxP7zDJ9cP7Vx5pWH2t8QYj8TM/3HJFo8y/f4zhR6r0",
-	"MD/SmWzsys68rVAjYwPuAv1eWcgTxbmHQov1MZO+3RT59GkOAJ8/YxJPDP3CHT6hyOE26hm82VSWyOHk",
-	"RgLFt462GRLTaur/W0mdNiRqj4qa88xiVSmbAh4/h1ErseVpOH6eiG7B9nMD7Yh77+/Ct3gXFtAcDyxJ",
-	"h50z42Is1eKypcIgpzH1RyGDugAa4A/6fXLQd0jZ90g/ZveMT1kPC9voH2y0XE8vpO+RRqNxWMhubCWc",
-	"ImUdHxGqCOpLHgm4wtxULghDJ5R5Q5KDfr4eRcOWmLA5dahymIJ1RJ9t4TqSCjyrfDVmwZ4BWvpdEWn5",
-	"G9BIjRbhnYpfaW0sfr86kMJ8VjSTM0kvGr+wdEYP/UFVZeN1DaED443piZhVDWnayLa2zMaUK9ZSYQFp",
-	"NZUK7sWq3nIp1xoVLXm9ZZrzDShXljVNSA0zOaE5dVrjtikEkjHT6sPRdwhYQLCgymElzbqKR9UinXPN",
-	"RyFbI5bCfvwqZIVWSJM1uwgRrMTkm+AxU5XJFGfyZ0BF7gdpYnLA/OiROzqpDwVAxoqK7jD9oWejrRHW",
-	"BriFRAIjWdbB2VWHa51waGXEk8rGjXn63HwuVTVbCJ2NXcnhSifwznxQBH0TGNEDFlTCZPs6hkJU+qCa",
-	"/mlRJLWGyniwTgCEV1P0Y2/tL9ZH4lv6sQiK6828md6FXpSqRG8dNc2rPfAwWGs9RZpdYha2kSeZFefN",
-	"x+5os4eWhqBk2VjKoOYwL4e3myqPWaK2cGVtoBs5oLbWp5kQ6YgEFU/IEODQIzYaA11j9hPz5qFHXHiG",
-	"fojRekjGhQAqpJZXTLUscmBlGPzB1GTKeO4zpYCp0hQjosxLIrDRiwdibJ3fhx6hwe+xVPq6Z9eUvC9o",
-	"KCEg4zCo23VmfXVpeJ/dVzbIJKnvhS4CN0uhWTFL8ksElcq3JXcuBfKAC/8vU35M2dTFaHdNjTUjM+Uk",
-	"+XgSaznzwFhNSYDBH9k4eEwdNUUZaBpJ7xlWK7Mib4pia/BWDSvHXx+bKE+4DOfgmaEGaSG4RT0hAD8c",
-	"04iYsQo5Zza5v4q7mn7shUGeEFf0caf0N19Ebv2IuQQgCfXKbtzLllvMTOWIVS3dRYKOSwhOctIZW70A",
-	"TSFNUASSFxOAY8M4vBqiYO4GGivw8tv3FBaO0pCZ6raNvDSQgVIg6BAJO3NByOZ/NP9aBgnNtbclQwMq",
-	"q+tJpQZeYVWGkmtQrZ54LlTCfJcYVoW58rjaBD+LkNFlbhTq45jaQPiQUEau373E1IAMm3C1FMsDOrxa",
-	"gk9FFZtDduc0ejmiAgIymBF4ADEjUWik4LnMjrS4fNGAUhIqSd9Vn3cuff0Vlp5PnP1WCo+oVElN+gom",
-	"ldegQEDwfETF3dou63za1dI0hcyrn7186c05M1WrgplqW6qYnz83XhFGveZBXIZQE8EfQi2j6ZMf44uI",
-	"XvpBEPuK3AkeT8hBn3EG5gDxF0kkj0zuHo/18UFOXrF5dxr9OYNCPDSrugGlQnYni2LB/Pt40osy5VYW",
-	"TQ7YjcPez7Kntl6ATY1d9MRpgucDUyBMQdai8JkgLF1Dttxs0fCLdVqXHfhb+/ZLBeOfEdC1TP1WlEGx",
-	"auunGosjm3dvBKmiuHi+9lcFzCADmyzEi+Cbg0YKNm/hMBfAUo63DkNeskms1nUiLeLQvODknpHQJNbT",
-	"MWQLBeEy543YVUzROdTc7Ns0M2wd03NR8OYiiqfMTIQFtu1lN2BNYpe/H0mJf3teX+6+zCkaVARWpTuA",
-	"j0pQ8vMPhA74gzl9yYfKPD68MnFANks5fYA44boS1FvehhdyziCVDK9V0p9/QEuZJu9XpN4ioSQxs9UK",
-	"1p5+nZtdfnGL7ykzucNLb+ZCrUsjA2luM9YDNAhms49dcQ86p9PYeodTTrAMjfRsoUNKfrl5+8bW+FsU",
-	"UFJpcoXKRN67FhIuDMqnQswyM145nd/W3x1zARg2JWCImewHnXab9K2hRHHemwjwQwn9w3wTjla7cdLM",
-	"x5LV/99/m/WL3z61vFb780G328j88/D//c8qY3w69oebHytHqc2hRKI0JSMXnfYbmGYDfb+eGMGvNp5o",
-	"3di3N1yFQ1t/ISsfrQHqbORSz7k+S0Ny9UoIiuFofadZ54VR6Yi192HFJjARgtlwp0rmcVP0EOsVBXRW",
-	"EJn9o751E60CBHGSYMmjAKRy63AeGNcTLFODKpTEllW01NE1kDk+PfGWtgXLLW0OWqtNHiDGITOlqaps",
-	"q3jlbhQIrgxdUSPKyBzEcrs6O17RFie/tPW2Ne/2nDu5gl0XITIy5wLJ3jorxy6JuUK2mkl41recaSbX",
-	"y9rCFmWIVTL5MJstXmH2NLs8I1ygwtWbgLCcvJIBYu3o+KRm+JU1aCLH0fcvcSfKas4p16TiU8V3yyP8",
-	"19BckTBpRbKHamP5oGhc6w2h+sCK2yrMKwwx3JRTdvvP7q5wdd4cgmbRxW0+u95FnMwhYOnFyEqti8jw",
-	"nI/HnJFMKR7pmRJIASCNQ6MJSHLwUxgBuZkxn3TjZrN9Sm5GVIBH3nBFxSynlvs4KKanJaMUKucFYvWa",
-	"DMjMtIb0/g/T2eRzfnEbDPB5BcD/kbRQKd5P1k7P41yJOOsSX6j044YnWmexOiR36gW1ZTzMx8X+iLci",
-	"KKKUm8VorBeGYVPLe0syqLcil6NQqz2zynZqBMWLhxK3eFUCtoLMOvJavTyMl8umLBoRefkzSe6AgcD2",
-	"uO4LL1O3BQjXG0TZyjUrpIETdpIUZPNWY1tCXsAms1LPeh6h9Ul0tSADPPFMiAH+1UvIe0H2noVkri0y",
-	"ZZzNxjyWBnRXBq4JwF3t92LXmIKJXA9DbxRMduLx2izsIJuOu/NY8CRiIOWZWRaYdbq5ZeTpTg615lxz",
-	"WcbpaIM7gU0jBvBENgoz9zOq7LLDymq9mxDZbSjophc+URVaScztEmVhowTvnK+2EFmSYUvPzdD6RTeg",
-	"r4p8SqbamkfkTCoYJ9nS2MvH9dwyWfQmc5r6qiSSbK06RYKP1yRjS/ip4muNtSDQ1jwLHdxEKWCfxs9s",
-	"RJktvMzZvWcrXCXtBehkIviDqW2VcV+VVfDwKfMhikoS7VJivoCBaQDLYmwLZ7BmvSEoEPJtsztL6kzI",
-	"ilM8ehKUR/LWcPObvlI9rJHkYWqqlL0Jj0I/BPuCk370Oz0tevTuBGU4QwKhCkXj9JKTuIl0z6X49sG4",
-	"FvJA3I7yra0tCx7f2a44H96/IgdYOSarKx9ul19epnR6NetYKa0PaRp/Taga2ZlDSZSpB7rqJLL01Kmz",
-	"erplJ+Eu/7Y3WR/qhpfZq72zcQgFBSHGIeshIoelqQcY3WdPWL9a6YC+TMkIu6yiihFuxVgwIm3Ud/PO",
-	"FI9wfYUObPyzXgzp21/7h49YVeIL1oCoJvdb7Ni21AKWYQeXVjNfg2iW9eb+zge2E0JjyVgRvwtL2rvg",
-	"I6espWH/iM7EljsyoyybINPjdAlVMzVhAgwk1e972D8Ma+Q1vkDRiRwwti4uYc8a6xCsKaI/RSWFanWT",
-	"2qt978t8P5mJloBsw3IcFs4V7p85kydxoM1fuDlXH63/2axf/Jb+2ej9X/23T23vtIo7czk+GwgtgfvT",
-	"SM+OY24hP9sh3kWU7dj3EoTSN0kAIHwo8qrfgCKDmWV4xUl+VNzHk0ojZIxzC8Ns54TZrStErnu6+mje",
-	"iZL6dU4HyJDzRRbherK4pkcpy7CfJzwqoowcNJ3X0XSINKKVBHV4RSRgM0NCJXEtX3JyVnlyipz0tjiF",
-	"UuNB1jsz74hZQMAFfEqOZBGQS+66PpAnve94WXdz59+JwixUn8s1SrOwYE0bpv5iffvwdn5YrZ64eLaq",
-	"ekyyxt5aAJGTNeEhJ2uDY4nSl0zvmXPMntDcXAtbnD+bFdfgnbk1a8obRZxhKdrb1woZQsUPtyM+ZTAo",
-	"q2abC5Q+mNMpRMzkoUdMipLnuhseSHBvGf1kLqUrZ7pKikJZu1WRrcoucUdVJb68uLehWrhzKbHg7E0e",
-	"7ra5KI9Ymsj1Fa74+hjUiAcV849fm5c3ya52ZY3LasELwKY+foWqDmFQy20zk8Vld5MdLl1rfhErK6Lb",
-	"PW+mVq2HDtsfwrw1w9YhwIBZQoUIHyC4wvbiJnIPLZtXNjLWekmHsYoFVG9MkDuy+RteMYLU7nwJ/F8n",
-	"sCnOADVb9OkYrkh/SsMHEH1bRFuiu9cECg+5MHUDkCTbXGCsEO5SddEppN/FVCQJSkUQHHpkOgr9kZaG",
-	"R9hhyX4aShKBInw4JIJie3EMxBvMyAMPAxPikRTezZLzAWX3PSxlPcRywj4VxvkgR/p/RuDf17wadiyv",
-	"eTWzoRIij/B5b3G6oNxwWmikYr7fJCVvlaoRzMvm9vfkdhafa8rA85HOc+HINq65k4ty7pQFORdrsTRW",
-	"vGfdQAWh3eYBwfgrPP8Jl6qO8aMoNEpClTGmHbg8bAylwp/UCEJhVaRMvQ/91uEVwQOchhIQB43Zz0xn",
-	"227Mx21kog6fonCd86DYbulFOXrGkk3GdIZ+FOzc2tVAjEIfaw1xRuxb5FcYyFBBt1ZS1TAfTle5uZb5",
-	"aM3X9YPKoSvVJI+Isq2t0Y9VDaKIW+ZKOczDJQfYgqNJ+4DN4YiXv1/b234jykybhDXZbXU7TYk1oXQ1",
-	"GzH/b5LobFlMOEc3VqVufa23f61bOYdKu7hipWg486N1sXA7f/p6NozdGTDKk5Of0PS2rc1tY2vJVkZ4",
-	"XyONXGuXBs/Q1vLxpfnotMA/vJhZsfrKj00Cfs/HDPzqy8on7ueWlsmgSpu67MzQPG9StuAsQ83S5kZY",
-	"8qJPYqbCKDG6a7Jvk+ilTdzCdA2sw4hF5RnpG0tP/4r0BSgs3kgUvQfsec9garlFVrdw5TUSG5H9sFh/",
-	"iCjbVdXw75zj/bXl23W54uL9ECHzwwktiPqikxC7KVetRblmOG1iutyoaGKyblfWaVddgqs05jVdeZeU",
-	"qr0dAUY7EU0xbI0XW5wAPmotmkbEftwoiwzfSNKxBZbSes24nd+WHXxxiTZnwvFpFIEguQ7qWbKmV4rh",
-	"nIgrmCFt9ldM12yj7UU6xMj7n56Ti87JGbFtvUnA/XgMrKBgzSaFdgvhvCQ6FI391Xlhpi5wYYM1qVwt",
-	"2EVMcVXoNLIMuSAynky4KMtycESiIFXU9Fb/VLVt1TX58P4lYXRswi4hgbx+fXVEo20kZWbNKJh4OsUo",
-	"h0RxNylSWxtVNqDQT1HTf1FdsRr/hnq8Ge6LdgBfG9LzloBiECzZXpKP+cXwbJzUZ1ouzuJbVfDyi1b4",
-	"e0K8zqK0BeKWuI2HvxGCb3qIG16IxzziVBVrz6timMv1Rwz2eVGI45LDWQX4J7IDZO/9NvaAzDg7UsC+",
-	"a6QqQ5UnxZIdIMitFaieXo55wj5DW1FpDcEvJ4UUhRWvWNyToiji127QdEdkbFOwl4H4KZe1oUy6sJV/",
-	"WDPrRo6xTbN855AgGea3lQsMCimW6zy++1bi23YBf8xG3kXQeg80CJmtbjYHpxH490vrjZQJ2enwRe1q",
-	"MAO0ascazy2jcPGF9Yaxfzs1tqgxnZGAN0jfWsT6aO/tO7tdH98ytm4sURzYzqqhSPLhuEjKii0rWZwa",
-	"AwutQDeUBQP+8XnE/fvy7AYRsy3VmuJKXjfvsP68qYIWeMYUbStDmmL0csZ8U4qe2MUQEWdTPDM2F5dU",
-	"XpHZZ25Hgf2Gr1M7gt5BT/Bp4VgLXjw+xrTTmgVK7vvc/chBvwjPsod3HTw4q9ZWRNwdVEoGWzkqWFju",
-	"bcRjkf+qfbz8m88rtnOjCptvMj4tyfGLqNKn9UwSfUzVo/P4cCix2q7PWSCLja9DKlzyB06C8cmEjjKF",
-	"ZqY0ioivV+6RkBE7XMXMD7223p+29mFJO3v9DvnTJrAWpFEHdLYSMgFNSr3kxyQH/duXr1/0/vP2zYv+",
-	"4QLwVqeG8WnNLSK7nQXwFmJxyloWKlaED5skHz96jSf4ONFbLw8qpQT7MhlXHlZQTEp7UzJGL5/pihQG",
-	"mFJUHV8ftRRfVQUIPqreWu3G1nT8rJVQhj0VS0uNL6/Y9EdSu6yCVJNWVKvmHrSfZZs92XKaayFnWspy",
-	"vc80jvSABXK9QkhfRb2lxbTuL1GUKV9yaXWJpgzqzVVqz1Voski2qZKekfNNIZ4CmTibYb0OrOcAk93b",
-	"slTqvOqxbZaHJg4FzMudBtYkclKv6QXIpSpuvVlaJGghBFvgYSYB9vbDJZt9mZEXH6NtjBbE4CGEaRFd",
-	"X7AJmze98lIhdtVPYzlJ1MDNrSZ2iLcTEKW9BkwvMNNfw9X+xSJVmXQynwoRgiQ8Vh4RoEQIgY0yyrxF",
-	"7wTolwSmIyj8QsSMYC8OQSh+OSM+ZYwrMoJoQg76JrOs7xmNpR9RqUxemtXm8O+eH1Ep+4cNcu3y2LTA",
-	"ZSTIOxqyJDsbEyZCn8gpgB4ekx9CYKp/qNeQaZF20H/39uaWNBqNI1xX/5BMR2EENuJJK4cObE4+deCR",
-	"8QSEhABrThdUd1cKxhMli7rza5hIroXhYvVrE8ErA6KiKjFajrIwcxvyyHRken9CoLdAMnDK5RHGTGh1",
-	"kg4i8AhFWRdx4OTjR4902hdJqTN72hRP+5CEkvwRQwzBiuO5efH+ny+fv+i9fde7+fXFi3fJIWCJxAT+",
-	"oSRSYRvMXFHLiCp9kooTiQ1Rsa6S/ltekf4ExJgysyNqquHTaB4JbSM8MqUaZYcZLE0xJWsYSMBkmgqa",
-	"CQptAsOQhXL0OLbzKvFE81c/6caaXLDywjTY8EgDweWMUhZ4JpnL/KL/MUNYKz6ZQHBY0hVV0LFcr9fe",
-	"r47ypIevzzNfxoYcOFHCI1bwMAXIGGZmuRYMjvsWV7ddXjl1sV6qpZCx7wPoa9MXoJUy97jvJaltaQHV",
-	"wQxJoUUkTVJYNCvhueaVJTmLSHXLtaVQYW9CPLvs3Vsnx85MMZgVTcFzQ4fK3uyDvil6eIlXOu2mhf8s",
-	"ky+QWhSbCfhQ2XzCFAP0vnLkhA41MEOVIKilL4as5Oj8YTGdXbfK7Dq6SnLnskqL5RjF0L3F9mNLeQ6y",
-	"ZLwKU3NFQpllhRLUlQaIwf2UMVYqT7a+7lGoC2Srq7q4vUQ/MLTAS5ljigdz2L+RYJ+nc5kKjVZdRHUi",
-	"/TtRB3Hy7D1OZuz5GV0hp7wgyTGco+bMGAt11TPW4bkVPqk0mYqCOxQrl9XFFDGzxQQS0rm8nkDeTrCg",
-	"Jyx2YlpZMH2JzXAem1xI/4ruTHM9mTgDD2UjmbTOxdZIub5IVYrX2FZMK5owLZspKSSZtIfHYjtIOFzl",
-	"vnU1/Qpd0fJWmuICqS5PIDHgJJcndyNXV0e9kfxVyAo8LWa0NU01hSaveZUejROZ4QthoLiAoeBMPXXl",
-	"54VQZPgYShWyu8TZRQ5sELc8vEp+tEXKHQsfS4geKvbxKO8CjFUq9YgaD6VhYyapJ8HgXAeZSmWhS8qw",
-	"37q66vUP71+ldUwzrvTTTt6TfuoVF+7o1X/73/9ZZXLbqCB1Uip1WQnqwha0TxGM4zrQzqVnm6x6jzS1",
-	"7tVqNj0ST/SfnaR/mWuHRhd7pjWKc++Pq+XeP2F4kO2Wu5kB8pZ+/JIxyl/bwRWXQcRVlkDracQkffO2",
-	"kIxu6cenjQP6Cs998XBBjDeKMNrCLVeaBlyIfY69zLtSsax5ebXtTeQP901Rcd8b4/C1llZ8c1aszuKa",
-	"ei4rxglfPwAVhSEr8xVyshvLDZZb30oJCOH23uhyX66ebtXCuGvXxa1UEPeDpHdwM2P+bhi2jUBY6Qu2",
-	"DZKqh6Ul6/zJfFnkO9nIZjkCKtQAqCo0Tb2iUhEZ3qE9IwqHSQfFKRf3IEjATfmi6laqqmmPKw1qJaFG",
-	"aLQQ655bNQNRcgipZcj4Z6sEPeE+TXBIYlZxX9vtZPBimVFlKR47/Cgif84jWd1lmNtggqgrIt0WyZN1",
-	"MGa2W+5qnAfyYpq8hrAQ8URB0L9EC63FRmvOJgeMkwSvUXvpv//wpndze/3qRe/6p9sX7/uHV7bFy1Ra",
-	"Q7gAU+Qr6y8wVsucGSTbDmRChTK+7qQxSGZthcqvViyepifbFyzV/4gpzk+hPzg4OamXb5ETps9/K9NC",
-	"oY3gvV0y4jq2LUrDaCsZAJ6iHn55G5aC7bgY4bW76m1Za38d7CyRP+aDSZYkwWvseBrFCenSFpqT/v6b",
-	"rSG7294MhafqVjYfvmE9oliHtlHztqxDm851/UDDiA7CyFr15mQB87SsIslGwVLpmEWY/U/c5wuDFhX7",
-	"CK0nZpRGAZmpX3E/iaGZq31ZHDFWDQDL07/zU++gfdLcXraESbaDbVG9laRNcFn8IZjzRINHHFmMMnEB",
-	"C+/euRz4qr13k+TZMVAZCxgDU72YhWqd43KZBdVO06Fyfudu7dUAubNTzp3ONietCvWBL1BXeiJgGH5c",
-	"JHsfJhMQdZ9KIBFoeic9EoR3WpKnLCABlSOQVwQVOUngAcQsqedkOh47NdTWGyqgnI5sNusX9d8+Nb2L",
-	"Ynr5NeaxzoFvU1HTnvxG0uY3eIJb598uAH4JUJ9GSHN3eQs5zQ6xI1HtO0CTORhi7JEfi1DNbvSpGDhc",
-	"T8K/w+w61qN8qg3QbvuTowDWVVvzFh27rhTXQZ/e9xqNRv+QoPcfrfhmGOMHtYWYQDyAqCteN3/Zaljo",
-	"40UcQTnOWI2TlY+UQi5qrMkla/zl19vF9ZFffr0lQ8HHxMTaHj20jmisRke4pD45+NtN++QUA3PxLdNs",
-	"nA3Du1grbyGG36gZwa4UAQhy8F5/cPRC/zd5CCn55de/3xxWWP1nZCpDboptMUVN1SarKdRcetf/2UTW",
-	"ho/5hebIa+9cxpoCOl7ss38DUeSRpHMGIuYgjCJy7QvOQkmezzQevhNcga/I84jHARlQ/z6eaGQW4Kto",
-	"pr/qsqRVaAii3nbx+rLRZV32nDONwyFn8rLL6uSXm7dvbNC0ZPQeevqW9MkwhCiQVyRm94xP03Bn8zsm",
-	"wwrQqAgBOeg0m4cNPRgW+jJPk7Jl/YwUc2Qraf3v75KzvssuteXJ+j4PAMO1vS4jiGhYW9KGGpsQbvnf",
-	"3/quNBdmqOKCCFUEq3niKjSZk1h3kvQxnqVPDlqNhr5mxFb9JCfNQ5PKygif0D9itFQIyUXfMzAkrgN7",
-	"/1MXCVm3dkn+22g0fvNI12RdmQ/0791ao9Ho1j73r0g/86hPQmkDafSAnKVhsRN6B7hYZIt6N4jbfUlG",
-	"nPFYkP7LAMYTroD5s/rfYda/NIFCdAx4VZPmm/oXPfqABzMiYBLRmcwFkMoJZxKuLLQZlp80b5uOWZ12",
-	"W3/fD9MJsb6hgFhC0L/KhFLbkpaShIwMo/BupNwYzYuFMSzK9ELWM+/2G+TvMDPocQ8TRdodgtmq2DzU",
-	"0BCEieEKEhsATxTpu+Zd/XTXAiSPhY/tRVEo6V8ZTIqSBmJ6QXpprXbyUm8cyjGOhPNcZ6r32Tugf+Ii",
-	"/BOR7pIYYkW6cbN57P/y6y3+AX1yUE6O8KTFSiKE5GrpdJYo2ykbetxb2w3cBsCM6QzBZrDYRXxq8Eah",
-	"1DczZGiW7n+s41e4toO+LUrYJ2OgTC5S8ySmp9HVsl4U+sAkpN7kmubFIgRFsb09hj4hgZSXR0cZ0nfk",
-	"vkxr8NUcMbuOFR+b9SZ08frdy4yQeVlrNlqNJobTTYDRSVi7rB03mo1jw3tHyPGORkAjNfpT/30Hqihs",
-	"Sd9iSdrNZgaRJ4L7IO3ek8hq2SC3PPZHWK9WjZDGRBKZfQLel0HtsvYzqL/hvCbuEy8YLqfdbDreYPtF",
-	"ZKnf79a5kdQ5+JQ4fGr8Hv0/KGGtkr/s3MiOCpKM7d407YnCB2jkpIXa5X9/82oyHo/16V3WXoUPgLUd",
-	"vJqidxID9SYYnWeRBsPvsM1z7Tc90BHWZqgKcBs9qAnoQItfoQa2TQVBAqzxcxzeGeAa2uDHQmCYwUnz",
-	"OK2WW3gKaWmKbQ8irWTh1moORUtmbnXpMblTM3UqKh9cutyCs9MPZyYLReCpebWT5vEOdpHJvpnfjmXv",
-	"uT3FLDWh7WZnb7hJZJgZZ9eQhlg8wiyWSDoj09FsOZpmD7oinmqyPAnrmpKVI2swDpEEgpX672F2hTkf",
-	"rvk6JmdhD3WkiQ1yA77AVBIBLkweVCwYBGQEogBNtThiBPMkgh20ClKqrqWvHL3S4guqaytefI4CR+3z",
-	"b9veA6MI/jdvl6m1m+3TeqtVb5/ctpqXTf3//6kZO0ytOTijHdqCent40qp3/M5x/SJoQv1k0BqeDZv+",
-	"BW21Uin4NQ2ZcXNijCtmvRmlrUbve8f3f1x8fGiPnXPi0tZQ0fvKCFa1yxrMfmm+/J2Hr3+/nr0Jmx9f",
-	"3zRnb/75j4+vf+RT/M9PPHz1/JcJvvPzy+N/3/xyUR2dzXmhdl2Az9covmmV0LFKvK0dA+uicZMzOfqB",
-	"Bi60BT9prf7kA6NWTIDAfHS8+qOfuBiEQQDM0JEKK3vJTIViW633c55LSJVsNnMF9cLm7uB80ZvfsC6A",
-	"LLh8xiKkVUwt0C5TLImM/RG2uEoQR/PqEXSZxOtoZVJMZ3E7wiypKyugWsf6SGv6tm+WSd0b6DFG+nqb",
-	"RBdynWk4i+WpZa7sD0369l+l9dvHdNZl5sJkdpOSkcHM6Sz91N/YN+JVnlgYmBj0W5taZFQG/bkhBohr",
-	"P/Bgth4dKLmua94ga/T7nLcMOY9mnlC11mR1XxN9QsYlNIfJvtX75eP5Pyb/aYvbk4dfz2bXLf/F8d3f",
-	"Tu9fX7B3HfnhfLoZOIMyye8eZjYBWrMsezMMcnPmw1dOpDrNi9VfPOdsGIXGBtppt6usy8rDWp55YbIL",
-	"dkERn9vbnhjP1qWKcyLK0acw+GxoZASqpPqQpixS8YmJNMKuHKYLRYO8hwdufiFC/wmBo16UMF7nk0XB",
-	"BD9Jac3cdewUxUPgwF89HnVWf/GGq594bHKZt8YFA5ctcGF9Qm+s6HnTA/rWCjnte5RQNSrIEReqrtXC",
-	"gKDZlPzy622DXNt0SmPY04htE8GMaSYK0YRFg0BozRL7oYAgaPe8IvwBjL0Dv8G/rO0MrUsXSJK6rP8e",
-	"lJjVr4cKxBLed2vDhzfmXM4ai2CeM8WmERY1nwsBvqqPuJBQH6Axf1aXik7W0XtyscqV2Nya8ng+WlyL",
-	"vaPBz374Nvzl5Yc/X7behC/lS/b+xH/+8vTl/eRf/3z+y0UDZr/8Gfz6Mnwbvvz4kjUbfjtig/FPzeBf",
-	"v8wloM1zztaJ5ZzZePILbI6aCQ13EeHrQalYkmYwJWaPLtPqSxKXdgWWc8v5a8pmdi65DcUoUW5ffLTV",
-	"UxB1zfVy5QJQkGQ5EC2nLvM6sK1cWHd1Iwv14Beo/IqYedZcE0Yz09AoZH4UB1irQQsWrjpGEAbFmq7N",
-	"mXivZ/uGtF0qe3yYXId2vdnKe7mzT261fOkuShpBr88UBc62fxx04GRYP6Vng3rHPw/qF9Ac1lu0PTj2",
-	"O8EJnA6z1SUvW+2mq8ZRo1E0H3RtSdllLEFctunxoOOfBPVTOBvWO/R8UL/wm0G9Be3hMe0MTvxTzJi/",
-	"DycTTYQ6GctONmZYcWXK1rkCUbXW+XGn3Wg1sfiWECZBpvbh5sfaZ2Q21a56ev6rtWeNkt+F5pwpl5rV",
-	"nu3PheJBudqsIWzLN4SSBDHYJKw+4nCfHGDtx6Km2dT2y+6ygM4OL4nrXCaAwZRGZjB9zUNG+i/f/PPt",
-	"y+cvej9e//um98OLn96+f9H78cOLPlaJtU6ytCnamDM1kmQAQy6MiZ3KOh+a38nBMPyoZQmh8Z1MBDc1",
-	"UQazLjP53HZQ23GP2I57xp1riBGGTx0a/3OaaYwVZajqMp9LZR4m3k7yxtrww6RftpqGPlxipQt0rU5A",
-	"uMoYXpdhITIn3NiG2cCGXPi41pwh2yOSo6g9QRJBuOgyATblA8tVAQtk3kvnQgpkg6RG8vYVmXBbkkjE",
-	"7LLLTFU1bOp9J/iUUGOB9Ecxu9dPxuNQebYOr55oOuIyTYQJQa+7y8ZUaB0gl6SQnO18FkK5NJZe5ye1",
-	"RhSS5wzF3IA8rWOaaO9gtV+KmTweK2lmWEmSkbLIR5qNZiEPWf+IyuwcKKeYFXztuuhTmihuNDXKF+uu",
-	"zHwKhMfEQlEoQb5Ukhjs8Cz18gjiBlIqh9iGIJqsK1no0csRnC1Vp91cw1w64+InnZb+JJ++WPBWao/8",
-	"CsVDsQQiuL0diJA7vf57E9TcXf8ZNr3p29ieEkGsuoPVfZL1sloHq/4pqSwTKgnRsFjHfJ5M++gapldY",
-	"iCZT6mZonE5JTVwEq8RgwpAZRolRMta9kEk3y16IlU1WCpeRFI834X+ZZR0w7pZ0aKMwRAxlizKf5xa0",
-	"WPR2BSCc981QirKZkozjarTAHbTLc165Citva8EdTSkHPpVQD5kEJkOtaJQejMvtShe2Istrl8YHY1fV",
-	"BJT8LbwbkRslAJRHXnEWmHh7TWDNRf+hmIkt+L5MR5ce2mRzRPqkWSKhLfyS5GPWQvV/el9c8obbgOVm",
-	"p8EZnA8vmsi+6h3/WHOzzrB+Qk8HZ/55oFlbCuXnZhDySgW1fO5lrTNs+e3gGPDLesc/C+rncDGsN2lr",
-	"4Fim/maEvRlq/9vpkHaTnF10TkmziftJmFRSIyybPFEGpyTerLWGlcMh5mobR4Kb34Whw89QZsd+0t+W",
-	"u0Ey3XHSxsnlZpBr53z3bRjBHFHWpJFw4SpCZ/zuHtZgNfo+y3MiN5blSBhjQNytIKF04w6ohC5LHhxY",
-	"ywYVYGIur5JAWxNgi9HF+G6PcdWznYwh6B82ugznwNtqPSihJGPOwDYIoSpZgWcNOQzuqEbxKyzG12Um",
-	"kJNx832DvNDX1izHtB+0lg7sWX3QaV6kedk9vOI9Re+B9Q/LDQHP07N5QjPABoRybSK4lOYV07EymrQ2",
-	"PXnEeIk9k/k6mMy6KFGmBWUbjo2ABlYKf3FL78qGtq8d4Ts47D4aZLfRICTDwtbnfynTm9evltte3lmT",
-	"t6kWblrT8SlLOaK3qFlpDjVLY9y7DLM4Og3y0jj8JOnbyz2gEWU+SJuBYjmVyqAgGfEokF2GnBazckIp",
-	"Y81qEg3F5s0lhf4dw0X2NkCPRqgOvS5DRkT4cIg8mMFHlZjNXXYXOj5w/OmIKnDRB9aQX8TCfgaV4V9b",
-	"WpUekY46UCNftf/IkdXTxulZIVE1AHFlBKrSOavSOAxEnWZP0vck/a9lFduKJpfpJOvbzDBryR8VxEFj",
-	"8IdL2sP8yrvwATAWOSGxmOtlokRcPoLNQO2yAJSW9z3CuDK+wqw2wYU1ymjJ/5j0cQpUQ2gU8alVQn5F",
-	"LSnJtPMwetr0y6DKpdQV0VaTrLe5ejDECbfTC0pp1tnJtt4otzGbqf4oIV57yfwvRcbttHtyPkfO1xfp",
-	"WxVE+ncCy9ti8YifTPnDp9YGDK14FM5jFQO8mHUF4wk2ryrVDF7TMCLJa+TgZ04UfFRH7qdDz2ThQWC8",
-	"BJI+QGACZJDuB9zkwmp5XYJmJfomS0JZUhnAJOA7M5cbuBcyTN7PpGxHITMpn8b92yDWN+SaGS36edCM",
-	"dZts8hsKJxwgC6v9CFSQT58ajmI03tAxfP7skRmPk8gj/YJtfGGfY86Ra2/RqEjwkYpe0GNo+Scn9bNA",
-	"k2M4H9Zpa9CsO7/yGT0fpOT4BufAahOMK9MgU8amwshl7d96jabARLLU7MIe076eO/nVRnbj7Enw/Lsw",
-	"tc/tOUtiqKIRXzes8GsmFSU26RyWPKlhesf3fTf3c7Pb9ogm6D1V3EbszGN7iezJYDpHGfb24a/JPpw/",
-	"m8pEu1jsW5kz+B7G/MFaFvIzX5l2f9gNNWQkNqU50DMYsl4sob9IdH/EWbYkujl1f1XCoZnxL5dw+CUV",
-	"oa1R15zB5qjrFWsmbxkUEKoFs/08tm0nn+8Z0KMzoO+E+TyNJXvjK/glzNW2wtwqGzI56LTaaVmnw0aJ",
-	"RXmXfOZrkOo3u2aPaHbeE8NHJ4bOErwnint78PbSf5oRUjXY3n6RjXBUmC0Y2hAKLGqEHsNsSqV9ycU6",
-	"2txJbuIac4EkJkjyVcgAMxNtFU0TAmLrJ2NMCmfJ24WW3pdua08U0J+EmDxKGLvd3Yoo9mQNKcBxKVk3",
-	"UtFish15ts8pKFtFmuCgiM9tQ/xHz3BIVmNLBaNh0OVcuICfskPKNpKvvpAdhvWjy7U3oaZdwaoESa8w",
-	"4qd13jjuFHtrK2SyLXh0c+2bqnpvgxh6pk57Mk/rxLHzs8EpPfE7Qf0Y2sN6h7YG9Qv/PKifwenwhHYG",
-	"x34bG5JpcjM/SjaNd8KlQlB5NX3KMgPCPECaZTFQc2nyRipoNZvk5x/IASaiR7NDjzgZoHWikdv967iJ",
-	"hceV7fljfMi9gM6k6e+s/+qFrGdSw2uXx83P6dIxod10RjDPe4APcoPbJ5hul3mGkJxwaTuYtLJdsGtt",
-	"rCyW4PFlrQmtYZse68M6CeodOB3Wz+nFoN70W0EbjocdejJAvvKxFwbIRE6gExz77UG9RZsX9c7wHOrn",
-	"wZlfPx2c0M7wGNpBy9d8J2ah6mEc+zy4iwMofvNqpjS+ZjzPX7+o44aazWaz00YyPhsDNuz7728bQAUx",
-	"I1OS1GKGjAcFWYcnjdZpIUZoMCy+f9xonZe9Xo53pV+ZKquV1mMp0z+vb13X4stau5WcV+2y2mlp2Bcl",
-	"X5ZRigIReIFS2ABNswoXclE/GZ426x16Nqif+xdB3WGfRr5NXXuWGa526iXVEr4Hb16YCkBV0jarxgm4",
-	"YZfHD//qSgYi4SUHKL/ZgpWmkqApkWHrYnhJy33PlPRAmXHEp1qsnFKUBCexguDQI3ilbEUjQxAKzXwW",
-	"KbYPzt2z3D3L3bPcPcv9Dljumgy3zEZlWcTeKLVLSz1zYN0VP9+mSkNOCDhKqcSnDd0CJSVGfS4Cl7gq",
-	"wAesMYpFtWUWIpcmbVfayoYzLzVOddnQpgel9phSQ5Wr1B3SyMkWXRYBdf5uZ38yhMwZECy/vyJjU6eM",
-	"mv4U9mesnIXBSfwBhB21b8xnYZAMmXrKbdsxilnFlDzwMCCYkZt7rn/um1xiO6bxiEhQKsIC6K4SGxcB",
-	"Fh7HRjtd5iakk4lIHPn4DuGM0FjxunmkJbVJRJm8SgOy7OhdRl2BN5JGA1gO98zUfHPhqjM/AoJh/gvt",
-	"h0znDuOAKM8StrTmndnlliFZrv3yljnDBfJMKdkegxppUaM2oOy+pwRlcmhzxoag39Xs4/b9v5DzttrN",
-	"4zry3sq02ALmEWOsHN3ZC8N7YXgvDO9IGN6Lwl+7KGyPe22CX0zEjm+bF3Ne63O4GDY1cdFrq2P9tnN6",
-	"Oqg7MqUpWKZ16zqkqZTpaLRbujKBQtfmZeBWcLV12dp7u5zSzmRW+DEuxlREo0OF7sR9nN9TeqnN6aGs",
-	"66S3dVWX5fbHIy0H71jtQC8hphjkJHQt7fNYJUZHW/TG3U7GFQrlGoL9bCwSyuhYGliOeBwFmNAAH0OJ",
-	"vXCNJuKRQaySQujWTRpKwqcQmIhaWxwYtQEBEVBpNRmjbOjftcCON10zes7IQcbOas2sxmyqFRF65wok",
-	"G/0Imx3hTp4Zx+zM9jrKNC6jkX5om33ihhRlgTxMLh+WVsgUDEyqMBidzYRtAVEgxqgyMGz6yYUPnlOm",
-	"GExte+QGeZ6WhXCHoDi/14DB6DCM0mmQW04iDGWzJZb5cOgRMYd5ZnxDFkl/SsMHEH2i9UigBWXn/8nD",
-	"IDUg7yweeW963kvbe2n7CaRtZBN7afuvbnhG9ri3Pn+7mSGa725j6k6kxDGUu6ZHPKk6BUyFNJJkABHX",
-	"4hO3goieIBFrnACUaROhf59hMcSkkWOhE/r19v7nZb2nLPvQ+lkapPYjjLlJhC9oKZiEOZ+64hidwQmt",
-	"d/zToH6uFbsL2hyYJx3NufXQltVX+aC6eidC5ocTGpUWLjK92ze+WVujol4EzXRzD+yS1mvEtjyWAu3u",
-	"awTf4vvzZa4T98WzwlDawuDYt2biJwqNNdt+nMBY3NmKsNhcDKxWaXA9uw6G/bJ9kzeSy4foAjHM3sq3",
-	"mmuGUnF9B/6LYiz2RrYtwLzasjUort8EFiAAvPTr9c1IRdO0XC8FwceZiey81qEV5CaWM6lgXG28ZAC3",
-	"EcEfQi2gzO9m1aDt7CKzg9iB04YHn11LFi2zoch2PjyDeic49esXSGatzNYcXFB9WyPKeutkvKSaQHsz",
-	"PUCCiie9IUA1BbSwqYNUMDHkxalHtWbn5JyeXgzr0Aya9c5w2K7Tk86gfnzSCZoX5x1on2sdIOAMeiVQ",
-	"tk0kYFK7rClglKme73rZrq+NLE/qcYeqMdhRBVN3qu4IfiLMdtYIXERitTps0dGn7yBokTvGlHTkNz88",
-	"Tp1vy4gomxHbNEzfMBdGUNhYwnySVPqu69s9iMyHJgAhqaWXtk7oNI+7rI+3F4vkPdAwooMIeor37EB5",
-	"m+G1XVu+6fcz2WUpf5e51uHPJBroPEJNvT5gtjlag/wcPkCX9TMcok9wWAbTLBu0Nf+MxRK7i2F1Fkmo",
-	"JLTL0g7WTg5pN9tpgRX8rdyNj6j+pAVVdsgh16bDpYRjPVLxiA3G9jLGXsbYyxjfjIyxFtko07GRZHua",
-	"dfkm4Xpf1OfLO0z1V+1KwPuZKpjSWUkdICsxrC86lVglKuZ3WEJODoyFAh2QaBX0yHTE0YY2HQFLnYRZ",
-	"akXw2hJ9BY3UgVOn4Yo203dIKEkuuxWMfCpEaCMP74CBaf/qelx7hDO/uPyLE0S208337HLPLvfs8jtk",
-	"l3u30m6TGjZkWjvPaMgwvSNLdnYcV3RNLHm0HGwAPsdqppbIIYfULDXHIX/nA63qm9bELtwHlfNcrA/G",
-	"IuG4aGGwM/WXFkW6NhNvqJnvLMplz0r3rHTPSvesdB+h8S1EaFimsSbrLtItj3zKfIgemcs6puoCYakA",
-	"YiaOMizXxvoapTPJFHzgYQBBBeZ6RTKvjKjsueC1vilsbjIYp1QmWYyHrleBlwsxcUpyYuW3fUeT+zJn",
-	"WseN7Bn4noHvGfiege8Z+J6BV6gbjzxj16p3AXsXgP3FdlsSIGZy0YqMBuIhgshx/TsasisSKiJAxlrL",
-	"no5AmPqT9kURMyIVn0ysGDCm96bbCDYwVVMtLMxzfvPpcq36vd72niXvWfKeJe9Z8p4l71lylTRZJWZz",
-	"LGxNvdqy5zViye0XuQxPANM7zzb0Lo4dd63Bnyp63G31ceLH7e6SCPId1u7VJ9BLEyoq8rUqrNzliNgk",
-	"mf9jXKjRNGTBfG/Vii1RLejeuGHI37hUhh+t3RK1bdPDAi56Eb/DI0rWlyGG+IIly4bfDE+hTTuDeitT",
-	"HuFiUD/zT4MT6AyPTXmEhIy21wi8tae8OvTWIdt3EXw7SW+2oz3JT6vyrsok9hvFhQ3TyBq5QuVCPNyv",
-	"+mKQg+mIE58yEvE7ghnjXcaZDyZ8hDI51Rc/iTu1Taj7WZmp3yDXmBl+JzQzIL/zQZdhsrm5Sbm1PJPE",
-	"oJzLTTd4SA7uQ6wvii95JGYBCByF3LxLvvHS4NdQgUlpJzfvsK/2hEpNSg+TzZqBuwwhZ2Jj7kDJzKTP",
-	"pAlCRkpC9I1ukHc8irLrvSSh6jLnOeybO9j3CBek75QT0zLFXijQZ20Lhdm94SXsslAmzRfzezfHYlSf",
-	"7L3tKXoPDDt7l8T4vkt0xKeL8jWYmcmbY1zQQoKYEjlKkNLhuk38kKZv9Yizu7oEX4Cq6weTkaAS9HWr",
-	"Qm+X0NAV1HBdKvaIUcF/MZ41p1tV6+OyknOtncXs7klpTRtLdgaARfjcovcxmt9QjKb+pAIcbAekDyzJ",
-	"CSlr85ga4Crx5gXNYHk853XChwXQIKcFaFbQSXJi0PR12CAvmR/FAcgu6/tYp6Vni4/I/mWSXm2rt7ih",
-	"RzwKZMo0b95h+e8us8UDsMYGzEzVG83BXY8XU0bGdgnxyFDwMaFJxXDix8rrMkoCPmV3ggZgslsUiDHx",
-	"sbMYVg2/B0b4cIgjYqWaxM+HA6qRFjbcUqYjqrSelK1sWcT4fgaVcr0tq708Hq2dOyHTT7ygVkyncVJs",
-	"6sDiKwKLQaItaXBOtRhe13J4vUOPB/Vzv62X1hxe0PPBmVmazYi1MDXK1F5VQVVlt6xib/XZaU/ENUnt",
-	"nBr0BfoiNvKSeR9VJkPqDOUewNAUIwYkaVqsp76vb7kpPSYb5AaUviekb65Jnyg+p0hhQeAuSxSLhEM4",
-	"J4wd+Xc+sAW+DkJFhiEL5Qg9LlQRyroMqIhC8x0ZwB1lh1cpK3E6nF296eTeZX3bwb1nHvfM436D/Fql",
-	"IWQRpTYd0zZWUXbR/LFYDl2XFjxi/8a9ieobofuuC+Se/n/n7R93ohUcYfJ6uW5gU+MLM961NI9ifFL4",
-	"MXERe8QZzLoM/WrenOlNi/Pk4OadbfkTgZTJJyQIJTKsJHOsy5Kc9rn+khM6Iwc42CSK5+17Yyru48mh",
-	"hy0kuwyNgqb2f9tkPkoyotGQ0CmdGU3gTxDcm6/+5MrEkA/vXxWxl4xn5B1C89G9I7vzTNiT6415ABGy",
-	"J7CFFN0h9CYgfBy11tYaggFq9tcTDRFTWNQ4UfXD3t1gzgvcahfqF2u7qU0tBcMDcoUa9TMROiXHtzbp",
-	"ZAXnZc5cYMFazl/9frGr+6Tsk+LYCRNdEgsMhC0pN5D2v6zMHxW/B315J2d/89v3/7iY/qfz8Z+twZvz",
-	"8atj+f5U/bsZvzzhL/Rx4NxIFdISD0d8ONTItvLzzxmPf28B3J1St/9kLWjLyXrARplahL7G6oT7HuM4",
-	"VZC0eMh1mbemA6s9THkag0T1r1a0ejfeKQQU8pzUYz2mMyIhir6YqlbOPo8+WSL2+chi3maxbwtO71u7",
-	"by3kJdS7Kp1EWXZC0bnhuulaWjuvPaxZ22wSF7bssSw1o7GqpJrfM2kKK/IpM5Wo7wEmtgON1gXlpfGx",
-	"meI8EpQk/XkO1CcHzUaj1WweXuVsi/rtLuvnGVPycjN1xPEpM7145olAv8sO+DhUWq4eA2WpLOKhO08L",
-	"DSPB4zuT+O4WZoMHUchodNm12XYSuI86Lu4aW/wckz4+N3WAoohPIeibej9mSVZUIgwg0Jg+oiIgf8Rc",
-	"Ua2OuztADoyWnN+HPU/Z0x/18KP+4YLKTA5QmOrP0cf+YYkuTW6LpSDZZXLEp7by9zStOISmWsy/L5CT",
-	"biArJr2zN+VJ1PHdCjGbcAe3/cfQ5fdC3V6o2wt1q4S6DS5tqS1e02Uq57iSbYDA+HRvpLFGmm/U5nKT",
-	"9Q1oUd2gosk+0Ie/iRDq5MnlBpiF2M2Isqs0EFI/KLbOaIZeEsX5ZYwUJSGcuLjHid+MKFtR/teCZmhm",
-	"nwgexL4id4LHk7JF2Jd6+NLTFQKmseK9pDrFkEYSqlnf1+HCZQzY8iuLYE5nWIDMZe3Mvwia0BrW02yB",
-	"czgd1vX4F34zaEF7WEu/NI0LBufQ9lut+lmAHuXTgWaAfj1tGHAKmW80iM2Hx8HpsEVP2vVzvwX1zuAM",
-	"6hf0eFhvD1p+M7iA8+FZrhNEIOhQVY/9+TIN7KtZCr4F28COAlEtcXLk1KeKRvxu4yDUa1RQkEGHWqlC",
-	"JGiQlyq9/hqjvORf2F0+SxjIOJaK6JuO3VD9Ebo7sa8rSq34Q28guAmRLAuQNFzi6aIj/5J3e/1rutbF",
-	"fMTOqnt6/i3R83WQpkxJcHRoH8n5FbQnTGMr89L7MnaTF9mToMoAIlBQZBA1DbLNHMawxnhSjSSWkDYS",
-	"7MUSckVFBKhQgGnzh43qChjLjzjxZoylPN24s7gTM1Gwb6j5hImC5gzWRVivWKt8y2A9RdIEAi/Lff8Z",
-	"lMXELeOQ9nzxO+OLf2me+ERRrNVpxJePYEUnlFWjsplodzRkh400KHVMTSPaLhsAkaAwStXwxaBPDhhH",
-	"icpkSJuwUlO/AyL5BYJJt+e620aSWlCsp9E8ZgTpnnJvS7ndkS6n3TtpvNneCe1OglH3NPx7jkTdSoc6",
-	"GvMgjqAuTVZCuS9EI9y1LzgLtbhqXk5dMCYmxI9CYIqY1F3NBRimcglQsWAQkIO+eaNn3uhJUH0i6Qyr",
-	"RGHABmfIPdB1Ghw2iBZ8+2aJPTcrhnDgp2m2he0JCqpUNn6Ng9y4bW7t5Uca2Iu4eUXTKVuwqX4BTdtO",
-	"G3OzjqEzdM9qXs1CwFCowfnwgp5D/cRvBaZr8EVwRuvtwanfguawQ1ut9JMUaI7CBlRRHzSSGJd3baTU",
-	"RF4eHUHcrvsRj4MGNUdm+5ZCYJtV1yb+Pbprp1zcR5wGpsQU9JQIaZQwEPRbh+yuh3n2BkLjsQHGZNob",
-	"UAk4gqahIWeydnny2auFLIAJsMBAUuOccxNjaAy6iFtNTXn5wq/NypRx7kBLaKRDmn1oX6ms+kwSc8MS",
-	"YK2h4W4msxaFsN3QByuvLpAZOlQgiAJMNNGvjI3AKrP1Ey5NrHq2uzD6DjR+Wo+BzSTJvNKzEmr/0MTI",
-	"2wvSZZSZVNh4QtwdN8MNgOCtwPq0elD7Sb7BXN/rsr77cP4RicJkJwSn1/8dgzTBcpKbmdDl3GXuDmKt",
-	"Cztn/l7OjX/YIP/QN0pe2jC2LjNxbC60TfKhQkprBkuD1tJANv2KC2S7wmSymEXhONTiBn5uRjyotw5t",
-	"AT+9F4yZ0wMnL1+R3PLtSiRS6+mIR0BMK3pZtDG7KL27kCm4A4FRdSNgJlzRpsH5lDGOByOA+iMIkmKC",
-	"Gofogz6pk2Z6/DHD9yysuizPlPr6q6kIFdS1UnJFIqAPaAvkMWpB9wATk52MTErvtyzerpjtbKh6PBnH",
-	"wZoc9s+vlOd8ERbzkmm69Sghg3th4psSJgh1Iio5mIZqhJQBn2ugHv7lTPXfWGe2m12INouaEuMqHNpb",
-	"vFpf0mzKlbe3XifD9mQsEZ9N9VsFYhwyrcanmW9jGkZa+mHqyihA2Zm3VIPeZIbamTJktiT16gI6k7XL",
-	"My/7m4LxJKLK2kraA2NVqp8Oz5rluc0OMOmgx838r/lhnamqftY8b9U7gwu/fh40oZ4OegbVrXWFYNqr",
-	"GFuoGFkcflpFI5crkxweuU1Ri9gGUah2pIjskj+ySGjuXi99ScvLtiWjxU8rzX8MsbqbHcGiLha31gAv",
-	"Lu92s+LSbmrF/o7u645FtT2pywtAe1ln95HuuyCYi+IL+urqsYjKZZa3DMiH96/KqgqMaQCmr06SDpf0",
-	"0jOlClzXWTT70vRbjP4MAgiuCKbSOMuwcQg2yLtsIIQacZmtAZuPiCiPqsci3R/0/nYW912cQeSygf44",
-	"/o+6ePhXc/CmNf772eRVW74/n/674/94Ovzbye/XzRXZQCs/XyOQ2e29LJg5qVOOCYR7SaUo+Dm5eSmg",
-	"vpQbf/G2ZlKZS90xLhFGgjLF/d59uLUag0vXWtQRaLlukCaFPlYGpD/zI5tMWJKct04a2zoND7AEHtP0",
-	"upd2WjCGDzwICHr+iIo7XN16CQS5ZNLSU9rfuWXawSRBvSfWB9xpkfdxBNYqnRTO9HkAh5eEKhIBlcaG",
-	"jijdZQd9g9vOhB6YtG5AXprywYN+EJu7A73k1/6h12UGgZHtEwZ3FPnpQd/92TPP+7YgtyJjLhVRU04C",
-	"8MMxjbrM7uKgb17tKc57EwF+KKF/6DrYDqgE4i4HLtv+3RuHcozROIdXxF4JYq+ECc/hjPQnXCp9l3sT",
-	"Orvr6+/nbo/bv3kBfQcuw96WEMKxEKR574Rd4Jy9hhxUyrUv152yRG1Ty/u3RM82J11fLA/+O+YCe8Xp",
-	"8RWndXmJE75MAFkdw9XKdaR31L+nmiZqEhYyPa358IpIrdPQiCj6EaTnKJl1mhAuCOMMXP9Rk+rm9B4B",
-	"FG2/4xL1xkzxs1naEyUPG8DM5++uytx9spzdXQc/muPE6pZ4oOlWXbzC89kABHknuAJfbRjGqOjHXhgg",
-	"frr+XvUOPRnUO/5pUD+Hs2H9gjYHpmpFZ6hRulqk+SbZsRmsq5Alm03b/E7SZXNb3mHe7NZEpiwPNnOi",
-	"T5oP+5Vepo2uxiPmqe5pWDEN2+SYlmaGztei2KeIfjUpotmj2U6mq5w0ahvdpvNeoSovVRhFWk+NbY5L",
-	"Jn20NEF0K4q7TxT9ZhNFN0LbZRmj8yRq0YSbR7XHb2S85zzbcZ7vg+s8kV15g/v35bMxr2zTwBWZkOSg",
-	"02ovTQC3eZG7Yzbb1bl5D/qPdbIjMyt/xCzJPVV7fKqWZCXuqds+PXFH8ruaTWCJSTZTSkySg5iFf8RA",
-	"9EWUh9uYW29x1m+on8Sj5nvXHt/SqAFe3dCIx/1d2RmVRcidmRmXXZzlJkR9VF9PRb3aJpj2DdnttryI",
-	"GwCnirVMo83eWPY1GsuUuZ2b89qNTGX6y60tZZsRlr2h7Fs3lK2FshXsZI44lZnJLJ59Xfrk10Pnvwsa",
-	"/7SmqTUw/q9imdoBcX8ycfEbMkt9PWRk3hi0Jyd7W9BW4ulKK5AkMQsw+ygvlqJWi+nRVs2dgDDouIWF",
-	"6OkaebjNumg8d7GWheK50nh/jXg8u7kyA/vadQAf27hV2bD1Xdm0HsGctT4FWG7q+hrMXDvC8nVx9tsz",
-	"kT0VOVgTsBXMa3vL2ldoWdtUatnEnra1KW1vRvvuzGg7tKAtM559rYazb5z6/9Up/5Pa274zU9uTmtny",
-	"93Dd6/HtWdq+cbozZ6Xb05/v3EC3rpQrKQsG/OORH3H/fkl1IZf437+5fvPjD2//9f/Vd7pPDrA9vx2k",
-	"F4S4vaCfpXXkdgRY4UANuRg/k0SFY/DIiE/JkAoSKiJiJgnV+GhsYkCmNIoILslVVuyygM6wrZd05QZu",
-	"3tnByJ+YnIuFcoZDaerX38NEuTcDquiASrjsMlPfLWRSUeaDmZozPTAWZyACpKJCYalgSUJVVJ7gZ1A3",
-	"ZsfPEWrbUjbGp4ZknNWb7XmSYXbUk4h5snZ5dnZ22mw2vZreeU/vvHZZexELPoGjH0BEyAcVD+gsN2Z1",
-	"Sp7d2o1KqHlBRTHzojmnxrdkxXpvLcT5LWSuji2AUF7BpNCItdUtee10yNxdMXdgyMWUCo2e+hJQLRkh",
-	"3lMWePohAeqP9DPPDGCra8twHEdUceEG8gglsaR3QOSM+RbjXbUwEWMrdryBVOF9uyRTLVcQAQymNJKm",
-	"0HpLqjof1rHmg727LEjqjpjxR3QyAdboshd2ZVjO9SHTIWL+broyR6GSOKhHJHd11JPrOuRRxKdy8boG",
-	"HEz9lZgFvOTaXgcPepCFq7uhvGTL/bU2ulh2LY9avUNDUaOt6W9zMqyf0rNBvZOUpm5RV+TwFAPP3Ya8",
-	"2lDw8RIhiz3w0NeLO9WUJnmxXW+f5l5EVOgJPpW1y1a7sxGgiojPr1q0NhiGRdwty5j91Y3vmkQski1H",
-	"HSqTL8f5TWXjenJJyv1zL5BpugacyQemsBKNIhDYdEwCeITBFKQiw1BIdUmo9c9Fkddl1Pno0jqB+rb7",
-	"sVR8DEI+S6otN8hPYaRAkMEs6WvWZQf9IQpdfSJHmgokjf19rG1o6ii71gK4IDTAaXp7JwCQNJv2A47C",
-	"Hnqkfx+yoI/kpG+n74VBv0GuiZkts18zbahkl/VBH1DPj6iUfXLQV4IyGQJTfcKZ9VX8EUPsGrTpneDM",
-	"IEIehH6XySnAxCP9CYgxZemXUxpi12zSf/f25rbLMmflykEmJ3b0Kfm7p58IUGJmCk15ptwjxQMRXZbu",
-	"QpiiWQEJlUf6Mp6AkBBA0BvM+kV081Uo1XUU3Zg1vE3RZUFNLWCH6VoNwUf6r8+zzONpe3pVphVzq7ox",
-	"n38ucb5mluPcr/r8yxajn228lL/rj8sWYiBhvngmM+sqhUuCm2s5gb2vOemBKgXjiZK1y/ZJtZZ3mVtX",
-	"u6wll67m1YYhC+Wo6PPW5XHrstlO7ANng3PsZYe5WvXO4Nivn9sGcNQ9q3nm7C+TWr76p4hK1cMlpHlj",
-	"l+THF69e3L4gRwoYZdZfcEn+dnv7jpw0j90t0aD6nIgbeNv0qUkQl5UYtP5UiVCDvOllseGy5lrVma58",
-	"HTgd1s/pxaDuMs469GSQ7ZZn6Noyk0UCMn3YDD6qnm8O/7IGs19+f/k7D1//fj17EzY/vr5pzt788x8f",
-	"X//Ip/ifn3j46vkvE/3Om/bLzr//jO5f//whHP5jDRVk7iat9r9n78934IFfYMUSy8jIhKRkffPJT8tt",
-	"pl6NTsLePcwWRIRywcCG30gAy4ztF1ck5fV5Fq+fuH/hIz5lxXE6N+lOniROJ+n88Jh8awW7wnkduJ6l",
-	"p1u2CPfqBlxiGQSSumG2W2VhpFJE2dNFKGER61Lu4ch/FQ6TBeFl7TQ4g/PhRRNpcb3jH2vS3BnWXSMf",
-	"TaeLW+YUl0dch14j3Q1i6KFJPaNlnegrYcFd2dw94ULRqGJ/oLTCYlv/gyuK57PYBqi4+U+rmen1czeo",
-	"XbYzXX7Mv7G/j2NIpgS5ZkgsVL11SkguM7q7U9c81t0PzhSXvO5on20rZji3Zaadk3N6ejGsQzNo1jvD",
-	"YbtOTzqD+vFJJ2henHegfd7O94P9bV2+tpqdpff8+2FmG7Esd1uXca8kgKOQhf3TqIsGBTxirgn58P6V",
-	"RxzieJb0e0gAPVM32CPuknjEdsY7mICoaxR2P6hwDDJ574rUW2l7PVMNWN9xEsRoBgNyoBeiqQgBFhwW",
-	"evEtCm1tc94TzD3BfCqCuSa5LO9ogo/3Ls+dhlzIhMDshhhv01Qhb/bK9H7Fm7SzKvLXGLvpsJ5okXsE",
-	"/j0ERJMpZ2B2NkNXxT21NXbZAYb2uRF6it4DdpOiJiqUSjnlIjDdpEb0AUirSRQnrfZ5l/kjKqivF+lK",
-	"q0d8CqLuUwkkAqVAeIQyEk8m+V/NQrosCO9CZZuwuqmwgvwU6H3fOGBzuxPgc4Fd7BThzAfbMpfryQWQ",
-	"SSxHEOj1Zcyp1nyZ8KMu6xtSkm3J2ycHCCm3X/TBSqARBCRmKoz0GGzeJYwWT0niiZ7y5sX7f758/qL3",
-	"9l3v1+uXt2gIzTYKDrDNOEPWqtctpxpw7WbzKvWmkXYzU/k/Y67mZMKjqEFOmu0uK+opm7bIyTeolXSW",
-	"9DnHM+2yLEA1mjTIr1VCgYoMrMaHb6nd8wyWP0kcUAH1H6yZepfZwyMGBO1FmL0IsxdhNARW8/3ElHrt",
-	"+zBRTijZx3t9A/Fe2/bUNcGryNUSpsVFwqUfVe3OCm16rUYD30x0K4y5uQElrZh1B0wjOQSpAJIT08hB",
-	"Kgr0cS0996LtzSNAxYJheImWi7zE9NtuNgnXYhi2FaVawPBcAAt6uk3SqY1ek7HvAwQ517GVn6QGvnGZ",
-	"X9lotmIhCdcz5OKOK6X/pSc2klwiNhkxzgQlm258+JGWpeyGNYUmB3TRXYA9hbQkhR40TYo588y81YWx",
-	"BvkxI4x5JignkccIlWQAEZ9WF8zIQf+V7aPeP/TIdBT6IyOvKhFmoeP2h279graC7/XhFspT20kcyZW5",
-	"rP3rvjN+d/HH+7a8PXv49Xj2n/PBm2V8Z12OkV32koSzzPVCW+GeGXxzeWqIrCSrNz0uRU7Dt3ZKiH8I",
-	"o8j1ZXZRDVb8wy5iSJfk/5+9a29u3EbyXwWluq2R60iNJMseP2rr1nlsbjaTxJlH9jarnAWRkMw1BegI",
-	"yLI2le9+hW4ABCnS1svj8Yz+s0USBEB0o9H961+LkXGOkiY6R/UD1vI86HOZ8Ii5qmNzKklKpQKMIosD",
-	"o5YA3XqGei+PjZlxwWEWUZF5DFLSlAVmjuGXF1LvDZGQCpUq6OV5wmMxJ4nsc6xxiq8laq6VZ9OiIBHu",
-	"iOY93CKJPvBD8+jPpQt50OpzPBBOM3absLmBgib6rZPpTJmx268BalHMFMxZwsdIYNDnP4riLOLkjZNb",
-	"pvtB2GSqFiRN9DiwPrU1wblQV0adwckWJ8TuBPZtlIwSnihmX2IruoFroVT+reroikmWRme9xrE8hAv6",
-	"GsdfHnE9BQLMXyGwGLMRnaXKHbxMYHEoRMooXwn2UpnpvZtYJNbwg4ppKxQ2CxpDmgIYtHD8aR29qry5",
-	"+jzbK51nC09teMA1YJljehT14vCQdUdhj3aG4Wl0Eoev2PHoiPaGh1E3zsEyZr3oFQA4tysGP+fdzK8A",
-	"bte71u74EJUZNwXn5GyohNJn7MLkHFbPpKJ3V8u3t1vd6rmsarlm2qsPnb1Sdg9Xs8yAcjpDhPWER6Pj",
-	"dtijr4bhSXQah9YR0IuO4hItReDW+nrlAIviV2svOFUDxaAh1nRNFZmLWRqTIYOfD/YpwU9pC+hN1Cld",
-	"LuYrYnpXAvGUsaP31ieuQiYWsb0BEfAATfUumMN0feAsZ6SJPxML3Q3IIEfR6f98HO0BmTDKZRnGWwDw",
-	"Fn3xeCRwOUSAtAUftEHXWhgt2QRFKzILn/UxwBYvC9lBZPDdt4XGPTj1APZlGM2kDM+6F/L0jCC2zwFb",
-	"2lnNCVwPIMWbOhsCSJ1f1QOCes7Ww08EFOqcFg+nsnZ+bawPevkcwZxPVu2+Sj1/ghHbWhV7T6Kp5xcK",
-	"nGPI87vhea3odKOey63s2dN7E+SUGRnLSEQzLTLmvJaHZ89JSvV13aoksSBcqPswOG5Fbw/GyXHwu9FV",
-	"hxvqquLclaDrD3u/npkeO/x1c0h6nZHtFstedd0HL8nn6UnVVvD7fZ+QJJAY5AR1VWECm2tK1XVucvna",
-	"r1GOhK8FmV5P0aItu5mr7xlOTp1z8ucZmzFJqDuGeOOAQ0NA5tdUMeun1HfNMkaaheNJnxfS/DI/dw8D",
-	"SK6Rsh9UK6czQvvcpRPF3vWB+3VAEgnUCNQgUknKRooM2XXiUEcuvzuRBDnJYrtBpmmLvM7DMAbfUxFy",
-	"Cfp8MGU8Tvh44G2ziuQRmHN3rDKwpFHG5DWRTEGcS2vrPm8OvBjRxfv33/5w+f7d4CBAb69i05yO1Z7o",
-	"zOnRgJeWtmuXY5lH8ZQo7eAwKIgvjUTGWn0O8Kt8GXGhruyHHokMDqJmtIEeEk/4WH8/t1ecLzWRp0UO",
-	"ComU3sKx0T6j0SRTfa4XgJ43PUtN3elSfuUBHEn9x64pZsZDIvMoE5M+TxQE7WZS99nYN+ZuRE3gmj04",
-	"J+VOsyhj6mosOBv0OXh8OanEac0hAdfNcCIJFyQVfMwyDEg2gUZD9TmeqZHV4PJD1UHab/igRX5S14Vc",
-	"3j6nGSO9dq/Kf/xWq6eH7anuxvbUinmFn0FiYMUAu/kA7T2bG2adLQ0zI4D3mWWuv49nlgWFrOwS8Mbq",
-	"vmqfmNfGYI0tGKge89GU96wvkXjJfS4Qf9/7uoNoqsoWerNCF+ROzM0HXKrTlPIQARg7jqkiJwwl04xN",
-	"aZKPRglCuUA0Km4I9g7dF4zWAXpE7yXS5qsYHDOEOi2AIorEjCOZCkOcEwCJtXWQUrOR6k87CEj+C77T",
-	"/TTjOPh4EPjP6fFSlQxTuNNBI+EagArNA5auZCJill5NEjkx8FlsCtu+MgO8EjxdDLz00heyz10+KQBu",
-	"tTGD18LbROr3w6zIgPTah34H6S1NUjpM2ZUSV+YRvYFdIOwbE3GanrnA7qbaLj3oc0P4KqAfdtr15m1j",
-	"02BEgo8Cw11IWwXxl1hbLrTP8bLIYgaWXNOMENzOJvCct0iaeoWEcEOQc2Ld+slLwK0zT1Rk0NuGEQxs",
-	"XP19ObAOORAR/IoLxFIA6Y26DA4/z/0kKeUvZDG3CXphnZlkLB5AjRe+6YA0u+02WFfIyuGjemIwORJe",
-	"xiAFhKUlIJHPbWEs2YMWeedHzaETaVwYgpWHmC5knxv2IZxsLizkgCyYKnw7/GoGV5Y32eeFUDlpaiOB",
-	"2GA8LFhYTy8kvA9mOkqFNOOEUHyf63daCwrwUrZ/eAowBqdZUbqJfEmZkwGSUOsepExK18nmgMb/mkk1",
-	"0UeVwBr0A225JWpA0oSzc0glEHM+zmisDyUZkzk+jUqCNwcQ1ED6JvM8WH1/B26VTdDvCE80G/llSvnT",
-	"wN7XBFevzt+YUo5DfCxWTP0JGmf//M1nZtL/2UyePVR+D5V/Qqj8ypLys5lVlJb4Acx84BwuPgAWtfbq",
-	"UEh81x4H+bxJUJEYLTeKp7iL7NrQz8X+sSDszpLSNhsaabB9Spamxg8HoAo00e3dYM0a825wnhv5rrVE",
-	"ktITuc1u8gPdvRZCXmMT9nluFFanu1tz0bXYDDtEKrCyvOz3FWxF28ITGIpLFqLxNfb5ihZiyQAMoGKN",
-	"XmmLAMdgwKZRSpMJiwm7ZRwdjXoN64mfM66gU3AkcQc8MP76HNjDlErxnFc0FM8IJRlNsOiE6xcXc+xV",
-	"n/vW4Lk9TSxDY/VJg0QzRYYsElCAxxiBfd6ssgIBBsuJGI1yLKw1SVrk0h5gEDtr/IJmEvXsSJUxFV1r",
-	"MxdtZIW8pnYZLGdY6sW4gZH5cwmR8XENzSL0Y5Ot8ZENydyy8GyMw1b3sNLEgDXtUQ+By5BC+26o5JCE",
-	"/Vm7fchIVwuVs0S6Aem09Qc/7MA3h5ndW7F7K3Zvxe6t2C/NivXyND3M4K6NWClFmCb8ZsdG7IUJDwvO",
-	"QuAm1+/AbTkV43JiEPQaslFJwotmIKowCD6DvjHBXsyGJJSM2JxMEj5TwBIsyqF2q9kDE0LG/B8INgNX",
-	"YQtipsVkGOhlgvzhqKVa9ye6vJPijZ7CbfdcdCjLSsV2bEm0H9blL+k0edl9mcTTl+wO11eYinHC/0so",
-	"9Wc6jPTe2z1WNBsz9eHt6z//qfvXSfSn7l/XiLOZEddoM/2x95kDzywv/Ad6wwgFiY3SJLohsGbgWz5u",
-	"BqJBNuz6GI2tFlQNCL6pt4CgEhMqqU8MN50D9h6APiRwOBehmKLucCzhOZQHwUD2d30an2biNtG2A4sH",
-	"+7TtFdO2zRfMKe52VgJxzyyzP2jsmWX2zDKfe01Ro0G3o/F7YPfW297Hh7tYcKJ1SzuFaKuIaBXW5z5i",
-	"AgjxanAn/oUifkUPD+7FF+pb4acqHErZewy6rc+X3cZkHa9xnsRvnfPA9LGI0hqHLlny55oqJ0sO3RwV",
-	"MOMzyWLso8EVoD5UzsXcXEYI8AXCAoZsIYzXOEccLGMF+rzKTYzBA0d6i1QDPNE6kGYLKHE1MQEdh2mA",
-	"0W9BsVfw/75n2eRpfL/+Nk45n9E0Xax+CNP93kMJ9rbR3gn7kZ2we3Pm+XpTK2wH2EweyTLCjIDd2kXf",
-	"lr0aTTsSqcRUoquzzEdrckSMe6Do78jYxJpazkTIGI1D2E7HGTWQYOc5gX8g1Qg7Yrwovt8kT2EC3uPl",
-	"PCfLpWt9HsjVUOdROdh7TVb0mry3k7b3m+xtg73fZO832ftN1jYWnA59VM/JjD9O5OMHesNKYQ+TJurS",
-	"PlYMfrge6v23bmsO9qGOrTftD3ai95v2ftPeb9r7TXu/aa+9aTsduutNW4mMjTLB1UuQWvnydyVuGK9n",
-	"rYKC9JTkDxoWC8PAgDmeH96+aZHL2TBNoha50FtGkjGbPxgg2WCciekU6w6hBoQruhOA4e+0yQD+Q4qH",
-	"anIq14mf9J1bY5QK6blIx2uoWdGyuMoVHtK1rKzQ19fDkLmL6ugrKElDOu02+e4rfW0NzWcSY6/GmZhN",
-	"bYMXqMXJ14shy8hlJhSLVCNoSKZm06sRY6tx+cJKaZw1/u/wV3V6+z/t4Y+dyfevpm+68u3J/B+96Jvj",
-	"0X8f/euivbrXHz9jHa+Bvri5j3Jd9dBZ4R3fCc62kW8WzTJYThB48BL7KVJSm1Xt5Nyt95KkT0HUqoih",
-	"SshFT0AJfL4ir9GDX7KS0wjXwX1kRhN694bxsbpunB33gsYk4fbfzrHustIz0zhr/O8/L8Jfafjvdnh6",
-	"Ff72n/9xHymUp7kyuw1Wnxl+guto5YJ+ESOnqkI3EwYoCRE4m2TfpFzwxUTMZJ9jJQsZkIvL1+SGLSRk",
-	"r1sjXF8Ff6t5dKkSWZ/bQmsP1lgjNSXWTKQT87qtkUXAyEIXo1S5Z//dpb4pK2a7lLPoJ3QB/OomgFw0",
-	"3IrEAQPMhk74GLoxOTj3k5bAmTq/ZhmzY+PeaezeJK6DFvnRpAElSKPPYktDBFMG/Bay1ecDj8c8/J4t",
-	"BngcwUUHiUBAiOGONJAYdsMWJGPTlC5MBr/JaoezEcw9Lh+XizQRGWuRC3d26iL7viUv8MikzBGIcoPx",
-	"pVN9PoQRIxuv+SEeOHYqwfva0hEhXgLye+Be0B1xtAeWxAGOgN6Z05Rh6fMhjW60RufxOZ7VEqW7TNxy",
-	"NXVXyJgBLxNY0FewzAf6fJcxauLmOCyqPHLfsmDBgd7k2sEv4EOHaexzvxaM1npI0YWt+uSTecEaV7cP",
-	"QtrVVPuXKY2Yt7vr5tY/NhZY799a5bRVUNsBP+GpGVdI96d3ZTahiTYaEvUXc35o2QedpvwaL5A3CvaY",
-	"wvlp5d10J5VXinOLiO/VIu3dtSPtj3aYrjC0rhO9fhe2UDqQVJndMWjc1wclPN4mSM3SfTmMusMObZ+G",
-	"J6NXLOzFx1F4OjyiYW90yLpxJ2oPT+km5l3hy29ENbWeqVbBTOUrhcZZ49ebw7+d3rV/nr96M+3+wo++",
-	"ik5+iDtvVe8f8vi76zY8wKYGI7HTA7j9AvcewF3lgJVNSdAZdaakvgglriMW74vqbnwgXsNEfiYZA7lF",
-	"/vsfwe+Ni2nyPVtczLSp+s/f9C9fMZqxzP1SsNth28pPwQDQ84/Ka5jy+VndyzaoPLbne3Ttmd2Z/bjg",
-	"czMhXQTIWQk2E/JYQgkDtIibvXbPmMXzTPAxEZwdVJFSr777283f7P0PnOrNvr811usZ7kBB/jRowTMk",
-	"MjTVVMJj9moU9ujJMDyN2nHYYd3RIe0Nj6LjuOY1HcunnYlJYSOA91pTtfBiuZCKTVZrzzVgB2LN1vJo",
-	"Hmq063fSb8Q07NbZZ7xL52PMt10t1ApNzBWdz7HgrM7lDRUedNPA7gl+bSMnMK0f38NuNvjeDjf4j+Yr",
-	"eiT3T36aE0YRbuEI2pQEu3x4tJP7AmDokT7BYilRNKSqarBs6x9awQVkl5Z8+bv98z4Xtq1ubrwhmAxo",
-	"wGTBkoOmSfmCpMmtC74cVPlsBhdfv/3px9fvrj68fTM4cO7vqh3ug+niBTpXkhTTn7eMbVpPjZ3e7U+J",
-	"lf2skTh0qGwqck9i4f1WxFCy6IZQ57LbqduVxExCBMRfcEXXa1kjVvhZva7Vi9Iq39OTIUXvWH15rAui",
-	"6B3RlhtJOJmyLGJctcgFpJejzwpdizn1+aS63NN7eM+6WukJayqtzKS9oi1hvuEvF+/157OhetxOVzkd",
-	"+8XzVs+ioHcPlyCCJfCJY793U0xImUVoBTuiiqbioTpzIN41RBBV4lHDp/Ce3m3pwtzOdVm/ANdZTut4",
-	"Cju7P6c9kcStMUH3VbBW9O6zdTY9p9KTuIgJ1R9kRXXgXC+gQ5y7BRMFljXDW5N1AAkE9O4c4H1SJWlK",
-	"kAwGMA7tUzJI+NVMVuEbvoGmN9Ia9Xi53nJX8T375J+nhPfgN1hzQQb1ZeWMolk6eOBqenx32vNV05+z",
-	"in6aKmirL+mSybURaBwU35JMYIIcquNRwtJYAuyBn5tiPw9kWZNmr9PNgdMHFRhnWKjbK+sNbbuNzTns",
-	"92OlWH/GesK8ca8vvsB0WxSazczHmaRjFsoFj+4BrL2FqqzAo/FCEnhEH9TZLcsWOTjNc79YPBdSgjin",
-	"ZKCNzaFWL0xi4je4siRYo5mYAxUxPhoAjgyTX+kC01T0vBPdVRvi01fmWWIzYwFflYm5PPAKocPrtHWL",
-	"WSKASzPYISiWBiTbN2yqChgrA2OCVhc8qjtDf9BT8W7Bo92cpHeMa+mG7c57rW+OjMqJ6aJwsRE0TLVF",
-	"yzyhh2a0XDs86Zx2wx49HIYnUS8Ore47jdrxcsFZDKOdxTSBqKP+DI2z3knbiyJh9S+9QrEoW+Os022v",
-	"4fy1c12XibDgkS0x9rm7j/Q8GEHkYu4JvYGMryz09wfqX+cR+KaLAQYg5QlNc2SjL2tatPF/Le6KZdls",
-	"qiyEMlES8s6Achzw9geBkXj03+p1ExCAsmG1JtMmiCmCMWtCGLkk7txO+NQEyQ/HPp4s7asoV54fUOok",
-	"LrXVxG6bqu4zaey46oAIRj4kY2Y31rd7Jdr0Fcw/FXOuRXk0qo6HfIDXPHo8JFj2DqTYaWm1SSKJnsC6",
-	"4K2+1lh1nb/VN/9x71vBlEgcXXHda81lrJK8VlXkjxj/sZBfWHd/Ma2Y3EgEEo06UTc+ZGEP4CjRcRye",
-	"sFej8JS2h3ilN8rH/A2bCIytgR6CsKA9GT9aiEgvxIdjRPDtvogY0cwIptU0ulebB4hQXeBaygUAuOW0",
-	"zJELpzjwnpLuAG/EWZ/rm8nA1m0M3E2DXEwGpIklSdwZwKQAYCrFUDKuDirp4oxlvTXCfjsXhpWlf1HO",
-	"SqJkxONvlDPyjcD8cUQRagEJU8HHIZaDDvWF6XVGJSuL0FoC8cRRrnvmYgOPiTdv2ymVdWaw1m8it8Fl",
-	"7WNZ9bGsmSxAxFbSW77Ns1ZMC80e4NkQN4xD3tYUThpQRwuznVrka8yZs3RY2DKgRCRLdVvNXvv0oC72",
-	"tZlO2ge/nmvwa5MVHNQBl6DghrcNTuhCG+dA7IqJflAzDcKwvVqU3keJln326n7vH9/peXgTKfkY0bQ6",
-	"zmKwQNErjeE0BEJMjKdpxeDaDnaD7ZBTIFg/t0C21hKOJw6yPYJ6MbOwloY5KmuY7m40jAnE7TXNc6W2",
-	"sdG0LQxYDHe9ZNi5evcdZFYAkt+dki0bG6QaYV6D5TOLwC1Omh6w/yCAfLhIcKmP5HEmpmEs5ly2yFH7",
-	"kAwMUxQX6ioSfJSMZxmLB67uveDsnBy1u+7GGc8Yja6BYMF67EksmCnQZTD1VQ7EX6CBb+2Id+T3akyj",
-	"m6spy4CpKxU01rNtfhonYzpcKNZY3blU6GSdl+nv18VMCjvvSEjU+sQ9SBtkIehHVuiaIQL7wPPMjqLk",
-	"2I/vTx5O2rpRaSM/qeH7+4IE6I0b8s48x7Cp2lTR8JS1R2GPdobhSdSNw0PWG9lr+ab67QfyDVU0Ynpt",
-	"Nf5YV8DsIPYStmMJM8xbTi52JmmWaSd0FIlfhrj9ZMb9Goa9M5Hz7jMZ3Ow4fnV0AuGWXnhI2WFIo5Ne",
-	"eNRmw3Y8GnW6TNu0xmBonFXte0CZhtHfidBmx4RROcvYhHF1NeOJtnH1fii9qJXhuTQklpDzSsfM8q7Z",
-	"n9cWcH/a9kK+YyH/qcikZXipbBYo8GgVWLM2EHmFSIUaKf9qJhPOpCR6UclzZH8Cul4+JkpoKQxsKSTC",
-	"Z5Mh5NvNIOOImNY3Ssr7xfbsC87LM/N6Nc3YKLnTX+P7y1ygzQbwzhJsPmIg1nyMh2Oxdj19EeHY23yJ",
-	"7iprbyfi1ufvr5m7CxcPmcygXhikkZ/Z9B5/eRkqP9g5+5xy8HrZNsk1BbI8IFJduLbnVALWxHSFObIW",
-	"0qR9rGxmXp9IwuFO8MaZoijnBKj9Sv3ImLYj9FY/ElmfDy4HoDhOyDW7I3EyThTSzxF5Taew6qxOeVEa",
-	"NJP1QWWzpJ80rryefK8rrc8oHfKRFd2aE3dfmqSVsS84VfI1fqxL+FafXqz51gn2RpbQWqFm89DmKZQb",
-	"a6F9JPm5RpLXXZ/3pFJ6ymgpQpyvrE8rVep5qPrPXc0/TXh4vaX/aadc9rkXFiYVBjdQNol/M47syt52",
-	"gca0lDMWa0PbPdissspTEd2weHBw7koY654kyI+NxXz6HKorQrVB83LodrPeyg8Isl7Xmd4BoZIIbpCf",
-	"ldhMjI3tZgPbpf28rgp4Rmmmz0N32qj3Xoeub63U29bPPR91bbO8xHhbJrddJsA19bGrac7eiIimJGa3",
-	"LBXTCeOKNAcTesNINuODAy0rrqrU2UsINqbXQqqzk/ZJG5SU6fVSu3rfYNIkrDEag/umlUulmMoq9kJA",
-	"pgYeCDCv3QBNmaQG1wwgDpbbcY71cuiFSJamMiCSKTKbkuEC6wD4Tdr5X24V6QFhONIvQzASmccY7Lfl",
-	"0dBVDDZhWdglenMxZSrUNUuyUjAA34RXplkSJXzcWsq5qZrLb3nsEo9dEf13l0RgMQ0/m8eO3N5dlYQE",
-	"Q7VdROZYUwPB9i3nffW/Mxb6qPlEJQJiScb0luW99ipfJ5LE+jRpHGn+HOeOoKXcTFMlPiBTutCrWwau",
-	"ynI20wstz1Rz80wk5fFQ3JFI2xjei2wC2x+//fH/AQAA//8=",
+	"7L0Jcxs3ti/+VVD831eW6nZTJEXtdetdxbETJd7GkiczE/pPgt2giKgJMABaNOPSd3+FA6AXsptsLrLs",
+	"mLfuzMjsDcvB2c/vfK4FfDTmjDAla+efa0OCQyLgzxc3+Fb/b0hkIOhYUc5q57WbIUGCSB6LgKB7IiTl",
+	"zEOxxP2IIMpQ72rgv8YqGPbqNa9GPuHROCK181qn1urUal5NBkMywvq9ajrWF6QSlN3WHh682lVIRmOu",
+	"CFPvyTjCUxLOf7+nREx6aDIkDKkhlYhKpIYEScUFCRFmckIEUhxhhggWESUCCfJnTKRCE6qG5mY8IqiX",
+	"fC6Y+r+SaX7A+jMFo+1zHhHMYLiveIDNqGYH+duQCAJfCgTBioSICzQmLKTsNl29ADPU16uJw/xaHdw3",
+	"DyQR9zQg8qDRbwat8JD47cER9tv948A/DU+IfzZo4Ga/FRyGbXLAx0TAWOTBET7unwSnoX9GGgO/jZt9",
+	"/zRohf4h0S8w15bsw3usyCs6ogr+a3567816SoSjiE9IiMZEoAllIZ+gARdmX4KIEqYQDkNBpMxN8LiR",
+	"/f6IMjqKR7XzhufGQpkit0TkB/OejDBleozlA4rIQGkqhKWPhdAjMAPLDeDobL0BSFKwGtck4CyUKGaK",
+	"RgVfRoSF+fm3W6t8nigxvRwoIso/rTiaYKpQnwy4Jjwx1YSGbzFluQ8frrLw/7KrehWWcQG4/EwiGnqI",
+	"BENOQjQQfARr4M4cF2iEQ4L0ibhAf8ZcEUSVOb+CjLlQMFQ0FrwfkVH+IBwOmkELnxH/qH8S+u3glPhn",
+	"uNH3zYkw9LyQlh+82hgLPCLKMrXnsZBcFE+ox8gn1Q3gjh7iA5jHWJB7ymOJxviW6NFRffufMRHTmldj",
+	"eKS/Z57JjWSEP70i7FYNa+dHzZZXyO2WcFc6wxbO8CFpBkdH/knY6vttcjrwcbPf8A+DdnhEjgcn+LTv",
+	"BjjGapiOj+oTr3eECs1TZ3nbgIsRVrXzWhzDnQs4czD9lUznx32JYkb/jAm6I1PgBpqQWEhCRAYDEii0",
+	"h9GHD1c/am6N0S3nIQqGnAZkv46AwDUR5NmzfhNmIerzcKopJcJTw+kHVEilV2nMmST5JToaNIJTfNTy",
+	"j/oN4rfxoeaTh4HfCk+CZv+UHONmwy2REXXpIs2Ig7LdbB0defrouH83l6/X+2Tlt7duF8jtJxytr3kZ",
+	"ywlv5WUdgGpRfG6sMmI48BCzW6JXrY+lFr8M7WEJ+olWa3r7FwgjqXBEEGdwX7vZmlVYmqCwFE/SKjll",
+	"RHJYeOJLxOk7fEuQpH+VspcInst+KiQDHEeqdn7U8PR3DR9vNRpeytWbhVz9NVE4xAq/pFGhSHnLomnC",
+	"giSaDLkkqDeyT/XQkEehROSeiCm6pfeEAYUBzZFPOFDRtMP0Dphr9ziKiYewTF/x+x2ZfvwfuNBDex/e",
+	"v/IJC3hIwvMOS276P0c/3JHp/zn60d64f4Gk/iaO9OckGsVSae0DjfQu1NGv+kfMwg6D+yUacK2aAC30",
+	"XieDF3FEZL3Dshv9uSaHfNzlIiSiS8Paea3ZaLQO27UHfdM44mGiDRbtjRtxbnv+S5BB7bz2/x2kyvWB",
+	"uSoP3Gj0+6WaAq2FhIzf9v8ggYI9cocSJNYPOPwJKzLBwHYDrhkEEBEejyNqNNADKz3/+w9p1NHM7AKY",
+	"QO2esJCLbswEwcFQa+s1rxYShWmUnB99BwppiBhXVpO+0H8Pga1giSS+JyCUpMIqlpr8NKFTBbP4AYfI",
+	"DTWhvaFSY3l+cBDyQNZxIDij0h9HWGmhU7fjdOOXBwXDfKi6su/MS4zYL+IPML+Ax5GZodG9g6FRzweY",
+	"RiTMz9ewkbCux/ADDq1CtNk+4IiGcHPXfHF2G5ziRCUMEu4HziQE1zrM78mrEr7q1QaURJp0tYoc1bza",
+	"iEiJb/VNY6FtAzVFHXOxU9NvHlEpgSt9TPeyrblHdi/ddNfey7mpbmMrX+NIf85smrnfpwy+5dYO9us5",
+	"7N1lEJCxMqK3ZM+K9kqQkCqz2HjEY/uQ/at2Wj88rHk1o+YH09p57cP1jzWja6op6INS8REIDEEwvL/2",
+	"Z4yZomqKWsjvxI3GIUFNsJZajdax32z6h4163fzd8ltt2BrK7rWw1wP56NUSIw8GoxQZjfUYm17NWpld",
+	"UOLS9900G+cN/f//0YJF08dJ/zQ4CxvEbw5a2pg81MZkm/hHg2PsrtW82h1lYWbINa8WYam6QIJaYH24",
+	"QQeKMKy37DMNHw74YEC0mOtSRUbyHB01DtG1sWDRB4bvMY0sywF1HBhb8vbz5oNREojUk+jrFYwlEefG",
+	"uD0a+HpwWv23Rm0Tt/pO6YUlVoLqRdLWjfmoYeQNoqd5qB89Cv02OR74p/is7zeCZtgih4M2PupnmFnN",
+	"Wug1rxaPwwUL2mz8B0jZfMsSzPz9raPcBjiiMGM7Dk/I6eCsAZPx28Ghnlt74DsTXU9UH2xBSFcJiqPa",
+	"+QBHksBPf8aW7kacqWE0ddtbccKJzFoo/MAaCmPS1UuRTKvlt470NkaYmQcqWiXa0sNRNxZRhpGQuOUH",
+	"EY9Dx03qAR/VvCxp6H9whYFi8lSmfxlPulrB6064uNPbSDnTUunBq3GtLdyS7m2/dt7UhKF45t+Nh8y2",
+	"40DRe02bMaOqOxZ2T5Pj3mzUG43C876YTMy2a0p2ZiJnikvu43BEtQ5ihZ05SZZk20en+Phs4JNG2PDb",
+	"g0HLx0ftvn941A4bZ6dt0jptwZOg69bODx8q81TDEN9ZGi8RkqniLEigySI01gONIqNGg01sWT7ao0or",
+	"1YZJwY2WcyIstIXBcLR/AY9Y4TvERqoFnA0oMHF9kZEJMruMpkTV0TseGUdKwvG0AMy4Jss9bzfZpzzU",
+	"y7nSDKtKXWWfk7+7NHwA/98CV4KWKZwNIhpspgHQ1EDqWq7Xpaw7iOjtUGW1gctZxyWVaMa60hslFY0i",
+	"1CdaaRkLHhAp80pau3GWCvZkCutK9cXD35ay5mYe2OHK1Kx13jU9PQKi/iUXfRqGhG20L4PkLZk9+DeP",
+	"BRI8ImiEp0C6IYedyC/wYbrALzOvWW+F04FsazUDHEVEPJMlM3nwaj9xRjZaPeDN3Vv9mpxCSyWCS0af",
+	"RRFnt0SgRCPILWMzo4D+ZN603gpmBrONJbxSiHyiWjlB/VjlZwKfsibCFVOa10cvjJ60CY+wb8qu5TUf",
+	"EWuagHNZcHarObKmUElDkrfLMkvphgUaGRHIDG/t8++Gto2VvWQoZuTTmAR6cbWVEAuS2mDuW3rJQyqD",
+	"iMtkqUHovBNkQD+tz5ZBmkQ8uDMWgoxHIyymqcGoYkFAaFEpYxImsk6LYBzF+S2DS90xDKlrXzp7Fha8",
+	"8wJlpCkyr4EYUUpsRjo/Im8vnIPeNoXvDHvNL5EdpZZCfEQ4I4hEkjyTHmJ8og00zgKyfLHM2zNrdeV0",
+	"igkRBLF41NeHLCMHzYN6yeA4Ek3XxuWURD2+yBKZkT88bItTz2+/9VRIos4R1geDiDwVQYwFsw5zz060",
+	"kpVbMqrQXq9o5L19D9mAXYctoE3Q7TR5phs+EPwvwjps7sWGanr7dXQZSY56CxWGXr0DYu4NVy95zMKN",
+	"uCbjqjuAt2RI6Q1HMg6GiU8zTxrtlDTecIVe2qfXo430+9sgBz0eeBtsEfiCqKT9iCDFjSIEUh3Y4Vun",
+	"yK7n71juTJixZddwJshYavt6qS+hkvPg23AYJIvmHAaVSMJOPdnSFUy1GftsielF1VdubiVLALGtDaU8",
+	"HE7jhpwTY8nA9GraTfWQiBnTWggXmoMEhIQg0GdlWTqrzCcyDAgiKtj6lzOfStI/NDGGF0au2WiU/fTj",
+	"ibHCQYMUI4EgyujOuXW60twfSznhIsyrwHdkrBauS/adM97u5I1m9sniaBmmuJZ689+6gJ9tdk1ImKI4",
+	"ko8t94tnAysWj4mQQBy5BbtEjEy0hZBMCsKvAZy8xeuVvjHnDph9H6QoaN3LMsvk/Y6UQD+CWJk++SJm",
+	"X3CV0jlsTzvKHR6rGP0ZE62pwMTO9XwdozNErRWUImLXmg8uXlEyt6AdZrSs7DX9mRG/N1wX0l5Ayypa",
+	"AaNlmbhoeoTUQiLPvyolud6+1ZjeCUj+ofqGlwlf2yA+CB7F7ojKkY1sz4SlbFbKMI2LXaABUQGol/N0",
+	"1cxEBrNjRS8dh1w3Qjgz0G0RV5q5mKQSgHcNR8bLZOVyViPZQkBWUySI5NtYkFnF1YpuHAQ8ZkAk6a1o",
+	"7/L5+7dvrq67H96/2s8b/xl3VLEitVFwdmbIW/EDIAbiFY2xSEKfmblaBTjjNnrwajecv8Zs6pL/NtoN",
+	"gRXpQp7FjNHOORphNkVORb4AgT1FEVZa984QfCvDSPVjemwoGdy6a54b2DaW+j1WBNkXusnggSKGuxkb",
+	"Wpq8whk1MEmE9JNElqIx2CcOZrJIs5mUfi6Xs9JL0idmXmRzMiu+RN/tkir9JKty4cNp/iWs5geGYzXk",
+	"gv61IceN4UVafQnwDNW9NuF5TfYutJ1RdfLiu5lSXW5o6xLc7LC2ErNP59PHc3PJkNhvv/3mX2Y+X2xx",
+	"YGvkmvA/WW5IfGA2MKJ5xwsbWtxSCOeOTLuCxLLA2TcbrNHyXt9onDIYhRScx0yliQtZftLK7mxmAuiF",
+	"i8pvHsHJjH47fDzk+pxCphWk3wl+R1i9lqqAsM+Xt7eC3JYYlT/zCcIIQtvPJAoxjaYolviWoD4J+IiY",
+	"/EUbknShYkiRYfGodv57bYQ/WTdDzavh+9vax7lsPK92OaY2ldWmyFBjJ2bdH5nUWG3e+4qOSK3gXe6Z",
+	"/rRCOq3xnlS4DfwkemtWGouJNX+ev6BFK7Nh/gpfN9684gM4jvsRDbRuJJTTme/I1NParFb1bhmVBFGg",
+	"57kXC3LP71aclODm/C0iy1/J9L2+7eEhm3L6u0l+hlVJJmVfmPN1pTTCbSaeo5HncBNwidDosDh6l6EZ",
+	"m5eRJyO3DdkUV5ueWZ7iOrtJM4crHFGm7brIrPQI3xGEIf9SBnys7T6OMLKv0Gu/PLE7u1Aw5GXLAOPC",
+	"UfR2ANlRizbEnrAHb/aIGXOmmLQmQx4BMdXR9ZBPGEzXlHSApytNV148GfuN+el8TCb0ippcvmqz0Xe/",
+	"JpC3OTsfl0uTpKVUWhU3MCwEns6NH95ZPPofaBRRdvsyzQOaXUibFoT2moaN7nuaTwpFhP7xcN9Dkowo",
+	"ZizGkf7lWBvDyb+arX0P9SlhjJofWu19DymR+eXweD/HcJM0pOQzWpJlvqEZcfpn+nK9j+mLCxm1ne5r",
+	"HpIIxLH96FiQMQayHnOp9J/dAf1Ecj+M8fR20Uvfx2xeAmDZ5YM53rSI76/CymyQU1YmmHSoL82j87Tj",
+	"1QaUUTlccShDgoXqE6zsU3kieoWlQpLeglckogPiOP2EizsiUMghRKtyjGbh9ypKnjTrcXZISVhwhEPi",
+	"IbCKSYiwRAQHQxQMY3aHAj4aUSUzLCLJf3fBiKoL/is1sZx8rKFAtso7Oh4XFXjod0m3cCJmzyQaE0F5",
+	"KE1sxxRH4UgQHE7RXn+aq1uM2X7xNEDyrrjbTrGsOvlrc78mNq5wtDSvnTMyLRa+sOiePVfJQDIbnS6g",
+	"+1jmnMws/1Khnc5gLcFd/fSvQ0szywOvWDwJd+jn2JTLLC4gx8nQEMZiEQl3JRnKi0fxq52rY744iuBR",
+	"RiY4khmWu4TbPo3MzXD7zeVuejTmi5MhYUXE2jjtnUPA3DJLqbimb7THOErYLqR/995/eNO9vrl89aJ7",
+	"+fLmxfve/kWH6a1BVLmqZqnwVHoQhNd85A/efyat62aPC+PHBm4BVpG0BZhS2VIXu2fGU663zUSX9FHi",
+	"2jQ03ockcpWZROFu5hNJC2rabGSySgapqS+yfk5JQ5JmNGZiYHMWmsnOL9IfzcVsEZhlF1BcVYVYrMf0",
+	"ObyoSNaWy6ff9LZlPm0m7SUVyfpXLTSVwEziwIVaKw3Lyr6iAeUKA1YLLeey2Cs8WqBnm99z3NztUHZo",
+	"RfzleeoI+jAOq/DqEWXZX5uztOHCK3PVhceLTS+vNhFUkbcsmppqr4ds5vbipfng7nt4KJkjVT/gCLOg",
+	"gIv30wsVpKtXg8QcsTTXGz56Ze6dk8nmZy/59sfSYV8lX8uPuqImZ34oOqbX754lyXCeC61ZyxUp4H76",
+	"09Jm/JrKiWeZZPO9xNB9JpG2Ew3nwxZ3wb76mczZKfbXWmJnF/C3mcWCq6C6Fq6SK/SZNyIM7kGheAa9",
+	"VRRrkmu6n0KqunY7ZUlRJ2eo99OLG3Rw3zxwK2qSNHp19DzDNu01U+rpmbJkoIMLREZjNTXF+4wzUpl5",
+	"5Q9BAQuzU4gWBRbmzkJakFGwkKYULruGrjhuXbskWzZTtcKzojeuwMVmz4IkoHSYnC8qk925QLgvCVMW",
+	"cMOeKD5hFfw+Xm08tPkda1oJju5TGyGbAFWVbpMqlswDlKnjdq2wdLnMqef21UzKS45eetAypJIxP9zn",
+	"c4cuN5PMni86/evZGSmDyGJFNBreQoYxxkoRoank///90v/Px8+th/9awBPWP1B5kvzRFJxLl3t4/Q4q",
+	"65F7wjMJZIbPpBEaUN5mR3xYPOLyA5sT5O0tn8zHcdBeoKx8StgtyCccTfBUgnWw8nnNkUolh65b2EUE",
+	"/DRWWSI8N7DJZhhR1kJ1VX2maqDYkrFPb0n5/BqP9DdyqqrRtyaLEb8n3dmlmJGfItbWp75TJnmCVJms",
+	"BzDB4a+sby3B9VpXAhap/i/0St+QkbZ2i1R/HhZw2peURKE8R/XnfDTGbFp/g0fEQ3X3wbl/w1c8VLcW",
+	"mrvu/umsk8xP76AW98P7Vx6qW7Oy/gYKBjI/3HCFo8y/f4zJj1jp1/yIp7K+LXd4Rd2rVI+SsVnuAjeE",
+	"siuPFOce6Ek2FI56dlLo8+eZBXh4gFqjmPQKZ/iEWo6bqGfopor68nEZTa6luHzrZJthMc2G/r+l3GlN",
+	"pvaopDkrYJZBJxXoBTMUtZRankZLyDPRDVSF3Iu2JPF3Z+FbPAtzZA4bllTtznibIeVrfthSQS7WCAdD",
+	"yogvCA7hB30/2us5oux5qBezO8YnrAsoPfoHm9TX1QPpeaher+8XihsL61PkH4BLCCsEdpmHQq6ghJYL",
+	"xCBWZu6QaK+Xh82oWyQMW/oHZooBSER6b+vFng8LJ7QspGQG7JlFS58rYi0/Exyp4fx6p+pXisXG75bn",
+	"e5jHir7kPOfzPjpA+OhC2KqqPr2qv7ZvgkZdEbOqmVdruQAXucJyyDMVBpCCvlSIglYN6ku50lvB4dhd",
+	"ZG1fE+VggNO6WZopXc2Z4Jq2DV5JxpusN0efIcJCBLgv+5Ws8SqBX0t0LoMgomyFlA/78CvKCp2lprh3",
+	"fkUAViowOW4GYsogTQVTgkXuB2lSh4j50UO3eOwPBCEZZy9E7fSDnk0Kh7U2i1vIJCDhZhWaXba5NlYI",
+	"jk3YqWx6m6f3LeBSVfOf4OnIQVxX2oF35oGi1Tf5G13CwkqUbG+HjI1KD1SzPy2JpA5YGfdXydPwagp/",
+	"6q78xOpEfIM/Fa3ial9ez+6CYE9VpreKmebV7jkNVxpPkWWXeKJtgkxmxHmPtdva7KalmTJZMZYKqBnK",
+	"y9HtusZjlqnNHVmbj4f2sMWWNR8EPiKJisdoQMi+h2zSCETw7CPmzn0PuSwSfRGSCoGNC0GwkFpfMaBe",
+	"aM/qMPCDgY7KJBhkoKex0hwjwsxLEsUh2EjEyMbo9z2Ewz9iqfRxz44puV9gKkmIRjT07TizIcU0C9HO",
+	"K5sLk8CQQVTCfaXQFZll+SWKSuXTktuXAn3AVSmUGT8G7XQ+KV9zYy3IDDYmH41jrWfuGU8rCiFHJZuu",
+	"b7FYNQHgNOHfM6JWZlXelMRWkK16rZx8fWymPOaSzqxnhhukeHXzdkJIAjrCETLvKpScWQyCKlF1/KlL",
+	"wzwjrhiKT/lvHutu9cS+ZEES7pWduJfFjsx8yjGrWjqLhBwXMJxkpzP+fUE0hzS5G8BeTJ6QzTbxakCC",
+	"uRNovMCLT99TeDhKM3uq+zby2kBmlUKBB8DYmcuVNv+j5deildBSe1M21Meyup1U6uAV1mQoOQbV8Otz",
+	"GR3mucSxKsyRh9Em9FlEjK7ApNAehwoMxAcIM3T57goqGDJiwkE+luedeLWEnooQwim7dRa9HGJBQtSf",
+	"WhjuiBotOL9ZQyy7Iy5ISXgEtHmHJzTW3NpAZku0p/SlfDMEABlQ+xcI/GJOM4+wlvK2L8J8ICXzhqIp",
+	"SQm44O4TLo9BPwUvTTIcFnytZIuTuRdt4+tMWKtY/n1eyaPk1T75gGbjBzycezyJonVBGnat66eWe2f5",
+	"TSyObKl5+T12OCXXy3CmFLkVWHGXPqWfRLjPY60xuWJ/z0AnYROspqFElHWYoxo5lYqMzrWSNeJSoVYD",
+	"wNkvbE0SlaipTbZ2Q6taAgeKCIn4oMN6l/5/EPb/Qg3/DHVRHZ0jv6cfg5GbXgdmcfWBgpccNbJvqXfY",
+	"TTaLFNJkAQpL6xrQigT+1cfBHdrrfX6wDYMgfQlqXcIO08dGogHg4GsaowrgMgyWGA6UND/W0SVDRi82",
+	"iWnaGpYZrPqeg4kwsUZTwDTCY/vhINLKK6Jqv44uE/QI0Dxkh9lK0ICPp3qukBMgQnBOuPfX0Q84TP4F",
+	"vQoaDdSbQ9fu2bLSDjO+QaDJ8xR4v6s4744wg6JP2YOlSi/ekakjmR7iLDs/L3NbjrZ6kFOWjNO4Fu7I",
+	"1HgVenNA+4EY1S2WgVaNnj/3T05Om1p+l4IQj/Cn7MlsNWYPdPHpyz5TK14A1w2BCBI+H2Jxu3ICT76G",
+	"dWHNV+bWBy+PYzzDL5oVnOmb6m757+feV8gweRiXib2x4PdUW5L6sI7gRhCC+kIYBwrdCh7ro8A4I4bJ",
+	"wy8SSR6ZQmjNcjgjOavKFjFrBsgZKZSWZlTXRCnKbmVRYm1wF4+7UQa7at4xCj2qrBZRdtWCr1icgXkx",
+	"p0krIEwRYdCti3IRQ1o6hizCd9Hr50GvF234W3v3lSKjn2ChaxkwbLCUAQL7c0ayGHOvqMiIr/xUgcqa",
+	"WZvsihetb2410mXz5jZzblnK6dZRyBUbx2rVUPc8Dc2ad+4aogalBI9IFnUNhjkbaqsSMMuR5nrPpmW2",
+	"q6kz85nw8ySeqtyCFkTgFp2AFZld/nwkjW/sfn258zLjDsEitI6nPfJJCYx++kGrT/dm9yUfKHN5/8Jk",
+	"RVpBn16o1zK9evymt+aBnHGbJ69HlOkhjYlAmr1fIL+pVYeYWeiXlT+/yskuP7jF55QZIIaFJ3MOONhY",
+	"alrajPQL6gigQUYOKQnPeF4seOyEI6OseU7TQ79cv31jAVPnzajU5l3i2EHvXdcel+AZYCGmmS9eOM+k",
+	"BTPXFgokhAoyAFiQvXarhXrWnauVlbEgAZWkt59vTdVs1Y8a+cxa///+3vDPPn5ues3Ww16nU8/8c///",
+	"/teykGH67g/XP1bO2Z0hicS1k7y5aLffkEm2auLryZj+W2VKrpoJ/IYrOrAAOFmdaoXtyeZkdl1SR2l9",
+	"gx4JAvPeeCKyYVnjrEI2kgGQecSYoNlEzkqBP4M6C4BxIZ4WlMb8qE/qGEuFwjipcOdRSKRy43CxZddd",
+	"MwMCSCWyuLaWo7pWbIfHR97CBpu5oc2s1nJnLhEjyozxV2VaxSN3byHhheFFaogZmlmx3KxODpc0mMsP",
+	"bbVpzSZ0zOxcwayLCBkEeoE1YNMwRg5FokK5sEGc0JyBacHYzXr55/WOZXr8IAvXUeHrKbxHRiEBI607",
+	"JsJK/0qu1ZVLjZKmDRc2VANSSp+/JFFCVgu7uy5BnyveW14utYK1C4xJG59dMDXLXwphg+6AVH+x4hYG",
+	"f4mLmRs8ezf/7OwKR+fNEGiWXNzks+Odp8kcAZYejKymO08Mz/loxBnKYKFJz2DQhQR4HDhjiUR7L2lE",
+	"0PWUBagTNxqtY3Q9xIJ46A1XWExzpnwAL4X64OQthQZ9gSq+ogAyX1pB4/+HaS31kB/cGi94WLLg/0h6",
+	"WJV5nNMIJI9zGJ022WfOi+tej7SdY+1O7kwSbN2Q5uHiSOtbERZxyvWyz1ZLMLPYHt0FEBYbscsh1abS",
+	"tHIEDpbixX1Jws8jlocuY82OJVfH9PJyJfBFbwT5/0yiW8KIgOb07gkvA7ZFjB8a9DHXKhiHTkFKcCPM",
+	"XfVNmX+BaM1qSqvFx1dn69VSroBKMglX8Fc3EQkFJdd2JU0rVUhfg5gbm454bB39F2ZdkwV3DTuKEwUU",
+	"GcvVqPpakfFW4v/rJWFlMRS2XhmT5E+lcjYrNrMpCG4YeV6VI62ZRIWssHX8xO3AFmqHYXPWqr8JMtbz",
+	"on3LGtrr8OhNGPBavHBNfpFYJ82kgGGBfbIWqEcu8aWQ1pLXlu61ES/zORWBKgqPG4RNz8ZYE4QM6N/m",
+	"+iwa5BQTlMSBKknLXQmbTvDRilxwgQhXfKV3zenQNc+uDkyidGGfJmnHaE8bpOxk555FNUxayuDxWPB7",
+	"g2eYibKVoTYFmAUkikoqnVNZMEeBaTbgfKIgZ2RFjDlSYFfYBqeWU5r8P2frdCVRHso77c1v+kh1ARfP",
+	"AzwBKbtjHtGAEnuDU570PV2tuXRvBWbwhWSFKgCF6iEnSWjpnEvp7YOJgOQXcSNuubqBLnh8azuhfXj/",
+	"Cu0BWljWPN/fDB+kzM71ajb+U4oJbJo9jrEa2i9TiZTBgF62E1l+6ixo/blFO+EO/6YnWW9qgZZUnkR1",
+	"aXz8IKFt756IQsPSEZHG+gLcL85MG5FpUY5UEbfwFmcvvbMJZAWAQyPKunBoaGnNGKRlW2rSt1Yihi8D",
+	"SWSHVYRI5EYMgERpI9jrdwacyPWt27OFK3owqGd/7e0/ImrR9jGGyn1VlUwUSx2bwvJAmw/i6iFnMe6m",
+	"2QD3H7xvO+3UF7wr4re0pH0YXHJ2ZVqvBeSMLJyeecuiD2R6aC/goAZzLIQKAH2/B/0pAYO1/gUAinKL",
+	"sRIQ0QJOAKAzK5oQG4S61obNqYbL11qejrAotJX50IIlWxOvya5zhfNn9mSzmOKaCz174Gain9j/q+Gf",
+	"fUz/rHf/1//4ueUdV4nwLqZns0IL1v1pNHUnMTfQ1e0r3kWYbTm0FFIZmOotIgJSlGhwTRTqT63AK67O",
+	"xuIuHld6Q8aPOPeazWJM2430yFV3V2/NO1GCj+rsjQw7nxcRrueXa6qXigz7eCKjIszQXsMFVU0HYqNa",
+	"mRx5SaBZLsISuZZiOT2rvKpQjrsb7EKpoyIbfJqNM80R4Bw9JVsyv5ALzrrekCc973BYt3Pm34lC+ICA",
+	"yxVwuFi4ortVP7G6K3uzMDOkYFsTr6rNlIyxu9KCyPGK6yHHKy/HAgMz+bxn9jG7QzPfmpvi7N4sOQbv",
+	"zKlZUd8okgwLyd7eVigQKj64GfMpW4MytPRc7vjejE0hYib3PWRqSz3XPXdPEneXsU9manFzbrIEAdD6",
+	"yIr8YnaIW4ID+vLq3ppm4da1xIK9NwAKmxYRPiKmnOtbXz2+O+RhReCI1+bmdWAxHGx+Wa8RQaBpXFAB",
+	"joeGtdw0M+W3djbZ16VjzQ9iaccNO+f1zKrVyGHzTZj1ZlgAGcghRlgIek/CC8T4xCYmghf1wiYL24Du",
+	"IFaxINUb3+S2bPaEV0yqtTNfsP6vk7UpLt03UwzwiFyg3gTTeyJ6tkmDhMi0yZ0ecGEAX4AlWxAH6EDh",
+	"MBYgAKXvhQpOSZSKSLjvocmQBkOtDQ+hg599lEoUEYX4YIAEhsJByDPsT9E9p6HJYEmA3bPsvI/ZXRda",
+	"JQwArj7AwgQ65FD/z5AEdzWvBrWINa9mJlTC5GF93luaLoCzTxGiKhZqj1P2VglGZlY3t78np7N4X1MB",
+	"nk/+nsnQtqne7Vzid7ss77vYisWx4l0bcirwdpsLCNLLYP/HXCof0mNBaZQIK+NM23MAGpApBj+pIaHC",
+	"mkgZoCZ91/4Fgg2cUEmABo3bz3zOtnWaTTHJJFU+BeKoi9ZoVaNfVBdnpa1EIzyFmA10Bu/oRYxoACBx",
+	"nCF7F/qN9CVVpFMrgaPNZwtWbt5oHlrxdn2hcpZNNc0jwmxjb/RjwfgUScscBs/suuQWtmBr0j6TMzTi",
+	"5c/X5r7fCDPThmdFcVvdT1PiTSgdzVrC/5tkOhsix+f4xrJqtq/19K90KmdIaRtHrJQMp0G0KhVuFrtf",
+	"zYexPQdGeb32E7reNvW5re0t2cgJH2iikSvN0tCZASi4Mg8dF8SH5wtHlh/5kcEk6AYASlB9WHksg9zQ",
+	"MgViadOwrTmaZ13KdjnLSLO0eR5gFfVQzBSNEqe7ZvsWV0DaujSoRgEACug6wlDPeHp6F6gniALUXaTw",
+	"HZGIcWiNZ6RF1rZwuEiJj8g+WGw/RJhtq0XEdy7x/t767apScf58CMoCOsYFGWZ4TA1IS0UQ4RXTfRPX",
+	"5Vpot8m4HR7ftrrQV2n8brq+L8AYvxkSyHZCmmNYcC6L10A+aSsaR8g+XC9LYl9L07HIeCnQPkzn46KN",
+	"L8bWdC6cAEcREQjHmu8pGrjGlo6t6ZFC6ijQChSNm/kV8zXB+5FBoJmrrn//8jk6ax+doLG5CYU8iEeE",
+	"FSCNrYOQXrjOCzJRwdlfXRZmAN0LG3hK5UC85ynFwYdqYhlwgWQ8HnNRVpDhmERBJSxVUQlyXWFbxEv0",
+	"4f0VYnhkUjxJsvL69uXZk7ZRoflqxsCE3SkmOWCK26kA29ipsgaHfopmLPPmirX417TjzevWMp7XFcor",
+	"r/SsJ6B4CRZMLyk3/WJ0Nkogqxars3BXFbr8otCsT0jXWZK2i7ghbcPmr0Xg627imgfiMbc4NcVas6YY",
+	"lJ39GRN7vSjFccHmLFv4J/IDZM/9Jv6AzHu2ZIB910RVRipPSiVbIJAbq1A9vR7zhA3iNuLSegW/nBZS",
+	"lFa8ZHBPSqJAX9sh0y2xsXWXvWyJn3JYa+qkc1P5h3WzrhUYW7eieIYIktd8XDrAsJBjhXSFLjW2G5yp",
+	"Uyq2dE27/M2x6JNS+Ypjmq+ztL9nBuUlEy5arfcEh5RZwLeZdRqS4G4hnEqZkp2+vqjPGFSbVm015rlh",
+	"FA6+ECj+NyjVNr6oEZ6ikNdRz3rELCCz89v14C7j6wZs+dC23qYiqYfjIkFNW4Q1nzoDC71A15iFff7p",
+	"ecSDu/LqBhGzDc2aYqCy63fQOMSAvIWecUVbsEzTRUROWWB6iCA7GCTibDlpxufiCtgrCvvM6Sjw3/BV",
+	"YC7wLekKPil811wUj4+gxLVmFyX3fO585Fa/iM6ym3cZ3juv1kZM3G1UygabOS5YiGY35LHIP9U6XPzM",
+	"w5LpXKvCrsmMT0pq/Cwa/DOJ9DZVz87jg4EEAOKAs1AWO18HWLjiDwM5r3cE4WEGE2eCowgFeuRQ+Gtf",
+	"V7HyQ4+t+5eFdpyfGxRv63vQX7aAtaBkO8TTpSsT4gSVJv9OtNe7uXr9ovuft29e9PbnFm95aRif1Nwg",
+	"stOZW95CKk5Fyxw6Br1fp/j40SGsyKexnnp5UilG0FDPhPIAIDJBO8doBFE+086OhlBSVJ1eHxVp8BHB",
+	"rqAfyEq9JVcMFq1UhAYNdEsR2xcDUv2ZwLlV0IRSkLlqIUX7WLazn0UYXYmgU3TP1R7TdNUlLJSr4Tx9",
+	"FXBS86XgXwJzKo8otRyBKkN6M4D3OQAqS2RbwJrKmAkGM6hApc4WaK+y7DNrlJ3mokrsvOWyaZGI5hMF",
+	"ss9tDMAnOaXZ9IDlUhW3XC7FM5rL4Bawr0l+vn1wwWSvMurmY7QL03ocuadkUiQW5lzK5k6vtoxqnsbx",
+	"kliR6ztd7Cvejoko7d5gekCajiUOGRnwtDLVaAEWghKJeKw8JIgSlIQ2SSlzF74VRN8koJpBwRMiZgi6",
+	"mwjoqaTEFAWYMa7QkERjtNezjXs8Y/D0IiyVKWuzxiD83Q0iLGUP2gfZMjgAlQEF9BZTlhR3Q70FDZCc",
+	"EKJfD7UTlDDV29djyLTG3Ou9e3t9g+r1+gGMq7ePJkMaEZswpW1Lt2xOvU06F8VjIiQJAZG7AC9fKTIa",
+	"K1nUdkyvieRaly623tbR2zJLVAQyo9Uwu2ZuQh6aDE3PZxJCf6fMOuXKEGMmtDWK+xHxEAZVGWjg6NMn",
+	"D7VbZwkqm91tDLu9j6hEf8YkJuGS7bl+8f6fV89fdN++617/9uLFu2QTAAwyWX8qkVTQ/jgH3xlhpXdS",
+	"cSShETZAQOm/5QXqjYkYYWZmhE1/ARzNEqFtgIomWJPsIEOlKaVk/QrJMplmsuYDhS6FAWVUDh/H9V4l",
+	"HWn26CdduJMDVo5rA23m9CK4klPMQs/Ugplf9D+msNaKj8ck3C/phi3wSK7WY/U3x3nSzdf7mUfBQXtO",
+	"q/CQ1UEMVhqDwi7X1MJJ32Ls38UYsfPIsJZDxkFAiD42PUG0Tecu97ykMi6Fiu1PgRVaQoIeazkUrKzM",
+	"NbcsKHkErltubFEFPWlh77Jnb5USPfOJ/rToEzz3aqrsyd7r2R54cKTTHobwzzL9ArhFsZeBD5QtR0wp",
+	"QM8rx07wQC8mVQmBWv5i2EqOz+8X89lV8XRXMVuSM5e1X6zEKF7dG2j6uFDmgEiGozAxR4TKrCiUJNu6",
+	"LxWMldDNVjdDCs2CLI6sS/tLTAXDC7xUOKZ0MEP9qwXvCvlcBkzSWo5gWaR/J5YhfDx7jpMvdoOMrZCz",
+	"Y4DlGMlRc16QOdT5jHN5ZoRPqk2mquAW1cpFEJ4iZhaLIGGdi+EI8i6DOTthvrfVUjj5BS7HWWpyFQFL",
+	"+l3NdLnijHigG8mkZTo0m8p1mqqCfWObWy1pa7XoSwnm5cRVdQNWDzAOB/y3qtFfoc9c3mFTjOXqygwS",
+	"X05yeHIncjmQ67XkrygrCNSYt63otSn0fs2a9OCnyLy+cA0UF2QgOFNPDWw9l8lMPlGpKLtNYmVoz+aA",
+	"y/2L5EcLx+5E+EiS6L5il5N1fKHlHeMBGFOPQtOuNKLP1BElVJ/ryVMJ9boEpP7Goc77H96/SmFaM9H7",
+	"43Y+eH/sFWOFdP2P//1fyzx2a+FtJ0iwixC2C9uVP0X+j+tWPlMRbgr5PdTQ9lqz0fBQPIbeyEkXOdeU",
+	"Ds93rqsXl/sfViv3f8KMJNtZfb3EpBv86UumRX9tG1eMvAijLFmtp1Gt9MnbQJu6wZ+eNvXoK9z3+c0l",
+	"YrRWUtMGkcDSyuNC6nPiZTZ6C6jt5WDi6+gs7pkiPOFrE2O23lm4c1psAsOYuq4QxylsPxAsCrNkZkF5",
+	"shPLvSw3vqVaE6zbe2P/fTkI36pYvCtD8VbC4P0g8S25nrJgOwLbJj0sDSXbllPVM+GScb40TxbFW9by",
+	"cw4JFqpPsCp0Z73CUiFJb8EHEtFB0pNywsUdESjkBjGpumeraqXlUidcSXYTODrEqvtWzamUbELqTTLh",
+	"3Sp5VjBPk4+SuGLc03Y6GbpY5IhZSMeOPorYn4tiVg8z5iaYEOqS5Lp59mSDkpnplocnZxd5vjJfr7AQ",
+	"8ViRsHcOXl1LjdYFjvYYRwldg/XSe//hTff65vLVi+7ly5sX73v7F7aDzURa57kgBlcsG2Mwns6c6yTb",
+	"7WSMhTKh8qTvSWZshQazNiyepsvdF+wO8IhV1U9hP7h1clov36AMTe//Ru6IQr/CeztkoHXoypRm7lZy",
+	"GjwFBH95l5mC6bi05JV7Dm4I778KdZboH7MJKAvq7jV1PI3hBHxpA8tJP//NwtZutx1E4a66kc2mfNgo",
+	"KkDf1mvehtC36bcu7zGNcJ9G1qs3owuYq2UgKGslWKXvLKLsf8I8XxiyqNgmaWkO/9fXD8lM8xUPkhyf",
+	"GWjP4oy2aou9uLo9/+ktdKKamcs3tP7ZXsdF0DVJQ+mytExi6BQcOXFkT4rJkZi799bBCVTt0pzUIY8I",
+	"lrEgI8JUN2ZUrUIarkijGuW4I5qfuRt7tYXcGkXldudboSpVaFN9ATjwsSAD+ml+LT6Mx0T4AZYERUTL",
+	"DOmhkN5qawizEIVYDom8QGAMS0TuiZgmMFymD7cz5S1MVIH0caKn4Z/5Hz83vLNimfM1lh/PLN+66rrd",
+	"+bU09m9wBzcum55b+AWL+jSKrjvLG+i69hVbUne/AzKZWUPI+QpiQdX0Wu+KWYfLMf2VTC9j/ZbPtT74",
+	"vl86DmBD5DVvPqDuENT2eviuW6/Xe/sIsi4gEmJeY2LJFj+LiHsifMV985cFMYPYOtAICAvjeU9GPlQK",
+	"JLbxyJeM8ZffbubHh3757QYNBB8hk+N8cN88wLEaHsCQemjv5+vW0TEkRMNdpp09G9DbWBvAFNKe1BRB",
+	"M5GQCLT3Xj9w8EL/N7qnGP3y26/X+xVG/wBCZcANRhpT2IBtWWur5qry/tfWH9cDKAs1W1575woNFcEj",
+	"A46Wj3REkYeShidAmH0aRegyEJxRiZ5PNR2+E1yRQKHnEY9D1MfBXTzWxCxIoKKpfqrDkm6ylAi/5eok",
+	"ZL3DOuw5Z5qGKWfyvMN89Mv12zc2WV0yfEe6+pT00ICSKJQXKGZ3jE/SNHPzO9QwC6JJkYRor91o7Nf1",
+	"ywCfzVxN0OZ6GY3pwAKg/fcfkrOeKwq2qHK9gIcE0uS9DkNAaAAJalO8Teq8/P1jzyGqQWExDAhhhQCE",
+	"FUah2ZwEuFDUgzyiHtpr1uv6mCEL1oqOGvumApkhPsZ/xuDtEZKLnmfWELke/73PHWBkndo5+r1er3/0",
+	"UCdRdfSPoNOijimGMy/RP3dq9Xq9U3voXeiXcZamIo/xLUE994oeNBvTfM5UCGReA5dMAhRMzOXISC/B",
+	"DmWhS6mUUNYwRT2XvKJnguQIRy6IiUZ47FZWDwZ0AIEVF6aPMKKhNP149NWeS27pIcP3jbuXCtAXJbyI",
+	"RiYLGLJ1gYbcx3+/I9OP/3OPo5j0zNi1+NeDgDPck2jIGY8F6l2FZDTmirBg6v9Kpr1zk4iGRwRYUtIb",
+	"Vv+iP9rn4RQ0U63GZhOU5ZgzrdMaqmKAjmruNg3d2q2Wfr5H0w8C/KYgsSRh7yKTqm8RV6VWhAcRvR0q",
+	"947G2dw77NHoUtY19/bq6FcyNcfgjowVarURFFNDb1vDK2FNjPST0At7rFDP9ZbrpbMWRPJYBND9FpSv",
+	"3oU5MVHS304PSA+t2Upu6o6oHMGb4DuXGXBJu0/6Jy7oX3C4zpFhyqgTNxqHwS+/3cAfpIf2ytkuULVY",
+	"ymyBLS/8nBU+9pN1/d4b2xjfJkuN8BSWzZxWl1Gsl1eTov4qgxBG75MPT8HY9noWM7OHRgQzOS+1kpyx",
+	"ekfrtBENCJMkzTyoaZ1DUKKwmNrG1UYQyPODgwyLP3BPphCRNce0L2PFR2a8Cf+/fHeVUabPa416s96A",
+	"dM0xYXhMa+e1w3qjfmh0jCFI9oMhwZEa/qX/viWqKC1OcyuJWo1GhpDHggdE2rknmfuyjm54HAwBTlkN",
+	"gZdGEpSaZHmvwtp57SeifobvmrxiOGAwnFaj4WSgbWeS5fJ/2EBYAsPxOQkO1vgdxAqBoyzTM+23QewW",
+	"1MDbuWkeGdF7Us9pRbXz3z96NRmPRnr3zmuv6D0B6BGvpvCthETQMWR/WqKB9E7oeF77qF90ANAhVRfc",
+	"Zqdq1tfXaibVi21LjYBLa/oc0VuzuIY3BLEQkJJy1DhMwZwLdyFFTtl0I1KgFTdWsylaA3WjS7fJ7ZqB",
+	"Uam8celwC/ZOX5yaKicBu+bVjhqHW5hFprprdjpWjcnNKWapu3U7M3vDTaHM1ARGB5gCtokZLJJ4iibD",
+	"6WIyzW50RTrVbHlMfc3Jyok1HFFggcRaN3dkegE1RaaEVhIo/jNqgH5THV2TQECpkiCuDIOoWDASoiER",
+	"BWSq1S5jgCQVEkSbWqVmaXrLwSutpoFZuuTG56AY1R4+bnoOjMH7e97/VGs1Wsd+s+m3jm6ajfOG/v//",
+	"1Iy/qdbon+A2bhK/NThq+u2gfeifhQ3iH/Wbg5NBIzjDzWaq7b/GlJmQOORQQ1WlMU5r+K57ePfn2af7",
+	"1sgFss4txI+eV+q7M97SjEJYO6+R6S+Nqz84ff3H5fQNbXx6fd2YvvnnPz69/pFP4D8vOX31/Jcx3PPT",
+	"1eG/r385q07eZv/Aq1BA35dGdeWDRHTC6W2btS96b7JHBz/g0KVFwSPN5Y98YNiqDSQ0Dx0uf+glF30a",
+	"hoQZvlJhZFfMAGpbcOmHvNSQKpls5kjqgc2cyVmMpo8ASSELDqPxhGnTWiu4iwxqJONgCB3ZEkLSsntI",
+	"OkzC8bQ6Krhx3YygKu/CKqw2KWOI5dC1eTOlon39jqE+7qawCl1m+iMDmrrMoVRh5a5fpO0GRnjaYeYA",
+	"ZWaTspX+1NlqvTRW3TPqVp55mDUx5Lcy98iYEPpxwxyA1n7g4XQ1vlByfFc8QdbZ+ZD3iLloeJ5xNVcU",
+	"fV8TvwJBJrTEyd7V/eXT6T/G/2mJm6P7306ml83gxeHtz8d3r8/Yu7b8cDpZbznDMk3wjkxtwb0WYfZk",
+	"GOLmLCBfOZNqN86WP/Gcs0FEje+33WpVGZfVj7V+88JUpmyDIz63pz1xGq7KFWdUloPPNHwwPDIiqgQs",
+	"S3MWqfjYZKlBExnTNKWO3pN7bn5BQv9JQse9MGLc5+N5RQUeSXnNzHFsF+XSwIu/ejpqL3/iDVcveWxq",
+	"5zemBbMuG9DC6ozeRA/yrgiIKRZK2vegsWpSkEMulK/NxBCBuxj98ttNHV3a8l3j0NSEbQsPjasmooSp",
+	"DsNhKLSlCe17iEDg771A/J4Y/wc8A39ZnyF4m86AJXVY7z1RYupfDhQRC2TfjU09X1tyOS80LPOMCzrN",
+	"zqkFXAgSKH/IhSR+H4IYU18qPF7FDsrluVcScyvq5/lKA632Dvs/BfQt/eXqw19XzTf0Sl6x90fB86vj",
+	"q7vxv/75/JezOpn+8lf42xV9S68+XbFGPWhFrD962Qj/9ctMweOs5GweWcmZrUU4g16+mbICV02w2ioV",
+	"a9KMTJCZo6vS+5LMpVVB5Nxw/hqzqf2W3IRjlBi7Lz5ZtB4gXXO8HDwFKJIst0SLucusTWyBNn0Hc1po",
+	"F78AY1jEzLPuGxpNTf8tyoIoDgEbRCsWDo0lpGGx5Wvrbd7rr31D1i+WXT5IjkPLbzTz0f3slRutX7qD",
+	"klZf6D0FhbMVHIZtcjTwj/FJ328Hp6F/RhoDv4lb/cOgHR6R40EWDPW82Wo49JcajqLZhH3Lys5jScR5",
+	"Cx/228FR6B+Tk4Hfxqd9/yxohH6TtAaHuN0/Co4BoeGOjseaCbUznp5svrniyqAsOkCyWvP0sN2qNxuA",
+	"+yaEKa6qfbj+sfaQN8chSFP57KcEsdyc1jT6XZjSGbjfrDltfy7UF8rtaL3CFj+EShTGxFb09YCoe2gP",
+	"sEuLmr5j2++9w0I83T9HrvOeIIxMcGReps89Zah39eafb6+ev+j+ePnv6+4PL16+ff+i++OHFz1AObbR",
+	"wrSp34gzNZSoTwZcGB88lj4fmN/R3oB+0sqFgIDdWHADytOfdpgBFLAvtR0jke0YaeLahjtBztq+CcSn",
+	"pe4AaYRVhwVcKnMxCfuiN9bJT5N+72pCA3IOSV4QYx4T4eKIXocBEp7TdmzDd8IGXAQw1pyn20OSg+49",
+	"Bp6BuOgwQWz9EOClERbKfBjP5VbIOkq96K0LNOYWE0vE7LzDDKwfNKW/FXyCsHFRBsOY3ekroxFVnsWR",
+	"1h+aDLlMq6oo0ePusBEW2ijIVbwkeztb0lKunqXH+UndE4X8OsNC12BPq/gqWlsY7ZeSLo8nWxoZ2ZKU",
+	"N80Llka9UShUVt+iMscHKC5mBF+7cfqUPotrzY3yYPOVhU+BNpm4LApVyislkaEOz3IvDwFtAKdyhG0Y",
+	"oinhk4UhvxzD2dCW2s4xzNXGzj/SbupH8rWwBXelDsqvUF8UC1YEprcFnXKrx3/nk5o56z+RdU/6Js6o",
+	"RBGrHoF1j2TDsDYCq39KoI2okiQaFBudSULY45ucy+90+WIvISsMnijAQcqgMw1M3CqBcYaNkJCHSZkR",
+	"rZB4YyMUmWrH7BFa2laocBhJuwSTOZkZ1h7jbkj7NrFDxKRsUObx3IDmiyWWLIQL4BneUvalpOC9Gvdw",
+	"pOHK7JeOwmroWtUHb8xegCXxKZOESapNk9KNcaWF6cCWFBlu039hXLOa5aKf6e0QXStBiPLQK85CU6qg",
+	"WbJhDT8Ui7258JnpYdQFt26OrR81SnS6uV+ScuAaVf+r58Ulr7sJWPl3HJ6Q08FZAwSe3w4OtfxrD/wj",
+	"fNw/CU5DLQxreTCyQIyg3qr23G822q00obz23HwDvVJhLV8ZXGsPmkErPCTwYr8dnIT+KTkb+A3c7DsZ",
+	"rJ8ZQrOS2n+326jVQCdn7WPUaMB0E6mXoN5ly1LKljHJcGtu4kdxhLzci5LQ8nfhSgkyvN8JuPS3xZGX",
+	"TP+otLV4uaPl0sX7A5u5MMPENStFXDjQ80yo3wOYYeNRYHlZ595lZR6kNSB3ihCV7r19LEmHJRf2rO8E",
+	"C2LSPi+SXF+T4wuJ3HBvl3HVtb2+Sdjbr3cYfANOtw3aUIlGnBHbQgerZASedRUxcos1zV8A3mSHmVxS",
+	"xs3zdfRCH3MzHNOg0/pSoKv7XrtxlsIIdIEldBW+I6y3X+5qeJ7uzRM6GtZgrCszzYU8ci2+V8bDVmY3",
+	"j5jBsZNZ34TMWpViyqy0bEO/IcGhtRJe3ODbslfb2w7gHnjtLn1lu+krKCMAV5eeqcictf8W+4beWZe8",
+	"gdM31TR8wlJ56s1bflq+TdMk/Q6DMpR2HV2ZCKVEPXv2+zjCLCDSltBYOacyJIiGPAplh4GchvIpKmWs",
+	"BVViD9kCx6QThhPXIBz7EHGhat/rMBBjiA8GIMEZ+aQSt74rw4PADLx/MsSKuHQJG2goEoA/EZWRfht6",
+	"vR6RzbqlBqls/5Hjusf145NCnmsWxOFYVOVz1oByFAgW1I7j7zj+d+XU24hllxk8q7v8oCorGBbkdUMy",
+	"iytKhDrZW3pPILc64cBQy2ayXly9ha0k7rCQKG1MeIhxZUKdGVPFs/4hqKdLajy1iXHYYT34Hhg8OIr4",
+	"BMyd7G1QMBnYwQHKBxrhcR39ZlLUkspDD7LHTX8arFyJYRGrNsWL69sqA/jgZkZKKQs8Odo0+OYmZhEK",
+	"HiXFbWcHfE9SwX52Jx1mpMPqBkSzggHxTgByNGCKvDTIok9texhW8iiCzJohcG59RUZj6CVXaoe8xjRC",
+	"yW1o7yeOFPmkDtxP+54pWiShiYBIfE9Cky4EYiHkpnRYWweSaImkT7JEmCWAEQaXwbnk3Iu7lAGmQ6bC",
+	"PaLMVMiaYHgd2UiZ6y02H/UCl9tNMslvKNuyDxKu9iPBAn3+XHcco/4Gj8jDg4emPE7ysPQNtg+NvQ4l",
+	"Wa7bTL2iPAAueoYPSTM4OvJPQs2tyenAx81+w3dR9hN82k/jOdfwDQAhYVyZ1rUyNsAz57V/6zEa3JFk",
+	"qNmBfdHgQI4UlkcITGQrIfzvIk4wM+csz8EKR3zVrMuvmXeUONRzVPKkXvUtM4DtHNj1TtsjOsh3bHIT",
+	"PTRP7SXKKCOTGc6wc09/Te7p/N5UZtrFeuDSGsv3ZMTvrXMg/+UL044TuhVThmIDbQJhTcq6sSS9eab7",
+	"I3xlQ6abcw8sK9A0X/zbFWh+SctoY9I1e7A+6XrFpspbRgoY1VzUYJbaNlPYdwLo0QXQdyJ8nsZTvvYR",
+	"/BLucIvQt8znjPbazVYKi7VfL/FAb1POfA1a/XrH7BHd1Dtm+OjM0LmGd0xx5yDeXPtPC2aq1iLYJ7Lp",
+	"mQqKKanN4AAQKIhIZitO7U0uUdOWlnKTlJnLYzEZnq8oI1C4aVFITQaKxdmGlBjOkrsLXb9Xbmpfot6h",
+	"IF0+yXB5lJx9O7slKfvJGNIFh6Fk40pFg8l2v9q8gKJsFGk1h0IBl+rLlHMko7GQ0uAYdAUmLt+obJPM",
+	"5VUHssUaBgjRdsfYtLVYVj/qFSYcNU/rh+3i6G6FQr+5CHCuVVrVaG8Yk67B80++0zxy4vykf4yPgnbo",
+	"H5LWwG/jZt8/C05D/4QcD45wu38YtKD5n2Y3s2/JVjmPuVSwVF5N77LMLGF+QRplKVgzKAJGK2g2Guin",
+	"H9Ae1OlH030POR2geaSJ2/3rsAEA9cr21zJB5W6Ip9L0Utd/dSnrmsr52vlh4yEdOtT7mw4a5nqXwIXc",
+	"y+0VqEbMXIOVHHNpu+o0sx3nay1AYkvo+LzWIM1BCx/qzToK/TY5Hvin+KzvN4Jm2CKHgzY+6oNc+dSl",
+	"IQiRI9IOD4NW32/ixpnfHpwS/zQ8Cfzj/hFuDw5JK2wGWu7EjKouJOHPLnejDELDtFDQguf56xc+TKjR",
+	"aDTaLWDj0xGB5pi/f1xjVYAyMpCuljJk3C8oyjyqN48LKUIvw/z9h/Xmadnt5XRX+pRBqa00HsuZ/nl5",
+	"4zqEn9dazWS/aufVdkuvfVFtahmnKFCB5ziFzQ81o3A5GP7R4Ljht/FJ3z8NzkLfUZ8mvq3F+qx0XB7l",
+	"S9AlvofwHk01oiplrlUzCdxrF+cz/+YwF4EToz1Q6Czip4FiNJAiFkfEQ45leQYCBZTIIZ9A/wAMquE4",
+	"ViTc9xCcMQsJZThEod/PEsXmycI7GbyTwTsZvJPB34EMXlHgljmtrIjYeam26bpnblm3Jc83QbXIKQEH",
+	"KZf4vGacoASjNeAidGW4ggQEQFoBlVxmV+TcFCFLCw059VJvVYelPY2cg6bUc+WgzimOnG7RYRHBLgDu",
+	"HFKGkTmPgpX3F2hkcN2wafhhfwakMchW4vdE2Lf2jD+Nhskr09C57VeHoUYao3tOQwT1xbnr+ueeqYy2",
+	"7zQhEkmUigBB3iHXQT+oZ9J0Luow90E8Hosksg/3IM4QjhX3zSWtqY0jzORFmqFl395h2AHioTQ9wEq4",
+	"ZwYjzyW0ToOIIKgTmOvnZFqhmIhEec2z5TXvzCw3zNFyvc83rIAu0GdK2faIqKFWNWp9zO66SmAmB7aG",
+	"bUD0vVp83Lz/F0jeZqtx6DdsDnw1XmwX5hGTrhzf2SnDO2V4pwxvSRneqcJfuypst3tlhl/MxA5vGmcz",
+	"YexTcjZoaOaix+YD3t0pPu77jk1pDpbp+bsKayoVOprsFo5MgNK1PmzeEqm2qlh7b4dT2urNKj8m5piq",
+	"aHigIL64S/x7yrC12T3QdZ32tqrpstj/eKD14C2bHRA2hJqDnIautX0eq8TpaCF83OlkXIFSrlewl01O",
+	"Ah0doJTlkMdRCBUO5BOV0ETZWCIe6scqQZK3cVMqEZ+Q0KTYWjBlsAYEiQiW1pIxxob+XSvscNK1oOcM",
+	"7WX8rNbNatym2hDBtw5Q2thH0C0KZvLMRGqntllUphMcjvRF2z0VJqQwC+V+cvgA6iEDsJigQhibzeRx",
+	"EaSIGIHJwKCLKhcB8ZwxxcjE9tWuo+cpTIXbBMX5nV4YSBeDtJ06uuEogtw2C0nNBwMPiRnKM+83bBH1",
+	"JpjeE9FD2o4kuAC3/5+chqkDeWsJyjvX807b3mnbT6Btg5jYadt/d8cziMed9/nbLRXRcncTV3eiJY5I",
+	"eWh6yBMULMIUxZFEfRJxrT5xq4joDyRqjVOAMm019O9TgHZMOmEWBqFfbx5/XtS8y4oPbZ+lWWs/khE3",
+	"pfIFPRmTvOdjB5/R7h9hvx0ch/6pNuzOcKNvrrS15NavtqK+ygPVzTtBWUDHOCpFSjLN8Nc+WRuToh4E",
+	"zrTHD+2QVutktziXAvzuK2Tjwv2zsOBJ+OJZYW5tYbbsW/PhbwYb3CzU4+TWwlosyazNpdFqIwjGs+18",
+	"2i/bunotTX4AQROjHliNWMtZKhXXp+Z3UHyhHbXtuubVFo1BcX0nYSEsgJc+vbrjqegzTdetQvBR5kP2",
+	"uzYEFuY+LKdSkVG19yUvcBMR/J5qlWZ2Nste2soOMvsS++K0pcSDa3qjtTxQ8k4HJ8Rvh8eBfwaM2Wp5",
+	"jf4ZnoFZkkM+7gLlWjWt0WgdtjWzHEeYdVcprUktjNZ69oUkKh53B4RUM2wLm2tIRcaGbTmzq9ZoH53i",
+	"47OBTxphw28PBi0fH7X7/uFRO2ycnbZJ61TbFiFnpFuyF7aZBxnXzmuKMMxUN3BNhle3chZXD7mt13Tu",
+	"eIdBvPKdIEmU5PYmGZLA45bnRzq29h1kR3InAZ0wtz88Djy6lV+YTZHt5qaPnMtXKOz4YR5JANJ9zRT6",
+	"kXnQZDokKIFphwoD+QfHGRD/7jGNcD8iXcW79kV55+SlHVu+Pfsz2WGpIiFzTd6fSfAEeggbJELCbNe6",
+	"OvqJ3pMO62UESw/BaxmZZKWnRTM0rlFo+wa4MBJhiXCHpb3GncLTarRSaBf4zTzrchsycIZUD52PaZre",
+	"sQBU1gTN4XA8KfjLFkXxIzH8Ug61Ggt6xI5yO5Vnp/LsVJ6/mcqzEnMpcyXA/nsIYG7DHZjR08SF9VOt",
+	"Sov3E1Zkgqcl+EdWX1ldcStxvlQsY7HsHu0ZRwzEWcH56aHJkIOrcDIkLI2FZnkagmOL9BHM6C1pVqat",
+	"cB4gjJLDbtWyAAtBbYLlLWHEdAV2vdA9xFlQDHvjlJrNHAo7oboTqjuhuhOqJUJ1F2PbboXHmqJt6+Ud",
+	"GdF4YJnTlpOsLpFlolbO9UnAAevVskKQo1rw5uToH7yPqLR9rV3uEzgQcolPkJhlGBTjqmu/1FsIGXVp",
+	"PrymL2BrKT87gbsTuDuBuxO4O4H790lqsaJlRQFfZKceBJgFJHpkWexEr8sdxoIg8+EoI5hterQxYJPi",
+	"yntOQxJWEMEXKHPLEMuuy/frGXB4U/Q5wTIp/Nx3DSC8XFaOM7iTeIVtPJuclxmXP0xkJ+Z3Yn4n5ndi",
+	"fifmd2J+W2LeSJZtm/EFSoAg0Pltu1gLMZPzfmtwSQ9giZxucIspu0BUIUFkrC32yZAIg/RpbxQxQ1Lx",
+	"8dgqCyN8Z/q6QKdaNdEqxax+YB5dbKG/19PeCe6d4N4J7p3g3gnuneDeluAGwTIj6Fa00a0QXyGV3z6R",
+	"K7AlxDQ3tP3di1P3Xaf4pwK6dlN9nGR8O7skHX+LWMp6B7ppPUtF6VdF4LsSHVuj9L+MCzWcUBbO9sat",
+	"2LPWLt0b9xr0M5fKSK2Ve9a2bHVeyEU34rewRcn4MswQbrBs2cibwTFp4Xbfb2bQKc76/klwHB6R9uDQ",
+	"oFMkbLS1SX6y3fblGcqO+r6LHOVxetQdM0p+WlYHV6boXysubD5J1oNGlctFcb/qk4L2JkOOAsxQxG8R",
+	"VPB3GGcBMXkumMmJ5gRJeq7tQ97Lqlq9OrqESv1boaUD+oP3OwyK/83Ryo3lmUSGBh1WgCFMtHdHAe8V",
+	"bvJQzEIi4C3o+l3yjJfmCFNFDMQAun4HjdXHWGreup9M1ry4w2DlTBLPLVEy89Fn0uRqA2tB+ojX0Tse",
+	"RdnxniOqOswFL3vmUPY86MTubBrT08aeMKL32gK32bnBqewwKpPumPm5m20xFlP2IHcVviOst1+e2Pwu",
+	"MS2fLrXZUGamjpFxgQs5ZMr1MALWB+M2iU6a4fkRZ7e+JIEgytcXxkOBJdHHrQoDXsBUl7DHVbnYIyY5",
+	"/82E2IxJVq3RzlJRtnJVuTsnpRhDlu30CYAiukHvkkm/oWRS/UiFdbAtqj6wpHSmrA9n6rerJJvnTIXF",
+	"iaeXiRwWBIc5s0CLgnZSOgQes/06umJBFIdEdlgvANycrgWDkb3zpNzdoum4Vw95FMpUaF6/Azj2DrNg",
+	"DoB5QqYGhUhLcNeEx8D62DYuHhoIPkI4QXBHQay8DsMo5BN2K3BITBGQImKEAmj9Bijud4QhPhjAGwE5",
+	"KAkiwgvVUCsbbiiTIVbacMoijRYJvp+ISqXehug7j8drZ3bIdIAvwO5p14+KfR8AhiMAnBOcS/1TrPVy",
+	"Xyvmfhsf9v3ToKWH1hic4dP+iRmarTe2a2qsq53tArbLdkXFzg201aaVK7LaGTPoCzSurOc18x6YTIbV",
+	"Gc7dJwMDDk2ApWm1HgeBPuUGCk7W0TVR+pygnjkmPaT4jCEFAM0dlhgWiYRwsRv75j943wKu7VGFBpRR",
+	"OYRADVYIsw4jWETUPIf65Baz/YtUlDgbzo7etNrvsJ5tsd81l7vmcq+OfqvSsbOIU5uWdmubKNvozlms",
+	"h67KCx6xwebOZ/WN8H3XpnPH/7/z/pxbsQoOoMa/3DawCAKFwABamwc1PgHiTCLLHnIOsw6DQJs343rT",
+	"6jzau35nWzBFRMrkERRSCQIrKXHrsKT0f6YB6BhP0R68bBzFs/69ERZ38Xjfgx6fHQZOQVOs3zIlmhIN",
+	"cTRAeIKnxhL4iwjuzaJxORAe9OH9qyLxkgmVvIPVfPRwyfZCFXbnuiMekgjEE7HAlm4TumMiAnhrraUt",
+	"BLOo2V+P9IoYoFcTVdUXu7f9mbBws1VoX6wctzaQE0YG5IAz9TVBnZETWJ90MoLTsuguYeFK0WB9f3Hs",
+	"+6jskeKUCxPHjwVk2RbfkmlQWlk+Kn5H9OEdn/wctO7+cTb5T/vTP5v9N6ejV4fy/bH6dyO+OuIv9HbA",
+	"t4ErpEgYB3ww0MS29PGHTApAd26526V5AOOVVluOV1ts0KkFDTRVJ9L3EN5ThUjLXrlhuEkzhuUhpzzT",
+	"AS77d0MV3064ChYKhFAa0x7hKZIkir6Y7VYuTw8+W672cGBJcb0curmw+I2dt9b6EnZelXGCcjvGEO1w",
+	"/Y8t8501J1aEkhvHhT2VrIzNmLAqgVt8Jg3yJZ8wAxV+R8jYtgjSxqE8N0E3A2okiZKoNyuSemivUa83",
+	"G439i5yzUd/dYb28pEpubqSROT5hplnSLFfoddgeH1GlFe0RwSxVTjyI72ktYih4fGtK9t3AbBIiaB31",
+	"Drs0007KBMDohVlDD6ZD1IPrBj8piviEhD2Dk2SGZHUnxAgJNaUPsQjRnzFXWNvn7gygPWM25+dh91N2",
+	"9UNdeKi3P2dDoz3QrnozDLO3X2Jco5titUh2mBzyiYVmn6RITeC7BeSAAsXpmmT1pnf2pDyJfb5drWYd",
+	"6eCm/xjG/U7L22l5Oy1vmZa3xqEtdc5rvozljFSyHSoYn+y8NtZr8406Ya6zwQKtqhtSNFUMevPXUUKd",
+	"PrnYIzOX3RlhdpGmSuoLxe4aLdBL8jy/jNeiJMkTBvc4GZ4RZkvQlu3SDMzXx4KHcaDQreDxuGwQ9qYu",
+	"3PR0uMs4VrybIGaAUVrNHb+KFC4TwFZeWQJzNsPcypzXToKzsEGaAz+tJzglxwNfv/8saIRN0hrU0idN",
+	"Z4n+KWkFzaZ/EkKI+bivBWDgpx0djknmGb3E5sHD8HjQxEct/zRoEr/dPyH+GT4c+K1+M2iEZ+R0cJJr",
+	"1REKPFDVk4E26TqxiQehkuvgW3AWbClV1XIrx18DrHDEb9dOU70EiwUkNtVWFlBFHV2plB9oEvOSf2Ew",
+	"bjKcAo1iqZA++tC/NhhCQBQ68YIaCz90+4KbJMqyFEojNp4uf/JvedhXP7crHcxH7IW7Y/DfEoNfhWjK",
+	"rAbHh3a5nl9BQ8k0+zKvzi8SN3kdPkm7DElEFCnykJqW5uYbxtPGeAKGEkuStn7sxpLkME0EUVQQ05gR",
+	"WgsWCJYf4cPrCZbyOub2/EzMh8JdC9QnrC00e7AqwXrFZuZbRlazLE2q8KKi+p+IspS4YabSTi5+Z3Lx",
+	"by0TnyjPtTqP+PI5rhCVsmZUtlbtFlO2X0/TVkfYtA7usD5BkijIYzVyMeyhPcZBozJF1Sbx1ACDkEh+",
+	"gXTTzaXuprmmdilWs2geM8d0x7k35dxuSxfz7q20Sm1thXcn6ao7Hv4956puZEMdjHgYR8SXpm6hPDii",
+	"Ce4yEJxRra6am9OYjEkSCSJKmEKmuFdLAQbFXoKoWDASor2euaNr7uhKonpI4inAT0EGB2cgPSCWGu7X",
+	"kVZ8e2aIXfdVyOmAR9N6DNvFlahS3fg1vOTaTXPjsD/wwG7EzS2aT1kkKP+MNGwDdKjeOiTtgbtW82p2",
+	"BQyH6p8OzvAp8Y+CZmj6PJ+FJ9hv9Y+DJmkM2rjZTB9JF81x2BArHBBNJCYGXhsqNZbnBwckbvlBxOOw",
+	"js2W2U6zJLTtxWvj4A7itxMu7iKOQ4NdRbpKUBwlAgQC2ZTddqES36zQaGQWYzzp9rEk8AbNQylnsnZ+",
+	"9ODVKAvJmLDQrKSmORc3hlwZiBk3G5rz8rlfG5U548yGlvBIRzS7XL9SXfWZROaEJYu1goW7ns5alNN2",
+	"je+tvjrHZvBAEYEUgVIUfcvIKKwyi7BwbrLZs/2gIXag6dNGDGytSeaWrtVQe/smi94ekA7DzBTLxmPk",
+	"zrh5XZ8gOBUAj6tfah/Jd+rreR3Wcw/OXkIRTWaC4PP6v2MiTfac5OZLEIPuMHcGAQ3DfjN/Lmfev19H",
+	"/9AnSp7bvLYOM4ltLtdN8oECTmtelmaxpZlt+haX2XYB5WYxi+iIanUDHjdv3POb+xYZUM8Fkuj0i5Ob",
+	"L1Bu+HYkErj1ZMgjglg86pumh3MTs4PSs6NMkVsiIM1uSJjJX7SFcgFmjMPGCIKDIQkTlEJNQ/he79RR",
+	"I93+mMF9dq06LC+UevqpiaCK+NoouUARwffgC+QxWEF3hIxN/TIIKT3fsgS8YrGzpunxZBIHUDvsn1+p",
+	"zPkiIuaKab71KDmEO2Xim1ImEHYqKtqbUDUEzgDX9aLu/+1c9d9Yk7nrbag285YS44oO7Clebi9pMeXQ",
+	"9W3UyYg9GUugZwOrq4gYUabN+LQ2boRppLUfpi6MAZT98oZm0JvMq7ZmDJkpST26EE9l7fzEy/6myGgc",
+	"YWV9Ja2+8Sr5x4OTRnn1s1uY9KWHjfyv+dc6V5V/0jht+u3+WeCfhg3ipy89IdW9dYXLtDMxNjAxsjT8",
+	"tIZGrngm2Tx0k5IWsl2swOxICdlVg2SJ0Jy9bnqT1pdtd0lLn1ab/0QB/82+wZIuoGbrBS8GgLtecmjX",
+	"9WJ/R+d1y6rajtXlFaCdrrP91PdtMMx59QVidX4sonKd5S0j6MP7V2W4AyMcEtPWJ6mPSxr+GTAD10AX",
+	"3L44fRayP8OQhBcIamucZ9gEBOvoXTYRQg25zKLE5jMiytPsAdf7g57f1hLBi0uKXHnQn4f/UWf3/2r0",
+	"3zRHv56MX7Xk+9PJv9vBj8eDn4/+uGwsKQ9a+vgmmc1uMcqymxOscygx3KkuRdnQyVFMF+pLxfXnj2+m",
+	"2Lk0PuNKZSRRBg/w3Ycba0K4gq55owGXGwtp2ehj1UgG0yCy5YYl5XurFLqt0jQBUPOYZuDdtFuD8YTA",
+	"RpCwGwyxuIXRfVwpXpsrNy3dpd2ZW2QujBPSe2IDwe0Weh9HxLqpE6zNgIdk/xxhhSKCpXGqA0l32F7P",
+	"0LbzqYem8JuAcE0F414vjM3ZId3k196+12GGgEEPQIzcYhCwez33Z9dc71kMb4VGXCqkJhyFJKAjHHWY",
+	"ncVez9zaVZx3x4IEVJLevuu728eSIHc4YNj27+6IyhGk5+xfIHskkD0SJl+HM9Qbc6n0We6O8fS2p5+f",
+	"OT1u/uYGCCa4GnyLOgTvgiXNhyvsAGccOGivUjV+uTGVZWrruuK/JX62Puv6YpXy37EU2FlSj29JrSpL",
+	"nPJlMsp8yF8rN5re4eAOa56oWRhl+rPmwQsktZGDI6TwJyI9x8lsFAVxgRhnxPVDNbVvzhASBIMzeFRi",
+	"75hP/GSG9kTlxWZhZit8l9X2PllV77azIc12AiAmbGg6VZfA8HzaJwK9E1yRQK2Z16jwpy4NgT5djzC/",
+	"jY/6fjs4Dv1TcjLwz3Cjb3At2gNN0tVSz7dSP5shwwp1tNnCzu+koDY35S1W1m7MdcoqZTM7+qQVs1/p",
+	"6VrraDxiJeuOqRUztXW2aWHt6Cx8xa6I9KspIs1uzWZKXuWyUttjN/3uBdj2UtEo0oZrbKtgMgWmpSWk",
+	"G3HcXSnpN1tKuhbZLqopnWVR8z7dPKk9fg/lneTZTPJ8H1LniRzNa5y/L1+veWEbDy6plUR77WZrYYm4",
+	"rZzcnrDZDAnnPdF/rFI/mRn5I9ZR7rja43O1pG5xx912BYxb0t/VdEwW+GgzYGMS7cWM/hkTpA+i3N/E",
+	"/3oDX/2GelI8akV47Qlcj3oHqnseYf+/K8ejshS6Nb/jopO02Keot+rrAeGrrUNp35Ajb8OTucbiVHGf",
+	"abLZec++Ru+ZMqdzfeG7lu9MP7mx62w9xrLznH3rnrOVSLaC48wxpzK/maWzr8vA/Hr4/HfB45/WV7UC",
+	"xf9dXFVbYO5Ppi5+Q36qr4eNzHqHduxk5xzaSD1d6haSKGYhFCzl1VKwaqGi2pq5YyIMOW7gMnq6ZiBu",
+	"si5fzx2sRcl6Dk3v75GxZydX5nFfGTrwi3u7Knu6visn1yP4t1ZnCYt9X1+D32tLZL8qzX57PrOn4g8r",
+	"LmwFf9vO1fYVutrWVWPWcbBt7Fvb+dW+O7/aFl1qi7xpX6sn7Rvn/n93zv+kDrjvzPf2pH63/Dlc9Xh8",
+	"e663b5zvzLjtdvznO/fYrarlSszCPv90EEQ8uFuAUOSwAnrXl29+/OHtv/5Hn+ke2oOe//Yl3ZDC9MJe",
+	"ltehmyEBUAQ14GL0TCJFR8RDQz5BAywQVUjETCKs6dE4yQia4ChCMCSHzthhIZ5CazDpEAqu39mXob+g",
+	"nhewdQYDaTDw78hYuTtDrHAfS3LeYQYjjjKpMAuI+TRn+sWA54AEkQoLBXDDElFVhGjwE1HXZsbPYdU2",
+	"5WyMTwzLOPEbrVmWYWbUlUB5snZ+cnJy3Gg0vJqeeVfPvHZeexELPiYHPxARgRxUPMTT3Durc/Ls1K5V",
+	"ws0LUMnMjWaf6t+SF+u9dRnnp5A5OhYzoRz0pNCJtdEpee1syNxZMWdgwMUEC02e+hBgrRkB3WMWevoi",
+	"IjgY6mueeYFF6JZ0FEdYceFe5CGMYolvCZJTFliKd4hjIob+7nACsYLzdo4mWq9AgjAywZE0YO1NqXw+",
+	"8AEmwp5dFiZQJeb9QzweE1bvsBd2ZAAJe5/pMjF7Nh0yElUSXuohyR0We3JcBzyK+ETOH9eQEwPZErOQ",
+	"lxzby/Bev2Tu6K6pL1nIwOZaB8uO5VEBP/QqarI1PXKOBv4xPun77QTeuokdUOIxpKa7CXm1geCjBUoW",
+	"u+c00IM71pwmubHlt45zNwIpdAWfyNp5s9Vea6GKmM9vWrU2FAZA8FZkTP/uznfNIubZluMOldmXk/wG",
+	"HdlPDkl5wO4FCE3XxDN5wGAx4SgiAhqXSUI8xMiESIUGVEh1jrAN2EWR12HYBe1SrEF92oNYKj4iQj5L",
+	"EJvr6CWNFBGoP016o3XYXm8ASlcPyaHmAkaWA9wSmgyJwWJ27QlgQOCA0/z2VhACrNm0MHAcdt9DvTvK",
+	"wh6wk579fJeGvTq6ROZrmfmaz1IlO6xH9AZ1gwhL2UN7PSUwk5Qw1UOc2VjFnzGJXZM3PRP4MhGUhzTo",
+	"MDkhZOyh3piIEWbpkxNMofM26r17e33TYZm9cpCSyY4dfE7+7uorgigxNdhUnoGMxLAhosPSWQiDsxUi",
+	"qjzUk/GYCElCEnb7014R33xFpbqMomszhrcpucyZqQXiMB2rYfjA//V+loVAbV+wyrxiZlTX5vGHkmhs",
+	"ZjguHqv3v2ww+traQ/lVP1w2ELMS5olnMjOu0nVJaHOlqLD3NZdFYKXIaKxk7bx1VK1tXubU1c5ryaGr",
+	"ebUBZVQOix5vnh82zxutxD9w0j+FfnhQzeW3+4eBf2qbyGF3reaZvT9P8ID1TxGWqgtDSCvLztGPL169",
+	"uHmBDhRhmNl4wTn6+ebmHTpqHLpTopfqIVE34LTpXZNEnFcS0PpRJahe8oaXpYbzmmt3Zzr7tcnxwD/F",
+	"Z33f1aS18VE/23HP8LVFLotkyfLBc4PQxcgn1Q0MMZzXyPSXP67+4PT1H5fTN7Tx6fV1Y/rmn//49PpH",
+	"PoH/vOT01fNfxvqeN62r9r//iu5e//SBDv6xgkkyc7KWx+Oz5+k7iMjPiWYJwDMyYTHZWH3y02IfqlfD",
+	"Y9q9I9M5laFcUbD5OZIQK5ztExcolf15ka+vuH/BJT5hxYk81+lMHj+RZ8mdr4nCmosZLaUs9SfpP/GY",
+	"km+JwIPvugV+ltJD2SDcrWvImUUrkICV2Z6ZhclPEWZPl/QEUNql8scJkCoyKruE57Xj8IScDs4awM39",
+	"dnComXt74Lt2QprTFzfuKcZkXIXjjyyZAoL+kI+7gKhse6c2Gq3DtmZBwM/DmHTBdZ+x5o70UbObUtmt",
+	"PuZC4ahiL6MU/PH/sXf9z23byP5fwWjeTeV5pCLJsuMvc/PObXN9uaaN6yTtXU99FkRCEs8UoCNAy7pO",
+	"//c32AVAUKJsfXMcJ/rNFkkQALGLD3Y/u9vW/whF4SsuliyqLlTUanp1iYb92lnbq0iE/0MtIrvxYbp0",
+	"vfHxRF2vk93yPuO+XRt6L7dSJLgSUoRWp5oSaIgQzKbdOTqhx6eDkDXjZtgZDNohPer0w8OjTtw8Pemw",
+	"9km7XLt2Cx6b0RUP75uFevhyds2N9kYr5Pdtk445UrlX/oznVFwTAUG5IR+u3gTErqTA7BgB6M0AcxwH",
+	"xEpNQExZv/qEZaFe0/YHlYyZdPedk7BV1AbEzMVa6Emcg/2NkbruiFY+hPH4oJI+YJbQ1sbuvZ7d69lP",
+	"W8+uqVSXF22By3uP7E4ZIdKpod2o7G3KRJStcl55W5CkneXFvwBqqV31ROP5EYtuWEy0MrP2b2vStHnp",
+	"C1Nol9eBeWhbuFb0hkHBLIqkVSrlVGQxFswa0VtGWk2iBGm1T7o8GtGMRrqTNll8KqYsCyMqGUmZUiwL",
+	"COUkn0zKv2JHujxOhokydWbtqyAn/pTRmx76h0ujy1ik9SeMQvCImarAQr88Y2SSyxGLdf88a6+xrrpd",
+	"q8t7qEr8qsM9UoeZsuMFF7FkNGUxyblKUt0Gn/dYg0FWknyiX/nu1dXPr795df328vqXi9fvwU7r10KO",
+	"oZI6hw1Y91tO9cS1m83zwtlH2k2vloFnTRdkItK0QY6a7S6vKptbVAEq1+CVdOZKucM37XJ/QvUyaZBf",
+	"VmEqVdl/kWJgtN033ip/EppShfbvrxkq6I3hEflKe6CzBzp7oLMi0GmvUnnW2X8voohNlIUue9LaMyCt",
+	"bVtcGBm4sPe5rU1kbi9/1CO8D+10X/E0vxnAqyQOvWNKGjA2ZFwvchYXMKUE5ki9AAw96Mu1vdHUJMqY",
+	"yjMOHBmNngJnfW43m0RosAb1VamGIYFl4YC7HkNpDQVP5lHEWFzyfxuUJfXko9//3FDyqqEU9GcgsqFQ",
+	"Sv+nX4x4z4ErBHvIrMayhPCQRlxmwFpDkzpd9HFALSWNt8ANqFWx4AG+d3XI1iDfepAtQGaRQ22EStJn",
+	"qZiuDt9IvffGFJTvHQRkOkqiEaJalSX+7NjxATehor7ilf64lahrO1ziROas9vebzvjy9N9Xbfn+5e0v",
+	"h7NfT/o/3rfvrLtj+N2+J2rOEy+wO+43g2cXbAeLlfinq8fVyAUHbaeK+OskTW2BakvNMPAPqqeBXpJi",
+	"YAytpI6GVv2ARZ4HXS4THjFXbW1KJUmpVEC0ZHFg1BJQdM9Q7xXuOTMuOPIitbNwnEqassDMMfzyldR7",
+	"QySkQqUKenma8FhMSSK7HIu94muJmmrlWbdUTuRs4iEAbpFE0RvcYNE2TGfyoNHleGycZOw2YVPDZ030",
+	"W8eTXJmx268BalHkCuYs4UNMy9DlP4ryLOLkDZNbpvtB2HiiZiRN9DiwULeF4Fyoa6PO4PyLE2J3Avs2",
+	"SgYJTxSzL7GV7MAAMVf2ruqAi5GiRme9xrE8RG76Bsc/P+LliR1g/kq+zZgNaJ4qdzwzvs2+ECmjfCXu",
+	"TmW4+m7coVi7ECrFrVDQLaj1aQqM1tLxp3H0svLm6lNvZ+7UW3pqw2OwYfwc06OoE4eHrD0IO7TVD0+j",
+	"kzh8yY4HR7TTP4zaccH4MetFrwAg610z+LnoZnEFyMfetWbL59nk3BTak3lfCaVP4qXJOayeSUXvrhdv",
+	"bzba1XNZ1fKSaa8+dHbmQpS4yjPDLGr1kZsUHg2Om2GHvuyHJ9FpHFpzQSc6iheSbdi1vl4ZxLL4LcUL",
+	"TtVAVWzwW42oIlORpzHpM/j5YB/X/JRYQG+iTulyMV2RmLwS82ieAHtvXeYqemWZoBwQAQ/QVO+CBdfY",
+	"Z/9yRur4M7H844D0Ciqg/s8nAx+QMaNcznORSyzkssUejwQuEArowmCpNhRhywUmm1CBRWY5wD6R2ZJ+",
+	"IcSJ9L57VWrc44T3YF+G0YznOWX38rSeEU/4ORBkW6uZipezYPGm1oYsWGdX9disnrH18BNhtjqjxcPx",
+	"uK1faztg1HyOlNQnK/tfpa8/QUfvUp17T/isZygKnKXIM8ThAa5shaOeDW7e1Kc3K4iUM0KXkYhmWobM",
+	"Aa7w6p6TlOrrulVJYkG4UPcRfNyK3p7pU7D7d6O8DjdUXuW5myPkP2wOe2aK7fDXzYn1y1C3Wyx71XUf",
+	"K6WYpydVW8Hv931CkkC4kxPUVYUJQNiEqlGBwXztV5t3oK9F415P0SK43cz29wwnZ5m18qec5UwS6s4l",
+	"3jjgFBGQ6YgqZg2X+q48Y6ReOq90eSl4MfMjEtGj5BqZN4xq5XRGaJe7IKnYu95zv/ZIIiHhAzV0V5Ky",
+	"gSJ9NkocWclFrSeSYKa12G6Qadogrwu/jKEFVfhggi7vTRiPEz7sedusIoVL5tydswybaZAxOSKSKXB8",
+	"aW3d5fWe5zS6eP/+1Q+X79/1DgI0/yo2KbLO2iOeOU4aztPCdu0iRwu3nhJzOzgMChxOA5GxRpcDa6tY",
+	"Rlyoa/uhByKDk6kZbaCHxBM+1N/P7RXnC00UwZ69Uniot3Cs+89oNMlUl+sFoOdNz1Jdd3ouavQAzqj+",
+	"YyOK8f4Qnj3IxLjLEwVevFzqPht8Y+5GGgWu2YNzMt9pFmVMXQ8FZ70uBxMwJ5X0rimEFbsZTiThgqSC",
+	"D1mGHso6JAdRXY6HbMzVcPmh6mTtN3zQIG/VqBSh3OU0Y6TT7FQZlK+0enoYT7U3xlMrRkt+BuGOFQNs",
+	"FwO092wOzFpbAjMjgPfBMtffx4NlQSnWfI6JY3VftZHMa6O3xhYMCSyL0czvWV9iOin3uUD8fXPsDtyr",
+	"KpvpzQptkjuBmw/YWCcp5SEyMnbsZMVMN5RMMjahSTEaJQjlAkmsuCHYO3Rf0H0HdBK9l0gbDGPoz+D7",
+	"tIyKKBI5xxQxDIlPwD/W6CClZiPVn7YXkOIXfKf7Kec4+LgX+M/p8VKV9FO40zEq4RqwDM0DNgnLWMQs",
+	"vR4ncmxYt9gUtn1tBngteDrreUGyX8kud1GxwNPVYAavhbeJ1O+HWZEB6TQP/Q7SW5qktJ+yayWuzSN6",
+	"A7tAtjhG+dQ9uMDuJhqXHnS5SWMroB922vXmbZ3VACLBRoH+L0zGBQ6ZWCMX2uV4GWih+mrdjBDs0MYT",
+	"XbRI6nqFhHBDUGT6uvUjoyBj0DRRkSF9mzxngHH19+WQS8mxiuBXXCA2sZHeqOc55eeFnSSl/CtZDpyC",
+	"XljrJhmKB8jmpW/aI/V2swnoCnON+DSfGCBHwudJSQFh6RyzyM/YYZDsQYO8893o0Ik0Lg3BykNMZ7LL",
+	"TU4lnGwuLAeBzJgqfTv8aoZoVjTZ5SXfOalrkECsdx4WLKynryS8D2Y6SoU04wTffJfrd1oEBQQq2z88",
+	"BRjAaVaUbqJYUuZkgKm1dQ9SJqXrZL1H43/lUo31USWwgL6nkVuieiRNODuHCAQx5cOMxvpQkjFZENao",
+	"JHhzAF4OTEplngfU9wtkjNmENI98RbORX6aUPw1bfk229epZKVPKcYiPletTf4La2T9/8/NN6f9sANCe",
+	"Yb9n2H/yDPuV5eknM6soU/EDVPvAmWV83izq9tUZlPiuPX3yeSeAxaRwBXSe4F6z6+NAIfaPxXx3eEsj",
+	"O4RysMlKlqbGWgdcDATy9m7AvAYE9s6Lo4BrLZFk7okC2ZvgQ3evZZ4vQY5dXkDH6oh7Cypdi/WwRaQC",
+	"LOYF4K+AKG0LTwAnF3CksUh2+Yo4cg4mBlCtR6+0WYBjMBzVKKXJmMWE3TKO5ki9hvXETxlX0Ck4uLhj",
+	"IEDELofMaUqleBosw8kzQklGEyy44frFxRR71eU+Zjy3Z45FRq0+j5AoV6TPIgHFhwxU7PJ6FVYE9iwn",
+	"YjAoKLQWuDTIpT3mIOXWWA/NJOrZkSpjKhppMIxIWmFOV7sMFsM39WLcAIr+NEfk+LhwtMwY2WRrfGS4",
+	"WSALD2McNtqHlRAD1rSXNAkMixTad0MlhyTs5s3mISNtLVQOibQD0mrqD37Ygm8OM7vHunusu8e6e6y7",
+	"x7qVJb2KIFCPkLhrqCulCNOE3+wY6l4YV7PgLITs7foduHmnYjgfdQS9hlBXkvAyWEQVBo5s0DfGcYyh",
+	"loSSAZuSccJzBXmUxbzb3ur/wLijMbgIHNeQvbEB/tdypA30MsEM66ilGvdH0byT4o2ewm13ZjROy0rF",
+	"dmzTjD+sy1/QSfKi/SKJJy/YHa6vMBXDhP+PUOrPtB/pHbp9rGg2ZOrD1es//6n913H0p/Zf1/DZmREv",
+	"0Wb6Y+/DEp5Z0PkP9IYRChIbpUl0Q2DNwLd83PBGw5LY9WEbWy2pGhB8U5ECCSrG7bI86tx0DhIIAY0i",
+	"gSO8CMUEdYfLo17QgpBYZH/XZ/ZJJm4TjR1Y3NvHhK8YE26+YJGLb2dFIvfJbfbHkX1ym31ym31t1lmh",
+	"Z7fLN/jAHq83x49PsLF0SGvidmrTVmPRKqzLfY4GZO5bwnTxL5QZM3p4cC++UN8KP1UxX+Yt0aDbunzR",
+	"BE3WsUAXeQSsoR+SjcyidIlxmCzYhk21mAXjcMFDyHkuWYx9NEwG1IfKmavri5wEPkMiQp/NhLFAFxyH",
+	"RXZCl1eZnNER4XL4YrYDnmgdSLMZlAobG+eQY1HA6LfIBViyJb9n2fhp7Mj+Zk85z2mazlY/qul+78kL",
+	"ewS1R1CfpEF3D3qer2W2AmHAlvNI+AkjFXaLnl7NW0jqdiRSiYlEs+l8el0Tu2JMDWXbScbGFpA5IJEx",
+	"Goew6Q4zaqjKzgoD/0AIFHbEWGR8G0wRWgVpnBfjr2xqYGs/waQSy6wzB3sLzIoWmPd20vY2mD2C2COI",
+	"vQ1mD0ceyQbjNO2jWmFy/ji+lh/oDZtztJggVxe0sqK7xfVQ79LLNvBg71zZemv/YCd6v7Xvt/b91r7f",
+	"2vdb+yNt7U7T7nprVyJjg0xw9QKkVr74XYkbxpdn5vplRCF/j3vQZOowWSYwjvXD1ZsGucz7aRI1yIXe",
+	"WJKM2RjJADMsxpmYTLAkE+pJuKI7AREIrSbpwX+YxqI6AZfrxFt959bcqVIIMuYgNvloEX9cFwoPU9Ks",
+	"rPbX18MQnYzq6Guo1kNazSb57mt9bQ3NZ4J/r4eZyCe2wQvU4uSbWZ9l5DITikWqFtQkU/nkesDYagmM",
+	"YaXUzmr/PvxVnd7+vdn/sTX+/uXkTVtenUz/0Ym+PR7879G/Lpqr+xnwMy7L3aAvbm7vXFc9tFZ4x3eC",
+	"s23km0V5BssJXB1e8gKKebjNqnZy7tb7nKRPQNSqkl/NMSo9ASXw+cq5mx78kpV5m3Ad3JewaUzv3jA+",
+	"VKPa2XEnqI0Tbv9tHesuKz0ztbPa//3zIvyVhv9phqfX4W///V/3Jb7yNFdmt8Hqk8VbuI5YGPSLGDhV",
+	"FbqZMARO8PnZRAJ1ygWfjUUuuxzLd8iAXFy+JjdsJiFC30J1fRVst+bRhSJtXW5r0D1Yfo4sqT5nfKsY",
+	"u25BFgGQheZKqQovwbtLfVNWjtWZzxQwpjNIKm9c1mXgVk6O0MOI74QPoRvjg3M/5AoMs9MRy5gdG/fO",
+	"bPeGoB00yI8miCnB2gEstqmWYMogh4dsdHnPS94efs9mPTy04KKDMCZI+uEOPhDWdsNmJGOTlM5MlgIT",
+	"uQ8nKJh7XD4ukmosMtYgF+6E1caSAzZBg5cwyxyUKDfcYzrRp0gYMaYgNj/EPZeBS/CuRjoixEuQ8R/y",
+	"S+iOuNQONlEFHBS9k6mpPdPlfRrdaI3O43M80SVKd5m45WqKzZAhg9xTgKCvYZn39CkwY9R46nFYVHkZ",
+	"jecFC479JlIQfgF7PExjl/sFcLTWwzRk2KqfYLOo0uNKGoITHeoLvLctfyVJz5564OtGYpIwl/nLq43v",
+	"i6le10OBVeN7TgBdO1Ve+cuURsyDD/rl659eS7UErqz228pP7xiv8FTOFeZM1Ns+G9NEo5JE/cUcUBr2",
+	"QaeKv8EL5I2CTWy1E2TpGLfypr6TqjflL4CE+NUoBu21KQaPdvKvwHujRIvRzNbJh3xgZpMOavf1QQkv",
+	"RRbEt+m+HEbtfos2T8OTwUsWduLjKDztH9GwMzhk7bgVNfundGWDwdpYtLQ+Nsr9tR6urEgV5muw2lnt",
+	"15vDv53eNX+avnwzaf/Mj76OTn6IW1eq8w95/N2oCQ+wiaGQ7NRaYL/TvdYCV9thZdwL+mcZ7tUXoaB5",
+	"xOJ9ceSNT+9r4PlnEnZRHB9+/yP4vXYxSb5ns4tc4+p//qZ/+ZrRjGXul9IhA7bA4sgO/EX/XL/GuaMw",
+	"LHghG5U2hgJQLDUwuDMKLvgC06SzAJOIAsDDxKJQZALhe73T7BgMP80EHxLB2UFVlvDVoYpFKgaoPGCC",
+	"MBhiayrcM9ynguJp0IJnmFnS1LsJj9nLQdihJ/3wNGrGYYu1B4e00z+KjuMlr2nZBOeZGJc2AnivxdWl",
+	"F8uZVGy8WnuuATsQi7HnR/NQo22/k34jpmG3zr74vbyYiWJz1qKvENSuaE+PBWfLrPhQqUM3DUlZwVRv",
+	"pAkm/+M7DQwM6OwQBnw089cjWbSKA6ow6nIL29amucvnz8Pe6VPvOfpQjiVhEW5V1dLZ1uS1glXLLi35",
+	"4nf7531WeVvL3hh4MO7ScO2CBZtTnfIZSZNb5086qDJD9S6+uXr74+t31x+u3vQOnEW/ah/8YLp4gfai",
+	"JMVI8y2dutb4ZKd3+xNnZT+XSBzaiDYVuSfBgb+VKaYsuiHUWSF3akkmMZPg1PEXXNmaPK8RK0zHXteW",
+	"i9Iq39OTIUXv2PIyZxdE0Tui8R1JOJmwLGJcNcgFRPKjGQ6tpUXG+nF12a738J51tdIT1sZaOQH6iljC",
+	"fMOfL97rz2fZB7idrnKGLhdB3LSu1Ht693ApKVgTnzhXfjdFoZRZlVbSI6poKh4qIAjyviQJR5W8LMll",
+	"8Z7ebWlF3c56unxFrrOc1jFDtnZ/vHsiEVxjgu4rTa7o3Wdro3pONUVxEROqP8iK6sBZbECHOCsNBlYs",
+	"aoYrE6UBARf07hyIjlIlaUowEQ/wOJqnpJfw61xWcTi+haY30hrLmYOdxa7ie/bBUk9JYcJvsOaCDJaX",
+	"BzSKZuEkgqvp8a1wz1dNf84q+mmq2a2+pOcg10b0eVB8CzKBAYWojgcJS2MJ1A5+boo2PRC7TuqdVrug",
+	"kB9UsL1hoW6vrDfEdhvDOez3YwWuf8Z6wrxxry++wPBkFJrN4GMu6ZCFcsaje0h5V1BdF7KTfCUJPKIP",
+	"6uyWZbOCgOfZYyxnDROtOCtloMFmX6sXJjFQHmxbEtBoJqaQLBofDYArh8HCdIYBO3reie6q9QzqK9Ms",
+	"sZHEwCHLxFQeeBXu4XUa3WK8DHDvDD8Kit5BGvQbNlElHpmhakGrMx4tO0N/0FPxbsaj3Zykd0yaaYfN",
+	"1nutb46MyonprHSxFtRM1Uybz0MPzWi5ZnjSOm2HHXrYD0+iThxa3XcaNePFwsHofTuLaQLOSv0Zamed",
+	"k6bnVsIqbnqFYnG92lmr3VzDGmznelm0xYxHtlTc524+0vNgBJGLqSf0hha/stDf799/XTju684pGICU",
+	"JzQt2Ju+rGnRxv+1uCuWZflEWZpooiRE4EFSeIgpOAiMxKNBV6+bgACbDqtumTZBTJFwusSnUUjiznHC",
+	"pyZIvn/28WRpXw278vyAUidxqa0mdttU58+lwXHVHhJ0hUjGzG6sb/dK7ekrGIkrplyL8mBQ7SD5AK95",
+	"dAdJsGgdSLHT0mqTRBI9gcu8ufpabdV1fqVv/uPetwKUSFyq6GWvNZex2vVa1a0/okPIso5h3f3FtGLi",
+	"P5F/NGhF7fiQhR1gsUTHcXjCXg7CU9rs45XOoBjzt2ws0NkGegj8hPZk/PF8RnplPuw0go/5RTiNciOp",
+	"VvXoXm3uMUL9gYurkAhI4aeFkFw4TYL3zCkTME+cdbm+mfRsQc7A3dQr5KZH6lhFxh0KTNwDxo/0JePq",
+	"oDIrn4HaW7P+t7NpWOH6F+VsTraMvPyNcka+FRhaj2xELTFhKvgwxDrfob4wGWVUsnmZWksgntjtdc9c",
+	"bGBC8eZtOy2zzgwuNaTIbZhbe+fWcudWLkskspX0lg+C1nJyIQ6CFCTihnEIVpvA0QNKn2GIV4N8g4GC",
+	"Np8Ytgw8EslS3Va90zw9WOYM20wn7b1hz9UbtskKDpZRm6D6ibcNjulMo3XIn4vRjVDmDvyynaU8vo/i",
+	"Pvvs1f3eYL7TA/ImUvIx3GvLUkMDAkUzNfrXkBkxNqanFb1tO9gNtqNSgWD91ADZWks4ntjr9gjqxczC",
+	"WhrmaF7DtHejYYxnbq9pnms+H+te2wLAov/rBcPOLbfnQewFcP3dKdkmqoOQJYx8sKneIrCTk7pH/T8I",
+	"IK4uElzqI3mciUkYiymXDXLUPCQ9kx6LC3UdCT5IhnnG4h7Y3kSuUTE7J0fNtrsx5xmj0QiySlgTPokF",
+	"M9XSDOu+yqL4MzTwyo54R4aw2iS6uZ6wDNKTpYLGerbNT8NkSPszxWpbWJtKvV5mdvplVA6+sB8C0zI1",
+	"PnGT0gaBC/qRFbpm0qF94EUwSFmU7GrwJw8nbV2/tRGo1ORG/IIk6o0b8s5sy7DL2hjU8JQ1B2GHtvrh",
+	"SdSOw0PWGdhrxS776gP5lioaMb22an9sLXF2VHuR27HImYRkTlB2Jno2AVHoMkd+GfL31oz7NQx7ZzLo",
+	"3Wdixdlx/PLoBDw0nfCQssOQRied8KjJ+s14MGi1mUa9BlLUzqp2Rsgkhw7jseAQqUxlnrEx4+o654lG",
+	"wXrHlJ6jy6T/NLk9IW6WDplNR2d/3l7i/XncS/2Opf5tOeOYyd9lQ0sh31gpu9gGOkAh22GJ2H+dy4Qz",
+	"KYleZfIcs2RB8mM+JEposQxskSrC83EfgvhyiFoipvWNIv1+tj37goP9zLxeTzI2SO701/j+spBwsyO8",
+	"s4lIP6Yz13ydh/25doF9ES7d22LN7ioUcCfyh9ne7F24msg4h9JuEKx+ZmOG/PVmciDC3trllIPlzLZJ",
+	"RhSyDEIG2plre0olEFhMV5hLHEPqtItF6MzrE0k43AkWPVOZ5pxATsS5fmRMIw0NBgYi6/LeZQ80yQkZ",
+	"sTsSJ8NEYd4+Ikd0AqvOKpmv5gbN5HLHtFnST+qbXk/g15XWZxRj+ciab82Juy/20srYFxx/+Ro/1iV8",
+	"q0/PX33rBHsjaLSWu9o8tHlc5sZaaO+Nfq7e6HXX5z3xmZ4yWvAyFyvr04q/eh6q/nNX80/jYl5v6X/a",
+	"cZxd7rmWSQXghsRQ4j+MY1pqb7tAMC1lzmINtN2D9SpUnorohsW9g3NXbVr3JMHE4lgrqcuhxCWUfDQv",
+	"h27Xl6P8gGC68GXQOyBUEsENe7SS34n+td1sYLvEz+uqgGcUu/o8dKf1nO916PpoZTm2fu5BrmvD8rns",
+	"u/OJdheT8ZpS5tXJ1N6IiKYkZrcsFZMx44rUe2N6w0iW896BlhVXjuvsBfgn05GQ6uykedIEJWV6vdCu",
+	"3jeYNFFwjMZgvmkUUikmsipHIrBbA49IWBS9gKZMYIRrBlgLi+04S/u8c4ZIlqYyIJIpkk9If4YFFPwm",
+	"7fwvtopJCGE40q/fMBCZl73Yb8tLdlcx2IRlYZvozcXU91AjlmRz3gF8E16ZZEmU8GFjIZCnai5f8dhF",
+	"M0sbY/zukgisQuKHCNmR27urIptgqLaLmMXWFI+wfSty0PrfGSukLPlEc8mQJRnSW1b02is/nkgS69Ok",
+	"MaT5c1wYghYCPk1B/4BM6Eyvbhm4UtdZrhdaEf7m5plIyuO+uCORxhjei2xU3B+//fH/AQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -1278,6 +1278,9 @@ type ApiKeyCreated struct {
 type ApiKeyList struct {
 	Data []ApiKey `json:"data"`
 
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
@@ -1340,6 +1343,9 @@ type BillingRunKind string
 // BillingRunList defines model for BillingRunList.
 type BillingRunList struct {
 	Data []BillingRun `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
 
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
@@ -1405,7 +1411,21 @@ type Customer struct {
 	Currency    string              `json:"currency"`
 	Email       openapi_types.Email `json:"email"`
 	Id          openapi_types.UUID  `json:"id"`
-	Name        string              `json:"name"`
+
+	// Metadata The integrator's own data about a resource, such as its ids in
+	// another system: at most 20 keys; a key is 1 to 40 characters of
+	// `A-Z a-z 0-9 _ . : -`; a value is a string of 1 to 500 characters.
+	// The platform stores it and echoes it back (`{}` when empty), and
+	// lists filter on it; it never acts on it. An update that gives
+	// `metadata` replaces the whole map (`{}` clears it). A service starts
+	// with a copy of its order's metadata. Bad metadata is 400 `validation_failed` with a
+	// field error: `metadata_too_many_keys` and `metadata_key_invalid` on
+	// `metadata`, `metadata_value_invalid` on `metadata.<key>`.
+	//
+	//
+	// Example: {"crm.account":"ACC-7781","shop_order_id":"100234"}
+	Metadata Metadata `json:"metadata"`
+	Name     string   `json:"name"`
 
 	// PartnerId The partner selling to this customer; absent for the SP's own.
 	PartnerId *openapi_types.UUID `json:"partner_id,omitempty"`
@@ -1426,7 +1446,21 @@ type CustomerCreate struct {
 	// Currency Defaults to the SP base currency, the only one accepted.
 	Currency *string             `json:"currency,omitempty"`
 	Email    openapi_types.Email `json:"email"`
-	Name     string              `json:"name"`
+
+	// Metadata The integrator's own data about a resource, such as its ids in
+	// another system: at most 20 keys; a key is 1 to 40 characters of
+	// `A-Z a-z 0-9 _ . : -`; a value is a string of 1 to 500 characters.
+	// The platform stores it and echoes it back (`{}` when empty), and
+	// lists filter on it; it never acts on it. An update that gives
+	// `metadata` replaces the whole map (`{}` clears it). A service starts
+	// with a copy of its order's metadata. Bad metadata is 400 `validation_failed` with a
+	// field error: `metadata_too_many_keys` and `metadata_key_invalid` on
+	// `metadata`, `metadata_value_invalid` on `metadata.<key>`.
+	//
+	//
+	// Example: {"crm.account":"ACC-7781","shop_order_id":"100234"}
+	Metadata *Metadata `json:"metadata,omitempty"`
+	Name     string    `json:"name"`
 
 	// PartnerId Admins only; a partner's customers are always its own.
 	PartnerId *openapi_types.UUID `json:"partner_id,omitempty"`
@@ -1436,6 +1470,9 @@ type CustomerCreate struct {
 // CustomerList defines model for CustomerList.
 type CustomerList struct {
 	Data []Customer `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
 
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
@@ -1452,8 +1489,22 @@ type CustomerUpdate struct {
 	// CreditLimit An amount of money. The amount is a decimal string with two places, never a JSON number.
 	CreditLimit *Money               `json:"credit_limit,omitempty"`
 	Email       *openapi_types.Email `json:"email,omitempty"`
-	Name        *string              `json:"name,omitempty"`
-	Phone       *string              `json:"phone,omitempty"`
+
+	// Metadata The integrator's own data about a resource, such as its ids in
+	// another system: at most 20 keys; a key is 1 to 40 characters of
+	// `A-Z a-z 0-9 _ . : -`; a value is a string of 1 to 500 characters.
+	// The platform stores it and echoes it back (`{}` when empty), and
+	// lists filter on it; it never acts on it. An update that gives
+	// `metadata` replaces the whole map (`{}` clears it). A service starts
+	// with a copy of its order's metadata. Bad metadata is 400 `validation_failed` with a
+	// field error: `metadata_too_many_keys` and `metadata_key_invalid` on
+	// `metadata`, `metadata_value_invalid` on `metadata.<key>`.
+	//
+	//
+	// Example: {"crm.account":"ACC-7781","shop_order_id":"100234"}
+	Metadata *Metadata `json:"metadata,omitempty"`
+	Name     *string   `json:"name,omitempty"`
+	Phone    *string   `json:"phone,omitempty"`
 
 	// RemoveCreditLimit True removes the credit limit (no limit).
 	RemoveCreditLimit *bool           `json:"remove_credit_limit,omitempty"`
@@ -1487,6 +1538,9 @@ type EmailTemplateCreate struct {
 // EmailTemplateList defines model for EmailTemplateList.
 type EmailTemplateList struct {
 	Data []EmailTemplate `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
 
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
@@ -1607,6 +1661,9 @@ type InvoiceLineKind string
 type InvoiceList struct {
 	Data []Invoice `json:"data"`
 
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
@@ -1631,9 +1688,25 @@ type KeyRole string
 
 // ListMeta Paging fields shared by every list.
 type ListMeta struct {
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
+
+// Metadata The integrator's own data about a resource, such as its ids in
+// another system: at most 20 keys; a key is 1 to 40 characters of
+// `A-Z a-z 0-9 _ . : -`; a value is a string of 1 to 500 characters.
+// The platform stores it and echoes it back (`{}` when empty), and
+// lists filter on it; it never acts on it. An update that gives
+// `metadata` replaces the whole map (`{}` clears it). A service starts
+// with a copy of its order's metadata. Bad metadata is 400 `validation_failed` with a
+// field error: `metadata_too_many_keys` and `metadata_key_invalid` on
+// `metadata`, `metadata_value_invalid` on `metadata.<key>`.
+//
+// Example: {"crm.account":"ACC-7781","shop_order_id":"100234"}
+type Metadata map[string]string
 
 // MeteredCharge defines model for MeteredCharge.
 type MeteredCharge struct {
@@ -1701,8 +1774,22 @@ type NewCustomer struct {
 	Address *string             `json:"address,omitempty"`
 	Country *string             `json:"country,omitempty"`
 	Email   openapi_types.Email `json:"email"`
-	Name    string              `json:"name"`
-	Phone   *string             `json:"phone,omitempty"`
+
+	// Metadata The integrator's own data about a resource, such as its ids in
+	// another system: at most 20 keys; a key is 1 to 40 characters of
+	// `A-Z a-z 0-9 _ . : -`; a value is a string of 1 to 500 characters.
+	// The platform stores it and echoes it back (`{}` when empty), and
+	// lists filter on it; it never acts on it. An update that gives
+	// `metadata` replaces the whole map (`{}` clears it). A service starts
+	// with a copy of its order's metadata. Bad metadata is 400 `validation_failed` with a
+	// field error: `metadata_too_many_keys` and `metadata_key_invalid` on
+	// `metadata`, `metadata_value_invalid` on `metadata.<key>`.
+	//
+	//
+	// Example: {"crm.account":"ACC-7781","shop_order_id":"100234"}
+	Metadata *Metadata `json:"metadata,omitempty"`
+	Name     string    `json:"name"`
+	Phone    *string   `json:"phone,omitempty"`
 }
 
 // NotFoundCode The `code` of a 404 answer.
@@ -1782,6 +1869,20 @@ type Order struct {
 	// Example: {"instructions":"Sign in at https://eu2-cloud.acronis.com as contoso-admin with the password in this answer. It is shown only once; keep it safe.","portal_url":"https://eu2-cloud.acronis.com","username":"contoso-admin"}
 	Login *OrderLogin `json:"login,omitempty"`
 
+	// Metadata The integrator's own data about a resource, such as its ids in
+	// another system: at most 20 keys; a key is 1 to 40 characters of
+	// `A-Z a-z 0-9 _ . : -`; a value is a string of 1 to 500 characters.
+	// The platform stores it and echoes it back (`{}` when empty), and
+	// lists filter on it; it never acts on it. An update that gives
+	// `metadata` replaces the whole map (`{}` clears it). A service starts
+	// with a copy of its order's metadata. Bad metadata is 400 `validation_failed` with a
+	// field error: `metadata_too_many_keys` and `metadata_key_invalid` on
+	// `metadata`, `metadata_value_invalid` on `metadata.<key>`.
+	//
+	//
+	// Example: {"crm.account":"ACC-7781","shop_order_id":"100234"}
+	Metadata Metadata `json:"metadata"`
+
 	// PartnerId The selling partner.
 	PartnerId *openapi_types.UUID `json:"partner_id,omitempty"`
 
@@ -1812,9 +1913,23 @@ type OrderCreate struct {
 	CustomerId *openapi_types.UUID `json:"customer_id,omitempty"`
 
 	// Frequency monthly (1 month), quarterly (3), semiannually (6), annually (12), biennially (24), triennially (36).
-	Frequency BillingFrequency   `json:"frequency"`
-	PlanId    openapi_types.UUID `json:"plan_id"`
-	Quantity  *int               `json:"quantity,omitempty"`
+	Frequency BillingFrequency `json:"frequency"`
+
+	// Metadata The integrator's own data about a resource, such as its ids in
+	// another system: at most 20 keys; a key is 1 to 40 characters of
+	// `A-Z a-z 0-9 _ . : -`; a value is a string of 1 to 500 characters.
+	// The platform stores it and echoes it back (`{}` when empty), and
+	// lists filter on it; it never acts on it. An update that gives
+	// `metadata` replaces the whole map (`{}` clears it). A service starts
+	// with a copy of its order's metadata. Bad metadata is 400 `validation_failed` with a
+	// field error: `metadata_too_many_keys` and `metadata_key_invalid` on
+	// `metadata`, `metadata_value_invalid` on `metadata.<key>`.
+	//
+	//
+	// Example: {"crm.account":"ACC-7781","shop_order_id":"100234"}
+	Metadata *Metadata          `json:"metadata,omitempty"`
+	PlanId   openapi_types.UUID `json:"plan_id"`
+	Quantity *int               `json:"quantity,omitempty"`
 
 	// Username A vendor login.
 	Username Username `json:"username"`
@@ -1841,6 +1956,9 @@ type OrderEventActor string
 // OrderList defines model for OrderList.
 type OrderList struct {
 	Data []Order `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
 
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
@@ -1893,6 +2011,9 @@ type OrderUrl struct {
 // OrderUrlList defines model for OrderUrlList.
 type OrderUrlList struct {
 	Data []OrderUrl `json:"data"`
+
+	// HasMore Always false; this list comes whole, in one reply.
+	HasMore bool `json:"has_more"`
 }
 
 // Partner defines model for Partner.
@@ -1941,6 +2062,9 @@ type PartnerCreate struct {
 type PartnerList struct {
 	Data []Partner `json:"data"`
 
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
@@ -1972,6 +2096,9 @@ type PartnerPlan struct {
 // PartnerPlanList defines model for PartnerPlanList.
 type PartnerPlanList struct {
 	Data []PartnerPlan `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
 
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
@@ -2130,6 +2257,9 @@ type PlanCycle struct {
 type PlanList struct {
 	Data []Plan `json:"data"`
 
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
@@ -2247,6 +2377,9 @@ type ProductGroupCreate struct {
 type ProductGroupList struct {
 	Data []ProductGroup `json:"data"`
 
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
@@ -2263,6 +2396,9 @@ type ProductGroupUpdate struct {
 // ProductList defines model for ProductList.
 type ProductList struct {
 	Data []Product `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
 
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
@@ -2285,6 +2421,9 @@ type ProductTypeCreate struct {
 // ProductTypeList defines model for ProductTypeList.
 type ProductTypeList struct {
 	Data []ProductType `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
 
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
@@ -2368,8 +2507,22 @@ type Service struct {
 	FreeTrial bool       `json:"free_trial"`
 
 	// Frequency monthly (1 month), quarterly (3), semiannually (6), annually (12), biennially (24), triennially (36).
-	Frequency    BillingFrequency    `json:"frequency"`
-	Id           openapi_types.UUID  `json:"id"`
+	Frequency BillingFrequency   `json:"frequency"`
+	Id        openapi_types.UUID `json:"id"`
+
+	// Metadata The integrator's own data about a resource, such as its ids in
+	// another system: at most 20 keys; a key is 1 to 40 characters of
+	// `A-Z a-z 0-9 _ . : -`; a value is a string of 1 to 500 characters.
+	// The platform stores it and echoes it back (`{}` when empty), and
+	// lists filter on it; it never acts on it. An update that gives
+	// `metadata` replaces the whole map (`{}` clears it). A service starts
+	// with a copy of its order's metadata. Bad metadata is 400 `validation_failed` with a
+	// field error: `metadata_too_many_keys` and `metadata_key_invalid` on
+	// `metadata`, `metadata_value_invalid` on `metadata.<key>`.
+	//
+	//
+	// Example: {"crm.account":"ACC-7781","shop_order_id":"100234"}
+	Metadata     Metadata            `json:"metadata"`
 	NextDueDate  *openapi_types.Date `json:"next_due_date,omitempty"`
 	PartnerId    *openapi_types.UUID `json:"partner_id,omitempty"`
 	PlanId       openapi_types.UUID  `json:"plan_id"`
@@ -2417,6 +2570,9 @@ type ServiceInvoices struct {
 // ServiceList defines model for ServiceList.
 type ServiceList struct {
 	Data []Service `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
 
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
@@ -2470,6 +2626,9 @@ type ServiceOperationKind string
 type ServiceOperationList struct {
 	Data []ServiceOperation `json:"data"`
 
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
@@ -2507,6 +2666,20 @@ type StorefrontOrderCreate struct {
 	// CustomerId An existing customer (API keys); customers order for themselves.
 	CustomerId *openapi_types.UUID `json:"customer_id,omitempty"`
 
+	// Metadata The integrator's own data about a resource, such as its ids in
+	// another system: at most 20 keys; a key is 1 to 40 characters of
+	// `A-Z a-z 0-9 _ . : -`; a value is a string of 1 to 500 characters.
+	// The platform stores it and echoes it back (`{}` when empty), and
+	// lists filter on it; it never acts on it. An update that gives
+	// `metadata` replaces the whole map (`{}` clears it). A service starts
+	// with a copy of its order's metadata. Bad metadata is 400 `validation_failed` with a
+	// field error: `metadata_too_many_keys` and `metadata_key_invalid` on
+	// `metadata`, `metadata_value_invalid` on `metadata.<key>`.
+	//
+	//
+	// Example: {"crm.account":"ACC-7781","shop_order_id":"100234"}
+	Metadata *Metadata `json:"metadata,omitempty"`
+
 	// Quantity Only for plans that enable quantity.
 	Quantity *int `json:"quantity,omitempty"`
 
@@ -2540,6 +2713,9 @@ type TaxCreate struct {
 // TaxList defines model for TaxList.
 type TaxList struct {
 	Data []Tax `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
 
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
@@ -2650,6 +2826,9 @@ type UserCreate struct {
 type UserList struct {
 	Data []User `json:"data"`
 
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
@@ -2673,6 +2852,9 @@ type UsernameAvailability struct {
 // VendorEditionList defines model for VendorEditionList.
 type VendorEditionList struct {
 	Data []string `json:"data"`
+
+	// HasMore Always false; this list comes whole, in one reply.
+	HasMore bool `json:"has_more"`
 }
 
 // VendorLocation defines model for VendorLocation.
@@ -2684,6 +2866,9 @@ type VendorLocation struct {
 // VendorLocationList defines model for VendorLocationList.
 type VendorLocationList struct {
 	Data []VendorLocation `json:"data"`
+
+	// HasMore Always false; this list comes whole, in one reply.
+	HasMore bool `json:"has_more"`
 }
 
 // VendorOfferingItem defines model for VendorOfferingItem.
@@ -2701,6 +2886,9 @@ type VendorOfferingItem struct {
 // VendorOfferingItemList defines model for VendorOfferingItemList.
 type VendorOfferingItemList struct {
 	Data []VendorOfferingItem `json:"data"`
+
+	// HasMore Always false; this list comes whole, in one reply.
+	HasMore bool `json:"has_more"`
 }
 
 // Venture defines model for Venture.
@@ -2725,6 +2913,9 @@ type VentureCreate struct {
 // VentureList defines model for VentureList.
 type VentureList struct {
 	Data []Venture `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
 
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
@@ -2754,6 +2945,19 @@ type IfMatch = string
 
 // Limit defines model for Limit.
 type Limit = int
+
+// MetadataFilter The integrator's own data about a resource, such as its ids in
+// another system: at most 20 keys; a key is 1 to 40 characters of
+// `A-Z a-z 0-9 _ . : -`; a value is a string of 1 to 500 characters.
+// The platform stores it and echoes it back (`{}` when empty), and
+// lists filter on it; it never acts on it. An update that gives
+// `metadata` replaces the whole map (`{}` clears it). A service starts
+// with a copy of its order's metadata. Bad metadata is 400 `validation_failed` with a
+// field error: `metadata_too_many_keys` and `metadata_key_invalid` on
+// `metadata`, `metadata_value_invalid` on `metadata.<key>`.
+//
+// Example: {"crm.account":"ACC-7781","shop_order_id":"100234"}
+type MetadataFilter = Metadata
 
 // BadGateway An RFC 9457 problem document.
 type BadGateway = Problem
@@ -2843,6 +3047,12 @@ type ListCustomersParams struct {
 
 	// Cursor The `next_cursor` of the previous page.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Metadata Only resources whose `metadata` holds every given key with exactly
+	// the given value, as `metadata[key]=value` (URL-encoded:
+	// `metadata%5Bkey%5D=value`); several keys must all match. Keys and
+	// values follow the `Metadata` rules.
+	Metadata *MetadataFilter `json:"metadata,omitempty"`
 
 	// PartnerId Only customers of this partner (admins).
 	PartnerId *openapi_types.UUID `form:"partner_id,omitempty" json:"partner_id,omitempty"`
@@ -2936,6 +3146,12 @@ type ListOrdersParams struct {
 
 	// Cursor The `next_cursor` of the previous page.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Metadata Only resources whose `metadata` holds every given key with exactly
+	// the given value, as `metadata[key]=value` (URL-encoded:
+	// `metadata%5Bkey%5D=value`); several keys must all match. Keys and
+	// values follow the `Metadata` rules.
+	Metadata *MetadataFilter `json:"metadata,omitempty"`
 
 	// Status Only orders in this status.
 	Status *OrderStatus `form:"status,omitempty" json:"status,omitempty"`
@@ -3152,6 +3368,12 @@ type ListServicesParams struct {
 
 	// Cursor The `next_cursor` of the previous page.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Metadata Only resources whose `metadata` holds every given key with exactly
+	// the given value, as `metadata[key]=value` (URL-encoded:
+	// `metadata%5Bkey%5D=value`); several keys must all match. Keys and
+	// values follow the `Metadata` rules.
+	Metadata *MetadataFilter `json:"metadata,omitempty"`
 
 	// Status Only services in this status.
 	Status *ServiceStatus `form:"status,omitempty" json:"status,omitempty"`
@@ -3688,8 +3910,9 @@ type ClientInterface interface {
 	// UpdateCustomerWithBody Update a customer
 	//
 	// Changes the fields given. A customer may change its own contact
-	// details, not its credit limit or status (403 `field_not_allowed`).
-	// With `If-Match`, only at that version.
+	// details, not its credit limit, status or `metadata` (403
+	// `field_not_allowed`). `metadata` replaces the whole map. With
+	// `If-Match`, only at that version.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3699,8 +3922,9 @@ type ClientInterface interface {
 	// UpdateCustomer Update a customer
 	//
 	// Changes the fields given. A customer may change its own contact
-	// details, not its credit limit or status (403 `field_not_allowed`).
-	// With `If-Match`, only at that version.
+	// details, not its credit limit, status or `metadata` (403
+	// `field_not_allowed`). `metadata` replaces the whole map. With
+	// `If-Match`, only at that version.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3838,7 +4062,8 @@ type ClientInterface interface {
 	// `plan_not_available_to_partner` otherwise). An order for a partner's
 	// customer is that partner's sale, at its end price. Give
 	// `customer_id` or a new customer's details. The same checks as a
-	// storefront order; 202 with the order.
+	// storefront order; 202 with the order. The order's `metadata` is
+	// copied to its service.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3852,7 +4077,8 @@ type ClientInterface interface {
 	// `plan_not_available_to_partner` otherwise). An order for a partner's
 	// customer is that partner's sale, at its end price. Give
 	// `customer_id` or a new customer's details. The same checks as a
-	// storefront order; 202 with the order.
+	// storefront order; 202 with the order. The order's `metadata` is
+	// copied to its service.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4711,6 +4937,8 @@ type ClientInterface interface {
 	// background; poll it. An anonymous caller gets `status_token` to read
 	// the order at `GET /v1/storefront/orders/{id}`; the orderer's first
 	// read of the completed order carries the generated `password`, once.
+	// The order's `metadata` is copied to its service; a new customer's
+	// goes in `customer.metadata`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4733,6 +4961,8 @@ type ClientInterface interface {
 	// background; poll it. An anonymous caller gets `status_token` to read
 	// the order at `GET /v1/storefront/orders/{id}`; the orderer's first
 	// read of the completed order carries the generated `password`, once.
+	// The order's `metadata` is copied to its service; a new customer's
+	// goes in `customer.metadata`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5316,8 +5546,9 @@ func (c *Client) GetCustomer(ctx context.Context, id Id, reqEditors ...RequestEd
 // UpdateCustomerWithBody Update a customer
 //
 // Changes the fields given. A customer may change its own contact
-// details, not its credit limit or status (403 `field_not_allowed`).
-// With `If-Match`, only at that version.
+// details, not its credit limit, status or `metadata` (403
+// `field_not_allowed`). `metadata` replaces the whole map. With
+// `If-Match`, only at that version.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5337,8 +5568,9 @@ func (c *Client) UpdateCustomerWithBody(ctx context.Context, id Id, params *Upda
 // UpdateCustomer Update a customer
 //
 // Changes the fields given. A customer may change its own contact
-// details, not its credit limit or status (403 `field_not_allowed`).
-// With `If-Match`, only at that version.
+// details, not its credit limit, status or `metadata` (403
+// `field_not_allowed`). `metadata` replaces the whole map. With
+// `If-Match`, only at that version.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5626,7 +5858,8 @@ func (c *Client) ListOrders(ctx context.Context, params *ListOrdersParams, reqEd
 // `plan_not_available_to_partner` otherwise). An order for a partner's
 // customer is that partner's sale, at its end price. Give
 // `customer_id` or a new customer's details. The same checks as a
-// storefront order; 202 with the order.
+// storefront order; 202 with the order. The order's `metadata` is
+// copied to its service.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5650,7 +5883,8 @@ func (c *Client) CreateOrderWithBody(ctx context.Context, params *CreateOrderPar
 // `plan_not_available_to_partner` otherwise). An order for a partner's
 // customer is that partner's sale, at its end price. Give
 // `customer_id` or a new customer's details. The same checks as a
-// storefront order; 202 with the order.
+// storefront order; 202 with the order. The order's `metadata` is
+// copied to its service.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -7269,6 +7503,8 @@ func (c *Client) GetStorefrontOffer(ctx context.Context, token string, reqEditor
 // background; poll it. An anonymous caller gets `status_token` to read
 // the order at `GET /v1/storefront/orders/{id}`; the orderer's first
 // read of the completed order carries the generated `password`, once.
+// The order's `metadata` is copied to its service; a new customer's
+// goes in `customer.metadata`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -7301,6 +7537,8 @@ func (c *Client) PlaceStorefrontOrderWithBody(ctx context.Context, params *Place
 // background; poll it. An anonymous caller gets `status_token` to read
 // the order at `GET /v1/storefront/orders/{id}`; the orderer's first
 // read of the completed order carries the generated `password`, once.
+// The order's `metadata` is copied to its service; a new customer's
+// goes in `customer.metadata`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -8291,6 +8529,18 @@ func NewListCustomersRequest(server string, params *ListCustomersParams) (*http.
 
 		}
 
+		if params.Metadata != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("deepObject", true, "metadata", *params.Metadata, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "object", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.PartnerId != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "partner_id", *params.PartnerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
@@ -9097,6 +9347,18 @@ func NewListOrdersRequest(server string, params *ListOrdersParams) (*http.Reques
 		if params.Cursor != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Metadata != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("deepObject", true, "metadata", *params.Metadata, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "object", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -11361,6 +11623,18 @@ func NewListServicesRequest(server string, params *ListServicesParams) (*http.Re
 
 		}
 
+		if params.Metadata != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("deepObject", true, "metadata", *params.Metadata, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "object", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Status != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
@@ -13546,8 +13820,9 @@ type ClientWithResponsesInterface interface {
 	// UpdateCustomerWithBodyWithResponse Update a customer
 	//
 	// Changes the fields given. A customer may change its own contact
-	// details, not its credit limit or status (403 `field_not_allowed`).
-	// With `If-Match`, only at that version.
+	// details, not its credit limit, status or `metadata` (403
+	// `field_not_allowed`). `metadata` replaces the whole map. With
+	// `If-Match`, only at that version.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13557,8 +13832,9 @@ type ClientWithResponsesInterface interface {
 	// UpdateCustomerWithResponse Update a customer
 	//
 	// Changes the fields given. A customer may change its own contact
-	// details, not its credit limit or status (403 `field_not_allowed`).
-	// With `If-Match`, only at that version.
+	// details, not its credit limit, status or `metadata` (403
+	// `field_not_allowed`). `metadata` replaces the whole map. With
+	// `If-Match`, only at that version.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13712,7 +13988,8 @@ type ClientWithResponsesInterface interface {
 	// `plan_not_available_to_partner` otherwise). An order for a partner's
 	// customer is that partner's sale, at its end price. Give
 	// `customer_id` or a new customer's details. The same checks as a
-	// storefront order; 202 with the order.
+	// storefront order; 202 with the order. The order's `metadata` is
+	// copied to its service.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13726,7 +14003,8 @@ type ClientWithResponsesInterface interface {
 	// `plan_not_available_to_partner` otherwise). An order for a partner's
 	// customer is that partner's sale, at its end price. Give
 	// `customer_id` or a new customer's details. The same checks as a
-	// storefront order; 202 with the order.
+	// storefront order; 202 with the order. The order's `metadata` is
+	// copied to its service.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14659,6 +14937,8 @@ type ClientWithResponsesInterface interface {
 	// background; poll it. An anonymous caller gets `status_token` to read
 	// the order at `GET /v1/storefront/orders/{id}`; the orderer's first
 	// read of the completed order carries the generated `password`, once.
+	// The order's `metadata` is copied to its service; a new customer's
+	// goes in `customer.metadata`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14681,6 +14961,8 @@ type ClientWithResponsesInterface interface {
 	// background; poll it. An anonymous caller gets `status_token` to read
 	// the order at `GET /v1/storefront/orders/{id}`; the orderer's first
 	// read of the completed order carries the generated `password`, once.
+	// The order's `metadata` is copied to its service; a new customer's
+	// goes in `customer.metadata`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -25039,8 +25321,9 @@ func (c *ClientWithResponses) GetCustomerWithResponse(ctx context.Context, id Id
 // UpdateCustomerWithBodyWithResponse Update a customer
 //
 // Changes the fields given. A customer may change its own contact
-// details, not its credit limit or status (403 `field_not_allowed`).
-// With `If-Match`, only at that version.
+// details, not its credit limit, status or `metadata` (403
+// `field_not_allowed`). `metadata` replaces the whole map. With
+// `If-Match`, only at that version.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -25056,8 +25339,9 @@ func (c *ClientWithResponses) UpdateCustomerWithBodyWithResponse(ctx context.Con
 // UpdateCustomerWithResponse Update a customer
 //
 // Changes the fields given. A customer may change its own contact
-// details, not its credit limit or status (403 `field_not_allowed`).
-// With `If-Match`, only at that version.
+// details, not its credit limit, status or `metadata` (403
+// `field_not_allowed`). `metadata` replaces the whole map. With
+// `If-Match`, only at that version.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -25301,7 +25585,8 @@ func (c *ClientWithResponses) ListOrdersWithResponse(ctx context.Context, params
 // `plan_not_available_to_partner` otherwise). An order for a partner's
 // customer is that partner's sale, at its end price. Give
 // `customer_id` or a new customer's details. The same checks as a
-// storefront order; 202 with the order.
+// storefront order; 202 with the order. The order's `metadata` is
+// copied to its service.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -25321,7 +25606,8 @@ func (c *ClientWithResponses) CreateOrderWithBodyWithResponse(ctx context.Contex
 // `plan_not_available_to_partner` otherwise). An order for a partner's
 // customer is that partner's sale, at its end price. Give
 // `customer_id` or a new customer's details. The same checks as a
-// storefront order; 202 with the order.
+// storefront order; 202 with the order. The order's `metadata` is
+// copied to its service.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -26710,6 +26996,8 @@ func (c *ClientWithResponses) GetStorefrontOfferWithResponse(ctx context.Context
 // background; poll it. An anonymous caller gets `status_token` to read
 // the order at `GET /v1/storefront/orders/{id}`; the orderer's first
 // read of the completed order carries the generated `password`, once.
+// The order's `metadata` is copied to its service; a new customer's
+// goes in `customer.metadata`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -26738,6 +27026,8 @@ func (c *ClientWithResponses) PlaceStorefrontOrderWithBodyWithResponse(ctx conte
 // background; poll it. An anonymous caller gets `status_token` to read
 // the order at `GET /v1/storefront/orders/{id}`; the orderer's first
 // read of the completed order carries the generated `password`, once.
+// The order's `metadata` is copied to its service; a new customer's
+// goes in `customer.metadata`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -36803,6 +37093,13 @@ func (w *ServerInterfaceWrapper) ListCustomers(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
 	}
 
+	// ------------- Optional query parameter "metadata" -------------
+
+	err = runtime.BindQueryParameterWithOptions("deepObject", true, false, "metadata", ctx.QueryParams(), &params.Metadata, runtime.BindQueryParameterOptions{Type: "object", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter metadata: %s", err))
+	}
+
 	// ------------- Optional query parameter "partner_id" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "partner_id", ctx.QueryParams(), &params.PartnerId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
@@ -37229,6 +37526,13 @@ func (w *ServerInterfaceWrapper) ListOrders(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "metadata" -------------
+
+	err = runtime.BindQueryParameterWithOptions("deepObject", true, false, "metadata", ctx.QueryParams(), &params.Metadata, runtime.BindQueryParameterOptions{Type: "object", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter metadata: %s", err))
 	}
 
 	// ------------- Optional query parameter "status" -------------
@@ -38382,6 +38686,13 @@ func (w *ServerInterfaceWrapper) ListServices(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "metadata" -------------
+
+	err = runtime.BindQueryParameterWithOptions("deepObject", true, false, "metadata", ctx.QueryParams(), &params.Metadata, runtime.BindQueryParameterOptions{Type: "object", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter metadata: %s", err))
 	}
 
 	// ------------- Optional query parameter "status" -------------
@@ -56760,560 +57071,576 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Jcxs3tj/6VVB8t8rSu02apChZS736X8VxMsp40Ujy5M4M89hgNygiagIMgBbNpPzd/4UDoDd2k81F",
-	"lp1w6t4ZudkLloOzn9/5oxHwyZQzwpRsnP/RGBMcEgF/vrnD9/p/QyIDQaeKctY4b9yNCRJE8lgEBD0S",
-	"ISlnHoolHkYEUYb8q1HzHVbB2G81vAb5hCfTiDTOG/1Gt99oeA0ZjMkE6/eq+VT/IJWg7L7x+bPXuArJ",
-	"ZMoVYeqGTCM8J+Hi930lYuKj2ZgwpMZUIiqRGhMkFRckRJjJGRFIcYQZIlhElAgkyG8xkQrNqBqbm/GE",
-	"ID/5XDBv/p3M8wPWnykZ7ZDziGAGw33LA2xGVRzkz2MiCHwpEAQrEiIu0JSwkLL7dPUCzNBQryYO82v1",
-	"8rHzUhLxSAMiX7aHnaAbHpFmb3SMm73hSdA8DV+R5tmojTvDbnAU9shLPiUCxiJfHuOT4avgNGyekfao",
-	"2cOdYfM06IbNI6JfYH5bsQ83WJG3dEIV/Nfi9G7MekqEo4jPSIimRKAZZSGfoREXZl+CiBKmEA5DQaTM",
-	"TfCknf3+hDI6iSeN87bnxkKZIvdE5AdzQyaYMj3G6gFFZKQ0FcLSx0LoEZiB5QZwfLbZACQpWY1bEnAW",
-	"ShQzRaOSLyPCwvz8e911Pk+UmF+OFBHVn1YczTBVaEhGXBOemGtCw/eYstyHj9ZZ+P+1q3oVVnEB+PmF",
-	"RDT0EAnGnIRoJPgE1sCdOS7QBIcE6RNxgX6LuSKIKnN+BZlyoWCoaCr4MCKT/EE4GnWCLj4jzePhq7DZ",
-	"C05J8wy3h01zIgw9L6Xlz15jigWeEGWZ2utYSC7KJ+Qz8kkNArjDR3wE85gK8kh5LNEU3xM9Oqpv/y0m",
-	"Yt7wGgxP9PfMM7mRTPCnt4Tdq3Hj/LjT9Uq53QruSgts4QwfkU5wfNx8FXaHzR45HTVxZ9huHgW98Jic",
-	"jF7h06Eb4BSrcTo+qk+83hEqNE8t8rYRFxOsGueNOIY7l3DmYP53Ml8c9yWKGf0tJuiBzIEbaEJiIQkR",
-	"GY1IoNABRh8/Xn2vuTVG95yHKBhzGpDDFgIC10SQZ8/6TZiFaMjDuaaUCM8Npx9RIZVepSlnkuSX6HjU",
-	"Dk7xcbd5PGyTZg8faT55FDS74augMzwlJ7jTdktkRF26SAVxULWb3eNjTx8d9+/O6vW6SVZ+d+t2gdx+",
-	"wtH6mpexmvDWXtYRqBbl58YqI4YDjzG7J3rVhlhq8cvQAZagn2i1xj+8QBhJhSOCOIP7ep1uUWHpgMJS",
-	"Pkmr5FQRyVHpia8Qp9f4niBJf69kLxE8l/1USEY4jlTj/Ljt6e8aPt5tt72Uq3dKuPpnvRtmx4EdfofD",
-	"H7EiMwxnOuCa+mCEeDqNqFFvXlrW/N+/SqPrJGuknwj1Bx4JC7kYxEwQHIy1KtjwGiFRmEbJ5ug7UEhD",
-	"xLiyatqF/nsMNIslkviRAMeTCqtY6rnpVaQKtuM7HCI31GRiY6Wm8vzly5AHsoUDwRmVzWmEleZoLTtO",
-	"N375smSYn7Or+l+CjBrnjf/nZaoTvzS/ypfX5iVmDcuID+YX8DgyMzSKXTA2ut8I04iE+fkaGg1begzf",
-	"4dBK2+32AUc0hJsH5ovFbXBSmUoYJNwPZC8E1wLyP8mrkkPrNUaURGHjvKH1r6jhNSZESnyvb5oKrXiq",
-	"OeqbH/sN/eYJlRJI/pd0L3uaNLN76aa78V4uTHUXW/kOR/pzZtPM/U3K4Ftu7c6Rv/BtHx3AIiG9eBLJ",
-	"OBgjLJHvFtH3kG9fM9DT9b0+Sy4Y6esbzZl8UuiaS3UvyO0/3moTQe8TGDce8nmsBnw0EJpw9Dtj9sD4",
-	"jA3g4/6hHrQ/cVMYaDrx+yw3tOLPHvLD2JAYGTyQub6gBKYRZfeDECvsH7b6TK/tayDXyyAgU2VEWQWZ",
-	"lpGnICFVhr7whMf2IftX47R1dNTwGkZtDuaN88bH2+8bRndTc9CvpOITYMCCYHh/47cYM0XVHHVRsx+3",
-	"20cEdWANu+3uSbPTaR61Wy3zd7fZ7QE1UvaohaceyC9eIzGaYDBKkclUj7HjNazVNgClKH3fXad93tb/",
-	"92/NqPWReDU8Dc7CNml2Rl1tnB1p46xHmsejE+x+a3iNB8rCzJAbXiPCUg3g1GkB8PEOvVSEYU2lf9Dw",
-	"80s+GhEtNgZUkYk8R8ftI3RrLEL0keFHTCPLZUG9BV6evP2889kIXSL1JIZ6BWNJxLkxFo9HTT04rU5b",
-	"I7GDu0OnRMISK0H1ImlrwXx0ALNtEz3NI/3ocdjskZNR8xSfDZvtoBN2ydGoh4+HGf7dsBZvw2vE03DJ",
-	"gnba/4bTa75lCWbx/u5xbgMcUZixnYSvyOnorA2TafaCIz233qjpTF49Uc3LBCEDJSiOGucjHEkCl36L",
-	"Ld1NOFPjaO62t+aEwW4IY6IPDEkG3G12j/UGRZiZIdbU37VNhKNBLKIMVyRxtxlEPA4da2wFfNLwspuu",
-	"/8EVBlrI04++Mp0NtCo0mHHxoDeIcqZF7GevwR+JwPdkcD9snHf0liue+Xf7c2ZDcaDoo6a6mFE1mAq7",
-	"W8lB7rRb7XbpSV5OAGZDNY06g4ozxSVv4nBCWcNzCoY5I5YYe8en+ORs1CTtsN3sjUbdJj7uDZtHx72w",
-	"fXbaI93TLjwJWmHj/OhzbQFhWN21pd4KiZ+qmIIEXITgfArRkEaRUTjBerTyCx1QpdVPw37gRssTERZa",
-	"F2c4OryAR6wmMcZGRAecjShIJP0jIzNkdhnNiWqhax4Zl0PCy7Q0zzjxqn1Ud9mnPOTnnE6GCaVOpT+S",
-	"vwc0/AyesiVGt5YWnI0iGmynztDUlBhYfjagbDCK6P1YZVWby6KLj0pUsEP0RklFowgNidbApoIHRMq8",
-	"xtlrn6VaSjKFTVWU5cPflebpZh7Y4crUAHR+KD09AnrmD1wMaRgSttW+jJK3ZPbgXzwWSPCIoAmeA+mG",
-	"HHYiv8BH6QL/kHnNZiucDmRXqxngKCLihayYyWev8SNnZKvVA948uNevyWnnVCL4ySjnKOLsngiUyPrc",
-	"MnYy2vSP5k2brWBmMLtYwiuFyCeq1Q40jFV+JvApa+9cMaV5ffTGaEDb8Aj7puxa3vIJsXYWuGEFZ/ea",
-	"I2sKlTQkeSMzs5RuWKBrEYHM8DY+/25ou1jZS4ZiRj5NSaAXV5sdsSCpQem+pZc8pDKIuEyWGoTOtSAj",
-	"+mlztgzSJOLBg9H9ZTyZYDFPrV8VCwJCi0oZkzCRdVoE4yjObxn8NJjCkAb2pcWzsOSdFygjTZF5DURT",
-	"UmIz0vkJeXvpHPS2Kfxg2Gt+iewotRTiE8IZQSSS5IX0EOMzbbhxFpDVi2XenlmrK6dTzIggiMWToT5k",
-	"GTloHtRLBseRaLq+p4+EpfGBL7JEZuSfP++KUy9uv3W7SKLOEdYHg4g8FUE0ArM+c8/OtJKVWzKq0IFf",
-	"NnL/0EM2tNVnS2gTdDtNnumGjwT/nbA+W3ixoRr/sIUuI8mRv1Rh8K0d/p6rH3jMwq24JuNqMIK3ZEjp",
-	"PTeeCxeAyJNGLyWN91yhH+zTm9FG+v1dkIMeD7wNtggcW1TSYUSQ4kYRAqkO7PCDU2Q382SsdhMUrNQN",
-	"3AQyltpyXuklqOUW+DZcAcmiOVdALZKwU0+2dA1TrWCfrTC9qPrKza1kCSAKtKWUh8NpfKoLYiwZmF5N",
-	"u6keEjFjWgvhQnOQgJAQBHpRlqWzynwiw4A+sGiOsHWWZz6VJEpoYgwvjFyzcRv76acTY6WDBilGAkGU",
-	"0Z1z63SluT+WcsZFmFeBH8hULV2X7DsLrvvkjWb2yeJoGaa4lnqL37qAyzYPJSRMURzJp5b75bOBFYun",
-	"REggjtyCXSJGZtpCSCYFgcoATt7y9UrfmHMHFN8HwXyte1lmmbzfkRLoR5NYKjj5ImZfcJXSOexOO8od",
-	"HqsY/RYTranAxM71fB2jM0StFZQyYteaDy5fUbKwoH1mtKzsb/ozE/5ouC4kiICWVbYCRsvqM5UleKqW",
-	"Enn+VSnJJZGLazyPOA7vOH+Lxf12xvuQh/OB4nwQwasqwmsQbKd6yBzBjXnjPeMDsWEw9MbEMu44R2/t",
-	"mzejq8IAd+1lcjODt+ttxizZayIQBqVKooMOeke/OwSN61pAlhLVb/shEStbxJrBoTuYUDmxIfjCHtj0",
-	"mXEaY71AI6IC0O4Xj3UnE2XOjhX94ATUptHmwkB3tRdpimWS8wDOTRwZJ59Vi7IK4Q6C+5ohgEZ0HwtS",
-	"tBus5oSDgMcMzmh6Kzq4fH3z4f3V7eDjzdvDvO8lcxLK9ditAv2FIe/EDYMYaDdoikUSRs/M1dofGa/d",
-	"Z69xx/k7zOYuS3Gr3RBYkQEkhBR8JpyjCWZz5CyUC9CX5ijCSps+GYLvZuSYfkyPDSWD23TNcwPbxVLf",
-	"YEWQfaGbDB4pYoSLcWFIkwBZ0MJBCW4mOZNl37d3v8xkV8IQPjIcqzEX9Pct2VQML9IqV4ALW/XO5Edo",
-	"WnG5BRn1LK9ydNKtyg1t010qDmsnSRPpfIZ4YS6Zffn555+bl5nPl1tJ2BrmJv+CrDZ+PjIbzNEH7o0N",
-	"h+4o7PRA5gNBYlnioCwGmLSOom80jiSMQgoOb6ac8Mwfwm52ZzMTsKrATqJOmdHvhvmFfIIpQyKOTHKd",
-	"4A+EtdDlhLN7Y2dAlgl5JGKeURYneA4H9hz5kKoRgNPaZG0MEl+QSYHBDFGtl2OFGJ4Q2WfWx+0h3wSa",
-	"U/UG0lc03ykkxhAcjPXT1I4KMmBAG0yWAQjy8v5ekPsKi/1vfIYwgoyAFxKFmEZzFEt8T9CQBHxCTBql",
-	"jfe6ODwkU7F40jj/T2OCP1kfTsNr4Mf7xi8LSYFe43JKbUatTaaixgjP+pYyGbp6tk1FJ6RR8i73zHBe",
-	"I6vXuKZq3AZOKE1Da43FBPL/WPxBC05mszZqfN24Sss5xTQeRjTQmo9QziB5IHNPmwpakbtnVBJE4eAt",
-	"vFiQR/6w5qQEN4xi2fn5O5nf6Ns+f85mvv7H5GDDqiSTsi/MORJTGuHDX0mgUhp5DTcBOwuNhoqj6wzN",
-	"2HSWPBm5bchm2tos0epM2+ImFbhAOKFMG82RWekJfiAIQ6KxDPhUG9UcYWRfodd+dX55dqFgyKuWAcaF",
-	"o+jDCJLKlm2IPWGfveIRM7ZiOWnNxjwCYmqh2zGfMZiuqSwBN2KaNb18MvYbi9P5JZnQW2qyPuvNRt/9",
-	"jihcMp8QK+DuSc5PrVVxA8NC4PnC+OGd5aNPc4dfg9wsLanQ8gBqKTA6bndt3m+WSZamDtuLGU1iYDWl",
-	"Uh6aZs/WG0mv3S4bSUnybD5bsuE1hjh0oZnyodAoouz+hzSnrDgYm2KmTWT489DTwkMoIvTFo0MPSTKh",
-	"mLEYR/rKyaGH0n91uoceGlLCGDUXur1DDymRuXJ0cpiTQklKW/IZrYdkvqGlU/pn+nJN3OmLl033HQ9J",
-	"BMqU/ehUkCmGsz7lUuk/ByP6ieQuTPH8ftlLb2K2KBaxHPDRAsNeJgzX4e82rC5rn6J0qD+YRxcPlNcY",
-	"UUbleM2hjAkWakiwsk/liegtlgpJeg9+uIiOiBN/My4eiEAhh6QAleO+S79XUxynGbTFISWB6AkOiYfA",
-	"EUBChKXRxoJxzB5QwCcTqmSGbya1CS78VXfB/05N9DAf3SpROOQDnU7Lim/0u6RbOBGzFxJNiaA8lCaa",
-	"aArXcCQIDufoYDjP1ZTG7LB8GqCOrLnbziyoO/lbc78mNq5wtOrBd5yReblGAovu2XOVDCSz0ekCuo9l",
-	"zklh+VdqMukMNtJm6p/+TWipsDzwiuWTcId+gU25LPUScpyNDWEs1xvgriTbffko/m7n6pgvjiJ4lJEZ",
-	"jmSG5a7gts+jiGS4/TbKSPFoLBaOQ4qUiKeKhP45pGhYZikV1/SNDhhHCdsFW9S/+fh+cHt3+fbN4PKH",
-	"uzc3/uFFn+mtQVS5inOp8Fx6kPah+civfPhCWm/VgTZnIWdXcwswFaUtjpVKm6OplDaxGb1tJp6pjxLX",
-	"hr3xHSUKSWYSpbuZT10uqTe0sfA6OcuzMZdJUFzSkKQ5tJmo64LZaio9ynQw82O2QM+yCyh8q0Ms1kn8",
-	"Gl5UJmur5dPPetsynzaT9pJqcX0V/AUCM4kDF9yvNSwr+8oGlCsyWS+ZIVcRUePREuPDXM9xc7dD2aGV",
-	"8RcX4ayrUp+VqNRWdg7MWuuPQzByEBJN2ANJolG2kANqyJIUt/TyJ2oc0/nf7b/IRBMsSS6vShqnbBDL",
-	"zJqA/8kkcRUuPnIaWoMkSdwySm1VBmNFsp67rF+YXfd8GkRVFkBFtFsfXzEYY6kV6Qngd7iL+dcml9Ic",
-	"HGfe66tJTYe76EZtdKFBREZqELNkC6GeJblH8DAO1OBe8Hi6cHXh3/Npuk8unYh8mto6Q3clN6rsxWQM",
-	"2YtTwR+ppJzlflFETCiznneF071wRSbJBWtrRvyesuxFFQt3UymjTW3Tj9OwjiozoSx7tVNknS7evVAY",
-	"fbLcXeM1ZoIq8oFFc1Nh/TlbSrOcc3x0933+XMYCgFV8hyPMghIlZ5j+UEP59BpwyMTK4hv46JW5d0Fl",
-	"NZe95Nu/VA77KvlaftQ1DR1zoYzt3V6/SLKTPZfrYA+P8VvDKKUtwTBM7EWm+ucgcY69kIjPmFUMsIWM",
-	"sa9+IQ8LfhJ9NT2nJVRZWCz4FSy70lVyNZWLNraBbCnVXsGsE+WG1oYu65Cqgd3OErENOWGcIf/HN3fo",
-	"5WPnpVtRkzXnt9DrjFZhf0NjHoXSM4gKQAcXiEymam5wRxhnpLZszx+CEglvpxC54v5aZyGtkCtZSFNo",
-	"nV1DV3q9qdle0xtf4mK3dC0J6NcmoZbKZKUvEB5KwpTF/bGng89YDb+v15iObfLchgaxo+HUHM5ml9al",
-	"waREMPMAZeqk1yjFxaly6rs9MpPykmOUHprMtmcsbff53AHKzWTZ8d3Mjk5PeBanpt32lp74KVaKCE0a",
-	"//9/Lpv//uWP7uf/WnKoNz8ReTr83oBdSJfNfXsNqB7IPeGZlFzDKNL4MRgnxREflY+4+sTlJHFvydF6",
-	"mgjLBcoKi4T3gbDA0QzPJViyax+43LbXisi4RVpGjM/jQUgk2Rb+gwInyXpTnCZqaqrKlUH79I40wa/x",
-	"eD7DCalHq3qLJ/yRDIrTKggzERNk7pRJRjRVJsEIXD/wV9anm2D9bSqOynTqN3rV7qzRWqJT87CEA/5A",
-	"SRTKc9R6zSdTzOat93hCPNRyH1z4N3zFQy3rGXC/u386tT9z6RpQBz7evPVQy7ozWu+hNCpz4Y4rHGX+",
-	"/X1MvsdKv+Z7PJetXYVhtlVqZGyWu8T95dwFSHHugdJiE2iQbyeF/vijsACfP0NVZUz80hk+o8rhJuoZ",
-	"utlUl8jR5EYKxbdOthkW02nr/6zkThsytSclzaKwWAWnViLjCxS1klqeR+LnmegWYj/3oh1J7/1Z+BbP",
-	"wgKZw4Yl+ASFKEepT/wSSQUZnBMcjCkjTUEwOJAhKxId5ODA8tBdC/hgqNVqHZaKG4vGVmasG6AvrBDY",
-	"Sx4KuQKwAC4QgxituUOiAz8PENSymD+2yBlMDgOaCjmYpeNIUOBWhTLNgD2zaOlzZawlQQSpG3Q4Kgk6",
-	"ZNFJkhgC+JQNWrFDtCtcy/nEM1fBt168GmHjvE/y/AeKD5xjzqT1FR6RmIVD/mkQUsjyLbcjfuSM1Jx6",
-	"pyyFKYPmUfb6vxEcqfEiOafabQp/yR9W57aZx8o2MofvUTc9rGxGCYZG2Xxc2G3Rg2nyhCFaU9fAWdeb",
-	"PTQR54GIWd1c1o0cpMschTkItBoDSDHKaqRQ1M0IknKtt4I7drDM/XFLlMN3T2EeaAZpIecT0QzKwGtl",
-	"fO16czQjJCxEAFN2WMs9UidrxBKdSz+KKFsjX8w+/JayUleywaJYXBGTNG+iiiZr3kAeBnOCRe6CNHmH",
-	"xFz00D2eNkeCkIwrHEL++kHPFtHAWpvFLeX0kK23Ds2u2lybaACuYtipbMKwp/ct4FLVc2i52GfdHbg2",
-	"D5Stvg14EhbWomR7O6R71XqgnhPBkkjq0pbxcJ0kLxvuXPeJ9Yn4Dn8qW8X1vryZ8WyCszUZ1Dq2ttd4",
-	"5DRcazxl5nni27fZdZkR52MAbmuzm5am2WXFWCqgCpSXo9tNPQBZprZwZG0yLzrAFjTcfBD4iCQqnqIR",
-	"IYceshlnEN+0j5g7Dz3kUtD0j5CRDGxcCIKF1EqnwaBEB1YRhQsG6TCTnZTpKYCV5hgRZl5SegOhWCIm",
-	"NsHn0EM4/DWWSh/37JiS+wWmkoRoQsOmHWdW80hTmO28sol0CWomxHncV5YpKcDyKxSV2qclty8l+oAr",
-	"UKuyYA3++mKZk+bGWpAZXGo+mcbaWDgwrm8UQoJbtgAKABkM1BFOS6g8I2pl1m5JSWwN2arXysnXp2bK",
-	"Uy5pYT0z3CCFV1009kIS0AmOkHlXqeTMQubUyTnAnwY0zDPimokKKf/NQ7OunxWcLEjCvbIT97IgxplP",
-	"OWbVSGeRkOMShpPsdCbgIojmkCazBdiLySCyqWpeA0gwdwKNK3/56XsON1VlWmB9B1VeG8isUijwCBg7",
-	"c4UW5n8gx2zJSmipvS0bGmJZ306q9NILazJUHIN6jUly+S7mucQ7LsyRh9Em9FlGjK5kr9RGhZo2MFEZ",
-	"ury+gpqwbIqjRSiuzsrxGgk9lbV+oOzeuWXkGAsSouHcFtBG1GjBhZK+tEtN2QulBOh518bG5WXop6CH",
-	"TZKxYbXwCEuVNLep4Rd7RxQRJHw9dlgq6+Qd5Ottl9anZW797OUBrQu+xk4NX+O2XDH//dz7yijqHQ/j",
-	"KoJKEhb1zk/gRuMBsWmSCJIp0YHPOCNmA+GKRJJHprqcx3r7SE5fsZXhmvyr/D9mVLdEKcruZVlCX/AQ",
-	"TwdRBsRs0eUAbb3s+az61Saw2nZZi+FUzfACwhQRBua8LAcqpJVjyIK4l71+Ef182YZ/sHdfKTL5ERa6",
-	"kUFFBx0UsND/aLA4snAqRpEqq/3haz9VIgwya5Nd8bL1za1GumzewmYuLEs13ToKuWLTWK0bCVykoaLi",
-	"5H5D1OCl4AnJwu/BMIuRiDrxhBxpbvZsWhK8TvygLAN3kcQrm8akt3oIwB40a8auut0mg6ADSUgee7Dg",
-	"0xK0JOyx7FytyULzpy7pQGSp4MudwoL5gkVoDcUD8kkJjH78DuEhfzSLJflImZ8PL0yKmEXnSH+wlGab",
-	"JrXTkJe50ux4Gx78guMr+aA2fX/8DjxyWoxcoGYHUYliZsFudjCgdXhKNcso5xDMwFUs5QkL2NVG+9Jy",
-	"bqJf0EKA9DJxaFG4YE1Z/OIZRwArJz0LXIzRT7cf3lvM3kXVKNVjlxtr4GOccKnQWeY/rbMzdDBzZUJJ",
-	"GRTUeUloVGc7Z7nMuwALMc+M8qLPhOtECROYcEEgVU+QEUDDHPS63RyMyVSQgEoCGMDJKuWrsKCllDXK",
-	"AT7PwONRzZzRkMw5s3ApQyhaPQCtBCk6ITLxdXgIowkWD/FU/wX+JbvE+BORh9AArTAyA7DSZxkYFfNJ",
-	"F1+0BWxJxKjTbR238zmXzf/zn3bz7Jc/Ol6n+/mg329l/nn4f/5rVbwjfffH2+9rZ3MWaD+xS5M3l5H1",
-	"ezLLJsR/Pbm0X23e3bo5og63um5ot1cSDczCVhvNWetAoKtAuNUoRIwrOrJwT2W/6wOi5ZK7UqYqv8+8",
-	"I6swr0EY2XzEtEytKtFerxsCuwzCMTgbzTI2PrIOYADGJCbvN5vEWCteYrClAZcwxPOSeovvNWObapsw",
-	"jBNUAR6FRCo3DheSc91mM1CfVCKLXl0QY0cnx97ShrO5oRVWa7UPzFZ71Z1W+cjTmrELw7kB3bKwYrlZ",
-	"vTpa0XAxP7T1plWMthd2rmTWZccO9KoSU89GrycOuaNGibZB+dA8iUHKQ9Y5uqj+rTLSRlmIlBpfTyFV",
-	"MnohyLrBlAirctXySK1d85K0ZrmwHm6Q6fr8JfFlWS9a6XqB/VHz3uq6nTVcGcUyzeq8WaLi6WBE6r9Y",
-	"cdvsYoVnjttCUDv/7OxKR+cVCDRLLm7y2fEu0mSOACsPRtbgWCSG13wy0aZYih4oPYPaGBLgceBFIxId",
-	"/EAjgm7nLED9uN3unqDbMRbEQ++5wmKe89ME8FKoCk7eUiqCSiyiNQWQ+dIahtc/TAO5z/nBbfCCzysW",
-	"/B9Jp7ry+WQDNzw2NdhFk2jRKrKftFkUC/CFbgBIG6TW7cCd7Ygt5Jd5eMEmK49pfRBhGXPdLM9nvVQe",
-	"C8EyWII0shWHHVNt98xrxzpgKd48VqRW1IUa5PeU1frSW7izBjN3TLw+HJ2Xq8QueyNoDC8kuieMCL3T",
-	"CVa5l8GJIwhK70GDc822cehUqgTdw9zV2lZclAjjrG61XiByfUFQL7cFti6T2QJ/DRIhUlL5a1fSmAKQ",
-	"J8QQZpzNJzyWZukuzLomC+4a+ZRHZBWZyvWI+laR6U4CrZtlu2RL+XdeR5IkqqSSOStos7FeN4w8q8qR",
-	"ViEinBXPjp24Hdg0UQV2ZKMSlSBj3i/brKwnYBO+vA3T3fTA50XjKpNkI3CIXIpAKbEkr63cNyMeFqPP",
-	"gSoLZf485ggHioTn+UM/jOdEoAPf+Mf9Qy/vL6NKkmiEDnw5l4pMkr5dxLR0dOzXdoTK5PvA6zSBwnOQ",
-	"2JMP7abEUKqvwTQymJUVGEiuwWR6o7P4YXwwYw/50KXJ5HTS0GRz+h7y8ZQOHsi8+At0/iafTK60/dGW",
-	"V9g7Wjlf3To9oBYnug6iouCTNaXCEo1G8bXetWCFNOwuNWASlXT6PNkiRpncIlckoxiVglkDXDUcHknv",
-	"mQTZyhE4vHFRH0H3+JGcZ8JyL2Sfmc7U6MCeNwaw2C6yYM8hqHAGDg2DP4uwAPRsOeazVp9dMZvc4JQh",
-	"zhaUIXTAuNLDi6hU8rDgaP6jQZlUIg5sD+vGLb1nkE6o0NJ22QiS2zKNpdNOuWmvGYvwa32P6ArCEzKF",
-	"AOYsIBfogZApYMDhEeRNrNWzu7LP9eeizMpPtKTeaMyFXqjkriTdA/bZy2KgmyFmNgn2aDYm1hGW6VhV",
-	"roxmprjIquEt3ECSmv4qSxWZRb5ohpS+AvZmNb5yZlQ5HSW3cpUHfTGtKsXIwtOp4I+m3CeTsVEFzBdg",
-	"FpCoqrAnVSQXpF+as7mYzskZWRNGlEzL69LIVJ+1XOpJCGAZKnPGvYT8rWLtJ1P1EWGhtFq1Wyzbjt3q",
-	"bxnP+oSHxDrb81Fge1Fv1ACg4YAjB0TKwZRHNKDE3eLsOn3XQJ+8wb3AzHwm3YBfVtcokWmaiZguaSVJ",
-	"fDT0nd+j7ZS6td2Ngsf3tnvrx5u36ADwJrPOxsPtYHeqvHZeozJVwSYjmAbVU6zG9svQ5OqBsNUnNasq",
-	"On+g/tyynXCCeFupqjd1Q8HqNa6t+leCkzUxYILVe2vz5e0O61trbdCXQdKywyoD0nIjBhytVEzeXhtM",
-	"Ldf/9sBWFOnBIN9e9Q+fEGzrC0Jj1XNpWOrYFoEKMAiJqzYuStd5Nj/qVz60HftaS94VleuBqai1hlBa",
-	"SGdUopxAWPYBy/xXcDUDlRdCaYa+3wMFCpC1W18Aiyu3GFtjbtm9BnimNb0PzwEwVQ9Osrs6m21ZqD/z",
-	"oSVLtiFK2WS1Nzi3J8+SL1E8cIXMDtz8vd08+yX9szX4n+Yvf3S9kzrZK8vp2azQknV/HkvWScwtbFn7",
-	"iusIsxrB63rTy4exf1nIUjMa1YE2i3yjZ/lGkB2imCkaOfA5GwN2VjC0+AupDEyxHhEBKctBuyUKDef2",
-	"HeWICpCgVesNmWjGwmu2i43vNkIt16UZveHXogJL25kXGSFRllRrWmK6lr+pILKPJ5IvwgwdtF0yCAVL",
-	"3yhskqjDCyQJtPJHWCLXcTOnvVUXkcrpYItdqPS2ZoPmCwS3QD/JFiwu3BKOoTfgWbkGHPndcI5rUYoO",
-	"EXC5Bu4dC9cM8ugn1g+gbZcOAxjf1niraw0lYxystSByuuZ6yOnay7HEdEw+75l9zO5Q4VsLUyzuzYpj",
-	"cG1OzZpaS5kkWEr29rZSAVDzwe2YTdUaVHXSyHmRDgqWiYiZPPSQKR32XC9/KF7IWjmFUuucfy1B3LTO",
-	"tTKHmh3ijiC7vrzSuKFxuXNds2Tvc83S66IRlQExFVqRl2+jQePYtiL1CVEmXfOGmrdPiBrzsCYKyTtz",
-	"8yYYK66BS1XXK0Gg+WxQA6Ar19IC/pHkzNvZZF+XjjU/iJW9n+ycNzMF1yOH7TdhIb5h8lCgeAVhIegj",
-	"CS8Q4zMbvAXb4cJWqdiklVGsYkHqt2DLbVmRn9QscrAzX7L+75K1KY8QmikGeEIukD/D9JEI37YLkhCI",
-	"NzUqIy4MepCJBhpEEOiF5AA7tB0FkhAKkiVRKiLhoYdmYxqMta49hga79lEqUUQU4qMREliNTSsFpu2d",
-	"R05Dk7WX9FDIcRnMHgbQtGdkYvRYmHiMHOv/GZPgoeE1uH5lw2uYCS3jRTeWpks6R6RwYzWr/qcpe6uF",
-	"SVTU/O315HSW72uVvXiJrCah1x8vlEDFU6Q46rnaJehYLZP+/W39Y6fdTiuHkkvt1kLdT6E4x1b59HI1",
-	"P72qkp9yIx/Hig9sEK5kbuYHBPm9QGpTLlUT6hNAG5YIK+NrPHDAL5CqC5fUmFBhbb0MwJi+6/ACAa3M",
-	"qCRA7sYraj5nexkWM/YyWe3PAXfsAkxahxqWVZ1bNUJCH25JokhbtQd9vYgRDQChkjNk70I/k6GkivQb",
-	"FVjY+XTt2m2czUNr3g4dg+omLdZTqSLMtnbWPxX8VJlgzmFHFdclt7AlW5N2nC7QiJc/X9u7xiPMTO+5",
-	"NSV7fYdThVukcjQb6RnfJNPZsgVFjm+squr+Wk//WqeyQEq7OGKVZDgPonWpcLt0g/WcM7vzzFSjoTyj",
-	"T3FbZ+LGbqCtCuwCTTRyrVkaOgMn0qcr89BJSfh8sXJv9ZGfGMSfQQCQP/WHlUcKyg0tU0+cdsrcmce8",
-	"WDtml7OKNCs7xgLGlm+DPy56oNm+Re1xtcVQDgjo3ZBex5BvXFj+BfIFUQD5jRR+IBIxDv1gjbTImjEO",
-	"zytxftkHy02VCLNd9Zr5i0u8P7d+u65UXDwf2vJnhr5+AHdsXY9gt8QjaHXLwYTKCVbBuJy4BWUBneKS",
-	"PDyb/V4bb3vN2o3EDbwRMHQybgddWbPp3sphCYtNt+zjgF+3rKeC3qBYEoE0k7I4dhaAydUNIPtwZfbu",
-	"RsqVBZFMG4vAdEp5cW4BKx1UpoIC4VizWkUD10DaEZkeKeTvAq2Aq2IJhvy14MPIQMotgNbc/PAanfWO",
-	"X6GpuQmFPIgnhJWA8m3SEaJ0nZekA0PgpL74zTSwKG2ULZXDu1+kFIe0q4llxAWS8XTKRVVJneNLJegH",
-	"VEUVII+l/VUv0cebq1zWul15ffvqHFPb8dR8NWPTwu6Ukxzw4d2U8G7tx9lAKDxH86lFC8k6GTZ0HZjX",
-	"bWSvb6oHrL3SRedD+RIsmV4CMfDF6GySYFAu16Dhrjp0+UVRjJ+RrrMkbRdxS9qGzd+IwDfdxA0PxFNu",
-	"cWr9dYvWHxQO/xYT+3tZ0umSzVm18M/kesie+21cEJn37Mjm+0sTVRWpPCuV7IBA7qxC9fx6zDM2xNyK",
-	"S+sV/HJaSFmi94rBPSuJAn3thkx3xMY2XfaqJX7OYW2oky5M5R/Ws7tRLG5TSIkCESSv+WXlAMNSjhXS",
-	"NRo62e6XpnKs3NIFz6Pcvm1DAnZSc0yL1aj2emZQXjLhstW6ITikzMKLFtZpTIKHpRBaVUp2+vqyxn+u",
-	"LLdW7z/PDaN08KU9FX42eAPgi5rgOQp5C/nWI+aDi9l3fjsf7jLudWjDECLFrVfZVShykSBlLmvLsAK7",
-	"49Z0Z3wd8eChut5ExGxLs6YcnPL2GnrsGGDP0DPeb4tTbRruyDkLLKaCHQwScbboNuNzcZAbNYV95nSU",
-	"+G/4OkBF+J4MBJ+VvmshcAhQCADJYeEsM8/nzkdu9cvoLLt5l+Gj82ptxcTdRqVssJPjgqUIpmMei/xT",
-	"3aPlz3xeMZ1bVdolnvFZRdWlRcF5IQEAun7uIR+NJHQUCDgLZbnzdYRFHmpH7wjC4wyq2QxHEQr0yAFL",
-	"wL6uZtWMHtvgdws+vDg3KHHX96DfbUlxSWF7iOcrVybECa5Y/p3owL+7evdm8O8P79/4hwuLt7pYj88a",
-	"bhDZ6SwsbykVp6JlAR6JPm5SDv7kGITk01RPvTplFiPoPWmihwAKnLQvwWgCgUXT+ZGGtpTOq40r9ITo",
-	"snUNIPJJDdZqqbpm4GetYrwcPMua8IC/JXCcNbSaFCS0XkTSPpZtaGkRotcizhSdeb3HNI0MCAvleqh7",
-	"XwW432Kh/ZdAAMzj+63GA8xh8OS60eTgAC2RbWqkZ/R8A5tWohNna97XWevCwmTntqy4PW96bFvDopnD",
-	"vBwGjzqkd2IyTBKV10HbOW3Y9EHmUuUhh53qu7xNWSXw2kJaugASSIoO7INLlugqo2U+RUM9rb6RR0pm",
-	"ZdJgwZNs7vSqIV/sqJ/H35IYj5v7WuwrPrhOQWWBVtMl1WRrOBB8Nc7Bf0CDE0ok4rHykCBKUBJmauHt",
-	"XfheEH2TgBINBU+ImCHoUiYQhifnKMCMcYXGJJqiA9/U9vmesXP8CEtlKgOtDQh/D4IISwnNUVwloVbT",
-	"jN55jylL6uGhiIQGSM4I0a+HghBKmPIP9RgyzWMP/OsPt3eo1Wq9hHH5h2g2phGxqVn6TLllc1qtWx4Z",
-	"T4mQJCQOCKtw3pUik6kq0Z7vYE0k1yp0udG2ibqWWaIytB+tfdk1cxPyDNqf0cSoaqHMOuUqOWMmtBGK",
-	"hxGBhjF0QoAGjj998lCve5ZgatrdxrDb0Efmt5jEJFyxPbdvbv559frN4MP14PbnN2+uk03INbgC6D0F",
-	"DcJzuMsRVnonFUcSWsUDPpb+W14gf0rEBDMzI2wa7+CoSIS2RTCaYU2yowyVppSSQzpzy2TaLZsPlDLR",
-	"EWVUjp/G414nC6l49JM+9ckBqwYYglaQehFc1S5moWcK3MwV/Y85rLXi02keFT2n5eKJXK8L8c+O86Sb",
-	"r/czD0eEDtJ+RlZd8ZAT1hdJiygns8sx25eDey9CelsOGQcBIfrY+IJoU8797HtJuV+K8T2cAyu0hKRZ",
-	"CovmrfKaP3PLkjpO4LrVNhZV0LUZ9i579tapOzSfGFZoH9lXU2VPtsPXPYcjnfYZhX8etqq/U+Fc4CNl",
-	"ayxTCtDzyrETPNKLSVVCoJa/GLaS4/OH5Xx2XSD0dSyc5MxlTR0rMcpX9w4asy6VOSCS4SjYzmRUZkWh",
-	"JOpCL4ih/VQw1oKZW99iKbUgsgDgLtsvsSoML/BS4ZjSQYH6NzIH8nwuA+RpjUwwQtK/EyMSPp49x8kX",
-	"MwjOMm/yAMsxkqPhnB8LDUYyPuXCCJ9Vm0xVwR2qlcvgU0XMLJxDwjqXIzrkvQsLdsJiN8mVnUOWeBqL",
-	"1ORqD1Z0mCz0leSMeIVGe9A4JNfJsQ5ckG0euaJt5LIvJYCgM1eqDvBGwDgcAuO6/oEa/WLzvp1yHF1X",
-	"0JC4fZLDkzuRq0F07cc+MvyIKbS/rJeLftw+Ks1FB+8K42oQcDai93FVtcWt5G8pK4kLmVms6VgqddAV",
-	"HRDgSsm8vnTtFRdkJDhTz90UYSFxmnyiUlF2n/opDmzKuTy8SC5amGGnOkwkiR5rNtLKFzAtoJzqN2r6",
-	"l0Z8mqqn5OQs9ldd2cStvEPJnWs50vx48zbFwc0E/k96+bj/iVcO2TJo/vLf/7XKQbhRr4YEandZd4Y7",
-	"/OnrSB0SloQL9esGxsDLgBI48AIHauDaxJYgHbTKwQmO6oETPGMykzB6ymbu0jv86UtmVH9tG1cOowmj",
-	"rFit51HP9MnbQiO7w5+eN2vpK9z3xc0lYrJRPtQWQcTKOulS6nPipRj4BWD8arT2TfQP90wZOPStCU9b",
-	"Dy/cOS83o2FMA1fD41Sq7wgWpbGFIlpRdmK5l+XGt1IDgnW7MTbkl8NjrgusvDauci1A5TvO32E2t7OW",
-	"Nasxu2clGrA+uwNrP5Qqvh8ZjtWYC/p77bLPdqfkQzHLFeuZ9B4c0TBna5ePYCq4JhatwL0xiYM1Z1xW",
-	"f2rbm2udf8oltYZJsel5/pLt0K4vygEfDSgbGGCvYpPStKo17TVeeg36TpuCOpKLtwYRl/kr2YbXpop9",
-	"kFCMV2jrP7CLuviDfguOIj4jFT9CxxrzExnwWOl5CuvnCGPT/ZQMspHg9GoeHUAvtjmE5qvOUssGkuEX",
-	"MC5JLsA8iFlgs0K9xhiLcAB2r5uxHGij21zTJBSSyZQrePCBzAeCxDJHW7a7YOKwcdcfcRRnUjD1Bo/o",
-	"p4EgkgjT7yXitnl4cQoFJAQ3ssEUz+/TluTwVAKttLxVObnHmgoHSSwV1kWvP2ZQID+Q2iAWxU4qdmn0",
-	"mxxbXui1Uhy9c3IsjC+PvJAsd7oF9p4Uj8wi5eUOg0tuydKsY2VwkmYEP5j4iSa/Ip25y/kz53xulA2G",
-	"IttF2GzrwIIOQIeYBCFZz895HZIrWmxjZcGPkqvJQN0F/bb8v4vASfBTllQL/Yuzb7W/lF2DPO/sD848",
-	"hYvGZM1dTvZlRBlVJNmZ5IbsmCBdNvd6SQJB1ODeJKQp/Cn3q/63KDn9acvyhLkkl3LPEzGp2BP4Sd8b",
-	"cWboNNu43KBvD9Lu5inKfUY4ZD6fhUAdjOgnkgXJSodUKk0kvie3cxbsxti1uYYrs75sq976CejJOH8w",
-	"T5blO2wUZxwTLNSQYFUaTnqLpTLtt/gIRXSUNEuccfFABAq5gWGsH1mqC3CwMghWkVQMgQax7r7VC+ok",
-	"m5BGc0wmVp30ZiuF59lQiHvaTidDF8sCIWU64AJ9lJkOLveofppPboIJoa7IaV9U7a0gy0y3Oj2ouMiL",
-	"GDx6hYWIp4qE/jlEVS012hA0OmAcJXQNnj//5uP7we3d5ds3g8sf7t7c+IcXtv/nTNrgtSAGrDSrHJpI",
-	"Yy50ke30pgWByWpLer5lxlbBb56rO/gXbJP0hGAmz+F7c+vkPEZ8i+pvvf9bueVL/es3dshA69AzNi2Y",
-	"qeU8f45eRNUt8Eqm46qB1m7WvmWfo3Wos8J2L6aNLoG70dTxPE5H4EtbeB31898s8v5u+2KV7mp5l9NL",
-	"l8UEqmvRybk+en/6rUtj5NHIRsQKukBiApZWSmyUFp2+s4yy/wnzfGPIomYPx/XUjMrMXfPpt9aAL8Hw",
-	"Ls8Nr7cAy4Fe8p/eQevKwly2XJMP1jlwpQzaVRFZzfhztElWsUbWrwPBgjiyFGVy+RbuvXdoN0ub0WRG",
-	"lMBkTAiWsSATwtQgZlSts12uhrDebjpSzs/cjb3eQu5sl3O7s81Oq1J74Av0xzButEW293E6JaIZYElQ",
-	"RDS/kx4K6b3W5DELUYjlmMgLBIactL3BHVgkiydDIpwZao38Es7p2Ga7edb85Y+2d1bOL79GxIrC8m2q",
-	"atqd30jb/AZ3cGukjYWFX7Koz6OkubO8hZ5mX7EjVe0vQCaFNYR84SAWVM1v9a6Ydbic0r+T+WWs3/JH",
-	"Ywgxzx8cB7BpTg1vMSnKgW4e+Phh0Gq1/EMkk+Yc5jUmh8hCLhLxSERT8ab5y+JeQn4U0AjocSbimox8",
-	"rBRIUROJrRjjTz/fLY4P/fTzHRoJPkGmPublY+cljtX4JQzJRwd/u+0en0AxDdwFVWhJ3hyi4KlVc9Ni",
-	"PiQCHdzoB16+0f+NHilGP/3899vDGqP/DEJlxA2sJlPY4DNaS6HhCrn/x0JWtAJAEjBb3rh2temK4InB",
-	"08xHuKPIS9vgA2EOaRShy0BwRiV6Pdd0eC24IoFCryMeh2iIg4d4qolZkEBFc/1UnyVt2ikRza6rwJOt",
-	"Puuz15xpGqacyfM+a6Kfbj+8t4VOkuEHMtCnxEcjSqJQXqCYPTA+S0uUzHWAvRBEkyIJ0UGv3T5s6Zdd",
-	"sWmskIgjIk1fNb0VN28uv3/35vAcKfJJmU+9//gWBWMscGDOonWho493PzRPERd9hlDEGYELnRMkYyH4",
-	"PVYE7tU0ycO5B83ePfRbrI8rF2hMcEiEh6hEvXZbv8OH1xoFylZ1mQHANADpFPku+GZEpX+BsFkU/Q24",
-	"W78JoySsCCeFC6S5m03719N0AKz288if4Ei/koSDXyVnvn7LQfpdifw0UPlA5r4HFU8Ugrb61f7hBcIM",
-	"0dAkCmoikvodjKsxOLslRJL9ftxuHwVwDf7MRBp8dOAvhL58D7VaLXg5TMz0TMqBJ8x4DKOcTGNF0JDM",
-	"OQvRWeY/rbMz+31Y5WKUGtZQM3bXwLTbbreb7U6z3UkOabeTXmKIwtRgPguBXr+F3uBgbFbAlrPoVcQK",
-	"ATw8UB6AyRq6TKBx/Yz+/NKitf437IVDMLEQuDY6j1no6WFoFpcSjmcL/uR/fvEd/CugoJSMQgtYCXDq",
-	"yIfsBR8ddFotzeCRBbNHx+1DA5fCEJ/i32LwkQnJhe+Z04tsdgDy/+iDCO03ztF/Wq3WLx7qm8p+84C+",
-	"3m+0Wq1+47N/gfzMT77eHpN2rV/IWVpENcX3BAYLCpmeDXBVX6IxZzwWyL9Kw9fNv5O5f27SyvHEkH7S",
-	"cl9f0W+HgyLINMJzmSs3klPOJLmwq22CxuZu09HW0U95vNy/yBTeWaR2qY//KKL3Y+Xe0T5beIdlVhAC",
-	"hnv9Fvo7mRvyeCBThbo9BIgoaJpIL1gTo49IhINA3+a75rp+OmtBJI9FQJBv1WGgdqlwlDT41QPSQ+t0",
-	"k5uSbAsfvnOZSTqx3PfS5rMA0Z0jIyaROd0//XxnzraPDqoFIey0WCn+QFAu/ZxVB+wnW/q9gLzMI2LT",
-	"lid4DstmqNjVB+nljajUMoEyCIj4n5rwlOF+vgW+9tGEYCYX9YgkE7vV11ZGRAPCJElzABtaCxSUKCyg",
-	"0F9EVjTL85cvM0L3pXsyxXluODF6GSs+MeNNJPLl9VXGvDlvtFudVhuKL6aE4SltnDeOWu3WkdH6xqBr",
-	"vRwTHKnx7/rve1LW4wxOsdTML0PINmnIzD2pw5MtdMfjYAxtGAx/J5EENTNZ3quwcd74kai/wXdNlRAc",
-	"MBhOt912WontuJblfr/asFqCpfVHEmps8AeIPIJuv0rzt98GRagEyMbOTfOeiD6SVk5PbZz/5xevIePJ",
-	"RO/eeeMtfSSAH+Y1FL6XUNYxhVwrSzRQrBEPIxo0ftEvegn4X3UX3NaaaAY61Io/1YttC4eBAWv6nNB7",
-	"s7iGN5g8KOVBXUbSBKJ0F1L4s203IkVLc2M1m6JtAje6dJvcrhkstNoblw63ZO/0j3NTsyxg17zGcfto",
-	"B7PI1GoXp2MVy9yc4rR8Zkcze89N2evchFlHRr9CZrBI4jmajefLyTS70TXpVLPlKW1qTlZNrOGEAgsk",
-	"1t58IPMLqBA2cBmSQCm/RFr71m9qoVtIkzGUaosqiYoFIyEaE1FCplodMSZhUu9ItMJd6ShIb3n5Vqsv",
-	"4ChYceNrUDgan3/Z9hwYF8R/8h7BRrfdPWl2Os3u8V2nfd7W//fvhvEANtrDV7iHO6TZHR13mr2gd9Q8",
-	"C9ukeTzsjF6N2sEZ7nRS++sdpswE2KEyCfKdjLuggR8GRw+/nX167E5cWOzc4vTpeWUUq8Z5g8x/al/9",
-	"yum7Xy/n72n707vb9vz9P//x6d33fAb//wOnb1//NIV7frw6+tftT2f1ydnsF/h1Suj5EtQ3xEeJqITT",
-	"2jNrXfbeZE9efodDl5AMj3RWP5LNsjUPHa1+6AcuhjQMCTN8pMbIrpjpgmE7QnzOSwmpkslmjqAeWOEM",
-	"FoEVfwHsKVly+IwvUiIMCu0ylwaScTCGJrEJ4WhZPSZ9ZrLWrE4Kxc9uRlBTf2EVVJvSMcZy7DrPGqCH",
-	"oX7HWB9vUxaNLt3hfyFNCxSZg5bEyv1+kbYlmuB5n5kDk5lNykaGc2ez+Gmk2zfqVZ5ZmDUx5Lc2t8iY",
-	"DPpxwwyA1r7j4Xw9PlBxXNc8Qdbd/Dnvk3Sx9Dyj6qwp6r4m/uSyJ/N3DX76dPqP6b+74u748edX88tO",
-	"8Obo/m8nD+/O2HVPfjydbbacYZXm90DmFi5Hiyx7MgxxcxaQr5xJ9dpnq594zdkoosb73uvU+EShXT08",
-	"1+3Wmc9CYcFOOOlryyUSd++63LSg2rz8g4afDW+NiKoofNAcSSo+Nblx0KTONGVroRvyyM0VJPSfJHRc",
-	"DyPGm3y6qNDAIymPKhzjXlkGD7z4q6e/3uon3nP1A6QP74IWzLpsQQvrCwgT98m7LCAaXCqhb0Cz1aQg",
-	"x1yopjYnQwSOfvTTz3ctZDq+IYfdYcw3HjPAxyGiz4KIQggjDIW2SaFBIBEIfPXGAWd+OUdcy3tCwTsF",
-	"XjttK/SZ9cLZkAJOXwWeqzPrtrkhSsyblyNFhO9l7HxB78eqzxKoHniN84G5NxkEKYtCIVvoHWYG4SgW",
-	"0KgQcUb6zAwZXgCmwkxr+6BjIBnxGbDcZB1CPtOqhOmHzzibT3gs+yzpmqUQjiRPut9rzUMa929+wV5I",
-	"sxZ9duDfYEXAHmj+v771sksAPoNNLJzvmUH+kYB+9EJmlsAl0ZlcfFmthNzZaoqNVQgXkAG6LURj0iSr",
-	"RsCFIIFqjrmQpDmEeN68KRWermOA5kr9aukbaxpG+WJLbX+Mhz8G9AP96erj71ed9/RKXrGb4+D11cnV",
-	"w/R///n6p7MWmf/0e/jzFf1Arz5dsXYr6EZsOPmhHf7vTwX8hqIK0zm2Kky2HPOs3c5XVrqCyvVWqdyk",
-	"YWSGzBxToAJLZfqtKfUZm7TiQ/aJl8ntzoLNvOBGEwazHXNrvSR9ovAiSdQaL9F3w9y/mBDaWEOpoQoV",
-	"Cj23kUgVTpc3nywGZMquU06qDRyWo5jl0qvom7GlkU2HmV/qn3kDThkRM8+6EWk0N/1jKQuiOATEOS0B",
-	"HMZfSMNyD4ytwL7RX/uGvDBQUppwh26z3cnn/WR/udN2j+MbaU2R3lMwhLrBUdgjx6PmCX41bPaC07B5",
-	"RtqjZgd3h0dBLzwmJ6Mssv55p9t2mIINHEXFMhTL2c+1iDnv4qNhLzgOmyfk1ajZw6fD5lnQDpsd0h0d",
-	"4d7wODiBIrMHOp1qntzLeByzVRSKKwPZ7cBxG53To1631WlnKmQb542Pt983PoMyU4/zpfu/2qujSfIv",
-	"4dHJtIrIenXs5VL1s9qdo1fYgtBRicKYWEgHH2jYRweAe280ExMUTREZTY1on4V4fniOXKNoQRiZ4ci8",
-	"TB9zypB/9f6fH65evxl8f/mv28F3b374cPNm8P3HNz50yLDB27QH9YQzNZYuAq55CJZNPjLX0QGUB0Ln",
-	"biLRVHCD7Dic95mpD7UvtWW9yJb1Gi3QMCNIKD00GTkpbhHgYmLVZwGXyvyY5H+g92nugF5pEiI1owE5",
-	"B7w+SDaZEuHw/Tytugk1d6oz5aF+kLARFwGMNRdg8ZDkYMpNgUVAFocgtggOQHcJC2U+euySrGQLpcGb",
-	"7gWacgusKmJ23mcGORoU1nvBZwgbz3gwjtmD/mUyocqzPUj0h2ZjLtPSQEpCyC+YYKFtzFzZVrK3xbqs",
-	"auU0Pc7P6iUrZc8ZjrkBe1rHZdbdwWi/lDB5OlHSzoiSpEZvUY60W+1SGbL+FlX530BPMSPY+9q+Al/b",
-	"rWZ7+Y5ItaVciZaauNpKVdUrJZEhQ8+ySQ8BEQJLTNwJwHlNwassDWnnONuWJutuznuuknzxkV7n341i",
-	"5XjJXalD/ivUQ8WSFYHp7UBX3Smf2ftSC2f9R7LpSd/GiZpofPUzDNwj2TQDm2GgLyWAmFRJEo3KjdnX",
-	"yWef3JT1SvEzMwidIxN1TRqMwLJKyOOmzEhkSBOz8bVMpW/2QKzsZFk6jKRDl8m8zgzrgHE3pEObhiRi",
-	"UjUo83huQIs9QlYshAs/G05R9aUE7KEeL3Ab7SAmVo7CKvbaQgCfzUGAJWlSJgkzcFaVG+PKatOBrSiw",
-	"3aWXw3i7NQNFf6P3Y3SrBCHKQ285C02pk2aw5qB/Vy7EFoK/piGOwS/LMenjdoUquHAlKYVvUPU/el5c",
-	"8pabgJVmJ+Ercjo6a4P4avaCIy3NeqPmMT4ZvgpOQy3a0lV+bV6C3qqwkS97b/RGnaAbHhF4stkLXoXN",
-	"U3I2arZxZ+hEpn5mDA3wGv/d66FuG706652gdhvmkwipBNwoW7dWtU5JwmVnDXeKI8zVzpSENv8SHpUg",
-	"w5md+EmvLY/nedk+TDZJd4m/5dJlnwQ2j6bAlDVrRFy4BjqZxBMPIPCMY4HlJZF7l5VIkGSD3KlAVLr3",
-	"DrEkfZb8cGBdKFgQk3R8kUTZXIVEObqdf9jqM/gGnFYb+aMSTTgjtgsjVskIPOsxcrBoF4Bd3mcmk5lx",
-	"83wLvdHH1gzH9Hi3LpUo0iKq1z5LITEGcMQHCj8Q5h9Wexxe53pkPZe/YQNGuTYTXMrzyvlYFU9am588",
-	"YcLQXsh8HUJmXZKosoKyXZ0zgco3d3hlYBHu+bKRwL2LZmk6FMqIvvXlZiosi3bZcp/NtfXJm6ZMpm84",
-	"n7FUknqLFpmWbPO0OKTPoPyp10JXJiIpkW+ZwhBHmAVE2tItK+Fy3RnHPApln4GEhnI2KmWsRVRi2dhS",
-	"Z6/YyBHE4hBCLlQden0GAgzx0QhkNyOfVOLXz2TP2PfPxliBIM10EioTfT8SlZF7W3qjnpD/uqUGeWz/",
-	"kWPHJ62TV6XM2CyIQ36pyx+tKeQoEGyhvSjYi4I/lzdtK55cZcus72uDcr9gXFJAYFLY0mpkie7pI4Ek",
-	"/oTFQpGkSWNxhTwWNKDPQqK0neAhxpUJZmatEC6sM0dbDEfIh09ksbLBXPgZrKukRNUzKYHQiQ0rV4ta",
-	"xltNlevmZsUIPridPVHJs14dbxsucxOz4CJPkpK31+j/VGzcfnbPzgvsfANToIZKfy2gmwfg/Zg87m/W",
-	"ijA85kkkljUo4EA3HbJ5dbjnHaYRSm5DBz9yAFx56S4deqbslYQmKiHxIwlN5g/Ii5Cb4nOt50uiRZAB",
-	"3MAsAYExiBfOrVbEX89gJESUmRprE25uIRuLcr1mF+NK4Da7Syb5DeVJDkH0Nb4nWKA//mg5TtN6jyfk",
-	"82cPzXmcpFTpG2yrQPs7FPm57oOtmoICuO8ZPiKd4Pi4+SrUbJycjpq4M2w3XRz7FT4dpmz8NgGx13tM",
-	"A9P10IBJnTf+pcdosISSoWYH9pT+/NzOr3bqm+BSQud/Cdd+Yc5ZFoMVjvi6+ZJfM6uo8IHnqORZHeE7",
-	"Pu+7OZ+bnbYndHnvueI26mqe2it0VkZmBc6w90f/GfzR+T2tzezL1cWVRbo3ZMIfrScj/+UL08UdShQp",
-	"Q7HB0IEIJmWDWBJ/kVl/D1/Zklnn3AurKnzNF/90Fb5f0vDamnTNHmxOul65RfOBkRIGtxAmKFLbdnr9",
-	"XnA9ueD6iwit5/Gcb3wEv4R73EJBrvJZo4Nep5virx22KjzYu5QzX4M1sNkxe0I3954ZPjkzdJ7nPVPc",
-	"+5+38T9vZzWkFS91iwnsE9kMTgVll9SmegBqGUQ2s7Wp9iaXy2mLULnJ28wlvJgk0LeUESjxtDC5JlXF",
-	"QvND7gxnyd2lnuUrN7VnKlhIUmGeJE3fzm5Fln4yhnTBYSjZcFfZYLLN3ravmagaRVrAoVDApfoyFRzJ",
-	"aCwWODgiXU2JS0yq2iTz87oD2WHZgkFch47ANSpNvdLMpM5p66hXHlWuUam3EHnOdQasG2UOYzIwLUCS",
-	"73SOnRrwaniCj4Ne2Dwi3VGzhzvD5llwGjZfkZPRMe4Nj4Iu9LrU7Kb4lmw99JRLZZsn612WmSXML0i7",
-	"KlergDdgtIlOu41+/A4dQEV/ND/0kNMdOseauN2/jtrQ00LZdnIm1j0I8Vw2zjsn0IxVDigbmBr7xvlR",
-	"+3M6dEAGME13zO8DAj/kXm5/gXLCzG+wkqabPGguaUNmfRNAByZ0fN5ok86oi4/0Zh2HzR45GTVP8dmw",
-	"2Q46YZccjXr4eGjbMdMQhMgx6YVHQXfY7OD2WbM3OiXN0/BV0DwZHuPe6Ih0w06g5U7MqDIdvIvLXZ7o",
-	"8YvXMF1XtOB5/e5NEybUbrfbvS6wcej1bWtE114VoIwM5rClDBkPS6oqj1udk1KK0MuweP9Rq3NadXs1",
-	"3VU+ZWCUa43HcqZ/Xt41vIawZ6GT7FfjvN5u6bUvKy6t4hQlqvMCp3AdsGEULjWkeTw6aTd7+NWweRqc",
-	"hU1HfZr4Ng0lWmG4OoiYwE78FaKHNFWA6pSl1s1LcK9dnuf8s8MEBcaLDojt5GHadSeC1rMAIx5yHMoz",
-	"2CigM44B5A7NsHRNScJDD8GRstBQhiGUugctUWyfRLwXuXuRuxe5e5H7FxC5awrcKt+WFRF7Z9YuPfzM",
-	"Leuu5Pk2KBQ5JeBlyiX+2DCcUIEFHHARusJcQQICYMAOuzZdkXNTliwtROTcS51TfTayZUypP6bSUeWg",
-	"+CmOnG7RZxHBLk7u/E+GkTkHgpX3F2hiAN+waUBjLwMEGSRD8Uci7Ft94z6jYfLKNMJuO1piqJrG6JHT",
-	"0MAB537Xl31TK23faSIpkigVQYcDB2nHRQidBaCTVp+5D+LpVCQJAHAP4gzhWPGm+UlratMIM3mRJoDZ",
-	"t/cZdkh5KM0isBLuhQHPc+mx8yAiCMoRFvqLmdY8JnBRXQVtec21meWWKWCus/+WNdEl+kwl254QNdaq",
-	"RmOI2cNACczkyNa2jYi+V4uPu5v/Bcnb6baPmiB7a/NiuzBPmNPl+M5eGd4rw3tleEfK8F4V/tpVYbvd",
-	"azP8ciZ2dNc+K0S7T8nZqK2Zix5bE/DpTvHJsOnYlOZgma7g67CmSqGjyW7pyAQoXZvD3K2QauuKtRs7",
-	"nMrWg1b5MSHGVEUz/Xmp2ucHfovRbbProCM7rW9dk2e53/Kl1p93bK5AdBFKIXKavbYSeKwSZ6UFA3Kn",
-	"mnEFyrxeQT+b+wS6PWAzyzH0ZWZcIfKJSmjPbiwYDw1jlSDR2/AqlYjPSGgyeC06M1gRgkQES2sBGSNF",
-	"X9eKPnAIrSBwhg4y/lnrnjXuVm3A4HuHUG3sKuiCBjN5YQK6c9sELdPREEf6R9sFGCakMAvlYXJoAToi",
-	"A6SYoEwYW8+kiRGkiJiAqcGgGzAXAfGcEcbIzHbsb6HXKeyF2wTF+YNeGMhGg6ygFrrjKILUOYtxzUcj",
-	"D4kC5Zn3G3aK/Bmmj0T4SNufBJfg/v+T0zB1PO8s/3nvst5r6Xst/Rm0dBATey39z+6wBvG491p/u5Uo",
-	"Wu5u4yJPtMQJqQ5pj3mCqkWYojiSaEgirtUnbhUR6HPm1BqnAGX6dOjrcwCJTDq8lgav320ft17WC82K",
-	"D23Xpclt35MJNwX7Jb1Gk7TqEwf+0Rse42YvOAmbp9ogPMPtofmlpyW3frUV9XUeqG8WCsoCOsVRJTAT",
-	"9O9tbXyytiZFPQj9Sk0igQEXgSGt12lxeQ4G+OvXSNqF+4vw30nY40VpCm5pUu0H8+FnSqk1036ahFqY",
-	"2Yp02lzurDZpYDy7TqL9sg3VN9LLRxA6McLe6rdaalKpuD4D/wE1Fpqm2x5sXmPZGBTXdxIWmn576dPu",
-	"VMC/Bynjtbyrrk+q7Nsd13hC8Enm63YwNjoW5kYj51KRSb33JS9wsxP8kWqtpTjFVS/tZgeZfYl9cdod",
-	"4rNrlKMVOdDjTkevSLMXngTNM+C9VpFrD8+wPsIRZoN1ym5S86C7mXEgiYqngxEh9azS0g4YUpGp4TnO",
-	"Zmq0e8en+ORs1CTtsN3sjUbdJj7uDZtHx72wfXbaI91TbRiEnJFBxSrbjhtk2jhvKMIwU4PAdb5e30RZ",
-	"XlnkNlVTsGMVBmyr6eg90XB7a2RBAgdbnQPpmNZfIAOSO2nlBK+98DSg6FY6YTZHtpWbPmEuJ6G0C4d5",
-	"JIFFb+rTPYzMgyabIQEQTPtM9NpHfebD6QVkwEdMIzyMyEDxgX1R3pF4acdmhuI+/kL2WSr0pQnwJ7+B",
-	"185D2IAUEmZb1rXQj/SR9JmfERs+gtcyMsvKRgt0aNyY0PMNoGUkwhLhPkv73TvlpNvupugwcK06JwBI",
-	"/VnRYHYoNtfmw5WMYz1W8YRt3/aKx17x2Cse37bisRYvqbLGgY97Wp4FphR8D1P07YRk9VPdWov+I1Zk",
-	"hucVyEZW/VhfD6vwe9SsPLFSAR0YHwiEOMHv6KHZmIOXbjYmLA1DZrkcguOO9NE1Kgx8Ok2ktDXII4RR",
-	"wiSslhVgIajNibwnjJgOv66NuYc4C8oBbZxWs531v5e9e9m7l7172WttqH00a6c1GBtKsp0XYGQk4UvL",
-	"dnacznSJLHu0Ym1IAg5gr5bJgdjUcjYnNn/lQ0SlbUntsozA/M+lGEEKFLwXfBj2S/5S7KdL8+ENbf+d",
-	"Jdfs5etevu7l616+7uXrN5stYiXJmvK8zAp9GWAWkOiJRa+TtC4pFwuCzIejjBy2ecfGPE2qHR85DUlY",
-	"Q+JeoMwtYywHLpHON2DwpgpzhmVSiXno+jt4uXQXZ04nwQXbGzY5LwWPPkxkL9X3Un0v1fdSfS/V91J9",
-	"UyB9ECS7NtJLZL4g0OBtt1gHMZOLTmjwL49giZwqcI8pu0BUIUFkrO3x2ZgIA6xpbxQxQ1Lx6dTqBhP8",
-	"YNq2QAdZNdMaRFEdMI8ut79v9LT3cnovp/dyei+n93J6L6c3Lu5VYl6Qa2ta4FZmr5EBb5/I1aUSYjoT",
-	"2jbr5RnvrmH7c+W8u6k+Tda7nV2S975DpGK9A4O0DKSmXKsj311liy3t+R/GhRrPKAuLHW9rNqq1S/fe",
-	"vQb9jUtl5NHajWq7tqgt5GIQ8XvYomR8GWYIN1i2bOTN6IR0cW/Y7GTAIM6GzVfBSXhMeqMjAwaRsNHu",
-	"GpnBdpdX5wY7YvtLZAdP05PteE9yaVW1WJUaf6u4sKkfWXcYVS5txF3VBwMdzMYcBZihiN8jqHPvM84C",
-	"YlJSMJMzffCTxFjbGtzP6kx+C11CPfu90MIA/cqHfQYl8uYk5cbyQiJDcq6i3tAhOniggKYKN3koZiER",
-	"8BZ0e50846XZuVQRU4iPbq+h2/kUS81KD5PJmhf3Gaycybe5J0pmPvpCmixp4CRIn+gWuuZRlB3vOaKq",
-	"z1zg0Tdn0PcQF8h3FotpLGMPFNF7bWHR7NzgEPYZlUlry/zczbYYeyh7bgcKPxAG/dYrkpCvE8Px+dKQ",
-	"DWVmqv0YF7iUIaZMDiPgdDBuk5Ok+Vsz4uy+KUkgiGrqH6ZjgSXkndXht0t46ApuuC4Xe8K05T+ZzCrY",
-	"VvW63ayUXGvXXrtzUongY9nOkADkoBv0Pl/0L5Avqh+pMTnbX+ojS4pdqppopt68WjJ9waJYnlt6mchv",
-	"QXCYsx60COklxT7gRztsoSsWRHFIZJ/5AaDSDCzUivTPk2Jyi1XjXj3mUShTYXt7DSDpfWahEgBRhMwN",
-	"xo+W/K4TjgHNsb1UPDQSfIJwgquOglh5fYZRyGfsXuCQmLIdRcQEBdC3DbDVHwhDfDSCNwIuTxJJhBeq",
-	"sVZS3FBmY6y0fZXF/ywTmD8SlUrLLbFtno5HF3bIdHkvQcbptY7LXSQANSMAMhN8UMNTrNX3ptbfmz18",
-	"NGyeBl09tPboDJ8OX5mh2fpfu6bGCNubOGDi7FbE7L1FO+04uSarLZhPX6DrZCuv0ftgahlWZzj3kIwM",
-	"ZDMBlqbNARwE+pQboDXZQrdE6XOCfHNMfKR4wQAD2OQ+SwySREK4iI598698aOHMDqhCI8qoHEP4BiuE",
-	"WZ8RLCJqnkNDco/Z4UUqSpztZ0dv+uv3mW/76g/MzwPzs99CP9dpt1nGqU1fuY1Nm1201izXX9flBU/Y",
-	"HXPv2vpG+L7rsbnn//vmmhs119yJNfESqvmrbQqLFVAKAaCtAFD/E3jMJE7tIeeg6zOI43kFV582A9DB",
-	"7bVtqBQRKZNHUEglCLqk+q3PkiL/QvfOKZ6jA3jZNIqL/sQJFg/x9NCDBp19Bk5I01mha6o+JRrjaITw",
-	"DM+NBfE7EdwrYmQ5MB308eZtmVjKRGKuYTWfPBqzu0iI3bnBhIckArFGLNyk24TBlIgA3troasvCLGr2",
-	"6rFeEQO/aoK2+sfB/bAQde50S+2StcPiBlzCyI4cnKX+TVBnHAXWB56M4LQqeExYuFawWd9fHlo/rnqk",
-	"PIHDpLjEAlJ0K/AX0u6iteWq4g9EH97pq78F3Yd/nM3+3fv0z87w/enk7ZG8OVH/asdXx/yN3g74NnCF",
-	"FPPiJR+NNLGtfPxzJsNgsLDcvco0g+laqy2n6y026OKCBpqqE6l9BO+pQ6Tlr1xX6Gs+sDqilecxwFT/",
-	"bJDgu4mGwUKBzEkj5BM8R5JE0Rcz8arF58s/LBP7/NJS3mYJeAtB9js7b60cJty7Lp8EHXiKIZjiehVb",
-	"Xlu0OtZEgJvGpQ2RrEjNWLoqwTx8IQ38JJ8xg9f9QMjU9vfRNqQ8NzE9g1YkiZLIL0ogHx20W61Ou314",
-	"kfNJ6rv7zM8LpuTmdhr44zNmOh0VmYDfZwd8QpXWxycEs1QX8SB8qJWGseDxvSnedwOzGYygZLT67NJM",
-	"OykpANsYZg0NlI6QD78bYKQo4jMS+gYAyQzJqkqIERJqSh9jEaLfYq6wNuPdGUAHxrrOz8Pupxzohwbw",
-	"kH+4YGqjA1Cm/AJ/9A8rbHB0V64FyT6TYz6z+OizFIIJXLyAIVCiJ92SrJp0bU/Ks5jxu1ViNpEObvpP",
-	"4QPYK3V7pW6v1K1S6jY4tJU+fM2XsSxIJdsmgvHZ3rljnTt/MV/NbTYWoVV8Q8KmdEITzSbKq9NDlztu",
-	"FnJMI8wu0oRN/UO5V0crAhXZpl/GuVGRagqDe5o80wizFeDKdmlG5utTwcM4UOhe8HhaNQh70wBuej6Y",
-	"ZRwrPkhAOEY4kqSet38d6V0luK2cswTmbI2FlTlvvArOwjbpjJppVcMpORk19fvPgnbYId1RI33StIUY",
-	"npJu0Ok0X4UQwT4ZasEZNNN2DCck84xeYvPgUXgy6uDjbvM06JBmb/iKNM/w0ajZHXaCdnhGTkevcn02",
-	"QoFHqn6O0jYtI9ZwNNTyMHwLPoUdJcxa5uTYaYAVjvj9xsmyl2DYgGCn2hgDImihK5Uef01RXvIv6Pmf",
-	"ZQxoEkuF9EmHHrXBGMKr0G0XtF24MBgKblI5qxI5jZR4vizOP+XZXv+YrnUwn7Df7Z6ff0v8fB2iqTIu",
-	"HB/aZ5x+w00j0xzQvNa/TEzlVf0k+TMkEVGkzAFr2p2bbxhHHuMJLkssSdrecRBLkoNXEURRQUzzRWgf",
-	"WCKQvocPbyaQqmuse4szMR8K9+1Rn7EQ0uzBugTrlVujHxhZzwA1CcvLCv5/JMpS4pb5Unt5+heTp39q",
-	"WfpM2bb1ecSXz7SFoJc1v7KVdveYssNWmjw7waY9cJ8NCZJEQTatkYuhjw4YB03MVICb9FcDWkIi+QWS",
-	"XreXuttmvNqlWM8SespM1z3n3pZzuy1dzrt30g61uxPenSTN7nn4PmN2/YzZrWyvlxMexhFpSlN1UR17",
-	"0YR6GQjOqFZzzc1pyMfkrgQRJUwhU9KspQeDUjVBVCwYCdGBb+4YmDsGkigfSTwHSC1ILOEMpA6EeMPD",
-	"FtIKs2+GOHBfhVQTeDStJrEdXomq1KnfwUtu3TS3zkYA3jmIuLlF8zeLbtU8I23bHB1qz45Ib+R+a3gN",
-	"uwKGsw1PR2f4lDSPg05oekCfha9wszs8CTqkPerhTid9JF00x5lDrHBANJGY0HxjrNRUnr98SeJuM4h4",
-	"HLaw2TLbhZaEtvV4Yxo8QFh5xsWDpmuDx0UGSgAylhU8EF+n7H4A+ANmhSYTsxjT2WCIJYE3aN5LOZON",
-	"8+PPXoOykEwJC81Kappz4WxI4YFQdqetOTZfuNquzVELG1rBWx3R7FMQK3XcFxKZE5Ys1hqW8Wa6blmq",
-	"3S1+tHruApvBI0UEUgQKafQtE6PoyiyuxLnJqc/2ioZYhaZPG6GwlTKZWwZWs/UPTS6/PSB9hpkp9Y2n",
-	"yJ1x87ohQXAqAOFXv9Q+ku8M6Ht95rsHiz+hiCYzQfB5/d8xkSapT3LzJQhx95k7g4ABYr+ZP5eF9x+2",
-	"0D/0iZLnNt2uz0y+nUvBk3ykgNOal6XJdWnCnb7FJdxdQLFczCI6oVpNgcfNGw+anUOLdqjnArl9+sXJ",
-	"zRcoN3w7EgncejbmEUEsngxNk8WFidlB6dlRpsg9EZD9NybMpFXaMr8AM8ZhYwTBwZiECfKipiH8qHfq",
-	"uJ1uf8zgPrtWfZYXSr5+aiaoIk1tzFygiOBH8CHyGKynB0KmpvoahJSer35Jnhf7WaPMiqnEttI/YQCS",
-	"hkkzPKHs3kwJTLzDcwSM3DqNCq+G9YDf/Qu4z9ymOMJ9FnE+hQp1HIaCSKkHLWlIXBCPcnbo2eQJdwt0",
-	"buJS9ZkgkkdwCjkymIvlX3d5nudoKugjVsRD7sNen0WUPTQ17UceEkQS8ajpwD5j0WP++eb99x9uBpdv",
-	"3374eXB9c/XPy7s3/58Wav6h12eM51q+axNXLY4kObot9AYmFHDGSGDOr+Lg9i1YxqYKRpCQChIomCdm",
-	"JqVVrwCQJeOqz0bcDLcq47NcodjQGH02XQJQaOyfX6k28UWUhyumJdKTJK3u1cRvSk1E2Bkf6EBzKuD5",
-	"8Lte1MM/XfDmL9IX8XYXyu6i7cy4oiN7+ldb0FpxcS0jbPzSKEIylnAODHi0ImJCGVYkTGs2J5hGWh9m",
-	"6sKYxNkvb2kYv8+8amfmsZmS1KML8Vw2zl952WuKTKYRVtbr1h0a/2TzZPSqXV3N7xYmfelRO381/1rn",
-	"9Gy+ap92mr3hWdA8Ddukmb70Fanv9y1dpr3RuYXRmaXh5zU9c1Veyeahu5S0kO3EBoZoSsiubClLhObs",
-	"DdKbtAVlG6Ja+rT23ScKOIj2DZZ0ARteL3g5EOLtikO7aTzkL3Red6zi7VldXnHa60hfT43GLhjtotoD",
-	"0eJmLKJqXecDI+jjzdsqHI0JDonpcZUUgCbNLg04h+sVDQEEnD4LecthSMILBMVjLsZgQtItdJ1NxVFj",
-	"LrMoy/mcnOp6EIDB/6jnt7OKhfKaOVf/9tvRv9XZ4/+2h+87k7+/mr7typvT2b96wfcno78d/3rZXlH/",
-	"tvLxNVLw3dyr0vCTTgBQMrvXcMrS9pOTly7Ul0okWTytmeL9ysCeK+GSRBkH3fXHO2tpuALFRdsCV9sU",
-	"aRn0U9X8BvMgsuWzFeWo6xRurtNSBMAimebXg7SXiXG0wEaQcBCMtRDQo1uv9CVXPl25S/szt8yqmCak",
-	"98x2hNstdBNHxMY3EojZgIfk8BxhhSKCpYnGAEn32YFvaNsFY0IDZEBAlqZy8MAPY3N2yCC5Ct5zQ8Ag",
-	"9hEj9xjk6YHv/hyY330Lea/QhEuF1IyjkAR0gqM+s7M48M2tA8X5YCpIQCXxD12L6SGWBLnDAcO2fw8m",
-	"VE4gH+zwAtkjgeyRMLEKzpA/5VLpszyY4vm9r58vnB43f3MDRKEcpoQFzYJ3wZLm41x2gAU/DzqohS5R",
-	"bXNlmdqmnv5viZ9tzrq+GPLDX1gK7A2ur9fgWlcGOaXNxGibkGhZbVtd4+ABa16qWR9l+rPmwQsktS2E",
-	"I6TwJyI9xwFtcAdxgRhnxPUQNsWdzl4SBIOveVJhFplP/GiG9kzl8mZhihXrq2rVn61Kfddpu2Y7AT8W",
-	"NjSdqsuYeT0fEoGuBVckUBsm4Cr8aUBDoE/Xea/Zw8fDZi84CZun5NWoeYbbQ4Pv0htpkq5XI7FJPXiG",
-	"6mrUhWcLlf8iBeK5Ke+wUnxrJlNV+Z3Z0WetAP9KD9NGR+MJK7P3PKych22yTUtroYvoK/ui6G++KDq7",
-	"pdvpgrXLpG0/6/S7F+A6kIpGkbaLY1vVlSmYriyJ3opT70ujv9nS6I3IdlmNdJG1LbqM86T29P3K9xJr",
-	"O4n115BWz+TH3uD8ffn64wubyL2i9hcd9DrdpZAHthJ4d8JmO0SoG6L/WKceODPyJ6wL3nO1p+dqSR3u",
-	"nrvtC3K3KMjdhd6v5lOyxAWcAeuT6CBm9LeYIH2A5eE27t07+Oo31OnlSZERGk/v2dQLXt+xCdv9l/Jr",
-	"KkuQO3NrLjs4y12Wequ+HszKxiaU9g35Cbc8iBssTh3vnCabvXPuz+ScU+ZUby6jN3LN6Se39sxtxpD2",
-	"jrlv3TG3FsnW8Ms5plbllrN09nXZr1+PfPhLyIbndYWtQfF/Fk/YDpj7s6mZ35Ab7OthI0Xn056d7H1P",
-	"m/uetlBrV3qdJIpZCFVZeXUWrGgoN7dm9ZQIQ8ZbeKSerzWPm6zLNnQHclmqoQOt/HPkG9rJVQUC1kbo",
-	"fGpnWm1H2l/Kh/YE7rP1OcBy19rX4FbbEZWvS7PfnkvuudjBmgtbw5239+T9iTx5m2o7m/jvtnbd7d12",
-	"fzm33Q49dsucdV+ro+4blxp/donxrP69v5hr71ndevlzuO7x+PY8e9843yl4Bff8Z+8Q3MghuK52LDEL",
-	"h/zTyyDiwcMSlCcHwODfXr7//rsP/2swnNFBr32EfPuSQUhheqGf5ZHobkwAaUKNuJi8kEjRCfHQmM/Q",
-	"CAtEFRIxkwhrOjY+OIJmOIoQDMkhY/ZZiOcW6dnCPtxe25eh36HYGQCL/i973//ctq3s+69gNO9O5Hmk",
-	"I8ny97nzrpvm9OY0aVLbae/pUZ8EkZDEmgJ0CNCKTqf/+x3sAiAoUbYky3Gc6IfMxCIJAiCwu9j97GcH",
-	"A4kVKW7YRNk7Y6pon0p21uHIz5dwqSiPGL5aAO00kGSQjElFMwXk35Ikqoom4gemrnDEr2DWHioRuZii",
-	"qDkOG615UYMj6kpYsbJ2dnx8fNRoNIKaHnlXj7x2VnudZ2LCXn7HshT0pxIxnZXaXF0D+EO7Uk4LVDDC",
-	"4Y34nfafk9fs0niky0Pwto4holjOJFPpNHvQLnlnz56lvYJ7YCCyKc308tSbgGqLCtY95XGgLxJGo5G+",
-	"FmADhi9fJuM8pUpktqGAUJJLOmREznhkVrxlbctyTqjxglMF++2MTLU9QjLG2ZSmEksnNKUKxSAE7g2z",
-	"d3ns+F+w/RGdTBjf7/DXpmdAx3vr1XyZ35uWbipREhoNiBS2MoLbrsjWLhe3aywY8uDkPBZLtu1FfKsb",
-	"Wdi6G9pZhq6xudHGMn15VBYVPYt62WKlq8NBeESP+2HbUZI3qSWpPAJAvh1QUBtkYnyHccZvRRLpzh1p",
-	"SeNubIWto9KNsBS6mZjK2lmz1d5ooqqEz6/aJMcVBmUZjMqYfelukA3tiweLOy1aFsWdlSoriz1rMSCj",
-	"deg21/I4IlZrsCV83QNIjEXTlGVQtlAyFhDOpkwqMkgyqc4INXHENA06nNpYYsHzqKVElEslxiyTLxzL",
-	"9j75W5IqlpH+zFVG7PB6bwBGXo/IkZYeaAMA9xWZjhjyZ9siI9AhcPhpOT3MGAORjlU7rGTeC0jvJuFx",
-	"D8RQz7y+m8S9fXJB8G3eePG1iZId3mP6A3WjlErZI/WeyiiXCeOqRwQ3MZV/5Sy3hSz0SODNLEtEnEQd",
-	"LqeMTQLSm7BsTHnx5JQmUK+f9D68v7rucO9bWTpP98Ve/un+39VXMqayGRKFBUjXSeGDZB1ejCJD0rOY",
-	"JCogPZlPWCZZzOJuf9arkrdvE6ku0vQK+/C+WC4Lx+IKNVr0FRUF6A39PZdFZk1VwJVlzFyvrvDxv5YE",
-	"ib3u2DCx/v7LOqOvbdyVH/XDyzqCM4FPvJBev5bOi1ubawWrgy85GYQqxcYTJWtnrcPVimZ6u652VnOb",
-	"rhbUBglP5Kjq8ebZQfOs0XL+iOP+CVTDhNy3sN0/iMITU0KS2mu1AL/9meNw1j+lVKoudKHIwzsj379+",
-	"+/r6NXmpGKfcxCfOyH9fX38gh40Du0v0VP3lzBTYbfqrSZadraTY9aMqS/SUNwJ/NZzVbLFLrOvZZkeD",
-	"8ISe9kObwdemh32/3ibKtbtcJG7K9Mfm7JPqRvjxz2ps9vc/3vwhknd/XMx+Shqf3l01Zj/98vOnd9+L",
-	"Kfz7m0jevvr7RN/zU+tN+x//Tm/e/fAxGfy8xtFlbifdjxPw9883gBRYUMUS6HykEyk+hsD9dLePNqjR",
-	"SdK9YbMFE2G5YWBgQpIxo4zNE+ek0PVlFa+v2L/gkpjyajzRVTGSJ8ETuYofj6m37lFX8F47XS+Kr7us",
-	"E/bWDbTEXTPg+NtMvdtKRFVK+dMhqYCEfKn2sOJ/FQ3jT+FZ7Sg+ZieD0wbI4rAdHWjR3B6EtvCTltPV",
-	"JZaq6S3Xkdcgd+OcdcGF753ODvWWMNO9snt9IjJF0xXrSRUMmS39h1AUvs9i2ajqYlHNhlcbativnbW8",
-	"qlD4N9SDsgoJKeS1QuKJ6q5DAXqXk99+da1j7f4QXAkpQiv7TIFB1NxGmbYPT+jR6SBkjbgRtgeDVkgP",
-	"2/3w4LAdN05P2qx10ipXlP59Xb12vzor9vm3o8w2Ull2t96lvRxgpFKF/YLHRVwCAcFtQj5evg2IXTiB",
-	"Ef0BCMAAeZ8DYjdJQEyNzPqEZaFewvYHlYyZdPedk7BZFNpENme9x0mcg/uMkbruiJYihPF4rxI1YJbQ",
-	"g33VO4G5E5hPJTDXFJfLK9nA5V2IdasQD+kEzHaE8UOKYpTdXl6FWdhJW6sCcAEYU7vq/Rq0WkxZx7T1",
-	"GVoW/sLX2OF1gBLaFrqK3jCoIkYRvUqlnIosxipiI3rLSLNBlCDN1kmHRyOa0Uh30lLjp2LKsjCikpGU",
-	"KcWygFBO8smk/Ct2pMPjZJgoU47ZvgoqAEwZvelh4LY0uoxFIoPqhYoIHjFTPFvol2eMTHI5YrHun+dO",
-	"Ne5Lp486vIeixC/O3SN1mCk7XojdSkZTFpOcqyTVbfD5UDJ4PCXJJ/qVV68vf3nz6nX3/YfurxdvrsER",
-	"6pcMjwVncCJLxtBvOdUT12o0zosoHGk1vMoNnrtakIlI031y2Gh1eFV16aLEUblUtaQzfQnqDsM37XB/",
-	"QvUy2Se/rgI9qnKwYuzfSLtX3ip/EtxRhfTvr5la6I3hEQFIOxNmZ8LsTBg9A/frfedKvYgiNlHWKNnh",
-	"y75ifNlDazAjyBa0oVN2InPa/VGP676xp/uKJ/fNTL5KjM8VU9KYZ0PG9eZgcWG4lMw7Ui9MiB70pWtv",
-	"NDWZMqbyjAOcRdtTgXMZtxoNIrT5BmVoqTZMAguYgQg5JtUatJzMo4ixuBRyNnaX1JOPofZzg56rNq6g",
-	"PwORDYVS+i/9YrQAnbmF5h+Cp7EKIzykbTAzYC3ZSZ0uhhmglpS2wCDypkW44AG+d3Ujbp987xlxAYKA",
-	"nB1HqCR9lorp6gYdqffemnr9vb2ATEdJNEI7V2WJPzt2fAAHqCgneak/bqUd9jBLxW2Zs9r/3LTHH07/",
-	"ddmS18e3vx7Mfjvp/3SXvlpX0/jdviOhztte4GPcKZGNlMhTIoZhsRL/vPW4ErmAi21VEH+XpKmt423R",
-	"EMZshOpxIJekGBinKqmjU1U/YC3WvQ6XCY+YqzY3pZKkVCrARLI4MGIJ0LRnKPeKmJoZFxyCEYVZxC4l",
-	"TVlg5hh+eSG1boiEVChUQS5PEx6LKUlkh2NtW3wtUVMtPOsWdYnwSjwWwC2SKHqDChb9wHQm9/Y7HA+S",
-	"k4zdJmxqoKeJfut4kiszdvs1QCyKXMGcJXyIBA0d/pMozyJO3jC5ZbofhI0nakbSRI8D65lb050L1TXi",
-	"DE7EOCFWE9i3UTJIeKKYfYmt5Acuibmyf1VHXkwGNTLrDY7lPjzRKxz//IiXUzzA/JUCkjEb0DxV7sBm",
-	"ApJ9IVJG+UpwmcpM9u3EMLF2I1TKW6GgXVDr0xTAp6Vj0/7hceXN1efg9tw5uPTUhgdjA7I5oodROw4P",
-	"WGsQtmmzH55GJ3F4zI4Gh7TdP4hacQGyMetFrwDAx3UZ/Fx0s7gCOGHvWqPpQ1tybgoNyryvhNJn89Lk",
-	"HFTPpKKfuou3N/Zb1XNZ1fKSaa8+rLbnspC4yjMD5mn2EQ4UHg6OGmGbHvfDk+g0Dq0DoR0dxnO0G4Fb",
-	"6+uVgSxvv6X2ghM1UAQcYlQjqshU5GlM+gx+3tulLj+lLaCVqBO6XExXxAKvBP6Zx5zeWZe6CtFYxgQH",
-	"RMADNNVasID3+oBbzkgdfyYW8huQXoG+03/5+Ns9MmaUy3n4bwn4W/bh45HA5SwBQhd81waVa+G3ZBP0",
-	"rcgs7NbHDlucLWQjkd4Pr0uNezDsHuhlGM14HtZ1J1TqGUFznwMmtbma83g58BRvam4IPHX+WA9A6jlp",
-	"D74QMKlzWtyfctv8rbY+WOZrBIF+/tguAG1opXj+AiO9S0XsHYmtnl8ocI4hz++G57Wy0416Lrd5z57W",
-	"TZDDZvZYRiKa6S1jzmtFWPecpFRf161KEgvChboLu+NW9MNBPAV+fjuy6mBDWVWeuznI+/3er2cmxw5+",
-	"2xzKvszIdotlJ7rugqUU8/SkYiv4865PSBJIKHIbddXNBDbXhKpRYXL50q82H0FfC2q9nqBFW3YzV98z",
-	"nJxlzsmfc5YzSag7hnjjgENDQKYjqpj1U+q78oyReul40uGl9MDMz/nDAJJrZN4PqoXTGaEd7tKQYu96",
-	"z/3aI4kEKgZqkKwkZQNF+myUOLSSyydPJEHutNgqyDTdJ2+KMIzBBVWEXIIO700YjxM+7HlqVpEiAnPu",
-	"jlUGzjTImBwRyRTEubS07vB6z4sRXVxfv3734fqqtxegt1exSUE3a0905vRoQE8L6trlZhZRPCXmNDgM",
-	"CuJLA5Gx/Q4H2FaxjLhQXfuhByKDg6gZbaCHxBM+1N/P6YrzhSaKdMpeKQHTWzg22mckmmSqw/UC0POm",
-	"Z6muOz2Xl7kHR1L/sRHFTHxInB5kYtzhiYKgXS51n419Y+5GtAWu2b1zMt9pFmVMdYeCs16Hg8eXk0p8",
-	"1xQSd90MJ5JwQVLBhyzDgGQdaDtUh+OZGlkUPnysOkj7De/tk/dqVMoB7nCaMdJutKv8x5daPN1vT7U2",
-	"tqdWzEf8ChIKKwbYKgZo79ncMGs+0DAzG/Aus8z19/HMsqCUzT0H2LGyr9on5rXRW0MFAyVlMZp5nfUt",
-	"EkS5zwXb3/e+biGaqrKZVlbogtyKuXmPS3WSUh4iAGPLMVXkoKFkkrEJTYrRKEEoF4hiRYVg79B9wWgd",
-	"oEe0LpE2z8XgnyHUaQEUUSRyjuQtDPFRAEDW1kFKjSLVn7YXkOIXfKf7Kec4+LgX+M/p8VKV9FO400Eq",
-	"4RqAEc0Dlh5lLGKWdseJHBvYLTaFbXfNALuCp7Oel5b6Qna4y0MFoK42ZvBaeJtI/X6YFRmQduPA7yC9",
-	"pUlK+ynrKtE1j2gFdoFwcUzgqXvmAvs00XbpXocbYloB/bDTrpW3jU2DEQk+Cgx3IU0WxF9ibbnQDsfL",
-	"IosZWHJ1M0JwO5vAc9EiqesVEsINQcHBdesnPQGXzzRRkUF9GwYysHH19+XAcuRARPArLhBLOaQV9Tyo",
-	"/Lzwk6SUv5DlnCjohXVmkqG4B21e+qY9Um81GmBdIZuHj+qJweRI+DwGKSAsnQMS+ZwYxpLd2ydXftQc",
-	"OpHGpSHY/RDTmexww3aEk82FhRyQGVOlb4dfzeDKiiY7vBQqJ3VtJBAbjIcFC+vphYT3wUxHqZBmnBCK",
-	"73D9TmtBAV7K9g9PAcbgNCtKN1EsKXMyQJJt3YOUSek6We/R+I9cqrE+qgTWoO9pyy1RPZImnJ1DCoKY",
-	"8mFGY30oyZgs8GlUErw5gKAG0kWZ58Hq+xU4WTZBzSM80SjyDynlTwOXXxOUvTrPZEo5DvGx2Dv1J6id",
-	"/fN3nwlK/2UzgHYQ+x3E/gkh9ivvlJ/NrOJuie/B2gfO4eIDYFFqrw6FxHftcJDfJlkrErEVxvQEtc+2",
-	"DwiFuHgs6LuzwLSth8YdqF3J0tT47wCMgaa9vRusYGMW9s6Lw4FrLZFk7onC1jf5iO5eCz1fYkt2eGFM",
-	"VqfXWzPTtVgPm0QqsM68bPsVbEzbwhMYmAuWpfFRdviKluWc4RhAJR+90mYBjsGAVKOUJmMWE3bLODoo",
-	"9RrWEz9lXEGn4CjjDoZgNHY4sJUpleL5sGxgnhFKMppgUQ3XLy6m2KsO963Ic3sKWYTU6hMKiXJF+iwS",
-	"UJjIGI8dXq+yHgE+y4kYDAoMrTVl9skHe/BBzK3xJ5pJ1LMjVcZUNNLmMdrWCvlX7TJYzOjUi3ED4/Tn",
-	"OSTH5zVQy5CRTVTqIxughUXi2SYH+62DStME1rRHdQSuRgrtu6GSAxJ28kbjgJGW3lTOgmkFpNnQH/yg",
-	"Cd8cZnZn/e6s3531u7N+d9bvioW8irxQD6O4beNXShGmCb/ZsvF7YcLRgrMQuNf1O1Cdp2I4n4gEvYbs",
-	"V5LwsvmIog+C3SCnTHAZsy8JJQM2JeOE5wrYjMV8aN9qhMCErDHfCILbwKm4DzHacvIN9DJBfnSUbvt3",
-	"J9ZcSfFWT+FDdTU6sGWlQDyyJOH364CXdJK8bL1M4slL9gnXV5iKYcL/n1DqP2k/0jq7daT0KlcfL9/8",
-	"53+0/jaO/qP1tzXiembES6Sg/ti7TIVnlof+jt4wQmHHRmkS3RBYM/AtHzfj0SAptn38xlZLogY2vqkn",
-	"gSAWE5pZnohuOgcsQwC1SOBQL0IxQdnh2MwL6BCCj+zv+hQ/ycRtom0OFvd2aeIrpombL1hQ8W2tNOSO",
-	"AWd3QNkx4OwYcL72WqtGgj6MbvAe7a3V3ueH11gwpHVnO4Foq51oEdbhPkIDiPuW4Fz8C2W8jB4e3Isv",
-	"1LfCT1W4l3mvM8i2Dl90N5N1vM0FaYB16gOzyCxKlziCyYIf2FRjWXAEFyiEnOeSxdhHg2NAeaica7q+",
-	"iEjgM4Qh9NlMGG9zgXBYxCZ0eJV7GYMOjpwXqQ14omUgzWZQwmtsAkEOQwGjfwAVYMlvfM2y8dP4jH01",
-	"TjnPaZrOVj+E6X7voAs722jnvP3MztudOfPteWErbA5QQo9kUWHmwnbtqdfz3pC6HYlUYiLRRTrPt2ty",
-	"WYxboewnydjYmmjOtMgYjUNQw8OMGuiy87jAH5AShR0x3hff31KkWgGv82I+luUKtr4S5JRY5onZ23lb",
-	"VvS2XNtJ2/lbdjbFzt+y87fs/C1rGwtOhj6qxyXnjxMxeUdv2Fy4xKSzuvSUFYMmroda/y5TzcEuRPJg",
-	"pf3RTvROae+U9k5p75T2TmmvrbSdDN220lYiY4NMcPUSdq18+acSN4wvZ9eCQv2UFA8atg3DFIG5qB8v",
-	"3+6TD3k/TaJ9cqFVRpIxm+cYIClinInJBOsqoQSEK7oTkDPQbJAe/IVUFNUkWq4T7/WdD8Y2ldKIkTbY",
-	"UMiiZdEtBB7Syqws0NeXw5BhjOLoOyi5Q5qNBvnhO31tDclnEni7w0zkE9vgBUpx8mrWZxn5kAnFIlUL",
-	"apKpfNIdMLYa5zCslNpZ7V8Hv6nT2/9p9H9qjn88nrxtycuT6T/a0fdHg/8+/OOisXq0AD/jMv4FfXFO",
-	"7l1SxYAgMkSayHtEoLvdkkp6DVyyMU14wocrN1I8MdeQKVGxYiP67s0pHNaVes0V3vGD4MapuYKIvBbi",
-	"HeUz0yn5EHHHojyD3QXxG4+PgSKTuNnkTuy57T8n+CYgear4vOYAoJ68IrCay3RU9y7sSioq3BZ3cVCN",
-	"6ae3jA/VqHZ21A5q44TbP5tHustKz0ztrPb//3kR/kbDfzfC0274+//9P3dxeXmCPLO7o/oI9R6uo9EP",
-	"4lYMnOQO3UwYvCkEMi03Qp1ywWdjkcsOxwIkMiAXH96QGzaTQDpgzyT6KrifzaMLhec63NbVu7ekHllS",
-	"Uc8EjDEd39qcBGxO9LhKVQRIrj7om7JystE8+cGYzoAW38Thy3Zsme+hh0nsCR9CN8Z7537OGPiWpyOW",
-	"MTs27h1O78yh29snP5ksrASrH7DYskfBlAEtidzv8J5HPx/+yGY9PJ3hooM8LOAxcSc8yMu7YTOSsUlK",
-	"Z4Z4wZARwFER5h6Xj0sFG4uM7ZMLd5RsYdEEyznhcYCZEyHlBipNJ/q4DCNGEmXzQ9xzpGKCd7ThJ0K8",
-	"BDULgDJDd8SxVVjuDTgRe0dwUz2nw/s0utEKjsfneHRNlO4yccvVlMshQwZ0WnCg6MIy7+njbsaogR/g",
-	"sKjyOJnnNxb4N0yqI/wCIQWYxg73S/hoqYfMatiqzxla1BlyZRoBGVBdIeFDSiPmGTu6ufVP0aViBZdW",
-	"OD0IG+Dws/BUzhWyNGojRetGbUMl6r/McWrfPugk5Su8QN4q0E2l4+TKxsVWCuaU5xaB86sBFlprAxYe",
-	"zbdQYXeOEr1+Z7YuPnCLGe0Y1O7qgxIe3RZkxum+HEStfpM2TsOTwTEL2/FRFJ72D2nYHhywVtyMGv1T",
-	"uom1W/ryGzGErWe5VhCK+UKhdlb77ebg76efGj9Pj99OWr/ww++ik3dx81K1/yGPfhg14AE2MVCTrfoj",
-	"7Be40x/hCj6sbFmDzFhmWeuLUNE8YvHGnoVgZ41/Pa6OdU4JTwCZ+Jwnkw1zVorDzJ9/BX/WLibJj2x2",
-	"kWsr/5+/61++YzRjmfuldOQBjV/4UwAi6jtd1jgFFV4fL9+l0gFUmDdLvT/uxISyorCw0lmALK1gbiJz",
-	"KxTtwMNEvd1omxPFNBN8SARne/vkvTYCnZ0UkB6k8/SIYrYQWD+fscyY0nAykGQ6ArwskcmQE1urA/3W",
-	"cJBDPG1xNBiLOE+BW1Wb62hHmrwhig61kcgU0eeFDLnODNxzsSrjvElHUylWtevucWAZm+7BcMhnaF0E",
-	"xdNWw8HfHt2sIxw1VY/CI3Y8CNv0pB+eRo04bLLW4IC2+4fRUbzk3U3Le5+JcUnzQ2fs2aTUGzmTio1X",
-	"a881YEdnzynzQ7yv0ZbfSb8R07Bbg2ubZbDm9TLxlro2gq7MRqKK3BnxAZS0b4p4xXQcC7CpHoMHSmCS",
-	"1sfYkZhyPBUjhcsNYxPgOKYD2BlrhZ3usvf9AgP/Og5v37Ym4eXN6TS8/nd7/KxM0+I7F7amFscKz1Ur",
-	"BqBiwdmysBdUo9FNAxMxxLaMAIGl9fmjbMaqbW/Rqt35ix/oL/6yXMCFR0cYhfkAZ/Cm9QvmHUh2rb2A",
-	"jJ4o4UNTBRoPU1Xlsx7qI17BDWx3mnz5p/3vXVE9hlTA1ueK9pHB1wYLTto65TOSJrcuHr1X5bftXby6",
-	"fP/Tm6vux8u3vT0XEayyhD6aLl6ggzVJkUnigXAP66210/twT1FlP5cIIKMDdxKoJIGe08nt9zLKnkU3",
-	"hLooxlYjUSRmEmLk/v4rR6Pm9WVF6Mnr2nLJssry9kSKop/Y8kKPF0TRT0QfebTpN2FZxLjaJxdAXIJu",
-	"fIy2FEU8xtWFC6/hPesK6SesDrhyTYgVLU3zDX+5uNafz4K50NhaxWHol4FdPT+Pfrq/mB4sgS88q2g7",
-	"ZfGUWYR2Y0dU0VTcVzEVtvcSiqGq7bGEqeeafnpgVOdh0ZzlC3Cd5bRO8KS5fffGE+24NSZombnA2VSv",
-	"lgch+75kp/XaPujnmIkHK5RQ/SFXFCPOFQuyx7lfMQVtUaJcmnw2SE2jn84BOC5VkqYE6ckAPdc4Jb2E",
-	"d3NZhZz7HpreSNosR2K3F7uK79mloz4lcBS/wZoLMlheWNUIqIXzG66mx/deP1/x/jWL9qepA7r6kp4z",
-	"1TZKRwLBt7AnMPVamngRS2MJCDJ+bsrd3cP7QertZqtIydmryJ6BhfpwYb2hTbixGYj9fizSj69YTpg3",
-	"7uTFjgBi9fSQSbyx2ZlLOmShnPHoDszwJdQzB0aoF5LAI0QMCLtl2azAB3vuHgupdcF49GsF2kjta7HE",
-	"JFKYgOtMghWbiSmQ8eOjAUB5kY6BzjBxUn8vortqA/L6yjRLLFcDQFwzMZVYgg3r98HrtFWMeYsADTbw",
-	"TSgzCmUmbthElWCuBkkKrc54tOzM/lFPxdWMR9s5uW8ZWtgKG81rLacOjaiK6ax0sRbUTJ1iy6Gkh2ak",
-	"YyM8aZ62wjY96IcnUTsOrcw8jRrxYql2DGyfxTQBcID+DLWz9knDi2li3Uy9QrGcae2s2Wqs4Xu3c70s",
-	"N27GI1uc84s/dXzhTL1ljj695XDXczH1JIzJmFpZwtyNLnpTwIbqHipIi5SEpgXawN/YWo7g31q2KJZl",
-	"+URZyHyiJKRdQ4UPSDfbC4x4Qee0XqQBAegyFlU0bYJMQPD9knBVse23bsx8abvWRyI83sb92twEWzrk",
-	"4K6TuNRW23YbnXDcXjXGZnW0B8M6kjGj+vXtXiVVfQXpF8SU6608GFQHez7Cax492BMsujBS7LS00iSR",
-	"RE/gskC9vlZbdZ1f6pv/uvOtYLckjuV/2WvN5S4knxYvH4hsDIIiz+HKAgzgswa3bIoHrLv/Mq0YjBaC",
-	"CwfNqBUfsLANaLToKA5P2PEgPKWNPl5pD4oxf8/GAgOHIIcg5mmP748W/9IL8f4AGHy7byIAlpuNaSWN",
-	"7tXm0S8UF7iWig0AlKx6z5ELJzjwnjnZAS6Tsw7XN5OeLa8cuJt6xTbpkTpWAHMHDpPyhalzfcm42qtk",
-	"WTVm/IMzqh7mZ7F76Q/K2dxWMtvj75Qz8r1A+hQHcqRhKvgwlCzKmAr1hckoo5LNb6G1NsQTh/DumIsN",
-	"3DrevD1MqKwzg0udO1LL/F2g7ssJ1OWyBCNcSd75ttJaATs0l4CeStwwDvm9EzihQLlLzIrdJ68wt9qy",
-	"SGLLAJ2RLNVt1duN071lgb3NZNkusvdcI3ubrOBgGZoL6lt56nNMZ9qoBx51TAiH0qYQY24vRXJ+llDg",
-	"V68mds7/rZ6jN9klnyNUuKxEAFiu6DrHWCGiPMbGQ7Vi5HAL2uBhcDLYWD/vw95aa3M8cQTxEcSLmYW1",
-	"JMzhvIRpbUfCmCjjTtI8rzDj9kKFDzB8MZb3kuGglrsLIWsHskTcqdySn0JmI+bMWPrQCNzwpO4ljewF",
-	"kDQcCS5FyoAyLozFlMt9ctg4ID1DzMiF6kaCD5JhnrG4B649kWtrmp2Tw0bL3ZjzjNFoBAQ+NkJAYsFM",
-	"HU2Xr7HosPwFGnhtR7wlP1ttEt10JywDYkz9qfVsm5+GyZD2Z4rVVndmlTq5zKv166icpWPnHfn/9r9w",
-	"j9UGKR36kRW6Zng3P/Iia6i8c+zH9ycPJ23dkLvZP6mh1/2GNtBbN+SteapBGdt09fCUNQZhmzb74UnU",
-	"isMD1h7Ya4Uyfv2RfE8VjZheW7W/1t1gdhC7HbblHWaILt2+2NpOs0xuoWMk/ja223sz7jcw7K1tOe8+",
-	"wyLBjuLjwxMI77TDA8oOQhqdtMPDBus34sGg2WLaFjYGQ+2sSu8BQylGm8dCmx1jRmWesTHjqpvzRNvG",
-	"Wh9KL0pmaKUNZzSkl9MhszSn9ue1N7g/bbtNvuVN/r7M1Gh4D22GMfA0llgZN9jyCpERS3b5d7lMOJOS",
-	"6EUlz5FdENjx+ZAooXdhYCsWEp6P+5C8mEP6FjGtb5Th+Ivt2Tec5GjmtTvJ2CD5pL/Gjx+KDW0UwJXl",
-	"s37EwK/5GPfHfu16+ibCv7fFEt1WCuRWtluHX4+YuwsXDxnnUNYTKArObM6Tv7wMVSxozg6nHLxltk0y",
-	"okDGCrzlM9f2lErAtpiuMMdoReq0gwVIzesTSTjcCV48U4PsnAB17Fw/MqbtCK3qByLr8N6HHgiOEzJi",
-	"n0icDBNlaKnkiE5g1VmZ8mJu0EwuD2KbJf2kcez19ve6u/UZ5ZY+sqBbc+Luyjm1e+wbzjt9gx/rA3yr",
-	"rye2fesEwkYW1FqhbfPQ5vmoG0uvXeT6uUau112fd+SlekJsISJdrKwvK+/seaiIr109PE04er2l/2Xn",
-	"r3a4F4YmFYY60IiJfzOOrP+eukAjXMqcxdpAdw/Wq6z5VEQ3LO7tnZM+GwiorUCVtszHdGZq7nU4FEGG",
-	"osDm5dDt+vLTQUCwGsMykz0gVBLBDUK1EkOKMbXtKLBt2t3rioBnlLP7PGSnjbLvZOj61sodNvk3mty7",
-	"tjk/R0M+zzi+yEr+O1LcVnPUIadqMgSKX6ogNAKaI5EkFlE+ZlyRuhSk9zIWkewBhBA1C43jjElwt0yp",
-	"JHp6ofKbGO/pvQmsvy9BAJqRzb/7rdZJugVI2mM0BpfSfrHjxURWsXUCyjbwAI1FvSJoyiR2uGYABbHY",
-	"jnP2z4eDiGRpKgMimSL5hPRnWPvGb9J+o8VWkQ4ThiP90jsDkXlU735bHs9gxWATloUtohWXKc2kRizJ",
-	"5gIU+Ca8MsmSKOHD/YW8o6q5fM1jl+ktbf711QcisICUn9FkR27vrkrEgqHaLiJ5tqn7Y/tWUF/73xmL",
-	"Wy35RHP87JIM6S0reo0Z51ATCtYsZ9a5589x4ZxayE9FkSQDMqEzvdxlQEwqHslyvdCKbD03z0RSHvfF",
-	"JxJp+8V7kU3i++v3v/43AAD//w==",
+	"7L0Ldxs3kj/6VXB4938s3W3SJEXJepw9/1UcO6OMX2PJk90Jc0mwGxQRNQEGQItmfPzd70EV0A+ym2yS",
+	"sp1MNGd3xmp241moF6p+9akRyulMCiaMbpx/akwYjZiCf764obf2fyOmQ8VnhkvROG/cTBhRTMtEhYzc",
+	"M6W5FAFJNB3FjHBBhlfj5mtqwsmw1Qga7COdzmLWOG/0G91+oxE0dDhhU2rbNYuZ/UEbxcVt4/PnoHEV",
+	"selMGibMezaL6YJFq/0PjUrYkMwnTBAz4ZpwTcyEEW2kYhGhQs+ZIkYSKgijKuZMEcV+S5g2ZM7NBF+m",
+	"U0aGaXfhovl3tigO2HZTMtqRlDGjAob7SoYUR7U8yJ8mTDHoKVSMGhYRqciMiYiL22z1QirIyK4mjYpr",
+	"9fS+81Qzdc9Dpp+2R52wGx2xZm98TJu90UnYPI2esebZuE07o254FPXYUzljCsainx7Tk9Gz8DRqnrH2",
+	"uNmjnVHzNOxGzSNmG8DfNuzDe2rYKz7lBv5rdXrvcT01oXEs5ywiM6bInItIzslYKtyXMOZMGEKjSDGt",
+	"CxM8aef7n3LBp8m0cd4O/Fi4MOyWqeJg3rMp5cKOsXpAMRsbS4Ww9IlSdgQ4sMIAjs92G4BmJatxzUIp",
+	"Ik0SYXhc0jNhIirOv9fdpntm1OJybJiq7tpIMqfckBEbS0t4amEJjd5SLgodH22z8P/jVvUqquIC8PMT",
+	"TXgUEBZOJIvIWMkprIE/c1KRKY0YsSfigvyWSMMIN3h+FZtJZWCoZKbkKGbT4kE4GnfCLj1jzePRs6jZ",
+	"C09Z84y2R008EUjPa2n5c9CYUUWnzDim9jxRWqryCQ0F+2gGIbwxJHIM85gpds9losmM3jI7Om5f/y1h",
+	"atEIGoJObX/4TWEkU/rxFRO3ZtI4P+50g1Jut4G78iW2cEaPWCc8Pm4+i7qjZo+djpu0M2o3j8JedMxO",
+	"xs/o6cgPcEbNJBsftyfe7ghXlqcu87axVFNqGueNJIE313DmcPF3tlgd9yVJBP8tYeSOLYAbWEISEYsI",
+	"G49ZaMgBJR8+XH1vuTUlt1JGJJxIHrLDFgECt0RQZM+2JSoiMpLRwlJKTBfI6cdcaWNXaSaFZsUlOh63",
+	"w1N63G0ej9qs2aNHlk8ehc1u9CzsjE7ZCe20/RKhqMsWaUkcVO1m9/g4sEfH/93ZvF7v05V/uHW7IH4/",
+	"4Wj9kZexmvC2XtYxqBbl58YpI8iBJ1TcMrtqI6qt+BXkgGrQT6xaMzy8IJRoQ2NGpID3ep3ussLSAYWl",
+	"fJJOyakikqPSE18hTt/RW0Y0/72SvcTwXb6riI1pEpvG+XE7sP0iH++220HG1TulXP01MzSihr7kcalI",
+	"eSviRcqCNJlPpGZkOHVfDclExpEm7J6pBbnl90wAhQHNsY80NPGiL+wO4G/3NE5YQKjOmvj5ji1++S/4",
+	"YUgOPrx/1WQilBGLzvsifen/HH93xxb/5/h79+LhBdG2Txrb7jSZJtpY7YNM7S60yN/tQyqivoD3NRlL",
+	"q5oALQxfp4NXScx0qy/yG/2poSdyNpAqYmrAo8Z5o9Nud496jc/2pVkso1QbLNsbP+LC9vyHYuPGeeP/",
+	"eZop10/xV/3Uj8a2r80CaC1ibPZ29CsLDeyRP5Qgsb6j0Q/UsDkFthtKyyCAiOhsFnPUQJ866fmfv2pU",
+	"R3OzC2ECjXsmIqkGiVCMhhOrrTeCRsQM5XF6fuwbJOIREdI4TfrC/nsCbIVqouk9A6GkDTWJtuRnCZ0b",
+	"mMV3NCJ+qCntTYyZ6fOnTyMZ6hYNlRRcN2cxNVbotNw4/fj105Jhfq67su+wERT7ZfwB5hfKJMYZou4d",
+	"TlA9H1Mes6g4X2QjUcuO4TsaOYVov32gMY/g5QH2uLwNXnHiGgYJ7wNnUkpaHebntKmUrwaNMWexJV2r",
+	"IseNoDFlWtNb+9JMWdvALEgff+w3bMtTrjVwpV+yvexZ7pHfSz/dnfdyZaoPsZWvaWy7w03D95tcQF9+",
+	"7c7JcKXvITmARSJ28TTRSTgBtuQXcRiQoWtmYKc7DPoifYAK0hCNG/bRkHdSm1vFrv/xylpxdp/A/gzI",
+	"UCZmIMcDZQnHtpmIOyHnYgCdDw/toIdTP4WBpZNhXxSGtvxzQIZRgiTGBndsYR8YRXnMxe0A+NqhZWmf",
+	"g8ZzINfLMGQzg9pGBZmWkadiETdIX3QqE/eR+1fjtHV01AgaaNmEi8Z548P19w1Ur80CVGBt5BRkpGIU",
+	"2m/8llBhuFmQLmn2k3b7iJEOrGG33T1pdjrNo3arhf/uNrs9oEYu7q1+YwfyS9BI7VoYjDFsOrNj7AQN",
+	"Z1gPQG/N2rvptM/b9v/+ZWWpPRLPRqfhWdRmzc64a+3nI2s/91jzeHxC/W+NoHHHRZQbciNoxFSbAZw6",
+	"K6M/3JCnhglqqfQTjz4/leMxs5J9wA2b6nNy3D4i12i0kw+C3lMeOy4LFgjw8rT1885n1IuYtpMY2RVM",
+	"NFPnaM8fj5t2cNbicXZ8h3ZHXs+HJTaK20WyBh12irKrzew0j+ynx1Gzx07GzVN6Nmq2w07UZUfjHj0e",
+	"5fh3wzklGkEjmUVrFrTT/hecXuzLEczq+93jwgZ4osCxnUTP2On4rA2TafbCIzu33rjpvRJ2opaXKcYG",
+	"RnEaN87HNNYMHv2WOLqbSmEm8cJvb80Jp2J6rbwHAzBKmD1WLJ1Wt9k9ttsYU4Ef1DTErHFL40Gi4hzv",
+	"ZEm3GcYyiTwDbYVy2gjypGH/kIYCxRSpzD6ZzQdWpx3Mpbqz28ilsIL4c9CQVkG6ZYPbUeO8YwnDyNzf",
+	"7c+5baeh4feWNhPBzWCm3J6mx73TbrXbped9PZngtltK9paxFEZq2aTRlFu1y8l3PEmOZHvHp/TkbNxk",
+	"7ajd7I3H3SY97o2aR8e9qH122mPd0y58Cep94/zoc20xggzxnaPxCr0gsxUUCy1ZRGgw8ThGywHcAE7K",
+	"kQNurB2BTApedJyTUGWNKkHjwwv4xOkbE4qCPJRizEFu2R8FmxPcZbJgpkXeyRh9RynHszI/542tdjbe",
+	"5L8KyLDgPURWlXkHP6X/HvDoM7g813hPrEyRYhzzcD+lh2c24cBxvQEXg3HMbycmrwBdLvtquSZLBqXd",
+	"KG14HJMRs3raTMmQaV3US3vts0yXSaewqyKzfvgPpZ/6mYduuDqz5L1D0U6PgTb6UqoRjyIm9tqXcdpK",
+	"bg/+VyaKKBkzMqULIN1Iwk4UF/goW+CXuWZ2W+FsIA+1miGNY6ae6IqZfA4aP0jB9lo94M2DW9tMQYfn",
+	"msBPqMKTWIpbpkiqERSWsZPTuX/AlnZbwdxgHmIJrwxhH7lVTsgoMcWZQFfOKroSxvL6+AXqSfvwCNdS",
+	"fi2v5ZQ5awz86UqKW8uRLYVqHrGiKZpbSj8s0MiYIji8nc+/H9pDrOylIIlgH2cstItrjZNEsczs9H3Z",
+	"JY+4DmOp06UGofNOsTH/uDtbBmkSy/AOLQSdTKdULTIb2SSKgdDiWicsSmWdFcE0TopbBj8NZjCkgWt0",
+	"+SysafOC5KQpwWbgWiwjNpTOX5C3l87Bbpuhd8hei0vkRmmlkJwyKRhhsWZPdECEnFvzToqQbV4sbD23",
+	"Vldep5gzxYhIpiN7yHJyED+0SwbHkVm6Ri9betHzVZYIR/7580Nx6tXtd84Zzcw5ofZgMFWkIrhWoqIv",
+	"/Ldzq2QVlowbcjAsG/nwMCDujrIv1tAm6HaWPLMNHyv5OxN9sdIwUs3wsEUuYy3JcK3CMHTW+htpXspE",
+	"RHtxTSHNYAyt5EjpjUT/hnfjFkmjl5HGG2nIS/f1brSR9f8Q5GDHA63BFoH7i2s+ihkxEhUhkOrADt96",
+	"RXY3f8dmZ8KSLbuDM0En2trXG30JtZwHfw6HQbpo3mFQiyTc1NMt3cJUW7LPNphe3PzBza10CeA6b08p",
+	"D4cTPa8rYiwdmF1Nt6kBUYkQVguRynKQkLEIBPqyLMtmlesix4DgEok6l3quqzTixRJjdIFyzV3Aua6/",
+	"nBgrHTRIMRYqZlB3LqzTleX+VOu5VFFRBb5jM7N2XfJtLjn40xZx9uniWBlmpJV6q31dwGMXUBQxYTiN",
+	"9ZeW++WzgRVLZkxpII7Cgl0SwebWQkgnBTfOIZy89euVtVhwByy3B1EZVvdyzDJt35MS6EdwPWhPvkrE",
+	"V1ylbA4Ppx0VDo9TjH5LmNVUYGLndr6e0SFRWwWljNit5kPLV5StLGhfoJaV/812M5X3yHUh0ge0rLIV",
+	"QC0Lr4KzI2TWEnmxqYzk0vuNd3QRSxrdSPmKqtv9jPeRjBYDI+UghqYqLuEgaoLbIUsCLxaN95wPxF2W",
+	"kRd443EjJXnlWt6NrpYG+NBeJj8zaN1uMxXpXjNFKChVmhx0yGv+3SFoXO8UhJtx29rLVKzscSMNDt3B",
+	"lOupi6VY2gMXBzXJbmIvyJiZELT71WPdyd1F58dKXnoBteud9NJAH2ovsljZNHgFnJs0RiefU4vyCuED",
+	"hABYhgAa0W2i2LLd4DQnGoYyEXBGs1fJweXz92/fXF0PPrx/dVj0veROQrkeu1c4wNKQH8QNQwRoN2RG",
+	"VXrZnpursz9yXrvPQeNGytdULHy46V67oahhA4jsWfKZSEmmVCyIt1AuQF9akJgaa/rkCL6bk2P2Mzs2",
+	"kg5u1zUvDOwhlvo9NYy4Bv1k6NgwFC7owtAYybqkhYMS3EyDX8v6d28/zYXJwhA+CJqYiVT89z3ZVAIN",
+	"WZUrpEtb9RqjKCyt+AiEnHpWVDk62VYVhrbrLi0P60FCK7L5jOjKXHL78tNPPzUvc92XW0nUGeYYpcE2",
+	"Gz8fhLvMsQfuhbsOfaBrpzu2GCiW6BIH5fIFk9VR7IvoSKIk4uDwFsYLz+Ih7OZ3NjcBpwo8yK1TbvQP",
+	"w/wiOaVcQEAcREkqecdEi1xOpbhFOwNiUTDOL1MWpxSj/s7JEAI6QnBaY2zHIPUFYaAMFYRbvZwaIuiU",
+	"6b5wPu6ADPGiOVNvIMjF8p2l8BlGw4n9mrtRQZwMaIPpMgBBXt7eKnZbYbH/Tc4JJRA38ESTiPJ4QRJN",
+	"bxkZsVBOGcbDuvtefw8PIVcimTbOf25M6Ufnw2kEDXp/2/hlJbozaFzOuAuNdiFXHI3wvG8pF2ptZ9s0",
+	"fMoaJW35b0aLGuHZ6Jqq8Ro4oSwNbTUWvMj/tPqDFZzCxVDU6B1dpeWcYpaMYh5azUcZb5DcsUVgTQWr",
+	"yN0KrhnhcPBWGlbsXt5tOSklkVGsOz9/Z4v39rXPn/MhzD9jMD2sSjop12DBkZjRiHSRnZ5GnsNLwM4i",
+	"1FBp/C5HMy7opUhGfhvyIdMu3Lc6ZHp5k5a4QDTlwhrNMa70lN4xQiGeV4dyZo1qSShxTdi135wokF8o",
+	"GPKmZYBx0Th+O4bQs3Ub4k7Y52D5iKGtWE5a84mMgZha5Hoi5wKmiylC4EbMwt/XT8b1sTqdX9IJveIY",
+	"G1pvNvbt1wzigJfn4wOV0pifWqviB0aVoouV8UOb5aPPIoyfg9wszY2x8gCSYig5bndddHCeSZYGGLuH",
+	"OU1i4DSlUh6axdjWG0mv3S4bSUmIbTGmshE0RjTyVzPlQ+FxzMXtyyzybHkwLhDNmsjwz8PACg9lmLIP",
+	"jw4DotmUUyESGtsnJ4cByf7qdA8DMuJMCI4Pur3DgBiVe3J0cliQQmngW9qN1UNyfVjplP0za9wSd9bw",
+	"uum+lhGLQZlync4Um1E46zOpjf3nYMw/ssKDGV3crmv0fSJWxSLVAzleYdjrhOE2/N1dq+vapygb6kv8",
+	"dPVABY0xF1xPthzKhFFlRowa91WRiF5RbYjmt+CHi/mYefE3l+qOKRJJCAowBe67tr+a4jiLs10eUnoR",
+	"PaURCwg4AlhEqEZtLJwk4o6EcjrlRuf4Zppk4q+/6i743zneHhZvt0oUDn3HZ7OyLCrblvYLpxLxRJMZ",
+	"U1xGGm8TMQORxorRaEEORotCcnAiDsunAerIlrvtzYK6k7/G9y2xSUPjjckjUrBFuUYCix64c5UOJLfR",
+	"2QL6znLnZGn5N2oy2Qx20mbqn/5daGlpeaCJ9ZPwh36FTflY9hJynE+QMNbrDfBWGhO/fhR/d3P1zJfG",
+	"MXwq2JzGOsdyN3Dbb6OI5Lj9PsrI8tFYRQCAECmVzAyLhucQouGYpTbS0jc5EJKkbBds0eH7D28G1zeX",
+	"r14MLl/evHg/PLzoC7s1hBsPHaANXegAwj4sH/lVjp5o5606sOYsxOxabgGmonZZztq4fDK3Z3g3Y7cN",
+	"7zPtUZLWsEffUaqQ5CZRupvF0OWSxFF3F14nZhmT+JxrV/OIZTG0uVvXFbMV80HKdDD8MZ9p6dgFZDDW",
+	"IRbnJH4ODZXJ2mr59JPdtlzXOOkgTfu3T8FfoKjQNPSX+7WG5WRf2YAKqSjbBTMU8iZqfFpifODzAjf3",
+	"O5QfWhl/8TecdVXqsxKV2snOAa617RwuIwcRs4Q90Cwe59M9INMsDXHLHn/k6Jgu/u7+YlNLsCx9vClo",
+	"nItBonNrAv4nDOJaengveeQMkjRwC5XaqgjGimA9/9g2mF/3YhhEVRRAxW03ZqJMqLaK9BSAWPzDYrPp",
+	"oywGx5v39mma0+Ef+lGjLjSI2dgMEpFuIeSzpO8oGSWhGdwqmcxWnq78vZhl++TDidjHmctG9E8Ko8o/",
+	"TMeQfzhT8p5rLkXhF8PUlAvneTc02wufZJI+cLZmLG+5yD80ifIvlTLazDb9MIvqqDJTLvJPO8us0993",
+	"r2S4n6x31wSNueKGvRXxAjOOP+dTadZzjg/+vc+fy1gAsIrvaExFWKLkjLIfaiifQQMOmdqYfAOdXuG7",
+	"KyorPg7Svn+pHPZV2ltx1DUNHXxQxvau3z1Jo5MDH+vgDg/6rWGU2qVgIBN7ksv+OUidY080kXPhFAPq",
+	"sH9c00/04ZKfxD7NzmkJVS4tFvwKll3pKvnMy1UbG7F3SrVXMOtUuaG1o8s64mbgtlNXAAtIQYY/vLgh",
+	"T+87T/2KYtTcsEWe57QK9xvCDQQIjQF0cEHYdGYWCCAjpGC1ZXvxEJRIeDeF2KM01DoLWYZcyUJiOnZ+",
+	"DX2C9q5mez6PsS7KQE0Pfolb3p0FzUAnxyBcrtPduSB0pJkwDvTJnSg5FzV8xUFjNnEBdzsa0Z7uMxM6",
+	"H5Fal27TtMLcB1yYk16jFD6j6iLA7ytOKkiPXnbQcqSSs85994VDV5hJbs/Xnf7dzPCMQeTxitrtYC3D",
+	"mFFjmLJU8v/9fNn81y+fup//Yw1P2P1AFUnyewQ90T4Y/PodoLsQ/0WAEb3IZ7LrZ7Btlkd8VD7i6gNb",
+	"EOS9Bz6ZX+ZS54Lk5VPKbkE+0XhOFxqM563Pa4FUal0C+YVdR8DfxmmRCs89XBZLjCjvwPHKL6Zxleuf",
+	"7usHUj7/iEf6T3Kq6tG3JYupvGeD5aVYkp8qYQTf1GngNjcYBwUeKvhX3vWcYkvuKgHLVP8XdqVvnG1d",
+	"ovrLqITTvuQsjvQ5aT2X0xkVi9YbOmUBafkOV/6GXgLScg4M/7v/01snuUfvABzhw/tXAWk5r0vrDWRw",
+	"5R7cSEPj3N/fJ+x7amwz39OFbj3UbVFN3atSj9IJLneJl857NYiRMgA9ycX5kKGbFPn0aWkBPn+G5M+E",
+	"DUtn+A21HD/RAOmmjvryyyaa3Elx+bOTbY7FdNr2Pxu5045M7YuS5rKA2QTfV6IXLFHURmr5NlpCkYnu",
+	"oSoUGnogif94Fv6MZ2GFzGHDUhiFpcuYUtf9JdEGAk2nNJxwwZqKUfBzQ/AmOShgmxVxyFbAzkir1Tos",
+	"FTcOWq7MP4CoZdQQsMsCEkkDmAZSEQFXyfiGJgfDIo5Ry0ETuVxsMFMQpBdCRVvlng8HabfpxhUHHOCi",
+	"Zd+VsZYUuKTu3chRyd1IHkQlveoA1zeiY3t4vqVnBdd97ilcASw/jSneMaTpCAMjB95/iNGHS59oKqKR",
+	"/DiIOAQjl9seP0jBak69UxZplQMdKWv+b4zGZrJKzpl2m8GtyrvNIXj4WdlGFmBI6kaxlc0ohfoom4+/",
+	"HVx1tGI4M1wq1TWKtnW6j/BifKASUTfkdic/7jp/ZgHPrcYAMii1GpEedQOXtN6qVfAaD9a5TK6Z8fUE",
+	"MjQKngOEKPhRLINCFLDclYDdHMsImYgIoKkd1nKp1AlucUTno6RiLrYIa3Mfv+Ki1OONkBmrK4Kx/Xj5",
+	"icH9iN8YLhhVhQcawyMZPgzILZ01x4qxnMceIhPsh4HL9YG1xsUt5fQQVLgNzW7aXBcPAd5p2Kl8XHNg",
+	"9y2U2tRzgvkr2ro78A4/KFt9dy/LRFSLkt3rEJVW64N6TgRHIpkXXSejbWLR3K3stl9sT8Q39GPZKm7X",
+	"827GM94h12RQ29jaQeNe8mir8ZSZ5+l1ggsCzI24eO3gtza/aVk0YF6MZQJqifIKdLurByDP1FaOrIs5",
+	"JgfUgdRjh8BHNDPJjIwZOwyIC4yDa1j3Cb55GBAfKWd/hMBpYONKMaq0VToRKpMcOEUUHiAgYy6IKlfD",
+	"ghrLMWIqgjRDCG6MmZq6OKTDgNDo10Qbe9zzY0rfV5RrFpEpj5punHnNI4u0dvPKx/ul4J5wteR7Waek",
+	"AMuvUFRqn5bCvpToAz6PrsqCRdj01Wwsy42tIEOQbTmdJdZYOEB3OYkgDi+fp+VA3S0B0CzTK0BRq/N2",
+	"S0ZiW8hWu1Zevn5ppjyTmi+tZ44bZCiwq8ZexEI+pTHBtkolZx7Zp05oBP044FGREdeMp8j4bxFBdvvg",
+	"5XRBUu6Vn3iQR2TOdeWZVSObRUqOaxhOutO5SxrFLIfEABxgLxjo5CLqggaQYOEEoit//en7Fm6qyujF",
+	"+g6qojaQW6VI0TEwduHzQfB/IBRuzUpYqb0vGxpRXd9OqvTSK2cyVByDeoVwCmE5+F3qHVd45GG0KX2W",
+	"EaPPLCy1USH1DkxUQS7fXUHqWj4S0wEpVwcPBY2UnspKjXBx690yekIVi8ho4fJ8Y45acHGzJlQPplKx",
+	"ijsu0OY9St/McmusvaHJgbE/FasqAXSPObwg4Nz0mnlMrZR3BZZWb8NyLZRNSWtA8vdd+GAU+xU0moap",
+	"rOmtYovTuZdt4+vc3WS5/Pu0lVswaHxsAkZcE5Kvlz5Pr0IHIA3TPLpCm9UviSR2CCLV77jhVPxehd5o",
+	"2K2iRvoYOPsloSOZWI3JY7gEacEFAPyMNOGiLzzV6IU2bHpulayp1IZ021Dl5cIlo3JNOtZk67WtqqVo",
+	"aJjSRI77YnjZ/Behzd9Ju3lGBqRFzklzaD+DkWPRJFxce6CgkeN2vpVWX9zkI+UhFQAAJq2uATXN4K8R",
+	"De/IwfDTZ1d5EGLQIJ8v6gt7bDQZQ0EdS2PcAAgVInTS0Gh82CKXgqBejNGF1hrWuaI3Qw++hBfGmLk6",
+	"pTPXcRhb5ZVwc9gilykmE2geui8cVkEoZws7VwjsUBE4J3z7LfIdjdK/oOhRu11aKgMb6wt08AJNnmcV",
+	"fCBtf0oFwBLoISxV9uMdW3iSGRIp8vMLcq8VaGsIgYHpONG1cMcW6FUYrlTsCdW05SBqrGr0/Hnz2bPT",
+	"jpXfldD+U/oxfzK77eUDXX768t80yhfAl1ViikXPJx6YapsorCJ4wdpk39yrn4NidYAlftGpcSOyr+5W",
+	"7L/QXinDlFFSJfbS6G97WKfwIvppXcw5gch0cjAUUjBk8vBEEy1jhOqwLEcKVrCqHMyGZYBVXmoc1TUz",
+	"hotbXRYdHd4ls0GcQ4RcdYxCsUunRVT96rIBXBHJVTFnSStkwjCFNSPKAkojXjmGfN2MsuZXS0ms2/C3",
+	"7u0rw6Y/wEI3ciUmwFKGwhKfcpIFzb2yREq59VclKmtubfIrXra+hdXIli1Y2cyVZammW08hV2KWmG3j",
+	"FVZpaNm8878RjuBTdMryWKYwzOX70jq3ngXS3O3bDF9hO3VmNZ1hlcQr63RlrwYEkHOsjKAeKsSFuZED",
+	"zVgRyHXJ8654yeXsunO1JQstnrq0Lp+jgq93CpecLFRFzp11wD4aRckP31ml7B4XS8uxwZ8PLzBg1qkP",
+	"2Q+O0lwpwXZ2MY9Pmp1gx4O/5J5POyRc2EHOmCJWjFyQZseqKIlwyGEPMKBteEo1yyjnEAKxf9byhJVC",
+	"AGgjWjk3tQ20CMBmTT30Hl3y+Tgw+LkkqCYGXsckP16/feMA0FcNuMzaXu9SClIF/Cz3n9bZGTmY+5zL",
+	"JU0Zyre6YoU+pjikSi1yo7zoC+XrM8MErEEFQciKjQFn66DX7RYwoWaKhVwzAFRPV6mY0gpV/JzrELBI",
+	"EWuUW+ZMRmwhhcOeGgECwAFoJcTwKdOpRzYglEypuktm9l/gBXdLTD8yfQga8tLIEK2qL3KYVNilj4JY",
+	"0lUbnW7ruF2MQG/+35/bzbNfPnWCTvfzQb/fyv15+H//Y9OtbNb2h+vva8e2L9F+6j1LWy4j6zdsns8u",
+	"+uNkFvxbRRRvGzHvCwfUDVrplcQ55OsGoLZt9SbQbyCQBJUoIQ0fO7y9st/tobKyzD8pU6/f5NrIK9lb",
+	"EFM+0jrLE67KWrLrRsDfg66p/D09ei+Ju9oCZGKGPol8eHatm2AE9wdg2IguShLevrfMcEa1IVGSwrrI",
+	"OGLa+HH4YANftz2Htcw1ceUDlkTf0clxsLZ0e2FoS6u12bvv0m3rTqt85FnS7gVye4AXXlqxwqyeHW0o",
+	"XVwc2nbTWo4jWtq5klmXHTvQxUrMQxeXM/XQSTUwMhBmyfIxAcFc+WufVZVxk2E3zmNU1eg9w7TK6ZIg",
+	"HwczppyaVsvXvnUCYVob68Ld3YEeYM9fGjmj68Vh+GKMn2q+W50EuYX7YzlPvjojgJlkNhiz+g0b6aoN",
+	"bbhzkC4T380/P7vS0QVLBJonFz/5/HhXabJAgJUHI2+krBLDczmdWvMtg2/VAcLmRgx4HHjnmSYHL3nM",
+	"yPVChKSftNvdE3I9oYoF5I00VC0Kvp0QGgVYhrSVUhFUYkVtKYCwpy2MtX9gBc/PxcHt0MDnDQv+j7RU",
+	"aNUVRHYlLRMEwVg2o1YtKdeliw9bcfz7ARBrxDpXhfT2JnWea/x4xY4rv61/q6Iy5rpbBON2QYoOA2uw",
+	"BuppLw474dZWWtS+xYWleHFfETRWF+tV3nJRq6dX8OaOivEmAeAZf30M0aAAn1HWImgZTzS5ZYIpSx1p",
+	"gYkgB+7J8PoDtD6MIlKMRl4NSyGZ8K3WviKmRIDn9bHtwjK2Fx71Iv1gu3NxfvCvQSp4SuAa3Eqi+QBR",
+	"k3DVKxZTmbj7pQtc13TBffW18vgUw2Z6u4NwbdjsQcJOdov9y+OvPHhWXRq2l0nzvHDOR774YRTZW4G0",
+	"luJj8iLdsyC/Aw+AOwCbs1PuXpjzKKzbt7zzYRe2vg/P3okX7sgvitJ4kxW0EyBQId6qlNbSZiv3GiXS",
+	"aihPaMqiMn6aSEJDw6LzIs8YJQumyMEQ3fjDw6Do1uNGs3hMDoYYEpDWamRYxtdzb1cFMBc8Cc1Z+obv",
+	"IEqyGCeTEVCpigjTyOEUV+De+aLC2YveyQDjgxkHZAiV+fAWm0fuEjsgQzrjgzu2WP7FTnHIPmLiifvR",
+	"5ar5C/CCS3Gbun+rE90GRVfJ6ZZCZY0SZeRWba0YPg23Sw2YRCWdfpvQO9Rf9wi8y+lipQUMoEQBHB7N",
+	"b4UG0SwJ+OXpsjpDbuk9O8/dHj7RfTGDbE0IyoJAZiiF4C9A3DkErREhMCm40JgIQbXXEzlv9cWVcJFi",
+	"XpeSYkWXIgdCGjs8CIs5XInd4EIblQAso26cN675rYDYbEN8fQyWdJthLJPIF8lohXJKIFJYGKllE852",
+	"Vh09qy/mUN2du5NcwS2KzmDfpQjZBbljbAa4n3QMIWC4Mngh2Vg7iDyjPG8UhuOcA3l8ssJES5I3J1LZ",
+	"hUrfSiPXYJ+DfN0LHGJuk2CP5hPmfG+5KoXlumxuiqusGlqRCEONNbXW6kGrfBGHlDUBe7M5ui43qoKK",
+	"U1i5yoO+GqOa4SLS2UzJe8ydzAWWVIGxhlSELK7Kksz00BXplwXAr8bGS8G2hI5ms/IkXzazZ60QIRMB",
+	"wpHJnfEgJX+nlw/TqQ4JE5F2SrlfLCxAO3DqX86ZP5URc/794mW1e2g3agBwoMCRQ6b1YCZjHnLmX/Fm",
+	"oX1rYE/e4FZRgd1kG/DL5oRPNsvCurMlrSSJD0jfxT3aSxHc3sOpZHLrKnZ/eP+KHADGcN6/ebgfbFqV",
+	"ozBoVEZUuJgJ2E0yo2bieobChndMbD6peVXRuyBtd+t2wgvifaWq3dQSA7A6LPkS76HB+HA1Zq0sIljr",
+	"B5xTcFjsEVJsFi/Koo7LJHewPh74nVM1S3AYpwhWW01HLtHJUZN9tRYxfB2kRjesMqBGP2LAacxE8vU7",
+	"xGz09dUPXCqoHQwZuqfDwy8I5vjw0IvVzv5a3hdHHfuiFQLGLfMwEcuSfJEPGftVjlxF2NaatuJynTMT",
+	"687oyjKgUf0qCJ91HThBs4GDIhRrBDl19v0AlDWo3ND6CriNhcXYCp9xDScALL4tvSN7RDbsjCZYD664",
+	"uznAb10kQ66jNUu2I4zldLOzu7An+4WQ7LjQywduKdiFNn9vN89+yf7ZGvx385dP3eCkTkDPenrGFVqz",
+	"7t/GavYScw+72TXxLqaixt18vekVb+l/WQncQ+3tAPIeUKcbuowQkgjDY49O6q64vcUNJWQjrkPMsmYq",
+	"ZGVhedfMkNHCtVEOhQMxa7VayF28rDSz39X/w17A621pxm74O1VRq8GbMjkhURZnjCWXfUn5TBC5z1PJ",
+	"F1NBDto+1oWDVwEVNsxl01a554ZQTXxF54L2Vp39r2eDPXah0rObjwlYIbgV+km3YHXh1nAMuwHflGvA",
+	"kX8YzvFOlcL6hFJvAXIqoi3vo+wX29/17RftA6lRzlCsa3mlYxxstSB6tuV66NnWy7HGTE27D3Af8zu0",
+	"1NfKFJf3ZsMxeIenZkutpUwSrCV791qpAKj54X7MpmoNqio1FTxWB0uWiUqEPgwIYj4EzlDBfI68lbOE",
+	"kVHw5aXwys6RV+a8c0N8IKzFr6807mhcPriuWbL3i1jS6EbKV1Td1oaRK0PQG8lokUXXV2wjwijtCyXw",
+	"BeGBfXGg+pUcJjKqCR/1Gl/eBRzLFwirqqqoGBQ3D2sgKxZKJsEfaRqBm02+uWysxUFsrC3o5rybKbgd",
+	"Oey/CSt3KRgyA/k8hCrF71l0QYScu4tisB0uXOKOi68ZJyZRrH6Jz8KWLfOTmnkfbuZr1v91ujblt5E4",
+	"xZBO2QUZzim/Z2roytFpuPTHtJ2xVAj7hjePCOUEtfY80pK1o0ASAo6DZsbELDoMyHzCw4nVtSdQwN19",
+	"yjWJmSFyPCaKAnwABJePFuRe8giDEtMaPQUuQ8XdAIrCjTEegCq8+9ET+z8TFt41ggYgEjSCBk5oHS96",
+	"72i6pDJRhhNZE65llrG3WmByy5q/e56ezvJ9rbIXL4nTJOz605WssGQG6As+ncu+4VQXuxlt+2On3c6S",
+	"qdJH7dZKKtRSvpJLfOoV0qB6VVlQ5UY+TYwcuAu/krnhDwTCl4HUZlKbJqRfgDasCTXoazzwiF0QiQyP",
+	"zIRx5Wy9HDKkfevwggCtzLlmQO7oFcXuXK3c5eDCXND+t8Cp95dZVocalSXiOzVCkyldwJWWtWoP+nYR",
+	"Yx4CtLAUxL1FfmIjzQ3rNyqKGBSj0ev6CtxHW74OFenqxlfWU6liKvZ21n8p3MAywVwA/Vtel8LClmxN",
+	"6hBfppGgeL72d43HVGBt0y0le32HU4VbpHI0O+kZf0qms2e9oQLf2JTo/kc9/VudyiVSeogjVkmGizDe",
+	"lgr3C23YzjnzcJ6ZaoCYb+hT3NeZuLMbaK/8wdASjd5qlkhniIh0hR+dlFyfryYmbj7yUwRBGoSAglR/",
+	"WEXwpMLQcunSWSXmB/OYL6fGueWsIs3KiuQAjjh0lz/+9sCyfQdk5FOnIdsREK8glE+QIbqwhhdkqJiB",
+	"Wg3E0DumiZBQbxylRd6M8UCMqfPLfVhuqsRUPFRhsb+4xPv31m+3lYqr58Na/gLp6yW4Y+t6BLslHkGn",
+	"Ww6mXE+pCSflxK24CPmMlsT8uUj72oUStswtSd3AOyH6p+P2mMM1C7RuHJZyoKLrOgfg0XXFcOwGJZop",
+	"YpmUAyB1mFQ+R4G4jysjhXdSrhz6b1YRCqZTyosLC1jpoMJsDUITy2oND6lDEfJEZkcKscJAK+CqWFP8",
+	"452SoxhR9lZwfN6/fE7OesfPyAxfIpEMkykTJWiqu5TyKV3nNaHHcHFSX/zmKg+VJZwKbXyhklVK8RDp",
+	"lljGUhGdzGZSVWX/eb5UAu7ATVyBzltav/uSfHh/VYiQdytvX98cz+oqamOvOZsWdqec5IAPP0yG8t5+",
+	"nB2EwreoGrhqITknw46uA2xuJ3t9Vz1g65Vedj6UL8Ga6aUICl+NzqYpLOd6DRreqkOXXxV+/hvSdZ6k",
+	"3SLuSduw+TsR+K6buOOB+JJbnFl/3WXrD3Kcf0uY+70s6HTN5mxa+G/kesif+31cELl2Hsjm+0sTVRWp",
+	"fFMqeQACuXEK1bfXY75hJeO9uLRdwa+nhZQFem8Y3DclUaCvhyHTB2Jjuy571RJ/y2HtqJOuTOUfzrO7",
+	"013crvAVS0SQNvPLxgFGpRwr4ltU4nNlizFzrNzSBc+j3r/eTorLUnNMq5mv7nluUEE64bLVes9oxIVD",
+	"XF1apwkL79YihFUp2VnzZRVbfQpwraKtgR9G6eBLi+H8hNgG4Iua0gWJZIsMnUfMFZ3wfrshvIXudaif",
+	"ExEjnVfZZyhKlQKBrqunswEn5BrL6j6PZXhXnW+iErGnWVOOvXn9DoqjIW5pFKD320F3Y6U0vRChw29w",
+	"gyEqySf45nwuHt6jprDPnY4S/43cBlOJ3rKBkvPStlYuDgF2AeA/HFpn7vvC+Sisfhmd5TfvMrr3Xq29",
+	"mLjfqIwNdgpcsBSgdSITVfyqe7T+m88bpnNtnERaEjFyXpF16RB3nmjAxK4feyjHYw1FFkIpIl3ufB1T",
+	"VYT1sTtC6CQHwDancUxCO3JIxXbN1cyasWMb/O6wlVfnBun09h3yu0spLkmij+hi48pENIVAK7ZJDoY3",
+	"V69fDP719s2L4eHK4m1O1pPzhh9Efjory1tKxZloWYFi4ve7pIN/cYhF9nFmp14dMksJFA3G20PAPE4r",
+	"ulAyhYtFLNnLI5dKF9TGMPqC4Ln1Q723hxxnH81gq/rZW14WbZXAV4CP2RL98LcUobSGJpThpta7xXSf",
+	"5asXO9DsrQg6A6ze7jNLVwMmIr0dqOAfArtwNTn/awAcFuELN8MdFjCCCkV9CmiHjsgeANgwZyYgwluJ",
+	"Sp1Pmd9m2ZfWKD/NdbnxRctl3xQYyycW5Yh93OPgMwxQSTVmj8LnlWmsfy+1KQIye815fXnKSoy4lah2",
+	"BdSQ5iy4D9cs0VVOSf0ShVSt9sfuOZuXCZMVRzS+GTQ20dq3cdektufurhrXxFtfe6nsnharY2Owhy8R",
+	"YCYF9BAoGcOZJjIxAVHMKM6iXCq9e4veKmZfUpDhYeALlQgCdd8UVJs0akFCKoQ0ZMLiGTkYupKGAZpJ",
+	"w5hqg4mFzoSEfw/CmGoN5WZ8IiKAA4Haeku5SNPpIQeFh0TPGbPNQz4JZ8IMD+0YckXDD4bv3l7fkFar",
+	"9RTGNTwk8wmPmYvssmfKL5tXitOajsmMKc0i5jG7ls67MWw6M7qsIKtdEy2tBl5u8+2i7eWWqAwsyCpv",
+	"bs38hAIEJkRFjpsWya1TIRE0EcrasHQUMyjBw6cMaOD448eA9LpnKfyn220Kuw2VeX5LWMKiDdtz/eL9",
+	"P6+evxi8fTe4/unFi3fpJhRKhgFKoOFxnN+FJ5rE1NidNJJoZnBKHHL+9QUZzpiaUoEzoljKiMbLROhK",
+	"w5M5tSQ7zlFpRikFUDa/TFhmHzsoZaJjLriefBmHfZ0gpuWj72OZsgNWjU8EBXjtIvikXyqiAPPj8In9",
+	"YwFrbeRsVsSMLyi8dKq3qz7/k+c82ebb/SyiGZGDrEKU01wC4oX1RVp0y8vsckT79TDmq+DljkMmYciY",
+	"PTZDxawl6H8eBmm2YIZmPloAK3SEBNVnC2hmeZmLr6xJAwWuW22icQPV+mHv8mdvm7RF7GJUoX3km+bG",
+	"nWwPBXwORzqr7gx/Hraq+6nwTcixcSmaGQXYeRXYCR3bxeQmJVDHX5CtFPj8YTmf3RbyfRtjJz1zeavH",
+	"SYzy1b2BcthrZQ6IZDgKrtYb13lRqFm+qHEmGGuh1G1vvJQaE3mocx8smBoYyAuCTDhmdLBE/dtd+ZXy",
+	"uRzmqLM3wR7J/p3ak9B5/hynPebApnXR+gGWg5Kj4X0nK+VXci7ppRF+U20yUwUfUK1ch/SqEuHQIFLW",
+	"uR4QouhoWLETVutzbqyrssZRuUxNPnVhQ83OpUqdUrBgqXQhlFUp1MasgzbkynFuKMS5rqcUu3TuM90B",
+	"HQkYhwdw3NZVUKMCb9HNUw756/MhUg9QengKJ3Iz3q/r7IOg95RDQdF6oezH7aPSUHZwtAhpBqEUY36b",
+	"VCVrXGv5iouSayWcxZY+plJf3bIDArwqueZL195IxcZKCvOtaz6sxF2zj1wbLm4zP8WBi1jXhxfpQ4eI",
+	"7FWHqWbxfc0yY7t4bos5UyvAqnYU9sxoFLmYaJWettUqtxvL4pXXb7nxBVmaH96/ymB+c7EGJ71iqMFJ",
+	"UI4SM2j+8p//scm/uFMpihRJeF3xiRv68Y8RraQc2S+lzCNyQpDDQfB4CR5HwRfrLQFXaJXjIRzVw0P4",
+	"hvFTCnWb3cKobujHrxnE/UfbuHLkThhlxWp9G5XOnrw9tLgb+vHbBkr9Afd9dXOZmu4UgrXHvWVlanYp",
+	"9XnxsnzXDLj/1WD0u+gs/psyPOprvBF3XmF4c1FuesOYBj5tyKth3zGqSu8jlgGS8hMrNFYY30atCdbt",
+	"PdqdXw8Cui6W89ZQzrUwnG+kfE3Fws1a10wA7Z6VaM327A6czVGqLH8QNDETqfjvtTNN252SjhJRyA/E",
+	"iCIa86hgn5ePYKakJRarwL3AWMWaMy5LeXVF5q2dMJOaO2NmufR88ZGrk28f6oEcD7gYIJbYctnXLJE2",
+	"q/he+gwqeWMOHytc14ax1MUn+RLimDg/SCkG77ywttAgUfHALerqD7YVGsdyzip+hII8+BMbyMTYeSrn",
+	"G4kSrCfLBvmL5OxpEZDALjYeQuzVW3f5e2j4BQxSVrifHiQidIGoQWNCVTQAW9nPWA+soY7PLAlFbDqT",
+	"Bj68Y4uBYoku0JarvZg6efzzexonuahPu8Fj/nGgmGYKy9nE0pVjX57CEviCH9lgRhe3WZF3+CpFc1pf",
+	"/J3dUkuFg/T+FdbFrj8VkJM/0NaIVsuFYtzS2JY8W14pJbM8eu8YWRlfEewhXe5sC9w7GQSaA+crHAYf",
+	"G5OnWc/K4CTNGb3DOxdLfst05h8Xz5z303ExGKl8XWbc1oHDOYACOCkos52f91SkT6zYpsbhLaVP04H6",
+	"B7a14t/LWE3wU55UlypC51t1v5Q9g9Dy/A/ePIWHaLIWHqf7MuaCG5buTPpCfkwQoVtoXrNQMTO4xRg4",
+	"Qz8WfrV/q5LTnxWBT5lL+qjwPVPTij2Bn+y7sRRIp/lS8Aj4PcjqxWfA+jnhkOs+j7o6GPOPLI/LlQ2p",
+	"VJpoesuuFyJ8GGPXhTduDBpzxY/rx7yn43yJX5bFSOx0NzlhVJkRo6b0CuoV1Qari8kxifk4rQU5l+qO",
+	"KRJJRH6sfxtVF1Nh48VZRRwzXE6obfet3kVQugnZDRAGctWJqHZSeJG/PvFfu+nk6GLd5UmZDrhCH2Wm",
+	"g49Xqh8aVJhgSqgbwuhXVXsnyHLTrQ4pWl7kVdgfu8JKJTPDouE53MQ6anTX1uRASJLSNXj+hu8/vBlc",
+	"31y+ejG4fHnz4v3w8MKVN51rd+GtGOKj5pVDvJ0sXHfkC9lZQYBBcWlJu9zYKvjNt6q3/hUrM31B/JRv",
+	"4Xvz6+Q9RnKPhHO7/3u58kt98u/dkIHWoSRulqNTy+H+LcofVVf4K5mOT0DaupT9nqWVtqHOCtt9OdR0",
+	"DcKOpY5v43QEvrSH19F+/6cF+3/YUlylu1pexPXSRz6B6rrs5Ny+YEDW1yUaeTx2N2JLukBqApYmZ+wU",
+	"Sp21WUbZ/4R5vkCyqFmicmO23h+vFiVO85VzFpRAlJfHrtdb7PU4NsWuH6AK6NJc/kTr/9Y5Pa4MAoct",
+	"g9Shn8qamhX74fxVcAmSxO6kYFzjyru3HjhobV2f3IhSxJEpozpRbMqEGSSCm21Iw6dj1qMcf0SLM/dj",
+	"r7eQD0ZRhd35s1CVKbWpvkJZE3RFrq7Fh9mMqWZINSMxszJDByTit9YaoiIiEdUTpi8IGMPalY/3GJ8i",
+	"mY6Y8qa8c5SUSB8vetrNs+Yvn9rBWbnM+SMCjSwt367qutv5nTT2P+EO7g2QsrLwaxb12yi6/izvoeu6",
+	"Jh5I3f0LkMnSGkKcdpgobhbXdldwHS5n/O9scZnYVj41RnBv/NJzABde1ghWg9E8VurBkN4NWq3W8JDo",
+	"tKYKNoNxWA4pk6l7pppGNvFfDq4U4tKARkBY4K11OvKJMSCx8Ta7Yow//nSzOj7y4083ZKzklGBe0tP7",
+	"zlOamMlTGNKQHPztunt8AklM8BZk/6XxioSDt9ssCJRgi5giB+/tB09f2P8m95ySH3/6+/VhjdF/BqEy",
+	"loiGKgxFWE1nbTV8/v1/O6SRVggAELjljXceUsAwOkUY1GKUQBwHJC0TB4Q54nFMLkMlBdfk+cLS4Tsl",
+	"DQsNeR7LJCIjGt4lM0vMioUmXtiv+iKt5M+ZanZ95qNu9UVfPJfC0jCXQp/3RZP8eP32jUsw04LesYE9",
+	"JUMy5iyO9AVJxJ2Q8yw1DJ8DWolilhRZRA567fZhyzZ2JWaJISqJmcZyeHYr3r+4/P71i8NzYthHg129",
+	"+fCKhBOqaIhn0V1DkA83L5unRKq+ICS2Goh90DkhOlFK3lLD4F1LkzJaBGRGzSQgvyX2uEpFJoxGTAWE",
+	"a9Jrt20bQ2gWlTWXTYcDgGkAQC0Z+gtMFJXDC0JxUWwf8LZtiZL0ahZOilTEcjeXbmGn6XFzXfdkOKWx",
+	"bZJFg1+1FEPbykHWrybD7LL3ji2GAWSacbj4tk0PDy8IFYRHGGxpiUjbNoQ0E7gw0HAbP+wn7fZRCM/g",
+	"n7nbmiE5GK5cHw4D0mq1oHGYGJa6KmBezGUCo5zOEsPIiC2kiMhZ7j+tszPXP6zy8k0/rKFl7L7ubLfd",
+	"bjfbnWa7kx7Sbid7JAiHqcF8Vi7Lhy3ygoYTXAGXRmRXkRoCqP5AeYABjHSZIhoPc7r6Uwey+5+wFx54",
+	"xiEXuwgHKqLADsOyuIxwApdoqX/+ZehRewG8pmQUVsBqQMEnQ4gAGZKDTqtlGTxxNQjIcfsQUW4EkTP6",
+	"WwJ+RqWlGgZ4eomLsCDDT30Qof3GOfm51Wr9EpB+qmTbh2BNkT4CLmAj9nG/0Wq1+o3PwwvbmBRZ4tqM",
+	"3jIy9E0MoRiwlbCYT5prBn7CcHmYmI9s1kEKiS8in4CjIQl2QYY+5NjOhOgpjX3oGZnSmV9ZOxjQPhU1",
+	"Uj3RxLIXHuUYxtCHJA8Jahx40cAVWCpAKWMeY84Y5HYB9/Kd/3zHFr/8F0QjDHHsVvG0gwDpMdRkIoVM",
+	"FBleZaEOzb+zxfAc0xboFI84NOuf2E6BIVibyBpQ+XQ2PZPCWlNIVRhggG9jwWV/TspjK4YXucROV0hA",
+	"WzY3jvntxPg22mcrbTimDOEC8O6wRf7OFngM7tjMkG6PAGAPmaVSGtYE9S5NaBja14a+9vMwm7ViWiYq",
+	"ZGTo1H441drQOK0/bQdkh9bppi+lkTm49pe5ACW3T5cu9gkO1zlBdYAgF/vxpxvkYUNyUC3wgarVRjEP",
+	"CsHa7pza47ps2XYBGFzGzIW4T+kClg1Pq88/s8trSdH2KuDybPixCV8hlx86XPYhmTIq9Kq+lEb6t/rW",
+	"mop5yIRmWbxow2q7ijNDFWBKqNipIPr86dOccvHUf5nBkDe8unCZGDnF8aaax+W7q5wZd95otzqtNiT3",
+	"zJigM944bxy12q0j1G4noFM+nTAam8nv9t+3rKwEH3ArbZl8jpBdgBnOPc3z1C1yI5NwAlVCUI6xWIM6",
+	"nS7vVdQ4b/zAzN+gX8xCgwMGw+m22177cgUB81z+V3cFm0K9fUqvpRvyDm6pgaNssnBc36DwleAsublZ",
+	"Hhnze9Yq6OON859/CRo6mU7t7p03XvF7BvB2QcPQWw1pQzOIy3NEA8lAySjmYeMX29BTgKeru+Aul8my",
+	"vpE1cLhdbJeYDlza0ueU3+LiIm/AmDkTQN5PWqOkdBcydL59NyID8/NjxU2xto8fXbZNftcQqq/2xmXD",
+	"Ldk7++MCc+IV7FrQOG4fPcAsclgAy9NxCnRhTkmWnvVAM3sjMa16gVfyY9QjCQ6WaLog88liPZnmN7om",
+	"nVq2PONNy8mqiTWacmCBzNnVd2xxARnoCMeiGUBFoBpgW2qRawipQkp1SbvMJEqwiEyYKiFTq3ah6Zvm",
+	"0zJrWFQ6RLJXnr6yaho4RDa8+BwUo8bnX/Y9B+hq+bno+Wx0292TZqfT7B7fdNrnbft//2qgp7PRHj2j",
+	"Pdphze74uNPshb2j5lnUZs3jUWf8bNwOz2ink9mZrykXGIwBmW8QG4dukQa9Gxzd/Xb28b479Veo5w5G",
+	"0s4r8xqjnz6nEDbOG2zxY/vqV8lf/3q5eMPbH19ftxdv/vmPj6+/l3P4/5eSv3r+4wze+eHq6H+vfzyr",
+	"T964f+DPKqHvS1Rd5TgVnXB6e7j2Ze2me/T0Oxr5YHb4pLP5k3yENn50tPmjl1KNeBQxgXylxsiuBBZt",
+	"cQVMPhelhjbpZHNH0g5s6Uwu44D+ArBnuuQwog9WEwoK7jpXDtFJOIGaxikhWdk9YX2BEY9OR4ULBD8j",
+	"wHC4cAqrCweaUD3xhZIRWGRk25jY445p+OTSM4MnGiv26AISKjX+94usitaULvoCD1BuNhlbGS28rTbM",
+	"oiSGqG4VmQeuCZLf1twjZ0LYz5E5AK19J6PFdnyh4vhueYKcm/1z0Rfr4zCKjKuzpej7I/ErH3lbfGvw",
+	"48fTf8z+1VU3x/c/PVtcdsIXR7d/O7l7fSbe9fSH0/luyxlVaYJ3bOHgmawIcycDiVuKkP3BmVSvfbb5",
+	"i+dSjGOOtw69To0u3tFFLGl0I+UrXxSx1+3Wmc9KUsqDcNLnjkukbu5tuemSqvP0E48+I2+NmalImrEc",
+	"SRs5w7hKqKmINQRb5D27l/iEKPtPFnmuR4mQTTlbVXDgk4xHLR3jXln0FzT8h6e/3uYv3kjzEkLPH4IW",
+	"cF32oIXtBQTedxVdGHALXiqh34Oma0lBT6QyTWteRgQuOMiPP920CBYoJB4rBs05mQjAY2KqL8KYw9VN",
+	"FClro0I9S6YI3FGg4xF/OSfSynvGwVsF3kprO/SF8z66qxSaNQWerDPnxnnPjFo0L8eGqWGQs/sVv52Y",
+	"vkihoaAZ7xPzLSFimUM90S3ymgpE1EoU1NUkUrC+wCFDA2A6zK32DzoG0bGcA8tN1yGSc6tKaFARhBSL",
+	"qUx0X6RF3gyhsZa4VA4ASKPbu7hgTzSuRV8cDN9Tw8A+aP6/Q3e7oAFoDzZx6XzPEWlKA9rWE51bAh+A",
+	"iXkculoJuXGZODurEP4iCuh26RYqC9BrhFIpFprmRCrNmiO4x1w0taGzbQzSQppoLX1jS0OpmKhr7Y/J",
+	"6IeQv+U/Xn34/arzhl/pK/H+OHx+dXJ1N/uffz7/8azFFj/+Hv10xd/yq49Xot0Ku7EYTV+2o//5cQkv",
+	"ZFmF6Rw7FSafynvWbhezcn0y7narVG7SCDYnOMcM5MJRmW01oz60USs6cl88TV/3Fm2ugfeWMIQr8Fyr",
+	"keyLpYY0M1s0Yt+GuX81IbSzhlJDFVpKEt5HIlU4YV58dJijGbvOOKk1cESBYtZLr2VfjUurbfoSD6X+",
+	"mhfgpFGJCJxbkccLLHfMRRgnESAcWgngMSUjHpV7ZFz2/nvb25/IKwPpyCl36DbbnWK8U/6XG2v3eL6R",
+	"5aPZPQVDqBseRT12PG6e0GejZi88jZpnrD1udmh3dBT2omN2Ms4XgjjvdNsew7JB43g5hclx9nMrYs67",
+	"9GjUC4+j5gl7Nm726OmoeRa2o2aHdcdHtDc6Dk8gQfGOz2aWJ/dyHsh8Bo6RBhHmPRhzo3N61Ou2Ou1c",
+	"dnXjvPHh+vvG56KbCC4Pa7PCjCA2u3ksjf4lXDy5Uid5N497XKqPVvt37Ao7FESuSZQwhw8yBKIekgOo",
+	"24CqCt7uZpCgmHDcFxFdHJ4TX+hcMcHmNMbG7Lnnggyv3vzz7dXzF4PvL//3evDdi5dv378YfP/hxRAq",
+	"vLhb7KyG+lQKM9E+FMAyFaqbcozPyQHkmkLleabJTEmEFh0t+gKTjV2jLkecuBxxVAuRO0EU7yGGJmXA",
+	"WQDMSk1fhFIb/DENhCFvsiAKu9IsImbOQ3YOYa8QdTNjyt9vB1aXU2bhdWkuI/shE2OpQhhr4QYmIFqC",
+	"bTcDngHhLIq5jEpAfWYi0sXrZR9tplsku93pXpCZdMi+KhHnfYHQ5aDB3io5JxRd5+EkEXf2l+mUm8DV",
+	"0LEdzSdSZ3mmnEUQaDGlyhqdhRzAdG+Xk/yqtdXsOH9Tt1kpv86x0B3Y0zY+tO4DjPZrSZcvJ1vaOdmS",
+	"JnyuCpZ2q10qVLbfoiqHHCguOIJH59sfwPl2bdlesaJXbSlXoramvrdS3fXKaIJkGDg2GRAgQmCJqX8B",
+	"OC9mT+vSO+8CZ9vThn2Y816AJVj9pNf5V2MZhqDkrcxD/wdUTNWaFYHpPYDy+qB85tG5unTWf2C7nvR9",
+	"vKqpxlc/BMF/ko9DcCEI9lGKyMqNZvG43LpNIyK/vG27+U0fMPkSwiLhixL41hyo7BgvbtOaOLARGkLg",
+	"uUAZDpFn7ooul2ieP0Iba7eWDiOtSYdB67lhHQjph3ToIptUwqoGhZ8XBrSap7ZhIfwNNvKWqp5SrJF6",
+	"3MOThkc42TgKZwpYmwLcPgch1azJhWYC0dQqN8ZndWcD25Df/ZCOEnSYW5ZL/sZvJ+TaKMZMQF5JEWGW",
+	"mGXJyBq+Kxd7K/fHWMMJ4fMKbP24XaE8rjxJkRga3Py3nZfUsuUn4OTfSfSMnY7P2iDwmr3wyMq/3rh5",
+	"TE9Gz8LTyArDRhFDOVRTSHVtPG922r1ulsvTeI59kFcmahRBGRq9cSfsRkcMGm72wmdR85SdjZtt2hl5",
+	"GWy/mUBFyMZ/9nqk2ybPznonpN2G6aZSL4XeymcEVi1jGuLZ2cdh4wl5s7smpeW/hM8mzPF+L+CyZ+uv",
+	"EIN8qTEXJ7zGo3PpA15CF7qzxMQtKyVS+RpRuViXABAb0XUhirLOt+VkHsT1EH+KCNe+3RHVrC/SHw6c",
+	"k4YqhnHPF+nFnk9GKQdjHB62+gL6gNPtLhu5JlMpmKtTSk06gsD5pDyK3wXA8/cFBlMLid+3yAt7zHE4",
+	"ieC/Jcw5beLYirRe+yxDcBkASxgYesfE8LDap/G8UAbuW3k0dmCsWzPNtTxyJ75XxcO2ZjdfMITpUWb9",
+	"KWTWthRTZaXlq6bnblZf3NCNN6Hwzte9unx0Ia2N3yI5wbm91M1E7bLduN6n9M7dGWDVMkxDk3ORyeFg",
+	"1WK0cnGRZbf0BeRv9VrkCq9QNRk6njGiMRUh0y73zMnHQvnSiYwj3Rcg3yHvkGudWAGX2lEuJz1YrnQK",
+	"QnUEV0LcHAZ9AeKPyPEYJL9gH01675AL93HtzyfUgBjOldoqE5w/MJOTmnt6y74ge/ZLDdLc/VHg1iet",
+	"k2elvBoXxEMP1eWPzvDyFAiW16OkeJQUfyln4F4su8pQ2t5VCOmM4aQkIQJD8rKsck1u+T2DpISUA0MS",
+	"KIbl+EQlB/7QFxEz1ggJiJAG72JzJk7g/EqQiJomR1vT5KgvhtBfHkR+eNjKvwaZxqEbHAAzkSmdtchP",
+	"AEmQpewGGBIJlQ+p8bm5Zawas353t3HG0OF+xk0lC3x2vO/toJ+YA5X5IiGJj/bDX0kquG4fpcOSdNjB",
+	"8KhhQLxTUCgHYKAwzP1Pa7MgC/oiAtCZL3Dem75oQPXl12vKY5K+Rg5+kIDD89Q/OgwwS5hFeOOi6T2L",
+	"MA4KxEkkMVffWhWaWUmGOCxUpNhACITiXYDLpQ1ykBIxF5iSjpfvLeJu5nzp59VbNnDx3aST/BOFkY5A",
+	"Mja+Z1SRT59antO03tAp+/w5IAuZpAFm9gVXudP9DjmQvhhoq6YcAe57Ro9YJzw+bj6LLJdnp+Mm7Yza",
+	"TX+r/4yejrL7o+u0PoTdYx5iEVLEGDtv/K8dI0JMpUPND+yrXkYUSGHzjQTepKWE/5e4l1iac57nUENj",
+	"uW046R+Zd1Q48AtU8k29+A/MAB7mwO522r6gQ/6RTe6jvxapvUKJFWy+xBke3eH/Du7w4p7WZvbl+uPG",
+	"pOb3bCrvnTOi2PMFMHxM6eSCJIhBBNevXAwSzYarzPp76GVPZl1wR2zKiMYe/+0yor+mJbY36eIe7E66",
+	"QbmJ81awEga3ckuxTG37KfqPguuLC66/iND6Np75nY/g13C/OyjNTT5uctDrdDP8usNWhcf7IeXMH8Ea",
+	"2O2YfUG3+CMz/OLM0LuiH5nio0N6H4f0flZDlhBUN9fCfZEPPzWQlcpdpAmgvMHNaT51173kA1Fdjq7E",
+	"oNNCvA1GsL7igkEGrIMZxkgZV8IBQnekSN8udTVf+al9jXyOknSANBLni+QkuNltSElIx5AtOAwlf/9V",
+	"Nph8YcX9E0SqRpFlqxgSSm2+TrpKOhqHGQ+OSJ9A4+OiqjYJf952IA+Yo4HI/FB9u0YiblAaGNU5bR31",
+	"ym+hayQyrtxUF6pw1r2VjhI2wFIxaT+dY68GPBud0OOwFzWPWHfc7NHOqHkWnkbNZ+xkfEx7o6OwC3Vl",
+	"LbtZbiWfLj6T2rhC5XaXdW4JiwvSrgoVW4JjQG2i026TH74jBwB4EC8OA+J1h86xJW7/11Ebap8YV7oR",
+	"L78HEV3oxnnnBAof6wEXA4QgaJwftT9nQwfgBCzOhL8PGPxQaNz9AtmWud9gJWdSu4Jtnaz4uX0JoBZT",
+	"Oj5vtFln3KVHdrOOo2aPnYybp/Rs1GyHnajLjsY9ejxypc95BELkmPWio7A7anZo+6zZG5+y5mn0LGye",
+	"jI5pb3zEulEntHInEdxgtfzl5W5XYZFgdR4reJ6/ftGECbXb7XavC2wc6uq7FNqtVwUoI4fZ7ChDJ6OS",
+	"pNPjVueklCLsMqy+f9TqnFa9Xk13lV8hDHWt8TjO9M/Lm0bQUO4sdNL9apzX2y279mW5t1WcokR1XuEU",
+	"vto8jMLHijSPxyftZo8+GzVPw7Oo6anPEt+D3S066bj5VjGF6fgrXCfyTCOqk8ZbN3LBN7s+7vonD6oK",
+	"nJgcMFcCBmvlp5I3cIAsAfEsK0AsGVAiJ4ASSOZU+2o20WFA4Iw5bC3kEKX+QkcU+wc1P8rgRxn8KIMf",
+	"ZfBfQAZvKXCrnF1ORDx6tx7S5S/8sj6UPN8HtaOgBDzNuMSnHe8XKsCUQ6kin2asWMgATdmD/2Yrco5J",
+	"1tphbC6CzFvVF1nRMu+gqfRc+VoGnMZet+iLmFF/ce4dUsjIvEfByfsLMkWAPIoVfdxjgGyD6Ch5z5Rr",
+	"dYj+NB6lTWZX7q4UKoUccEruJY8QT7nwu308xMxv1yZerWhmTAwlIjwEIBR8e6KxNFlf+A7pbKbSiAB4",
+	"h0hBaGJkE3+ymtospkJfZBFhrvW+oB5ZkGRhBU7CPUGwQR9AuwhjRiCfYaVgG9Y6wpuM6pxux2ve4Sz3",
+	"jAl77y9O9svwLtFnKtn2lJmJVTUaIyruBkZRoccu127M7LtWfNy8/x+QvJ1u+6jZdrH69XixW5gvGOTl",
+	"+c6jMvyoDD8qww+kDD+qwn90Vdht99YMv5yJHd20z5auv0/Z2bhtmYsdWxPw/E7pyajp2ZTlYLly8tuw",
+	"pkqhY8lu7cgUKF27wwJukGrbirX3bjiVtRyd8oN3jpmKhoWduXkMGPwzXnfjroOO7LW+bU2e9X7Lp1Z/",
+	"fmBzBa4bITeioNlbK0EmJnVWOmgjf6qFNKDM2xUc5oOhQLcHLGs9gYLeQhrCPnINdf3RggnIKDEplL+7",
+	"b+WayDmLMKTXoVmDFaFYzKh2FhAaKfa5VfSBQ1gFQQpykPPPOvcsulutAUNvPaI32lVQRg5m8gRveBeu",
+	"ilyuRCSN7Y+urDJMyFAR6cP00AKURQ54MkW9QFsP48YYMUxNwdQQUF5ZqpAF3ggTbE5QdrfI8wyGw2+C",
+	"kfLOLgyEp0GYUIvcSBJDLJ3DBJfjcUDUEuVh+8hOyXBO+T1TQ2LtT0ZLCif8U/Ioczw/WED0o8v6UUt/",
+	"1NK/gZYOYuJRS/93d1iDeHz0Wv95U1Os3N3HRZ5qiVNWfaU9kSnKFxOG01iTEYulVZ+kU0SgUJxXa7wC",
+	"lKtrYp8vAPIyLZFbenn9ev9763XF5Jz4sHZdFu32PZtKTOkvKdaaxlmfeHiQ3uiYNnvhSdQ8tQbhGW2P",
+	"8Jeeldy2aSfq63xQ3yxUXIR8RuNKJCgogNza+WTtTYp2ELZJSyIhwo/AkLYrVbk+BgP89VtE8cL7y3Dp",
+	"6bXHk9KY3NIo27fY8Z8GMx0X6svE5MJabIjILYTfWiMIxvPQcbhft6b9Tpr8GC5bUD1wGrGVs1wbaU/N",
+	"z6D4Qp16V/YuaKwbg5H2TSYiLHGYfe3PEfw9yFi143Z1vVhlfXd8aQ8lp7ne3WDcfVpUGI1eaMOm9dpL",
+	"G/CzU/KeWz1neYqbGu3mB5lvxDWc1d/47EsRWdUPNL/T8TPW7EUnYfMMuLVT/dqjM7qELaUncjYAcna6",
+	"W7vdPepZDjqLqRhsk9+TmR3d3YwOzUwyG4wZq2ftllYi0YbNkJd5W6zR7h2f0pOzcZO1o3azNx53m/S4",
+	"N2oeHfei9tlpj3VPrcERScEGFXvhKp+wWeO8YZigwgxCX5J8e9NnfQqT33pL556hIMxX05+KVHPu7RNu",
+	"CYxvc7Cl53V/gVBL6cWil/DuwZfBkndCjYoFcTX27JHzwQ+l5VHwkxRNvmmZwijGDzFsIoVGzMp5IM4h",
+	"HGeAObynPKajmA2MHLiGih7LSzc2HIrv/Inui0y70BhJkP4G7sGAUIRfZMLVEmyRH/g964thTtoMCTQr",
+	"2DwvUh2EI/pLoRgfgNpoQjWhfWEFDBsrKYzXgrrtboZLA8/wWx8okcNw5HbocsazWJE1SLp4Aw+H45si",
+	"1zygfP5CDL+SQ23Hgr5gnb9HPehRD3rUg/4KetBWHKfK6QD7HxAA/I0e4Zn+XDfP9qturUX/gRo2p4sK",
+	"RCen/GyvBVa4d2om2DjZQQ7Q1QM3ueBeDch8IsEZOZ8wkd225nkhgeNO7NHNKUFZvKjLvR4TSlIm4XS8",
+	"kCrFXejnLRMMCz/7cvcBkSIsB/LxGtJ+LotHCf0ooR8l9KOE3kZCP17tPWxCyo7y7sGzUXLy8qljTg8c",
+	"23VJHBN1wm/EQglQuI4VgnC10rggXH+VI8K1q2fuQ67ARVGIt4J4MGRQQpqB62m4FhnrEjve0dvwYJFG",
+	"j1L4UQo/SuFHKfwohf/NA2ycvNlS6pdZtE9DKkIWf2EB7eWxj2OmihHsOM5JaxeqjaZumiB6L3nEohpy",
+	"+YLkXplQPfCxh0ME1MfE1TnVafLqoS+aERQihLxpnl6TuOLA6XlZummAiTzK/kfZ/yj7H2X/o+x/lP1f",
+	"VPajuHlog79EM1AMSu89LIhEIvSq2xs82mNYIq8w3FIuLgg3RDGdWNt+PmEKIUzdiyoRRBs5mzkNYkrv",
+	"sEAOlAo2c6tnLCsN+Ol6W/69nfajNH+U5o/S/FGaP0rzR2n+RaU5SJsl6belNe8k+xYJCO6LQlowY1g6",
+	"0lXdL0848PX7vxWst5/ql0khcLNLkwgeEDna7sAgy8KpKf3qaAE+schlVv23kMpM5lxEyxWLa1YSdkv3",
+	"xjdD/ia1Qam1dSXhrsspjKQaxPIWtigdX44ZwguOLaO8GZ+wLu2Nmp0cFsfZqPksPImOWW98hFgcKRvt",
+	"7hNA7bZ9cwi1p76/RBD1LDvqnhmljzZl71Vp/9dGKhejkve1cePjW/xTe1LIwXwiSUgFieUtAdyBvpAi",
+	"ZBg7Q4WeW06Qxg+76vDDvKo1bJFLwBe4VVY6kF/lqC8AsgCPVmEsTzRBGvQIB0iY5OCOA7otvBSQRERM",
+	"QSvk+l36TZAFMXPDEBiBXL+Dcvczqi1vPUwniw33BawcBgbdMqNznT7RGEwOrIXYI94i72Qc58d7Trjp",
+	"C3/3OcRDOQygPr43dLDyjzthzO61g6lzc4NT2Rdcp7VHi3PHbUEzKn+QB4beMTE8rI68fpfam98u9hop",
+	"M5d9KaSipRwy43qUAOuDcWPwlGV4zViK26ZmoWKmaX+YTRTVECBXhwGvYaob2OO2XOwLRmH/mwmxJZOs",
+	"XjmijaJs61x4f04qEZUc2xkxgID0g34MbP0LBLbaT2pMzhUA+yDSnKCqKqeZE7CWTF8xMdYHwV6m8lsx",
+	"GhXMCStCemlOFLjfDlvkSoRxEjHdF8MQUIIGDvpGD8/T5H6HHeSbnsg40pmwvX4HoPV94aArAOGFLRBz",
+	"yUp+X6oIQYxcsZuAjJWcEpri3JMwMUFfUBLJubhVNGKY3WSYmpIQCusB1v0dE0SOx9Ai4CSl15TQoJlY",
+	"JcUPZT6hxhpceTzWMoH5AzOZtNwTa+jL8eilHcK6/CVIRb3WcbnPBKB/FECYglNqdEqtPt+0Cn2zR49G",
+	"zdOwa4fWHp/R09EzHJrLrnZrilbZo80DNs/DiphH99GDlgTdktUumU9foSxoq6jRD8HUQlaHnHvExgih",
+	"zYClWXOAhqE95Qh8p1vkmhl7TsgQj8mQGLlkgAGMdV+kBkkqIfxFkGv5Vzly8HIH3JAxF1xP4NaHGkJF",
+	"XzCqYo7fkRG7peLwIhMl3vZzo+ea9LrdvhhycU9jDqhSJtED/HnYIj/VqYdaxqmx8N/Ops1D1D4t11+3",
+	"5QVfsHzpo6/rT8L3fRHUR/7/WP10p+qnD2JNPAXQg2qbwkEqlCIlWCsA1P8UrjS93g6Id9D1BVzsBUuu",
+	"PmsGkIPrd67AVcy0Tj8hEdcg6NI0vb5IsRCWyqvO6IIcQGOzOFn2J06puktmhwFUUO0LcEIiekEX01M1",
+	"mdB4TOicLtCC+J0pGSxjlnmoIvLh/asysZS7mnkHq/nFr2ce7mrE7dxgKiMWg1hjDv7Tb8JgxlQIrTa6",
+	"1rLARc0/PbYrgnC4eItrfxzcjpauoTvdUrtk63tyxOBA2VGAF7W/Ke6No9D5wNMRnFbdJjMRbXX7bN8v",
+	"v2s/rvqkPO4D4wYSBfG/5a/kyr/WlqtG3jF7eGfP/hZ27/5xNv9X7+M/O6M3p9NXR/r9ifnfdnJ1LF/Y",
+	"7YC+gStk0CBP5XhsiW3j559zIQeDleXuVcYdzLZabT3bbrFBF1c8tFSdSu0jaKcOkVY1uef1lmUMm6+4",
+	"ikwHuOy/G2b7w1yPwUKBEMru0Kd0QTSL469m81XL06efHFf7/NSR4m6BfCvX8Ddu3lZbTNl5XcYJSvGM",
+	"wu2Kry7tmO+yGbIl4N4sKa1Y5WRszvQ1KSjlE434oHIuEFD9jrGZK8BkjUp9jpd8iPKkmdFkuCyShuSg",
+	"3Wp12u3Di4KT0r7dF8OipEpfbmc3gXIusBTVMlcY9sWBnHJjFfQpoyJTTgK4T7RaxETJ5BZhB/zAXCQk",
+	"aB2tvrjEaacJDGAsw6yhwtURGcLvCCgVx3LOoiECR+GQnO5EBGORpfQJVRH5LZGGWrvenwFygOZ2cR5u",
+	"P/XAfjSAj4aHK7Y3OQDtarjEMIeHFUY5uSlXi3Rf6ImcOwD7eQZdBT5fQD8oUZyuWV5veudOyjex6x9W",
+	"q9lFOvjpfwmnwKOW96jlPWp5m7S8HQ5tpVPf8mWql6SSq+Mh5PzR2+O8PX8x5811/nLCqvhIwpiCYYlm",
+	"F+XV66HrPTkrUagxFRdZSKf9odzNYxWBinjUr+PtqAhGhcF9mUjUmIoNWNZuacbY+0zJKAkNuVUymVUN",
+	"wr00gJe+Hao1TYwcpMAgYMzWc/9vI72rBLeTc47AvK2xsjLnjWfhWdRmnXEzy3s4ZSfjpm3/LGxHHdYd",
+	"N7IvsW7H6JR1w06n+SyCK+2TkRWcYTOrl3HCct/YJcYPj6KTcYced5unYYc1e6NnrHlGj8bN7qgTtqMz",
+	"djp+ViiEEik6NvWDlvap6bGP56GWy+HP4GR4oJBax608fw2pobG83Tmc9hIsHZD03FpnQBUtcmUyfmBJ",
+	"LEj/omAU5TgFmSbaEHv0oapwOIELWKiPDOovPBiMlMRgz6pQTxQb3y7O89/ysG9/brc6mF+wQvEjg/8z",
+	"MfhtiKbK2vB86DEm9U9c5jOLEi2aAevEVFH3T8NDIxYzw8o8sligHvtAz56QKSxMollWkHOQaFZAd1HM",
+	"cMWwXCYUfCwRSN9Dx7sJpOrk7d7qTLCj6LGg7TfMncQ92JZgg3Lz9K1g21mkGNK8DkngB2YcJe4ZUfUo",
+	"T/9i8vTfWpZ+o3jc+jzi68fiwi2YM7/yuXi3lIvDVhZeO6VY0LkvRoxoZiDeFuViNCQHQoImhknjGCCL",
+	"aCgs1l8hLHZ/qbtvTKxbiu0soS8ZC/vIuffl3H5L1/PuBylg230Q3p2G1T7y8MeY2u1javeyvZ5OZZTE",
+	"rKkxL6P6MsYS6mWopOBWzcWXszsgDGYJY86EIZj0bKWHgGQ2xUyiBIvIwRDfGOAbA83MkGi6AKwuiDSR",
+	"AqQO3PlGhy1iFeYhDnHge4XYE/g0yzdxNXmZqdSpX0Mj136ae4cnAO8cxBJfsfzNwWY1z1jblbOH7LQj",
+	"1hv73xpBw60AcrbR6fiMnrLmcdiJsGr3WfSMNrujk7DD2uMe7XSyT7JF85w5ooaGzBIJ3tU3JsbM9PnT",
+	"pyzpNsNYJlGL4pa5usEscsXiG7PwDu6Z51LdWbpGoC82MAogt5zggQt3Lm4HgFCAKzSd4mLM5oMR1Qxa",
+	"sLyXS6Eb58efgwYXEZsxEeFKWprz99sQ0wN325225dhy5Wm7Nkdd2tAK3uqJ5jEmsVLHfaIJnrB0sbaw",
+	"jHfTdcti767pvdNzV9gMHRumiGGQamNfmaKiq/PIE+cYdZ+v7g13FZY+3Q2Fy6XJvTJwmu3wEKP93QHp",
+	"CyowGTiZEX/GsbkRI3AqAGDYNuo+KZZYHAZ9MfQfLv9EYp7OhED39r8TpjHKT0vsCe68+8KfQUAJcX0W",
+	"z+VS+4ct8g97ovS5i7/rCwzA8zF5Wo4NcFpsLIu2yyLw7Cs+Au8C0ukSEfMpt2oKfI4tHjQ7hw5G0c4F",
+	"gv1sw+nLF6QwfDcSDdx6PpExIyKZjrBa5crE3KDs7Lgw7JYpCAecMIFxli4RMKRCSNgYxWg4YVEK6Whp",
+	"iN7bnTpuZ9ufCHjPrVVfFIXS0H41V9ywpjVmLkjM6D34EGUC1tMdYzPMzwYhZedrGyny4mHeKHNiKrWt",
+	"7E8UcKxh0oJOubjFKYGJd3hOgJE7p9FS07Ae8PvwAt7D14wktC9iKWeQw06jSDGt7aA1j5i/xONSHAYu",
+	"msK/AkWopDZ9oZiWMZxCSRDMsbx3H/h5TmaK31PDAuI7Dvoi5uKuaWk/Dohimql7SwfuG4cv888Xb75/",
+	"+35w+erV258G795f/fPy5sV/WaE2PAz6QshCkX5r4prVkaRHt0VewIRCKQQL8fxCuc8VyxjzZBSLuGKh",
+	"gXlSgTGudgWALIU0fTGWONyqENByhWJHY/Sb6RKAU+P++QfVJr6K8nAlrET6IlGsj2rin0pNJNQbH+TA",
+	"cirg+fC7XdTDf7vLm79Iicfrh1B2V21nIQ0fu9O/2YK2iouvWOHuL1ER0omGc4Co1IapKRfUsCjL6pxS",
+	"Hlt9WJgLNInzPe9pGL/JNfVg5jFOSdvRRXShG+fPgvwzw6azmBrndeuO0D/ZPBk/a1fn+/uFyRo9ahef",
+	"Fpv1Ts/ms/Zpp9kbnYXN06jNmlmjz1h9v2/pMj0anXsYnXka/ramZyHtK908cpORFnHl4sAQzQjZ5zHl",
+	"iRDP3iB7yVpQrraro09n333kgJToWnCkC6DzdsHLoRKvNxzaXe9D/kLn9YFVvEdWV1ScHnWkP07SxkMw",
+	"2lW1B26Lm4mKq3Wdt4KRD+9fVSFtTGnEsMRWmhGaVuRE+A5f9houEGj2LcQtRxGLLghkk/k7BrySbpF3",
+	"+VAcM5E6j8NcjMmpThAB5PwPdn4PlsJQnkTnE+J+O/qXObv/n/boTWf692ezV139/nT+v73w+5Px345/",
+	"vWxvSIjb+Pk+Mfl+Mari8tNqApBU+6jylMXxp0cxW6ivFVmyenxz6f2VN30+yUv//+y9eXPbxrI3/FWm",
+	"WO8tU/UCMklRe916ruL45PocO1YkOTkL8xBDYEgiAmcYzEAUk8p3f2q6Z7CQIMVNlmThD1dZxDZb792/",
+	"Zgo9dpdfbozpYUsY540NutjIyAqlH6sq2J/6kSmwXVCwuk5p5zptSQBfkmsG3s36oaDnBTaCBV1/qKWC",
+	"Ht2va2UMFAqsF+5SRXPLzIxxevSe2LCwu0WukoiZgEeKSuuLgO2dEapIxKjE8Awc6Q6ve3i2bXQmQKgD",
+	"BsI1E4x1L0iQdlg3/RXc6XiAQQ8gnA0oCNi6Z//bxeueQclXZCSkImoiSMD8cESjDjezqHt4a1cJ0R3H",
+	"zA8l8/ZsY+welYxY4oBhm/93R6EcQYLY3jkxJEEMSWDwQnDijYVUmpa7YzodePr5Geqx88cbICxlUScM",
+	"zha8C5a0GPgyA5xx/JD6SvgTi42wPFPb1PX/kvjZ5qzrq2FDvGIpUFlgz9cCW1cGWaUNg7YuZF4uNrYu",
+	"qX9LNS/VrC/k+rP44DmR2jiiEVH0nknHckAT7SEiJlxwZnsaY7WnNaBiRsH5PFpgJ+EnfsChPVFBPS7M",
+	"bE37Q9XsT1bHvus8XtxOgJyFDc2malNo3k17LCaXsVDMVxtm5Cp63w0DOJ+2e5/bpoc9t+0fBe4JO+67",
+	"p7TRQwSYdl8f6dWKJnZSMZ47hitUjudLmV9JCXlhyjusJd+a6yyqDc/t6JPWiD9T6tqINB6xdrtiauVM",
+	"bZNtWlotPQvYUpVNv/iy6fyWbqccrlxIbVppZ989B1+CVGEUaUM5MXVfuZLqhUXTW3Hqqnj6xRZPb3Rs",
+	"l1VRz7K2eR9y8ag9fqv0SmJtJ7Feh7R6Isf2BvT39SuUz02q9wPVwaTebraWgiKYWuHdCZvtMKOumP7P",
+	"OhXDuZE/YuVwxdUen6ullboVd6tKdrco2d2F3q+mY7bEJ5yD85OknvDw94QRTcBybxt/7w189QV1i3lU",
+	"7ITaE7g69Q6s7umE/X9Vjk5lTujO/JzLKGm5D1Nv1fOBuaxtctJekONwS8rcYHFWcdfpY1N5674lb51C",
+	"qt5caG/kq9NPbu2q24whVZ66l+6pW+vIruCos0xtkZ/OnLPnZdA+H/nwKmTD0/rG1jjx34prbAfM/cnU",
+	"zBfkF3s+bGTWG1Wxk8oZtbkzagu19kE3lCQJD6CQq6jOghUNFerGrB6zGI/xFi6qp2vvYydr8xEtQS5L",
+	"RrQ4l99GRqKZ3KLIwNqgnl/du7ayZ+1VOdUewZ+2PktY7mt7Dn62HR37dc/sy/PRPRV/WHNhV/DvVa69",
+	"b8i1t6n6s4lDb2tfXuXHe3V+vB268JZ5756r5+6FS41vXWI8qcPvlfn6ntTPV6TDdcnj5bn6XjjfmXET",
+	"Vvyn8hBu5CFcVzuWlAc9cf/Wj4R/uwQpymI2eNcXP37/3ed/Ig40qbcbB8QzL+kGIUwv8PI8ktwMGYBT",
+	"qL6IR28kUeGIOWQoJqRPYxIqEidcEqrPMTrlGJnQKCIwJIuu2eEBnRq0aIMUcX1pXkb+gPpowDjq9yV2",
+	"tbhlY2XvDKiiPSrZWYcjxl/IpaLcZ/hpAdDVgKtBYiYVjRUAiEsSqjJkiR+YusYZv4NV25YjcjFBVnPs",
+	"NlqzrAZn1JVwYmXt7Pj4+KjRaDg1PfOunnntrPY+icWYvf2OxRHITyUCOi28c3UJkJ/atUqlQAmqHN6I",
+	"+7T/krxmV8ZFXZxCjnQMdsVi8JlSp9lWVPLJ2p4FWkEa6It4QmN9PDURUK1RwbmnPHD0RcKoP9TXHHyB",
+	"wdyX4SiJqBKxfZFDKEkkHTAip9w3J94iv8UJJ9S4xakCejsjE62PkJhxNqGRxPYLTalc0XcBrsPQLg9S",
+	"yBh8/5COx4zvd/h7MzKA9L3L9Y2ZpU2LUBUqCS91iBS2u0JKroj4LufJNRAMoXMSHogFZHsR3OmXzJHu",
+	"hnqWgXxsbkRYZiyPCryiV1EfW+yWddh3j+hxz22nsOZNaoEujyBl307IqfVjMVqinPE7Efp6cEea06Q3",
+	"ttzWUeFGOArdWExk7azZam+0UGXM5xetkuMJg9YORmRMn7sbZEP9Ymt2p1nLPLuzXGVltmc1BkTFdlPi",
+	"WhxYxI4Ptg1w+gBiadEoYjG0PpSMOYSzCZOK9MNYqjNCTWAxipwOpza4mGFFai7hJ1KJEYvlmxSpe5/8",
+	"LYwUi0lvmnZX7PC61wclzyNyqLkH6gAAl0UmQ4YY3LZRCQwIHH6aTw9ixoClY+cPy5n3HOLdhjzwgA15",
+	"5vPdMPD2yQXBr+Xmi58Nlexwj+kN6voRldIjdU/FlMuQceURwU1M5feEJbYZhp4JfJnFoQhCv8PlhLGx",
+	"Q7wxi0eUZ09OaAg9/4l3+fn6psNze2UhQdMde/tn+v+uvhIzFU8RW8xByE8KGxJ3eDaLGHHSAhIqh3gy",
+	"GbNYsoAF3d7UK+O3H0OpLqLoGsfwOTsuc2ZxiRjNxoqCAuSG3s9FoVrTWXBlHjMzqmt8/K8FUePccGzc",
+	"WO//osHoaxsP5R/64UUDwZXAJ97I3LgWrkt6NteKXjvPuVyEKsVGYyVrZ63D1Rpv5qiudlZLia7m1Poh",
+	"D+Ww7PHm2UHzrNFK/RHHvRPoqAnVcW67d+C7J6YNJbXXag7u/VmKA61/iqhUXRhCVql3Rr5///H9zXvy",
+	"VjFOuYlPnJH/vbm5JIeNA0sleqn+StUUoDa9a5LFZysJdv2oikO95A0nfxrOarZhJvYGbbOjvntCT3uu",
+	"rfFr08Nevmcn8rVlLpJ0yYpBfkRY4+xedX08DGc1Nv37bx9+E+Gn3y6mP4aN+0/XjemPP/90/+l7MYF/",
+	"fxPhx3d/H+t7fmx9aP/rj+j20w9fwv5Pa5gyM5T1cN5Anp5eQebAnGiWAAAkUxaTzylIf1rus3VqdBx2",
+	"b9l0TmVYrCiYPCLJmBHO5olzksn+osjXV+xfcElMeHnC0XU2k8dPOHrgzk9MUc3FUEtZlKKU9h15TMn3",
+	"gMCD79oFfpOdh0WDsLduIGeWrUAKGme67pYmaUWUP11yFkChL5Q/VoCsIqPyS3hWOwqO2Un/tAHc3G37",
+	"B5q5t/uubT+lOX15o6dyTM11OP7IHFPonDAU4y4gYpvuy41G66CtWRDw8yBhXQgV5KzAQ01qZlNWduOP",
+	"RaxotGLvqwy8s6X/EIrCLs63uCpvbNVs5PpYDXq1s1augxX+Db2rrOBDuHst+Hiouuugky4LJtizoWW5",
+	"pSLBlZDCtTzVNENEDcEI7fbhCT067busETTcdr/fculhu+ceHLaDxulJm7VOWsXu11vk2xle8bDczNjD",
+	"65GaG8lGS+TLxGSaqVIqK39GOxXPhEOQbsiXq48OsSfJMRLDAb7pIEa1QyzVOMQ0+KyPWezqM21/UOGI",
+	"yfS+c+I2sy6hiDytiZ4ECfjtGKnrgWjmQxgP9krTFcwR2tpJXvHZis8+bz67JlNd3KwHLlcR4J1moMiU",
+	"De2GZW/T5qPolcs10QVK2llfgwtIgbWnPt9mVzMz6ze3Lk3bVyBzhXZ4HTId7Ru6it4yaJRGMbmWSjkR",
+	"cYCN0ob0jpFmgyhBmq2TDveHNKa+HqQF+4/EhMWuTyUjEVOKxQ6hnCTjcfFXHEiHB+EgVKbjtP0U9DSY",
+	"MHrrYVy5MLuY+Zp/wiwE95npDy70x2NGxokcskCPL+ftNd7VVGp1uIesJN9/3CN1WCk7XwgtS0YjFpCE",
+	"qzDS7+CzkW5wyEqSjPUnr99f/fzh3fvu58vuLxcfbsBPm++KHgjOwNwLRzBuOdEL12o0zrMgIWk1cr0o",
+	"ct50QcYiivbJYaPV4WUNtLMuTsVu3JJO9SVorQx72uH5BdXHZJ/8skpmVJn/F1MTDLd7lzvlT5IWVcL9",
+	"e2uWQubm8Ij5UZWiUyk6laKzoqLTWqXjcOr/vfB9NlZWdamS5L7hJLltm1FjpjDIzFQkijjVAR7V9M+r",
+	"hHqs6AXYTDEsTVS6ZkoaJW7AuCYOFmTqTUEJJPVM0fBgLF17o+lFFTOVxBxycrTW5aRe61ajQYRW8qAf",
+	"L9Xqi2OzfiDMj6XCJuVPJr7PWFCImxvtTOrFx3yBc5MCWK6CwXj6Ih4IpfRf+sOoJ6ZKGSqJmAGO7Sjh",
+	"Ia2pmQlrzk7qdD42Aj20tJ4G4UPNwgV38Lurq3r75PucqudgJlOq7REqSY9FYrK62kfq3keB2oS355DJ",
+	"MPSHqA2rOMyvjp0f5DSU9NW80ptbqq1tp8+kJHNW++dte3R5+vtVS94c3/1yMP33Se/HZfJqXUmTH/aS",
+	"qsAceYG/shIiGwmRp0x7hsNK8lbZ43LkLOdtp4z4uzCKbENzm9Jh1Ebomgd8SYq+cdCSOjpo9QNWY93r",
+	"cBlyn6Vd9iZUkohKBYmdLHAMW4KU4DPke1lYz8wLTGVMJc0CrpJGzDFrDL+8kVo2+EIqZKrAlychD8SE",
+	"hLLDsckvfpaoiWaedZs6ijmiaDzALZIoeosCFn3KdCr39jsczc1xzO5CNjH5s6H+6micKDN3uxvAFkWi",
+	"YM1CPkDYiQ7/URRXERdvEN4xPQ7CRmM1JVGo54GN3a3qzoXqGnYGdjMuiJUE9muU9EMeKmY/YjsYguNi",
+	"pt1hmWGMFa2GZ33AuTyUFPUO5z8748XAFbB+hZhowPo0iVRq1pmYaE+IiFG+Us5PaTn+bsKo2LMSOgSu",
+	"0MjPqfVoBBm0BbNp//C49OZya7k9Yy0XntrQfDaZQkf00G8H7gFr9d02bfbcU/8kcI/ZUf+QtnsHfivI",
+	"MoXMedEnAJL8ugx+zoaZXYFk59y1RjOfn5Nw02BRJj0llLbgC4tzUL6Sit53529v7LfK17LszQuWvdxY",
+	"bc+UUnGVxCYjqdnDnCb3sH/UcNv0uOee+KeBa90Mbf8wmAMTsWd9vfaXRfJbqC+krAa6oUO8a0gVmYgk",
+	"CkiPwc97Vf31U+oCWoimTJeLyYoJzStlLM0mzi7tx12WlllMbHaIgAdopKVglqOczxrmjNTxZ2Lzlh3i",
+	"ZSmE+q98EvEeGTHK5WwOcyF7uejpR5MgLbyCNGPwcJvUYptDTDZJIRaxzR3OJ0DbZGEoqSLeD+8LL8/l",
+	"knsgl2E2o9lctKX5XS8ov/glJNY2V3MxL86exZuaG2bPpv7YXBZszkl78EwyYlOnxcN1w83ZpNiNMnG+",
+	"xVTWrx8ShiweWsqvn2GAeCHPXVKum3MUOamnKOeIQwOu6IWjOR/crKtPCyuozDNEFxOfxpqGjAGXRYPP",
+	"SUT1df1WSQJBuFDLEoPSE719hlBWFbAb5nWwIfMqrt1MIv/D7rAXxtgO/r15Qv4irTs9LBXrWpbNkq3T",
+	"k7It589lW0hCKJNKCXVVYgIlbEzVMNPB8tyvNht4Xyv9ez1Gi8rtZr6/F7g4i7yVPyUsYZLQ1C7JzQOs",
+	"CIdMhlQx67jUdyUxI/WCvdLhhaLHOF/JiBGl9CWzjlHNnM4I7fC0uCrIXffSXz0SSgCYoCZNlkSsr0iP",
+	"DcM0ySmtkg8lQUS4wArIKNonH7K4jEknKonBOB3ujRkPQj7wcmJWkSwkc57aWSYLqh8zOSSSKQh8aW7d",
+	"4XUvFzS6uLl5/+ny5trbc9D9q9g4Q9W1Jp4xJ02u1Jy4TitOs7CeEjMSHCYFAae+iNl+h0O2V3aMuFBd",
+	"u9F9EYNlambr6CnxkA/0/qWy4nzuFVmRqFcoK80dHBv+MxxNMtXh+gDoddOrVNeDnqk23QMbNf/YkCK+",
+	"AJSD92Mx6vBQQRQvkXrMRr8xd2P6BZ7ZvXMyO2jmx0x1B4Izr8PBBcxJaVrYBMqR0xUOJeGCRIIPWIwR",
+	"yjqAkagORyMbsSEuv5RZ1vkX7+2Tz2pYqGzucBoz0m60yxzKV5o9PaxPtTbWp1assvwGyiRLJtjKJmjv",
+	"2Vwxa26pmBkCXKaWpeN9PLXMKdSoz2TwWN5X7iTLvcNbQwQD0GY2m1mZ9Rphr9LtAvLPu2N3EF5V8VQL",
+	"K/RJ7kTdfMDHOo4odzEjY8dBVkTWoWQcszENs9koQSgXmPyKAsHeoceC4TtIJ9GyRNoiGpM2DbFPm1Hh",
+	"+yLhCEnDMGEK8pa1dhBRI0j11noOyX7Bb6Y/JRwnH3hO/jk9X6rCXgR3ppmYcA2yE80DFvRlJAIWdUeh",
+	"HJlsXXwVvrtrJtgVPJp6ueLaN7LD02payO/Vygxec+9Cqb8PqyId0m4c5AdI72gY0V7Eukp0zSNagF1g",
+	"ljlWB9Vz6gK7H2u9dK/DDdyugHHYZdfC2warQYkEHwXGvxD8CwIygdZcaIfjZUgn1VfrZobghzaR6OyN",
+	"pK5PiAs3OBmy2F2+ogoQiiah8k2yuMFVAx1X7y8H7KY0qwh+xQNigZS0oJ7NRT/P/CQR5W9kseAKRmG9",
+	"m2QgHkhSL+ypR+qtRgO0K8Qoyaf5BKByhHw2KckhLJrJLMojfRhNdm+fXOfD6DCIKChMwdJDQKeyww2G",
+	"Ey42FzYHgUyZKuwd7ppJNMte2eGF2DmpayWB2Og8HFg4T28kfA9W2o+ENPOE2HyH629aDQoSqOz40Aow",
+	"Cqc5UfoV2ZEylgFCh+sRREzKdJB1jwa/JVKNtKniWIXe05pbqDwShZydQ+WCmPBBTANtlMRMZglrVBK8",
+	"2YEoB4JgmedB6/sFkGY2SbbHfEUjyC8jyp8my37NLO3V0TMjynGKj4VJqregdvafX/P4VvovWzhUZeZX",
+	"mfnPPjN/ZXr6yawq0lTwQIq+k7pl8nmzyNtXz6DEb1Xpk68TqBZB6DKVe4wyatdmRMYuHitjPtXTtEaI",
+	"KiAIZ8miyHj5IIcDDQB7N+jKRnn0zjMTIn1bKMnME5lFYIod03ttxvoCjbPDM5WzvMLfKqPpG+tuk0gF",
+	"Olyu4H8FTdS+4QnU0Dn903gyO3xF/XNGvXSgi5E+aVMH52ByW/2IhiMWEHbHOLox9RnWCz9hXMGgwOBJ",
+	"zUdQLTsckNqUitCKLKqhZ4SSmIbYUCQdFxcTHFWH53XNc2urzGfiajuG+IkiPeYLaMpkVMwOr5fpmJB1",
+	"y4no97PUW6vw7JNLax5hqq7xOppF1KsjVcyUP9RKNGrgCrFn7TGYLxfVh3EDFfanmQSQr6vGFjNNNhGp",
+	"j6ymZhpJTjc52G8dlKomcKZzIE3gkKTw/nSq5IC4naTROGCkpYkq1WBaDmk29IYfNGHPYWUrHbnSkSsd",
+	"udKRKx15p63OsqLTXALkrlVkKYUbhfx2xyryhQltC85cQKfX30ChH4nBbJUTjBpKa0nIi0omsj4InAOf",
+	"MoFqLO0klPTZhIxCnijAexazaQJWbjgm/I3FTBAoB5TJfYj3Fit7YJQhIsgjd9tfXrVzLcVHvYTbSnR0",
+	"hstShnhkYdQflgFv6Th823obBuO37B7PlxuJQcj/j1Dqv2nP15K9daT0KVdfrj7893+1/jby/6v1tzVi",
+	"hGbGC7ig3uyqDOKFFbl/oreMUKBYPwr9WwJnBvbyccspTVbGro10fGuB1QDhm44bmBBjwjyLq9zN4ADo",
+	"CNI2QjD9hSvGyDtSvPcsDQkTmezv2tYfx+Iu1DoHC7yqBn3FGnSzgxlm4M6aZ1YgPJUZU4HwVCA8Vc/a",
+	"acZnt8NFfEDGa+H49RN6bPqldY2nbNN2jdEsrMPzOSGAMLggsyZ/oZiho6cH9+IH9a3wU1mmzawHG3hb",
+	"h8+7rsk6nusMt8AGCADcZOpHC5zKZM6nbLrazDmVs7yHhCeSBThGkzmB/FClbu76fA4En2LiQ49NhfFc",
+	"ZzkV89kQHV7mqsYARoo1jOgKPNQ8kMZTaIU2MkGlNGsDZr8FZmHBB33D4tHT+J/zwp5yntAomq5uqulx",
+	"V8kSlQZVaVDP0hFcKT2vz6NbopmAqHokvQsrKnardb2f9azU7UykEmOJ7tZZ+GBTY2NcFEWfS8xGVpFL",
+	"FZCY0cAFYT2IqUmpTr038AeUauFAjCcn77vJSsAApnq+TsxCH1u/C4JfLPLq7FWemxU9Nzd20SrfTaV5",
+	"VJpH5bup1JhH8t2knPZRvTcJf5wYzSd6y2YCNKYYNy2uWTFMk45QS+lFAtypgjJbi/YvdqEr0V6J9kq0",
+	"V6K9Eu2PJNpTTrtr0a5EzPqx4OotUK18+6cSt4wvRhD7ZUgBZyh90CCKGDQMrLf9cvVxn1wmvSj098mF",
+	"FixhzGwtp4NIkEEsxmNsOYV8Eq7oQUDFQ7NBPPgL4TbKgcLSQXzWd26dc1UolUasZIObi/pHN2N4CJ2z",
+	"Mttfnw9DFTWyo++gGxFpNhrkh+/0tTU4nylS7g5ikYztCy+Qi5N30x6LyWUsFPNVzalJppJxt8/YakDL",
+	"cFJqZ7XfD/6tTu/+2ej92Bz943j8sSWvTib/avvfH/X/9/C3i8bq8QncxkUYE/riDN+7oooBKqaL2JgP",
+	"sMD0doukmXvBFRvRkId8sPJLsidmXmT6cqz4En335jAV63K95grf+EFw4yBdgUXeCPGJ8qkZlNyG3TE/",
+	"iYG6IGKUw5ygCJ9uiDxleyn5zzC+MXCeMsyymcTUHL8icJqLkFsPHuxSuC0ki2U4WyN6/5HxgRrWzo7a",
+	"Tm0Ucvtn80gPWemVqZ3V/u9/Ltx/U/ePhnvadX/9//+/ZXhlOUYeW+ooN7Q+w3U0DYDdin7Kud10JUwe",
+	"LIROLf5DnXLBpyORyA7HrivSIReXH8gtm0oAVrCWi74Krmzz6FxPvg63LQcf7DZIFjQbNCFqhBywOicB",
+	"nRO9t1JlwZbrS31TXCyVmgV4GNEp9AIwkf+iHlvEtPCwUD/kAxjGaO88X/EGfurJkMXMzo3nTNilFYB7",
+	"++RHU0MWYssHFliELFgygF6R+x3u5TD33X+wqYc2HB46qCIDrJbUDoSqwls2JTEbR3RqwCUM4AIYlLD2",
+	"eHzSQraRiNk+uUgNzhZ2irC4GjmcM2M3Um5SuOlYG9UwY0SONj8EXgqcJnhHK37CxUvQqAFgQfRAUkQO",
+	"iy8CdnPOUDctgzq8R/1bLeB4cI4Gbqj0kEl6XE2PIDJgABkGBkUXjrmnjeKYUZPwgNOiKgdEPUtY4AUx",
+	"hZrwC4QnYBk7PN+3SHM9RI/Dt+ZxUbPmSmkHS8hFgLYQN/bNbyTxrBEIu+uLcchSwDaj9p3PkKk+1wPB",
+	"JOZMWAJM31OW3HAZUZ/ltCn98fWN+UILiCvL/bZKd0gTh+GphCuEutRakBa+WkkL1f8Ye23fPpiy4nd4",
+	"gXxUIPxWM6gLVu3KOs5OmhUVdwDrClbL1GitnanxaI6QEvV3GGoymmJ5oq8Axs0Iaae2bAxK5JDNoLxQ",
+	"j+XAb/WatHHqnvSPmdsOjnz3tHdI3Xb/gLWCpt/ondKV/Sdrq+aF87ERZNt6anYJwlueg9XOav++Pfj7",
+	"6X3jp8nxx3HrZ374nX/yKWheqfa/5NEPwwY8wMYmE2enzhO7T0udJ2lLjpXNAOA/i8wAfRH61/ss2NgN",
+	"4lSmw7fjl1nHpHmCXJGvaUZtWPiTWV5//uX8WbsYh/9g04tEmyT/+VX/8h2jMYvTXwr2GWgPmfMHMmjz",
+	"HqI1TLbMRZUrGir1VmW62EJXVWreIa/I1MFo6iBsLujGCKULbVXQ8qm3G21j/kxiwQdEcLa3Tz5rjTVV",
+	"6hziQU2URxSzrdp6yZTFRu8HM0aSyRDSiYkMB5zYbiroZAerE9ONMztmJIIkArBbbVug0muKryh6/4Yi",
+	"VkQbNzGCz5ls2Pm+mbP6J42kWFUJfcDbZvTDrbNFX6AO4mRPWwkHf+fwf1MEWNOXyj1ix323TU967qnf",
+	"CNwma/UPaLt36B8FC77dtI0IYjEqSH4YjDWkCqORU6nYaLX3pS+ws7NG1ewUH3ppKz/I/EvMi9MzuLby",
+	"BmdeH5PcUddK0LUhJKrI0vAUJJHnVZFcu6MUltn090HrF6C9tc09FBOOJjyi5dwyNgbQadoHylgrRrbM",
+	"KlhRQc31hfj92L372Bq7V7enE/fmj/ao9pIU2Ow0ZBqpZtoKLbkVY2qB4GxRJA+6CulXA4A0hOsMm4ED",
+	"+PUDh0b3be9Q961c4Fu6wJ+XVztzUgkjVrfwb2/admLWJ5bzQGnlKeQD080bTa6yNmjbur1X8GxbSpNv",
+	"/7T/XRaoZIjgbN3IqEWZ9GNnzu9cp3xKovAuDbHvlbmivYt3V59//HDd/XL10dtLg5xl+tIXM8QL9BmH",
+	"EYJ2bJnnYh3Qdnm39zqVjnMBAzKSsuJABQ70kuy7X4tFCMy/JTQNzOw0uEYCJiHsn6e/YoBtVl6WRNNy",
+	"Q1vMWVY53jmWoug9W9yw84Ioek+0YaQVxDGLfcbVPrkAjBiMTGAAKeu9MipvQHkD31mXST9hl8eVW3ms",
+	"qGmaPfz54kZvn81PQ2VrFbdisZ3vph0Sb+j9w00R4Uw88yqs3bQ3VOZUWkr3qaKReKgVLtD7AninMnpZ",
+	"gJJ0Q++3DCxtF1BafCLXOU7rRGaau/eKPBEJrrFAi/QHzib6tGyVvficfd1ru65fYuUinFBC9UauyEZS",
+	"Dy7wntRriyV78xzlytT/QSkfvT+HFHqpwigiCA0HGYKNU+KFvJvIsuzA7+HVG3GbxTnp7fmh4neq8t2n",
+	"TI7FPVjzQDqLG+QaBjVn0OFpenyn98tl798ya3+afq6rH+kZVW2jwixgfHM0gaXq0oSZWBRIyJLj56Zt",
+	"4QNoKqTebray4qS9kjoiOKjbM+sNdcKN1UAc92NBqXzDfMJ8seIXFWDG6iUw42BjtTORdMBcOeX+krzo",
+	"K+hLDzhbbySBR4joE3bH4mmWA53z/9i04TSGj44uRyupPc2WmETIF/ClSdBiYzGBdgn4qAPpyghfQadY",
+	"Qqr3i+ih2ji+vjKJQ4ttAWm8sZhIbKWHfRjhc1orxgpOSH82KarQLhYagdyysSqk8ppsWXjrlPuLbPYv",
+	"eimup9zfjeW+47zFltto3mg+dWhYVUCnhYs1p2b6TVtkKj01wx0b7knztOW26UHPPfHbgWt55qnfCOZb",
+	"7mM8/CygIeQU6G2onbVPGrkgJ/Y/1ScU29LWzpqtxhrOeLvWi+r/pty3TVafvdXxzFGSi8iHmuSQ6rmY",
+	"5DiMqQpbmcMsT0r6kGUb1XPJRJqlhDTKkhTyhK35CP6teYticZyMlS0LCJWEAnTowQIldXuOYS/ordaH",
+	"1CGQPY3NMc07gSdggcGC+FVG9jtXZp4b1eZTEx6PcL81N8GOjBykOolHbTWy28jCSWnVKJvl4R+M80jG",
+	"jOjXt+c64uorCEQhJlyTcr9fHv35Ap959OiPM+/CiHDQ0nKTUBK9gIsi9/pabdVzfqVv/mvpV0FvCdMO",
+	"C4s+ay53ocA2+3hfxCNgFEkCV+byAr5qtMtWmcC5+x/zFpPahTmJ/abfCg6Y24YkNv8ocE/Ycd89pY0e",
+	"Xmn3szl/z0YCI4nAhyAIas33rxcQ0yfz4YgYbOariIglhlIt69Gj2jwchvwDD1dGEYB8q4mQXKScBO+Z",
+	"YSbgQznrcH0z8WzfbCe9ycvoxiN1bNqWWiCmzg3rBXuScbVXCmZr9Pqtq7y2c7xY4vqNcjZDW4Ze/k45",
+	"I98LRJZJ0yCpGwk+cCXzY6ZcfWE8jKlkszS1FkE8cUxvyVps4OfJrdt2XGadFVzo7ZFaCFSRu+cTuUtk",
+	"IdFwJX6XV57WiuCh/gTIXeKWcShqHoPJAh1KsRR4n7zDgnILw4lvhuQaySL9rnq7cbq3KNK3GS+rQn0v",
+	"NdS3yQl2FuV7QbOxnPgc0anW8gGuHqvgoRstBJ3bC3M9v0ps8JsXE1U0YKeG9SZU8jVih4s6MYDmir50",
+	"DB5i2sfIuKxWDCXuQBpsl18GhPXTPtDWWsTxxCHFR2AvZhXW4jCHsxymtRsOY8KOFad5WXHH3cUOt1B8",
+	"Mbj3luGkFvsPoa4H6khSq9ziwkKFJFbVWGRVH/zypJ4rK9lzoPjYF1yKiAFOnhuICZf75LBxQDyDRsmF",
+	"6vqC98NBErPAA1+fSLQ2zc7JYaOV3pjwmFF/CKhFNmRAAsFMU9O0omPeg/kzvOC9nfGOHG+1sX/bHbMY",
+	"0ED1VuvVNj8NwgHtTRWrbeHdKox6kZvrl2GxsMduBKIg7j9zF9YGVSD6kRWGZtBHv/Cs0KhISvY05BcP",
+	"F23doLwhqMhAEb8iivqYTnlnvmyQzrYO3j1ljb7bps2ee+K3AveAtfv2Wiad338h31NFfabPVu2vrSnO",
+	"zqoiuR2TnMH/TAllZ6RnAe7cFKj5ddDfZzPvDzDtndFg7j6DV8GOguPDE4gItd0Dyg5c6p+03cMG6zWC",
+	"fr/ZYlpbNipF7axMMgJwKwaoR4IDqhWVScxGjKtuwkOtPWuJKXOBNYO2baC0oUSdDphFf7U/b0/x+XWs",
+	"qH7HVP+5iGhp8CFt2TLgWRbQKzfgAQqzKxaQ/XeJDDmTkuhTJs8RhRF6DfABUUKTpWN7SRKejHpQEZlA",
+	"CRgxb9+obPJnO7JXXDlp1rU7jlk/vNe78Y/LjMKNRLi2uN9fM3hsdufh+LE9YK8ihHyXndld1VXuhP4Q",
+	"TdTehaeJjBLowApACGe2kCp/3gzGLsjWDqccPG72nWRIAcUWAN+n6bsnVELCjBkKS9G1SJ12sFes+Xwo",
+	"CYc7wRNoGsGdE8DcnRlHzLSmoZWBvog73Lv0gJOckCG7J0E4CJWByJJDOoZTZ5nMm5lJM7k4EG6O9JPG",
+	"wtcj+HWp9QUVrD4y51tz4ZYVsloae8XFrB9wsy5hr76d+PhdyhA2UqnWCo+bhzYvct2Ye1XR75ca/V73",
+	"fC4pds0xsbmodnaynlcx28sQEd+6eHiakPZ6R/95F8V2eC6UTUoUdQArE38wju0ScuIClXApExZoBT19",
+	"sF6mzUfCv2WBt3dOeqwvoCkFVVozH9GpaWnY4dCJGjozm4/DsOuLrQOHYBuLRSq7Q6gkgpss19I8VIzL",
+	"7UaA7VLvXpcFvKBC4JfBO22kvuKh62srS3TyV1oxvLY6PwOJPot+Po+Q/isC6ZYj4SFyazgAuGGqIHgC",
+	"kiOUJBB+MmJckboUxHsbCF96kIaIkoUGQcwkuFsmVBK9vNAyT4z2NG0CAvFbYIBmZrPf/qhlkn4DVAIy",
+	"GoBLaT+jeDGWZZigkKnr5JIis0ZP8CpTHJK+BjIp5t+Tev9nA0ZEsiiSDpFMkWRMelNsGpR/pd2j+bci",
+	"6CZMR+Z7FvVFnIOdz78rh2ZYMtmQxW6LaMFlelqpIQvjmYgFfgmvjOPQD/lgf66YqWwt3/MgLR+Xtqj7",
+	"+pII7LyVL5OyM7d3l1V3wVTtEBHI2zRMsmPLYLjz+4xdwRZs0QxWvCQDeseyUWMZOzTTgjPLmXXu5dc4",
+	"c07NFb0iS5IOGdOpPu7SIaa+j8SJPmhZCWC6zkRSHvTEPfG1/pL7kK0M/OvXv/5fAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

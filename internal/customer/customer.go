@@ -14,6 +14,7 @@ import (
 	"github.com/acronis-platform/platform/internal/auth"
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/errs"
+	"github.com/acronis-platform/platform/internal/metadata"
 	"github.com/acronis-platform/platform/internal/money"
 	"github.com/acronis-platform/platform/internal/page"
 )
@@ -36,6 +37,7 @@ type Customer struct {
 	Currency    string
 	CreditLimit *decimal.Decimal // nil: no limit
 	Status      string
+	Metadata    metadata.Map
 	Version     int64
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
@@ -77,6 +79,7 @@ type CreateInput struct {
 	Name, Email, Phone, Address, Country string
 	Currency                             *string
 	CreditLimit                          *money.Input
+	Metadata                             map[string]string
 }
 
 // Create adds a customer: an admin's for the SP or a named partner, a
@@ -110,6 +113,10 @@ func (s *Service) CreateTx(ctx context.Context, tx *gorm.DB, who auth.Principal,
 	if c.Name == "" {
 		return Customer{}, errs.Invalid("name", "required", "name must not be blank")
 	}
+	if err := metadata.Check("metadata", in.Metadata); err != nil {
+		return Customer{}, err
+	}
+	c.Metadata = metadata.Map(in.Metadata).Clone()
 	if in.Currency != nil && *in.Currency != s.base {
 		return Customer{}, errs.Unprocessable("currency_not_supported", "Prices are in the base currency "+s.base+"; customers use it too.").WithField("currency")
 	}
@@ -166,6 +173,7 @@ type Filter struct {
 	Direct    *bool
 	Status    *string
 	Email     *string
+	Metadata  map[string]string // every pair must match
 }
 
 // List pages through the customers the caller may see.
@@ -187,6 +195,10 @@ func (s *Service) List(ctx context.Context, who auth.Principal, f Filter, r page
 	if f.Email != nil {
 		q = q.Where("lower(customers.email) = lower(?)", strings.TrimSpace(*f.Email))
 	}
+	if err := metadata.Check("metadata", f.Metadata); err != nil {
+		return nil, "", err
+	}
+	q = metadata.Where(q, "customers", f.Metadata)
 	return page.Find(q, "customers", r, func(c Customer) page.Key { return page.Key{CreatedAt: c.CreatedAt, ID: c.ID} })
 }
 
@@ -196,6 +208,7 @@ type UpdateInput struct {
 	CreditLimit                          *money.Input
 	RemoveCreditLimit                    bool
 	Status                               *string
+	Metadata                             *map[string]string // replaces the whole map
 }
 
 // Update changes a customer. A customer edits its contact details only.
@@ -209,10 +222,17 @@ func (s *Service) Update(ctx context.Context, who auth.Principal, id uuid.UUID, 
 			return Customer{}, deny("credit_limit")
 		case in.Status != nil:
 			return Customer{}, deny("status")
+		case in.Metadata != nil: // the integrator's, not the customer's
+			return Customer{}, deny("metadata")
 		}
 	}
 	if in.CreditLimit != nil && in.RemoveCreditLimit {
 		return Customer{}, errs.Invalid("remove_credit_limit", "conflict", "give credit_limit or remove_credit_limit, not both")
+	}
+	if in.Metadata != nil {
+		if err := metadata.Check("metadata", *in.Metadata); err != nil {
+			return Customer{}, err
+		}
 	}
 	var out Customer
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -238,6 +258,9 @@ func (s *Service) Update(ctx context.Context, who auth.Principal, id uuid.UUID, 
 		}
 		if in.Status != nil {
 			c.Status = *in.Status
+		}
+		if in.Metadata != nil {
+			c.Metadata = metadata.Map(*in.Metadata).Clone()
 		}
 		if in.RemoveCreditLimit {
 			c.CreditLimit = nil

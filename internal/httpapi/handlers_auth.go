@@ -46,7 +46,7 @@ func (s *Server) ListApiKeys(ctx context.Context, req oapi.ListApiKeysRequestObj
 	if err != nil {
 		return nil, err
 	}
-	out := oapi.ListApiKeys200JSONResponse{Data: make([]oapi.ApiKey, len(keys)), NextCursor: nonEmpty(next)}
+	out := oapi.ListApiKeys200JSONResponse{Data: make([]oapi.ApiKey, len(keys)), NextCursor: nonEmpty(next), HasMore: next != ""}
 	for i, k := range keys {
 		out.Data[i] = apiKeyOut(k)
 	}

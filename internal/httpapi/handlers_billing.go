@@ -95,7 +95,7 @@ func (s *Server) ListInvoices(ctx context.Context, req oapi.ListInvoicesRequestO
 	if err != nil {
 		return nil, err
 	}
-	out := oapi.ListInvoices200JSONResponse{Data: make([]oapi.Invoice, len(rows)), NextCursor: nonEmpty(next)}
+	out := oapi.ListInvoices200JSONResponse{Data: make([]oapi.Invoice, len(rows)), NextCursor: nonEmpty(next), HasMore: next != ""}
 	for i, inv := range rows {
 		out.Data[i] = s.invoiceOut(inv, nil)
 	}
@@ -157,7 +157,7 @@ func (s *Server) ListBillingRuns(ctx context.Context, req oapi.ListBillingRunsRe
 	if err != nil {
 		return nil, err
 	}
-	return oapi.ListBillingRuns200JSONResponse{Data: mapAll(rows, s.runOut), NextCursor: nonEmpty(next)}, nil
+	return oapi.ListBillingRuns200JSONResponse{Data: mapAll(rows, s.runOut), NextCursor: nonEmpty(next), HasMore: next != ""}, nil
 }
 
 func (s *Server) CreateBillingRun(ctx context.Context, req oapi.CreateBillingRunRequestObject) (oapi.CreateBillingRunResponseObject, error) {

@@ -59,7 +59,7 @@ func (s *Server) ListVentures(ctx context.Context, req oapi.ListVenturesRequestO
 	if err != nil {
 		return nil, err
 	}
-	return oapi.ListVentures200JSONResponse{Data: mapAll(rows, ventureOut), NextCursor: nonEmpty(next)}, nil
+	return oapi.ListVentures200JSONResponse{Data: mapAll(rows, ventureOut), NextCursor: nonEmpty(next), HasMore: next != ""}, nil
 }
 
 func (s *Server) CreateVenture(ctx context.Context, req oapi.CreateVentureRequestObject) (oapi.CreateVentureResponseObject, error) {
@@ -112,7 +112,7 @@ func (s *Server) ListTaxes(ctx context.Context, req oapi.ListTaxesRequestObject)
 	if err != nil {
 		return nil, err
 	}
-	return oapi.ListTaxes200JSONResponse{Data: mapAll(rows, taxOut), NextCursor: nonEmpty(next)}, nil
+	return oapi.ListTaxes200JSONResponse{Data: mapAll(rows, taxOut), NextCursor: nonEmpty(next), HasMore: next != ""}, nil
 }
 
 func (s *Server) CreateTax(ctx context.Context, req oapi.CreateTaxRequestObject) (oapi.CreateTaxResponseObject, error) {
@@ -165,7 +165,7 @@ func (s *Server) ListProductTypes(ctx context.Context, req oapi.ListProductTypes
 	if err != nil {
 		return nil, err
 	}
-	return oapi.ListProductTypes200JSONResponse{Data: mapAll(rows, productTypeOut), NextCursor: nonEmpty(next)}, nil
+	return oapi.ListProductTypes200JSONResponse{Data: mapAll(rows, productTypeOut), NextCursor: nonEmpty(next), HasMore: next != ""}, nil
 }
 
 func (s *Server) CreateProductType(ctx context.Context, req oapi.CreateProductTypeRequestObject) (oapi.CreateProductTypeResponseObject, error) {
@@ -218,7 +218,7 @@ func (s *Server) ListProducts(ctx context.Context, req oapi.ListProductsRequestO
 	if err != nil {
 		return nil, err
 	}
-	return oapi.ListProducts200JSONResponse{Data: mapAll(rows, productOut), NextCursor: nonEmpty(next)}, nil
+	return oapi.ListProducts200JSONResponse{Data: mapAll(rows, productOut), NextCursor: nonEmpty(next), HasMore: next != ""}, nil
 }
 
 func (s *Server) CreateProduct(ctx context.Context, req oapi.CreateProductRequestObject) (oapi.CreateProductResponseObject, error) {
@@ -280,7 +280,7 @@ func (s *Server) ListProductGroups(ctx context.Context, req oapi.ListProductGrou
 	if err != nil {
 		return nil, err
 	}
-	return oapi.ListProductGroups200JSONResponse{Data: mapAll(rows, groupOut), NextCursor: nonEmpty(next)}, nil
+	return oapi.ListProductGroups200JSONResponse{Data: mapAll(rows, groupOut), NextCursor: nonEmpty(next), HasMore: next != ""}, nil
 }
 
 func (s *Server) CreateProductGroup(ctx context.Context, req oapi.CreateProductGroupRequestObject) (oapi.CreateProductGroupResponseObject, error) {

@@ -7,13 +7,14 @@ import (
 
 	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/customer"
+	"github.com/acronis-platform/platform/internal/metadata"
 	"github.com/acronis-platform/platform/internal/page"
 )
 
 func (s *Server) customerOut(c customer.Customer) oapi.Customer {
 	out := oapi.Customer{Id: c.ID, PartnerId: c.PartnerID, Name: c.Name, Email: openapi_types.Email(c.Email), Phone: c.Phone,
 		Address: c.Address, Country: c.Country, Currency: c.Currency, Status: oapi.CustomerStatus(c.Status),
-		Version: c.Version, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+		Metadata: metaOut(c.Metadata), Version: c.Version, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 	if c.CreditLimit != nil {
 		out.CreditLimit = &oapi.Money{Amount: c.CreditLimit.StringFixed(2), Currency: c.Currency}
 	}
@@ -25,18 +26,20 @@ func (s *Server) ListCustomers(ctx context.Context, req oapi.ListCustomersReques
 	if err != nil {
 		return nil, err
 	}
-	f := customer.Filter{PartnerID: req.Params.PartnerId, Direct: req.Params.Direct, Status: (*string)(req.Params.Status), Email: req.Params.Email}
+	f := customer.Filter{PartnerID: req.Params.PartnerId, Direct: req.Params.Direct, Status: (*string)(req.Params.Status), Email: req.Params.Email,
+		Metadata: metaIn(req.Params.Metadata)}
 	rows, next, err := s.customers.List(ctx, principal(ctx), f, r)
 	if err != nil {
 		return nil, err
 	}
-	return oapi.ListCustomers200JSONResponse{Data: mapAll(rows, s.customerOut), NextCursor: nonEmpty(next)}, nil
+	return oapi.ListCustomers200JSONResponse{Data: mapAll(rows, s.customerOut), NextCursor: nonEmpty(next), HasMore: next != ""}, nil
 }
 
 func (s *Server) CreateCustomer(ctx context.Context, req oapi.CreateCustomerRequestObject) (oapi.CreateCustomerResponseObject, error) {
 	b := req.Body
 	in := customer.CreateInput{PartnerID: b.PartnerId, Name: b.Name, Email: string(b.Email), Phone: deref(b.Phone),
-		Address: deref(b.Address), Country: deref(b.Country), Currency: b.Currency, CreditLimit: moneyIn(b.CreditLimit)}
+		Address: deref(b.Address), Country: deref(b.Country), Currency: b.Currency, CreditLimit: moneyIn(b.CreditLimit),
+		Metadata: metaIn(b.Metadata)}
 	c, err := s.customers.Create(ctx, principal(ctx), in)
 	if err != nil {
 		return nil, err
@@ -64,9 +67,30 @@ func (s *Server) UpdateCustomer(ctx context.Context, req oapi.UpdateCustomerRequ
 	b := req.Body
 	in := customer.UpdateInput{Name: b.Name, Email: (*string)(b.Email), Phone: b.Phone, Address: b.Address, Country: b.Country,
 		CreditLimit: moneyIn(b.CreditLimit), RemoveCreditLimit: deref(b.RemoveCreditLimit), Status: (*string)(b.Status)}
+	if b.Metadata != nil {
+		m := metaIn(b.Metadata)
+		in.Metadata = &m
+	}
 	c, err := s.customers.Update(ctx, principal(ctx), req.Id, in, ifv)
 	if err != nil {
 		return nil, err
 	}
 	return oapi.UpdateCustomer200JSONResponse{Body: s.customerOut(c), Headers: oapi.UpdateCustomer200ResponseHeaders{ETag: etag(c.Version)}}, nil
+}
+
+// metaOut is stored metadata as answered: `{}`, never null.
+func metaOut(m metadata.Map) oapi.Metadata {
+	out := make(oapi.Metadata, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// metaIn is metadata from a body or a filter; nil when absent.
+func metaIn(m *oapi.Metadata) map[string]string {
+	if m == nil {
+		return nil
+	}
+	return *m
 }

@@ -34,7 +34,7 @@ func (s *Server) accepted(op subscription.Operation) oapi.OperationAcceptedJSONR
 }
 
 func opsOut(rows []subscription.Operation, next string) oapi.ServiceOperationList {
-	out := oapi.ServiceOperationList{Data: make([]oapi.ServiceOperation, len(rows)), NextCursor: nonEmpty(next)}
+	out := oapi.ServiceOperationList{Data: make([]oapi.ServiceOperation, len(rows)), NextCursor: nonEmpty(next), HasMore: next != ""}
 	for i, op := range rows {
 		out.Data[i] = operationOut(op)
 	}

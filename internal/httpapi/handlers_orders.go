@@ -19,7 +19,7 @@ func (s *Server) orderOut(d order.Detail) oapi.Order {
 		Quantity: d.Quantity, Username: d.Username, CustomerId: d.CustomerID, PartnerId: d.PartnerID, ServiceId: d.ServiceID,
 		UnitPrice: s.money(d.UnitPrice), SetupFee: s.money(d.SetupFee), FailureReason: d.FailureReason,
 		History: make([]oapi.OrderEvent, len(d.Events)), Steps: make([]oapi.OrderStep, len(d.Steps)),
-		Version: d.Version, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+		Metadata: metaOut(d.Metadata), Version: d.Version, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
 	for i, e := range d.Events {
 		// Stored as "public", "system" or "<role>:<kind>:<subject>".
 		role, cred, _ := strings.Cut(e.Actor, ":")
@@ -42,7 +42,8 @@ func newCustomerIn(c *oapi.NewCustomer) *order.Details {
 	if c == nil {
 		return nil
 	}
-	return &order.Details{Name: c.Name, Email: string(c.Email), Phone: deref(c.Phone), Address: deref(c.Address), Country: deref(c.Country)}
+	return &order.Details{Name: c.Name, Email: string(c.Email), Phone: deref(c.Phone), Address: deref(c.Address), Country: deref(c.Country),
+		Metadata: metaIn(c.Metadata)}
 }
 
 // caller is the principal of an operation that may also be anonymous.
@@ -56,7 +57,7 @@ func caller(ctx context.Context) *auth.Principal {
 func (s *Server) PlaceStorefrontOrder(ctx context.Context, req oapi.PlaceStorefrontOrderRequestObject) (oapi.PlaceStorefrontOrderResponseObject, error) {
 	b := req.Body
 	placed, err := s.orders.Place(ctx, caller(ctx), order.PlaceInput{Token: b.Token, CustomerID: b.CustomerId,
-		Customer: newCustomerIn(b.Customer), Username: b.Username, Quantity: b.Quantity})
+		Customer: newCustomerIn(b.Customer), Username: b.Username, Quantity: b.Quantity, Metadata: metaIn(b.Metadata)})
 	if err != nil {
 		return nil, err
 	}
@@ -86,11 +87,12 @@ func (s *Server) ListOrders(ctx context.Context, req oapi.ListOrdersRequestObjec
 	if err != nil {
 		return nil, err
 	}
-	rows, next, err := s.orders.List(ctx, principal(ctx), order.Filter{Status: (*string)(req.Params.Status), CustomerID: req.Params.CustomerId}, r)
+	rows, next, err := s.orders.List(ctx, principal(ctx), order.Filter{Status: (*string)(req.Params.Status), CustomerID: req.Params.CustomerId,
+		Metadata: metaIn(req.Params.Metadata)}, r)
 	if err != nil {
 		return nil, err
 	}
-	out := oapi.ListOrders200JSONResponse{Data: make([]oapi.Order, len(rows)), NextCursor: nonEmpty(next)}
+	out := oapi.ListOrders200JSONResponse{Data: make([]oapi.Order, len(rows)), NextCursor: nonEmpty(next), HasMore: next != ""}
 	for i, o := range rows {
 		out.Data[i] = s.orderOut(order.Detail{Order: o})
 	}
@@ -101,7 +103,7 @@ func (s *Server) CreateOrder(ctx context.Context, req oapi.CreateOrderRequestObj
 	b := req.Body
 	p := principal(ctx)
 	placed, err := s.orders.Place(ctx, &p, order.PlaceInput{PlanID: &b.PlanId, Frequency: string(b.Frequency), CustomerID: b.CustomerId,
-		Customer: newCustomerIn(b.Customer), Username: b.Username, Quantity: b.Quantity})
+		Customer: newCustomerIn(b.Customer), Username: b.Username, Quantity: b.Quantity, Metadata: metaIn(b.Metadata)})
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +168,7 @@ func (s *Server) serviceWith(v subscription.Subscription, q subscription.Quotas)
 		PortalUrl: v.PortalURL, FreeTrial: v.FreeTrial, TrialEndsAt: v.TrialEndsAt, UnitPrice: s.money(v.UnitPrice),
 		Quotas:      oapi.ServiceQuotas{StorageGb: q.StorageGB, OverageGb: q.OverageGB, OfferingItems: q.Items},
 		ActivatedAt: v.ActivatedAt, SuspendedAt: v.SuspendedAt, TerminatedAt: v.TerminatedAt, ExpiredAt: v.ExpiredAt,
-		Version: v.Version, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}
+		Metadata: metaOut(v.Metadata), Version: v.Version, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}
 	if v.NextDueDate != nil {
 		out.NextDueDate = &openapi_types.Date{Time: *v.NextDueDate}
 	}
@@ -178,7 +180,8 @@ func (s *Server) ListServices(ctx context.Context, req oapi.ListServicesRequestO
 	if err != nil {
 		return nil, err
 	}
-	f := subscription.Filter{Status: (*string)(req.Params.Status), CustomerID: req.Params.CustomerId, PlanID: req.Params.PlanId}
+	f := subscription.Filter{Status: (*string)(req.Params.Status), CustomerID: req.Params.CustomerId, PlanID: req.Params.PlanId,
+		Metadata: metaIn(req.Params.Metadata)}
 	rows, next, err := s.subs.List(ctx, principal(ctx), f, r)
 	if err != nil {
 		return nil, err
@@ -187,7 +190,7 @@ func (s *Server) ListServices(ctx context.Context, req oapi.ListServicesRequestO
 	if err != nil {
 		return nil, err
 	}
-	out := oapi.ListServices200JSONResponse{Data: make([]oapi.Service, len(rows)), NextCursor: nonEmpty(next)}
+	out := oapi.ListServices200JSONResponse{Data: make([]oapi.Service, len(rows)), NextCursor: nonEmpty(next), HasMore: next != ""}
 	for i, v := range rows {
 		out.Data[i] = s.serviceWith(v, quotas[v.ID])
 	}

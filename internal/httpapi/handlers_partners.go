@@ -27,7 +27,7 @@ func (s *Server) ListPartners(ctx context.Context, req oapi.ListPartnersRequestO
 	if err != nil {
 		return nil, err
 	}
-	return oapi.ListPartners200JSONResponse{Data: mapAll(rows, partnerOut), NextCursor: nonEmpty(next)}, nil
+	return oapi.ListPartners200JSONResponse{Data: mapAll(rows, partnerOut), NextCursor: nonEmpty(next), HasMore: next != ""}, nil
 }
 
 func (s *Server) CreatePartner(ctx context.Context, req oapi.CreatePartnerRequestObject) (oapi.CreatePartnerResponseObject, error) {
@@ -117,7 +117,7 @@ func (s *Server) ListPartnerPlans(ctx context.Context, req oapi.ListPartnerPlans
 	if err != nil {
 		return nil, err
 	}
-	return oapi.ListPartnerPlans200JSONResponse{Data: mapAll(rows, s.partnerPlanOut), NextCursor: nonEmpty(next)}, nil
+	return oapi.ListPartnerPlans200JSONResponse{Data: mapAll(rows, s.partnerPlanOut), NextCursor: nonEmpty(next), HasMore: next != ""}, nil
 }
 
 func (s *Server) SetPartnerPlanPricing(ctx context.Context, req oapi.SetPartnerPlanPricingRequestObject) (oapi.SetPartnerPlanPricingResponseObject, error) {

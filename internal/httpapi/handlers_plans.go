@@ -31,7 +31,7 @@ func (s *Server) ListPlans(ctx context.Context, req oapi.ListPlansRequestObject)
 	if err != nil {
 		return nil, err
 	}
-	return oapi.ListPlans200JSONResponse{Data: mapAll(rows, planOut), NextCursor: nonEmpty(next)}, nil
+	return oapi.ListPlans200JSONResponse{Data: mapAll(rows, planOut), NextCursor: nonEmpty(next), HasMore: next != ""}, nil
 }
 
 func (s *Server) CreatePlan(ctx context.Context, req oapi.CreatePlanRequestObject) (oapi.CreatePlanResponseObject, error) {

@@ -21,7 +21,7 @@ func (s *Server) ListEmailTemplates(ctx context.Context, req oapi.ListEmailTempl
 	if err != nil {
 		return nil, err
 	}
-	return oapi.ListEmailTemplates200JSONResponse{Data: mapAll(rows, templateOut), NextCursor: nonEmpty(next)}, nil
+	return oapi.ListEmailTemplates200JSONResponse{Data: mapAll(rows, templateOut), NextCursor: nonEmpty(next), HasMore: next != ""}, nil
 }
 
 func (s *Server) CreateEmailTemplate(ctx context.Context, req oapi.CreateEmailTemplateRequestObject) (oapi.CreateEmailTemplateResponseObject, error) {

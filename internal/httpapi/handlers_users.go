@@ -29,7 +29,7 @@ func (s *Server) ListUsers(ctx context.Context, req oapi.ListUsersRequestObject)
 	if err != nil {
 		return nil, err
 	}
-	out := oapi.ListUsers200JSONResponse{Data: make([]oapi.User, len(users)), NextCursor: nonEmpty(next)}
+	out := oapi.ListUsers200JSONResponse{Data: make([]oapi.User, len(users)), NextCursor: nonEmpty(next), HasMore: next != ""}
 	for i, u := range users {
 		out.Data[i] = userOut(u)
 	}

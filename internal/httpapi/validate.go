@@ -222,6 +222,15 @@ func schemaField(se *openapi3.SchemaError, base string) errs.FieldError {
 	case "pattern":
 		code = "invalid_format"
 	}
+	// A schema may name its own codes per keyword (x-error-codes), as
+	// Metadata does, so that the spec and the service answer alike.
+	if se.Schema != nil {
+		if codes, ok := se.Schema.Extensions["x-error-codes"].(map[string]any); ok {
+			if c, ok := codes[se.SchemaField].(string); ok {
+				code = c
+			}
+		}
+	}
 	if field == "" {
 		field = "body"
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/customer"
 	"github.com/acronis-platform/platform/internal/errs"
+	"github.com/acronis-platform/platform/internal/metadata"
 	"github.com/acronis-platform/platform/internal/page"
 	"github.com/acronis-platform/platform/internal/provisioning"
 	"github.com/acronis-platform/platform/internal/subscription"
@@ -55,6 +56,7 @@ type Order struct {
 	PlacedBy           string
 	StatusTokenHash    []byte
 	PasswordRevealedAt *time.Time
+	Metadata           metadata.Map // copied to the service when placed
 	Version            int64
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
@@ -259,6 +261,7 @@ func (s *Service) reveal(ctx context.Context, o Order) (string, error) {
 type Filter struct {
 	Status     *string
 	CustomerID *uuid.UUID
+	Metadata   map[string]string // every pair must match
 }
 
 // List pages through the orders the caller may see.
@@ -270,6 +273,10 @@ func (s *Service) List(ctx context.Context, who auth.Principal, f Filter, r page
 	if f.CustomerID != nil {
 		q = q.Where("orders.customer_id = ?", *f.CustomerID)
 	}
+	if err := metadata.Check("metadata", f.Metadata); err != nil {
+		return nil, "", err
+	}
+	q = metadata.Where(q, "orders", f.Metadata)
 	return page.Find(q, "orders", r, func(o Order) page.Key { return page.Key{CreatedAt: o.CreatedAt, ID: o.ID} })
 }
 

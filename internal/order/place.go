@@ -16,6 +16,7 @@ import (
 	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/internal/customer"
 	"github.com/acronis-platform/platform/internal/errs"
+	"github.com/acronis-platform/platform/internal/metadata"
 	"github.com/acronis-platform/platform/internal/money"
 	"github.com/acronis-platform/platform/internal/provisioning"
 	"github.com/acronis-platform/platform/internal/subscription"
@@ -24,6 +25,7 @@ import (
 // Details are a new customer's, given with an order.
 type Details struct {
 	Name, Email, Phone, Address, Country string
+	Metadata                             map[string]string
 }
 
 // PlaceInput is an order: by order-URL token (storefronts) or by plan and
@@ -36,6 +38,7 @@ type PlaceInput struct {
 	Customer   *Details
 	Username   string
 	Quantity   *int
+	Metadata   map[string]string // the order's; its service starts with a copy
 }
 
 // Placed is a new order; StatusToken is set for anonymous orders, which
@@ -61,6 +64,14 @@ type plan struct {
 // approved in it too. Nothing is stored when any check fails.
 func (s *Service) Place(ctx context.Context, who *auth.Principal, in PlaceInput) (Placed, error) {
 	in.Username = strings.TrimSpace(in.Username)
+	if err := metadata.Check("metadata", in.Metadata); err != nil {
+		return Placed{}, err
+	}
+	if in.Customer != nil {
+		if err := metadata.Check("customer.metadata", in.Customer.Metadata); err != nil {
+			return Placed{}, err
+		}
+	}
 	p, err := s.resolve(ctx, who, in)
 	if err != nil {
 		return Placed{}, err
@@ -330,7 +341,8 @@ func (s *Service) store(ctx context.Context, who *auth.Principal, in PlaceInput,
 	now := s.now()
 	sub := subscription.Subscription{ID: uuid.New(), PlanID: p.ID, Frequency: p.frequency, Quantity: quantity,
 		Username: in.Username, Status: subscription.StatusPending, FreeTrial: trial, PartnerID: p.seller,
-		UnitPrice: unit, SetupFee: setup, UnitCost: unitCost, SetupFeeCost: setupCost, Version: 1, CreatedAt: now, UpdatedAt: now}
+		UnitPrice: unit, SetupFee: setup, UnitCost: unitCost, SetupFeeCost: setupCost, Metadata: metadata.Map(in.Metadata).Clone(),
+		Version: 1, CreatedAt: now, UpdatedAt: now}
 	pw, err := subscription.NewPassword()
 	if err != nil {
 		return Placed{}, errs.Internal(err)
@@ -339,7 +351,8 @@ func (s *Service) store(ctx context.Context, who *auth.Principal, in PlaceInput,
 		return Placed{}, errs.Internal(err)
 	}
 	o := Order{ID: uuid.New(), ServiceID: sub.ID, PartnerID: p.seller, PlanID: p.ID, Frequency: p.frequency, Quantity: quantity,
-		Username: in.Username, OrderURLToken: p.token, UnitPrice: unit, SetupFee: setup, PlacedBy: "public", Version: 1, CreatedAt: now, UpdatedAt: now}
+		Username: in.Username, OrderURLToken: p.token, UnitPrice: unit, SetupFee: setup, PlacedBy: "public",
+		Metadata: metadata.Map(in.Metadata).Clone(), Version: 1, CreatedAt: now, UpdatedAt: now}
 	var out Placed
 	if who == nil {
 		tok := make([]byte, 24)
@@ -357,7 +370,7 @@ func (s *Service) store(ctx context.Context, who *auth.Principal, in PlaceInput,
 			d := in.Customer
 			creator := auth.Principal{Role: auth.RoleAdmin}
 			c, err := s.customers.CreateTx(ctx, tx, creator, customer.CreateInput{PartnerID: p.seller, Name: d.Name, Email: d.Email,
-				Phone: d.Phone, Address: d.Address, Country: d.Country})
+				Phone: d.Phone, Address: d.Address, Country: d.Country, Metadata: d.Metadata})
 			if err != nil {
 				if errs.CodeOf(err) == "customer_email_taken" {
 					return errs.Conflict("customer_exists", "A customer with this email already buys here; order as that customer.").WithField("customer.email")

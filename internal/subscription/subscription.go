@@ -41,6 +41,7 @@ import (
 	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/errs"
+	"github.com/acronis-platform/platform/internal/metadata"
 	"github.com/acronis-platform/platform/internal/page"
 	"github.com/acronis-platform/platform/internal/provisioning"
 )
@@ -89,6 +90,7 @@ type Subscription struct {
 	SuspendedAt    *time.Time
 	TerminatedAt   *time.Time
 	ExpiredAt      *time.Time
+	Metadata       metadata.Map // copied from the order when placed
 	Version        int64
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
@@ -178,6 +180,7 @@ type Filter struct {
 	Status     *string
 	CustomerID *uuid.UUID
 	PlanID     *uuid.UUID
+	Metadata   map[string]string // every pair must match
 }
 
 // List pages through the services the caller may see.
@@ -192,6 +195,10 @@ func (s *Service) List(ctx context.Context, who auth.Principal, f Filter, r page
 	if f.PlanID != nil {
 		q = q.Where("services.plan_id = ?", *f.PlanID)
 	}
+	if err := metadata.Check("metadata", f.Metadata); err != nil {
+		return nil, "", err
+	}
+	q = metadata.Where(q, "services", f.Metadata)
 	return page.Find(q, "services", r, func(v Subscription) page.Key { return page.Key{CreatedAt: v.CreatedAt, ID: v.ID} })
 }
 

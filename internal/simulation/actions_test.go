@@ -117,6 +117,9 @@ func (s *sim) order() {
 	}
 	s.users++
 	body.Username = fmt.Sprintf("sim%d-u%d", s.seed, s.users)
+	if s.rng.IntN(2) == 0 { // a storefront's own ids
+		body.Metadata = &oapi.Metadata{"shop_order": fmt.Sprintf("so-%d", s.users), "channel": []string{"web", "phone"}[s.rng.IntN(2)]}
+	}
 	who := s.admin
 	if c.partner != nil {
 		who = s.sellerOf(&c.partner.id)
@@ -126,6 +129,9 @@ func (s *sim) order() {
 		return
 	}
 	o := *r.JSON202
+	if body.Metadata != nil {
+		s.metadata[body.Username] = *body.Metadata
+	}
 	if o.Status == oapi.OrderStatusPending && s.rng.IntN(10) < 9 {
 		for _, inv := range s.invoices(oapi.ListInvoicesParams{ServiceId: &o.ServiceId, Status: ptr(oapi.InvoiceStatusUnpaid)}) {
 			s.pay(s.payer(inv), inv, inv.Balance.Amount)

@@ -63,6 +63,9 @@
 //   - runs_finish: no billing run or usage sync queued or running after
 //     the day, no run interrupted or failed or with failures, and a run
 //     counts the invoices it made;
+//   - metadata_kept and metadata_filter: a service carries the metadata
+//     its order was placed with (half the orders bring a storefront's own
+//     ids), and a service list filtered by one of them finds it alone;
 //   - no_5xx as above.
 //
 // Replay: a seed replays exactly the same run. After every change the

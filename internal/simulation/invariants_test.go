@@ -3,6 +3,7 @@ package simulation
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -40,6 +41,7 @@ func (s *sim) check() {
 	s.checkPairs(invs)
 	s.checkServices(svcs, invs)
 	s.checkCredits(svcs)
+	s.checkMetadata(svcs)
 	if s.spell == nil {
 		s.checkOperations()
 		s.checkVendor(svcs)
@@ -609,6 +611,37 @@ func (s *sim) checkServices(svcs []oapi.Service, invs []oapi.Invoice) {
 		if !slices.ContainsFunc(invs, func(inv oapi.Invoice) bool { return covers(inv, v.Id, due) }) {
 			s.fail("due_covered", v.Id.String()+"/"+ds(due), "active service %s (%s) is past its due date %s with no unpaid invoice covering it", v.Id, p.name, ds(due))
 		}
+	}
+}
+
+// checkMetadata: a service keeps the metadata its order was placed with,
+// and a list filtered by one of its keys finds it.
+func (s *sim) checkMetadata(svcs []oapi.Service) {
+	var with []oapi.Service
+	for _, v := range svcs {
+		want := s.metadata[v.Username]
+		if len(want) == 0 {
+			want = oapi.Metadata{}
+		}
+		if !maps.Equal(v.Metadata, want) {
+			s.fail("metadata_kept", v.Id.String(), "service %s (%s) has metadata %v, its order was placed with %v", v.Id, v.Username, v.Metadata, want)
+			continue
+		}
+		if len(want) > 0 {
+			with = append(with, v)
+		}
+	}
+	if len(with) == 0 {
+		return
+	}
+	v := with[s.rng.IntN(len(with))]
+	filter := oapi.Metadata{"shop_order": v.Metadata["shop_order"]}
+	r, err := s.admin.c.ListServicesWithResponse(s.ctx, &oapi.ListServicesParams{Metadata: &filter})
+	if !s.ok("list_services_by_metadata", r, err) {
+		return
+	}
+	if len(r.JSON200.Data) != 1 || r.JSON200.Data[0].Id != v.Id {
+		s.fail("metadata_filter", v.Id.String(), "services with shop_order=%s: %d found, want service %s alone", filter["shop_order"], len(r.JSON200.Data), v.Id)
 	}
 }
 

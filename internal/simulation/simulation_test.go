@@ -138,6 +138,7 @@ type sim struct {
 	reported map[string]bool
 	answers  map[string]int             // by action and status
 	checked  map[uuid.UUID]oapi.Invoice // invoice details by id, refreshed when the version moves
+	metadata map[string]oapi.Metadata   // what each order was placed with, by username
 
 	credited   map[uuid.UUID]decimal.Decimal // credits the changes of a service answered with
 	unreported map[uuid.UUID]bool            // services with a change answered without its outcome
@@ -180,7 +181,7 @@ func newSim(t *testing.T, seed int64, cfg settings) *sim {
 	t.Cleanup(ro.Close)
 	s := &sim{t: t, ctx: ctx, seed: seed, cfg: cfg, rng: rand.New(rand.NewPCG(uint64(seed), 0x5eed)), env: env, vendor: v, vurl: vs, vc: vc, ro: ro, rw: rw,
 		calmSince: start, retried: map[uuid.UUID]bool{}, reported: map[string]bool{}, answers: map[string]int{}, checked: map[uuid.UUID]oapi.Invoice{},
-		credited: map[uuid.UUID]decimal.Decimal{}, unreported: map[uuid.UUID]bool{}}
+		credited: map[uuid.UUID]decimal.Decimal{}, unreported: map[uuid.UUID]bool{}, metadata: map[string]oapi.Metadata{}}
 	s.startup()
 	seedUUIDs(t, seed)
 	s.admin = s.newActor(env.NewUser(t, "admin", nil, nil).Email, apptest.Password)

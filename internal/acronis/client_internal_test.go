@@ -38,6 +38,44 @@ func TestResponseError(t *testing.T) {
 	}
 }
 
+// A write that keeps meeting version conflicts ends retryable (a race to
+// try again later); any other error, and success, end as they came.
+func TestOnConflict(t *testing.T) {
+	t.Parallel()
+	conflict := func() error { return responseError("PUT /tenants/x", 409, []byte(`{"error":{"code":1001,"message":"Version mismatch"}}`)) }
+	tests := []struct {
+		name      string
+		answers   []error
+		calls     int
+		retryable bool
+		ok        bool
+	}{
+		{"conflict then success", []error{conflict(), nil}, 2, false, true},
+		{"conflict on every attempt", []error{conflict(), conflict(), conflict()}, 3, true, false},
+		{"other refusal is final", []error{responseError("PUT /tenants/x", 409, []byte(`{"error":{"code":1004,"message":"Name taken"}}`))}, 1, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := &Client{cfg: Config{MaxAttempts: 3}}
+			calls := 0
+			_, err := onConflict(c, func() (int, error) {
+				err := tt.answers[min(calls, len(tt.answers)-1)]
+				calls++
+				return calls, err
+			})
+			require.Equal(t, tt.calls, calls)
+			if tt.ok {
+				require.NoError(t, err)
+				return
+			}
+			var e *Error
+			require.ErrorAs(t, err, &e)
+			require.Equal(t, tt.retryable, e.Retryable)
+		})
+	}
+}
+
 func TestTokenExpiry(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1_000_000, 0)

@@ -211,7 +211,10 @@ func isVersionConflict(err error) bool {
 }
 
 // onConflict runs a read-modify-write again while the write meets a
-// version conflict (someone changed the object in between).
+// version conflict (someone changed the object in between, or a write of
+// ours was applied though its answer was lost). Conflicts to the last
+// attempt are still a race, not a refusal: the error is marked retryable,
+// so durable work tries again later instead of failing for good.
 func onConflict[T any](c *Client, rmw func() (T, error)) (T, error) {
 	var out T
 	var err error
@@ -220,6 +223,10 @@ func onConflict[T any](c *Client, rmw func() (T, error)) (T, error) {
 		if err == nil || !isVersionConflict(err) {
 			return out, err
 		}
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		e.Retryable = true
 	}
 	return out, err
 }

@@ -44,7 +44,11 @@ func idempotent(store *idempotency.Store, log *slog.Logger) echo.MiddlewareFunc 
 				return err
 			}
 			if saved != nil {
-				c.Response().Header().Set("Idempotent-Replayed", "true")
+				h := c.Response().Header()
+				for name, v := range saved.Headers {
+					h.Set(name, v)
+				}
+				h.Set("Idempotent-Replayed", "true")
 				return c.Blob(saved.Status, saved.ContentType, saved.Body)
 			}
 			// The response is held back until it is stored, so a client that
@@ -72,8 +76,14 @@ func idempotent(store *idempotency.Store, log *slog.Logger) echo.MiddlewareFunc 
 			if status >= http.StatusInternalServerError {
 				serr = store.Release(bg, scope, key)
 			} else {
+				kept := map[string]string{}
+				for _, name := range idempotency.Replayed {
+					if v := c.Response().Header().Get(name); v != "" {
+						kept[name] = v
+					}
+				}
 				serr = store.Complete(bg, scope, key, idempotency.Response{
-					Status: status, ContentType: c.Response().Header().Get(echo.HeaderContentType), Body: rec.body.Bytes(),
+					Status: status, ContentType: c.Response().Header().Get(echo.HeaderContentType), Body: rec.body.Bytes(), Headers: kept,
 				})
 			}
 			if serr != nil {

@@ -131,3 +131,26 @@ func usersWithEmail(t *testing.T, env *apptest.Env, email string) int64 {
 	require.NoError(t, env.App.DB.Gorm.Raw("SELECT count(*) FROM users WHERE lower(email) = lower(?)", email).Scan(&n).Error)
 	return n
 }
+
+// A replay repeats the answer's own headers (the version, where to poll),
+// not the request's (its id).
+func TestIdempotentReplayKeepsHeaders(t *testing.T) {
+	t.Parallel()
+	env := apptest.New(t)
+	tok := env.Login(t, env.NewUser(t, auth.RoleAdmin, nil, nil))
+	url := env.Server.URL + "/v1/customers"
+	body := `{"name":"Replay Ltd","email":"replay-` + uuid.NewString() + `@example.com"}`
+	key := uuid.NewString()
+
+	status, first, _ := raw(t, "POST", url, tok, "application/json", body, "Idempotency-Key", key)
+	require.Equal(t, http.StatusCreated, status)
+	require.NotEmpty(t, first.Get("ETag"))
+
+	status, again, _ := raw(t, "POST", url, tok, "application/json", body, "Idempotency-Key", key)
+	require.Equal(t, http.StatusCreated, status)
+	require.Equal(t, "true", again.Get("Idempotent-Replayed"))
+	for _, name := range []string{"ETag", "Location"} {
+		require.Equal(t, first.Get(name), again.Get(name), name)
+	}
+	require.NotEqual(t, first.Get("X-Request-Id"), again.Get("X-Request-Id"))
+}

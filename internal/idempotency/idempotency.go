@@ -6,6 +6,7 @@ package idempotency
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -28,7 +29,13 @@ type Response struct {
 	Status      int
 	ContentType string
 	Body        []byte
+	// Headers are the answer's own headers a replay repeats (Replayed).
+	Headers map[string]string
 }
+
+// Replayed are the headers of an answer that a replay repeats; the rest
+// (request id, rate limits) belong to the request that reads it.
+var Replayed = []string{"ETag", "Location", "Retry-After"}
 
 // Store keeps idempotency records in PostgreSQL. Response bodies are
 // encrypted: they may carry secrets shown once, such as a new API key.
@@ -58,7 +65,7 @@ func (s *Store) Begin(ctx context.Context, scope, key string, hash []byte) (*Res
 			ON CONFLICT (scope, key) DO UPDATE SET
 				request_hash = EXCLUDED.request_hash, state = 'in_flight',
 				locked_at = EXCLUDED.locked_at, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at,
-				response_status = NULL, response_type = NULL, response_body = NULL
+				response_status = NULL, response_type = NULL, response_body = NULL, response_headers = NULL
 			WHERE idempotency_keys.expires_at <= EXCLUDED.created_at
 			   OR (idempotency_keys.state = 'in_flight' AND idempotency_keys.locked_at < ?
 			       AND idempotency_keys.request_hash = EXCLUDED.request_hash)
@@ -70,13 +77,14 @@ func (s *Store) Begin(ctx context.Context, scope, key string, hash []byte) (*Res
 			return nil, nil
 		}
 		var row struct {
-			RequestHash    []byte
-			State          string
-			ResponseStatus *int
-			ResponseType   *string
-			ResponseBody   []byte
+			RequestHash     []byte
+			State           string
+			ResponseStatus  *int
+			ResponseType    *string
+			ResponseBody    []byte
+			ResponseHeaders []byte
 		}
-		err = s.db.WithContext(ctx).Raw(`SELECT request_hash, state, response_status, response_type, response_body
+		err = s.db.WithContext(ctx).Raw(`SELECT request_hash, state, response_status, response_type, response_body, response_headers
 			FROM idempotency_keys WHERE scope = ? AND key = ?`, scope, key).Take(&row).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			continue // released or cleaned up meanwhile: claim again
@@ -98,6 +106,11 @@ func (s *Store) Begin(ctx context.Context, scope, key string, hash []byte) (*Res
 		if row.ResponseType != nil {
 			r.ContentType = *row.ResponseType
 		}
+		if len(row.ResponseHeaders) > 0 {
+			if err := json.Unmarshal(row.ResponseHeaders, &r.Headers); err != nil {
+				return nil, errs.Internal(err)
+			}
+		}
 		return r, nil
 	}
 	return nil, errs.Conflict("idempotency_request_in_flight", "A request with this Idempotency-Key is still being processed; retry shortly.")
@@ -110,9 +123,15 @@ func (s *Store) Complete(ctx context.Context, scope, key string, r Response) err
 		return err
 	}
 	r.Body = sealed
+	var headers []byte
+	if len(r.Headers) > 0 {
+		if headers, err = json.Marshal(r.Headers); err != nil {
+			return err
+		}
+	}
 	return s.db.WithContext(ctx).Exec(`UPDATE idempotency_keys
-		SET state = 'done', response_status = ?, response_type = ?, response_body = ?
-		WHERE scope = ? AND key = ?`, r.Status, r.ContentType, r.Body, scope, key).Error
+		SET state = 'done', response_status = ?, response_type = ?, response_body = ?, response_headers = ?
+		WHERE scope = ? AND key = ?`, r.Status, r.ContentType, r.Body, headers, scope, key).Error
 }
 
 // Release forgets a claim whose request failed on our side, so it may be retried.

@@ -25,7 +25,10 @@ import (
 // Exactness: one instance alone counts exactly. Hits are admitted beyond
 // the limit only by other instances' hits it has not seen yet, at most
 // MaxUnwritten per other instance, so a window admits at most
-// limit + (instances-1) * MaxUnwritten(limit) hits.
+// limit + (instances-1) * MaxUnwritten(limit) hits. A hit within the limit
+// is never refused. Hits counted here and not yet written (at most
+// FlushEvery of them, or MaxUnwritten per bucket) are lost if the process
+// dies; Run writes them on a clean stop.
 type Batched struct {
 	l *Limiter
 	// MaxEntries caps the buckets kept in memory; beyond it hits are
@@ -63,8 +66,9 @@ func NewBatched(l *Limiter) *Batched {
 func Margin(limit int) int { return max(2, limit/10) }
 
 // MaxUnwritten is how many hits of a bucket an instance counts before the
-// next one writes them.
-func MaxUnwritten(limit int) int { return min(64, max(1, limit/20)) }
+// next one writes them: a twentieth of the limit, so a bucket is shared
+// within 5% per instance however high its limit.
+func MaxUnwritten(limit int) int { return max(1, limit/20) }
 
 // Hit records a hit on bucket and returns the bucket's state.
 func (b *Batched) Hit(ctx context.Context, bucket string, limit int, window time.Duration) (Result, error) {
@@ -83,25 +87,22 @@ func (b *Batched) Hit(ctx context.Context, bucket string, limit int, window time
 		e = &entry{start: start, end: start.Add(window)}
 		b.entries[k] = e
 	}
-	if e.read {
-		est := e.known + e.unwritten
-		if est >= limit { // refused whatever the others counted
-			e.unwritten++
-			b.mu.Unlock()
-			return result(limit, est+1, reset, start), nil
-		}
-		if est < limit-Margin(limit) && e.unwritten < MaxUnwritten(limit) {
-			e.unwritten++
-			b.mu.Unlock()
-			return result(limit, est+1, reset, start), nil
-		}
+	if hits, ok := e.countHere(limit); ok {
+		b.mu.Unlock()
+		return result(limit, hits, reset, start), nil
 	}
 	b.mu.Unlock()
 
-	// Written at once, with the bucket's unwritten hits.
+	// Written at once, with the bucket's unwritten hits. A write that ran
+	// while this one waited may have made room to count it here after all:
+	// many hits waiting on one write do not each write.
 	e.wmu.Lock()
 	defer e.wmu.Unlock()
 	b.mu.Lock()
+	if hits, ok := e.countHere(limit); ok {
+		b.mu.Unlock()
+		return result(limit, hits, reset, start), nil
+	}
 	d := e.unwritten
 	b.mu.Unlock()
 	hits, err := b.l.add(ctx, bucket, start, d+1)
@@ -114,6 +115,21 @@ func (b *Batched) Hit(ctx context.Context, bucket string, limit int, window time
 	e.read = true
 	b.mu.Unlock()
 	return result(limit, hits, reset, start), nil
+}
+
+// countHere counts a hit in memory when that is safe and returns its count.
+// b.mu is held.
+func (e *entry) countHere(limit int) (int, bool) {
+	if !e.read {
+		return 0, false
+	}
+	est := e.known + e.unwritten
+	if est >= limit || // refused whatever the others counted
+		est < limit-Margin(limit) && e.unwritten < MaxUnwritten(limit) {
+		e.unwritten++
+		return est + 1, true
+	}
+	return 0, false
 }
 
 // Flush writes every unwritten hit in one statement, refreshes the counts

@@ -26,9 +26,9 @@ import (
 // the limit only by other instances' hits it has not seen yet, at most
 // MaxUnwritten per other instance, so a window admits at most
 // limit + (instances-1) * MaxUnwritten(limit) hits. A hit within the limit
-// is never refused. Hits counted here and not yet written (at most
-// FlushEvery of them, or MaxUnwritten per bucket) are lost if the process
-// dies; Run writes them on a clean stop.
+// is never refused. Hits counted here and not yet written (those of the
+// last FlushEvery) are lost if the process dies; Run writes them on a clean
+// stop.
 type Batched struct {
 	l *Limiter
 	// MaxEntries caps the buckets kept in memory; beyond it hits are

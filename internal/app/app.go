@@ -62,6 +62,9 @@ type App struct {
 	// Metrics serves GET /metrics on the metrics listener (METRICS_ADDR).
 	Metrics http.Handler
 
+	// anonLimiter counts anonymous requests, writing behind; Run flushes it.
+	anonLimiter *ratelimit.Batched
+
 	sandbox advancer // set in sandbox mode
 	// vendorHTTP reaches plans' vendor accounts (guarded by internal/egress).
 	vendorHTTP *http.Client
@@ -103,6 +106,9 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		return nil, err
 	}
 	limiter := ratelimit.New(db.Gorm, clk)
+	// Logins stay on the exact limiter; anonymous requests, far more of
+	// them, on the write-behind one.
+	anonLimiter := ratelimit.NewBatched(limiter)
 	box, err := secret.New(cfg.EncryptionKeyBytes())
 	if err != nil {
 		return nil, fmt.Errorf("ENCRYPTION_KEY: %w", err)
@@ -174,7 +180,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	})
 	a := &App{Cfg: cfg, Log: log, Clock: clk, DB: db, Users: users, Keys: keys, Jobs: runner, Idempotency: idem,
 		Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Billing: bills, Usage: usages,
-		vendorHTTP: vendorHTTP}
+		vendorHTTP: vendorHTTP, anonLimiter: anonLimiter}
 	if adv, ok := clk.(advancer); ok && cfg.Sandbox {
 		a.sandbox = adv
 		if _, err := a.loadClock(ctx); err != nil {
@@ -193,7 +199,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		Ready:             readiness(db),
 		TrustProxyHeaders: cfg.TrustProxyHeaders,
 		CORS:              httpapi.CORS{Origins: cfg.CORSOrigins(), MaxAge: cfg.CORSMaxAge},
-		Limiter:           limiter,
+		Limiter:           anonLimiter,
 		AnonLimits:        httpapi.AnonLimits{PerMinute: cfg.AnonRateLimit, VendorPerMinute: cfg.AnonVendorLimit},
 		MetricsToken:      cfg.MetricsToken,
 	})
@@ -227,6 +233,12 @@ func (a *App) Run(ctx context.Context, ln, metricsLn net.Listener) error {
 	defer stopListening()
 	go a.Catalog.ListenForChanges(listenCtx, a.DB.Pool, a.Log)
 	go a.ListenForClock(listenCtx)
+	// The limiter's flusher outlives the server so it writes the hits of the
+	// last requests.
+	flushCtx, stopFlushing := context.WithCancel(context.WithoutCancel(ctx))
+	flushed := make(chan struct{})
+	go func() { a.anonLimiter.Run(flushCtx, a.Log); close(flushed) }()
+	defer func() { stopFlushing(); <-flushed }()
 	served := make(chan error, 2)
 	go func() { served <- srv.Serve(ln) }()
 	a.Log.Info("serving", "addr", ln.Addr().String())

@@ -4,6 +4,10 @@
 // A bucket (a string such as "anon:203.0.113.7") has one row per window
 // start with its hit count. A window ends window-length after its start;
 // rows of windows over an hour old are deleted by the maintenance job.
+//
+// Limiter writes every hit at once and is exact (login attempts). Batched
+// counts most hits in memory and writes them behind in batches, exact on one
+// instance and within MaxUnwritten per other instance (anonymous requests).
 package ratelimit
 
 import (

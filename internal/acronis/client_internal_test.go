@@ -42,7 +42,9 @@ func TestResponseError(t *testing.T) {
 // try again later); any other error, and success, end as they came.
 func TestOnConflict(t *testing.T) {
 	t.Parallel()
-	conflict := func() error { return responseError("PUT /tenants/x", 409, []byte(`{"error":{"code":1001,"message":"Version mismatch"}}`)) }
+	conflict := func() error {
+		return responseError("PUT /tenants/x", 409, []byte(`{"error":{"code":1001,"message":"Version mismatch"}}`))
+	}
 	tests := []struct {
 		name      string
 		answers   []error

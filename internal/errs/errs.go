@@ -25,6 +25,7 @@ const (
 	KindTooLarge                       // 413
 	KindBadGateway                     // 502 an upstream (the vendor) failed
 	KindGone                           // 410 existed, no longer offered
+	KindNotAcceptable                  // 406 Accept allows no media type the operation answers in
 )
 
 // FieldError names one field at fault.

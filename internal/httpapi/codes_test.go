@@ -31,6 +31,7 @@ var codeEnums = map[string]string{
 	"KindTooLarge":           "PayloadTooLargeCode",
 	"KindBadGateway":         "BadGatewayCode",
 	"KindGone":               "GoneCode",
+	"KindNotAcceptable":      "NotAcceptableCode",
 	"KindInternal":           "InternalErrorCode",
 	// KindMethodNotAllowed: only for methods the spec has no operation for.
 }

@@ -84,7 +84,7 @@ type CORS struct {
 var corsAllowHeaders = []string{"Authorization", "Content-Type", "Idempotency-Key", "If-Match", "X-Request-Id"}
 
 // corsExposeHeaders are the response headers the API sets for callers.
-var corsExposeHeaders = []string{"ETag", "X-Request-Id", "Idempotent-Replayed", "Retry-After", "Location",
+var corsExposeHeaders = []string{"ETag", "Content-Disposition", "X-Request-Id", "Idempotent-Replayed", "Retry-After", "Location",
 	"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"}
 
 // cors answers preflights (204, cached MaxAge) and marks the answers to

@@ -30,6 +30,7 @@ var statusOf = map[errs.Kind]int{
 	errs.KindTooLarge:           http.StatusRequestEntityTooLarge,
 	errs.KindBadGateway:         http.StatusBadGateway,
 	errs.KindGone:               http.StatusGone,
+	errs.KindNotAcceptable:      http.StatusNotAcceptable,
 }
 
 const problemType = "https://docs.acronis-platform.example/problems/"

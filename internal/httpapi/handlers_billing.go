@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"mime"
 	"time"
 
 	"github.com/google/uuid"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/billing"
+	"github.com/acronis-platform/platform/internal/invoicepdf"
 	"github.com/acronis-platform/platform/internal/page"
 	"github.com/acronis-platform/platform/internal/usage"
 )
@@ -111,7 +114,20 @@ func (s *Server) GetInvoice(ctx context.Context, req oapi.GetInvoiceRequestObjec
 	if err != nil {
 		return nil, err
 	}
-	return oapi.GetInvoice200JSONResponse{Body: s.invoiceOut(inv, ps), Headers: oapi.GetInvoice200ResponseHeaders{ETag: etag(inv.Version)}}, nil
+	headers := oapi.GetInvoice200ResponseHeaders{ETag: etag(inv.Version)}
+	if negotiated(ctx) == invoicepdf.ContentType {
+		d, err := invoicepdf.Gather(ctx, s.db, inv, ps)
+		if err != nil {
+			return nil, err
+		}
+		f, err := d.File()
+		if err != nil {
+			return nil, err
+		}
+		headers.ContentDisposition = ptr(mime.FormatMediaType("inline", map[string]string{"filename": f.Name}))
+		return oapi.GetInvoice200ApplicationpdfResponse{Body: bytes.NewReader(f.Data), ContentLength: int64(len(f.Data)), Headers: headers}, nil
+	}
+	return oapi.GetInvoice200JSONResponse{Body: s.invoiceOut(inv, ps), Headers: headers}, nil
 }
 
 func (s *Server) CreateInvoicePayment(ctx context.Context, req oapi.CreateInvoicePaymentRequestObject) (oapi.CreateInvoicePaymentResponseObject, error) {

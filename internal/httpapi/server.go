@@ -136,9 +136,13 @@ func New(d Deps) (*echo.Echo, error) {
 		withClientIP,
 	)
 	validate := validator(spec)
+	produces := producing(raw)
 	perOp := map[string][]echo.MiddlewareFunc{}
 	for id, op := range ops {
 		chain := []echo.MiddlewareFunc{authenticate(d.Authenticators, op), limitAnonymous(d.Limiter, d.AnonLimits, op), validate}
+		if offers, ok := produces[id]; ok {
+			chain = append(chain, negotiate(offers))
+		}
 		if op.idempotent {
 			chain = append(chain, idempotent(d.Idempotency, d.Log))
 		}

@@ -2,17 +2,21 @@ package httpapi_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/lib/pq"
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 
 	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/app/apptest"
+	"github.com/acronis-platform/platform/internal/billing"
 	"github.com/acronis-platform/platform/internal/errs"
 	"github.com/acronis-platform/platform/internal/invoicepdf"
 	"github.com/acronis-platform/platform/internal/invoicepdf/pdftest"
@@ -304,4 +308,57 @@ func TestInvoicePDFIssuersAndScoping(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, http.StatusUnauthorized, r.StatusCode())
 	})
+}
+
+// A stored invoice of 200 lines to a customer with a postal address: the
+// PDF takes several pages, each with the table head and its page number,
+// every line once, the recipient's address as entered.
+func TestInvoicePDFOfManyLines(t *testing.T) {
+	t.Parallel()
+	env := apptest.New(t)
+	admin, _ := env.Admin(t)
+	ctx := context.Background()
+	ch := newChain(t, admin, oapi.None)
+	c, err := admin.CreateCustomerWithResponse(ctx, nil, oapi.CustomerCreate{Name: "Łukasz Nowak — Щука", Email: oapiEmail(uuid.NewString() + "@example.com"),
+		Address: ptr("ul. Długa 5\nGdańsk"), Country: ptr("PL"), Phone: ptr("+48 58 000 00 00")})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, c.StatusCode(), string(c.Body))
+	customerID := c.JSON201.Id
+
+	number := "MANY-" + uuid.NewString()[:8]
+	day := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	inv := billing.Invoice{ID: uuid.New(), Number: &number, BillingKey: "test:" + number, VentureID: ch.venture, CustomerID: &customerID,
+		Kind: billing.InvoicePostpaid, Status: billing.StatusUnpaid, Currency: "USD", IssueDate: &day, DueDate: &day,
+		PeriodStart: day, PeriodEnd: day.AddDate(0, 1, -1), Version: 1, CreatedAt: day, UpdatedAt: day}
+	var lines []billing.InvoiceLine
+	sum := decimal.Zero
+	for i := 1; i <= 200; i++ {
+		amount := decimal.New(int64(i*101), -2) // 1.01, 2.02, ...
+		sum = sum.Add(amount)
+		lines = append(lines, billing.InvoiceLine{ID: uuid.New(), InvoiceID: inv.ID, Position: i, Kind: "usage",
+			Description: fmt.Sprintf("Item %03d: workstations, max of daily usage", i), PeriodStart: &day, PeriodEnd: &inv.PeriodEnd,
+			Quantity: decimal.NewFromInt(int64(i)), UnitPrice: decimal.RequireFromString("1.01"), Amount: amount, TaxIDs: pq.StringArray{},
+			Detail: []byte(`{"offering_item":"workstations","aggregation":"max","quantity":"` + strconv.Itoa(i) + `"}`)})
+	}
+	inv.Subtotal, inv.Total = sum, sum
+	db := env.App.DB.Gorm
+	require.NoError(t, db.Create(&inv).Error)
+	require.NoError(t, db.CreateInBatches(lines, 100).Error)
+
+	_, doc := invoicePDF(t, admin, inv.ID)
+	n := len(doc.Pages)
+	require.Greater(t, n, 4)
+	for i, p := range doc.Pages {
+		require.Contains(t, p, "# Description Period Quantity Unit price Amount", "page %d", i+1)
+		require.Contains(t, p, fmt.Sprintf("Invoice %s - page %d of %d", number, i+1, n))
+	}
+	for i := 1; i <= 200; i++ {
+		doc.RequireRow(t, fmt.Sprintf("%d Item %03d: workstations, max of daily usage 2026-11-01 %d 1.01 %s", i, i, i, decimal.New(int64(i*101), -2).StringFixed(2)))
+	}
+	// 1.01 x (1 + ... + 200) = 20301.00
+	require.Contains(t, doc.Pages[n-1], "Total 20301.00 USD")
+	require.Contains(t, doc.Pages[n-1], "Balance due 20301.00 USD")
+	for _, row := range []string{"Lukasz Nowak — Shchuka", "ul. Dluga 5", "Gdansk", "PL", "+48 58 000 00 00"} {
+		require.Contains(t, doc.Pages[0], row, "the recipient")
+	}
 }

@@ -165,7 +165,7 @@ func TestCORS(t *testing.T) {
 			require.Contains(t, h.Values("Vary"), "Origin", "caches must key on Origin")
 			if tt.method != http.MethodOptions {
 				exposed := strings.Split(h.Get("Access-Control-Expose-Headers"), ",")
-				require.ElementsMatch(t, []string{"ETag", "X-Request-Id", "Idempotent-Replayed", "Retry-After", "Location",
+				require.ElementsMatch(t, []string{"ETag", "Content-Disposition", "X-Request-Id", "Idempotent-Replayed", "Retry-After", "Location",
 					"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"}, exposed)
 				return
 			}

@@ -267,6 +267,11 @@ func (s *Service) settledTx(ctx context.Context, tx *gorm.DB, inv Invoice) error
 	if err := lockServices(ctx, tx, services); err != nil {
 		return err
 	}
+	if inv.Lines == nil && len(s.onPaid) > 0 {
+		if err := loadTx(ctx, tx, &inv); err != nil {
+			return err
+		}
+	}
 	for _, h := range s.onPaid {
 		if err := h(ctx, tx, inv, services); err != nil {
 			return err

@@ -121,6 +121,8 @@ type Service struct {
 	wait       time.Duration // how long a change waits for its operation
 	opAttempts int           // tries of an operation before it fails
 	opBackoff  time.Duration // longest wait between two tries
+
+	hooks hooks // told of changes in their transaction (hooks.go)
 }
 
 // OpConfig shapes service operations: how long a change waits for its

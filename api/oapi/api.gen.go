@@ -184,118 +184,118 @@ func (e BillingRunStatus) Valid() bool {
 
 // Defines values for ConflictCode.
 const (
-	AlreadyBilled              ConflictCode = "already_billed"
-	CannotDeleteSelf           ConflictCode = "cannot_delete_self"
-	CustomerEmailTaken         ConflictCode = "customer_email_taken"
-	CustomerExists             ConflictCode = "customer_exists"
-	EmailTaken                 ConflictCode = "email_taken"
-	EmailTemplateTaken         ConflictCode = "email_template_taken"
-	IdempotencyRequestInFlight ConflictCode = "idempotency_request_in_flight"
-	InUse                      ConflictCode = "in_use"
-	InvoiceNotIssued           ConflictCode = "invoice_not_issued"
-	InvoiceNotVoidable         ConflictCode = "invoice_not_voidable"
-	InvoicePaid                ConflictCode = "invoice_paid"
-	InvoicePrefixLocked        ConflictCode = "invoice_prefix_locked"
-	InvoicePrefixTaken         ConflictCode = "invoice_prefix_taken"
-	InvoiceVoid                ConflictCode = "invoice_void"
-	OperationNotFailed         ConflictCode = "operation_not_failed"
-	OperationSecretGone        ConflictCode = "operation_secret_gone"
-	OperationSuperseded        ConflictCode = "operation_superseded"
-	OrderHasPayments           ConflictCode = "order_has_payments"
-	OrderNotFailed             ConflictCode = "order_not_failed"
-	OrderNotPending            ConflictCode = "order_not_pending"
-	PartnerNotActive           ConflictCode = "partner_not_active"
-	PartnerTaken               ConflictCode = "partner_taken"
-	PeriodLeftUnbilled         ConflictCode = "period_left_unbilled"
-	PlanTaken                  ConflictCode = "plan_taken"
-	ProductGroupTaken          ConflictCode = "product_group_taken"
-	ProductTaken               ConflictCode = "product_taken"
-	ProductTypeTaken           ConflictCode = "product_type_taken"
-	ServiceExpired             ConflictCode = "service_expired"
-	ServiceNotActive           ConflictCode = "service_not_active"
-	ServiceNotBilled           ConflictCode = "service_not_billed"
-	ServiceNotProvisioned      ConflictCode = "service_not_provisioned"
-	ServiceTerminated          ConflictCode = "service_terminated"
-	TaxTaken                   ConflictCode = "tax_taken"
-	UsernameTaken              ConflictCode = "username_taken"
-	VendorLoginTaken           ConflictCode = "vendor_login_taken"
-	VentureTaken               ConflictCode = "venture_taken"
+	ConflictCodeAlreadyBilled              ConflictCode = "already_billed"
+	ConflictCodeCannotDeleteSelf           ConflictCode = "cannot_delete_self"
+	ConflictCodeCustomerEmailTaken         ConflictCode = "customer_email_taken"
+	ConflictCodeCustomerExists             ConflictCode = "customer_exists"
+	ConflictCodeEmailTaken                 ConflictCode = "email_taken"
+	ConflictCodeEmailTemplateTaken         ConflictCode = "email_template_taken"
+	ConflictCodeIdempotencyRequestInFlight ConflictCode = "idempotency_request_in_flight"
+	ConflictCodeInUse                      ConflictCode = "in_use"
+	ConflictCodeInvoiceNotIssued           ConflictCode = "invoice_not_issued"
+	ConflictCodeInvoiceNotVoidable         ConflictCode = "invoice_not_voidable"
+	ConflictCodeInvoicePaid                ConflictCode = "invoice_paid"
+	ConflictCodeInvoicePrefixLocked        ConflictCode = "invoice_prefix_locked"
+	ConflictCodeInvoicePrefixTaken         ConflictCode = "invoice_prefix_taken"
+	ConflictCodeInvoiceVoid                ConflictCode = "invoice_void"
+	ConflictCodeOperationNotFailed         ConflictCode = "operation_not_failed"
+	ConflictCodeOperationSecretGone        ConflictCode = "operation_secret_gone"
+	ConflictCodeOperationSuperseded        ConflictCode = "operation_superseded"
+	ConflictCodeOrderHasPayments           ConflictCode = "order_has_payments"
+	ConflictCodeOrderNotFailed             ConflictCode = "order_not_failed"
+	ConflictCodeOrderNotPending            ConflictCode = "order_not_pending"
+	ConflictCodePartnerNotActive           ConflictCode = "partner_not_active"
+	ConflictCodePartnerTaken               ConflictCode = "partner_taken"
+	ConflictCodePeriodLeftUnbilled         ConflictCode = "period_left_unbilled"
+	ConflictCodePlanTaken                  ConflictCode = "plan_taken"
+	ConflictCodeProductGroupTaken          ConflictCode = "product_group_taken"
+	ConflictCodeProductTaken               ConflictCode = "product_taken"
+	ConflictCodeProductTypeTaken           ConflictCode = "product_type_taken"
+	ConflictCodeServiceExpired             ConflictCode = "service_expired"
+	ConflictCodeServiceNotActive           ConflictCode = "service_not_active"
+	ConflictCodeServiceNotBilled           ConflictCode = "service_not_billed"
+	ConflictCodeServiceNotProvisioned      ConflictCode = "service_not_provisioned"
+	ConflictCodeServiceTerminated          ConflictCode = "service_terminated"
+	ConflictCodeTaxTaken                   ConflictCode = "tax_taken"
+	ConflictCodeUsernameTaken              ConflictCode = "username_taken"
+	ConflictCodeVendorLoginTaken           ConflictCode = "vendor_login_taken"
+	ConflictCodeVentureTaken               ConflictCode = "venture_taken"
 )
 
 // Valid indicates whether the value is a known member of the ConflictCode enum.
 func (e ConflictCode) Valid() bool {
 	switch e {
-	case AlreadyBilled:
+	case ConflictCodeAlreadyBilled:
 		return true
-	case CannotDeleteSelf:
+	case ConflictCodeCannotDeleteSelf:
 		return true
-	case CustomerEmailTaken:
+	case ConflictCodeCustomerEmailTaken:
 		return true
-	case CustomerExists:
+	case ConflictCodeCustomerExists:
 		return true
-	case EmailTaken:
+	case ConflictCodeEmailTaken:
 		return true
-	case EmailTemplateTaken:
+	case ConflictCodeEmailTemplateTaken:
 		return true
-	case IdempotencyRequestInFlight:
+	case ConflictCodeIdempotencyRequestInFlight:
 		return true
-	case InUse:
+	case ConflictCodeInUse:
 		return true
-	case InvoiceNotIssued:
+	case ConflictCodeInvoiceNotIssued:
 		return true
-	case InvoiceNotVoidable:
+	case ConflictCodeInvoiceNotVoidable:
 		return true
-	case InvoicePaid:
+	case ConflictCodeInvoicePaid:
 		return true
-	case InvoicePrefixLocked:
+	case ConflictCodeInvoicePrefixLocked:
 		return true
-	case InvoicePrefixTaken:
+	case ConflictCodeInvoicePrefixTaken:
 		return true
-	case InvoiceVoid:
+	case ConflictCodeInvoiceVoid:
 		return true
-	case OperationNotFailed:
+	case ConflictCodeOperationNotFailed:
 		return true
-	case OperationSecretGone:
+	case ConflictCodeOperationSecretGone:
 		return true
-	case OperationSuperseded:
+	case ConflictCodeOperationSuperseded:
 		return true
-	case OrderHasPayments:
+	case ConflictCodeOrderHasPayments:
 		return true
-	case OrderNotFailed:
+	case ConflictCodeOrderNotFailed:
 		return true
-	case OrderNotPending:
+	case ConflictCodeOrderNotPending:
 		return true
-	case PartnerNotActive:
+	case ConflictCodePartnerNotActive:
 		return true
-	case PartnerTaken:
+	case ConflictCodePartnerTaken:
 		return true
-	case PeriodLeftUnbilled:
+	case ConflictCodePeriodLeftUnbilled:
 		return true
-	case PlanTaken:
+	case ConflictCodePlanTaken:
 		return true
-	case ProductGroupTaken:
+	case ConflictCodeProductGroupTaken:
 		return true
-	case ProductTaken:
+	case ConflictCodeProductTaken:
 		return true
-	case ProductTypeTaken:
+	case ConflictCodeProductTypeTaken:
 		return true
-	case ServiceExpired:
+	case ConflictCodeServiceExpired:
 		return true
-	case ServiceNotActive:
+	case ConflictCodeServiceNotActive:
 		return true
-	case ServiceNotBilled:
+	case ConflictCodeServiceNotBilled:
 		return true
-	case ServiceNotProvisioned:
+	case ConflictCodeServiceNotProvisioned:
 		return true
-	case ServiceTerminated:
+	case ConflictCodeServiceTerminated:
 		return true
-	case TaxTaken:
+	case ConflictCodeTaxTaken:
 		return true
-	case UsernameTaken:
+	case ConflictCodeUsernameTaken:
 		return true
-	case VendorLoginTaken:
+	case ConflictCodeVendorLoginTaken:
 		return true
-	case VentureTaken:
+	case ConflictCodeVentureTaken:
 		return true
 	default:
 		return false
@@ -332,6 +332,93 @@ func (e CustomerStatus) Valid() bool {
 	case CustomerStatusActive:
 		return true
 	case CustomerStatusClosed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventResourceType.
+const (
+	EventResourceTypeInvoice         EventResourceType = "invoice"
+	EventResourceTypeOrder           EventResourceType = "order"
+	EventResourceTypePartner         EventResourceType = "partner"
+	EventResourceTypePayment         EventResourceType = "payment"
+	EventResourceTypeService         EventResourceType = "service"
+	EventResourceTypeWebhookEndpoint EventResourceType = "webhook_endpoint"
+)
+
+// Valid indicates whether the value is a known member of the EventResourceType enum.
+func (e EventResourceType) Valid() bool {
+	switch e {
+	case EventResourceTypeInvoice:
+		return true
+	case EventResourceTypeOrder:
+		return true
+	case EventResourceTypePartner:
+		return true
+	case EventResourceTypePayment:
+		return true
+	case EventResourceTypeService:
+		return true
+	case EventResourceTypeWebhookEndpoint:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventType.
+const (
+	EventTypeInvoiceIssued           EventType = "invoice.issued"
+	EventTypeInvoicePaid             EventType = "invoice.paid"
+	EventTypeInvoiceVoided           EventType = "invoice.voided"
+	EventTypeOrderCompleted          EventType = "order.completed"
+	EventTypeOrderCreated            EventType = "order.created"
+	EventTypeOrderFailed             EventType = "order.failed"
+	EventTypePartnerActive           EventType = "partner.active"
+	EventTypePartnerFailed           EventType = "partner.failed"
+	EventTypePaymentCreated          EventType = "payment.created"
+	EventTypeServicePlanChanged      EventType = "service.plan_changed"
+	EventTypeServiceQuantityChanged  EventType = "service.quantity_changed"
+	EventTypeServiceSuspended        EventType = "service.suspended"
+	EventTypeServiceTerminated       EventType = "service.terminated"
+	EventTypeServiceUnsuspended      EventType = "service.unsuspended"
+	EventTypeWebhookEndpointDisabled EventType = "webhook_endpoint.disabled"
+)
+
+// Valid indicates whether the value is a known member of the EventType enum.
+func (e EventType) Valid() bool {
+	switch e {
+	case EventTypeInvoiceIssued:
+		return true
+	case EventTypeInvoicePaid:
+		return true
+	case EventTypeInvoiceVoided:
+		return true
+	case EventTypeOrderCompleted:
+		return true
+	case EventTypeOrderCreated:
+		return true
+	case EventTypeOrderFailed:
+		return true
+	case EventTypePartnerActive:
+		return true
+	case EventTypePartnerFailed:
+		return true
+	case EventTypePaymentCreated:
+		return true
+	case EventTypeServicePlanChanged:
+		return true
+	case EventTypeServiceQuantityChanged:
+		return true
+	case EventTypeServiceSuspended:
+		return true
+	case EventTypeServiceTerminated:
+		return true
+	case EventTypeServiceUnsuspended:
+		return true
+	case EventTypeWebhookEndpointDisabled:
 		return true
 	default:
 		return false
@@ -1588,6 +1675,69 @@ type EmailTemplateUpdate struct {
 	// Subject A template too, for example `Invoice {{.Invoice.Number}} is due`.
 	Subject *string `json:"subject,omitempty"`
 }
+
+// Event A change of one resource, recorded in the transaction that made it.
+type Event struct {
+	CreatedAt time.Time `json:"created_at"`
+
+	// CustomerId The customer the resource belongs to; absent for partners' own resources.
+	CustomerId *openapi_types.UUID `json:"customer_id,omitempty"`
+	Data       EventData           `json:"data"`
+
+	// Id The event's id (the `webhook-id` of its deliveries).
+	Id openapi_types.UUID `json:"id"`
+
+	// PartnerId The partner the resource belongs to (its seller, or the partner itself); absent for the SP's own.
+	PartnerId  *openapi_types.UUID `json:"partner_id,omitempty"`
+	ResourceId openapi_types.UUID  `json:"resource_id"`
+
+	// ResourceType The kind of resource an event is about, which names the schema of
+	// its `data.object`: `order` an Order, `service` a Service, `invoice`
+	// an Invoice, `payment` a Payment, `partner` a Partner,
+	// `webhook_endpoint` a WebhookEndpoint.
+	ResourceType EventResourceType `json:"resource_type"`
+
+	// Type What happened. `order.created`, `order.completed`, `order.failed`;
+	// `service.suspended`, `service.unsuspended`, `service.terminated`,
+	// `service.quantity_changed`, `service.plan_changed`;
+	// `invoice.issued` (any kind of bill), `invoice.paid`,
+	// `invoice.voided`; `payment.created`; `partner.active`,
+	// `partner.failed` (its vendor account); `webhook_endpoint.disabled`
+	// (an endpoint failing for three days).
+	Type EventType `json:"type"`
+}
+
+// EventData defines model for EventData.
+type EventData struct {
+	// Object The resource as its GET returned it when the event was written (the schema `resource_type` names; never a one-time password).
+	Object map[string]interface{} `json:"object"`
+}
+
+// EventList defines model for EventList.
+type EventList struct {
+	Data []Event `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// EventResourceType The kind of resource an event is about, which names the schema of
+// its `data.object`: `order` an Order, `service` a Service, `invoice`
+// an Invoice, `payment` a Payment, `partner` a Partner,
+// `webhook_endpoint` a WebhookEndpoint.
+type EventResourceType string
+
+// EventType What happened. `order.created`, `order.completed`, `order.failed`;
+// `service.suspended`, `service.unsuspended`, `service.terminated`,
+// `service.quantity_changed`, `service.plan_changed`;
+// `invoice.issued` (any kind of bill), `invoice.paid`,
+// `invoice.voided`; `payment.created`; `partner.active`,
+// `partner.failed` (its vendor account); `webhook_endpoint.disabled`
+// (an endpoint failing for three days).
+type EventType string
 
 // FieldError defines model for FieldError.
 type FieldError struct {
@@ -3149,6 +3299,21 @@ type UpdateEmailTemplateParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// ListEventsParams defines parameters for ListEvents.
+type ListEventsParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Type Only events of these types (repeat the parameter for several).
+	Type *[]EventType `form:"type,omitempty" json:"type,omitempty"`
+
+	// ResourceId Only events about this resource.
+	ResourceId *openapi_types.UUID `form:"resource_id,omitempty" json:"resource_id,omitempty"`
+}
+
 // ListInvoicesParams defines parameters for ListInvoices.
 type ListInvoicesParams struct {
 	// Limit Page size.
@@ -4030,6 +4195,28 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/email-templates/{id} (the `UpdateEmailTemplate` operationId).
 	UpdateEmailTemplate(ctx context.Context, id Id, params *UpdateEmailTemplateParams, body UpdateEmailTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListEvents List events
+	//
+	// The log of changes a storefront cares about, oldest first, each
+	// written in the transaction that made the change. `data.object` is
+	// the resource (named by `resource_type`) as its own GET returned it at
+	// that moment. Scoped like the resources: admins see every event; a
+	// partner those about itself, its customers and their orders,
+	// services, invoices and payments, and the invoices the SP billed to
+	// it; a customer those about its own; an API key as its owner. Pages
+	// follow the order the events were written in; the cursor stays valid
+	// whatever is written later.
+	//
+	// Corresponds with GET /v1/events (the `ListEvents` operationId).
+	ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetEvent Get an event
+	//
+	// One event the caller may see (404 otherwise), with its `data.object`.
+	//
+	// Corresponds with GET /v1/events/{id} (the `GetEvent` operationId).
+	GetEvent(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListInvoices List invoices
 	//
@@ -5747,6 +5934,48 @@ func (c *Client) UpdateEmailTemplateWithBody(ctx context.Context, id Id, params 
 // Corresponds with PATCH /v1/email-templates/{id} (the `UpdateEmailTemplate` operationId).
 func (c *Client) UpdateEmailTemplate(ctx context.Context, id Id, params *UpdateEmailTemplateParams, body UpdateEmailTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateEmailTemplateRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListEvents List events
+//
+// The log of changes a storefront cares about, oldest first, each
+// written in the transaction that made the change. `data.object` is
+// the resource (named by `resource_type`) as its own GET returned it at
+// that moment. Scoped like the resources: admins see every event; a
+// partner those about itself, its customers and their orders,
+// services, invoices and payments, and the invoices the SP billed to
+// it; a customer those about its own; an API key as its owner. Pages
+// follow the order the events were written in; the cursor stays valid
+// whatever is written later.
+//
+// Corresponds with GET /v1/events (the `ListEvents` operationId).
+func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEventsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetEvent Get an event
+//
+// One event the caller may see (404 otherwise), with its `data.object`.
+//
+// Corresponds with GET /v1/events/{id} (the `GetEvent` operationId).
+func (c *Client) GetEvent(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEventRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -9058,6 +9287,130 @@ func NewUpdateEmailTemplateRequestWithBody(server string, id Id, params *UpdateE
 			req.Header.Set("If-Match", headerParam0)
 		}
 
+	}
+
+	return req, nil
+}
+
+// NewListEventsRequest constructs an http.Request for the ListEvents method
+func NewListEventsRequest(server string, params *ListEventsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/events")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Type != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "type", *params.Type, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ResourceId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "resource_id", *params.ResourceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetEventRequest constructs an http.Request for the GetEvent method
+func NewGetEventRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/events/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -13947,6 +14300,32 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /v1/email-templates/{id} (the `UpdateEmailTemplate` operationId).
 	UpdateEmailTemplateWithResponse(ctx context.Context, id Id, params *UpdateEmailTemplateParams, body UpdateEmailTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEmailTemplateResponse, error)
 
+	// ListEventsWithResponse List events
+	//
+	// The log of changes a storefront cares about, oldest first, each
+	// written in the transaction that made the change. `data.object` is
+	// the resource (named by `resource_type`) as its own GET returned it at
+	// that moment. Scoped like the resources: admins see every event; a
+	// partner those about itself, its customers and their orders,
+	// services, invoices and payments, and the invoices the SP billed to
+	// it; a customer those about its own; an API key as its owner. Pages
+	// follow the order the events were written in; the cursor stays valid
+	// whatever is written later.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/events (the `ListEvents` operationId).
+	ListEventsWithResponse(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsResponse, error)
+
+	// GetEventWithResponse Get an event
+	//
+	// One event the caller may see (404 otherwise), with its `data.object`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/events/{id} (the `GetEvent` operationId).
+	GetEventWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetEventResponse, error)
+
 	// ListInvoicesWithResponse List invoices
 	//
 	// Admins see every invoice; a partner those it issued to its customers and those the SP billed to it; a customer its own. Lines come with each invoice read on its own.
@@ -16836,6 +17215,165 @@ func (r UpdateEmailTemplateResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateEmailTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListEventsResponse401Headers the declared response headers of an HTTP 401 response for ListEvents
+type ListEventsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListEventsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEventsResponse) GetJSON200() *EventList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListEventsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListEventsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListEventsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListEventsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetEventResponse401Headers the declared response headers of an HTTP 401 response for GetEvent
+type GetEventResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetEventResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Event
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetEventResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetEventResponse) GetJSON200() *Event {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetEventResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetEventResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetEventResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetEventResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetEventResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetEventResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetEventResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetEventResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetEventResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -25502,6 +26040,44 @@ func (c *ClientWithResponses) UpdateEmailTemplateWithResponse(ctx context.Contex
 	return ParseUpdateEmailTemplateResponse(rsp)
 }
 
+// ListEventsWithResponse List events
+//
+// The log of changes a storefront cares about, oldest first, each
+// written in the transaction that made the change. `data.object` is
+// the resource (named by `resource_type`) as its own GET returned it at
+// that moment. Scoped like the resources: admins see every event; a
+// partner those about itself, its customers and their orders,
+// services, invoices and payments, and the invoices the SP billed to
+// it; a customer those about its own; an API key as its owner. Pages
+// follow the order the events were written in; the cursor stays valid
+// whatever is written later.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/events (the `ListEvents` operationId).
+func (c *ClientWithResponses) ListEventsWithResponse(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsResponse, error) {
+	rsp, err := c.ListEvents(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEventsResponse(rsp)
+}
+
+// GetEventWithResponse Get an event
+//
+// One event the caller may see (404 otherwise), with its `data.object`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/events/{id} (the `GetEvent` operationId).
+func (c *ClientWithResponses) GetEventWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetEventResponse, error) {
+	rsp, err := c.GetEvent(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetEventResponse(rsp)
+}
+
 // ListInvoicesWithResponse List invoices
 //
 // Admins see every invoice; a partner those it issued to its customers and those the SP billed to it; a customer its own. Lines come with each invoice read on its own.
@@ -28935,6 +29511,147 @@ func ParseUpdateEmailTemplateResponse(rsp *http.Response) (*UpdateEmailTemplateR
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers UpdateEmailTemplateResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListEventsResponse parses an HTTP response from a ListEventsWithResponse call
+func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListEventsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetEventResponse parses an HTTP response from a GetEventWithResponse call
+func ParseGetEventResponse(rsp *http.Response) (*GetEventResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetEventResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Event
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetEventResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -36684,6 +37401,12 @@ type ServerInterface interface {
 	// UpdateEmailTemplate Update a email template
 	// (PATCH /v1/email-templates/{id})
 	UpdateEmailTemplate(ctx echo.Context, id Id, params UpdateEmailTemplateParams) error
+	// ListEvents List events
+	// (GET /v1/events)
+	ListEvents(ctx echo.Context, params ListEventsParams) error
+	// GetEvent Get an event
+	// (GET /v1/events/{id})
+	GetEvent(ctx echo.Context, id Id) error
 	// ListInvoices List invoices
 	// (GET /v1/invoices)
 	ListInvoices(ctx echo.Context, params ListInvoicesParams) error
@@ -37396,6 +38119,61 @@ func (w *ServerInterfaceWrapper) UpdateEmailTemplate(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.UpdateEmailTemplate(ctx, id, params)
+	return err
+}
+
+// ListEvents converts echo context to params.
+func (w *ServerInterfaceWrapper) ListEvents(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListEventsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "type", ctx.QueryParams(), &params.Type, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter type: %s", err))
+	}
+
+	// ------------- Optional query parameter "resource_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "resource_id", ctx.QueryParams(), &params.ResourceId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter resource_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListEvents(ctx, params)
+	return err
+}
+
+// GetEvent converts echo context to params.
+func (w *ServerInterfaceWrapper) GetEvent(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetEvent(ctx, id)
 	return err
 }
 
@@ -39858,6 +40636,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v1/email-templates/:id", wrapper.DeleteEmailTemplate, options.OperationMiddlewares["deleteEmailTemplate"]...)
 	router.GET(options.BaseURL+"/v1/email-templates/:id", wrapper.GetEmailTemplate, options.OperationMiddlewares["getEmailTemplate"]...)
 	router.PATCH(options.BaseURL+"/v1/email-templates/:id", wrapper.UpdateEmailTemplate, options.OperationMiddlewares["updateEmailTemplate"]...)
+	router.GET(options.BaseURL+"/v1/events", wrapper.ListEvents, options.OperationMiddlewares["listEvents"]...)
+	router.GET(options.BaseURL+"/v1/events/:id", wrapper.GetEvent, options.OperationMiddlewares["getEvent"]...)
 	router.GET(options.BaseURL+"/v1/invoices", wrapper.ListInvoices, options.OperationMiddlewares["listInvoices"]...)
 	router.GET(options.BaseURL+"/v1/invoices/:id", wrapper.GetInvoice, options.OperationMiddlewares["getInvoice"]...)
 	router.POST(options.BaseURL+"/v1/invoices/:id/payments", wrapper.CreateInvoicePayment, options.OperationMiddlewares["createInvoicePayment"]...)
@@ -42036,6 +42816,200 @@ type UpdateEmailTemplate500ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response UpdateEmailTemplate500ApplicationProblemPlusJSONResponse) VisitUpdateEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEventsRequestObject struct {
+	Params ListEventsParams
+}
+
+type ListEventsResponseObject interface {
+	VisitListEventsResponse(w http.ResponseWriter) error
+}
+
+type ListEvents200JSONResponse EventList
+
+func (response ListEvents200JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListEvents400ApplicationProblemPlusJSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListEvents401ApplicationProblemPlusJSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListEvents403ApplicationProblemPlusJSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListEvents500ApplicationProblemPlusJSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type GetEventResponseObject interface {
+	VisitGetEventResponse(w http.ResponseWriter) error
+}
+
+type GetEvent200JSONResponse Event
+
+func (response GetEvent200JSONResponse) VisitGetEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEvent400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetEvent400ApplicationProblemPlusJSONResponse) VisitGetEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEvent401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetEvent401ApplicationProblemPlusJSONResponse) VisitGetEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEvent403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetEvent403ApplicationProblemPlusJSONResponse) VisitGetEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEvent404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetEvent404ApplicationProblemPlusJSONResponse) VisitGetEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEvent500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetEvent500ApplicationProblemPlusJSONResponse) VisitGetEventResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -53412,6 +54386,12 @@ type StrictServerInterface interface {
 	// UpdateEmailTemplate Update a email template
 	// (PATCH /v1/email-templates/{id})
 	UpdateEmailTemplate(ctx context.Context, request UpdateEmailTemplateRequestObject) (UpdateEmailTemplateResponseObject, error)
+	// ListEvents List events
+	// (GET /v1/events)
+	ListEvents(ctx context.Context, request ListEventsRequestObject) (ListEventsResponseObject, error)
+	// GetEvent Get an event
+	// (GET /v1/events/{id})
+	GetEvent(ctx context.Context, request GetEventRequestObject) (GetEventResponseObject, error)
 	// ListInvoices List invoices
 	// (GET /v1/invoices)
 	ListInvoices(ctx context.Context, request ListInvoicesRequestObject) (ListInvoicesResponseObject, error)
@@ -54286,6 +55266,56 @@ func (sh *strictHandler) UpdateEmailTemplate(ctx echo.Context, id Id, params Upd
 		return err
 	} else if validResponse, ok := response.(UpdateEmailTemplateResponseObject); ok {
 		return validResponse.VisitUpdateEmailTemplateResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListEvents operation middleware
+func (sh *strictHandler) ListEvents(ctx echo.Context, params ListEventsParams) error {
+	var request ListEventsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListEvents(ctx.Request().Context(), request.(ListEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListEvents")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListEventsResponseObject); ok {
+		return validResponse.VisitListEventsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetEvent operation middleware
+func (sh *strictHandler) GetEvent(ctx echo.Context, id Id) error {
+	var request GetEventRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetEvent(ctx.Request().Context(), request.(GetEventRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetEvent")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetEventResponseObject); ok {
+		return validResponse.VisitGetEventResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -57114,578 +58144,599 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Lcxs3sj/6VVC851+W7hnSJEXJetSp/1EcO6usX2vJm3M2zCXBGVBENAQYACOacfm730I3MA9yhhyS",
-	"sp1slNpNxHlg8Gj0C92//tQI5XQmBRNGN84/NSaMRkzBny9u6K39b8R0qPjMcCka542bCSOKaZmokJF7",
-	"pjSXIiCJpqOYES7I8GrcfE1NOBm2GkGDfaTTWcwa541+o9tvNIKGDidsSm27ZjGzN7RRXNw2Pn8OGlcR",
-	"m86kYcK8Z7OYLli0+v2hUQkbkvmECWImXBOuiZkwoo1ULCJU6DlTxEhCBWFUxZwpothvCdOGzLmZ4MN0",
-	"ysgw/Vy4aP6dLYodtp8p6e1IyphRAd19JUOKvVru5E8Tphh8KVSMGhYRqciMiYiL22z2QirIyM4mjYpz",
-	"9fS+81Qzdc9Dpp+2R52wGx2xZm98TJu90UnYPI2esebZuE07o254FPXYUzljCvqinx7Tk9Gz8DRqnrH2",
-	"uNmjnVHzNOxGzSNmG8B7G9bhPTXsFZ9yA/9aHd57nE9NaBzLOYvIjCky5yKSczKWCtcljDkThtAoUkzr",
-	"Frm2v6SAWcFV0rhMUiymMtEkpHFsL8oxPJMNiZgJNYQqRhQ1jMS2UywKCFNKKk24COMkYsU5PGnnhzjl",
-	"gk+TaeO8HfjhcmHYLVPF8b5nU8qFnYbqMcdsbCyhw+omStlh4di/9hiPz3Ybo2Yla3rNQikiTRJheFwy",
-	"OMJE9NVXsdfdZoTMqMXl2DBVPTojyZxyQ0ZsLO0OVQu7I+kt5aLw4aNtyOd/HG1cRVXsEm4/0YTb8YYT",
-	"ySIyVnIKM+SZk1RkSiNGLOu4IL8l0jDCDTI6xWZSGegqmSk5itm0yDGOxp2wS89Y83j0LGr2wlPWPKPt",
-	"URNZB278tZv+c9CYUUWnzDju/zxRWqryAQ0F+2gGITwx9Cs9U+yeWwqY0Vtme8ft478lTC0aQUPQqf0e",
-	"vlPoyZR+fMXErZk0zo873aBULGwQQ3yJf57RI9YJj4+bz6LuqNljp+Mm7YzazaOwFx2zk/EzejryHZxR",
-	"M8n6xy1rtCvClRU+y0JgLNWUmsZ5I0ngyTUiLFz8nS1W+31JEsF/Sxi5Ywtgm5aQRMQiwsZjFhpyQMmH",
-	"D1ffW7FGya2UEQknkofssEWAwC0RFOWYbYmKiIxktLCUEtMFisQxV9rYWZpJoVlxio7H7fCUHnebx6M2",
-	"a/bokRUoR2GzGz0LO6NTdkI7bT9FqBNkk7QkN6tWs3t8HNit4393Ns/X+3TmH27eLohfT9haf+RprCa8",
-	"rad1DDpY+b5xWhsy+QkVt8zO2ohqq6cIckA1KHJW/xseXhBKtKExI1LAc71Od1mz64BmVz5Ipw1WEclR",
-	"6Y6v0Dve0VtGNP+9kr2AUCl8KmJjmsSmcX7cDux3kY932+0g4+qdUq7+mhkaUUNf8rhUpLwV8SJlQZrM",
-	"J1IzMpy6t4ZkIuNIE3bP1ILc8nsmgMKA5thHGpp40Rd2BfDePY0TFhCqsyZ+vmOLX/4LbgzJwYf3r5pM",
-	"hDJi0XlfpA/9n+Pv7tji/xx/7x48vCDafpPG9nOaTBNtrJpGpnYVWuTv9iIVUV/A85qMpdXhgBaGr9PO",
-	"qyRmutUX+YX+1NATORtIFTE14FHjvNFpt7tHvcZn+9AsllGqNpetje9xYXn+Q7Fx47zx/zzNrJCneFc/",
-	"9b2x7WuzAFqLGJu9Hf3KQgNr5DclSKzvaPQDNWxOge2G0jIIICI6m8UcVfWnTnr+568a9fbc6EIYQOOe",
-	"iUiqQSIUo+HEmjWNoBExQ3mc7h/7BIl4RIQ0Tg26sH9PgK1QTTS9R1VGG2oSbcnPEjo3MIrvaER8V1Pa",
-	"mxgz0+dPn0Yy1C0aKim4bs5iaqzQabl++v7rpyXd/Fx3Zt9hIyj2y/gDjC+USYwjRCMlnKAdM6Y8ZlFx",
-	"vMhGopbtw3c0cgrRfutAYx7BwwP84vIyeMWJa+gkPA+cCRTKxvnPaVMpXw0aY85iS7pW0Y8bQWPKtKa3",
-	"9qGZsrqqWZA+3uw3bMtTrjVwpV+ytexZ7pFfSz/cnddyZagPsZSvaWw/h4uGzze5gG/5uTsnw5VvD8kB",
-	"TBKxk6eJTsIJsCU/icOADF0zAzvcYdAX6QVUkIZoBbKPhryT2twqdv2PV9bctesEhnpAhjIxAzkeKEs4",
-	"ts1E3Ak5FwP4+PDQdno49UMYWDoZ9kWha8u3AzKMEiQxNrhjC3vBKMpjLm4HwNcOLUv7HDSeA7lehiGb",
-	"GdQ2Ksi0jDwVi7hB+qJTmbiX3F+N09bRUSNooPEULhrnjQ/X3zdQvTYLUIG1kVOQkYpRaL/xW0KF4WZB",
-	"uqTZT9rtI0Y6MIfddvek2ek0j9qtFv7dbXZ7QI1c3Fv9xnbkl6CR2lnQGWPYdGb72AkazgMxAL01a++m",
-	"0z5v2//9y8pSuyWejU7Ds6jNmp1xlzZ7o6OweRr1WPN4fEL9vUbQuOMiynW5ETRiqs0Adp2V0R9uyFPD",
-	"BLVU+olHn5/K8ZhZyT7ghk31OTluH5Fr9G6QD4LeUx47LgsWCPDytPXzzmfUi5i2gxjZGUw0U+fo+Dge",
-	"N23nrMXjHB4d2h15PR+m2ChuJ8kadPhRlF1tZod5ZF89jpo9djJuntKzUbMddqIuOxr36PEox78bznvT",
-	"CBrJLFozoZ32v2D34rccwaw+3z0uLIAnCuzbSfSMnY7P2jCYZi88smPrjZvefWMHanmZYmxgFKdx43xM",
-	"Y83g0m+Jo7upFGYSL/zy1hxwKqbXynswAKOE2W3F0mF1m91ju4wxFfhCTUPMGrc0HiQqzvFOlnSbYSyT",
-	"yDPQViinjSBPGvaHNBQopkhl9spsPrA67WAu1Z1dRi6FFcSfg4a0CtItG9yOGucdSxhG5n63P+eWnYaG",
-	"31vaTAQ3g5lya5pu90671W6X7vf1ZILLbinZW8ZSGKllk0ZTbtUuJ99xJzmS7R2f0pOzcZO1o3azNx53",
-	"m/S4N2oeHfei9tlpj3VPu/AmqPeN86PPtcUIMsR3jsYr9ILMVlAstGQRocHE4xgtB3ADOClHDrixdgQy",
-	"KXjQcU7wAY25oPHhBbzi9I0JRUEeSjHmILfsTcHmBFeZLJhpkXcyjoueJSvzc27raq/sTf6tgAwLblZk",
-	"VZkb9VP694BHn8E3vMZ7YmWKFOOYh/spPTyzCQeO6w24GIxjfjsxeQXoctmpzTVZMijtQmnD45iMmNXT",
-	"ZkqGTOuiXtprn2W6TDqEXRWZ9d1/KP3Ujzx03dWZJe99lnZ4DLTRl1KNeBQxsde6jNNWcmvwvzJRRMmY",
-	"kSldAOlGElaiOMFH2QS/zDWz2wxnHXmo2USH7RNdMZLPQeMHKdheswe8eXBrmyno8FwTuIUqPImluGWK",
-	"pBpBYRo7OZ37B2xptxnMdeYhpvDKEPaRW+WEjBJTHAl8yllFV8JYXh+/QD1pHx7hWsrP5bWcMmeNgcte",
-	"SXFrObKlUM0jVjRFc1PpuwUaGVMEu7fz/vdde4iZvRQkEezjjIV2cq1xkiiWmZ3+W3bKI67DWOp0qkHo",
-	"vFNszD/uzpZBmsQyvEMLQSfTKVWLzEY2iWIgtLjWCYtSWWdFMI2T4pLBrcEMujRwjS7vhTVtXpCcNCXY",
-	"DJwfZsSG0vkL8vbSMdhlM/QO2WtxilwvrRSSUyYFIyzW7IkOiJBza95JEbLNk4Wt5+bqyusUc6YYEcl0",
-	"ZDdZTg7ii3bKYDsyS9foZUsPer7KFGHPP39+KE69uvzOOaOZOSfUbgymilQEx0pU9IV/d26VrMKUcUMO",
-	"hmU9Hx4GxB3m9sUa2gTdzpJntuBjJX9noi9WGkaqGR62yGWsJRmuVRiGzlp/I81LmYhoL64ppBmMoZUc",
-	"Kb2R6N/wbtwiafQy0ngjDXnp3t6NNrLvPwQ52P5Aa7BE4P7imo9iRoxERQikOrDDt16R3c3fsdmZsGTL",
-	"7uBM0Im29vVGX0It58Gfw2GQTpp3GNQiCTf0dEm3MNWW7LMNphc3f3BzK50COM7bU8rD5kTP64oYSztm",
-	"Z9MtakBUIoTVQqSyHCRkLAKBvizLslHlPpFjQHCIRJ1LPfepNDTIEmN0gXLNHcC5T385MVbaaZBiLFTM",
-	"oO5cmKcry/2p1nOpoqIKfMdmZu285NtccvCnLeLo08mxMsxIK/VWv3UBl13kVcSE4TTWX1rul48GZiyZ",
-	"MaWBOAoTdkkEm1sLIR0UnDiHsPPWz1fWYsEdsNweRGVY3csxy7R9T0qgH8HxoN35KhFfcZayMTycdlTY",
-	"PE4x+i1hVlOBgZ3b8XpGh0RtFZQyYreaDy2fUbYyoX2BWlb+nv3MVN4j14VIH9CyymYAtSw8Cs62kFlL",
-	"5MWmMpJLzzfe0UUsaXQj5Suqbvcz3kcyWgyMlIMYmqo4hIOoCW67LAk8WDTecz4Qd1hGXuCJx42U5JVr",
-	"eTe6WurgQ3uZ/MigdbvMVKRrzRShoFRpctAhr/l3h6BxvVMQbsZtay9TsbLHiTQ4dAdTrqculmJpDVwc",
-	"1CQ7ib0gY2ZC0O5Xt3Undxad7yt56QXUrmfSSx19qLXIgorT4BVwbtIYnXxOLcorhA8QAmAZAmhEt4li",
-	"y3aD05xoGMpEwB7NHiUHl8/fv31zdT348P7VYdH3ktsJ5XrsXuEAS11+EDcMEaDdkBlV6WF7bqzO/sh5",
-	"7T4HjRspX1Ox8EGze62GooYNXLhogfSlJFMqFsRbKBegLy1ITI01fXIE383JMfua7RtJO7frnBc69hBT",
-	"/T4XGOsHQ8eGoXBBF4bGSNYlLRyU4GYa/Fr2fff001yYLHThg6CJmUjFf9+TTSXQkFW5Qrq0VK8xisLS",
-	"io9AyKlnRZWjky1VoWu7rtJytx4ktCIbz4iujCW3Lj/99FPzMvf5ciuJOsMcozTYZuPng3CHOXbDvXDH",
-	"oQ907HTHFgPFEl3ioFw+YLI6in0QHUmURBwc3sJ44VnchN38yuYG4FSBBzl1yvX+YZhfJKeUCwiIgyhJ",
-	"Je+YaJHLqRS3aGdALArG+WXK4pRi1N85GUJARwhOa4ztGKS+IAyUoYLwCMPjBZ0y3RfOxx2QIR40Z+oN",
-	"BLlYvrMUPsNoOLFvc9criJMBbTCdBiDIy9tbxW4rLPa/yTmhBOIGnmgSUR4vSKLpLSMjFsopw3hYd97r",
-	"z+Eh5Eok08b5z40p/eh8OI2gQe9vG7+sRHcGjcsZd6HRLuSKoxGe9y3lQq3taJuGT1mjpC3/zmhRIzwb",
-	"XVM1HgMnlKWhrfqCB/mfVm9YwSlcDEWNr6OrtJxTzJJRzEOr+SjjDZI7tgisqWAVuVvBNSMcNt5Kw4rd",
-	"y7stB6UkMop1++fvbPHePvb5cz6E+WcMpodZSQflGiw4EjMakS6y09PIc3gI2FmEGiqN3+VoxgW9FMnI",
-	"L0M+ZNqF+1aHTC8v0hIXiKZcWKM5xpme0jtGKMTz6lDOrFEtCSWuCTv3mxMF8hMFXd40DdAvGsdvxxB6",
-	"tm5B3A77HCxvMbQVy0lrPpExEFOLXE/kXMBwMdEJ3IhZ+Pv6wbhvrA7nl3RArzjGhtYbjX36NYM44OXx",
-	"+EClNOan1qz4jlGl6GKl/9Bmee+zCOPnIDdLc2OsPICkGEqO210XHZxnkqUBxu5iTpMYOE2plIdmMbb1",
-	"etJrt8t6UhJiW4ypbASNEY380Ux5V3gcc3H7Mos8W+6MC0SzJjL8eRhY4aEMU/bi0WFANJtyKkRCY3vl",
-	"5DAg2a9O9zAgI86E4Hih2zsMiFG5K0cnhwUplAa+pZ+xekjuG1Y6ZX9mjVvizhpeN9zXMmIxKFPuozPF",
-	"ZhT2+kxqY/8cjPlHVrgwo4vbdY2+T8SqWKR6IMcrDHudMNyGv7tjdV17F2VdfYmvrm6ooDHmguvJll2Z",
-	"MKrMiFHj3ioS0SuqDdH8FvxwMR8zL/7mUt0xRSIJQQGmwH3Xfq+mOM7ibJe7lB5ET2nEAgKOABYRqlEb",
-	"CyeJuCOhnE650Tm+mSaZ+OOvuhP+d46nh8XTrRKFQ9/x2awsi8q2laZmqkQ80WTGFJeRxtNEzECksWI0",
-	"WpCD0aKQRZ2Iw/JhgDqy5Wp7s6Du4K/xeUts0tB4Y/KIFGxRrpHApAduX6UdyS10NoH+Y7l9sjT9GzWZ",
-	"bAQ7aTP1d/8utLQ0PdDE+kH4Tb/Cpnwsewk5zidIGOv1BngqjYlf34u/u7F65kvjGF4VbE5jnWO5G7jt",
-	"t1FEctx+H2VkeWusQiVAiJRKZoZFw3MI0XDMUhtp6ZscCElStgu26PD9hzeD65vLVy8Gly9vXrwfHl70",
-	"hV0awo3HWNCGLnQAYR+Wj/wqR0+081YdWHMWYnYttwBTUbssZ21cPplbMzybscuG55l2K0lr2KPvKFVI",
-	"coMoXc1i6HJJ4qg7C68Ts4xJfM61q3nEshja3KnritmK+SBlOhjezGdaOnYBGYx1iMU5iZ9DQ2Wytlo+",
-	"/WSXLfdpHHSQghfYq+AvUFRoGvrD/VrdcrKvrEOFVJTtghkKeRM1Xi0xPvB6gZv7Fcp3rYy/+BPOuir1",
-	"WYlK7WTnAOfafhwOIwcRs4Q90Cwe59M9INMsDXHLLn/k6Jgu3ne/2NQSLEsvbwoa52KQ6NycgP8Jg7iW",
-	"Lt5LHjmDJA3cQqW2KoKxIljPX7YN5ue9GAZRFQVQcdqNmSgTqq0iPQXEGn+x2Gx6KYvB8ea9vZrmdPiL",
-	"vteoCw1iNjaDRKRLCPks6TNKRkloBrdKJrOVqyu/F7NsnXw4Efs4c9mI/kqhV/mLaR/yF2dK3nPNpSjc",
-	"MUxNuXCed0OztfBJJukFZ2vG8paL/EWTKP9QKaPNbNMPs6iOKjPlIn+1s8w6/Xn3Sob7yXp3TdCYK27Y",
-	"WxEvMOP4cz6VZj3n+OCf+/y5jAUAq/iOxlSEJUrOKLtRQ/kMGrDJ1MbkG/joFT67orLi5SD99i+V3b5K",
-	"v1bsdU1DBy+Usb3rd0/S6OTAxzq4zYN+a+ildikYyMSe5LJ/DlLn2BNN5Fw4xYA6kCTX9BN9uOQnsVez",
-	"fVpClUuTBXfBsiudJZ95uWpjI0hRqfYKZp0qN7R2dFlH3AzccuoKYAEpyPCHFzfk6X3nqZ9RjJobtsjz",
-	"nFbh7iHcQIDQGEAHF4RNZ2aBADJCClZbthc3QYmEd0OIPUpDrb2QZciVTCSmY+fn0Cdo72q25/MY66IM",
-	"1PTgl7jl3V7QDHRyDMLlOl2dC0JHmgnj0LHcjpJzUcNXHDRmExdwt6MR7ek+M6HzEal16TZNK8y9wIU5",
-	"6TVK4TOqDgL8uuKggnTrZRstRyo569x/vrDpCiPJrfm63b+bGZ4xiDxeUbsdrGUYM2oMU5ZK/r+fL5v/",
-	"+uVT9/N/rOEJu2+oIkl+j6An2geDX78DdBfi3wgwohf5THb8DLbNco+PyntcvWELgrz3wDvzyxzqXJC8",
-	"fErZLcgnGs/pQoPxvPV+LZBKrUMgP7HrCPjbOC1S4bmHy2KJEeUdOF75xTSucv3Tvf1AyucfcUv/SXZV",
-	"Pfq2ZDGV92ywPBVL8lMljOCTOg3c5gbjoMBDBX/lXc8pCOeuErBM9X9hZ/rG2dYlqr+MSjjtS87iSJ+T",
-	"1nM5nVGxaL2hUxaQlv/gym/4SkBazoHh7/uf3jrJXXoH4Agf3r8KSMt5XVpvIIMrd+FGGhrnfn+fsO+p",
-	"sc18Txe69VCnRTV1r0o9Sic43SVeOu/VIEbKAPQkF+dDhm5Q5NOnpQn4/BmSPxM2LB3hN9Ry/EADpJs6",
-	"6ssvm2hyJ8Xlz062ORbTadt/NnKnHZnaFyXNZQGzCb6vRC9YoqiN1PJttIQiE91DVSg09EAS/3Ev/Bn3",
-	"wgqZw4KlMApLhzGlrvtLog0Emk5pOOGCNRWj4OeG4E1yUMA2K+KQrYCdkVardVgqbhy0XJl/AFHLqCFg",
-	"lwUkkgYwDaQiAo6S8QlNDoZFHKOWgyZyudhgpiBIL4SKtso9Hw7SbtOJK3Y4wEnL3itjLSlwSd2zkaOS",
-	"s5E8iEp61AGub4QR9/B8S9cKrvvcVTgCWL4aUzxjSNMRBkYOvP8Qow+XXtFURCP5cRBxCEYutz1+kILV",
-	"HHqnLNIqBzpS1vzfGI3NZJWc9YqhJO9sAxn4qrzbHJCHjZQtawGUpG5MW9n4UuCPstH5s8JVtysGN8MR",
-	"U10TaVsX/AiPyQcqEXUDcHfy6q7zbhbQ3Wp0IANWqxH3UTeMSeutWgUf8mCdA+WaGV+GIcOm4Dl4iIJX",
-	"xbIrxATLHRDYxbFskYmIALbaYS0HS51QF0d0PmYq5mKLIDf38isuSv3fCKCxOiMY6Y9HoRjqj2iO4YJR",
-	"VbigMViS4cWA3NJZc6wYy/nvIU7Bvhi4zB+Ya5zcUr4PIYbb0OymxXXREeCrhpXKRzkHdt1CqU09l5g/",
-	"sK27Au/whbLZd6e0TES1KNk9DjFqtV6o51JwJJL51HUy2iYyzZ3RbvvG9kR8Qz+WzeJ2X97NlMYT5ZoM",
-	"ahvLO2jcSx5t1Z8yYz09XHAhgbkeFw8h/NLmFy2LDcyLsUxALVFegW539QfkmdrKlnURyOSAOsh6/CDw",
-	"Ec1MMiNjxg4D4sLk4FDWvYJPHgbEx83ZmxBGDWxcKUaVtiooAmeSA6eWwgWEZ8yFVOUqWlBjOUZMRZDm",
-	"C8H5MVNTF5V0GBAa/ZpoY7d7vk/p84pyzSIy5VHT9TOveWRx125c+ei/FOoTDpr8V9YpKcDyKxSV2rul",
-	"sC4l+oDPqquyZxFEfTU3y3JjK8gQcltOZ4k1HQ7QeU4iiMrLZ205iHdLADTL+wpQ1Oq8FZOR2Bay1c6V",
-	"l69fminPpOZL85njBhkm7KrpF7GQT2lMsK1SyZnH+akTKEE/DnhUZMQ1oysy/lvEk90+lDmdkJR75Qce",
-	"5PGZc5/yzKqRjSIlxzUMJ13pnCWimOWQGI4D7AXDnlx8XdAAEizsQHTsr99938JpVRnLWN9dVdQGcrMU",
-	"KToGxi58dgj+BwLj1syEldr7sqER1fXtpEqfvXImQ8U2qFcWpxCkg++lvnKFWx56m9JnGTH6PMNSGxUS",
-	"8cBEFeTy3RUksuXjMh2scnUoUdBI6ams8AgXt95JoydUsYiMFi7rN+aoBRcXa0L1YCoVqzjxAm3eY/bN",
-	"LLfGShyaHBh7q1hjCYB8zOEFAVen18xjaqW8K7e0ejaWa6FsSFoDrr//hA9NsW9Bo2nQypqvVSxxOvay",
-	"ZXydO6ksl3+ftnISBo2PTUCMa0Iq9tLr6cHoAKRhmlVXaLP6IZHEDk+k+hnXnYr7VViOht0qaqSPiLNv",
-	"EjqSidWYPKJLkJZfAPjPSBMu+sJTjV5ow6bnVsmaSm1Itw01Xy5cairXpGNNtl7bqlqKhgbrsvXF8LL5",
-	"L0Kbv5N284wMSIuck+bQvgY9xxJKOLl2Q0Ejx+18K62+uMnHzUNiAMBNWl0DKpzBrxEN78jB8NNnV7AR",
-	"ItIguy/qC7ttNBlDeR1LY9wAJBXiddLQaLzYIpeCoF6MsYbWGta5EjhDD8WEx8eYxzqlM/fhMLbKK+Hm",
-	"sEUuU4Qm0Dx0XzjkglDOFnasEOahInBO+PZb5Dsapb+gBFK7XVo4AxvrC3T3Ak2eZ/V8IIl/SgWAFOgh",
-	"TFV2844tPMkMiRT58QW5xwq0NYQwwbSf6Fq4Ywv0KgxX6veEatpygDVWNXr+vPns2WnHyu9KoP8p/Zjf",
-	"md328oYu3335dxrlE+CLLDHFoucTD1O1TUxWEcpgbepv7tHPQbFWwBK/6NQ4H9lXdyt+v9BeKcOUUVIl",
-	"9tJYcLtZp/Ag+mldBDqBOHVyMBRSMGTycEUTLWME7rAsRwpWsKoc6IZlgFU+a+zVNTOGi1tdFisd3iWz",
-	"QZzDh1x1jEKNUKdFVN11uQGuauWqmLOkFTJhmMIKEmXhpRGv7EO+ikZZ86uFJdYt+Fv39JVh0x9gohu5",
-	"ghNgKUOZiU85yYLmXllapdz6rRKVNTc3+Rkvm9/CbGTTFqws5sq0VNOtp5ArMUvMttELqzS0bN75e4Qj",
-	"FBWdsjyyKXRz+fS0zhlogTR3ezdDW9hOnVlNblgl8cqqXdmjAQEcHSsjqAcOcUFv5EAzVoR1XfK8K15y",
-	"VLtuX23JQou7Lq3S56jg6+3CJScLVZFzZx2wj0ZR8sN3Vim7x8nScmzw9uEFhs869SG74SjNFRZsZ8f0",
-	"eKXZCXbc+Evu+fSDhAvbyRlTxIqRC9LsWBUlEQ5H7AE6tA1PqWYZ5RxCIBLQWp6wUhYAbUQr56a2gRYB",
-	"EK2pB+KjSz4fBw0/lwTVxMDrmOTH67dvHBz6qgGXWdvrXUpBqoCf5f5pnZ2Rg7nPwFzSlKGYqytd6COM",
-	"Q6rUItfLi75QvuY0DMAaVFg/mY0Bdeug1+0WEKJmioVcM4BXT2epmOAKNf2c6xCQSRF5lFvmTEZsIYVD",
-	"ohoBHsABaCXE8CnTqUc2IJRMqbpLZvYv8IK7KaYfmT4EDXmpZ4hd1Rc5hCr8pI+JWNJVG51u67hdjEdv",
-	"/t+f282zXz51gk7380G/38r9PPy//7HpVDZr+8P197Uj3ZdoP/WepS2XkfUbNs/nGv1x8gz+reKLt42f",
-	"92UE6oaw9EriHPJVBFDbtnoT6DcQVoJKlJCGjx36Xtl9u6msLPNXytTrN7k28kr2FsSUj7vOsoarcpjs",
-	"vBHw96BrKn9Oj95L4o62AKeYoU8iH6xd6yQYof4BJjaii5L0t+8tM5xRbUiUpCAvMo6YNr4fPtjAV3HP",
-	"IS9zTVwxgSXRd3RyHKwt5F7o2tJsbfbuu+TbusMq73mWwnuB3B7AhpdmrDCqZ0cbChkXu7bdsJbjiJZW",
-	"rmTUZdsOdLES89DF5Uw9kFINxAwEXbJ8TEBoV/7YZ1Vl3GTYjfOIVTW+niFc5XRJkI+DGVNOTavla986",
-	"nTCtlHXhzu5AD7D7L42c0fXiMHxpxk81n61OidzC/bGcNV+dH8BMMhuMWf2GjXS1hzacOUiXl+/Gnx9d",
-	"ae+CJQLNk4sffL6/qzRZIMDKjZE3UlaJ4bmcTq35loG56gBBdCMGPA6880yTg5c8ZuR6IULST9rt7gm5",
-	"nlDFAvJGGqoWBd9OCI0CSEPaSqkIKrGithRA+KUtjLV/YD3Pz8XO7dDA5w0T/o+0cGjVEUR2JC0ThMRY",
-	"NqNWLSn3SRcftuL49x0g1oh1rgrp7U3qPNf48oodV35a/1ZFZcx1twjG7YIUHSLWYA3w014cdsKtrbSo",
-	"fYoLU/HiviJorC7yq7zlotaXXsGTOyrGmwSAZ/z1EUWDAphGWYugZTzR5JYJpix1pOUmghzUJ8PjD9D6",
-	"MIpIMRp5NSwFaMKnWvuKmBIBntfHtgvL2F541Iv0g+XOxfnBX4NU8JSAN7iZRPMBoibhqFcspjJx50sX",
-	"OK/phPtabOXxKYbN9HYb4dqw2YOEnewW+5dHY3nwHLs0bC+T5nnhnI988d0osrcCaS3Fx+RFumdBfgUe",
-	"AIUAFmenTL4w51FYt25558MubH0fnr0TL9yRXxSl8SYraCd4oEK8VSmtpc1WrjVKpNVQntCURWX8NJGE",
-	"hoZF50WeMUoWTJGDIbrxh4dB0a3HjWbxmBwMMSQgrdzIsKiv596uJmAueBKas/QN70GUZDFOJiOgUhUR",
-	"hpFDLa5AwfMlhrMHvZMB+gcjDsgQ6vThKTaP3CF2QIZ0xgd3bLF8xw5xyD5i4om76TLX/AF4waW4TRXA",
-	"1YFug6mr5HRLobJGiTJyq7ZWDJ+GW6UGDKKSTr9N6B3qr3sE3uV0sdJyBlCwADaP5rdCg2iWBPzydFmd",
-	"Ibf0np3nTg+f6L6YQe4mBGVBIDMURvAHIG4fgtaIgJgUXGhMhKDa64mct/riSrhIMa9LSbGiS5EDIY3t",
-	"HoTFHK7EbnChjUoApFE3zhvX/FZAbLYhvloGS7rNMJZJ5EtmtEI5JRApLIzUsgl7O6uVnlUbcxjvzt1J",
-	"ruAURWcg8FKE7ILcMTYDFFA6hhAwnBk8kGys7USeUZ43Ct1xzoE8WllhoCWpnBOp7ESlT6WRa7DOQb4K",
-	"BnYxt0iwRvMJc763XM3Ccl02N8RVVg2tSASlxgpba/WgVb6IXcqagLXZHF2X61VBxSnMXOVGX41RzVAS",
-	"6Wym5D1mUuYCS6qgWUMqQhZX5UxmeuiK9MsC4Fdj46VgWwJJs1l5yi+b2b1WiJCJAO/I5PZ4kJK/08uH",
-	"6VCHhIlIO6XcTxaWox049S/nzJ/KiDn/fvGw2l20CzUAcFDgyCHTejCTMQ858494s9A+NbA7b3CrqMDP",
-	"ZAvwy+aETzbLwrqzKa0kiQ9I38U12ksR3N7DqWRy6+p3f3j/ihwA4nDev3m4H4halaMwaFRGVLiYCVhN",
-	"MqNm4r4MZQ7vmNi8U/OqondB2s+tWwkviPeVqnZRSwzA6rDkSzyHBuPDVZy1sohg5R9wTsFmsVtIsVm8",
-	"KIs6LpPcwfp44HdO1SxBZZwidG01HblEJ0dN9tFaxPB1cBtdt8pgG32PAbUxE8nX7xDB0VdbP3CpoLYz",
-	"ZOiuDg+/ILTjwwMxVjv7a3lfHHXsi10IiLfMg0YsS/JFPmTsVzly9WFba9qKy3XOTKw7oyvLgEb1qyB8",
-	"1n3ACZoNHBSBWSPIqbPPB6CsQR2H1ldAcSxMxlZojWs4ASDzbekd2SOyYWdswXrgxd3NAX7rIhlyH1oz",
-	"ZTuCWk43O7sLa7JfCMmOE7284ZaCXWjz93bz7Jfsz9bgv5u/fOoGJ3UCetbTM87Qmnn/Nlazl5h72M2u",
-	"iXcxFTXO5usNr3hK/8tK4B5qbweQ94A63dBlhJBEGB57rFJ3xO0tbigoG3EdYpY1UyErC8u7ZoaMFq6N",
-	"cmAciFmr1ULu4GWlmf2O/h/2AF5vSzN2wd+pisoN3pTJCYmyOGMswOwLzGeCyL2eSr6YCnLQ9rEuHLwK",
-	"qLBhLpu2yj03hGri6zsXtLfq7H89G+yxCpWe3XxMwArBrdBPugSrE7eGY9gF+KZcA7b8w3COd6oU1ieU",
-	"egvIUxFteR5l39j+rG+/aB9IjXKGYl3LK+3jYKsJ0bMt50PPtp6ONWZq+vkA1zG/QkvfWhni8tps2Abv",
-	"cNdsqbWUSYK1ZO8eKxUANV/cj9lUzUFV3aaCx+pgyTJRidCHAUHMh8AZKpjPkbdyljAyCr68FGzZOfLK",
-	"nHeuiw+EvPj1lcYdjcsH1zVL1n4RSxrdSPmKqtvaoHJleHojGS2y6PqKZUQYpX2hBL4gWLAvFVS/rsNE",
-	"RjXho17jw7uAY/lyYVU1FhWDUudhDZzFQgEl+JGmEbjR5JvL+lrsxMZKg27Mu5mC25HD/ouwcpaCITOQ",
-	"z0OoUvyeRRdEyLk7KAbb4cIl7rj4mnFiEsXqF/wsLNkyP6mZ9+FGvmb+X6dzU34aiUMM6ZRdkOGc8num",
-	"hq44nYZDf0zbGUuFsG948ohQTlB5zyMtWTsKJCHgOGhmTMyiw4DMJzycWF17AuXc3atck5gZIsdjoijA",
-	"B0Bw+WhB7iWPMCgxrdhT4DJU3A2gRNwY4wGowrMfPbH/mbDwrhE0AJGgETRwQOt40XtH0yV1ijKcyJpw",
-	"LbOMvdUCk1vW/N31dHeWr2uVvXhJnCZh55+uZIUlM0Bf8Olc9gmnutjFaNubnXY7S6ZKL7VbK6lQS/lK",
-	"LvGpV0iD6lVlQZUb+TQxcuAO/ErGhjcIhC8Dqc2kNk1IvwBtWBNq0Nd44BG7IBIZLpkJ48rZejlkSPvU",
-	"4QUBWplzzYDc0SuKn3OVc5eDC3NB+98Ctd4fZlkdalSWiO/UCE2mdAFHWtaqPejbSYx5CEDDUhD3FPmJ",
-	"jTQ3rN+oKGlQjEav6ytwL235ONSnqxtfWU+liqnY21n/pXADywRzAfRveV4KE1uyNKlDfJlGguL+2t81",
-	"HlOBlU63lOz1HU4VbpHK3uykZ/wpmc6e1YcKfGNTovsfdfdvtSuXSOkhtlglGS7CeFsq3C+0YTvnzMN5",
-	"ZqoBYr6hT3FfZ+LObqC98gdDSzR6q1EinSEi0hW+dFJyfL6amLh5y08RBGkQAgpS/W4VwZMKXculS2d1",
-	"mR/MY76cGuems4o0K+uTAzji0B3++NMDy/YdkJFPnYZsR0C8glA+QYbowhpekKFiBio3EEPvmCZCQvVx",
-	"lBZ5M8YDMabOL/diuakSU/FQZcb+4hLv31u/3VYqru4Pa/kLpK+X4I6t6xHslngEnW45mHI9pSaclBO3",
-	"4iLkM1oS8+ci7WsXStgytyR1A++E6J/222MO1yzXurFbyoGKrvs4AI+uK41jFyjRTBHLpBwAqcOk8jkK",
-	"xL1cGSm8k3Ll0H+z+lAwnFJeXJjASgcVZmsQmlhWa3hIHYqQJzLbU4gVBloBV8Wa4h/vlBzFiLK3guPz",
-	"/uVzctY7fkZm+BCJZJhMmShBU92lsE/pPK8JPYaDk/riN1eHqCzhVGjjC5WsUoqHSLfEMpaK6GQ2k6oq",
-	"+8/zpRJwB27iCnTe0mrel+TD+6tChLybefv45nhWV18bv5qzaWF1ykkO+PDDZCjv7cfZQSh8ixqCqxaS",
-	"czLs6DrA5nay13fVA7ae6WXnQ/kUrBleiqDw1ehsmsJyrteg4ak6dPlV4ee/IV3nSdpN4p60DYu/E4Hv",
-	"uog7bogvucSZ9dddtv4gx/m3hLn7ZUGnaxZn08R/I9dDft/v44LItfNANt9fmqiqSOWbUskDEMiNU6i+",
-	"vR7zDesa78Wl7Qx+PS2kLNB7Q+e+KYkCfT0MmT4QG9t12qum+Ft2a0eddGUo/3Ce3Z3O4naFr1gigrSZ",
-	"XzZ2MCrlWBHfohKfK2KMmWPlli54HvX+9XZSXJaafVrNfHXXc50K0gGXzdZ7RiMuHOLq0jxNWHi3FiGs",
-	"SsnOmtdVnm/IA/ZFMQAaAD7nkDUDwmLNyDARaRnbITmg5Lh9VIjr9NnEueeK1WH9A7UKxAZ+yKUTVVp4",
-	"5yfEUQC/15QuSCRbZOi8b67AhfcRDuEpdOVDrZ6IGOk82D4bUqoUdHRd7Z4NmCTXWND3eSzDu+rcFpWI",
-	"PU2ocpzP63dQiA1XMgrQ0+5gwrEqm16I0GFFuM4QleSTiXP+HQ8lUlOxyO3EEl+R3Aa/id6ygZLz0rZW",
-	"DikB4gGgRhwyaO79wl4szH4ZneUX7zK69x60vQSGX6iM5XYKHLcUDHYiE1V8q3u0/p3PG4ZzbZz0WxJn",
-	"cl6R4enQfZ5owN+uH+cox2MNBR1CKSJd7ugdU1WEELIrQugkB/Y2p3FMQttzSPt2zdXM0LF9G/zucJxX",
-	"xwap+/YZ8rtLXy5J2I/oYuPMRDSFWyu2SQ6GN1evXwz+9fbNi+HhyuRtTgyU84bvRH44K9NbSsWZGFuB",
-	"feL3u6Sef3E4R/ZxZodeHZ5LCRQoxpNKwFdOq8dQMoVDTCwPzCOXthfUxkv6gkC99cPKt4c3Zx/NYKta",
-	"3VseTG2VLFiAqtkSafG3FA21htaVYbTWOzF1r+UrJTuA7q0IOgPH3u41S1cDJiK9HYDhHwIncRUI4GuA",
-	"KRahEjdDKxbwiAoFhArIio7IHgBEMWeSIJpcifqeT8/fZtqX5ig/zHV5+EUrad90G8snFuXogNxj7jMM",
-	"hkk1Zo/455VprLUvtSmCP3vNeX0pzEo8upUIegXUkOZHuBfXTNFVTkn9EkVbrfbH7jmblwmTFac3Phk0",
-	"NtHat3ENpXbu7m4h18RbX+ep7EwYK3FjYIkvR2AmBaQSKE/DmSYyMQFRzCjOolzavnuK3ipmH1KQTWLg",
-	"DZUIAjXmFFS2NNbYpUJIQyYsnpGDoSufGKCZNIypNpjE6ExI+HsQxlRrKG3jkx4BiAjU1lvKRZq6D/ku",
-	"PCR6zphtHnJXOBNmeGj7kCtQfjB89/b6hrRarafQr+EhmU94zFwUmd1Tftq8UpzWj0xmTGkWMY8PtrTf",
-	"jWHTmdFlxV/tnGhpNfBym28XbS83RWXARFZ5c3PmBxQgCCIqcty0SG6eCkmniVDWhqWjmEG5Hz5lQAPH",
-	"Hz8GpNc9S6FG3WpTWG2oAvRbwhIWbVie6xfv/3n1/MXg7bvB9U8vXrxLF6FQngwQCQ2P4/wqPNEkpsau",
-	"pJFEM4ND4oAvoC/IcMbUlAocEcWySTReJkJXhp7MqSXZcY5KM0opAMD5acKS/viBUiY65oLryZc5HKgT",
-	"MLW89X3cVLbBqrGQoNivnQSfYExFFKC/Cq/YHwuYayNnsyI+fUHhpVO9XaX7nzznyRbfrmcROYkcZNWo",
-	"nOYSEC+sL9ICX15ml6Pnr4dMXwVKdxwyCUPG7LYZKmYtQX97GKSZiRly+mgBrNARElS6LSCn5WUuPrIm",
-	"5RS4brWJxg2ZU41rl99726RI4idGFdpHvmlu3M72sMPnsKWzStLw87BV/Z0K34QcG5cOmlGAHVeBndCx",
-	"nUxuUgJ1/AXZSoHPH5bz2W3h5bcxdtI9l7d6nMQon90bKL29VuaASIat4OrKcZ0XhZrlCyhngrEWIt72",
-	"xkupMZGHVfeBiamBgbwgyIRjRgdL1L/d8WIpn8vhmzp7E+yR7O/UnoSP5/dx+sUcsLUuWj/AclByNLzv",
-	"ZKXUS84lvdTDb6pNZqrgA6qV61BlVSIc8kTKOteDTxQdDSt2wmot0I01XNY4KpepyadJbKgPulQVVAoW",
-	"LJVJhBIuhTqcdZCNXOnPDUU/130pxUmd+6x6QGICxuHBIrd1FdSo9lt085TDC/vci9QDlG6ewo7cjC3s",
-	"PvYhO/iqFzZ/3D4qDZsHR4uQZhBKMea3SVViyLWWr7goOVbCUWzpYyr11S07IMCrkmu+dO6NVGyspDDf",
-	"ur7ESow3+8i14eI281McuOh4fXiRXnToy151mGoW39csabaL57aYn7UC4mp7YfeMRpGLSV3pblutqLux",
-	"BF95rZgbX/yl+eH9qwxSOBfXcNIrhjWcBOWINIPmL//5H5v8izuVvUhRi9cVurihH/8YkVHKkf1Sej6i",
-	"NAQ5zAWPzeAxG3xh4BIgh1Y59sJRPeyFbxirpVC32S1k64Z+/JoB43+0hStHCYVeVszWt1Hp7M7bQ4u7",
-	"oR+/bVDWH3DdVxeXqelO4V57nFtWpoGXUp8XL8tnzVBjoBr4fhedxb9Thn19jSfizisMTy7KTW/o08Cn",
-	"KHk17DtGVel5xDIYU35ghcYK/duoNcG8vUe78+vBTdfFjd4aNroWXvSNlK+pWLhR65rJpt2zEq3Z7t2B",
-	"szlKleUPgiZmIhX/vXZWa7tT8qFEFHIRMaKIxjwq2OflPZgpaYnFKnAvMC6y5ojL0mtdQXtrJ8yk5s6Y",
-	"WS5zX7zkavLbi3ogxwMuBohbtlxiNkvazarLl16DquGYL8gKx7VhLHXxSr5cOSbpD1KKwTMvrGM0SFQ8",
-	"cJO6esO2QuNYzlnFTSj+g7fYQCbGjlM530iUYO1aNsgfJGdXi+AHdrJxE+JX07DG3Dk03AGDlBXOpweJ",
-	"CF3Qa9CYUBUNwFb2I9YDa6jjNUtCEZvOpIEX79hioFiiC7Tl6jymTh5//Z7GSS7C1C7wmH8cKKaZwtI5",
-	"sXSl35eHsAT04Hs2mNHFbVZQHt5KkaPWF5pnt9RS4SA9f4V5sfNPBeT/D7Q1otVyURo3NbYlz5ZXytYs",
-	"9947Rlb6VwSWSKc7WwL3TAa35oAAC5vBx8bkadazMthJc0bv8MzFkt8ynfnLxT3n/XRcDEYqXwMal3Xg",
-	"MBWg2E4KAG3H5z0V6RUrtqlx2E7p1bSj/oJtrfh7GRcKbuVJdan6dL5Vd6fsGoSx52948xQuoslauJyu",
-	"y5gLbli6MukD+T5BhG6hec1CxczgFmPgDP1YuGt/q5LdnxWcT5lLeqnwPlPTijWBW/bZWAqk03zZeQQX",
-	"H2S16TMQ/5xwyH0+j/A6GPOPLI8BlnWpVJpoesuuFyJ8GGPXhTduDBpzhZbrx9en/XyJb5bFSOx0Njlh",
-	"VJkRo6b0COoV1QYrmckxifk4rTs5l+qOKRJJRJmsfxpVF79h48FZRRwzHE6obdet3kFQugjZCRAGctWJ",
-	"qHZSeJE/PvFvu+Hk6GLd4UmZDrhCH2Wmg49Xqh8aVBhgSqgbwuhXVXsnyHLDrQ4pWp7k1UQLO8NKJTPD",
-	"ouE5nMQ6anTH1uRASJLSNXj+hu8/vBlc31y+ejG4fHnz4v3w8MKVUp1rd+CtGGKx5pVDPJ0sHHfki+ZZ",
-	"QYBBcWn5vFzfKvjNt6rt/hWrQH1BrJZv4Xvz8+Q9RnKP5Ha7/nu58kt98u9dl4HWofxulqNTy+H+LUot",
-	"VVcTLBmOT0Daumz+nmWctqHOCtt9OdR0DZqPpY5v43QEvrSH19G+/6ctLPCwZb9KV7W8YOylj3wC1XXZ",
-	"ybl9cYLsW5do5PHYnYgt6QKpCVianLFTKHUhXXFlDv4J43yBZFGzHObGbL0/Xt1LHOYr5ywogUMvj12v",
-	"N9nrMXOKn36AiqNLY/kTzf9b5/S4MghStgyIh34qa2pWrIfzV8EhSBK7nYJxjSvP3nqQorU1hHI9StFN",
-	"pozqRLEpE2aQCG62IQ2fjlmPcvwWLY7c973eRD4YRRVW589CVabUpvoKJVTQFbk6Fx9mM6aaIdWMxMzK",
-	"DB2QiN9aa4iKiERUT5i+IGAMa5eP7vFERTIdMeVNeecoKZE+XvS0m2fNXz61g7NymfNHBDVZmr5d1XW3",
-	"8jtp7H/CFdwbjGVl4tdM6rdRdP1e3kPXdU08kLr7FyCTpTmEOO0wUdwsru2q4Dxczvjf2eIysa18aozg",
-	"3Pil5wAuvKwRrAajeVzWgyG9G7RareEh0Wn9FmwG47AcKidT90w1jWziXw4aFeLSgEZAWOCpddrziTEg",
-	"sfE0u6KPP/50s9o/8uNPN2Ss5JRgXtLT+85TmpjJU+jSkBz87bp7fAJJTPAUZP+l8YqEg7fbLAiUe4uY",
-	"Igfv7QtPX9h/k3tOyY8//f36sEbvP4NQGUtEXhWGIoSns7YaPv/+vx3SSCsEAAhc8sY7DylgGJ0i5Gox",
-	"SiCOA5KWpAPCHPE4JpehkoJr8nxh6fCdkoaFhjyPZRKREQ3vkpklZsVCEy/sW31hJkomtxNiOFPNrs98",
-	"1K2+6IvnUlga5lLo875okh+v375xCWZa0Ds2sLtkSMacxZG+IIm4E3KepYbhdUArUcySIovIQa/dPmzZ",
-	"xq7ELDFEJTHTWHrPLsX7F5ffv35xeE4M+2jwU28+vCLhhCoa4l50xxDkw83L5imRqi8Iia0GYi90TohO",
-	"lJK31DB41tKkjBYBmVEzCchvid2uUpEJoxFTAeGa9Npt28YQmkVlzWXTYQdgGACGS4b+ABNF5fCCUJwU",
-	"+w142rZESXo0CztFKmK5m0u3sMP0GL3u82Q4pbFtkkWDX7UUQ9vKQfZdTYbZYe8dWwwDyDTjcPBtmx4e",
-	"XhAqCI8w2NISkbZtCGkmcGCg4TR+2E/a7aMQrsGfudOaITkYrhwfDgPSarWgcRgYltUqYF7MZQK9nM4S",
-	"w8iILaSIyFnun9bZmfs+zPLyST/MoWXsvsZtt91uN9udZruTbtJuJ7skCIehwXhWDsuHLfKChhOcAZdG",
-	"ZGeRGgIVBIDyAG8Y6TJFTx7mdPWnDtD3P2EtPPCMQ0l2EQ5URIHthmVxGeEELtFS//zL0CMEA3hNSS+s",
-	"gNWAuE+GEAEyJAedVssyeOLqHZDj9iGi3AgiZ/S3BPyMSks1DHD3EhdhQYaf+iBC+41z8nOr1folIP1U",
-	"ybYXwZoifQRcwEbs5X6j1Wr1G5+HF7YxKbLEtRm9ZWTomxhC4WErYTGfNNcM3MJweRiYj2zWQQq/LyKf",
-	"gKMhCXZBhj7k2I6E6CmNfegZmdKZn1nbGdA+FTVSPdHEshce5RjG0IckDwlqHHjQwBVYKkApYx5jzhjk",
-	"dgH38h//+Y4tfvkviEYYYt+t4mk7AdJjqMlECpkoMrzKQh2af2eL4TmmLdApbnFo1l+xHwWGYG0ia0Dl",
-	"09n0TAprTSFVYYABPo3Fnf0+KY+tGF7kEjtd0QJt2dw45rcT49ton6204ZgyhAvAs8MW+Ttb4Da4YzND",
-	"uj0CgD1klkppmBPUuzShYWgfG/o608Ns1IppmaiQkaFT+2FXa0PjtNa17ZDtWqebPpRG5uDcX+YClNw6",
-	"XbrYJ9hc5wTVAYJc7MefbpCHDclBtcAHqlYbxTwoBGs/59Qe98mWbRdAyGXMXIj7lC5g2nC3+vwzO72W",
-	"FO1XBRyeDT824S3k8kOHAT8kU0aFXtWX0kj/Vt9aUzEPmdAsixdtWG1XcWaoAkwJFTsVRJ8/fZpTLp76",
-	"NzPI84ZXFy4TI6fY31TzuHx3lTPjzhvtVqfVhuSeGRN0xhvnjaNWu3WE2u0EdMqnE0ZjM/nd/n3Lysr9",
-	"AbfSlsnnCNkFmOHY0zxP3SI3MgknUJEE5RiLNajT6fReRY3zxg/M/A2+i1losMGgO91222tfrvhgnsv/",
-	"6o5gU6i3T+mxdEPewSk1cJRNFo77Nih8JThLbmyWR8b8nrUK+njj/OdfgoZOplO7eueNV/yeAZRe0DD0",
-	"VkPa0Azi8hzRQDJQMop52PjFNvQU4OnqTrjLZbKsb2QNHG4n2yWmA5e29Dnltzi5yBswZs4EkPeT1kMp",
-	"XYUMCXDfhciAA31fcVGs7eN7ly2TXzWE6qu9cFl3S9bO3lxgTryCVQsax+2jBxhFDgtgeThOgS6MKY9L",
-	"+DAjeyMxrXqBR/Jj1CMRPFETTRdkPlmsJ9P8QtekU8uWZ7xpOVk1sUZTDiyQObv6ji0uIAMd4Vg0A6gI",
-	"VANsSy1yDSFVSKkuaZeZRAkWkQlTJWRq1S40fdN8WmYNi0qHSPbI01dWTQOHyIYHn4Ni1Pj8y777AF0t",
-	"Pxc9n41uu3vS7HSa3eObTvu8bf/3rwZ6Ohvt0TPaox3W7I6PO81e2DtqnkVt1jwedcbPxu3wjHY6mZ35",
-	"mnKBwRiQ+QaxcegWadC7wdHdb2cf77tTf4R67mAk7bgyrzH66XMKYeO8wRY/tq9+lfz1r5eLN7z98fV1",
-	"e/Hmn//4+Pp7OYf/v5T81fMfZ/DMD1dH/3v941l98sb1A39WCX1fouoqx6nohN3bw7kvazddo6ff0cgH",
-	"s8Mrnc2v5CO08aWjzS+9lGrEo4gJ5Cs1enYlsECMK5byuSg1tEkHm9uStmNLe3IZB/QXgD3TJZsRfbCa",
-	"UFBw17lyiE7CCdRPTgnJyu4J6wuMeHQ6Khwg+BEBhsOFU1hdONCE6okvyozAIiPbxsRud0zDJ5eeGTzR",
-	"WB1IF5BQqfH3L7KKXVO66AvcQLnRZGxltPC22jCLkhiiulVkHjgnSH5bc4+cCWFfR+YAtPadjBbb8YWK",
-	"7bvlDnJu9s9FX6yPwygyrs6Wou+PxK985G3xqcGPH0//MftXV90c3//0bHHZCV8c3f7t5O71mXjX0x9O",
-	"57tNZ1SlCd6xhYNnsiLM7QwkbilC9gdnUr322eY3nksxjjmeOvQ6NT7xji5iSaMbKV/5Aoy9brfOeFaS",
-	"Uh6Ekz53XCJ1c2/LTZdUnaefePQZeWvMTEXSjOVI2sgZxlVC/UasV9gi79m9xCtE2T9Z5LkeJUI25WxV",
-	"wYFXMh61tI17ZdFf0PAfnv56m994I81LCD1/CFrAedmDFrYXEHjeVXRhwCl4qYR+D5quJQU9kco0rXkZ",
-	"ETjgID/+dNMiWAyReKwYNOdkIgCPiam+CGMORzdRpKyNCrUzmSJwRoGOR7xzTqSV94yDtwq8ldZ26Avn",
-	"fXRHKTRrCjxZZ86N854ZtWhejg1TwyBn9yt+OzF9kUJDQTPeJ+ZbQsQyh3qiW+Q1FYiolSio4UmkYH2B",
-	"XYYGwHSYW+0fdAyiYzkHlpvOQyTnVpXQoCIIKRZTmei+SAvKGUJjLXGqHACQRrd3ccKeaJyLvjgYvqeG",
-	"gX3Q/H+H7nRBA9AeLOLS/p4j0pQGtK0nOjcFPgAT8zh0tRJy4zJxdlYh/EEU0O3SKVQWoNcIpVIsNM2J",
-	"VJo1R3COuWhqQ2fbGKSFNNFa+saWhlIxUdfaH5PRDyF/y3+8+vD7VecNv9JX4v1x+Pzq5Opu9j//fP7j",
-	"WYstfvw9+umKv+VXH69EuxV2YzGavmxH//PjEl7IsgrTOXYqTD6V96zdLmbl+mTc7Wap3KQRbE5wjBnI",
-	"haMy22pGfWijVnzIvfE0fdxbtLkG3lvCEK6YdK1GsjeWGtLMbNGIfRrG/tWE0M4aSg1VaClJeB+JVOGE",
-	"efHRYY5m7DrjpNbAEQWKWS+9ln01Lq226Us8lPprXoCTRiUicG5FHi+wtDIXYZxEgHBoJYDHlIx4VO6R",
-	"cdn77+3X/kReGUhHTrlDt9nuFOOd8ndurN3j+UaWj2bXFAyhbngU9djxuHlCn42avfA0ap6x9rjZod3R",
-	"UdiLjtnJOF8I4rzTbXsMywaN4+UUJsfZz62IOe/So1EvPI6aJ+zZuNmjp6PmWdiOmh3WHR/R3ug4PIEE",
-	"xTs+m1me3Mt5IPMZOEYaRJj3YMyNzulRr9vqtHPZ1Y3zxofr7xufi24iODyszQozgtjs5rE0+pdw8eRK",
-	"neTdPO5yqT5a7d+xM+xQELkmUcIcPsgQiHpIDqBuA6oqeLqbQYJiwnFfRHRxeE58UXXFBJvTGBuz+54L",
-	"Mrx688+3V89fDL6//N/rwXcvXr59/2Lw/YcXQ6jw4k6xs3rtUynMRPtQAMtUqG7KMV4nB5BrClXumSYz",
-	"JRFadLToC0w2do26HHHicsRRLUTuBFG8hxialAFnATArNX0RSm3wZhoIQ95kQRR2pllEzJyH7BzCXiHq",
-	"ZsaUP98OrC6nzMLr0lxG9kUmxlKF0NfCCUxAtATbbgY8A8JZFHMZlYD6zESki8fLPtpMt0h2utO9IDPp",
-	"kH1VIs77AqHLQYO9VXJOKLrOw0ki7uyd6ZSbwNXQsR+aT6TO8kw5iyDQYkqVNToLOYDp2i4n+VVrq9l2",
-	"/qZus1J+nWOhO7CnbXxo3Qfo7deSLl9OtrRzsiVN+FwVLO1Wu1SobL9EVQ45UFywB4/Otz+A8+3asr1i",
-	"Ra/aUq5EbU19b6W665XRBMkwcGwyIECEwBJT/wJwXsye1qVn3gXOtqcN+zD7vQBLsPpKr/OvxjIMQclT",
-	"mYf+D6iYqjUzAsN7AOX1QfnMo3N1aa//wHbd6ft4VVONr34Ign8lH4fgQhDspRSRlRvN4nG5dZtGRH55",
-	"23bzkz5g8iWERcIbJfCtOVDZMR7cpjVxYCE0hMBzgTIcIs/cEV0u0Ty/hTbWiS3tRlqTDoPWc906ENJ3",
-	"6dBFNqmEVXUKXy90aDVPbcNE+BNs5C1VX0qxRupxD08aHuFkYy+cKWBtCnD7HIRUsyYXmglEU6tcGJ/V",
-	"nXVsQ373QzpK0GFuWS75G7+dkGujGDMBeSVFhFliliUja/iuXOytnB9jDSeEzyuw9eN2hfK4ciVFYmhw",
-	"8992XFLLlh+Ak38n0TN2Oj5rg8Br9sIjK/964+YxPRk9C08jKwwbRQzlUE0h1bXxvNlp97pZLk/jOX6D",
-	"vDJRowjK0OiNO2E3OmLQcLMXPouap+xs3GzTzsjLYPvOBCpCNv6z1yPdNnl21jsh7TYMN5V6KfRWPiOw",
-	"ahrTEM/OPg4bT8ib3TUpLf8lfDZhjvd7AZddW3+EGORLjbk44TUenUsf8BK60J0lJm5ZKZHK14jKxboE",
-	"gNiIrgtRlHW+LSfzIK6H+F1EuPbtjqhmfZHeOHBOGqoYxj1fpAd7PhmlHIxxeNjqC/gG7G532Mg1mUrB",
-	"XJ1SatIeBM4n5VH8LgCevy8wmFpIfL9FXthtjt1JBP8tYc5pE8dWpPXaZxmCywBYwsDQOyaGh9U+jeeF",
-	"MnDfyqOxA2Pdmmmu5ZE78b0qHrY1u/mCIUyPMutPIbO2pZgqKy1fNT13svrihm48CYVnvu7R5aMLaW38",
-	"FskJzu2lbiZql+3G9T6ld+7MAKuWYRqanItMDgerFqOVi4ssu6UvIH+r1yJXeISqydDxjBGNqQiZdrln",
-	"Tj4WypdOZBzpvgD5DnmHXOvECrjUjnI56cFypVMQqiM4EuLmMOgLEH9Ejscg+QX7aNJzh1y4j2t/PqEG",
-	"xHCu1FaZ4PyBmZzU3NNb9gXZs59qkObuR4Fbn7ROnpXyapwQDz1Ulz86w8tTIFhej5LiUVL8pZyBe7Hs",
-	"KkNpe1chpDOGk5KECAzJy7LKNbnl9wySElIODEmgGJbjE5Uc+ENfRMxYIyQgQho8i82ZOIHzK0Eiapoc",
-	"bU2To74YwvfyIPLDw1b+Mcg0Dl3nAJiJTOmsRX4CSIIsZTfAkEiofEiNz80tY9WY9bu7jTOGD+5n3FSy",
-	"wGfH+54O+oE5UJkvEpL4aD/8laSC++yjdFiSDjsYHjUMiHcKCuUADBSGuf9pbRZkQV9EADrzBfZ70xcN",
-	"qD78ek15TNLHyMEPEnB4nvpLhwFmCbMIT1w0vWcRxkGBOIkk5upbq0IzK8kQh4WKFBsIgVC8C3C5tEEO",
-	"UiLmAlPS8fC9RdzJnC/9vHrKBi6+m3SQf6Iw0hFIxsb3jCry6VPLc5rWGzplnz8HZCGTNMDMPuAqd7r7",
-	"kAPpi4G2asoR4L5n9Ih1wuPj5rPIcnl2Om7Szqjd9Kf6z+jpKDs/uk7rQ9g15iEWIUWMsfPG/9o+IsRU",
-	"2tV8x77qYUSBFDafSOBJWkr4f4lziaUx53kONTSW24aT/pF5R4UDv0Al39SL/8AM4GE27G677Qs65B/Z",
-	"5D76a5HaK5RYweZLnOHRHf7v4A4vrmltZl+uP25Man7PpvLeOSOKX74Aho8pnVyQBDGI4PiVi0Gi2XCV",
-	"WX8PX9mTWRfcEZsyovGL/3YZ0V/TEtubdHENdifdoNzEeStYCYNbOaVYprb9FP1HwfXFBddfRGh9G8/8",
-	"zlvwa7jfHZTmJh83Oeh1uhl+3WGrwuP9kHLmj2AN7LbNvqBb/JEZfnFm6F3Rj0zx0SG9j0N6P6shSwiq",
-	"m2vh3siHnxrISuUu0gRQ3uDkNJ+66x7ygaguR1di0Gkh3gYjWF9xwSAD1sEMY6SMK+EAoTtSpE+Xupqv",
-	"/NC+Rj5HSTpAGonzRXIS3Og2pCSkfcgmHLqSP/8q60y+sOL+CSJVvciyVQwJpTZfJ10l7Y3DjAdHpE+g",
-	"8XFRVYuEt7ftyAPmaCAyP1TfrpGIG5QGRnVOW0e98lPoGomMKyfVhSqcdU+lo4QNsFRM+p3OsVcDno1O",
-	"6HHYi5pHrDtu9mhn1DwLT6PmM3YyPqa90VHYhbqylt0st5JPF59JbVyhcrvKOjeFxQlpV4WKLcExoDbR",
-	"abfJD9+RAwA8iBeHAfG6Q+fYErf/ddSG2ifGlW7Ew+9BRBe6cd45gcLHesDFACEIGudH7c9Z1wE4AYsz",
-	"4f0BgxuFxt0dyLbM3YOZnEntCrZ1suLn9iGAWkzp+LzRZp1xlx7ZxTqOmj12Mm6e0rNRsx12oi47Gvfo",
-	"8ciVPucRCJFj1ouOwu6o2aHts2ZvfMqap9GzsHkyOqa98RHrRp3Qyp1EcIPV8penu12FRYLVeazgef76",
-	"RRMG1G63270usHGoq+9SaLeeFaCMHGazowydjEqSTo9bnZNSirDTsPr8UatzWvV4Nd1VvoUw1LX64zjT",
-	"Py9vGkFDub3QSdercV5vtezcl+XeVnGKEtV5hVP4avPQCx8r0jwen7SbPfps1DwNz6Kmpz5LfA92tuik",
-	"4+ZTxRSm469wnMgzjahOGm/dyAXf7Pq46588qCpwYnLAXAkYrJWfSt7AAbIExLOsALFkQImcAEogmVPt",
-	"q9lEhwGBPeawtZBDlPoLHVHsH9T8KIMfZfCjDH6UwX8BGbylwK1ydjkR8ejdekiXv/DT+lDyfB/UjoIS",
-	"8DTjEp92PF+oAFMOpYp8mrFiIQM0ZQ/+m83IOSZZa4exuQgyb1VfZEXLvIOm0nPlaxlwGnvdoi9iRv3B",
-	"uXdIISPzHgUn7y/IFAHyKFb0cZcBsg2io+Q9U67VIfrTeJQ2mR25u1KoFHLAKbmXPEI85cJ9e3mImd+u",
-	"TTxa0cyYGEpEeAhAKPj2RGNpsr7wH6SzmUojAuAZIgWhiZFNvGU1tVlMhb7IIsJc631BPbIgycIKnIR7",
-	"gmCDPoB2EcaMQD7DSsE2rHWEJxnVOd2O17zDUe4ZE/beH5zsl+Fdos9Usu0pMxOrajRGVNwNjKJCj12u",
-	"3ZjZZ634uHn/PyB5O932UbPtYvXr8WI3MV8wyMvznUdl+FEZflSGH0gZflSF/+iqsFvurRl+ORM7ummf",
-	"LR1/n7KzcdsyF9u3JuD5ndKTUdOzKcvBcuXkt2FNlULHkt3anilQunaHBdwg1bYVa+9ddyprOTrlB88c",
-	"MxUNCztz8xgw+Gc87sZVBx3Za33bmjzr/ZZPrf78wOYKHDdCbkRBs7dWgkxM6qx00EZ+VwtpQJm3MzjM",
-	"B0OBbg9Y1noCBb2FNIR95Brq+qMFE5BRYlIof3feyjWRcxZhSK9DswYrQrGYUe0sIDRS7HWr6AOHsAqC",
-	"FOQg55917ll0t1oDht56RG+0q6CMHIzkCZ7wLlwVuVyJSBrbm66sMgzIUBHpw3TTApRFDngyRb1AWw/j",
-	"xhgxTE3B1BBQXlmqkAXeCBNsTlB2t8jzDIbDL4KR8s5ODISnQZhQi9xIEkMsncMEl+NxQNQS5WH7yE7J",
-	"cE75PVNDYu1PRksKJ/xT8ihzPD9YQPSjy/pRS3/U0r+Blg5i4lFL/3d3WIN4fPRa/3lTU6zc3cdFnmqJ",
-	"U1Z9pD2RKcoXE4bTWJMRi6VVn6RTRKBQnFdrvAKUq2tiry8A8jItkVt6eP16/3PrdcXknPiwdl0W7fY9",
-	"m0pM6S8p1prGWZ94eJDe6Jg2e+FJ1Dy1BuEZbY/wTs9Kbtu0E/V1XqhvFiouQj6jcSUSFBRAbu28s/Ym",
-	"RdsJ26QlkRDhR6BL25WqXB+DAf76LaJ44flluPT02ONJaUxuaZTtW/zwnwYzHSfqy8TkwlxsiMgthN9a",
-	"Iwj689BxuF+3pv1OmvwYDltQPXAasZWzXBtpd83PoPhCnXpX9i5orOuDkfZJJiIscZi97fcR/B5krNpx",
-	"u7perLJvd3xpDyWnua+7zrjztKjQG73Qhk3rtZc24Een5D23es7yEDc12s13Mt+Iazirv/HZlyKyqh9o",
-	"fqfjZ6zZi07C5hlwa6f6tUdndAlbSk/kbADk7HS3drt71LMcdBZTMdgmvyczO7q7GR2amWQ2GDNWz9ot",
-	"rUSiDZshL/O2WKPdOz6lJ2fjJmtH7WZvPO426XFv1Dw67kXts9Me655agyOSgg0q1sJVPmGzxnnDMEGF",
-	"GYS+JPn2ps/6FCa/9JbOPUNBmK+m3xWp5tzbJ9wSGN/mYEvP6/4CoZbSi0Uv4d2FL4Ml74QaFQviauzZ",
-	"LeeDH0rLo+ArKZp80zKFUYwvYthECo2YlfNAnEPYzgBzeE95TEcxGxg5cA0VPZaXrm/YFf/xJ7ovMu1C",
-	"YyRBeg/cgwGhCL/IhKsl2CI/8HvWF8OctBkSaFaweV6kOghH9JdCMT4AtdGEakL7wgoYNlZSGK8Fddvd",
-	"DJcGruG7PlAih+HIbdfljGexImuQdPEEHjbHN0WueUD5/IUYfiWH2o4FfcE6f4960KMe9KgH/RX0oK04",
-	"TpXTAdY/IAD4Gz3CM/25Tp7tW91ak/4DNWxOFxWITk752V4LrHDv1EywcbKDHKCrB05ywb0akPlEgjNy",
-	"PmEiO23N80IC253YrZtTgrJ4UZd7PSaUpEzC6XghVYq70M9bJhgWfvbl7gMiRVgO5OM1pP1cFo8S+lFC",
-	"P0roRwm9jYR+PNp72ISUHeXdg2ej5OTlU8ecHji265I4JuqE34iFEqBwHSsE4WqlcUG4/ipHhGtXz9yH",
-	"XIGLohBvBfFgyKCENAP3peFaZKxL/PCO3oYHizR6lMKPUvhRCj9K4Ucp/G8eYOPkzZZSv8yifRpSEbL4",
-	"CwtoL499HDNVjOCH45y0dqHaaOqmCaL3kkcsqiGXL0jukQnVAx97OERAfUxcnVOdJq8e+qIZQSFCyJvm",
-	"6TGJKw6c7pelkwYYyKPsf5T9j7L/UfY/yv5H2f9FZT+Km4c2+Es0A8Wg9N7DgkgkQq+6vcGjPYYp8grD",
-	"LeXignBDFNOJte3nE6YQwtQ9qBJBtJGzmdMgpvQOC+RAqWAzt3rGstKAr6635d/bYT9K80dp/ijNH6X5",
-	"ozR/lOZfVJqDtFmSflta806yb5GA4N4opAUzhqUjXdX98oQDX7//W8F6+6F+mRQCN7o0ieABkaPtCgyy",
-	"LJya0q+OFuATi1xm1X8LqcxkzkW0XLG4ZiVhN3VvfDPkb1IblFpbVxLuupzCSKpBLG9hidL+5ZghPODY",
-	"Msqb8Qnr0t6o2clhcZyNms/Ck+iY9cZHiMWRstHuPgHUbtk3h1B76vtLBFHPsq3umVF6aVP2XpX2f22k",
-	"cjEqeV8bNz6+xV+1O4UczCeShFSQWN4SwB3oCylChrEzVOi55QRp/LCrDj/Mq1rDFrkEfIFbZaUD+VWO",
-	"+gIgC3BrFfryRBOkQY9wgIRJDu44oNvCQwFJRMQUtEKu36XvBFkQMzcMgRHI9Tsodz+j2vLWw3Sw2HBf",
-	"wMxhYNAtMzr30Scag8mBtRC7xVvknYzjfH/PCTd94c8+h7gphwHUx/eGDlb+cTuM2bV2MHVubLAr+4Lr",
-	"tPZocey4LGhG5TfywNA7JoaH1ZHX71J789vFXiNl5rIvhVS0lENmXI8SYH3QbwyesgyvGUtx29QsVMw0",
-	"7Y3ZRFENAXJ1GPAaprqBPW7Lxb5gFPa/mRBbMsnqlSPaKMq2zoX3+6QSUcmxnREDCEjf6cfA1r9AYKt9",
-	"pcbgXAGwDyLNCaqqcpo5AWvJ9BUTY30Q7GUqvxWjUcGcsCKkl+ZEgfvtsEWuRBgnEdN9MQwBJWjgoG/0",
-	"8DxN7nfYQb7piYwjnQnb63cAWt8XDroCEF7YAjGXrOT3pYoQxMgVuwnIWMkpoSnOPQkTE/QFJZGci1tF",
-	"I4bZTYapKQmhsB5g3d8xQeR4DC0CTlJ6TAkNmolVUnxX5hNqrMGVx2MtE5g/MJNJyz2xhr4cj15aIazL",
-	"X4JU1Gsdl/tMAPpHAYQpOKVGp9Tq802r0Dd79GjUPA27tmvt8Rk9HT3DrrnsajenaJU92jxg8zysiHl0",
-	"Hz1oSdAtWe2S+fQVyoK2ihr9EEwtZHXIuUdsjBDaDFiaNQdoGNpdjsB3ukWumbH7hAxxmwyJkUsGGMBY",
-	"90VqkKQSwh8EuZZ/lSMHL3fADRlzwfUETn2oIVT0BaMq5vgeGbFbKg4vMlHibT/Xe65Jr9vtiyEX9zTm",
-	"gCplEj3A28MW+alOPdQyTo2F/3Y2bR6i9mm5/rotL/iC5UsffV1/Er7vi6A+8v/H6qc7VT99EGviKYAe",
-	"VNsUDlKhFCnBWgGg/qdwpenxdkC8g64v4GAvWHL1WTOAHFy/cwWuYqZ1+gqJuAZBl6bp9UWKhbBUXnVG",
-	"F+QAGpvFybI/cUrVXTI7DKCCal+AExLRC7qYnqrJhMZjQud0gRbE70zJYBmzzEMVkQ/vX5WJpdzRzDuY",
-	"zS9+PPNwRyNu5QZTGbEYxBpz8J9+EQYzpkJotdG1lgVOav7qsZ0RhMPFU1x7c3A7WjqG7nRL7ZKtz8kR",
-	"gwNlRwFe1N5T3BtHofOBpz04rTpNZiLa6vTZPl9+1n5c9Up53AfGDSQK4n/LH8mVf60tV428Y3bzzp79",
-	"Leze/eNs/q/ex392Rm9Op6+O9PsT87/t5OpYvrDLAd8GrpBBgzyV47Elto2vf86FHAxWprtXGXcw22q2",
-	"9Wy7yQZdXPHQUnUqtY+gnTpEWtXknsdbljFsPuIqMh3gsv9umO0PczwGEwVCKDtDn9IF0SyOv5rNVy1P",
-	"n35yXO3zU0eKuwXyrRzD37hxW20xZed1GScoxTMKpyu+urRjvstmyJaAe7OktGKVk7E509ekoJRPNOKD",
-	"yrlAQPU7xmauAJM1KvU5HvIhypNmRpPhskgakoN2q9Vptw8vCk5K+3RfDIuSKn24nZ0EyrnAUlTLXGHY",
-	"Fwdyyo1V0KeMikw5CeA80WoREyWTW4Qd8B1zkZCgdbT64hKHnSYwgLEMo4YKV0dkCPcRUCqO5ZxFQwSO",
-	"wi453YkIxiJL6ROqIvJbIg21dr3fA+QAze3iONx66oF9aQAvDQ9XbG9yANrVcIlhDg8rjHJyU64W6b7Q",
-	"Ezl3APbzDLoKfL6AflCiOF2zvN70zu2Ub2LXP6xWs4t08MP/Ek6BRy3vUct71PI2aXk7bNpKp77ly1Qv",
-	"SSVXx0PI+aO3x3l7/mLOm+v84YRV8ZGEMQXDEs0uyqvXQ9d7claiUGMqLrKQTnuj3M1jFYGKeNSv4+2o",
-	"CEaFzn2ZSNSYig1Y1m5qxvj1mZJREhpyq2Qyq+qEe2gAD307VGuaGDlIgUHAmK3n/t9GelcJbifnHIF5",
-	"W2NlZs4bz8KzqM0642aW93DKTsZN2/5Z2I46rDtuZG9i3Y7RKeuGnU7zWQRH2icjKzjDZlYv44Tl3rFT",
-	"jC8eRSfjDj3uNk/DDmv2Rs9Y84wejZvdUSdsR2fsdPysUAglUnRs6gct7VPTYx/PQy2Xw5/ByfBAIbWO",
-	"W3n+GlJDY3m7czjtJVg6IOm5tc6AKlrkymT8wJJYkP6iYBTlOAWZJtoQu/WhqnA4gQNYqI8M6i9cGIyU",
-	"xGDPqlBPFBvfLs7z33Kzb79vt9qYX7BC8SOD/zMx+G2Ipsra8HzoMSb1T1zmM4sSLZoB68RUUfdPw0Mj",
-	"FjPDyjyyWKAev4GePSFTWJhEs6wg5yDRrIDuopjhimG5TCj4WCKQvocP7yaQqpO3e6sjwQ9FjwVtv2Hu",
-	"JK7BtgQblJunbwXbziLFkOZ1SAI/MOMocc+Iqkd5+heTp//WsvQbxePW5xFfPxYXTsGc+ZXPxbulXBy2",
-	"svDaKcWCzn0xYkQzA/G2KBejITkQEjQxTBrHAFlEQ2Gx/gphsftL3X1jYt1UbGcJfclY2EfOvS/n9ku6",
-	"nnc/SAHb7oPw7jSs9pGHP8bUbh9Tu5ft9XQqoyRmTY15GdWHMZZQL0MlBbdqLj6cnQFhMEsYcyYMwaRn",
-	"Kz0EJLMpZhIlWEQOhvjEAJ8YaGaGRNMFYHVBpIkUIHXgzDc6bBGrMA+xiwP/VYg9gVezfBNXk5eZSp36",
-	"NTRy7Ye5d3gC8M5BLPERy98cbFbzjLVdOXvITjtivbG/1wgabgaQs41Ox2f0lDWPw06EVbvPome02R2d",
-	"hB3WHvdop5O9kk2a58wRNTRklkjwrL4xMWamz58+ZUm3GcYyiVoUl8zVDWaRKxbfmIV3cM48l+rO0jUC",
-	"fbGBUQC55QQPHLhzcTsAhAKcoekUJ2M2H4yoZtCC5b1cCt04P/4cNLiI2IyJCGfS0pw/34aYHjjb7rQt",
-	"x5YrV9u1OerSglbwVk80jzGJlTruE01wh6WTtYVlvJuuWxZ7d03vnZ67wmbo2DBFDINUG/vIFBVdnUee",
-	"OMeo+3x1bzirsPTpTihcLk3ukYHTbIeHGO3vNkhfUIHJwMmM+D2OzY0YgV0BAMO2UfdKscTiMOiLoX9x",
-	"+RaJeToSAp+3/06Yxig/LfFLcObdF34PAkqI+2ZxXy61f9gi/7A7Sp+7+Lu+wAA8H5On5dgAp8XGsmi7",
-	"LALPPuIj8C4gnS4RMZ9yq6bA69jiQbNz6GAU7Vgg2M82nD58QQrddz3RwK3nExkzIpLpCKtVrgzMdcqO",
-	"jgvDbpmCcMAJExhn6RIBQyqEhIVRjIYTFqWQjpaG6L1dqeN2tvyJgOfcXPVFUSgN7VtzxQ1rWmPmgsSM",
-	"3oMPUSZgPd0xNsP8bBBSdry2kSIvHuaNMiemUtvK3qKAYw2DFnTKxS0OCUy8w3MCjNw5jZaahvmA+8ML",
-	"eA4fM5LQvoilnEEOO40ixbS2ndY8Yv4Qj0txGLhoCv8IFKGS2vSFYlrGsAslQTDH8q/7wM9zMlP8nhoW",
-	"EP/hoC9iLu6alvbjgCimmbq3dODecfgy/3zx5vu37weXr169/Wnw7v3VPy9vXvyXFWrDw6AvhCwU6bcm",
-	"rlntSbp1W+QFDCiUQrAQ9y+U+1yxjDFPRrGIKxYaGCcVGONqZwDIUkjTF2OJ3a0KAS1XKHY0Rr+ZLgE4",
-	"Ne7PP6g28VWUhythJdIXiWJ9VBP/VGoiod74IAeWUwHPh/t2Ug//7Q5v/iIlHq8fQtldtZ2FNHzsdv9m",
-	"C9oqLr5ihTu/REVIJxr2AaJSG6amXFDDoiyrc0p5bPVhYS7QJM5/eU/D+E2uqQczj3FI2vYuogvdOH8W",
-	"5K8ZNp3F1DivW3eE/snmyfhZuzrf309M1uhRu3i12Kx3ejaftU87zd7oLGyeRm3WzBp9xur7fUun6dHo",
-	"3MPozNPwtzU9C2lf6eKRm4y0iCsXB4ZoRsg+jylPhLj3BtlD1oJytV0dfTr77iMHpETXgiNdAJ23E14O",
-	"lXi9YdPueh7yF9qvD6ziPbK6ouL0qCP9cZI2HoLRrqo9cFrcTFRcreu8FYx8eP+qCmljSiOGJbbSjNC0",
-	"IifCd/iy13CAQLN3IW45itj/z96XN7dtZPt+lS7Wu2WqHiCTFLXXrXeV2JPxxIsiyclMhnlEE2iSiMBu",
-	"Bt0QzUnlu9/qc7qxkCDFTZZk4Q9XWcTW29nP+Z3gnEA1mY0xYEh6n1zmU3HUUMg8DnMxJ2dxgQgg53/W",
-	"89tZCUN5EZ0tiPvj4Fd1evfPRu9jc/Tj8fh9S16dTP7V9t8c9f9++PtF456CuHsf3yYn3y7Gorz8tJsA",
-	"FNVWKk9ZHn9KitlCfa3MknnyzZX3L4z02SIvyRR67C4/3xjTw5YwzhsbdLGRkRVKP1RVsD/1I1Ngu6Bg",
-	"dZ3SznXakgC+JNcMvJv1Q0HPC2wEC7r+UEsFPbrf1soYKBRYL9yliuaWmRnj9Og9smFhd4tcJREzAY8U",
-	"ldYXAds7I1SRiFGJ4Rk40h1e9/Bs2+hMgFAHDIRrJhjrXpAg7bBu+iu40/EAgx5AOBtQELB1z/63i9c9",
-	"g5KvyEhIRdREkID54YhGHW5mUffw1q4SojuOmR9K5u3Zxtg9KhmxxAHDNv/vjkI5ggSxvXNiSIIYksDg",
-	"heDEGwupNC13x3Q68PTzM9Rj5483QFjKok4YnC14FyxpMfBlBjjj+CH1lfAnFhtheaa2qev/OfGzzVnX",
-	"V8OGeMFSoLLAnq4Ftq4MskobBm1dyLxcbGxdUv+Wal6qWV/I9WfxwXMitXFEI6LoFyYdywFNtIeImHDB",
-	"me1pjNWe1oCKGQXn82iBnYSf+AGH9kgF9bgwszXt91WzP1od+67zeHE7AXIWNjSbqk2h+X7aYzG5jIVi",
-	"vtowI1fRL90wgPNpu/e5bXrYc9v+UeCesOO+e0obPUSAaff1kV6taGInFeO5Y7hC5Xi+lPmFlJAXprzD",
-	"WvKtuc6i2vDcjj5qjfgTpa6NSOMBa7crplbO1DbZpqXV0rOALVXZ9LMvm85v6XbK4cqF1KaVdvbdc/Al",
-	"SBVGkTaUE1P3lSupXlg0vRWnroqnn23x9EbHdlkV9Sxrm/chF4/aw7dKryTWdhLrZUirR3Jsb0B/X79C",
-	"+dyket9THUzq7WZrKSiCqRXenbDZDjPqiun/rFMxnBv5A1YOV1zt4blaWqlbcbeqZHeLkt1d6P1qOmZL",
-	"fMI5OD9J6gkP/0gY0QQs97bx997AV59Rt5gHxU6oPYKrU+/A6p5O2P8X5ehU5oTuzM+5jJKW+zD1Vj0d",
-	"mMvaJiftGTkOt6TMDRZnFXedPjaVt+5b8tYppOrNhfZGvjr95Nauus0YUuWpe+6eurWO7AqOOsvUFvnp",
-	"zDl7Wgbt05EPL0I2PK5vbI0T/624xnbA3B9NzXxGfrGnw0ZmvVEVO6mcUZs7o7ZQa+91Q0mS8AAKuYrq",
-	"LFjRUKFuzOoxi/EYb+Gierz2PnayNh/REuSyZESLc/ltZCSayS2KDKwN6vnVvWsre9ZelFPtAfxp67OE",
-	"5b62p+Bn29GxX/fMPj8f3WPxhzUXdgX/XuXa+4Zce5uqP5s49Lb25VV+vBfnx9uhC2+Z9+6peu6eudT4",
-	"1iXGozr8Xpiv71H9fEU6XJc8np+r75nznRk3YcV/Kg/hRh7CdbVjSXnQE19e+5Hwb5cgRVnMBu/64uOb",
-	"7z79E3GgSb3dOCCeeUk3CGF6gZfnkeRmyACcQvVFPHoliQpHzCFDMSF9GpNQkTjhklB9jtEpx8iERhGB",
-	"IVl0zQ4P6NSgRRukiOtL8zLyH6iPBoyjfl9iV4tbNlb2zoAq2qOSnXU4YvyFXCrKfYafFgBdDbgaJGZS",
-	"0VgBgLgkoSpDlviBqWuc8fewattyRC4myGqO3UZrltXgjLoSTqysnR0fHx81Gg2npmfe1TOvndXeJrEY",
-	"s9ffsTgC+alEQKeFd64uAfJTu1apFChBlcMbcZ/2n5PX7Mq4qItTyJGOwa5YDD5T6jTbiko+WNuzQCtI",
-	"A30RT2isj6cmAqo1Kjj3lAeOvkgY9Yf6moMvMJj7MhwlEVUiti9yCCWJpANG5JT75sRb5Lc44YQatzhV",
-	"QG9nZKL1ERIzziY0kth+oSmVK/ouwHUY2uVBChmD7x/S8Zjx/Q5/a0YGkL53ub4xs7RpEapCJeGlDpHC",
-	"dldIyRUR3+U8uQaCIXROwgOxgGwvgjv9kjnS3VDPMpCPzY0Iy4zlQYFX9CrqY4vdsg777hE97rntFNa8",
-	"SS3Q5RGk7NsJObV+LEZLlDN+J0JfD+5Ic5r0xpbbOircCEehG4uJrJ01W+2NFqqM+fyiVXI8YdDawYiM",
-	"6VN3g2yoX2zN7jRrmWd3lquszPasxoCo2G5KXIsDi9jxwbYBTh9ALC0aRSyG1oeSMYdwNmFSkX4YS3VG",
-	"qAksRpHT4dQGFzOsSM0l/EQqMWKxfJUide+Tv4WRYjHpTdPuih1e9/qg5HlEDjX3QB0A4LLIZMgQg9s2",
-	"KoEBgcNP8+lBzBiwdOz8YTnznkO825AHHrAhz3y+GwbePrkg+LXcfPGzoZId7jG9QV0/olJ6pO6pmHIZ",
-	"Mq48IriJqfyRsMQ2w9AzgS+zOBRB6He4nDA2dog3ZvGI8uzJCQ2h5z/xLj9d33R4bq8sJGi6Y6//TP/f",
-	"1VdipuIpYos5CPlJYUPiDs9mESNOWkBC5RBPJmMWSxawoNubemX89n0o1UUUXeMYPmXHZc4sLhGj2VhR",
-	"UIDc0Pu5KFRrOguuzGNmRnWNj/+1IGqcG46NG+v9XzQYfW3jofyoH140EFwJfOKVzI1r4bqkZ3Ot6LXz",
-	"lMtFqFJsNFaydtY6XK3xZo7qame1lOhqTq0f8lAOyx5vnh00zxqt1B9x3DuBjppQHee2ewe+e2LaUFJ7",
-	"rebg3p+lOND6p4hK1YUhZJV6Z+TN2/dvb96S14pxyk184oz8/ebmkhw2DiyV6KX6K1VTgNr0rkkWn60k",
-	"2PWjKg71kjec/Gk4q9mGmdgbtM2O+u4JPe25tsavTQ97+Z6dyNeWuUjSJSsG+RFhjbMvquvjYTirsek/",
-	"fn/3uwg//H4x/Rg2vny4bkw//vzTlw9vxAT+/U2E77//x1jf87H1rv2v/0S3H374HPZ/WsOUmaGs+/MG",
-	"8vT0AjIH5kSzBAAgmbKYfE5B+tNyn61To+Owe8umcyrDYkXB5BFJxoxwNk+ck0z2F0W+vmL/gktiwssT",
-	"jq6zmTx8wtE9d35gimouhlrKohSltO/IQ0q+ewQefNcu8KvsPCwahL11AzmzbAVS0DjTdbc0SSui/PGS",
-	"swAKfaH8sQJkFRmVX8Kz2lFwzE76pw3g5m7bP9DMvd13bfspzenLGz2VY2quw/FH5phC54ShGHcBEdt0",
-	"X240WgdtzYKAnwcJ60KoIGcFHmpSM5uysht/LGJFoxV7X2XgnS39h1AUdnG+xVV5Y6tmI9fHatCrnbVy",
-	"Hazwb+hdZQUfwt1rwcdD1V0HnXRZMMGeDS3LLRUJroQUruWpphkiaghGaLcPT+jRad9ljaDhtvv9lksP",
-	"2z334LAdNE5P2qx10ip2v94i387wivvlZsYeXo7U3Eg2WiJfJibTTJVSWfkz2ql4JhyCdEM+X713iD1J",
-	"jpEYDvBNBzGqHWKpxiGmwWd9zGJXn2n7gwpHTKb3nRO3mXUJReRpTfQkSMBvx0hdD0QzH8J4sFearmCO",
-	"0NZO8orPVnz2afPZNZnq4mY9cLmKAO80A0WmbGg3LHubNh9Fr1yuiS5Q0s76GlxACqw99fk2u5qZWb+5",
-	"dWnavgKZK7TD65DpaN/QVfSWQaM0ism1VMqJiANslDakd4w0G0QJ0myddLg/pDH19SAt2H8kJix2fSoZ",
-	"iZhSLHYI5SQZj4u/4kA6PAgHoTIdp+2noKfBhNFbD+PKhdnFzNf8E2YhuM9Mf3ChPx4zMk7kkAV6fDlv",
-	"r/GuplKrwz1kJfn+4x6pw0rZ+UJoWTIasYAkXIWRfgefjXSDQ1aSZKw/ef326ud337/tfrrs/nLx7gb8",
-	"tPmu6IHgDMy9cATjlhO9cK1G4zwLEpJWI9eLIudNF2QsomifHDZaHV7WQDvr4lTsxi3pVF+C1sqwpx2e",
-	"X1B9TPbJL6tkRpX5fzE1wXC773On/FHSokq4f2/NUsjcHB4wP6pSdCpFp1J0VlR0Wqt0HE79vxe+z8bK",
-	"qi5Vktw3nCS3bTNqzBQGmZmKRBGnOsCDmv55lVCPFb0AmymGpYlK10xJo8QNGNfEwYJMvSkogaSeKRoe",
-	"jKVrbzS9qGKmkphDTo7WupzUa91qNIjQSh7046VafXFs1g+E+bFU2KT8ycT3GQsKcXOjnUm9+JgvcG5S",
-	"AMtVMBhPX8QDoZT+S38Y9cRUKUMlETPAsR0lPKQ1NTNhzdlJnc7HRqCHltbTIHyoWbjgDn53dVVvn7zJ",
-	"qXoOZjKl2h6hkvRYJCarq32k7r0XqE14ew6ZDEN/iNqwisP86tj5QU5DSV/NK725pdradvpMSjJntX/e",
-	"tkeXp39cteTN8d0vB9NfT3ofl8mrdSVNfthLqgJz5AX+ykqIbCREHjPtGQ4ryVtlD8uRs5y3nTLi78Io",
-	"sg3NbUqHURuhax7wJSn6xkFL6uig1Q9YjXWvw2XIfZZ22ZtQSSIqFSR2ssAxbAlSgs+Q72VhPTMvMJUx",
-	"lTQLuEoaMcesMfzySmrZ4AupkKkCX56EPBATEsoOxya/+FmiJpp51m3qKOaIovEAt0ii6C0KWPQp06nc",
-	"2+9wNDfHMbsL2cTkz4b6q6Nxoszc7W4AWxSJgjUL+QBhJzr8oyiuIi7eILxjehyEjcZqSqJQzwMbu1vV",
-	"nQvVNewM7GZcECsJ7Nco6Yc8VMx+xHYwBMfFTLvDMsMYK1oNz3qHc7kvKep7nP/sjBcDV8D6FWKiAevT",
-	"JFKpWWdioj0hIkb5Sjk/peX4uwmjYs9K6BC4QiM/p9ajEWTQFsym/cPj0pvLreX2jLVceGpD89lkCh3R",
-	"Q78duAes1XfbtNlzT/2TwD1mR/1D2u4d+K0gyxQy50WfAEjy6zL4ORtmdgWSnXPXGs18fk7CTYNFmfSU",
-	"UNqCLyzOQflKKvqlO397Y79VvpZlb16w7OXGanumlIqrJDYZSc0e5jS5h/2jhtumxz33xD8NXOtmaPuH",
-	"wRyYiD3r67W/LJLfQn0hZTXQDR3iXUOqyEQkUUB6DH7eq+qvH1MX0EI0ZbpcTFZMaF4pY2k2cXZpP+6y",
-	"tMxiYrNDBDxAIy0FsxzlfNYwZ6SOPxObt+wQL0sh1H/lk4j3yIhRLmdzmAvZy0VPP5oEaeEVpBmDh9uk",
-	"FtscYrJJCrGIbe5wPgHaJgtDSRXxfnhbeHkul9wDuQyzGc3moi3N73pG+cXPIbG2uZqLeXH2LN7U3DB7",
-	"NvXH5rJgc07agyeSEZs6Le6vG27OJsVulInzLaayfv2QMGTx0FJ+/QQDxAt57pJy3ZyjyEk9RTlHHBpw",
-	"RS8czfngZl19WlhBZZ4hupj4NNY0ZAy4LBp8TiKqr+u3ShIIwoValhiUnujtM4SyqoDdMK+DDZlXce1m",
-	"Evnvd4c9M8Z28OvmCfmLtO70sFSsa1k2S7ZOj8q2nD+XbSEJoUwqJdRViQmUsDFVw0wHy3O/2mzgfa30",
-	"7/UYLSq3m/n+nuHiLPJW/pSwhElCU7skNw+wIhwyGVLFrONS35XEjNQL9kqHF4oe43wlI0aU0pfMOkY1",
-	"czojtMPT4qogd91Lf/VIKAFggpo0WRKxviI9NgzTJKe0Sj6UBBHhAisgo2ifvMviMiadqCQG43S4N2Y8",
-	"CPnAy4lZRbKQzHlqZ5ksqH7M5JBIpiDwpbl1h9e9XNDo4ubm7YfLm2tvz0H3r2LjDFXXmnjGnDS5UnPi",
-	"Oq04zcJ6SsxIcJgUBJz6Imb7HQ7ZXtkx4kJ17Ub3RQyWqZmto6fEQz7Q+5fKivO5V2RFol6hrDR3cGz4",
-	"z3A0yVSH6wOg102vUl0PeqbadA9s1PxjQ4r4AlAO3o/FqMNDBVG8ROoxG/3G3I3pF3hm987J7KCZHzPV",
-	"HQjOvA4HFzAnpWlhEyhHTlc4lIQLEgk+YDFGKOsARqI6HI1sxIa4/FxmWedfvLdPPqlhobK5w2nMSLvR",
-	"LnMoX2n2dL8+1dpYn1qxyvIbKJMsmWArm6C9Z3PFrLmlYmYIcJlalo734dQyp1CjPpPBY3lfuZMs9w5v",
-	"DREMQJvZbGZl1kuEvUq3C8g/747dQXhVxVMtrNAnuRN18x4f6zii3MWMjB0HWRFZh5JxzMY0zGajBKFc",
-	"YPIrCgR7hx4Lhu8gnUTLEmmLaEzaNMQ+bUaF74uEIyQNw4QpyFvW2kFEjSDVW+s5JPsFv5n+lHCcfOA5",
-	"+ef0fKkKexHcmWZiwjXITjQPWNCXkQhY1B2FcmSydfFV+O6umWBX8Gjq5YprX8kOT6tpIb9XKzN4zb0L",
-	"pf4+rIp0SLtxkB8gvaNhRHsR6yrRNY9oAXaBWeZYHVTPqQvsy1jrpXsdbuB2BYzDLrsW3jZYDUok+Cgw",
-	"/oXgXxCQCbTmQjscL0M6qb5aNzMEP7SJRGdvJHV9Qly4wcmQxe7yFVWAUDQJlW+SxQ2uGui4en85YDel",
-	"WUXwKx4QC6SkBfVsLvp55ieJKH8liwVXMArr3SQDcU+SemFPPVJvNRqgXSFGST7NJwCVI+SzSUkOYdFM",
-	"ZlEe6cNosnv75DofRodBREFhCpYeAjqVHW4wnHCxubA5CGTKVGHvcNdMoln2yg4vxM5JXSsJxEbn4cDC",
-	"eXol4Xuw0n4kpJknxOY7XH/TalCQQGXHh1aAUTjNidKvyI6UsQwQOlyPIGJSpoOsezT4PZFqpE0Vxyr0",
-	"ntbcQuWRKOTsHCoXxIQPYhpooyRmMktYo5LgzQ5EORAEyzwPWt8vgDSzSbI95isaQX4ZUf44WfZrZmmv",
-	"jp4ZUY5TfChMUr0FtbN//5bHt9J/2cKhKjO/ysx/8pn5K9PTT2ZVkaaCe1L0ndQtk8+bRd6+egYlfqtK",
-	"n3yZQLUIQpep3GOUUbs2IzJ28VAZ86mepjVCVAFBOEsWRcbLBzkcaADYu0FXNsqjd56ZEOnbQklmnsgs",
-	"AlPsmN5rM9YXaJwdnqmc5RX+VhlN31h3m0Qq0OFyBf8raKL2DY+ghs7pn8aT2eEr6p8z6qUDXYz0SZs6",
-	"OAeT2+pHNByxgLA7xtGNqc+wXvgJ4woGBQZPaj6CatnhgNSmVIRWZFENPSOUxDTEhiLpuLiY4Kg6PK9r",
-	"nltbZT4TV9sxxE8U6TFfQFMmo2J2eL1Mx4SsW05Ev5+l3lqFZ59cWvMIU3WN19Esol4dqWKm/KFWolED",
-	"V4g9a4/BfLmoPowbqLA/zSSAfF01tphpsolIfWA1NdNIcrrJwX7roFQ1gTOdA2kChySF96dTJQfE7SSN",
-	"xgEjLU1UqQbTckizoTf8oAl7Ditb6ciVjlzpyJWOXOnIO211lhWd5hIgd60iSyncKOS3O1aRL0xoW3Dm",
-	"Ajq9/gYK/UgMZqucYNRQWktCXlQykfVB4Bz4lAlUY2knoaTPJmQU8kQB3rOYTROwcsMx4W8sZoJAOaBM",
-	"7kO8t1jZA6MMEUEeudv+8qqdayne6yXcVqKjM1yWMsQjC6N+vwx4Tcfh69brMBi/Zl/wfLmRGIT8/wml",
-	"/pv2fC3ZW0dKn3L1+erdf/9X628j/79af1sjRmhmvIAL6s2uyiCeWZH7B3rLCAWK9aPQvyVwZmAvH7ac",
-	"0mRl7NpIx7cWWA0Qvum4gQkxJsyzuMrdDA6AjiBtIwTTX7hijLwjxXvP0pAwkcn+rm39cSzuQq1zsMCr",
-	"atBXrEE3O5hhBu6seWYFwlOZMRUITwXCU/WsnWZ8djtcxHtkvBaOXz+hx6ZfWtd4yjZt1xjNwjo8nxMC",
-	"CIMLMmvyF4oZOnp6cC9+UN8KP5Vl2sx6sIG3dfi865qs47nOcAtsgADATaZ+tMCpTOZ8yqarzZxTOct7",
-	"SHgiWYBjNJkTyA9V6uauz+dA8CkmPvTYVBjPdZZTMZ8N0eFlrmoMYKRYw4iuwEPNA2k8hVZoIxNUSrM2",
-	"YPZbYBYWfNA3LB49jv85L+wp5wmNounqppoed5UsUWlQlQb1JB3BldLz8jy6JZoJiKoH0ruwomK3Wtfb",
-	"Wc9K3c5EKjGW6G6dhQ82NTbGRVH0ucRsZBW5VAGJGQ1cENaDmJqU6tR7A39AqRYOxHhy8r6brAQMYKrn",
-	"68Qs9LH1uyD4xSKvzl7luVnRc3NjF63y3VSaR6V5VL6bSo15IN9Nymkf1HuT8IeJ0Xygt2wmQGOKcdPi",
-	"mhXDNOkItZReJMCdKiiztWj/bBe6Eu2VaK9EeyXaK9H+QKI95bS7Fu1KxKwfC65eA9XK138qccv4YgSx",
-	"X4YUcIbSBw2iiEHDwHrbz1fv98ll0otCf59caMESxszWcjqIBBnEYjzGllPIJ+GKHgRUPDQbxIO/EG6j",
-	"HCgsHcQnfefWOVeFUmnESja4uah/dDOGh9A5K7P99fkwVFEjO/oOuhGRZqNBfvhOX1uD85ki5e4gFsnY",
-	"vvACuTj5ftpjMbmMhWK+qjk1yVQy7vYZWw1oGU5K7az2x8Gv6vTun43ex+box+Px+5a8Opn8q+2/Oer/",
-	"/fD3i8bq8QncxkUYE/riDN+7oooBKqaL2Jj3sMD0doukmXvBFRvRkId8sPJLsidmXmT6cqz4En335jAV",
-	"63K95grf+EFw4yBdgUXeCPGB8qkZlNyG3TE/iYG6IGKUw5ygCJ9uiDxleyn5zzC+MXCeMsyymcTUHL8i",
-	"cJqLkFv3HuxSuC0ki2U4WyP65T3jAzWsnR21ndoo5PbP5pEestIrUzur/f9/X7i/Uvc/Dfe06/72f//P",
-	"MryyHCOPLXWUG1qf4DqaBsBuRT/l3G66EiYPFkKnFv+hTrng05FIZIdj1xXpkIvLd+SWTSUAK1jLRV8F",
-	"V7Z5dK4nX4fbloP3dhskC5oNmhA1Qg5YnZOAzoneW6myYMv1pb4pLpZKzQI8jOgUegGYyH9Rjy1iWnhY",
-	"qB/yAQxjtHeer3gDP/VkyGJm58ZzJuzSCsC9ffLR1JCF2PKBBRYhC5YMoFfkfod7Ocx990c29dCGw0MH",
-	"VWSA1ZLagVBVeMumJGbjiE4NuIQBXACDEtYej09ayDYSMdsnF6nB2cJOERZXI4dzZuxGyk0KNx1roxpm",
-	"jMjR5ofAS4HTBO9oxU+4eAkaNQAsiB5Iishh8UXAbs4Z6qZlUIf3qH+rBRwPztHADZUeMkmPq+kRRAYM",
-	"IMPAoOjCMfe0URwzahIecFpU5YCoZwkLvCCmUBN+gfAELGOH5/sWaa6H6HH41jwuatZcKe1gCbkI0Bbi",
-	"xr75lSSeNQJhd30xDlkK2GbUvvMZMtXneiCYxJwJS4Dpe8qSGy4j6rOcNqU/vr4xX2gBcWW531bpDmni",
-	"MDyVcIVQl1oL0sJXK2mh+h9jr+3bB1NW/D1eIO8VCL/VDOqCVbuyjrOTZkXFHcC6gtUyNVprZ2o8mCOk",
-	"RP0dhpqMplie6CuAcTNC2qktG4MSOWQzKC/UYznwW70mbZy6J/1j5raDI9897R1St90/YK2g6Td6p3Rl",
-	"/8naqnnhfGwE2baeml2C8JbnYLWz2q+3B/84/dL4aXL8ftz6mR9+5598CJpXqv0vefTDsAEPsLHJxNmp",
-	"88Tu01LnSdqSY2UzAPjPIjNAX4T+9T4LNnaDOJXp8O34ZdYxaR4hV+RrmlEbFv5klteffzl/1i7G4Y9s",
-	"epFok+Tfv+lfvmM0ZnH6S8E+A+0hc/5ABm3eQ7SGyZa5qHJFQ6XeqkwXW+iqSs075BWZOhhNHYTNBd0Y",
-	"oXShrQpaPvV2o23Mn0ks+IAIzvb2ySetsaZKnUM8qInyiGK2VVsvmbLY6P1gxkgyGUI6MZHhgBPbTQWd",
-	"7GB1YrpxZseMRJBEAHarbQtUek3xFUXv31DEimjjJkbwOZMNO983c1b/pJEUqyqh93jbjH64dbboM9RB",
-	"nOxpK+Hg7xz+b4oAa/pSuUfsuO+26UnPPfUbgdtkrf4BbfcO/aNgwbebthFBLEYFyQ+DsYZUYTRyKhUb",
-	"rfa+9AV2dtaomp3ifS9t5QeZf4l5cXoG11be4MzrY5I76loJujaERBVZGp6CJPK8KpJrd5TCMpv+Pmj9",
-	"ArS3trmHYsLRhEe0nFvGxgA6TftAGWvFyJZZBSsqqLm+EH8cu3fvW2P36vZ04t78pz2qPScFNjsNmUaq",
-	"mbZCS27FmFogOFsUyYOuQvrVACAN4TrDZuAAfv3AodF92zvUfSsX+JYu8Kfl1c6cVMKI1S3825u2nZj1",
-	"ieU8UFp5CvnAdPNGk6usDdq2bu8VPNuW0uTrP+1/lwUqGSI4WzcyalEm/diZ8zvXKZ+SKLxLQ+x7Za5o",
-	"7+L7q08f3113P1+99/bSIGeZvvTZDPECfcZhhKAdW+a5WAe0Xd7tvU6l41zAgIykrDhQgQM9J/vut2IR",
-	"AvNvCU0DMzsNrpGASQj75+mvGGCblZcl0bTc0BZzllWOd46lKPqFLW7YeUEU/UK0YaQVxDGLfcbVPrkA",
-	"jBiMTGAAKeu9MipvQHkD31mXST9il8eVW3msqGmaPfz54kZvn81PQ2VrFbdisZ3vph0Sb+iX+5siwpl4",
-	"4lVYu2lvqMyptJTuU0UjcV8rXKD3BfBOZfSyACXphn7ZMrC0XUBp8Ylc5zitE5lp7t4r8kgkuMYCLdIf",
-	"OJvo07JV9uJT9nWv7bp+jpWLcEIJ1Ru5IhtJPbjAe1KvLZbszXOUK1P/B6V89Ms5pNBLFUYRQWg4yBBs",
-	"nBIv5N1ElmUHvoFXb8RtFuekt+eHit+pyncfMzkW92DNA+ksbpBrGNScQYen6eGd3s+XvX/LrP1x+rmu",
-	"fqRnVLWNCrOA8c3RBJaqSxNmYlEgIUuOn5u2hfegqZB6u9nKipP2SuqI4KBuz6w31Ak3VgNx3A8FpfIN",
-	"8wnzxYpfVIAZq5fAjION1c5E0gFz5ZT7S/Kir6AvPeBsvZIEHiGiT9gdi6dZDnTO/2PThtMYPjq6HK2k",
-	"9jRbYhIhX8CXJkGLjcUE2iXgow6kKyN8BZ1iCaneL6KHauP4+sokDi22BaTxxmIisZUe9mGEz2mtGCs4",
-	"If3ZpKhCu1hoBHLLxqqQymuyZeGtU+4vstk/66W4nnJ/N5b7jvMWW26jeaP51KFhVQGdFi7WnJrpN22R",
-	"qfTUDHdsuCfN05bbpgc998RvB67lmad+I5hvuY/x8LOAhpBToLehdtY+aeSCnNj/VJ9QbEtbO2u2Gms4",
-	"4+1aL6r/m3LfNll98lbHE0dJLiIfapJDqudikuMwpipsZQ6zPCnpXZZtVM8lE2mWEtIoS1LIE7bmI/i3",
-	"5i2KxXEyVrYsIFQSCtChBwuU1O05hr2gt1ofUodA9jQ2xzTvBJ6ABQYL4lcZ2e9cmXlqVJtPTXg4wv3W",
-	"3AQ7MnKQ6iQetdXIbiMLJ6VVo2yWh38wziMZM6Jf357riKuvIBCFmHBNyv1+efTnM3zmwaM/zrwLI8JB",
-	"S8tNQkn0Ai6K3OtrtVXP+ZW++a+lXwW9JUw7LCz6rLnchQLb7ON9EY+AUSQJXJnLC/iq0S5bZQLn7n/M",
-	"W0xqF+Yk9pt+KzhgbhuS2PyjwD1hx333lDZ6eKXdz+b8ho0ERhKBD0EQ1JrvXy8gpk/m/REx2MwXERFL",
-	"DKVa1qNHtXk4DPkHHq6MIgD5VhMhuUg5Cd4zw0zAh3LW4fpm4tm+2U56k5fRjUfq2LQttUBMnRvWC/Yk",
-	"42qvFMzW6PVbV3lt53ixxPU75WyGtgy9/INyRt4IRJZJ0yCpGwk+cCXzY6ZcfWE8jKlkszS1FkE8ckxv",
-	"yVps4OfJrdt2XGadFVzo7ZFaCFSRu6cTuUtkIdFwJX6XV57WiuCh/gTIXeKWcShqHoPJAh1KsRR4n3yP",
-	"BeUWhhPfDMk1kkX6XfV243RvUaRvM15Whfqea6hvkxPsLMr3gmZjOfE5olOt5QNcPVbBQzdaCDq3F+Z6",
-	"fpXY4DcvJqpowE4N602o5GvEDhd1YgDNFX3pGDzEtI+RcVmtGErcgTTYLr8MCOunfaCttYjjkUOKD8Be",
-	"zCqsxWEOZzlMazccxoQdK07zvOKOu4sdbqH4YnDvNcNJLfYfQl0P1JGkVrnFhYUKSayqsciqPvjlST1X",
-	"VrLnQPGxL7gUEQOcPDcQEy73yWHjgHgGjZIL1fUF74eDJGaBB74+kWhtmp2Tw0YrvTHhMaP+EFCLbMiA",
-	"BIKZpqZpRce8B/NneMFbO+MdOd5qY/+2O2YxoIHqrdarbX4ahAPamypW28K7VRj1IjfXL8NiYY/dCERB",
-	"3H/iLqwNqkD0IysMzaCPfuZZoVGRlOxpyC8eLtq6QXlDUJGBIn5BFPU+nfLOfNkgnW0dvHvKGn23TZs9",
-	"98RvBe4Ba/fttUw6v/1M3lBFfabPVu2vrSnOzqoiuR2TnMH/TAllZ6RnAe7cFKj5ZdDfJzPvdzDtndFg",
-	"7j6DV8GOguPDE4gItd0Dyg5c6p+03cMG6zWCfr/ZYlpbNipF7axMMgJwKwaoR4IDqhWVScxGjKtuwkOt",
-	"PWuJKXOBNYO2baC0oUSdDphFf7U/b0/x+XWsqH7HVP+piGhp8CFt2TLgWRbQKzfgAQqzKxaQ/XeJDDmT",
-	"kuhTJs8RhRF6DfABUUKTpWN7SRKejHpQEZlACRgxb9+obPJnO7IXXDlp1rU7jlk//KJ348fLjMKNRLi2",
-	"uN9fM3hsduf++LE9YC8ihHyXndld1VXuhP4QTdTehaeJjBLowApACGe2kCp/3gzGLsjWDqccPG72nWRI",
-	"AcUWAN+n6bsnVELCjBkKS9G1SJ12sFes+XwoCYc7wRNoGsGdE8DcnRlHzLSmoZWBvog73Lv0gJOckCH7",
-	"QoJwECoDkSWHdAynzjKZVzOTZnJxINwc6UeNha9H8OtS6zMqWH1gzrfmwi0rZLU09oKLWd/hZl3CXn07",
-	"8fG7lCFspFKtFR43D21e5Lox96qi3881+r3u+VxS7JpjYnNR7exkPa1ituchIr518fA4Ie31jv7TLort",
-	"8Fwom5Qo6gBWJv7DOLZLyIkLVMKlTFigFfT0wXqZNh8J/5YF3t456bG+gKYUVGnNfESnpqVhh0MnaujM",
-	"bD4Ow64vtg4cgm0sFqnsDqGSCG6yXEvzUDEutxsBtku9e10W8IwKgZ8H77SR+oqHrq+tLNHJX2jF8Nrq",
-	"/Awk+iz6+TxC+m8IpFuOhIfIreEA4IapguAJSI5QkkD4yYhxRepSEO91IHzpQRoiShYaBDGT4G6ZUEn0",
-	"8kLLPDHa07QJCMSvgQGamc1++72WSfoNUAnIaAAupf2M4sVYlmGCQqauk0uKzBo9watMcUj6GsikmH9P",
-	"6v2fDRgRyaJIOkQyRZIx6U2xaVD+lXaP5t+KoJswHZnvWdQXcQ52Pv+uHJphyWRDFrstogWX6WmlhiyM",
-	"ZyIW+CW8Mo5DP+SD/bliprK1fMuDtHxc2qLu60sisPNWvkzKztzeXVbdBVO1Q0Qgb9MwyY4tg+HO7zN2",
-	"BVuwRTNY8ZIM6B3LRo1l7NBMC84sZ9a5l1/jzDk1V/SKLEk6ZEyn+rhLh5j6PhIn+qBlJYDpOhNJedAT",
-	"X4iv9Zfch2xl4F+//fW/AQAA//8=",
+	"7L0Lc9tGlj/6Vbp491+W7oI0SVGyHvWvXcWxM8rYjseSJ7sT+hJNoCkiArsZdEM04/J3v9XndAMNECBB",
+	"UraTiaZ2ZywQj36cPu/zO59agZjNBWdcydb5p9aU0ZAl8M8XN/RW/2/IZJBEcxUJ3jpv3UwZSZgUaRIw",
+	"cs8SGQnukVTSccxIxIl/NWm/piqY+p2W12If6Wwes9Z5a9jqD1stryWDKZtR/V61nOsfpEoiftv6/Nlr",
+	"XYVsNheKcfWOzWO6ZOHq932VpMwniynjRE0jSSJJ1JQRqUTCQkK5XLCEKEEoJ4wmccQSkrDfUiYVWURq",
+	"ijfTGSN+9rlg2f47WxYHrD9TMdqxEDGjHIb7SgQUR1Ue5M9TljD4UpAwqlhIRELmjIcRv81XL6CcjPVq",
+	"0rC4Vk/ve08lS+6jgMmn3XEv6IdHrD2YHNP2YHwStE/DZ6x9NunS3rgfHIUD9lTMWQJjkU+P6cn4WXAa",
+	"ts9Yd9Ie0N64fRr0w/YR0y/A3zbswzuq2KtoFin4r9XpvcP1lITGsViwkMxZQhYRD8WCTESC+xLEEeOK",
+	"0DBMmJQdcq3/EhxWBXdJ4jYJvpyJVJKAxrG+KCZwTz4loqZUEZowklDFSKwHxUKPsCQRiSQRD+I0ZMU1",
+	"POm6U5xFPJqls9Z517PTjbhitywpzvcdm9GI62Won3PMJkoTOuxumiR6Wjj3rz3H47Pd5ihZxZ5es0Dw",
+	"UJKUqyiumBxhPPzquzjobzNDppLl5USxpH52SpAFjRQZs4nQJzRZ6hNJb2nECx8+2oZ8/sfQxlVYxy7h",
+	"5yeSRHq+wVSwkEwSMYMVssxJJGRGQ0Y067ggv6VCMRIpZHQJm4tEwVDJPBHjmM2KHONo0gv69Iy1j8fP",
+	"wvYgOGXtM9odt5F14MFfe+g/e605TeiMKcP9n6eJFEn1hHzOPqpRAHf4dqfnCbuPNAXM6S3To4v07b+l",
+	"LFm2vBanM/09fKYwkhn9+IrxWzVtnR/3+l6lWNgghqIS/zyjR6wXHB+3n4X9cXvATidt2ht320fBIDxm",
+	"J5Nn9HRsBzinapqPL9KsUe9IlGjhUxYCE5HMqGqdt9IU7lwjwoLl39lyddyXJOXRbykjd2wJbFMTEg9Z",
+	"SNhkwgJFDih5//7qey3WKLkVIiTBVEQBO+wQIHBNBEU5pt9EeUjGIlxqSonpEkXiJEqk0qs0F1yy4hId",
+	"T7rBKT3ut4/HXdYe0CMtUI6Cdj98FvTGp+yE9rp2iVAnyBepJDfrdrN/fOzpo2P/7m1er3fZyj/cul0Q",
+	"u59wtP7Iy1hPeFsv6wR0sOpzY7Q2ZPJTym+ZXrUxlVpP4eSASlDktP7nH14QSqSiMSOCw32DXr+s2fVA",
+	"s6uepNEG64jkqPLE1+gdb+ktIzL6vZa9gFApfCpkE5rGqnV+3PX0d5GP97tdL+fqvUqu/popGlJFX0Zx",
+	"pUj5icfLjAVJspgKyYg/M0/5ZCriUBJ2z5IluY3uGQcKA5pjH2mg4uWQ6x3A3+5pnDKPUJm/4pc7tvzw",
+	"f+EHnxy8f/eqzXggQhaeD3l20/85/u6OLf/P8ffmxsMLIvU3aaw/J8kslUqraWSmd6FD/q4vUh4OOdwv",
+	"yURoHQ5owX+dDT5JYyY7Q+5u9KeWnIr5SCQhS0ZR2Dpv9brd/tGg9VnfNI9FmKnNVXtjR1zYnv9I2KR1",
+	"3vp/nuZWyFP8VT61o9Hvl2oJtBYyNv9p/CsLFOyRPZQgsb6j4Q9UsQUFthsIzSCAiOh8Hkeoqj810vM/",
+	"f5WotzuzC2ACrXvGQ5GMUp4wGky1WdPyWiFTNIqz86PvIGEUEi6UUYMu9L+nwFaoJJLeoyojFVWp1OSn",
+	"CT1SMIvvaEjsUDPamyo1l+dPn4YikB0aJIJHsj2PqdJCp2PGaccvn1YM83PTlX2LL0GxX8UfYH6BSGOc",
+	"IRopwRTtmAmNYhYW54tsJOzoMXxHQ6MQ7bcPNI5CuHmEXyxvg1WcIgmDhPuBM4FC2Tr/JXtVxle91iRi",
+	"sSZdrejHLa81Y1LSW33TPNG6qlqSIf44bOk3zyIpgSt9yPdyoLmHu5d2ujvv5cpUH2IrX9NYfw43De9v",
+	"Rxy+ZdfunPgr3/bJASwS0YsniUyDKbAlu4i+R3zzmpGeru8NeXYBFSQfrUD2UZG3QqrbhF3/45U2d/U+",
+	"gaHuEV+kaiQmo0QTjn5nyu+4WPARfNw/1IP2Z3YKI00n/pAXhlb+2SN+mCKJsdEdW+oLKqFRHPHbEfC1",
+	"Q83SPnut50Cul0HA5gq1jRoyrSLPhIWRQvqiM5Gah8y/Wqedo6OW10LjKVi2zlvvr79voXqtlqACSyVm",
+	"ICMTRuH9rd9SylWklqRP2sO02z1ipAdr2O/2T9q9Xvuo2+ngv/vt/gCoMeL3Wr/RA/ngtTI7CwajFJvN",
+	"9Rh7Xst4IEagt+bvu+l1z7v6//6lZak+Es/Gp8FZ2GXt3qRP24PxUdA+DQesfTw5ofa3lte6i3joDLnl",
+	"tWIq1QhOnZbR72/IU8U41VT6KQo/PxWTCdOSfRQpNpPn5Lh7RK7Ru0Hec3pPo9hwWbBAgJdnbz/vfUa9",
+	"iEk9ibFewVSy5BwdH8eTth6ctniMw6NH+2Or58MSqyTSi6QNOvwoyq4u09M80o8eh+0BO5m0T+nZuN0N",
+	"emGfHU0G9Hjs8O+W8d60vFY6D9csaK/7Lzi9+C1DMKv3948LG2CJAsd2Ej5jp5OzLkymPQiO9NwGk7Z1",
+	"3+iJal6WMDZSSUTj1vmExpLBpd9SQ3czwdU0XtrtbTjhTEyvlfdgAIYp08eKZdPqt/vHehtjyvGBhoaY",
+	"Nm5pPEqT2OGdLO23g1ikoWWgnUDMWp5LGvoPoShQTJHK9JX5YqR12tFCJHd6GyPBtSD+7LWEVpBu2eh2",
+	"3DrvacJQwvm7+9nZdhqo6F7TZsojNZonZk+z497rdrrdyvO+nkxw2zUlW8tYcCWkaNNwFmm1y8h3PEmG",
+	"ZAfHp/TkbNJm3bDbHkwm/TY9HozbR8eDsHt2OmD90z48Cep96/zoc2MxggzxraHxGr0gtxUSFmiyCNFg",
+	"iuIYLQdwAxgpRw4ipe0IZFJwo+Gc4AOaRJzGhxfwiNE3phQFeSD4JAK5pX/kbEFwl8mSqQ55K+K46FnS",
+	"Mt9xW9d7ZW/cpzziF9ysyKpyN+qn7N+jKPwMvuE13hMtUwSfxFGwn9IT5TbhyHC9UcRHkzi6nSpXAbos",
+	"O7UjSUoGpd4oqaI4JmOm9bR5IgImZVEvHXTPcl0mm8Kuisz64T+UfmpnHpjhytyStz5LPT0G2uhLkYyj",
+	"MGR8r32ZZG9x9uB/RZqQRMSMzOgSSDcUsBPFBT7KF/il85rdVjgfyEOtJjpsn8iamXz2Wj8IzvZaPeDN",
+	"o1v9moIOH0kCP6EKT2LBb1lCMo2gsIw9R+f+Ad+02wo6g3mIJbxShH2MtHJCxqkqzgQ+ZayiK640r49f",
+	"oJ60D48wb3LX8lrMmLHGwGWfCH6rObKmUBmFrGiKOktphwUaGUsIDm/n82+H9hAre8lJytnHOQv04mrj",
+	"JE1Ybnbab+klDyMZxEJmSw1C523CJtHH3dkySJNYBHdoIch0NqPJMreRVZowEFqRlCkLM1mnRTCN0+KW",
+	"wU+jOQxpZF5aPgtr3nlBHGlK8DUQP8yJDaXzF+TtlXPQ26boHbLX4hKZUWopJGZMcEZYLNkT6REuFtq8",
+	"EzxgmxcL3+6s1ZXVKRYsYYSns7E+ZI4cxAf1ksFxZJqu0cuWBXq+yhLhyD9/fihOvbr9xjkjmTonVB8M",
+	"lhSpCMJKlA+5fXahlazCkkWKHPhVI/cPPWKCuUO+hjZBt9PkmW/4JBG/Mz7kKy9GqvEPO+QyloL4axUG",
+	"31jrb4R6KVIe7sU1uVCjCbzFIaU3Av0b1o1bJI1BThpvhCIvzdO70Ub+/YcgBz0eeBtsEbi/IhmNY0aU",
+	"QEUIpDqww5+sIrubv2OzM6Fky+7gTJCp1Pb1Rl9CI+fBn8NhkC2adRg0Igkz9WxLtzDVSvbZBtMrUn9w",
+	"cytbAgjn7Snl4XCi53VFjGUD06tpNtUjScq51kJEojlIwFgIAr0sy/JZOZ9wGBAEkahxqTufylKDNDGG",
+	"FyjXTADOfPrLibHKQYMUY0HCFOrOhXW60tyfSrkQSVhUge/YXK1dF/edJQd/9kacfbY4WoYpoaXe6rcu",
+	"4LLJvAoZVxGN5ZeW+9WzgRVL5yyRQByFBbsknC20hZBNCiLOAZy89euVv7HgDii/D7IytO5lmGX2fktK",
+	"oB9BeFCf/CTlX3GV8jk8nHZUODxGMfotZVpTgYmd6/laRodErRWUKmLXmg+tXlG2sqBDjlqW+5v+zEzc",
+	"I9eFTB/QsqpWALUsDAXnR0itJfLiq3KSy+Ibb+kyFjS8EeIVTW73M97HIlyOlBCjGF5VE4SDrIlID1kQ",
+	"uLFovDs+EBMsIy8w4nEjBHll3rwbXZUG+NBeJjszeLveZsqzvWYJoaBUSXLQI6+j7w5B43qbQLpZpN/2",
+	"MhMre0SkwaE7mkVyZnIpSntg8qCmeST2gkyYCkC7Xz3WPScW7Y6VvLQCateYdGmgD7UXeVJxlrwCzk0a",
+	"o5PPqEWuQvgAKQCaIYBGdJsmrGw3GM2JBoFIOZzR/FZycPn83U9vrq5H79+9Oiz6XpyTUK3H7pUOUBry",
+	"g7hhCAfthsxpkgXbnbka+8Px2n32WjdCvKZ8aZNm99qNhCo2MumiBdIXgswoXxJroVyAvrQkMVXa9HEI",
+	"vu/IMf2YHhvJBrfrmhcG9hBL/c5JjLWToRPFULigC0NiJmtJCwcluJ0lv1Z939z91EmThSG85zRVU5FE",
+	"v+/JplJ4kVa5AlraqteYRaFpxWYgOOpZUeXo5VtVGNquu1Qe1oOkVuTzGdOVuTj78vPPP7cvnc9XW0nU",
+	"GOaYpcE2Gz/vuQnm6AP3woRDHyjsdMeWo4SlssJBWQ4waR1F34iOJErCCBzeXFnhWTyEfXdnnQkYVeBB",
+	"ok7O6B+G+YViRiMOCXGQJZmIO8Y75HIm+C3aGZCLgnl+ubI4o5j1d058SOgIwGmNuR2jzBeEiTKUkyjE",
+	"9HhOZ0wOufFxe8THQHOu3kCSi+Y7pfQZRoOpfjoyo4I8GdAGs2UAgry8vU3YbY3F/jexIJRA3sATSUIa",
+	"xUuSSnrLyJgFYsYwH9bEe20cHlKueDprnf/SmtGPxofT8lr0/rb1YSW702tdziOTGm1SriI0wl3fkpNq",
+	"rWfbVtGMtSreZZ8ZLxukZ6NrqsFt4ITSNLTVWDCQ/2n1By04ucmhaPB1dJVWc4p5Oo6jQGs+ibIGyR1b",
+	"etpU0IrcLY8kIxEcvJUXJ+xe3G05qUQgo1h3fv7Olu/0bZ8/uynMv2AyPaxKNinzwoIjMacRYTI7LY08",
+	"h5uAnYWoodL4rUMzJumlSEZ2G9yUaZPuW58yXd6kEhcIZxHXRnOMKz2jd4xQyOeVgZhro1oQSswr9Npv",
+	"LhRwFwqGvGkZYFw0jn+aQOrZug0xJ+yzVz5iaCtWk9ZiKmIgpg65nooFh+lioRO4EfP09/WTMd9Ync6H",
+	"bEKvIswNbTYbffdrBnnA5fnYRKUs56fRqtiB0SShy5XxwzurR59nGD8HuVlZG6PlARTFUHLc7ZvsYJdJ",
+	"ViYYm4uOJjEymlIlD81zbJuNZNDtVo2kIsW2mFPZ8lpjGtrQTPVQojiO+O3LPPOsPBiTiKZNZPjnoaeF",
+	"R6JYoi8eHXpEsllEOU9prK+cHHok/6vXP/TIOGKcR3ihPzj0iEqcK0cnhwUplCW+ZZ/ReojzDS2d8n/m",
+	"L9fEnb943XRfi5DFoEyZj84TNqdw1udCKv3P0ST6yAoX5nR5u+6l71K+KhapHInJCsNeJwy34e8mrC4b",
+	"n6J8qC/x0dUD5bUmEY/kdMuhTBlN1JhRZZ4qEtErKhWR0S344eJowqz4W4jkjiUkFJAUoArcd+33Gorj",
+	"PM+2PKQsED2jIfMIOAJYSKhEbSyYpvyOBGI2i5R0+GZWZGLDX00X/O8RRg+L0a0KhUPeRfN5VRWVfldW",
+	"mpmk/Ikkc5ZEIpQYTcQKRBonjIZLcjBeFqqoU35YPQ1QR7bcbWsWNJ38Nd6viU0oGm8sHhGcLas1Elh0",
+	"z5yrbCDORucLaD/mnJPS8m/UZPIZ7KTNND/9u9BSaXngFesnYQ/9CpuyuewV5LiYImGs1xvgriwnfv0o",
+	"/m7mapkvjWN4lLMFjaXDcjdw22+jiDjcfh9lpHw0VqESIEUqSeeKhf45pGgYZimV0PRNDrggGdsFW9R/",
+	"9/7N6Prm8tWL0eXLmxfv/MOLIddbQyJlMRakokvpQdqH5iO/ivETabxVB9qchZxdzS3AVJSmylkqU09m",
+	"9gxjM3rbMJ6pj5LQhj36jjKFxJlE5W4WU5crCkdNLLxJzjIW8RnXroxClufQOlHXFbMV60GqdDD80a20",
+	"NOwCKhibEItxEj+HF1XJ2nr59LPeNufTOGkvAy/QV8FfkFAuaWCD+42GZWRf1YAKpSjbJTMU6iYaPFph",
+	"fOD1Aje3O+QOrYq/2AhnU5X6rEKlNrJzhGutPw7ByFHINGGPJIsnbrkHVJplKW755Y8ROqaLv5u/2EwT",
+	"LMsub0oaj/golc6agP8Jk7hKF+9FFBqDJEvcQqW2LoOxJlnPXtYvdNe9mAZRlwVQE+3GSpQplVqRngFi",
+	"jb1YfG12Kc/Bsea9vprVdNiLdtSoC41iNlGjlGdbCPUs2T2JCNNAjW4Tkc5Xrq78vZzn+2TTidjHualG",
+	"tFcKo3IvZmNwL84TcR/JSPDCL4ols4gbz7ui+V7YIpPsgrE1Y3EbcfeiShN7UyWjzW3T9/OwiSozi7h7",
+	"tVdmnTbevVLhfrLeXeO1Fkmk2E88XmLF8We3lGY953hv7/v8uYoFAKv4jsaUBxVKzjj/oYHy6bXgkCUb",
+	"i2/go1d474rKipe97Nsfaod9lX2tOOqGhg5eqGJ712+fZNnJns11MIcH/dYwSmlKMJCJPXGqfw4y59gT",
+	"ScSCG8WAGpAk8+on8rDkJ9FX83NaQZWlxYJfwbKrXCVbeblqYyNIUaX2CmZdUm1o7eiyDiM1Mtspa4AF",
+	"BCf+Dy9uyNP73lO7opg153fIc0erML8h3ICH0BhABxeEzeZqiQAyXHDWWLYXD0GFhDdTiC1KQ6OzkFfI",
+	"VSwklmO7a2gLtHc12906xqYoAw09+BVueXMWJAOdHJNwI5ntzgWhY8m4MuhY5kSJBW/gK/Za86lJuNvR",
+	"iLZ0n5vQbkZqU7rNygqdByKuTgatSviMukCA3VeclJcdvfygOaTiWOf284VDV5iJs+frTv9uZnjOIFy8",
+	"om7XW8sw5lQplmgq+f9+uWz/68On/uf/WMMTdj9QRZL8HkFPpE0Gv34L6C7EPuFhRi/ymTz8DLZNecRH",
+	"1SOuP7AFQT544JP5ZYI6F8SVTxm7BflE4wVdSjCetz6vBVJpFASyC7uOgL+N0yITnnu4LEqMyHXgWOUX",
+	"y7iq9U/z9AMpn3/EI/0nOVXN6FuTxUzcs1F5KUryM0kZwTtllrgdKcyDAg8V/Mt1PWcgnLtKwCrV/4Ve",
+	"6RtjW1eo/iKs4LQvIxaH8px0novZnPJl5w2dMY907AdX/oaveKRjHBj2d/untU6cS28BHOH9u1ce6Riv",
+	"S+cNVHA5F26EorHz9/cp+54q/Zrv6VJ2Hipa1FD3qtWjZIrLXeGls14NooTwQE8yeT7EN5Minz6VFuDz",
+	"Zyj+TJlfOcNvqOXYiXpIN03Ulw+baHInxeXPTrYOi+l19X82cqcdmdoXJc2ygNkE31ehF5QoaiO1fBst",
+	"ochE91AVCi96IIn/eBb+jGdhlczvTY5rTaBHTMCqsVURXh75MYEPJ96B3iuIemPqwAOkJLpQTpUxIeuy",
+	"UW7txpjFgt9qk63gLDBmiXwCbrMMbrKRHdJEHYTF/N7og3UjZvomgC8mBwAUuWDjqRB37SiEYIg2jkIW",
+	"R/csiRg68TYbSQ1dKjWLhPBCksWxPkQll2SkJIsnh/t5XexHm6ZtZvdbP+rGZX9nnrjRDzgO2I0P4gNV",
+	"6odxgBbHUpxLSQOp9ZfklLGiC4uMPVTzYwQBXQPYTNGg/uHFDUmYShOOFccG1N8QHKSXL5JIKcaR7nAR",
+	"iF+Yno9J0xcG6IHqww+HMyunc00H4YKH5otnLteuwzeSpsDp9pGiK2RWedbuIh7qc5zvDzdbEElCxyJV",
+	"HllMI8wwN1aa2QsxGXK9lb4eRQe/7Z8TH2Jwvn7RT/pfHvFNnMon1BbwI5CkFhT+kFNOjNTwiG/ie/re",
+	"t/hPuAinGy/CP70ht6xoxHg4FxE+8zNee2EuFfMOYGR53CwPVoL3Cz7mhBy8VvkDlb6J/FhWR+GndD5n",
+	"nIUdszIdcwZ9L7tgcx/yS6YY9WLI7eJ1DFAC3mUvprzych4QBIhOe9nm7Y9MpaD7CEQ67fULxPUEQY7R",
+	"Yp8cUL7MyGUcxfFhvomdOY1CiwYKF+5FpMd0kW1oNu2LbDs76PqB5+ylDIhUU1ax0O7wgqxseSeMoI4k",
+	"9If8QJOuuQ5VvhG/Nfw/YYyEdCkPK+jBDsxGjztuKoq7Gznh5HvhXHO2wrlaCM3W7YPzk7sNOX12yiH7",
+	"TjE2b5Y7J2NnUsXFdi5ks6pd1Ep6B6U5g7IqKU2V6ROXRCoo9pnRYBpx1k4YhVwDKKAhBwV82SIW7Arg",
+	"LOl0OoeVJr+B961icogcSzVVpLHySCgU4EqJhHBI58M7JDnwi1iSHQMPafBwwFWMjRKAHXaqo08GVnhT",
+	"1hsO2MNFy5+rEkQZeFzT/JSjivwUF8gu01Qh/QBbuViI5NK1QvqEcxXorHxVUy9csiWhIyVGOUNNRMxK",
+	"j0jKw7H4OFpLcz8IzhpOvVeV7e4Av1W9/m+Mxmq6Ss5yxVkt7vQLcgB8cbe5KAJfUrWtBWC4pnUFVfPL",
+	"wNeqZmfztVZD31hgBqykqZt62zSIMaYqjpKUN9Wmd7O81kSYS2bZZuMpA7dtkHvbNJVcM/At3gpx/NE6",
+	"S+maOVqzxfiKHIiuQmRLsysUqk6Sht4czRYZDwng2zaz35qkGxuis3nrccS3KDQwD7+KeGUOAoKYra4I",
+	"VltiOhqWWyKidrBkNClckFiwwvCiR27pvD3RSkKeQwG5ovpBz1Rfw1rj4naqrdpoO5rdtLkmQxUsV9gp",
+	"t9LM0/sWCKkaWtwmaa7pDhjVu2r1TaYc42EjSja3Q51AoweahXUMieR5DTIdb1MdYPLktn1ieyK+oR+r",
+	"VnG7L+8WzsCsvoYMapvoh9dCfXOL8VR5LLIED1OW4Yy4mAhit9bdtLw+wxVjuYAqUV6BbneNybhMbeXI",
+	"miowckBN2yD8IPARyVQ6JxPGDj1iShUgMc48gnceesTWLugfoZQN2HiSMJpIrYIieDk5MGopXECIbCet",
+	"3ekqRpXmGDHlXlazDQ4zlsyMy/TQIzT8NZVKH3d3TNn9CY0kC8ksCttmnK7mkde+mXm5FRgZ3Dok+9iv",
+	"rFNSgOXXKCqNT0thXyr0AYtssI0P62+mUY4WZNj2RMzmqTYdDtCwAvvSK1TOmzY7mgBoXnvvoaiVVa6p",
+	"rWSrXisrX780U54LGZXW0+EGOS7/qukXsiCa0Zjguyolp4u12CRZlX4cRWGRETfMcM35bxHTf/tysmxB",
+	"Mu7lTtxze2Q4n7LMqpXPIiPHNQwn22nHEkmY5pCYEg3sBSMYpsbBawEJFk4gJlesP33fwtVZW0/S3NlZ",
+	"1AacVQoTOgHGzm2FLv4PFCesWQkttfdlQ2Mqm9tJtXkTiTEZao5Bs9aEhURpfC7LV0jwyMNoM/qsIkaL",
+	"9VBpowIYApionFy+vQIwAbc2xrS2qE/n9loZPVU1fwNfHjpp5JQmLCTjpUFeiSNZEb+bUjmaiYTVZB2B",
+	"Nm9xk+eaW2M3NAnhBl7qcwlgiurwgkC42WrmMdVS3rS8XM1Pct5QNSUpobeS/YQNVOmn4KVZCGvN12q2",
+	"OJt71Ta+drLFquXfp60CtV7rYxtQe9sAh1N6PEtOG4E0zJANCu+sv4mnscF0q7/HDKfm9zo8bcVuE6qE",
+	"rUrQT2K8g1AnfmxbYAEEeyhJxIfcUo1cSsVm51rJmgmpSL8LffcuDDxIJElPm2yDrla1Ehoo7I075P5l",
+	"+1+Etn8n3fYZGZEOOSdtXz8GI8c2lri4+kDBS4677ls6Q37j1i5CcSZAfmtdA7rMwl9jGtyRA//TZ9M0",
+	"G6oCAGEhHHJ9bCSZQItDTWORAlhQE0oLlMSLHXLJCerFGDHX1rB02hD6Fg4Tg0OIJTKjc/PhINbKK4nU",
+	"YYdcZiiZoHnIITfoUYGYL200GVzuTySx7++Q72iY/QVtKLvdyuZl+LIhR3cv0OR53lMRgJRmlANQlPRh",
+	"qfIf79jSkoxPBHfn5zm3FWjLh1KNbJzoWrhjS/Qq+Cs9FINk1jGxDK0aPX/efvbstKfld22zpRn96J7M",
+	"frd8oKtPn/tMq3oBbKNLlrDw+dRChW6TF1+Ek1oLv+Lc+tkr9msq8YtegxyVfXW34vcL76tkmCJM68Re",
+	"Vo+nD+sMbkQ/rakCJFArSA58LjhDJg9XJJEiRvA0zXIEZwWrygCfaQZY57PGUV0zpSJ+K6vq1YK7dD6K",
+	"HYzuVcco9Gk3WkTdr6Y+03QOXxVzmrQCxhVLsItXVYlPGNWOwe1kVvX61eZe6zb8J3P3lWKzH2ChW07T",
+	"L7CUodXXJ0eyoLlXBW0htn6qQmV11sZd8ar1LaxGvmzeymauLEs93VoKueLzVG2bQbpKQ2Xzzv5GIoQD",
+	"pTPmosvDMMsZbE3y0AqkuduzOeLVdurMaoHpKonXdk7Nb/UIYBlqGUEteJspPCAHkrEitH7J855EFely",
+	"687Vliy0eOqyTsmGCr7eKSw5WWgSGnfWAfuoEkp++E4rZfe4WFJMFP58eIElTEZ9yH8wlGaaO3fzVEm8",
+	"0u55Ox78kns++yCJuB7knCVEi5EL0u5pFSXlBsv1AQa0DU+pZxnVHIIjGuNanrDSmgltRC3nZvoFHQJA",
+	"pjMLhkxLPh/TnmchCKqJXpau9eP1T29MS5pVAy63tte7lLxMAT9z/tM5OyMHC4uCUdKUoaG+aR9tq7wC",
+	"miRLZ5QXQ24cqabHnDaooCwsYRNAPj0Y9PsFlM55woJIMmhxk61SEWQE+iob1yGgwyP6e6SZMxmzpeAG",
+	"DXQMmEwHoJUQFc2YzDyyHqFkRpO7dK7/BV5ws8T0I5OHoCGXRob4oUPuoITiJ21ORElXbfX6neNusSaw",
+	"/V+/dNtnHz71vF7/88Fw2HH+PPyv/9gUlc3f/f76+8bVhiXaz7xn2ZuryPoNW7j13n+cWs9/qxqvbWsY",
+	"bSunpiksg4o8B7eTE2rbWm8C/QbSSlCJ4kJFE4OAXPW7PlRaltkrVer1G+cdrpK9BTG5tW85cktd0rNe",
+	"NwL+HnRNuXF69F4SE9qC5FaGPgm3YK5RJBhz1ACqP6TLCgiC7zUznFOpSJhmQHsiDplUdhw22WDMJsLA",
+	"OFi7PpIky4IriL6jk2NH7HUrxW4+tNJqbfbumyy7ptOqHnmeq3eB3B4aPpRWrDCrZ0euMO9Vzcod2nbT",
+	"KucRlXauYtZVxw50sQrz0OTlzCyYZQPUMgS+1HyMQ2qXG/ZZVRk3GXYTFzW0wddzlFFHlwT5OJqzxKhp",
+	"jXztW0M6ZN1KL0zsDvQAff6yzJlmZRlZe+xPDe+th6XYwv1RRi6qr9FkKp2PJqz5i5Uw/R83xByEwUYy",
+	"83dnVzk6r0SgLrnYybvjXaXJAgHWHgzXSFklhudiNtPmWw6oLz1sZBAy4HHgnWeSHLyMYkaulzwgw7Tb",
+	"7Z+Q6ylNmEfeCEWTZcG3E8BLIXc3e0ulCKqworYUQPilLYy1f2BP9c/Fwe3wgs8bFvwfWfP2uhBEHpIW",
+	"KcKSlc2oVUvKfNLkh604/u0AiDZijatCWHuTGs81Prxix1VH66HA4YHg7LdMUjSopKM14Jt7cdhppG2l",
+	"ZeMoLixFTdVKc/R9cRvxRl96BXfuqBhvEgCW8TdHdfcKgGZVbwQt44kkt4yzRFNHVqPkOXDrDMMfoPVh",
+	"FlHCaGjVsKwyAe/q7CtiKgS4q49tl5axvfBolukH2+3k+cG/RpngqQDQMiuJ5gNkTUKoly9nIjXxpQtc",
+	"12zBbT/c6vwUxeZyu4Nwrdj8QdJOdsv9cxHxHhznIEvby6W5K5zdzBc7jCJ7K5BWKT/GFemWBdkdeAAk",
+	"KNicndAUAsejsG7fXOfDLmx9H569Ey/ckV8UpfEmK2gniMZCvlUlrWWvrd3rrGK85OgJVFVWxs9TQWig",
+	"WHhe5BnjdMkScuCjG98/9IpuPSw6Jgc+pgRk3bMZSUScGdG2L7OTPAmv0/QNz0GWZDFPJiegShURpuF0",
+	"jqipOocPP5FOsyrrZIDxwYw94kOvZIxiR6EJYnvEp/NodMeW5V/0FH32EQtPzI8GPcAGwAsuxW06Ma9O",
+	"dJu+BomYbSlU1ihRSmz1rhXDp2V2qQWTqKXTb5N6h/rrHol3ji5W2VIKmkbB4ZHRLZcgmgUBvzwtqzPk",
+	"lt6zcyd6+EQO+RzwM7AGXPMAaE5lAyDmHILWiKDkFFxojAeg2supWHSG/IqbTDGrSwm+okuRAy6UHh6k",
+	"xRyu5G5EXKokBeAI2TpvXUe3HHKzFbEdy1jabwexSEPbtqwTiBmBTGGuhBRtONvGU1/o+Gr67Bh3J7mC",
+	"KIrMG/EIHrALcsfYHJDY6QRSwHBlMCDZWjsIl1GetwrDMc4BFzG2MNGKUs6pSPRCZXdlmWuwz57biQyH",
+	"6GwS7NFiyozvzekbXa3LOlNcZdXwFoGNQbDL6Vo9aJUv4pDyV8DebM6uc0ZVUHEKK1d70FdzVHOkajqf",
+	"J+IeKymdxJI6ePyA8oDFdTWTuR66Iv3yBPjV3HjB2ZbNPNi8uuSXzfVZK2TIhIA5qZwz7mXkb/RyP6+G",
+	"J4yH0ijldrEU45SrkVPebJz5MxEy498vBqvNRb1RIwBoB44cMClHcxFHQcTsLdYs1HeN9Mkb3SaU42fy",
+	"DfiwueCTzfO07nxJa0niPdJ3cY/2UgS393AmIr2d4ka8f/eKHEDXB9e/uSekSp2j0GvVZlSYnAnYTTKn",
+	"amq+DK2m7xjffFJdVdG6IPXn1u2EFcT7SlW9qRUGYH1a8iXGocH4MF3/tSwi2H0RnFNwWBDgaB4vq7KO",
+	"qyS3tz4f2ABqVCFjz7B9QD0dmUInQ0361kbE8HWwsy1+UgV0th0xIGfnIvn6LaJom0I0cmBKQfVgiG+u",
+	"+odfEF774cGw6539jbwvhjr2xY+GrgPMgkaUJfnSTRn7VYxNj/7OmnfF1TpnLtaN0ZVXQKP6VRA+6z5g",
+	"BM0GDvokAynB+z1Q1gBVrPMVkLQLi7EVYvYaTgDoyFt6R/bIbNgZ37lZA4n+5gS/dZkMzofWLNmOwOKz",
+	"zc7uwp7sl0Ky40KXD1wp2YW2f++2zz7k/+yM/rv94VPfO2mS0LOennGF1qz7t7GarcTcw242r3gbU94g",
+	"Nt9sesUo/YeVxD3U3g6g7gF1Ot9UhJCUqyi2ePEmxG0tbmjqH0YywCprlgSVGIzXTJHx0ryjGhgHctYa",
+	"vcEJvKy8Zr/Q/8MG4OW2NKM3/G1S0z3LmjKOkKjKM4YfUb5F0hFE5vFM8sWUk4OuzXWJwKuAChvWskmt",
+	"3EeKUEmuJu3XVAXTgvZWX/0v56M9dqHWs+vmBKwQ3Ar9ZFuwunBrOIbegG/KNeDIPwzneJtUwvoEQm4B",
+	"O8/DLeNR+ontY337ZftAaZQxFJtaXtkYR1stiJxvuR5yvvVyrDFTs897uI/uDpW+tTLF8t5sOAZv8dRs",
+	"qbVUSYK1ZG9uqxQADR/cj9nUrUFd78yCx+qgZJkkKZeHHkHMB88YKljP4Vo5JYyMgi8vA+Izjrwq550Z",
+	"4gOhX399pXFH4/LBdc2KvV/GgoY3QryiyW1jULkqPL2xCJd5dn3NNiKM0r5QAl+wYYNt19i8t9ZUhA3h",
+	"o17jzbuAY1ng7ro+1wmbsIQZJLoGWEPONB0QDjMb93X5WIuD2Njt2cx5N1NwO3LYfxNWYimYMgP1PIQm",
+	"SXTPwgvCxcIEisF2sDjLJr9mkqo0Yc2brhe2rMxPGtZ9mJmvWf/X2dpURyNxigGdsQviL2h0zxLfwMRL",
+	"CPpj2c5EJAj7hpFHhHKC7scWaUnbUSAJAcdBMqViFh5atORIkqlYEGofjSSJmSJiMiEJBfgASC4fL8m9",
+	"iEJMSsy6Jha4DOV3I4Ctn2A+AE0w9iOn+n+mLLhreS1AJGh5LZzQOl70ztB0Ra/IHCeyIVzLPGdvjcDk",
+	"ypp/BrlsP125r3X24iUxmoRef7pSFZbOAX3BlnPpO4zqojejq3/sdbt5MVV2qdtZKYUq1SuZwqdBoQxq",
+	"UFcFVW3k01SJkQn4VcwNfyCQvgykNhdStaH8ArRhSahCX+OBReyCTGS4pKYsSoyt5yBD6rsOLwjQyiKS",
+	"gPVtvKL4OUkYDaYryYVO0v636Bxkg1lahxpXFeIbNUKSGV1CSEtbtQdDvYhxFADQsOAWOJz8zMYyUmzY",
+	"qmkrVcxGb+orMA9teTv0CG6aX9lMpYop39tZ/6VwA6sEcwH0r7wuhYWt2JrMIV6mEa94vvZ3jceUY7f5",
+	"LSV7c4dTjVukdjQ76Rl/SqazZwfIAt/YVOj+Rz39W53KEik9xBGrJcNlEG9LhfulNmznnHk4z0w9QMw3",
+	"9Cnu60zc2Q20V/1goIlGbjVLpDNERLrCh04qwuerhYmbj/wMQZBGAaAgNR9WETypMDSnXDob28N5zMul",
+	"cWY560izzs/lAziib4I/Nnqg2b4BMrKl01DtCIhXkMrHiW8ad1wQP2EKOjcQRe+YJFwQzhZGWrhmjAVi",
+	"zJxf5sFqUyWm/KFavf7FJd6/t367rVRcPR/a8udIXy/BHdvUI9iv8Aga3XI0i+SMqmBaTdxJxINoTity",
+	"/kymfeNGCVvWlmRu4J0Q/bNxW8zhhi3zN3dPM6Ci6z4OwKPr2hPqDUolS4hmUgaA1GBS2RoFYh6uzRTe",
+	"Sbky6L95j06YTiUvLixgrYMKqzUITTWrVVFADYqQJTI9UsgVBloBV8Wa5h9vEzGOEWVvBcfn3cvn5Gxw",
+	"/IzM8SYSiiCF7kGr3RB3aOxTuc5rUo8hcNJc/Dp9iKoKTrlUtlFJVTc6hEjXxDIRCZHpfC6Suuo/y5cq",
+	"wB0iFdeg81Y2BLsk799dFTLkzcrr2zfns5qWfvhVx6aF3akmOeDDD1OhvLcfZweh8C36OK9aSMbJsKPr",
+	"AF+3k72+qx6w9UqXnQ/VS7BmehmCwlejs1kGy7leg4a7mtDlV4Wf/4Z07ZK0WcQ9aRs2fycC33UTdzwQ",
+	"X3KLc+uvX7b+oMb5t5SZ36uSTtdszqaF/0auB/fc7+OCcN7zQDbfX5qo6kjlm1LJAxCI7bD67fWYb8G7",
+	"H0ID0Sv49bSQqkTvDYP7piRa7MS9F5k+EBvbddnrlvhbDmtHnXRlKv8wnt2dYnG7wleUiCB7zYeNAwwr",
+	"OVYYbdGJzzTMxsqxaksXPI9y/347eWPsZmNarXwt99WWWduhavf0O0bDiBvE1dI6TVlwtxYhrE7Jzl8v",
+	"6zzfUAdsm2IANAB8ziBreoTFkhE/5VkbW58cUHLcPSrkddpqYue+YndYe0OjBrGenXLlQlU23vkZcRTA",
+	"7zWjSxKKjtsrnYfEtz5CH+5CVz706gmJEsaDbashRZKBjq7r3bMBk+QaG/o+j0VwV1/bkqR8TxOqGufz",
+	"+i00YsOdDD30tBuYcOzKJpc8MFgRZjAkSd1iYse/Y6FEGioWzkms8BWJbfCb6C0bJWJR+a6VICVAPADU",
+	"iEEGdZ4vnMXC6lfRmbt5l+G99aDtJTDsRuUst1fguJVgsFORJsWn+kfrn/m8YTrXyki/kjgTi5oKT4Pu",
+	"80QC/nbzPEcxmUho6BAIHspqR++EJkUIIb0jhE4dsLcFjWMS6JFD2bd5XcMKHT220e8Gx3l1blC6r+8h",
+	"v5vy5YqC/ZAuN65MSDO4teI7yYF/c/X6xehfP7154R+uLN7mwkCxaNlBuNNZWd5KKs7F2ArsU3S/S+n5",
+	"F4dzZB/neur16bmUQINijFQCvnLWPYaSGQQxsT1wFJqyPa8xXtIXBOptnla+Pbw5+6hGW/Xq3jIwtVWx",
+	"YAGqZkukxd8yNNQGWleO0dosYmoeczslG4DurQg6B8fe7jFNVyPGQ7kdgOEfAidxFQjga4ApFqESN0Mr",
+	"FvCICg2ECsiKhsgeAETRMUkQTa5CfXfL87dZ9tIaudNcV4dftJL2LbfRfGJZjQ4YWcx9hskwmcZsEf+s",
+	"Mo299oVURfBnqzmvb4VZi0e3kkGfADVk9RHmwTVLdOUoqV+iaavW/th9xBZVwmTF6Y13eq1NtPZtXEOZ",
+	"nbu7W8i84ifb56kqJoyduDGxxLYjUNMCUgm0p4mYJCJVHkmYSiIWOmX75i56mzB9UwLVJAqeSFJOoMdc",
+	"Ap0tlTZ2KedCkSmL5+TAN+0TPTST/JhKhUWMxoSEf4+CmEoJrW1s0SMAEYHaeksjnpXuQ71LFBC5YEy/",
+	"HmpXIsaVf6jH4DQoP/Df/nR9QzqdzlMYl39IFtMoZiaLTJ8pu2xWKc76R6ZzlkgWMosPVjrvSrHZXMmq",
+	"5q96TaTQGni1zbeLtucsURUwkVbezJrZCXkIgoiKXKQ6xFmnQtFpyhNtw9JxzKDdTzRjQAPHHz96ZNA/",
+	"y6BGzW5T2G3oAvRbylIWbtie6xfv/nn1/MXop7ej659fvHibbUKhPRkgEqoojt1deCJJTJXeSSWIZAqn",
+	"FAG+gLwg/pwlM8pxRhTbJtG4TISmDT1ZUE2yE4dKc0opAMDZZcKW/viBSiY6iXgkp18mONAkYap89G3e",
+	"VH7A6rGQoNmvXgRbYEx56KG/Cq/oP5aw1krM50V8+oLCS2dyu073P1vOk2++3s8ichI5yLtRGc3FI1ZY",
+	"X2QNvqzMrkbPXw+ZvgqUbjhkGgSM6WPjJ0xbgvZn38sqE3Pk9PESWKEhJOh0W0BOc2Uu3rKm5BS4br2J",
+	"FimyoBL3zj1725RI4ifGNdqH++pImZNtYYfP4UjnnaThz8NO/XdqfBNiokw5aE4Bel4FdkInejEjlRGo",
+	"4S/IVgp8/rCaz24LL7+NsZOdOdfqMRKjenVvoPX2WpkDIhmOgukrF0lXFErmNlDOBWMjRLztjZdKY8KF",
+	"VbeJiZmBgbzAy4VjTgcl6t8uvFjJ5xx8U2Nvgj2S/zuzJ+Hj7jnOvugAW8ui9QMsByVHy/pOVlq9OC7p",
+	"0gi/qTaZq4IPqFauQ5VNUm6QJzLWuR58ouhoWLETVnuBbuzhssZRWaYmWyaxoT9oqSuo4MwrtUmEFi6F",
+	"PpxNkI1M688NTT/XfSnDSV3YqnpAYgLGYcEit3UVNOj2W3TzVMML29qLzAOUHZ7CidyMLWw+9j4PfDVL",
+	"mz/uHlWmzYOjhQs1CgSfRLdpXWHItRSvIl4RVsJZbOljqvTVlR0Q4FVxXl+59kokbJIIrr51f4mVHG/2",
+	"MZIq4re5n+LAZMfLw4vsokFftqrDTLL4vmFLs108t8X6rBUQVz0KfWYkilws6spO22pH3Y0t+Kp7xdzY",
+	"5i/t9+9e5ZDCTl7DyaCY1nDiVSPSjNof/vM/NvkXd2p7kaEWr2t0cUM//jEyoxJD9qXyfERp8BzMBYvN",
+	"YDEbbGPgCiCHTjX2wlEz7IVvmKuVoG6zW8rWDf34NRPG/2gbV40SCqOsWa1vo9Lpk7eHFndDP37bpKw/",
+	"4L6vbi5LZjule+0Rt6wtA6+kPiteyrFm6DFQD3y/i85in6nCvr7GiLjxCsOdy2rTG8Y0siVKVg37jtGk",
+	"Mh5RBmNyJ1Z4WWF8G7UmWLd3aHd+PbjpprjRW8NGN8KLvhHiNeVLM2vZsNi0f1ahNeuzOzI2R6Wy/J7T",
+	"VE1FEv3euKq126v4UMoLtYiYUUTjKCzY59UjmCdCE4tW4F5gXmTDGVeV15qG9tpOmAsZGWOm3Oa+eMn0",
+	"5NcX5UhMRhEfIW5ZucVsXrSbd5evvAZdw7FekBXCtUEsZPGK264ci/RHGcVgzAv7GI3SJB6ZRV39Qb+F",
+	"xrFYsJofofkP/sRGIlV6nonxjYQp9q5lIzeQnF8tgh/oxcZDiF/N0hqdODT8AgYpK8SnRykPTNKr15rS",
+	"JByBrWxnLEfaUMdrmoRCNpsLBQ/eseUoYaks0Jbp85g5eez1exqnToap3uBJ9HGUMMkSbJ0TC9P6vTyF",
+	"EtCDHdloTpe3eUN5eCpDjlrfaJ7dUk2Foyz+Cuui159yqP8fSW1EJ+WmNGZp9JssW15pW1MevXWMrIyv",
+	"CCyRLXe+BeaeHG7NAAEWDoPNjXFp1rIyOEkLRu8w5qLJr0xn9nLxzFk/XcRH48TtAY3bOjKYCtBsJwOA",
+	"1vOznorsihbbVBlsp+xqNlB7Qb+t+HcZFwp+ckm11H3afav5peoapLG7P1jzFC6iyVq4nO3LJOKRYtnO",
+	"ZDe4Y4IM3cLrJQsSpka3mAOn6MfCr/rvpOL05w3nM+aSXSo8z5JZzZ7AT/reWHCkU7ftPIKLj/Le9DmI",
+	"vyMcnM+7CK+jSfSRuRhg+ZAqpYmkt+x6yYOHMXZNeuPGpDHTaLl5fn02zpf4ZFWOxE6xySmjiRozqipD",
+	"UK+oVNjJTExIHE2yvpMLkdyxhIQCUSabR6Oa4jdsDJzV5DFDcCLZdt+aBYKyTcgjQJjI1SSj2kjhpRs+",
+	"sU+b6Th0sS54UqUDrtBHlelg85WapwYVJpgR6oY0+lXV3ggyZ7r1KUXlRV4ttNArnCTpXLHQP4dIrKFG",
+	"E7YmB1yQjK7B8+e/e/9mdH1z+erF6PLlzYt3/uGFaaW6kCbgnTDEYnWVQ4xOFsIdbtM8LQgwKS5rn+eM",
+	"rYbffKve7l+xC9QXxGr5Fr43u07WYyT2KG7X+7+XK7/SJ//ODBloHdrv5jU6jRzu36LVUn03wYrp2AKk",
+	"rdvm79nGaRvqrLHdy6mma9B8NHV8G6cj8KU9vI76+T9tY4GHbftVuavVDWMvbeYTqK5lJ+f2zQnyb12i",
+	"kRfFJiJW0gUyE7CyOGOnVOpCueLKGvwT5vkCyaJhO8yN1Xp/vL6XOM1XxllQAYdenbvebLHXY+YUP/0A",
+	"HUdLc/kTrf9PxulxpRCkrAyIh34qbWrW7IfxV0EQJI3NScG8xpV7by1I0doeQs6IMnSTGaMyTdiMcTVK",
+	"eaS2IQ1bjtmMcuwRLc7cjr3ZQj4YRRV2589CVarSpvoKLVTQFbm6Fu/nc5a0AyoZiZmWGdIjYXSrrSHK",
+	"QxJSOWXygoAxLE09usUT5elszBJryhtHSYX0saKn2z5rf/jU9c6qZc4fEdSktHy7qutm53fS2P+EO7g3",
+	"GMvKwq9Z1G+j6NqzvIeua17xQOruX4BMSmsIedpBmkRqea13Bdfhch79nS0vU/2WT60xxI1fWg5g0sta",
+	"3moymsVlPfDp3ajT6fiHRGb9W/A1mIdlUDlZcs+SthJt/JeBRoW8NKAREBYYtc5GPlUKJDZGs2vG+OPP",
+	"N6vjIz/+fEMmiZgRrEt6et97SlM1fQpD8snB3677xydQxAR3QfVflq9IIvB2qyWBdm8hS8jBO/3A0xf6",
+	"v8l9RMmPP//9+rDB6D+DUJkIRF7liiKEp7G2Wrb+/r8N0kgnAAAI3PLWWwspoBidIeRqMUsgjj2StaQD",
+	"whxHcUwug0TwSJLnS02HbxOhWKDI81ikIRnT4C6da2JOWKDipX5qyNU0EentlKiIJe2+rXyUnSEf8ueC",
+	"axqOBJfnQ94mP17/9MYUmElO79hInxKfTCIWh/KCpPyOi0VeGobXAa0kYZoUWUgOBt3uYUe/7IrPU0WS",
+	"NGYSW+/prXj34vL71y8Oz4liHxV+6s37VySY0oQGeBZNGIK8v3nZPiUiGXJCYq2B6Au9EyLTJBG3VDG4",
+	"V9OkCJcemVM19chvqT6uIiFTRkOWeCSSZNDt6nf48FpU1kw1HQ4ApgFguMS3AUwUlf4Fobgo+htwt34T",
+	"JVloFk6KSIjmbqbcQk/TYvSazxN/RmP9ShaOfpWC+/otB/l3JfHzYO8dW/oeVJpFEPjWr/YPLwjlJAox",
+	"2VITkdTv4EJNIWAgIRrvD9Nu9yiAa/BPJ1rjkwN/JXzoe6TT6cDLYWLYVquAebEQKYxyNk8VI2O2FDwk",
+	"Z85/Omdn5vuwyuVIP6yhZuy2x22/2+22u712t5cd0n4vv8RJBFOD+awEy/0OeUGDKa6AKSPSq0gVgQ4C",
+	"QHmAN4x0maEn+46u/tQA+v4n7IUFnjEoySbDgfLQ08PQLC4nHM8UWspfPvgWIRjAaypGoQWsBMR94kMG",
+	"iE8Oep2OZvDE9Dsgx91DRLnhRMzpbyn4GRMpEt/D00tMhgXxPw1BhA5b5+SXTqfzwSPDTMnWF8GaIkME",
+	"XMCX6MvDVqfTGbY++xf6ZYLnhWtzesuIb1/hQ+NhLWGxntR5DfyE6fIwMZvZLL0Mfp+HtgBHQhHskvg2",
+	"5VjPhMgZjW3qGZnRuV1ZPRjQPhOqRPJEEs1eotBhGL5NSfYJahwYaIgSsFSAUiZRjDVjUNsF3Mt+/Jc7",
+	"tvzwfyEbwcexa8VTDwKkhy/JVHCRJsS/ylMd2n9nS/8cyxboDI84vNZe0R8FhqBtIm1AueVsci64tqaQ",
+	"qjDBAO/G5s72nFTnVvgXTmGnaVogNZubxNHtVNl3dM9W3mGYMqQLwL1+h/ydLfEY3LG5Iv0BAcAeMs+k",
+	"NKwJ6l2S0CDQt/m2z7SfzzphUqRJwIhv1H441VLROOt1rQekh9brZzdlmTm49pdOgpLZp0uT+wSH65yg",
+	"OkCQi/348w3yMJ8c1At8oOpko5gHhWDt54zaYz7Z0e8FEHIRM5PiPqNLWDY8rbb+TC+vJkX9VQ7BM/9j",
+	"G55CLu8bDHifzBjlclVfyjL9O0NtTcVRwLhkeb5oS2u7ScQUTQBTIomNCiLPnz51lIun9skc8rxl1YXL",
+	"VIkZjjfTPC7fXjlm3Hmr2+l1ulDcM2eczqPWeeuo0+0coXY7BZ3y6ZTRWE1/1/++ZVXt/oBbSc3kHUI2",
+	"CWY496zOU3bIjUiDKXQkQTnGYgnqdLa8V2HrvPUDU3+D72IVGhwwGE6/27Xal2k+6HL5X00INoN6+5SF",
+	"pVviDqLUwFE2WTjm26DwVeAsmblpHhlH96xT0Mdb57988Foync307p23XkX3DKD0vJaitxLKhuaQl2eI",
+	"BoqB0nEcBa0P+kVPAZ6u6YKbWibN+sbawIn0YpvCdODSmj5n0S0uLvIGzJlTHtT9ZP1QKnchRwLcdyNy",
+	"4EA7VtwUbfvY0eXbZHcNofoab1w+3Iq90z8usSY+gV3zWsfdoweYhYMFUJ6OUaALc3JxCR9mZm8EllUv",
+	"MSQ/QT0SwRMlkXRJFtPlejJ1N7ohnWq2PI/ampPVE2s4i4AFMmNX37HlBVSgIxyLZAAVgWqAflOHXENK",
+	"FVKqKdplKk04C8mUJRVkqtUuNH2zelqmDYtah0h+y9NXWk0Dh8iGG5+DYtT6/GHfc4Cull+Kns9Wv9s/",
+	"afd67f7xTa973tX/968Wejpb3fEzOqA91u5PjnvtQTA4ap+FXdY+Hvcmzybd4Iz2ermd+ZpGHJMxoPIN",
+	"cuPQLdKid6Oju9/OPt73ZzaEem5gJPW8cq8x+ukdhbB13mLLH7tXv4ro9a+XyzdR9+Pr6+7yzT//8fH1",
+	"92IB//9SRK+e/ziHe364Ovrf6x/PmpM37h/4syro+xJVVzHJRCec3gGufdV7sz16+h0NbTI7PNLb/Iib",
+	"oY0PHW1+6KVIxlEYMo58pcHIrjg2iDHNUj4XpYZU2WSdI6kHVjqTZRzQDwB7JisOI/pgJaGg4K5z5RCZ",
+	"BlPon5wRkpbdUzbkmPFodFQIINgZAYbDhVFYTTrQlMqpbcqMwCJj/Y6pPu5Yhk8uLTN4IrE7kCwgoVJl",
+	"f7/IO3bN6HLI8QA5s8nZynhpbTU/z5LwUd0qMg9cEyS/rbmHY0Lox5E5AK19J8Lldnyh5vhueYKMm/1z",
+	"0Rdr8zCKjKu3pej7I/Erm3lbvGv048fTf8z/1U9uju9/fra87AUvjm7/dnL3+oy/Hcj3p4vdljOs0wTv",
+	"2NLAM2kRZk4GErfgAfuDM6lB92zzE88Fn8QRRh0GvQafeEuXsaDhjRCvbAPGQb/fZD4rRSkPwkmfGy6R",
+	"ubm35aYlVefppyj8jLw1ZqqmaEZzJKnEHPMqoX8j9ivskHfsXuAVkuh/stByPUq4aIv5qoIDj+Q8qnSM",
+	"B1XZX/DiPzz9DTY/8Uaol5B6/hC0gOuyBy1sLyAw3lV0YUAUvFJCvwNNV5OCnIpEtbV5GRIIcJAff77p",
+	"EGyGSCxWDJpzIuWAx8SSIQ/iCEI3YZhoGxV6Z7KEQIwCHY/4yzkRWt6zCLxV4K3UtsOQG++jCaXQ/FXg",
+	"yTozbpx3TCXL9uVEscT3HLs/iW6nasgzaCh4jfWJ2TchYplBPZEd8ppyRNRKE+jhSQRnQ45DhheA6bDQ",
+	"2j/oGETGYgEsN1uHUCy0KiFBReCCL2cilUOeNZRThMZS4FIZACCJbu/igj2RuBZDfuC/o4qBfdD+f30T",
+	"XZAAtAebWDrfC0SakoC29UQ6S2ATMLGOQ9YrITemEmdnFcIGooBuS1GoPEGvFYgkYYFqT0UiWXsMccxl",
+	"Wyo638YgLZSJNtI3tjSUioW62v6Yjn8Iop+iH6/e/37VexNdySv+7jh4fnVydTf/n38+//Gsw5Y//h7+",
+	"fBX9FF19vOLdTtCP+Xj2shv+z48lvJCyCtM7NiqMW8p71u0Wq3JtMe52q1Rt0nC2IDjHHOTCUJl+a059",
+	"aKPWfMg88TS73Vq0zgveacLgppl0o5fkT5ReJJna4iX6bpj7VxNCO2soDVShUpHwPhKpxgnz4qPBHM3Z",
+	"dc5JtYHDCxSzXnqVfTWmrLZtWzxU+mtegJMmSbln3IpRvMTWyhEP4jQEhEMtASymZBiF1R4ZU73/Tn/t",
+	"T+SVgXLkjDv0291eMd/J/eVG2z2Wb+T1aHpPwRDqB0fhgB1P2if02bg9CE7D9hnrTto92h8fBYPwmJ1M",
+	"3EYQ571+12JYtmgcl0uYDGc/1yLmvE+PxoPgOGyfsGeT9oCejttnQTds91h/ckQH4+PgBAoU76L5XPPk",
+	"geOBdCtwlFCIMG/BmFu906NBv9PrOtXVrfPW++vvW5+LbiIIHjZmhTlBbHbzaBr9S7h4nFYnrpvHXK7U",
+	"R+v9O3qFDQpiJEmYMoMP4gNR++QA+jagqoLR3RwSFAuOhzyky8NzYpuqJ4yzBY3xZfrcR5z4V2/++dPV",
+	"8xej7y//93r03YuXP717Mfr+/QsfOryYKHber30muJpKmwqgmQqVbTHB6+QAak2hyz2TZJ4IhBYdL4cc",
+	"i43NS02NODE14qgWIneCLN5DTE3KgbMAmJWqIQ+EVPhjlghD3uRJFHqlWUjUIgrYOaS9QtbNnCU2vu1p",
+	"XS5RS6tLRyLUDzI+EUkAYy1EYDwiBdh2c+AZkM6SMFNRCajPjIeyGF622WayQ/LoTv+CzIVB9k1Sfj7k",
+	"CF0OGuxtIhaEous8mKb8Tv8ym0XKMz109IcWUyHzOtOIhZBoMaOJNjoLNYDZ3paL/Oq11fw4f1O3WSW/",
+	"dljoDuxpGx9a/wFG+7Wky5eTLV1HtmQFn6uCpdvpVgqV7beoziEHiguO4NH59gdwvl1rtlfs6NVYylWo",
+	"rZnvrVJ3vVKSIBl6hk16BIgQWGLmXwDOi9XTsjLmXeBse9qwD3PeC7AEq48Mev9qlWEIKu7KPfR/QMU0",
+	"WbMiML0HUF4flM88OldLZ/0HtutJ38ermml8zVMQ7CNuHoJJQdCXMkTWSEkWT6qt2ywj8svbtpvvtAmT",
+	"LyEtEp6ogG91QGUnGLjNeuLARkhIgY84ynDIPDMhOqfQ3D1CG/vEVg4j60mHSevOsA64sEM6NJlNScrq",
+	"BoWPFwa0Wqe2YSFsBBt5S92XMqyRZtzDkoZFONk4CmMKaJsC3D4HAZWsHXHJOKKp1W6MrerOB7ahvvsh",
+	"HSXoMNcsl/wtup2Sa5UwpjzySvAQq8Q0S0bW8F212FuJH2MPJ4TPK7D1426N8rhyJUNiaEXqv/W8hBQd",
+	"OwEj/07CZ+x0ctYFgdceBEda/g0m7WN6Mn4WnIZaGLaKGMpBMoNS19bzdq876Oe1PK3n+A3ySoWtIihD",
+	"azDpBf3wiMGL24PgWdg+ZWeTdpf2xlYG62em0BGy9Z+DAel3ybOzwQnpdmG6mdTLoLfcisC6ZcxSPHv7",
+	"OGwsIW9212S0/Jfw2QQO77cCLr+2PoToua3GTJ7wGo/OpU14CUzqTomJa1ZKRGJ7RDm5Lh4gNqLrghdl",
+	"nX2XkXmQ10PsKSKRtO8dU8mGPPvhwDhpaMIw7/kiC+zZYpRqMEb/sDPk8A043SbYGEkyE5yZPqVUZSPw",
+	"jE/KovhdADz/kGMyNRf4fIe80Mcch5Py6LeUGadNHGuRNuie5QguI2AJI0XvGPcP630azwtt4L6VR2MH",
+	"xro101zLI3fie3U8bGt28wVTmB5l1p9CZm1LMXVWmts13YmsvrihGyOhcM/XDV0+upDW5m8RR3BuL3Vz",
+	"UVu2G9f7lN6amAF2LcMyNLHguRz2Vi1GLReXeXXLkEP91qBDrjCEKolveMaYxpQHTJraMyMfC+1LpyIO",
+	"5ZCDfIe6w0jKVAu4zI4yNeleudMpCNUxhIQidegNOYg/IiYTkPycfVRZ3MFJ9zHvX0ypAjHstNqqEpw/",
+	"MOVIzT29ZV+QPdulBmlu/ihw65POybNKXo0LYqGHmvJHY3hZCgTL61FSPEqKv5QzcC+WXWcobe8qhHLG",
+	"YFpREIEpeXlVuSS30T2DooSMA0MRKKbl2EIlA/4w5CFT2gjxCBcKY7GOieMZvxIUombF0do0ORpyH77n",
+	"gsj7hx33Nqg0DszgAJiJzOi8Q34GSIK8ZNfDlEjofEiVrc2tYtVY9bu7jTOBD+5n3NSywGfH+0YH7cQM",
+	"qMwXSUl8tB/+SlLBfPZROpSkww6GRwMD4m0CjXIABgrT3P+0NguyoC8iAI35Aue9bZsG1Ae/XtMoJtlt",
+	"5OAHATg8T+2lQw+rhFmIERdJ71mIeVAgTkKBtfraqpBMSzLEYaE8wwZCIBTrAiy3NnAgJeKIY0k6Bt87",
+	"xETmbOvn1SgbuPhuskn+idJIxyAZW98zmpBPnzqW03Te0Bn7/NkjS5FmCWb6BtO50/wONZC2GWinoRwB",
+	"7ntGj1gvOD5uPws1l2enkzbtjbttG9V/Rk/HefzoOusPofc4CrAJKWKMnbf+V48RIaayoboD+6rBiAIp",
+	"bI5IYCQtI/y/RFyiNGeX51BFY7FtOukfmXfUOPALVPJNvfgPzAAe5sDudtq+oEP+kU3uo78Wqb1GieVs",
+	"UeIMj+7wfwd3eHFPGzP7av1xY1HzOzYT98YZUfzyBTB8LOmMOEkRgwjCrxEfpZL5q8z6e/jKnsy64I7Y",
+	"VBGNX/y3q4j+mpbY3qSLe7A76XrVJs5PnFUwuJUoRZna9lP0HwXXFxdcfxGh9W088zsfwa/hfjdQmpt8",
+	"3ORg0Ovn+HWHnRqP90PKmT+CNbDbMfuCbvFHZvjFmaF1RT8yxUeH9D4O6T2thntmGllWamKaUGNxCxnB",
+	"hrVTB9qLBDTRl8YiVR4RcYiI8olUHqS2DPkiiZRiHFNCGVEJ5ZIGAGJr8HhDLCHG13cALpx2sCuCD9Wt",
+	"BeziA330oULXt9cAyMM/tLWzYsHJDy9ucojJSEHVMH5OzBhXHXKNcHRxdMcK2MjyHLNz3eISWKILJ/OW",
+	"KKjChVmbBCEPQ8VurbJNLQJ0bW/ILba2l6foIBoE9IrGKmuDpW1+tkm7pp5ZDDlk6OZx7NI4TLlL3v0h",
+	"XxGWdMhbesvkkE9EHIsFvBzGhgYgkAFZsISRfMsuTOJSIkUCbUAlwqgPeZZLFMnsfk1+SVWUGvz+SGdf",
+	"o7SmojLDTA8TrCUjmmIkOcCKbptiha8yIIr3LKEx6B+ZVPzFVs91IH8ozMvpOtAM+wMgzcTQdh/hNqsK",
+	"PCCLyBUkjRq0wPLd6Ec/Q8e/K3yo313tFCXVElD1JiKZbVgPpByL+AgHoDDj1rPxCT0OBmH7iPUn7QHt",
+	"jdtnwWnYfsZOJsd0MD4K+mFNIUt2OrcsMfqiaKz9dr970z1zIvVuA9GmAXUbTDetW2waWZf1Jn16pB88",
+	"DtsDdjJpn9Kzcbsb9MI+O5oM6PHYaUPeOu87gXFXK8k0jmefTWusln4lFF/CGwdBV4+sN2nbykz9Wzls",
+	"bysz23pS7YF+8LSiatPdqMaTKPBePXxkbs5+GoXQ8VQ3waP9/epX0X3Nt8gxh5PRIHoEFP/XCBpZVmsV",
+	"AXNhr+A0vGJ9Yi14bfR9KDUAdhZSrbQoPRh0B45h52BsFgR+tZ9Hv3R/tPLKGu2jm97gvP8l2EFD3ond",
+	"qDStPn/9og3j6na73UHfTZsB+eIwhv62jKF4yBsOrXzIjbRze8454m+7E1vrItI/PhZiV3l4OC7OAx3s",
+	"fSq0cxSBpgXa5gm3Zg2V18ikpwM0dJUOrW8qK8KkpAdnZW+vIs4ANsf0JsH0etP3DfL9Bc/urtRTr+zU",
+	"vpGmmin/X6SQ2cxuQx1zNoZ8wWEobtJc1WBc7rl/VXndKPISd0UCIdXXqXHPRmMaTUH2gq26t8pO3Sbh",
+	"z99OEzbtvIBNN0Dv8SqrKXqnnaNBdepqA/STlfTW3URtykbYXzL7Tu/Y+g6bGiua3ZTf4mJMzYVURuDq",
+	"XZbOEhYXpFtXX1LCcEMXZK/bJT98Rw4AJS1eHnrEOhx7x5q47V9HXWiYqEy/d8yYHYV0KVvnvROtbizl",
+	"KOIjxC1rnR91P+dDB7Q17OiKv48Y/FB4ufkFIFqc32Al50KaLs8911RpgTqS03FjQ0HRj6MoBMF0zAbh",
+	"UdAft3u0e9YeTE5Z+zR8FrRPxsd0MDli/bAXaFmW8kiNoDK5vNzdOgDDdUqUdbAg7s7WqwKU4TR6MZQh",
+	"03EFUs1xp3dSSRF6GVbvP+r0Tutur6e72qewd02j8RjO9M/LG63nmbPQy/ardd5st/TaVwH21HGKCn/7",
+	"CqcwxW84Cptg3j6enHTbA/pM27BnYdtSnya+B0tINNJxszGZYfv9FczJKNeImmD/NLUo7WvX25Q/WysR",
+	"ODE5YKZvJEA9qkzyegbF0SOWZXkIQAlK5BSgxcmCStsCMzz0CJyxggu20vi8yoyePQtNHmXwowx+lMGP",
+	"MvgvIIO3FLh1viDrXnoMiT+oF8lx4z2EPH8IRxIoAU9zLvFpx6Skmg4sgUhCi02UsIBBCxbbMSRfkSz2",
+	"i8D8Sy/3Vg153unYOmhqPVe2AVpEY6tbDHnMqM22tQ4pZGTWo2Dk/QWZIao2xYi5uQyRcCipEPcsMW/1",
+	"0Z8Whdkr8zxd+BvUDWjefC+iEJuwFH7Xl32EizLvxLC8ZErFEOy3uOEQK34iMbo/5PaDdD5PsjRijCcL",
+	"TmiqRBt/0praPKZcXuRlJObtQ04tHDnJc5GNhHuCCOW26m4ZxIxAEfRKl2dskIrpT/VAUIbXvMVZ7llI",
+	"8s5mW+0HC1Whz9Sy7RlTU61qtMaU340gj2JiADomTN+rxcfNu/8Bydvrd4/aXVPg24wXm4X5gpUhlu88",
+	"KsOPyvCjMvxAyvCjKvxHV4XNdm/N8Ovi1W76CgzqlJ1Nupq56LG1AQT8lJ6M25ZNaQ6W5yptFQGuFTqa",
+	"7NaOLAGla3cs8Q1SbVux9s4Mp7YBvFF+Sjl4hE4UxBcfq4z+jDmyuOugI1utb1uTZ73f8qnWnx/YXIFw",
+	"IxRUFzR7bSWIVGXOSoOHak81FwqUeb2CvltBAbo9NMCRU5HGIZRvs4+RtnyksWA8Mk5V1v/LxFsjScSC",
+	"hVgHaFrggBWRsJhRaSwgNFL0da3ou+m9B45/1rhn0d2qDRh6a9sAoV0FvadhJk8wwrs0raedvvI01j8i",
+	"PC1OSFEeysPs0AL+nYNWn0Hloa1HTKqnYskMTA3ISoaWP541wjhbEJTdHfI8x+6zm6CEuNMLAzUtUFvQ",
+	"ITeCxFCAYxoJicnEI0mJ8vD9yE6Jv6DRPUt8ou1PRiu6rf1TRGHueH6wKspHl/Wjlv6opX8DLR3ExKOW",
+	"/u/usAbx+Oi1/vPWs2u5u4+LPNMSZ6w+pD0VGTQw4yqisSRjFgutPgmjiEB3aavWWAXIaYaory8BJ19i",
+	"IZMSlcHr1/vHrdd1oDbiQ9t1ebbb92wmEAdMf1tAHYldp7w488RiCg7Gx7Q9CE7C9qk2CM9od4y/DLTk",
+	"1q82or7JA83NwiTiQTSncS18LKSvd3Y+WXuToh6EfqUmkQAxC2FI2/W3X5+DgbVpzbN44f5yj6Us7PGk",
+	"Mie3Msv2J/zwn6bREi7Ul8nJhbXYkJFbSL/VRhCM56HzcL9o6dUqSOoumvwEgi2oHhiNWMvZSCqhT80v",
+	"oPhCMZHple211o1BCX0n4yH2Rc+ftucI/h7lrNpwu6ZerKpv92w/wETMnK+bwZh4WlgYjVxKxWbN3pe9",
+	"wM4uEfeR1nPKU9z00r47SPcl5sV5077Ptn+pVv1A8zudPGPtQXgStM+AWxvVrzs+oyVAWjkV8xGQs9Hd",
+	"ut3+0UBz0HlM+WgbUIBiYd0ORodkKp2PJow1s3Yr2xdKxebIy6wt1uoOjk/pydmkzbphtz2YTPptejwY",
+	"t4+OB2H37HTA+qfa4AgFZ6OavTDtEtm8dd5SjFOuRuaIweJvafqsxz2wW6/p3DIUxAZu21ORac6DfdIt",
+	"gfFtTra0vO4vkGoprFi0Et5c+DINqIxQo3xJTGNufeRs8kNlT0V8JCuEb2umMI7xQUybyPDU8x6ACI4O",
+	"xxmw0e9pFNNxzEZKjMyLih7LSzM2HIr9+BM55Ll2ITGTIPsN3IMeoVgIz7hpQN4hP0T3bMh9R9r4BF7L",
+	"2cIVqQb3Hf2l0MEbkDAloZLQIXcwD4wW1O/2czBLuIbP2kQJB/g90kMX8yjPFVnTfgMj8HA4vinc5QPK",
+	"5y/E8Gs51HYs6As2B3/Ugx71oEc96K+gB23FceqcDrD/HoEuIeEjpuufK/Ksn+o3WvQfqGILuqyBgTXK",
+	"z/ZaYI17p2GBjZEd5ABdPRDJBfeqRxZTAc7IxZTxPNrq8kICx53oo+soQXm+qKm9nhBKMiZhdLyAJklk",
+	"Uj9vGdeaEAvJnEq5EEnoEcGDavRPqyE9OCrEo4R+lNCPEvpRQtdK6MfQ3sMWpOwo7x68GsWRl08Nc3rg",
+	"3K5LYpioEX5jFgjon2FYIQhXLY0LwvVXMSaRJL+lLGWhTbkCF0Uh3wrywZBBcaFG5kv+WjjdS/zwjt6G",
+	"B8s0epTCj1L4UQo/SuFHKfxvnmBj5M2WUr/Kon0aUB6w+AsLaCuPbR4zTRjBD8eOtDap2mjqZgWi9yIK",
+	"WdhALl8Q55YplSObe+hjFy4sXF1QmRWvHtpOe14hQ8ia5lmYBAFv8/NSijTARB5l/6Psf5T9j7L/UfY/",
+	"yv4vKvtR3Dy0wV+hGSQM+nU/LIhEyuWq2xs82hNYIqsw3NKIX5BIkYTJVNv2iylLEMLU3JiknEgl5nOj",
+	"QczoHXbVnEIJ1ULrGWWlAR9db8u/09N+lOaP0vxRmj9K80dp/ijNv6g0B2lTkn5bWvNGsm9RgGCeKJQF",
+	"M4b95k0nnuqCg7f2U98I1ttO9cuUEJjZZUUED4gcrXdglFfhNJR+TbQAW1hkKqv+m4tETRcRDzt2ILbF",
+	"ga380RpBexA8C9un7GzS7lJb6Hc8yZfujX0N+ZuQCqVWxq8xz3Vz47e+qSkMRTKKxS1sUTY+hxnCDYYt",
+	"o7yZnLA+HYzbPQeL42zcfhachMdsMDlCLA6nkcMeCdRm2zenUFvq+0skUc/zo26ZUXZpU/VenfZ/rURi",
+	"clRcX1ukbH6LvapPCjlYTAUJKIfOaYA7MOSCBwxzZyiXC80JsvxhpE7iu6qW3yGXgC9wm2jpQH4VY2iE",
+	"xgkercJYnkiCNGgRDpAwycFdBOi2cJNHUh6yBNupXb/NnvHyJGboRGWbLczoErJwiDA5P3qy+OIhh5XD",
+	"xKBbpqTz0ScSk8mBtRB9xDvkrYhjd7znJFJDbmOfPh5K3yMiIb41dLBdqDlhTO+1gakzc4NTOeSRxDRt",
+	"bUoV5o7bgmaUe5BHit4x7h/WZ16/zezNb5d7jZTpVF9ykdBKDplzPUqA9cG4MXlKM7x2LPhtW7IgYaqt",
+	"f5hPEyohQa4JA17DVDewx2252BfMwv43E2Ilk6xZD9ONomzrWnh7TmoRlQzbGTOAgLSDfkxs/QsktupH",
+	"GkzOdA1+z7OaoJqcWJI7ARvJ9BUTY30S7GUmvxNGw4I5gY3LbE0UuN8OO+SKB3EaMjnkfgAoQSMDfSP9",
+	"86y4P1IFhWEq4lDmwvb6LYDWD7mBrgCEF7ZEzCUt+W2rIgQxMs1uPDJJxIzQDOeeBKnyhpySUCz4bUJD",
+	"htVNiiUz01MVsO7vGCdiMoE3Ak5SFqaEF6qpVlLsULLung4ea5XA/IGpXFruiTX05Xh0aYdAllchFQ06",
+	"x9U+E4D+SbLGbmfjU6r1+bZW6NsDejRunwZ9PbTu5Iyejp/h0Ex1tVlTtMoebR6weR5WxDy6jx4yHXNb",
+	"Vlsyn3aKuEDsYYUrPzcNpyF0EjHNPQF3rVPU6H0wtZDVIeceswlCaDNgadocoEGgTzkC38kOuWZKnxPi",
+	"4zHxiRIlAwxgrIc8M0gyCWEDQebNv4qxgZc7iBSZRDySU4j6UEUoH3JGkzjC58iY3VJ+eJGLEmv7mdFH",
+	"kgz6/SH3Iw59lkf48wh/9jsEqjX8q0kbwjXaZAKwQAPabU5YFafGbuE7mzaF8NCONk21/rotL8CJNDMT",
+	"un9pM+Hfl++bCT3y/28XPvhTwsEi73goa+IpgB7U2xQGUqESKUFbAaD+Z3ClWXjbI9ZBN+QQ2PNKrj5t",
+	"BpCD67emwVXMpMweIWEkQdBlZXpDnmEhlNqrzumSHMDL5nFa9ifOaHKXzg896KA65OCERPSCPpanSjKl",
+	"8YTQBV2iBfE7S4RXxiyzUEXk/btXVWLJCc28hdX84uGZhwuNmJ0bzUTIYhBrzMB/2k0YzVkSwFtbfW1Z",
+	"4KK6V4/1iiAcLkZx9Y+j23EpDN3rV9olW8fJEYMDZUcBXlT/lkTWOAqMDzwbwWldNJnxcKvos76/OtZ+",
+	"XPdIdd4H5g2kCeT/Vt9S6IXfUK4qccf04Z0/+1vQv/vH2eJfg4//7I3fnM5eHcl3J+p/u+nVsXihtwO+",
+	"DVwhhwZ5KiYTTWwbH//spByMVpZ7UJt3MN9qteV8u8UGXTyJAk3VmdQ+gvc0IdK6V+4Z3tKMYXOIq8h0",
+	"gMs+dhGvCo/BQoEQymPo2KQ/jr+azVcvT59+Mlzt81NDirsl8q2E4W/MvLW2mLHzpowTlOI5heiK7S5t",
+	"mG/ZDNkScG+eVnasMjLWMX1VBkr5RCI+qFhwBFS/Y2xuGjBpo1KeY5APUZ4kU5L4ZZHkk4Nup9Prdg8v",
+	"Ck5KffeQ+0VJld3czSOBYsGxFVWZK/hDfiBmkdIK+oxRnisnHsQTtRYxTUR6i7ADdmAmExK0js6QX+K0",
+	"swIGMJZh1tDh6oj48DsCSsWxWLDQR+AoHJLRnQhnLNSUPqVJSH5LhaLarrdngByguV2ch9lPOdIPjeAh",
+	"/3DF9iYHoF35JYbpH9YY5eSmWi2SQy6nYmEA7Bc5dBX4fAH9oEJxumau3vTWnJRvYtc/rFazi3Sw0/8S",
+	"ToFHLe9Ry3vU8jZpeTsc2lqnvubLVJakkunjwcXi0dtjvD1/MefNtRuc0Co+kjCWYGii2UV5tXroek/O",
+	"ShZqTPlFntKpf6h282hFoCYf9et4O2qSUWFwXyYTNaZ8A5a1WZoJfn2eiDANFLlNRDqvG4S5aQQ3fTtU",
+	"a5oqMcqAQcCYbeb+30Z61wluI+cMgVlbY2VlzlvPgrOwy3qTdl73cMpOJm39/rOgG/ZYf9LKn8S+HeNT",
+	"1g96vfazEELaJ2MtOIN23i/jhDnP6CXGB4/Ck0mPHvfbp0GPtQfjZ6x9Ro8m7f64F3TDM3Y6eVZohBIm",
+	"dKKaJy3t09NjH89DI5fDn8HJ8EAptYZbWf4aUEVjcbtzOu0lWDog6SNtnQFVdMiVyvmBJjEv+4uCUeRw",
+	"CjJLpSL66ENX4WAKAVjojwzqL1wYjROByZ51qZ4oNr5dnue/5WHf/txudTC/YIfiRwb/Z2Lw2xBNnbVh",
+	"+dBjTuqfuM1nniVaNAPWiami7p+lh4YsZopVeWSxQT1+Az17XGSwMKlkeUPOUSpZAd0lYSpKGLbLhIaP",
+	"FQLpe/jwbgKpvnh7sDoT/FD42ND2G9ZO4h5sS7BetXn6E2fbWaSY0rwOSeAHpgwl7plR9ShP/2Ly9N9a",
+	"ln6jfNzmPOLr5+JCFMyYX24t3i2N+GEnT6+dUWzoPORjRiRTkG+LcjH0yQEXoIlh0TgmyCIaCovlV0iL",
+	"3V/q7psTa5ZiO0voS+bCPnLufTm33dL1vPtBGtj2H4R3Z2m1jzz8Mad2+5zavWyvpzMRpjFrS6zLqA/G",
+	"aEK9DBLBI63m4s15DAiTWYI4YlwRLHrW0oNDMVvCVJpwFpIDH+8Y4R0jyZRPJF0CVhdkmggOUgdivuFh",
+	"h2iF2cchjuxXIfcEHs3rTUxPXqb+f/a+fblxG+n3VVCq89XIdUiPJMs3ubbOOjOz2dnMxbE9yW5WOSJE",
+	"QhJjClAI0LKSyrt/hW6AF4mSdfPYHuuPpMYiCQIg+t7967k69UcY5Mouc+P0BOCdnUjgLZq/Gdgs95TV",
+	"TDt7qE47YM2evVZxKmYHkLN1T3qn9IS5h349wK7dp8ExdRvdI7/Oar0mrdezR7JNs5w5oIr6TB8SjNVX",
+	"BkqNZOv1a5Y0XD8SSbBP8ZOZvsEsMM3iKyP/BuLMYxHf6HONQF+so2KA3DKCBwLuIe93AKEAd2g4xM0Y",
+	"jTtdKhmMoHlvKListA7/ciohD9iI8QB3Up85G9+GnB6IbddrmmOLmV9rS3PUqQ86h7faQ7PLSZyr476S",
+	"BCks3awVLOP1dN2y3Lsremv03Bk2Q3uKxUQxKLXRtwxR0ZV55IkWZt3nu3tDrEKfTxOhMLU0uVs6RrP1",
+	"9jDb3xBIm1OOxcDJiFgax+G6jABVAMCwHtQ8Umyx6Dlt7tkHpy+RKExXQuD1+v8Jk5jlJwW+CWLebW5p",
+	"EFBCzDuLdDk1/t4++VFTlGyZ/Ls2xwQ8m5MnRU8Bp8XBsmy7LANP32Iz8M6gnC7hUTgMtZoCj+OIVbe+",
+	"Z2AU9Vog2U8PnN58RgrTNzORwK3HAxExwpNhF7tVzizMTEqvLuSK9VkM6YADxjHP0hQC+pRzAR8mZtQf",
+	"sCCFdNRniN7qL3VYyz5/wuE+s1dtXhRKnn5qHIeKudqYOSMRo7fgQxQJWE83jI2wPhuElF6vHqTIi728",
+	"UWbEVGpb6UsUcKxh0ZwOQ97HJYGJt9ciwMiN02hqaNgPuO6dwX14mxKEtnkkxAhq2GkQxExKPWkZBswG",
+	"8ULB9xyTTWFvgSZUQqo2j5kUEVChIAjmWP52m/jZIqM4vKWKOcS+2GnzKOQ3rj77kUNiJll8q8+Becbg",
+	"y/z07tPbz5ed8w8fPv/cubh8/9P59bu/aaHm7TltzkWhSb82cdXsTFLS3SfvYEG+4Jz5SL/Q7nPGMsY6",
+	"mZgFYcx8BeukHHNc9Q7AseRCtXlP4HTnpYCWKxRrGqOPpksATo355xPVJr6K8vCea4n0IFmsOzXxWamJ",
+	"hFrjg1Q1pwKeD9f1pu59c8GbF9Li8Wobyu6s7cyFCnuG+u+3oLXiYjtWmPglKkIykUAHiEqtWDwMOVUs",
+	"yKo6hzSMtD7M1RmaxPk3b2gYf8oNtTXzGJck9ewCOpGV1rGT/02x4SiiynjdGl30T7pHvePa/Hp/uzHZ",
+	"oAe14q/FYa3T0z2undTdZvfUd0+CGnOzQY/Z8n7f0m3aGZ0bGJ35M/y4pmeh7Cv9eOQ6O1rEtIsDQzQ7",
+	"yLaOKX8IkfY62U3agjK9Xc35NPbdXQhIiWYEc3QBdF5veDlU4tU9RLtuPOQF0euWVbwdqysqTjsd6ekU",
+	"bWyD0c6qPRAtdpM4mq/rfOaMfLn8MA9pY0gDhi220orQtCMnwnfYttcQQKDZs5C3HAQsOCNQTWZjDBiS",
+	"3icX+VQcNRAyj8NczMmZXyACyPlf9Pq2VsJQXkRnC+J+P/hFnd7+u9b9VB/+cDz60JCXJ+P/NP23R71/",
+	"Hv52XrunIO7exzfJybebMS8vP+0mAEW1O5WnLI8/JcVso75WZsks+ebK++dG+myRl2QKPXYXX66N6WFL",
+	"GGeNDTrfyMgKpR+qKtif+JEpsJ1TsLpKaecqbUkAX5JrBt7J+qGg5wU+BAs6/kBLBT27X1fKGCgUWM/9",
+	"SjuaW2RmjNKj98iGhf1a5DKJmAl4pKi0vgjYXotQRSJGJYZn4Ei3edXDs22jMwFCHTAQrplgrHpBgrTD",
+	"Oumv4E7HAwx6AOGsT0HAVj37zw5e9wxKviJDIRVRY0EC5odDGrW5WUXVw1s7SojOKGZ+KJm3Zxtjd6lk",
+	"xBIHTNv8uzMM5RASxPbOiCEJYkgCgxeCE28kpNK03BnRSd/Tz09Rj10/3gBhKYs6YXC2YCzY0mLgy0xw",
+	"yvFDqkvhT8w3wvJMbV3X/3PiZ+uzrq+GDfGCpcDOAnu6FtiqMsgqbRi0dSHzcr6xdUH9G6p5qWZ9Idev",
+	"xQfPiNTGEY2IondMOpYDmmgPETHhgjPb0xirPa0BFTMKzufhHDsJX/E9Tu2RCupxY6Zr2u+rZn+0OvZt",
+	"5/Hi5wTIWfig2VJtCs2bSZfF5CIWivlqzYxcRe86YQDn03bvc5v0sOs2/aPAPWHHPfeU1rqIANPs6SO9",
+	"XNHEVirGc8dwicrxfCnzCykhLyx5i7XkG3OdebXhuS/6qDXiT5S61iKNB6zd3jG1cqa2zmdaWC09Ddiy",
+	"K5t+9mXT+U+6mXK4dCG1aaWdvfcMfAlShVGkDeXE1H3lSqrnFk1vxKl3xdPPtnh6rWO7qIp6mrXN+pCL",
+	"R+3hW6XvJNZmEutlSKtHcmyvQX9fv0L5zKR631MdTKrNemMhKIKpFd6esNkMM+qS6X+sUjGcm/kDVg7v",
+	"uNrDc7W0UnfH3XYluxuU7G5D71eTEVvgE87B+UlSTXj4e8KIJmC5t4m/9xre+oy6xTwodkLlEVyd+gss",
+	"7+mE7/+iHJ3KnNCt+TkXUdJiH6b+VE8H5rKyzkl7Ro7DDSlzjc1Zxl2nj83OW/cteesUUvX6QnstX51+",
+	"cmNX3XoMaeepe+6eupWO7BKOOsvU5vnpzDl7Wgbt05EPL0I2PK5vbIUT/624xrbA3B9NzXxGfrGnw0am",
+	"vVE7drJzRq3vjNpArb3XDSVJwgMo5Cqqs2BFQ4W6MatHLMZjvIGL6vHa+9jF2nxES5CLkhEtzuW3kZFo",
+	"FjcvMrAyqOdX964t7Vl7UU61B/Cnrc4SFvvanoKfbUvHftUz+/x8dI/FH1bc2CX8ezvX3jfk2ltX/VnH",
+	"obexL2/nx3txfrwtuvAWee+equfumUuNb11iPKrD74X5+h7Vz1ekw1XJ4/m5+p4535lyE+74z85DuJaH",
+	"cFXtWFIedMXdaz8S/s0CpCiL2eBdnX96+93nfyMONKk2awfEM4N0ghCWF3h5HkmuBwzAKVRPxMNXkqhw",
+	"yBwyEGPSozEJFYkTLgnV5xidcoyMaRQRmJJF12zzgE4MWrRBiri6MIORP6A+GjCOej2JXS1u2EjZOwOq",
+	"aJdK1mpzxPgLuVSU+wxfLQC6GnA1SMykorECAHFJQlWGLPE9U1e44jewa5tyRC7GyGqO3VpjmtXgijoS",
+	"TqystI6Pj49qtZpT0Svv6JVXWpV3SSxG7PV3LI5AfioR0ElhzOUlQH5pVyqVAiWocngjfqf95+Q1uzQu",
+	"6uIScqRjsCvmg8+UOs02opKP1vYs0ArSQE/EYxrr46mJgGqNCs495YGjLxJG/YG+5uAABnNfhsMkokrE",
+	"diCHUJJI2mdETrhvTrxFfosTTqhxi1MF9NYiY62PkJhxNqaRxPYLdalc0XMBrsPQLg9SyBgcf0BHI8b3",
+	"2/ydmRlA+t7m+sZM06ZFqAqVhEEdIoXtrpCSKyK+y1lyDQRD6JyEB2IO2Z4Ht3qQGdJdU88ykI/1tQjL",
+	"zOVBgVf0Lupji92yDnvuET3uus0U1rxOLdDlEaTs2wU5lV4shguUM34rQl9P7khzmvTGhts4KtwIR6ET",
+	"i7GstOqN5lobVcZ8ftYqOZ4waO1gRMbkqbtB1tQvNmZ3mrXMsjvLVZZme1ZjQFRsNyWu+YFF7Phg2wCn",
+	"DyCWFo0iFkPrQ8mYQzgbM6lIL4ylahFqAotR5LQ5tcHFDCtScwk/kUoMWSxfpUjd++QfYaRYTLqTtLti",
+	"m1e9Hih5HpEDzT1QBwC4LDIeMMTgto1KYELg8NN8uh8zBiwdO39YzrznEO8m5IEHbMgzr++EgbdPzgm+",
+	"LbdefG2oZJt7TH+gjh9RKT1S9VRMuQwZVx4R3MRUfk9YYpth6JXAm1kciiD021yOGRs5xBuxeEh59uSY",
+	"htDzn3gXn6+u2zz3rSwkaPrFXv+Z/rujr8RMxRPEFnMQ8pPCB4nbPFtFjDhpAQmVQzyZjFgsWcCCTnfi",
+	"lfHbD6FU51F0hXP4nB2XGbO4RIxmc0VBAXJDf895oVrTWXBpHjM1qyt8/K85UePcdGzcWH//eZPR19ae",
+	"yg/64XkTwZ3AJ17J3Lzm7kt6NleKXjtPuVyEKsWGIyUrrcbhco03c1RXaVVSoqs4lV7IQzkoe7zeOqi3",
+	"ao3UH3HcPYGOmlAd5za7B757YtpQUnut4uC3b6U40PqniErVgSlklXot8vbdh3fX78hrxTjlJj7RIv+8",
+	"vr4gh7UDSyV6q/5K1RSgNv3VJItbSwl2/aiKQ73lNSd/GloV2zATe4M22VHPPaGnXdfW+DXpYTffsxP5",
+	"2iIXSbplxSA/Iqxxdqc6Ph6GVoVN/vXb+99E+PG388mnsHb38ao2+fTTj3cf34ox/PcPEX5486+RvudT",
+	"433zP39ENx+//xL2flzBlJmirPvzBvL09AIyB2ZEswQAIJmymHxOQfrTYp+tU6GjsHPDJjMqw3xFweQR",
+	"ScaMcDZPnJFM9hdFvr5i/4JLYszLE46uspU8fMLRPXd+ZIpqLoZayrwUpbTvyENKvnsEHrzXbvCr7DzM",
+	"m4S9dQ05s2gHUtA403W3NEkrovzxkrMACn2u/LECZBkZld/CVuUoOGYnvdMacHO36R9o5t7subb9lOb0",
+	"5Y2eyjE1V+H4Q3NMoXPCQIw6gIhtui/Xao2DpmZBwM+DhHUgVJCzAg81qZmPsrQbfyRiRaMle19l4J0N",
+	"/YdQFL7ibIur8sZW9Vquj1W/W2k1ch2s8G/oXWUFH8Lda8HHQ9VZBZ10UTDBng0tyy0VCa6EFK7lqaYZ",
+	"ImoIRmg3D0/o0WnPZbWg5jZ7vYZLD5td9+CwGdROT5qscdIodr/eIN/O8Ir75WbGHl6O1FxLNloiXyQm",
+	"00yVUln5E9qpeCYcgnRDvlx+cIg9SY6RGA7wTQcxqh1iqcYhpsFndcRiV59p+4MKh0ym950Rt551CUXk",
+	"aU30JEjAb8dIVU9EMx/CeLBXmq5gjtDGTvIdn93x2afNZ1dkqvOb9cDlXQR4qxkoMmVD22HZm7T5KHrl",
+	"ck10gZK21tfgHFJg7anPt9nVzMz6za1L0/YVyFyhbV6FTEc7QkfRGwaN0igm11IpxyIOsFHagN4yUq8R",
+	"JUi9cdLm/oDG1NeTtGD/kRiz2PWpZCRiSrHYIZSTZDQq/ooTafMg7IfKdJy2r4KeBmNGbzyMKxdWFzNf",
+	"809YheA+M/3BhX55zMgokQMW6PnlvL3Gu5pKrTb3kJXk+497pAo7ZdcLoWXJaMQCknAVRnoMPh3pBoes",
+	"JMlIv/Lq3eVP79+863y+6Px8/v4a/LT5ruiB4AzMvXAI85ZjvXGNWu0sCxKSRi3XiyLnTRdkJKJonxzW",
+	"Gm1e1kA76+JU7MYt6URfgtbK8E3bPL+h+pjsk5+XyYwq8/9iaoLhdm9yp/xR0qJKuH93xVLI3BoeMD9q",
+	"p+jsFJ2dorOkotNYpuNw6v899302UlZ12SXJfcNJcps2o8ZMYZCZqUgUcaoDPKjpn1cJ9VzRC7CeYlia",
+	"qHTFlDRKXJ9xTRwsyNSbghJIqpmi4cFcOvZG04sqZiqJOeTkaK3LSb3WjVqNCK3kQT9eqtUXx2b9QJgf",
+	"S4VNyp9MfJ+xoBA3N9qZ1JuP+QJnJgWwXAWD+fRE3BdK6b/0i1FPTJUyVBIxAxzbUcJDWlMzC9acnVTp",
+	"bGwEemhpPQ3Ch5qFC+7ge5dX9fbJ25yq52AmU6rtESpJl0VivLzaR6reB4HahLfnkPEg9AeoDas4zO+O",
+	"XR/kNJT01bzUH7dUW9tMn0lJplX5901zeHH6+2VDXh/f/nww+eWk+2mRvFpV0uSnvaAqMEde4K/cCZG1",
+	"hMhjpj3DYSV5q+xhOXKW87ZVRvxdGEW2oblN6TBqI3TNA74kRc84aEkVHbT6Aaux7rW5DLnP0i57YypJ",
+	"RKWCxE4WOIYtQUpwC/leFtYz6wJTGVNJs4CrpBFzzB7DL6+klg2+kAqZKvDlccgDMSahbHNs8ouvJWqs",
+	"mWfVpo5ijigaD3CLJIreoIBFnzKdyL39NkdzcxSz25CNTf5sqN86HCXKrN1+DWCLIlGwZyHvI+xEm38S",
+	"xV3EzeuHt0zPg7DhSE1IFOp1YGN3q7pzoTqGnYHdjBtiJYF9GyW9kIeK2ZfYDobguJhqd1hmGGNFq+FZ",
+	"73Et9yVFvcH1T694PnAF7F8hJhqwHk0ilZp1JibaFSJilC+V81Najr+dMCr2rIQOgUs08nMqXRpBBm3B",
+	"bNo/PC69udxabk5Zy4Wn1jSfTabQET30m4F7wBo9t0nrXffUPwncY3bUO6TN7oHfCLJMIXNe9AmAJL8O",
+	"g5+zaWZXINk5d61Wz+fnJNw0WJRJVwmlLfjC5hyU76Sid53Z22v7jfK9LBt5zraXG6vNqVIqrpLYZCTV",
+	"u5jT5B72jmpukx533RP/NHCtm6HpHwYzYCL2rK/W/rJIfnP1hZTVQDd0iHcNqCJjkUQB6TL4eW9Xf/2Y",
+	"uoAWoinT5WK8ZELzUhlL04mzC/txl6VlFhObHSLgARppKZjlKOezhjkjVfyZ2Lxlh3hZCqH+K59EvEeG",
+	"jHI5ncNcyF4uevrRJEgLryDNGDzcJrXY5hCTdVKIRWxzh/MJ0DZZGEqqiPf9u8LguVxyD+QyrGY4nYu2",
+	"ML/rGeUXP4fE2vpyLub52bN4U33N7NnUH5vLgs05aQ+eSEZs6rS4v264Pp0Uu1YmzreYyvr1Q8KQxUNL",
+	"+fUTDBDP5bkLynVzjiIn9RTlHHFowBW9cDTng5t29WlhBZV5huhi4tNY05Ax4LJo8BmJqL6uR5UkEIQL",
+	"tSgxKD3Rm2cIZVUB22FeB2syr+LeTSXy3+8Oe2aM7eCX9RPy52nd6WHZsa5F2SzZPj0q23L+XPQJSQhl",
+	"UimhLktMoISNqBpkOlie+1WmA+8rpX+vxmhRuV3P9/cMN2eet/LHhCVMEpraJbl1gBXhkPGAKmYdl/qu",
+	"JGakWrBX2rxQ9BjnKxkxopQOMu0Y1cypRWibp8VVQe66l/7qkVACwAQ1abIkYj1FumwQpklOaZV8KAki",
+	"wgVWQEbRPnmfxWVMOlFJDMZpc2/EeBDyvpcTs4pkIZmz1M4yWVC9mMkBkUxB4Etz6zavermg0fn19buP",
+	"F9dX3p6D7l/FRhmqrjXxjDlpcqVmxHVacZqF9ZSYkuCwKAg49UTM9tscsr2yY8SF6tgP3RMxWKZmtY5e",
+	"Eg95X3+/VFaczQyRFYl6hbLS3MGx4T/D0SRTba4PgN43vUtVPempatM9sFHzjw0o4gtAOXgvFsM2DxVE",
+	"8RKp52z0G3M3pl/gmd07I9OTZn7MVKcvOPPaHFzAnJSmhY2hHDnd4VASLkgkeJ/FGKGsAhiJanM0shEb",
+	"4uJLmWWdH3hvn3xWg0Jlc5vTmJFmrVnmUL7U7Ol+faqxtj61ZJXlN1AmWbLARrZAe8/6ill9Q8XMEOAi",
+	"tSyd78OpZU6hRn0qg8fyvnInWW4MbwURDECb2WqmZdZLhL1KPxeQf94du4XwqoonWlihT3Ir6uY9PtZR",
+	"RLmLGRlbDrIisg4lo5iNaJitRglCucDkVxQI9g49FwzfQTqJliXSFtGYtGmIfdqMCt8XCUdIGoYJU5C3",
+	"rLWDiBpBqj+t55DsF3xn+lPCcfGB5+Sf0+ulKuxGcGeaiQnXIDvRPGBBX4YiYFFnGMqhydbFoXDsjllg",
+	"R/Bo4uWKa1/JNk+raSG/VyszeM29DaV+P+yKdEizdpCfIL2lYUS7Eeso0TGPaAF2jlnmWB1UzakL7G6k",
+	"9dK9NjdwuwLmYbddC28brAYlEnwUGP9C8C8IyARac6FtjpchnVRfrZoVgh/aRKKzEUlVnxAXbnAyZLHb",
+	"fEUVIBSNQ+WbZHGDqwY6rv6+HLCb0qwi+BUPiAVS0oJ6Ohf9LPOTRJS/ksWCK5iF9W6SvrgnSb3wTT1S",
+	"bdRqoF0hRkk+zScAlSPk00lJDmHRVGZRHunDaLJ7++QqH0aHSURBYQmWHgI6kW1uMJxws7mwOQhkwlTh",
+	"2+FXM4lm2ZBtXoidk6pWEoiNzsOBhfP0SsL7YKf9SEizTojNt7l+p9WgIIHKzg+tAKNwmhOlh8iOlLEM",
+	"EDpczyBiUqaTrHo0+C2RaqhNFccq9J7W3ELlkSjk7AwqF8SY92MaaKMkZjJLWKOS4M0ORDkQBMs8D1rf",
+	"z4A0s06yPeYrGkF+EVH+OFn2K2ZpL4+eGVGOS3woTFL9CSqt//6ax7fSf9nCoV1m/i4z/8ln5i9NTz+a",
+	"XUWaCu5J0XdSt0w+bxZ5+/IZlPiuXfrkywSqRRC6TOUeoYzathmRsYuHyphP9TStEaIKCMJZsigyXj7I",
+	"4UADwN4NurJRHr2zzIRIRwslmXoiswhMsWN6r81Yn6NxtnmmcpZX+FtlNB2x6taJVKDD5Qr+l9BE7QiP",
+	"oIbO6J/Gk9nmS+qfU+qlA12M9EmbOLgGk9vqRzQcsoCwW8bRjanPsN74MeMKJgUGT2o+gmrZ5oDUplSE",
+	"VmRRDW0RSmIaYkORdF5cjHFWbZ7XNc+srTKbiavtGOIninSZL6Apk1Ex27xapmNC1i0notfLUm+twrNP",
+	"Lqx5hKm6xutoNlHvjlQxU/5AK9GogSvEnrXHYLZcVB/GNVTYH6cSQL6uGlvMNFlHpD6wmpppJDnd5GC/",
+	"cVCqmsCZzoE0gUOSwvjpUskBcdtJrXbASEMTVarBNBxSr+kPflCHbw47u9ORdzryTkfe6cg7HXmrrc6y",
+	"otNcAuS2VWQphRuF/GbLKvK5CW0LzlxAp9fvQKEfif50lRPMGkprSciLSiayPgicA58ygWos7SSU9NiY",
+	"DEOeKMB7FtNpAlZuOCb8jcVMECgHlMl9iPcWK3tgliEiyCN3219ctXMlxQe9hZtKdHSGy1KGeGRh1O+X",
+	"Aa/pKHzdeB0Go9fsDs+XG4l+yP+fUOpvtOtryd44UvqUqy+X7//2P41/DP3/afxjhRihWfEcLqg/9q4M",
+	"4pkVuX+kN4xQoFg/Cv0bAmcGvuXDllOarIxtG+k4aoHVAOGbjhuYEGPCPPOr3M3kAOgI0jZCMP2FK0bI",
+	"O1K89ywNCROZ7O/a1h/F4jbUOgcLvF0N+pI16OYLZpiBW2ueuQPh2ZkxOxCeHQjPrmftJOOzm+Ei3iPj",
+	"tXD8+gk9Nv3SusZTtmm7xmgW1ub5nBBAGJyTWZO/UMzQ0cuDe/GF+lb4qSzTZtqDDbytzWdd12QVz3WG",
+	"W2ADBABuMvGjOU5lMuNTNl1tZpzKWd5DwhPJApyjyZxAfqhSN3d1NgeCTzDxocsmwnius5yK2WyINi9z",
+	"VWMAI8UaRnQFHmoeSOMJtEIbmqBSmrUBq98As7Dgg75m8fBx/M95YU85T2gUTZY31fS8d8kSOw1qp0E9",
+	"SUfwTul5eR7dEs0ERNUD6V1YUbFdrevdtGelalcilRhJdLdOwwebGhvjoij6XGI2tIpcqoDEjAYuCOt+",
+	"TE1Kdeq9gT+gVAsnYjw5ed9NVgIGMNWzdWIW+tj6XRD8Yp5XZ2/nuVnSc3NtN23nu9lpHjvNY+e72akx",
+	"D+S7STntg3pvEv4wMZqP9IZNBWhMMW5aXLNkmCadoZbS8wS4swvKbCzav9iN3on2nWjfifadaN+J9gcS",
+	"7Smn3bZoVyJmvVhw9RqoVr7+U4kbxucjiP08oIAzlD5oEEUMGgbW2365/LBPLpJuFPr75FwLljBmtpbT",
+	"QSTIIBajEbacQj4JV/QkoOKhXiMe/IVwG+VAYekkPus7N865KpRKI1aywc1F/aOTMTyEzlma7a/Oh6GK",
+	"GtnRd9CNiNRrNfL9d/raCpzPFCl3+rFIRnbAc+Ti5M2ky2JyEQvFfFVxKpKpZNTpMbYc0DKclEqr8vvB",
+	"L+r09t+17qf68Ifj0YeGvDwZ/6fpvz3q/fPwt/Pa8vEJ/IzzMCb0xSm+d0kVA1RMF7Ex72GB6e0WSTM3",
+	"wCUb0pCHvL/0INkTUwOZvhxLDqLvXh+mYlWuV1/iHd8LbhykS7DIayE+Uj4xk5KbsDvmJzFQF0SMcpgT",
+	"FOHTDZGnbC8l/ynGNwLOU4ZZNpWYmuNXBE5zEXLr3oNdCreFZLEIZ2tI7z4w3leDSuuo6VSGIbd/1o/0",
+	"lJXemUqr8v//e+7+Qt0/au5px/31//6fRXhlOUYeW+ooN7Q+w3U0DYDdil7Kud10J0weLIROLf5DlXLB",
+	"J0ORyDbHrivSIecX78kNm0gAVrCWi74Krmzz6ExPvja3LQfv7TZI5jQbNCFqhBywOicBnRO9t1JlwZar",
+	"C31TXCyVmgZ4GNIJ9AIwkf+iHlvEtPCwUD/kfZjGcO8sX/EGfurxgMXMro3nTNiFFYB7++STqSELseUD",
+	"CyxCFmwZQK/I/Tb3cpj77g9s4qENh4cOqsgAqyW1A6Gq8IZNSMxGEZ0YcAkDuAAGJew9Hp+0kG0oYrZP",
+	"zlODs4GdIiyuRg7nzNiNlJsUbjrSRjWsGJGjzQ+BlwKnCd7Wip9w8RI0agBYED2RFJHD4ouA3Zwz1E3L",
+	"oDbvUv9GCzgenKGBGyo9ZZIeV9MjiPQZQIaBQdGBY+5pozhm1CQ84LKoygFRTxMWeEFMoSb8AuEJ2MY2",
+	"z/ct0lwP0eNw1DwuatZcKe1gCbkI0Bbi2o78ShLPGoHwdX0xClkK2GbUvrMpMtXnui+YxJwJS4DpOGXJ",
+	"DRcR9VlOm9IvX92YL7SAuLTcb6N0hzRxGJ5KuEKoS60FaeGrlbRQ/d3Ya/v2wZQVv8EL5IMC4becQV2w",
+	"apfWcbbSrKj4BbCuYLlMjcbKmRoP5ggpUX8HoSajCZYn+gpg3IyQdiqL5qBEDtkMygv1XA78RrdOa6fu",
+	"Se+Yuc3gyHdPu4fUbfYOWCOo+7XuKV3af7Kyal44H2tBtq2mZpcgvOU5WKVV+eXm4F+nd7Ufx8cfRo2f",
+	"+OF3/snHoH6pmv+RR98PavAAG5lMnK06T+x3Wug8SVtyLG0GAP+ZZwboi9C/3mfB2m4QZ2c6fDt+mVVM",
+	"mkfIFfmaZtSahT+Z5fXnX86flfNR+AObnCfaJPnvr/qX7xiNWZz+UrDPQHvInD+QQZv3EK1gsmUuqlzR",
+	"UKm3KtPF5rqqUvMOeUWmDkYTB2FzQTdGKF1oq4KWT7VZaxrzZxwL3ieCs7198llrrKlS5xAPaqI8opht",
+	"1dZNJiw2ej+YMZKMB5BOTGTY58R2U0EnO1idmG6c2TFDESQRgN1q2wKVXlN8RdH7NxCxItq4iRF8zmTD",
+	"zvbNnNY/aSTFskroPd42ox9unC36DHUQJ3vaSjj4O4f/myLAmr5U7hE77rlNetJ1T/1a4NZZo3dAm91D",
+	"/yiY8+66bUQQi2FB8sNkrCFVmI2cSMWGy42XDmBXZ42q6SXeN2gjP8n8IGbg9AyurLzBmdfHJHfUtRJ0",
+	"ZQiJKrIwPAVJ5HlVJNfuKIVlNv190PoFaG9tcw/EmKMJj2g5N4yNAHSa9oAyVoqRLbIKllRQc30hfj92",
+	"bz80Ru7lzenYvf6jOaw8JwU2Ow2ZRqqZtkJLbsmYWiA4mxfJg65CemgAkIZwnWEzcAC/fuDQ6L7NLeq+",
+	"Oxf4hi7wp+XVzpxUwojVDfzb67admPaJ5TxQWnkKed9080aTq6wN2qZu7yU825bS5Os/7T8XBSoZIjhb",
+	"NzJqUSb92JnxO1cpn5AovE1D7Htlrmjv/M3l50/vrzpfLj94e2mQs0xf+mKmeI4+4zBC0I4N81ysA9pu",
+	"7+Zep9J5zmFARlLuOFCBAz0n++7XYhEC828ITQMzWw2ukYBJCPvn6a8YYJuWlyXRtNzU5nOWZY53jqUo",
+	"esfmN+w8J4reEW0YaQVxxGKfcbVPzgEjBiMTGEDKeq8MyxtQXsN7VmXSj9jlcelWHktqmuYb/nR+rT+f",
+	"zU9DZWsZt2Kxne+6HRKv6d39TRHhTDzxKqzttDdU5lRaSvepopG4rxUu0PsceKcyepmDknRN7zYMLG0W",
+	"UJp/Ilc5TqtEZurb94o8EgmusEHz9AfOxvq0bJS9+JR93Su7rp9j5SKcUEL1h1ySjaQeXOA9qdcWS/Zm",
+	"Ocqlqf+DUj56dwYp9FKFUUQQGg4yBGunxAt5J5Fl2YFvYei1uM38nPTm7FTxPbvy3cdMjsVvsOKBdOY3",
+	"yDUMasagw9P08E7v58vev2XW/jj9XJc/0lOq2lqFWcD4ZmgCS9WlCTOxKJCQJcfPTNvCe9BUSLVZb2TF",
+	"SXsldURwUDdn1mvqhGurgTjvh4JS+Yb5hHnjjl/sADOWL4EZBWurnYmkfebKCfcX5EVfQl96wNl6JQk8",
+	"QkSPsFsWT7Ic6Jz/x6YNpzF8dHQ5WkntarbEJEK+gC9NghYbizG0S8BHHUhXRvgKOsESUv29iJ6qjePr",
+	"K+M4tNgWkMYbi7HEVnrYhxFep7VirOCE9GeTogrtYqERyA0bqUIqr8mWhVEn3J9ns3/RW3E14f52LPct",
+	"5y023Fr9WvOpQ8OqAjopXKw4FdNv2iJT6aUZ7lhzT+qnDbdJD7ruid8MXMszT/1aMNtyH+PhrYCGkFOg",
+	"P0Ol1Typ5YKc2P9Un1BsS1tp1Ru1FZzxdq/n1f9NuG+brD55q+OJoyQXkQ81ySHVczHOcRhTFbY0h1mc",
+	"lPQ+yzaq5pKJNEsJaZQlKeQJW/MR/FvzFsXiOBkpWxYQKgkF6NCDBUrq9hzDXtBbrQ+pQyB7GptjmjGB",
+	"J2CBwZz4VUb2W1dmnhrV5lMTHo5wvzU3wZaMHKQ6iUdtObJby8JJadUom+XhH4zzSMaM6Ne35zri6isI",
+	"RCHGXJNyr1ce/fkCr3nw6I8z68KIcNLScpNQEr2B8yL3+lpl2XN+qW/+a+FbQW8J0w4L815rLnegwDZ7",
+	"eU/EQ2AUSQJXZvICvmq0y1aZwLn7uxnFpHZhTmKv7jeCA+Y2IYnNPwrcE3bcc09prYtXmr1szW/ZUGAk",
+	"EfgQBEGt+f71AmL6ZN4fEYOP+SIiYomhVMt69KzWD4ch/8DDlVEEIN9qIiTnKSfBe6aYCfhQWm2ubyae",
+	"7ZvtpDd5Gd14pIpN21ILxNS5Yb1gVzKu9krBbI1ev3GV12aOF0tcv1HOpmjL0Mu/KGfkrUBkmTQNkrqR",
+	"4H1XMj9mytUXRoOYSjZNUysRxCPH9BbsxRp+nty+bcZlVtnBud4eqYXALnL3dCJ3iSwkGi7F7/LK00oR",
+	"PNSfALlL3DAORc0jMFmgQymWAu+TN1hQbmE4cWRIrpEs0mNVm7XTvXmRvvV42S7U91xDfeucYGdevhc0",
+	"G8uJzyGdaC0f4OqxCh660ULQuTk31/OrxAa/eTGxiwZs1bBeh0q+RuxwXicG0FzRl47BQ0z7GBqX1ZKh",
+	"xC1Ig83yy4CwftwH2lqJOB45pPgA7MXswkoc5nCawzS2w2FM2HHHaZ5X3HF7scMNFF8M7r1muKj5/kOo",
+	"64E6ktQqt7iwUCGJVTUWWdUHvzyp5spK9hwoPvYFlyJigJPnBmLM5T45rB0Qz6BRcqE6vuC9sJ/ELPDA",
+	"1ycSrU2zM3JYa6Q3Jjxm1B8AapENGZBAMNPUNK3omPVg/gQDvLMr3pLjrTLybzojFgMaqP7UerfNT/2w",
+	"T7sTxSobeLcKs57n5vp5UCzssR8CURD3n7gLa40qEP3IElMz6KNfeFZoVCQlexrym4ebtmpQ3hBUZKCI",
+	"XxBFfUiXvDVfNkhnWwfvnrJaz23Setc98RuBe8CaPXstk87vvpC3VFGf6bNV+WtjirOr2pHclknO4H+m",
+	"hLI10rMAd24K1Pwy6O+zWfd7WPbWaDB3n8GrYEfB8eEJRISa7gFlBy71T5ruYY11a0GvV28wrS0blaLS",
+	"KpOMANyKAeqh4IBqRWUSsyHjqpPwUGvPWmLKXGDNoG0bKG0oUad9ZtFf7c+bU3x+H3dUv2Wq/1xEtDT4",
+	"kLZsGfAsC+iVa/AAhdkVc8j+u0SGnElJ9CmTZ4jCCL0GeJ8oocnSsb0kCU+GXaiITKAEjJjR1yqb/MnO",
+	"7AVXTpp97Yxi1gvv9Nf44SKjcCMRrizu99cMHpuvc3/82B6wFxFCvs3O7LbqKrdCf4gmau/C00SGCXRg",
+	"BSCEli2kyp83g7ELsrXNKQePmx2TDCig2ALg+yQde0wlJMyYqbAUXYtUaRt7xZrXh5JwuBM8gaYR3BkB",
+	"zN2pecRMaxpaGeiJuM29Cw84yQkZsDsShP1QGYgsOaAjOHWWybyaWjST8wPh5kg/aix8NYJflVqfUcHq",
+	"A3O+FTduUSGrpbEXXMz6Hj/WBXyrbyc+fpsyhLVUqpXC4+ah9Ytc1+Zeu+j3c41+r3o+FxS75pjYTFQ7",
+	"O1lPq5jteYiIb108PE5Ie7Wj/7SLYts8F8omJYo6gJWJPxjHdgk5cYFKuJQJC7SCnj5YLdPmI+HfsMDb",
+	"OyNd1hPQlIIqrZkP6cS0NGxz6EQNnZnNy2Ha1fnWgUOwjcU8ld0hVBLBTZZraR4qxuW2I8C2qXevygKe",
+	"USHw8+CdNlK/46GraysLdPIXWjG8sjo/BYk+jX4+i5D+KwLpliPhIXJr2Ae4YaogeAKSI5QkEH4yZFyR",
+	"qhTEex0IX3qQhoiShQZBzCS4W8ZUEr290DJPDPc0bQIC8WtggGZl0+/+oGWSHgEqARkNwKW0n1G8GMky",
+	"TFDI1HVySZFZoycYyhSHpMNAJsXsOKn3fzpgRCSLIukQyRRJRqQ7waZB+SHtN5odFUE3YTky37OoJ+Ic",
+	"7Hx+rByaYcliQxa7DaIFl+lppQYsjKciFvgmvDKKQz/k/f2ZYqayvXzHg7R8XNqi7qsLIrDzVr5Myq7c",
+	"3l1W3QVLtVNEIG/TMMnOLYPhzn9n7Ao25xNNYcVL0qe3LJs1lrFDMy04s5xZ515+jzPn1EzRK7Ik6ZAR",
+	"nejjLh1i6vtInOiDlpUApvtMJOVBV9wRX+svuRfZysByKNtI9PW+olojHcKoP8jKamMmRRL7jKAP07Ri",
+	"zh8VprmFrPz161//GwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

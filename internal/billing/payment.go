@@ -127,8 +127,13 @@ func (s *Service) Pay(ctx context.Context, who auth.Principal, invoiceID uuid.UU
 
 // Payments lists an invoice's payments.
 func (s *Service) Payments(ctx context.Context, invoiceID uuid.UUID) ([]Payment, error) {
+	return s.PaymentsTx(ctx, s.db, invoiceID)
+}
+
+// PaymentsTx lists an invoice's payments in tx.
+func (s *Service) PaymentsTx(ctx context.Context, tx *gorm.DB, invoiceID uuid.UUID) ([]Payment, error) {
 	var ps []Payment
-	if err := s.db.WithContext(ctx).Where("invoice_id = ?", invoiceID).Order("created_at").Find(&ps).Error; err != nil {
+	if err := tx.WithContext(ctx).Where("invoice_id = ?", invoiceID).Order("created_at").Find(&ps).Error; err != nil {
 		return nil, errs.Internal(err)
 	}
 	return ps, nil

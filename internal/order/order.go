@@ -206,9 +206,19 @@ func (s *Service) GetByToken(ctx context.Context, id uuid.UUID, token string) (D
 	return s.detail(ctx, o, true)
 }
 
+// DetailTx is an order as a third party reads it (never its password),
+// read in tx.
+func (s *Service) DetailTx(ctx context.Context, tx *gorm.DB, o Order) (Detail, error) {
+	return s.detailIn(ctx, tx, o, false)
+}
+
 func (s *Service) detail(ctx context.Context, o Order, orderer bool) (Detail, error) {
+	return s.detailIn(ctx, s.db, o, orderer)
+}
+
+func (s *Service) detailIn(ctx context.Context, db *gorm.DB, o Order, orderer bool) (Detail, error) {
 	d := Detail{Order: o}
-	db := s.db.WithContext(ctx)
+	db = db.WithContext(ctx)
 	if err := db.Where("order_id = ?", o.ID).Order("id").Find(&d.Events).Error; err != nil {
 		return Detail{}, errs.Internal(err)
 	}

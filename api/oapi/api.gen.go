@@ -184,118 +184,118 @@ func (e BillingRunStatus) Valid() bool {
 
 // Defines values for ConflictCode.
 const (
-	AlreadyBilled              ConflictCode = "already_billed"
-	CannotDeleteSelf           ConflictCode = "cannot_delete_self"
-	CustomerEmailTaken         ConflictCode = "customer_email_taken"
-	CustomerExists             ConflictCode = "customer_exists"
-	EmailTaken                 ConflictCode = "email_taken"
-	EmailTemplateTaken         ConflictCode = "email_template_taken"
-	IdempotencyRequestInFlight ConflictCode = "idempotency_request_in_flight"
-	InUse                      ConflictCode = "in_use"
-	InvoiceNotIssued           ConflictCode = "invoice_not_issued"
-	InvoiceNotVoidable         ConflictCode = "invoice_not_voidable"
-	InvoicePaid                ConflictCode = "invoice_paid"
-	InvoicePrefixLocked        ConflictCode = "invoice_prefix_locked"
-	InvoicePrefixTaken         ConflictCode = "invoice_prefix_taken"
-	InvoiceVoid                ConflictCode = "invoice_void"
-	OperationNotFailed         ConflictCode = "operation_not_failed"
-	OperationSecretGone        ConflictCode = "operation_secret_gone"
-	OperationSuperseded        ConflictCode = "operation_superseded"
-	OrderHasPayments           ConflictCode = "order_has_payments"
-	OrderNotFailed             ConflictCode = "order_not_failed"
-	OrderNotPending            ConflictCode = "order_not_pending"
-	PartnerNotActive           ConflictCode = "partner_not_active"
-	PartnerTaken               ConflictCode = "partner_taken"
-	PeriodLeftUnbilled         ConflictCode = "period_left_unbilled"
-	PlanTaken                  ConflictCode = "plan_taken"
-	ProductGroupTaken          ConflictCode = "product_group_taken"
-	ProductTaken               ConflictCode = "product_taken"
-	ProductTypeTaken           ConflictCode = "product_type_taken"
-	ServiceExpired             ConflictCode = "service_expired"
-	ServiceNotActive           ConflictCode = "service_not_active"
-	ServiceNotBilled           ConflictCode = "service_not_billed"
-	ServiceNotProvisioned      ConflictCode = "service_not_provisioned"
-	ServiceTerminated          ConflictCode = "service_terminated"
-	TaxTaken                   ConflictCode = "tax_taken"
-	UsernameTaken              ConflictCode = "username_taken"
-	VendorLoginTaken           ConflictCode = "vendor_login_taken"
-	VentureTaken               ConflictCode = "venture_taken"
+	ConflictCodeAlreadyBilled              ConflictCode = "already_billed"
+	ConflictCodeCannotDeleteSelf           ConflictCode = "cannot_delete_self"
+	ConflictCodeCustomerEmailTaken         ConflictCode = "customer_email_taken"
+	ConflictCodeCustomerExists             ConflictCode = "customer_exists"
+	ConflictCodeEmailTaken                 ConflictCode = "email_taken"
+	ConflictCodeEmailTemplateTaken         ConflictCode = "email_template_taken"
+	ConflictCodeIdempotencyRequestInFlight ConflictCode = "idempotency_request_in_flight"
+	ConflictCodeInUse                      ConflictCode = "in_use"
+	ConflictCodeInvoiceNotIssued           ConflictCode = "invoice_not_issued"
+	ConflictCodeInvoiceNotVoidable         ConflictCode = "invoice_not_voidable"
+	ConflictCodeInvoicePaid                ConflictCode = "invoice_paid"
+	ConflictCodeInvoicePrefixLocked        ConflictCode = "invoice_prefix_locked"
+	ConflictCodeInvoicePrefixTaken         ConflictCode = "invoice_prefix_taken"
+	ConflictCodeInvoiceVoid                ConflictCode = "invoice_void"
+	ConflictCodeOperationNotFailed         ConflictCode = "operation_not_failed"
+	ConflictCodeOperationSecretGone        ConflictCode = "operation_secret_gone"
+	ConflictCodeOperationSuperseded        ConflictCode = "operation_superseded"
+	ConflictCodeOrderHasPayments           ConflictCode = "order_has_payments"
+	ConflictCodeOrderNotFailed             ConflictCode = "order_not_failed"
+	ConflictCodeOrderNotPending            ConflictCode = "order_not_pending"
+	ConflictCodePartnerNotActive           ConflictCode = "partner_not_active"
+	ConflictCodePartnerTaken               ConflictCode = "partner_taken"
+	ConflictCodePeriodLeftUnbilled         ConflictCode = "period_left_unbilled"
+	ConflictCodePlanTaken                  ConflictCode = "plan_taken"
+	ConflictCodeProductGroupTaken          ConflictCode = "product_group_taken"
+	ConflictCodeProductTaken               ConflictCode = "product_taken"
+	ConflictCodeProductTypeTaken           ConflictCode = "product_type_taken"
+	ConflictCodeServiceExpired             ConflictCode = "service_expired"
+	ConflictCodeServiceNotActive           ConflictCode = "service_not_active"
+	ConflictCodeServiceNotBilled           ConflictCode = "service_not_billed"
+	ConflictCodeServiceNotProvisioned      ConflictCode = "service_not_provisioned"
+	ConflictCodeServiceTerminated          ConflictCode = "service_terminated"
+	ConflictCodeTaxTaken                   ConflictCode = "tax_taken"
+	ConflictCodeUsernameTaken              ConflictCode = "username_taken"
+	ConflictCodeVendorLoginTaken           ConflictCode = "vendor_login_taken"
+	ConflictCodeVentureTaken               ConflictCode = "venture_taken"
 )
 
 // Valid indicates whether the value is a known member of the ConflictCode enum.
 func (e ConflictCode) Valid() bool {
 	switch e {
-	case AlreadyBilled:
+	case ConflictCodeAlreadyBilled:
 		return true
-	case CannotDeleteSelf:
+	case ConflictCodeCannotDeleteSelf:
 		return true
-	case CustomerEmailTaken:
+	case ConflictCodeCustomerEmailTaken:
 		return true
-	case CustomerExists:
+	case ConflictCodeCustomerExists:
 		return true
-	case EmailTaken:
+	case ConflictCodeEmailTaken:
 		return true
-	case EmailTemplateTaken:
+	case ConflictCodeEmailTemplateTaken:
 		return true
-	case IdempotencyRequestInFlight:
+	case ConflictCodeIdempotencyRequestInFlight:
 		return true
-	case InUse:
+	case ConflictCodeInUse:
 		return true
-	case InvoiceNotIssued:
+	case ConflictCodeInvoiceNotIssued:
 		return true
-	case InvoiceNotVoidable:
+	case ConflictCodeInvoiceNotVoidable:
 		return true
-	case InvoicePaid:
+	case ConflictCodeInvoicePaid:
 		return true
-	case InvoicePrefixLocked:
+	case ConflictCodeInvoicePrefixLocked:
 		return true
-	case InvoicePrefixTaken:
+	case ConflictCodeInvoicePrefixTaken:
 		return true
-	case InvoiceVoid:
+	case ConflictCodeInvoiceVoid:
 		return true
-	case OperationNotFailed:
+	case ConflictCodeOperationNotFailed:
 		return true
-	case OperationSecretGone:
+	case ConflictCodeOperationSecretGone:
 		return true
-	case OperationSuperseded:
+	case ConflictCodeOperationSuperseded:
 		return true
-	case OrderHasPayments:
+	case ConflictCodeOrderHasPayments:
 		return true
-	case OrderNotFailed:
+	case ConflictCodeOrderNotFailed:
 		return true
-	case OrderNotPending:
+	case ConflictCodeOrderNotPending:
 		return true
-	case PartnerNotActive:
+	case ConflictCodePartnerNotActive:
 		return true
-	case PartnerTaken:
+	case ConflictCodePartnerTaken:
 		return true
-	case PeriodLeftUnbilled:
+	case ConflictCodePeriodLeftUnbilled:
 		return true
-	case PlanTaken:
+	case ConflictCodePlanTaken:
 		return true
-	case ProductGroupTaken:
+	case ConflictCodeProductGroupTaken:
 		return true
-	case ProductTaken:
+	case ConflictCodeProductTaken:
 		return true
-	case ProductTypeTaken:
+	case ConflictCodeProductTypeTaken:
 		return true
-	case ServiceExpired:
+	case ConflictCodeServiceExpired:
 		return true
-	case ServiceNotActive:
+	case ConflictCodeServiceNotActive:
 		return true
-	case ServiceNotBilled:
+	case ConflictCodeServiceNotBilled:
 		return true
-	case ServiceNotProvisioned:
+	case ConflictCodeServiceNotProvisioned:
 		return true
-	case ServiceTerminated:
+	case ConflictCodeServiceTerminated:
 		return true
-	case TaxTaken:
+	case ConflictCodeTaxTaken:
 		return true
-	case UsernameTaken:
+	case ConflictCodeUsernameTaken:
 		return true
-	case VendorLoginTaken:
+	case ConflictCodeVendorLoginTaken:
 		return true
-	case VentureTaken:
+	case ConflictCodeVentureTaken:
 		return true
 	default:
 		return false
@@ -332,6 +332,93 @@ func (e CustomerStatus) Valid() bool {
 	case CustomerStatusActive:
 		return true
 	case CustomerStatusClosed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventResourceType.
+const (
+	EventResourceTypeInvoice         EventResourceType = "invoice"
+	EventResourceTypeOrder           EventResourceType = "order"
+	EventResourceTypePartner         EventResourceType = "partner"
+	EventResourceTypePayment         EventResourceType = "payment"
+	EventResourceTypeService         EventResourceType = "service"
+	EventResourceTypeWebhookEndpoint EventResourceType = "webhook_endpoint"
+)
+
+// Valid indicates whether the value is a known member of the EventResourceType enum.
+func (e EventResourceType) Valid() bool {
+	switch e {
+	case EventResourceTypeInvoice:
+		return true
+	case EventResourceTypeOrder:
+		return true
+	case EventResourceTypePartner:
+		return true
+	case EventResourceTypePayment:
+		return true
+	case EventResourceTypeService:
+		return true
+	case EventResourceTypeWebhookEndpoint:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventType.
+const (
+	EventTypeInvoiceIssued           EventType = "invoice.issued"
+	EventTypeInvoicePaid             EventType = "invoice.paid"
+	EventTypeInvoiceVoided           EventType = "invoice.voided"
+	EventTypeOrderCompleted          EventType = "order.completed"
+	EventTypeOrderCreated            EventType = "order.created"
+	EventTypeOrderFailed             EventType = "order.failed"
+	EventTypePartnerActive           EventType = "partner.active"
+	EventTypePartnerFailed           EventType = "partner.failed"
+	EventTypePaymentCreated          EventType = "payment.created"
+	EventTypeServicePlanChanged      EventType = "service.plan_changed"
+	EventTypeServiceQuantityChanged  EventType = "service.quantity_changed"
+	EventTypeServiceSuspended        EventType = "service.suspended"
+	EventTypeServiceTerminated       EventType = "service.terminated"
+	EventTypeServiceUnsuspended      EventType = "service.unsuspended"
+	EventTypeWebhookEndpointDisabled EventType = "webhook_endpoint.disabled"
+)
+
+// Valid indicates whether the value is a known member of the EventType enum.
+func (e EventType) Valid() bool {
+	switch e {
+	case EventTypeInvoiceIssued:
+		return true
+	case EventTypeInvoicePaid:
+		return true
+	case EventTypeInvoiceVoided:
+		return true
+	case EventTypeOrderCompleted:
+		return true
+	case EventTypeOrderCreated:
+		return true
+	case EventTypeOrderFailed:
+		return true
+	case EventTypePartnerActive:
+		return true
+	case EventTypePartnerFailed:
+		return true
+	case EventTypePaymentCreated:
+		return true
+	case EventTypeServicePlanChanged:
+		return true
+	case EventTypeServiceQuantityChanged:
+		return true
+	case EventTypeServiceSuspended:
+		return true
+	case EventTypeServiceTerminated:
+		return true
+	case EventTypeServiceUnsuspended:
+		return true
+	case EventTypeWebhookEndpointDisabled:
 		return true
 	default:
 		return false
@@ -1603,6 +1690,69 @@ type EmailTemplateUpdate struct {
 	// Subject A template too, for example `Invoice {{.Invoice.Number}} is due`.
 	Subject *string `json:"subject,omitempty"`
 }
+
+// Event A change of one resource, recorded in the transaction that made it.
+type Event struct {
+	CreatedAt time.Time `json:"created_at"`
+
+	// CustomerId The customer the resource belongs to; absent for partners' own resources.
+	CustomerId *openapi_types.UUID `json:"customer_id,omitempty"`
+	Data       EventData           `json:"data"`
+
+	// Id The event's id (the `webhook-id` of its deliveries).
+	Id openapi_types.UUID `json:"id"`
+
+	// PartnerId The partner the resource belongs to (its seller, or the partner itself); absent for the SP's own.
+	PartnerId  *openapi_types.UUID `json:"partner_id,omitempty"`
+	ResourceId openapi_types.UUID  `json:"resource_id"`
+
+	// ResourceType The kind of resource an event is about, which names the schema of
+	// its `data.object`: `order` an Order, `service` a Service, `invoice`
+	// an Invoice, `payment` a Payment, `partner` a Partner,
+	// `webhook_endpoint` a WebhookEndpoint.
+	ResourceType EventResourceType `json:"resource_type"`
+
+	// Type What happened. `order.created`, `order.completed`, `order.failed`;
+	// `service.suspended`, `service.unsuspended`, `service.terminated`,
+	// `service.quantity_changed`, `service.plan_changed`;
+	// `invoice.issued` (any kind of bill), `invoice.paid`,
+	// `invoice.voided`; `payment.created`; `partner.active`,
+	// `partner.failed` (its vendor account); `webhook_endpoint.disabled`
+	// (an endpoint failing for three days).
+	Type EventType `json:"type"`
+}
+
+// EventData defines model for EventData.
+type EventData struct {
+	// Object The resource as its GET returned it when the event was written (the schema `resource_type` names; never a one-time password).
+	Object map[string]interface{} `json:"object"`
+}
+
+// EventList defines model for EventList.
+type EventList struct {
+	Data []Event `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// EventResourceType The kind of resource an event is about, which names the schema of
+// its `data.object`: `order` an Order, `service` a Service, `invoice`
+// an Invoice, `payment` a Payment, `partner` a Partner,
+// `webhook_endpoint` a WebhookEndpoint.
+type EventResourceType string
+
+// EventType What happened. `order.created`, `order.completed`, `order.failed`;
+// `service.suspended`, `service.unsuspended`, `service.terminated`,
+// `service.quantity_changed`, `service.plan_changed`;
+// `invoice.issued` (any kind of bill), `invoice.paid`,
+// `invoice.voided`; `payment.created`; `partner.active`,
+// `partner.failed` (its vendor account); `webhook_endpoint.disabled`
+// (an endpoint failing for three days).
+type EventType string
 
 // FieldError defines model for FieldError.
 type FieldError struct {
@@ -3170,6 +3320,21 @@ type UpdateEmailTemplateParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// ListEventsParams defines parameters for ListEvents.
+type ListEventsParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Type Only events of these types (repeat the parameter for several).
+	Type *[]EventType `form:"type,omitempty" json:"type,omitempty"`
+
+	// ResourceId Only events about this resource.
+	ResourceId *openapi_types.UUID `form:"resource_id,omitempty" json:"resource_id,omitempty"`
+}
+
 // ListInvoicesParams defines parameters for ListInvoices.
 type ListInvoicesParams struct {
 	// Limit Page size.
@@ -4051,6 +4216,28 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/email-templates/{id} (the `UpdateEmailTemplate` operationId).
 	UpdateEmailTemplate(ctx context.Context, id Id, params *UpdateEmailTemplateParams, body UpdateEmailTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListEvents List events
+	//
+	// The log of changes a storefront cares about, oldest first, each
+	// written in the transaction that made the change. `data.object` is
+	// the resource (named by `resource_type`) as its own GET returned it at
+	// that moment. Scoped like the resources: admins see every event; a
+	// partner those about itself, its customers and their orders,
+	// services, invoices and payments, and the invoices the SP billed to
+	// it; a customer those about its own; an API key as its owner. Pages
+	// follow the order the events were written in; the cursor stays valid
+	// whatever is written later.
+	//
+	// Corresponds with GET /v1/events (the `ListEvents` operationId).
+	ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetEvent Get an event
+	//
+	// One event the caller may see (404 otherwise), with its `data.object`.
+	//
+	// Corresponds with GET /v1/events/{id} (the `GetEvent` operationId).
+	GetEvent(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListInvoices List invoices
 	//
@@ -5773,6 +5960,48 @@ func (c *Client) UpdateEmailTemplateWithBody(ctx context.Context, id Id, params 
 // Corresponds with PATCH /v1/email-templates/{id} (the `UpdateEmailTemplate` operationId).
 func (c *Client) UpdateEmailTemplate(ctx context.Context, id Id, params *UpdateEmailTemplateParams, body UpdateEmailTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateEmailTemplateRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListEvents List events
+//
+// The log of changes a storefront cares about, oldest first, each
+// written in the transaction that made the change. `data.object` is
+// the resource (named by `resource_type`) as its own GET returned it at
+// that moment. Scoped like the resources: admins see every event; a
+// partner those about itself, its customers and their orders,
+// services, invoices and payments, and the invoices the SP billed to
+// it; a customer those about its own; an API key as its owner. Pages
+// follow the order the events were written in; the cursor stays valid
+// whatever is written later.
+//
+// Corresponds with GET /v1/events (the `ListEvents` operationId).
+func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEventsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetEvent Get an event
+//
+// One event the caller may see (404 otherwise), with its `data.object`.
+//
+// Corresponds with GET /v1/events/{id} (the `GetEvent` operationId).
+func (c *Client) GetEvent(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEventRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -9089,6 +9318,130 @@ func NewUpdateEmailTemplateRequestWithBody(server string, id Id, params *UpdateE
 			req.Header.Set("If-Match", headerParam0)
 		}
 
+	}
+
+	return req, nil
+}
+
+// NewListEventsRequest constructs an http.Request for the ListEvents method
+func NewListEventsRequest(server string, params *ListEventsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/events")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Type != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "type", *params.Type, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ResourceId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "resource_id", *params.ResourceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetEventRequest constructs an http.Request for the GetEvent method
+func NewGetEventRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/events/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -13978,6 +14331,32 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /v1/email-templates/{id} (the `UpdateEmailTemplate` operationId).
 	UpdateEmailTemplateWithResponse(ctx context.Context, id Id, params *UpdateEmailTemplateParams, body UpdateEmailTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEmailTemplateResponse, error)
 
+	// ListEventsWithResponse List events
+	//
+	// The log of changes a storefront cares about, oldest first, each
+	// written in the transaction that made the change. `data.object` is
+	// the resource (named by `resource_type`) as its own GET returned it at
+	// that moment. Scoped like the resources: admins see every event; a
+	// partner those about itself, its customers and their orders,
+	// services, invoices and payments, and the invoices the SP billed to
+	// it; a customer those about its own; an API key as its owner. Pages
+	// follow the order the events were written in; the cursor stays valid
+	// whatever is written later.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/events (the `ListEvents` operationId).
+	ListEventsWithResponse(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsResponse, error)
+
+	// GetEventWithResponse Get an event
+	//
+	// One event the caller may see (404 otherwise), with its `data.object`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/events/{id} (the `GetEvent` operationId).
+	GetEventWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetEventResponse, error)
+
 	// ListInvoicesWithResponse List invoices
 	//
 	// Admins see every invoice; a partner those it issued to its customers and those the SP billed to it; a customer its own. Lines come with each invoice read on its own.
@@ -16872,6 +17251,165 @@ func (r UpdateEmailTemplateResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateEmailTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListEventsResponse401Headers the declared response headers of an HTTP 401 response for ListEvents
+type ListEventsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListEventsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEventsResponse) GetJSON200() *EventList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListEventsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListEventsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListEventsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListEventsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetEventResponse401Headers the declared response headers of an HTTP 401 response for GetEvent
+type GetEventResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetEventResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Event
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetEventResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetEventResponse) GetJSON200() *Event {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetEventResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetEventResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetEventResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetEventResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetEventResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetEventResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetEventResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetEventResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetEventResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -25546,6 +26084,44 @@ func (c *ClientWithResponses) UpdateEmailTemplateWithResponse(ctx context.Contex
 	return ParseUpdateEmailTemplateResponse(rsp)
 }
 
+// ListEventsWithResponse List events
+//
+// The log of changes a storefront cares about, oldest first, each
+// written in the transaction that made the change. `data.object` is
+// the resource (named by `resource_type`) as its own GET returned it at
+// that moment. Scoped like the resources: admins see every event; a
+// partner those about itself, its customers and their orders,
+// services, invoices and payments, and the invoices the SP billed to
+// it; a customer those about its own; an API key as its owner. Pages
+// follow the order the events were written in; the cursor stays valid
+// whatever is written later.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/events (the `ListEvents` operationId).
+func (c *ClientWithResponses) ListEventsWithResponse(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsResponse, error) {
+	rsp, err := c.ListEvents(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEventsResponse(rsp)
+}
+
+// GetEventWithResponse Get an event
+//
+// One event the caller may see (404 otherwise), with its `data.object`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/events/{id} (the `GetEvent` operationId).
+func (c *ClientWithResponses) GetEventWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetEventResponse, error) {
+	rsp, err := c.GetEvent(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetEventResponse(rsp)
+}
+
 // ListInvoicesWithResponse List invoices
 //
 // Admins see every invoice; a partner those it issued to its customers and those the SP billed to it; a customer its own. Lines come with each invoice read on its own.
@@ -28984,6 +29560,147 @@ func ParseUpdateEmailTemplateResponse(rsp *http.Response) (*UpdateEmailTemplateR
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers UpdateEmailTemplateResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListEventsResponse parses an HTTP response from a ListEventsWithResponse call
+func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListEventsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetEventResponse parses an HTTP response from a GetEventWithResponse call
+func ParseGetEventResponse(rsp *http.Response) (*GetEventResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetEventResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Event
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetEventResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -36750,6 +37467,12 @@ type ServerInterface interface {
 	// UpdateEmailTemplate Update a email template
 	// (PATCH /v1/email-templates/{id})
 	UpdateEmailTemplate(ctx echo.Context, id Id, params UpdateEmailTemplateParams) error
+	// ListEvents List events
+	// (GET /v1/events)
+	ListEvents(ctx echo.Context, params ListEventsParams) error
+	// GetEvent Get an event
+	// (GET /v1/events/{id})
+	GetEvent(ctx echo.Context, id Id) error
 	// ListInvoices List invoices
 	// (GET /v1/invoices)
 	ListInvoices(ctx echo.Context, params ListInvoicesParams) error
@@ -37462,6 +38185,61 @@ func (w *ServerInterfaceWrapper) UpdateEmailTemplate(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.UpdateEmailTemplate(ctx, id, params)
+	return err
+}
+
+// ListEvents converts echo context to params.
+func (w *ServerInterfaceWrapper) ListEvents(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListEventsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "type", ctx.QueryParams(), &params.Type, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter type: %s", err))
+	}
+
+	// ------------- Optional query parameter "resource_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "resource_id", ctx.QueryParams(), &params.ResourceId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter resource_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListEvents(ctx, params)
+	return err
+}
+
+// GetEvent converts echo context to params.
+func (w *ServerInterfaceWrapper) GetEvent(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetEvent(ctx, id)
 	return err
 }
 
@@ -39924,6 +40702,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v1/email-templates/:id", wrapper.DeleteEmailTemplate, options.OperationMiddlewares["deleteEmailTemplate"]...)
 	router.GET(options.BaseURL+"/v1/email-templates/:id", wrapper.GetEmailTemplate, options.OperationMiddlewares["getEmailTemplate"]...)
 	router.PATCH(options.BaseURL+"/v1/email-templates/:id", wrapper.UpdateEmailTemplate, options.OperationMiddlewares["updateEmailTemplate"]...)
+	router.GET(options.BaseURL+"/v1/events", wrapper.ListEvents, options.OperationMiddlewares["listEvents"]...)
+	router.GET(options.BaseURL+"/v1/events/:id", wrapper.GetEvent, options.OperationMiddlewares["getEvent"]...)
 	router.GET(options.BaseURL+"/v1/invoices", wrapper.ListInvoices, options.OperationMiddlewares["listInvoices"]...)
 	router.GET(options.BaseURL+"/v1/invoices/:id", wrapper.GetInvoice, options.OperationMiddlewares["getInvoice"]...)
 	router.POST(options.BaseURL+"/v1/invoices/:id/payments", wrapper.CreateInvoicePayment, options.OperationMiddlewares["createInvoicePayment"]...)
@@ -42104,6 +42884,200 @@ type UpdateEmailTemplate500ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response UpdateEmailTemplate500ApplicationProblemPlusJSONResponse) VisitUpdateEmailTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEventsRequestObject struct {
+	Params ListEventsParams
+}
+
+type ListEventsResponseObject interface {
+	VisitListEventsResponse(w http.ResponseWriter) error
+}
+
+type ListEvents200JSONResponse EventList
+
+func (response ListEvents200JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListEvents400ApplicationProblemPlusJSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListEvents401ApplicationProblemPlusJSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListEvents403ApplicationProblemPlusJSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListEvents500ApplicationProblemPlusJSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type GetEventResponseObject interface {
+	VisitGetEventResponse(w http.ResponseWriter) error
+}
+
+type GetEvent200JSONResponse Event
+
+func (response GetEvent200JSONResponse) VisitGetEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEvent400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetEvent400ApplicationProblemPlusJSONResponse) VisitGetEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEvent401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetEvent401ApplicationProblemPlusJSONResponse) VisitGetEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEvent403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetEvent403ApplicationProblemPlusJSONResponse) VisitGetEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEvent404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetEvent404ApplicationProblemPlusJSONResponse) VisitGetEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEvent500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetEvent500ApplicationProblemPlusJSONResponse) VisitGetEventResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -53527,6 +54501,12 @@ type StrictServerInterface interface {
 	// UpdateEmailTemplate Update a email template
 	// (PATCH /v1/email-templates/{id})
 	UpdateEmailTemplate(ctx context.Context, request UpdateEmailTemplateRequestObject) (UpdateEmailTemplateResponseObject, error)
+	// ListEvents List events
+	// (GET /v1/events)
+	ListEvents(ctx context.Context, request ListEventsRequestObject) (ListEventsResponseObject, error)
+	// GetEvent Get an event
+	// (GET /v1/events/{id})
+	GetEvent(ctx context.Context, request GetEventRequestObject) (GetEventResponseObject, error)
 	// ListInvoices List invoices
 	// (GET /v1/invoices)
 	ListInvoices(ctx context.Context, request ListInvoicesRequestObject) (ListInvoicesResponseObject, error)
@@ -54401,6 +55381,56 @@ func (sh *strictHandler) UpdateEmailTemplate(ctx echo.Context, id Id, params Upd
 		return err
 	} else if validResponse, ok := response.(UpdateEmailTemplateResponseObject); ok {
 		return validResponse.VisitUpdateEmailTemplateResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListEvents operation middleware
+func (sh *strictHandler) ListEvents(ctx echo.Context, params ListEventsParams) error {
+	var request ListEventsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListEvents(ctx.Request().Context(), request.(ListEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListEvents")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListEventsResponseObject); ok {
+		return validResponse.VisitListEventsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetEvent operation middleware
+func (sh *strictHandler) GetEvent(ctx echo.Context, id Id) error {
+	var request GetEventRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetEvent(ctx.Request().Context(), request.(GetEventRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetEvent")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetEventResponseObject); ok {
+		return validResponse.VisitGetEventResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -57229,586 +58259,606 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Ld9s4kj/6VXB0939i36UUSZYdP86e/7rTSY97knQmdqZ3p5UrQiRkoU0BagK0os7Jd78HVQBfIiVK",
-	"cpLuac/ZnYkpEs9CvVD1q0+tQM7mUjChVev8U2vKaMhi+OeLG3pr/jdkKoj5XHMpWuetmykjMVMyiQNG",
-	"7lmsuBQeSRQdR4xwQfyrSfs11cHU77S8FvtIZ/OItc5bw1Z/2Gp5LRVM2YyadvVybn5QOubitvX5s9e6",
-	"CtlsLjUT+h2bR3TJwtX+fR0nzCeLKRNET7kiXBE9ZURpGbOQUKEWLCZaEioIo3HEWUxi9lvClCYLrqf4",
-	"Mp0x4qfdBcv239myOGDTTcVox1JGjAoY7isZUBxVeZA/T1nMoKcgZlSzkMiYzJkIubjNVi+ggozNatKw",
-	"uFZP73tPFYvvecDU0+64F/TDI9YeTI5pezA+Cdqn4TPWPpt0aW/cD47CAXsq5yyGsainx/Rk/Cw4Ddtn",
-	"rDtpD2hv3D4N+mH7iJkG8LcN+/COavaKz7iG/1qd3jtcT0VoFMkFC8mcxWTBRSgXZCJj3Jcg4kxoQsMw",
-	"Zkp1yLX5SwpYFdwlhdskxXImE0UCGkXmoZzAO9mUiJ5STWjMSEw1I5EZFAs9wuJYxopwEURJyIpreNLN",
-	"T3HGBZ8ls9Z513PT5UKzWxYX5/uOzSgXZhnq5xyxiTaEDrubxLGZFs79a8/x+Gy3OSpWsafXLJAiVCQR",
-	"mkcVkyNMhF99Fwf9bWbIdLy8nGgW189OS7KgXJMxm0hzQuOlOZH0lnJR6PhoG/L5H0sbV2Edu4SfnyjC",
-	"zXyDqWQhmcRyBivkmJOMyYyGjBjWcUF+S6RmhGtkdDGby1jDUMk8luOIzYoc42jSC/r0jLWPx8/C9iA4",
-	"Ze0z2h23kXXgwV976D97rTmN6Yxpy/2fJ7GScfWEfME+6lEAb/hup+cxu+eGAub0lpnRcfP6bwmLly2v",
-	"JejM9IffFEYyox9fMXGrp63z417fqxQLG8QQL/HPM3rEesHxcftZ2B+3B+x00qa9cbd9FAzCY3YyeUZP",
-	"x26Ac6qn2fi4YY1mR3hshE9ZCExkPKO6dd5KEnhzjQgLln9ny9VxX5JE8N8SRu7YEtimISQRspCwyYQF",
-	"mhxQ8v791fdGrFFyK2VIgqnkATvsECBwQwRFOWZaoiIkYxkuDaVEdIkiccJjpc0qzaVQrLhEx5NucEqP",
-	"++3jcZe1B/TICJSjoN0PnwW98Sk7ob2uWyLUCbJFKsnNut3sHx975ui4v3ub1+tduvIPt24XxO0nHK0/",
-	"8jLWE97WyzoBHaz63FitDZn8lIpbZlZtTJXRUwQ5oAoUOaP/+YcXhBKlacSIFPDeoNcva3Y90OyqJ2m1",
-	"wToiOao88TV6x1t6y4jiv9eyFxAqha5CNqFJpFvnx13P9It8vN/tehlX71Vy9ddM05Bq+pJHlSLlJxEt",
-	"UxakyGIqFSP+zH7lk6mMQkXYPYuX5JbfMwEUBjTHPtJAR8uhMDuAv93TKGEeoSpr4pc7tvzwX/CDTw7e",
-	"v3vVZiKQIQvPhyJ96f8cf3fHlv/n+Hv74uEFUaZPGpnuFJklShs1jczMLnTI381DKsKhgPcVmUijwwEt",
-	"+K/TwcdJxFRnKPIb/amlpnI+knHI4hEPW+etXrfbPxq0PpuX5pEMU7W5am/ciAvb8x8xm7TOW//P08wK",
-	"eYq/qqduNKZ9pZdAayFj85/Gv7JAwx65QwkS6zsa/kA1W1Bgu4E0DAKIiM7nEUdV/amVnv/5q0K9PTe7",
-	"ACbQumcilPEoETGjwdSYNS2vFTJNeZSeH/MGCXlIhNRWDbow/54CW6GKKHqPqozSVCfKkJ8hdK5hFt/R",
-	"kLihprQ31Xquzp8+DWWgOjSIpeCqPY+oNkKnY8fpxq+eVgzzc9OVfYuNoNiv4g8wv0AmEc4QjZRginbM",
-	"hPKIhcX5IhsJO2YM39HQKkT77QONeAgvj7DH8jY4xYkrGCS8D5wJFMrW+S9pUylf9VoTziJDukbRj1pe",
-	"a8aUorfmpXlsdFW9JEP8cdgyLc+4UsCVPmR7OTDcI7+Xbro77+XKVB9iK1/TyHSHm4bvt7mAvtzanRN/",
-	"pW+fHMAiEbN4iqgkmAJbcovoe8S3zYzMdH1vKNIHqCD5aAWyj5q8lUrfxuz6H6+MuWv2CQx1j/gy0SM5",
-	"GcWGcEybibgTciFG0Ll/aAbtz9wURoZO/KEoDK38s0f8MEESY6M7tjQPdEx5xMXtCPjaoWFpn73WcyDX",
-	"yyBgc43aRg2ZVpFnzEKukb7oTCb2I/uv1mnn6KjltdB4Cpat89b76+9bqF7rJajASssZyMiYUWi/9VtC",
-	"heZ6SfqkPUy63SNGerCG/W7/pN3rtY+6nQ7+u9/uD4Aaubg3+o0ZyAevldpZMBit2WxuxtjzWtYDMQK9",
-	"NWvvptc975r/+5eRpeZIPBufBmdhl7V7kz5tD8ZHQfs0HLD28eSEut9aXuuOizA35JbXiqjSIzh1Rka/",
-	"vyFPNRPUUOknHn5+KicTZiT7iGs2U+fkuHtErtG7Qd4Lek95ZLksWCDAy9PWz3ufUS9iykxibFYwUSw+",
-	"R8fH8aRtBmcsHuvw6NH+2On5sMQ65maRjEGHnaLs6jIzzSPz6XHYHrCTSfuUno3b3aAX9tnRZECPxzn+",
-	"3bLem5bXSubhmgXtdf8Fpxf7sgSz+n7/uLABjihwbCfhM3Y6OevCZNqD4MjMbTBpO/eNmajhZTFjIx1z",
-	"GrXOJzRSDB79lli6m0mhp9HSbW/DCadieq28BwMwTJg5ViydVr/dPzbbGFGBHzQ0xIxxS6NREkc53smS",
-	"fjuIZBI6BtoJ5Kzl5UnD/CE1BYopUpl5Ml+MjE47Wsj4zmwjl8II4s9eSxoF6ZaNbset854hDC1zf3c/",
-	"57adBprfG9pMBNejeWz3ND3uvW6n26087+vJBLfdULKzjKXQUsk2DWfcqF1WvuNJsiQ7OD6lJ2eTNuuG",
-	"3fZgMum36fFg3D46HoTds9MB65/24UtQ71vnR58bixFkiG8tjdfoBZmtELPAkEWIBhOPIrQcwA1gpRw5",
-	"4NrYEcik4EXLOcEHNOGCRocX8InVN6YUBXkgxYSD3DI/CrYguMtkyXSHvJVRVPQsGZmfc1vXe2Vv8l95",
-	"xC+4WZFVZW7UT+m/Rzz8DL7hNd4TI1OkmEQ82E/p4ZlNOLJcb8TFaBLx26nOK0CXZac2V6RkUJqNUppH",
-	"ERkzo6fNYxkwpYp66aB7luky6RR2VWTWD/+h9FM388AOV2WWvPNZmukx0EZfynjMw5CJvfZlkraS24P/",
-	"lUlMYhkxMqNLIN1Qwk4UF/goW+CXuWZ2W+FsIA+1muiwfaJqZvLZa/0gBdtr9YA3j25NMwUdnisCP6EK",
-	"TyIpbllMUo2gsIy9nM79A7a02wrmBvMQS3ilCfvIjXJCxokuzgS6slbRldCG10cvUE/ah0fYlvJreS1n",
-	"zFpj4LKPpbg1HNlQqOIhK5qiuaV0wwKNjMUEh7fz+XdDe4iVvRQkEezjnAVmcY1xksQsMztdX2bJQ66C",
-	"SKp0qUHovI3ZhH/cnS2DNIlkcIcWgkpmMxovMxtZJzEDocWVSliYyjojgmmUFLcMfhrNYUgj22j5LKxp",
-	"84LkpCnBZuD+MCM2lM5fkLdXzsFsm6Z3yF6LS2RHaaSQnDEpGGGRYk+UR4RcGPNOioBtXixsPbdWV06n",
-	"WLCYEZHMxuaQ5eQgfmiWDI4jM3SNXrb0ouerLBGO/PPnh+LUq9tvnTOK6XNCzcFgcZGK4FqJiqFw3y6M",
-	"klVYMq7JgV81cv/QI/YydyjW0CbodoY8sw2fxPJ3JoZipWGkGv+wQy4jJYm/VmHwrbX+Rmo01cFM3Id1",
-	"CqlHNGuqfACzCyWVSSFCFSm7BGBV8z2Hk2rP00qHzv+EEyo4oPC9Jn2VvFEnGQm/kZpc5vvbjZBLw34o",
-	"AvZxaD5BdR3DB4zAFMzdIs5YyCkxo1ZFLT+9bTYHGInipUxEuDc9TKCVHCm8kej0ctRQ5BeD4mK/tF/v",
-	"vs7Y/0MssRkPtAbnFnyiXHFDwlqidgyqHizfT25dd3OCbfYwlRwcO3iYVKLmDBZ3vYOpkUfpz+FFShfN",
-	"eZEakYSderqlW9jvJaN9gz3O9R/cBk+XAO5491T94HCiO35Ft8nYktE3cFM9EidCGNVUxoaDBIyFoOWV",
-	"FZxsVrkucgwIbhapvWfJdZXGixliDC9Q2bG3srbrL6fbVA4aVBsWxEyjQVVYpyujElClFjIOi3bRHYq+",
-	"+nXJt1m69UlbxNmni2MUGy2NKrTa1wU8tuF4IROa00h9aWWwejawYsmcxQqIo7Bgl0SwhTEb00lBGEIA",
-	"J2/9emUtFnxE5fZAyBqF3DLLtH1HSqA0w52xOflxIr7iKmVzeDiVuXB4rLb8W8KM+goTOzfzdYwOidpo",
-	"rVXEbtRhWr2ibGVBhwJV7/xvppuZvEeuC+FfoHpXrQCq3hgfkB0hvZbIi01lJJdeer2ly0jS8EbKVzS+",
-	"3U+RHstwOdJSjiJoquZmFkJpuBmyJPBi0aOTc4zZG1TyAq/BbqQkr2zLu9FVaYAP7Xp0M4PWzTZTke61",
-	"UWxBqVLkoEde8+8OQeN6G0MMIjetvUzFyh5hCuDlH824mtkAm9IeWFtmml3PX5AJ0wGYfKvHupcLUMiP",
-	"lbx0AmrXQIXSQB/MmkgjzdOIJvB40wg9v1YtyiuEDxAXYhgCaES3SczKdoPVnGgQyETAGc1eJQeXz9/9",
-	"9ObqevT+3avDokMudxKq9di9YkRKQ34Q3xwRoN2QOY3TCIzcXK39kXPlfvZaN1K+pmLpIqn32o2Yajay",
-	"McQF0peSzKhYEmehXIC+tCQR1cb0yRF8PyfHzGdmbCQd3K5rXhjYQyz1u1y0tJsMnWiGwgX9WgrDm0ta",
-	"OCjB7TQiuqp/+/bTXOw0DOG9oImeypj/viebSqAho3IFtLRVrzG0xtCKC0vJqWdFlaOXbVVhaLvuUnlY",
-	"DxJvk81nTFfmktuXn3/+uX2Z677aSqLWMMfQHbbZ+Hkv7A2fOXAv7B35A91F3rHlKGaJqvBal28djY5i",
-	"XkTvIiUhh1sQoZ3wLB7Cfn5ncxOwqsCDXEXmRv8wzC+UM8oFRElC6Gws75jokMuZFLdoZ0CAEgZ/Zsri",
-	"jGIo6DnxIcongJsMDPgZpb4gjJ6igvAQcyYEnTE1FPbiwyM+Rh9k6g1EPhm+U4qpYjSYmq+5HRU4H0Eb",
-	"TJcBCPLy9jZmtzUW+9/kglACwSRPFAkpj5YkUfSWkTEL5Mz66WwQgAvOAG+oSGat819aM/rR+nBaXove",
-	"37Y+rIT8eq3LObfx8jYOj6MRnvct5eLvzWzbms9Yq6It98142SBmH11TDV4DJ5Shoa3GgtEdn1Z/MIJT",
-	"2MCaBr2j/7yaU8yTccQDo/nE2hkkd2zpGVPBKHK3gitGOBy8lYZjdi/vtpxULJFRrDs/f2fLd+a1z5/z",
-	"ce2/YIYFrEo6KdtgwZGY0Yi04b6ORp7DS8DOQtRQafQ2RzM2EqpIRm4b8nH0Nga8Po6+vEklLhDOuDBG",
-	"c4QrPaN3jFAI8laBnBujWhJKbBNm7Tdnj+QXCoa8aRlgXDSKfprArcO6DbEn7LNXPmJoK1aT1mIqIyCm",
-	"DrmeyoWA6WL2G96XpDkR6ydj+1idzod0Qq84Bgw3m415+zWD4PDyfFz0WhoI1mhV3MBoHNPlyvihzerR",
-	"Z2Hnz0FuViZMGXkAmVKUHHf79i4jzyQro87tw5wmMbKaUiUPzQKvm41k0O1WjaQi7roYaNvyWmMauvu6",
-	"6qHwKOLi9mUWjlgejI1ONCYy/PPQM8Ij1iw2D48OPaLYjFMhEhqZJyeHHsn+6vUPPTLmTAiOD/qDQ4/o",
-	"OPfk6OSwIIXSaMi0G6OH5Pow0in7Z9a4Ie6s4XXTfS1DFoEyZTudx2xO4azPpdLmn6MJ/8gKD+Z0ebuu",
-	"0XeJWBWLVI3kZIVhrxOG2/B3G2uhGp+ibKgv8dPVA+W1JlxwNd1yKFNGYz1mVNuvikT0iipNFL8FP1zE",
-	"J+k14kLGdywmoYRIEV3gvmv7ayiOs+Dr8pDS6IQZDZlHwBHAQkIVamPBNBF3JJCzGdcqxzfTzCN3/dV0",
-	"wf/O8faweLtVoXCoOz6fV6XWmbbSfN04EU8UmbOYy1DhbSKmpdIoZjRckoPxspBan4jD6mmAOrLlbjuz",
-	"oOnkr/F9Q2xS02hjRpEUbFmtkcCie/ZcpQPJbXS2gK6z3DkpLf9GTSabwU7aTPPTvwstlZYHmlg/CXfo",
-	"V9iUS3CoIMfFFAljvd4Ab6WJEutH8Xc7V8d8aRTBp4ItaKRyLHcDt/02ikiO2++jjJSPxip+BsTNxclc",
-	"s9A/h7gdyyyVloa+yYGQJGW7YIv6796/GV3fXL56Mbp8efPinX94MRRmawjXDnhDabpUHsQCGT7yqxw/",
-	"UdZbdWDMWQjkNtwCTEVlU9+VtkmGds/wbsZsG95nmqMkjWGPvqNUIclNonI3i/HsFdnE9i68SSA7ZnZa",
-	"167iIcsCq3O3ritmKyYJVelg+GM+/dayC0hrbUIs1kn8HBqqkrX18ulns225rnHSXopoYZ6CvyCmQtHA",
-	"Xe43GpaVfVUDKuQnbRfMUEimafBphfGBzwvc3O1QfmhV/MXdcDZVqc8qVGorO0e41qZzuIwchcwQ9kix",
-	"aJLPAYL0wzTuMXv8kaNjuvi7/YvNDMGy9PGmTAIuRonKrQn4nzCyr/TwXvLQGiRpNB8qtXVhrTURnO6x",
-	"aTC/7sUwiLoogJrbbkxPmlJlFOkZwBi5h8Vm00dZDI4z7zHczSb6uIdu1KgLjSI20aNEpFsISU7pO7EM",
-	"k0CPbmOZzFeervy9nGf75MKJ2Me5TVF1Twqjyj9Mx5B/OI/lPVdcisIvmsUzLqznXdNsL1zmUfrA2pqR",
-	"vOUi/1AnsXupktFmtun7edhElZlxkX/aK7NOd9+9Antwst5d47UWMdfsJxEtMQ39cz6/aj3neO/e+/y5",
-	"igUAq/iORlQEFUrOOPuhgfLpteCQxRszsqDTK3x3RWXFx17a94faYV+lvRVH3dDQwQdVbO/67ZM0ZN1z",
-	"sQ728KDfGkapbF4OMrEnuZSwg9Q59kQRuRBWMaAWOcs2/UQdlvwk5ml2TiuosrRY8CtYdpWr5NJxV21s",
-	"RK6q1F7BrIurDa0dXdYh1yO7naoGbUIK4v/w4oY8ve89dSuKUXN+hzzPaRX2N8Sg8BAvBejggrDZXC8R",
-	"VUhIwRrL9uIhqJDwdgqRg+5odBaytMmKhcQc/fwauqz9Xc32fHJrU+iJhh78Cre8PQuKgU6OQbhcpbtz",
-	"QehYMaEtZJo9UXIhGviKvdZ8agPudjSiHd1nJnQ+IrUp3aa5prkPuNAng1YlpkrdRYDbV5yUlx697KDl",
-	"SCVnnbvuC4euMJPcnq87/buZ4RmDyINYdbveWoYxp1qz2FDJ//fLZftfHz71P//HGp6w+4EqkuT3iISj",
-	"XDD49VuA/CHuCw8jepHPZNfPYNuUR3xUPeL6A1sQ5IMHPplf5lLnguTlU8puQT7RaEGXCoznrc9rgVQa",
-	"XQK5hV1HwN/GaZEKzz1cFiVGlHfgOOUXc/uq9U/79QMpn3/EI/0nOVXN6NuQxUzes1F5KUryM04YwTdV",
-	"GrjNNcZBgYcK/pV3PafIrLtKwCrV/4VZ6RtrW1eo/jKs4LQvOYtCdU46z+VsTsWy84bOmEc6rsOVv6EX",
-	"j3SsA8P97v501knu0VtAzHj/7pVHOtbr0nkDaX25BzdS0yj39/cJ+55q08z3dKk6D3Vb1FD3qtWjVILL",
-	"XeGlc14NoqX0QE+ycT7Et5Minz6VFuDzZ8gITphfOcNvqOW4iXpIN03Ulw+baHInxeXPTrY5FtPrmv9s",
-	"5E47MrUvSpplAbMJ07FCLyhR1EZq+TZaQpGJ7qEqFBp6IIn/eBb+jGdhhcxhw1JsjdJlTKXr/pIoyG4m",
-	"MxpMuWDtmFHwc0PwJjkoAN4VwelWEPBIp9M5rBQ3Nt+7yj+AUHZUE7DLPBJKDUAXMiYCrpLxDUUO/CK4",
-	"VcfiVdkEfTBTELkZQkU71Z4Pm2a+6cYVB+zhomXfVbGWFM2m6d3IUcXdSB5ZJ73qANc3Ysu7nPnSs4Lr",
-	"PvcUrgDKTyOKdwxpOsJIy5HzH2L0YekTRUU4lh9HIYdg5Grb4wcpWMOp96oirXJINFXN/43RSE9XyVmt",
-	"GEryzjSQIfLKu80BedhI1bYWkGqaxrRVzS9Fg6manbsrXHW7YnAzXDE1NZG2dcGP8Zp8FCeiaQDuTl7d",
-	"dd7NAuRfgwFkaHsN4j6ahjEptVWr4EMerXOgXDPtanNkgCU8hxlS8KoYdoVAcbkLArM5hi0yERIA3Dts",
-	"5GBpEupiic7FTEVcbBHkZj9+xUWl/xtRVVZXBCP98SoUQ/0R4jNYMhoXHigMlmT40CO3dN6exIzl/PcQ",
-	"p2A+9GzmD6w1Lm4l34cQw21odtPm2ugI8FXDTuWjnD2zb4FUuplLzF3YNt2Bt/hB1erbW1omwkaUbF+H",
-	"GLVGHzRzKVgSyXzqKhlvE5lm72i3/WJ7Ir6hH6tWcbuedzOl8Ua5IYPaxvL2WveSh1uNp8pYTy8XbEhg",
-	"bsTFSwi3tflNy2ID82IsE1AlyivQ7a7+gDxTWzmyNgKZHFBbxwA7BD6imE7mZMLYoUdsmBxcytpP8M1D",
-	"j7i4OfMjhFEDG49jRmNlVFBEUyUHVi2FB4jZmQupypU5odpwjIgKL80XgvtjFs9sVNKhR2j4a6K0Oe75",
-	"MaXvx5QrFpIZD9t2nHnNI4u7tvPKR/+l+K9w0eR6WaekAMuvUVQan5bCvlToAy6rrs6eRWT91dwsw42N",
-	"IEMcdjmbJ8Z0OEDnOQkhKi+ftWVx/w0B0Czvy0NRq/JWTEZiW8hWs1ZOvn5ppjyXipfWM8cNMqDgVdMv",
-	"ZAGf0YhgW5WSM4/z0yRQgn4c8bDIiBtGV2T8twgyvH0oc7ogKffKT9zLg3bnunLMqpXNIiXHNQwn3emc",
-	"JRIzwyExHAfYC4Y92fg6rwUkWDiB6Nhff/q+hdOqNpaxubuqqA3kVimM6QQYu3DZIfg/EBi3ZiWM1N6X",
-	"DY2pam4n1frsY2sy1ByDZrWSCkE6+F3qK4/xyMNoU/qsIkaXZ1hpo0IiHpiogly+vYJEtnxcpsXarg8l",
-	"8lopPVVVo+Hi1jlp1JTGLCTjpc36jThqwcXNmlI1msmY1dx4gTbvgBznhltjeRZFDrT5qVh4C4B89OEF",
-	"AVen08wjaqS8rcG1ejeWa6FqSkpBsQfXhQtNMV9Bo2nQyprearY4nXvVNr7O3VRWy79PWzkJvdbHNiDG",
-	"tSEVu/R5ejE6AmmYZtUV2qx/SSSRxROpf8cOp+b3OoBPzW5jqqWLiDNfEjqWidGYHKKLl9bkAEzYUBEu",
-	"hsJRjVoqzWbnRsmaSaVJvwuFgC5saipXpGdMtkHXqFoxDTQW6xsK/7L9L0Lbv5Nu+4yMSIeck7ZvPoOR",
-	"Y10tXFxzoKCR426+lc5Q3OTj5iExADBIja4BZe/grzEN7siB/+mzreIJEWmQ3RcOhTk2ikyg5pKhMa4B",
-	"kgpBXGmgFT7skEtBUC/GWENjDatcXSTfQTHh9THmsc7o3HYcREZ5JVwfdshlitAEmocaCotcEMj50swV",
-	"wjziEJwTrv0O+Y6G6V9QF6vbraymgo0NBbp7gSbPsyJPkMQ/owJACpQPS5X9eMeWjmR8IkV+fl7utQJt",
-	"+RAmmI4TXQt3bIleBX+lqFMQzzoWsMaoRs+ft589O+0Z+V1b/WFGP+ZPZr9bPtDVpy//Tat6AVzlLRaz",
-	"8PnUwVRtE5NVhDJYm/qbe/WzVywgUeIXvQb3I/vqbsX+C+1VMkwZJnViL40FN4d1Bi+in9ZGoBOIUycH",
-	"vpCCIZOHJ4ooGSFwh2E5UrCCVWVBNwwDrPNZ46iumdZc3KqqWOngLpmPohw+5KpjFArHWi2i7lebG2BL",
-	"ma6KOUNaAROaxVhWpCq8NOS1Y8iXVqlqfrXayLoN/8m+faXZ7AdY6FauCglYylB75FNOsqC5V5VWKbf+",
-	"qkJlza1NfsWr1rewGtmyeSububIs9XTrKORKzBO9bfTCKg2VzTv3G+EIRUVnLI9sCsMs3542uQMtkOZu",
-	"32ZoC9upM6vJDaskXlvKLXvVI4CjY2QEdcAhNuiNHCjGirCuJc97zCuuatedqy1ZaPHUpaUbLRV8vVNY",
-	"crLQOLTurAP2UceU/PCdUcrucbGUnGj8+fACw2et+pD9YCnNVpvsZtf0+KTd83Y8+CX3fNoh4cIMcs5i",
-	"YsTIBWn3jIqSCIsj9gAD2oan1LOMag4hEAloLU9YqRWBNqKRczPTQIcAiNbMAfHRks/H1gtYSIJqoud0",
-	"TPLj9U9vLEb+qgGXWdvrXUpeqoCf5f7TOTsjBwuXgVnSlKHCr61n6SKMAxrHy9woL4YidoXIYQLGoMKi",
-	"2mwCqFsHg36/gBA1j1nAFQPM/XSVigmuUOjRug4BmRSRR7lhzmTMllJYJKox4AEcgFZCNJ8xlXpkPULJ",
-	"jMZ3ydz8C7zgdonpR6YOQUMujQyxq4Yih1CFXbqYiJKu2ur1O8fdYjx6+//+0m2fffjU83r9zwfDYSf3",
-	"5+H//Y9Nt7JZ2++vv28c6V6i/dR7lrZcRdZv2CKfa/THyTP4t4ov3jZ+vlBbomkcy0lFsEOpZEKVcuxK",
-	"FjTtZlDTjatYgJq90dFAl4IQFlTYhNR8YpH+qn43B9jITfekZrRpG3mFfgvCzcd4ZxnKdflSZo8I+JbQ",
-	"DZaPCUBPKbHXaICJzND/kQ8Mb3TrjGUFAJI2pMuKVLvvDeOdU6VJmKSAMjIKmdJuHC6wYcwm0qYrOh8C",
-	"V8QWLiiJ2aOT45yI7VaK+GxopdXafJNgE32bTqt65Fm68AVKFgA2Lq1YYVbPjjZU0i4ObbtplWOWSjtX",
-	"MeuqIw56X4UpamOAZg60qQE6BwI8GZ4pIIwsf8W0qp5uMiIneXSsBr1naFo5vRVk8WjOYqsSNvLrb526",
-	"mJZqu7D3hKBzmPOXRumoZjEfrjbop4bv1qdfbuFqKWfo1+ciMJ3MRxPWvGEtbfGrDfcb0mIA2PnnZ1c5",
-	"Oq9EoHlycZPPj3eVJgsEWHsw8gbRKjE8l7OZMRUz4FjlIWBvyIDHwU0AU+TgJY8YuV6KgAyTbrd/Qq6n",
-	"NGYeeSM1jZcFP1IAjQIgRNpKpQiqsNi2FEDY0xaG4T+woOzn4uB2aODzhgX/R1q5tu66I7v+lgnCb5RN",
-	"tlWrzXZpY9FWLhncAIgxmK1bRDrbllovOX68YjNWRwb8FIdVzHW3aMntAiIt+tZoDcjUXhx2yo1dtmx8",
-	"YwxL8eK+JkCtKcqsvOWiUU+v4M0dlfBNAsAx/ubopV4BuKOqRdAynihyywSLDXWkpS28HKwow6sW0Pow",
-	"YilmNHRqWAoGhW919hUxFQI8r49tFwKyvfBoFlUI252LKYR/jVLBUwEUYVcSzQeI0IRrZbGcycTeZV3g",
-	"uqYL7ooBVsfCaDZX2x2Ea83mDxLislucYR755cHz+dIQwUya54VzPsrGDaPI3gqkVYrFyYt0x4LcDjwA",
-	"4gFszk5Zg0HOe7Fu3/KOjl3Y+j48eydeuCO/KErjTVbQTlBEhdiuSlpLm63da5RIq2FDga6KAPl5KgkN",
-	"NAvPizxjnCxZTA58vDLwD72iC5FrxaIJOfAx/CAtHcqwqrTj3rb+YC5QE5oz9A3fQURmMSYnI6BKFRGm",
-	"kUNIrkHcczWusxedkwHGBzP2iA81AfHGnIf2wtwjPp3z0R1bln8xU/TZR0xysT/aLDl32V5wX25TcXB1",
-	"otvg98ZytqVQWaNEablVWyuGT8vuUgsmUUun3ybMD/XXPYL8crpYZekEKI4Ah0fxW6FANEsCdwC0rM6Q",
-	"W3rPznM3lU/UUMwhTxQCwCBoGoowuMsWew5Ba0TwTQouNCYCUO3VVC46Q3ElbFSa06WkWNGlyIGQ2gwP",
-	"QnAOV+JEuFA6TgAQUrXOW9f8VkAcuCauMgdL+u0gkknoynN0AjkjEJUstFSyDWc7K9afVTazePLW3Umu",
-	"4MZGZYDzUgTsgtwxNgfEUTqBcDNcGbz8bK0dRJ5RnrcKw7HOgTwyWmGiFWmjUxmbhUrfSqPkYJ+9fMUN",
-	"HGJuk2CPFlNmfW+5+ojVumxuiqusGlqRCICN1bzW6kGrfBGHlDUBe7M5ki83qoKKU1i52oO+Gg+bITLS",
-	"+TyW95i1mQtiqYOBDagIWFSXn5npoSvSLwu2X43Dl4JtCVrN5tXpxWxuzlohGicEbCWdO+NeSv5WL/fT",
-	"qfqEiVBZpdwtFpa+HVn1L+fMn8mQWf9+8WLcPjQbNQIgUuDIAVNqNJcRDzhzrziz0Lw1MidvdBtTgd1k",
-	"G/Bhc3Ipm2ch5NmS1pLEe6Tv4h7tpQhu7+GMZXJrC8i/f/eKHAC6cd6/ebgfYFudo9Br1UZv2PgM2E0y",
-	"p3pqe4aSindMbD6peVXRuSBNd+t2wgnifaWq2dQKA7A+BPoS77zB+LDVbY0sIlhlCJxTcFjMEYrZPFpW",
-	"RThXSW5vfezxW6tqViBAzhAmt56ObFKVpSbzaiNi+DoYkXZYVRCRbsSAEJmJ5Ou3iBbpyv0f2LRTMxji",
-	"26f+4ReEkXx40Md6Z38j74uljn1xEgFdlzmAirIkX+bD036VY1uLtrOmraha58zEujW6smxrVL8Kwmdd",
-	"B1bQbOCgCAIbQv6eed8DZQ1qRnS+AmJkYTG2QoZcwwkABXBL78geURQ74xg2A0rubw4mXBc1ketozZLt",
-	"CKA52+zsLuzJfuEqOy50+cCVAmto+/du++xD9s/O6L/bHz71vZMmwUPr6RlXaM26fxur2UnMPexm28Tb",
-	"iIoGd/PNple8pf+wEiSI2tsB5FigTufb7BOSCM0jh4tqr7idxQ3Fa0OuAszoZnHAqkIAr5km46VtoxqE",
-	"B+LjGrWQu3hZaWa/q/+HvYBX29KM2fC3cU2VCGfK5IREVUwzFnt2xewzQWQ/TyVfRAU56LpYFw5eBVTY",
-	"MG9OGeWea0IVcbWkC9pbPdKAmo/22IVaz24+JmCF4FboJ92C1YVbwzHMBnxTrgFH/mE4x9u4EkIokGoL",
-	"eFURbnkfZb7Y/q5vv2gfSMOyhmJTyysd42irBVHzLddDzbdejjVmatq9h/uY36FSXytTLO/NhmPwFk/N",
-	"llpLlSRYS/b2tUoB0PDD/ZhN3RrU1YgqeKwOSpZJnAh16BHEl/CsoYK5I3krp4THUfDlpcDO1pFX5byz",
-	"Q3wglMevrzTuaFw+uK5ZsffLSNLwRspXNL5tDGBXhd03luEyi+Sv2UaEbNoXtuALAhO7skTNa0hMZdgQ",
-	"quo1vrwLEJcrTVZXzzFmUFY9aIDpWCjWBH+kKQt2NvnmsrEWB7GxqqGd826m4HbksP8mrNylYMgM5A4R",
-	"Gsf8noUXRMiFvSgG2+HCJgnZ+JpJopOYNS8uWtiyMj9pmGNiZ75m/V+na1N9G4lTDOiMXRB/Qfk9i31b",
-	"CE/BpT+mCE1kjBBzePOIsFFQ5c+hOhk7CiQhYEYopnXEwkOPLKY8mBpdewql4+2nXJGIaSInExJTgCqA",
-	"4PLxktxLHmJQYlodqMBlqLgbQTm6CcYD0BjvftTU/M+UBXctrwXoBy2vhRNax4veWZquqImUYVI2hIaZ",
-	"Z+ytEXBdWfO3z9PTWb2vdfbiJbGahFl/upKBlswB6cGljpk3rOpiNqNrfux1u1niVvqo21lJuyrlRtkk",
-	"q0Eh5WpQl3FVbeTTRMuRvfCrmBv+QCB8GUhtLpVuQ/oFaMOKUI2+xgOHDgaRyPBITxmPra2XQ6E0bx1e",
-	"EKCVBVcMyB29otidrdJbDi7MBe1/C4R8d5lldKhxVdK/VSMUmdElXGkZq/ZgaBYx4gGAGktB7FvkZzZW",
-	"XLNhq6Z8QjEavamvwH605etQC69pfGUzlSqiYm9n/ZfCKKwSzAWAwfK6FBa2YmtSh3iZRrzi+drfNR5R",
-	"gVVVt5TszR1ONW6R2tHspGf8KZnOnpWOCnxjU1L9H/X0b3UqS6T0EEeslgyXQbQtFe4X2rCdc+bhPDP1",
-	"YDTf0Ke4rzNxZzfQXvmDgSEatdUskc4QfekKPzqpuD5fTUzcfORnCLg0CgBxqfmwikBNhaHlUrOzGtAP",
-	"5jEvp8bZ5awjzdpa6ADE6NvLH3d7YNi+BU1yqdOQ7QjoWhDKJ4iPLiz/gvgx01Algmh6xxQREiqdo7TI",
-	"mzEO9DF1ftkPq02ViIqHKmn2F5d4/9767bZScfV8GMtfIH29BHdsU49gv8IjaHXL0YyrGdXBtJq4Yy4C",
-	"PqcVMX820r5xUYYtc0tSN/BO1QPScTt844alYTcOK7YApus6B5DTdWV4zAYlisXEMCkLdmrxr1yOArEf",
-	"10YK76RcWaThrBYVTKeSFxcWsNZBhdkahCaG1WoeUItY5IjMjBRihYFWwFWxptDI21iOI0T0W8EMevfy",
-	"OTkbHD8jc3yJhDJIZkxUILfuUkSocp3XhB7DxUlz8ZureVSVcCqUdkVRVinFwbEbYpnImKhkPpdxXfaf",
-	"40sV4A5cRzVIwJWVwy/J+3dXhQh5u/Lm9c3xrLaWN/aas2lhd6pJDvjww2Qo7+3H2UEofIt6hasWknUy",
-	"7Og6wOZ2std31QO2Xumy86F6CdZML0VQ+Gp0NkshQNdr0PBWE7r8qlD335Cu8yRtF3FP2obN34nAd93E",
-	"HQ/El9zizPrrl60/yHH+LWH296qg0zWbs2nhv5HrIX/u93FB5Np5IJvvL01UdaTyTankAQjkxipU316P",
-	"+YY1lPfi0mYFv54WUhXovWFw35REgb4ehkwfiI3tuux1S/wth7WjTroylX9Yz+5Od3G7wleUiCBt5sPG",
-	"AYaVHCvkW1T9swWTMXOs2tIFz6Pav7ZPisvScEyrma/2eW5QXjrhqtV6x2jIhUV3La3TlAV3axHC6pTs",
-	"rHlV5/mGPGBXgAOgAaA7i6zpERYpRvxEpCVzfXJAyXH3qBDX6bKJc+8VK9G6FxoVo/XclCsXqrLIz8+I",
-	"owB+rxldklB2iG+9b7aYhvMR+vAWuvKhLlBItLQebJcNKeMUdHRdnaANmCTXWDz4eSSDu/rcljgRe5pQ",
-	"1Tif12+h6BvuZOihp91CkmMFOLUUgcWKsIMhcZJPJs75dxyUSEPFIncSK3xFchv8JnrLRrFcVLa1ckkJ",
-	"EA8ANWKRQXPfF85iYfWr6Cy/eZfhvfOg7SUw3EZlLLdX4LiVYLBTmcTFr/pH67/5vGE619pKv5I4k4ua",
-	"DE+L7vNEAdZ38zhHOZkoKB4RSBGqakfvhMZFCCGzI4ROc2BvCxpFJDAjh7Rv21zDDB0zttHvFjN6dW6Q",
-	"um/eIb/b9OWKhP2QLjeuTEhTuLVim+TAv7l6/WL0r5/evPAPVxZvc2KgXLTcIPLTWVneSirOxNgK7BO/",
-	"3yX1/IvDObKPczP1+vBcSqAYMt5UAr5yWqmGkhlcYmIpYh7atD2vMV7SFwTqbR5Wvj2UOvuoR1vVBd/y",
-	"YmqrZMECVM2WSIu/pWioDbSuDKO12Y2p/SxfldkCdG9F0Bk49nafGboaMRGq7QAM/xA4iatAAF8DTLEI",
-	"lbgZWrGAR1QoVlRAVrRE9gAgijmTBNHkKtT3fHr+NsteWqP8NNfl4RetpH3TbQyfWFajA3KHuc8wGCbV",
-	"mB3in1Omsa6/VLoI/uw05/VlN2vx6FYi6GOghjQ/wn64ZomuckrqlygQa7Q/ds/ZokqYrDi98U2vtYnW",
-	"vo1rKLVzd3cL2SZ+cjWlqu6Eseo3Bpa4cgR6WkAqgVI4nCkiE+2RmOmYszCXtm/forcxMy/FkE2i4Ys4",
-	"EQTq2cVQRVMbY5cKITWZsmhODnxbqtFDM8mPqNKYxGhNSPj3KIioUlBGxyU9AhARqK23lIs0dR/yXXhA",
-	"1IIx0zzkrnAmtH9oxpArhn7gv/3p+oZ0Op2nMC7/kCymPGI2isycKbdsTilOa1UmcxYrFjKHD1Y671qz",
-	"2VyrqkKzZk2UNBp4tc23i7aXW6IqYCKjvNk1cxPyEAQRFTmuOyS3ToWk00TExoal44hBaSE+Y0ADxx8/",
-	"emTQP0uhRu1uU9htqDj0W8ISFm7YnusX7/559fzF6Ke3o+ufX7x4m25CoRQaIBJqHkX5XXiiSES12Ukt",
-	"iWIap8QBX0BdEH/O4hkVOCOKJZpoVCZCW/KeLKgh2UmOSjNKKQDAuWVqQcl07KCSiU644Gr6ZS4HmgRM",
-	"lY++i5vKDlg9FhIUFjaL4BKMqQg99FfhE/PHEtZay/m8iE9fUHjpTG1XVf9nx3myzTf7WUROIgdZ5Sur",
-	"uXjECeuLtJiYk9nV6PnrIdNXgdIth0yCgDFzbPyYGUvQ/ex7aWZihpw+XgIrtIQEVXULyGl5mYuvrEk5",
-	"Ba5bb6JxTRZU4d7lz942KZLYxbhG+8g3zbU92Q52+ByOdFa1Gv487NT3U+ObkBNt00EzCjDzKrATOjGL",
-	"yXVKoJa/IFsp8PnDaj67Lbz8NsZOeubyVo+VGNWrewNlvtfKHBDJcBRsDTuu8qJQsXyx5kwwNkLE2954",
-	"qTQm8rDqLjAxNTCQF3iZcMzooET9210vVvK5HL6ptTfBHsn+ndqT0Hn+HKc95oCtVdH6AZaDkqPlfCcr",
-	"pV5yLunSCL+pNpmpgg+oVq5DlY0TYZEnUta5Hnyi6GhYsRNW645urOGyxlFZpiaXJrGhFmmpAqkUzCuV",
-	"ZIQSLoWan02QjWyZ0Q0FRtf1lOKkLlxWPSAxAeNwYJHbugoaVBYuunmq4YVd7kXqAUoPT+FEbsYWtp29",
-	"zy6+moXNH3ePKsPmwdEipB4FUkz4bVKXGHKt5CsuKq6VcBZb+pgqfXVlBwR4VXLNV669ljGbxFLob11f",
-	"YiXGm33kSnNxm/kpDmx0vDq8SB9a9GWnOswUi+4bljTbxXNbzM9aAXE1ozBnRqHIxaSu9LStVu/dWIKv",
-	"ulbMjSv+0n7/7lUGKZyLazgZFMMaTrxqRJpR+8N//scm/+JOZS9S1OJ1hS5u6Mc/RmRUbMm+lJ6PKA1e",
-	"DnPBYTM4zAZXhLgCyKFTjb1w1Ax74RvGasWo2+wWsnVDP37NgPE/2sZVo4TCKGtW69uodObk7aHF3dCP",
-	"3zYo6w+476uby+LZTuFee9xb1qaBV1KfEy/lu2aoMVAPfL+LzuK+qcK+vsYbcesVhjeX1aY3jGnkUpSc",
-	"GvYdo3HlfUQZjCk/sUJjhfFt1Jpg3d6h3fn14Kab4kZvDRvdCC/6RsrXVCztrFXDZNP+WYXWbM7uyNoc",
-	"lcrye0ETPZUx/71xVmu3V9FRIgq5iBhRRCMeFuzz6hHMY2mIxShwLzAusuGMq9JrbfF8YyfMpeLWmCmX",
-	"1C8+mscs4AoeqpGcjLgYIW5ZucRslrSbVbKvfAZVwzFfkBWua4NIquKTfLlyTNIfpRSDd15Yx2iUxNHI",
-	"LurqD1BbPYrkgtX8CMV/8Cc2kok284ytbyRMsHYtG+UvkrOnRfADs9h4CLHXNKwxdw8Nv4BBygr306NE",
-	"BDbo1WtNaRyOwFZ2M1YjY6jjM0NCIZvNpYYP79hyFLNEFWjL1nlMnTzu+T2NklyEqdngCf84ipliMZbO",
-	"iaQt/V6eQgnowY1sNKfL26ygPHyVIketLzTPbqmhwlF6/wrrYtafCsj/HyljRMflojR2aUxLji2vlK0p",
-	"j945RlbGVwSWSJc72wL7Tga3ZoEAC4fBxcbkadaxMjhJC0bv8M7FkF+Zztzj4plzfjouRuM4XwMat3Vk",
-	"MRWg2E4KAG3m5zwV6RMjtqm22E7p03Sg7oFprfh3GRcKfsqTaqn6dL5V+0vVMwhjz//gzFN4iCZr4XG6",
-	"LxMuuGbpzqQv5McEEbqF5hULYqZHtxgDp+nHwq/m77ji9GcF51Pmkj4qfM/iWc2ewE/m3UgKpNN82XkE",
-	"Fx9ltekzEP+ccMh1n0d4HU34R5bHAMuGVClNFL1l10sRPIyxa8MbNwaN2ULLzePr03G+xC+rYiR2upuc",
-	"MhrrMaO68grqFVUaK5nJCYn4JK07uZDxHYtJKBFlsvltVFP8ho0XZzVxzHA5EW+7b80ugtJNyG6AMJCr",
-	"SUS1lcLL/PWJ+9pOJ0cX6y5PqnTAFfqoMh1cvFLz0KDCBFNC3RBGv6raW0GWm259SFF5kVcTLcwKx3Ey",
-	"1yz0z+Em1lKjvbYmB0KSlK7B8+e/e/9mdH1z+erF6PLlzYt3/uGFLaW6UPbCO2aIxZpXDvF2snDdkS+a",
-	"ZwQBBsWl5fNyY6vhN9+qtvtXrAL1BbFavoXvza2T8xjJPZLbzf7v5cqv9Mm/s0MGWofyu1mOTiOH+7co",
-	"tVRfTbBiOi4Baeuy+XuWcdqGOmts93Ko6Ro0H0Md38bpCHxpD6+j+f5PW1jgYct+Ve5qdcHYSxf5BKpr",
-	"2cm5fXGCrK9LNPJ4ZG/ESrpAagJWJmfsFEpdSFdcWYN/wjxfIFk0LIe5MVvvj1f3Eqf5yjoLKuDQq2PX",
-	"my32esycYtcPUHG0NJc/0fr/ZJ0eVxpBysqAeOinMqZmzX5YfxVcgiSRPSkY17jy7q0DKVpbQyg3ohTd",
-	"ZMaoSmI2Y0KPEsH1NqTh0jGbUY47osWZu7E3W8gHo6jC7vxZqEpX2lRfoYQKuiJX1+L9fM7idkAVIxEz",
-	"MkN5JOS3xhqiIiQhVVOmLggYw8rmozs8UZHMxix2prx1lFRIHyd6uu2z9odPXe+sWub8EUFNSsu3q7pu",
-	"d34njf1PuIN7g7GsLPyaRf02iq47y3vouraJB1J3/wJkUlpDiNMOkpjr5bXZFVyHyzn/O1teJqaVT60x",
-	"3Bu/dBzAhpe1vNVgNIfLeuDTu1Gn0/EPiUrrt2AzGIdlUTlZfM/itpZt/JeFRoW4NKAREBZ4a52OfKo1",
-	"SGy8za4Z448/36yOj/z48w2ZxHJGMC/p6X3vKU309CkMyScHf7vuH59AEhO8Bdl/abwi4eDt1ksC5d5C",
-	"FpODd+aDpy/Mf5N7TsmPP//9+rDB6D+DUJlIRF4VmiKEp7W2Wi7//r8t0kgnAAAI3PLWWwcpoBmdIeRq",
-	"MUogijySlqQDwhzzKCKXQSwFV+T50tDh21hqFmjyPJJJSMY0uEvmhphjFuhoab4aCj2NZXI7JZqzuN13",
-	"mY+qMxRD8VwKQ8NcCnU+FG3y4/VPb2yCmRL0jo3MKfHJhLMoVBckEXdCLrLUMHwOaCUxM6TIQnIw6HYP",
-	"O6axKzFPNImTiCksvWe24t2Ly+9fvzg8J5p91NjVm/evSDClMQ3wLNprCPL+5mX7lMh4KAiJjAZiHvRO",
-	"iEriWN5SzeBdQ5MyXHpkTvXUI78l5rjKmEwZDVnsEa7IoNs1bfjQLCprNpsOBwDTADBc4rsLTBSV/gWh",
-	"uCimD3jbtERJejULJ0XGxHA3m25hpukwem33xJ/RyDTJwtGvSgrftHKQ9auIn1323rGl70GmGYeLb9O0",
-	"f3hBqCA8xGBLQ0TKtCGknsKFgYLbeH+YdLtHATyDf+Zua3xy4K9cH/oe6XQ60DhMDMtqFTAvFjKBUc7m",
-	"iWZkzJZShOQs95/O2ZntH1a5fNMPa2gYu6tx2+92u+1ur93tpYe038seCcJhajCflctyv0Ne0GCKK2DT",
-	"iMwqUk2gggBQHuANI12m6Ml+Tld/agF9/xP2wgHPWJRkG+FAReiZYRgWlxGOZxMt1S8ffIcQDOA1FaMw",
-	"AlYB4j7xIQLEJwe9TscweGLrHZDj7iGi3Agi5/S3BPyMsZKx7+HpJTbCgvifhiBCh61z8kun0/ngkWGq",
-	"ZJuHYE2RIQIuYCPm8bDV6XSGrc/+hWlMiixxbU5vGfFdEz4UHjYSFvNJc83ATxguDxNzkc3KS+H3RegS",
-	"cBQkwS6J70KOzUyImtHIhZ6RGZ27lTWDAe0zplrGTxQx7IWHOYbhu5Bkn6DGgRcNPAZLBShlwiPMGYPc",
-	"LuBervNf7tjyw39BNIKPYzeKpxkESA9fkakUMomJf5WFOrT/zpb+OaYt0BkecWjWPTGdAkMwNpExoPLp",
-	"bGouhbGmkKowwADfxuLO7pxUx1b4F7nETlu0QBk2N4n47VS7NrpnK21YpgzhAvCu3yF/Z0s8Bndsrkl/",
-	"QACwh8xTKQ1rgnqXIjQIzGu+qzPtZ7OOmZJJHDDiW7UfTrXSNEprXZsBmaH1+ulLaWQOrv1lLkDJ7tOl",
-	"jX2Cw3VOUB0gyMV+/PkGeZhPDuoFPlB1vFHMg0Kwtjur9tguO6ZdACGXEbMh7jO6hGXD0+ryz8zyGlI0",
-	"vQq4PPM/tuEr5PK+xYD3yYxRoVb1pTTSvzM01lTEAyYUy+JFW0bbjTnTNAZMiTiyKog6f/o0p1w8dV9m",
-	"kOctpy5cJlrOcLyp5nH59ipnxp23up1epwvJPXMm6Jy3zltHnW7nCLXbKeiUT6eMRnr6u/n3Lasq9wfc",
-	"ShkmnyNkG2CGc0/zPFWH3MgkmEJFEpRjLFKgTqfLexW2zls/MP036Bez0OCAwXD63a7TvmzxwTyX/9Ve",
-	"waZQb5/Sa+mWvINbauAomywc2zcofBU4S3ZuhkdG/J51Cvp46/yXD15LJbOZ2b3z1it+zwBKz2tpeqsg",
-	"bWgOcXmWaCAZKBlHPGh9MA09BXi6pgtuc5kM6xsbA4ebxbaJ6cClDX3O+C0uLvIGjJnTHuT9pPVQKnch",
-	"QwLcdyMy4EA3VtwUY/u40WXb5HYNofoab1w23Iq9Mz8uMSc+hl3zWsfdoweYRQ4LoDwdq0AX5pTHJXyY",
-	"mb2RmFa9xCv5CeqRCJ6oiKJLspgu15NpfqMb0qlhy3PeNpysnljDGQcWyKxdfceWF5CBjnAsigFUBKoB",
-	"pqUOuYaQKqRUm7TLdBILFpIpiyvI1KhdaPqm+bTMGBa1DpHslaevjJoGDpENLz4Hxaj1+cO+5wBdLb8U",
-	"PZ+tfrd/0u712v3jm173vGv+718t9HS2uuNndEB7rN2fHPfag2Bw1D4Lu6x9PO5Nnk26wRnt9TI78zXl",
-	"AoMxIPMNYuPQLdKid6Oju9/OPt73Z+4K9dzCSJp5ZV5j9NPnFMLWeYstf+xe/Sr5618vl2949+Pr6+7y",
-	"zT//8fH193IB//9S8lfPf5zDOz9cHf3v9Y9nzckb9w/8WRX0fYmqq5ykohNO7wDXvqrddI+efkdDF8wO",
-	"n/Q2f5KP0MaPjjZ/9FLGYx6GTCBfaTCyK4EFYmyxlM9FqaF0OtnckTQDK53JMg7oB4A9UxWHEX2wilBQ",
-	"cNe5cohKginUT04JycjuKRsKjHi0OipcILgZAYbDhVVYbTjQlKqpK8qMwCJj08bUHHdMwyeXjhk8UVgd",
-	"SBWQUKl2v19kFbtmdDkUeIBys8nYynjpbDU/i5LwUd0qMg9cEyS/rblHzoQwnyNzAFr7TobL7fhCzfHd",
-	"8gRZN/vnoi/WxWEUGVdvS9H3R+JXLvK2+Nbox4+n/5j/qx/fHN///Gx52QteHN3+7eTu9Zl4O1DvTxe7",
-	"LWdYpwnesaWFZzIizJ4MJG4pAvYHZ1KD7tnmL55LMYk43joMeg26eEuXkaThjZSvXAHGQb/fZD4rSSkP",
-	"wkmfWy6Rurm35aYlVefpJx5+Rt4aMV2TNGM4ktJyjnGVUL8R6xV2yDt2L/EJic0/Wei4HiVCtuV8VcGB",
-	"TzIeVTrGg6roL2j4D09/g81fvJH6JYSePwQt4LrsQQvbCwi87yq6MOAWvFJCvwNN15CCmspYt415GRK4",
-	"4CA//nzTIVgMkTisGDTnZCIAj4nFQxFEHK5uwjA2NirUzmQxgTsKdDziL+dEGnnPOHirwFtpbIehsN5H",
-	"e5VCs6bAk3Vm3TjvmI6X7cuJZrHv5ez+mN9O9VCk0FDQjPOJuZYQscyinqgOeU0FImolMdTwJFKwocAh",
-	"QwNgOiyM9g86BlGRXADLTdchlAujSihQEYQUy5lM1FCkBeU0oZGSuFQWAEih27u4YE8UrsVQHPjvqGZg",
-	"H7T/X9/eLigA2oNNLJ3vBSJNKUDbeqJyS+ACMDGPQ9UrITc2E2dnFcJdRAHdlm6hsgC9ViDjmAW6PZWx",
-	"Yu0x3GMu20rT+TYGaSFNtJG+saWhVEzUNfbHdPxDwH/iP169//2q94ZfqSvx7jh4fnVydTf/n38+//Gs",
-	"w5Y//h7+fMV/4lcfr0S3E/QjMZ697Ib/82MJL6SswvSOrQqTT+U963aLWbkuGXe7Vao2aQRbEJxjBnJh",
-	"qcy0mlEf2qg1HdkvnqavO4s218A7QxjCFpNu1Ej2RakhxfQWjZi3Ye5fTQjtrKE0UIVKScL7SKQaJ8yL",
-	"jxZzNGPXGSc1Bo4oUMx66VX21di02rYr8VDpr3kBTpo4EZ51K/JoiaWVuQiiJASEQyMBHKZkyMNqj4zN",
-	"3n9nevsTeWUgHTnlDv12t1eMd8r/cmPsHsc3snw0s6dgCPWDo3DAjiftE/ps3B4Ep2H7jHUn7R7tj4+C",
-	"QXjMTib5QhDnvX7XYVi2aBSVU5gsZz83Iua8T4/Gg+A4bJ+wZ5P2gJ6O22dBN2z3WH9yRAfj4+AEEhTv",
-	"+HxuePIg54HMZ+BoqRFh3oExt3qnR4N+p9fNZVe3zlvvr79vfS66ieDysDErzAhis5vH0OhfwsWTK3WS",
-	"d/PYx5X6aL1/x6ywRUHkioQJs/ggPhC1Tw6gbgOqKni7m0GCYsLxUIR0eXhOXFH1mAm2oBE2Zs49F8S/",
-	"evPPn66evxh9f/m/16PvXrz86d2L0ffvX/hQ4cXeYmf12mdS6KlyoQCGqVDVlhN8Tg4g1xSq3DNF5rFE",
-	"aNHxcigw2dg2anPEic0RR7UQuRNE8R5iaFIGnAXArFQPRSCVxh/TQBjyJguiMCvNQqIXPGDnEPYKUTdz",
-	"Frv7bc/ocrFeOl2ay9B8yMRExgGMtXAD4xElwbabA8+AcJaY2YxKQH1mIlTF62UXbaY6JLvd6V+QubTI",
-	"vnEizocCoctBg72N5YJQdJ0H00TcmV9mM649W0PHdLSYSpXlmXIWQqDFjMbG6CzkAKZ7W07yq9dWs+P8",
-	"Td1mlfw6x0J3YE/b+ND6DzDaryVdvpxs6eZkS5rwuSpYup1upVDZfovqHHKguOAIHp1vfwDn27Vhe8WK",
-	"Xo2lXIXamvreKnXXK60IkqFn2aRHgAiBJab+BeC8mD2tKu+8C5xtTxv2Yc57AZZg9ZNB71+tMgxBxVuZ",
-	"h/4PqJjGa1YEpvcAyuuD8plH52rprP/Adj3p+3hVU42veQiC+yQfh2BDEMyjFJGVa8WiSbV1m0ZEfnnb",
-	"dvObLmDyJYRFwhcV8K05UNkJXtymNXFgIxSEwHOBMhwiz+wVXS7RPH+ENtaJrRxGWpMOg9ZzwzoQ0g3p",
-	"0EY2xQmrGxR+XhjQap7ahoVwN9jIW+p6SrFGmnEPRxoO4WTjKKwpYGwKcPscBFSxNheKCURTq90Yl9Wd",
-	"DWxDfvdDOkrQYW5YLvkbv52Sax0zpj3ySooQs8QMS0bW8F212Fu5P8YaTgifV2Drx90a5XHlSYrE0OL6",
-	"v828pJIdNwEr/07CZ+x0ctYFgdceBEdG/g0m7WN6Mn4WnIZGGLaKGMpBPINU19bzdq876Ge5PK3n2Ad5",
-	"pcNWEZShNZj0gn54xKDh9iB4FrZP2dmk3aW9sZPB5pspVIRs/edgQPpd8uxscEK6XZhuKvVS6K18RmDd",
-	"MqYhnr19HDaOkDe7a1Ja/kv4bIIc73cCLnu2/grRy5cas3HCazw6ly7gJbChOyUmblgpkbGrEZWLdfEA",
-	"sRFdF6Io61xbVuZBXA9xp4hw5dodU8WGIv3hwDppaMww7vkivdhzySjVYIz+YWcooA843faykSsyk4LZ",
-	"OqVUpyPwrE/KofhdADz/UGAwtZD4fYe8MMcch5MI/lvCrNMmioxIG3TPMgSXEbCEkaZ3TPiH9T6N54Uy",
-	"cN/Ko7EDY92aaa7lkTvxvToetjW7+YIhTI8y608hs7almDorLV81PXez+uKGbrwJhXe+7tXlowtpbfwW",
-	"yQnO7aVuJmrLduN6n9Jbe2eAVcswDU0uRCaHvVWL0cjFZZbdMhSQvzXokCu8QlXEtzxjTCMqAqZs7pmV",
-	"j4XypVMZhWooQL5D3iFXKjECLrWjbE66V650CkJ1DFdCXB96QwHij8jJBCS/YB91eu+QC/ex7S+mVIMY",
-	"zpXaqhKcPzCdk5p7esu+IHt2Sw3S3P5R4NYnnZNnlbwaF8RBDzXlj9bwchQIltejpHiUFH8pZ+BeLLvO",
-	"UNreVQjpjMG0IiECQ/KyrHJFbvk9g6SElANDEiiG5bhEJQv+MBQh08YI8YiQGu9icyaOZ/1KkIiaJkcb",
-	"0+RoKHzoLw8i7x928q9BpnFgBwfATGRG5x3yM0ASZCm7HoZEQuVDql1ubhWrxqzf3W2cCXS4n3FTywKf",
-	"He97O+gmZkFlvkhI4qP98FeSCrbbR+lQkg47GB4NDIi3MRTKARgoDHP/09osyIK+iAC05guc97YrGlB/",
-	"+fWa8oikr5GDHyTg8Dx1jw49zBJmId64KHrPQoyDAnESSszVN1aFYkaSIQ4LFSk2EAKhOBdgubRBDlIi",
-	"4gJT0vHyvUPszZwr/bx6ywYuvpt0kn+iMNIxSMbW94zG5NOnjuM0nTd0xj5/9shSJmmAmXnBVu60v0MO",
-	"pCsG2mkoR4D7ntEj1guOj9vPQsPl2emkTXvjbtvd6j+jp+Ps/ug6rQ9h9pgHWIQUMcbOW/9rxogQU+lQ",
-	"8wP7qpcRBVLYfCOBN2kp4f8l7iVKc87zHKppJLcNJ/0j844aB36BSr6pF/+BGcDDHNjdTtsXdMg/ssl9",
-	"9NcitdcosYItSpzh0R3+7+AOL+5pY2ZfrT9uTGp+x2by3jojij1fAMPHlE4uSIIYRHD9ysUoUcxfZdbf",
-	"Qy97MuuCO2JTRjT2+G+XEf01LbG9SRf3YHfS9apNnJ8Eq2BwK7cUZWrbT9F/FFxfXHD9RYTWt/HM73wE",
-	"v4b73UJpbvJxk4NBr5/h1x12ajzeDyln/gjWwG7H7Au6xR+Z4Rdnhs4V/cgUHx3S+zik97MasoSgprkW",
-	"9ot8+KmGrFRuI00A5Q1uTvOpu/YlF4hqc3QlBp0W4m0wgvUVFwwyYC3MMEbK2BIOELojRfp2pav5yk3t",
-	"a+RzVKQDpJE4XyQnwc5uQ0pCOoZswWEo+fuvqsHkCyvunyBSN4osW0WTQCr9ddJV0tFYzHhwRLoEGhcX",
-	"VbdJ+PO2A3nAHA1E5ofq2w0Scb3KwKjeaedoUH0L3SCRceWmulCFs+mtdJiwEZaKSfvpHTs14Nn4hB4H",
-	"g7B9xPqT9oD2xu2z4DRsP2Mnk2M6GB8Ffagra9hNuZV8uvhcKm0LlZtdVrklLC5Ity5UrATHgNpEr9sl",
-	"P3xHDgDwIFoeesTpDr1jQ9zur6Mu1D7RtnQjXn6PQrpUrfPeCRQ+ViMuRghB0Do/6n7Ohg7ACVicCX8f",
-	"Mfih0Lj9BbItc7/BSs6lsgXbelnxc/MSQC2mdHze6rLepE+PzGYdh+0BO5m0T+nZuN0NemGfHU0G9Hhs",
-	"S5/zEITIMRuER0F/3O7R7ll7MDll7dPwWdA+GR/TweSI9cNeYOROIrjGavnl5e7WYZFgdR4jeJ6/ftGG",
-	"CXW73e6gD2wc6urbFNqtVwUoI4fZbClDJeOKpNPjTu+kkiLMMqy+f9Tpnda9Xk93tV8hDHWj8VjO9M/L",
-	"m5bXiu1Z6KX71Tpvtltm7atyb+s4RYXqvMIpXLV5GIWLFWkfT0667QF9Nm6fBmdh21GfIb4Hu1u00nHz",
-	"rWIK0/FXuE7kmUbUJI23aeSCa3Z93PXPDlQVODE5YLYEDNbKTyWvZwFZPOJYlodYMqBETgElkCyoctVs",
-	"wkOPwBmz2FrIITpDgSV/lq5Mi/NAXEKBjHNSKCUTTnxbxgT1SyiTNY+5wHIyb79/eV4fpT0UpTDtiYyL",
-	"+u+TdOUP7Y1nwOcc8PqR3XlQXEdlc3egB7BIoKBg3SLTLPs4j6iwpWzmLG5r+hFRERw6gueKAAFcD9Sd",
-	"Qi2AhAnzrB6PZTbMVM3YYbXUFCu/d4bi56mEWPEZXaaB8vnlgffTH82w3n7/EpFqhIT7AygDQS6FW3IH",
-	"uGghKKNILtRQCAtXOWMhp8ToTXjXcFITmW4P9v6B6Y961KMe9ahHPepRfwE9akulCTSHkngscM/W/3n7",
-	"/ct2r3NEOp1OtR085gIrHZUt4UpXqJUrXipYZEwOENNO3TEEysxLb/8QJfTb719abHYuDF/yIBwpzNXw",
-	"K9b8LDlXn6O0aH/PVXbGy2rLSyvcTV9SREuP+NhZWnNuwiMGHZMZDVlWsXK172wFsYkL+NZ8+l/DlXPa",
-	"mYeTYasKDSNXRPQv7B8+afQBEowrzPMwV23Cbe1D6dH7oOUUlO+nGWf/tOO9Xg2IeSDj0KX3xyxggGLu",
-	"QLezFTlHcANlsW2XXuYlHoqsWKBzjNZ6jF0NEU4jp9MPRcSoC1hxZwuFjzuJVke7IDMEpqRYScspv1wN",
-	"BUQlynsW21Z99GPzMG0yC3WxJYgpYC9Qci95iDjmhd/NYx8RF2ybqOEqpnXE0JBA6E0otPhEYUnAoUi1",
-	"6fk8TiNx4B0iBaGJlm38yVhIRuVXF1kkpm19KKhD9CRZOI/VSp4gyKcLXF8GESOQR7RSKBFrjOENYj2W",
-	"gpUPb3GWe8ZivnMXlvshK1TooLWidsb01KiHrTEVdyMdU6EmNsd1wsy7hrnevPsf4MK9fveo3bU5Ms3k",
-	"p12YLxhc6fjOowHzaMA8GjAPZMA8mi9/dPPFbvfWDL+aiR3ddM9KYSen7GzSNczFjK0NOJqn9GTcdmzK",
-	"cLAMPXO0DWuqFTqG7NaOLAala3c4zg1SbVux9s4Op7aGqlV+8K4/5ywEY4zrx0DdP2OYCe466MhO69vW",
-	"5Fl/X/DU6M8PbK7ANT/kJBU0e2MlyESnlwQWUsydaiE1KPNmBf18ECLo9oAhr6ZQSF9ITdhHbiwfZS0Y",
-	"j4wTnZbQsHEOXBG5YCGG0lsUebAiYhYxqqwFhEaKeW4UfeAQRkGQghzk7kXs1QBecxgDht46JH20q6B8",
-	"I8zkCUZWLG31xlxpVhqZH205c5iQpiK0txIaUks+FioYpGgzaOthvCYjmsUzMDUElDWXccA8Z4QJtnAu",
-	"D/I8g79xm6ClvDMLA2GhEJ7XITeSRBDDarH45WTikbhEedg+slPiLyi/Z7FPjP3JaEXBkn9KHmaXBQ+W",
-	"iPB4zfCopT9q6d9ASwcx8ail/xtdMlRqkSAerax4jIX+E6aEGbm7j4s81RJnrD6UZCpTdD0mNKeRImMW",
-	"SaM+SauIQIFGp9Y4BShXT8g8XwLUbFqaujLJ7PX+sQbrijha8WHsuizK9Hs2kwilUVEkOc1vOHGwPIPx",
-	"MW0PgpOwfWoMwjPaHeMvAyO5TdNW1Df5oLlZGHMR8DmNahHYoPB4Z+eTtTcpmkGYJg2JBAj7A0ParkTs",
-	"+tgn8NdvET0P75fLFGSBQpWx8JXR7T9hx3+aWgW4UF8mFh7WYkMkfCHs3RhBMJ6Hjn9/uEDvRjhju2jy",
-	"E7hsQfXAasRGznKlpTk1v4DiK41KZ8tNeq11Y9DSvMlEiKVFs6/dOYK/RxmrttyuqRerqu+eK6kTy1mu",
-	"dzsYe58WFkajlkqzWbP20gbc7GJ5z42eU57ipkb7+UHmG7ENZ3VvPrsSYEb1A83vdPKMtQfhSdA+A25t",
-	"Vb/u+IyWMN3UVM5HQM5Wd+t2+0cDw0HnERWjbfLqMrOjv5vRoZhO5qMJY82s3coKQEqzOfIyZ4u1uoPj",
-	"U3pyNmmzbthtDyaTfpseD8bto+NB2D07HbD+qTE4QinYqGYvbMUhNm+dtzQTVOiRPWKw+FuaPutTB93W",
-	"Gzp3DAXh9druVKSa82CfMGdgfJuDnB2v+wuEOEsnFp2Etw++TA0HK9SoWBJb29IcORf8UFmWCD9Jqzi0",
-	"DVMYR/ihSkOHC4DUDl8UjjPAi95THtFxxEZajmxDRY/lpR0bDsV1/kQNRaZdKIwkSH8D96BHKMKeMmFr",
-	"eHbID/yeDYWfkzY+gWYFW+RFqoVORX8pFMEEMCkFwVpDYQQMm8RSaKcF9bv9DA8KnuG3LlAih53KzdDl",
-	"nGexImsQrPEGHg7HN0WMekD5/IUYfi2H2o4FfcH6mo960KMe9KgH/RX0oK04Tp3TAfbfIwC0HT7Cov25",
-	"bp7NV/1Gi/4D1WxBlzVIalb52V4LrHHvNExss7KDHKCrB25yOaZpLaYSnJGLKRPZbWueFxI47sQc3ZwS",
-	"lMWLWsyDCaEkZRJWxwtoHHMb+nnLBMOC63Oq1ELGoUekCKoBtJyGtJ/L4lFCP0roRwn9KKG3kdCPV3sP",
-	"if22s7x78GyUnLx8apnTA8d2XRLLRK3wG7NAAgS1ZYUgXI00LgjXX+WYcEV+S1jCQhdyBS6KQrwVxIMh",
-	"gxJSj2xP/lpEukvseEdvw4NFGj1K4Ucp/CiFH6XwoxT+Nw+wsfJmS6lfZdE+DagIWPSFBbSTxy6OmcaM",
-	"YMdRTlrbUG00ddME0XvJQxY2kMsXJPfKlKqRiz30sZAFJq4uqEqTVw9dsRqvECHkTPP0msQW5U7PS+mm",
-	"ASbyKPsfZf+j7H+U/Y+y/1H2f1HZj+LmoQ3+Cs0gZlDy8mFBJBKhVt3e4NGewBI5heGWcnFBuCYxU4mx",
-	"7RdTFiN0sH0xTgRRWs7nVoOY0TssTAUluvXC6BllpQE/XW/LvzPTfpTmj9L8UZo/SvNHaf4ozb+oNAdp",
-	"U5J+W1rzVrJvkYBgvyikBTOGJVuNJc6iSXXCwVvX1TeC03dT/TIpBHZ2aRLBAyK2mx0YZVk4DaVfEy3A",
-	"JRbZzKr/FjLW0wUXYblSeMMK3nbp3rhmyN+k0ii1tq7g3bc5haGMR5G8hS1Kx5djhvCCZcsobyYnrE8H",
-	"43Yvh8VxNm4/C07CYzaYHCEWR8pG+/sEUNtt3xxC7ajvLxFEPc+OumNG6aNN2Xt12v+1lrGNUcn72rh2",
-	"8S3uqTkp5GAxlSSggkTylgDuwFBIETCMnaFCLQwnSOOHkTqJn1e1/A65BHyB29hIB/KrHA8FQBbg0SqM",
-	"5YkiSIMO4QAJkxzccUCVhpc8koiQxdAKQkDjN14WxMw1Q2AEcv0W4JHnVBneephOFhseClg5DAy6ZVrl",
-	"On2iMJgcWAsxR7xD3sooyo/3nHA9FO7u08dD6XtExsR3hg4iZtoTxsxeW5g6Ozc4lUPBVVrztzh33BY0",
-	"o/IHeaTpHRP+YX3k9dvU3vx2sddImbnsSyFjWskhM65HCbA+GDcGTxmG146kuG0rFsRMt80P82lMFQTI",
-	"NWHAa5jqBva4LRf7glHY/2ZCrGSSNSsDtlGUbZ0L785JLaKSZTtjBhCQbtCPga1/gcBW80mDydnCe+9F",
-	"mhNUV104cwI2kukrJsb6INjLVH7HjIYFc8KIkEGaEwXut8MOuRJBlIRMDYUfAErQyELfKP88Te632EGu",
-	"6amMQpUJ2+u3UP9gKCx0BSC8sCViLhnJ70qEIYiRLTLlIUIzTetLkCDR3lBQEsqFuI1pyDC7SbN4RgIo",
-	"aAk1Ju6YIHIygRYBJym9prSQz0ZJcUNZTKmGAgo5PNaakgaZtNwTa+jL8ejSDoEsr0IqGnSOq30mWDwD",
-	"IEzBKTU+pUafbxuFvj2gR+P2adA3Q+tOzujp+BkOzWZX2zVFq+zR5gGb52FFzKP76EFL8W7Jakvm01co",
-	"x9spavQ+mFrI6pBzj9kEIbQZsDRjDtAggJoyAHynOuSaaXNOiI/HxCdalgwwgLEeitQgSSWEuwiyLf8q",
-	"xxZe7oBrMuGCqync+lBNqBgKRuOI43dkzG6pOLzIRImz/ezouSKDfn8ofC7uacQBVUonaoQ/+x3yc5M6",
-	"xFWcGgtu7mzaPETN4Wr9dVte8AXLBj/6uv4kfN8VH37k/49Vh3eqOvwg1sRTAD2otykspEIlUoKxAkD9",
-	"T+FK0+ttjzgH3VDAxZ5XcvUZM4AcXL+1heUiplT6CQm5AkGXpukNRYqFUCprPKdLcgCNzaOk7E+c0fgu",
-	"mR9iDbehACckohf0MT1VkSmNJoQu6BItiN9ZLL0yZpmDKiLv372qEku5q5m3sJpf/Hrm4a5G7M6NZjJk",
-	"EYg1ZuE/3SaM5iwOoNVW31gWuKj5p8dmRRAOF29xzY+j23HpGrrXr7RLtr4nRwwOlB0FeFHzW8ydcRRY",
-	"H3g6gtO622Qmwq1un8371Xftx3WfVMd9YNxAEkP8b/UrubLLjeWqlnfMHN75s78F/bt/nC3+Nfj4z974",
-	"zens1ZF6d6L/t5tcHcsXZjugb+AKGTTIUzmZGGLb+PnnXMjBaGW5B7VxB/OtVlvNt1ts0MVjHhiqTqX2",
-	"EbTThEjrmtzzesswhs1XXEWmA1z23w2z/WGux2ChQAhld+gzuiSKRdFXs/nq5enTT5arfX5qSXG3QL6V",
-	"a/gbO+9iKbOGjBOU4jmF2xVX1d0y37IZsiXg3jyprFhlZWzO9NUpKOUThfigciEQUP2OsbktwGSMSnWO",
-	"l3yI8qSYVsQviySfHHQ7nV63e3hRcFKat4fCL0qq9OVudhMoFwJLUZW5gj8UB3LGtVHQZ4yKTDnx4D7R",
-	"aBHTWCa3CDvgBmYjIUHr6AzFJU47TWAAYxlmDRWujogPvyOgVBTJBQt9BI7CIVndiQjGQkPpUxqH5LdE",
-	"amrsencGyAGa28V52P1UI/PRCD7yD1dsb6ilOxR+iWH6hzVGObmpVovUUKipXFgA+0UGXQU+X0A/qFCc",
-	"rlleb3prT8o3sesfVqvZRTq46X8Jp8Cjlveo5T1qeZu0vB0Oba1T3/BlqkpSydbxEHLx6O2x3p6/mPPm",
-	"On85YVR8JGFMwTBEs4vy6vTQ9Z6clSjUiIqLLKTT/FDt5jGKQE086tfxdtQEo8LgvkwkakTFBixruzQT",
-	"7H0eyzAJNLmNZTKvG4R9aQQvfTtUa5poOUqBQcCYbeb+30Z61wluK+csgTlbY2VlzlvPgrOwy3qTdpb3",
-	"cMpOJm3T/lnQDXusP2llX2LdjvEp6we9XvtZCFfaJ2MjOIN2Vi/jhOW+MUuMHx6FJ5MePe63T4Meaw/G",
-	"z1j7jB5N2v1xL+iGZ+x08qxQCCWM6UQ3D1rap6bHPp6HRi6HP4OT4YFCai23cvw1oJpG8nbncNpLsHRA",
-	"0nNjnQFVdMiVzviBITEv/YuCUZTjFGSWKE3M0YeqwsEULmChPjKov/BgNI4lBnvWhXqi2Ph2cZ7/lod9",
-	"+3O71cH8ghWKHxn8n4nBb0M0ddaG40OPMal/4jKfWZRo0QxYJ6aKun8aHhqyiGlW5ZHFAvXYB3r2hExh",
-	"YRLFsoKco0SxArpLzDSPGZbLhIKPFQLpe+h4N4FUn7w9WJ0JdhQ+FrT9hrmTuAfbEqxXbZ7+JNh2FimG",
-	"NK9DEviBaUuJe0ZUPcrTv5g8/beWpd8oHrc5j/j6sbhwC2bNr3wu3i3l4rCThdfOKBZ0HooxI4ppiLdF",
-	"uRj65EBI0MQwaRwDZBENhUXqK4TF7i91942JtUuxnSX0JWNhHzn3vpzbbel63v0gBWz7D8K707DaRx7+",
-	"GFO7fUztXrbX05kMk4i1FeZl1F/GGEK9DGIpuFFz8eXsDgiDWYKIM6EJJj0b6SEgmS1mOokFC8mBj2+M",
-	"8I2RYtonii4BqwsiTaQAqQN3vuFhhxiF2cchjlyvEHsCn2b5JrYmL9O1OvVraOTaTXPv8ATgnaNI4iuG",
-	"v1nYrPYZ69py9pCddsQGE/dby2vZFUDONj6dnNFT1j4OeiFW7T4Ln9F2f3wS9Fh3MqC9XvZJtmiOM4dU",
-	"04AZIsG7+tZU67k6f/qUJf12EMkk7FDcMls3mIW2WHxrHtzBPfNCxneGrhHoi410DJBbVvDAhTsXtyNA",
-	"KMAVms1wMeaL0ZgqBi0Y3sulUK3z489ei4uQzZkIcSUNzbn7bYjpgbvtXtdwbLnytNuYo5Y2tIa3OqJ5",
-	"jEms1XGfKIInLF2sLSzj3XTdqti7a3pv9dwVNkMnmsVEM0i1Ma/MUNFVeeSJc4y6z1f3hrsKQ5/2hsLm",
-	"0uReGVnN1j/EaH97QIaCCkwGTubEnXFsbswInAoAGDaN2k+KJRZ9byh892H5JxLxdCYEujf/nTCFUX5K",
-	"Yk9w5z0U7gwCSojts3guS+0fdsg/zIlS5zb+bigwAM/F5Ck50cBpsbEs2i6LwDOvuAi8C0inS0TEZ9yo",
-	"KfA5tnjQ7h1aGEUzFwj2Mw2nL1+QwvDtSBRw68VURoyIZDbGapUrE7ODMrPjQrNbFkM44JQJjLO0iYAB",
-	"FULCxsSMBlMWppCOhobovdmp4262/YmA9+xaDUVRKPnmq0XMNWsbY+aCRIzegw9RJmA93TE2x/xsEFJm",
-	"vqaRIi/280aZFVOpbWV+ooBjDZMWdMbFLU4JTLzDcwKM3DqNSk3DesDv/gW8h69pSehQRFLOIYedhmHM",
-	"lDKDVjxk7hKPS3Ho2WgK9woUoZJKD0XMlIzgFEqCYI7/P3vf/ty2jf37r2A09zuR55KOJMvv2bnrJtlu",
-	"tnm4ttPudtUrQSQks6YAlQAtq53+79/BOQAfEinr5diO+UNmYpEEARDnfc7nFL/dJn6ekHEU3FLFHGJf",
-	"7HR4GPAbV5/90CERkyy61efAPGPwZX569+nt54vu2YcPn3/unl+8/+ns6t3ftFDr7TgdzkWuSb82cdX8",
-	"TBLS3SXvYEGe4Jx5SL/Q7nPOMsY6mYj5QcQ8BeukHHNc9Q7AseRCdfhA4HTLUkCLFYo1jdFH0yUAp8b8",
-	"94lqE19FeXjPtUR6kCzWSk18Vmoiodb4IHXNqYDnw3W9qTvfXPDmhbR4vNyGsjtvO3OhgoGh/vstaK24",
-	"2I4VJn6JipCMJdABolIrFo0CThXz06rOEQ1CrQ9zdYomcfbNGxrGnzJDbc08xiVJPTufTmXt5NDJ/qbY",
-	"aBxSZbxurT76J92DwWGjvN7fbkw66F4j/2t+WOv0dA8bR0233T/23CO/wdx00EO2vN+3cJsqo3MDozN7",
-	"hh/X9MyVfSUfj1ylR4uYdnFgiKYH2dYxZQ8h0l43vUlbUKa3qzmfxr67CwAp0Yxgji6AzusNL4ZKvLyH",
-	"aNeNh7wget2yilexurziVOlIT6doYxuMdl7tgWixG0dhua7zmTPy5eJDGdLGiPoMW2wlFaFJR06E77Bt",
-	"ryGAQNNnIW/Z95l/SqCazMYYMCS9S86zqTjqWsgsDnM+J6e8QASQ87/o9W2thKG4iM4WxP2+94s6vv13",
-	"o/+pOfrhcPyhJS+OJv9pe28PBv/c/+2scU9B3L2Pb5KTbzejLC8/6SYARbWVylOUx5+QYrpRXyuzZJ58",
-	"M+X9pZE+W+QlmUKP3fmXK2N62BLGeWODlhsZaaH0Q1UFe1MvNAW2JQWrq5R2rtKWBPAluWbg3bQfCnpe",
-	"4EMwv+tda6mgZ/frShkDuQLr0q9U0dwiM2OcHL1HNizs1yIXcchMwCNBpfWEz3ZOCFUkZFRieAaOdIfX",
-	"e3i2bXTGR6gDBsI1FYz1nh8j7bBu8iu40/EAgx5AOBtSELD1nv1vF6/3DEq+IiMhFVETQXzmBSMadrhZ",
-	"Rb2Ht3aVEN1xxLxAst6ObYzdp5IRSxwwbfP/7iiQI0gQ2zklhiSIIQkMXghOemMhlabl7phOhz39/Az1",
-	"2PXjDRCWsqgTBmcLxoItzQe+zARnHD+kvhT+RLkRlmVq67r+nxM/W591fTVsiBcsBSoL7OlaYKvKIKu0",
-	"YdDWhczLcmPrnHo3VPNSzfoCrl+LD54SqY0jGhJF75h0LAc00R4iIsIFZ7anMVZ7WgMqYhScz6MSOwlf",
-	"8T1O7ZEK6nFjZmva76tmf7Q69m3n8eLnBMhZ+KDpUm0KzZtpn0XkPBKKeWrNjFxF77qBD+fTdu9z23S/",
-	"77a9A989YocD95g2+ogA0x7oI71c0cRWKsYzx3CJyvFsKfMLKSHPLXmLteQbc52y2vDMF33UGvEnSl1r",
-	"kcYD1m5XTK2Yqa3zmRZWS88CtlRl08++bDr7STdTDpcupDattNP3noIvQaogDLWhHJu6r0xJdWnR9Eac",
-	"uiqefrbF02sd20VV1LOsbd6HnD9qD98qvZJYm0mslyGtHsmxvQb9ff0K5VOT6n1PdTCpt5uthaAIplZ4",
-	"e8JmM8yoC6b/s0rFcGbmD1g5XHG1h+dqSaVuxd2qkt0NSna3ofer6Zgt8Aln4Pwkqcc8+D1mRBOw3NnE",
-	"33sFb31G3WIeFDuh9giuTv0Flvd0wvd/UY5OZU7o1vyciyhpsQ9Tf6qnA3NZW+ekPSPH4YaUucbmLOOu",
-	"08em8tZ9S946hVS9vtBey1enn9zYVbceQ6o8dc/dU7fSkV3CUWeZWpmfzpyzp2XQPh358CJkw+P6xlY4",
-	"8d+Ka2wLzP3R1Mxn5Bd7Omxk1htVsZPKGbW+M2oDtfZeN5QkMfehkCuvzoIVDRXqxqweswiP8QYuqsdr",
-	"72MXa/MRLUEuSka0OJffRkaiWVxZZGBlUM+v7l1b2rP2opxqD+BPW50lLPa1PQU/25aO/apn9vn56B6L",
-	"P6y4sUv49yrX3jfk2ltX/VnHobexL6/y4704P94WXXiLvHdP1XP3zKXGty4xHtXh98J8fY/q58vT4ark",
-	"8fxcfc+c78y4CSv+U3kI1/IQrqodS8r9vrh77YXCu1mAFGUxG3qXZ5/efvf534gDTertxh7pmUG6fgDL",
-	"83tZHkmurhmAU6iBiEavJFHBiDnkWkzIgEYkUCSKuSRUn2N0yjEyoWFIYEoWXbPDfTo1aNEGKeLy3AxG",
-	"/oD6aMA4GgwkdrW4YWNl7/Spon0q2UmHI8ZfwKWi3GP4agHQ1YCrQSImFY0UAIhLEqgiZInvmbrEFb+B",
-	"XduUI3IxQVZz6DZas6wGV9SVcGJl7eTw8PCg0Wg4Nb3yrl557aT2Lo7EmL3+jkUhyE8lfDrNjbm8BMgu",
-	"7VIlUqAAVQ5vxO+0+5y8ZhfGRZ1fQoZ0DHZFOfhModNsIyr5aG3PHK0gDQxENKGRPp6aCKjWqODcU+47",
-	"+iJh1LvW1xwcwGDuy2AUh1SJyA7kEEpiSYeMyCn3zIm3yG9RzAk1bnGqgN5OyETrIyRinE1oKLH9QlMq",
-	"VwxcgOswtMv9BDIGx7+m4zHjux3+zswMIH1vM31jZmnTIlQFSsKgDpHCdldIyBUR3+U8ufqCIXROzH1R",
-	"QrZn/q0eZI5019SzDORjcy3CMnN5UOAVvYv62GK3rP2Be0AP+247gTVvUgt0eQAp+3ZBTm0QidEC5Yzf",
-	"isDTkzvQnCa5seW2DnI3wlHoRmIiayfNVnutjSpiPj9rlRxPGLR2MCJj+tTdIGvqFxuzO81a5tmd5SpL",
-	"sz2rMSAqtpsQV3lgETs+2DbAyQOIpUXDkEXQ+lAy5hDOJkwqMggiqU4INYHFMHQ6nNrgYooVqbmEF0sl",
-	"RiySrxKk7l3yjyBULCL9adJdscPrvQEoeT0irzX3QB0A4LLI5JohBrdtVAITAoef5tPDiDFg6dj5w3Lm",
-	"HYf0bgLu94AN9czru4Hf2yVnBN+WWS++NlCyw3tMf6CuF1Ipe6TeUxHlMmBc9YjgJqbye8xi2wxDrwTe",
-	"zKJA+IHX4XLC2NghvTGLRpSnT05oAD3/Se/88+VVh2e+lYUETb7Y6z+T/3f1lYipaIrYYg5CflL4IFGH",
-	"p6uIECfNJ4FySE/GYxZJ5jO/25/2ivjth0CqszC8xDl8To/LnFlcIEbTuaKgALmhv2dZqNZ0Flyax8zM",
-	"6hIf/6skapyZjo0b6+9fNhl9be2p/KAfLpsI7gQ+8Upm5lW6L8nZXCl67TzlchGqFBuNlaydtPaXa7yZ",
-	"obraSS0huppTGwQ8kNdFjzdP9ponjVbijzjsH0FHTaiOc9v9Pc89Mm0oqb1Wc/DbnyQ40PqnkErVhSmk",
-	"lXon5O27D++u3pHXinHKTXzihPzz6uqc7Df2LJXorforUVOA2vRXkyw6WUqw60dVFOgtbzjZ03BSsw0z",
-	"sTdomx0M3CN63HdtjV+b7vezPTuRry1ykSRblg/yI8IaZ3eq6+FhOKmx6b9+e/+bCD7+djb9FDTuPl42",
-	"pp9++vHu41sxgX//EMGHN/8a63s+td63//NHePPx+y/B4McVTJkZyro/byBLTy8gc2BONEsAAJIJi8nm",
-	"FCQ/LfbZOjU6Dro3bDqnMpQrCiaPSDJmhLN54pSksj8v8vUV+xdcEhNenHB0ma7k4ROO7rnzI1NUczHU",
-	"UspSlJK+Iw8p+e4RePBeu8Gv0vNQNgl76xpyZtEOJKBxputuYZJWSPnjJWcBFHqp/LECZBkZld3Ck9qB",
-	"f8iOBscN4OZu29vTzL09cG37Kc3pixs9FWNqrsLxR+aYQueEazHuAiK26b7caLT22poFAT/3Y9aFUEHG",
-	"CtzXpGY+ytJu/LGIFA2X7H2Vgne29B9CUfiK8y2uihtbNRuZPlbDfu2klelghX9D7yor+BDuXgs+Hqju",
-	"Kuiki4IJ9mxoWW6pSHAlpHAtTzXNEFFDMEK7vX9ED44HLmv4Dbc9GLRcut/uu3v7bb9xfNRmraNWvvv1",
-	"Bvl2hlfcLzdT9vBypOZastES+SIxmWSqFMrKn9BOxTPhEKQb8uXig0PsSXKMxHCAbzqIUe0QSzUOMQ0+",
-	"62MWufpM2x9UMGIyue+UuM20SygiT2uiJ34MfjtG6noimvkQxv2dwnQFc4Q2dpJXfLbis0+bz67IVMub",
-	"9cDlKgK81QwUmbCh7bDsTdp85L1ymSa6QElb62twBimw9tRn2+xqZmb95talafsKpK7QDq9DpqMdoavo",
-	"DYNGaRSTa6mUExH52Cjtmt4y0mwQJUizddTh3jWNqKcnacH+QzFhketRyUjIlGKRQygn8Xic/xUn0uF+",
-	"MAyU6ThtXwU9DSaM3vQwrpxbXcQ8zT9hFYJ7zPQHF/rlESPjWF4zX88v4+013tVEanV4D1lJtv94j9Rh",
-	"p+x6IbQsGQ2ZT2KuglCPwWcj3eCQlSQe61devrv46f2bd93P592fz95fgZ822xXdF5yBuReMYN5yojeu",
-	"1WicpkFC0mpkelFkvOmCjEUY7pL9RqvDixpop12c8t24JZ3qS9BaGb5ph2c3VB+TXfLzMplRRf5fTE0w",
-	"3O5N5pQ/SlpUAffvr1gKmVnDA+ZHVYpOpehUis6Sik5rmY7Dif/3zPPYWFnVpUqS+4aT5DZtRo2ZwiAz",
-	"E5EookQHeFDTP6sS6rmiF2A9xbAwUemSKWmUuCHjmjiYn6o3OSWQ1FNFowdz6dobTS+qiKk44pCTo7Uu",
-	"J/FatxoNIrSSB/14qVZfHJv1A2F+LBU2KX8y9jzG/Fzc3GhnUm8+5gucmhTAYhUM5jMQ0VAopf/SL0Y9",
-	"MVHKUEnEDHBsRwkPaU3NLFhzdlKn87ER6KGl9TQIH2oWLriD711e1dslbzOqnoOZTIm2R6gkfRaKyfJq",
-	"H6n3PgjUJno7DplcB941asMqCrK7Y9cHOQ0FfTUv9Mct1NY202cSkjmp/fumPTo//v2iJa8Ob3/em/5y",
-	"1P+0SF6tKmmy015QFZghL/BXVkJkLSHymGnPcFhJ1ip7WI6c5rxtlRF/F4ShbWhuUzqM2ghd84AvSTEw",
-	"DlpSRwetfsBqrDsdLgPusaTL3oRKElKpILGT+Y5hS5ASfIJ8Lw3rmXWBqYyppGnAVdKQOWaP4ZdXUssG",
-	"T0iFTBX48iTgvpiQQHY4NvnF1xI10cyzblNHMUcUjQe4RRJFb1DAok+ZTuXOboejuTmO2G3AJiZ/NtBv",
-	"HY1jZdZuvwawRREr2LOADxF2osM/ifwu4uYNg1um50HYaKymJAz0OrCxu1XduVBdw87AbsYNsZLAvo2S",
-	"QcADxexLbAdDcFzMtDssMoyxotXwrPe4lvuSot7g+mdXXA5cAfuXi4n6bEDjUCVmnYmJ9oUIGeVL5fwU",
-	"luNvJ4yKPSuhQ+ASjfycWp+GkEGbM5t29w8Lby62ltsz1nLuqTXNZ5MpdED3vbbv7rHWwG3TZt899o58",
-	"95AdDPZpu7/ntfw0U8icF30CIMmvy+DndJrpFUh2zlxrNLP5OTE3DRZl3FdCaQs+tzl7xTup6F13/vbG",
-	"bqt4L4tGLtn2YmO1PVNKxVUcmYykZh9zmtz9wUHDbdPDvnvkHfuudTO0vX1/DkzEnvXV2l/mya9UX0hY",
-	"DXRDh3jXNVVkIuLQJ30GP+9U9dePqQtoIZowXS4mSyY0L5WxNJs4u7Afd1FaZj6x2SECHqChloJpjnI2",
-	"a5gzUsefic1bdkgvTSHUf2WTiHfIiFEuZ3OYc9nLeU8/mgRJ4RWkGYOH26QW2xxisk4KsYhs7nA2Adom",
-	"C0NJFel9/y43eCaXvAdyGVYzms1FW5jf9Yzyi59DYm1zORdzefYs3tRcM3s28cdmsmAzTtq9J5IRmzgt",
-	"7q8bbs4mxa6VifMtprJ+/ZAwZPHQQn79BAPEpTx3QbluxlHkJJ6ijCMODbi8F45mfHCzrj4trKAyzxBd",
-	"RDwaaRoyBlwaDT4lIdXX9aiS+IJwoRYlBiUnevMMobQqYDvMa29N5pXfu5lE/vvdYc+Mse39sn5CfpnW",
-	"nRyWinUtymZJ9+lR2Zbz56JPSAIok0oIdVliAiVsTNV1qoNluV9tNvC+Uvr3aowWldv1fH/PcHPKvJU/",
-	"xixmktDELsmsA6wIh0yuqWLWcanviiNG6jl7pcNzRY9RtpIRI0rJILOOUc2cTgjt8KS4ys9c7yW/9kgg",
-	"AWCCmjRZErKBIn12HSRJTkmVfCAJIsL5VkCG4S55n8ZlTDpRQQzG6fDemHE/4MNeRswqkoZkThM7y2RB",
-	"DSImr4lkCgJfmlt3eL2XCRqdXV29+3h+ddnbcdD9q9g4RdW1Jp4xJ02u1Jy4TipO07CeEjMSHBYFAaeB",
-	"iNhuh0O2V3qMuFBd+6EHIgLL1KzW0UviAR/q75fIitO5IdIi0V6urDRzcGz4z3A0yVSH6wOg903vUl1P",
-	"eqbadAds1Oxj1xTxBaAcfBCJUYcHCqJ4sdRzNvqNuRvTL/DM7pyS2UkzL2KqOxSc9TocXMCcFKaFTaAc",
-	"OdnhQBIuSCj4kEUYoawDGInqcDSyERvi/EuRZZ0deGeXfFbXucrmDqcRI+1Gu8ihfKHZ0/36VGttfWrJ",
-	"KstvoEyyYIGtdIH2nvUVs+aGipkhwEVqWTLfh1PLnFyN+kwGj+V9xU6yzBi9FUQwAG2mq5mVWS8R9ir5",
-	"XED+WXfsFsKrKppqYYU+ya2om/f4WMch5S5mZGw5yIrIOpSMIzamQboaJQjlApNfUSDYO/RcMHwH6SRa",
-	"lkhbRGPSpiH2aTMqPE/EHCFpGCZMQd6y1g5CagSp/rQ9h6S/4DuTn2KOi/d7TvY5vV6qgn4IdyaZmHAN",
-	"shPNAxb0ZSR8FnZHgRyZbF0cCsfumgV2BQ+nvUxx7SvZ4Uk1LeT3amUGr7m3gdTvh12RDmk39rITpLc0",
-	"CGk/ZF0luuYRLcDOMMscq4PqGXWB3Y21XrrT4QZuV8A87LZr4W2D1aBEgo8C418I/gUBGV9rLrTD8TKk",
-	"k+qrdbNC8EObSHQ6IqnrE+LCDU6KLHabragChKJJoDyTLG5w1UDH1d+XA3ZTklUEv+IBsUBKWlDP5qKf",
-	"pn6SkPJXMl9wBbOw3k0yFPckqee+aY/UW40GaFeIUZJN8/FB5Qj4bFKSQ1g4k1mURfowmuzOLrnMhtFh",
-	"EqGfW4KlB59OZYcbDCfcbC5sDgKZMpX7dvjVTKJZOmSH52LnpK6VBGKj83Bg4Ty9kvA+2GkvFNKsE2Lz",
-	"Ha7faTUoSKCy80MrwCic5kTpIdIjZSwDhA7XMwiZlMkk6z3q/xZLNdKmimMV+p7W3ALVI2HA2SlULogJ",
-	"H0bU10ZJxGSasEYlwZsdiHIgCJZ5HrS+nwFpZp1ke8xXNIL8PKT8cbLsV8zSXh49M6Qcl/hQmKT6E9RO",
-	"/vtrFt9K/2ULh6rM/Coz/8ln5i9NTz+aXUWa8u9J0XcSt0w2bxZ5+/IZlPiuKn3yZQLVIghdqnKPUUZt",
-	"24xI2cVDZcwneprWCFEFBOEsWRgaLx/kcKABYO8GXdkoj73T1IRIRgskmXkitQhMsWNyr81YL9E4OzxV",
-	"OYsr/K0ymoxYd5tEKtDhMgX/S2iidoRHUEPn9E/jyezwJfXPGfXSgS5G+qRNHVyDyW31QhqMmE/YLePo",
-	"xtRnWG/8hHEFkwKDJzEfQbXscEBqUypEKzKvhp4QSiIaYEORZF5cTHBWHZ7VNU+trTKfiavtGOLFivSZ",
-	"J6Apk1ExO7xepGNC1i0nYjBIU2+twrNLzq15hKm6xutoNlHvjlQRU961VqJRA1eIPWuPwXy5qD6Ma6iw",
-	"P84kgHxdNTafabKOSH1gNTXVSDK6yd5ua69QNYEznQFpAockhfGTpZI94nbiRmOPkZYmqkSDaTmk2dAf",
-	"fK8J3xx2ttKRKx250pErHbnSkbfa6iwtOs0kQG5bRZZSuGHAb7asIp+Z0LbgzAV0ev0OFPqhGM5WOcGs",
-	"obSWBDyvZCLrg8A58CkTqMbSTkLJgE3IKOCxArxnMZsmYOWGY8LfWMwEgXJAmdyFeG++sgdmGSCCPHK3",
-	"3cVVO5dSfNBbuKlER2e4LGSIBxZG/X4Z8JqOg9et14E/fs3u8Hy5oRgG/P8Jpf5G+56W7K0DpU+5+nLx",
-	"/m//0/rHyPuf1j9WiBGaFZdwQf2xqzKIZ1bk/pHeMEKBYr0w8G4InBn4lg9bTmmyMrZtpOOoOVYDhG86",
-	"bmBCjAnzlFe5m8kB0BGkbQRg+gtXjJF3JHjvaRoSJjLZ37WtP47EbaB1Dub3qhr0JWvQzRdMMQO31jyz",
-	"AuGpzJgKhKcC4al61k5TPrsZLuI9Ml4Lx6+f0GPTL61rPGGbtmuMZmEdns0JAYTBksya7IV8ho5eHtyL",
-	"L9S3wk9FmTazHmzgbR0+77omq3iuU9wCGyAAcJOpF5Y4lcmcT9l0tZlzKqd5DzGPJfNxjiZzAvmhStzc",
-	"9fkcCD7FxIc+mwrjuU5zKuazITq8yFWNAYwEaxjRFXigeSCNptAKbWSCSknWBqx+A8zCnA/6ikWjx/E/",
-	"Z4U95TymYThd3lTT866SJSoNqtKgnqQjuFJ6Xp5Ht0AzAVH1QHoXVlRsV+t6N+tZqduVSCXGEt2ts/DB",
-	"psbGuCjyPpeIjawilyggEaO+C8J6GFGTUp14b+APKNXCiRhPTtZ3k5aAAUz1fJ2YhT62fhcEvyjz6uxU",
-	"npslPTdXdtMq302leVSaR+W7qdSYB/LdJJz2Qb03MX+YGM1HesNmAjSmGDcprlkyTJPMUEvpMgHuVEGZ",
-	"jUX7F7vRlWivRHsl2ivRXon2BxLtCafdtmhXImKDSHD1GqhWvv5TiRvGyxHEfr6mgDOUPGgQRQwaBtbb",
-	"frn4sEvO434YeLvkTAuWIGK2ltNBJEg/EuMxtpxCPglX9CSg4qHZID34C+E2ioHCkkl81ndunHOVK5VG",
-	"rGSDm4v6RzdleAidszTbX50PQxU1sqPvoBsRaTYa5Pvv9LUVOJ8pUu4OIxGP7YBnyMXJm2mfReQ8Eop5",
-	"qubUJFPxuDtgbDmgZTgptZPa73u/qOPbfzf6n5qjHw7HH1ry4mjyn7b39mDwz/3fzhrLxyfwM5ZhTOiL",
-	"M3zvgioGqJguYmPewwKT2y2SZmaACzaiAQ/4cOlB0idmBjJ9OZYcRN+9PkzFqlyvucQ7vhfcOEiXYJFX",
-	"QnykfGomJTdhd8yLI6AuiBhlMCcowqcbIk/YXkL+M4xvDJynCLNsJjE1w68InOY85Na9B7sQbgvJYhHO",
-	"1ojefWB8qK5rJwdtpzYKuP2zeaCnrPTO1E5q//+/Z+4v1P2j4R533V//7/9ZhFeWYeSRpY5iQ+szXEfT",
-	"ANitGCSc2012wuTBQujU4j/UKRd8OhKx7HDsuiIdcnb+ntywqQRgBWu56KvgyjaPzvXk63DbcvDeboOk",
-	"pNmgCVEj5IDVOQnonOi9lSoNtlye65uifKnULMDDiE6hF4CJ/Of12DymRQ8L9QM+hGmMdk6zFW/gp55c",
-	"s4jZtfGMCbuwAnBnl3wyNWQBtnxgvkXIgi0D6BW52+G9DOa++wOb9tCGw0MHVWSA1ZLYgVBVeMOmJGLj",
-	"kE4NuIQBXACDEvYej09SyDYSEdslZ4nB2cJOERZXI4NzZuxGyk0KNx1roxpWjMjR5ge/lwCnCd7Rip9w",
-	"8RI0agBYED2RBJHD4ouA3Zwx1E3LoA7vU+9GCzjun6KBGyg9ZZIcV9MjiAwZQIaBQdGFY97TRnHEqEl4",
-	"wGVRlQGiniUs8IKYQk34BcITsI0dnu1bpLkeosfhqFlc1LS5UtLBEnIRoC3ElR35lSQ9awTC1/XEOGAJ",
-	"YJtR+05nyFSf66FgEnMmLAEm4xQlN5yH1GMZbUq/fHVjPtcC4sJyv43SHZLEYXgq5gqhLrUWpIWvVtIC",
-	"9Xdjr+3aBxNW/AYvkA8KhN9yBnXOql1ax9lKs6L8F8C6guUyNVorZ2o8mCOkQP29DjQZTbE80VMA42aE",
-	"tFNbNAclMshmUF6o57LntfpN2jh2jwaHzG37B5573N+nbnuwx1p+02v0j+nS/pOVVfPc+VgLsm01NbsA",
-	"4S3LwWontV9u9v51fNf4cXL4Ydz6ie9/5x199JsXqv0fefD9dQMeYGOTibNV54n9TgudJ0lLjqXNAOA/",
-	"ZWaAvgj96z3mr+0GcSrT4dvxy6xi0jxCrsjXNKPWLPxJLa8//3L+rJ2Ngx/Y9CzWJsl/f9W/fMdoxKLk",
-	"l5x9BtpD6vyBDNqsh2gFky11UWWKhgq9VakuVuqqSsw75BWpOhhOHYTNBd0YoXShrQpaPvV2o23Mn0kk",
-	"+JAIznZ2yWetsSZKnUN6UBPVI4rZVm39eMoio/eDGSPJ5BrSiYkMhpzYbiroZAerE9ONUztmJPw4BLBb",
-	"bVug0muKryh6/65FpIg2biIEnzPZsPN9M2f1TxpKsawSeo+3zeiHG2eLPkMdxEmfthIO/s7g/yYIsKYv",
-	"lXvADgdumx713WOv4btN1hrs0XZ/3zvwS97dtI0IIjHKSX6YjDWkcrORU6nYaLnxkgHs6qxRNbvE+wZt",
-	"ZSeZHcQMnJzBlZU3OPP6mGSOulaCLg0hUUUWhqcgiTyrimTaHSWwzKa/D1q/AO2tbe5rMeFowiNazg1j",
-	"YwCdpgOgjJViZIusgiUV1ExfiN8P3dsPrbF7cXM8ca/+aI9qz0mBTU9DqpFqpq3QklsypuYLzsoiedBV",
-	"SA8NANIQrjNsBg7g1w8cGt23vUXdt3KBb+gCf1pe7dRJJYxY3cC/vW7biVmfWMYDpZWngA9NN280uYra",
-	"oG3q9l7Cs20pTb7+0/53UaCSIYKzdSOjFmXSj505v3Od8ikJg9skxL5T5Irunb25+Pzp/WX3y8WH3k4S",
-	"5CzSl76YKZ6hzzgIEbRjwzwX64C227u516lwniUMyEjKigPlONBzsu9+zRchMO+G0CQws9XgGvGZhLB/",
-	"lv7yAbZZeVkQTctMrZyzLHO8MyxF0TtW3rDzjCh6R7RhpBXEMYs8xtUuOQOMGIxMYAAp7b0yKm5AeQXv",
-	"WZVJP2KXx6VbeSypaZpv+NPZlf58Nj8Nla1l3Ir5dr7rdki8onf3N0WEM/HEq7C2095QmVNpKd2jiobi",
-	"vla4QO8l8E5F9FKCknRF7zYMLG0WUCo/kascp1UiM83te0UeiQRX2KAy/YGziT4tG2UvPmVf98qu6+dY",
-	"uQgnlFD9IZdkI4kHF3hP4rXFkr15jnJh6v+glI/enUIKvVRBGBKEhoMMwcYx6QW8G8ui7MC3MPRa3KY8",
-	"J709P1V8T1W++5jJsfgNVjyQTnmDXMOg5gw6PE0P7/R+vuz9W2btj9PPdfkjPaOqrVWYBYxvjiawVF2a",
-	"MBMLfQlZcvzUtC28B02F1NvNVlqctFNQRwQHdXNmvaZOuLYaiPN+KCiVb5hPmDdW/KICzFi+BGbsr612",
-	"xpIOmSun3FuQF30BfekBZ+uVJPAIEQPCblk0TXOgM/4fmzacxPDR0eVoJbWv2RKTCPkCvjQJWmwkJtAu",
-	"AR91IF0Z4SvoFEtI9fcieqo2jq+vTKLAYltAGm8kJhJb6WEfRnid1oqxghPSn02KKrSLhUYgN2yscqm8",
-	"JlsWRp1yr8xm/6K34nLKve1Y7lvOW2y5jeaV5lP7hlX5dJq7WHNqpt+0RabSSzPcseEeNY9bbpvu9d0j",
-	"r+27lmceew1/vuU+xsNPfBpAToH+DLWT9lEjE+TE/qf6hGJb2tpJs9VYwRlv97qs/m/KPdtk9clbHU8c",
-	"JTmPfKhJDqmei0mGw5iqsKU5zOKkpPdptlE9k0ykWUpAwzRJIUvYmo/g35q3KBZF8VjZsoBASShAhx4s",
-	"UFK34xj2gt5qfUgdAtnT2BzTjAk8AQsMSuJXKdlvXZl5alSbTU14OML91twEWzJykOokHrXlyG4tCyeh",
-	"VaNsFod/MM4jGTOiX9+e6YirryAQhZhwTcqDQXH05wu85sGjP868CyPESUvLTQJJ9AaWRe71tdqy5/xC",
-	"3/zXwreC3hIkHRbKXmsud6HANn35QEQjYBRxDFfm8gK+arTLVpnAufu7GcWkdmFO4qDptfw95rYhic07",
-	"8N0jdjhwj2mjj1fag3TNb9lIYCQR+BAEQa35/vUCYvpk3h8Rg4/5IiJisaFUy3r0rNYPhyH/wMOVUgQg",
-	"32oiJGcJJ8F7ZpgJ+FBOOlzfTHq2b7aT3NRL6aZH6ti0LbFATJ0b1gv2JeNqpxDM1uj1G1d5beZ4scT1",
-	"G+VshrYMvfyLckbeCkSWSdIgqRsKPnQl8yKmXH1hfB1RyWZpaiWCeOSY3oK9WMPPk9m3zbjMKjtY6u2R",
-	"WghUkbunE7mLZS7RcCl+l1WeVorgof4EyF3ihnEoah6DyQIdSrEUeJe8wYJyC8OJI0NyjWShHqvebhzv",
-	"lEX61uNlVajvuYb61jnBTlm+FzQby4jPEZ1qLR/g6rEKHrrRQtC5XZrr+VVig9+8mKiiAVs1rNehkq8R",
-	"OyzrxACaK/rSMXiIaR8j47JaMpS4BWmwWX4ZENaPu0BbKxHHI4cUH4C9mF1YicPsz3KY1nY4jAk7Vpzm",
-	"ecUdtxc73EDxxeDea4aLKvcfQl0P1JEkVrnFhYUKSayqsciqHvjlST1TVrLjQPGxJ7gUIQOcPNcXEy53",
-	"yX5jj/QMGiUXqusJPgiGccT8Hvj6RKy1aXZK9hut5MaYR4x614BaZEMGxBfMNDVNKjrmPZg/wQDv7Iq3",
-	"5Hirjb2b7phFgAaqP7XebfPTMBjS/lSx2gberdysy9xcP1/nC3vsh0AUxN0n7sJaowpEP7LE1Az66Bee",
-	"FhrlScmehuzm4aatGpQ3BBUaKOIXRFEfkiVvzZcN0tnWwbvHrDFw27TZd4+8lu/usfbAXkul87sv5C1V",
-	"1GP6bNX+2pji7KoqktsyyRn8z4RQtkZ6FuDOTYCaXwb9fTbrfg/L3hoNZu4zeBXswD/cP4KIUNvdo2zP",
-	"pd5R291vsH7DHwyaLaa1ZaNS1E6KJCMAt2KAeiQ4oFpRGUdsxLjqxjzQ2rOWmDITWDNo2wZKG0rU6ZBZ",
-	"9Ff78+YUn93Hiuq3TPWf84iWBh/Sli0DnmUOvXINHqAwu6KE7L+LZcCZlESfMnmKKIzQa4APiRKaLB3b",
-	"S5LweNSHisgYSsCIGX2tssmf7MxecOWk2dfuOGKD4E5/jR/OUwo3EuHS4n5/zeCx+Tr3x4/tAXsRIeTb",
-	"9Mxuq65yK/SHaKL2LjxNZBRDB1YAQjixhVTZ82YwdkG2djjl4HGzY5JrCii2APg+TcaeUAkJM2YqLEHX",
-	"InXawV6x5vWBJBzuBE+gaQR3SgBzd2YeEdOahlYGBiLq8N55DzjJEblmd8QPhoEyEFnymo7h1Fkm82pm",
-	"0UyWB8LNkX7UWPhqBL8qtT6jgtUH5nwrbtyiQlZLYy+4mPU9fqxz+FbfTnz8NmEIa6lUK4XHzUPrF7mu",
-	"zb2q6PdzjX6vej4XFLtmmNhcVDs9WU+rmO15iIhvXTw8Tkh7taP/tItiOzwTyiYFijqAlYk/GMd2CRlx",
-	"gUq4lDHztYKePFgv0uZD4d0wv7dzSvpsIKApBVVaMx/RqWlp2OHQiRo6M5uXw7Tr5daBQ7CNRZnK7hAq",
-	"ieAmy7UwDxXjctsRYNvUu1dlAc+oEPh58E4bqa946OraygKd/IVWDK+szs9Aos+in88jpP+KQLrFSHiI",
-	"3BoMAW6YKgiegOQIJPGFF48YV6QuBem99oUne5CGiJKF+n7EJLhbJlQSvb3QMk+MdjRtAgLxa2CAZmWz",
-	"7/6gZZIeASoBGfXBpbSbUrwYyyJMUMjUdTJJkWmjJxjKFIckw0Amxfw4ifd/NmBEJAtD6RDJFInHpD/F",
-	"pkHZIe03mh8VQTdhOTLbs2ggogzsfHasDJphwWIDFrktogWX6WmlrlkQzUQs8E14ZRwFXsCHu3PFTEV7",
-	"+Y77Sfm4tEXdl+dEYOetbJmUXbm9u6i6C5Zqp4hA3qZhkp1bCsOd/c7YFazkE81gxUsypLcsnTWWsUMz",
-	"LTiznFnnXnaPU+fUXNErsiTpkDGd6uMuHWLq+0gU64OWlgAm+0wk5X5f3BFP6y+ZF9nKwL9+/et/AwAA",
-	"//8=",
+	"7L0Lc9tGlj/6Vbp491+W7oI0SVGyHrX1X8WxM8rYjseSJ7sT+hJNoCkiArsZdEMU49J3v9XndAMNECBB",
+	"SraTiaZ2ZywQj36cPu/zO59bgZjNBWdcydbp59aU0ZAl8M9XV/Ra/2/IZJBEcxUJ3jptXU0ZSZgUaRIw",
+	"cssSGQnukVTSccxIxIl/MWm/pSqY+p2W12J3dDaPWeu0NWz1h62W15LBlM2ofq9azvUPUiURv27d33ut",
+	"i5DN5kIxrj6weUyXLFz9vq+SlPlkMWWcqGkkSSSJmjIilUhYSCiXC5YQJQjlhNEkjlhCEvZbyqQii0hN",
+	"8WY6Y8TPPhcs239ny+KA9WcqRjsWImaUw3DfiIDiqMqD/HnKEgZfChJGFQuJSMic8TDi1/nqBZSTsV5N",
+	"GhbX6vlt77lkyW0UMPm8O+4F/fCAtQeTQ9oejI+C9nH4grVPJl3aG/eDg3DAnos5S2As8vkhPRq/CI7D",
+	"9gnrTtoD2hu3j4N+2D5g+gX424Z9+EAVexPNIgX/tTq9D7iektA4FgsWkjlLyCLioViQiUhwX4I4YlwR",
+	"GoYJk7JDLvVfgsOq4C5J3CbBlzORShLQONYXxQTuyadE1JQqQhNGEqoYifWgWOgRliQikSTiQZyGrLiG",
+	"R113irOIR7N01jrtena6EVfsmiXF+X5gMxpxvQz1c47ZRGlCh91Nk0RPC+f+ted4eLLbHCWr2NNLFgge",
+	"SpJyFcUVkyOMh199Fwf9bWbIVLI8nyiW1M9OCbKgkSJjNhH6hCZLfSLpNY144cMH25DP/xjauAjr2CX8",
+	"/EySSM83mAoWkkkiZrBCljmJhMxoyIhmHWfkt1QoRiKFjC5hc5EoGCqZJ2Ics1mRYxxMekGfnrD24fhF",
+	"2B4Ex6x9QrvjNrIOPPhrD/2915rThM6YMtz/ZZpIkVRPyOfsTo0CuMO3Oz1P2G2kKWBOr5keXaRv/y1l",
+	"ybLltTid6e/hM4WRzOjdG8av1bR1etjre5ViYYMYikr884QesF5weNh+EfbH7QE7nrRpb9xtHwSD8JAd",
+	"TV7Q47Ed4JyqaT6+SLNGvSNRooVPWQhMRDKjqnXaSlO4c40IC5Z/Z8vVcZ+TlEe/pYzcsCWwTU1IPGQh",
+	"YZMJCxTZo+Tjx4vvtVij5FqIkARTEQVsv0OAwDURFOWYfhPlIRmLcKkpJaZLFImTKJFKr9JccMmKS3Q4",
+	"6QbH9LDfPhx3WXtAD7RAOQja/fBF0BsfsyPa69olQp0gX6SS3Kzbzf7hoaePjv27t3m9PmQr/3jrdkbs",
+	"fsLR+iMvYz3hbb2sE9DBqs+N0dqQyU8pv2Z61cZUaj2Fkz0qQZHT+p+/f0YokYrGjAgO9w16/bJm1wPN",
+	"rnqSRhusI5KDyhNfo3e8p9eMyOj3WvYCQqXwqZBNaBqr1ulh19PfRT7e73a9nKv3Krn6W6ZoSBV9HcWV",
+	"IuUnHi8zFiTJYiokI/7MPOWTqYhDSdgtS5bkOrplHCgMaI7d0UDFyyHXO4C/3dI4ZR6hMn/FLzds+em/",
+	"4Aef7H388KbNeCBCFp4OeXbT/zn87oYt/8/h9+bG/TMi9TdprD8nySyVSqtpZKZ3oUP+ri9SHg453C/J",
+	"RGgdDmjBf5sNPkljJjtD7m7055acivlIJCFLRlHYOm31ut3+waB1r2+axyLM1OaqvbEjLmzPfyRs0jpt",
+	"/T/PcyvkOf4qn9vR6PdLtQRaCxmb/zT+lQUK9sgeSpBY39HwB6rYggLbDYRmEEBEdD6PI1TVnxvp+Z+/",
+	"StTbndkFMIHWLeOhSEYpTxgNptqsaXmtkCkaxdn50XeQMAoJF8qoQWf631NgK1QSSW9RlZGKqlRq8tOE",
+	"HimYxXc0JHaoGe1NlZrL0+fPQxHIDg0SwSPZnsdUaaHTMeO045fPK4Z533Rl3+NLUOxX8QeYXyDSGGeI",
+	"RkowRTtmQqOYhcX5IhsJO3oM39HQKEQP2wcaRyHcPMIvlrfBKk6RhEHC/cCZQKFsnf6SvSrjq15rErFY",
+	"k65W9OOW15oxKem1vmmeaF1VLckQfxy29JtnkZTAlT7leznQ3MPdSzvdnfdyZaqPsZVvaaw/h5uG97cj",
+	"Dt+ya3dK/JVv+2QPFonoxZNEpsEU2JJdRN8jvnnNSE/X94Y8u4AKko9WILtT5L2Q6jphl/94o81dvU9g",
+	"qHvEF6kaicko0YSj35nyGy4WfAQf9/f1oP2ZncJI04k/5IWhlX/2iB+mSGJsdMOW+oJKaBRH/HoEfG1f",
+	"s7R7r/USyPU8CNhcobZRQ6ZV5JmwMFJIX3QmUvOQ+VfruHNw0PJaaDwFy9Zp6+Pl9y1Ur9USVGCpxAxk",
+	"ZMIovL/1W0q5itSS9El7mHa7B4z0YA373f5Ru9drH3Q7Hfx3v90fADVG/FbrN3ogn7xWZmfBYJRis7ke",
+	"Y89rGQ/ECPTW/H1Xve5pV//fv7Qs1Ufixfg4OAm7rN2b9Gl7MD4I2sfhgLUPJ0fU/tbyWjcRD50ht7xW",
+	"TKUawanTMvrjFXmuGKeaSj9H4f1zMZkwLdlHkWIzeUoOuwfkEr0b5COntzSKDZcFCwR4efb209496kVM",
+	"6kmM9QqmkiWn6Pg4nLT14LTFYxwePdofWz0fllglkV4kbdDhR1F2dZme5oF+9DBsD9jRpH1MT8btbtAL",
+	"++xgMqCHY4d/t4z3puW10nm4ZkF73X/B6cVvGYJZvb9/WNgASxQ4tqPwBTuenHRhMu1BcKDnNpi0rftG",
+	"T1TzsoSxkUoiGrdOJzSWDC79lhq6mwmupvHSbm/DCWdieq28BwMwTJk+ViybVr/dP9TbGFOODzQ0xLRx",
+	"S+NRmsQO72Rpvx3EIg0tA+0EYtbyXNLQfwhFgWKKVKavzBcjrdOOFiK50dsYCa4F8b3XElpBumaj63Hr",
+	"tKcJQwnn7+69s+00UNGtps2UR2o0T8yeZse91+10u5XnfT2Z4LZrSraWseBKSNGm4SzSapeR73iSDMkO",
+	"Do/p0cmkzbphtz2YTPptejgYtw8OB2H35HjA+sd9eBLU+9bpwX1jMYIM8b2h8Rq9ILcVEhZosgjRYIri",
+	"GC0HcAMYKUf2IqXtCGRScKPhnOADmkScxvtn8IjRN6YUBXkg+CQCuaV/5GxBcJfJkqkOeS/iuOhZ0jLf",
+	"cVvXe2Wv3Kc84hfcrMiqcjfq5+zfoyi8B9/wGu+JlimCT+IoeJjSE+U24chwvVHER5M4up4qVwE6Lzu1",
+	"I0lKBqXeKKmiOCZjpvW0eSICJmVRLx10T3JdJpvCrorM+uE/ln5qZx6Y4crckrc+Sz09Btroa5GMozBk",
+	"/EH7Msne4uzB/4o0IYmIGZnRJZBuKGAnigt8kC/wa+c1u61wPpDHWk102D6TNTO591o/CM4etHrAm0fX",
+	"+jUFHT6SBH5CFZ7Egl+zhGQaQWEZe47O/QO+abcVdAbzGEt4oQi7i7RyQsapKs4EPmWsoguuNK+PX6Ge",
+	"9BAeYd7kruWlmDFjjYHLPhH8WnNkTaEyClnRFHWW0g4LNDKWEBzezuffDu0xVvack5SzuzkL9OJq4yRN",
+	"WG522m/pJQ8jGcRCZksNQud9wibR3e5sGaRJLIIbtBBkOpvRZJnbyCpNGAitSMqUhZms0yKYxmlxy+Cn",
+	"0RyGNDIvLZ+FNe88I440JfgaiB/mxIbS+Qvy9so56G1T9AbZa3GJzCi1FBIzJjgjLJbsmfQIFwtt3gke",
+	"sM2LhW931urC6hQLljDC09lYHzJHDuKDesngODJN1+hlywI9X2WJcOT394/FqVe33zhnJFOnhOqDwZIi",
+	"FUFYifIht88utJJVWLJIkT2/auT+vkdMMHfI19Am6HaaPPMNnyTid8aHfOXFSDX+foecx1IQf63C4Btr",
+	"/Z1QaKqDmfgQ1smFGtH8VeUDmAeUZC6FCJWk7BKAVXW/HE6qPU8rH7T+J5xQwQGF9zX5VskbdZST8Duh",
+	"yLn7vd0IuTTsxyJgH4fmE1TXMX1AC0zObBRxxsKIEj1qWdTys2izPsBIFK9FysMH08ME3uKQwjuBTi9L",
+	"DUV+MSgu9mvz9O7rjN9/jCXW44G3wbkFn2gkI03CSqB2DKoeLN9Pdl13c4Jt9jCVHBw7eJhkKucMFne9",
+	"g6mRR+nP4UXKFs16kRqRhJl6tqVb2O8lo32DPR6pP7gNni0BxHgfqPrB4UR3/Ipuk7MlrW/gpnokSTnX",
+	"qqlINAcJGAtByysrOPmsnE84DAgii9TEWZxPZflimhjDM1R2TFTWfPrL6TaVgwbVhgUJU2hQFdbpQqsE",
+	"VMqFSMKiXXSDoq9+Xdx3lqI+2Rtx9tniaMVGCa0KrX7rDC6bdLyQcRXRWH5pZbB6NrBi6ZwlEoijsGDn",
+	"hLOFNhuzSUEaQgAnb/165W8s+IjK7wMhqxVywyyz91tSAqUZYsb65Ccp/4qrlM/h8VTmwuEx2vJvKdPq",
+	"K0zsVM/XMjokaq21VhG7Vodp9YqylQUdclS93d/0Z2biFrkupH+B6l21Aqh6Y35AfoTUWiIvvionuSzo",
+	"9Z4uY0HDKyHe0OT6YYr0WITLkRJiFMOraiKzkEoT6SELAjcWPTqOY8xEUMkrDINdCUHemDfvRlelAT62",
+	"69HODN6ut5nybK+1YgtKlSR7PfI2+m4fNK73CeQgRvptrzOx8oA0BfDyj2aRnJkEm9IeGFtmmofnz8iE",
+	"qQBMvtVj3XMSFNyxktdWQO2aqFAa6KNZE1mmeZbRBB5vGqPn16hFrkL4CHkhmiGARnSdJqxsNxjNiQaB",
+	"SDmc0fxWsnf+8sNP7y4uRx8/vNkvOuSck1Ctxz4oR6Q05EfxzREO2g2Z0yTLwHDmauwPx5V777WuhHhL",
+	"+dJmUj9oNxKq2MjkEBdIXwgyo3xJrIVyBvrSksRUadPHIfi+I8f0Y3psJBvcrmteGNhjLPUHJ1vaToZO",
+	"FEPhgn4tienNJS0clOB2lhFd9X1z93MndxqG8JHTVE1FEv3+QDaVwou0yhXQ0la9xdQaTSs2LcVRz4oq",
+	"Ry/fqsLQdt2l8rAeJd8mn8+YrszF2Zeff/65fe58vtpKosYwx9Qdttn4+chNhE8fuFcmRv5Iscgbthwl",
+	"LJUVXuty1FHrKPpG9C5SEkYQBeHKCs/iIey7O+tMwKgCjxKKdEb/OMwvFDMacciShNTZRNww3iHnM8Gv",
+	"0c6ABCVM/syVxRnFVNBT4kOWTwCRDEz4GWW+IMyeopxEIdZMcDpjcshN4MMjPmYf5OoNZD5pvlPKqWI0",
+	"mOqnIzMqcD6CNpgtAxDk+fV1wq5rLPa/iQWhBJJJnkkS0iheklTSa0bGLBAz46czSQA2OQO8oTydtU5/",
+	"ac3onfHhtLwWvb1ufVpJ+fVa5/PI5MubPLwIjXDXt+Tk3+vZtlU0Y62Kd9lnxssGOfvommpwGzihNA1t",
+	"NRbM7vi8+oMWnNwk1jT4OvrPqznFPB3HUaA1n0RZg+SGLT1tKmhF7ppHkpEIDt7KixN2K262nFQikFGs",
+	"Oz9/Z8sP+rb7ezev/RessIBVySZlXlhwJOY0Iky6r6WRl3ATsLMQNVQav3doxmRCFcnIboObR29ywOvz",
+	"6MubVOIC4Szi2miOcaVn9IYRCkneMhBzbVQLQol5hV77zdUj7kLBkDctA4yLxvFPE4g6rNsQc8LuvfIR",
+	"Q1uxmrQWUxEDMXXI5VQsOEwXq98wXpLVRKyfjPnG6nQ+ZRN6E2HCcLPZ6LvfMkgOL8/HZq9liWCNVsUO",
+	"jCYJXa6MH95ZPfo87fwlyM3KgiktD6BSipLDbt/EMlwmWZl1bi46msTIaEqVPDRPvG42kkG3WzWSirzr",
+	"YqJty2uNaWjjddVDieI44tev83TE8mBMdqI2keGf+54WHoliib54sO8RyWYR5Tylsb5ytO+R/K9ef98j",
+	"44hxHuGF/mDfIypxrhwc7RekUJYNmX1G6yHON7R0yv+Zv1wTd/7iddN9K0IWgzJlPjpP2JzCWZ8LqfQ/",
+	"R5PojhUuzOnyet1LP6R8VSxSORKTFYa9Thhuw99NroVsfIryob7GR1cPlNeaRDyS0y2HMmU0UWNGlXmq",
+	"SERvqFRERtfgh4ujSRZGXIjkhiUkFJApogrcd+33GorjPPm6PKQsO2FGQ+YRcASwkFCJ2lgwTfkNCcRs",
+	"Finp8M2s8siGv5ou+N8jjB4Wo1sVCoe8iebzqtI6/a6sXjdJ+TNJ5iyJRCgxmohlqTROGA2XZG+8LJTW",
+	"p3y/ehqgjmy529YsaDr5S7xfE5tQNN5YUSQ4W1ZrJLDonjlX2UCcjc4X0H7MOSel5d+oyeQz2EmbaX76",
+	"d6Gl0vLAK9ZPwh76FTZlCxwqyHExRcJYrzfAXVmhxPpR/N3M1TJfGsfwKGcLGkuH5W7gtt9GEXG4/UOU",
+	"kfLRWMXPgLy5JJ0rFvqnkLdjmKVUQtM32eOCZGwXbFH/w8d3o8ur8zevRuevr1598PfPhlxvDYmUBd6Q",
+	"ii6lB7lAmo/8KsbPpPFW7WlzFhK5NbcAU1Ga0nepTJGh2TOMzehtw3imPkpCG/boO8oUEmcSlbtZzGev",
+	"qCY2sfAmiexY2WlcuzIKWZ5Y7URdV8xWLBKq0sHwR7f81rALKGttQizGSfwSXlQla+vl089625xP46S9",
+	"DNFCXwV/QUK5pIEN7jcalpF9VQMq1Cdtl8xQKKZp8GiF8YHXC9zc7pA7tCr+YiOcTVXqkwqV2sjOEa61",
+	"/jgEI0ch04Q9kiyeuDVAUH6Y5T3ml+8idEwXfzd/sZkmWJZd3lRJEPFRKp01Af8TZvaVLt6KKDQGSZbN",
+	"h0ptXVprTQanvaxf6K57MQ2iLgugJtqN5UlTKrUiPQMYI3ux+NrsUp6DY817THczhT72oh016kKjmE3U",
+	"KOXZFkKRU3ZPIsI0UKPrRKTzlasrfy/n+T7ZdCJ2NzclqvZKYVTuxWwM7sV5Im4jGQle+EWxZBZx43lX",
+	"NN8LW3mUXTC2ZiyuI+5eVGlib6pktLlt+nEeNlFlZhF3r/bKrNPGu1dgD47Wu2u81iKJFPuJx0ssQ793",
+	"66vWc46P9r77+yoWAKziOxpTHlQoOeP8hwbKp9eCQ5ZsrMiCj17gvSsqK172sm9/qh32Rfa14qgbGjp4",
+	"oYrtXb5/lqWsezbXwRwe9FvDKKWpy0Em9swpCdvLnGPPJBELbhQDapCzzKufyf2Sn0Rfzc9pBVWWFgt+",
+	"BcuucpVsOe6qjY3IVZXaK5h1SbWhtaPLOozUyGynrEGbEJz4P7y6Is9ve8/timLWnN8hLx2twvyGGBQe",
+	"4qUAHZwRNpurJaIKccFZY9lePAQVEt5MIbbQHY3OQl42WbGQWKPvrqGt2t/VbHeLW5tCTzT04Fe45c1Z",
+	"kAx0ckzCjWS2O2eEjiXjykCmmRMlFryBr9hrzacm4W5HI9rSfW5CuxmpTek2qzV1Hoi4Ohq0KjFV6gIB",
+	"dl9xUl529PKD5pCKY53bzxcOXWEmzp6vO/27meE5g3BBrLpdby3DmFOlWKKp5P/75bz9r0+f+/f/sYYn",
+	"7H6giiT5PSLhSJsMfvkeIH+IfcLDjF7kM3n4GWyb8ogPqkdcf2ALgnzwyCfzywR1zogrnzJ2C/KJxgu6",
+	"lGA8b31eC6TSKAhkF3YdAX8bp0UmPB/gsigxIteBY5VfrO2r1j/N04+kfP4Rj/Sf5FQ1o29NFjNxy0bl",
+	"pSjJzyRlBO+UWeJ2pDAPCjxU8C/X9Zwhs+4qAatU/1d6pa+MbV2h+ouwgtO+jlgcylPSeSlmc8qXnXd0",
+	"xjzSsR9c+Ru+4pGOcWDY3+2f1jpxLr0HxIyPH954pGO8Lp13UNbnXLgSisbO39+n7Huq9Gu+p0vZeaxo",
+	"UUPdq1aPkikud4WXzno1iBLCAz3J5PkQ30yKfP5cWoD7e6gITplfOcNvqOXYiXpIN03Ul0+baHInxeXP",
+	"TrYOi+l19X82cqcdmdoXJc2ygNmE6VihF5QoaiO1fBstochEH6AqFF70SBL/6Sz8Gc/CKpnfmhzXmkCP",
+	"mIBVY6sivDzyYwIfTrwDvVcQ9cbUgUdISXTxvSpjQtZlo9zajTGLBb/WJlvBWWDMEvkM3GYZBmkjO6SJ",
+	"OgiL+b3RB+tGzPRNgGlN9gA9dMHGUyFu2lEIwRBtHIUsjm5ZEjF04m02khq6VGoWCTGnJItjfYhKLslI",
+	"SRZP9h/mdbEfbZq2md1v/agbl/2DeeJKP+A4YDc+iA9UqR/GAVocS3EuJQ2k1l+SU8aKLiwy9lDNjxEZ",
+	"dg2KN0WD+odXVyRhKk04VhybTg+G4CC9fJFESjGOdIeLQPzC9HxMmj4z6B9UH344nFk5nWs6CBdRNl88",
+	"c7l2Hb6RNAVO9xApukJmlWftJuKhPsf5/nCzBZEkdCxS5ZHFNMIMc2Olmb0QkyHXW+nrUXTw2/4p8SEG",
+	"5+sX/aT/5RHfxKl8Qm0BP6KLakHhDznlxEgNj/gmvqfvfY//hItwuvEi/NMbcsuKRoyHcxHhMz/jtVfm",
+	"UjHvAEaWx83yYCV4v+BjTsjBa5U/UOmbyI9ldRR+SudzxlnYMSvTMWfQ97ILNvchv2SKUc+G3C5exwAl",
+	"4F32YsorL+cBQcBttZdt3v7IVAq6j0Ck014/Q7BXEOQYLfbJHuXLjFzGURzv55vYmdMotBCxcOFWRHpM",
+	"Z9mGZtM+y7azg64feM5eytBpNWUVC+32z8jKlnfCCOpIQn/I9zTpmutQ5Rvxa8P/E8ZISJdyv4Ie7MBs",
+	"9LjjpqK4u5ETTr4XzjVnK5yrhdBs3T44P7nbkNNnpxyy7xRj82a5czJ2JlVcbOdCNqvaRa2kd1CaM3yz",
+	"ktJUmT5xTiQgzJAZDaYRZ+2EUcg1gAIaslcAHS4CBK+gEJNOp7NfafIbzJ0qJodwwlRTRRorj4RCAdiY",
+	"SAiHdD68Q5I9vwgw2jGYoQYkCVzF2D0D2GGnOvpkoH42Zb3hgD1ctPy5KkGUIQo2zU85qMhPcdENM00V",
+	"0g+wv4/FLSpdK6RPOFeBzspXNfXCJVsSOlJilDPURMSs9IikPByLu9FamvtBcNZw6r2qbHcHDbDq9X9j",
+	"NFbTVXKWK85qcaNfkHdFEDebiyLwJVXbWkALbFpXUDW/DJGvanY2X2s19I0FZsBKmrqpt02DGGOq4ihJ",
+	"eVNtejfLa02EuWSWbTaeMsTjBrm3TVPJNQPf4q0Qxx+ts5QumaM1W+C3yMFtK0S2NLtCoeokaejN0WyR",
+	"8ZAA6HEz+61JurEhOpu3Hkd8i0ID8/CbiFfmICCy3eqKYLUlpqNhuSXCrAdLRpPCBYkFKwwveuSaztsT",
+	"rSTkORSQK6of9Ez1Naw1Lm6n2qqNtqPZTZtrMlTBcoWdcivNPL1vgZCqocVtkuaa7oBRvatW32TKMR42",
+	"omRzO9QJNHqgWVjHkEie1yDT8TbVASZPbtsntifiK3pXtYrbfXm3cAZm9TVkUNtEP7wW6ptbjKfKY5El",
+	"eJiyDGfExUQQu7XupuX1Ga4YywVUifIKdLtrTMZlaitH1lSBkT1qeknhB4GPSKbSOZkwtu8RU6oAiXHm",
+	"Ebxz3yO2dkH/CKVswMaThNFEahUUEe3JnlFL4QLipjtp7U6rOao0x4gp97KabXCYsWRmXKb7HqHhr6lU",
+	"+ri7Y8ruT2gkWUhmUdg243Q1j7z2zczLrcDIMPgh2cd+ZZ2SAiy/RlFpfFoK+1KhD1hkg218WH8z3ZO0",
+	"IMNeOGI2T7XpsIeGFdiXXqFy3vRe0gRA89p7D0WtrHJNbSVb9VpZ+fqlmfJcyKi0ng43yJs1rJp+IQui",
+	"GY0JvqtScrpYi02SVendKAqLjLhhhmvOf4uNHrYvJ8sWJONe7sQ9t3GK8ynLrFr5LDJyXMNwsp12LJGE",
+	"aQ6JKdHAXjCCYWocvBaQYOEEYnLF+tP3LVydtfUkzZ2dRW3AWaUwoRNg7NxW6OL/QHHCmpXQUvuhbGhM",
+	"ZXM7qTZvIjEmQ80xaNavspAojc9l+QoJHnkYbUafVcRosR4qbVQAQwATlZPz9xcAJuDWxph+J/Xp3F4r",
+	"o6eqjoDgy0MnjZzShIVkvDTIK3EkK+J3UypHM5Gwmqwj0OYtmPZcc2tskSch3MBLzU8BTFHtnxEIN1vN",
+	"PKZayps+qKv5Sc4bqqYkJTTcsp+wgSr9FLw0C2Gt+VrNFmdzr9rGt062WLX8+7xVoNZr3bUBtbcNcDil",
+	"x7PktBFIwwzZoPDO+pt4GhtMt/p7zHBqfq8DWVfsOqFK2KoE/STGOwh14se2Lxrg8oeSRHzILdXIpVRs",
+	"dqqVrJmQivS70IzxzMCDRJL0tMk26GpVK6GBwobJQ+6ft/9FaPt30m2fkBHpkFPS9vVjMHLsbYqLqw8U",
+	"vOSw676lM+RXbu0iFGcCDrzWNaD1MPw1psEN2fM/35tO6lAVAAgL4ZDrYyPJBPpeahqLFMCCmlBaoCRe",
+	"7JBzTlAvxoi5toal05vSt3CYGBxCLJEZnZsPB7FWXkmk9jvkPEPJBM1DDrlBjwrEfGmjyeByfyaJfX+H",
+	"fEfD7C/oTdrtVna0w5cNObp7gSZP80abAKQ0oxyAoqQPS5X/eMOWlmR8Irg7P8+5rUBbPpRqZONE18IN",
+	"W6JXwV9prBkks46JZWjV6OXL9osXxz0tv2s7cM3onXsy+93yga4+fe4zreoFsN1PWcLCl1MLFbpNXnwR",
+	"Tmot/Ipz671XbOJV4he9BjkqD9Xdit8vvK+SYYowrRN7WT2ePqwzuBH9tKYKkECtINnzueAMmTxckUSK",
+	"GMHTNMsRnBWsKgN8phlgnc8aR3XJlIr4tayqVwtu0vkodjC6Vx2j0LzfaBF1v5r6TNNOflXMadIKGFcs",
+	"wdZuVSU+YVQ7Bre9XdXrVzu+rdvwn8zdF4rNfoCFbjmd4MBShv5vnx3JguZeFbSF2PqpCpXVWRt3xavW",
+	"t7Aa+bJ5K5u5siz1dGsp5ILPU7VtBukqDZXNO/sbiRAOlM6Yiy4PwyxnsDXJQyuQ5m7P5ohX26kzqwWm",
+	"qyRe2043v9UjgGWoZQS14G2m8IDsScaK0Polz3sSVaTLrTtXW7LQ4qnL2mcbKvh6p7DkZKFJaNxZe+xO",
+	"JZT88J1Wym5xsaSYKPx5/wxLmIz6kP9gKM10/O7mqZJ4pd3zdjz4Jfd89kEScT3IOUuIFiNnpN3TKkrK",
+	"DZbrIwxoG55SzzKqOQRHNMa1PGGlXxfaiFrOzfQLOgSATGcWDJmWfD6mZ9NCEFQTvSxd68fLn96ZPkWr",
+	"Blxuba93KXmZAn7i/KdzckL2FhYFo6Qp73fIB9tT3FZ5BTRJls4oz4bcOFJN40FtUEFZWMImgHy6N+j3",
+	"Cyid84QFkWTQ9yhbpSLICDTbNq5DQIdH9PdIM2cyZkvBDRroGDCZ9kArISqaMZl5ZD1CyYwmN+lc/wu8",
+	"4GaJ6R2T+6Ahl0aG+KFD7qCE4idtTkRJV231+p3DbrEmsP1/f+m2Tz597nm9/v3ecNhx/tz/v/+xKSqb",
+	"v/vj5feNqw1LtJ95z7I3V5H1O7Zw673/OLWe/1Y1XtvWMBb6ezXNYzmqSHYota2qUo5t26imnxnUfMZ2",
+	"jULNXutooEtBCgsqbFyoaGLQlqt+1wdYy017pWa02TtchX4LwnXr7HKUmLoEa71HBHxL6AZzcwLQU0pM",
+	"GA0SaRn6P9zivEZRZ8yHg7YAIV1WwB18rxnvnEpFwjQD9RNxyKSy47CJDWM2EQYywvoQIkmyjLuCmD04",
+	"OnREbLdSxOdDK63W5kiCyehrOq3qked5gWcoWaC5RGnFCrN6ceAqDr2qWblD225a5Zyl0s5VzLrqiIPe",
+	"V2GKmhygmQXObICQhiCbmmdySCNzQ0yr6ukmI3LiIpQ2+HqOaOrorSCLR3OWGJWwkV9/a/iIrF3umYkT",
+	"gs6hz1+WpdOsBCTrz/654b31EBhbuFrKKEn19aBMpfPRhDV/sRKmAemG+IYwOExm/u7sKkfnlQjUJRc7",
+	"eXe8qzRZIMDag+EaRKvE8FLMZtpUzMH7pYdNE0IGPA4iAUySvddRzMjlkgdkmHa7/SNyOaUJ88g7oWiy",
+	"LPiRAngp5Alnb6kUQRUW25YCCL+0hWH4D2zqf18c3A4vuN+w4Oa+NeGOPPwtUoRAK5tsq1ab+aTJRVsJ",
+	"MtgBEG0wG7eIsLYtNV5yfHjFZqzODIBiikeCzt8yIdIgoI7WAH0+iMNOI22XLRtHjGEpaipkmiP9i+uI",
+	"N/rSG7hzRyV8kwCwjL85grxXAE+reiNoGc8kuWacJZo6snooz4F2ZxhqAa0PM5YSRkOrhmVVEHhX56Ei",
+	"pkKAu/rYdikg2wuPZlmFsN1OTiH8a5QJngqwLrOSaD5AhiaElflyJlITyzrDdc0W3DZkrs6FUWwutzsI",
+	"l4rNHyXFZbc8Qxd979ExFbIUwVyau8LZzbKxwyiytwJplXJxXJFuWZDdgUdAnYLN2Qm5IXC8F+v2zXV0",
+	"7MLWH8Kzd+KFO/KLojTeZAXtBAdZyO2qpLXstbV7nVWnl5xKgarKAPl5KggNFAtPizxjnC5ZQvZ8DBn4",
+	"+17RhYgFzmTPx/SDrH07I4mIMyPa9oB2EjXhdZq+4TnIyCzm5OQEVKkiwjScLhU1Fe7w4WfSaYxlnQww",
+	"PpixR3zoy4wR8yg0AXOP+HQejW7YsvyLnqLP7rDIxfxokApssL3gvtym6/PqRLfpoZCI2ZZCZY0SpcRW",
+	"71oxfFpml1owiVo6/TZpfqi/PiDJz9HFKttXQYMqODwyuuYSRLMgEAOgZXWGXNNbdupEKp/JIZ8DVgfW",
+	"m2seAI2wbLDFnEPQGhEAnYILjfEAVHs5FYvOkF9wk5VmdSnBV3QpsseF0sODFJz9lTyRiEuVpABSIVun",
+	"rcvomkMeuCK2OxpL++0gFmloW6R1AjEjkJXMlZCiDWfbRAUK3WVNTx/j7iQXELGRedMfwQN2Rm4YmwPq",
+	"O51AuhmuDAY/W2sH4TLK01ZhOMY54KLTFiZaUTY6FYleqOyuLEsO9tlzu57hEJ1Ngj1aTJnxvTk9qqt1",
+	"WWeKq6wa3iKwCQl2VF2rB63yRRxS/grYm82ZfM6oCipOYeVqD/pqPmyOik3n80TcYtWmk8RSB8UfUB6w",
+	"uK4+M9dDV6Rfnmy/mocvONuycQibV5cXs7k+a4VsnBDwLZVzxr2M/I1e7ueV94TxUBql3C6WYpxyNXJK",
+	"qY0zfyZCZvz7xcC4uag3agRg8MCRAyblaC7iKIiYvcWahfqukT55o+uEcvxMvgGfNheXsnmeQp4vaS1J",
+	"fET6Lu7RgxTB7T2ciUivp7gRHz+8IXvQYcL1bz4QvqXOUei1arM3TH4G7CaZUzU1X4a21jeMbz6prqpo",
+	"XZD6c+t2wgrih0pVvakVBmB9CvQ5xrzB+DjDaWpZRLDTIzin4LAgmNI8XlZlOFdJbm997rEB76hC4Z5h",
+	"q4J6OjJFVYaa9K2NiOHr4HRbrKYKmG47YkDpzkXy5XtE7DZFb2TPlJ3qwRDfXPX3vyCU9+MDb9c7+xt5",
+	"Xwx1PBSrGjocMAtQUZbkSzc97VcxJijiOmveFVfrnLlYN0ZXXm2N6ldB+Kz7gBE0GzjoswwQBe/3QFkD",
+	"BLPOV0DtLizGVujcazgBIDFv6R15QBbFzljSzZpV9DcnE67LmnA+tGbJdgQxn212dhf25GHpKjsudPnA",
+	"lRJraPv3bvvkU/7Pzui/258+972jJslD6+kZV2jNun8bq9lKzAfYzeYV72PKG8Tmm02vGKX/tJIkiNrb",
+	"HtRYoE7nm+oTknIVxRab3oS4rcXdAbMgkgFWdLMkqMR7vGSKjJfmHdUgPJAf1+gNTuBl5TUPC/0/bgBe",
+	"bkszesPfJzWduqwp4wiJqpxm+BHlWyQdQWQezyRfTDnZ69pclwi8CqiwYd2c1Mp9pAiV5GLSfktVMC1o",
+	"b/VIA3I+esAu1Hp23ZyAFYJboZ9sC1YXbg3H0BvwTbkGHPnH4Rzvk0oIoUDILSDuebhlPEo/sX2s72HZ",
+	"PlCGZQzFppZXNsbRVgsi51uuh5xvvRxrzNTs8x7uo7tDpW+tTLG8NxuOwXs8NVtqLVWSYC3Zm9sqBUDD",
+	"Bx/GbOrWoK5PZ8FjtVeyTJKUy32PIL6EZwwVrB1xrZwSHkfBl5eB/hlHXpXzzgzxkZC2v77SuKNx+ei6",
+	"ZsXeL2NBwysh3tDkujGAXRV231iEyzyTv2YbEbLpobAFX7A5hG0N2byP11SEDaGq3uLNuwBxWZDwup7a",
+	"CZuwhBnUuwa4Rs40HcAPMxv3dflYi4PY2FnazHk3U3A7cnj4JqzEUjBlBmqHCE2S6JaFZ4SLhQkUg+1g",
+	"MZ1Nfs0kVWnCmjd4L2xZmZ80rDExM1+z/m+ztamORuIUAzpjZ8Rf0OiWJb6BpJcQ9McSoYlIEGIOI48I",
+	"GwWdli2qk7ajQBICZoRkSsUs3LfIzJEkU7Eg1D4aSRIzRcRkQhIKUAWQXD5eklsRhZiUmHVoLHAZym9G",
+	"AJE/wXwAmmDsR071/0xZcNPyWoB+0PJaOKF1vOiDoemKvpQ5JmVDaJh5zt4aAdeVNf8M3tl+unJf6+zF",
+	"c2I0Cb3+dKUCLZ0D0oMtHdN3GNVFb0ZX/9jrdvPCrexSt7NSdlWqjTJFVoNCydWgruKq2sinqRIjE/Cr",
+	"mBv+QCB9GUhtLqRqQ/kFaMOSUIW+xj2LDgaZyHBJTVmUGFvPQaHUd+2fEaCVRSQBV9x4RfFzkjAaTFeS",
+	"C52k/W/RpcgGs7QONa4q+jdqhCQzuoSQlrZq94Z6EeMoAFBjwS1IOfmZjWWk2LBV08KqmI3e1FdgHtry",
+	"duhH3DS/splKFVP+YGf9l8IorBLMBYDB8roUFrZiazKHeJlGvOL5erhrPKYcO9tvKdmbO5xq3CK1o9lJ",
+	"z/hTMp0Hdpss8I1NRfV/1NO/1akskdJjHLFaMlwG8bZU+LDUhu2cM4/nmakHo/mGPsWHOhN3dgM9qH4w",
+	"0EQjt5ol0hmiL13gQ0cV4fPVwsTNR36GgEujABCXmg+rCNRUGJpTmp2N7fE85uXSOLOcdaRZ5+fyAYjR",
+	"N8EfGz3QbN+AJtnSaah2BHQtSOXjxDdNQs6InzAFXSKIojdMEi4IZwsjLVwzxoI+Zs4v82C1qRJT/lht",
+	"Zf/iEu/fW7/dViqung9t+XOkr9fgjm3qEexXeASNbjmaRXJGVTCtJu4k4kE0pxU5fybTvnFThi1rSzI3",
+	"8E7dA7JxW3zjhu35N3dqMwCm6z4OIKfrWiHqDUolS4hmUgbs1OBf2RoFYh6uzRTeSbkySMN5P1CYTiUv",
+	"LixgrYMKqzUITTWrVVFADWKRJTI9UsgVBloBV8WaRiPvEzGOEdFvBTPow+uX5GRw+ILM8SYSiiCFTkWr",
+	"nRd3aCJUuc5rUo8hcNJc/Do9j6oKTrlUtilKVec7hGPXxDIRCZHpfC6Suuo/y5cqwB0iFdcgAVc2Hzsn",
+	"Hz9cFDLkzcrr2zfns5r2gfhVx6aF3akmOeDDj1Oh/GA/zg5C4Vv0jF61kIyTYUfXAb5uJ3t9Vz1g65Uu",
+	"Ox+ql2DN9DIEha9GZ7MMAnS9Bg13NaHLrwp1/w3p2iVps4gPpG3Y/J0IfNdN3PFAfMktzq2/ftn6gxrn",
+	"31Jmfq9KOl2zOZsW/hu5Htxz/xAXhPOeR7L5/tJEVUcq35RKHoFAbDfXb6/HfAve/RgaiF7Br6eFVCV6",
+	"bxjcNyXRYtfvB5HpI7GxXZe9bom/5bB21ElXpvIP49ndKRa3K3xFiQiy13zaOMCwkmOF0RZd/0xzbqwc",
+	"q7Z0wfMoH97bJ2/C3WxMq5Wv5R7eMmtxVO2e/sBoGHGD7lpapykLbtYihNUp2fnrZZ3nG+qAbQMOgAaA",
+	"zxlkTY+wWDLipzxrmeuTPUoOuweFvE5bTezcV+xEa29o1IzWs1OuXKjKJj8/I44C+L1mdElC0XH7svOQ",
+	"+NZH6MNd6MqHvkAhUcJ4sG01pEgy0NF1fYI2YJJcYvPgl7EIbuprW5KUP9CEqsb5vHwPTd9wJ0MPPe0G",
+	"khw7wMklDwxWhBkMSVK3mNjx71gokYaKhXMSK3xFYhv8JnrNRolYVL5rJUgJEA8ANWKQQZ3nC2exsPpV",
+	"dOZu3nl4az1oDxIYdqNyltsrcNxKMNipSJPiU/2D9c/cb5jOpTLSryTOxKKmwtOg+zyTgPXdPM9RTCYS",
+	"mkcEgoey2tE7oUkRQkjvCKFTB+xtQeOYBHrkUPZtXtewQkePbfS7wYxenRuU7ut7yO+mfLmiYD+ky40r",
+	"E9IMbq34TrLnX128fTX610/vXvn7K4u3uTBQLFp2EO50Vpa3kopzMbYC+xTd7lJ6/sXhHNndXE+9Pj2X",
+	"EmiGjJFKwFfOOtVQMoMgJrYijkJTtuc1xkv6gkC9zdPKt4dSZ3dqtFVf8C0DU1sVCxagarZEWvwtQ0Nt",
+	"oHXlGK3NIqbmMbcrswHo3oqgc3Ds7R7TdDViPJTbARj+IXASV4EAvgaYYhEqcTO0YgGPqNCsqICsaIjs",
+	"EUAUHZME0eQq1He3PH+bZS+tkTvNdXX4RSvpoeU2mk8sq9EBI4u5zzAZJtOYLeKfVaaxr7+Qqgj+bDXn",
+	"9W03a/HoVjLoE6CGrD7CPLhmiS4cJfVLNIjV2h+7jdiiSpisOL3xTq+1ida+jWsos3N3dwuZV/xke0pV",
+	"xYSx6zcmlth2BGpaQCqBVjgRk0SkyiMJU0nEQqds39xFrxOmb0qgmkTBE0nKCfSzS6CLptLGLuVcKDJl",
+	"8Zzs+aZVo4dmkh9TqbCI0ZiQ8O9REFMpoY2OLXoEICJQW69pxLPSfah3iQIiF4zp10PtSsS48vf1GJxm",
+	"6Hv++58ur0in03kO4/L3yWIaxcxkkekzZZfNKsVZr8p0zhLJQmbxwUrnXSk2mytZ1WhWr4kUWgOvtvl2",
+	"0facJaoCJtLKm1kzOyEPQRBRkYtUhzjrVCg6TXmibVg6jhm0FopmDGjg8O7OI4P+SQY1anabwm5Dx6Hf",
+	"UpaycMP2XL768M+Ll69GP70fXf786tX7bBMKrdAAkVBFcezuwjNJYqr0TipBJFM4pQjwBeQZ8ecsmVGO",
+	"M6LYoonGZSI0Le/JgmqSnThUmlNKAQDOLlMLWqbjByqZ6CTikZx+meBAk4Sp8tG3eVP5AavHQoLGwnoR",
+	"bIEx5aGH/iq8ov9YwlorMZ8X8ekLCi+dye266v9sOU+++Xo/i8hJZC/vfGU0F49YYX2WNROzMrsaPX89",
+	"ZPoqULrhkGkQMKaPjZ8wbQnan30vq0zMkdPHS2CFhpCgq24BOc2VuXjLmpJT4Lr1JlqkyIJK3Dv37G1T",
+	"IomfGNdoH+6rI2VOtoUdPoUjnXethj/3O/XfqfFNiIky5aA5Beh5FdgJnejFjFRGoIa/IFsp8Pn9aj67",
+	"Lbz8NsZOduZcq8dIjOrVvYI232tlDohkOAqmh10kXVEomdusOReMjRDxtjdeKo0JF1bdJiZmBgbyAi8X",
+	"jjkdlKh/u/BiJZ9z8E2NvQn2SP7vzJ6Ej7vnOPuiA2wti9YPsByUHC3rO1lp9eK4pEsj/KbaZK4KPqJa",
+	"uQ5VNkm5QZ7IWOd68Imio2HFTljtO7qxh8saR2WZmmyZxIZepKUOpIIzr9SSEVq4FHp+NkE2Mm1GNzQY",
+	"XfelDCd1YavqAYkJGIcFi9zWVdCgs3DRzVMNL2xrLzIPUHZ4CidyM7aw+djHPPDVLG3+sHtQmTYPjhYu",
+	"1CgQfBJdp3WFIZdSvIl4RVgJZ7Glj6nSV1d2QIBXxXl95dorkbBJIrj61v0lVnK82V0kVcSvcz/FnsmO",
+	"l/tn2UWDvmxVh5lk8W3Dlma7eG6L9VkrIK56FPrMSBS5WNSVnbbV7r0bW/BV94q5ss1f2h8/vMkhhZ28",
+	"hqNBMa3hyKtGpBm1P/3nf2zyL+7U9iJDLV7X6OKK3v0xMqMSQ/al8nxEafAczAWLzWAxG2wT4gogh041",
+	"9sJBM+yFb5irlaBus1vK1hW9+5oJ43+0jatGCYVR1qzWt1Hp9Ml7gBZ3Re++bVLWH3DfVzeXJbOd0r0e",
+	"ELesLQOvpD4rXsqxZugxUA98v4vOYp+pwr6+xIi48QrDnctq0xvGNLIlSlYN+47RpDIeUQZjcidWeFlh",
+	"fBu1Jli3D2h3fj246aa40VvDRjfCi74S4i3lSzNr2bDYtH9SoTXrszsyNkelsvyR01RNRRL93riqtdur",
+	"+FDKC7WImFFE4ygs2OfVI5gnQhOLVuBeYV5kwxlXldea5vnaTpgLGRljptxSv3jJ9P/XF+VITEYRHyFu",
+	"WbnFbF60m3eyr7wGXcOxXpAVwrVBLGTxituuHIv0RxnFYMwL+xiN0iQemUVd/QF6q8exWLCaH6H5D/7E",
+	"RiJVep6J8Y2EKfauZSM3kJxfLYIf6MXGQ4hfzdIanTg0/AIGKSvEp0cpD0zSq9ea0iQcga1sZyxH2lDH",
+	"a5qEQjabCwUP3rDlKGGpLNCW6fOYOXns9Vsap06Gqd7gSXQ3SphkCbbOiYVp/V6eQgnowY5sNKfL67yh",
+	"PDyVIUetbzTPrqmmwlEWf4V10etPOdT/j6Q2opNyUxqzNPpNli2vtK0pj946RlbGVwSWyJY73wJzTw63",
+	"ZoAAC4fB5sa4NGtZGZykBaM3GHPR5FemM3u5eOasny7io3Hi9oDGbR0ZTAVotpMBQOv5WU9FdkWLbaoM",
+	"tlN2NRuovaDfVvy7jAsFP7mkWuo+7b7V/FJ1DdLY3R+seQoX0WQtXM72ZRLxSLFsZ7Ib3DFBhm7h9ZIF",
+	"CVOja8yBU/Su8Kv+O6k4/XnD+Yy5ZJcKz7NkVrMn8JO+NxYc6dRtO4/g4qO8N30O4u8IB+fzLsLraBLd",
+	"MRcDLB9SpTSR9JpdLnnwOMauSW/cmDRmGi03z6/Pxvkan6zKkdgpNjllNFFjRlVlCOoNlQo7mYkJiaNJ",
+	"1ndyIZIblpBQIMpk82hUU/yGjYGzmjxmCE4k2+5bs0BQtgl5BAgTuZpkVBspvHTDJ/ZpMx2HLtYFT6p0",
+	"wBX6qDIdbL5S89SgwgQzQt2QRr+q2htB5ky3PqWovMirhRZ6hZMknSsW+qcQiTXUaMLWZI8LktE1eP78",
+	"Dx/fjS6vzt+8Gp2/vnr1wd8/M61UF9IEvBOGWKyucojRyUK4w22apwUBJsVl7fOcsdXwm2/V2/0rdoH6",
+	"glgt38L3ZtfJeozEA4rb9f4/yJVf6ZP/YIYMtA7td/ManUYO92/Raqm+m2DFdGwB0tZt8x/Yxmkb6qyx",
+	"3cuppmvQfDR1fBunI/ClB3gd9fN/2sYCj9v2q3JXqxvGntvMJ1Bdy07O7ZsT5N86RyMvik1ErKQLZCZg",
+	"ZXHGTqnUhXLFlTX4J8zzFZJFw3aYG6v1/nh9L3Gab4yzoAIOvTp3vdlir8fMKX76ETqOlubyJ1r/n4zT",
+	"40IhSFkZEA/9VNrUrNkP46+CIEgam5OCeY0r915bkKK1PYScEWXoJjNGZZqwGeNqlPJIbUMathyzGeXY",
+	"I1qcuR17s4V8NIoq7M6fhapUpU31FVqooCtydS0+zucsaQdUMhIzLTOkR8LoWltDlIckpHLK5BkBY1ia",
+	"enSLJ8rT2Zgl1pQ3jpIK6WNFT7d90v70ueudVMucPyKoSWn5dlXXzc7vpLH/CXfwwWAsKwu/ZlG/jaJr",
+	"z/IDdF3zikdSd/8CZFJaQ8jTDtIkUstLvSu4Dufz6O9seZ7qt3xujSFu/NpyAJNe1vJWk9EsLuueT29G",
+	"nU7H3ycy69+Cr8E8LIPKyZJblrSVaOO/DDQq5KUBjYCwwKh1NvKpUiCxMZpdM8Yff75aHR/58ecrMknE",
+	"jGBd0vPb3nOaqulzGJJP9v522T88giImuAuq/7J8RRKBt1stCbR7C1lC9j7oB56/0v9NbiNKfvz575f7",
+	"DUZ/D0JlIhB5lSuKEJ7G2mrZ+vv/NkgjnQAAIHDLW+8tpIBidIaQq8UsgTj2SNaSDghzHMUxOQ8SwSNJ",
+	"Xi41Hb5PhGKBIi9jkYZkTIObdK6JOWGBipf6qSFX00Sk11OiIpa0+7byUXaGfMhfCq5pOBJcng55m/x4",
+	"+dM7U2AmOb1hI31KfDKJWBzKM5LyGy4WeWkYXge0koRpUmQh2Rt0u/sd/bILPk8VSdKYSWy9p7fiw6vz",
+	"79++2j8lit0p/NS7j29IMKUJDfAsmjAE+Xj1un1MRDLkhMRaA9EXekdEpkkirqlicK+mSREuPTKnauqR",
+	"31J9XEVCpoyGLPFIJMmg29Xv8OG1qKyZajocAEwDwHCJbwOYKCr9M0JxUfQ34G79Jkqy0CycFJEQzd1M",
+	"uYWepsXoNZ8n/ozG+pUsHP0qBff1W/by70ri58HeG7b0Pag0iyDwrV/t758RykkUYrKlJiKp38GFmkLA",
+	"QEI03h+m3e5BANfgn060xid7/kr40PdIp9OBl8PEsK1WAfNiIVIY5WyeKkbGbCl4SE6c/3ROTsz3YZXL",
+	"kX5YQ83YbY/bfrfbbXd77W4vO6T9Xn6JkwimBvNZCZb7HfKKBlNcAVNGpFeRKgIdBIDyAG8Y6TJDT/Yd",
+	"Xf25AfT9T9gLCzxjUJJNhgPloaeHoVlcTjieKbSUv3zyLUIwgNdUjEILWAmI+8SHDBCf7PU6Hc3giel3",
+	"QA67+4hyw4mY099S8DMmUiS+h6eXmAwL4n8egggdtk7JL51O55NHhpmSrS+CNUWGCLiAL9GXh61OpzNs",
+	"3ftn+mWC54Vrc3rNiG9f4UPjYS1hsZ7UeQ38hOnyMDGb2Sy9DH6fh7YAR0IR7JL4NuVYz4TIGY1t6hmZ",
+	"0bldWT0Y0D4TqkTyTBLNXqLQYRi+TUn2CWocGGiIErBUgFImUYw1Y1DbBdzLfvyXG7b89F+QjeDj2LXi",
+	"qQcB0sOXZCq4SBPiX+SpDu2/s6V/imULdIZHHF5rr+iPAkPQNpE2oNxyNjkXXFtTSFWYYIB3Y3Nne06q",
+	"cyv8M6ew0zQtkJrNTeLoeqrsO7onK+8wTBnSBeBev0P+zpZ4DG7YXJH+gABgD5lnUhrWBPUuSWgQ6Nt8",
+	"22faz2edMCnSJGDEN2o/nGqpaJz1utYD0kPr9bObsswcXPtzJ0HJ7NO5yX2Cw3VKUB0gyMV+/PkKeZhP",
+	"9uoFPlB1slHMg0Kw9nNG7TGf7Oj3Agi5iJlJcZ/RJSwbnlZbf6aXV5Oi/iqH4Jl/14ankMv7BgPeJzNG",
+	"uVzVl7JM/85QW1NxFDAuWZ4v2tLabhIxRRPAlEhio4LI0+fPHeXiuX0yhzxvWXXhPFVihuPNNI/z9xeO",
+	"GXfa6nZ6nS4U98wZp/Ooddo66HQ7B6jdTkGnfD5lNFbT3/W/r1lVuz/gVlIzeYeQTYIZzj2r85QdciXS",
+	"YAodSVCOsViCOp0t70XYOm39wNTf4LtYhQYHDIbT73at9mWaD7pc/lcTgs2g3j5nYemWuIEoNXCUTRaO",
+	"+TYofBU4S2ZumkfG0S3rFPTx1ukvn7yWTGczvXunrTfRLQMoPa+l6LWEsqE55OUZooFioHQcR0Hrk37R",
+	"c4Cna7rgppZJs76xNnAivdimMB24tKbPWXSNi4u8AXPmlAd1P1k/lMpdyJEAH7oROXCgHStuirZ97Ojy",
+	"bbK7hlB9jTcuH27F3ukfl1gTn8Cuea3D7sEjzMLBAihPxyjQhTm5uISPM7N3AsuqlxiSn6AeieCJkki6",
+	"JIvpcj2ZuhvdkE41W55Hbc3J6ok1nEXAApmxq2/Y8gwq0BGORTKAikA1QL+pQy4hpQop1RTtMpUmnIVk",
+	"ypIKMtVqF5q+WT0t04ZFrUMkv+X5G62mgUNkw40vQTFq3X966DlAV8svRc9nq9/tH7V7vXb/8KrXPe3q",
+	"//tXCz2dre74BR3QHmv3J4e99iAYHLRPwi5rH457kxeTbnBCe73cznxLI47JGFD5Brlx6BZp0ZvRwc1v",
+	"J3e3/ZkNoZ4aGEk9r9xrjH56RyFsnbbY8sfuxa8ievvr+fJd1L17e9ldvvvnP+7efi8W8P+vRfTm5Y9z",
+	"uOeHi4P/vfzxpDl54/6BP6uCvs9RdRWTTHTC6R3g2le9N9uj59/R0CazwyO9zY+4Gdr40MHmh16LZByF",
+	"IePIVxqM7IJjgxjTLOW+KDWkyibrHEk9sNKZLOOAfgLYM1lxGNEHKwkFBXedK4fINJhC/+SMkLTsnrIh",
+	"x4xHo6NCAMHOCDAczozCatKBplRObVNmBBYZ63dM9XHHMnxybpnBM4ndgWQBCZUq+/tZ3rFrRpdDjgfI",
+	"mU3OVsZLa6v5eZaEj+pWkXngmiD5bc09HBNCP47MAWjtOxEut+MLNcd3yxNk3Oz3RV+szcMoMq7elqLv",
+	"j8SvbOZt8a7Rj3fH/5j/q59cHd7+/GJ53gteHVz/7ejm7Ql/P5Afjxe7LWdYpwnesKWBZ9IizJwMJG7B",
+	"A/YHZ1KD7snmJ14KPokjjDoMeg0+8Z4uY0HDKyHe2AaMg36/yXxWilIehZO+NFwic3Nvy01Lqs7zz1F4",
+	"j7w1ZqqmaEZzJKnEHPMqoX8j9ivskA/sVuAVkuh/stByPUq4aIv5qoIDj+Q8qnSMB1XZX/DiPzz9DTY/",
+	"8U6o15B6/hi0gOvyAFrYXkBgvKvowoAoeKWE/gCariYFORWJamvzMiQQ4CA//nzVIdgMkVisGDTnRMoB",
+	"j4klQx7EEYRuwjDRNir0zmQJgRgFOh7xl1MitLxnEXirwFupbYchN95HE0qh+avAk3Vi3DgfmEqW7fOJ",
+	"YonvOXZ/El1P1ZBn0FDwGusTs29CxDKDeiI75C3liKiVJtDDkwjOhhyHDC8A02GhtX/QMYiMxQJYbrYO",
+	"oVhoVUKCisAFX85EKoc8ayinCI2lwKUyAEAS3d7FBXsmcS2GfM//QBUD+6D9//omuiABaA82sXS+F4g0",
+	"JQFt65l0lsAmYGIdh6xXQq5MJc7OKoQNRAHdlqJQeYJeKxBJwgLVnopEsvYY4pjLtlR0vo1BWigTbaRv",
+	"bGkoFQt1tf0xHf8QRD9FP158/P2i9y66kBf8w2Hw8uLo4mb+P/98+eNJhy1//D38+SL6Kbq4u+DdTtCP",
+	"+Xj2uhv+z48lvJCyCtM7NCqMW8p70u0Wq3JtMe52q1Rt0nC2IDjHHOTCUJl+a059aKPWfMg88Ty73Vq0",
+	"zgs+aMLgppl0o5fkT5ReJJna4iX6bpj7VxNCO2soDVShUpHwQyRSjRPm1Z3BHM3Zdc5JtYHDCxSzXnqV",
+	"fTWmrLZtWzxU+mtegZMmSbln3IpRvMTWyhEP4jQEhEMtASymZBiF1R4ZU73/QX/tT+SVgXLkjDv0291e",
+	"Md/J/eVK2z2Wb+T1aHpPwRDqBwfhgB1O2kf0xbg9CI7D9gnrTto92h8fBIPwkB1N3EYQp71+12JYtmgc",
+	"l0uYDGc/1SLmtE8PxoPgMGwfsReT9oAej9snQTds91h/ckAH48PgCAoUb6L5XPPkgeOBdCtwlFCIMG/B",
+	"mFu944NBv9PrOtXVrdPWx8vvW/dFNxEEDxuzwpwgNrt5NI3+JVw8TqsT181jLlfqo/X+Hb3CBgUxkiRM",
+	"mcEH8YGofbIHfRtQVcHobg4JigXHQx7S5f4psU3VE8bZgsb4Mn3uI078i3f//Oni5avR9+f/ezn67tXr",
+	"nz68Gn3/8ZUPHV5MFDvv1z4TXE2lTQXQTIXKtpjgdbIHtabQ5Z5JMk8EQouOl0OOxcbmpaZGnJgacVQL",
+	"kTtBFu8+piblwFkAzErVkAdCKvwxS4Qh7/IkCr3SLCRqEQXsFNJeIetmzhIb3/a0LpeopdWlIxHqBxmf",
+	"iCSAsRYiMB6RAmy7OfAMSGdJmKmoBNRnxkNZDC/bbDPZIXl0p39G5sIg+yYpPx1yhC4HDfY6EQtC0XUe",
+	"TFN+o3+ZzSLlmR46+kOLqZB5nWnEQki0mNFEG52FGsBsb8tFfvXaan6cv6nbrJJfOyx0B/a0jQ+t/wij",
+	"/VrS5cvJlq4jW7KCz1XB0u10K4XK9ltU55ADxQVH8OR8+wM43y412yt29Gos5SrU1sz3Vqm7XihJkAw9",
+	"wyY9AkQILDHzLwDnxeppWRnzLnC2B9qwj3PeC7AEq48Mev9qlWEIKu7KPfR/QMU0WbMiML1HUF4flc88",
+	"OVdLZ/0HtutJf4hXNdP4mqcg2EfcPASTgqAvZYiskZIsnlRbt1lG5Je3bTffaRMmX0NaJDxRAd/qgMpO",
+	"MHCb9cSBjZCQAh9xlOGQeWZCdE6huXuENvaJrRxG1pMOk9adYe1xYYe0bzKbkpTVDQofLwxotU5tw0LY",
+	"CDbylrovZVgjzbiHJQ2LcLJxFMYU0DYFuH32AipZO+KScURTq90YW9WdD2xDffdjOkrQYa5ZLvlbdD0l",
+	"lyphTHnkjeAhVolploys4btqsbcSP8YeTgifV2Drh90a5XHlSobE0IrUf+t5CSk6dgJG/h2FL9jx5KQL",
+	"Aq89CA60/BtM2of0aPwiOA61MGwVMZSDZAalrq2X7V530M9reVov8RvkjQpbRVCG1mDSC/rhAYMXtwfB",
+	"i7B9zE4m7S7tja0M1s9MoSNk6z8HA9LvkhcngyPS7cJ0M6mXQW+5FYF1y5ilePYe4rCxhLzZXZPR8l/C",
+	"ZxM4vN8KuPza+hCi57YaM3nCazw65zbhJTCpOyUmrlkpEYntEeXkuniA2IiuC16UdfZdRuZBXg+xp4hE",
+	"0r53TCUb8uyHPeOkoQnDvOezLLBni1GqwRj9/c6QwzfgdJtgYyTJTHBm+pRSlY3AMz4pi+J3BvD8Q47J",
+	"1Fzg8x3ySh9zHE7Ko99SZpw2caxF2qB7kiO4jIAljBS9Ydzfr/dpvCy0gftWHo0dGOvWTHMtj9yJ79Xx",
+	"sK3ZzRdMYXqSWX8KmbUtxdRZaW7XdCey+uqKboyEwj1fN3T55EJam79FHMG5vdTNRW3ZblzvU3pvYgbY",
+	"tQzL0MSC53LYW7UYtVxc5tUtQw71W4MOucAQqiS+4RljGlMeMGlqz4x8LLQvnYo4lEMO8h3qDiMpUy3g",
+	"MjvK1KR75U6nIFTHEBKK1L435CD+iJhMQPJzdqeyuIOT7mPev5hSBWLYabVVJTh/YMqRmg/0ln1B9myX",
+	"GqS5+aPArY86Ry8qeTUuiIUeasofjeFlKRAsrydJ8SQp/lLOwAex7DpDaXtXIZQzBtOKgghMycuryiW5",
+	"jm4ZFCVkHBiKQDEtxxYqGfCHIQ+Z0kaIR7hQGIt1TBzP+JWgEDUrjtamycGQ+/A9F0Te3++4t0GlcWAG",
+	"B8BMZEbnHfIzQBLkJbsepkRC50OqbG1uFavGqt/dbZwJfPBhxk0tC3xx+NDooJ2YAZX5IimJT/bDX0kq",
+	"mM8+SYeSdNjB8GhgQLxPoFEOwEBhmvuf1mZBFvRFBKAxX+C8t23TgPrg11saxSS7jez9IACH57m9tO9h",
+	"lTALMeIi6S0LMQ8KxEkosFZfWxWSaUmGOCyUZ9hACIRiXYDl1gYOpEQccSxJx+B7h5jInG39vBplAxff",
+	"VTbJP1Ea6RgkY+t7RhPy+XPHcprOOzpj9/ceWYo0SzDTN5jOneZ3qIG0zUA7DeUIcN8TesB6weFh+0Wo",
+	"uTw7nrRpb9xt26j+C3o8zuNHl1l/CL3HUYBNSBFj7LT1v3qMCDGVDdUd2FcNRhRIYXNEAiNpGeH/JeIS",
+	"pTm7PIcqGott00n/yLyjxoFfoJJv6sV/ZAbwOAd2t9P2BR3yT2zyIfprkdprlFjOFiXO8OQO/3dwhxf3",
+	"tDGzr9YfNxY1f2AzcWucEcUvnwHDx5LOiJMUMYgg/BrxUSqZv8qsv4evPJBZF9wRmyqi8Yv/dhXRX9MS",
+	"ezDp4h7sTrpetYnzE2cVDG4lSlGmtocp+k+C64sLrr+I0Po2nvmdj+DXcL8bKM1NPm6yN+j1c/y6/U6N",
+	"x/sx5cwfwRrY7Zh9Qbf4EzP84szQuqKfmOKTQ/ohDukHWg23zDSyrNTENKHG4hoygg1rpw60Fwlooi+N",
+	"Rao8IuIQEeUTqTxIbRnyRRIpxTimhDKiEsolDQDE1uDxhlhCjK/vAFw47WBXBB+qWwvYxXv66EOFrm+v",
+	"AZCHv29rZ8WCkx9eXeUQk5GCqmH8nJgxrjrkEuHo4uiGFbCR5Slm57rFJbBEZ07mLVFQhQuzNglCHoaK",
+	"3Vplm1oE6NrekFtsbS9P0UE0COgVjVXWBkvb/GyTdk09sxhyyNDN49ilcZhyl7z7Q74iLOmQ9/SaySGf",
+	"iDgWC3g5jA0NQCADsmAJI/mWnZnEpUSKBNqASoRRH/IslyiS2f2a/JKqKDX4/ZHOvkZpTUVlhpkeJlhL",
+	"RjTFSLKHFd02xQpfZUAUb1lCY9A/Mqn4i62e60D+UJiX03WgGfYnQJqJoe0+wm1WFXhAFpErSBo1aIHl",
+	"u9KP3kPHvwt8qN9d7RQl1RJQ9SYimW1YD6Qci/gIB6Aw49aL8RE9DAZh+4D1J+0B7Y3bJ8Fx2H7BjiaH",
+	"dDA+CPphTSFLdjq3LDH6omis/Xa/e9U9cSL1bgPRpgF1G0w3rVtsGlmX9SZ9eqAfPAzbA3Y0aR/Tk3G7",
+	"G/TCPjuYDOjh2GlD3jrtO4FxVyvJNI4X96Y1Vku/Eoov4Y2DoKtH1pu0bWWm/q0ctreVmW09qfZAP3hc",
+	"UbXpblTjSRR4rx4+MjdnP41C6Hiqm+DR/n7xq+i+5VvkmMPJaBA9Aor/awSNLKu1ioC58KDgNLxifWIt",
+	"eG30fSg1AHYWUq20KN0bdAeOYedgbBYEfrWfR7/04WjllTXaB1e9wWn/S7CDhrwTu1FpWn359lUbxtXt",
+	"druDvps2A/LFYQz9bRlD8ZA3HFr5kBtp5/acc8Tfdie21kWkf3wqxK7y8HBcnEc62A+p0M5RBJoWaJsn",
+	"3Jo1VF4jk54O0NBVOrS+qawIk5IenJW9vYk4A9gc05sE0+tN3zfI9xc8u7tST72wU/tGmmqm/H+RQmYz",
+	"uw11zNkY8gWHobhJc1WDcbnnw6vK60aRl7grEgipvk6NezYa02gKshds1b1Vduo2CX/+dpqwaecFbLoB",
+	"eo9XWU3RO+4cDKpTVxugn6ykt+4malM2wv6S2Xd6h9Z32NRY0eym/BYXY2oupDICV++ydJawuCDduvqS",
+	"EoYbuiB73S754TuyByhp8XLfI9bh2DvUxG3/OuhCw0Rl+r1jxuwopEvZOu0daXVjKUcRHyFuWev0oHuf",
+	"Dx3Q1rCjK/4+YvBD4eXmF4BocX6DlZwLabo891xTpQXqSE7HjQ0FRe9GUQiC6ZANwoOgP273aPekPZgc",
+	"s/Zx+CJoH40P6WBywPphL9CyLOWRGkFlcnm5u3UAhuuUKOtgQdydrVcFKMNp9GIoQ6bjCqSaw07vqJIi",
+	"9DKs3n/Q6R3X3V5Pd7VPYe+aRuMxnOmf51dazzNnoZftV+u02W7pta8C7KnjFBX+9hVOYYrfcBQ2wbx9",
+	"ODnqtgf0hbZhT8K2pT5NfI+WkGik42ZjMsP2+yuYk1GuETXB/mlqUdrXrrcpf7ZWInBissdM30iAelSZ",
+	"5PUMiqNHLMvyEIASlMgpQIuTBZW2BWa47xE4YwUXbGfIsU/o0vZ2tGHLc+iqd0oK/SfDie/6a7G37jyJ",
+	"OPagfP/969P60s4hL9V2TkRS1H+fZSu/b9Ikg2geQZMvZHcedOSU+dwtUhosEigo2OxUv5bdzWPKTf/L",
+	"OUvait4hlJqFVPNs51DA+IRmtagFkDBlntHjsTefnqoeO6yWnIqFJJHqDPnPUwFOYW302+pad3ng/uxH",
+	"Paz3379GxzcXkHQEvePIObdLblHaDW59HIuFHHJuMO5nLIwoOHMxQemoppz1IjNcH1gs9KRHPelRT3rU",
+	"kx71F9CjtlSaQHMoiccC92z9n/ffv273Ogek0+lU28HjiGN71LIlXOkpNHLFywSLSMgeAmHLG4bo+q70",
+	"xggx1SLHNHSKuOZLHsGQct7420osPA2ljIyXKC3a30cyP+NlteW1Ee76W4LHS4/4+LGsUfUkihl8GCPg",
+	"WZv71W/nK4ivOINn9aP/NVw5p515OBm2qiD0cv/GXzmp5KjRA0gwtpvnY3lvHff5Y+jRj+HABeX7ec7Z",
+	"P++YDFjT+SgQSWgxwRIWMGh9ZDv15CuS5VxgQ4yll3uJhzzvMG4do7UeY9t4MKKx1emHPGbUZrnbs4XC",
+	"x55Eo6OdkRmi2VPMVLHKbySHHEqZxC1LzFt99GNHYfbKPD8e/gYVEZqm34ooxOZHhd/1ZR9h2sw7UcOV",
+	"TKmYoSGBeP2Qo/FMYlbNkGfa9HyeZOn7mMchOKGpEm38SVtIWuWXZ3n5lnn7kFPbBoDkNQBGK3mGnQFs",
+	"tesyiBkB8IGV7urYmBjTDusB2Ix8eI+zfGAB1web5fgwOLYKHbRW1M6Ymmr1sDWm/GYE+UsTA4wzYfpe",
+	"zVyvPvwPcOFev3vQ7prC+mby0yzMF6zIsnznyYB5MmCeDJhHMmCezJc/uvlitntrhl+XJ+KmjcGgjtnJ",
+	"pKuZix5bG8D3j+nRuG3ZlOZgeY7gVpkXtUJHk93akSWgdO2O4b9Bqm0r1j6Y4dQZcVb5KeW+GmMsUk/V",
+	"fX/G3HTcddCRrda3rcmzPl7wXOvPj2yuQJgfgAwKmr22EkSqsiCBwSG2p5oLBcq8XkHfrVwC3R4aT8mp",
+	"SOMQYBPYXaQtH2ksGI+MU5X13TN5DpEkYsFCrL81rafAikhYzKg0FhAaKfq6VvTdtPo9Jy5iQgMY5tAG",
+	"DL227bfQroKe7zCTZ5hZsTQt3/M8HUlj/SPCQuOEFOWhiUooqEe/K7Q9yyAq0dYjJsVasWQGpgZUA0Cr",
+	"Lc8aYZwtrMuDvMwxM+0mKCFu9MJALRnU9HTIlSAxFL6ZBl5iMvFIUqI8fD+yU+IvaHTLEp9o+5PRii6H",
+	"/xRRmAcLHq16+SnM8KSlP2np30BLBzHxpKX/GwUZKrVIEI82GfmpgPLPhyOh5e5DXOSZljhj9akkU5FB",
+	"cjOuIhpLMmax0OqTMIoIdHW3ao1VgJwmpPr6EvpTSCwgVKKyYuHtw3MN1nV+N+JD23V5lun3bCYQf09/",
+	"W0DEyK5TXhR9ZLE8B+ND2h4ER2H7WBuEJ7Q7xl8GWnLrVxtR3+SB5mZhEvEgmtO4FrYZykY6O5+sB5Oi",
+	"HoR+pSaRALFCYUjrO3Nvl/uENaHNs+fh/nJvszxRqDIXvjK7/Sf88J+mwRku1JfJhYe12JAJX0h710YQ",
+	"jOex89+/aMnjKjjxLpr8BIItqB4YjVjL2UgqoU/NL6D4QhGf6VHvtdaNQQl9J+MhLICXP23PEfw9ylm1",
+	"4XZNvVhV3+7ZPpyJmDlfN4Mx8bSwMBq5lIrNmr0ve4GdXSJuI63nlKe46aV9d5DuS8yL82aZ97ZvsFb9",
+	"QPM7nrxg7UF4FLRPgFsb1a87PqElIGg5FfMRkLPR3brd/sFAc9B5TPloGzCOYkHrDkaHZCqdjyaMNbN2",
+	"K9uGSsXmyMusLdbqDg6P6dHJpM26Ybc9mEz6bXo4GLcPDgdh9+R4wPrH2uAIBWejmr0wbUrZvHXaUoxT",
+	"rkbmiMHib2n6rMcbsVuv6dwyFMTkbttTkWnOg4ekOQPj25zkbHndXyDFWVixaCW8ufBlGr8ZoUb5kpiG",
+	"+PrI2eSHyl6m+EgGQNHWTGEc44MySx0udLGxTQngOENPglsaxXQcs5ESI/Oiosfy3IwNh2I//kwOea5d",
+	"SMwkyH4D96BHKAJQMG4a/3fID9EtG3LfkTY+gddytnBFqum3gP5S6JwPCLQSkrWG3MEaMVpQv9vPQWTh",
+	"Gj5rEyWchguRHrqYR3muyJq2NxiBh8PxTWFmH1E+fyGGX8uhtmNBX7Ap/5Me9KQHPelBfwU9aCuOU+d0",
+	"gP33CHTnCZ+wlP9ckWf9VL/Rov9AFVvQZQ38slF+ttcCa9w7DQvbjOwge+jqgUhuhGVai6kAZ+Riynge",
+	"bXV5IYHjTvTRdZSgPF/UYB5MCCUZkzA6XkCTJDKpn9eMa02IhWROpVyIJPSI4EE16q7VkB4djeVJQj9J",
+	"6CcJ/SShayX0U2jvceGEdpR3j16N4sjL54Y5PXJu1zkxTNQIvzELBPStMawQhKuWxgXh+qsYk0iS31KW",
+	"stCmXIGLopBvBflgyKC4UCPzJX8tjPU5fnhHb8OjZRo9SeEnKfwkhZ+k8JMU/jdPsDHyZkupX2XRPg8o",
+	"D1j8hQW0lcc2j5kmjOCHY0dam1RtNHWzAtFbEYUsbCCXz4hzy5TKkc099LH7HRauLqjMilf3bYdLr5Ah",
+	"ZE3zLEyCQNP5eSlFGmAiT7L/SfY/yf4n2f8k+59k/xeV/ShuHtvgr9AMEgZ98h8XRCLlctXtDR7tCSyR",
+	"VRiuacTPSKRIwmSqbfvFlCUIHWxuTFJOpBLzudEgZvQGu9lOoYRqofWMstKAj6635T/oaT9J8ydp/iTN",
+	"n6T5kzR/kuZfVJqDtClJvy2teSPZtyhAME8UyoIZk9jDETtgVRccvLef+kZw+naqX6aEwMwuKyJ4RMR2",
+	"vQOjvAqnofRrogXYwiJTWfXfXCRquoh42LEDsa1FbOWP1gjag+BF2D5mJ5N2l9pCv8NJvnTv7GvI34RU",
+	"KLUyfo15rpsbLvZNTWEoklEsrmGLsvE5zBBuMGwZ5c3kiPXpYNzuOVgcJ+P2i+AoPGSDyQFicTgNVB6Q",
+	"QG22fXMKtaW+v0QS9Tw/6pYZZZc2Ve/Vaf+XSiQmR8X1tUXK5rfYq/qkkL3FVJCAcuhYCLgDQy54wDB3",
+	"hnK50Jwgyx9G6iS+q2r5HXIO+ALXiZYO5FcxhgaEnODRKozlmSRIgxbhAAmT7N1EgCoNN3kk5SFLsI0h",
+	"QEDjM16exAwd4GyTkxldQhYOESbnR08WXzzksHKYGHTNlHQ++kxiMjmwFqKPeIe8F3HsjveURGrIbezT",
+	"x0Ppe0QkxLeGDiJmmhPG9F4bmDozNziVQx5JTNPWplRh7rgtaEa5B3mk6A3j/n595vX7zN78drnXSJlO",
+	"9SUXCa3kkDnXowRYH4wbk6c0w2vHgl+3JQsSptr6h/k0oRIS5Jow4DVMdQN73JaLfcEs7H8zIVYyyZr1",
+	"Dt4oyrauhbfnpBZRybCdMQMISDvop8TWv0Biq36kweRMt+6PPKsJqsmJJbkTsJFMXzEx1ifBnmfyO2E0",
+	"LJgT2DDQ1kSB+22/Qy54EKchk0PuB4ASNDLQN9I/zYr7I1VQGKYiDmUubC/fQ/+DITfQFYDwwpaIuaQl",
+	"v20RhiBGpsmUhwjNNOsvQYJUeUNOSSgW/DqhIcPqJsWSmellDD0mbhgnYjKBNwJOUhamNJDPWkmxQ8m6",
+	"6jp4rDUtDXJp+UCsoS/Ho0s7BLK8Cqlo0Dms9plg84ysoeLJ+Jhqfb6tFfr2gB6M28dBXw+tOzmhx+MX",
+	"ODRTXW3WFK2yJ5sHbJ7HFTFP7qPHTMfcltWWzKedIi4Qe1jhyi9No3cInURMc0/AXesUNXofTC1kdci5",
+	"x2yCENoMWJo2B2gQQE8ZAL6THXLJlD4nxMdj4hMlSgYYwFgPeWaQZBLCBoLMm38VYwMvtxcpMol4JKcQ",
+	"9aGKUD7kjCZxhM+RMbumfP8sFyXW9jOjjyQZ9PtD7kcc+puP8OcR/ux3CFRr+BeTNoRrtMkEYIEGtNuc",
+	"sCpOjV36dzZtCuGhHW2aav11W16AE2lmJnT/0mbCvy/fNxN64v/fLnzwp4SDRd7xWNbEcwA9qLcpDKRC",
+	"JVKCtgJA/c/gSrPwtkesg27IIbDnlVx92gwge5fvTWO5mEmZPULCSIKgy8r0hjzDQii1NZ7TJdmDl83j",
+	"tOxPnNHkJp3vYw+3IQcnJKIX9LE8VZIpjSeELugSLYjfWSK8MmaZhSoiHz+8qRJLTmjmPazmFw/PPF5o",
+	"xOzcaCZCFoNYYwb+027CaM6SAN7a6mvLAhfVvXqoVwThcDGKq38cXY9LYehev9Iu2TpOjhgcKDsK8KL6",
+	"tySyxlFgfODZCI7rosmMh1tFn/X91bH2w7pHqvM+MG8gTSD/t/oWp+1yY7mqxA3Th3f+4m9B/+YfJ4t/",
+	"De7+2Ru/O569OZAfjtT/dtOLQ/FKbwd8G7hCDg3yXEwmmtg2Pn7vpByMVpZ7UJt3MN9qteV8u8UGXTyJ",
+	"Ak3VmdQ+gPc0IdK6Vz4wvKUZw+YQV5HpAJd96t5fFR6DhQIhlMfQZ3RJJIvjr2bz1cvT558NV7t/bkhx",
+	"t0S+lTD8lZl3sZVZQ8YJSvGcQnTFdnU3zLdshmwJuDdPKztWGRnrmL4qA6V8JhEfVCw4AqrfMDY3DZi0",
+	"USlPMciHKE+SKUn8skjyyV630+l1u/tnBSelvnvI/aKkym7u5pFAseDYiqrMFfwh3xOzSGkFfcYoz5UT",
+	"D+KJWouYJiK9RtgBOzCTCQlaR2fIz3HaWQEDGMswa+hwdUB8+B0BpeJYLFjoI3AUDsnoToQzFmpKn9Ik",
+	"JL+lQlFt19szQPbQ3C7Ow+ynHOmHRvCQv79ie0Mv3SH3SwzT368xyslVtVokh1xOxcIA2C9y6Crw+QL6",
+	"QYXidMlcvem9OSnfxK5/XK1mF+lgp/8lnAJPWt6Tlvek5W3S8nY4tLVOfc2XqSxJJdPHg4vFk7fHeHv+",
+	"Ys6bSzc4oVV8JGEswdBEs4vyavXQ9Z6clSzUmPKzPKVT/1Dt5tGKQE0+6tfxdtQko8Lgvkwmakz5Bixr",
+	"szQT/Po8EWEaKHKdiHReNwhz0whu+nao1jRVYpQBg4Ax28z9v430rhPcRs4ZArO2xsrKnLZeBCdhl/Um",
+	"7bzu4ZgdTdr6/SdBN+yx/qSVP4l9O8bHrB/0eu0XIYS0j8ZacAbtvF/GEXOe0UuMDx6ER5MePey3j4Me",
+	"aw/GL1j7hB5M2v1xL+iGJ/8/e+/e3LiN9At/FZTqfWrkekmPJMv32jqPk5nNzmYuju1JdrPKESESkhhT",
+	"gEKA1mhT+e6n0A3wIlGybh7bY/6R1FgkQQBE33/dzU76x4VGKEFM+2p10NI2PT228Tys5HJ4Dk6GHUFq",
+	"Dbey/NWnikZisDGc9gIsHZD0obbO4FTsk3cq4wf6iDnpXxSMohynIKNEKqJJH7oK+0MIwEJ/ZFB/4Ydu",
+	"LxYI9lwE9USx8Xg4z2+S2Nen27UI8wE7FFcM/jkx+HUOzSJrw/KhCpP6jNt8ZijRohmwTEwVdf8UHhqw",
+	"iClW5pHFBvX4DvTscZGWhUkkyxpydhPJCtVdYqbCmGG7TGj4WCKQ3sCLNxNIi5O32/MrwRcFVUPbR8yd",
+	"xG+w7oF1ys3TT5ytZ5EipHlZJYEfmDIncUtEVSVPX5g8/aZl6SPhcVfnEV8fiwtRMGN+5XPxBjTke/sZ",
+	"vHZEsaFzh/cYkUwB3hblYuCROhegiWHSOAJksRoKi+RXgMVuL3W3xcSarVjPEnpILGzFubfl3PaTLufd",
+	"O2lg29oJ705htRUPrzC162Nqt7K9Xo9EkETMlZiXsTgYow/qhR8LHmo1F2/OYkAIZvGjkHFFMOlZSw8O",
+	"yWwxU0nMWUDqHt7RxTu6kimPSDqFWl2ANBEcpA7EfIO9faIVZg+n2LVvBewJPJrlm5ievEwt1Kk/wCDX",
+	"dplbwxOAd3Yjgbdo/mbKZrmnrGHa2UN22gFr9+21mlMzO4CcrXfSP6UnzD30mwF27T4Njqnb6h35Tdbo",
+	"t2mzmT2SbZrlzAFV1Gf6kGCsvjZUaizPXr9mScv1I5EE+xQ/mekbzALTLL429m8hzjwR8a0+11joi3VV",
+	"DCW3jOCBgHvIB12oUIA7NBrhZown3R6VDEbQvDcUXNbODv9yaiEP2JjxAHdSnzkb3wZMD8S2mw3NscXc",
+	"r42VOerMB13AW+2hqTCJC3XcV5IghaWbtYZlvJmuW4a9u6Z3Rs+dYzO0r1hMFINUG33LCBVdma88cYao",
+	"+3x3b4hV6PNpIhQmlyZ3S9dott4eov0NgXQ45ZgMnIyJpXEcrscIUAUUGNaDmkeKLRY9p8M9++DsJRKF",
+	"6UoIvF7/P2ESUX5S4Jsg5t3hlgahSoh5Z5EuZ8bf2yc/aYqSZwZ/1+EIwLOYPCn6CjgtDpah7TIEnr7F",
+	"IvDOIZ0u4VE4CrWaAo/jiHW3uWfKKOq1ANhPD5zefE4K0zczkcCtJ0MRMcKTUQ+7Vc4tzExKry7kig1Y",
+	"DHDAIeOIszSJgD7lXMCHiRn1hyxISzrqM0Tv9Jc6bGSfP+Fwn9mrDi8KJU8/NYlDxVxtzJyTiNE78CGK",
+	"BKynW8bGmJ8NQkqvVw9S5MVe3igzYiq1rfQlCnWsYdGcjkI+wCWBibd3RoCRG6fRzNCwH3DdO4f78DYl",
+	"CO3wSIgx5LDTIIiZlHrSMgyYDeKFgu85Bk1hb4EmVEKqDo+ZFBFQoSBYzLH87Rb4eUbGcXhHFXOIfbHT",
+	"4VHIb1199iOHxEyy+E6fA/OMqS/z89uPbz5ddS/ev//0S/fy6t3PFzdv/6aFmrfndDgXhSb92sRV8zNJ",
+	"SXefvIUF+YJz5iP9QrvPOcsY82RiFoQx8xWsk3LEuOodgGPJherwvsDpLoKAlisUGxqjj6ZLQJ0a888n",
+	"qk18FeXhHdcS6UFQrJWa+KzUREKt8UHqmlMBz4frelP3vrngzQtp8Xi9C2V33nbmQoV9Q/33W9BacbEd",
+	"K0z8EhUhmUigA6xKrVg8CjlVLMiyOkc0jLQ+zNU5msT5N29pGH/MDbUz8xiXJPXsAjqVtbNjJ/+bYqNx",
+	"RJXxurV66J90j/rHjcX5/nZjskEPGsVfi8Nap6d73Dhpuu3eqe+eBA3mZoMes9X9vqXbVBmdWxid+TP8",
+	"uKZnIe0r/XjkJjtaxLSLA0M0O8g2jyl/CJH2utlN2oIyvV3N+TT23ZcQKiWaEczRhaLzesPLSyVe30O0",
+	"m8ZDXhC97ljFq1hdUXGqdKSnk7SxC0Y7r/ZAtNhN4mixrvOJM/L56v2iShsjGjBssZVmhKYdObF8h217",
+	"DQEEmj0LuOUgYME5gWwyG2PAkPQ+ucxDcdRQyHwd5iImZ3GCCFTO/6zXt7MUhvIkOpsQ98fBr+r07l+N",
+	"3sfm6Mfj8fuWvDqZ/Lvtvznq/+Pw94vGPQlx9z6+DSbfbsYiXH7aTQCSaiuVpwzHn5JitlFfC1kyT765",
+	"9P6FkT6b5CWZQo/d5ecbY3rYFMZ5Y4MuNjKyROmHygr2p35kEmwXJKyuk9q5TlsSqC/JNQPvZv1Q0PMC",
+	"H4IFXX+opYKe3W9rIQYKCdYLv1JFc8vMjHF69B7ZsLBfi1wlETMBj7QqrS8CtndGqCIRoxLDM3CkO7zu",
+	"4dm20ZkASx0wEK6ZYKx7QYK0w7rpr+BOxwMMegDhbEBBwNY9+88uXvdMlXxFRkIqoiaCBMwPRzTqcLOK",
+	"uoe3dpUQ3XHM/FAyb882xu5RyYglDpi2+Xd3FMoRAMT2zokhCWJIAoMXghNvLKTStNwd0+nA08/PUI9d",
+	"P94AYSlbdcLU2YKxYEuLgS8zwRnHD6mvVH9isRGWZ2qbuv6fEz/bnHV9tdoQL1gKVBbY07XA1pVBVmnD",
+	"oK0LyMvFxtYl9W+p5qWa9YVcvxYfPCdSG0c0Iop+YdKxHNBEe4iICRec2Z7GmO1pDaiYUXA+jxbYSfiK",
+	"H3Bqj5RQjxszm9N+Xzb7o+Wx7xrHi58TSs7CB82WaiE03097LCaXsVDMVxsichX90g0DOJ+2e5/bpoc9",
+	"t+0fBe4JO+67p7TRwwow7b4+0qslTewkYzx3DFfIHM+nMr+QFPLCkneYS74111mUG577oo+aI/5EqWsj",
+	"0njA3O2KqZUztU0+09Js6dmCLVXa9LNPm85/0u2Uw5UTqU0r7ey95+BLkCqMIm0oJybvK5dSvTBpeitO",
+	"XSVPP9vk6Y2O7bIs6lnWNu9DLh61h2+VXkms7STWy5BWj+TY3oD+vn6G8rmBet+THUzq7WZraVEEkyu8",
+	"O2GzXc2oK6b/sU7GcG7mD5g5XHG1h+dqaaZuxd2qlN0tUnZ3ofer6Zgt8QnnyvlJUk94+EfCiCZgubeN",
+	"v/cG3vqMusU8aO2E2iO4OvUXWN3TCd//RTk6lTmhO/NzLqOk5T5M/ameTpnL2iYn7Rk5DrekzA02ZxV3",
+	"nT42lbfuW/LWKaTqzYX2Rr46/eTWrrrNGFLlqXvunrq1juwKjjrL1Bb56cw5e1oG7dORDy9CNjyub2yN",
+	"E/+tuMZ2wNwfTc18Rn6xp8NGZr1RFTupnFGbO6O2UGvvdUNJkvAAErmK6ixY0ZChbszqMYvxGG/honq8",
+	"9j52sRaPaAlyGRjR1rn8NhCJZnGLIgNrF/X86t61lT1rL8qp9gD+tPVZwnJf21Pws+3o2K97Zp+fj+6x",
+	"+MOaG7uCf69y7X1Drr1N1Z9NHHpb+/IqP96L8+Pt0IW3zHv3VD13z1xqfOsS41Edfi/M1/eofr4iHa5L",
+	"Hs/P1ffM+c6Mm7DiP5WHcCMP4brasaQ86Ikvr/1I+LdLKkXZmg3e9cXHN999+hfWgSb1duOAeGaQbhDC",
+	"8gIvzyPJzZBBcQrVF/HolSQqHDGHDMWE9GlMQkXihEtC9TlGpxwjExpFBKZkq2t2eECnplq0qRRxfWkG",
+	"I/+F/GiocdTvS+xqccvGyt4ZUEV7VLKzDscafyGXinKf4asFlK6GuhokZlLRWEEBcUlCVVZZ4gemrnHF",
+	"38OubcsRuZggqzl2G61ZVoMr6ko4sbJ2dnx8fNRoNJyaXnlXr7x2VnubxGLMXn/H4gjkpxIBnRbGXF0C",
+	"5Jd2rVIpUFJVDm/E77T/nLxmV8ZFXVxCjnRM7YrFxWdKnWZbUckHa3sWaAVpoC/iCY318dREQLVGBeee",
+	"8sDRFwmj/lBfc3AAU3NfhqMkokrEdiCHUJJIOmBETrlvTryt/BYnnFDjFqcK6O2MTLQ+QmLG2YRGEtsv",
+	"NKVyRd+Fch2GdnmQlozB8Yd0PGZ8v8PfmplBSd+7XN+YWdq0FapCJWFQh0hhuyuk5IoV3+U8uQaCYemc",
+	"hAdiAdleBHd6kDnS3VDPMiUfmxsRlpnLgxZe0buojy12yzrsu0f0uOe207LmTWoLXR4BZN8uyKn1YzFa",
+	"opzxOxH6enJHmtOkN7bc1lHhRjgK3VhMZO2s2WpvtFFlzOcXrZLjCYPWDkZkTJ+6G2RD/WJrdqdZyzy7",
+	"s1xlZbZnNQasiu2mxLU4sIgdH2wb4PQBrKVFo4jF0PpQMuYQziZMKtIPY6nOCDWBxShyOpza4GJWK1Jz",
+	"CT+RSoxYLF+llbr3yd/DSLGY9KZpd8UOr3t9UPI8Ioeae6AOAOWyyGTIsAa3bVQCEwKHn+bTg5gxYOnY",
+	"+cNy5j2HeLchDzxgQ555fTcMvH1yQfBtufXia0MlO9xj+gN1/YhK6ZG6p2LKZci48ojgJqbyR8IS2wxD",
+	"rwTezOJQBKHf4XLC2Ngh3pjFI8qzJyc0hJ7/xLv8dH3T4blvZUuCpl/s9Z/pv7v6SsxUPMXaYg6W/KTw",
+	"QeIOz1YRY520gITKIZ5MxiyWLGBBtzf1yvjt+1Cqiyi6xjl8yo7LnFlcIkazuaKgALmhv+eiUK3pLLgy",
+	"j5mZ1TU+/teCqHFuOjZurL//osnoaxtP5Uf98KKJ4E7gE69kbl4L9yU9m2tFr52nnC5ClWKjsZK1s9bh",
+	"ao03c1RXO6ulRFdzav2Qh3JY9njz7KB51mil/ojj3gl01ITsOLfdO/DdE9OGktprNQe//VlaB1r/FFGp",
+	"ujCFLFPvjLx5+/7tzVvyWjFOuYlPnJF/3NxcksPGgaUSvVV/pWoKUJv+apLFZysJdv2oikO95Q0nfxrO",
+	"arZhJvYGbbOjvntCT3uuzfFr08Nevmcn8rVlLpJ0y4pBfqywxtkX1fXxMJzV2PSfv7/7XYQffr+Yfgwb",
+	"Xz5cN6Yff/7py4c3YgL//V2E77//51jf87H1rv3v/0a3H374HPZ/WsOUmaGs+3EDeXp6AciBOdEsoQCQ",
+	"TFlMHlOQ/rTcZ+vU6Djs3rLpnMqwWFEwOCLJmBHO5olzksn+osjXV+xfcElMeDng6DpbycMDju658wNT",
+	"VHMx1FIWQZTSviMPKfnuEXjwXrvBr7LzsGgS9tYN5MyyHUiLxpmuu6UgrYjyxwNnQSn0hfLHCpBVZFR+",
+	"C89qR8ExO+mfNoCbu23/QDP3dt+17ac0py9v9FReU3Mdjj8yxxQ6JwzFuAsVsU335UajddDWLAj4eZCw",
+	"LoQKclbgoSY181FWduOPRaxotGLvq6x4Z0v/IRSFrzjf4qq8sVWzketjNejVzlq5Dlb4N/SusoIPy91r",
+	"wcdD1V2nOumyYII9G1qWWyoSXAkpXMtTTTNE1BCM0G4fntCj077LGkHDbff7LZcetnvuwWE7aJyetFnr",
+	"pFXsfr0F3s7wivvlZsYeXo7U3Eg2WiJfJiZTpEqprPwZ7VQ8Ew5BuiGfr947xJ4kx0gMB/imgzWqHWKp",
+	"xiGmwWd9zGJXn2n7gwpHTKb3nRO3mXUJxcrTmuhJkIDfjpG6nohmPoTxYK8UrmCO0NZO8orPVnz2afPZ",
+	"NZnq4mY9cLmKAO8UgSJTNrQblr1Nm4+iVy7XRBcoaWd9DS4AAmtPfb7NrmZm1m9uXZq2r0DmCu3wOiAd",
+	"7QhdRW8ZNEqjCK6lUk5EHGCjtCG9Y6TZIEqQZuukw/0hjamvJ2mL/UdiwmLXp5KRiCnFYodQTpLxuPgr",
+	"TqTDg3AQKtNx2r4KehpMGL31MK5cWF3MfM0/YRWC+8z0Bxf65TEj40QOWaDnl/P2Gu9qKrU63ENWku8/",
+	"7pE67JRdL4SWJaMRC0jCVRjpMfhspBscspIkY/3K67dXP7/7/m3302X3l4t3N+CnzXdFDwRnYO6FI5i3",
+	"nOiNazUa51mQkLQauV4UOW+6IGMRRfvksNHq8LIG2lkXp2I3bkmn+hK0VoZv2uH5DdXHZJ/8sgoyqsz/",
+	"i9AEw+2+z53yR4FFlXD/3pqpkLk1PCA+qlJ0KkWnUnRWVHRaq3QcTv2/F77PxsqqLhVI7hsGyW3bjBqR",
+	"wiAzU5Eo4lQHeFDTP68S6rmiF2AzxbAUqHTNlDRK3IBxTRwsyNSbghJI6pmi4cFcuvZG04sqZiqJOWBy",
+	"tNblpF7rVqNBhFbyoB8v1eqLY1E/EObHVGED+ZOJ7zMWFOLmRjuTevMRL3BuIIDlKhjMpy/igVBK/6Vf",
+	"jHpiqpShkogIcGxHCQ9pTc0sWHN2UqfzsRHooaX1NAgfahYuuIPvXV3V2ydvcqqeg0imVNsjVJIei8Rk",
+	"dbWP1L33ArUJb88hk2HoD1EbVnGY3x27PsA0lPTVvNIft1Rb206fSUnmrPav2/bo8vSPq5a8Ob775WD6",
+	"60nv4zJ5ta6kyU97SVZgjrzAX1kJkY2EyGPCnuGwkrxV9rAcOcO87ZQRfxdGkW1obiEdRm2ErnnAl6To",
+	"GwctqaODVj9gNda9Dpch91naZW9CJYmoVADsZIFj2BJAgs+Q72VhPbMuMJURSpoFXCWNmGP2GH55JbVs",
+	"8IVUyFSBL09CHogJCWWHY5NffC1RE8086xY6ihhRNB7gFkkUvUUBiz5lOpV7+x2O5uY4Znchmxj8bKjf",
+	"Ohonyqzdfg1giyJRsGchH2DZiQ7/KIq7iJs3CO+Yngdho7GakijU68DG7lZ150J1DTsDuxk3xEoC+zZK",
+	"+iEPFbMvsR0MwXEx0+6wzDDGjFbDs97hWu4DRX2P659d8eLCFbB/hZhowPo0iVRq1pmYaE+IiFG+Euan",
+	"NB1/N2FU7FkJHQJXaOTn1Ho0AgRtwWzaPzwuvbncWm7PWMuFpzY0nw1S6Ige+u3APWCtvtumzZ576p8E",
+	"7jE76h/Sdu/AbwUZUsicF30CAOTXZfBzNs3sCoCdc9cazTw+J+GmwaJMekoobcEXNuegfCcV/dKdv72x",
+	"3yrfy7KRF2x7ubHankml4iqJDSKp2UNMk3vYP2q4bXrcc0/808C1boa2fxjMFROxZ3299pdF8luoL6Ss",
+	"BrqhQ7xrSBWZiCQKSI/Bz3tV/vVj6gJaiKZMl4vJioDmlRBLs8DZpf24y2CZRWCzQwQ8QCMtBTOMch41",
+	"zBmp48/E4pYd4mUQQv1XHkS8R0aMcjmLYS6gl4uefjQJ0sQrgBmDh9tAiy2GmGwCIRaxxQ7nAdAWLAwp",
+	"VcT74W1h8ByW3AO5DKsZzWLRluK7nhG++DkAa5uruZgXo2fxpuaG6NnUH5tDweactAdPBBGbOi3uzxtu",
+	"zoJiN0LifItQ1q8fEgYUDy3l108wQLyQ5y5J1805ipzUU5RzxKEBV/TC0ZwPbtbVp4UVZOYZoouJT2NN",
+	"Q8aAy6LB5ySi+roeVZJAEC7UMmBQeqK3RwhlWQG7YV4HGzKv4t7NAPnvd4c9M8Z28OvmgPxFWnd6WCrW",
+	"tQzNku3To7It589ln5CEkCaVEuqqxARK2JiqYaaD5blfbTbwvhb8ez1Gi8rtZr6/Z7g5i7yVPyUsYZLQ",
+	"1C7JrQOsCIdMhlQx67jUdyUxI/WCvdLhhaTHOJ/JiBGldJBZx6hmTmeEdniaXBXkrnvprx4JJRSYoAYm",
+	"SyLWV6THhmEKckqz5ENJsCJcYAVkFO2Td1lcxsCJSmIwTod7Y8aDkA+8nJhVJAvJnKd2lkFB9WMmh0Qy",
+	"BYEvza07vO7lgkYXNzdvP1zeXHt7Drp/FRtnVXWtiWfMSYOVmhPXacZpFtZTYkaCw6Ig4NQXMdvvcEB7",
+	"ZceIC9W1H7ovYrBMzWodvSQe8oH+fqmsOJ8bIksS9QpppbmDY8N/hqNJpjpcHwC9b3qX6nrSM9mme2Cj",
+	"5h8bUqwvAOng/ViMOjxUEMVLpJ6z0W/M3Qi/wDO7d05mJ838mKnuQHDmdTi4gDkphYVNIB053eFQEi5I",
+	"JPiAxRihrEMxEtXhaGRjbYjLz2WWdX7gvX3ySQ0Lmc0dTmNG2o12mUP5SrOn+/Wp1sb61IpZlt9AmmTJ",
+	"AlvZAu09mytmzS0VM0OAy9SydL4Pp5Y5hRz1GQSP5X3lTrLcGN4aIhgKbWarmZVZL7HsVfq5gPzz7tgd",
+	"hFdVPNXCCn2SO1E37/GxjiPKXURk7DjIipV1KBnHbEzDbDVKEMoFgl9RINg79FwwfAdwEi1LpE2iMbBp",
+	"iH1aRIXvi4RjSRqGgCnALWvtIKJGkOpP6zkk+wXfmf6UcFx84Dn55/R6qQp7EdyZIjHhGqATzQO26MtI",
+	"BCzqjkI5MmhdHArH7poFdgWPpl4uufaV7PA0mxbwvVqZwWvuXSj1+2FXpEPajYP8BOkdDSPai1hXia55",
+	"RAuwC0SZY3ZQPacusC9jrZfudbgptytgHnbbtfC2wWpQIsFHgfEvLP4FAZlAay60w/EywEn11bpZIfih",
+	"TSQ6G5HU9Qlx4QYnqyx2l8+oggpFk1D5Bixu6qqBjqu/L4faTSmqCH7FA2ILKWlBPYtFP8/8JBHlr2Qx",
+	"4QpmYb2bZCDuAakXvqlH6q1GA7QrrFGSh/kEoHKEfBaU5BAWzSCL8pU+jCa7t0+u82F0mEQUFJZg6SGg",
+	"U9nhpoYTbjYXFoNApkwVvh1+NQM0y4bs8ELsnNS1kkBsdB4OLJynVxLeBzvtR0KadUJsvsP1O60GBQAq",
+	"Oz+0AozCaU6UHiI7UsYywNLhegYRkzKdZN2jwe+JVCNtqjhWofe05hYqj0QhZ+eQuSAmfBDTQBslMZMZ",
+	"YI1Kgjc7EOXAIljmedD6foFKM5uA7RGvaAT5ZUT546Ds10Rpr149M6Icl/hQNUn1J6id/ee3fH0r/ZdN",
+	"HKqQ+RUy/8kj81emp5/MriJNBfdA9J3ULZPHzSJvXx1Bie+q4JMvs1AtFqHLVO4xyqhdmxEZu3goxHyq",
+	"p2mNEFVAEM6SRZHx8gGGAw0AezfoykZ59M4zEyIdLZRk5onMIjDJjum9FrG+QOPs8EzlLM/wt8poOmLd",
+	"bRKpQIfLJfyvoInaER5BDZ3TP40ns8NX1D9n1EsHuhjpkzZ1cA0G2+pHNByxgLA7xtGNqc+w3vgJ4wom",
+	"BQZPaj6CatnhUKlNqQityKIaekYoiWmIDUXSeXExwVl1eF7XPLe2yjwSV9sxxE8U6TFfQFMmo2J2eL1M",
+	"xwTULSei38+gt1bh2SeX1jxCqK7xOppN1LsjVcyUP9RKNGrgCmvP2mMwny6qD+MGKuxPMwCQr6vGFpEm",
+	"m4jUB1ZTM40kp5sc7LcOSlUTONO5Ik3gkKQwfrpUckDcTtJoHDDS0kSVajAthzQb+oMfNOGbw85WOnKl",
+	"I1c6cqUjVzryTludZUmnOQDkrlVkKYUbhfx2xyryhQltC85cqE6v34FCPxKD2SwnmDWk1pKQF5VMZH0Q",
+	"OAc+ZQLVmNpJKOmzCRmFPFFQ71nMwgSs3HBM+BuTmSBQDlUm9yHeW8zsgVmGWEEeudv+8qydayne6y3c",
+	"VqKjM1yWMsQjW0b9fhnwmo7D163XYTB+zb7g+XIjMQj5/xFK/Y32fC3ZW0dKn3L1+erd3/6n9feR/z+t",
+	"v68RIzQrXsAF9ceu0iCeWZL7B3rLCAWK9aPQvyVwZuBbPmw6pUFl7NpIx1ELrAYI33TcQECMCfMsznI3",
+	"k4NCRwDbCMH0F64YI+9I671nMCQEMtnfta0/jsVdqHUOFnhVDvqKOejmC2Y1A3fWPLMqwlOZMVURnqoI",
+	"T9Wzdprx2e3qIt4j47Vw/PqAHgu/tK7xlG3arjGahXV4HhMCFQYXIGvyF4oIHb08uBdfqG+Fn8qQNrMe",
+	"bOBtHT7vuibreK6zugU2QADFTaZ+tMCpTOZ8yqarzZxTOcM9JDyRLMA5GuQE8kOVurnr8xgIPkXgQ49N",
+	"hfFcZ5iKeTREh5e5qjGAkdYaxuoKPNQ8kMZTaIU2MkGlFLUBq9+iZmHBB33D4tHj+J/zwp5yntAomq5u",
+	"qul5V2CJSoOqNKgn6QiulJ6X59Et0UxAVD2Q3oUZFbvVut7OelbqdiVSibFEd+ts+WCTY2NcFEWfS8xG",
+	"VpFLFZCY0cAFYT2IqYFUp94b+ANStXAixpOT991kKWBQpno+T8yWPrZ+Fyx+scirs1d5blb03NzYTat8",
+	"N5XmUWkele+mUmMeyHeTctoH9d4k/GFiNB/oLZsJ0Jhk3DS5ZsUwTTpDLaUXCXCnCspsLdo/242uRHsl",
+	"2ivRXon2SrQ/kGhPOe2uRbsSMevHgqvXQLXy9Z9K3DK+uILYL0MKdYbSB01FEVMNA/NtP1+93yeXSS8K",
+	"/X1yoQVLGDOby+lgJcggFuMxtpxCPglX9CQg46HZIB78heU2yguFpZP4pO/cGnNVSJXGWsmmbi7qH92M",
+	"4WHpnJXZ/vp8GLKokR19B92ISLPRID98p6+twflMknJ3EItkbAe8QC5Ovp/2WEwuY6GYr2pOTTKVjLt9",
+	"xlYrtAwnpXZW++PgV3V6969G72Nz9OPx+H1LXp1M/t323xz1/3H4+0Vj9fgEfsZFNSb0xRm+d0UVg6qY",
+	"LtbGvIcFprfbSpq5Aa7YiIY85IOVB8memBnI9OVYcRB99+ZlKtbles0V3vGD4MZBugKLvBHiA+VTMym5",
+	"DbtjfhIDdUHEKFdzgmL5dEPkKdtLyX+G8Y2B85TVLJsBpub4FYHTXCy5de/BLi23hWSxrM7WiH55z/hA",
+	"DWtnR22nNgq5/bN5pKes9M7Uzmr/9z8X7q/U/W/DPe26v/3//9+yemU5Rh5b6ig3tD7BdTQNgN2Kfsq5",
+	"3XQnDA4WQqe2/kOdcsGnI5HIDseuK9IhF5fvyC2bSiisYC0XfRVc2ebRuZ58HW5bDt7bbZAsaDZoQtRY",
+	"csDqnAR0TvTeSpUFW64v9U1xMVVqtsDDiE6hF4CJ/Bf12GJNCw8T9UM+gGmM9s7zGW/gp54MWczs2njO",
+	"hF2aAbi3Tz6aHLIQWz6wwFbIgi2D0ityv8O9XM1990c29dCGw0MHWWRQqyW1AyGr8JZNSczGEZ2a4hKm",
+	"4AIYlLD3eHzSRLaRiNk+uUgNzhZ2irB1NXJ1zozdSLmBcNOxNqphxVg52vwQeGnhNME7WvETLl6CRg1Q",
+	"FkRPJK3IYeuLgN2cM9RNy6AO71H/Vgs4HpyjgRsqPWWSHlfTI4gMGJQMA4OiC8fc00ZxzKgBPOCyqMoV",
+	"op4lLPCCmERN+AXCE7CNHZ7vW6S5HlaPw1HzdVGz5kppB0vAIkBbiBs78itJPGsEwtf1xThkacE2o/ad",
+	"z5CpPtcDwSRiJiwBpuOUgRsuI+qznDalX76+MV9oAXFlud9WcIcUOAxPJVxhqUutBWnhq5W0UP2vsdf2",
+	"7YMpK/4eL5D3CoTfagZ1wapdWcfZSbOi4hfAvILVkBqttZEaD+YIKVF/h6EmoymmJ/oKyrgZIe3Uls1B",
+	"iVxlM0gv1HM58Fu9Jm2cuif9Y+a2gyPfPe0dUrfdP2CtoOk3eqd0Zf/J2qp54XxsVLJtPTW7pMJbnoPV",
+	"zmq/3h788/RL46fJ8ftx62d++J1/8iFoXqn2v+XRD8MGPMDGBomzU+eJ/U5LnSdpS46VzQDgP4vMAH0R",
+	"+tf7LNjYDeJUpsO345dZx6R5BKzI1zSjNkz8ySyvP/9y/qxdjMMf2fQi0SbJf37Tv3zHaMzi9JeCfQba",
+	"Q+b8AQRt3kO0hsmWuahySUOl3qpMF1voqkrNO+QVmToYTR0smwu6MZbShbYqaPnU2422MX8mseADIjjb",
+	"2yeftMaaKnUO8SAnyiOK2VZtvWTKYqP3gxkjyWQIcGIiwwEntpsKOtnB6kS4cWbHjESQRFDsVtsWqPSa",
+	"5CuK3r+hiBXRxk2MxecMGna+b+as/kkjKVZVQu/xthn9cGu06DPUQZzsaSvh4O9c/d+0AqzpS+UeseO+",
+	"26YnPffUbwRuk7X6B7TdO/SPggXvbtpGBLEYFSQ/TMYaUoXZyKlUbLTaeOkAdnXWqJpd4n2DtvKTzA9i",
+	"Bk7P4NrKG5x5fUxyR10rQdeGkKgiS8NTACLPqyK5dkdpWWbT3wetXyjtrW3uoZhwNOGxWs4tY2MoOk37",
+	"QBlrxciWWQUrKqi5vhB/HLt371tj9+r2dOLe/Lc9qj0nBTY7DZlGqpm2QktuxZhaIDhbFMmDrkJ6aCgg",
+	"DeE6w2bgAH79wKHRfds71H0rF/iWLvCn5dXOnFTCiNUt/Nubtp2Y9YnlPFBaeQr5wHTzRpOrrA3atm7v",
+	"FTzbltLk6z/tP5cFKhlWcLZuZNSiDPzYmfM71ymfkii8S0Pse2WuaO/i+6tPH99ddz9fvff20iBnmb70",
+	"2UzxAn3GYYRFO7bEuVgHtN3e7b1OpfNcwICMpKw4UIEDPSf77rdiEgLzbwlNAzM7Da6RgEkI++fprxhg",
+	"m5WXJdG03NQWc5ZVjneOpSj6hS1u2HlBFP1CtGGkFcQxi33G1T65gBoxGJnAAFLWe2VU3oDyBt6zLpN+",
+	"xC6PK7fyWFHTNN/w54sb/fksPg2VrVXcisV2vpt2SLyhX+5vighn4olnYe2mvaEyp9JSuk8VjcR9rXCB",
+	"3heUdyqjlwVVkm7oly0DS9sFlBafyHWO0zqRmebuvSKPRIJrbNAi/YGziT4tW6EXn7Kve23X9XPMXIQT",
+	"Sqj+kCuykdSDC7wn9dpiyt48R7ky+X+Qyke/nAOEXqowigiWhgOEYOOUeCHvJrIMHfgGht6I2yzGpLfn",
+	"p4rvqdJ3HxMci99gzQPpLG6QaxjUnEGHp+nhnd7Pl71/y6z9cfq5rn6kZ1S1jRKzgPHN0QSmqksTZmJR",
+	"IAElx89N28J7qqmQervZypKT9kryiOCgbs+sN9QJN1YDcd4PVUrlG+YT5o0Vv6gKZqyeAjMONlY7E0kH",
+	"zJVT7i/BRV9BX3qos/VKEniEiD5hdyyeZhjonP/HwobTGD46uhytpPY0W2ISS76AL02CFhuLCbRLwEcd",
+	"gCtj+Qo6xRRS/b2InqqN4+srkzi0tS0AxhuLicRWetiHEV6ntWLM4AT4s4GoQrtYaARyy8aqAOU1aFkY",
+	"dcr9RTb7Z70V11Pu78Zy3zFuseU2mjeaTx0aVhXQaeFizamZftO2MpVemuGODfekedpy2/Sg55747cC1",
+	"PPPUbwTzLfcxHn4W0BAwBfoz1M7aJ41ckBP7n+oTim1pa2fNVmMNZ7zd60X5f1Pu2yarT97qeOJVkouV",
+	"DzXJIdVzMclxGJMVtjKHWQ5Kepehjeo5MJFmKSGNMpBCnrA1H8G/NW9RLI6TsbJpAaGSkIAOPVggpW7P",
+	"MewFvdX6kDoE0NPYHNOMCTwBEwwWxK8yst+5MvPUqDYPTXg4wv3W3AQ7MnKQ6iQetdXIbiMLJ6VVo2yW",
+	"h38wziMZM6Jf357riKuvYCEKMeGalPv98ujPZ3jNg0d/nHkXRoSTlpabhJLoDVwUudfXaque8yt9819L",
+	"3wp6S5h2WFj0WnO5Cwm22cv7Ih4Bo0gSuDKHC/iq0S6bZQLn7n/NKAbahZjEftNvBQfMbQOIzT8K3BN2",
+	"3HdPaaOHV9r9bM1v2EhgJBH4EARBrfn+9QJi+mTeHxGDj/kiImKJoVTLevSsNg+HIf/Aw5VRBFS+1URI",
+	"LlJOgvfMMBPwoZx1uL6ZeLZvtpPe5GV045E6Nm1LLRCT54b5gj3JuNorLWZr9Pqts7y2c7xY4vqdcjZD",
+	"W4Ze/kk5I28EVpZJYZDUjQQfuJL5MVOuvjAexlSyWZpaiyAeOaa3ZC828PPk9m07LrPODi709kgtBKrI",
+	"3dOJ3CWyADRcid/llae1InioP0HlLnHLOCQ1j8FkgQ6lmAq8T77HhHJbhhNHBnCNZJEeq95unO4tivRt",
+	"xsuqUN9zDfVtcoKdRXgvaDaWE58jOtVaPpSrxyx46EYLQef2QqznV4kNfvNioooG7NSw3oRKvkbscFEn",
+	"BtBc0ZeOwUOEfYyMy2rFUOIOpMF2+DIgrJ/2gbbWIo5HDik+AHsxu7AWhzmc5TCt3XAYE3asOM3zijvu",
+	"Lna4heKLwb3XDBe12H8IeT2QR5Ja5bYuLGRIYlaNrazqg1+e1HNpJXsOJB/7gksRMaiT5wZiwuU+OWwc",
+	"EM9Uo+RCdX3B++EgiVngga9PJFqbZufksNFKb0x4zKg/hKpFNmRAAsFMU9M0o2Peg/kzDPDWrnhHjrfa",
+	"2L/tjlkM1UD1p9a7bX4ahAPamypW28K7VZj1IjfXL8NiYo/9EFgFcf+Ju7A2yALRj6wwNVN99DPPEo2K",
+	"pGRPQ37zcNPWDcobgopMKeIXRFHv0yXvzJcN0tnmwbunrNF327TZc0/8VuAesHbfXsuk89vP5A1V1Gf6",
+	"bNX+2pri7KoqktsxyZn6nymh7Iz0bIE7Ny3U/DLo75NZ9ztY9s5oMHefqVfBjoLjwxOICLXdA8oOXOqf",
+	"tN3DBus1gn6/2WJaWzYqRe2sTDJC4VYMUI8Eh6pWVCYxGzGuugkPtfasJabMBdZMtW1TShtS1OmA2eqv",
+	"9uftKT6/jxXV75jqPxUrWpr6kDZtGepZFqpXbsADFKIrFpD9d4kMOZOS6FMmz7EKI/Qa4AOihCZLx/aS",
+	"JDwZ9SAjMoEUMGJG3yht8mc7sxecOWn2tTuOWT/8or/Gj5cZhRuJcG3rfn/N4LH5OvfHj+0BexEh5Lvs",
+	"zO4qr3In9IfVRO1deJrIKIEOrFAI4cwmUuXPm6mxC7K1wykHj5sdkwwpVLGFgu/TdOwJlQCYMVNhaXUt",
+	"Uqcd7BVrXh9KwuFO8ASaRnDnBGruzswjZlrT0MpAX8Qd7l16wElOyJB9IUE4CJUpkSWHdAynzjKZVzOL",
+	"ZnJxINwc6UeNha9H8OtS6zNKWH1gzrfmxi1LZLU09oKTWd/hx7qEb/XtxMfvUoawkUq1VnjcPLR5kuvG",
+	"3KuKfj/X6Pe653NJsmuOic1FtbOT9bSS2Z6HiPjWxcPjhLTXO/pPOym2w3OhbFKiqEOxMvFfxrFdQk5c",
+	"oBIuZcICraCnD9bLtPlI+Lcs8PbOSY/1BTSloEpr5iM6NS0NOxw6UUNnZvNymHZ9sXXgEGxjsUhldwiV",
+	"RHCDci3FoWJcbjcCbJd697os4BklAj8P3mkj9RUPXV9bWaKTv9CM4bXV+ZmS6LPVz+crpP+GhXTLK+Fh",
+	"5dZwAOWGqYLgCUiOUJJA+MmIcUXqUhDvdSB86QEMESULDYKYSXC3TKgkenuhZZ4Y7WnahArEr4EBmpXN",
+	"vvu9lkl6BMgEZDQAl9J+RvFiLMtqggJS18mBIrNGTzCUSQ5JhwEkxfw4qfd/NmBEJIsi6RDJFEnGpDfF",
+	"pkH5Ie03mh8Vi27CcmS+Z1FfxLmy8/mxctUMSxYbsthtES24TE8rNWRhPBOxwDfhlXEc+iEf7M8lM5Xt",
+	"5VsepOnj0iZ1X18SgZ238mlSduX27rLsLliqnSIW8jYNk+zcsjLc+e+MXcEWfKKZWvGSDOgdy2aNaezQ",
+	"TAvOLGfWuZff48w5NZf0iixJOmRMp/q4S4eY/D4SJ/qgZSmA6T4TSXnQE1+Ir/WX3ItsZmB5KdtIDPS+",
+	"olojHcKoP8zSamMmRRL7jKAP07Rizh8VprmFrP3121//LwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

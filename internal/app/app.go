@@ -26,6 +26,7 @@ import (
 	"github.com/acronis-platform/platform/internal/config"
 	"github.com/acronis-platform/platform/internal/customer"
 	"github.com/acronis-platform/platform/internal/egress"
+	"github.com/acronis-platform/platform/internal/event"
 	"github.com/acronis-platform/platform/internal/httpapi"
 	"github.com/acronis-platform/platform/internal/idempotency"
 	"github.com/acronis-platform/platform/internal/jobs"
@@ -58,6 +59,7 @@ type App struct {
 	Services    *subscription.Service
 	Billing     *billing.Service
 	Usage       *usage.Service
+	Events      *event.Service
 	HTTP        *echo.Echo
 	// Metrics serves GET /metrics on the metrics listener (METRICS_ADDR).
 	Metrics http.Handler
@@ -145,6 +147,11 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		DaysBeforeDue: cfg.InvoiceDaysBeforeDue, TermsDays: cfg.InvoiceTermsDays})
 	services := subscription.NewService(db.Gorm, clk, cat, pool, bills.Today)
 	orders := order.NewService(db.Gorm, clk, cat, customers, services, pool, box, bills)
+	// Events are recorded in each change's transaction; their hooks come
+	// first, so invoice.paid precedes what paying causes.
+	events := event.NewService(db.Gorm, clk)
+	events.Watch(event.Sources{Billing: bills, Orders: orders, Services: services, Partners: partners},
+		httpapi.EventRender(cfg.BaseCurrency, orders, services, bills))
 	bills.OnPaid(bills.AdvanceOnRenewal)
 	bills.OnPaid(orders.ApproveOnPayment)
 	var spReader usage.Reader
@@ -179,7 +186,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		return unsuspend(ctx, tx, inv.CustomerID != nil, ids)
 	})
 	a := &App{Cfg: cfg, Log: log, Clock: clk, DB: db, Users: users, Keys: keys, Jobs: runner, Idempotency: idem,
-		Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Billing: bills, Usage: usages,
+		Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Billing: bills, Usage: usages, Events: events,
 		vendorHTTP: vendorHTTP, anonLimiter: anonLimiter}
 	if adv, ok := clk.(advancer); ok && cfg.Sandbox {
 		a.sandbox = adv
@@ -192,7 +199,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		Log: log, Clock: clk, Metrics: metrics,
 		Users: users, Keys: keys, Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Module: module,
 		Billing: bills, Usage: usages, Jobs: runner, DB: db.Gorm, Sandbox: a.advance, SandboxClock: a.SandboxClock,
-		BaseCurrency: cfg.BaseCurrency, Vendor: vendor, Idempotency: idem,
+		BaseCurrency: cfg.BaseCurrency, Vendor: vendor, Idempotency: idem, Events: events,
 		Authenticators: httpapi.Authenticators{
 			Tokens: tokens, UserByID: users.PrincipalOf, APIKey: keys.Authenticate, IsAPIKey: apikey.IsKey,
 		},

@@ -239,10 +239,19 @@ func (s *Service) PartnerCredit(ctx context.Context, partnerID uuid.UUID) ([]Bal
 	return s.balances(ctx, "partner_id", partnerID)
 }
 
+// PartnerCreditTx is PartnerCredit read in tx.
+func (s *Service) PartnerCreditTx(ctx context.Context, tx *gorm.DB, partnerID uuid.UUID) ([]Balance, error) {
+	return balancesIn(ctx, tx, "partner_id", partnerID)
+}
+
 func (s *Service) balances(ctx context.Context, col string, id uuid.UUID) ([]Balance, error) {
+	return balancesIn(ctx, s.db, col, id)
+}
+
+func balancesIn(ctx context.Context, db *gorm.DB, col string, id uuid.UUID) ([]Balance, error) {
 	var rows []Balance
 	// A partner-issued credit is the partner's whatever the venture.
-	err := s.db.WithContext(ctx).Raw(`SELECT CASE WHEN issuer_partner_id IS NULL THEN venture_id END AS venture_id, issuer_partner_id,
+	err := db.WithContext(ctx).Raw(`SELECT CASE WHEN issuer_partner_id IS NULL THEN venture_id END AS venture_id, issuer_partner_id,
 		sum(remaining) AS amount FROM credits WHERE `+col+` = ? AND remaining > 0 GROUP BY 1, 2 ORDER BY 2 NULLS FIRST, 1`, id).Scan(&rows).Error
 	if err != nil {
 		return nil, errs.Internal(err)
@@ -266,6 +275,11 @@ func (s *Service) settledTx(ctx context.Context, tx *gorm.DB, inv Invoice) error
 	// the other in a cycle.
 	if err := lockServices(ctx, tx, services); err != nil {
 		return err
+	}
+	if inv.Lines == nil && len(s.onPaid) > 0 {
+		if err := loadTx(ctx, tx, &inv); err != nil {
+			return err
+		}
 	}
 	for _, h := range s.onPaid {
 		if err := h(ctx, tx, inv, services); err != nil {

@@ -384,6 +384,9 @@ func (s *Service) storeFresh(ctx context.Context, tx *gorm.DB, fresh []Invoice) 
 			}
 		}
 	}
+	if err := s.issued(ctx, tx, fresh); err != nil {
+		return nil, err
+	}
 	// A bill born paid (a zero total, or credit covering it) settles here,
 	// through the same path as a payment.
 	for _, inv := range fresh {

@@ -104,6 +104,16 @@ func (s *Service) Pay(ctx context.Context, who auth.Principal, invoiceID uuid.UU
 		if err := tx.Model(&Invoice{}).Where("id = ?", inv.ID).Updates(updates).Error; err != nil {
 			return errs.Internal(err)
 		}
+		if len(s.onPayment) > 0 {
+			if err := loadTx(ctx, tx, &inv); err != nil {
+				return err
+			}
+			for _, h := range s.onPayment {
+				if err := h(ctx, tx, p, inv); err != nil {
+					return err
+				}
+			}
+		}
 		if inv.Status != StatusPaid {
 			return nil
 		}
@@ -117,8 +127,13 @@ func (s *Service) Pay(ctx context.Context, who auth.Principal, invoiceID uuid.UU
 
 // Payments lists an invoice's payments.
 func (s *Service) Payments(ctx context.Context, invoiceID uuid.UUID) ([]Payment, error) {
+	return s.PaymentsTx(ctx, s.db, invoiceID)
+}
+
+// PaymentsTx lists an invoice's payments in tx.
+func (s *Service) PaymentsTx(ctx context.Context, tx *gorm.DB, invoiceID uuid.UUID) ([]Payment, error) {
 	var ps []Payment
-	if err := s.db.WithContext(ctx).Where("invoice_id = ?", invoiceID).Order("created_at").Find(&ps).Error; err != nil {
+	if err := tx.WithContext(ctx).Where("invoice_id = ?", invoiceID).Order("created_at").Find(&ps).Error; err != nil {
 		return nil, errs.Internal(err)
 	}
 	return ps, nil
@@ -158,7 +173,10 @@ func (s *Service) Void(ctx context.Context, who auth.Principal, id uuid.UUID, if
 			return errs.Internal(err)
 		}
 		// Credit it took is owed again.
-		return giveBack(tx, id)
+		if err := giveBack(tx, id); err != nil {
+			return err
+		}
+		return s.voided(ctx, tx, inv)
 	})
 	if err != nil {
 		return Invoice{}, err

@@ -34,8 +34,11 @@ type Service struct {
 	clk clock.Clock
 	cfg Config
 
-	currency string
-	onPaid   []Paid
+	currency  string
+	onPaid    []Paid
+	onIssued  []Issued
+	onVoided  []Voided
+	onPayment []Recorded
 	// beforeStore, when set, runs before a run stores each chunk (tests
 	// put another path's bill there).
 	beforeStore func()
@@ -51,7 +54,9 @@ func NewService(db *gorm.DB, clk clock.Clock, cfg Config) *Service {
 	return &Service{db: db, clk: clk, cfg: cfg, currency: cfg.Currency}
 }
 
-// OnPaid adds a hook run when an invoice is paid in full.
+// OnPaid adds a hook run when an invoice is paid in full, in the settling
+// transaction (a payment, credit or a zero total), after the invoice is
+// marked paid.
 func (s *Service) OnPaid(f Paid) { s.onPaid = append(s.onPaid, f) }
 
 func (s *Service) now() time.Time { return s.clk.Now().Truncate(time.Microsecond) }

@@ -24,6 +24,7 @@ import (
 	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/customer"
+	"github.com/acronis-platform/platform/internal/event"
 	"github.com/acronis-platform/platform/internal/idempotency"
 	"github.com/acronis-platform/platform/internal/order"
 	"github.com/acronis-platform/platform/internal/partner"
@@ -60,6 +61,7 @@ type Deps struct {
 	// Vendor reads the SP's vendor account; nil when none is configured.
 	Vendor         func(ctx context.Context) (provisioning.Offer, error)
 	Idempotency    *idempotency.Store
+	Events         *event.Service
 	Authenticators Authenticators
 	// Ready reports named checks and whether all pass.
 	Ready             func(ctx context.Context) (map[string]string, bool)
@@ -94,6 +96,7 @@ type Server struct {
 	keys         *apikey.Service
 	clk          clock.Clock
 	ready        func(ctx context.Context) (map[string]string, bool)
+	events       *event.Service
 }
 
 var _ oapi.StrictServerInterface = (*Server)(nil)
@@ -149,7 +152,8 @@ func New(d Deps) (*echo.Echo, error) {
 		perOp[id] = chain
 	}
 	srv := &Server{users: d.Users, catalog: d.Catalog, partners: d.Partners, customers: d.Customers, orders: d.Orders, subs: d.Services, module: d.Module,
-		billing: d.Billing, usage: d.Usage, jobs: d.Jobs, db: d.DB, sandbox: d.Sandbox, sandboxClock: d.SandboxClock, currency: d.BaseCurrency, vendor: d.Vendor, keys: d.Keys, clk: d.Clock, ready: d.Ready}
+		billing: d.Billing, usage: d.Usage, jobs: d.Jobs, db: d.DB, sandbox: d.Sandbox, sandboxClock: d.SandboxClock, currency: d.BaseCurrency, vendor: d.Vendor, keys: d.Keys, clk: d.Clock, ready: d.Ready,
+		events: d.Events}
 	oapi.RegisterHandlersWithOptions(e, oapi.NewStrictHandler(srv, nil), oapi.RegisterHandlersOptions{OperationMiddlewares: perOp})
 	if d.MetricsToken != "" {
 		e.GET("/metrics", echo.WrapHandler(d.Metrics.Handler()), metricsBearer(d.MetricsToken))

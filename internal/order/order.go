@@ -102,6 +102,7 @@ type Sealer = subscription.Sealer
 type Biller interface {
 	FirstInvoiceTx(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID) error
 	RenewDueTx(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID) error
+	VoidUnpaidOfServiceTx(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID) error
 	Today() time.Time
 }
 
@@ -116,6 +117,7 @@ type Service struct {
 	box       Sealer
 	jobs      Enqueuer
 	billing   Biller
+	hooks     hooks
 }
 
 // NewService wires the service; call UseJobs before serving.
@@ -204,9 +206,19 @@ func (s *Service) GetByToken(ctx context.Context, id uuid.UUID, token string) (D
 	return s.detail(ctx, o, true)
 }
 
+// DetailTx is an order as a third party reads it (never its password),
+// read in tx.
+func (s *Service) DetailTx(ctx context.Context, tx *gorm.DB, o Order) (Detail, error) {
+	return s.detailIn(ctx, tx, o, false)
+}
+
 func (s *Service) detail(ctx context.Context, o Order, orderer bool) (Detail, error) {
+	return s.detailIn(ctx, s.db, o, orderer)
+}
+
+func (s *Service) detailIn(ctx context.Context, db *gorm.DB, o Order, orderer bool) (Detail, error) {
 	d := Detail{Order: o}
-	db := s.db.WithContext(ctx)
+	db = db.WithContext(ctx)
 	if err := db.Where("order_id = ?", o.ID).Order("id").Find(&d.Events).Error; err != nil {
 		return Detail{}, errs.Internal(err)
 	}
@@ -372,10 +384,8 @@ func (s *Service) Cancel(ctx context.Context, who auth.Principal, id uuid.UUID, 
 		if paid > 0 {
 			return errs.Conflict("order_has_payments", "Payments were received for this order; refund them and void its invoices first.")
 		}
-		now := s.now()
-		if err := tx.Exec(`UPDATE invoices SET status = 'void', voided_at = ?, version = version + 1, updated_at = ?
-			WHERE status = 'unpaid' AND id IN (SELECT invoice_id FROM billed_periods WHERE service_id = ?)`, now, now, o.ServiceID).Error; err != nil {
-			return errs.Internal(err)
+		if err := s.billing.VoidUnpaidOfServiceTx(ctx, tx, o.ServiceID); err != nil {
+			return err
 		}
 		if err := tx.Model(&subscription.Subscription{}).Where("id = ?", o.ServiceID).Updates(map[string]any{
 			"status": subscription.StatusCancelled, "password_enc": nil, "version": gorm.Expr("version + 1"), "updated_at": s.now(),

@@ -393,6 +393,9 @@ func (s *Service) store(ctx context.Context, who *auth.Principal, in PlaceInput,
 		if err := tx.Create(&Event{OrderID: o.ID, ToStatus: StatusPending, Actor: actor(who), At: now}).Error; err != nil {
 			return errs.Internal(err)
 		}
+		if err := run(ctx, tx, s.hooks.created, o); err != nil {
+			return err
+		}
 		if err := s.billing.FirstInvoiceTx(ctx, tx, sub.ID); err != nil {
 			return money.TooLargeAs(err, "quantity") // with its taxes
 		}

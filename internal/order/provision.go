@@ -178,7 +178,13 @@ func (s *Service) complete(ctx context.Context, o Order, sub subscription.Subscr
 		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&Step{OrderID: o.ID, Step: "completed", DoneAt: now}).Error; err != nil {
 			return errs.Internal(err)
 		}
-		return s.transition(tx, &cur, StatusCompleted, "system", nil)
+		if err := s.subs.ReadyTx(ctx, tx, sub.ID); err != nil {
+			return err
+		}
+		if err := s.transition(tx, &cur, StatusCompleted, "system", nil); err != nil {
+			return err
+		}
+		return run(ctx, tx, s.hooks.completed, cur)
 	})
 }
 
@@ -202,6 +208,9 @@ func (s *Service) fail(ctx context.Context, orderID uuid.UUID, cause error) erro
 		if o.Status != StatusProvisioning && o.Status != StatusApproved {
 			return nil
 		}
-		return s.transition(tx, &o, StatusFailed, "system", &reason)
+		if err := s.transition(tx, &o, StatusFailed, "system", &reason); err != nil {
+			return err
+		}
+		return run(ctx, tx, s.hooks.failed, o)
 	})
 }

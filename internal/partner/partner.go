@@ -61,6 +61,7 @@ type Service struct {
 	vendor  provisioning.Module // nil when no vendor is configured
 	jobs    Enqueuer
 	base    string // the SP base currency
+	hooks   hooks  // told of vendor account states (hooks.go)
 }
 
 // NewService wires the service; call UseJobs before serving.

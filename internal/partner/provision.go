@@ -84,7 +84,10 @@ func (s *Service) Provision(ctx context.Context, id uuid.UUID) error {
 		if r.RowsAffected == 0 {
 			return nil
 		}
-		return s.catalog.EnsurePartnerOrderURLs(tx, id)
+		if err := s.catalog.EnsurePartnerOrderURLs(tx, id); err != nil {
+			return err
+		}
+		return fire(ctx, tx, s.hooks.active, id)
 	})
 	if err == nil {
 		s.catalog.ForgetOffers()
@@ -97,13 +100,18 @@ func (s *Service) markFailed(ctx context.Context, id uuid.UUID, cause error) err
 	if len(reason) > 500 {
 		reason = reason[:500]
 	}
-	err := s.db.WithContext(ctx).Model(&Partner{}).Where("id = ? AND status = ?", id, StatusProvisioning).Updates(map[string]any{
-		"status": StatusFailed, "vendor_error": reason, "version": gorm.Expr("version + 1"), "updated_at": s.now(),
-	}).Error
-	if err != nil {
-		return errs.Internal(err)
-	}
-	return nil
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		r := tx.Model(&Partner{}).Where("id = ? AND status = ?", id, StatusProvisioning).Updates(map[string]any{
+			"status": StatusFailed, "vendor_error": reason, "version": gorm.Expr("version + 1"), "updated_at": s.now(),
+		})
+		if r.Error != nil {
+			return errs.Internal(r.Error)
+		}
+		if r.RowsAffected == 0 {
+			return nil
+		}
+		return fire(ctx, tx, s.hooks.failed, id)
+	})
 }
 
 // vendorErr is how a synchronous vendor check failing is answered.

@@ -66,6 +66,14 @@
 //   - metadata_kept and metadata_filter: a service carries the metadata
 //     its order was placed with (half the orders bring a storefront's own
 //     ids), and a service list filtered by one of them finds it alone;
+//   - events_kept: every change has its event, once (invoice issued,
+//     paid, voided; payment; order created, completed, failed as often as
+//     its history says; service terminated, quantity and plan changed as
+//     often as it has operations of those kinds, its last suspension event
+//     matching its status; partner active), each payload showing the
+//     status its type says;
+//   - events_ordered: a resource's events, in written order, never go
+//     back in version or time;
 //   - no_5xx as above.
 //
 // Replay: a seed replays exactly the same run. After every change the

@@ -42,6 +42,7 @@ func (s *sim) check() {
 	s.checkServices(svcs, invs)
 	s.checkCredits(svcs)
 	s.checkMetadata(svcs)
+	s.checkEvents()
 	if s.spell == nil {
 		s.checkOperations()
 		s.checkVendor(svcs)

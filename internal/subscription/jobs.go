@@ -62,6 +62,9 @@ func (s *Service) unsuspendPaidTx(ctx context.Context, tx *gorm.DB, id uuid.UUID
 		Updates(map[string]any{"version": gorm.Expr("version + 1"), "updated_at": s.now()}).Error; err != nil {
 		return errs.Internal(err)
 	}
+	if err := s.fire(ctx, tx, in.hook, id, ""); err != nil {
+		return err
+	}
 	work, err := s.vendorWork(ctx, v)
 	if err != nil || !work {
 		return err

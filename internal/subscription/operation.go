@@ -129,6 +129,10 @@ type intent struct {
 	kind   string
 	params OpParams
 	secret string
+	// hook is the change the hooks are told of (0: none); reset tells
+	// the reset hooks with secret.
+	hook  int
+	reset bool
 }
 
 // OperationArgs is the job that carries out one operation.
@@ -468,6 +472,13 @@ func (s *Service) act(ctx context.Context, who auth.Principal, id uuid.UUID, ifV
 		}
 		if in == nil {
 			return nil
+		}
+		pw := ""
+		if in.reset {
+			pw = in.secret
+		}
+		if err := s.fire(ctx, tx, in.hook, id, pw); err != nil {
+			return err
 		}
 		work, err := s.vendorWork(ctx, cur)
 		if err != nil || !work {

@@ -96,6 +96,7 @@ func liveProvisioned(v Subscription) error {
 // and makes sure of the vendor side again.
 func (s *Service) Suspend(ctx context.Context, who auth.Principal, id uuid.UUID, ifVersion *int64) (Outcome, error) {
 	return s.act(ctx, who, id, ifVersion, liveProvisioned, func(tx *gorm.DB, v *Subscription) (*intent, error) {
+		in := &intent{kind: OpSuspend}
 		if v.Status != StatusSuspended {
 			now := s.now()
 			v.Status, v.SuspendedAt = StatusSuspended, &now
@@ -103,8 +104,9 @@ func (s *Service) Suspend(ctx context.Context, who auth.Principal, id uuid.UUID,
 				Updates(map[string]any{"status": StatusSuspended, "suspended_at": now}).Error; err != nil {
 				return nil, errs.Internal(err)
 			}
+			in.hook = hookSuspended
 		}
-		return &intent{kind: OpSuspend}, nil
+		return in, nil
 	})
 }
 
@@ -115,13 +117,19 @@ func (s *Service) Unsuspend(ctx context.Context, who auth.Principal, id uuid.UUI
 	})
 }
 
+// unsuspendTx makes the service active; the hooks are told only when it
+// was suspended.
 func (s *Service) unsuspendTx(tx *gorm.DB, v *Subscription) (*intent, error) {
+	in := &intent{kind: OpUnsuspend}
+	if v.Status == StatusSuspended {
+		in.hook = hookUnsuspended
+	}
 	v.Status, v.SuspendedAt = StatusActive, nil
 	if err := tx.Model(&Subscription{}).Where("id = ?", v.ID).
 		Updates(map[string]any{"status": StatusActive, "suspended_at": nil}).Error; err != nil {
 		return nil, errs.Internal(err)
 	}
-	return &intent{kind: OpUnsuspend}, nil
+	return in, nil
 }
 
 // Terminate ends the service for good at once (billing stops, its username
@@ -134,7 +142,7 @@ func (s *Service) Terminate(ctx context.Context, who auth.Principal, id uuid.UUI
 			"status": StatusTerminated, "terminated_at": now, "password_enc": nil, "end_date": end}).Error; err != nil {
 			return nil, errs.Internal(err)
 		}
-		return &intent{kind: OpTerminate}, nil
+		return &intent{kind: OpTerminate, hook: hookTerminated}, nil
 	})
 }
 
@@ -150,7 +158,7 @@ func (s *Service) ResetPassword(ctx context.Context, who auth.Principal, id uuid
 		if err := tx.Model(&Subscription{}).Where("id = ?", v.ID).Update("password_enc", nil).Error; err != nil {
 			return nil, errs.Internal(err)
 		}
-		return &intent{kind: OpResetPassword, secret: pw}, nil
+		return &intent{kind: OpResetPassword, secret: pw, reset: true}, nil
 	})
 	if err != nil || out.Op == nil {
 		return out, pw, err

@@ -73,7 +73,7 @@ func (s *Service) ChangeQuantity(ctx context.Context, who auth.Principal, id uui
 				return nil, money.TooLargeAs(err, "quantity")
 			}
 		}
-		return &intent{kind: OpQuantity, params: OpParams{Quantity: &quantity}}, nil
+		return &intent{kind: OpQuantity, params: OpParams{Quantity: &quantity}, hook: hookQuantity}, nil
 	})
 	if err != nil {
 		return Changed{}, err
@@ -180,7 +180,7 @@ func (s *Service) ChangePlan(ctx context.Context, who auth.Principal, id, planID
 		return nil
 	}
 	o, err := s.act(ctx, who, id, ifVersion, check, func(tx *gorm.DB, cur *Subscription) (*intent, error) {
-		in := intent{kind: OpPlanChange, params: OpParams{PlanID: &planID, Quantity: &cur.Quantity}}
+		in := intent{kind: OpPlanChange, params: OpParams{PlanID: &planID, Quantity: &cur.Quantity}, hook: hookPlan}
 		var err error
 		if !cur.FreeTrial {
 			out.Invoices, out.Credits, err = bill.ChangePlanTx(ctx, tx, id, planID)

@@ -121,6 +121,8 @@ type Service struct {
 	wait       time.Duration // how long a change waits for its operation
 	opAttempts int           // tries of an operation before it fails
 	opBackoff  time.Duration // longest wait between two tries
+
+	hooks hooks // told of changes in their transaction (hooks.go)
 }
 
 // OpConfig shapes service operations: how long a change waits for its
@@ -276,6 +278,16 @@ func (s *Service) Quotas(ctx context.Context, v Subscription) (Quotas, error) {
 
 // QuotasOfAll reads the quotas of several services with one query.
 func (s *Service) QuotasOfAll(ctx context.Context, vs []Subscription) (map[uuid.UUID]Quotas, error) {
+	return quotasIn(ctx, s.db, vs)
+}
+
+// QuotasTx reads a service's current quotas in tx.
+func (s *Service) QuotasTx(ctx context.Context, tx *gorm.DB, v Subscription) (Quotas, error) {
+	all, err := quotasIn(ctx, tx, []Subscription{v})
+	return all[v.ID], err
+}
+
+func quotasIn(ctx context.Context, db *gorm.DB, vs []Subscription) (map[uuid.UUID]Quotas, error) {
 	plans := map[uuid.UUID]bool{}
 	ids := []uuid.UUID{}
 	for _, v := range vs {
@@ -289,7 +301,7 @@ func (s *Service) QuotasOfAll(ctx context.Context, vs []Subscription) (map[uuid.
 		return out, nil
 	}
 	var ms []catalog.ModuleSettings
-	if err := s.db.WithContext(ctx).Where("plan_id IN ?", ids).Find(&ms).Error; err != nil {
+	if err := db.WithContext(ctx).Where("plan_id IN ?", ids).Find(&ms).Error; err != nil {
 		return nil, errs.Internal(err)
 	}
 	byPlan := make(map[uuid.UUID]catalog.ModuleSettings, len(ms))

@@ -198,6 +198,8 @@ const (
 	InvoicePrefixLocked        ConflictCode = "invoice_prefix_locked"
 	InvoicePrefixTaken         ConflictCode = "invoice_prefix_taken"
 	InvoiceVoid                ConflictCode = "invoice_void"
+	MailNotConfigured          ConflictCode = "mail_not_configured"
+	NotificationQueued         ConflictCode = "notification_queued"
 	OperationNotFailed         ConflictCode = "operation_not_failed"
 	OperationSecretGone        ConflictCode = "operation_secret_gone"
 	OperationSuperseded        ConflictCode = "operation_superseded"
@@ -217,6 +219,7 @@ const (
 	ServiceNotProvisioned      ConflictCode = "service_not_provisioned"
 	ServiceTerminated          ConflictCode = "service_terminated"
 	TaxTaken                   ConflictCode = "tax_taken"
+	TemplateIsDefault          ConflictCode = "template_is_default"
 	UsernameTaken              ConflictCode = "username_taken"
 	VendorLoginTaken           ConflictCode = "vendor_login_taken"
 	VentureTaken               ConflictCode = "venture_taken"
@@ -252,6 +255,10 @@ func (e ConflictCode) Valid() bool {
 	case InvoicePrefixTaken:
 		return true
 	case InvoiceVoid:
+		return true
+	case MailNotConfigured:
+		return true
+	case NotificationQueued:
 		return true
 	case OperationNotFailed:
 		return true
@@ -290,6 +297,8 @@ func (e ConflictCode) Valid() bool {
 	case ServiceTerminated:
 		return true
 	case TaxTaken:
+		return true
+	case TemplateIsDefault:
 		return true
 	case UsernameTaken:
 		return true
@@ -518,6 +527,45 @@ func (e KeyRole) Valid() bool {
 	}
 }
 
+// Defines values for MailKind.
+const (
+	CredentialsReset  MailKind = "credentials_reset"
+	CreditLimitAlert  MailKind = "credit_limit_alert"
+	InvoiceIssued     MailKind = "invoice_issued"
+	OverageInvoice    MailKind = "overage_invoice"
+	PaymentReceived   MailKind = "payment_received"
+	PostpaidInvoice   MailKind = "postpaid_invoice"
+	ServiceReady      MailKind = "service_ready"
+	SuspensionNotice  MailKind = "suspension_notice"
+	TerminationNotice MailKind = "termination_notice"
+)
+
+// Valid indicates whether the value is a known member of the MailKind enum.
+func (e MailKind) Valid() bool {
+	switch e {
+	case CredentialsReset:
+		return true
+	case CreditLimitAlert:
+		return true
+	case InvoiceIssued:
+		return true
+	case OverageInvoice:
+		return true
+	case PaymentReceived:
+		return true
+	case PostpaidInvoice:
+		return true
+	case ServiceReady:
+		return true
+	case SuspensionNotice:
+		return true
+	case TerminationNotice:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Module.
 const (
 	Acronis Module = "acronis"
@@ -554,6 +602,45 @@ func (e NotFoundCode) Valid() bool {
 	case NotFoundCodeNotificationSettingsNotSet:
 		return true
 	case NotFoundCodePricingNotSet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NotificationAttachmentKind.
+const (
+	InvoicePdf NotificationAttachmentKind = "invoice_pdf"
+)
+
+// Valid indicates whether the value is a known member of the NotificationAttachmentKind enum.
+func (e NotificationAttachmentKind) Valid() bool {
+	switch e {
+	case InvoicePdf:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NotificationStatus.
+const (
+	NotificationStatusFailed NotificationStatus = "failed"
+	NotificationStatusHeld   NotificationStatus = "held"
+	NotificationStatusQueued NotificationStatus = "queued"
+	NotificationStatusSent   NotificationStatus = "sent"
+)
+
+// Valid indicates whether the value is a known member of the NotificationStatus enum.
+func (e NotificationStatus) Valid() bool {
+	switch e {
+	case NotificationStatusFailed:
+		return true
+	case NotificationStatusHeld:
+		return true
+	case NotificationStatusQueued:
+		return true
+	case NotificationStatusSent:
 		return true
 	default:
 		return false
@@ -1042,6 +1129,7 @@ const (
 	UnprocessableEntityCodeFrequencyUnchanged            UnprocessableEntityCode = "frequency_unchanged"
 	UnprocessableEntityCodeHardQuotaRequiresSoftQuota    UnprocessableEntityCode = "hard_quota_requires_soft_quota"
 	UnprocessableEntityCodeIdempotencyKeyReused          UnprocessableEntityCode = "idempotency_key_reused"
+	UnprocessableEntityCodeInvalidAddress                UnprocessableEntityCode = "invalid_address"
 	UnprocessableEntityCodeInvalidStatusChange           UnprocessableEntityCode = "invalid_status_change"
 	UnprocessableEntityCodeInvalidValue                  UnprocessableEntityCode = "invalid_value"
 	UnprocessableEntityCodeInvoicePrefixReserved         UnprocessableEntityCode = "invoice_prefix_reserved"
@@ -1058,6 +1146,7 @@ const (
 	UnprocessableEntityCodeOverpayment                   UnprocessableEntityCode = "overpayment"
 	UnprocessableEntityCodePaidAtInFuture                UnprocessableEntityCode = "paid_at_in_future"
 	UnprocessableEntityCodePartnerNotFound               UnprocessableEntityCode = "partner_not_found"
+	UnprocessableEntityCodePasswordInSubject             UnprocessableEntityCode = "password_in_subject"
 	UnprocessableEntityCodePasswordTooWeak               UnprocessableEntityCode = "password_too_weak"
 	UnprocessableEntityCodePercentOutOfRange             UnprocessableEntityCode = "percent_out_of_range"
 	UnprocessableEntityCodePercentTooPrecise             UnprocessableEntityCode = "percent_too_precise"
@@ -1077,6 +1166,7 @@ const (
 	UnprocessableEntityCodeQuantityUnchanged             UnprocessableEntityCode = "quantity_unchanged"
 	UnprocessableEntityCodeScopeNotFound                 UnprocessableEntityCode = "scope_not_found"
 	UnprocessableEntityCodeSecretGone                    UnprocessableEntityCode = "secret_gone"
+	UnprocessableEntityCodeSubjectEmpty                  UnprocessableEntityCode = "subject_empty"
 	UnprocessableEntityCodeTaxNotFound                   UnprocessableEntityCode = "tax_not_found"
 	UnprocessableEntityCodeTaxRateOutOfRange             UnprocessableEntityCode = "tax_rate_out_of_range"
 	UnprocessableEntityCodeTemplateInvalid               UnprocessableEntityCode = "template_invalid"
@@ -1134,6 +1224,8 @@ func (e UnprocessableEntityCode) Valid() bool {
 		return true
 	case UnprocessableEntityCodeIdempotencyKeyReused:
 		return true
+	case UnprocessableEntityCodeInvalidAddress:
+		return true
 	case UnprocessableEntityCodeInvalidStatusChange:
 		return true
 	case UnprocessableEntityCodeInvalidValue:
@@ -1165,6 +1257,8 @@ func (e UnprocessableEntityCode) Valid() bool {
 	case UnprocessableEntityCodePaidAtInFuture:
 		return true
 	case UnprocessableEntityCodePartnerNotFound:
+		return true
+	case UnprocessableEntityCodePasswordInSubject:
 		return true
 	case UnprocessableEntityCodePasswordTooWeak:
 		return true
@@ -1203,6 +1297,8 @@ func (e UnprocessableEntityCode) Valid() bool {
 	case UnprocessableEntityCodeScopeNotFound:
 		return true
 	case UnprocessableEntityCodeSecretGone:
+		return true
+	case UnprocessableEntityCodeSubjectEmpty:
 		return true
 	case UnprocessableEntityCodeTaxNotFound:
 		return true
@@ -1546,11 +1642,17 @@ type CustomerUpdate struct {
 
 // EmailTemplate defines model for EmailTemplate.
 type EmailTemplate struct {
-	// Body Fields: .Company.Name, .Customer.Name, .Customer.Email, .Service.Name, .Service.Username, .Service.PortalURL, .Invoice.Number, .Invoice.Total, .Invoice.DueDate, .Days.
+	// Body Fields: .Company.Name (the issuer: the venture, or the partner for its customers), .Customer.Name, .Customer.Email, .Customer.Balance, .Customer.CreditLimit, .Service.Name, .Service.Username, .Service.PortalURL, .Service.LoginURL, .Service.Password (set only on a credentials reset; refused in the subject), .Invoice.Number, .Invoice.Total, .Invoice.Balance, .Invoice.IssueDate, .Invoice.DueDate, .Invoice.PeriodStart, .Invoice.PeriodEnd, .Payment.Amount, .Payment.Method, .Payment.Reference, .Payment.Date, .Days.
 	Body      string             `json:"body"`
 	CreatedAt time.Time          `json:"created_at"`
 	Id        openapi_types.UUID `json:"id"`
-	Name      string             `json:"name"`
+
+	// Kind A `MailKind`, set on the seeded default of that kind (the platform mails with it; editable, not deletable); null on the SP's own templates.
+	Kind *string `json:"kind"`
+	Name string  `json:"name"`
+
+	// ReplyTo A template rendering to one address for the Reply-To header, or empty for none.
+	ReplyTo string `json:"reply_to"`
 
 	// Subject A template too, for example `Invoice {{.Invoice.Number}} is due`.
 	Subject   string    `json:"subject"`
@@ -1560,9 +1662,12 @@ type EmailTemplate struct {
 
 // EmailTemplateCreate defines model for EmailTemplateCreate.
 type EmailTemplateCreate struct {
-	// Body Fields: .Company.Name, .Customer.Name, .Customer.Email, .Service.Name, .Service.Username, .Service.PortalURL, .Invoice.Number, .Invoice.Total, .Invoice.DueDate, .Days.
+	// Body Fields: .Company.Name (the issuer: the venture, or the partner for its customers), .Customer.Name, .Customer.Email, .Customer.Balance, .Customer.CreditLimit, .Service.Name, .Service.Username, .Service.PortalURL, .Service.LoginURL, .Service.Password (set only on a credentials reset; refused in the subject), .Invoice.Number, .Invoice.Total, .Invoice.Balance, .Invoice.IssueDate, .Invoice.DueDate, .Invoice.PeriodStart, .Invoice.PeriodEnd, .Payment.Amount, .Payment.Method, .Payment.Reference, .Payment.Date, .Days.
 	Body string `json:"body"`
 	Name string `json:"name"`
+
+	// ReplyTo A template rendering to one address for the Reply-To header (for example `billing@example.com`); empty for none. One that renders to anything else is 422 `invalid_address`.
+	ReplyTo *string `json:"reply_to,omitempty"`
 
 	// Subject A template too, for example `Invoice {{.Invoice.Number}} is due`.
 	Subject string `json:"subject"`
@@ -1581,9 +1686,12 @@ type EmailTemplateList struct {
 
 // EmailTemplateUpdate defines model for EmailTemplateUpdate.
 type EmailTemplateUpdate struct {
-	// Body Fields: .Company.Name, .Customer.Name, .Customer.Email, .Service.Name, .Service.Username, .Service.PortalURL, .Invoice.Number, .Invoice.Total, .Invoice.DueDate, .Days.
+	// Body Fields: .Company.Name (the issuer: the venture, or the partner for its customers), .Customer.Name, .Customer.Email, .Customer.Balance, .Customer.CreditLimit, .Service.Name, .Service.Username, .Service.PortalURL, .Service.LoginURL, .Service.Password (set only on a credentials reset; refused in the subject), .Invoice.Number, .Invoice.Total, .Invoice.Balance, .Invoice.IssueDate, .Invoice.DueDate, .Invoice.PeriodStart, .Invoice.PeriodEnd, .Payment.Amount, .Payment.Method, .Payment.Reference, .Payment.Date, .Days.
 	Body *string `json:"body,omitempty"`
 	Name *string `json:"name,omitempty"`
+
+	// ReplyTo A template rendering to one address for the Reply-To header (for example `billing@example.com`); empty for none. One that renders to anything else is 422 `invalid_address`.
+	ReplyTo *string `json:"reply_to,omitempty"`
 
 	// Subject A template too, for example `Invoice {{.Invoice.Number}} is due`.
 	Subject *string `json:"subject,omitempty"`
@@ -1731,6 +1839,9 @@ type ListMeta struct {
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
 
+// MailKind What a mail is about; each kind has a default template.
+type MailKind string
+
 // Metadata The integrator's own data about a resource, such as its ids in
 // another system: at most 20 keys; a key is 1 to 40 characters of
 // `A-Z a-z 0-9 _ . : -`; a value is a string of 1 to 500 characters.
@@ -1831,6 +1942,67 @@ type NewCustomer struct {
 // NotFoundCode The `code` of a 404 answer.
 type NotFoundCode string
 
+// Notification defines model for Notification.
+type Notification struct {
+	Attachments []NotificationAttachment `json:"attachments"`
+
+	// Attempts SMTP tries so far.
+	Attempts   int                 `json:"attempts"`
+	CreatedAt  time.Time           `json:"created_at"`
+	CustomerId *openapi_types.UUID `json:"customer_id,omitempty"`
+	Id         openapi_types.UUID  `json:"id"`
+
+	// IssuerName In whose name it is sent (the From display name).
+	IssuerName string `json:"issuer_name"`
+
+	// Kind The `MailKind` of the mail; null for a mail from one of the SP's own templates.
+	Kind *string `json:"kind"`
+
+	// LastError Why the last try failed (the SMTP server's answer when it gave one).
+	LastError *string `json:"last_error,omitempty"`
+
+	// MessageId The Message-ID header, fixed when the mail was queued; every resend carries it.
+	MessageId string `json:"message_id"`
+
+	// PartnerId The partner it concerns (its customer, or itself); null for the SP's own.
+	PartnerId     *openapi_types.UUID `json:"partner_id,omitempty"`
+	Recipient     string              `json:"recipient"`
+	RecipientName string              `json:"recipient_name"`
+	ReplyTo       string              `json:"reply_to"`
+	SentAt        *time.Time          `json:"sent_at,omitempty"`
+
+	// Status `queued` (waiting for its send job or retrying), `sent`, `failed` (refused for good, reason in `last_error`), `held` (no SMTP server configured).
+	Status  NotificationStatus `json:"status"`
+	Subject string             `json:"subject"`
+
+	// TemplateId The template it was rendered from; null once that template is deleted.
+	TemplateId *openapi_types.UUID `json:"template_id"`
+	UpdatedAt  time.Time           `json:"updated_at"`
+}
+
+// NotificationAttachment defines model for NotificationAttachment.
+type NotificationAttachment struct {
+	// Id The attached resource (the invoice).
+	Id openapi_types.UUID `json:"id"`
+
+	// Kind `invoice_pdf`: the invoice's PDF, rendered when the mail is sent.
+	Kind NotificationAttachmentKind `json:"kind"`
+}
+
+// NotificationAttachmentKind `invoice_pdf`: the invoice's PDF, rendered when the mail is sent.
+type NotificationAttachmentKind string
+
+// NotificationList defines model for NotificationList.
+type NotificationList struct {
+	Data []Notification `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
 // NotificationSettings defines model for NotificationSettings.
 type NotificationSettings struct {
 	// CreditLimitTemplateId The mail sent when a customer's unpaid balance passes its credit limit.
@@ -1844,6 +2016,9 @@ type NotificationSettings struct {
 	TerminationDays       int                 `json:"termination_days"`
 	TerminationTemplateId *openapi_types.UUID `json:"termination_template_id,omitempty"`
 }
+
+// NotificationStatus `queued` (waiting for its send job or retrying), `sent`, `failed` (refused for good, reason in `last_error`), `held` (no SMTP server configured).
+type NotificationStatus string
 
 // Offer defines model for Offer.
 type Offer struct {
@@ -3182,6 +3357,30 @@ type VoidInvoiceParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// ListNotificationsParams defines parameters for ListNotifications.
+type ListNotificationsParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Status Only mails in this status.
+	Status *NotificationStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Recipient Only mails to this address (compared without case).
+	Recipient *string `form:"recipient,omitempty" json:"recipient,omitempty"`
+
+	// TemplateId Only mails rendered from this template.
+	TemplateId *openapi_types.UUID `form:"template_id,omitempty" json:"template_id,omitempty"`
+
+	// Kind Only mails of this kind.
+	Kind *MailKind `form:"kind,omitempty" json:"kind,omitempty"`
+
+	// CustomerId Only mails about this customer.
+	CustomerId *openapi_types.UUID `form:"customer_id,omitempty" json:"customer_id,omitempty"`
+}
+
 // ListOrdersParams defines parameters for ListOrders.
 type ListOrdersParams struct {
 	// Limit Page size.
@@ -3976,14 +4175,14 @@ type ClientInterface interface {
 
 	// ListEmailTemplates List email templates
 	//
-	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason. Admins only.
+	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set). Admins only.
 	//
 	// Corresponds with GET /v1/email-templates (the `ListEmailTemplates` operationId).
 	ListEmailTemplates(ctx context.Context, params *ListEmailTemplatesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateEmailTemplateWithBody Create a email template
 	//
-	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason.
+	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3992,7 +4191,7 @@ type ClientInterface interface {
 
 	// CreateEmailTemplate Create a email template
 	//
-	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason.
+	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4001,7 +4200,7 @@ type ClientInterface interface {
 
 	// DeleteEmailTemplate Delete a email template
 	//
-	// Removes the email template; one still in use is 409 `in_use`.
+	// Removes the email template; one still in use is 409 `in_use`; the default of a mail kind is 409 `template_is_default`.
 	//
 	// Corresponds with DELETE /v1/email-templates/{id} (the `DeleteEmailTemplate` operationId).
 	DeleteEmailTemplate(ctx context.Context, id Id, params *DeleteEmailTemplateParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4090,6 +4289,34 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/me (the `GetMe` operationId).
 	GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListNotifications List the outbox
+	//
+	// Every mail the platform wrote to its outbox, newest last: recipient, template, subject,
+	// status (`queued` until sent, `sent`, `failed` for good with the reason in `last_error`,
+	// `held` when no SMTP server is configured), attempts and last error. The body is never
+	// returned (a credentials-reset mail carries a password). Admins see every mail; a partner
+	// the mails to its customers and to itself; customers none (403).
+	//
+	// Corresponds with GET /v1/notifications (the `ListNotifications` operationId).
+	ListNotifications(ctx context.Context, params *ListNotificationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetNotification Get a mail
+	//
+	// One mail of the outbox, without its body. Scoped like the list (a partner's view of another partner's mail is 404).
+	//
+	// Corresponds with GET /v1/notifications/{id} (the `GetNotification` operationId).
+	GetNotification(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ResendNotification Send a mail again
+	//
+	// Queues a `sent`, `failed` or `held` mail again, with the same body and the same Message-ID
+	// (so a receiver that got it already can tell it is the same mail). 409 `notification_queued`
+	// while it is queued; 409 `mail_not_configured` when no SMTP server is configured (a held
+	// mail stays held until one is).
+	//
+	// Corresponds with POST /v1/notifications/{id}/resend (the `ResendNotification` operationId).
+	ResendNotification(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListOrders List orders
 	//
@@ -5632,7 +5859,7 @@ func (c *Client) UpdateCustomer(ctx context.Context, id Id, params *UpdateCustom
 
 // ListEmailTemplates List email templates
 //
-// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason. Admins only.
+// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set). Admins only.
 //
 // Corresponds with GET /v1/email-templates (the `ListEmailTemplates` operationId).
 func (c *Client) ListEmailTemplates(ctx context.Context, params *ListEmailTemplatesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5649,7 +5876,7 @@ func (c *Client) ListEmailTemplates(ctx context.Context, params *ListEmailTempla
 
 // CreateEmailTemplateWithBody Create a email template
 //
-// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason.
+// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set).
 //
 // Takes any type of body and a specified content type.
 //
@@ -5668,7 +5895,7 @@ func (c *Client) CreateEmailTemplateWithBody(ctx context.Context, params *Create
 
 // CreateEmailTemplate Create a email template
 //
-// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason.
+// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5687,7 +5914,7 @@ func (c *Client) CreateEmailTemplate(ctx context.Context, params *CreateEmailTem
 
 // DeleteEmailTemplate Delete a email template
 //
-// Removes the email template; one still in use is 409 `in_use`.
+// Removes the email template; one still in use is 409 `in_use`; the default of a mail kind is 409 `template_is_default`.
 //
 // Corresponds with DELETE /v1/email-templates/{id} (the `DeleteEmailTemplate` operationId).
 func (c *Client) DeleteEmailTemplate(ctx context.Context, id Id, params *DeleteEmailTemplateParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5867,6 +6094,64 @@ func (c *Client) VoidInvoice(ctx context.Context, id Id, params *VoidInvoicePara
 // Corresponds with GET /v1/me (the `GetMe` operationId).
 func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetMeRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListNotifications List the outbox
+//
+// Every mail the platform wrote to its outbox, newest last: recipient, template, subject,
+// status (`queued` until sent, `sent`, `failed` for good with the reason in `last_error`,
+// `held` when no SMTP server is configured), attempts and last error. The body is never
+// returned (a credentials-reset mail carries a password). Admins see every mail; a partner
+// the mails to its customers and to itself; customers none (403).
+//
+// Corresponds with GET /v1/notifications (the `ListNotifications` operationId).
+func (c *Client) ListNotifications(ctx context.Context, params *ListNotificationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListNotificationsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetNotification Get a mail
+//
+// One mail of the outbox, without its body. Scoped like the list (a partner's view of another partner's mail is 404).
+//
+// Corresponds with GET /v1/notifications/{id} (the `GetNotification` operationId).
+func (c *Client) GetNotification(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetNotificationRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ResendNotification Send a mail again
+//
+// Queues a `sent`, `failed` or `held` mail again, with the same body and the same Message-ID
+// (so a receiver that got it already can tell it is the same mail). 409 `notification_queued`
+// while it is queued; 409 `mail_not_configured` when no SMTP server is configured (a held
+// mail stays held until one is).
+//
+// Corresponds with POST /v1/notifications/{id}/resend (the `ResendNotification` operationId).
+func (c *Client) ResendNotification(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewResendNotificationRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -9340,6 +9625,200 @@ func NewGetMeRequest(server string) (*http.Request, error) {
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListNotificationsRequest constructs an http.Request for the ListNotifications method
+func NewListNotificationsRequest(server string, params *ListNotificationsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/notifications")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Recipient != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "recipient", *params.Recipient, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TemplateId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "template_id", *params.TemplateId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Kind != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "kind", *params.Kind, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CustomerId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "customer_id", *params.CustomerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetNotificationRequest constructs an http.Request for the GetNotification method
+func NewGetNotificationRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/notifications/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewResendNotificationRequest constructs an http.Request for the ResendNotification method
+func NewResendNotificationRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/notifications/%s/resend", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -13886,7 +14365,7 @@ type ClientWithResponsesInterface interface {
 
 	// ListEmailTemplatesWithResponse List email templates
 	//
-	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason. Admins only.
+	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set). Admins only.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -13895,7 +14374,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateEmailTemplateWithBodyWithResponse Create a email template
 	//
-	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason.
+	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13904,7 +14383,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateEmailTemplateWithResponse Create a email template
 	//
-	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason.
+	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13913,7 +14392,7 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteEmailTemplateWithResponse Delete a email template
 	//
-	// Removes the email template; one still in use is 409 `in_use`.
+	// Removes the email template; one still in use is 409 `in_use`; the default of a mail kind is 409 `template_is_default`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -14014,6 +14493,40 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/me (the `GetMe` operationId).
 	GetMeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMeResponse, error)
+
+	// ListNotificationsWithResponse List the outbox
+	//
+	// Every mail the platform wrote to its outbox, newest last: recipient, template, subject,
+	// status (`queued` until sent, `sent`, `failed` for good with the reason in `last_error`,
+	// `held` when no SMTP server is configured), attempts and last error. The body is never
+	// returned (a credentials-reset mail carries a password). Admins see every mail; a partner
+	// the mails to its customers and to itself; customers none (403).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/notifications (the `ListNotifications` operationId).
+	ListNotificationsWithResponse(ctx context.Context, params *ListNotificationsParams, reqEditors ...RequestEditorFn) (*ListNotificationsResponse, error)
+
+	// GetNotificationWithResponse Get a mail
+	//
+	// One mail of the outbox, without its body. Scoped like the list (a partner's view of another partner's mail is 404).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/notifications/{id} (the `GetNotification` operationId).
+	GetNotificationWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetNotificationResponse, error)
+
+	// ResendNotificationWithResponse Send a mail again
+	//
+	// Queues a `sent`, `failed` or `held` mail again, with the same body and the same Message-ID
+	// (so a receiver that got it already can tell it is the same mail). 409 `notification_queued`
+	// while it is queued; 409 `mail_not_configured` when no SMTP server is configured (a held
+	// mail stays held until one is).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/notifications/{id}/resend (the `ResendNotification` operationId).
+	ResendNotificationWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*ResendNotificationResponse, error)
 
 	// ListOrdersWithResponse List orders
 	//
@@ -17272,6 +17785,255 @@ func (r GetMeResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetMeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListNotificationsResponse401Headers the declared response headers of an HTTP 401 response for ListNotifications
+type ListNotificationsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListNotificationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *NotificationList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListNotificationsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListNotificationsResponse) GetJSON200() *NotificationList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListNotificationsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListNotificationsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListNotificationsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListNotificationsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListNotificationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListNotificationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListNotificationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListNotificationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetNotificationResponse401Headers the declared response headers of an HTTP 401 response for GetNotification
+type GetNotificationResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetNotificationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Notification
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetNotificationResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetNotificationResponse) GetJSON200() *Notification {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetNotificationResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetNotificationResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetNotificationResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetNotificationResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetNotificationResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetNotificationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetNotificationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetNotificationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetNotificationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ResendNotificationResponse401Headers the declared response headers of an HTTP 401 response for ResendNotification
+type ResendNotificationResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ResendNotificationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *Notification
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ResendNotificationResponse401Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r ResendNotificationResponse) GetJSON202() *Notification {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ResendNotificationResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ResendNotificationResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ResendNotificationResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ResendNotificationResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ResendNotificationResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ResendNotificationResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ResendNotificationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ResendNotificationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ResendNotificationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ResendNotificationResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -25399,7 +26161,7 @@ func (c *ClientWithResponses) UpdateCustomerWithResponse(ctx context.Context, id
 
 // ListEmailTemplatesWithResponse List email templates
 //
-// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason. Admins only.
+// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set). Admins only.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -25414,7 +26176,7 @@ func (c *ClientWithResponses) ListEmailTemplatesWithResponse(ctx context.Context
 
 // CreateEmailTemplateWithBodyWithResponse Create a email template
 //
-// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason.
+// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -25429,7 +26191,7 @@ func (c *ClientWithResponses) CreateEmailTemplateWithBodyWithResponse(ctx contex
 
 // CreateEmailTemplateWithResponse Create a email template
 //
-// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason.
+// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -25444,7 +26206,7 @@ func (c *ClientWithResponses) CreateEmailTemplateWithResponse(ctx context.Contex
 
 // DeleteEmailTemplateWithResponse Delete a email template
 //
-// Removes the email template; one still in use is 409 `in_use`.
+// Removes the email template; one still in use is 409 `in_use`; the default of a mail kind is 409 `template_is_default`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -25604,6 +26366,58 @@ func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors 
 		return nil, err
 	}
 	return ParseGetMeResponse(rsp)
+}
+
+// ListNotificationsWithResponse List the outbox
+//
+// Every mail the platform wrote to its outbox, newest last: recipient, template, subject,
+// status (`queued` until sent, `sent`, `failed` for good with the reason in `last_error`,
+// `held` when no SMTP server is configured), attempts and last error. The body is never
+// returned (a credentials-reset mail carries a password). Admins see every mail; a partner
+// the mails to its customers and to itself; customers none (403).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/notifications (the `ListNotifications` operationId).
+func (c *ClientWithResponses) ListNotificationsWithResponse(ctx context.Context, params *ListNotificationsParams, reqEditors ...RequestEditorFn) (*ListNotificationsResponse, error) {
+	rsp, err := c.ListNotifications(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListNotificationsResponse(rsp)
+}
+
+// GetNotificationWithResponse Get a mail
+//
+// One mail of the outbox, without its body. Scoped like the list (a partner's view of another partner's mail is 404).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/notifications/{id} (the `GetNotification` operationId).
+func (c *ClientWithResponses) GetNotificationWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetNotificationResponse, error) {
+	rsp, err := c.GetNotification(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetNotificationResponse(rsp)
+}
+
+// ResendNotificationWithResponse Send a mail again
+//
+// Queues a `sent`, `failed` or `held` mail again, with the same body and the same Message-ID
+// (so a receiver that got it already can tell it is the same mail). 409 `notification_queued`
+// while it is queued; 409 `mail_not_configured` when no SMTP server is configured (a held
+// mail stays held until one is).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/notifications/{id}/resend (the `ResendNotification` operationId).
+func (c *ClientWithResponses) ResendNotificationWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*ResendNotificationResponse, error) {
+	rsp, err := c.ResendNotification(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseResendNotificationResponse(rsp)
 }
 
 // ListOrdersWithResponse List orders
@@ -29332,6 +30146,228 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 	switch {
 	case rsp.StatusCode == 401:
 		var headers GetMeResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListNotificationsResponse parses an HTTP response from a ListNotificationsWithResponse call
+func ParseListNotificationsResponse(rsp *http.Response) (*ListNotificationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListNotificationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest NotificationList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListNotificationsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetNotificationResponse parses an HTTP response from a GetNotificationWithResponse call
+func ParseGetNotificationResponse(rsp *http.Response) (*GetNotificationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetNotificationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Notification
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetNotificationResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseResendNotificationResponse parses an HTTP response from a ResendNotificationWithResponse call
+func ParseResendNotificationResponse(rsp *http.Response) (*ResendNotificationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ResendNotificationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest Notification
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ResendNotificationResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -36699,6 +37735,15 @@ type ServerInterface interface {
 	// GetMe The authenticated caller
 	// (GET /v1/me)
 	GetMe(ctx echo.Context) error
+	// ListNotifications List the outbox
+	// (GET /v1/notifications)
+	ListNotifications(ctx echo.Context, params ListNotificationsParams) error
+	// GetNotification Get a mail
+	// (GET /v1/notifications/{id})
+	GetNotification(ctx echo.Context, id Id) error
+	// ResendNotification Send a mail again
+	// (POST /v1/notifications/{id}/resend)
+	ResendNotification(ctx echo.Context, id Id) error
 	// ListOrders List orders
 	// (GET /v1/orders)
 	ListOrders(ctx echo.Context, params ListOrdersParams) error
@@ -37548,6 +38593,98 @@ func (w *ServerInterfaceWrapper) GetMe(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetMe(ctx)
+	return err
+}
+
+// ListNotifications converts echo context to params.
+func (w *ServerInterfaceWrapper) ListNotifications(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListNotificationsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "recipient" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "recipient", ctx.QueryParams(), &params.Recipient, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter recipient: %s", err))
+	}
+
+	// ------------- Optional query parameter "template_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "template_id", ctx.QueryParams(), &params.TemplateId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter template_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "kind" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "kind", ctx.QueryParams(), &params.Kind, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter kind: %s", err))
+	}
+
+	// ------------- Optional query parameter "customer_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "customer_id", ctx.QueryParams(), &params.CustomerId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter customer_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListNotifications(ctx, params)
+	return err
+}
+
+// GetNotification converts echo context to params.
+func (w *ServerInterfaceWrapper) GetNotification(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetNotification(ctx, id)
+	return err
+}
+
+// ResendNotification converts echo context to params.
+func (w *ServerInterfaceWrapper) ResendNotification(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ResendNotification(ctx, id)
 	return err
 }
 
@@ -39863,6 +41000,9 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/invoices/:id/payments", wrapper.CreateInvoicePayment, options.OperationMiddlewares["createInvoicePayment"]...)
 	router.POST(options.BaseURL+"/v1/invoices/:id/void", wrapper.VoidInvoice, options.OperationMiddlewares["voidInvoice"]...)
 	router.GET(options.BaseURL+"/v1/me", wrapper.GetMe, options.OperationMiddlewares["getMe"]...)
+	router.GET(options.BaseURL+"/v1/notifications", wrapper.ListNotifications, options.OperationMiddlewares["listNotifications"]...)
+	router.GET(options.BaseURL+"/v1/notifications/:id", wrapper.GetNotification, options.OperationMiddlewares["getNotification"]...)
+	router.POST(options.BaseURL+"/v1/notifications/:id/resend", wrapper.ResendNotification, options.OperationMiddlewares["resendNotification"]...)
 	router.GET(options.BaseURL+"/v1/orders", wrapper.ListOrders, options.OperationMiddlewares["listOrders"]...)
 	router.POST(options.BaseURL+"/v1/orders", wrapper.CreateOrder, options.OperationMiddlewares["createOrder"]...)
 	router.GET(options.BaseURL+"/v1/orders/:id", wrapper.GetOrder, options.OperationMiddlewares["getOrder"]...)
@@ -42599,6 +43739,321 @@ type GetMe500ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetMe500ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNotificationsRequestObject struct {
+	Params ListNotificationsParams
+}
+
+type ListNotificationsResponseObject interface {
+	VisitListNotificationsResponse(w http.ResponseWriter) error
+}
+
+type ListNotifications200JSONResponse NotificationList
+
+func (response ListNotifications200JSONResponse) VisitListNotificationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNotifications400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListNotifications400ApplicationProblemPlusJSONResponse) VisitListNotificationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNotifications401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListNotifications401ApplicationProblemPlusJSONResponse) VisitListNotificationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNotifications403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListNotifications403ApplicationProblemPlusJSONResponse) VisitListNotificationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNotifications500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListNotifications500ApplicationProblemPlusJSONResponse) VisitListNotificationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNotificationRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type GetNotificationResponseObject interface {
+	VisitGetNotificationResponse(w http.ResponseWriter) error
+}
+
+type GetNotification200JSONResponse Notification
+
+func (response GetNotification200JSONResponse) VisitGetNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNotification400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetNotification400ApplicationProblemPlusJSONResponse) VisitGetNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNotification401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetNotification401ApplicationProblemPlusJSONResponse) VisitGetNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNotification403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetNotification403ApplicationProblemPlusJSONResponse) VisitGetNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNotification404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetNotification404ApplicationProblemPlusJSONResponse) VisitGetNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNotification500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetNotification500ApplicationProblemPlusJSONResponse) VisitGetNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendNotificationRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type ResendNotificationResponseObject interface {
+	VisitResendNotificationResponse(w http.ResponseWriter) error
+}
+
+type ResendNotification202JSONResponse Notification
+
+func (response ResendNotification202JSONResponse) VisitResendNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendNotification400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ResendNotification400ApplicationProblemPlusJSONResponse) VisitResendNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendNotification401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ResendNotification401ApplicationProblemPlusJSONResponse) VisitResendNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendNotification403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ResendNotification403ApplicationProblemPlusJSONResponse) VisitResendNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendNotification404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ResendNotification404ApplicationProblemPlusJSONResponse) VisitResendNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendNotification409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response ResendNotification409ApplicationProblemPlusJSONResponse) VisitResendNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendNotification500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ResendNotification500ApplicationProblemPlusJSONResponse) VisitResendNotificationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -53427,6 +54882,15 @@ type StrictServerInterface interface {
 	// GetMe The authenticated caller
 	// (GET /v1/me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
+	// ListNotifications List the outbox
+	// (GET /v1/notifications)
+	ListNotifications(ctx context.Context, request ListNotificationsRequestObject) (ListNotificationsResponseObject, error)
+	// GetNotification Get a mail
+	// (GET /v1/notifications/{id})
+	GetNotification(ctx context.Context, request GetNotificationRequestObject) (GetNotificationResponseObject, error)
+	// ResendNotification Send a mail again
+	// (POST /v1/notifications/{id}/resend)
+	ResendNotification(ctx context.Context, request ResendNotificationRequestObject) (ResendNotificationResponseObject, error)
 	// ListOrders List orders
 	// (GET /v1/orders)
 	ListOrders(ctx context.Context, request ListOrdersRequestObject) (ListOrdersResponseObject, error)
@@ -54434,6 +55898,81 @@ func (sh *strictHandler) GetMe(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(GetMeResponseObject); ok {
 		return validResponse.VisitGetMeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListNotifications operation middleware
+func (sh *strictHandler) ListNotifications(ctx echo.Context, params ListNotificationsParams) error {
+	var request ListNotificationsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListNotifications(ctx.Request().Context(), request.(ListNotificationsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListNotifications")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListNotificationsResponseObject); ok {
+		return validResponse.VisitListNotificationsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetNotification operation middleware
+func (sh *strictHandler) GetNotification(ctx echo.Context, id Id) error {
+	var request GetNotificationRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetNotification(ctx.Request().Context(), request.(GetNotificationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetNotification")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetNotificationResponseObject); ok {
+		return validResponse.VisitGetNotificationResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ResendNotification operation middleware
+func (sh *strictHandler) ResendNotification(ctx echo.Context, id Id) error {
+	var request ResendNotificationRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ResendNotification(ctx.Request().Context(), request.(ResendNotificationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ResendNotification")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ResendNotificationResponseObject); ok {
+		return validResponse.VisitResendNotificationResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -57114,578 +58653,612 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Lcxs3sj/6VVC851+W7hnSJEXJetSp/1EcO6usX2vJm3M2zCXBGVBENAQYACOacfm730I3MA9yhhyS",
-	"sp1slNpNxHlg8Gj0C92//tQI5XQmBRNGN84/NSaMRkzBny9u6K39b8R0qPjMcCka542bCSOKaZmokJF7",
-	"pjSXIiCJpqOYES7I8GrcfE1NOBm2GkGDfaTTWcwa541+o9tvNIKGDidsSm27ZjGzN7RRXNw2Pn8OGlcR",
-	"m86kYcK8Z7OYLli0+v2hUQkbkvmECWImXBOuiZkwoo1ULCJU6DlTxEhCBWFUxZwpothvCdOGzLmZ4MN0",
-	"ysgw/Vy4aP6dLYodtp8p6e1IyphRAd19JUOKvVru5E8Tphh8KVSMGhYRqciMiYiL22z2QirIyM4mjYpz",
-	"9fS+81Qzdc9Dpp+2R52wGx2xZm98TJu90UnYPI2esebZuE07o254FPXYUzljCvqinx7Tk9Gz8DRqnrH2",
-	"uNmjnVHzNOxGzSNmG8B7G9bhPTXsFZ9yA/9aHd57nE9NaBzLOYvIjCky5yKSczKWCtcljDkThtAoUkzr",
-	"Frm2v6SAWcFV0rhMUiymMtEkpHFsL8oxPJMNiZgJNYQqRhQ1jMS2UywKCFNKKk24COMkYsU5PGnnhzjl",
-	"gk+TaeO8HfjhcmHYLVPF8b5nU8qFnYbqMcdsbCyhw+omStlh4di/9hiPz3Ybo2Yla3rNQikiTRJheFwy",
-	"OMJE9NVXsdfdZoTMqMXl2DBVPTojyZxyQ0ZsLO0OVQu7I+kt5aLw4aNtyOd/HG1cRVXsEm4/0YTb8YYT",
-	"ySIyVnIKM+SZk1RkSiNGLOu4IL8l0jDCDTI6xWZSGegqmSk5itm0yDGOxp2wS89Y83j0LGr2wlPWPKPt",
-	"URNZB278tZv+c9CYUUWnzDju/zxRWqryAQ0F+2gGITwx9Cs9U+yeWwqY0Vtme8ft478lTC0aQUPQqf0e",
-	"vlPoyZR+fMXErZk0zo873aBULGwQQ3yJf57RI9YJj4+bz6LuqNljp+Mm7YzazaOwFx2zk/EzejryHZxR",
-	"M8n6xy1rtCvClRU+y0JgLNWUmsZ5I0ngyTUiLFz8nS1W+31JEsF/Sxi5Ywtgm5aQRMQiwsZjFhpyQMmH",
-	"D1ffW7FGya2UEQknkofssEWAwC0RFOWYbYmKiIxktLCUEtMFisQxV9rYWZpJoVlxio7H7fCUHnebx6M2",
-	"a/bokRUoR2GzGz0LO6NTdkI7bT9FqBNkk7QkN6tWs3t8HNit4393Ns/X+3TmH27eLohfT9haf+RprCa8",
-	"rad1DDpY+b5xWhsy+QkVt8zO2ohqq6cIckA1KHJW/xseXhBKtKExI1LAc71Od1mz64BmVz5Ipw1WEclR",
-	"6Y6v0Dve0VtGNP+9kr2AUCl8KmJjmsSmcX7cDux3kY932+0g4+qdUq7+mhkaUUNf8rhUpLwV8SJlQZrM",
-	"J1IzMpy6t4ZkIuNIE3bP1ILc8nsmgMKA5thHGpp40Rd2BfDePY0TFhCqsyZ+vmOLX/4LbgzJwYf3r5pM",
-	"hDJi0XlfpA/9n+Pv7tji/xx/7x48vCDafpPG9nOaTBNtrJpGpnYVWuTv9iIVUV/A85qMpdXhgBaGr9PO",
-	"qyRmutUX+YX+1NATORtIFTE14FHjvNFpt7tHvcZn+9AsllGqNpetje9xYXn+Q7Fx47zx/zzNrJCneFc/",
-	"9b2x7WuzAFqLGJu9Hf3KQgNr5DclSKzvaPQDNWxOge2G0jIIICI6m8UcVfWnTnr+568a9fbc6EIYQOOe",
-	"iUiqQSIUo+HEmjWNoBExQ3mc7h/7BIl4RIQ0Tg26sH9PgK1QTTS9R1VGG2oSbcnPEjo3MIrvaER8V1Pa",
-	"mxgz0+dPn0Yy1C0aKim4bs5iaqzQabl++v7rpyXd/Fx3Zt9hIyj2y/gDjC+USYwjRCMlnKAdM6Y8ZlFx",
-	"vMhGopbtw3c0cgrRfutAYx7BwwP84vIyeMWJa+gkPA+cCRTKxvnPaVMpXw0aY85iS7pW0Y8bQWPKtKa3",
-	"9qGZsrqqWZA+3uw3bMtTrjVwpV+ytexZ7pFfSz/cnddyZagPsZSvaWw/h4uGzze5gG/5uTsnw5VvD8kB",
-	"TBKxk6eJTsIJsCU/icOADF0zAzvcYdAX6QVUkIZoBbKPhryT2twqdv2PV9bctesEhnpAhjIxAzkeKEs4",
-	"ts1E3Ak5FwP4+PDQdno49UMYWDoZ9kWha8u3AzKMEiQxNrhjC3vBKMpjLm4HwNcOLUv7HDSeA7lehiGb",
-	"GdQ2Ksi0jDwVi7hB+qJTmbiX3F+N09bRUSNooPEULhrnjQ/X3zdQvTYLUIG1kVOQkYpRaL/xW0KF4WZB",
-	"uqTZT9rtI0Y6MIfddvek2ek0j9qtFv7dbXZ7QI1c3Fv9xnbkl6CR2lnQGWPYdGb72AkazgMxAL01a++m",
-	"0z5v2//9y8pSuyWejU7Ds6jNmp1xlzZ7o6OweRr1WPN4fEL9vUbQuOMiynW5ETRiqs0Adp2V0R9uyFPD",
-	"BLVU+olHn5/K8ZhZyT7ghk31OTluH5Fr9G6QD4LeUx47LgsWCPDytPXzzmfUi5i2gxjZGUw0U+fo+Dge",
-	"N23nrMXjHB4d2h15PR+m2ChuJ8kadPhRlF1tZod5ZF89jpo9djJuntKzUbMddqIuOxr36PEox78bznvT",
-	"CBrJLFozoZ32v2D34rccwaw+3z0uLIAnCuzbSfSMnY7P2jCYZi88smPrjZvefWMHanmZYmxgFKdx43xM",
-	"Y83g0m+Jo7upFGYSL/zy1hxwKqbXynswAKOE2W3F0mF1m91ju4wxFfhCTUPMGrc0HiQqzvFOlnSbYSyT",
-	"yDPQViinjSBPGvaHNBQopkhl9spsPrA67WAu1Z1dRi6FFcSfg4a0CtItG9yOGucdSxhG5n63P+eWnYaG",
-	"31vaTAQ3g5lya5pu90671W6X7vf1ZILLbinZW8ZSGKllk0ZTbtUuJ99xJzmS7R2f0pOzcZO1o3azNx53",
-	"m/S4N2oeHfei9tlpj3VPu/AmqPeN86PPtcUIMsR3jsYr9ILMVlAstGQRocHE4xgtB3ADOClHDrixdgQy",
-	"KXjQcU7wAY25oPHhBbzi9I0JRUEeSjHmILfsTcHmBFeZLJhpkXcyjoueJSvzc27raq/sTf6tgAwLblZk",
-	"VZkb9VP694BHn8E3vMZ7YmWKFOOYh/spPTyzCQeO6w24GIxjfjsxeQXoctmpzTVZMijtQmnD45iMmNXT",
-	"ZkqGTOuiXtprn2W6TDqEXRWZ9d1/KP3Ujzx03dWZJe99lnZ4DLTRl1KNeBQxsde6jNNWcmvwvzJRRMmY",
-	"kSldAOlGElaiOMFH2QS/zDWz2wxnHXmo2USH7RNdMZLPQeMHKdheswe8eXBrmyno8FwTuIUqPImluGWK",
-	"pBpBYRo7OZ37B2xptxnMdeYhpvDKEPaRW+WEjBJTHAl8yllFV8JYXh+/QD1pHx7hWsrP5bWcMmeNgcte",
-	"SXFrObKlUM0jVjRFc1PpuwUaGVMEu7fz/vdde4iZvRQkEezjjIV2cq1xkiiWmZ3+W3bKI67DWOp0qkHo",
-	"vFNszD/uzpZBmsQyvEMLQSfTKVWLzEY2iWIgtLjWCYtSWWdFMI2T4pLBrcEMujRwjS7vhTVtXpCcNCXY",
-	"DJwfZsSG0vkL8vbSMdhlM/QO2WtxilwvrRSSUyYFIyzW7IkOiJBza95JEbLNk4Wt5+bqyusUc6YYEcl0",
-	"ZDdZTg7ii3bKYDsyS9foZUsPer7KFGHPP39+KE69uvzOOaOZOSfUbgymilQEx0pU9IV/d26VrMKUcUMO",
-	"hmU9Hx4GxB3m9sUa2gTdzpJntuBjJX9noi9WGkaqGR62yGWsJRmuVRiGzlp/I81LmYhoL64ppBmMoZUc",
-	"Kb2R6N/wbtwiafQy0ngjDXnp3t6NNrLvPwQ52P5Aa7BE4P7imo9iRoxERQikOrDDt16R3c3fsdmZsGTL",
-	"7uBM0Im29vVGX0It58Gfw2GQTpp3GNQiCTf0dEm3MNWW7LMNphc3f3BzK50COM7bU8rD5kTP64oYSztm",
-	"Z9MtakBUIoTVQqSyHCRkLAKBvizLslHlPpFjQHCIRJ1LPfepNDTIEmN0gXLNHcC5T385MVbaaZBiLFTM",
-	"oO5cmKcry/2p1nOpoqIKfMdmZu285NtccvCnLeLo08mxMsxIK/VWv3UBl13kVcSE4TTWX1rul48GZiyZ",
-	"MaWBOAoTdkkEm1sLIR0UnDiHsPPWz1fWYsEdsNweRGVY3csxy7R9T0qgH8HxoN35KhFfcZayMTycdlTY",
-	"PE4x+i1hVlOBgZ3b8XpGh0RtFZQyYreaDy2fUbYyoX2BWlb+nv3MVN4j14VIH9CyymYAtSw8Cs62kFlL",
-	"5MWmMpJLzzfe0UUsaXQj5Suqbvcz3kcyWgyMlIMYmqo4hIOoCW67LAk8WDTecz4Qd1hGXuCJx42U5JVr",
-	"eTe6WurgQ3uZ/MigdbvMVKRrzRShoFRpctAhr/l3h6BxvVMQbsZtay9TsbLHiTQ4dAdTrqculmJpDVwc",
-	"1CQ7ib0gY2ZC0O5Xt3Undxad7yt56QXUrmfSSx19qLXIgorT4BVwbtIYnXxOLcorhA8QAmAZAmhEt4li",
-	"y3aD05xoGMpEwB7NHiUHl8/fv31zdT348P7VYdH3ktsJ5XrsXuEAS11+EDcMEaDdkBlV6WF7bqzO/sh5",
-	"7T4HjRspX1Ox8EGze62GooYNXLhogfSlJFMqFsRbKBegLy1ITI01fXIE383JMfua7RtJO7frnBc69hBT",
-	"/T4XGOsHQ8eGoXBBF4bGSNYlLRyU4GYa/Fr2fff001yYLHThg6CJmUjFf9+TTSXQkFW5Qrq0VK8xisLS",
-	"io9AyKlnRZWjky1VoWu7rtJytx4ktCIbz4iujCW3Lj/99FPzMvf5ciuJOsMcozTYZuPng3CHOXbDvXDH",
-	"oQ907HTHFgPFEl3ioFw+YLI6in0QHUmURBwc3sJ44VnchN38yuYG4FSBBzl1yvX+YZhfJKeUCwiIgyhJ",
-	"Je+YaJHLqRS3aGdALArG+WXK4pRi1N85GUJARwhOa4ztGKS+IAyUoYLwCMPjBZ0y3RfOxx2QIR40Z+oN",
-	"BLlYvrMUPsNoOLFvc9criJMBbTCdBiDIy9tbxW4rLPa/yTmhBOIGnmgSUR4vSKLpLSMjFsopw3hYd97r",
-	"z+Eh5Eok08b5z40p/eh8OI2gQe9vG7+sRHcGjcsZd6HRLuSKoxGe9y3lQq3taJuGT1mjpC3/zmhRIzwb",
-	"XVM1HgMnlKWhrfqCB/mfVm9YwSlcDEWNr6OrtJxTzJJRzEOr+SjjDZI7tgisqWAVuVvBNSMcNt5Kw4rd",
-	"y7stB6UkMop1++fvbPHePvb5cz6E+WcMpodZSQflGiw4EjMakS6y09PIc3gI2FmEGiqN3+VoxgW9FMnI",
-	"L0M+ZNqF+1aHTC8v0hIXiKZcWKM5xpme0jtGKMTz6lDOrFEtCSWuCTv3mxMF8hMFXd40DdAvGsdvxxB6",
-	"tm5B3A77HCxvMbQVy0lrPpExEFOLXE/kXMBwMdEJ3IhZ+Pv6wbhvrA7nl3RArzjGhtYbjX36NYM44OXx",
-	"+EClNOan1qz4jlGl6GKl/9Bmee+zCOPnIDdLc2OsPICkGEqO210XHZxnkqUBxu5iTpMYOE2plIdmMbb1",
-	"etJrt8t6UhJiW4ypbASNEY380Ux5V3gcc3H7Mos8W+6MC0SzJjL8eRhY4aEMU/bi0WFANJtyKkRCY3vl",
-	"5DAg2a9O9zAgI86E4Hih2zsMiFG5K0cnhwUplAa+pZ+xekjuG1Y6ZX9mjVvizhpeN9zXMmIxKFPuozPF",
-	"ZhT2+kxqY/8cjPlHVrgwo4vbdY2+T8SqWKR6IMcrDHudMNyGv7tjdV17F2VdfYmvrm6ooDHmguvJll2Z",
-	"MKrMiFHj3ioS0SuqDdH8FvxwMR8zL/7mUt0xRSIJQQGmwH3Xfq+mOM7ibJe7lB5ET2nEAgKOABYRqlEb",
-	"CyeJuCOhnE650Tm+mSaZ+OOvuhP+d46nh8XTrRKFQ9/x2awsi8q2laZmqkQ80WTGFJeRxtNEzECksWI0",
-	"WpCD0aKQRZ2Iw/JhgDqy5Wp7s6Du4K/xeUts0tB4Y/KIFGxRrpHApAduX6UdyS10NoH+Y7l9sjT9GzWZ",
-	"bAQ7aTP1d/8utLQ0PdDE+kH4Tb/Cpnwsewk5zidIGOv1BngqjYlf34u/u7F65kvjGF4VbE5jnWO5G7jt",
-	"t1FEctx+H2VkeWusQiVAiJRKZoZFw3MI0XDMUhtp6ZscCElStgu26PD9hzeD65vLVy8Gly9vXrwfHl70",
-	"hV0awo3HWNCGLnQAYR+Wj/wqR0+081YdWHMWYnYttwBTUbssZ21cPplbMzybscuG55l2K0lr2KPvKFVI",
-	"coMoXc1i6HJJ4qg7C68Ts4xJfM61q3nEshja3KnritmK+SBlOhjezGdaOnYBGYx1iMU5iZ9DQ2Wytlo+",
-	"/WSXLfdpHHSQghfYq+AvUFRoGvrD/VrdcrKvrEOFVJTtghkKeRM1Xi0xPvB6gZv7Fcp3rYy/+BPOuir1",
-	"WYlK7WTnAOfafhwOIwcRs4Q90Cwe59M9INMsDXHLLn/k6Jgu3ne/2NQSLEsvbwoa52KQ6NycgP8Jg7iW",
-	"Lt5LHjmDJA3cQqW2KoKxIljPX7YN5ue9GAZRFQVQcdqNmSgTqq0iPQXEGn+x2Gx6KYvB8ea9vZrmdPiL",
-	"vteoCw1iNjaDRKRLCPks6TNKRkloBrdKJrOVqyu/F7NsnXw4Efs4c9mI/kqhV/mLaR/yF2dK3nPNpSjc",
-	"MUxNuXCed0OztfBJJukFZ2vG8paL/EWTKP9QKaPNbNMPs6iOKjPlIn+1s8w6/Xn3Sob7yXp3TdCYK27Y",
-	"WxEvMOP4cz6VZj3n+OCf+/y5jAUAq/iOxlSEJUrOKLtRQ/kMGrDJ1MbkG/joFT67orLi5SD99i+V3b5K",
-	"v1bsdU1DBy+Usb3rd0/S6OTAxzq4zYN+a+ildikYyMSe5LJ/DlLn2BNN5Fw4xYA6kCTX9BN9uOQnsVez",
-	"fVpClUuTBXfBsiudJZ95uWpjI0hRqfYKZp0qN7R2dFlH3AzccuoKYAEpyPCHFzfk6X3nqZ9RjJobtsjz",
-	"nFbh7iHcQIDQGEAHF4RNZ2aBADJCClZbthc3QYmEd0OIPUpDrb2QZciVTCSmY+fn0Cdo72q25/MY66IM",
-	"1PTgl7jl3V7QDHRyDMLlOl2dC0JHmgnj0LHcjpJzUcNXHDRmExdwt6MR7ek+M6HzEal16TZNK8y9wIU5",
-	"6TVK4TOqDgL8uuKggnTrZRstRyo569x/vrDpCiPJrfm63b+bGZ4xiDxeUbsdrGUYM2oMU5ZK/r+fL5v/",
-	"+uVT9/N/rOEJu2+oIkl+j6An2geDX78DdBfi3wgwohf5THb8DLbNco+PyntcvWELgrz3wDvzyxzqXJC8",
-	"fErZLcgnGs/pQoPxvPV+LZBKrUMgP7HrCPjbOC1S4bmHy2KJEeUdOF75xTSucv3Tvf1AyucfcUv/SXZV",
-	"Pfq2ZDGV92ywPBVL8lMljOCTOg3c5gbjoMBDBX/lXc8pCOeuErBM9X9hZ/rG2dYlqr+MSjjtS87iSJ+T",
-	"1nM5nVGxaL2hUxaQlv/gym/4SkBazoHh7/uf3jrJXXoH4Agf3r8KSMt5XVpvIIMrd+FGGhrnfn+fsO+p",
-	"sc18Txe69VCnRTV1r0o9Sic43SVeOu/VIEbKAPQkF+dDhm5Q5NOnpQn4/BmSPxM2LB3hN9Ry/EADpJs6",
-	"6ssvm2hyJ8Xlz062ORbTadt/NnKnHZnaFyXNZQGzCb6vRC9YoqiN1PJttIQiE91DVSg09EAS/3Ev/Bn3",
-	"wgqZw4KlMApLhzGlrvtLog0Emk5pOOGCNRWj4OeG4E1yUMA2K+KQrYCdkVardVgqbhy0XJl/AFHLqCFg",
-	"lwUkkgYwDaQiAo6S8QlNDoZFHKOWgyZyudhgpiBIL4SKtso9Hw7SbtOJK3Y4wEnL3itjLSlwSd2zkaOS",
-	"s5E8iEp61AGub4QR9/B8S9cKrvvcVTgCWL4aUzxjSNMRBkYOvP8Qow+XXtFURCP5cRBxCEYutz1+kILV",
-	"HHqnLNIqBzpS1vzfGI3NZJWc9YqhJO9sAxn4qrzbHJCHjZQtawGUpG5MW9n4UuCPstH5s8JVtysGN8MR",
-	"U10TaVsX/AiPyQcqEXUDcHfy6q7zbhbQ3Wp0IANWqxH3UTeMSeutWgUf8mCdA+WaGV+GIcOm4Dl4iIJX",
-	"xbIrxATLHRDYxbFskYmIALbaYS0HS51QF0d0PmYq5mKLIDf38isuSv3fCKCxOiMY6Y9HoRjqj2iO4YJR",
-	"VbigMViS4cWA3NJZc6wYy/nvIU7Bvhi4zB+Ya5zcUr4PIYbb0OymxXXREeCrhpXKRzkHdt1CqU09l5g/",
-	"sK27Au/whbLZd6e0TES1KNk9DjFqtV6o51JwJJL51HUy2iYyzZ3RbvvG9kR8Qz+WzeJ2X97NlMYT5ZoM",
-	"ahvLO2jcSx5t1Z8yYz09XHAhgbkeFw8h/NLmFy2LDcyLsUxALVFegW539QfkmdrKlnURyOSAOsh6/CDw",
-	"Ec1MMiNjxg4D4sLk4FDWvYJPHgbEx83ZmxBGDWxcKUaVtiooAmeSA6eWwgWEZ8yFVOUqWlBjOUZMRZDm",
-	"C8H5MVNTF5V0GBAa/ZpoY7d7vk/p84pyzSIy5VHT9TOveWRx125c+ei/FOoTDpr8V9YpKcDyKxSV2rul",
-	"sC4l+oDPqquyZxFEfTU3y3JjK8gQcltOZ4k1HQ7QeU4iiMrLZ205iHdLADTL+wpQ1Oq8FZOR2Bay1c6V",
-	"l69fminPpOZL85njBhkm7KrpF7GQT2lMsK1SyZnH+akTKEE/DnhUZMQ1oysy/lvEk90+lDmdkJR75Qce",
-	"5PGZc5/yzKqRjSIlxzUMJ13pnCWimOWQGI4D7AXDnlx8XdAAEizsQHTsr99938JpVRnLWN9dVdQGcrMU",
-	"KToGxi58dgj+BwLj1syEldr7sqER1fXtpEqfvXImQ8U2qFcWpxCkg++lvnKFWx56m9JnGTH6PMNSGxUS",
-	"8cBEFeTy3RUksuXjMh2scnUoUdBI6ams8AgXt95JoydUsYiMFi7rN+aoBRcXa0L1YCoVqzjxAm3eY/bN",
-	"LLfGShyaHBh7q1hjCYB8zOEFAVen18xjaqW8K7e0ejaWa6FsSFoDrr//hA9NsW9Bo2nQypqvVSxxOvay",
-	"ZXydO6ksl3+ftnISBo2PTUCMa0Iq9tLr6cHoAKRhmlVXaLP6IZHEDk+k+hnXnYr7VViOht0qaqSPiLNv",
-	"EjqSidWYPKJLkJZfAPjPSBMu+sJTjV5ow6bnVsmaSm1Itw01Xy5cairXpGNNtl7bqlqKhgbrsvXF8LL5",
-	"L0Kbv5N284wMSIuck+bQvgY9xxJKOLl2Q0Ejx+18K62+uMnHzUNiAMBNWl0DKpzBrxEN78jB8NNnV7AR",
-	"ItIguy/qC7ttNBlDeR1LY9wAJBXiddLQaLzYIpeCoF6MsYbWGta5EjhDD8WEx8eYxzqlM/fhMLbKK+Hm",
-	"sEUuU4Qm0Dx0XzjkglDOFnasEOahInBO+PZb5Dsapb+gBFK7XVo4AxvrC3T3Ak2eZ/V8IIl/SgWAFOgh",
-	"TFV2844tPMkMiRT58QW5xwq0NYQwwbSf6Fq4Ywv0KgxX6veEatpygDVWNXr+vPns2WnHyu9KoP8p/Zjf",
-	"md328oYu3335dxrlE+CLLDHFoucTD1O1TUxWEcpgbepv7tHPQbFWwBK/6NQ4H9lXdyt+v9BeKcOUUVIl",
-	"9tJYcLtZp/Ag+mldBDqBOHVyMBRSMGTycEUTLWME7rAsRwpWsKoc6IZlgFU+a+zVNTOGi1tdFisd3iWz",
-	"QZzDh1x1jEKNUKdFVN11uQGuauWqmLOkFTJhmMIKEmXhpRGv7EO+ikZZ86uFJdYt+Fv39JVh0x9gohu5",
-	"ghNgKUOZiU85yYLmXllapdz6rRKVNTc3+Rkvm9/CbGTTFqws5sq0VNOtp5ArMUvMttELqzS0bN75e4Qj",
-	"FBWdsjyyKXRz+fS0zhlogTR3ezdDW9hOnVlNblgl8cqqXdmjAQEcHSsjqAcOcUFv5EAzVoR1XfK8K15y",
-	"VLtuX23JQou7Lq3S56jg6+3CJScLVZFzZx2wj0ZR8sN3Vim7x8nScmzw9uEFhs869SG74SjNFRZsZ8f0",
-	"eKXZCXbc+Evu+fSDhAvbyRlTxIqRC9LsWBUlEQ5H7AE6tA1PqWYZ5RxCIBLQWp6wUhYAbUQr56a2gRYB",
-	"EK2pB+KjSz4fBw0/lwTVxMDrmOTH67dvHBz6qgGXWdvrXUpBqoCf5f5pnZ2Rg7nPwFzSlKGYqytd6COM",
-	"Q6rUItfLi75QvuY0DMAaVFg/mY0Bdeug1+0WEKJmioVcM4BXT2epmOAKNf2c6xCQSRF5lFvmTEZsIYVD",
-	"ohoBHsABaCXE8CnTqUc2IJRMqbpLZvYv8IK7KaYfmT4EDXmpZ4hd1Rc5hCr8pI+JWNJVG51u67hdjEdv",
-	"/t+f282zXz51gk7380G/38r9PPy//7HpVDZr+8P197Uj3ZdoP/WepS2XkfUbNs/nGv1x8gz+reKLt42f",
-	"92UE6oaw9EriHPJVBFDbtnoT6DcQVoJKlJCGjx36Xtl9u6msLPNXytTrN7k28kr2FsSUj7vOsoarcpjs",
-	"vBHw96BrKn9Oj95L4o62AKeYoU8iH6xd6yQYof4BJjaii5L0t+8tM5xRbUiUpCAvMo6YNr4fPtjAV3HP",
-	"IS9zTVwxgSXRd3RyHKwt5F7o2tJsbfbuu+TbusMq73mWwnuB3B7AhpdmrDCqZ0cbChkXu7bdsJbjiJZW",
-	"rmTUZdsOdLES89DF5Uw9kFINxAwEXbJ8TEBoV/7YZ1Vl3GTYjfOIVTW+niFc5XRJkI+DGVNOTavla986",
-	"nTCtlHXhzu5AD7D7L42c0fXiMHxpxk81n61OidzC/bGcNV+dH8BMMhuMWf2GjXS1hzacOUiXl+/Gnx9d",
-	"ae+CJQLNk4sffL6/qzRZIMDKjZE3UlaJ4bmcTq35loG56gBBdCMGPA6880yTg5c8ZuR6IULST9rt7gm5",
-	"nlDFAvJGGqoWBd9OCI0CSEPaSqkIKrGithRA+KUtjLV/YD3Pz8XO7dDA5w0T/o+0cGjVEUR2JC0ThMRY",
-	"NqNWLSn3SRcftuL49x0g1oh1rgrp7U3qPNf48oodV35a/1ZFZcx1twjG7YIUHSLWYA3w014cdsKtrbSo",
-	"fYoLU/HiviJorC7yq7zlotaXXsGTOyrGmwSAZ/z1EUWDAphGWYugZTzR5JYJpix1pOUmghzUJ8PjD9D6",
-	"MIpIMRp5NSwFaMKnWvuKmBIBntfHtgvL2F541Iv0g+XOxfnBX4NU8JSAN7iZRPMBoibhqFcspjJx50sX",
-	"OK/phPtabOXxKYbN9HYb4dqw2YOEnewW+5dHY3nwHLs0bC+T5nnhnI988d0osrcCaS3Fx+RFumdBfgUe",
-	"AIUAFmenTL4w51FYt25558MubH0fnr0TL9yRXxSl8SYraCd4oEK8VSmtpc1WrjVKpNVQntCURWX8NJGE",
-	"hoZF50WeMUoWTJGDIbrxh4dB0a3HjWbxmBwMMSQgrdzIsKiv596uJmAueBKas/QN70GUZDFOJiOgUhUR",
-	"hpFDLa5AwfMlhrMHvZMB+gcjDsgQ6vThKTaP3CF2QIZ0xgd3bLF8xw5xyD5i4om76TLX/AF4waW4TRXA",
-	"1YFug6mr5HRLobJGiTJyq7ZWDJ+GW6UGDKKSTr9N6B3qr3sE3uV0sdJyBlCwADaP5rdCg2iWBPzydFmd",
-	"Ibf0np3nTg+f6L6YQe4mBGVBIDMURvAHIG4fgtaIgJgUXGhMhKDa64mct/riSrhIMa9LSbGiS5EDIY3t",
-	"HoTFHK7EbnChjUoApFE3zhvX/FZAbLYhvloGS7rNMJZJ5EtmtEI5JRApLIzUsgl7O6uVnlUbcxjvzt1J",
-	"ruAURWcg8FKE7ILcMTYDFFA6hhAwnBk8kGys7USeUZ43Ct1xzoE8WllhoCWpnBOp7ESlT6WRa7DOQb4K",
-	"BnYxt0iwRvMJc763XM3Ccl02N8RVVg2tSASlxgpba/WgVb6IXcqagLXZHF2X61VBxSnMXOVGX41RzVAS",
-	"6Wym5D1mUuYCS6qgWUMqQhZX5UxmeuiK9MsC4Fdj46VgWwJJs1l5yi+b2b1WiJCJAO/I5PZ4kJK/08uH",
-	"6VCHhIlIO6XcTxaWox049S/nzJ/KiDn/fvGw2l20CzUAcFDgyCHTejCTMQ858494s9A+NbA7b3CrqMDP",
-	"ZAvwy+aETzbLwrqzKa0kiQ9I38U12ksR3N7DqWRy6+p3f3j/ihwA4nDev3m4H4halaMwaFRGVLiYCVhN",
-	"MqNm4r4MZQ7vmNi8U/OqondB2s+tWwkviPeVqnZRSwzA6rDkSzyHBuPDVZy1sohg5R9wTsFmsVtIsVm8",
-	"KIs6LpPcwfp44HdO1SxBZZwidG01HblEJ0dN9tFaxPB1cBtdt8pgG32PAbUxE8nX7xDB0VdbP3CpoLYz",
-	"ZOiuDg+/ILTjwwMxVjv7a3lfHHXsi10IiLfMg0YsS/JFPmTsVzly9WFba9qKy3XOTKw7oyvLgEb1qyB8",
-	"1n3ACZoNHBSBWSPIqbPPB6CsQR2H1ldAcSxMxlZojWs4ASDzbekd2SOyYWdswXrgxd3NAX7rIhlyH1oz",
-	"ZTuCWk43O7sLa7JfCMmOE7284ZaCXWjz93bz7Jfsz9bgv5u/fOoGJ3UCetbTM87Qmnn/Nlazl5h72M2u",
-	"iXcxFTXO5usNr3hK/8tK4B5qbweQ94A63dBlhJBEGB57rFJ3xO0tbigoG3EdYpY1UyErC8u7ZoaMFq6N",
-	"cmAciFmr1ULu4GWlmf2O/h/2AF5vSzN2wd+pisoN3pTJCYmyOGMswOwLzGeCyL2eSr6YCnLQ9rEuHLwK",
-	"qLBhLpu2yj03hGri6zsXtLfq7H89G+yxCpWe3XxMwArBrdBPugSrE7eGY9gF+KZcA7b8w3COd6oU1ieU",
-	"egvIUxFteR5l39j+rG+/aB9IjXKGYl3LK+3jYKsJ0bMt50PPtp6ONWZq+vkA1zG/QkvfWhni8tps2Abv",
-	"cNdsqbWUSYK1ZO8eKxUANV/cj9lUzUFV3aaCx+pgyTJRidCHAUHMh8AZKpjPkbdyljAyCr68FGzZOfLK",
-	"nHeuiw+EvPj1lcYdjcsH1zVL1n4RSxrdSPmKqtvaoHJleHojGS2y6PqKZUQYpX2hBL4gWLAvFVS/rsNE",
-	"RjXho17jw7uAY/lyYVU1FhWDUudhDZzFQgEl+JGmEbjR5JvL+lrsxMZKg27Mu5mC25HD/ouwcpaCITOQ",
-	"z0OoUvyeRRdEyLk7KAbb4cIl7rj4mnFiEsXqF/wsLNkyP6mZ9+FGvmb+X6dzU34aiUMM6ZRdkOGc8num",
-	"hq44nYZDf0zbGUuFsG948ohQTlB5zyMtWTsKJCHgOGhmTMyiw4DMJzycWF17AuXc3atck5gZIsdjoijA",
-	"B0Bw+WhB7iWPMCgxrdhT4DJU3A2gRNwY4wGowrMfPbH/mbDwrhE0AJGgETRwQOt40XtH0yV1ijKcyJpw",
-	"LbOMvdUCk1vW/N31dHeWr2uVvXhJnCZh55+uZIUlM0Bf8Olc9gmnutjFaNubnXY7S6ZKL7VbK6lQS/lK",
-	"LvGpV0iD6lVlQZUb+TQxcuAO/ErGhjcIhC8Dqc2kNk1IvwBtWBNq0Nd44BG7IBIZLpkJ48rZejlkSPvU",
-	"4QUBWplzzYDc0SuKn3OVc5eDC3NB+98Ctd4fZlkdalSWiO/UCE2mdAFHWtaqPejbSYx5CEDDUhD3FPmJ",
-	"jTQ3rN+oKGlQjEav6ytwL235ONSnqxtfWU+liqnY21n/pXADywRzAfRveV4KE1uyNKlDfJlGguL+2t81",
-	"HlOBlU63lOz1HU4VbpHK3uykZ/wpmc6e1YcKfGNTovsfdfdvtSuXSOkhtlglGS7CeFsq3C+0YTvnzMN5",
-	"ZqoBYr6hT3FfZ+LObqC98gdDSzR6q1EinSEi0hW+dFJyfL6amLh5y08RBGkQAgpS/W4VwZMKXculS2d1",
-	"mR/MY76cGuems4o0K+uTAzji0B3++NMDy/YdkJFPnYZsR0C8glA+QYbowhpekKFiBio3EEPvmCZCQvVx",
-	"lBZ5M8YDMabOL/diuakSU/FQZcb+4hLv31u/3VYqru4Pa/kLpK+X4I6t6xHslngEnW45mHI9pSaclBO3",
-	"4iLkM1oS8+ci7WsXStgytyR1A++E6J/222MO1yzXurFbyoGKrvs4AI+uK41jFyjRTBHLpBwAqcOk8jkK",
-	"xL1cGSm8k3Ll0H+z+lAwnFJeXJjASgcVZmsQmlhWa3hIHYqQJzLbU4gVBloBV8Wa4h/vlBzFiLK3guPz",
-	"/uVzctY7fkZm+BCJZJhMmShBU92lsE/pPK8JPYaDk/riN1eHqCzhVGjjC5WsUoqHSLfEMpaK6GQ2k6oq",
-	"+8/zpRJwB27iCnTe0mrel+TD+6tChLybefv45nhWV18bv5qzaWF1ykkO+PDDZCjv7cfZQSh8ixqCqxaS",
-	"czLs6DrA5nay13fVA7ae6WXnQ/kUrBleiqDw1ehsmsJyrteg4ak6dPlV4ee/IV3nSdpN4p60DYu/E4Hv",
-	"uog7bogvucSZ9dddtv4gx/m3hLn7ZUGnaxZn08R/I9dDft/v44LItfNANt9fmqiqSOWbUskDEMiNU6i+",
-	"vR7zDesa78Wl7Qx+PS2kLNB7Q+e+KYkCfT0MmT4QG9t12qum+Ft2a0eddGUo/3Ce3Z3O4naFr1gigrSZ",
-	"XzZ2MCrlWBHfohKfK2KMmWPlli54HvX+9XZSXJaafVrNfHXXc50K0gGXzdZ7RiMuHOLq0jxNWHi3FiGs",
-	"SsnOmtdVnm/IA/ZFMQAaAD7nkDUDwmLNyDARaRnbITmg5Lh9VIjr9NnEueeK1WH9A7UKxAZ+yKUTVVp4",
-	"5yfEUQC/15QuSCRbZOi8b67AhfcRDuEpdOVDrZ6IGOk82D4bUqoUdHRd7Z4NmCTXWND3eSzDu+rcFpWI",
-	"PU2ocpzP63dQiA1XMgrQ0+5gwrEqm16I0GFFuM4QleSTiXP+HQ8lUlOxyO3EEl+R3Aa/id6ygZLz0rZW",
-	"DikB4gGgRhwyaO79wl4szH4ZneUX7zK69x60vQSGX6iM5XYKHLcUDHYiE1V8q3u0/p3PG4ZzbZz0WxJn",
-	"cl6R4enQfZ5owN+uH+cox2MNBR1CKSJd7ugdU1WEELIrQugkB/Y2p3FMQttzSPt2zdXM0LF9G/zucJxX",
-	"xwap+/YZ8rtLXy5J2I/oYuPMRDSFWyu2SQ6GN1evXwz+9fbNi+HhyuRtTgyU84bvRH44K9NbSsWZGFuB",
-	"feL3u6Sef3E4R/ZxZodeHZ5LCRQoxpNKwFdOq8dQMoVDTCwPzCOXthfUxkv6gkC99cPKt4c3Zx/NYKta",
-	"3VseTG2VLFiAqtkSafG3FA21htaVYbTWOzF1r+UrJTuA7q0IOgPH3u41S1cDJiK9HYDhHwIncRUI4GuA",
-	"KRahEjdDKxbwiAoFhArIio7IHgBEMWeSIJpcifqeT8/fZtqX5ig/zHV5+EUrad90G8snFuXogNxj7jMM",
-	"hkk1Zo/455VprLUvtSmCP3vNeX0pzEo8upUIegXUkOZHuBfXTNFVTkn9EkVbrfbH7jmblwmTFac3Phk0",
-	"NtHat3ENpXbu7m4h18RbX+ep7EwYK3FjYIkvR2AmBaQSKE/DmSYyMQFRzCjOolzavnuK3ipmH1KQTWLg",
-	"DZUIAjXmFFS2NNbYpUJIQyYsnpGDoSufGKCZNIypNpjE6ExI+HsQxlRrKG3jkx4BiAjU1lvKRZq6D/ku",
-	"PCR6zphtHnJXOBNmeGj7kCtQfjB89/b6hrRarafQr+EhmU94zFwUmd1Tftq8UpzWj0xmTGkWMY8PtrTf",
-	"jWHTmdFlxV/tnGhpNfBym28XbS83RWXARFZ5c3PmBxQgCCIqcty0SG6eCkmniVDWhqWjmEG5Hz5lQAPH",
-	"Hz8GpNc9S6FG3WpTWG2oAvRbwhIWbVie6xfv/3n1/MXg7bvB9U8vXrxLF6FQngwQCQ2P4/wqPNEkpsau",
-	"pJFEM4ND4oAvoC/IcMbUlAocEcWySTReJkJXhp7MqSXZcY5KM0opAMD5acKS/viBUiY65oLryZc5HKgT",
-	"MLW89X3cVLbBqrGQoNivnQSfYExFFKC/Cq/YHwuYayNnsyI+fUHhpVO9XaX7nzznyRbfrmcROYkcZNWo",
-	"nOYSEC+sL9ICX15ml6Pnr4dMXwVKdxwyCUPG7LYZKmYtQX97GKSZiRly+mgBrNARElS6LSCn5WUuPrIm",
-	"5RS4brWJxg2ZU41rl99726RI4idGFdpHvmlu3M72sMPnsKWzStLw87BV/Z0K34QcG5cOmlGAHVeBndCx",
-	"nUxuUgJ1/AXZSoHPH5bz2W3h5bcxdtI9l7d6nMQon90bKL29VuaASIat4OrKcZ0XhZrlCyhngrEWIt72",
-	"xkupMZGHVfeBiamBgbwgyIRjRgdL1L/d8WIpn8vhmzp7E+yR7O/UnoSP5/dx+sUcsLUuWj/AclByNLzv",
-	"ZKXUS84lvdTDb6pNZqrgA6qV61BlVSIc8kTKOteDTxQdDSt2wmot0I01XNY4KpepyadJbKgPulQVVAoW",
-	"LJVJhBIuhTqcdZCNXOnPDUU/130pxUmd+6x6QGICxuHBIrd1FdSo9lt085TDC/vci9QDlG6ewo7cjC3s",
-	"PvYhO/iqFzZ/3D4qDZsHR4uQZhBKMea3SVViyLWWr7goOVbCUWzpYyr11S07IMCrkmu+dO6NVGyspDDf",
-	"ur7ESow3+8i14eI281McuOh4fXiRXnToy151mGoW39csabaL57aYn7UC4mp7YfeMRpGLSV3pblutqLux",
-	"BF95rZgbX/yl+eH9qwxSOBfXcNIrhjWcBOWINIPmL//5H5v8izuVvUhRi9cVurihH/8YkVHKkf1Sej6i",
-	"NAQ5zAWPzeAxG3xh4BIgh1Y59sJRPeyFbxirpVC32S1k64Z+/JoB43+0hStHCYVeVszWt1Hp7M7bQ4u7",
-	"oR+/bVDWH3DdVxeXqelO4V57nFtWpoGXUp8XL8tnzVBjoBr4fhedxb9Thn19jSfizisMTy7KTW/o08Cn",
-	"KHk17DtGVel5xDIYU35ghcYK/duoNcG8vUe78+vBTdfFjd4aNroWXvSNlK+pWLhR65rJpt2zEq3Z7t2B",
-	"szlKleUPgiZmIhX/vXZWa7tT8qFEFHIRMaKIxjwq2OflPZgpaYnFKnAvMC6y5ojL0mtdQXtrJ8yk5s6Y",
-	"WS5zX7zkavLbi3ogxwMuBohbtlxiNkvazarLl16DquGYL8gKx7VhLHXxSr5cOSbpD1KKwTMvrGM0SFQ8",
-	"cJO6esO2QuNYzlnFTSj+g7fYQCbGjlM530iUYO1aNsgfJGdXi+AHdrJxE+JX07DG3Dk03AGDlBXOpweJ",
-	"CF3Qa9CYUBUNwFb2I9YDa6jjNUtCEZvOpIEX79hioFiiC7Tl6jymTh5//Z7GSS7C1C7wmH8cKKaZwtI5",
-	"sXSl35eHsAT04Hs2mNHFbVZQHt5KkaPWF5pnt9RS4SA9f4V5sfNPBeT/D7Q1otVyURo3NbYlz5ZXytYs",
-	"9947Rlb6VwSWSKc7WwL3TAa35oAAC5vBx8bkadazMthJc0bv8MzFkt8ynfnLxT3n/XRcDEYqXwMal3Xg",
-	"MBWg2E4KAG3H5z0V6RUrtqlx2E7p1bSj/oJtrfh7GRcKbuVJdan6dL5Vd6fsGoSx52948xQuoslauJyu",
-	"y5gLbli6MukD+T5BhG6hec1CxczgFmPgDP1YuGt/q5LdnxWcT5lLeqnwPlPTijWBW/bZWAqk03zZeQQX",
-	"H2S16TMQ/5xwyH0+j/A6GPOPLI8BlnWpVJpoesuuFyJ8GGPXhTduDBpzhZbrx9en/XyJb5bFSOx0Njlh",
-	"VJkRo6b0COoV1QYrmckxifk4rTs5l+qOKRJJRJmsfxpVF79h48FZRRwzHE6obdet3kFQugjZCRAGctWJ",
-	"qHZSeJE/PvFvu+Hk6GLd4UmZDrhCH2Wmg49Xqh8aVBhgSqgbwuhXVXsnyHLDrQ4pWp7k1UQLO8NKJTPD",
-	"ouE5nMQ6anTH1uRASJLSNXj+hu8/vBlc31y+ejG4fHnz4v3w8MKVUp1rd+CtGGKx5pVDPJ0sHHfki+ZZ",
-	"QYBBcWn5vFzfKvjNt6rt/hWrQH1BrJZv4Xvz8+Q9RnKP5Ha7/nu58kt98u9dl4HWofxulqNTy+H+LUot",
-	"VVcTLBmOT0Daumz+nmWctqHOCtt9OdR0DZqPpY5v43QEvrSH19G+/6ctLPCwZb9KV7W8YOylj3wC1XXZ",
-	"ybl9cYLsW5do5PHYnYgt6QKpCVianLFTKHUhXXFlDv4J43yBZFGzHObGbL0/Xt1LHOYr5ywogUMvj12v",
-	"N9nrMXOKn36AiqNLY/kTzf9b5/S4MghStgyIh34qa2pWrIfzV8EhSBK7nYJxjSvP3nqQorU1hHI9StFN",
-	"pozqRLEpE2aQCG62IQ2fjlmPcvwWLY7c973eRD4YRRVW589CVabUpvoKJVTQFbk6Fx9mM6aaIdWMxMzK",
-	"DB2QiN9aa4iKiERUT5i+IGAMa5eP7vFERTIdMeVNeecoKZE+XvS0m2fNXz61g7NymfNHBDVZmr5d1XW3",
-	"8jtp7H/CFdwbjGVl4tdM6rdRdP1e3kPXdU08kLr7FyCTpTmEOO0wUdwsru2q4Dxczvjf2eIysa18aozg",
-	"3Pil5wAuvKwRrAajeVzWgyG9G7RareEh0Wn9FmwG47AcKidT90w1jWziXw4aFeLSgEZAWOCpddrziTEg",
-	"sfE0u6KPP/50s9o/8uNPN2Ss5JRgXtLT+85TmpjJU+jSkBz87bp7fAJJTPAUZP+l8YqEg7fbLAiUe4uY",
-	"Igfv7QtPX9h/k3tOyY8//f36sEbvP4NQGUtEXhWGIoSns7YaPv/+vx3SSCsEAAhc8sY7DylgGJ0i5Gox",
-	"SiCOA5KWpAPCHPE4JpehkoJr8nxh6fCdkoaFhjyPZRKREQ3vkpklZsVCEy/sW31hJkomtxNiOFPNrs98",
-	"1K2+6IvnUlga5lLo875okh+v375xCWZa0Ds2sLtkSMacxZG+IIm4E3KepYbhdUArUcySIovIQa/dPmzZ",
-	"xq7ELDFEJTHTWHrPLsX7F5ffv35xeE4M+2jwU28+vCLhhCoa4l50xxDkw83L5imRqi8Iia0GYi90TohO",
-	"lJK31DB41tKkjBYBmVEzCchvid2uUpEJoxFTAeGa9Npt28YQmkVlzWXTYQdgGACGS4b+ABNF5fCCUJwU",
-	"+w142rZESXo0CztFKmK5m0u3sMP0GL3u82Q4pbFtkkWDX7UUQ9vKQfZdTYbZYe8dWwwDyDTjcPBtmx4e",
-	"XhAqCI8w2NISkbZtCGkmcGCg4TR+2E/a7aMQrsGfudOaITkYrhwfDgPSarWgcRgYltUqYF7MZQK9nM4S",
-	"w8iILaSIyFnun9bZmfs+zPLyST/MoWXsvsZtt91uN9udZruTbtJuJ7skCIehwXhWDsuHLfKChhOcAZdG",
-	"ZGeRGgIVBIDyAG8Y6TJFTx7mdPWnDtD3P2EtPPCMQ0l2EQ5URIHthmVxGeEELtFS//zL0CMEA3hNSS+s",
-	"gNWAuE+GEAEyJAedVssyeOLqHZDj9iGi3AgiZ/S3BPyMSks1DHD3EhdhQYaf+iBC+41z8nOr1folIP1U",
-	"ybYXwZoifQRcwEbs5X6j1Wr1G5+HF7YxKbLEtRm9ZWTomxhC4WErYTGfNNcM3MJweRiYj2zWQQq/LyKf",
-	"gKMhCXZBhj7k2I6E6CmNfegZmdKZn1nbGdA+FTVSPdHEshce5RjG0IckDwlqHHjQwBVYKkApYx5jzhjk",
-	"dgH38h//+Y4tfvkviEYYYt+t4mk7AdJjqMlECpkoMrzKQh2af2eL4TmmLdApbnFo1l+xHwWGYG0ia0Dl",
-	"09n0TAprTSFVYYABPo3Fnf0+KY+tGF7kEjtd0QJt2dw45rcT49ton6204ZgyhAvAs8MW+Ttb4Da4YzND",
-	"uj0CgD1klkppmBPUuzShYWgfG/o608Ns1IppmaiQkaFT+2FXa0PjtNa17ZDtWqebPpRG5uDcX+YClNw6",
-	"XbrYJ9hc5wTVAYJc7MefbpCHDclBtcAHqlYbxTwoBGs/59Qe98mWbRdAyGXMXIj7lC5g2nC3+vwzO72W",
-	"FO1XBRyeDT824S3k8kOHAT8kU0aFXtWX0kj/Vt9aUzEPmdAsixdtWG1XcWaoAkwJFTsVRJ8/fZpTLp76",
-	"NzPI84ZXFy4TI6fY31TzuHx3lTPjzhvtVqfVhuSeGRN0xhvnjaNWu3WE2u0EdMqnE0ZjM/nd/n3Lysr9",
-	"AbfSlsnnCNkFmOHY0zxP3SI3MgknUJEE5RiLNajT6fReRY3zxg/M/A2+i1losMGgO91222tfrvhgnsv/",
-	"6o5gU6i3T+mxdEPewSk1cJRNFo77Nih8JThLbmyWR8b8nrUK+njj/OdfgoZOplO7eueNV/yeAZRe0DD0",
-	"VkPa0Azi8hzRQDJQMop52PjFNvQU4OnqTrjLZbKsb2QNHG4n2yWmA5e29Dnltzi5yBswZs4EkPeT1kMp",
-	"XYUMCXDfhciAA31fcVGs7eN7ly2TXzWE6qu9cFl3S9bO3lxgTryCVQsax+2jBxhFDgtgeThOgS6MKY9L",
-	"+DAjeyMxrXqBR/Jj1CMRPFETTRdkPlmsJ9P8QtekU8uWZ7xpOVk1sUZTDiyQObv6ji0uIAMd4Vg0A6gI",
-	"VANsSy1yDSFVSKkuaZeZRAkWkQlTJWRq1S40fdN8WmYNi0qHSPbI01dWTQOHyIYHn4Ni1Pj8y777AF0t",
-	"Pxc9n41uu3vS7HSa3eObTvu8bf/3rwZ6Ohvt0TPaox3W7I6PO81e2DtqnkVt1jwedcbPxu3wjHY6mZ35",
-	"mnKBwRiQ+QaxcegWadC7wdHdb2cf77tTf4R67mAk7bgyrzH66XMKYeO8wRY/tq9+lfz1r5eLN7z98fV1",
-	"e/Hmn//4+Pp7OYf/v5T81fMfZ/DMD1dH/3v941l98sb1A39WCX1fouoqx6nohN3bw7kvazddo6ff0cgH",
-	"s8Mrnc2v5CO08aWjzS+9lGrEo4gJ5Cs1enYlsECMK5byuSg1tEkHm9uStmNLe3IZB/QXgD3TJZsRfbCa",
-	"UFBw17lyiE7CCdRPTgnJyu4J6wuMeHQ6Khwg+BEBhsOFU1hdONCE6okvyozAIiPbxsRud0zDJ5eeGTzR",
-	"WB1IF5BQqfH3L7KKXVO66AvcQLnRZGxltPC22jCLkhiiulVkHjgnSH5bc4+cCWFfR+YAtPadjBbb8YWK",
-	"7bvlDnJu9s9FX6yPwygyrs6Wou+PxK985G3xqcGPH0//MftXV90c3//0bHHZCV8c3f7t5O71mXjX0x9O",
-	"57tNZ1SlCd6xhYNnsiLM7QwkbilC9gdnUr322eY3nksxjjmeOvQ6NT7xji5iSaMbKV/5Aoy9brfOeFaS",
-	"Uh6Ekz53XCJ1c2/LTZdUnaefePQZeWvMTEXSjOVI2sgZxlVC/UasV9gi79m9xCtE2T9Z5LkeJUI25WxV",
-	"wYFXMh61tI17ZdFf0PAfnv56m994I81LCD1/CFrAedmDFrYXEHjeVXRhwCl4qYR+D5quJQU9kco0rXkZ",
-	"ETjgID/+dNMiWAyReKwYNOdkIgCPiam+CGMORzdRpKyNCrUzmSJwRoGOR7xzTqSV94yDtwq8ldZ26Avn",
-	"fXRHKTRrCjxZZ86N854ZtWhejg1TwyBn9yt+OzF9kUJDQTPeJ+ZbQsQyh3qiW+Q1FYiolSio4UmkYH2B",
-	"XYYGwHSYW+0fdAyiYzkHlpvOQyTnVpXQoCIIKRZTmei+SAvKGUJjLXGqHACQRrd3ccKeaJyLvjgYvqeG",
-	"gX3Q/H+H7nRBA9AeLOLS/p4j0pQGtK0nOjcFPgAT8zh0tRJy4zJxdlYh/EEU0O3SKVQWoNcIpVIsNM2J",
-	"VJo1R3COuWhqQ2fbGKSFNNFa+saWhlIxUdfaH5PRDyF/y3+8+vD7VecNv9JX4v1x+Pzq5Opu9j//fP7j",
-	"WYstfvw9+umKv+VXH69EuxV2YzGavmxH//PjEl7IsgrTOXYqTD6V96zdLmbl+mTc7Wap3KQRbE5wjBnI",
-	"haMy22pGfWijVnzIvfE0fdxbtLkG3lvCEK6YdK1GsjeWGtLMbNGIfRrG/tWE0M4aSg1VaClJeB+JVOGE",
-	"efHRYY5m7DrjpNbAEQWKWS+9ln01Lq226Us8lPprXoCTRiUicG5FHi+wtDIXYZxEgHBoJYDHlIx4VO6R",
-	"cdn77+3X/kReGUhHTrlDt9nuFOOd8ndurN3j+UaWj2bXFAyhbngU9djxuHlCn42avfA0ap6x9rjZod3R",
-	"UdiLjtnJOF8I4rzTbXsMywaN4+UUJsfZz62IOe/So1EvPI6aJ+zZuNmjp6PmWdiOmh3WHR/R3ug4PIEE",
-	"xTs+m1me3Mt5IPMZOEYaRJj3YMyNzulRr9vqtHPZ1Y3zxofr7xufi24iODyszQozgtjs5rE0+pdw8eRK",
-	"neTdPO5yqT5a7d+xM+xQELkmUcIcPsgQiHpIDqBuA6oqeLqbQYJiwnFfRHRxeE58UXXFBJvTGBuz+54L",
-	"Mrx688+3V89fDL6//N/rwXcvXr59/2Lw/YcXQ6jw4k6xs3rtUynMRPtQAMtUqG7KMV4nB5BrClXumSYz",
-	"JRFadLToC0w2do26HHHicsRRLUTuBFG8hxialAFnATArNX0RSm3wZhoIQ95kQRR2pllEzJyH7BzCXiHq",
-	"ZsaUP98OrC6nzMLr0lxG9kUmxlKF0NfCCUxAtATbbgY8A8JZFHMZlYD6zESki8fLPtpMt0h2utO9IDPp",
-	"kH1VIs77AqHLQYO9VXJOKLrOw0ki7uyd6ZSbwNXQsR+aT6TO8kw5iyDQYkqVNToLOYDp2i4n+VVrq9l2",
-	"/qZus1J+nWOhO7CnbXxo3Qfo7deSLl9OtrRzsiVN+FwVLO1Wu1SobL9EVQ45UFywB4/Otz+A8+3asr1i",
-	"Ra/aUq5EbU19b6W665XRBMkwcGwyIECEwBJT/wJwXsye1qVn3gXOtqcN+zD7vQBLsPpKr/OvxjIMQclT",
-	"mYf+D6iYqjUzAsN7AOX1QfnMo3N1aa//wHbd6ft4VVONr34Ign8lH4fgQhDspRSRlRvN4nG5dZtGRH55",
-	"23bzkz5g8iWERcIbJfCtOVDZMR7cpjVxYCE0hMBzgTIcIs/cEV0u0Ty/hTbWiS3tRlqTDoPWc906ENJ3",
-	"6dBFNqmEVXUKXy90aDVPbcNE+BNs5C1VX0qxRupxD08aHuFkYy+cKWBtCnD7HIRUsyYXmglEU6tcGJ/V",
-	"nXVsQ373QzpK0GFuWS75G7+dkGujGDMBeSVFhFliliUja/iuXOytnB9jDSeEzyuw9eN2hfK4ciVFYmhw",
-	"8992XFLLlh+Ak38n0TN2Oj5rg8Br9sIjK/964+YxPRk9C08jKwwbRQzlUE0h1bXxvNlp97pZLk/jOX6D",
-	"vDJRowjK0OiNO2E3OmLQcLMXPouap+xs3GzTzsjLYPvOBCpCNv6z1yPdNnl21jsh7TYMN5V6KfRWPiOw",
-	"ahrTEM/OPg4bT8ib3TUpLf8lfDZhjvd7AZddW3+EGORLjbk44TUenUsf8BK60J0lJm5ZKZHK14jKxboE",
-	"gNiIrgtRlHW+LSfzIK6H+F1EuPbtjqhmfZHeOHBOGqoYxj1fpAd7PhmlHIxxeNjqC/gG7G532Mg1mUrB",
-	"XJ1SatIeBM4n5VH8LgCevy8wmFpIfL9FXthtjt1JBP8tYc5pE8dWpPXaZxmCywBYwsDQOyaGh9U+jeeF",
-	"MnDfyqOxA2Pdmmmu5ZE78b0qHrY1u/mCIUyPMutPIbO2pZgqKy1fNT13svrihm48CYVnvu7R5aMLaW38",
-	"FskJzu2lbiZql+3G9T6ld+7MAKuWYRqanItMDgerFqOVi4ssu6UvIH+r1yJXeISqydDxjBGNqQiZdrln",
-	"Tj4WypdOZBzpvgD5DnmHXOvECrjUjnI56cFypVMQqiM4EuLmMOgLEH9Ejscg+QX7aNJzh1y4j2t/PqEG",
-	"xHCu1FaZ4PyBmZzU3NNb9gXZs59qkObuR4Fbn7ROnpXyapwQDz1Ulz86w8tTIFhej5LiUVL8pZyBe7Hs",
-	"KkNpe1chpDOGk5KECAzJy7LKNbnl9wySElIODEmgGJbjE5Uc+ENfRMxYIyQgQho8i82ZOIHzK0Eiapoc",
-	"bU2To74YwvfyIPLDw1b+Mcg0Dl3nAJiJTOmsRX4CSIIsZTfAkEiofEiNz80tY9WY9bu7jTOGD+5n3FSy",
-	"wGfH+54O+oE5UJkvEpL4aD/8laSC++yjdFiSDjsYHjUMiHcKCuUADBSGuf9pbRZkQV9EADrzBfZ70xcN",
-	"qD78ek15TNLHyMEPEnB4nvpLhwFmCbMIT1w0vWcRxkGBOIkk5upbq0IzK8kQh4WKFBsIgVC8C3C5tEEO",
-	"UiLmAlPS8fC9RdzJnC/9vHrKBi6+m3SQf6Iw0hFIxsb3jCry6VPLc5rWGzplnz8HZCGTNMDMPuAqd7r7",
-	"kAPpi4G2asoR4L5n9Ih1wuPj5rPIcnl2Om7Szqjd9Kf6z+jpKDs/uk7rQ9g15iEWIUWMsfPG/9o+IsRU",
-	"2tV8x77qYUSBFDafSOBJWkr4f4lziaUx53kONTSW24aT/pF5R4UDv0Al39SL/8AM4GE27G677Qs65B/Z",
-	"5D76a5HaK5RYweZLnOHRHf7v4A4vrmltZl+uP25Man7PpvLeOSOKX74Aho8pnVyQBDGI4PiVi0Gi2XCV",
-	"WX8PX9mTWRfcEZsyovGL/3YZ0V/TEtubdHENdifdoNzEeStYCYNbOaVYprb9FP1HwfXFBddfRGh9G8/8",
-	"zlvwa7jfHZTmJh83Oeh1uhl+3WGrwuP9kHLmj2AN7LbNvqBb/JEZfnFm6F3Rj0zx0SG9j0N6P6shSwiq",
-	"m2vh3siHnxrISuUu0gRQ3uDkNJ+66x7ygaguR1di0Gkh3gYjWF9xwSAD1sEMY6SMK+EAoTtSpE+Xupqv",
-	"/NC+Rj5HSTpAGonzRXIS3Og2pCSkfcgmHLqSP/8q60y+sOL+CSJVvciyVQwJpTZfJ10l7Y3DjAdHpE+g",
-	"8XFRVYuEt7ftyAPmaCAyP1TfrpGIG5QGRnVOW0e98lPoGomMKyfVhSqcdU+lo4QNsFRM+p3OsVcDno1O",
-	"6HHYi5pHrDtu9mhn1DwLT6PmM3YyPqa90VHYhbqylt0st5JPF59JbVyhcrvKOjeFxQlpV4WKLcExoDbR",
-	"abfJD9+RAwA8iBeHAfG6Q+fYErf/ddSG2ifGlW7Ew+9BRBe6cd45gcLHesDFACEIGudH7c9Z1wE4AYsz",
-	"4f0BgxuFxt0dyLbM3YOZnEntCrZ1suLn9iGAWkzp+LzRZp1xlx7ZxTqOmj12Mm6e0rNRsx12oi47Gvfo",
-	"8ciVPucRCJFj1ouOwu6o2aHts2ZvfMqap9GzsHkyOqa98RHrRp3Qyp1EcIPV8penu12FRYLVeazgef76",
-	"RRMG1G63270usHGoq+9SaLeeFaCMHGazowydjEqSTo9bnZNSirDTsPr8UatzWvV4Nd1VvoUw1LX64zjT",
-	"Py9vGkFDub3QSdercV5vtezcl+XeVnGKEtV5hVP4avPQCx8r0jwen7SbPfps1DwNz6Kmpz5LfA92tuik",
-	"4+ZTxRSm469wnMgzjahOGm/dyAXf7Pq46588qCpwYnLAXAkYrJWfSt7AAbIExLOsALFkQImcAEogmVPt",
-	"q9lEhwGBPeawtZBDlPoLHVHsH9T8KIMfZfCjDH6UwX8BGbylwK1ydjkR8ejdekiXv/DT+lDyfB/UjoIS",
-	"8DTjEp92PF+oAFMOpYp8mrFiIQM0ZQ/+m83IOSZZa4exuQgyb1VfZEXLvIOm0nPlaxlwGnvdoi9iRv3B",
-	"uXdIISPzHgUn7y/IFAHyKFb0cZcBsg2io+Q9U67VIfrTeJQ2mR25u1KoFHLAKbmXPEI85cJ9e3mImd+u",
-	"TTxa0cyYGEpEeAhAKPj2RGNpsr7wH6SzmUojAuAZIgWhiZFNvGU1tVlMhb7IIsJc631BPbIgycIKnIR7",
-	"gmCDPoB2EcaMQD7DSsE2rHWEJxnVOd2O17zDUe4ZE/beH5zsl+Fdos9Usu0pMxOrajRGVNwNjKJCj12u",
-	"3ZjZZ634uHn/PyB5O932UbPtYvXr8WI3MV8wyMvznUdl+FEZflSGH0gZflSF/+iqsFvurRl+ORM7ummf",
-	"LR1/n7KzcdsyF9u3JuD5ndKTUdOzKcvBcuXkt2FNlULHkt3anilQunaHBdwg1bYVa+9ddyprOTrlB88c",
-	"MxUNCztz8xgw+Gc87sZVBx3Za33bmjzr/ZZPrf78wOYKHDdCbkRBs7dWgkxM6qx00EZ+VwtpQJm3MzjM",
-	"B0OBbg9Y1noCBb2FNIR95Brq+qMFE5BRYlIof3feyjWRcxZhSK9DswYrQrGYUe0sIDRS7HWr6AOHsAqC",
-	"FOQg55917ll0t1oDht56RG+0q6CMHIzkCZ7wLlwVuVyJSBrbm66sMgzIUBHpw3TTApRFDngyRb1AWw/j",
-	"xhgxTE3B1BBQXlmqkAXeCBNsTlB2t8jzDIbDL4KR8s5ODISnQZhQi9xIEkMsncMEl+NxQNQS5WH7yE7J",
-	"cE75PVNDYu1PRksKJ/xT8ihzPD9YQPSjy/pRS3/U0r+Blg5i4lFL/3d3WIN4fPRa/3lTU6zc3cdFnmqJ",
-	"U1Z9pD2RKcoXE4bTWJMRi6VVn6RTRKBQnFdrvAKUq2tiry8A8jItkVt6eP16/3PrdcXknPiwdl0W7fY9",
-	"m0pM6S8p1prGWZ94eJDe6Jg2e+FJ1Dy1BuEZbY/wTs9Kbtu0E/V1XqhvFiouQj6jcSUSFBRAbu28s/Ym",
-	"RdsJ26QlkRDhR6BL25WqXB+DAf76LaJ44flluPT02ONJaUxuaZTtW/zwnwYzHSfqy8TkwlxsiMgthN9a",
-	"Iwj689BxuF+3pv1OmvwYDltQPXAasZWzXBtpd83PoPhCnXpX9i5orOuDkfZJJiIscZi97fcR/B5krNpx",
-	"u7perLJvd3xpDyWnua+7zrjztKjQG73Qhk3rtZc24Een5D23es7yEDc12s13Mt+Iazirv/HZlyKyqh9o",
-	"fqfjZ6zZi07C5hlwa6f6tUdndAlbSk/kbADk7HS3drt71LMcdBZTMdgmvyczO7q7GR2amWQ2GDNWz9ot",
-	"rUSiDZshL/O2WKPdOz6lJ2fjJmtH7WZvPO426XFv1Dw67kXts9Me655agyOSgg0q1sJVPmGzxnnDMEGF",
-	"GYS+JPn2ps/6FCa/9JbOPUNBmK+m3xWp5tzbJ9wSGN/mYEvP6/4CoZbSi0Uv4d2FL4Ml74QaFQviauzZ",
-	"LeeDH0rLo+ArKZp80zKFUYwvYthECo2YlfNAnEPYzgBzeE95TEcxGxg5cA0VPZaXrm/YFf/xJ7ovMu1C",
-	"YyRBeg/cgwGhCL/IhKsl2CI/8HvWF8OctBkSaFaweV6kOghH9JdCMT4AtdGEakL7wgoYNlZSGK8Fddvd",
-	"DJcGruG7PlAih+HIbdfljGexImuQdPEEHjbHN0WueUD5/IUYfiWH2o4FfcE6f4960KMe9KgH/RX0oK04",
-	"TpXTAdY/IAD4Gz3CM/25Tp7tW91ak/4DNWxOFxWITk752V4LrHDv1EywcbKDHKCrB05ywb0akPlEgjNy",
-	"PmEiO23N80IC253YrZtTgrJ4UZd7PSaUpEzC6XghVYq70M9bJhgWfvbl7gMiRVgO5OM1pP1cFo8S+lFC",
-	"P0roRwm9jYR+PNp72ISUHeXdg2ej5OTlU8ecHji265I4JuqE34iFEqBwHSsE4WqlcUG4/ipHhGtXz9yH",
-	"XIGLohBvBfFgyKCENAP3peFaZKxL/PCO3oYHizR6lMKPUvhRCj9K4Ucp/G8eYOPkzZZSv8yifRpSEbL4",
-	"CwtoL499HDNVjOCH45y0dqHaaOqmCaL3kkcsqiGXL0jukQnVAx97OERAfUxcnVOdJq8e+qIZQSFCyJvm",
-	"6TGJKw6c7pelkwYYyKPsf5T9j7L/UfY/yv5H2f9FZT+Km4c2+Es0A8Wg9N7DgkgkQq+6vcGjPYYp8grD",
-	"LeXignBDFNOJte3nE6YQwtQ9qBJBtJGzmdMgpvQOC+RAqWAzt3rGstKAr6635d/bYT9K80dp/ijNH6X5",
-	"ozR/lOZfVJqDtFmSflta806yb5GA4N4opAUzhqUjXdX98oQDX7//W8F6+6F+mRQCN7o0ieABkaPtCgyy",
-	"LJya0q+OFuATi1xm1X8LqcxkzkW0XLG4ZiVhN3VvfDPkb1IblFpbVxLuupzCSKpBLG9hidL+5ZghPODY",
-	"Msqb8Qnr0t6o2clhcZyNms/Ck+iY9cZHiMWRstHuPgHUbtk3h1B76vtLBFHPsq3umVF6aVP2XpX2f22k",
-	"cjEqeV8bNz6+xV+1O4UczCeShFSQWN4SwB3oCylChrEzVOi55QRp/LCrDj/Mq1rDFrkEfIFbZaUD+VWO",
-	"+gIgC3BrFfryRBOkQY9wgIRJDu44oNvCQwFJRMQUtEKu36XvBFkQMzcMgRHI9Tsodz+j2vLWw3Sw2HBf",
-	"wMxhYNAtMzr30Scag8mBtRC7xVvknYzjfH/PCTd94c8+h7gphwHUx/eGDlb+cTuM2bV2MHVubLAr+4Lr",
-	"tPZocey4LGhG5TfywNA7JoaH1ZHX71J789vFXiNl5rIvhVS0lENmXI8SYH3QbwyesgyvGUtx29QsVMw0",
-	"7Y3ZRFENAXJ1GPAaprqBPW7Lxb5gFPa/mRBbMsnqlSPaKMq2zoX3+6QSUcmxnREDCEjf6cfA1r9AYKt9",
-	"pcbgXAGwDyLNCaqqcpo5AWvJ9BUTY30Q7GUqvxWjUcGcsCKkl+ZEgfvtsEWuRBgnEdN9MQwBJWjgoG/0",
-	"8DxN7nfYQb7piYwjnQnb63cAWt8XDroCEF7YAjGXrOT3pYoQxMgVuwnIWMkpoSnOPQkTE/QFJZGci1tF",
-	"I4bZTYapKQmhsB5g3d8xQeR4DC0CTlJ6TAkNmolVUnxX5hNqrMGVx2MtE5g/MJNJyz2xhr4cj15aIazL",
-	"X4JU1Gsdl/tMAPpHAYQpOKVGp9Tq802r0Dd79GjUPA27tmvt8Rk9HT3DrrnsajenaJU92jxg8zysiHl0",
-	"Hz1oSdAtWe2S+fQVyoK2ihr9EEwtZHXIuUdsjBDaDFiaNQdoGNpdjsB3ukWumbH7hAxxmwyJkUsGGMBY",
-	"90VqkKQSwh8EuZZ/lSMHL3fADRlzwfUETn2oIVT0BaMq5vgeGbFbKg4vMlHibT/Xe65Jr9vtiyEX9zTm",
-	"gCplEj3A28MW+alOPdQyTo2F/3Y2bR6i9mm5/rotL/iC5UsffV1/Er7vi6A+8v/H6qc7VT99EGviKYAe",
-	"VNsUDlKhFCnBWgGg/qdwpenxdkC8g64v4GAvWHL1WTOAHFy/cwWuYqZ1+gqJuAZBl6bp9UWKhbBUXnVG",
-	"F+QAGpvFybI/cUrVXTI7DKCCal+AExLRC7qYnqrJhMZjQud0gRbE70zJYBmzzEMVkQ/vX5WJpdzRzDuY",
-	"zS9+PPNwRyNu5QZTGbEYxBpz8J9+EQYzpkJotdG1lgVOav7qsZ0RhMPFU1x7c3A7WjqG7nRL7ZKtz8kR",
-	"gwNlRwFe1N5T3BtHofOBpz04rTpNZiLa6vTZPl9+1n5c9Up53AfGDSQK4n/LH8mVf60tV428Y3bzzp79",
-	"Leze/eNs/q/ex392Rm9Op6+O9PsT87/t5OpYvrDLAd8GrpBBgzyV47Elto2vf86FHAxWprtXGXcw22q2",
-	"9Wy7yQZdXPHQUnUqtY+gnTpEWtXknsdbljFsPuIqMh3gsv9umO0PczwGEwVCKDtDn9IF0SyOv5rNVy1P",
-	"n35yXO3zU0eKuwXyrRzD37hxW20xZed1GScoxTMKpyu+urRjvstmyJaAe7OktGKVk7E509ekoJRPNOKD",
-	"yrlAQPU7xmauAJM1KvU5HvIhypNmRpPhskgakoN2q9Vptw8vCk5K+3RfDIuSKn24nZ0EyrnAUlTLXGHY",
-	"Fwdyyo1V0KeMikw5CeA80WoREyWTW4Qd8B1zkZCgdbT64hKHnSYwgLEMo4YKV0dkCPcRUCqO5ZxFQwSO",
-	"wi453YkIxiJL6ROqIvJbIg21dr3fA+QAze3iONx66oF9aQAvDQ9XbG9yANrVcIlhDg8rjHJyU64W6b7Q",
-	"Ezl3APbzDLoKfL6AflCiOF2zvN70zu2Ub2LXP6xWs4t08MP/Ek6BRy3vUct71PI2aXk7bNpKp77ly1Qv",
-	"SSVXx0PI+aO3x3l7/mLOm+v84YRV8ZGEMQXDEs0uyqvXQ9d7claiUGMqLrKQTnuj3M1jFYGKeNSv4+2o",
-	"CEaFzn2ZSNSYig1Y1m5qxvj1mZJREhpyq2Qyq+qEe2gAD307VGuaGDlIgUHAmK3n/t9GelcJbifnHIF5",
-	"W2NlZs4bz8KzqM0642aW93DKTsZN2/5Z2I46rDtuZG9i3Y7RKeuGnU7zWQRH2icjKzjDZlYv44Tl3rFT",
-	"jC8eRSfjDj3uNk/DDmv2Rs9Y84wejZvdUSdsR2fsdPysUAglUnRs6gct7VPTYx/PQy2Xw5/ByfBAIbWO",
-	"W3n+GlJDY3m7czjtJVg6IOm5tc6AKlrkymT8wJJYkP6iYBTlOAWZJtoQu/WhqnA4gQNYqI8M6i9cGIyU",
-	"xGDPqlBPFBvfLs7z33Kzb79vt9qYX7BC8SOD/zMx+G2Ipsra8HzoMSb1T1zmM4sSLZoB68RUUfdPw0Mj",
-	"FjPDyjyyWKAev4GePSFTWJhEs6wg5yDRrIDuopjhimG5TCj4WCKQvocP7yaQqpO3e6sjwQ9FjwVtv2Hu",
-	"JK7BtgQblJunbwXbziLFkOZ1SAI/MOMocc+Iqkd5+heTp//WsvQbxePW5xFfPxYXTsGc+ZXPxbulXBy2",
-	"svDaKcWCzn0xYkQzA/G2KBejITkQEjQxTBrHAFlEQ2Gx/gphsftL3X1jYt1UbGcJfclY2EfOvS/n9ku6",
-	"nnc/SAHb7oPw7jSs9pGHP8bUbh9Tu5ft9XQqoyRmTY15GdWHMZZQL0MlBbdqLj6cnQFhMEsYcyYMwaRn",
-	"Kz0EJLMpZhIlWEQOhvjEAJ8YaGaGRNMFYHVBpIkUIHXgzDc6bBGrMA+xiwP/VYg9gVezfBNXk5eZSp36",
-	"NTRy7Ye5d3gC8M5BLPERy98cbFbzjLVdOXvITjtivbG/1wgabgaQs41Ox2f0lDWPw06EVbvPome02R2d",
-	"hB3WHvdop5O9kk2a58wRNTRklkjwrL4xMWamz58+ZUm3GcYyiVoUl8zVDWaRKxbfmIV3cM48l+rO0jUC",
-	"fbGBUQC55QQPHLhzcTsAhAKcoekUJ2M2H4yoZtCC5b1cCt04P/4cNLiI2IyJCGfS0pw/34aYHjjb7rQt",
-	"x5YrV9u1OerSglbwVk80jzGJlTruE01wh6WTtYVlvJuuWxZ7d03vnZ67wmbo2DBFDINUG/vIFBVdnUee",
-	"OMeo+3x1bzirsPTpTihcLk3ukYHTbIeHGO3vNkhfUIHJwMmM+D2OzY0YgV0BAMO2UfdKscTiMOiLoX9x",
-	"+RaJeToSAp+3/06Yxig/LfFLcObdF34PAkqI+2ZxXy61f9gi/7A7Sp+7+Lu+wAA8H5On5dgAp8XGsmi7",
-	"LALPPuIj8C4gnS4RMZ9yq6bA69jiQbNz6GAU7Vgg2M82nD58QQrddz3RwK3nExkzIpLpCKtVrgzMdcqO",
-	"jgvDbpmCcMAJExhn6RIBQyqEhIVRjIYTFqWQjpaG6L1dqeN2tvyJgOfcXPVFUSgN7VtzxQ1rWmPmgsSM",
-	"3oMPUSZgPd0xNsP8bBBSdry2kSIvHuaNMiemUtvK3qKAYw2DFnTKxS0OCUy8w3MCjNw5jZaahvmA+8ML",
-	"eA4fM5LQvoilnEEOO40ixbS2ndY8Yv4Qj0txGLhoCv8IFKGS2vSFYlrGsAslQTDH8q/7wM9zMlP8nhoW",
-	"EP/hoC9iLu6alvbjgCimmbq3dODecfgy/3zx5vu37weXr169/Wnw7v3VPy9vXvyXFWrDw6AvhCwU6bcm",
-	"rlntSbp1W+QFDCiUQrAQ9y+U+1yxjDFPRrGIKxYaGCcVGONqZwDIUkjTF2OJ3a0KAS1XKHY0Rr+ZLgE4",
-	"Ne7PP6g28VWUhythJdIXiWJ9VBP/VGoiod74IAeWUwHPh/t2Ug//7Q5v/iIlHq8fQtldtZ2FNHzsdv9m",
-	"C9oqLr5ihTu/REVIJxr2AaJSG6amXFDDoiyrc0p5bPVhYS7QJM5/eU/D+E2uqQczj3FI2vYuogvdOH8W",
-	"5K8ZNp3F1DivW3eE/snmyfhZuzrf309M1uhRu3i12Kx3ejaftU87zd7oLGyeRm3WzBp9xur7fUun6dHo",
-	"3MPozNPwtzU9C2lf6eKRm4y0iCsXB4ZoRsg+jylPhLj3BtlD1oJytV0dfTr77iMHpETXgiNdAJ23E14O",
-	"lXi9YdPueh7yF9qvD6ziPbK6ouL0qCP9cZI2HoLRrqo9cFrcTFRcreu8FYx8eP+qCmljSiOGJbbSjNC0",
-	"IifCd/iy13CAQLN3IW45itj/z96XN7dtZPt+lS7Wu2WqHiCTFLXXrXeV2JPxxIsiyclMhnlEE2iSiMBu",
-	"Bt0QzUnlu9/qc7qxkCDFTZZk4Q9XWcTW29nP+Z3gnEA1mY0xYEh6n1zmU3HUUMg8DnMxJ2dxgQgg53/W",
-	"89tZCUN5EZ0tiPvj4Fd1evfPRu9jc/Tj8fh9S16dTP7V9t8c9f9++PtF456CuHsf3yYn3y7Gorz8tJsA",
-	"FNVWKk9ZHn9KitlCfa3MknnyzZX3L4z02SIvyRR67C4/3xjTw5YwzhsbdLGRkRVKP1RVsD/1I1Ngu6Bg",
-	"dZ3SznXakgC+JNcMvJv1Q0HPC2wEC7r+UEsFPbrf1soYKBRYL9yliuaWmRnj9Og9smFhd4tcJREzAY8U",
-	"ldYXAds7I1SRiFGJ4Rk40h1e9/Bs2+hMgFAHDIRrJhjrXpAg7bBu+iu40/EAgx5AOBtQELB1z/63i9c9",
-	"g5KvyEhIRdREkID54YhGHW5mUffw1q4SojuOmR9K5u3Zxtg9KhmxxAHDNv/vjkI5ggSxvXNiSIIYksDg",
-	"heDEGwupNC13x3Q68PTzM9Rj5483QFjKok4YnC14FyxpMfBlBjjj+CH1lfAnFhtheaa2qev/OfGzzVnX",
-	"V8OGeMFSoLLAnq4Ftq4MskobBm1dyLxcbGxdUv+Wal6qWV/I9WfxwXMitXFEI6LoFyYdywFNtIeImHDB",
-	"me1pjNWe1oCKGQXn82iBnYSf+AGH9kgF9bgwszXt91WzP1od+67zeHE7AXIWNjSbqk2h+X7aYzG5jIVi",
-	"vtowI1fRL90wgPNpu/e5bXrYc9v+UeCesOO+e0obPUSAaff1kV6taGInFeO5Y7hC5Xi+lPmFlJAXprzD",
-	"WvKtuc6i2vDcjj5qjfgTpa6NSOMBa7crplbO1DbZpqXV0rOALVXZ9LMvm85v6XbK4cqF1KaVdvbdc/Al",
-	"SBVGkTaUE1P3lSupXlg0vRWnroqnn23x9EbHdlkV9Sxrm/chF4/aw7dKryTWdhLrZUirR3Jsb0B/X79C",
-	"+dyket9THUzq7WZrKSiCqRXenbDZDjPqiun/rFMxnBv5A1YOV1zt4blaWqlbcbeqZHeLkt1d6P1qOmZL",
-	"fMI5OD9J6gkP/0gY0QQs97bx997AV59Rt5gHxU6oPYKrU+/A6p5O2P8X5ehU5oTuzM+5jJKW+zD1Vj0d",
-	"mMvaJiftGTkOt6TMDRZnFXedPjaVt+5b8tYppOrNhfZGvjr95Nauus0YUuWpe+6eurWO7AqOOsvUFvnp",
-	"zDl7Wgbt05EPL0I2PK5vbI0T/624xnbA3B9NzXxGfrGnw0ZmvVEVO6mcUZs7o7ZQa+91Q0mS8AAKuYrq",
-	"LFjRUKFuzOoxi/EYb+Gierz2PnayNh/REuSyZESLc/ltZCSayS2KDKwN6vnVvWsre9ZelFPtAfxp67OE",
-	"5b62p+Bn29GxX/fMPj8f3WPxhzUXdgX/XuXa+4Zce5uqP5s49Lb25VV+vBfnx9uhC2+Z9+6peu6eudT4",
-	"1iXGozr8Xpiv71H9fEU6XJc8np+r75nznRk3YcV/Kg/hRh7CdbVjSXnQE19e+5Hwb5cgRVnMBu/64uOb",
-	"7z79E3GgSb3dOCCeeUk3CGF6gZfnkeRmyACcQvVFPHoliQpHzCFDMSF9GpNQkTjhklB9jtEpx8iERhGB",
-	"IVl0zQ4P6NSgRRukiOtL8zLyH6iPBoyjfl9iV4tbNlb2zoAq2qOSnXU4YvyFXCrKfYafFgBdDbgaJGZS",
-	"0VgBgLgkoSpDlviBqWuc8fewattyRC4myGqO3UZrltXgjLoSTqysnR0fHx81Gg2npmfe1TOvndXeJrEY",
-	"s9ffsTgC+alEQKeFd64uAfJTu1apFChBlcMbcZ/2n5PX7Mq4qItTyJGOwa5YDD5T6jTbiko+WNuzQCtI",
-	"A30RT2isj6cmAqo1Kjj3lAeOvkgY9Yf6moMvMJj7MhwlEVUiti9yCCWJpANG5JT75sRb5Lc44YQatzhV",
-	"QG9nZKL1ERIzziY0kth+oSmVK/ouwHUY2uVBChmD7x/S8Zjx/Q5/a0YGkL53ub4xs7RpEapCJeGlDpHC",
-	"dldIyRUR3+U8uQaCIXROwgOxgGwvgjv9kjnS3VDPMpCPzY0Iy4zlQYFX9CrqY4vdsg777hE97rntFNa8",
-	"SS3Q5RGk7NsJObV+LEZLlDN+J0JfD+5Ic5r0xpbbOircCEehG4uJrJ01W+2NFqqM+fyiVXI8YdDawYiM",
-	"6VN3g2yoX2zN7jRrmWd3lquszPasxoCo2G5KXIsDi9jxwbYBTh9ALC0aRSyG1oeSMYdwNmFSkX4YS3VG",
-	"qAksRpHT4dQGFzOsSM0l/EQqMWKxfJUide+Tv4WRYjHpTdPuih1e9/qg5HlEDjX3QB0A4LLIZMgQg9s2",
-	"KoEBgcNP8+lBzBiwdOz8YTnznkO825AHHrAhz3y+GwbePrkg+LXcfPGzoZId7jG9QV0/olJ6pO6pmHIZ",
-	"Mq48IriJqfyRsMQ2w9AzgS+zOBRB6He4nDA2dog3ZvGI8uzJCQ2h5z/xLj9d33R4bq8sJGi6Y6//TP/f",
-	"1VdipuIpYos5CPlJYUPiDs9mESNOWkBC5RBPJmMWSxawoNubemX89n0o1UUUXeMYPmXHZc4sLhGj2VhR",
-	"UIDc0Pu5KFRrOguuzGNmRnWNj/+1IGqcG46NG+v9XzQYfW3jofyoH140EFwJfOKVzI1r4bqkZ3Ot6LXz",
-	"lMtFqFJsNFaydtY6XK3xZo7qame1lOhqTq0f8lAOyx5vnh00zxqt1B9x3DuBjppQHee2ewe+e2LaUFJ7",
-	"rebg3p+lOND6p4hK1YUhZJV6Z+TN2/dvb96S14pxyk184oz8/ebmkhw2DiyV6KX6K1VTgNr0rkkWn60k",
-	"2PWjKg71kjec/Gk4q9mGmdgbtM2O+u4JPe25tsavTQ97+Z6dyNeWuUjSJSsG+RFhjbMvquvjYTirsek/",
-	"fn/3uwg//H4x/Rg2vny4bkw//vzTlw9vxAT+/U2E77//x1jf87H1rv2v/0S3H374HPZ/WsOUmaGs+/MG",
-	"8vT0AjIH5kSzBAAgmbKYfE5B+tNyn61To+Owe8umcyrDYkXB5BFJxoxwNk+ck0z2F0W+vmL/gktiwssT",
-	"jq6zmTx8wtE9d35gimouhlrKohSltO/IQ0q+ewQefNcu8KvsPCwahL11AzmzbAVS0DjTdbc0SSui/PGS",
-	"swAKfaH8sQJkFRmVX8Kz2lFwzE76pw3g5m7bP9DMvd13bfspzenLGz2VY2quw/FH5phC54ShGHcBEdt0",
-	"X240WgdtzYKAnwcJ60KoIGcFHmpSM5uysht/LGJFoxV7X2XgnS39h1AUdnG+xVV5Y6tmI9fHatCrnbVy",
-	"Hazwb+hdZQUfwt1rwcdD1V0HnXRZMMGeDS3LLRUJroQUruWpphkiaghGaLcPT+jRad9ljaDhtvv9lksP",
-	"2z334LAdNE5P2qx10ip2v94i387wivvlZsYeXo7U3Eg2WiJfJibTTJVSWfkz2ql4JhyCdEM+X713iD1J",
-	"jpEYDvBNBzGqHWKpxiGmwWd9zGJXn2n7gwpHTKb3nRO3mXUJReRpTfQkSMBvx0hdD0QzH8J4sFearmCO",
-	"0NZO8orPVnz2afPZNZnq4mY9cLmKAO80A0WmbGg3LHubNh9Fr1yuiS5Q0s76GlxACqw99fk2u5qZWb+5",
-	"dWnavgKZK7TD65DpaN/QVfSWQaM0ism1VMqJiANslDakd4w0G0QJ0myddLg/pDH19SAt2H8kJix2fSoZ",
-	"iZhSLHYI5SQZj4u/4kA6PAgHoTIdp+2noKfBhNFbD+PKhdnFzNf8E2YhuM9Mf3ChPx4zMk7kkAV6fDlv",
-	"r/GuplKrwz1kJfn+4x6pw0rZ+UJoWTIasYAkXIWRfgefjXSDQ1aSZKw/ef326ud337/tfrrs/nLx7gb8",
-	"tPmu6IHgDMy9cATjlhO9cK1G4zwLEpJWI9eLIudNF2QsomifHDZaHV7WQDvr4lTsxi3pVF+C1sqwpx2e",
-	"X1B9TPbJL6tkRpX5fzE1wXC773On/FHSokq4f2/NUsjcHB4wP6pSdCpFp1J0VlR0Wqt0HE79vxe+z8bK",
-	"qi5Vktw3nCS3bTNqzBQGmZmKRBGnOsCDmv55lVCPFb0AmymGpYlK10xJo8QNGNfEwYJMvSkogaSeKRoe",
-	"jKVrbzS9qGKmkphDTo7WupzUa91qNIjQSh7046VafXFs1g+E+bFU2KT8ycT3GQsKcXOjnUm9+JgvcG5S",
-	"AMtVMBhPX8QDoZT+S38Y9cRUKUMlETPAsR0lPKQ1NTNhzdlJnc7HRqCHltbTIHyoWbjgDn53dVVvn7zJ",
-	"qXoOZjKl2h6hkvRYJCarq32k7r0XqE14ew6ZDEN/iNqwisP86tj5QU5DSV/NK725pdradvpMSjJntX/e",
-	"tkeXp39cteTN8d0vB9NfT3ofl8mrdSVNfthLqgJz5AX+ykqIbCREHjPtGQ4ryVtlD8uRs5y3nTLi78Io",
-	"sg3NbUqHURuhax7wJSn6xkFL6uig1Q9YjXWvw2XIfZZ22ZtQSSIqFSR2ssAxbAlSgs+Q72VhPTMvMJUx",
-	"lTQLuEoaMcesMfzySmrZ4AupkKkCX56EPBATEsoOxya/+FmiJpp51m3qKOaIovEAt0ii6C0KWPQp06nc",
-	"2+9wNDfHMbsL2cTkz4b6q6Nxoszc7W4AWxSJgjUL+QBhJzr8oyiuIi7eILxjehyEjcZqSqJQzwMbu1vV",
-	"nQvVNewM7GZcECsJ7Nco6Yc8VMx+xHYwBMfFTLvDMsMYK1oNz3qHc7kvKep7nP/sjBcDV8D6FWKiAevT",
-	"JFKpWWdioj0hIkb5Sjk/peX4uwmjYs9K6BC4QiM/p9ajEWTQFsym/cPj0pvLreX2jLVceGpD89lkCh3R",
-	"Q78duAes1XfbtNlzT/2TwD1mR/1D2u4d+K0gyxQy50WfAEjy6zL4ORtmdgWSnXPXGs18fk7CTYNFmfSU",
-	"UNqCLyzOQflKKvqlO397Y79VvpZlb16w7OXGanumlIqrJDYZSc0e5jS5h/2jhtumxz33xD8NXOtmaPuH",
-	"wRyYiD3r67W/LJLfQn0hZTXQDR3iXUOqyEQkUUB6DH7eq+qvH1MX0EI0ZbpcTFZMaF4pY2k2cXZpP+6y",
-	"tMxiYrNDBDxAIy0FsxzlfNYwZ6SOPxObt+wQL0sh1H/lk4j3yIhRLmdzmAvZy0VPP5oEaeEVpBmDh9uk",
-	"FtscYrJJCrGIbe5wPgHaJgtDSRXxfnhbeHkul9wDuQyzGc3moi3N73pG+cXPIbG2uZqLeXH2LN7U3DB7",
-	"NvXH5rJgc07agyeSEZs6Le6vG27OJsVulInzLaayfv2QMGTx0FJ+/QQDxAt57pJy3ZyjyEk9RTlHHBpw",
-	"RS8czfngZl19WlhBZZ4hupj4NNY0ZAy4LBp8TiKqr+u3ShIIwoValhiUnujtM4SyqoDdMK+DDZlXce1m",
-	"Evnvd4c9M8Z28OvmCfmLtO70sFSsa1k2S7ZOj8q2nD+XbSEJoUwqJdRViQmUsDFVw0wHy3O/2mzgfa30",
-	"7/UYLSq3m/n+nuHiLPJW/pSwhElCU7skNw+wIhwyGVLFrONS35XEjNQL9kqHF4oe43wlI0aU0pfMOkY1",
-	"czojtMPT4qogd91Lf/VIKAFggpo0WRKxviI9NgzTJKe0Sj6UBBHhAisgo2ifvMviMiadqCQG43S4N2Y8",
-	"CPnAy4lZRbKQzHlqZ5ksqH7M5JBIpiDwpbl1h9e9XNDo4ubm7YfLm2tvz0H3r2LjDFXXmnjGnDS5UnPi",
-	"Oq04zcJ6SsxIcJgUBJz6Imb7HQ7ZXtkx4kJ17Ub3RQyWqZmto6fEQz7Q+5fKivO5V2RFol6hrDR3cGz4",
-	"z3A0yVSH6wOg102vUl0PeqbadA9s1PxjQ4r4AlAO3o/FqMNDBVG8ROoxG/3G3I3pF3hm987J7KCZHzPV",
-	"HQjOvA4HFzAnpWlhEyhHTlc4lIQLEgk+YDFGKOsARqI6HI1sxIa4/FxmWedfvLdPPqlhobK5w2nMSLvR",
-	"LnMoX2n2dL8+1dpYn1qxyvIbKJMsmWArm6C9Z3PFrLmlYmYIcJlalo734dQyp1CjPpPBY3lfuZMs9w5v",
-	"DREMQJvZbGZl1kuEvUq3C8g/747dQXhVxVMtrNAnuRN18x4f6zii3MWMjB0HWRFZh5JxzMY0zGajBKFc",
-	"YPIrCgR7hx4Lhu8gnUTLEmmLaEzaNMQ+bUaF74uEIyQNw4QpyFvW2kFEjSDVW+s5JPsFv5n+lHCcfOA5",
-	"+ef0fKkKexHcmWZiwjXITjQPWNCXkQhY1B2FcmSydfFV+O6umWBX8Gjq5YprX8kOT6tpIb9XKzN4zb0L",
-	"pf4+rIp0SLtxkB8gvaNhRHsR6yrRNY9oAXaBWeZYHVTPqQvsy1jrpXsdbuB2BYzDLrsW3jZYDUok+Cgw",
-	"/oXgXxCQCbTmQjscL0M6qb5aNzMEP7SJRGdvJHV9Qly4wcmQxe7yFVWAUDQJlW+SxQ2uGui4en85YDel",
-	"WUXwKx4QC6SkBfVsLvp55ieJKH8liwVXMArr3SQDcU+SemFPPVJvNRqgXSFGST7NJwCVI+SzSUkOYdFM",
-	"ZlEe6cNosnv75DofRodBREFhCpYeAjqVHW4wnHCxubA5CGTKVGHvcNdMoln2yg4vxM5JXSsJxEbn4cDC",
-	"eXol4Xuw0n4kpJknxOY7XH/TalCQQGXHh1aAUTjNidKvyI6UsQwQOlyPIGJSpoOsezT4PZFqpE0Vxyr0",
-	"ntbcQuWRKOTsHCoXxIQPYhpooyRmMktYo5LgzQ5EORAEyzwPWt8vgDSzSbI95isaQX4ZUf44WfZrZmmv",
-	"jp4ZUY5TfChMUr0FtbN//5bHt9J/2cKhKjO/ysx/8pn5K9PTT2ZVkaaCe1L0ndQtk8+bRd6+egYlfqtK",
-	"n3yZQLUIQpep3GOUUbs2IzJ28VAZ86mepjVCVAFBOEsWRcbLBzkcaADYu0FXNsqjd56ZEOnbQklmnsgs",
-	"AlPsmN5rM9YXaJwdnqmc5RX+VhlN31h3m0Qq0OFyBf8raKL2DY+ghs7pn8aT2eEr6p8z6qUDXYz0SZs6",
-	"OAeT2+pHNByxgLA7xtGNqc+wXvgJ4woGBQZPaj6CatnhgNSmVIRWZFENPSOUxDTEhiLpuLiY4Kg6PK9r",
-	"nltbZT4TV9sxxE8U6TFfQFMmo2J2eL1Mx4SsW05Ev5+l3lqFZ59cWvMIU3WN19Esol4dqWKm/KFWolED",
-	"V4g9a4/BfLmoPowbqLA/zSSAfF01tphpsolIfWA1NdNIcrrJwX7roFQ1gTOdA2kChySF96dTJQfE7SSN",
-	"xgEjLU1UqQbTckizoTf8oAl7Ditb6ciVjlzpyJWOXOnIO211lhWd5hIgd60iSyncKOS3O1aRL0xoW3Dm",
-	"Ajq9/gYK/UgMZqucYNRQWktCXlQykfVB4Bz4lAlUY2knoaTPJmQU8kQB3rOYTROwcsMx4W8sZoJAOaBM",
-	"7kO8t1jZA6MMEUEeudv+8qqdayne6yXcVqKjM1yWMsQjC6N+vwx4Tcfh69brMBi/Zl/wfLmRGIT8/wml",
-	"/pv2fC3ZW0dKn3L1+erdf/9X628j/79af1sjRmhmvIAL6s2uyiCeWZH7B3rLCAWK9aPQvyVwZmAvH7ac",
-	"0mRl7NpIx7cWWA0Qvum4gQkxJsyzuMrdDA6AjiBtIwTTX7hijLwjxXvP0pAwkcn+rm39cSzuQq1zsMCr",
-	"atBXrEE3O5hhBu6seWYFwlOZMRUITwXCU/WsnWZ8djtcxHtkvBaOXz+hx6ZfWtd4yjZt1xjNwjo8nxMC",
-	"CIMLMmvyF4oZOnp6cC9+UN8KP5Vl2sx6sIG3dfi865qs47nOcAtsgADATaZ+tMCpTOZ8yqarzZxTOct7",
-	"SHgiWYBjNJkTyA9V6uauz+dA8CkmPvTYVBjPdZZTMZ8N0eFlrmoMYKRYw4iuwEPNA2k8hVZoIxNUSrM2",
-	"YPZbYBYWfNA3LB49jv85L+wp5wmNounqppoed5UsUWlQlQb1JB3BldLz8jy6JZoJiKoH0ruwomK3Wtfb",
-	"Wc9K3c5EKjGW6G6dhQ82NTbGRVH0ucRsZBW5VAGJGQ1cENaDmJqU6tR7A39AqRYOxHhy8r6brAQMYKrn",
-	"68Qs9LH1uyD4xSKvzl7luVnRc3NjF63y3VSaR6V5VL6bSo15IN9Nymkf1HuT8IeJ0Xygt2wmQGOKcdPi",
-	"mhXDNOkItZReJMCdKiiztWj/bBe6Eu2VaK9EeyXaK9H+QKI95bS7Fu1KxKwfC65eA9XK138qccv4YgSx",
-	"X4YUcIbSBw2iiEHDwHrbz1fv98ll0otCf59caMESxszWcjqIBBnEYjzGllPIJ+GKHgRUPDQbxIO/EG6j",
-	"HCgsHcQnfefWOVeFUmnESja4uah/dDOGh9A5K7P99fkwVFEjO/oOuhGRZqNBfvhOX1uD85ki5e4gFsnY",
-	"vvACuTj5ftpjMbmMhWK+qjk1yVQy7vYZWw1oGU5K7az2x8Gv6vTun43ex+box+Px+5a8Opn8q+2/Oer/",
-	"/fD3i8bq8QncxkUYE/riDN+7oooBKqaL2Jj3sMD0doukmXvBFRvRkId8sPJLsidmXmT6cqz4En335jAV",
-	"63K95grf+EFw4yBdgUXeCPGB8qkZlNyG3TE/iYG6IGKUw5ygCJ9uiDxleyn5zzC+MXCeMsyymcTUHL8i",
-	"cJqLkFv3HuxSuC0ki2U4WyP65T3jAzWsnR21ndoo5PbP5pEestIrUzur/f9/X7i/Uvc/Dfe06/72f//P",
-	"MryyHCOPLXWUG1qf4DqaBsBuRT/l3G66EiYPFkKnFv+hTrng05FIZIdj1xXpkIvLd+SWTSUAK1jLRV8F",
-	"V7Z5dK4nX4fbloP3dhskC5oNmhA1Qg5YnZOAzoneW6myYMv1pb4pLpZKzQI8jOgUegGYyH9Rjy1iWnhY",
-	"qB/yAQxjtHeer3gDP/VkyGJm58ZzJuzSCsC9ffLR1JCF2PKBBRYhC5YMoFfkfod7Ocx990c29dCGw0MH",
-	"VWSA1ZLagVBVeMumJGbjiE4NuIQBXACDEtYej09ayDYSMdsnF6nB2cJOERZXI4dzZuxGyk0KNx1roxpm",
-	"jMjR5ofAS4HTBO9oxU+4eAkaNQAsiB5Iishh8UXAbs4Z6qZlUIf3qH+rBRwPztHADZUeMkmPq+kRRAYM",
-	"IMPAoOjCMfe0URwzahIecFpU5YCoZwkLvCCmUBN+gfAELGOH5/sWaa6H6HH41jwuatZcKe1gCbkI0Bbi",
-	"xr75lSSeNQJhd30xDlkK2GbUvvMZMtXneiCYxJwJS4Dpe8qSGy4j6rOcNqU/vr4xX2gBcWW531bpDmni",
-	"MDyVcIVQl1oL0sJXK2mh+h9jr+3bB1NW/D1eIO8VCL/VDOqCVbuyjrOTZkXFHcC6gtUyNVprZ2o8mCOk",
-	"RP0dhpqMplie6CuAcTNC2qktG4MSOWQzKC/UYznwW70mbZy6J/1j5raDI9897R1St90/YK2g6Td6p3Rl",
-	"/8naqnnhfGwE2baeml2C8JbnYLWz2q+3B/84/dL4aXL8ftz6mR9+5598CJpXqv0vefTDsAEPsLHJxNmp",
-	"88Tu01LnSdqSY2UzAPjPIjNAX4T+9T4LNnaDOJXp8O34ZdYxaR4hV+RrmlEbFv5klteffzl/1i7G4Y9s",
-	"epFok+Tfv+lfvmM0ZnH6S8E+A+0hc/5ABm3eQ7SGyZa5qHJFQ6XeqkwXW+iqSs075BWZOhhNHYTNBd0Y",
-	"oXShrQpaPvV2o23Mn0ks+IAIzvb2ySetsaZKnUM8qInyiGK2VVsvmbLY6P1gxkgyGUI6MZHhgBPbTQWd",
-	"7GB1YrpxZseMRJBEAHarbQtUek3xFUXv31DEimjjJkbwOZMNO983c1b/pJEUqyqh93jbjH64dbboM9RB",
-	"nOxpK+Hg7xz+b4oAa/pSuUfsuO+26UnPPfUbgdtkrf4BbfcO/aNgwbebthFBLEYFyQ+DsYZUYTRyKhUb",
-	"rfa+9AV2dtaomp3ifS9t5QeZf4l5cXoG11be4MzrY5I76loJujaERBVZGp6CJPK8KpJrd5TCMpv+Pmj9",
-	"ArS3trmHYsLRhEe0nFvGxgA6TftAGWvFyJZZBSsqqLm+EH8cu3fvW2P36vZ04t78pz2qPScFNjsNmUaq",
-	"mbZCS27FmFogOFsUyYOuQvrVACAN4TrDZuAAfv3AodF92zvUfSsX+JYu8Kfl1c6cVMKI1S3825u2nZj1",
-	"ieU8UFp5CvnAdPNGk6usDdq2bu8VPNuW0uTrP+1/lwUqGSI4WzcyalEm/diZ8zvXKZ+SKLxLQ+x7Za5o",
-	"7+L7q08f3113P1+99/bSIGeZvvTZDPECfcZhhKAdW+a5WAe0Xd7tvU6l41zAgIykrDhQgQM9J/vut2IR",
-	"AvNvCU0DMzsNrpGASQj75+mvGGCblZcl0bTc0BZzllWOd46lKPqFLW7YeUEU/UK0YaQVxDGLfcbVPrkA",
-	"jBiMTGAAKeu9MipvQHkD31mXST9il8eVW3msqGmaPfz54kZvn81PQ2VrFbdisZ3vph0Sb+iX+5siwpl4",
-	"4lVYu2lvqMyptJTuU0UjcV8rXKD3BfBOZfSyACXphn7ZMrC0XUBp8Ylc5zitE5lp7t4r8kgkuMYCLdIf",
-	"OJvo07JV9uJT9nWv7bp+jpWLcEIJ1Ru5IhtJPbjAe1KvLZbszXOUK1P/B6V89Ms5pNBLFUYRQWg4yBBs",
-	"nBIv5N1ElmUHvoFXb8RtFuekt+eHit+pyncfMzkW92DNA+ksbpBrGNScQYen6eGd3s+XvX/LrP1x+rmu",
-	"fqRnVLWNCrOA8c3RBJaqSxNmYlEgIUuOn5u2hfegqZB6u9nKipP2SuqI4KBuz6w31Ak3VgNx3A8FpfIN",
-	"8wnzxYpfVIAZq5fAjION1c5E0gFz5ZT7S/Kir6AvPeBsvZIEHiGiT9gdi6dZDnTO/2PThtMYPjq6HK2k",
-	"9jRbYhIhX8CXJkGLjcUE2iXgow6kKyN8BZ1iCaneL6KHauP4+sokDi22BaTxxmIisZUe9mGEz2mtGCs4",
-	"If3ZpKhCu1hoBHLLxqqQymuyZeGtU+4vstk/66W4nnJ/N5b7jvMWW26jeaP51KFhVQGdFi7WnJrpN22R",
-	"qfTUDHdsuCfN05bbpgc998RvB67lmad+I5hvuY/x8LOAhpBToLehdtY+aeSCnNj/VJ9QbEtbO2u2Gms4",
-	"4+1aL6r/m3LfNll98lbHE0dJLiIfapJDqudikuMwpipsZQ6zPCnpXZZtVM8lE2mWEtIoS1LIE7bmI/i3",
-	"5i2KxXEyVrYsIFQSCtChBwuU1O05hr2gt1ofUodA9jQ2xzTvBJ6ABQYL4lcZ2e9cmXlqVJtPTXg4wv3W",
-	"3AQ7MnKQ6iQetdXIbiMLJ6VVo2yWh38wziMZM6Jf357riKuvIBCFmHBNyv1+efTnM3zmwaM/zrwLI8JB",
-	"S8tNQkn0Ai6K3OtrtVXP+ZW++a+lXwW9JUw7LCz6rLnchQLb7ON9EY+AUSQJXJnLC/iq0S5bZQLn7n/M",
-	"W0xqF+Yk9pt+KzhgbhuS2PyjwD1hx333lDZ6eKXdz+b8ho0ERhKBD0EQ1JrvXy8gpk/m/REx2MwXERFL",
-	"DKVa1qNHtXk4DPkHHq6MIgD5VhMhuUg5Cd4zw0zAh3LW4fpm4tm+2U56k5fRjUfq2LQttUBMnRvWC/Yk",
-	"42qvFMzW6PVbV3lt53ixxPU75WyGtgy9/INyRt4IRJZJ0yCpGwk+cCXzY6ZcfWE8jKlkszS1FkE8ckxv",
-	"yVps4OfJrdt2XGadFVzo7ZFaCFSRu6cTuUtkIdFwJX6XV57WiuCh/gTIXeKWcShqHoPJAh1KsRR4n3yP",
-	"BeUWhhPfDMk1kkX6XfV243RvUaRvM15Whfqea6hvkxPsLMr3gmZjOfE5olOt5QNcPVbBQzdaCDq3F+Z6",
-	"fpXY4DcvJqpowE4N602o5GvEDhd1YgDNFX3pGDzEtI+RcVmtGErcgTTYLr8MCOunfaCttYjjkUOKD8Be",
-	"zCqsxWEOZzlMazccxoQdK07zvOKOu4sdbqH4YnDvNcNJLfYfQl0P1JGkVrnFhYUKSayqsciqPvjlST1X",
-	"VrLnQPGxL7gUEQOcPDcQEy73yWHjgHgGjZIL1fUF74eDJGaBB74+kWhtmp2Tw0YrvTHhMaP+EFCLbMiA",
-	"BIKZpqZpRce8B/NneMFbO+MdOd5qY/+2O2YxoIHqrdarbX4ahAPamypW28K7VRj1IjfXL8NiYY/dCERB",
-	"3H/iLqwNqkD0IysMzaCPfuZZoVGRlOxpyC8eLtq6QXlDUJGBIn5BFPU+nfLOfNkgnW0dvHvKGn23TZs9",
-	"98RvBe4Ba/fttUw6v/1M3lBFfabPVu2vrSnOzqoiuR2TnMH/TAllZ6RnAe7cFKj5ZdDfJzPvdzDtndFg",
-	"7j6DV8GOguPDE4gItd0Dyg5c6p+03cMG6zWCfr/ZYlpbNipF7axMMgJwKwaoR4IDqhWVScxGjKtuwkOt",
-	"PWuJKXOBNYO2baC0oUSdDphFf7U/b0/x+XWsqH7HVP+piGhp8CFt2TLgWRbQKzfgAQqzKxaQ/XeJDDmT",
-	"kuhTJs8RhRF6DfABUUKTpWN7SRKejHpQEZlACRgxb9+obPJnO7IXXDlp1rU7jlk//KJ348fLjMKNRLi2",
-	"uN9fM3hsduf++LE9YC8ihHyXndld1VXuhP4QTdTehaeJjBLowApACGe2kCp/3gzGLsjWDqccPG72nWRI",
-	"AcUWAN+n6bsnVELCjBkKS9G1SJ12sFes+XwoCYc7wRNoGsGdE8DcnRlHzLSmoZWBvog73Lv0gJOckCH7",
-	"QoJwECoDkSWHdAynzjKZVzOTZnJxINwc6UeNha9H8OtS6zMqWH1gzrfmwi0rZLU09oKLWd/hZl3CXn07",
-	"8fG7lCFspFKtFR43D21e5Lox96qi3881+r3u+VxS7JpjYnNR7exkPa1ituchIr518fA4Ie31jv7TLort",
-	"8Fwom5Qo6gBWJv7DOLZLyIkLVMKlTFigFfT0wXqZNh8J/5YF3t456bG+gKYUVGnNfESnpqVhh0MnaujM",
-	"bD4Ow64vtg4cgm0sFqnsDqGSCG6yXEvzUDEutxsBtku9e10W8IwKgZ8H77SR+oqHrq+tLNHJX2jF8Nrq",
-	"/Awk+iz6+TxC+m8IpFuOhIfIreEA4IapguAJSI5QkkD4yYhxRepSEO91IHzpQRoiShYaBDGT4G6ZUEn0",
-	"8kLLPDHa07QJCMSvgQGamc1++72WSfoNUAnIaAAupf2M4sVYlmGCQqauk0uKzBo9watMcUj6GsikmH9P",
-	"6v2fDRgRyaJIOkQyRZIx6U2xaVD+lXaP5t+KoJswHZnvWdQXcQ52Pv+uHJphyWRDFrstogWX6WmlhiyM",
-	"ZyIW+CW8Mo5DP+SD/bliprK1fMuDtHxc2qLu60sisPNWvkzKztzeXVbdBVO1Q0Qgb9MwyY4tg+HO7zN2",
-	"BVuwRTNY8ZIM6B3LRo1l7NBMC84sZ9a5l1/jzDk1V/SKLEk6ZEyn+rhLh5j6PhIn+qBlJYDpOhNJedAT",
-	"X4iv9Zfch2xl4F+//fW/AQAA//8=",
+	"7P2Ld9s2tjeA/itYuudbse+hFEmWHT/Wt75x06TjTpJ6bGd6zlS5IkRCFmoKUAnQipqV//0u7A2QoERJ",
+	"lOwk7dSzzpmJKT7w2Njv/dufGpGcTKVgQqvG6afGmNGYpfDPVzf01vxvzFSU8qnmUjROGzdjRlKmZJZG",
+	"jNyzVHEpApIpOkwY4YKEF6PmW6qjcdhqBA32kU6mCWucNvqNbr/RCBoqGrMJNe/V86n5QemUi9vG589B",
+	"4yJmk6nUTOgrNk3onMXL3w91mrGQzMZMED3minBF9JgRpWXKYkKFmrGUaEmoIIymCWcpSdlvGVOazLge",
+	"4810wkiYfy6aN//B5uUBm89UjHYoZcKogOG+kRHFUS0O8ucxSxl8KUoZ1SwmMiVTJmIubovVi6ggQ7Oa",
+	"NC6v1fP7znPF0nseMfW8PexE3fiANXujQ9rsDY+i5nH8gjVPRm3aGXajg7jHnsspS2Es6vkhPRq+iI7j",
+	"5glrj5o92hk2j6Nu3Dxg5gX424Z9uKKaveETruG/lqd3heupCE0SOWMxmbKUzLiI5YyMZIr7EiWcCU1o",
+	"HKdMqRa5Nn9JAauCu6Rwm6SYT2SmSESTxFyUI7inmBLRY6oJTRlJqWYkMYNicUBYmspUES6iJItZeQ2P",
+	"2v4UJ1zwSTZpnLYDN10uNLtlaXm+V2xCuTDLsHrOCRtpQ+iwu1mammnh3L/2HA9PdpujYhV7es0iKWJF",
+	"MqF5UjE5wkT81Xex191mhkyn8/ORZunq2WlJZpRrMmQjaU5oOjcnkt5SLkofPtiGfP7H0sZFvIpdws/P",
+	"FOFmvtFYspiMUjmBFXLMSaZkQmNGDOs4I79lUjPCNTK6lE1lqmGoZJrKYcImZY5xMOpEXXrCmofDF3Gz",
+	"Fx2z5gltD5vIOvDgrz30n4PGlKZ0wrTl/i+zVMm0ekKhYB/1III7QrfT05Tdc0MBU3rLzOi4uf23jKXz",
+	"RtAQdGK+h8+URjKhH98wcavHjdPDTjeoFAsbxBBf4J8n9IB1osPD5ou4O2z22PGoSTvDdvMg6sWH7Gj0",
+	"gh4P3QCnVI+L8XHDGs2O8NQIn0UhMJLphOrGaSPL4M41Iiya/4PNl8d9TjLBf8sYuWNzYJuGkETMYsJG",
+	"IxZpskfJ+/cX3xuxRsmtlDGJxpJHbL9FgMANEZTlmHkTFTEZynhuKCWhcxSJI54qbVZpKoVi5SU6HLWj",
+	"Y3rYbR4O26zZowdGoBxEzW78IuoMj9kR7bTdEqFOUCzSgtxctZvdw8PAHB33d2fzel3lK/9463ZG3H7C",
+	"0fojL+Nqwtt6WUegg1WfG6u1IZMfU3HLzKoNqTJ6iiB7VIEiZ/S/cP+MUKI0TRiRAu7rdbqLml0HNLvq",
+	"SVptcBWRHFSe+BV6xyW9ZUTx31eyFxAqpU/FbESzRDdOD9uB+S7y8W67HRRcvVPJ1d8yTWOq6WueVIqU",
+	"n0Qyz1mQIrOxVIyEE/tUSMYyiRVh9yydk1t+zwRQGNAc+0gjncz7wuwA/nZPk4wFhKriFb/csfmH/ws/",
+	"hGTv/dWbJhORjFl82hf5Tf/n8Ls7Nv8/h9/bG/fPiDLfpIn5nCKTTGmjppGJ2YUW+Ye5SEXcF3C/IiNp",
+	"dDighfBtPvg0S5hq9YW/0Z8aaiynA5nGLB3wuHHa6LTb3YNe47O5aZrIOFebq/bGjbi0Pf+VslHjtPH/",
+	"eV5YIc/xV/Xcjca8X+k50FrM2PSn4a8s0rBH7lCCxPqOxj9QzWYU2G4kDYMAIqLTacJRVX9uped//6pQ",
+	"b/dmF8EEGvdMxDIdZCJlNBobs6YRNGKmKU/y82PuIDGPiZDaqkFn5t9jYCtUEUXvUZVRmupMGfIzhM41",
+	"zOI7GhM31Jz2xlpP1enz57GMVItGqRRcNacJ1UbotOw43fjV84phfq67spf4EhT7VfwB5hfJLMEZopES",
+	"jdGOGVGesLg8X2QjccuM4TsaW4XoYftAEx7DzQP84uI2OMWJKxgk3A+cCRTKxukv+atyvho0RpwlhnSN",
+	"op80gsaEKUVvzU3T1Oiqek76+GO/Yd484UoBV/pQ7GXPcA9/L910d97Lpak+xla+pYn5HG4a3t/kAr7l",
+	"1u6UhEvfDskeLBIxi6eIyqIxsCW3iGFAQvuagZluGPRFfgEVpBCtQPZRk0up9G3Krv/5xpi7Zp/AUA9I",
+	"KDM9kKNBagjHvDMTd0LOxAA+Hu6bQYcTN4WBoZOwL0pDW/w5IGGcIYmxwR2bmws6pTzh4nYAfG3fsLTP",
+	"QeMlkOt5FLGpRm1jBZlWkWfKYq6RvuhEZvYh+6/GcevgoBE00HiK5o3Txvvr7xuoXus5qMBKywnIyJRR",
+	"eH/jt4wKzfWcdEmzn7XbB4x0YA277e5Rs9NpHrRbLfx3t9ntATVycW/0GzOQD0Ejt7NgMFqzydSMsRM0",
+	"rAdiAHpr8b6bTvu0bf7v30aWmiPxYngcncRt1uyMurTZGx5EzeO4x5qHoyPqfmsEjTsuYm/IjaCRUKUH",
+	"cOqMjH5/Q55rJqih0k88/vxcjkbMSPYB12yiTslh+4Bco3eDvBf0nvLEclmwQICX528/7XxGvYgpM4mh",
+	"WcFMsfQUHR+Ho6YZnLF4rMOjQ7tDp+fDEuuUm0UyBh1+FGVXm5lpHphHD+Nmjx2Nmsf0ZNhsR524yw5G",
+	"PXo49Ph3w3pvGkEjm8ZrFrTT/jecXvyWJZjl+7uHpQ1wRIFjO4pfsOPRSRsm0+xFB2ZuvVHTuW/MRA0v",
+	"Sxkb6JTTpHE6oolicOm3zNLdRAo9TuZue2tOOBfTa+U9GIBxxsyxYvm0us3uodnGhAp8oKYhZoxbmgyy",
+	"NPF4J8u6zSiRWewYaCuSk0bgk4b5Q2oKFFOmMnNlOhsYnXYwk+md2UYuhRHEn4OGNArSLRvcDhunHUMY",
+	"Wnp/tz97204jze8NbWaC68E0tXuaH/dOu9VuV5739WSC224o2VnGUmipZJPGE27ULivf8SRZku0dHtOj",
+	"k1GTteN2szcadZv0sDdsHhz24vbJcY91j7vwJKj3jdODz7XFCDLES0vjK/SCwlZIWWTIIkaDiScJWg7g",
+	"BrBSjuxxbewIZFJwo+Wc4AMacUGT/TN4xOobY4qCPJJixEFumR8FmxHcZTJnukUuZZKUPUtG5ntu69Ve",
+	"2Rv/qYCEJTcrsqrCjfop//eAx5/BN7zGe2JkihSjhEcPU3p4YRMOLNcbcDEYJfx2rH0F6HzRqc0VWTAo",
+	"zUYpzZOEDJnR06apjJhSZb201z4pdJl8CrsqMuuH/1j6qZt5ZIerCkve+SzN9Bhoo69lOuRxzMSD9mWU",
+	"v8Xbg/+VWUpSmTAyoXMg3VjCTpQX+KBY4Nfea3Zb4WIgj7Wa6LB9plbM5HPQ+EEK9qDVA948uDWvKenw",
+	"XBH4CVV4kkhxy1KSawSlZex4OvcP+KbdVtAbzGMs4YUm7CM3ygkZZro8E/iUtYouhDa8PnmFetJDeIR9",
+	"k7+W13LCrDUGLvtUilvDkQ2FKh6zsinqLaUbFmhkLCU4vJ3PvxvaY6zsuSCZYB+nLDKLa4yTLGWF2em+",
+	"ZZY85ipKpMqXGoTOZcpG/OPubBmkSSKjO7QQVDaZ0HRe2Mg6SxkILa5UxuJc1hkRTJOsvGXw02AKQxrY",
+	"ly6ehTXvPCOeNCX4GogfFsSG0vkL8vbKOZht0/QO2Wt5iewojRSSEyYFIyxR7JkKiJAzY95JEbHNi4Vv",
+	"99bqwukUM5YyIrLJ0BwyTw7ig2bJ4DgyQ9foZcsDPV9liXDknz8/Fqde3n7rnFFMnxJqDgZLy1QEYSUq",
+	"+sI9OzNKVmnJuCZ7YdXIw/2A2GBuX6yhTdDtDHkWGz5K5e9M9MXSi5Fqwv0WOU+UJOFahSG01vo7qV/L",
+	"TMQP4ppC6sEI3uKR0juJ/g3nxi2TRq8gjXdSk9f26d1oo/j+Y5CDGQ+8DbYI3F9c8WHCiJaoCIFUB3b4",
+	"k1Nkd/N3bHYmLNiyOzgTVKaMfb3Rl1DLefDncBjki+YcBrVIwk4939ItTLUF+2yD6cX1H9zcypcAwnkP",
+	"lPJwONHzuiTG8oGZ1bSbGpA0E8JoITI1HCRiLAaBvijLill5n/AYEASRqHWpe5/KU4MMMcZnKNdsAM5+",
+	"+suJscpBgxRjUco06s6ldbow3J8qNZNpXFaB79hUr10X/50LDv78jTj7fHGMDNPSSL3lb53BZZt5FTOh",
+	"OU3Ul5b71bOBFcumLFVAHKUFOyeCzYyFkE8KIs4RnLz161W8seQOWHwfZGUY3csyy/z9jpRAP4LwoDn5",
+	"aSa+4ioVc3g87ah0eKxi9FvGjKYCEzs183WMDonaKChVxG40H1q9omxpQfsCtSz/N/OZibxHrguZPqBl",
+	"Va0AalkYCi6OkF5L5OVXFSSXxzcu6TyRNL6R8g1Nbx9mvA9lPB9oKQcJvGpFEA6yJrgZsiRwY9l493wg",
+	"NlhGXmHE40ZK8sa+eTe6WhjgY3uZ3Mzg7Wabqcj3mqWEglKlyF6HvOXf7YPGdZlCuhk3b3udi5UHRKTB",
+	"oTuYcDWxuRQLe2DzoMZFJPaMjJiOQLtfPtYdLxbtj5W8dgJq15j0wkAfay+KpOI8eQWcmzRBJ59Vi3yF",
+	"8BFSAAxDAI3oNkvZot1gNScaRTITcEaLW8ne+curn95dXA/eX73ZL/tevJNQrcc+KB1gYciP4oYhArQb",
+	"MqVpHmz35mrtD89r9zlo3Ej5loq5S5p90G6kVLOBTRctkb6UZELFnDgL5Qz0pTlJqDamj0fwXU+OmcfM",
+	"2Eg+uF3XvDSwx1jqKy8x1k2GjjRD4YIuDIWZrAtaOCjBzTz5ter79u7nXposDOG9oJkey5T//kA2lcGL",
+	"jMoV0YWteotZFIZWXAaCp56VVY5OsVWloe26S4vDepTUimI+Q7o0F29ffv755+a59/lqK4lawxyzNNhm",
+	"4+e9sMEcc+Be2XDoI4Wd7th8kLJMVTgoFwNMRkcxN6IjiZKYg8NbaCc8y4ew6++sNwGrCjxK1Mkb/eMw",
+	"v1hOKBeQEAdZkqm8Y6JFzidS3KKdAbkomOdXKIsTill/pySEhI4InNaY2zHIfUGYKEMF4TGmxws6Yaov",
+	"rI87ICEGmgv1BpJcDN9ZSJ9hNBqbp7kdFeTJgDaYLwMQ5PntbcpuV1jsf5czQgnkDTxTJKY8mZNM0VtG",
+	"hiySE4b5sDbe6+LwkHIlsknj9JfGhH60PpxG0KD3t40PS9mdQeN8ym1qtE254miE+74lL9XazLap+YQ1",
+	"Kt7lnhnOa6Rno2uqxm3ghDI0tNVYMJD/afkHIziFzaGo8XV0lVZzimk2THhkNJ9UO4Pkjs0DYyoYRe5W",
+	"cMUIh4O39OKU3cu7LSeVSmQU687PP9j8ytz2+bOfwvwLJtPDquSTsi8sORILGpE2s9PRyEu4CdhZjBoq",
+	"TS49mrFJL2Uyctvgp0zbdN/VKdOLm7TABeIJF8ZoTnClJ/SOEQr5vCqSU2NUS0KJfYVZ+82FAv5CwZA3",
+	"LQOMiybJTyNIPVu3IfaEfQ4WjxjaitWkNRvLBIipRa7HciZguljoBG7EIv19/WTsN5an8yGf0BuOuaH1",
+	"ZmPufssgD3hxPi5RKc/5qbUqbmA0Tel8afzwzurRFxnGL0FuVtbGGHkARTGUHLa7NjvYZ5KVCcb2oqdJ",
+	"DKymVMlDixzbeiPptdtVI6lIsS3nVDaCxpDGLjRTPRSeJFzcvi4yzxYHYxPRjIkM/9wPjPBINUvNxYP9",
+	"gCg24VSIjCbmytF+QIq/Ot39gAw5E4LjhW5vPyA69a4cHO2XpFCe+JZ/xugh3jeMdCr+WbzcEHfx4nXT",
+	"fStjloAyZT86TdmUwlmfSqXNPwcj/pGVLkzp/HbdS68ysSwWqRrI0RLDXicMt+HvNqyuap+iYqiv8dHl",
+	"AxU0RlxwNd5yKGNGUz1kVNunykT0hipNFL8FP1zCR8yJv5lM71hKYglJAbrEfdd+r6Y4LvJsF4eUB6In",
+	"NGYBAUcAiwlVqI1F40zckUhOJlwrj2/mRSYu/FV3wf/BMXpYjm5VKBzqjk+nVVVU5l15aWaaiWeKTFnK",
+	"ZawwmogViDRJGY3nZG84L1VRZ2K/ehqgjmy5284sqDv5a7zfEJvUNNlYPCIFm1drJLDogT1X+UC8jS4W",
+	"0H3MOycLy79RkylmsJM2U//070JLC8sDr1g/CXfol9iUy2WvIMfZGAljvd4Ad+U58etH8Q87V8d8aZLA",
+	"o4LNaKI8lruB234bRcTj9g9RRhaPxjJUAqRIpdlUszg8hRQNyyyVloa+yZ6QJGe7YIuGV+/fDa5vzt+8",
+	"Gpy/vnl1Fe6f9YXZGsK1w1hQms5VAGkfho/8KofPlPVW7RlzFnJ2DbcAU1HZKmelbT2Z3TOMzZhtw3im",
+	"OUrSGPboO8oVEm8SlbtZTl2uKBy1sfA6OctYxGddu4rHrMih9aKuS2Yr1oNU6WD4o19padkFVDDWIRbr",
+	"JH4JL6qStavl089m27xP46SDHLzAXAV/QUqFopEL7tcalpV9VQMqlaJsl8xQqpuo8WiF8YHXS9zc7ZA/",
+	"tCr+4iKcdVXqkwqV2srOAa61+TgEIwcxM4Q9UCwZ+eUeUGmWp7gVlz9ydEyXf7d/sYkhWJZf3pQ0zsUg",
+	"Uwx0e54sRzWE1HxkfYWD/FS6xC1zOyZ8LVy8lzy2xkue5IUK8KpsxxWJfe6yeaG/R+WUiVUZAysi41i1",
+	"MqbKKN0TQLdxF8uvzS8V+TrOFWCu5vUf7qIbNepNg4SN9CAT+XZD7Ut+TyrjLNKD21Rm06WrS3/Pp8We",
+	"utQj9nFqKxfdldKo/Iv5GPyL01Tec8WlKP2iWTrhwnrpNS32IqctrgaudLooU8lvs9ZqIm+58C/qLHU3",
+	"VbLqwrp9P43rKEMTLvyrnUXm6yLmSzXyR+sdPkFjlnLNfhLJHGuWP/vFOOt5z3t33+fPVUwEmM13NKEi",
+	"qlCThsUPNdTXoAFHL91YvgMfvcB7l5RevBzk3/6wctgX+dfKo65pKuGFKsZ5ffksz28OXLaEPVLo+YZR",
+	"KlvEgWzwmVc/tJe7154pImfCqhbUwizZVz9T+wueFnO1OL0VVLmwWPAr2IaVq+RqN5etdIQ5qtR/wTBM",
+	"q021HZ3eMdcDu51qBTSBFCT84dUNeX7fee5WFPPuwhZ56ekl9jcELAgQXAPo4IywyVTPEYJGSMFqawfl",
+	"Q1ChI9gpJA7nodZZKGrsKhYSC7r9NXQl3rsa/n4lZF2cgpoxgArHvj0LioFWj2m8XOW7c0boUDGhLb6W",
+	"PVFyJmp4m4PGdGxT9nY0wx3dF0a4n9Nal27zwkTvAS70Ua9RCcCxKpTg9hUnFeRHrzhoHql49r37fOnQ",
+	"lWbi7fm607+bIV8wCB/xqN0O1jKMKdWapYZK/n+/nDf//eFT9/N/reEJux+oMkl+j7JfuXTy60vAhyHu",
+	"iQBzgpHPFAFssI4WR3xQPeLVB7YkyHuPfDK/TFjojPjyKWe3IJ9oMqNzBeb31ue1RCq1wkhuYdcR8Ldx",
+	"e+TC8wFOjwVG5LuAnEqMhWDV+qd9+pGUzz/ikf6TnKp69G3IYiLv2WBxKRbkZ5oxgneqPPWba8ykAh8X",
+	"/Mt3XucwnrtKwCrV/5VZ6RtrQVWo/jKu4LSvOUtidUpaL+VkSsW89Y5OGNkz00At7NRXcJd0Z6MOGM6S",
+	"s5z9gLTcYOFd/t8wQv+CVdH8S6i7AQJXQFrW0eLe5P50NpB36RJAHN5fvfGuvTEGYvnSpctx3lNMOwlC",
+	"aCldP2WK6TOSshFkF1l/lcpgpc0Erfep9Q4q2bwLN1LTxPu7mJ+7AibO91T7175funIJ1v21pqleuvpK",
+	"xAFpXaJboXUOCTrehbdMj6V/xxWDpCgYhbtmP/c9navWY4Xyaqq1Lk6w6CYN31Ke/IOLOAwIbo1Nc4bk",
+	"T+sMwNgR1cS8Bak0d54a2lKupvCMGCqiw4QFWE/OEgZ/7p8RkSWJe71TY4nzPMB6mDswixfxxOrn2qRs",
+	"mswHWlbN0H2CpEzEABZi1BvQX5CT58r1lXlL8wac47EhMJlaW2gE6a6CVe6apdC139ZSBvAWm8ZGQktd",
+	"5NOnBbr+/BlqmzMWVn7tG6rgNoTm5hsgb/NWv462/WETC91Jz37isk9cdgWX9ZSNTtv8Z6OesqN680WY",
+	"ENkrcY0hhv/+Zi+0IjkJ988WuRT5STBk2Pg5C9Y8RwgFliiE9Ox2C0w3O4xwYcWq1dovyvEWv74J9LTC",
+	"FlrgUBtZzrexjMqK4wPMo9KLHsnKeWKoTwz1iaH+JRnqEq+EU58jGC3kQVRGzc+JArWfTGg05oI1U0Yh",
+	"bAx1E2SvBCtahgBdwhklrVZrv1IVtqiuVY51BAylmoD9EpBYaoATMhsKWVx4hyJ7YRlCsGVRAS0MCvj3",
+	"EB8fqjRa1SEDiya7KdkJBxzgohXPVcmnHDOsblrCQUVago9flmcZQCQZO3g4ZNyFa6VIuHcVuMHi1YRi",
+	"yD6vBBxoOXCBN0z8X3hEUREP5cdBzKEOqNpp94MUrObUO1VJzh7eV9Xr/85oosfL5KyWPIzyzrygwD2X",
+	"d5tz4fElVdtawgOrm05eNb8cc6tqdi5NZzleiXVFkLFR17e4bezactRBmom6tS87hUPXhQVLwKo1BlBg",
+	"mtZIuaybQWxk9xZvBf1psC7ycM2064BUwEJxD5mpFI4QoJr56tYzBfFzwxaZiAnAmu7XikzUyTK1ROfS",
+	"lRMutsgvtw+/4aIycIzYVcsrgkV2mFmEVXYIpBzNGU1LFxTWKTC8GJBbOm2OUsa8wDekCJoHA1t0C2uN",
+	"i1vJ9yG7fxua3bS5vncMdsovMArMvkVS6XqxJJf/VHcHrLJXtfo26YmJuBYl29shPbzWA/V88ZZEimC0",
+	"yobbJIXblKdtn9ieiG/ox6pV3O7Lu7n5MBWrJoPaxisYNO4lj7caT5UjMY/KW1eiN+Jy9N5trb9pRVq+",
+	"L8YKAbVAeSW63dUz6TO1pSNri3/IHrXdYvCDwEcU09mUjBjbD4jNUIdsJvsI3rkfEJeybn6ECiZg42nK",
+	"KFjHFrOa7Fm1FC4gMrKXzew1k6LacIyEiiAv1QUrnKUTmxC8HxAa/5opbY67P6b8/pRyY8lOeNy04/Q1",
+	"j6Lkyc7LT7zPUbYhQ8N9ZZ2SAix/haJS+7SU9qVCH3AF7aucIhhvWC6LNtzYCDLsdiEn08yYDnsYdSYx",
+	"JMT7BdO2u4ohAFqUXAcoapVvxRQktoVsNWvl5OuXZspTqfjCenrcoIBjXzb9YhbxCU0Ivqs6ZOJB7NXJ",
+	"MKQfBzwuM+KaaYkF/y1DuW9fRZQvSM69/IkHfmsE71OOWTWKWeTkuIbh5DvtWSIpMxwS81iBvWAWsU1t",
+	"DxpAgqUTiBHx9afvW3g+V5YR1Pd5lrUBb5XilI6AsQtXmIn/A3nma1bCSO2HsqEhVfXtpNXBTGsyrDgG",
+	"9TrSlbJb8bk8jpfikYfR5vRZRYyuxL/SRoUaeDBRBTm/vIAacr8kwnY0WJ2DGzRyeqrq+cXFrXPSqDFN",
+	"WUyGcwu4kXDUgsubNaZqMJEpW5EqAtq8g8udGm6NTbAU+K/FQntDwNDT+2cE/OVOM0+okfK20+FyUon3",
+	"hqopKQUtddwnnIPSPAUvzbM913xtxRbnc6/aRhfiX1ErRCGGDy30hjLTZ1jHCqH+MVWE5lkAzhVZ9kNg",
+	"GUdeLOLcRCmLGL9nnkowsPf6tdHFJScSoJDG8i5XEw8udlAL1ZQJZatE8DlX1FC66GcODWjC0mom+NbL",
+	"fapWDD5t5T0NGh+bgGLbBHiYhcfzVKsBqAl5pX/pnatvKrIjVt9jh7Pi91X40prdplRLl2NvnkRSIDRH",
+	"mQvyllAASR4rwkVfuOOk5kqzyanRPidSadJtQx+6MwuXwRXpGFu21zY6aEojjb1i+yI8b/6b0ObvpN08",
+	"IQPSIqekGZrHYOTY1hEX13AaeMlh239Lqy9u/HQUKFYECGyjhEHXVfhrSKM7shd++mybSIODHxAH4r4w",
+	"/ESREbT8M4ePa4DJRAxxGmmFF1vkXBA0GDAYcMvvmfLa8oUOHhIT0hBbY0Kn9sNRYrR6wvV+i5znqJGg",
+	"kqm+sGhKkZzOzVwhcTSNwWvj3t8i39E4/wtCDu12ZTMvfFlfoB8caPK06DEIwEITKgA4SYWwVMWPd2zu",
+	"SCYkUvjzC7zbSrQVQuFBPk70udyxObpbwqWeglE6aVkQPaMzvnzZfPHiuGOO+MrmQxP60T+Z3fYip6s+",
+	"ff4zjeoFcI0fWcril2MHnblNlncZXmktHIl36+eg3L9ogV90aoTIHqrUlr9fel+lJJFxtkofyGvOzGGd",
+	"wI3owLaVbgTq4cheKKRgKP3giiJKJggmZliOFKxkblogMKhYXOHMx1FdM625uFVV1VfRXTYdJB5m9bLH",
+	"GPqWW/Vq1a+2BtF20l6W/4a0IiY0S7GrVVXBSsxXjsHv7FX1+uVmV+s2/Cd794Vmkx9goRteEyxwIUDr",
+	"q0+r8u5KUA9y66cqdHlvbfwVr1rf0moUyxYsbebSsqymW0chF2Ka6W0TzJZpaNHudb8RjvCYdMJ8tHUY",
+	"5mIAvU4YvESauz1bIEBtp84sl0suk/jKTqLFrQEBbD/MnbBgZi5Mv6cYK0PNL4QkUl4ngu6dqy1ZaPnU",
+	"5Z2DLRV8vVO44H2iaWz9fHvso04p+eE7o5Td42IpOdL48/4Z5qVY9aH4wVKabXbcLjI18EqzE+x48Bfi",
+	"FvkHCRdmkFOWEiNGzkizY1SUTFhs00cY0DY8ZTXLqOYQAtEJ1/KEpVZFaDwbOTcxL2gRAPacOHBguuAM",
+	"s+1qZpKgmhg4HZP8eP3TO9uiZdmyLdwQ631tQa6An3j/aZ2ckL2ZQ4VY0JShwbxtp+xqliKapnNvlGd9",
+	"YT3MNtHbWJpQ5OSSnvYg9cVDrZymLOKKQcuXfJXKoBvQZ9j6VAEtHdHQuWHOZMjmUlh0zCFgFO2BVkI0",
+	"nzCVu6oDMF7Tu2xq/gXhAbvE9CNT+3lSzhKeZl94qJn4SZcssqCrNjrd1mG7XOHW/H+/tJsnHz51gk73",
+	"816/3/L+3P9//7UpXF28+/3197Vr5xZoP3cr5m+uIut3bOZXL/9xKhf/oyqWtq3Ic62N6ub29CoSQPzO",
+	"RqhtG70J9BvIt0ElqoTyUfG7OVRGlrkrVer1O+8dFS5SrWk03i7W7L/xPH++ymlftCFakjtvby4BD9DY",
+	"D2RE02qQst1SS9Zmj2wsU9kmQSQdONJcRJmzsESgRmJPM/ANQrLt61ROSMzVNKFzuKM6Qa666AfoKy/7",
+	"cbhwhlhtkQ6gE6NTELpYSJHD7u1YuOP3d1r2Qc4Lb6dO564tDkwUdhl7LjxT9hTYvAxNbuk9y+3FjWOw",
+	"2XYra/Hf4u/Ni+/z+h+AcixSbmBFZlTZBiNn1hudMsVEDFKTg7OptW3uhw8FwAFmP2KpUOXsHchH5Fqx",
+	"ZLTvbdQmVICN62Ik9ZRbAPHVvw5qFV9VRPqEXnf4Ng6vXnKIz1FKGSIurXY5mJJj3qzYkDzx1rZlwcxf",
+	"FsOZyMvZIusKLO5WWPWG+u7Wu7F93kdVnkWxp0s7WJ55Hsv0mZFfQOHVdvmc3kvlyFl06Yhtl2axQiCs",
+	"QKSpgNKHZ1hcNEXZ83LktstxW0LTs/BV8Sg89TPvnily+f3roKCLMp+w/LoqVjKNR5shady+xBsX7NvE",
+	"cEtawQMCuaWT67nwtlBVS9GejecadgdEKUYE/fRIDBoTm1EEnZkYRjz84vJa5OTFqmI6r1Bgvjem1tQI",
+	"vTjL5atMYqa0G4fL8RyykbSQRy5qYMgL2ycuGNYHR4eeUd2uNOqLoS2s1uakCi/aVmda1SMvgMjO0JaE",
+	"9koLK1aa1YsD31XQqZqVP7TtprWYvr2wcxWz3nQkV2JzouYQkr0Z5Roi3LYkClSIX+XQCHkA1eTidj8g",
+	"oSHUMCChC+zsOZMb/OdSxoYBUSUF4YKEhZ4VmofHLDGPCOnrUV4Xn5KjPccAVCg3crA885ZKwwB8WxXu",
+	"dpsAPnFg2TVQURFY29iFAmoI/PyiZRfcJkf5yEclr/H1AsXc882Bv2EwZal1e9VK6tga8Cnvhn5mk8TA",
+	"r2IoIk/RVvUSfhNaO98eizZWglZtEU5aRDtc+VJIWBqMWP0Xa2n7S29IbpEWT9HO359d5eiCBQL1ycVN",
+	"3h/vMk2WCLCKFSw5fZeJ4aWcTKQgXsMehQq+iBlwdUgDYYrsveYJI9dzEZF+1m53j8j1mKYsIO+kpum8",
+	"dIQjeCmAa+ZvWX1yy17pLUUufmkL5/c/M6mpQujaYnA7vODzhgW3961J6Si0apkhlOmiW3rZM20/aQsR",
+	"lhIp3ACI0Z1s6Ec6/z21mQD48JJfvDot9Kc0rmKuX8Cfsao7wGANuPeDOOyYKy3RXVgvhmKW4tX9ChdR",
+	"3e4+8paLWl+COuBdHY2bBIBj/PW7xgQluNOqN4Je9UyRWyZYaqgjbykaeO1cGKaTgJ6L6eopo7FTPHMQ",
+	"bryr9VARUyHAfQ10u/zf7YVHPa8BbLfnLoB/DXLBUwGvaVfSOqKgCJhQIcV8IjObr3OG65ovuMPGqU6E",
+	"1myqtjsI15pNHyW/ebciEx8v99GBZnKnQiHNfeHsp1i7YZTZW4m0FhKxfZHuWJDbgUfAiYTN2Qm8JvIi",
+	"NGtNbi+YswtbfwjP3okX7sgvytJ4k923E4BzKbG/ktby167ca5RIywGRSFe7uSWhkWbxaZlnDLM5S8le",
+	"iGkRxmwrhUnR4Uv2QkyxtGXp0FtBJrnbIKJJUg4P4esMfcNzUI5TTsguCKhSRYRpeJ2pVnQ6gA8/Ux4i",
+	"hnOrwPhgxgEJzWqeYlYgj21SYEBCOuWDOzZf/MVMMWQfscLZ/mhdki6hsBSihbd3o4O4xw5HzSP6Ytjs",
+	"Rcdx84S1R80O7Q4Pol58yI5GVZS3Vd+kVE62FCprlCh0mdd+15Lh07C7BE7Y1XT6bfyDqL8+wDHo6WKV",
+	"LSuhKSUcHsVvhQLRLMkMM9oX1BkIFZ162VjPVF9MAQMmh7MT0PzSJZTYcwhaIzY9oeA0ZODxl0SN5azV",
+	"FxciDwKhLiXFki5F9oTUZniQZry/lAvLhdJpBo04VOO0cc1vwZlDNXEdUVnWbUaJzGLXFrUVyQmBkjSh",
+	"pZJNONs286HUUd728bPhY3KBccSi0Z8UETsjd4xNodMLHUFyP64MJng11g7CZ5SnjdJwrHPA996XJlqB",
+	"GTKWqVmo/K48wAX7HPidTnGI3ibBHs3GzHobiyWohlr0p7jMquEtEhuPYRf1tXrQMl/EIRWvgL3ZXMbh",
+	"jaqk4pRWbuVBXy6GKrpb0Ok0lViO4Sfqrmq/E1ERsWQVOEehhy5Jv6LScrkIUwq2ZbMwNq3GlmFTc9ZK",
+	"GccxYP9o74wHOflbvTzMpxoSJmIXqnWLpZmgQg+s+uclR0xkzGy+RDn5z140G5XXrdAoYkoNpjLhEWfu",
+	"FmcWmrsG5uQNblMq8DPFBnzYjCzCpkX9YLGkK0niPdJ3eY8epAhu7+FMZXY7xo14f/WG7EFXKd+/uf8w",
+	"mPtVjsKgsTJD1eagwm6SKdVj+2WuCLxt80n1VUXngjSfW7cTThA/VKqaTa0wAFfXv51jXh8YH2c4TSOL",
+	"CHZ3BucUHBZzhCDgW1XeViW5g/WFZ5dW1azomzHB9kSr6chW1FtqMrfWIoav01nDDquqsYYbMfTVKETy",
+	"9SX22LCIB2TPYo6YwZDQXi2Qx75A843Hb5Wx2tlfy/tiqeOh3SWgJ9GG3CKbkf6rHNrsotaadyXVOmch",
+	"1q3RVUDtoPpVEj7rPmAFzQYOiq1zYgBvMPcHmG0yoTFrfYU+G6XF2KqfxhpOAL0TtvSOPCBTdOfuD/Xa",
+	"S3U3F0ysywz1PrRmyXZsOzLZ7Owu7cnDUnJ3XOjFA7eQPEybv7ebJx+Kf7YGf2t++NQNjuokSK+nZ1yh",
+	"Nev+baxmJzEfYDfbV1wmVNSIzdebXjlK/2GpEAK1tz2oI0WdLrQVtiQTmieum4wNcTuLuwVmAVcRwvmw",
+	"NGJVZQ7XTJPh3L6jGoERagBqvcELvCy95mGh/8cNwKttacZs+GW6ojunM2U8IVFVtwU/onzjyhNE9vFc",
+	"8iVUkL22y+7B7GRU2BA0AbJZuCZUkYtR8y3V0bikva2GmVLTwQN2YaVn188JWCK4JfrJt2B54dZwDLMB",
+	"35RrwJF/HM5xmVbiR0ZSbdGURsRbxqPME9vH+h6W7QOl5tZQrGt55WMcbLUgarrleqjp1suxxkzNPx/g",
+	"Pvo7tPCtpSku7s2GY3CJp2ZLraVKEqwle3tbpQCo+eDDmM2qNViV/1fyWO0tWCZpJtR+QBBcLMjLIBRz",
+	"d6GVswDGVvLl5e2wrCOvynlnh/hIOPFfX2nc0bh8dF2zYu/niaTxjZRvaHpbG724Crh5KON5Ua24Yhvn",
+	"1TnyW2JWfcGeQzk2UO3Om2MZ18QpReD6nVBYXUv4wXC+op7FQuBvTj4sNb6GP/KyTDsb/3XFWMuDKG1C",
+	"NWeFOe9mCm5HDg/fhKVYii2KMF8gNE35PYvPiJAzGygG2+HMFkLb/JpRprOUlVTGDVvqbdkiP6lZR2tn",
+	"vmb93+ZrUx2NxClGdMLOSDij/J6lIcGNVhD0xzLokUwRXxgjj4gZqjSdKwfpaewokIQAGKaY1gmL9wMy",
+	"G/NobHTtsZwR6h7liiRMEzkakZQCHBOk0w/n5F7yGJMS857KJS5Dxd1Ap1SoEeYD0BRjP2ps/mfMortG",
+	"0ACEp0bQwAmt40VXlqYr6nYKQPKauIDTgr3VQi1e1Pzt9fx0Vu/rKnvxnFhNgtDlIv6AZFNAs3Ll8eYO",
+	"q7qYzWibHzvtdlGcnl9qt5ZKyxfqv20hea9UVt5bVVVebeTTTMuBDfhVzA1/IJC+DKQ2lUo3oeAEtGFF",
+	"qEZf456DhoVMZFvsxnhqbT0PgtzctX9GgFZmXDEgd/SK4ucUosotJhd6SftfUBBt7M9sdKhhFbCRVSMU",
+	"mdA5hLSMVbvXN4uY8Ag6WkhB7F3kZzZUXLN+Y0XTyXI2el1fgX1oy9vND7XzK+upVAkVD3bWfymA6irB",
+	"XEKXXlyX0sJWbE3uEF+kkaB8vh7uGk+oeAnIzFtK9voOpxVukZWj2UnP+FMynQf2hy7xjU3AQX/U07/V",
+	"qVwgpcc4YivJcB4l21Lhw1IbtnPOPJ5nZjXg3jf0KT7UmbizG+hB9YORIRq11SyRzhBh8gIfOqoIny8X",
+	"Jm4+8hMElRxEgCpZf1hlMMrS0Dz4mXxsj+cxXyyNs8u5ijRX1rkCCndogz8uemDYvgWGdFA0UO0ICKKQ",
+	"yidIiC6s8IyEKdPQIoxoescUEZIINrPSwjdjHOJ37vyyD1abKgkVj9UI/i8u8f6z9dttpeLy+TCWv0D6",
+	"eg3u2LoewW6FR9DqloMJVxOqo3E1cadcRHxKK3L+bKZ97Y5cW9aW5G7gnVpH5eN2zS02Gmw1h5Va9Pp1",
+	"HweE+3U9GM0GZYqlxDApi3RvMT5djYJr97kyU3gn5Wqp3zZMp5IXlxZwpYMKqzUIzQyr1TyiFqXGEZkZ",
+	"KeQKA62Aq2JNl7nLVA4TRC1ewkW8ev2SnPQOX5Ap3kRiGWUTi4fy8A6Sleu8JvUYAif1xa/X8LKq4FQo",
+	"7TriLVOK68VjiGUkU6Ky6VSmq6r/HF+qgLPgOlnRBgIuLC/Y+6uLUoa8XXlz++Z8VvjVfdWzaWF3qkkO",
+	"+PDjVCg/2I+zg1D4Fo30ly0k62TY0XWAr9vJXt9VD9h6pRedD9VLsGZ6OYLCV6OzSQ5zvl6Dhrvq0OVX",
+	"7XP0DenaJ2m7iA+kbdj8nQh8103c8UB8yS0urL/uovUHNc6/Zcz+XpV0umZzNi38N3I9+Of+IS4I7z2P",
+	"ZPP9pYlqFal8Uyp5BAK5sQrVt9djvgXvfgwNxKzg19NCqhK9Nwzum5Io0NfjkOkjsbFdl33VEn/LYe2o",
+	"ky5N5Z/Ws7tTLG5X+IoFIshf82HjAONKjhXzLWC4rxEqBSvHqi1d8Dyqhzd2zHFZao5pufLVXvcGFeQT",
+	"rlqtK0ZjLiyC/cI6jVl0txYhbJWSXbxerfJ8Qx2wazIG0ADwOYslGhCWKEbCTNB7ygEKOCR7lBy2D0p5",
+	"na6a2LvPzLJIHXE3bKoXdmY8TrlyoSo7PNrOgOD3mtA5iWWLhNb7ZhuGOR9hCHehKx+aQsZES+vBdtWQ",
+	"Ms1hVtc1idyASXJNRTyUH18mMrpbXduSZuKBJlQ1sun1JXT8xZ2MA/S027Yr2P5XzUVksSLsYEiaiWpg",
+	"egclUlOx8E5iha9IboPfRG/ZIJWzynctBSkB4gGgRiwWqvd86SyWVr+KzvzNO4/vnQftQQLDbVTBcjsl",
+	"jlsJfzuWWVp+qnuw/pnPG6Zzra30WxBncraiwtOi+zxT0M+kfp6jHI0UNMiKpIhVtaN3RNMyhJDZEULH",
+	"HtjbjCYJiczIoezbvq5mhY4Z2+B32xdjeW5Qum/uIb/b8uWKgv2YzjeuTExzuLXyO8leeHPx9tXg3z+9",
+	"exXuLy3e5sJAOWu4QfjTWVreSiouxNgS7BO/36X0/IvDObKPUzP11em5lIxS5iKVgCidd+OjZAJBTEko",
+	"wcb1ULYX1MZL+oJAvfXTyrdvF8M+6kGcsYFTaze3S98uMLVVsWAJqmZLpMXfcjTUGlpXgdFaL2JqH/Mb",
+	"LlhI8q0IuoAD3+4xQ1cDJmK1HYDhHwIncRkI4GuAKZahEjdDK5bwiEoNGUvIipbIHgFE0TNJbPPnZU7r",
+	"l+dvs+wLa+RPc10dftlKemi5jeET82p0QO66DDBMhsk1Zof455RpbAsjlS6DPzvNeX3P9ZV4dEsZ9ClQ",
+	"Q14fYR9cs0QXnpL6AK/JGiNymrJ7zmZVwmTJ6Y13Bo1NtPZtXEO5nbu7W8i+4ifXN7MqJhyBrwATS1wD",
+	"Bj0uIZXkjYtkpgPoPcBZ7JXt27vobcrMTdiuABtvpZkg0LM3hU7h2hi7VAipyZglU7LnuhYEaCb57QnQ",
+	"hIR/D6KEKgWtAl3RIwARgdp6S7nIS/eh3oVHRM0YM6+H2hXOhA73zRikyKPve+HlT9c3pNVqPYdxhftk",
+	"NuYJs1lk5ky5ZXNKcd6PO5uyVLE4b+W01O9sRUeymy/SjMxboipgIqO82TVzEwoQBBEVOa5bxFunUtFp",
+	"JlJjw9JhwqB9Ip8woIHDjx8D0uue5FCjdrcp7DZ0VcRmERu25/rV1b8uXr4a/HQ5uP751avLfBNK7V4B",
+	"kVDzJPF34Zki0F1MA4Ye0zglDvgC6oyEU5ZOqMAZUWxDSZNFIkTi3yczakh25FFpQSklADi3TGbT3Qcq",
+	"meiIC67GXyY4UCdhavHou7ypnfqsUREH6K/CK+aPOay1ltNpGZ++pPDSyRonGva3qnAqlTff7GcZOYns",
+	"Fd09reYSECesz/KGqU5mV6Pnr4dMXwZKtxwyiyLGzLEJU2YsQfdzGOSViQVy+nAOrNASkmEpooSc5stc",
+	"vGVNySlw3dUmmu1BBnvnn71tSiTxE8MV2of/aq7tyXaww6dwpMMcnw/+3G+t/s4K34QcaVsOWlBA0VDP",
+	"fpSONPbBcwRq+QuylRKf36/ms9vCy29j7ORnzrd6rMSoXl1DcRtkDohkOAq2Ty9XvihUTJ+ZBUHaLwRj",
+	"LUS8x+koV4JVd4mJuYGBvKDUC87RwQL1bxderORzHr6ptTfBHin+nduT8HH/HOdf9ICtVdn6AZaDkqPh",
+	"fCdLrV48l/TCCL+pNlmogo+oVq5DlU0zYZEncta5Hnyi7GhYshOWe6tv7OGyxlG5SE2uTGJDv/WFLutS",
+	"sGCh7TS0cCn1Na+DbGRbqW9oor7uSzlOat5qEJCYgHE4sMhtXQULS77mFK6FF3a1F7kHKD88pRO5GVvY",
+	"fux9EfiqlzZ/2D6oTJsHR4uQelC0Pav+rpJvuKgIK+EstvQxVfrqFh0Q4FXxXl+59lqmbJRKob91f4ml",
+	"HG/2kSvoYZf7KfZsdrzaP8svWvRlpzpMFEvua7Y028VzW67PWgJxNaMwZ0ahyMWirvy0tZZaQW1sOljd",
+	"K+bGNX9pvr96U0AKe3kNR71yWsNRUI1IM2h++O//2uRf3KntRY5avK7RxQ39+MfIjEot2S+U5yNKQ+Bh",
+	"LjhsBofZgBgNQRWQQ6sae+GgHvbCN8zVSlG32S1l64Z+/JoJ43+0jatGCYVRrlitb6PSmZP3AC3uhn78",
+	"tklZf8B9X95clk52Svd6QNxyZRl4JfU58bIYa4YeA6uB73fRWdwzVdjX1xgRt15huHNebXrDmAauRMmp",
+	"Yd8xmlbGIxbBmPyJlV5WGt9GrQnW7Qrtzq8HN10XN3pr2OhaeNE3Ur6lYm5nrWoWm3ZPKrRmc3YH1uao",
+	"VJbfC5rpsUz577WrWtudig9lolSLiBlFNOFxyT6vHsE0lYZYjAL3CvMia864qrwWo1xgJ0yl4taYsVcL",
+	"IL7SpWnKIq7gohrI0YCLAeKWLbaYLYp2jVKdpua4V14zn7f1gqwUro0SqcpXzK0jmYG/A4v0BznFYMwL",
+	"+xgNsjQZ2EVd/sG8hSaJnLEVP0LzH/yJDWSmzTxT6xuJM+xdywZ+ILm4WgY/MIuNhxC/mqc1enFo+AUM",
+	"UlaKTw8yEdmk16Axpmk8AFvZzVgNjKGO16BlPptMpYYH79h8kLJMlWiLxnHKlPKu2M6PudvHXb+nSebl",
+	"nJotH/GPg5RBK23zzkRi996lSS1AP7ixDqZ0fpsX4OBTOZZUcd3hIyBJQAsZwW6poctBHpGFlTI7QgUg",
+	"AgyUMavTxTY1drHMmxyjXmpkszh65ypZGl8ZaiLfgGJT7D0FAJuFBiwdD5ct41OxY27mxqLkOb9qTtyM",
+	"0TuMzRgyXaRHd7l8Np0/j4vBMPV7ReNmDyz2AjTlyYGizaydRyO/YsQ71RYDKr+aD99dMG8r/72IHwU/",
+	"+SS90KXaf6v9peoapLv7PzgzFi6iaVu6nO/WiAuuWb5f+Q3+mCCTt/R6xaKU6cEt5srZLRoAzHsDa5D8",
+	"u83faQXXKFrz50wpv1R6nqWTFXsEP5l7EymQmv0G/QhKPii6+Bfg/55Q8T7vI8MORvwj87HDiiFVSiFF",
+	"b9n1XESPYyTbtMiNyWa2QXP9vPx8nK/xyarcip1immNGUz1kVFeGrt5QpbEDmhyRhI/yfpUzmd6xlMQS",
+	"0SnrR7Hq4j5sDLityH+GoEa67b7VCyDlm1BEjjABrE4mtpXecz/s4p620/HoYl3QpUp3XKKPKpPD5TnV",
+	"TykqTTAn1A3p98smgRV33nRXpyItLvJygYZZ4TTNpprF4SlEcC012nA32ROS5HQNHsPw6v27wfXN+ZtX",
+	"g/PXN6+uwv0z24J1pmygPGWI4eorlRjVLIVJ/GZ7RjBgMl3eds8b2wp+8616wn/F7lFfEOPlW/js3Do5",
+	"T5N8QFG82f8HhQAqfflXdshA69C2t6jtqeWo/xYtmlZ3IayYjitc2rrd/gPbP21DnSts/sUU1TUoQIY6",
+	"vo2zEvjSA7yV5vk/bUOCx20XVrmr1Y1mz13GFKiui87R7ZsaFN86R1OQJzaStqAL5IZiZVHHTinYpTLH",
+	"pTX4F8zzFZJFzTaaG6v8/nj9MnGab6xLoQJGvTrnvd5ir8faKX/6ETqVLszlT7T+P1nXyIVGcLNFID30",
+	"bxlTc8V+WD8XBE+yxJ4UzIdcuvfWgRut7T3kjShHRZkwqrKUTZjQg0xwvQ1puDLOepTjjmh55m7s9Rby",
+	"0SiqtDt/FqrSlTbVV2i9gg7L5bV4P52ytBlRxUjCjMxQAYn5rbGGqIhJTNWYqTMCxrCydewOh1RkkyFL",
+	"nSlvHSUV0seJnnbzpPnhUzs4qZY5f0QwlIXl21Vdtzu/k8b+J9zBB4O4LC38mkX9NoquO8sP0HXtKx5J",
+	"3f0LkMnCGkJ+d5SlXM+vza7gOpxP+T/Y/Dwzb/nUGEK8+bXjADYtrREsJ7E5PNe9kN4NWq1WuE9U3vcF",
+	"X4P5WxbNk6X3LG1q2cR/WUhVyGcDGgFhgdHufORjrUFiYxR8xRh//PlmeXzkx59vyCiVE4L1TM/vO89p",
+	"psfPYUgh2fv7dffwCIqf4C6oGszzHAkHb7eeE2gTF7OU7F2ZB56/Mv9N7jklP/78j+v9GqP/DEJlJBGx",
+	"VWiK0J/W2mq4uv2/WYSSVgTAEbjljUsHRaAZnSBUazm7IEkCkreyA8Ic8iQh51EqBVfk5dzQ4WUqNYs0",
+	"eZnILCZDGt1lU0PMKYt0MjdP9YUepzK7HRPNWdrsuopJ1eqLvngphaFhLoU67Ysm+fH6p3e2ME0JescG",
+	"5pSEZMRZEqszkok7IWdFSRleB5STlBlSZDHZ67Xb+y3zsgsxzTRJs4QpbNlntuLq1fn3b1/tnxLNPmr8",
+	"1Lv3b0g0pimN8CzaMAR5f/O6eUxk2heEJEYDMRc6R0RlaSpvqWZwr6FJGc8DMqV6HJDfMnNcZUrGjMYs",
+	"DQhXpNdum3eE8FpU1mwVHg4ApgEguiR0YU4UleEZobgo5htwt3kTJXlIF06KTInhbrZMw0zTYfvaz5Nw",
+	"QhPzShYPflVShOYte8V3FQmLIPEdm4cBVKhxCJibV4f7Z4QKwmNM0jREpMw7hNRjCBgoiOKH/azdPojg",
+	"GvzTi9aEZC9cCjKGAWm1WvBymBi24yphZcxkBqOcTDPNyJDNpYjJifef1smJ/T6s8mKGAKyhYeyuN263",
+	"3W43251mu5Mf0m6nuCQIh6nBfJaC7GGLvKLRGFfAlh+ZVaSaQOcBoDzAKUa6zFGXQ09Xf26BgP8b9sIB",
+	"1lh0ZZsZQUUcmGEYFlcQTmALNNUvH0KHLAygNxWjMAJWAVI/CSFzJCR7nVbLMHhi+ySQw/Y+ouMIIqf0",
+	"twz8jKmSaRjg6SU2M4OEn/ogQvuNU/JLq9X6EJB+rmSbi2BNkT4CNeBLzOV+o9Vq9RufwzPzMimKgrcp",
+	"vWUkdK8IoWGxkbBYh+q9Bn7CNHuYmMuIVkEO2y9iV7ijoHh2TkKXqmxmQtSEJi5ljUzo1K2sGQxonynV",
+	"Mn2miGEvPPYYRuhSmUOCGgcGGngKlgpQyognWGsGNWHAvdzHf7lj8w//F3IWQhy7UTzNIEB6hIqMpZBZ",
+	"SsKLIkWi+Q82D0+x3IFO8IjDa90V81FgCMYmMgaUXwanplIYawqpCtMQ8G5sCu3OSXVORnjmFYTaZgfK",
+	"sLlRwm/H2r2jfbL0DsuUIakA7g1b5B9sjsfgjk016fYIAP2QaS6lYU1Q71KERpG5LXT9qcNi1ilTMksj",
+	"RkKr9sOpVpomeY9sMyAztE43vynP6MG1P/cSm+w+nducKThcpwTVAYJc7Mefb5CHhWRvtcAHqk43inlQ",
+	"CNZ+zqo99pMt814AL5cJs6nxEzqHZcPT6urWzPIaUjRfFRA8Cz824Snk8qHFjg/JhFGhlvWlvEKg1TfW",
+	"VMIjJhQr8kwbRttNOdM0BSyKNLEqiDp9/txTLp67Jwuo9IZTF84zLSc43lzzOL+88My400a71Wm1oSho",
+	"ygSd8sZp46DVbh2gdjsGnfL5mNFEj383/75lVW0CgVspw+Q9QraJaTj3vD5UtciNzKIxdDJBOcYSBep0",
+	"vrwXceO08QPTf4fvYvUaHDAYTrfddtqXbVroc/lfbQg2h4j7lIelG/IOotTAUTZZOPbboPBV4DPZuRke",
+	"mfB71irp443TXz4EDZVNJmb3Thtv+D0TmGml6a2CcqMp5PNZooEiomyY8KjxwbzoOcDa1V1wWwNlWN/Q",
+	"GDjcLLYtaAcubehzwm9xcZE3YK6dDqBeKO+jUrkLBYLgQzeiABx0Y8VNMbaPG12xTW7XEOKv9sYVw63Y",
+	"O/PjHGvpU9i1oHHYPniEWXgYAovTsQp0aU4+nuHjzOydxHLsOYbkR6hHIuiiIorOyWw8X0+m/kbXpFPD",
+	"lqe8aTjZamKNJxxYILN29R2bn0HlOsK4KAYQE6gGmDe1yDWkWCGl2mJfprNUsJiMWVpBpkbtQtM3r8Nl",
+	"xrBY6RApbnn+xqhp4BDZcONLUIwanz889Bygq+WXsuez0W13j5qdTrN7eNNpn7bN//27gZ7ORnv4gvZo",
+	"hzW7o8NOsxf1DponcZs1D4ed0YtROzqhnU5hZ76lXGAyBlTMQa4cukUa9G5wcPfbycf77sSFUE8t/KSZ",
+	"V+E1Rj+9pxA2Thts/mP74lfJ3/56Pn/H2x/fXrfn7/71z49vv5cz+P/Xkr95+eMU7vnh4uB/r388qU/e",
+	"uH/gz6qg73NUXeUoF51wenu49lXvzffo+Xc0dknw8Ehn8yN+Zjc+dLD5odcyHfI4ZgL5So2RXQhsLGOb",
+	"rHwuSw2l88l6R9IMbOFMLuKHfgC4NFVxGNEHqwgFBXedK4eoLBpD3+WckIzsHrO+wAxIq6NCAMHNCLAf",
+	"zqzCatOBxlSNXTNnBCQZmneMzXHH8n1y7pjBM4VdhVQJQZVq9/tZ0elrQud9gQfIm03BVoZzZ6uFRZZE",
+	"iOpWmXngmiD5bc09PBPCPI7MAWjtOxnPt+MLK47vlifIutk/l32xLg+jzLg6W4q+PxK/cpm45bsGP348",
+	"/uf039305vD+5xfz80706uD270d3b0/EZU+9P57ttpzxKk3wjs0trJMRYfZkIHFLEbE/OJPqtU82P/FS",
+	"ilHCMerQ69T4xCWdJ5LGN1K+cY0be91unfksFbM8Cid9ablE7ubelpsuqDrPP/H4M/LWhOkVxTaGIykt",
+	"p5hXCX0fsc9hi1yxe4lXSGr+yWLH9SgRsimnywoOPFLwqIVj3KvK/oIX/+Hpr7f5iXdSv4bU88egBVyX",
+	"B9DC9gIC411lFwZEwSsl9BVouoYU1FimumnMy5hAgIP8+PNNi2ATReIwZtCck5kAHCeW9kWUcAjdYHkP",
+	"9txkKYEYBToe8ZdTIo28Zxy8VeCtNLZDX1jvow2l0OJV4Mk6sW6cK6bTefN8pFkaBp7dn/Lbse6LHFIK",
+	"XuN8Yu5NiHRm0VJUi7ylApG4shR6fxIpWF/gkOEFYDrMjPYPOgZRiZwBy83XIZYzo0ooUBGEFPOJzFRf",
+	"5I3oNKGJkrhUFjhIodu7vGDPFK5FX+yFV1QzsA+a/9/QRhcUAPTBJi6c7xkiVClA6XqmvCVwCZhYx6FW",
+	"KyE3tjJnZxXCBaKAbheiUEWCXiOSacoi3RzLVLHmEOKY86bSdLqNQVoqL62lb2xpKJULfI39MR7+EPGf",
+	"+I8X73+/6LzjF+pCXB1GLy+OLu6m//Ovlz+etNj8x9/jny/4T/zi44Vot6JuIoaT1+34f35cwBlZVGE6",
+	"h1aF8UuAT9rtcjWvK+LdbpWqTRrBZgTnWIBjWCozby2oD23UFR+yTzzPb3cWrfeCK0MYwjahrvWS4omF",
+	"Fymmt3iJuRvm/tWE0M4aSg1VaKG4+CESaYUT5tVHi1VasOuCkxoDR5QoZr30WvTV2HLcpmsNUemveQVO",
+	"mjQTgXUr8mSOLZm5iJIsBmREIwEcFmXM42qPjK36vzJf+xN5ZaCMOecO3Wa7U8538n+5MXaP4xtFPZrZ",
+	"UzCEutFB3GOHo+YRfTFs9qLjuHnC2qNmh3aHB1EvPmRHI7+BxGmn23bYlw2aJIslTJaznxoRc9qlB8Ne",
+	"dBg3j9iLUbNHj4fNk6gdNzusOzqgveFhdAQFi3d8OjU8ued5IP0KHC01ItM7EOdG5/ig12112l5VduO0",
+	"8f76+8bnspsIgoe1WWFBEJvdPIZG/xIuHq9Fiu/msZcr9dHV/h2zwhY9kSsSZ8ziioRA1CHZg34PqKpg",
+	"dLeAEsWy5L6I6Xz/lLhm7CkTbEYTfJk591yQ8OLdv366ePlq8P35/14Pvnv1+qerV4Pv378KoTOMjWIX",
+	"fd4nUuixcqkAhqlQ1ZQjvE72oNYUuuMzRaapREjS4bwvsPjYvtRWkhNbSY5qIXInyOLdx9SkAnALAF2p",
+	"7otIKo0/5okw5F2RRGFWmsVEz3jETiHtFbJupix18e3A6HKpnjtdmsvYPMjESKYRjLUUgQmIkmDbTYFn",
+	"QDpLymxFJaBFMxGrcnjZZZupFimiO90zMpUWETjNxGlfIOQ5aLC3qZwRiq7zaJyJO/PLZMJ1YHvvmA/N",
+	"xlIVdaacxZBoMaGpMTpLNYD53i4W+a3WVovj/E3dZpX82mOhO7CnbXxo3UcY7deSLl9OtrQ92ZIXfC4L",
+	"lnarXSlUtt+iVQ45UFxwBE/Otz+A8+3asL1yJ7DaUq5Cbc19b5W664VWBMkwsGwyIECEwBJz/wJwXqye",
+	"VpUx7xJne6AN+zjnvQRLsPxIr/PvxiIMQcVdhYf+D6iYpmtWBKb3CMrro/KZJ+fqwln/ge160h/iVc01",
+	"vvopCO4RPw/BpiCYSzmSK9eKJaNq6zbPiPzytu3mO13C5GtIi4QnKmBfPTDaEQZu8146sBEKUuC5QBkO",
+	"mWc2ROcVmvtHaGN/2cph5L3sMGndG9aekG5I+zazKc3YqkHh46UBLdepbVgIF8FG3rLqSznWSD3u4UjD",
+	"IZxsHIU1BYxNAW6fvYgq1uRCMYEobCs3xlV1FwPbUN/9mI4SCyB22uiQv/PbMbnWKWM6IG+kiLFKzLBk",
+	"ZA3fVYu9pfgx9n5C2L0SWz9sr1Ael67kSAwNrv9m5iWVbLkJWPl3FL9gx6OTNgi8Zi86MPKvN2oe0qPh",
+	"i+g4NsKwUcZejtIJlLo2XjY77V63qOVpvMRvkDc6bpRBGRq9USfqxgcMXtzsRS/i5jE7GTXbtDN0Mtg8",
+	"M4ZOko3/7vVIt01enPSOSLsN082lXg7F5VcErlrGPMWz8xCHjSPkze6anJb/Ej6byOP9TsAV19aHEAO/",
+	"RZnNE17j0Tl3CS+RTd1ZYOKGlRKZut5SXq5LAEiP6LoQZVnn3mVlHuT1EHeKCFfuvUOqWF/kP+xZJw1N",
+	"GeY9n+WBPVeMUg3iGO63+gK+AafbBhu5IhMpmO1vSnU+gsD6pBzW3xnA+vcFJlMLic+3yCtzzHE4meC/",
+	"Zcw6bZLEiLRe+6RAcBkASxhoesdEuL/ap/Gy1D7uW3k0dmCsWzPNtTxyJ763iodtzW6+YArTk8z6U8is",
+	"bSlmlZXmd1v3IquvbujGSCjc83VDl08upLX5W8QTnNtL3ULULtqN631KlzZmgN3OsAxNzkQhh4Nli9HI",
+	"xXlR3dIXUL/Va5ELDKEqElqeMaQJFRFTtvbMysdS29OxTGLVFyDfoe6QK5UZAZfbUbYmPVjskApCdQgh",
+	"Ia73g74A8UfkaASSX7CPOo87eOk+9v2zMdUghr0WXVWC8wemPan5QG/ZF2TPbqlBmts/Stz6qHX0opJX",
+	"44I46KG6/NEaXo4CwfJ6khRPkuIv5Qx8EMteZSht7yqEcsZoXFEQgSl5RVW5Irf8nkFRQs6BoQgU03Jc",
+	"oZIFf+iLmGljhARESI2xWM/ECaxfCQpR8+JoY5oc9EUI3/PB58P9ln8bVBpHdnAAzEQmdNoiPwMkQVGy",
+	"G2BKJHRMpNrV5laxaqz63d3GGcEHH2bcrGSBLw4fGh10E7OgMl8kJfHJfvgrSQX72SfpsCAddjA8ahgQ",
+	"lyk02AEYKExz/9PaLMiCvogAtOYLnPemaxqwOvj1lvKE5LeRvR8k4PA8d5f2A6wSZjFGXBS9ZzHmQYE4",
+	"iSXW6hurQjEjyRCHhYocGwiBUJwLcLG1gQcpkXCBJekYfD8jKRMxZHVJ82HDrCCLCuBDsLOCM0kIdFjI",
+	"P1LquwAS0LUPHsuZImHLNtBsXbre1fmjFR02AK8kBLTDgZZh/k0zbfPmUgFEt0AMstfDAA0zW3CY6xIt",
+	"gsm0ENO54wKKIc3UsLu2A4RxC0b2QnNTSBTT+y1io5aunfZyBBLcnzc5AfyJUmyHoDU0vmc0JZ8+tRwX",
+	"br2jE/b5c0DmMsuT78wNbjPxd6gPdQ1WWzVlLEimE3rAOtHhYfNFbCQgOx41aWfYbrqMhxf0eFgkjxW9",
+	"M4ySxiNWhN2u859I/pMjn8Zpo2gM0jht/K+ZDOJ05XPyZ/BVIzolmtkc1sFwZM49/hLBnYU5+4ybaprI",
+	"bXNynxjwn5MBr4gQlU7QNw0TPTIXXcPatmBmu3GiLxjxeZI1D5I1O23nKnNKsNkCe30KzPwnBGbKe1pb",
+	"YlZbMhvL66/YRN5bt1j5y2cgLLC4mAuSIRoWJAJwMcgUCxEeyTF+aIVZCAd3byFA1cDeGi6Lg+9heA8U",
+	"ByWP2qaifvzif1xR/9d0JjyY5nEPdqf5oNpK/0mwCs64FGhbpLaH2WNPovGPIxr/ImLx20Shdj6rXyPU",
+	"ZGFjN8VzyF6v0y2wGivsE/Q5PqZA+iMYJrsdsy8YAnrimn8cruniM0/c8ylK85AozcMMmKJKrm4Bkn3C",
+	"z8nWUKrNbfoVQB9COoFfz25vctnZtnBdYiZ2KQkN07rfcMGgLNxib2P6mO1rAvlsUuR3V8YYLtzUvkaR",
+	"U0WNTJ6e9kUKdezsNtTp5GMoFhyG4geFqwbjdxt9eNXUqlEUJVyaRFLpr1PDlY/GNlIAx7KrKnPJgqs2",
+	"CX/ediCPWLiE7SqgRX2N6vSgMluwc9w66FWnZtSo7l1K3yi1pq2bqhFnbID9k/LvdA6dvvBieEQPo17c",
+	"PGDdUbNHO8PmSXQcN1+wo9Eh7Q0Poi40WzbsZvEtPobCVCptu/mbXVbeEpYXpL0qf3IBowS1iU67TX74",
+	"juwBCkgy3w+I0x06h4a43V8HbWgIpG0/U8wIGcR0rhqnnSPoBq4GXAwQl6NxetD+XAwd0ESwYxn+PmDw",
+	"Q+nl9hcoQfZ+g5WcSmW7GHaCxm8ZRdlz2ugC/mhOx6eNNuuMuvTAbNZh3Oyxo1HzmJ4Mm+2oE3fZwahH",
+	"D4cgVz4OeAxC5JD14oOoO2x2aPuk2Rsds+Zx/CJqHg0PaW90wLpxJzJyJxNcD6DyZnG526sAerBllRE8",
+	"L9++asKE2u12u9cFNj6fMGhG/suHHVYFKMMDMreUobJhRSX2YatzVEkRZhmW7z9odY5X3b6a7lY+hdjs",
+	"tcZjOdO/zm+MLmzPQiffr8Zpvd0ya19VkL6KU1SozkucwiZ34yhcAlXzcHTUbvboi2HzODqJm476DPE9",
+	"WqzYSsfNUeIcu+avEB7mhUZUp7a9bjqPe+36YoSfHdIwcGKy50c9EYAYAYssSlFAHMsKEGAJlMgxQGeS",
+	"GVWuxVO8HxA4YxZwDjlEpQfSEsXDM/2fZPCTDH6SwU8y+C8gg7cUuKucXVZEPHm3HjM2INyyPpY8fwiU",
+	"TUkJeF5wiU87BiJWIIxHMo1d7X3KIgYQ4w4Ru1iRU0QeUBZ4dh4U3qq+KDr5OQfNSs+Va/DBaeJ0i75I",
+	"GHUxfOeQQkbmPApW3p+RCaJGUmxzZS8DjiGkgsl7ltq3huhP43H+yiL6b/sDUwBGoORe8hhBxku/m8sh",
+	"wiHYd9qkNqZ1An1THC4mdEF8prBfX1+4D9LpNM2TE+AeIgWhmZZN/MloatOECnXmpczh2/uCOrhNUmQ4",
+	"WAn3DBE4XVb5PEoYgSKfpS6G2AAMQx6rgQ4sr7nEWT4wj+3KRVgeBntQoc+sZNsTpsdG1WgMqbgb6JQK",
+	"NbIFqCNm7jXi4+bqf0Dydrrtg2bbFrDU48V2Yb5gYprjO0/K8JMy/KQMP5Iy/KQK/9FVYbvdWzP8aiZ2",
+	"cNM+WYiTH7OTUdswFzO2JoBcHtOjYdOxKcPBCmjLwTasaaXQMWS3dmQpKF27Y2VukGrbirUrO5yVDU6t",
+	"8oMxx0JFw27nXD+lIP4Zw92466AjO61vW5Nnvd/yudGfH9lcgXAj1LqUNHtjJchM585Ki/flTrWQGpR5",
+	"s4KhnzUFuj0AvKsxdLkXUhP2kRvLR1kLJiDDTOf9LWy8lSsiZyzG7GIL8Q5WRMoSRpW1gNBIMdehEMVw",
+	"CKMgSEH2PP+sdc+iu9UYMPTWwdyjXQW9FWEmzzDCO7etFb2+qTQxP9pe4zAhTUWs9vNDC/guHhprDgWD",
+	"th4mmDGiWToBU0NAz3GZRixwRphgM4Kyu0VeFtg0bhO0lHdmYSCPDdKEWuRGkgSS7ixQvhyNApIuUB6+",
+	"H9kpCWeU37M0JMb+ZLSim8i/JI8Lx/OjpVg/uayftPQnLf0baOkgJp609P90hzWIxyev9Z+32MXI3Ye4",
+	"yHMtccJWh7THMoe+Y0JzmigyZIk06pO0igh0T3RqjVOAvGY/5voccGDzvtGVweu3D49br+uwaMWHseuK",
+	"bLfv2UQilkNFB+M8z/rIYeb0hoe02YuO4uaxMQhPaHuIv/SM5DavtqK+zgP1zcKUi4hPabISHg26grd2",
+	"PlkPJkUzCPNKQyIRYvLAkLbr37o+B0NIzUd27zc1yMOEYUOOCdUjmU7ILJWaueCHzPRQfgyMAs2UJglV",
+	"+tRowXzKmdBBnmocuDL7oC8sVtheiO1rQpIJzROi4IHQ/E8YkHAExzsEQ+FWyrgo7seafqPEh+Z7A2aW",
+	"MQz6IhyzJA4RXUBIcv325tL2fTfKeyTFiN9mKWSBFG1lRQyjJvAWazbJGAAAAJ25L1JoVctiskf909tM",
+	"mWIaFyiiacoxbmKL/gtgkyIb2tx65geXzGwQ27k6C1rmOJvFD0IKBshqlejOb7jS70rb+40SmnFaXySb",
+	"2Z/fhpTmfHFhFA5dYc+8lKYszq3riKrVvQdycl7Vf+Cg266bT4wDytEoLBgpV6WajqpBFLW6j5HWjMNw",
+	"ecyGn6/6LvD6ujvzlvLkH+aB9d+lQ7PmXzS3/BGTqLWm0djZBJ+2Mh6toMyjsvEItGDHfMBqqmcO72D9",
+	"omY+6rGDuBs1O8O2EZ8nVnwe0cOhebLLOiNn5aYDu+ivcBnI36XSZjmXJoLuI3AUK0Vvrf5d51t/MxTQ",
+	"olEqBVdNJ1PQcWwP2WnjVypYBbhffosb549UMPK9rKjrMjetWNBuqcWSssc6V1Csqk8WTUM8qssr45/L",
+	"2rVrG0yb7r8bD8ln9fnj5qRWOJJ/iYxWSFUAfcVTpkDN3dobXNKg1qey/iRQxrs2Fk5jcqLHiH2jcLTI",
+	"Ner0Cb9jFsRIaaNz2HE8U+SesxmAOdhuFMUv8AVE396vNAl8onh4UmuJJ/6ZOZqnzw1An2sEjUKpNJ87",
+	"bJPDVqfVJleuDxyxnm4hNQGk8VNY/qH8SDJB7ylP6NB2l/gS3FFIQy51+OMyX3RsD5XrEuN7x2blFtwl",
+	"R+QSp3O21wbw0w2crvPvxk5sbZX5Buv31K6uChvANtDake89JNtvmVmagYNP9VEjaP805qSxwZZsSJkS",
+	"axtit/lbykWw0JgYjD7ne4Erb/H4Ni++74s92+oYkghtx4FbQMImNEkZjeckooJoliSYIVi8xnxyv4X5",
+	"ef5SDKz52xezMU9sSaxt6XqGt0MvHyH1oLBda5i3RmaY2fYFzFZpOldwwRraxoDkqtJ8vIJ9WS8ruo8m",
+	"Kw7+5NpvSVDEnCZER1PS6b5otVvtVue00+4enpqNESzS+T+M6EjZKFN/aA16qcnxH0VFzpNNHl1wuH7K",
+	"yB/+8qkfD2+JzKA/e8FyH6x2Q6LxFvADcP9i89PclfasEkyg0qX2E374T9MBFRfqy7jfYC02+N1Kvp1n",
+	"yo7nj+vkqdW9YBcxNIIscYxr2lB+I2iMudLSnJFfIGIP8mOaDRMeGapfMwZgz1MmYliAoHjaHR74e1BY",
+	"NTZMUzf9rurbHdeoO5UT7+t2MLYQIC6NRs2VZpN678tf4GaXynuuuBSLU9z00q4/SP8l9sVFN21DOLCJ",
+	"B1F3CCHr49EL1uzFR1HzBMJMNmbdHp7QhU4RaiynAyBnawe1292DnuGX04SKrURckS/R3S1bQjGdTQcj",
+	"xuql6VT2FVeaTZGXuSSSRrt3eEyPTkZN1o7bzd5o1G3Sw96weXDYi9snxz3WPe42gkYsBRus2Avbx5xN",
+	"wXMtqNADe8Rg8bfM2ViPveS23tC5Yyio+TTdqchD/r2H+NWA8W12qDle9xfwqEknFp1Ytxe+TGdYK9So",
+	"mBNMc4ICI1e1VdnsHB/Je8M2DVMYJvgg1nvljY6K5tzYtQiOMzQtch6dgZYD+6JyquW5HRsOpfDK9UWh",
+	"XSi0GQuPnaIJCwhFB6DRlOA8tMgP/J71RehJG7BfMUfRE6m2IRNGLMHQBHR1RagitC+MgGGjVArttKBu",
+	"u1uYvHANn3UVXl5HJm6GLqe8KHJb0xcPS4fgcHxTmPBHlM9fiOGv5FDbsaBtarW6WzetetKDnvSgJz3o",
+	"P14P2orjrPKawP4HBNr3xU8Q93+ukhnzVLfWov9ANZvR+QpUfKv8bK8FrnDv1EQGsrKD7KGrB0pQIC80",
+	"ILOxBE/+bMxEUSbi80ICx52Yo+spQUWhuwWNHBFKciZhdTyX6mVeecuE0YRYnEfOAiJFVI1p7jSkh7ks",
+	"niT0k4R+ktBPEnobCf1Uk/C4SDo7yrtHh9Hx5OVzy5weOaR+TiwTtcJvyCIJPdksKwThaqRxSbj+KodF",
+	"KNvVioKLolQoCiFuZFBC6oH9UrgW+/8cP7yjt+HRSiSfpPCTFH6Swk9S+EkK/4dXBlp5s6XUr7Jon0dU",
+	"RCz5wgLayWMHwEBTRvDDiSetLcYEmro5st295DGLa8hlm52Gt4ypGriiaZuchoh7M6py1L28GioolTY6",
+	"0zwPk7gcaXdeFiINMJEn2f8k+59k/5Psf5L9T7L/i8p+FDePbfBXaAYp0+n8sdFvM6GW3d7g0caseKcw",
+	"3FIuzgjXJGUqM7b9bMxSLECyN6aZIErL6dRqEBN6h53ax4D9NDN6xqLSkGfer7Hlr8y0n6T5kzR/kuZP",
+	"0vxJmj9J8y8qzUHaLEi/La15K9m3KECwT5TwDBlT2PgWsT2qCw4u3ae+EXyHm+qXKSGws8uLCB4RrcHs",
+	"wKCAD6op/epoAQ4RyUJC/U3IVI9nXMRegRV8s+cgi9aXxtqle+de41VM5fwa81w3N5/tWjC0WKaDRN7C",
+	"FuXj85gh3GDZMsqb0RHr0t6w2fFAhE+GzRfRUXzIeqMDBBHO2Wj3IQnUdts3p1A76vtLJFFPi6PumFF+",
+	"aRPs2Crt/1rL1Oao+L42rl1+i7tqTgrZm40llK8m8pYAYGpfSBExzJ2hQs0MJ8jzhy1+U+irWmGLnAMw",
+	"6m1qpAP5VQ4B3kgQPFqlsTxTBGnQQbMiYZK9Ow5tueCmgGQidiBJ15f5M17dLtcMEV3J9SWZ0Dlk4RBp",
+	"c37MZPHFfQErh4lBt0wr76PPFCaTA2vB+nFyKZPEH+8p4bovXOwzxEMZBlBW7Awd7G1uTxgiUmFmkZ0b",
+	"nMq+4ArTtI0pVZo7bguaUf5BHgDCQLi/OvP6Mrc3v13uNVKmBxsnZEorOWTB9SgB1gfjxuQpw/CaiRS3",
+	"TcWilOmm+WE6TqmCBLk6DHgNU93AHrflYl8wC/s/TIgtmGT1+qhvFGVbg3i6c7ISCt6ynSGD3jVu0E+J",
+	"rX+BxFbzSI3JXaOp/t5DeanOiSWFE7CWTF8yMdYnwZ7n8jtlNC6ZE0aE9PKaKHC/7bfIhYiSLGaqL8II",
+	"4M0HFrNbhac5KqkFPXevHsskVoWwvb6Ebpt9YTF3AZqazREs3kh+12Md0ddtl+4AQQFo3qCTRJkO+oKS",
+	"WM7EbUpjhtVNmqUTEo2puGXQpPOOCSJHI3gjALznYUqLmWeUFDeU2ZhqhrgcbF2p0g9MF9LygRBIX45H",
+	"L+wQyPIqiPVe67DaZ4J4FtB7CZxSw2Nq9PmmUeibPXowbB5HXTO09uiEHg9f4NBsdbVdU7TKnmwesHke",
+	"V8Q8uY8eFdhoS1a7YD7tFHGB2MMSV34J3AuNixFnhntCw4hWWaMPwdRCVoece8hG2PuPAUsz5gCNInPK",
+	"sWOHapFrps05ISEek5BouWCAQf+9vsgNklxCuECQffOvcmj7YuxxTUZccDWGqA/VhIq+YDRNOD5HhuyW",
+	"iv2zQpQ428+OnivS63b7IuTiniYc4PB1pgb4c9giUK0RXoyaEK4xJhN0ObHdBu0Jq+LU7+Hs72zalMJD",
+	"O9o01frrtrwAJ1LPTGj/pc2E/1y+byf0xP+/XfjgT9nHCnnHY1kTzwH0YLVNYSEVKpESjBUA6n/eZykP",
+	"bwfEOej6AgJ7wYKrz5gBZO/60nbmT5hS+SMk5goEXV6m1xc5FsICIvqUzskevGyaZIv+xAlN77LpfkAY",
+	"jcZ9AU5IRC/oYnmqImOajAid0TlaEL+zVAaLzRYcVBF5f/VmFby6PeyXsJpfPDzzeKERu3ODiYxZAmKN",
+	"2b5FbhMGU5ZGCCDXNZYFLqp/9dCsCPbxwiiu+XFwO1wIQ3e6lXbJ1nFyxOBA2bEIRwqfxzWPrA88H8Hx",
+	"qmgyE/FW0Wdzf3Ws/XDVI9V5H5g3kKWQ/1t9iyXBwTZyVcs7Zg7v9MXfo+7dP09m/+59/Fdn+O548uZA",
+	"XR3p/21nF4fyldkO+DZwhQIa5LkcjQyxbXz8s5dyMFha7t7KvIPpVqutptstNujiKY8MVedS+wDeU4dI",
+	"V73ygeEtwxg2h7jKTAe47BNw7SrUbhRCRQx9QudEsST5ajbfann6/JPlap+fW1LcLZFvKQx/Y+dttMWc",
+	"nddlnKAUTylEVyz/dMx30QzZEnBvmlW22rcy1jN9dd5N55nCxkZyJrCvyR1jU9s53hiV6hSDfIjypJhW",
+	"JFwUSSHZa7danXZ7/6zkpDR390VYllT5ze0iEihnAnvoL3KFsC/25IT//9l79+bGbaRf+KugVO9TI9dL",
+	"eiRZvtfWeZzMbHY2c3FsT7KbVY4IkZDEmAIUArRGm8p3P4VugBdJlHXz2B7zj6TGIgkCINDoy69/rbSC",
+	"PmKUZ8qJA/FErUUMY5EMkHbAdswgIUHr2O/wCxx2msAAxjKMGkjZD4gH15FQKorEhAUeEkdhl4zuRDhj",
+	"gV7pQxoH5I9EKKrtersHSB3N7eI4zPeUXf1QFx7y9uZsb1IH7cqbEZjeXolRTm4Wq0Wyw+VQTEzlzUlG",
+	"XQU+X2A/WKA4XbO83nRpdsqj2PW71Wo2OR3s8B/CKVBpeZWWV2l592l5G2zaUqe+lstUzpxKpgAxF5PK",
+	"22O8PS/MeXOdD05oFR+XMKZg6EWzifJq9dDlnpw5FGpE+XkG6dQXFrt5tCJQgkf9Ot6OEjAqdO5hkKgR",
+	"va+GnJkaUyttHIsg8RUZxCIZl3XC3NSFmx6xdFmiRDclBgFjdjX3/zqnd9nBbc45s8CsrTE3M2e1Y/80",
+	"aLBm383yHk7YUd/V7Z/6jaDJWv1a9iQWSuidsJbfbLrHAYS0j3r64PTdrNDvEcs9o6cYHzwIjvpNethy",
+	"T/wmc9u9Y+ae0oO+2+o1/UZwyk76x4UKzkFM+2p10NI2xYi38Tys5HJ4Dk6GHUFqjbSy8tWnikZisDGc",
+	"9gIsHTjpQ22dwarYJ+9UJg/0EnPSvygYRTlJQUaJVATqpwrOiD+EAGy71SJINAw/dHuxQLBnGdQTj43H",
+	"w3l+k5t9/X271sZcByjaXDMCXAn4ZyTg11k0ZdaGlUMVJvV5YVJLUKJFM2DZMVXU/VN4aMAiptgij+xI",
+	"3GFBan1qgWePi5QWJpFMmmQDhJAU2F1ipsIYC5JxqRgNFhxIb+DFmx1I5cnb7fmR4IuCF1+O6TFzJ/Eb",
+	"rLtgnfKCqGtZpAhpXsYk8ANTZiVuiaiqztMXdp5+02fpI+FxV5cRXx+LC1EwY37lc/EGNOR7+xm8dkSn",
+	"IHs6vMeIZArwtnguBh6pcwGaGCaNI0AW2VBYJL8CLHb7U3dbTKyZivUsoYfEwlaSe1vJbT/pctl9uAvZ",
+	"3dqJ7E5htZUMrzC162Nqt7K9Xo9EkETMlZiXUR6M0Qv1Aov1EntzFgNCMIsfhYwrgknP+vTgkMwWM5XE",
+	"nAWk7uEdXbyjK5nyiKRT4OoCpAmWdCYQ8w2g2HSbeNjFrn0rYE/g0SzfZAoEoZKpUp36AzRybYe5NTwB",
+	"ZGc3EqYc71nN0ma5p6yh5VvTZKcdsHbfXqs5NTMDKNl6J/1TesLcQ78ZuO3+CXNPg2PqtnpHfpM1+m3a",
+	"bGaPZJNmJXNAFfWZXiQYq68NlRrLs9evWdJy/Ugkga2vvO+LUc2pMVz6tbPa2L+FOPNExLd6XSPRF+uq",
+	"GCi3zMEDAfeQD7rAUIAzNBrhZIwn3R6VDFrQsjcUXNbODv9yaiEP2JjxAGdSrzkb3wZMD8S2mw0tscXc",
+	"r42VJerMBy2RrXbRVJjEUh33lSS4w9LJWsMy3kzXXYS9u6Z3Rs+dEzO0r1hMFINUG33LCBVdmWeeOEPU",
+	"fUYcJzFWodeniVCYXJrcLV2j2Xp7iPY3G6TDKcdk4GRM7B7H5nqMwK4AgmHdqHmkWGLRczrcsw/OXiJR",
+	"mI6EwOv1/xMmEeUnBb4JYt4dbvcgsISYdxb35Uz7e/vkJ72j5JnB33U4AvAsJk+KvgJJi41laLsMgadv",
+	"sQi8c0inS3gUjkKtpsDj2GLdbe4ZGkU9FgD76YbTm89JofumJxKk9WQoIkZ4Muphtcq5gZlO6dGFXLEB",
+	"iwEOOGQccZYmEdCnnAv4MDGj/pAFKaWjXkP0Tn+pw0b2+RMO95m56vDioeTppyZxqJirjZlzEjF6Bz5E",
+	"kYD1dMvYGPOz4ZDS49WNFGWxlzfKzDGV2lb6EgUeaxg0p6OQD3BIYOLtnREQ5MZpNNM0zAdc987hPrxN",
+	"CUI7PBJiDDnsNAhiJqXutAwDZoN4oeB7jkFT2FugCJWQqsNjJkUEu1AQJHNc/HYL/Dwj4zi8o4o5xL7Y",
+	"6fAo5LeuXvuRQ2ImWXyn14F5xvDL/Pz245tPV92L9+8//dK9vHr388XN27/pQ83bczqcC5LfxtrEVfM9",
+	"SbfuPnkLA/IF58zH/QvlPucsY8yTiVkQxsxXME7KEeOqZwCWJReqw/sCu1sGAV2sUGxojD6aLgE8Neaf",
+	"T1Sb+CrKwzuuT6QHQbFWauKzUhMJtcYHqWtJBTIfrutJ3fvmgjcvpMTj9S6U3XnbmQsV9s3uv9+C1oqL",
+	"rVhh4peoCMlEwj5AVmrF4lHIqWJBltU5omGk9WGuztEkzr95S8P4Y66pnZnHOCSpexfQqaydHTv53xQb",
+	"jSOqjNet1UP/pHvUP26U5/vbickaPWgUfy02a52e7nHjpOm2e6e+exI0mJs1esxW9/sunKbK6NzC6Myv",
+	"4cc1PQtpX+nHIzfZ0iKmXBwYotlCtnlM+UWIe6+b3aQtKFPb1axPY999CYEp0bRgli6QzusJX0yVeH3P",
+	"pt00HvKC9uuOVbxK1BUVp0pHejpJG7sQtPNqD0SL3SSOynWdT5yRz1fvy5g2RjRgWGIrzQhNK3IifYct",
+	"ew0BBJo9C7jlIGDBOYFsMhtjwJD0PrnMQ3HUUMg8D3MRk1OeIALM+Z/1+HaWwrA4ic4mxP1x8Ks6vftX",
+	"o/exOfrxePy+Ja9OJv9u+2+O+v84/P2icU9C3L2Pb4PJt5NRhstPqwlAUm2l8izC8adbMZuor4Usmd++",
+	"ufT+0kifTfKSTKHH7vLzjTE9bArjvLFBy42MLFH6obKC/akfmQTbkoTVdVI71ylLAvySXAvwblYPBT0v",
+	"8CFY0PWH+lTQvfttLcRAIcG69CtVe26ZmTFOl94jGxb2a5GrJGIm4JGy0voiYHtnhCoSMSoxPANLusPr",
+	"Hq5tG50JkOqAweGaHYx1L0hw77Bu+iu403EBgx5AOBtQOGDrnv1nF697hiVfkZGQiqiJIAHzwxGNOtyM",
+	"ou7hrV0lRHccMz+UzNuzhbF7VDJiNwd02/y7OwrlCABie+fEbAlitgQGLwQn3lhIpfdyd0ynA08/P7N7",
+	"7PjxBghLWdYJw7MFbcGUFgNfpoMzjh9SX4l/otwIywu1TV3/z0mebS66vho3xAs+BSoL7OlaYOueQVZp",
+	"w6CtC8jLcmPrkvq3VMtSLfpCrl+LD54TqY0jGhFFvzDpWAlooj1ExIQLzmxNY8z2tAZUzCg4n0cldhK+",
+	"4gfs2iMl1OPEzOa035fN/mh57LvG8eLnBMpZ+KDZUC2E5vtpj8XkMhaK+WpDRK6iX7phAOvTVu9z2/Sw",
+	"57b9o8A9Ycd995Q2esgA0+7rJb1a0sROMsZzy3CFzPF8KvMLSSEvDHmHueRbS52y3PDcF33UHPEnurs2",
+	"2hoPmLtdCbXFQm2Tz7Q0W3qWsKVKm372adP5T7qdcrhyIrUppZ299xx8CVKFUaQN5cTkfeVSqkuTpreS",
+	"1FXy9LNNnt5o2S7Lop4VbfM+5OJSe/hS6dWJtd2J9TJOq0dybG+w/75+hvK5gXrfkx1M6u1maykpgskV",
+	"3t1hsx1n1BXT/1gnYzjX8wfMHK6k2sNLtTRTt5JuVcruFim7u9D71XTMlviEc3R+ktQTHv6RMKI3sNzb",
+	"xt97A299RtViHpQ7ofYIrk79BVb3dML3f1GOTmVW6M78nMt20nIfpv5UT4fmsrbJSntGjsMtd+YGk7OK",
+	"u04vm8pb9y156xTu6s0P7Y18dfrJrV11mwmkylP33D11ay3ZFRx1VqiV+enMOntaBu3TOR9exNnwuL6x",
+	"NVb8t+Ia24FwfzQ18xn5xZ6OGJn1RlXipHJGbe6M2kKtvdcNJUnCA0jkKqqzYEVDhroxq8csxmW8hYvq",
+	"8cr72MFaPKLdkMvAiJbn8ttAJJrBlUUG1ib1/OretZU9ay/KqfYA/rT1RcJyX9tT8LPtaNmvu2afn4/u",
+	"seTDmhO7gn+vcu19Q669TdWfTRx6W/vyKj/ei/Pj7dCFt8x791Q9d8/81PjWT4xHdfi9MF/fo/r5ivtw",
+	"3e3x/Fx9z1zuzLgJK/lTeQg38hCuqx1LyoOe+PLaj4R/u4QpynI2eNcXH9989+lfyANN6u3GAfFMI90g",
+	"hOEFXl5GkpshA3IK1Rfx6JUkKhwxhwzFhPRpTEJF4oRLQvU6RqccIxMaRQS6ZNk1OzygU8MWbZgiri9N",
+	"Y+S/kB8NHEf9vsSqFrdsrOydAVW0RyU763Dk+Au5VJT7DF8tgLoaeDVIzKSisQICcUlCtYhZ4gemrnHE",
+	"38OsbSsRuZigqDl2G61ZUYMj6kpYsbJ2dnx8fNRoNJyaHnlXj7x2VnubxGLMXn/H4gjOTyUCOi20ufoJ",
+	"kB/atUpPgQWscngjfqf95+Q1uzIu6uIQclvHcFeUk88sdJpttUs+WNuzsFdwD/RFPKGxXp56E1CtUcG6",
+	"pzxw9EXCqD/U1xxswHDuy3CURFSJ2DbkEEoSSQeMyCn3zYq3zG9xwgk1bnGqYL+dkYnWR0jMOJvQSGL5",
+	"haZUrui7QNdh9i4PUsoYbH9Ix2PG9zv8rekZUPre5erGzO5Ny1AVKgmNOkQKW10h3a7I+C7nt2sgGFLn",
+	"JDwQJdv2IrjTjcxt3Q31LEP52NxoY5m+PCjxip5FvWyxWtZh3z2ixz23ndKaN6klujwCyL4dkFPrx2K0",
+	"RDnjdyL0deeOtKRJb2y5raPCjbAUurGYyNpZs9XeaKIWCZ9ftEqOKwxKO5gjY/rU3SAb6hdbizstWubF",
+	"nZUqK4s9qzEgK7abbq7ywCJWfLBlgNMHkEuLRhGLofShZMwhnE2YVKQfxlKdEWoCi1HkdDi1wcWMK1JL",
+	"CT+RSoxYLF+lTN375O9hpFhMetO0umKH170+KHkekUMtPVAHALosMhky5OC2hUqgQ+Dw03J6EDMGIh0r",
+	"f1jJvOcQ7zbkgQdiyDOv74aBt08uCL4tN158bahkh3tMf6CuH1EpPVL3VEy5DBlXHhHcxFT+SFhii2Ho",
+	"kcCbWRyKIPQ7XE4YGzvEG7N4RHn25ISGUPOfeJefrm86PPetLCVo+sVe/5n+u6uvxEzFU+QWc5Dyk8IH",
+	"iTs8G0WMPGkBCZVDPJmMWSxZwIJub+otkrfvQ6kuouga+/ApWy5zZvGCYzTrKx4UcG7o71kWqjWVBVeW",
+	"MTO9usbH/yqJGue6Y+PG+vuXdUZf27grP+qHyzqCM4FPvJK5fpXOS7o214peO085XYQqxUZjJWtnrcPV",
+	"Cm/mdl3trJZuuppT64c8lMNFjzfPDppnjVbqjzjunUBFTciOc9u9A989MWUoqb1Wc/Dbn6U80PqniErV",
+	"hS5kmXpn5M3b929v3pLXinHKTXzijPzj5uaSHDYO7C7RU/VXqqbAbtNfTbL4bKWDXT+q4lBPecPJr4az",
+	"mi2YibVB2+yo757Q055rc/za9LCXr9mJcm2ZiySdsmKQHxnWOPuiuj4uhrMam/7z93e/i/DD7xfTj2Hj",
+	"y4frxvTjzz99+fBGTOC/v4vw/ff/HOt7Prbetf/93+j2ww+fw/5Pa5gyMzvrftxAfj+9AOTA3NEsgQBI",
+	"piImjylIf1rus3VqdBx2b9l0TmUoVxQMjkgyZg5n88Q5yc7+4pGvr9i/4JKY8MWAo+tsJA8POLrnzg9M",
+	"US3FUEspgyildUce8uS758CD99oJfpWth7JO2Fs3OGeWzUBKGmeq7i4EaUWUPx44C6jQS88fe4Csckbl",
+	"p/CsdhQcs5P+aQOkudv2D7Rwb/ddW35KS/rFhZ4Wc2quI/FHZplC5YShGHeBEdtUX240WgdtLYJAngcJ",
+	"60KoIGcFHuqtZj7Kym78sYgVjVasfZWRd7b0H0JR+IrzJa4WF7ZqNnJ1rAa92lkrV8EK/4baVfbgQ7p7",
+	"ffDxUHXXYSddFkywa0Of5XYXCa6EFK6VqaYYImoI5tBuH57Qo9O+yxpBw233+y2XHrZ77sFhO2icnrRZ",
+	"66RVrH69Bd7OyIr7z81MPLycU3Ojs9Fu8mXHZIpUWXhW/ox2Kq4Jh+C+IZ+v3jvEriTHnBgOyE0HOaod",
+	"YneNQ0yBz/qYxa5e0/YHFY6YTO87J24zqxKKzNN605MgAb8dI3XdES18COPB3kK4gllCWzvJKzlbydmn",
+	"LWfXFKrlxXrgchUB3ikCRaZiaDcie5syH0WvXK6ILuykndU1uAAIrF31+TK7WphZv7l1adq6ApkrtMPr",
+	"gHS0LXQVvWVQKI0iuJZKORFxgIXShvSOkWaDKEGarZMO94c0pr7upCX7j8SExa5PJSMRU4rFDqGcJONx",
+	"8VfsSIcH4SBUpuK0fRXUNJgweuthXLkwupj5Wn7CKAT3makPLvTLY0bGiRyyQPcv5+013tX01OpwD0VJ",
+	"vv64R+owU3a8EFqWjEYsIAlXYaTb4LORbnDISpKM9Suv3179/O77t91Pl91fLt7dgJ82XxU9EJyBuReO",
+	"oN9yoieu1WicZ0FC0mrkalHkvOmCjEUU7ZPDRqvDFxXQzqo4FatxSzrVl6C0MnzTDs9PqF4m++SXVZBR",
+	"i/y/CE0w0u773Cp/FFjUAunfWzMVMjeGB8RHVYpOpehUis6Kik5rlYrDqf/3wvfZWFnVpQLJfcMguW2L",
+	"USNSGM7M9EgUcaoDPKjpn1cJdV/RC7CZYrgQqHTNlDRK3IBxvTlYkKk3BSWQ1DNFw4O+dO2NphZVzFQS",
+	"c8DkaK3LSb3WrUaDCK3kQT1eqtUXx6J+IMyPqcIG8icT32csKMTNjXYm9eQjXuDcQAAXq2DQn76IB0Ip",
+	"/Zd+MeqJqVKGSiIiwLEcJTykNTUzYC3ZSZ3Ox0aghpbW0yB8qEW44A6+d3VVb5+8yal6DiKZUm2PUEl6",
+	"LBKT1dU+UvfeC9QmvD2HTIahP0RtWMVhfnbs+ADTsKCu5pX+uAu1te30mXTLnNX+ddseXZ7+cdWSN8d3",
+	"vxxMfz3pfVx2Xq170uS7vSQrMLe9wF9ZHSIbHSKPCXuGxUryVtnDSuQM87ZTQfxdGEW2oLmFdBi1Earm",
+	"gVySom8ctKSODlr9gNVY9zpchtxnaZW9CZUkolIBsJMFjhFLAAk+Q7mXhfXMuMBURihpFnCVNGKOmWP4",
+	"5ZXUZ4MvpEKhCnJ5EvJATEgoOxyL/OJriZpo4Vm30FHEiKLxALdIougtHrDoU6ZTubff4WhujmN2F7KJ",
+	"wc+G+q2jcaLM2O3XALEoEgVzFvIB0k50+EdRnEWcvEF4x3Q/CBuN1ZREoR4HFna3qjsXqmvEGdjNOCH2",
+	"JLBvo6Qf8lAx+xJbwRAcFzPlDhcZxpjRamTWOxzLfaCo73H8syMuJ66A+SvERAPWp0mkUrPOxER7QkSM",
+	"8pUwPwvT8XcTRsWalVAhcIVCfk6tRyNA0BbMpv3D44U3L7aW2zPWcuGpDc1ngxQ6ood+O3APWKvvtmmz",
+	"5576J4F7zI76h7TdO/BbQYYUMutFrwAA+XUZ/Jx1M7sCYOfctUYzj89JuCmwKJOeEkpb8IXJOVg8k4p+",
+	"6c7f3thvLZ7LRS2XTPtiY7U9k0rFVRIbRFKzh5gm97B/1HDb9LjnnvingWvdDG3/MJgjE7Frfb3yl8Xt",
+	"V6ovpKIGqqFDvGtIFZmIJApIj8HPe1X+9WPqAvoQTYUuF5MVAc0rIZZmgbNL63EvgmUWgc0OEfAAjfQp",
+	"mGGU86hhzkgdfyYWt+wQL4MQ6r/yIOI9MmKUy1kMcwG9XPT0o0mQJl4BzBg83AZabDHEZBMIsYgtdjgP",
+	"gLZgYUipIt4PbwuN57DkHpzLMJrRLBZtKb7rGeGLnwOwtrmai7kcPYs3NTdEz6b+2BwKNuekPXgiiNjU",
+	"aXF/3nBzFhS7ERLnW4Syfv2QMKB46EJ5/QQDxKUyd0m6bs5R5KSeopwjDg24oheO5nxws64+fVhBZp7Z",
+	"dDHxaaz3kDHgsmjwOYmovq5blSQQhAu1DBiUrujtEUJZVsBuhNfBhsKrOHczQP773WHPTLAd/Lo5IL9M",
+	"604XSyW6lqFZsnl6VLHl/LnsE5IQ0qTSjbrqZgIlbEzVMNPB8tKvNht4Xwv+vZ6gReV2M9/fM5ycMm/l",
+	"TwlLmCQ0tUty4wArwiGTIVXMOi71XUnMSL1gr3R4IekxzmcyYkQpbWTWMaqF0xmhHZ4mVwW56176q0dC",
+	"CQQT1MBkScT6ivTYMExBTmmWfCgJMsIF9oCMon3yLovLGDjRghiM0+HemPEg5AMvd8wqkoVkzlM7y6Cg",
+	"+jGTQyKZgsCXltYdXvdyQaOLm5u3Hy5vrr09B92/io0zVl1r4hlz0mCl5o7rNOM0C+spMXOCw6Ag4NQX",
+	"MdvvcEB7ZcuIC9W1H7ovYrBMzWgdPSQe8oH+fulZcT7XRJYk6hXSSnMLx4b/jESTTHW4XgB63vQs1XWn",
+	"Z7JN98BGzT82pMgvAOng/ViMOjxUEMVLpO6z0W/M3Qi/wDW7d05mO838mKnuQHDmdTi4gDlZCAubQDpy",
+	"OsOhJFyQSPABizFCWQcyEtXhaGQjN8Tl50WWdb7hvX3ySQ0Lmc0dTmNG2o32IofylRZP9+tTrY31qRWz",
+	"LL+BNMkFA2xlA7T3bK6YNbdUzMwGXKaWpf19OLXMKeSozyB4rOxb7CTLteGtcQQD0WY2mtkz6yXSXqWf",
+	"C7Z/3h27g/Cqiqf6sEKf5E7UzXt8rOOIchcRGTsOsiKzDiXjmI1pmI1GCUK5QPArHgj2Dt0XDN8BnESf",
+	"JdIm0RjYNMQ+LaLC90XCkZKGIWAKcMtaO4ioOUj1p/Uckv2C70x/SjgOPvCc/HN6vFSFvQjuTJGYcA3Q",
+	"ieYBS/oyEgGLuqNQjgxaF5vCtrtmgF3Bo6mXS659JTs8zaYFfK9WZvCaexdK/X6YFemQduMg30F6R8OI",
+	"9iLWVaJrHtEH2AWizDE7qJ5TF9iXsdZL9zrc0O0K6Ieddn1422A1KJHgo8D4F5J/QUAm0JoL7XC8DHBS",
+	"fbVuRgh+aBOJzlokdb1CXLjByZjF7vIZVcBQNAmVb8DihlcNdFz9fTlwN6WoIvgVF4glUtIH9SwW/Tzz",
+	"k0SUv5LFhCvohfVukoG4B6Re+KYeqbcaDdCukKMkD/MJQOUI+SwoySEsmkEW5Zk+jCa7t0+u82F06EQU",
+	"FIZg90NAp7LDDYcTTjYXFoNApkwVvh1+NQM0y5rs8ELsnNS1kkBsdB4WLKynVxLeBzPtR0KacUJsvsP1",
+	"O60GBQAq2z+0AozCaVaUbiJbUsYyQOpw3YOISZl2su7R4PdEqpE2VRyr0HtacwuVR6KQs3PIXBATPohp",
+	"oI2SmMkMsEYlwZsdiHIgCZZ5HrS+X4BpZhOwPeIVzUF+GVH+OCj7NVHaq7NnRpTjEB+Kk1R/gtrZf37L",
+	"81vpv2ziUIXMr5D5Tx6Zv/J++snMKu6p4B6IvpO6ZfK4WZTtqyMo8V0VfPJlEtUiCV2mco/xjNq1GZGJ",
+	"i4dCzKd6mtYIUQWEw1myKDJePsBwoAFg7wZd2SiP3nlmQqSthZLMPJFZBCbZMb3XItZLNM4Oz1TOxRn+",
+	"VhlNW6y7TSIV6HC5hP8VNFHbwiOooXP6p/FkdviK+ueMeulAFSO90qYOjsFgW/2IhiMWEHbHOLox9RrW",
+	"Ez9hXEGnwOBJzUdQLTscmNqUitCKLKqhZ4SSmIZYUCTtFxcT7FWH53XNc2urzCNxtR1D/ESRHvMFFGUy",
+	"KmaH1xfpmIC65UT0+xn01io8++TSmkcI1TVeRzOJenakipnyh1qJRg1cIfesXQbz6aJ6MW6gwv40AwD5",
+	"umpsEWmyyZH6wGpqppHkdJOD/dbBQtUE1nSOpAkckhTaT4dKDojbSRqNA0ZaelOlGkzLIc2G/uAHTfjm",
+	"MLOVjlzpyJWOXOnIlY6801JnWdJpDgC5axVZSuFGIb/dsYp8YULbgjMX2On1O/DQj8RgNssJeg2ptSTk",
+	"RSUTRR8EzkFOmUA1pnYSSvpsQkYhTxTwPYtZmIA9NxwT/sZkJgiUA8vkPsR7i5k90MsQGeRRuu0vz9q5",
+	"luK9nsJtT3R0hsuFAvHI0qjffwa8puPwdet1GIxfsy+4vtxIDEL+f4RSf6M9X5/srSOlV7n6fPXub//T",
+	"+vvI/5/W39eIEZoRl0hB/bGrNIhnluT+gd4yQmHH+lHo3xJYM/AtHzad0qAydm2kY6sFUQMb31TcQECM",
+	"CfOUZ7mbzgHREcA2QjD9hSvGKDtSvvcMhoRAJvu7tvXHsbgLtc7BAq/KQV8xB918wYwzcGfFMysSnsqM",
+	"qUh4KhKeqmbtNJOz2/Ei3nPG68Px6wN6LPzSusZTsWmrxmgR1uF5TAgwDJYga/IXiggdPTy4F1+ob4Wf",
+	"FiFtZj3YINs6fN51TdbxXGe8BTZAAOQmUz8qcSqTOZ+yqWoz51TOcA8JTyQLsI8GOYHyUKVu7vo8BoJP",
+	"EfjQY1NhPNcZpmIeDdHhi1zVGMBIuYaRXYGHWgbSeAql0EYmqJSiNmD0W3AWFnzQNywePY7/OX/YU84T",
+	"GkXT1U013e8KLFFpUJUG9SQdwZXS8/I8ugs0EziqHkjvwoyK3Wpdb2c9K3U7EqnEWKK7dZY+2OTYGBdF",
+	"0ecSs5FV5FIFJGY0cOGwHsTUQKpT7w38Aala2BHjycn7brIUMKCpns8Ts9TH1u+C5BdlXp29ynOzoufm",
+	"xk5a5bupNI9K86h8N5Ua80C+m1TSPqj3JuEPE6P5QG/ZTIDGJOOmyTUrhmnSHupTuuwAd6qgzNZH+2c7",
+	"0dXRXh3t1dFeHe3V0f5AR3sqaXd9tCsRs34suHoNu1a+/lOJW8bLGcR+GVLgGUofNIwihg0D820/X73f",
+	"J5dJLwr9fXKhD5YwZjaX00EmyCAW4zGWnEI5CVd0JyDjodkgHvyFdBuLicLSTnzSd26NuSqkSiNXsuHN",
+	"Rf2jmwk8pM5ZWeyvL4chixrF0XdQjYg0Gw3yw3f62hqSzyQpdwexSMa2wQuU4uT7aY/F5DIWivmq5tQk",
+	"U8m422dsNaJlWCm1s9ofB7+q07t/NXofm6Mfj8fvW/LqZPLvtv/mqP+Pw98vGqvHJ/AzlnFM6Iszcu+K",
+	"KgasmC5yY94jAtPbLZNmroErNqIhD/lg5UayJ2YaMnU5VmxE3705TcW6Uq+5wjt+ENw4SFcQkTdCfKB8",
+	"ajoltxF3zE9i2F0QMcpxTlCkTzebPBV76fafEXxjkDyLOMtmgKk5eUVgNRcpt+5d2AvptnBbLOPZGtEv",
+	"7xkfqGHt7Kjt1EYht382j3SXlZ6Z2lnt//7nwv2Vuv9tuKdd97f///9bxleWE+Sx3R2LDa1PcB1NAxC3",
+	"op9KbjedCYODhdCp5X+oUy74dCQS2eFYdUU65OLyHbllUwnECtZy0VfBlW0enavJ1+G25OC91QZJSbFB",
+	"E6JGygGrcxLQOdF7K1UWbLm+1DfFxVSpWYKHEZ1CLQAT+S/qsUVOCw8T9UM+gG6M9s7zGW/gp54MWczs",
+	"2HjOhF2aAbi3Tz6aHLIQSz6wwDJkwZQB9Yrc73Avx7nv/simHtpwuOggiwy4WlI7ELIKb9mUxGwc0akh",
+	"lzCEC2BQwtzj8kkT2UYiZvvkIjU4W1gpwvJq5HjOjN1IuYFw07E2qmHEyBxtfgi8lDhN8I5W/ISLl6BQ",
+	"A9CC6I6kjByWXwTs5pyhbkoGdXiP+rf6gOPBORq4odJdJulyNTWCyIABZRgYFF1Y5p42imNGDeABh0VV",
+	"joh6dmOBF8QkasIvEJ6AaezwfN0iLfWQPQ5bzfOiZsWV0gqWgEWAshA3tuVXknjWCISv64txyFLCNqP2",
+	"nc9sU72uB4JJxEzYDZi2swjccBlRn+W0Kf3y9Y35QgmIKyv9toI7pMBheCrhCqkutRakD1+tpIXqf429",
+	"tm8fTEXx93iBvFdw+K1mUBes2pV1nJ0UKyp+AcwrWA2p0VobqfFgjpAF6u8w1NtoiumJvgIaN3NIO7Vl",
+	"fVAix2wG6YW6Lwd+q9ekjVP3pH/M3HZw5LunvUPqtvsHrBU0/UbvlK7sP1lbNS+sj40o29ZTsxcwvOUl",
+	"WO2s9uvtwT9PvzR+mhy/H7d+5off+ScfguaVav9bHv0wbMADbGyQODt1ntjvtNR5kpbkWNkMAPlTZgbo",
+	"i1C/3mfBxm4QpzIdvh2/zDomzSNgRb6mGbVh4k9mef35l/Nn7WIc/simF4k2Sf7zm/7lO0ZjFqe/FOwz",
+	"0B4y5w8gaPMeojVMtsxFlUsaWuitynSxUldVat6hrMjUwWjqIG0u6MZIpQtlVdDyqbcbbWP+TGLBB0Rw",
+	"trdPPmmNNVXqHOJBTpRHFLOl2nrJlMVG7wczRpLJEODERIYDTmw1FXSyg9WJcOPMjhmJIImA7FbbFqj0",
+	"muQrit6/oYgV0cZNjORzBg07XzdzVv+kkRSrKqH3eNuMfrg1WvQZ6iBO9rQ94eDvHP9vygBr6lK5R+y4",
+	"77bpSc899RuB22St/gFt9w79o6Dk3U1biCAWo8LJD52xhlShN3IqFRut1l7agB2dNapmh3hfo618J/ON",
+	"mIbTNbi28gZrXi+T3FLXStC12UhUkaXhKQCR51WRXLmjlJbZ1PdB6xeovbXNPRQTjiY8suXcMjYG0mna",
+	"h52xVoxsmVWwooKaqwvxx7F79741dq9uTyfuzX/bo9pzUmCz1ZBppFpoK7TkVoypBYKzskgeVBXSTQOB",
+	"NITrjJiBBfj1A4dG923vUPetXOBbusCfllc7c1IJc6xu4d/etOzErE8s54HSylPIB6aaN5pci8qgbev2",
+	"XsGzbXeafP2n/eeyQCVDBmfrRkYtysCPnTm/c53yKYnCuzTEvrfIFe1dfH/16eO76+7nq/feXhrkXKQv",
+	"fTZdvECfcRghaceWOBfrgLbTu73XaWE/SwSQOSkrCVSQQM/JvvutmITA/FtC08DMToNrJGASwv75/VcM",
+	"sM2elwuiabmulUuWVZZ3TqQo+oWVF+y8IIp+Idow0grimMU+42qfXABHDEYmMICU1V4ZLS5AeQPvWVdI",
+	"P2KVx5VLeayoaZpv+PPFjf58Fp+GytYqbsViOd9NKyTe0C/3F0WENfHEs7B2U95QmVVpd7pPFY3EfaVw",
+	"Yb+X0Dst2i8lLEk39MuWgaXtAkrlK3Kd5bROZKa5e6/II23BNSaoTH/gbKJXy1boxafs617bdf0cMxdh",
+	"hRKqP+SKYiT14ILsSb22mLI3L1GuTP4fpPLRL+cAoZcqjCKC1HCAEGycEi/k3UQuQge+gaY3kjblmPT2",
+	"fFfxPVX67mOCY/EbrLkgnfICuUZAzRl0uJoe3un9fMX7tyzaH6ee6+pLekZV2ygxCwTf3J7AVHVpwkws",
+	"CiSg5Pi5KVt4D5sKqbebrSw5aW9BHhEs1O2F9YY64cZqIPb7oahUvmE5Yd5YyYuKMGP1FJhxsLHamUg6",
+	"YK6ccn8JLvoK6tIDz9YrSeARIvqE3bF4mmGgc/4fCxtOY/jo6HK0ktrTYolJpHwBX5oELTYWEyiXgI86",
+	"AFdG+go6xRRS/b2I7qqN4+srkzi03BYA443FRGIpPazDCK/TWjFmcAL82UBUoVwsFAK5ZWNVgPIatCy0",
+	"OuV+mc3+WU/F9ZT7u7Hcd4xbbLmN5o2WU4dGVAV0WrhYc2qm3rRlptJDM9Kx4Z40T1tumx703BO/HbhW",
+	"Zp76jWC+5D7Gw88CGgKmQH+G2ln7pJELcmL9U71CsSxt7azZaqzhjLdzXZb/N+W+LbL65K2OJ86SXGQ+",
+	"1FsOdz0Xk5yEMVlhK0uY5aCkdxnaqJ4DE2mREtIoAynkN7aWI/i3li2KxXEyVjYtIFQSEtChBguk1O05",
+	"Rrygt1ovUocAehqLY5o2QSZggkFJ/Crb9jtXZp7ars1DEx5u435rboIdGTm46yQutdW23UYWTrpXjbK5",
+	"OPyDcR7JmDn69e25irj6ChJRiAnXW7nfXxz9+QyvefDojzPvwoiw09JKk1ASPYFlkXt9rbbqOr/SN/+1",
+	"9K2gt4RphYWy15rLXUiwzV7eF/EIBEWSwJU5XMBXjXbZLBNYd/9rWjHQLsQk9pt+KzhgbhtAbP5R4J6w",
+	"4757Shs9vNLuZ2N+w0YCI4kghyAIas33rxcQ0yvz/ogYfMwXERFLzE61okf3avNwGMoPXFzZjgDmW70J",
+	"yUUqSfCeGWECPpSzDtc3E8/WzXbSm7xs33ikjkXbUgvE5LlhvmBPMq72FpLZGr1+6yyv7RwvdnP9Tjmb",
+	"2Vtmv/yTckbeCGSWSWGQ1I0EH7iS+TFTrr4wHsZUstk9tdaGeOSY3pK52MDPk5u37aTMOjNY6u2R+hCo",
+	"IndPJ3KXyALQcCV5l1ee1orgof4EzF3ilnFIah6DyQIVSjEVeJ98jwnlloYTWwZwjWSRbqvebpzulUX6",
+	"NpNlVajvuYb6NlnBThneC4qN5Y7PEZ1qLR/o6jELHqrRQtC5XYr1/CqxwW/+mKiiATs1rDfZJV8jdlhW",
+	"iQE0V/SlY/AQYR8j47JaMZS4g9NgO3wZbKyf9mFvrbU5Hjmk+ADixczCWhLmcFbCtHYjYUzYsZI0zyvu",
+	"uLvY4RaKLwb3XjMcVLn/EPJ6II8ktcotLyxkSGJWjWVW9cEvT+q5tJI9B5KPfcGliBjw5LmBmHC5Tw4b",
+	"B8QzbJRcqK4veD8cJDELPPD1iURr0+ycHDZa6Y0Jjxn1h8BaZEMGJBDMFDVNMzrmPZg/QwNv7Yh35Hir",
+	"jf3b7pjFwAaqP7WebfPTIBzQ3lSx2hberUKvy9xcvwyLiT32QyAL4v4Td2FtkAWiH1mha4Z99DPPEo2K",
+	"W8muhvzk4aStG5Q3GyoyVMQvaEe9T4e8M182nM42D949ZY2+26bNnnvitwL3gLX79lp2Or/9TN5QRX2m",
+	"11btr613nB1VteV2vOUM/2e6UXa29SzBnZsSNb+M/ffJjPsdDHtnezB3n+GrYEfB8eEJRITa7gFlBy71",
+	"T9ruYYP1GkG/32wxrS0blaJ2tuhkBOJWDFCPBAdWKyqTmI0YV92Eh1p71iemzAXWDNu2odKGFHU6YJb9",
+	"1f68/Y7Pz2O163e86z8VGS0NP6RNWwY+ywJ75QYyQCG6omTbf5fIkDMpiV5l8hxZGKHWAB8QJfS2dGwt",
+	"ScKTUQ8yIhNIASOm9Y3SJn+2PXvBmZNmXrvjmPXDL/pr/HiZ7XBzIlxb3u+vGTw2X+f++LFdYC8ihHyX",
+	"rdld5VXuZP8hm6i9C1cTGSVQgRWIEM5sIlV+vRmOXThbO5xy8LjZNsmQAostEL5P07YnVAJgxnSFpexa",
+	"pE47WCvWvD6UhMOd4Ak0heDOCXDuzvQjZlrT0MpAX8Qd7l16IElOyJB9IUE4CJWhyJJDOoZVZ4XMq5lB",
+	"M1keCDdL+lFj4ett+HV36zNKWH1gybfmxC1LZLV77AUns77Dj3UJ3+rbiY/fpQJhI5VqrfC4eWjzJNeN",
+	"pVcV/X6u0e911+eSZNecEJuLamcr62klsz2PI+JbPx4eJ6S93tJ/2kmxHZ4LZZMFijqQlYn/Mo7lEnLH",
+	"BSrhUiYs0Ap6+mB9kTYfCf+WBd7eOemxvoCiFFRpzXxEp6akYYdDJWqozGxeDt2ul1sHDsEyFmUqu0Oo",
+	"JIIblOtCHCrG5XZzgO1S715XBDyjRODnITttpL6SoetrK0t08heaMby2Oj9DiT7Lfj7PkP4bEukuZsJD",
+	"5tZwAHTDVEHwBE6OUJJA+MmIcUXqUhDvdSB86QEMEU8WGgQxk+BumVBJ9PRCyTwx2tN7ExiIX4MANCOb",
+	"ffd7fSbpFiATkNEAXEr72Y4XY7mIExSQuk4OFJkVeoKmTHJI2gwgKebbSb3/swEjIlkUSYdIpkgyJr0p",
+	"Fg3KN2m/0XyrSLoJw5H5mkV9Eedo5/Nt5dgMFww2ZLHbIvrgMjWt1JCF8UzEAt+EV8Zx6Id8sD+XzLRo",
+	"Lt/yIE0flzap+/qSCKy8lU+TsiO3dy/K7oKh2i4ikbcpmGT7ltFw578zVgUr+UQzXPGSDOgdy3qNaexQ",
+	"TAvWLGfWuZef48w5NZf0iiJJOmRMp3q5S4eY/D4SJ3qhZSmA6TwTSXnQE1+Ir/WX3ItsZuBiKluRKP2Q",
+	"6JMRDc02SkleJeOBGQ3Olv7oPMg1DgC4v3776/8FAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -18,6 +18,7 @@ package mail
 
 import (
 	"context"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -148,7 +149,7 @@ func (Notification) TableName() string { return "notifications" }
 type Attachments []Attachment
 
 // Value writes the JSON array.
-func (a Attachments) Value() (any, error) {
+func (a Attachments) Value() (driver.Value, error) {
 	if a == nil {
 		a = Attachments{}
 	}
@@ -277,6 +278,9 @@ func (o *Outbox) EnqueueTx(ctx context.Context, tx *gorm.DB, m Message) (uuid.UU
 	}
 	if n.PartnerID == nil {
 		n.PartnerID = m.Issuer.PartnerID
+	}
+	if n.Attachments == nil {
+		n.Attachments = Attachments{}
 	}
 	if m.DedupeKey != "" {
 		n.DedupeKey = &m.DedupeKey

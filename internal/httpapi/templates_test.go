@@ -150,6 +150,13 @@ func TestDefaultEmailTemplates(t *testing.T) {
 		"credentials_reset", "suspension_notice", "termination_notice", "credit_limit_alert"} {
 		require.Contains(t, kinds, k)
 	}
+	for k, tpl := range kinds {
+		// Each default passes the checks of a save: it is editable as seeded.
+		upd, err := admin.UpdateEmailTemplateWithResponse(ctx, tpl.Id, nil, oapi.EmailTemplateUpdate{Subject: &tpl.Subject, Body: &tpl.Body})
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, upd.StatusCode(), "%s: %s", k, upd.Body)
+		require.Equal(t, k, *upd.JSON200.Kind)
+	}
 	require.Contains(t, kinds["credentials_reset"].Body, "{{.Service.Password}}", "the reset mail carries the new password")
 	require.NotContains(t, kinds["service_ready"].Body, "Password", "the ready mail never does")
 	require.Contains(t, kinds["service_ready"].Body, "{{.Service.LoginURL}}")

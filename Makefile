@@ -12,8 +12,9 @@ help: ## list the targets
 run: ## install what is missing, start PostgreSQL, migrate, seed, serve
 	@scripts/run.sh
 
-test: ## every test, against a private PostgreSQL
+test: ## every test, against a private PostgreSQL and Mailpit
 	@PG_FAST=1 scripts/pg.sh start
+	@scripts/mailpit.sh >/dev/null
 	DATABASE_URL="$$(scripts/pg.sh url postgres)" go test -count=1 -race -timeout 20m ./...
 
 generate: ## regenerate the server, models and client from api/openapi.yaml

@@ -24,6 +24,7 @@
 #   BENCH_GO_TIME      -benchtime of the Go benchmarks (default 2s)
 #   BENCH_SERVICES     services in the billing run    (default 100000)
 #   BENCH_TENANTS      tenants in the usage sync      (default 10000)
+#   BENCH_MAILS        mails in the mail burst         (default 10000)
 #   BENCH_SIM_DAYS     days of the invariant simulation (default 365)
 #   BENCH_SIM_SEEDS    its seeds, one run each          (default 1,2,3)
 #   BENCH_FUZZ_REQUESTS spec fuzz requests per role     (default 10000; 0 skips)
@@ -55,6 +56,8 @@ die() { log "$*"; exit 1; }
 command -v go >/dev/null || die "go not found"
 command -v psql >/dev/null || die "psql not found"
 command -v curl >/dev/null || die "curl not found"
+# Mailpit catches the mail burst benchmark's mails (installed when missing).
+scripts/mailpit.sh >/dev/null || die "Mailpit could not be installed"
 [[ $provision =~ ^[0-9]+$ ]] || die "BENCH_PROVISION must be a whole number, got '$provision'"
 
 tmp=$(mktemp -d)
@@ -382,6 +385,28 @@ if ! DATABASE_URL=$admin_url BENCH_SERVICES=$bench_services BENCH_TENANTS=$bench
 fi
 grep -E '^(Benchmark.*[0-9] |    bench_test\.go:[0-9]+: (postpaid run|usage sync):)' "$go_out" |
 	sed 's/^    bench_test\.go:[0-9]*: /    /' || die "no billing or usage benchmark results"
+echo '```'
+
+# --- mail burst -------------------------------------------------------------
+# A database of its own and a private Mailpit; one op is one whole burst.
+bench_mails=${BENCH_MAILS:-10000}
+log "running the mail burst benchmark ($bench_mails mails into Mailpit)"
+cat <<EOF4
+
+Mail (Go benchmark, one op = one burst, \`-benchtime 1x\`): \`BenchmarkMailBurst\` queues
+${bench_mails} invoice mails in one transaction (rows and send jobs in the outbox) and times
+them until every one is marked sent, delivered over SMTP into a local Mailpit by the send jobs
+(JOB_WORKERS 10); mails/s counts from the commit to the last one sent.
+
+\`\`\`
+EOF4
+mail_out=$tmp/mail-bench.txt
+if ! DATABASE_URL=$admin_url MAIL_BURST=$bench_mails \
+	go test -run '^$' -bench '^BenchmarkMailBurst$' -benchtime 1x -timeout 30m ./internal/mail/ >"$mail_out" 2>&1; then
+	cat "$mail_out" >&2
+	die "mail burst benchmark failed"
+fi
+grep -E '^Benchmark.*[0-9] ' "$mail_out" || die "no mail burst benchmark result"
 echo '```'
 
 # --- invariant simulation ---------------------------------------------------

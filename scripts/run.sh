@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make run: everything a fresh machine needs, then the API in the foreground.
-# PostgreSQL (private cluster), migrations, a seeded admin, the server.
-# Ctrl-C stops the server and the simulator gracefully and ends with status 0
+# PostgreSQL (private cluster), migrations, a seeded admin, the server, and
+# beside it the Acronis simulator and Mailpit (when ACRONIS_URL / SMTP_URL
+# are unset). Ctrl-C stops the server, the simulator and Mailpit gracefully and ends with status 0
 # (make prints no error); the database keeps running (make db-stop).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -34,6 +35,18 @@ go build -ldflags "-X main.buildVersion=$(git describe --always --dirty 2>/dev/n
 
 "$bin/platform" migrate
 
+# Helpers started below (simulator, Mailpit) stop with the script; Ctrl-C
+# stopped them already (same process group): the kill may find nothing.
+helpers=()
+tmpfiles=()
+stop_helpers() {
+	local p
+	for p in "${helpers[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${helpers[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -f "${tmpfiles[@]}"
+}
+trap stop_helpers EXIT
+
 # Without a vendor URL, the Acronis simulator stands in for the datacenter.
 # It stops with the server.
 vendor_msg="  Vendor   ${ACRONIS_URL:-}"
@@ -44,8 +57,8 @@ if [[ -z ${ACRONIS_URL:-} ]]; then
 	# Its state survives restarts, like the platform's database.
 	"$bin/acronis-sim" -addr "$sim_addr" -state "${ACRONIS_SIM_STATE:-$bin/../acronis-sim.json}" >"$sim_out" 2>&1 &
 	sim_pid=$!
-	# Ctrl-C stopped it already (same process group): the kill may find nothing.
-	trap 'kill -TERM "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; rm -f "$sim_out"' EXIT
+	helpers+=("$sim_pid")
+	tmpfiles+=("$sim_out")
 	for _ in $(seq 1 50); do grep -q '^admin_password=' "$sim_out" && break; sleep 0.1; done
 	grep -q '^base_url=' "$sim_out" || { cat "$sim_out" >&2; log "the Acronis simulator did not start"; exit 1; }
 	export ACRONIS_URL=$(sed -n 's/^base_url=//p' "$sim_out")
@@ -53,6 +66,25 @@ if [[ -z ${ACRONIS_URL:-} ]]; then
 	export ACRONIS_CLIENT_SECRET=$(sed -n 's/^client_secret=//p' "$sim_out")
 	vendor_msg="  Vendor   Acronis simulator at $ACRONIS_URL
            $(grep -E '^(sp_tenant_id|client_id|client_secret)=' "$sim_out" | tr '\n' ' ')"
+fi
+
+# Without SMTP_URL, Mailpit catches every mail the platform sends; its web
+# inbox shows them. Its mails survive restarts, like the simulator's state.
+mail_msg="  Mail     SMTP_URL is set: mails go to that server (GET /v1/notifications lists them)"
+if [[ -z ${SMTP_URL:-} ]]; then
+	mailpit=$(scripts/mailpit.sh)
+	mp_smtp=${MAILPIT_SMTP_ADDR:-127.0.0.1:1025}
+	mp_http=${MAILPIT_HTTP_ADDR:-127.0.0.1:8025}
+	mp_out=$(mktemp)
+	tmpfiles+=("$mp_out")
+	"$mailpit" --disable-version-check --quiet --smtp-disable-rdns --listen "$mp_http" --smtp "$mp_smtp" \
+		--database "${MAILPIT_DB:-$bin/../mailpit.db}" >"$mp_out" 2>&1 &
+	helpers+=("$!")
+	for _ in $(seq 1 100); do curl -sf "http://$mp_http/api/v1/info" >/dev/null 2>&1 && break; sleep 0.1; done
+	curl -sf "http://$mp_http/api/v1/info" >/dev/null 2>&1 || { cat "$mp_out" >&2; log "Mailpit did not start on $mp_http / $mp_smtp"; exit 1; }
+	export SMTP_URL="smtp://$mp_smtp?starttls=none"
+	export MAIL_FROM=${MAIL_FROM:-billing@demo.example}
+	mail_msg="  Mail     Mailpit inbox http://$mp_http   (SMTP $mp_smtp; every mail the demo causes lands there)"
 fi
 
 # The admin, and a demo plan on the vendor account with its order URL.
@@ -78,6 +110,7 @@ cat >&2 <<MSG
   Token    TOKEN=\$(curl -s -X POST http://$LISTEN_ADDR/v1/auth/token -H 'Content-Type: application/json' \\
              -d '{"email":"$SEED_ADMIN_EMAIL","password":"$SEED_ADMIN_PASSWORD"}' | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
 $vendor_msg
+$mail_msg
 $demo_msg
   Stop     Ctrl-C
 

@@ -198,6 +198,8 @@ const (
 	ConflictCodeInvoicePrefixLocked        ConflictCode = "invoice_prefix_locked"
 	ConflictCodeInvoicePrefixTaken         ConflictCode = "invoice_prefix_taken"
 	ConflictCodeInvoiceVoid                ConflictCode = "invoice_void"
+	ConflictCodeMailNotConfigured          ConflictCode = "mail_not_configured"
+	ConflictCodeNotificationQueued         ConflictCode = "notification_queued"
 	ConflictCodeOperationNotFailed         ConflictCode = "operation_not_failed"
 	ConflictCodeOperationSecretGone        ConflictCode = "operation_secret_gone"
 	ConflictCodeOperationSuperseded        ConflictCode = "operation_superseded"
@@ -217,6 +219,7 @@ const (
 	ConflictCodeServiceNotProvisioned      ConflictCode = "service_not_provisioned"
 	ConflictCodeServiceTerminated          ConflictCode = "service_terminated"
 	ConflictCodeTaxTaken                   ConflictCode = "tax_taken"
+	ConflictCodeTemplateIsDefault          ConflictCode = "template_is_default"
 	ConflictCodeUsernameTaken              ConflictCode = "username_taken"
 	ConflictCodeVendorLoginTaken           ConflictCode = "vendor_login_taken"
 	ConflictCodeVentureTaken               ConflictCode = "venture_taken"
@@ -252,6 +255,10 @@ func (e ConflictCode) Valid() bool {
 	case ConflictCodeInvoicePrefixTaken:
 		return true
 	case ConflictCodeInvoiceVoid:
+		return true
+	case ConflictCodeMailNotConfigured:
+		return true
+	case ConflictCodeNotificationQueued:
 		return true
 	case ConflictCodeOperationNotFailed:
 		return true
@@ -290,6 +297,8 @@ func (e ConflictCode) Valid() bool {
 	case ConflictCodeServiceTerminated:
 		return true
 	case ConflictCodeTaxTaken:
+		return true
+	case ConflictCodeTemplateIsDefault:
 		return true
 	case ConflictCodeUsernameTaken:
 		return true
@@ -605,6 +614,45 @@ func (e KeyRole) Valid() bool {
 	}
 }
 
+// Defines values for MailKind.
+const (
+	MailKindCredentialsReset  MailKind = "credentials_reset"
+	MailKindCreditLimitAlert  MailKind = "credit_limit_alert"
+	MailKindInvoiceIssued     MailKind = "invoice_issued"
+	MailKindOverageInvoice    MailKind = "overage_invoice"
+	MailKindPaymentReceived   MailKind = "payment_received"
+	MailKindPostpaidInvoice   MailKind = "postpaid_invoice"
+	MailKindServiceReady      MailKind = "service_ready"
+	MailKindSuspensionNotice  MailKind = "suspension_notice"
+	MailKindTerminationNotice MailKind = "termination_notice"
+)
+
+// Valid indicates whether the value is a known member of the MailKind enum.
+func (e MailKind) Valid() bool {
+	switch e {
+	case MailKindCredentialsReset:
+		return true
+	case MailKindCreditLimitAlert:
+		return true
+	case MailKindInvoiceIssued:
+		return true
+	case MailKindOverageInvoice:
+		return true
+	case MailKindPaymentReceived:
+		return true
+	case MailKindPostpaidInvoice:
+		return true
+	case MailKindServiceReady:
+		return true
+	case MailKindSuspensionNotice:
+		return true
+	case MailKindTerminationNotice:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Module.
 const (
 	Acronis Module = "acronis"
@@ -656,6 +704,45 @@ func (e NotFoundCode) Valid() bool {
 	case NotFoundCodeNotificationSettingsNotSet:
 		return true
 	case NotFoundCodePricingNotSet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NotificationAttachmentKind.
+const (
+	InvoicePdf NotificationAttachmentKind = "invoice_pdf"
+)
+
+// Valid indicates whether the value is a known member of the NotificationAttachmentKind enum.
+func (e NotificationAttachmentKind) Valid() bool {
+	switch e {
+	case InvoicePdf:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NotificationStatus.
+const (
+	NotificationStatusFailed NotificationStatus = "failed"
+	NotificationStatusHeld   NotificationStatus = "held"
+	NotificationStatusQueued NotificationStatus = "queued"
+	NotificationStatusSent   NotificationStatus = "sent"
+)
+
+// Valid indicates whether the value is a known member of the NotificationStatus enum.
+func (e NotificationStatus) Valid() bool {
+	switch e {
+	case NotificationStatusFailed:
+		return true
+	case NotificationStatusHeld:
+		return true
+	case NotificationStatusQueued:
+		return true
+	case NotificationStatusSent:
 		return true
 	default:
 		return false
@@ -1144,6 +1231,7 @@ const (
 	UnprocessableEntityCodeFrequencyUnchanged            UnprocessableEntityCode = "frequency_unchanged"
 	UnprocessableEntityCodeHardQuotaRequiresSoftQuota    UnprocessableEntityCode = "hard_quota_requires_soft_quota"
 	UnprocessableEntityCodeIdempotencyKeyReused          UnprocessableEntityCode = "idempotency_key_reused"
+	UnprocessableEntityCodeInvalidAddress                UnprocessableEntityCode = "invalid_address"
 	UnprocessableEntityCodeInvalidStatusChange           UnprocessableEntityCode = "invalid_status_change"
 	UnprocessableEntityCodeInvalidValue                  UnprocessableEntityCode = "invalid_value"
 	UnprocessableEntityCodeInvoicePrefixReserved         UnprocessableEntityCode = "invoice_prefix_reserved"
@@ -1160,6 +1248,7 @@ const (
 	UnprocessableEntityCodeOverpayment                   UnprocessableEntityCode = "overpayment"
 	UnprocessableEntityCodePaidAtInFuture                UnprocessableEntityCode = "paid_at_in_future"
 	UnprocessableEntityCodePartnerNotFound               UnprocessableEntityCode = "partner_not_found"
+	UnprocessableEntityCodePasswordInSubject             UnprocessableEntityCode = "password_in_subject"
 	UnprocessableEntityCodePasswordTooWeak               UnprocessableEntityCode = "password_too_weak"
 	UnprocessableEntityCodePercentOutOfRange             UnprocessableEntityCode = "percent_out_of_range"
 	UnprocessableEntityCodePercentTooPrecise             UnprocessableEntityCode = "percent_too_precise"
@@ -1179,6 +1268,7 @@ const (
 	UnprocessableEntityCodeQuantityUnchanged             UnprocessableEntityCode = "quantity_unchanged"
 	UnprocessableEntityCodeScopeNotFound                 UnprocessableEntityCode = "scope_not_found"
 	UnprocessableEntityCodeSecretGone                    UnprocessableEntityCode = "secret_gone"
+	UnprocessableEntityCodeSubjectEmpty                  UnprocessableEntityCode = "subject_empty"
 	UnprocessableEntityCodeTaxNotFound                   UnprocessableEntityCode = "tax_not_found"
 	UnprocessableEntityCodeTaxRateOutOfRange             UnprocessableEntityCode = "tax_rate_out_of_range"
 	UnprocessableEntityCodeTemplateInvalid               UnprocessableEntityCode = "template_invalid"
@@ -1236,6 +1326,8 @@ func (e UnprocessableEntityCode) Valid() bool {
 		return true
 	case UnprocessableEntityCodeIdempotencyKeyReused:
 		return true
+	case UnprocessableEntityCodeInvalidAddress:
+		return true
 	case UnprocessableEntityCodeInvalidStatusChange:
 		return true
 	case UnprocessableEntityCodeInvalidValue:
@@ -1267,6 +1359,8 @@ func (e UnprocessableEntityCode) Valid() bool {
 	case UnprocessableEntityCodePaidAtInFuture:
 		return true
 	case UnprocessableEntityCodePartnerNotFound:
+		return true
+	case UnprocessableEntityCodePasswordInSubject:
 		return true
 	case UnprocessableEntityCodePasswordTooWeak:
 		return true
@@ -1305,6 +1399,8 @@ func (e UnprocessableEntityCode) Valid() bool {
 	case UnprocessableEntityCodeScopeNotFound:
 		return true
 	case UnprocessableEntityCodeSecretGone:
+		return true
+	case UnprocessableEntityCodeSubjectEmpty:
 		return true
 	case UnprocessableEntityCodeTaxNotFound:
 		return true
@@ -1648,11 +1744,17 @@ type CustomerUpdate struct {
 
 // EmailTemplate defines model for EmailTemplate.
 type EmailTemplate struct {
-	// Body Fields: .Company.Name, .Customer.Name, .Customer.Email, .Service.Name, .Service.Username, .Service.PortalURL, .Invoice.Number, .Invoice.Total, .Invoice.DueDate, .Days.
+	// Body Fields: .Company.Name (the issuer: the venture, or the partner for its customers), .Customer.Name, .Customer.Email, .Customer.Balance, .Customer.CreditLimit, .Service.Name, .Service.Username, .Service.PortalURL, .Service.LoginURL, .Service.Password (set only on a credentials reset; refused in the subject), .Invoice.Number, .Invoice.Total, .Invoice.Balance, .Invoice.IssueDate, .Invoice.DueDate, .Invoice.PeriodStart, .Invoice.PeriodEnd, .Payment.Amount, .Payment.Method, .Payment.Reference, .Payment.Date, .Days.
 	Body      string             `json:"body"`
 	CreatedAt time.Time          `json:"created_at"`
 	Id        openapi_types.UUID `json:"id"`
-	Name      string             `json:"name"`
+
+	// Kind A `MailKind`, set on the seeded default of that kind (the platform mails with it; editable, not deletable); null on the SP's own templates.
+	Kind *string `json:"kind"`
+	Name string  `json:"name"`
+
+	// ReplyTo A template rendering to one address for the Reply-To header, or empty for none.
+	ReplyTo string `json:"reply_to"`
 
 	// Subject A template too, for example `Invoice {{.Invoice.Number}} is due`.
 	Subject   string    `json:"subject"`
@@ -1662,9 +1764,12 @@ type EmailTemplate struct {
 
 // EmailTemplateCreate defines model for EmailTemplateCreate.
 type EmailTemplateCreate struct {
-	// Body Fields: .Company.Name, .Customer.Name, .Customer.Email, .Service.Name, .Service.Username, .Service.PortalURL, .Invoice.Number, .Invoice.Total, .Invoice.DueDate, .Days.
+	// Body Fields: .Company.Name (the issuer: the venture, or the partner for its customers), .Customer.Name, .Customer.Email, .Customer.Balance, .Customer.CreditLimit, .Service.Name, .Service.Username, .Service.PortalURL, .Service.LoginURL, .Service.Password (set only on a credentials reset; refused in the subject), .Invoice.Number, .Invoice.Total, .Invoice.Balance, .Invoice.IssueDate, .Invoice.DueDate, .Invoice.PeriodStart, .Invoice.PeriodEnd, .Payment.Amount, .Payment.Method, .Payment.Reference, .Payment.Date, .Days.
 	Body string `json:"body"`
 	Name string `json:"name"`
+
+	// ReplyTo A template rendering to one address for the Reply-To header (for example `billing@example.com`); empty for none. One that renders to anything else is 422 `invalid_address`.
+	ReplyTo *string `json:"reply_to,omitempty"`
 
 	// Subject A template too, for example `Invoice {{.Invoice.Number}} is due`.
 	Subject string `json:"subject"`
@@ -1683,9 +1788,12 @@ type EmailTemplateList struct {
 
 // EmailTemplateUpdate defines model for EmailTemplateUpdate.
 type EmailTemplateUpdate struct {
-	// Body Fields: .Company.Name, .Customer.Name, .Customer.Email, .Service.Name, .Service.Username, .Service.PortalURL, .Invoice.Number, .Invoice.Total, .Invoice.DueDate, .Days.
+	// Body Fields: .Company.Name (the issuer: the venture, or the partner for its customers), .Customer.Name, .Customer.Email, .Customer.Balance, .Customer.CreditLimit, .Service.Name, .Service.Username, .Service.PortalURL, .Service.LoginURL, .Service.Password (set only on a credentials reset; refused in the subject), .Invoice.Number, .Invoice.Total, .Invoice.Balance, .Invoice.IssueDate, .Invoice.DueDate, .Invoice.PeriodStart, .Invoice.PeriodEnd, .Payment.Amount, .Payment.Method, .Payment.Reference, .Payment.Date, .Days.
 	Body *string `json:"body,omitempty"`
 	Name *string `json:"name,omitempty"`
+
+	// ReplyTo A template rendering to one address for the Reply-To header (for example `billing@example.com`); empty for none. One that renders to anything else is 422 `invalid_address`.
+	ReplyTo *string `json:"reply_to,omitempty"`
 
 	// Subject A template too, for example `Invoice {{.Invoice.Number}} is due`.
 	Subject *string `json:"subject,omitempty"`
@@ -1896,6 +2004,9 @@ type ListMeta struct {
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
 
+// MailKind What a mail is about; each kind has a default template.
+type MailKind string
+
 // Metadata The integrator's own data about a resource, such as its ids in
 // another system: at most 20 keys; a key is 1 to 40 characters of
 // `A-Z a-z 0-9 _ . : -`; a value is a string of 1 to 500 characters.
@@ -1999,6 +2110,67 @@ type NotAcceptableCode string
 // NotFoundCode The `code` of a 404 answer.
 type NotFoundCode string
 
+// Notification defines model for Notification.
+type Notification struct {
+	Attachments []NotificationAttachment `json:"attachments"`
+
+	// Attempts SMTP tries so far.
+	Attempts   int                 `json:"attempts"`
+	CreatedAt  time.Time           `json:"created_at"`
+	CustomerId *openapi_types.UUID `json:"customer_id,omitempty"`
+	Id         openapi_types.UUID  `json:"id"`
+
+	// IssuerName In whose name it is sent (the From display name).
+	IssuerName string `json:"issuer_name"`
+
+	// Kind The `MailKind` of the mail; null for a mail from one of the SP's own templates.
+	Kind *string `json:"kind"`
+
+	// LastError Why the last try failed (the SMTP server's answer when it gave one).
+	LastError *string `json:"last_error,omitempty"`
+
+	// MessageId The Message-ID header, fixed when the mail was queued; every resend carries it.
+	MessageId string `json:"message_id"`
+
+	// PartnerId The partner it concerns (its customer, or itself); null for the SP's own.
+	PartnerId     *openapi_types.UUID `json:"partner_id,omitempty"`
+	Recipient     string              `json:"recipient"`
+	RecipientName string              `json:"recipient_name"`
+	ReplyTo       string              `json:"reply_to"`
+	SentAt        *time.Time          `json:"sent_at,omitempty"`
+
+	// Status `queued` (waiting for its send job or retrying), `sent`, `failed` (refused for good, reason in `last_error`), `held` (no SMTP server configured).
+	Status  NotificationStatus `json:"status"`
+	Subject string             `json:"subject"`
+
+	// TemplateId The template it was rendered from; null once that template is deleted.
+	TemplateId *openapi_types.UUID `json:"template_id"`
+	UpdatedAt  time.Time           `json:"updated_at"`
+}
+
+// NotificationAttachment defines model for NotificationAttachment.
+type NotificationAttachment struct {
+	// Id The attached resource (the invoice).
+	Id openapi_types.UUID `json:"id"`
+
+	// Kind `invoice_pdf`: the invoice's PDF, rendered when the mail is sent.
+	Kind NotificationAttachmentKind `json:"kind"`
+}
+
+// NotificationAttachmentKind `invoice_pdf`: the invoice's PDF, rendered when the mail is sent.
+type NotificationAttachmentKind string
+
+// NotificationList defines model for NotificationList.
+type NotificationList struct {
+	Data []Notification `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
 // NotificationSettings defines model for NotificationSettings.
 type NotificationSettings struct {
 	// CreditLimitTemplateId The mail sent when a customer's unpaid balance passes its credit limit.
@@ -2012,6 +2184,9 @@ type NotificationSettings struct {
 	TerminationDays       int                 `json:"termination_days"`
 	TerminationTemplateId *openapi_types.UUID `json:"termination_template_id,omitempty"`
 }
+
+// NotificationStatus `queued` (waiting for its send job or retrying), `sent`, `failed` (refused for good, reason in `last_error`), `held` (no SMTP server configured).
+type NotificationStatus string
 
 // Offer defines model for Offer.
 type Offer struct {
@@ -3368,6 +3543,30 @@ type VoidInvoiceParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// ListNotificationsParams defines parameters for ListNotifications.
+type ListNotificationsParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Status Only mails in this status.
+	Status *NotificationStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Recipient Only mails to this address (compared without case).
+	Recipient *string `form:"recipient,omitempty" json:"recipient,omitempty"`
+
+	// TemplateId Only mails rendered from this template.
+	TemplateId *openapi_types.UUID `form:"template_id,omitempty" json:"template_id,omitempty"`
+
+	// Kind Only mails of this kind.
+	Kind *MailKind `form:"kind,omitempty" json:"kind,omitempty"`
+
+	// CustomerId Only mails about this customer.
+	CustomerId *openapi_types.UUID `form:"customer_id,omitempty" json:"customer_id,omitempty"`
+}
+
 // ListOrdersParams defines parameters for ListOrders.
 type ListOrdersParams struct {
 	// Limit Page size.
@@ -4162,14 +4361,14 @@ type ClientInterface interface {
 
 	// ListEmailTemplates List email templates
 	//
-	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason. Admins only.
+	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set). Admins only.
 	//
 	// Corresponds with GET /v1/email-templates (the `ListEmailTemplates` operationId).
 	ListEmailTemplates(ctx context.Context, params *ListEmailTemplatesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateEmailTemplateWithBody Create a email template
 	//
-	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason.
+	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4178,7 +4377,7 @@ type ClientInterface interface {
 
 	// CreateEmailTemplate Create a email template
 	//
-	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason.
+	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4187,7 +4386,7 @@ type ClientInterface interface {
 
 	// DeleteEmailTemplate Delete a email template
 	//
-	// Removes the email template; one still in use is 409 `in_use`.
+	// Removes the email template; one still in use is 409 `in_use`; the default of a mail kind is 409 `template_is_default`.
 	//
 	// Corresponds with DELETE /v1/email-templates/{id} (the `DeleteEmailTemplate` operationId).
 	DeleteEmailTemplate(ctx context.Context, id Id, params *DeleteEmailTemplateParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4303,6 +4502,34 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/me (the `GetMe` operationId).
 	GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListNotifications List the outbox
+	//
+	// Every mail the platform wrote to its outbox, newest last: recipient, template, subject,
+	// status (`queued` until sent, `sent`, `failed` for good with the reason in `last_error`,
+	// `held` when no SMTP server is configured), attempts and last error. The body is never
+	// returned (a credentials-reset mail carries a password). Admins see every mail; a partner
+	// the mails to its customers and to itself; customers none (403).
+	//
+	// Corresponds with GET /v1/notifications (the `ListNotifications` operationId).
+	ListNotifications(ctx context.Context, params *ListNotificationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetNotification Get a mail
+	//
+	// One mail of the outbox, without its body. Scoped like the list (a partner's view of another partner's mail is 404).
+	//
+	// Corresponds with GET /v1/notifications/{id} (the `GetNotification` operationId).
+	GetNotification(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ResendNotification Send a mail again
+	//
+	// Queues a `sent`, `failed` or `held` mail again, with the same body and the same Message-ID
+	// (so a receiver that got it already can tell it is the same mail). 409 `notification_queued`
+	// while it is queued; 409 `mail_not_configured` when no SMTP server is configured (a held
+	// mail stays held until one is).
+	//
+	// Corresponds with POST /v1/notifications/{id}/resend (the `ResendNotification` operationId).
+	ResendNotification(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListOrders List orders
 	//
@@ -5845,7 +6072,7 @@ func (c *Client) UpdateCustomer(ctx context.Context, id Id, params *UpdateCustom
 
 // ListEmailTemplates List email templates
 //
-// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason. Admins only.
+// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set). Admins only.
 //
 // Corresponds with GET /v1/email-templates (the `ListEmailTemplates` operationId).
 func (c *Client) ListEmailTemplates(ctx context.Context, params *ListEmailTemplatesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5862,7 +6089,7 @@ func (c *Client) ListEmailTemplates(ctx context.Context, params *ListEmailTempla
 
 // CreateEmailTemplateWithBody Create a email template
 //
-// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason.
+// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set).
 //
 // Takes any type of body and a specified content type.
 //
@@ -5881,7 +6108,7 @@ func (c *Client) CreateEmailTemplateWithBody(ctx context.Context, params *Create
 
 // CreateEmailTemplate Create a email template
 //
-// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason.
+// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5900,7 +6127,7 @@ func (c *Client) CreateEmailTemplate(ctx context.Context, params *CreateEmailTem
 
 // DeleteEmailTemplate Delete a email template
 //
-// Removes the email template; one still in use is 409 `in_use`.
+// Removes the email template; one still in use is 409 `in_use`; the default of a mail kind is 409 `template_is_default`.
 //
 // Corresponds with DELETE /v1/email-templates/{id} (the `DeleteEmailTemplate` operationId).
 func (c *Client) DeleteEmailTemplate(ctx context.Context, id Id, params *DeleteEmailTemplateParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6127,6 +6354,64 @@ func (c *Client) VoidInvoice(ctx context.Context, id Id, params *VoidInvoicePara
 // Corresponds with GET /v1/me (the `GetMe` operationId).
 func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetMeRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListNotifications List the outbox
+//
+// Every mail the platform wrote to its outbox, newest last: recipient, template, subject,
+// status (`queued` until sent, `sent`, `failed` for good with the reason in `last_error`,
+// `held` when no SMTP server is configured), attempts and last error. The body is never
+// returned (a credentials-reset mail carries a password). Admins see every mail; a partner
+// the mails to its customers and to itself; customers none (403).
+//
+// Corresponds with GET /v1/notifications (the `ListNotifications` operationId).
+func (c *Client) ListNotifications(ctx context.Context, params *ListNotificationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListNotificationsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetNotification Get a mail
+//
+// One mail of the outbox, without its body. Scoped like the list (a partner's view of another partner's mail is 404).
+//
+// Corresponds with GET /v1/notifications/{id} (the `GetNotification` operationId).
+func (c *Client) GetNotification(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetNotificationRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ResendNotification Send a mail again
+//
+// Queues a `sent`, `failed` or `held` mail again, with the same body and the same Message-ID
+// (so a receiver that got it already can tell it is the same mail). 409 `notification_queued`
+// while it is queued; 409 `mail_not_configured` when no SMTP server is configured (a held
+// mail stays held until one is).
+//
+// Corresponds with POST /v1/notifications/{id}/resend (the `ResendNotification` operationId).
+func (c *Client) ResendNotification(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewResendNotificationRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -9724,6 +10009,200 @@ func NewGetMeRequest(server string) (*http.Request, error) {
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListNotificationsRequest constructs an http.Request for the ListNotifications method
+func NewListNotificationsRequest(server string, params *ListNotificationsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/notifications")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Recipient != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "recipient", *params.Recipient, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TemplateId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "template_id", *params.TemplateId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Kind != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "kind", *params.Kind, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CustomerId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "customer_id", *params.CustomerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetNotificationRequest constructs an http.Request for the GetNotification method
+func NewGetNotificationRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/notifications/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewResendNotificationRequest constructs an http.Request for the ResendNotification method
+func NewResendNotificationRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/notifications/%s/resend", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -14270,7 +14749,7 @@ type ClientWithResponsesInterface interface {
 
 	// ListEmailTemplatesWithResponse List email templates
 	//
-	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason. Admins only.
+	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set). Admins only.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -14279,7 +14758,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateEmailTemplateWithBodyWithResponse Create a email template
 	//
-	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason.
+	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14288,7 +14767,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateEmailTemplateWithResponse Create a email template
 	//
-	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason.
+	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14297,7 +14776,7 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteEmailTemplateWithResponse Delete a email template
 	//
-	// Removes the email template; one still in use is 409 `in_use`.
+	// Removes the email template; one still in use is 409 `in_use`; the default of a mail kind is 409 `template_is_default`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -14429,6 +14908,40 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/me (the `GetMe` operationId).
 	GetMeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMeResponse, error)
+
+	// ListNotificationsWithResponse List the outbox
+	//
+	// Every mail the platform wrote to its outbox, newest last: recipient, template, subject,
+	// status (`queued` until sent, `sent`, `failed` for good with the reason in `last_error`,
+	// `held` when no SMTP server is configured), attempts and last error. The body is never
+	// returned (a credentials-reset mail carries a password). Admins see every mail; a partner
+	// the mails to its customers and to itself; customers none (403).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/notifications (the `ListNotifications` operationId).
+	ListNotificationsWithResponse(ctx context.Context, params *ListNotificationsParams, reqEditors ...RequestEditorFn) (*ListNotificationsResponse, error)
+
+	// GetNotificationWithResponse Get a mail
+	//
+	// One mail of the outbox, without its body. Scoped like the list (a partner's view of another partner's mail is 404).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/notifications/{id} (the `GetNotification` operationId).
+	GetNotificationWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetNotificationResponse, error)
+
+	// ResendNotificationWithResponse Send a mail again
+	//
+	// Queues a `sent`, `failed` or `held` mail again, with the same body and the same Message-ID
+	// (so a receiver that got it already can tell it is the same mail). 409 `notification_queued`
+	// while it is queued; 409 `mail_not_configured` when no SMTP server is configured (a held
+	// mail stays held until one is).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/notifications/{id}/resend (the `ResendNotification` operationId).
+	ResendNotificationWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*ResendNotificationResponse, error)
 
 	// ListOrdersWithResponse List orders
 	//
@@ -17854,6 +18367,255 @@ func (r GetMeResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetMeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListNotificationsResponse401Headers the declared response headers of an HTTP 401 response for ListNotifications
+type ListNotificationsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListNotificationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *NotificationList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListNotificationsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListNotificationsResponse) GetJSON200() *NotificationList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListNotificationsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListNotificationsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListNotificationsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListNotificationsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListNotificationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListNotificationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListNotificationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListNotificationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetNotificationResponse401Headers the declared response headers of an HTTP 401 response for GetNotification
+type GetNotificationResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetNotificationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Notification
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetNotificationResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetNotificationResponse) GetJSON200() *Notification {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetNotificationResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetNotificationResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetNotificationResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetNotificationResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetNotificationResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetNotificationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetNotificationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetNotificationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetNotificationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ResendNotificationResponse401Headers the declared response headers of an HTTP 401 response for ResendNotification
+type ResendNotificationResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ResendNotificationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *Notification
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ResendNotificationResponse401Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r ResendNotificationResponse) GetJSON202() *Notification {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ResendNotificationResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ResendNotificationResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ResendNotificationResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ResendNotificationResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ResendNotificationResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ResendNotificationResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ResendNotificationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ResendNotificationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ResendNotificationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ResendNotificationResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -25981,7 +26743,7 @@ func (c *ClientWithResponses) UpdateCustomerWithResponse(ctx context.Context, id
 
 // ListEmailTemplatesWithResponse List email templates
 //
-// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason. Admins only.
+// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set). Admins only.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -25996,7 +26758,7 @@ func (c *ClientWithResponses) ListEmailTemplatesWithResponse(ctx context.Context
 
 // CreateEmailTemplateWithBodyWithResponse Create a email template
 //
-// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason.
+// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -26011,7 +26773,7 @@ func (c *ClientWithResponses) CreateEmailTemplateWithBodyWithResponse(ctx contex
 
 // CreateEmailTemplateWithResponse Create a email template
 //
-// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason.
+// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -26026,7 +26788,7 @@ func (c *ClientWithResponses) CreateEmailTemplateWithResponse(ctx context.Contex
 
 // DeleteEmailTemplateWithResponse Delete a email template
 //
-// Removes the email template; one still in use is 409 `in_use`.
+// Removes the email template; one still in use is 409 `in_use`; the default of a mail kind is 409 `template_is_default`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -26229,6 +26991,58 @@ func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors 
 		return nil, err
 	}
 	return ParseGetMeResponse(rsp)
+}
+
+// ListNotificationsWithResponse List the outbox
+//
+// Every mail the platform wrote to its outbox, newest last: recipient, template, subject,
+// status (`queued` until sent, `sent`, `failed` for good with the reason in `last_error`,
+// `held` when no SMTP server is configured), attempts and last error. The body is never
+// returned (a credentials-reset mail carries a password). Admins see every mail; a partner
+// the mails to its customers and to itself; customers none (403).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/notifications (the `ListNotifications` operationId).
+func (c *ClientWithResponses) ListNotificationsWithResponse(ctx context.Context, params *ListNotificationsParams, reqEditors ...RequestEditorFn) (*ListNotificationsResponse, error) {
+	rsp, err := c.ListNotifications(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListNotificationsResponse(rsp)
+}
+
+// GetNotificationWithResponse Get a mail
+//
+// One mail of the outbox, without its body. Scoped like the list (a partner's view of another partner's mail is 404).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/notifications/{id} (the `GetNotification` operationId).
+func (c *ClientWithResponses) GetNotificationWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetNotificationResponse, error) {
+	rsp, err := c.GetNotification(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetNotificationResponse(rsp)
+}
+
+// ResendNotificationWithResponse Send a mail again
+//
+// Queues a `sent`, `failed` or `held` mail again, with the same body and the same Message-ID
+// (so a receiver that got it already can tell it is the same mail). 409 `notification_queued`
+// while it is queued; 409 `mail_not_configured` when no SMTP server is configured (a held
+// mail stays held until one is).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/notifications/{id}/resend (the `ResendNotification` operationId).
+func (c *ClientWithResponses) ResendNotificationWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*ResendNotificationResponse, error) {
+	rsp, err := c.ResendNotification(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseResendNotificationResponse(rsp)
 }
 
 // ListOrdersWithResponse List orders
@@ -30115,6 +30929,228 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 	switch {
 	case rsp.StatusCode == 401:
 		var headers GetMeResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListNotificationsResponse parses an HTTP response from a ListNotificationsWithResponse call
+func ParseListNotificationsResponse(rsp *http.Response) (*ListNotificationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListNotificationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest NotificationList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListNotificationsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetNotificationResponse parses an HTTP response from a GetNotificationWithResponse call
+func ParseGetNotificationResponse(rsp *http.Response) (*GetNotificationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetNotificationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Notification
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetNotificationResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseResendNotificationResponse parses an HTTP response from a ResendNotificationWithResponse call
+func ParseResendNotificationResponse(rsp *http.Response) (*ResendNotificationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ResendNotificationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest Notification
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ResendNotificationResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -37488,6 +38524,15 @@ type ServerInterface interface {
 	// GetMe The authenticated caller
 	// (GET /v1/me)
 	GetMe(ctx echo.Context) error
+	// ListNotifications List the outbox
+	// (GET /v1/notifications)
+	ListNotifications(ctx echo.Context, params ListNotificationsParams) error
+	// GetNotification Get a mail
+	// (GET /v1/notifications/{id})
+	GetNotification(ctx echo.Context, id Id) error
+	// ResendNotification Send a mail again
+	// (POST /v1/notifications/{id}/resend)
+	ResendNotification(ctx echo.Context, id Id) error
 	// ListOrders List orders
 	// (GET /v1/orders)
 	ListOrders(ctx echo.Context, params ListOrdersParams) error
@@ -38392,6 +39437,98 @@ func (w *ServerInterfaceWrapper) GetMe(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetMe(ctx)
+	return err
+}
+
+// ListNotifications converts echo context to params.
+func (w *ServerInterfaceWrapper) ListNotifications(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListNotificationsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "recipient" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "recipient", ctx.QueryParams(), &params.Recipient, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter recipient: %s", err))
+	}
+
+	// ------------- Optional query parameter "template_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "template_id", ctx.QueryParams(), &params.TemplateId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter template_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "kind" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "kind", ctx.QueryParams(), &params.Kind, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter kind: %s", err))
+	}
+
+	// ------------- Optional query parameter "customer_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "customer_id", ctx.QueryParams(), &params.CustomerId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter customer_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListNotifications(ctx, params)
+	return err
+}
+
+// GetNotification converts echo context to params.
+func (w *ServerInterfaceWrapper) GetNotification(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetNotification(ctx, id)
+	return err
+}
+
+// ResendNotification converts echo context to params.
+func (w *ServerInterfaceWrapper) ResendNotification(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ResendNotification(ctx, id)
 	return err
 }
 
@@ -40709,6 +41846,9 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/invoices/:id/payments", wrapper.CreateInvoicePayment, options.OperationMiddlewares["createInvoicePayment"]...)
 	router.POST(options.BaseURL+"/v1/invoices/:id/void", wrapper.VoidInvoice, options.OperationMiddlewares["voidInvoice"]...)
 	router.GET(options.BaseURL+"/v1/me", wrapper.GetMe, options.OperationMiddlewares["getMe"]...)
+	router.GET(options.BaseURL+"/v1/notifications", wrapper.ListNotifications, options.OperationMiddlewares["listNotifications"]...)
+	router.GET(options.BaseURL+"/v1/notifications/:id", wrapper.GetNotification, options.OperationMiddlewares["getNotification"]...)
+	router.POST(options.BaseURL+"/v1/notifications/:id/resend", wrapper.ResendNotification, options.OperationMiddlewares["resendNotification"]...)
 	router.GET(options.BaseURL+"/v1/orders", wrapper.ListOrders, options.OperationMiddlewares["listOrders"]...)
 	router.POST(options.BaseURL+"/v1/orders", wrapper.CreateOrder, options.OperationMiddlewares["createOrder"]...)
 	router.GET(options.BaseURL+"/v1/orders/:id", wrapper.GetOrder, options.OperationMiddlewares["getOrder"]...)
@@ -43688,6 +44828,321 @@ type GetMe500ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetMe500ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNotificationsRequestObject struct {
+	Params ListNotificationsParams
+}
+
+type ListNotificationsResponseObject interface {
+	VisitListNotificationsResponse(w http.ResponseWriter) error
+}
+
+type ListNotifications200JSONResponse NotificationList
+
+func (response ListNotifications200JSONResponse) VisitListNotificationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNotifications400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListNotifications400ApplicationProblemPlusJSONResponse) VisitListNotificationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNotifications401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListNotifications401ApplicationProblemPlusJSONResponse) VisitListNotificationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNotifications403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListNotifications403ApplicationProblemPlusJSONResponse) VisitListNotificationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNotifications500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListNotifications500ApplicationProblemPlusJSONResponse) VisitListNotificationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNotificationRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type GetNotificationResponseObject interface {
+	VisitGetNotificationResponse(w http.ResponseWriter) error
+}
+
+type GetNotification200JSONResponse Notification
+
+func (response GetNotification200JSONResponse) VisitGetNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNotification400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetNotification400ApplicationProblemPlusJSONResponse) VisitGetNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNotification401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetNotification401ApplicationProblemPlusJSONResponse) VisitGetNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNotification403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetNotification403ApplicationProblemPlusJSONResponse) VisitGetNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNotification404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetNotification404ApplicationProblemPlusJSONResponse) VisitGetNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNotification500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetNotification500ApplicationProblemPlusJSONResponse) VisitGetNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendNotificationRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type ResendNotificationResponseObject interface {
+	VisitResendNotificationResponse(w http.ResponseWriter) error
+}
+
+type ResendNotification202JSONResponse Notification
+
+func (response ResendNotification202JSONResponse) VisitResendNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendNotification400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ResendNotification400ApplicationProblemPlusJSONResponse) VisitResendNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendNotification401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ResendNotification401ApplicationProblemPlusJSONResponse) VisitResendNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendNotification403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ResendNotification403ApplicationProblemPlusJSONResponse) VisitResendNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendNotification404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ResendNotification404ApplicationProblemPlusJSONResponse) VisitResendNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendNotification409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response ResendNotification409ApplicationProblemPlusJSONResponse) VisitResendNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendNotification500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ResendNotification500ApplicationProblemPlusJSONResponse) VisitResendNotificationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -54522,6 +55977,15 @@ type StrictServerInterface interface {
 	// GetMe The authenticated caller
 	// (GET /v1/me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
+	// ListNotifications List the outbox
+	// (GET /v1/notifications)
+	ListNotifications(ctx context.Context, request ListNotificationsRequestObject) (ListNotificationsResponseObject, error)
+	// GetNotification Get a mail
+	// (GET /v1/notifications/{id})
+	GetNotification(ctx context.Context, request GetNotificationRequestObject) (GetNotificationResponseObject, error)
+	// ResendNotification Send a mail again
+	// (POST /v1/notifications/{id}/resend)
+	ResendNotification(ctx context.Context, request ResendNotificationRequestObject) (ResendNotificationResponseObject, error)
 	// ListOrders List orders
 	// (GET /v1/orders)
 	ListOrders(ctx context.Context, request ListOrdersRequestObject) (ListOrdersResponseObject, error)
@@ -55579,6 +57043,81 @@ func (sh *strictHandler) GetMe(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(GetMeResponseObject); ok {
 		return validResponse.VisitGetMeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListNotifications operation middleware
+func (sh *strictHandler) ListNotifications(ctx echo.Context, params ListNotificationsParams) error {
+	var request ListNotificationsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListNotifications(ctx.Request().Context(), request.(ListNotificationsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListNotifications")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListNotificationsResponseObject); ok {
+		return validResponse.VisitListNotificationsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetNotification operation middleware
+func (sh *strictHandler) GetNotification(ctx echo.Context, id Id) error {
+	var request GetNotificationRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetNotification(ctx.Request().Context(), request.(GetNotificationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetNotification")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetNotificationResponseObject); ok {
+		return validResponse.VisitGetNotificationResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ResendNotification operation middleware
+func (sh *strictHandler) ResendNotification(ctx echo.Context, id Id) error {
+	var request ResendNotificationRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ResendNotification(ctx.Request().Context(), request.(ResendNotificationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ResendNotification")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ResendNotificationResponseObject); ok {
+		return validResponse.VisitResendNotificationResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -58259,606 +59798,639 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Lc9tGlj/6Vbp491+W7oI0SVGyHrX1X8WxM8rYjseSJ7sT+hJNoCkiArsZdEMU49J3v9XndAMNECBB",
-	"SraTiaZ2ZywQj36cPu/zO59bgZjNBWdcydbp59aU0ZAl8M9XV/Ra/2/IZJBEcxUJ3jptXU0ZSZgUaRIw",
-	"cssSGQnukVTSccxIxIl/MWm/pSqY+p2W12J3dDaPWeu0NWz1h62W15LBlM2ofq9azvUPUiURv27d33ut",
-	"i5DN5kIxrj6weUyXLFz9vq+SlPlkMWWcqGkkSSSJmjIilUhYSCiXC5YQJQjlhNEkjlhCEvZbyqQii0hN",
-	"8WY6Y8TPPhcs239ny+KA9WcqRjsWImaUw3DfiIDiqMqD/HnKEgZfChJGFQuJSMic8TDi1/nqBZSTsV5N",
-	"GhbX6vlt77lkyW0UMPm8O+4F/fCAtQeTQ9oejI+C9nH4grVPJl3aG/eDg3DAnos5S2As8vkhPRq/CI7D",
-	"9gnrTtoD2hu3j4N+2D5g+gX424Z9+EAVexPNIgX/tTq9D7iektA4FgsWkjlLyCLioViQiUhwX4I4YlwR",
-	"GoYJk7JDLvVfgsOq4C5J3CbBlzORShLQONYXxQTuyadE1JQqQhNGEqoYifWgWOgRliQikSTiQZyGrLiG",
-	"R113irOIR7N01jrtena6EVfsmiXF+X5gMxpxvQz1c47ZRGlCh91Nk0RPC+f+ted4eLLbHCWr2NNLFgge",
-	"SpJyFcUVkyOMh199Fwf9bWbIVLI8nyiW1M9OCbKgkSJjNhH6hCZLfSLpNY144cMH25DP/xjauAjr2CX8",
-	"/EySSM83mAoWkkkiZrBCljmJhMxoyIhmHWfkt1QoRiKFjC5hc5EoGCqZJ2Ics1mRYxxMekGfnrD24fhF",
-	"2B4Ex6x9QrvjNrIOPPhrD/2915rThM6YMtz/ZZpIkVRPyOfsTo0CuMO3Oz1P2G2kKWBOr5keXaRv/y1l",
-	"ybLltTid6e/hM4WRzOjdG8av1bR1etjre5ViYYMYikr884QesF5weNh+EfbH7QE7nrRpb9xtHwSD8JAd",
-	"TV7Q47Ed4JyqaT6+SLNGvSNRooVPWQhMRDKjqnXaSlO4c40IC5Z/Z8vVcZ+TlEe/pYzcsCWwTU1IPGQh",
-	"YZMJCxTZo+Tjx4vvtVij5FqIkARTEQVsv0OAwDURFOWYfhPlIRmLcKkpJaZLFImTKJFKr9JccMmKS3Q4",
-	"6QbH9LDfPhx3WXtAD7RAOQja/fBF0BsfsyPa69olQp0gX6SS3Kzbzf7hoaePjv27t3m9PmQr/3jrdkbs",
-	"fsLR+iMvYz3hbb2sE9DBqs+N0dqQyU8pv2Z61cZUaj2Fkz0qQZHT+p+/f0YokYrGjAgO9w16/bJm1wPN",
-	"rnqSRhusI5KDyhNfo3e8p9eMyOj3WvYCQqXwqZBNaBqr1ulh19PfRT7e73a9nKv3Krn6W6ZoSBV9HcWV",
-	"IuUnHi8zFiTJYiokI/7MPOWTqYhDSdgtS5bkOrplHCgMaI7d0UDFyyHXO4C/3dI4ZR6hMn/FLzds+em/",
-	"4Aef7H388KbNeCBCFp4OeXbT/zn87oYt/8/h9+bG/TMi9TdprD8nySyVSqtpZKZ3oUP+ri9SHg453C/J",
-	"RGgdDmjBf5sNPkljJjtD7m7055acivlIJCFLRlHYOm31ut3+waB1r2+axyLM1OaqvbEjLmzPfyRs0jpt",
-	"/T/PcyvkOf4qn9vR6PdLtQRaCxmb/zT+lQUK9sgeSpBY39HwB6rYggLbDYRmEEBEdD6PI1TVnxvp+Z+/",
-	"StTbndkFMIHWLeOhSEYpTxgNptqsaXmtkCkaxdn50XeQMAoJF8qoQWf631NgK1QSSW9RlZGKqlRq8tOE",
-	"HimYxXc0JHaoGe1NlZrL0+fPQxHIDg0SwSPZnsdUaaHTMeO045fPK4Z533Rl3+NLUOxX8QeYXyDSGGeI",
-	"RkowRTtmQqOYhcX5IhsJO3oM39HQKEQP2wcaRyHcPMIvlrfBKk6RhEHC/cCZQKFsnf6SvSrjq15rErFY",
-	"k65W9OOW15oxKem1vmmeaF1VLckQfxy29JtnkZTAlT7leznQ3MPdSzvdnfdyZaqPsZVvaaw/h5uG97cj",
-	"Dt+ya3dK/JVv+2QPFonoxZNEpsEU2JJdRN8jvnnNSE/X94Y8u4AKko9WILtT5L2Q6jphl/94o81dvU9g",
-	"qHvEF6kaicko0YSj35nyGy4WfAQf9/f1oP2ZncJI04k/5IWhlX/2iB+mSGJsdMOW+oJKaBRH/HoEfG1f",
-	"s7R7r/USyPU8CNhcobZRQ6ZV5JmwMFJIX3QmUvOQ+VfruHNw0PJaaDwFy9Zp6+Pl9y1Ur9USVGCpxAxk",
-	"ZMIovL/1W0q5itSS9El7mHa7B4z0YA373f5Ru9drH3Q7Hfx3v90fADVG/FbrN3ogn7xWZmfBYJRis7ke",
-	"Y89rGQ/ECPTW/H1Xve5pV//fv7Qs1Ufixfg4OAm7rN2b9Gl7MD4I2sfhgLUPJ0fU/tbyWjcRD50ht7xW",
-	"TKUawanTMvrjFXmuGKeaSj9H4f1zMZkwLdlHkWIzeUoOuwfkEr0b5COntzSKDZcFCwR4efb209496kVM",
-	"6kmM9QqmkiWn6Pg4nLT14LTFYxwePdofWz0fllglkV4kbdDhR1F2dZme5oF+9DBsD9jRpH1MT8btbtAL",
-	"++xgMqCHY4d/t4z3puW10nm4ZkF73X/B6cVvGYJZvb9/WNgASxQ4tqPwBTuenHRhMu1BcKDnNpi0rftG",
-	"T1TzsoSxkUoiGrdOJzSWDC79lhq6mwmupvHSbm/DCWdieq28BwMwTJk+ViybVr/dP9TbGFOODzQ0xLRx",
-	"S+NRmsQO72Rpvx3EIg0tA+0EYtbyXNLQfwhFgWKKVKavzBcjrdOOFiK50dsYCa4F8b3XElpBumaj63Hr",
-	"tKcJQwnn7+69s+00UNGtps2UR2o0T8yeZse91+10u5XnfT2Z4LZrSraWseBKSNGm4SzSapeR73iSDMkO",
-	"Do/p0cmkzbphtz2YTPptejgYtw8OB2H35HjA+sd9eBLU+9bpwX1jMYIM8b2h8Rq9ILcVEhZosgjRYIri",
-	"GC0HcAMYKUf2IqXtCGRScKPhnOADmkScxvtn8IjRN6YUBXkg+CQCuaV/5GxBcJfJkqkOeS/iuOhZ0jLf",
-	"cVvXe2Wv3Kc84hfcrMiqcjfq5+zfoyi8B9/wGu+JlimCT+IoeJjSE+U24chwvVHER5M4up4qVwE6Lzu1",
-	"I0lKBqXeKKmiOCZjpvW0eSICJmVRLx10T3JdJpvCrorM+uE/ln5qZx6Y4crckrc+Sz09Btroa5GMozBk",
-	"/EH7Msne4uzB/4o0IYmIGZnRJZBuKGAnigt8kC/wa+c1u61wPpDHWk102D6TNTO591o/CM4etHrAm0fX",
-	"+jUFHT6SBH5CFZ7Egl+zhGQaQWEZe47O/QO+abcVdAbzGEt4oQi7i7RyQsapKs4EPmWsoguuNK+PX6Ge",
-	"9BAeYd7kruWlmDFjjYHLPhH8WnNkTaEyClnRFHWW0g4LNDKWEBzezuffDu0xVvack5SzuzkL9OJq4yRN",
-	"WG522m/pJQ8jGcRCZksNQud9wibR3e5sGaRJLIIbtBBkOpvRZJnbyCpNGAitSMqUhZms0yKYxmlxy+Cn",
-	"0RyGNDIvLZ+FNe88I440JfgaiB/mxIbS+Qvy9so56G1T9AbZa3GJzCi1FBIzJjgjLJbsmfQIFwtt3gke",
-	"sM2LhW931urC6hQLljDC09lYHzJHDuKDesngODJN1+hlywI9X2WJcOT394/FqVe33zhnJFOnhOqDwZIi",
-	"FUFYifIht88utJJVWLJIkT2/auT+vkdMMHfI19Am6HaaPPMNnyTid8aHfOXFSDX+foecx1IQf63C4Btr",
-	"/Z1QaKqDmfgQ1smFGtH8VeUDmAeUZC6FCJWk7BKAVXW/HE6qPU8rH7T+J5xQwQGF9zX5VskbdZST8Duh",
-	"yLn7vd0IuTTsxyJgH4fmE1TXMX1AC0zObBRxxsKIEj1qWdTys2izPsBIFK9FysMH08ME3uKQwjuBTi9L",
-	"DUV+MSgu9mvz9O7rjN9/jCXW44G3wbkFn2gkI03CSqB2DKoeLN9Pdl13c4Jt9jCVHBw7eJhkKucMFne9",
-	"g6mRR+nP4UXKFs16kRqRhJl6tqVb2O8lo32DPR6pP7gNni0BxHgfqPrB4UR3/Ipuk7MlrW/gpnokSTnX",
-	"qqlINAcJGAtByysrOPmsnE84DAgii9TEWZxPZflimhjDM1R2TFTWfPrL6TaVgwbVhgUJU2hQFdbpQqsE",
-	"VMqFSMKiXXSDoq9+Xdx3lqI+2Rtx9tniaMVGCa0KrX7rDC6bdLyQcRXRWH5pZbB6NrBi6ZwlEoijsGDn",
-	"hLOFNhuzSUEaQgAnb/165W8s+IjK7wMhqxVywyyz91tSAqUZYsb65Ccp/4qrlM/h8VTmwuEx2vJvKdPq",
-	"K0zsVM/XMjokaq21VhG7Vodp9YqylQUdclS93d/0Z2biFrkupH+B6l21Aqh6Y35AfoTUWiIvvionuSzo",
-	"9Z4uY0HDKyHe0OT6YYr0WITLkRJiFMOraiKzkEoT6SELAjcWPTqOY8xEUMkrDINdCUHemDfvRlelAT62",
-	"69HODN6ut5nybK+1YgtKlSR7PfI2+m4fNK73CeQgRvptrzOx8oA0BfDyj2aRnJkEm9IeGFtmmofnz8iE",
-	"qQBMvtVj3XMSFNyxktdWQO2aqFAa6KNZE1mmeZbRBB5vGqPn16hFrkL4CHkhmiGARnSdJqxsNxjNiQaB",
-	"SDmc0fxWsnf+8sNP7y4uRx8/vNkvOuSck1Ctxz4oR6Q05EfxzREO2g2Z0yTLwHDmauwPx5V777WuhHhL",
-	"+dJmUj9oNxKq2MjkEBdIXwgyo3xJrIVyBvrSksRUadPHIfi+I8f0Y3psJBvcrmteGNhjLPUHJ1vaToZO",
-	"FEPhgn4tienNJS0clOB2lhFd9X1z93MndxqG8JHTVE1FEv3+QDaVwou0yhXQ0la9xdQaTSs2LcVRz4oq",
-	"Ry/fqsLQdt2l8rAeJd8mn8+YrszF2Zeff/65fe58vtpKosYwx9Qdttn4+chNhE8fuFcmRv5Iscgbthwl",
-	"LJUVXuty1FHrKPpG9C5SEkYQBeHKCs/iIey7O+tMwKgCjxKKdEb/OMwvFDMacciShNTZRNww3iHnM8Gv",
-	"0c6ABCVM/syVxRnFVNBT4kOWTwCRDEz4GWW+IMyeopxEIdZMcDpjcshN4MMjPmYf5OoNZD5pvlPKqWI0",
-	"mOqnIzMqcD6CNpgtAxDk+fV1wq5rLPa/iQWhBJJJnkkS0iheklTSa0bGLBAz46czSQA2OQO8oTydtU5/",
-	"ac3onfHhtLwWvb1ufVpJ+fVa5/PI5MubPLwIjXDXt+Tk3+vZtlU0Y62Kd9lnxssGOfvommpwGzihNA1t",
-	"NRbM7vi8+oMWnNwk1jT4OvrPqznFPB3HUaA1n0RZg+SGLT1tKmhF7ppHkpEIDt7KixN2K262nFQikFGs",
-	"Oz9/Z8sP+rb7ezev/RessIBVySZlXlhwJOY0Iky6r6WRl3ATsLMQNVQav3doxmRCFcnIboObR29ywOvz",
-	"6MubVOIC4Szi2miOcaVn9IYRCkneMhBzbVQLQol5hV77zdUj7kLBkDctA4yLxvFPE4g6rNsQc8LuvfIR",
-	"Q1uxmrQWUxEDMXXI5VQsOEwXq98wXpLVRKyfjPnG6nQ+ZRN6E2HCcLPZ6LvfMkgOL8/HZq9liWCNVsUO",
-	"jCYJXa6MH95ZPfo87fwlyM3KgiktD6BSipLDbt/EMlwmWZl1bi46msTIaEqVPDRPvG42kkG3WzWSirzr",
-	"YqJty2uNaWjjddVDieI44tev83TE8mBMdqI2keGf+54WHoliib54sO8RyWYR5Tylsb5ytO+R/K9ef98j",
-	"44hxHuGF/mDfIypxrhwc7RekUJYNmX1G6yHON7R0yv+Zv1wTd/7iddN9K0IWgzJlPjpP2JzCWZ8LqfQ/",
-	"R5PojhUuzOnyet1LP6R8VSxSORKTFYa9Thhuw99NroVsfIryob7GR1cPlNeaRDyS0y2HMmU0UWNGlXmq",
-	"SERvqFRERtfgh4ujSRZGXIjkhiUkFJApogrcd+33GorjPPm6PKQsO2FGQ+YRcASwkFCJ2lgwTfkNCcRs",
-	"Finp8M2s8siGv5ou+N8jjB4Wo1sVCoe8iebzqtI6/a6sXjdJ+TNJ5iyJRCgxmohlqTROGA2XZG+8LJTW",
-	"p3y/ehqgjmy529YsaDr5S7xfE5tQNN5YUSQ4W1ZrJLDonjlX2UCcjc4X0H7MOSel5d+oyeQz2EmbaX76",
-	"d6Gl0vLAK9ZPwh76FTZlCxwqyHExRcJYrzfAXVmhxPpR/N3M1TJfGsfwKGcLGkuH5W7gtt9GEXG4/UOU",
-	"kfLRWMXPgLy5JJ0rFvqnkLdjmKVUQtM32eOCZGwXbFH/w8d3o8ur8zevRuevr1598PfPhlxvDYmUBd6Q",
-	"ii6lB7lAmo/8KsbPpPFW7WlzFhK5NbcAU1Ga0nepTJGh2TOMzehtw3imPkpCG/boO8oUEmcSlbtZzGev",
-	"qCY2sfAmiexY2WlcuzIKWZ5Y7URdV8xWLBKq0sHwR7f81rALKGttQizGSfwSXlQla+vl089625xP46S9",
-	"DNFCXwV/QUK5pIEN7jcalpF9VQMq1Cdtl8xQKKZp8GiF8YHXC9zc7pA7tCr+YiOcTVXqkwqV2sjOEa61",
-	"/jgEI0ch04Q9kiyeuDVAUH6Y5T3ml+8idEwXfzd/sZkmWJZd3lRJEPFRKp01Af8TZvaVLt6KKDQGSZbN",
-	"h0ptXVprTQanvaxf6K57MQ2iLgugJtqN5UlTKrUiPQMYI3ux+NrsUp6DY817THczhT72oh016kKjmE3U",
-	"KOXZFkKRU3ZPIsI0UKPrRKTzlasrfy/n+T7ZdCJ2NzclqvZKYVTuxWwM7sV5Im4jGQle+EWxZBZx43lX",
-	"NN8LW3mUXTC2ZiyuI+5eVGlib6pktLlt+nEeNlFlZhF3r/bKrNPGu1dgD47Wu2u81iKJFPuJx0ssQ793",
-	"66vWc46P9r77+yoWAKziOxpTHlQoOeP8hwbKp9eCQ5ZsrMiCj17gvSsqK172sm9/qh32Rfa14qgbGjp4",
-	"oYrtXb5/lqWsezbXwRwe9FvDKKWpy0Em9swpCdvLnGPPJBELbhQDapCzzKufyf2Sn0Rfzc9pBVWWFgt+",
-	"BcuucpVsOe6qjY3IVZXaK5h1SbWhtaPLOozUyGynrEGbEJz4P7y6Is9ve8/timLWnN8hLx2twvyGGBQe",
-	"4qUAHZwRNpurJaIKccFZY9lePAQVEt5MIbbQHY3OQl42WbGQWKPvrqGt2t/VbHeLW5tCTzT04Fe45c1Z",
-	"kAx0ckzCjWS2O2eEjiXjykCmmRMlFryBr9hrzacm4W5HI9rSfW5CuxmpTek2qzV1Hoi4Ohq0KjFV6gIB",
-	"dl9xUl529PKD5pCKY53bzxcOXWEmzp6vO/27meE5g3BBrLpdby3DmFOlWKKp5P/75bz9r0+f+/f/sYYn",
-	"7H6giiT5PSLhSJsMfvkeIH+IfcLDjF7kM3n4GWyb8ogPqkdcf2ALgnzwyCfzywR1zogrnzJ2C/KJxgu6",
-	"lGA8b31eC6TSKAhkF3YdAX8bp0UmPB/gsigxIteBY5VfrO2r1j/N04+kfP4Rj/Sf5FQ1o29NFjNxy0bl",
-	"pSjJzyRlBO+UWeJ2pDAPCjxU8C/X9Zwhs+4qAatU/1d6pa+MbV2h+ouwgtO+jlgcylPSeSlmc8qXnXd0",
-	"xjzSsR9c+Ru+4pGOcWDY3+2f1jpxLr0HxIyPH954pGO8Lp13UNbnXLgSisbO39+n7Huq9Gu+p0vZeaxo",
-	"UUPdq1aPkikud4WXzno1iBLCAz3J5PkQ30yKfP5cWoD7e6gITplfOcNvqOXYiXpIN03Ul0+baHInxeXP",
-	"TrYOi+l19X82cqcdmdoXJc2ygNmE6VihF5QoaiO1fBstochEH6AqFF70SBL/6Sz8Gc/CKpnfmhzXmkCP",
-	"mIBVY6sivDzyYwIfTrwDvVcQ9cbUgUdISXTxvSpjQtZlo9zajTGLBb/WJlvBWWDMEvkM3GYZBmkjO6SJ",
-	"OgiL+b3RB+tGzPRNgGlN9gA9dMHGUyFu2lEIwRBtHIUsjm5ZEjF04m02khq6VGoWCTGnJItjfYhKLslI",
-	"SRZP9h/mdbEfbZq2md1v/agbl/2DeeJKP+A4YDc+iA9UqR/GAVocS3EuJQ2k1l+SU8aKLiwy9lDNjxEZ",
-	"dg2KN0WD+odXVyRhKk04VhybTg+G4CC9fJFESjGOdIeLQPzC9HxMmj4z6B9UH344nFk5nWs6CBdRNl88",
-	"c7l2Hb6RNAVO9xApukJmlWftJuKhPsf5/nCzBZEkdCxS5ZHFNMIMc2Olmb0QkyHXW+nrUXTw2/4p8SEG",
-	"5+sX/aT/5RHfxKl8Qm0BP6KLakHhDznlxEgNj/gmvqfvfY//hItwuvEi/NMbcsuKRoyHcxHhMz/jtVfm",
-	"UjHvAEaWx83yYCV4v+BjTsjBa5U/UOmbyI9ldRR+SudzxlnYMSvTMWfQ97ILNvchv2SKUc+G3C5exwAl",
-	"4F32YsorL+cBQcBttZdt3v7IVAq6j0Ck014/Q7BXEOQYLfbJHuXLjFzGURzv55vYmdMotBCxcOFWRHpM",
-	"Z9mGZtM+y7azg64feM5eytBpNWUVC+32z8jKlnfCCOpIQn/I9zTpmutQ5Rvxa8P/E8ZISJdyv4Ie7MBs",
-	"9LjjpqK4u5ETTr4XzjVnK5yrhdBs3T44P7nbkNNnpxyy7xRj82a5czJ2JlVcbOdCNqvaRa2kd1CaM3yz",
-	"ktJUmT5xTiQgzJAZDaYRZ+2EUcg1gAIaslcAHS4CBK+gEJNOp7NfafIbzJ0qJodwwlRTRRorj4RCAdiY",
-	"SAiHdD68Q5I9vwgw2jGYoQYkCVzF2D0D2GGnOvpkoH42Zb3hgD1ctPy5KkGUIQo2zU85qMhPcdENM00V",
-	"0g+wv4/FLSpdK6RPOFeBzspXNfXCJVsSOlJilDPURMSs9IikPByLu9FamvtBcNZw6r2qbHcHDbDq9X9j",
-	"NFbTVXKWK85qcaNfkHdFEDebiyLwJVXbWkALbFpXUDW/DJGvanY2X2s19I0FZsBKmrqpt02DGGOq4ihJ",
-	"eVNtejfLa02EuWSWbTaeMsTjBrm3TVPJNQPf4q0Qxx+ts5QumaM1W+C3yMFtK0S2NLtCoeokaejN0WyR",
-	"8ZAA6HEz+61JurEhOpu3Hkd8i0ID8/CbiFfmICCy3eqKYLUlpqNhuSXCrAdLRpPCBYkFKwwveuSaztsT",
-	"rSTkORSQK6of9Ez1Naw1Lm6n2qqNtqPZTZtrMlTBcoWdcivNPL1vgZCqocVtkuaa7oBRvatW32TKMR42",
-	"omRzO9QJNHqgWVjHkEie1yDT8TbVASZPbtsntifiK3pXtYrbfXm3cAZm9TVkUNtEP7wW6ptbjKfKY5El",
-	"eJiyDGfExUQQu7XupuX1Ga4YywVUifIKdLtrTMZlaitH1lSBkT1qeknhB4GPSKbSOZkwtu8RU6oAiXHm",
-	"Ebxz3yO2dkH/CKVswMaThNFEahUUEe3JnlFL4QLipjtp7U6rOao0x4gp97KabXCYsWRmXKb7HqHhr6lU",
-	"+ri7Y8ruT2gkWUhmUdg243Q1j7z2zczLrcDIMPgh2cd+ZZ2SAiy/RlFpfFoK+1KhD1hkg218WH8z3ZO0",
-	"IMNeOGI2T7XpsIeGFdiXXqFy3vRe0gRA89p7D0WtrHJNbSVb9VpZ+fqlmfJcyKi0ng43yJs1rJp+IQui",
-	"GY0JvqtScrpYi02SVendKAqLjLhhhmvOf4uNHrYvJ8sWJONe7sQ9t3GK8ynLrFr5LDJyXMNwsp12LJGE",
-	"aQ6JKdHAXjCCYWocvBaQYOEEYnLF+tP3LVydtfUkzZ2dRW3AWaUwoRNg7NxW6OL/QHHCmpXQUvuhbGhM",
-	"ZXM7qTZvIjEmQ80xaNavspAojc9l+QoJHnkYbUafVcRosR4qbVQAQwATlZPz9xcAJuDWxph+J/Xp3F4r",
-	"o6eqjoDgy0MnjZzShIVkvDTIK3EkK+J3UypHM5Gwmqwj0OYtmPZcc2tskSch3MBLzU8BTFHtnxEIN1vN",
-	"PKZayps+qKv5Sc4bqqYkJTTcsp+wgSr9FLw0C2Gt+VrNFmdzr9rGt062WLX8+7xVoNZr3bUBtbcNcDil",
-	"x7PktBFIwwzZoPDO+pt4GhtMt/p7zHBqfq8DWVfsOqFK2KoE/STGOwh14se2Lxrg8oeSRHzILdXIpVRs",
-	"dqqVrJmQivS70IzxzMCDRJL0tMk26GpVK6GBwobJQ+6ft/9FaPt30m2fkBHpkFPS9vVjMHLsbYqLqw8U",
-	"vOSw676lM+RXbu0iFGcCDrzWNaD1MPw1psEN2fM/35tO6lAVAAgL4ZDrYyPJBPpeahqLFMCCmlBaoCRe",
-	"7JBzTlAvxoi5toal05vSt3CYGBxCLJEZnZsPB7FWXkmk9jvkPEPJBM1DDrlBjwrEfGmjyeByfyaJfX+H",
-	"fEfD7C/oTdrtVna0w5cNObp7gSZP80abAKQ0oxyAoqQPS5X/eMOWlmR8Irg7P8+5rUBbPpRqZONE18IN",
-	"W6JXwV9prBkks46JZWjV6OXL9osXxz0tv2s7cM3onXsy+93yga4+fe4zreoFsN1PWcLCl1MLFbpNXnwR",
-	"Tmot/Ipz671XbOJV4he9BjkqD9Xdit8vvK+SYYowrRN7WT2ePqwzuBH9tKYKkECtINnzueAMmTxckUSK",
-	"GMHTNMsRnBWsKgN8phlgnc8aR3XJlIr4tayqVwtu0vkodjC6Vx2j0LzfaBF1v5r6TNNOflXMadIKGFcs",
-	"wdZuVSU+YVQ7Bre9XdXrVzu+rdvwn8zdF4rNfoCFbjmd4MBShv5vnx3JguZeFbSF2PqpCpXVWRt3xavW",
-	"t7Aa+bJ5K5u5siz1dGsp5ILPU7VtBukqDZXNO/sbiRAOlM6Yiy4PwyxnsDXJQyuQ5m7P5ohX26kzqwWm",
-	"qyRe2043v9UjgGWoZQS14G2m8IDsScaK0Polz3sSVaTLrTtXW7LQ4qnL2mcbKvh6p7DkZKFJaNxZe+xO",
-	"JZT88J1Wym5xsaSYKPx5/wxLmIz6kP9gKM10/O7mqZJ4pd3zdjz4Jfd89kEScT3IOUuIFiNnpN3TKkrK",
-	"DZbrIwxoG55SzzKqOQRHNMa1PGGlXxfaiFrOzfQLOgSATGcWDJmWfD6mZ9NCEFQTvSxd68fLn96ZPkWr",
-	"Blxuba93KXmZAn7i/KdzckL2FhYFo6Qp73fIB9tT3FZ5BTRJls4oz4bcOFJN40FtUEFZWMImgHy6N+j3",
-	"Cyid84QFkWTQ9yhbpSLICDTbNq5DQIdH9PdIM2cyZkvBDRroGDCZ9kArISqaMZl5ZD1CyYwmN+lc/wu8",
-	"4GaJ6R2T+6Ahl0aG+KFD7qCE4idtTkRJV231+p3DbrEmsP1/f+m2Tz597nm9/v3ecNhx/tz/v/+xKSqb",
-	"v/vj5feNqw1LtJ95z7I3V5H1O7Zw673/OLWe/1Y1XtvWMBb6ezXNYzmqSHYota2qUo5t26imnxnUfMZ2",
-	"jULNXutooEtBCgsqbFyoaGLQlqt+1wdYy017pWa02TtchX4LwnXr7HKUmLoEa71HBHxL6AZzcwLQU0pM",
-	"GA0SaRn6P9zivEZRZ8yHg7YAIV1WwB18rxnvnEpFwjQD9RNxyKSy47CJDWM2EQYywvoQIkmyjLuCmD04",
-	"OnREbLdSxOdDK63W5kiCyehrOq3qked5gWcoWaC5RGnFCrN6ceAqDr2qWblD225a5Zyl0s5VzLrqiIPe",
-	"V2GKmhygmQXObICQhiCbmmdySCNzQ0yr6ukmI3LiIpQ2+HqOaOrorSCLR3OWGJWwkV9/a/iIrF3umYkT",
-	"gs6hz1+WpdOsBCTrz/654b31EBhbuFrKKEn19aBMpfPRhDV/sRKmAemG+IYwOExm/u7sKkfnlQjUJRc7",
-	"eXe8qzRZIMDag+EaRKvE8FLMZtpUzMH7pYdNE0IGPA4iAUySvddRzMjlkgdkmHa7/SNyOaUJ88g7oWiy",
-	"LPiRAngp5Alnb6kUQRUW25YCCL+0hWH4D2zqf18c3A4vuN+w4Oa+NeGOPPwtUoRAK5tsq1ab+aTJRVsJ",
-	"MtgBEG0wG7eIsLYtNV5yfHjFZqzODIBiikeCzt8yIdIgoI7WAH0+iMNOI22XLRtHjGEpaipkmiP9i+uI",
-	"N/rSG7hzRyV8kwCwjL85grxXAE+reiNoGc8kuWacJZo6snooz4F2ZxhqAa0PM5YSRkOrhmVVEHhX56Ei",
-	"pkKAu/rYdikg2wuPZlmFsN1OTiH8a5QJngqwLrOSaD5AhiaElflyJlITyzrDdc0W3DZkrs6FUWwutzsI",
-	"l4rNHyXFZbc8Qxd979ExFbIUwVyau8LZzbKxwyiytwJplXJxXJFuWZDdgUdAnYLN2Qm5IXC8F+v2zXV0",
-	"7MLWH8Kzd+KFO/KLojTeZAXtBAdZyO2qpLXstbV7nVWnl5xKgarKAPl5KggNFAtPizxjnC5ZQvZ8DBn4",
-	"+17RhYgFzmTPx/SDrH07I4mIMyPa9oB2EjXhdZq+4TnIyCzm5OQEVKkiwjScLhU1Fe7w4WfSaYxlnQww",
-	"PpixR3zoy4wR8yg0AXOP+HQejW7YsvyLnqLP7rDIxfxokApssL3gvtym6/PqRLfpoZCI2ZZCZY0SpcRW",
-	"71oxfFpml1owiVo6/TZpfqi/PiDJz9HFKttXQYMqODwyuuYSRLMgEAOgZXWGXNNbdupEKp/JIZ8DVgfW",
-	"m2seAI2wbLDFnEPQGhEAnYILjfEAVHs5FYvOkF9wk5VmdSnBV3QpsseF0sODFJz9lTyRiEuVpABSIVun",
-	"rcvomkMeuCK2OxpL++0gFmloW6R1AjEjkJXMlZCiDWfbRAUK3WVNTx/j7iQXELGRedMfwQN2Rm4YmwPq",
-	"O51AuhmuDAY/W2sH4TLK01ZhOMY54KLTFiZaUTY6FYleqOyuLEsO9tlzu57hEJ1Ngj1aTJnxvTk9qqt1",
-	"WWeKq6wa3iKwCQl2VF2rB63yRRxS/grYm82ZfM6oCipOYeVqD/pqPmyOik3n80TcYtWmk8RSB8UfUB6w",
-	"uK4+M9dDV6Rfnmy/mocvONuycQibV5cXs7k+a4VsnBDwLZVzxr2M/I1e7ueV94TxUBql3C6WYpxyNXJK",
-	"qY0zfyZCZvz7xcC4uag3agRg8MCRAyblaC7iKIiYvcWahfqukT55o+uEcvxMvgGfNheXsnmeQp4vaS1J",
-	"fET6Lu7RgxTB7T2ciUivp7gRHz+8IXvQYcL1bz4QvqXOUei1arM3TH4G7CaZUzU1X4a21jeMbz6prqpo",
-	"XZD6c+t2wgrih0pVvakVBmB9CvQ5xrzB+DjDaWpZRLDTIzin4LAgmNI8XlZlOFdJbm997rEB76hC4Z5h",
-	"q4J6OjJFVYaa9K2NiOHr4HRbrKYKmG47YkDpzkXy5XtE7DZFb2TPlJ3qwRDfXPX3vyCU9+MDb9c7+xt5",
-	"Xwx1PBSrGjocMAtQUZbkSzc97VcxJijiOmveFVfrnLlYN0ZXXm2N6ldB+Kz7gBE0GzjoswwQBe/3QFkD",
-	"BLPOV0DtLizGVujcazgBIDFv6R15QBbFzljSzZpV9DcnE67LmnA+tGbJdgQxn212dhf25GHpKjsudPnA",
-	"lRJraPv3bvvkU/7Pzui/258+972jJslD6+kZV2jNun8bq9lKzAfYzeYV72PKG8Tmm02vGKX/tJIkiNrb",
-	"HtRYoE7nm+oTknIVxRab3oS4rcXdAbMgkgFWdLMkqMR7vGSKjJfmHdUgPJAf1+gNTuBl5TUPC/0/bgBe",
-	"bkszesPfJzWduqwp4wiJqpxm+BHlWyQdQWQezyRfTDnZ69pclwi8CqiwYd2c1Mp9pAiV5GLSfktVMC1o",
-	"b/VIA3I+esAu1Hp23ZyAFYJboZ9sC1YXbg3H0BvwTbkGHPnH4Rzvk0oIoUDILSDuebhlPEo/sX2s72HZ",
-	"PlCGZQzFppZXNsbRVgsi51uuh5xvvRxrzNTs8x7uo7tDpW+tTLG8NxuOwXs8NVtqLVWSYC3Zm9sqBUDD",
-	"Bx/GbOrWoK5PZ8FjtVeyTJKUy32PIL6EZwwVrB1xrZwSHkfBl5eB/hlHXpXzzgzxkZC2v77SuKNx+ei6",
-	"ZsXeL2NBwysh3tDkujGAXRV231iEyzyTv2YbEbLpobAFX7A5hG0N2byP11SEDaGq3uLNuwBxWZDwup7a",
-	"CZuwhBnUuwa4Rs40HcAPMxv3dflYi4PY2FnazHk3U3A7cnj4JqzEUjBlBmqHCE2S6JaFZ4SLhQkUg+1g",
-	"MZ1Nfs0kVWnCmjd4L2xZmZ80rDExM1+z/m+ztamORuIUAzpjZ8Rf0OiWJb6BpJcQ9McSoYlIEGIOI48I",
-	"GwWdli2qk7ajQBICZoRkSsUs3LfIzJEkU7Eg1D4aSRIzRcRkQhIKUAWQXD5eklsRhZiUmHVoLHAZym9G",
-	"AJE/wXwAmmDsR071/0xZcNPyWoB+0PJaOKF1vOiDoemKvpQ5JmVDaJh5zt4aAdeVNf8M3tl+unJf6+zF",
-	"c2I0Cb3+dKUCLZ0D0oMtHdN3GNVFb0ZX/9jrdvPCrexSt7NSdlWqjTJFVoNCydWgruKq2sinqRIjE/Cr",
-	"mBv+QCB9GUhtLqRqQ/kFaMOSUIW+xj2LDgaZyHBJTVmUGFvPQaHUd+2fEaCVRSQBV9x4RfFzkjAaTFeS",
-	"C52k/W/RpcgGs7QONa4q+jdqhCQzuoSQlrZq94Z6EeMoAFBjwS1IOfmZjWWk2LBV08KqmI3e1FdgHtry",
-	"duhH3DS/splKFVP+YGf9l8IorBLMBYDB8roUFrZiazKHeJlGvOL5erhrPKYcO9tvKdmbO5xq3CK1o9lJ",
-	"z/hTMp0Hdpss8I1NRfV/1NO/1akskdJjHLFaMlwG8bZU+LDUhu2cM4/nmakHo/mGPsWHOhN3dgM9qH4w",
-	"0EQjt5ol0hmiL13gQ0cV4fPVwsTNR36GgEujABCXmg+rCNRUGJpTmp2N7fE85uXSOLOcdaRZ5+fyAYjR",
-	"N8EfGz3QbN+AJtnSaah2BHQtSOXjxDdNQs6InzAFXSKIojdMEi4IZwsjLVwzxoI+Zs4v82C1qRJT/lht",
-	"Zf/iEu/fW7/dViqung9t+XOkr9fgjm3qEexXeASNbjmaRXJGVTCtJu4k4kE0pxU5fybTvnFThi1rSzI3",
-	"8E7dA7JxW3zjhu35N3dqMwCm6z4OIKfrWiHqDUolS4hmUgbs1OBf2RoFYh6uzRTeSbkySMN5P1CYTiUv",
-	"LixgrYMKqzUITTWrVVFADWKRJTI9UsgVBloBV8WaRiPvEzGOEdFvBTPow+uX5GRw+ILM8SYSiiCFTkWr",
-	"nRd3aCJUuc5rUo8hcNJc/Do9j6oKTrlUtilKVec7hGPXxDIRCZHpfC6Suuo/y5cqwB0iFdcgAVc2Hzsn",
-	"Hz9cFDLkzcrr2zfns5r2gfhVx6aF3akmOeDDj1Oh/GA/zg5C4Vv0jF61kIyTYUfXAb5uJ3t9Vz1g65Uu",
-	"Ox+ql2DN9DIEha9GZ7MMAnS9Bg13NaHLrwp1/w3p2iVps4gPpG3Y/J0IfNdN3PFAfMktzq2/ftn6gxrn",
-	"31Jmfq9KOl2zOZsW/hu5Htxz/xAXhPOeR7L5/tJEVUcq35RKHoFAbDfXb6/HfAve/RgaiF7Br6eFVCV6",
-	"bxjcNyXRYtfvB5HpI7GxXZe9bom/5bB21ElXpvIP49ndKRa3K3xFiQiy13zaOMCwkmOF0RZd/0xzbqwc",
-	"q7Z0wfMoH97bJ2/C3WxMq5Wv5R7eMmtxVO2e/sBoGHGD7lpapykLbtYihNUp2fnrZZ3nG+qAbQMOgAaA",
-	"zxlkTY+wWDLipzxrmeuTPUoOuweFvE5bTezcV+xEa29o1IzWs1OuXKjKJj8/I44C+L1mdElC0XH7svOQ",
-	"+NZH6MNd6MqHvkAhUcJ4sG01pEgy0NF1fYI2YJJcYvPgl7EIbuprW5KUP9CEqsb5vHwPTd9wJ0MPPe0G",
-	"khw7wMklDwxWhBkMSVK3mNjx71gokYaKhXMSK3xFYhv8JnrNRolYVL5rJUgJEA8ANWKQQZ3nC2exsPpV",
-	"dOZu3nl4az1oDxIYdqNyltsrcNxKMNipSJPiU/2D9c/cb5jOpTLSryTOxKKmwtOg+zyTgPXdPM9RTCYS",
-	"mkcEgoey2tE7oUkRQkjvCKFTB+xtQeOYBHrkUPZtXtewQkePbfS7wYxenRuU7ut7yO+mfLmiYD+ky40r",
-	"E9IMbq34TrLnX128fTX610/vXvn7K4u3uTBQLFp2EO50Vpa3kopzMbYC+xTd7lJ6/sXhHNndXE+9Pj2X",
-	"EmiGjJFKwFfOOtVQMoMgJrYijkJTtuc1xkv6gkC9zdPKt4dSZ3dqtFVf8C0DU1sVCxagarZEWvwtQ0Nt",
-	"oHXlGK3NIqbmMbcrswHo3oqgc3Ds7R7TdDViPJTbARj+IXASV4EAvgaYYhEqcTO0YgGPqNCsqICsaIjs",
-	"EUAUHZME0eQq1He3PH+bZS+tkTvNdXX4RSvpoeU2mk8sq9EBI4u5zzAZJtOYLeKfVaaxr7+Qqgj+bDXn",
-	"9W03a/HoVjLoE6CGrD7CPLhmiS4cJfVLNIjV2h+7jdiiSpisOL3xTq+1ida+jWsos3N3dwuZV/xke0pV",
-	"xYSx6zcmlth2BGpaQCqBVjgRk0SkyiMJU0nEQqds39xFrxOmb0qgmkTBE0nKCfSzS6CLptLGLuVcKDJl",
-	"8Zzs+aZVo4dmkh9TqbCI0ZiQ8O9REFMpoY2OLXoEICJQW69pxLPSfah3iQIiF4zp10PtSsS48vf1GJxm",
-	"6Hv++58ur0in03kO4/L3yWIaxcxkkekzZZfNKsVZr8p0zhLJQmbxwUrnXSk2mytZ1WhWr4kUWgOvtvl2",
-	"0facJaoCJtLKm1kzOyEPQRBRkYtUhzjrVCg6TXmibVg6jhm0FopmDGjg8O7OI4P+SQY1anabwm5Dx6Hf",
-	"UpaycMP2XL768M+Ll69GP70fXf786tX7bBMKrdAAkVBFcezuwjNJYqr0TipBJFM4pQjwBeQZ8ecsmVGO",
-	"M6LYoonGZSI0Le/JgmqSnThUmlNKAQDOLlMLWqbjByqZ6CTikZx+meBAk4Sp8tG3eVP5AavHQoLGwnoR",
-	"bIEx5aGH/iq8ov9YwlorMZ8X8ekLCi+dye266v9sOU+++Xo/i8hJZC/vfGU0F49YYX2WNROzMrsaPX89",
-	"ZPoqULrhkGkQMKaPjZ8wbQnan30vq0zMkdPHS2CFhpCgq24BOc2VuXjLmpJT4Lr1JlqkyIJK3Dv37G1T",
-	"IomfGNdoH+6rI2VOtoUdPoUjnXethj/3O/XfqfFNiIky5aA5Beh5FdgJnejFjFRGoIa/IFsp8Pn9aj67",
-	"Lbz8NsZOduZcq8dIjOrVvYI232tlDohkOAqmh10kXVEomdusOReMjRDxtjdeKo0JF1bdJiZmBgbyAi8X",
-	"jjkdlKh/u/BiJZ9z8E2NvQn2SP7vzJ6Ej7vnOPuiA2wti9YPsByUHC3rO1lp9eK4pEsj/KbaZK4KPqJa",
-	"uQ5VNkm5QZ7IWOd68Imio2HFTljtO7qxh8saR2WZmmyZxIZepKUOpIIzr9SSEVq4FHp+NkE2Mm1GNzQY",
-	"XfelDCd1YavqAYkJGIcFi9zWVdCgs3DRzVMNL2xrLzIPUHZ4CidyM7aw+djHPPDVLG3+sHtQmTYPjhYu",
-	"1CgQfBJdp3WFIZdSvIl4RVgJZ7Glj6nSV1d2QIBXxXl95dorkbBJIrj61v0lVnK82V0kVcSvcz/FnsmO",
-	"l/tn2UWDvmxVh5lk8W3Dlma7eG6L9VkrIK56FPrMSBS5WNSVnbbV7r0bW/BV94q5ss1f2h8/vMkhhZ28",
-	"hqNBMa3hyKtGpBm1P/3nf2zyL+7U9iJDLV7X6OKK3v0xMqMSQ/al8nxEafAczAWLzWAxG2wT4gogh041",
-	"9sJBM+yFb5irlaBus1vK1hW9+5oJ43+0jatGCYVR1qzWt1Hp9Ml7gBZ3Re++bVLWH3DfVzeXJbOd0r0e",
-	"ELesLQOvpD4rXsqxZugxUA98v4vOYp+pwr6+xIi48QrDnctq0xvGNLIlSlYN+47RpDIeUQZjcidWeFlh",
-	"fBu1Jli3D2h3fj246aa40VvDRjfCi74S4i3lSzNr2bDYtH9SoTXrszsyNkelsvyR01RNRRL93riqtdur",
-	"+FDKC7WImFFE4ygs2OfVI5gnQhOLVuBeYV5kwxlXldea5vnaTpgLGRljptxSv3jJ9P/XF+VITEYRHyFu",
-	"WbnFbF60m3eyr7wGXcOxXpAVwrVBLGTxituuHIv0RxnFYMwL+xiN0iQemUVd/QF6q8exWLCaH6H5D/7E",
-	"RiJVep6J8Y2EKfauZSM3kJxfLYIf6MXGQ4hfzdIanTg0/AIGKSvEp0cpD0zSq9ea0iQcga1sZyxH2lDH",
-	"a5qEQjabCwUP3rDlKGGpLNCW6fOYOXns9Vsap06Gqd7gSXQ3SphkCbbOiYVp/V6eQgnowY5sNKfL67yh",
-	"PDyVIUetbzTPrqmmwlEWf4V10etPOdT/j6Q2opNyUxqzNPpNli2vtK0pj946RlbGVwSWyJY73wJzTw63",
-	"ZoAAC4fB5sa4NGtZGZykBaM3GHPR5FemM3u5eOasny7io3Hi9oDGbR0ZTAVotpMBQOv5WU9FdkWLbaoM",
-	"tlN2NRuovaDfVvy7jAsFP7mkWuo+7b7V/FJ1DdLY3R+seQoX0WQtXM72ZRLxSLFsZ7Ib3DFBhm7h9ZIF",
-	"CVOja8yBU/Su8Kv+O6k4/XnD+Yy5ZJcKz7NkVrMn8JO+NxYc6dRtO4/g4qO8N30O4u8IB+fzLsLraBLd",
-	"MRcDLB9SpTSR9JpdLnnwOMauSW/cmDRmGi03z6/Pxvkan6zKkdgpNjllNFFjRlVlCOoNlQo7mYkJiaNJ",
-	"1ndyIZIblpBQIMpk82hUU/yGjYGzmjxmCE4k2+5bs0BQtgl5BAgTuZpkVBspvHTDJ/ZpMx2HLtYFT6p0",
-	"wBX6qDIdbL5S89SgwgQzQt2QRr+q2htB5ky3PqWovMirhRZ6hZMknSsW+qcQiTXUaMLWZI8LktE1eP78",
-	"Dx/fjS6vzt+8Gp2/vnr1wd8/M61UF9IEvBOGWKyucojRyUK4w22apwUBJsVl7fOcsdXwm2/V2/0rdoH6",
-	"glgt38L3ZtfJeozEA4rb9f4/yJVf6ZP/YIYMtA7td/ManUYO92/Raqm+m2DFdGwB0tZt8x/Yxmkb6qyx",
-	"3cuppmvQfDR1fBunI/ClB3gd9fN/2sYCj9v2q3JXqxvGntvMJ1Bdy07O7ZsT5N86RyMvik1ErKQLZCZg",
-	"ZXHGTqnUhXLFlTX4J8zzFZJFw3aYG6v1/nh9L3Gab4yzoAIOvTp3vdlir8fMKX76ETqOlubyJ1r/n4zT",
-	"40IhSFkZEA/9VNrUrNkP46+CIEgam5OCeY0r915bkKK1PYScEWXoJjNGZZqwGeNqlPJIbUMathyzGeXY",
-	"I1qcuR17s4V8NIoq7M6fhapUpU31FVqooCtydS0+zucsaQdUMhIzLTOkR8LoWltDlIckpHLK5BkBY1ia",
-	"enSLJ8rT2Zgl1pQ3jpIK6WNFT7d90v70ueudVMucPyKoSWn5dlXXzc7vpLH/CXfwwWAsKwu/ZlG/jaJr",
-	"z/IDdF3zikdSd/8CZFJaQ8jTDtIkUstLvSu4Dufz6O9seZ7qt3xujSFu/NpyAJNe1vJWk9EsLuueT29G",
-	"nU7H3ycy69+Cr8E8LIPKyZJblrSVaOO/DDQq5KUBjYCwwKh1NvKpUiCxMZpdM8Yff75aHR/58ecrMknE",
-	"jGBd0vPb3nOaqulzGJJP9v522T88giImuAuq/7J8RRKBt1stCbR7C1lC9j7oB56/0v9NbiNKfvz575f7",
-	"DUZ/D0JlIhB5lSuKEJ7G2mrZ+vv/NkgjnQAAIHDLW+8tpIBidIaQq8UsgTj2SNaSDghzHMUxOQ8SwSNJ",
-	"Xi41Hb5PhGKBIi9jkYZkTIObdK6JOWGBipf6qSFX00Sk11OiIpa0+7byUXaGfMhfCq5pOBJcng55m/x4",
-	"+dM7U2AmOb1hI31KfDKJWBzKM5LyGy4WeWkYXge0koRpUmQh2Rt0u/sd/bILPk8VSdKYSWy9p7fiw6vz",
-	"79++2j8lit0p/NS7j29IMKUJDfAsmjAE+Xj1un1MRDLkhMRaA9EXekdEpkkirqlicK+mSREuPTKnauqR",
-	"31J9XEVCpoyGLPFIJMmg29Xv8OG1qKyZajocAEwDwHCJbwOYKCr9M0JxUfQ34G79Jkqy0CycFJEQzd1M",
-	"uYWepsXoNZ8n/ozG+pUsHP0qBff1W/by70ri58HeG7b0Pag0iyDwrV/t758RykkUYrKlJiKp38GFmkLA",
-	"QEI03h+m3e5BANfgn060xid7/kr40PdIp9OBl8PEsK1WAfNiIVIY5WyeKkbGbCl4SE6c/3ROTsz3YZXL",
-	"kX5YQ83YbY/bfrfbbXd77W4vO6T9Xn6JkwimBvNZCZb7HfKKBlNcAVNGpFeRKgIdBIDyAG8Y6TJDT/Yd",
-	"Xf25AfT9T9gLCzxjUJJNhgPloaeHoVlcTjieKbSUv3zyLUIwgNdUjEILWAmI+8SHDBCf7PU6Hc3giel3",
-	"QA67+4hyw4mY099S8DMmUiS+h6eXmAwL4n8egggdtk7JL51O55NHhpmSrS+CNUWGCLiAL9GXh61OpzNs",
-	"3ftn+mWC54Vrc3rNiG9f4UPjYS1hsZ7UeQ38hOnyMDGb2Sy9DH6fh7YAR0IR7JL4NuVYz4TIGY1t6hmZ",
-	"0bldWT0Y0D4TqkTyTBLNXqLQYRi+TUn2CWocGGiIErBUgFImUYw1Y1DbBdzLfvyXG7b89F+QjeDj2LXi",
-	"qQcB0sOXZCq4SBPiX+SpDu2/s6V/imULdIZHHF5rr+iPAkPQNpE2oNxyNjkXXFtTSFWYYIB3Y3Nne06q",
-	"cyv8M6ew0zQtkJrNTeLoeqrsO7onK+8wTBnSBeBev0P+zpZ4DG7YXJH+gABgD5lnUhrWBPUuSWgQ6Nt8",
-	"22faz2edMCnSJGDEN2o/nGqpaJz1utYD0kPr9bObsswcXPtzJ0HJ7NO5yX2Cw3VKUB0gyMV+/PkKeZhP",
-	"9uoFPlB1slHMg0Kw9nNG7TGf7Oj3Agi5iJlJcZ/RJSwbnlZbf6aXV5Oi/iqH4Jl/14ankMv7BgPeJzNG",
-	"uVzVl7JM/85QW1NxFDAuWZ4v2tLabhIxRRPAlEhio4LI0+fPHeXiuX0yhzxvWXXhPFVihuPNNI/z9xeO",
-	"GXfa6nZ6nS4U98wZp/Ooddo66HQ7B6jdTkGnfD5lNFbT3/W/r1lVuz/gVlIzeYeQTYIZzj2r85QdciXS",
-	"YAodSVCOsViCOp0t70XYOm39wNTf4LtYhQYHDIbT73at9mWaD7pc/lcTgs2g3j5nYemWuIEoNXCUTRaO",
-	"+TYofBU4S2ZumkfG0S3rFPTx1ukvn7yWTGczvXunrTfRLQMoPa+l6LWEsqE55OUZooFioHQcR0Hrk37R",
-	"c4Cna7rgppZJs76xNnAivdimMB24tKbPWXSNi4u8AXPmlAd1P1k/lMpdyJEAH7oROXCgHStuirZ97Ojy",
-	"bbK7hlB9jTcuH27F3ukfl1gTn8Cuea3D7sEjzMLBAihPxyjQhTm5uISPM7N3AsuqlxiSn6AeieCJkki6",
-	"JIvpcj2ZuhvdkE41W55Hbc3J6ok1nEXAApmxq2/Y8gwq0BGORTKAikA1QL+pQy4hpQop1RTtMpUmnIVk",
-	"ypIKMtVqF5q+WT0t04ZFrUMkv+X5G62mgUNkw40vQTFq3X966DlAV8svRc9nq9/tH7V7vXb/8KrXPe3q",
-	"//tXCz2dre74BR3QHmv3J4e99iAYHLRPwi5rH457kxeTbnBCe73cznxLI47JGFD5Brlx6BZp0ZvRwc1v",
-	"J3e3/ZkNoZ4aGEk9r9xrjH56RyFsnbbY8sfuxa8ievvr+fJd1L17e9ldvvvnP+7efi8W8P+vRfTm5Y9z",
-	"uOeHi4P/vfzxpDl54/6BP6uCvs9RdRWTTHTC6R3g2le9N9uj59/R0CazwyO9zY+4Gdr40MHmh16LZByF",
-	"IePIVxqM7IJjgxjTLOW+KDWkyibrHEk9sNKZLOOAfgLYM1lxGNEHKwkFBXedK4fINJhC/+SMkLTsnrIh",
-	"x4xHo6NCAMHOCDAczozCatKBplRObVNmBBYZ63dM9XHHMnxybpnBM4ndgWQBCZUq+/tZ3rFrRpdDjgfI",
-	"mU3OVsZLa6v5eZaEj+pWkXngmiD5bc09HBNCP47MAWjtOxEut+MLNcd3yxNk3Oz3RV+szcMoMq7elqLv",
-	"j8SvbOZt8a7Rj3fH/5j/q59cHd7+/GJ53gteHVz/7ejm7Ql/P5Afjxe7LWdYpwnesKWBZ9IizJwMJG7B",
-	"A/YHZ1KD7snmJ14KPokjjDoMeg0+8Z4uY0HDKyHe2AaMg36/yXxWilIehZO+NFwic3Nvy01Lqs7zz1F4",
-	"j7w1ZqqmaEZzJKnEHPMqoX8j9ivskA/sVuAVkuh/stByPUq4aIv5qoIDj+Q8qnSMB1XZX/DiPzz9DTY/",
-	"8U6o15B6/hi0gOvyAFrYXkBgvKvowoAoeKWE/gCariYFORWJamvzMiQQ4CA//nzVIdgMkVisGDTnRMoB",
-	"j4klQx7EEYRuwjDRNir0zmQJgRgFOh7xl1MitLxnEXirwFupbYchN95HE0qh+avAk3Vi3DgfmEqW7fOJ",
-	"YonvOXZ/El1P1ZBn0FDwGusTs29CxDKDeiI75C3liKiVJtDDkwjOhhyHDC8A02GhtX/QMYiMxQJYbrYO",
-	"oVhoVUKCisAFX85EKoc8ayinCI2lwKUyAEAS3d7FBXsmcS2GfM//QBUD+6D9//omuiABaA82sXS+F4g0",
-	"JQFt65l0lsAmYGIdh6xXQq5MJc7OKoQNRAHdlqJQeYJeKxBJwgLVnopEsvYY4pjLtlR0vo1BWigTbaRv",
-	"bGkoFQt1tf0xHf8QRD9FP158/P2i9y66kBf8w2Hw8uLo4mb+P/98+eNJhy1//D38+SL6Kbq4u+DdTtCP",
-	"+Xj2uhv+z48lvJCyCtM7NCqMW8p70u0Wq3JtMe52q1Rt0nC2IDjHHOTCUJl+a059aKPWfMg88Ty73Vq0",
-	"zgs+aMLgppl0o5fkT5ReJJna4iX6bpj7VxNCO2soDVShUpHwQyRSjRPm1Z3BHM3Zdc5JtYHDCxSzXnqV",
-	"fTWmrLZtWzxU+mtegZMmSbln3IpRvMTWyhEP4jQEhEMtASymZBiF1R4ZU73/QX/tT+SVgXLkjDv0291e",
-	"Md/J/eVK2z2Wb+T1aHpPwRDqBwfhgB1O2kf0xbg9CI7D9gnrTto92h8fBIPwkB1N3EYQp71+12JYtmgc",
-	"l0uYDGc/1SLmtE8PxoPgMGwfsReT9oAej9snQTds91h/ckAH48PgCAoUb6L5XPPkgeOBdCtwlFCIMG/B",
-	"mFu944NBv9PrOtXVrdPWx8vvW/dFNxEEDxuzwpwgNrt5NI3+JVw8TqsT181jLlfqo/X+Hb3CBgUxkiRM",
-	"mcEH8YGofbIHfRtQVcHobg4JigXHQx7S5f4psU3VE8bZgsb4Mn3uI078i3f//Oni5avR9+f/ezn67tXr",
-	"nz68Gn3/8ZUPHV5MFDvv1z4TXE2lTQXQTIXKtpjgdbIHtabQ5Z5JMk8EQouOl0OOxcbmpaZGnJgacVQL",
-	"kTtBFu8+piblwFkAzErVkAdCKvwxS4Qh7/IkCr3SLCRqEQXsFNJeIetmzhIb3/a0LpeopdWlIxHqBxmf",
-	"iCSAsRYiMB6RAmy7OfAMSGdJmKmoBNRnxkNZDC/bbDPZIXl0p39G5sIg+yYpPx1yhC4HDfY6EQtC0XUe",
-	"TFN+o3+ZzSLlmR46+kOLqZB5nWnEQki0mNFEG52FGsBsb8tFfvXaan6cv6nbrJJfOyx0B/a0jQ+t/wij",
-	"/VrS5cvJlq4jW7KCz1XB0u10K4XK9ltU55ADxQVH8OR8+wM43y412yt29Gos5SrU1sz3Vqm7XihJkAw9",
-	"wyY9AkQILDHzLwDnxeppWRnzLnC2B9qwj3PeC7AEq48Mev9qlWEIKu7KPfR/QMU0WbMiML1HUF4flc88",
-	"OVdLZ/0HtutJf4hXNdP4mqcg2EfcPASTgqAvZYiskZIsnlRbt1lG5Je3bTffaRMmX0NaJDxRAd/qgMpO",
-	"MHCb9cSBjZCQAh9xlOGQeWZCdE6huXuENvaJrRxG1pMOk9adYe1xYYe0bzKbkpTVDQofLwxotU5tw0LY",
-	"CDbylrovZVgjzbiHJQ2LcLJxFMYU0DYFuH32AipZO+KScURTq90YW9WdD2xDffdjOkrQYa5ZLvlbdD0l",
-	"lyphTHnkjeAhVolploys4btqsbcSP8YeTgifV2Drh90a5XHlSobE0IrUf+t5CSk6dgJG/h2FL9jx5KQL",
-	"Aq89CA60/BtM2of0aPwiOA61MGwVMZSDZAalrq2X7V530M9reVov8RvkjQpbRVCG1mDSC/rhAYMXtwfB",
-	"i7B9zE4m7S7tja0M1s9MoSNk6z8HA9LvkhcngyPS7cJ0M6mXQW+5FYF1y5ilePYe4rCxhLzZXZPR8l/C",
-	"ZxM4vN8KuPza+hCi57YaM3nCazw65zbhJTCpOyUmrlkpEYntEeXkuniA2IiuC16UdfZdRuZBXg+xp4hE",
-	"0r53TCUb8uyHPeOkoQnDvOezLLBni1GqwRj9/c6QwzfgdJtgYyTJTHBm+pRSlY3AMz4pi+J3BvD8Q47J",
-	"1Fzg8x3ySh9zHE7Ko99SZpw2caxF2qB7kiO4jIAljBS9Ydzfr/dpvCy0gftWHo0dGOvWTHMtj9yJ79Xx",
-	"sK3ZzRdMYXqSWX8KmbUtxdRZaW7XdCey+uqKboyEwj1fN3T55EJam79FHMG5vdTNRW3ZblzvU3pvYgbY",
-	"tQzL0MSC53LYW7UYtVxc5tUtQw71W4MOucAQqiS+4RljGlMeMGlqz4x8LLQvnYo4lEMO8h3qDiMpUy3g",
-	"MjvK1KR75U6nIFTHEBKK1L435CD+iJhMQPJzdqeyuIOT7mPev5hSBWLYabVVJTh/YMqRmg/0ln1B9myX",
-	"GqS5+aPArY86Ry8qeTUuiIUeasofjeFlKRAsrydJ8SQp/lLOwAex7DpDaXtXIZQzBtOKgghMycuryiW5",
-	"jm4ZFCVkHBiKQDEtxxYqGfCHIQ+Z0kaIR7hQGIt1TBzP+JWgEDUrjtamycGQ+/A9F0Te3++4t0GlcWAG",
-	"B8BMZEbnHfIzQBLkJbsepkRC50OqbG1uFavGqt/dbZwJfPBhxk0tC3xx+NDooJ2YAZX5IimJT/bDX0kq",
-	"mM8+SYeSdNjB8GhgQLxPoFEOwEBhmvuf1mZBFvRFBKAxX+C8t23TgPrg11saxSS7jez9IACH57m9tO9h",
-	"lTALMeIi6S0LMQ8KxEkosFZfWxWSaUmGOCyUZ9hACIRiXYDl1gYOpEQccSxJx+B7h5jInG39vBplAxff",
-	"VTbJP1Ea6RgkY+t7RhPy+XPHcprOOzpj9/ceWYo0SzDTN5jOneZ3qIG0zUA7DeUIcN8TesB6weFh+0Wo",
-	"uTw7nrRpb9xt26j+C3o8zuNHl1l/CL3HUYBNSBFj7LT1v3qMCDGVDdUd2FcNRhRIYXNEAiNpGeH/JeIS",
-	"pTm7PIcqGott00n/yLyjxoFfoJJv6sV/ZAbwOAd2t9P2BR3yT2zyIfprkdprlFjOFiXO8OQO/3dwhxf3",
-	"tDGzr9YfNxY1f2AzcWucEcUvnwHDx5LOiJMUMYgg/BrxUSqZv8qsv4evPJBZF9wRmyqi8Yv/dhXRX9MS",
-	"ezDp4h7sTrpetYnzE2cVDG4lSlGmtocp+k+C64sLrr+I0Po2nvmdj+DXcL8bKM1NPm6yN+j1c/y6/U6N",
-	"x/sx5cwfwRrY7Zh9Qbf4EzP84szQuqKfmOKTQ/ohDukHWg23zDSyrNTENKHG4hoygg1rpw60Fwlooi+N",
-	"Rao8IuIQEeUTqTxIbRnyRRIpxTimhDKiEsolDQDE1uDxhlhCjK/vAFw47WBXBB+qWwvYxXv66EOFrm+v",
-	"AZCHv29rZ8WCkx9eXeUQk5GCqmH8nJgxrjrkEuHo4uiGFbCR5Slm57rFJbBEZ07mLVFQhQuzNglCHoaK",
-	"3Vplm1oE6NrekFtsbS9P0UE0COgVjVXWBkvb/GyTdk09sxhyyNDN49ilcZhyl7z7Q74iLOmQ9/SaySGf",
-	"iDgWC3g5jA0NQCADsmAJI/mWnZnEpUSKBNqASoRRH/IslyiS2f2a/JKqKDX4/ZHOvkZpTUVlhpkeJlhL",
-	"RjTFSLKHFd02xQpfZUAUb1lCY9A/Mqn4i62e60D+UJiX03WgGfYnQJqJoe0+wm1WFXhAFpErSBo1aIHl",
-	"u9KP3kPHvwt8qN9d7RQl1RJQ9SYimW1YD6Qci/gIB6Aw49aL8RE9DAZh+4D1J+0B7Y3bJ8Fx2H7BjiaH",
-	"dDA+CPphTSFLdjq3LDH6omis/Xa/e9U9cSL1bgPRpgF1G0w3rVtsGlmX9SZ9eqAfPAzbA3Y0aR/Tk3G7",
-	"G/TCPjuYDOjh2GlD3jrtO4FxVyvJNI4X96Y1Vku/Eoov4Y2DoKtH1pu0bWWm/q0ctreVmW09qfZAP3hc",
-	"UbXpblTjSRR4rx4+MjdnP41C6Hiqm+DR/n7xq+i+5VvkmMPJaBA9Aor/awSNLKu1ioC58KDgNLxifWIt",
-	"eG30fSg1AHYWUq20KN0bdAeOYedgbBYEfrWfR7/04WjllTXaB1e9wWn/S7CDhrwTu1FpWn359lUbxtXt",
-	"druDvps2A/LFYQz9bRlD8ZA3HFr5kBtp5/acc8Tfdie21kWkf3wqxK7y8HBcnEc62A+p0M5RBJoWaJsn",
-	"3Jo1VF4jk54O0NBVOrS+qawIk5IenJW9vYk4A9gc05sE0+tN3zfI9xc8u7tST72wU/tGmmqm/H+RQmYz",
-	"uw11zNkY8gWHobhJc1WDcbnnw6vK60aRl7grEgipvk6NezYa02gKshds1b1Vduo2CX/+dpqwaecFbLoB",
-	"eo9XWU3RO+4cDKpTVxugn6ykt+4malM2wv6S2Xd6h9Z32NRY0eym/BYXY2oupDICV++ydJawuCDduvqS",
-	"EoYbuiB73S754TuyByhp8XLfI9bh2DvUxG3/OuhCw0Rl+r1jxuwopEvZOu0daXVjKUcRHyFuWev0oHuf",
-	"Dx3Q1rCjK/4+YvBD4eXmF4BocX6DlZwLabo891xTpQXqSE7HjQ0FRe9GUQiC6ZANwoOgP273aPekPZgc",
-	"s/Zx+CJoH40P6WBywPphL9CyLOWRGkFlcnm5u3UAhuuUKOtgQdydrVcFKMNp9GIoQ6bjCqSaw07vqJIi",
-	"9DKs3n/Q6R3X3V5Pd7VPYe+aRuMxnOmf51dazzNnoZftV+u02W7pta8C7KnjFBX+9hVOYYrfcBQ2wbx9",
-	"ODnqtgf0hbZhT8K2pT5NfI+WkGik42ZjMsP2+yuYk1GuETXB/mlqUdrXrrcpf7ZWInBissdM30iAelSZ",
-	"5PUMiqNHLMvyEIASlMgpQIuTBZW2BWa47xE4YwUXbGfIsU/o0vZ2tGHLc+iqd0oK/SfDie/6a7G37jyJ",
-	"OPagfP/969P60s4hL9V2TkRS1H+fZSu/b9Ikg2geQZMvZHcedOSU+dwtUhosEigo2OxUv5bdzWPKTf/L",
-	"OUvait4hlJqFVPNs51DA+IRmtagFkDBlntHjsTefnqoeO6yWnIqFJJHqDPnPUwFOYW302+pad3ng/uxH",
-	"Paz3379GxzcXkHQEvePIObdLblHaDW59HIuFHHJuMO5nLIwoOHMxQemoppz1IjNcH1gs9KRHPelRT3rU",
-	"kx71F9CjtlSaQHMoiccC92z9n/ffv273Ogek0+lU28HjiGN71LIlXOkpNHLFywSLSMgeAmHLG4bo+q70",
-	"xggx1SLHNHSKuOZLHsGQct7420osPA2ljIyXKC3a30cyP+NlteW1Ee76W4LHS4/4+LGsUfUkihl8GCPg",
-	"WZv71W/nK4ivOINn9aP/NVw5p515OBm2qiD0cv/GXzmp5KjRA0gwtpvnY3lvHff5Y+jRj+HABeX7ec7Z",
-	"P++YDFjT+SgQSWgxwRIWMGh9ZDv15CuS5VxgQ4yll3uJhzzvMG4do7UeY9t4MKKx1emHPGbUZrnbs4XC",
-	"x55Eo6OdkRmi2VPMVLHKbySHHEqZxC1LzFt99GNHYfbKPD8e/gYVEZqm34ooxOZHhd/1ZR9h2sw7UcOV",
-	"TKmYoSGBeP2Qo/FMYlbNkGfa9HyeZOn7mMchOKGpEm38SVtIWuWXZ3n5lnn7kFPbBoDkNQBGK3mGnQFs",
-	"tesyiBkB8IGV7urYmBjTDusB2Ix8eI+zfGAB1web5fgwOLYKHbRW1M6Ymmr1sDWm/GYE+UsTA4wzYfpe",
-	"zVyvPvwPcOFev3vQ7prC+mby0yzMF6zIsnznyYB5MmCeDJhHMmCezJc/uvlitntrhl+XJ+KmjcGgjtnJ",
-	"pKuZix5bG8D3j+nRuG3ZlOZgeY7gVpkXtUJHk93akSWgdO2O4b9Bqm0r1j6Y4dQZcVb5KeW+GmMsUk/V",
-	"fX/G3HTcddCRrda3rcmzPl7wXOvPj2yuQJgfgAwKmr22EkSqsiCBwSG2p5oLBcq8XkHfrVwC3R4aT8mp",
-	"SOMQYBPYXaQtH2ksGI+MU5X13TN5DpEkYsFCrL81rafAikhYzKg0FhAaKfq6VvTdtPo9Jy5iQgMY5tAG",
-	"DL227bfQroKe7zCTZ5hZsTQt3/M8HUlj/SPCQuOEFOWhiUooqEe/K7Q9yyAq0dYjJsVasWQGpgZUA0Cr",
-	"Lc8aYZwtrMuDvMwxM+0mKCFu9MJALRnU9HTIlSAxFL6ZBl5iMvFIUqI8fD+yU+IvaHTLEp9o+5PRii6H",
-	"/xRRmAcLHq16+SnM8KSlP2np30BLBzHxpKX/GwUZKrVIEI82GfmpgPLPhyOh5e5DXOSZljhj9akkU5FB",
-	"cjOuIhpLMmax0OqTMIoIdHW3ao1VgJwmpPr6EvpTSCwgVKKyYuHtw3MN1nV+N+JD23V5lun3bCYQf09/",
-	"W0DEyK5TXhR9ZLE8B+ND2h4ER2H7WBuEJ7Q7xl8GWnLrVxtR3+SB5mZhEvEgmtO4FrYZykY6O5+sB5Oi",
-	"HoR+pSaRALFCYUjrO3Nvl/uENaHNs+fh/nJvszxRqDIXvjK7/Sf88J+mwRku1JfJhYe12JAJX0h710YQ",
-	"jOex89+/aMnjKjjxLpr8BIItqB4YjVjL2UgqoU/NL6D4QhGf6VHvtdaNQQl9J+MhLICXP23PEfw9ylm1",
-	"4XZNvVhV3+7ZPpyJmDlfN4Mx8bSwMBq5lIrNmr0ve4GdXSJuI63nlKe46aV9d5DuS8yL82aZ97ZvsFb9",
-	"QPM7nrxg7UF4FLRPgFsb1a87PqElIGg5FfMRkLPR3brd/sFAc9B5TPloGzCOYkHrDkaHZCqdjyaMNbN2",
-	"K9uGSsXmyMusLdbqDg6P6dHJpM26Ybc9mEz6bXo4GLcPDgdh9+R4wPrH2uAIBWejmr0wbUrZvHXaUoxT",
-	"rkbmiMHib2n6rMcbsVuv6dwyFMTkbttTkWnOg4ekOQPj25zkbHndXyDFWVixaCW8ufBlGr8ZoUb5kpiG",
-	"+PrI2eSHyl6m+EgGQNHWTGEc44MySx0udLGxTQngOENPglsaxXQcs5ESI/Oiosfy3IwNh2I//kwOea5d",
-	"SMwkyH4D96BHKAJQMG4a/3fID9EtG3LfkTY+gddytnBFqum3gP5S6JwPCLQSkrWG3MEaMVpQv9vPQWTh",
-	"Gj5rEyWchguRHrqYR3muyJq2NxiBh8PxTWFmH1E+fyGGX8uhtmNBX7Ap/5Me9KQHPelBfwU9aCuOU+d0",
-	"gP33CHTnCZ+wlP9ckWf9VL/Rov9AFVvQZQ38slF+ttcCa9w7DQvbjOwge+jqgUhuhGVai6kAZ+Riynge",
-	"bXV5IYHjTvTRdZSgPF/UYB5MCCUZkzA6XkCTJDKpn9eMa02IhWROpVyIJPSI4EE16q7VkB4djeVJQj9J",
-	"6CcJ/SShayX0U2jvceGEdpR3j16N4sjL54Y5PXJu1zkxTNQIvzELBPStMawQhKuWxgXh+qsYk0iS31KW",
-	"stCmXIGLopBvBflgyKC4UCPzJX8tjPU5fnhHb8OjZRo9SeEnKfwkhZ+k8JMU/jdPsDHyZkupX2XRPg8o",
-	"D1j8hQW0lcc2j5kmjOCHY0dam1RtNHWzAtFbEYUsbCCXz4hzy5TKkc099LH7HRauLqjMilf3bYdLr5Ah",
-	"ZE3zLEyCQNP5eSlFGmAiT7L/SfY/yf4n2f8k+59k/xeV/ShuHtvgr9AMEgZ98h8XRCLlctXtDR7tCSyR",
-	"VRiuacTPSKRIwmSqbfvFlCUIHWxuTFJOpBLzudEgZvQGu9lOoYRqofWMstKAj6635T/oaT9J8ydp/iTN",
-	"n6T5kzR/kuZfVJqDtClJvy2teSPZtyhAME8UyoIZk9jDETtgVRccvLef+kZw+naqX6aEwMwuKyJ4RMR2",
-	"vQOjvAqnofRrogXYwiJTWfXfXCRquoh42LEDsa1FbOWP1gjag+BF2D5mJ5N2l9pCv8NJvnTv7GvI34RU",
-	"KLUyfo15rpsbLvZNTWEoklEsrmGLsvE5zBBuMGwZ5c3kiPXpYNzuOVgcJ+P2i+AoPGSDyQFicTgNVB6Q",
-	"QG22fXMKtaW+v0QS9Tw/6pYZZZc2Ve/Vaf+XSiQmR8X1tUXK5rfYq/qkkL3FVJCAcuhYCLgDQy54wDB3",
-	"hnK50Jwgyx9G6iS+q2r5HXIO+ALXiZYO5FcxhgaEnODRKozlmSRIgxbhAAmT7N1EgCoNN3kk5SFLsI0h",
-	"QEDjM16exAwd4GyTkxldQhYOESbnR08WXzzksHKYGHTNlHQ++kxiMjmwFqKPeIe8F3HsjveURGrIbezT",
-	"x0Ppe0QkxLeGDiJmmhPG9F4bmDozNziVQx5JTNPWplRh7rgtaEa5B3mk6A3j/n595vX7zN78drnXSJlO",
-	"9SUXCa3kkDnXowRYH4wbk6c0w2vHgl+3JQsSptr6h/k0oRIS5Jow4DVMdQN73JaLfcEs7H8zIVYyyZr1",
-	"Dt4oyrauhbfnpBZRybCdMQMISDvop8TWv0Biq36kweRMt+6PPKsJqsmJJbkTsJFMXzEx1ifBnmfyO2E0",
-	"LJgT2DDQ1kSB+22/Qy54EKchk0PuB4ASNDLQN9I/zYr7I1VQGKYiDmUubC/fQ/+DITfQFYDwwpaIuaQl",
-	"v20RhiBGpsmUhwjNNOsvQYJUeUNOSSgW/DqhIcPqJsWSmellDD0mbhgnYjKBNwJOUhamNJDPWkmxQ8m6",
-	"6jp4rDUtDXJp+UCsoS/Ho0s7BLK8Cqlo0Dms9plg84ysoeLJ+Jhqfb6tFfr2gB6M28dBXw+tOzmhx+MX",
-	"ODRTXW3WFK2yJ5sHbJ7HFTFP7qPHTMfcltWWzKedIi4Qe1jhyi9No3cInURMc0/AXesUNXofTC1kdci5",
-	"x2yCENoMWJo2B2gQQE8ZAL6THXLJlD4nxMdj4hMlSgYYwFgPeWaQZBLCBoLMm38VYwMvtxcpMol4JKcQ",
-	"9aGKUD7kjCZxhM+RMbumfP8sFyXW9jOjjyQZ9PtD7kcc+puP8OcR/ux3CFRr+BeTNoRrtMkEYIEGtNuc",
-	"sCpOjV36dzZtCuGhHW2aav11W16AE2lmJnT/0mbCvy/fNxN64v/fLnzwp4SDRd7xWNbEcwA9qLcpDKRC",
-	"JVKCtgJA/c/gSrPwtkesg27IIbDnlVx92gwge5fvTWO5mEmZPULCSIKgy8r0hjzDQii1NZ7TJdmDl83j",
-	"tOxPnNHkJp3vYw+3IQcnJKIX9LE8VZIpjSeELugSLYjfWSK8MmaZhSoiHz+8qRJLTmjmPazmFw/PPF5o",
-	"xOzcaCZCFoNYYwb+027CaM6SAN7a6mvLAhfVvXqoVwThcDGKq38cXY9LYehev9Iu2TpOjhgcKDsK8KL6",
-	"tySyxlFgfODZCI7rosmMh1tFn/X91bH2w7pHqvM+MG8gTSD/t/oWp+1yY7mqxA3Th3f+4m9B/+YfJ4t/",
-	"De7+2Ru/O569OZAfjtT/dtOLQ/FKbwd8G7hCDg3yXEwmmtg2Pn7vpByMVpZ7UJt3MN9qteV8u8UGXTyJ",
-	"Ak3VmdQ+gPc0IdK6Vz4wvKUZw+YQV5HpAJd96t5fFR6DhQIhlMfQZ3RJJIvjr2bz1cvT558NV7t/bkhx",
-	"t0S+lTD8lZl3sZVZQ8YJSvGcQnTFdnU3zLdshmwJuDdPKztWGRnrmL4qA6V8JhEfVCw4AqrfMDY3DZi0",
-	"USlPMciHKE+SKUn8skjyyV630+l1u/tnBSelvnvI/aKkym7u5pFAseDYiqrMFfwh3xOzSGkFfcYoz5UT",
-	"D+KJWouYJiK9RtgBOzCTCQlaR2fIz3HaWQEDGMswa+hwdUB8+B0BpeJYLFjoI3AUDsnoToQzFmpKn9Ik",
-	"JL+lQlFt19szQPbQ3C7Ow+ynHOmHRvCQv79ie0Mv3SH3SwzT368xyslVtVokh1xOxcIA2C9y6Crw+QL6",
-	"QYXidMlcvem9OSnfxK5/XK1mF+lgp/8lnAJPWt6Tlvek5W3S8nY4tLVOfc2XqSxJJdPHg4vFk7fHeHv+",
-	"Ys6bSzc4oVV8JGEswdBEs4vyavXQ9Z6clSzUmPKzPKVT/1Dt5tGKQE0+6tfxdtQko8Lgvkwmakz5Bixr",
-	"szQT/Po8EWEaKHKdiHReNwhz0whu+nao1jRVYpQBg4Ax28z9v430rhPcRs4ZArO2xsrKnLZeBCdhl/Um",
-	"7bzu4ZgdTdr6/SdBN+yx/qSVP4l9O8bHrB/0eu0XIYS0j8ZacAbtvF/GEXOe0UuMDx6ER5MePey3j4Me",
-	"aw/GL1j7hB5M2v1xL+iGJ/8/e+/e3LiN9At/FZTqfWrkekmPJMv32jqPk5nNzmYuju1JdrPKESESkhhT",
-	"gEKA1mhT+e6n0A3wIlGybh7bY/6R1FgkQQBE33/dzU76x4VGKEFM+2p10NI2PT228Tys5HJ4Dk6GHUFq",
-	"Dbey/NWnikZisDGc9gIsHZD0obbO4FTsk3cq4wf6iDnpXxSMohynIKNEKqJJH7oK+0MIwEJ/ZFB/4Ydu",
-	"LxYI9lwE9USx8Xg4z2+S2Nen27UI8wE7FFcM/jkx+HUOzSJrw/KhCpP6jNt8ZijRohmwTEwVdf8UHhqw",
-	"iClW5pHFBvX4DvTscZGWhUkkyxpydhPJCtVdYqbCmGG7TGj4WCKQ3sCLNxNIi5O32/MrwRcFVUPbR8yd",
-	"xG+w7oF1ys3TT5ytZ5EipHlZJYEfmDIncUtEVSVPX5g8/aZl6SPhcVfnEV8fiwtRMGN+5XPxBjTke/sZ",
-	"vHZEsaFzh/cYkUwB3hblYuCROhegiWHSOAJksRoKi+RXgMVuL3W3xcSarVjPEnpILGzFubfl3PaTLufd",
-	"O2lg29oJ705htRUPrzC162Nqt7K9Xo9EkETMlZiXsTgYow/qhR8LHmo1F2/OYkAIZvGjkHFFMOlZSw8O",
-	"yWwxU0nMWUDqHt7RxTu6kimPSDqFWl2ANBEcpA7EfIO9faIVZg+n2LVvBewJPJrlm5ievEwt1Kk/wCDX",
-	"dplbwxOAd3Yjgbdo/mbKZrmnrGHa2UN22gFr9+21mlMzO4CcrXfSP6UnzD30mwF27T4Njqnb6h35Tdbo",
-	"t2mzmT2SbZrlzAFV1Gf6kGCsvjZUaizPXr9mScv1I5EE+xQ/mekbzALTLL429m8hzjwR8a0+11joi3VV",
-	"DCW3jOCBgHvIB12oUIA7NBrhZown3R6VDEbQvDcUXNbODv9yaiEP2JjxAHdSnzkb3wZMD8S2mw3NscXc",
-	"r42VOerMB13AW+2hqTCJC3XcV5IghaWbtYZlvJmuW4a9u6Z3Rs+dYzO0r1hMFINUG33LCBVdma88cYao",
-	"+3x3b4hV6PNpIhQmlyZ3S9dott4eov0NgXQ45ZgMnIyJpXEcrscIUAUUGNaDmkeKLRY9p8M9++DsJRKF",
-	"6UoIvF7/P2ESUX5S4Jsg5t3hlgahSoh5Z5EuZ8bf2yc/aYqSZwZ/1+EIwLOYPCn6CjgtDpah7TIEnr7F",
-	"IvDOIZ0u4VE4CrWaAo/jiHW3uWfKKOq1ANhPD5zefE4K0zczkcCtJ0MRMcKTUQ+7Vc4tzExKry7kig1Y",
-	"DHDAIeOIszSJgD7lXMCHiRn1hyxISzrqM0Tv9Jc6bGSfP+Fwn9mrDi8KJU8/NYlDxVxtzJyTiNE78CGK",
-	"BKynW8bGmJ8NQkqvVw9S5MVe3igzYiq1rfQlCnWsYdGcjkI+wCWBibd3RoCRG6fRzNCwH3DdO4f78DYl",
-	"CO3wSIgx5LDTIIiZlHrSMgyYDeKFgu85Bk1hb4EmVEKqDo+ZFBFQoSBYzLH87Rb4eUbGcXhHFXOIfbHT",
-	"4VHIb1199iOHxEyy+E6fA/OMqS/z89uPbz5ddS/ev//0S/fy6t3PFzdv/6aFmrfndDgXhSb92sRV8zNJ",
-	"SXefvIUF+YJz5iP9QrvPOcsY82RiFoQx8xWsk3LEuOodgGPJherwvsDpLoKAlisUGxqjj6ZLQJ0a888n",
-	"qk18FeXhHdcS6UFQrJWa+KzUREKt8UHqmlMBz4frelP3vrngzQtp8Xi9C2V33nbmQoV9Q/33W9BacbEd",
-	"K0z8EhUhmUigA6xKrVg8CjlVLMiyOkc0jLQ+zNU5msT5N29pGH/MDbUz8xiXJPXsAjqVtbNjJ/+bYqNx",
-	"RJXxurV66J90j/rHjcX5/nZjskEPGsVfi8Nap6d73Dhpuu3eqe+eBA3mZoMes9X9vqXbVBmdWxid+TP8",
-	"uKZnIe0r/XjkJjtaxLSLA0M0O8g2jyl/CJH2utlN2oIyvV3N+TT23ZcQKiWaEczRhaLzesPLSyVe30O0",
-	"m8ZDXhC97ljFq1hdUXGqdKSnk7SxC0Y7r/ZAtNhN4mixrvOJM/L56v2iShsjGjBssZVmhKYdObF8h217",
-	"DQEEmj0LuOUgYME5gWwyG2PAkPQ+ucxDcdRQyHwd5iImZ3GCCFTO/6zXt7MUhvIkOpsQ98fBr+r07l+N",
-	"3sfm6Mfj8fuWvDqZ/Lvtvznq/+Pw94vGPQlx9z6+DSbfbsYiXH7aTQCSaiuVpwzHn5JitlFfC1kyT765",
-	"9P6FkT6b5CWZQo/d5ecbY3rYFMZ5Y4MuNjKyROmHygr2p35kEmwXJKyuk9q5TlsSqC/JNQPvZv1Q0PMC",
-	"H4IFXX+opYKe3W9rIQYKCdYLv1JFc8vMjHF69B7ZsLBfi1wlETMBj7QqrS8CtndGqCIRoxLDM3CkO7zu",
-	"4dm20ZkASx0wEK6ZYKx7QYK0w7rpr+BOxwMMegDhbEBBwNY9+88uXvdMlXxFRkIqoiaCBMwPRzTqcLOK",
-	"uoe3dpUQ3XHM/FAyb882xu5RyYglDpi2+Xd3FMoRAMT2zokhCWJIAoMXghNvLKTStNwd0+nA08/PUI9d",
-	"P94AYSlbdcLU2YKxYEuLgS8zwRnHD6mvVH9isRGWZ2qbuv6fEz/bnHV9tdoQL1gKVBbY07XA1pVBVmnD",
-	"oK0LyMvFxtYl9W+p5qWa9YVcvxYfPCdSG0c0Iop+YdKxHNBEe4iICRec2Z7GmO1pDaiYUXA+jxbYSfiK",
-	"H3Bqj5RQjxszm9N+Xzb7o+Wx7xrHi58TSs7CB82WaiE03097LCaXsVDMVxsichX90g0DOJ+2e5/bpoc9",
-	"t+0fBe4JO+67p7TRwwow7b4+0qslTewkYzx3DFfIHM+nMr+QFPLCkneYS74111mUG577oo+aI/5EqWsj",
-	"0njA3O2KqZUztU0+09Js6dmCLVXa9LNPm85/0u2Uw5UTqU0r7ey95+BLkCqMIm0oJybvK5dSvTBpeitO",
-	"XSVPP9vk6Y2O7bIs6lnWNu9DLh61h2+VXkms7STWy5BWj+TY3oD+vn6G8rmBet+THUzq7WZraVEEkyu8",
-	"O2GzXc2oK6b/sU7GcG7mD5g5XHG1h+dqaaZuxd2qlN0tUnZ3ofer6Zgt8QnnyvlJUk94+EfCiCZgubeN",
-	"v/cG3vqMusU8aO2E2iO4OvUXWN3TCd//RTk6lTmhO/NzLqOk5T5M/ameTpnL2iYn7Rk5DrekzA02ZxV3",
-	"nT42lbfuW/LWKaTqzYX2Rr46/eTWrrrNGFLlqXvunrq1juwKjjrL1Bb56cw5e1oG7dORDy9CNjyub2yN",
-	"E/+tuMZ2wNwfTc18Rn6xp8NGZr1RFTupnFGbO6O2UGvvdUNJkvAAErmK6ixY0ZChbszqMYvxGG/honq8",
-	"9j52sRaPaAlyGRjR1rn8NhCJZnGLIgNrF/X86t61lT1rL8qp9gD+tPVZwnJf21Pws+3o2K97Zp+fj+6x",
-	"+MOaG7uCf69y7X1Drr1N1Z9NHHpb+/IqP96L8+Pt0IW3zHv3VD13z1xqfOsS41Edfi/M1/eofr4iHa5L",
-	"Hs/P1ffM+c6Mm7DiP5WHcCMP4brasaQ86Ikvr/1I+LdLKkXZmg3e9cXHN999+hfWgSb1duOAeGaQbhDC",
-	"8gIvzyPJzZBBcQrVF/HolSQqHDGHDMWE9GlMQkXihEtC9TlGpxwjExpFBKZkq2t2eECnplq0qRRxfWkG",
-	"I/+F/GiocdTvS+xqccvGyt4ZUEV7VLKzDscafyGXinKf4asFlK6GuhokZlLRWEEBcUlCVVZZ4gemrnHF",
-	"38OubcsRuZggqzl2G61ZVoMr6ko4sbJ2dnx8fNRoNJyaXnlXr7x2VnubxGLMXn/H4gjkpxIBnRbGXF0C",
-	"5Jd2rVIpUFJVDm/E77T/nLxmV8ZFXVxCjnRM7YrFxWdKnWZbUckHa3sWaAVpoC/iCY318dREQLVGBeee",
-	"8sDRFwmj/lBfc3AAU3NfhqMkokrEdiCHUJJIOmBETrlvTryt/BYnnFDjFqcK6O2MTLQ+QmLG2YRGEtsv",
-	"NKVyRd+Fch2GdnmQlozB8Yd0PGZ8v8PfmplBSd+7XN+YWdq0FapCJWFQh0hhuyuk5IoV3+U8uQaCYemc",
-	"hAdiAdleBHd6kDnS3VDPMiUfmxsRlpnLgxZe0buojy12yzrsu0f0uOe207LmTWoLXR4BZN8uyKn1YzFa",
-	"opzxOxH6enJHmtOkN7bc1lHhRjgK3VhMZO2s2WpvtFFlzOcXrZLjCYPWDkZkTJ+6G2RD/WJrdqdZyzy7",
-	"s1xlZbZnNQasiu2mxLU4sIgdH2wb4PQBrKVFo4jF0PpQMuYQziZMKtIPY6nOCDWBxShyOpza4GJWK1Jz",
-	"CT+RSoxYLF+llbr3yd/DSLGY9KZpd8UOr3t9UPI8Ioeae6AOAOWyyGTIsAa3bVQCEwKHn+bTg5gxYOnY",
-	"+cNy5j2HeLchDzxgQ555fTcMvH1yQfBtufXia0MlO9xj+gN1/YhK6ZG6p2LKZci48ojgJqbyR8IS2wxD",
-	"rwTezOJQBKHf4XLC2Ngh3pjFI8qzJyc0hJ7/xLv8dH3T4blvZUuCpl/s9Z/pv7v6SsxUPMXaYg6W/KTw",
-	"QeIOz1YRY520gITKIZ5MxiyWLGBBtzf1yvjt+1Cqiyi6xjl8yo7LnFlcIkazuaKgALmhv+eiUK3pLLgy",
-	"j5mZ1TU+/teCqHFuOjZurL//osnoaxtP5Uf98KKJ4E7gE69kbl4L9yU9m2tFr52nnC5ClWKjsZK1s9bh",
-	"ao03c1RXO6ulRFdzav2Qh3JY9njz7KB51mil/ojj3gl01ITsOLfdO/DdE9OGktprNQe//VlaB1r/FFGp",
-	"ujCFLFPvjLx5+/7tzVvyWjFOuYlPnJF/3NxcksPGgaUSvVV/pWoKUJv+apLFZysJdv2oikO95Q0nfxrO",
-	"arZhJvYGbbOjvntCT3uuzfFr08Nevmcn8rVlLpJ0y4pBfqywxtkX1fXxMJzV2PSfv7/7XYQffr+Yfgwb",
-	"Xz5cN6Yff/7py4c3YgL//V2E77//51jf87H1rv3v/0a3H374HPZ/WsOUmaGs+3EDeXp6AciBOdEsoQCQ",
-	"TFlMHlOQ/rTcZ+vU6Djs3rLpnMqwWFEwOCLJmBHO5olzksn+osjXV+xfcElMeDng6DpbycMDju658wNT",
-	"VHMx1FIWQZTSviMPKfnuEXjwXrvBr7LzsGgS9tYN5MyyHUiLxpmuu6UgrYjyxwNnQSn0hfLHCpBVZFR+",
-	"C89qR8ExO+mfNoCbu23/QDP3dt+17ac0py9v9FReU3Mdjj8yxxQ6JwzFuAsVsU335UajddDWLAj4eZCw",
-	"LoQKclbgoSY181FWduOPRaxotGLvq6x4Z0v/IRSFrzjf4qq8sVWzketjNejVzlq5Dlb4N/SusoIPy91r",
-	"wcdD1V2nOumyYII9G1qWWyoSXAkpXMtTTTNE1BCM0G4fntCj077LGkHDbff7LZcetnvuwWE7aJyetFnr",
-	"pFXsfr0F3s7wivvlZsYeXo7U3Eg2WiJfJiZTpEqprPwZ7VQ8Ew5BuiGfr947xJ4kx0gMB/imgzWqHWKp",
-	"xiGmwWd9zGJXn2n7gwpHTKb3nRO3mXUJxcrTmuhJkIDfjpG6nohmPoTxYK8UrmCO0NZO8orPVnz2afPZ",
-	"NZnq4mY9cLmKAO8UgSJTNrQblr1Nm4+iVy7XRBcoaWd9DS4AAmtPfb7NrmZm1m9uXZq2r0DmCu3wOiAd",
-	"7QhdRW8ZNEqjCK6lUk5EHGCjtCG9Y6TZIEqQZuukw/0hjamvJ2mL/UdiwmLXp5KRiCnFYodQTpLxuPgr",
-	"TqTDg3AQKtNx2r4KehpMGL31MK5cWF3MfM0/YRWC+8z0Bxf65TEj40QOWaDnl/P2Gu9qKrU63ENWku8/",
-	"7pE67JRdL4SWJaMRC0jCVRjpMfhspBscspIkY/3K67dXP7/7/m3302X3l4t3N+CnzXdFDwRnYO6FI5i3",
-	"nOiNazUa51mQkLQauV4UOW+6IGMRRfvksNHq8LIG2lkXp2I3bkmn+hK0VoZv2uH5DdXHZJ/8sgoyqsz/",
-	"i9AEw+2+z53yR4FFlXD/3pqpkLk1PCA+qlJ0KkWnUnRWVHRaq3QcTv2/F77PxsqqLhVI7hsGyW3bjBqR",
-	"wiAzU5Eo4lQHeFDTP68S6rmiF2AzxbAUqHTNlDRK3IBxTRwsyNSbghJI6pmi4cFcuvZG04sqZiqJOWBy",
-	"tNblpF7rVqNBhFbyoB8v1eqLY1E/EObHVGED+ZOJ7zMWFOLmRjuTevMRL3BuIIDlKhjMpy/igVBK/6Vf",
-	"jHpiqpShkogIcGxHCQ9pTc0sWHN2UqfzsRHooaX1NAgfahYuuIPvXV3V2ydvcqqeg0imVNsjVJIei8Rk",
-	"dbWP1L33ArUJb88hk2HoD1EbVnGY3x27PsA0lPTVvNIft1Rb206fSUnmrPav2/bo8vSPq5a8Ob775WD6",
-	"60nv4zJ5ta6kyU97SVZgjrzAX1kJkY2EyGPCnuGwkrxV9rAcOcO87ZQRfxdGkW1obiEdRm2ErnnAl6To",
-	"GwctqaODVj9gNda9Dpch91naZW9CJYmoVADsZIFj2BJAgs+Q72VhPbMuMJURSpoFXCWNmGP2GH55JbVs",
-	"8IVUyFSBL09CHogJCWWHY5NffC1RE8086xY6ihhRNB7gFkkUvUUBiz5lOpV7+x2O5uY4Znchmxj8bKjf",
-	"Ohonyqzdfg1giyJRsGchH2DZiQ7/KIq7iJs3CO+Yngdho7GakijU68DG7lZ150J1DTsDuxk3xEoC+zZK",
-	"+iEPFbMvsR0MwXEx0+6wzDDGjFbDs97hWu4DRX2P659d8eLCFbB/hZhowPo0iVRq1pmYaE+IiFG+Euan",
-	"NB1/N2FU7FkJHQJXaOTn1Ho0AgRtwWzaPzwuvbncWm7PWMuFpzY0nw1S6Ige+u3APWCtvtumzZ576p8E",
-	"7jE76h/Sdu/AbwUZUsicF30CAOTXZfBzNs3sCoCdc9cazTw+J+GmwaJMekoobcEXNuegfCcV/dKdv72x",
-	"3yrfy7KRF2x7ubHankml4iqJDSKp2UNMk3vYP2q4bXrcc0/808C1boa2fxjMFROxZ3299pdF8luoL6Ss",
-	"BrqhQ7xrSBWZiCQKSI/Bz3tV/vVj6gJaiKZMl4vJioDmlRBLs8DZpf24y2CZRWCzQwQ8QCMtBTOMch41",
-	"zBmp48/E4pYd4mUQQv1XHkS8R0aMcjmLYS6gl4uefjQJ0sQrgBmDh9tAiy2GmGwCIRaxxQ7nAdAWLAwp",
-	"VcT74W1h8ByW3AO5DKsZzWLRluK7nhG++DkAa5uruZgXo2fxpuaG6NnUH5tDweactAdPBBGbOi3uzxtu",
-	"zoJiN0LifItQ1q8fEgYUDy3l108wQLyQ5y5J1805ipzUU5RzxKEBV/TC0ZwPbtbVp4UVZOYZoouJT2NN",
-	"Q8aAy6LB5ySi+roeVZJAEC7UMmBQeqK3RwhlWQG7YV4HGzKv4t7NAPnvd4c9M8Z28OvmgPxFWnd6WCrW",
-	"tQzNku3To7It589ln5CEkCaVEuqqxARK2JiqYaaD5blfbTbwvhb8ez1Gi8rtZr6/Z7g5i7yVPyUsYZLQ",
-	"1C7JrQOsCIdMhlQx67jUdyUxI/WCvdLhhaTHOJ/JiBGldJBZx6hmTmeEdniaXBXkrnvprx4JJRSYoAYm",
-	"SyLWV6THhmEKckqz5ENJsCJcYAVkFO2Td1lcxsCJSmIwTod7Y8aDkA+8nJhVJAvJnKd2lkFB9WMmh0Qy",
-	"BYEvza07vO7lgkYXNzdvP1zeXHt7Drp/FRtnVXWtiWfMSYOVmhPXacZpFtZTYkaCw6Ig4NQXMdvvcEB7",
-	"ZceIC9W1H7ovYrBMzWodvSQe8oH+fqmsOJ8bIksS9QpppbmDY8N/hqNJpjpcHwC9b3qX6nrSM9mme2Cj",
-	"5h8bUqwvAOng/ViMOjxUEMVLpJ6z0W/M3Qi/wDO7d05mJ838mKnuQHDmdTi4gDkphYVNIB053eFQEi5I",
-	"JPiAxRihrEMxEtXhaGRjbYjLz2WWdX7gvX3ySQ0Lmc0dTmNG2o12mUP5SrOn+/Wp1sb61IpZlt9AmmTJ",
-	"AlvZAu09mytmzS0VM0OAy9SydL4Pp5Y5hRz1GQSP5X3lTrLcGN4aIhgKbWarmZVZL7HsVfq5gPzz7tgd",
-	"hFdVPNXCCn2SO1E37/GxjiPKXURk7DjIipV1KBnHbEzDbDVKEMoFgl9RINg79FwwfAdwEi1LpE2iMbBp",
-	"iH1aRIXvi4RjSRqGgCnALWvtIKJGkOpP6zkk+wXfmf6UcFx84Dn55/R6qQp7EdyZIjHhGqATzQO26MtI",
-	"BCzqjkI5MmhdHArH7poFdgWPpl4uufaV7PA0mxbwvVqZwWvuXSj1+2FXpEPajYP8BOkdDSPai1hXia55",
-	"RAuwC0SZY3ZQPacusC9jrZfudbgptytgHnbbtfC2wWpQIsFHgfEvLP4FAZlAay60w/EywEn11bpZIfih",
-	"TSQ6G5HU9Qlx4QYnqyx2l8+oggpFk1D5Bixu6qqBjqu/L4faTSmqCH7FA2ILKWlBPYtFP8/8JBHlr2Qx",
-	"4QpmYb2bZCDuAakXvqlH6q1GA7QrrFGSh/kEoHKEfBaU5BAWzSCL8pU+jCa7t0+u82F0mEQUFJZg6SGg",
-	"U9nhpoYTbjYXFoNApkwVvh1+NQM0y4bs8ELsnNS1kkBsdB4OLJynVxLeBzvtR0KadUJsvsP1O60GBQAq",
-	"Oz+0AozCaU6UHiI7UsYywNLhegYRkzKdZN2jwe+JVCNtqjhWofe05hYqj0QhZ+eQuSAmfBDTQBslMZMZ",
-	"YI1Kgjc7EOXAIljmedD6foFKM5uA7RGvaAT5ZUT546Ds10Rpr149M6Icl/hQNUn1J6id/ee3fH0r/ZdN",
-	"HKqQ+RUy/8kj81emp5/MriJNBfdA9J3ULZPHzSJvXx1Bie+q4JMvs1AtFqHLVO4xyqhdmxEZu3goxHyq",
-	"p2mNEFVAEM6SRZHx8gGGAw0AezfoykZ59M4zEyIdLZRk5onMIjDJjum9FrG+QOPs8EzlLM/wt8poOmLd",
-	"bRKpQIfLJfyvoInaER5BDZ3TP40ns8NX1D9n1EsHuhjpkzZ1cA0G2+pHNByxgLA7xtGNqc+w3vgJ4wom",
-	"BQZPaj6CatnhUKlNqQityKIaekYoiWmIDUXSeXExwVl1eF7XPLe2yjwSV9sxxE8U6TFfQFMmo2J2eL1M",
-	"xwTULSei38+gt1bh2SeX1jxCqK7xOppN1LsjVcyUP9RKNGrgCmvP2mMwny6qD+MGKuxPMwCQr6vGFpEm",
-	"m4jUB1ZTM40kp5sc7LcOSlUTONO5Ik3gkKQwfrpUckDcTtJoHDDS0kSVajAthzQb+oMfNOGbw85WOnKl",
-	"I1c6cqUjVzryTludZUmnOQDkrlVkKYUbhfx2xyryhQltC85cqE6v34FCPxKD2SwnmDWk1pKQF5VMZH0Q",
-	"OAc+ZQLVmNpJKOmzCRmFPFFQ71nMwgSs3HBM+BuTmSBQDlUm9yHeW8zsgVmGWEEeudv+8qydayne6y3c",
-	"VqKjM1yWMsQjW0b9fhnwmo7D163XYTB+zb7g+XIjMQj5/xFK/Y32fC3ZW0dKn3L1+erd3/6n9feR/z+t",
-	"v68RIzQrXsAF9ceu0iCeWZL7B3rLCAWK9aPQvyVwZuBbPmw6pUFl7NpIx1ELrAYI33TcQECMCfMsznI3",
-	"k4NCRwDbCMH0F64YI+9I671nMCQEMtnfta0/jsVdqHUOFnhVDvqKOejmC2Y1A3fWPLMqwlOZMVURnqoI",
-	"T9Wzdprx2e3qIt4j47Vw/PqAHgu/tK7xlG3arjGahXV4HhMCFQYXIGvyF4oIHb08uBdfqG+Fn8qQNrMe",
-	"bOBtHT7vuibreK6zugU2QADFTaZ+tMCpTOZ8yqarzZxTOcM9JDyRLMA5GuQE8kOVurnr8xgIPkXgQ49N",
-	"hfFcZ5iKeTREh5e5qjGAkdYaxuoKPNQ8kMZTaIU2MkGlFLUBq9+iZmHBB33D4tHj+J/zwp5yntAomq5u",
-	"qul5V2CJSoOqNKgn6QiulJ6X59Et0UxAVD2Q3oUZFbvVut7OelbqdiVSibFEd+ts+WCTY2NcFEWfS8xG",
-	"VpFLFZCY0cAFYT2IqYFUp94b+ANStXAixpOT991kKWBQpno+T8yWPrZ+Fyx+scirs1d5blb03NzYTat8",
-	"N5XmUWkele+mUmMeyHeTctoH9d4k/GFiNB/oLZsJ0Jhk3DS5ZsUwTTpDLaUXCXCnCspsLdo/242uRHsl",
-	"2ivRXon2SrQ/kGhPOe2uRbsSMevHgqvXQLXy9Z9K3DK+uILYL0MKdYbSB01FEVMNA/NtP1+93yeXSS8K",
-	"/X1yoQVLGDOby+lgJcggFuMxtpxCPglX9CQg46HZIB78heU2yguFpZP4pO/cGnNVSJXGWsmmbi7qH92M",
-	"4WHpnJXZ/vp8GLKokR19B92ISLPRID98p6+twflMknJ3EItkbAe8QC5Ovp/2WEwuY6GYr2pOTTKVjLt9",
-	"xlYrtAwnpXZW++PgV3V6969G72Nz9OPx+H1LXp1M/t323xz1/3H4+0Vj9fgEfsZFNSb0xRm+d0UVg6qY",
-	"LtbGvIcFprfbSpq5Aa7YiIY85IOVB8memBnI9OVYcRB99+ZlKtbles0V3vGD4MZBugKLvBHiA+VTMym5",
-	"DbtjfhIDdUHEKFdzgmL5dEPkKdtLyX+G8Y2B85TVLJsBpub4FYHTXCy5de/BLi23hWSxrM7WiH55z/hA",
-	"DWtnR22nNgq5/bN5pKes9M7Uzmr/9z8X7q/U/W/DPe26v/3//9+yemU5Rh5b6ig3tD7BdTQNgN2Kfsq5",
-	"3XQnDA4WQqe2/kOdcsGnI5HIDseuK9IhF5fvyC2bSiisYC0XfRVc2ebRuZ58HW5bDt7bbZAsaDZoQtRY",
-	"csDqnAR0TvTeSpUFW64v9U1xMVVqtsDDiE6hF4CJ/Bf12GJNCw8T9UM+gGmM9s7zGW/gp54MWczs2njO",
-	"hF2aAbi3Tz6aHLIQWz6wwFbIgi2D0ityv8O9XM1990c29dCGw0MHWWRQqyW1AyGr8JZNSczGEZ2a4hKm",
-	"4AIYlLD3eHzSRLaRiNk+uUgNzhZ2irB1NXJ1zozdSLmBcNOxNqphxVg52vwQeGnhNME7WvETLl6CRg1Q",
-	"FkRPJK3IYeuLgN2cM9RNy6AO71H/Vgs4HpyjgRsqPWWSHlfTI4gMGJQMA4OiC8fc00ZxzKgBPOCyqMoV",
-	"op4lLPCCmERN+AXCE7CNHZ7vW6S5HlaPw1HzdVGz5kppB0vAIkBbiBs78itJPGsEwtf1xThkacE2o/ad",
-	"z5CpPtcDwSRiJiwBpuOUgRsuI+qznDalX76+MV9oAXFlud9WcIcUOAxPJVxhqUutBWnhq5W0UP2vsdf2",
-	"7YMpK/4eL5D3CoTfagZ1wapdWcfZSbOi4hfAvILVkBqttZEaD+YIKVF/h6EmoymmJ/oKyrgZIe3Uls1B",
-	"iVxlM0gv1HM58Fu9Jm2cuif9Y+a2gyPfPe0dUrfdP2CtoOk3eqd0Zf/J2qp54XxsVLJtPTW7pMJbnoPV",
-	"zmq/3h788/RL46fJ8ftx62d++J1/8iFoXqn2v+XRD8MGPMDGBomzU+eJ/U5LnSdpS46VzQDgP4vMAH0R",
-	"+tf7LNjYDeJUpsO345dZx6R5BKzI1zSjNkz8ySyvP/9y/qxdjMMf2fQi0SbJf37Tv3zHaMzi9JeCfQba",
-	"Q+b8AQRt3kO0hsmWuahySUOl3qpMF1voqkrNO+QVmToYTR0smwu6MZbShbYqaPnU2422MX8mseADIjjb",
-	"2yeftMaaKnUO8SAnyiOK2VZtvWTKYqP3gxkjyWQIcGIiwwEntpsKOtnB6kS4cWbHjESQRFDsVtsWqPSa",
-	"5CuK3r+hiBXRxk2MxecMGna+b+as/kkjKVZVQu/xthn9cGu06DPUQZzsaSvh4O9c/d+0AqzpS+UeseO+",
-	"26YnPffUbwRuk7X6B7TdO/SPggXvbtpGBLEYFSQ/TMYaUoXZyKlUbLTaeOkAdnXWqJpd4n2DtvKTzA9i",
-	"Bk7P4NrKG5x5fUxyR10rQdeGkKgiS8NTACLPqyK5dkdpWWbT3wetXyjtrW3uoZhwNOGxWs4tY2MoOk37",
-	"QBlrxciWWQUrKqi5vhB/HLt371tj9+r2dOLe/Lc9qj0nBTY7DZlGqpm2QktuxZhaIDhbFMmDrkJ6aCgg",
-	"DeE6w2bgAH79wKHRfds71H0rF/iWLvCn5dXOnFTCiNUt/Nubtp2Y9YnlPFBaeQr5wHTzRpOrrA3atm7v",
-	"FTzbltLk6z/tP5cFKhlWcLZuZNSiDPzYmfM71ymfkii8S0Pse2WuaO/i+6tPH99ddz9fvff20iBnmb70",
-	"2UzxAn3GYYRFO7bEuVgHtN3e7b1OpfNcwICMpKw4UIEDPSf77rdiEgLzbwlNAzM7Da6RgEkI++fprxhg",
-	"m5WXJdG03NQWc5ZVjneOpSj6hS1u2HlBFP1CtGGkFcQxi33G1T65gBoxGJnAAFLWe2VU3oDyBt6zLpN+",
-	"xC6PK7fyWFHTNN/w54sb/fksPg2VrVXcisV2vpt2SLyhX+5vighn4olnYe2mvaEyp9JSuk8VjcR9rXCB",
-	"3heUdyqjlwVVkm7oly0DS9sFlBafyHWO0zqRmebuvSKPRIJrbNAi/YGziT4tW6EXn7Kve23X9XPMXIQT",
-	"Sqj+kCuykdSDC7wn9dpiyt48R7ky+X+Qyke/nAOEXqowigiWhgOEYOOUeCHvJrIMHfgGht6I2yzGpLfn",
-	"p4rvqdJ3HxMci99gzQPpLG6QaxjUnEGHp+nhnd7Pl71/y6z9cfq5rn6kZ1S1jRKzgPHN0QSmqksTZmJR",
-	"IAElx89N28J7qqmQervZypKT9kryiOCgbs+sN9QJN1YDcd4PVUrlG+YT5o0Vv6gKZqyeAjMONlY7E0kH",
-	"zJVT7i/BRV9BX3qos/VKEniEiD5hdyyeZhjonP/HwobTGD46uhytpPY0W2ISS76AL02CFhuLCbRLwEcd",
-	"gCtj+Qo6xRRS/b2InqqN4+srkzi0tS0AxhuLicRWetiHEV6ntWLM4AT4s4GoQrtYaARyy8aqAOU1aFkY",
-	"dcr9RTb7Z70V11Pu78Zy3zFuseU2mjeaTx0aVhXQaeFizamZftO2MpVemuGODfekedpy2/Sg55747cC1",
-	"PPPUbwTzLfcxHn4W0BAwBfoz1M7aJ41ckBP7n+oTim1pa2fNVmMNZ7zd60X5f1Pu2yarT97qeOJVkouV",
-	"DzXJIdVzMclxGJMVtjKHWQ5Kepehjeo5MJFmKSGNMpBCnrA1H8G/NW9RLI6TsbJpAaGSkIAOPVggpW7P",
-	"MewFvdX6kDoE0NPYHNOMCTwBEwwWxK8yst+5MvPUqDYPTXg4wv3W3AQ7MnKQ6iQetdXIbiMLJ6VVo2yW",
-	"h38wziMZM6Jf357riKuvYCEKMeGalPv98ujPZ3jNg0d/nHkXRoSTlpabhJLoDVwUudfXaque8yt9819L",
-	"3wp6S5h2WFj0WnO5Cwm22cv7Ih4Bo0gSuDKHC/iq0S6bZQLn7n/NKAbahZjEftNvBQfMbQOIzT8K3BN2",
-	"3HdPaaOHV9r9bM1v2EhgJBH4EARBrfn+9QJi+mTeHxGDj/kiImKJoVTLevSsNg+HIf/Aw5VRBFS+1URI",
-	"LlJOgvfMMBPwoZx1uL6ZeLZvtpPe5GV045E6Nm1LLRCT54b5gj3JuNorLWZr9Pqts7y2c7xY4vqdcjZD",
-	"W4Ze/kk5I28EVpZJYZDUjQQfuJL5MVOuvjAexlSyWZpaiyAeOaa3ZC828PPk9m07LrPODi709kgtBKrI",
-	"3dOJ3CWyADRcid/llae1InioP0HlLnHLOCQ1j8FkgQ6lmAq8T77HhHJbhhNHBnCNZJEeq95unO4tivRt",
-	"xsuqUN9zDfVtcoKdRXgvaDaWE58jOtVaPpSrxyx46EYLQef2QqznV4kNfvNioooG7NSw3oRKvkbscFEn",
-	"BtBc0ZeOwUOEfYyMy2rFUOIOpMF2+DIgrJ/2gbbWIo5HDik+AHsxu7AWhzmc5TCt3XAYE3asOM3zijvu",
-	"Lna4heKLwb3XDBe12H8IeT2QR5Ja5bYuLGRIYlaNrazqg1+e1HNpJXsOJB/7gksRMaiT5wZiwuU+OWwc",
-	"EM9Uo+RCdX3B++EgiVngga9PJFqbZufksNFKb0x4zKg/hKpFNmRAAsFMU9M0o2Peg/kzDPDWrnhHjrfa",
-	"2L/tjlkM1UD1p9a7bX4ahAPamypW28K7VZj1IjfXL8NiYo/9EFgFcf+Ju7A2yALRj6wwNVN99DPPEo2K",
-	"pGRPQ37zcNPWDcobgopMKeIXRFHv0yXvzJcN0tnmwbunrNF327TZc0/8VuAesHbfXsuk89vP5A1V1Gf6",
-	"bNX+2pri7KoqktsxyZn6nymh7Iz0bIE7Ny3U/DLo75NZ9ztY9s5oMHefqVfBjoLjwxOICLXdA8oOXOqf",
-	"tN3DBus1gn6/2WJaWzYqRe2sTDJC4VYMUI8Eh6pWVCYxGzGuugkPtfasJabMBdZMtW1TShtS1OmA2eqv",
-	"9uftKT6/jxXV75jqPxUrWpr6kDZtGepZFqpXbsADFKIrFpD9d4kMOZOS6FMmz7EKI/Qa4AOihCZLx/aS",
-	"JDwZ9SAjMoEUMGJG3yht8mc7sxecOWn2tTuOWT/8or/Gj5cZhRuJcG3rfn/N4LH5OvfHj+0BexEh5Lvs",
-	"zO4qr3In9IfVRO1deJrIKIEOrFAI4cwmUuXPm6mxC7K1wykHj5sdkwwpVLGFgu/TdOwJlQCYMVNhaXUt",
-	"Uqcd7BVrXh9KwuFO8ASaRnDnBGruzswjZlrT0MpAX8Qd7l16wElOyJB9IUE4CJUpkSWHdAynzjKZVzOL",
-	"ZnJxINwc6UeNha9H8OtS6zNKWH1gzrfmxi1LZLU09oKTWd/hx7qEb/XtxMfvUoawkUq1VnjcPLR5kuvG",
-	"3KuKfj/X6Pe653NJsmuOic1FtbOT9bSS2Z6HiPjWxcPjhLTXO/pPOym2w3OhbFKiqEOxMvFfxrFdQk5c",
-	"oBIuZcICraCnD9bLtPlI+Lcs8PbOSY/1BTSloEpr5iM6NS0NOxw6UUNnZvNymHZ9sXXgEGxjsUhldwiV",
-	"RHCDci3FoWJcbjcCbJd697os4BklAj8P3mkj9RUPXV9bWaKTv9CM4bXV+ZmS6LPVz+crpP+GhXTLK+Fh",
-	"5dZwAOWGqYLgCUiOUJJA+MmIcUXqUhDvdSB86QEMESULDYKYSXC3TKgkenuhZZ4Y7WnahArEr4EBmpXN",
-	"vvu9lkl6BMgEZDQAl9J+RvFiLMtqggJS18mBIrNGTzCUSQ5JhwEkxfw4qfd/NmBEJIsi6RDJFEnGpDfF",
-	"pkH5Ie03mh8Vi27CcmS+Z1FfxLmy8/mxctUMSxYbsthtES24TE8rNWRhPBOxwDfhlXEc+iEf7M8lM5Xt",
-	"5VsepOnj0iZ1X18SgZ238mlSduX27rLsLliqnSIW8jYNk+zcsjLc+e+MXcEWfKKZWvGSDOgdy2aNaezQ",
-	"TAvOLGfWuZff48w5NZf0iixJOmRMp/q4S4eY/D4SJ/qgZSmA6T4TSXnQE1+Ir/WX3ItsZmB5KdtIDPS+",
-	"olojHcKoP8zSamMmRRL7jKAP07Rizh8VprmFrP3121//LwAA//8=",
+	"7L0Nc9s4kj/8VVB67l+xn6MUSZad2K6r/3nyMuuZJJONnZ27HeURIRKyMKYADQFa1k7luz+FboAEJUqi",
+	"JCeZ2fHW3W5MkXht9Bu6f/17I5KTqRRMaNU4+70xZjRmKfzz1TW9Mf8bMxWlfKq5FI2zxvWYkZQpmaUR",
+	"I3csVVyKgGSKDhNGuCDh5aj5lupoHLYaQYPd08k0YY2zRr/R7TcaQUNFYzahpl09n5oflE65uGl8/hw0",
+	"LmM2mUrNhP7Apgmds3i5/1CnGQvJbMwE0WOuCFdEjxlRWqYsJlSoGUuJloQKwmiacJaSlP2WMaXJjOsx",
+	"vkwnjIR5d9G8+SOblwdsuqkY7VDKhFEBw30jI4qjWhzkz2OWMugpShnVLCYyJVMmYi5uitWLqCBDs5o0",
+	"Lq/V07vOU8XSOx4x9bQ97ETd+Ig1e6Nj2uwNT6Lm8/gZa56O2rQz7EZHcY89lVOWwljU02N6MnwWPY+b",
+	"p6w9avZoZ9h8HnXj5hEzDeBvG/bhA9XsDZ9wDf+1PL0PuJ6K0CSRMxaTKUvJjItYzshIprgvUcKZ0ITG",
+	"ccqUapEr85cUsCq4Swq3SYr5RGaKRDRJzEM5gneKKRE9pprQlJGUakYSMygWB4SlqUwV4SJKspiV1/Ck",
+	"7U9xwgWfZJPGWTtw0+VCsxuWluf7gU0oF2YZVs85YSNtCB12N0tTMy2c+9ee4/HpbnNUrGJPr1gkRaxI",
+	"JjRPKiZHmIi/+i72utvMkOl0fjHSLF09Oy3JjHJNhmwkzQlN5+ZE0hvKRanjo23I538sbVzGq9gl/PxE",
+	"EW7mG40li8kolRNYIcecZEomNGbEsI5z8lsmNSNcI6NL2VSmGoZKpqkcJmxS5hhHo07UpaeseTx8Fjd7",
+	"0XPWPKXtYRNZBx78tYf+c9CY0pROmLbc/0WWKplWTygU7F4PIngjdDs9TdkdNxQwpTfMjI6b13/LWDpv",
+	"BA1BJ6Y//KY0kgm9f8PEjR43zo473aBSLGwQQ3yBf57SI9aJjo+bz+LusNljz0dN2hm2m0dRLz5mJ6Nn",
+	"9PnQDXBK9bgYHzes0ewIT43wWRQCI5lOqG6cNbIM3lwjwqL5j2y+PO4Lkgn+W8bILZsD2zSEJGIWEzYa",
+	"sUiTA0o+frx8acQaJTdSxiQaSx6xwxYBAjdEUJZjpiUqYjKU8dxQSkLnKBJHPFXarNJUCsXKS3Q8akfP",
+	"6XG3eTxss2aPHhmBchQ1u/GzqDN8zk5op+2WCHWCYpEW5Oaq3eweHwfm6Li/O5vX60O+8g+3bufE7Scc",
+	"rT/yMq4mvK2XdQQ6WPW5sVobMvkxFTfMrNqQKqOnCHJAFShyRv8LD88JJUrThBEp4L1ep7uo2XVAs6ue",
+	"pNUGVxHJUeWJX6F3vKc3jCj+r5XsBYRKqauYjWiW6MbZcTsw/SIf77bbQcHVO5Vc/S3TNKaavuZJpUj5",
+	"SSTznAUpMhtLxUg4sV+FZCyTWBF2x9I5ueF3TACFAc2xexrpZN4XZgfwtzuaZCwgVBVN/HLL5p/+C34I",
+	"ycHHD2+aTEQyZvFZX+Qv/Z/j727Z/P8cv7QvHp4TZfqkielOkUmmtFHTyMTsQov8aB5SEfcFvK/ISBod",
+	"DmghfJsPPs0Splp94W/07w01ltOBTGOWDnjcOGt02u3uUa/x2bw0TWScq81Ve+NGXNqe/0jZqHHW+H+e",
+	"FlbIU/xVPXWjMe0rPQdaixmb/jT8lUUa9sgdSpBY39H4e6rZjALbjaRhEEBEdDpNOKrqT630/M9fFert",
+	"3uwimEDjjolYpoNMpIxGY2PWNIJGzDTlSX5+zBsk5jERUls16Nz8ewxshSqi6B2qMkpTnSlDfobQuYZZ",
+	"fEdj4oaa095Y66k6e/o0lpFq0SiVgqvmNKHaCJ2WHacbv3paMczPdVf2PTaCYr+KP8D8IpklOEM0UqIx",
+	"2jEjyhMWl+eLbCRumTF8R2OrEO23DzThMbw8wB4Xt8EpTlzBIOF94EygUDbOfsmbyvlq0BhxlhjSNYp+",
+	"0ggaE6YUvTEvTVOjq+o56eOP/YZpecKVAq70qdjLnuEe/l666e68l0tTfYitfEsT0x1uGr7f5AL6cmt3",
+	"RsKlvkNyAItEzOIporJoDGzJLWIYkNA2MzDTDYO+yB+gghSiFcjuNXkvlb5J2dXf3xhz1+wTGOoBCWWm",
+	"B3I0SA3hmDYzcSvkTAyg8/DQDDqcuCkMDJ2EfVEa2uLPAQnjDEmMDW7Z3DzQKeUJFzcD4GuHhqV9Dhov",
+	"gFwvoohNNWobK8i0ijxTFnON9EUnMrMf2X81nreOjhpBA42naN44a3y8etlA9VrPQQVWWk5ARqaMQvuN",
+	"3zIqNNdz0iXNftZuHzHSgTXstrsnzU6nedRutfDf3Wa3B9TIxZ3Rb8xAPgWN3M6CwWjNJlMzxk7QsB6I",
+	"AeitRXvXnfZZ2/zfP40sNUfi2fB5dBq3WbMz6tJmb3gUNZ/HPdY8Hp1Q91sjaNxyEXtDbgSNhCo9gFNn",
+	"ZPTHa/JUM0ENlf7O489P5WjEjGQfcM0m6owct4/IFXo3yEdB7yhPLJcFCwR4ed76Wecz6kVMmUkMzQpm",
+	"iqVn6Pg4HjXN4IzFYx0eHdodOj0fllin3CySMeiwU5RdbWameWQ+PY6bPXYyaj6np8NmO+rEXXY06tHj",
+	"oce/G9Z70wga2TRes6Cd9j/h9GJflmCW3+8elzbAEQWO7SR+xp6PTtswmWYvOjJz642azn1jJmp4WcrY",
+	"QKecJo2zEU0Ug0e/ZZbuJlLocTJ321tzwrmYXivvwQCMM2aOFcun1W12j802JlTgBzUNMWPc0mSQpYnH",
+	"O1nWbUaJzGLHQFuRnDQCnzTMH1JToJgylZkn09nA6LSDmUxvzTZyKYwg/hw0pFGQbtjgZtg46xjC0NL7",
+	"u/3Z23YaaX5naDMTXA+mqd3T/Lh32q12u/K8rycT3HZDyc4ylkJLJZs0nnCjdln5jifJkmzv+Dk9OR01",
+	"WTtuN3ujUbdJj3vD5tFxL26fPu+x7vMufAnqfePs6HNtMYIM8b2l8RV6QWErpCwyZBGjwcSTBC0HcANY",
+	"KUcOuDZ2BDIpeNFyTvABjbigyeE5fGL1jTFFQR5JMeIgt8yPgs0I7jKZM90i72WSlD1LRuZ7buvVXtlr",
+	"/6uAhCU3K7Kqwo36e/7vAY8/g294jffEyBQpRgmP9lN6eGETDizXG3AxGCX8Zqx9Behi0anNFVkwKM1G",
+	"Kc2ThAyZ0dOmqYyYUmW9tNc+LXSZfAq7KjLrh/9Q+qmbeWSHqwpL3vkszfQYaKOvZTrkcczEXvsyylvx",
+	"9uB/ZZaSVCaMTOgcSDeWsBPlBT4qFvi118xuK1wM5KFWEx22T9SKmXwOGt9LwfZaPeDNgxvTTEmH54rA",
+	"T6jCk0SKG5aSXCMoLWPH07m/x5Z2W0FvMA+xhJeasHtulBMyzHR5JtCVtYouhTa8PnmFetI+PMK25K/l",
+	"lZwwa42Byz6V4sZwZEOhisesbIp6S+mGBRoZSwkOb+fz74b2ECt7IUgm2P2URWZxjXGSpawwO11fZslj",
+	"rqJEqnypQei8T9mI3+/OlkGaJDK6RQtBZZMJTeeFjayzlIHQ4kplLM5lnRHBNMnKWwY/DaYwpIFtdPEs",
+	"rGnznHjSlGAzcH9YEBtK5y/I2yvnYLZN01tkr+UlsqM0UkhOmBSMsESxJyogQs6MeSdFxDYvFrburdWl",
+	"0ylmLGVEZJOhOWSeHMQPzZLBcWSGrtHLll/0fJUlwpF//vxQnHp5+61zRjF9Rqg5GCwtUxFcK1HRF+7b",
+	"mVGySkvGNTkIq0YeHgbEXub2xRraBN3OkGex4aNU/ouJvlhqGKkmPGyRi0RJEq5VGEJrrb+TGk11MBP3",
+	"YZ1C6gEtmlo8gMWFkiqkEKGKLLoEYFX9nuNRtedpqUPnf8IJlRxQ+F6dvha8UScFCb+Tmlz4/e1GyAvD",
+	"figCDnFoIUF1HcMHjMAUzN0iTljMKTGjVmUtP79tNgcYieK1zES8Nz2MoBWPFN5JdHo5aijzi155sV/b",
+	"r3dfZ+z/IZbYjAdag3MLPlGuuCFhLVE7BlUPlu8nt667OcE2e5gWHBw7eJhUpqYMFne9g6mWR+nP4UXK",
+	"F815kWqRhJ16vqVb2O8LRvsGe5zrP7gNni8B3PHuqfrB4UR3/JJuU7Alo2/gpgYkzYQwqqlMDQeJGItB",
+	"y1tUcIpZeV14DAhuFqm9Z/G6yuPFDDHG56js2FtZ2/WX020qBw2qDYtSptGgKq3TpVEJqFIzmcZlu+gW",
+	"Rd/qdfHbXLj1yVvE2eeLYxQbLY0qtNzXOTy24XgxE5rTRH1pZbB6NrBi2ZSlCoijtGAXRLCZMRvzSUEY",
+	"QgQnb/16FS2WfESL7YGQNQq5ZZZ5+46UQGmGO2Nz8tNMfMVVKubwcCpz6fBYbfm3jBn1FSZ2ZubrGB0S",
+	"tdFaq4jdqMO0ekXZ0oL2Bare/m+mm4m8Q64L4V+geletAKreGB9QHCG9lsjLTRUkl196vafzRNL4Wso3",
+	"NL3ZT5Eeyng+0FIOEmhqxc0shNJwM2RJ4MWyR8dzjNkbVPIKr8GupSRvbMu70dXCAB/a9ehmBq2bbaYi",
+	"32uj2IJSpchBh7zl3x2CxvU+hRhEblp7nYuVPcIUwMs/mHA1sQE2C3tgbZlxcT1/TkZMR2DyLR/rjheg",
+	"4I+VvHYCatdAhYWBPpg1kUea5xFN4PGmCXp+rVrkK4QPEBdiGAJoRDdZyhbtBqs50SiSmYAzWrxKDi5e",
+	"fPjp3eXV4OOHN4dlh5x3Eqr12L1iRBaG/CC+OSJAuyFTmuYRGN5crf3huXI/B41rKd9SMXeR1HvtRko1",
+	"G9gY4hLpS0kmVMyJs1DOQV+ak4RqY/p4BN/15Jj5zIyN5IPbdc1LA3uIpf7gRUu7ydCRZihc0K+lMLx5",
+	"QQsHJbiZR0RX9W/ffurFTsMQPgqa6bFM+b/2ZFMZNGRUrogubNVbDK0xtOLCUjz1rKxydIqtKg1t111a",
+	"HNaDxNsU8xnSpbl4+/Lzzz83L7zuq60kag1zDN1hm42fj8Le8JkD98rekT/QXeQtmw9SlqkKr/XiraPR",
+	"UcyL6F2kJOZwCyK0E57lQ9j1d9abgFUFHuQq0hv9wzC/WE4oFxAlCaGzqbxlokUuJlLcoJ0BAUoY/Fko",
+	"ixOKoaBnJIQonwhuMjDgZ5D7gjB6igrCY8yZEHTCVF/Yi4+AhBh9UKg3EPlk+M5CTBWj0dh8ze2owPkI",
+	"2mC+DECQFzc3KbtZYbH/Tc4IJRBM8kSRmPJkTjJFbxgZskhOrJ/OBgG44Azwhops0jj7pTGh99aH0wga",
+	"9O6m8Wkp5DdoXEy5jZe3cXgcjXDft+TF35vZNjWfsEZFW+6b4bxGzD66pmq8Bk4oQ0NbjQWjO35f/sEI",
+	"TmEDa2r0jv7zak4xzYYJj4zmk2pnkNyyeWBMBaPI3QiuGOFw8JYaTtmdvN1yUqlERrHu/PzI5h/Ma58/",
+	"+3Htv2CGBaxKPinbYMmRWNCItOG+jkZewEvAzmLUUGny3qMZGwlVJiO3DX4cvY0BXx1Hv7hJC1wgnnBh",
+	"jOYEV3pCbxmhEOStIjk1RrUklNgmzNpvzh7xFwqGvGkZYFw0SX4awa3Dug2xJ+xzsHjE0FasJq3ZWCZA",
+	"TC1yNZYzAdPF7De8L8lzItZPxvaxPJ1P+YTecAwYrjcb8/ZbBsHhi/Nx0Wt5IFitVXEDo2lK50vjhzar",
+	"R1+Enb8AuVmZMGXkAWRKUXLc7tq7DJ9JVkad24eeJjGwmlIlDy0Cr+uNpNduV42kIu66HGjbCBpDGrv7",
+	"uuqh8CTh4uZ1EY64OBgbnWhMZPjnYWCER6pZah4eHQZEsQmnQmQ0MU9ODgNS/NXpHgZkyJkQHB90e4cB",
+	"0an35OjksCSF8mjIvBujh3h9GOlU/LNo3BB30fC66b6VMUtAmbKdTlM2pXDWp1Jp88/BiN+z0oMpnd+s",
+	"a/RDJpbFIlUDOVpi2OuE4Tb83cZaqNqnqBjqa/x0+UAFjREXXI23HMqY0VQPGdX2qzIRvaFKE8VvwA+X",
+	"8FF+jTiT6S1LSSwhUkSXuO/a/mqK4yL4enFIeXTChMYsIOAIYDGhCrWxaJyJWxLJyYRr5fHNPPPIXX/V",
+	"XfAfOd4elm+3KhQOdcun06rUOtNWnq+bZuKJIlOWchkrvE3EtFSapIzGc3IwnJdS6zNxWD0NUEe23G1n",
+	"FtSd/BW+b4hNappszCiSgs2rNRJY9MCeq3wg3kYXC+g6887JwvJv1GSKGeykzdQ//bvQ0sLyQBPrJ+EO",
+	"/RKbcgkOFeQ4GyNhrNcb4K08UWL9KH60c3XMlyYJfCrYjCbKY7kbuO23UUQ8br+PMrJ4NJbxMyBuLs2m",
+	"msXhGcTtWGaptDT0TQ6EJDnbBVs0/PDx3eDq+uLNq8HF6+tXH8LD874wW0O4dsAbStO5CiAWyPCRX+Xw",
+	"ibLeqgNjzkIgt+EWYCoqm/qutE0ytHuGdzNm2/A+0xwlaQx79B3lCok3icrdLMezV2QT27vwOoHsmNlp",
+	"XbuKx6wIrPZuXZfMVkwSqtLB8Ec//dayC0hrrUMs1kn8AhqqkrWr5dPPZtu8rnHSQY5oYZ6CvyClQtHI",
+	"Xe7XGpaVfVUDKuUnbRfMUEqmqfFphfGBz0vc3O2QP7Qq/uJuOOuq1KcVKrWVnQNca9M5XEYOYmYIe6BY",
+	"MvJzgCD9MI97LB7fc3RMl3+3f7GJIViWP96UScDFIFMMdHueLN9qCKn5yPoKB/mpdNF85nWMAlx4eCd5",
+	"bI2XPPIPFeBVIbAroj3dY9Ogv0flkIlVEQMrbsYxlWlMlVG6JwB55B6Wm80fFfE6zhWAoXE2Kcg9dKNG",
+	"vWmQsJEeZCLfbkiIyt9JZZxFenCTymy69HTp7/m02FMXesTupzad1T0pjcp/mI/BfzhN5R1XXIrSL5ql",
+	"Ey6sl17TYi9y2uJq4PLpi9yl/DVrrSbyhgv/oc5S91Ilqy6s24/TuI4yNOHCf9pZZL7uxnwJOOFkvcMn",
+	"aMxSrtlPIpljIvtnP0NrPe/56N77/LmKiQCz+Y4mVEQVatKw+KGG+ho04OilG3O6oNNLfHdJ6cXHQd73",
+	"p5XDvsx7K4+6pqmED6oY59X7J3nQe+CiJeyRQs83jFLZzB5kg0+8pLKD3L32RBE5E1a1oBZ7yzb9RB0u",
+	"eFrM0+L0VlDlwmLBr2AbVq6SS+hdttIR+6pS/wXDMK021XZ0esdcD+x2qhV4FVKQ8PtX1+TpXeepW1GM",
+	"uwtb5IWnl9jfEMUiQMQVoINzwiZTPUdcIiEFq60dlA9BhY5gp5A48I9aZ6FIvKxYSMzy99fQ5f3vavj7",
+	"6bF1wStq3gFUOPbtWVAMtHoM4+Uq351zQoeKCW1B1+yJkjNRw9scNKZjG7K3oxnu6L4wwv2Y1rp0m2er",
+	"eh9woU96jUpUllVXCW5fcVJBfvSKg+aRimffu+5Lh640E2/P153+3Qz5gkH4MFjtdrCWYUyp1iw1VPL/",
+	"/XLR/Oen37uf/2MNT9j9QJVJ8iXKfuXCya/eA2gQcV8EGBOMfKa4wAbraHHER9UjXn1gS4K898An88tc",
+	"C50TXz7l7BbkE01mdK7A/N76vJZIpdY1klvYdQT8bdweufDcw+mxwIh8F5BTiTE7sFr/tF8/kPL5RzzS",
+	"f5JTVY++DVlM5B0bLC7FgvxMM0bwTZWHfnONkVTg44J/+c7rHNt1VwlYpfq/Mit9bS2oCtVfxhWc9jVn",
+	"SazOSOuFnEypmLfe0QkjB2YaqIWd+Qruku5s1AHDWXKWcxiQlhsstOX/DSP0H1gVzX+EuhvAsgWkZR0t",
+	"riX3p7OBvEfvAdnj44c33rM3xkAsP3rvYpwPFNNOghBaCtdPmWL6nKRsBNFF1l+lMlhpM0HrfWq9g/RG",
+	"78G11DTx/i7m556AifOSav/Zy6Un78G6v9I01UtPX4k4IK336FZoXUCAjvfgLdNj6b/xgUFQFIzCPbPd",
+	"vaRz1Xqoq7yaaq27J1h0k4ZvKU9+5CIOA4JbY8OcIfjTOgPw7ohqYlpBKs2dp4a2lEs0PSeGiugwYQGC",
+	"DLCEwZ+H50RkSeKad2oscZ4HWA/zBkbxIshc/ViblE2T+UDLqhm6LkjKRAwIMka9Af0FOXmuXH8wrTSv",
+	"pc1ehFOHttAIwl0Fq9w1S6Fr+9ZSBtCKDWMjoaUu8vvvC3T9+TMkvGcsrOztG6rg9grNzTdA3uatfh1t",
+	"+9MmFrqTnv3IZR+57Aou6ykbnbb5z0Y9ZUf15oswIXJQ4hpDvP77b/ugFclJeHi+yKXIT4Ihw8buLIL3",
+	"HHE1WKIQ57XbLYD+7DDChRWrVmu/KMdb7H0TEm6FLbTAoTaynG9jGZUVxz3Mo1JDD2TlPDLUR4b6yFD/",
+	"kgx1mVfe2fSSFTEWcgQL7xISgyLowh4GL9QAVxECzjBq7wGyAXxozcpwDHfXof20ySFLpLgxO1nyslte",
+	"pZ6AfZLDf9dy4NXxo8BivrSOlFUjZuYlKCeBzDWcseFYytsmjyEOwTDRmCX8jqWc4e3XZu9izbuIFYuE",
+	"cI+KJYm1jHzGzrViyehwv+sK12ndjIn8fXcBuXHZP9gvrs0H3s3lxg/xgyrTyN4clsdSnsuCLbTyoqGg",
+	"jCUnkszZQ7VQR3t5TQENip7o719dk5TpLBUI9mGLLFmCg8yuWcq1ZgLpDheBhKXphZivdG6Bt6g5/HA4",
+	"80x23+cmfTD3YvHs45Xr8I1UMuB0+6hiS2RWedbAjyJH3v4IuwVcETqUmQ7IbMwxucu6N+1eyFFfmK0M",
+	"zSha2Hd4RkIIaQlNQz+l4LwIbdhHSKjDzkFgbyMowr6gglipEZDQhsuYd63Uh4dwuvEh/DPoC8eKBkzE",
+	"U8nxm5/x2Sv7qBzyByMrwlCK2B+4NoLOvLv6oLHYQaVTvziW1QFwYzqdMsHill2Zlj2DYZA/cGGHxSOL",
+	"A3HeF27xWhajCN9yDzNR+biIrwHIdPfYpcwNbJK+/wkEDrnn54izDoIcg69CckDFPCcXo6wcFpvYmlIe",
+	"O3R2eHAnuRnTeb6h+bTP8+1s4Z0JfOce5cDwhrLKOe6H52Rpy1sxhxTOOOyLA0O69jkAbBiNCPl/yhiJ",
+	"6VwdVtCDG5gLxmr5UaD+bhSEU+yF98zbCu9pKdJp1T54P/nbUNBnazECrlUOdbPLXZCxN6nyYnsP8lmt",
+	"XNRKegfLK4cWXVCaKiMXL4gC1yuZ0GjMBWumjELoHuSukoMS3n8Zm3+pAABptVqHle5IC3dXxeQQyZ8a",
+	"qsgSHZBYasD5NEo1RNLjG4ochGVs75aF67b4hHDHioWrgB22qsM2LMrepoBzHHCAi1Z8VyWIcjDfuqGh",
+	"RxWhoT6wcK6pQjQfltZzkIELz0rRiN5ToLPFp4Z64ZFDYxhoOSgYaioTtvCJoiIeyvvBWpr7XgpWc+qd",
+	"qkQzD4i3qvm/MZro8TI5q6VbXnlrGigKEsnbzfmI2EjVtpaAeuum9FXNLwfDrZqdC5VejhnD3G5gJXXv",
+	"d7eNH7RW7SDNRF1tejfLa01o1oJZttl4yosN1Eh7qZvFZRj4Fq2CD2uwzlK6Yp7W7DBXuQeZWgoJEeAe",
+	"811eTxRIccMWmYgJ1BuoZ7/VyfSxROdSxhIutsjxsx+/4aIyeA9BZZdXBIEOMLobkQ6wwkk0ZzQtPVCY",
+	"K8rwYUBu6LQ5MkpCEXwIaRrmw8ACn8Ba4+K2qq1avh3Nbtpc/4YSdspP8g7MvkVS6ZoWt41Br7sDVvWu",
+	"Wn0beM5EXIuS7euQolfrg3rxEJZEioBAlQ23ScyzYefbfrE9EV/T+6pV3K7n3a5aMRy+JoPa5mY2aKC+",
+	"ucV4qjwWeWSkvc71RlyOoHRb629akRrpi7FCQC1QXolud70d9pna0pG1CdjkgNoyjtgh8BHFdDYlI8YO",
+	"A2KzBCGi3H6Cbx4GxKUNmh8hixzYeJoyCjcUtpgMObBqKTzAkiVeRplX5ZVqwzESKoIcLgUcZiydWJfp",
+	"YUBo/GumtDnu/pjy91PKFYvJhMdNO05f8yjSzu28/OTHvPwNRMm6XtYpKcDyVygqtU9LaV8q9AEHKrSN",
+	"D+tvtnChEWRYhk5OppkxHQ7QsAL7MiiB1tiyh4YAaAF7E6CoVVWuqa1kq1krJ1+/NFOeSsUX1tPjBkWd",
+	"pGXTL2YRn9CEYFvVYSsezHGdLA96P+BxmRHXTA0p+G+5xtL2mdz5guTcy5944Ncs87pyzKpRzCInxzUM",
+	"J99pzxJJmeGQmEsE7AVvMGx6YdAAEiydQIxKXH/6voWrc2UqZ31nZ1kb8FYpTukIGLtw4Bj4P5Drt2Yl",
+	"jNTelw0NqapvJ60OKLMmw4pjUK9UdCnDCL/LY6lSPPIw2pw+q4jRwSxV2qiAQwQmqiAX7y8Bx8dPS7Wl",
+	"xlbnQQWNnJ6qivGCLw+dNGpMUxaT4dyCniVcVdzfjakaTGTKVoTrgjbv6lhMDbfG6rQKrhvEQt1xwDHW",
+	"h+cEYhacZp5QI+VtCfLlwF6vhaopKQW1Ll0X7qLKfAWN5ldYa3pbscX53Ku20YVZrnBXU4ijzL3/54gl",
+	"An7fMVWE5pGY7jq47IfAVNrcXencRCmLGL9jnkow8FzvDp+meOREAiQzW97lcIkgzAHUQjVlQtlMXfzO",
+	"uVtLD/3o7QFNWFrNBN968efVisHvW91gB437JlQSaAJE38Lnebj7ANSEHG2p1Obql4oI1dXv2OGs+H1V",
+	"4RfNblKqpctzNF8iKRDqXay7Wq1QKyhWhIu+cMdJzZVmkzOjfU6k0qTbhgLR5xayjCvSMbZsr2100JRG",
+	"mqUKbpPCi+Y/CW3+i7Sbp2RAWuSMNEPzGYwc663j4hpOA40ct/1WWn1x7YcEA2AE1KYxShiLxhL/GtLo",
+	"lhyEv38OkRFAkAWgPsV9YfiJIiOoxW0OH9cAVW7vGCOt8GGLXAiCBgOGEtzwO6a8etmhg+jGWzPEN5vQ",
+	"qe04SoxWT7g+bJGLHLkbVDLVFxbRMpLTubtmh7uIJ4q49lvkOxrnf0HYR7tdWWUXG+sL9IMDTZ4Vxb8B",
+	"3HFCBYBXqhCWqvjxls0dyYRECn9+gfdaibZCSP7Mx4k+l1s2R3dLuFTsO0onLXvJY3TGFy+az54975gj",
+	"vrIq6ITe+yez217kdNWnz/+mUb0AriI7S1n8Yuzgy7fJtCtDXK6FhPNe/RyUC4su8ItOjTClfZXacv+l",
+	"9ioliYyzVfpAnvdvDusEXkQHtkUbIIBJQA5CIQVD6QdPFFEyQUBXw3KkYCVz04KxAmrECmc+juqKac3F",
+	"jarKgI9us+kg8eqGLHuME85sKdTVv1ocCMV8cCFP/hvSipjQLMVys1VJwzFfOQa/5G5V88tVaNdt+E/2",
+	"7UvNJt/DQje86rTgQoCatL+vyn0owW3Jrb+q0OW9tfFXvGp9S6tRLFuwtJlLy7Kabh2FXIppprcN8l+m",
+	"oUW71/1GOEKU0wnzK97AMBeDGOuEIpZIc7dvCxTO7dSZZciKZRJfWeK/eDUggK+M8asWUNaFSh4oxsrl",
+	"fhauJFJeJ4rRO1dbstDyqXMQJI4Kvt4pXPA+0TS2fr4Ddq9TSr7/zihld7hYSo40/nx4jrHBVn0ofrCU",
+	"xieGj2KwLC4GPml2gh0P/sK9Rd4h4cIMcspSYsTIOWl2jIqSCYsv/wAD2oanrGYZ1RxCIEL0Wp6wVEMU",
+	"jWcj5yamgRYBcPWJK9BAF5xhto7kTBJUE4M8ju2Hq5/e2dqJy5Zt4YZY72sLcgX81PtP6/SUHMwcMteC",
+	"pnzYIh8s0K5yeeMRTdO5N8rzvrAeZptsZyxNSDR3gecHEH7sIYdPUxZxxaAWY75KZeAzmSWx86lCxRqs",
+	"SMMNcyZDNpfCIpQPASfyALQSovmEqdxVHYDxmt5mU/MvuB6wS0zvmTrMA6OXMM37wkMuxy5dsMiCrtro",
+	"dFvH7TLKQPP//tJunn76vRN0up8P+v2W9+fh//2PTdfVRdsfr17Wxi9YoP3crZi3XEXW79jMR5D546BH",
+	"/FtljW+LilCqOVo3wOekIgpkoZRmlXLsSlnW7aa3ohtXyRI1e6OjgS4FsT2osJVQ3Sp+NwfYyE33ZMVo",
+	"8zYq3LFa02i83b223+JF/n3VBUFRdnJJxr29fg/4z8ZWISOaVoPSPkACwaJjd2Na8jbBKOnAHYNFVGEL",
+	"QwkqKxY2Bj8kxGG/TuWExFxNEzqHN6qD8aqTvIG+8jTvvA4r5YlNyoZqFOiAhKplXrXWHRO1/Xqey/7O",
+	"eeFZ1enclUGEicIuY42tJ8qeAhsDoskNvWO5bbpxDDayb2W+w1v8vXn5Ms/3BujuIrwHVmRGlS0od249",
+	"3ylTTMQgoTk4tlr7pFtwKKsUsVSocqQQxD7miRX5Rm1Kq9i4LkYrmHKb0bP610GtZPuKW0Wh1x2+jcOr",
+	"F4jic5RSNIrLk1i+uMkxDldsSJ5oZcvwYaYXi+FM5PAFkXU7Fm8rRDlA3Xrr3dg+xqQqpqPY06UdLM88",
+	"vzf1mZGfMOvl8vuc3gsbyVl06YhtF9KxQiCsQCCsKJ0E37C4SKA48OLxtounW0JPtnCl8Sg886P8nijy",
+	"/uXroKCLMp+w/LrqXmYajzZDELp9iTcu2Le5Ly5pBXtcGpdOrucu3EItLt0sbTzXsDsgSvH20Q/FxAtq",
+	"YqOXIH+J4e2KDyZUi5y8e7GYzisUmJfGrJsaoRdnuXyVScyUduNw8aRDNpIW4tLdUBjycokOJSP+6OTY",
+	"M+DblQ6EYmgLq7U5gMO72aszreqRF+kY52i3QjnNhRUrzerZke+W6FTNyh/adtNaDBVf2LmKWW86kiux",
+	"2FFzCMnBjHLtMmMwkVLE5Fc5NEIeQNS5uDmExCChw4CEeUaOM+/BVy9lbBgQVVIQLkhY6Fmh+XjMEvOJ",
+	"kL4e5VVtLDn1c8xnhXIjT0wxrVQaBuBHq3Dt22DziSuOUgMFHwupGBtUQL6CH8u07O7b5JQf+VVoavRe",
+	"VK3x/IDg2xhMWWpdbLUCSLYG+IQyzGYdz21AGvhwDEXk4eD1co0h6aNubTFIEFkJUrrF1dUiuvXKRiE4",
+	"ajBi9RvW8paJzfk7+Foxf392laMLFgjUJxc3eX+8yzRZIsAqVrDkYF4mhhdyMpGCeAUaFSr4ImbA1SHk",
+	"hCly8JonjFzNRUT6WbvdPSFXY5qygLyTmqbz0hGOoFFISMtbWX1yyx7wLUUu9rSFo/3vmdRUYamCYnA7",
+	"NPB5w4Lb99aEjxRatcwQun7RBb7sBbdd2qSHpaANNwBidCd7zSTdXQG1UQf48ZIPvjoEFbJ2H6g84paZ",
+	"N7bKzWBNMZe9OOyYKy3RNVnvvsYsxYpU7PrVHOUNF7V6AtyXXZ2amwSAY/z1qwQGJXj7qhZBr3qiyA0T",
+	"LDXUkSfeB175PoahK6DnYmh8ymjsFM883Rbfau0rYioEuK+BbhdrvL3wqOc1gO323AXwr0EueCrg1O1K",
+	"WkcUgL4QKqSYT2RmY4POcV3zBXdYiNVB15pN1XYH4Uqz6YPEUu+W0OLXR3hwYMHcqVBIc184++Hcbhhl",
+	"9lYirYWgb1+kOxbkduABcMFhc3YCK4y826C1Jrd3cbQLW9+HZ+/EC3fkF2VpvMnu26lgRymJoJLW8mZX",
+	"7nUOg7RwIRLpaje3JDTSLD4r84xhNmcpOQgxBMOYbaUrWXT4koMQwzltCjxg8sgkdxtENEnK10PYnKFv",
+	"+A5Sf8rB3wUBVaqIMA2vEukKKCXo+InyENCcWwXGBzMOSGhW8wwjEHlsAxADEtIpH9yy+eIvZoohu8ds",
+	"avujdUm64MXSdTC03o2O4h47HjVP6LNhsxc9j5unrD1qdmh3eBT14mN2MqqivK3qZKZysqVQWaNEocu8",
+	"dltLhk/D7hI4YVfT6bfxD6L+uodj0NPFKkuUQxFyODyK3wgFolmSGUbPL6gzcFV05kV+PVF9MQXMvxy+",
+	"WECxcxe8Ys8haI1Y5I6C05CBx18SNZazVl9civwSCHUpKZZ0KXIgpDbDg5Dmw6W4Wy6UTjNAQ1ONs8YV",
+	"vwFnDtXEVcBnWbcZJTKLXRn8ViQnBNLfhJZKNuFs2yiLcYG7lNdtttfH5BLvEYvCzlJE7JzcMjaFyn50",
+	"BIkEuDIYTNZYOwifUZ41SsOxzgHfe1+aaAU+yVimZqHyt/ILLtjnwK9sj0P0Ngn2aDZm1ttYLEE1tLY/",
+	"xWVWDa1ILDTLRWuTHrTMF3FIRROwN5tTRrxRlVSc0sqtPOjLiVdFNTM6naYSUz/8oOBV5RYjKiKWrAIC",
+	"KfTQJelXZHUuJ3xKwbYsDsum1Tg2bGrOWim6OQasR+2d8SAnf6uXhwXEE2Eidle1brE0E1TogYfZY4Mj",
+	"JjJmNl6iHGhoH5qNynNkaBQxpQZTmfCIM/eKMwvNWwNz8gY3KRXYTbEBnzajmLBpkatYLOlKkviI9F3e",
+	"o70Uwe09nKnMbsa4ER8/vCEHUEXU92/uiRO4ylEYNFZGw9p4V9hNMqV6bHvmikBrm0+qryo6F6Tpbt1O",
+	"OEG8r1Q1m1phAK7OtbvAGEIwPs5xmkYWGUHFFDqn4LAgauc0mVel0lVJ7mB9kptFiauqkzbBcpSr6chm",
+	"71tqMq/WIoavU0nNgYJWFFJzI4Y6aoVIvnqPNdUsugI5sPgmZjAktE8LpNkvUGzt4UujrXb21/K+WOrY",
+	"t5oY1KDcEFtko99/lUMbXdRa01ZSrXMWYt0aXQWsD6pfJeGzrgMraDZw0Cc58h6+H2C0yYTGrPUV6qqV",
+	"FmOr+mlrOAHUytrSO7JHVOrO1b7qlRPtbk7OWBeF6nW0Zsl2LDM32ezsLu3JfuG/Oy704oFbCFSmzX+1",
+	"m6efin+2Bv/d/PR7NzipE4y9np5xhdas+7exmp3E3MNutk28T6iocTdfb3rlW/pPS0kXqL0dQM4q6nSh",
+	"zeYlmdA8cdUD7RW3s7hbYBZwFSF0EEujSmDxK6bJcG7bqEZ7hHyDWi14Fy9Lzex39f+wF/BqW5oxG/4+",
+	"XVGN3ZkynpCoyhGDH1G+ceUJIvt5LvkSKshB20X3YHQyKmwI0ADRLFwTqsjlqPmW6mhc0t5WQ1qp6WCP",
+	"XVjp2fVjApYIbol+8i1YXrg1HMNswDflGnDkH4ZzvE8rsSojqbYoQijiLe+jzBfb3/XtF+0Dae3WUKxr",
+	"eeVjHGy1IGq65Xqo6dbLscZMzbsPcB/9HVroa2mKi3uz4Ri8x1OzpdZSJQnWkr19rVIA1PxwP2azag1W",
+	"xf+VPFYHC5ZJmgl1GBAEMgvyNAjF3Fto5SwAv5V8eTm6tHXkVTnv7BAfqC7Q11cadzQuH1zXrNj7eSJp",
+	"fC3lG5re1EZKrgKJHsp4XmRGrtjGeXWM/Jb4WF+wxmSOQ1S70vpYxjUxUbFQ0U6Ir64azWA4X5HPYkse",
+	"bQ4+9NHfUdHIU0DtbPzmirGWB1HahGrOCnPezRTcjhz234SluxSbFGF6IDRN+R2Lz4mQM3tRDLaDKx5i",
+	"42tGmc5SVlIZN2ypt2WL/KRmzq6d+Zr1f5uvTfVtJE4xohN2TsIZ5XcsDW3tIwWX/phyPZIpYhnjzSPi",
+	"kypN58rBhxo7CiQhgJMppnXC4kNXAoQrMpYzQt2nXJGEaSJHI5JSgH6CcPrhnNxJHmNQonK5BCUuQ8Xt",
+	"AGoxjTAegKZ496PG5n/GLLptBA1Ak2oEDZzQOl70wdJ0Rd5OAX5eE4NwWrC3WgjJi5p/XkfEdV25r6vs",
+	"xQtiNQlClwEDApJNATnLpeKbN6zqYjajbX7stNtFInz+qN1aSmNfyDW3Seu9Ugp7b1UGe7WRTzMtB/bC",
+	"r2Ju+AOB8GUgtalUugkJJ6ANK0I1+hoPHAwtRCLbZDfGU2vreXDn5q3DcwK0MuMKCthYryh2pxDBbjG4",
+	"0Ava/4KCaLWlbS+zjA41rAJRsmqEIhM6hystY9Ue9M0iJjyC6hlSuGo45Gc2VFyzfmNFkfFyNHpdX4H9",
+	"aMvXzQ+14yvrqVQJFXs7678UGHaVYC4hWS+uS2lhK7Ymd4gv0khQPl/7u8YTKl4ACvSWkr2+w2mFW2Tl",
+	"aHbSM/6UTGfnG4IKvrEJpOiPevq3OpULpPQQR2wlGc6jZFsq3C+0YTvnzMN5ZlaD+31Dn+K+zsSd3UB7",
+	"5Q9GhmjUVrNEOkM0y0v86KTi+nw5MXHzkZ8ggOUgAgTL+sMqA1+WhuZB3eRjeziP+WJqnF3OVaS5Ms8V",
+	"EL9De/njbg8M27cglA6KBrIdAa0UQvkECW01unMSpkxDOTKi6S1TREgi2MxKC9+McejiufPLflhtqiRU",
+	"PJDr668u8f699dttpeLy+TCWv0D6eg3u2LoewW6FR9DqloMJVxOqo3E1cadcRHxKK2L+bKR97epfW+aW",
+	"5G7gncpU5eN2hTQ2Gmx1SwJbpPx1nQOa/rqa22aDMsVSYpiURdW3eKIuR8GVd18ZKbyTcmUhQDwwFpms",
+	"UBNKC7jSQYXZGoRmhtVqHlGLUuOIzIwUYoWBVsBVsaai3ftUDhNESF7CYPzw+gU57R0/I1N8icQyyiYW",
+	"D2X/apWV67wm9BguTuqLX6+4ZlXCqVDaVd+rKrGMdX8MsYxkSlQ2ncp0Vfaf40sVcBZcJytKTlRWub0g",
+	"Hz9cliLk7cqb1zfHs9o61dirZ9PC7lSTHPDhh8lQ3tuPs4NQ2M2BsZ9HYtlCsk6GHV0H2NxO9vquesDW",
+	"K73ofKhegjXTyxEUvhqdTXJI9fUaNLxVhy6/ak2lb0jXPknbRdyTtmHzdyLwXTdxxwPxJbe4sP66i9Yf",
+	"5Dj/ljH7e1XQ6ZrN2bTw38j14J/7fVwQXjsPZPP9pYlqFal8Uyp5AAK5tgrVt9djvgXvfggNxKzg19NC",
+	"qgK9Nwzum5Io0NfDkOkDsbFdl33VEn/LYe2oky5N5e/Ws7vTXdyu8BULRJA382njAONKjhXzLWC4rxAq",
+	"BTPHqi1d8Dyq/YtI5rgsNce0nPlqn3uDCvIJV63WB0ZjLixa/sI6jVl0uxYhbJWSXTSvVnm+IQ/YFTQD",
+	"aADozmKJBoQlipEwE/SOcoACDskBJcfto1Jcp8sm9t4zsyxCR9wLm/KFnRmPU65cqMpqkrYKIfi9JnRO",
+	"YtkiofW+2eJkzkcYwlvoyocClDHR0nqwXTakTHOY1XUFKTdgklxREQ/l/YtERrerc1vSTOxpQlUjm169",
+	"h+rCuJNxgJ52W+IFSw2ruYgsVoQdDEkzUQ1M76BEaioW3kms8BXJbfCb6A0bpHJW2dbSJSVAPADUiMVC",
+	"9b4vncXS6lfRmb95F/Gd86DtJTDcRhUst1PiuJXwt2OZpeWvukfrv/m8YTpX2kq/BXEmZysyPC26zxMF",
+	"tVPqxznK0UhBMa5IilhVO3pHNC1DCJkdIXTsgb3NaJKQyIwc0r5tczUzdMzYBv+yNTiW5wap++Yd8i+b",
+	"vlyRsB/T+caViWkOt1ZukxyE15dvXw3++dO7V+Hh0uJtTgyUs4YbhD+dpeWtpOJCjC3BPvG7XVLPvzic",
+	"I7ufmqmvDs+lZJQyd1MJiNJ55T9KJnCJKQklWCQf0vaC2nhJXxCot35Y+faladi9HsQZGzi1dnNp9u0u",
+	"prZKFixB1WyJtPhbjoZaQ+sqMFrr3Zjaz/yCCxaSfCuCLuDAt/vM0NWAiVhtB2D4h8BJXAYC+BpgimWo",
+	"xM3QiiU8olLxxxKyoiWyBwBR9EwSW2h6mdP66fnbLPvCGvnTXJeHX7aS9k23MXxiXo0OyF2VAYbBMLnG",
+	"7BD/nDKNZWGk0mXwZ6c5r6/vvhKPbimCPgVqyPMj7IdrlujSU1L38JqsMSKnKbvjbFYlTJac3vhm0NhE",
+	"a9/GNZTbubu7hWwTP7kanVV3whH4CjCwxBVg0OMSUkleuEhmOoDaA5zFXtq+fYvepMy8hOUKsPBWmgkC",
+	"9YFTqEqujbFLhZCajFkyJQeuakGAZpJfngBNSPj3IEqoUlCW0CU9AhARqK03lIs8dR/yXXhE1Iwx0zzk",
+	"rnAmdHhoxiBFfvt+EL7/6eqatFqtpzCu8JDMxjxhNorMnCm3bE4pzmt/Z1OWKhbnpZyW6p2tqEh2/UWK",
+	"kXlLVAVMZJQ3u2ZuQgGCIKIix3WLeOtUSjrNRGpsWDpMGJRq5BMGNHB8fx+QXvc0hxq1u01ht6GCIxaL",
+	"2LA9V68+/OPyxavBT+8HVz+/evU+34RSaVlAJNQ8SfxdeKIIVBfTgKHHNE6JA76AOifhlKUTKnBGFEte",
+	"0mSRCJH4D8mMGpIdeVRaUEoJAM4tk9l010ElEx1xwdX4y1wO1AmYWjz6Lm5qpzprVMQB+qvwifljDmut",
+	"5XRaxqcvKbx0ssaJhvWtKpxK5c03+1lGTiIHRSVRq7kExAnr87w4q5PZ1ej56yHTl4HSLYfMoogxc2zC",
+	"lBlL0P0cBnlmYoGcPpwDK7SEZFiKKCGn+TIXX1mTcgpcd7WJZmuQwd75Z2+bFEnsYrhC+/Cb5tqebAc7",
+	"fAZHOszx+eDPw9bqflb4JuRI23TQggKKgnq2UzrSWAfPEajlL8hWSnz+sJrPbgsvv42xk5853+qxEqN6",
+	"dQ3FbZA5IJLhKNiawFz5olAxfW4WBGm/EIy1EPEepqJcCVbdBSbmBgbyglItOEcHC9S/3fViJZ/z8E2t",
+	"vQn2SPHv3J6Ezv1znPfoAVursvUDLAclR8P5TpZKvXgu6YURflNtslAFH1CtXIcqm2bCIk/krHM9+ETZ",
+	"0bBkJyzXcd9Yw2WNo3KRmlyaxIba7gsV3aVgwUKJayjhUqqhXgfZyJZt31CwfV1POU5qXmoQkJiAcTiw",
+	"yG1dBQtLvuYUroUXdrkXuQcoPzylE7kZW9h29rG4+KoXNn/cPqoMmwdHi5B6UJQ9q+5XyTdcVFwr4Sy2",
+	"9DFV+uoWHRDgVfGar1x7LVM2SqXQ37q+xFKMN7vnCmrY5X6KAxsdrw7P84cWfdmpDhPFkruaJc128dyW",
+	"87OWQFzNKMyZUShyMakrP22tpVJQG4sOVteKuXbFX5ofP7wpIIW9uIaTXjms4SSoRqQZND/9539s8i/u",
+	"VPYiRy1eV+jimt7/MSKjUkv2C+n5iNIQeJgLDpvBYTYgRkNQBeTQqsZeOKqHvfANY7VS1G12C9m6pvdf",
+	"M2D8j7Zx1SihMMoVq/VtVDpz8vbQ4q7p/bcNyvoD7vvy5rJ0slO41x73livTwCupz4mXxbtmqDGwGvh+",
+	"F53FfVOFfX2FN+LWKwxvzqtNbxjTwKUoOTXsO0bTyvuIRTAmf2Klxkrj26g1wbp9QLvz68FN18WN3ho2",
+	"uhZe9LWUb6mY21mrmsmm3dMKrdmc3YG1OSqV5Y+CZnosU/6v2lmt7U5FR5ko5SJiRBFNeFyyz6tHME2l",
+	"IRajwL3CuMiaM65Kr8VbLrATplJxa8zYpwUQX+nRNGURV/BQDeRowMUAccsWS8wWSbtGqU5Tc9wrn5nu",
+	"bb4gK13XRolU5Sfm1ZHMwN+BSfqDnGLwzgvrGA2yNBnYRV3+wbRCk0TO2IofofgP/sQGMtNmnqn1jcQZ",
+	"1q5lA/8iuXhaBj8wi42HEHvNwxq9e2j4BQxSVrqfHmQiskGvQWNM03gAtrKbsRoYQx2fQcl8NplKDR/e",
+	"svkgZZkq0RaN45Qp5T2xlR9zt497fkeTzIs5NVs+4veDlEEpbdNmIrF679KkFqAf3FgHUzq/yRNw8Ksc",
+	"S6p47vARkCSghIxgN9TQ5SC/kYWVMjtCBSACDJQxq9PFMjV2sUxLjlEvFbJZHL1zlSyNrww1kW9AsSn2",
+	"nQKAzUIDlo6Hi5bxqdgxN/NikfKcPzUnbsboLd7NGDJdpEf3uHw2nT+Pi8Ew9WtF42YPLPYCFOXJgaLN",
+	"rJ1HI39ixDvVFgMqf5oP3z0wrZX/XsSPgp98kl6oUu23an+pegbh7v4PzoyFh2jalh7nuzXigmuW71f+",
+	"gj8miOQtNa9YlDI9uMFYObtFA4B5b2AOkv+2+Tut4BpFaf6cKeWPSt+zdLJij+An824iBVKzX6AfQckH",
+	"RRX/AvzfEype9z4y7GDE75mPHVYMqVIKKXrDruYiehgj2YZFbgw2swWa68fl5+N8jV9WxVbsdKc5ZjTV",
+	"Q0Z15dXVG6o0VkCTI5LwUV6vcibTW5aSWCI6Zf1brLq4Dxsv3FbEP8OlRrrtvtW7QMo3obg5wgCwOpHY",
+	"VnrP/WsX97WdjkcX6y5dqnTHJfqoMjlcnFP9kKLSBHNC3RB+v2wSWHHnTXd1KNLiIi8naJgVTtNsqlkc",
+	"nsENrqVGe91NDoQkOV2DxzD88PHd4Or64s2rwcXr61cfwsNzW4J1puxFecoQw9VXKvFWs3RN4hfbM4IB",
+	"g+nysnve2Fbwm29VE/4rVo/6ghgv38Jn59bJeZrkHknxZv/3ugKo9OV/sEMGWoeyvUVuTy1H/bco0bS6",
+	"CmHFdFzi0tbl9vcs/7QNda6w+RdDVNegABnq+DbOSuBLe3grzfd/2oIED1surHJXqwvNXriIKVBdF52j",
+	"2xc1KPq6QFOQJ/YmbUEXyA3FyqSOnUKwS2mOS2vwD5jnKySLmmU0N2b5/fHqZeI031iXQgWMenXMe73F",
+	"Xo+1U+76ASqVLszlT7T+P1nXyKVGcLNFID30bxlTc8V+WD8XXJ5kiT0pGA+59O6NAzdaW3vIG1GOijJh",
+	"VGUpmzChB5ngehvScGmc9SjHHdHyzN3Y6y3kg1FUaXf+LFSlK22qr1B6BR2Wy2vxcTplaTOiipGEGZmh",
+	"AhLzG2MNURGTmKoxU+cEjGFl89gdDqnIJkOWOlPeOkoqpI8TPe3mafPT7+3gtFrm/BHBUBaWb1d13e78",
+	"Thr7n3AH9wZxWVr4NYv6bRRdd5b30HVtEw+k7v4FyGRhDSG+O8pSrudXZldwHS6m/Ec2v8hMK783hnDf",
+	"/NpxABuW1giWg9gcnutBSG8HrVYrPCQqr/uCzWD8lkXzZOkdS5taNvFfFlIV4tmARkBY4G13PvKx1iCx",
+	"8RZ8xRh/+Pl6eXzkh5+vySiVE4L5TE/vOk9ppsdPYUghOfjbVff4BJKf4C3IGszjHAkHb7eeEygTF7OU",
+	"HHwwHzx9Zf6b3HFKfvj5x6vDGqP/DEJlJBGxVWiK0J/W2mq4vP3/tgglrQiAI3DLG+8dFIFmdIJQreXo",
+	"giQJSF7KDghzyJOEXESpFFyRF3NDh+9TqVmkyYtEZjEZ0ug2mxpiTlmkk7n5qi/0OJXZzZhoztJm12VM",
+	"qlZf9MULKQwNcynUWV80yQ9XP72ziWlK0Fs2MKckJCPOklidk0zcCjkrUsrwOaCcpMyQIovJQa/dPmyZ",
+	"xi7FNNMkzRKmsGSf2YoPry5evn11eEY0u9fY1buPb0g0pimN8Czaawjy8fp18zmRaV8QkhgNxDzonBCV",
+	"pam8oZrBu4YmZTwPyJTqcUB+y8xxlSkZMxqzNCBckV67bdoIoVlU1mwWHg4ApgEguiR015woKsNzQnFR",
+	"TB/wtmmJkvxKF06KTInhbjZNw0zTYfva7kk4oYlpksWDX5UUoWnloOhXkbC4JL5l8zCADDUOF+am6fDw",
+	"nFBBeIxBmoaIlGlDSD2GCwMFt/hhP2u3jyJ4Bv/0bmtCchAuXTKGAWm1WtA4TAzLcZWwMmYyg1FOpplm",
+	"ZMjmUsTk1PtP6/TU9g+rvBghAGtoGLurjdttt9vNdqfZ7uSHtNspHgnCYWown6VL9rBFXtFojCtg04/M",
+	"KlJNoPIAUB7gFCNd5qjLoaerP7VAwP8Je+EAayy6so2MoCIOzDAMiysIJ7AJmuqXT6FDFgbQm4pRGAGr",
+	"AKmfhBA5EpKDTqtlGDyxdRLIcfsQ0XEEkVP6WwZ+xlTJNAzw9BIbmUHC3/sgQvuNM/JLq9X6FJB+rmSb",
+	"h2BNkT4CNWAj5nG/0Wq1+o3P4blpTIoi4W1KbxgJXRMhFCw2EhbzUL1m4CcMs4eJuYhoFeSw/SJ2iTsK",
+	"kmfnJHShymYmRE1o4kLWyIRO3cqawYD2mVIt0yeKGPbCY49hhC6UOSSoceBFA0/BUgFKGfEEc80gJwy4",
+	"l+v8l1s2//RfELMQ4tiN4mkGAdIjVGQshcxSEl4WIRLNH9k8PMN0BzrBIw7NuiemU2AIxiYyBpSfBqem",
+	"UhhrCqkKwxDwbSwK7c5JdUxGeO4lhNpiB8qwuVHCb8batdE+XWrDMmUIKoB3wxb5kc3xGNyyqSbdHgGg",
+	"HzLNpTSsCepditAoMq+Frj51WMw6ZUpmacRIaNV+ONVK0ySvkW0GZIbW6eYv5RE9uPYXXmCT3acLGzMF",
+	"h+uMoDpAkIv98PM18rCQHKwW+EDV6UYxDwrB2u6s2mO7bJl2AbxcJsyGxk/oHJYNT6vLWzPLa0jR9Crg",
+	"8iy8b8JXyOVDix0fkgmjQi3rS3mGQKtvrKmER0woVsSZNoy2m3KmaQpYFGliVRB19vSpp1w8dV8WUOkN",
+	"py5cZFpOcLy55nHx/tIz484a7Van1YakoCkTdMobZ42jVrt1hNrtGHTKp2NGEz3+l/n3DasqEwjcShkm",
+	"7xGyDUzDuef5oapFrmUWjaGSCcoxlihQp/PlvYwbZ43vmf4b9IvZa3DAYDjddttpX7Zooc/lf7VXsDlE",
+	"3O/5tXRD3sItNXCUTRaO7RsUvgp8Jjs3wyMTfsdaJX28cfbLp6ChssnE7N5Z4w2/YwIjrTS9UZBuNIV4",
+	"Pks0kESUDRMeNT6Zhp4CrF3dBbc5UIb1DY2Bw81i24R24NKGPif8BhcXeQPG2ukA8oXyOiqVu1AgCO67",
+	"EQXgoBsrboqxfdzoim1yu4YQf7U3rhhuxd6ZH+eYS5/CrgWN4/bRA8zCwxBYnI5VoEtz8vEMH2Zm7ySm",
+	"Y8/xSn6EeiSCLiqi6JzMxvP1ZOpvdE06NWx5ypuGk60m1njCgQUya1ffsvk5ZK4jjItiADGBaoBpqUWu",
+	"IMQKKdUm+zKdpYLFZMzSCjI1aheavnkeLjOGxUqHSPHK0zdGTQOHyIYXX4Bi1Pj8ad9zgK6WX8qez0a3",
+	"3T1pdjrN7vF1p33WNv/3zwZ6Ohvt4TPaox3W7I6OO81e1DtqnsZt1jwedkbPRu3olHY6hZ35lnKBwRiQ",
+	"MQexcugWadDbwdHtb6f3d92Ju0I9s/CTZl6F1xj99J5C2DhrsPkP7ctfJX/768X8HW/fv71qz9/94+/3",
+	"b1/KGfz/a8nfvPhhCu98f3n0v1c/nNYnb9w/8GdV0PcFqq5ylItOOL09XPuqdvM9evodjV0QPHzS2fyJ",
+	"H9mNHx1t/ui1TIc8jplAvlJjZJcCC8vYIiufy1JD6Xyy3pE0A1s4k4v4oZ8ALk1VHEb0wSpCQcFd58oh",
+	"KovGUHc5JyQju8esLzAC0uqocIHgZgTYD+dWYbXhQGOqxq6YMwKSDE0bY3PcMX2fXDhm8ERhVSFVQlCl",
+	"2v1+XlT6mtB5X+AB8mZTsJXh3NlqYRElEaK6VWYeuCZIfltzD8+EMJ8jcwBa+07G8+34worju+UJsm72",
+	"z2VfrIvDKDOuzpai74/Er1wkbvmtwQ/3z/8+/Wc3vT6++/nZ/KITvTq6+dvJ7dtT8b6nPj6f7bac8SpN",
+	"8JbNLayTEWH2ZCBxSxGxPziT6rVPN3/xQopRwvHWodep0cV7Ok8kja+lfOMKN/a63TrzWUpmeRBO+sJy",
+	"idzNvS03XVB1nv7O48/IWxOmVyTbGI6ktJxiXCXUfcQ6hy3ygd1JfEJS808WO65HiZBNOV1WcOCTgkct",
+	"HONeVfQXNPyHp7/e5i/eSf0aQs8fghZwXfaghe0FBN53lV0YcAteKaE/gKZrSEGNZaqbxryMCVxwkB9+",
+	"vm4RLKJIHMYMmnMyE4DjxNK+iBIOVzeY3oM1N1lK4I4CHY/4yxmRRt4zDt4q8FYa26EvrPfRXqXQoinw",
+	"ZJ1aN84HptN582KkWRoGnt2f8pux7oscUgqacT4x1xIinVm0FNUib6lAJK4shdqfRArWFzhkaABMh5nR",
+	"/kHHICqRM2C5+TrEcmZUCQUqgpBiPpGZ6ou8EJ0mNFESl8oCByl0e5cX7InCteiLg/AD1Qzsg+b/G9rb",
+	"BQUAfbCJC+d7hghVClC6nihvCVwAJuZxqNVKyLXNzNlZhXAXUUC3C7dQRYBeI5JpyiLdHMtUseYQ7jHn",
+	"TaXpdBuDtJReWkvf2NJQKif4GvtjPPw+4j/xHy4//uuy845fqkvx4Th6cXlyeTv9n3+8+OG0xeY//Cv+",
+	"+ZL/xC/vL0W7FXUTMZy8bsf/88MCzsiiCtM5tiqMnwJ82m6Xs3ldEu92q1Rt0gg2IzjHAhzDUplptaA+",
+	"tFFXdGS/eJq/7ixar4EPhjCELUJdq5Hii4WGFNNbNGLehrl/NSG0s4ZSQxVaSC7eRyKtcMK8urdYpQW7",
+	"LjipMXBEiWLWS69FX41Nx2260hCV/ppX4KRJMxFYtyJP5liSmYsoyWJARjQSwGFRxjyu9sjYrP8Pprc/",
+	"kVcG0phz7tBttjvleCf/l2tj9zi+UeSjmT0FQ6gbHcU9djxqntBnw2Yveh43T1l71OzQ7vAo6sXH7GTk",
+	"F5A463TbDvuyQZNkMYXJcvYzI2LOuvRo2IuO4+YJezZq9ujzYfM0asfNDuuOjmhveBydQMLiLZ9ODU/u",
+	"eR5IPwNHS43I9A7EudF5ftTrtjptLyu7cdb4ePWy8bnsJoLLw9qssCCIzW4eQ6N/CRePVyLFd/PYx5X6",
+	"6Gr/jllhi57IFYkzZnFFQiDqkBxAvQdUVfB2t4ASxbTkvojp/PCMuGLsKRNsRhNszJx7Lkh4+e4fP12+",
+	"eDV4efG/V4PvXr3+6cOrwcuPr0KoDGNvsYs67xMp9Fi5UADDVKhqyhE+JweQawrV8Zki01QiJOlw3heY",
+	"fGwbtZnkxGaSo1qI3AmieA8xNKkA3AJAV6r7IpJK4495IAx5VwRRmJVmMdEzHrEzCHuFqJspS939dmB0",
+	"uVTPnS7NZWw+ZGIk0wjGWrqBCYiSYNtNgWdAOEvKbEYloEUzEavy9bKLNlMtUtzudM/JVFpE4DQTZ32B",
+	"kOegwd6kckYous6jcSZuzS+TCdeBrb1jOpqNpSryTDmLIdBiQlNjdJZyAPO9XUzyW62tFsf5m7rNKvm1",
+	"x0J3YE/b+NC6DzDaryVdvpxsaXuyJU/4XBYs7Va7Uqhsv0WrHHKguOAIHp1vfwDn25Vhe+VKYLWlXIXa",
+	"mvveKnXXS60IkmFg2WRAgAiBJeb+BeC8mD2tKu+8S5xtTxv2Yc57CZZg+ZNe55+NRRiCircKD/0fUDFN",
+	"16wITO8BlNcH5TOPztWFs/492/Wk7+NVzTW++iEI7hM/DsGGIJhHOZIr14olo2rrNo+I/PK27eY3XcDk",
+	"awiLhC8qYF89MNoRXtzmtXRgIxSEwHOBMhwiz+wVnZdo7h+hjfVlK4eR17LDoHVvWAdCuiEd2simNGOr",
+	"BoWflwa0nKe2YSHcDTbyllU95Vgj9biHIw2HcLJxFNYUMDYFuH0OIqpYkwvFBKKwrdwYl9VdDGxDfvdD",
+	"OkosgNhZo0P+xm/G5EqnjOmAvJEixiwxw5KRNXxXLfaW7o+x9hPC7pXY+nF7hfK49CRHYmhw/d9mXlLJ",
+	"lpuAlX8n8TP2fHTaBoHX7EVHRv71Rs1jejJ8Fj2PjTBslLGXo3QCqa6NF81Ou9ctcnkaL7AP8kbHjTIo",
+	"Q6M36kTd+IhBw81e9CxuPmeno2abdoZOBptvxlBJsvGfvR7ptsmz094JabdhurnUy6G4/IzAVcuYh3h2",
+	"9nHYOELe7K7Jafkv4bOJPN7vBFzxbP0VYuCXKLNxwms8Ohcu4CWyoTsLTNywUiJTV1vKi3UJAOkRXRei",
+	"LOtcW1bmQVwPcaeIcOXaHVLF+iL/4cA6aWjKMO75PL/Yc8ko1SCO4WGrL6APON32spErMpGC2fqmVOcj",
+	"CKxPymH9nQOsf19gMLWQ+H2LvDLHHIeTCf5bxqzTJkmMSOu1TwsElwGwhIGmt0yEh6t9Gi9K5eO+lUdj",
+	"B8a6NdNcyyN34nureNjW7OYLhjA9yqw/hczalmJWWWl+tXXvZvXVNd14EwrvfN2ry0cX0tr4LeIJzu2l",
+	"biFqF+3G9T6l9/bOAKudYRqanIlCDgfLFqORi/Miu6UvIH+r1yKXeIWqSGh5xpAmVERM2dwzKx9LZU/H",
+	"MolVX4B8h7xDrlRmBFxuR9mc9GCxQioI1SFcCXF9GPQFiD8iRyOQ/ILd6/zewQv3se3PxlSDGPZKdFUJ",
+	"zu+Z9qTmnt6yL8ie3VKDNLd/lLj1SevkWSWvxgVx0EN1+aM1vBwFguX1KCkeJcVfyhm4F8teZSht7yqE",
+	"dMZoXJEQgSF5RVa5Ijf8jkFSQs6BIQkUw3JcopIFf+iLmGljhARESI13sZ6JE1i/EiSi5snRxjQ56osQ",
+	"+vPB58PDlv8aZBpHdnAAzEQmdNoiPwMkQZGyG2BIJFRMpNrl5laxasz63d3GGUGH+xk3K1ngs+N9bwfd",
+	"xCyozBcJSXy0H/5KUsF2+ygdFqTDDoZHDQPifQoFdgAGCsPc/7Q2C7KgLyIArfkC573pigasvvx6S3lC",
+	"8tfIwfcScHieukeHAWYJsxhvXBS9YzHGQYE4iSXm6hurQjEjyRCHhYocGwiBUJwLcLG0gQcpkXCBKel4",
+	"+X5OUiZiiOqSpmPDrCCKCuBDsLKCM0kIVFjIOynVXQAJ6MoHj+VMkbBlC2i23rva1fmnFRU2AK8kBLTD",
+	"gZZh3qeZtmm5lADRLRCD7PMwQMPMJhzmukSLYDAt3OnccgHJkGZqWF3bAcK4BSMHoXkpJIrpwxaxt5au",
+	"nPbyDSS4P69zAvgThdgOQWtovGQ0Jb//3nJcuPWOTtjnzwGZyywPvjMvuM3E3yE/1BVYbdWUsSCZTukR",
+	"60THx81nsZGA7PmoSTvDdtNFPDyjz4dF8FhRO8MoaTxixbXbVf4TyX9y5NM4axSFQRpnjf81k0GcrnxO",
+	"/gy+6o1OiWY2X+vgdWTOPf4SlzsLc/YZN9U0kdvG5D4y4D8nA15xQ1Q6Qd/0muiBuega1rYFM9uNE33B",
+	"G59HWbOXrNlpO1eZU4LNFtjr48XMv8PFTHlPa0vMaktmY3r9BzaRd9YtVu75HIQFJhdzQTJEw4JAAC4G",
+	"mWIhwiM5xg+lMAvh4N4tBKga2FfDZXHwEoa3pzgoedQ2JfVjj/92Sf1f05mwN83jHuxO80G1lf6TYBWc",
+	"cemibZHa9rPHHkXjH0c0/kXE4re5hdr5rH6NqyYLG7vpPocc9DrdAquxwj5Bn+NDCqQ/gmGy2zH7gldA",
+	"j1zzj8M13f3MI/d8vKXZ55ZmTwPmjtnqrpW6nSHURN5AmLyVAdTDuyMRTc2jocx0QGQSY5mFVGn0avXF",
+	"LOVaM4Fx0ozolApFI0B2tiDVMebVY/MtwNCnLSwVEkLKdwnQ+8AwAkhbD90zQLcJD11CuZwJ8v2r6wJ3",
+	"lWtIpcfu5IQJ3SJXiNGY8FtWAgxXZxiy7mdcwRKde+HoRENqOszaRs0FGD/hJ/C7eDuAnA/6wgHOB0Xc",
+	"GkKkQJl1hB6wAPP2ZxfJbpP8ZV9A2HoR3LEwDpsDVpREKVaEpS3ynt4w1RcjmSRyBo3D2NAWBTIgM5Yy",
+	"UmzZuY3mS5VMoTauwtoCfZEH2HGVv2/IL60K3YALH6Szr5FvVpGuZKeHWQeKEUMxihwgzIGLO8SmLLLo",
+	"HUtpAopKLj5/cSmlLQiqi4sc0xZUjP8E8EuJjHMM2qqsJwit8wVJrapFsHzX5tPPUAbzEj/qtpfLpyk9",
+	"B6jJkUwnG9YDKcfBoMIBKM248Wx4Qo+jXtw8Yt1Rs0c7w+Zp9DxuPmMno2PaGx5F3XhFdld+OrfMu/ui",
+	"EMXdZrd93T71wlf8qrp1o0xchImtZ+RiK9usM+rSI/PhcdzssZNR8zk9HTbbUSfusqNRjx4PvVr9jbOu",
+	"Fy3iayW5xvHss60X1zBNQkYytNiL2mZknVHTpSub3xZjWVy6ctNMqtkzHz6vSGX2N6r2JEq81wwfmZu3",
+	"n1Zz9LzrdUCa/3X5q2y/FVskXsDJqHEbCBT/17gEdKzWKQL2wV4RG9DE+mhz8AOZ91BqABYzxB8aUXrQ",
+	"a/c8C9ADni0J/GrPkWl0fwj/SuCCo+tO76z7JdhBTd6JJdoMrb54+6oJ42q32+1e148lA/niMYbutoyh",
+	"fMhrDm3xkFtp5xdi9MTfdid2pS/J/PiITlDlChK4OA90sPeBLSigNeqiFtgv/EROVF65zdkAvPQqHdq8",
+	"tKgIkwU9OM8FfcMFAywpW7AHc05sMURIgpEif7tST710U/tGmmqu/H+R7H47uw3J/fkYigWHofiRpFWD",
+	"8bnn/lALq0ZR4D5oEkmlvw7wQz4aW30NolEcFIVTdlZtEv787TRhW+MO2HQNSKugMsWo87x11KuO564B",
+	"CbQU872bqM3YAIuu5v10jp2Tsa6xYtjNYis+8NpUKm0Frtll5S1heUHaq5KuFoAN0QXZabfJ99+RA4AO",
+	"TOaHAXEOx86xIW7311EbqohqCIn/3YaRD2I6V42zzolRN+ZqwMUAwfwaZ0ftz8XQAYIQyxzj7wMGP5Qa",
+	"t78AbpH3G6zkVCpb+rzjmyoNUEcKOq5tKGh6P+AxCKZj1ouPou6w2aHt02Zv9Jw1n8fPoubJ8Jj2Rkes",
+	"G3ciI8sywfUA0vUXl7u9CtVznRLlHCwIRrX1qgBleNWPLGWobFgB33Tc6pxUUoRZhuX3j1qd56teX013",
+	"K7/Cgk61xmM50z8uro2eZ89CJ9+vxlm93TJrX4VitYpTVPjblziFzQjFUbisi+bx6KTd7NFnxoY9jZuO",
+	"+gzxPViAqZWOm43JHPDyr2BO8kIjqgOIVdeidM2utyl/dlYicGJy4IdKYtUSRDm10KYBcSwrQFRWUCLH",
+	"gLdPZlS5urDxYUDgjJVcsK2+wOK5cxdl4+43L6DU5BkpFWWNR6Hvr8WC09OUCyzM+v7l67PV+c59sZDw",
+	"PJJpWf99kq/8oQ17jfiUQ+U7ZHcBlKlVxdwdfCAsEigoWAHYNMvupwkVtijslKVNTe8RX9DhDAaunC4A",
+	"30IFZ9QCSJyxwOrxWLDSTNWMHVYLg2a5bvXFz2MJTmFj9LuUc3954P38RzOs9y9fo+NbSIh/goKK5EK4",
+	"JXelC2wxhySRM9UXwhZ+mLCYU3DmYvzTyYoc78vccN0zg+5Rj3rUox71qEc96i+gR22pNIHmsCAeS9yz",
+	"8X/ev3zd7LSOSKvVqraDh1xgzeBFS7jSU2jlSpALFpmSA0SHV7cMS0740htviKkRObbKGReGLwUEr5SL",
+	"avhOYuFpWIjIeIHSovmSq+KML6otr61wN31JkcwDEmJnefX2EU8YdIw34BbBpKrvYgWxiXP41nz6X/2l",
+	"c9qaxqN+owpXsvBv/JWDSk5qfYAE40rcPpT31nOfP4Qe/RAOXFC+nxac/fcdowZXlAOLZBo7oLyURQzq",
+	"gbnyVcWK5DEXWCVmHhRe4r4oyu47x+hKj7Grxslp4nT6vkgYdQH37myh8HEn0epo52SCJR4oRqo45Zer",
+	"voC8LXnHUttqiH5sHudNFqH68DeoiJAYdid5jBXBSr+bxyFiF9o2bQYa0zphaEhgEQuI0XiiMKqmL3Jt",
+	"ejpN80wCjOOQgtBMyyb+ZCwko/Krcy+/DVvvC+pqY5AiHcFqJU+wXIZLAZ9HCSOAyBF6+V/NH9k8xGrd",
+	"GJ+4GpXQyof3OMs9k84+uHDI/TAKK3TQlaJ2wvTYqIeNIRW3A4hfGlm0qBEz7xrmev3hf4ALd7rto2bb",
+	"ok3Uk592Yb5gFpnjO48GzKMB82jAPJAB82i+/NHNF7vdWzP8VXEiftgYDOo5Ox21DXMxY2tCRYrn9GTY",
+	"dGzKcLAiRnCryIuVQseQ3dqRpaB07V7YYoNU21asfbDDWWXEOeVnIfbVGmNcP+YL/hlj03HXQUd2Wt+2",
+	"Js/6+4KnRn9+YHMFrvkBmKKk2RsrQWY6vySw4NzuVAupQZk3Kxj6KU6g20M1NjWWWRIDHgS758byUdaC",
+	"Ccgw03kxShvnwBWRMxZjKrCtxwZWRMoSRpW1gNBIMc8BNcILqz/w7kXs1QBecxgDht64mnRoV3HlJvoE",
+	"Iyvm4K/w43QUTcyPiJWOE9JUxPZWQkNq/H2pFmCO24q2HrEh1pqlEzA1IBsA6s8FzggTbOZcHuRFASTr",
+	"NkFLeWsWBpLOIKenRa4lSSBDzla1k6NRQNIFysP2kZ2ScEb5HUtDYuxPRitKf/5D8ri4LHiwfOjHa4ZH",
+	"Lf1RS/8GWjqIiUct/d/okqFSiwTx6IKRHxMo/3zIFEbu7uMiz7XECVsdSjKWOU49E5rTRJEhS6RRn6RV",
+	"REwHuVrjFCCvMq95PoeiLQoTCLWszFh4u3+sgcPEhan+t/2hFclJIfmMXVdEmb5kE4nAi6ZvCTdGbp2K",
+	"pOgTB3DbGx7TZi86iZvPjUF4SttD/KVnJLdp2or6Oh/UNwtTLiI+pclKLHNIG2ntfLL2JkUzCNOkIZEI",
+	"AXRhSOvL1W8X+ySk5iO795uq2WN2ryHHhOqRTCdklkrN3OWHzPRQ3gdGgWZKk4QqfeaHCrm84MBh4gV9",
+	"YYG9D0KsNRuSTGieEAUfhOZ/woCEIzjeIRgKN1LGBRIfAvAZJT40/Q2YWcYw6ItwzJI4RChAIcnV2+v3",
+	"YIlgnmgkBYYPxYcBodqMTKNlYloh0Io1m2QMaH1QSqkv8kzeA+qf3mbKFNO4QBFNU473Jhahr0AhLbIQ",
+	"zKvn/uWSmQ0WYqrOPpB5UYziByEFpDMdHa7KdX1X2t5vlEiA0/oiWQT+/DakEuSLC6NwUIgHplGasji3",
+	"riOqVhcKzMl5VbHAIy8PdkMcPw4oh4609+5clQAYKvN2c2Cth0gnwGG4/AHDz1f1C7y+7s68pTz50Xyw",
+	"vl8v7/dL5XQ8YPKC1jQaO5tgu+Q6KyjzW9l4BFqwYz5gNdUzh3ewflEzH/XYUdyNmp1h24jPUys+T+jx",
+	"0HzZZZ2Rs3LTgV30V7gM5G9SabOcSxPJE9AnTCl6Y/XvOn39t6GAFo1SKbhqOpmCjmN7yM4av1LBKpD4",
+	"81fcOH+ggpGXsgKExby0YkG7pXrIyh7rXEGxqj5ZNA3xqC6vjH8uawPNbDBtuv9s7BNH7vPHzcHkcCT/",
+	"EpHkEKoA+oqnTIGau7U3uKRBbU5LBh3B1px0GpMTPUbsG4VjGRQkMYM+yNWFJ4rccTYD5EVbOrL4BXrA",
+	"UlmHlSaBTxT7ByKXeOKfmaN5+twA9LlG0CiUStPdcZsctzqtNvngirYT6+kWUhMoC3YGyz+U9yQT9I7y",
+	"BEK3vhR3FNKQSx3+uMwXHdtD5brE+N6xWa68gtJdckQucTpne22oVLKB03X+2diJra0y32D9HrO3q4D8",
+	"bLXrHfnePtF+y8zSDBx8qg96g/Z3Y04aG2zJhpQpsbYh8Em4FgoKg1LRiTX6nO8FnrzF49u8fNkXB3AP",
+	"ZoMIbTrIDZStIjRJGY3nJKKCaJYkGCFYNGO6PGxhfJ6/FANr/vbFbMwTm4pO8OE5vg6Fd4XUg8J2rWHe",
+	"GplhZtsXMFsETjIPrKFtDEiuKs3HD7Av62VF98FkxdGfXPstCYqY04ToaEo63Wetdqvd6px12t3jM7Mx",
+	"gkU6/4cRHSkbZeoPrUE7SYH0+AdSkfNgkwcXHIE9fMgf/vKhH3vLnSsmYgcSDku6t9qNYHb1YT/gfT+Y",
+	"oJzhWAniUelS+wk7/hq+tA1vvrUl5l7zRLOV3jdcqC/jfoO12OB3K/l2nig7nj+uk6dWqcFdxNAIosTx",
+	"XtNe5TeCxpgrLc0Z+QVu7EF+TLNhwiND9WvGAOx5ykQMCxAUX7vDA38PCqvGXtPUDb+r6rtj+zbc3evd",
+	"DsYmAsSl0ai50mxSr728ATe7VN5xxaVYnOKmRrv+IP1GbMOGlKEIAKiQCFEXdYdwZf189Iw1e/FJ1DyF",
+	"ayZ7Z90entKFso5qLKcDIGdrB7Xb3aOe4ZfThIqtRFwZiW+HaAnFdDYdjBirF6aTy/RiJcxDNkVe5oJI",
+	"Gu3e8XN6cjpqsnbcbvZGo26THveGzaPjXtw+fd5j3efdRtCIpWCDFXvR+adtGjzXggo9sEcMFn/LmI31",
+	"QMlu6w2dO4aCmk/TnYr8yr+3j18NGN9mh5rjdX8Bj5p0YtGJdftg14SySrPuQmB+lhNqVMwJhjlBgpHL",
+	"2srFjS/v8ZMcObdpmMIwwQ9VjnlQqknvSgzDcYYKw86jM9ByYBsqh1pe2LHhUAqvXF8U2oVCm7Hw2Cma",
+	"sIBQdAAaTQnOQ4t8z+9YX4SetAH7FWMUPZFqqyfjjSUYmlAKTUGWaV94IMlWC+q2u4XJC8/wW5fh5ZVP",
+	"5mbocsqLJLc1RewxdQgOxzet6fWA8vkLMfyVHGo7FrRNrlZ3b5DKRz3oUQ961IP+7fSgrTjOKq8J7H9A",
+	"oNZ+/FiP7s+VMmO+6tZa9O+pZjM6X1HCzio/22uBK9w7NRG5rOwgB+jqgRQUjvhSs7EET/5szESRJuLz",
+	"QgLHnZij6ylBRaK7BWsdEUpyJmF1PBfqZZq8YcJoQizOb84CIkVUXYDMaUgPDiP9KKEfJfSjhH6U0Csl",
+	"9GNOwsPioO8o7x4cRseTl08tc3rgK/ULYpmoFX5DFkkooG5ZIQhXI41LwvVXOSyusl2uKLgoSomicMWN",
+	"DEpIPbA9hWsL9V1gxzt6Gx4sRfJRCj9K4Ucp/CiFH6Xwv3lmoJU3W0r9Kov2aURFxJIvLKCdPHYADDRl",
+	"BDtOPGltMSbQ1M2R7e4kj1lcQy7b6DR8ZUzVwCVN2+A0RNybUZWj7uXZUEEptdGZ5vk1iYuRdudl4aYB",
+	"JvIo+x9l/6Psf5T9j7L/UfZ/UdmP4uahDf4KzSBlOp0/NPptJtSy2xs82hgV7xSGG8rFOeGapExlxraf",
+	"jVmKCUj2xTQTRGk5nVoNYkJv/3/23r25bVvbG/4qGM17JvK8pCPJ8n3OPMdtsruzm4trO+3ePeojQiQk",
+	"saYAlQCtqJ1+92ewFkBSEinr5tiO+Uc7sUiCAIh1X+u3mCRcqCFgP020njGvNKSZ90ts+Su97EqaV9K8",
+	"kuaVNK+keSXNH1Sag7SZk35rWvNGsq9RgGCemMEzZEwCyKHB9iguOLi0r3ok+A671IcpITCrS4sIdojW",
+	"oL9AN4MPWlH6raIFWEQkAwn1P1zEajgJeZArsMKeyBayaHlprNm6j3aYXMVUyq8xz7W2nA02DBu8YzwQ",
+	"cTcSA/hE6fxyzBBuMGwZ5U3/iLVou+c2cyDCpz332D8KDlm7f4AgwrnOz1skUJvPfn8KtT19LyKJepyR",
+	"umVG6U/3wY6Vaf/XSsQmRyXvawuVzW+xv2pKIfXJUED5aiQGBABTO1xwn2HuDOVyojlBmj9s8Ju8vKrl",
+	"7ZMLAEYdxFo6kN9FD+CNOEHSmpnLK0nwDFpoVjyYpH4bQjs8uMkhCQ8sSBL0rsNncnW7oWKI6EquL6Gv",
+	"25hKzVv30sXiwB0OO4eJQQOmZO6lryQmkwNrwfpxcimiKD/fMxKqDrexTw+J0nOgrNgaOtjqx1AYIlJh",
+	"ZpFZG1Blh4cS07S1KTWzdvwsaEblCbkLCAPeXnnm9WVqbz5e7jWezBxsHBcxLeSQGdejBFgfzBuTpzTD",
+	"cyPBB65kfsyUqy+MhzGVkCC3CgNewlTvYY/rcrEHzML+xoTYnEl2jyhrrCjK1gbxtHRSCgVv2E6PQe8a",
+	"O+kqsfUFJLbqR1ZY3DWa6p9zKC/FObEkcwKuJNMXTIzlSbAXqfyOGQ1mzAktQtppTRS43/b2yTvuR0nA",
+	"ZId7PsCbdw1mt/TOUlRSA3puhx6KKJCZsL2+hMatHW4wdwGamk0RLF5LfiI4ghkB+rrpju8gKABNG+MS",
+	"P1FOh1MSiAkfxDRgWN2kWDwi/pDyAYPmuLeME9Hvw4gA8J6GKQ1mnlZS7FQmQ6rYnWmft6RU6QemMmm5",
+	"JQTSw/HouS8EsrwIYr29f1jsM0E8C+i9BE6p3gnV+ryrFXq3TQ967onf0lNr9E/pSe8Yp2aqq82eolVW",
+	"2Txg8+xWxFTuo50CG63JaufMp40iLhB7WODK3wP3QuOiHzLNPaFhxP6sRu+BqYWsDjl3j/Wx9x8DlqbN",
+	"Aer70AwbOnbIfXLNlKYT4iGZeESJOQMM+u91eGqQpBLCBoLMyL+LnumLUQ8V6Yc8lEOI+lBFKO9wRuMo",
+	"xOdIjw0o3zvPRIm1/czsQ0narVaHeyG/o1EIcPgqkV287O0TqNbw3vVdCNdokwm6nJhug4bCijj1Z6D9",
+	"jU2bmfDQhjZNsf66Li/AhaxmJjRetJnw7fJ9s6CK/z9e+OBZ9rFC3rEra+I1gB6U2xQGUqEQKUFbAaD+",
+	"p32W0vC2Q6yDrsMhsOfMufq0GUDq15cIcEAiJmX6CAlCCYIuLdPr8BQLYQ4RfUynpA6DjaNk3p84ovFt",
+	"Mt5zCKP+sMPBCYnoBS0sT5VkSKM+oRM6RQviTxYLZ77ZgoUqIp+v3pfBqxtiv4TdfPDwzO5CI+bLdUci",
+	"YBGINWb6FtmP0B2z2EcAuZa2LHBT878e6h3BPl4YxdUXu4PeXBi62Sq0S9aOkyMGB8qOeThSeD3uuW98",
+	"4OkMTsqiyYwHa0Wf9f3FsfbDskeK8z4wbyCJIf+3+BZzBLvryFUlbpkm3vHxP/3W7U+nk1/bX35u9j6e",
+	"jN4fyKsj9Z9G8u5QvNWfA94NXCGDBnkt+n192O59/O9cykF3YbvbpXkH47V2W47X22zQxePQ16c6ldoH",
+	"MM4qh7RsyC3DW5ox3B/immU6wGUr4Noy1G4UQlkMfUSnRLIo+mo2X7k8ff2X4Wp/vzZHcbNEvoUw/I1Z",
+	"t9YWU3a+KuMEpXhMIbpi+KdlvvNmyJqAe+OksNW+kbE501el3XReSWxsJCYc+5rcMjY2neO1USnPMMiH",
+	"KE+SKUm8eZHkkXpjf7/ZaOydzzgp9d0d7s1KqvTmRhYJFBOOPfTnuYLX4XUxCpVW0EeM8kw5cSCeqLWI",
+	"YSySAcIO2ImZTEjQOvY7/AKXnRYwgLEMqwZQ9gPiwXUElIoiMWGBh8BROCWjOxHOWKBP+pDGAfkjEYpq",
+	"u97SAKmjuT27DvM9ZVc/1IWHvL0F25vUQbvy5himt1dilJObYrVIdrgcionpvDnJoKvA5wvoBwWK0zXL",
+	"602XhlIexa7frVaziXSwy38Ip0Cl5VVaXqXl3aflbUC0pU59zZepnJNKpgExF5PK22O8PS/MeXOdD05o",
+	"FR+PMJZg6EOzifJq9dDlnpyFLNSI8vMspVNfKHbzaEWgJB/163g7SpJRYXIPk4ka0ft6yJmtMb3SxrEI",
+	"El+RQSyScdkkzE1duOkRW5clSnRTYBAwZldz/68jvcsEt5Fz5oBZW2NhZ85qx/5p0GDNvpvVPZywo76r",
+	"xz/1G0GTtfq17ElslNA7YS2/2XSPAwhpH/W04PTdrNHvEcs9o7cYHzwIjvpNethyT/wmc9u9Y+ae0oO+",
+	"2+o1/UZwyk76xzMdnIOY9tXqSUvbNCPexvOwksvhOTgZdpRSa7iV5a8+VTQSg43TaS/A0gFJH2rrDE7F",
+	"PnmnMn6gj5iT/kXBKMpxCjJKpCLQP1VwRvwhBGDbrRZBoGH4oduLBSZ7lqV6oth4vDzPb5LY16fbtQhz",
+	"nUTR5poR4IrBPyMGv86hKbM2LB+qclKfV05qSZborBmwTEzN6v5pemjAIqZYkUd2JO6wIbWWWuDZ4yKF",
+	"hUkkk6bYAFNIZtBdYqbCGBuScakYDQoE0ht48WYCqbx4u724EnxR8OLbMT1m7SR+g3UPrFPeEHUtixRT",
+	"mpchCfzAlDmJW2ZUVfL0hcnTb1qWPlI+7uo84uvn4kIUzJhf+Vq8AQ353n6WXjuiU+A9Hd5jRDIF+bYo",
+	"FwOP1LkATQyLxjFBFtFQWCS/Qlrs9lJ325xYsxXrWUIPmQtbce5tObf9pMt59+EueHdrJ7w7TauteHiV",
+	"U7t+Tu1WttfrkQiSiLkS6zLKgzH6oF5gs15ib85iQJjM4kch44pg0bOWHhyK2WKmkpizgNQ9vKOLd3Ql",
+	"Ux6RdApYXZBpgi2dCcR8A2g23SYeTrFr3wq5J/BoVm8yBYBQyVSpTv0BBrm2y9w6PQF4ZzcSph3vWc3C",
+	"ZrmnrKH5W9NUpx2wdt9eqzk1swPI2Xon/VN6wtxDvxm47f4Jc0+DY+q2ekd+kzX6bdpsZo9km2Y5c0AV",
+	"9Zk+JBirrw2VGsuz169Z0nL9SCSB7a+874tRzakxPPq1s9rYv4U480TEt/pcI9AX66oYILeM4IGAe8gH",
+	"XUAowB0ajXAzxpNuj0oGI2jeGwoua2eHfzu1kAdszHiAO6nPnI1vQ04PxLabDc2xxcKvjZU56twHLeGt",
+	"9tBUOYmlOu4rSZDC0s1awzLeTNctyr27pndGz11gM7SvWEwUg1IbfcsIFV2ZR544w6z7DDhOYqxCn08T",
+	"oTC1NLlbukaz9fYw298QSIdTjsXAyZhYGsfheowAVQDAsB7UPDLbYtFzOtyzD85fIlGYroTA6/X/EyYx",
+	"y08KfBPEvDvc0iCghJh3ztLl3Ph7++QnTVHyzOTfdTgm4NmcPCn6CjgtDpZl22UZePoWm4F3DuV0CY/C",
+	"UajVFHgcR6y7zT0Do6jXAsl+euD05nMyM30zEwncejIUESM8GfWwW+XCwsyk9OpCrtiAxZAOOGQc8yxN",
+	"IaBPORfwYWJG/SELUkhHfYbonf5Sh43s8ycc7jN71eGzQsnTT03iUDFXGzPnJGL0DnyIIgHr6ZaxMdZn",
+	"g5DS69WDzPJiL2+UGTGV2lb6EgUca1g0p6OQD3BJYOLtnRFg5MZpNDc07Adc987hPrxNCUI7PBJiDDXs",
+	"NAhiJqWetAwDZoN4oeB7jsmmsLdAEyohVYfHTIoIqFAQBHMsfrtN/Dwj4zi8o4o5xL7Y6fAo5LeuPvuR",
+	"Q2ImWXynz4F5xuDL/Pz245tPV92L9+8//dK9vHr388XN2//WQs3bczqcC5InY23iqsWZpKS7T97CgnzB",
+	"OfORfqHd54JljHUyMQvCmPkK1kk55rjqHYBjyYXq8L7A6ZalgBYrFBsao4+mSwBOjfnnE9Umvory8I5r",
+	"ifQgWayVmvis1ERCrfFB6ppTAc+H63pT97654M0LafF4vQtld9F25kKFfUP991vQWnGxHStM/BIVIZlI",
+	"oANEpVYsHoWcKhZkVZ0jGkZaH+bqHE3i/Ju3NIw/5obamXmMS5J6dgGdytrZsZP/TbHROKLKeN1aPfRP",
+	"ukf940Z5vb/dmGzQg8bsr7PDWqene9w4abrt3qnvngQN5maDHrPV/b6F21QZnVsYnfkz/Lim50zZV/rx",
+	"yE12tIhpFweGaHaQbR1T/hAi7XWzm7QFZXq7mvNp7LsvISAlmhHM0QXQeb3hxVCJ1/cQ7abxkBdErztW",
+	"8SpWN6s4VTrS0yna2AWjXVR7IFrsJnFUrut84ox8vnpfhrQxogHDFltpRWjakRPhO2zbawgg0OxZyFsO",
+	"AhacE6gmszEGDEnvk8t8Ko4aCpnHYZ7NySkvEAHk/M96fTsrYSguorMFcX8c/KpO7/7d6H1sjn48Hr9v",
+	"yauTyX/a/puj/j8Pf79o3FMQd+/j2+Tk280oy8tPuwlAUW2l8hTl8aekmG3U18osWSTfXHl/aaTPFnlJ",
+	"ptBjd/n5xpgetoRx0dig5UZGVij9UFXB/tSPTIFtScHqOqWd67QlAXxJrhl4N+uHgp4X+BAs6PpDLRX0",
+	"7H5bK2NgpsC69CtVNLfMzBinR++RDQv7tchVEjET8EhRaX0RsL0zQhWJGJUYnoEj3eF1D8+2jc4ECHXA",
+	"QLhmgrHuBQnSDuumv4I7HQ8w6AGEswEFAVv37D+7eN0zKPmKjIRURE0ECZgfjmjU4WYVdQ9v7SohuuOY",
+	"+aFk3p5tjN2jkhFLHDBt8+/uKJQjSBDbOyeGJIghCQxeCE68sZBK03J3TKcDTz8/Rz12/XgDhKUs6oTB",
+	"2YKxYEtnA19mgnOOH1JfCX+i3AjLM7VNXf/PiZ9tzrq+GjbEC5YClQX2dC2wdWWQVdowaOtC5mW5sXVJ",
+	"/VuqealmfSHXr8UHz4nUxhGNiKJfmHQsBzTRHiJiwgVntqcxVntaAypmFJzPoxI7CV/xA07tkQrqcWPm",
+	"a9rvq2Z/tDr2Xefx4ucEyFn4oNlSbQrN99Mei8llLBTz1YYZuYp+6YYBnE/bvc9t08Oe2/aPAveEHffd",
+	"U9roIQJMu6+P9GpFEzupGM8dwxUqx/OlzC+khHxmyTusJd+a65TVhue+6KPWiD9R6tqINB6wdrtiasVM",
+	"bZPPtLRaeh6wpSqbfvZl0/lPup1yuHIhtWmlnb33HHwJUoVRpA3lxNR95UqqS4umt+LUVfH0sy2e3ujY",
+	"Lquinmdtiz7k2aP28K3SK4m1ncR6GdLqkRzbG9Df169QPjep3vdUB5N6u9laCopgaoV3J2y2w4y6Yvof",
+	"61QM52b+gJXDFVd7eK6WVupW3K0q2d2iZHcXer+ajtkSn3AOzk+SesLDPxJGNAHLvW38vTfw1mfULeZB",
+	"sRNqj+Dq1F9gdU8nfP8X5ehU5oTuzM+5jJKW+zD1p3o6MJe1TU7aM3IcbkmZG2zOKu46fWwqb9235K1T",
+	"SNWbC+2NfHX6ya1ddZsxpMpT99w9dWsd2RUcdZaplfnpzDl7Wgbt05EPL0I2PK5vbI0T/624xnbA3B9N",
+	"zXxGfrGnw0bmvVEVO6mcUZs7o7ZQa+91Q0mS8AAKuWbVWbCioULdmNVjFuMx3sJF9XjtfexibT6iJchl",
+	"yYgW5/LbyEg0iyuLDKwN6vnVvWsre9ZelFPtAfxp67OE5b62p+Bn29GxX/fMPj8f3WPxhzU3dgX/XuXa",
+	"+4Zce5uqP5s49Lb25VV+vBfnx9uhC2+Z9+6peu6eudT41iXGozr8Xpiv71H9fLN0uC55PD9X3zPnO3Nu",
+	"wor/VB7CjTyE62rHkvKgJ7689iPh3y5BirKYDd71xcc33336N+JAk3q7cUA8M0g3CGF5gZfnkeRmyACc",
+	"QvVFPHoliQpHzCFDMSF9GpNQkTjhklB9jtEpx8iERhGBKVl0zQ4P6NSgRRukiOtLMxj5E+qjAeOo35fY",
+	"1eKWjZW9M6CK9qhkZx2OGH8hl4pyn+GrBUBXA64GiZlUNFYAIC5JqIqQJX5g6hpX/D3s2rYckYsJsppj",
+	"t9GaZzW4oq6EEytrZ8fHx0eNRsOp6ZV39cprZ7W3SSzG7PV3LI5AfioR0OnMmKtLgPzSrlUqBQpQ5fBG",
+	"/E77z8lrdmVc1LNLyJGOwa4oB58pdJptRSUfrO05QytIA30RT2isj6cmAqo1Kjj3lAeOvkgY9Yf6moMD",
+	"GMx9GY6SiCoR24EcQkki6YAROeW+OfEW+S1OOKHGLU4V0NsZmWh9hMSMswmNJLZfaErlir4LcB2GdnmQ",
+	"Qsbg+EM6HjO+3+FvzcwA0vcu1zdmnjYtQlWoJAzqEClsd4WUXBHxXS6SayAYQuckPBAlZHsR3OlBFkh3",
+	"Qz3LQD42NyIsM5cHBV7Ru6iPLXbLOuy7R/S457ZTWPMmtUCXR5Cybxfk1PqxGC1RzvidCH09uSPNadIb",
+	"W27raOZGOArdWExk7azZam+0UUXM5xetkuMJg9YORmRMn7obZEP9Ymt2p1nLIruzXGVltmc1BkTFdlPi",
+	"Kg8sYscH2wY4fQCxtGgUsRhaH0rGHMLZhElF+mEs1RmhJrAYRU6HUxtczLAiNZfwE6nEiMXyVYrUvU/+",
+	"EUaKxaQ3Tbsrdnjd64OS5xE51NwDdQCAyyKTIUMMbtuoBCYEDj/NpwcxY8DSsfOH5cx7DvFuQx54wIY8",
+	"8/puGHj75ILg23LrxdeGSna4x/QH6voRldIjdU/FlMuQceURwU1M5Y+EJbYZhl4JvJnFoQhCv8PlhLGx",
+	"Q7wxi0eUZ09OaAg9/4l3+en6psNz38pCgqZf7PVf6b+7+krMVDxFbDEHIT8pfJC4w7NVxIiTFpBQOcST",
+	"yZjFkgUs6PamXhG/fR9KdRFF1ziHT9lxWTCLC8RoNlcUFCA39PcsC9WazoIr85i5WV3j43+XRI1z07Fx",
+	"Y/39yyajr208lR/1w2UTwZ3AJ17J3LxK9yU9m2tFr52nXC5ClWKjsZK1s9bhao03c1RXO6ulRFdzav2Q",
+	"h3JY9Hjz7KB51mil/ojj3gl01ITqOLfdO/DdE9OGktprNQe//VmKA61/iqhUXZhCVql3Rt68ff/25i15",
+	"rRin3MQnzsg/b24uyWHjwFKJ3qq/UzUFqE1/Ncnis5UEu35UxaHe8oaTPw1nNdswE3uDttlR3z2hpz3X",
+	"1vi16WEv37MT+doyF0m6ZbNBfkRY4+yL6vp4GM5qbPqv39/9LsIPv19MP4aNLx+uG9OPP//05cMbMYH/",
+	"/iHC99//a6zv+dh61/7Pn9Hthx8+h/2f1jBl5ijr/ryBPD29gMyBBdEsAQBIpiwmn1OQ/rTcZ+vU6Djs",
+	"3rLpgspQriiYPCLJmBHO5olzksn+WZGvr9i/4JKY8OKEo+tsJQ+fcHTPnR+YopqLoZZSlqKU9h15SMl3",
+	"j8CD99oNfpWdh7JJ2Fs3kDPLdiAFjTNddwuTtCLKHy85C6DQS+WPFSCryKj8Fp7VjoJjdtI/bQA3d9v+",
+	"gWbu7b5r209pTl/c6KkYU3Mdjj8yxxQ6JwzFuAuI2Kb7cqPROmhrFgT8PEhYF0IFOSvwUJOa+Sgru/HH",
+	"IlY0WrH3VQbe2dJ/CEXhKy62uCpubNVs5PpYDXq1s1augxX+Db2rrOBDuHst+Hiouuugky4LJtizoWW5",
+	"pSLBlZDCtTzVNENEDcEI7fbhCT067busETTcdr/fculhu+ceHLaDxulJm7VOWrPdr7fItzO84n65mbGH",
+	"lyM1N5KNlsiXick0U6VQVv6MdiqeCYcg3ZDPV+8dYk+SYySGA3zTQYxqh1iqcYhp8Fkfs9jVZ9r+oMIR",
+	"k+l958RtZl1CEXlaEz0JEvDbMVLXE9HMhzAe7BWmK5gjtLWTvOKzFZ992nx2TaZa3qwHLlcR4J1moMiU",
+	"De2GZW/T5mPWK5droguUtLO+BheQAmtPfb7NrmZm1m9uXZq2r0DmCu3wOmQ62hG6it4yaJRGMbmWSjkR",
+	"cYCN0ob0jpFmgyhBmq2TDveHNKa+nqQF+4/EhMWuTyUjEVOKxQ6hnCTj8eyvOJEOD8JBqEzHafsq6Gkw",
+	"YfTWw7jyzOpi5mv+CasQ3GemP7jQL48ZGSdyyAI9v5y313hXU6nV4R6yknz/cY/UYafseiG0LBmNWEAS",
+	"rsJIj8HnI93gkJUkGetXXr+9+vnd92+7ny67v1y8uwE/bb4reiA4A3MvHMG85URvXKvROM+ChKTVyPWi",
+	"yHnTBRmLKNonh41Whxc10M66OM1245Z0qi9Ba2X4ph2e31B9TPbJL6tkRhX5fzE1wXC773On/FHSogq4",
+	"f2/NUsjcGh4wP6pSdCpFp1J0VlR0Wqt0HE79vxe+z8bKqi5Vktw3nCS3bTNqzBQGmZmKRBGnOsCDmv55",
+	"lVDPFb0AmymGhYlK10xJo8QNGNfEwYJMvZlRAkk9UzQ8mEvX3mh6UcVMJTGHnBytdTmp17rVaBChlTzo",
+	"x0u1+uLYrB8I82OpsEn5k4nvMxbMxM2Ndib15mO+wLlJASxWwWA+fREPhFL6L/1i1BNTpQyVRMwAx3aU",
+	"8JDW1MyCNWcndboYG4EeWlpPg/ChZuGCO/je1VW9ffImp+o5mMmUanuEStJjkZisrvaRuvdeoDbh7Tlk",
+	"Mgz9IWrDKg7zu2PXBzkNBX01r/THLdTWttNnUpI5q/37tj26PP3jqiVvju9+OZj+etL7uExerStp8tNe",
+	"UhWYIy/wV1ZCZCMh8phpz3BYSd4qe1iOnOW87ZQRfxdGkW1oblM6jNoIXfOAL0nRNw5aUkcHrX7Aaqx7",
+	"HS5D7rO0y96EShJRqSCxkwWOYUuQEnyGfC8L65l1gamMqaRZwFXSiDlmj+GXV1LLBl9IhUwV+PIk5IGY",
+	"kFB2ODb5xdcSNdHMs25TRzFHFI0HuEUSRW9RwKJPmU7l3n6Ho7k5jtldyCYmfzbUbx2NE2XWbr8GsEWR",
+	"KNizkA8QdqLDP4rZXcTNG4R3TM+DsNFYTUkU6nVgY3erunOhuoadgd2MG2IlgX0bJf2Qh4rZl9gOhuC4",
+	"mGt3WGQYY0Wr4VnvcC33JUV9j+ufX3E5cAXs30xMNGB9mkQqNetMTLQnRMQoXynnp7AcfzdhVOxZCR0C",
+	"V2jk59R6NIIM2hmzaf/wuPDmYmu5PWctzzy1oflsMoWO6KHfDtwD1uq7bdrsuaf+SeAes6P+IW33DvxW",
+	"kGUKmfOiTwAk+XUZ/JxNM7sCyc65a41mPj8n4abBokx6Sihtwc9szkHxTir6pbt4e2O/VbyXRSOXbHux",
+	"sdqeK6XiKolNRlKzhzlN7mH/qOG26XHPPfFPA9e6Gdr+YbAAJmLP+nrtL2fJr1RfSFkNdEOHeNeQKjIR",
+	"SRSQHoOf96r668fUBbQQTZkuF5MVE5pXyliaT5xd2o+7KC1zNrHZIQIeoJGWglmOcj5rmDNSx5+JzVt2",
+	"iJelEOq/8knEe2TEKJfzOcwz2cuznn40CdLCK0gzBg+3SS22OcRkkxRiEdvc4XwCtE0WhpIq4v3wdmbw",
+	"XC65B3IZVjOaz0Vbmt/1jPKLn0NibXM1F3N59ize1Nwwezb1x+ayYHNO2oMnkhGbOi3urxtuzifFbpSJ",
+	"8y2msn79kDBk8dBCfv0EA8SlPHdJuW7OUeSknqKcIw4NuFkvHM354OZdfVpYQWWeIbqY+DTWNGQMuCwa",
+	"fE4iqq/rUSUJBOFCLUsMSk/09hlCWVXAbpjXwYbMa3bv5hL573eHPTPGdvDr5gn5ZVp3elgq1rUsmyXb",
+	"p0dlW85fyz4hCaFMKiXUVYkJlLAxVcNMB8tzv9p84H2t9O/1GC0qt5v5/p7h5pR5K39KWMIkoaldklsH",
+	"WBEOmQypYtZxqe9KYkbqM/ZKh88UPcb5SkaMKKWDzDtGNXM6I7TD0+KqIHfdS3/1SCgBYIKaNFkSsb4i",
+	"PTYM0ySntEo+lAQR4QIrIKNon7zL4jImnaggBuN0uDdmPAj5wMuJWUWykMx5ameZLKh+zOSQSKYg8KW5",
+	"dYfXvVzQ6OLm5u2Hy5trb89B969i4wxV15p4xpw0uVIL4jqtOM3CekrMSXBYFASc+iJm+x0O2V7ZMeJC",
+	"de2H7osYLFOzWkcviYd8oL9fKivOF4bIikS9mbLS3MGx4T/D0SRTHa4PgN43vUt1Pem5atM9sFHzjw0p",
+	"4gtAOXg/FqMODxVE8RKp52z0G3M3pl/gmd07J/OTZn7MVHcgOPM6HFzAnBSmhU2gHDnd4VASLkgk+IDF",
+	"GKGsAxiJ6nA0shEb4vJzkWWdH3hvn3xSw5nK5g6nMSPtRrvIoXyl2dP9+lRrY31qxSrLb6BMsmCBrWyB",
+	"9p7NFbPmloqZIcBlalk634dTy5yZGvW5DB7L+4qdZLkxvDVEMABtZquZl1kvEfYq/VxA/nl37A7Cqyqe",
+	"amGFPsmdqJv3+FjHEeUuZmTsOMiKyDqUjGM2pmG2GiUI5QKTX1Eg2Dv0XDB8B+kkWpZIW0Rj0qYh9mkz",
+	"KnxfJBwhaRgmTEHestYOImoEqf60nkOyX/Cd6U8Jx8UHnpN/Tq+XqrAXwZ1pJiZcg+xE84AFfRmJgEXd",
+	"UShHJlsXh8Kxu2aBXcGjqZcrrn0lOzytpoX8Xq3M4DX3LpT6/bAr0iHtxkF+gvSOhhHtRayrRNc8ogXY",
+	"BWaZY3VQPacusC9jrZfudbiB2xUwD7vtWnjbYDUokeCjwPgXgn9BQCbQmgvtcLwM6aT6at2sEPzQJhKd",
+	"jUjq+oS4cIOTIYvd5SuqAKFoEirfJIsbXDXQcfX35YDdlGYVwa94QCyQkhbU87no55mfJKL8lZwtuIJZ",
+	"WO8mGYh7ktRnvqlH6q1GA7QrxCjJp/kEoHKEfD4pySEsmsssyiN9GE12b59c58PoMIkomFmCpYeATmWH",
+	"Gwwn3GwubA4CmTI18+3wq5lEs2zIDp+JnZO6VhKIjc7DgYXz9ErC+2Cn/UhIs06IzXe4fqfVoCCBys4P",
+	"rQCjcJoTpYfIjpSxDBA6XM8gYlKmk6x7NPg9kWqkTRXHKvSe1txC5ZEo5OwcKhfEhA9iGmijJGYyS1ij",
+	"kuDNDkQ5EATLPA9a3y+ANLNJsj3mKxpBfhlR/jhZ9mtmaa+OnhlRjkt8KExS/QlqZ//7Wx7fSv9lC4eq",
+	"zPwqM//JZ+avTE8/mV1FmgruSdF3UrdMPm8WefvqGZT4rip98mUC1SIIXaZyj1FG7dqMyNjFQ2XMp3qa",
+	"1ghRBQThLFkUGS8f5HCgAWDvBl3ZKI/eeWZCpKOFksw9kVkEptgxvddmrJdonB2eqZzFFf5WGU1HrLtN",
+	"IhXocLmC/xU0UTvCI6ihC/qn8WR2+Ir655x66UAXI33Spg6uweS2+hENRywg7I5xdGPqM6w3fsK4gkmB",
+	"wZOaj6BadjggtSkVoRU5q4aeEUpiGmJDkXReXExwVh2e1zXPra2ymImr7RjiJ4r0mC+gKZNRMTu8XqRj",
+	"QtYtJ6Lfz1JvrcKzTy6teYSpusbraDZR745UMVP+UCvRqIErxJ61x2CxXFQfxg1U2J/mEkC+rho7m2my",
+	"iUh9YDU100hyusnBfuugUDWBM50DaQKHJIXx06WSA+J2kkbjgJGWJqpUg2k5pNnQH/ygCd8cdrbSkSsd",
+	"udKRKx250pF32uosKzrNJUDuWkWWUrhRyG93rCJfmNC24MwFdHr9DhT6kRjMVznBrKG0loR8VslE1geB",
+	"c+BTJlCNpZ2Ekj6bkFHIEwV4z2I+TcDKDceEv7GYCQLlgDK5D/He2coemGWICPLI3faXV+1cS/Feb+G2",
+	"Eh2d4bKQIR5ZGPX7ZcBrOg5ft16Hwfg1+4Lny43EIOT/Ryj137Tna8neOlL6lKvPV+/++79a/xj5/9X6",
+	"xxoxQrPiEi6oP3ZVBvHMitw/0FtGKFCsH4X+LYEzA9/yYcspTVbGro10HHWG1QDhm44bmBBjwjzlVe5m",
+	"cgB0BGkbIZj+whVj5B0p3nuWhoSJTPZ3beuPY3EXap2DBV5Vg75iDbr5ghlm4M6aZ1YgPJUZU4HwVCA8",
+	"Vc/aacZnt8NFvEfGa+H49RN6bPqldY2nbNN2jdEsrMPzOSGAMFiSWZO/MJuho5cH9+IL9a3wU1GmzbwH",
+	"G3hbhy+6rsk6nusMt8AGCADcZOpHJU5lsuBTNl1tFpzKWd5DwhPJApyjyZxAfqhSN3d9MQeCTzHxocem",
+	"wnius5yKxWyIDi9yVWMAI8UaRnQFHmoeSOMptEIbmaBSmrUBq98Cs3DGB33D4tHj+J/zwp5yntAomq5u",
+	"qul5V8kSlQZVaVBP0hFcKT0vz6NboJmAqHogvQsrKnardb2d96zU7UqkEmOJ7tZ5+GBTY2NcFLM+l5iN",
+	"rCKXKiAxo4ELwnoQU5NSnXpv4A8o1cKJGE9O3neTlYABTPVinZiFPrZ+FwS/KPPq7FWemxU9Nzd20yrf",
+	"TaV5VJpH5bup1JgH8t2knPZBvTcJf5gYzQd6y+YCNKYYNy2uWTFMk85QS+kyAe5UQZmtRftnu9GVaK9E",
+	"eyXaK9FeifYHEu0pp921aFciZv1YcPUaqFa+/kuJW8bLEcR+GVLAGUofNIgiBg0D620/X73fJ5dJLwr9",
+	"fXKhBUsYM1vL6SASZBCL8RhbTiGfhCt6ElDx0GwQD/5CuI1ioLB0Ep/0nVvnXM2USiNWssHNRf2jmzE8",
+	"hM5Zme2vz4ehihrZ0XfQjYg0Gw3yw3f62hqczxQpdwexSMZ2wAvk4uT7aY/F5DIWivmq5tQkU8m422ds",
+	"NaBlOCm1s9ofB7+q07t/N3ofm6Mfj8fvW/LqZPKftv/mqP/Pw98vGqvHJ/AzlmFM6ItzfO+KKgaomC5i",
+	"Y97DAtPbLZJmboArNqIhD/lg5UGyJ+YGMn05VhxE3705TMW6XK+5wjt+ENw4SFdgkTdCfKB8aiYlt2F3",
+	"zE9ioC6IGOUwJyjCpxsiT9leSv5zjG8MnKcIs2wuMTXHrwic5lnIrXsPdiHcFpLFMpytEf3ynvGBGtbO",
+	"jtpObRRy+2fzSE9Z6Z2pndX+7/9euL9S98+Ge9p1f/v//79leGU5Rh5b6ig2tD7BdTQNgN2Kfsq53XQn",
+	"TB4shE4t/kOdcsGnI5HIDseuK9IhF5fvyC2bSgBWsJaLvgqubPPoQk++DrctB+/tNkhKmg2aEDVCDlid",
+	"k4DOid5bqbJgy/WlvimeLZWaB3gY0Sn0AjCR/1k9dhbTwsNC/ZAPYBqjvfN8xRv4qSdDFjO7Np4zYZdW",
+	"AO7tk4+mhizElg8ssAhZsGUAvSL3O9zLYe67P7KphzYcHjqoIgOsltQOhKrCWzYlMRtHdGrAJQzgAhiU",
+	"sPd4fNJCtpGI2T65SA3OFnaKsLgaOZwzYzdSblK46Vgb1bBiRI42PwReCpwmeEcrfsLFS9CoAWBB9ERS",
+	"RA6LLwJ2c85QNy2DOrxH/Vst4HhwjgZuqPSUSXpcTY8gMmAAGQYGRReOuaeN4phRk/CAy6IqB0Q9T1jg",
+	"BTGFmvALhCdgGzs837dIcz1Ej8NR87ioWXOltIMl5CJAW4gbO/IrSTxrBMLX9cU4ZClgm1H7zufIVJ/r",
+	"gWAScyYsAabjFCU3XEbUZzltSr98fWN+pgXEleV+W6U7pInD8FTCFUJdai1IC1+tpIXqf4y9tm8fTFnx",
+	"93iBvFcg/FYzqGes2pV1nJ00K5r9AlhXsFqmRmvtTI0Hc4QUqL/DUJPRFMsTfQUwbkZIO7Vlc1Aih2wG",
+	"5YV6Lgd+q9ekjVP3pH/M3HZw5LunvUPqtvsHrBU0/UbvlK7sP1lbNZ85HxtBtq2nZhcgvOU5WO2s9uvt",
+	"wb9OvzR+mhy/H7d+5off+ScfguaVav9HHv0wbMADbGwycXbqPLHfaanzJG3JsbIZAPynzAzQF6F/vc+C",
+	"jd0gTmU6fDt+mXVMmkfIFfmaZtSGhT+Z5fXX385ftYtx+CObXiTaJPnf3/Qv3zEaszj9ZcY+A+0hc/5A",
+	"Bm3eQ7SGyZa5qHJFQ4XeqkwXK3VVpeYd8opMHYymDsLmgm6MULrQVgUtn3q70TbmzyQWfEAEZ3v75JPW",
+	"WFOlziEe1ER5RDHbqq2XTFls9H4wYySZDCGdmMhwwIntpoJOdrA6Md04s2NGIkgiALvVtgUqvab4iqL3",
+	"byhiRbRxEyP4nMmGXeybOa9/0kiKVZXQe7xtRj/cOlv0GeogTva0lXDwdw7/N0WANX2p3CN23Hfb9KTn",
+	"nvqNwG2yVv+AtnuH/lFQ8u6mbUQQi9GM5IfJWENqZjZyKhUbrTZeOoBdnTWq5pd436Ct/CTzg5iB0zO4",
+	"tvIGZ14fk9xR10rQtSEkqsjS8BQkkedVkVy7oxSW2fT3QesXoL21zT0UE44mPKLl3DI2BtBp2gfKWCtG",
+	"tswqWFFBzfWF+OPYvXvfGrtXt6cT9+bP9qj2nBTY7DRkGqlm2gotuRVjaoHgrCySB12F9NAAIA3hOsNm",
+	"4AB+/cCh0X3bO9R9Kxf4li7wp+XVzpxUwojVLfzbm7admPeJ5TxQWnkK+cB080aTq6gN2rZu7xU825bS",
+	"5Ou/7D+XBSoZIjhbNzJqUSb92FnwO9cpn5IovEtD7HtFrmjv4vurTx/fXXc/X7339tIgZ5G+9NlM8QJ9",
+	"xmGEoB1b5rlYB7Td3u29ToXzLGFARlJWHGiGAz0n++632SIE5t8SmgZmdhpcIwGTEPbP099sgG1eXhZE",
+	"03JTK+csqxzvHEtR9Asrb9h5QRT9QrRhpBXEMYt9xtU+uQCMGIxMYAAp670yKm5AeQPvWZdJP2KXx5Vb",
+	"eayoaZpv+PPFjf58Nj8Nla1V3Iqz7Xw37ZB4Q7/c3xQRzsQTr8LaTXtDZU6lpXSfKhqJ+1rhAr2XwDsV",
+	"0UsJStIN/bJlYGm7gFL5iVznOK0TmWnu3ivySCS4xgaV6Q+cTfRp2Sp78Sn7utd2XT/HykU4oYTqD7ki",
+	"G0k9uMB7Uq8tluwtcpQrU/8HpXz0yzmk0EsVRhFBaDjIEGycEi/k3UQWZQe+gaE34jblOentxanie6ry",
+	"3cdMjsVvsOaBdMob5BoGtWDQ4Wl6eKf382Xv3zJrf5x+rqsf6TlVbaPCLGB8CzSBperShJlYFEjIkuPn",
+	"pm3hPWgqpN5utrLipL2COiI4qNsz6w11wo3VQJz3Q0GpfMN8wryx4hcVYMbqJTDjYGO1M5F0wFw55f6S",
+	"vOgr6EsPOFuvJIFHiOgTdsfiaZYDnfP/2LThNIaPji5HK6k9zZaYRMgX8KVJ0GJjMYF2CfioA+nKCF9B",
+	"p1hCqr8X0VO1cXx9ZRKHFtsC0nhjMZHYSg/7MMLrtFaMFZyQ/mxSVKFdLDQCuWVjNZPKa7JlYdQp98ts",
+	"9s96K66n3N+N5b7jvMWW22jeaD51aFhVQKczF2tOzfSbtshUemmGOzbck+Zpy23Tg5574rcD1/LMU78R",
+	"LLbcx3j4WUBDyCnQn6F21j5p5IKc2P9Un1BsS1s7a7Yaazjj7V6X1f9NuW+brD55q+OJoyTPIh9qkkOq",
+	"52KS4zCmKmxlDrM8Keldlm1UzyUTaZYS0ihLUsgTtuYj+LfmLYrFcTJWtiwgVBIK0KEHC5TU7TmGvaC3",
+	"Wh9Sh0D2NDbHNGMCT8ACg5L4VUb2O1dmnhrV5lMTHo5wvzU3wY6MHKQ6iUdtNbLbyMJJadUom8XhH4zz",
+	"SMaM6Ne35zri6isIRCEmXJNyv18c/fkMr3nw6I+z6MKIcNLScpNQEr2BZZF7fa226jm/0jf/vfStoLeE",
+	"aYeFsteay10osM1e3hfxCBhFksCVhbyArxrtslUmcO7+x4xiUrswJ7Hf9FvBAXPbkMTmHwXuCTvuu6e0",
+	"0cMr7X625jdsJDCSCHwIgqDWfP96ATF9Mu+PiMHHfBERscRQqmU9elabh8OQf+DhyigCkG81EZKLlJPg",
+	"PXPMBHwoZx2ubyae7ZvtpDd5Gd14pI5N21ILxNS5Yb1gTzKu9grBbI1ev3WV13aOF0tcv1PO5mjL0Mu/",
+	"KGfkjUBkmTQNkrqR4ANXMj9mytUXxsOYSjZPU2sRxCPH9JbsxQZ+nty+bcdl1tnBUm+P1EKgitw9nchd",
+	"ImcSDVfid3nlaa0IHupPgNwlbhmHouYxmCzQoRRLgffJ91hQbmE4cWRIrpEs0mPV243TvbJI32a8rAr1",
+	"PddQ3yYn2CnL94JmYznxOaJTreUDXD1WwUM3Wgg6t0tzPb9KbPCbFxNVNGCnhvUmVPI1YodlnRhAc0Vf",
+	"OgYPMe1jZFxWK4YSdyANtssvA8L6aR9oay3ieOSQ4gOwF7MLa3GYw3kO09oNhzFhx4rTPK+44+5ih1so",
+	"vhjce81wUeX+Q6jrgTqS1Cq3uLBQIYlVNRZZ1Qe/PKnnykr2HCg+9gWXImKAk+cGYsLlPjlsHBDPoFFy",
+	"obq+4P1wkMQs8MDXJxKtTbNzcthopTcmPGbUHwJqkQ0ZkEAw09Q0rehY9GD+DAO8tSvekeOtNvZvu2MW",
+	"Axqo/tR6t81Pg3BAe1PFalt4t2ZmXebm+mU4W9hjPwSiIO4/cRfWBlUg+pEVpmbQRz/zrNBolpTsachv",
+	"Hm7aukF5Q1CRgSJ+QRT1Pl3yznzZIJ1tHbx7yhp9t02bPffEbwXuAWv37bVMOr/9TN5QRX2mz1bt760p",
+	"zq6qIrkdk5zB/0wJZWekZwHu3BSo+WXQ3yez7new7J3RYO4+g1fBjoLjwxOICLXdA8oOXOqftN3DBus1",
+	"gn6/2WJaWzYqRe2sSDICcCsGqEeCA6oVlUnMRoyrbsJDrT1riSlzgTWDtm2gtKFEnQ6YRX+1P29P8fl9",
+	"rKh+x1T/aRbR0uBD2rJlwLOcQa/cgAcozK4oIfvvEhlyJiXRp0yeIwoj9BrgA6KEJkvH9pIkPBn1oCIy",
+	"gRIwYkbfqGzyZzuzF1w5afa1O45ZP/yiv8aPlxmFG4lwbXG/v2bw2Hyd++PH9oC9iBDyXXZmd1VXuRP6",
+	"QzRRexeeJjJKoAMrACGc2UKq/HkzGLsgWzuccvC42THJkAKKLQC+T9OxJ1RCwoyZCkvRtUiddrBXrHl9",
+	"KAmHO8ETaBrBnRPA3J2bR8y0pqGVgb6IO9y79ICTnJAh+0KCcBAqA5Elh3QMp84ymVdzi2ayPBBujvSj",
+	"xsLXI/h1qfUZFaw+MOdbc+OWFbJaGnvBxazv8GNdwrf6duLjdylD2EilWis8bh7avMh1Y+5VRb+fa/R7",
+	"3fO5pNg1x8QWotrZyXpaxWzPQ0R86+LhcULa6x39p10U2+G5UDYpUNQBrEz8yTi2S8iJC1TCpUxYoBX0",
+	"9MF6kTYfCf+WBd7eOemxvoCmFFRpzXxEp6alYYdDJ2rozGxeDtOul1sHDsE2FmUqu0OoJIKbLNfCPFSM",
+	"y+1GgO1S716XBTyjQuDnwTttpL7ioetrK0t08hdaMby2Oj8HiT6Pfr6IkP4bAukWI+Ehcms4ALhhqiB4",
+	"ApIjlCQQfjJiXJG6FMR7HQhfepCGiJKFBkHMJLhbJlQSvb3QMk+M9jRtAgLxa2CAZmXz736vZZIeASoB",
+	"GQ3ApbSfUbwYyyJMUMjUdXJJkVmjJxjKFIekw0AmxeI4qfd/PmBEJIsi6RDJFEnGpDfFpkH5Ie03WhwV",
+	"QTdhOTLfs6gv4hzsfH6sHJphwWJDFrstogWX6WmlhiyM5yIW+Ca8Mo5DP+SD/YVipqK9fMuDtHxc2qLu",
+	"60sisPNWvkzKrtzeXVTdBUu1U0Qgb9Mwyc4tg+HOf2fsClbyieaw4iUZ0DuWzRrL2KGZFpxZzqxzL7/H",
+	"mXNqoegVWZJ0yJhO9XGXDjH1fSRO9EHLSgDTfSaS8qAnvhBf6y+5F9nKwGIo20gM9L6iWiMdwqg/zMpq",
+	"YyZFEvuMoA/TtGLOHxWmuYUsGVwkSs9I9MmIhoZGUwRZyXhgtgo/hT5RPMiNDdl1f//29/8LAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -30,6 +30,8 @@ import (
 	"github.com/acronis-platform/platform/internal/httpapi"
 	"github.com/acronis-platform/platform/internal/idempotency"
 	"github.com/acronis-platform/platform/internal/jobs"
+	"github.com/acronis-platform/platform/internal/mail"
+	"github.com/acronis-platform/platform/internal/mail/smtpurl"
 	"github.com/acronis-platform/platform/internal/order"
 	"github.com/acronis-platform/platform/internal/partner"
 	"github.com/acronis-platform/platform/internal/postgres"
@@ -60,7 +62,10 @@ type App struct {
 	Billing     *billing.Service
 	Usage       *usage.Service
 	Events      *event.Service
-	HTTP        *echo.Echo
+	// Mail is the outbox; domain changes enqueue mails on it in their
+	// transaction (Mail.EnqueueTx).
+	Mail *mail.Outbox
+	HTTP *echo.Echo
 	// Metrics serves GET /metrics on the metrics listener (METRICS_ADDR).
 	Metrics http.Handler
 
@@ -159,6 +164,10 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		spReader = module.(*provisioning.Acronis)
 	}
 	usages := usage.NewService(db.Gorm, clk, cfg.Location(), cat, pool, spReader)
+	outbox, err := newOutbox(cfg, db, clk, box, log)
+	if err != nil {
+		return nil, err
+	}
 	dw := &dailyWorker{usage: usages, billing: bills, services: services, clock: clk, db: db}
 	runner, err := jobs.New(db, jobs.Config{Workers: cfg.JobWorkers, MaintenanceInterval: cfg.MaintenanceInterval, RescueAfter: cfg.JobRescueAfter},
 		maintainer{idem, limiter}, log, jobs.Domain{
@@ -172,6 +181,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 				river.AddWorker(w, services.Worker())
 				river.AddWorker(w, services.OperationWorker())
 				river.AddWorker(w, &opSweepWorker{services: services})
+				river.AddWorker(w, outbox.Worker())
 			},
 			Periodic: []*river.PeriodicJob{dailyJob(bills), staleJob(cfg.RunStaleAfter), opSweepJob(cfg.ServiceOpSweep)},
 		})
@@ -180,6 +190,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	}
 	partners.UseJobs(runner)
 	orders.UseJobs(runner)
+	outbox.UseJobs(runner)
 	services.UseOperations(runner, box, subscription.OpConfig{Wait: cfg.ServiceOpWait, Attempts: cfg.ServiceOpAttempts, MaxBackoff: cfg.ServiceOpBackoffMax})
 	unsuspend := services.UnsuspendWhenPaid()
 	bills.OnPaid(func(ctx context.Context, tx *gorm.DB, inv billing.Invoice, ids []uuid.UUID) error {
@@ -187,7 +198,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	})
 	a := &App{Cfg: cfg, Log: log, Clock: clk, DB: db, Users: users, Keys: keys, Jobs: runner, Idempotency: idem,
 		Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Billing: bills, Usage: usages, Events: events,
-		vendorHTTP: vendorHTTP, anonLimiter: anonLimiter}
+		Mail: outbox, vendorHTTP: vendorHTTP, anonLimiter: anonLimiter}
 	if adv, ok := clk.(advancer); ok && cfg.Sandbox {
 		a.sandbox = adv
 		if _, err := a.loadClock(ctx); err != nil {
@@ -198,7 +209,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	e, err := httpapi.New(httpapi.Deps{
 		Log: log, Clock: clk, Metrics: metrics,
 		Users: users, Keys: keys, Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Module: module,
-		Billing: bills, Usage: usages, Jobs: runner, DB: db.Gorm, Sandbox: a.advance, SandboxClock: a.SandboxClock,
+		Billing: bills, Usage: usages, Mail: outbox, Jobs: runner, DB: db.Gorm, Sandbox: a.advance, SandboxClock: a.SandboxClock,
 		BaseCurrency: cfg.BaseCurrency, Vendor: vendor, Idempotency: idem, Events: events,
 		Authenticators: httpapi.Authenticators{
 			Tokens: tokens, UserByID: users.PrincipalOf, APIKey: keys.Authenticate, IsAPIKey: apikey.IsKey,
@@ -218,6 +229,23 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	mux.Handle("GET /metrics", metrics.Handler())
 	a.Metrics = mux
 	return a, nil
+}
+
+// newOutbox builds the outbox of SMTP_URL and MAIL_FROM (checked by
+// config.Load); without SMTP_URL mails are held.
+func newOutbox(cfg config.Config, db *postgres.DB, clk clock.Clock, box *secret.Box, log *slog.Logger) (*mail.Outbox, error) {
+	mc := mail.Config{From: cfg.MailFrom, Attempts: cfg.MailAttempts, BackoffMax: cfg.MailBackoffMax}
+	if cfg.SMTPURL != "" {
+		srv, err := smtpurl.Parse(cfg.SMTPURL)
+		if err != nil {
+			return nil, fmt.Errorf("SMTP_URL: %w", err)
+		}
+		mc.SMTP = &srv
+		log.Info("mail goes to SMTP", "server", srv.String(), "from", cfg.MailFrom)
+	} else {
+		log.Info("no SMTP_URL: mails are kept in the outbox as held")
+	}
+	return mail.New(db.Gorm, clk, box, log, mc), nil
 }
 
 // Run starts the jobs and serves the API on ln (and the metrics on

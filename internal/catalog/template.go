@@ -3,6 +3,8 @@ package catalog
 import (
 	"context"
 	"errors"
+	"net/mail"
+	"strings"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -13,21 +15,28 @@ import (
 )
 
 // EmailTemplate is a mail the platform sends (suspension, termination,
-// credit-limit alerts), written as Go text/templates.
+// credit-limit alerts, invoices...), written as Go text/templates. Kind is
+// set on the seeded default of each kind the platform mails (the mailer
+// finds it by kind); such a template is editable but cannot be deleted.
+// ReplyTo, optional, renders to one address.
 type EmailTemplate struct {
 	Meta
 	Name    string
+	Kind    *string
 	Subject string
 	Body    string
+	ReplyTo string
 }
 
 // TableName keeps GORM on the migration's table.
 func (EmailTemplate) TableName() string { return "email_templates" }
 
-// checkTemplate refuses a subject or body that does not parse or names an
-// unknown field, saying where.
+// checkTemplate refuses a subject, body or reply-to that does not parse or
+// names an unknown field, saying where; then, rendered on the sample data,
+// a subject that is empty or shows the password (subjects are listed in
+// the outbox), and a reply-to that is not one address.
 func checkTemplate(t EmailTemplate) error {
-	for _, part := range []struct{ name, text string }{{"subject", t.Subject}, {"body", t.Body}} {
+	for _, part := range []struct{ name, text string }{{"subject", t.Subject}, {"body", t.Body}, {"reply_to", t.ReplyTo}} {
 		if err := notify.Check(part.name, part.text); err != nil {
 			var te *notify.TemplateError
 			if errors.As(err, &te) {
@@ -38,12 +47,44 @@ func checkTemplate(t EmailTemplate) error {
 			return errs.Internal(err)
 		}
 	}
+	subject, err := notify.Sample("subject", t.Subject)
+	if err != nil {
+		return errs.Internal(err)
+	}
+	if strings.TrimSpace(subject) == "" {
+		return templateRule("subject", "subject_empty", "The subject renders to nothing; a mail needs a subject.")
+	}
+	if strings.Contains(subject, notify.SamplePassword) {
+		return templateRule("subject", "password_in_subject", "The subject shows the password; only the body may.")
+	}
+	replyTo, err := notify.Sample("reply_to", t.ReplyTo)
+	if err != nil {
+		return errs.Internal(err)
+	}
+	if r := strings.TrimSpace(replyTo); r != "" {
+		if a, err := mail.ParseAddress(r); err != nil || strings.ContainsAny(a.Address, "\r\n") {
+			return templateRule("reply_to", "invalid_address", "The reply-to renders to "+quote(r)+", which is not an email address.")
+		}
+	}
 	return nil
 }
 
+func templateRule(field, code, msg string) error {
+	e := errs.Unprocessable(code, msg)
+	e.Fields = []errs.FieldError{{Field: field, Code: code, Message: msg}}
+	return e
+}
+
+func quote(s string) string {
+	if len(s) > 80 {
+		s = s[:80] + "..."
+	}
+	return "\"" + s + "\""
+}
+
 // CreateEmailTemplate adds a checked template with a unique name.
-func (s *Service) CreateEmailTemplate(ctx context.Context, name, subject, body string) (EmailTemplate, error) {
-	t := EmailTemplate{Meta: s.newMeta(ctx), Name: clean(name), Subject: subject, Body: body}
+func (s *Service) CreateEmailTemplate(ctx context.Context, name, subject, body, replyTo string) (EmailTemplate, error) {
+	t := EmailTemplate{Meta: s.newMeta(ctx), Name: clean(name), Subject: subject, Body: body, ReplyTo: replyTo}
 	if err := required("name", t.Name); err != nil {
 		return EmailTemplate{}, err
 	}
@@ -67,7 +108,7 @@ func (s *Service) ListEmailTemplates(ctx context.Context, r page.Request) ([]Ema
 }
 
 // UpdateEmailTemplate changes and re-checks a template.
-func (s *Service) UpdateEmailTemplate(ctx context.Context, id uuid.UUID, name, subject, body *string, ifVersion *int64) (EmailTemplate, error) {
+func (s *Service) UpdateEmailTemplate(ctx context.Context, id uuid.UUID, name, subject, body, replyTo *string, ifVersion *int64) (EmailTemplate, error) {
 	return update(ctx, s, id, "email template", ifVersion, func(t *EmailTemplate) *Meta { return &t.Meta }, func(_ *gorm.DB, t *EmailTemplate) error {
 		if name != nil {
 			t.Name = clean(*name)
@@ -78,6 +119,9 @@ func (s *Service) UpdateEmailTemplate(ctx context.Context, id uuid.UUID, name, s
 		if body != nil {
 			t.Body = *body
 		}
+		if replyTo != nil {
+			t.ReplyTo = *replyTo
+		}
 		if err := required("name", t.Name); err != nil {
 			return err
 		}
@@ -85,7 +129,15 @@ func (s *Service) UpdateEmailTemplate(ctx context.Context, id uuid.UUID, name, s
 	})
 }
 
-// DeleteEmailTemplate removes a template.
+// DeleteEmailTemplate removes a template; the default of a kind stays
+// (409 template_is_default), since the platform mails with it.
 func (s *Service) DeleteEmailTemplate(ctx context.Context, id uuid.UUID, ifVersion *int64) error {
+	t, err := s.GetEmailTemplate(ctx, id)
+	if err != nil {
+		return err
+	}
+	if t.Kind != nil {
+		return errs.Conflict("template_is_default", "This template is the default "+*t.Kind+" mail; edit it instead of deleting it.")
+	}
 	return remove(ctx, s, id, "email template", ifVersion, func(t *EmailTemplate) *Meta { return &t.Meta })
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/go-playground/validator/v10"
+
+	"github.com/acronis-platform/platform/internal/mail/smtpurl"
 )
 
 // Demo secrets, used only when DEMO_SECRETS=true (make run, tests, bench).
@@ -85,6 +87,11 @@ type Config struct {
 	JobRescueAfter      time.Duration `env:"JOB_RESCUE_AFTER" default:"1h" validate:"min=1s,max=24h" doc:"a job running this long is taken as stuck (its instance died) and run again; also the longest a job may run"`
 	RunStaleAfter       time.Duration `env:"RUN_STALE_AFTER" default:"5m" validate:"min=1s,max=1h" doc:"a billing run or usage sync whose worker has not reported for this long is marked interrupted (its instance died)"`
 
+	SMTPURL        string        `env:"SMTP_URL" secret:"true" doc:"where mail goes: smtp://user:pass@host:port?starttls=mandatory|opportunistic|none or smtps://user:pass@host:port (STARTTLS mandatory by default when credentials are given); unset, mails stay in the outbox as held (make run points it at Mailpit)"`
+	MailFrom       string        `env:"MAIL_FROM" validate:"required_with=SMTPURL,omitempty,email" doc:"From address of every mail (the issuer's name is the display name); required with SMTP_URL"`
+	MailAttempts   int           `env:"MAIL_ATTEMPTS" default:"25" validate:"min=1,max=100" doc:"SMTP tries of a mail before it ends failed (a recipient the server refuses fails at once)"`
+	MailBackoffMax time.Duration `env:"MAIL_BACKOFF_MAX" default:"1h" validate:"min=1s,max=24h" doc:"longest wait between two tries of a mail (the wait starts at 1s and doubles)"`
+
 	SeedAdminEmail    string `env:"SEED_ADMIN_EMAIL" default:"admin@example.com" validate:"email" doc:"admin created or updated by platform seed"`
 	SeedAdminPassword string `env:"SEED_ADMIN_PASSWORD" secret:"true" default:"demo-admin-password" validate:"min=12" doc:"that admin's password"`
 	SeedDemo          bool   `env:"SEED_DEMO" default:"false" doc:"platform seed also makes a demo catalog: an Acronis plan on the ACRONIS_URL account with its order URL (make run sets it)"`
@@ -128,6 +135,11 @@ func Load(getenv func(string) string, withSecrets bool) (Config, error) {
 	}
 	if _, err := parseOrigins(cfg.CORSAllowedOrigins); err != nil {
 		problems = append(problems, "CORS_ALLOWED_ORIGINS: "+err.Error())
+	}
+	if cfg.SMTPURL != "" {
+		if _, err := smtpurl.Parse(cfg.SMTPURL); err != nil {
+			problems = append(problems, "SMTP_URL: "+err.Error()+" (value is secret, not shown)")
+		}
 	}
 	if cfg.Sandbox && cfg.Env == "production" {
 		problems = append(problems, "SANDBOX: not allowed with ENV=production")

@@ -9,7 +9,8 @@ import (
 )
 
 func templateOut(t catalog.EmailTemplate) oapi.EmailTemplate {
-	return oapi.EmailTemplate{Id: t.ID, Name: t.Name, Subject: t.Subject, Body: t.Body, Version: t.Version, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	return oapi.EmailTemplate{Id: t.ID, Name: t.Name, Kind: t.Kind, Subject: t.Subject, Body: t.Body, ReplyTo: t.ReplyTo, Version: t.Version,
+		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 }
 
 func (s *Server) ListEmailTemplates(ctx context.Context, req oapi.ListEmailTemplatesRequestObject) (oapi.ListEmailTemplatesResponseObject, error) {
@@ -25,7 +26,7 @@ func (s *Server) ListEmailTemplates(ctx context.Context, req oapi.ListEmailTempl
 }
 
 func (s *Server) CreateEmailTemplate(ctx context.Context, req oapi.CreateEmailTemplateRequestObject) (oapi.CreateEmailTemplateResponseObject, error) {
-	t, err := s.catalog.CreateEmailTemplate(ctx, req.Body.Name, req.Body.Subject, req.Body.Body)
+	t, err := s.catalog.CreateEmailTemplate(ctx, req.Body.Name, req.Body.Subject, req.Body.Body, deref(req.Body.ReplyTo))
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +46,7 @@ func (s *Server) UpdateEmailTemplate(ctx context.Context, req oapi.UpdateEmailTe
 	if err != nil {
 		return nil, err
 	}
-	t, err := s.catalog.UpdateEmailTemplate(ctx, req.Id, req.Body.Name, req.Body.Subject, req.Body.Body, ifv)
+	t, err := s.catalog.UpdateEmailTemplate(ctx, req.Id, req.Body.Name, req.Body.Subject, req.Body.Body, req.Body.ReplyTo, ifv)
 	if err != nil {
 		return nil, err
 	}

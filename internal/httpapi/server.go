@@ -26,6 +26,7 @@ import (
 	"github.com/acronis-platform/platform/internal/customer"
 	"github.com/acronis-platform/platform/internal/event"
 	"github.com/acronis-platform/platform/internal/idempotency"
+	"github.com/acronis-platform/platform/internal/mail"
 	"github.com/acronis-platform/platform/internal/order"
 	"github.com/acronis-platform/platform/internal/partner"
 	"github.com/acronis-platform/platform/internal/provisioning"
@@ -51,8 +52,10 @@ type Deps struct {
 	Module  provisioning.Module
 	Billing *billing.Service
 	Usage   *usage.Service
-	Jobs    Enqueuer
-	DB      *gorm.DB
+	// Mail is the outbox (GET /v1/notifications, resend).
+	Mail *mail.Outbox
+	Jobs Enqueuer
+	DB   *gorm.DB
 	// Sandbox moves the sandbox clock (refusing outside sandbox mode).
 	Sandbox func(ctx context.Context, d time.Duration) (Advanced, error)
 	// SandboxClock reads the sandbox clock (refusing outside sandbox mode).
@@ -87,6 +90,7 @@ type Server struct {
 	module       provisioning.Module
 	billing      *billing.Service
 	usage        *usage.Service
+	mail         *mail.Outbox
 	jobs         Enqueuer
 	db           *gorm.DB
 	sandbox      func(ctx context.Context, d time.Duration) (Advanced, error)
@@ -152,7 +156,7 @@ func New(d Deps) (*echo.Echo, error) {
 		perOp[id] = chain
 	}
 	srv := &Server{users: d.Users, catalog: d.Catalog, partners: d.Partners, customers: d.Customers, orders: d.Orders, subs: d.Services, module: d.Module,
-		billing: d.Billing, usage: d.Usage, jobs: d.Jobs, db: d.DB, sandbox: d.Sandbox, sandboxClock: d.SandboxClock, currency: d.BaseCurrency, vendor: d.Vendor, keys: d.Keys, clk: d.Clock, ready: d.Ready,
+		billing: d.Billing, usage: d.Usage, mail: d.Mail, jobs: d.Jobs, db: d.DB, sandbox: d.Sandbox, sandboxClock: d.SandboxClock, currency: d.BaseCurrency, vendor: d.Vendor, keys: d.Keys, clk: d.Clock, ready: d.Ready,
 		events: d.Events}
 	oapi.RegisterHandlersWithOptions(e, oapi.NewStrictHandler(srv, nil), oapi.RegisterHandlersOptions{OperationMiddlewares: perOp})
 	if d.MetricsToken != "" {

@@ -32,6 +32,7 @@ import (
 	"github.com/acronis-platform/platform/internal/jobs"
 	"github.com/acronis-platform/platform/internal/mail"
 	"github.com/acronis-platform/platform/internal/mail/smtpurl"
+	"github.com/acronis-platform/platform/internal/notice"
 	"github.com/acronis-platform/platform/internal/order"
 	"github.com/acronis-platform/platform/internal/partner"
 	"github.com/acronis-platform/platform/internal/postgres"
@@ -168,6 +169,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	if err != nil {
 		return nil, err
 	}
+	notice.Watch(db.Gorm, outbox, notice.Sources{Billing: bills, Services: services})
 	dw := &dailyWorker{usage: usages, billing: bills, services: services, clock: clk, db: db}
 	runner, err := jobs.New(db, jobs.Config{Workers: cfg.JobWorkers, MaintenanceInterval: cfg.MaintenanceInterval, RescueAfter: cfg.JobRescueAfter},
 		maintainer{idem, limiter}, log, jobs.Domain{

@@ -1,0 +1,247 @@
+// Package notice decides which mails the platform's changes cause and
+// queues them on the outbox in the transaction of the change.
+//
+// Entities: none of its own; it maps domain hooks to mail.Message values.
+//
+//	invoice issued (total above zero)  -> invoice_issued, overage_invoice or postpaid_invoice, PDF attached
+//	payment recorded                   -> payment_received
+//	service ready                      -> service_ready (portal link, never the password)
+//	credentials reset                  -> credentials_reset (the new password, as the domain says)
+//	service suspended / terminated     -> the plan's suspension / termination template, else the default
+//
+// Invariants: a mail is queued in the same transaction as its cause, so a
+// change that rolls back mails nothing; each cause mails once (a dedupe key
+// per cause: a retried job or hook queues nothing new); mails are sent in
+// the issuer's name: the partner for its customers, otherwise the venture.
+package notice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+	"gorm.io/gorm"
+
+	"github.com/acronis-platform/platform/internal/billing"
+	"github.com/acronis-platform/platform/internal/errs"
+	"github.com/acronis-platform/platform/internal/invoicepdf"
+	"github.com/acronis-platform/platform/internal/mail"
+	"github.com/acronis-platform/platform/internal/notify"
+	"github.com/acronis-platform/platform/internal/subscription"
+)
+
+// Sources are the domain services whose changes mail someone.
+type Sources struct {
+	Billing  *billing.Service
+	Services *subscription.Service
+}
+
+// Watch registers the hooks that queue mails on out, and the fetcher that
+// attaches invoice PDFs when they are sent.
+func Watch(db *gorm.DB, out *mail.Outbox, src Sources) {
+	n := &notifier{out: out}
+	out.UseAttachment(mail.AttachInvoicePDF, func(ctx context.Context, id uuid.UUID) (mail.File, error) {
+		f, err := invoicepdf.ForInvoice(ctx, db, id)
+		if err != nil {
+			return mail.File{}, err
+		}
+		return mail.File{Name: f.Name, ContentType: f.ContentType, Data: f.Data}, nil
+	})
+	if b := src.Billing; b != nil {
+		b.OnIssued(n.invoiceIssued)
+		b.OnPayment(n.paymentReceived)
+	}
+	if s := src.Services; s != nil {
+		s.OnReady(n.serviceReady)
+		s.OnCredentialsReset(n.credentialsReset)
+		s.OnSuspended(func(ctx context.Context, tx *gorm.DB, v subscription.Subscription) error {
+			return n.serviceNotice(ctx, tx, v, mail.KindSuspensionNotice, "suspension_template_id")
+		})
+		s.OnTerminated(func(ctx context.Context, tx *gorm.DB, v subscription.Subscription) error {
+			return n.serviceNotice(ctx, tx, v, mail.KindTerminationNotice, "termination_template_id")
+		})
+	}
+}
+
+type notifier struct{ out *mail.Outbox }
+
+// party is who receives a mail, and who sends it.
+type party struct {
+	to, toName string
+	issuer     mail.Issuer
+	partnerID  *uuid.UUID // who may see the mail
+	customerID *uuid.UUID
+}
+
+func (n *notifier) invoiceIssued(ctx context.Context, tx *gorm.DB, inv billing.Invoice) error {
+	// A zero invoice (a trial, a change fully credited) asks nothing of anyone.
+	if !inv.Total.IsPositive() {
+		return nil
+	}
+	p, err := invoiceParty(ctx, tx, inv)
+	if err != nil {
+		return err
+	}
+	kind := mail.KindInvoiceIssued
+	switch inv.Kind {
+	case "overage":
+		kind = mail.KindOverageInvoice
+	case "postpaid":
+		kind = mail.KindPostpaidInvoice
+	}
+	d := notify.Data{Customer: notify.Customer{Name: p.toName, Email: p.to}, Invoice: invoiceData(inv)}
+	return n.enqueue(ctx, tx, p, mail.Message{Kind: kind, Data: d,
+		Attachments: []mail.Attachment{{Kind: mail.AttachInvoicePDF, ID: inv.ID}},
+		DedupeKey:   "invoice_issued:" + inv.ID.String()})
+}
+
+func (n *notifier) paymentReceived(ctx context.Context, tx *gorm.DB, pay billing.Payment, inv billing.Invoice) error {
+	p, err := invoiceParty(ctx, tx, inv)
+	if err != nil {
+		return err
+	}
+	d := notify.Data{Customer: notify.Customer{Name: p.toName, Email: p.to}, Invoice: invoiceData(inv),
+		Payment: notify.Payment{Amount: amount(pay.Amount, inv.Currency), Method: pay.Method, Reference: pay.Reference,
+			Date: pay.PaidAt.Format(time.DateOnly)}}
+	return n.enqueue(ctx, tx, p, mail.Message{Kind: mail.KindPaymentReceived, Data: d,
+		DedupeKey: "payment_received:" + pay.ID.String()})
+}
+
+func (n *notifier) serviceReady(ctx context.Context, tx *gorm.DB, v subscription.Subscription) error {
+	p, d, err := serviceParty(ctx, tx, v)
+	if err != nil {
+		return err
+	}
+	return n.enqueue(ctx, tx, p, mail.Message{Kind: mail.KindServiceReady, Data: d,
+		DedupeKey: "service_ready:" + v.ID.String()})
+}
+
+func (n *notifier) credentialsReset(ctx context.Context, tx *gorm.DB, v subscription.Subscription, password string) error {
+	p, d, err := serviceParty(ctx, tx, v)
+	if err != nil {
+		return err
+	}
+	d.Service.Password = password
+	// Each reset is its own cause: the service's version moves with it.
+	return n.enqueue(ctx, tx, p, mail.Message{Kind: mail.KindCredentialsReset, Data: d,
+		DedupeKey: fmt.Sprintf("credentials_reset:%s:%d", v.ID, v.Version)})
+}
+
+// serviceNotice mails a suspension or termination with the plan's template
+// when it names one (plan notification settings), else the default.
+func (n *notifier) serviceNotice(ctx context.Context, tx *gorm.DB, v subscription.Subscription, kind mail.Kind, column string) error {
+	p, d, err := serviceParty(ctx, tx, v)
+	if err != nil {
+		return err
+	}
+	var tpl struct{ ID *uuid.UUID }
+	err = tx.WithContext(ctx).Raw("SELECT "+column+" AS id FROM plan_notification_settings WHERE plan_id = ?", v.PlanID).Scan(&tpl).Error
+	if err != nil {
+		return errs.Internal(err)
+	}
+	return n.enqueue(ctx, tx, p, mail.Message{Kind: kind, TemplateID: tpl.ID, Data: d,
+		DedupeKey: fmt.Sprintf("%s:%s:%d", kind, v.ID, v.Version)})
+}
+
+func (n *notifier) enqueue(ctx context.Context, tx *gorm.DB, p party, m mail.Message) error {
+	m.To, m.ToName, m.Issuer, m.PartnerID, m.CustomerID = p.to, p.toName, p.issuer, p.partnerID, p.customerID
+	_, err := n.out.EnqueueTx(ctx, tx, m)
+	return err
+}
+
+// invoiceParty: a customer's invoice goes to the customer, in the name of
+// its issuer (the partner for a partner's customer, else the venture); a
+// partner's bill (the SP at cost) goes to the partner from the venture.
+func invoiceParty(ctx context.Context, tx *gorm.DB, inv billing.Invoice) (party, error) {
+	var p party
+	var err error
+	switch {
+	case inv.CustomerID != nil:
+		var c struct {
+			Name, Email string
+			PartnerID   *uuid.UUID
+		}
+		if err = take(ctx, tx, &c, "SELECT name, email, partner_id FROM customers WHERE id = ?", *inv.CustomerID); err != nil {
+			return p, err
+		}
+		p = party{to: c.Email, toName: c.Name, partnerID: c.PartnerID, customerID: inv.CustomerID}
+	case inv.PartnerID != nil:
+		var c struct{ Name, Email string }
+		if err = take(ctx, tx, &c, "SELECT name, email FROM partners WHERE id = ?", *inv.PartnerID); err != nil {
+			return p, err
+		}
+		p = party{to: c.Email, toName: c.Name, partnerID: inv.PartnerID}
+	default:
+		return p, errs.Internal(fmt.Errorf("notice: invoice %s has no recipient", inv.ID))
+	}
+	p.issuer, err = issuer(ctx, tx, inv.IssuerPartnerID, inv.VentureID)
+	return p, err
+}
+
+// serviceParty: a service's mails go to its customer, from the partner that
+// sold it or else the venture of its plan.
+func serviceParty(ctx context.Context, tx *gorm.DB, v subscription.Subscription) (party, notify.Data, error) {
+	var row struct {
+		Name, Email string
+		Plan        string
+		VentureID   uuid.UUID
+	}
+	err := take(ctx, tx, &row, `SELECT c.name, c.email, p.name AS plan, p.venture_id
+		FROM customers c, plans p WHERE c.id = ? AND p.id = ?`, v.CustomerID, v.PlanID)
+	if err != nil {
+		return party{}, notify.Data{}, err
+	}
+	iss, err := issuer(ctx, tx, v.PartnerID, row.VentureID)
+	if err != nil {
+		return party{}, notify.Data{}, err
+	}
+	p := party{to: row.Email, toName: row.Name, issuer: iss, partnerID: v.PartnerID, customerID: &v.CustomerID}
+	d := notify.Data{
+		Customer: notify.Customer{Name: row.Name, Email: row.Email},
+		Service:  notify.Service{Name: row.Plan, Username: v.Username, PortalURL: v.PortalURL, LoginURL: v.PortalURL},
+	}
+	return p, d, nil
+}
+
+func issuer(ctx context.Context, tx *gorm.DB, partnerID *uuid.UUID, ventureID uuid.UUID) (mail.Issuer, error) {
+	var row struct{ Name string }
+	if partnerID != nil {
+		err := take(ctx, tx, &row, "SELECT name FROM partners WHERE id = ?", *partnerID)
+		return mail.Issuer{Name: row.Name, PartnerID: partnerID}, err
+	}
+	err := take(ctx, tx, &row, "SELECT name FROM ventures WHERE id = ?", ventureID)
+	return mail.Issuer{Name: row.Name, VentureID: &ventureID}, err
+}
+
+var errMissing = errors.New("not found")
+
+func take(ctx context.Context, tx *gorm.DB, dst any, q string, args ...any) error {
+	res := tx.WithContext(ctx).Raw(q, args...).Scan(dst)
+	if res.Error != nil {
+		return errs.Internal(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return errs.Internal(fmt.Errorf("notice: %w: %s %v", errMissing, q, args))
+	}
+	return nil
+}
+
+func invoiceData(inv billing.Invoice) notify.Invoice {
+	d := notify.Invoice{Total: amount(inv.Total, inv.Currency), Balance: amount(inv.Balance(), inv.Currency),
+		PeriodStart: inv.PeriodStart.Format(time.DateOnly), PeriodEnd: inv.PeriodEnd.Format(time.DateOnly)}
+	if inv.Number != nil {
+		d.Number = *inv.Number
+	}
+	if inv.IssueDate != nil {
+		d.IssueDate = inv.IssueDate.Format(time.DateOnly)
+	}
+	if inv.DueDate != nil {
+		d.DueDate = inv.DueDate.Format(time.DateOnly)
+	}
+	return d
+}
+
+func amount(a decimal.Decimal, currency string) string { return a.StringFixed(2) + " " + currency }

@@ -9,7 +9,8 @@
 // checked when it is saved (CheckURL, every address its host resolves to)
 // and again on every connection (Client: the address actually dialled, so
 // a DNS answer that changes in between gains nothing). Redirects are
-// followed only to the same scheme and host (SameOrigin).
+// followed only to the same scheme and host (SameOrigin), or not at all
+// (NoRedirects, for webhooks: a receiver that redirects has failed).
 package egress
 
 import (
@@ -185,6 +186,10 @@ func SameOrigin(req *http.Request, via []*http.Request) error {
 	}
 	return nil
 }
+
+// NoRedirects is an http.Client CheckRedirect that follows no redirect:
+// the 3xx is handed back to the caller as the response.
+func NoRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // Refused reports whether err is a call this package refused (a retry will
 // be refused again).

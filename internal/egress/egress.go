@@ -138,11 +138,18 @@ func (p Policy) resolve(ctx context.Context, host string) ([]netip.Addr, error) 
 }
 
 // Client is an HTTP client whose every connection is checked against the
-// policy (the address dialled), that refuses http in production and that
-// follows redirects only to the same scheme and host. It connects directly:
-// proxy settings of the environment are not used, as a proxy would dial for
-// it unchecked.
+// policy (the address dialled), that refuses http in production, lets http
+// dial only loopback addresses, and that follows redirects only to the same
+// scheme and host. It connects directly: proxy settings of the environment
+// are not used, as a proxy would dial for it unchecked.
 func (p Policy) Client() *http.Client {
+	return &http.Client{Transport: schemeGuard{p: p, tls: p.transport(false), plain: p.transport(true)}, CheckRedirect: SameOrigin}
+}
+
+// transport dials only addresses the policy allows; plain (http) ones only
+// loopback addresses, so a name that resolved to loopback when saved cannot
+// carry plain text elsewhere later.
+func (p Policy) transport(plain bool) *http.Transport {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second,
 		Control: func(_, address string, _ syscall.RawConn) error {
 			ap, err := netip.ParseAddrPort(address)
@@ -152,25 +159,32 @@ func (p Policy) Client() *http.Client {
 			if err := p.CheckIP(ap.Addr()); err != nil {
 				return fmt.Errorf("egress: %s: %w", address, err)
 			}
+			if plain && !ap.Addr().Unmap().IsLoopback() {
+				return fmt.Errorf("egress: %s: %w", address, ErrScheme)
+			}
 			return nil
 		}}
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = nil
 	t.DialContext = d.DialContext
-	return &http.Client{Transport: schemeGuard{p, t}, CheckRedirect: SameOrigin}
+	return t
 }
 
-// schemeGuard refuses plain http in production, redirects included.
+// schemeGuard refuses plain http in production, redirects included, and
+// sends http and https over their own transports.
 type schemeGuard struct {
-	p    Policy
-	next http.RoundTripper
+	p          Policy
+	tls, plain http.RoundTripper
 }
 
 func (g schemeGuard) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.URL.Scheme != "https" && (g.p.Production || r.URL.Scheme != "http") {
-		return nil, fmt.Errorf("egress: %s: %w", r.URL.Redacted(), ErrScheme)
+	switch {
+	case r.URL.Scheme == "https":
+		return g.tls.RoundTrip(r)
+	case r.URL.Scheme == "http" && !g.p.Production:
+		return g.plain.RoundTrip(r)
 	}
-	return g.next.RoundTrip(r)
+	return nil, fmt.Errorf("egress: %s: %w", r.URL.Redacted(), ErrScheme)
 }
 
 // SameOrigin is an http.Client CheckRedirect that follows at most 10

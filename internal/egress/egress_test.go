@@ -116,6 +116,8 @@ func TestClientChecksEveryConnection(t *testing.T) {
 		{"loopback in production", prod, "https://127.0.0.1" + port, true},
 		{"a name resolving to loopback in production", prod, "https://localhost" + port, true},
 		{"http in production", prod, srv.URL, true},
+		// Refused before connecting: the address is not loopback.
+		{"http to a private address", egress.Policy{AllowPrivate: true}, "http://10.255.255.1/", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

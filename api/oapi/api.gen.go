@@ -220,6 +220,8 @@ const (
 	UsernameTaken              ConflictCode = "username_taken"
 	VendorLoginTaken           ConflictCode = "vendor_login_taken"
 	VentureTaken               ConflictCode = "venture_taken"
+	WebhookDeliveryPending     ConflictCode = "webhook_delivery_pending"
+	WebhookEndpointDisabled    ConflictCode = "webhook_endpoint_disabled"
 )
 
 // Valid indicates whether the value is a known member of the ConflictCode enum.
@@ -296,6 +298,10 @@ func (e ConflictCode) Valid() bool {
 	case VendorLoginTaken:
 		return true
 	case VentureTaken:
+		return true
+	case WebhookDeliveryPending:
+		return true
+	case WebhookEndpointDisabled:
 		return true
 	default:
 		return false
@@ -1087,6 +1093,11 @@ const (
 	UnprocessableEntityCodeVendorCredentialsInvalid      UnprocessableEntityCode = "vendor_credentials_invalid"
 	UnprocessableEntityCodeVendorLoginFixed              UnprocessableEntityCode = "vendor_login_fixed"
 	UnprocessableEntityCodeVentureNotFound               UnprocessableEntityCode = "venture_not_found"
+	UnprocessableEntityCodeWebhookEndpointLimit          UnprocessableEntityCode = "webhook_endpoint_limit"
+	UnprocessableEntityCodeWebhookEventTypeUnknown       UnprocessableEntityCode = "webhook_event_type_unknown"
+	UnprocessableEntityCodeWebhookUrlInvalid             UnprocessableEntityCode = "webhook_url_invalid"
+	UnprocessableEntityCodeWebhookUrlNotAllowed          UnprocessableEntityCode = "webhook_url_not_allowed"
+	UnprocessableEntityCodeWebhookUrlNotHttps            UnprocessableEntityCode = "webhook_url_not_https"
 )
 
 // Valid indicates whether the value is a known member of the UnprocessableEntityCode enum.
@@ -1224,6 +1235,16 @@ func (e UnprocessableEntityCode) Valid() bool {
 		return true
 	case UnprocessableEntityCodeVentureNotFound:
 		return true
+	case UnprocessableEntityCodeWebhookEndpointLimit:
+		return true
+	case UnprocessableEntityCodeWebhookEventTypeUnknown:
+		return true
+	case UnprocessableEntityCodeWebhookUrlInvalid:
+		return true
+	case UnprocessableEntityCodeWebhookUrlNotAllowed:
+		return true
+	case UnprocessableEntityCodeWebhookUrlNotHttps:
+		return true
 	default:
 		return false
 	}
@@ -1253,6 +1274,42 @@ func (e UsageSyncStatus) Valid() bool {
 	case UsageSyncStatusQueued:
 		return true
 	case UsageSyncStatusRunning:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookDeliveryStatus.
+const (
+	WebhookDeliveryStatusFailed    WebhookDeliveryStatus = "failed"
+	WebhookDeliveryStatusPending   WebhookDeliveryStatus = "pending"
+	WebhookDeliveryStatusSucceeded WebhookDeliveryStatus = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the WebhookDeliveryStatus enum.
+func (e WebhookDeliveryStatus) Valid() bool {
+	switch e {
+	case WebhookDeliveryStatusFailed:
+		return true
+	case WebhookDeliveryStatusPending:
+		return true
+	case WebhookDeliveryStatusSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookEndpointDisabledReason.
+const (
+	Failing WebhookEndpointDisabledReason = "failing"
+)
+
+// Valid indicates whether the value is a known member of the WebhookEndpointDisabledReason enum.
+func (e WebhookEndpointDisabledReason) Valid() bool {
+	switch e {
+	case Failing:
 		return true
 	default:
 		return false
@@ -2971,6 +3028,144 @@ type VentureUpdate struct {
 	Name          *string `json:"name,omitempty"`
 }
 
+// WebhookDelivery defines model for WebhookDelivery.
+type WebhookDelivery struct {
+	// Attempts Tries made so far.
+	Attempts   int                `json:"attempts"`
+	CreatedAt  time.Time          `json:"created_at"`
+	EndpointId openapi_types.UUID `json:"endpoint_id"`
+
+	// EventId The event's id, sent as `webhook-id` on every try.
+	EventId       openapi_types.UUID `json:"event_id"`
+	EventType     string             `json:"event_type"`
+	Id            openapi_types.UUID `json:"id"`
+	LastAttemptAt *time.Time         `json:"last_attempt_at,omitempty"`
+
+	// LastError Why the last try failed (the status and the start of the answer, or the connection error).
+	LastError *string `json:"last_error,omitempty"`
+
+	// LastResponseCode The HTTP status of the last try's answer; absent when none came.
+	LastResponseCode *int `json:"last_response_code,omitempty"`
+
+	// LatencyMs How long the last try took.
+	LatencyMs *int `json:"latency_ms,omitempty"`
+
+	// NextAttemptAt When the next try is due, while pending.
+	NextAttemptAt *time.Time            `json:"next_attempt_at,omitempty"`
+	Status        WebhookDeliveryStatus `json:"status"`
+	UpdatedAt     time.Time             `json:"updated_at"`
+}
+
+// WebhookDeliveryList defines model for WebhookDeliveryList.
+type WebhookDeliveryList struct {
+	Data []WebhookDelivery `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// WebhookDeliveryStatus defines model for WebhookDeliveryStatus.
+type WebhookDeliveryStatus string
+
+// WebhookEndpoint defines model for WebhookEndpoint.
+type WebhookEndpoint struct {
+	CreatedAt   time.Time `json:"created_at"`
+	Description string    `json:"description"`
+
+	// DisabledReason `failing` when the platform disabled the endpoint after three days of failed deliveries (a `webhook_endpoint.disabled` event says so).
+	DisabledReason *WebhookEndpointDisabledReason `json:"disabled_reason,omitempty"`
+	Enabled        bool                           `json:"enabled"`
+
+	// EventTypes The event types sent; empty for every type.
+	EventTypes []string `json:"event_types"`
+
+	// FailingSince Since when deliveries have been failing; absent while they succeed. Three days of failures disable the endpoint.
+	FailingSince *time.Time         `json:"failing_since,omitempty"`
+	Id           openapi_types.UUID `json:"id"`
+
+	// PartnerId The partner that owns the endpoint (it receives only that partner's events); absent for the SP's own, which receive every event.
+	PartnerId *openapi_types.UUID `json:"partner_id,omitempty"`
+
+	// PreviousSecretExpiresAt Until when the secret replaced by the last rotation still signs, beside the new one.
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+	UpdatedAt               time.Time  `json:"updated_at"`
+	Url                     string     `json:"url"`
+	Version                 int64      `json:"version"`
+}
+
+// WebhookEndpointCreate defines model for WebhookEndpointCreate.
+type WebhookEndpointCreate struct {
+	Description *string `json:"description,omitempty"`
+	Enabled     *bool   `json:"enabled,omitempty"`
+
+	// EventTypes The event types to send; empty or absent for every type. Types: order.completed, order.failed, service.suspended, service.unsuspended, service.terminated, service.quantity_changed, service.plan_changed, invoice.issued, invoice.paid, invoice.voided, payment.created, partner.active, partner.failed, webhook_endpoint.disabled. Another is 422 `webhook_event_type_unknown`.
+	EventTypes *[]string `json:"event_types,omitempty"`
+
+	// PartnerId Admins only, to make an endpoint of a partner's.
+	PartnerId *openapi_types.UUID `json:"partner_id,omitempty"`
+
+	// Url https (http only to a loopback address, outside production); not a private, loopback, link-local or metadata address unless WEBHOOK_ALLOW_PRIVATE.
+	Url string `json:"url"`
+}
+
+// WebhookEndpointDisabledReason `failing` when the platform disabled the endpoint after three days of failed deliveries (a `webhook_endpoint.disabled` event says so).
+type WebhookEndpointDisabledReason string
+
+// WebhookEndpointList defines model for WebhookEndpointList.
+type WebhookEndpointList struct {
+	Data []WebhookEndpoint `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// WebhookEndpointUpdate defines model for WebhookEndpointUpdate.
+type WebhookEndpointUpdate struct {
+	Description *string `json:"description,omitempty"`
+	Enabled     *bool   `json:"enabled,omitempty"`
+
+	// EventTypes The event types to send; empty for every type.
+	EventTypes *[]string `json:"event_types,omitempty"`
+
+	// Url Checked as on create.
+	Url *string `json:"url,omitempty"`
+}
+
+// WebhookEndpointWithSecret defines model for WebhookEndpointWithSecret.
+type WebhookEndpointWithSecret struct {
+	CreatedAt   time.Time `json:"created_at"`
+	Description string    `json:"description"`
+
+	// DisabledReason `failing` when the platform disabled the endpoint after three days of failed deliveries (a `webhook_endpoint.disabled` event says so).
+	DisabledReason *WebhookEndpointDisabledReason `json:"disabled_reason,omitempty"`
+	Enabled        bool                           `json:"enabled"`
+
+	// EventTypes The event types sent; empty for every type.
+	EventTypes []string `json:"event_types"`
+
+	// FailingSince Since when deliveries have been failing; absent while they succeed. Three days of failures disable the endpoint.
+	FailingSince *time.Time         `json:"failing_since,omitempty"`
+	Id           openapi_types.UUID `json:"id"`
+
+	// PartnerId The partner that owns the endpoint (it receives only that partner's events); absent for the SP's own, which receive every event.
+	PartnerId *openapi_types.UUID `json:"partner_id,omitempty"`
+
+	// PreviousSecretExpiresAt Until when the secret replaced by the last rotation still signs, beside the new one.
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+
+	// Secret The signing secret (`whsec_` and base64 of the key), as Standard Webhooks libraries take it. Shown only in this response.
+	Secret    string    `json:"secret"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Url       string    `json:"url"`
+	Version   int64     `json:"version"`
+}
+
 // Cursor defines model for Cursor.
 type Cursor = string
 
@@ -3596,6 +3791,57 @@ type UpdateVentureParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// ListWebhookEndpointsParams defines parameters for ListWebhookEndpoints.
+type ListWebhookEndpointsParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// PartnerId Only this partner's endpoints.
+	PartnerId *openapi_types.UUID `form:"partner_id,omitempty" json:"partner_id,omitempty"`
+}
+
+// CreateWebhookEndpointParams defines parameters for CreateWebhookEndpoint.
+type CreateWebhookEndpointParams struct {
+	// IdempotencyKey A unique key per intended effect (a UUID is a good choice). Retrying with the same key and body replays the first response.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// DeleteWebhookEndpointParams defines parameters for DeleteWebhookEndpoint.
+type DeleteWebhookEndpointParams struct {
+	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// UpdateWebhookEndpointParams defines parameters for UpdateWebhookEndpoint.
+type UpdateWebhookEndpointParams struct {
+	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
+type ListWebhookDeliveriesParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Status Only deliveries in this status.
+	Status *WebhookDeliveryStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// EventType Only deliveries of this event type.
+	EventType *string `form:"event_type,omitempty" json:"event_type,omitempty"`
+}
+
+// RotateWebhookEndpointSecretParams defines parameters for RotateWebhookEndpointSecret.
+type RotateWebhookEndpointSecretParams struct {
+	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
 // CreateApiKeyJSONRequestBody defines body for CreateApiKey for application/json ContentType.
 type CreateApiKeyJSONRequestBody = ApiKeyCreate
 
@@ -3700,6 +3946,12 @@ type CreateVentureJSONRequestBody = VentureCreate
 
 // UpdateVentureJSONRequestBody defines body for UpdateVenture for application/json ContentType.
 type UpdateVentureJSONRequestBody = VentureUpdate
+
+// CreateWebhookEndpointJSONRequestBody defines body for CreateWebhookEndpoint for application/json ContentType.
+type CreateWebhookEndpointJSONRequestBody = WebhookEndpointCreate
+
+// UpdateWebhookEndpointJSONRequestBody defines body for UpdateWebhookEndpoint for application/json ContentType.
+type UpdateWebhookEndpointJSONRequestBody = WebhookEndpointUpdate
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -5249,6 +5501,131 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/ventures/{id} (the `UpdateVenture` operationId).
 	UpdateVenture(ctx context.Context, id Id, params *UpdateVentureParams, body UpdateVentureJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListWebhookEndpoints List webhook endpoints
+	//
+	// Admins see every endpoint (the SP's and the partners'; `partner_id`
+	// narrows to one partner's); a partner sees its own. Secrets are
+	// never returned here.
+	//
+	// Corresponds with GET /v1/webhook-endpoints (the `ListWebhookEndpoints` operationId).
+	ListWebhookEndpoints(ctx context.Context, params *ListWebhookEndpointsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateWebhookEndpointWithBody Create a webhook endpoint
+	//
+	// Events are posted to the URL as the Standard Webhooks specification
+	// says (headers `webhook-id`, `webhook-timestamp`, `webhook-signature`),
+	// signed with the endpoint's `whsec_` secret, which is in this response
+	// only. A partner's endpoint receives only that partner's events; the
+	// SP's endpoints (an admin's, without `partner_id`) receive every event,
+	// the partners' included. An admin may create an endpoint for a partner
+	// by naming `partner_id`.
+	//
+	// The URL must be https (http only to a loopback address, outside
+	// production) and must not be, or resolve to, a private, loopback,
+	// link-local or metadata address unless the platform allows it
+	// (`WEBHOOK_ALLOW_PRIVATE`): otherwise 422 `webhook_url_not_https`,
+	// `webhook_url_not_allowed` or `webhook_url_invalid` on `url`. An
+	// unknown event type is 422 `webhook_event_type_unknown`; an owner
+	// has at most 20 endpoints (422 `webhook_endpoint_limit`).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+	CreateWebhookEndpointWithBody(ctx context.Context, params *CreateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateWebhookEndpoint Create a webhook endpoint
+	//
+	// Events are posted to the URL as the Standard Webhooks specification
+	// says (headers `webhook-id`, `webhook-timestamp`, `webhook-signature`),
+	// signed with the endpoint's `whsec_` secret, which is in this response
+	// only. A partner's endpoint receives only that partner's events; the
+	// SP's endpoints (an admin's, without `partner_id`) receive every event,
+	// the partners' included. An admin may create an endpoint for a partner
+	// by naming `partner_id`.
+	//
+	// The URL must be https (http only to a loopback address, outside
+	// production) and must not be, or resolve to, a private, loopback,
+	// link-local or metadata address unless the platform allows it
+	// (`WEBHOOK_ALLOW_PRIVATE`): otherwise 422 `webhook_url_not_https`,
+	// `webhook_url_not_allowed` or `webhook_url_invalid` on `url`. An
+	// unknown event type is 422 `webhook_event_type_unknown`; an owner
+	// has at most 20 endpoints (422 `webhook_endpoint_limit`).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+	CreateWebhookEndpoint(ctx context.Context, params *CreateWebhookEndpointParams, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteWebhookEndpoint Delete a webhook endpoint
+	//
+	// Removes the endpoint and its deliveries; those not yet made are not made.
+	//
+	// Corresponds with DELETE /v1/webhook-endpoints/{id} (the `DeleteWebhookEndpoint` operationId).
+	DeleteWebhookEndpoint(ctx context.Context, id Id, params *DeleteWebhookEndpointParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetWebhookEndpoint Get a webhook endpoint
+	//
+	// One webhook endpoint (an admin any; a partner its own). The secret is not returned.
+	//
+	// Corresponds with GET /v1/webhook-endpoints/{id} (the `GetWebhookEndpoint` operationId).
+	GetWebhookEndpoint(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateWebhookEndpointWithBody Update a webhook endpoint
+	//
+	// Changes the fields given, checked as on create; with `If-Match`, only
+	// at that version (412 otherwise). Enabling an endpoint (one the
+	// platform disabled after three days of failures, say) clears its
+	// failure record; deliveries pending while it is disabled fail.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/webhook-endpoints/{id} (the `UpdateWebhookEndpoint` operationId).
+	UpdateWebhookEndpointWithBody(ctx context.Context, id Id, params *UpdateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateWebhookEndpoint Update a webhook endpoint
+	//
+	// Changes the fields given, checked as on create; with `If-Match`, only
+	// at that version (412 otherwise). Enabling an endpoint (one the
+	// platform disabled after three days of failures, say) clears its
+	// failure record; deliveries pending while it is disabled fail.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/webhook-endpoints/{id} (the `UpdateWebhookEndpoint` operationId).
+	UpdateWebhookEndpoint(ctx context.Context, id Id, params *UpdateWebhookEndpointParams, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListWebhookDeliveries List an endpoint's deliveries
+	//
+	// One delivery per event sent to the endpoint, oldest first: its status
+	// (`pending` while tries are left, `succeeded` on a 2xx within 10 s,
+	// `failed` once the tries are used up, the URL is refused or the
+	// endpoint is disabled), tries made, and how the last one went.
+	//
+	// Corresponds with GET /v1/webhook-endpoints/{id}/deliveries (the `ListWebhookDeliveries` operationId).
+	ListWebhookDeliveries(ctx context.Context, id Id, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RedeliverWebhookDelivery Send a delivery again
+	//
+	// Tries a delivery that succeeded or failed once more, with the same
+	// body and `webhook-id` (so a receiver that already has it can drop
+	// it). One still pending is 409 `webhook_delivery_pending`; on a
+	// disabled endpoint 409 `webhook_endpoint_disabled`.
+	//
+	// Corresponds with POST /v1/webhook-endpoints/{id}/deliveries/{delivery_id}/redeliver (the `RedeliverWebhookDelivery` operationId).
+	RedeliverWebhookDelivery(ctx context.Context, id Id, deliveryId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RotateWebhookEndpointSecret Rotate a webhook endpoint's secret
+	//
+	// Makes a new `whsec_` secret, shown in this response only. For 24 hours
+	// deliveries carry two signatures in `webhook-signature`, one per secret,
+	// so the receiver can switch at leisure; then only the new secret signs.
+	// A secret replaced before (by an earlier rotation) stops signing at
+	// once. With `If-Match`, only at that version (412 otherwise), so a
+	// retried request does not rotate twice.
+	//
+	// Corresponds with POST /v1/webhook-endpoints/{id}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
+	RotateWebhookEndpointSecret(ctx context.Context, id Id, params *RotateWebhookEndpointSecretParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // GetHealth Liveness
@@ -8106,6 +8483,231 @@ func (c *Client) UpdateVentureWithBody(ctx context.Context, id Id, params *Updat
 // Corresponds with PATCH /v1/ventures/{id} (the `UpdateVenture` operationId).
 func (c *Client) UpdateVenture(ctx context.Context, id Id, params *UpdateVentureParams, body UpdateVentureJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateVentureRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListWebhookEndpoints List webhook endpoints
+//
+// Admins see every endpoint (the SP's and the partners'; `partner_id`
+// narrows to one partner's); a partner sees its own. Secrets are
+// never returned here.
+//
+// Corresponds with GET /v1/webhook-endpoints (the `ListWebhookEndpoints` operationId).
+func (c *Client) ListWebhookEndpoints(ctx context.Context, params *ListWebhookEndpointsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListWebhookEndpointsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateWebhookEndpointWithBody Create a webhook endpoint
+//
+// Events are posted to the URL as the Standard Webhooks specification
+// says (headers `webhook-id`, `webhook-timestamp`, `webhook-signature`),
+// signed with the endpoint's `whsec_` secret, which is in this response
+// only. A partner's endpoint receives only that partner's events; the
+// SP's endpoints (an admin's, without `partner_id`) receive every event,
+// the partners' included. An admin may create an endpoint for a partner
+// by naming `partner_id`.
+//
+// The URL must be https (http only to a loopback address, outside
+// production) and must not be, or resolve to, a private, loopback,
+// link-local or metadata address unless the platform allows it
+// (`WEBHOOK_ALLOW_PRIVATE`): otherwise 422 `webhook_url_not_https`,
+// `webhook_url_not_allowed` or `webhook_url_invalid` on `url`. An
+// unknown event type is 422 `webhook_event_type_unknown`; an owner
+// has at most 20 endpoints (422 `webhook_endpoint_limit`).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+func (c *Client) CreateWebhookEndpointWithBody(ctx context.Context, params *CreateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateWebhookEndpointRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateWebhookEndpoint Create a webhook endpoint
+//
+// Events are posted to the URL as the Standard Webhooks specification
+// says (headers `webhook-id`, `webhook-timestamp`, `webhook-signature`),
+// signed with the endpoint's `whsec_` secret, which is in this response
+// only. A partner's endpoint receives only that partner's events; the
+// SP's endpoints (an admin's, without `partner_id`) receive every event,
+// the partners' included. An admin may create an endpoint for a partner
+// by naming `partner_id`.
+//
+// The URL must be https (http only to a loopback address, outside
+// production) and must not be, or resolve to, a private, loopback,
+// link-local or metadata address unless the platform allows it
+// (`WEBHOOK_ALLOW_PRIVATE`): otherwise 422 `webhook_url_not_https`,
+// `webhook_url_not_allowed` or `webhook_url_invalid` on `url`. An
+// unknown event type is 422 `webhook_event_type_unknown`; an owner
+// has at most 20 endpoints (422 `webhook_endpoint_limit`).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+func (c *Client) CreateWebhookEndpoint(ctx context.Context, params *CreateWebhookEndpointParams, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateWebhookEndpointRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteWebhookEndpoint Delete a webhook endpoint
+//
+// Removes the endpoint and its deliveries; those not yet made are not made.
+//
+// Corresponds with DELETE /v1/webhook-endpoints/{id} (the `DeleteWebhookEndpoint` operationId).
+func (c *Client) DeleteWebhookEndpoint(ctx context.Context, id Id, params *DeleteWebhookEndpointParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteWebhookEndpointRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetWebhookEndpoint Get a webhook endpoint
+//
+// One webhook endpoint (an admin any; a partner its own). The secret is not returned.
+//
+// Corresponds with GET /v1/webhook-endpoints/{id} (the `GetWebhookEndpoint` operationId).
+func (c *Client) GetWebhookEndpoint(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetWebhookEndpointRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateWebhookEndpointWithBody Update a webhook endpoint
+//
+// Changes the fields given, checked as on create; with `If-Match`, only
+// at that version (412 otherwise). Enabling an endpoint (one the
+// platform disabled after three days of failures, say) clears its
+// failure record; deliveries pending while it is disabled fail.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/webhook-endpoints/{id} (the `UpdateWebhookEndpoint` operationId).
+func (c *Client) UpdateWebhookEndpointWithBody(ctx context.Context, id Id, params *UpdateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWebhookEndpointRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateWebhookEndpoint Update a webhook endpoint
+//
+// Changes the fields given, checked as on create; with `If-Match`, only
+// at that version (412 otherwise). Enabling an endpoint (one the
+// platform disabled after three days of failures, say) clears its
+// failure record; deliveries pending while it is disabled fail.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/webhook-endpoints/{id} (the `UpdateWebhookEndpoint` operationId).
+func (c *Client) UpdateWebhookEndpoint(ctx context.Context, id Id, params *UpdateWebhookEndpointParams, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWebhookEndpointRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListWebhookDeliveries List an endpoint's deliveries
+//
+// One delivery per event sent to the endpoint, oldest first: its status
+// (`pending` while tries are left, `succeeded` on a 2xx within 10 s,
+// `failed` once the tries are used up, the URL is refused or the
+// endpoint is disabled), tries made, and how the last one went.
+//
+// Corresponds with GET /v1/webhook-endpoints/{id}/deliveries (the `ListWebhookDeliveries` operationId).
+func (c *Client) ListWebhookDeliveries(ctx context.Context, id Id, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListWebhookDeliveriesRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RedeliverWebhookDelivery Send a delivery again
+//
+// Tries a delivery that succeeded or failed once more, with the same
+// body and `webhook-id` (so a receiver that already has it can drop
+// it). One still pending is 409 `webhook_delivery_pending`; on a
+// disabled endpoint 409 `webhook_endpoint_disabled`.
+//
+// Corresponds with POST /v1/webhook-endpoints/{id}/deliveries/{delivery_id}/redeliver (the `RedeliverWebhookDelivery` operationId).
+func (c *Client) RedeliverWebhookDelivery(ctx context.Context, id Id, deliveryId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRedeliverWebhookDeliveryRequest(c.Server, id, deliveryId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RotateWebhookEndpointSecret Rotate a webhook endpoint's secret
+//
+// Makes a new `whsec_` secret, shown in this response only. For 24 hours
+// deliveries carry two signatures in `webhook-signature`, one per secret,
+// so the receiver can switch at leisure; then only the new secret signs.
+// A secret replaced before (by an earlier rotation) stops signing at
+// once. With `If-Match`, only at that version (412 otherwise), so a
+// retried request does not rotate twice.
+//
+// Corresponds with POST /v1/webhook-endpoints/{id}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
+func (c *Client) RotateWebhookEndpointSecret(ctx context.Context, id Id, params *RotateWebhookEndpointSecretParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateWebhookEndpointSecretRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -13625,6 +14227,471 @@ func NewUpdateVentureRequestWithBody(server string, id Id, params *UpdateVenture
 	return req, nil
 }
 
+// NewListWebhookEndpointsRequest constructs an http.Request for the ListWebhookEndpoints method
+func NewListWebhookEndpointsRequest(server string, params *ListWebhookEndpointsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PartnerId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "partner_id", *params.PartnerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateWebhookEndpointRequest calls the generic CreateWebhookEndpoint builder with application/json body
+func NewCreateWebhookEndpointRequest(server string, params *CreateWebhookEndpointParams, body CreateWebhookEndpointJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateWebhookEndpointRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateWebhookEndpointRequestWithBody constructs an http.Request for the CreateWebhookEndpoint method, with any body, and a specified content type
+func NewCreateWebhookEndpointRequestWithBody(server string, params *CreateWebhookEndpointParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewDeleteWebhookEndpointRequest constructs an http.Request for the DeleteWebhookEndpoint method
+func NewDeleteWebhookEndpointRequest(server string, id Id, params *DeleteWebhookEndpointParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetWebhookEndpointRequest constructs an http.Request for the GetWebhookEndpoint method
+func NewGetWebhookEndpointRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateWebhookEndpointRequest calls the generic UpdateWebhookEndpoint builder with application/json body
+func NewUpdateWebhookEndpointRequest(server string, id Id, params *UpdateWebhookEndpointParams, body UpdateWebhookEndpointJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateWebhookEndpointRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewUpdateWebhookEndpointRequestWithBody constructs an http.Request for the UpdateWebhookEndpoint method, with any body, and a specified content type
+func NewUpdateWebhookEndpointRequestWithBody(server string, id Id, params *UpdateWebhookEndpointParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListWebhookDeliveriesRequest constructs an http.Request for the ListWebhookDeliveries method
+func NewListWebhookDeliveriesRequest(server string, id Id, params *ListWebhookDeliveriesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints/%s/deliveries", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EventType != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "event_type", *params.EventType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRedeliverWebhookDeliveryRequest constructs an http.Request for the RedeliverWebhookDelivery method
+func NewRedeliverWebhookDeliveryRequest(server string, id Id, deliveryId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "delivery_id", deliveryId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints/%s/deliveries/%s/redeliver", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRotateWebhookEndpointSecretRequest constructs an http.Request for the RotateWebhookEndpointSecret method
+func NewRotateWebhookEndpointSecretRequest(server string, id Id, params *RotateWebhookEndpointSecretParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints/%s/rotate-secret", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -15281,6 +16348,143 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /v1/ventures/{id} (the `UpdateVenture` operationId).
 	UpdateVentureWithResponse(ctx context.Context, id Id, params *UpdateVentureParams, body UpdateVentureJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateVentureResponse, error)
+
+	// ListWebhookEndpointsWithResponse List webhook endpoints
+	//
+	// Admins see every endpoint (the SP's and the partners'; `partner_id`
+	// narrows to one partner's); a partner sees its own. Secrets are
+	// never returned here.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/webhook-endpoints (the `ListWebhookEndpoints` operationId).
+	ListWebhookEndpointsWithResponse(ctx context.Context, params *ListWebhookEndpointsParams, reqEditors ...RequestEditorFn) (*ListWebhookEndpointsResponse, error)
+
+	// CreateWebhookEndpointWithBodyWithResponse Create a webhook endpoint
+	//
+	// Events are posted to the URL as the Standard Webhooks specification
+	// says (headers `webhook-id`, `webhook-timestamp`, `webhook-signature`),
+	// signed with the endpoint's `whsec_` secret, which is in this response
+	// only. A partner's endpoint receives only that partner's events; the
+	// SP's endpoints (an admin's, without `partner_id`) receive every event,
+	// the partners' included. An admin may create an endpoint for a partner
+	// by naming `partner_id`.
+	//
+	// The URL must be https (http only to a loopback address, outside
+	// production) and must not be, or resolve to, a private, loopback,
+	// link-local or metadata address unless the platform allows it
+	// (`WEBHOOK_ALLOW_PRIVATE`): otherwise 422 `webhook_url_not_https`,
+	// `webhook_url_not_allowed` or `webhook_url_invalid` on `url`. An
+	// unknown event type is 422 `webhook_event_type_unknown`; an owner
+	// has at most 20 endpoints (422 `webhook_endpoint_limit`).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+	CreateWebhookEndpointWithBodyWithResponse(ctx context.Context, params *CreateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error)
+
+	// CreateWebhookEndpointWithResponse Create a webhook endpoint
+	//
+	// Events are posted to the URL as the Standard Webhooks specification
+	// says (headers `webhook-id`, `webhook-timestamp`, `webhook-signature`),
+	// signed with the endpoint's `whsec_` secret, which is in this response
+	// only. A partner's endpoint receives only that partner's events; the
+	// SP's endpoints (an admin's, without `partner_id`) receive every event,
+	// the partners' included. An admin may create an endpoint for a partner
+	// by naming `partner_id`.
+	//
+	// The URL must be https (http only to a loopback address, outside
+	// production) and must not be, or resolve to, a private, loopback,
+	// link-local or metadata address unless the platform allows it
+	// (`WEBHOOK_ALLOW_PRIVATE`): otherwise 422 `webhook_url_not_https`,
+	// `webhook_url_not_allowed` or `webhook_url_invalid` on `url`. An
+	// unknown event type is 422 `webhook_event_type_unknown`; an owner
+	// has at most 20 endpoints (422 `webhook_endpoint_limit`).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+	CreateWebhookEndpointWithResponse(ctx context.Context, params *CreateWebhookEndpointParams, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error)
+
+	// DeleteWebhookEndpointWithResponse Delete a webhook endpoint
+	//
+	// Removes the endpoint and its deliveries; those not yet made are not made.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/webhook-endpoints/{id} (the `DeleteWebhookEndpoint` operationId).
+	DeleteWebhookEndpointWithResponse(ctx context.Context, id Id, params *DeleteWebhookEndpointParams, reqEditors ...RequestEditorFn) (*DeleteWebhookEndpointResponse, error)
+
+	// GetWebhookEndpointWithResponse Get a webhook endpoint
+	//
+	// One webhook endpoint (an admin any; a partner its own). The secret is not returned.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/webhook-endpoints/{id} (the `GetWebhookEndpoint` operationId).
+	GetWebhookEndpointWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetWebhookEndpointResponse, error)
+
+	// UpdateWebhookEndpointWithBodyWithResponse Update a webhook endpoint
+	//
+	// Changes the fields given, checked as on create; with `If-Match`, only
+	// at that version (412 otherwise). Enabling an endpoint (one the
+	// platform disabled after three days of failures, say) clears its
+	// failure record; deliveries pending while it is disabled fail.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/webhook-endpoints/{id} (the `UpdateWebhookEndpoint` operationId).
+	UpdateWebhookEndpointWithBodyWithResponse(ctx context.Context, id Id, params *UpdateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error)
+
+	// UpdateWebhookEndpointWithResponse Update a webhook endpoint
+	//
+	// Changes the fields given, checked as on create; with `If-Match`, only
+	// at that version (412 otherwise). Enabling an endpoint (one the
+	// platform disabled after three days of failures, say) clears its
+	// failure record; deliveries pending while it is disabled fail.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/webhook-endpoints/{id} (the `UpdateWebhookEndpoint` operationId).
+	UpdateWebhookEndpointWithResponse(ctx context.Context, id Id, params *UpdateWebhookEndpointParams, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error)
+
+	// ListWebhookDeliveriesWithResponse List an endpoint's deliveries
+	//
+	// One delivery per event sent to the endpoint, oldest first: its status
+	// (`pending` while tries are left, `succeeded` on a 2xx within 10 s,
+	// `failed` once the tries are used up, the URL is refused or the
+	// endpoint is disabled), tries made, and how the last one went.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/webhook-endpoints/{id}/deliveries (the `ListWebhookDeliveries` operationId).
+	ListWebhookDeliveriesWithResponse(ctx context.Context, id Id, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*ListWebhookDeliveriesResponse, error)
+
+	// RedeliverWebhookDeliveryWithResponse Send a delivery again
+	//
+	// Tries a delivery that succeeded or failed once more, with the same
+	// body and `webhook-id` (so a receiver that already has it can drop
+	// it). One still pending is 409 `webhook_delivery_pending`; on a
+	// disabled endpoint 409 `webhook_endpoint_disabled`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhook-endpoints/{id}/deliveries/{delivery_id}/redeliver (the `RedeliverWebhookDelivery` operationId).
+	RedeliverWebhookDeliveryWithResponse(ctx context.Context, id Id, deliveryId openapi_types.UUID, reqEditors ...RequestEditorFn) (*RedeliverWebhookDeliveryResponse, error)
+
+	// RotateWebhookEndpointSecretWithResponse Rotate a webhook endpoint's secret
+	//
+	// Makes a new `whsec_` secret, shown in this response only. For 24 hours
+	// deliveries carry two signatures in `webhook-signature`, one per secret,
+	// so the receiver can switch at leisure; then only the new secret signs.
+	// A secret replaced before (by an earlier rotation) stops signing at
+	// once. With `If-Match`, only at that version (412 otherwise), so a
+	// retried request does not rotate twice.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhook-endpoints/{id}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
+	RotateWebhookEndpointSecretWithResponse(ctx context.Context, id Id, params *RotateWebhookEndpointSecretParams, reqEditors ...RequestEditorFn) (*RotateWebhookEndpointSecretResponse, error)
 }
 
 type GetHealthResponse struct {
@@ -25074,6 +26278,740 @@ func (r UpdateVentureResponse) ContentType() string {
 	return ""
 }
 
+// ListWebhookEndpointsResponse401Headers the declared response headers of an HTTP 401 response for ListWebhookEndpoints
+type ListWebhookEndpointsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListWebhookEndpointsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpointList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListWebhookEndpointsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListWebhookEndpointsResponse) GetJSON200() *WebhookEndpointList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListWebhookEndpointsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListWebhookEndpointsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListWebhookEndpointsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListWebhookEndpointsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListWebhookEndpointsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListWebhookEndpointsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListWebhookEndpointsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListWebhookEndpointsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateWebhookEndpointResponse201Headers the declared response headers of an HTTP 201 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse201Headers struct {
+	ETag *string
+}
+
+// CreateWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CreateWebhookEndpointResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *WebhookEndpointWithSecret
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateWebhookEndpointResponse201Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateWebhookEndpointResponse401Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateWebhookEndpointResponse) GetJSON201() *WebhookEndpointWithSecret {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateWebhookEndpointResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateWebhookEndpointResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateWebhookEndpointResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateWebhookEndpointResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for DeleteWebhookEndpoint
+type DeleteWebhookEndpointResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type DeleteWebhookEndpointResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteWebhookEndpointResponse401Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteWebhookEndpointResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteWebhookEndpointResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteWebhookEndpointResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteWebhookEndpointResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetWebhookEndpointResponse200Headers the declared response headers of an HTTP 200 response for GetWebhookEndpoint
+type GetWebhookEndpointResponse200Headers struct {
+	ETag *string
+}
+
+// GetWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for GetWebhookEndpoint
+type GetWebhookEndpointResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetWebhookEndpointResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpoint
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetWebhookEndpointResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetWebhookEndpointResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetWebhookEndpointResponse) GetJSON200() *WebhookEndpoint {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetWebhookEndpointResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetWebhookEndpointResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetWebhookEndpointResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetWebhookEndpointResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetWebhookEndpointResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetWebhookEndpointResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetWebhookEndpointResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetWebhookEndpointResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateWebhookEndpointResponse200Headers the declared response headers of an HTTP 200 response for UpdateWebhookEndpoint
+type UpdateWebhookEndpointResponse200Headers struct {
+	ETag *string
+}
+
+// UpdateWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for UpdateWebhookEndpoint
+type UpdateWebhookEndpointResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type UpdateWebhookEndpointResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpoint
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UpdateWebhookEndpointResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateWebhookEndpointResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateWebhookEndpointResponse) GetJSON200() *WebhookEndpoint {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateWebhookEndpointResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateWebhookEndpointResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateWebhookEndpointResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateWebhookEndpointResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListWebhookDeliveriesResponse401Headers the declared response headers of an HTTP 401 response for ListWebhookDeliveries
+type ListWebhookDeliveriesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListWebhookDeliveriesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookDeliveryList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListWebhookDeliveriesResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListWebhookDeliveriesResponse) GetJSON200() *WebhookDeliveryList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListWebhookDeliveriesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListWebhookDeliveriesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListWebhookDeliveriesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListWebhookDeliveriesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RedeliverWebhookDeliveryResponse401Headers the declared response headers of an HTTP 401 response for RedeliverWebhookDelivery
+type RedeliverWebhookDeliveryResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RedeliverWebhookDeliveryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *WebhookDelivery
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RedeliverWebhookDeliveryResponse401Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r RedeliverWebhookDeliveryResponse) GetJSON202() *WebhookDelivery {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RedeliverWebhookDeliveryResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RedeliverWebhookDeliveryResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RedeliverWebhookDeliveryResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RedeliverWebhookDeliveryResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RedeliverWebhookDeliveryResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RedeliverWebhookDeliveryResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r RedeliverWebhookDeliveryResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RedeliverWebhookDeliveryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RedeliverWebhookDeliveryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RedeliverWebhookDeliveryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RotateWebhookEndpointSecretResponse200Headers the declared response headers of an HTTP 200 response for RotateWebhookEndpointSecret
+type RotateWebhookEndpointSecretResponse200Headers struct {
+	ETag *string
+}
+
+// RotateWebhookEndpointSecretResponse401Headers the declared response headers of an HTTP 401 response for RotateWebhookEndpointSecret
+type RotateWebhookEndpointSecretResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RotateWebhookEndpointSecretResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpointWithSecret
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *RotateWebhookEndpointSecretResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RotateWebhookEndpointSecretResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RotateWebhookEndpointSecretResponse) GetJSON200() *WebhookEndpointWithSecret {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r RotateWebhookEndpointSecretResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RotateWebhookEndpointSecretResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RotateWebhookEndpointSecretResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RotateWebhookEndpointSecretResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetHealthWithResponse Liveness
 //
 // Answers 200 while the process serves requests. Touches nothing else.
@@ -27519,6 +29457,203 @@ func (c *ClientWithResponses) UpdateVentureWithResponse(ctx context.Context, id 
 		return nil, err
 	}
 	return ParseUpdateVentureResponse(rsp)
+}
+
+// ListWebhookEndpointsWithResponse List webhook endpoints
+//
+// Admins see every endpoint (the SP's and the partners'; `partner_id`
+// narrows to one partner's); a partner sees its own. Secrets are
+// never returned here.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/webhook-endpoints (the `ListWebhookEndpoints` operationId).
+func (c *ClientWithResponses) ListWebhookEndpointsWithResponse(ctx context.Context, params *ListWebhookEndpointsParams, reqEditors ...RequestEditorFn) (*ListWebhookEndpointsResponse, error) {
+	rsp, err := c.ListWebhookEndpoints(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListWebhookEndpointsResponse(rsp)
+}
+
+// CreateWebhookEndpointWithBodyWithResponse Create a webhook endpoint
+//
+// Events are posted to the URL as the Standard Webhooks specification
+// says (headers `webhook-id`, `webhook-timestamp`, `webhook-signature`),
+// signed with the endpoint's `whsec_` secret, which is in this response
+// only. A partner's endpoint receives only that partner's events; the
+// SP's endpoints (an admin's, without `partner_id`) receive every event,
+// the partners' included. An admin may create an endpoint for a partner
+// by naming `partner_id`.
+//
+// The URL must be https (http only to a loopback address, outside
+// production) and must not be, or resolve to, a private, loopback,
+// link-local or metadata address unless the platform allows it
+// (`WEBHOOK_ALLOW_PRIVATE`): otherwise 422 `webhook_url_not_https`,
+// `webhook_url_not_allowed` or `webhook_url_invalid` on `url`. An
+// unknown event type is 422 `webhook_event_type_unknown`; an owner
+// has at most 20 endpoints (422 `webhook_endpoint_limit`).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+func (c *ClientWithResponses) CreateWebhookEndpointWithBodyWithResponse(ctx context.Context, params *CreateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error) {
+	rsp, err := c.CreateWebhookEndpointWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateWebhookEndpointResponse(rsp)
+}
+
+// CreateWebhookEndpointWithResponse Create a webhook endpoint
+//
+// Events are posted to the URL as the Standard Webhooks specification
+// says (headers `webhook-id`, `webhook-timestamp`, `webhook-signature`),
+// signed with the endpoint's `whsec_` secret, which is in this response
+// only. A partner's endpoint receives only that partner's events; the
+// SP's endpoints (an admin's, without `partner_id`) receive every event,
+// the partners' included. An admin may create an endpoint for a partner
+// by naming `partner_id`.
+//
+// The URL must be https (http only to a loopback address, outside
+// production) and must not be, or resolve to, a private, loopback,
+// link-local or metadata address unless the platform allows it
+// (`WEBHOOK_ALLOW_PRIVATE`): otherwise 422 `webhook_url_not_https`,
+// `webhook_url_not_allowed` or `webhook_url_invalid` on `url`. An
+// unknown event type is 422 `webhook_event_type_unknown`; an owner
+// has at most 20 endpoints (422 `webhook_endpoint_limit`).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+func (c *ClientWithResponses) CreateWebhookEndpointWithResponse(ctx context.Context, params *CreateWebhookEndpointParams, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error) {
+	rsp, err := c.CreateWebhookEndpoint(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateWebhookEndpointResponse(rsp)
+}
+
+// DeleteWebhookEndpointWithResponse Delete a webhook endpoint
+//
+// Removes the endpoint and its deliveries; those not yet made are not made.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/webhook-endpoints/{id} (the `DeleteWebhookEndpoint` operationId).
+func (c *ClientWithResponses) DeleteWebhookEndpointWithResponse(ctx context.Context, id Id, params *DeleteWebhookEndpointParams, reqEditors ...RequestEditorFn) (*DeleteWebhookEndpointResponse, error) {
+	rsp, err := c.DeleteWebhookEndpoint(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteWebhookEndpointResponse(rsp)
+}
+
+// GetWebhookEndpointWithResponse Get a webhook endpoint
+//
+// One webhook endpoint (an admin any; a partner its own). The secret is not returned.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/webhook-endpoints/{id} (the `GetWebhookEndpoint` operationId).
+func (c *ClientWithResponses) GetWebhookEndpointWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetWebhookEndpointResponse, error) {
+	rsp, err := c.GetWebhookEndpoint(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetWebhookEndpointResponse(rsp)
+}
+
+// UpdateWebhookEndpointWithBodyWithResponse Update a webhook endpoint
+//
+// Changes the fields given, checked as on create; with `If-Match`, only
+// at that version (412 otherwise). Enabling an endpoint (one the
+// platform disabled after three days of failures, say) clears its
+// failure record; deliveries pending while it is disabled fail.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/webhook-endpoints/{id} (the `UpdateWebhookEndpoint` operationId).
+func (c *ClientWithResponses) UpdateWebhookEndpointWithBodyWithResponse(ctx context.Context, id Id, params *UpdateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error) {
+	rsp, err := c.UpdateWebhookEndpointWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateWebhookEndpointResponse(rsp)
+}
+
+// UpdateWebhookEndpointWithResponse Update a webhook endpoint
+//
+// Changes the fields given, checked as on create; with `If-Match`, only
+// at that version (412 otherwise). Enabling an endpoint (one the
+// platform disabled after three days of failures, say) clears its
+// failure record; deliveries pending while it is disabled fail.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/webhook-endpoints/{id} (the `UpdateWebhookEndpoint` operationId).
+func (c *ClientWithResponses) UpdateWebhookEndpointWithResponse(ctx context.Context, id Id, params *UpdateWebhookEndpointParams, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error) {
+	rsp, err := c.UpdateWebhookEndpoint(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateWebhookEndpointResponse(rsp)
+}
+
+// ListWebhookDeliveriesWithResponse List an endpoint's deliveries
+//
+// One delivery per event sent to the endpoint, oldest first: its status
+// (`pending` while tries are left, `succeeded` on a 2xx within 10 s,
+// `failed` once the tries are used up, the URL is refused or the
+// endpoint is disabled), tries made, and how the last one went.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/webhook-endpoints/{id}/deliveries (the `ListWebhookDeliveries` operationId).
+func (c *ClientWithResponses) ListWebhookDeliveriesWithResponse(ctx context.Context, id Id, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*ListWebhookDeliveriesResponse, error) {
+	rsp, err := c.ListWebhookDeliveries(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListWebhookDeliveriesResponse(rsp)
+}
+
+// RedeliverWebhookDeliveryWithResponse Send a delivery again
+//
+// Tries a delivery that succeeded or failed once more, with the same
+// body and `webhook-id` (so a receiver that already has it can drop
+// it). One still pending is 409 `webhook_delivery_pending`; on a
+// disabled endpoint 409 `webhook_endpoint_disabled`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhook-endpoints/{id}/deliveries/{delivery_id}/redeliver (the `RedeliverWebhookDelivery` operationId).
+func (c *ClientWithResponses) RedeliverWebhookDeliveryWithResponse(ctx context.Context, id Id, deliveryId openapi_types.UUID, reqEditors ...RequestEditorFn) (*RedeliverWebhookDeliveryResponse, error) {
+	rsp, err := c.RedeliverWebhookDelivery(ctx, id, deliveryId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRedeliverWebhookDeliveryResponse(rsp)
+}
+
+// RotateWebhookEndpointSecretWithResponse Rotate a webhook endpoint's secret
+//
+// Makes a new `whsec_` secret, shown in this response only. For 24 hours
+// deliveries carry two signatures in `webhook-signature`, one per secret,
+// so the receiver can switch at leisure; then only the new secret signs.
+// A secret replaced before (by an earlier rotation) stops signing at
+// once. With `If-Match`, only at that version (412 otherwise), so a
+// retried request does not rotate twice.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhook-endpoints/{id}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
+func (c *ClientWithResponses) RotateWebhookEndpointSecretWithResponse(ctx context.Context, id Id, params *RotateWebhookEndpointSecretParams, reqEditors ...RequestEditorFn) (*RotateWebhookEndpointSecretResponse, error) {
+	rsp, err := c.RotateWebhookEndpointSecret(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRotateWebhookEndpointSecretResponse(rsp)
 }
 
 // ParseGetHealthResponse parses an HTTP response from a GetHealthWithResponse call
@@ -36628,6 +38763,683 @@ func ParseUpdateVentureResponse(rsp *http.Response) (*UpdateVentureResponse, err
 	return response, nil
 }
 
+// ParseListWebhookEndpointsResponse parses an HTTP response from a ListWebhookEndpointsWithResponse call
+func ParseListWebhookEndpointsResponse(rsp *http.Response) (*ListWebhookEndpointsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListWebhookEndpointsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpointList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListWebhookEndpointsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateWebhookEndpointResponse parses an HTTP response from a CreateWebhookEndpointWithResponse call
+func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpointResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateWebhookEndpointResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest WebhookEndpointWithSecret
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateWebhookEndpointResponse201Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateWebhookEndpointResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteWebhookEndpointResponse parses an HTTP response from a DeleteWebhookEndpointWithResponse call
+func ParseDeleteWebhookEndpointResponse(rsp *http.Response) (*DeleteWebhookEndpointResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteWebhookEndpointResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteWebhookEndpointResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetWebhookEndpointResponse parses an HTTP response from a GetWebhookEndpointWithResponse call
+func ParseGetWebhookEndpointResponse(rsp *http.Response) (*GetWebhookEndpointResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetWebhookEndpointResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpoint
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetWebhookEndpointResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetWebhookEndpointResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateWebhookEndpointResponse parses an HTTP response from a UpdateWebhookEndpointWithResponse call
+func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpointResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateWebhookEndpointResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpoint
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers UpdateWebhookEndpointResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers UpdateWebhookEndpointResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListWebhookDeliveriesResponse parses an HTTP response from a ListWebhookDeliveriesWithResponse call
+func ParseListWebhookDeliveriesResponse(rsp *http.Response) (*ListWebhookDeliveriesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListWebhookDeliveriesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookDeliveryList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListWebhookDeliveriesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRedeliverWebhookDeliveryResponse parses an HTTP response from a RedeliverWebhookDeliveryWithResponse call
+func ParseRedeliverWebhookDeliveryResponse(rsp *http.Response) (*RedeliverWebhookDeliveryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RedeliverWebhookDeliveryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest WebhookDelivery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RedeliverWebhookDeliveryResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRotateWebhookEndpointSecretResponse parses an HTTP response from a RotateWebhookEndpointSecretWithResponse call
+func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhookEndpointSecretResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RotateWebhookEndpointSecretResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpointWithSecret
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers RotateWebhookEndpointSecretResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers RotateWebhookEndpointSecretResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
 	// GetHealth Liveness
@@ -36942,6 +39754,30 @@ type ServerInterface interface {
 	// UpdateVenture Update a venture
 	// (PATCH /v1/ventures/{id})
 	UpdateVenture(ctx echo.Context, id Id, params UpdateVentureParams) error
+	// ListWebhookEndpoints List webhook endpoints
+	// (GET /v1/webhook-endpoints)
+	ListWebhookEndpoints(ctx echo.Context, params ListWebhookEndpointsParams) error
+	// CreateWebhookEndpoint Create a webhook endpoint
+	// (POST /v1/webhook-endpoints)
+	CreateWebhookEndpoint(ctx echo.Context, params CreateWebhookEndpointParams) error
+	// DeleteWebhookEndpoint Delete a webhook endpoint
+	// (DELETE /v1/webhook-endpoints/{id})
+	DeleteWebhookEndpoint(ctx echo.Context, id Id, params DeleteWebhookEndpointParams) error
+	// GetWebhookEndpoint Get a webhook endpoint
+	// (GET /v1/webhook-endpoints/{id})
+	GetWebhookEndpoint(ctx echo.Context, id Id) error
+	// UpdateWebhookEndpoint Update a webhook endpoint
+	// (PATCH /v1/webhook-endpoints/{id})
+	UpdateWebhookEndpoint(ctx echo.Context, id Id, params UpdateWebhookEndpointParams) error
+	// ListWebhookDeliveries List an endpoint's deliveries
+	// (GET /v1/webhook-endpoints/{id}/deliveries)
+	ListWebhookDeliveries(ctx echo.Context, id Id, params ListWebhookDeliveriesParams) error
+	// RedeliverWebhookDelivery Send a delivery again
+	// (POST /v1/webhook-endpoints/{id}/deliveries/{delivery_id}/redeliver)
+	RedeliverWebhookDelivery(ctx echo.Context, id Id, deliveryId openapi_types.UUID) error
+	// RotateWebhookEndpointSecret Rotate a webhook endpoint's secret
+	// (POST /v1/webhook-endpoints/{id}/rotate-secret)
+	RotateWebhookEndpointSecret(ctx echo.Context, id Id, params RotateWebhookEndpointSecretParams) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -39793,6 +42629,261 @@ func (w *ServerInterfaceWrapper) UpdateVenture(ctx echo.Context) error {
 	return err
 }
 
+// ListWebhookEndpoints converts echo context to params.
+func (w *ServerInterfaceWrapper) ListWebhookEndpoints(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListWebhookEndpointsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "partner_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "partner_id", ctx.QueryParams(), &params.PartnerId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter partner_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListWebhookEndpoints(ctx, params)
+	return err
+}
+
+// CreateWebhookEndpoint converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateWebhookEndpoint(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateWebhookEndpointParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateWebhookEndpoint(ctx, params)
+	return err
+}
+
+// DeleteWebhookEndpoint converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteWebhookEndpoint(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteWebhookEndpointParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteWebhookEndpoint(ctx, id, params)
+	return err
+}
+
+// GetWebhookEndpoint converts echo context to params.
+func (w *ServerInterfaceWrapper) GetWebhookEndpoint(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetWebhookEndpoint(ctx, id)
+	return err
+}
+
+// UpdateWebhookEndpoint converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateWebhookEndpoint(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateWebhookEndpointParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateWebhookEndpoint(ctx, id, params)
+	return err
+}
+
+// ListWebhookDeliveries converts echo context to params.
+func (w *ServerInterfaceWrapper) ListWebhookDeliveries(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListWebhookDeliveriesParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "event_type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "event_type", ctx.QueryParams(), &params.EventType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter event_type: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListWebhookDeliveries(ctx, id, params)
+	return err
+}
+
+// RedeliverWebhookDelivery converts echo context to params.
+func (w *ServerInterfaceWrapper) RedeliverWebhookDelivery(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "delivery_id" -------------
+	var deliveryId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "delivery_id", ctx.Param("delivery_id"), &deliveryId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter delivery_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RedeliverWebhookDelivery(ctx, id, deliveryId)
+	return err
+}
+
+// RotateWebhookEndpointSecret converts echo context to params.
+func (w *ServerInterfaceWrapper) RotateWebhookEndpointSecret(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RotateWebhookEndpointSecretParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RotateWebhookEndpointSecret(ctx, id, params)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -39944,6 +43035,14 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v1/ventures/:id", wrapper.DeleteVenture, options.OperationMiddlewares["deleteVenture"]...)
 	router.GET(options.BaseURL+"/v1/ventures/:id", wrapper.GetVenture, options.OperationMiddlewares["getVenture"]...)
 	router.PATCH(options.BaseURL+"/v1/ventures/:id", wrapper.UpdateVenture, options.OperationMiddlewares["updateVenture"]...)
+	router.GET(options.BaseURL+"/v1/webhook-endpoints", wrapper.ListWebhookEndpoints, options.OperationMiddlewares["listWebhookEndpoints"]...)
+	router.POST(options.BaseURL+"/v1/webhook-endpoints", wrapper.CreateWebhookEndpoint, options.OperationMiddlewares["createWebhookEndpoint"]...)
+	router.DELETE(options.BaseURL+"/v1/webhook-endpoints/:id", wrapper.DeleteWebhookEndpoint, options.OperationMiddlewares["deleteWebhookEndpoint"]...)
+	router.GET(options.BaseURL+"/v1/webhook-endpoints/:id", wrapper.GetWebhookEndpoint, options.OperationMiddlewares["getWebhookEndpoint"]...)
+	router.PATCH(options.BaseURL+"/v1/webhook-endpoints/:id", wrapper.UpdateWebhookEndpoint, options.OperationMiddlewares["updateWebhookEndpoint"]...)
+	router.GET(options.BaseURL+"/v1/webhook-endpoints/:id/deliveries", wrapper.ListWebhookDeliveries, options.OperationMiddlewares["listWebhookDeliveries"]...)
+	router.POST(options.BaseURL+"/v1/webhook-endpoints/:id/deliveries/:delivery_id/redeliver", wrapper.RedeliverWebhookDelivery, options.OperationMiddlewares["redeliverWebhookDelivery"]...)
+	router.POST(options.BaseURL+"/v1/webhook-endpoints/:id/rotate-secret", wrapper.RotateWebhookEndpointSecret, options.OperationMiddlewares["rotateWebhookEndpointSecret"]...)
 
 }
 
@@ -53356,6 +56455,999 @@ func (response UpdateVenture500ApplicationProblemPlusJSONResponse) VisitUpdateVe
 	return err
 }
 
+type ListWebhookEndpointsRequestObject struct {
+	Params ListWebhookEndpointsParams
+}
+
+type ListWebhookEndpointsResponseObject interface {
+	VisitListWebhookEndpointsResponse(w http.ResponseWriter) error
+}
+
+type ListWebhookEndpoints200JSONResponse WebhookEndpointList
+
+func (response ListWebhookEndpoints200JSONResponse) VisitListWebhookEndpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookEndpoints400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookEndpoints400ApplicationProblemPlusJSONResponse) VisitListWebhookEndpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookEndpoints401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookEndpoints401ApplicationProblemPlusJSONResponse) VisitListWebhookEndpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookEndpoints403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookEndpoints403ApplicationProblemPlusJSONResponse) VisitListWebhookEndpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookEndpoints500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookEndpoints500ApplicationProblemPlusJSONResponse) VisitListWebhookEndpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpointRequestObject struct {
+	Params CreateWebhookEndpointParams
+	Body   *CreateWebhookEndpointJSONRequestBody
+}
+
+type CreateWebhookEndpointResponseObject interface {
+	VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error
+}
+
+type CreateWebhookEndpoint201ResponseHeaders struct {
+	ETag *string
+}
+
+type CreateWebhookEndpoint201JSONResponse struct {
+	Body    WebhookEndpointWithSecret
+	Headers CreateWebhookEndpoint201ResponseHeaders
+}
+
+func (response CreateWebhookEndpoint201JSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint400ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint401ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint403ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint409ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint413ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint422ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint500ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookEndpointRequestObject struct {
+	Id     Id `json:"id"`
+	Params DeleteWebhookEndpointParams
+}
+
+type DeleteWebhookEndpointResponseObject interface {
+	VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error
+}
+
+type DeleteWebhookEndpoint204Response struct {
+}
+
+func (response DeleteWebhookEndpoint204Response) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteWebhookEndpoint400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhookEndpoint400ApplicationProblemPlusJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookEndpoint401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhookEndpoint401ApplicationProblemPlusJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookEndpoint403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhookEndpoint403ApplicationProblemPlusJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookEndpoint404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhookEndpoint404ApplicationProblemPlusJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookEndpoint412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhookEndpoint412ApplicationProblemPlusJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookEndpoint500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhookEndpoint500ApplicationProblemPlusJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookEndpointRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type GetWebhookEndpointResponseObject interface {
+	VisitGetWebhookEndpointResponse(w http.ResponseWriter) error
+}
+
+type GetWebhookEndpoint200ResponseHeaders struct {
+	ETag *string
+}
+
+type GetWebhookEndpoint200JSONResponse struct {
+	Body    WebhookEndpoint
+	Headers GetWebhookEndpoint200ResponseHeaders
+}
+
+func (response GetWebhookEndpoint200JSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookEndpoint400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhookEndpoint400ApplicationProblemPlusJSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookEndpoint401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhookEndpoint401ApplicationProblemPlusJSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookEndpoint403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhookEndpoint403ApplicationProblemPlusJSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookEndpoint404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhookEndpoint404ApplicationProblemPlusJSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookEndpoint500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhookEndpoint500ApplicationProblemPlusJSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpointRequestObject struct {
+	Id     Id `json:"id"`
+	Params UpdateWebhookEndpointParams
+	Body   *UpdateWebhookEndpointJSONRequestBody
+}
+
+type UpdateWebhookEndpointResponseObject interface {
+	VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error
+}
+
+type UpdateWebhookEndpoint200ResponseHeaders struct {
+	ETag *string
+}
+
+type UpdateWebhookEndpoint200JSONResponse struct {
+	Body    WebhookEndpoint
+	Headers UpdateWebhookEndpoint200ResponseHeaders
+}
+
+func (response UpdateWebhookEndpoint200JSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint400ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint401ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint403ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint404ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint412ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint413ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint422ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint500ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveriesRequestObject struct {
+	Id     Id `json:"id"`
+	Params ListWebhookDeliveriesParams
+}
+
+type ListWebhookDeliveriesResponseObject interface {
+	VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error
+}
+
+type ListWebhookDeliveries200JSONResponse WebhookDeliveryList
+
+func (response ListWebhookDeliveries200JSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries400ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries401ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries403ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries404ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries500ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDeliveryRequestObject struct {
+	Id         Id                 `json:"id"`
+	DeliveryId openapi_types.UUID `json:"delivery_id"`
+}
+
+type RedeliverWebhookDeliveryResponseObject interface {
+	VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error
+}
+
+type RedeliverWebhookDelivery202JSONResponse WebhookDelivery
+
+func (response RedeliverWebhookDelivery202JSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDelivery400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhookDelivery400ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDelivery401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhookDelivery401ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDelivery403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhookDelivery403ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDelivery404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhookDelivery404ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDelivery409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhookDelivery409ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDelivery500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhookDelivery500ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecretRequestObject struct {
+	Id     Id `json:"id"`
+	Params RotateWebhookEndpointSecretParams
+}
+
+type RotateWebhookEndpointSecretResponseObject interface {
+	VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error
+}
+
+type RotateWebhookEndpointSecret200ResponseHeaders struct {
+	ETag *string
+}
+
+type RotateWebhookEndpointSecret200JSONResponse struct {
+	Body    WebhookEndpointWithSecret
+	Headers RotateWebhookEndpointSecret200ResponseHeaders
+}
+
+func (response RotateWebhookEndpointSecret200JSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecret400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret400ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecret401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret401ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecret403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret403ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecret404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret404ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecret412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret412ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecret500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret500ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// GetHealth Liveness
@@ -53670,6 +57762,30 @@ type StrictServerInterface interface {
 	// UpdateVenture Update a venture
 	// (PATCH /v1/ventures/{id})
 	UpdateVenture(ctx context.Context, request UpdateVentureRequestObject) (UpdateVentureResponseObject, error)
+	// ListWebhookEndpoints List webhook endpoints
+	// (GET /v1/webhook-endpoints)
+	ListWebhookEndpoints(ctx context.Context, request ListWebhookEndpointsRequestObject) (ListWebhookEndpointsResponseObject, error)
+	// CreateWebhookEndpoint Create a webhook endpoint
+	// (POST /v1/webhook-endpoints)
+	CreateWebhookEndpoint(ctx context.Context, request CreateWebhookEndpointRequestObject) (CreateWebhookEndpointResponseObject, error)
+	// DeleteWebhookEndpoint Delete a webhook endpoint
+	// (DELETE /v1/webhook-endpoints/{id})
+	DeleteWebhookEndpoint(ctx context.Context, request DeleteWebhookEndpointRequestObject) (DeleteWebhookEndpointResponseObject, error)
+	// GetWebhookEndpoint Get a webhook endpoint
+	// (GET /v1/webhook-endpoints/{id})
+	GetWebhookEndpoint(ctx context.Context, request GetWebhookEndpointRequestObject) (GetWebhookEndpointResponseObject, error)
+	// UpdateWebhookEndpoint Update a webhook endpoint
+	// (PATCH /v1/webhook-endpoints/{id})
+	UpdateWebhookEndpoint(ctx context.Context, request UpdateWebhookEndpointRequestObject) (UpdateWebhookEndpointResponseObject, error)
+	// ListWebhookDeliveries List an endpoint's deliveries
+	// (GET /v1/webhook-endpoints/{id}/deliveries)
+	ListWebhookDeliveries(ctx context.Context, request ListWebhookDeliveriesRequestObject) (ListWebhookDeliveriesResponseObject, error)
+	// RedeliverWebhookDelivery Send a delivery again
+	// (POST /v1/webhook-endpoints/{id}/deliveries/{delivery_id}/redeliver)
+	RedeliverWebhookDelivery(ctx context.Context, request RedeliverWebhookDeliveryRequestObject) (RedeliverWebhookDeliveryResponseObject, error)
+	// RotateWebhookEndpointSecret Rotate a webhook endpoint's secret
+	// (POST /v1/webhook-endpoints/{id}/rotate-secret)
+	RotateWebhookEndpointSecret(ctx context.Context, request RotateWebhookEndpointSecretRequestObject) (RotateWebhookEndpointSecretResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -57109,583 +61225,882 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 	return nil
 }
 
+// ListWebhookEndpoints operation middleware
+func (sh *strictHandler) ListWebhookEndpoints(ctx echo.Context, params ListWebhookEndpointsParams) error {
+	var request ListWebhookEndpointsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListWebhookEndpoints(ctx.Request().Context(), request.(ListWebhookEndpointsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListWebhookEndpoints")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListWebhookEndpointsResponseObject); ok {
+		return validResponse.VisitListWebhookEndpointsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateWebhookEndpoint operation middleware
+func (sh *strictHandler) CreateWebhookEndpoint(ctx echo.Context, params CreateWebhookEndpointParams) error {
+	var request CreateWebhookEndpointRequestObject
+
+	request.Params = params
+
+	var body CreateWebhookEndpointJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateWebhookEndpoint(ctx.Request().Context(), request.(CreateWebhookEndpointRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateWebhookEndpoint")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateWebhookEndpointResponseObject); ok {
+		return validResponse.VisitCreateWebhookEndpointResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteWebhookEndpoint operation middleware
+func (sh *strictHandler) DeleteWebhookEndpoint(ctx echo.Context, id Id, params DeleteWebhookEndpointParams) error {
+	var request DeleteWebhookEndpointRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteWebhookEndpoint(ctx.Request().Context(), request.(DeleteWebhookEndpointRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteWebhookEndpoint")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteWebhookEndpointResponseObject); ok {
+		return validResponse.VisitDeleteWebhookEndpointResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetWebhookEndpoint operation middleware
+func (sh *strictHandler) GetWebhookEndpoint(ctx echo.Context, id Id) error {
+	var request GetWebhookEndpointRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetWebhookEndpoint(ctx.Request().Context(), request.(GetWebhookEndpointRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetWebhookEndpoint")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetWebhookEndpointResponseObject); ok {
+		return validResponse.VisitGetWebhookEndpointResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateWebhookEndpoint operation middleware
+func (sh *strictHandler) UpdateWebhookEndpoint(ctx echo.Context, id Id, params UpdateWebhookEndpointParams) error {
+	var request UpdateWebhookEndpointRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body UpdateWebhookEndpointJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateWebhookEndpoint(ctx.Request().Context(), request.(UpdateWebhookEndpointRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateWebhookEndpoint")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateWebhookEndpointResponseObject); ok {
+		return validResponse.VisitUpdateWebhookEndpointResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListWebhookDeliveries operation middleware
+func (sh *strictHandler) ListWebhookDeliveries(ctx echo.Context, id Id, params ListWebhookDeliveriesParams) error {
+	var request ListWebhookDeliveriesRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListWebhookDeliveries(ctx.Request().Context(), request.(ListWebhookDeliveriesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListWebhookDeliveries")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListWebhookDeliveriesResponseObject); ok {
+		return validResponse.VisitListWebhookDeliveriesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RedeliverWebhookDelivery operation middleware
+func (sh *strictHandler) RedeliverWebhookDelivery(ctx echo.Context, id Id, deliveryId openapi_types.UUID) error {
+	var request RedeliverWebhookDeliveryRequestObject
+
+	request.Id = id
+	request.DeliveryId = deliveryId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RedeliverWebhookDelivery(ctx.Request().Context(), request.(RedeliverWebhookDeliveryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RedeliverWebhookDelivery")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RedeliverWebhookDeliveryResponseObject); ok {
+		return validResponse.VisitRedeliverWebhookDeliveryResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RotateWebhookEndpointSecret operation middleware
+func (sh *strictHandler) RotateWebhookEndpointSecret(ctx echo.Context, id Id, params RotateWebhookEndpointSecretParams) error {
+	var request RotateWebhookEndpointSecretRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RotateWebhookEndpointSecret(ctx.Request().Context(), request.(RotateWebhookEndpointSecretRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RotateWebhookEndpointSecret")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RotateWebhookEndpointSecretResponseObject); ok {
+		return validResponse.VisitRotateWebhookEndpointSecretResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Lcxs3sj/6VVC851+W7hnSJEXJetSp/1EcO6usX2vJm3M2zCXBGVBENAQYACOacfm730I3MA9yhhyS",
-	"sp1slNpNxHlg8Gj0C92//tQI5XQmBRNGN84/NSaMRkzBny9u6K39b8R0qPjMcCka542bCSOKaZmokJF7",
-	"pjSXIiCJpqOYES7I8GrcfE1NOBm2GkGDfaTTWcwa541+o9tvNIKGDidsSm27ZjGzN7RRXNw2Pn8OGlcR",
-	"m86kYcK8Z7OYLli0+v2hUQkbkvmECWImXBOuiZkwoo1ULCJU6DlTxEhCBWFUxZwpothvCdOGzLmZ4MN0",
-	"ysgw/Vy4aP6dLYodtp8p6e1IyphRAd19JUOKvVru5E8Tphh8KVSMGhYRqciMiYiL22z2QirIyM4mjYpz",
-	"9fS+81Qzdc9Dpp+2R52wGx2xZm98TJu90UnYPI2esebZuE07o254FPXYUzljCvqinx7Tk9Gz8DRqnrH2",
-	"uNmjnVHzNOxGzSNmG8B7G9bhPTXsFZ9yA/9aHd57nE9NaBzLOYvIjCky5yKSczKWCtcljDkThtAoUkzr",
-	"Frm2v6SAWcFV0rhMUiymMtEkpHFsL8oxPJMNiZgJNYQqRhQ1jMS2UywKCFNKKk24COMkYsU5PGnnhzjl",
-	"gk+TaeO8HfjhcmHYLVPF8b5nU8qFnYbqMcdsbCyhw+omStlh4di/9hiPz3Ybo2Yla3rNQikiTRJheFwy",
-	"OMJE9NVXsdfdZoTMqMXl2DBVPTojyZxyQ0ZsLO0OVQu7I+kt5aLw4aNtyOd/HG1cRVXsEm4/0YTb8YYT",
-	"ySIyVnIKM+SZk1RkSiNGLOu4IL8l0jDCDTI6xWZSGegqmSk5itm0yDGOxp2wS89Y83j0LGr2wlPWPKPt",
-	"URNZB278tZv+c9CYUUWnzDju/zxRWqryAQ0F+2gGITwx9Cs9U+yeWwqY0Vtme8ft478lTC0aQUPQqf0e",
-	"vlPoyZR+fMXErZk0zo873aBULGwQQ3yJf57RI9YJj4+bz6LuqNljp+Mm7YzazaOwFx2zk/EzejryHZxR",
-	"M8n6xy1rtCvClRU+y0JgLNWUmsZ5I0ngyTUiLFz8nS1W+31JEsF/Sxi5Ywtgm5aQRMQiwsZjFhpyQMmH",
-	"D1ffW7FGya2UEQknkofssEWAwC0RFOWYbYmKiIxktLCUEtMFisQxV9rYWZpJoVlxio7H7fCUHnebx6M2",
-	"a/bokRUoR2GzGz0LO6NTdkI7bT9FqBNkk7QkN6tWs3t8HNit4393Ns/X+3TmH27eLohfT9haf+RprCa8",
-	"rad1DDpY+b5xWhsy+QkVt8zO2ohqq6cIckA1KHJW/xseXhBKtKExI1LAc71Od1mz64BmVz5Ipw1WEclR",
-	"6Y6v0Dve0VtGNP+9kr2AUCl8KmJjmsSmcX7cDux3kY932+0g4+qdUq7+mhkaUUNf8rhUpLwV8SJlQZrM",
-	"J1IzMpy6t4ZkIuNIE3bP1ILc8nsmgMKA5thHGpp40Rd2BfDePY0TFhCqsyZ+vmOLX/4LbgzJwYf3r5pM",
-	"hDJi0XlfpA/9n+Pv7tji/xx/7x48vCDafpPG9nOaTBNtrJpGpnYVWuTv9iIVUV/A85qMpdXhgBaGr9PO",
-	"qyRmutUX+YX+1NATORtIFTE14FHjvNFpt7tHvcZn+9AsllGqNpetje9xYXn+Q7Fx47zx/zzNrJCneFc/",
-	"9b2x7WuzAFqLGJu9Hf3KQgNr5DclSKzvaPQDNWxOge2G0jIIICI6m8UcVfWnTnr+568a9fbc6EIYQOOe",
-	"iUiqQSIUo+HEmjWNoBExQ3mc7h/7BIl4RIQ0Tg26sH9PgK1QTTS9R1VGG2oSbcnPEjo3MIrvaER8V1Pa",
-	"mxgz0+dPn0Yy1C0aKim4bs5iaqzQabl++v7rpyXd/Fx3Zt9hIyj2y/gDjC+USYwjRCMlnKAdM6Y8ZlFx",
-	"vMhGopbtw3c0cgrRfutAYx7BwwP84vIyeMWJa+gkPA+cCRTKxvnPaVMpXw0aY85iS7pW0Y8bQWPKtKa3",
-	"9qGZsrqqWZA+3uw3bMtTrjVwpV+ytexZ7pFfSz/cnddyZagPsZSvaWw/h4uGzze5gG/5uTsnw5VvD8kB",
-	"TBKxk6eJTsIJsCU/icOADF0zAzvcYdAX6QVUkIZoBbKPhryT2twqdv2PV9bctesEhnpAhjIxAzkeKEs4",
-	"ts1E3Ak5FwP4+PDQdno49UMYWDoZ9kWha8u3AzKMEiQxNrhjC3vBKMpjLm4HwNcOLUv7HDSeA7lehiGb",
-	"GdQ2Ksi0jDwVi7hB+qJTmbiX3F+N09bRUSNooPEULhrnjQ/X3zdQvTYLUIG1kVOQkYpRaL/xW0KF4WZB",
-	"uqTZT9rtI0Y6MIfddvek2ek0j9qtFv7dbXZ7QI1c3Fv9xnbkl6CR2lnQGWPYdGb72AkazgMxAL01a++m",
-	"0z5v2//9y8pSuyWejU7Ds6jNmp1xlzZ7o6OweRr1WPN4fEL9vUbQuOMiynW5ETRiqs0Adp2V0R9uyFPD",
-	"BLVU+olHn5/K8ZhZyT7ghk31OTluH5Fr9G6QD4LeUx47LgsWCPDytPXzzmfUi5i2gxjZGUw0U+fo+Dge",
-	"N23nrMXjHB4d2h15PR+m2ChuJ8kadPhRlF1tZod5ZF89jpo9djJuntKzUbMddqIuOxr36PEox78bznvT",
-	"CBrJLFozoZ32v2D34rccwaw+3z0uLIAnCuzbSfSMnY7P2jCYZi88smPrjZvefWMHanmZYmxgFKdx43xM",
-	"Y83g0m+Jo7upFGYSL/zy1hxwKqbXynswAKOE2W3F0mF1m91ju4wxFfhCTUPMGrc0HiQqzvFOlnSbYSyT",
-	"yDPQViinjSBPGvaHNBQopkhl9spsPrA67WAu1Z1dRi6FFcSfg4a0CtItG9yOGucdSxhG5n63P+eWnYaG",
-	"31vaTAQ3g5lya5pu90671W6X7vf1ZILLbinZW8ZSGKllk0ZTbtUuJ99xJzmS7R2f0pOzcZO1o3azNx53",
-	"m/S4N2oeHfei9tlpj3VPu/AmqPeN86PPtcUIMsR3jsYr9ILMVlAstGQRocHE4xgtB3ADOClHDrixdgQy",
-	"KXjQcU7wAY25oPHhBbzi9I0JRUEeSjHmILfsTcHmBFeZLJhpkXcyjoueJSvzc27raq/sTf6tgAwLblZk",
-	"VZkb9VP694BHn8E3vMZ7YmWKFOOYh/spPTyzCQeO6w24GIxjfjsxeQXoctmpzTVZMijtQmnD45iMmNXT",
-	"ZkqGTOuiXtprn2W6TDqEXRWZ9d1/KP3Ujzx03dWZJe99lnZ4DLTRl1KNeBQxsde6jNNWcmvwvzJRRMmY",
-	"kSldAOlGElaiOMFH2QS/zDWz2wxnHXmo2USH7RNdMZLPQeMHKdheswe8eXBrmyno8FwTuIUqPImluGWK",
-	"pBpBYRo7OZ37B2xptxnMdeYhpvDKEPaRW+WEjBJTHAl8yllFV8JYXh+/QD1pHx7hWsrP5bWcMmeNgcte",
-	"SXFrObKlUM0jVjRFc1PpuwUaGVMEu7fz/vdde4iZvRQkEezjjIV2cq1xkiiWmZ3+W3bKI67DWOp0qkHo",
-	"vFNszD/uzpZBmsQyvEMLQSfTKVWLzEY2iWIgtLjWCYtSWWdFMI2T4pLBrcEMujRwjS7vhTVtXpCcNCXY",
-	"DJwfZsSG0vkL8vbSMdhlM/QO2WtxilwvrRSSUyYFIyzW7IkOiJBza95JEbLNk4Wt5+bqyusUc6YYEcl0",
-	"ZDdZTg7ii3bKYDsyS9foZUsPer7KFGHPP39+KE69uvzOOaOZOSfUbgymilQEx0pU9IV/d26VrMKUcUMO",
-	"hmU9Hx4GxB3m9sUa2gTdzpJntuBjJX9noi9WGkaqGR62yGWsJRmuVRiGzlp/I81LmYhoL64ppBmMoZUc",
-	"Kb2R6N/wbtwiafQy0ngjDXnp3t6NNrLvPwQ52P5Aa7BE4P7imo9iRoxERQikOrDDt16R3c3fsdmZsGTL",
-	"7uBM0Im29vVGX0It58Gfw2GQTpp3GNQiCTf0dEm3MNWW7LMNphc3f3BzK50COM7bU8rD5kTP64oYSztm",
-	"Z9MtakBUIoTVQqSyHCRkLAKBvizLslHlPpFjQHCIRJ1LPfepNDTIEmN0gXLNHcC5T385MVbaaZBiLFTM",
-	"oO5cmKcry/2p1nOpoqIKfMdmZu285NtccvCnLeLo08mxMsxIK/VWv3UBl13kVcSE4TTWX1rul48GZiyZ",
-	"MaWBOAoTdkkEm1sLIR0UnDiHsPPWz1fWYsEdsNweRGVY3csxy7R9T0qgH8HxoN35KhFfcZayMTycdlTY",
-	"PE4x+i1hVlOBgZ3b8XpGh0RtFZQyYreaDy2fUbYyoX2BWlb+nv3MVN4j14VIH9CyymYAtSw8Cs62kFlL",
-	"5MWmMpJLzzfe0UUsaXQj5Suqbvcz3kcyWgyMlIMYmqo4hIOoCW67LAk8WDTecz4Qd1hGXuCJx42U5JVr",
-	"eTe6WurgQ3uZ/MigdbvMVKRrzRShoFRpctAhr/l3h6BxvVMQbsZtay9TsbLHiTQ4dAdTrqculmJpDVwc",
-	"1CQ7ib0gY2ZC0O5Xt3Undxad7yt56QXUrmfSSx19qLXIgorT4BVwbtIYnXxOLcorhA8QAmAZAmhEt4li",
-	"y3aD05xoGMpEwB7NHiUHl8/fv31zdT348P7VYdH3ktsJ5XrsXuEAS11+EDcMEaDdkBlV6WF7bqzO/sh5",
-	"7T4HjRspX1Ox8EGze62GooYNXLhogfSlJFMqFsRbKBegLy1ITI01fXIE383JMfua7RtJO7frnBc69hBT",
-	"/T4XGOsHQ8eGoXBBF4bGSNYlLRyU4GYa/Fr2fff001yYLHThg6CJmUjFf9+TTSXQkFW5Qrq0VK8xisLS",
-	"io9AyKlnRZWjky1VoWu7rtJytx4ktCIbz4iujCW3Lj/99FPzMvf5ciuJOsMcozTYZuPng3CHOXbDvXDH",
-	"oQ907HTHFgPFEl3ioFw+YLI6in0QHUmURBwc3sJ44VnchN38yuYG4FSBBzl1yvX+YZhfJKeUCwiIgyhJ",
-	"Je+YaJHLqRS3aGdALArG+WXK4pRi1N85GUJARwhOa4ztGKS+IAyUoYLwCMPjBZ0y3RfOxx2QIR40Z+oN",
-	"BLlYvrMUPsNoOLFvc9criJMBbTCdBiDIy9tbxW4rLPa/yTmhBOIGnmgSUR4vSKLpLSMjFsopw3hYd97r",
-	"z+Eh5Eok08b5z40p/eh8OI2gQe9vG7+sRHcGjcsZd6HRLuSKoxGe9y3lQq3taJuGT1mjpC3/zmhRIzwb",
-	"XVM1HgMnlKWhrfqCB/mfVm9YwSlcDEWNr6OrtJxTzJJRzEOr+SjjDZI7tgisqWAVuVvBNSMcNt5Kw4rd",
-	"y7stB6UkMop1++fvbPHePvb5cz6E+WcMpodZSQflGiw4EjMakS6y09PIc3gI2FmEGiqN3+VoxgW9FMnI",
-	"L0M+ZNqF+1aHTC8v0hIXiKZcWKM5xpme0jtGKMTz6lDOrFEtCSWuCTv3mxMF8hMFXd40DdAvGsdvxxB6",
-	"tm5B3A77HCxvMbQVy0lrPpExEFOLXE/kXMBwMdEJ3IhZ+Pv6wbhvrA7nl3RArzjGhtYbjX36NYM44OXx",
-	"+EClNOan1qz4jlGl6GKl/9Bmee+zCOPnIDdLc2OsPICkGEqO210XHZxnkqUBxu5iTpMYOE2plIdmMbb1",
-	"etJrt8t6UhJiW4ypbASNEY380Ux5V3gcc3H7Mos8W+6MC0SzJjL8eRhY4aEMU/bi0WFANJtyKkRCY3vl",
-	"5DAg2a9O9zAgI86E4Hih2zsMiFG5K0cnhwUplAa+pZ+xekjuG1Y6ZX9mjVvizhpeN9zXMmIxKFPuozPF",
-	"ZhT2+kxqY/8cjPlHVrgwo4vbdY2+T8SqWKR6IMcrDHudMNyGv7tjdV17F2VdfYmvrm6ooDHmguvJll2Z",
-	"MKrMiFHj3ioS0SuqDdH8FvxwMR8zL/7mUt0xRSIJQQGmwH3Xfq+mOM7ibJe7lB5ET2nEAgKOABYRqlEb",
-	"CyeJuCOhnE650Tm+mSaZ+OOvuhP+d46nh8XTrRKFQ9/x2awsi8q2laZmqkQ80WTGFJeRxtNEzECksWI0",
-	"WpCD0aKQRZ2Iw/JhgDqy5Wp7s6Du4K/xeUts0tB4Y/KIFGxRrpHApAduX6UdyS10NoH+Y7l9sjT9GzWZ",
-	"bAQ7aTP1d/8utLQ0PdDE+kH4Tb/Cpnwsewk5zidIGOv1BngqjYlf34u/u7F65kvjGF4VbE5jnWO5G7jt",
-	"t1FEctx+H2VkeWusQiVAiJRKZoZFw3MI0XDMUhtp6ZscCElStgu26PD9hzeD65vLVy8Gly9vXrwfHl70",
-	"hV0awo3HWNCGLnQAYR+Wj/wqR0+081YdWHMWYnYttwBTUbssZ21cPplbMzybscuG55l2K0lr2KPvKFVI",
-	"coMoXc1i6HJJ4qg7C68Ts4xJfM61q3nEshja3KnritmK+SBlOhjezGdaOnYBGYx1iMU5iZ9DQ2Wytlo+",
-	"/WSXLfdpHHSQghfYq+AvUFRoGvrD/VrdcrKvrEOFVJTtghkKeRM1Xi0xPvB6gZv7Fcp3rYy/+BPOuir1",
-	"WYlK7WTnAOfafhwOIwcRs4Q90Cwe59M9INMsDXHLLn/k6Jgu3ne/2NQSLEsvbwoa52KQ6NycgP8Jg7iW",
-	"Lt5LHjmDJA3cQqW2KoKxIljPX7YN5ue9GAZRFQVQcdqNmSgTqq0iPQXEGn+x2Gx6KYvB8ea9vZrmdPiL",
-	"vteoCw1iNjaDRKRLCPks6TNKRkloBrdKJrOVqyu/F7NsnXw4Efs4c9mI/kqhV/mLaR/yF2dK3nPNpSjc",
-	"MUxNuXCed0OztfBJJukFZ2vG8paL/EWTKP9QKaPNbNMPs6iOKjPlIn+1s8w6/Xn3Sob7yXp3TdCYK27Y",
-	"WxEvMOP4cz6VZj3n+OCf+/y5jAUAq/iOxlSEJUrOKLtRQ/kMGrDJ1MbkG/joFT67orLi5SD99i+V3b5K",
-	"v1bsdU1DBy+Usb3rd0/S6OTAxzq4zYN+a+ildikYyMSe5LJ/DlLn2BNN5Fw4xYA6kCTX9BN9uOQnsVez",
-	"fVpClUuTBXfBsiudJZ95uWpjI0hRqfYKZp0qN7R2dFlH3AzccuoKYAEpyPCHFzfk6X3nqZ9RjJobtsjz",
-	"nFbh7iHcQIDQGEAHF4RNZ2aBADJCClZbthc3QYmEd0OIPUpDrb2QZciVTCSmY+fn0Cdo72q25/MY66IM",
-	"1PTgl7jl3V7QDHRyDMLlOl2dC0JHmgnj0LHcjpJzUcNXHDRmExdwt6MR7ek+M6HzEal16TZNK8y9wIU5",
-	"6TVK4TOqDgL8uuKggnTrZRstRyo569x/vrDpCiPJrfm63b+bGZ4xiDxeUbsdrGUYM2oMU5ZK/r+fL5v/",
-	"+uVT9/N/rOEJu2+oIkl+j6An2geDX78DdBfi3wgwohf5THb8DLbNco+PyntcvWELgrz3wDvzyxzqXJC8",
-	"fErZLcgnGs/pQoPxvPV+LZBKrUMgP7HrCPjbOC1S4bmHy2KJEeUdOF75xTSucv3Tvf1AyucfcUv/SXZV",
-	"Pfq2ZDGV92ywPBVL8lMljOCTOg3c5gbjoMBDBX/lXc8pCOeuErBM9X9hZ/rG2dYlqr+MSjjtS87iSJ+T",
-	"1nM5nVGxaL2hUxaQlv/gym/4SkBazoHh7/uf3jrJXXoH4Agf3r8KSMt5XVpvIIMrd+FGGhrnfn+fsO+p",
-	"sc18Txe69VCnRTV1r0o9Sic43SVeOu/VIEbKAPQkF+dDhm5Q5NOnpQn4/BmSPxM2LB3hN9Ry/EADpJs6",
-	"6ssvm2hyJ8Xlz062ORbTadt/NnKnHZnaFyXNZQGzCb6vRC9YoqiN1PJttIQiE91DVSg09EAS/3Ev/Bn3",
-	"wgqZw4KlMApLhzGlrvtLog0Emk5pOOGCNRWj4OeG4E1yUMA2K+KQrYCdkVardVgqbhy0XJl/AFHLqCFg",
-	"lwUkkgYwDaQiAo6S8QlNDoZFHKOWgyZyudhgpiBIL4SKtso9Hw7SbtOJK3Y4wEnL3itjLSlwSd2zkaOS",
-	"s5E8iEp61AGub4QR9/B8S9cKrvvcVTgCWL4aUzxjSNMRBkYOvP8Qow+XXtFURCP5cRBxCEYutz1+kILV",
-	"HHqnLNIqBzpS1vzfGI3NZJWc9YqhJO9sAxn4qrzbHJCHjZQtawGUpG5MW9n4UuCPstH5s8JVtysGN8MR",
-	"U10TaVsX/AiPyQcqEXUDcHfy6q7zbhbQ3Wp0IANWqxH3UTeMSeutWgUf8mCdA+WaGV+GIcOm4Dl4iIJX",
-	"xbIrxATLHRDYxbFskYmIALbaYS0HS51QF0d0PmYq5mKLIDf38isuSv3fCKCxOiMY6Y9HoRjqj2iO4YJR",
-	"VbigMViS4cWA3NJZc6wYy/nvIU7Bvhi4zB+Ya5zcUr4PIYbb0OymxXXREeCrhpXKRzkHdt1CqU09l5g/",
-	"sK27Au/whbLZd6e0TES1KNk9DjFqtV6o51JwJJL51HUy2iYyzZ3RbvvG9kR8Qz+WzeJ2X97NlMYT5ZoM",
-	"ahvLO2jcSx5t1Z8yYz09XHAhgbkeFw8h/NLmFy2LDcyLsUxALVFegW539QfkmdrKlnURyOSAOsh6/CDw",
-	"Ec1MMiNjxg4D4sLk4FDWvYJPHgbEx83ZmxBGDWxcKUaVtiooAmeSA6eWwgWEZ8yFVOUqWlBjOUZMRZDm",
-	"C8H5MVNTF5V0GBAa/ZpoY7d7vk/p84pyzSIy5VHT9TOveWRx125c+ei/FOoTDpr8V9YpKcDyKxSV2rul",
-	"sC4l+oDPqquyZxFEfTU3y3JjK8gQcltOZ4k1HQ7QeU4iiMrLZ205iHdLADTL+wpQ1Oq8FZOR2Bay1c6V",
-	"l69fminPpOZL85njBhkm7KrpF7GQT2lMsK1SyZnH+akTKEE/DnhUZMQ1oysy/lvEk90+lDmdkJR75Qce",
-	"5PGZc5/yzKqRjSIlxzUMJ13pnCWimOWQGI4D7AXDnlx8XdAAEizsQHTsr99938JpVRnLWN9dVdQGcrMU",
-	"KToGxi58dgj+BwLj1syEldr7sqER1fXtpEqfvXImQ8U2qFcWpxCkg++lvnKFWx56m9JnGTH6PMNSGxUS",
-	"8cBEFeTy3RUksuXjMh2scnUoUdBI6ams8AgXt95JoydUsYiMFi7rN+aoBRcXa0L1YCoVqzjxAm3eY/bN",
-	"LLfGShyaHBh7q1hjCYB8zOEFAVen18xjaqW8K7e0ejaWa6FsSFoDrr//hA9NsW9Bo2nQypqvVSxxOvay",
-	"ZXydO6ksl3+ftnISBo2PTUCMa0Iq9tLr6cHoAKRhmlVXaLP6IZHEDk+k+hnXnYr7VViOht0qaqSPiLNv",
-	"EjqSidWYPKJLkJZfAPjPSBMu+sJTjV5ow6bnVsmaSm1Itw01Xy5cairXpGNNtl7bqlqKhgbrsvXF8LL5",
-	"L0Kbv5N284wMSIuck+bQvgY9xxJKOLl2Q0Ejx+18K62+uMnHzUNiAMBNWl0DKpzBrxEN78jB8NNnV7AR",
-	"ItIguy/qC7ttNBlDeR1LY9wAJBXiddLQaLzYIpeCoF6MsYbWGta5EjhDD8WEx8eYxzqlM/fhMLbKK+Hm",
-	"sEUuU4Qm0Dx0XzjkglDOFnasEOahInBO+PZb5Dsapb+gBFK7XVo4AxvrC3T3Ak2eZ/V8IIl/SgWAFOgh",
-	"TFV2844tPMkMiRT58QW5xwq0NYQwwbSf6Fq4Ywv0KgxX6veEatpygDVWNXr+vPns2WnHyu9KoP8p/Zjf",
-	"md328oYu3335dxrlE+CLLDHFoucTD1O1TUxWEcpgbepv7tHPQbFWwBK/6NQ4H9lXdyt+v9BeKcOUUVIl",
-	"9tJYcLtZp/Ag+mldBDqBOHVyMBRSMGTycEUTLWME7rAsRwpWsKoc6IZlgFU+a+zVNTOGi1tdFisd3iWz",
-	"QZzDh1x1jEKNUKdFVN11uQGuauWqmLOkFTJhmMIKEmXhpRGv7EO+ikZZ86uFJdYt+Fv39JVh0x9gohu5",
-	"ghNgKUOZiU85yYLmXllapdz6rRKVNTc3+Rkvm9/CbGTTFqws5sq0VNOtp5ArMUvMttELqzS0bN75e4Qj",
-	"FBWdsjyyKXRz+fS0zhlogTR3ezdDW9hOnVlNblgl8cqqXdmjAQEcHSsjqAcOcUFv5EAzVoR1XfK8K15y",
-	"VLtuX23JQou7Lq3S56jg6+3CJScLVZFzZx2wj0ZR8sN3Vim7x8nScmzw9uEFhs869SG74SjNFRZsZ8f0",
-	"eKXZCXbc+Evu+fSDhAvbyRlTxIqRC9LsWBUlEQ5H7AE6tA1PqWYZ5RxCIBLQWp6wUhYAbUQr56a2gRYB",
-	"EK2pB+KjSz4fBw0/lwTVxMDrmOTH67dvHBz6qgGXWdvrXUpBqoCf5f5pnZ2Rg7nPwFzSlKGYqytd6COM",
-	"Q6rUItfLi75QvuY0DMAaVFg/mY0Bdeug1+0WEKJmioVcM4BXT2epmOAKNf2c6xCQSRF5lFvmTEZsIYVD",
-	"ohoBHsABaCXE8CnTqUc2IJRMqbpLZvYv8IK7KaYfmT4EDXmpZ4hd1Rc5hCr8pI+JWNJVG51u67hdjEdv",
-	"/t+f282zXz51gk7380G/38r9PPy//7HpVDZr+8P197Uj3ZdoP/WepS2XkfUbNs/nGv1x8gz+reKLt42f",
-	"92UE6oaw9EriHPJVBFDbtnoT6DcQVoJKlJCGjx36Xtl9u6msLPNXytTrN7k28kr2FsSUj7vOsoarcpjs",
-	"vBHw96BrKn9Oj95L4o62AKeYoU8iH6xd6yQYof4BJjaii5L0t+8tM5xRbUiUpCAvMo6YNr4fPtjAV3HP",
-	"IS9zTVwxgSXRd3RyHKwt5F7o2tJsbfbuu+TbusMq73mWwnuB3B7AhpdmrDCqZ0cbChkXu7bdsJbjiJZW",
-	"rmTUZdsOdLES89DF5Uw9kFINxAwEXbJ8TEBoV/7YZ1Vl3GTYjfOIVTW+niFc5XRJkI+DGVNOTavla986",
-	"nTCtlHXhzu5AD7D7L42c0fXiMHxpxk81n61OidzC/bGcNV+dH8BMMhuMWf2GjXS1hzacOUiXl+/Gnx9d",
-	"ae+CJQLNk4sffL6/qzRZIMDKjZE3UlaJ4bmcTq35loG56gBBdCMGPA6880yTg5c8ZuR6IULST9rt7gm5",
-	"nlDFAvJGGqoWBd9OCI0CSEPaSqkIKrGithRA+KUtjLV/YD3Pz8XO7dDA5w0T/o+0cGjVEUR2JC0ThMRY",
-	"NqNWLSn3SRcftuL49x0g1oh1rgrp7U3qPNf48oodV35a/1ZFZcx1twjG7YIUHSLWYA3w014cdsKtrbSo",
-	"fYoLU/HiviJorC7yq7zlotaXXsGTOyrGmwSAZ/z1EUWDAphGWYugZTzR5JYJpix1pOUmghzUJ8PjD9D6",
-	"MIpIMRp5NSwFaMKnWvuKmBIBntfHtgvL2F541Iv0g+XOxfnBX4NU8JSAN7iZRPMBoibhqFcspjJx50sX",
-	"OK/phPtabOXxKYbN9HYb4dqw2YOEnewW+5dHY3nwHLs0bC+T5nnhnI988d0osrcCaS3Fx+RFumdBfgUe",
-	"AIUAFmenTL4w51FYt25558MubH0fnr0TL9yRXxSl8SYraCd4oEK8VSmtpc1WrjVKpNVQntCURWX8NJGE",
-	"hoZF50WeMUoWTJGDIbrxh4dB0a3HjWbxmBwMMSQgrdzIsKiv596uJmAueBKas/QN70GUZDFOJiOgUhUR",
-	"hpFDLa5AwfMlhrMHvZMB+gcjDsgQ6vThKTaP3CF2QIZ0xgd3bLF8xw5xyD5i4om76TLX/AF4waW4TRXA",
-	"1YFug6mr5HRLobJGiTJyq7ZWDJ+GW6UGDKKSTr9N6B3qr3sE3uV0sdJyBlCwADaP5rdCg2iWBPzydFmd",
-	"Ibf0np3nTg+f6L6YQe4mBGVBIDMURvAHIG4fgtaIgJgUXGhMhKDa64mct/riSrhIMa9LSbGiS5EDIY3t",
-	"HoTFHK7EbnChjUoApFE3zhvX/FZAbLYhvloGS7rNMJZJ5EtmtEI5JRApLIzUsgl7O6uVnlUbcxjvzt1J",
-	"ruAURWcg8FKE7ILcMTYDFFA6hhAwnBk8kGys7USeUZ43Ct1xzoE8WllhoCWpnBOp7ESlT6WRa7DOQb4K",
-	"BnYxt0iwRvMJc763XM3Ccl02N8RVVg2tSASlxgpba/WgVb6IXcqagLXZHF2X61VBxSnMXOVGX41RzVAS",
-	"6Wym5D1mUuYCS6qgWUMqQhZX5UxmeuiK9MsC4Fdj46VgWwJJs1l5yi+b2b1WiJCJAO/I5PZ4kJK/08uH",
-	"6VCHhIlIO6XcTxaWox049S/nzJ/KiDn/fvGw2l20CzUAcFDgyCHTejCTMQ858494s9A+NbA7b3CrqMDP",
-	"ZAvwy+aETzbLwrqzKa0kiQ9I38U12ksR3N7DqWRy6+p3f3j/ihwA4nDev3m4H4halaMwaFRGVLiYCVhN",
-	"MqNm4r4MZQ7vmNi8U/OqondB2s+tWwkviPeVqnZRSwzA6rDkSzyHBuPDVZy1sohg5R9wTsFmsVtIsVm8",
-	"KIs6LpPcwfp44HdO1SxBZZwidG01HblEJ0dN9tFaxPB1cBtdt8pgG32PAbUxE8nX7xDB0VdbP3CpoLYz",
-	"ZOiuDg+/ILTjwwMxVjv7a3lfHHXsi10IiLfMg0YsS/JFPmTsVzly9WFba9qKy3XOTKw7oyvLgEb1qyB8",
-	"1n3ACZoNHBSBWSPIqbPPB6CsQR2H1ldAcSxMxlZojWs4ASDzbekd2SOyYWdswXrgxd3NAX7rIhlyH1oz",
-	"ZTuCWk43O7sLa7JfCMmOE7284ZaCXWjz93bz7Jfsz9bgv5u/fOoGJ3UCetbTM87Qmnn/Nlazl5h72M2u",
-	"iXcxFTXO5usNr3hK/8tK4B5qbweQ94A63dBlhJBEGB57rFJ3xO0tbigoG3EdYpY1UyErC8u7ZoaMFq6N",
-	"cmAciFmr1ULu4GWlmf2O/h/2AF5vSzN2wd+pisoN3pTJCYmyOGMswOwLzGeCyL2eSr6YCnLQ9rEuHLwK",
-	"qLBhLpu2yj03hGri6zsXtLfq7H89G+yxCpWe3XxMwArBrdBPugSrE7eGY9gF+KZcA7b8w3COd6oU1ieU",
-	"egvIUxFteR5l39j+rG+/aB9IjXKGYl3LK+3jYKsJ0bMt50PPtp6ONWZq+vkA1zG/QkvfWhni8tps2Abv",
-	"cNdsqbWUSYK1ZO8eKxUANV/cj9lUzUFV3aaCx+pgyTJRidCHAUHMh8AZKpjPkbdyljAyCr68FGzZOfLK",
-	"nHeuiw+EvPj1lcYdjcsH1zVL1n4RSxrdSPmKqtvaoHJleHojGS2y6PqKZUQYpX2hBL4gWLAvFVS/rsNE",
-	"RjXho17jw7uAY/lyYVU1FhWDUudhDZzFQgEl+JGmEbjR5JvL+lrsxMZKg27Mu5mC25HD/ouwcpaCITOQ",
-	"z0OoUvyeRRdEyLk7KAbb4cIl7rj4mnFiEsXqF/wsLNkyP6mZ9+FGvmb+X6dzU34aiUMM6ZRdkOGc8num",
-	"hq44nYZDf0zbGUuFsG948ohQTlB5zyMtWTsKJCHgOGhmTMyiw4DMJzycWF17AuXc3atck5gZIsdjoijA",
-	"B0Bw+WhB7iWPMCgxrdhT4DJU3A2gRNwY4wGowrMfPbH/mbDwrhE0AJGgETRwQOt40XtH0yV1ijKcyJpw",
-	"LbOMvdUCk1vW/N31dHeWr2uVvXhJnCZh55+uZIUlM0Bf8Olc9gmnutjFaNubnXY7S6ZKL7VbK6lQS/lK",
-	"LvGpV0iD6lVlQZUb+TQxcuAO/ErGhjcIhC8Dqc2kNk1IvwBtWBNq0Nd44BG7IBIZLpkJ48rZejlkSPvU",
-	"4QUBWplzzYDc0SuKn3OVc5eDC3NB+98Ctd4fZlkdalSWiO/UCE2mdAFHWtaqPejbSYx5CEDDUhD3FPmJ",
-	"jTQ3rN+oKGlQjEav6ytwL235ONSnqxtfWU+liqnY21n/pXADywRzAfRveV4KE1uyNKlDfJlGguL+2t81",
-	"HlOBlU63lOz1HU4VbpHK3uykZ/wpmc6e1YcKfGNTovsfdfdvtSuXSOkhtlglGS7CeFsq3C+0YTvnzMN5",
-	"ZqoBYr6hT3FfZ+LObqC98gdDSzR6q1EinSEi0hW+dFJyfL6amLh5y08RBGkQAgpS/W4VwZMKXculS2d1",
-	"mR/MY76cGuems4o0K+uTAzji0B3++NMDy/YdkJFPnYZsR0C8glA+QYbowhpekKFiBio3EEPvmCZCQvVx",
-	"lBZ5M8YDMabOL/diuakSU/FQZcb+4hLv31u/3VYqru4Pa/kLpK+X4I6t6xHslngEnW45mHI9pSaclBO3",
-	"4iLkM1oS8+ci7WsXStgytyR1A++E6J/222MO1yzXurFbyoGKrvs4AI+uK41jFyjRTBHLpBwAqcOk8jkK",
-	"xL1cGSm8k3Ll0H+z+lAwnFJeXJjASgcVZmsQmlhWa3hIHYqQJzLbU4gVBloBV8Wa4h/vlBzFiLK3guPz",
-	"/uVzctY7fkZm+BCJZJhMmShBU92lsE/pPK8JPYaDk/riN1eHqCzhVGjjC5WsUoqHSLfEMpaK6GQ2k6oq",
-	"+8/zpRJwB27iCnTe0mrel+TD+6tChLybefv45nhWV18bv5qzaWF1ykkO+PDDZCjv7cfZQSh8ixqCqxaS",
-	"czLs6DrA5nay13fVA7ae6WXnQ/kUrBleiqDw1ehsmsJyrteg4ak6dPlV4ee/IV3nSdpN4p60DYu/E4Hv",
-	"uog7bogvucSZ9dddtv4gx/m3hLn7ZUGnaxZn08R/I9dDft/v44LItfNANt9fmqiqSOWbUskDEMiNU6i+",
-	"vR7zDesa78Wl7Qx+PS2kLNB7Q+e+KYkCfT0MmT4QG9t12qum+Ft2a0eddGUo/3Ce3Z3O4naFr1gigrSZ",
-	"XzZ2MCrlWBHfohKfK2KMmWPlli54HvX+9XZSXJaafVrNfHXXc50K0gGXzdZ7RiMuHOLq0jxNWHi3FiGs",
-	"SsnOmtdVnm/IA/ZFMQAaAD7nkDUDwmLNyDARaRnbITmg5Lh9VIjr9NnEueeK1WH9A7UKxAZ+yKUTVVp4",
-	"5yfEUQC/15QuSCRbZOi8b67AhfcRDuEpdOVDrZ6IGOk82D4bUqoUdHRd7Z4NmCTXWND3eSzDu+rcFpWI",
-	"PU2ocpzP63dQiA1XMgrQ0+5gwrEqm16I0GFFuM4QleSTiXP+HQ8lUlOxyO3EEl+R3Aa/id6ygZLz0rZW",
-	"DikB4gGgRhwyaO79wl4szH4ZneUX7zK69x60vQSGX6iM5XYKHLcUDHYiE1V8q3u0/p3PG4ZzbZz0WxJn",
-	"cl6R4enQfZ5owN+uH+cox2MNBR1CKSJd7ugdU1WEELIrQugkB/Y2p3FMQttzSPt2zdXM0LF9G/zucJxX",
-	"xwap+/YZ8rtLXy5J2I/oYuPMRDSFWyu2SQ6GN1evXwz+9fbNi+HhyuRtTgyU84bvRH44K9NbSsWZGFuB",
-	"feL3u6Sef3E4R/ZxZodeHZ5LCRQoxpNKwFdOq8dQMoVDTCwPzCOXthfUxkv6gkC99cPKt4c3Zx/NYKta",
-	"3VseTG2VLFiAqtkSafG3FA21htaVYbTWOzF1r+UrJTuA7q0IOgPH3u41S1cDJiK9HYDhHwIncRUI4GuA",
-	"KRahEjdDKxbwiAoFhArIio7IHgBEMWeSIJpcifqeT8/fZtqX5ig/zHV5+EUrad90G8snFuXogNxj7jMM",
-	"hkk1Zo/455VprLUvtSmCP3vNeX0pzEo8upUIegXUkOZHuBfXTNFVTkn9EkVbrfbH7jmblwmTFac3Phk0",
-	"NtHat3ENpXbu7m4h18RbX+ep7EwYK3FjYIkvR2AmBaQSKE/DmSYyMQFRzCjOolzavnuK3ipmH1KQTWLg",
-	"DZUIAjXmFFS2NNbYpUJIQyYsnpGDoSufGKCZNIypNpjE6ExI+HsQxlRrKG3jkx4BiAjU1lvKRZq6D/ku",
-	"PCR6zphtHnJXOBNmeGj7kCtQfjB89/b6hrRarafQr+EhmU94zFwUmd1Tftq8UpzWj0xmTGkWMY8PtrTf",
-	"jWHTmdFlxV/tnGhpNfBym28XbS83RWXARFZ5c3PmBxQgCCIqcty0SG6eCkmniVDWhqWjmEG5Hz5lQAPH",
-	"Hz8GpNc9S6FG3WpTWG2oAvRbwhIWbVie6xfv/3n1/MXg7bvB9U8vXrxLF6FQngwQCQ2P4/wqPNEkpsau",
-	"pJFEM4ND4oAvoC/IcMbUlAocEcWySTReJkJXhp7MqSXZcY5KM0opAMD5acKS/viBUiY65oLryZc5HKgT",
-	"MLW89X3cVLbBqrGQoNivnQSfYExFFKC/Cq/YHwuYayNnsyI+fUHhpVO9XaX7nzznyRbfrmcROYkcZNWo",
-	"nOYSEC+sL9ICX15ml6Pnr4dMXwVKdxwyCUPG7LYZKmYtQX97GKSZiRly+mgBrNARElS6LSCn5WUuPrIm",
-	"5RS4brWJxg2ZU41rl99726RI4idGFdpHvmlu3M72sMPnsKWzStLw87BV/Z0K34QcG5cOmlGAHVeBndCx",
-	"nUxuUgJ1/AXZSoHPH5bz2W3h5bcxdtI9l7d6nMQon90bKL29VuaASIat4OrKcZ0XhZrlCyhngrEWIt72",
-	"xkupMZGHVfeBiamBgbwgyIRjRgdL1L/d8WIpn8vhmzp7E+yR7O/UnoSP5/dx+sUcsLUuWj/AclByNLzv",
-	"ZKXUS84lvdTDb6pNZqrgA6qV61BlVSIc8kTKOteDTxQdDSt2wmot0I01XNY4KpepyadJbKgPulQVVAoW",
-	"LJVJhBIuhTqcdZCNXOnPDUU/130pxUmd+6x6QGICxuHBIrd1FdSo9lt085TDC/vci9QDlG6ewo7cjC3s",
-	"PvYhO/iqFzZ/3D4qDZsHR4uQZhBKMea3SVViyLWWr7goOVbCUWzpYyr11S07IMCrkmu+dO6NVGyspDDf",
-	"ur7ESow3+8i14eI281McuOh4fXiRXnToy151mGoW39csabaL57aYn7UC4mp7YfeMRpGLSV3pblutqLux",
-	"BF95rZgbX/yl+eH9qwxSOBfXcNIrhjWcBOWINIPmL//5H5v8izuVvUhRi9cVurihH/8YkVHKkf1Sej6i",
-	"NAQ5zAWPzeAxG3xh4BIgh1Y59sJRPeyFbxirpVC32S1k64Z+/JoB43+0hStHCYVeVszWt1Hp7M7bQ4u7",
-	"oR+/bVDWH3DdVxeXqelO4V57nFtWpoGXUp8XL8tnzVBjoBr4fhedxb9Thn19jSfizisMTy7KTW/o08Cn",
-	"KHk17DtGVel5xDIYU35ghcYK/duoNcG8vUe78+vBTdfFjd4aNroWXvSNlK+pWLhR65rJpt2zEq3Z7t2B",
-	"szlKleUPgiZmIhX/vXZWa7tT8qFEFHIRMaKIxjwq2OflPZgpaYnFKnAvMC6y5ojL0mtdQXtrJ8yk5s6Y",
-	"WS5zX7zkavLbi3ogxwMuBohbtlxiNkvazarLl16DquGYL8gKx7VhLHXxSr5cOSbpD1KKwTMvrGM0SFQ8",
-	"cJO6esO2QuNYzlnFTSj+g7fYQCbGjlM530iUYO1aNsgfJGdXi+AHdrJxE+JX07DG3Dk03AGDlBXOpweJ",
-	"CF3Qa9CYUBUNwFb2I9YDa6jjNUtCEZvOpIEX79hioFiiC7Tl6jymTh5//Z7GSS7C1C7wmH8cKKaZwtI5",
-	"sXSl35eHsAT04Hs2mNHFbVZQHt5KkaPWF5pnt9RS4SA9f4V5sfNPBeT/D7Q1otVyURo3NbYlz5ZXytYs",
-	"9947Rlb6VwSWSKc7WwL3TAa35oAAC5vBx8bkadazMthJc0bv8MzFkt8ynfnLxT3n/XRcDEYqXwMal3Xg",
-	"MBWg2E4KAG3H5z0V6RUrtqlx2E7p1bSj/oJtrfh7GRcKbuVJdan6dL5Vd6fsGoSx52948xQuoslauJyu",
-	"y5gLbli6MukD+T5BhG6hec1CxczgFmPgDP1YuGt/q5LdnxWcT5lLeqnwPlPTijWBW/bZWAqk03zZeQQX",
-	"H2S16TMQ/5xwyH0+j/A6GPOPLI8BlnWpVJpoesuuFyJ8GGPXhTduDBpzhZbrx9en/XyJb5bFSOx0Njlh",
-	"VJkRo6b0COoV1QYrmckxifk4rTs5l+qOKRJJRJmsfxpVF79h48FZRRwzHE6obdet3kFQugjZCRAGctWJ",
-	"qHZSeJE/PvFvu+Hk6GLd4UmZDrhCH2Wmg49Xqh8aVBhgSqgbwuhXVXsnyHLDrQ4pWp7k1UQLO8NKJTPD",
-	"ouE5nMQ6anTH1uRASJLSNXj+hu8/vBlc31y+ejG4fHnz4v3w8MKVUp1rd+CtGGKx5pVDPJ0sHHfki+ZZ",
-	"QYBBcWn5vFzfKvjNt6rt/hWrQH1BrJZv4Xvz8+Q9RnKP5Ha7/nu58kt98u9dl4HWofxulqNTy+H+LUot",
-	"VVcTLBmOT0Daumz+nmWctqHOCtt9OdR0DZqPpY5v43QEvrSH19G+/6ctLPCwZb9KV7W8YOylj3wC1XXZ",
-	"ybl9cYLsW5do5PHYnYgt6QKpCVianLFTKHUhXXFlDv4J43yBZFGzHObGbL0/Xt1LHOYr5ywogUMvj12v",
-	"N9nrMXOKn36AiqNLY/kTzf9b5/S4MghStgyIh34qa2pWrIfzV8EhSBK7nYJxjSvP3nqQorU1hHI9StFN",
-	"pozqRLEpE2aQCG62IQ2fjlmPcvwWLY7c973eRD4YRRVW589CVabUpvoKJVTQFbk6Fx9mM6aaIdWMxMzK",
-	"DB2QiN9aa4iKiERUT5i+IGAMa5eP7vFERTIdMeVNeecoKZE+XvS0m2fNXz61g7NymfNHBDVZmr5d1XW3",
-	"8jtp7H/CFdwbjGVl4tdM6rdRdP1e3kPXdU08kLr7FyCTpTmEOO0wUdwsru2q4Dxczvjf2eIysa18aozg",
-	"3Pil5wAuvKwRrAajeVzWgyG9G7RareEh0Wn9FmwG47AcKidT90w1jWziXw4aFeLSgEZAWOCpddrziTEg",
-	"sfE0u6KPP/50s9o/8uNPN2Ss5JRgXtLT+85TmpjJU+jSkBz87bp7fAJJTPAUZP+l8YqEg7fbLAiUe4uY",
-	"Igfv7QtPX9h/k3tOyY8//f36sEbvP4NQGUtEXhWGIoSns7YaPv/+vx3SSCsEAAhc8sY7DylgGJ0i5Gox",
-	"SiCOA5KWpAPCHPE4JpehkoJr8nxh6fCdkoaFhjyPZRKREQ3vkpklZsVCEy/sW31hJkomtxNiOFPNrs98",
-	"1K2+6IvnUlga5lLo875okh+v375xCWZa0Ds2sLtkSMacxZG+IIm4E3KepYbhdUArUcySIovIQa/dPmzZ",
-	"xq7ELDFEJTHTWHrPLsX7F5ffv35xeE4M+2jwU28+vCLhhCoa4l50xxDkw83L5imRqi8Iia0GYi90TohO",
-	"lJK31DB41tKkjBYBmVEzCchvid2uUpEJoxFTAeGa9Npt28YQmkVlzWXTYQdgGACGS4b+ABNF5fCCUJwU",
-	"+w142rZESXo0CztFKmK5m0u3sMP0GL3u82Q4pbFtkkWDX7UUQ9vKQfZdTYbZYe8dWwwDyDTjcPBtmx4e",
-	"XhAqCI8w2NISkbZtCGkmcGCg4TR+2E/a7aMQrsGfudOaITkYrhwfDgPSarWgcRgYltUqYF7MZQK9nM4S",
-	"w8iILaSIyFnun9bZmfs+zPLyST/MoWXsvsZtt91uN9udZruTbtJuJ7skCIehwXhWDsuHLfKChhOcAZdG",
-	"ZGeRGgIVBIDyAG8Y6TJFTx7mdPWnDtD3P2EtPPCMQ0l2EQ5URIHthmVxGeEELtFS//zL0CMEA3hNSS+s",
-	"gNWAuE+GEAEyJAedVssyeOLqHZDj9iGi3AgiZ/S3BPyMSks1DHD3EhdhQYaf+iBC+41z8nOr1folIP1U",
-	"ybYXwZoifQRcwEbs5X6j1Wr1G5+HF7YxKbLEtRm9ZWTomxhC4WErYTGfNNcM3MJweRiYj2zWQQq/LyKf",
-	"gKMhCXZBhj7k2I6E6CmNfegZmdKZn1nbGdA+FTVSPdHEshce5RjG0IckDwlqHHjQwBVYKkApYx5jzhjk",
-	"dgH38h//+Y4tfvkviEYYYt+t4mk7AdJjqMlECpkoMrzKQh2af2eL4TmmLdApbnFo1l+xHwWGYG0ia0Dl",
-	"09n0TAprTSFVYYABPo3Fnf0+KY+tGF7kEjtd0QJt2dw45rcT49ton6204ZgyhAvAs8MW+Ttb4Da4YzND",
-	"uj0CgD1klkppmBPUuzShYWgfG/o608Ns1IppmaiQkaFT+2FXa0PjtNa17ZDtWqebPpRG5uDcX+YClNw6",
-	"XbrYJ9hc5wTVAYJc7MefbpCHDclBtcAHqlYbxTwoBGs/59Qe98mWbRdAyGXMXIj7lC5g2nC3+vwzO72W",
-	"FO1XBRyeDT824S3k8kOHAT8kU0aFXtWX0kj/Vt9aUzEPmdAsixdtWG1XcWaoAkwJFTsVRJ8/fZpTLp76",
-	"NzPI84ZXFy4TI6fY31TzuHx3lTPjzhvtVqfVhuSeGRN0xhvnjaNWu3WE2u0EdMqnE0ZjM/nd/n3Lysr9",
-	"AbfSlsnnCNkFmOHY0zxP3SI3MgknUJEE5RiLNajT6fReRY3zxg/M/A2+i1losMGgO91222tfrvhgnsv/",
-	"6o5gU6i3T+mxdEPewSk1cJRNFo77Nih8JThLbmyWR8b8nrUK+njj/OdfgoZOplO7eueNV/yeAZRe0DD0",
-	"VkPa0Azi8hzRQDJQMop52PjFNvQU4OnqTrjLZbKsb2QNHG4n2yWmA5e29Dnltzi5yBswZs4EkPeT1kMp",
-	"XYUMCXDfhciAA31fcVGs7eN7ly2TXzWE6qu9cFl3S9bO3lxgTryCVQsax+2jBxhFDgtgeThOgS6MKY9L",
-	"+DAjeyMxrXqBR/Jj1CMRPFETTRdkPlmsJ9P8QtekU8uWZ7xpOVk1sUZTDiyQObv6ji0uIAMd4Vg0A6gI",
-	"VANsSy1yDSFVSKkuaZeZRAkWkQlTJWRq1S40fdN8WmYNi0qHSPbI01dWTQOHyIYHn4Ni1Pj8y777AF0t",
-	"Pxc9n41uu3vS7HSa3eObTvu8bf/3rwZ6Ohvt0TPaox3W7I6PO81e2DtqnkVt1jwedcbPxu3wjHY6mZ35",
-	"mnKBwRiQ+QaxcegWadC7wdHdb2cf77tTf4R67mAk7bgyrzH66XMKYeO8wRY/tq9+lfz1r5eLN7z98fV1",
-	"e/Hmn//4+Pp7OYf/v5T81fMfZ/DMD1dH/3v941l98sb1A39WCX1fouoqx6nohN3bw7kvazddo6ff0cgH",
-	"s8Mrnc2v5CO08aWjzS+9lGrEo4gJ5Cs1enYlsECMK5byuSg1tEkHm9uStmNLe3IZB/QXgD3TJZsRfbCa",
-	"UFBw17lyiE7CCdRPTgnJyu4J6wuMeHQ6Khwg+BEBhsOFU1hdONCE6okvyozAIiPbxsRud0zDJ5eeGTzR",
-	"WB1IF5BQqfH3L7KKXVO66AvcQLnRZGxltPC22jCLkhiiulVkHjgnSH5bc4+cCWFfR+YAtPadjBbb8YWK",
-	"7bvlDnJu9s9FX6yPwygyrs6Wou+PxK985G3xqcGPH0//MftXV90c3//0bHHZCV8c3f7t5O71mXjX0x9O",
-	"57tNZ1SlCd6xhYNnsiLM7QwkbilC9gdnUr322eY3nksxjjmeOvQ6NT7xji5iSaMbKV/5Aoy9brfOeFaS",
-	"Uh6Ekz53XCJ1c2/LTZdUnaefePQZeWvMTEXSjOVI2sgZxlVC/UasV9gi79m9xCtE2T9Z5LkeJUI25WxV",
-	"wYFXMh61tI17ZdFf0PAfnv56m994I81LCD1/CFrAedmDFrYXEHjeVXRhwCl4qYR+D5quJQU9kco0rXkZ",
-	"ETjgID/+dNMiWAyReKwYNOdkIgCPiam+CGMORzdRpKyNCrUzmSJwRoGOR7xzTqSV94yDtwq8ldZ26Avn",
-	"fXRHKTRrCjxZZ86N854ZtWhejg1TwyBn9yt+OzF9kUJDQTPeJ+ZbQsQyh3qiW+Q1FYiolSio4UmkYH2B",
-	"XYYGwHSYW+0fdAyiYzkHlpvOQyTnVpXQoCIIKRZTmei+SAvKGUJjLXGqHACQRrd3ccKeaJyLvjgYvqeG",
-	"gX3Q/H+H7nRBA9AeLOLS/p4j0pQGtK0nOjcFPgAT8zh0tRJy4zJxdlYh/EEU0O3SKVQWoNcIpVIsNM2J",
-	"VJo1R3COuWhqQ2fbGKSFNNFa+saWhlIxUdfaH5PRDyF/y3+8+vD7VecNv9JX4v1x+Pzq5Opu9j//fP7j",
-	"WYstfvw9+umKv+VXH69EuxV2YzGavmxH//PjEl7IsgrTOXYqTD6V96zdLmbl+mTc7Wap3KQRbE5wjBnI",
-	"haMy22pGfWijVnzIvfE0fdxbtLkG3lvCEK6YdK1GsjeWGtLMbNGIfRrG/tWE0M4aSg1VaClJeB+JVOGE",
-	"efHRYY5m7DrjpNbAEQWKWS+9ln01Lq226Us8lPprXoCTRiUicG5FHi+wtDIXYZxEgHBoJYDHlIx4VO6R",
-	"cdn77+3X/kReGUhHTrlDt9nuFOOd8ndurN3j+UaWj2bXFAyhbngU9djxuHlCn42avfA0ap6x9rjZod3R",
-	"UdiLjtnJOF8I4rzTbXsMywaN4+UUJsfZz62IOe/So1EvPI6aJ+zZuNmjp6PmWdiOmh3WHR/R3ug4PIEE",
-	"xTs+m1me3Mt5IPMZOEYaRJj3YMyNzulRr9vqtHPZ1Y3zxofr7xufi24iODyszQozgtjs5rE0+pdw8eRK",
-	"neTdPO5yqT5a7d+xM+xQELkmUcIcPsgQiHpIDqBuA6oqeLqbQYJiwnFfRHRxeE58UXXFBJvTGBuz+54L",
-	"Mrx688+3V89fDL6//N/rwXcvXr59/2Lw/YcXQ6jw4k6xs3rtUynMRPtQAMtUqG7KMV4nB5BrClXumSYz",
-	"JRFadLToC0w2do26HHHicsRRLUTuBFG8hxialAFnATArNX0RSm3wZhoIQ95kQRR2pllEzJyH7BzCXiHq",
-	"ZsaUP98OrC6nzMLr0lxG9kUmxlKF0NfCCUxAtATbbgY8A8JZFHMZlYD6zESki8fLPtpMt0h2utO9IDPp",
-	"kH1VIs77AqHLQYO9VXJOKLrOw0ki7uyd6ZSbwNXQsR+aT6TO8kw5iyDQYkqVNToLOYDp2i4n+VVrq9l2",
-	"/qZus1J+nWOhO7CnbXxo3Qfo7deSLl9OtrRzsiVN+FwVLO1Wu1SobL9EVQ45UFywB4/Otz+A8+3asr1i",
-	"Ra/aUq5EbU19b6W665XRBMkwcGwyIECEwBJT/wJwXsye1qVn3gXOtqcN+zD7vQBLsPpKr/OvxjIMQclT",
-	"mYf+D6iYqjUzAsN7AOX1QfnMo3N1aa//wHbd6ft4VVONr34Ign8lH4fgQhDspRSRlRvN4nG5dZtGRH55",
-	"23bzkz5g8iWERcIbJfCtOVDZMR7cpjVxYCE0hMBzgTIcIs/cEV0u0Ty/hTbWiS3tRlqTDoPWc906ENJ3",
-	"6dBFNqmEVXUKXy90aDVPbcNE+BNs5C1VX0qxRupxD08aHuFkYy+cKWBtCnD7HIRUsyYXmglEU6tcGJ/V",
-	"nXVsQ373QzpK0GFuWS75G7+dkGujGDMBeSVFhFliliUja/iuXOytnB9jDSeEzyuw9eN2hfK4ciVFYmhw",
-	"8992XFLLlh+Ak38n0TN2Oj5rg8Br9sIjK/964+YxPRk9C08jKwwbRQzlUE0h1bXxvNlp97pZLk/jOX6D",
-	"vDJRowjK0OiNO2E3OmLQcLMXPouap+xs3GzTzsjLYPvOBCpCNv6z1yPdNnl21jsh7TYMN5V6KfRWPiOw",
-	"ahrTEM/OPg4bT8ib3TUpLf8lfDZhjvd7AZddW3+EGORLjbk44TUenUsf8BK60J0lJm5ZKZHK14jKxboE",
-	"gNiIrgtRlHW+LSfzIK6H+F1EuPbtjqhmfZHeOHBOGqoYxj1fpAd7PhmlHIxxeNjqC/gG7G532Mg1mUrB",
-	"XJ1SatIeBM4n5VH8LgCevy8wmFpIfL9FXthtjt1JBP8tYc5pE8dWpPXaZxmCywBYwsDQOyaGh9U+jeeF",
-	"MnDfyqOxA2Pdmmmu5ZE78b0qHrY1u/mCIUyPMutPIbO2pZgqKy1fNT13svrihm48CYVnvu7R5aMLaW38",
-	"FskJzu2lbiZql+3G9T6ld+7MAKuWYRqanItMDgerFqOVi4ssu6UvIH+r1yJXeISqydDxjBGNqQiZdrln",
-	"Tj4WypdOZBzpvgD5DnmHXOvECrjUjnI56cFypVMQqiM4EuLmMOgLEH9Ejscg+QX7aNJzh1y4j2t/PqEG",
-	"xHCu1FaZ4PyBmZzU3NNb9gXZs59qkObuR4Fbn7ROnpXyapwQDz1Ulz86w8tTIFhej5LiUVL8pZyBe7Hs",
-	"KkNpe1chpDOGk5KECAzJy7LKNbnl9wySElIODEmgGJbjE5Uc+ENfRMxYIyQgQho8i82ZOIHzK0Eiapoc",
-	"bU2To74YwvfyIPLDw1b+Mcg0Dl3nAJiJTOmsRX4CSIIsZTfAkEiofEiNz80tY9WY9bu7jTOGD+5n3FSy",
-	"wGfH+54O+oE5UJkvEpL4aD/8laSC++yjdFiSDjsYHjUMiHcKCuUADBSGuf9pbRZkQV9EADrzBfZ70xcN",
-	"qD78ek15TNLHyMEPEnB4nvpLhwFmCbMIT1w0vWcRxkGBOIkk5upbq0IzK8kQh4WKFBsIgVC8C3C5tEEO",
-	"UiLmAlPS8fC9RdzJnC/9vHrKBi6+m3SQf6Iw0hFIxsb3jCry6VPLc5rWGzplnz8HZCGTNMDMPuAqd7r7",
-	"kAPpi4G2asoR4L5n9Ih1wuPj5rPIcnl2Om7Szqjd9Kf6z+jpKDs/uk7rQ9g15iEWIUWMsfPG/9o+IsRU",
-	"2tV8x77qYUSBFDafSOBJWkr4f4lziaUx53kONTSW24aT/pF5R4UDv0Al39SL/8AM4GE27G677Qs65B/Z",
-	"5D76a5HaK5RYweZLnOHRHf7v4A4vrmltZl+uP25Man7PpvLeOSOKX74Aho8pnVyQBDGI4PiVi0Gi2XCV",
-	"WX8PX9mTWRfcEZsyovGL/3YZ0V/TEtubdHENdifdoNzEeStYCYNbOaVYprb9FP1HwfXFBddfRGh9G8/8",
-	"zlvwa7jfHZTmJh83Oeh1uhl+3WGrwuP9kHLmj2AN7LbNvqBb/JEZfnFm6F3Rj0zx0SG9j0N6P6shSwiq",
-	"m2vh3siHnxrISuUu0gRQ3uDkNJ+66x7ygaguR1di0Gkh3gYjWF9xwSAD1sEMY6SMK+EAoTtSpE+Xupqv",
-	"/NC+Rj5HSTpAGonzRXIS3Og2pCSkfcgmHLqSP/8q60y+sOL+CSJVvciyVQwJpTZfJ10l7Y3DjAdHpE+g",
-	"8XFRVYuEt7ftyAPmaCAyP1TfrpGIG5QGRnVOW0e98lPoGomMKyfVhSqcdU+lo4QNsFRM+p3OsVcDno1O",
-	"6HHYi5pHrDtu9mhn1DwLT6PmM3YyPqa90VHYhbqylt0st5JPF59JbVyhcrvKOjeFxQlpV4WKLcExoDbR",
-	"abfJD9+RAwA8iBeHAfG6Q+fYErf/ddSG2ifGlW7Ew+9BRBe6cd45gcLHesDFACEIGudH7c9Z1wE4AYsz",
-	"4f0BgxuFxt0dyLbM3YOZnEntCrZ1suLn9iGAWkzp+LzRZp1xlx7ZxTqOmj12Mm6e0rNRsx12oi47Gvfo",
-	"8ciVPucRCJFj1ouOwu6o2aHts2ZvfMqap9GzsHkyOqa98RHrRp3Qyp1EcIPV8penu12FRYLVeazgef76",
-	"RRMG1G63270usHGoq+9SaLeeFaCMHGazowydjEqSTo9bnZNSirDTsPr8UatzWvV4Nd1VvoUw1LX64zjT",
-	"Py9vGkFDub3QSdercV5vtezcl+XeVnGKEtV5hVP4avPQCx8r0jwen7SbPfps1DwNz6Kmpz5LfA92tuik",
-	"4+ZTxRSm469wnMgzjahOGm/dyAXf7Pq46588qCpwYnLAXAkYrJWfSt7AAbIExLOsALFkQImcAEogmVPt",
-	"q9lEhwGBPeawtZBDlPoLHVHsH9T8KIMfZfCjDH6UwX8BGbylwK1ydjkR8ejdekiXv/DT+lDyfB/UjoIS",
-	"8DTjEp92PF+oAFMOpYp8mrFiIQM0ZQ/+m83IOSZZa4exuQgyb1VfZEXLvIOm0nPlaxlwGnvdoi9iRv3B",
-	"uXdIISPzHgUn7y/IFAHyKFb0cZcBsg2io+Q9U67VIfrTeJQ2mR25u1KoFHLAKbmXPEI85cJ9e3mImd+u",
-	"TTxa0cyYGEpEeAhAKPj2RGNpsr7wH6SzmUojAuAZIgWhiZFNvGU1tVlMhb7IIsJc631BPbIgycIKnIR7",
-	"gmCDPoB2EcaMQD7DSsE2rHWEJxnVOd2O17zDUe4ZE/beH5zsl+Fdos9Usu0pMxOrajRGVNwNjKJCj12u",
-	"3ZjZZ634uHn/PyB5O932UbPtYvXr8WI3MV8wyMvznUdl+FEZflSGH0gZflSF/+iqsFvurRl+ORM7ummf",
-	"LR1/n7KzcdsyF9u3JuD5ndKTUdOzKcvBcuXkt2FNlULHkt3anilQunaHBdwg1bYVa+9ddyprOTrlB88c",
-	"MxUNCztz8xgw+Gc87sZVBx3Za33bmjzr/ZZPrf78wOYKHDdCbkRBs7dWgkxM6qx00EZ+VwtpQJm3MzjM",
-	"B0OBbg9Y1noCBb2FNIR95Brq+qMFE5BRYlIof3feyjWRcxZhSK9DswYrQrGYUe0sIDRS7HWr6AOHsAqC",
-	"FOQg55917ll0t1oDht56RG+0q6CMHIzkCZ7wLlwVuVyJSBrbm66sMgzIUBHpw3TTApRFDngyRb1AWw/j",
-	"xhgxTE3B1BBQXlmqkAXeCBNsTlB2t8jzDIbDL4KR8s5ODISnQZhQi9xIEkMsncMEl+NxQNQS5WH7yE7J",
-	"cE75PVNDYu1PRksKJ/xT8ihzPD9YQPSjy/pRS3/U0r+Blg5i4lFL/3d3WIN4fPRa/3lTU6zc3cdFnmqJ",
-	"U1Z9pD2RKcoXE4bTWJMRi6VVn6RTRKBQnFdrvAKUq2tiry8A8jItkVt6eP16/3PrdcXknPiwdl0W7fY9",
-	"m0pM6S8p1prGWZ94eJDe6Jg2e+FJ1Dy1BuEZbY/wTs9Kbtu0E/V1XqhvFiouQj6jcSUSFBRAbu28s/Ym",
-	"RdsJ26QlkRDhR6BL25WqXB+DAf76LaJ44flluPT02ONJaUxuaZTtW/zwnwYzHSfqy8TkwlxsiMgthN9a",
-	"Iwj689BxuF+3pv1OmvwYDltQPXAasZWzXBtpd83PoPhCnXpX9i5orOuDkfZJJiIscZi97fcR/B5krNpx",
-	"u7perLJvd3xpDyWnua+7zrjztKjQG73Qhk3rtZc24Een5D23es7yEDc12s13Mt+Iazirv/HZlyKyqh9o",
-	"fqfjZ6zZi07C5hlwa6f6tUdndAlbSk/kbADk7HS3drt71LMcdBZTMdgmvyczO7q7GR2amWQ2GDNWz9ot",
-	"rUSiDZshL/O2WKPdOz6lJ2fjJmtH7WZvPO426XFv1Dw67kXts9Me655agyOSgg0q1sJVPmGzxnnDMEGF",
-	"GYS+JPn2ps/6FCa/9JbOPUNBmK+m3xWp5tzbJ9wSGN/mYEvP6/4CoZbSi0Uv4d2FL4Ml74QaFQviauzZ",
-	"LeeDH0rLo+ArKZp80zKFUYwvYthECo2YlfNAnEPYzgBzeE95TEcxGxg5cA0VPZaXrm/YFf/xJ7ovMu1C",
-	"YyRBeg/cgwGhCL/IhKsl2CI/8HvWF8OctBkSaFaweV6kOghH9JdCMT4AtdGEakL7wgoYNlZSGK8Fddvd",
-	"DJcGruG7PlAih+HIbdfljGexImuQdPEEHjbHN0WueUD5/IUYfiWH2o4FfcE6f4960KMe9KgH/RX0oK04",
-	"TpXTAdY/IAD4Gz3CM/25Tp7tW91ak/4DNWxOFxWITk752V4LrHDv1EywcbKDHKCrB05ywb0akPlEgjNy",
-	"PmEiO23N80IC253YrZtTgrJ4UZd7PSaUpEzC6XghVYq70M9bJhgWfvbl7gMiRVgO5OM1pP1cFo8S+lFC",
-	"P0roRwm9jYR+PNp72ISUHeXdg2ej5OTlU8ecHji265I4JuqE34iFEqBwHSsE4WqlcUG4/ipHhGtXz9yH",
-	"XIGLohBvBfFgyKCENAP3peFaZKxL/PCO3oYHizR6lMKPUvhRCj9K4Ucp/G8eYOPkzZZSv8yifRpSEbL4",
-	"CwtoL499HDNVjOCH45y0dqHaaOqmCaL3kkcsqiGXL0jukQnVAx97OERAfUxcnVOdJq8e+qIZQSFCyJvm",
-	"6TGJKw6c7pelkwYYyKPsf5T9j7L/UfY/yv5H2f9FZT+Km4c2+Es0A8Wg9N7DgkgkQq+6vcGjPYYp8grD",
-	"LeXignBDFNOJte3nE6YQwtQ9qBJBtJGzmdMgpvQOC+RAqWAzt3rGstKAr6635d/bYT9K80dp/ijNH6X5",
-	"ozR/lOZfVJqDtFmSflta806yb5GA4N4opAUzhqUjXdX98oQDX7//W8F6+6F+mRQCN7o0ieABkaPtCgyy",
-	"LJya0q+OFuATi1xm1X8LqcxkzkW0XLG4ZiVhN3VvfDPkb1IblFpbVxLuupzCSKpBLG9hidL+5ZghPODY",
-	"Msqb8Qnr0t6o2clhcZyNms/Ck+iY9cZHiMWRstHuPgHUbtk3h1B76vtLBFHPsq3umVF6aVP2XpX2f22k",
-	"cjEqeV8bNz6+xV+1O4UczCeShFSQWN4SwB3oCylChrEzVOi55QRp/LCrDj/Mq1rDFrkEfIFbZaUD+VWO",
-	"+gIgC3BrFfryRBOkQY9wgIRJDu44oNvCQwFJRMQUtEKu36XvBFkQMzcMgRHI9Tsodz+j2vLWw3Sw2HBf",
-	"wMxhYNAtMzr30Scag8mBtRC7xVvknYzjfH/PCTd94c8+h7gphwHUx/eGDlb+cTuM2bV2MHVubLAr+4Lr",
-	"tPZocey4LGhG5TfywNA7JoaH1ZHX71J789vFXiNl5rIvhVS0lENmXI8SYH3QbwyesgyvGUtx29QsVMw0",
-	"7Y3ZRFENAXJ1GPAaprqBPW7Lxb5gFPa/mRBbMsnqlSPaKMq2zoX3+6QSUcmxnREDCEjf6cfA1r9AYKt9",
-	"pcbgXAGwDyLNCaqqcpo5AWvJ9BUTY30Q7GUqvxWjUcGcsCKkl+ZEgfvtsEWuRBgnEdN9MQwBJWjgoG/0",
-	"8DxN7nfYQb7piYwjnQnb63cAWt8XDroCEF7YAjGXrOT3pYoQxMgVuwnIWMkpoSnOPQkTE/QFJZGci1tF",
-	"I4bZTYapKQmhsB5g3d8xQeR4DC0CTlJ6TAkNmolVUnxX5hNqrMGVx2MtE5g/MJNJyz2xhr4cj15aIazL",
-	"X4JU1Gsdl/tMAPpHAYQpOKVGp9Tq802r0Dd79GjUPA27tmvt8Rk9HT3DrrnsajenaJU92jxg8zysiHl0",
-	"Hz1oSdAtWe2S+fQVyoK2ihr9EEwtZHXIuUdsjBDaDFiaNQdoGNpdjsB3ukWumbH7hAxxmwyJkUsGGMBY",
-	"90VqkKQSwh8EuZZ/lSMHL3fADRlzwfUETn2oIVT0BaMq5vgeGbFbKg4vMlHibT/Xe65Jr9vtiyEX9zTm",
-	"gCplEj3A28MW+alOPdQyTo2F/3Y2bR6i9mm5/rotL/iC5UsffV1/Er7vi6A+8v/H6qc7VT99EGviKYAe",
-	"VNsUDlKhFCnBWgGg/qdwpenxdkC8g64v4GAvWHL1WTOAHFy/cwWuYqZ1+gqJuAZBl6bp9UWKhbBUXnVG",
-	"F+QAGpvFybI/cUrVXTI7DKCCal+AExLRC7qYnqrJhMZjQud0gRbE70zJYBmzzEMVkQ/vX5WJpdzRzDuY",
-	"zS9+PPNwRyNu5QZTGbEYxBpz8J9+EQYzpkJotdG1lgVOav7qsZ0RhMPFU1x7c3A7WjqG7nRL7ZKtz8kR",
-	"gwNlRwFe1N5T3BtHofOBpz04rTpNZiLa6vTZPl9+1n5c9Up53AfGDSQK4n/LH8mVf60tV428Y3bzzp79",
-	"Leze/eNs/q/ex392Rm9Op6+O9PsT87/t5OpYvrDLAd8GrpBBgzyV47Elto2vf86FHAxWprtXGXcw22q2",
-	"9Wy7yQZdXPHQUnUqtY+gnTpEWtXknsdbljFsPuIqMh3gsv9umO0PczwGEwVCKDtDn9IF0SyOv5rNVy1P",
-	"n35yXO3zU0eKuwXyrRzD37hxW20xZed1GScoxTMKpyu+urRjvstmyJaAe7OktGKVk7E509ekoJRPNOKD",
-	"yrlAQPU7xmauAJM1KvU5HvIhypNmRpPhskgakoN2q9Vptw8vCk5K+3RfDIuSKn24nZ0EyrnAUlTLXGHY",
-	"Fwdyyo1V0KeMikw5CeA80WoREyWTW4Qd8B1zkZCgdbT64hKHnSYwgLEMo4YKV0dkCPcRUCqO5ZxFQwSO",
-	"wi453YkIxiJL6ROqIvJbIg21dr3fA+QAze3iONx66oF9aQAvDQ9XbG9yANrVcIlhDg8rjHJyU64W6b7Q",
-	"Ezl3APbzDLoKfL6AflCiOF2zvN70zu2Ub2LXP6xWs4t08MP/Ek6BRy3vUct71PI2aXk7bNpKp77ly1Qv",
-	"SSVXx0PI+aO3x3l7/mLOm+v84YRV8ZGEMQXDEs0uyqvXQ9d7claiUGMqLrKQTnuj3M1jFYGKeNSv4+2o",
-	"CEaFzn2ZSNSYig1Y1m5qxvj1mZJREhpyq2Qyq+qEe2gAD307VGuaGDlIgUHAmK3n/t9GelcJbifnHIF5",
-	"W2NlZs4bz8KzqM0642aW93DKTsZN2/5Z2I46rDtuZG9i3Y7RKeuGnU7zWQRH2icjKzjDZlYv44Tl3rFT",
-	"jC8eRSfjDj3uNk/DDmv2Rs9Y84wejZvdUSdsR2fsdPysUAglUnRs6gct7VPTYx/PQy2Xw5/ByfBAIbWO",
-	"W3n+GlJDY3m7czjtJVg6IOm5tc6AKlrkymT8wJJYkP6iYBTlOAWZJtoQu/WhqnA4gQNYqI8M6i9cGIyU",
-	"xGDPqlBPFBvfLs7z33Kzb79vt9qYX7BC8SOD/zMx+G2Ipsra8HzoMSb1T1zmM4sSLZoB68RUUfdPw0Mj",
-	"FjPDyjyyWKAev4GePSFTWJhEs6wg5yDRrIDuopjhimG5TCj4WCKQvocP7yaQqpO3e6sjwQ9FjwVtv2Hu",
-	"JK7BtgQblJunbwXbziLFkOZ1SAI/MOMocc+Iqkd5+heTp//WsvQbxePW5xFfPxYXTsGc+ZXPxbulXBy2",
-	"svDaKcWCzn0xYkQzA/G2KBejITkQEjQxTBrHAFlEQ2Gx/gphsftL3X1jYt1UbGcJfclY2EfOvS/n9ku6",
-	"nnc/SAHb7oPw7jSs9pGHP8bUbh9Tu5ft9XQqoyRmTY15GdWHMZZQL0MlBbdqLj6cnQFhMEsYcyYMwaRn",
-	"Kz0EJLMpZhIlWEQOhvjEAJ8YaGaGRNMFYHVBpIkUIHXgzDc6bBGrMA+xiwP/VYg9gVezfBNXk5eZSp36",
-	"NTRy7Ye5d3gC8M5BLPERy98cbFbzjLVdOXvITjtivbG/1wgabgaQs41Ox2f0lDWPw06EVbvPome02R2d",
-	"hB3WHvdop5O9kk2a58wRNTRklkjwrL4xMWamz58+ZUm3GcYyiVoUl8zVDWaRKxbfmIV3cM48l+rO0jUC",
-	"fbGBUQC55QQPHLhzcTsAhAKcoekUJ2M2H4yoZtCC5b1cCt04P/4cNLiI2IyJCGfS0pw/34aYHjjb7rQt",
-	"x5YrV9u1OerSglbwVk80jzGJlTruE01wh6WTtYVlvJuuWxZ7d03vnZ67wmbo2DBFDINUG/vIFBVdnUee",
-	"OMeo+3x1bzirsPTpTihcLk3ukYHTbIeHGO3vNkhfUIHJwMmM+D2OzY0YgV0BAMO2UfdKscTiMOiLoX9x",
-	"+RaJeToSAp+3/06Yxig/LfFLcObdF34PAkqI+2ZxXy61f9gi/7A7Sp+7+Lu+wAA8H5On5dgAp8XGsmi7",
-	"LALPPuIj8C4gnS4RMZ9yq6bA69jiQbNz6GAU7Vgg2M82nD58QQrddz3RwK3nExkzIpLpCKtVrgzMdcqO",
-	"jgvDbpmCcMAJExhn6RIBQyqEhIVRjIYTFqWQjpaG6L1dqeN2tvyJgOfcXPVFUSgN7VtzxQ1rWmPmgsSM",
-	"3oMPUSZgPd0xNsP8bBBSdry2kSIvHuaNMiemUtvK3qKAYw2DFnTKxS0OCUy8w3MCjNw5jZaahvmA+8ML",
-	"eA4fM5LQvoilnEEOO40ixbS2ndY8Yv4Qj0txGLhoCv8IFKGS2vSFYlrGsAslQTDH8q/7wM9zMlP8nhoW",
-	"EP/hoC9iLu6alvbjgCimmbq3dODecfgy/3zx5vu37weXr169/Wnw7v3VPy9vXvyXFWrDw6AvhCwU6bcm",
-	"rlntSbp1W+QFDCiUQrAQ9y+U+1yxjDFPRrGIKxYaGCcVGONqZwDIUkjTF2OJ3a0KAS1XKHY0Rr+ZLgE4",
-	"Ne7PP6g28VWUhythJdIXiWJ9VBP/VGoiod74IAeWUwHPh/t2Ug//7Q5v/iIlHq8fQtldtZ2FNHzsdv9m",
-	"C9oqLr5ihTu/REVIJxr2AaJSG6amXFDDoiyrc0p5bPVhYS7QJM5/eU/D+E2uqQczj3FI2vYuogvdOH8W",
-	"5K8ZNp3F1DivW3eE/snmyfhZuzrf309M1uhRu3i12Kx3ejaftU87zd7oLGyeRm3WzBp9xur7fUun6dHo",
-	"3MPozNPwtzU9C2lf6eKRm4y0iCsXB4ZoRsg+jylPhLj3BtlD1oJytV0dfTr77iMHpETXgiNdAJ23E14O",
-	"lXi9YdPueh7yF9qvD6ziPbK6ouL0qCP9cZI2HoLRrqo9cFrcTFRcreu8FYx8eP+qCmljSiOGJbbSjNC0",
-	"IifCd/iy13CAQLN3IW45itj/z96XN7dtZPt+lS7Wu2WqHiCTFLXXrXeV2JPxxIsiyclMhnlEE2iSiMBu",
-	"Bt0QzUnlu9/qc7qxkCDFTZZk4Q9XWcTW29nP+Z3gnEA1mY0xYEh6n1zmU3HUUMg8DnMxJ2dxgQgg53/W",
-	"89tZCUN5EZ0tiPvj4Fd1evfPRu9jc/Tj8fh9S16dTP7V9t8c9f9++PtF456CuHsf3yYn3y7Gorz8tJsA",
-	"FNVWKk9ZHn9KitlCfa3MknnyzZX3L4z02SIvyRR67C4/3xjTw5YwzhsbdLGRkRVKP1RVsD/1I1Ngu6Bg",
-	"dZ3SznXakgC+JNcMvJv1Q0HPC2wEC7r+UEsFPbrf1soYKBRYL9yliuaWmRnj9Og9smFhd4tcJREzAY8U",
-	"ldYXAds7I1SRiFGJ4Rk40h1e9/Bs2+hMgFAHDIRrJhjrXpAg7bBu+iu40/EAgx5AOBtQELB1z/63i9c9",
-	"g5KvyEhIRdREkID54YhGHW5mUffw1q4SojuOmR9K5u3Zxtg9KhmxxAHDNv/vjkI5ggSxvXNiSIIYksDg",
-	"heDEGwupNC13x3Q68PTzM9Rj5483QFjKok4YnC14FyxpMfBlBjjj+CH1lfAnFhtheaa2qev/OfGzzVnX",
-	"V8OGeMFSoLLAnq4Ftq4MskobBm1dyLxcbGxdUv+Wal6qWV/I9WfxwXMitXFEI6LoFyYdywFNtIeImHDB",
-	"me1pjNWe1oCKGQXn82iBnYSf+AGH9kgF9bgwszXt91WzP1od+67zeHE7AXIWNjSbqk2h+X7aYzG5jIVi",
-	"vtowI1fRL90wgPNpu/e5bXrYc9v+UeCesOO+e0obPUSAaff1kV6taGInFeO5Y7hC5Xi+lPmFlJAXprzD",
-	"WvKtuc6i2vDcjj5qjfgTpa6NSOMBa7crplbO1DbZpqXV0rOALVXZ9LMvm85v6XbK4cqF1KaVdvbdc/Al",
-	"SBVGkTaUE1P3lSupXlg0vRWnroqnn23x9EbHdlkV9Sxrm/chF4/aw7dKryTWdhLrZUirR3Jsb0B/X79C",
-	"+dyket9THUzq7WZrKSiCqRXenbDZDjPqiun/rFMxnBv5A1YOV1zt4blaWqlbcbeqZHeLkt1d6P1qOmZL",
-	"fMI5OD9J6gkP/0gY0QQs97bx997AV59Rt5gHxU6oPYKrU+/A6p5O2P8X5ehU5oTuzM+5jJKW+zD1Vj0d",
-	"mMvaJiftGTkOt6TMDRZnFXedPjaVt+5b8tYppOrNhfZGvjr95Nauus0YUuWpe+6eurWO7AqOOsvUFvnp",
-	"zDl7Wgbt05EPL0I2PK5vbI0T/624xnbA3B9NzXxGfrGnw0ZmvVEVO6mcUZs7o7ZQa+91Q0mS8AAKuYrq",
-	"LFjRUKFuzOoxi/EYb+Gierz2PnayNh/REuSyZESLc/ltZCSayS2KDKwN6vnVvWsre9ZelFPtAfxp67OE",
-	"5b62p+Bn29GxX/fMPj8f3WPxhzUXdgX/XuXa+4Zce5uqP5s49Lb25VV+vBfnx9uhC2+Z9+6peu6eudT4",
-	"1iXGozr8Xpiv71H9fEU6XJc8np+r75nznRk3YcV/Kg/hRh7CdbVjSXnQE19e+5Hwb5cgRVnMBu/64uOb",
-	"7z79E3GgSb3dOCCeeUk3CGF6gZfnkeRmyACcQvVFPHoliQpHzCFDMSF9GpNQkTjhklB9jtEpx8iERhGB",
-	"IVl0zQ4P6NSgRRukiOtL8zLyH6iPBoyjfl9iV4tbNlb2zoAq2qOSnXU4YvyFXCrKfYafFgBdDbgaJGZS",
-	"0VgBgLgkoSpDlviBqWuc8fewattyRC4myGqO3UZrltXgjLoSTqysnR0fHx81Gg2npmfe1TOvndXeJrEY",
-	"s9ffsTgC+alEQKeFd64uAfJTu1apFChBlcMbcZ/2n5PX7Mq4qItTyJGOwa5YDD5T6jTbiko+WNuzQCtI",
-	"A30RT2isj6cmAqo1Kjj3lAeOvkgY9Yf6moMvMJj7MhwlEVUiti9yCCWJpANG5JT75sRb5Lc44YQatzhV",
-	"QG9nZKL1ERIzziY0kth+oSmVK/ouwHUY2uVBChmD7x/S8Zjx/Q5/a0YGkL53ub4xs7RpEapCJeGlDpHC",
-	"dldIyRUR3+U8uQaCIXROwgOxgGwvgjv9kjnS3VDPMpCPzY0Iy4zlQYFX9CrqY4vdsg777hE97rntFNa8",
-	"SS3Q5RGk7NsJObV+LEZLlDN+J0JfD+5Ic5r0xpbbOircCEehG4uJrJ01W+2NFqqM+fyiVXI8YdDawYiM",
-	"6VN3g2yoX2zN7jRrmWd3lquszPasxoCo2G5KXIsDi9jxwbYBTh9ALC0aRSyG1oeSMYdwNmFSkX4YS3VG",
-	"qAksRpHT4dQGFzOsSM0l/EQqMWKxfJUide+Tv4WRYjHpTdPuih1e9/qg5HlEDjX3QB0A4LLIZMgQg9s2",
-	"KoEBgcNP8+lBzBiwdOz8YTnznkO825AHHrAhz3y+GwbePrkg+LXcfPGzoZId7jG9QV0/olJ6pO6pmHIZ",
-	"Mq48IriJqfyRsMQ2w9AzgS+zOBRB6He4nDA2dog3ZvGI8uzJCQ2h5z/xLj9d33R4bq8sJGi6Y6//TP/f",
-	"1VdipuIpYos5CPlJYUPiDs9mESNOWkBC5RBPJmMWSxawoNubemX89n0o1UUUXeMYPmXHZc4sLhGj2VhR",
-	"UIDc0Pu5KFRrOguuzGNmRnWNj/+1IGqcG46NG+v9XzQYfW3jofyoH140EFwJfOKVzI1r4bqkZ3Ot6LXz",
-	"lMtFqFJsNFaydtY6XK3xZo7qame1lOhqTq0f8lAOyx5vnh00zxqt1B9x3DuBjppQHee2ewe+e2LaUFJ7",
-	"rebg3p+lOND6p4hK1YUhZJV6Z+TN2/dvb96S14pxyk184oz8/ebmkhw2DiyV6KX6K1VTgNr0rkkWn60k",
-	"2PWjKg71kjec/Gk4q9mGmdgbtM2O+u4JPe25tsavTQ97+Z6dyNeWuUjSJSsG+RFhjbMvquvjYTirsek/",
-	"fn/3uwg//H4x/Rg2vny4bkw//vzTlw9vxAT+/U2E77//x1jf87H1rv2v/0S3H374HPZ/WsOUmaGs+/MG",
-	"8vT0AjIH5kSzBAAgmbKYfE5B+tNyn61To+Owe8umcyrDYkXB5BFJxoxwNk+ck0z2F0W+vmL/gktiwssT",
-	"jq6zmTx8wtE9d35gimouhlrKohSltO/IQ0q+ewQefNcu8KvsPCwahL11AzmzbAVS0DjTdbc0SSui/PGS",
-	"swAKfaH8sQJkFRmVX8Kz2lFwzE76pw3g5m7bP9DMvd13bfspzenLGz2VY2quw/FH5phC54ShGHcBEdt0",
-	"X240WgdtzYKAnwcJ60KoIGcFHmpSM5uysht/LGJFoxV7X2XgnS39h1AUdnG+xVV5Y6tmI9fHatCrnbVy",
-	"Hazwb+hdZQUfwt1rwcdD1V0HnXRZMMGeDS3LLRUJroQUruWpphkiaghGaLcPT+jRad9ljaDhtvv9lksP",
-	"2z334LAdNE5P2qx10ip2v94i387wivvlZsYeXo7U3Eg2WiJfJibTTJVSWfkz2ql4JhyCdEM+X713iD1J",
-	"jpEYDvBNBzGqHWKpxiGmwWd9zGJXn2n7gwpHTKb3nRO3mXUJReRpTfQkSMBvx0hdD0QzH8J4sFearmCO",
-	"0NZO8orPVnz2afPZNZnq4mY9cLmKAO80A0WmbGg3LHubNh9Fr1yuiS5Q0s76GlxACqw99fk2u5qZWb+5",
-	"dWnavgKZK7TD65DpaN/QVfSWQaM0ism1VMqJiANslDakd4w0G0QJ0myddLg/pDH19SAt2H8kJix2fSoZ",
-	"iZhSLHYI5SQZj4u/4kA6PAgHoTIdp+2noKfBhNFbD+PKhdnFzNf8E2YhuM9Mf3ChPx4zMk7kkAV6fDlv",
-	"r/GuplKrwz1kJfn+4x6pw0rZ+UJoWTIasYAkXIWRfgefjXSDQ1aSZKw/ef326ud337/tfrrs/nLx7gb8",
-	"tPmu6IHgDMy9cATjlhO9cK1G4zwLEpJWI9eLIudNF2QsomifHDZaHV7WQDvr4lTsxi3pVF+C1sqwpx2e",
-	"X1B9TPbJL6tkRpX5fzE1wXC773On/FHSokq4f2/NUsjcHB4wP6pSdCpFp1J0VlR0Wqt0HE79vxe+z8bK",
-	"qi5Vktw3nCS3bTNqzBQGmZmKRBGnOsCDmv55lVCPFb0AmymGpYlK10xJo8QNGNfEwYJMvSkogaSeKRoe",
-	"jKVrbzS9qGKmkphDTo7WupzUa91qNIjQSh7046VafXFs1g+E+bFU2KT8ycT3GQsKcXOjnUm9+JgvcG5S",
-	"AMtVMBhPX8QDoZT+S38Y9cRUKUMlETPAsR0lPKQ1NTNhzdlJnc7HRqCHltbTIHyoWbjgDn53dVVvn7zJ",
-	"qXoOZjKl2h6hkvRYJCarq32k7r0XqE14ew6ZDEN/iNqwisP86tj5QU5DSV/NK725pdradvpMSjJntX/e",
-	"tkeXp39cteTN8d0vB9NfT3ofl8mrdSVNfthLqgJz5AX+ykqIbCREHjPtGQ4ryVtlD8uRs5y3nTLi78Io",
-	"sg3NbUqHURuhax7wJSn6xkFL6uig1Q9YjXWvw2XIfZZ22ZtQSSIqFSR2ssAxbAlSgs+Q72VhPTMvMJUx",
-	"lTQLuEoaMcesMfzySmrZ4AupkKkCX56EPBATEsoOxya/+FmiJpp51m3qKOaIovEAt0ii6C0KWPQp06nc",
-	"2+9wNDfHMbsL2cTkz4b6q6Nxoszc7W4AWxSJgjUL+QBhJzr8oyiuIi7eILxjehyEjcZqSqJQzwMbu1vV",
-	"nQvVNewM7GZcECsJ7Nco6Yc8VMx+xHYwBMfFTLvDMsMYK1oNz3qHc7kvKep7nP/sjBcDV8D6FWKiAevT",
-	"JFKpWWdioj0hIkb5Sjk/peX4uwmjYs9K6BC4QiM/p9ajEWTQFsym/cPj0pvLreX2jLVceGpD89lkCh3R",
-	"Q78duAes1XfbtNlzT/2TwD1mR/1D2u4d+K0gyxQy50WfAEjy6zL4ORtmdgWSnXPXGs18fk7CTYNFmfSU",
-	"UNqCLyzOQflKKvqlO397Y79VvpZlb16w7OXGanumlIqrJDYZSc0e5jS5h/2jhtumxz33xD8NXOtmaPuH",
-	"wRyYiD3r67W/LJLfQn0hZTXQDR3iXUOqyEQkUUB6DH7eq+qvH1MX0EI0ZbpcTFZMaF4pY2k2cXZpP+6y",
-	"tMxiYrNDBDxAIy0FsxzlfNYwZ6SOPxObt+wQL0sh1H/lk4j3yIhRLmdzmAvZy0VPP5oEaeEVpBmDh9uk",
-	"FtscYrJJCrGIbe5wPgHaJgtDSRXxfnhbeHkul9wDuQyzGc3moi3N73pG+cXPIbG2uZqLeXH2LN7U3DB7",
-	"NvXH5rJgc07agyeSEZs6Le6vG27OJsVulInzLaayfv2QMGTx0FJ+/QQDxAt57pJy3ZyjyEk9RTlHHBpw",
-	"RS8czfngZl19WlhBZZ4hupj4NNY0ZAy4LBp8TiKqr+u3ShIIwoValhiUnujtM4SyqoDdMK+DDZlXce1m",
-	"Evnvd4c9M8Z28OvmCfmLtO70sFSsa1k2S7ZOj8q2nD+XbSEJoUwqJdRViQmUsDFVw0wHy3O/2mzgfa30",
-	"7/UYLSq3m/n+nuHiLPJW/pSwhElCU7skNw+wIhwyGVLFrONS35XEjNQL9kqHF4oe43wlI0aU0pfMOkY1",
-	"czojtMPT4qogd91Lf/VIKAFggpo0WRKxviI9NgzTJKe0Sj6UBBHhAisgo2ifvMviMiadqCQG43S4N2Y8",
-	"CPnAy4lZRbKQzHlqZ5ksqH7M5JBIpiDwpbl1h9e9XNDo4ubm7YfLm2tvz0H3r2LjDFXXmnjGnDS5UnPi",
-	"Oq04zcJ6SsxIcJgUBJz6Imb7HQ7ZXtkx4kJ17Ub3RQyWqZmto6fEQz7Q+5fKivO5V2RFol6hrDR3cGz4",
-	"z3A0yVSH6wOg102vUl0PeqbadA9s1PxjQ4r4AlAO3o/FqMNDBVG8ROoxG/3G3I3pF3hm987J7KCZHzPV",
-	"HQjOvA4HFzAnpWlhEyhHTlc4lIQLEgk+YDFGKOsARqI6HI1sxIa4/FxmWedfvLdPPqlhobK5w2nMSLvR",
-	"LnMoX2n2dL8+1dpYn1qxyvIbKJMsmWArm6C9Z3PFrLmlYmYIcJlalo734dQyp1CjPpPBY3lfuZMs9w5v",
-	"DREMQJvZbGZl1kuEvUq3C8g/747dQXhVxVMtrNAnuRN18x4f6zii3MWMjB0HWRFZh5JxzMY0zGajBKFc",
-	"YPIrCgR7hx4Lhu8gnUTLEmmLaEzaNMQ+bUaF74uEIyQNw4QpyFvW2kFEjSDVW+s5JPsFv5n+lHCcfOA5",
-	"+ef0fKkKexHcmWZiwjXITjQPWNCXkQhY1B2FcmSydfFV+O6umWBX8Gjq5YprX8kOT6tpIb9XKzN4zb0L",
-	"pf4+rIp0SLtxkB8gvaNhRHsR6yrRNY9oAXaBWeZYHVTPqQvsy1jrpXsdbuB2BYzDLrsW3jZYDUok+Cgw",
-	"/oXgXxCQCbTmQjscL0M6qb5aNzMEP7SJRGdvJHV9Qly4wcmQxe7yFVWAUDQJlW+SxQ2uGui4en85YDel",
-	"WUXwKx4QC6SkBfVsLvp55ieJKH8liwVXMArr3SQDcU+SemFPPVJvNRqgXSFGST7NJwCVI+SzSUkOYdFM",
-	"ZlEe6cNosnv75DofRodBREFhCpYeAjqVHW4wnHCxubA5CGTKVGHvcNdMoln2yg4vxM5JXSsJxEbn4cDC",
-	"eXol4Xuw0n4kpJknxOY7XH/TalCQQGXHh1aAUTjNidKvyI6UsQwQOlyPIGJSpoOsezT4PZFqpE0Vxyr0",
-	"ntbcQuWRKOTsHCoXxIQPYhpooyRmMktYo5LgzQ5EORAEyzwPWt8vgDSzSbI95isaQX4ZUf44WfZrZmmv",
-	"jp4ZUY5TfChMUr0FtbN//5bHt9J/2cKhKjO/ysx/8pn5K9PTT2ZVkaaCe1L0ndQtk8+bRd6+egYlfqtK",
-	"n3yZQLUIQpep3GOUUbs2IzJ28VAZ86mepjVCVAFBOEsWRcbLBzkcaADYu0FXNsqjd56ZEOnbQklmnsgs",
-	"AlPsmN5rM9YXaJwdnqmc5RX+VhlN31h3m0Qq0OFyBf8raKL2DY+ghs7pn8aT2eEr6p8z6qUDXYz0SZs6",
-	"OAeT2+pHNByxgLA7xtGNqc+wXvgJ4woGBQZPaj6CatnhgNSmVIRWZFENPSOUxDTEhiLpuLiY4Kg6PK9r",
-	"nltbZT4TV9sxxE8U6TFfQFMmo2J2eL1Mx4SsW05Ev5+l3lqFZ59cWvMIU3WN19Esol4dqWKm/KFWolED",
-	"V4g9a4/BfLmoPowbqLA/zSSAfF01tphpsolIfWA1NdNIcrrJwX7roFQ1gTOdA2kChySF96dTJQfE7SSN",
-	"xgEjLU1UqQbTckizoTf8oAl7Ditb6ciVjlzpyJWOXOnIO211lhWd5hIgd60iSyncKOS3O1aRL0xoW3Dm",
-	"Ajq9/gYK/UgMZqucYNRQWktCXlQykfVB4Bz4lAlUY2knoaTPJmQU8kQB3rOYTROwcsMx4W8sZoJAOaBM",
-	"7kO8t1jZA6MMEUEeudv+8qqdayne6yXcVqKjM1yWMsQjC6N+vwx4Tcfh69brMBi/Zl/wfLmRGIT8/wml",
-	"/pv2fC3ZW0dKn3L1+erdf/9X628j/79af1sjRmhmvIAL6s2uyiCeWZH7B3rLCAWK9aPQvyVwZmAvH7ac",
-	"0mRl7NpIx7cWWA0Qvum4gQkxJsyzuMrdDA6AjiBtIwTTX7hijLwjxXvP0pAwkcn+rm39cSzuQq1zsMCr",
-	"atBXrEE3O5hhBu6seWYFwlOZMRUITwXCU/WsnWZ8djtcxHtkvBaOXz+hx6ZfWtd4yjZt1xjNwjo8nxMC",
-	"CIMLMmvyF4oZOnp6cC9+UN8KP5Vl2sx6sIG3dfi865qs47nOcAtsgADATaZ+tMCpTOZ8yqarzZxTOct7",
-	"SHgiWYBjNJkTyA9V6uauz+dA8CkmPvTYVBjPdZZTMZ8N0eFlrmoMYKRYw4iuwEPNA2k8hVZoIxNUSrM2",
-	"YPZbYBYWfNA3LB49jv85L+wp5wmNounqppoed5UsUWlQlQb1JB3BldLz8jy6JZoJiKoH0ruwomK3Wtfb",
-	"Wc9K3c5EKjGW6G6dhQ82NTbGRVH0ucRsZBW5VAGJGQ1cENaDmJqU6tR7A39AqRYOxHhy8r6brAQMYKrn",
-	"68Qs9LH1uyD4xSKvzl7luVnRc3NjF63y3VSaR6V5VL6bSo15IN9Nymkf1HuT8IeJ0Xygt2wmQGOKcdPi",
-	"mhXDNOkItZReJMCdKiiztWj/bBe6Eu2VaK9EeyXaK9H+QKI95bS7Fu1KxKwfC65eA9XK138qccv4YgSx",
-	"X4YUcIbSBw2iiEHDwHrbz1fv98ll0otCf59caMESxszWcjqIBBnEYjzGllPIJ+GKHgRUPDQbxIO/EG6j",
-	"HCgsHcQnfefWOVeFUmnESja4uah/dDOGh9A5K7P99fkwVFEjO/oOuhGRZqNBfvhOX1uD85ki5e4gFsnY",
-	"vvACuTj5ftpjMbmMhWK+qjk1yVQy7vYZWw1oGU5K7az2x8Gv6vTun43ex+box+Px+5a8Opn8q+2/Oer/",
-	"/fD3i8bq8QncxkUYE/riDN+7oooBKqaL2Jj3sMD0doukmXvBFRvRkId8sPJLsidmXmT6cqz4En335jAV",
-	"63K95grf+EFw4yBdgUXeCPGB8qkZlNyG3TE/iYG6IGKUw5ygCJ9uiDxleyn5zzC+MXCeMsyymcTUHL8i",
-	"cJqLkFv3HuxSuC0ki2U4WyP65T3jAzWsnR21ndoo5PbP5pEestIrUzur/f9/X7i/Uvc/Dfe06/72f//P",
-	"MryyHCOPLXWUG1qf4DqaBsBuRT/l3G66EiYPFkKnFv+hTrng05FIZIdj1xXpkIvLd+SWTSUAK1jLRV8F",
-	"V7Z5dK4nX4fbloP3dhskC5oNmhA1Qg5YnZOAzoneW6myYMv1pb4pLpZKzQI8jOgUegGYyH9Rjy1iWnhY",
-	"qB/yAQxjtHeer3gDP/VkyGJm58ZzJuzSCsC9ffLR1JCF2PKBBRYhC5YMoFfkfod7Ocx990c29dCGw0MH",
-	"VWSA1ZLagVBVeMumJGbjiE4NuIQBXACDEtYej09ayDYSMdsnF6nB2cJOERZXI4dzZuxGyk0KNx1roxpm",
-	"jMjR5ofAS4HTBO9oxU+4eAkaNQAsiB5Iishh8UXAbs4Z6qZlUIf3qH+rBRwPztHADZUeMkmPq+kRRAYM",
-	"IMPAoOjCMfe0URwzahIecFpU5YCoZwkLvCCmUBN+gfAELGOH5/sWaa6H6HH41jwuatZcKe1gCbkI0Bbi",
-	"xr75lSSeNQJhd30xDlkK2GbUvvMZMtXneiCYxJwJS4Dpe8qSGy4j6rOcNqU/vr4xX2gBcWW531bpDmni",
-	"MDyVcIVQl1oL0sJXK2mh+h9jr+3bB1NW/D1eIO8VCL/VDOqCVbuyjrOTZkXFHcC6gtUyNVprZ2o8mCOk",
-	"RP0dhpqMplie6CuAcTNC2qktG4MSOWQzKC/UYznwW70mbZy6J/1j5raDI9897R1St90/YK2g6Td6p3Rl",
-	"/8naqnnhfGwE2baeml2C8JbnYLWz2q+3B/84/dL4aXL8ftz6mR9+5598CJpXqv0vefTDsAEPsLHJxNmp",
-	"88Tu01LnSdqSY2UzAPjPIjNAX4T+9T4LNnaDOJXp8O34ZdYxaR4hV+RrmlEbFv5klteffzl/1i7G4Y9s",
-	"epFok+Tfv+lfvmM0ZnH6S8E+A+0hc/5ABm3eQ7SGyZa5qHJFQ6XeqkwXW+iqSs075BWZOhhNHYTNBd0Y",
-	"oXShrQpaPvV2o23Mn0ks+IAIzvb2ySetsaZKnUM8qInyiGK2VVsvmbLY6P1gxkgyGUI6MZHhgBPbTQWd",
-	"7GB1YrpxZseMRJBEAHarbQtUek3xFUXv31DEimjjJkbwOZMNO983c1b/pJEUqyqh93jbjH64dbboM9RB",
-	"nOxpK+Hg7xz+b4oAa/pSuUfsuO+26UnPPfUbgdtkrf4BbfcO/aNgwbebthFBLEYFyQ+DsYZUYTRyKhUb",
-	"rfa+9AV2dtaomp3ifS9t5QeZf4l5cXoG11be4MzrY5I76loJujaERBVZGp6CJPK8KpJrd5TCMpv+Pmj9",
-	"ArS3trmHYsLRhEe0nFvGxgA6TftAGWvFyJZZBSsqqLm+EH8cu3fvW2P36vZ04t78pz2qPScFNjsNmUaq",
-	"mbZCS27FmFogOFsUyYOuQvrVACAN4TrDZuAAfv3AodF92zvUfSsX+JYu8Kfl1c6cVMKI1S3825u2nZj1",
-	"ieU8UFp5CvnAdPNGk6usDdq2bu8VPNuW0uTrP+1/lwUqGSI4WzcyalEm/diZ8zvXKZ+SKLxLQ+x7Za5o",
-	"7+L7q08f3113P1+99/bSIGeZvvTZDPECfcZhhKAdW+a5WAe0Xd7tvU6l41zAgIykrDhQgQM9J/vut2IR",
-	"AvNvCU0DMzsNrpGASQj75+mvGGCblZcl0bTc0BZzllWOd46lKPqFLW7YeUEU/UK0YaQVxDGLfcbVPrkA",
-	"jBiMTGAAKeu9MipvQHkD31mXST9il8eVW3msqGmaPfz54kZvn81PQ2VrFbdisZ3vph0Sb+iX+5siwpl4",
-	"4lVYu2lvqMyptJTuU0UjcV8rXKD3BfBOZfSyACXphn7ZMrC0XUBp8Ylc5zitE5lp7t4r8kgkuMYCLdIf",
-	"OJvo07JV9uJT9nWv7bp+jpWLcEIJ1Ru5IhtJPbjAe1KvLZbszXOUK1P/B6V89Ms5pNBLFUYRQWg4yBBs",
-	"nBIv5N1ElmUHvoFXb8RtFuekt+eHit+pyncfMzkW92DNA+ksbpBrGNScQYen6eGd3s+XvX/LrP1x+rmu",
-	"fqRnVLWNCrOA8c3RBJaqSxNmYlEgIUuOn5u2hfegqZB6u9nKipP2SuqI4KBuz6w31Ak3VgNx3A8FpfIN",
-	"8wnzxYpfVIAZq5fAjION1c5E0gFz5ZT7S/Kir6AvPeBsvZIEHiGiT9gdi6dZDnTO/2PThtMYPjq6HK2k",
-	"9jRbYhIhX8CXJkGLjcUE2iXgow6kKyN8BZ1iCaneL6KHauP4+sokDi22BaTxxmIisZUe9mGEz2mtGCs4",
-	"If3ZpKhCu1hoBHLLxqqQymuyZeGtU+4vstk/66W4nnJ/N5b7jvMWW26jeaP51KFhVQGdFi7WnJrpN22R",
-	"qfTUDHdsuCfN05bbpgc998RvB67lmad+I5hvuY/x8LOAhpBToLehdtY+aeSCnNj/VJ9QbEtbO2u2Gms4",
-	"4+1aL6r/m3LfNll98lbHE0dJLiIfapJDqudikuMwpipsZQ6zPCnpXZZtVM8lE2mWEtIoS1LIE7bmI/i3",
-	"5i2KxXEyVrYsIFQSCtChBwuU1O05hr2gt1ofUodA9jQ2xzTvBJ6ABQYL4lcZ2e9cmXlqVJtPTXg4wv3W",
-	"3AQ7MnKQ6iQetdXIbiMLJ6VVo2yWh38wziMZM6Jf357riKuvIBCFmHBNyv1+efTnM3zmwaM/zrwLI8JB",
-	"S8tNQkn0Ai6K3OtrtVXP+ZW++a+lXwW9JUw7LCz6rLnchQLb7ON9EY+AUSQJXJnLC/iq0S5bZQLn7n/M",
-	"W0xqF+Yk9pt+KzhgbhuS2PyjwD1hx333lDZ6eKXdz+b8ho0ERhKBD0EQ1JrvXy8gpk/m/REx2MwXERFL",
-	"DKVa1qNHtXk4DPkHHq6MIgD5VhMhuUg5Cd4zw0zAh3LW4fpm4tm+2U56k5fRjUfq2LQttUBMnRvWC/Yk",
-	"42qvFMzW6PVbV3lt53ixxPU75WyGtgy9/INyRt4IRJZJ0yCpGwk+cCXzY6ZcfWE8jKlkszS1FkE8ckxv",
-	"yVps4OfJrdt2XGadFVzo7ZFaCFSRu6cTuUtkIdFwJX6XV57WiuCh/gTIXeKWcShqHoPJAh1KsRR4n3yP",
-	"BeUWhhPfDMk1kkX6XfV243RvUaRvM15Whfqea6hvkxPsLMr3gmZjOfE5olOt5QNcPVbBQzdaCDq3F+Z6",
-	"fpXY4DcvJqpowE4N602o5GvEDhd1YgDNFX3pGDzEtI+RcVmtGErcgTTYLr8MCOunfaCttYjjkUOKD8Be",
-	"zCqsxWEOZzlMazccxoQdK07zvOKOu4sdbqH4YnDvNcNJLfYfQl0P1JGkVrnFhYUKSayqsciqPvjlST1X",
-	"VrLnQPGxL7gUEQOcPDcQEy73yWHjgHgGjZIL1fUF74eDJGaBB74+kWhtmp2Tw0YrvTHhMaP+EFCLbMiA",
-	"BIKZpqZpRce8B/NneMFbO+MdOd5qY/+2O2YxoIHqrdarbX4ahAPamypW28K7VRj1IjfXL8NiYY/dCERB",
-	"3H/iLqwNqkD0IysMzaCPfuZZoVGRlOxpyC8eLtq6QXlDUJGBIn5BFPU+nfLOfNkgnW0dvHvKGn23TZs9",
-	"98RvBe4Ba/fttUw6v/1M3lBFfabPVu2vrSnOzqoiuR2TnMH/TAllZ6RnAe7cFKj5ZdDfJzPvdzDtndFg",
-	"7j6DV8GOguPDE4gItd0Dyg5c6p+03cMG6zWCfr/ZYlpbNipF7axMMgJwKwaoR4IDqhWVScxGjKtuwkOt",
-	"PWuJKXOBNYO2baC0oUSdDphFf7U/b0/x+XWsqH7HVP+piGhp8CFt2TLgWRbQKzfgAQqzKxaQ/XeJDDmT",
-	"kuhTJs8RhRF6DfABUUKTpWN7SRKejHpQEZlACRgxb9+obPJnO7IXXDlp1rU7jlk//KJ348fLjMKNRLi2",
-	"uN9fM3hsduf++LE9YC8ihHyXndld1VXuhP4QTdTehaeJjBLowApACGe2kCp/3gzGLsjWDqccPG72nWRI",
-	"AcUWAN+n6bsnVELCjBkKS9G1SJ12sFes+XwoCYc7wRNoGsGdE8DcnRlHzLSmoZWBvog73Lv0gJOckCH7",
-	"QoJwECoDkSWHdAynzjKZVzOTZnJxINwc6UeNha9H8OtS6zMqWH1gzrfmwi0rZLU09oKLWd/hZl3CXn07",
-	"8fG7lCFspFKtFR43D21e5Lox96qi3881+r3u+VxS7JpjYnNR7exkPa1ituchIr518fA4Ie31jv7TLort",
-	"8Fwom5Qo6gBWJv7DOLZLyIkLVMKlTFigFfT0wXqZNh8J/5YF3t456bG+gKYUVGnNfESnpqVhh0MnaujM",
-	"bD4Ow64vtg4cgm0sFqnsDqGSCG6yXEvzUDEutxsBtku9e10W8IwKgZ8H77SR+oqHrq+tLNHJX2jF8Nrq",
-	"/Awk+iz6+TxC+m8IpFuOhIfIreEA4IapguAJSI5QkkD4yYhxRepSEO91IHzpQRoiShYaBDGT4G6ZUEn0",
-	"8kLLPDHa07QJCMSvgQGamc1++72WSfoNUAnIaAAupf2M4sVYlmGCQqauk0uKzBo9watMcUj6GsikmH9P",
-	"6v2fDRgRyaJIOkQyRZIx6U2xaVD+lXaP5t+KoJswHZnvWdQXcQ52Pv+uHJphyWRDFrstogWX6WmlhiyM",
-	"ZyIW+CW8Mo5DP+SD/bliprK1fMuDtHxc2qLu60sisPNWvkzKztzeXVbdBVO1Q0Qgb9MwyY4tg+HO7zN2",
-	"BVuwRTNY8ZIM6B3LRo1l7NBMC84sZ9a5l1/jzDk1V/SKLEk6ZEyn+rhLh5j6PhIn+qBlJYDpOhNJedAT",
-	"X4iv9Zfch2xl4F+//fW/AQAA//8=",
+	"7L0Lc9s4lj/6VVC6+6/YdylFkmXHj/rXrjud9Lgnr4mdye60ciWIhCy0KUANgFbUKX/3WzgASJAiJeqR",
+	"pHvaXbsTiw8Qj4Pzwjm/86UR8umMM8KUbJx/aUwIjoiAP1/c4Fv9b0RkKOhMUc4a542bCUGCSJ6IkKB7",
+	"IiTlLECJxKOYIMrQ8GrcfI1VOBm2GkGDfMbTWUwa541+o9tvNIKGDCdkinW7ajHTN6QSlN02Hh6CxlVE",
+	"pjOuCFPvySzGCxItf3+oREKGaD4hDKkJlYhKpCYEScUFiRBmck4EUhxhhggWMSUCCfJbQqRCc6om5mE8",
+	"JWiYfi5cNP9OFvkO68+U9HbEeUwwg+6+4iE2vSp28uOECAJfCgXBikSICzQjLKLsNpu9EDM00rOJo/xc",
+	"Pb3vPJVE3NOQyKftUSfsRkek2Rsf42ZvdBI2T6NnpHk2buPOqBseRT3ylM+IgL7Ip8f4ZPQsPI2aZ6Q9",
+	"bvZwZ9Q8DbtR84joBsy9NevwHivyik6pgv9ZHt57M58S4TjmcxKhGRFoTlnE52jMhVmXMKaEKYSjSBAp",
+	"W+ha/+IMZsWskjTLxNliyhOJQhzH+iIfwzPZkJCaYIWwIEhgRVCsO0WiABEhuJCIsjBOIpKfw5O2P8Qp",
+	"ZXSaTBvn7cANlzJFbonIj/c9mWLK9DRUjzkmY6UJHVY3EUIPy4z9W4/x+Gy7MUpSsqbXJOQskihhisYl",
+	"g0OERd98FXvdTUZIlFhcjhUR1aNTHM0xVWhExlzvULHQOxLfYspyHz7ahHz+x9LGVVTFLuH2E4moHm84",
+	"4SRCY8GnMEOOOXGBpjgiSLOOC/RbwhVBVBlGJ8iMCwVdRTPBRzGZ5jnG0bgTdvEZaR6PnkXNXnhKmme4",
+	"PWoa1mE2/spN/xA0ZljgKVGW+z9PhOSifEBDRj6rQQhPDN1KzwS5p5oCZviW6N5R/fhvCRGLRtBgeKq/",
+	"Z97J9WSKP78i7FZNGufHnW5QKhbWiCFa4J9n+Ih0wuPj5rOoO2r2yOm4iTujdvMo7EXH5GT8DJ+OXAdn",
+	"WE2y/lHNGvWKUKGFT1EIjLmYYtU4byQJPLlChIWLv5PFcr8vUcLobwlBd2QBbFMTEotIhMh4TEKFDjD6",
+	"8OHqRy3WMLrlPELhhNOQHLYQELgmgrwc0y1hFqERjxaaUmK8MCJxTIVUepZmnEmSn6LjcTs8xcfd5vGo",
+	"TZo9fKQFylHY7EbPws7olJzgTttNkdEJskkqyM2q1eweHwd667jfnfXz9T6d+f3N2wVy6wlb6488jdWE",
+	"t/G0jkEHK983VmszTH6C2S3RszbCUuspDB1gCYqc1v+GhxcII6lwTBBn8Fyv0y1qdh3Q7MoHabXBKiI5",
+	"Kt3xFXrHO3xLkKS/V7IXECq5T0VkjJNYNc6P24H+ruHj3XY7yLh6p5SrvyYKR1jhlzQuFSlvWbxIWZBE",
+	"8wmXBA2n9q0hmvA4kojcE7FAt/SeMKAwoDnyGYcqXvSZXgFz7x7HCQkQllkTv9yRxaf/CzeG6ODD+1dN",
+	"wkIekei8z9KH/s/xD3dk8X+Of7QPHl4gqb+JY/05iaaJVFpNQ1O9Ci30d30Rs6jP4HmJxlzrcEALw9dp",
+	"50USE9nqM3+hvzTkhM8GXEREDGjUOG902u3uUa/xoB+axTxK1eaytXE9zi3Pfwgybpw3/p+nmRXy1NyV",
+	"T11vdPtSLYDWIkJmb0e/klDBGrlNCRLrBxz9hBWZY2C7IdcMAogIz2YxNar6Uys9//NXafR2b3QhDKBx",
+	"T1jExSBhguBwos2aRtCIiMI0TvePfgJFNEKMK6sGXei/J8BWsEQS3xtVRiqsEqnJTxM6VTCKH3CEXFdT",
+	"2psoNZPnT59GPJQtHArOqGzOYqy00GnZfrr+y6cl3XyoO7PvTCNG7JfxBxhfyJPYjNAYKeHE2DFjTGMS",
+	"5cdr2EjU0n34AUdWIdptHXBMI3h4YL5YXAanOFEJnYTngTOBQtk4/yVtKuWrQWNMSaxJVyv6cSNoTImU",
+	"+FY/NBNaV1UL1Dc3+w3d8pRKCVzpU7aWPc09/LV0w916LZeGuo+lfI1j/TmzaOb5JmXwLTd352i49O0h",
+	"OoBJQnryJJJJOAG25CZxGKChbWaghzsM+iy9YBSkobECyWeF3nGpbgW5/scrbe7qdQJDPUBDnqgBHw+E",
+	"JhzdZsLuGJ+zAXx8eKg7PZy6IQw0nQz7LNe14u0ADaPEkBgZ3JGFvqAEpjFltwPga4eapT0EjedArpdh",
+	"SGbKaBsVZFpGnoJEVBn6wlOe2JfsX43T1tFRI2gY4ylcNM4bH65/bBj1Wi1ABZaKT0FGCoKh/cZvCWaK",
+	"qgXqomY/abePCOrAHHbb3ZNmp9M8arda5u9us9sDaqTsXus3uiOfgkZqZ0FnlCLTme5jJ2hYD8QA9Nas",
+	"vZtO+7yt/+9fWpbqLfFsdBqeRW3S7Iy7uNkbHYXN06hHmsfjE+zuNYLGHWWR1+VG0IixVAPYdVpGf7hB",
+	"TxVhWFPpFxo9POXjMdGSfUAVmcpzdNw+QtfGu4E+MHyPaWy5LFggwMvT1s87D0YvIlIPYqRnMJFEnBvH",
+	"x/G4qTunLR7r8Ojg7sjp+TDFSlA9SdqgMx81sqtN9DCP9KvHUbNHTsbNU3w2arbDTtQlR+MePh55/Lth",
+	"vTeNoJHMohUT2mn/C3av+ZYlmOXnu8e5BXBEYfp2Ej0jp+OzNgym2QuP9Nh646Zz3+iBal4mCBkoQXHc",
+	"OB/jWBK49Fti6W7KmZrEC7e8NQeciumV8h4MwCgheluRdFjdZvdYL2OMmXmhpiGmjVscDxIRe7yTJN1m",
+	"GPMkcgy0FfJpI/BJQ//gCgPF5KlMX5nNB1qnHcy5uNPLSDnTgvghaHCtIN2Swe2ocd7RhKG497v94C07",
+	"DhW917SZMKoGM2HXNN3unXar3S7d76vJxCy7pmRnGXOmuORNHE2pVrusfDc7yZJs7/gUn5yNm6QdtZu9",
+	"8bjbxMe9UfPouBe1z057pHvahTdBvW+cHz3UFiOGIb6zNF6hF2S2giChJovIGEw0jo3lAG4AK+XQAVXa",
+	"jjBMCh60nBN8QGPKcHx4Aa9YfWOCjSAPORtTkFv6JiNzZFYZLYhqoXc8jvOeJS3zPbd1tVf2xn8rQMOc",
+	"m9WwqsyN+iX9e0CjB/ANr/CeaJnC2Tim4W5KD81swoHlegPKBuOY3k6UrwBdFp3aVKKCQakXSioax2hE",
+	"tJ42EzwkUub10l77LNNl0iFsq8is7v6+9FM38tB2V2aWvPNZ6uER0EZfcjGiUUTYTusyTlvx1uB/eSKQ",
+	"4DFBU7wA0o04rER+go+yCX7pNbPdDGcd2ddsGoftE1kxkoeg8RNnZKfZA948uNXN5HR4KhHcMio8ijm7",
+	"JQKlGkFuGjuezv2TaWm7GfQ6s48pvFKIfKZaOUGjROVHAp+yVtEVU5rXxy+MnrQLj7At+XN5zafEWmPg",
+	"shec3WqOrClU0ojkTVFvKl23QCMjApnubb3/Xdf2MbOXDCWMfJ6RUE+uNk4SQTKz031LT3lEZRhzmU41",
+	"CJ13gozp5+3ZMkiTmId3xkKQyXSKxSKzkVUiCAgtKmVColTWaRGM4yS/ZHBrMIMuDWyjxb2wos0L5ElT",
+	"ZJqB88OM2Ix0/oq8vXQMetkUvjPsNT9FtpdaCvEp4YwgEkvyRAaI8bk27zgLyfrJMq17c3XldIo5EQSx",
+	"ZDrSm8yTg+ZFPWWwHYmma+NlSw96vskUmZ4/POyLUy8vv3XOSKLOEdYbg4g8FcGxEmZ95t6dayUrN2VU",
+	"oYNhWc+HhwGyh7l9toI2QbfT5Jkt+Fjw3wnrs6WGDdUMD1voMpYcDVcqDENrrb/h6iVPWLQT12RcDcbQ",
+	"ikdKb7jxbzg3bp40ehlpvOEKvbRvb0cb2ff3QQ66P9AaLBG4v6iko5ggxY0iBFId2OFbp8hu5+9Y70wo",
+	"2LJbOBNkIrV9vdaXUMt58OdwGKST5hwGtUjCDj1d0g1MtYJ9tsb0ouoPbm6lUwDHeTtKedicxvO6JMbS",
+	"junZtIsaIJEwprUQLjQHCQmJQKAXZVk2Ku8THgOCQyRsXerep9LQIE2M0YWRa/YAzn7664mx0k6DFCOh",
+	"IMrozrl5utLcH0s55yLKq8B3ZKZWzovfZsHBn7ZoRp9OjpZhimupt/ytC7hsI68iwhTFsfzacr98NDBj",
+	"yYwICcSRm7BLxMhcWwjpoODEOYSdt3q+shZz7oBiexCVoXUvyyzT9h0pgX4Ex4N654uEfcNZysawP+0o",
+	"t3msYvRbQrSmAgM71+N1jM4QtVZQyohdaz64fEbJ0oT2mdGy/Hv6M1N+b7guRPqAllU2A0bLMkfB2RZS",
+	"K4k831RGcun5xju8iDmObjh/hcXtbsb7iEeLgeJ8EENTFYdwEDVBdZc5ggfzxrvnA7GHZeiFOfG44Ry9",
+	"si1vR1eFDu7by+RGBq3rZcYsXWsiEAalSqKDDnpNfzgEjeudgHAzqlt7mYqVHU6kwaE7mFI5tbEUhTWw",
+	"cVCT7CT2Ao2JCkG7X97WHe8s2u8reukE1LZn0oWO7mstsqDiNHgFnJs4Nk4+qxb5CuEeQgA0QwCN6DYR",
+	"pGg3WM0JhyFPGOzR7FF0cPn8/ds3V9eDD+9fHeZ9L95OKNdjdwoHKHR5L24YxEC7QTMs0sN2b6zW/vC8",
+	"dg9B44bz15gtXNDsTqshsCIDGy6aI33O0RSzBXIWygXoSwsUY6VNH4/gu54c06/pvqG0c9vOea5j+5jq",
+	"915grBsMHitihItxYUgTyVrQwkEJbqbBr2Xft08/9cJkoQsfGE7UhAv6+45sKoGGtMoV4sJSvTZRFJpW",
+	"XASCp57lVY5OtlS5rm27SsVu7SW0IhvPCC+NxVuXjx8/Ni+9z5dbSdga5iZKg6w3fj4we5ijN9wLexy6",
+	"p2OnO7IYCJLIEgdl8YBJ6yj6QeNIwiii4PBmygnP/Cbs+ivrDcCqAns5dfJ6vx/mF/EppgwC4iBKUvA7",
+	"wlrocsrZrbEzIBbFxPllyuIUm6i/czSEgI4QnNYmtmOQ+oJMoAxmiEYmPJ7hKZF9Zn3cARqag+ZMvYEg",
+	"F813CuEzBIcT/Ta1vYI4GdAG02kAgry8vRXktsJi/xufI4wgbuCJRBGm8QIlEt8SNCIhnxITD2vPe905",
+	"PIRcsWTaOP+lMcWfrQ+nETTw/W3j01J0Z9C4nFEbGm1Drqgxwn3fkhdqrUfbVHRKGiVtuXdGixrh2cY1",
+	"VeMxcEJpGtqoL+Yg/8vyDS04mY2hqPF14yot5xSzZBTTUGs+QjmD5I4sAm0qaEXullFJEIWNt9SwIPf8",
+	"bsNBCW4Yxar983eyeK8fe3jwQ5h/McH0MCvpoGyDOUdiRiPcRnY6GnkODwE7i4yGiuN3Hs3YoJc8Gbll",
+	"8EOmbbhvdch0cZEKXCCaUqaN5tjM9BTfEYQhnleGfKaNao4wsk3ouV+fKOBPFHR53TRAv3Acvx1D6Nmq",
+	"BbE77CEobjFjK5aT1nzCYyCmFrqe8DmD4ZpEJ3AjZuHvqwdjv7E8nE/pgF5RExtabzT66dcE4oCL43GB",
+	"SmnMT61ZcR3DQuDFUv+hzfLeZxHGz0FulubGaHkASTEYHbe7NjrYZ5KlAcb2oqdJDKymVMpDsxjbej3p",
+	"tdtlPSkJsc3HVDaCxghH7mimvCs0jim7fZlFnhU7YwPRtIkMfx4GWngIRYS+eHQYIEmmFDOW4FhfOTkM",
+	"UPar0z0M0IgSxqi50O0dBkgJ78rRyWFOCqWBb+lntB7ifUNLp+zPrHFN3FnDq4b7mkckBmXKfnQmyAzD",
+	"Xp9xqfSfgzH9THIXZnhxu6rR9wlbFotYDvh4iWGvEoab8Hd7rC5r76Ksqy/Nq8sbKmiMKaNysmFXJgQL",
+	"NSJY2bfyRPQKS4UkvQU/XEzHxIm/ORd3RKCIQ1CAynHfld+rKY6zONtil9KD6CmOSIDAEUAihKXRxsJJ",
+	"wu5QyKdTqqTHN9MkE3f8VXfC/07N6WH+dKtE4ZB3dDYry6LSbaWpmSJhTySaEUF5JM1poslAxLEgOFqg",
+	"g9Eil0WdsMPyYYA6suFqO7Og7uCvzfOa2LjC8drkEc7IolwjgUkP7L5KO+ItdDaB7mPePilM/1pNJhvB",
+	"VtpM/d2/DS0VpgeaWD0It+mX2JSLZS8hx/nEEMZqvQGeSmPiV/fi73asjvniOIZXGZnjWHosdw23/T6K",
+	"iMftd1FGiltjGSoBQqREMlMkGp5DiIZlllJxTd/ogHGUsl2wRYfvP7wZXN9cvnoxuHx58+L98PCiz/TS",
+	"IKocxoJUeCEDCPvQfORXPnoirbfqQJuzELOruQWYitJmOUtl88nsmpmzGb1s5jxTbyWuDXvjO0oVEm8Q",
+	"pauZD10uSRy1Z+F1YpZNEp917UoakSyG1jt1XTJbTT5ImQ5mbvqZlpZdQAZjHWKxTuLn0FCZrK2WTx/1",
+	"snmfNoMOUvACfRX8BQIziUN3uF+rW1b2lXUol4qyWTBDLm+ixqslxoe5nuPmboX8rpXxF3fCWVelPitR",
+	"qa3sHJi51h+Hw8hBRDRhDySJx366B2SapSFu2eXP1Dim8/ftLzLVBEvSy+uCxikbJNKbE/A/mSCuwsV7",
+	"TiNrkKSBW0aprYpgrAjWc5d1g/6858MgqqIAKk67TSbKBEutSE8BscZdzDebXspicJx5r6+mOR3uouu1",
+	"0YUGMRmrQcLSJYR8lvQZwaMkVINbwZPZ0tWl34tZtk4unIh8ntlsRHcl1yv/YtoH/+JM8HsqKWe5O4qI",
+	"KWXW865wthYuySS9YG3NmN9S5l9UicgempPRhPM7Tbj0noiFN5fuFmHRjFOmBhEFP24Ff85M2g+zqI4G",
+	"NKXMv9opclx3TL6UGH+y2ssTNOaCKvKWxQuTqPzgZ+CsZjgf3HMPD2WcAzjMDzjGLCzRjUbZjRo6a9CA",
+	"vSnW5uzAR6/Ms0uarrkcpN/+VNntq/Rr+V7XtI/MhTJuef3uSRrUHLgQCbvnjLsbeilt5obhfU+8pKGD",
+	"1Kf2RCI+Z1afwBZbyTb9RB4W3Cv6ara9S6iyMFlwFwzC0llyCZvLprnBNipVesEaFOX22Zae7oiqgV1O",
+	"WYFHwBka/vTiBj297zx1M2qC7YYt9NxTRuw9g1IQGEQNoIMLRKYztTC4M4wzUlslyG+CEsXADiF24A61",
+	"9kKWWFcykSaL259Dl9e9rbXvpz/WBSeo6fgv8ebbvSAJqPImdpfKdHUuEB5JwpQF1bI7is9ZDRdz0JhN",
+	"bJzelra3o/vM8vYDWevSbZqN6L1AmTrpNUpRN6rOD9y6mkEF6dbLNppHKp5R7z6f23S5kXhrvmr3b2e9",
+	"ZwzChzlqt4OVDGOGlSJCU8n/98tl81+fvnQf/mMFT9h+Q+VJ8keDlSJdDPn1OwCFQe6NwAQCGz6TnVqD",
+	"SVTs8VF5j6s3bE6Q9/a8M7/OWdAF8uVTym5BPuF4jhcSbO6N92uOVGqdHbmJXUXA38fXkQrPHTwdBUbk",
+	"+32czmyyv8r1T/v2npTPP+KW/pPsqnr0rcliyu/JoDgVBfkpEoLMkzKN96bKhE+BYwv+8j3WKXbnthKw",
+	"TPV/oWf6xprkJao/j0o47UtK4kieo9ZzPp1htmi9wVMSoJb74NJv+EqAWtbv4e67n8468S69A0yFD+9f",
+	"BahlnTWtN5D45V244QrH3u8fE/IjVrqZH/FCtvZ1yFRT96rUo2RiprvEueecIUhxHoCeZMOD0NAOCn35",
+	"UpiAhwfIGU3IsHSE31HLcQMNDN3UUV8+raPJrRSXPzvZeiym09b/reVOWzK1r0qaRQGzDvWvRC8oUNRa",
+	"avk+WkKeie6gKuQa2pPEf9wLf8a9sETmsGAp+kLhDKfU43+JpIL41CkOJ5SRpiAY3OMQ84kOcpBoefiy",
+	"JYw01Gq1DkvFjUWkK/MPGLAzrBDYZQGKuAIoBC4QgxNo84REB8M8/FHLIhrZFG4wUwy2L0SYtso9HxYJ",
+	"b91BrelwYCYte6+MtaR4J3WPVI5KjlR87JX0hAQ85gZ93KH6Fa7lPP7eVTg5KF6NsTmaSLMYBooPnP/Q",
+	"BC0WXpGYRSP+ebXv+yfOSM2hd8oCtDyskrLm/0ZwrCbL5CyXDCV+pxvIMFv53fo4PtNI2bLmsEzqhsKV",
+	"jS/FCykbnTtiXHa7mphoOJmqayJt6oIfmdP1gUhY3bjdrby6q7ybOVC4Gh3I8NhqhIvUjX6ScqNWwYc8",
+	"WOVAuSbKVW/IIC2ohyqR86podmWgxLwDAr04mi0SFiGAZDus5WCpEyFjic6FWsWUbRAbZ19+RVmp/9vg",
+	"bizPiEkQMCeoJkPAgECGC4JF7oI0MZbEXAzQLZ41x4IQz38P4Q36xcAmDMFcm8kt5fsQmbgJza5bXBtU",
+	"Ab5qWCk/ODrQ6xZyqeq5xNw5b90VeGdeKJt9e7hLWFSLku3jENpW64V6LgVLIplPXSajTQLa7NHupm9s",
+	"TsQ3+HPZLG725e1MaXMQXZNBbWJ5B417TqON+lNmrKeHCzaS0Otx/hDCLa2/aFlIoS/GMgFVoLwc3W7r",
+	"D/CZ2tKWtYHL6ABbpHvzQeAjkqhkhsaEHAbIRtfBoax9xTx5GCAXbqdvQvQ1sHEhCBZSq6AGbxMdWLUU",
+	"LhhURy8SyyuEgZXmGDFmQZpmBOfHRExtMNNhgHD0ayKV3u5+n9LnBaaSRGhKo6btp695ZOHadlx+0GCK",
+	"EAoHTe4rq5QUYPkVikrt3ZJblxJ9wCXjVdmzBnt9OaVLc2MtyAxSN5/OEm06HBjnOYogmM9P9rLI8JoA",
+	"cJYuFhhRK30rJiOxDWSrnisnX782U55xSQvz6XGDDEp22fSLSEinOEamrVLJ6cMD1QmUwJ8HNMoz4prR",
+	"FRn/zcPQbh4BnU5Iyr38gQc+rLP3KcesGtkoUnJcwXDSlfYsEUE0hzThOMBeTLSUDcsLGkCCuR1oHPur",
+	"d9/3cFpVhkDWd1fltQFvliKBx8DYmUsqMf9APN2KmdBSe1c2NMKyvp1U6bMX1mSo2Ab1qunkgnTMe6mv",
+	"XJgtD71N6bOMGF16YqmNCvl7YKIydPnuCvLf/HBOi8ZcHUoUNFJ6KqtXQtmtc9LICRYkQqOFTRaOqdGC",
+	"84s1wXIw5YJUnHiBNu+g/maaW5sCHhIdKH0rX5oJ8H/U4QUCV6fTzGOspbyt0rR8Nua1UDYkKaEcgPuE",
+	"C03Rb0GjadDKiq9VLHE69rJlfO2dVJbLvy8bOQmDxucmAM01IYO78Hp6MDoAaZgm4+XarH6IJbGFIal+",
+	"xnan4n4VBKQitwIr7iLi9JsIj3iiNSYHBBOkVRsANTSSiLI+c1QjF1KR6blWsqZcKtRtQ6mYC5vRSiXq",
+	"aJOt19aqlsChMuXc+mx42fwXws3fUbt5hgaohc5Rc6hfg56byktmcvWGgkaO234rrT678cPtIZ8AUCq1",
+	"rgGF0eDXCId36GD45cHWeYSINEgKjPpMbxuJxlCVR9MYVYBkZWA+caikudhClwwZvdjEGmprWHqVc4YO",
+	"wckcH5v01yme2Q+HsVZeEVWHLXSZAjuB5iH7zAIehHy20GOFMA8RgXPCtd9CP+Ao/QWVk9rt0nobprE+",
+	"M+5eoMnzrAwQ5P5PMQNsAzmEqcpu3pGFI5kh4swfX+A9lqOtIYQJpv00roU7sjBeheFS2Z9QTFsW50ar",
+	"Rs+fN589O+1o+V1ZH2CKP/s7s9subujy3ee/0yifAFebiQgSPZ84dKtNYrLyCAgrM4a9Rx+CfImBAr/o",
+	"1Dgf2VV3y38/114pw+RRUiX20hByvVmn8KDx09rAdQTh7ehgyDgjhsnDFYkkjw3eh2Y5nJGcVWWxOjQD",
+	"rPJZm15dE6Uou5VlsdLhXTIbxB6s5LJjFEqLWi2i6q5NKbDFLpfFnCatkDBFhCk8URZeGtHKPvjFN8qa",
+	"X65HsWrB39qnrxSZ/gQT3fDqVIClDNUpvniSxZh7ZdmYfOO3SlRWb278GS+b39xsZNMWLC3m0rRU062j",
+	"kCs2S9Sm0QvLNFQ079w9RA2CFZ4SHxAVulk8Pa1zBpojze3ezUAaNlNnlpMblkm8sthX9miAAH5Hywjs",
+	"8EZs0Bs6kITk0WALnndBS45qV+2rDVloftelxf0sFXy7XVhwsmARWXfWAfmsBEY//aCVsnszWZKPlbl9",
+	"eGHCZ636kN2wlGbrEbazY3pzpdkJttz4Bfd8+kFEme7kjAikxcgFana0ipIwCz+2hw5twlOqWUY5h2AG",
+	"QGglT1iqJmBsRC3nprqBFgLsranD78MFn49FlJ9zZNTEwOmY6Ofrt28sivqyAZdZ26tdSkGqgJ95/7XO",
+	"ztDB3CVuFjRlqAFrKx66COMQC7HwennRZ8KVqoYBaIPKlF0mYwDrOuh1uzlgqZkgIZUEUNnTWcrnxUIp",
+	"QOs6BEBTA1hKNXNGI7LgzAJYjQBG4AC0EqTolMjUIxsgjKZY3CUz/Rd4we0U489EHoKGXOiZgbzqMw/Y",
+	"ynzSxUQUdNVGp9s6bufj0Zv/9Uu7efbpSyfodB8O+v2W9/Pwv/5j3als1vaH6x9rR7oXaD/1nqUtl5H1",
+	"GzL3c43+OHkG/1bxxZvGz7vqA3VDWHolcQ5+8QGjbWu9CfQbCCsxShTjio4taF/Zfb2ptCxzV8rU6zde",
+	"G76SvQEx+XHXWbJxVQ6TnjcE/h7jmvLP6Y33EtmjLYA3JsYn4Qdr1zoJNhUCAF02wouS9LcfNTOcYalQ",
+	"lKTYMDyOiFSuHy7YwBV/9wCbqUS2BkFB9B2dHAcr67/nulaYrfXefZuzW3dY5T3PMn8vDLcHjOLCjOVG",
+	"9exoTf3jfNc2G1YxjqiwciWjLtt2oIuVmIc2Lmfq8JdqAG0YrCbNxxiEdvnHPssq4zrDbuwDXdX4egaM",
+	"5emSIB8HMyKsmlbL175xOmFaYOvCnt2BHqD3Xxo5I+vFYbiKjl9qPludErmB+6OYbF+dH0BUMhuMSf2G",
+	"Fbcli9acOXCbzm/H74+utHdBgUB9cnGD9/u7TJM5AqzcGL6RskwMz/l0qs23DANWBgZ7NyLA48A7TyQ6",
+	"eEljgq4XLET9pN3unqDrCRYkQG+4wmKR8+2E0ChgO6StlIqgEitqQwFkvrSBsfYPUwb0Id+5LRp4WDPh",
+	"/0jrjVYdQWRH0jwxSBpFM2rZkrKftPFhS45/1wGkjVjrquDO3sTWc21eXrLjyk/r34qojLluF8G4WZCi",
+	"BdIarMCL2onDTqi2lRa1T3FhKl7cVwSN1QWM5beU1frSK3hyS8V4nQBwjL8+EGmQA9MoaxG0jCcS3RJG",
+	"hKaOtEpF4CGEEnP8AVqfiSISBEdODUtxncxTrV1FTIkA9/WxzcIyNhce9SL9YLm9OD/4a5AKnhLwBjuT",
+	"xnyAqEk46mWLKU/s+dKFmdd0wl0Jt/L4FEVmcrONcK3IbC9hJ9vF/vloLHvPsUvD9jJp7gtnP/LFdSPP",
+	"3nKkVYiP8UW6Y0FuBfaAQgCLs1UmX+h5FFatm+982Iat78Kzt+KFW/KLvDReZwVtBQ+Ui7cqpbW02cq1",
+	"NhJpOZQnVGVRGR8nHOFQkeg8zzNGyYIIdDA0bvzhYZB361ElSTxGB0MTEpAWfCSmFrDj3raUoBc8Cc1p",
+	"+ob3IEoyHyeTEVCpigjD8MCOK8DzXGXi7EHnZID+wYgDNITyfuYUm0b2EDtAQzyjgzuyKN7RQxySzybx",
+	"xN60mWvuADznUtykeODyQDeB4hV8uqFQWaFEKb5RW0uGT8OuUgMGUUmn3yf0zuivOwTeebpYaRUEqHMA",
+	"m0fSWyZBNHMEfnlcVGfQLb4n597p4RPZZzPI3YSgLAhkhnoK7gDE7kPQGg2OJgYXGmEhqPZywuetPrti",
+	"NlLM6VKcLelS6IBxpbsHYTGHS7EblEklEsB2lI3zxjW9ZRCbrZArskGSbjOMeRK5ShutkE8RRAozxSVv",
+	"wt7OSqxnRcosNLx1d6IrOEWRGXY8ZyG5QHeEzAA8FI8hBMzMjDmQbKzshM8ozxu57ljngI9WlhtoSSrn",
+	"hAs9UelTaeQarHPgF88wXfQWCdZoPiHW9+aVOizXZb0hLrNqaIUbLGtTmGulHrTMF02XsiZgbdZH13m9",
+	"yqk4uZmr3OjLMaoZICCezQS/N5mUXmBJFaJriFlI4qqcyUwPXZJ+WQD8cmw8Z2RD/GkyK0/5JTO913IR",
+	"MhHgHSlvjwcp+Vu9fJgOdYgIi6RVyt1kmSq2A6v+ec78KY+I9e/nD6vtRb1QA8AUBY4cEikHMx7TkBL3",
+	"iDML9VMDvfMGtwIz85lsAT6tT/gksyysO5vSSpL4YOg7v0Y7KYKbezgFT25t2e8P71+hAwAq9v2bh7uB",
+	"qFU5CoNGZUSFjZmA1UQzrCb2y1Ad8Y6w9TvVVxWdC1J/btVKOEG8q1TVi1piAFaHJV+ac2gwPmyhWi2L",
+	"kCkYBM4p2Cx6CwkyixdlUcdlkjtYHQ/8zqqaJaiMU4N4W01HNtHJUpN+tBYxfBvcRtutMthG12NAbcxE",
+	"8vU7g+DoirQf2FRQ3Rk0tFeHh18R2nH/QIzVzv5a3hdLHbtiFwJQLnGgEUVJvvBDxn7lI1tWtrWirbhc",
+	"58zEujW6sgxoo37lhM+qD1hBs4aDGmDWCHLq9PMBKGtQ/qH1DVAcc5OxEVrjCk4AyHwbekd2iGzYGluw",
+	"Hnhxd32A36pIBu9DK6ZsS1DL6Xpnd25Ndgsh2XKiixuuEOyCm7+3m2efsj9bg/9ufvrSDU7qBPSspmcz",
+	"Qyvm/ftYzU5i7mA32ybexZjVOJuvN7z8Kf2npcA9o70dQN6D0emGNiMEJUzR2GGV2iNuZ3FDHdqIytBk",
+	"WRMRkrKwvGui0Ghh2ygHxoGYtVoteAcvS83sdvS/3wN4uSnN6AV/JyoKPjhTxhMSZXHGpm6zq0ufCSL7",
+	"eir5YszQQdvFulDwKhiFzeSySa3cU4WwRK4sdE57q87+l7PBDqtQ6dn1YwKWCG6JftIlWJ64FRxDL8B3",
+	"5Rqw5ffDOd6JUlifkMsNIE9ZtOF5lH5j87O+3aJ9IDXKGop1La+0j4ONJkTONpwPOdt4OlaYqennA7OO",
+	"/goVvrU0xOLarNkG78yu2VBrKZMEK8nePlYqAGq+uBuzqZqDqnJPOY/VQcEyEQmThwEymA+BNVRMPodv",
+	"5RQwMnK+vBRs2Tryypx3tot7Ql789krjlsbl3nXNkrVfxBxHN5y/wuK2NqhcGZ7eiEeLLLq+YhkNjNKu",
+	"UAJfESzYVRiqX9dhwqOa8FGvzcPbgGO5KmNVpRkFgQrpYQ2cxVzdJfiRphHY0fjNZX3Nd2JtgUI75u1M",
+	"wc3IYfdFWDpLMSEzkM+DsBD0nkQXiPG5PSgG2+HCJu7Y+JpxohJB6tcJzS1ZkZ/UzPuwI18x/6/TuSk/",
+	"jTRDDPGUXKDhHNN7Ioa2pp2EQ3+TtjPmwsC+mZNHA+UEBfsc0pK2o0ASAo6DJErFJDoM0HxCw4nWtSdQ",
+	"Bd6+SiWKiUJ8PEYCA3wABJePFuie08gEJaYVe3JcBrO7AVSWG5t4ACzM2Y+c6H8mJLxrBA1AJGgEDTOg",
+	"VbzovaXpkjpFGU5kTbiWWcbeaoHJFTV/ez3dneXrWmUvXiKrSej5x0tZYckM0BdcOpd+wqouejHa+man",
+	"3c6SqdJL7dZSKlQhX8kmPvVyaVC9qiyociMfJ4oP7IFfydjMDQThy0BqMy5VE9IvQBuWCCvjazxwiF0Q",
+	"iQyX1IRQYW09DxlSP3V4gYBW5lQSIHfjFTWfswV3i8GFXtD+90Ctd4dZWocalSXiWzVCoilewJGWtmoP",
+	"+noSYxoC0DBnyD6FPpKRpIr0GxUlDfLR6HV9BfalDR+HsnZ14yvrqVQxZjs7678WbmCZYM6B/hXnJTex",
+	"JUuTOsSLNBLk99furvEYM1MgdUPJXt/hVOEWqezNVnrGn5Lp7Fh9KMc31iW6/1F3/0a7skBK+9hilWS4",
+	"CONNqXC30IbNnDP788xUA8R8R5/irs7Erd1AO+UPhppo5EajNHRmEJGuzEsnJcfny4mJ67f81IAgDUJA",
+	"QarfrTx4Uq5rXrp0Vs55bx7zYmqcnc4q0qwsaw7giEN7+ONODzTbt0BGLnUash0B8QpC+RgaGhfW8AIN",
+	"BVFQuQEpfEckYhyKlhtp4ZsxDogxdX7ZF8tNlRizfZUZ+4tLvH9v/XZTqbi8P7Tlzwx9vQR3bF2PYLfE",
+	"I2h1y8GUyilW4aScuAVlIZ3hkpg/G2lfu1DChrklqRt4K0T/tN8Oc7hmuda13RIWVHTVxwF4dFVpHL1A",
+	"iSQCaSZlAUgtJpXLUUD25cpI4a2UK4v+m9WHguGU8uLcBFY6qEy2BsKJZrWKhtiiCDki0z2FWGGgFXBV",
+	"rCj+8U7wUWxQ9pZwfN6/fI7OesfP0Mw8hCIeJlPCStBUtynsUzrPK0KP4eCkvvj16hCVJZwyqVyhkmVK",
+	"cRDpmljGXCCZzGZcVGX/Ob5UAu5AVVyBzltazfsSfXh/lYuQtzOvH18fz2rra5uvejYtrE45yQEf3k+G",
+	"8s5+nC2EwveoIbhsIVknw5auA9PcVvb6tnrAxjNddD6UT8GK4aUICt+MzqYpLOdqDRqeqkOX3xR+/jvS",
+	"tU/SdhJ3pG1Y/K0IfNtF3HJDfM0lzqy/btH6gxzn3xJi75cFna5YnHUT/51cD/6+38UF4bWzJ5vvL01U",
+	"VaTyXalkDwRyYxWq76/HfMe6xjtxaT2D304LKQv0XtO570qiQF/7IdM9sbFtp71qir9nt7bUSZeG8g/r",
+	"2d3qLG5b+IoCEaTNfFrbwaiUY0V0g0p8toixyRwrt3TB8yh3r7eT4rLU7NNy5qu97nUqSAdcNlvvCY4o",
+	"s4irhXmakPBuJUJYlZKdNS+rPN+QB+yKYgA0AHzOImsGiMSSoGHC0jK2Q3SA0XH7KBfX6bKJvefy1WHd",
+	"A7UKxAZuyKUTVVp456PBUQC/1xQvUMRbaGi9b7bAhfMRDuEp48qHWj0RUtx6sF02JBcp6Oiq2j1rMEmu",
+	"TUHf5zEP76pzW0TCdjShynE+r99BITazklFgPO0WJtxUZZMLFlqsCNsZJBI/mdjz7zgokZqKhbcTS3xF",
+	"fBP8JnxLBoLPS9taOqQEiAeAGrHIoN77ub2Ym/0yOvMX7zK6dx60nQSGW6iM5XZyHLcUDHbCE5F/q3u0",
+	"+p2HNcO5Vlb6FcQZn1dkeFp0nycS8Lfrxzny8VhCQYeQs0iWO3rHWOQhhPSKIDzxwN7mOI5RqHsOad+2",
+	"uZoZOrpvg98tjvPy2CB1Xz+DfrfpyyUJ+xFerJ2ZCKdwa/k20cHw5ur1i8G/3r55MTxcmrz1iYF83nCd",
+	"8IezNL2lVJyJsSXYJ3q/Ter5V4dzJJ9neujV4bkYQYFic1IJ+Mpp9RiMpnCIacoD08im7QW18ZK+IlBv",
+	"/bDyzeHNyWc12KhW94YHUxslC+agajZEWvwtRUOtoXVlGK31Tkzta36lZAvQvRFBZ+DYm72m6WpAWCQ3",
+	"AzD8Q+AkLgMBfAswxTxU4npoxRweUa6AUA5Z0RLZHkAUPZPEoMmVqO9+ev4m016YI3+Yq/Lw81bSruk2",
+	"mk8sytEBqcPcJyYYJtWYHeKfU6ZNrX0uVR782WnOq0thVuLRLUXQC6CGND/Cvrhiiq48JfVrFG3V2h+5",
+	"p2ReJkyWnN7myaCxjta+j2sotXO3dwvZJt66Ok9lZ8KmErcJLHHlCNQkh1QC5WkokYgnKkCCKEFJ5KXt",
+	"26fwrSD6IQHZJAreEAlDUGNOQGVLpY1dzBhXaELiGToY2vKJgTGThjGWyiQxWhMS/h6EMZYSStu4pEcA",
+	"IgK19RZTlqbuQ74LDZGcE6Kbh9wVSpgaHuo+eAXKD4bv3l7foFar9RT6NTxE8wmNiY0i03vKTZtTitP6",
+	"kcmMCEki4vDBCvtdKTKdKVlW/FXPieRaAy+3+bbR9rwpKgMm0sqbnTM3oMCAIBpFjqoW8uYpl3SaMKFt",
+	"WDyKCZT7oVMCNHD8+XOAet2zFGrUrjaG1YYqQL8lJCHRmuW5fvH+n1fPXwzevhtcf3zx4l26CLnyZIBI",
+	"qGgc+6vwRKIYK72SiiNJlBkSBXwBeYGGMyKmmJkRYVM2CcdFIrRl6NEca5Ide1SaUUoOAM5Nkynpbz5Q",
+	"ykTHlFE5+TqHA3UCpopb38VNZRusGgsJiv3qSXAJxphFgfFXmSv6xwLmWvHZLI9Pn1N48VRuVun+o+M8",
+	"2eLr9cwjJ6GDrBqV1VwC5IT1RVrgy8nscvT81ZDpy0DplkMmYUiI3jZDQbQl6G4PgzQzMUNOHy2AFVpC",
+	"gkq3OeQ0X+aaR1aknALXrTbRqEJzLM3a+XtvkxRJ84lRhfbhN02V3dkOdvgctnRWSRp+Hraqv1Phm+Bj",
+	"ZdNBMwrQ48qxEzzWk0lVSqCWvxi2kuPzh+V8dlN4+U2MnXTP+VaPlRjls3sDpbdXyhwQybAVbF05Kn1R",
+	"KIlfQDkTjLUQ8TY3XkqNCR9W3QUmpgaG4QVBJhwzOihQ/2bHi6V8zsM3tfYm2CPZ36k9CR/393H6RQ/Y",
+	"WuatH2A5RnI0nO9kqdSL55Iu9PC7apOZKrhHtXIVqqxImEWeSFnnavCJvKNhyU5YrgW6tobLCkdlkZpc",
+	"msSa+qCFqqCckaBQJhFKuOTqcNZBNrKlP9cU/Vz1pRQnde6y6gGJCRiHA4vc1FVQo9pv3s1TDi/sci9S",
+	"D1C6eXI7cj22sP3Yh+zgq17Y/HH7qDRsHhwtjKtByNmY3iZViSHXkr+irORYyYxiQx9Tqa+u6IAAr4rX",
+	"fOncKy7IWHCmvnd9iaUYb/KZSkXZbeanOLDR8fLwIr1o0Zed6jCVJL6vWdJsG89tPj9rCcRV90LvGWlE",
+	"rknqSnfbckXdtSX4ymvF3LjiL80P719lkMJeXMNJLx/WcBKUI9IMmp/+8z/W+Re3KnuRohavKnRxgz//",
+	"MSKjhCX7Qnq+QWkIPMwFh83gMBtcYeASIIdWOfbCUT3she8YqyWMbrNdyNYN/vwtA8b/aAtXjhIKvayY",
+	"re+j0umdt4MWd4M/f9+grD/gui8vLhHTrcK9dji3rEwDL6U+J16KZ81QY6Aa+H4bncW9U4Z9fW1OxK1X",
+	"GJ5clJve0KeBS1FyatgPBIvS84giGJM/sFxjuf6t1Zpg3t4bu/PbwU3XxY3eGDa6Fl70DeevMVvYUcua",
+	"yabdsxKtWe/dgbU5SpXlDwwnasIF/b12Vmu7U/KhhOVyEU1EEY5plLPPy3swE1wTi1bgXpi4yJojLkuv",
+	"tQXttZ0w45JaY6ZY5j5/ydbk1xflgI8HlA0MblmxxGyWtJtVly+9BlXDTb4gyR3XhjGX+St+uXKTpD9I",
+	"KcaceZk6RoNExAM7qcs3dCs4jvmcVNyE4j/mFhnwROlxCusbiRJTu5YM/IPk7Goe/EBPttmE5qtpWKN3",
+	"Dg13wCAlufPpQcJCG/QaNCZYRAOwld2I5UAb6uaaJqGITGdcwYt3ZDEQJJE52rJ1HlMnj7t+j+PEizDV",
+	"CzymnweCSCJM6ZyY29LvxSEUgB5czwYzvLjNCsrDWyly1OpC8+QWayocpOevMC96/jGD/P+B1Ea0KBal",
+	"sVOjW3JsealsTbH3zjGy1L88sEQ63dkS2GcyuDULBJjbDC42xqdZx8pgJ80JvjNnLpr8inTmLuf3nPPT",
+	"UTYYCb8GtFnWgcVUgGI7KQC0Hp/zVKRXtNjGymI7pVfTjroLurX87yIuFNzySbVQfdpv1d4puwZh7P4N",
+	"Z57CRWOy5i6n6zKmjCqSrkz6gN8niNDNNS9JKIga3JoYOIU/5+7q36Jk92cF51Pmkl7KvU/EtGJN4JZ+",
+	"NubM0Klfdt6Aiw+y2vQZiL8nHLzP+wivgzH9THwMML9LczKacH43ICyaccqUEXX+jXugN70OCbtjfM68",
+	"m3mG6l/Nc9PiHcNKS2WZxLfkesHC/ZjaNrhybciaLfNcP7o/7edL82ZZhMZWJ6MTgoUaEaxKD8BeYalM",
+	"HTU+RjEdp1Uv51zcEYEibjAu65+F1UWPWHtsVxFFDUcjYtN1q3cMlS5Cdv5kwsjqxHNbHWDhH964t+1w",
+	"PLpYdXRTpoEu0UeZ4eKipeoHJuUGmBLqmiD+ZcPCilFvuNUBTcVJXk7z0DMsRDJTJBqewzmwpUZ7aI4O",
+	"GEcpXYPfcfj+w5vB9c3lqxeDy5c3L94PDy9sIde5tMftghgkWF81NWejucMWv2SfFkMmJC8t3uf1rYLf",
+	"fK/K8t+wBtVXRIr5Hp4/N0/OX8V3SK3X67/TQULpicB722WgdSj+m2UI1XL3f49CT9W1DEuG49KfNi7a",
+	"v2MRqU2os8JzUAx0XYElpKnj+7g8gS/t4PPU7/9pyxrst+hY6aqWl6u9dHFXoDgXXaybl0bIvnVpTEwa",
+	"2/O4gi6QGqClqSFbBXLnkiWX5uCfMM4XhixqFuNcmyv4x6u6aYb5yroqSsDYyyPn6032asSe/Kf3UO+0",
+	"MJY/0fy/tS6XK2Ug0opwfMZLpg3divWw3jI4gkliu1NMVOXSs7cOImllBSOvRym2ypRgmQgy1QZvwqja",
+	"hDRcMmg9ynFbND9y1/d6E7k3isqtzp+FqlSpTfUNCrgYR+jyXHyYzYhohlgSFBMtM2SAInqrrSHMIhRh",
+	"OSHyAoExLG02vEMzZcl0RIQz5a2bpkT6ONHTbp41P31pB2flMuePCKlSmL5t1XW78ltp7H/CFdwZCmZp",
+	"4ldM6vdRdN1e3kHXtU3sSd39C5DJEgV8NP7ZH0lMdX9LZPSaTJ8pjsj+032cT7quRwVc1VWlpOHuEwlg",
+	"pNKWsxlax3STRkPEHUiJMgf6Nb/nzve3FSyQp2Lnd6Pp2SrBBUJ5wZEH1Gp/CuVo0hwHp9lOIWeMhBCm",
+	"nxXcK++JIHLGmSSDsPLs+W83N+/c1+33XAefSPvpfFwv06pDiKeknKpibI42pxU5FjG3ALDpPCjO78rb",
+	"gjz3/DpUlO/ST0JjVKIoIYHN5LIRwPVd7/Wc3IW9uUvVmVJnmrfJvC2Uo27PQ+5lNWwitwuD+D6ipsjl",
+	"dhA55YtSGg5eMxvAtvjCLseejr98Ai5hURGFmJFokB041JhA18cf7dvvzctpYYio3IuREZRcwaEBo1ki",
+	"UwgP6maD19FyZovfXN8loWecstuBpKUo1df6smE1kVlLLc0m+J6gEbFZgJTdekzJ5mwuXIJcC91MBCEG",
+	"DomPkTsxQnZugWO4Tbb3Y7lVXtsbL00eIrz5nMlcd9ABVUiQkNB7KLYQL8yDWbFrWBJ5mI7fJb0BCg2f",
+	"M1eHzzZilwnequcZFuSe8kQO7MF7PlivoHhBwF2a7mHeALsShyRymbfA6QVXNqUSkmklvWUyQCMiaUQs",
+	"C5+jYpLI6iyGbWAvKlBKdjWpbLKEt52ynZff89uaWYWNvpW5VeA9no56XFKJMsc70mIyORfPtqwEsqZZ",
+	"5LgJFz4xe3wF3ejHz23BkPRcMbAXXEKwzf5rpdk92aU08c6/mOX7ZNfSaBQbi5Ld8cJ2oiAtVEmlTPzf",
+	"M0y9X/ecwhdt5FHLrnSQ1vd3ZZTd7zS3uRD80XLyoIUuTWCVVnF63W6qKJeEgwxzDNlb5k7pMq+u3rOK",
+	"n11GU8oMmwr0ok7xHRR9SbkZxDSmvKteQqjZovkPQXQKOtD/WKbIEUYx57MRDu8QjiJBpAwQTxQwFBus",
+	"RDk7vECMK90LAQBYQfpWgGLK7poxD3GsSdDl87jWUMJi/c/HFz/87e3bvw8uX716+3Hw7v3VPy9vXhTy",
+	"Zbrt3ulmvgA9zBr7vCDQl0/6rTgc5pLuDLKaI528gDH5y2pJQpLIl7cH2COwIi0O7WaW+nXJczgvtj91",
+	"FKrvqnKmWt3uKqdrak/ejh249H7Z8golb0eeUrrHn09IeEcihDVDQYZjbrXN1u2pj1RNrkFVqU99y1RT",
+	"JEKZtrg8yVrboezWKUgHw/lEknBgYGZGWJKTnrO+78jiELJLrhVmERYRsp+WKKYjgWF3Ks1nqWqh6wmf",
+	"M8MRAQGCSuSM/vVFVWyPy2gbUArCRFC1uNYzYIZ4OaN/J4vLRM/8l8YIsiZeOn5ukysbwXIqpqtKdDDE",
+	"d4NWqzU8TN09GJlmTBairUlDxD0RTcWb5i9bGAjEB6wH0LjJ2Uj7rkWDXmuTy1HRx58/3iz3D/388QaN",
+	"BZ8ig8rz9L7zFCdq8hS6NEQHf7vuHp8AhA88ZZ0wNlsXUYj1VAstc+5pRAQ6eK9fePpC/y+6pxj9/PHv",
+	"14c1ev8AhxpjbuoOMYVNARt72t9wjP2/Lc6uVoicO/+88c6xfUXwdMnSbFyTOA5MH7X2aShPa+KXoeCM",
+	"SvR8MSICvRNckVCh5zFPNGmGd8ksQBEVJFTxQr/VZ2oieHI7QYoS0ew68S5bfdZnzznTDIVyJs/7rIl+",
+	"vn77xsIrSYbvyCDEkgzRmJI4khfIKiwpMJK5Dli9gmhiJBE66LXbhy3d2BWbJQqJJNYCShJjN7x/cfnj",
+	"6xeH50iRz8p86s2HVyicYIFD4wu28bDow83L5inios8QijkjcKFzgmQiBL/FisCzmiZ5tNC6mZoE6LdE",
+	"c0Au0ITgiIgA9K92W7cxhGbNYaHFkjIdgGFAKSg0dOH7RvEZXiBsJkV/A57WLWGUJibATuECGVXECmuS",
+	"Vqiyn0fDKY51kyQa/Co5G+pWDrLvSjTMUh3uyGIYAM6Ssbx100NtQTJEI2NfaiKSug2tZELAqtUy+0m7",
+	"fRTCNfjTi1UeooPhUvD8MECtVgsah4GZovI5vWTOE+jldJYobdQvOIvQmfdf6+zMfh9muZjnAnOoRS0y",
+	"Qdio2263m+1Os91JN2m3k11iiMLQYDxLqSLDFnqBw4mZAQuio2cRKwQmD1AeVNsydJnWDht6Z8VPbTmr",
+	"/4S1cLDLtkaYze/BLAp0NzSLywgnsDBj8pdPQ1cfC6CbS3qhVSDL/IcQFD5EB51Wq9tuB8gaaOi4fWgw",
+	"nhniM/xbAnFuQnIxDMzuRdari4Zf+qDc9Bvn6JdWq/UpQP30kFdfBFMP9Y0b1jSiL/cbrVar33gYXujG",
+	"OMts/Bm+JWjomhgiag+iDZqa1wzcMiYfDMzl9csgLT7JImeASYCAW6ChU9D1SJCc4tglXqIpnrmZ1Z0B",
+	"U11gxYVxiSAaeQxj6BLyh8hIdxPoSgWclAOljGlsEJMA2Qi4l/v4L3dk8en/Qi7O0PRdKyq6EyA9hhJN",
+	"OOOJQMOrLNGn+XeyGJ4bHwmemi0Ozbor+qPAEMB3spA5MCcjzy8sVVkrEJ6myt8n5ZlFwwsP1syW7JSa",
+	"zY1jejtRro322VIblilDsgw8O2yhv5OF2QZ3ZKZQt4cArhrNUikNc2I0YYlwGOrHhlfj5muswskwG7Ug",
+	"kiciJGho/SGwq6XCMUH2iu6Q7lqnmz6U5qWZub/00vPsOl3azD/YXOfIqAPIcLGfP94YHjZEB9UCH6ha",
+	"rBXzoBCs/JxVe+wnW7pdKMHHY2IBHqZ4AdNmdqtDX9LTq0lRf5VB8PbwcxPeMlx+aCsgDtGUYCaX9aUU",
+	"56LVZ42gEdOQMEmybOmGtj8EJQqLhXVeWRP7/OlTT7l46t7MCv41nLpwmSg+Nf1NNY/Ld1eef+u80W51",
+	"Wm2AtpkRhme0cd44arVbR+Z0dQI65dMJwbGa/K7/vi3Tny+BW0nN5D1CtumVZuwpyplsoRuehBOox2vk",
+	"GImNKpxO71XUOG/8RNTf4LsGgwk2GHSn22477YsYl7/P5X+1Nnha6OBLemLU4HdwgAQcZZ0Nar8NCl+J",
+	"h9iOTfNIbZC3Gr4+3jj/5VPQkMl0qlfvvPGK3hMoJBE0FL6VAJpjMnks0cDZRzKKadgAxf4pFGeoO+HW",
+	"qaBZnzZUEFgYFpYRuLSmzym9NZNreIPJGFUBoN6k1YBLVyGrg7HrQmRlM1xfzaJoe9H1Llsmt2qmUEXt",
+	"hcu6W7J2+ubCGNECVi1oHLeP9jAKDwmzOByXAOaPya/KsZ+RveEGVHBhUkKsj8eUDpFI4gWaTxarydRf",
+	"6Jp0qtnyjDY1J6smVuOB1LLduCruyOIi8znqGxJIVKsBuqUWMqa/oVQLWUdUIhiJ0ISIEjLVapcxfVM0",
+	"OaINi0qnQfbI01eQu/cQrH3wOShGjYdPu+4D4wz7JX862ei2uyfNTqfZPb7ptM/b+v/+1TBnWo326Bnu",
+	"4Q5pdsfHnWYv7B01z6I2aR6POuNn43Z4hjudzM58jSkzyUCA+wSZoSYsp4HvBkd3v519vu9OXQj/uS2i",
+	"oseVRS2aQwRPIWycN8ji5/bVr5y+/vVy8Ya2P7++bi/e/PMfn1//yOfw/y85ffX85xk889PV0f9e/3xW",
+	"n7zN+oHHsYS+L43qysep6ITd2zNzX9ZuukZPf8CRg3KAVzrrX/HxCcxLR+tfesnFiEYRYYav1OjZFTPl",
+	"kW2p4Ie81JAqHay3JXXHCnuyWAXnE4D+y5LNaA6lJMKg4K5y5SCZhBOEpUdIWnZPSJ9ZH5nRUXMeLfBz",
+	"XViF1aajTbCckAgEkYXVHek2wC1mQCjRpXd4CrWxZa4OUHa4epHVq5/iRZ+ZDeSNJmMro4Wz1YbZ+cjQ",
+	"qFt55mHmxJDfxtzDMyH064Y5AK39wKPFZnyhYvtuuIPsueND3pfo8oDyjKuzoej7I/GrIPXn+k8Nfv58",
+	"+o/Zv7ri5vj+47PFZSd8cXT7t5O712fsXU9+OJ1vN51RlSZ4RxYWnFyLMLszpPX5huQPzqR67bP1bzzn",
+	"bBxT46fvdWp84h1exBxHN5y/AuAO/V63W2c8S5Ase+Gkzy2XSN3cm3LTgqrz9AuNHgxvjYmqCNvTHEkq",
+	"PjN5vZoPYWVIAr0n99xcQUL/SSLH9TBivMlnywoOvJLxqMI27pVlH0LDf3j6661/4w1XLwF4YR+0YOZl",
+	"B1rYXECYk8i8CwMi1Uol9HvQdDUpyAkXqqnNywjBAQf6+eNNC700J8EuptCYczxhgEZORJ+FMYWjG3tG",
+	"rgXvjAgEZxTG8WjunCOu5T2h4K0Cb6W2HfrMeh/tUQrOmgJP1pl147wnSiyal2NFxDDw7H5Bbyeqz1Jg",
+	"dGjG+cRcSzbEyESDyRZ6jdkiiwLjkP3SZ6bL0ACYDnOt/ZuzNBnzObDcdB4iPteqhAQVgXG2mPJE9pk7",
+	"t6AK4VhyM1UW/loat3d+wp5IMxd9djB8jxUB+6D5/w7t6YKEMhOwiIX9PTc46xKw5p9IbwpcArAJUZHV",
+	"SsiNxaHZWoVwB1FAt4VTqCxBtBFyIUiomhMuJGmOII5+0ZQKzzYxSHMgabX0jQ0NpTxMnbY/JqOfQvqW",
+	"/nz14ferzht6Ja/Y++Pw+dXJ1d3sf/75/OezFln8/Hv08Yq+pVefr1i7FXZjNpq+bEf/83MBLbeownSO",
+	"rQrjA9mdwdm5h0nnoOg2m6Vyk4aROTJjzCBeLZXpVjPqMzZqxYfsG0/Tx51F6zXwXhMGgD/UbSR7o9CQ",
+	"JGqDRvTTMPZvJoS21lBqqEIFiLxdJFKFE+bFZ1txJ2PXGSfVBg7LUcxq6VX01VhQuaYrcFrqr3kBThqR",
+	"sMC6FWm80OxYW3thnEDQHEgAV1ElolG5R8ZiV77XX/sTeWUAjC/lDt1mu5MPBPXv3Gi7x/GNDA9JrykY",
+	"Qt3wKOqR43HzBD8bNXvhadQ8I+1xs4O7o6OwFx2Tk7FfBvW80227Ci4NHMdFCB3L2c+1iDnv4qNRLzyO",
+	"mifk2bjZw6ej5lnYjpod0h0f4d7oODwBeK47OptpntzzPJA+AoziytRXdKXIGp3To1631Wl72IKN88aH",
+	"6x8bD3k3ERwe1maFGUGsd/NoGv1LuHi8Qr++m8deLtVHq/07eoZtDRCTZ2PRcYdA1EN0AFVLjapiTnez",
+	"gjgGbq/PIrw4PEcWag0Jwsgcx6Yxve8pQ8OrN/98e/X8xeDHy/+9Hvzw4uXb9y8GP354MYRwRXuKrTvY",
+	"hCamnKmJdKEAkDAlm3xsrqMDQFpDgBAo0UxwU1hntOgzE4JrG7UIicgiJBq10HAnyCI/NKFJGWw8lCXC",
+	"qs9CLpW5mQbCoDdZEIWeaRIhNachOYe0a4i6mRHhzrcDrcsJtXC6NOWRfpGwMRdeFL07DwiQ5GDbzYBn",
+	"QDiLIBbRC2qeERbJ/PGyi0uWLZSd7nQv0IzbulYiYed9Zgr3gQZ7K/gcYeM6DycJu9N3plOqAltBWn9o",
+	"PuEywzmjJIJAiykW2ujMYVCla1sEmarWVrPt/F3dZqX82mOhW7CnTXxo3T309ltJl68nW9qebEkBx5YF",
+	"S7vVLhUqmy9RlUMOFBfTg0fn2x/A+XYNibK5eva1pVyJ2pr63kp11yslbapsYNlkgIAIgSWm/gXgvCZ7",
+	"T5aeeec424427H72ew4Wc/mVXudfjSIMZslTmYf+D6iYihUzAsPbg/K6Vz7z6Fwt7PWfyLY7fRevaqrx",
+	"1Q9BcK/4cQg2BEFfSusRUSVJPC63btOIyK9v265/0gVMvoSwSHijpHiRV1JpbA5u04rQsBASQuApMzIc",
+	"Is/sEZ2XYuZvoTWpYhXdSHNhTdC6160Dxl2XDm1kk0hIVafM67kOLeMkrZkId4JteEvVl9JM/nrcw5GG",
+	"gx1Y2wtrCmibAtw+ByGWpEmZJMzUEqhcGIcqmHVsDb7gPh0lxmGuWS76G72doGslCFEBesVZZNJnNUs2",
+	"rOGHcrG3dH5sKphbRG2frR+3K5THpSspEmiDqv/W4+KSt9wArPw7iZ6R0/FZGwResxceafnXGzeP8cno",
+	"WXgaaWHYyFcQC8UUUiwbz5uddq+bYck0nptvoFcqauTTMRu9cSfsRkcEGm72wmdR85ScjZtt3Bk5Gazf",
+	"mXCmW/rPXg912+jZWe8Etdsw3FTqpcDzflp11TSmIZ6dXRw2jpDXu2tSWv5L+GxCj/c7AZddW32EGPiF",
+	"9m2c8AqPzqULeAlt6E6BiWtWirhwFdK9WJcAcnuN64LlZZ1ry8o8iOtBbhchKl27IyxJn6U3DqyTBgti",
+	"4p4v0oM9l4xSXopkeNjqM/gG7G572EglmnJGbGIcVmkPAuuTcjUsLgDSps9MMDXj5v0WeqG3uelOwuhv",
+	"CbFOmzjWIq3XPssQhAfAEgYK3xE2PKz2aTzP1uY7ejS2YKwbM82VPHIrvlfFwzZmN18xhOlRZv0pZNam",
+	"FFNlpbntXzhZfXGD156EwjPf9ujy0YW0Mn4LeYJzc6mbidqi3bjap/TOnhmYmv0mDY3PWSaHg2WLUcvF",
+	"RZbd0meQv9VroStzhCrR0PKMEY4xC4m0uWdWPiqPdNGEx5HsM5DvkHcIwCbCwNKBHWUxEVMAuhyA0QiO",
+	"hKg6DPoMxB/i4zFIfoBkcx4eL9zHtj+fYAVi2Cs0XyY4fyLKk5o7esu+Int2Uw3S3P7IceuT1smzUl5t",
+	"JsRBX9flj9bwchQIltejpHiUFH8pZ+BOLLvKUNrcVQjpjOGkDNIEQvKyrHKJbuk9gaSElANDEqgJy3GJ",
+	"Shb8oc8iorQREgCGEZzFeiZOkAJ3Ci85WpsmR302hO/5Rb+Ghy3/MYvSZjoHwOBoimct9BEgCbKU3cCE",
+	"RGJl2LfdHGWs2mT9bm/jjOGDuxk3lSzw2fGup4NuYBbm56uEJD7aD38lqWA/+ygdCtJhC8OjhgHxTkCZ",
+	"aADmMmHuf1qbxbCgryIArfkC+73pSmZWH369xjRG6WPo4CcOODxP3aXDwGQJk8icuEh8TyITBwXiJOIm",
+	"V19bFZJoSWZwWDBLsYEMEIpzARYLe3qQEjFlJiXdHL63kAdPWH7KBi6+m3SQf6Iw0hFIxsaPBAv05UvL",
+	"cZrWGzwlDw8BWvAkDTDTD1xbC8vchxxIh4vZqilHgPue4SPSCY+Pm88izeXJ6biJO6N2053qP8Ono+z8",
+	"6DqtjqrXmIaAW50YlLHzxv/qPhqIqbSrfse+6WFEjhTWn0iYk7SU8P8S5xKFMfs8Bysc803DSf/IvKPC",
+	"gZ+jku/qxd8zA9jPht1ut31Fh/wjm9xFf81Te4USy8i8wBke3eH/Du7w/JrWZvbl+uPapOb3ZMrvrTMi",
+	"/+ULYPgmpZMylBgMIjh+pWyQSDJcZtY/wld2ZNY5d8S6jGjzxX+7jOhvaYntTLpmDbYn3aDcxHnLSAmD",
+	"WzqlKFLbbor+o+D66oLrLyK0vo9nfust+C3c7xZKc52PGx30Ot0Mv+6wVeHx3qec+SNYA9tts6/oFn9k",
+	"hl+dGTpX9CNTfHRI7+KQ3s1qyBKC6uZa2Df88FMFWanURpoAyhucnPqpu/YhF4hqc3S5CTrNxduYCNZX",
+	"lBHIgLUwwyZSxpYQhdAdztKnS13NV25o3yKfoyQdII3E+So5CXZ0a1IS0j5kEw5d8c+/yjqThtnuJUGk",
+	"qhdZtopCIZfq26SrpL2xmPHgiHQJNC4uqmqRzO1NO7LHHA2DzD/DpjjUukTcoDQwqnPaOuqVn0LXSGRc",
+	"Oqn2iaX2qXSUkIEp3pN+p3Ps1IBnoxN8HPai5hHpjps93Bk1z8LTqPmMnIyPcW90FHb1NAO7Kbbip4vP",
+	"uFQwVUFDr7L0pjA/Ie2qULECHIPRJjrtNvrpB3QAgAfx4jBATnfoHGvidr+O2lD7RMFB/hd7+D2I8EI2",
+	"zjsnQUP/NaBsYCAIGudH7Yes6wCcYKrWmfsDAjdyjds7kG3p3YOZnHFJTb87QcMVW9MPAdRiSsfnjTbp",
+	"jLv4SC/WcdTskZNx8xSfjZrtsBN1ydG4h49HIFc+D2gEQuSY9KKjsDtqdnD7rNkbn5LmafQsbJ6MjnFv",
+	"fES6USfUcidhVA0gyaA43e0qLBJTHVoLnuevXzRhQO12u93rAhuH2m42hXbjWQHK8DCbLWXIZFSSdHrc",
+	"6pyUUoSehuXnj1qd06rHq+mu8i0DQ12rP5Yz/fPyphE0hN0LnXS9Guf1VkvPfVnubRWnKFGdlziFjWM1",
+	"vXCxIs3j8Um72cPPRs3T8CxqOurTxLe3s0UrHdefKqYwHX+F40SaaUR10njrRi64ZlfHXX90oKrAidEB",
+	"sSVgALVFpZI3sIAsAXIsKzBYMqBETgAlEM2xdNVsosMAwR6z2FqGQ5T6Cy1R7B7U/CiDH2Xwowx+lMF/",
+	"ARm8ocCtcna5Kr2P3q09uvyZm9Z9yfNdUDtySsDTjEt82fJ8oQJMOeQicmnGtt56lIL/ZjNybpKspcXY",
+	"XASZt6rPsqJlzkFT6blytQwojp1u0Wcxwe7g3DmkDCNzHgUr7y/Q1ADkYVPRx14GyDaIjuL3RNhWh8af",
+	"RqO0yezIHX6DugF12O45jQyecu6+vjw0md+2TXO0IolSMZSIcBCAUPDtiTSlyfrMfRDPZiKNCIBnEGcI",
+	"J4o3zS2tqc1izORFFhFmW+8z7JAFURZWYCXcEwM26AJoF2FMEOQzLBVsM7WOzElGdU635TXvzCh3jAl7",
+	"7w5OdsvwLtFnKtn2lKiJVjUaI8zuBkpgJsc2125M9LNafNy8/x+QvJ1u+6jZtrH69XixnZivGOTl+M6j",
+	"MvyoDD8qw3tShh9V4T+6KmyXe2OGX87Ejm7aZ4Xj71NyNm5r5qL71gQ8v1N8Mmo6NqU5WIbiN9iENVUK",
+	"HU12K3smQOnaHhZwjVTbVKy9t92prOVolR9z5pipaKawM1WPAYN/xuNus+qgIzutb1OTZ7Xf8qnWn/ds",
+	"rsBxI+RG5DR7bSXwRKXOSgtt5HY14wqUeT2DQz8YCnR7wLKWEyjozbhC5DOVUNffWDABGiUqhfK3561U",
+	"Ij4nkQnptWjWYEUIEhMsrQVkjBR9XSv6wCG0gsAZOvD8s9Y9a9yt2oDBtw7R29hVUEYORvLEnPAubBU5",
+	"r0QkjvVNW1YZBqQwi+RhumkBysIDnkxRL4ytZ+LGCFJETMHUYFBemYuQBM4IY2SOjOxuoecZDIdbBMX5",
+	"nZ4YCE+DMKEWuuEohlg6iwnOx+MAiQLlmfYNO0XDOab3RAyRtj8JLimc8E9Oo8zxvLeA6EeX9aOW/qil",
+	"fwctHcTEo5b+7+6wBvH46LX+86amaLm7i4s81RKnpPpIe8JTlC/CFMWxRCMSc60+cauIQKE4p9Y4Bcir",
+	"a6KvLwDyMi2RW3p4/Xr3c+tVxeSs+NB2XRbt9iOZcpPSX1KsNY2zPnHwIL3RMW72wpOoeaoNwjPcHpk7",
+	"PS25ddNW1Nd5ob5ZKCgL6QzHlUhQUAC5tfXO2pkUdSd0k5pEQgM/Al3arFTl6hgM8NdvEMULzxfh0tNj",
+	"jyelMbmlUbZvzYf/NJjpZqK+TkwuzMWaiNxc+K02gqA/+47D/bY17bfS5Mdw2GLUA6sRazlLpeJ61/wC",
+	"ii/Uqbdl74LGqj4orp8kLDIlDrO33T6C34OMVVtuV9eLVfbtjivtIfjU+7rtjD1Pi3K9kQupyLRee2kD",
+	"bnSC31Ot5xSHuK7Rrt9JvxHbcFZ/48GVItKqH2h+p+NnpNmLTsLmGXBrq/q1R2e4gC0lJ3w2AHK2ulu7",
+	"3T3qaQ46izEbbJLfk5kd3e2MDklUMhuMCaln7ZZWIpGKzAwvc7ZYo907PsUnZ+MmaUftZm887jbxcW/U",
+	"PDruRe2z0x7pnmqDI+KMDCrWwlY+IbPGeUMRhpkahK4k+eamz+oUJrf0ms4dQzEwX023K1LNubdLuCUw",
+	"vvXBlo7X/QVCLbkTi07C2wtfB0veCjXMFsjW2NNbzgU/lJZHMa+kaPJNzRRGsXnRhE2k0IhZOQ+Dcwjb",
+	"GWAO7zGN8SgmA8UHtqG8x/LS9s10xX38ieyzTLuQJpIgvQfuwQBhA79ImK0l2EI/0XvSZ0NP2gwRNMvI",
+	"3BepFsLR+EuhGB+A2kiEJcJ9pgUMGQvOlNOCuu1uhksD18y7LlDCw3Ckuut8RrNYkRVIuuYEHjbHd0Wu",
+	"2aN8/koMv5JDbcaCvmKdv0c96FEPetSD/gp60EYcp8rpAOsfIAD8jR7hmf5cJ8/6rW6tSf8JKzLHiwpE",
+	"J6v8bK4FVrh3aibYWNmBDoyrB05ywb0aoPmEgzNyPiEsO231eSGC7Y701vWUoCxe1OZejxFGKZOwOl6I",
+	"haA29POWMGIKP7ty9wHiLCwH8nEa0m4ui0cJ/SihHyX0o4TeREI/Hu3tNyFlS3m392wUT14+tcxpz7Fd",
+	"l8gyUSv8RiTkAIVrWSEIVy2Nc8L1Vz5CVNp65i7kClwUuXgriAczDIpxNbBfGq5Exro0H97S27C3SKNH",
+	"KfwohR+l8KMUfpTC/+YBNlbebCj1yyzapyFmIYm/soB28tjFMWNBkPlw7ElrG6ptTN00QfSe04hENeTy",
+	"BfIemWA5cLGHQwOobxJX51imyauHrmhGkIsQcqZ5ekxiiwOn+6Vw0gADeZT9j7L/UfY/yv5H2f8o+7+q",
+	"7DfiZt8Gf4lmIAiU3tsviETC5LLbGzzaY5gipzDcYsouEFVIEJlo234+IcJAmNoHRcKQVHw2sxrEFN+Z",
+	"AjlQKljNtZ5RVBrMq6tt+fd62I/S/FGaP0rzR2n+KM0fpflXleYgbQrSb0Nr3kr2DRIQ7Bu5tGBCTOlI",
+	"W3W/POHA1e//XrDebqhfJ4XAji5NItgjcrRegUGWhVNT+tXRAlxikc2s+m/GhZrMKYuKFYtrVhK2U/fG",
+	"NYP+xqUyUmvjSsJdm1MYcTGI+S0sUdo/jxnCA5YtG3kzPiFd3Bs1Ox4Wx9mo+Sw8iY5Jb3xksDhSNtrd",
+	"JYDaLvv6EGpHfX+JIOpZttUdM0ovrcveq9L+rxUXNkbF97VR5eJb3FW9U9DBfMJRiBmK+S0C3IE+4ywk",
+	"JnYGMznXnCCNH7bV4Ye+qjVsoUvAF7gVWjqgX/mozwCywGytXF+eSGRo0CEcGMJEB3cU0G3hoQAlLCIC",
+	"WkHX79J3giyImSpigBHQ9Tsodz/DUvPWw3SwpuE+g5kzgUG3REnvo0+kCSYH1oL0Fm+hdzyO/f6eI6r6",
+	"zJ19Ds2mHAZQH98ZOqbyj91hRK+1hamzY4Nd2WdUprVH82M3y2LMKH8jDxS+I2x4WB15/S61N79f7LWh",
+	"TC/7knGBSzlkxvUwAtYH/TbBU5rhNWPObpuShIKopr4xmwgsIUCuDgNewVTXsMdNudhXjML+NxNiBZOs",
+	"XjmitaJs41x4t08qEZUs2xkRgIB0nX4MbP0LBLbqV2oMzhYA+8DSnKCqKqeZE7CWTF8yMVYHwV6m8lsQ",
+	"HOXMCS1CemlOFLjfDlvoioVxEhHZZ8MQUIIGFvpGDs/T5H6LHeSanvA4kpmwvX4HoPV9ZqErAOGFLAzm",
+	"kpb8rlSRATGyxW4CNBZ8inCKc4/CRAV9hlHE5+xW4IiY7CZFxBSFUFgPsO7vCEN8PIYWAScpPaaEBtVE",
+	"KymuK/MJVtrg8vFYywTmT0Rl0nJHrKGvx6MLK2Tq8pcgFfVax+U+E4D+EQBhCk6p0SnW+nxTK/TNHj4a",
+	"NU/Dru5ae3yGT0fPTNdsdrWdU2OVPdo8YPPsV8Q8uo/2WhJ0Q1ZbMJ++QVnQVl6jH4KpZVid4dwjMjYQ",
+	"2gRYmjYHcBjqXW6A72QLXROl9wkamm0yRIoXDDCAse6z1CBJJYQ7CLIt/8pHFl7ugCo0pozKCZz6YIUw",
+	"6zOCRUzNe2hEbjE7vMhEibP9bO+pRL1ut8+GlN3jmAKqlErkwNwettDHOvVQyzi1Kfy3tWmzj9qn5frr",
+	"przgK5YvffR1/Un4viuC+sj/H6ufblX9dC/WxFMAPai2KSykQilSgrYCQP1P4UrT4+0AOQddn8HBXlBw",
+	"9WkzAB1cv7MFrmIiZfoKiqgEQZem6fVZioVQKK86wwt0AI3N4qToT5xicZfMDgOooNpn4IQ06AVdk54q",
+	"0QTHY4TneGEsiN+J4EERs8xBFaEP71+ViSXvaOYdzOZXP57Z39GIXbnBlEckBrFGLPynW4TBjIgQWm10",
+	"tWVhJtW/eqxnxMDhmlNcfXNwOyocQ3e6pXbJxufkBoPDyI4cvKi+J6gzjkLrA097cFp1mkxYtNHps36+",
+	"/Kz9uOqV8rgPEzeQCIj/LX/EK/9aW64qfkf05p09+1vYvfvH2fxfvc//7IzenE5fHcn3J+p/28nVMX+h",
+	"lwO+DVwhgwZ5ysdjTWxrX3/wQg4GS9Pdq4w7mG0023K22WSDLi5oqKk6ldpH0E4dIq1qcsfjLc0Y1h9x",
+	"5ZkOcNl/N8z2/RyPwUSBEMrO0Kd4gSSJ429m81XL06dfLFd7eGpJcbtAvqVj+Bs7bq0tpuy8LuMEpXiG",
+	"4XTFVZe2zLdohmwIuDdLSitWWRnrmb4qBaV8Ig0+KJ8zA6h+R8jMFmDSRqU8N4d8BuVJEiXRsCiShuig",
+	"3Wp12u3Di5yTUj/dZ8O8pEofbmcngXzOTCmqIlcY9tkBn1KlFfQpwSxTTgI4T9RaxETw5NbADriO2UhI",
+	"0DpafXZphp0mMICxDKOGCldHaAj3DaBUHPM5iYYGOMp0yepOiBESaUqfYBGh3xKusLbr3R5AB8bczo/D",
+	"rqcc6JcG8NLwcMn2RgegXQ0LDHN4WGGUo5tytUj2mZzwuQWwn2fQVeDzBfSDEsXpmvh60zu7U76LXb9f",
+	"rWYb6eCG/zWcAo9a3qOW96jlrdPytti0lU59zZexLEglW8eD8fmjt8d6e/5izptr/3BCq/iGhE0Khiaa",
+	"bZRXp4eu9uQsRaHGmF1kIZ36RrmbRysCFfGo38bbURGMCp37OpGoMWZrsKzt1IzN12eCR0mo0K3gyayq",
+	"E/ahATz0/VCtcaL4IAUGAWO2nvt/E+ldJbitnLME5myNpZk5bzwLz6I26YybWd7DKTkZN3X7Z2E76pDu",
+	"uJG9aep2jE5JN+x0ms8iONI+GWnBGTazehknxHtHT7F58Sg6GXfwcbd5GnZIszd6Rppn+Gjc7I46YTs6",
+	"I6fjZ7lCKJHAY1U/aGmXmh67eB5quRz+DE6GPYXUWm7l+GuIFY757dbhtJdg6YCkp9o6A6pooSuV8QNN",
+	"YkH6C4NR5HEKNE2kQnrrQ1XhcAIHsFAfGdRfuDAYCW6CPatCPY3Y+H5xnv+Wm33zfbvRxvyKFYofGfyf",
+	"icFvQjRV1objQ48xqX/iMp9ZlGjeDFglpvK6fxoeGpGYKFLmkTUF6s03jGeP8RQWJpEkK8g5SCTJobsI",
+	"oqggplwmFHwsEUg/woe3E0jVydu95ZGYD0WPBW2/Y+6kWYNNCTYoN0/fMrKZRWpCmlchCfxElKXEHSOq",
+	"HuXpX0ye/lvL0u8Uj1ufR3z7WFw4BbPml5+Ld4spO2xl4bVTbAo699mIIEkUxNsauRgN0QHjoImZpHET",
+	"IGvQUEgsv0FY7O5Sd9eYWDsVm1lCXzMW9pFz78q53ZKu5t17KWDb3QvvTsNqH3n4Y0zt5jG1O9leT6c8",
+	"SmLSlCYvo/owRhPqZSg4o1rNNQ9nZ0AmmCWMKWEKmaRnLT0YJLMJohLBSIQOhuaJgXliIIkaIokXgNUF",
+	"kSacgdSBM9/osIW0wjw0XRy4r0LsCbya5ZvYmrxEVerUr6GRazfMncMTgHcOYm4e0fzNwmY1z0jblrOH",
+	"7LQj0hu7e42gYWfAcLbR6fgMn5LmcdiJTNXus+gZbnZHJ2GHtMc93Olkr2ST5jhzhBUOiSYSc1bfmCg1",
+	"k+dPn5Kk2wxjnkQtbJbM1g0mkS0W35iFd3DOPOfiTtO1AfoiAyUAcssKnv+fvW9vbtxG9v0qKNU9NXId",
+	"0iPJ8kuuU/c4mdnsbDwZx/ZkdrPKFSESshhTgEJAlrWpfPdb6AZIUKJsvTy2x/pjN2ORBAEQ/e7+NQTc",
+	"Y37dAYQC3KHBADdjOO50qWQwgua9seCy0tr/y6vEPGJDxiPcSX3mbHwbcnogtl2vaY4tZn6tLcxRpz7o",
+	"HN5qD802J3GujvtGEqSwbLOWsIxX03XLcu8u6a3Rc2fYDO0plhLFoNRG3zJARVe6yBMtzLp3u3tDrEKf",
+	"TxOhMLU0zi0do9kGO5jtbwikzSnHYuDRkFgax+G6jABVAMCwHtQ8UmyxGHhtHtgHpy+RJM5WQuD1+v9H",
+	"TGKWnxT4Joh5t7mlQUAJMe8s0uXU+Du75GdNUbJl8u/aHBPwbE6eFD0FnBYHy7Pt8gw8fYvNwDuBcroR",
+	"T+JBrNUUeBxHrPr1HQOjqNcCyX564OzmE1KYvpmJBG497ouEET4adLFb5czCzKT06mKu2DVLIR2wzzjm",
+	"WZpCwJByLuDDpIyGfRZlkI76DNFb/aX2a/nnH3G4z+xVmxeFUqCfGqexYr42Zk5Iwugt+BDFCKynG8aG",
+	"WJ8NQkqvVw9S5MWBa5QZMZXZVvoSBRxrWDSng5hf45LAxNtpEWDkxmk0NTTsB1wPTuA+vE0JQts8EWII",
+	"New0ilImpZ60jCNmg3ix4Dueyaawt0ATKiFVm6dMigSoUBAEcyx/u038bJFhGt9SxTxiX+y1eRLzG1+f",
+	"/cQjKZMsvdXnwDxj8GV+ef/Tu08XndOzs09fOucXH345vXr/P1qoBTtem3NRaNKvTVw1O5OMdHfJe1hQ",
+	"KDhnIdIvtPucsYyxTiZlUZyyUME6KcccV70DcCy5UG3eEzjdeSmg5QrFisbok+kSgFNj/vlMtYmvojx8",
+	"4FoiPUoW61ZNfFFqIqHW+CBVzamA58N1vak731zw5pW0eLzchLI7aztzoeKeof6HLWituNiOFSZ+iYqQ",
+	"HEmgA0SlViwdxJwqFuVVnQMaJ1of5uoETWL3zWsaxj85Q23MPMYlST27iE5kpXXoub8pNhgmVBmvW6OL",
+	"/kn/oHdYm1/vbzcmH3SvVvy1OKx1evqHtaO63+weh/5RVGN+PughW9zvW7pNW6NzDaPTPcNPa3oWyr6y",
+	"j0eu8qNFTLs4METzg2zrmNxDiLTXyW/SFpTp7WrOp7Hv7mJASjQjmKMLoPN6w8uhEi8fINpV4yGviF43",
+	"rOJtWV1RcdrqSM+naGMTjHZW7YFosT9Kk/m6zifOyOeLs3lIGwMaMWyxlVWEZh05Eb7Dtr2GAALNn4W8",
+	"5Shi0QmBajIbY8CQ9C45d1NxVF9IF4e5mJMzv0AEkPM/6/VtrIShvIjOFsT9sferOr79Z637U33w4+Hw",
+	"rCEvjsb/aobvDnp/3//9tPZAQdyDj6+Tk283Y15eftZNAIpqtypPWR5/Ror5Rn2tzJJZ8nXK++dG+myR",
+	"l2QKPXbnn6+M6WFLGGeNDTrfyMgLpR+rKjichIkpsJ1TsLpMaecybUkAX5JrBt7J+6Gg5wU+BIs6YV9L",
+	"BT2735bKGCgUWM/9Sluau8/MGGZH74kNC/u1yMUoYSbgkaHShiJiOy1CFUkYlRiegSPd5tUAz7aNzkQI",
+	"dcBAuOaCsRpEI6Qd1sl+BXc6HmDQAwhn1xQEbDWw/+zg9cCg5CsyEFIRNRYkYmE8oEmbm1VUA7y1o4To",
+	"DFMWxpIFO7YxdpdKRixxwLTNvzuDWA4gQWznhBiSIIYkMHghOAmGQipNy50hnVwH+vkp6rHrxxsgLGVR",
+	"JwzOFowFW1oMfJkJTjl+SHUh/In5RpjL1FZ1/b8kfrY66/pq2BCvWApsLbDna4EtK4Os0oZBWx8yL+cb",
+	"W+c0vKGal2rWF3P9WnzwhEhtHNGEKHrHpGc5oIn2EJESLjizPY2x2tMaUCmj4HwezLGT8BU/4NSeqKAe",
+	"N2a6pv2havYnq2PfdB4vfk6AnIUPmi/VptB8P+mylJynQrFQrZiRq+hdJ47gfNrufX6T7nf9ZngQ+Ufs",
+	"sOcf01oXEWCaPX2kFyua2EjFuHMMF6gcd0uZX0kJeWHJG6wlX5vrzKsNd77ok9aIP1PqWok0HrF2e8vU",
+	"ypnaKp/p3mrpacCWbdn0iy+bdj/pesrhwoXUppV2/t4T8CVIFSeJNpRHpu7LKameWzS9FqfeFk+/2OLp",
+	"lY7tfVXU06xt1odcPGqP3yp9K7HWk1ivQ1o9kWN7Bfr7+hXKJybV+4HqYFJt1hv3giKYWuHNCZv1MKMu",
+	"mP7HMhXDzswfsXJ4y9Uen6tllbpb7rYt2V2jZHcTer+aDNk9PmEHzk+S6ojHf4wY0QQsd9bx917BW19Q",
+	"t5hHxU6oPIGrU3+BxT2d8P1flaNTmRO6MT/nfZR0vw9Tf6rnA3NZWeWkvSDH4ZqUucLmLOKu08dm6637",
+	"lrx1Cql6daG9kq9OP7m2q241hrT11L10T91SR3YBR51lavP8dOacPS+D9vnIh1chG57WN7bEif9WXGMb",
+	"YO5Ppma+IL/Y82Ej096oLTvZOqNWd0atodY+6IaSZMQjKOQqqrNgRUOFujGrhyzFY7yGi+rp2vvYxdp8",
+	"REuQ9yUjWpzLbyMj0SxuXmRgaVDPr+5dW9iz9qqcao/gT1ueJdzva3sOfrYNHftlz+zL89E9FX9YcmMX",
+	"8O9tXXvfkGtvVfVnFYfe2r68rR/v1fnxNujCu89791w9dy9canzrEuNJHX6vzNf3pH6+Ih0uSx4vz9X3",
+	"wvnOlJtwy3+2HsKVPITLaseS8qgr7t6GiQhv7kGKspgNweXpT++++/RPxIEm1WZtjwRmkE4Uw/KiwOWR",
+	"5KrPAJxC9UQ6eCOJigfMI30xJj2akliRdMQlofoco1OOkTFNEgJTsuiabR7RiUGLNkgRl+dmMPIfqI8G",
+	"jKNeT2JXixs2VPbOiCrapZK12hwx/mIuFeUhw1cLgK4GXA2SMqloqgBAXJJYlSFL/MDUJa74e9i1dTki",
+	"F2NkNYd+rTHNanBFHQknVlZah4eHB7VazavolXf0yiutyvtRKobs7XcsTUB+KhHRSWHMxSWAu7RLlUmB",
+	"ElQ5vBG/0+5L8ppdGBd1cQkO6RjsivngM6VOs7Wo5KO1PQu0gjTQE+mYpvp4aiKgWqOCc0955OmLhNGw",
+	"r695OIDB3JfxYJRQJVI7kEcoGUl6zYic8NCceIv8lo44ocYtThXQW4uMtT5CUsbZmCYS2y/UpfJFzwe4",
+	"DkO7PMogY3D8Ph0OGd9t8/dmZgDpe+v0jZmmTYtQFSsJg3pECttdISNXRHyXs+QaCYbQOSMeiTlkexrd",
+	"6kFmSHdFPctAPtZXIiwzl0cFXtG7qI8tdsva7/kH9LDrNzNY8zq1QJcHkLJvF+RVeqkY3KOc8VsRh3py",
+	"B5rTZDc2/MZB4UY4Cp1UjGWlVW80V9qoMubzRavkeMKgtYMRGZPn7gZZUb9Ym91p1jLL7ixXWZjtWY0B",
+	"UbH9jLjmBxax44NtA5w9gFhaNElYCq0PJWMe4WzMpCK9OJWqRagJLCaJ1+bUBhdzrEjNJcKRVGLAUvkm",
+	"Q+reJX+LE8VS0p1k3RXbvBr0QMkLiOxr7oE6AMBlkXGfIQa3bVQCEwKHn+bT1yljwNKx84flzDseCW5i",
+	"HgXAhgLz+k4cBbvklODbnPXia2Ml2zxg+gN1woRKGZBqoFLKZcy4CojgJqbyx4iNbDMMvRJ4M0tjEcVh",
+	"m8sxY0OPBEOWDijPnxzTGHr+k+D80+VVmzvfykKCZl/s7Z/Zvzv6SspUOkFsMQ8hPyl8kLTN81WkiJMW",
+	"kVh5JJCjIUsli1jU6U6CMn57Fkt1miSXOIdP+XGZMYtLxGg+VxQUIDf095wXqjWdBRfmMVOzusTH/5oT",
+	"NXamY+PG+vvPm4y+tvJUftQPz5sI7gQ+8UY685q7L9nZXCp67T3nchGqFBsMlay0GvuLNd50qK7SqmRE",
+	"V/EqvZjHsl/2eL21V2/VGpk/4rB7BB01oTrOb3b3Qv/ItKGk9lrFw2/fynCg9U8JlaoDU8gr9Vrk3fuz",
+	"91fvyVvFOOUmPtEif7+6Oif7tT1LJXqr/srUFKA2/dUkS1sLCXb9qEpjveU1zz0NrYptmIm9QZvsoOcf",
+	"0eOub2v8mnS/6/bsRL52n4sk27JikB8R1ji7U50QD0Orwib/+P3D7yL++Pvp5Ke4dvfxsjb56Zef7z6+",
+	"E2P4399EfPb9P4b6np8aH5r/+k9y8/GHz3Hv5yVMmSnKejhvwKWnV5A5MCOaJQAAyYzFuDkF2U/3+2y9",
+	"Ch3GnRs2mVEZ5isKJo9IMmaEs3nihOSyvyjy9RX7F1wSY16ecHSZr+TxE44euPMjU1RzMdRS5qUoZX1H",
+	"HlPyPSDw4L12g9/k52HeJOytK8iZ+3YgA40zXXdLk7QSyp8uOQug0OfKHytAFpFR7ha2KgfRITvqHdeA",
+	"m/vNcE8z92bPt+2nNKcvb/RUjqm5DMcfmGMKnRP6YtgBRGzTfblWa+w1NQsCfh6NWAdCBY4VuK9JzXyU",
+	"hd34Q5EqmizY+yoH72zoP4Si8BVnW1yVN7aq15w+VtfdSqvhdLDCv6F3lRV8CHevBR+PVWcZdNL7ggn2",
+	"bGhZbqlIcCWk8C1PNc0QUUMwQru5f0QPjns+q0U1v9nrNXy63+z6e/vNqHZ81GSNo0ax+/Ua+XaGVzws",
+	"N3P28Hqk5kqy0RL5fWIyy1QplZW/oJ2KZ8IjSDfk88WZR+xJ8ozE8IBveohR7RFLNR4xDT6rQ5b6+kzb",
+	"H1Q8YDK774T49bxLKCJPa6In0Qj8doxU9UQ08yGMRzul6QrmCK3tJN/y2S2ffd58dkmmOr9ZD1zeRoA3",
+	"moEiMza0GZa9TpuPolfOaaILlLSxvgankAJrT73bZlczM+s3ty5N21cgd4W2eRUyHe0IHUVvGDRKo5hc",
+	"S6UcizTCRml9estIvUaUIPXGUZuHfZrSUE/Sgv0nYsxSP6SSkYQpxVKPUE5Gw2HxV5xIm0fxdaxMx2n7",
+	"KuhpMGb0JsC4cmF1KQs1/4RVCB4y0x9c6JenjAxHss8iPT/H22u8q5nUavMAWYnbfzwgVdgpu14ILUtG",
+	"ExaREVdxosfg05FucMhKMhrqV16+v/jlw/fvO5/OO19OP1yBn9btih4JzsDciwcwbznWG9eo1U7yICFp",
+	"1JxeFI43XZChSJJdsl9rtHlZA+28i1OxG7ekE30JWivDN21zd0P1MdklXxbJjCrz/2JqguF23zun/EnS",
+	"okq4f3fJUkhnDY+YH7VVdLaKzlbRWVDRaSzScTjz/56GIRsqq7psk+S+4SS5dZtRY6YwyMxMJIo00wEe",
+	"1fR3VUI9V/QCrKYYliYqXTIljRJ3zbgmDhbl6k1BCSTVXNEIYC4de6PpRZUyNUo55ORorcvLvNaNWo0I",
+	"reRBP16q1RfPZv1AmB9LhU3KnxyFIWNRIW5utDOpNx/zBU5MCmC5Cgbz6Yn0Wiil/9IvRj0xU8pQScQM",
+	"cGxHCQ9pTc0sWHN2UqWzsRHooaX1NAgfahYuuIfvXVzV2yXvHFXPw0ymTNsjVJIuS8R4cbWPVIMzgdpE",
+	"sOORcT8O+6gNqzR2d8euD3IaSvpqXuiPW6qtrafPZCTTqvzzpjk4P/7joiGvDm+/7E1+Per+dJ+8WlbS",
+	"uNO+pyrQIS/wV26FyEpC5CnTnuGwEtcqe1yOnOe8bZQRfxcniW1oblM6jNoIXfOAL0nRMw5aUkUHrX7A",
+	"aqw7bS5jHrKsy96YSpJQqSCxk0WeYUuQEtxCvpeH9cy6wFTGVNI84Cppwjyzx/DLG6llQyikQqYKfHkc",
+	"80iMSSzbHJv84muJGmvmWbWpo5gjisYD3CKJojcoYNGnTCdyZ7fN0dwcpuw2ZmOTPxvrtw6GI2XWbr8G",
+	"sEUxUrBnMb9G2Ik2/0kUdxE37zq+ZXoehA2GakKSWK8DG7tb1Z0L1THsDOxm3BArCezbKOnFPFbMvsR2",
+	"MATHxVS7wzLDGCtaDc/6gGt5KCnqe1z/9IrnA1fA/hViohHr0VGiMrPOxES7QiSM8oVyfkrL8TcTRsWe",
+	"ldAhcIFGfl6lSxPIoC2YTbv7h6U3l1vLzSlrufDUiuazyRQ6oPthM/L3WKPnN2m96x+HR5F/yA56+7TZ",
+	"3QsbUZ4pZM6LPgGQ5Ndh8HM+zfwKJDs712p1Nz9nxE2DRTnqKqG0BV/YnL3ynVT0rjN7e223Ub6XZSPP",
+	"2fZyY7U5VUrF1Sg1GUn1LuY0+fu9g5rfpIdd/yg8jnzrZmiG+9EMmIg968u1vyyS31x9IWM10A0d4l19",
+	"qshYjJKIdBn8vLOtv35KXUAL0YzpcjFeMKF5oYyl6cTZe/txl6VlFhObPSLgAZpoKZjnKLtZw5yRKv5M",
+	"bN6yR4I8hVD/5SYR75ABo1xO5zAXspeLnn40CbLCK0gzBg+3SS22OcRklRRikdrcYTcB2iYLQ0kVCX54",
+	"XxjcySUPQC7DagbTuWj35ne9oPzil5BYW1/MxTw/exZvqq+YPZv5Y50sWMdJu/dMMmIzp8XDdcP16aTY",
+	"lTJxvsVU1q8fEoYsHlrKr59hgHguz72nXNdxFHmZp8hxxKEBV/TCUccHN+3q08IKKvMM0aUkpKmmIWPA",
+	"5dHgE5JQfV2PKkkkCBfqvsSg7ESvnyGUVwVshnntrci8ins3lcj/sDvshTG2vV9XT8ifp3Vnh2XLuu7L",
+	"Zsn36UnZlvfnfZ+QxFAmlRHqosQEStiQqn6ug7ncrzIdeF8q/Xs5RovK7Wq+vxe4OfO8lT+P2IhJQjO7",
+	"xFkHWBEeGfepYtZxqe8apYxUC/ZKmxeKHlO3khEjStkg045RzZxahLZ5VlwVOdeD7NeAxBIAJqhJkyUJ",
+	"6ynSZf04S3LKquRjSRARLrICMkl2yYc8LmPSiUpiMF6bB0PGo5hfB46YVSQPyZxkdpbJguqlTPaJZAoC",
+	"X5pbt3k1cIJGp1dX7z+eX10GOx66fxUb5qi61sQz5qTJlZoR11nFaR7WU2JKgsOiIODUEynbbXPI9sqP",
+	"EReqYz90T6RgmZrVenpJPObX+vtlsuJkZoi8SDQolJU6B8eG/wxHk0y1uT4Aet/0LlX1pKeqTXfARnUf",
+	"61PEF4By8F4qBm0eK4jijaSes9FvzN2YfoFndueETE+ahSlTnWvBWdDm4ALmpDQtbAzlyNkOx5JwQRLB",
+	"r1mKEcoqgJGoNkcjG7Ehzj+XWdbuwDu75JPqFyqb25ymjDRrzTKH8oVmTw/rU42V9akFqyy/gTLJkgU2",
+	"8gXae1ZXzOprKmaGAO9Ty7L5Pp5a5hVq1KcyeCzvK3eSOWMES4hgANrMVzMts14j7FX2uYD8XXfsBsKr",
+	"Kp1oYYU+yY2omw/4WIcJ5T5mZGw4yIrIOpQMUzakcb4aJQjlApNfUSDYO/RcMHwH6SRalkhbRGPSpiH2",
+	"aTMqwlCMOELSMEyYgrxlrR0k1AhS/WkDj+S/4Duzn0YcFx8FnvucXi9VcTeBO7NMTLgG2YnmAQv6MhAR",
+	"SzqDWA5Mti4OhWN3zAI7gieTwCmufSPbPKumhfxerczgNf82lvr9sCvSI83anjtBekvjhHYT1lGiYx7R",
+	"AuwUs8yxOqjqqAvsbqj10p02N3C7AuZht10LbxusBiUSfBQY/0LwLwjIRFpzoW2OlyGdVF+tmhWCH9pE",
+	"ovMRSVWfEB9u8HJksVu3ogoQisaxCk2yuMFVAx1Xf18O2E1ZVhH8igfEAilpQT2di36S+0kSyt/IYsEV",
+	"zMJ6N8m1eCBJvfBNA1Jt1GqgXSFGiZvmE4HKEfPppCSPsGQqs8hF+jCa7M4uuXTD6DCJJCoswdJDRCey",
+	"zQ2GE242FzYHgUyYKnw7/Gom0Swfss0LsXNS1UoCsdF5OLBwnt5IeB/sdJgIadYJsfk21++0GhQkUNn5",
+	"oRVgFE5zovQQ+ZEylgFCh+sZJEzKbJLVgEa/j6QaaFPFswp9oDW3WAUkiTk7gcoFMebXKY20UZIymSes",
+	"UUnwZg+iHAiCZZ4Hre8LIM2skmyP+YpGkJ8nlD9Nlv2SWdqLo2cmlOMSHwuTVH+CSuvfv7n4VvovWzi0",
+	"zczfZuY/+8z8henpZ7OrSFPRAyn6XuaWcfNmkbcvnkGJ79qmT75OoFoEoctV7iHKqE2bETm7eKyM+UxP",
+	"0xohqoAgnCVLEuPlgxwONADs3aArG+UxOMlNiGy0WJKpJ3KLwBQ7ZvfajPU5Gmeb5ypneYW/VUazEat+",
+	"nUgFOpxT8L+AJmpHeAI1dEb/NJ7MNl9Q/5xSLz3oYqRP2sTDNZjc1jCh8YBFhN0yjm5MfYb1xo8ZVzAp",
+	"MHgy8xFUyzYHpDalErQii2poi1CS0hgbimTz4mKMs2pzV9c8sbbKbCautmNIOFKky0IBTZmMitnm1TId",
+	"E7JuORG9Xp56axWeXXJuzSNM1TVeR7OJenekSpkK+1qJRg1cIfasPQaz5aL6MK6gwv48lQDyddXYYqbJ",
+	"KiL1kdXUXCNxdJO93cZeqWoCZ9oBaQKHJIXxs6WSPeK3R7XaHiMNTVSZBtPwSL2mP/heHb457OxWR97q",
+	"yFsdeasjb3XkjbY6y4tOnQTITavIUgo/ifnNhlXkUxPaFpz5gE6v34FCPxHX01VOMGsorSUxLyqZyPog",
+	"cA58ygSqsbSTUNJjYzKI+UgB3rOYThOwcsMz4W8sZoJAOaBM7kK8t1jZA7OMEUEeudvu/VU7l1Kc6S1c",
+	"V6KjM1yWMsQDC6P+sAx4S4fx28bbOBq+ZXd4vvxEXMf8/wql/od2Qy3ZGwdKn3L1+eLD//xX42+D8L8a",
+	"f1siRmhWPIcL6o+9LYN4YUXuH+kNIxQoNkzi8IbAmYFv+bjllCYrY9NGOo5aYDVA+KbjBibEmDDP/Cp3",
+	"MzkAOoK0jRhMf+GLIfKODO89T0PCRCb7u7b1h6m4jbXOwaJgW4O+YA26+YI5ZuDGmmduQXi2ZswWhGcL",
+	"wrPtWTvJ+ex6uIgPyHgtHL9+Qo9Nv7Su8Yxt2q4xmoW1uZsTAgiDczJr3AvFDB29PLgXX6hvhZ/KMm2m",
+	"PdjA29p81nVNlvFc57gFNkAA4CaTMJnjVCYzPmXT1WbGqZznPYz4SLII52gyJ5AfqszNXZ3NgeATTHzo",
+	"sokwnus8p2I2G6LNy1zVGMDIsIYRXYHHmgfSdAKt0AYmqJRlbcDq18AsLPigr1g6eBr/syvsKecjmiST",
+	"xU01Pe9tssRWg9pqUM/SEbxVel6fR7dEMwFR9Uh6F1ZUbFbrej/tWanalUglhhLdrdPwwabGxrgoij6X",
+	"lA2sIpcpICmjkQ/C+jqlJqU6897AH1CqhRMxnhzXd5OXgAFM9WydmIU+tn4XBL+Y59XZ2XpuFvTcXNlN",
+	"2/putprHVvPY+m62aswj+W4yTvuo3psRf5wYzUd6w6YCNKYYNyuuWTBMk81QS+l5AtzbBmXWFu2f7UZv",
+	"RftWtG9F+1a0b0X7I4n2jNNuWrQrkbJeKrh6C1Qr3/6pxA3j8xHEvvQp4AxlDxpEEYOGgfW2ny/Odsn5",
+	"qJvE4S451YIlTpmt5fQQCTJKxXCILaeQT8IVPQmoeKjXSAB/IdxGOVBYNolP+s61c64KpdKIlWxwc1H/",
+	"6OQMD6FzFmb7y/NhqKJGdvQddCMi9VqN/PCdvrYE5zNFyp3rVIyGdsBT5OLk+0mXpeQ8FYqFquJVJFOj",
+	"YafH2GJAy3BSKq3KH3u/quPbf9a6P9UHPx4Ozxry4mj8r2b47qD39/3fT2uLxyfwM87DmNAXp/jeBVUM",
+	"UDF9xMZ8gAVmt1skTWeACzagMY/59cKD5E9MDWT6ciw4iL57dZiKZblefYF3/CC4cZAuwCKvhPhI+cRM",
+	"Sq7D7lg4SoG6IGLkYE5QhE83RJ6xvYz8pxjfEDhPGWbZVGKqw68InOYi5NaDB7sUbgvJ4j6crQG9O2P8",
+	"WvUrrYOmVxnE3P5ZP9BTVnpnKq3K//v3qf8r9f9T8487/m///X/uwytzGHlqqaPc0PoE19E0AHYrehnn",
+	"9rOdMHmwEDq1+A9VygWfDMRItjl2XZEeOT3/QG7YRAKwgrVc9FVwZZtHZ3rytbltOfhgt0Eyp9mgCVEj",
+	"5IDVOQnonOi9lSoPtlye65vSYqnUNMDDgE6gF4CJ/Bf12CKmRYCF+jG/hmkMdk7cijfwU4/7LGV2bdwx",
+	"Ye+tANzZJT+ZGrIYWz6wyCJkwZYB9IrcbfPAwdz3f2STAG04PHRQRQZYLZkdCFWFN2xCUjZM6MSASxjA",
+	"BTAoYe/x+GSFbAORsl1ymhmcDewUYXE1HJwzYzdSblK46VAb1bBiRI42P0RBBpwmeFsrfsLHS9CoAWBB",
+	"9EQyRA6LLwJ2s2Oom5ZBbd6l4Y0WcDw6QQM3VnrKJDuupkcQuWYAGQYGRQeOeaCN4pRRk/CAy6LKAaKe",
+	"JizwgphCTfgFwhOwjW3u9i3SXA/R43BUFxc1b66UdbCEXARoC3FlR34jSWCNQPi6oRjGLANsM2rfyRSZ",
+	"6nN9LZjEnAlLgNk4ZckN5wkNmaNN6Zcvb8wXWkBcWO63VrpDljgMT424QqhLrQVp4auVtFj9r7HXdu2D",
+	"GSv+Hi+QMwXCbzGDumDVLqzjbKRZUfELYF3BYpkajaUzNR7NEVKi/vZjTUYTLE8MFcC4GSHtVe6bgxIO",
+	"shmUF+q57IWNbp3Wjv2j3iHzm9FB6B9396nf7O2xRlQPa91jurD/ZGnVvHA+VoJsW07NLkF4czlYpVX5",
+	"9WbvH8d3tZ/Hh2fDxi98/7vw6GNUv1DNf8mDH/o1eIANTSbORp0n9jvd6zzJWnIsbAYA/5lnBuiL0L8+",
+	"ZNHKbhBvazp8O36ZZUyaJ8gV+Zpm1IqFP7nl9edf3p+V02H8I5ucjrRJ8u/f9C/fMZqyNPulYJ+B9pA7",
+	"fyCD1vUQLWGy5S4qp2io1FuV62JzXVWZeYe8IlcHk4mHsLmgGyOULrRVQcun2qw1jfkzTgW/JoKznV3y",
+	"SWusmVLnkQBqogKimG3V1h1NWGr0fjBjJBn3IZ2YyPiaE9tNBZ3sYHViunFuxwxENEoA7FbbFqj0muIr",
+	"it6/vkgV0cZNiuBzJht2tm/mtP5JEykWVUIf8LYZ/XDtbNEXqIN4+dNWwsHfDv5vhgBr+lL5B+yw5zfp",
+	"Udc/DmuRX2eN3h5tdvfDg2jOu+u2EUEqBgXJD5OxhlRhNnIiFRssNl42gF2dNaqml/jQoA13ku4gZuDs",
+	"DC6tvMGZ18fEOepaCbo0hEQVuTc8BUnkriritDvKYJlNfx+0fgHaW9vcfTHmaMIjWs4NY0MAnaY9oIyl",
+	"YmT3WQULKqhOX4g/Dv3bs8bQv7g5HvtX/2kOKi9Jgc1PQ66Raqat0JJbMKYWCc7mRfKgq5AeGgCkIVxn",
+	"2AwcwK8fODS6b3ODuu/WBb6mC/x5ebVzJ5UwYnUN//aqbSemfWKOB0orTzG/Nt280eQqa4O2rtt7Ac+2",
+	"pTT59k/7z/sClQwRnK0bGbUok37szfidq5RPSBLfZiH2nTJXdHD6/cWnnz5cdj5fnAU7WZCzTF/6bKZ4",
+	"ij7jOEHQjjXzXKwD2m7v+l6n0nnOYUBGUm45UIEDvST77rdiEQILbwjNAjMbDa6RiEkI+7v0VwywTcvL",
+	"kmiaM7X5nGWR4+2wFEXv2PyGnadE0TuiDSOtIA5ZGjKudskpYMRgZAIDSHnvlUF5A8oreM+yTPoJuzwu",
+	"3MpjQU3TfMNfTq/057P5aahsLeJWLLbzXbVD4hW9e7gpIpyJZ16FtZn2hsqcSkvpIVU0EQ+1wgV6nwPv",
+	"VEYvc1CSrujdmoGl9QJK80/kMsdpmchMffNekSciwSU2aJ7+wNlYn5a1shefs697adf1S6xchBNKqP6Q",
+	"C7KRzIMLvCfz2mLJ3ixHuTD1f1DKR+9OIIVeqjhJCELDQYZg7ZgEMe+MZFl24DsYeiVuMz8nvTk7VXzP",
+	"tnz3KZNj8RsseSC9+Q1yDYOaMejwND2+0/vlsvdvmbU/TT/XxY/0lKq2UmEWML4ZmsBSdWnCTCyJJGTJ",
+	"8RPTtvABNBVSbdYbeXHSTkkdERzU9Zn1ijrhymogzvuxoFS+YT5h3rjlF1vAjMVLYIbRymrnSNJr5ssJ",
+	"D+/Ji76AvvSAs/VGEniEiB5htyyd5DnQjv/Hpg1nMXx0dHlaSe1qtsQkQr6AL02CFpuKMbRLwEc9SFdG",
+	"+Ao6wRJS/b2InqqN4+sr4zS22BaQxpuKscRWetiHEV6ntWKs4IT0Z5OiCu1ioRHIDRuqQiqvyZaFUSc8",
+	"nGezf9ZbcTnh4WYs9w3nLTb8Wv1K86l9w6oiOilcrHgV02/aIlPppRnuWPOP6scNv0n3uv5R2Ix8yzOP",
+	"w1o023If4+GtiMaQU6A/Q6XVPKo5QU7sf6pPKLalrbTqjdoSzni71/Pq/yY8tE1Wn73V8cxRkovIh5rk",
+	"kOq5GDscxlSFLcxh7k9K+pBnG1WdZCLNUmKa5EkKLmFrPoJ/a96iWJqOhsqWBcRKQgE69GCBkrodz7AX",
+	"9FbrQ+oRyJ7G5phmTOAJWGAwJ36Vk/3GlZnnRrVuasLjEe635ibYkJGDVCfxqC1GditZOBmtGmWzPPyD",
+	"cR7JmBH9+nanI66+gkAUYsw1Kfd65dGfz/CaR4/+eLMujAQnLS03iSXRGzgvcq+vVRY95xf65r/ufSvo",
+	"LXHWYWHea83lDhTY5i/viXQAjGI0giszeQFfNdplq0zg3P2vGcWkdmFOYq8eNqI95jchiS08iPwjdtjz",
+	"j2mti1eavXzN79hAYCQR+BAEQa35/vUCYvpkPhwRg4/5KiJiI0OplvXoWa0eDkP+gYcrpwhAvtVESE4z",
+	"ToL3TDET8KG02lzfTALbN9vLbgpyuglIFZu2ZRaIqXPDesGuZFztlILZGr1+7Sqv9Rwvlrh+p5xN0Zah",
+	"l39Qzsg7gcgyWRok9RPBr33JwpQpX18Y9lMq2TRNLUUQTxzTu2cvVvDzOPu2HpdZZgfnenukFgLbyN3z",
+	"idyNZCHRcCF+5ypPS0XwUH8C5C5xwzgUNQ/BZIEOpVgKvEu+x4JyC8OJI0NyjWSJHqvarB3vzIv0rcbL",
+	"tqG+lxrqW+UEe/PyvaDZmCM+B3SitXyAq8cqeOhGC0Hn5txcz68SG/zmxcQ2GrBRw3oVKvkascN5nRhA",
+	"c0VfOgYPMe1jYFxWC4YSNyAN1ssvA8L6eRdoaynieOKQ4iOwF7MLS3GY/WkO09gMhzFhxy2neVlxx83F",
+	"DtdQfDG495bhoub7D6GuB+pIMqvc4sJChSRW1Vhk1RD88qTqlJXseFB8HAouRcIAJ8+PxJjLXbJf2yOB",
+	"QaPkQnVCwXvx9ShlUQC+PjHS2jQ7Ifu1RnbjiKeMhn1ALbIhAxIJZpqaZhUdsx7MX2CA93bFG3K8VYbh",
+	"TWfIUkAD1Z9a77b56Tq+pt2JYpU1vFuFWc9zc33pFwt77IdAFMTdZ+7CWqEKRD+ywNQM+uhnnhcaFUnJ",
+	"ngZ383DTlg3KG4JKDBTxK6Kos2zJG/Nlg3S2dfD+Mav1/Catd/2jsBH5e6zZs9dy6fz+M3lHFQ2ZPluV",
+	"v9amOLuqLcltmOQM/mdGKBsjPQtw52dAza+D/j6ZdX+AZW+MBp37DF4FO4gO948gItT09yjb82l41PT3",
+	"a6xbi3q9eoNpbdmoFJVWmWQE4FYMUA8EB1QrKkcpGzCuOiMea+1ZS0zpBNYM2raB0oYSdXrNLPqr/Xl9",
+	"inf3cUv1G6b6T0VES4MPacuWAc+ygF65Ag9QmF0xh+y/G8mYMymJPmXyBFEYodcAvyZKaLL0bC9JwkeD",
+	"LlREjqAEjJjRVyqb/MXO7BVXTpp97QxT1ovv9Nf48TyncCMRLi3u99cMHpuv83D82B6wVxFCvs3P7Kbq",
+	"KjdCf4gmau/C00QGI+jACkAILVtI5Z43g7ELsrXNKQePmx2T9Cmg2ALg+yQbe0wlJMyYqbAMXYtUaRt7",
+	"xZrXx5JwuBM8gaYR3AkBzN2peaRMaxpaGeiJtM2D8wA4yRHpszsSxdexMhBZsk+HcOosk3kztWgm5wfC",
+	"zZF+0lj4cgS/LLW+oILVR+Z8S27cfYWslsZecTHrB/xY5/Ctvp34+G3GEFZSqZYKj5uHVi9yXZl7baPf",
+	"LzX6vez5vKfY1WFiM1Ht/GQ9r2K2lyEivnXx8DQh7eWO/vMuim1zJ5RNShR1ACsT/2Ec2yU44gKVcClH",
+	"LNIKevZgtUybT0R4w6Jg54R0WU9AUwqqtGY+oBPT0rDNoRM1dGY2L4dpV+dbBx7BNhbzVHaPUEkEN1mu",
+	"pXmoGJfbjADbpN69LAt4QYXAL4N32kj9locur63co5O/0orhFdX5Mev2hbjxGY+GIoaKsEVrhuwjiPcN",
+	"zlrKI7f7kHxzUkjlb3NO01SMpXHt5F2KduYVH+2SS8iAh0q+NkefioXpJH0G7p9SD+sXXNn7bGFPVKXk",
+	"lgm9kdmuyRddMlRc56ULg2+c+BbAkOmD2dGzheOH6L5uJaJh1rso6Cu2CnK/exAeRkfMP+7VqN/s1kP/",
+	"KGowHwGa8dqCrLsIYi37YrjrpH291adEvrUYqRvzIU+dv4d9yYYU3RPyCpzKM6t2OJi5Jld2L7/Xhw+L",
+	"gPUN2FZKM6jPF2dacwPGpSiPaBoR88EkkUMWxj1DKm0u6USSqpG5JLAcM4b+2vYvFQ+YVHQwdH+U8TWn",
+	"misHO16b67+sx1i/2K74jR60L1nYCQiW+zj9qi18u93RNtcqq1Ng5bAUkrKQxbeAwgCMhyr3LtiLE+wm",
+	"Btw623JStQ3N3kgvC0m7nHvHjm15vx7MM93pHG90mIwiFmFjMgCkB+3buJx4PlPsPGGebPPuhHA6iPl1",
+	"4aW7bY6uff21rD8fyJhU9X/MMrVOnwgx7NLwhtAoSpmUHhEjJeOItbnpDgqdyrV8goG40INBy7aUSZHc",
+	"MqKEp6eUQottLxvRa/Mk5jd+IkKa6PstoL19FRnxRP+n2OAvSbSYi1WbV4Mv77/7+6dPP3ZOz84+femc",
+	"X3z45fTqfbDTcpqZQ1zAHJvOKE0gTwCWGnhtPnMFhmdRAC3n3Isxv6VJrC9wEozSJNCfos1H/IaLMcfP",
+	"RjQzBseb+9KcT3fM3cEJ9DsZwxfSphhVZCCkIo2ae3SKo5jfO4kWnsE9hXlT7PFJ4xL3SbPlxddy4mZV",
+	"efLE0Y5nowAgx6y0KshCP/Z+/Pk4Pfrhx3/9kV6Nf/98/u7ow9n5rx9E44ye0cvx46sMK37PL7Hqo6o7",
+	"z160tOU5LX3ia665Jm5C1tUjZFvw0W8hRDOtG62iGs2z85aK32RyWwtQffAilsS3LI0ZKBRCMpCoE6bI",
+	"gEYMFC79g/5jXkhnbQGwDe08k0jNJo7pPdGb6eFzbZVQPnEdB8ZnYPzMhinGmDHptvaYCQLNnsXHcGjW",
+	"FpWgUQwsJeqkjMLgABOELacy6Wp68a8gXs1gHRnzkLkTbFzVjqc8rmua4e54K8vUxqoydZ4knT5RW9fr",
+	"RsNXm+EHXyOQ5RHbod0N48wJb7X5Q6Cv5L0mTqj4d2zdquAMre7MPLQETmhPQVl2ygADEVBULCSYRySd",
+	"7JAwYTQFf2ibm0vaGBdpdOKIYWLa55FxP04YiYHvZa/Rz82PTW1WEq+Kk+JaDasS/FePUdVeoVd0b9Ps",
+	"2AbCtmx540rey45pPbr98zZnoHPjXloFNbdNIO0YnWgSPGmiYB55RCQRkwob1bacrrttXg0Mhw4Mi1bA",
+	"trWllLCe8kggR2HIWMTQe0dJ4+4OBFHMSb1GpNfmAQJkBnmmRD4IJB+Phl7m3gancQ9+FinKn0wkObJh",
+	"xzODaFsNoXz7YowteamEwiQyZlw9EGZ7l2/kE8XZHFlonea49/MCbQYXc0lmZhY6ucSn/3p4NhYqMHe+",
+	"FhuETbH68snmAqMyp91gvVZ7zKggVYoNhkpWWnveYjAL1hW8jODCZWJzWNro7lncU79JD7v+UXgc+bZ/",
+	"azPcjwoO2tKt1CPpseG19W4j9JvRHvOPek3q2/fqaxWvoo97xyxzTjPUPVgZ3Gi3tROKiFVajVpTXwB/",
+	"dGcgK61mw0FezUi78lC7Vf2GDUQd7Sl9OOqYH9QtcGtZfNLR5N+4fq+vZtQsKsDe/mmlVEdfSJn5E8Dg",
+	"N9NBNRODcVRkYQtSWEnrQ2fO93Y/XCD9oTwEfIUSMp87WHAZQWrZaGCoQahqmvPyGK2kA9bmXRFNQDK6",
+	"wV9SlYJQGxdNcVyapIxGE1s+FFIOlcBtHivorm+z3621ZtPfbfws2w6rLJyALtDmmSmXyfDCcxmztfcF",
+	"ZfL6wp6JKS5RWReyPhcO9f3XJx2Orur1fGVwIwN20qr8/erqnOzXai3ENOc0IXipXIrsaxnuSpF6o+ZV",
+	"OLu759WN/NWZvMl76ZdLG/exVUXLPGvOHmEvO+SmUwOgI2rmIV8KtP9j11msj+fPeOTyNtjpzVtJqVBU",
+	"Md+GWv9c0TdXyp8/0hvgz5yNZ9NgMKA5nQNDMAXmbyIljSbpi1Eq29xRuEOaaj4/FiRLwAGboCQvx8M0",
+	"REg6hFe2uUSbLuPrmofLcazCPqGKJCyWUMmk+pCxDnk2WCpng7DxNZe7bX5qf0jZMKEhi2xierU7Aa2C",
+	"pknMUgKbC9kpUolhHtOlqs0RNfTLKh2oPKLFU5unDNulGMdcDiGBH5WosWaJZcICrk+5cEyEeoOxum/Z",
+	"DTdM2W0sRrKDJ6HD7oZxyuTU5A8Kk5/KZ/i+8bdf5Hc/f+inMvy+n/z84eMv/93dl5f/kkPRPRTvHtvZ",
+	"1/iq+QwuGX37uQwvKNaLzKDEJfdGmg+2ktQptm3/s/IdoylLT0eqX2n9+zdthJwO4x/ZJPvlN/1Aelve",
+	"jV0fKpHG1yAvtJKv75QoOyIRjgaMK9Dag7eRCGUAULgYFLK5fLGCGv9EUG0b9FIx2Mmo5y2wL7PI6Xef",
+	"xbcMgAygGw2jEcAa7OaGjhjKMqsK0KI9B5jXI6fnH8gNm+BQpkFBNgyg+c2OkyHQTIMWEcmSRHpEMkVG",
+	"Q6JFD+TxO0PaOoHZUc+hDT4sB2cDDFJC9mbeO98dy+moX7LYmKV+Q4txBjDYsOw4nULNyaoI4pQM0ziM",
+	"+fXuTHZ82V6+51HWwkzaxmKX5wQQpPIsAXfl9u4ynyIs1U6RDvWG0qQwN3EbayZZnCBu0bxPlMkWu5XX",
+	"9Jbls0b/6xgq1/SZ5czyRnePc4CEmcZLKK6kR4Z0oo+79IjpMUPSkT5oeRuavFpDUh51xR0JExHeOC+y",
+	"3WlKt9qkfwKh2dxgNwU2yzgmFHUaFhGwhrQaaBaKG+l6oLJ3Zzzkr9/++v8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

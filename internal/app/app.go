@@ -38,6 +38,7 @@ import (
 	"github.com/acronis-platform/platform/internal/subscription"
 	"github.com/acronis-platform/platform/internal/usage"
 	"github.com/acronis-platform/platform/internal/user"
+	"github.com/acronis-platform/platform/internal/webhook"
 )
 
 // App is one running instance of the platform.
@@ -58,6 +59,7 @@ type App struct {
 	Services    *subscription.Service
 	Billing     *billing.Service
 	Usage       *usage.Service
+	Webhooks    *webhook.Service
 	HTTP        *echo.Echo
 	// Metrics serves GET /metrics on the metrics listener (METRICS_ADDR).
 	Metrics http.Handler
@@ -152,6 +154,9 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		spReader = module.(*provisioning.Acronis)
 	}
 	usages := usage.NewService(db.Gorm, clk, cfg.Location(), cat, pool, spReader)
+	// Webhook endpoints have a policy of their own (WEBHOOK_ALLOW_PRIVATE).
+	hooks := webhook.NewService(db.Gorm, clk, box, webhook.Config{
+		Policy: egress.Policy{Production: cfg.Env == "production", AllowPrivate: cfg.WebhookAllowPrivate}})
 	dw := &dailyWorker{usage: usages, billing: bills, services: services, clock: clk, db: db}
 	runner, err := jobs.New(db, jobs.Config{Workers: cfg.JobWorkers, MaintenanceInterval: cfg.MaintenanceInterval, RescueAfter: cfg.JobRescueAfter},
 		maintainer{idem, limiter}, log, jobs.Domain{
@@ -165,6 +170,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 				river.AddWorker(w, services.Worker())
 				river.AddWorker(w, services.OperationWorker())
 				river.AddWorker(w, &opSweepWorker{services: services})
+				river.AddWorker(w, hooks.Worker())
 			},
 			Periodic: []*river.PeriodicJob{dailyJob(bills), staleJob(cfg.RunStaleAfter), opSweepJob(cfg.ServiceOpSweep)},
 		})
@@ -173,6 +179,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	}
 	partners.UseJobs(runner)
 	orders.UseJobs(runner)
+	hooks.UseJobs(runner)
 	services.UseOperations(runner, box, subscription.OpConfig{Wait: cfg.ServiceOpWait, Attempts: cfg.ServiceOpAttempts, MaxBackoff: cfg.ServiceOpBackoffMax})
 	unsuspend := services.UnsuspendWhenPaid()
 	bills.OnPaid(func(ctx context.Context, tx *gorm.DB, inv billing.Invoice, ids []uuid.UUID) error {
@@ -180,7 +187,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	})
 	a := &App{Cfg: cfg, Log: log, Clock: clk, DB: db, Users: users, Keys: keys, Jobs: runner, Idempotency: idem,
 		Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Billing: bills, Usage: usages,
-		vendorHTTP: vendorHTTP, anonLimiter: anonLimiter}
+		Webhooks: hooks, vendorHTTP: vendorHTTP, anonLimiter: anonLimiter}
 	if adv, ok := clk.(advancer); ok && cfg.Sandbox {
 		a.sandbox = adv
 		if _, err := a.loadClock(ctx); err != nil {
@@ -191,7 +198,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	e, err := httpapi.New(httpapi.Deps{
 		Log: log, Clock: clk, Metrics: metrics,
 		Users: users, Keys: keys, Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Module: module,
-		Billing: bills, Usage: usages, Jobs: runner, DB: db.Gorm, Sandbox: a.advance, SandboxClock: a.SandboxClock,
+		Billing: bills, Usage: usages, Webhooks: hooks, Jobs: runner, DB: db.Gorm, Sandbox: a.advance, SandboxClock: a.SandboxClock,
 		BaseCurrency: cfg.BaseCurrency, Vendor: vendor, Idempotency: idem,
 		Authenticators: httpapi.Authenticators{
 			Tokens: tokens, UserByID: users.PrincipalOf, APIKey: keys.Authenticate, IsAPIKey: apikey.IsKey,

@@ -31,6 +31,7 @@ import (
 	"github.com/acronis-platform/platform/internal/subscription"
 	"github.com/acronis-platform/platform/internal/usage"
 	"github.com/acronis-platform/platform/internal/user"
+	"github.com/acronis-platform/platform/internal/webhook"
 )
 
 // Deps are what the transport calls.
@@ -50,8 +51,10 @@ type Deps struct {
 	Module  provisioning.Module
 	Billing *billing.Service
 	Usage   *usage.Service
-	Jobs    Enqueuer
-	DB      *gorm.DB
+	// Webhooks manages webhook endpoints and their deliveries.
+	Webhooks *webhook.Service
+	Jobs     Enqueuer
+	DB       *gorm.DB
 	// Sandbox moves the sandbox clock (refusing outside sandbox mode).
 	Sandbox func(ctx context.Context, d time.Duration) (Advanced, error)
 	// SandboxClock reads the sandbox clock (refusing outside sandbox mode).
@@ -85,6 +88,7 @@ type Server struct {
 	module       provisioning.Module
 	billing      *billing.Service
 	usage        *usage.Service
+	webhooks     *webhook.Service
 	jobs         Enqueuer
 	db           *gorm.DB
 	sandbox      func(ctx context.Context, d time.Duration) (Advanced, error)
@@ -145,7 +149,7 @@ func New(d Deps) (*echo.Echo, error) {
 		perOp[id] = chain
 	}
 	srv := &Server{users: d.Users, catalog: d.Catalog, partners: d.Partners, customers: d.Customers, orders: d.Orders, subs: d.Services, module: d.Module,
-		billing: d.Billing, usage: d.Usage, jobs: d.Jobs, db: d.DB, sandbox: d.Sandbox, sandboxClock: d.SandboxClock, currency: d.BaseCurrency, vendor: d.Vendor, keys: d.Keys, clk: d.Clock, ready: d.Ready}
+		billing: d.Billing, usage: d.Usage, webhooks: d.Webhooks, jobs: d.Jobs, db: d.DB, sandbox: d.Sandbox, sandboxClock: d.SandboxClock, currency: d.BaseCurrency, vendor: d.Vendor, keys: d.Keys, clk: d.Clock, ready: d.Ready}
 	oapi.RegisterHandlersWithOptions(e, oapi.NewStrictHandler(srv, nil), oapi.RegisterHandlersOptions{OperationMiddlewares: perOp})
 	if d.MetricsToken != "" {
 		e.GET("/metrics", echo.WrapHandler(d.Metrics.Handler()), metricsBearer(d.MetricsToken))

@@ -116,7 +116,11 @@ func (s *Service) send(ctx context.Context, ep Endpoint, d Delivery) try {
 	if err != nil {
 		return try{err: "signing secret unreadable", final: true}
 	}
-	now := s.clk.Now()
+	// The timestamp guards receivers against replays, so it is the wall
+	// clock's (a sandbox clock moved ahead would fail their tolerance
+	// check); which secrets sign follows the platform clock, as the
+	// rotation's expiry does.
+	now := clock.Wall()
 	body := []byte(d.Body)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(body))
 	if err != nil {

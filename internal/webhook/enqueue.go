@@ -34,11 +34,15 @@ func (s *Service) Enqueue(ctx context.Context, tx *gorm.DB, ev Event) error {
 	if len(data) == 0 {
 		data = json.RawMessage("{}")
 	}
-	b, err := json.Marshal(body{Type: ev.Type, Timestamp: ev.CreatedAt.UTC(), Data: data})
+	now := s.now()
+	at := ev.CreatedAt
+	if at.IsZero() {
+		at = now
+	}
+	b, err := json.Marshal(body{Type: ev.Type, Timestamp: at.UTC(), Data: data})
 	if err != nil {
 		return fmt.Errorf("webhook: event %s payload: %w", ev.ID, err)
 	}
-	now := s.now()
 	var ids []uuid.UUID
 	err = tx.WithContext(ctx).Raw(`
 		INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, body, status, attempts, next_attempt_at, created_at, updated_at)

@@ -372,7 +372,7 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, id uuid.UUID, if
 // RotateSecret gives the endpoint a new secret, returned only now. The
 // secret it replaces keeps signing, beside the new one, for 24 hours (a
 // secret replaced earlier stops at once).
-func (s *Service) RotateSecret(ctx context.Context, p auth.Principal, id uuid.UUID) (Endpoint, string, error) {
+func (s *Service) RotateSecret(ctx context.Context, p auth.Principal, id uuid.UUID, ifVersion *int64) (Endpoint, string, error) {
 	if err := allowed(p); err != nil {
 		return Endpoint{}, "", err
 	}
@@ -381,6 +381,9 @@ func (s *Service) RotateSecret(ctx context.Context, p auth.Principal, id uuid.UU
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var err error
 		if ep, err = page.Take[Endpoint](visible(tx, p), "webhook_endpoints", id, "webhook endpoint", true); err != nil {
+			return err
+		}
+		if err := checkVersion(ep, ifVersion); err != nil {
 			return err
 		}
 		var key []byte

@@ -92,8 +92,8 @@ func (p Policy) CheckIP(ip netip.Addr) error {
 }
 
 // CheckURL parses raw and checks its scheme and every address its host
-// resolves to. A host that does not resolve passes: the connection will
-// fail, and be checked, when it is made.
+// resolves to. An https host that does not resolve passes: the connection
+// will fail, and be checked, when it is made; an http one does not.
 func (p Policy) CheckURL(ctx context.Context, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Hostname() == "" || u.User != nil || u.Opaque != "" {
@@ -106,6 +106,9 @@ func (p Policy) CheckURL(ctx context.Context, raw string) error {
 		return ErrScheme
 	}
 	ips, err := p.resolve(ctx, u.Hostname())
+	if err != nil && u.Scheme == "http" {
+		return ErrScheme // http only to loopback, which a host that does not resolve is not shown to be
+	}
 	if err != nil {
 		return nil //nolint:nilerr // an unresolvable host fails at the dial, which is guarded too
 	}

@@ -57,6 +57,11 @@ func (noMaintenance) DeleteOldRateLimits(context.Context) (int64, error)        
 
 func newHarness(t testing.TB, policy egress.Policy) *harness {
 	t.Helper()
+	return newHarnessWorkers(t, policy, 4)
+}
+
+func newHarnessWorkers(t testing.TB, policy egress.Policy, workers int) *harness {
+	t.Helper()
 	clk := clock.NewManual(epoch)
 	db, err := postgres.Open(context.Background(), pgtest.NewDatabase(t, true), 10, clk, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
@@ -65,7 +70,7 @@ func newHarness(t testing.TB, policy egress.Policy) *harness {
 	require.NoError(t, err)
 	// Retries come at once: the tests move the platform clock themselves.
 	svc := webhook.NewService(db.Gorm, clk, box, webhook.Config{Policy: policy, Backoff: func(int) time.Duration { return time.Millisecond }})
-	runner, err := jobs.New(db, jobs.Config{Workers: 4, MaintenanceInterval: time.Hour, RescueAfter: time.Minute}, noMaintenance{},
+	runner, err := jobs.New(db, jobs.Config{Workers: workers, MaintenanceInterval: time.Hour, RescueAfter: time.Minute}, noMaintenance{},
 		slog.New(slog.DiscardHandler), jobs.Domain{Register: func(w *river.Workers) { river.AddWorker(w, svc.Worker()) }})
 	require.NoError(t, err)
 	svc.UseJobs(runner)

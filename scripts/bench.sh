@@ -7,7 +7,7 @@
 # the simulator and the server on loopback, runs the load, approves a batch
 # of the orders it placed to time their provisioning against the simulator,
 # then runs the Go benchmarks (vendor client, provisioning, the
-# 1st-of-month billing run and the usage sync, each on a database of its
+# 1st-of-month billing run, the usage sync and webhook delivery, each on a database of its
 # own) and a year of the invariant simulation over several seeds, and prints a markdown report on stdout (progress goes to stderr),
 # ready to paste into a README.
 #
@@ -25,6 +25,7 @@
 #   BENCH_SERVICES     services in the billing run    (default 100000)
 #   BENCH_TENANTS      tenants in the usage sync      (default 10000)
 #   BENCH_MAILS        mails in the mail burst         (default 10000)
+#   BENCH_WEBHOOKS     webhook deliveries in the burst (default 2000)
 #   BENCH_SIM_DAYS     days of the invariant simulation (default 365)
 #   BENCH_SIM_SEEDS    its seeds, one run each          (default 1,2,3)
 #   BENCH_FUZZ_REQUESTS spec fuzz requests per role     (default 10000; 0 skips)
@@ -407,6 +408,30 @@ if ! DATABASE_URL=$admin_url MAIL_BURST=$bench_mails \
 	die "mail burst benchmark failed"
 fi
 grep -E '^Benchmark.*[0-9] ' "$mail_out" || die "no mail burst benchmark result"
+echo '```'
+
+# --- webhook delivery -------------------------------------------------------
+# A database of its own too; one op is the whole burst, so -benchtime 1x.
+bench_webhooks=${BENCH_WEBHOOKS:-2000}
+log "running the webhook delivery benchmark ($bench_webhooks deliveries)"
+cat <<EOF4
+
+Webhooks (Go benchmark, one op = one whole burst, \`-benchtime 1x\`): \`BenchmarkWebhookDelivery\`
+commits ${bench_webhooks} events for one endpoint while no worker runs, then times ten River workers
+(\`JOB_WORKERS\`' default) delivering them, signed, to a loopback receiver that verifies every
+signature with the Standard Webhooks library.
+
+\`\`\`
+EOF4
+webhook_out=$tmp/webhook-bench.txt
+if ! DATABASE_URL=$admin_url BENCH_WEBHOOKS=$bench_webhooks \
+	go test -run '^$' -bench 'BenchmarkWebhookDelivery' -benchtime 1x -timeout 30m -v \
+	./internal/webhook/ >"$webhook_out" 2>&1; then
+	cat "$webhook_out" >&2
+	die "webhook benchmark failed"
+fi
+grep -E '^(Benchmark.*[0-9] |    bench_test\.go:[0-9]+: webhook delivery:)' "$webhook_out" |
+	sed 's/^    bench_test\.go:[0-9]*: /    /' || die "no webhook benchmark results"
 echo '```'
 
 # --- invariant simulation ---------------------------------------------------

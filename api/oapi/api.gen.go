@@ -223,6 +223,8 @@ const (
 	ConflictCodeUsernameTaken              ConflictCode = "username_taken"
 	ConflictCodeVendorLoginTaken           ConflictCode = "vendor_login_taken"
 	ConflictCodeVentureTaken               ConflictCode = "venture_taken"
+	ConflictCodeWebhookDeliveryPending     ConflictCode = "webhook_delivery_pending"
+	ConflictCodeWebhookEndpointDisabled    ConflictCode = "webhook_endpoint_disabled"
 )
 
 // Valid indicates whether the value is a known member of the ConflictCode enum.
@@ -305,6 +307,10 @@ func (e ConflictCode) Valid() bool {
 	case ConflictCodeVendorLoginTaken:
 		return true
 	case ConflictCodeVentureTaken:
+		return true
+	case ConflictCodeWebhookDeliveryPending:
+		return true
+	case ConflictCodeWebhookEndpointDisabled:
 		return true
 	default:
 		return false
@@ -1279,6 +1285,11 @@ const (
 	UnprocessableEntityCodeVendorCredentialsInvalid      UnprocessableEntityCode = "vendor_credentials_invalid"
 	UnprocessableEntityCodeVendorLoginFixed              UnprocessableEntityCode = "vendor_login_fixed"
 	UnprocessableEntityCodeVentureNotFound               UnprocessableEntityCode = "venture_not_found"
+	UnprocessableEntityCodeWebhookEndpointLimit          UnprocessableEntityCode = "webhook_endpoint_limit"
+	UnprocessableEntityCodeWebhookEventTypeUnknown       UnprocessableEntityCode = "webhook_event_type_unknown"
+	UnprocessableEntityCodeWebhookUrlInvalid             UnprocessableEntityCode = "webhook_url_invalid"
+	UnprocessableEntityCodeWebhookUrlNotAllowed          UnprocessableEntityCode = "webhook_url_not_allowed"
+	UnprocessableEntityCodeWebhookUrlNotHttps            UnprocessableEntityCode = "webhook_url_not_https"
 )
 
 // Valid indicates whether the value is a known member of the UnprocessableEntityCode enum.
@@ -1422,6 +1433,16 @@ func (e UnprocessableEntityCode) Valid() bool {
 		return true
 	case UnprocessableEntityCodeVentureNotFound:
 		return true
+	case UnprocessableEntityCodeWebhookEndpointLimit:
+		return true
+	case UnprocessableEntityCodeWebhookEventTypeUnknown:
+		return true
+	case UnprocessableEntityCodeWebhookUrlInvalid:
+		return true
+	case UnprocessableEntityCodeWebhookUrlNotAllowed:
+		return true
+	case UnprocessableEntityCodeWebhookUrlNotHttps:
+		return true
 	default:
 		return false
 	}
@@ -1451,6 +1472,42 @@ func (e UsageSyncStatus) Valid() bool {
 	case UsageSyncStatusQueued:
 		return true
 	case UsageSyncStatusRunning:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookDeliveryStatus.
+const (
+	WebhookDeliveryStatusFailed    WebhookDeliveryStatus = "failed"
+	WebhookDeliveryStatusPending   WebhookDeliveryStatus = "pending"
+	WebhookDeliveryStatusSucceeded WebhookDeliveryStatus = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the WebhookDeliveryStatus enum.
+func (e WebhookDeliveryStatus) Valid() bool {
+	switch e {
+	case WebhookDeliveryStatusFailed:
+		return true
+	case WebhookDeliveryStatusPending:
+		return true
+	case WebhookDeliveryStatusSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookEndpointDisabledReason.
+const (
+	Failing WebhookEndpointDisabledReason = "failing"
+)
+
+// Valid indicates whether the value is a known member of the WebhookEndpointDisabledReason enum.
+func (e WebhookEndpointDisabledReason) Valid() bool {
+	switch e {
+	case Failing:
 		return true
 	default:
 		return false
@@ -3314,6 +3371,144 @@ type VentureUpdate struct {
 	Name          *string `json:"name,omitempty"`
 }
 
+// WebhookDelivery defines model for WebhookDelivery.
+type WebhookDelivery struct {
+	// Attempts Tries made so far.
+	Attempts   int                `json:"attempts"`
+	CreatedAt  time.Time          `json:"created_at"`
+	EndpointId openapi_types.UUID `json:"endpoint_id"`
+
+	// EventId The event's id, sent as `webhook-id` on every try.
+	EventId       openapi_types.UUID `json:"event_id"`
+	EventType     string             `json:"event_type"`
+	Id            openapi_types.UUID `json:"id"`
+	LastAttemptAt *time.Time         `json:"last_attempt_at,omitempty"`
+
+	// LastError Why the last try failed (the status and the start of the answer, or the connection error).
+	LastError *string `json:"last_error,omitempty"`
+
+	// LastResponseCode The HTTP status of the last try's answer; absent when none came.
+	LastResponseCode *int `json:"last_response_code,omitempty"`
+
+	// LatencyMs How long the last try took.
+	LatencyMs *int `json:"latency_ms,omitempty"`
+
+	// NextAttemptAt When the next try is due, while pending.
+	NextAttemptAt *time.Time            `json:"next_attempt_at,omitempty"`
+	Status        WebhookDeliveryStatus `json:"status"`
+	UpdatedAt     time.Time             `json:"updated_at"`
+}
+
+// WebhookDeliveryList defines model for WebhookDeliveryList.
+type WebhookDeliveryList struct {
+	Data []WebhookDelivery `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// WebhookDeliveryStatus defines model for WebhookDeliveryStatus.
+type WebhookDeliveryStatus string
+
+// WebhookEndpoint defines model for WebhookEndpoint.
+type WebhookEndpoint struct {
+	CreatedAt   time.Time `json:"created_at"`
+	Description string    `json:"description"`
+
+	// DisabledReason `failing` when the platform disabled the endpoint after three days of failed deliveries (a `webhook_endpoint.disabled` event says so).
+	DisabledReason *WebhookEndpointDisabledReason `json:"disabled_reason,omitempty"`
+	Enabled        bool                           `json:"enabled"`
+
+	// EventTypes The event types sent; empty for every type.
+	EventTypes []string `json:"event_types"`
+
+	// FailingSince Since when deliveries have been failing; absent while they succeed. Three days of failures disable the endpoint.
+	FailingSince *time.Time         `json:"failing_since,omitempty"`
+	Id           openapi_types.UUID `json:"id"`
+
+	// PartnerId The partner that owns the endpoint (it receives only that partner's events); absent for the SP's own, which receive every event.
+	PartnerId *openapi_types.UUID `json:"partner_id,omitempty"`
+
+	// PreviousSecretExpiresAt Until when the secret replaced by the last rotation still signs, beside the new one.
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+	UpdatedAt               time.Time  `json:"updated_at"`
+	Url                     string     `json:"url"`
+	Version                 int64      `json:"version"`
+}
+
+// WebhookEndpointCreate defines model for WebhookEndpointCreate.
+type WebhookEndpointCreate struct {
+	Description *string `json:"description,omitempty"`
+	Enabled     *bool   `json:"enabled,omitempty"`
+
+	// EventTypes The event types to send; empty or absent for every type. Types: order.completed, order.failed, service.suspended, service.unsuspended, service.terminated, service.quantity_changed, service.plan_changed, invoice.issued, invoice.paid, invoice.voided, payment.created, partner.active, partner.failed, webhook_endpoint.disabled. Another is 422 `webhook_event_type_unknown`.
+	EventTypes *[]string `json:"event_types,omitempty"`
+
+	// PartnerId Admins only, to make an endpoint of a partner's.
+	PartnerId *openapi_types.UUID `json:"partner_id,omitempty"`
+
+	// Url https (http only to a loopback address, outside production); not a private, loopback, link-local or metadata address unless WEBHOOK_ALLOW_PRIVATE.
+	Url string `json:"url"`
+}
+
+// WebhookEndpointDisabledReason `failing` when the platform disabled the endpoint after three days of failed deliveries (a `webhook_endpoint.disabled` event says so).
+type WebhookEndpointDisabledReason string
+
+// WebhookEndpointList defines model for WebhookEndpointList.
+type WebhookEndpointList struct {
+	Data []WebhookEndpoint `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// WebhookEndpointUpdate defines model for WebhookEndpointUpdate.
+type WebhookEndpointUpdate struct {
+	Description *string `json:"description,omitempty"`
+	Enabled     *bool   `json:"enabled,omitempty"`
+
+	// EventTypes The event types to send; empty for every type.
+	EventTypes *[]string `json:"event_types,omitempty"`
+
+	// Url Checked as on create.
+	Url *string `json:"url,omitempty"`
+}
+
+// WebhookEndpointWithSecret defines model for WebhookEndpointWithSecret.
+type WebhookEndpointWithSecret struct {
+	CreatedAt   time.Time `json:"created_at"`
+	Description string    `json:"description"`
+
+	// DisabledReason `failing` when the platform disabled the endpoint after three days of failed deliveries (a `webhook_endpoint.disabled` event says so).
+	DisabledReason *WebhookEndpointDisabledReason `json:"disabled_reason,omitempty"`
+	Enabled        bool                           `json:"enabled"`
+
+	// EventTypes The event types sent; empty for every type.
+	EventTypes []string `json:"event_types"`
+
+	// FailingSince Since when deliveries have been failing; absent while they succeed. Three days of failures disable the endpoint.
+	FailingSince *time.Time         `json:"failing_since,omitempty"`
+	Id           openapi_types.UUID `json:"id"`
+
+	// PartnerId The partner that owns the endpoint (it receives only that partner's events); absent for the SP's own, which receive every event.
+	PartnerId *openapi_types.UUID `json:"partner_id,omitempty"`
+
+	// PreviousSecretExpiresAt Until when the secret replaced by the last rotation still signs, beside the new one.
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+
+	// Secret The signing secret (`whsec_` and base64 of the key), as Standard Webhooks libraries take it. Shown only in this response.
+	Secret    string    `json:"secret"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Url       string    `json:"url"`
+	Version   int64     `json:"version"`
+}
+
 // Cursor defines model for Cursor.
 type Cursor = string
 
@@ -3981,6 +4176,57 @@ type UpdateVentureParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// ListWebhookEndpointsParams defines parameters for ListWebhookEndpoints.
+type ListWebhookEndpointsParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// PartnerId Only this partner's endpoints.
+	PartnerId *openapi_types.UUID `form:"partner_id,omitempty" json:"partner_id,omitempty"`
+}
+
+// CreateWebhookEndpointParams defines parameters for CreateWebhookEndpoint.
+type CreateWebhookEndpointParams struct {
+	// IdempotencyKey A unique key per intended effect (a UUID is a good choice). Retrying with the same key and body replays the first response.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// DeleteWebhookEndpointParams defines parameters for DeleteWebhookEndpoint.
+type DeleteWebhookEndpointParams struct {
+	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// UpdateWebhookEndpointParams defines parameters for UpdateWebhookEndpoint.
+type UpdateWebhookEndpointParams struct {
+	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
+type ListWebhookDeliveriesParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Status Only deliveries in this status.
+	Status *WebhookDeliveryStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// EventType Only deliveries of this event type.
+	EventType *string `form:"event_type,omitempty" json:"event_type,omitempty"`
+}
+
+// RotateWebhookEndpointSecretParams defines parameters for RotateWebhookEndpointSecret.
+type RotateWebhookEndpointSecretParams struct {
+	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
 // CreateApiKeyJSONRequestBody defines body for CreateApiKey for application/json ContentType.
 type CreateApiKeyJSONRequestBody = ApiKeyCreate
 
@@ -4085,6 +4331,12 @@ type CreateVentureJSONRequestBody = VentureCreate
 
 // UpdateVentureJSONRequestBody defines body for UpdateVenture for application/json ContentType.
 type UpdateVentureJSONRequestBody = VentureUpdate
+
+// CreateWebhookEndpointJSONRequestBody defines body for CreateWebhookEndpoint for application/json ContentType.
+type CreateWebhookEndpointJSONRequestBody = WebhookEndpointCreate
+
+// UpdateWebhookEndpointJSONRequestBody defines body for UpdateWebhookEndpoint for application/json ContentType.
+type UpdateWebhookEndpointJSONRequestBody = WebhookEndpointUpdate
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -5689,6 +5941,131 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/ventures/{id} (the `UpdateVenture` operationId).
 	UpdateVenture(ctx context.Context, id Id, params *UpdateVentureParams, body UpdateVentureJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListWebhookEndpoints List webhook endpoints
+	//
+	// Admins see every endpoint (the SP's and the partners'; `partner_id`
+	// narrows to one partner's); a partner sees its own. Secrets are
+	// never returned here.
+	//
+	// Corresponds with GET /v1/webhook-endpoints (the `ListWebhookEndpoints` operationId).
+	ListWebhookEndpoints(ctx context.Context, params *ListWebhookEndpointsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateWebhookEndpointWithBody Create a webhook endpoint
+	//
+	// Events are posted to the URL as the Standard Webhooks specification
+	// says (headers `webhook-id`, `webhook-timestamp`, `webhook-signature`),
+	// signed with the endpoint's `whsec_` secret, which is in this response
+	// only. A partner's endpoint receives only that partner's events; the
+	// SP's endpoints (an admin's, without `partner_id`) receive every event,
+	// the partners' included. An admin may create an endpoint for a partner
+	// by naming `partner_id`.
+	//
+	// The URL must be https (http only to a loopback address, outside
+	// production) and must not be, or resolve to, a private, loopback,
+	// link-local or metadata address unless the platform allows it
+	// (`WEBHOOK_ALLOW_PRIVATE`): otherwise 422 `webhook_url_not_https`,
+	// `webhook_url_not_allowed` or `webhook_url_invalid` on `url`. An
+	// unknown event type is 422 `webhook_event_type_unknown`; an owner
+	// has at most 20 endpoints (422 `webhook_endpoint_limit`).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+	CreateWebhookEndpointWithBody(ctx context.Context, params *CreateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateWebhookEndpoint Create a webhook endpoint
+	//
+	// Events are posted to the URL as the Standard Webhooks specification
+	// says (headers `webhook-id`, `webhook-timestamp`, `webhook-signature`),
+	// signed with the endpoint's `whsec_` secret, which is in this response
+	// only. A partner's endpoint receives only that partner's events; the
+	// SP's endpoints (an admin's, without `partner_id`) receive every event,
+	// the partners' included. An admin may create an endpoint for a partner
+	// by naming `partner_id`.
+	//
+	// The URL must be https (http only to a loopback address, outside
+	// production) and must not be, or resolve to, a private, loopback,
+	// link-local or metadata address unless the platform allows it
+	// (`WEBHOOK_ALLOW_PRIVATE`): otherwise 422 `webhook_url_not_https`,
+	// `webhook_url_not_allowed` or `webhook_url_invalid` on `url`. An
+	// unknown event type is 422 `webhook_event_type_unknown`; an owner
+	// has at most 20 endpoints (422 `webhook_endpoint_limit`).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+	CreateWebhookEndpoint(ctx context.Context, params *CreateWebhookEndpointParams, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteWebhookEndpoint Delete a webhook endpoint
+	//
+	// Removes the endpoint and its deliveries; those not yet made are not made.
+	//
+	// Corresponds with DELETE /v1/webhook-endpoints/{id} (the `DeleteWebhookEndpoint` operationId).
+	DeleteWebhookEndpoint(ctx context.Context, id Id, params *DeleteWebhookEndpointParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetWebhookEndpoint Get a webhook endpoint
+	//
+	// One webhook endpoint (an admin any; a partner its own). The secret is not returned.
+	//
+	// Corresponds with GET /v1/webhook-endpoints/{id} (the `GetWebhookEndpoint` operationId).
+	GetWebhookEndpoint(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateWebhookEndpointWithBody Update a webhook endpoint
+	//
+	// Changes the fields given, checked as on create; with `If-Match`, only
+	// at that version (412 otherwise). Enabling an endpoint (one the
+	// platform disabled after three days of failures, say) clears its
+	// failure record; deliveries pending while it is disabled fail.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/webhook-endpoints/{id} (the `UpdateWebhookEndpoint` operationId).
+	UpdateWebhookEndpointWithBody(ctx context.Context, id Id, params *UpdateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateWebhookEndpoint Update a webhook endpoint
+	//
+	// Changes the fields given, checked as on create; with `If-Match`, only
+	// at that version (412 otherwise). Enabling an endpoint (one the
+	// platform disabled after three days of failures, say) clears its
+	// failure record; deliveries pending while it is disabled fail.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/webhook-endpoints/{id} (the `UpdateWebhookEndpoint` operationId).
+	UpdateWebhookEndpoint(ctx context.Context, id Id, params *UpdateWebhookEndpointParams, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListWebhookDeliveries List an endpoint's deliveries
+	//
+	// One delivery per event sent to the endpoint, oldest first: its status
+	// (`pending` while tries are left, `succeeded` on a 2xx within 10 s,
+	// `failed` once the tries are used up, the URL is refused or the
+	// endpoint is disabled), tries made, and how the last one went.
+	//
+	// Corresponds with GET /v1/webhook-endpoints/{id}/deliveries (the `ListWebhookDeliveries` operationId).
+	ListWebhookDeliveries(ctx context.Context, id Id, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RedeliverWebhookDelivery Send a delivery again
+	//
+	// Tries a delivery that succeeded or failed once more, with the same
+	// body and `webhook-id` (so a receiver that already has it can drop
+	// it). One still pending is 409 `webhook_delivery_pending`; on a
+	// disabled endpoint 409 `webhook_endpoint_disabled`.
+	//
+	// Corresponds with POST /v1/webhook-endpoints/{id}/deliveries/{delivery_id}/redeliver (the `RedeliverWebhookDelivery` operationId).
+	RedeliverWebhookDelivery(ctx context.Context, id Id, deliveryId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RotateWebhookEndpointSecret Rotate a webhook endpoint's secret
+	//
+	// Makes a new `whsec_` secret, shown in this response only. For 24 hours
+	// deliveries carry two signatures in `webhook-signature`, one per secret,
+	// so the receiver can switch at leisure; then only the new secret signs.
+	// A secret replaced before (by an earlier rotation) stops signing at
+	// once. With `If-Match`, only at that version (412 otherwise), so a
+	// retried request does not rotate twice.
+	//
+	// Corresponds with POST /v1/webhook-endpoints/{id}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
+	RotateWebhookEndpointSecret(ctx context.Context, id Id, params *RotateWebhookEndpointSecretParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // GetHealth Liveness
@@ -8651,6 +9028,231 @@ func (c *Client) UpdateVentureWithBody(ctx context.Context, id Id, params *Updat
 // Corresponds with PATCH /v1/ventures/{id} (the `UpdateVenture` operationId).
 func (c *Client) UpdateVenture(ctx context.Context, id Id, params *UpdateVentureParams, body UpdateVentureJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateVentureRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListWebhookEndpoints List webhook endpoints
+//
+// Admins see every endpoint (the SP's and the partners'; `partner_id`
+// narrows to one partner's); a partner sees its own. Secrets are
+// never returned here.
+//
+// Corresponds with GET /v1/webhook-endpoints (the `ListWebhookEndpoints` operationId).
+func (c *Client) ListWebhookEndpoints(ctx context.Context, params *ListWebhookEndpointsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListWebhookEndpointsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateWebhookEndpointWithBody Create a webhook endpoint
+//
+// Events are posted to the URL as the Standard Webhooks specification
+// says (headers `webhook-id`, `webhook-timestamp`, `webhook-signature`),
+// signed with the endpoint's `whsec_` secret, which is in this response
+// only. A partner's endpoint receives only that partner's events; the
+// SP's endpoints (an admin's, without `partner_id`) receive every event,
+// the partners' included. An admin may create an endpoint for a partner
+// by naming `partner_id`.
+//
+// The URL must be https (http only to a loopback address, outside
+// production) and must not be, or resolve to, a private, loopback,
+// link-local or metadata address unless the platform allows it
+// (`WEBHOOK_ALLOW_PRIVATE`): otherwise 422 `webhook_url_not_https`,
+// `webhook_url_not_allowed` or `webhook_url_invalid` on `url`. An
+// unknown event type is 422 `webhook_event_type_unknown`; an owner
+// has at most 20 endpoints (422 `webhook_endpoint_limit`).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+func (c *Client) CreateWebhookEndpointWithBody(ctx context.Context, params *CreateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateWebhookEndpointRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateWebhookEndpoint Create a webhook endpoint
+//
+// Events are posted to the URL as the Standard Webhooks specification
+// says (headers `webhook-id`, `webhook-timestamp`, `webhook-signature`),
+// signed with the endpoint's `whsec_` secret, which is in this response
+// only. A partner's endpoint receives only that partner's events; the
+// SP's endpoints (an admin's, without `partner_id`) receive every event,
+// the partners' included. An admin may create an endpoint for a partner
+// by naming `partner_id`.
+//
+// The URL must be https (http only to a loopback address, outside
+// production) and must not be, or resolve to, a private, loopback,
+// link-local or metadata address unless the platform allows it
+// (`WEBHOOK_ALLOW_PRIVATE`): otherwise 422 `webhook_url_not_https`,
+// `webhook_url_not_allowed` or `webhook_url_invalid` on `url`. An
+// unknown event type is 422 `webhook_event_type_unknown`; an owner
+// has at most 20 endpoints (422 `webhook_endpoint_limit`).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+func (c *Client) CreateWebhookEndpoint(ctx context.Context, params *CreateWebhookEndpointParams, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateWebhookEndpointRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteWebhookEndpoint Delete a webhook endpoint
+//
+// Removes the endpoint and its deliveries; those not yet made are not made.
+//
+// Corresponds with DELETE /v1/webhook-endpoints/{id} (the `DeleteWebhookEndpoint` operationId).
+func (c *Client) DeleteWebhookEndpoint(ctx context.Context, id Id, params *DeleteWebhookEndpointParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteWebhookEndpointRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetWebhookEndpoint Get a webhook endpoint
+//
+// One webhook endpoint (an admin any; a partner its own). The secret is not returned.
+//
+// Corresponds with GET /v1/webhook-endpoints/{id} (the `GetWebhookEndpoint` operationId).
+func (c *Client) GetWebhookEndpoint(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetWebhookEndpointRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateWebhookEndpointWithBody Update a webhook endpoint
+//
+// Changes the fields given, checked as on create; with `If-Match`, only
+// at that version (412 otherwise). Enabling an endpoint (one the
+// platform disabled after three days of failures, say) clears its
+// failure record; deliveries pending while it is disabled fail.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/webhook-endpoints/{id} (the `UpdateWebhookEndpoint` operationId).
+func (c *Client) UpdateWebhookEndpointWithBody(ctx context.Context, id Id, params *UpdateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWebhookEndpointRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateWebhookEndpoint Update a webhook endpoint
+//
+// Changes the fields given, checked as on create; with `If-Match`, only
+// at that version (412 otherwise). Enabling an endpoint (one the
+// platform disabled after three days of failures, say) clears its
+// failure record; deliveries pending while it is disabled fail.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/webhook-endpoints/{id} (the `UpdateWebhookEndpoint` operationId).
+func (c *Client) UpdateWebhookEndpoint(ctx context.Context, id Id, params *UpdateWebhookEndpointParams, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWebhookEndpointRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListWebhookDeliveries List an endpoint's deliveries
+//
+// One delivery per event sent to the endpoint, oldest first: its status
+// (`pending` while tries are left, `succeeded` on a 2xx within 10 s,
+// `failed` once the tries are used up, the URL is refused or the
+// endpoint is disabled), tries made, and how the last one went.
+//
+// Corresponds with GET /v1/webhook-endpoints/{id}/deliveries (the `ListWebhookDeliveries` operationId).
+func (c *Client) ListWebhookDeliveries(ctx context.Context, id Id, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListWebhookDeliveriesRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RedeliverWebhookDelivery Send a delivery again
+//
+// Tries a delivery that succeeded or failed once more, with the same
+// body and `webhook-id` (so a receiver that already has it can drop
+// it). One still pending is 409 `webhook_delivery_pending`; on a
+// disabled endpoint 409 `webhook_endpoint_disabled`.
+//
+// Corresponds with POST /v1/webhook-endpoints/{id}/deliveries/{delivery_id}/redeliver (the `RedeliverWebhookDelivery` operationId).
+func (c *Client) RedeliverWebhookDelivery(ctx context.Context, id Id, deliveryId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRedeliverWebhookDeliveryRequest(c.Server, id, deliveryId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RotateWebhookEndpointSecret Rotate a webhook endpoint's secret
+//
+// Makes a new `whsec_` secret, shown in this response only. For 24 hours
+// deliveries carry two signatures in `webhook-signature`, one per secret,
+// so the receiver can switch at leisure; then only the new secret signs.
+// A secret replaced before (by an earlier rotation) stops signing at
+// once. With `If-Match`, only at that version (412 otherwise), so a
+// retried request does not rotate twice.
+//
+// Corresponds with POST /v1/webhook-endpoints/{id}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
+func (c *Client) RotateWebhookEndpointSecret(ctx context.Context, id Id, params *RotateWebhookEndpointSecretParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateWebhookEndpointSecretRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -14488,6 +15090,471 @@ func NewUpdateVentureRequestWithBody(server string, id Id, params *UpdateVenture
 	return req, nil
 }
 
+// NewListWebhookEndpointsRequest constructs an http.Request for the ListWebhookEndpoints method
+func NewListWebhookEndpointsRequest(server string, params *ListWebhookEndpointsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PartnerId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "partner_id", *params.PartnerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateWebhookEndpointRequest calls the generic CreateWebhookEndpoint builder with application/json body
+func NewCreateWebhookEndpointRequest(server string, params *CreateWebhookEndpointParams, body CreateWebhookEndpointJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateWebhookEndpointRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateWebhookEndpointRequestWithBody constructs an http.Request for the CreateWebhookEndpoint method, with any body, and a specified content type
+func NewCreateWebhookEndpointRequestWithBody(server string, params *CreateWebhookEndpointParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewDeleteWebhookEndpointRequest constructs an http.Request for the DeleteWebhookEndpoint method
+func NewDeleteWebhookEndpointRequest(server string, id Id, params *DeleteWebhookEndpointParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetWebhookEndpointRequest constructs an http.Request for the GetWebhookEndpoint method
+func NewGetWebhookEndpointRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateWebhookEndpointRequest calls the generic UpdateWebhookEndpoint builder with application/json body
+func NewUpdateWebhookEndpointRequest(server string, id Id, params *UpdateWebhookEndpointParams, body UpdateWebhookEndpointJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateWebhookEndpointRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewUpdateWebhookEndpointRequestWithBody constructs an http.Request for the UpdateWebhookEndpoint method, with any body, and a specified content type
+func NewUpdateWebhookEndpointRequestWithBody(server string, id Id, params *UpdateWebhookEndpointParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListWebhookDeliveriesRequest constructs an http.Request for the ListWebhookDeliveries method
+func NewListWebhookDeliveriesRequest(server string, id Id, params *ListWebhookDeliveriesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints/%s/deliveries", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EventType != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "event_type", *params.EventType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRedeliverWebhookDeliveryRequest constructs an http.Request for the RedeliverWebhookDelivery method
+func NewRedeliverWebhookDeliveryRequest(server string, id Id, deliveryId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "delivery_id", deliveryId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints/%s/deliveries/%s/redeliver", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRotateWebhookEndpointSecretRequest constructs an http.Request for the RotateWebhookEndpointSecret method
+func NewRotateWebhookEndpointSecretRequest(server string, id Id, params *RotateWebhookEndpointSecretParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints/%s/rotate-secret", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -16209,6 +17276,143 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /v1/ventures/{id} (the `UpdateVenture` operationId).
 	UpdateVentureWithResponse(ctx context.Context, id Id, params *UpdateVentureParams, body UpdateVentureJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateVentureResponse, error)
+
+	// ListWebhookEndpointsWithResponse List webhook endpoints
+	//
+	// Admins see every endpoint (the SP's and the partners'; `partner_id`
+	// narrows to one partner's); a partner sees its own. Secrets are
+	// never returned here.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/webhook-endpoints (the `ListWebhookEndpoints` operationId).
+	ListWebhookEndpointsWithResponse(ctx context.Context, params *ListWebhookEndpointsParams, reqEditors ...RequestEditorFn) (*ListWebhookEndpointsResponse, error)
+
+	// CreateWebhookEndpointWithBodyWithResponse Create a webhook endpoint
+	//
+	// Events are posted to the URL as the Standard Webhooks specification
+	// says (headers `webhook-id`, `webhook-timestamp`, `webhook-signature`),
+	// signed with the endpoint's `whsec_` secret, which is in this response
+	// only. A partner's endpoint receives only that partner's events; the
+	// SP's endpoints (an admin's, without `partner_id`) receive every event,
+	// the partners' included. An admin may create an endpoint for a partner
+	// by naming `partner_id`.
+	//
+	// The URL must be https (http only to a loopback address, outside
+	// production) and must not be, or resolve to, a private, loopback,
+	// link-local or metadata address unless the platform allows it
+	// (`WEBHOOK_ALLOW_PRIVATE`): otherwise 422 `webhook_url_not_https`,
+	// `webhook_url_not_allowed` or `webhook_url_invalid` on `url`. An
+	// unknown event type is 422 `webhook_event_type_unknown`; an owner
+	// has at most 20 endpoints (422 `webhook_endpoint_limit`).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+	CreateWebhookEndpointWithBodyWithResponse(ctx context.Context, params *CreateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error)
+
+	// CreateWebhookEndpointWithResponse Create a webhook endpoint
+	//
+	// Events are posted to the URL as the Standard Webhooks specification
+	// says (headers `webhook-id`, `webhook-timestamp`, `webhook-signature`),
+	// signed with the endpoint's `whsec_` secret, which is in this response
+	// only. A partner's endpoint receives only that partner's events; the
+	// SP's endpoints (an admin's, without `partner_id`) receive every event,
+	// the partners' included. An admin may create an endpoint for a partner
+	// by naming `partner_id`.
+	//
+	// The URL must be https (http only to a loopback address, outside
+	// production) and must not be, or resolve to, a private, loopback,
+	// link-local or metadata address unless the platform allows it
+	// (`WEBHOOK_ALLOW_PRIVATE`): otherwise 422 `webhook_url_not_https`,
+	// `webhook_url_not_allowed` or `webhook_url_invalid` on `url`. An
+	// unknown event type is 422 `webhook_event_type_unknown`; an owner
+	// has at most 20 endpoints (422 `webhook_endpoint_limit`).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+	CreateWebhookEndpointWithResponse(ctx context.Context, params *CreateWebhookEndpointParams, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error)
+
+	// DeleteWebhookEndpointWithResponse Delete a webhook endpoint
+	//
+	// Removes the endpoint and its deliveries; those not yet made are not made.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/webhook-endpoints/{id} (the `DeleteWebhookEndpoint` operationId).
+	DeleteWebhookEndpointWithResponse(ctx context.Context, id Id, params *DeleteWebhookEndpointParams, reqEditors ...RequestEditorFn) (*DeleteWebhookEndpointResponse, error)
+
+	// GetWebhookEndpointWithResponse Get a webhook endpoint
+	//
+	// One webhook endpoint (an admin any; a partner its own). The secret is not returned.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/webhook-endpoints/{id} (the `GetWebhookEndpoint` operationId).
+	GetWebhookEndpointWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetWebhookEndpointResponse, error)
+
+	// UpdateWebhookEndpointWithBodyWithResponse Update a webhook endpoint
+	//
+	// Changes the fields given, checked as on create; with `If-Match`, only
+	// at that version (412 otherwise). Enabling an endpoint (one the
+	// platform disabled after three days of failures, say) clears its
+	// failure record; deliveries pending while it is disabled fail.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/webhook-endpoints/{id} (the `UpdateWebhookEndpoint` operationId).
+	UpdateWebhookEndpointWithBodyWithResponse(ctx context.Context, id Id, params *UpdateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error)
+
+	// UpdateWebhookEndpointWithResponse Update a webhook endpoint
+	//
+	// Changes the fields given, checked as on create; with `If-Match`, only
+	// at that version (412 otherwise). Enabling an endpoint (one the
+	// platform disabled after three days of failures, say) clears its
+	// failure record; deliveries pending while it is disabled fail.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/webhook-endpoints/{id} (the `UpdateWebhookEndpoint` operationId).
+	UpdateWebhookEndpointWithResponse(ctx context.Context, id Id, params *UpdateWebhookEndpointParams, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error)
+
+	// ListWebhookDeliveriesWithResponse List an endpoint's deliveries
+	//
+	// One delivery per event sent to the endpoint, oldest first: its status
+	// (`pending` while tries are left, `succeeded` on a 2xx within 10 s,
+	// `failed` once the tries are used up, the URL is refused or the
+	// endpoint is disabled), tries made, and how the last one went.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/webhook-endpoints/{id}/deliveries (the `ListWebhookDeliveries` operationId).
+	ListWebhookDeliveriesWithResponse(ctx context.Context, id Id, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*ListWebhookDeliveriesResponse, error)
+
+	// RedeliverWebhookDeliveryWithResponse Send a delivery again
+	//
+	// Tries a delivery that succeeded or failed once more, with the same
+	// body and `webhook-id` (so a receiver that already has it can drop
+	// it). One still pending is 409 `webhook_delivery_pending`; on a
+	// disabled endpoint 409 `webhook_endpoint_disabled`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhook-endpoints/{id}/deliveries/{delivery_id}/redeliver (the `RedeliverWebhookDelivery` operationId).
+	RedeliverWebhookDeliveryWithResponse(ctx context.Context, id Id, deliveryId openapi_types.UUID, reqEditors ...RequestEditorFn) (*RedeliverWebhookDeliveryResponse, error)
+
+	// RotateWebhookEndpointSecretWithResponse Rotate a webhook endpoint's secret
+	//
+	// Makes a new `whsec_` secret, shown in this response only. For 24 hours
+	// deliveries carry two signatures in `webhook-signature`, one per secret,
+	// so the receiver can switch at leisure; then only the new secret signs.
+	// A secret replaced before (by an earlier rotation) stops signing at
+	// once. With `If-Match`, only at that version (412 otherwise), so a
+	// retried request does not rotate twice.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhook-endpoints/{id}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
+	RotateWebhookEndpointSecretWithResponse(ctx context.Context, id Id, params *RotateWebhookEndpointSecretParams, reqEditors ...RequestEditorFn) (*RotateWebhookEndpointSecretResponse, error)
 }
 
 type GetHealthResponse struct {
@@ -26418,6 +27622,740 @@ func (r UpdateVentureResponse) ContentType() string {
 	return ""
 }
 
+// ListWebhookEndpointsResponse401Headers the declared response headers of an HTTP 401 response for ListWebhookEndpoints
+type ListWebhookEndpointsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListWebhookEndpointsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpointList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListWebhookEndpointsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListWebhookEndpointsResponse) GetJSON200() *WebhookEndpointList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListWebhookEndpointsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListWebhookEndpointsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListWebhookEndpointsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListWebhookEndpointsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListWebhookEndpointsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListWebhookEndpointsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListWebhookEndpointsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListWebhookEndpointsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateWebhookEndpointResponse201Headers the declared response headers of an HTTP 201 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse201Headers struct {
+	ETag *string
+}
+
+// CreateWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CreateWebhookEndpointResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *WebhookEndpointWithSecret
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateWebhookEndpointResponse201Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateWebhookEndpointResponse401Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateWebhookEndpointResponse) GetJSON201() *WebhookEndpointWithSecret {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateWebhookEndpointResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateWebhookEndpointResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateWebhookEndpointResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateWebhookEndpointResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for DeleteWebhookEndpoint
+type DeleteWebhookEndpointResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type DeleteWebhookEndpointResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteWebhookEndpointResponse401Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteWebhookEndpointResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteWebhookEndpointResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteWebhookEndpointResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteWebhookEndpointResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetWebhookEndpointResponse200Headers the declared response headers of an HTTP 200 response for GetWebhookEndpoint
+type GetWebhookEndpointResponse200Headers struct {
+	ETag *string
+}
+
+// GetWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for GetWebhookEndpoint
+type GetWebhookEndpointResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetWebhookEndpointResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpoint
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetWebhookEndpointResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetWebhookEndpointResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetWebhookEndpointResponse) GetJSON200() *WebhookEndpoint {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetWebhookEndpointResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetWebhookEndpointResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetWebhookEndpointResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetWebhookEndpointResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetWebhookEndpointResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetWebhookEndpointResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetWebhookEndpointResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetWebhookEndpointResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateWebhookEndpointResponse200Headers the declared response headers of an HTTP 200 response for UpdateWebhookEndpoint
+type UpdateWebhookEndpointResponse200Headers struct {
+	ETag *string
+}
+
+// UpdateWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for UpdateWebhookEndpoint
+type UpdateWebhookEndpointResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type UpdateWebhookEndpointResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpoint
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UpdateWebhookEndpointResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateWebhookEndpointResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateWebhookEndpointResponse) GetJSON200() *WebhookEndpoint {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateWebhookEndpointResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateWebhookEndpointResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateWebhookEndpointResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateWebhookEndpointResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListWebhookDeliveriesResponse401Headers the declared response headers of an HTTP 401 response for ListWebhookDeliveries
+type ListWebhookDeliveriesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListWebhookDeliveriesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookDeliveryList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListWebhookDeliveriesResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListWebhookDeliveriesResponse) GetJSON200() *WebhookDeliveryList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListWebhookDeliveriesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListWebhookDeliveriesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListWebhookDeliveriesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListWebhookDeliveriesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RedeliverWebhookDeliveryResponse401Headers the declared response headers of an HTTP 401 response for RedeliverWebhookDelivery
+type RedeliverWebhookDeliveryResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RedeliverWebhookDeliveryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *WebhookDelivery
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RedeliverWebhookDeliveryResponse401Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r RedeliverWebhookDeliveryResponse) GetJSON202() *WebhookDelivery {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RedeliverWebhookDeliveryResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RedeliverWebhookDeliveryResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RedeliverWebhookDeliveryResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RedeliverWebhookDeliveryResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RedeliverWebhookDeliveryResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RedeliverWebhookDeliveryResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r RedeliverWebhookDeliveryResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RedeliverWebhookDeliveryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RedeliverWebhookDeliveryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RedeliverWebhookDeliveryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RotateWebhookEndpointSecretResponse200Headers the declared response headers of an HTTP 200 response for RotateWebhookEndpointSecret
+type RotateWebhookEndpointSecretResponse200Headers struct {
+	ETag *string
+}
+
+// RotateWebhookEndpointSecretResponse401Headers the declared response headers of an HTTP 401 response for RotateWebhookEndpointSecret
+type RotateWebhookEndpointSecretResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RotateWebhookEndpointSecretResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpointWithSecret
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *RotateWebhookEndpointSecretResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RotateWebhookEndpointSecretResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RotateWebhookEndpointSecretResponse) GetJSON200() *WebhookEndpointWithSecret {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r RotateWebhookEndpointSecretResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RotateWebhookEndpointSecretResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RotateWebhookEndpointSecretResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RotateWebhookEndpointSecretResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetHealthWithResponse Liveness
 //
 // Answers 200 while the process serves requests. Touches nothing else.
@@ -28958,6 +30896,203 @@ func (c *ClientWithResponses) UpdateVentureWithResponse(ctx context.Context, id 
 		return nil, err
 	}
 	return ParseUpdateVentureResponse(rsp)
+}
+
+// ListWebhookEndpointsWithResponse List webhook endpoints
+//
+// Admins see every endpoint (the SP's and the partners'; `partner_id`
+// narrows to one partner's); a partner sees its own. Secrets are
+// never returned here.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/webhook-endpoints (the `ListWebhookEndpoints` operationId).
+func (c *ClientWithResponses) ListWebhookEndpointsWithResponse(ctx context.Context, params *ListWebhookEndpointsParams, reqEditors ...RequestEditorFn) (*ListWebhookEndpointsResponse, error) {
+	rsp, err := c.ListWebhookEndpoints(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListWebhookEndpointsResponse(rsp)
+}
+
+// CreateWebhookEndpointWithBodyWithResponse Create a webhook endpoint
+//
+// Events are posted to the URL as the Standard Webhooks specification
+// says (headers `webhook-id`, `webhook-timestamp`, `webhook-signature`),
+// signed with the endpoint's `whsec_` secret, which is in this response
+// only. A partner's endpoint receives only that partner's events; the
+// SP's endpoints (an admin's, without `partner_id`) receive every event,
+// the partners' included. An admin may create an endpoint for a partner
+// by naming `partner_id`.
+//
+// The URL must be https (http only to a loopback address, outside
+// production) and must not be, or resolve to, a private, loopback,
+// link-local or metadata address unless the platform allows it
+// (`WEBHOOK_ALLOW_PRIVATE`): otherwise 422 `webhook_url_not_https`,
+// `webhook_url_not_allowed` or `webhook_url_invalid` on `url`. An
+// unknown event type is 422 `webhook_event_type_unknown`; an owner
+// has at most 20 endpoints (422 `webhook_endpoint_limit`).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+func (c *ClientWithResponses) CreateWebhookEndpointWithBodyWithResponse(ctx context.Context, params *CreateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error) {
+	rsp, err := c.CreateWebhookEndpointWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateWebhookEndpointResponse(rsp)
+}
+
+// CreateWebhookEndpointWithResponse Create a webhook endpoint
+//
+// Events are posted to the URL as the Standard Webhooks specification
+// says (headers `webhook-id`, `webhook-timestamp`, `webhook-signature`),
+// signed with the endpoint's `whsec_` secret, which is in this response
+// only. A partner's endpoint receives only that partner's events; the
+// SP's endpoints (an admin's, without `partner_id`) receive every event,
+// the partners' included. An admin may create an endpoint for a partner
+// by naming `partner_id`.
+//
+// The URL must be https (http only to a loopback address, outside
+// production) and must not be, or resolve to, a private, loopback,
+// link-local or metadata address unless the platform allows it
+// (`WEBHOOK_ALLOW_PRIVATE`): otherwise 422 `webhook_url_not_https`,
+// `webhook_url_not_allowed` or `webhook_url_invalid` on `url`. An
+// unknown event type is 422 `webhook_event_type_unknown`; an owner
+// has at most 20 endpoints (422 `webhook_endpoint_limit`).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+func (c *ClientWithResponses) CreateWebhookEndpointWithResponse(ctx context.Context, params *CreateWebhookEndpointParams, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error) {
+	rsp, err := c.CreateWebhookEndpoint(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateWebhookEndpointResponse(rsp)
+}
+
+// DeleteWebhookEndpointWithResponse Delete a webhook endpoint
+//
+// Removes the endpoint and its deliveries; those not yet made are not made.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/webhook-endpoints/{id} (the `DeleteWebhookEndpoint` operationId).
+func (c *ClientWithResponses) DeleteWebhookEndpointWithResponse(ctx context.Context, id Id, params *DeleteWebhookEndpointParams, reqEditors ...RequestEditorFn) (*DeleteWebhookEndpointResponse, error) {
+	rsp, err := c.DeleteWebhookEndpoint(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteWebhookEndpointResponse(rsp)
+}
+
+// GetWebhookEndpointWithResponse Get a webhook endpoint
+//
+// One webhook endpoint (an admin any; a partner its own). The secret is not returned.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/webhook-endpoints/{id} (the `GetWebhookEndpoint` operationId).
+func (c *ClientWithResponses) GetWebhookEndpointWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetWebhookEndpointResponse, error) {
+	rsp, err := c.GetWebhookEndpoint(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetWebhookEndpointResponse(rsp)
+}
+
+// UpdateWebhookEndpointWithBodyWithResponse Update a webhook endpoint
+//
+// Changes the fields given, checked as on create; with `If-Match`, only
+// at that version (412 otherwise). Enabling an endpoint (one the
+// platform disabled after three days of failures, say) clears its
+// failure record; deliveries pending while it is disabled fail.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/webhook-endpoints/{id} (the `UpdateWebhookEndpoint` operationId).
+func (c *ClientWithResponses) UpdateWebhookEndpointWithBodyWithResponse(ctx context.Context, id Id, params *UpdateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error) {
+	rsp, err := c.UpdateWebhookEndpointWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateWebhookEndpointResponse(rsp)
+}
+
+// UpdateWebhookEndpointWithResponse Update a webhook endpoint
+//
+// Changes the fields given, checked as on create; with `If-Match`, only
+// at that version (412 otherwise). Enabling an endpoint (one the
+// platform disabled after three days of failures, say) clears its
+// failure record; deliveries pending while it is disabled fail.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/webhook-endpoints/{id} (the `UpdateWebhookEndpoint` operationId).
+func (c *ClientWithResponses) UpdateWebhookEndpointWithResponse(ctx context.Context, id Id, params *UpdateWebhookEndpointParams, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error) {
+	rsp, err := c.UpdateWebhookEndpoint(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateWebhookEndpointResponse(rsp)
+}
+
+// ListWebhookDeliveriesWithResponse List an endpoint's deliveries
+//
+// One delivery per event sent to the endpoint, oldest first: its status
+// (`pending` while tries are left, `succeeded` on a 2xx within 10 s,
+// `failed` once the tries are used up, the URL is refused or the
+// endpoint is disabled), tries made, and how the last one went.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/webhook-endpoints/{id}/deliveries (the `ListWebhookDeliveries` operationId).
+func (c *ClientWithResponses) ListWebhookDeliveriesWithResponse(ctx context.Context, id Id, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*ListWebhookDeliveriesResponse, error) {
+	rsp, err := c.ListWebhookDeliveries(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListWebhookDeliveriesResponse(rsp)
+}
+
+// RedeliverWebhookDeliveryWithResponse Send a delivery again
+//
+// Tries a delivery that succeeded or failed once more, with the same
+// body and `webhook-id` (so a receiver that already has it can drop
+// it). One still pending is 409 `webhook_delivery_pending`; on a
+// disabled endpoint 409 `webhook_endpoint_disabled`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhook-endpoints/{id}/deliveries/{delivery_id}/redeliver (the `RedeliverWebhookDelivery` operationId).
+func (c *ClientWithResponses) RedeliverWebhookDeliveryWithResponse(ctx context.Context, id Id, deliveryId openapi_types.UUID, reqEditors ...RequestEditorFn) (*RedeliverWebhookDeliveryResponse, error) {
+	rsp, err := c.RedeliverWebhookDelivery(ctx, id, deliveryId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRedeliverWebhookDeliveryResponse(rsp)
+}
+
+// RotateWebhookEndpointSecretWithResponse Rotate a webhook endpoint's secret
+//
+// Makes a new `whsec_` secret, shown in this response only. For 24 hours
+// deliveries carry two signatures in `webhook-signature`, one per secret,
+// so the receiver can switch at leisure; then only the new secret signs.
+// A secret replaced before (by an earlier rotation) stops signing at
+// once. With `If-Match`, only at that version (412 otherwise), so a
+// retried request does not rotate twice.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhook-endpoints/{id}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
+func (c *ClientWithResponses) RotateWebhookEndpointSecretWithResponse(ctx context.Context, id Id, params *RotateWebhookEndpointSecretParams, reqEditors ...RequestEditorFn) (*RotateWebhookEndpointSecretResponse, error) {
+	rsp, err := c.RotateWebhookEndpointSecret(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRotateWebhookEndpointSecretResponse(rsp)
 }
 
 // ParseGetHealthResponse parses an HTTP response from a GetHealthWithResponse call
@@ -38447,6 +40582,683 @@ func ParseUpdateVentureResponse(rsp *http.Response) (*UpdateVentureResponse, err
 	return response, nil
 }
 
+// ParseListWebhookEndpointsResponse parses an HTTP response from a ListWebhookEndpointsWithResponse call
+func ParseListWebhookEndpointsResponse(rsp *http.Response) (*ListWebhookEndpointsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListWebhookEndpointsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpointList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListWebhookEndpointsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateWebhookEndpointResponse parses an HTTP response from a CreateWebhookEndpointWithResponse call
+func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpointResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateWebhookEndpointResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest WebhookEndpointWithSecret
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateWebhookEndpointResponse201Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateWebhookEndpointResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteWebhookEndpointResponse parses an HTTP response from a DeleteWebhookEndpointWithResponse call
+func ParseDeleteWebhookEndpointResponse(rsp *http.Response) (*DeleteWebhookEndpointResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteWebhookEndpointResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteWebhookEndpointResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetWebhookEndpointResponse parses an HTTP response from a GetWebhookEndpointWithResponse call
+func ParseGetWebhookEndpointResponse(rsp *http.Response) (*GetWebhookEndpointResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetWebhookEndpointResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpoint
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetWebhookEndpointResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetWebhookEndpointResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateWebhookEndpointResponse parses an HTTP response from a UpdateWebhookEndpointWithResponse call
+func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpointResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateWebhookEndpointResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpoint
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers UpdateWebhookEndpointResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers UpdateWebhookEndpointResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListWebhookDeliveriesResponse parses an HTTP response from a ListWebhookDeliveriesWithResponse call
+func ParseListWebhookDeliveriesResponse(rsp *http.Response) (*ListWebhookDeliveriesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListWebhookDeliveriesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookDeliveryList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListWebhookDeliveriesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRedeliverWebhookDeliveryResponse parses an HTTP response from a RedeliverWebhookDeliveryWithResponse call
+func ParseRedeliverWebhookDeliveryResponse(rsp *http.Response) (*RedeliverWebhookDeliveryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RedeliverWebhookDeliveryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest WebhookDelivery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RedeliverWebhookDeliveryResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRotateWebhookEndpointSecretResponse parses an HTTP response from a RotateWebhookEndpointSecretWithResponse call
+func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhookEndpointSecretResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RotateWebhookEndpointSecretResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpointWithSecret
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers RotateWebhookEndpointSecretResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers RotateWebhookEndpointSecretResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
 	// GetHealth Liveness
@@ -38776,6 +41588,30 @@ type ServerInterface interface {
 	// UpdateVenture Update a venture
 	// (PATCH /v1/ventures/{id})
 	UpdateVenture(ctx echo.Context, id Id, params UpdateVentureParams) error
+	// ListWebhookEndpoints List webhook endpoints
+	// (GET /v1/webhook-endpoints)
+	ListWebhookEndpoints(ctx echo.Context, params ListWebhookEndpointsParams) error
+	// CreateWebhookEndpoint Create a webhook endpoint
+	// (POST /v1/webhook-endpoints)
+	CreateWebhookEndpoint(ctx echo.Context, params CreateWebhookEndpointParams) error
+	// DeleteWebhookEndpoint Delete a webhook endpoint
+	// (DELETE /v1/webhook-endpoints/{id})
+	DeleteWebhookEndpoint(ctx echo.Context, id Id, params DeleteWebhookEndpointParams) error
+	// GetWebhookEndpoint Get a webhook endpoint
+	// (GET /v1/webhook-endpoints/{id})
+	GetWebhookEndpoint(ctx echo.Context, id Id) error
+	// UpdateWebhookEndpoint Update a webhook endpoint
+	// (PATCH /v1/webhook-endpoints/{id})
+	UpdateWebhookEndpoint(ctx echo.Context, id Id, params UpdateWebhookEndpointParams) error
+	// ListWebhookDeliveries List an endpoint's deliveries
+	// (GET /v1/webhook-endpoints/{id}/deliveries)
+	ListWebhookDeliveries(ctx echo.Context, id Id, params ListWebhookDeliveriesParams) error
+	// RedeliverWebhookDelivery Send a delivery again
+	// (POST /v1/webhook-endpoints/{id}/deliveries/{delivery_id}/redeliver)
+	RedeliverWebhookDelivery(ctx echo.Context, id Id, deliveryId openapi_types.UUID) error
+	// RotateWebhookEndpointSecret Rotate a webhook endpoint's secret
+	// (POST /v1/webhook-endpoints/{id}/rotate-secret)
+	RotateWebhookEndpointSecret(ctx echo.Context, id Id, params RotateWebhookEndpointSecretParams) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -41774,6 +44610,261 @@ func (w *ServerInterfaceWrapper) UpdateVenture(ctx echo.Context) error {
 	return err
 }
 
+// ListWebhookEndpoints converts echo context to params.
+func (w *ServerInterfaceWrapper) ListWebhookEndpoints(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListWebhookEndpointsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "partner_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "partner_id", ctx.QueryParams(), &params.PartnerId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter partner_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListWebhookEndpoints(ctx, params)
+	return err
+}
+
+// CreateWebhookEndpoint converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateWebhookEndpoint(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateWebhookEndpointParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateWebhookEndpoint(ctx, params)
+	return err
+}
+
+// DeleteWebhookEndpoint converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteWebhookEndpoint(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteWebhookEndpointParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteWebhookEndpoint(ctx, id, params)
+	return err
+}
+
+// GetWebhookEndpoint converts echo context to params.
+func (w *ServerInterfaceWrapper) GetWebhookEndpoint(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetWebhookEndpoint(ctx, id)
+	return err
+}
+
+// UpdateWebhookEndpoint converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateWebhookEndpoint(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateWebhookEndpointParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateWebhookEndpoint(ctx, id, params)
+	return err
+}
+
+// ListWebhookDeliveries converts echo context to params.
+func (w *ServerInterfaceWrapper) ListWebhookDeliveries(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListWebhookDeliveriesParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "event_type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "event_type", ctx.QueryParams(), &params.EventType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter event_type: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListWebhookDeliveries(ctx, id, params)
+	return err
+}
+
+// RedeliverWebhookDelivery converts echo context to params.
+func (w *ServerInterfaceWrapper) RedeliverWebhookDelivery(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "delivery_id" -------------
+	var deliveryId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "delivery_id", ctx.Param("delivery_id"), &deliveryId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter delivery_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RedeliverWebhookDelivery(ctx, id, deliveryId)
+	return err
+}
+
+// RotateWebhookEndpointSecret converts echo context to params.
+func (w *ServerInterfaceWrapper) RotateWebhookEndpointSecret(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RotateWebhookEndpointSecretParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RotateWebhookEndpointSecret(ctx, id, params)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -41930,6 +45021,14 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v1/ventures/:id", wrapper.DeleteVenture, options.OperationMiddlewares["deleteVenture"]...)
 	router.GET(options.BaseURL+"/v1/ventures/:id", wrapper.GetVenture, options.OperationMiddlewares["getVenture"]...)
 	router.PATCH(options.BaseURL+"/v1/ventures/:id", wrapper.UpdateVenture, options.OperationMiddlewares["updateVenture"]...)
+	router.GET(options.BaseURL+"/v1/webhook-endpoints", wrapper.ListWebhookEndpoints, options.OperationMiddlewares["listWebhookEndpoints"]...)
+	router.POST(options.BaseURL+"/v1/webhook-endpoints", wrapper.CreateWebhookEndpoint, options.OperationMiddlewares["createWebhookEndpoint"]...)
+	router.DELETE(options.BaseURL+"/v1/webhook-endpoints/:id", wrapper.DeleteWebhookEndpoint, options.OperationMiddlewares["deleteWebhookEndpoint"]...)
+	router.GET(options.BaseURL+"/v1/webhook-endpoints/:id", wrapper.GetWebhookEndpoint, options.OperationMiddlewares["getWebhookEndpoint"]...)
+	router.PATCH(options.BaseURL+"/v1/webhook-endpoints/:id", wrapper.UpdateWebhookEndpoint, options.OperationMiddlewares["updateWebhookEndpoint"]...)
+	router.GET(options.BaseURL+"/v1/webhook-endpoints/:id/deliveries", wrapper.ListWebhookDeliveries, options.OperationMiddlewares["listWebhookDeliveries"]...)
+	router.POST(options.BaseURL+"/v1/webhook-endpoints/:id/deliveries/:delivery_id/redeliver", wrapper.RedeliverWebhookDelivery, options.OperationMiddlewares["redeliverWebhookDelivery"]...)
+	router.POST(options.BaseURL+"/v1/webhook-endpoints/:id/rotate-secret", wrapper.RotateWebhookEndpointSecret, options.OperationMiddlewares["rotateWebhookEndpointSecret"]...)
 
 }
 
@@ -55900,6 +58999,999 @@ func (response UpdateVenture500ApplicationProblemPlusJSONResponse) VisitUpdateVe
 	return err
 }
 
+type ListWebhookEndpointsRequestObject struct {
+	Params ListWebhookEndpointsParams
+}
+
+type ListWebhookEndpointsResponseObject interface {
+	VisitListWebhookEndpointsResponse(w http.ResponseWriter) error
+}
+
+type ListWebhookEndpoints200JSONResponse WebhookEndpointList
+
+func (response ListWebhookEndpoints200JSONResponse) VisitListWebhookEndpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookEndpoints400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookEndpoints400ApplicationProblemPlusJSONResponse) VisitListWebhookEndpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookEndpoints401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookEndpoints401ApplicationProblemPlusJSONResponse) VisitListWebhookEndpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookEndpoints403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookEndpoints403ApplicationProblemPlusJSONResponse) VisitListWebhookEndpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookEndpoints500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookEndpoints500ApplicationProblemPlusJSONResponse) VisitListWebhookEndpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpointRequestObject struct {
+	Params CreateWebhookEndpointParams
+	Body   *CreateWebhookEndpointJSONRequestBody
+}
+
+type CreateWebhookEndpointResponseObject interface {
+	VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error
+}
+
+type CreateWebhookEndpoint201ResponseHeaders struct {
+	ETag *string
+}
+
+type CreateWebhookEndpoint201JSONResponse struct {
+	Body    WebhookEndpointWithSecret
+	Headers CreateWebhookEndpoint201ResponseHeaders
+}
+
+func (response CreateWebhookEndpoint201JSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint400ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint401ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint403ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint409ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint413ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint422ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint500ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookEndpointRequestObject struct {
+	Id     Id `json:"id"`
+	Params DeleteWebhookEndpointParams
+}
+
+type DeleteWebhookEndpointResponseObject interface {
+	VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error
+}
+
+type DeleteWebhookEndpoint204Response struct {
+}
+
+func (response DeleteWebhookEndpoint204Response) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteWebhookEndpoint400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhookEndpoint400ApplicationProblemPlusJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookEndpoint401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhookEndpoint401ApplicationProblemPlusJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookEndpoint403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhookEndpoint403ApplicationProblemPlusJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookEndpoint404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhookEndpoint404ApplicationProblemPlusJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookEndpoint412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhookEndpoint412ApplicationProblemPlusJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookEndpoint500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhookEndpoint500ApplicationProblemPlusJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookEndpointRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type GetWebhookEndpointResponseObject interface {
+	VisitGetWebhookEndpointResponse(w http.ResponseWriter) error
+}
+
+type GetWebhookEndpoint200ResponseHeaders struct {
+	ETag *string
+}
+
+type GetWebhookEndpoint200JSONResponse struct {
+	Body    WebhookEndpoint
+	Headers GetWebhookEndpoint200ResponseHeaders
+}
+
+func (response GetWebhookEndpoint200JSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookEndpoint400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhookEndpoint400ApplicationProblemPlusJSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookEndpoint401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhookEndpoint401ApplicationProblemPlusJSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookEndpoint403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhookEndpoint403ApplicationProblemPlusJSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookEndpoint404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhookEndpoint404ApplicationProblemPlusJSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookEndpoint500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhookEndpoint500ApplicationProblemPlusJSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpointRequestObject struct {
+	Id     Id `json:"id"`
+	Params UpdateWebhookEndpointParams
+	Body   *UpdateWebhookEndpointJSONRequestBody
+}
+
+type UpdateWebhookEndpointResponseObject interface {
+	VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error
+}
+
+type UpdateWebhookEndpoint200ResponseHeaders struct {
+	ETag *string
+}
+
+type UpdateWebhookEndpoint200JSONResponse struct {
+	Body    WebhookEndpoint
+	Headers UpdateWebhookEndpoint200ResponseHeaders
+}
+
+func (response UpdateWebhookEndpoint200JSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint400ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint401ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint403ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint404ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint412ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint413ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint422ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint500ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveriesRequestObject struct {
+	Id     Id `json:"id"`
+	Params ListWebhookDeliveriesParams
+}
+
+type ListWebhookDeliveriesResponseObject interface {
+	VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error
+}
+
+type ListWebhookDeliveries200JSONResponse WebhookDeliveryList
+
+func (response ListWebhookDeliveries200JSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries400ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries401ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries403ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries404ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries500ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDeliveryRequestObject struct {
+	Id         Id                 `json:"id"`
+	DeliveryId openapi_types.UUID `json:"delivery_id"`
+}
+
+type RedeliverWebhookDeliveryResponseObject interface {
+	VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error
+}
+
+type RedeliverWebhookDelivery202JSONResponse WebhookDelivery
+
+func (response RedeliverWebhookDelivery202JSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDelivery400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhookDelivery400ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDelivery401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhookDelivery401ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDelivery403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhookDelivery403ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDelivery404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhookDelivery404ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDelivery409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhookDelivery409ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDelivery500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhookDelivery500ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecretRequestObject struct {
+	Id     Id `json:"id"`
+	Params RotateWebhookEndpointSecretParams
+}
+
+type RotateWebhookEndpointSecretResponseObject interface {
+	VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error
+}
+
+type RotateWebhookEndpointSecret200ResponseHeaders struct {
+	ETag *string
+}
+
+type RotateWebhookEndpointSecret200JSONResponse struct {
+	Body    WebhookEndpointWithSecret
+	Headers RotateWebhookEndpointSecret200ResponseHeaders
+}
+
+func (response RotateWebhookEndpointSecret200JSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecret400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret400ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecret401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret401ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecret403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret403ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecret404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret404ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecret412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret412ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecret500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret500ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// GetHealth Liveness
@@ -56229,6 +60321,30 @@ type StrictServerInterface interface {
 	// UpdateVenture Update a venture
 	// (PATCH /v1/ventures/{id})
 	UpdateVenture(ctx context.Context, request UpdateVentureRequestObject) (UpdateVentureResponseObject, error)
+	// ListWebhookEndpoints List webhook endpoints
+	// (GET /v1/webhook-endpoints)
+	ListWebhookEndpoints(ctx context.Context, request ListWebhookEndpointsRequestObject) (ListWebhookEndpointsResponseObject, error)
+	// CreateWebhookEndpoint Create a webhook endpoint
+	// (POST /v1/webhook-endpoints)
+	CreateWebhookEndpoint(ctx context.Context, request CreateWebhookEndpointRequestObject) (CreateWebhookEndpointResponseObject, error)
+	// DeleteWebhookEndpoint Delete a webhook endpoint
+	// (DELETE /v1/webhook-endpoints/{id})
+	DeleteWebhookEndpoint(ctx context.Context, request DeleteWebhookEndpointRequestObject) (DeleteWebhookEndpointResponseObject, error)
+	// GetWebhookEndpoint Get a webhook endpoint
+	// (GET /v1/webhook-endpoints/{id})
+	GetWebhookEndpoint(ctx context.Context, request GetWebhookEndpointRequestObject) (GetWebhookEndpointResponseObject, error)
+	// UpdateWebhookEndpoint Update a webhook endpoint
+	// (PATCH /v1/webhook-endpoints/{id})
+	UpdateWebhookEndpoint(ctx context.Context, request UpdateWebhookEndpointRequestObject) (UpdateWebhookEndpointResponseObject, error)
+	// ListWebhookDeliveries List an endpoint's deliveries
+	// (GET /v1/webhook-endpoints/{id}/deliveries)
+	ListWebhookDeliveries(ctx context.Context, request ListWebhookDeliveriesRequestObject) (ListWebhookDeliveriesResponseObject, error)
+	// RedeliverWebhookDelivery Send a delivery again
+	// (POST /v1/webhook-endpoints/{id}/deliveries/{delivery_id}/redeliver)
+	RedeliverWebhookDelivery(ctx context.Context, request RedeliverWebhookDeliveryRequestObject) (RedeliverWebhookDeliveryResponseObject, error)
+	// RotateWebhookEndpointSecret Rotate a webhook endpoint's secret
+	// (POST /v1/webhook-endpoints/{id}/rotate-secret)
+	RotateWebhookEndpointSecret(ctx context.Context, request RotateWebhookEndpointSecretRequestObject) (RotateWebhookEndpointSecretResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -59793,644 +63909,943 @@ func (sh *strictHandler) UpdateVenture(ctx echo.Context, id Id, params UpdateVen
 	return nil
 }
 
+// ListWebhookEndpoints operation middleware
+func (sh *strictHandler) ListWebhookEndpoints(ctx echo.Context, params ListWebhookEndpointsParams) error {
+	var request ListWebhookEndpointsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListWebhookEndpoints(ctx.Request().Context(), request.(ListWebhookEndpointsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListWebhookEndpoints")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListWebhookEndpointsResponseObject); ok {
+		return validResponse.VisitListWebhookEndpointsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateWebhookEndpoint operation middleware
+func (sh *strictHandler) CreateWebhookEndpoint(ctx echo.Context, params CreateWebhookEndpointParams) error {
+	var request CreateWebhookEndpointRequestObject
+
+	request.Params = params
+
+	var body CreateWebhookEndpointJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateWebhookEndpoint(ctx.Request().Context(), request.(CreateWebhookEndpointRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateWebhookEndpoint")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateWebhookEndpointResponseObject); ok {
+		return validResponse.VisitCreateWebhookEndpointResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteWebhookEndpoint operation middleware
+func (sh *strictHandler) DeleteWebhookEndpoint(ctx echo.Context, id Id, params DeleteWebhookEndpointParams) error {
+	var request DeleteWebhookEndpointRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteWebhookEndpoint(ctx.Request().Context(), request.(DeleteWebhookEndpointRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteWebhookEndpoint")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteWebhookEndpointResponseObject); ok {
+		return validResponse.VisitDeleteWebhookEndpointResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetWebhookEndpoint operation middleware
+func (sh *strictHandler) GetWebhookEndpoint(ctx echo.Context, id Id) error {
+	var request GetWebhookEndpointRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetWebhookEndpoint(ctx.Request().Context(), request.(GetWebhookEndpointRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetWebhookEndpoint")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetWebhookEndpointResponseObject); ok {
+		return validResponse.VisitGetWebhookEndpointResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateWebhookEndpoint operation middleware
+func (sh *strictHandler) UpdateWebhookEndpoint(ctx echo.Context, id Id, params UpdateWebhookEndpointParams) error {
+	var request UpdateWebhookEndpointRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body UpdateWebhookEndpointJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateWebhookEndpoint(ctx.Request().Context(), request.(UpdateWebhookEndpointRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateWebhookEndpoint")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateWebhookEndpointResponseObject); ok {
+		return validResponse.VisitUpdateWebhookEndpointResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListWebhookDeliveries operation middleware
+func (sh *strictHandler) ListWebhookDeliveries(ctx echo.Context, id Id, params ListWebhookDeliveriesParams) error {
+	var request ListWebhookDeliveriesRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListWebhookDeliveries(ctx.Request().Context(), request.(ListWebhookDeliveriesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListWebhookDeliveries")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListWebhookDeliveriesResponseObject); ok {
+		return validResponse.VisitListWebhookDeliveriesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RedeliverWebhookDelivery operation middleware
+func (sh *strictHandler) RedeliverWebhookDelivery(ctx echo.Context, id Id, deliveryId openapi_types.UUID) error {
+	var request RedeliverWebhookDeliveryRequestObject
+
+	request.Id = id
+	request.DeliveryId = deliveryId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RedeliverWebhookDelivery(ctx.Request().Context(), request.(RedeliverWebhookDeliveryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RedeliverWebhookDelivery")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RedeliverWebhookDeliveryResponseObject); ok {
+		return validResponse.VisitRedeliverWebhookDeliveryResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RotateWebhookEndpointSecret operation middleware
+func (sh *strictHandler) RotateWebhookEndpointSecret(ctx echo.Context, id Id, params RotateWebhookEndpointSecretParams) error {
+	var request RotateWebhookEndpointSecretRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RotateWebhookEndpointSecret(ctx.Request().Context(), request.(RotateWebhookEndpointSecretRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RotateWebhookEndpointSecret")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RotateWebhookEndpointSecretResponseObject); ok {
+		return validResponse.VisitRotateWebhookEndpointSecretResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Nc9s4kj/8VVB67l+xn6MUSZad2K6r/3nyMuuZJJONnZ27HeURIRKyMKYADQFa1k7luz+FboAEJUqi",
-	"JCeZ2fHW3W5MkXht9Bu6f/17I5KTqRRMaNU4+70xZjRmKfzz1TW9Mf8bMxWlfKq5FI2zxvWYkZQpmaUR",
-	"I3csVVyKgGSKDhNGuCDh5aj5lupoHLYaQYPd08k0YY2zRr/R7TcaQUNFYzahpl09n5oflE65uGl8/hw0",
-	"LmM2mUrNhP7Apgmds3i5/1CnGQvJbMwE0WOuCFdEjxlRWqYsJlSoGUuJloQKwmiacJaSlP2WMaXJjOsx",
-	"vkwnjIR5d9G8+SOblwdsuqkY7VDKhFEBw30jI4qjWhzkz2OWMugpShnVLCYyJVMmYi5uitWLqCBDs5o0",
-	"Lq/V07vOU8XSOx4x9bQ97ETd+Ig1e6Nj2uwNT6Lm8/gZa56O2rQz7EZHcY89lVOWwljU02N6MnwWPY+b",
-	"p6w9avZoZ9h8HnXj5hEzDeBvG/bhA9XsDZ9wDf+1PL0PuJ6K0CSRMxaTKUvJjItYzshIprgvUcKZ0ITG",
-	"ccqUapEr85cUsCq4Swq3SYr5RGaKRDRJzEM5gneKKRE9pprQlJGUakYSMygWB4SlqUwV4SJKspiV1/Ck",
-	"7U9xwgWfZJPGWTtw0+VCsxuWluf7gU0oF2YZVs85YSNtCB12N0tTMy2c+9ee4/HpbnNUrGJPr1gkRaxI",
-	"JjRPKiZHmIi/+i72utvMkOl0fjHSLF09Oy3JjHJNhmwkzQlN5+ZE0hvKRanjo23I538sbVzGq9gl/PxE",
-	"EW7mG40li8kolRNYIcecZEomNGbEsI5z8lsmNSNcI6NL2VSmGoZKpqkcJmxS5hhHo07UpaeseTx8Fjd7",
-	"0XPWPKXtYRNZBx78tYf+c9CY0pROmLbc/0WWKplWTygU7F4PIngjdDs9TdkdNxQwpTfMjI6b13/LWDpv",
-	"BA1BJ6Y//KY0kgm9f8PEjR43zo473aBSLGwQQ3yBf57SI9aJjo+bz+LusNljz0dN2hm2m0dRLz5mJ6Nn",
-	"9PnQDXBK9bgYHzes0ewIT43wWRQCI5lOqG6cNbIM3lwjwqL5j2y+PO4Lkgn+W8bILZsD2zSEJGIWEzYa",
-	"sUiTA0o+frx8acQaJTdSxiQaSx6xwxYBAjdEUJZjpiUqYjKU8dxQSkLnKBJHPFXarNJUCsXKS3Q8akfP",
-	"6XG3eTxss2aPHhmBchQ1u/GzqDN8zk5op+2WCHWCYpEW5Oaq3eweHwfm6Li/O5vX60O+8g+3bufE7Scc",
-	"rT/yMq4mvK2XdQQ6WPW5sVobMvkxFTfMrNqQKqOnCHJAFShyRv8LD88JJUrThBEp4L1ep7uo2XVAs6ue",
-	"pNUGVxHJUeWJX6F3vKc3jCj+r5XsBYRKqauYjWiW6MbZcTsw/SIf77bbQcHVO5Vc/S3TNKaavuZJpUj5",
-	"SSTznAUpMhtLxUg4sV+FZCyTWBF2x9I5ueF3TACFAc2xexrpZN4XZgfwtzuaZCwgVBVN/HLL5p/+C34I",
-	"ycHHD2+aTEQyZvFZX+Qv/Z/j727Z/P8cv7QvHp4TZfqkielOkUmmtFHTyMTsQov8aB5SEfcFvK/ISBod",
-	"DmghfJsPPs0Splp94W/07w01ltOBTGOWDnjcOGt02u3uUa/x2bw0TWScq81Ve+NGXNqe/0jZqHHW+H+e",
-	"FlbIU/xVPXWjMe0rPQdaixmb/jT8lUUa9sgdSpBY39H4e6rZjALbjaRhEEBEdDpNOKrqT630/M9fFert",
-	"3uwimEDjjolYpoNMpIxGY2PWNIJGzDTlSX5+zBsk5jERUls16Nz8ewxshSqi6B2qMkpTnSlDfobQuYZZ",
-	"fEdj4oaa095Y66k6e/o0lpFq0SiVgqvmNKHaCJ2WHacbv3paMczPdVf2PTaCYr+KP8D8IpklOEM0UqIx",
-	"2jEjyhMWl+eLbCRumTF8R2OrEO23DzThMbw8wB4Xt8EpTlzBIOF94EygUDbOfsmbyvlq0BhxlhjSNYp+",
-	"0ggaE6YUvTEvTVOjq+o56eOP/YZpecKVAq70qdjLnuEe/l666e68l0tTfYitfEsT0x1uGr7f5AL6cmt3",
-	"RsKlvkNyAItEzOIporJoDGzJLWIYkNA2MzDTDYO+yB+gghSiFcjuNXkvlb5J2dXf3xhz1+wTGOoBCWWm",
-	"B3I0SA3hmDYzcSvkTAyg8/DQDDqcuCkMDJ2EfVEa2uLPAQnjDEmMDW7Z3DzQKeUJFzcD4GuHhqV9Dhov",
-	"gFwvoohNNWobK8i0ijxTFnON9EUnMrMf2X81nreOjhpBA42naN44a3y8etlA9VrPQQVWWk5ARqaMQvuN",
-	"3zIqNNdz0iXNftZuHzHSgTXstrsnzU6nedRutfDf3Wa3B9TIxZ3Rb8xAPgWN3M6CwWjNJlMzxk7QsB6I",
-	"AeitRXvXnfZZ2/zfP40sNUfi2fB5dBq3WbMz6tJmb3gUNZ/HPdY8Hp1Q91sjaNxyEXtDbgSNhCo9gFNn",
-	"ZPTHa/JUM0ENlf7O489P5WjEjGQfcM0m6owct4/IFXo3yEdB7yhPLJcFCwR4ed76Wecz6kVMmUkMzQpm",
-	"iqVn6Pg4HjXN4IzFYx0eHdodOj0fllin3CySMeiwU5RdbWameWQ+PY6bPXYyaj6np8NmO+rEXXY06tHj",
-	"oce/G9Z70wga2TRes6Cd9j/h9GJflmCW3+8elzbAEQWO7SR+xp6PTtswmWYvOjJz642azn1jJmp4WcrY",
-	"QKecJo2zEU0Ug0e/ZZbuJlLocTJ321tzwrmYXivvwQCMM2aOFcun1W12j802JlTgBzUNMWPc0mSQpYnH",
-	"O1nWbUaJzGLHQFuRnDQCnzTMH1JToJgylZkn09nA6LSDmUxvzTZyKYwg/hw0pFGQbtjgZtg46xjC0NL7",
-	"u/3Z23YaaX5naDMTXA+mqd3T/Lh32q12u/K8rycT3HZDyc4ylkJLJZs0nnCjdln5jifJkmzv+Dk9OR01",
-	"WTtuN3ujUbdJj3vD5tFxL26fPu+x7vMufAnqfePs6HNtMYIM8b2l8RV6QWErpCwyZBGjwcSTBC0HcANY",
-	"KUcOuDZ2BDIpeNFyTvABjbigyeE5fGL1jTFFQR5JMeIgt8yPgs0I7jKZM90i72WSlD1LRuZ7buvVXtlr",
-	"/6uAhCU3K7Kqwo36e/7vAY8/g294jffEyBQpRgmP9lN6eGETDizXG3AxGCX8Zqx9Behi0anNFVkwKM1G",
-	"Kc2ThAyZ0dOmqYyYUmW9tNc+LXSZfAq7KjLrh/9Q+qmbeWSHqwpL3vkszfQYaKOvZTrkcczEXvsyylvx",
-	"9uB/ZZaSVCaMTOgcSDeWsBPlBT4qFvi118xuK1wM5KFWEx22T9SKmXwOGt9LwfZaPeDNgxvTTEmH54rA",
-	"T6jCk0SKG5aSXCMoLWPH07m/x5Z2W0FvMA+xhJeasHtulBMyzHR5JtCVtYouhTa8PnmFetI+PMK25K/l",
-	"lZwwa42Byz6V4sZwZEOhisesbIp6S+mGBRoZSwkOb+fz74b2ECt7IUgm2P2URWZxjXGSpawwO11fZslj",
-	"rqJEqnypQei8T9mI3+/OlkGaJDK6RQtBZZMJTeeFjayzlIHQ4kplLM5lnRHBNMnKWwY/DaYwpIFtdPEs",
-	"rGnznHjSlGAzcH9YEBtK5y/I2yvnYLZN01tkr+UlsqM0UkhOmBSMsESxJyogQs6MeSdFxDYvFrburdWl",
-	"0ylmLGVEZJOhOWSeHMQPzZLBcWSGrtHLll/0fJUlwpF//vxQnHp5+61zRjF9Rqg5GCwtUxFcK1HRF+7b",
-	"mVGySkvGNTkIq0YeHgbEXub2xRraBN3OkGex4aNU/ouJvlhqGKkmPGyRi0RJEq5VGEJrrb+TGk11MBP3",
-	"YZ1C6gEtmlo8gMWFkiqkEKGKLLoEYFX9nuNRtedpqUPnf8IJlRxQ+F6dvha8UScFCb+Tmlz4/e1GyAvD",
-	"figCDnFoIUF1HcMHjMAUzN0iTljMKTGjVmUtP79tNgcYieK1zES8Nz2MoBWPFN5JdHo5aijzi155sV/b",
-	"r3dfZ+z/IZbYjAdag3MLPlGuuCFhLVE7BlUPlu8nt667OcE2e5gWHBw7eJhUpqYMFne9g6mWR+nP4UXK",
-	"F815kWqRhJ16vqVb2O8LRvsGe5zrP7gNni8B3PHuqfrB4UR3/JJuU7Alo2/gpgYkzYQwqqlMDQeJGItB",
-	"y1tUcIpZeV14DAhuFqm9Z/G6yuPFDDHG56js2FtZ2/WX020qBw2qDYtSptGgKq3TpVEJqFIzmcZlu+gW",
-	"Rd/qdfHbXLj1yVvE2eeLYxQbLY0qtNzXOTy24XgxE5rTRH1pZbB6NrBi2ZSlCoijtGAXRLCZMRvzSUEY",
-	"QgQnb/16FS2WfESL7YGQNQq5ZZZ5+46UQGmGO2Nz8tNMfMVVKubwcCpz6fBYbfm3jBn1FSZ2ZubrGB0S",
-	"tdFaq4jdqMO0ekXZ0oL2Bare/m+mm4m8Q64L4V+geletAKreGB9QHCG9lsjLTRUkl196vafzRNL4Wso3",
-	"NL3ZT5Eeyng+0FIOEmhqxc0shNJwM2RJ4MWyR8dzjNkbVPIKr8GupSRvbMu70dXCAB/a9ehmBq2bbaYi",
-	"32uj2IJSpchBh7zl3x2CxvU+hRhEblp7nYuVPcIUwMs/mHA1sQE2C3tgbZlxcT1/TkZMR2DyLR/rjheg",
-	"4I+VvHYCatdAhYWBPpg1kUea5xFN4PGmCXp+rVrkK4QPEBdiGAJoRDdZyhbtBqs50SiSmYAzWrxKDi5e",
-	"fPjp3eXV4OOHN4dlh5x3Eqr12L1iRBaG/CC+OSJAuyFTmuYRGN5crf3huXI/B41rKd9SMXeR1HvtRko1",
-	"G9gY4hLpS0kmVMyJs1DOQV+ak4RqY/p4BN/15Jj5zIyN5IPbdc1LA3uIpf7gRUu7ydCRZihc0K+lMLx5",
-	"QQsHJbiZR0RX9W/ffurFTsMQPgqa6bFM+b/2ZFMZNGRUrogubNVbDK0xtOLCUjz1rKxydIqtKg1t111a",
-	"HNaDxNsU8xnSpbl4+/Lzzz83L7zuq60kag1zDN1hm42fj8Le8JkD98rekT/QXeQtmw9SlqkKr/XiraPR",
-	"UcyL6F2kJOZwCyK0E57lQ9j1d9abgFUFHuQq0hv9wzC/WE4oFxAlCaGzqbxlokUuJlLcoJ0BAUoY/Fko",
-	"ixOKoaBnJIQonwhuMjDgZ5D7gjB6igrCY8yZEHTCVF/Yi4+AhBh9UKg3EPlk+M5CTBWj0dh8ze2owPkI",
-	"2mC+DECQFzc3KbtZYbH/Tc4IJRBM8kSRmPJkTjJFbxgZskhOrJ/OBgG44Azwhops0jj7pTGh99aH0wga",
-	"9O6m8Wkp5DdoXEy5jZe3cXgcjXDft+TF35vZNjWfsEZFW+6b4bxGzD66pmq8Bk4oQ0NbjQWjO35f/sEI",
-	"TmEDa2r0jv7zak4xzYYJj4zmk2pnkNyyeWBMBaPI3QiuGOFw8JYaTtmdvN1yUqlERrHu/PzI5h/Ma58/",
-	"+3Htv2CGBaxKPinbYMmRWNCItOG+jkZewEvAzmLUUGny3qMZGwlVJiO3DX4cvY0BXx1Hv7hJC1wgnnBh",
-	"jOYEV3pCbxmhEOStIjk1RrUklNgmzNpvzh7xFwqGvGkZYFw0SX4awa3Dug2xJ+xzsHjE0FasJq3ZWCZA",
-	"TC1yNZYzAdPF7De8L8lzItZPxvaxPJ1P+YTecAwYrjcb8/ZbBsHhi/Nx0Wt5IFitVXEDo2lK50vjhzar",
-	"R1+Enb8AuVmZMGXkAWRKUXLc7tq7DJ9JVkad24eeJjGwmlIlDy0Cr+uNpNduV42kIu66HGjbCBpDGrv7",
-	"uuqh8CTh4uZ1EY64OBgbnWhMZPjnYWCER6pZah4eHQZEsQmnQmQ0MU9ODgNS/NXpHgZkyJkQHB90e4cB",
-	"0an35OjksCSF8mjIvBujh3h9GOlU/LNo3BB30fC66b6VMUtAmbKdTlM2pXDWp1Jp88/BiN+z0oMpnd+s",
-	"a/RDJpbFIlUDOVpi2OuE4Tb83cZaqNqnqBjqa/x0+UAFjREXXI23HMqY0VQPGdX2qzIRvaFKE8VvwA+X",
-	"8FF+jTiT6S1LSSwhUkSXuO/a/mqK4yL4enFIeXTChMYsIOAIYDGhCrWxaJyJWxLJyYRr5fHNPPPIXX/V",
-	"XfAfOd4elm+3KhQOdcun06rUOtNWnq+bZuKJIlOWchkrvE3EtFSapIzGc3IwnJdS6zNxWD0NUEe23G1n",
-	"FtSd/BW+b4hNappszCiSgs2rNRJY9MCeq3wg3kYXC+g6887JwvJv1GSKGeykzdQ//bvQ0sLyQBPrJ+EO",
-	"/RKbcgkOFeQ4GyNhrNcb4K08UWL9KH60c3XMlyYJfCrYjCbKY7kbuO23UUQ8br+PMrJ4NJbxMyBuLs2m",
-	"msXhGcTtWGaptDT0TQ6EJDnbBVs0/PDx3eDq+uLNq8HF6+tXH8LD874wW0O4dsAbStO5CiAWyPCRX+Xw",
-	"ibLeqgNjzkIgt+EWYCoqm/qutE0ytHuGdzNm2/A+0xwlaQx79B3lCok3icrdLMezV2QT27vwOoHsmNlp",
-	"XbuKx6wIrPZuXZfMVkwSqtLB8Ec//dayC0hrrUMs1kn8AhqqkrWr5dPPZtu8rnHSQY5oYZ6CvyClQtHI",
-	"Xe7XGpaVfVUDKuUnbRfMUEqmqfFphfGBz0vc3O2QP7Qq/uJuOOuq1KcVKrWVnQNca9M5XEYOYmYIe6BY",
-	"MvJzgCD9MI97LB7fc3RMl3+3f7GJIViWP96UScDFIFMMdHueLN9qCKn5yPoKB/mpdNF85nWMAlx4eCd5",
-	"bI2XPPIPFeBVIbAroj3dY9Ogv0flkIlVEQMrbsYxlWlMlVG6JwB55B6Wm80fFfE6zhWAoXE2Kcg9dKNG",
-	"vWmQsJEeZCLfbkiIyt9JZZxFenCTymy69HTp7/m02FMXesTupzad1T0pjcp/mI/BfzhN5R1XXIrSL5ql",
-	"Ey6sl17TYi9y2uJq4PLpi9yl/DVrrSbyhgv/oc5S91Ilqy6s24/TuI4yNOHCf9pZZL7uxnwJOOFkvcMn",
-	"aMxSrtlPIpljIvtnP0NrPe/56N77/LmKiQCz+Y4mVEQVatKw+KGG+ho04OilG3O6oNNLfHdJ6cXHQd73",
-	"p5XDvsx7K4+6pqmED6oY59X7J3nQe+CiJeyRQs83jFLZzB5kg0+8pLKD3L32RBE5E1a1oBZ7yzb9RB0u",
-	"eFrM0+L0VlDlwmLBr2AbVq6SS+hdttIR+6pS/wXDMK021XZ0esdcD+x2qhV4FVKQ8PtX1+TpXeepW1GM",
-	"uwtb5IWnl9jfEMUiQMQVoINzwiZTPUdcIiEFq60dlA9BhY5gp5A48I9aZ6FIvKxYSMzy99fQ5f3vavj7",
-	"6bF1wStq3gFUOPbtWVAMtHoM4+Uq351zQoeKCW1B1+yJkjNRw9scNKZjG7K3oxnu6L4wwv2Y1rp0m2er",
-	"eh9woU96jUpUllVXCW5fcVJBfvSKg+aRimffu+5Lh640E2/P153+3Qz5gkH4MFjtdrCWYUyp1iw1VPL/",
-	"/XLR/Oen37uf/2MNT9j9QJVJ8iXKfuXCya/eA2gQcV8EGBOMfKa4wAbraHHER9UjXn1gS4K898An88tc",
-	"C50TXz7l7BbkE01mdK7A/N76vJZIpdY1klvYdQT8bdweufDcw+mxwIh8F5BTiTE7sFr/tF8/kPL5RzzS",
-	"f5JTVY++DVlM5B0bLC7FgvxMM0bwTZWHfnONkVTg44J/+c7rHNt1VwlYpfq/Mit9bS2oCtVfxhWc9jVn",
-	"SazOSOuFnEypmLfe0QkjB2YaqIWd+Qruku5s1AHDWXKWcxiQlhsstOX/DSP0H1gVzX+EuhvAsgWkZR0t",
-	"riX3p7OBvEfvAdnj44c33rM3xkAsP3rvYpwPFNNOghBaCtdPmWL6nKRsBNFF1l+lMlhpM0HrfWq9g/RG",
-	"78G11DTx/i7m556AifOSav/Zy6Un78G6v9I01UtPX4k4IK336FZoXUCAjvfgLdNj6b/xgUFQFIzCPbPd",
-	"vaRz1Xqoq7yaaq27J1h0k4ZvKU9+5CIOA4JbY8OcIfjTOgPw7ohqYlpBKs2dp4a2lEs0PSeGiugwYQGC",
-	"DLCEwZ+H50RkSeKad2oscZ4HWA/zBkbxIshc/ViblE2T+UDLqhm6LkjKRAwIMka9Af0FOXmuXH8wrTSv",
-	"pc1ehFOHttAIwl0Fq9w1S6Fr+9ZSBtCKDWMjoaUu8vvvC3T9+TMkvGcsrOztG6rg9grNzTdA3uatfh1t",
-	"+9MmFrqTnv3IZR+57Aou6ykbnbb5z0Y9ZUf15oswIXJQ4hpDvP77b/ugFclJeHi+yKXIT4Ihw8buLIL3",
-	"HHE1WKIQ57XbLYD+7DDChRWrVmu/KMdb7H0TEm6FLbTAoTaynG9jGZUVxz3Mo1JDD2TlPDLUR4b6yFD/",
-	"kgx1mVfe2fSSFTEWcgQL7xISgyLowh4GL9QAVxECzjBq7wGyAXxozcpwDHfXof20ySFLpLgxO1nyslte",
-	"pZ6AfZLDf9dy4NXxo8BivrSOlFUjZuYlKCeBzDWcseFYytsmjyEOwTDRmCX8jqWc4e3XZu9izbuIFYuE",
-	"cI+KJYm1jHzGzrViyehwv+sK12ndjIn8fXcBuXHZP9gvrs0H3s3lxg/xgyrTyN4clsdSnsuCLbTyoqGg",
-	"jCUnkszZQ7VQR3t5TQENip7o719dk5TpLBUI9mGLLFmCg8yuWcq1ZgLpDheBhKXphZivdG6Bt6g5/HA4",
-	"80x23+cmfTD3YvHs45Xr8I1UMuB0+6hiS2RWedbAjyJH3v4IuwVcETqUmQ7IbMwxucu6N+1eyFFfmK0M",
-	"zSha2Hd4RkIIaQlNQz+l4LwIbdhHSKjDzkFgbyMowr6gglipEZDQhsuYd63Uh4dwuvEh/DPoC8eKBkzE",
-	"U8nxm5/x2Sv7qBzyByMrwlCK2B+4NoLOvLv6oLHYQaVTvziW1QFwYzqdMsHill2Zlj2DYZA/cGGHxSOL",
-	"A3HeF27xWhajCN9yDzNR+biIrwHIdPfYpcwNbJK+/wkEDrnn54izDoIcg69CckDFPCcXo6wcFpvYmlIe",
-	"O3R2eHAnuRnTeb6h+bTP8+1s4Z0JfOce5cDwhrLKOe6H52Rpy1sxhxTOOOyLA0O69jkAbBiNCPl/yhiJ",
-	"6VwdVtCDG5gLxmr5UaD+bhSEU+yF98zbCu9pKdJp1T54P/nbUNBnazECrlUOdbPLXZCxN6nyYnsP8lmt",
-	"XNRKegfLK4cWXVCaKiMXL4gC1yuZ0GjMBWumjELoHuSukoMS3n8Zm3+pAABptVqHle5IC3dXxeQQyZ8a",
-	"qsgSHZBYasD5NEo1RNLjG4ochGVs75aF67b4hHDHioWrgB22qsM2LMrepoBzHHCAi1Z8VyWIcjDfuqGh",
-	"RxWhoT6wcK6pQjQfltZzkIELz0rRiN5ToLPFp4Z64ZFDYxhoOSgYaioTtvCJoiIeyvvBWpr7XgpWc+qd",
-	"qkQzD4i3qvm/MZro8TI5q6VbXnlrGigKEsnbzfmI2EjVtpaAeuum9FXNLwfDrZqdC5VejhnD3G5gJXXv",
-	"d7eNH7RW7SDNRF1tejfLa01o1oJZttl4yosN1Eh7qZvFZRj4Fq2CD2uwzlK6Yp7W7DBXuQeZWgoJEeAe",
-	"811eTxRIccMWmYgJ1BuoZ7/VyfSxROdSxhIutsjxsx+/4aIyeA9BZZdXBIEOMLobkQ6wwkk0ZzQtPVCY",
-	"K8rwYUBu6LQ5MkpCEXwIaRrmw8ACn8Ba4+K2qq1avh3Nbtpc/4YSdspP8g7MvkVS6ZoWt41Br7sDVvWu",
-	"Wn0beM5EXIuS7euQolfrg3rxEJZEioBAlQ23ScyzYefbfrE9EV/T+6pV3K7n3a5aMRy+JoPa5mY2aKC+",
-	"ucV4qjwWeWSkvc71RlyOoHRb629akRrpi7FCQC1QXolud70d9pna0pG1CdjkgNoyjtgh8BHFdDYlI8YO",
-	"A2KzBCGi3H6Cbx4GxKUNmh8hixzYeJoyCjcUtpgMObBqKTzAkiVeRplX5ZVqwzESKoIcLgUcZiydWJfp",
-	"YUBo/GumtDnu/pjy91PKFYvJhMdNO05f8yjSzu28/OTHvPwNRMm6XtYpKcDyVygqtU9LaV8q9AEHKrSN",
-	"D+tvtnChEWRYhk5OppkxHQ7QsAL7MiiB1tiyh4YAaAF7E6CoVVWuqa1kq1krJ1+/NFOeSsUX1tPjBkWd",
-	"pGXTL2YRn9CEYFvVYSsezHGdLA96P+BxmRHXTA0p+G+5xtL2mdz5guTcy5944Ncs87pyzKpRzCInxzUM",
-	"J99pzxJJmeGQmEsE7AVvMGx6YdAAEiydQIxKXH/6voWrc2UqZ31nZ1kb8FYpTukIGLtw4Bj4P5Drt2Yl",
-	"jNTelw0NqapvJ60OKLMmw4pjUK9UdCnDCL/LY6lSPPIw2pw+q4jRwSxV2qiAQwQmqiAX7y8Bx8dPS7Wl",
-	"xlbnQQWNnJ6qivGCLw+dNGpMUxaT4dyCniVcVdzfjakaTGTKVoTrgjbv6lhMDbfG6rQKrhvEQt1xwDHW",
-	"h+cEYhacZp5QI+VtCfLlwF6vhaopKQW1Ll0X7qLKfAWN5ldYa3pbscX53Ku20YVZrnBXU4ijzL3/54gl",
-	"An7fMVWE5pGY7jq47IfAVNrcXencRCmLGL9jnkow8FzvDp+meOREAiQzW97lcIkgzAHUQjVlQtlMXfzO",
-	"uVtLD/3o7QFNWFrNBN968efVisHvW91gB437JlQSaAJE38Lnebj7ANSEHG2p1Obql4oI1dXv2OGs+H1V",
-	"4RfNblKqpctzNF8iKRDqXay7Wq1QKyhWhIu+cMdJzZVmkzOjfU6k0qTbhgLR5xayjCvSMbZsr2100JRG",
-	"mqUKbpPCi+Y/CW3+i7Sbp2RAWuSMNEPzGYwc663j4hpOA40ct/1WWn1x7YcEA2AE1KYxShiLxhL/GtLo",
-	"lhyEv38OkRFAkAWgPsV9YfiJIiOoxW0OH9cAVW7vGCOt8GGLXAiCBgOGEtzwO6a8etmhg+jGWzPEN5vQ",
-	"qe04SoxWT7g+bJGLHLkbVDLVFxbRMpLTubtmh7uIJ4q49lvkOxrnf0HYR7tdWWUXG+sL9IMDTZ4Vxb8B",
-	"3HFCBYBXqhCWqvjxls0dyYRECn9+gfdaibZCSP7Mx4k+l1s2R3dLuFTsO0onLXvJY3TGFy+az54975gj",
-	"vrIq6ITe+yez217kdNWnz/+mUb0AriI7S1n8Yuzgy7fJtCtDXK6FhPNe/RyUC4su8ItOjTClfZXacv+l",
-	"9ioliYyzVfpAnvdvDusEXkQHtkUbIIBJQA5CIQVD6QdPFFEyQUBXw3KkYCVz04KxAmrECmc+juqKac3F",
-	"jarKgI9us+kg8eqGLHuME85sKdTVv1ocCMV8cCFP/hvSipjQLMVys1VJwzFfOQa/5G5V88tVaNdt+E/2",
-	"7UvNJt/DQje86rTgQoCatL+vyn0owW3Jrb+q0OW9tfFXvGp9S6tRLFuwtJlLy7Kabh2FXIppprcN8l+m",
-	"oUW71/1GOEKU0wnzK97AMBeDGOuEIpZIc7dvCxTO7dSZZciKZRJfWeK/eDUggK+M8asWUNaFSh4oxsrl",
-	"fhauJFJeJ4rRO1dbstDyqXMQJI4Kvt4pXPA+0TS2fr4Ddq9TSr7/zihld7hYSo40/nx4jrHBVn0ofrCU",
-	"xieGj2KwLC4GPml2gh0P/sK9Rd4h4cIMcspSYsTIOWl2jIqSCYsv/wAD2oanrGYZ1RxCIEL0Wp6wVEMU",
-	"jWcj5yamgRYBcPWJK9BAF5xhto7kTBJUE4M8ju2Hq5/e2dqJy5Zt4YZY72sLcgX81PtP6/SUHMwcMteC",
-	"pnzYIh8s0K5yeeMRTdO5N8rzvrAeZptsZyxNSDR3gecHEH7sIYdPUxZxxaAWY75KZeAzmSWx86lCxRqs",
-	"SMMNcyZDNpfCIpQPASfyALQSovmEqdxVHYDxmt5mU/MvuB6wS0zvmTrMA6OXMM37wkMuxy5dsMiCrtro",
-	"dFvH7TLKQPP//tJunn76vRN0up8P+v2W9+fh//2PTdfVRdsfr17Wxi9YoP3crZi3XEXW79jMR5D546BH",
-	"/FtljW+LilCqOVo3wOekIgpkoZRmlXLsSlnW7aa3ohtXyRI1e6OjgS4FsT2osJVQ3Sp+NwfYyE33ZMVo",
-	"8zYq3LFa02i83b223+JF/n3VBUFRdnJJxr29fg/4z8ZWISOaVoPSPkACwaJjd2Na8jbBKOnAHYNFVGEL",
-	"QwkqKxY2Bj8kxGG/TuWExFxNEzqHN6qD8aqTvIG+8jTvvA4r5YlNyoZqFOiAhKplXrXWHRO1/Xqey/7O",
-	"eeFZ1enclUGEicIuY42tJ8qeAhsDoskNvWO5bbpxDDayb2W+w1v8vXn5Ms/3BujuIrwHVmRGlS0od249",
-	"3ylTTMQgoTk4tlr7pFtwKKsUsVSocqQQxD7miRX5Rm1Kq9i4LkYrmHKb0bP610GtZPuKW0Wh1x2+jcOr",
-	"F4jic5RSNIrLk1i+uMkxDldsSJ5oZcvwYaYXi+FM5PAFkXU7Fm8rRDlA3Xrr3dg+xqQqpqPY06UdLM88",
-	"vzf1mZGfMOvl8vuc3gsbyVl06YhtF9KxQiCsQCCsKJ0E37C4SKA48OLxtounW0JPtnCl8Sg886P8nijy",
-	"/uXroKCLMp+w/LrqXmYajzZDELp9iTcu2Le5Ly5pBXtcGpdOrucu3EItLt0sbTzXsDsgSvH20Q/FxAtq",
-	"YqOXIH+J4e2KDyZUi5y8e7GYzisUmJfGrJsaoRdnuXyVScyUduNw8aRDNpIW4tLdUBjycokOJSP+6OTY",
-	"M+DblQ6EYmgLq7U5gMO72aszreqRF+kY52i3QjnNhRUrzerZke+W6FTNyh/adtNaDBVf2LmKWW86kiux",
-	"2FFzCMnBjHLtMmMwkVLE5Fc5NEIeQNS5uDmExCChw4CEeUaOM+/BVy9lbBgQVVIQLkhY6Fmh+XjMEvOJ",
-	"kL4e5VVtLDn1c8xnhXIjT0wxrVQaBuBHq3Dt22DziSuOUgMFHwupGBtUQL6CH8u07O7b5JQf+VVoavRe",
-	"VK3x/IDg2xhMWWpdbLUCSLYG+IQyzGYdz21AGvhwDEXk4eD1co0h6aNubTFIEFkJUrrF1dUiuvXKRiE4",
-	"ajBi9RvW8paJzfk7+Foxf392laMLFgjUJxc3eX+8yzRZIsAqVrDkYF4mhhdyMpGCeAUaFSr4ImbA1SHk",
-	"hCly8JonjFzNRUT6WbvdPSFXY5qygLyTmqbz0hGOoFFISMtbWX1yyx7wLUUu9rSFo/3vmdRUYamCYnA7",
-	"NPB5w4Lb99aEjxRatcwQun7RBb7sBbdd2qSHpaANNwBidCd7zSTdXQG1UQf48ZIPvjoEFbJ2H6g84paZ",
-	"N7bKzWBNMZe9OOyYKy3RNVnvvsYsxYpU7PrVHOUNF7V6AtyXXZ2amwSAY/z1qwQGJXj7qhZBr3qiyA0T",
-	"LDXUkSfeB175PoahK6DnYmh8ymjsFM883Rbfau0rYioEuK+BbhdrvL3wqOc1gO323AXwr0EueCrg1O1K",
-	"WkcUgL4QKqSYT2RmY4POcV3zBXdYiNVB15pN1XYH4Uqz6YPEUu+W0OLXR3hwYMHcqVBIc184++Hcbhhl",
-	"9lYirYWgb1+kOxbkduABcMFhc3YCK4y826C1Jrd3cbQLW9+HZ+/EC3fkF2VpvMnu26lgRymJoJLW8mZX",
-	"7nUOg7RwIRLpaje3JDTSLD4r84xhNmcpOQgxBMOYbaUrWXT4koMQwzltCjxg8sgkdxtENEnK10PYnKFv",
-	"+A5Sf8rB3wUBVaqIMA2vEukKKCXo+InyENCcWwXGBzMOSGhW8wwjEHlsAxADEtIpH9yy+eIvZoohu8ds",
-	"avujdUm64MXSdTC03o2O4h47HjVP6LNhsxc9j5unrD1qdmh3eBT14mN2MqqivK3qZKZysqVQWaNEocu8",
-	"dltLhk/D7hI4YVfT6bfxD6L+uodj0NPFKkuUQxFyODyK3wgFolmSGUbPL6gzcFV05kV+PVF9MQXMvxy+",
-	"WECxcxe8Ys8haI1Y5I6C05CBx18SNZazVl9civwSCHUpKZZ0KXIgpDbDg5Dmw6W4Wy6UTjNAQ1ONs8YV",
-	"vwFnDtXEVcBnWbcZJTKLXRn8ViQnBNLfhJZKNuFs2yiLcYG7lNdtttfH5BLvEYvCzlJE7JzcMjaFyn50",
-	"BIkEuDIYTNZYOwifUZ41SsOxzgHfe1+aaAU+yVimZqHyt/ILLtjnwK9sj0P0Ngn2aDZm1ttYLEE1tLY/",
-	"xWVWDa1ILDTLRWuTHrTMF3FIRROwN5tTRrxRlVSc0sqtPOjLiVdFNTM6naYSUz/8oOBV5RYjKiKWrAIC",
-	"KfTQJelXZHUuJ3xKwbYsDsum1Tg2bGrOWim6OQasR+2d8SAnf6uXhwXEE2Eidle1brE0E1TogYfZY4Mj",
-	"JjJmNl6iHGhoH5qNynNkaBQxpQZTmfCIM/eKMwvNWwNz8gY3KRXYTbEBnzajmLBpkatYLOlKkviI9F3e",
-	"o70Uwe09nKnMbsa4ER8/vCEHUEXU92/uiRO4ylEYNFZGw9p4V9hNMqV6bHvmikBrm0+qryo6F6Tpbt1O",
-	"OEG8r1Q1m1phAK7OtbvAGEIwPs5xmkYWGUHFFDqn4LAgauc0mVel0lVJ7mB9kptFiauqkzbBcpSr6chm",
-	"71tqMq/WIoavU0nNgYJWFFJzI4Y6aoVIvnqPNdUsugI5sPgmZjAktE8LpNkvUGzt4UujrXb21/K+WOrY",
-	"t5oY1KDcEFtko99/lUMbXdRa01ZSrXMWYt0aXQWsD6pfJeGzrgMraDZw0Cc58h6+H2C0yYTGrPUV6qqV",
-	"FmOr+mlrOAHUytrSO7JHVOrO1b7qlRPtbk7OWBeF6nW0Zsl2LDM32ezsLu3JfuG/Oy704oFbCFSmzX+1",
-	"m6efin+2Bv/d/PR7NzipE4y9np5xhdas+7exmp3E3MNutk28T6iocTdfb3rlW/pPS0kXqL0dQM4q6nSh",
-	"zeYlmdA8cdUD7RW3s7hbYBZwFSF0EEujSmDxK6bJcG7bqEZ7hHyDWi14Fy9Lzex39f+wF/BqW5oxG/4+",
-	"XVGN3ZkynpCoyhGDH1G+ceUJIvt5LvkSKshB20X3YHQyKmwI0ADRLFwTqsjlqPmW6mhc0t5WQ1qp6WCP",
-	"XVjp2fVjApYIbol+8i1YXrg1HMNswDflGnDkH4ZzvE8rsSojqbYoQijiLe+jzBfb3/XtF+0Dae3WUKxr",
-	"eeVjHGy1IGq65Xqo6dbLscZMzbsPcB/9HVroa2mKi3uz4Ri8x1OzpdZSJQnWkr19rVIA1PxwP2azag1W",
-	"xf+VPFYHC5ZJmgl1GBAEMgvyNAjF3Fto5SwAv5V8eTm6tHXkVTnv7BAfqC7Q11cadzQuH1zXrNj7eSJp",
-	"fC3lG5re1EZKrgKJHsp4XmRGrtjGeXWM/Jb4WF+wxmSOQ1S70vpYxjUxUbFQ0U6Ir64azWA4X5HPYkse",
-	"bQ4+9NHfUdHIU0DtbPzmirGWB1HahGrOCnPezRTcjhz234SluxSbFGF6IDRN+R2Lz4mQM3tRDLaDKx5i",
-	"42tGmc5SVlIZN2ypt2WL/KRmzq6d+Zr1f5uvTfVtJE4xohN2TsIZ5XcsDW3tIwWX/phyPZIpYhnjzSPi",
-	"kypN58rBhxo7CiQhgJMppnXC4kNXAoQrMpYzQt2nXJGEaSJHI5JSgH6CcPrhnNxJHmNQonK5BCUuQ8Xt",
-	"AGoxjTAegKZ496PG5n/GLLptBA1Ak2oEDZzQOl70wdJ0Rd5OAX5eE4NwWrC3WgjJi5p/XkfEdV25r6vs",
-	"xQtiNQlClwEDApJNATnLpeKbN6zqYjajbX7stNtFInz+qN1aSmNfyDW3Seu9Ugp7b1UGe7WRTzMtB/bC",
-	"r2Ju+AOB8GUgtalUugkJJ6ANK0I1+hoPHAwtRCLbZDfGU2vreXDn5q3DcwK0MuMKCthYryh2pxDBbjG4",
-	"0Ava/4KCaLWlbS+zjA41rAJRsmqEIhM6hystY9Ue9M0iJjyC6hlSuGo45Gc2VFyzfmNFkfFyNHpdX4H9",
-	"aMvXzQ+14yvrqVQJFXs7678UGHaVYC4hWS+uS2lhK7Ymd4gv0khQPl/7u8YTKl4ACvSWkr2+w2mFW2Tl",
-	"aHbSM/6UTGfnG4IKvrEJpOiPevq3OpULpPQQR2wlGc6jZFsq3C+0YTvnzMN5ZlaD+31Dn+K+zsSd3UB7",
-	"5Q9GhmjUVrNEOkM0y0v86KTi+nw5MXHzkZ8ggOUgAgTL+sMqA1+WhuZB3eRjeziP+WJqnF3OVaS5Ms8V",
-	"EL9De/njbg8M27cglA6KBrIdAa0UQvkECW01unMSpkxDOTKi6S1TREgi2MxKC9+McejiufPLflhtqiRU",
-	"PJDr668u8f699dttpeLy+TCWv0D6eg3u2LoewW6FR9DqloMJVxOqo3E1cadcRHxKK2L+bKR97epfW+aW",
-	"5G7gncpU5eN2hTQ2Gmx1SwJbpPx1nQOa/rqa22aDMsVSYpiURdW3eKIuR8GVd18ZKbyTcmUhQDwwFpms",
-	"UBNKC7jSQYXZGoRmhtVqHlGLUuOIzIwUYoWBVsBVsaai3ftUDhNESF7CYPzw+gU57R0/I1N8icQyyiYW",
-	"D2X/apWV67wm9BguTuqLX6+4ZlXCqVDaVd+rKrGMdX8MsYxkSlQ2ncp0Vfaf40sVcBZcJytKTlRWub0g",
-	"Hz9cliLk7cqb1zfHs9o61dirZ9PC7lSTHPDhh8lQ3tuPs4NQ2M2BsZ9HYtlCsk6GHV0H2NxO9vquesDW",
-	"K73ofKhegjXTyxEUvhqdTXJI9fUaNLxVhy6/ak2lb0jXPknbRdyTtmHzdyLwXTdxxwPxJbe4sP66i9Yf",
-	"5Dj/ljH7e1XQ6ZrN2bTw38j14J/7fVwQXjsPZPP9pYlqFal8Uyp5AAK5tgrVt9djvgXvfggNxKzg19NC",
-	"qgK9Nwzum5Io0NfDkOkDsbFdl33VEn/LYe2oky5N5e/Ws7vTXdyu8BULRJA382njAONKjhXzLWC4rxAq",
-	"BTPHqi1d8Dyq/YtI5rgsNce0nPlqn3uDCvIJV63WB0ZjLixa/sI6jVl0uxYhbJWSXTSvVnm+IQ/YFTQD",
-	"aADozmKJBoQlipEwE/SOcoACDskBJcfto1Jcp8sm9t4zsyxCR9wLm/KFnRmPU65cqMpqkrYKIfi9JnRO",
-	"YtkiofW+2eJkzkcYwlvoyocClDHR0nqwXTakTHOY1XUFKTdgklxREQ/l/YtERrerc1vSTOxpQlUjm169",
-	"h+rCuJNxgJ52W+IFSw2ruYgsVoQdDEkzUQ1M76BEaioW3kms8BXJbfCb6A0bpHJW2dbSJSVAPADUiMVC",
-	"9b4vncXS6lfRmb95F/Gd86DtJTDcRhUst1PiuJXwt2OZpeWvukfrv/m8YTpX2kq/BXEmZysyPC26zxMF",
-	"tVPqxznK0UhBMa5IilhVO3pHNC1DCJkdIXTsgb3NaJKQyIwc0r5tczUzdMzYBv+yNTiW5wap++Yd8i+b",
-	"vlyRsB/T+caViWkOt1ZukxyE15dvXw3++dO7V+Hh0uJtTgyUs4YbhD+dpeWtpOJCjC3BPvG7XVLPvzic",
-	"I7ufmqmvDs+lZJQyd1MJiNJ55T9KJnCJKQklWCQf0vaC2nhJXxCot35Y+faladi9HsQZGzi1dnNp9u0u",
-	"prZKFixB1WyJtPhbjoZaQ+sqMFrr3Zjaz/yCCxaSfCuCLuDAt/vM0NWAiVhtB2D4h8BJXAYC+BpgimWo",
-	"xM3QiiU8olLxxxKyoiWyBwBR9EwSW2h6mdP66fnbLPvCGvnTXJeHX7aS9k23MXxiXo0OyF2VAYbBMLnG",
-	"7BD/nDKNZWGk0mXwZ6c5r6/vvhKPbimCPgVqyPMj7IdrlujSU1L38JqsMSKnKbvjbFYlTJac3vhm0NhE",
-	"a9/GNZTbubu7hWwTP7kanVV3whH4CjCwxBVg0OMSUkleuEhmOoDaA5zFXtq+fYvepMy8hOUKsPBWmgkC",
-	"9YFTqEqujbFLhZCajFkyJQeuakGAZpJfngBNSPj3IEqoUlCW0CU9AhARqK03lIs8dR/yXXhE1Iwx0zzk",
-	"rnAmdHhoxiBFfvt+EL7/6eqatFqtpzCu8JDMxjxhNorMnCm3bE4pzmt/Z1OWKhbnpZyW6p2tqEh2/UWK",
-	"kXlLVAVMZJQ3u2ZuQgGCIKIix3WLeOtUSjrNRGpsWDpMGJRq5BMGNHB8fx+QXvc0hxq1u01ht6GCIxaL",
-	"2LA9V68+/OPyxavBT+8HVz+/evU+34RSaVlAJNQ8SfxdeKIIVBfTgKHHNE6JA76AOifhlKUTKnBGFEte",
-	"0mSRCJH4D8mMGpIdeVRaUEoJAM4tk9l010ElEx1xwdX4y1wO1AmYWjz6Lm5qpzprVMQB+qvwifljDmut",
-	"5XRaxqcvKbx0ssaJhvWtKpxK5c03+1lGTiIHRSVRq7kExAnr87w4q5PZ1ej56yHTl4HSLYfMoogxc2zC",
-	"lBlL0P0cBnlmYoGcPpwDK7SEZFiKKCGn+TIXX1mTcgpcd7WJZmuQwd75Z2+bFEnsYrhC+/Cb5tqebAc7",
-	"fAZHOszx+eDPw9bqflb4JuRI23TQggKKgnq2UzrSWAfPEajlL8hWSnz+sJrPbgsvv42xk5853+qxEqN6",
-	"dQ3FbZA5IJLhKNiawFz5olAxfW4WBGm/EIy1EPEepqJcCVbdBSbmBgbyglItOEcHC9S/3fViJZ/z8E2t",
-	"vQn2SPHv3J6Ezv1znPfoAVursvUDLAclR8P5TpZKvXgu6YURflNtslAFH1CtXIcqm2bCIk/krHM9+ETZ",
-	"0bBkJyzXcd9Yw2WNo3KRmlyaxIba7gsV3aVgwUKJayjhUqqhXgfZyJZt31CwfV1POU5qXmoQkJiAcTiw",
-	"yG1dBQtLvuYUroUXdrkXuQcoPzylE7kZW9h29rG4+KoXNn/cPqoMmwdHi5B6UJQ9q+5XyTdcVFwr4Sy2",
-	"9DFV+uoWHRDgVfGar1x7LVM2SqXQ37q+xFKMN7vnCmrY5X6KAxsdrw7P84cWfdmpDhPFkruaJc128dyW",
-	"87OWQFzNKMyZUShyMakrP22tpVJQG4sOVteKuXbFX5ofP7wpIIW9uIaTXjms4SSoRqQZND/9539s8i/u",
-	"VPYiRy1eV+jimt7/MSKjUkv2C+n5iNIQeJgLDpvBYTYgRkNQBeTQqsZeOKqHvfANY7VS1G12C9m6pvdf",
-	"M2D8j7Zx1SihMMoVq/VtVDpz8vbQ4q7p/bcNyvoD7vvy5rJ0slO41x73livTwCupz4mXxbtmqDGwGvh+",
-	"F53FfVOFfX2FN+LWKwxvzqtNbxjTwKUoOTXsO0bTyvuIRTAmf2Klxkrj26g1wbp9QLvz68FN18WN3ho2",
-	"uhZe9LWUb6mY21mrmsmm3dMKrdmc3YG1OSqV5Y+CZnosU/6v2lmt7U5FR5ko5SJiRBFNeFyyz6tHME2l",
-	"IRajwL3CuMiaM65Kr8VbLrATplJxa8zYpwUQX+nRNGURV/BQDeRowMUAccsWS8wWSbtGqU5Tc9wrn5nu",
-	"bb4gK13XRolU5Sfm1ZHMwN+BSfqDnGLwzgvrGA2yNBnYRV3+wbRCk0TO2IofofgP/sQGMtNmnqn1jcQZ",
-	"1q5lA/8iuXhaBj8wi42HEHvNwxq9e2j4BQxSVrqfHmQiskGvQWNM03gAtrKbsRoYQx2fQcl8NplKDR/e",
-	"svkgZZkq0RaN45Qp5T2xlR9zt497fkeTzIs5NVs+4veDlEEpbdNmIrF679KkFqAf3FgHUzq/yRNw8Ksc",
-	"S6p47vARkCSghIxgN9TQ5SC/kYWVMjtCBSACDJQxq9PFMjV2sUxLjlEvFbJZHL1zlSyNrww1kW9AsSn2",
-	"nQKAzUIDlo6Hi5bxqdgxN/NikfKcPzUnbsboLd7NGDJdpEf3uHw2nT+Pi8Ew9WtF42YPLPYCFOXJgaLN",
-	"rJ1HI39ixDvVFgMqf5oP3z0wrZX/XsSPgp98kl6oUu23an+pegbh7v4PzoyFh2jalh7nuzXigmuW71f+",
-	"gj8miOQtNa9YlDI9uMFYObtFA4B5b2AOkv+2+Tut4BpFaf6cKeWPSt+zdLJij+An824iBVKzX6AfQckH",
-	"RRX/AvzfEype9z4y7GDE75mPHVYMqVIKKXrDruYiehgj2YZFbgw2swWa68fl5+N8jV9WxVbsdKc5ZjTV",
-	"Q0Z15dXVG6o0VkCTI5LwUV6vcibTW5aSWCI6Zf1brLq4Dxsv3FbEP8OlRrrtvtW7QMo3obg5wgCwOpHY",
-	"VnrP/WsX97WdjkcX6y5dqnTHJfqoMjlcnFP9kKLSBHNC3RB+v2wSWHHnTXd1KNLiIi8naJgVTtNsqlkc",
-	"nsENrqVGe91NDoQkOV2DxzD88PHd4Or64s2rwcXr61cfwsNzW4J1puxFecoQw9VXKvFWs3RN4hfbM4IB",
-	"g+nysnve2Fbwm29VE/4rVo/6ghgv38Jn59bJeZrkHknxZv/3ugKo9OV/sEMGWoeyvUVuTy1H/bco0bS6",
-	"CmHFdFzi0tbl9vcs/7QNda6w+RdDVNegABnq+DbOSuBLe3grzfd/2oIED1surHJXqwvNXriIKVBdF52j",
-	"2xc1KPq6QFOQJ/YmbUEXyA3FyqSOnUKwS2mOS2vwD5jnKySLmmU0N2b5/fHqZeI031iXQgWMenXMe73F",
-	"Xo+1U+76ASqVLszlT7T+P1nXyKVGcLNFID30bxlTc8V+WD8XXJ5kiT0pGA+59O6NAzdaW3vIG1GOijJh",
-	"VGUpmzChB5ngehvScGmc9SjHHdHyzN3Y6y3kg1FUaXf+LFSlK22qr1B6BR2Wy2vxcTplaTOiipGEGZmh",
-	"AhLzG2MNURGTmKoxU+cEjGFl89gdDqnIJkOWOlPeOkoqpI8TPe3mafPT7+3gtFrm/BHBUBaWb1d13e78",
-	"Thr7n3AH9wZxWVr4NYv6bRRdd5b30HVtEw+k7v4FyGRhDSG+O8pSrudXZldwHS6m/Ec2v8hMK783hnDf",
-	"/NpxABuW1giWg9gcnutBSG8HrVYrPCQqr/uCzWD8lkXzZOkdS5taNvFfFlIV4tmARkBY4G13PvKx1iCx",
-	"8RZ8xRh/+Pl6eXzkh5+vySiVE4L5TE/vOk9ppsdPYUghOfjbVff4BJKf4C3IGszjHAkHb7eeEygTF7OU",
-	"HHwwHzx9Zf6b3HFKfvj5x6vDGqP/DEJlJBGxVWiK0J/W2mq4vP3/tgglrQiAI3DLG+8dFIFmdIJQreXo",
-	"giQJSF7KDghzyJOEXESpFFyRF3NDh+9TqVmkyYtEZjEZ0ug2mxpiTlmkk7n5qi/0OJXZzZhoztJm12VM",
-	"qlZf9MULKQwNcynUWV80yQ9XP72ziWlK0Fs2MKckJCPOklidk0zcCjkrUsrwOaCcpMyQIovJQa/dPmyZ",
-	"xi7FNNMkzRKmsGSf2YoPry5evn11eEY0u9fY1buPb0g0pimN8Czaawjy8fp18zmRaV8QkhgNxDzonBCV",
-	"pam8oZrBu4YmZTwPyJTqcUB+y8xxlSkZMxqzNCBckV67bdoIoVlU1mwWHg4ApgEguiR015woKsNzQnFR",
-	"TB/wtmmJkvxKF06KTInhbjZNw0zTYfva7kk4oYlpksWDX5UUoWnloOhXkbC4JL5l8zCADDUOF+am6fDw",
-	"nFBBeIxBmoaIlGlDSD2GCwMFt/hhP2u3jyJ4Bv/0bmtCchAuXTKGAWm1WtA4TAzLcZWwMmYyg1FOpplm",
-	"ZMjmUsTk1PtP6/TU9g+rvBghAGtoGLurjdttt9vNdqfZ7uSHtNspHgnCYWown6VL9rBFXtFojCtg04/M",
-	"KlJNoPIAUB7gFCNd5qjLoaerP7VAwP8Je+EAayy6so2MoCIOzDAMiysIJ7AJmuqXT6FDFgbQm4pRGAGr",
-	"AKmfhBA5EpKDTqtlGDyxdRLIcfsQ0XEEkVP6WwZ+xlTJNAzw9BIbmUHC3/sgQvuNM/JLq9X6FJB+rmSb",
-	"h2BNkT4CNWAj5nG/0Wq1+o3P4blpTIoi4W1KbxgJXRMhFCw2EhbzUL1m4CcMs4eJuYhoFeSw/SJ2iTsK",
-	"kmfnJHShymYmRE1o4kLWyIRO3cqawYD2mVIt0yeKGPbCY49hhC6UOSSoceBFA0/BUgFKGfEEc80gJwy4",
-	"l+v8l1s2//RfELMQ4tiN4mkGAdIjVGQshcxSEl4WIRLNH9k8PMN0BzrBIw7NuiemU2AIxiYyBpSfBqem",
-	"UhhrCqkKwxDwbSwK7c5JdUxGeO4lhNpiB8qwuVHCb8batdE+XWrDMmUIKoB3wxb5kc3xGNyyqSbdHgGg",
-	"HzLNpTSsCepditAoMq+Frj51WMw6ZUpmacRIaNV+ONVK0ySvkW0GZIbW6eYv5RE9uPYXXmCT3acLGzMF",
-	"h+uMoDpAkIv98PM18rCQHKwW+EDV6UYxDwrB2u6s2mO7bJl2AbxcJsyGxk/oHJYNT6vLWzPLa0jR9Crg",
-	"8iy8b8JXyOVDix0fkgmjQi3rS3mGQKtvrKmER0woVsSZNoy2m3KmaQpYFGliVRB19vSpp1w8dV8WUOkN",
-	"py5cZFpOcLy55nHx/tIz484a7Van1YakoCkTdMobZ42jVrt1hNrtGHTKp2NGEz3+l/n3DasqEwjcShkm",
-	"7xGyDUzDuef5oapFrmUWjaGSCcoxlihQp/PlvYwbZ43vmf4b9IvZa3DAYDjddttpX7Zooc/lf7VXsDlE",
-	"3O/5tXRD3sItNXCUTRaO7RsUvgp8Jjs3wyMTfsdaJX28cfbLp6ChssnE7N5Z4w2/YwIjrTS9UZBuNIV4",
-	"Pks0kESUDRMeNT6Zhp4CrF3dBbc5UIb1DY2Bw81i24R24NKGPif8BhcXeQPG2ukA8oXyOiqVu1AgCO67",
-	"EQXgoBsrboqxfdzoim1yu4YQf7U3rhhuxd6ZH+eYS5/CrgWN4/bRA8zCwxBYnI5VoEtz8vEMH2Zm7ySm",
-	"Y8/xSn6EeiSCLiqi6JzMxvP1ZOpvdE06NWx5ypuGk60m1njCgQUya1ffsvk5ZK4jjItiADGBaoBpqUWu",
-	"IMQKKdUm+zKdpYLFZMzSCjI1aheavnkeLjOGxUqHSPHK0zdGTQOHyIYXX4Bi1Pj8ad9zgK6WX8qez0a3",
-	"3T1pdjrN7vF1p33WNv/3zwZ6Ohvt4TPaox3W7I6OO81e1DtqnsZt1jwedkbPRu3olHY6hZ35lnKBwRiQ",
-	"MQexcugWadDbwdHtb6f3d92Ju0I9s/CTZl6F1xj99J5C2DhrsPkP7ctfJX/768X8HW/fv71qz9/94+/3",
-	"b1/KGfz/a8nfvPhhCu98f3n0v1c/nNYnb9w/8GdV0PcFqq5ylItOOL09XPuqdvM9evodjV0QPHzS2fyJ",
-	"H9mNHx1t/ui1TIc8jplAvlJjZJcCC8vYIiufy1JD6Xyy3pE0A1s4k4v4oZ8ALk1VHEb0wSpCQcFd58oh",
-	"KovGUHc5JyQju8esLzAC0uqocIHgZgTYD+dWYbXhQGOqxq6YMwKSDE0bY3PcMX2fXDhm8ERhVSFVQlCl",
-	"2v1+XlT6mtB5X+AB8mZTsJXh3NlqYRElEaK6VWYeuCZIfltzD8+EMJ8jcwBa+07G8+34worju+UJsm72",
-	"z2VfrIvDKDOuzpai74/Er1wkbvmtwQ/3z/8+/Wc3vT6++/nZ/KITvTq6+dvJ7dtT8b6nPj6f7bac8SpN",
-	"8JbNLayTEWH2ZCBxSxGxPziT6rVPN3/xQopRwvHWodep0cV7Ok8kja+lfOMKN/a63TrzWUpmeRBO+sJy",
-	"idzNvS03XVB1nv7O48/IWxOmVyTbGI6ktJxiXCXUfcQ6hy3ygd1JfEJS808WO65HiZBNOV1WcOCTgkct",
-	"HONeVfQXNPyHp7/e5i/eSf0aQs8fghZwXfaghe0FBN53lV0YcAteKaE/gKZrSEGNZaqbxryMCVxwkB9+",
-	"vm4RLKJIHMYMmnMyE4DjxNK+iBIOVzeY3oM1N1lK4I4CHY/4yxmRRt4zDt4q8FYa26EvrPfRXqXQoinw",
-	"ZJ1aN84HptN582KkWRoGnt2f8pux7oscUgqacT4x1xIinVm0FNUib6lAJK4shdqfRArWFzhkaABMh5nR",
-	"/kHHICqRM2C5+TrEcmZUCQUqgpBiPpGZ6ou8EJ0mNFESl8oCByl0e5cX7InCteiLg/AD1Qzsg+b/G9rb",
-	"BQUAfbCJC+d7hghVClC6nihvCVwAJuZxqNVKyLXNzNlZhXAXUUC3C7dQRYBeI5JpyiLdHMtUseYQ7jHn",
-	"TaXpdBuDtJReWkvf2NJQKif4GvtjPPw+4j/xHy4//uuy845fqkvx4Th6cXlyeTv9n3+8+OG0xeY//Cv+",
-	"+ZL/xC/vL0W7FXUTMZy8bsf/88MCzsiiCtM5tiqMnwJ82m6Xs3ldEu92q1Rt0gg2IzjHAhzDUplptaA+",
-	"tFFXdGS/eJq/7ixar4EPhjCELUJdq5Hii4WGFNNbNGLehrl/NSG0s4ZSQxVaSC7eRyKtcMK8urdYpQW7",
-	"LjipMXBEiWLWS69FX41Nx2260hCV/ppX4KRJMxFYtyJP5liSmYsoyWJARjQSwGFRxjyu9sjYrP8Pprc/",
-	"kVcG0phz7tBttjvleCf/l2tj9zi+UeSjmT0FQ6gbHcU9djxqntBnw2Yveh43T1l71OzQ7vAo6sXH7GTk",
-	"F5A463TbDvuyQZNkMYXJcvYzI2LOuvRo2IuO4+YJezZq9ujzYfM0asfNDuuOjmhveBydQMLiLZ9ODU/u",
-	"eR5IPwNHS43I9A7EudF5ftTrtjptLyu7cdb4ePWy8bnsJoLLw9qssCCIzW4eQ6N/CRePVyLFd/PYx5X6",
-	"6Gr/jllhi57IFYkzZnFFQiDqkBxAvQdUVfB2t4ASxbTkvojp/PCMuGLsKRNsRhNszJx7Lkh4+e4fP12+",
-	"eDV4efG/V4PvXr3+6cOrwcuPr0KoDGNvsYs67xMp9Fi5UADDVKhqyhE+JweQawrV8Zki01QiJOlw3heY",
-	"fGwbtZnkxGaSo1qI3AmieA8xNKkA3AJAV6r7IpJK4495IAx5VwRRmJVmMdEzHrEzCHuFqJspS939dmB0",
-	"uVTPnS7NZWw+ZGIk0wjGWrqBCYiSYNtNgWdAOEvKbEYloEUzEavy9bKLNlMtUtzudM/JVFpE4DQTZ32B",
-	"kOegwd6kckYous6jcSZuzS+TCdeBrb1jOpqNpSryTDmLIdBiQlNjdJZyAPO9XUzyW62tFsf5m7rNKvm1",
-	"x0J3YE/b+NC6DzDaryVdvpxsaXuyJU/4XBYs7Va7Uqhsv0WrHHKguOAIHp1vfwDn25Vhe+VKYLWlXIXa",
-	"mvveKnXXS60IkmFg2WRAgAiBJeb+BeC8mD2tKu+8S5xtTxv2Yc57CZZg+ZNe55+NRRiCircKD/0fUDFN",
-	"16wITO8BlNcH5TOPztWFs/492/Wk7+NVzTW++iEI7hM/DsGGIJhHOZIr14olo2rrNo+I/PK27eY3XcDk",
-	"awiLhC8qYF89MNoRXtzmtXRgIxSEwHOBMhwiz+wVnZdo7h+hjfVlK4eR17LDoHVvWAdCuiEd2simNGOr",
-	"BoWflwa0nKe2YSHcDTbyllU95Vgj9biHIw2HcLJxFNYUMDYFuH0OIqpYkwvFBKKwrdwYl9VdDGxDfvdD",
-	"OkosgNhZo0P+xm/G5EqnjOmAvJEixiwxw5KRNXxXLfaW7o+x9hPC7pXY+nF7hfK49CRHYmhw/d9mXlLJ",
-	"lpuAlX8n8TP2fHTaBoHX7EVHRv71Rs1jejJ8Fj2PjTBslLGXo3QCqa6NF81Ou9ctcnkaL7AP8kbHjTIo",
-	"Q6M36kTd+IhBw81e9CxuPmeno2abdoZOBptvxlBJsvGfvR7ptsmz094JabdhurnUy6G4/IzAVcuYh3h2",
-	"9nHYOELe7K7Jafkv4bOJPN7vBFzxbP0VYuCXKLNxwms8Ohcu4CWyoTsLTNywUiJTV1vKi3UJAOkRXRei",
-	"LOtcW1bmQVwPcaeIcOXaHVLF+iL/4cA6aWjKMO75PL/Yc8ko1SCO4WGrL6APON32spErMpGC2fqmVOcj",
-	"CKxPymH9nQOsf19gMLWQ+H2LvDLHHIeTCf5bxqzTJkmMSOu1TwsElwGwhIGmt0yEh6t9Gi9K5eO+lUdj",
-	"B8a6NdNcyyN34nureNjW7OYLhjA9yqw/hczalmJWWWl+tXXvZvXVNd14EwrvfN2ry0cX0tr4LeIJzu2l",
-	"biFqF+3G9T6l9/bOAKudYRqanIlCDgfLFqORi/Miu6UvIH+r1yKXeIWqSGh5xpAmVERM2dwzKx9LZU/H",
-	"MolVX4B8h7xDrlRmBFxuR9mc9GCxQioI1SFcCXF9GPQFiD8iRyOQ/ILd6/zewQv3se3PxlSDGPZKdFUJ",
-	"zu+Z9qTmnt6yL8ie3VKDNLd/lLj1SevkWSWvxgVx0EN1+aM1vBwFguX1KCkeJcVfyhm4F8teZSht7yqE",
-	"dMZoXJEQgSF5RVa5Ijf8jkFSQs6BIQkUw3JcopIFf+iLmGljhARESI13sZ6JE1i/EiSi5snRxjQ56osQ",
-	"+vPB58PDlv8aZBpHdnAAzEQmdNoiPwMkQZGyG2BIJFRMpNrl5laxasz63d3GGUGH+xk3K1ngs+N9bwfd",
-	"xCyozBcJSXy0H/5KUsF2+ygdFqTDDoZHDQPifQoFdgAGCsPc/7Q2C7KgLyIArfkC573pigasvvx6S3lC",
-	"8tfIwfcScHieukeHAWYJsxhvXBS9YzHGQYE4iSXm6hurQjEjyRCHhYocGwiBUJwLcLG0gQcpkXCBKel4",
-	"+X5OUiZiiOqSpmPDrCCKCuBDsLKCM0kIVFjIOynVXQAJ6MoHj+VMkbBlC2i23rva1fmnFRU2AK8kBLTD",
-	"gZZh3qeZtmm5lADRLRCD7PMwQMPMJhzmukSLYDAt3OnccgHJkGZqWF3bAcK4BSMHoXkpJIrpwxaxt5au",
-	"nPbyDSS4P69zAvgThdgOQWtovGQ0Jb//3nJcuPWOTtjnzwGZyywPvjMvuM3E3yE/1BVYbdWUsSCZTukR",
-	"60THx81nsZGA7PmoSTvDdtNFPDyjz4dF8FhRO8MoaTxixbXbVf4TyX9y5NM4axSFQRpnjf81k0GcrnxO",
-	"/gy+6o1OiWY2X+vgdWTOPf4SlzsLc/YZN9U0kdvG5D4y4D8nA15xQ1Q6Qd/0muiBuega1rYFM9uNE33B",
-	"G59HWbOXrNlpO1eZU4LNFtjr48XMv8PFTHlPa0vMaktmY3r9BzaRd9YtVu75HIQFJhdzQTJEw4JAAC4G",
-	"mWIhwiM5xg+lMAvh4N4tBKga2FfDZXHwEoa3pzgoedQ2JfVjj/92Sf1f05mwN83jHuxO80G1lf6TYBWc",
-	"cemibZHa9rPHHkXjH0c0/kXE4re5hdr5rH6NqyYLG7vpPocc9DrdAquxwj5Bn+NDCqQ/gmGy2zH7gldA",
-	"j1zzj8M13f3MI/d8vKXZ55ZmTwPmjtnqrpW6nSHURN5AmLyVAdTDuyMRTc2jocx0QGQSY5mFVGn0avXF",
-	"LOVaM4Fx0ozolApFI0B2tiDVMebVY/MtwNCnLSwVEkLKdwnQ+8AwAkhbD90zQLcJD11CuZwJ8v2r6wJ3",
-	"lWtIpcfu5IQJ3SJXiNGY8FtWAgxXZxiy7mdcwRKde+HoRENqOszaRs0FGD/hJ/C7eDuAnA/6wgHOB0Xc",
-	"GkKkQJl1hB6wAPP2ZxfJbpP8ZV9A2HoR3LEwDpsDVpREKVaEpS3ynt4w1RcjmSRyBo3D2NAWBTIgM5Yy",
-	"UmzZuY3mS5VMoTauwtoCfZEH2HGVv2/IL60K3YALH6Szr5FvVpGuZKeHWQeKEUMxihwgzIGLO8SmLLLo",
-	"HUtpAopKLj5/cSmlLQiqi4sc0xZUjP8E8EuJjHMM2qqsJwit8wVJrapFsHzX5tPPUAbzEj/qtpfLpyk9",
-	"B6jJkUwnG9YDKcfBoMIBKM248Wx4Qo+jXtw8Yt1Rs0c7w+Zp9DxuPmMno2PaGx5F3XhFdld+OrfMu/ui",
-	"EMXdZrd93T71wlf8qrp1o0xchImtZ+RiK9usM+rSI/PhcdzssZNR8zk9HTbbUSfusqNRjx4PvVr9jbOu",
-	"Fy3iayW5xvHss60X1zBNQkYytNiL2mZknVHTpSub3xZjWVy6ctNMqtkzHz6vSGX2N6r2JEq81wwfmZu3",
-	"n1Zz9LzrdUCa/3X5q2y/FVskXsDJqHEbCBT/17gEdKzWKQL2wV4RG9DE+mhz8AOZ91BqABYzxB8aUXrQ",
-	"a/c8C9ADni0J/GrPkWl0fwj/SuCCo+tO76z7JdhBTd6JJdoMrb54+6oJ42q32+1e148lA/niMYbutoyh",
-	"fMhrDm3xkFtp5xdi9MTfdid2pS/J/PiITlDlChK4OA90sPeBLSigNeqiFtgv/EROVF65zdkAvPQqHdq8",
-	"tKgIkwU9OM8FfcMFAywpW7AHc05sMURIgpEif7tST710U/tGmmqu/H+R7H47uw3J/fkYigWHofiRpFWD",
-	"8bnn/lALq0ZR4D5oEkmlvw7wQz4aW30NolEcFIVTdlZtEv787TRhW+MO2HQNSKugMsWo87x11KuO564B",
-	"CbQU872bqM3YAIuu5v10jp2Tsa6xYtjNYis+8NpUKm0Frtll5S1heUHaq5KuFoAN0QXZabfJ99+RA4AO",
-	"TOaHAXEOx86xIW7311EbqohqCIn/3YaRD2I6V42zzolRN+ZqwMUAwfwaZ0ftz8XQAYIQyxzj7wMGP5Qa",
-	"t78AbpH3G6zkVCpb+rzjmyoNUEcKOq5tKGh6P+AxCKZj1ouPou6w2aHt02Zv9Jw1n8fPoubJ8Jj2Rkes",
-	"G3ciI8sywfUA0vUXl7u9CtVznRLlHCwIRrX1qgBleNWPLGWobFgB33Tc6pxUUoRZhuX3j1qd56teX013",
-	"K7/Cgk61xmM50z8uro2eZ89CJ9+vxlm93TJrX4VitYpTVPjblziFzQjFUbisi+bx6KTd7NFnxoY9jZuO",
-	"+gzxPViAqZWOm43JHPDyr2BO8kIjqgOIVdeidM2utyl/dlYicGJy4IdKYtUSRDm10KYBcSwrQFRWUCLH",
-	"gLdPZlS5urDxYUDgjJVcsK2+wOK5cxdl4+43L6DU5BkpFWWNR6Hvr8WC09OUCyzM+v7l67PV+c59sZDw",
-	"PJJpWf99kq/8oQ17jfiUQ+U7ZHcBlKlVxdwdfCAsEigoWAHYNMvupwkVtijslKVNTe8RX9DhDAaunC4A",
-	"30IFZ9QCSJyxwOrxWLDSTNWMHVYLg2a5bvXFz2MJTmFj9LuUc3954P38RzOs9y9fo+NbSIh/goKK5EK4",
-	"JXelC2wxhySRM9UXwhZ+mLCYU3DmYvzTyYoc78vccN0zg+5Rj3rUox71qEc96i+gR22pNIHmsCAeS9yz",
-	"8X/ev3zd7LSOSKvVqraDh1xgzeBFS7jSU2jlSpALFpmSA0SHV7cMS0740htviKkRObbKGReGLwUEr5SL",
-	"avhOYuFpWIjIeIHSovmSq+KML6otr61wN31JkcwDEmJnefX2EU8YdIw34BbBpKrvYgWxiXP41nz6X/2l",
-	"c9qaxqN+owpXsvBv/JWDSk5qfYAE40rcPpT31nOfP4Qe/RAOXFC+nxac/fcdowZXlAOLZBo7oLyURQzq",
-	"gbnyVcWK5DEXWCVmHhRe4r4oyu47x+hKj7Grxslp4nT6vkgYdQH37myh8HEn0epo52SCJR4oRqo45Zer",
-	"voC8LXnHUttqiH5sHudNFqH68DeoiJAYdid5jBXBSr+bxyFiF9o2bQYa0zphaEhgEQuI0XiiMKqmL3Jt",
-	"ejpN80wCjOOQgtBMyyb+ZCwko/Krcy+/DVvvC+pqY5AiHcFqJU+wXIZLAZ9HCSOAyBF6+V/NH9k8xGrd",
-	"GJ+4GpXQyof3OMs9k84+uHDI/TAKK3TQlaJ2wvTYqIeNIRW3A4hfGlm0qBEz7xrmev3hf4ALd7rto2bb",
-	"ok3Uk592Yb5gFpnjO48GzKMB82jAPJAB82i+/NHNF7vdWzP8VXEiftgYDOo5Ox21DXMxY2tCRYrn9GTY",
-	"dGzKcLAiRnCryIuVQseQ3dqRpaB07V7YYoNU21asfbDDWWXEOeVnIfbVGmNcP+YL/hlj03HXQUd2Wt+2",
-	"Js/6+4KnRn9+YHMFrvkBmKKk2RsrQWY6vySw4NzuVAupQZk3Kxj6KU6g20M1NjWWWRIDHgS758byUdaC",
-	"Ccgw03kxShvnwBWRMxZjKrCtxwZWRMoSRpW1gNBIMc8BNcILqz/w7kXs1QBecxgDht64mnRoV3HlJvoE",
-	"Iyvm4K/w43QUTcyPiJWOE9JUxPZWQkNq/H2pFmCO24q2HrEh1pqlEzA1IBsA6s8FzggTbOZcHuRFASTr",
-	"NkFLeWsWBpLOIKenRa4lSSBDzla1k6NRQNIFysP2kZ2ScEb5HUtDYuxPRitKf/5D8ri4LHiwfOjHa4ZH",
-	"Lf1RS/8GWjqIiUct/d/okqFSiwTx6IKRHxMo/3zIFEbu7uMiz7XECVsdSjKWOU49E5rTRJEhS6RRn6RV",
-	"REwHuVrjFCCvMq95PoeiLQoTCLWszFh4u3+sgcPEhan+t/2hFclJIfmMXVdEmb5kE4nAi6ZvCTdGbp2K",
-	"pOgTB3DbGx7TZi86iZvPjUF4SttD/KVnJLdp2or6Oh/UNwtTLiI+pclKLHNIG2ntfLL2JkUzCNOkIZEI",
-	"AXRhSOvL1W8X+ySk5iO795uq2WN2ryHHhOqRTCdklkrN3OWHzPRQ3gdGgWZKk4QqfeaHCrm84MBh4gV9",
-	"YYG9D0KsNRuSTGieEAUfhOZ/woCEIzjeIRgKN1LGBRIfAvAZJT40/Q2YWcYw6ItwzJI4RChAIcnV2+v3",
-	"YIlgnmgkBYYPxYcBodqMTKNlYloh0Io1m2QMaH1QSqkv8kzeA+qf3mbKFNO4QBFNU473Jhahr0AhLbIQ",
-	"zKvn/uWSmQ0WYqrOPpB5UYziByEFpDMdHa7KdX1X2t5vlEiA0/oiWQT+/DakEuSLC6NwUIgHplGasji3",
-	"riOqVhcKzMl5VbHAIy8PdkMcPw4oh4609+5clQAYKvN2c2Cth0gnwGG4/AHDz1f1C7y+7s68pTz50Xyw",
-	"vl8v7/dL5XQ8YPKC1jQaO5tgu+Q6KyjzW9l4BFqwYz5gNdUzh3ewflEzH/XYUdyNmp1h24jPUys+T+jx",
-	"0HzZZZ2Rs3LTgV30V7gM5G9SabOcSxPJE9AnTCl6Y/XvOn39t6GAFo1SKbhqOpmCjmN7yM4av1LBKpD4",
-	"81fcOH+ggpGXsgKExby0YkG7pXrIyh7rXEGxqj5ZNA3xqC6vjH8uawPNbDBtuv9s7BNH7vPHzcHkcCT/",
-	"EpHkEKoA+oqnTIGau7U3uKRBbU5LBh3B1px0GpMTPUbsG4VjGRQkMYM+yNWFJ4rccTYD5EVbOrL4BXrA",
-	"UlmHlSaBTxT7ByKXeOKfmaN5+twA9LlG0CiUStPdcZsctzqtNvngirYT6+kWUhMoC3YGyz+U9yQT9I7y",
-	"BEK3vhR3FNKQSx3+uMwXHdtD5brE+N6xWa68gtJdckQucTpne22oVLKB03X+2diJra0y32D9HrO3q4D8",
-	"bLXrHfnePtF+y8zSDBx8qg96g/Z3Y04aG2zJhpQpsbYh8Em4FgoKg1LRiTX6nO8FnrzF49u8fNkXB3AP",
-	"ZoMIbTrIDZStIjRJGY3nJKKCaJYkGCFYNGO6PGxhfJ6/FANr/vbFbMwTm4pO8OE5vg6Fd4XUg8J2rWHe",
-	"GplhZtsXMFsETjIPrKFtDEiuKs3HD7Av62VF98FkxdGfXPstCYqY04ToaEo63Wetdqvd6px12t3jM7Mx",
-	"gkU6/4cRHSkbZeoPrUE7SYH0+AdSkfNgkwcXHIE9fMgf/vKhH3vLnSsmYgcSDku6t9qNYHb1YT/gfT+Y",
-	"oJzhWAniUelS+wk7/hq+tA1vvrUl5l7zRLOV3jdcqC/jfoO12OB3K/l2nig7nj+uk6dWqcFdxNAIosTx",
-	"XtNe5TeCxpgrLc0Z+QVu7EF+TLNhwiND9WvGAOx5ykQMCxAUX7vDA38PCqvGXtPUDb+r6rtj+zbc3evd",
-	"DsYmAsSl0ai50mxSr728ATe7VN5xxaVYnOKmRrv+IP1GbMOGlKEIAKiQCFEXdYdwZf189Iw1e/FJ1DyF",
-	"ayZ7Z90entKFso5qLKcDIGdrB7Xb3aOe4ZfThIqtRFwZiW+HaAnFdDYdjBirF6aTy/RiJcxDNkVe5oJI",
-	"Gu3e8XN6cjpqsnbcbvZGo26THveGzaPjXtw+fd5j3efdRtCIpWCDFXvR+adtGjzXggo9sEcMFn/LmI31",
-	"QMlu6w2dO4aCmk/TnYr8yr+3j18NGN9mh5rjdX8Bj5p0YtGJdftg14SySrPuQmB+lhNqVMwJhjlBgpHL",
-	"2srFjS/v8ZMcObdpmMIwwQ9VjnlQqknvSgzDcYYKw86jM9ByYBsqh1pe2LHhUAqvXF8U2oVCm7Hw2Cma",
-	"sIBQdAAaTQnOQ4t8z+9YX4SetAH7FWMUPZFqqyfjjSUYmlAKTUGWaV94IMlWC+q2u4XJC8/wW5fh5ZVP",
-	"5mbocsqLJLc1RewxdQgOxzet6fWA8vkLMfyVHGo7FrRNrlZ3b5DKRz3oUQ961IP+7fSgrTjOKq8J7H9A",
-	"oNZ+/FiP7s+VMmO+6tZa9O+pZjM6X1HCzio/22uBK9w7NRG5rOwgB+jqgRQUjvhSs7EET/5szESRJuLz",
-	"QgLHnZij6ylBRaK7BWsdEUpyJmF1PBfqZZq8YcJoQizOb84CIkVUXYDMaUgPDiP9KKEfJfSjhH6U0Csl",
-	"9GNOwsPioO8o7x4cRseTl08tc3rgK/ULYpmoFX5DFkkooG5ZIQhXI41LwvVXOSyusl2uKLgoSomicMWN",
-	"DEpIPbA9hWsL9V1gxzt6Gx4sRfJRCj9K4Ucp/CiFH6Xwv3lmoJU3W0r9Kov2aURFxJIvLKCdPHYADDRl",
-	"BDtOPGltMSbQ1M2R7e4kj1lcQy7b6DR8ZUzVwCVN2+A0RNybUZWj7uXZUEEptdGZ5vk1iYuRdudl4aYB",
-	"JvIo+x9l/6Psf5T9j7L/UfZ/UdmP4uahDf4KzSBlOp0/NPptJtSy2xs82hgV7xSGG8rFOeGapExlxraf",
-	"jVmKCUj2xTQTRGk5nVoNYkJv/3/23r25bVvbG/4qGM17JvK8pCPJ8n3OPMdtsruzm4trO+3ePeojQiQk",
-	"saYAlQCtqJ1+92ewFkBSEinr5tiO+Uc7sUiCAIh1X+u3mCRcqCFgP020njGvNKSZ90ts+Su97EqaV9K8",
-	"kuaVNK+keSXNH1Sag7SZk35rWvNGsq9RgGCemMEzZEwCyKHB9iguOLi0r3ok+A671IcpITCrS4sIdojW",
-	"oL9AN4MPWlH6raIFWEQkAwn1P1zEajgJeZArsMKeyBayaHlprNm6j3aYXMVUyq8xz7W2nA02DBu8YzwQ",
-	"cTcSA/hE6fxyzBBuMGwZ5U3/iLVou+c2cyDCpz332D8KDlm7f4AgwrnOz1skUJvPfn8KtT19LyKJepyR",
-	"umVG6U/3wY6Vaf/XSsQmRyXvawuVzW+xv2pKIfXJUED5aiQGBABTO1xwn2HuDOVyojlBmj9s8Ju8vKrl",
-	"7ZMLAEYdxFo6kN9FD+CNOEHSmpnLK0nwDFpoVjyYpH4bQjs8uMkhCQ8sSBL0rsNncnW7oWKI6EquL6Gv",
-	"25hKzVv30sXiwB0OO4eJQQOmZO6lryQmkwNrwfpxcimiKD/fMxKqDrexTw+J0nOgrNgaOtjqx1AYIlJh",
-	"ZpFZG1Blh4cS07S1KTWzdvwsaEblCbkLCAPeXnnm9WVqbz5e7jWezBxsHBcxLeSQGdejBFgfzBuTpzTD",
-	"cyPBB65kfsyUqy+MhzGVkCC3CgNewlTvYY/rcrEHzML+xoTYnEl2jyhrrCjK1gbxtHRSCgVv2E6PQe8a",
-	"O+kqsfUFJLbqR1ZY3DWa6p9zKC/FObEkcwKuJNMXTIzlSbAXqfyOGQ1mzAktQtppTRS43/b2yTvuR0nA",
-	"ZId7PsCbdw1mt/TOUlRSA3puhx6KKJCZsL2+hMatHW4wdwGamk0RLF5LfiI4ghkB+rrpju8gKABNG+MS",
-	"P1FOh1MSiAkfxDRgWN2kWDwi/pDyAYPmuLeME9Hvw4gA8J6GKQ1mnlZS7FQmQ6rYnWmft6RU6QemMmm5",
-	"JQTSw/HouS8EsrwIYr29f1jsM0E8C+i9BE6p3gnV+ryrFXq3TQ967onf0lNr9E/pSe8Yp2aqq82eolVW",
-	"2Txg8+xWxFTuo50CG63JaufMp40iLhB7WODK3wP3QuOiHzLNPaFhxP6sRu+BqYWsDjl3j/Wx9x8DlqbN",
-	"Aer70AwbOnbIfXLNlKYT4iGZeESJOQMM+u91eGqQpBLCBoLMyL+LnumLUQ8V6Yc8lEOI+lBFKO9wRuMo",
-	"xOdIjw0o3zvPRIm1/czsQ0narVaHeyG/o1EIcPgqkV287O0TqNbw3vVdCNdokwm6nJhug4bCijj1Z6D9",
-	"jU2bmfDQhjZNsf66Li/AhaxmJjRetJnw7fJ9s6CK/z9e+OBZ9rFC3rEra+I1gB6U2xQGUqEQKUFbAaD+",
-	"p32W0vC2Q6yDrsMhsOfMufq0GUDq15cIcEAiJmX6CAlCCYIuLdPr8BQLYQ4RfUynpA6DjaNk3p84ovFt",
-	"Mt5zCKP+sMPBCYnoBS0sT5VkSKM+oRM6RQviTxYLZ77ZgoUqIp+v3pfBqxtiv4TdfPDwzO5CI+bLdUci",
-	"YBGINWb6FtmP0B2z2EcAuZa2LHBT878e6h3BPl4YxdUXu4PeXBi62Sq0S9aOkyMGB8qOeThSeD3uuW98",
-	"4OkMTsqiyYwHa0Wf9f3FsfbDskeK8z4wbyCJIf+3+BZzBLvryFUlbpkm3vHxP/3W7U+nk1/bX35u9j6e",
-	"jN4fyKsj9Z9G8u5QvNWfA94NXCGDBnkt+n192O59/O9cykF3YbvbpXkH47V2W47X22zQxePQ16c6ldoH",
-	"MM4qh7RsyC3DW5ox3B/immU6wGUr4Noy1G4UQlkMfUSnRLIo+mo2X7k8ff2X4Wp/vzZHcbNEvoUw/I1Z",
-	"t9YWU3a+KuMEpXhMIbpi+KdlvvNmyJqAe+OksNW+kbE501el3XReSWxsJCYc+5rcMjY2neO1USnPMMiH",
-	"KE+SKUm8eZHkkXpjf7/ZaOydzzgp9d0d7s1KqvTmRhYJFBOOPfTnuYLX4XUxCpVW0EeM8kw5cSCeqLWI",
-	"YSySAcIO2ImZTEjQOvY7/AKXnRYwgLEMqwZQ9gPiwXUElIoiMWGBh8BROCWjOxHOWKBP+pDGAfkjEYpq",
-	"u97SAKmjuT27DvM9ZVc/1IWHvL0F25vUQbvy5himt1dilJObYrVIdrgcionpvDnJoKvA5wvoBwWK0zXL",
-	"602XhlIexa7frVaziXSwy38Ip0Cl5VVaXqXl3aflbUC0pU59zZepnJNKpgExF5PK22O8PS/MeXOdD05o",
-	"FR+PMJZg6EOzifJq9dDlnpyFLNSI8vMspVNfKHbzaEWgJB/163g7SpJRYXIPk4ka0ft6yJmtMb3SxrEI",
-	"El+RQSyScdkkzE1duOkRW5clSnRTYBAwZldz/68jvcsEt5Fz5oBZW2NhZ85qx/5p0GDNvpvVPZywo76r",
-	"xz/1G0GTtfq17ElslNA7YS2/2XSPAwhpH/W04PTdrNHvEcs9o7cYHzwIjvpNethyT/wmc9u9Y+ae0oO+",
-	"2+o1/UZwyk76xzMdnIOY9tXqSUvbNCPexvOwksvhOTgZdpRSa7iV5a8+VTQSg43TaS/A0gFJH2rrDE7F",
-	"PnmnMn6gj5iT/kXBKMpxCjJKpCLQP1VwRvwhBGDbrRZBoGH4oduLBSZ7lqV6oth4vDzPb5LY16fbtQhz",
-	"nUTR5poR4IrBPyMGv86hKbM2LB+qclKfV05qSZborBmwTEzN6v5pemjAIqZYkUd2JO6wIbWWWuDZ4yKF",
-	"hUkkk6bYAFNIZtBdYqbCGBuScakYDQoE0ht48WYCqbx4u724EnxR8OLbMT1m7SR+g3UPrFPeEHUtixRT",
-	"mpchCfzAlDmJW2ZUVfL0hcnTb1qWPlI+7uo84uvn4kIUzJhf+Vq8AQ353n6WXjuiU+A9Hd5jRDIF+bYo",
-	"FwOP1LkATQyLxjFBFtFQWCS/Qlrs9lJ325xYsxXrWUIPmQtbce5tObf9pMt59+EueHdrJ7w7TauteHiV",
-	"U7t+Tu1WttfrkQiSiLkS6zLKgzH6oF5gs15ib85iQJjM4kch44pg0bOWHhyK2WKmkpizgNQ9vKOLd3Ql",
-	"Ux6RdApYXZBpgi2dCcR8A2g23SYeTrFr3wq5J/BoVm8yBYBQyVSpTv0BBrm2y9w6PQF4ZzcSph3vWc3C",
-	"ZrmnrKH5W9NUpx2wdt9eqzk1swPI2Xon/VN6wtxDvxm47f4Jc0+DY+q2ekd+kzX6bdpsZo9km2Y5c0AV",
-	"9Zk+JBirrw2VGsuz169Z0nL9SCSB7a+874tRzakxPPq1s9rYv4U480TEt/pcI9AX66oYILeM4IGAe8gH",
-	"XUAowB0ajXAzxpNuj0oGI2jeGwoua2eHfzu1kAdszHiAO6nPnI1vQ04PxLabDc2xxcKvjZU56twHLeGt",
-	"9tBUOYmlOu4rSZDC0s1awzLeTNctyr27pndGz11gM7SvWEwUg1IbfcsIFV2ZR544w6z7DDhOYqxCn08T",
-	"oTC1NLlbukaz9fYw298QSIdTjsXAyZhYGsfheowAVQDAsB7UPDLbYtFzOtyzD85fIlGYroTA6/X/EyYx",
-	"y08KfBPEvDvc0iCghJh3ztLl3Ph7++QnTVHyzOTfdTgm4NmcPCn6CjgtDpZl22UZePoWm4F3DuV0CY/C",
-	"UajVFHgcR6y7zT0Do6jXAsl+euD05nMyM30zEwncejIUESM8GfWwW+XCwsyk9OpCrtiAxZAOOGQc8yxN",
-	"IaBPORfwYWJG/SELUkhHfYbonf5Sh43s8ycc7jN71eGzQsnTT03iUDFXGzPnJGL0DnyIIgHr6ZaxMdZn",
-	"g5DS69WDzPJiL2+UGTGV2lb6EgUca1g0p6OQD3BJYOLtnRFg5MZpNDc07Adc987hPrxNCUI7PBJiDDXs",
-	"NAhiJqWetAwDZoN4oeB7jsmmsLdAEyohVYfHTIoIqFAQBHMsfrtN/Dwj4zi8o4o5xL7Y6fAo5LeuPvuR",
-	"Q2ImWXynz4F5xuDL/Pz245tPV92L9+8//dK9vHr388XN2//WQs3bczqcC5InY23iqsWZpKS7T97CgnzB",
-	"OfORfqHd54JljHUyMQvCmPkK1kk55rjqHYBjyYXq8L7A6ZalgBYrFBsao4+mSwBOjfnnE9Umvory8I5r",
-	"ifQgWayVmvis1ERCrfFB6ppTAc+H63pT97654M0LafF4vQtld9F25kKFfUP991vQWnGxHStM/BIVIZlI",
-	"oANEpVYsHoWcKhZkVZ0jGkZaH+bqHE3i/Ju3NIw/5obamXmMS5J6dgGdytrZsZP/TbHROKLKeN1aPfRP",
-	"ukf940Z5vb/dmGzQg8bsr7PDWqene9w4abrt3qnvngQN5maDHrPV/b6F21QZnVsYnfkz/Lim50zZV/rx",
-	"yE12tIhpFweGaHaQbR1T/hAi7XWzm7QFZXq7mvNp7LsvISAlmhHM0QXQeb3hxVCJ1/cQ7abxkBdErztW",
-	"8SpWN6s4VTrS0yna2AWjXVR7IFrsJnFUrut84ox8vnpfhrQxogHDFltpRWjakRPhO2zbawgg0OxZyFsO",
-	"AhacE6gmszEGDEnvk8t8Ko4aCpnHYZ7NySkvEAHk/M96fTsrYSguorMFcX8c/KpO7/7d6H1sjn48Hr9v",
-	"yauTyX/a/puj/j8Pf79o3FMQd+/j2+Tk280oy8tPuwlAUW2l8hTl8aekmG3U18osWSTfXHl/aaTPFnlJ",
-	"ptBjd/n5xpgetoRx0dig5UZGVij9UFXB/tSPTIFtScHqOqWd67QlAXxJrhl4N+uHgp4X+BAs6PpDLRX0",
-	"7H5bK2NgpsC69CtVNLfMzBinR++RDQv7tchVEjET8EhRaX0RsL0zQhWJGJUYnoEj3eF1D8+2jc4ECHXA",
-	"QLhmgrHuBQnSDuumv4I7HQ8w6AGEswEFAVv37D+7eN0zKPmKjIRURE0ECZgfjmjU4WYVdQ9v7SohuuOY",
-	"+aFk3p5tjN2jkhFLHDBt8+/uKJQjSBDbOyeGJIghCQxeCE68sZBK03J3TKcDTz8/Rz12/XgDhKUs6oTB",
-	"2YKxYEtnA19mgnOOH1JfCX+i3AjLM7VNXf/PiZ9tzrq+GjbEC5YClQX2dC2wdWWQVdowaOtC5mW5sXVJ",
-	"/VuqealmfSHXr8UHz4nUxhGNiKJfmHQsBzTRHiJiwgVntqcxVntaAypmFJzPoxI7CV/xA07tkQrqcWPm",
-	"a9rvq2Z/tDr2Xefx4ucEyFn4oNlSbQrN99Mei8llLBTz1YYZuYp+6YYBnE/bvc9t08Oe2/aPAveEHffd",
-	"U9roIQJMu6+P9GpFEzupGM8dwxUqx/OlzC+khHxmyTusJd+a65TVhue+6KPWiD9R6tqINB6wdrtiasVM",
-	"bZPPtLRaeh6wpSqbfvZl0/lPup1yuHIhtWmlnb33HHwJUoVRpA3lxNR95UqqS4umt+LUVfH0sy2e3ujY",
-	"Lquinmdtiz7k2aP28K3SK4m1ncR6GdLqkRzbG9Df169QPjep3vdUB5N6u9laCopgaoV3J2y2w4y6Yvof",
-	"61QM52b+gJXDFVd7eK6WVupW3K0q2d2iZHcXer+ajtkSn3AOzk+SesLDPxJGNAHLvW38vTfw1mfULeZB",
-	"sRNqj+Dq1F9gdU8nfP8X5ehU5oTuzM+5jJKW+zD1p3o6MJe1TU7aM3IcbkmZG2zOKu46fWwqb9235K1T",
-	"SNWbC+2NfHX6ya1ddZsxpMpT99w9dWsd2RUcdZaplfnpzDl7Wgbt05EPL0I2PK5vbI0T/624xnbA3B9N",
-	"zXxGfrGnw0bmvVEVO6mcUZs7o7ZQa+91Q0mS8AAKuWbVWbCioULdmNVjFuMx3sJF9XjtfexibT6iJchl",
-	"yYgW5/LbyEg0iyuLDKwN6vnVvWsre9ZelFPtAfxp67OE5b62p+Bn29GxX/fMPj8f3WPxhzU3dgX/XuXa",
-	"+4Zce5uqP5s49Lb25VV+vBfnx9uhC2+Z9+6peu6eudT41iXGozr8Xpiv71H9fLN0uC55PD9X3zPnO3Nu",
-	"wor/VB7CjTyE62rHkvKgJ7689iPh3y5BirKYDd71xcc33336N+JAk3q7cUA8M0g3CGF5gZfnkeRmyACc",
-	"QvVFPHoliQpHzCFDMSF9GpNQkTjhklB9jtEpx8iERhGBKVl0zQ4P6NSgRRukiOtLMxj5E+qjAeOo35fY",
-	"1eKWjZW9M6CK9qhkZx2OGH8hl4pyn+GrBUBXA64GiZlUNFYAIC5JqIqQJX5g6hpX/D3s2rYckYsJsppj",
-	"t9GaZzW4oq6EEytrZ8fHx0eNRsOp6ZV39cprZ7W3SSzG7PV3LI5AfioR0OnMmKtLgPzSrlUqBQpQ5fBG",
-	"/E77z8lrdmVc1LNLyJGOwa4oB58pdJptRSUfrO05QytIA30RT2isj6cmAqo1Kjj3lAeOvkgY9Yf6moMD",
-	"GMx9GY6SiCoR24EcQkki6YAROeW+OfEW+S1OOKHGLU4V0NsZmWh9hMSMswmNJLZfaErlir4LcB2GdnmQ",
-	"Qsbg+EM6HjO+3+FvzcwA0vcu1zdmnjYtQlWoJAzqEClsd4WUXBHxXS6SayAYQuckPBAlZHsR3OlBFkh3",
-	"Qz3LQD42NyIsM5cHBV7Ru6iPLXbLOuy7R/S457ZTWPMmtUCXR5Cybxfk1PqxGC1RzvidCH09uSPNadIb",
-	"W27raOZGOArdWExk7azZam+0UUXM5xetkuMJg9YORmRMn7obZEP9Ymt2p1nLIruzXGVltmc1BkTFdlPi",
-	"Kg8sYscH2wY4fQCxtGgUsRhaH0rGHMLZhElF+mEs1RmhJrAYRU6HUxtczLAiNZfwE6nEiMXyVYrUvU/+",
-	"EUaKxaQ3Tbsrdnjd64OS5xE51NwDdQCAyyKTIUMMbtuoBCYEDj/NpwcxY8DSsfOH5cx7DvFuQx54wIY8",
-	"8/puGHj75ILg23LrxdeGSna4x/QH6voRldIjdU/FlMuQceURwU1M5Y+EJbYZhl4JvJnFoQhCv8PlhLGx",
-	"Q7wxi0eUZ09OaAg9/4l3+en6psNz38pCgqZf7PVf6b+7+krMVDxFbDEHIT8pfJC4w7NVxIiTFpBQOcST",
-	"yZjFkgUs6PamXhG/fR9KdRFF1ziHT9lxWTCLC8RoNlcUFCA39PcsC9WazoIr85i5WV3j43+XRI1z07Fx",
-	"Y/39yyajr208lR/1w2UTwZ3AJ17J3LxK9yU9m2tFr52nXC5ClWKjsZK1s9bhao03c1RXO6ulRFdzav2Q",
-	"h3JY9Hjz7KB51mil/ojj3gl01ITqOLfdO/DdE9OGktprNQe//VmKA61/iqhUXZhCVql3Rt68ff/25i15",
-	"rRin3MQnzsg/b24uyWHjwFKJ3qq/UzUFqE1/Ncnis5UEu35UxaHe8oaTPw1nNdswE3uDttlR3z2hpz3X",
-	"1vi16WEv37MT+doyF0m6ZbNBfkRY4+yL6vp4GM5qbPqv39/9LsIPv19MP4aNLx+uG9OPP//05cMbMYH/",
-	"/iHC99//a6zv+dh61/7Pn9Hthx8+h/2f1jBl5ijr/ryBPD29gMyBBdEsAQBIpiwmn1OQ/rTcZ+vU6Djs",
-	"3rLpgspQriiYPCLJmBHO5olzksn+WZGvr9i/4JKY8OKEo+tsJQ+fcHTPnR+YopqLoZZSlqKU9h15SMl3",
-	"j8CD99oNfpWdh7JJ2Fs3kDPLdiAFjTNddwuTtCLKHy85C6DQS+WPFSCryKj8Fp7VjoJjdtI/bQA3d9v+",
-	"gWbu7b5r209pTl/c6KkYU3Mdjj8yxxQ6JwzFuAuI2Kb7cqPROmhrFgT8PEhYF0IFOSvwUJOa+Sgru/HH",
-	"IlY0WrH3VQbe2dJ/CEXhKy62uCpubNVs5PpYDXq1s1augxX+Db2rrOBDuHst+Hiouuugky4LJtizoWW5",
-	"pSLBlZDCtTzVNENEDcEI7fbhCT067busETTcdr/fculhu+ceHLaDxulJm7VOWrPdr7fItzO84n65mbGH",
-	"lyM1N5KNlsiXick0U6VQVv6MdiqeCYcg3ZDPV+8dYk+SYySGA3zTQYxqh1iqcYhp8Fkfs9jVZ9r+oMIR",
-	"k+l958RtZl1CEXlaEz0JEvDbMVLXE9HMhzAe7BWmK5gjtLWTvOKzFZ992nx2TaZa3qwHLlcR4J1moMiU",
-	"De2GZW/T5mPWK5droguUtLO+BheQAmtPfb7NrmZm1m9uXZq2r0DmCu3wOmQ62hG6it4yaJRGMbmWSjkR",
-	"cYCN0ob0jpFmgyhBmq2TDveHNKa+nqQF+4/EhMWuTyUjEVOKxQ6hnCTj8eyvOJEOD8JBqEzHafsq6Gkw",
-	"YfTWw7jyzOpi5mv+CasQ3GemP7jQL48ZGSdyyAI9v5y313hXU6nV4R6yknz/cY/UYafseiG0LBmNWEAS",
-	"rsJIj8HnI93gkJUkGetXXr+9+vnd92+7ny67v1y8uwE/bb4reiA4A3MvHMG85URvXKvROM+ChKTVyPWi",
-	"yHnTBRmLKNonh41Whxc10M66OM1245Z0qi9Ba2X4ph2e31B9TPbJL6tkRhX5fzE1wXC773On/FHSogq4",
-	"f2/NUsjcGh4wP6pSdCpFp1J0VlR0Wqt0HE79vxe+z8bKqi5Vktw3nCS3bTNqzBQGmZmKRBGnOsCDmv55",
-	"lVDPFb0AmymGhYlK10xJo8QNGNfEwYJMvZlRAkk9UzQ8mEvX3mh6UcVMJTGHnBytdTmp17rVaBChlTzo",
-	"x0u1+uLYrB8I82OpsEn5k4nvMxbMxM2Ndib15mO+wLlJASxWwWA+fREPhFL6L/1i1BNTpQyVRMwAx3aU",
-	"8JDW1MyCNWcndboYG4EeWlpPg/ChZuGCO/je1VW9ffImp+o5mMmUanuEStJjkZisrvaRuvdeoDbh7Tlk",
-	"Mgz9IWrDKg7zu2PXBzkNBX01r/THLdTWttNnUpI5q/37tj26PP3jqiVvju9+OZj+etL7uExerStp8tNe",
-	"UhWYIy/wV1ZCZCMh8phpz3BYSd4qe1iOnOW87ZQRfxdGkW1oblM6jNoIXfOAL0nRNw5aUkcHrX7Aaqx7",
-	"HS5D7rO0y96EShJRqSCxkwWOYUuQEnyGfC8L65l1gamMqaRZwFXSiDlmj+GXV1LLBl9IhUwV+PIk5IGY",
-	"kFB2ODb5xdcSNdHMs25TRzFHFI0HuEUSRW9RwKJPmU7l3n6Ho7k5jtldyCYmfzbUbx2NE2XWbr8GsEWR",
-	"KNizkA8QdqLDP4rZXcTNG4R3TM+DsNFYTUkU6nVgY3erunOhuoadgd2MG2IlgX0bJf2Qh4rZl9gOhuC4",
-	"mGt3WGQYY0Wr4VnvcC33JUV9j+ufX3E5cAXs30xMNGB9mkQqNetMTLQnRMQoXynnp7AcfzdhVOxZCR0C",
-	"V2jk59R6NIIM2hmzaf/wuPDmYmu5PWctzzy1oflsMoWO6KHfDtwD1uq7bdrsuaf+SeAes6P+IW33DvxW",
-	"kGUKmfOiTwAk+XUZ/JxNM7sCyc65a41mPj8n4abBokx6Sihtwc9szkHxTir6pbt4e2O/VbyXRSOXbHux",
-	"sdqeK6XiKolNRlKzhzlN7mH/qOG26XHPPfFPA9e6Gdr+YbAAJmLP+nrtL2fJr1RfSFkNdEOHeNeQKjIR",
-	"SRSQHoOf96r668fUBbQQTZkuF5MVE5pXyliaT5xd2o+7KC1zNrHZIQIeoJGWglmOcj5rmDNSx5+JzVt2",
-	"iJelEOq/8knEe2TEKJfzOcwz2cuznn40CdLCK0gzBg+3SS22OcRkkxRiEdvc4XwCtE0WhpIq4v3wdmbw",
-	"XC65B3IZVjOaz0Vbmt/1jPKLn0NibXM1F3N59ize1Nwwezb1x+ayYHNO2oMnkhGbOi3urxtuzifFbpSJ",
-	"8y2msn79kDBk8dBCfv0EA8SlPHdJuW7OUeSknqKcIw4NuFkvHM354OZdfVpYQWWeIbqY+DTWNGQMuCwa",
-	"fE4iqq/rUSUJBOFCLUsMSk/09hlCWVXAbpjXwYbMa3bv5hL573eHPTPGdvDr5gn5ZVp3elgq1rUsmyXb",
-	"p0dlW85fyz4hCaFMKiXUVYkJlLAxVcNMB8tzv9p84H2t9O/1GC0qt5v5/p7h5pR5K39KWMIkoaldklsH",
-	"WBEOmQypYtZxqe9KYkbqM/ZKh88UPcb5SkaMKKWDzDtGNXM6I7TD0+KqIHfdS3/1SCgBYIKaNFkSsb4i",
-	"PTYM0ySntEo+lAQR4QIrIKNon7zL4jImnaggBuN0uDdmPAj5wMuJWUWykMx5ameZLKh+zOSQSKYg8KW5",
-	"dYfXvVzQ6OLm5u2Hy5trb89B969i4wxV15p4xpw0uVIL4jqtOM3CekrMSXBYFASc+iJm+x0O2V7ZMeJC",
-	"de2H7osYLFOzWkcviYd8oL9fKivOF4bIikS9mbLS3MGx4T/D0SRTHa4PgN43vUt1Pem5atM9sFHzjw0p",
-	"4gtAOXg/FqMODxVE8RKp52z0G3M3pl/gmd07J/OTZn7MVHcgOPM6HFzAnBSmhU2gHDnd4VASLkgk+IDF",
-	"GKGsAxiJ6nA0shEb4vJzkWWdH3hvn3xSw5nK5g6nMSPtRrvIoXyl2dP9+lRrY31qxSrLb6BMsmCBrWyB",
-	"9p7NFbPmloqZIcBlalk634dTy5yZGvW5DB7L+4qdZLkxvDVEMABtZquZl1kvEfYq/VxA/nl37A7Cqyqe",
-	"amGFPsmdqJv3+FjHEeUuZmTsOMiKyDqUjGM2pmG2GiUI5QKTX1Eg2Dv0XDB8B+kkWpZIW0Rj0qYh9mkz",
-	"KnxfJBwhaRgmTEHestYOImoEqf60nkOyX/Cd6U8Jx8UHnpN/Tq+XqrAXwZ1pJiZcg+xE84AFfRmJgEXd",
-	"UShHJlsXh8Kxu2aBXcGjqZcrrn0lOzytpoX8Xq3M4DX3LpT6/bAr0iHtxkF+gvSOhhHtRayrRNc8ogXY",
-	"BWaZY3VQPacusC9jrZfudbiB2xUwD7vtWnjbYDUokeCjwPgXgn9BQCbQmgvtcLwM6aT6at2sEPzQJhKd",
-	"jUjq+oS4cIOTIYvd5SuqAKFoEirfJIsbXDXQcfX35YDdlGYVwa94QCyQkhbU87no55mfJKL8lZwtuIJZ",
-	"WO8mGYh7ktRnvqlH6q1GA7QrxCjJp/kEoHKEfD4pySEsmsssyiN9GE12b59c58PoMIkomFmCpYeATmWH",
-	"Gwwn3GwubA4CmTI18+3wq5lEs2zIDp+JnZO6VhKIjc7DgYXz9ErC+2Cn/UhIs06IzXe4fqfVoCCBys4P",
-	"rQCjcJoTpYfIjpSxDBA6XM8gYlKmk6x7NPg9kWqkTRXHKvSe1txC5ZEo5OwcKhfEhA9iGmijJGYyS1ij",
-	"kuDNDkQ5EATLPA9a3y+ANLNJsj3mKxpBfhlR/jhZ9mtmaa+OnhlRjkt8KExS/QlqZ//7Wx7fSv9lC4eq",
-	"zPwqM//JZ+avTE8/mV1FmgruSdF3UrdMPm8WefvqGZT4rip98mUC1SIIXaZyj1FG7dqMyNjFQ2XMp3qa",
-	"1ghRBQThLFkUGS8f5HCgAWDvBl3ZKI/eeWZCpKOFksw9kVkEptgxvddmrJdonB2eqZzFFf5WGU1HrLtN",
-	"IhXocLmC/xU0UTvCI6ihC/qn8WR2+Ir655x66UAXI33Spg6uweS2+hENRywg7I5xdGPqM6w3fsK4gkmB",
-	"wZOaj6BadjggtSkVoRU5q4aeEUpiGmJDkXReXExwVh2e1zXPra2ymImr7RjiJ4r0mC+gKZNRMTu8XqRj",
-	"QtYtJ6Lfz1JvrcKzTy6teYSpusbraDZR745UMVP+UCvRqIErxJ61x2CxXFQfxg1U2J/mEkC+rho7m2my",
-	"iUh9YDU100hyusnBfuugUDWBM50DaQKHJIXx06WSA+J2kkbjgJGWJqpUg2k5pNnQH/ygCd8cdrbSkSsd",
-	"udKRKx250pF32uosKzrNJUDuWkWWUrhRyG93rCJfmNC24MwFdHr9DhT6kRjMVznBrKG0loR8VslE1geB",
-	"c+BTJlCNpZ2Ekj6bkFHIEwV4z2I+TcDKDceEv7GYCQLlgDK5D/He2coemGWICPLI3faXV+1cS/Feb+G2",
-	"Eh2d4bKQIR5ZGPX7ZcBrOg5ft16Hwfg1+4Lny43EIOT/Ryj137Tna8neOlL6lKvPV+/++79a/xj5/9X6",
-	"xxoxQrPiEi6oP3ZVBvHMitw/0FtGKFCsH4X+LYEzA9/yYcspTVbGro10HHWG1QDhm44bmBBjwjzlVe5m",
-	"cgB0BGkbIZj+whVj5B0p3nuWhoSJTPZ3beuPY3EXap2DBV5Vg75iDbr5ghlm4M6aZ1YgPJUZU4HwVCA8",
-	"Vc/aacZnt8NFvEfGa+H49RN6bPqldY2nbNN2jdEsrMPzOSGAMFiSWZO/MJuho5cH9+IL9a3wU1GmzbwH",
-	"G3hbhy+6rsk6nusMt8AGCADcZOpHJU5lsuBTNl1tFpzKWd5DwhPJApyjyZxAfqhSN3d9MQeCTzHxocem",
-	"wnius5yKxWyIDi9yVWMAI8UaRnQFHmoeSOMptEIbmaBSmrUBq98Cs3DGB33D4tHj+J/zwp5yntAomq5u",
-	"qul5V8kSlQZVaVBP0hFcKT0vz6NboJmAqHogvQsrKnardb2d96zU7UqkEmOJ7tZ5+GBTY2NcFLM+l5iN",
-	"rCKXKiAxo4ELwnoQU5NSnXpv4A8o1cKJGE9O3neTlYABTPVinZiFPrZ+FwS/KPPq7FWemxU9Nzd20yrf",
-	"TaV5VJpH5bup1JgH8t2knPZBvTcJf5gYzQd6y+YCNKYYNy2uWTFMk85QS+kyAe5UQZmtRftnu9GVaK9E",
-	"eyXaK9FeifYHEu0pp921aFciZv1YcPUaqFa+/kuJW8bLEcR+GVLAGUofNIgiBg0D620/X73fJ5dJLwr9",
-	"fXKhBUsYM1vL6SASZBCL8RhbTiGfhCt6ElDx0GwQD/5CuI1ioLB0Ep/0nVvnXM2USiNWssHNRf2jmzE8",
-	"hM5Zme2vz4ehihrZ0XfQjYg0Gw3yw3f62hqczxQpdwexSMZ2wAvk4uT7aY/F5DIWivmq5tQkU8m422ds",
-	"NaBlOCm1s9ofB7+q07t/N3ofm6Mfj8fvW/LqZPKftv/mqP/Pw98vGqvHJ/AzlmFM6ItzfO+KKgaomC5i",
-	"Y97DAtPbLZJmboArNqIhD/lg5UGyJ+YGMn05VhxE3705TMW6XK+5wjt+ENw4SFdgkTdCfKB8aiYlt2F3",
-	"zE9ioC6IGOUwJyjCpxsiT9leSv5zjG8MnKcIs2wuMTXHrwic5lnIrXsPdiHcFpLFMpytEf3ynvGBGtbO",
-	"jtpObRRy+2fzSE9Z6Z2pndX+7/9euL9S98+Ge9p1f/v//79leGU5Rh5b6ig2tD7BdTQNgN2Kfsq53XQn",
-	"TB4shE4t/kOdcsGnI5HIDseuK9IhF5fvyC2bSgBWsJaLvgqubPPoQk++DrctB+/tNkhKmg2aEDVCDlid",
-	"k4DOid5bqbJgy/WlvimeLZWaB3gY0Sn0AjCR/1k9dhbTwsNC/ZAPYBqjvfN8xRv4qSdDFjO7Np4zYZdW",
-	"AO7tk4+mhizElg8ssAhZsGUAvSL3O9zLYe67P7KphzYcHjqoIgOsltQOhKrCWzYlMRtHdGrAJQzgAhiU",
-	"sPd4fNJCtpGI2T65SA3OFnaKsLgaOZwzYzdSblK46Vgb1bBiRI42PwReCpwmeEcrfsLFS9CoAWBB9ERS",
-	"RA6LLwJ2c85QNy2DOrxH/Vst4HhwjgZuqPSUSXpcTY8gMmAAGQYGRReOuaeN4phRk/CAy6IqB0Q9T1jg",
-	"BTGFmvALhCdgGzs837dIcz1Ej8NR87ioWXOltIMl5CJAW4gbO/IrSTxrBMLX9cU4ZClgm1H7zufIVJ/r",
-	"gWAScyYsAabjFCU3XEbUZzltSr98fWN+pgXEleV+W6U7pInD8FTCFUJdai1IC1+tpIXqf4y9tm8fTFnx",
-	"93iBvFcg/FYzqGes2pV1nJ00K5r9AlhXsFqmRmvtTI0Hc4QUqL/DUJPRFMsTfQUwbkZIO7Vlc1Aih2wG",
-	"5YV6Lgd+q9ekjVP3pH/M3HZw5LunvUPqtvsHrBU0/UbvlK7sP1lbNZ85HxtBtq2nZhcgvOU5WO2s9uvt",
-	"wb9OvzR+mhy/H7d+5off+ScfguaVav9HHv0wbMADbGwycXbqPLHfaanzJG3JsbIZAPynzAzQF6F/vc+C",
-	"jd0gTmU6fDt+mXVMmkfIFfmaZtSGhT+Z5fXX385ftYtx+CObXiTaJPnf3/Qv3zEaszj9ZcY+A+0hc/5A",
-	"Bm3eQ7SGyZa5qHJFQ4XeqkwXK3VVpeYd8opMHYymDsLmgm6MULrQVgUtn3q70TbmzyQWfEAEZ3v75JPW",
-	"WFOlziEe1ER5RDHbqq2XTFls9H4wYySZDCGdmMhwwIntpoJOdrA6Md04s2NGIkgiALvVtgUqvab4iqL3",
-	"byhiRbRxEyP4nMmGXeybOa9/0kiKVZXQe7xtRj/cOlv0GeogTva0lXDwdw7/N0WANX2p3CN23Hfb9KTn",
-	"nvqNwG2yVv+AtnuH/lFQ8u6mbUQQi9GM5IfJWENqZjZyKhUbrTZeOoBdnTWq5pd436Ct/CTzg5iB0zO4",
-	"tvIGZ14fk9xR10rQtSEkqsjS8BQkkedVkVy7oxSW2fT3QesXoL21zT0UE44mPKLl3DI2BtBp2gfKWCtG",
-	"tswqWFFBzfWF+OPYvXvfGrtXt6cT9+bP9qj2nBTY7DRkGqlm2gotuRVjaoHgrCySB12F9NAAIA3hOsNm",
-	"4AB+/cCh0X3bO9R9Kxf4li7wp+XVzpxUwojVLfzbm7admPeJ5TxQWnkK+cB080aTq6gN2rZu7xU825bS",
-	"5Ou/7D+XBSoZIjhbNzJqUSb92FnwO9cpn5IovEtD7HtFrmjv4vurTx/fXXc/X7339tIgZ5G+9NlM8QJ9",
-	"xmGEoB1b5rlYB7Td3u29ToXzLGFARlJWHGiGAz0n++632SIE5t8SmgZmdhpcIwGTEPbP099sgG1eXhZE",
-	"03JTK+csqxzvHEtR9Asrb9h5QRT9QrRhpBXEMYt9xtU+uQCMGIxMYAAp670yKm5AeQPvWZdJP2KXx5Vb",
-	"eayoaZpv+PPFjf58Nj8Nla1V3Iqz7Xw37ZB4Q7/c3xQRzsQTr8LaTXtDZU6lpXSfKhqJ+1rhAr2XwDsV",
-	"0UsJStIN/bJlYGm7gFL5iVznOK0TmWnu3ivySCS4xgaV6Q+cTfRp2Sp78Sn7utd2XT/HykU4oYTqD7ki",
-	"G0k9uMB7Uq8tluwtcpQrU/8HpXz0yzmk0EsVRhFBaDjIEGycEi/k3UQWZQe+gaE34jblOentxanie6ry",
-	"3cdMjsVvsOaBdMob5BoGtWDQ4Wl6eKf382Xv3zJrf5x+rqsf6TlVbaPCLGB8CzSBperShJlYFEjIkuPn",
-	"pm3hPWgqpN5utrLipL2COiI4qNsz6w11wo3VQJz3Q0GpfMN8wryx4hcVYMbqJTDjYGO1M5F0wFw55f6S",
-	"vOgr6EsPOFuvJIFHiOgTdsfiaZYDnfP/2LThNIaPji5HK6k9zZaYRMgX8KVJ0GJjMYF2CfioA+nKCF9B",
-	"p1hCqr8X0VO1cXx9ZRKHFtsC0nhjMZHYSg/7MMLrtFaMFZyQ/mxSVKFdLDQCuWVjNZPKa7JlYdQp98ts",
-	"9s96K66n3N+N5b7jvMWW22jeaD51aFhVQKczF2tOzfSbtshUemmGOzbck+Zpy23Tg5574rcD1/LMU78R",
-	"LLbcx3j4WUBDyCnQn6F21j5p5IKc2P9Un1BsS1s7a7Yaazjj7V6X1f9NuW+brD55q+OJoyTPIh9qkkOq",
-	"52KS4zCmKmxlDrM8Keldlm1UzyUTaZYS0ihLUsgTtuYj+LfmLYrFcTJWtiwgVBIK0KEHC5TU7TmGvaC3",
-	"Wh9Sh0D2NDbHNGMCT8ACg5L4VUb2O1dmnhrV5lMTHo5wvzU3wY6MHKQ6iUdtNbLbyMJJadUom8XhH4zz",
-	"SMaM6Ne35zri6isIRCEmXJNyv18c/fkMr3nw6I+z6MKIcNLScpNQEr2BZZF7fa226jm/0jf/vfStoLeE",
-	"aYeFsteay10osM1e3hfxCBhFksCVhbyArxrtslUmcO7+x4xiUrswJ7Hf9FvBAXPbkMTmHwXuCTvuu6e0",
-	"0cMr7X625jdsJDCSCHwIgqDWfP96ATF9Mu+PiMHHfBERscRQqmU9elabh8OQf+DhyigCkG81EZKLlJPg",
-	"PXPMBHwoZx2ubyae7ZvtpDd5Gd14pI5N21ILxNS5Yb1gTzKu9grBbI1ev3WV13aOF0tcv1PO5mjL0Mu/",
-	"KGfkjUBkmTQNkrqR4ANXMj9mytUXxsOYSjZPU2sRxCPH9JbsxQZ+nty+bcdl1tnBUm+P1EKgitw9nchd",
-	"ImcSDVfid3nlaa0IHupPgNwlbhmHouYxmCzQoRRLgffJ91hQbmE4cWRIrpEs0mPV243TvbJI32a8rAr1",
-	"PddQ3yYn2CnL94JmYznxOaJTreUDXD1WwUM3Wgg6t0tzPb9KbPCbFxNVNGCnhvUmVPI1YodlnRhAc0Vf",
-	"OgYPMe1jZFxWK4YSdyANtssvA8L6aR9oay3ieOSQ4gOwF7MLa3GYw3kO09oNhzFhx4rTPK+44+5ih1so",
-	"vhjce81wUeX+Q6jrgTqS1Cq3uLBQIYlVNRZZ1Qe/PKnnykr2HCg+9gWXImKAk+cGYsLlPjlsHBDPoFFy",
-	"obq+4P1wkMQs8MDXJxKtTbNzcthopTcmPGbUHwJqkQ0ZkEAw09Q0rehY9GD+DAO8tSvekeOtNvZvu2MW",
-	"Axqo/tR6t81Pg3BAe1PFalt4t2ZmXebm+mU4W9hjPwSiIO4/cRfWBlUg+pEVpmbQRz/zrNBolpTsachv",
-	"Hm7aukF5Q1CRgSJ+QRT1Pl3yznzZIJ1tHbx7yhp9t02bPffEbwXuAWv37bVMOr/9TN5QRX2mz1bt760p",
-	"zq6qIrkdk5zB/0wJZWekZwHu3BSo+WXQ3yez7new7J3RYO4+g1fBjoLjwxOICLXdA8oOXOqftN3DBus1",
-	"gn6/2WJaWzYqRe2sSDICcCsGqEeCA6oVlUnMRoyrbsJDrT1riSlzgTWDtm2gtKFEnQ6YRX+1P29P8fl9",
-	"rKh+x1T/aRbR0uBD2rJlwLOcQa/cgAcozK4oIfvvEhlyJiXRp0yeIwoj9BrgA6KEJkvH9pIkPBn1oCIy",
-	"gRIwYkbfqGzyZzuzF1w5afa1O45ZP/yiv8aPlxmFG4lwbXG/v2bw2Hyd++PH9oC9iBDyXXZmd1VXuRP6",
-	"QzRRexeeJjJKoAMrACGc2UKq/HkzGLsgWzuccvC42THJkAKKLQC+T9OxJ1RCwoyZCkvRtUiddrBXrHl9",
-	"KAmHO8ETaBrBnRPA3J2bR8y0pqGVgb6IO9y79ICTnJAh+0KCcBAqA5Elh3QMp84ymVdzi2ayPBBujvSj",
-	"xsLXI/h1qfUZFaw+MOdbc+OWFbJaGnvBxazv8GNdwrf6duLjdylD2EilWis8bh7avMh1Y+5VRb+fa/R7",
-	"3fO5pNg1x8QWotrZyXpaxWzPQ0R86+LhcULa6x39p10U2+G5UDYpUNQBrEz8yTi2S8iJC1TCpUxYoBX0",
-	"9MF6kTYfCf+WBd7eOemxvoCmFFRpzXxEp6alYYdDJ2rozGxeDtOul1sHDsE2FmUqu0OoJIKbLNfCPFSM",
-	"y+1GgO1S716XBTyjQuDnwTttpL7ioetrK0t08hdaMby2Oj8HiT6Pfr6IkP4bAukWI+Ehcms4ALhhqiB4",
-	"ApIjlCQQfjJiXJG6FMR7HQhfepCGiJKFBkHMJLhbJlQSvb3QMk+M9jRtAgLxa2CAZmXz736vZZIeASoB",
-	"GQ3ApbSfUbwYyyJMUMjUdXJJkVmjJxjKFIekw0AmxeI4qfd/PmBEJIsi6RDJFEnGpDfFpkH5Ie03WhwV",
-	"QTdhOTLfs6gv4hzsfH6sHJphwWJDFrstogWX6WmlhiyM5yIW+Ca8Mo5DP+SD/YVipqK9fMuDtHxc2qLu",
-	"60sisPNWvkzKrtzeXVTdBUu1U0Qgb9Mwyc4tg+HOf2fsClbyieaw4iUZ0DuWzRrL2KGZFpxZzqxzL7/H",
-	"mXNqoegVWZJ0yJhO9XGXDjH1fSRO9EHLSgDTfSaS8qAnvhBf6y+5F9nKwGIo20gM9L6iWiMdwqg/zMpq",
-	"YyZFEvuMoA/TtGLOHxWmuYUsGVwkSs9I9MmIhoZGUwRZyXhgtgo/hT5RPMiNDdl1f//29/8LAAD//w==",
+	"7L0Lc+O2li76V1C6c6rtO5RakmV3266pM04/sp30a2z3zsyOc0WIhCzEFKAQoG0l1f/9FtYCSJCiJEpy",
+	"dyeT3nXOpE2ReC4srOe3/mhFcjqTggmtWid/tCaMxiyFf766ojfmvzFTUcpnmkvROmldTRhJmZJZGjFy",
+	"x1LFpQhIpugoYYQLEp6P22+pjiZhpxW02AOdzhLWOmldt/rXrVbQUtGETalpV89n5gelUy5uWp8+Ba3z",
+	"mE1nUjOhL9gsoXMWL/Yf6jRjIbmfMEH0hCvCFdETRpSWKYsJFeqepURLQgVhNE04S0nKfsuY0uSe6wm+",
+	"TKeMhHl30bz9I5uXB2y6qRntSMqEUQHDfSMjiqOqDvKnCUsZ9BSljGoWE5mSGRMxFzfF6kVUkJFZTRqX",
+	"1+rpXe+pYukdj5h62h31on58wNqD8SFtD0ZHUft5/Iy1j8dd2hv1o4N4wJ7KGUthLOrpIT0aPYuex+1j",
+	"1h23B7Q3aj+P+nH7gJkG8Lc1+3BBNXvDp1zD/1mc3gWupyI0SeQ9i8mMpeSei1jek7FMcV+ihDOhCY3j",
+	"lCnVIZfmLylgVXCXFG6TFPOpzBSJaJKYh3IM7xRTInpCNaEpIynVjCRmUCwOCEtTmSrCRZRkMSuv4VHX",
+	"n+KUCz7Npq2TbuCmy4VmNywtz/eCTSkXZhmWzzlhY20IHXY3S1MzLZz7l57j4fF2c1SsZk8vWSRFrEgm",
+	"NE9qJkeYiL/4Lg76m8yQ6XR+NtYsXT47Lck95ZqM2FiaE5rOzYmkN5SLUscHm5DPf1vaOI+XsUv4+Yki",
+	"3Mw3mkgWk3Eqp7BCjjnJlExpzIhhHafkt0xqRrhGRpeymUw1DJXMUjlK2LTMMQ7GvahPj1n7cPQsbg+i",
+	"56x9TLujNrIOPPgrD/2noDWjKZ0ybbn/iyxVMq2fUCjYgx5G8EbodnqWsjtuKGBGb5gZHTev/5axdN4K",
+	"WoJOTX/4TWkkU/rwhokbPWmdHPb6Qe21sOYa4hX+eUwPWC86PGw/i/uj9oA9H7dpb9RtH0SD+JAdjZ/R",
+	"5yM3wBnVk2J83LBGsyM8NZdP9RIYy3RKdeuklWXw5oorLJr/yOaL4z4jmeC/ZYzcsjmwTUNIImYxYeMx",
+	"izTZo+Tjx/OX5lqj5EbKmEQTySO23yFA4IYIyveYaYmKmIxkPDeUktA5XoljniptVmkmhWLlJTocd6Pn",
+	"9LDfPhx1WXtAD8yFchC1+/GzqDd6zo5or+uWCGWCYpEq9+ay3ewfHgbm6Li/e+vX6yJf+cdbt1Pi9hOO",
+	"1p95GZcT3sbLOgYZrP7cWKkNmfyEihtmVm1ElZFTBNmjCgQ5I/+F+6eEEqVpwogU8N6g169Kdj2Q7Oon",
+	"aaXBZURyUHvil8gdH+gNI4r/vpS9wKVS6ipmY5olunVy2A1Mv8jH+91uUHD1Xi1Xf8s0jammr3lSe6W8",
+	"F8k8Z0GK3E+kYiSc2q9CMpFJrAi7Y+mc3PA7JoDCgObYA410Mr8WZgfwtzuaZCwgVBVN/HzL5r/8B/wQ",
+	"kr2PF2/aTEQyZvHJtchf+j+H392y+f85fGlf3D8lyvRJE9OdItNMaSOmkanZhQ750TykIr4W8L4iY2lk",
+	"OKCF8G0++DRLmOpcC3+j/2ipiZwNZRqzdMjj1kmr1+32DwatT+alWSLjXGyu2xs34tL2/FvKxq2T1v/z",
+	"tNBCnuKv6qkbjWlf6TnQWszY7P3oVxZp2CN3KOHG+o7G31PN7imw3UgaBgFERGezhKOo/tTenv/+q0K5",
+	"3ZtdBBNo3TERy3SYiZTRaGLUmlbQipmmPMnPj3mDxDwmQmorBp2af0+ArVBFFL1DUUZpqjNlyM8QOtcw",
+	"i+9oTNxQc9qbaD1TJ0+fxjJSHRqlUnDVniVUm0unY8fpxq+e1gzzU9OV/YCN4LVfxx9gfpHMEpwhKinR",
+	"BPWYMeUJi8vzRTYSd8wYvqOxFYh22wea8BheHmKP1W1wghNXMEh4HzgTCJStk5/zpnK+GrTGnCWGdI2g",
+	"n7SC1pQpRW/MS7PUyKp6Tq7xx+uWaXnKlQKu9EuxlwPDPfy9dNPdei8XpvoYW/mWJqY73DR8v80F9OXW",
+	"7oSEC32HZA8WiZjFU0Rl0QTYklvEMCChbWZophsG1yJ/gAJSiFoge9Dkg1T6JmWX//XGqLtmn0BRD0go",
+	"Mz2U42FqCMe0mYlbIe/FEDoP982gw6mbwtDQSXgtSkOr/hyQMM6QxNjwls3NA51SnnBxMwS+tm9Y2qeg",
+	"9QLI9SyK2EyjtLGETOvIM2Ux10hfdCoz+5H9V+t55+CgFbRQeYrmrZPWx8uXLRSv9RxEYKXlFO7IlFFo",
+	"v/VbRoXmek76pH2ddbsHjPRgDfvd/lG712sfdDsd/He/3R8ANXJxZ+QbM5BfglauZ8FgtGbTmRljL2hZ",
+	"C8QQ5Naivate96Rr/t+/zF1qjsSz0fPoOO6ydm/cp+3B6CBqP48HrH04PqLut1bQuuUi9obcCloJVXoI",
+	"p87c0R+vyFPNBDVU+gePPz2V4zEzN/uQazZVJ+Swe0Au0bpBPgp6R3liuSxoIMDL89ZPep9QLmLKTGJk",
+	"VjBTLD1Bw8fhuG0GZzQea/Do0f7IyfmwxDrlZpGMQoed4t3VZWaaB+bTw7g9YEfj9nN6PGp3o17cZwfj",
+	"AT0cefy7Za03raCVzeIVC9rr/gtOL/ZlCWbx/f5haQMcUeDYjuJn7Pn4uAuTaQ+iAzO3wbjtzDdmooaX",
+	"pYwNdcpp0joZ00QxePRbZuluKoWeJHO3vQ0nnF/TK+97UADjjJljxfJp9dv9Q7ONCRX4QUNFzCi3NBlm",
+	"aeLxTpb121Eis9gx0E4kp63AJw3zh9QUKKZMZebJ7H5oZNrhvUxvzTZyKcxF/CloSSMg3bDhzah10jOE",
+	"oaX3d/eTt+000vzO0GYmuB7OUrun+XHvdTvdbu15X00muO2Gkp1mLIWWSrZpPOVG7LL3O54kS7KDw+f0",
+	"6HjcZt242x6Mx/02PRyM2geHg7h7/HzA+s/78CWI962Tg0+NrxFkiB8sjS+RCwpdIWWRIYsYFSaeJKg5",
+	"gBnA3nJkj2ujRyCTghct5wQb0JgLmuyfwidW3phQvMgjKcYc7i3zo2D3BHeZzJnukA8yScqWJXPne2br",
+	"5VbZK/+rgIQlMyuyqsKM+kf+7yGPP4FteIX1xNwpUowTHu0m9PBCJxxarjfkYjhO+M1E+wLQWdWozRWp",
+	"KJRmo5TmSUJGzMhps1RGTKmyXDroHheyTD6FbQWZ1cN/LPnUzTyyw1WFJu9slmZ6DKTR1zId8ThmYqd9",
+	"GeeteHvwPzJLSSoTRqZ0DqQbS9iJ8gIfFAv82mtmuxUuBvJYq4kG2ydqyUw+Ba3vpWA7rR7w5uGNaaYk",
+	"w3NF4CcU4UkixQ1LSS4RlJax58nc32NL262gN5jHWMJzTdgDN8IJGWW6PBPoympF50IbXp+8QjlpFx5h",
+	"W/LX8lJOmdXGwGSfSnFjOLKhUMVjVlZFvaV0wwKJjKUEh7f1+XdDe4yVPRMkE+xhxiKzuEY5yVJWqJ2u",
+	"L7PkMVdRIlW+1HDpfEjZmD9sz5bhNklkdIsagsqmU5rOCx1ZZymDS4srlbE4v+vMFUyTrLxl8NNwBkMa",
+	"2karZ2FFm6fEu00JNgP+w4LY8Hb+jLy9dg5m2zS9RfZaXiI7SnMLySmTghGWKPZEBUTIe6PeSRGx9YuF",
+	"rXtrde5kinuWMiKy6cgcMu8exA/NksFxZIau0cqWO3q+yBLhyD99eixOvbj91jijmD4h1BwMlpapCNxK",
+	"VFwL9+29EbJKS8Y12QvrRh7uB8Q6c6/FCtoE2c6QZ7Hh41T+zsS1WGgYqSbc75CzREkSrhQYQqutv5Ma",
+	"VXVQE3dhnULqIS2aqh7AwqGkiluIUEWqJgFYVb/neFxveVro0NmfcEIlAxS+16SvijXqqCDhd1KTM7+/",
+	"7Qi5MuzHIuAQhxYSFNcxfMBcmII5L+KUxZwSM2pVlvJzb7M5wEgUr2Um4p3pYQyteKTwTqLRy1FDmV8M",
+	"yov92n69/Tpj/4+xxGY80BqcW7CJcsUNCWuJ0jGIerB87926bmcEW29hqhg4trAwqUzNGCzuagNTI4vS",
+	"X8OKlC+asyI1Igk79XxLN9DfK0r7Gn2c6z+5Dp4vAfh4dxT94HCiOX5BtinYkpE3cFMDkmZCGNFUpoaD",
+	"RIzFIOVVBZxiVl4XHgMCzyK1fhavqzxezBBjfIrCjvXK2q4/n2xTO2gQbViUMo0KVWmdzo1IQJW6l2lc",
+	"1otu8epbvi5+mxWvT94izj5fHCPYaGlEocW+TuGxDceLmdCcJupzC4P1s4EVy2YsVUAcpQU7I4LdG7Ux",
+	"nxSEIURw8lavV9FiyUZUbQ8uWSOQW2aZt+9ICYRm8Bmbk59m4guuUjGHxxOZS4fHSsu/ZcyIrzCxEzNf",
+	"x+iQqI3UWkfsRhym9SvKFhb0WqDo7f9mupnKO+S6EP4FonfdCqDojfEBxRHSK4m83FRBcrnT6wOdJ5LG",
+	"V1K+oenNboL0SMbzoZZymEBTSzyzEErDzZAlgRfLFh3PMGY9qOQVusGupCRvbMvb0VVlgI9tenQzg9bN",
+	"NlOR77URbEGoUmSvR97y7/ZB4vqQQgwiN629zq+VHcIUwMo/nHI1tQE2lT2wusykcM+fkjHTEah8i8e6",
+	"5wUo+GMlr90FtW2gQmWgj6ZN5JHmeUQTWLxpgpZfKxb5AuEjxIUYhgAS0U2WsqreYCUnGkUyE3BGi1fJ",
+	"3tmLi/fvzi+HHy/e7JcNct5JqJdjd4oRqQz5UWxzRIB0Q2Y0zSMwvLla/cMz5X4KWldSvqVi7iKpd9qN",
+	"lGo2tDHEJdKXkkypmBOnoZyCvDQnCdVG9fEIvu/dY+YzMzaSD27bNS8N7DGW+sKLlnaToWPN8HJBu5bC",
+	"8OaKFA5CcDuPiK7r37791IudhiF8FDTTE5ny33dkUxk0ZESuiFa26i2G1hhacWEpnnhWFjl6xVaVhrbt",
+	"LlWH9SjxNsV8RnRhLt6+/PTTT+0zr/t6LYlaxRxDd9h65eejsB4+c+BeWR/5I/kib9l8mLJM1Vitq15H",
+	"I6OYF9G6SEnMwQsitLs8y4ew7++sNwErCjyKK9Ib/eMwv1hOKRcQJQmhs6m8ZaJDzqZS3KCeAQFKGPxZ",
+	"CItTiqGgJySEKJ8IPBkY8DPMbUEYPUUF4THmTAg6ZepaWMdHQEKMPijEG4h8MnynElPFaDQxX3M7KjA+",
+	"gjSYLwMQ5NnNTcpulmjs/5D3hBIIJnmiSEx5MieZojeMjFgkp9ZOZ4MAXHAGWENFNm2d/Nya0gdrw2kF",
+	"LXp30/plIeQ3aJ3NuI2Xt3F4HJVw37bkxd+b2bY1n7JWTVvum9G8Qcw+mqYavAZGKENDG40Fozv+WPzB",
+	"XJzCBtY06B3t5/WcYpaNEh4ZySfVTiG5ZfPAqApGkLsRXDHC4eAtNJyyO3m74aRSiYxi1fn5kc0vzGuf",
+	"Pvlx7T9jhgWsSj4p22DJkFjQiLThvo5GXsBLwM5ilFBp8sGjGRsJVSYjtw1+HL2NAV8eR1/dpAoXiKdc",
+	"GKU5wZWe0ltGKAR5q0jOjFItCSW2CbP267NH/IWCIa9bBhgXTZL3Y/A6rNoQe8I+BdUjhrpiPWndT2QC",
+	"xNQhlxN5L2C6mP2G/pI8J2L1ZGwfi9P5JZ/QG44Bw81mY95+yyA4vDofF72WB4I1WhU3MJqmdL4wfmiz",
+	"fvRF2PkLuDdrE6bMfQCZUpQcdvvWl+Ezydqoc/vQkySGVlKq5aFF4HWzkQy63bqR1MRdlwNtW0FrRGPn",
+	"r6sfCk8SLm5eF+GI1cHY6ESjIsM/9wNzeaSapebhwX5AFJtyKkRGE/PkaD8gxV+9/n5ARpwJwfFBf7Af",
+	"EJ16Tw6O9ku3UB4NmXdj5BCvD3M7Ff8sGjfEXTS8arpvZcwSEKZsp7OUzSic9ZlU2vxzOOYPrPRgRuc3",
+	"qxq9yMTitUjVUI4XGPaqy3AT/m5jLVTjU1QM9TV+uniggtaYC64mGw5lwmiqR4xq+1WZiN5QpYniN2CH",
+	"S/g4dyPey/SWpSSWECmiS9x3ZX8Nr+Mi+Lo6pDw6YUpjFhAwBLCYUIXSWDTJxC2J5HTKtfL4Zp555Nxf",
+	"TRf8R47ew7J3q0bgULd8NqtLrTNt5fm6aSaeKDJjKZexQm8ipqXSJGU0npO90byUWp+J/fppgDiy4W47",
+	"taDp5C/xfUNsUtNkbUaRFGxeL5HAogf2XOUD8Ta6WEDXmXdOKsu/VpIpZrCVNNP89G9DS5XlgSZWT8Id",
+	"+gU25RIcasjxfoKEsVpugLfyRInVo/jRztUxX5ok8Klg9zRRHstdw22/jiDicftdhJHq0VjEz4C4uTSb",
+	"aRaHJxC3Y5ml0tLQN9kTkuRsF3TR8OLju+Hl1dmbV8Oz11evLsL902thtoZw7YA3lKZzFUAskOEjv8rR",
+	"E2WtVXtGnYVAbsMtQFVUNvVdaZtkaPcMfTNm29CfaY6SNIo92o5ygcSbRO1uluPZa7KJrS+8SSA7ZnZa",
+	"067iMSsCqz2v64LaiklCdTIY/uin31p2AWmtTYjFGolfQEN1d+3y++kns21e1zjpIEe0ME/BXpBSoWjk",
+	"nPuNhmXvvroBlfKTNgtmKCXTNPi0RvnA5yVu7nbIH1odf3EezqYi9XGNSG3vziGutekcnJHDmBnCHiqW",
+	"jP0cIEg/zOMei8cPHA3T5d/tX2xqCJblj9dlEnAxzBQD2Z4ni14NITUfW1vhMD+VLprPvI5RgJWHd5LH",
+	"VnnJI/9QAF4WArsk2tM9Ng36e1QOmVgWMbDEM46pTBOqjNA9Bcgj97DcbP6oiNdxpgAMjbNJQe6hGzXK",
+	"TcOEjfUwE/l2Q0JU/k4q4yzSw5tUZrOFpwt/z2fFnrrQI/Yws+ms7klpVP7DfAz+w1kq77jiUpR+0Syd",
+	"cmGt9JoWe5HTFldDl09f5C7lr1ltNZE3XPgPdZYWL92z0UTKW0P6/I6lc2+F3U9MxDPJhR7GHCzBSzh8",
+	"oRR/nMVNZKgpF/7TXpVnO0f7At7C0Wo7UdC6T7lm70Uyx/z3T35i12qW9dG99+lTHe8BHvUdTaiIaqSr",
+	"UfFDA6k3aMGJTdemgkGn5/jugqyMj4O871+WDvs876086oYaFj6o47eXH57ksfKBC7KwJxEN5jBKZROC",
+	"kHs+8XLR9nKr3BNF5L2wEgm1kF226Sdqv2KgMU+LQ19DlZXFgl9BpaxdJZcHvKjcI2RWrdgM+mRar+Ft",
+	"aSuPuR7a7VRLYC6kIOH3r67I07veU7eiGK4XdsgLT5yxvyH4RYBALUAHp4RNZ3qOcEZCCtZYqCgfghrR",
+	"wk4hcZghjc5Cka9Zs5AIDuCvoYML2NZe4GfVNsW8aOg6qPEH2LOgGCgDGP3LVb47p4SOFBPaYrXZEyXv",
+	"RQMjddCaTWyk35bau6P7Qnf3Q2Gb0m2e5Op9wIU+GrRqwVyWeSDcvuKkgvzoFQfNIxXPLOC6Lx260ky8",
+	"PV91+rfT/wsG4aNndbvBSoYxo1qz1FDJ//fzWftfv/zR//RvK3jC9geqTJIvUWRQLgr98gNgDRH3RYCh",
+	"xMhnCr83KFXVER/Uj3j5gS1d5INHPpmfx5t0Svz7KWe3cD/R5J7OFWjtG5/XEqk08j65hV1FwF/HWpJf",
+	"njvYSiqMyLccOUkakwrr5U/79SMJn3/GI/0XOVXN6NuQxVTesWF1KSr3Z5oxgm+qPGKcawzAAtMY/Mu3",
+	"eeeQsNvegHWi/yuz0ldW8aoR/WVcw2lfc5bE6oR0XsjpjIp55x2dMrJnpoFS2Ikv4C7IzkYcMJwlZzn7",
+	"Aem4wUJb/t8wQv+BFdH8Ryi7AZpbQDrWPuNacn86Hch79AEAQT5evPGevTF6ZfnRBxcavaeYdjcIoaUo",
+	"/5Qppk9JysYQlGTNXCqDlTYTtEarzjvIivQeXElNE+/vYn7uCag4L6n2n71cePIBjAKXmqZ64ekrEQek",
+	"8wGtEZ0ziOvxHrxleiL9Ny4YxFLBKNwz291LOledx/IANhRrnXuhal0N31Ke/MhFHAYEt8ZGR0PMqLUh",
+	"oMuJamJaQSrNba6GtpTLTz0lhoroKGEBYhOwhMGf+6dEZEnimndiLHEGC1gP8wYG/yI2XfMQnZTNkvlQ",
+	"y7oZui5IykQMwDNGvAH5BTl5LlxfmFbaV9ImPcKpQ11oDFGygtXumqXQlX1rKQNoxUa/kdBSF/njjwpd",
+	"f/oEefIZC2t7+4oiuPW8ufkGyNu81W8ibf+yjoVuJWd/47LfuOwSLusJG72u+d9aOWVL8eazMCGyV+Ia",
+	"I/Qa/qd90InkNNw/rXIp8l4wZNjYnQX+niMcB0sUwsP2+wU+oB1GWFmxerH2s3K8au/rAHRrdKEKh1rL",
+	"cr6OZlQWHHdQj0oNPZKW842hfmOo3xjq35KhLvLKO5uVsiQ0Q45h4V0eY1DEatjD4EUo4CpCnBoG+z1C",
+	"EoGPyFkbxeF8HdrPthyxRIobs5MlK7vlVeoJ6Cc5angjA14TOwos5ktrSFk2YmZegioUyFxD63Ft8xjC",
+	"FwwTtX5ZztD7td662NAXsWSRECVSsSSxmpHP2LlWLBnv7+aucJ02TbTI33cOyLXLfmG/uDIfeJ7LtR/i",
+	"B3WqkfUclsdSnktFF1rqaCgoY8GIJHP2UH+po768ou4GRUv096+uSMp0lgrECLG1mSzBQULYfcq1ZgLp",
+	"DheBhKXphZjmdGrxuqg5/HA48wR43+YmfQz4YvHs46Xr8JVEMuB0u4hiC2RWe9bAjiLH3v4IuwVcETqS",
+	"mQ7I/YRjTpg1b9q9kONrYbYyNKPoYN/hCQkhEiY0Db1PwXgR2miRkFAHuYN44OaiCK8FFcTeGgEJbZSN",
+	"edfe+vAQTjc+hH8G1yKsBn+Yn3/CZ6/so3KkIIysiF4pQobAbQSdeb76xeiSWqN+cSzr4+YmdDZjgsUd",
+	"uzIdewbDIH/gohWLRxY+4vRauMXrWGgjfMs9zETt4yIsB5DW3WOXaTe0uf3+JxBv5J6fIjw7XOQYsxWS",
+	"PSrmObkYYWW/2MTOjPLYgbrDgzvJzZhO8w3Np32ab2cHfSbwnXuU48kbyiqnxu+fkoUt77h4n/Ba7BnS",
+	"tc8Bl8NIRMj/U8ZITOdqv4Ye3MBcDFfHDx71d6MgnGIvvGfeVnhPSwFSy/bB+8nfhoI+O9XAuU45Qs4u",
+	"d0HG3qTKi+09yGe1dFFr6R00rxyRtCI01QY8nhEFplcypdGEC9ZOGYWIP0h5JXulMgFlSP+FugGk0+ns",
+	"15ojLUpeHZPDAgDUUEWW6IDEUgM8qBGqIQAf31BkLyxDgncsyreFNQQfK9a7AnbYqQ/bsOB86+LUccAB",
+	"LlrxXd1FlGMAN40oPaiJKPXxiHNJFYIAsSKfQxqsPCsFMXpPgc6qTw31wiMH4jDUclgw1FQmrPKJoiIe",
+	"yYfVgXvfS8EaTr1Xl5/m4ffWNf8PRhM9WSRnteDllbemgaKOkbxdn8aIjdRtawnft2kmYN38cgzdutm5",
+	"COvFmDFMCQdW0tS/u2n8oNVqh2kmmkrT22leK0KzKmrZeuUpr1HQIFumafKXYeAbtAo2rOEqTemSeVKz",
+	"g2rlHtJqKSREgHnMN3k9UXCLG7bIREygTEEz/a1JgpAlOpdplnCxQWqg/fgNF7XBe4hFu7giiI+AQeEI",
+	"kICFUaI5o2npgcIUU4YPA3JDZ+2xERKK4EPI7jAfBhYvBdYaF7dTr9XyzWh23eb6HkrYKT83PDD7Fkml",
+	"G2rcNnS96Q5Y0btu9W28OhNxI0q2r0NmX6MPmsVDWBIpAgJVNtokn89Gq2/6xeZEfEUf6lZxs563c7Vi",
+	"FH1DBrWJZzZooby5wXjqLBZ5ZKR153ojLkdQuq31N63IqPSvseKCqlBeiW639Q77TG3hyNq8bbJHbfVH",
+	"7BD4iGI6m5ExY/sBscmFEFFuP8E39wPisg3Nj5B8Dmw8TRkFD4WtQUP2rFgKD7DSiZeI5hWHpdpwjISK",
+	"IEdZAYMZS6fWZLofEBr/miltjrs/pvz9lHLFYjLlcduO05c8imx1Oy8/ZzKvmgNRsq6XVUIKsPwlgkrj",
+	"01Lalxp5wGERbWLD+oetd2guMqxeJ6ezzKgOe6hYgX4ZlLBubLVEQwC0QMsJ8KpVdaapje5Ws1bufv3c",
+	"THkmFa+sp8cNivJKi6pfzCI+pQnBturDVjx05CZZHvRhyOMyI26YGlLw33Jpps0TwPMFybmXP/HAL3Xm",
+	"deWYVauYRU6OKxhOvtOeJpIywyExlwjYC3owbFZi0AISLJ1AjEpcffq+hqlzaQZoc2NnWRrwVilO6RgY",
+	"u3CYGvgfSBFcsRLm1t6VDY2oaq4nLQ8osyrDkmPQrMJ0KcMIv8tjqVI88jDanD7riNGhM9XqqABfBCqq",
+	"IGcfzgH+x89mtRXKludBBa2cnupq+IItD400akJTFpPR3GKlJVzV+O8mVA2nMmVLwnVBmnflL2aGW2NR",
+	"WwXuBlEpVw7wx3r/lEDMgpPME2pueVu5fDGw12uhbkpKQYlM14VzVJmvoNHchbWityVbnM+9bhtdmOUS",
+	"czWFOMrc+n+KECRg951QRWgeiencwWU7BGbg5uZKZyZKWcT4HfNEgqFnenewNsUjdyVADrTlXQ7OCMIc",
+	"QCxUMyaUTfDF75y5tfTQj94e0oSl9UzwrRd/Xi8Y/LGRBztoPbShAEEbkP0qn+fh7kMQE3KQplKby18q",
+	"IlSXv2OHs+T3ZfViNLtJqZYuz9F8iaRAqOdYdyVeocRQrAgX18IdJzVXmk1PjPQ5lUqTfhfqSp9apDOu",
+	"SM/osoOukUFTGmmWKvAmhWftfxHa/p1028dkSDrkhLRD8xmMHMu04+IaTgONHHb9VjrX4soPCQacCShp",
+	"Y4QwFk0k/jWi0S3ZC//4FCIjgCALAIuKr4XhJ4qMoYS3OXxcA8K59TFGWuHDDjkTBBUGDCW44XdMeWW2",
+	"Q4fsjV4zhEWb0pntOEqMVE+43u+QsxzwG0QydS0sEGYkZ3PnZgdfxBNFXPsd8h2N878g7KPbrS3Oi41d",
+	"C7SDA02eFDXDARNySgVgXqoQlqr48ZbNHcmERAp/foH3Wom2Qkj+zMeJNpdbNkdzS7hQIzxKpx3r5DEy",
+	"44sX7WfPnvfMEV9aTHRKH/yT2e9WOV396fO/adUvgCvkzlIWv5g41PNNMu3KyJgrkeS8Vz8F5XqkFX7R",
+	"axCmtKtQW+6/1F7tTSLjbJk8kMMFmMM6hRfRgG1BCghAGZC9UEjB8PaDJ4oomSAOrGE5UrCSumkxXAFs",
+	"YokxH0d1ybTm4kbVZcBHt9lsmHjlRhYtxglntoLq8l8tfIRiPiaRd/8b0oqY0CzFKrV1ScMxXzoGv1Jv",
+	"XfOLxWtXbfh7+/a5ZtPvYaFbXlFbMCFAKds/luU+lFC65MZf1cjy3tr4K163vqXVKJYtWNjMhWVZTreO",
+	"Qs7FLNObBvkv0lBV73W/EY7I5nTK/EI5MMxqEGOTUMQSaW73bQHeuZk4swhZsUjii5zATrh4NSAAy4zx",
+	"qxaH1oVK7inGylWCKi6JlDeJYvTO1YYstHzqHHKJo4Ivdwor1ieaxtbOt8cedErJ998ZoewOF0vJscaf",
+	"908xNtiKD8UPltL41PBRDJbFxcAn7V6w5cGv+C3yDgkXZpAzlhJzjZySds+IKJmwsPSPMKBNeMpyllHP",
+	"IQQCS6/kCQulR1F5Nvfc1DTQIYDJPnV1HWjFGGbLT95LgmJikMex/XD5/p0tubio2RZmiNW2tiAXwI+9",
+	"/3WOj8nevQP0qkjK+x1yYfF5lcsbj2iazr1Rnl4La2G2yXZG04REcxd4vgfhxx7g+CxlEVcMSjjmq1TG",
+	"S5NZEjubKhS6wUI23DBnMmJzKSyw+QjgJfdAKiGaT5nKTdUBKK/pbTYz/wL3gF1i+sDUfh4YvQCFfi08",
+	"wHPs0gWLVGTVVq/fOeyWUQba//fnbvv4lz96Qa//ae/6uuP9uf9//22du7po++Ply8b4BRXaz82Kect1",
+	"ZP2O3fsIMn8e9Ij/VVnjm6IilEqVNg3wOaqJAqlU4KwTjl0FzKbdDJZ04wpgomRvZDSQpSC2BwW2Ehhc",
+	"ze/mAJt70z1ZMtq8jRpzrNY0mmzm1/ZbPMu/r3MQFNUqF+64t1cfADba6CpkTNN6LNtHSCCoGnbXpiVv",
+	"EoySDt0xqIIRW/RKEFmxHjLYISEO+3UqpyTmapbQObxRH4xXn+QN9JWneeflWylPbFI2FLFAAyQUO/OK",
+	"vG6ZqO2XAV20d84Ly6pO5656IkwUdhlLcz1R9hTYGBBNbugdy3XTtWOwkX1L8x3e4u/t85d5vjcgfhfh",
+	"PbAi91TZOnSn1vKdMsVEDDc0B8NWZ5d0Cw7VmCKWClWOFILYxzyxIt+odWkVa9fFSAUzbjN6lv86bJRs",
+	"X+NVFHrV4Vs7vGaBKD5HKUWjuDyJRcdNDo24ZEPyRCtbvQ8zvVgMZyKHL4is2bF4WyHKAcrWG+/G5jEm",
+	"dTEdxZ4u7GB55rnf1GdGfsKsl8vvc3ovbCRn0aUjtllIx5ILYQkCYU3FJfiGxUUCxZ4Xj7dZPN0C6LJF",
+	"OY3H4Ykf5fdEkQ8vXwcFXZT5hOXXdX6ZWTxeD0Ho9iVeu2Bfx19ckgp2cBqXTq5nLtxALC55ltaea9gd",
+	"uErR++iHYqKDmtjoJchfYuhd8cGEGpGT5xeL6bxGgHlp1LqZufTiLL9fZRIzpd04XDzpiI2lhbh0HgpD",
+	"Xi7RoaTEHxwdegp8t9aAUAytslrrAzg8z16TadWPvEjHOEW9FapwVlasNKtnB75Zolc3K39om02rGipe",
+	"2bmaWa87kksh3FFyCMnePeXaZcZgIqWIya9yZC55wF7n4mYfEoOEDgMS5hk5Tr0HW72UsWFAVElBuCBh",
+	"IWeF5uMJS8wnQvpylFfssWTUz6GiFd4beWKKaaVWMQA7Wo1p3wabT11NlQbg+Vh/xeigAvIV/FimRXPf",
+	"OqP82C9e06D3otiNZwcE28ZwxlJrYmsUQLIxwCdUbzbreGoD0sCGYygiDwdvlmsMSR9NS5JBgshSkNIN",
+	"XFdVUOyljUJw1HDMmjes5S0T6/N38LVi/v7sakcXVAjUJxc3eX+8izRZIsA6VrBgYF4khhdyOpWCeHUd",
+	"FQr4ImbA1SHkhCmy95onjFzORUSus263f0QuJzRlAXknNU3npSMcQaOQkJa3svzkli3gG1652NMGhvb/",
+	"yqSmCiscFIPbooFPaxbcvrcifKSQqmWGiPdVE/iiFdx2aZMeFoI23ACIkZ2sm0k6XwG1UQf48YINvj4E",
+	"FbJ2H6mq4oaZN7Y4znBFDZidOOyEKy3RNNnMX2OWYkkqdvMikPKGi0Y9Ae7LtkbNdReAY/zNiwsGJXj7",
+	"uhZBrnqiyA0TLDXUkSfeB17VP4ahKyDnYmh8ymjsBM883Rbf6ux6xdRc4L4Eulms8eaXRzOrAWy3Zy6A",
+	"fw3zi6cGTt2upDVEAegLoUKK+VRmNjboFNc1X3CHhVgfdK3ZTG12EC41mz1KLPV2CS1+fYRHBxbMjQrF",
+	"be5fzn44txtGmb2VSKsS9O1f6Y4FuR14BFxw2JytwAojzxu0UuX2HEfbsPVdePZWvHBLflG+jdfpfVsV",
+	"7CglEdTSWt7s0r3OYZAqDpFI15u5JaGRZvFJmWeMsjlLyV6IIRhGbSu5ZNHgS/ZCDOe0KfCAySOT3GwQ",
+	"0SQpu4ewOUPf8B2k/pSDvwsCqhURYRpeAdMlUErQ8RPlIaA5swqMD2YckNCs5glGIPLYBiAGJKQzPrxl",
+	"8+ovZoohe8BsavujNUm64MWSOxha70cH8YAdjttH9NmoPYiex+1j1h23e7Q/OogG8SE7GtdR3kblNVM5",
+	"3fBSWSFEocm8cVsLik/L7hIYYZfT6dexD6L8uoNh0JPFaiubQ+1yODyK3wgFV7Mk9xg9XxFnwFV04kV+",
+	"PVHXYgaYfzl8sYAa6S54xZ5DkBqxNh4FoyEDi78kaiLvO9fiXOROIJSlpFiQpciekNoMD0Ka9xfibrlQ",
+	"Os0ADU21TlqX/AaMOVQTVzifZf12lMgsdtXzO5GcEkh/E1oq2YazbaMsJgXuUl7u2bqPyTn6EYt60FJE",
+	"7JTcMjaDgoB0DIkEuDIYTNZaOQifUZ60SsOxxgHfel+aaA0+yUSmZqHyt3IHF+xz4BfExyF6mwR7dD9h",
+	"1tpYLEE9tLY/xUVWDa1IrE/LRWedHLTIF3FIRROwN+tTRrxRlUSc0sotPeiLiVdFiS46m6USUz/8oOBl",
+	"VRojKiKWLAMCKeTQhduvyOpcTPiUgm1YU5bN6nFs2MyctVJ0cwxYj9o740FO/lYuDwuIJ8JE7Fy1brE0",
+	"E1TooYfZY4MjpjJmNl6iHGhoH5qNynNkaBQxpYYzmfCIM/eKUwvNW0Nz8oY3KRXYTbEBv6xHMWGzIlex",
+	"WNKlJPER6bu8RzsJgptbOFOZ3UxwIz5evCF7UHzUt2/uiBO4zFAYtJZGw9p4V9hNMqN6YnvmikBr60+q",
+	"Lyo6E6TpbtVOuIt411vVbGqNArg81+4MYwhB+TjFaZq7yFxUTKFxCg4LonbOknldKl3dzR2sTnKzKHF1",
+	"ddKmWMVyOR3Z7H1LTebVRsTwZSqpOVDQmkJqbsRQR624ki8/YE01i65A9iy+iRkMCe3TAmn2MxRbe/zS",
+	"aMuN/Y2sL5Y6dq0mBqUr18QW2ej3X+XIRhd1VrSV1MucxbVula4C1gfFr9Lls6oDe9Gs4aBPcuQ9fD/A",
+	"aJMpjVnnC9RVKy3GRvXTVnACqJW1oXVkh6jUrat9NSsn2l+fnLEqCtXraMWSbVlmbrre2F3ak93Cf7dc",
+	"6OqBqwQq0/bv3fbxL8U/O8P/bP/yRz84ahKMvZqecYVWrPvX0ZrdjbmD3myb+JBQ0cA332x6ZS/9LwtJ",
+	"Fyi97UHOKsp0oc3mJZnQPHHVA62L22ncHVALuIoQOoilUS2w+CXTZDS3bdSjPUK+QaMWPMfLQjO7uf4f",
+	"1wGvNqUZs+Ef0iVF3J0q410SdTli8CPeb1x5F5H9PL/5EirIXtdF92B0MgpsCNAA0SxcE6rI+bj9lupo",
+	"UpLelkNaqdlwh11Yatn1YwIWCG6BfvItWFy4FRzDbMBX5Rpw5B+Hc3xIa7EqI6k2KEIo4g39UeaLzX19",
+	"u0X7QFq7VRSbal75GIcbLYiabbgearbxcqxQU/PuA9xHf4cqfS1Msbo3a47BBzw1G0otdTfBSrK3r9Ve",
+	"AA0/3I3ZLFuDZfF/JYvVXkUzSTOh9gOCQGZBngahmHsLtZwK8FvJlpejS1tDXp3xzg7xkeoCfXmhcUvl",
+	"8tFlzZq9nyeSxldSvqHpTWOk5DqQ6JGM50Vm5JJtnNfHyG+Ij/UZa0zmOESNK61PZNwQExULFW2F+Oqq",
+	"0QxH8yX5LLbk0frgQx/9HQWNPAXUzsZvrhhreRClTajnrDDn7VTBzchh901Y8KXYpAjTA6Fpyu9YfEqE",
+	"vLeOYtAdXPEQG18zznSWspLIuGZLvS2r8pOGObt25ivW/22+NvXeSJxiRKfslIT3lN+xNLS1jxQ4/THl",
+	"eixTxDJGzyPikypN58rBhxo9Cm5CACdTTOuExfuuBAhXZCLvCXWfckUSpokcj0lKAfoJwulHc3IneYxB",
+	"icrlEpS4DBW3Q6jFNMZ4AJqi70dNzH8mLLptBS1Ak2oFLZzQKl50YWm6Jm+nAD9viEE4K9hbI4TkquSf",
+	"1xFxXdfu6zJ98YxYSYLQRcCAgGQzQM5yqfjmDSu6mM3omh973W6RCJ8/6nYW0tgrueY2aX1QSmEfLMtg",
+	"r1fyaabl0Dr8auaGPxAIXwZSm0ml25BwAtKwIlSjrXHPwdBCJLJNdmM8tbqeB3du3to/JUAr91xBARtr",
+	"FcXuFCLYVYMLvaD9z3gRLde0rTPLyFCjOhAlK0YoMqVzcGkZrXbv2ixiwiOoniGFq4ZDfmIjxTW7bi0p",
+	"Ml6ORm9qK7Afbfi6+aFxfGUzkSqhYmdj/ecCw667mEtI1tV1KS1szdbkBvEqjQTl87W7aTyh4gWgQG94",
+	"szc3OC0xiywdzVZyxl+S6WztIajhG+tAiv6sp3+jU1khpcc4YkvJcB4lm1LhbqENmxlnHs8ysxzc7yva",
+	"FHc1Jm5tBtopfzAyRKM2miXSGaJZnuNHRzXu88XExPVHfooAlsMIECybD6sMfFkamgd1k4/t8Szm1dQ4",
+	"u5zLSHNpnisgfofW+eO8B4btWxBKB0UD2Y6AVgqhfIKEthrdKQlTpqEcGdH0likiJBHs3t4Wvhrj0MVz",
+	"45f9sF5VSah4JNPX3/3G+98t3256Ky6eD6P5C6Sv12CObWoR7NdYBK1sOZxyNaU6mtQTd8pFxGe0JubP",
+	"Rto3rv61YW5JbgbeqkxVPm5XSGOtwta0JLBFyl/VOaDpr6q5bTYoUywlhklZVH2LJ+pyFFx596WRwlsJ",
+	"VxYCxANjkckSMaG0gEsNVJitQWhmWK3mEbUoNY7IzEghVhhoBUwVKyrafUjlKEGE5AUMxovXL8jx4PAZ",
+	"meFLJJZRNrV4KLtXq6xd5xWhx+A4aX79esU16xJOhdKu+l5diWWs+2OIZSxTorLZTKbLsv8cX6qBs+A6",
+	"WVJyorbK7Rn5eHFeipC3K29eXx/PautUY6+eTgu7U09ywIcfJ0N5ZzvOFpfCdgaM3SwSixqSNTJsaTrA",
+	"5rbS17eVAzZe6arxoX4JVkwvR1D4YnQ2zSHVV0vQ8FYTuvyiNZW+Il37JG0XcUfahs3fisC33cQtD8Tn",
+	"3OJC++tXtT/Icf4tY/b3uqDTFZuzbuG/kunBP/e7mCC8dh5J5/tbE9UyUvmqVPIIBHJlBaqvL8d8Dd79",
+	"GBKIWcEvJ4XUBXqvGdxXJVGgr8ch00diY9su+7Il/prD2lImXZjKf1nL7la+uG3hKypEkDfzy9oBxrUc",
+	"K+YbwHBfIlQKZo7Va7pgeVS7F5HMcVkajmkx89U+9wYV5BOuW60LRmMuLFp+ZZ0mLLpdiRC2TMgumlfL",
+	"LN+QB+wKmgE0AHRnsUQDwhLFSJgJekc5QAGHZI+Sw+5BKa7TZRN775lZFqEj7oV1+cJOjccp1y5UbTVJ",
+	"W4UQ7F5TOiex7JDQWt9scTJnIwzhLTTlQwHKmGhpLdguG1KmOczqqoKUazBJLqmIR/LhRSKj2+W5LWkm",
+	"dlSh6pFNLz9AdWHcyThAS7st8YKlhtVcRBYrwg6GpJmoB6Z3UCINBQvvJNbYiuQm+E30hg1TeV/b1oKT",
+	"EiAeAGrEYqF635fOYmn16+jM37yz+M5Z0Ha6MNxGFSy3V+K4tfC3E5ml5a/6B6u/+bRmOpfa3n6V60ze",
+	"L8nwtOg+TxTUTmke5yjHYwXFuCIpYlVv6B3TtAwhZHaE0IkH9nZPk4REZuSQ9m2ba5ihY8Y2/N3W4Fic",
+	"G6Tum3fI7zZ9uSZhP6bztSsT0xxurdwm2Quvzt++Gv7r/btX4f7C4q1PDJT3LTcIfzoLy1tLxcU1tgD7",
+	"xO+2ST3/7HCO7GFmpr48PJeSccqcpxIQpfPKf5RMwYkpCSVYJB/S9oLGeEmfEai3eVj55qVp2IMexhkb",
+	"OrF2fWn2zRxTGyULlqBqNkRa/C1HQ20gdRUYrc08pvYzv+CChSTfiKALOPDNPjN0NWQiVpsBGP4pcBIX",
+	"gQC+BJhiGSpxPbRiCY+oVPyxhKxoiewRQBQ9lcQWml7ktH56/ibLXlkjf5qr8vDLWtKu6TaGT8zr0QG5",
+	"qzLAMBgml5gd4p8TprEsjFS6DP7sJOfV9d2X4tEtRNCnQA15foT9cMUSnXtC6g5WkxVK5Cxld5zd110m",
+	"C0ZvfDNoraO1r2MayvXc7c1Cton3rkZnnU84AlsBBpa4Agx6UkIqyQsXyUwHUHuAs9hL27dv0ZuUmZew",
+	"XAEW3kozQaA+cApVybVRdqkQUpMJS2Zkz1UtCFBN8ssToAoJ/x5GCVUKyhK6pEcAIgKx9YZykafuQ74L",
+	"j4i6Z8w0D7krnAkd7psxSJF73/fCD+8vr0in03kK4wr3yf2EJ8xGkZkz5ZbNCcV57e9sxlLF4ryU00K9",
+	"syUVya4+SzEyb4nqgImM8GbXzE0oQBBEFOS47hBvnUpJp5lIjQ5LRwmDUo18yoAGDh8eAjLoH+dQo3a3",
+	"Kew2VHDEYhFrtufy1cU/z1+8Gr7/MLz86dWrD/kmlErLAiKh5kni78ITRaC6mAYMPaZxShzwBdQpCWcs",
+	"nVKBM6JY8pImVSJE4t8n99SQ7Nij0oJSSgBwbpnMprsOapnomAuuJp/HOdAkYKp69F3c1FZ11qiIA7RX",
+	"4RPzxxzWWsvZrIxPXxJ46XSFEQ3rW9UYlcqbb/azjJxE9opKolZyCYi7rE/z4qzuzq5Hz18Nmb4IlG45",
+	"ZBZFjJljE6bMaILu5zDIMxML5PTRHFihJSTDUkQJOc2/c/GVFSmnwHWXq2i2BhnsnX/2NkmRxC5GS6QP",
+	"v2mu7cl2sMMncKTDHJ8P/tzvLO9niW1CjrVNBy0ooCioZzulY4118ByBWv6CbKXE5/fr+eym8PKbKDv5",
+	"mfO1Hntj1K+uobg1dw5cyXAUbE1grvyrUDF9ahYEab+4GBsh4j1ORbkSrLoLTMwVDOQFpVpwjg4q1L+Z",
+	"e7GWz3n4plbfBH2k+HeuT0Ln/jnOe/SArVVZ+wGWgzdHy9lOFkq9eCbpygi/qjRZiIKPKFauQpVNM2GR",
+	"J3LWuRp8omxoWNATFuu4r63hssJQWaUmlyaxprZ7paK7FCyolLiGEi6lGupNkI1s2fY1BdtX9ZTjpOal",
+	"BgGJCRiHA4vc1FRQWfIVp3AlvLDLvcgtQPnhKZ3I9djCtrOPheOrWdj8YfegNmweDC1C6mFR9qy+XyXf",
+	"cFHjVsJZbGhjqrXVVQ0QYFXxmq9dey1TNk6l0F+7vsRCjDd74Apq2OV2ij0bHa/2T/OHFn3ZiQ5TxZK7",
+	"hiXNtrHclvOzFkBczSjMmVF45WJSV37aOguloNYWHayvFXPlir+0P168KSCFvbiGo0E5rOEoqEekGbZ/",
+	"+fd/W2df3KrsRY5avKrQxRV9+HNERqWW7Cvp+YjSEHiYCw6bwWE2IEZDUAfk0KnHXjhohr3wFWO1UpRt",
+	"tgvZuqIPXzJg/M+2cfUooTDKJav1dUQ6c/J2kOKu6MPXDcr6E+774uaydLpVuNcOfsulaeC11Oeul6qv",
+	"GWoMLAe+30Zmcd/UYV9fokfcWoXhzXm96g1jGroUJSeGfcdoWuuPqIIx+RMrNVYa31qpCdbtAvXOLwc3",
+	"3RQ3emPY6EZ40VdSvqVibmetGiab9o9rpGZzdodW56gVlj8KmumJTPnvjbNau72ajjJRykXEiCKa8Lik",
+	"n9ePYJZKQyxGgHuFcZENZ1yXXoteLtATZlJxq8zYpwUQX+nRLGURV/BQDeV4yMUQccuqJWaLpF0jVKep",
+	"Oe61z0z3Nl+Qldy1USJV+Yl5dSwzsHdgkv4wpxj0eWEdo2GWJkO7qIs/mFZoksh7tuRHKP6DP7GhzLSZ",
+	"Z2ptI3GGtWvZ0HckF0/L4AdmsfEQYq95WKPnh4ZfQCFlJf/0MBORDXoNWhOaxkPQld2M1dAo6vgMSuaz",
+	"6Uxq+PCWzYcpy1SJtmgcp0wp74mt/JibfdzzO5pkXsyp2fIxfximDEppmzYTidV7FyZVgX5wYx3O6Pwm",
+	"T8DBr3IsqeK5w0dAkoASMoLdUEOXw9wjCytldoQKQAQYKqNWp9UyNXaxTEuOUS8UsqmO3plKFsZXhprI",
+	"N6DYFPtOAcBmoQFLx8NFy/hU7JibebFIec6fmhN3z+gt+mYMmVbp0T0un01nz+NiOEr9WtG42UOLvQBF",
+	"eXKgaDNrZ9HIn5jrnWqLAZU/zYfvHpjWyn9X8aPgJ5+kK1Wq/VbtL3XPINzd/8GpsfAQVdvS43y3xlxw",
+	"zfL9yl/wxwSRvKXmFYtSpoc3GCtnt2gIMO8tzEHy3zZ/pzVcoyjNnzOl/FHpe5ZOl+wR/GTeTaRAavYL",
+	"9CMo+bCo4l+A/3uXite9jww7HPMH5mOH+UO6Z6OJlLdDJuKZ5ELjFen/cAf0Z/YlE7dC3gvvxzIj9p+W",
+	"uXD1F2TBtXegojfsci6ix1HRbVDm2lA3Wx66eVZAPs7X+GVdZMdWHtUJo6keMaprHWdvqNJYf02OScLH",
+	"ebXMe5nespTEErExm/vQmqJOrHX3LYm+BpdKuum+NXNf5ZtQ+K0w/KxJHLiVHea+08d9bafj0cUql0+d",
+	"5LpAH3UKj4uyah7QVJpgTqhrgv8XFRJ72XrTXR4IVV3kxfQQs8Jpms00i8MT8B9barTOdrInJMnpGuyV",
+	"4cXHd8PLq7M3r4Znr69eXYT7p7YA7L2ybvqUIYKsL9KiT7XkpPFL/ZlrCUP58qJ/3tiW8JuvVZH+C9au",
+	"+owIM1/DYujWydm55A4p+Wb/d3JA1HoSLuyQgdahaHCRWdTITfA1CkQtr4FYMx2XNrVxsf8di09tQp1L",
+	"LA7VANkVGESGOr6OqRT40g62UvP9X7YcwuMWK6vd1foyt2cuXgsE56ppdvOSCkVfZ6iI8sT68SqyQK6m",
+	"1qaUbBUAXkqyXFiDf8I8XyFZNCziuTbH8M9XrROn+cYaNGpA3Osj7pst9mqkn3LXj1AntTKXv9D6v7eG",
+	"mXON0GpVGD+0rhlFd8l+WCsbuG6yxJ4UjMZcePfGQSutrHzkjSjHZJkyqrKUTY3CmwmuNyENl0TajHLc",
+	"ES3P3I292UI+GkWVduevQlW6Vqf6AoVf0Fy6uBYfZzOWtiOqGEmYuTNUQGJ+Y7QhKmISUzVh6pSAMqxs",
+	"Fr1DQRXZdMRSp8pbM03N7eOunm77uP3LH93guP7O+TNCsVSWb1tx3e78VhL7X3AHd4aQWVj4FYv6dQRd",
+	"d5Z3kHVtE48k7v4NyGSBAn5C++xLlnAz3po7ek2G0JTG7PHThJxNuqlFBUzVy0pQw69PFICYKlsGJ7SG",
+	"6TaPQyIduInGQICG/bm4gG0vFshvseu70fJslRgDIcBgyANqtX+m2tEkupHzLKlICsEiCO8vCvXVjyRl",
+	"aiaFYsNoqc/6H1dXH1zvtj83wCfKdl2OBxZGdIjolNVTVULRJTpdkpuRSAscm6+DlvK2vi3Ijy/vw5Ky",
+	"X+ZNaIwrEmcssBlgNnK4uem9mZG7cjZ3qVZTa0zzDpl3hErU7VnIvWyITe7tyiS+zlVT5XI7XDn1m1Ib",
+	"Rt4wi8C2+MpuxyO5v3wCrmFRMYdYk3hYOBwaLKAb40v79QV+nBeUiOutGAVBqRUcGrCdFcECeuCIBauj",
+	"5cwW97m5ScKsOBc3Q8Vr0a0vzWNkNTHupbnNJvSOkRGz2YNc3HhMyeZ6zl1iXYdcTVLGEEZJjonzGBG7",
+	"tsAx3CF7dLfcKqvtlZdeD5Hh8l6o0nDIHtckZRHjd1CkIZnji0WRbNgStZ/P3yXLAXqNvBeufp9txG4T",
+	"fNXMMpyyOy4zNbSO+HKQX0XwgkC9PE0EvwC9kkYsdhm7wOlTqW0qJiThKn4jVEBGTPGYWRZ+T6rJJauz",
+	"H7aBy1iCbrKrSmWTLLzjVJy88pnfVs2qHPSt1K0K7/Fk1MOaCpYl3pEXoSmZeLZlJZBtLWLHTWTqE7PH",
+	"V8iVef3EFhrJ/YqBfeASiW3WYCfPCioe5Ql7/sMiT6h4lken2NiU4hcvjCcO8gKXXKnM/3tGuffXneTQ",
+	"o41P6tidDtw57rjyy+7vPCe6EvzRcfdBh5xh+JURcQb9fi4o14SDhCWG7G1zr3abV1f9WcXPzuIpF8im",
+	"ArOpU3oLxWJybgaxkDnvapZIike03BFEp5A98x/LFCWhJJFyNqLRLbGhdgGRmQaGYoOXuBT7p0RIbUaR",
+	"AnBWkH8VkISL23YiI5oYEnR5QK41konE/OenV9/94/37H4dnb968/2n44eL8n2dXryp5Nv3u4PlmtgAz",
+	"zQbnvHKhL3r67XUYlpL1EJHNkU75gsG8Z71wQ7LYv2/3qEdgVVoM7WFW5nMlS/gwdjxNBKqvKnLmUt3u",
+	"Iqdr6pGsHTtw6cdlyyuEvB15Su0ZfzFh0S2LCTUMhSDH3OqYrTtTP3E9uQRRpTn1LVJNlQhV3uLiIhtp",
+	"h4sbJyDthfcTxaIhwtOMqGJHA6d937L5PmSlXGoqYprGxHatSMJHKYXTqQ2f5bpDLifyXiBHBOQIrohT",
+	"+tcXY7EjrqNtQDeIspTr+aVZAZzi2Yz/yOZnmVn5P1ojyLZ47fi5TcpsBYspnK6a0V5Ib4edTifcz809",
+	"lGAzmL1oa9mw9I6lbS3b+C9bUAiuD9gPoHHM9cjHbq4Gs9eYA7JkjD/8dLU4PvLDT1dknMopQTSfp3e9",
+	"pzTTk6cwpJDs/eOyf3gE0D/wljXC2CxfwiHWU8/NnXPHY5aSvQvzwdNX5v+SO07JDz/9eLnfYPSfwKkx",
+	"llivSGiKhW+st7/lGPt/WnxeIxA5c/5J64Nj+5rR6YKm2bpkSRLgGI30iZRnJPGzKJWCK/JiPmIp+ZBK",
+	"zSJNXiQyM6QZ3WazgMQ8ZZFO5uara6EnqcxuJkRzlrb77npXnWtxLV5IYRgKl0KdXIs2+eHy/TsLy6QE",
+	"vWXDiCoWkjFnSaxOiRVYckAlfA4YvykzxMhisjfodvc7prFzMcs0SbPEXFCKod5w8ers5dtX+ydEsweN",
+	"Xb37+IZEE5rSCG3BNh6WfLx63X5OZHotCEmkYPCgd0RUlqbyhmoG7xqalPHcyGZ6EpDfMsMBZUomjMYs",
+	"DUD+6nZNGyE0i85Ci0GFA4BpQAkpErogfxR8wlNCcVFMH/C2aYmSPKEBTopMCYoi9rJmeWUr2z0JpzQx",
+	"TbJ4+KuSIjSt7BX9KhIWKRK3bB4GgM+EmrdpOjQapCA8Rv3SEJEybRghEwJWrZR5nXW7BxE8g396scoh",
+	"2QsXQuzDgHQ6HWgcJobF6Etyyb3MYJTTWaaNUj+XIibH3v86x8e2f1jlan4MrKG5agkGYZN+t9ttd3vt",
+	"bi8/pP1e8UgQDlOD+SykmIQd8opGE1wBC75jVpFqAioPUB5U6UK6zGuOhZ6v+Kktg/XvsBcOrtnWFrN5",
+	"QVTEgRmGYXEF4QQWnkz9/Evo6moB5HPNKIwIZJl/CEHhIdnrdTr9bjcgVkEjh919xIYWRM7obxnEuaVK",
+	"pmGAp5dYqy4J/7gG4ea6dUJ+7nQ6vwTkOnfymoeg6pFrNMNiI+bxdavT6Vy3PoWnpjEpCh1/Rm8YCV0T",
+	"IeHWEY0obF4z8BOqfDAxhweggrxopYidAqYAOm5OQiegm5kQNaWJS9gkUzpzK2sGA6p6SrVM0SRCeOwx",
+	"jNAl8ocEb3cMdOUpeMqBUsY8QaQlQEQC7uU6//mWzX/5D8jYCXHsRlAxg4DbI1RkIoXMUhKeFwlC7R/Z",
+	"PDxBGwmd4hGHZt0T0ykwBLCdzFUJBArv81NLVVYLhLe59s9JfUZSeOrBodlSn8qwuXHCbybatdE9XmjD",
+	"MmVIqYF3ww75kc3xGNyymSb9AQGYazLLb2lYE5SEFaFRZF4Lz8ftt1RHk7CYdcqUzNKIkdDaQ+BUK00T",
+	"RuwTMyAztF4/fynPZ8O1P/PS+uw+ndmMQThcJwTFAYJc7IefrpCHhWRv+YUPVJ2uveZBIFjZnRV7bJcd",
+	"0y6U7pMJs8AQUzqHZcPT6lCbzPIaUjS9CgjeDh/a8BVy+dBWTgzJlFGhFuWlHB+jcy1aQSvhEROKFVnW",
+	"LaN/pJxpms6t8cqq2CdPn3rCxVP3ZVEosOXEhbNMyymON5c8zj6ce/atk1a30+t0ARJnxgSd8dZJ66DT",
+	"7Rygd3UCMuXTCaOJnvxu/n1TJz+fAbdShsl7hGzTMnHuOTqa6pArmUUTqOOL9xhLUBTOl/c8bp20vmf6",
+	"H9AvYjfBAYPh9LtdJ30xNPn7XP5Xq4PnBRL+yD1GLXkLDiTgKOt0UNs3CHw1FmI7N8MjjULeafnyeOvk",
+	"51+ClsqmU7N7J603/I4JzDPU9EYB2A5m8liiAd9HNkp41ALB/ikUdWi64NaoYFifUVQIaBgWzhG4tKHP",
+	"Kb/BxUXegJmmOgC0nLyKcO0uFPUzdt2IotyGGytuitEX3eiKbXK7hgUuGm9cMdyavTM/zlGJTmHXgtZh",
+	"9+ARZuEhaFan4xLA/Dn51TweZ2bvJIIRzjElxNp4sOSIIorOyf1kvppM/Y1uSKeGLc9423Cy5cSKFkhz",
+	"t6Op4pbNTwubo/lBAYkaMcC01CGo+iOlWqg7prNUsJhMWFpDpkbsQtU3R6FjRrFYajQoXnn6BnL3PgVr",
+	"X3wBglHr0y+7ngM0hv1c9k62+t3+UbvXa/cPr3rdk675f/9qoU+r1R09owPaY+3++LDXHkSDg/Zx3GXt",
+	"w1Fv/GzcjY5pr1fomW8pF5gMBHhRkCmKYTktejs8uP3t+OGuP3Uh/Ce2+IqZVxG1iE4ETyBsnbTY/Ifu",
+	"+a+Sv/31bP6Odx/eXnbn7/75Xw9vX8p7+P+vJX/z4ocZvPP9+cH/XP5w3Jy8cf/A4lhD32couspxfnXC",
+	"6R3g2te1m+/R0+9o7CAg4JPe+k98XAP86GD9R69lOuJxzATylQYjOxdYVtmWGP5UvjWUzifrHUkzsMqZ",
+	"rFbP+QWKBaiaw4hOKUUoCLirTDlEZdGEUOURkrm7J+xaWBsZyqglixbYuU6twGrT0SZUTVgMF5GF4x2Z",
+	"NsAshuCV5MxznkJNbVWqH1Q4V0+LOvdTOr8WeIC82RRsZTR3ulpY+EdCFLfKzAPXBMlvY+7hqRDmc2QO",
+	"QGvfyXi+GV9Ycnw3PEHW7/ipbEt0eUBlxtXb8Or7M/GrILfn+m8Nf3h4/l+zf/XTq8O7n57Nz3rRq4Ob",
+	"fxzdvj0WHwbq4/P77ZYzXiYJ3rK5BTU3V5g9GcrafCP2J2dSg+7x+i9eSDFOONrpB70GXXyg80TS+ErK",
+	"NwD4Yb7r95vMZwHK5VE46QvLJXIz96bctCLqPP2Dx5+QtyZMLwnbMxxJaTnDvF7Dh6hGkiAX7E7iE5Ka",
+	"f7LYcT1KhGzL2aKAA58UPKpyjAd12YfQ8J+e/gbrv3gn9WsAXngMWsB12YEWNr8g0BNZNmFApFrtDX0B",
+	"kq4hBTWRqW4b9TIm4OAgP/x01SGv0RPsYgpRnZOZABRzll6LKOHgurE+cnPxzlhKwEeBhkf85YRIc98z",
+	"DtYqsFYa3eFaWOujdaXQoimwZB1bM84F0+m8fTbWLA0DT+9P+c1EX4scUB2acTYx15INMcJoMNUhb6mY",
+	"F1FgErJfrgUOGRoA1eHeSP/oS1OJvAeWm69DLO+NKKFARBBSzKcyU9fC+S24JjRREpfKwmYrNHuXF+yJ",
+	"wrW4FnvhBdUM9IP2/xta74KC8hSwiZXzfY/47Aow6p8obwlcAjCGqKjlQsiVxaXZWoRwjiig24oXqkgQ",
+	"bUUyTVmk2xOZKtYeQRz9vK00nW2ikJbA1RrJGxsqSmV4O6N/TEbfR/w9/+H84+/nvXf8XJ2Li8PoxfnR",
+	"+e3sv//54ofjDpv/8Hv80zl/z88fzkW3E/UTMZq+7sb//UMFZbcqwvQOrQjjA+Adg+/cw7JzEHabrVK9",
+	"SiPYPcE5FtCwlspMqwX1oY66pCP7xdP8dafReg1cGMIA8IemjRRfVBpSTG/QiHkb5v7FLqGtJZQGolAF",
+	"Wm+XG2mJEebVg63UU7DrgpMaBUeUKGb17VW11VgwurYrjFprr3kFRpo0E4E1K/Jkbtix0faiJIOgObgB",
+	"XCWWmMf1FhmLeXlhevsLWWUAxC/nDv12t1cOBPV/uTJ6j+MbBR6S2VNQhPrRQTxgh+P2EX02ag+i53H7",
+	"mHXH7R7tjw6iQXzIjsZ++dSTXr/rKr+0aJJUIXQsZz8xV8xJnx6MBtFh3D5iz8btAX0+ah9H3bjdY/3x",
+	"AR2MDqMjgOu65bOZ4ckDzwLpI8BoqbEuoyth1uo9Pxj0O72uh0nYOml9vHzZ+lQ2E4HzsDErLAhivZnH",
+	"0OjfwsTjFQj2zTz2ca08uty+Y1bY1g7BPBuLqhsCUYdkD6qdoqiC3t2ikA6C8l2LmM73T4iFWiMpE+ye",
+	"JtiYOfdckPD83T/fn794NXx59j+Xw+9evX5/8Wr48uOrEMIVrRfbDLANTUyl0BPlQgEgYUq15Rifkz1A",
+	"WiOAI6jILJVYkGc0vxYYgmsbtTiKxOIooliI3AmyyPcxNKmAm4dyRlRfi0gqjT/mgTDkXRFEYVaaxUTf",
+	"84idQNo1RN3MWOr824GR5VI9d7I0l7H5kImxTL0oeucPCIiSoNvNgGdAOEvKLKIX1EpjIlZl97KLS1Yd",
+	"Unh3+qdkJm09rDQTJ9cCC/6BBHuTyntC0XQeTTJxa36ZTrkObOVp09H9RKoC54yzGAItpjQ1SmcJgyrf",
+	"2yrI1HJptTjOX9VsVsuvPRa6BXvaxIbWf4TRfqnb5fPdLV3vbskBxxYvlm6nW3upbL5FywxyILjgCL4Z",
+	"3/4ExrdLSJQt1cFvfMvViK257a1Wdj3XyqbKBpZNBgSIEFhibl8AzovZe6rW513ibDvqsI9z3kuwmIuf",
+	"DHr/alVhMGveKiz0f0LBNF2xIjC9RxBeH5XPfDOuVs7692zbk76LVTWX+JqHILhP/DgEG4JgHuV1jLhW",
+	"LBnXa7d5ROTn123Xv+kCJl9DWCR8UVP0yCvFNEbHbV5JGjZCQQg8F3iHQ+SZddF5KWb+EVqTKrZkGHku",
+	"LAate8PaE9INad9GNqUZWzYo/Lw0oEWcpDUL4TzYyFuW9ZRn8jfjHo40HOzA2lFYVcDoFGD22YuoYm0u",
+	"FBNYg2DpxjhUwWJga/AFH9NQYuHzT1o98g9+MyGXOmVMB+SNFDGmzxqWjKzhu/prb8F/jJXPLaK2z9YP",
+	"u0uEx4UnORJoi+v/NPOSSnbcBOz9dxQ/Y8/Hx1248NqD6MDcf4Nx+5AejZ5Fz2NzGbbKlceidAoplq0X",
+	"7V530C+wZFovsA/yRsetcjpmazDuRf34gEHD7UH0LG4/Z8fjdpf2Ru4ONt9MpDAt/ftgQPpd8ux4cES6",
+	"XZhufuvlQPR+WvWyZcxDPHu7GGwcIa831+S0/Lew2UQe73cXXPFstQsx8Av02zjhFRadMxfwEtnQnQoT",
+	"N6yUyNRVVvdiXQLI7UXThSjfda4te+dBXA9xp4hw5dodUcWuRf7DnjXS0JRh3PNp7thzySj1JUzC/c61",
+	"gD7gdFtnI1dkKgWziXFU5yMIrE3KVbo4BUiba4HB1ELi9x3yyhxzHE4m+G8Zs0abJDFX2qB7XCAID4El",
+	"DDW9ZSLcX27TeFHszVe0aGzBWDdmmit55FZ8bxkP25jdfMYQpm931l/iztqUYpZpae74Vzyrr67oWk8o",
+	"vPNlXZffTEgr47eId3FufusWV21Vb1xtU/pgfQZY6x/T0OS9KO7hYFFjNPfivMhuuRaQvzXokHN0oSoS",
+	"Wp4xogkVEVM298zej9ojXTKRSayuBdzvkHcIwCYpwtKBHmUxEXMAuhKA0QhcQlzvB9cCrj8ix2O4+QGS",
+	"zVl4vHAf2/79hGq4hr0C9XUX5/dMe7fmjtayz8ie3VLDbW7/KHHro87Rs1pejQvioK+b8kereDkKBM3r",
+	"203x7ab4WxkDd2LZyxSlzU2FkM4YTeogTSAkr8gqV+SG3zFISsg5MCSBYliOS1Sy4A/XImbaKCEBYBiB",
+	"L9ZTcYIcuDP1kqONanJwLULozy/6Fe53/NcsShsODoDByZTOOuQngCQoUnYDDImkGtm3PRx1rBqzfrfX",
+	"ccbQ4W7KzVIW+OxwV++gm5iF+fksIYnf9Ie/061gu/12O1Ruhy0UjwYKxIcUyksDMBeGuf9ldRZkQZ/l",
+	"ArTqC5z3tiuZudz59ZbyhOSvkb3vJeDwPHWP9gPMEmYxelwUvWMxxkHBdRJLzNU3WoVi5iZDHBYqcmwg",
+	"BEJxJsBqYU8PUiLhAlPS0fl+SlImYojqkqZjw6wgigrgQ7CuqFNJLOKZ66RUdRRuQDtcNZH3ioSdS6uw",
+	"fLDRs2H+aU19WcArCaHaxlDLMO/TTNu0XEqA6BeIQfZ5GKBiZhMOc1miQzCYFnw6t1xAMqSZGkAb54Aw",
+	"bsHIXmheColier9DPOjGeg8kmD+vcgL4C4XYjkBqaL1kNCV//NFxXLjzjk7Zp08BmcssD74zL7jNxN8h",
+	"P9RhhnYa3rFwMx3TA9aLDg/bz2JzA7Ln4zbtjbptF/HwjD4fFcFjReVYI6TxiBVut8v8J5L/5MinddIq",
+	"yuK2Tlr/YyaDOF35nPwZfFGPTolm1rt10B2Zc4+/hXOnMmefcVNNE7lpTO43BvzXZMBLPESlE/RV3USP",
+	"zEVXsLYNmNl2nOgzeny+3TU73TVbbecydUqw+wp7/eaY+d/gmCnvaeMbs16TWZtef8Gm8s6axco9n8Jl",
+	"gcnFXJAM0bAgEICLYaZYiPBIjvED+HlxObh3iwtUDe2r4eJ18BKGt+N1ULKorUvqxx7/1yX1f0ljws40",
+	"j3uwPc0H9Vr6e8FqOOOCo61KbbvpY9+uxj/P1fg3uRa/jhdq67P6JVxNFjZ2nT+H7A16/QKrsUY/QZvj",
+	"Y15IfwbFZLtj9hldQN+45p+Hazr/zDfu+c1Ls4uXZkcFBgq+LfXAGEJN5A2Eyds7gHp4dySiqXk0kpkO",
+	"iExiLLOQKo1WrWtxn3KtmcA4aUZ0SoWiWGDUglTbCm3YfAcw9GkHi4WEkPJdAvTeM4wA0tZD9wzQbcJ9",
+	"l1Au7wX5/tVVgbvKNaTSY3cSKmaRS8RoTPgtKwGGqxMMWfczrmCJTr1wdKIhNR1mbaPmAoyf8BP4Xbwd",
+	"QM4H18IBzgdF3BpCpEARL4QesADz9mcXyW6T/OW1gLD1IrijMg6bA1aURClWhKUd8oHeMHUtxjJJ5D00",
+	"DmNDXRTIgNyzlJFiy05tNF+qZEqUpnOFtQWuRR5gx1X+viG/tC50Axw+SGdfIt+sJl3JTg+zDhSzFYn2",
+	"EObAxR1iUxZZ9I6lNMHaU+76/LlVLs9W5JhCfTZzztjDLIFquIhBW5f15Aqs5hdJo7pSsHxX5tNS+aN+",
+	"TfkjpecANTmW6XTNeiDlOBhUOAClGbeejY7oYTSI2wesP24PaG/UPo6ex+1n7Gh8SAejg6gfL8nuyk/n",
+	"hnl3nxWiuN/ud6+6x174isux2CTKxEWY2IpGLrayy3rjPj0wHx7G7QE7Gref0+NRuxv14j47GA/ooRFy",
+	"XC3A1knfixbxpZJc4nj2yVYGbZkmISMZWhxEXTOy3rjt0pXNb9VYFpeu3DaTag/Mh89rUpn9jWo8iRLv",
+	"NcNH5ubtZ7VqYjOQ5t/Pf5Xdt2KDxAs4GQ28gUDxfw8noGO1ThCwD3aK2IAmVkebgx0IC76ZWwOwmCH+",
+	"0Fyle4PuwNMAPeDZ0oVfbzkyje4O4V8LXHBw1Ruc9D8HO2jIO0U2HTFD/Wcv3r5qw7i63W530PdjyeB+",
+	"8RhDf1PGUD7kDYdWPeT2tvOr1nrX32YndqktCUsJfzMFLZqCBC7OIx3sXWALCmiNpqgF9gs/kROFV25z",
+	"NgAvvU6GNi9VBWFSkYPzXNA3XDDAkrIFezDnBPvGJBgp8rdr5dRzN7WvJKnmwv9nye63s1uT3J+PoVhw",
+	"GIofSVo3GJ977g61sGwUBe6DJpFU+ssAP+SjsdXXIBrFQVE4YWfZJuHPX08StjXugE03gLQKalOMes87",
+	"B4P6eO4GkEALMd/bXbUZG2IZ3Lyf3qEzMjZVVgy7qbbiA6/NpNL2wjW7rLwlLC9Id1nSVQXYEE2QvW6X",
+	"fP8d2QPowGS+HxBncOwdGuJ2fx10oYqohpD4P2wY+TCmc9U66R0ZcWOuhlwMEcyvdXLQ/VQMHSAIsf47",
+	"/j5k8EOpcfsL4BZ5v8FKzqTiOO6er6q0QBwp6LixoqDpw5DHcDEdskF8EPVH7R7tHrcH4+es/Tx+FrWP",
+	"Rod0MD5g/bgXmbssE1wPIV2/utzdZaieq4QoZ2BBMKqNVwUow6t+ZClDZaMa+KbDTu+oliLMMiy+f9Dp",
+	"PV/2+nK6W/oVFnRqNB7Lmf55dmXkPHsWevl+tU6a7ZZZ+zoUq2WcosbevsApbEYojsJlXbQPx0fd9oA+",
+	"Mzrscdx21GeI79ECTO3tuF6ZzAEv/w7qJC8koiaAWE01Stfsap3yJ6clAicme36oJFYtQZRTC20aEMey",
+	"AkRlBSFyAnj75J4qVxc23g8InLGSCbZzLbB47txF2Tj/5hmUmjwhpaKs8Tj07bVYcHqWcoGFWT+8fH2y",
+	"PN/5WlQSnscyLcu/T/KV37dhrxGfcah8h+wugDK1qpi7gw+ERQIBBSsAm2bZwyyhwhaFnbG0rekD4gs6",
+	"nMHAldMF4FusHQ5SAIkzFlg5HgtWmqmascNqYdAs151r8dNEglHYKP0u5dxfHng//9EM68PL12j4FhLi",
+	"n6CgIjkTbsld6QJbzCFJ5L26FsIWfpiymFMw5mL809GSHO/zXHHdMYPumxz1TY76Jkd9k6P+BnLUhkIT",
+	"SA6V67HEPVv/58PL1+1e54B0Op16PXjEBdYMrmrCtZZCe68E+cUiU7KH6PDqlmHJCf/2Rg8xNVeOrXLG",
+	"heFLAUGXclEN391YeBoqERkv8LZov+SqOONVseW1vdxNX1Ik84CE2FlevX3MEwYdowfcIpjU9V2sIDZx",
+	"Ct+aT//jeuGcdmbx+LpVhytZ2Df+zkElR40+QIJxJW4fy3rrmc8fQ45+DAMuCN9PC87+x5ZRg0vKgUUy",
+	"jR1QXsoiBvXAXPmqYkXymAusEjMPCivxtSjK7jvD6FKLsavGyWniZPprkTDqAu7d2cLLx51EK6OdkimW",
+	"eKAYqeKEX66uBeRtyTuW2lZDtGPzOG+yCNWHv0FEhMSwO8ljrAhW+t08DhG70LZpM9CY1glDRQKLWECM",
+	"xhOFUTXXIpemZ7M0zyTAOA4pCM20bONPRkMyIr869fLbsPVrQV1tDFKkI1ip5AmWy3Ap4PMoYQQQOUIv",
+	"/6v9I5uHWK0b4xOXoxLa++EDznLHpLMLFw65G0ZhjQy69KqdMj0x4mFrRMXtEOKXxhYtaszMu4a5Xl38",
+	"N3DhXr970O5atIlm96ddmM+YReb4zjcF5psC802BeSQF5pv68mdXX+x2b8zwl8WJ+GFjMKjn7HjcNczF",
+	"jK0NFSme06NR27Epw8GKGMGNIi+WXjqG7FaOLAWha/vCFmtutU2vtQs7nGVKnBN+KrGvVhnj+lu+4F8x",
+	"Nh13HWRkJ/VtqvKs9hc8NfLzI6sr4OYHYIqSZG+0BJnp3ElgwbndqRZSgzBvVjD0U5xAtodqbGoisyQG",
+	"PAj2wI3mo6wGE5BRpvNilDbOgSsi71mMqcC2HhtoESlLGFVWA0IlxTwH1AgvrH7P84tY1wC6OYwCQ29c",
+	"TTrUq7hyE32CkRVzsFf4cTqKJuZHxErHCWkqYuuV0JAa/1CqBZjjtqKuR2yItWbpFFQNyAaA+nOBU8IE",
+	"u3cmD/KiAJJ1m6ClvDULA0lnkNPTIVeSJJAhZ6vayfE4IGmF8rB9ZKckvKf8jqUhMfonozWlP/8peVw4",
+	"Cx4tH/qbm+GblP5NSv8KUjpcE9+k9P9FToZaKRKuRxeM/C2B8q+HTGHu3V1M5LmUOGXLQ0kmMsepZ0Jz",
+	"migyYok04pO0gojpIBdrnADkVeY1z+dQtEVhAqGWtRkLb3ePNXCYuDDV/7Q/dCI5LW4+o9cVUaYv2VQi",
+	"8KLpW4LHyK1TkRR95ABuB6ND2h5ER3H7uVEIj2l3hL8MzM1tmrZXfZMPmquFKRcRn9FkKZY5pI10tj5Z",
+	"O5OiGYRp0pBIhAC6MKTV5eo3i30SUvOx3ft11ewxu9eQY0L1WKZTcp9KzZzzQ2Z6JB8CI0AzpUlClT7x",
+	"Q4VcXnDgMPGCa2GBvfdCrDUbkkxonhAFH4TmP2FAwjEc7xAUhRsp4wKJDwH4jBAfmv6GzCxjGFyLcMKS",
+	"OEQoQCHJ5durD6CJYJ5oJAWGD8X7AaHajEyjZmJaIdCKVZtkDGh9UErpWuSZvHvUP73tlCmmcYEimqYc",
+	"/SYWoa9AIS2yEMyrp75zycwGCzHVZx/IvChG8YOQAtKZDvaX5bq+K23vV0okwGl9liwCf35rUgnyxYVR",
+	"OCjEPdMoTVmca9cRVcsLBebkvKxY4IGXB7smjh8HlENHWr87VyUAhtq83RxY6zHSCXAYLn/A8PNl/QKv",
+	"b7ozbylPfjQfrO7Xy/v9XDkdj5i8oDWNJk4n2Cy5zl6UuVc2HoMU7JgPaE3N1OEttF+UzMcDdhD3o3Zv",
+	"1DXX57G9Po/o4ch82We9sdNy06Fd9Fe4DOQfUmmznAsTyRPQp0wpemPl7yZ9/aehgA6NUim4ars7BQ3H",
+	"9pCdtH6lgtUg8eevuHH+QAUjL2UNCIt5acmC9kv1kJU91rmAYkV9UlUN8agurox/LhsDzaxRbfr/au0S",
+	"R+7zx/XB5HAk/xaR5BCqAPKKJ0yBmLuxNbgkQa1PSwYZwdacdBKTu3rMtW8EjkVQkMQMei8XF54ocsfZ",
+	"PSAv2tKRxS/QA5bK2q9VCXyi2D0QucQT/8oczZPnhiDPtYJWIVSa7g675LDT63TJhSvaTqylW0hNoCzY",
+	"CSz/SD6QTNA7yhMI3fpc3FFIQy5N+OMiX3RsD4XrEuN7x+5z4RWE7pIhcoHTOd1rTaWSNZyu96/WVmxt",
+	"mfoG6/cte7sOyM9Wu96S7+0S7bfILM3Awab6qB60/zLqpNHBFnRImRKrGwKfBLdQUCiUik6t0udsL/Dk",
+	"LR7f9vnLa7EHfjAbRGjTQW6gbBWhScpoPCcRFUSzJMEIwaIZ0+V+B+Pz/KUYWvX3WtxPeGJT0Qk+PMXX",
+	"ofCukHpY6K4N1FtzZ5jZXguYLQInmQdW0TYKJFe16uMF7Mvqu6L/aHfFwV9c+i1dFDGnCdHRjPT6zzrd",
+	"TrfTO+n9/+x9e3PjNrLvV0Gp7qmR65AeSZbfdeoeJ5nNzmYm44w9yW5WuSJEQhJjClAI0BptKt/9FroB",
+	"PmRS1stje8w/djMWSRAA0e/uX7c6h2f6w3Dmq/QfWnTEbJjIJ61BW0mB5/EJqchpssnOBYdjiA/5w4tP",
+	"/dha7lwxHliQcNjSrdVuBLNbHfYD7s8nExQrHEtBPEpdah/wxV/Cl3bPne9Ni7m/hZFild433KiHcb/B",
+	"Xtzjdyv4dl5JM5+n6+RZqdXgJmJoCFniGNc0ofyG0xiHUglNI/+GiD3Ij2kyiEJfn/olcwD2PGU8gA1w",
+	"sqct8cDf/cyqMWGaVdPvyt7dNu/W3D33djMZUwgQFGYj51KxyWrjpQPY1cXiNpSh4ItLvG/QTn6S+UHM",
+	"wPooQxMAUCERos7vDCBkfTI8Zm43OPLdUwgzmZh1a3BKF9o6yrGY9uE4Gzuo1eocdDW/nEaUryXiikh8",
+	"G2RLSKaSaX/I2GppOqlMz3ZC/8imyMtsEkmj1T08oUenQ5e1gpbbHQ47Lj3sDtyDw27QOj3pss5Jp+E0",
+	"AsFZv+JbtH81Q4PnmlOu+obEYPPXzNlYDpRsP70+55ahoObjWqpIQ/7dbfxqwPjud6hZXvcCPGrCikUr",
+	"1s0PmxaUlZp1Fxzrs6xQo3xOMM0JCoxs1VYqbvLyHh9JkXNdzRQGET4oU8yDQk9622IYyBk6DFuPTl+J",
+	"vhmomGp5YeaGU8m8cj2eaRcSbcbMYydpxBxC0QGoNSWgh33yfXjLetzLSRuwXzFHMSdSTfdkjFiCoQmt",
+	"0CRUmfZ4DiTZaEGdViczeeE3fNZWeOXaJ4d66mIaZkVuS5rYY+kQEMej9vTaoXx+IIZfyaHWY0Hr1Gp1",
+	"tgaprPWgWg+q9aCvTg9ai+NUeU3g+zsEeu0HdT+651Uyo5/qrLTp31PFZnRe0cLOKD/ra4EV7p0VEbmM",
+	"7CBNdPVACUqI+FKzsQBP/mzMeFYmkueFBMidaNLNKUFZobsBax0SSlImYXQ8m+qlhxwxrjUhFqSRM4cI",
+	"7pc3ILMa0s5hpGsJXUvoWkLXErpSQtc1CbvFQd9Q3u0cRicnL18b5rTjkPoFMUzUCL8B8wU0UDesEISr",
+	"lsYF4fq7GGShbFsrCi6KQqEohLiRQXGh+uZN3tJGfRf44g29DTsrkaylcC2FaylcS+FaCn/llYFG3qwp",
+	"9css2tc+5T6LHlhAW3lsARhozAi+OMpJa4MxgaZuimx3K8KABSvIZZOdhreMqezbommTnIaIezMqU9S9",
+	"tBrKKZQ2WtM8DZPYHGlLLwuRBlhILftr2V/L/lr217K/lv0PKvtR3Oza4C/RDGKm4vmu0W8TLu+6vcGj",
+	"jVnxVmEY0ZCfk1CRmMlE2/azMYuxAMncGCecSCWmU6NBTOgNk4QLNQbsp5nWMxaVhjTzfokt/1Evu5bm",
+	"tTSvpXktzWtpXkvzB5XmIG0WpN+a1ryR7GsUIJgnCniGjEkAOTTYHuUFB5f2VY8E32GX+jAlBGZ1aRHB",
+	"DtEa9BfoZ/BBK0q/VbQAi4hkIKH+l4tYjWchD3IFVtgT2UIWLS+NNVv3ox0mVzGV8mvMc20sZ4MtwwZv",
+	"GQ9E3I/ECD5ROr8cM4QbDFtGeTM8Yh3aHbjtHIjw6cA99o+CQ9YdHiCIcK7z8xYJ1Oaz359CbU/fi0ii",
+	"nmakbplR+tN9sGNV2v+VErHJUcn72kJl81vsr5pSSHM2FlC+GokRAcDUHhfcZ5g7Q7mcaU6Q5g8b/CYv",
+	"r2p5++QCgFFHsZYO5HcxAHgjTpC0CnN5JQmeQQvNigeTNG9CaIcHNzkk4YEFSYLedfhMrm43VAwRXcnV",
+	"JfR1m1KpeeteulgcuMdh5zAxaMSUzL30lcRkcmAtWD9OLkUU5ed7RkLV4zb26SFReg6UFVtDB1v9GApD",
+	"RCrMLDJrA6rs8VBimrY2pQprx8+CZlSekPuAMODtVWdeX6b25uPlXuPJzMHGcRHTUg6ZcT1KgPXBvDF5",
+	"SjM8NxJ85Ermx0y5+sJ0HFMJCXKrMOAlTPUe9rguF3vALOyvTIgtmGT3iLLWiqJsbRBPSyeVUPCG7QwY",
+	"9K6xk64TW19AYqt+ZIXFXaGp/imH8lKeE0syJ+BKMv2OibE8CfYild8xo0HBnNAipJvWRIH7bW+fvOV+",
+	"lARM9rjnA7x532B2S+8sRSU1oOd26LGIApkJ26tLaNza4wZzF6Cp2RzB4rXkJ4IjmBGgr5vu+A6CAtC0",
+	"MS7xE+X0OCWBmPFRTAOG1U2KxRPijykfMWiOe8M4EcMhjAgA72mY0mDmaSXFTmU2pordmvZ5S0qVvmcq",
+	"k5ZbQiA9HI9e+EIgy8sg1rv7h+U+E8SzgN5L4JQanFCtz7taoXe79GDgnvgdPbXW8JSeDI5xaqa62uwp",
+	"WmW1zQM2z25FTO0+2imw0ZqsdsF82ijiArGHO1z5W+BeaFwMQ6a5JzSM2C9q9B6YWsjqkHMP2BB7/zFg",
+	"adocoL4PzbChY4fcJ1dMaTohHpKJR5RYMMCg/16PpwZJKiFsIMiM/LsYmL4YzVCRYchDOYaoD1WE8h5n",
+	"NI5CfI4M2IjyvfNMlFjbz8w+lKTb6fS4F/JbGoUAh68S2cfL3j6Bag3v7dCFcI02maDLiek2aCisjFN/",
+	"Atrf2LQphIc2tGnK9dd1eQEuZDUzofWizYSvl++bBdX8//HCB8+yjxXyjl1ZE68B9KDapjCQCqVICdoK",
+	"APU/7bOUhrcdYh10PQ6BPWfB1afNANK8ukSAAxIxKdNHSBBKEHRpmV6Pp1gIC4joUzonTRhsGiWL/sQJ",
+	"jW+S6Z5DGPXHPQ5OSEQv6GB5qiRjGg0JndE5WhD/YbFwFpstWKgi8unjuyp4dUPsl7CbDx6e2V1oxHy5",
+	"/kQELAKxxkzfIvsR+lMW+wgg19GWBW5q/tdDvSPYxwujuPpifzRYCEO3O6V2ydpxcsTgQNmxCEcKr8c9",
+	"940PPJ3BSVU0mfFgreizvr881n5Y9Uh53gfmDSQx5P+W32KOYH8duarEDdPEOz3+u9+5+el09mv388/t",
+	"wY8nk3cH8uOR+lcreXso3ujPAe8GrpBBg7wWw6E+bPc+/lcu5aB/Z7u7lXkH07V2W07X22zQxePQ16c6",
+	"ldoHMM4qh7RqyC3DW5ox3B/iKjId4LI1cG0VajcKoSyGPqFzIlkUfTGbr1qevv7TcLW/XpujuFki350w",
+	"/LVZt9YWU3a+KuMEpXhKIbpi+KdlvotmyJqAe9OktNW+kbE501el3XReSWxsJGYc+5rcMDY1neO1USnP",
+	"MMiHKE+SKUm8RZHkkWZrf7/dau2dF5yU+u4e94qSKr25lUUCxYxjD/1FruD1eFNMQqUV9AmjPFNOHIgn",
+	"ai1iHItkhLADdmImExK0jv0ev8BlpwUMYCzDqgGU/YB4cB0BpaJIzFjgIXAUTsnoToQzFuiTPqZxQP5I",
+	"hKLarrc0QJpobhfXYb6n7OuH+vCQt3fH9iZN0K68BYbp7VUY5eS6XC2SPS7HYmY6b84y6Crw+QL6QYni",
+	"dMXyetOloZRHset3q9VsIh3s8h/CKVBrebWWV2t592l5GxBtpVNf82UqF6SSaUDMxaz29hhvzwtz3lzl",
+	"gxNaxccjjCUY+tBsorxaPXS5J+dOFmpE+XmW0qkvlLt5tCJQkY/6ZbwdFcmoMLmHyUSN6H095MzWmF5p",
+	"01gEia/IKBbJtGoS5qY+3PSIrcsSJfopMAgYs6u5/9eR3lWC28g5c8CsrXFnZ84ax/5p0GLtoZvVPZyw",
+	"o6Grxz/1W0GbdYaN7ElslDA4YR2/3XaPAwhpHw204PTdrNHvEcs9o7cYHzwIjoZtethxT/w2c7uDY+ae",
+	"0oOh2xm0/VZwyk6Gx4UOzkFMh2r1pKVtmhFv43lYyeXwHJwMO0qpNdzK8lefKhqJ0cbptBdg6YCkD7V1",
+	"Bqdin7xVGT/QR8xJ/6JgFOU4BZkkUhHonyo4I/4YArDdTocg0DD80B/EApM9q1I9UWw8Xp7nV0ns69Pt",
+	"WoS5TqJoe80IcM3gnxGDX+fQVFkblg/VOanPKye1Iku0aAYsE1NF3T9NDw1YxBQr88hOxC02pNZSCzx7",
+	"XKSwMIlk0hQbYApJAd0lZiqMsSEZl4rRoEQgfQcv3kwgVRdvd++uBF8UvPh2TI9ZO4nfYN0D61Q3RF3L",
+	"IsWU5mVIAt8zZU7ilhlVtTx9YfL0q5alj5SPuzqP+PK5uBAFM+ZXvhZvREO+t5+l107oHHhPjw8YkUxB",
+	"vi3KxcAjTS5AE8OicUyQRTQUFskvkBa7vdTdNifWbMV6ltBD5sLWnHtbzm0/6XLefbgL3t3ZCe9O02pr",
+	"Hl7n1K6fU7uV7fV6IoIkYq7EuozqYIw+qBfYrJfYm7MYECaz+FHIuCJY9KylB4ditpipJOYsIE0P7+jj",
+	"HX3JlEcknQNWF2SaYEtnAjHfAJpNd4mHU+zbt0LuCTya1ZvMASBUMlWpU7+HQa7sMrdOTwDe2Y+Eacd7",
+	"1rCwWe4pa2n+1jbVaQesO7TXGk7D7ABytsHJ8JSeMPfQbwdud3jC3NPgmLqdwZHfZq1hl7bb2SPZplnO",
+	"HFBFfaYPCcbqG2OlpvLs9WuWdFw/Eklg+yvv+2LScBoMj37jrDH1byDOPBPxjT7XCPTF+ioGyC0jeCDg",
+	"HvJRHxAKcIcmE9yM6aw/oJLBCJr3hoLLxtnhX04j5AGbMh7gTuozZ+PbkNMDse12S3NscefX1socdeGD",
+	"VvBWe2jqnMRKHfeVJEhh6WatYRlvpuuW5d5d0Vuj595hM3SoWEwUg1IbfcsEFV2ZR544w6z7DDhOYqxC",
+	"n08ToTC1NLlb+kaz9fYw298QSI9TjsXAyZRYGsfhBowAVQDAsB7UPFJsseg5Pe7ZBxcvkShMV0Lg9fr/",
+	"EyYxy08KfBPEvHvc0iCghJh3FulyYfy9ffKTpih5ZvLvehwT8GxOnhRDBZwWB8uy7bIMPH2LzcA7h3K6",
+	"hEfhJNRqCjyOIzbd9p6BUdRrgWQ/PXB68zkpTN/MRAK3no1FxAhPJgPsVnlnYWZSenUhV2zEYkgHHDOO",
+	"eZamENCnnAv4MDGj/pgFKaSjPkP0Vn+pw1b2+RMO95m96vGiUPL0U7M4VMzVxsw5iRi9BR+iSMB6umFs",
+	"ivXZIKT0evUgRV7s5Y0yI6ZS20pfooBjDYvmdBLyES4JTLy9MwKM3DiNFoaG/YDr3jnch7cpQWiPR0JM",
+	"oYadBkHMpNSTlmHAbBAvFHzPMdkU9hZoQiWk6vGYSREBFQqCYI7lb7eJn2dkGoe3VDGH2Bc7PR6F/MbV",
+	"Zz9ySMwki2/1OTDPGHyZn9/8+N2Hj/2Ld+8+/NK//Pj254vrN/+jhZq35/Q4FyRPxtrEVXdnkpLuPnkD",
+	"C/IF58xH+oV2n3csY6yTiVkQxsxXsE7KMcdV7wAcSy5Ujw8FTrcqBbRcodjQGH00XQJwasw/n6g28UWU",
+	"h7dcS6QHyWKt1cRnpSYSao0P0tScCng+XNebuvfVBW9eSIvHq10ou3dtZy5UODTUf78FrRUX27HCxC9R",
+	"EZKJBDpAVGrF4knIqWJBVtU5oWGk9WGuztEkzr95S8P4x9xQOzOPcUlSzy6gc9k4O3byvyk2mUZUGa9b",
+	"Z4D+SfdoeNyqrve3G5MNetAq/loc1jo93ePWSdvtDk599yRoMTcb9Jit7vct3aba6NzC6Myf4cc1PQtl",
+	"X+nHI9fZ0SKmXRwYotlBtnVM+UOItNfPbtIWlOntas6nse8+h4CUaEYwRxdA5/WGl0MlXt1DtJvGQ14Q",
+	"ve5YxatZXVFxqnWkp1O0sQtGe1ftgWixm8RRta7zgTPy6eO7KqSNCQ0YtthKK0LTjpwI32HbXkMAgWbP",
+	"Qt5yELDgnEA1mY0xYEh6n1zmU3HUWMg8DnMxJ6e6QASQ8z/p9e2shKG8iM4WxP1x8Ks6vf1na/Bje/LD",
+	"8fRdR348mf2r6393NPz74e8XrXsK4u59fJucfLsZVXn5aTcBKKqtVZ6yPP6UFLON+lKZJXfJN1feXxnp",
+	"s0Vekin02F1+ujamhy1hvGts0GojIyuUfqiqYH/uR6bAtqJgdZ3SznXakgC+JNcMvJ/1Q0HPC3wIFvT9",
+	"sZYKena/rZUxUCiwrvxKNc0tMzOm6dF7ZMPCfi3yMYmYCXikqLS+CNjeGaGKRIxKDM/Ake7xpodn20Zn",
+	"AoQ6YCBcM8HY9IIEaYf101/BnY4HGPQAwtmIgoBtevaffbzuGZR8RSZCKqJmggTMDyc06nGziqaHt/aV",
+	"EP1pzPxQMm/PNsYeUMmIJQ6Ytvl3fxLKCSSI7Z0TQxLEkAQGLwQn3lRIpWm5P6XzkaefX6Aeu368AcJS",
+	"FnXC4GzBWLClxcCXmeCC44c0V8KfqDbC8kxtU9f/c+Jnm7OuL4YN8YKlQG2BPV0LbF0ZZJU2DNq6kHlZ",
+	"bWxdUv+Gal6qWV/I9WvxwXMitXFEI6LoZyYdywFNtIeImHDBme1pjNWe1oCKGQXn86TCTsJXfI9Te6SC",
+	"etyYxZr2+6rZH62Ofdd5vPg5AXIWPmi2VJtC8+18wGJyGQvFfLVhRq6in/thAOfTdu9zu/Rw4Hb9o8A9",
+	"YcdD95S2BogA0x3qI71a0cROKsZzx3CFyvF8KfMLKSEvLHmHteRbc52q2vDcF33UGvEnSl0bkcYD1m7X",
+	"TK2cqW3ymZZWSy8CttRl08++bDr/SbdTDlcupDattLP3noMvQaowirShnJi6r1xJdWXR9Facui6efrbF",
+	"0xsd22VV1Ius7a4PuXjUHr5Vei2xtpNYL0NaPZJjewP6+/IVyucm1fue6mDS7LY7S0ERTK3w7oTNdphR",
+	"H5n+xzoVw7mZP2DlcM3VHp6rpZW6NXerS3a3KNndhd6v5lO2xCecg/OTpJnw8I+EEU3Acm8bf+81vPUZ",
+	"dYt5UOyExiO4OvUXWN3TCd//RTk6lTmhO/NzLqOk5T5M/ameDsxlY5OT9owch1tS5gabs4q7Th+b2lv3",
+	"NXnrFFL15kJ7I1+dfnJrV91mDKn21D13T91aR3YFR51lalV+OnPOnpZB+3Tkw4uQDY/rG1vjxH8trrEd",
+	"MPdHUzOfkV/s6bCRRW9UzU5qZ9Tmzqgt1Np73VCSJDyAQq6iOgtWNFSoG7N6ymI8xlu4qB6vvY9drM1H",
+	"tAS5LBnR4lx+HRmJZnFVkYG1QT2/uHdtZc/ai3KqPYA/bX2WsNzX9hT8bDs69uue2efno3ss/rDmxq7g",
+	"36tde1+Ra29T9WcTh97Wvrzaj/fi/Hg7dOEt8949Vc/dM5caX7vEeFSH3wvz9T2qn69Ih+uSx/Nz9T1z",
+	"vrPgJqz5T+0h3MhDuK52LCkPBuLzaz8S/s0SpCiL2eBdXfz43Tcf/ok40KTZbR0QzwzSD0JYXuDleSS5",
+	"HjMAp1BDEU9eSaLCCXPIWMzIkMYkVCROuCRUn2N0yjEyo1FEYEoWXbPHAzo3aNEGKeLq0gxG/gP10YBx",
+	"NBxK7Gpxw6bK3hlQRQdUsrMeR4y/kEtFuc/w1QKgqwFXg8RMKhorABCXJFRlyBLfM3WFK/4Wdm1bjsjF",
+	"DFnNsdvqLLIaXFFfwomVjbPj4+OjVqvlNPTK+3rljbPGmyQWU/b6GxZHID+VCOi8MObqEiC/tCuVSoES",
+	"VDm8Eb/T/nPymn00LuriEnKkY7ArqsFnSp1mW1HJe2t7FmgFaWAo4hmN9fHUREC1RgXnnvLA0RcJo/5Y",
+	"X3NwAIO5L8NJElElYjuQQyhJJB0xIufcNyfeIr/FCSfUuMWpAno7IzOtj5CYcTajkcT2C22pXDF0Aa7D",
+	"0C4PUsgYHH9Mp1PG93v8jZkZQPre5vrGLNKmRagKlYRBHSKF7a6Qkisivsu75BoIhtA5CQ9EBdleBLd6",
+	"kDuku6GeZSAf2xsRlpnLgwKv6F3Uxxa7ZR0O3SN6PHC7Kax5m1qgyyNI2bcLchrDWEyWKGf8VoS+ntyR",
+	"5jTpjR23c1S4EY5CPxYz2Thrd7obbVQZ8/lFq+R4wqC1gxEZ86fuBtlQv9ia3WnWcpfdWa6yMtuzGgOi",
+	"YrspcVUHFrHjg20DnD6AWFo0ilgMrQ8lYw7hbMakIsMwluqMUBNYjCKnx6kNLmZYkZpL+IlUYsJi+SpF",
+	"6t4nfwsjxWIymKfdFXu86Q1ByfOIHGvugToAwGWR2ZghBrdtVAITAoef5tOjmDFg6dj5w3LmPYd4NyEP",
+	"PGBDnnl9Pwy8fXJB8G259eJrQyV73GP6A/X9iErpkaanYsplyLjyiOAmpvJHwhLbDEOvBN7M4lAEod/j",
+	"csbY1CHelMUTyrMnZzSEnv/Eu/xwdd3juW9lIUHTL/b6z/TffX0lZiqeI7aYg5CfFD5I3OPZKmLESQtI",
+	"qBziyWTKYskCFvQHc6+M374LpbqIoiucw4fsuNwxi0vEaDZXFBQgN/T3rArVms6CK/OYhVld4eN/VUSN",
+	"c9OxcWP9/asmo69tPJUf9MNVE8GdwCdeydy8KvclPZtrRa+dp1wuQpVik6mSjbPO4WqNN3NU1zhrpETX",
+	"cBrDkIdyXPZ4++ygfdbqpP6I48EJdNSE6ji3Ozjw3RPThpLaaw0Hv/1ZigOtf4qoVH2YQlapd0a+e/Pu",
+	"zfUb8loxTrmJT5yRv19fX5LD1oGlEr1Vf6VqClCb/mqSxWcrCXb9qIpDveUtJ38azhq2YSb2Bu2yo6F7",
+	"Qk8Hrq3x69LDQb5nJ/K1ZS6SdMuKQX5EWOPss+r7eBjOGmz+j9/f/i7C979fzH8MW5/fX7XmP/780+f3",
+	"34kZ/O9vInz37T+m+p4fO2+7//pPdPP++0/h8Kc1TJkFyro/byBPTy8gc+COaJYAACRTFpPPKUh/Wu6z",
+	"dRp0GvZv2PyOylCtKJg8IsmYEc7miXOSyf6iyNdX7F9wScx4ecLRVbaSh084uufO90xRzcVQS6lKUUr7",
+	"jjyk5LtH4MF77Qa/ys5D1STsrRvImWU7kILGma67pUlaEeWPl5wFUOiV8scKkFVkVH4LzxpHwTE7GZ62",
+	"gJu7Xf9AM/fu0LXtpzSnL2/0VI6puQ7Hn5hjCp0TxmLaB0Rs03251eocdDULAn4eJKwPoYKcFXioSc18",
+	"lJXd+FMRKxqt2PsqA+/s6D+EovAV77a4Km9s1W7l+liNBo2zTq6DFf4Nvaus4EO4ey34eKj666CTLgsm",
+	"2LOhZbmlIsGVkMK1PNU0Q0QNwQjt7uEJPToduqwVtNzucNhx6WF34B4cdoPW6UmXdU46xe7XW+TbGV5x",
+	"v9zM2MPLkZobyUZL5MvEZJqpUiorf0Y7Fc+EQ5BuyKeP7xxiT5JjJIYDfNNBjGqHWKpxiGnw2Zyy2NVn",
+	"2v6gwgmT6X3nxG1nXUIReVoTPQkS8Nsx0tQT0cyHMB7slaYrmCO0tZO85rM1n33afHZNplrdrAcu1xHg",
+	"nWagyJQN7YZlb9Pmo+iVyzXRBUraWV+DC0iBtac+32ZXMzPrN7cuTdtXIHOF9ngTMh3tCH1Fbxg0SqOY",
+	"XEulnIk4wEZpY3rLSLtFlCDtzkmP+2MaU19P0oL9R2LGYtenkpGIKcVih1BOkum0+CtOpMeDcBQq03Ha",
+	"vgp6GswYvfEwrlxYXcx8zT9hFYL7zPQHF/rlMSPTRI5ZoOeX8/Ya72oqtXrcQ1aS7z/ukSbslF0vhJYl",
+	"oxELSMJVGOkx+GKkGxyykiRT/cqrNx9/fvvtm/6Hy/4vF2+vwU+b74oeCM7A3AsnMG850xvXabXOsyAh",
+	"6bRyvShy3nRBpiKK9slhq9PjZQ20sy5OxW7cks71JWitDN+0x/Mbqo/JPvlllcyoMv8vpiYYbvdt7pQ/",
+	"SlpUCfcfrFkKmVvDA+ZH1YpOrejUis6Kik5nlY7Dqf/3wvfZVFnVpU6S+4qT5LZtRo2ZwiAzU5Eo4lQH",
+	"eFDTP68S6rmiF2AzxbA0UemKKWmUuBHjmjhYkKk3BSWQNDNFw4O59O2NphdVzFQSc8jJ0VqXk3qtO60W",
+	"EVrJg368VKsvjs36gTA/lgqblD+Z+D5jQSFubrQzqTcf8wXOTQpguQoG8xmKeCSU0n/pF6OemCplqCRi",
+	"Bji2o4SHtKZmFqw5O2nSu7ER6KGl9TQIH2oWLriD711d1dsn3+VUPQczmVJtj1BJBiwSs9XVPtL03gnU",
+	"Jrw9h8zGoT9GbVjFYX537Pogp6Gkr+ZH/XFLtbXt9JmUZM4a/7zpTi5P//jYkdfHt78czH89Gfy4TF6t",
+	"K2ny015SFZgjL/BX1kJkIyHymGnPcFhJ3ip7WI6c5bztlBF/E0aRbWhuUzqM2ghd84AvSTE0DlrSRAet",
+	"fsBqrHs9LkPus7TL3oxKElGpILGTBY5hS5ASfIZ8LwvrmXWBqYyppFnAVdKIOWaP4ZdXUssGX0iFTBX4",
+	"8izkgZiRUPY4NvnF1xI108yzaVNHMUcUjQe4RRJFb1DAok+ZzuXefo+juTmN2W3IZiZ/NtRvnUwTZdZu",
+	"vwawRZEo2LOQjxB2osd/FMVdxM0bhbdMz4OwyVTNSRTqdWBjd6u6c6H6hp2B3YwbYiWBfRslw5CHitmX",
+	"2A6G4LhYaHdYZhhjRavhWW9xLfclRX2L619ccTVwBexfISYasCFNIpWadSYmOhAiYpSvlPNTWo6/mzAq",
+	"9qyEDoErNPJzGgMaQQZtwWzaPzwuvbncWu4uWMuFpzY0n02m0BE99LuBe8A6Q7dL2wP31D8J3GN2NDyk",
+	"3cGB3wmyTCFzXvQJgCS/PoOfs2lmVyDZOXet1c7n5yTcNFiUyUAJpS34wuYclO+kop/7d29v7XfK97Js",
+	"5IptLzdWuwulVFwlsclIag8wp8k9HB613C49Hrgn/mngWjdD1z8M7oCJ2LO+XvvLIvlV6gspq4Fu6BDv",
+	"GlNFZiKJAjJg8PNeXX/9mLqAFqIp0+VitmJC80oZS4uJs0v7cZelZRYTmx0i4AEaaSmY5Sjns4Y5I038",
+	"mdi8ZYd4WQqh/iufRLxHJoxyuZjDXMheLnr60SRIC68gzRg83Ca12OYQk01SiEVsc4fzCdA2WRhKqoj3",
+	"/ZvC4Llccg/kMqxmspiLtjS/6xnlFz+HxNr2ai7m6uxZvKm9YfZs6o/NZcHmnLQHTyQjNnVa3F833F5M",
+	"it0oE+drTGX98iFhyOKhpfz6CQaIK3nuknLdnKPIST1FOUccGnBFLxzN+eAWXX1aWEFlniG6mPg01jRk",
+	"DLgsGnxOIqqv61ElCQThQi1LDEpP9PYZQllVwG6Y18GGzKu4dwuJ/Pe7w54ZYzv4dfOE/CqtOz0sNeta",
+	"ls2S7dOjsi3nz2WfkIRQJpUS6qrEBErYlKpxpoPluV9jMfC+Vvr3eowWldvNfH/PcHOqvJU/JSxhktDU",
+	"LsmtA6wIh8zGVDHruNR3JTEjzYK90uOFosc4X8mIEaV0kEXHqGZOZ4T2eFpcFeSue+mvHgklAExQkyZL",
+	"IjZUZMDGYZrklFbJh5IgIlxgBWQU7ZO3WVzGpBOVxGCcHvemjAchH3k5MatIFpI5T+0skwU1jJkcE8kU",
+	"BL40t+7xppcLGl1cX795f3l95e056P5VbJqh6loTz5iTJlfqjrhOK06zsJ4SCxIcFgUBp6GI2X6PQ7ZX",
+	"doy4UH37oYciBsvUrNbRS+IhH+nvl8qK8ztDZEWiXqGsNHdwbPjPcDTJVI/rA6D3Te9SU096odp0D2zU",
+	"/GNjivgCUA4+jMWkx0MFUbxE6jkb/cbcjekXeGb3zsnipJkfM9UfCc68HgcXMCelaWEzKEdOdziUhAsS",
+	"CT5iMUYomwBGonocjWzEhrj8VGZZ5wfe2ycf1LhQ2dzjNGak2+qWOZQ/avZ0vz7V2VifWrHK8isokyxZ",
+	"YCdboL1nc8WsvaViZghwmVqWzvfh1DKnUKO+kMFjeV+5kyw3hreGCAagzWw1izLrJcJepZ8LyD/vjt1B",
+	"eFXFcy2s0Ce5E3XzHh/rNKLcxYyMHQdZEVmHkmnMpjTMVqMEoVxg8isKBHuHnguG7yCdRMsSaYtoTNo0",
+	"xD5tRoXvi4QjJA3DhCnIW9baQUSNINWf1nNI9gu+M/0p4bj4wHPyz+n1UhUOIrgzzcSEa5CdaB6woC8T",
+	"EbCoPwnlxGTr4lA4dt8ssC94NPdyxbWvZI+n1bSQ36uVGbzm3oZSvx92RTqk2zrIT5De0jCig4j1leib",
+	"R7QAu8Asc6wOaubUBfZ5qvXSvR43cLsC5mG3XQtvG6wGJRJ8FBj/QvAvCMgEWnOhPY6XIZ1UX22aFYIf",
+	"2kSisxFJU58QF25wMmSx23xFFSAUzULlm2Rxg6sGOq7+vhywm9KsIvgVD4gFUtKCejEX/Tzzk0SUv5LF",
+	"giuYhfVukpG4J0m98E090uy0WqBdIUZJPs0nAJUj5ItJSQ5h0UJmUR7pw2iye/vkKh9Gh0lEQWEJlh4C",
+	"Opc9bjCccLO5sDkIZM5U4dvhVzOJZtmQPV6InZOmVhKIjc7DgYXz9ErC+2Cn/UhIs06Izfe4fqfVoCCB",
+	"ys4PrQCjcJoTpYfIjpSxDBA6XM8gYlKmk2x6NPg9kWqiTRXHKvSe1txC5ZEo5OwcKhfEjI9iGmijJGYy",
+	"S1ijkuDNDkQ5EATLPA9a3y+ANLNJsj3mKxpBfhlR/jhZ9mtmaa+OnhlRjkt8KExS/QkaZ//+LY9vpf+y",
+	"hUN1Zn6dmf/kM/NXpqefzK4iTQX3pOg7qVsmnzeLvH31DEp8V50++TKBahGELlO5pyijdm1GZOzioTLm",
+	"Uz1Na4SoAoJwliyKjJcPcjjQALB3g65slEfvPDMh0tFCSRaeyCwCU+yY3msz1is0zh7PVM7yCn+rjKYj",
+	"Nt02kQp0uFzB/wqaqB3hEdTQO/qn8WT2+Ir654J66UAXI33S5g6uweS2+hENJywg7JZxdGPqM6w3fsa4",
+	"gkmBwZOaj6Ba9jggtSkVoRVZVEPPCCUxDbGhSDovLmY4qx7P65rn1la5m4mr7RjiJ4oMmC+gKZNRMXu8",
+	"WaZjQtYtJ2I4zFJvrcKzTy6teYSpusbraDZR745UMVP+WCvRqIErxJ61x+Buuag+jBuosD8tJIB8WTW2",
+	"mGmyiUh9YDU100hyusnBfuegVDWBM50DaQKHJIXx06WSA+L2klbrgJGOJqpUg+k4pN3SH/ygDd8cdrbW",
+	"kWsdudaRax251pF32uosKzrNJUDuWkWWUrhRyG92rCJfmNC24MwFdHr9DhT6kRgtVjnBrKG0loS8qGQi",
+	"64PAOfApE6jG0k5CyZDNyCTkiQK8Z7GYJmDlhmPC31jMBIFyQJnch3hvsbIHZhkigjxyt/3lVTtXUrzT",
+	"W7itREdnuCxliEcWRv1+GfCaTsPXnddhMH3NPuP5ciMxCvn/FUr9Dx34WrJ3jpQ+5erTx7f/81+dv038",
+	"/+r8bY0YoVlxBRfUH7sug3hmRe7v6Q0jFCjWj0L/hsCZgW/5sOWUJitj10Y6jlpgNUD4puMGJsSYME91",
+	"lbuZHAAdQdpGCKa/cMUUeUeK956lIWEik/1d2/rTWNyGWudggVfXoK9Yg26+YIYZuLPmmTUIT23G1CA8",
+	"NQhP3bN2nvHZ7XAR75HxWjh++YQem35pXeMp27RdYzQL6/F8TgggDFZk1uQvFDN09PLgXnyhvhV+Ksu0",
+	"WfRgA2/r8buua7KO5zrDLbABAgA3mftRhVOZ3PEpm642d5zKWd5DwhPJApyjyZxAfqhSN3fzbg4En2Pi",
+	"w4DNhfFcZzkVd7MherzMVY0BjBRrGNEVeKh5II3n0AptYoJKadYGrH4LzMKCD/qaxZPH8T/nhT3lPKFR",
+	"NF/dVNPzrpMlag2q1qCepCO4Vnpenke3RDMBUfVAehdWVOxW63qz6Flp2pVIJaYS3a2L8MGmxsa4KIo+",
+	"l5hNrCKXKiAxo4ELwnoUU5NSnXpv4A8o1cKJGE9O3neTlYABTPXdOjELfWz9Lgh+UeXV2as9Nyt6bq7t",
+	"ptW+m1rzqDWP2ndTqzEP5LtJOe2Dem8S/jAxmvf0hi0EaEwxblpcs2KYJp2hltJVAtypgzJbi/ZPdqNr",
+	"0V6L9lq016K9Fu0PJNpTTrtr0a5EzIax4Oo1UK18/acSN4xXI4j9MqaAM5Q+aBBFDBoG1tt++vhun1wm",
+	"gyj098mFFixhzGwtp4NIkEEsplNsOYV8Eq7oSUDFQ7tFPPgL4TbKgcLSSXzQd26dc1UolUasZIObi/pH",
+	"P2N4CJ2zMttfnw9DFTWyo2+gGxFpt1rk+2/0tTU4nylS7o9ikUztgBfIxcm38wGLyWUsFPNVw2lIppJp",
+	"f8jYakDLcFIaZ40/Dn5Vp7f/bA1+bE9+OJ6+68iPJ7N/df3vjoZ/P/z9orV6fAI/YxXGhL64wPc+UsUA",
+	"FdNFbMx7WGB6u0XSzA3wkU1oyEM+WnmQ7ImFgUxfjhUH0XdvDlOxLtdrr/CO7wU3DtIVWOS1EO8pn5tJ",
+	"yW3YHfOTGKgLIkY5zAmK8OmGyFO2l5L/AuObAucpwyxbSEzN8SsCp7kIuXXvwS6F20KyWIazNaGf3zE+",
+	"UuPG2VHXaUxCbv9sH+kpK70zjbPG//v3hfsrdf/Tck/77m///X+W4ZXlGHlsqaPc0PoA19E0AHYrhinn",
+	"dtOdMHmwEDq1+A9NygWfT0Qiexy7rkiHXFy+JTdsLgFYwVou+iq4ss2jd3ry9bhtOXhvt0FS0WzQhKgR",
+	"csDqnAR0TvTeSpUFW64u9U1xsVRqEeBhQufQC8BE/ot6bBHTwsNC/ZCPYBqTvfN8xRv4qWdjFjO7Np4z",
+	"YZdWAO7tkx9NDVmILR9YYBGyYMsAekXu97iXw9x3f2BzD204PHRQRQZYLakdCFWFN2xOYjaN6NyASxjA",
+	"BTAoYe/x+KSFbBMRs31ykRqcHewUYXE1cjhnxm6k3KRw06k2qmHFiBxtfgi8FDhN8J5W/ISLl6BRA8CC",
+	"6ImkiBwWXwTs5pyhbloG9fiA+jdawPHgHA3cUOkpk/S4mh5BZMQAMgwMij4cc08bxTGjJuEBl0VVDoh6",
+	"kbDAC2IKNeEXCE/ANvZ4vm+R5nqIHoej5nFRs+ZKaQdLyEWAthDXduRXknjWCISv64tpyFLANqP2nS+Q",
+	"qT7XI8Ek5kxYAkzHKUtuuIyoz3LalH75+sZ8oQXER8v9tkp3SBOH4amEK4S61FqQFr5aSQvV/xp7bd8+",
+	"mLLib/ECeadA+K1mUBes2pV1nJ00Kyp+AawrWC1To7N2psaDOUJK1N9xqMlojuWJvgIYNyOkncayOSiR",
+	"QzaD8kI9lwO/M2jT1ql7Mjxmbjc48t3TwSF1u8MD1gnafmtwSlf2n6ytmhfOx0aQbeup2SUIb3kO1jhr",
+	"/Hpz8I/Tz62fZsfvpp2f+eE3/sn7oP1Rdf8lj74ft+ABNjWZODt1ntjvtNR5krbkWNkMAP5TZQboi9C/",
+	"3mfBxm4QpzYdvh6/zDomzSPkinxJM2rDwp/M8vrzL+fPxsU0/IHNLxJtkvz7N/3LN4zGLE5/KdhnoD1k",
+	"zh/IoM17iNYw2TIXVa5oqNRblelila6q1LxDXpGpg9HcQdhc0I0RShfaqqDl0+y2usb8mcWCj4jgbG+f",
+	"fNAaa6rUOcSDmiiPKGZbtQ2SOYuN3g9mjCSzMaQTExmOOLHdVNDJDlYnphtndsxEBEkEYLfatkCl1xRf",
+	"UfT+jUWsiDZuYgSfM9mwd/tmLuqfNJJiVSX0Hm+b0Q+3zhZ9hjqIkz1tJRz8ncP/TRFgTV8q94gdD90u",
+	"PRm4p34rcNusMzyg3cGhfxRUvLttGxHEYlKQ/DAZa0gVZiPnUrHJauOlA9jVWaNqcYn3DdrJTzI/iBk4",
+	"PYNrK29w5vUxyR11rQRdGUKiiiwNT0ESeV4VybU7SmGZTX8ftH4B2lvb3GMx42jCI1rODWNTAJ2mQ6CM",
+	"tWJky6yCFRXUXF+IP47d23edqfvx5nTmXv+nO2k8JwU2Ow2ZRqqZtkJLbsWYWiA4q4rkQVchPTQASEO4",
+	"zrAZOIBfPnBodN/uDnXf2gW+pQv8aXm1MyeVMGJ1C//2pm0nFn1iOQ+UVp5CPjLdvNHkKmuDtq3bewXP",
+	"tqU0+fpP+89lgUqGCM7WjYxalEk/du74nZuUz0kU3qYh9r0yV7R38e3HDz++vep/+vjO20uDnGX60icz",
+	"xQv0GYcRgnZsmediHdB2e7f3OpXOs4IBGUlZc6ACB3pO9t1vxSIE5t8QmgZmdhpcIwGTEPbP018xwLYo",
+	"L0uiabmpVXOWVY53jqUo+plVN+y8IIp+Jtow0grilMU+42qfXABGDEYmMICU9V6ZlDegvIb3rMukH7HL",
+	"48qtPFbUNM03/PniWn8+m5+GytYqbsViO99NOyRe08/3N0WEM/HEq7B2095QmVNpKd2nikbivla4QO8V",
+	"8E5l9FKBknRNP28ZWNouoFR9Itc5TutEZtq794o8EgmusUFV+gNnM31atspefMq+7rVd18+xchFOKKH6",
+	"Q67IRlIPLvCe1GuLJXt3OcpHU/8HpXz08zmk0EsVRhFBaDjIEGydEi/k/USWZQd+B0NvxG2qc9K7d6eK",
+	"76nLdx8zORa/wZoH0qlukGsY1B2DDk/Twzu9ny97/5pZ++P0c139SC+oahsVZgHju0MTWKouTZiJRYGE",
+	"LDl+btoW3oOmQprddicrTtorqSOCg7o9s95QJ9xYDcR5PxSUylfMJ8wba35RA2asXgIzDTZWOxNJR8yV",
+	"c+4vyYv+CH3pAWfrlSTwCBFDwm5ZPM9yoHP+H5s2nMbw0dHlaCV1oNkSkwj5Ar40CVpsLGbQLgEfdSBd",
+	"GeEr6BxLSPX3InqqNo6vr8zi0GJbQBpvLGYSW+lhH0Z4ndaKsYIT0p9Niiq0i4VGIDdsqgqpvCZbFkad",
+	"c7/KZv+kt+Jqzv3dWO47zlvsuK32teZTh4ZVBXReuNhwGqbftEWm0ksz3LHlnrRPO26XHgzcE78buJZn",
+	"nvqt4G7LfYyHnwU0hJwC/RkaZ92TVi7Iif1P9QnFtrSNs3antYYz3u51Vf3fnPu2yeqTtzqeOEpyEflQ",
+	"kxxSPRezHIcxVWErc5jlSUlvs2yjZi6ZSLOUkEZZkkKesDUfwb81b1EsjpOpsmUBoZJQgA49WKCkbs8x",
+	"7AW91fqQOgSyp7E5phkTeAIWGFTErzKy37ky89SoNp+a8HCE+7W5CXZk5CDVSTxqq5HdRhZOSqtG2SwP",
+	"/2CcRzJmRL++PdcRV19BIAox45qUh8Py6M8neM2DR3+cuy6MCCctLTcJJdEbWBW519caq57zj/rmv5a+",
+	"FfSWMO2wUPVac7kPBbbZy4cingCjSBK4cicv4ItGu2yVCZy7/zWjmNQuzEkctv1OcMDcLiSx+UeBe8KO",
+	"h+4pbQ3wSneYrfk7NhEYSQQ+BEFQa75/uYCYPpn3R8TgY76IiFhiKNWyHj2rzcNhyD/wcGUUAci3mgjJ",
+	"RcpJ8J4FZgI+lLMe1zcTz/bNdtKbvIxuPNLEpm2pBWLq3LBecCAZV3ulYLZGr9+6yms7x4slrt8pZwu0",
+	"ZejlH5Qz8p1AZJk0DZK6keAjVzI/ZsrVF6bjmEq2SFNrEcQjx/SW7MUGfp7cvm3HZdbZwUpvj9RCoI7c",
+	"PZ3IXSILiYYr8bu88rRWBA/1J0DuEjeMQ1HzFEwW6FCKpcD75FssKLcwnDgyJNdIFumxmt3W6V5VpG8z",
+	"XlaH+p5rqG+TE+xU5XtBs7Gc+JzQudbyAa4eq+ChGy0EnbuVuZ5fJDb41YuJOhqwU8N6Eyr5ErHDqk4M",
+	"oLmiLx2Dh5j2MTEuqxVDiTuQBtvllwFh/bQPtLUWcTxySPEB2IvZhbU4zOEih+nshsOYsGPNaZ5X3HF3",
+	"scMtFF8M7r1muKhq/yHU9UAdSWqVW1xYqJDEqhqLrOqDX540c2Ulew4UH/uCSxExwMlzAzHjcp8ctg6I",
+	"Z9AouVB9X/BhOEpiFnjg6xOJ1qbZOTlsddIbEx4z6o8BtciGDEggmGlqmlZ03PVg/gwDvLEr3pHjrTH1",
+	"b/pTFgMaqP7UerfNT6NwRAdzxRpbeLcKs65yc/0yLhb22A+BKIj7T9yFtUEViH5khakZ9NFPPCs0KpKS",
+	"PQ35zcNNWzcobwgqMlDEL4ii3qVL3pkvG6SzrYN3T1lr6HZpe+Ce+J3APWDdob2WSec3n8h3VFGf6bPV",
+	"+GtrirOrqkluxyRn8D9TQtkZ6VmAOzcFan4Z9PfBrPstLHtnNJi7z+BVsKPg+PAEIkJd94CyA5f6J133",
+	"sMUGrWA4bHeY1paNStE4K5OMANyKAeqJ4IBqRWUSswnjqp/wUGvPWmLKXGDNoG0bKG0oUacjZtFf7c/b",
+	"U3x+H2uq3zHVfygiWhp8SFu2DHiWBfTKDXiAwuyKCrL/JpEhZ1ISfcrkOaIwQq8BPiJKaLJ0bC9JwpPJ",
+	"ACoiEygBI2b0jcomf7Yze8GVk2Zf+9OYDcPP+mv8cJlRuJEIVxb3+0sGj83XuT9+bA/Yiwgh32Zndld1",
+	"lTuhP0QTtXfhaSKTBDqwAhDCmS2kyp83g7ELsrXHKQePmx2TjCmg2ALg+zwde0YlJMyYqbAUXYs0aQ97",
+	"xZrXh5JwuBM8gaYR3DkBzN2FecRMaxpaGRiKuMe9Sw84yQkZs88kCEehMhBZckyncOosk3m1sGgmqwPh",
+	"5kg/aix8PYJfl1qfUcHqA3O+NTduWSGrpbEXXMz6Fj/WJXyrryc+fpsyhI1UqrXC4+ahzYtcN+ZedfT7",
+	"uUa/1z2fS4pdc0zsTlQ7O1lPq5jteYiIr108PE5Ie72j/7SLYns8F8omJYo6gJWJ/zCO7RJy4gKVcCkT",
+	"FmgFPX2wWabNR8K/YYG3d04GbCigKQVVWjOf0Llpadjj0IkaOjObl8O0m9XWgUOwjUWVyu4QKongJsu1",
+	"NA8V43K7EWC71LvXZQHPqBD4efBOG6mveej62soSnfyFVgxvqM7P2GAsxI3LeDAVIVSErVozZB9BvG9w",
+	"1lIe5LsPyVfnhVT+Huc0jsVMGtdO1qVor6r4aJ9cQQY8VPL1OPpULEwnGTNw/5R6WH/Blb1JF/ZIVUr5",
+	"MqFXMt01+axLhorrvMrD4BsnvgUwZPpg9vVs4fghum++EtEw630U9A1bBXk4OPKPgxPmng5b1O0O2r57",
+	"EnSYiwDNeG1F1l0EsZZjMd3PpX291qdEvrYYqTvzIS+cv/t9yYYU8yfkBTiV76w6x8HMNbmxe/mNPnxY",
+	"BKxvwLZSmkF9+vhOa27AuBTlAY0DYj6YJHLK/HBoSKXHJZ1L0jQyl3iWY4bQX9v+pcIJk4pOpvkfZTji",
+	"VHNlb8/pcf2X9RjrF9sVv9KDjiXz+x7Bcp9cv2oL3253tMe1yporsMqxFBIzn4W3gMIAjIeq/F2wF+fY",
+	"TQy4dbrlpGkbmr2SThqSznPuPTu25f16MMd0p8t5o/0oCViAjckAkB60b+Ny4tlMsfOEebLHB3PC6STk",
+	"o8JL93scXfv6a1l/PpAxaer/mGVqnT4SYjqg/g2hQRAzKR0iEiXDgPW46Q4Kncq1fIKBuNCDQcu2mEkR",
+	"3TKihKOnFEOLbScd0enxKOQ3biR8Gun7LaC9fRVJeKT/U2zwF0VazIWqx5veL2+++fuHDz/0L969+/BL",
+	"//Lj258vrt94e2e5ZuYQFzDHpp/EEeQJwFI9p8fvXIHhWeBBy7n8xZDf0ijUFzjxkjjy9Kfo8YTfcDHj",
+	"+NmIZsbgeMu/NOPTfXO3dw79TmbwhbQpRhWZCKlIp5U/OsVRzO/9SAtPb0lh3gJ7fNS4xDJptr74Wk/c",
+	"bCpPHjna8WQUAOSYjbMGstD3wx9+Oo1Pvv/hX3/E17PfP11+d/L23eWvb0XnHX1Hr2YPrzJs+D1/CdUY",
+	"Vd0qe9HSlpNr6ROOuOaauAlpVw+f1eCjX0OIZlE32kQ1qrLz1orfpHJbC1B98AIWhbcsDhkoFEIykKhz",
+	"psiEBgwULv2D/qMqpLO1AKhDO08kUrOLY7okerM4fKatEsrneceB8RkYP7NhiiFmTOZbe9wJAt09iw/h",
+	"0GytKkGDEFhK0I8ZhcEBJghbTqXS1fTi30C8msH6MuQ+y0+wc906XfC4bmmG58fbWKZ2NpWpVZJ08UTV",
+	"rtedhq92ww++RCDLIbZDez6MUxHe6vH7QF/JG02cUPGfs3WbgjO0ulPz0BI4oUMFZdkxAwxEQFGxkGAO",
+	"kXS+R/yI0Rj8oT1uLmljXMTBeU4ME9M+j8zGYcRICHwvfY1+rjo2tVtJvClOSt5q2JTgv3iMqvUCvaIH",
+	"u2bHNhBWs+WdK3nPO6b14PbP64yBVsa9tApqbptD2jE60SR40kTBPHKIiAImFTaqPct13e3xpmc4tGdY",
+	"tAK2rS2liA2VQzyZ+D5jAUPvHSWdz59BEIWctFtEOj3uIUCml2VKZINA8nEydVL3NjiNh/CziFH+pCIp",
+	"Jxv2HDOIttUQyncsZtiSl0ooTCIzxtU9Ybbvso18pDhbThZapznufVWgzeBirsnMzELnV/j0X/fPxkIF",
+	"Zs7XYoOwBVZfPtlMYDQq2g22W62HjApSpdhkqmTj7MBZDWbBuoLXEVy4TGwOSzuDA4t76nbp8cA98U8D",
+	"1/Zv7fqHQcFBW7qVeiQ9Nry2Pej4bjc4YO7JsEtd+159reE09HHvm2VWNEM9gJXBjXZb+74IWOOs0+rq",
+	"C+CP7k9k46zbySGvpqTduK/dqn7DDqKO9pTeH3XMDmoN3FoWn8xp8q/yfq8vZtSsKsBe/2mlVF9fiJn5",
+	"E8Dgd9NBNRWDYVBkYStSWEnrw9ycl3Y/XCH9oTwEfI0SMps7WHApQWrZaGCoQahqmnOyGK2kE9bjAxHM",
+	"QTLmg7+kKQWhNi4a47g0ihkN5rZ8yKccKoF7PFTQXd9mv1trzaa/2/hZuh1WWTgHXaDHU1MuleGF51Jm",
+	"a+/zyuT1R3smFrhEY1vI+kw4tA9fnnQ4uW63s5XBjQzYyVnj79fXl+Sw1TpDTHNOI4KXyqXIoZbheSnS",
+	"7rScBmefl7y6k706lTdZL/1yaZN/bFPRUmXN2SPspIfcdGoAdETNPORzgfZ/6DqL7fH8GQ/yvA12evdW",
+	"UiwUVcy1odY/N/TNlfLn9/QG+DNns7tpMBjQXMyBIZgC8zcRk06XjEUSyx7PKdw+jTWfnwmSJuCATVCS",
+	"l+NgGiIkHcIre1yiTZfydc3D5SxU/phQRSIWSqhkUmPIWIc8GyyVs0HYcMTlfo9f2B9iNo2ozwKbmN4c",
+	"zEGroHEUspjA5kJ2ilRimsV0qepxRA39ZZMOVA7R4qnHY4btUoxjLoOQwI9K1EyzxDJhAdcXXDgmQr3D",
+	"WN3X7Iabxuw2FIns40nos8/TMGZyYfJHhckv5DN82/nbz/Kbn96OY+l/O45+evv+5/8eHMqrf8mpGByL",
+	"7x7a2df5ovkMeTL6+nMZnlGsF5lBiUvulTQfbCOpU2zb/mfjG0ZjFl8katw4+/dv2gi5mIY/sHn6y2/6",
+	"gfi2vBu7PlQiDkcgL7SSr++UKDsC4ScTxhVo7d7rQPjSAyhcDArZXL5QQY1/JKi2DYaxmOyl1PMa2JdZ",
+	"5OK734W3DIAMoBsNowHAGuxnho6YyjKrCtCinRwwr0MuLt+SGzbHoUyDgnQYQPO7O06KQLMIWkQkiyLp",
+	"EMkUSaZEix7I488NaesE7o56CW3wYTk4G2CQErI3s975+bFyHfVLFhuy2O1oMc4ABhuWHcYLqDlpFUEY",
+	"k2kc+iEf7d/Jji/byzc8SFuYSdtY7OqSAIJUliWQX7m9u8ynCEu1U6RTvaE0KsxN3IaaSRYniFtU9YlS",
+	"2WK3ckRvWTZr9L/OoHJNn1nOLG/M73EGkHCn8RKKK+mQKZ3r4y4dYnrMkDjRBy1rQ5NVa0jKg4H4TPxI",
+	"+De5F9nuNOXOgEiM9L5iaZ10CKP+ODOcYyZFEvuMoCEM2tKM5o8K5iNXDC4SpWckhmRCw2ghuVYyHpit",
+	"wk+hTxQPcmMDwmvpCTFZq8AfbEpzfvA0UVpP3GRsgxGntdfCS/OOs/TFKev767e//n8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

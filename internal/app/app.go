@@ -42,6 +42,7 @@ import (
 	"github.com/acronis-platform/platform/internal/subscription"
 	"github.com/acronis-platform/platform/internal/usage"
 	"github.com/acronis-platform/platform/internal/user"
+	"github.com/acronis-platform/platform/internal/webhook"
 )
 
 // App is one running instance of the platform.
@@ -63,6 +64,7 @@ type App struct {
 	Billing     *billing.Service
 	Usage       *usage.Service
 	Events      *event.Service
+	Webhooks    *webhook.Service
 	// Mail is the outbox; domain changes enqueue mails on it in their
 	// transaction (Mail.EnqueueTx).
 	Mail *mail.Outbox
@@ -170,6 +172,20 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		return nil, err
 	}
 	notice.Watch(db.Gorm, outbox, notice.Sources{Billing: bills, Services: services})
+	// Webhook endpoints have a policy of their own (WEBHOOK_ALLOW_PRIVATE).
+	hooks := webhook.NewService(db.Gorm, clk, box, webhook.Config{
+		Policy: egress.Policy{Production: cfg.Env == "production", AllowPrivate: cfg.WebhookAllowPrivate}})
+	// Every event fans out to the endpoints that want it, in its transaction;
+	// an endpoint disabled for failing is an event of the log too.
+	events.OnRecord(func(ctx context.Context, tx *gorm.DB, ev event.Event) error {
+		return hooks.Enqueue(ctx, tx, webhook.Event{ID: ev.ID, Type: ev.Type, ResourceType: ev.ResourceType, ResourceID: ev.ResourceID,
+			PartnerID: ev.PartnerID, CustomerID: ev.CustomerID, Payload: ev.Payload, CreatedAt: ev.CreatedAt})
+	})
+	hooks.UseRecorder(func(ctx context.Context, tx *gorm.DB, ev webhook.Event) error {
+		_, err := events.Record(ctx, tx, event.Event{ID: ev.ID, Type: ev.Type, ResourceType: ev.ResourceType, ResourceID: ev.ResourceID,
+			PartnerID: ev.PartnerID, CustomerID: ev.CustomerID, Payload: ev.Payload, CreatedAt: ev.CreatedAt})
+		return err
+	})
 	dw := &dailyWorker{usage: usages, billing: bills, services: services, clock: clk, db: db}
 	runner, err := jobs.New(db, jobs.Config{Workers: cfg.JobWorkers, MaintenanceInterval: cfg.MaintenanceInterval, RescueAfter: cfg.JobRescueAfter},
 		maintainer{idem, limiter}, log, jobs.Domain{
@@ -184,6 +200,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 				river.AddWorker(w, services.OperationWorker())
 				river.AddWorker(w, &opSweepWorker{services: services})
 				river.AddWorker(w, outbox.Worker())
+				river.AddWorker(w, hooks.Worker())
 			},
 			Periodic: []*river.PeriodicJob{dailyJob(bills), staleJob(cfg.RunStaleAfter), opSweepJob(cfg.ServiceOpSweep)},
 		})
@@ -193,6 +210,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	partners.UseJobs(runner)
 	orders.UseJobs(runner)
 	outbox.UseJobs(runner)
+	hooks.UseJobs(runner)
 	services.UseOperations(runner, box, subscription.OpConfig{Wait: cfg.ServiceOpWait, Attempts: cfg.ServiceOpAttempts, MaxBackoff: cfg.ServiceOpBackoffMax})
 	unsuspend := services.UnsuspendWhenPaid()
 	bills.OnPaid(func(ctx context.Context, tx *gorm.DB, inv billing.Invoice, ids []uuid.UUID) error {
@@ -200,7 +218,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	})
 	a := &App{Cfg: cfg, Log: log, Clock: clk, DB: db, Users: users, Keys: keys, Jobs: runner, Idempotency: idem,
 		Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Billing: bills, Usage: usages, Events: events,
-		Mail: outbox, vendorHTTP: vendorHTTP, anonLimiter: anonLimiter}
+		Mail: outbox, Webhooks: hooks, vendorHTTP: vendorHTTP, anonLimiter: anonLimiter}
 	if adv, ok := clk.(advancer); ok && cfg.Sandbox {
 		a.sandbox = adv
 		if _, err := a.loadClock(ctx); err != nil {
@@ -211,7 +229,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	e, err := httpapi.New(httpapi.Deps{
 		Log: log, Clock: clk, Metrics: metrics,
 		Users: users, Keys: keys, Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Module: module,
-		Billing: bills, Usage: usages, Mail: outbox, Jobs: runner, DB: db.Gorm, Sandbox: a.advance, SandboxClock: a.SandboxClock,
+		Billing: bills, Usage: usages, Mail: outbox, Webhooks: hooks, Jobs: runner, DB: db.Gorm, Sandbox: a.advance, SandboxClock: a.SandboxClock,
 		BaseCurrency: cfg.BaseCurrency, Vendor: vendor, Idempotency: idem, Events: events,
 		Authenticators: httpapi.Authenticators{
 			Tokens: tokens, UserByID: users.PrincipalOf, APIKey: keys.Authenticate, IsAPIKey: apikey.IsKey,

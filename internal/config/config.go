@@ -62,6 +62,8 @@ type Config struct {
 
 	VendorAllowPrivate bool `env:"VENDOR_ALLOW_PRIVATE" default:"false" doc:"let plans' datacenter_url reach private, loopback and link-local addresses (a vendor inside your network); off, only public https addresses (and loopback http outside production)"`
 
+	WebhookAllowPrivate bool `env:"WEBHOOK_ALLOW_PRIVATE" default:"false" doc:"let webhook endpoints be private, loopback and link-local addresses (receivers inside your network); off, only public https addresses (and loopback http outside production)"`
+
 	CORSAllowedOrigins string        `env:"CORS_ALLOWED_ORIGINS" doc:"comma-separated origins (https://console.example.com) whose browser pages may call the API; * for any; none by default (no CORS headers). Credentials are never allowed"`
 	CORSMaxAge         time.Duration `env:"CORS_MAX_AGE" default:"1h" validate:"min=0s,max=24h" doc:"how long browsers may cache a CORS preflight answer"`
 

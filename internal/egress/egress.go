@@ -9,7 +9,8 @@
 // checked when it is saved (CheckURL, every address its host resolves to)
 // and again on every connection (Client: the address actually dialled, so
 // a DNS answer that changes in between gains nothing). Redirects are
-// followed only to the same scheme and host (SameOrigin).
+// followed only to the same scheme and host (SameOrigin), or not at all
+// (NoRedirects, for webhooks: a receiver that redirects has failed).
 package egress
 
 import (
@@ -91,8 +92,8 @@ func (p Policy) CheckIP(ip netip.Addr) error {
 }
 
 // CheckURL parses raw and checks its scheme and every address its host
-// resolves to. A host that does not resolve passes: the connection will
-// fail, and be checked, when it is made.
+// resolves to. An https host that does not resolve passes: the connection
+// will fail, and be checked, when it is made; an http one does not.
 func (p Policy) CheckURL(ctx context.Context, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Hostname() == "" || u.User != nil || u.Opaque != "" {
@@ -105,6 +106,9 @@ func (p Policy) CheckURL(ctx context.Context, raw string) error {
 		return ErrScheme
 	}
 	ips, err := p.resolve(ctx, u.Hostname())
+	if err != nil && u.Scheme == "http" {
+		return ErrScheme // http only to loopback, which a host that does not resolve is not shown to be
+	}
 	if err != nil {
 		return nil //nolint:nilerr // an unresolvable host fails at the dial, which is guarded too
 	}
@@ -137,11 +141,18 @@ func (p Policy) resolve(ctx context.Context, host string) ([]netip.Addr, error) 
 }
 
 // Client is an HTTP client whose every connection is checked against the
-// policy (the address dialled), that refuses http in production and that
-// follows redirects only to the same scheme and host. It connects directly:
-// proxy settings of the environment are not used, as a proxy would dial for
-// it unchecked.
+// policy (the address dialled), that refuses http in production, lets http
+// dial only loopback addresses, and that follows redirects only to the same
+// scheme and host. It connects directly: proxy settings of the environment
+// are not used, as a proxy would dial for it unchecked.
 func (p Policy) Client() *http.Client {
+	return &http.Client{Transport: schemeGuard{p: p, tls: p.transport(false), plain: p.transport(true)}, CheckRedirect: SameOrigin}
+}
+
+// transport dials only addresses the policy allows; plain (http) ones only
+// loopback addresses, so a name that resolved to loopback when saved cannot
+// carry plain text elsewhere later.
+func (p Policy) transport(plain bool) *http.Transport {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second,
 		Control: func(_, address string, _ syscall.RawConn) error {
 			ap, err := netip.ParseAddrPort(address)
@@ -151,25 +162,32 @@ func (p Policy) Client() *http.Client {
 			if err := p.CheckIP(ap.Addr()); err != nil {
 				return fmt.Errorf("egress: %s: %w", address, err)
 			}
+			if plain && !ap.Addr().Unmap().IsLoopback() {
+				return fmt.Errorf("egress: %s: %w", address, ErrScheme)
+			}
 			return nil
 		}}
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = nil
 	t.DialContext = d.DialContext
-	return &http.Client{Transport: schemeGuard{p, t}, CheckRedirect: SameOrigin}
+	return t
 }
 
-// schemeGuard refuses plain http in production, redirects included.
+// schemeGuard refuses plain http in production, redirects included, and
+// sends http and https over their own transports.
 type schemeGuard struct {
-	p    Policy
-	next http.RoundTripper
+	p          Policy
+	tls, plain http.RoundTripper
 }
 
 func (g schemeGuard) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.URL.Scheme != "https" && (g.p.Production || r.URL.Scheme != "http") {
-		return nil, fmt.Errorf("egress: %s: %w", r.URL.Redacted(), ErrScheme)
+	switch {
+	case r.URL.Scheme == "https":
+		return g.tls.RoundTrip(r)
+	case r.URL.Scheme == "http" && !g.p.Production:
+		return g.plain.RoundTrip(r)
 	}
-	return g.next.RoundTrip(r)
+	return nil, fmt.Errorf("egress: %s: %w", r.URL.Redacted(), ErrScheme)
 }
 
 // SameOrigin is an http.Client CheckRedirect that follows at most 10
@@ -185,6 +203,10 @@ func SameOrigin(req *http.Request, via []*http.Request) error {
 	}
 	return nil
 }
+
+// NoRedirects is an http.Client CheckRedirect that follows no redirect:
+// the 3xx is handed back to the caller as the response.
+func NoRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // Refused reports whether err is a call this package refused (a retry will
 // be refused again).

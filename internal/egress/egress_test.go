@@ -76,6 +76,8 @@ func TestCheckURL(t *testing.T) {
 		{"http to a public address", dev, "http://93.184.216.34", egress.ErrScheme},
 		{"http to a private address with VENDOR_ALLOW_PRIVATE", egress.Policy{AllowPrivate: true}, "http://10.0.0.1", egress.ErrScheme},
 		{"ftp", dev, "ftp://93.184.216.34", egress.ErrScheme},
+		{"http to a host that does not resolve", dev, "http://nowhere.invalid", egress.ErrScheme},
+		{"https to a host that does not resolve", dev, "https://nowhere.invalid", nil},
 		{"private", dev, "https://10.0.0.1", egress.ErrAddress},
 		{"localhost in production", prod, "https://localhost", egress.ErrAddress},
 		{"relative", dev, "/api", egress.ErrURL},
@@ -116,6 +118,8 @@ func TestClientChecksEveryConnection(t *testing.T) {
 		{"loopback in production", prod, "https://127.0.0.1" + port, true},
 		{"a name resolving to loopback in production", prod, "https://localhost" + port, true},
 		{"http in production", prod, srv.URL, true},
+		// Refused before connecting: the address is not loopback.
+		{"http to a private address", egress.Policy{AllowPrivate: true}, "http://10.255.255.1/", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

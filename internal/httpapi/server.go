@@ -33,6 +33,7 @@ import (
 	"github.com/acronis-platform/platform/internal/subscription"
 	"github.com/acronis-platform/platform/internal/usage"
 	"github.com/acronis-platform/platform/internal/user"
+	"github.com/acronis-platform/platform/internal/webhook"
 )
 
 // Deps are what the transport calls.
@@ -54,8 +55,10 @@ type Deps struct {
 	Usage   *usage.Service
 	// Mail is the outbox (GET /v1/notifications, resend).
 	Mail *mail.Outbox
-	Jobs Enqueuer
-	DB   *gorm.DB
+	// Webhooks manages webhook endpoints and their deliveries.
+	Webhooks *webhook.Service
+	Jobs     Enqueuer
+	DB       *gorm.DB
 	// Sandbox moves the sandbox clock (refusing outside sandbox mode).
 	Sandbox func(ctx context.Context, d time.Duration) (Advanced, error)
 	// SandboxClock reads the sandbox clock (refusing outside sandbox mode).
@@ -91,6 +94,7 @@ type Server struct {
 	billing      *billing.Service
 	usage        *usage.Service
 	mail         *mail.Outbox
+	webhooks     *webhook.Service
 	jobs         Enqueuer
 	db           *gorm.DB
 	sandbox      func(ctx context.Context, d time.Duration) (Advanced, error)
@@ -156,7 +160,7 @@ func New(d Deps) (*echo.Echo, error) {
 		perOp[id] = chain
 	}
 	srv := &Server{users: d.Users, catalog: d.Catalog, partners: d.Partners, customers: d.Customers, orders: d.Orders, subs: d.Services, module: d.Module,
-		billing: d.Billing, usage: d.Usage, mail: d.Mail, jobs: d.Jobs, db: d.DB, sandbox: d.Sandbox, sandboxClock: d.SandboxClock, currency: d.BaseCurrency, vendor: d.Vendor, keys: d.Keys, clk: d.Clock, ready: d.Ready,
+		billing: d.Billing, usage: d.Usage, mail: d.Mail, webhooks: d.Webhooks, jobs: d.Jobs, db: d.DB, sandbox: d.Sandbox, sandboxClock: d.SandboxClock, currency: d.BaseCurrency, vendor: d.Vendor, keys: d.Keys, clk: d.Clock, ready: d.Ready,
 		events: d.Events}
 	oapi.RegisterHandlersWithOptions(e, oapi.NewStrictHandler(srv, nil), oapi.RegisterHandlersOptions{OperationMiddlewares: perOp})
 	if d.MetricsToken != "" {

@@ -100,6 +100,20 @@ func (r *Runner) InsertTx(ctx context.Context, tx *gorm.DB, args river.JobArgs, 
 	return err
 }
 
+// InsertManyTx enqueues several jobs in the caller's GORM transaction in
+// one batch.
+func (r *Runner) InsertManyTx(ctx context.Context, tx *gorm.DB, params []river.InsertManyParams) error {
+	if len(params) == 0 {
+		return nil
+	}
+	sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
+	if !ok {
+		return errors.New("jobs: InsertManyTx needs a GORM transaction")
+	}
+	_, err := r.inserter.InsertManyTx(ctx, sqlTx, params)
+	return err
+}
+
 // Insert enqueues a job outside any transaction.
 func (r *Runner) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
 	_, err := r.client.Insert(ctx, args, opts)

@@ -10,12 +10,12 @@ import (
 
 func webhookEndpointOut(e webhook.Endpoint) oapi.WebhookEndpoint {
 	o := oapi.WebhookEndpoint{
-		Id: e.ID, PartnerId: e.PartnerID, Url: e.URL, EventTypes: []string(e.EventTypes), Enabled: e.Enabled,
+		Id: e.ID, PartnerId: e.PartnerID, Url: e.URL, EventTypes: make([]oapi.EventType, 0, len(e.EventTypes)), Enabled: e.Enabled,
 		Description: e.Description, FailingSince: e.FailingSince, PreviousSecretExpiresAt: e.PreviousSecretExpiresAt,
 		Version: e.Version, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
 	}
-	if o.EventTypes == nil {
-		o.EventTypes = []string{}
+	for _, t := range e.EventTypes {
+		o.EventTypes = append(o.EventTypes, oapi.EventType(t))
 	}
 	if e.DisabledReason != nil {
 		r := oapi.WebhookEndpointDisabledReason(*e.DisabledReason)

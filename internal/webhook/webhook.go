@@ -60,7 +60,7 @@ const TypeEndpointDisabled = "webhook_endpoint.disabled"
 
 // EventTypes are the types an endpoint may subscribe to.
 var EventTypes = []string{
-	"order.completed", "order.failed",
+	"order.created", "order.completed", "order.failed",
 	"service.suspended", "service.unsuspended", "service.terminated",
 	"service.quantity_changed", "service.plan_changed",
 	"invoice.issued", "invoice.paid", "invoice.voided",

@@ -33,12 +33,7 @@ type shop struct {
 func newShop(t *testing.T, change ...func(*config.Config)) *shop {
 	t.Helper()
 	env, vendor := apptest.WithJobs(t, change...)
-	vc, err := acronis.New(acronis.Config{BaseURL: vendor.URL, ClientID: "sp-client", ClientSecret: "sp-secret"})
-	require.NoError(t, err)
-	locs, err := vc.TenantLocations(context.Background(), vendor.SPTenantID())
-	require.NoError(t, err)
-	admin, _ := env.Admin(t)
-	return &shop{env: env, vendor: vendor, vc: vc, admin: admin, chain: newChain(t, admin, oapi.Acronis), loc: locs[0].ID}
+	return shopOn(t, env, vendor)
 }
 
 type planOpts struct {

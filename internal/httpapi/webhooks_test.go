@@ -48,7 +48,7 @@ func TestWebhookEndpointsScoping(t *testing.T) {
 	require.Equal(t, http.StatusCreated, sp.StatusCode(), string(sp.Body))
 	require.True(t, strings.HasPrefix(sp.JSON201.Secret, "whsec_"))
 	require.Nil(t, sp.JSON201.PartnerId)
-	require.Equal(t, []string{"invoice.paid", "order.completed"}, sp.JSON201.EventTypes, "duplicates dropped")
+	require.Equal(t, []oapi.EventType{oapi.EventTypeInvoicePaid, oapi.EventTypeOrderCompleted}, sp.JSON201.EventTypes, "duplicates dropped")
 	require.Equal(t, `"1"`, sp.HTTPResponse.Header.Get("ETag"))
 	require.NotEmpty(t, sp.HTTPResponse.Header.Get("X-Request-Id"))
 
@@ -171,7 +171,7 @@ func TestWebhookEndpointsScoping(t *testing.T) {
 		oapi.WebhookEndpointUpdate{EventTypes: &[]string{"service.suspended"}, Description: ptr("shop")})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, upd.StatusCode(), string(upd.Body))
-	require.Equal(t, []string{"service.suspended"}, upd.JSON200.EventTypes)
+	require.Equal(t, []oapi.EventType{oapi.EventTypeServiceSuspended}, upd.JSON200.EventTypes)
 	require.Equal(t, "shop", upd.JSON200.Description)
 	del, err := partnerA.DeleteWebhookEndpointWithResponse(ctx, idA, &oapi.DeleteWebhookEndpointParams{IfMatch: ptr(`"2"`)})
 	require.NoError(t, err)

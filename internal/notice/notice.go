@@ -9,6 +9,16 @@
 //	credentials reset                  -> credentials_reset (the new password, as the domain says)
 //	service suspended / terminated     -> the plan's suspension / termination template, else the default
 //
+// An invoice names its service when it bills one (the overage mail says
+// which service stored too much); a suspension or termination notice names
+// the service's oldest overdue invoice and its days past due, when it has
+// one (a service suspended by hand may have none).
+//
+// An invoice whose total is zero (a free plan, a change fully credited)
+// mails nothing: it asks nothing of its recipient, who hears of the service
+// itself by the service-ready mail and finds the invoice, and its PDF, in
+// the API like any other.
+//
 // Invariants: a mail is queued in the same transaction as its cause, so a
 // change that rolls back mails nothing; each cause mails once (a dedupe key
 // per cause: a retried job or hook queues nothing new); mails are sent in
@@ -42,7 +52,10 @@ type Sources struct {
 // Watch registers the hooks that queue mails on out, and the fetcher that
 // attaches invoice PDFs when they are sent.
 func Watch(db *gorm.DB, out *mail.Outbox, src Sources) {
-	n := &notifier{out: out}
+	n := &notifier{out: out, today: func() time.Time { return billing.Day(time.Now(), time.UTC) }}
+	if src.Billing != nil {
+		n.today = src.Billing.Today
+	}
 	out.UseAttachment(mail.AttachInvoicePDF, func(ctx context.Context, id uuid.UUID) (mail.File, error) {
 		f, err := invoicepdf.ForInvoice(ctx, db, id)
 		if err != nil {
@@ -66,7 +79,11 @@ func Watch(db *gorm.DB, out *mail.Outbox, src Sources) {
 	}
 }
 
-type notifier struct{ out *mail.Outbox }
+type notifier struct {
+	out *mail.Outbox
+	// today is the billing day (invoices' due dates are days).
+	today func() time.Time
+}
 
 // party is who receives a mail, and who sends it.
 type party struct {
@@ -93,6 +110,13 @@ func (n *notifier) invoiceIssued(ctx context.Context, tx *gorm.DB, inv billing.I
 		kind = mail.KindPostpaidInvoice
 	}
 	d := notify.Data{Customer: notify.Customer{Name: p.toName, Email: p.to}, Invoice: invoiceData(inv)}
+	// An invoice of one service (an overage bill always is) names it: the
+	// overage template says which service stored too much.
+	if id, ok := onlyService(inv); ok {
+		if d.Service, err = serviceData(ctx, tx, id); err != nil {
+			return err
+		}
+	}
 	return n.enqueue(ctx, tx, p, mail.Message{Kind: kind, Data: d,
 		Attachments: []mail.Attachment{{Kind: mail.AttachInvoicePDF, ID: inv.ID}},
 		DedupeKey:   "invoice_issued:" + inv.ID.String()})
@@ -136,6 +160,20 @@ func (n *notifier) serviceNotice(ctx context.Context, tx *gorm.DB, v subscriptio
 	p, d, err := serviceParty(ctx, tx, v)
 	if err != nil {
 		return err
+	}
+	// The notice names the service's oldest overdue invoice, when it has
+	// one (dunning); one suspended by hand may have none.
+	var overdue []billing.Invoice
+	today := n.today()
+	err = tx.WithContext(ctx).Where(`customer_id = ? AND status = 'unpaid' AND due_date < ?
+		AND id IN (SELECT invoice_id FROM invoice_lines WHERE service_id = ?)`, v.CustomerID, today, v.ID).
+		Order("due_date, issue_date, number").Limit(1).Find(&overdue).Error
+	if err != nil {
+		return errs.Internal(err)
+	}
+	if len(overdue) == 1 {
+		d.Invoice = invoiceData(overdue[0])
+		d.Days = int(today.Sub(*overdue[0].DueDate).Hours() / 24)
 	}
 	var tpl struct{ ID *uuid.UUID }
 	err = tx.WithContext(ctx).Raw("SELECT "+column+" AS id FROM plan_notification_settings WHERE plan_id = ?", v.PlanID).Scan(&tpl).Error
@@ -204,6 +242,31 @@ func serviceParty(ctx context.Context, tx *gorm.DB, v subscription.Subscription)
 		Service:  notify.Service{Name: row.Plan, Username: v.Username, PortalURL: v.PortalURL, LoginURL: v.PortalURL},
 	}
 	return p, d, nil
+}
+
+// onlyService is the service every line of inv bills, when there is one.
+func onlyService(inv billing.Invoice) (uuid.UUID, bool) {
+	var id uuid.UUID
+	for _, l := range inv.Lines {
+		switch {
+		case l.ServiceID == nil:
+			return uuid.Nil, false
+		case id == uuid.Nil:
+			id = *l.ServiceID
+		case id != *l.ServiceID:
+			return uuid.Nil, false
+		}
+	}
+	return id, id != uuid.Nil
+}
+
+// serviceData is a service as its mails show it: its plan's name, login
+// and portal.
+func serviceData(ctx context.Context, tx *gorm.DB, id uuid.UUID) (notify.Service, error) {
+	var row struct{ Plan, Username, PortalURL string }
+	err := take(ctx, tx, &row, `SELECT p.name AS plan, s.username, s.portal_url
+		FROM services s JOIN plans p ON p.id = s.plan_id WHERE s.id = ?`, id)
+	return notify.Service{Name: row.Plan, Username: row.Username, PortalURL: row.PortalURL, LoginURL: row.PortalURL}, err
 }
 
 func issuer(ctx context.Context, tx *gorm.DB, partnerID *uuid.UUID, ventureID uuid.UUID) (mail.Issuer, error) {

@@ -52,10 +52,7 @@ type Sources struct {
 // Watch registers the hooks that queue mails on out, and the fetcher that
 // attaches invoice PDFs when they are sent.
 func Watch(db *gorm.DB, out *mail.Outbox, src Sources) {
-	n := &notifier{out: out, today: func() time.Time { return billing.Day(time.Now(), time.UTC) }}
-	if src.Billing != nil {
-		n.today = src.Billing.Today
-	}
+	n := &notifier{out: out}
 	out.UseAttachment(mail.AttachInvoicePDF, func(ctx context.Context, id uuid.UUID) (mail.File, error) {
 		f, err := invoicepdf.ForInvoice(ctx, db, id)
 		if err != nil {
@@ -64,6 +61,7 @@ func Watch(db *gorm.DB, out *mail.Outbox, src Sources) {
 		return mail.File{Name: f.Name, ContentType: f.ContentType, Data: f.Data}, nil
 	})
 	if b := src.Billing; b != nil {
+		n.today = b.Today
 		b.OnIssued(n.invoiceIssued)
 		b.OnPayment(n.paymentReceived)
 	}
@@ -163,17 +161,19 @@ func (n *notifier) serviceNotice(ctx context.Context, tx *gorm.DB, v subscriptio
 	}
 	// The notice names the service's oldest overdue invoice, when it has
 	// one (dunning); one suspended by hand may have none.
-	var overdue []billing.Invoice
-	today := n.today()
-	err = tx.WithContext(ctx).Where(`customer_id = ? AND status = 'unpaid' AND due_date < ?
-		AND id IN (SELECT invoice_id FROM invoice_lines WHERE service_id = ?)`, v.CustomerID, today, v.ID).
-		Order("due_date, issue_date, number").Limit(1).Find(&overdue).Error
-	if err != nil {
-		return errs.Internal(err)
-	}
-	if len(overdue) == 1 {
-		d.Invoice = invoiceData(overdue[0])
-		d.Days = int(today.Sub(*overdue[0].DueDate).Hours() / 24)
+	if n.today != nil {
+		var overdue []billing.Invoice
+		today := n.today()
+		err = tx.WithContext(ctx).Where(`customer_id = ? AND status = 'unpaid' AND due_date < ?
+			AND id IN (SELECT invoice_id FROM invoice_lines WHERE service_id = ?)`, v.CustomerID, today, v.ID).
+			Order("due_date, issue_date, number").Limit(1).Find(&overdue).Error
+		if err != nil {
+			return errs.Internal(err)
+		}
+		if len(overdue) == 1 {
+			d.Invoice = invoiceData(overdue[0])
+			d.Days = int(today.Sub(*overdue[0].DueDate).Hours() / 24)
+		}
 	}
 	var tpl struct{ ID *uuid.UUID }
 	err = tx.WithContext(ctx).Raw("SELECT "+column+" AS id FROM plan_notification_settings WHERE plan_id = ?", v.PlanID).Scan(&tpl).Error

@@ -21,6 +21,7 @@ import (
 
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/egress"
+	"github.com/acronis-platform/platform/internal/jobs"
 )
 
 // DeliverArgs is the River job that tries one delivery.
@@ -31,8 +32,11 @@ type DeliverArgs struct {
 // Kind names the job.
 func (DeliverArgs) Kind() string { return "webhook_delivery" }
 
-// InsertOpts gives a delivery its tries.
-func (DeliverArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: MaxAttempts} }
+// InsertOpts gives a delivery its tries and its queue (workers of its
+// own, WEBHOOK_WORKERS).
+func (DeliverArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: MaxAttempts, Queue: jobs.QueueWebhooks}
+}
 
 type worker struct {
 	river.WorkerDefaults[DeliverArgs]

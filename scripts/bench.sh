@@ -430,11 +430,11 @@ else
 		set_endpoints true
 		order_run "$tmp/order-hooked-$round.tsv" || die "loadgen failed in an order run with webhooks"
 		t_end=$(date +%s.%N)
-		set_endpoints false
 		read -r o2 e2 <<<"$(counts)"
 		((e2 > e1)) || die "an order run with webhooks wrote no events"
 		hooked_orders=$((hooked_orders + o2 - o1)) hooked_events=$((hooked_events + e2 - e1))
-		# Deliveries left over are worked off before the next run without.
+		# Deliveries left over are worked off before the next run without
+		# (and before the endpoints are disabled, which would fail them).
 		deadline=$((SECONDS + 300))
 		while :; do
 			pending=$(sql "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = ANY($eps_sql) AND status = 'pending'")
@@ -443,6 +443,7 @@ else
 			sleep 0.2
 		done
 		drain_max=$(awk -v a="$drain_max" -v t0="$t_end" -v t1="$(date +%s.%N)" 'BEGIN { d = t1 - t0; print (d > a ? d : a) }')
+		set_endpoints false
 	done
 	read -r deliveries succeeded failed pending <<<"$(sql "SELECT count(*), count(*) FILTER (WHERE status = 'succeeded'),
 		count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'pending')

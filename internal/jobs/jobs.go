@@ -4,13 +4,13 @@
 // Three queues, each with workers of its own: the default one (billing
 // runs, usage syncs, provisioning, service operations; Config.Workers),
 // QueueMail (mail sends; Config.MailWorkers) and QueueWebhooks (webhook
-// deliveries; Config.WebhookWorkers). The last two are short I/O-bound jobs
-// that come in bursts (10,000 invoices on the 1st): on queues of their own
-// they never hold back billing, billing's long jobs never hold them back,
-// and they are fetched more often. Mail has its own count because a send
-// holds a database connection through its SMTP conversation (its outbox
-// row stays locked), so it must stay well under the pool; a delivery holds
-// none while it waits on the receiver.
+// deliveries; Config.WebhookWorkers). The last two are short I/O-bound
+// jobs that come in bursts (10,000 invoices on the 1st): on queues of
+// their own they never hold back billing and billing's long jobs never
+// hold them back. Mail has its own count because a send holds a database
+// connection through its SMTP conversation (its outbox row stays locked),
+// so it must stay well under the pool; a delivery holds none while it
+// waits on the receiver.
 package jobs
 
 import (
@@ -43,13 +43,15 @@ const (
 	DefaultWebhookWorkers = 50
 )
 
-// outboundFetchCooldown is how often the mail and webhook queues may fetch
-// while jobs keep coming. River's default (100 ms), fetching at most the
-// free slots, caps a queue at its worker count per 100 ms (10 workers: 100
-// jobs/s) when a job takes a few milliseconds. Each fetch is one small
-// query, so 10 ms costs at most 100 a second per queue, and only under a
-// burst (an idle queue waits for LISTEN/NOTIFY or the 1 s poll).
-const outboundFetchCooldown = 10 * time.Millisecond
+// mailFetchCooldown is how often the mail queue may fetch while mails
+// keep coming. River's default (100 ms), fetching at most the free slots,
+// caps a queue at its worker count per 100 ms (10 workers: 100 mails/s)
+// when a send takes a few milliseconds. Each fetch is one small query, so
+// 10 ms costs at most 100 a second, and only under a burst (an idle queue
+// waits for LISTEN/NOTIFY or the 1 s poll). The webhook queue keeps the
+// default: its 50 workers per 100 ms are plenty, and fewer fetches weigh
+// less on the requests whose events they deliver.
+const mailFetchCooldown = 10 * time.Millisecond
 
 // Config sizes the runner.
 type Config struct {
@@ -99,8 +101,8 @@ func New(db *postgres.DB, cfg Config, m Maintainer, log *slog.Logger, d Domain) 
 		Logger: log,
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: cfg.Workers},
-			QueueMail:          {MaxWorkers: cmp.Or(cfg.MailWorkers, DefaultMailWorkers), FetchCooldown: outboundFetchCooldown},
-			QueueWebhooks:      {MaxWorkers: cmp.Or(cfg.WebhookWorkers, DefaultWebhookWorkers), FetchCooldown: outboundFetchCooldown},
+			QueueMail:          {MaxWorkers: cmp.Or(cfg.MailWorkers, DefaultMailWorkers), FetchCooldown: mailFetchCooldown},
+			QueueWebhooks:      {MaxWorkers: cmp.Or(cfg.WebhookWorkers, DefaultWebhookWorkers)},
 		},
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		// A job may take as long as it takes to be thought stuck: billing

@@ -205,6 +205,17 @@ func clean(s string) string {
 // disables the endpoint and records webhook_endpoint.disabled.
 func (s *Service) record(ctx context.Context, ep Endpoint, d Delivery, t try, final bool, attempt int) error {
 	now := s.now()
+	if t.ok {
+		// The common case in one statement (atomic as one): a delivery
+		// costs the database little beside the change that caused it.
+		return s.db.WithContext(ctx).Exec(`
+			WITH done AS (
+				UPDATE webhook_deliveries SET status = ?, attempts = attempts + 1, last_attempt_at = ?, updated_at = ?,
+					last_response_code = ?, last_latency_ms = ?, last_error = NULL, next_attempt_at = NULL
+				WHERE id = ? AND status = ?)
+			UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`,
+			StatusSucceeded, now, now, t.code, int(t.latency.Milliseconds()), d.ID, StatusPending, ep.ID).Error
+	}
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		up := map[string]any{"attempts": gorm.Expr("attempts + 1"), "last_attempt_at": now, "updated_at": now,
 			"last_response_code": nil, "last_latency_ms": nil, "last_error": nil, "next_attempt_at": nil}

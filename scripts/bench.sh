@@ -6,6 +6,8 @@
 # the Acronis simulator and the load generator, migrates and seeds, starts
 # the simulator and the server on loopback, runs the load, approves a batch
 # of the orders it placed to time their provisioning against the simulator,
+# times order accept again without and with webhook endpoints subscribed
+# to every event (a loopback receiver, `loadgen receive`), alternated,
 # then runs the Go benchmarks (vendor client, provisioning, the
 # 1st-of-month billing run, the usage sync and webhook delivery, each on a database of its
 # own) and a year of the invariant simulation over several seeds, and prints a markdown report on stdout (progress goes to stderr),
@@ -21,15 +23,23 @@
 #   BENCH_PLANS        plans in the catalog           (default 1000)
 #   BENCH_PROVISION    orders approved and provisioned (default 200; 0 skips)
 #   BENCH_JOB_WORKERS  server JOB_WORKERS             (default 10)
+#   BENCH_HOOK_ENDPOINTS webhook endpoints in the order runs with webhooks (default 1; 0 skips them)
+#   BENCH_HOOK_ROUNDS  order runs without and with them, alternated (default 2)
+#   BENCH_RECEIVER_PORT  their receiver's port on 127.0.0.1 (default 18091)
+#   BENCH_GO           Go benchmark groups to run     (default vendor,billing,mail,webhook; none skips)
 #   BENCH_GO_TIME      -benchtime of the Go benchmarks (default 2s)
 #   BENCH_SERVICES     services in the billing run    (default 100000)
 #   BENCH_TENANTS      tenants in the usage sync      (default 10000)
 #   BENCH_MAILS        mails in the mail burst         (default 10000)
 #   BENCH_WEBHOOKS     webhook deliveries in the burst (default 2000)
-#   BENCH_SIM_DAYS     days of the invariant simulation (default 365)
+#   BENCH_SIM_DAYS     days of the invariant simulation (default 365; 0 skips)
 #   BENCH_SIM_SEEDS    its seeds, one run each          (default 1,2,3)
 #   BENCH_FUZZ_REQUESTS spec fuzz requests per role     (default 10000; 0 skips)
 #   BENCH_FUZZ_SEED    its seed                         (default 1)
+#
+# Only the order rows, without the long parts:
+#   BENCH_SCENARIOS=order BENCH_PLANS=10 BENCH_PROVISION=0 BENCH_GO=none \
+#   BENCH_SIM_DAYS=0 BENCH_FUZZ_REQUESTS=0 make bench
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -43,6 +53,10 @@ plans=${BENCH_PLANS:-1000}
 provision=${BENCH_PROVISION:-200}
 job_workers=${BENCH_JOB_WORKERS:-10}
 sim_port=${BENCH_SIM_PORT:-18090}
+hook_endpoints=${BENCH_HOOK_ENDPOINTS:-1}
+hook_rounds=${BENCH_HOOK_ROUNDS:-2}
+receiver_port=${BENCH_RECEIVER_PORT:-18091}
+go_groups=,${BENCH_GO:-vendor,billing,mail,webhook},
 db=platform_bench
 admin_email=bench@example.com
 admin_password=bench-password-not-secret-0123456789
@@ -60,6 +74,12 @@ command -v curl >/dev/null || die "curl not found"
 # Mailpit catches the mail burst benchmark's mails (installed when missing).
 scripts/mailpit.sh >/dev/null || die "Mailpit could not be installed"
 [[ $provision =~ ^[0-9]+$ ]] || die "BENCH_PROVISION must be a whole number, got '$provision'"
+[[ $hook_endpoints =~ ^[0-9]+$ ]] || die "BENCH_HOOK_ENDPOINTS must be a whole number, got '$hook_endpoints'"
+[[ $hook_rounds =~ ^[0-9]+$ ]] || die "BENCH_HOOK_ROUNDS must be a whole number, got '$hook_rounds'"
+for g in ${go_groups//,/ }; do
+	[[ $g =~ ^(vendor|billing|mail|webhook|none)$ ]] || die "BENCH_GO: unknown group '$g' (vendor, billing, mail, webhook or none)"
+done
+go_group() { [[ $go_groups == *,$1,* ]]; }
 
 tmp=$(mktemp -d)
 server_pid=
@@ -100,13 +120,21 @@ stop_sim() {
 }
 
 loadgen_pid=
+receiver_pid=
+stop_receiver() {
+	[[ -n $receiver_pid ]] || return 0
+	kill -TERM "$receiver_pid" 2>/dev/null || true
+	wait "$receiver_pid" 2>/dev/null || true
+	receiver_pid=
+}
 cleanup() {
 	if [[ -n $loadgen_pid ]]; then
 		kill -TERM "$loadgen_pid" 2>/dev/null || true
 		wait "$loadgen_pid" 2>/dev/null || true
 	fi
 	stop_server
-	stop_sim # after the server: it may still be calling the vendor
+	stop_receiver # after the server: it may still be delivering
+	stop_sim      # after the server: it may still be calling the vendor
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -332,6 +360,133 @@ else
 	}'
 fi
 
+# --- order accept with webhooks ---------------------------------------------
+# The order scenario on the same server without and with webhook endpoints
+# (BENCH_HOOK_ENDPOINTS admin endpoints subscribed to every event, on a
+# loopback receiver, loadgen receive, that answers 204 and verifies each
+# signature), alternated BENCH_HOOK_ROUNDS times so that drift (a growing
+# database, other load on the machine) weighs on both alike; the endpoints
+# are disabled for the runs without. Every run writes the event log
+# (order.created in each order's transaction); with the endpoints enabled
+# that transaction also writes a delivery and its River job per endpoint,
+# and the server's webhook workers deliver them while the load runs. The
+# counts after the runs show it all happened.
+sql() { psql "$db_url" -X -A -t -F ' ' -v ON_ERROR_STOP=1 -c "$1"; }
+counts() { sql "SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM events)"; }
+order_run() { # OUT: the order scenario's rows as TSV
+	"$tmp/loadgen" -base "$base" -duration "$duration" -warmup "$warmup" -concurrency "$concurrency" \
+		-scenarios order -order-token "$order_token" -pid "$server_pid" -format tsv >"$1" &
+	loadgen_pid=$!
+	local rc=0
+	wait "$loadgen_pid" || rc=$?
+	loadgen_pid=
+	return "$rc"
+}
+set_endpoints() { # true|false
+	local id
+	for id in "${endpoint_ids[@]}"; do
+		api PATCH "/v1/webhook-endpoints/$id" "{\"enabled\":$1}" >/dev/null || die "could not set endpoint $id enabled=$1"
+	done
+}
+if ((loadgen_rc != 0)); then
+	log "skipping the order runs with webhooks: loadgen failed"
+elif ((hook_endpoints == 0 || hook_rounds == 0)); then
+	log "skipping the order runs with webhooks: BENCH_HOOK_ENDPOINTS or BENCH_HOOK_ROUNDS is 0"
+else
+	receiver_url=http://127.0.0.1:$receiver_port
+	if [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$receiver_url/stats" 2>/dev/null) != 000 ]]; then
+		die "something already answers on $receiver_url; stop it or set BENCH_RECEIVER_PORT"
+	fi
+	token=$(admin_login)
+	log "creating $hook_endpoints webhook endpoint(s) on $receiver_url and starting the receiver"
+	: >"$tmp/secrets"
+	endpoint_ids=()
+	for i in $(seq 1 "$hook_endpoints"); do
+		created=$(api POST /v1/webhook-endpoints "{\"url\":\"$receiver_url/hooks/$i\",\"description\":\"Bench $i\",\"enabled\":false}")
+		endpoint_ids+=("$(field '["id"]' <<<"$created")")
+		field '["secret"]' <<<"$created" >>"$tmp/secrets"
+	done
+	eps_sql="'{$(IFS=,; echo "${endpoint_ids[*]}")}'::uuid[]"
+	"$tmp/loadgen" receive -addr "127.0.0.1:$receiver_port" -secrets-file "$tmp/secrets" >"$tmp/receiver.log" 2>&1 &
+	receiver_pid=$!
+	for _ in $(seq 1 100); do
+		grep -q '^listening on' "$tmp/receiver.log" && break
+		kill -0 "$receiver_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q '^listening on' "$tmp/receiver.log" || { cat "$tmp/receiver.log" >&2; die "the webhook receiver did not start"; }
+
+	plain_orders=0 plain_events=0 hooked_orders=0 hooked_events=0 drain_max=0
+	for round in $(seq 1 "$hook_rounds"); do
+		log "order run $round/$hook_rounds without webhook endpoints"
+		read -r o0 e0 <<<"$(counts)"
+		order_run "$tmp/order-plain-$round.tsv" || die "loadgen failed in an order run without webhooks"
+		read -r o1 e1 <<<"$(counts)"
+		((e1 > e0)) || die "an order run wrote no events"
+		plain_orders=$((plain_orders + o1 - o0)) plain_events=$((plain_events + e1 - e0))
+
+		log "order run $round/$hook_rounds with $hook_endpoints webhook endpoint(s) subscribed to every event"
+		token=$(admin_login) # one may have expired during a long run
+		set_endpoints true
+		order_run "$tmp/order-hooked-$round.tsv" || die "loadgen failed in an order run with webhooks"
+		t_end=$(date +%s.%N)
+		read -r o2 e2 <<<"$(counts)"
+		((e2 > e1)) || die "an order run with webhooks wrote no events"
+		hooked_orders=$((hooked_orders + o2 - o1)) hooked_events=$((hooked_events + e2 - e1))
+		# Deliveries left over are worked off before the next run without
+		# (and before the endpoints are disabled, which would fail them).
+		deadline=$((SECONDS + 300))
+		while :; do
+			pending=$(sql "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = ANY($eps_sql) AND status = 'pending'")
+			((pending > 0)) || break
+			((SECONDS < deadline)) || { log "$pending deliveries still pending after 300 s"; break; }
+			sleep 0.2
+		done
+		drain_max=$(awk -v a="$drain_max" -v t0="$t_end" -v t1="$(date +%s.%N)" 'BEGIN { d = t1 - t0; print (d > a ? d : a) }')
+		set_endpoints false
+	done
+	read -r deliveries succeeded failed pending <<<"$(sql "SELECT count(*), count(*) FILTER (WHERE status = 'succeeded'),
+		count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'pending')
+		FROM webhook_deliveries WHERE endpoint_id = ANY($eps_sql)")"
+	((deliveries > 0)) || die "the order runs with webhooks wrote no deliveries"
+	rstats=$(curl -sS -f --max-time 5 "$receiver_url/stats") || die "the webhook receiver did not answer"
+	received=$(field '["received"]' <<<"$rstats")
+	verified=$(field '["verified"]' <<<"$rstats")
+	stop_receiver
+
+	cat <<EOF5
+
+Order accept with webhooks: the \`order\` scenario on the same server without and with ${hook_endpoints} webhook
+endpoint(s) subscribed to every event (http on loopback, answered 204 by \`loadgen receive\`, which checks each
+signature with the Standard Webhooks library), alternated ${hook_rounds} time(s), each row the mean over the rounds.
+Both write the event log (\`order.created\` in each order's transaction); with the endpoint(s), that transaction
+also writes a delivery row and its River job per endpoint, and the server's webhook workers (WEBHOOK_WORKERS,
+default 50) deliver them while the load runs. Slower = req/s lost with the endpoint(s).
+
+| clients | req/s without | req/s with | slower | p50 ms without | p50 ms with | p99 ms without | p99 ms with | errors without / with |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+EOF5
+	awk -F'\t' -v rounds="$hook_rounds" 'FNR == 1 { next }
+		{
+			k = (FILENAME ~ /hooked/) ? "with" : "without"
+			if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 }
+			rps[k, $2] += $3 / rounds; p50[k, $2] += $4 / rounds; p99[k, $2] += $5 / rounds; errs[k, $2] += $6
+		}
+		END {
+			for (i = 1; i <= n; i++) {
+				c = order[i]; a = rps["without", c]; b = rps["with", c]
+				slower = a > 0 ? sprintf("%.1f %%", (a - b) * 100 / a) : "-"
+				printf "| %s | %.0f | %.0f | %s | %.2f | %.2f | %.2f | %.2f | %d / %d |\n", c, a, b, slower,
+					p50["without", c], p50["with", c], p99["without", c], p99["with", c], errs["without", c], errs["with", c]
+			}
+		}' "$tmp"/order-plain-*.tsv "$tmp"/order-hooked-*.tsv
+	echo
+	echo "Written (warmups included): without endpoints $plain_orders orders and $plain_events events;" \
+		"with $hook_endpoints endpoint(s) $hooked_orders orders, $hooked_events events and $deliveries deliveries" \
+		"($succeeded succeeded, $failed failed, $pending pending; each run's last one done at most $(printf '%.1f' "$drain_max") s after its load ended);" \
+		"the receiver got $received, $verified with a valid signature."
+fi
+
 log "stopping server"
 stop_server
 if ((server_rc != 0)); then
@@ -346,8 +501,11 @@ if ((loadgen_rc != 0)); then
 fi
 
 # --- vendor client and provisioning -----------------------------------------
-log "running Go benchmarks of the vendor client and provisioning"
-cat <<EOF2
+if ! go_group vendor; then
+	log "skipping the vendor Go benchmarks: not in BENCH_GO"
+else
+	log "running Go benchmarks of the vendor client and provisioning"
+	cat <<EOF2
 
 Vendor side (Go benchmarks, \`go test -bench\`): \`BenchmarkClientCall\` is one
 \`GET /tenants/{id}\` through the client against a no-op loopback server (the
@@ -356,17 +514,21 @@ against the simulator over loopback.
 
 \`\`\`
 EOF2
-go test -run '^$' -bench . -benchmem -benchtime "${BENCH_GO_TIME:-2s}" ./internal/acronis/ ./internal/provisioning/ |
-	grep -E '^(Benchmark|goos|goarch|cpu)' || die "Go benchmarks failed"
-echo '```'
+	go test -run '^$' -bench . -benchmem -benchtime "${BENCH_GO_TIME:-2s}" ./internal/acronis/ ./internal/provisioning/ |
+		grep -E '^(Benchmark|goos|goarch|cpu)' || die "Go benchmarks failed"
+	echo '```'
+fi
 
 # --- billing run and usage sync ---------------------------------------------
 # Each makes a database of its own on the cluster (pgtest needs the admin
 # URL); one op is one whole run, so -benchtime 1x. -v shows their summaries.
-bench_services=${BENCH_SERVICES:-100000}
-bench_tenants=${BENCH_TENANTS:-10000}
-log "running the billing run ($bench_services services) and usage sync ($bench_tenants tenants) benchmarks"
-cat <<EOF3
+if ! go_group billing; then
+	log "skipping the billing Go benchmarks: not in BENCH_GO"
+else
+	bench_services=${BENCH_SERVICES:-100000}
+	bench_tenants=${BENCH_TENANTS:-10000}
+	log "running the billing run ($bench_services services) and usage sync ($bench_tenants tenants) benchmarks"
+	cat <<EOF3
 
 Billing and usage (Go benchmarks, one op = one whole run, \`-benchtime 1x\`):
 \`BenchmarkPostpaidRun\` is the 1st-of-month run over ${bench_services} post-paid services
@@ -377,88 +539,101 @@ tenants at the simulator (three enabled items each) and stores it.
 
 \`\`\`
 EOF3
-go_out=$tmp/go-bench.txt
-if ! DATABASE_URL=$admin_url BENCH_SERVICES=$bench_services BENCH_TENANTS=$bench_tenants \
-	go test -run '^$' -bench 'BenchmarkPostpaidRun|BenchmarkUsageSync' -benchtime 1x -timeout 30m -v \
-	./internal/billing/ ./internal/usage/ >"$go_out" 2>&1; then
-	cat "$go_out" >&2
-	die "billing and usage benchmarks failed"
+	go_out=$tmp/go-bench.txt
+	if ! DATABASE_URL=$admin_url BENCH_SERVICES=$bench_services BENCH_TENANTS=$bench_tenants \
+		go test -run '^$' -bench 'BenchmarkPostpaidRun|BenchmarkUsageSync' -benchtime 1x -timeout 30m -v \
+		./internal/billing/ ./internal/usage/ >"$go_out" 2>&1; then
+		cat "$go_out" >&2
+		die "billing and usage benchmarks failed"
+	fi
+	grep -E '^(Benchmark.*[0-9] |    bench_test\.go:[0-9]+: (postpaid run|usage sync):)' "$go_out" |
+		sed 's/^    bench_test\.go:[0-9]*: /    /' || die "no billing or usage benchmark results"
+	echo '```'
 fi
-grep -E '^(Benchmark.*[0-9] |    bench_test\.go:[0-9]+: (postpaid run|usage sync):)' "$go_out" |
-	sed 's/^    bench_test\.go:[0-9]*: /    /' || die "no billing or usage benchmark results"
-echo '```'
 
 # --- mail burst -------------------------------------------------------------
 # A database of its own and a private Mailpit; one op is one whole burst.
-bench_mails=${BENCH_MAILS:-10000}
-log "running the mail burst benchmark ($bench_mails mails into Mailpit)"
-cat <<EOF4
+if ! go_group mail; then
+	log "skipping the mail Go benchmarks: not in BENCH_GO"
+else
+	bench_mails=${BENCH_MAILS:-10000}
+	log "running the mail burst benchmark ($bench_mails mails into Mailpit)"
+	cat <<EOF4
 
 Mail (Go benchmark, one op = one burst, \`-benchtime 1x\`): \`BenchmarkMailBurst\` queues
 ${bench_mails} invoice mails in one transaction (rows and send jobs in the outbox) and times
 them until every one is marked sent, delivered over SMTP into a local Mailpit by the send jobs
-(JOB_WORKERS 10); mails/s counts from the commit to the last one sent.
+(MAIL_WORKERS' default, 10, on the mail queue); mails/s counts from the commit to the last one sent.
 
 \`\`\`
 EOF4
-mail_out=$tmp/mail-bench.txt
-if ! DATABASE_URL=$admin_url MAIL_BURST=$bench_mails \
-	go test -run '^$' -bench '^BenchmarkMailBurst$' -benchtime 1x -timeout 30m ./internal/mail/ >"$mail_out" 2>&1; then
-	cat "$mail_out" >&2
-	die "mail burst benchmark failed"
+	mail_out=$tmp/mail-bench.txt
+	if ! DATABASE_URL=$admin_url MAIL_BURST=$bench_mails \
+		go test -run '^$' -bench '^BenchmarkMailBurst$' -benchtime 1x -timeout 30m ./internal/mail/ >"$mail_out" 2>&1; then
+		cat "$mail_out" >&2
+		die "mail burst benchmark failed"
+	fi
+	grep -E '^Benchmark.*[0-9] ' "$mail_out" || die "no mail burst benchmark result"
+	echo '```'
 fi
-grep -E '^Benchmark.*[0-9] ' "$mail_out" || die "no mail burst benchmark result"
-echo '```'
 
 # --- webhook delivery -------------------------------------------------------
 # A database of its own too; one op is the whole burst, so -benchtime 1x.
-bench_webhooks=${BENCH_WEBHOOKS:-2000}
-log "running the webhook delivery benchmark ($bench_webhooks deliveries)"
-cat <<EOF4
+if ! go_group webhook; then
+	log "skipping the webhook Go benchmarks: not in BENCH_GO"
+else
+	bench_webhooks=${BENCH_WEBHOOKS:-2000}
+	log "running the webhook delivery benchmark ($bench_webhooks deliveries)"
+	cat <<EOF4
 
 Webhooks (Go benchmark, one op = one whole burst, \`-benchtime 1x\`): \`BenchmarkWebhookDelivery\`
-commits ${bench_webhooks} events for one endpoint while no worker runs, then times ten River workers
-(\`JOB_WORKERS\`' default) delivering them, signed, to a loopback receiver that verifies every
+commits ${bench_webhooks} events for one endpoint while no worker runs, then times the webhook queue's
+River workers (\`WEBHOOK_WORKERS\`' default, 50) delivering them, signed, to a loopback receiver that verifies every
 signature with the Standard Webhooks library.
 
 \`\`\`
 EOF4
-webhook_out=$tmp/webhook-bench.txt
-if ! DATABASE_URL=$admin_url BENCH_WEBHOOKS=$bench_webhooks \
-	go test -run '^$' -bench 'BenchmarkWebhookDelivery' -benchtime 1x -timeout 30m -v \
-	./internal/webhook/ >"$webhook_out" 2>&1; then
-	cat "$webhook_out" >&2
-	die "webhook benchmark failed"
+	webhook_out=$tmp/webhook-bench.txt
+	if ! DATABASE_URL=$admin_url BENCH_WEBHOOKS=$bench_webhooks \
+		go test -run '^$' -bench 'BenchmarkWebhookDelivery' -benchtime 1x -timeout 30m -v \
+		./internal/webhook/ >"$webhook_out" 2>&1; then
+		cat "$webhook_out" >&2
+		die "webhook benchmark failed"
+	fi
+	grep -E '^(Benchmark.*[0-9] |    bench_test\.go:[0-9]+: webhook delivery:)' "$webhook_out" |
+		sed 's/^    bench_test\.go:[0-9]*: /    /' || die "no webhook benchmark results"
+	echo '```'
 fi
-grep -E '^(Benchmark.*[0-9] |    bench_test\.go:[0-9]+: webhook delivery:)' "$webhook_out" |
-	sed 's/^    bench_test\.go:[0-9]*: /    /' || die "no webhook benchmark results"
-echo '```'
 
 # --- invariant simulation ---------------------------------------------------
 # A year of the shop on the sandbox clock per seed (internal/simulation),
 # run to the end whatever breaks (SIM_KEEP_GOING=1): the row is its speed,
 # and the breaks it saw are listed under it.
 sim_days=${BENCH_SIM_DAYS:-365}
-sim_seeds=${BENCH_SIM_SEEDS:-1,2,3}
-log "running the invariant simulation: $sim_days days, seeds $sim_seeds"
-sim_out=$tmp/simulation.txt
-sim_rc=0
-DATABASE_URL=$admin_url SIM_DAYS=$sim_days SIM_SEEDS=$sim_seeds SIM_KEEP_GOING=1 \
-	go test -count=1 -run '^TestSimulation$' -timeout 60m -v ./internal/simulation/ >"$sim_out" 2>&1 || sim_rc=$?
-line=$(grep -E 'simulated [0-9]+ days over' "$sim_out" | tail -1 | sed 's/^ *simulation_test\.go:[0-9]*: //')
-if [[ -z $line ]]; then
-	cat "$sim_out" >&2
-	die "the invariant simulation did not finish"
-fi
-breaks=$(grep -cE '^ +simulation_test\.go:[0-9]+: day [0-9]+ \(' "$sim_out" || true)
-echo
-echo "Invariant simulation (\`SIM_DAYS=$sim_days SIM_SEEDS=$sim_seeds SIM_KEEP_GOING=1\`, one shop per seed, one day per \`POST /v1/sandbox/clock\`): $line; $breaks invariant breaks."
-if ((sim_rc != 0)); then
+if [[ $sim_days == 0 ]]; then
+	log "skipping the invariant simulation: BENCH_SIM_DAYS=0"
+else
+	sim_seeds=${BENCH_SIM_SEEDS:-1,2,3}
+	log "running the invariant simulation: $sim_days days, seeds $sim_seeds"
+	sim_out=$tmp/simulation.txt
+	sim_rc=0
+	DATABASE_URL=$admin_url SIM_DAYS=$sim_days SIM_SEEDS=$sim_seeds SIM_KEEP_GOING=1 \
+		go test -count=1 -run '^TestSimulation$' -timeout 60m -v ./internal/simulation/ >"$sim_out" 2>&1 || sim_rc=$?
+	line=$(grep -E 'simulated [0-9]+ days over' "$sim_out" | tail -1 | sed 's/^ *simulation_test\.go:[0-9]*: //')
+	if [[ -z $line ]]; then
+		cat "$sim_out" >&2
+		die "the invariant simulation did not finish"
+	fi
+	breaks=$(grep -cE '^ +simulation_test\.go:[0-9]+: day [0-9]+ \(' "$sim_out" || true)
 	echo
-	echo '```'
-	grep -E '^ +(simulation_test\.go:[0-9]+: seed [0-9]+: [0-9]+ invariant breaks|[a-z_0-9]+: [0-9]+ breaks, first on day)' "$sim_out" |
-		sed 's/^ *simulation_test\.go:[0-9]*: //; s/^ *//' | cut -c1-300
-	echo '```'
+	echo "Invariant simulation (\`SIM_DAYS=$sim_days SIM_SEEDS=$sim_seeds SIM_KEEP_GOING=1\`, one shop per seed, one day per \`POST /v1/sandbox/clock\`): $line; $breaks invariant breaks."
+	if ((sim_rc != 0)); then
+		echo
+		echo '```'
+		grep -E '^ +(simulation_test\.go:[0-9]+: seed [0-9]+: [0-9]+ invariant breaks|[a-z_0-9]+: [0-9]+ breaks, first on day)' "$sim_out" |
+			sed 's/^ *simulation_test\.go:[0-9]*: //; s/^ *//' | cut -c1-300
+		echo '```'
+	fi
 fi
 
 # --- spec fuzz ----------------------------------------------------------------

@@ -14,6 +14,9 @@
 // username and a fresh Idempotency-Key per request) succeeds with 202.
 //
 // It refuses to talk to anything but a loopback address.
+//
+// `loadgen receive` is a webhook receiver instead (see receive.go): the
+// bench subscribes an endpoint to it to time order accept with webhooks.
 package main
 
 import (
@@ -48,6 +51,9 @@ const (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "receive" {
+		os.Exit(runReceive(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -81,6 +81,8 @@ type Config struct {
 
 	ShutdownTimeout     time.Duration `env:"SHUTDOWN_TIMEOUT" default:"20s" validate:"min=1s,max=10m" doc:"how long in-flight requests and jobs get on SIGTERM"`
 	JobWorkers          int           `env:"JOB_WORKERS" default:"10" validate:"min=1,max=1000" doc:"concurrent background jobs per instance"`
+	MailWorkers         int           `env:"MAIL_WORKERS" default:"10" validate:"min=1,max=1000" doc:"concurrent mail sends per instance, on a queue of their own beside JOB_WORKERS; each holds a database connection through its SMTP conversation, so it must be below DB_MAX_CONNS"`
+	WebhookWorkers      int           `env:"WEBHOOK_WORKERS" default:"50" validate:"min=1,max=1000" doc:"concurrent webhook deliveries per instance, on a queue of their own beside JOB_WORKERS (a delivery holds no database connection while it waits on the receiver)"`
 	MaintenanceInterval time.Duration `env:"MAINTENANCE_INTERVAL" default:"1h" validate:"min=1s,max=24h" doc:"period of the clean-up job (expired idempotency keys, rate-limit windows)"`
 	ServiceOpWait       time.Duration `env:"SERVICE_OP_WAIT" default:"10s" validate:"min=0s,max=50s" doc:"how long a service change (suspend, terminate, credentials, quantity, plan) waits for the vendor before it answers 202 with the operation to poll"`
 	ServiceOpAttempts   int           `env:"SERVICE_OP_ATTEMPTS" default:"25" validate:"min=1,max=100" doc:"tries of a service operation before it ends failed (with SERVICE_OP_BACKOFF_MAX, 25 tries give the vendor about an hour and a half)"`
@@ -142,6 +144,9 @@ func Load(getenv func(string) string, withSecrets bool) (Config, error) {
 		if _, err := smtpurl.Parse(cfg.SMTPURL); err != nil {
 			problems = append(problems, "SMTP_URL: "+err.Error()+" (value is secret, not shown)")
 		}
+	}
+	if cfg.MailWorkers >= cfg.DBMaxConns {
+		problems = append(problems, fmt.Sprintf("MAIL_WORKERS: %d sends would hold all %d database connections (DB_MAX_CONNS) through their SMTP conversations; keep it below", cfg.MailWorkers, cfg.DBMaxConns))
 	}
 	if cfg.Sandbox && cfg.Env == "production" {
 		problems = append(problems, "SANDBOX: not allowed with ENV=production")

@@ -72,6 +72,8 @@ func TestBadValuesAreNamed(t *testing.T) {
 		{"short metrics token", map[string]string{"METRICS_TOKEN": "short"}, false, "METRICS_TOKEN"},
 		{"zero anonymous limit", map[string]string{"ANON_RATE_LIMIT_PER_MINUTE": "0"}, false, "ANON_RATE_LIMIT_PER_MINUTE"},
 		{"slow delay too long", map[string]string{"AUTH_SLOW_DELAY": "1m"}, false, "AUTH_SLOW_DELAY"},
+		{"mail workers take the whole pool", map[string]string{"DB_MAX_CONNS": "10", "MAIL_WORKERS": "10"}, false, "MAIL_WORKERS"},
+		{"no webhook workers", map[string]string{"WEBHOOK_WORKERS": "0"}, false, "WEBHOOK_WORKERS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,8 +1,20 @@
 // Package jobs runs the platform's background work on River: workers in
 // every instance, periodic jobs enqueued by the elected leader.
+//
+// Three queues, each with workers of its own: the default one (billing
+// runs, usage syncs, provisioning, service operations; Config.Workers),
+// QueueMail (mail sends; Config.MailWorkers) and QueueWebhooks (webhook
+// deliveries; Config.WebhookWorkers). The last two are short I/O-bound
+// jobs that come in bursts (10,000 invoices on the 1st): on queues of
+// their own they never hold back billing and billing's long jobs never
+// hold them back. Mail has its own count because a send holds a database
+// connection through its SMTP conversation (its outbox row stays locked),
+// so it must stay well under the pool; a delivery holds none while it
+// waits on the receiver.
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -19,9 +31,36 @@ import (
 	"github.com/acronis-platform/platform/internal/postgres"
 )
 
+// The queues of the outbound jobs; their job args name them in InsertOpts.
+const (
+	QueueMail     = "mail"
+	QueueWebhooks = "webhooks"
+)
+
+// Worker counts used when Config leaves them zero.
+const (
+	DefaultMailWorkers    = 10
+	DefaultWebhookWorkers = 50
+)
+
+// mailFetchCooldown is how often the mail queue may fetch while mails
+// keep coming. River's default (100 ms), fetching at most the free slots,
+// caps a queue at its worker count per 100 ms (10 workers: 100 mails/s)
+// when a send takes a few milliseconds. Each fetch is one small query, so
+// 10 ms costs at most 100 a second, and only under a burst (an idle queue
+// waits for LISTEN/NOTIFY or the 1 s poll). The webhook queue keeps the
+// default: its 50 workers per 100 ms are plenty, and fewer fetches weigh
+// less on the requests whose events they deliver.
+const mailFetchCooldown = 10 * time.Millisecond
+
 // Config sizes the runner.
 type Config struct {
-	Workers             int
+	// Workers run the default queue's jobs.
+	Workers int
+	// MailWorkers and WebhookWorkers run QueueMail's and QueueWebhooks'
+	// jobs (DefaultMailWorkers and DefaultWebhookWorkers when zero).
+	MailWorkers         int
+	WebhookWorkers      int
 	MaintenanceInterval time.Duration
 	// RescueAfter is how long a job may run before another instance takes
 	// it as stuck (its runner died) and runs it again.
@@ -59,8 +98,12 @@ func New(db *postgres.DB, cfg Config, m Maintainer, log *slog.Logger, d Domain) 
 	}
 	periodic = append(periodic, d.Periodic...)
 	client, err := river.NewClient(riverpgxv5.New(db.Pool), &river.Config{
-		Logger:               log,
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Logger: log,
+		Queues: map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: cfg.Workers},
+			QueueMail:          {MaxWorkers: cmp.Or(cfg.MailWorkers, DefaultMailWorkers), FetchCooldown: mailFetchCooldown},
+			QueueWebhooks:      {MaxWorkers: cmp.Or(cfg.WebhookWorkers, DefaultWebhookWorkers)},
+		},
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		// A job may take as long as it takes to be thought stuck: billing
 		// runs over many services are long.

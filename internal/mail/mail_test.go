@@ -97,7 +97,7 @@ func row(t *testing.T, env *apptest.Env, id uuid.UUID) mail.Notification {
 func jobsFor(t *testing.T, env *apptest.Env, id uuid.UUID) int64 {
 	t.Helper()
 	var n int64
-	require.NoError(t, env.App.DB.Gorm.Raw(`SELECT count(*) FROM river_job WHERE kind = 'mail_send' AND args->>'notification_id' = ?`, id.String()).Scan(&n).Error)
+	require.NoError(t, env.App.DB.Gorm.Raw(`SELECT count(*) FROM river_job WHERE kind = 'mail_send' AND queue = 'mail' AND args->>'notification_id' = ?`, id.String()).Scan(&n).Error)
 	return n
 }
 

@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/acronis-platform/platform/internal/clock"
+	"github.com/acronis-platform/platform/internal/jobs"
 	"github.com/acronis-platform/platform/internal/mail/smtpurl"
 )
 
@@ -24,6 +25,10 @@ type SendArgs struct {
 
 // Kind names the job.
 func (SendArgs) Kind() string { return "mail_send" }
+
+// InsertOpts puts a send on the mail queue (workers of its own,
+// MAIL_WORKERS); its tries are MAIL_ATTEMPTS, given at insert.
+func (SendArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: jobs.QueueMail} }
 
 // SendWorker sends mails.
 type SendWorker struct {

@@ -18,7 +18,8 @@ import (
 // A seed replays the same run. Four things make it so:
 //   - the platform is quiescent after every change the harness makes (see
 //     quiesce), so a background job never runs in the middle of the next
-//     action, and jobs run one at a time (JOB_WORKERS=1);
+//     action, and jobs run one at a time per queue (JOB_WORKERS,
+//     MAIL_WORKERS and WEBHOOK_WORKERS 1);
 //   - ids come from the seed: the process's UUID source is a generator
 //     seeded per run (installed once the platform's start-up jobs are done
 //     and every later id is made in one order), so lists ordered by id and

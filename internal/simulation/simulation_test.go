@@ -159,7 +159,7 @@ func newSim(t *testing.T, seed int64, cfg settings) *sim {
 	c.Sandbox = true
 	c.AuthRateLimit = 1 << 20
 	// One job at a time, each vendor call given its full time: see replay_test.go.
-	c.JobWorkers = 1
+	c.JobWorkers, c.MailWorkers, c.WebhookWorkers = 1, 1, 1
 	c.AcronisAttemptTimeout = 10 * time.Second
 	env := startApp(t, c)
 	jctx, cancel := context.WithCancel(ctx)

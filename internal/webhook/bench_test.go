@@ -10,11 +10,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/acronis-platform/platform/internal/egress"
+	"github.com/acronis-platform/platform/internal/jobs"
 	"github.com/acronis-platform/platform/internal/webhook"
 )
 
 // BenchmarkWebhookDelivery times BENCH_WEBHOOKS (default 2,000) events,
-// committed while no worker runs, delivered by ten River workers (JOB_WORKERS' default) to one
+// committed while no worker runs, delivered by the webhook queue's River
+// workers (WEBHOOK_WORKERS' default, jobs.DefaultWebhookWorkers) to one
 // loopback receiver that verifies each signature with the Standard
 // Webhooks library. One op is the whole burst: use -benchtime=1x.
 func BenchmarkWebhookDelivery(b *testing.B) {
@@ -31,7 +33,7 @@ func BenchmarkWebhookDelivery(b *testing.B) {
 	var took time.Duration
 	for range b.N {
 		b.StopTimer()
-		h := newHarnessWorkers(b, egress.Policy{}, 10) // JOB_WORKERS' default
+		h := newHarnessWorkers(b, egress.Policy{}, jobs.DefaultWebhookWorkers)
 		rcv := newReceiver(b, func(_ int, w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) })
 		ep, sec := h.endpoint(b, admin, rcv.URL)
 		rcv.trust(sec)

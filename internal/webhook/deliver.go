@@ -21,6 +21,7 @@ import (
 
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/egress"
+	"github.com/acronis-platform/platform/internal/jobs"
 )
 
 // DeliverArgs is the River job that tries one delivery.
@@ -31,8 +32,11 @@ type DeliverArgs struct {
 // Kind names the job.
 func (DeliverArgs) Kind() string { return "webhook_delivery" }
 
-// InsertOpts gives a delivery its tries.
-func (DeliverArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: MaxAttempts} }
+// InsertOpts gives a delivery its tries and its queue (workers of its
+// own, WEBHOOK_WORKERS).
+func (DeliverArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: MaxAttempts, Queue: jobs.QueueWebhooks}
+}
 
 type worker struct {
 	river.WorkerDefaults[DeliverArgs]
@@ -201,6 +205,17 @@ func clean(s string) string {
 // disables the endpoint and records webhook_endpoint.disabled.
 func (s *Service) record(ctx context.Context, ep Endpoint, d Delivery, t try, final bool, attempt int) error {
 	now := s.now()
+	if t.ok {
+		// The common case in one statement (atomic as one): a delivery
+		// costs the database little beside the change that caused it.
+		return s.db.WithContext(ctx).Exec(`
+			WITH done AS (
+				UPDATE webhook_deliveries SET status = ?, attempts = attempts + 1, last_attempt_at = ?, updated_at = ?,
+					last_response_code = ?, last_latency_ms = ?, last_error = NULL, next_attempt_at = NULL
+				WHERE id = ? AND status = ?)
+			UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`,
+			StatusSucceeded, now, now, t.code, int(t.latency.Milliseconds()), d.ID, StatusPending, ep.ID).Error
+	}
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		up := map[string]any{"attempts": gorm.Expr("attempts + 1"), "last_attempt_at": now, "updated_at": now,
 			"last_response_code": nil, "last_latency_ms": nil, "last_error": nil, "next_attempt_at": nil}

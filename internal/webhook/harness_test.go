@@ -70,7 +70,7 @@ func newHarnessWorkers(t testing.TB, policy egress.Policy, workers int) *harness
 	require.NoError(t, err)
 	// Retries come at once: the tests move the platform clock themselves.
 	svc := webhook.NewService(db.Gorm, clk, box, webhook.Config{Policy: policy, Backoff: func(int) time.Duration { return time.Millisecond }})
-	runner, err := jobs.New(db, jobs.Config{Workers: workers, MaintenanceInterval: time.Hour, RescueAfter: time.Minute}, noMaintenance{},
+	runner, err := jobs.New(db, jobs.Config{Workers: workers, WebhookWorkers: workers, MaintenanceInterval: time.Hour, RescueAfter: time.Minute}, noMaintenance{},
 		slog.New(slog.DiscardHandler), jobs.Domain{Register: func(w *river.Workers) { river.AddWorker(w, svc.Worker()) }})
 	require.NoError(t, err)
 	svc.UseJobs(runner)

@@ -203,8 +203,8 @@ func TestNothingLostNothingInvented(t *testing.T) {
 	require.Len(t, got, 1)
 	require.Equal(t, committed.ID.String(), got[0].ID)
 	var jobs int64
-	require.NoError(t, h.db.Gorm.Raw("SELECT count(*) FROM river_job WHERE kind = 'webhook_delivery'").Scan(&jobs).Error)
-	require.EqualValues(t, 1, jobs, "the rolled-back event queued no job")
+	require.NoError(t, h.db.Gorm.Raw("SELECT count(*) FROM river_job WHERE kind = 'webhook_delivery' AND queue = 'webhooks'").Scan(&jobs).Error)
+	require.EqualValues(t, 1, jobs, "the rolled-back event queued no job; the committed one's is on the webhook queue")
 }
 
 // TestDisabledAfterThreeDays: an endpoint whose deliveries fail for three

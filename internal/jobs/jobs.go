@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -73,12 +74,22 @@ type Runner struct {
 	// inserter enqueues on GORM's database/sql transactions, so a job
 	// commits or rolls back with the data it concerns.
 	inserter *river.Client[*sql.Tx]
+	loops    []Loop
+	stop     context.CancelFunc
+	done     sync.WaitGroup
 }
+
+// Loop is background work that runs while the runner does, in every
+// instance, until ctx ends: it turns rows written by requests into jobs
+// (so the request's transaction inserts no job of its own). It must be
+// safe beside the same loop in other instances.
+type Loop func(ctx context.Context)
 
 // Domain is what the domain packages add: their workers and periodic jobs.
 type Domain struct {
 	Register func(*river.Workers)
 	Periodic []*river.PeriodicJob
+	Loops    []Loop
 }
 
 // New registers the workers and periodic jobs.
@@ -118,14 +129,29 @@ func New(db *postgres.DB, cfg Config, m Maintainer, log *slog.Logger, d Domain) 
 	if err != nil {
 		return nil, fmt.Errorf("river inserter: %w", err)
 	}
-	return &Runner{client: client, inserter: inserter}, nil
+	return &Runner{client: client, inserter: inserter, loops: d.Loops}, nil
 }
 
 // Start begins working jobs; it returns once River is running.
-func (r *Runner) Start(ctx context.Context) error { return r.client.Start(ctx) }
+func (r *Runner) Start(ctx context.Context) error {
+	if err := r.client.Start(ctx); err != nil {
+		return err
+	}
+	lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	r.stop = stop
+	for _, l := range r.loops {
+		r.done.Add(1)
+		go func() { defer r.done.Done(); l(lctx) }()
+	}
+	return nil
+}
 
 // Stop lets running jobs finish (until ctx ends, then cancels them).
 func (r *Runner) Stop(ctx context.Context) error {
+	if r.stop != nil {
+		r.stop()
+		r.done.Wait()
+	}
 	err := r.client.Stop(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return r.client.StopAndCancel(context.Background())

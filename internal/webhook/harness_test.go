@@ -71,7 +71,8 @@ func newHarnessWorkers(t testing.TB, policy egress.Policy, workers int) *harness
 	// Retries come at once: the tests move the platform clock themselves.
 	svc := webhook.NewService(db.Gorm, clk, box, webhook.Config{Policy: policy, Backoff: func(int) time.Duration { return time.Millisecond }})
 	runner, err := jobs.New(db, jobs.Config{Workers: workers, WebhookWorkers: workers, MaintenanceInterval: time.Hour, RescueAfter: time.Minute}, noMaintenance{},
-		slog.New(slog.DiscardHandler), jobs.Domain{Register: func(w *river.Workers) { river.AddWorker(w, svc.Worker()) }})
+		slog.New(slog.DiscardHandler), jobs.Domain{Register: func(w *river.Workers) { river.AddWorker(w, svc.Worker()) },
+			Loops: []jobs.Loop{svc.DispatchEvery(50*time.Millisecond, slog.New(slog.DiscardHandler))}})
 	require.NoError(t, err)
 	svc.UseJobs(runner)
 	return &harness{db: db, clk: clk, svc: svc, runner: runner}

@@ -276,3 +276,33 @@ func requireCode(t *testing.T, err error, code string) *errs.Error {
 	require.Equal(t, code, e.Code, e.Error())
 	return e
 }
+
+// TestDispatchQueuesEachDeliveryOnce: the event's transaction writes the
+// deliveries and no job; the dispatcher queues one job per delivery, once,
+// however often it runs.
+func TestDispatchQueuesEachDeliveryOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, egress.Policy{})
+	rcv := newReceiver(t, nil)
+	for range 2 {
+		_, sec := h.endpoint(t, admin, rcv.URL)
+		rcv.trust(sec)
+	}
+	for range 3 {
+		h.enqueue(t, event("invoice.paid", nil))
+	}
+	count := func(q string) (n int64) {
+		require.NoError(t, h.db.Gorm.Raw(q).Scan(&n).Error)
+		return n
+	}
+	require.EqualValues(t, 6, count("SELECT count(*) FROM webhook_deliveries WHERE NOT queued"))
+	require.EqualValues(t, 0, count("SELECT count(*) FROM river_job WHERE kind = 'webhook_delivery'"))
+	n, err := h.svc.Dispatch(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 6, n)
+	n, err = h.svc.Dispatch(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.EqualValues(t, 6, count("SELECT count(*) FROM river_job WHERE kind = 'webhook_delivery'"))
+	require.EqualValues(t, 0, count("SELECT count(*) FROM webhook_deliveries WHERE NOT queued"))
+}

@@ -170,6 +170,10 @@ func (p Policy) transport(plain bool) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = nil
 	t.DialContext = d.DialContext
+	// Many workers post to the same few hosts (webhook endpoints): keep
+	// their connections open instead of dialling (and checking) each time.
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 64
 	return t
 }
 

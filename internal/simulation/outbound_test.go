@@ -319,7 +319,7 @@ func (s *sim) checkBody(name, id, typ string, body, payload []byte) {
 		return
 	}
 	if got.Type != typ || got.Timestamp == "" || !reflect.DeepEqual(got.Data, want) {
-		s.fail("webhooks_payload", name+"/"+id, "endpoint %s: event %s (%s) arrived as type %q at %q with data %v, the log has %s", name, id, typ, got.Type, got.Timestamp, got.Data, payload)
+		s.fail("webhooks_payload", name+"/"+id, "endpoint %s: event %s (%s) arrived as type %q at %q with data %.300s, the log has %.300s", name, id, typ, got.Type, got.Timestamp, body, payload)
 	}
 }
 

@@ -98,8 +98,9 @@
 //     subscribed reached it if it is the SP's or the event is its
 //     partner's: signed, answered 2xx once, tried again (same webhook-id,
 //     same body) only after the receiver failed it on purpose, its
-//     delivery counting as many tries and succeeded (none pending or
-//     failed in the deliveries API); no endpoint got more than the log
+//     delivery counting as many tries and succeeded (and, on days the
+//     receiver failed some, none pending or failed in the deliveries API
+//     as the endpoint's owner reads it); no endpoint got more than the log
 //     holds for it, nor an id the log lacks; endpoints stay enabled with
 //     no failure on record;
 //   - webhooks_scoped: a partner's endpoint never gets another partner's
@@ -111,20 +112,25 @@
 // Replay: a seed replays exactly the same run. After every change the
 // harness makes it waits until the platform is quiescent (no River job
 // available, running or waiting; a retry or snooze is made due at once,
-// as if its wait had passed), jobs run one at a time, the process's UUIDs
+// as if its wait had passed; mails and webhook deliveries, which change
+// nothing the next action reads and make no ids, are waited for only
+// before the checks), jobs run one at a time, the process's UUIDs
 // come from a generator seeded per run (so lists ordered by id, billing
 // runs and invoice numbers repeat), targets are picked from lists sorted by
 // stable keys, and vendor faults are decided per call by the seed, the call
 // and its count (sim.Fault.PerCall), not by wall-clock timing or the order
-// concurrent jobs reach the simulator in (the receiver's faults likewise).
-// A job enqueued after another is fetched within 5 ms (JOB_FETCH_COOLDOWN;
-// SIM_FETCH_COOLDOWN overrides it), not River's default 100 ms: a change
-// is followed by a chain of jobs (its mails, its webhook deliveries). TestSimulationReplay runs one
-// seed twice and requires equal digests of the action log (picks, answers
-// of changes, spells with their failed vendor calls, breaks) and of the
-// final state (invoices by number with totals, services with status and
-// quantity, orders, operations, credits). A failure prints the seed, the
-// day, each broken invariant with details and a command line such as
+// concurrent jobs reach the simulator in (the receiver's faults likewise,
+// by the webhook-id and the try; credentials resets and receiver faults
+// draw from a generator of their own, so the other actions pick what a
+// run without them picks). A job enqueued after another is fetched within
+// 5 ms (JOB_FETCH_COOLDOWN; SIM_FETCH_COOLDOWN overrides it), not River's
+// default 100 ms: a change is followed by a chain of jobs (its mails, its
+// webhook deliveries). TestSimulationReplay runs one seed twice and
+// requires equal digests of the action log (picks, answers of changes,
+// spells with their failed vendor calls, breaks) and of the final state
+// (invoices by number with totals, services with status and quantity,
+// orders, operations, credits). A failure prints the seed, the day, each
+// broken invariant with details and a command line such as
 //
 //	SIM_SEED=1 SIM_DAYS=23 go test ./internal/simulation -run 'TestSimulation$' -v
 //

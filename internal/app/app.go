@@ -192,7 +192,8 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		return err
 	})
 	dw := &dailyWorker{usage: usages, billing: bills, services: services, clock: clk, db: db}
-	runner, err := jobs.New(db, jobs.Config{Workers: cfg.JobWorkers, MailWorkers: cfg.MailWorkers, WebhookWorkers: cfg.WebhookWorkers, MaintenanceInterval: cfg.MaintenanceInterval, RescueAfter: cfg.JobRescueAfter},
+	runner, err := jobs.New(db, jobs.Config{Workers: cfg.JobWorkers, MailWorkers: cfg.MailWorkers, WebhookWorkers: cfg.WebhookWorkers,
+		MaintenanceInterval: cfg.MaintenanceInterval, RescueAfter: cfg.JobRescueAfter, FetchCooldown: cfg.JobFetchCooldown},
 		maintainer{idem, limiter}, log, jobs.Domain{
 			Register: func(w *river.Workers) {
 				river.AddWorker(w, partners.Worker())

@@ -88,6 +88,7 @@ type Config struct {
 	ServiceOpAttempts   int           `env:"SERVICE_OP_ATTEMPTS" default:"25" validate:"min=1,max=100" doc:"tries of a service operation before it ends failed (with SERVICE_OP_BACKOFF_MAX, 25 tries give the vendor about an hour and a half)"`
 	ServiceOpBackoffMax time.Duration `env:"SERVICE_OP_BACKOFF_MAX" default:"5m" validate:"min=1s,max=1h" doc:"longest wait between two tries of a service operation (the wait starts at 1s and doubles)"`
 	ServiceOpSweep      time.Duration `env:"SERVICE_OP_SWEEP" default:"15m" validate:"min=1s,max=24h" doc:"period of the sweep that queues again each failed service operation a later try may fix (vendor unreachable, 5xx, 429, timeouts), once per period, while it is still the service's latest of its kind"`
+	JobFetchCooldown    time.Duration `env:"JOB_FETCH_COOLDOWN" default:"100ms" validate:"min=1ms,max=1s" doc:"shortest wait between two fetches of new jobs by a worker pool: a job enqueued right after another waits up to this long (the simulation, running one job at a time, sets it low)"`
 	JobRescueAfter      time.Duration `env:"JOB_RESCUE_AFTER" default:"1h" validate:"min=1s,max=24h" doc:"a job running this long is taken as stuck (its instance died) and run again; also the longest a job may run"`
 	RunStaleAfter       time.Duration `env:"RUN_STALE_AFTER" default:"5m" validate:"min=1s,max=1h" doc:"a billing run or usage sync whose worker has not reported for this long is marked interrupted (its instance died)"`
 

@@ -66,6 +66,9 @@ type Config struct {
 	// RescueAfter is how long a job may run before another instance takes
 	// it as stuck (its runner died) and runs it again.
 	RescueAfter time.Duration
+	// FetchCooldown is the shortest wait between two fetches of new jobs
+	// (River's default, 100ms, when zero).
+	FetchCooldown time.Duration
 }
 
 // Runner owns River's clients.
@@ -116,6 +119,7 @@ func New(db *postgres.DB, cfg Config, m Maintainer, log *slog.Logger, d Domain) 
 			QueueWebhooks:      {MaxWorkers: cmp.Or(cfg.WebhookWorkers, DefaultWebhookWorkers)},
 		},
 		RescueStuckJobsAfter: cfg.RescueAfter,
+		FetchCooldown:        cfg.FetchCooldown,
 		// A job may take as long as it takes to be thought stuck: billing
 		// runs over many services are long.
 		JobTimeout:   cfg.RescueAfter,

@@ -373,6 +373,7 @@ func (s *sim) renamePrefix() {
 func (s *sim) beginDay() {
 	s.loginAll()
 	s.endSpell()
+	s.endHookFaults()
 }
 
 func (s *sim) loginAll() {

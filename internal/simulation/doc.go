@@ -5,8 +5,11 @@
 // vendor agree.
 //
 // It drives a full in-process App (real PostgreSQL, River jobs, SANDBOX on,
-// the test clock starting on a fixed date) and the in-process vendor
-// simulator over HTTP, through the generated client. The shop: two
+// the test clock starting on a fixed date, mail to a private Mailpit) and
+// the in-process vendor simulator over HTTP, through the generated client,
+// with a storefront's webhook receiver on 127.0.0.1 that verifies every
+// request with the Standard Webhooks library: the SP's endpoint subscribed
+// before anything happens, each partner's once the partner is active. The shop: two
 // ventures, three taxes, two product groups, plans of every billing model
 // (prepaid monthly and annual with setup fee, overage price, hard quota and
 // quantity; post-paid fixed; post-paid pay-as-you-go with metered charges;
@@ -18,8 +21,11 @@
 // suspensions, unsuspensions, terminations, free trials (running or
 // expired) moved to paid plans, overage invoices on request,
 // storage usage at the simulator above and below quota, venture prefix
-// edits and spells of vendor faults (errors, dropped connections, effects
-// applied then answered with a failure) cleared after a few days. A 4xx is
+// edits, credentials resets (the new password mailed), spells of vendor
+// faults (errors, dropped connections, effects applied then answered with a
+// failure) cleared after a few days, and spells of a day or two in which
+// the webhook receiver fails 5% of requests (HTTP 500, decided by the seed,
+// the endpoint, the webhook-id and the try). A 4xx is
 // a refusal and only counted; a 5xx is an invariant break unless it is a
 // 502/503 while faults are on.
 //
@@ -74,22 +80,57 @@
 //     status its type says;
 //   - events_ordered: a resource's events, in written order, never go
 //     back in version or time;
+//   - mail_kept: every invoice issued with a total above zero has one
+//     mail of its kind (invoice_issued, overage_invoice, postpaid_invoice)
+//     with its PDF, every payment one payment_received, both to the
+//     invoice's recipient in its issuer's name (the partner for its
+//     customers, else the venture); every completed order one
+//     service_ready from the service's partner or the plan's venture;
+//     every service.suspended and service.terminated event one notice,
+//     every reset_password operation one credentials_reset (at least the
+//     resets answered 2xx); no more mails of a kind than causes; a mail
+//     about a customer goes to it from its partner or a venture;
+//   - mail_sent: after the day's jobs no mail is queued, failed or held;
+//   - mail_delivered: Mailpit holds every sent mail once by Message-ID
+//     (its count is the outbox's; its newest messages are exactly the
+//     mails sent since the last check), a reset mail with a text;
+//   - webhooks_delivered: every event of the log after an endpoint
+//     subscribed reached it if it is the SP's or the event is its
+//     partner's: signed, answered 2xx once, tried again (same webhook-id,
+//     same body) only after the receiver failed it on purpose, its
+//     delivery counting as many tries and succeeded (and, on days the
+//     receiver failed some, none pending or failed in the deliveries API
+//     as the endpoint's owner reads it); no endpoint got more than the log
+//     holds for it, nor an id the log lacks; endpoints stay enabled with
+//     no failure on record;
+//   - webhooks_scoped: a partner's endpoint never gets another partner's
+//     or the SP's own event;
+//   - webhooks_payload: a delivery's body is {type, timestamp, data}
+//     with the event's type and payload;
 //   - no_5xx as above.
 //
 // Replay: a seed replays exactly the same run. After every change the
 // harness makes it waits until the platform is quiescent (no River job
 // available, running or waiting; a retry or snooze is made due at once,
-// as if its wait had passed), jobs run one at a time, the process's UUIDs
+// as if its wait had passed; mails and webhook deliveries, which change
+// nothing the next action reads and make no ids, are waited for only
+// before the checks), jobs run one at a time, the process's UUIDs
 // come from a generator seeded per run (so lists ordered by id, billing
 // runs and invoice numbers repeat), targets are picked from lists sorted by
 // stable keys, and vendor faults are decided per call by the seed, the call
 // and its count (sim.Fault.PerCall), not by wall-clock timing or the order
-// concurrent jobs reach the simulator in. TestSimulationReplay runs one
-// seed twice and requires equal digests of the action log (picks, answers
-// of changes, spells with their failed vendor calls, breaks) and of the
-// final state (invoices by number with totals, services with status and
-// quantity, orders, operations, credits). A failure prints the seed, the
-// day, each broken invariant with details and a command line such as
+// concurrent jobs reach the simulator in (the receiver's faults likewise,
+// by the webhook-id and the try; credentials resets and receiver faults
+// draw from a generator of their own, so the other actions pick what a
+// run without them picks). A job enqueued after another is fetched within
+// 5 ms (JOB_FETCH_COOLDOWN; SIM_FETCH_COOLDOWN overrides it), not River's
+// default 100 ms: a change is followed by a chain of jobs (its mails, its
+// webhook deliveries). TestSimulationReplay runs one seed twice and
+// requires equal digests of the action log (picks, answers of changes,
+// spells with their failed vendor calls, breaks) and of the final state
+// (invoices by number with totals, services with status and quantity,
+// orders, operations, credits). A failure prints the seed, the day, each
+// broken invariant with details and a command line such as
 //
 //	SIM_SEED=1 SIM_DAYS=23 go test ./internal/simulation -run 'TestSimulation$' -v
 //
@@ -98,6 +139,7 @@
 // Settings: SIM_SEED (default 1), SIM_SEEDS (comma-separated, one run
 // each), SIM_DAYS (default 90), SIM_CUSTOMERS (default 12), SIM_KEEP_GOING=1
 // (record breaks and run every day, then fail with a summary; make bench
-// uses it to measure simulated days per minute); SIM_REPLAY_SEED (default
+// uses it to measure simulated days per minute); SIM_FETCH_COOLDOWN
+// (default 5ms, see above); SIM_REPLAY_SEED (default
 // 6) and SIM_REPLAY_DAYS (default 12) for TestSimulationReplay.
 package simulation

@@ -43,6 +43,8 @@ func (s *sim) check() {
 	s.checkCredits(svcs)
 	s.checkMetadata(svcs)
 	s.checkEvents()
+	s.checkMail()
+	s.checkWebhooks()
 	if s.spell == nil {
 		s.checkOperations()
 		s.checkVendor(svcs)
@@ -188,8 +190,9 @@ func (s *sim) checkOperations() {
 	}
 }
 
-// settle waits for the day's jobs to finish (bounded; see quiesce).
-func (s *sim) settle() { s.quiesce() }
+// settle waits for the day's jobs to finish, mails and webhook deliveries
+// included (bounded; see quiesce).
+func (s *sim) settle() { s.waitJobs(true) }
 
 func dec(m oapi.Money) decimal.Decimal { return decimal.RequireFromString(m.Amount) }
 

@@ -89,6 +89,7 @@ var shopPlans = []planSpec{
 // partners with pricing, customers.
 func (s *sim) build() {
 	a := s.admin.c
+	s.subscribe(nil) // the SP's storefront hears every event from the start
 	for i, name := range []string{"Backup Direct", "Backup Metered"} {
 		r, err := a.CreateVentureWithResponse(s.ctx, nil, oapi.VentureCreate{Name: name, InvoicePrefix: fmt.Sprintf("S%dV%d", s.seed, i+1)})
 		s.must("create venture", r, err)
@@ -200,6 +201,7 @@ func (s *sim) newPartner(discount, markup, overage string) *seller {
 		m, err := sel.user.c.SetPartnerPlanPricingWithResponse(s.ctx, p.Id, pl.id, nil, body)
 		s.must("partner markup", m, err)
 	}
+	s.subscribe(sel) // the partner's storefront hears its own events from now on
 	return sel
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/acronis-platform/platform/internal/app/apptest"
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/config"
+	"github.com/acronis-platform/platform/internal/mail/mailtest"
 	"github.com/acronis-platform/platform/internal/postgres/pgtest"
 )
 
@@ -87,6 +88,7 @@ func run(t *testing.T, seed int64, cfg settings) *sim {
 		for range n {
 			s.act()
 		}
+		s.actOutbound()
 		s.advance()
 		s.check()
 		if s.endDay() {
@@ -113,6 +115,7 @@ type sim struct {
 	seed   int64
 	cfg    settings
 	rng    *rand.Rand
+	orng   *rand.Rand // the outbound actions' own (see actOutbound)
 	env    *apptest.Env
 	vendor *acsim.Server
 	vurl   string
@@ -144,6 +147,16 @@ type sim struct {
 	unreported map[uuid.UUID]bool            // services with a change answered without its outcome
 
 	log []string // picks, answers of changes, spells and breaks: what a replay repeats
+
+	// How the platform speaks outward (outbound_test.go).
+	mailpit         *mailtest.Server
+	mailSeen        map[string]bool // Message-IDs of mails found in Mailpit
+	mailpitTotal    int             // the messages Mailpit held at the last check
+	resets          map[uuid.UUID]int
+	receiver        *receiver
+	hookFaultsUntil int               // the first day the receiver fails nothing again
+	events          map[string]logged // the event log as read so far, by id
+	eventSeq        int64             // the last seq read
 }
 
 func newSim(t *testing.T, seed int64, cfg settings) *sim {
@@ -161,6 +174,13 @@ func newSim(t *testing.T, seed int64, cfg settings) *sim {
 	// One job at a time, each vendor call given its full time: see replay_test.go.
 	c.JobWorkers, c.MailWorkers, c.WebhookWorkers = 1, 1, 1
 	c.AcronisAttemptTimeout = 10 * time.Second
+	// Jobs come in chains (a change, its mails, its webhook deliveries) and
+	// run one at a time: each would otherwise wait River's default 100 ms.
+	c.JobFetchCooldown = fetchCooldown()
+	// Mail goes to a Mailpit of the run's own; a retry is due after 1 s at
+	// most (quiesce makes it due at once anyway).
+	mp := mailtest.New(t)
+	c.SMTPURL, c.MailFrom, c.MailBackoffMax = mp.SMTPURL(), mailFrom, time.Second
 	env := startApp(t, c)
 	jctx, cancel := context.WithCancel(ctx)
 	require.NoError(t, env.App.Jobs.Start(jctx))
@@ -179,9 +199,12 @@ func newSim(t *testing.T, seed int64, cfg settings) *sim {
 	ro, err := pgxpool.NewWithConfig(ctx, pc)
 	require.NoError(t, err)
 	t.Cleanup(ro.Close)
-	s := &sim{t: t, ctx: ctx, seed: seed, cfg: cfg, rng: rand.New(rand.NewPCG(uint64(seed), 0x5eed)), env: env, vendor: v, vurl: vs, vc: vc, ro: ro, rw: rw,
+	s := &sim{t: t, ctx: ctx, seed: seed, cfg: cfg, rng: rand.New(rand.NewPCG(uint64(seed), 0x5eed)), orng: rand.New(rand.NewPCG(uint64(seed), 0x0b0b)),
+		env: env, vendor: v, vurl: vs, vc: vc, ro: ro, rw: rw,
 		calmSince: start, retried: map[uuid.UUID]bool{}, reported: map[string]bool{}, answers: map[string]int{}, checked: map[uuid.UUID]oapi.Invoice{},
-		credited: map[uuid.UUID]decimal.Decimal{}, unreported: map[uuid.UUID]bool{}, metadata: map[string]oapi.Metadata{}}
+		credited: map[uuid.UUID]decimal.Decimal{}, unreported: map[uuid.UUID]bool{}, metadata: map[string]oapi.Metadata{},
+		mailpit: mp, mailSeen: map[string]bool{}, resets: map[uuid.UUID]int{}, events: map[string]logged{}}
+	s.receiver = newReceiver(s)
 	s.startup()
 	seedUUIDs(t, seed)
 	s.admin = s.newActor(env.NewUser(t, "admin", nil, nil).Email, apptest.Password)
@@ -246,6 +269,7 @@ func (s *sim) endDay() bool {
 // summary fails the test with every break seen (SIM_KEEP_GOING=1).
 func (s *sim) summary() {
 	s.logRefusals()
+	s.logOutbound()
 	if len(s.failures) == 0 {
 		return
 	}
@@ -290,4 +314,12 @@ func (s *sim) logRefusals() {
 		fmt.Fprintf(&b, " %s=%d", k, s.answers[k])
 	}
 	s.t.Logf("seed %d answers by action:%s", s.seed, b.String())
+}
+
+// fetchCooldown is JOB_FETCH_COOLDOWN for the run (SIM_FETCH_COOLDOWN, 5ms by default).
+func fetchCooldown() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("SIM_FETCH_COOLDOWN")); err == nil {
+		return d
+	}
+	return 5 * time.Millisecond
 }

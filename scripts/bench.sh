@@ -460,8 +460,8 @@ Order accept with webhooks: the \`order\` scenario on the same server without an
 endpoint(s) subscribed to every event (http on loopback, answered 204 by \`loadgen receive\`, which checks each
 signature with the Standard Webhooks library), alternated ${hook_rounds} time(s), each row the mean over the rounds.
 Both write the event log (\`order.created\` in each order's transaction); with the endpoint(s), that transaction
-also writes a delivery row and its River job per endpoint, and the server's webhook workers (WEBHOOK_WORKERS,
-default 50) deliver them while the load runs. Slower = req/s lost with the endpoint(s).
+also writes a delivery row per endpoint (no job: the dispatcher queues the jobs in batches), and the server's
+webhook workers (WEBHOOK_WORKERS, default 50) deliver them while the load runs, on the same two cores. Slower = req/s lost with the endpoint(s).
 
 | clients | req/s without | req/s with | slower | p50 ms without | p50 ms with | p99 ms without | p99 ms with | errors without / with |
 |---:|---:|---:|---:|---:|---:|---:|---:|---:|

@@ -174,12 +174,11 @@ type receiver struct {
 	got     []received
 	secrets []string
 	respond func(n int, w http.ResponseWriter)
-	arrived chan struct{}
 }
 
 func newReceiver(t testing.TB, respond func(n int, w http.ResponseWriter)) *receiver {
 	t.Helper()
-	r := &receiver{respond: respond, arrived: make(chan struct{}, 1000)}
+	r := &receiver{respond: respond}
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
@@ -197,7 +196,6 @@ func newReceiver(t testing.TB, respond func(n int, w http.ResponseWriter)) *rece
 		} else {
 			w.WriteHeader(http.StatusNoContent)
 		}
-		r.arrived <- struct{}{}
 	}))
 	t.Cleanup(r.Close)
 	return r

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/lib/pq"
 	"gorm.io/gorm"
 
 	"github.com/acronis-platform/platform/internal/errs"
@@ -20,6 +21,11 @@ type NotificationSettings struct {
 	TerminationDays       int
 	TerminationTemplateID *uuid.UUID
 	CreditLimitTemplateID *uuid.UUID
+	// ReminderDays are days relative to an unpaid invoice's due date
+	// (negative: before it) on which a payment reminder is mailed.
+	ReminderDays         pq.Int64Array `gorm:"type:integer[]"`
+	ReminderTemplateID   *uuid.UUID
+	SuspendOnCreditLimit bool
 	UpdatedAt             time.Time
 }
 

@@ -36,6 +36,12 @@ type Customer struct {
 	Country     string
 	Currency    string
 	CreditLimit *decimal.Decimal // nil: no limit
+	// DunningPausedUntil stops every dunning action for the customer up to
+	// and including that day (SP zone).
+	DunningPausedUntil *time.Time `gorm:"type:date"`
+	// CreditLimitExceededAt is when its unpaid balance last went above
+	// the limit; nil while it is within (set and cleared by dunning).
+	CreditLimitExceededAt *time.Time
 	Status      string
 	Metadata    metadata.Map
 	Version     int64

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
+	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
 
 	"github.com/acronis-platform/platform/internal/auth"
@@ -39,6 +40,10 @@ type Partner struct {
 	VendorUserID   *string
 	VendorError    *string
 	AdminUserID    *uuid.UUID
+	// CreditLimit bounds what the partner may owe the SP unpaid (nil: no
+	// limit); CreditLimitExceededAt is when it last went above it.
+	CreditLimit           *decimal.Decimal
+	CreditLimitExceededAt *time.Time
 	Version        int64
 	CreatedAt      time.Time
 	UpdatedAt      time.Time

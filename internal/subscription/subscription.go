@@ -88,6 +88,9 @@ type Subscription struct {
 	StorageItem    *string
 	ActivatedAt    *time.Time
 	SuspendedAt    *time.Time
+	// SuspensionReason says why a suspended service is: ReasonManual,
+	// ReasonOverdue or ReasonCreditLimit (nil when not suspended).
+	SuspensionReason *string
 	TerminatedAt   *time.Time
 	ExpiredAt      *time.Time
 	Metadata       metadata.Map // copied from the order when placed

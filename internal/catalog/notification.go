@@ -26,7 +26,7 @@ type NotificationSettings struct {
 	ReminderDays         pq.Int64Array `gorm:"type:integer[]"`
 	ReminderTemplateID   *uuid.UUID
 	SuspendOnCreditLimit bool
-	UpdatedAt             time.Time
+	UpdatedAt            time.Time
 }
 
 // TableName keeps GORM on the migration's table.

@@ -42,11 +42,11 @@ type Customer struct {
 	// CreditLimitExceededAt is when its unpaid balance last went above
 	// the limit; nil while it is within (set and cleared by dunning).
 	CreditLimitExceededAt *time.Time
-	Status      string
-	Metadata    metadata.Map
-	Version     int64
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	Status                string
+	Metadata              metadata.Map
+	Version               int64
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
 }
 
 // TableName keeps GORM on the migration's table.

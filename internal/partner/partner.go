@@ -44,9 +44,9 @@ type Partner struct {
 	// limit); CreditLimitExceededAt is when it last went above it.
 	CreditLimit           *decimal.Decimal
 	CreditLimitExceededAt *time.Time
-	Version        int64
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	Version               int64
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
 }
 
 // TableName keeps GORM on the migration's table.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/uuid"
 	openapi_types "github.com/oapi-codegen/runtime/types"
+	"gorm.io/gorm"
 
 	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/credit"
@@ -27,13 +28,14 @@ func (s *Server) customerOut(c customer.Customer) oapi.Customer {
 	return out
 }
 
-// customersOut answers customers with what each owes now (one query a page).
-func (s *Server) customersOut(ctx context.Context, cs ...customer.Customer) ([]oapi.Customer, error) {
+// customersOut answers customers with what each owes now (one query a
+// page), read through db (an event renderer's transaction, or s.db).
+func (s *Server) customersOut(ctx context.Context, db *gorm.DB, cs ...customer.Customer) ([]oapi.Customer, error) {
 	ids := make([]uuid.UUID, len(cs))
 	for i, c := range cs {
 		ids[i] = c.ID
 	}
-	owed, err := credit.CustomerBalances(ctx, s.db, ids)
+	owed, err := credit.CustomerBalances(ctx, db, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +48,7 @@ func (s *Server) customersOut(ctx context.Context, cs ...customer.Customer) ([]o
 }
 
 func (s *Server) oneCustomerOut(ctx context.Context, c customer.Customer) (oapi.Customer, error) {
-	out, err := s.customersOut(ctx, c)
+	out, err := s.customersOut(ctx, s.db, c)
 	if err != nil {
 		return oapi.Customer{}, err
 	}
@@ -64,7 +66,7 @@ func (s *Server) ListCustomers(ctx context.Context, req oapi.ListCustomersReques
 	if err != nil {
 		return nil, err
 	}
-	data, err := s.customersOut(ctx, rows...)
+	data, err := s.customersOut(ctx, s.db, rows...)
 	if err != nil {
 		return nil, err
 	}

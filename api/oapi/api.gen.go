@@ -1221,6 +1221,7 @@ const (
 	UnprocessableEntityCodeAmountTooPrecise              UnprocessableEntityCode = "amount_too_precise"
 	UnprocessableEntityCodeAsOfInFuture                  UnprocessableEntityCode = "as_of_in_future"
 	UnprocessableEntityCodeBillingModelMismatch          UnprocessableEntityCode = "billing_model_mismatch"
+	UnprocessableEntityCodeCreditLimitExceeded           UnprocessableEntityCode = "credit_limit_exceeded"
 	UnprocessableEntityCodeCurrencyMismatch              UnprocessableEntityCode = "currency_mismatch"
 	UnprocessableEntityCodeCurrencyNotSupported          UnprocessableEntityCode = "currency_not_supported"
 	UnprocessableEntityCodeCustomerClosed                UnprocessableEntityCode = "customer_closed"
@@ -1232,6 +1233,7 @@ const (
 	UnprocessableEntityCodeDateOutOfRange                UnprocessableEntityCode = "date_out_of_range"
 	UnprocessableEntityCodeDuplicateFrequency            UnprocessableEntityCode = "duplicate_frequency"
 	UnprocessableEntityCodeDuplicateMeteredCharge        UnprocessableEntityCode = "duplicate_metered_charge"
+	UnprocessableEntityCodeDuplicateReminderDay          UnprocessableEntityCode = "duplicate_reminder_day"
 	UnprocessableEntityCodeEditionNotAvailable           UnprocessableEntityCode = "edition_not_available"
 	UnprocessableEntityCodeFrequencyNotOffered           UnprocessableEntityCode = "frequency_not_offered"
 	UnprocessableEntityCodeFrequencyUnchanged            UnprocessableEntityCode = "frequency_unchanged"
@@ -1272,6 +1274,7 @@ const (
 	UnprocessableEntityCodeQuantityNotEnabled            UnprocessableEntityCode = "quantity_not_enabled"
 	UnprocessableEntityCodeQuantityRequiresFiniteQuota   UnprocessableEntityCode = "quantity_requires_finite_quota"
 	UnprocessableEntityCodeQuantityUnchanged             UnprocessableEntityCode = "quantity_unchanged"
+	UnprocessableEntityCodeReminderDayOutOfRange         UnprocessableEntityCode = "reminder_day_out_of_range"
 	UnprocessableEntityCodeScopeNotFound                 UnprocessableEntityCode = "scope_not_found"
 	UnprocessableEntityCodeSecretGone                    UnprocessableEntityCode = "secret_gone"
 	UnprocessableEntityCodeSubjectEmpty                  UnprocessableEntityCode = "subject_empty"
@@ -1282,6 +1285,7 @@ const (
 	UnprocessableEntityCodeTermChangePrepaidOnly         UnprocessableEntityCode = "term_change_prepaid_only"
 	UnprocessableEntityCodeTermNotLonger                 UnprocessableEntityCode = "term_not_longer"
 	UnprocessableEntityCodeTerminationBeforeSuspension   UnprocessableEntityCode = "termination_before_suspension"
+	UnprocessableEntityCodeTooManyReminders              UnprocessableEntityCode = "too_many_reminders"
 	UnprocessableEntityCodeVendorCredentialsInvalid      UnprocessableEntityCode = "vendor_credentials_invalid"
 	UnprocessableEntityCodeVendorLoginFixed              UnprocessableEntityCode = "vendor_login_fixed"
 	UnprocessableEntityCodeVentureNotFound               UnprocessableEntityCode = "venture_not_found"
@@ -1305,6 +1309,8 @@ func (e UnprocessableEntityCode) Valid() bool {
 		return true
 	case UnprocessableEntityCodeBillingModelMismatch:
 		return true
+	case UnprocessableEntityCodeCreditLimitExceeded:
+		return true
 	case UnprocessableEntityCodeCurrencyMismatch:
 		return true
 	case UnprocessableEntityCodeCurrencyNotSupported:
@@ -1326,6 +1332,8 @@ func (e UnprocessableEntityCode) Valid() bool {
 	case UnprocessableEntityCodeDuplicateFrequency:
 		return true
 	case UnprocessableEntityCodeDuplicateMeteredCharge:
+		return true
+	case UnprocessableEntityCodeDuplicateReminderDay:
 		return true
 	case UnprocessableEntityCodeEditionNotAvailable:
 		return true
@@ -1407,6 +1415,8 @@ func (e UnprocessableEntityCode) Valid() bool {
 		return true
 	case UnprocessableEntityCodeQuantityUnchanged:
 		return true
+	case UnprocessableEntityCodeReminderDayOutOfRange:
+		return true
 	case UnprocessableEntityCodeScopeNotFound:
 		return true
 	case UnprocessableEntityCodeSecretGone:
@@ -1426,6 +1436,8 @@ func (e UnprocessableEntityCode) Valid() bool {
 	case UnprocessableEntityCodeTermNotLonger:
 		return true
 	case UnprocessableEntityCodeTerminationBeforeSuspension:
+		return true
+	case UnprocessableEntityCodeTooManyReminders:
 		return true
 	case UnprocessableEntityCodeVendorCredentialsInvalid:
 		return true
@@ -1695,10 +1707,16 @@ type Customer struct {
 	CreditBalances *[]CreditBalance `json:"credit_balances,omitempty"`
 
 	// CreditLimit An amount of money. The amount is a decimal string with two places, never a JSON number.
-	CreditLimit *Money              `json:"credit_limit,omitempty"`
-	Currency    string              `json:"currency"`
-	Email       openapi_types.Email `json:"email"`
-	Id          openapi_types.UUID  `json:"id"`
+	CreditLimit *Money `json:"credit_limit,omitempty"`
+
+	// CreditLimitExceededAt When the unpaid balance last went above the credit limit, as dunning saw it; absent while within.
+	CreditLimitExceededAt *time.Time `json:"credit_limit_exceeded_at,omitempty"`
+	Currency              string     `json:"currency"`
+
+	// DunningPausedUntil No dunning action (reminder, suspension, termination, credit-limit alert) for this customer up to and including this day.
+	DunningPausedUntil *openapi_types.Date `json:"dunning_paused_until,omitempty"`
+	Email              openapi_types.Email `json:"email"`
+	Id                 openapi_types.UUID  `json:"id"`
 
 	// Metadata The integrator's own data about a resource, such as its ids in
 	// another system: at most 20 keys; a key is 1 to 40 characters of
@@ -1719,8 +1737,11 @@ type Customer struct {
 	PartnerId *openapi_types.UUID `json:"partner_id,omitempty"`
 	Phone     string              `json:"phone"`
 	Status    CustomerStatus      `json:"status"`
-	UpdatedAt time.Time           `json:"updated_at"`
-	Version   int64               `json:"version"`
+
+	// UnpaidBalance What the customer owes now on its unpaid invoices (every issuer); compared with `credit_limit`.
+	UnpaidBalance *Money    `json:"unpaid_balance,omitempty"`
+	UpdatedAt     time.Time `json:"updated_at"`
+	Version       int64     `json:"version"`
 }
 
 // CustomerCreate defines model for CustomerCreate.
@@ -1775,8 +1796,11 @@ type CustomerUpdate struct {
 	Country *string `json:"country,omitempty"`
 
 	// CreditLimit An amount of money. The amount is a decimal string with two places, never a JSON number.
-	CreditLimit *Money               `json:"credit_limit,omitempty"`
-	Email       *openapi_types.Email `json:"email,omitempty"`
+	CreditLimit *Money `json:"credit_limit,omitempty"`
+
+	// DunningPausedUntil Pause dunning for this customer up to and including this day (admins and the owning partner).
+	DunningPausedUntil *openapi_types.Date  `json:"dunning_paused_until,omitempty"`
+	Email              *openapi_types.Email `json:"email,omitempty"`
 
 	// Metadata The integrator's own data about a resource, such as its ids in
 	// another system: at most 20 keys; a key is 1 to 40 characters of
@@ -1795,8 +1819,11 @@ type CustomerUpdate struct {
 	Phone    *string   `json:"phone,omitempty"`
 
 	// RemoveCreditLimit True removes the credit limit (no limit).
-	RemoveCreditLimit *bool           `json:"remove_credit_limit,omitempty"`
-	Status            *CustomerStatus `json:"status,omitempty"`
+	RemoveCreditLimit *bool `json:"remove_credit_limit,omitempty"`
+
+	// RemoveDunningPause True removes the pause (dunning resumes at its next run).
+	RemoveDunningPause *bool           `json:"remove_dunning_pause,omitempty"`
+	Status             *CustomerStatus `json:"status,omitempty"`
 }
 
 // EmailTemplate defines model for EmailTemplate.
@@ -2233,6 +2260,19 @@ type NotificationSettings struct {
 	// CreditLimitTemplateId The mail sent when a customer's unpaid balance passes its credit limit.
 	CreditLimitTemplateId *openapi_types.UUID `json:"credit_limit_template_id,omitempty"`
 
+	// ReminderDays Days relative to an unpaid invoice's due date on which a payment
+	// reminder is mailed (negative: before it, 0: on the day). At most
+	// 10, distinct, each from -60 to less than `termination_days`
+	// (422 naming the entry, e.g. `reminder_days[1]`). Empty or absent:
+	// no reminders.
+	ReminderDays *[]int32 `json:"reminder_days,omitempty"`
+
+	// ReminderTemplateId The reminder mail; the default `payment_reminder` template when absent.
+	ReminderTemplateId *openapi_types.UUID `json:"reminder_template_id,omitempty"`
+
+	// SuspendOnCreditLimit Suspend the plan's services of a customer whose unpaid balance is above its credit limit (lifted when it is back within).
+	SuspendOnCreditLimit *bool `json:"suspend_on_credit_limit,omitempty"`
+
 	// SuspensionDays Days past due of the oldest unpaid invoice before the service is suspended.
 	SuspensionDays       int                 `json:"suspension_days"`
 	SuspensionTemplateId *openapi_types.UUID `json:"suspension_template_id,omitempty"`
@@ -2459,14 +2499,23 @@ type Partner struct {
 	CreatedAt   time.Time           `json:"created_at"`
 
 	// CreditBalances Only on `GET /v1/partners/{id}`. Credit the partner holds with the SP, per venture (issuer type `venture`); empty when none.
-	CreditBalances *[]CreditBalance    `json:"credit_balances,omitempty"`
-	Email          openapi_types.Email `json:"email"`
-	Id             openapi_types.UUID  `json:"id"`
-	Name           string              `json:"name"`
+	CreditBalances *[]CreditBalance `json:"credit_balances,omitempty"`
+
+	// CreditLimit The most the partner may owe the SP unpaid; absent for no limit. Set by admins.
+	CreditLimit *Money `json:"credit_limit,omitempty"`
+
+	// CreditLimitExceededAt When the unpaid balance last went above the credit limit, as dunning saw it; absent while within.
+	CreditLimitExceededAt *time.Time          `json:"credit_limit_exceeded_at,omitempty"`
+	Email                 openapi_types.Email `json:"email"`
+	Id                    openapi_types.UUID  `json:"id"`
+	Name                  string              `json:"name"`
 
 	// Status provisioning (the vendor job runs), active, failed (see vendor_error).
-	Status    PartnerStatus `json:"status"`
-	UpdatedAt time.Time     `json:"updated_at"`
+	Status PartnerStatus `json:"status"`
+
+	// UnpaidBalance What the partner owes the SP now on its unpaid bills (its sales at cost).
+	UnpaidBalance *Money    `json:"unpaid_balance,omitempty"`
+	UpdatedAt     time.Time `json:"updated_at"`
 
 	// VendorError Why the vendor job failed.
 	VendorError *string `json:"vendor_error,omitempty"`
@@ -2586,8 +2635,13 @@ type PartnerStatus string
 
 // PartnerUpdate defines model for PartnerUpdate.
 type PartnerUpdate struct {
-	Email *openapi_types.Email `json:"email,omitempty"`
-	Name  *string              `json:"name,omitempty"`
+	// CreditLimit The most the partner may owe the SP unpaid (admins only).
+	CreditLimit *Money               `json:"credit_limit,omitempty"`
+	Email       *openapi_types.Email `json:"email,omitempty"`
+	Name        *string              `json:"name,omitempty"`
+
+	// RemoveCreditLimit True removes the credit limit (no limit; admins only).
+	RemoveCreditLimit *bool `json:"remove_credit_limit,omitempty"`
 
 	// Status provisioning (the vendor job runs), active, failed (see vendor_error).
 	Status      *PartnerStatus `json:"status,omitempty"`
@@ -4590,9 +4644,12 @@ type ClientInterface interface {
 	// UpdateCustomerWithBody Update a customer
 	//
 	// Changes the fields given. A customer may change its own contact
-	// details, not its credit limit, status or `metadata` (403
-	// `field_not_allowed`). `metadata` replaces the whole map. With
-	// `If-Match`, only at that version.
+	// details, not its credit limit, dunning pause, status or `metadata`
+	// (403 `field_not_allowed`). `dunning_paused_until` stops every
+	// dunning action for the customer up to and including that day;
+	// `remove_dunning_pause` lifts it (giving both is 400).
+	// `metadata` replaces the whole map. With `If-Match`, only at that
+	// version.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4602,9 +4659,12 @@ type ClientInterface interface {
 	// UpdateCustomer Update a customer
 	//
 	// Changes the fields given. A customer may change its own contact
-	// details, not its credit limit, status or `metadata` (403
-	// `field_not_allowed`). `metadata` replaces the whole map. With
-	// `If-Match`, only at that version.
+	// details, not its credit limit, dunning pause, status or `metadata`
+	// (403 `field_not_allowed`). `dunning_paused_until` stops every
+	// dunning action for the customer up to and including that day;
+	// `remove_dunning_pause` lifts it (giving both is 400).
+	// `metadata` replaces the whole map. With `If-Match`, only at that
+	// version.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4797,8 +4857,11 @@ type ClientInterface interface {
 	// `plan_not_available_to_partner` otherwise). An order for a partner's
 	// customer is that partner's sale, at its end price. Give
 	// `customer_id` or a new customer's details. The same checks as a
-	// storefront order; 202 with the order. The order's `metadata` is
-	// copied to its service.
+	// storefront order, including the credit limits: 422
+	// `credit_limit_exceeded` with field `customer_id` when the existing
+	// customer's unpaid balance is above its limit, or `partner_id` when
+	// the selling partner's is above the partner's; nothing is stored.
+	// 202 with the order. The order's `metadata` is copied to its service.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4812,8 +4875,11 @@ type ClientInterface interface {
 	// `plan_not_available_to_partner` otherwise). An order for a partner's
 	// customer is that partner's sale, at its end price. Give
 	// `customer_id` or a new customer's details. The same checks as a
-	// storefront order; 202 with the order. The order's `metadata` is
-	// copied to its service.
+	// storefront order, including the credit limits: 422
+	// `credit_limit_exceeded` with field `customer_id` when the existing
+	// customer's unpaid balance is above its limit, or `partner_id` when
+	// the selling partner's is above the partner's; nothing is stored.
+	// 202 with the order. The order's `metadata` is copied to its service.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4902,7 +4968,13 @@ type ClientInterface interface {
 	// vendor account exists. Setting `status` to `provisioning` on a
 	// `failed` partner runs the vendor job again (it finishes what an
 	// earlier run began); any other status change is 422
-	// `invalid_status_change`. With `If-Match`, only at that version.
+	// `invalid_status_change`. `credit_limit` bounds what the partner may
+	// owe the SP unpaid: while its unpaid balance is above it, orders it
+	// sells are refused (422 `credit_limit_exceeded`); its services keep
+	// running. A partner may change its own `name` and `email` only;
+	// `credit_limit`, `remove_credit_limit`, `vendor_login` and `status`
+	// are the SP's (403 `field_not_allowed`), and another partner is 404.
+	// With `If-Match`, only at that version.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4915,7 +4987,13 @@ type ClientInterface interface {
 	// vendor account exists. Setting `status` to `provisioning` on a
 	// `failed` partner runs the vendor job again (it finishes what an
 	// earlier run began); any other status change is 422
-	// `invalid_status_change`. With `If-Match`, only at that version.
+	// `invalid_status_change`. `credit_limit` bounds what the partner may
+	// owe the SP unpaid: while its unpaid balance is above it, orders it
+	// sells are refused (422 `credit_limit_exceeded`); its services keep
+	// running. A partner may change its own `name` and `email` only;
+	// `credit_limit`, `remove_credit_limit`, `vendor_login` and `status`
+	// are the SP's (403 `field_not_allowed`), and another partner is 404.
+	// With `If-Match`, only at that version.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5097,7 +5175,10 @@ type ClientInterface interface {
 	//
 	// Replaces the settings. Termination comes after suspension (422
 	// `termination_before_suspension`); every template must exist (422
-	// `template_not_found`).
+	// `template_not_found`). `reminder_days` holds at most 10 distinct
+	// days, each from -60 to less than `termination_days` (422
+	// `too_many_reminders`, `duplicate_reminder_day`,
+	// `reminder_day_out_of_range`, naming the entry).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -5108,7 +5189,10 @@ type ClientInterface interface {
 	//
 	// Replaces the settings. Termination comes after suspension (422
 	// `termination_before_suspension`); every template must exist (422
-	// `template_not_found`).
+	// `template_not_found`). `reminder_days` holds at most 10 distinct
+	// days, each from -60 to less than `termination_days` (422
+	// `too_many_reminders`, `duplicate_reminder_day`,
+	// `reminder_day_out_of_range`, naming the entry).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5664,7 +5748,13 @@ type ClientInterface interface {
 	// the plan's offering items against what the SP's or the partner's
 	// vendor tenant may give (422 `offering_items_not_available`, listing
 	// them); `quantity` only where the plan enables it (422
-	// `quantity_not_enabled`). Nothing is stored when a check fails.
+	// `quantity_not_enabled`). An existing customer whose unpaid balance
+	// is above its credit limit, or an order on a partner's URL while the
+	// partner's unpaid balance with the SP is above the partner's limit,
+	// is refused with 422 `credit_limit_exceeded` (field `customer_id` or
+	// `partner_id`); a balance equal to the limit is within it. 422, not
+	// 402: the order breaks a credit rule, no payment is asked for here.
+	// Nothing is stored when a check fails.
 	// `Idempotency-Key` is required: a retry with the same key replays the
 	// first answer and orders nothing more. Answers 202: the order is
 	// `pending` until an admin approves it, or `approved` at once on
@@ -5688,7 +5778,13 @@ type ClientInterface interface {
 	// the plan's offering items against what the SP's or the partner's
 	// vendor tenant may give (422 `offering_items_not_available`, listing
 	// them); `quantity` only where the plan enables it (422
-	// `quantity_not_enabled`). Nothing is stored when a check fails.
+	// `quantity_not_enabled`). An existing customer whose unpaid balance
+	// is above its credit limit, or an order on a partner's URL while the
+	// partner's unpaid balance with the SP is above the partner's limit,
+	// is refused with 422 `credit_limit_exceeded` (field `customer_id` or
+	// `partner_id`); a balance equal to the limit is within it. 422, not
+	// 402: the order breaks a credit rule, no payment is asked for here.
+	// Nothing is stored when a check fails.
 	// `Idempotency-Key` is required: a retry with the same key replays the
 	// first answer and orders nothing more. Answers 202: the order is
 	// `pending` until an admin approves it, or `approved` at once on
@@ -6406,9 +6502,12 @@ func (c *Client) GetCustomer(ctx context.Context, id Id, reqEditors ...RequestEd
 // UpdateCustomerWithBody Update a customer
 //
 // Changes the fields given. A customer may change its own contact
-// details, not its credit limit, status or `metadata` (403
-// `field_not_allowed`). `metadata` replaces the whole map. With
-// `If-Match`, only at that version.
+// details, not its credit limit, dunning pause, status or `metadata`
+// (403 `field_not_allowed`). `dunning_paused_until` stops every
+// dunning action for the customer up to and including that day;
+// `remove_dunning_pause` lifts it (giving both is 400).
+// `metadata` replaces the whole map. With `If-Match`, only at that
+// version.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6428,9 +6527,12 @@ func (c *Client) UpdateCustomerWithBody(ctx context.Context, id Id, params *Upda
 // UpdateCustomer Update a customer
 //
 // Changes the fields given. A customer may change its own contact
-// details, not its credit limit, status or `metadata` (403
-// `field_not_allowed`). `metadata` replaces the whole map. With
-// `If-Match`, only at that version.
+// details, not its credit limit, dunning pause, status or `metadata`
+// (403 `field_not_allowed`). `dunning_paused_until` stops every
+// dunning action for the customer up to and including that day;
+// `remove_dunning_pause` lifts it (giving both is 400).
+// `metadata` replaces the whole map. With `If-Match`, only at that
+// version.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6823,8 +6925,11 @@ func (c *Client) ListOrders(ctx context.Context, params *ListOrdersParams, reqEd
 // `plan_not_available_to_partner` otherwise). An order for a partner's
 // customer is that partner's sale, at its end price. Give
 // `customer_id` or a new customer's details. The same checks as a
-// storefront order; 202 with the order. The order's `metadata` is
-// copied to its service.
+// storefront order, including the credit limits: 422
+// `credit_limit_exceeded` with field `customer_id` when the existing
+// customer's unpaid balance is above its limit, or `partner_id` when
+// the selling partner's is above the partner's; nothing is stored.
+// 202 with the order. The order's `metadata` is copied to its service.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6848,8 +6953,11 @@ func (c *Client) CreateOrderWithBody(ctx context.Context, params *CreateOrderPar
 // `plan_not_available_to_partner` otherwise). An order for a partner's
 // customer is that partner's sale, at its end price. Give
 // `customer_id` or a new customer's details. The same checks as a
-// storefront order; 202 with the order. The order's `metadata` is
-// copied to its service.
+// storefront order, including the credit limits: 422
+// `credit_limit_exceeded` with field `customer_id` when the existing
+// customer's unpaid balance is above its limit, or `partner_id` when
+// the selling partner's is above the partner's; nothing is stored.
+// 202 with the order. The order's `metadata` is copied to its service.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -7028,7 +7136,13 @@ func (c *Client) GetPartner(ctx context.Context, id Id, reqEditors ...RequestEdi
 // vendor account exists. Setting `status` to `provisioning` on a
 // `failed` partner runs the vendor job again (it finishes what an
 // earlier run began); any other status change is 422
-// `invalid_status_change`. With `If-Match`, only at that version.
+// `invalid_status_change`. `credit_limit` bounds what the partner may
+// owe the SP unpaid: while its unpaid balance is above it, orders it
+// sells are refused (422 `credit_limit_exceeded`); its services keep
+// running. A partner may change its own `name` and `email` only;
+// `credit_limit`, `remove_credit_limit`, `vendor_login` and `status`
+// are the SP's (403 `field_not_allowed`), and another partner is 404.
+// With `If-Match`, only at that version.
 //
 // Takes any type of body and a specified content type.
 //
@@ -7051,7 +7165,13 @@ func (c *Client) UpdatePartnerWithBody(ctx context.Context, id Id, params *Updat
 // vendor account exists. Setting `status` to `provisioning` on a
 // `failed` partner runs the vendor job again (it finishes what an
 // earlier run began); any other status change is 422
-// `invalid_status_change`. With `If-Match`, only at that version.
+// `invalid_status_change`. `credit_limit` bounds what the partner may
+// owe the SP unpaid: while its unpaid balance is above it, orders it
+// sells are refused (422 `credit_limit_exceeded`); its services keep
+// running. A partner may change its own `name` and `email` only;
+// `credit_limit`, `remove_credit_limit`, `vendor_login` and `status`
+// are the SP's (403 `field_not_allowed`), and another partner is 404.
+// With `If-Match`, only at that version.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -7383,7 +7503,10 @@ func (c *Client) GetPlanNotificationSettings(ctx context.Context, id Id, reqEdit
 //
 // Replaces the settings. Termination comes after suspension (422
 // `termination_before_suspension`); every template must exist (422
-// `template_not_found`).
+// `template_not_found`). `reminder_days` holds at most 10 distinct
+// days, each from -60 to less than `termination_days` (422
+// `too_many_reminders`, `duplicate_reminder_day`,
+// `reminder_day_out_of_range`, naming the entry).
 //
 // Takes any type of body and a specified content type.
 //
@@ -7404,7 +7527,10 @@ func (c *Client) SetPlanNotificationSettingsWithBody(ctx context.Context, id Id,
 //
 // Replaces the settings. Termination comes after suspension (422
 // `termination_before_suspension`); every template must exist (422
-// `template_not_found`).
+// `template_not_found`). `reminder_days` holds at most 10 distinct
+// days, each from -60 to less than `termination_days` (422
+// `too_many_reminders`, `duplicate_reminder_day`,
+// `reminder_day_out_of_range`, naming the entry).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -8460,7 +8586,13 @@ func (c *Client) GetStorefrontOffer(ctx context.Context, token string, reqEditor
 // the plan's offering items against what the SP's or the partner's
 // vendor tenant may give (422 `offering_items_not_available`, listing
 // them); `quantity` only where the plan enables it (422
-// `quantity_not_enabled`). Nothing is stored when a check fails.
+// `quantity_not_enabled`). An existing customer whose unpaid balance
+// is above its credit limit, or an order on a partner's URL while the
+// partner's unpaid balance with the SP is above the partner's limit,
+// is refused with 422 `credit_limit_exceeded` (field `customer_id` or
+// `partner_id`); a balance equal to the limit is within it. 422, not
+// 402: the order breaks a credit rule, no payment is asked for here.
+// Nothing is stored when a check fails.
 // `Idempotency-Key` is required: a retry with the same key replays the
 // first answer and orders nothing more. Answers 202: the order is
 // `pending` until an admin approves it, or `approved` at once on
@@ -8494,7 +8626,13 @@ func (c *Client) PlaceStorefrontOrderWithBody(ctx context.Context, params *Place
 // the plan's offering items against what the SP's or the partner's
 // vendor tenant may give (422 `offering_items_not_available`, listing
 // them); `quantity` only where the plan enables it (422
-// `quantity_not_enabled`). Nothing is stored when a check fails.
+// `quantity_not_enabled`). An existing customer whose unpaid balance
+// is above its credit limit, or an order on a partner's URL while the
+// partner's unpaid balance with the SP is above the partner's limit,
+// is refused with 422 `credit_limit_exceeded` (field `customer_id` or
+// `partner_id`); a balance equal to the limit is within it. 422, not
+// 402: the order breaks a credit rule, no payment is asked for here.
+// Nothing is stored when a check fails.
 // `Idempotency-Key` is required: a retry with the same key replays the
 // first answer and orders nothing more. Answers 202: the order is
 // `pending` until an admin approves it, or `approved` at once on
@@ -15793,9 +15931,12 @@ type ClientWithResponsesInterface interface {
 	// UpdateCustomerWithBodyWithResponse Update a customer
 	//
 	// Changes the fields given. A customer may change its own contact
-	// details, not its credit limit, status or `metadata` (403
-	// `field_not_allowed`). `metadata` replaces the whole map. With
-	// `If-Match`, only at that version.
+	// details, not its credit limit, dunning pause, status or `metadata`
+	// (403 `field_not_allowed`). `dunning_paused_until` stops every
+	// dunning action for the customer up to and including that day;
+	// `remove_dunning_pause` lifts it (giving both is 400).
+	// `metadata` replaces the whole map. With `If-Match`, only at that
+	// version.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -15805,9 +15946,12 @@ type ClientWithResponsesInterface interface {
 	// UpdateCustomerWithResponse Update a customer
 	//
 	// Changes the fields given. A customer may change its own contact
-	// details, not its credit limit, status or `metadata` (403
-	// `field_not_allowed`). `metadata` replaces the whole map. With
-	// `If-Match`, only at that version.
+	// details, not its credit limit, dunning pause, status or `metadata`
+	// (403 `field_not_allowed`). `dunning_paused_until` stops every
+	// dunning action for the customer up to and including that day;
+	// `remove_dunning_pause` lifts it (giving both is 400).
+	// `metadata` replaces the whole map. With `If-Match`, only at that
+	// version.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -16026,8 +16170,11 @@ type ClientWithResponsesInterface interface {
 	// `plan_not_available_to_partner` otherwise). An order for a partner's
 	// customer is that partner's sale, at its end price. Give
 	// `customer_id` or a new customer's details. The same checks as a
-	// storefront order; 202 with the order. The order's `metadata` is
-	// copied to its service.
+	// storefront order, including the credit limits: 422
+	// `credit_limit_exceeded` with field `customer_id` when the existing
+	// customer's unpaid balance is above its limit, or `partner_id` when
+	// the selling partner's is above the partner's; nothing is stored.
+	// 202 with the order. The order's `metadata` is copied to its service.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -16041,8 +16188,11 @@ type ClientWithResponsesInterface interface {
 	// `plan_not_available_to_partner` otherwise). An order for a partner's
 	// customer is that partner's sale, at its end price. Give
 	// `customer_id` or a new customer's details. The same checks as a
-	// storefront order; 202 with the order. The order's `metadata` is
-	// copied to its service.
+	// storefront order, including the credit limits: 422
+	// `credit_limit_exceeded` with field `customer_id` when the existing
+	// customer's unpaid balance is above its limit, or `partner_id` when
+	// the selling partner's is above the partner's; nothing is stored.
+	// 202 with the order. The order's `metadata` is copied to its service.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -16143,7 +16293,13 @@ type ClientWithResponsesInterface interface {
 	// vendor account exists. Setting `status` to `provisioning` on a
 	// `failed` partner runs the vendor job again (it finishes what an
 	// earlier run began); any other status change is 422
-	// `invalid_status_change`. With `If-Match`, only at that version.
+	// `invalid_status_change`. `credit_limit` bounds what the partner may
+	// owe the SP unpaid: while its unpaid balance is above it, orders it
+	// sells are refused (422 `credit_limit_exceeded`); its services keep
+	// running. A partner may change its own `name` and `email` only;
+	// `credit_limit`, `remove_credit_limit`, `vendor_login` and `status`
+	// are the SP's (403 `field_not_allowed`), and another partner is 404.
+	// With `If-Match`, only at that version.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -16156,7 +16312,13 @@ type ClientWithResponsesInterface interface {
 	// vendor account exists. Setting `status` to `provisioning` on a
 	// `failed` partner runs the vendor job again (it finishes what an
 	// earlier run began); any other status change is 422
-	// `invalid_status_change`. With `If-Match`, only at that version.
+	// `invalid_status_change`. `credit_limit` bounds what the partner may
+	// owe the SP unpaid: while its unpaid balance is above it, orders it
+	// sells are refused (422 `credit_limit_exceeded`); its services keep
+	// running. A partner may change its own `name` and `email` only;
+	// `credit_limit`, `remove_credit_limit`, `vendor_login` and `status`
+	// are the SP's (403 `field_not_allowed`), and another partner is 404.
+	// With `If-Match`, only at that version.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -16350,7 +16512,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// Replaces the settings. Termination comes after suspension (422
 	// `termination_before_suspension`); every template must exist (422
-	// `template_not_found`).
+	// `template_not_found`). `reminder_days` holds at most 10 distinct
+	// days, each from -60 to less than `termination_days` (422
+	// `too_many_reminders`, `duplicate_reminder_day`,
+	// `reminder_day_out_of_range`, naming the entry).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -16361,7 +16526,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// Replaces the settings. Termination comes after suspension (422
 	// `termination_before_suspension`); every template must exist (422
-	// `template_not_found`).
+	// `template_not_found`). `reminder_days` holds at most 10 distinct
+	// days, each from -60 to less than `termination_days` (422
+	// `too_many_reminders`, `duplicate_reminder_day`,
+	// `reminder_day_out_of_range`, naming the entry).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -16967,7 +17135,13 @@ type ClientWithResponsesInterface interface {
 	// the plan's offering items against what the SP's or the partner's
 	// vendor tenant may give (422 `offering_items_not_available`, listing
 	// them); `quantity` only where the plan enables it (422
-	// `quantity_not_enabled`). Nothing is stored when a check fails.
+	// `quantity_not_enabled`). An existing customer whose unpaid balance
+	// is above its credit limit, or an order on a partner's URL while the
+	// partner's unpaid balance with the SP is above the partner's limit,
+	// is refused with 422 `credit_limit_exceeded` (field `customer_id` or
+	// `partner_id`); a balance equal to the limit is within it. 422, not
+	// 402: the order breaks a credit rule, no payment is asked for here.
+	// Nothing is stored when a check fails.
 	// `Idempotency-Key` is required: a retry with the same key replays the
 	// first answer and orders nothing more. Answers 202: the order is
 	// `pending` until an admin approves it, or `approved` at once on
@@ -16991,7 +17165,13 @@ type ClientWithResponsesInterface interface {
 	// the plan's offering items against what the SP's or the partner's
 	// vendor tenant may give (422 `offering_items_not_available`, listing
 	// them); `quantity` only where the plan enables it (422
-	// `quantity_not_enabled`). Nothing is stored when a check fails.
+	// `quantity_not_enabled`). An existing customer whose unpaid balance
+	// is above its credit limit, or an order on a partner's URL while the
+	// partner's unpaid balance with the SP is above the partner's limit,
+	// is refused with 422 `credit_limit_exceeded` (field `customer_id` or
+	// `partner_id`); a balance equal to the limit is within it. 422, not
+	// 402: the order breaks a credit rule, no payment is asked for here.
+	// Nothing is stored when a check fails.
 	// `Idempotency-Key` is required: a retry with the same key replays the
 	// first answer and orders nothing more. Answers 202: the order is
 	// `pending` until an admin approves it, or `approved` at once on
@@ -28646,9 +28826,12 @@ func (c *ClientWithResponses) GetCustomerWithResponse(ctx context.Context, id Id
 // UpdateCustomerWithBodyWithResponse Update a customer
 //
 // Changes the fields given. A customer may change its own contact
-// details, not its credit limit, status or `metadata` (403
-// `field_not_allowed`). `metadata` replaces the whole map. With
-// `If-Match`, only at that version.
+// details, not its credit limit, dunning pause, status or `metadata`
+// (403 `field_not_allowed`). `dunning_paused_until` stops every
+// dunning action for the customer up to and including that day;
+// `remove_dunning_pause` lifts it (giving both is 400).
+// `metadata` replaces the whole map. With `If-Match`, only at that
+// version.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -28664,9 +28847,12 @@ func (c *ClientWithResponses) UpdateCustomerWithBodyWithResponse(ctx context.Con
 // UpdateCustomerWithResponse Update a customer
 //
 // Changes the fields given. A customer may change its own contact
-// details, not its credit limit, status or `metadata` (403
-// `field_not_allowed`). `metadata` replaces the whole map. With
-// `If-Match`, only at that version.
+// details, not its credit limit, dunning pause, status or `metadata`
+// (403 `field_not_allowed`). `dunning_paused_until` stops every
+// dunning action for the customer up to and including that day;
+// `remove_dunning_pause` lifts it (giving both is 400).
+// `metadata` replaces the whole map. With `If-Match`, only at that
+// version.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -29005,8 +29191,11 @@ func (c *ClientWithResponses) ListOrdersWithResponse(ctx context.Context, params
 // `plan_not_available_to_partner` otherwise). An order for a partner's
 // customer is that partner's sale, at its end price. Give
 // `customer_id` or a new customer's details. The same checks as a
-// storefront order; 202 with the order. The order's `metadata` is
-// copied to its service.
+// storefront order, including the credit limits: 422
+// `credit_limit_exceeded` with field `customer_id` when the existing
+// customer's unpaid balance is above its limit, or `partner_id` when
+// the selling partner's is above the partner's; nothing is stored.
+// 202 with the order. The order's `metadata` is copied to its service.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -29026,8 +29215,11 @@ func (c *ClientWithResponses) CreateOrderWithBodyWithResponse(ctx context.Contex
 // `plan_not_available_to_partner` otherwise). An order for a partner's
 // customer is that partner's sale, at its end price. Give
 // `customer_id` or a new customer's details. The same checks as a
-// storefront order; 202 with the order. The order's `metadata` is
-// copied to its service.
+// storefront order, including the credit limits: 422
+// `credit_limit_exceeded` with field `customer_id` when the existing
+// customer's unpaid balance is above its limit, or `partner_id` when
+// the selling partner's is above the partner's; nothing is stored.
+// 202 with the order. The order's `metadata` is copied to its service.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -29182,7 +29374,13 @@ func (c *ClientWithResponses) GetPartnerWithResponse(ctx context.Context, id Id,
 // vendor account exists. Setting `status` to `provisioning` on a
 // `failed` partner runs the vendor job again (it finishes what an
 // earlier run began); any other status change is 422
-// `invalid_status_change`. With `If-Match`, only at that version.
+// `invalid_status_change`. `credit_limit` bounds what the partner may
+// owe the SP unpaid: while its unpaid balance is above it, orders it
+// sells are refused (422 `credit_limit_exceeded`); its services keep
+// running. A partner may change its own `name` and `email` only;
+// `credit_limit`, `remove_credit_limit`, `vendor_login` and `status`
+// are the SP's (403 `field_not_allowed`), and another partner is 404.
+// With `If-Match`, only at that version.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -29201,7 +29399,13 @@ func (c *ClientWithResponses) UpdatePartnerWithBodyWithResponse(ctx context.Cont
 // vendor account exists. Setting `status` to `provisioning` on a
 // `failed` partner runs the vendor job again (it finishes what an
 // earlier run began); any other status change is 422
-// `invalid_status_change`. With `If-Match`, only at that version.
+// `invalid_status_change`. `credit_limit` bounds what the partner may
+// owe the SP unpaid: while its unpaid balance is above it, orders it
+// sells are refused (422 `credit_limit_exceeded`); its services keep
+// running. A partner may change its own `name` and `email` only;
+// `credit_limit`, `remove_credit_limit`, `vendor_login` and `status`
+// are the SP's (403 `field_not_allowed`), and another partner is 404.
+// With `If-Match`, only at that version.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -29485,7 +29689,10 @@ func (c *ClientWithResponses) GetPlanNotificationSettingsWithResponse(ctx contex
 //
 // Replaces the settings. Termination comes after suspension (422
 // `termination_before_suspension`); every template must exist (422
-// `template_not_found`).
+// `template_not_found`). `reminder_days` holds at most 10 distinct
+// days, each from -60 to less than `termination_days` (422
+// `too_many_reminders`, `duplicate_reminder_day`,
+// `reminder_day_out_of_range`, naming the entry).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -29502,7 +29709,10 @@ func (c *ClientWithResponses) SetPlanNotificationSettingsWithBodyWithResponse(ct
 //
 // Replaces the settings. Termination comes after suspension (422
 // `termination_before_suspension`); every template must exist (422
-// `template_not_found`).
+// `template_not_found`). `reminder_days` holds at most 10 distinct
+// days, each from -60 to less than `termination_days` (422
+// `too_many_reminders`, `duplicate_reminder_day`,
+// `reminder_day_out_of_range`, naming the entry).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -30408,7 +30618,13 @@ func (c *ClientWithResponses) GetStorefrontOfferWithResponse(ctx context.Context
 // the plan's offering items against what the SP's or the partner's
 // vendor tenant may give (422 `offering_items_not_available`, listing
 // them); `quantity` only where the plan enables it (422
-// `quantity_not_enabled`). Nothing is stored when a check fails.
+// `quantity_not_enabled`). An existing customer whose unpaid balance
+// is above its credit limit, or an order on a partner's URL while the
+// partner's unpaid balance with the SP is above the partner's limit,
+// is refused with 422 `credit_limit_exceeded` (field `customer_id` or
+// `partner_id`); a balance equal to the limit is within it. 422, not
+// 402: the order breaks a credit rule, no payment is asked for here.
+// Nothing is stored when a check fails.
 // `Idempotency-Key` is required: a retry with the same key replays the
 // first answer and orders nothing more. Answers 202: the order is
 // `pending` until an admin approves it, or `approved` at once on
@@ -30438,7 +30654,13 @@ func (c *ClientWithResponses) PlaceStorefrontOrderWithBodyWithResponse(ctx conte
 // the plan's offering items against what the SP's or the partner's
 // vendor tenant may give (422 `offering_items_not_available`, listing
 // them); `quantity` only where the plan enables it (422
-// `quantity_not_enabled`). Nothing is stored when a check fails.
+// `quantity_not_enabled`). An existing customer whose unpaid balance
+// is above its credit limit, or an order on a partner's URL while the
+// partner's unpaid balance with the SP is above the partner's limit,
+// is refused with 422 `credit_limit_exceeded` (field `customer_id` or
+// `partner_id`); a balance equal to the limit is within it. 422, not
+// 402: the order breaks a credit rule, no payment is asked for here.
+// Nothing is stored when a check fails.
 // `Idempotency-Key` is required: a retry with the same key replays the
 // first answer and orders nothing more. Answers 202: the order is
 // `pending` until an admin approves it, or `approved` at once on
@@ -64165,687 +64387,707 @@ func (sh *strictHandler) RotateWebhookEndpointSecret(ctx echo.Context, id Id, pa
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2Lc+M2ky/6r6B099TYdymNJMuesV1bZ5155HMyr7U9X3a/OFeESMhCTAEKAdpWUvO/30I3QIIUJVGS",
-	"ZybZzFfnbMYUiWejX+j+9R+tSE5nUjChVevkj9aE0Zil8M9XV/TG/DdmKkr5THMpWietqwkjKVMySyNG",
-	"7liquBQByRQdJYxwQcLzcfst1dEk7LSCFnug01nCWiet61b/utUKWiqasCk17er5zPygdMrFTevTp6B1",
-	"HrPpTGom9AWbJXTO4sX+Q51mLCT3EyaInnBFuCJ6wojSMmUxoULds5RoSaggjKYJZylJ2W8ZU5rccz3B",
-	"l+mUkTDvLpq3f2Tz8oBNNzWjHUmZMCpguG9kRHFU1UH+NGEpg56ilFHNYiJTMmMi5uKmWL2ICjIyq0nj",
-	"8lo9ves9VSy94xFTT7ujXtSPD1h7MD6k7cHoKGo/j5+x9vG4S3ujfnQQD9hTOWMpjEU9PaRHo2fR87h9",
-	"zLrj9oD2Ru3nUT9uHzDTAP62Zh8uqGZv+JRr+D+L07vA9VSEJom8ZzGZsZTccxHLezKWKe5LlHAmNKFx",
-	"nDKlOuTS/CUFrAruksJtkmI+lZkiEU0S81CO4Z1iSkRPqCY0ZSSlmpHEDIrFAWFpKlNFuIiSLGblNTzq",
-	"+lOccsGn2bR10g3cdLnQ7Ial5flesCnlwizD8jknbKwNocPuZmlqpoVz/9JzPDzebo6K1ezpJYukiBXJ",
-	"hOZJzeQIE/EX38VBf5MZMp3Oz8aapctnpyW5p1yTERtLc0LTuTmR9IZyUer4YBPy+W9LG+fxMnYJPz9R",
-	"hJv5RhPJYjJO5RRWyDEnmZIpjRkxrOOU/JZJzQjXyOhSNpOphqGSWSpHCZuWOcbBuBf16TFrH46exe1B",
-	"9Jy1j2l31EbWgQd/5aH/FLRmNKVTpi33f5GlSqb1EwoFe9DDCN4I3U7PUnbHDQXM6A0zo+Pm9d8yls5b",
-	"QUvQqekPvymNZEof3jBxoyetk8NeP6gVC2vEEK/wz2N6wHrR4WH7WdwftQfs+bhNe6Nu+yAaxIfsaPyM",
-	"Ph+5Ac6onhTj44Y1mh3hqRE+VSEwlumU6tZJK8vgzRUiLJr/yOaL4z4jmeC/ZYzcsjmwTUNIImYxYeMx",
-	"izTZo+Tjx/OXRqxRciNlTKKJ5BHb7xAgcEMEZTlmWqIiJiMZzw2lJHSOInHMU6XNKs2kUKy8RIfjbvSc",
-	"Hvbbh6Muaw/ogREoB1G7Hz+LeqPn7Ij2um6JUCcoFqkiN5ftZv/wMDBHx/3dW79eF/nKP966nRK3n3C0",
-	"/szLuJzwNl7WMehg9efGam3I5CdU3DCzaiOqjJ4iyB5VoMgZ/S/cPyWUKE0TRqSA9wa9flWz64FmVz9J",
-	"qw0uI5KD2hO/RO/4QG8YUfz3pewFhEqpq5iNaZbo1slhNzD9Ih/vd7tBwdV7tVz9LdM0ppq+5kmtSHkv",
-	"knnOghS5n0jFSDi1X4VkIpNYEXbH0jm54XdMAIUBzbEHGulkfi3MDuBvdzTJWECoKpr4+ZbNf/kP+CEk",
-	"ex8v3rSZiGTM4pNrkb/0fw6/u2Xz/3P40r64f0qU6ZMmpjtFppnSRk0jU7MLHfKjeUhFfC3gfUXG0uhw",
-	"QAvh23zwaZYw1bkW/kb/0VITORvKNGbpkMetk1av2+0fDFqfzEuzRMa52ly3N27Epe35t5SNWyet/+dp",
-	"YYU8xV/VUzca077Sc6C1mLHZ+9GvLNKwR+5QgsT6jsbfU83uKbDdSBoGAUREZ7OEo6r+1ErPf/9Vod7u",
-	"zS6CCbTumIhlOsxEymg0MWZNK2jFTFOe5OfHvEFiHhMhtVWDTs2/J8BWqCKK3qEqozTVmTLkZwida5jF",
-	"dzQmbqg57U20nqmTp09jGakOjVIpuGrPEqqN0OnYcbrxq6c1w/zUdGU/YCMo9uv4A8wvklmCM0QjJZqg",
-	"HTOmPGFxeb7IRuKOGcN3NLYK0W77QBMew8tD7LG6DU5x4goGCe8DZwKFsnXyc95UzleD1pizxJCuUfST",
-	"VtCaMqXojXlplhpdVc/JNf543TItT7lSwJV+KfZyYLiHv5duulvv5cJUH2Mr39LEdIebhu+3uYC+3Nqd",
-	"kHCh75DswSIRs3iKqCyaAFtyixgGJLTNDM10w+Ba5A9QQQrRCmQPmnyQSt+k7PK/3hhz1+wTGOoBCWWm",
-	"h3I8TA3hmDYzcSvkvRhC5+G+GXQ4dVMYGjoJr0VpaNWfAxLGGZIYG96yuXmgU8oTLm6GwNf2DUv7FLRe",
-	"ALmeRRGbadQ2lpBpHXmmLOYa6YtOZWY/sv9qPe8cHLSCFhpP0bx10vp4+bKF6rWegwqstJyCjEwZhfZb",
-	"v2VUaK7npE/a11m3e8BID9aw3+0ftXu99kG308F/99v9AVAjF3dGvzED+SVo5XYWDEZrNp2ZMfaClvVA",
-	"DEFvLdq76nVPuub//cvIUnMkno2eR8dxl7V74z5tD0YHUft5PGDtw/ERdb+1gtYtF7E35FbQSqjSQzh1",
-	"RkZ/vCJPNRPUUOkfPP70VI7HzEj2Iddsqk7IYfeAXKJ3g3wU9I7yxHJZsECAl+etn/Q+oV7ElJnEyKxg",
-	"plh6go6Pw3HbDM5YPNbh0aP9kdPzYYl1ys0iGYMOO0XZ1WVmmgfm08O4PWBH4/Zzejxqd6Ne3GcH4wE9",
-	"HHn8u2W9N62glc3iFQva6/4LTi/2ZQlm8f3+YWkDHFHg2I7iZ+z5+LgLk2kPogMzt8G47dw3ZqKGl6WM",
-	"DXXKadI6GdNEMXj0W2bpbiqFniRzt70NJ5yL6ZXyHgzAOGPmWLF8Wv12/9BsY0IFftDQEDPGLU2GWZp4",
-	"vJNl/XaUyCx2DLQTyWkr8EnD/CE1BYopU5l5MrsfGp12eC/TW7ONXAojiD8FLWkUpBs2vBm1TnqGMLT0",
-	"/u5+8radRprfGdrMBNfDWWr3ND/uvW6n260976vJBLfdULKzjKXQUsk2jafcqF1WvuNJsiQ7OHxOj47H",
-	"bdaNu+3BeNxv08PBqH1wOIi7x88HrP+8D1+Cet86OfjUWIwgQ/xgaXyJXlDYCimLDFnEaDDxJEHLAdwA",
-	"VsqRPa6NHYFMCl60nBN8QGMuaLJ/Cp9YfWNCUZBHUow5yC3zo2D3BHeZzJnukA8yScqeJSPzPbf1cq/s",
-	"lf9VQMKSmxVZVeFG/SP/95DHn8A3vMJ7YmSKFOOER7spPbywCYeW6w25GI4TfjPRvgJ0VnVqc0UqBqXZ",
-	"KKV5kpARM3raLJURU6qslw66x4Uuk09hW0Vm9fAfSz91M4/scFVhyTufpZkeA230tUxHPI6Z2Glfxnkr",
-	"3h78j8xSksqEkSmdA+nGEnaivMAHxQK/9prZboWLgTzWaqLD9olaMpNPQet7KdhOqwe8eXhjminp8FwR",
-	"+AlVeJJIccNSkmsEpWXseTr399jSdivoDeYxlvBcE/bAjXJCRpkuzwS6slbRudCG1yevUE/ahUfYlvy1",
-	"vJRTZq0xcNmnUtwYjmwoVPGYlU1RbyndsEAjYynB4W19/t3QHmNlzwTJBHuYscgsrjFOspQVZqfryyx5",
-	"zFWUSJUvNQidDykb84ft2TJIk0RGt2ghqGw6pem8sJF1ljIQWlypjMW5rDMimCZZecvgp+EMhjS0jVbP",
-	"woo2T4knTQk2A/eHBbGhdP6MvL12DmbbNL1F9lpeIjtKI4XklEnBCEsUe6ICIuS9Me+kiNj6xcLWvbU6",
-	"dzrFPUsZEdl0ZA6ZJwfxQ7NkcByZoWv0suUXPV9kiXDknz49Fqde3H7rnFFMnxBqDgZLy1QE10pUXAv3",
-	"7b1RskpLxjXZC+tGHu4HxF7mXosVtAm6nSHPYsPHqfydiWux0DBSTbjfIWeJkiRcqTCE1lp/JzWa6mAm",
-	"7sI6hdRDWjRVPYDFhZIqpBChilRdArCqfs/xuN7ztNCh8z/hhEoOKHyvSV8Vb9RRQcLvpCZnfn/bEXJl",
-	"2I9FwCEOLSSormP4gBGYgrlbxCmLOSVm1Kqs5ee3zeYAI1G8lpmId6aHMbTikcI7iU4vRw1lfjEoL/Zr",
-	"+/X264z9P8YSm/FAa3BuwSfKFTckrCVqx6DqwfK9d+u6nRNsvYep4uDYwsOkMjVjsLirHUyNPEp/DS9S",
-	"vmjOi9SIJOzU8y3dwH6vGO1r7HGu/+Q2eL4EcMe7o+oHhxPd8Qu6TcGWjL6BmxqQNBPCqKYyNRwkYiwG",
-	"La+q4BSz8rrwGBDcLFJ7z+J1lceLGWKMT1HZsbeytuvPp9vUDhpUGxalTKNBVVqnc6MSUKXuZRqX7aJb",
-	"FH3L18Vvs3Lrk7eIs88Xxyg2WhpVaLGvU3hsw/FiJjSnifrcymD9bGDFshlLFRBHacHOiGD3xmzMJwVh",
-	"CBGcvNXrVbRY8hFV2wMhaxRyyyzz9h0pgdIMd8bm5KeZ+IKrVMzh8VTm0uGx2vJvGTPqK0zsxMzXMTok",
-	"aqO11hG7UYdp/YqyhQW9Fqh6+7+ZbqbyDrkuhH+B6l23Aqh6Y3xAcYT0SiIvN1WQXH7p9YHOE0njKynf",
-	"0PRmN0V6JOP5UEs5TKCpJTezEErDzZAlgRfLHh3PMWZvUMkrvAa7kpK8sS1vR1eVAT6269HNDFo320xF",
-	"vtdGsQWlSpG9HnnLv9sHjetDCjGI3LT2OhcrO4QpgJd/OOVqagNsKntgbZlJcT1/SsZMR2DyLR7rnheg",
-	"4I+VvHYCattAhcpAH82ayCPN84gm8HjTBD2/Vi3yFcJHiAsxDAE0opssZVW7wWpONIpkJuCMFq+SvbMX",
-	"F+/fnV8OP1682S875LyTUK/H7hQjUhnyo/jmiADthsxomkdgeHO19ofnyv0UtK6kfEvF3EVS77QbKdVs",
-	"aGOIS6QvJZlSMSfOQjkFfWlOEqqN6eMRfN+TY+YzMzaSD27bNS8N7DGW+sKLlnaToWPNULigX0theHNF",
-	"CwcluJ1HRNf1b99+6sVOwxA+CprpiUz57zuyqQwaMipXRCtb9RZDawytuLAUTz0rqxy9YqtKQ9t2l6rD",
-	"epR4m2I+I7owF29ffvrpp/aZ1329lUStYY6hO2y98fNR2Bs+c+Be2TvyR7qLvGXzYcoyVeO1rt46Gh3F",
-	"vIjeRUpiDrcgQjvhWT6EfX9nvQlYVeBRriK90T8O84vllHIBUZIQOpvKWyY65GwqxQ3aGRCghMGfhbI4",
-	"pRgKekJCiPKJ4CYDA36GuS8Io6eoIDzGnAlBp0xdC3vxEZAQow8K9QYinwzfqcRUMRpNzNfcjgqcj6AN",
-	"5ssABHl2c5OymyUW+z/kPaEEgkmeKBJTnsxJpugNIyMWyan109kgABecAd5QkU1bJz+3pvTB+nBaQYve",
-	"3bR+WQj5DVpnM27j5W0cHkcj3PctefH3ZrZtzaesVdOW+2Y0bxCzj66pBq+BE8rQ0EZjweiOPxZ/MIJT",
-	"2MCaBr2j/7yeU8yyUcIjo/mk2hkkt2weGFPBKHI3gitGOBy8hYZTdidvN5xUKpFRrDo/P7L5hXnt0yc/",
-	"rv1nzLCAVcknZRssORILGpE23NfRyAt4CdhZjBoqTT54NGMjocpk5LbBj6O3MeDL4+irm1ThAvGUC2M0",
-	"J7jSU3rLCIUgbxXJmTGqJaHENmHWfn32iL9QMOR1ywDjoknyfgy3Dqs2xJ6wT0H1iKGtWE9a9xOZADF1",
-	"yOVE3guYLma/4X1JnhOxejK2j8Xp/JJP6A3HgOFmszFvv2UQHF6dj4teywPBGq2KGxhNUzpfGD+0WT/6",
-	"Iuz8BcjN2oQpIw8gU4qSw27f3mX4TLI26tw+9DSJodWUanloEXjdbCSDbrduJDVx1+VA21bQGtHY3dfV",
-	"D4UnCRc3r4twxOpgbHSiMZHhn/uBER6pZql5eLAfEMWmnAqR0cQ8OdoPSPFXr78fkBFnQnB80B/sB0Sn",
-	"3pODo/2SFMqjIfNujB7i9WGkU/HPonFD3EXDq6b7VsYsAWXKdjpL2YzCWZ9Jpc0/h2P+wEoPZnR+s6rR",
-	"i0wsikWqhnK8wLBXCcNN+LuNtVCNT1Ex1Nf46eKBClpjLriabDiUCaOpHjGq7VdlInpDlSaK34AfLuHj",
-	"/BrxXqa3LCWxhEgRXeK+K/trKI6L4OvqkPLohCmNWUDAEcBiQhVqY9EkE7ckktMp18rjm3nmkbv+arrg",
-	"P3K8PSzfbtUoHOqWz2Z1qXWmrTxfN83EE0VmLOUyVnibiGmpNEkZjedkbzQvpdZnYr9+GqCObLjbzixo",
-	"OvlLfN8Qm9Q0WZtRJAWb12sksOiBPVf5QLyNLhbQdeadk8ryr9Vkihlspc00P/3b0FJleaCJ1ZNwh36B",
-	"TbkEhxpyvJ8gYazWG+CtPFFi9Sh+tHN1zJcmCXwq2D1NlMdy13Dbr6OIeNx+F2WkejQW8TMgbi7NZprF",
-	"4QnE7VhmqbQ09E32hCQ52wVbNLz4+G54eXX25tXw7PXVq4tw//RamK0hXDvgDaXpXAUQC2T4yK9y9ERZ",
-	"b9WeMWchkNtwCzAVlU19V9omGdo9w7sZs214n2mOkjSGPfqOcoXEm0Ttbpbj2Wuyie1deJNAdszstK5d",
-	"xWNWBFZ7t64LZismCdXpYPijn35r2QWktTYhFuskfgEN1cna5fLpJ7NtXtc46SBHtDBPwV+QUqFo5C73",
-	"Gw3Lyr66AZXykzYLZigl0zT4tMb4wOclbu52yB9aHX9xN5xNVerjGpXays4hrrXpHC4jhzEzhD1ULBn7",
-	"OUCQfpjHPRaPHzg6psu/27/Y1BAsyx+vyyTgYpgpBro9TxZvNYTUfGx9hcP8VLpoPvM6RgFWHt5JHlvj",
-	"JY/8QwV4WQjskmhP99g06O9ROWRiWcTAkptxTGWaUGWU7ilAHrmH5WbzR0W8jnMFYGicTQpyD92oUW8a",
-	"Jmysh5nItxsSovJ3UhlnkR7epDKbLTxd+Hs+K/bUhR6xh5lNZ3VPSqPyH+Zj8B/OUnnHFZei9Itm6ZQL",
-	"66XXtNiLnLa4Grp8+iJ3KX/NWquJvOHCf6iztHjpno0mUt4a0ud3LJ17K+x+YiKeSS70MObgCV7C4Quj",
-	"+OMsbqJDTbnwn/aqPNtdtC/gLRyt9hMFrfuUa/ZeJHPMf//kJ3atZlkf3XufPtXxHuBR39GEiqhGuxoV",
-	"PzTQeoMWnNh0bSoYdHqO7y7oyvg4yPv+Zemwz/PeyqNuaGHhgzp+e/nhSR4rH7ggC3sS0WEOo1Q2IQi5",
-	"5xMvF20v98o9UUTeC6uRUAvZZZt+ovYrDhrztDj0NVRZWSz4FUzK2lVyecCLxj1CZtWqzWBPpvUW3pa+",
-	"8pjrod1OtQTmQgoSfv/qijy96z11K4rhemGHvPDUGfsbgl8ECNQCdHBK2HSm5whnJKRgjZWK8iGoUS3s",
-	"FBKHGdLoLBT5mjULieAA/ho6uIBt/QV+Vm1TzIuGVwc19wH2LCgGxgBG/3KV784poSPFhLZYbfZEyXvR",
-	"wEkdtGYTG+m3pfXu6L6w3f1Q2KZ0mye5eh9woY8GrVowl2U3EG5fcVJBfvSKg+aRiucWcN2XDl1pJt6e",
-	"rzr929n/BYPw0bO63WAlw5hRrVlqqOT/+/ms/a9f/uh/+rcVPGH7A1UmyZeoMigXhX75AbCGiPsiwFBi",
-	"5DPFvTcYVdURH9SPePmBLQnywSOfzM9zm3RKfPmUs1uQTzS5p3MFVvvG57VEKo1un9zCriLgr+MtyYXn",
-	"Dr6SCiPyPUdOk8akwnr90379SMrnn/FI/0VOVTP6NmQxlXdsWF2KivxMM0bwTZVHjHONAVjgGoN/+T7v",
-	"HBJ2WwlYp/q/Mit9ZQ2vGtVfxjWc9jVnSaxOSOeFnM6omHfe0Skje2YaqIWd+Arugu5s1AHDWXKWsx+Q",
-	"jhsstOX/DSP0H1gVzX+EuhuguQWkY/0zriX3p7OBvEcfABDk48Ub79kbY1eWH31wodF7imknQQgtRfmn",
-	"TDF9SlI2hqAk6+ZSGay0maB1WnXeQVak9+BKapp4fxfzc0/AxHlJtf/s5cKTD+AUuNQ01QtPX4k4IJ0P",
-	"6I3onEFcj/fgLdMT6b9xwSCWCkbhntnuXtK56jzWDWBDtdZdL1S9q+FbypMfuYjDgODW2OhoiBm1PgS8",
-	"cqKamFaQSnOfq6Et5fJTT4mhIjpKWIDYBCxh8Of+KRFZkrjmnRpLnMMC1sO8gcG/iE3XPEQnZbNkPtSy",
-	"boauC5IyEQPwjFFvQH9BTp4r1xemlfaVtEmPcOrQFhpDlKxgtbtmKXRl31rKAFqx0W8ktNRF/vijQtef",
-	"PkGefMbC2t6+ogpub97cfAPkbd7qN9G2f1nHQrfSs79x2W9cdgmX9ZSNXtf8b62esqV681mYENkrcY0R",
-	"3hr+p33QieQ03D+tcinyXjBk2NidBf6eIxwHSxTCw/b7BT6gHUZYWbF6tfazcrxq7+sAdGtsoQqHWsty",
-	"vo5lVFYcdzCPSg09kpXzjaF+Y6jfGOrfkqEu8so7m5WyJDRDjmHhXR5jUMRq2MPgRSjgKkKcGgb7PUIS",
-	"gY/IWRvF4e46tJ9tOWKJFDdmJ0tedsur1BOwT3LU8EYOvCZ+FFjMl9aRsmzEzLwEVSiQuYb2xrXNYwhf",
-	"MEzU3styhrdf672LDe8iliwSokQqliTWMvIZO9eKJeP93a4rXKdNEy3y990F5Nplv7BfXJkPvJvLtR/i",
-	"B3Wmkb05LI+lPJeKLbT0oqGgjAUnkszZQ71QR3t5Rd0Nip7o719dkZTpLBWIEWJrM1mCg4Sw+5RrzQTS",
-	"HS4CCUvTCzHN6dTidVFz+OFw5gnwvs9N+hjwxeLZx0vX4SupZMDpdlHFFsis9qyBH0WOvf0Rdgu4InQk",
-	"Mx2Q+wnHnDDr3rR7IcfXwmxlaEbRwb7DExJCJExoGnqfgvMitNEiIaEOcgfxwI2gCK8FFcRKjYCENsrG",
-	"vGulPjyE040P4Z/BtQirwR/m55/w2Sv7qBwpCCMroleKkCG4NoLOvLv6xeiSWqd+cSzr4+YmdDZjgsUd",
-	"uzIdewbDIH/gohWLRxY+4vRauMXrWGgjfMs9zETt4yIsB5DW3WOXaTe0uf3+JxBv5J6fIjw7CHKM2QrJ",
-	"HhXznFyMsrJfbGJnRnnsQN3hwZ3kZkyn+Ybm0z7Nt7ODdybwnXuU48kbyiqnxu+fkoUt77h4n/Ba7BnS",
-	"tc8Bl8NoRMj/U8ZITOdqv4Ye3MBcDFfHDx71d6MgnGIvvGfeVnhPSwFSy/bB+8nfhoI+O9XAuU45Qs4u",
-	"d0HG3qTKi+09yGe1dFFr6R0srxyRtKI01QY8nhEFrlcypdGEC9ZOGYWIP0h5JXulMgFlSP+FugGk0+ns",
-	"17ojLUpeHZPDAgDUUEWW6IDEUgM8qFGqIQAf31BkLyxDgncsyreFNYQ7Vqx3BeywUx+2YcH51sWp44AD",
-	"XLTiuzpBlGMAN40oPaiJKPXxiHNNFYIAsSKfQxqsPCsFMXpPgc6qTw31wiMH4jDUclgw1FQmrPKJoiIe",
-	"yYfVgXvfS8EaTr1Xl5/m4ffWNf8PRhM9WSRntXDLK29NA0UdI3m7Po0RG6nb1hK+b9NMwLr55Ri6dbNz",
-	"EdaLMWOYEg6spOn97qbxg9aqHaaZaKpNb2d5rQjNqphl642nvEZBg2yZpslfhoFv0Cr4sIarLKVL5mnN",
-	"DqqVe0irpZAQAe4x3+X1RIEUN2yRiZhAmYJm9luTBCFLdC7TLOFig9RA+/EbLmqD9xCLdnFFEB8Bg8IR",
-	"IAELo0RzRtPSA4UppgwfBuSGztpjoyQUwYeQ3WE+DCxeCqw1Lm6n3qrlm9Hsus31byhhp/zc8MDsWySV",
-	"bmhx29D1pjtgVe+61bfx6kzEjSjZvg6ZfY0+aBYPYUmkCAhU2WiTfD4brb7pF5sT8RV9qFvFzXre7qoV",
-	"o+gbMqhNbmaDFuqbG4ynzmORR0ba61xvxOUISre1/qYVGZW+GCsEVIXySnS77e2wz9QWjqzN2yZ71FZ/",
-	"xA6BjyimsxkZM7YfEJtcCBHl9hN8cz8gLtvQ/AjJ58DG05RRuKGwNWjInlVL4QFWOvES0bzisFQbjpFQ",
-	"EeQoK+AwY+nUukz3A0LjXzOlzXH3x5S/n1KuWEymPG7bcfqaR5Gtbufl50zmVXMgStb1skpJAZa/RFFp",
-	"fFpK+1KjDzgsok18WP+w9Q6NIMPqdXI6y4zpsIeGFdiXQQnrxlZLNARAC7ScAEWtqnNNbSRbzVo5+fq5",
-	"mfJMKl5ZT48bFOWVFk2/mEV8ShOCbdWHrXjoyE2yPOjDkMdlRtwwNaTgv+XSTJsngOcLknMvf+KBX+rM",
-	"68oxq1Yxi5wcVzCcfKc9SyRlhkNiLhGwF7zBsFmJQQtIsHQCMSpx9en7Gq7OpRmgzZ2dZW3AW6U4pWNg",
-	"7MJhauB/IEVwxUoYqb0rGxpR1dxOWh5QZk2GJcegWYXpUoYRfpfHUqV45GG0OX3WEaNDZ6q1UQG+CExU",
-	"Qc4+nAP8j5/NaiuULc+DClo5PdXV8AVfHjpp1ISmLCajucVKS7iqub+bUDWcypQtCdcFbd6Vv5gZbo1F",
-	"bRVcN4hKuXKAP9b7pwRiFpxmnlAj5W3l8sXAXq+FuikpBSUyXRfuosp8BY3mV1greluyxfnc67bRhVku",
-	"cVdTiKPMvf+nCEECft8JVYTmkZjuOrjsh8AM3Nxd6dxEKYsYv2OeSjD0XO8O1qZ45EQC5EBb3uXgjCDM",
-	"AdRCNWNC2QRf/M65W0sP/ejtIU1YWs8E33rx5/WKwR8b3WAHrYc2FCBoA7Jf5fM83H0IakIO0lRqc/lL",
-	"RYTq8nfscJb8vqxejGY3KdXS5TmaL5EUCPUu1l2JVygxFCvCxbVwx0nNlWbTE6N9TqXSpN+FutKnFumM",
-	"K9Iztuyga3TQlEaapQpuk8Kz9r8Ibf9Ouu1jMiQdckLaofkMRo5l2nFxDaeBRg67fiuda3HlhwQDzgSU",
-	"tDFKGIsmEv8a0eiW7IV/fAqREUCQBYBFxdfC8BNFxlDC2xw+rgHh3N4xRlrhww45EwQNBgwluOF3THll",
-	"tkOH7I23ZgiLNqUz23GUGK2ecL3fIWc54DeoZOpaWCDMSM7m7pod7iKeKOLa75DvaJz/BWEf3W5tcV5s",
-	"7FqgHxxo8qSoGQ6YkFMqAPNShbBUxY+3bO5IJiRS+PMLvNdKtBVC8mc+TvS53LI5ulvChRrhUTrt2Ese",
-	"ozO+eNF+9ux5zxzxpcVEp/TBP5n9bpXT1Z8+/5tW/QK4Qu4sZfGLiUM93yTTroyMuRJJznv1U1CuR1rh",
-	"F70GYUq7KrXl/kvt1UoSGWfL9IEcLsAc1im8iA5sC1JAAMqA7IVCCobSD54oomSCOLCG5UjBSuamxXAF",
-	"sIklznwc1SXTmosbVZcBH91ms2HilRtZ9BgnnNkKqst/tfARivmYRJ78N6QVMaFZilVq65KGY750DH6l",
-	"3rrmF4vXrtrw9/btc82m38NCt7yituBCgFK2fyzLfSihdMmNv6rR5b218Ve8bn1Lq1EsW7CwmQvLspxu",
-	"HYWci1mmNw3yX6Shqt3rfiMckc3plPmFcmCY1SDGJqGIJdLc7tsCvHMzdWYRsmKRxBc5gZ1w8WpAAJYZ",
-	"41ctDq0LldxTjJWrBFWuJFLeJIrRO1cbstDyqXPIJY4KvtwprHifaBpbP98ee9ApJd9/Z5SyO1wsJcca",
-	"f94/xdhgqz4UP1hK41PDRzFYFhcDn7R7wZYHv3JvkXdIuDCDnLGUGDFySto9o6JkwsLSP8KANuEpy1lG",
-	"PYcQCCy9kicslB5F49nIualpoEMAk33q6jrQijPMlp+8lwTVxCCPY/vh8v07W3Jx0bIt3BCrfW1BroAf",
-	"e//rHB+TvXsH6FXRlPc75MLi8yqXNx7RNJ17ozy9FtbDbJPtjKUJieYu8HwPwo89wPFZyiKuGJRwzFep",
-	"jJcmsyR2PlUodIOFbLhhzmTE5lJYYPMRwEvugVZCNJ8ylbuqAzBe09tsZv4F1wN2iekDU/t5YPQCFPq1",
-	"8ADPsUsXLFLRVVu9fuewW0YZaP/fn7vt41/+6AW9/qe96+uO9+f+//23ddfVRdsfL182xi+o0H7uVsxb",
-	"riPrd+zeR5D586BH/K/KGt8UFaFUqrRpgM9RTRRIpQJnnXLsKmA27WawpBtXABM1e6OjgS4FsT2osJXA",
-	"4Gp+NwfYyE33ZMlo8zZq3LFa02iy2b223+JZ/n3dBUFRrXJBxr29+gCw0cZWIWOa1mPZPkICQdWxuzYt",
-	"eZNglHTojkEVjNiiV4LKivWQwQ8JcdivUzklMVezhM7hjfpgvPokb6CvPM07L99KeWKTsqGIBTogodiZ",
-	"V+R1y0Rtvwzoor9zXnhWdTp31RNhorDLWJrribKnwMaAaHJD71hum64dg43sW5rv8BZ/b5+/zPO9AfG7",
-	"CO+BFbmnytahO7We75QpJmKQ0BwcW51d0i04VGOKWCpUOVIIYh/zxIp8o9alVaxdF6MVzLjN6Fn+67BR",
-	"sn3NraLQqw7f2uE1C0TxOUopGsXlSSxe3OTQiEs2JE+0stX7MNOLxXAmcviCyLodi7cVohygbr3xbmwe",
-	"Y1IX01Hs6cIOlmee35v6zMhPmPVy+X1O74WN5Cy6dMQ2C+lYIhCWIBDWVFyCb1hcJFDsefF4m8XTLYAu",
-	"W5TTeBye+FF+TxT58PJ1UNBFmU9Yfl13LzOLx+shCN2+xGsX7OvcF5e0gh0ujUsn13MXbqAWl26W1p5r",
-	"2B0QpXj76Idi4gU1sdFLkL/E8HbFBxNqRE7evVhM5zUKzEtj1s2M0IuzXL7KJGZKu3G4eNIRG0sLcelu",
-	"KAx5uUSHkhF/cHToGfDdWgdCMbTKaq0P4PBu9ppMq37kRTrGKdqtUIWzsmKlWT078N0SvbpZ+UPbbFrV",
-	"UPHKztXMet2RXArhjppDSPbuKdcuMwYTKUVMfpUjI+QBe52Lm31IDBI6DEiYZ+Q48x589VLGhgFRJQXh",
-	"goSFnhWajycsMZ8I6etRXrHHklM/h4pWKDfyxBTTSq1hAH60Gte+DTafupoqDcDzsf6KsUEF5Cv4sUyL",
-	"7r51TvmxX7ymQe9FsRvPDwi+jeGMpdbF1iiAZGOAT6jebNbx1AakgQ/HUEQeDt4s1xiSPpqWJIMEkaUg",
-	"pRtcXVVBsZc2CsFRwzFr3rCWt0ysz9/B14r5+7OrHV1QIVCfXNzk/fEu0mSJAOtYwYKDeZEYXsjpVAri",
-	"1XVUqOCLmAFXh5ATpsjea54wcjkXEbnOut3+Ebmc0JQF5J3UNJ2XjnAEjUJCWt7K8pNb9oBvKHKxpw0c",
-	"7f+VSU0VVjgoBrdFA5/WLLh9b0X4SKFVywwR76su8EUvuO3SJj0sBG24ARCjO9lrJunuCqiNOsCPF3zw",
-	"9SGokLX7SFUVN8y8scVxhitqwOzEYSdcaYmuyWb3NWYplqRiNy8CKW+4aNQT4L5s69RcJwAc429eXDAo",
-	"wdvXtQh61RNFbphgqaGOPPE+8Kr+MQxdAT0XQ+NTRmOneObptvhWZ1cRUyPAfQ10s1jjzYVHM68BbLfn",
-	"LoB/DXPBUwOnblfSOqIA9IVQIcV8KjMbG3SK65ovuMNCrA+61mymNjsIl5rNHiWWeruEFr8+wqMDC+ZO",
-	"hUKa+8LZD+d2wyiztxJpVYK+fZHuWJDbgUfABYfN2QqsMPJug1aa3N7F0TZsfReevRUv3JJflKXxOrtv",
-	"q4IdpSSCWlrLm1261zkMUuVCJNL1bm5JaKRZfFLmGaNszlKyF2IIhjHbSley6PAleyGGc9oUeMDkkUnu",
-	"NohokpSvh7A5Q9/wHaT+lIO/CwKqVRFhGl4B0yVQStDxE+UhoDm3CowPZhyQ0KzmCUYg8tgGIAYkpDM+",
-	"vGXz6i9miiF7wGxq+6N1SbrgxdJ1MLTejw7iATsct4/os1F7ED2P28esO273aH90EA3iQ3Y0rqO8jcpr",
-	"pnK6oVBZoUShy7xxWwuGT8vuEjhhl9Pp1/EPov66g2PQ08VqK5tD7XI4PIrfCAWiWZJ7jJ6vqDNwVXTi",
-	"RX49UddiBph/OXyxgBrpLnjFnkPQGrE2HgWnIQOPvyRqIu871+Jc5JdAqEtJsaBLkT0htRkehDTvL8Td",
-	"cqF0mgEammqdtC75DThzqCaucD7L+u0okVnsqud3IjklkP4mtFSyDWfbRllMCtylvNyzvT4m53iPWNSD",
-	"liJip+SWsRkUBKRjSCTAlcFgstbKQfiM8qRVGo51Dvje+9JEa/BJJjI1C5W/lV9wwT4HfkF8HKK3SbBH",
-	"9xNmvY3FEtRDa/tTXGTV0IrE+rRcdNbpQYt8EYdUNAF7sz5lxBtVScUprdzSg76YeFWU6KKzWSox9cMP",
-	"Cl5WpTGiImLJMiCQQg9dkH5FVudiwqcUbMOasmxWj2PDZuaslaKbY8B61N4ZD3Lyt3p5WEA8ESZid1Xr",
-	"FkszQYUeepg9NjhiKmNm4yXKgYb2odmoPEeGRhFTajiTCY84c684s9C8NTQnb3iTUoHdFBvwy3oUEzYr",
-	"chWLJV1KEh+Rvst7tJMiuLmHM5XZzQQ34uPFG7IHxUd9/+aOOIHLHIVBa2k0rI13hd0kM6ontmeuCLS2",
-	"/qT6qqJzQZruVu2EE8S7SlWzqTUG4PJcuzOMIQTj4xSnaWSREVRMoXMKDguids6SeV0qXZ3kDlYnuVmU",
-	"uLo6aVOsYrmcjmz2vqUm82ojYvgyldQcKGhNITU3YqijVojkyw9YU82iK5A9i29iBkNC+7RAmv0MxdYe",
-	"vzTacmd/I++LpY5dq4lB6co1sUU2+v1XObLRRZ0VbSX1Omch1q3RVcD6oPpVEj6rOrCCZg0HfZIj7+H7",
-	"AUabTGnMOl+grlppMTaqn7aCE0CtrA29IztEpW5d7atZOdH++uSMVVGoXkcrlmzLMnPT9c7u0p7sFv67",
-	"5UJXD1wlUJm2f++2j38p/tkZ/mf7lz/6wVGTYOzV9IwrtGLdv47V7CTmDnazbeJDQkWDu/lm0yvf0v+y",
-	"kHSB2tse5KyiThfabF6SCc0TVz3QXnE7i7sDZgFXEUIHsTSqBRa/ZJqM5raNerRHyDdo1IJ38bLQzG5X",
-	"/497Aa82pRmz4R/SJUXcnSnjCYm6HDH4EeUbV54gsp/nki+hgux1XXQPRiejwoYADRDNwjWhipyP22+p",
-	"jiYl7W05pJWaDXfYhaWeXT8mYIHgFugn34LFhVvBMcwGfFWuAUf+cTjHh7QWqzKSaoMihCLe8D7KfLH5",
-	"Xd9u0T6Q1m4NxaaWVz7G4UYLomYbroeabbwcK8zUvPsA99HfoUpfC1Os7s2aY/ABT82GWkudJFhJ9va1",
-	"WgHQ8MPdmM2yNVgW/1fyWO1VLJM0E2o/IAhkFuRpEIq5t9DKqQC/lXx5Obq0deTVOe/sEB+pLtCXVxq3",
-	"NC4fXdes2ft5Iml8JeUbmt40RkquA4keyXheZEYu2cZ5fYz8hvhYn7HGZI5D1LjS+kTGDTFRsVDRVoiv",
-	"rhrNcDRfks9iSx6tDz700d9R0chTQO1s/OaKsZYHUdqEes4Kc97OFNyMHHbfhIW7FJsUYXogNE35HYtP",
-	"iZD39qIYbAdXPMTG14wznaWspDKu2VJvy6r8pGHOrp35ivV/m69N/W0kTjGiU3ZKwnvK71ga2tpHCi79",
-	"MeV6LFPEMsabR8QnVZrOlYMPNXYUSEIAJ1NM64TF+64ECFdkIu8JdZ9yRRKmiRyPSUoB+gnC6Udzcid5",
-	"jEGJyuUSlLgMFbdDqMU0xngAmuLdj5qY/0xYdNsKWoAm1QpaOKFVvOjC0nRN3k4Bft4Qg3BWsLdGCMlV",
-	"zT+vI+K6rt3XZfbiGbGaBKGLgAEByWaAnOVS8c0bVnUxm9E1P/a63SIRPn/U7SyksVdyzW3S+qCUwj5Y",
-	"lsFeb+TTTMuhvfCrmRv+QCB8GUhtJpVuQ8IJaMOKUI2+xj0HQwuRyDbZjfHU2noe3Ll5a/+UAK3ccwUF",
-	"bKxXFLtTiGBXDS70gvY/oyBabmnbyyyjQ43qQJSsGqHIlM7hSstYtXvXZhETHkH1DClcNRzyExsprtl1",
-	"a0mR8XI0elNfgf1ow9fND43jK5upVAkVOzvrPxcYdp1gLiFZV9eltLA1W5M7xKs0EpTP1+6u8YSKF4AC",
-	"vaFkb+5wWuIWWTqarfSMvyTT2fqGoIZvrAMp+rOe/o1OZYWUHuOILSXDeZRsSoW7hTZs5px5PM/McnC/",
-	"r+hT3NWZuLUbaKf8wcgQjdpolkhniGZ5jh8d1VyfLyYmrj/yUwSwHEaAYNl8WGXgy9LQPKibfGyP5zGv",
-	"psbZ5VxGmkvzXAHxO7SXP+72wLB9C0LpoGgg2xHQSiGUT5DQVqM7JWHKNJQjI5reMkWEJILdW2nhmzEO",
-	"XTx3ftkP602VhIpHcn393SXe/279dlOpuHg+jOUvkL5egzu2qUewX+MRtLrlcMrVlOpoUk/cKRcRn9Ga",
-	"mD8bad+4+teGuSW5G3irMlX5uF0hjbUGW9OSwBYpf1XngKa/qua22aBMsZQYJmVR9S2eqMtRcOXdl0YK",
-	"b6VcWQgQD4xFJkvUhNICLnVQYbYGoZlhtZpH1KLUOCIzI4VYYaAVcFWsqGj3IZWjBBGSFzAYL16/IMeD",
-	"w2dkhi+RWEbZ1OKh7F6tsnadV4Qew8VJc/HrFdesSzgVSrvqe3UllrHujyGWsUyJymYzmS7L/nN8qQbO",
-	"gutkScmJ2iq3Z+TjxXkpQt6uvHl9fTyrrVONvXo2LexOPckBH36cDOWd/ThbCIXtHBi7eSQWLSTrZNjS",
-	"dYDNbWWvb6sHbLzSVedD/RKsmF6OoPDF6GyaQ6qv1qDhrSZ0+UVrKn1FuvZJ2i7ijrQNm78VgW+7iVse",
-	"iM+5xYX1169af5Dj/FvG7O91QacrNmfdwn8l14N/7ndxQXjtPJLN97cmqmWk8lWp5BEI5MoqVF9fj/ka",
-	"vPsxNBCzgl9OC6kL9F4zuK9KokBfj0Omj8TGtl32ZUv8NYe1pU66MJX/sp7dre7itoWvqBBB3swvawcY",
-	"13KsmG8Aw32JUCmYOVZv6YLnUe1eRDLHZWk4psXMV/vcG1SQT7hutS4YjbmwaPmVdZqw6HYlQtgyJbto",
-	"Xi3zfEMesCtoBtAA0J3FEg0ISxQjYSboHeUABRySPUoOuweluE6XTey9Z2ZZhI64F9blCzszHqdcu1C1",
-	"1SRtFULwe03pnMSyQ0LrfbPFyZyPMIS30JUPBShjoqX1YLtsSJnmMKurClKuwSS5pCIeyYcXiYxul+e2",
-	"pJnY0YSqRza9/ADVhXEn4wA97bbEC5YaVnMRWawIOxiSZqIemN5BiTRULLyTWOMrkpvgN9EbNkzlfW1b",
-	"C5eUAPEAUCMWC9X7vnQWS6tfR2f+5p3Fd86DtpPAcBtVsNxeiePWwt9OZJaWv+ofrP7m05rpXGor/Sri",
-	"TN4vyfC06D5PFNROaR7nKMdjBcW4IiliVe/oHdO0DCFkdoTQiQf2dk+ThERm5JD2bZtrmKFjxjb83dbg",
-	"WJwbpO6bd8jvNn25JmE/pvO1KxPTHG6t3CbZC6/O374a/uv9u1fh/sLirU8MlPctNwh/OgvLW0vFhRhb",
-	"gH3id9uknn92OEf2MDNTXx6eS8k4Ze6mEhCl88p/lEzhElMSSrBIPqTtBY3xkj4jUG/zsPLNS9OwBz2M",
-	"MzZ0au360uybXUxtlCxYgqrZEGnxtxwNtYHWVWC0NrsxtZ/5BRcsJPlGBF3AgW/2maGrIROx2gzA8E+B",
-	"k7gIBPAlwBTLUInroRVLeESl4o8lZEVLZI8AouiZJLbQ9CKn9dPzN1n2yhr501yVh1+2knZNtzF8Yl6P",
-	"DshdlQGGwTC5xuwQ/5wyjWVhpNJl8GenOa+u774Uj24hgj4FasjzI+yHK5bo3FNSd/CarDAiZym74+y+",
-	"TpgsOL3xzaC1jta+jmsot3O3dwvZJt67Gp11d8IR+AowsMQVYNCTElJJXrhIZjqA2gOcxV7avn2L3qTM",
-	"vITlCrDwVpoJAvWBU6hKro2xS4WQmkxYMiN7rmpBgGaSX54ATUj49zBKqFJQltAlPQIQEaitN5SLPHUf",
-	"8l14RNQ9Y6Z5yF3hTOhw34xBivz2fS/88P7yinQ6nacwrnCf3E94wmwUmTlTbtmcUpzX/s5mLFUszks5",
-	"LdQ7W1KR7OqzFCPzlqgOmMgob3bN3IQCBEFERY7rDvHWqZR0monU2LB0lDAo1cinDGjg8OEhIIP+cQ41",
-	"anebwm5DBUcsFrFmey5fXfzz/MWr4fsPw8ufXr36kG9CqbQsIBJqniT+LjxRBKqLacDQYxqnxAFfQJ2S",
-	"cMbSKRU4I4olL2lSJUIk/n1yTw3Jjj0qLSilBADnlslsuuuglomOueBq8nkuB5oETFWPvoub2qrOGhVx",
-	"gP4qfGL+mMNaazmblfHpSwovna5womF9qxqnUnnzzX6WkZPIXlFJ1GouAXHC+jQvzupkdj16/mrI9EWg",
-	"dMshsyhizBybMGXGEnQ/h0GemVggp4/mwAotIRmWIkrIab7MxVdWpJwC111uotkaZLB3/tnbJEUSuxgt",
-	"0T78prm2J9vBDp/AkQ5zfD74c7+zvJ8lvgk51jYdtKCAoqCe7ZSONdbBcwRq+QuylRKf36/ns5vCy29i",
-	"7ORnzrd6rMSoX11DcWtkDohkOAq2JjBXvihUTJ+aBUHaLwRjI0S8x6koV4JVd4GJuYGBvKBUC87RQYX6",
-	"N7terOVzHr6ptTfBHin+nduT0Ll/jvMePWBrVbZ+gOWg5Gg538lCqRfPJV0Z4VfVJgtV8BHVylWosmkm",
-	"LPJEzjpXg0+UHQ0LdsJiHfe1NVxWOCqr1OTSJNbUdq9UdJeCBZUS11DCpVRDvQmykS3bvqZg+6qecpzU",
-	"vNQgIDEB43BgkZu6CipLvuIUroQXdrkXuQcoPzylE7keW9h29rG4+GoWNn/YPagNmwdHi5B6WJQ9q+9X",
-	"yTdc1Fwr4Sw29DHV+uqqDgjwqnjN1669likbp1Lor11fYiHGmz1wBTXscj/Fno2OV/un+UOLvuxUh6li",
-	"yV3DkmbbeG7L+VkLIK5mFObMKBS5mNSVn7bOQimotUUH62vFXLniL+2PF28KSGEvruFoUA5rOArqEWmG",
-	"7V/+/d/W+Re3KnuRoxavKnRxRR/+HJFRqSX7Sno+ojQEHuaCw2ZwmA2I0RDUATl06rEXDpphL3zFWK0U",
-	"dZvtQrau6MOXDBj/s21cPUoojHLJan0dlc6cvB20uCv68HWDsv6E+764uSydbhXutcO95dI08Frqc+Kl",
-	"etcMNQaWA99vo7O4b+qwry/xRtx6heHNeb3pDWMauhQlp4Z9x2haex9RBWPyJ1ZqrDS+tVoTrNsF2p1f",
-	"Dm66KW70xrDRjfCir6R8S8Xczlo1TDbtH9dozebsDq3NUassfxQ00xOZ8t8bZ7V2ezUdZaKUi4gRRTTh",
-	"cck+rx/BLJWGWIwC9wrjIhvOuC69Fm+5wE6YScWtMWOfFkB8pUezlEVcwUM1lOMhF0PELauWmC2Sdo1S",
-	"nabmuNc+M93bfEFWuq6NEqnKT8yrY5mBvwOT9Ic5xeCdF9YxGmZpMrSLuviDaYUmibxnS36E4j/4ExvK",
-	"TJt5ptY3EmdYu5YN/Yvk4mkZ/MAsNh5C7DUPa/TuoeEXMEhZ6X56mInIBr0GrQlN4yHYym7GamgMdXwG",
-	"JfPZdCY1fHjL5sOUZapEWzSOU6aU98RWfszdPu75HU0yL+bUbPmYPwxTBqW0TZuJxOq9C5OqQD+4sQ5n",
-	"dH6TJ+DgVzmWVPHc4SMgSUAJGcFuqKHLYX4jCytldoQKQAQYKmNWp9UyNXaxTEuOUS8UsqmO3rlKFsZX",
-	"hprIN6DYFPtOAcBmoQFLx8NFy/hU7JibebFIec6fmhN3z+gt3s0YMq3So3tcPpvOn8fFcJT6taJxs4cW",
-	"ewGK8uRA0WbWzqORPzHinWqLAZU/zYfvHpjWyn9X8aPgJ5+kK1Wq/VbtL3XPINzd/8GZsfAQTdvS43y3",
-	"xlxwzfL9yl/wxwSRvKXmFYtSpoc3GCtnt2gIMO8tzEHy3zZ/pzVcoyjNnzOl/FHpe5ZOl+wR/GTeTaRA",
-	"avYL9CMo+bCo4l+A/3tCxeveR4YdjvkD87HD/CHds9FEytshE/FMcqFRRPo/3AH9mX3JxK2Q98L7scyI",
-	"/adlLlz9BVlwrQxU9IZdzkX0OCa6DcpcG+pmy0M3zwrIx/kav6yL7NjqRnXCaKpHjOrai7M3VGmsvybH",
-	"JOHjvFrmvUxvWUpiidiYze/QmqJOrL3uWxJ9DVcq6ab71uz6Kt+E4t4Kw8+axIFb3WHuX/q4r+10PLpY",
-	"deVTp7ku0EedweOirJoHNJUmmBPqmuD/RYPECltvussDoaqLvJgeYlY4TbOZZnF4AvfHlhrtZTvZE5Lk",
-	"dA3+yvDi47vh5dXZm1fDs9dXry7C/VNbAPZe2Wv6lCGCrK/S4p1q6ZLGL/VnxBKG8uVF/7yxLeE3X6si",
-	"/ResXfUZEWa+hsfQrZPzc8kdUvLN/u90AVF7k3Bhhwy0DkWDi8yiRtcEX6NA1PIaiDXTcWlTGxf737H4",
-	"1CbUucTjUA2QXYFBZKjj67hKgS/t4Cs13/9lyyE8brGy2l2tL3N75uK1QHGuumY3L6lQ9HWGhihP7D1e",
-	"RRfIzdTalJKtAsBLSZYLa/BPmOcrJIuGRTzX5hj++ap14jTfWIdGDYh7fcR9s8VejfRT7voR6qRW5vIX",
-	"Wv/31jFzrhFarQrjh941Y+gu2Q/rZYOrmyyxJwWjMRfevXHQSisrH3kjyjFZpoyqLGVTY/BmgutNSMMl",
-	"kTajHHdEyzN3Y2+2kI9GUaXd+atQla61qb5A4Rd0ly6uxcfZjKXtiCpGEmZkhgpIzG+MNURFTGKqJkyd",
-	"EjCGlc2idyioIpuOWOpMeeumqZE+TvR028ftX/7oBsf1MufPCMVSWb5t1XW781tp7H/BHdwZQmZh4Vcs",
-	"6tdRdN1Z3kHXtU08krr7NyCTBQr4Cf2zL1nCzXhrZPSaDKEpjdnjpwk5n3RTjwq4qpeVoIZfnygAMVW2",
-	"DE5oHdNtHodEOnATjYEADftzcQHbChbIb7Hru9HybJUYAyHA4MgDarV/ptrRJF4j51lSkRSCRRDeXxTq",
-	"qx9JytRMCsWG0dI7639cXX1wvdv+3ACfKNt1OR5YGNUholNWT1UJxSvR6ZLcjERa4Nh8HbSUt/VtQX58",
-	"eR+WlP0yb0JjXJE4Y4HNALORw81d782c3JWzuUu1mlpnmnfIvCNUom7PQ+5lQ2wityuT+DqipsrldhA5",
-	"9ZtSG0beMIvAtvjKbscjXX/5BFzDomIOsSbxsLhwaLCAbowv7dcX+HFeUCKu92IUBKVWcGjAdlYEC+jB",
-	"RSx4HS1ntrjPjbb7lWmuHqcOd4KLm6HitajXl+YxsqAY99hIuQm9Y2TEbFYhFzces7I5oHOXcNchV5OU",
-	"MYRXkmPibpKIXXPgJO7wPfp13Spv7pWXdg8R4/JeqNJwyB7XJGUR43dQvCGZ44tF8WzYKrWfz98l0QGq",
-	"jbwXrq6fbcRuH3zVzGOcsjsuMzW0F/Tl4L+KQgYBfHn6CH4B9iaNWOwyeUECpFLbFE1IzlX8RqiAjJji",
-	"MbOs/Z5Uk05WZ0VsA6OxBPVkV1PLJl94x6w4kWVesK35VWEAW5lhFZ7k6a6HNZUtSzwlL05Tcv1sy2Ig",
-	"C1vEjsvI1Cdmj98Qw0PUiS1AYpcrcH+660f3wOUb2+TCTp48VDzK8/r8h0U6UfEsD2KxISzFL160Txzk",
-	"dTC5Upn/94xy7687yaFHG8ZUzMQe646r0uz+zlOnKzEiHSc2OuQMo7SMJjTo93N9uiZqJCzxbW/Xe7W7",
-	"vro40Cr2dhZPuUCuFZg9ntJbqCmTMzcImcxZWbN8Uzyx5Y4giIXsmf9YHikJJYmUsxGNbomNyAuIzDTw",
-	"FxvjxKXYPyVCajOKFPC1gvyrgCRc3LYTGdHEUKRLF3KtkUwk5j8/vfruH+/f/zg8e/Pm/U/DDxfn/zy7",
-	"elVJx+l3B883cxmYaTY49hW5vxgQYKVjWMrpQ+A2RzpleYPp0XpBYLLYF7971COwKi2G9mwr87mSJRgZ",
-	"O54metdX1Uxz5W93zdQ19UhOkR2Y9uNy6RW64I48pfaMv5iw6JbFhBqGQpBjbnXM1p2pn7ieXILm0pz6",
-	"FqmmSoQqb3FxkY3yw8WN05f2wvuJYtEQUWxGVLGjgTPSb9l8H5JXLjUVMU1jYrtWJOGjlMLp1IbPct0h",
-	"lxN5L5AjAsAEV8T5BtbXbLEjrqNtAEGIspTr+aVZAZzi2Yz/yOZnmVn5P1ojSMp47fi5zd1sBYuZnq7o",
-	"0V5Ib4edTifcz71ClGAzmORoS96w9I6lbS3b+C9bdwjEB+wH0DimhORjN6LB7DWmiiwZ4w8/XS2Oj/zw",
-	"0xUZp3JKEPTn6V3vKc305CkMKSR7/7jsHx4BQhC8ZX01NhmYcAgJ1XMjc+54zFKyd2E+ePrK/F9yxyn5",
-	"4acfL/cbjP4T3H2MJZY1EppifRwbFNByjP0/LYyvUYic1/+k9cGxfc3odMEgbV2yJAlwjEYZRcozivlZ",
-	"lErBFXkxH7GUfEilZpEmLxKZGdKMbrNZQGKeskgnc/PVtdCTVGY3E6I5S9t9J95V51pcixdSGIbCpVAn",
-	"16JNfrh8/86iNylBb9kwooqFZMxZEqtTYhWWHHcJnwMUcMoMMbKY7A263f2OaexczDJN0iwxAkoxNCMu",
-	"Xp29fPtq/4Ro9qCxq3cf35BoQlMaocvYhs2Sj1ev28+JTK8FIYkUDB70jojK0lTeUM3gXUOTMp4b3UxP",
-	"AvJbZjigTMmE0ZilAehf3a5pI4Rm8U7RQlXhAGAaUGmKhC4XABWf8JRQXBTTB7xtWqIkz3uAkyJTgqqI",
-	"FdYsL4BluyfhlCamSRYPf1VShKaVvaJfRcIik+KWzcMAYJzQEDdNh8agFITHaG4aIlKmDaNkQlyr1TKv",
-	"s273IIJn8E8vpDkke+FCJH4YkE6nA43DxLBmfUkvuZcZjHI6y7Sx8edSxOTY+1/n+Nj2D6tcTaOBNTSi",
-	"lmCsNul3u912t9fu9vJD2u8VjwThMDWYz0ImStghr2g0wRWwGD1mFakmYAEB5UExL6TLvDRZ6F0pP7XV",
-	"sv4d9sKhOtsSZDZ9iIo4MMMwLK4gnMCimKmffwld+S1Ahq4ZhVGBLPMPIXY8JHu9Tqff7QbE2mvksLuP",
-	"ENKCyBn9LYNwuFTJNAzw9BLr/CXhH9eg3Fy3TsjPnU7nl4Bc53fB5iFYfuQavbXYiHl83ep0OtetT+Gp",
-	"aUyKwuSf0RtGQtdESLi9r0awNq8Z+AktQJiYgw1QQV7bUsTOAFOAMDcnoVPQzUyImtLE5XWSKZ25lTWD",
-	"Acs9pVqm6CEhPPYYRujy/UOC0h3jYXkKF+pAKWOeICATACcB93Kd/3zL5r/8ByT2hDh2o6iYQYD0CBWZ",
-	"SCGzlITnRR5R+0c2D0/QZUKneMShWffEdAoMAVwpc1XCikJ5fmqpylqB8DbX/jmpT1wKTz3UNFsRVBk2",
-	"N074zUS7NrrHC21YpgyZN/Bu2CE/sjkeg1s206Q/IICGTWa5lIY1QU1YERpF5rXwfNx+S3U0CYtZp0zJ",
-	"LI0YCa17BE610jRhxD4xAzJD6/Xzl/K0N1z7My/7z+7TmU0shMN1QlAdIMjFfvjpCnlYSPaWC3yg6nSt",
-	"mAeFYGV3Vu2xXXZMu1DhTybM4kdM6RyWDU+rA3cyy2tI0fQqIMY7fGjDV8jlQ1tgMSRTRoVa1JdyGI3O",
-	"tWgFrYRHTChWJGO3jP2RcqZpOre+LGtinzx96ikXT92XRT3BllMXzjItpzjeXPM4+3DuubtOWt1Or9MF",
-	"5JwZE3TGWyetg063c4CXsBPQKZ9OGE305Hfz75s6/fkMuJUyTN4jZJu9iXPPQdRUh1zJLJpAuV+UYyxB",
-	"VThf3vO4ddL6nul/QL8I8QQHDIbT73ad9sXwZsDn8r9aGzyvo/BHfrHUkrdwzwQcZZ0NavsGha/GYWzn",
-	"ZnikMcg7LV8fb538/EvQUtl0anbvpPWG3zGB6Yia3ijA5MGEH0s0cEWSjRIetUCxfwq1H5ouuHUqGNZn",
-	"DBUCFoZFfQQubehzym9wcZE3YEKqDgBUJy82XLsLRZmNXTeiqMrhxoqbYuxFN7pim9yuYR2MxhtXDLdm",
-	"78yPczSiU9i1oHXYPXiEWXhAm9XpuDwxf05+0Y/Hmdk7iZiFc8wcsT4erEyiiKJzcj+ZryZTf6Mb0qlh",
-	"yzPeNpxsObGiB9LIdnRV3LL5aeFzND8oIFGjBpiWOgRNf6RUi4jHdJYKFpMJS2vI1KhdaPrmYHXMGBZL",
-	"nQbFK0/fQIrfp2Dtiy9AMWp9+mXXc4DOsJ/Ll5itfrd/1O712v3Dq173pGv+379aeMXV6o6e0QHtsXZ/",
-	"fNhrD6LBQfs47rL24ag3fjbuRse01yvszLeUC8wZAlgpSCjF6J0WvR0e3P52/HDXn7pI/xNbo8XMqwhu",
-	"xDsFTyFsnbTY/Ifu+a+Sv/31bP6Odx/eXnbn7/75Xw9vX8p7+P+vJX/z4ocZvPP9+cH/XP5w3Jy8cf/A",
-	"41hD32eouspxLjrh9A5w7evazffo6Xc0dkgR8Elv/Sc+/AF+dLD+o9cyHfE4ZgL5SoORnQusvmwrEX8q",
-	"Sw2l88l6R9IMrHImq0V2foGaAqrmMOIdlSIUFNxVrhyismhCqPIIycjuCbsW1keGOmrJowV+rlOrsNqs",
-	"tQlVExaDILKovSPTBrjFEOOSnHl3qVB6W5XKDBV3radFOfwpnV8LPEDebAq2Mpo7Wy0s7kdCVLfKzAPX",
-	"BMlvY+7hmRDmc2QOQGvfyXi+GV9Ycnw3PEH2GvJT2Zfo0oXKjKu3oej7M/GrIPfn+m8Nf3h4/l+zf/XT",
-	"q8O7n57Nz3rRq4Obfxzdvj0WHwbq4/P77ZYzXqYJ3rK5xT43IsyeDGV9vhH7kzOpQfd4/RcvpBgnHP30",
-	"g16DLj7QeSJpfCXlG8AFMd/1+03ms4D48iic9IXlErmbe1NuWlF1nv7B40/IWxOml0T3GY6ktJxh+q/h",
-	"Q1QjSZALdifxCUnNP1nsuB4lQrblbFHBgU8KHlU5xoO6JEVo+E9Pf4P1X7yT+jXgMzwGLeC67EALmwsI",
-	"vIksuzAgoK1WQl+ApmtIQU1kqtvGvIwJXHCQH3666pDXeBPsQg/RnJOZALBzll6LKOFwdWPvyI3gnbGU",
-	"wB0FOh7xlxMijbxnHLxV4K00tsO1sN5He5VCi6bAk3Vs3TgXTKfz9tlYszQMPLs/5TcTfS1y3HVoxvnE",
-	"XEs24giDw1SHvKViXgSFSUiSuRY4ZGgATId7o/3jXZpK5D2w3HwdYnlvVAkFKoKQYj6VmboW7t6Ca0IT",
-	"JXGpLLq2Qrd3ecGeKFyLa7EXXlDNwD5o/7+hvV1QUMUCNrFyvu8Rxl0BlP0T5S2ByxPGEBW1XAm5svA1",
-	"W6sQ7iIK6LZyC1XkkbYimaYs0u2JTBVrjyDcft5Wms42MUhLGGyN9I0NDaUyCp6xPyaj7yP+nv9w/vH3",
-	"8947fq7OxcVh9OL86Px29t//fPHDcYfNf/g9/umcv+fnD+ei24n6iRhNX3fj//6hAsZbVWF6h1aF8XHy",
-	"juHu3IO8c0h3m61SvUkj2D3BORYIspbKTKsF9aGNuqQj+8XT/HVn0XoNXBjCAIyIpo0UX1QaUkxv0Ih5",
-	"G+b+xYTQ1hpKA1WogsC3i0Ra4oR59WAL+hTsuuCkxsARJYpZLb2qvhqLWdd29VNr/TWvwEmTZiKwbkWe",
-	"zA07NtZelGQQNAcSwBVsiXlc75Gx0JgXpre/kFcGsP5y7tBvd3vluFD/lytj9zi+UcAmmT0FQ6gfHcQD",
-	"djhuH9Fno/Ygeh63j1l33O7R/uggGsSH7GjsV1k96fW7rkBMiyZJFWnHcvYTI2JO+vRgNIgO4/YRezZu",
-	"D+jzUfs46sbtHuuPD+hgdBgdAarXLZ/NDE8eeB5IHyhGS43lG12ls1bv+cGg3+l1PejC1knr4+XL1qey",
-	"mwguDxuzwoIg1rt5DI3+LVw8Xh1h381jH9fqo8v9O2aFbYkRTMex4LshEHVI9qAoKqoqeLtb1NtB7L5r",
-	"EdP5/gmxiGwkZYLd0wQbM+eeCxKev/vn+/MXr4Yvz/7ncvjdq9fvL14NX358FUK4or3FNgNsQxNTKfRE",
-	"uVAAyKtSbTnG52QPANkIwA0qMksl1u0Zza8FhuDaRi3cIrFwi6gWIneCZPN9DE0qUOmh6hHV1yKSSuOP",
-	"eSAMeVcEUZiVZjHR9zxiJ5CdDVE3M5a6++3A6HKpnjtdmsvYfMjEWKZeUL27DwiIkmDbzYBnQDhLyizw",
-	"F5RUYyJW5etlF5esOqS43emfkpm0ZbPSTJxcC6wLCBrsTSrvCUXXeTTJxK35ZTrlOrAFqk1H9xOpCjg0",
-	"zmIItJjS1BidJaiqfG+rWFTLtdXiOH9Vt1ktv/ZY6BbsaRMfWv8RRvulpMvnky1dT7bkuGSLgqXb6dYK",
-	"lc23aJlDDhQXHME359ufwPl2Cfm0pXL5jaVcjdqa+95qdddzrWxGbWDZZECACIEl5v4F4LyY5Kdq77xL",
-	"nG1HG/ZxznsJPXPxk0HvX60qWmbNW4WH/k+omKYrVgSm9wjK66PymW/O1cpZ/55te9J38armGl/zEAT3",
-	"iR+HYEMQzKO83BHXiiXjeus2j4j8/Lbt+jddwORrCIuEL2pqI3kVm8Z4cZsXnIaNUBACzwXKcIg8s1d0",
-	"XoqZf4TWpIotGUaeGotB696w9oR0Q9q3kU1pxpYNCj8vDWgRTmnNQrgbbOQty3rKE/6bcQ9HGg6dYO0o",
-	"rClgbApw++xFVLE2F4oJLFWwdGMc+GAxsDUwhI/pKLEo+yetHvkHv5mQS50ypgPyRooYs2kNS0bW8F29",
-	"2Fu4P8YC6RZ422frh90lyuPCkxwwtMX1f5p5SSU7bgJW/h3Fz9jz8XEXBF57EB0Y+TcYtw/p0ehZ9Dw2",
-	"wrBVLlAWpVNIsWy9aPe6g34BOdN6gX2QNzpuldMxW4NxL+rHBwwabg+iZ3H7OTset7u0N3Iy2HwzkcK0",
-	"9O+DAel3ybPjwRHpdmG6udTL8er9LOtly5iHePZ2cdg4Ql7vrslp+W/hs4k83u8EXPFs9RVi4Nfxt3HC",
-	"Kzw6Zy7gJbKhOxUmblgpkakrwO7FugSQ24uuC1GWda4tK/Mgroe4U0S4cu2OqGLXIv9hzzppaMow7vk0",
-	"v9hzySj1lU7C/c61gD7gdNvLRq7IVApmE+OozkcQWJ+UK4hxCsg31wKDqYXE7zvklTnmOJxM8N8yZp02",
-	"SWJE2qB7XAAND4ElDDW9ZSLcX+7TeFHszVf0aGzBWDdmmit55FZ8bxkP25jdfMYQpm8y6y8hszalmGVW",
-	"mjv+lZvVV1d07U0ovPNlry6/uZBWxm8RT3BuLnULUVu1G1f7lD7YOwMIr7dpaPJeFHI4WLQYjVycF9kt",
-	"1wLytwYdco5XqIqElmeMaEJFxJTNPbPyUXukSyYyidW1APkOeYcAbJIieh3YURY6McepK+EZjeBKiOv9",
-	"4FqA+CNyPAbJD8htzsPjhfvY9u8nVIMY9urY1wnO75n2pOaO3rLPyJ7dUoM0t3+UuPVR5+hZLa/GBXEI",
-	"2U35ozW8HAWC5fVNUnyTFH8rZ+BOLHuZobS5qxDSGaNJHaQJhOQVWeWK3PA7BkkJOQeGJFAMy3GJShb8",
-	"4VrETBsjJAAMI7iL9UycIMf3TL3kaGOaHFyLEPrza4OF+x3/NQvahoMD/HAypbMO+QkgCYqU3QBDIqlG",
-	"9m0PRx2rxqzf7W2cMXS4m3GzlAU+O9z1dtBNzML8fJaQxG/2w99JKthuv0mHinTYwvBoYEB8SKEKNQBz",
-	"YZj7X9ZmQRb0WQSgNV/gvLddZc3ll19vKU9I/hrZ+14CDs9T92g/wCxhFuONi6J3LMY4KBAnscRcfWNV",
-	"KGYkGeKwUJFjAyEQinMBVut/epASCReYko6X76ckZSKGqC5pOjbMCqKoAD4Ey486k8QinrlOSsVJQQLa",
-	"4aqJvFck7Fxag+WDjZ4N809rytACXkkIRTmGWoZ5n2bapuVSAkS/QAyyz8MADTObcJjrEh2CwbRwp3PL",
-	"BSRDmqkBAnIOCOMWjOyF5qWQKKb3O8SDbqy/gQT351VOAH+hENsRaA2tl4ym5I8/Oo4Ld97RKfv0KSBz",
-	"meXBd+YFt5n4O+SHOszQTkMZC5LpmB6wXnR42H4WGwnIno/btDfqtl3EwzP6fFQEjxUFZo2SxiNWXLtd",
-	"5j+R/CdHPq2TVlE9t3XS+h8zGcTpyufkz+CL3uiUaGb9tQ5eR+bc429xuVOZs8+4qaaJ3DQm9xsD/msy",
-	"4CU3RKUT9FWviR6Zi65gbRsws+040We88fkma3aSNVtt5zJzSrD7Cnv9djHzv+FiprynjSVmvSWzNr3+",
-	"gk3lnXWLlXs+BWGBycVckAzRsCAQgIthpliI8EiO8QP4eSEc3LuFAFVD+2q4KA5ewvB2FAclj9q6pH7s",
-	"8X9dUv+XdCbsTPO4B9vTfFBvpb8XrIYzLly0ValtN3vsm2j884jGv4lY/Dq3UFuf1S9x1WRhY9fd55C9",
-	"Qa9fYDXW2Cfoc3xMgfRnMEy2O2af8QroG9f883BNdz/zjXt+u6XZ5ZZmRwMG6r8tvYExhJrIGwiTtzKA",
-	"enh3JKKpeTSSmQ6ITGIss5AqjV6ta3Gfcq2ZwDhpRnRKhaJYh9SCVNuCbdh8BzD0aQeLhYSQ8l0C9N4z",
-	"jADS1kP3DNBtwn2XUC7vBfn+1VWBu8o1pNJjdxIqZpFLxGhM+C0rAYarEwxZ9zOuYIlOvXB0oiE1HWZt",
-	"o+YCjJ/wE/hdvB1AzgfXwgHOB0XcGkKkQBEvhB6wAPP2ZxfJbpP85bWAsPUiuKMyDpsDVpREKVaEpR3y",
-	"gd4wdS3GMknkPTQOY0NbFMiA3LOUkWLLTm00X6pkSpSmc4W1Ba5FHmDHVf6+Ib+0LnQDLnyQzr5EvllN",
-	"upKdHmYdKGYrEu0hzIGLO8SmLLLoHUtpgrWnnPj8uVUuz1bkmEJ9NnPO2MMsgaK5iEFbl/Xk6rDmgmTz",
-	"EphF+aN+TfkjpecANTmW6XTNeiDlOBhUOAClGbeejY7oYTSI2wesP24PaG/UPo6ex+1n7Gh8SAejg6gf",
-	"L8nuyk/nhnl3nxWiuN/ud6+6x174isux2CTKxEWY2IpGLrayy3rjPj0wHx7G7QE7Gref0+NRuxv14j47",
-	"GA/ooVFyXC3A1knfixbxtZJc43j2yRYKbZkmISMZWhxEXTOy3rjt0pXNb9VYFpeu3DaTag/Mh89rUpn9",
-	"jWo8iRLvNcNH5ubtZ7VqYjOQ5t/Pf5Xdt2KDxAs4GQ1uA4Hi/x6XgI7VOkXAPtgpYgOaWB1tDn4gLPhm",
-	"pAZgMUP8oRGle4PuwLMAPeDZksCv9xyZRneH8K8FLji46g1O+p+DHTTknSKbjpih/rMXb1+1YVzdbrc7",
-	"6PuxZCBfPMbQ35QxlA95w6FVD7mVdn4RW0/8bXZil/qSsLLwN1fQoitI4OI80sHeBbaggNZoilpgv/AT",
-	"OVF55TZnA/DS63Ro81JVESYVPTjPBX3DBQMsKVuwB3NOsG9MgpEif7tWTz13U/tKmmqu/H+W7H47uzXJ",
-	"/fkYigWHofiRpHWD8bnn7lALy0ZR4D5oEkmlvwzwQz4aW30NolEcFIVTdpZtEv789TRhW+MO2HQDSKug",
-	"NsWo97xzMKiP524ACbQQ872dqM3YEMvg5v30Dp2TsamxYthNtRUfeG0mlbYC1+yy8pawvCDdZUlXFWBD",
-	"dEH2ul3y/XdkD6ADk/l+QJzDsXdoiNv9ddCFKqIaQuL/sGHkw5jOVeukd2TUjbkacjFEML/WyUH3UzF0",
-	"gCDEcvD4+5DBD6XG7S+AW+T9Bis5k4rjuHu+qdICdaSg48aGgqYPQx6DYDpkg/gg6o/aPdo9bg/Gz1n7",
-	"efwsah+NDulgfMD6cS8ysiwTXA8hXb+63N1lqJ6rlCjnYEEwqo1XBSjDq35kKUNloxr4psNO76iWIswy",
-	"LL5/0Ok9X/b6crpb+hUWdGo0HsuZ/nl2ZfQ8exZ6+X61Tprtlln7OhSrZZyixt++wClsRiiOwmVdtA/H",
-	"R932gD4zNuxx3HbUZ4jv0QJMrXRcb0zmgJd/B3OSFxpRE0Csphala3a1TfmTsxKBE5M9P1QSq5YgyqmF",
-	"Ng2IY1kBorKCEjkBvH1yT5WrCxvvBwTOWMkF27kWWDx37qJs3P3mGZSaPCGloqzxOPT9tVhwepZygYVZ",
-	"P7x8fbI83/laVBKexzIt679P8pXft2GvEZ9xqHyH7C6AMrWqmLuDD4RFAgUFKwCbZtnDLKHCFoWdsbSt",
-	"6QPiCzqcwcCV0wXgW6wdDloAiTMWWD0eC1aaqZqxw2ph0CzXnWvx00SCU9gY/S7l3F8eeD//0Qzrw8vX",
-	"6PgWEuKfoKAiORNuyV3pAlvMIUnkvboWwhZ+mLKYU3DmYvzT0ZIc7/PccN0xg+6bHvVNj/qmR33To/4G",
-	"etSGShNoDhXxWOKerf/z4eXrdq9zQDqdTr0dPOICawZXLeFaT6GVK0EuWGRK9hAdXt0yLDnhS2+8IaZG",
-	"5NgqZ1wYvhQQvFIuquE7iYWnoRKR8QKlRfslV8UZr6otr61wN31JkcwDEmJnefX2MU8YdIw34BbBpK7v",
-	"YgWxiVP41nz6H9cL57Qzi8fXrTpcycK/8XcOKjlq9AESjCtx+1jeW899/hh69GM4cEH5flpw9j+2jBpc",
-	"Ug4skmnsgPJSFjGoB+bKVxUrksdcYJWYeVB4ia9FUXbfOUaXeoxdNU5OE6fTX4uEURdw784WCh93Eq2O",
-	"dkqmWOKBYqSKU365uhaQtyXvWGpbDdGPzeO8ySJUH/4GFRESw+4kj7EiWOl38zhE7ELbps1AY1onDA0J",
-	"LGIBMRpPFEbVXItcm57N0jyTAOM4pCA007KNPxkLyaj86tTLb8PWrwV1tTFIkY5gtZInWC7DpYDPo4QR",
-	"QOQIvfyv9o9sHmK1boxPXI5KaOXDB5zljklnFy4ccjeMwhoddKmonTI9Mepha0TF7RDil8YWLWrMzLuG",
-	"uV5d/Ddw4V6/e9DuWrSJZvLTLsxnzCJzfOebAfPNgPlmwDySAfPNfPmzmy92uzdm+MviRPywMRjUc3Y8",
-	"7hrmYsbWhooUz+nRqO3YlOFgRYzgRpEXS4WOIbuVI0tB6dq+sMUaqbapWLuww1lmxDnlpxL7ao0xrr/l",
-	"C/4VY9Nx10FHdlrfpibP6vuCp0Z/fmRzBa75AZiipNkbK0FmOr8ksODc7lQLqUGZNysY+ilOoNtDNTY1",
-	"kVkSAx4Ee+DG8lHWggnIKNN5MUob58AVkfcsxlRgW48NrIiUJYwqawGhkWKeA2qEF1a/592L2KsBvOYw",
-	"Bgy9cTXp0K7iyk30CUZWzMFf4cfpKJqYHxErHSekqYjtrYSG1PiHUi3AHLcVbT1iQ6w1S6dgakA2ANSf",
-	"C5wRJti9c3mQFwWQrNsELeWtWRhIOoOcng65kiSBDDlb1U6OxwFJK5SH7SM7JeE95XcsDYmxPxmtKf35",
-	"T8nj4rLg0fKhv10zfNPSv2npX0FLBzHxTUv/X3TJUKtFgnh0wcjfEij/esgURu7u4iLPtcQpWx5KMpE5",
-	"Tj0TmtNEkRFLpFGfpFVETAe5WuMUIK8yr3k+h6ItChMItazNWHi7e6yBw8SFqf6n/aETyWkh+YxdV0SZ",
-	"vmRTicCLpm8JN0ZunYqk6CMHcDsYHdL2IDqK28+NQXhMuyP8ZWAkt2naivomHzQ3C1MuIj6jyVIsc0gb",
-	"6Wx9snYmRTMI06QhkQgBdGFIq8vVbxb7JKTmY7v366rZY3avIceE6rFMp+Q+lZq5yw+Z6ZF8CIwCzZQm",
-	"CVX6xA8VcnnBgcPEC66FBfbeC7HWbEgyoXlCFHwQmv+EAQnHcLxDMBRupIwLJD4E4DNKfGj6GzKzjGFw",
-	"LcIJS+IQoQCFJJdvrz6AJYJ5opEUGD4U7weEajMyjZaJaYVAK9ZskjGg9UEppWuRZ/LuUf/0tlOmmMYF",
-	"imiacrw3sQh9BQppkYVgXj31L5fMbLAQU332gcyLYhQ/CCkgnelgf1mu67vS9n6lRAKc1mfJIvDntyaV",
-	"IF9cGIWDQtwzjdKUxbl1HVG1vFBgTs7LigUeeHmwa+L4cUA5dKS9d+eqBMBQm7ebA2s9RjoBDsPlDxh+",
-	"vqxf4PVNd+Yt5cmP5oPV/Xp5v58rp+MRkxe0ptHE2QSbJddZQZnfysZj0IId8wGrqZk5vIX1i5r5eMAO",
-	"4n7U7o26RnweW/F5RA9H5ss+642dlZsO7aK/wmUg/5BKm+VcmEiegD5lStEbq3836es/DQV0aJRKwVXb",
-	"yRR0HNtDdtL6lQpWg8Sfv+LG+QMVjLyUNSAs5qUlC9ov1UNW9ljnCopV9UnVNMSjurgy/rlsDDSzxrTp",
-	"/6u1Sxy5zx/XB5PDkfxbRJJDqALoK54yBWruxt7gkga1Pi0ZdARbc9JpTE70GLFvFI5FUJDEDHovVxee",
-	"KHLH2T0gL9rSkcUv0AOWytqvNQl8otg9ELnEE//KHM3T54agz7WCVqFUmu4Ou+Sw0+t0yYUr2k6sp1tI",
-	"TaAs2Aks/0g+kEzQO8oTCN36XNxRSEMuTfjjIl90bA+V6xLje8fuc+UVlO6SI3KB0znba02lkjWcrvev",
-	"1lZsbZn5Buv3LXu7DsjPVrveku/tEu23yCzNwMGn+qg3aP9lzEljgy3YkDIl1jYEPgnXQkFhUCo6tUaf",
-	"873Ak7d4fNvnL6/FHtyD2SBCmw5yA2WrCE1SRuM5iaggmiUJRggWzZgu9zsYn+cvxdCav9fifsITm4pO",
-	"8OEpvg6Fd4XUw8J2bWDeGplhZnstYLYInGQeWEPbGJBc1ZqPF7Avq2VF/9FkxcFfXPstCYqY04ToaEZ6",
-	"/Wedbqfb6Z30/n/2vr25cRvZ96ugVPfUyHVIjyTL7zp1j5PMZmczk3HGnmQ3q1wRIiGJMQUoBGiNNpXv",
-	"fgvdAB8yKevlsT3mH7sZiyQIgOh3969bncMz/WE481X6Dy06YjZM5JPWoK2kwPP4hFTkNNlk54LDMcSH",
-	"/OHFp35sLXeuGA8sSDhs6dZqN4LZrQ77AffnkwmKFY6lIB6lLrUP+OIv4Uu75873psXc38JIsUrvG27U",
-	"w7jfYC/u8bsVfDuvpJnP03XyrNRqcBMxNIQscYxrmlB+w2mMQ6mEppF/Q8Qe5Mc0GUShr0/9kjkAe54y",
-	"HsAGONnTlnjg735m1Zgwzarpd2Xvbpt3a+6ee7uZjCkECAqzkXOp2GS18dIB7OpicRvKUPDFJd43aCc/",
-	"yfwgZmB9lKEJAKiQCFHndwYQsj4ZHjO3Gxz57imEmUzMujU4pQttHeVYTPtwnI0d1Gp1DrqaX04jytcS",
-	"cUUkvg2yJSRTybQ/ZGy1NJ1Upmc7oX9kU+RlNomk0eoentCj06HLWkHL7Q6HHZcedgfuwWE3aJ2edFnn",
-	"pNNwGoHgrF/xLdq/mqHBc80pV31DYrD5a+ZsLAdKtp9en3PLUFDzcS1VpCH/7jZ+NWB89zvULK97AR41",
-	"YcWiFevmh00LykrNuguO9VlWqFE+J5jmBAVGtmorFTd5eY+PpMi5rmYKgwgflCnmQaEnvW0xDOQMHYat",
-	"R6evRN8MVEy1vDBzw6lkXrkez7QLiTZj5rGTNGIOoegA1JoS0MM++T68ZT3u5aQN2K+Yo5gTqaZ7MkYs",
-	"wdCEVmgSqkx7PAeSbLSgTquTmbzwGz5rK7xy7ZNDPXUxDbMityVN7LF0CIjjUXt67VA+PxDDr+RQ67Gg",
-	"dWq1OluDVNZ6UK0H1XrQV6cHrcVxqrwm8P0dAr32g7of3fMqmdFPdVba9O+pYjM6r2hhZ5Sf9bXACvfO",
-	"iohcRnaQJrp6oAQlRHyp2ViAJ382ZjwrE8nzQgLkTjTp5pSgrNDdgLUOCSUpkzA6nk310kOOGNeaEAvS",
-	"yJlDBPfLG5BZDWnnMNK1hK4ldC2hawldKaHrmoTd4qBvKO92DqOTk5evDXPacUj9ghgmaoTfgPkCGqgb",
-	"VgjCVUvjgnD9XQyyULatFQUXRaFQFELcyKC4UH3zJm9po74LfPGG3oadlUjWUriWwrUUrqVwLYW/8spA",
-	"I2/WlPplFu1rn3KfRQ8soK08tgAMNGYEXxzlpLXBmEBTN0W2uxVhwIIV5LLJTsNbxlT2bdG0SU5DxL0Z",
-	"lSnqXloN5RRKG61pnoZJbI60pZeFSAMspJb9teyvZX8t+2vZX8v+B5X9KG52bfCXaAYxU/F81+i3CZd3",
-	"3d7g0caseKswjGjIz0moSMxkom372ZjFWIBkbowTTqQS06nRICb0hknChRoD9tNM6xmLSkOaeb/Elv+o",
-	"l11L81qa19K8lua1NK+l+YNKc5A2C9JvTWveSPY1ChDMEwU8Q8YkgBwabI/ygoNL+6pHgu+wS32YEgKz",
-	"urSIYIdoDfoL9DP4oBWl3ypagEVEMpBQ/8tFrMazkAe5AivsiWwhi5aXxpqt+9EOk6uYSvk15rk2lrPB",
-	"lmGDt4wHIu5HYgSfKJ1fjhnCDYYto7wZHrEO7Q7cdg5E+HTgHvtHwSHrDg8QRDjX+XmLBGrz2e9Poban",
-	"70UkUU8zUrfMKP3pPtixKu3/SonY5KjkfW2hsvkt9ldNKaQ5GwsoX43EiABgao8L7jPMnaFczjQnSPOH",
-	"DX6Tl1e1vH1yAcCoo1hLB/K7GAC8ESdIWoW5vJIEz6CFZsWDSZo3IbTDg5sckvDAgiRB7zp8Jle3GyqG",
-	"iK7k6hL6uk2p1Lx1L10sDtzjsHOYGDRiSuZe+kpiMjmwFqwfJ5ciivLzPSOh6nEb+/SQKD0HyoqtoYOt",
-	"fgyFISIVZhaZtQFV9ngoMU1bm1KFteNnQTMqT8h9QBjw9qozry9Te/Pxcq/xZOZg47iIaSmHzLgeJcD6",
-	"YN6YPKUZnhsJPnIl82OmXH1hOo6phAS5VRjwEqZ6D3tcl4s9YBb2VybEFkyye0RZa0VRtjaIp6WTSih4",
-	"w3YGDHrX2EnXia0vILFVP7LC4q7QVP+UQ3kpz4klmRNwJZl+x8RYngR7kcrvmNGgYE5oEdJNa6LA/ba3",
-	"T95yP0oCJnvc8wHevG8wu6V3lqKSGtBzO/RYRIHMhO3VJTRu7XGDuQvQ1GyOYPFa8hPBEcwI0NdNd3wH",
-	"QQFo2hiX+IlyepySQMz4KKYBw+omxeIJ8ceUjxg0x71hnIjhEEYEgPc0TGkw87SSYqcyG1PFbk37vCWl",
-	"St8zlUnLLSGQHo5HL3whkOVlEOvd/cNynwniWUDvJXBKDU6o1uddrdC7XXowcE/8jp5aa3hKTwbHODVT",
-	"XW32FK2y2uYBm2e3IqZ2H+0U2GhNVrtgPm0UcYHYwx2u/C1wLzQuhiHT3BMaRuwXNXoPTC1kdci5B2yI",
-	"vf8YsDRtDlDfh2bY0LFD7pMrpjSdEA/JxCNKLBhg0H+vx1ODJJUQNhBkRv5dDExfjGaoyDDkoRxD1Icq",
-	"QnmPMxpHIT5HBmxE+d55Jkqs7WdmH0rS7XR63Av5LY1CgMNXiezjZW+fQLWG93boQrhGm0zQ5cR0GzQU",
-	"VsapPwHtb2zaFMJDG9o05frrurwAF7KamdB60WbC18v3zYJq/v944YNn2ccKeceurInXAHpQbVMYSIVS",
-	"pARtBYD6n/ZZSsPbDrEOuh6HwJ6z4OrTZgBpXl0iwAGJmJTpIyQIJQi6tEyvx1MshAVE9CmdkyYMNo2S",
-	"RX/ihMY3yXTPIYz64x4HJySiF3SwPFWSMY2GhM7oHC2I/7BYOIvNFixUEfn08V0VvLoh9kvYzQcPz+wu",
-	"NGK+XH8iAhaBWGOmb5H9CP0pi30EkOtoywI3Nf/rod4R7OOFUVx9sT8aLISh251Su2TtODlicKDsWIQj",
-	"hdfjnvvGB57O4KQqmsx4sFb0Wd9fHms/rHqkPO8D8waSGPJ/y28xR7C/jlxV4oZp4p0e/93v3Px0Ovu1",
-	"+/nn9uDHk8m7A/nxSP2rlbw9FG/054B3A1fIoEFei+FQH7Z7H/8rl3LQv7Pd3cq8g+lauy2n62026OJx",
-	"6OtTnUrtAxhnlUNaNeSW4S3NGO4PcRWZDnDZGri2CrUbhVAWQ5/QOZEsir6YzVctT1//abjaX6/NUdws",
-	"ke9OGP7arFtriyk7X5VxglI8pRBdMfzTMt9FM2RNwL1pUtpq38jYnOmr0m46ryQ2NhIzjn1Nbhibms7x",
-	"2qiUZxjkQ5QnyZQk3qJI8kiztb/fbrX2zgtOSn13j3tFSZXe3MoigWLGsYf+IlfwerwpJqHSCvqEUZ4p",
-	"Jw7EE7UWMY5FMkLYATsxkwkJWsd+j1/gstMCBjCWYdUAyn5APLiOgFJRJGYs8BA4CqdkdCfCGQv0SR/T",
-	"OCB/JEJRbddbGiBNNLeL6zDfU/b1Q314yNu7Y3uTJmhX3gLD9PYqjHJyXa4WyR6XYzEznTdnGXQV+HwB",
-	"/aBEcbpieb3p0lDKo9j1u9VqNpEOdvkP4RSotbxay6u1vPu0vA2IttKpr/kylQtSyTQg5mJWe3uMt+eF",
-	"OW+u8sEJreLjEcYSDH1oNlFerR663JNzJws1ovw8S+nUF8rdPFoRqMhH/TLejopkVJjcw2SiRvS+HnJm",
-	"a0yvtGksgsRXZBSLZFo1CXNTH256xNZliRL9FBgEjNnV3P/rSO8qwW3knDlg1ta4szNnjWP/NGix9tDN",
-	"6h5O2NHQ1eOf+q2gzTrDRvYkNkoYnLCO3267xwGEtI8GWnD6btbo94jlntFbjA8eBEfDNj3suCd+m7nd",
-	"wTFzT+nB0O0M2n4rOGUnw+NCB+cgpkO1etLSNs2It/E8rORyeA5Ohh2l1BpuZfmrTxWNxGjjdNoLsHRA",
-	"0ofaOoNTsU/eqowf6CPmpH9RMIpynIJMEqkI9E8VnBF/DAHYbqdDEGgYfugPYoHJnlWpnig2Hi/P86sk",
-	"9vXpdi3CXCdRtL1mBLhm8M+Iwa9zaKqsDcuH6pzU55WTWpElWjQDlompou6fpocGLGKKlXlkJ+IWG1Jr",
-	"qQWePS5SWJhEMmmKDTCFpIDuEjMVxtiQjEvFaFAikL6DF28mkKqLt7t3V4IvCl58O6bHrJ3Eb7DugXWq",
-	"G6KuZZFiSvMyJIHvmTInccuMqlqevjB5+lXL0kfKx12dR3z5XFyIghnzK1+LN6Ih39vP0msndA68p8cH",
-	"jEimIN8W5WLgkSYXoIlh0TgmyCIaCovkF0iL3V7qbpsTa7ZiPUvoIXNha869Lee2n3Q57z7cBe/u7IR3",
-	"p2m1NQ+vc2rXz6ndyvZ6PRFBEjFXYl1GdTBGH9QLbNZL7M1ZDAiTWfwoZFwRLHrW0oNDMVvMVBJzFpCm",
-	"h3f08Y6+ZMojks4BqwsyTbClM4GYbwDNprvEwyn27Vsh9wQezepN5gAQKpmq1KnfwyBXdplbpycA7+xH",
-	"wrTjPWtY2Cz3lLU0f2ub6rQD1h3aaw2nYXYAOdvgZHhKT5h76LcDtzs8Ye5pcEzdzuDIb7PWsEvb7eyR",
-	"bNMsZw6ooj7ThwRj9Y2xUlN59vo1SzquH4kksP2V930xaTgNhke/cdaY+jcQZ56J+EafawT6Yn0VA+SW",
-	"ETwQcA/5qA8IBbhDkwluxnTWH1DJYATNe0PBZePs8C+nEfKATRkPcCf1mbPxbcjpgdh2u6U5trjza2tl",
-	"jrrwQSt4qz00dU5ipY77ShKksHSz1rCMN9N1y3Lvruit0XPvsBk6VCwmikGpjb5lgoquzCNPnGHWfQYc",
-	"JzFWoc+niVCYWprcLX2j2Xp7mO1vCKTHKcdi4GRKLI3jcANGgCoAYFgPah4ptlj0nB737IOLl0gUpish",
-	"8Hr9/wmTmOUnBb4JYt49bmkQUELMO4t0uTD+3j75SVOUPDP5dz2OCXg2J0+KoQJOi4Nl2XZZBp6+xWbg",
-	"nUM5XcKjcBJqNQUexxGbbnvPwCjqtUCynx44vfmcFKZvZiKBW8/GImKEJ5MBdqu8szAzKb26kCs2YjGk",
-	"A44ZxzxLUwjoU84FfJiYUX/MghTSUZ8hequ/1GEr+/wJh/vMXvV4USh5+qlZHCrmamPmnESM3oIPUSRg",
-	"Pd0wNsX6bBBSer16kCIv9vJGmRFTqW2lL1HAsYZFczoJ+QiXBCbe3hkBRm6cRgtDw37Ade8c7sPblCC0",
-	"xyMhplDDToMgZlLqScswYDaIFwq+55hsCnsLNKESUvV4zKSIgAoFQTDH8rfbxM8zMo3DW6qYQ+yLnR6P",
-	"Qn7j6rMfOSRmksW3+hyYZwy+zM9vfvzuw8f+xbt3H37pX358+/PF9Zv/0ULN23N6nAuSJ2Nt4qq7M0lJ",
-	"d5+8gQX5gnPmI/1Cu887ljHWycQsCGPmK1gn5ZjjqncAjiUXqseHAqdblQJarlBsaIw+mi4BODXmn09U",
-	"m/giysNbriXSg2Sx1mris1ITCbXGB2lqTgU8H67rTd376oI3L6TF49UulN27tjMXKhwa6r/fgtaKi+1Y",
-	"YeKXqAjJRAIdICq1YvEk5FSxIKvqnNAw0vowV+doEuffvKVh/GNuqJ2Zx7gkqWcX0LlsnB07+d8Um0wj",
-	"qozXrTNA/6R7NDxuVdf7243JBj1oFX8tDmudnu5x66TtdgenvnsStJibDXrMVvf7lm5TbXRuYXTmz/Dj",
-	"mp6Fsq/045Hr7GgR0y4ODNHsINs6pvwhRNrrZzdpC8r0djXn09h3n0NASjQjmKMLoPN6w8uhEq/uIdpN",
-	"4yEviF53rOLVrK6oONU60tMp2tgFo72r9kC02E3iqFrX+cAZ+fTxXRXSxoQGDFtspRWhaUdOhO+wba8h",
-	"gECzZyFvOQhYcE6gmszGGDAkvU8u86k4aixkHoe5mJNTXSACyPmf9Pp2VsJQXkRnC+L+OPhVnd7+szX4",
-	"sT354Xj6riM/nsz+1fW/Oxr+/fD3i9Y9BXH3Pr5NTr7djKq8/LSbABTV1ipPWR5/SorZRn2pzJK75Jsr",
-	"76+M9NkiL8kUeuwuP10b08OWMN41Nmi1kZEVSj9UVbA/9yNTYFtRsLpOaec6bUkAX5JrBt7P+qGg5wU+",
-	"BAv6/lhLBT2739bKGCgUWFd+pZrmlpkZ0/ToPbJhYb8W+ZhEzAQ8UlRaXwRs74xQRSJGJYZn4Ej3eNPD",
-	"s22jMwFCHTAQrplgbHpBgrTD+umv4E7HAwx6AOFsREHANj37zz5e9wxKviITIRVRM0EC5ocTGvW4WUXT",
-	"w1v7Soj+NGZ+KJm3ZxtjD6hkxBIHTNv8uz8J5QQSxPbOiSEJYkgCgxeCE28qpNK03J/S+cjTzy9Qj10/",
-	"3gBhKYs6YXC2YCzY0mLgy0xwwfFDmivhT1QbYXmmtqnr/znxs81Z1xfDhnjBUqC2wJ6uBbauDLJKGwZt",
-	"Xci8rDa2Lql/QzUv1awv5Pq1+OA5kdo4ohFR9DOTjuWAJtpDREy44Mz2NMZqT2tAxYyC83lSYSfhK77H",
-	"qT1SQT1uzGJN+33V7I9Wx77rPF78nAA5Cx80W6pNofl2PmAxuYyFYr7aMCNX0c/9MIDzabv3uV16OHC7",
-	"/lHgnrDjoXtKWwNEgOkO9ZFerWhiJxXjuWO4QuV4vpT5hZSQF5a8w1ryrblOVW147os+ao34E6WujUjj",
-	"AWu3a6ZWztQ2+UxLq6UXAVvqsulnXzad/6TbKYcrF1KbVtrZe8/BlyBVGEXaUE5M3VeupLqyaHorTl0X",
-	"Tz/b4umNju2yKupF1nbXh1w8ag/fKr2WWNtJrJchrR7Jsb0B/X35CuVzk+p9T3UwaXbbnaWgCKZWeHfC",
-	"ZjvMqI9M/2OdiuHczB+wcrjmag/P1dJK3Zq71SW7W5Ts7kLvV/MpW+ITzsH5SdJMePhHwogmYLm3jb/3",
-	"Gt76jLrFPCh2QuMRXJ36C6zu6YTv/6Icncqc0J35OZdR0nIfpv5UTwfmsrHJSXtGjsMtKXODzVnFXaeP",
-	"Te2t+5q8dQqpenOhvZGvTj+5tatuM4ZUe+qeu6durSO7gqPOMrUqP505Z0/LoH068uFFyIbH9Y2tceK/",
-	"FtfYDpj7o6mZz8gv9nTYyKI3qmYntTNqc2fUFmrtvW4oSRIeQCFXUZ0FKxoq1I1ZPWUxHuMtXFSP197H",
-	"LtbmI1qCXJaMaHEuv46MRLO4qsjA2qCeX9y7trJn7UU51R7An7Y+S1jua3sKfrYdHft1z+zz89E9Fn9Y",
-	"c2NX8O/Vrr2vyLW3qfqziUNva19e7cd7cX68Hbrwlnnvnqrn7plLja9dYjyqw++F+foe1c9XpMN1yeP5",
-	"ufqeOd9ZcBPW/Kf2EG7kIVxXO5aUBwPx+bUfCf9mCVKUxWzwri5+/O6bD/9EHGjS7LYOiGcG6QchLC/w",
-	"8jySXI8ZgFOooYgnryRR4YQ5ZCxmZEhjEioSJ1wSqs8xOuUYmdEoIjAli67Z4wGdG7RogxRxdWkGI/+B",
-	"+mjAOBoOJXa1uGFTZe8MqKIDKtlZjyPGX8ilotxn+GoB0NWAq0FiJhWNFQCISxKqMmSJ75m6whV/C7u2",
-	"LUfkYoas5thtdRZZDa6oL+HEysbZ8fHxUavVchp65X298sZZ400Siyl7/Q2LI5CfSgR0XhhzdQmQX9qV",
-	"SqVACaoc3ojfaf85ec0+Ghd1cQk50jHYFdXgM6VOs62o5L21PQu0gjQwFPGMxvp4aiKgWqOCc0954OiL",
-	"hFF/rK85OIDB3JfhJImoErEdyCGUJJKOGJFz7psTb5Hf4oQTatziVAG9nZGZ1kdIzDib0Uhi+4W2VK4Y",
-	"ugDXYWiXBylkDI4/ptMp4/s9/sbMDCB9b3N9YxZp0yJUhUrCoA6RwnZXSMkVEd/lXXINBEPonIQHooJs",
-	"L4JbPcgd0t1QzzKQj+2NCMvM5UGBV/Qu6mOL3bIOh+4RPR643RTWvE0t0OURpOzbBTmNYSwmS5QzfitC",
-	"X0/uSHOa9MaO2zkq3AhHoR+LmWyctTvdjTaqjPn8olVyPGHQ2sGIjPlTd4NsqF9sze40a7nL7ixXWZnt",
-	"WY0BUbHdlLiqA4vY8cG2AU4fQCwtGkUshtaHkjGHcDZjUpFhGEt1RqgJLEaR0+PUBhczrEjNJfxEKjFh",
-	"sXyVInXvk7+FkWIxGczT7oo93vSGoOR5RI4190AdAOCyyGzMEIPbNiqBCYHDT/PpUcwYsHTs/GE5855D",
-	"vJuQBx6wIc+8vh8G3j65IPi23HrxtaGSPe4x/YH6fkSl9EjTUzHlMmRceURwE1P5I2GJbYahVwJvZnEo",
-	"gtDvcTljbOoQb8riCeXZkzMaQs9/4l1+uLru8dy3spCg6Rd7/Wf6776+EjMVzxFbzEHITwofJO7xbBUx",
-	"4qQFJFQO8WQyZbFkAQv6g7lXxm/fhVJdRNEVzuFDdlzumMUlYjSbKwoKkBv6e1aFak1nwZV5zMKsrvDx",
-	"vyqixrnp2Lix/v5Vk9HXNp7KD/rhqongTuATr2RuXpX7kp7NtaLXzlMuF6FKsclUycZZ53C1xps5qmuc",
-	"NVKiaziNYchDOS57vH120D5rdVJ/xPHgBDpqQnWc2x0c+O6JaUNJ7bWGg9/+LMWB1j9FVKo+TCGr1Dsj",
-	"37159+b6DXmtGKfcxCfOyN+vry/JYevAUoneqr9SNQWoTX81yeKzlQS7flTFod7ylpM/DWcN2zATe4N2",
-	"2dHQPaGnA9fW+HXp4SDfsxP52jIXSbplxSA/Iqxx9ln1fTwMZw02/8fvb38X4fvfL+Y/hq3P769a8x9/",
-	"/unz++/EDP73NxG++/YfU33Pj5233X/9J7p5//2ncPjTGqbMAmXdnzeQp6cXkDlwRzRLAACSKYvJ5xSk",
-	"Py332ToNOg37N2x+R2WoVhRMHpFkzAhn88Q5yWR/UeTrK/YvuCRmvDzh6CpbycMnHN1z53umqOZiqKVU",
-	"pSilfUceUvLdI/DgvXaDX2XnoWoS9tYN5MyyHUhB40zX3dIkrYjyx0vOAij0SvljBcgqMiq/hWeNo+CY",
-	"nQxPW8DN3a5/oJl7d+ja9lOa05c3eirH1FyH40/MMYXOCWMx7QMitum+3Gp1DrqaBQE/DxLWh1BBzgo8",
-	"1KRmPsrKbvypiBWNVux9lYF3dvQfQlH4indbXJU3tmq3cn2sRoPGWSfXwQr/ht5VVvAh3L0WfDxU/XXQ",
-	"SZcFE+zZ0LLcUpHgSkjhWp5qmiGihmCEdvfwhB6dDl3WClpudzjsuPSwO3APDrtB6/SkyzonnWL36y3y",
-	"7QyvuF9uZuzh5UjNjWSjJfJlYjLNVCmVlT+jnYpnwiFIN+TTx3cOsSfJMRLDAb7pIEa1QyzVOMQ0+GxO",
-	"WezqM21/UOGEyfS+c+K2sy6hiDytiZ4ECfjtGGnqiWjmQxgP9krTFcwR2tpJXvPZms8+bT67JlOtbtYD",
-	"l+sI8E4zUGTKhnbDsrdp81H0yuWa6AIl7ayvwQWkwNpTn2+zq5mZ9Ztbl6btK5C5Qnu8CZmOdoS+ojcM",
-	"GqVRTK6lUs5EHGCjtDG9ZaTdIkqQduekx/0xjamvJ2nB/iMxY7HrU8lIxJRisUMoJ8l0WvwVJ9LjQTgK",
-	"lek4bV8FPQ1mjN54GFcurC5mvuafsArBfWb6gwv98piRaSLHLNDzy3l7jXc1lVo97iEryfcf90gTdsqu",
-	"F0LLktGIBSThKoz0GHwx0g0OWUmSqX7l1ZuPP7/99k3/w2X/l4u31+CnzXdFDwRnYO6FE5i3nOmN67Ra",
-	"51mQkHRauV4UOW+6IFMRRfvksNXp8bIG2lkXp2I3bknn+hK0VoZv2uP5DdXHZJ/8skpmVJn/F1MTDLf7",
-	"NnfKHyUtqoT7D9Yshcyt4QHzo2pFp1Z0akVnRUWns0rH4dT/e+H7bKqs6lInyX3FSXLbNqPGTGGQmalI",
-	"FHGqAzyo6Z9XCfVc0QuwmWJYmqh0xZQ0StyIcU0cLMjUm4ISSJqZouHBXPr2RtOLKmYqiTnk5Gity0m9",
-	"1p1Wiwit5EE/XqrVF8dm/UCYH0uFTcqfTHyfsaAQNzfamdSbj/kC5yYFsFwFg/kMRTwSSum/9ItRT0yV",
-	"MlQSMQMc21HCQ1pTMwvWnJ006d3YCPTQ0noahA81Cxfcwfeururtk+9yqp6DmUyptkeoJAMWidnqah9p",
-	"eu8EahPenkNm49Afozas4jC/O3Z9kNNQ0lfzo/64pdradvpMSjJnjX/edCeXp3987Mjr49tfDua/ngx+",
-	"XCav1pU0+WkvqQrMkRf4K2shspEQecy0ZzisJG+VPSxHznLedsqIvwmjyDY0tykdRm2ErnnAl6QYGgct",
-	"aaKDVj9gNda9Hpch91naZW9GJYmoVJDYyQLHsCVICT5DvpeF9cy6wFTGVNIs4CppxByzx/DLK6llgy+k",
-	"QqYKfHkW8kDMSCh7HJv84muJmmnm2bSpo5gjisYD3CKJojcoYNGnTOdyb7/H0dycxuw2ZDOTPxvqt06m",
-	"iTJrt18D2KJIFOxZyEcIO9HjP4riLuLmjcJbpudB2GSq5iQK9TqwsbtV3blQfcPOwG7GDbGSwL6NkmHI",
-	"Q8XsS2wHQ3BcLLQ7LDOMsaLV8Ky3uJb7kqK+xfUvrrgauAL2rxATDdiQJpFKzToTEx0IETHKV8r5KS3H",
-	"300YFXtWQofAFRr5OY0BjSCDtmA27R8el95cbi13F6zlwlMbms8mU+iIHvrdwD1gnaHbpe2Be+qfBO4x",
-	"Oxoe0u7gwO8EWaaQOS/6BECSX5/Bz9k0syuQ7Jy71mrn83MSbhosymSghNIWfGFzDsp3UtHP/bu3t/Y7",
-	"5XtZNnLFtpcbq92FUiqukthkJLUHmNPkHg6PWm6XHg/cE/80cK2boesfBnfAROxZX6/9ZZH8KvWFlNVA",
-	"N3SId42pIjORRAEZMPh5r66/fkxdQAvRlOlyMVsxoXmljKXFxNml/bjL0jKLic0OEfAAjbQUzHKU81nD",
-	"nJEm/kxs3rJDvCyFUP+VTyLeIxNGuVzMYS5kLxc9/WgSpIVXkGYMHm6TWmxziMkmKcQitrnD+QRomywM",
-	"JVXE+/5NYfBcLrkHchlWM1nMRVua3/WM8oufQ2JtezUXc3X2LN7U3jB7NvXH5rJgc07agyeSEZs6Le6v",
-	"G24vJsVulInzNaayfvmQMGTx0FJ+/QQDxJU8d0m5bs5R5KSeopwjDg24oheO5nxwi64+LaygMs8QXUx8",
-	"GmsaMgZcFg0+JxHV1/WokgSCcKGWJQalJ3r7DKGsKmA3zOtgQ+ZV3LuFRP773WHPjLEd/Lp5Qn6V1p0e",
-	"lpp1LctmyfbpUdmW8+eyT0hCKJNKCXVVYgIlbErVONPB8tyvsRh4Xyv9ez1Gi8rtZr6/Z7g5Vd7KnxKW",
-	"MEloapfk1gFWhENmY6qYdVzqu5KYkWbBXunxQtFjnK9kxIhSOsiiY1QzpzNCezwtrgpy1730V4+EEgAm",
-	"qEmTJREbKjJg4zBNckqr5ENJEBEusAIyivbJ2ywuY9KJSmIwTo97U8aDkI+8nJhVJAvJnKd2lsmCGsZM",
-	"jolkCgJfmlv3eNPLBY0urq/fvL+8vvL2HHT/KjbNUHWtiWfMSZMrdUdcpxWnWVhPiQUJDouCgNNQxGy/",
-	"xyHbKztGXKi+/dBDEYNlalbr6CXxkI/090tlxfmdIbIiUa9QVpo7ODb8ZziaZKrH9QHQ+6Z3qaknvVBt",
-	"ugc2av6xMUV8ASgHH8Zi0uOhgiheIvWcjX5j7sb0Czyze+dkcdLMj5nqjwRnXo+DC5iT0rSwGZQjpzsc",
-	"SsIFiQQfsRgjlE0AI1E9jkY2YkNcfiqzrPMD7+2TD2pcqGzucRoz0m11yxzKHzV7ul+f6mysT61YZfkV",
-	"lEmWLLCTLdDes7li1t5SMTMEuEwtS+f7cGqZU6hRX8jgsbyv3EmWG8NbQwQD0Ga2mkWZ9RJhr9LPBeSf",
-	"d8fuILyq4rkWVuiT3Im6eY+PdRpR7mJGxo6DrIisQ8k0ZlMaZqtRglAuMPkVBYK9Q88Fw3eQTqJlibRF",
-	"NCZtGmKfNqPC90XCEZKGYcIU5C1r7SCiRpDqT+s5JPsF35n+lHBcfOA5+ef0eqkKBxHcmWZiwjXITjQP",
-	"WNCXiQhY1J+EcmKydXEoHLtvFtgXPJp7ueLaV7LH02payO/Vygxec29Dqd8PuyId0m0d5CdIb2kY0UHE",
-	"+kr0zSNagF1gljlWBzVz6gL7PNV66V6PG7hdAfOw266Ftw1WgxIJPgqMfyH4FwRkAq250B7Hy5BOqq82",
-	"zQrBD20i0dmIpKlPiAs3OBmy2G2+ogoQimah8k2yuMFVAx1Xf18O2E1pVhH8igfEAilpQb2Yi36e+Uki",
-	"yl/JYsEVzMJ6N8lI3JOkXvimHml2Wi3QrhCjJJ/mE4DKEfLFpCSHsGghsyiP9GE02b19cpUPo8MkoqCw",
-	"BEsPAZ3LHjcYTrjZXNgcBDJnqvDt8KuZRLNsyB4vxM5JUysJxEbn4cDCeXol4X2w034kpFknxOZ7XL/T",
-	"alCQQGXnh1aAUTjNidJDZEfKWAYIHa5nEDEp00k2PRr8nkg10aaKYxV6T2tuofJIFHJ2DpULYsZHMQ20",
-	"URIzmSWsUUnwZgeiHAiCZZ4Hre8XQJrZJNke8xWNIL+MKH+cLPs1s7RXR8+MKMclPhQmqf4EjbN//5bH",
-	"t9J/2cKhOjO/zsx/8pn5K9PTT2ZXkaaCe1L0ndQtk8+bRd6+egYlvqtOn3yZQLUIQpep3FOUUbs2IzJ2",
-	"8VAZ86mepjVCVAFBOEsWRcbLBzkcaADYu0FXNsqjd56ZEOlooSQLT2QWgSl2TO+1GesVGmePZypneYW/",
-	"VUbTEZtum0gFOlyu4H8FTdSO8Ahq6B3903gye3xF/XNBvXSgi5E+aXMH12ByW/2IhhMWEHbLOLox9RnW",
-	"Gz9jXMGkwOBJzUdQLXsckNqUitCKLKqhZ4SSmIbYUCSdFxcznFWP53XNc2ur3M3E1XYM8RNFBswX0JTJ",
-	"qJg93izTMSHrlhMxHGapt1bh2SeX1jzCVF3jdTSbqHdHqpgpf6yVaNTAFWLP2mNwt1xUH8YNVNifFhJA",
-	"vqwaW8w02USkPrCammkkOd3kYL9zUKqawJnOgTSBQ5LC+OlSyQFxe0mrdcBIRxNVqsF0HNJu6Q9+0IZv",
-	"Djtb68i1jlzryLWOXOvIO211lhWd5hIgd60iSyncKOQ3O1aRL0xoW3DmAjq9fgcK/UiMFqucYNZQWktC",
-	"XlQykfVB4Bz4lAlUY2knoWTIZmQS8kQB3rNYTBOwcsMx4W8sZoJAOaBM7kO8t1jZA7MMEUEeudv+8qqd",
-	"Kyne6S3cVqKjM1yWMsQjC6N+vwx4Tafh687rMJi+Zp/xfLmRGIX8/wql/ocOfC3ZO0dKn3L16ePb//mv",
-	"zt8m/n91/rZGjNCsuIIL6o9dl0E8syL39/SGEQoU60ehf0PgzMC3fNhySpOVsWsjHUctsBogfNNxAxNi",
-	"TJinusrdTA6AjiBtIwTTX7hiirwjxXvP0pAwkcn+rm39aSxuQ61zsMCra9BXrEE3XzDDDNxZ88wahKc2",
-	"Y2oQnhqEp+5ZO8/47Ha4iPfIeC0cv3xCj02/tK7xlG3arjGahfV4PicEEAYrMmvyF4oZOnp5cC++UN8K",
-	"P5Vl2ix6sIG39fhd1zVZx3Od4RbYAAGAm8z9qMKpTO74lE1XmztO5SzvIeGJZAHO0WROID9UqZu7eTcH",
-	"gs8x8WHA5sJ4rrOcirvZED1e5qrGAEaKNYzoCjzUPJDGc2iFNjFBpTRrA1a/BWZhwQd9zeLJ4/if88Ke",
-	"cp7QKJqvbqrpedfJErUGVWtQT9IRXCs9L8+jW6KZgKh6IL0LKyp2q3W9WfSsNO1KpBJTie7WRfhgU2Nj",
-	"XBRFn0vMJlaRSxWQmNHABWE9iqlJqU69N/AHlGrhRIwnJ++7yUrAAKb6bp2YhT62fhcEv6jy6uzVnpsV",
-	"PTfXdtNq302tedSaR+27qdWYB/LdpJz2Qb03CX+YGM17esMWAjSmGDctrlkxTJPOUEvpKgHu1EGZrUX7",
-	"J7vRtWivRXst2mvRXov2BxLtKafdtWhXImbDWHD1GqhWvv5TiRvGqxHEfhlTwBlKHzSIIgYNA+ttP318",
-	"t08uk0EU+vvkQguWMGa2ltNBJMggFtMptpxCPglX9CSg4qHdIh78hXAb5UBh6SQ+6Du3zrkqlEojVrLB",
-	"zUX9o58xPITOWZntr8+HoYoa2dE30I2ItFst8v03+toanM8UKfdHsUimdsAL5OLk2/mAxeQyFor5quE0",
-	"JFPJtD9kbDWgZTgpjbPGHwe/qtPbf7YGP7YnPxxP33Xkx5PZv7r+d0fDvx/+ftFaPT6Bn7EKY0JfXOB7",
-	"H6ligIrpIjbmPSwwvd0iaeYG+MgmNOQhH608SPbEwkCmL8eKg+i7N4epWJfrtVd4x/eCGwfpCizyWoj3",
-	"lM/NpOQ27I75SQzUBRGjHOYERfh0Q+Qp20vJf4HxTYHzlGGWLSSm5vgVgdNchNy692CXwm0hWSzD2ZrQ",
-	"z+8YH6lx4+yo6zQmIbd/to/0lJXemcZZ4//9+8L9lbr/abmnffe3//4/y/DKcow8ttRRbmh9gOtoGgC7",
-	"FcOUc7vpTpg8WAidWvyHJuWCzycikT2OXVekQy4u35IbNpcArGAtF30VXNnm0Ts9+Xrcthy8t9sgqWg2",
-	"aELUCDlgdU4COid6b6XKgi1Xl/qmuFgqtQjwMKFz6AVgIv9FPbaIaeFhoX7IRzCNyd55vuIN/NSzMYuZ",
-	"XRvPmbBLKwD39smPpoYsxJYPLLAIWbBlAL0i93vcy2Huuz+wuYc2HB46qCIDrJbUDoSqwhs2JzGbRnRu",
-	"wCUM4AIYlLD3eHzSQraJiNk+uUgNzg52irC4GjmcM2M3Um5SuOlUG9WwYkSONj8EXgqcJnhPK37CxUvQ",
-	"qAFgQfREUkQOiy8CdnPOUDctg3p8QP0bLeB4cI4Gbqj0lEl6XE2PIDJiABkGBkUfjrmnjeKYUZPwgMui",
-	"KgdEvUhY4AUxhZrwC4QnYBt7PN+3SHM9RI/DUfO4qFlzpbSDJeQiQFuIazvyK0k8awTC1/XFNGQpYJtR",
-	"+84XyFSf65FgEnMmLAGm45QlN1xG1Gc5bUq/fH1jvtAC4qPlflulO6SJw/BUwhVCXWotSAtfraSF6n+N",
-	"vbZvH0xZ8bd4gbxTIPxWM6gLVu3KOs5OmhUVvwDWFayWqdFZO1PjwRwhJervONRkNMfyRF8BjJsR0k5j",
-	"2RyUyCGbQXmhnsuB3xm0aevUPRkeM7cbHPnu6eCQut3hAesEbb81OKUr+0/WVs0L52MjyLb11OwShLc8",
-	"B2ucNX69OfjH6efWT7Pjd9POz/zwG//kfdD+qLr/kkffj1vwAJuaTJydOk/sd1rqPElbcqxsBgD/qTID",
-	"9EXoX++zYGM3iFObDl+PX2Ydk+YRckW+pBm1YeFPZnn9+ZfzZ+NiGv7A5heJNkn+/Zv+5RtGYxanvxTs",
-	"M9AeMucPZNDmPURrmGyZiypXNFTqrcp0sUpXVWreIa/I1MFo7iBsLujGCKULbVXQ8ml2W11j/sxiwUdE",
-	"cLa3Tz5ojTVV6hziQU2URxSzrdoGyZzFRu8HM0aS2RjSiYkMR5zYbiroZAerE9ONMztmIoIkArBbbVug",
-	"0muKryh6/8YiVkQbNzGCz5ls2Lt9Mxf1TxpJsaoSeo+3zeiHW2eLPkMdxMmethIO/s7h/6YIsKYvlXvE",
-	"jodul54M3FO/Fbht1hke0O7g0D8KKt7dto0IYjEpSH6YjDWkCrORc6nYZLXx0gHs6qxRtbjE+wbt5CeZ",
-	"H8QMnJ7BtZU3OPP6mOSOulaCrgwhUUWWhqcgiTyviuTaHaWwzKa/D1q/AO2tbe6xmHE04REt54axKYBO",
-	"0yFQxloxsmVWwYoKaq4vxB/H7u27ztT9eHM6c6//0500npMCm52GTCPVTFuhJbdiTC0QnFVF8qCrkB4a",
-	"AKQhXGfYDBzALx84NLpvd4e6b+0C39IF/rS82pmTShixuoV/e9O2E4s+sZwHSitPIR+Zbt5ocpW1QdvW",
-	"7b2CZ9tSmnz9p/3nskAlQwRn60ZGLcqkHzt3/M5NyuckCm/TEPtemSvau/j244cf3171P3185+2lQc4y",
-	"femTmeIF+ozDCEE7tsxzsQ5ou73be51K51nBgIykrDlQgQM9J/vut2IRAvNvCE0DMzsNrpGASQj75+mv",
-	"GGBblJcl0bTc1Ko5yyrHO8dSFP3Mqht2XhBFPxNtGGkFccpin3G1Ty4AIwYjExhAynqvTMobUF7De9Zl",
-	"0o/Y5XHlVh4raprmG/58ca0/n81PQ2VrFbdisZ3vph0Sr+nn+5siwpl44lVYu2lvqMyptJTuU0UjcV8r",
-	"XKD3CninMnqpQEm6pp+3DCxtF1CqPpHrHKd1IjPt3XtFHokE19igKv2Bs5k+LVtlLz5lX/faruvnWLkI",
-	"J5RQ/SFXZCOpBxd4T+q1xZK9uxzlo6n/g1I++vkcUuilCqOIIDQcZAi2TokX8n4iy7IDv4OhN+I21Tnp",
-	"3btTxffU5buPmRyL32DNA+lUN8g1DOqOQYen6eGd3s+XvX/NrP1x+rmufqQXVLWNCrOA8d2hCSxVlybM",
-	"xKJAQpYcPzdtC+9BUyHNbruTFSftldQRwUHdnllvqBNurAbivB8KSuUr5hPmjTW/qAEzVi+BmQYbq52J",
-	"pCPmyjn3l+RFf4S+9ICz9UoSeISIIWG3LJ5nOdA5/49NG05j+OjocrSSOtBsiUmEfAFfmgQtNhYzaJeA",
-	"jzqQrozwFXSOJaT6exE9VRvH11dmcWixLSCNNxYzia30sA8jvE5rxVjBCenPJkUV2sVCI5AbNlWFVF6T",
-	"LQujzrlfZbN/0ltxNef+biz3HectdtxW+1rzqUPDqgI6L1xsOA3Tb9oiU+mlGe7Yck/apx23Sw8G7onf",
-	"DVzLM0/9VnC35T7Gw88CGkJOgf4MjbPuSSsX5MT+p/qEYlvaxlm701rDGW/3uqr+b85922T1yVsdTxwl",
-	"uYh8qEkOqZ6LWY7DmKqwlTnM8qSkt1m2UTOXTKRZSkijLEkhT9iaj+DfmrcoFsfJVNmygFBJKECHHixQ",
-	"UrfnGPaC3mp9SB0C2dPYHNOMCTwBCwwq4lcZ2e9cmXlqVJtPTXg4wv3a3AQ7MnKQ6iQetdXIbiMLJ6VV",
-	"o2yWh38wziMZM6Jf357riKuvIBCFmHFNysNhefTnE7zmwaM/zl0XRoSTlpabhJLoDayK3OtrjVXP+Ud9",
-	"819L3wp6S5h2WKh6rbnchwLb7OVDEU+AUSQJXLmTF/BFo122ygTO3f+aUUxqF+YkDtt+JzhgbheS2Pyj",
-	"wD1hx0P3lLYGeKU7zNb8HZsIjCQCH4IgqDXfv1xATJ/M+yNi8DFfREQsMZRqWY+e1ebhMOQfeLgyigDk",
-	"W02E5CLlJHjPAjMBH8pZj+ubiWf7ZjvpTV5GNx5pYtO21AIxdW5YLziQjKu9UjBbo9dvXeW1nePFEtfv",
-	"lLMF2jL08g/KGflOILJMmgZJ3UjwkSuZHzPl6gvTcUwlW6SptQjikWN6S/ZiAz9Pbt+24zLr7GClt0dq",
-	"IVBH7p5O5C6RhUTDlfhdXnlaK4KH+hMgd4kbxqGoeQomC3QoxVLgffItFpRbGE4cGZJrJIv0WM1u63Sv",
-	"KtK3GS+rQ33PNdS3yQl2qvK9oNlYTnxO6Fxr+QBXj1Xw0I0Wgs7dylzPLxIb/OrFRB0N2KlhvQmVfInY",
-	"YVUnBtBc0ZeOwUNM+5gYl9WKocQdSIPt8suAsH7aB9paizgeOaT4AOzF7MJaHOZwkcN0dsNhTNix5jTP",
-	"K+64u9jhFoovBvdeM1xUtf8Q6nqgjiS1yi0uLFRIYlWNRVb1wS9Pmrmykj0Hio99waWIGODkuYGYcblP",
-	"DlsHxDNolFyovi/4MBwlMQs88PWJRGvT7JwctjrpjQmPGfXHgFpkQwYkEMw0NU0rOu56MH+GAd7YFe/I",
-	"8daY+jf9KYsBDVR/ar3b5qdROKKDuWKNLbxbhVlXubl+GRcLe+yHQBTE/SfuwtqgCkQ/ssLUDProJ54V",
-	"GhVJyZ6G/Obhpq0blDcEFRko4hdEUe/SJe/Mlw3S2dbBu6esNXS7tD1wT/xO4B6w7tBey6Tzm0/kO6qo",
-	"z/TZavy1NcXZVdUkt2OSM/ifKaHsjPQswJ2bAjW/DPr7YNb9Fpa9MxrM3WfwKthRcHx4AhGhrntA2YFL",
-	"/ZOue9hig1YwHLY7TGvLRqVonJVJRgBuxQD1RHBAtaIyidmEcdVPeKi1Zy0xZS6wZtC2DZQ2lKjTEbPo",
-	"r/bn7Sk+v4811e+Y6j8UES0NPqQtWwY8ywJ65QY8QGF2RQXZf5PIkDMpiT5l8hxRGKHXAB8RJTRZOraX",
-	"JOHJZAAVkQmUgBEz+kZlkz/bmb3gykmzr/1pzIbhZ/01frjMKNxIhCuL+/0lg8fm69wfP7YH7EWEkG+z",
-	"M7urusqd0B+iidq78DSRSQIdWAEI4cwWUuXPm8HYBdna45SDx82OScYUUGwB8H2ejj2jEhJmzFRYiq5F",
-	"mrSHvWLN60NJONwJnkDTCO6cAObuwjxipjUNrQwMRdzj3qUHnOSEjNlnEoSjUBmILDmmUzh1lsm8Wlg0",
-	"k9WBcHOkHzUWvh7Br0utz6hg9YE535obt6yQ1dLYCy5mfYsf6xK+1dcTH79NGcJGKtVa4XHz0OZFrhtz",
-	"rzr6/Vyj3+uezyXFrjkmdieqnZ2sp1XM9jxExNcuHh4npL3e0X/aRbE9ngtlkxJFHcDKxH8Yx3YJOXGB",
-	"SriUCQu0gp4+2CzT5iPh37DA2zsnAzYU0JSCKq2ZT+jctDTscehEDZ2Zzcth2s1q68Ah2MaiSmV3CJVE",
-	"cJPlWpqHinG53QiwXerd67KAZ1QI/Dx4p43U1zx0fW1liU7+QiuGN1TnZ2wwFuLGZTyYihAqwlatGbKP",
-	"IN43OGspD/Ldh+Sr80Iqf49zGsdiJo1rJ+tStFdVfLRPriADHir5ehx9Khamk4wZuH9KPay/4MrepAt7",
-	"pCqlfJnQK5numnzWJUPFdV7lYfCNE98CGDJ9MPt6tnD8EN03X4lomPU+CvqGrYI8HBz5x8EJc0+HLep2",
-	"B23fPQk6zEWAZry2IusugljLsZju59K+XutTIl9bjNSd+ZAXzt/9vmRDivkT8gKcyndWneNg5prc2L38",
-	"Rh8+LALWN2BbKc2gPn18pzU3YFyK8oDGATEfTBI5ZX44NKTS45LOJWkamUs8yzFD6K9t/1LhhElFJ9P8",
-	"jzIccaq5srfn9Lj+y3qM9Yvtil/pQceS+X2PYLlPrl+1hW+3O9rjWmXNFVjlWAqJmc/CW0BhAMZDVf4u",
-	"2Itz7CYG3DrdctK0Dc1eSScNSec5954d2/J+PZhjutPlvNF+lAQswMZkAEgP2rdxOfFspth5wjzZ44M5",
-	"4XQS8lHhpfs9jq59/bWsPx/ImDT1f8wytU4fCTEdUP+G0CCImZQOEYmSYcB63HQHhU7lWj7BQFzowaBl",
-	"W8ykiG4ZUcLRU4qhxbaTjuj0eBTyGzcSPo30/RbQ3r6KJDzS/yk2+IsiLeZC1eNN75c33/z9w4cf+hfv",
-	"3n34pX/58e3PF9dvvL2zXDNziAuYY9NP4gjyBGCpntPjd67A8CzwoOVc/mLIb2kU6guceEkcefpT9HjC",
-	"b7iYcfxsRDNjcLzlX5rx6b652zuHficz+ELaFKOKTIRUpNPKH53iKOb3fqSFp7ekMG+BPT5qXGKZNFtf",
-	"fK0nbjaVJ48c7XgyCgByzMZZA1no++EPP53GJ9//8K8/4uvZ758uvzt5++7y17ei846+o1ezh1cZNvye",
-	"v4RqjKpulb1oacvJtfQJR1xzTdyEtKuHz2rw0a8hRLOoG22iGlXZeWvFb1K5rQWoPngBi8JbFocMFAoh",
-	"GUjUOVNkQgMGCpf+Qf9RFdLZWgDUoZ0nEqnZxTFdEr1ZHD7TVgnl87zjwPgMjJ/ZMMUQMybzrT3uBIHu",
-	"nsWHcGi2VpWgQQgsJejHjMLgABOELadS6Wp68W8gXs1gfRlyn+Un2LlunS54XLc0w/PjbSxTO5vK1CpJ",
-	"uniiatfrTsNXu+EHXyKQ5RDboT0fxqkIb/X4faCv5I0mTqj4z9m6TcEZWt2peWgJnNChgrLsmAEGIqCo",
-	"WEgwh0g63yN+xGgM/tAeN5e0MS7i4Dwnholpn0dm4zBiJAS+l75GP1cdm9qtJN4UJyVvNWxK8F88RtV6",
-	"gV7Rg12zYxsIq9nyzpW85x3TenD753XGQCvjXloFNbfNIe0YnWgSPGmiYB45REQBkwob1Z7luu72eNMz",
-	"HNozLFoB29aWUsSGyiGeTHyfsYCh946SzufPIIhCTtotIp0e9xAg08syJbJBIPk4mTqpexucxkP4WcQo",
-	"f1KRlJMNe44ZRNtqCOU7FjNsyUslFCaRGePqnjDbd9lGPlKcLScLrdMc974q0GZwMddkZmah8yt8+q/7",
-	"Z2OhAjPna7FB2AKrL59sJjAaFe0G263WQ0YFqVJsMlWycXbgrAazYF3B6wguXCY2h6WdwYHFPXW79Hjg",
-	"nvingWv7t3b9w6DgoC3dSj2SHhte2x50fLcbHDD3ZNilrn2vvtZwGvq4980yK5qhHsDK4Ea7rX1fBKxx",
-	"1ml19QXwR/cnsnHW7eSQV1PSbtzXblW/YQdRR3tK7486Zge1Bm4ti0/mNPlXeb/XFzNqVhVgr/+0Uqqv",
-	"L8TM/Alg8LvpoJqKwTAosrAVKayk9WFuzku7H66Q/lAeAr5GCZnNHSy4lCC1bDQw1CBUNc05WYxW0gnr",
-	"8YEI5iAZ88Ff0pSCUBsXjXFcGsWMBnNbPuRTDpXAPR4q6K5vs9+ttWbT3238LN0Oqyycgy7Q46kpl8rw",
-	"wnMps7X3eWXy+qM9EwtcorEtZH0mHNqHL086nFy329nK4EYG7OSs8ffr60ty2GqdIaY5pxHBS+VS5FDL",
-	"8LwUaXdaToOzz0te3clencqbrJd+ubTJP7apaKmy5uwRdtJDbjo1ADqiZh7yuUD7P3SdxfZ4/owHed4G",
-	"O717KykWiirm2lDrnxv65kr583t6A/yZs9ndNBgMaC7mwBBMgfmbiEmnS8YiiWWP5xRun8aaz88ESRNw",
-	"wCYoyctxMA0Rkg7hlT0u0aZL+brm4XIWKn9MqCIRCyVUMqkxZKxDng2WytkgbDjicr/HL+wPMZtG1GeB",
-	"TUxvDuagVdA4CllMYHMhO0UqMc1iulT1OKKG/rJJByqHaPHU4zHDdinGMZdBSOBHJWqmWWKZsIDrCy4c",
-	"E6HeYazua3bDTWN2G4pE9vEk9NnnaRgzuTD5o8LkF/IZvu387Wf5zU9vx7H0vx1HP719//N/Dw7l1b/k",
-	"VAyOxXcP7ezrfNF8hjwZff25DM8o1ovMoMQl90qaD7aR1Cm2bf+z8Q2jMYsvEjVunP37N22EXEzDH9g8",
-	"/eU3/UB8W96NXR8qEYcjkBdaydd3SpQdgfCTCeMKtHbvdSB86QEULgaFbC5fqKDGPxJU2wbDWEz2Uup5",
-	"DezLLHLx3e/CWwZABtCNhtEAYA32M0NHTGWZVQVo0U4OmNchF5dvyQ2b41CmQUE6DKD53R0nRaBZBC0i",
-	"kkWRdIhkiiRTokUP5PHnhrR1AndHvYQ2+LAcnA0wSAnZm1nv/PxYuY76JYsNWex2tBhnAIMNyw7jBdSc",
-	"tIogjMk0Dv2Qj/bvZMeX7eUbHqQtzKRtLHZ1SQBBKssSyK/c3l3mU4Sl2inSqd5QGhXmJm5DzSSLE8Qt",
-	"qvpEqWyxWzmityybNfpfZ1C5ps8sZ5Y35vc4A0i403gJxZV0yJTO9XGXDjE9Zkic6IOWtaHJqjUk5cFA",
-	"fCZ+JPyb3Itsd5pyZ0AkRnpfsbROOoRRf5wZzjGTIol9RtAQBm1pRvNHBfORKwYXidIzEkMyoWG0kFwr",
-	"GQ/MVuGn0CeKB7mxAeG19ISYrFXgDzalOT94miitJ24ytsGI09pr4aV5x1n64pT1/fXbX/8/AAD//w==",
+	"7P2Ld9u2li8A/ytY+uau2N9QiiQ/EtvrrjtuHj1ukzYTO6czp84nQiRk4ZgCVAK0rNOV//1b2BsgQYqU",
+	"KNlJ2tOcde80pkg8Nzb287d/70RyNpeCCa06p793pozGLIV/vrqiN+a/MVNRyueaS9E57VxNGUmZklka",
+	"MXLHUsWlCEim6DhhhAsSXky6b6mOpmGvE3TYPZ3NE9Y57Vx3htedTtBR0ZTNqGlXL+fmB6VTLm46nz4F",
+	"nYuYzeZSM6Hfs3lClyxe7T/UacZCspgyQfSUK8IV0VNGlJYpiwkVasFSoiWhgjCaJpylJGW/ZUxpsuB6",
+	"ii/TGSNh3l207P7IluUBm25qRjuWMmFUwHDfyIjiqKqD/GXKUgY9RSmjmsVEpmTORMzFTbF6ERVkbFaT",
+	"xuW1eno3eKpYescjpp72x4NoGB+w7uHkiHYPx8dR93n8jHVPJn06GA+jg/iQPZVzlsJY1NMjejx+Fj2P",
+	"uyesP+ke0sG4+zwaxt0DZhrA3zbsw3uq2Rs+4xr+z+r03uN6KkKTRC5YTOYsJQsuYrkgE5nivkQJZ0IT",
+	"GscpU6pHLs1fUsCq4C4p3CYpljOZKRLRJDEP5QTeKaZE9JRqQlNGUqoZScygWBwQlqYyVYSLKMliVl7D",
+	"474/xRkXfJbNOqf9wE2XC81uWFqe73s2o1yYZWiec8Im2hA67G6WpmZaOPcvPcejk93mqFjNnl6ySIpY",
+	"kUxontRMjjARf/FdPBxuM0Om0+X5RLO0eXZakgXlmozZRJoTmi7NiaQ3lItSxwfbkM//WNq4iJvYJfz8",
+	"RBFu5htNJYvJJJUzWCHHnGRKZjRmxLCOM/JbJjUjXCOjS9lcphqGSuapHCdsVuYYB5NBNKQnrHs0fhZ3",
+	"D6PnrHtC++Musg48+GsP/aegM6cpnTFtuf+LLFUyrZ9QKNi9HkXwRuh2ep6yO24oYE5vmBkdN6//lrF0",
+	"2Qk6gs5Mf/hNaSQzev+GiRs97ZweDYZB7bWw4RriFf55Qg/YIDo66j6Lh+PuIXs+6dLBuN89iA7jI3Y8",
+	"eUafj90A51RPi/FxwxrNjvDUXD7VS2Ai0xnVndNOlsGba66waPkjW66O+5xkgv+WMXLLlsA2DSGJmMWE",
+	"TSYs0mSPkg8fLl6aa42SGyljEk0lj9h+jwCBGyIo32OmJSpiMpbx0lBKQpd4JU54qrRZpbkUipWX6GjS",
+	"j57To2H3aNxn3UN6YC6Ug6g7jJ9Fg/FzdkwHfbdEKBMUi1S5N5t2c3h0FJij4/4ebF6v9/nKP966nRG3",
+	"n3C0/sjL2Ex4Wy/rBGSw+nNjpTZk8lMqbphZtTFVRk4RZI8qEOSM/BfunxFKlKYJI1LAe4eDYVWyG4Bk",
+	"Vz9JKw02EclB7YlvkDve0RtGFP9XI3uBS6XUVcwmNEt05/SoH5h+kY8P+/2g4OqDWq7+lmkaU01f86T2",
+	"SvlZJMucBSmymErFSDizX4VkKpNYEXbH0iW54XdMAIUBzbF7GulkeS3MDuBvdzTJWECoKpr49ZYtP/5f",
+	"+CEkex/ev+kyEcmYxafXIn/p/xx9d8uW/+fopX1x/4wo0ydNTHeKzDKljZhGZmYXeuRH85CK+FrA+4pM",
+	"pJHhgBbCt/ng0yxhqnct/I3+vaOmcj6SaczSEY87p51Bvz88OOx8Mi/NExnnYnPd3rgRl7bnP1I26Zx2",
+	"/j9PCy3kKf6qnrrRmPaVXgKtxYzNfx7/k0Ua9sgdSrixvqPx91SzBQW2G0nDIICI6HyecBTVn9rb8z//",
+	"qVBu92YXwQQ6d0zEMh1lImU0mhq1phN0YqYpT/LzY94gMY+JkNqKQWfm31NgK1QRRe9QlFGa6kwZ8jOE",
+	"zjXM4jsaEzfUnPamWs/V6dOnsYxUj0apFFx15wnV5tLp2XG68aunNcP81HZl32EjeO3X8QeYXySzBGeI",
+	"Sko0RT1mQnnC4vJ8kY3EPTOG72hsBaKH7QNNeAwvj7DH6jY4wYkrGCS8D5wJBMrO6a95UzlfDToTzhJD",
+	"ukbQTzpBZ8aUojfmpXlqZFW9JNf443XHtDzjSgFX+ljs5aHhHv5euunuvJcrU32MrXxLE9Mdbhq+3+UC",
+	"+nJrd0rClb5DsgeLRMziKaKyaApsyS1iGJDQNjMy0w2Da5E/QAEpRC2Q3WvyTip9k7LL/35j1F2zT6Co",
+	"BySUmR7JySg1hGPazMStkAsxgs7DfTPocOamMDJ0El6L0tCqPwckjDMkMTa6ZUvzQKeUJ1zcjICv7RuW",
+	"9inovAByPY8iNtcobTSQaR15pizmGumLzmRmP7L/6jzvHRx0gg4qT9Gyc9r5cPmyg+K1XoIIrLScwR2Z",
+	"Mgrtd37LqNBcL8mQdK+zfv+AkQGs4bA/PO4OBt2Dfq+H/x52h4dAjVzcGfnGDORj0Mn1LBiM1mw2N2Mc",
+	"BB1rgRiB3Fq0dzXon/bN//uHuUvNkXg2fh6dxH3WHUyGtHs4Poi6z+ND1j2aHFP3Wyfo3HIRe0PuBJ2E",
+	"Kj2CU2fu6A9X5Klmghoq/Z3Hn57KyYSZm33ENZupU3LUPyCXaN0gHwS9ozyxXBY0EODleeung08oFzFl",
+	"JjE2K5gplp6i4eNo0jWDMxqPNXgM6HDs5HxYYp1ys0hGocNO8e7qMzPNA/PpUdw9ZMeT7nN6Mu72o0E8",
+	"ZAeTQ3o09vh3x1pvOkEnm8drFnTQ/wecXuzLEszq+8Oj0gY4osCxHcfP2PPJSR8m0z2MDszcDiddZ74x",
+	"EzW8LGVspFNOk87phCaKwaPfMkt3Myn0NFm67W054fyaXnvfgwIYZ8wcK5ZPa9gdHpltTKjAD1oqYka5",
+	"pckoSxOPd7Js2I0SmcWOgfYiOesEPmmYP6SmQDFlKjNP5ouRkWlHC5nemm3kUpiL+FPQkUZAumGjm3Hn",
+	"dGAIQ0vv7/4nb9tppPmdoc1McD2ap3ZP8+M+6Pf6/drzvp5McNsNJTvNWAotlezSeMaN2GXvdzxJlmQP",
+	"j57T45NJl/XjfvdwMhl26dHhuHtwdBj3T54fsuHzIXwJ4n3n9OBT62sEGeI7S+MNckGhK6QsMmQRo8LE",
+	"kwQ1BzAD2FuO7HFt9AhkUvCi5ZxgA5pwQZP9M/jEyhtTihd5JMWEw71lfhRsQXCXyZLpHnknk6RsWTJ3",
+	"vme2brbKXvlfBSQsmVmRVRVm1N/zf494/Alsw2usJ+ZOkWKS8OhhQg8vdMKR5XojLkaThN9MtS8AnVeN",
+	"2lyRikJpNkppniRkzIycNk9lxJQqy6WH/ZNClsmnsKsgs374jyWfuplHdriq0OSdzdJMj4E0+lqmYx7H",
+	"TDxoXyZ5K94e/K/MUpLKhJEZXQLpxhJ2orzAB8UCv/aa2W2Fi4E81mqiwfaJapjJp6DzvRTsQasHvHl0",
+	"Y5opyfBcEfgJRXiSSHHDUpJLBKVlHHgy9/fY0m4r6A3mMZbwQhN2z41wQsaZLs8EurJa0YXQhtcnr1BO",
+	"egiPsC35a3kpZ8xqY2CyT6W4MRzZUKjiMSurot5SumGBRMZSgsPb+fy7oT3Gyp4Lkgl2P2eRWVyjnGQp",
+	"K9RO15dZ8pirKJEqX2q4dN6lbMLvd2fLcJskMrpFDUFlsxlNl4WOrLOUwaXFlcpYnN915gqmSVbeMvhp",
+	"NIchjWyj1bOwps0z4t2mBJsB/2FBbHg7f0beXjsHs22a3iJ7LS+RHaW5heSMScEISxR7ogIi5MKod1JE",
+	"bPNiYeveWl04mWLBUkZENhubQ+bdg/ihWTI4jszQNVrZckfPF1kiHPmnT4/FqVe33xpnFNOnhJqDwdIy",
+	"FYFbiYpr4b5dGCGrtGRck72wbuThfkCsM/darKFNkO0MeRYbPknlv5i4FisNI9WE+z1ynihJwrUCQ2i1",
+	"9Z+kRlUd1MSHsE4h9YgWTVUPYOFQUsUtRKgiVZMArKrfczyptzytdOjsTzihkgEK32vTV8UadVyQ8E9S",
+	"k3O/v90IuTLsxyLgEIcWEhTXMXzAXJiCOS/ijMWcEjNqVZbyc2+zOcBIFK9lJuIH08MEWvFI4SeJRi9H",
+	"DWV+cVhe7Nf2693XGft/jCU244HW4NyCTZQrbkhYS5SOQdSD5fvZretuRrDNFqaKgWMHC5PK1JzB4q43",
+	"MLWyKP05rEj5ojkrUiuSsFPPt3QL/b2itG/Qx7n+g+vg+RKAj/eBoh8cTjTHr8g2BVsy8gZuakDSTAgj",
+	"msrUcJCIsRikvKqAU8zK68JjQOBZpNbP4nWVx4sZYozPUNixXlnb9eeTbWoHDaINi1KmUaEqrdOFEQmo",
+	"UguZxmW96BavvuZ18duseH3yFnH2+eIYwUZLIwqt9nUGj204XsyE5jRRn1sYrJ8NrFg2Z6kC4igt2DkR",
+	"bGHUxnxSEIYQwclbv15FiyUbUbU9uGSNQG6ZZd6+IyUQmsFnbE5+mokvuErFHB5PZC4dHist/5YxI77C",
+	"xE7NfB2jQ6I2UmsdsRtxmNavKFtZ0GuBorf/m+lmJu+Q60L4F4jedSuAojfGBxRHSK8l8nJTBcnlTq93",
+	"dJlIGl9J+YamNw8TpMcyXo60lKMEmmrwzEIoDTdDlgReLFt0PMOY9aCSV+gGu5KSvLEt70ZXlQE+tunR",
+	"zQxaN9tMRb7XRrAFoUqRvQF5y7/bB4nrXQoxiNy09jq/Vh4QpgBW/tGMq5kNsKnsgdVlpoV7/oxMmI5A",
+	"5Vs91gMvQMEfK3ntLqhdAxUqA300bSKPNM8jmsDiTRO0/FqxyBcIHyEuxDAEkIhuspRV9QYrOdEokpmA",
+	"M1q8SvbOX7z/+aeLy9GH92/2ywY57yTUy7EPihGpDPlRbHNEgHRD5jTNIzC8uVr9wzPlfgo6V1K+pWLp",
+	"IqkftBsp1WxkY4hLpC8lmVGxJE5DOQN5aUkSqo3q4xH80LvHzGdmbCQf3K5rXhrYYyz1ey9a2k2GTjTD",
+	"ywXtWgrDmytSOAjB3Twiuq5/+/ZTL3YahvBB0ExPZcr/9UA2lUFDRuSKaGWr3mJojaEVF5biiWdlkWNQ",
+	"bFVpaLvuUnVYjxJvU8xnTFfm4u3LL7/80j33uq/XkqhVzDF0h21Wfj4I6+EzB+6V9ZE/ki/yli1HKctU",
+	"jdW66nU0Mop5Ea2LlMQcvCBCu8uzfAiH/s56E7CiwKO4Ir3RPw7zi+WMcgFRkhA6m8pbJnrkfCbFDeoZ",
+	"EKCEwZ+FsDijGAp6SkKI8onAk4EBP6PcFoTRU1QQHmPOhKAzpq6FdXwEJMTog0K8gcgnw3cqMVWMRlPz",
+	"NbejAuMjSIP5MgBBnt/cpOymQWP/m1wQSiCY5IkiMeXJkmSK3jAyZpGcWTudDQJwwRlgDRXZrHP6a2dG",
+	"760NpxN06N1N5+NKyG/QOZ9zGy9v4/A4KuG+bcmLvzez7Wo+Y52attw342WLmH00TbV4DYxQhoa2GgtG",
+	"d/y++oO5OIUNrGnRO9rP6znFPBsnPDKST6qdQnLLloFRFYwgdyO4YoTDwVtpOGV38nbLSaUSGcW68/Mj",
+	"W743r3365Me1/4oZFrAq+aRsgyVDYkEj0ob7Ohp5AS8BO4tRQqXJO49mbCRUmYzcNvhx9DYGvDmOvrpJ",
+	"FS4Qz7gwSnOCKz2jt4xQCPJWkZwbpVoSSmwTZu03Z4/4CwVD3rQMMC6aJD9PwOuwbkPsCfsUVI8Y6or1",
+	"pLWYygSIqUcup3IhYLqY/Yb+kjwnYv1kbB+r0/mYT+gNx4DhdrMxb79lEBxenY+LXssDwVqtihsYTVO6",
+	"XBk/tFk/+iLs/AXcm7UJU+Y+gEwpSo76Q+vL8JlkbdS5fehJEiMrKdXy0CLwut1IDvv9upHUxF2XA207",
+	"QWdMY+evqx8KTxIubl4X4YjVwdjoRKMiwz/3A3N5pJql5uHBfkAUm3EqREYT8+R4PyDFX4PhfkDGnAnB",
+	"8cHwcD8gOvWeHBzvl26hPBoy78bIIV4f5nYq/lk0boi7aHjddN/KmCUgTNlO5ymbUzjrc6m0+edowu9Z",
+	"6cGcLm/WNfo+E6vXIlUjOVlh2Osuw234u421UK1PUTHU1/jp6oEKOhMuuJpuOZQpo6keM6rtV2UiekOV",
+	"JorfgB0u4ZPcjbiQ6S1LSSwhUkSXuO/a/lpex0XwdXVIeXTCjMYsIGAIYDGhCqWxaJqJWxLJ2Yxr5fHN",
+	"PPPIub/aLviPHL2HZe9WjcChbvl8XpdaZ9rK83XTTDxRZM5SLmOF3kRMS6VJymi8JHvjZSm1PhP79dMA",
+	"cWTL3XZqQdvJX+L7htikpsnGjCIp2LJeIoFFD+y5ygfibXSxgK4z75xUln+jJFPMYCdppv3p34WWKssD",
+	"TayfhDv0K2zKJTjUkONiioSxXm6At/JEifWj+NHO1TFfmiTwqWALmiiP5W7gtl9HEPG4/UOEkerRWMXP",
+	"gLi5NJtrFoenELdjmaXS0tA32ROS5GwXdNHw/YefRpdX529ejc5fX716H+6fXQuzNYRrB7yhNF2qAGKB",
+	"DB/5pxw/UdZatWfUWQjkNtwCVEVlU9+VtkmGds/QN2O2Df2Z5ihJo9ij7SgXSLxJ1O5mOZ69JpvY+sLb",
+	"BLJjZqc17SoesyKw2vO6rqitmCRUJ4Phj376rWUXkNbahliskfgFNFR31zbfT7+YbfO6xkkHOaKFeQr2",
+	"gpQKRSPn3G81LHv31Q2olJ+0XTBDKZmmxac1ygc+L3Fzt0P+0Or4i/NwthWpT2pEant3jnCtTefgjBzF",
+	"zBD2SLFk4ucAQfphHvdYPL7naJgu/27/YjNDsCx/vCmTgItRphjI9jxZ9WoIqfnE2gpH+al00XzmdYwC",
+	"rDy8kzy2ykse+YcCcFMIbEO0p3tsGvT3qBwy0RQx0OAZx1SmKVVG6J4B5JF7WG42f1TE6zhTAIbG2aQg",
+	"99CNGuWmUcImepSJfLshISp/J5VxFunRTSqz+crTlb+X82JPXegRu5/bdFb3pDQq/2E+Bv/hPJV3XHEp",
+	"Sr9ols64sFZ6TYu9yGmLq5HLpy9yl/LXrLaayBsu/Ic6S4uXFmw8lfLWkD6/Y+nSW2H3ExPxXHKhRzEH",
+	"S3ADhy+U4g/zuI0MNePCfzqo8mznaF/BWzhebycKOouUa/azSJaY//7JT+xaz7I+uPc+farjPcCjvqMJ",
+	"FVGNdDUufmgh9QYdOLHpxlQw6PQC312RlfFxkPf9sXHYF3lv5VG31LDwQR2/vXz3JI+VD1yQhT2JaDCH",
+	"USqbEITc84mXi7aXW+WeKCIXwkok1EJ22aafqP2KgcY8LQ59DVVWFgt+BZWydpVcHvCqco+QWbViM+iT",
+	"ab2Gt6OtPOZ6ZLdTNcBcSEHC719dkad3g6duRTFcL+yRF544Y39D8IsAgVqADs4Im831EuGMhBSstVBR",
+	"PgQ1ooWdQuIwQ1qdBf+jEbvHWL1aG8MviDTHSCbMVUbsUpGEKo3ZNnQs73K0N7MU0CqAecQ2IlDRBeH6",
+	"jNCxgvycKU8YOMgwCKN2r4zMUDCVur3Lc05riMH2PJpT8FkArNfq5H6S+RBR1iN7KZtxEbM0IBiAiwB/",
+	"7nKAP3CaXZgmoQlL9b6H++ZoIJsjMlhssb3QC8UVielyZdJ1tIkYDT4pO9SGXc02fnJzW+iRlh6cGreM",
+	"ZUmKgU6GQdjeAuXUMLE8DBibXIgWvoKgM5/agMsdjSiO/RQmFKTvkXertNOA7Zn6GDRqGo4i5IIpTP4R",
+	"oHjaE1UwZnSYIsfYPyOmM5onqoT+mQ171RzrthwvT4/2PuBCHx92amGAmnxXjhRxH4KcaRcs2jugnkHJ",
+	"dV9i16WZeGS67t7YzXJUXC0+7lq/H6y9auZUa5aaTf3//Xre/cfH34ef/mPNbbIlK/bYWJmCXqKwqVz+",
+	"wuU7QKki7osAg9DxhioiJkAdr474oH7EzTymJAIePjIz+Tx+yDPiSzb5RQ2SDU0WdKng2G3NYkqk0spv",
+	"6RZ2HQF/HTtbLnY9wMpW4Z2+zdHpYJiOWq+52K8fSW35Ix7pdsLHO/NrLn9sJ0CQPYp07wyOcgGtWPLf",
+	"f6CA8Yc6/O2OoaHembxjo+qOVSSTNGME31QrMivYfuFfvlMnxzzOuyjtb4s+4D2y57Y6ZSqbMUXAgKyI",
+	"YPe66kjy+txNnqnTp1+Z3b2y1owafVrGNZfQa86SWJ2S3gsjjYhl7yc6Y2TPTAsFlVNfa1xRSA1Zm0nm",
+	"3Hg/ID03WGjL/xtG6D+weo//CBWiN6hj9KzR07Xk/nSGBe/RO0DZ+fD+jffsjbzhovzoncs32FNMu8uV",
+	"0FLqTMoU02ckZROI9LO2Y5XBSpsJWktw7ydINfYeXElNE+/vYn7uCdgNXlLtP3u58uQdWNouNU31ytNX",
+	"Ig5I7x2a+HrnECznPXjL9FT6b7xnEKAIo3DPbHcv6VL1Hsut3lJJcT67qssifEt58iMXcRgQ3BqbcgCB",
+	"2NYwh35cqolpBak0d2QY2lIu6fuMGCqi44QFCPjBEgZ/7p8RkSWJa94pJcRZAWE9zBsYUd+gmzZqTSmb",
+	"J8uRlnUzdF2QlBkN1CpNINrhJZerSu9NK90raTOJ4dShgWECoeeC1e6apdC1fWspA2jFhpSS0FIX+f33",
+	"Cl1/+gTgExkLa3v7itqJdWe7+QbI27zVb6OIfNzEQndSQb5x2W9ctoHLegLOoG/+t1E22lGk+ixMiOyV",
+	"uMYYXfH/ZR/0IjkL98+qXIr8LBgybOzOoukvEeOGJQoxl4fDAnTTDiOsrFi9xP9ZOV61902o1DVqYoVD",
+	"bWQ5X0dpLAuOD9AcSw09kgL4jaF+Y6jfGOpfkqGu8so7m+rVEO8kJ7DwLjk4KAKg7GHwwn5wFSH4EyNo",
+	"HyEzx4e5rQ2NcrYf7acwj1kixY3ZyZLPxPIq9QT0kxyKv5Vts43tBhbzpTXeNI2YmZegtAsy19CGMXR5",
+	"DDFBhonaYAfO1H47w2tLz1LDIiH0qmJJYjUjn7FzrVgy2X+Y88l12jZ7KX/fefU3Lvt7+8WV+cALB9j4",
+	"IX5QpxpZd3x5LOW5VHShRh9MQRkrRiSZs4f6Sx315TXFbCga6b9/dUVSprNUIPDOwrmhgeAgy3KRcq2Z",
+	"QLrDRSBhaXoh5g6eWRA8ag4/HM4cVcK3uUm/sEKxePZx4zp8JZEMON1DRLEVMqs9a2BHkRNvf4TdAq4I",
+	"HctMB2Qx5Zhoac2ddi/k5FqYrQzNKHrYd3hKQggvC01DP6dgvAhtCFZIqMOxQpB9c1GE14IKYm+NgIQ2",
+	"dM28a299eAinGx/CP4NrEVYjqszPv+CzV/ZROfwWRlaEhBVxeOBRg868AJjVkK1af0dxLOuDUad0PmeC",
+	"xT27Mj17BsMgf+BCgItHFpPl7Fq4xetZvDB8yz3MRO3jItYNyhe4xy59dWQBM/xPIIjPPT/DmgdwkWMg",
+	"ZEj2qFjm5GKElf1iE3tzymNXKQEe3EluxnSWb2g+7bN8O3voToLv3KO8SIOhrDLexP4ZWdnynguiC6/F",
+	"niFd+xzAbgq3S8oYielS7dfQgxuYC4zs+RHZ/m4UhFPshffM2wrvaSnqsGkfvJ/8bSjos1eNRu2Vw07t",
+	"chdk7E2qvNjeg3xWjYtaS++geeUwvxWhqTaK+JwoML2SGY2mXLBuyiiE0UIeOdkr1d4o18lYKcZBer3e",
+	"fq050kJP1jE5rKpBDVVkiQ5ILDVg7hqhGrJa8A1F9sIyzn7PQudbrFBwP2MROWCHvfogHIt4uSn5Awcc",
+	"4KIV39VdRDmwdtsw7YOaMG0f5DuXVCGyFstcOvjOyrNSZLD3FOis+tRQLzxyyCgjLUcFQ01lwiqfKCri",
+	"sbxfHw37vRSs5dQHdUmfHih2XfN/YzTR01VyVisOcHlrGiiKg8nbzbnB2EjdtpZAs9um19bNLwemrpud",
+	"S1tYDcREnAVgJW1d39sG5VqtdpRmoq00vZvmtSZWsKKWbVae8sIfLVLQ2mZUGga+Ratgwxqt05QumSc1",
+	"O/xj7sEXl6JlBJjHfJPXEwW3uGGLTMQEan+009/aZN1ZonPpmwkXW+Tb2o/fcFEbEYsAz6srgqAjmGmB",
+	"qCNYbShaMpqWHijM22b4MCA3dN6dGCGhiOiFyAvzYWBBiGCtcXF79Vot345mN22u76GEnfIBFwKzb5FU",
+	"uqXGbfNB2u6AFb3rVt8mgTARt6Jk+zqky7b6oF08hCWRIrxTZeNtkmRtCsi2X2xPxFf0vm4Vt+t5N1cr",
+	"pqa0ZFDbeGaDDsqbW4ynzmKRB41ad6434nJwqdtaf9OKNGX/GisuqArlleh2V++wz9RWjqwFQyB71JZU",
+	"xQ6BjyimszmZMLYfEJuxC2ka9hN8cz8gLoXX/AiIDsDG05RR8FDYwk5kz4ql8ADLB3nZnV7FZaoNx0io",
+	"CHLoIjCYsXRmTab7AaHxPzOlzXH3x5S/n1KuWExmPO7acfqSRwEBYeflJyLnpagggNj1sk5IAZbfIKi0",
+	"D8/z96Uud8ACfG1jw/qbLSJqLjIsCSln88yoDnuoWIF+GZQApGwJUkMAtICgCvCqVXWmqa3uVrNW7n79",
+	"3Ex5LhWvrKfHDYqaZauqX8wiPqMJwbbqw1Y8yPE2qVP0fsTjMiNumW9V8N9yvbPtURXyBcm5lz/xwK8f",
+	"6HXlmFWnmEVOjmsYTr7TniaSMsMhMUEP2At6MGyqb9ABEiydQIyEXH/6voapszGtur2xsywNeKsUp3QC",
+	"jF04oBr8D+TdrlkJc2s/lA2NqWqvJzUHlFmVoeEYtCvbXkrbw+/yWKoUjzyMNqfPOmJ0kGe1OipggoGK",
+	"Ksj5uwvA1PJTxG3Zv+bkwqCT01NdYWyw5aGRRk0haWa8tACECVc1/rspVaOZTJvCd0GadzVl5oZbY6Vo",
+	"Be4GQUIoAYn1/ENARGB6/4xAzIKTzCFFznxbH9jrtVA3JaWg7qzrwjmqIFrYNJq7sNb01rDF+dzrttGF",
+	"WTaYqynEUebW/zPE9QG775QqQvNITOcOLtshMK09N1c6M1HKIsbvmCcSjDzTu8OKKh65KwGABSzvchhh",
+	"EOYAYqHL3xsJqfE7L4+veFhKhoR8vlr6e+vFvNcLBr9v5cEOOvddqOrRBbjMyud5iP0IxIQc+azUZvNL",
+	"RYRq8zt2OA2/NxVh0uwmpVq65GHzJZICoZ5j3dVNhrpdsSJcXAt3nNRSaTY7NdLnTCpNhn0o1n5m4QO5",
+	"IgOjyx72jQya0kizVIE3KTzv/oPQ7r9Iv3tCRqRHTkk3NJ/ByIEmrRxhOA00ctT3W+ldiys/JBjAW6BO",
+	"lBHCWDSV+NeYRrdkL/z9U4iMAIIsAIEtvhaGnygygbr4mMoHZQOsjzHSCh/2yLkgqDBgKMENv2PKq10f",
+	"Orh89Joh1uCMzm3HUWKkesL1fo+c5yj6IJKpa2HRZSM5Xzo3O/giniji2u+R72ic/wVhH/1+bcVrbOxa",
+	"oB0caPK0KMQPQKszKgBIVoWwVMWPt2zpSCYkUvjzC7zXSrQVQkZ1Pk60udyyJZpbwpXC+1E661knj5EZ",
+	"X7zoPnv2fGCOeGOF3hm990/msF/ldPWnz/+mU78AcDDeMs1SFr+YulIC2yQhluFm18Izeq9+CspFfiv8",
+	"YtAiTOmhQm25/1J7tTeJjLMmeSDH4DCHdQYvogHbIn8QwAche6GQguHtB08UUTLBjFjDcqRgJXXTAiMD",
+	"gkuDMR9Hdcm05uJG1cFKRLfZfJR4NXxWLcYJZ7YscfOvFpNFMR/oy7v/DWlFTGiWYunnmpZYzBvH4Je/",
+	"rmt+tSL0ug3/2b59odnse1jojlcpGkwIUB/696bchxL0ndz6qxpZ3lsbf8Xr1re0GsWyBSububIszXTr",
+	"KORCzDO9bZD/Kg1V9V73G+FYLoDOmF99CoZZDWJsE4pYIs3dvi0QcbcTZ1ZxYFZJfJUT2AkXrwYEsM4x",
+	"ftWCO7tQyT3FWLn0VsUlkfI2UYzeudqShZZPnYMDclTw5U5hxfpE09ja+fbYvU4p+f47D5dDyYnGn/fP",
+	"MDbYig/FD5bS+MzwUQyWxcXAJ91BsOPBr/gt8g4JF2aQc5YSc42cke7AiCiZsLUeHmFA2/CUZpZRzyEE",
+	"orWv5Qkr9XxReTb33Mw00CNQ6GDmiqXQijHM1nRdSIJiYpDHsf1w+fNPto7pqmZbmCHW29qCXAA/8f7X",
+	"OzkhewuHXVGRlPd75L0FvVYupT6iabr0Rnl2LayF2SbbGU0TcvBd4PkehB97KP7zlEVcMaiLmq9SGYRQ",
+	"ZknsbKpQPQqrQ3HDnMmYLaWw1QLGgNm6B1IJ0XzGVG6qDkB5TW+zufkXuAfsEtN7pvbzwOiV+gLXwqsi",
+	"gF26YJGKrNoZDHtH/TIAQ/f//drvnnz8fRAMhp/2rq973p/7/+8/Nrmri7Y/XL5sDe1Qof3crJi3XEfW",
+	"P7GFD8v0xwHW+LfKVN8WMKJU/7dtgM9xTRRIpaxtnXDsysq27eawoRtXVRYleyOjgSwFsT0osJUQFmt+",
+	"NwfY3JvuScNo8zZqzLFa02i6nV/bb/E8/77OQVCUgF25495evQMsdqOrkAlN6wGiHyGBoGrY3ZiWvE0w",
+	"Sjpyx6CK8G0hYUFkxSLjYIeEOOzXqZyRmKt5QpfwRn0wXn2SN9BXnuad10SmPLFJ2VAZBg2QUEHQq5y8",
+	"Y6K2X1t31d65LCyrOl26kqQwUdhlrHf3RNlTYGNANLmhdyzXTTeOwUb2NeY7vMXfuxcv83xvgNEvwntg",
+	"RRZU2eKOZ9bynTLFRAw3NAfDVu8h6RYcSpxFLBWqHCkEsY95YkW+UZvSKjaui5EK5txm9DT/OmqVbF/j",
+	"VRR63eHbOLx2gSg+RylFo7g8iVXHTY432rAheaKVLYmJmV4shjORwxdE1uxYvK0Q5QBl6613Y/sYk7qY",
+	"jmJPV3awPPPcb+ozIz9h1svl9zm9FzaSs+jSEdsupKPhQmiA9awpYwbfsLhIoNjz4vG2i6dbQTK30MHx",
+	"JDz1o/yeKPLu5eugoIsyn7D8us4vM48nm3E93b7EGxfs6/iLS1LBA5zGpZPrmQu3EItLnqWN5xp2xwJk",
+	"MkjeLUIxK+ibc6oUQ++KD2DUMnsNES5HMV3WiC8vjVKXsoRC1Apkj1aQCp9AxiYBz4YUNv2HEuvLM+of",
+	"dmAobWavTAFm7Dt2SsZsYhRCrgPSP3XOy5gujfKH+ui1GPQDI0RoLiJt67jBfd897psRJUwpLDob+g49",
+	"M5/wWoB66SlszGgbAWG9mx4JS5P/dfDR6JyvIIXWiBbgUD29FkIS96JCDW81koQLfTCsleyqomLe50YK",
+	"yFcOZR5YGetODQtXKb4TFpwdyWXsTvVGCrCJKCMpatCyyhatimiLHzrdXDzJa2kr1AjyBFYUEStUi07j",
+	"O7ZCt2Qv4RPtOBXKlOCDQ4zYJmSswsG7hpTnRnoz9GoFRZnETOkKSTuq9AtWGz7pMnZK1qiD4yPPEtWv",
+	"tYQVQ6ts+uZIpApFb5pW/ciLvKIzNMDAcamsWGlWzw58+9qglrC9oW03rWrOQ2Xnama96W5pLPCBInBI",
+	"9haUa5fihRnBIib/lGNz0qEyBxc3+5DhJnQYkDBPLXN2KnA6SRmbm5QqKQgXJCwUhtB8PGWJ+URIXyHw",
+	"SgGXvFN5IQGFAlCeYWVaqdVwwSBc46OyWRMzV3GrRWkVrM71yYwGEm/8oLzVs7XJuzTxS5u16L0oheYZ",
+	"tMFIN5qz1NqKW0VCbY07DLX9zTqe2chKMEYaisjzGtolzUP2UtuClZDp1IidvIUPtloyobFRiPIbTVj7",
+	"hrW8ZWJzIhq+Vszfn13t6IIKgfrk4ibvj3eVJksEWMcKVjwlq8TwQs5mUhCv6q9CTVXEDLg6xE4xRfZe",
+	"84SRy6WIyHXW7w+PyeWUpiwgP0lN02XpCEfQKGRW5q00n9yyK2dL2RF72sJj9N+Z1FRh/ZticDs08GnD",
+	"gtv31sRBFeqhzLAeStWXs+rOsV3a7J2V6CM3AGJEMesvlc7pRW34DH684kyqj6WG9PNHqrm7ZQqZLZ02",
+	"WlMh7EEcdsqVlmhjb+d4NEvRgCnQvkSwvOGiVU8AYLSrdX7TBeAYf/vSs0Gp+EldiyBXPVHkhgmWGurI",
+	"ESQCryYswxgsUNgwxyNlNHaCZ543jm/1HnrF1FzgvgS6XdD89pdHO/MXbLdn94J/jfKLp6bYhl1Ja1FF",
+	"/ZMKKZYzmdkgtzNc13zBHahnffaAZnO13UG41Gz+KEkBu2Vm+dVzHh0hM7eOFbe5fzn7eQluGGX2ViKt",
+	"SvaCf6U7FuR24BGw/2FzdkLdjDy35lrbkecB3YWtP4Rn78QLd+QX5dt4k963UzmnUjZMLa3lzTbudY7n",
+	"VfHsRbreXyMJjTSLT8s8Y5wtWUr2QowlMmpbKbYAPRdkL8S4ZIvlAOBSMsnNBhFNkrKfE5sz9A3fQQ5b",
+	"OYuhIKBaERGm4ZW3bsAEg46fKA/Kz9kHYXww44CEZjVPMZSWxzaSNiAhnfPRLVtWfzFTDNk9wgLYH61t",
+	"3UXhluIaoPVhdBAfsqNJ95g+G3cPo+dx94T1J90BHY4PosP4iB1P6ihvq+LLqZxteamsEaLQ99O6rRXF",
+	"p2N3CbwJzXT6dQzdKL8+wMLtyWKrIWU2oREPj+I3QsHVLMkC00Aq4gz4PE+9EMYn6lrMAbwyx+EWT5QX",
+	"52fPIUiNWDmVgvWbgetKEjWVi961uBC5NxNlKSlWZCmyJ6Q2w4PY/P2VAHIulE4zgPVTndPOJb8BYw7V",
+	"GGp4+vQpy4bdKJFZ3LMhxL1IzgjkcQotlezC2bbhQtMCQAzFFe48wD1ygQ7xqVwIB8MZsTNyy9gcysXS",
+	"CWTE4MpgVGRn7SB8RnnaKQ3HGgd8N1RpojVAO1OZmoXK38o9tbDPgW83xyF6mwR7tJgya20slqAeI96f",
+	"Yk1VsRQ3Gbeit0kOWuWLOKSiCdibzblP3qhKIk5p5RoP+moGYVHAkc7nqcQcJj+6vamGb0RFxJImRJtC",
+	"Dl25/Yr05NXMZSnYlhXH2bwekInNzVkrhenHAFqqvTMe5ORv5fKwwCojTMQu5sAtlmaCCj3ywKdslM9M",
+	"xswG/pQjZu1Ds1F5sheNIqbUaC4THnHmXnFqoXlrZE7e6CalArspNuDjZjgeNi+SboslbSSJD0jf5T16",
+	"kCC4vYUzldnNFDfiw/s3ZM9WFinsmw8EvGwyFAadxrBuG7gNu0nmVE+LCjfQ2uaT6ouKzgRpulu3E+4i",
+	"fuitaja1RgFsTho9x2BYUD7OcJrmLjIXFVNonILDgvCz82RZ59Kqu7mD9dmaFu6wrormDGscN9ORhaGw",
+	"1GRebUUMX6bOpkO3rSmz6UYMVTaLK/nyHVbctDAhZM8C9ZjBkNA+LSCTv0ApzocVEISQAKnKc57RJZEL",
+	"5urBoRezdLhdCaMeuWSajJcEK0X1/l3Kfj5+Wcxmj0orE5c9gl+gkqQjAigkaSlgtZ4klvNFEGSaYJ2p",
+	"SCq9/4CakVDaekOYpE3k+acc20DJ3pq2knqtoxDsrNpdIJShAF4SP9Z1YEWNDXfokxxEFN8PMHBuRmPW",
+	"+wLVM0uLsVWVzDV3AVRE3NI+9oAA+51rOrYrNz7cnGe2LqDe62jNku1YTHS22d1R2pOHZTLsuNDVA1fJ",
+	"uaDdf/W7Jx+Lf/ZG/9X9+PswOG6TV7KennGF1qz717GbOJnpAZYT28S7hIoW0RntpleO01i5Bc7xEt2D",
+	"9HuU6kMLTECgwqS7EWyQg7O5ANePuYoQBY2lUW2NBCssYBv1wLWQOtWqBc/1ttLMw4I/HjcEQ21LM2bD",
+	"36W8Xvxzyqx3SdSlu8KPeL9x5V1E9vP85kuoIHv9Il6ScOdVRKwZiGfi2ghcF5PuW6qjaUmqakbnU/PR",
+	"A3ah0bbvR4WsENwK/eRbsLpwaziG2YCvyjXgyD8O53iX1sLuGlmt9YFgIt7SI2m+2N7b+7B4L0DosKaC",
+	"trp3PsbRVgui5luuh5pvvRxrDBV59wHuo79Dlb5Wpljdmw3H4B2emi2llrqbYC3Z29dqL4CWHz6M2TSt",
+	"QVMEaMlmuVfRTNJMqP2AICZjkGd0KebeQi2ngmFZsubmQPnWlFtnvrVDfKQSZ1/LrpBXmZYiWaL6+OXl",
+	"18cs63xGyhPavd7yitL/6GJ2DdkvE0njKynf0PSmNd59HdT/WMbLIr+9gYKX9ZlOW6IcfsZKwTmaXLvX",
+	"Z1BBriWyNZab2wm329UUG42XDVmJtnDd5shbv4YHylh5Ir+djd9cMdbyIEqbUH+pwJx304K3I4eHb0KD",
+	"nRIQNQhNU37H4jMwi3lpMa4ElA0um2Q6S1mjDXL9llX5V0vkBTvzNev/Nl+belc8TjGiM3ZGwgXldywN",
+	"bQU7BREvCJwxkSki0qPbHVGmlaZL5UCgjQoJQgBATCqmdcLifVfIiSsylQtC3adckYRpIicTklIA8INc",
+	"kvGS3EkeY0Sucok0JS5Dxe0IKupNMBiGpuj4VFPznymLbjtBBzABO0EHJ7SOF723NF2TfVmUsGiJJDsv",
+	"2FsrnPuq0pNXg3Jd1+5rk6p8TqwQRegq7EtAsjngHzpAFfOGldrMZkAK3KDfL+BM8kf93goYSQUxxEKP",
+	"HJaASA6bcEjq7Rs003Jkvd01c8MfCMTuA6nNpdJdkCdAEQCDNJhZ9xyYOITh25RlxlOr5npFK8xb+2cE",
+	"aGXBFZQhswZh7E5hlmA1sta71z/jRdRsZLCeXCM+juug8KwYoUD+UixJjEK/d20WMeER1ECSwtU0I7+w",
+	"seKaXXcaRJdyKkZbM4n9aMvXzQ+tg4vbiVQJ9TLk/2AlDeou5lI9guq6lBa2ZmtyX0CVRoLy+Xq4VyCh",
+	"4gVg+W95s7e3tTVYhBpHs5Oc8adkOjs7R2r4xiaouT/q6d/qVFZI6TGOWCMZLqNkWyp8WFzPdnapxzNK",
+	"NUO0fkVz6kPtqDtbwB6UPBsZolFbzRLpDDGJL/Cj41XnQU1W7uYjP0MY4lEEOMTth1WGLy4NzQMsy8f2",
+	"eM6Cal6oXc4m0mxM8oa6DaH1eznHiWH7FkrYAYpBqi9gTkMcqyChrSl6RsKUaSgqSTS9ZYoISQRb2NvC",
+	"V2NcjYjc7mc/rFdVEioeyer3V7/x/r3l221vxdXzYTR/gfT1GizRbS2CwxqLoJUtRzOuZlRH03riTrmI",
+	"+JzWBLzaNJPWNRy3TKzKzc47FRvMx+3KIW1U2NoWdrf1TtZ1DjVRypBfqxuUKZYSw6RsbRSLCu0SdIj9",
+	"uDFMfifhygI5eZBaMmkQE0oL2GigwlQlQjPDajWPqMUac0RmRgqB8kArYKpYU5f0XSrHCeLcryDpvn/9",
+	"gpwcHj0jc3yJxDLKZhb/5uE1h2vXeU3cPfiM2l+/XonkumxrobQLHKyDCMLqbYZYJjIlKpvPZdqU+ur4",
+	"Ug2WC9dJQ+Gg2lrl5+TD+4tSeohdefP65mBu+NX16um0sDv1JAd8+HHS8x9sx9nhUtjNgPEwi8SqhmSN",
+	"DDuaDrC5nfT1XeWArVe6anyoX4I108vhQ74Ync3ywhjrJWh4qw1dftHKeF+Rrn2Stov4QNqGzd+JwHfd",
+	"xB0PxOfc4kL7G1a1P0jw/y1j9ve6eNs1m7Np4b+S6cE/9w8xQXjtPJLO95cmqiZS+apU8ggEcmUFqq8v",
+	"x3wN3v0YEohZwS8nhdTFuG8Y3FclUaCvxyHTR2Jjuy570xJ/zWHtKJOuTOW/rWV3J1/crtgtFSLIm/m4",
+	"cYBxLceK+RbFFC4RJwjTJus1XbA8qoeXAs5BiVqOaTXt2z73BhXkE65brfeMxlzYmieVdZqy6HYtPF6T",
+	"kF00r5os35AE78pSAi4GdGcRoQPCEsVImAl6RzkAuodkj5Kj/kEppNWl0nvvmVkWoSPuhU3J8k6NxynX",
+	"LlRtTWBbSxbsXjO6JLHskdBa32yJSWcjDOEtNOVDGeGYaGkt2HlGZJpDD68rK7wBkOeSings718kMrpt",
+	"TutJM/FAFaoe1vfyHdSIx52MLey1LdSFBePVUkQWKMUOhqSZqC8v4nB0WgoW3kmssRXJbcDL6A0bpXJR",
+	"29aKkxLwTQBnxwIBe9+XzmJp9evozN+88/guT719yIXhNqpguYMSx63Ffp7KLC1/NTxY/82nDdO51Pb2",
+	"q1xnctGQ3GqhrZ4oqIDVPs5RTiYKSipGUsSq3tA7oWkZP8vsCKFTD+lwQZOERGbkgHlgm2uZnGTGNvqX",
+	"raS0OjfArTDvkH/Z3P0atIqYLjeuTExzrMFym2QvvLp4+2r0j59/ehXuryze5pxIuei4QfjTWVneWiou",
+	"rrEVzDN+twvuwmfHMmX3czP15vBcSiYpc55KgFPP67dSMpO2ygA4H23GYtAaLOwzolS3DyvfvsAYu9ej",
+	"OGMjJ9ZuoLCtHVNb5UmWcJq2hBn9LYcCbiF1FQDF7Tym9jO/bI7F49+KoAss/O0+M3Q1YiJW26F3/iFA",
+	"QlcxEL4EkmgZJ3QzrmgJjKtUwrcEK2qJ7BEQRD2VBKEUa8R3H5lgm2WvrJE/zXUQBGUt6aHpNoZPLOuh",
+	"MbmrucEwGKYo1mEhoZwwjcW9EDHEQz53knMhTn+sTZVoAGNciaBPgRry/Aj74ZoluvCE1AdYTdYokfOU",
+	"3XG2qLtMVoze+GbQ2URrX8c0lOu5u5uFbBM/u0rLdT7hCGwFGFjiqo/oaQmkJS8/JzMdQOENzmIPscC+",
+	"RW9SZl7CWh1YPjHNBIEq7ymhWLKDRFQIqcmUJXOy50p2BKgm+bU5UIWEf4+ihCoFxWVdviegcIHYekO5",
+	"yFELIN+FR0QtGDPNQ+4KZ0KH+2YMUuTe973w3c+XV6TX6z2FcYX7Ft0Io8jMmXLL5oRitzwqm7NUsTgv",
+	"yLdStbKhruTVZykp6S1RHSqXEd7smrkJBYgAioIc1z3irVMp3zYTqdFh6ThhUHCXzxjQwNH9fUAOhyc5",
+	"zq7dbQq7DXV4sVLKhu25fPX+7xcvXo1+fje6/OXVq3f5JpQKhAMcp+ZJ4u/CE0WgRqQGAEmmcUocoBXU",
+	"GQnnLJ1RgTOiWLiYJlUiROLfJwtqSHbiUWlBKSX0Q7dMZtNdB7VMdMIFV9PP4xxoEzBVPfoubmqnaplU",
+	"xAHaq/CJ+WMJa63lfF4uzlASeOlsjREN0cEagLKKzTf7WQaNIntFPWgruQTEXdZneYltd2fXl45YXy9g",
+	"tUqA5ZBZhJBrJEyZ0QTdz2GQZyYWZQPGS2CFlpAMSxEl2ED/zsVX1qScAtdtVtFsJUnYO//sbZMiiV2M",
+	"G6QPv2mu7cl2mNuncKTDHJwS/tzvNffTYJuQE23TQQsKKMqi2k7pRGM1U0eglr8gWynx+f16PrttbYVt",
+	"lJ38zPlaj70x6lfXUNyGOweuZDgKtrI7V/5VqJg+MwuCtF9cjK3gIB+nLmippoALTMwVDOQFpYqejg4q",
+	"1L+de7GWz3ngvlbfBH2k+HeuT0Ln/jnOe/RQ3VVZ+wGWgzdHx9lOVuoceSbpygi/qjRZiIKPKFaug1RO",
+	"EUgSglQt61yPu1E2NKzoCWVs4VYFjNYYKqvU5NIkMDmiwp1oGttiRQVwppITKEEVgGxk2BSSCdQvyosX",
+	"tQV10rKx90vTEfa+ricPqdOyUQChAsbhkFK3NRVUlnzNKVyLre1yL3ILUH54SidyM7C27exD4fhqFzZ/",
+	"1D+oDZsHQ4uQelTU/KvvV8k3XNS4lXAWW9qYam11VQMEWFW85mvXXsuUTVIp9NcurrIS483uoQLsTWGn",
+	"2LPR8Wr/LH9ooced6DBTLLlrWc9vF8ttOT9rBcHYjMKcGYVXLiZ15aett1IHbWPFzfpCSVeu8lH3w/s3",
+	"BZ62F9dwfFgOazgO6hFpRt2P//kfm+yLO9V8ySG711V5uaL3f4zIqNSSfSU9H1EaAg9zwWEzOMwGxGgI",
+	"6oAcevXYCwftsBe+YqxWirLNbiFbV/T+SwaM/9E2rh4gFUbZsFpfR6QzJ+8BUtwVvf+6QVl/wH1f3VyW",
+	"znYK93qA37IxDbyW+tz1UvU1Q4GN5qoPu8gs7ps62O9L9IhbqzC8uaxXvWFMI5ei5MSw7xhNa/0RVTAm",
+	"f2Klxkrj2yg1wbq9R73zyyFtt4XM3hoxuxVU9pWUb6lY2lmrlsmmw5Maqdmc3ZHVOWqF5Q+CZnoqU/6v",
+	"1lmt/UFNR5ko5SJiRBFNeFzSz+tHME+lIRYjwL3CuMiWM65Lr0UvF+gJc6m4VWbs0wKIr/RonrKIK3io",
+	"RnIy4mKEuGXV+spF0m5DhQfwzKapYQOld90zMyybR8hKbtwokar8xLw6kRnYQTB5f5RTEvrCsLjXKEuT",
+	"kV3s1R9MKzRJ5II1/AgVsfAnNpKZNvNPrc0kzrCgMxv5DubiaRkUofRTymZcxCwdYWwOw1OLw8njID3H",
+	"NfwCGiwrObRHmYhslGzQmdI0HoFy7ZZCjYxmj88MzcVsNpcaPrxly1HKMlUiRhrHKVPKe2LrpOZ2Ivf8",
+	"jiaZF6RqaGTC70cpg8Lzps1EYq3rlUlVsCLcWEdzurzJM3bwqxx8qnjuABWQVqDgkmA31BDyKHfhwkqZ",
+	"raICIARGyujhabWok10s05Lj7Ctln6qjd7aVlfGVsSnyDSg2xb5TILZZLMHSeXLhNT55O25oXixypPOn",
+	"5oguGL1FZ46h3yqhusflw+wMgFyMxqlfWR03e2TBGqCEVQ6qbWbtTCD5EyMPUG1Bo/Kn+fDdA9Na+e8q",
+	"4BT85JN0paa736r9pe4ZxMf7Pzi9Fx6iLlx6nO/WhAuuWb5f+Qv+mPyzW11pCAsuda1YlDI9usHAO7t9",
+	"I4DL72BCk/+2+TutYTWazeaJeV5wsvxR6XuWzhr2D34y7yZSIKU7Y5U5pAjuPkKrllW2DLnMqFjm3EoV",
+	"lRW8a8sbk489O5rwe+ajk/njXLDxVMrbERPxXHLh4HS9H+6AYM1GZuJWyIXwfiyzdP9pmZ9Xf0FmXnvL",
+	"KnrDLpciehwjgA373BhMZ6uvt887yMf5Gr+six3ZyWc7ZTTVY0Z1rWvuDVUayxvKCUn4JC9Gu5DpLUtJ",
+	"LBF9s72Xri2uxUaHYkN8Nzht0m33rZ2DLN+EwjOGAW5tIs2tFLL03Uruazsdjy7WOZXqZOMV+qhTqVwc",
+	"V/uQqdIEc0LdkF6wqvLY29mbbnOoVXWRVxNQzAqnaTbXLA5PwUNtqdG68wFtO6drsIiG7z/8NLq8On/z",
+	"anT++urV+3D/zNZXXigbCJAyxKj1hWb02pbcQH4lTXOPYbBgXlPTG1sDv6krlfdFgqS/XNWyz4hh8zVs",
+	"km6dnCVNPiDp3+z/g1wctb6K93bIQOtQk7vIXWrliPga1beaS4zWTMclZrWazSNW9tqGOhtsGtUQ3DUo",
+	"R4Y6vo4xFvjSA6yx5vtHMsf+2SvB1e5qfRXpcxcRBoJz1fi7fdGGoq9z1Fx5Yj2FFVkg12trk1Z2CjEv",
+	"pXGurMHfYZ6vkCxa1sjdmMX4xyuGi9N8Yy0gNTDx9TH97RZ7PZZQuetHKENcmcufaP1/tpacC43gbVWg",
+	"QDTGGe23YT+sWQ6cQ1liT0pDNdgbB960tqyUN6Ic9WXGqMpSNjMKbya43oY0XJpqO8pxR7Q8czf2dgv5",
+	"aBRV2p0/C1XpWp3qC5SWQfvq6lp8mM9Z2o2oYiRh5s5QAYn5jdGGqIhJTNWUqTMCyrCyefoOZ1VkszFL",
+	"nSpvzTQ1t4+7evrdk+7H3/vBSf2d80cEe6ks367iut35nST2P+EOPhikZmXh1yzq1xF03Vl+gKxrm3gk",
+	"cfcvQCYrFPAL2mdfsoSb8dbc0RtykGY0Zo+fiORs0m0tKmCqbqrvDb8+UQCTqmyhndAaprs8Dol08Cka",
+	"Qw1a9uciD3a9WCCDxq7vVsuzU+oNBBmDIQ+o1f6ZakeT6KjO87AiKQSLIIGgqIJYP5KUqbkUio2iRq/4",
+	"366u3rnebX9ugE+U7boccSyM6BDRGaunqoSiD3XWkP2RSAtNm6+DlvK2vi3IwC/vQ0NhMfMmNMYViTMW",
+	"2BwzG5vc3vTezshdOZsPqYdTa0zzDpl3hErU7VnIvXyLbe7tyiS+zlVT5XIPuHLqN6U2UL1lnoJt8ZXd",
+	"jkdyf/kEXMOiYg7RLPGocDi0WEA3xpf26/f4cV6yIq63YhQEpdZwaECPVgRL9IF3FqyOljNbZOlW2/3K",
+	"NFePhIc7wcXNSPFaXO1L8xhZUIx7bG65Kb1jZMxs3iIXNx6zslmmS5fS1yNX05QxBHCSE+I8ScSuOXAS",
+	"d/ge3V23zpp75SX2Q0y6XAhVGg7Z45qkLGL8jmFlVHyxqEwOW6X28/m7ND3AzZEL4SoH2kbs9sFX7SzG",
+	"KbvjMlMj67UvhxdWBDIIEcwTVPAL0DdpxGKXKww3QCq1TQKF9F/Fb4QKyJgpHjPL2hekmtayPu9iF6CO",
+	"BlyVh6paNr3DO2bFiSzzgl3VrwoD2EkNq/AkT3Y9qqmdWeIpefmbkulnVxYDed4idlxGpj4xe/yGGB6i",
+	"Tm2JE7tcgfvTuR/dA5fRbNMXe3l6UvEozxz0HxYJS8WzPOrFxrwUv3jhQXGQV9rkSmX+33PKvb/uJIce",
+	"bdxTMRN7rHuuBLb7O0/OrsSI9Ny10SPnGNZlJKHD4TCXp2uiRsIS3/Z2fVC76+vLD61jb+dFPefA7PGM",
+	"3kLVmpy5QVBmzsraZbTiiS13BEEsZM/8x/JISShJpJyPaXRLbAhfQGSmgb/YoCguxf4ZEVKbUaSA4BXk",
+	"XwUk4eK2m8iIJoYiXUKSa41kIjH/+eXVd3/7+ecfR+dv3vz8y+jd+4u/n1+9qiT8DPuHz7czGZhptjj2",
+	"lXt/NSDA3o5hKWsQoeEc6ZTvG0zA1isXJov963ePegRWpcXQnm1lPleyBFRjx9NG7vqqkmku/D1cMnVN",
+	"PZJR5AFM+3G59BpZ8IE8pfaMv5iy6JbFhBqGQpBj7nTMNp2pX7ieXoLk0p76VqmmSoQqb3F1kY3ww8WN",
+	"k5f2wsVUsWiEODljqtjxoVPSb9lyH9JjLjUVMU1jYrtWJOHjlMLp1IbPct0jl1O5EMgRAcKCK+JsA5ur",
+	"wtgR19E2wCxEWcr18tKsAE7xfM5/ZMvzzKz8750xpH28dvzcZod2gtVcUldWaS+kt6Nerxfu51YhSrAZ",
+	"TKO0RXVYesfSrpZd/JetbATXB+wH0DgmneRjN1eD2WtMRmkY4w+/XK2Oj/zwyxWZpHJGEFbo6d3gKc30",
+	"9CkMKSR7f7scHh0DBhG8ZW01Nt2YcAgJ1Utz59zxmKVk77354Okr83/JHafkh19+vNxvMfpP4PuYSCyc",
+	"JDTFCjw2KKDjGPt/WaBgIxA5q/9p551j+5rR2YpC2rlkSRLgGI0wipRnBPPzKJWCK/JiOWYpeZdKzSJN",
+	"XiQyM6QZ3WbzgMQ8ZZFOluara6GnqcxupkRzlnaH7npXvWtxLV5IYRgKl0KdXosu+eHy558sPpQS9JaN",
+	"IqpYSCacJbE6I1ZgyZGd8DmADafMECOLyd5hv7/fM41diHmmSZol5oJSDNWI96/OX759tX9KNLvX2NVP",
+	"H96QaEpTGqHJ2IbNkg9Xr7vPiUyvBSGJFAweDI6JytJU3lDN4F1DkzJeGtlMTwPyW2Y4oEzJlNGYpQHI",
+	"X/2+aSOEZtGnaMGwcAAwDahlRUKXPICCT3hGKC6K6QPeNi1RkqdJwEmRKUFRxF7WLC+xZbsn4YwmpkkW",
+	"j/6ppAhNK3tFv4qEReLFLVuGAQBFoSJumg6NQikIj1HdNESkTBtGyIS4VitlXmf9/kEEz+CfXkhzSPbC",
+	"ldD9MCC9Xg8ah4lhVfySXLKQGYxyNs+00fGXUsTkxPtf7+TE9g+rXE3UgTU0Vy3BAG4y7Pf73f6g2x/k",
+	"h3Q4KB4JwmFqMJ+VnJawR17RaIorYFGAzCpSTUADAsqDcmFIl3nxs9BzKT+19bj+E/bC4UbbImc2QYmK",
+	"ODDDMCyuIJzA4qSpXz+GrsAXYE/XjMKIQJb5hxA7HpK9Qa837PcDYvU1ctTfR5BqQeSc/pZBOFyqZBoG",
+	"eHqJNf6S8PdrEG6uO6fk116v9zEg17kv2DwEzY9co7UWGzGPrzu9Xu+68yk8M41JUaj8c3rDSOiaCAm3",
+	"/mqEg/OagZ9QA4SJOWACFeTVM0XsFDAFGHZLEjoB3cyEqBlNXOYomdG5W1kzGNDcU6plihYSwmOPYYQO",
+	"USAkeLtjPCxPwaEOlDLhCUI+ATQTcC/X+a+3bPnx/0ImUIhjN4KKGQTcHqEiUylklpLwokg86v7IluEp",
+	"mkzoDI84NOuemE6BIYApZalKaFR4n59ZqrJaILzNtX9O6jOdwjMPl83WHFWGzU0SfjPVro3+yUoblilD",
+	"qg68G/bIj2yJx+CWzTUZHhLA2ybz/JaGNUFJWBEaRea18GLSfUt1NA2LWadMySyNGAmteQROtdI0YcQ+",
+	"MQMyQxsM85fyBDpc+3Mvv9Du07lNXYTDdUpQHCDIxX745Qp5WEj2mi98oOp04zUPAsHa7qzYY7vsmXah",
+	"hqBMmEWomNElLBueVgcfZZbXkKLpVUCMd3jfha+Qy4e2hGNIZowKtSov5UAdvWvRCToJj5hQrEj37hj9",
+	"I+VM03RpbVlWxT59+tQTLp66L4uKhR0nLpxnWs5wvLnkcf7uwjN3nXb6vUGvD9g8cybonHdOOwe9fu8A",
+	"nbBTkCmfThlN9PRf5t83dfLzOXArZZi8R8g2PxTnnsO0qR65klk0hYLCeI+xBEXhfHkv4s5p53um/wb9",
+	"IogUHDAYzrDfd9IXQ8+Az+X/aXXwvFLD77ljqSNvwc8EHGWTDmr7BoGvxmBs52Z4pFHIex1fHu+c/vox",
+	"6KhsNjO7d9p5w++YwPxFTW8UoP5gwo8lGnCRZOOERx0Q7J9CdYm2C26NCob1GUWFgIZhcSWBSxv6nPEb",
+	"XFzkDZjaqgOA7cnLGdfuQlHI46EbUdT9cGPFTTH6ohtdsU1u17DSRuuNK4Zbs3fmxyUq0SnsWtA56h88",
+	"wiw8KM/qdFyemD8nv6zI48zsJ4moiEvMHLE2Hqx9ooiiS7KYLteTqb/RLenUsOU57xpO1kysaIE0dzua",
+	"Km7Z8qywOZofFJCoEQNMSz2Cqj9SqsXcYzpLBYvJlKU1ZGrELlR9czg8ZhSLRqNB8crTN5Di9ynY+OIL",
+	"EIw6nz4+9BygMezXshOzM+wPj7uDQXd4dDXon/bN//tHB11cnf74GT2kA9YdTo4G3cPo8KB7EvdZ92g8",
+	"mDyb9KMTOhgUeuZbygXmDAFwFWSgYvROh96ODm5/O7m/G85cpP+prQJj5lUEN6JPwRMIO6cdtvyhf/FP",
+	"yd/+83z5E+/fv73sL3/6+3/fv30pF/D/X0v+5sUPc3jn+4uD/7384aQ9eeP+gcWxhr7PUXSVk/zqhNN7",
+	"iGtf126+R0+/o7HDooBPBps/8QEW8KODzR+9lumYxzETyFdajOxCYH1nW+v4U/nWUDqfrHckzcAqZ7Ja",
+	"xucjVC1QNYcRfVSKUBBw15lyiMqiKaHKIyRzd0/ZtbA2MpRRSxYtsHOdWYHVZq1NqZqyGC4iiws8Nm2A",
+	"WQxRNMm550uF4t6qVMio8LWeFQX3Z3R5LfAAebMp2Mp46XS1sPCPhChulZkHrgmS39bcw1MhzOfIHIDW",
+	"vpPxcju+0HB8tzxB1g35qWxLdOlCZcY12PLq+yPxqyC35/pvjX64f/7f838M06uju1+eLc8H0auDm78d",
+	"3749Ee8O1Yfni92WM26SBG/Z0qKrmyvMngxlbb4R+4MzqcP+yeYvXkgxSTja6Q8HLbp4R5eJpPGVlG8A",
+	"YcR8Nxy2mc8KpsyjcNIXlkvkZu5tuWlF1Hn6O48/IW9NmG6I7jMcSWk5x/Rfw4eoRpIg79mdxCckNf9k",
+	"seN6lAjZlfNVAQc+KXhU5Rgf1iUpQsN/ePo73PzFT1K/BnyGx6AFXJcH0ML2FwR6IssmDAhoq72h34Ok",
+	"a0hBTWWqu0a9jAk4OMgPv1z1yGv0BLvQQ1TnZCYATp2l1yJKOLhurI/cXLxzlhLwUaDhEX85JdLc94yD",
+	"tQqslUZ3uBbW+mhdKbRoCixZJ9aM857pdNk9n2iWhoGn96f8ZqqvRY7sDs04m5hryUYcYXCY6pG3VCyL",
+	"oDAJSTLXAocMDYDqsDDSP/rSVCIXwHLzdYjlwogSCkQEIcVyJjN1LZzfgmtCEyVxqSx+t0Kzd3nBnihc",
+	"i2uxF76nmoF+0P3/hta7oKBOBmxi5XwvECheAVj+E+UtgcsTxhAV1SyEXFm8m51FCOeIArqteKGKPNJO",
+	"JNOURbo7lali3TGE2y+7StP5NgppCeWtlbyxpaJUxtkz+sd0/H3Ef+Y/XHz418XgJ36hLsT7o+jFxfHF",
+	"7fx//v7ih5MeW/7wr/iXC/4zv7i/EP1eNEzEePa6H//PDxW436oIMziyIoyPxHcCvnMPVM9h6W23SvUq",
+	"jWALgnMsMGotlZlWC+pDHbWhI/vF0/x1p9F6Dbw3hAEYEW0bKb6oNKSY3qIR8zbM/YtdQjtLKC1EoQrG",
+	"30NupAYjzKt7WzKoYNcFJzUKjihRzPrbq2qrsah4XVehtdZe8wqMNGkmAmtW5MnSsGOj7UVJBkFzcAO4",
+	"kjAxj+stMhZ8873p7U9klQE0wZw7DLv9QTku1P/lyug9jm8UsElmT0ERGkYH8SE7mnSP6bNx9zB6HndP",
+	"WH/SHdDh+CA6jI/Y8cSv43o6GPZdCZoOTZIq0o7l7Kfmijkd0oPxYXQUd4/Zs0n3kD4fd0+iftwdsOHk",
+	"gB6Oj6JjgPq65fO54cmHngXSB4rRUmOBSFdLrTN4fnA47A36Hghi57Tz4fJl51PZTATOw9assCCIzWYe",
+	"Q6N/CROPV6nYN/PYx7XyaLN9x6ywLWKC6TgW3jcEog7JHpRdRVEFvbtFRR8E+7sWMV3unxIL00ZSJtiC",
+	"JtiYOfdckPDip7//fPHi1ejl+f9ejr579frn969GLz+8CiFc0XqxzQC70MRMCj1VLhQA8qpUV07wOdkD",
+	"QDYC+ISKzFOJlYHGy2uBIbi2UYvPSCw+I4qFyJ0g2XwfQ5MK3Huoq0T1tYik0vhjHghDfiqCKMxKs5jo",
+	"BY/YKWRnQ9TNnKXOvx0YWS7VSydLcxmbD5mYyNQLqnf+gIAoCbrdHHgGhLOkzAJ/QdE2JmJVdi+7uGTV",
+	"I4V3Z3hG5tIW5kozcXotsPIgSLA3qVwQiqbzaJqJW/PLbMZ1YEtgm44WU6kKODTOYgi0mNHUKJ0lqKp8",
+	"b6tYVM3SanGcv6rZrJZfeyx0B/a0jQ1t+Aij/VK3y+e7W/re3ZLjkq1eLP1ev/ZS2X6LmgxyILjgCL4Z",
+	"3/4AxrdLyKctFeRvfcvViK257a1Wdr3QymbUBpZNBgSIEFhibl8AzotJfqrW513ibA/UYR/nvJfQM1c/",
+	"ORz8o1NFy6x5q7DQ/wEF03TNisD0HkF4fVQ+8824Wjnr37NdT/pDrKq5xNc+BMF94sch2BAE8ygvqMS1",
+	"YsmkXrvNIyI/v267+U0XMPkawiLhi5rqS15NqAk6bvOS1rARCkLgucA7HCLPrIvOSzHzj9CGVLGGYeSp",
+	"sRi07g1rT0g3pH0b2ZRmrGlQ+HlpQKtwShsWwnmwkbc09ZQn/LfjHo40HDrBxlFYVcDoFGD22YuoYl0u",
+	"FBNYDKFxYxz4YDGwDTCEj2kosbD8p50B+Ru/mZJLnTKmA/JGihizaQ1LRtbwXf21t+I/9gs0lNj6Ub9B",
+	"eFx5kgOGdrj+LzMvqWTPTcDef8fxM/Z8ctKHC697GB2Y++9w0j2ix+Nn0fPYXIadcgm0KJ1BimXnRXfQ",
+	"PxwWkDOdF9gHeaPjTjkds3M4GUTD+IBBw93D6Fncfc5OJt0+HYzdHWy+mUphWvrPw0My7JNnJ4fHpN+H",
+	"6ea3Xg5w72dZNy1jHuI5eIjBxhHyZnNNTst/CZtN5PF+d8EVz9a7EAtsZMC8gzjhNRadcxfwEtnQnQoT",
+	"N6yUyNSVePdiXQLI7UXThSjfda4te+dBXA9xp4hw5dodU8WuRf7DnjXS0JRh3PNZ7thzySj1NVPC/d61",
+	"gD7gdFtnI1dkJgWziXFU5yMIrE3KVdA4A+Sba4HB1ELi9z3yyhxzHE4m+G8Zs0abJDFX2mH/pAAaHgFL",
+	"GGl6y0S432zTeFHszVe0aOzAWLdmmmt55E58r4mHbc1uPmMI07c7609xZ21LMU1amjv+Fc/qqyu60RMK",
+	"73xZ1+U3E9La+C3iXZzb37rFVVvVG9fblN5ZnwGE19s0NLkQxT0crGqM5l5cFtkt1wLytw575AJdqIqE",
+	"lmeMaUJFxJTNPbP3o/ZIl0xlEqtrAfc75B0CsEmK6HWgR1noxBynroRnNAaXENf7wbWA64/IyQRufkBu",
+	"cxYeL9zHtr+YUg3XsFcpv+7i/J5p79Z8oLXsM7Jnt9Rwm9s/Stz6uHf8rJZX44I4hOy2/NEqXo4CQfP6",
+	"dlNsvikElIeq26DBsHGRvt0v/04mxAcx+ib1ansDIyRBRtM6IBQI5Cty0RW54XcMUhlyvg2poxjM49Kb",
+	"LGTEtYiZNqpLAMhH4MH1FKOAxFjQh8xpBu5kCxKaehnW12LvsH9AQujeLzAW7vdIaBsYQQPxCOrGhjZe",
+	"EUyg18L1QRHQ1GVm58PHwAHIH4RLiwN4KNUkpsuzaxGmbCbv2KjUU0gSPtFQs2jvht+ZT8ZSTy0iglG7",
+	"igk4TDpcRYBHJzM675FfQJHNE5IDDPikGnq/FvYU191EmNS8uwo3gR4fprs1cvhnR43Mq263PDfIwWB7",
+	"FcoiHX2WqMxvKtS3i3HTxWi7/XZBVi7IHTS2FprXuxQKhAOiGeYH/GmVPWRcn0UGsHofcImuq1Pa7DV8",
+	"S3lC8tfI3vcSAIyeukf7AaZXsxhdVYresRgDyPCelAhyYNQxxcztjQA2VOSgSogg42yn1WqqHhZHwgXm",
+	"8mPUwhlJmYghHE6ajg2Lg/AzwF3BYq5Ol7NQca6TUqlXuFztcNVULhQJe5dW03tnw47D/NOagr8A9BJC",
+	"NZORlmHep5m2abmUOTIsoJbs8zBAjdZmaubiVI9gFDI4w265gCxSMzWAjs6RdNyCkb3QvBQSxfR+j3iY",
+	"l/WuW7AbX+UE8CeKTR6DPNJ5yWhKfv+957hw7yc6Y58+BWQpszxq0bzgNhN/h8RaB7baa3kzw312Qg/Y",
+	"IDo66j6Lzb3Jnk+6dDDud12oyDP6fFxE3RXleo1gyiNW+Csv859I/pMjn85pp6hF3Dnt/K+ZDAKc5XPy",
+	"Z/BFXWElmtnsD0M/bs49/hJescqcfcZNNU3ktsHM3xjwn5MBN7jWSifoq/rXHpmLrmFtWzCz3TjRZ3SV",
+	"fbtrHnTX7LSdTeqUYIsKe/3m0fp38GiV97T1jVmvyWzEJXgPJjtb3aLU8xlcFpiVzQXJEEYMIii4GGWK",
+	"hYgr5Rg/oMYXl4N7t7hA1ci+Gq5eBy9heA+8Dkq2uk1oCNjjvx0awpc0JjyY5nEPdqf5oF5L/1mwGs64",
+	"4qGsUtvD9LFvV+Mf52r8i1yLX8cRt/NZ/RLeNou32+QqciC1ZO9wMCxALmv0E7Q5PuaF9EdQTHY7Zp/R",
+	"cfSNa/5xuKbzz3zjnt+8NA/x0jxQgYHCeY0eGEOoibyB/AJ7B1APKJBENDWPxjLTAZFJjPUpUqXRqnUt",
+	"FinXmgkMMGdEp1QoG+9g0b1tpTtsvgfFB2gPq6yEkCtfQkLfM4wA8v1D9wxggcJ9l4kvF4J8/+qqAKzl",
+	"GjAIsDsJpcbIJYJbJvyWlZDW1SnG+vuparBEZ14cP9GQ0w+ztuGGAYaQ+MgHLlARsPqDa+GQ+oMi4A+x",
+	"ZaD6GWI2WGR++7NLAbDoCPJaQLx/ESBSGYdNnitqyRQrwtIeeUdvmLoWE5kkcgGNw9hQFwUyIAuWMlJs",
+	"2ZmNR0mVTInSdKmwKMO1yCMTucrfN+SX1gWFgMMH6exLJOrV5HnZ6WG6hmK2lNMe4kO4gE1sykKy3rGU",
+	"Jli0y12fv3bKde2K5FwobGfOGbufJ1BtGMF769LFXAHb/CLZvnZoUTdqWFM3SuklYHROZDrbsB5IOQ4/",
+	"Fg5AacadZ+NjehQdxt0DNpx0D+lg3D2JnsfdZ+x4ckQPxwfRMG5Ii8tP55YJi58V23nYHfav+ide0ItL",
+	"TtkmNsXFpdhSUC4otc8GkyE9MB8exd1DdjzpPqcn424/GsRDdjA5pEdGyHFFFDunQy/GxJdKconj2Sdb",
+	"YbVjmoRUbmjxMOqbkQ0mXZfnbX6rRsC4PO+umVT30Hz4vCYH3N+o1pMo8V4zfGRu3n5Wy022Q7f+18U/",
+	"Zf+t2CJjBU5GC28gUPxfwwnoWK0TBOyDB0VsQBPrw/TBDoSV8sytASDWEIJprtK9w/6hpwF6iL2lC7/e",
+	"cmQafXjtg1rEh4OrweHp8HOwg5a8U2SzMTPUf/7i7asujKvf7/cPh34EGtwvHmMYbssYyoe85dCqh9ze",
+	"dn71X+/62+7ENtqSsCTzN1PQqilI4OI80sF+CN5DgUnSFu7BfuFnwKLwym2yCwDN18nQ5qWqIEwqcnCe",
+	"RPuGCwYgXLbSESbrYN+YPSRF/natnHrhpvaVJNVc+P8ssAh2dhtQEfIxFAsOQ/EjSesG43PPh2NUNI2i",
+	"AMzQJJJKfxnEjHw0tmwdRKM4DA8n7DRtEv789SRhWxwQ2HQLLLCgNjdr8Lx3cFgfBd4CS2klUny3qzZj",
+	"I6wfnPczOHJGxrbKimE31VZ8xLq5VNpeuGaXlbeE5QXpN2WrVRAh0QQ56PfJ99+RPcBcTJb7AXEGx8GR",
+	"IW7310Efyq9qCKT/3Qafj2K6VJ3TwbERN5ZqxMUIURA7pwf9T8XQAbsR6+jj7yMGP5Qat78A4JP3G6zk",
+	"XCqO4x74qkoHxJGCjlsrCprej3gMF9MRO4wPouG4O6D9k+7h5DnrPo+fRd3j8RE9nBywYTyIzF2WCa5H",
+	"gHNQXe5+ExzqOiHKGVgQxWvrVQHK8MpGWcpQ2bgG9+qoNziupQizDKvvH/QGz5teb6a7xq+wElar8VjO",
+	"9PfzKyPn2bMwyPerc9put8za18F/NXGKGnv7CqewqbQ4Cper0T2aHPe7h/SZ0WFP4q6jPkN8jxZgam/H",
+	"zcpkjhT6V1AneSERtUESa6tRumbX65S/OC0RODHZ80MlsdwLwsNaTNiAOJYVIJwtCJFTKFRAFlS5grrx",
+	"fkDgjJVMsL1rgVWHly7Kxvk3z6FG5ykpVbONJ6Fvr8VK3fOUC6xo++7l69PmRPFrUckUn8i0LP8+yVd+",
+	"34a9RnzOoWQgsrsA6vuqYu4OdxEWCQQULJ1smmX384QKW013ztKupvcIzOgAGgNXhxgQg7HoOkgBJM5Y",
+	"YOV4rPRppmrGDquFQbNc967FL1MJRmGj9LtcfX954P38RzOsdy9fo+FbSIh/gkqU5Fy4JXc1H2wVjCSR",
+	"C3UthK2YMWMxp2DMxfin44bk+ItccX1g3t03OeqbHPVNjvomR/0F5KgthSaQHCrXY4l7dv7Pu5evu4Pe",
+	"Aen1evV68JgLLLZc1YRrLYX2Xgnyi0WmZA9h9dUtw1od/u2NHmJqrhxbHo4Lw5cCgi5lOtEsLd1YeBoq",
+	"ERkv8LbovuSqOONVseW1vdxNX1Iky4CE2Fle9n7CEwYdowfcQr/U9V2sIDZxBt+aT//v9co57c3jyXWn",
+	"DpCzsG/8lYNKjlt9gATjagM/lvXWM58/hhz9GAZcEL6fFpz99x2jBhvqqEUyjR3CYMoiBoXUXN2vYkXy",
+	"mAssr7MMCivxtXCoGIVhtNFi7MqYcpo4mf5aJIy6gHt3tvDycSfRymhnZIa1MShGqjjhl6trAXlb8o6l",
+	"ttUQ7dg8zpssQvXhbxARITHsTvIYS6mVfjePQwR9tG3aDDSmdcJQkcDqHxCj8URhVM21yKXp+TzNMwkw",
+	"jkMKQjMtu/gTgJckVKgzL78NW78W1BUVIUU6gpVKnmCdEZcCvowSRgDrI/Tyv7o/smWIZc4xPrEZztHe",
+	"D+9wlg9MOnvvwiEfBu5YI4M2XrUzpqdGPOyMqbgdQfzSxMJsTZh51zDXq/f/A1x4MOwfdPsWo6Ld/WkX",
+	"5jNmkTm+802B+abAfFNgHkmB+aa+/NHVF7vdWzP8pjgRP2wMBvWcnUz6hrmYsXWhlMdzejzuOjZlOFgR",
+	"I7hV5EXjpQP4Q+tGloLQtXtFkA232rbX2ns7nCYlzgk/ldhXq4xx/S1f8M8Ym467DjKyk/q2VXnW+wue",
+	"Gvn5kdUVcPMDMEVJsjdagsx07iSwqObuVAupQZg3Kxj6KU4g20MZOzWVWRIDHgS750bzUVaDCcg403kV",
+	"TxvnwBWRCxZjKrAtZAdaRMoSRpXVgFBJMc8BNcILq9/z/CLWNYBuDqPA0BtXzA/1Kq7cRJ9gZMUS7BV+",
+	"nI6iifkRQeZxQpqK2HolNKTG35eKKOaAt6jrERtirVk6A1UDsgGgcF/glDDBFs7kQV4UCLxuE7SUt2Zh",
+	"IOkMcnp65EqSBDLkbDlAOZkEJK1QHraP7JSEC8rvWBoSo38yWlMz9e+Sx4Wz4NHyob+5Gb5J6d+k9K8g",
+	"pcM18U1K/zdyMtRKkXA9umDkbwmUfz5kCnPvPsREnkuJM9YcSjKVOcA/E5rTRJExS6QRn6QVREwHuVjj",
+	"BCCvpLF5voRqNwoTCLWszVh4+/BYA4ekC1P9L/tDL5Kz4uYzel0RZfqSzSQCL5q+JXiM3DoVSdHHDhb3",
+	"cHxEu4fRcdx9bhTCE9of4y+H5uY2Tdurvs0H7dXClIuIz2nSCOcOaSO9nU/Wg0nRDMI0aUgkQgBdGNL6",
+	"Ov/bxT4JqfnE7n1zEL2H/wbkmFA9kemMLFKpmXN+yEyP5X1gBGimNEmo0qd+qJDLCw4cJl5wLSyY+V6I",
+	"RXpDAnDXRMEHoflPGJBwAsc7BEXhRsq4QOJDAD4jxIemvxEzyxgG1yKcsiQOEQpQSHL59uodaCKYJxr9",
+	"/9l79+bGbWQP9KugVPfUyHVIjSTL7zp118nMZmczD8f2JLtZ5YoQCVmMKUAhIGu0qXz3W+gG+JBIWS+P",
+	"7TH/2M1YJEEARL+7fy04pg8Few6hSs9MoWWiRyEwijGbRABofdCDqsuTSt46zVKvGzPJFG6QT+M4xLiJ",
+	"QehLUUjTKgR961k2uKRXgx2siqsPRNJNJL3ABYdypv29slrXj7nP+0iFBLisB6kiyK7vnlKCZHNhFhYK",
+	"sa4HpTELEuvap7K8w2JynMu6LO5n6mDvyePHCSXQkSbuHsocAENh3W4CrLWLcgKchq0f0Py87L3A61f9",
+	"Mh9oGP2oH1j+3kzd70PVdOyweEEp6g+tTbBecZ0RlElUNhiAFmyZD1hNq5nDG1i/qJkPOmw/aPtuq9/U",
+	"4vPEiM9DetDXT7ZZa2Ct3LhnNv0tbgP5h5BKb+fCQpIC9BGTkt4Y/XuVd/1Nn4AG9WPBQ+lamYKOY0Nk",
+	"p7XfKWcF+P3JLXae/6SckTeiAIRF31Syoe1cI2lpyDpRUIyqT+ZNQyTVxZ3J0uXKQDP3mDbtX2vb5JFn",
+	"+eP9yeRAki8ikxxSFUBfyShToOau7Q3OaVD3lyWDjmCadVqNyYoeLfa1wrEIChLpSdcTdeGVJHchmwLy",
+	"oum5mV6BN2CPsb1CkyB7KLZPRM7xxOfM0TL6XA/0uZpTS5VK/bqDJjlotBpNcmm73duGOVwoAv3UTmH7",
+	"++ILmXB6R8MIUrceijtyoY/LKvxxkS9atofKdY7xfWTTRHkFpTvniFzgdNb2uqe/yT2crvVrbSO2Vma+",
+	"wf5V1dtFQH6mTfiGfG+bbL9FZqknDj7VnUbQftLmpLbBFmxIERNjGwKfhLCQkxqUko6M0Wd9L/DLByRf",
+	"992bLq9DHMwkEZpykBvo3EVoFDMazIhPOVEsijBDMB1Gv3Kvgfl52a3oGfO3y6fDMDKl6AR/PMPboWMx",
+	"F6qX2q4rmLdaZujVdjmsFoGT9A/G0NYGZCgLzcdL+C7LZUV7Z7Ji/5lrvzlBEYQ0Isofk1b7qNFsNBut",
+	"01azfXCqPwxnvkr+oUVHzAYT+aQ1aCsp8Dw+IRU5STbZueBwDPEhf3jxqR9by50rxgMLEg5burXajWB2",
+	"q8N+wP3ZZIJ8hWMhiEehS+0Tvvhr+NLuufODaUz39zBSrNT7hhv1MO432It7/G45384raebzdJ08KzUo",
+	"3EQMDSBLHOOaJpRfc2rDUCqhaeQ/ELEH+TGe9KPQ16d+yRyAPY8ZD2ADnPRpSzzwdy+1akyYZtX0u6J3",
+	"t8y7NXfPvN1MxhQCBLnZyJlUbLTaeMkAdnWxuAtlKPj8Eu8btJ2dZHYQM7A+ytAEAFRIhKjz230IWR8P",
+	"jpjbCQ599wTCTCZm3eyf0LlmkHIoxj04zsYOajbb+x3NL8cR5WuJuDwS3wbZEpKpybg3YGy1NJ1Epqc7",
+	"oX9kY+RlNomk1uwcHNPDk4HLmkHT7QwGbZcedPru/kEnaJ4cd1j7uF1zaoHgrFfyLVq/mqHBc80pVz1D",
+	"YrD5a+ZsLAdKtp9en3PLUFDzcS1VJCH/zjZ+NWB89zvULK97AR41YcWiFevmh00LygrNunOO9VlWqFE+",
+	"I5jmBAVGtmorETdZeY+PJMi5rmYK/QgflAnmQa6ZP8TWutwDcoauytaj01OiZwbKp1qem7nhVFKvXJen",
+	"2oVEmzH12EkaMYdQdABqTQnooUF+CO9Yl3sZaQP2K+YoZkSqaSCNEUswNKEVmoQq0y7PgCTD3JxcE2eW",
+	"azctT0mn3dYvzfTg7bEvPvT6MjWj2CgtPy8wRQG/90sI2n664lfSZrKmlWyE9sUdM3ga0OZaG+YpThYO",
+	"iGFRyTCfM92w5PlMcsQreUa4UEPA45CIDB00urzdbKfmPawf98lWs2WaUIPpPA7Tej6LplVaUgZ84FHb",
+	"l+1QFXkg2VbKjNfjtuuUpbW3xuOsVL5K5atUvm9O5VuL45Q5iIwQHUfUx+YjVeu951MdpJ9qr7TpP1DF",
+	"pnRW0q3P6HnrK7wlnqwVwceM7CB19GpBtU2IUFrToYCghVac0oqYLC8kQO5Ek25GB0pr+g0u7YBQkjAJ",
+	"o87arDY95A3jWhNiQRIkdIjgfnGvNash7Rwxu5LQlYSuJHQloUsldFV+sVvI9w3l3c4RgzLy8rVhTjvO",
+	"Hjgnhoka4ddnvoBe8YYVgnDV0jgnXH8X/TRqb8tiwRuTq4mFaD4yKC5Uz7zJW9qT8BxfvKG3YWfVoJUU",
+	"rqRwJYUrKVxJ4W+8CNLImzWlfpFF+9qn3GfRAwtoK48t1gSNGcEXRxlpbYIQaOomIH53IgxYsIJcNol4",
+	"eMuQyp6tDzfBDwQXnFKZAAwmhV9OrorTmuZJRMimg1t6mYs0wEIq2V/J/kr2V7K/kv2V7H9Q2Y/iZtcG",
+	"f4FmEDMVz3YN9DvhctHtDR5tLACwCsMNDfkZCRWJmZxo2346ZDHmE5gb4wknUonx2GgQI3rLZJJhoKZa",
+	"z5hXGpIigyW2/KVediXNK2leSfNKmlfSvJLmDyrNQdrMSb81rXkj2deotTBP5KAbGZOA52hgTIprKy7s",
+	"qx4JqcQu9WGqJczqknqJHQJT6C/QS5GSVpR+q2gBFvzJoF/9jYtYDachDzK1ZNj+2aIzLa8CNlv30Q6T",
+	"KQ5L+DWm9NaWs8GmYYN3jAci7kXiBj5RMr8MM4QbDFtGeTM4ZG3a6butDF7ySd898g+DA9YZ7CNecqbJ",
+	"9Ra54uaz358tbk/fi8gXH6ekbplR8tN9CGtl2v+VErHJUcn62kJl81vsr5pSSH06FFCpG4kbAtiwXS64",
+	"zzB3hnI51ZwgSR82UFVeVtXyGuQcMGBvYi0dyO+iDynLnCBpyXyCMsEzaFFo8WCS+m0Inf/gJodMeGDx",
+	"oKBNHz6TKVEOFUPwWnJ1AS3sxlRq3rqXLBYH7nLYOUwMumFKZl76SmLePLAWLJUnFyKKsvM9JaHqchv7",
+	"9JAoPUzUtoYOdjUyFIbgW5hZZNYGVNnlocSMdG1K5daOnwXNqCwh9wBMwdsrz7y+SOzNx8u9xpOZQcjj",
+	"IqaFHDLlepQA64N5Y/KUZnhuJPiNK5kfM+XqC+NhTCUkyK3CgJcw1XvY47pc7AGzsL8xITZnkt0jypor",
+	"irK18UotnZSi3hu202dQYmEnXSW2voDEVv3ICou7QlP9cwbQpjgnlqROwJVk+oKJsTwJ9jyR3zGjQc6c",
+	"0CKkk5R/gfttr0HeQZkTk2k5kylAkt5ptvIpqzAMRRTIVNheXUCP2i438MKAws1miIuvJT8RHHGbAGie",
+	"KuILqRzEP6BJD2DiT5TT5ZQEYspvYhowLORSLB4Rf0j5DYM+wLeMEzEYwIiAZZ+EKQ08oFZS7FSmQ6rY",
+	"nekUuKRU6QemUmm5JdrTw/HouS8EsrwITb7TOCj2mSB0B7SZAqdU/5hqfd7VCr3boft999hv66k1Byf0",
+	"uH+EUzOF5GZP0SrL1r7l3n3QbJa6bB7XUILQdq8Qfb99sJGb6evaV7sVZ5Wraqd4UWuy9TlTbaPoDsQ5",
+	"FiTA98Ap0ZCBIlTTh6ORtx48MOuQraKU6LMBtlRkwD616UF9H3qMQ72qbJArpjR5EQ+pyyNKzBl70Naw",
+	"yxPjJ5FGNuhkRv5d9E27kXqoyCDkoRxChIkqQnmXMxpHIT5H+uyG8r2zVGxZO9PMPpSmHjfkdzQKocuA",
+	"msgeXvYaJFeo65G+/vTmXVmxNqKzLhdTZu1GZBinxOJNLSvRdRIMEdXlkoGci5kFLiJ16ElZXC+8d5bN",
+	"y5HklrFxl8cTrjfUNsk080uWbMqwPc0BPTBqPWCuHjaEmStO9hzixWwk7lhv/uf8mYCBzMftchrbvXiF",
+	"dd7EgxOFdd5RpAW8t+cYX0AOY9GAKza6HMpyvHcDF+Jy2jaGzj2mg6Zhb0Ui+TMw3o1t2FwccNPC4fWF",
+	"3LpcGle5mrH45BSRSvo/O+lvFlRpAY8XsHqWTeKQT22n6BRZsq8BW6TcnjXIJYWAJNoCBdMzaWeWpFY4",
+	"ieDqcggqO3NuZm2CkvrVBeKIkIhJmcq6IJSg+CQlol2eQI7MNR4Y0xmpw2DjaDLvyx7R+HYy3nMIo/6w",
+	"y8EBjsgZbSyNlmRIowGhUzpD6/W/LBbOfE8TiwhGPl++L+tiYMj+AnbzwUODuwvLmS/XG4mAReASZKY9",
+	"mP0IvTGLfcRpbGsmjZua/fVA7wi2y8MMAn2xd9OfS4FotQtZ/No5Ggh1g8JnHvUXXo977pv4SzKD41LB",
+	"yIO1Mh/0/cV5HgdljxTnHGHOyiSG3PPiW1K4mdUFsxK3TBPv+Ogffvv2p5Ppr50vP7f6H49H7/fl5aH6",
+	"d3Py7kC81Z8D3g1cIUXgeS0GA33Y7n38r0y6S29huzulOS/jtXZbjtfbbLDN4tDXpzqR3/swziqHtGzI",
+	"LUOrmjHcH17NMx3gshU+dBk4PgohmrPPtOn31XwA5fL09Z+Gq/312hzFzZJIF1JArs26td6YsPNVGSeo",
+	"x2MKkT3DPy3znTd+1sS1HE+KEl2ZkbEZV4hKmla9ktg/TEw5tg/SdjfeAJasPMUAM4KpSaYk8eZFkkfq",
+	"zUaj1WzuneU8CfruLvfykiq5uZlGocGGL+IKXpfXxShUWlUfMcpT5cSBWLbWIoaxmNwg5IWdmMnCBa2j",
+	"0eXnBobMFs+AhQ6rBvO80J5HfDacktGdCGcs0Cd9SOOA/DERihLBExoA70aXz63DfE/Z0w/14CFvr0Hm",
+	"3AGkDtqVN8cwvb0SPwG5LlaLZJfLoZiaBrfTFCEO4g2AvFGgOF2xrN50YSjlUVwNu9VqNpEOdvkP4Yqo",
+	"tLxKy6u0vPu0vA2ItjTIo/kylXNSyfT55mJa+X2M3+eFuXGussEqreLjEcbyH31otvHrLPfkLGRAR5Sf",
+	"penE+kKxm0crAiW50F/H21GSCA2Te5gs6Ije16rRbI1pSTiORTDxFbmJxWRcNglzUw9uesQOgRMlegko",
+	"DRizqwUd1pHeZYLbyDlzwKytsbAzp7Uj/yRostbATWtujtnhwNXjn/jNoMXag1r6JPYj6R+ztt9quUcB",
+	"pFMc9rXg9N20n/Yhyzyjtxgf3A8OBy160HaP/RZzO/0j5p7Q/YHb7rf8ZnDCjgdHuUbpQUwHavWEuW16",
+	"fm/jeVjJ5fAcnAw7Suc23MryV58qGombjVO5z8HSAUkfausMTkWDvFMpP9BHzEn+omAUZTgFGU2kItCm",
+	"WHBG/CEE5CFWDeov/NDrxwITjcvSjFFsPF6O8TdJ7OvT7VqEuU6ScmvNuHPF4J8Rg1/n0JRZG5YPVfnQ",
+	"zysfuiRDOW8GLBNTed0/SU0OWMQUK/LIjsQd9n3XUgs8e1wkkEQTyaQpdMHElRyyUMxUGGPfPy4Vo0GB",
+	"QHoDL95MIJUDB3QWV4IvCl5817PHrNvFb7DugXXK+w6vZZFiOv0yFIsfmDInccs8rkqevjB5+k3L0kfK",
+	"z16dR3z93GyIghnzK1sHekNDvtdI061HdAa8p8v7jEimIP8a5WLgkToXoIlhJjImTCMSD4vkCmnS22bq",
+	"bi91N7T/EjI3W7GeJfSQGbgV596Wc9tPupx3H+yCd7d3wruTBNuKh1fZtetn125le70eiWASMVdinU55",
+	"MEYf1HPsiU3szWkMCJNZ/ChkXBEsuNfSg0MhZczUJOYsIHUP7+jhHT3JlEcknQFOHGSaYOd002YOerp3",
+	"iIdT7Nm3Qu4JPJrWH82gdkYyVapTf4BBruwyt05PAN7Zi4Tpen1as5Bt7glrav7WMpWR+6wzsNdqTs3s",
+	"AHK2/vHghB4z98BvBW5ncMzck+CIuu3+od9izUGHtlrpI+mmWc4cUEV9pg8JxuprQ6XG8vT1azZpu34k",
+	"JoFtY97wxajm1Bge/dppbezfQpx5KuJbfa4RZI71VAxwb0bwQMA95Dc9QMfAHRqNcDPG016fSgYjaN4b",
+	"Ci5rpwd/ObWQB2zMeIA7qc+cjW9DTg/EtltNzbHFwq/NlTnq3Act4a320FQ5iaU67itJkMKSzVrDMt5M",
+	"1y3Kvbuid0bPXWAzdKBYTBSDWh19ywgVXZlFPTnFrPsUtFBirEKfTxOhMFU1mVt6RrP19jDb3xBIl1OO",
+	"heiTMbE0jsP1GQGqSEr0zCP5Tqae0+WefXD+EonCZCUEXq//f8IkZvlJgW+CmHeXWxoEhBrzzjxdzo2/",
+	"1yA/aYqSpyb/rssxAc/m5EkxUMBpcbA02y7NwNO32Ay8MyivnHAo3WIBPo4j1t3WnoHw1GuBZD89cHLz",
+	"GclN38wEKx2nQxExwiejPjaFXViYmZReXcgVu2ExpAMmHUxNYahPORfwYWJG/SELcg1L6Z3+UgfN9PNP",
+	"ONxn9qrL80IJ+pVO41AxF+oiScQo1GsSMQHr6ZaxMWIDgJDS69WD5HmxlzXKjJhKbCt9iQKGOiya0xE0",
+	"dk1MvL1TAozcOI3mhob9gOveGdyHtylBaJdHQowBP4EGQcyk1JOWYcBsEC8UfM8x2RT2FmiAJqTq8phJ",
+	"EQEVCoJAosVvt4mfp2Qch3dUMYfYFztdHoX81tVnP3JIzCSL7/Q5MM8YbKOf33588+myd/7+/adfeheX",
+	"734+v377f1qoeXtOl3NBsmSsTVy1OJOEdBvkLSzIF5wzH+kXWs0uWMZYJxOzIIyZr2CdtgpV7wAcSy5U",
+	"lw8ETrcsBbRYodjQGH00XQIwksw/n6g28VWUh3dcS6QHyWKt1MRnpSYSao0PUtecCng+XNebuvfNBW9e",
+	"SHvRq10ou4u2MxcqHBjqv9+C1oqLxYNIoBvAbJ1IoANERFcsHoWcKhakVZ0jGkZaH+bqDE3i7Ju3NIw/",
+	"ZobamXkcs5Em77gX0JneRHffaTr7v+lvAmvtCd7LIwIYVoLXpV4WPnqU+02x0Tiiyrjr2n10bLqHg6Nm",
+	"OTyB3dF00P1m/tf8sNZb6h41j1tup3/iu8dBk7npoEdsdYdx4f5W1uoW1mr28D+uzZqrF0s+HrlOjxYx",
+	"PQ7Bgk0Psi2Ayh5CJNpeepM2vUxDYnM+jWH4JQR4TzOCObrQKUFvuFaIvRwBegZ/jSoy0mpuq0kCMEF9",
+	"1eX6Biw3x3py97Cp9WJT3k458ebpx0veLURvRPmsZ98mPYd4wQRZA+tlJwEWcfaHnpionhj0YoglOcYM",
+	"Qiucq3i2t0T3LuVZG2rgFbtagV3tWDWu9nwrEZFqqpVS+nSqZHYhoBb1TAjPu5M4KlcuP3FGPl++L4M2",
+	"GdGAYT+9pAQ3ab+LeCm2xz1EbGj6LCSKBwELzgiU79mgDuYANMhFNvdJDYXMgq7nk6DKK3KgTcZnvb6d",
+	"1YwUVy3aCsQ/9n9VJ3f/avY/tkY/Ho3ft+Xl8fTfHf/N4eAfB7+fN++pQLz38W2KIOxmlBVCJK1DoIq5",
+	"UhWLCicSUkw36mul8iySbwZPoTS0aqvqJFPoIr34fG1sPVszumjd0XKrLq1Mf6gybH/mR6aiuaRCeJ1a",
+	"2nV6EGniYlwz8F7a/AhdXfAhWNDzh1oq6Nn9tlaKRq6ivfQrVTS3zDwbJ0fvkQ0y+7XI5SRiJsKUQFD7",
+	"ImB7p9okihiVGA+DI93ldQ/Ptg2HBYgtwUC4poKxnrF0kl8hfoEHGPQAwtkNBQFb9+w/e3jdMy0xjFGm",
+	"poIEzA9HNOpys4q6h7f2tKU1jpkfSubt2S74fSoZscQB0zb/7o1COYKMvL0zYkiCGJLAaJHgxBsLqQDh",
+	"cExnN55+fo567PrxBogDWpgPA2wGY8GW5iONZoJznjZSXwnwo9zsyzK1TWMtz4mfbc66vhoYxwuWApUF",
+	"9nQtsHVlkFXaMEruQqprubF1Qf1bqnmpZn0h16/FB8+I1MYRjYiiX5h0LAc04TUiYsIFZ7aBOZbXWgMq",
+	"ZhS8/aMSOwlf8QNO7ZEQDHBj5kEE7oMPeDTggF0nTuPnBJBg+KDpUm3O0vezPovJRSwU89WGKdCKfumF",
+	"AZxP26rT7dCDvtvxDwP3mB0N3BPa7CPkTmegj/RqVSo7KdHPHMMVSvWzteMvpGY/t+QdFu9vzXXKivEz",
+	"X/RRi/KfKHVtRBoPWCxfMbViprbJZ1panj6PkFPVqT/7OvXsJ91OOVy5ct30zU/fewa+BKnCKNKG8sQU",
+	"2mVq2Eur1Lfi1FW1+rOtVt/o2C4rW59nbYs+5PxR204fryTWw0uslyGtHsmxvQH9ff2S8DOTW39POTap",
+	"d1rtpSgUpjh7d8JmO5CuS6b/sU6JdmbmD1iqXXG1h+dqSWl0xd2qGuktaqR3ofer2Zgt8Qln8BMlqU94",
+	"+MeEEU3Acm8bf+81vPUZted5ULCK2iO4OvUXWN3TCd//RTk6lTmhO/NzLqOk5T5M/ameDq5obZOT9owc",
+	"h1tS5gabs4q7Th+bylv3LXnrFFL15kJ7I1+dfnJrV91mDKny1D13T91aR3YFR51lamV+OnPOnpZB+3Tk",
+	"w4uQDY/rG1vjxH8rrrEdMPdHUzOfkV/s6bCReW9UxU4qZ9Tmzqgt1Np73VCSTHgAhVx5dRasaIAEMGb1",
+	"mMV4jLdwUT1ePyW7WJuPaAlyWTKiBRb9NjISzeLKIgNro6h+de/ayp61F+VUewB/2vosYbmv7Sn42XZ0",
+	"7Nc9s8/PR/dY/GHNjV3Bv1e59r4h196m6s8mDr2tfXmVH+/F+fF26MJb5r17qp67Zy41vnWJ8agOvxfm",
+	"63tUP1+eDtclj+fn6nvmfGfOTVjxn8pDuJGHcF3tWFIe9MWX134k/NslSFEWs8G7Ov/45rtP/0LgbVLv",
+	"NPeJZwbpBSEsL/CyPJJcDxmAU6iBiEevJFHhiDlkKKZkQGMSKhJPuCRUn2N0yjEypVFEYEoWzhQwBw08",
+	"t0GKuLowg5H/Qn00YBwNBhLbiNyysbJ3BlTRPpXstMsRGzHkUlHuM3y1AKxwwNUgMZOKxgoQ2yUJVRGy",
+	"xA9MXeGKv4dd25YjcjFFVnPkNtvzrAZX1JNwYmXt9Ojo6LDZbDo1vfKeXnnttPZ2Eosxe/0diyOQn0oE",
+	"dJYbc3UJkF3alUqkQAGqHN6I36nxnLxml8ZFnV9ChnQMdkU5+Eyh02wrKvlgbc8crSANDEQ8pbE+npoI",
+	"qNao4NxTHjj6IiJxBnTm4ACmyYEMR5OIKhHbgRxCyUTSG0bkjPvmxFvkt3jCCTVucYoYn6dkqvUREjPO",
+	"pjSS2O+iJZUrBi7AdRja5UECGYPjD+l4zHijy9+amQGG8l2mUc88bVqEqlBJGNQhUth2Fgm5IsS+XCTX",
+	"QDCEzpnwQJSQ7XlwpwdZIN0N9SwD+djaiLDMXB4UeEXvoj622J7sYOAe0qO+20lw5FvUAl0eQsq+XZBT",
+	"G8RitEQ543ci9PXkDjWnSW5su+3D3I1wFHqxmMraaavd2WijipjPL1olxxMGvTSMyJg9dTfIhvrF1uxO",
+	"s5ZFdme5yspsz2oMCEPuJsRVHljEFhu273LyAGJp0ShiMfSalIw5hLMpk4oMwliqU0JNYDGKnC6nNriY",
+	"YkVqLuFPpBIjFstXCTR6g/w9jBSLSX+WtLPs8ro3ACXPI3KouQfqAACXRaZDhqDntjMMTAgcfppP38SM",
+	"AUvHViuWM+85xLsNeeABG/LM63th4DXIOcG3ZdaLrw2V7HKP6Q/U8yMqpUfqnooplyHjyiOCm5jKHxM2",
+	"sd1H9ErgzSwORRD6XS6njI0d4o1ZPKI8fXJKQwXCwLv4dHXd5ZlvZSFBky/2+s/k3z19JWYqniG2mIOQ",
+	"nxQ+SNzl6SpixEkLSKgc4snJmMWSBSzo9WdeEb99H0p1HkVXOIdP6XFZMIsLxGg6VxQUIDf09ywL1ZpW",
+	"jivzmLlZXeHjf5VEjTPTsXFj/f3LJqOvbTyVH/XDZRPBncAnXsnMvEr3JTmba0WvnadcLkKVYqOxkrXT",
+	"9sFqnU4zVFc7rSVEV3Nqg5CHclj0eOt0v3XabCf+iKP+MbQwheo4t9Pf991j0/eT2ms1B7/9aYIDrX+K",
+	"qFQ9mEJaqXdK3rx9//b6LXmtGKfcxCdOyT+ury/IQXPfUoneqr8SNQWoTX81yeLTlQS7flTFod7yppM9",
+	"Dac126EUm7F22OHAPaYnfdfW+HXoQT/bJBX52jIXSbJl+SA/Iqxx9kX1fDwMpzU2++fv734X4Yffz2cf",
+	"w+aXD1fN2ceff/ry4Y2Ywv/+LsL33/9zrO/52H7X+fd/o9sPP3wOBz+tYcrMUdb9eQNZenoBmQMLolkC",
+	"AJBMWEw2pyD5abnP1qnRcdi7ZbMFlaFcUTB5RJIxI5zNE2cklf15ka+v2L/gkpjy4oSjq3QlD59wdM+d",
+	"H5iimouhllKWopQ0enlIyXePwIP32g1+lZ6HsknYWzeQM8t2IAGNM22OC5O0IsofLzkLoNBL5Y8VIKvI",
+	"qOwWntYOgyN2PDhpAjd3O/6+Zu6dgWv7fWlOX9xZqxhTcx2OPzLHFLqeD8W4B4jYpt11s9ne72gWBPw8",
+	"mLAehAoyVuCBJjXzUVZ2449FrGi0YrOxFLyzrf8QisJXXOwpVtxJrNXMNA676ddO25mWYfg3NAuzgg/h",
+	"7rXg46HqrYNOuiyYYM+GluWWigRXQgrX8lTTfRI1BCO0OwfH9PBk4LJm0HQ7g0HbpQedvrt/0AmaJ8cd",
+	"1j5u59uNb5FvZ3jF/XIzZQ8vR2puJBstkS8Tk0mmSqGs/BntVDwTDkG6IZ8v3zvEniTHSAwH+KaDGNUO",
+	"sVTjENNRtT5msavPtP1BhSMmk/vOiNtK27Ii8rQmehJMwG/HSF1PRDMfwniwV5iuYI7Q1k7yis9WfPZp",
+	"89k1mWp5sx64XEWAd5qBIhM2tBuWvU2bj7xXLtO1GChpZ30NziEF1p76bF9jzcys39y6NG1fgdQV2uV1",
+	"yHS0I/QUvWXQYI5ici2VciriABvMDekdIy1oA9dqH3e5P6Qx9fUkLdh/JKYsdn0qGYmYUix2COVkMh7n",
+	"f8WJdHkQ3oTKtPi2r4KeBlNGbz2MK+dWFzNf809YheA+Mw3ZhX55zMh4Iocs0PPLeHuNdzWRWl3uISvJ",
+	"Nnz3SB12yq4XQsuS0YgFZMJVGOkx+HykGxyykkzG+pVXby9/fvf9296ni94v5++uwU+bbUMfCM7A3AtH",
+	"MG851RvXbjbP0iAhaTczvSgy3nRBxiKKGuSg2e7yoo7laRenfPtzSWf6EvSyhm/a5dkN1cekQX5ZJTOq",
+	"yP+LqQmG232fOeWPkhZVwP37a5ZCZtbwgPlRlaJTKTqVorOiotNepcVz4v899302VlZ1qZLkvuEkuW27",
+	"f2OmMMjMRCSKONEBHtT0z6qEeq7oBdhMMSxMVLpiShol7oZxTRwsSNWbnBJI6qmi4cFcevZG04sqZmoS",
+	"c8jJ0VqXk3it280mEVrJgz7GVKsvjs36gTA/lgqblD858X3Gglzc3GhnUm8+5gucmRTAYhUM5jMQ8Y1Q",
+	"Sv+lX4x6YqKUoZKIGeDYjhIe0pqaWbDm7KROF2Mj0ENL62kQPtQsXHAH37u6qtcgbzKqnoOZTIm2R6gk",
+	"fRaJ6epqH6l77wVqE96eQ6bD0B+iNqziMLs7dn2Q01DQV/NSf9xCbW07fSYhmdPav247o4uTPy7b8vro",
+	"7pf92a/H/Y/L5NW6kiY77SVVgRnyAn9lJUQ2EiKPmfYMh5VkrbKH5chpzttOGfF3YRTZRvA2pcOojdA1",
+	"D/iSFAPjoCV1dNDqB6zGutflMuQ+S7rsTakkEZUKEjtZ4Bi2BCnBp8j30rCeWReYyphKmgZcJY2YY/YY",
+	"fnkF3eB9IRUyVeDL05AHYkpC2eXY5BdfS9RUM8+6TR3FHFE0HuAWSRS9RQGLPmU6k3uNLkdzcxyzu5BN",
+	"Tf5sqN86Gk+UWbv9GsAWxUTBnplG8KNGl38U+V3EzbsJ75ieB2GjsZqRKNTrwKb0VnXnQvUMOwO7GTfE",
+	"SgL7NkoGIQ8Vsy+xHQzBcTHX7rDIMMaKVsOz3uFa7kuK+h7XP7/icuAK2L9cTDRgAzqJ0p7oJibaFyJi",
+	"lK+U81NYjr+bMCr2rIQOgSs08nNqfRpBBm3ObGocHBXeXGwtd+as5dxTG5rPJlPokB74ncDdZ+2B26Gt",
+	"vnviHwfuETscHNBOf99vB2mmkDkv+gRAkl+Pwc/pNNMrkOycudZsZfNzJtw0WJSTvhJKW/C5zdkv3klF",
+	"v/QWb2822sV7WTRyybYXG6uduVIqriaxyUhq9TGnyT0YHDbdDj3qu8f+SeBaN0PHPwgWwETsWV+v/WWe",
+	"/Er1hYTVQDd0iHcNqSJTMYkC0mfw815Vf/2YuoAWognT5WK6YkLzShlL84mzS/txF6Vl5hObHSLgARpp",
+	"KZjmKGezhjkjdfyZ2Lxlh3hpCqH+K5tEvEdGjHI5n8Ocy17Oe/rRJEgKryDNGDzcJrXY5hCTTVKIRWxz",
+	"h7MJ0DZZGEqqiPfD29zgmVxyD+QyrGY0n4u2NL/rGeUXP4fE2tZqLuby7Fm8qbVh9mzij81kwWactPtP",
+	"JCM2cVrcXzfcmk+K3SgT51tMZf36IWHI4qGF/PoJBohLee6Sct2Mo8hJPEUZRxwacHkvHM344OZdfVpY",
+	"QWWeIbqY+DTWNGQMuDQafEYiqq/rUSUJBOFCLUsMSk709hlCaVXAbpjX/obMK793c4n897vDnhlj2/91",
+	"84T8Mq07OSwV61qWzZLu06OyLefPZZ+QhFAmlRDqqsQEStiYqmGqg2W5X20+8L5W+vd6jBaV2818f89w",
+	"c8q8lT9N2IRJQhO7JLMOsCIcMh1SxazjUt81iRmp5+yVLs8VPcbZSkaMKCWDzDtGNXM6JbTLk+KqIHPd",
+	"S371SCgBYIKaNFkSsYEifTYMkySnpEo+lAQR4QIrIKOoQd6lcRmTTlQQg3G63BszHoT8xsuIWUXSkMxZ",
+	"YmeZLKhBzOSQSKYg8KW5dZfXvUzQ6Pz6+u2Hi+srb89B969i4xRV15p4xpw0uVIL4jqpOE3DekrMSXBY",
+	"FAScBiJmjS6HbK/0GHGhevZDD0QMlqlZraOXxEN+o79fIivOFoZIi0S9XFlp5uDY8J/haJKpLtcHQO+b",
+	"3qW6nvRcteke2KjZx4YU8QWgHHwQi1GXhwqieBOp52z0G3M3pl/gmd07I/OTZn7MVO9GcOZ1ObiAOSlM",
+	"C5tCOXKyw6EkXJBI8BsWY4SyDmAkqsvRyEZsiIvPRZZ1duC9BvmkhrnK5i6nMSOdZqfIoXyp2dP9+lR7",
+	"Y31qxSrLb6BMsmCB7XSB9p7NFbPWloqZIcBlalky34dTy5xcjfpcBo/lfcVOsswY3hoiGIA209XMy6yX",
+	"CHuVfC4g/6w7dgfhVRXPtLBCn+RO1M17fKzjiHIXMzJ2HGRFZB1KxjEb0zBdjRKEcoHJrygQ7B16Lhi+",
+	"g3QSLUukLaIxadMQ+7QZFb4vJhwhaRgmTEHestYOImoEqf60nkPSX/CdyU8TjosPPCf7nF4vVWE/gjuT",
+	"TEy4BtmJ5gEL+jISAYt6o1COTLYuDoVj98wCe4JHMy9TXPtKdnlSTQv5vVqZwWvuXSj1+2FXpEM6zf3s",
+	"BOkdDSPaj1hPiZ55RAuwc8wyx+qgekZdYF/GWi/d63IDtytgHnbbtfC2wWpQIsFHgfEvBP+CgEygNRfa",
+	"5XgZ0kn11bpZIfihTSQ6HZHU9Qlx4QYnRRa7y1ZUAULRNFS+SRY3uGqg4+rvywG7Kckqgl/xgFggJS2o",
+	"53PRz1I/SUT5K5kvuIJZWO8muRH3JKnnvqlH6u1mE7QrxCjJpvkEoHKEfD4pySEsmsssyiJ9GE12r0Gu",
+	"smF0mEQU5JZg6SGgM9nlBsMJN5sLm4NAZkzlvh1+NZNolg7Z5bnYOalrJYHY6DwcWDhPryS8D3baj4Q0",
+	"64TYfJfrd1oNChKo7PzQCjAKpzlReoj0SBnLAKHD9QwiJmUyybpHg98nUo20qeJYhd7TmluoPBKFnJ1B",
+	"5YKY8puYBtooiZlME9aoJHizA1EOBMEyz4PW9wsgzWySbI/5ikaQX0SUP06W/ZpZ2qujZ0aU4xIfCpNU",
+	"f4La6X9+y+Jb6b9s4VCVmV9l5j/5zPyV6ekns6tIU8E9KfpO4pbJ5s0ib189gxLfVaVPvkygWgShS1Xu",
+	"McqoXZsRKbt4qIz5RE/TGiGqgCCcJYsi4+WDHA40AOzdoCsb5dE7S02IZLRQkrknUovAFDsm99qM9RKN",
+	"s8tTlbO4wt8qo8mIdbdFpAIdLlPwv4Imakd4BDV0Qf80nswuX1H/nFMvHehipE/azME1mNxWP6LhiAWE",
+	"3TGObkx9hvXGTxlXMCkweBLzEVTLLgekNqUitCLzaugpoSSmITYUSebFxRRn1eVZXfPM2iqLmbjajiH+",
+	"RJE+8wU0ZTIqZpfXi3RMyLrlRAwGaeqtVXga5MKaR5iqa7yOZhP17kgVM+UPtRKNGrhC7Fl7DBbLRfVh",
+	"3ECF/WkuAeTrqrH5TJNNROoDq6mpRpLRTfYb7f1C1QTOdAakCRySFMZPlkr2idudNJv7jLQ1USUaTNsh",
+	"rab+4Pst+Oaws5WOXOnIlY5c6ciVjrzTVmdp0WkmAXLXKrKUwo1CfrtjFfnchLYFZy6g0+t3oNCPxM18",
+	"lRPMGkprScjzSiayPgicA58ygWos7SSUDNiUjEI+UYD3LObTBKzccEz4G4uZIFAOKJMNiPfmK3tgliEi",
+	"yCN3ayyv2rmS4r3ewm0lOjrDZSFDPLQw6vfLgNd0HL5uvw6D8Wv2Bc+XG4mbkP+/Qqn/o31fS/b2odKn",
+	"XH2+fPd//9P++8j/n/bf14gRmhWXcEH9sasyiGdW5P6B3jJCgWL9KPRvCZwZ+JYPW05psjJ2baTjqDlW",
+	"A4RvOm5gQowJ85RXuZvJAdARpG2EYPoLV4yRdyR472kaEiYy2d+1rT+OxV2odQ4WeFUN+oo16OYLppiB",
+	"O2ueWYHwVGZMBcJTgfBUPWtnKZ/dDhfxHhmvhePXT+ix6ZfWNZ6wTds1RrOwLs/mhADCYElmTfZCPkNH",
+	"Lw/uxRfqW+GnokybeQ828LYuX3Rdk3U81ylugQ0QALjJzI9KnMpkwadsutosOJXTvIcJn0gW4BxN5gTy",
+	"Q5W4ueuLORB8hokPfTYTxnOd5lQsZkN0eZGrGgMYCdYwoivwUPNAGs+gFdrIBJWSrA1Y/RaYhTkf9DWL",
+	"R4/jf84Ke8r5hEbRbHVTTc+7SpaoNKhKg3qSjuBK6Xl5Ht0CzQRE1QPpXVhRsVut6+28Z6VuVyKVGEt0",
+	"t87DB5saG+OiyPtcYjayilyigMSMBi4I65uYmpTqxHsDf0CpFk7EeHKyvpu0BAxgqhfrxCz0sfW7IPhF",
+	"mVdnr/LcrOi5ubabVvluKs2j0jwq302lxjyQ7ybhtA/qvZnwh4nRfKC3bC5AY4pxk+KaFcM0yQy1lC4T",
+	"4E4VlNlatH+2G12J9kq0V6K9Eu2VaH8g0Z5w2l2LdiViNogFV6+BauXrP5W4ZbwcQeyXIQWcoeRBgyhi",
+	"0DCw3vbz5fsGuZj0o9BvkHMtWMKY2VpOB5Egg1iMx9hyCvkkXNGTgIqHVpN48BfCbRQDhSWT+KTv3Drn",
+	"KlcqjVjJBjcX9Y9eyvAQOmdltr8+H4YqamRH30E3ItJqNskP3+lra3A+U6Tcu4nFZGwHPEcuTr6f9VlM",
+	"LmKhmK9qTk0yNRn3BoytBrQMJ6V2Wvtj/1d1cvevZv9ja/Tj0fh9W14eT//d8d8cDv5x8Pt5c/X4BH7G",
+	"MowJfXGO711SxQAV00VszHtYYHK7RdLMDHDJRjTkIb9ZeZD0ibmBTF+OFQfRd28OU7Eu12ut8I4fBDcO",
+	"0hVY5LUQHyifmUnJbdgd8ycxUBdEjDKYExTh0w2RJ2wvIf85xjcGzlOEWTaXmJrhVwROcx5y696DXQi3",
+	"hWSxDGdrRL+8Z/xGDWunhx2nNgq5/bN1qKes9M7UTmv/33/O3V+p+9+me9Jzf/vf/2cZXlmGkceWOooN",
+	"rU9wHU0DYLdikHBuN9kJkwcLoVOL/1CnXPDZSExkl2PXFemQ84t35JbNJAArWMtFXwVXtnl0oSdfl9uW",
+	"g/d2GyQlzQZNiBohB6zOSUDnRO+tVGmw5epC3xTnS6XmAR5GdAa9AEzkP6/H5jEtPCzUD/kNTGO0d5at",
+	"eAM/9XTIYmbXxjMm7NIKwL0GOeeEfcHB071HRCkEcicG4h4KyWhf3DHsgQ/hVwJFeihk7fnGgsTEl64/",
+	"8nQYRgzD4+mF/PCpCXl1QZI35fMC8GUwkZgNJhZwgcAG4oR6cE+PfUEsMI/UByGLAuJlLC2PiLjLPTOu",
+	"/gG89HYi7I8JjWzFIQyn52NKB0Ns1uAQLlSXd5pt7GWBK+/HjN6mtW8knkRM30nGdDZiCOpB5a0pxNNf",
+	"DLpEYBFfiD039JoQogzOLGDfyEaXe5mmB+6PbOahEY1UD2V8AJaT7CKUdd6yGYnZOKIzg+5hEC/AoofD",
+	"j/SbVBKORMz0mbAWf255mpASoDljuFNucujpeBxDHMUcB8/8EHgJcp3gXa15CxcvQacMwGXRE0kgUSzA",
+	"CzguMp4S07Opy/vUv9UaBg/O0MOgv8k5Jwm/ME2ayA0DzDaw6HrAZzz9WWNGTcYJLouqDBL4PGcDN5Sp",
+	"lIVf4CDCNnZ5tnGUFjsI34ejZoFp0+5WSQtRSAaBvhzXduRXknjWCoev64txyBLEPKN3n83xSc1YbgST",
+	"mLRiOWAyTlF2yUVEfZZRZ/XL1/em5HpwXFrxs1W+SZK5DU9NuEKsUa2Gau1Ha8mh+psxmBv2wUQWfo8X",
+	"yHsF2sdqHo2cW2FlJXMn3aLyXwALO1ZLlWmvnSrzYJ6oAvtjGGoymmF9qK8AR89oSU5t2RyUyEDLQX2n",
+	"nsu+3+63aPPEPR4cMbcTHPruSf+Aup3BPmsHLb/ZP6ErO7DWto1y52MjzLz17JwCiL0sB6ud1n693f/n",
+	"yZfmT9Oj9+P2z/zgO//4Q9C6VJ1/y8Mfhk14gI1NKtROvVf2Oy31XiU9UVa2w4D/lNlh+qKjZYLPgo39",
+	"UE5lu307jrF1bMpHSNb5mnbshpVXqen751/On7Xzcfgjm51PtE34n9/0L98xGrM4+SVnIIP2kGr7kMKc",
+	"ddGtYTOnPsJM1VahuzDVxUp9hYl9jbwiVQejmYO4xaAbI5Yx9LVB07PeaXaM/TmNBb8hgrO9BvmkNdZE",
+	"qXOIB0VpHlHM9srrT2ZgKmnDC+xIqe2mkdbXZHjDiW1ng1EOsIMw3zs1JEcimESANqztL1R6TfUbRffr",
+	"UMSKaOsyRvQ/k4682Lh0Xv+kkRSrKqH3uDuNfrh1uu4z1EGc9Gkr4eDvDABzAsFrGoO5h+xo4Hbocd89",
+	"8ZuB22LtwT7t9A/8w6Dk3S3bCSIWo5zkh8lYQyo3GzmTio1WGy8ZwK7OGlXzS7xv0HZ2ktlBzMDJGVxb",
+	"eYMzr49J5qhrJejKEBJVZGl8ELL4s6pIpt9UgottGiyh9QvY6trmHoopRx8KwhXdMjYG1G86AMpYK0i5",
+	"zCpYUUHNNOb448i9e98eu5e3J1P3+r+dUe05KbDpaUg1Us20FVpyKwY1A8FZWSgV2jrpoQHBG+Klhs3A",
+	"Afz6kVuj+3Z2qPtWMYgtYxBPK6yQOqmEEatbBBg27fsx7xPLeKC08hTyG9NOHU2uoj5028YdVggtWEqT",
+	"r/+0/1wWKWYIoW39+KhFmfxvZ8HxX6d8RqLwLslx2CuKBXjn319++vjuqvf58r23l0SZi/Slz2aK5+i0",
+	"DyNETdky0chGAOz2bu91KpxnCQMykrLiQDkO9Jzsu9/yVSDMvyU0iYztNLpJAiYh7yJLf/kI57y8LAhn",
+	"ZqZWzllWOd4ZlqLoF1beMfWcKPqFaMNIK4hjFvuMqwY5B5AejExgnChtfjMq7gB6De9Zl0k/YpvNlXup",
+	"rKhpmm/48/m1/nw2QRCVrVXcivl+ypu2qLymX+7vSgln4omXwe2mv6Qyp9JSuk8VjcR9vYiB3kvwtYro",
+	"pQSm6pp+2TKwtF1AqfxErnOc1onMtHbvFXkkElxjg8r0B86m+rRslT76lH3da7uun2PpKJxQQvWHXJGN",
+	"JB5c4D2J1xZrJhc5yqUpwIRaSvrlDGoYpAqjiCA2H6RoNk+IF/LeRBalZ76BoTfiNuVFAZ3FqeJ7qvrp",
+	"x8xOxm+w5oF0yjsUGwa1YNDhaXp4p/fzZe/fMmt/nIa6qx/pOVVto8o4YHwLNIFYAdKEmVgUSEhT5Gem",
+	"b+Q9cDak3mm10+qwvYJCLjio2zPrDXXCjdVAnPdDYdl8w3zCvLHiFxViyeo1SONgY7VzIukNc+WM+0sS",
+	"0y8ZDSQCnb2SBB4hYkDYHYtnaSJ0xv9j87aTGD46uhytpPY1W2ISMXfAlyZBi43FFPpV4KMO5Isjfgid",
+	"YQ2v/l5ET9XG8fWVaRxacBFI443FVGIvQ2yECa/TWjGW0EL+uUlRhX690Inllo1VLpXXZMvCqDPul9ns",
+	"n/VWXM24vxvLfcd5i2232brWfOrAsKqAznIXa07NNPy20GB6aYY7Nt3j1knb7dD9vnvsdwLX8swTv2m7",
+	"lWf69mI8/DSgIeQU6M9QO+0cNzNBTmxAq08o9gWunbbazTWc8XavywowZ9y3XW6fvNXxxGGq89CTmuSQ",
+	"6rmYZjiMKctbmcMsT0p6l2Yb1TPJRJqlhDRKkxSyhK35CP6teYticTwZK1sWECoJCADQBAdqGvccw17Q",
+	"W60PqUMgexq7k5oxgSdggUFJ/Col+50rM0+NarOpCQ9HuN+am2BHRg5SncSjthrZbWThJLRqlM3i8A/G",
+	"eSRjRvTr2zMtifUVRAIRU65JeTAojv58htc8ePTHWXRhRDhpablJKInewLLIvb5WW/WcX+qb/1r6VtBb",
+	"wqTFRdlr02qr3MsHIh4Bo5hM4MpCXsBXjXbZKhM4d38zo5jULsxJHLT8drDP3A4ksfmHgXvMjgbuCW32",
+	"8UpnkK75DRsJjCQCH4IgqDXfv15ATJ/M+yNi8DFfRERsYijVsh49q83DYcg/8HClFAHQw5oIyXnCSfCe",
+	"OWYCPpTTLtc3E1uS6DnJTdkqRVLHrnmJBWLq3LBesC8ZV3uFaMJGr9+6yms7x4slrt8pZ3O0Zejln5Qz",
+	"8kYgtE+SBkndSPAbVzI/ZsrVF8bDmEo2T1NrEcQjx/SW7MUGfp7Mvm3HZdbZwVJvj9RCoIrcPZ3I3UTm",
+	"Eg1X4ndZ5WmtCB7qTwCdJm4Zh6LmMZgs0CIWS4Eb5Hus6Lc4qDgyJNdIFumx6p3myV5ZpG8zXlaF+p5r",
+	"qG+TE+yU5XtBt7eM+BzRmdbyoV8AVsFDO2AIOndKcz2/SmzwmxcTVTRgp4b1JlTyNWKHZa0wQHNFXzoG",
+	"DzHtY2RcViuGEncgDbbLLwPC+qkBtLUWcTxySPEB2IvZhbU4zME8h2nvhsOYsGPFaZ5X3HF3scMtFF8M",
+	"7r1muKhy/yHU9UAdSWKVW2BeqJDEqhoLbeuDX57UM2Ulew4UH/uCSxExACp0AzHlskEOmvvEM3CgXKie",
+	"L/ggvJnELPDA1ycmWptmZ+Sg2U5unPCYUX8IsFE2ZEACwUxX2aSiY9GD+TMM8NaueEeOt9rYv+2NWQxw",
+	"rPpT6902P92EN7Q/U6y2hXcrN+syN9cvw3xhj/0QCEPZeOIurA2qQPQjK0zNwL9+5mmhUZ6U7GnIbh5u",
+	"2rpBeUNQkcGCfkEU9T5Z8s582SCdbR28e8KaA7dDW3332G8H7j7rDOy1VDq//UzeUEV9ps9W7a+tKc6u",
+	"qiK5HZOcAWBNCGVnpGcRBt0EKftl0N8ns+53sOyd0WDmPoNXwQ6Do4NjiAh13H3K9l3qH3fcgybrN4PB",
+	"oNVmWls2KkXttEgyAnIuBqhHggOqFZWTmI0YV70JD7X2rCWmzATWDNy5wTKHEnV6wyz8rv15e4rP7mNF",
+	"9Tum+k95SFED0GnLlgFQNAcfugEPUJhdUUL2301kyJmURJ8yeYYojNDsgd8QJTRZOraZJ+GTUR8qIidQ",
+	"AkbM6BuVTf5sZ/aCKyfNvvbGMRuEX/TX+PEipXAjEa4s8PrXDB6br3N//NgesBcRQr5Lz+yu6ip3Qn+I",
+	"JmrvwtNERhNogQtACKe2kCp73gzIMcjWLqccPG52TDKkACMMCL+zZOwplZAwY6bCEnQtUqddbNZrXh9K",
+	"wuFO8ASaTnxniNk7N4+YaU1DKwMDQOi98ICTHJMh+0KC8CZUBiJLDukYTp1lMq/mFs1keSDcHOlHjYWv",
+	"R/DrUuszKlh9YM635sYtK2S1NPaCi1nf4ce6gG/17cTH7xKGsJFKtVZ43Dy0eZHrxtyrin4/1+j3uudz",
+	"SbFrhoktRLXTk/W0itmeh4j41sXD44S01zv6T7sotsszoWxSoKgDWJn4L+PYLiEjLlAJl3LCAq2gJw/W",
+	"i7T5SPi3DHpa9NlAQFcQqrRmPqIz01Oyy6EVOLTGNi+HadfLrQOHYB+RMpXdIVQSwU2Wa2EeKsbldiPA",
+	"dql3r8sCnlEh8PPgnTZSX/HQ9bWVJTr5C60Y3lCdn7L+UIhbl/FgLEKoCFu1Zsg+gnjf4KylPMg2L5Kv",
+	"znKp/F3OaRyLqTSunbTJ0V5Z8VGDXEEGPFTydTn6VCxMp20mVOhh/QVX9jZZ2CNVKWXLhF7JZNfksy4Z",
+	"yq/zKguDb5z4FsCQ6YPZ07OF44fovtlKRMOsGyjoa7YK8qB/6B8Fx8w9GTSp2+m3fPc4aDMXAZrx2oqs",
+	"Ow9iLYdi3Mikfb3Wp0S+thipO/Mhz52/+33JhhSzJ+QFOJUXVp3hYOaa3Ni9/FYfPiwC1jdgWynNoD5f",
+	"vteaGzAuRXlA44CYDyaJHDM/HBhS6XJJZ5LUjcwlnuWYITQ4t3+pcMSkoqNx9kcZ3nCqubK353S5/st6",
+	"jPWL7Ypf6UGHkvk9j2C5T6ZhuIVvtzva5VplzRRYZVgKiZnPwjtAYQDGQ1X2LtiLM+wmBtw62XJStw3N",
+	"XkknCUnnWsXZsS3v14M5pj1gxhvtR5OABdiYDADpQfs2LieezhQ7T5gnu7w/I5yOQn6Te2mjy9G1r7+W",
+	"9ecDGZO6/o9ZptbpIyHGferfEhoEMZPSIWKiZBiwLjftWaFVvJZPMBAXejBo2RYzKaI7RpRw9JRi6HHu",
+	"JCM6XR6F/NaNhE8jfb8FtLevIhMe6f/kOyxGkRZzoeryuvfL2+/+8enTj73z9+8//dK7uHz38/n1W2/v",
+	"NNNNHuIC5tj0JnEEeQKwVM/p8oUrMDyDln75x0J+RyPo9ceJN4kjT3+KLp/wWy6mHD8b0cwYHG/Zl6Z8",
+	"umfu9s6g38kUvpA2xagiIyEVaTezRyc/ivkdGxJ6Swrz5tjjo8Yllkmz9cXXeuJmU3nyyNGOJ6MAIMes",
+	"ndaQhX4Y/PjTSXz8w4///iO+nv7++eLN8bv3F7++E+339D29mj68yrDh9/wlVENUdcvsRUtbTqalT3jD",
+	"NdfETUi6evisAh/9FkI087rRJqpRmZ23VvwmkdtagOqDF7AovGNxyEChEJKBRJ0xRUY0YKBw6R/0H2Uh",
+	"na0FQBXaeSKRml0c0yXRm/nhU22VUD7LOg6Mz8D4mQ1TDDFjMtvaYyEItHgWH8Kh2VxVggYhsJSgFzMK",
+	"gwNMELacSqQrWKMbiVczWE+G3GfZCbavmydzHtctzfDseBvL1PamMrVMks6fqMr1utPw1W74wdcIZDnE",
+	"tsjPhnFKwltdfh/oK3mriRMq/jO2bl1w2wXemoeWwAkdKCjLjhlgIAKKioUEc4iksz3iR4zG4A/tcnNJ",
+	"G+MiDs4yYpiY9nmm6Tx2b09eo58rj03tVhJvipOStRo2JfivHqNqvkCv6P6u2bENhFVseedK3vOOaT24",
+	"/fM6ZaClcS+tgprbZpB2jE40CZ40kTOPHCKigEmFjWpPM113u7zuGQ7tGRatgG1rSyliA+UQT058n7GA",
+	"ofeOkvaXLyCIQk5aTSKdLvcQINNLMyXSQSD5eDJ2Evc2OI0H8LOIUf4kIikjG/YcM4i21RDKdyim2JKX",
+	"SihMIlPG1T1htjfpRj5SnC0jC63THPe+LNBmcDHXZGZmobMrfPqv+2djoQJT52u+Qdgcqy+ebCowaiXt",
+	"BlvN5kNGBalSbDRWsna676wGs2BdwesILlwmNoel7f6+xT11O/So7x77J4Fr+7d2/IMg56At3Eo9kh4b",
+	"Xtvqt323E+wz93jQoa59r75Wc2r6uPfMMkuaoe7DyuBGu609XwSsdtpudvQF8Ef3RrJ22mlnkFcT0q7d",
+	"125Vv2EHUUd7Su+POqYHtQJuLYpPZjT5V1m/11czalYVYK//tFKqpy/EzPwJYPC76aCaiMEwyLOwFSms",
+	"oPVhZs5Lux+ukP5QHAK+RgmZzh0suIQgtWw0MNQgVDXNOWmMVtIR6/K+CGYgGbPBX1KXglAbF41xXBrF",
+	"jAYzWz7kUw6VwF0eKuiub7PfrbVm099t/CzZDqssnIEu0OWJKZfI8NxzCbO193lF8vrSnok5LlHbFrI+",
+	"FQ6tg5cnHY6vW610ZXAjA3ZyWvvH9fUFOWg2TxHTnNOI4KViKXKgZXhWirTaTafG2Zclr26nr07kTdpL",
+	"v1jaZB/bVLSUWXP2CDvJITedGgAdUTMP+Vyg/R+6zmJ7PH/Ggyxvg53evZUUC0UVc22o9c8NfXOF/PkD",
+	"vQX+zNl0MQ0GA5rzOTAEU2D+LmLS7pChmMSyyzMKt09jzeengiQJOGATFOTlOJiGCEmH8Moul2jTJXxd",
+	"83A5DZU/JFSRiIUSKpnUEDLWIc8GS+VsEDa84bLR5ef2h5iNI+qzwCam1/sz0CpoHIUsJrC5kJ0ilRin",
+	"MV2quhxRQ3/ZpAOVQ7R46vKYYbsU45hLISTwoxI11SyxSFjA9TkXjolQ7zBW9y274cYxuwvFRPbwJPTY",
+	"l3EYMzk3+cPc5OfyGb5v//1n+d1P74ax9L8fRj+9+/Dz//YP5NW/5Vj0j8Sbh3b2tb9qPkOWjL79XIZn",
+	"FOtFZlDgknslzQfbSOrk27b/WfuO0ZjF5xM1rJ3+5zdthJyPwx/ZLPnlN/1AfFfcjV0fKhGHNyAvtJKv",
+	"75QoOwLhT0aMK9DavdeB8KUHULgYFLK5fKGCGv9IUG0bDGIx2kuo5zWwL7PI+Xe/D+8YABlANxpGA4A1",
+	"aKSGjhjLIqsK0KKdDDCvQ84v3pFbNsOhTIOCZBhA81scJ0GgmQctIpJFkXSIZIpMxkSLHsjjzwxp6wQW",
+	"R72ANviwHJwNMEgJ2Ztp7/zsWJmO+gWLDVnstrUYZwCDDcsO4znUnKSKIIzJOA79kN80FrLji/byLQ+S",
+	"FmbSNha7uiCAIJVmCWRXbu8u8inCUu0U6VhvKI1ycxN3oWaS+QniFpV9okS22K28oXcsnTX6X6dQuabP",
+	"LGeWN2b3OAVIWGi8hOJKOmRMZ/q4S4eYHjMknuiDlrahSas1JOVBX3whfiT828yLbHeaYmdAJG70vmJp",
+	"nXQIo/4wNZxjJsUk9hlBQxi0pSnNHhXMRy4ZXEyUnpEYkBENo7nkWsl4YLYKP4U+UTzIjA0Ir4UnxGSt",
+	"An+wKc3ZwZNEaT1xk7ENRpzWXnMvzTrOkhcnrO+v3/76/wMAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

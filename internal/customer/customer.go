@@ -213,8 +213,12 @@ type UpdateInput struct {
 	Name, Email, Phone, Address, Country *string
 	CreditLimit                          *money.Input
 	RemoveCreditLimit                    bool
-	Status                               *string
-	Metadata                             *map[string]string // replaces the whole map
+	// DunningPausedUntil pauses dunning up to and including that day;
+	// RemoveDunningPause lifts the pause. Admins and the owning partner.
+	DunningPausedUntil *time.Time
+	RemoveDunningPause bool
+	Status             *string
+	Metadata           *map[string]string // replaces the whole map
 }
 
 // Update changes a customer. A customer edits its contact details only.
@@ -226,6 +230,10 @@ func (s *Service) Update(ctx context.Context, who auth.Principal, id uuid.UUID, 
 		switch {
 		case in.CreditLimit != nil || in.RemoveCreditLimit:
 			return Customer{}, deny("credit_limit")
+		case in.DunningPausedUntil != nil:
+			return Customer{}, deny("dunning_paused_until")
+		case in.RemoveDunningPause:
+			return Customer{}, deny("remove_dunning_pause")
 		case in.Status != nil:
 			return Customer{}, deny("status")
 		case in.Metadata != nil: // the integrator's, not the customer's
@@ -234,6 +242,9 @@ func (s *Service) Update(ctx context.Context, who auth.Principal, id uuid.UUID, 
 	}
 	if in.CreditLimit != nil && in.RemoveCreditLimit {
 		return Customer{}, errs.Invalid("remove_credit_limit", "conflict", "give credit_limit or remove_credit_limit, not both")
+	}
+	if in.DunningPausedUntil != nil && in.RemoveDunningPause {
+		return Customer{}, errs.Invalid("remove_dunning_pause", "conflict", "give dunning_paused_until or remove_dunning_pause, not both")
 	}
 	if in.Metadata != nil {
 		if err := metadata.Check("metadata", *in.Metadata); err != nil {
@@ -273,6 +284,13 @@ func (s *Service) Update(ctx context.Context, who auth.Principal, id uuid.UUID, 
 		}
 		if err := s.setCreditLimit(&c, in.CreditLimit); err != nil {
 			return err
+		}
+		switch {
+		case in.RemoveDunningPause:
+			c.DunningPausedUntil = nil
+		case in.DunningPausedUntil != nil:
+			day := time.Date(in.DunningPausedUntil.Year(), in.DunningPausedUntil.Month(), in.DunningPausedUntil.Day(), 0, 0, 0, 0, time.UTC)
+			c.DunningPausedUntil = &day
 		}
 		c.Version++
 		c.UpdatedAt = s.now()

@@ -3,9 +3,12 @@ package httpapi
 import (
 	"context"
 
+	"github.com/google/uuid"
 	openapi_types "github.com/oapi-codegen/runtime/types"
+	"gorm.io/gorm"
 
 	"github.com/acronis-platform/platform/api/oapi"
+	"github.com/acronis-platform/platform/internal/credit"
 	"github.com/acronis-platform/platform/internal/customer"
 	"github.com/acronis-platform/platform/internal/metadata"
 	"github.com/acronis-platform/platform/internal/page"
@@ -18,7 +21,38 @@ func (s *Server) customerOut(c customer.Customer) oapi.Customer {
 	if c.CreditLimit != nil {
 		out.CreditLimit = &oapi.Money{Amount: c.CreditLimit.StringFixed(2), Currency: c.Currency}
 	}
+	if c.DunningPausedUntil != nil {
+		out.DunningPausedUntil = &openapi_types.Date{Time: *c.DunningPausedUntil}
+	}
+	out.CreditLimitExceededAt = c.CreditLimitExceededAt
 	return out
+}
+
+// customersOut answers customers with what each owes now (one query a
+// page), read through db (an event renderer's transaction, or s.db).
+func (s *Server) customersOut(ctx context.Context, db *gorm.DB, cs ...customer.Customer) ([]oapi.Customer, error) {
+	ids := make([]uuid.UUID, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
+	}
+	owed, err := credit.CustomerBalances(ctx, db, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]oapi.Customer, len(cs))
+	for i, c := range cs {
+		out[i] = s.customerOut(c)
+		out[i].UnpaidBalance = &oapi.Money{Amount: owed[c.ID].StringFixed(2), Currency: c.Currency}
+	}
+	return out, nil
+}
+
+func (s *Server) oneCustomerOut(ctx context.Context, c customer.Customer) (oapi.Customer, error) {
+	out, err := s.customersOut(ctx, s.db, c)
+	if err != nil {
+		return oapi.Customer{}, err
+	}
+	return out[0], nil
 }
 
 func (s *Server) ListCustomers(ctx context.Context, req oapi.ListCustomersRequestObject) (oapi.ListCustomersResponseObject, error) {
@@ -32,7 +66,11 @@ func (s *Server) ListCustomers(ctx context.Context, req oapi.ListCustomersReques
 	if err != nil {
 		return nil, err
 	}
-	return oapi.ListCustomers200JSONResponse{Data: mapAll(rows, s.customerOut), NextCursor: nonEmpty(next), HasMore: next != ""}, nil
+	data, err := s.customersOut(ctx, s.db, rows...)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.ListCustomers200JSONResponse{Data: data, NextCursor: nonEmpty(next), HasMore: next != ""}, nil
 }
 
 func (s *Server) CreateCustomer(ctx context.Context, req oapi.CreateCustomerRequestObject) (oapi.CreateCustomerResponseObject, error) {
@@ -44,7 +82,11 @@ func (s *Server) CreateCustomer(ctx context.Context, req oapi.CreateCustomerRequ
 	if err != nil {
 		return nil, err
 	}
-	return oapi.CreateCustomer201JSONResponse{Body: s.customerOut(c), Headers: oapi.CreateCustomer201ResponseHeaders{ETag: etag(c.Version)}}, nil
+	out, err := s.oneCustomerOut(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.CreateCustomer201JSONResponse{Body: out, Headers: oapi.CreateCustomer201ResponseHeaders{ETag: etag(c.Version)}}, nil
 }
 
 func (s *Server) GetCustomer(ctx context.Context, req oapi.GetCustomerRequestObject) (oapi.GetCustomerResponseObject, error) {
@@ -52,7 +94,10 @@ func (s *Server) GetCustomer(ctx context.Context, req oapi.GetCustomerRequestObj
 	if err != nil {
 		return nil, err
 	}
-	out := s.customerOut(c)
+	out, err := s.oneCustomerOut(ctx, c)
+	if err != nil {
+		return nil, err
+	}
 	if out.CreditBalances, err = s.creditBalances(ctx, c.ID, c.Currency); err != nil {
 		return nil, err
 	}
@@ -66,7 +111,11 @@ func (s *Server) UpdateCustomer(ctx context.Context, req oapi.UpdateCustomerRequ
 	}
 	b := req.Body
 	in := customer.UpdateInput{Name: b.Name, Email: (*string)(b.Email), Phone: b.Phone, Address: b.Address, Country: b.Country,
-		CreditLimit: moneyIn(b.CreditLimit), RemoveCreditLimit: deref(b.RemoveCreditLimit), Status: (*string)(b.Status)}
+		CreditLimit: moneyIn(b.CreditLimit), RemoveCreditLimit: deref(b.RemoveCreditLimit), Status: (*string)(b.Status),
+		RemoveDunningPause: deref(b.RemoveDunningPause)}
+	if b.DunningPausedUntil != nil {
+		in.DunningPausedUntil = &b.DunningPausedUntil.Time
+	}
 	if b.Metadata != nil {
 		m := metaIn(b.Metadata)
 		in.Metadata = &m
@@ -75,7 +124,11 @@ func (s *Server) UpdateCustomer(ctx context.Context, req oapi.UpdateCustomerRequ
 	if err != nil {
 		return nil, err
 	}
-	return oapi.UpdateCustomer200JSONResponse{Body: s.customerOut(c), Headers: oapi.UpdateCustomer200ResponseHeaders{ETag: etag(c.Version)}}, nil
+	out, err := s.oneCustomerOut(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.UpdateCustomer200JSONResponse{Body: out, Headers: oapi.UpdateCustomer200ResponseHeaders{ETag: etag(c.Version)}}, nil
 }
 
 // metaOut is stored metadata as answered: `{}`, never null.

@@ -55,7 +55,11 @@ func EventRender(currency string, orders *order.Service, subs *subscription.Serv
 			return s.paymentOut(p), nil
 		},
 		Partner: func(ctx context.Context, tx *gorm.DB, p partner.Partner) (any, error) {
-			out := partnerOut(p)
+			outs, err := s.partnersOut(ctx, tx, p)
+			if err != nil {
+				return nil, err
+			}
+			out := outs[0]
 			bs, err := bills.PartnerCreditTx(ctx, tx, p.ID)
 			if err != nil {
 				return nil, err

@@ -3,19 +3,54 @@ package httpapi
 import (
 	"context"
 
+	"github.com/google/uuid"
 	openapi_types "github.com/oapi-codegen/runtime/types"
+	"gorm.io/gorm"
 
 	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/catalog"
+	"github.com/acronis-platform/platform/internal/credit"
 	"github.com/acronis-platform/platform/internal/money"
 	"github.com/acronis-platform/platform/internal/page"
 	"github.com/acronis-platform/platform/internal/partner"
 )
 
-func partnerOut(p partner.Partner) oapi.Partner {
-	return oapi.Partner{Id: p.ID, Name: p.Name, Email: openapi_types.Email(p.Email), VendorLogin: p.VendorLogin,
+func (s *Server) partnerOut(p partner.Partner) oapi.Partner {
+	out := oapi.Partner{Id: p.ID, Name: p.Name, Email: openapi_types.Email(p.Email), VendorLogin: p.VendorLogin,
 		Status: oapi.PartnerStatus(p.Status), VendorTenantId: p.VendorTenantID, VendorError: p.VendorError,
-		AdminUserId: p.AdminUserID, Version: p.Version, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
+		AdminUserId: p.AdminUserID, CreditLimitExceededAt: p.CreditLimitExceededAt,
+		Version: p.Version, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
+	if p.CreditLimit != nil {
+		out.CreditLimit = &oapi.Money{Amount: p.CreditLimit.StringFixed(2), Currency: s.currency}
+	}
+	return out
+}
+
+// partnersOut answers partners with what each owes the SP now (one query a
+// page).
+func (s *Server) partnersOut(ctx context.Context, db *gorm.DB, ps ...partner.Partner) ([]oapi.Partner, error) {
+	ids := make([]uuid.UUID, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+	}
+	owed, err := credit.PartnerBalances(ctx, db, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]oapi.Partner, len(ps))
+	for i, p := range ps {
+		out[i] = s.partnerOut(p)
+		out[i].UnpaidBalance = &oapi.Money{Amount: owed[p.ID].StringFixed(2), Currency: s.currency}
+	}
+	return out, nil
+}
+
+func (s *Server) onePartnerOut(ctx context.Context, p partner.Partner) (oapi.Partner, error) {
+	out, err := s.partnersOut(ctx, s.db, p)
+	if err != nil {
+		return oapi.Partner{}, err
+	}
+	return out[0], nil
 }
 
 func (s *Server) ListPartners(ctx context.Context, req oapi.ListPartnersRequestObject) (oapi.ListPartnersResponseObject, error) {
@@ -27,7 +62,11 @@ func (s *Server) ListPartners(ctx context.Context, req oapi.ListPartnersRequestO
 	if err != nil {
 		return nil, err
 	}
-	return oapi.ListPartners200JSONResponse{Data: mapAll(rows, partnerOut), NextCursor: nonEmpty(next), HasMore: next != ""}, nil
+	data, err := s.partnersOut(ctx, s.db, rows...)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.ListPartners200JSONResponse{Data: data, NextCursor: nonEmpty(next), HasMore: next != ""}, nil
 }
 
 func (s *Server) CreatePartner(ctx context.Context, req oapi.CreatePartnerRequestObject) (oapi.CreatePartnerResponseObject, error) {
@@ -38,7 +77,11 @@ func (s *Server) CreatePartner(ctx context.Context, req oapi.CreatePartnerReques
 	if err != nil {
 		return nil, err
 	}
-	return oapi.CreatePartner202JSONResponse{Body: partnerOut(p), Headers: oapi.CreatePartner202ResponseHeaders{ETag: etag(p.Version)}}, nil
+	out, err := s.onePartnerOut(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.CreatePartner202JSONResponse{Body: out, Headers: oapi.CreatePartner202ResponseHeaders{ETag: etag(p.Version)}}, nil
 }
 
 func (s *Server) GetPartner(ctx context.Context, req oapi.GetPartnerRequestObject) (oapi.GetPartnerResponseObject, error) {
@@ -46,7 +89,10 @@ func (s *Server) GetPartner(ctx context.Context, req oapi.GetPartnerRequestObjec
 	if err != nil {
 		return nil, err
 	}
-	out := partnerOut(p)
+	out, err := s.onePartnerOut(ctx, p)
+	if err != nil {
+		return nil, err
+	}
 	if out.CreditBalances, err = s.partnerCreditBalances(ctx, p.ID); err != nil {
 		return nil, err
 	}
@@ -59,12 +105,17 @@ func (s *Server) UpdatePartner(ctx context.Context, req oapi.UpdatePartnerReques
 		return nil, err
 	}
 	b := req.Body
-	in := partner.UpdateInput{Name: b.Name, Email: (*string)(b.Email), VendorLogin: b.VendorLogin, Status: (*string)(b.Status)}
-	p, err := s.partners.Update(ctx, req.Id, in, ifv)
+	in := partner.UpdateInput{Name: b.Name, Email: (*string)(b.Email), VendorLogin: b.VendorLogin, Status: (*string)(b.Status),
+		CreditLimit: moneyIn(b.CreditLimit), RemoveCreditLimit: deref(b.RemoveCreditLimit)}
+	p, err := s.partners.Update(ctx, principal(ctx), req.Id, in, ifv)
 	if err != nil {
 		return nil, err
 	}
-	return oapi.UpdatePartner200JSONResponse{Body: partnerOut(p), Headers: oapi.UpdatePartner200ResponseHeaders{ETag: etag(p.Version)}}, nil
+	out, err := s.onePartnerOut(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return oapi.UpdatePartner200JSONResponse{Body: out, Headers: oapi.UpdatePartner200ResponseHeaders{ETag: etag(p.Version)}}, nil
 }
 
 func (s *Server) orderURLOut(u catalog.OrderURL) oapi.OrderUrl {

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/lib/pq"
+
 	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/internal/money"
@@ -180,8 +182,23 @@ func (s *Server) SetPlanPricing(ctx context.Context, req oapi.SetPlanPricingRequ
 }
 
 func notificationOut(n catalog.NotificationSettings) oapi.NotificationSettings {
+	days := make([]int32, len(n.ReminderDays))
+	for i, d := range n.ReminderDays {
+		days[i] = int32(d) // stored within [-60, termination_days)
+	}
 	return oapi.NotificationSettings{SuspensionDays: n.SuspensionDays, SuspensionTemplateId: n.SuspensionTemplateID,
-		TerminationDays: n.TerminationDays, TerminationTemplateId: n.TerminationTemplateID, CreditLimitTemplateId: n.CreditLimitTemplateID}
+		TerminationDays: n.TerminationDays, TerminationTemplateId: n.TerminationTemplateID, CreditLimitTemplateId: n.CreditLimitTemplateID,
+		ReminderDays: &days, ReminderTemplateId: n.ReminderTemplateID, SuspendOnCreditLimit: ptr(n.SuspendOnCreditLimit)}
+}
+
+func reminderDaysIn(in *[]int32) pq.Int64Array {
+	out := pq.Int64Array{}
+	if in != nil {
+		for _, d := range *in {
+			out = append(out, int64(d))
+		}
+	}
+	return out
 }
 
 func (s *Server) GetPlanNotificationSettings(ctx context.Context, req oapi.GetPlanNotificationSettingsRequestObject) (oapi.GetPlanNotificationSettingsResponseObject, error) {
@@ -196,7 +213,8 @@ func (s *Server) SetPlanNotificationSettings(ctx context.Context, req oapi.SetPl
 	b := req.Body
 	n, err := s.catalog.SetNotificationSettings(ctx, req.Id, catalog.NotificationSettings{
 		SuspensionDays: b.SuspensionDays, SuspensionTemplateID: b.SuspensionTemplateId,
-		TerminationDays: b.TerminationDays, TerminationTemplateID: b.TerminationTemplateId, CreditLimitTemplateID: b.CreditLimitTemplateId})
+		TerminationDays: b.TerminationDays, TerminationTemplateID: b.TerminationTemplateId, CreditLimitTemplateID: b.CreditLimitTemplateId,
+		ReminderDays: reminderDaysIn(b.ReminderDays), ReminderTemplateID: b.ReminderTemplateId, SuspendOnCreditLimit: deref(b.SuspendOnCreditLimit)})
 	if err != nil {
 		return nil, err
 	}

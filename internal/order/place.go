@@ -14,6 +14,7 @@ import (
 
 	"github.com/acronis-platform/platform/internal/auth"
 	"github.com/acronis-platform/platform/internal/catalog"
+	"github.com/acronis-platform/platform/internal/credit"
 	"github.com/acronis-platform/platform/internal/customer"
 	"github.com/acronis-platform/platform/internal/errs"
 	"github.com/acronis-platform/platform/internal/metadata"
@@ -84,6 +85,9 @@ func (s *Service) Place(ctx context.Context, who *auth.Principal, in PlaceInput)
 		if err := s.sellerMaySell(ctx, *p.seller, p.Plan); err != nil {
 			return Placed{}, err
 		}
+	}
+	if err := s.withinCredit(ctx, cust, p.seller); err != nil {
+		return Placed{}, err
 	}
 	quantity := 1
 	if in.Quantity != nil {
@@ -198,6 +202,35 @@ func (s *Service) orderCustomer(ctx context.Context, who *auth.Principal, in Pla
 		p.seller = c.PartnerID // an admin's order for a partner's customer is the partner's sale
 	}
 	return &c, nil
+}
+
+// withinCredit refuses an order while the ordering customer (an existing
+// one) or the selling partner owes more than its credit limit, on live
+// figures: dunning's flag may be a day old. A balance at the limit is
+// within it. 422, not 402: a credit rule is broken, no payment is asked.
+func (s *Service) withinCredit(ctx context.Context, cust *customer.Customer, seller *uuid.UUID) error {
+	if cust != nil {
+		over, owed, err := credit.CustomerOver(ctx, s.db, cust.ID)
+		if err != nil {
+			return err
+		}
+		if over {
+			return errs.Unprocessable("credit_limit_exceeded", "The customer owes "+owed.StringFixed(2)+
+				" unpaid, above its credit limit; pay the open invoices first.").WithField("customer_id")
+		}
+	}
+	if seller != nil {
+		// The partner's figures are not for its buyers: no amount here.
+		over, _, err := credit.PartnerOver(ctx, s.db, *seller)
+		if err != nil {
+			return err
+		}
+		if over {
+			return errs.Unprocessable("credit_limit_exceeded",
+				"The seller is above its credit limit with the service provider and takes no new orders until it pays.").WithField("partner_id")
+		}
+	}
+	return nil
 }
 
 func samePartner(a, b *uuid.UUID) bool {

@@ -17,6 +17,7 @@ import (
 	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/errs"
+	"github.com/acronis-platform/platform/internal/money"
 	"github.com/acronis-platform/platform/internal/page"
 	"github.com/acronis-platform/platform/internal/provisioning"
 	"github.com/acronis-platform/platform/internal/user"
@@ -194,14 +195,43 @@ func (s *Service) List(ctx context.Context, who auth.Principal, status *string, 
 // UpdateInput changes a partner; nil is unchanged.
 type UpdateInput struct {
 	Name, Email, VendorLogin, Status *string
+	CreditLimit                      *money.Input
+	RemoveCreditLimit                bool
 }
 
-// Update changes a partner (admins). A failed partner set back to
-// provisioning runs the vendor job again.
-func (s *Service) Update(ctx context.Context, id uuid.UUID, in UpdateInput, ifVersion *int64) (Partner, error) {
+// Update changes a partner. Admins change anything; a partner its own name
+// and email only (its limit and vendor account are the SP's). A failed
+// partner set back to provisioning runs the vendor job again.
+func (s *Service) Update(ctx context.Context, who auth.Principal, id uuid.UUID, in UpdateInput, ifVersion *int64) (Partner, error) {
+	if !who.IsAdmin() {
+		deny := func(field string) error {
+			return errs.Forbidden("field_not_allowed", "Your role may not set "+field+".").WithField(field)
+		}
+		switch {
+		case in.CreditLimit != nil:
+			return Partner{}, deny("credit_limit")
+		case in.RemoveCreditLimit:
+			return Partner{}, deny("remove_credit_limit")
+		case in.VendorLogin != nil:
+			return Partner{}, deny("vendor_login")
+		case in.Status != nil:
+			return Partner{}, deny("status")
+		}
+	}
+	if in.CreditLimit != nil && in.RemoveCreditLimit {
+		return Partner{}, errs.Invalid("remove_credit_limit", "conflict", "give credit_limit or remove_credit_limit, not both")
+	}
+	var limit *decimal.Decimal
+	if in.CreditLimit != nil {
+		v, err := money.Parse("credit_limit", in.CreditLimit.Amount, in.CreditLimit.Currency, s.base)
+		if err != nil {
+			return Partner{}, err
+		}
+		limit = &v
+	}
 	var out Partner
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		p, err := take(tx, id, true)
+		p, err := take(scoped(tx, who), id, true)
 		if err != nil {
 			return err
 		}
@@ -236,6 +266,12 @@ func (s *Service) Update(ctx context.Context, id uuid.UUID, in UpdateInput, ifVe
 			if err := s.enqueue(ctx, tx, p.ID); err != nil {
 				return err
 			}
+		}
+		switch {
+		case in.RemoveCreditLimit:
+			p.CreditLimit = nil
+		case limit != nil:
+			p.CreditLimit = limit
 		}
 		p.Version++
 		p.UpdatedAt = s.now()

@@ -353,8 +353,90 @@ func (e CustomerStatus) Valid() bool {
 	}
 }
 
+// Defines values for DunningActionKind.
+const (
+	DunningActionKindCreditAlert        DunningActionKind = "credit_alert"
+	DunningActionKindCreditSuspend      DunningActionKind = "credit_suspend"
+	DunningActionKindCreditUnsuspend    DunningActionKind = "credit_unsuspend"
+	DunningActionKindPartnerCreditAlert DunningActionKind = "partner_credit_alert"
+	DunningActionKindReminder           DunningActionKind = "reminder"
+	DunningActionKindSuspend            DunningActionKind = "suspend"
+	DunningActionKindTerminate          DunningActionKind = "terminate"
+)
+
+// Valid indicates whether the value is a known member of the DunningActionKind enum.
+func (e DunningActionKind) Valid() bool {
+	switch e {
+	case DunningActionKindCreditAlert:
+		return true
+	case DunningActionKindCreditSuspend:
+		return true
+	case DunningActionKindCreditUnsuspend:
+		return true
+	case DunningActionKindPartnerCreditAlert:
+		return true
+	case DunningActionKindReminder:
+		return true
+	case DunningActionKindSuspend:
+		return true
+	case DunningActionKindTerminate:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DunningActionResult.
+const (
+	DunningActionResultDone    DunningActionResult = "done"
+	DunningActionResultFailed  DunningActionResult = "failed"
+	DunningActionResultSkipped DunningActionResult = "skipped"
+)
+
+// Valid indicates whether the value is a known member of the DunningActionResult enum.
+func (e DunningActionResult) Valid() bool {
+	switch e {
+	case DunningActionResultDone:
+		return true
+	case DunningActionResultFailed:
+		return true
+	case DunningActionResultSkipped:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DunningRunStatus.
+const (
+	DunningRunStatusCompleted   DunningRunStatus = "completed"
+	DunningRunStatusFailed      DunningRunStatus = "failed"
+	DunningRunStatusInterrupted DunningRunStatus = "interrupted"
+	DunningRunStatusQueued      DunningRunStatus = "queued"
+	DunningRunStatusRunning     DunningRunStatus = "running"
+)
+
+// Valid indicates whether the value is a known member of the DunningRunStatus enum.
+func (e DunningRunStatus) Valid() bool {
+	switch e {
+	case DunningRunStatusCompleted:
+		return true
+	case DunningRunStatusFailed:
+		return true
+	case DunningRunStatusInterrupted:
+		return true
+	case DunningRunStatusQueued:
+		return true
+	case DunningRunStatusRunning:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for EventResourceType.
 const (
+	EventResourceTypeCustomer        EventResourceType = "customer"
 	EventResourceTypeInvoice         EventResourceType = "invoice"
 	EventResourceTypeOrder           EventResourceType = "order"
 	EventResourceTypePartner         EventResourceType = "partner"
@@ -366,6 +448,8 @@ const (
 // Valid indicates whether the value is a known member of the EventResourceType enum.
 func (e EventResourceType) Valid() bool {
 	switch e {
+	case EventResourceTypeCustomer:
+		return true
 	case EventResourceTypeInvoice:
 		return true
 	case EventResourceTypeOrder:
@@ -385,29 +469,36 @@ func (e EventResourceType) Valid() bool {
 
 // Defines values for EventType.
 const (
-	EventTypeInvoiceIssued           EventType = "invoice.issued"
-	EventTypeInvoicePaid             EventType = "invoice.paid"
-	EventTypeInvoiceVoided           EventType = "invoice.voided"
-	EventTypeOrderCompleted          EventType = "order.completed"
-	EventTypeOrderCreated            EventType = "order.created"
-	EventTypeOrderFailed             EventType = "order.failed"
-	EventTypePartnerActive           EventType = "partner.active"
-	EventTypePartnerFailed           EventType = "partner.failed"
-	EventTypePaymentCreated          EventType = "payment.created"
-	EventTypeServicePlanChanged      EventType = "service.plan_changed"
-	EventTypeServiceQuantityChanged  EventType = "service.quantity_changed"
-	EventTypeServiceSuspended        EventType = "service.suspended"
-	EventTypeServiceTerminated       EventType = "service.terminated"
-	EventTypeServiceUnsuspended      EventType = "service.unsuspended"
-	EventTypeWebhookEndpointDisabled EventType = "webhook_endpoint.disabled"
+	EventTypeCustomerCreditLimitExceeded EventType = "customer.credit_limit_exceeded"
+	EventTypeInvoiceIssued               EventType = "invoice.issued"
+	EventTypeInvoicePaid                 EventType = "invoice.paid"
+	EventTypeInvoicePaymentReminder      EventType = "invoice.payment_reminder"
+	EventTypeInvoiceVoided               EventType = "invoice.voided"
+	EventTypeOrderCompleted              EventType = "order.completed"
+	EventTypeOrderCreated                EventType = "order.created"
+	EventTypeOrderFailed                 EventType = "order.failed"
+	EventTypePartnerActive               EventType = "partner.active"
+	EventTypePartnerCreditLimitExceeded  EventType = "partner.credit_limit_exceeded"
+	EventTypePartnerFailed               EventType = "partner.failed"
+	EventTypePaymentCreated              EventType = "payment.created"
+	EventTypeServicePlanChanged          EventType = "service.plan_changed"
+	EventTypeServiceQuantityChanged      EventType = "service.quantity_changed"
+	EventTypeServiceSuspended            EventType = "service.suspended"
+	EventTypeServiceTerminated           EventType = "service.terminated"
+	EventTypeServiceUnsuspended          EventType = "service.unsuspended"
+	EventTypeWebhookEndpointDisabled     EventType = "webhook_endpoint.disabled"
 )
 
 // Valid indicates whether the value is a known member of the EventType enum.
 func (e EventType) Valid() bool {
 	switch e {
+	case EventTypeCustomerCreditLimitExceeded:
+		return true
 	case EventTypeInvoiceIssued:
 		return true
 	case EventTypeInvoicePaid:
+		return true
+	case EventTypeInvoicePaymentReminder:
 		return true
 	case EventTypeInvoiceVoided:
 		return true
@@ -418,6 +509,8 @@ func (e EventType) Valid() bool {
 	case EventTypeOrderFailed:
 		return true
 	case EventTypePartnerActive:
+		return true
+	case EventTypePartnerCreditLimitExceeded:
 		return true
 	case EventTypePartnerFailed:
 		return true
@@ -627,6 +720,7 @@ const (
 	MailKindInvoiceIssued     MailKind = "invoice_issued"
 	MailKindOverageInvoice    MailKind = "overage_invoice"
 	MailKindPaymentReceived   MailKind = "payment_received"
+	MailKindPaymentReminder   MailKind = "payment_reminder"
 	MailKindPostpaidInvoice   MailKind = "postpaid_invoice"
 	MailKindServiceReady      MailKind = "service_ready"
 	MailKindSuspensionNotice  MailKind = "suspension_notice"
@@ -645,6 +739,8 @@ func (e MailKind) Valid() bool {
 	case MailKindOverageInvoice:
 		return true
 	case MailKindPaymentReceived:
+		return true
+	case MailKindPaymentReminder:
 		return true
 	case MailKindPostpaidInvoice:
 		return true
@@ -1799,6 +1895,105 @@ type CustomerUpdate struct {
 	Status            *CustomerStatus `json:"status,omitempty"`
 }
 
+// DunningAction What a run did to one action (an action is done once, under its `key`).
+type DunningAction struct {
+	ActionId   openapi_types.UUID  `json:"action_id"`
+	CreatedAt  time.Time           `json:"created_at"`
+	CustomerId *openapi_types.UUID `json:"customer_id,omitempty"`
+
+	// Error Why a failed action failed.
+	Error     *string             `json:"error,omitempty"`
+	Id        openapi_types.UUID  `json:"id"`
+	InvoiceId *openapi_types.UUID `json:"invoice_id,omitempty"`
+
+	// Key The action's unique key, e.g. `suspend:<service>:<invoice>`, `reminder:<invoice>:<offset>`, `credit_alert:<customer>:<crossing>`.
+	Key  string            `json:"key"`
+	Kind DunningActionKind `json:"kind"`
+
+	// Outcome Of a done action: `sent` (a reminder or alert), `applied`, `already` (found done), `not_due` (paid meanwhile), `not_live` (the service ended).
+	Outcome   *string             `json:"outcome,omitempty"`
+	PartnerId *openapi_types.UUID `json:"partner_id,omitempty"`
+	Result    DunningActionResult `json:"result"`
+	RunId     openapi_types.UUID  `json:"run_id"`
+	ServiceId *openapi_types.UUID `json:"service_id,omitempty"`
+}
+
+// DunningActionKind defines model for DunningActionKind.
+type DunningActionKind string
+
+// DunningActionList defines model for DunningActionList.
+type DunningActionList struct {
+	Data []DunningAction `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// DunningActionResult defines model for DunningActionResult.
+type DunningActionResult string
+
+// DunningRun defines model for DunningRun.
+type DunningRun struct {
+	AsOf openapi_types.Date `json:"as_of"`
+
+	// Checked Live services, customers and partners with a credit limit looked at.
+	Checked   int       `json:"checked"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// CreditAlerts Customers' and partners' credit-limit alerts mailed.
+	CreditAlerts int `json:"credit_alerts"`
+
+	// Failed Actions that failed (the next run tries them again).
+	Failed      int                 `json:"failed"`
+	Failures    []BillingRunFailure `json:"failures"`
+	FinishedAt  *time.Time          `json:"finished_at,omitempty"`
+	HeartbeatAt *time.Time          `json:"heartbeat_at,omitempty"`
+	Id          openapi_types.UUID  `json:"id"`
+
+	// Reminders Payment reminders mailed.
+	Reminders   int    `json:"reminders"`
+	RequestedBy string `json:"requested_by"`
+
+	// Skipped Actions found already done or no longer due when acted on.
+	Skipped   int        `json:"skipped"`
+	StartedAt *time.Time `json:"started_at,omitempty"`
+
+	// Status `interrupted`: its worker stopped (no heartbeat for `RUN_STALE_AFTER`);
+	// what it did stays, and the next run does the rest.
+	Status DunningRunStatus `json:"status"`
+
+	// Suspended Services suspended (past due or over the credit limit).
+	Suspended  int `json:"suspended"`
+	Terminated int `json:"terminated"`
+
+	// Unsuspended Credit-limit suspensions lifted.
+	Unsuspended int `json:"unsuspended"`
+}
+
+// DunningRunCreate defines model for DunningRunCreate.
+type DunningRunCreate struct {
+	// AsOf The day to act as of; today (SP zone) when absent, never later.
+	AsOf *openapi_types.Date `json:"as_of,omitempty"`
+}
+
+// DunningRunList defines model for DunningRunList.
+type DunningRunList struct {
+	Data []DunningRun `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// DunningRunStatus `interrupted`: its worker stopped (no heartbeat for `RUN_STALE_AFTER`);
+// what it did stays, and the next run does the rest.
+type DunningRunStatus string
+
 // EmailTemplate defines model for EmailTemplate.
 type EmailTemplate struct {
 	// Body Fields: .Company.Name (the issuer: the venture, or the partner for its customers), .Customer.Name, .Customer.Email, .Customer.Balance, .Customer.CreditLimit, .Service.Name, .Service.Username, .Service.PortalURL, .Service.LoginURL, .Service.Password (set only on a credentials reset; refused in the subject), .Invoice.Number, .Invoice.Total, .Invoice.Balance, .Invoice.IssueDate, .Invoice.DueDate, .Invoice.PeriodStart, .Invoice.PeriodEnd, .Payment.Amount, .Payment.Method, .Payment.Reference, .Payment.Date, .Days.
@@ -1874,7 +2069,7 @@ type Event struct {
 	// ResourceType The kind of resource an event is about, which names the schema of
 	// its `data.object`: `order` an Order, `service` a Service, `invoice`
 	// an Invoice, `payment` a Payment, `partner` a Partner,
-	// `webhook_endpoint` a WebhookEndpoint.
+	// `webhook_endpoint` a WebhookEndpoint, `customer` a Customer.
 	ResourceType EventResourceType `json:"resource_type"`
 
 	// Type What happened. `order.created`, `order.completed`, `order.failed`;
@@ -1883,7 +2078,10 @@ type Event struct {
 	// `invoice.issued` (any kind of bill), `invoice.paid`,
 	// `invoice.voided`; `payment.created`; `partner.active`,
 	// `partner.failed` (its vendor account); `webhook_endpoint.disabled`
-	// (an endpoint failing for three days).
+	// (an endpoint failing for three days); `invoice.payment_reminder`
+	// (a reminder mailed for an unpaid invoice),
+	// `customer.credit_limit_exceeded`, `partner.credit_limit_exceeded`
+	// (an unpaid balance went above the credit limit; once per crossing).
 	Type EventType `json:"type"`
 }
 
@@ -1907,7 +2105,7 @@ type EventList struct {
 // EventResourceType The kind of resource an event is about, which names the schema of
 // its `data.object`: `order` an Order, `service` a Service, `invoice`
 // an Invoice, `payment` a Payment, `partner` a Partner,
-// `webhook_endpoint` a WebhookEndpoint.
+// `webhook_endpoint` a WebhookEndpoint, `customer` a Customer.
 type EventResourceType string
 
 // EventType What happened. `order.created`, `order.completed`, `order.failed`;
@@ -1916,7 +2114,10 @@ type EventResourceType string
 // `invoice.issued` (any kind of bill), `invoice.paid`,
 // `invoice.voided`; `payment.created`; `partner.active`,
 // `partner.failed` (its vendor account); `webhook_endpoint.disabled`
-// (an endpoint failing for three days).
+// (an endpoint failing for three days); `invoice.payment_reminder`
+// (a reminder mailed for an unpaid invoice),
+// `customer.credit_limit_exceeded`, `partner.credit_limit_exceeded`
+// (an unpaid balance went above the credit limit; once per crossing).
 type EventType string
 
 // FieldError defines model for FieldError.
@@ -2911,11 +3112,14 @@ type SandboxClock struct {
 	BillingRuns []openapi_types.UUID `json:"billing_runs"`
 
 	// Days SP days passed, each with a usage sync and a billing run.
-	Days      int       `json:"days"`
-	From      time.Time `json:"from"`
-	Invoices  int       `json:"invoices"`
-	To        time.Time `json:"to"`
-	UsageRows int       `json:"usage_rows"`
+	Days int `json:"days"`
+
+	// DunningRuns The dunning run of each day passed (GET /v1/dunning-runs/{id}).
+	DunningRuns *[]openapi_types.UUID `json:"dunning_runs,omitempty"`
+	From        time.Time             `json:"from"`
+	Invoices    int                   `json:"invoices"`
+	To          time.Time             `json:"to"`
+	UsageRows   int                   `json:"usage_rows"`
 }
 
 // SandboxClockAdvance defines model for SandboxClockAdvance.
@@ -3444,7 +3648,7 @@ type WebhookEndpointCreate struct {
 	Description *string `json:"description,omitempty"`
 	Enabled     *bool   `json:"enabled,omitempty"`
 
-	// EventTypes The event types to send; empty or absent for every type. Types: order.created, order.completed, order.failed, service.suspended, service.unsuspended, service.terminated, service.quantity_changed, service.plan_changed, invoice.issued, invoice.paid, invoice.voided, payment.created, partner.active, partner.failed, webhook_endpoint.disabled. Another is 422 `webhook_event_type_unknown`.
+	// EventTypes The event types to send; empty or absent for every type. Types: order.created, order.completed, order.failed, service.suspended, service.unsuspended, service.terminated, service.quantity_changed, service.plan_changed, invoice.issued, invoice.paid, invoice.voided, payment.created, partner.active, partner.failed, webhook_endpoint.disabled, invoice.payment_reminder, customer.credit_limit_exceeded, partner.credit_limit_exceeded. Another is 422 `webhook_event_type_unknown`.
 	EventTypes *[]string `json:"event_types,omitempty"`
 
 	// PartnerId Admins only, to make an endpoint of a partner's.
@@ -3661,6 +3865,42 @@ type CreateCustomerParams struct {
 type UpdateCustomerParams struct {
 	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// ListDunningRunsParams defines parameters for ListDunningRuns.
+type ListDunningRunsParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// CreateDunningRunParams defines parameters for CreateDunningRun.
+type CreateDunningRunParams struct {
+	// IdempotencyKey A unique key per intended effect (a UUID is a good choice). Retrying with the same key and body replays the first response.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ListDunningRunActionsParams defines parameters for ListDunningRunActions.
+type ListDunningRunActionsParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Kind Only actions of this kind.
+	Kind *DunningActionKind `form:"kind,omitempty" json:"kind,omitempty"`
+
+	// Result Only actions with this result.
+	Result *DunningActionResult `form:"result,omitempty" json:"result,omitempty"`
+
+	// ServiceId Only actions on this service.
+	ServiceId *openapi_types.UUID `form:"service_id,omitempty" json:"service_id,omitempty"`
+
+	// CustomerId Only actions about this customer.
+	CustomerId *openapi_types.UUID `form:"customer_id,omitempty" json:"customer_id,omitempty"`
 }
 
 // ListEmailTemplatesParams defines parameters for ListEmailTemplates.
@@ -4242,6 +4482,9 @@ type CreateCustomerJSONRequestBody = CustomerCreate
 // UpdateCustomerJSONRequestBody defines body for UpdateCustomer for application/json ContentType.
 type UpdateCustomerJSONRequestBody = CustomerUpdate
 
+// CreateDunningRunJSONRequestBody defines body for CreateDunningRun for application/json ContentType.
+type CreateDunningRunJSONRequestBody = DunningRunCreate
+
 // CreateEmailTemplateJSONRequestBody defines body for CreateEmailTemplate for application/json ContentType.
 type CreateEmailTemplateJSONRequestBody = EmailTemplateCreate
 
@@ -4610,6 +4853,74 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/customers/{id} (the `UpdateCustomer` operationId).
 	UpdateCustomer(ctx context.Context, id Id, params *UpdateCustomerParams, body UpdateCustomerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListDunningRuns List dunning runs
+	//
+	// Every dunning run, the daily ones and the sandbox clock's included, oldest first, with its counts.
+	//
+	// Corresponds with GET /v1/dunning-runs (the `ListDunningRuns` operationId).
+	ListDunningRuns(ctx context.Context, params *ListDunningRunsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateDunningRunWithBody Start a dunning run
+	//
+	// Acts on what is unpaid as of `as_of` (today when absent; never a
+	// future day, 422 `as_of_in_future`): per service, by its oldest
+	// unpaid invoice and its plan's notification settings, the payment
+	// reminder of the latest `reminder_days` offset reached, suspension at
+	// `suspension_days` past due and termination at `termination_days`
+	// (vendor first); per customer above its credit limit one alert per
+	// crossing and, where the plan says `suspend_on_credit_limit`,
+	// suspension (lifted once it is back within); per partner above its
+	// limit one alert. Customers whose `dunning_paused_until` is on or
+	// after the day are left alone. Each action is done once, whatever runs
+	// repeat, crash or run at once; an action the vendor fails is listed
+	// on the run and tried again by the next. The daily job runs this for
+	// each SP day. Answers 202; poll the run.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/dunning-runs (the `CreateDunningRun` operationId).
+	CreateDunningRunWithBody(ctx context.Context, params *CreateDunningRunParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateDunningRun Start a dunning run
+	//
+	// Acts on what is unpaid as of `as_of` (today when absent; never a
+	// future day, 422 `as_of_in_future`): per service, by its oldest
+	// unpaid invoice and its plan's notification settings, the payment
+	// reminder of the latest `reminder_days` offset reached, suspension at
+	// `suspension_days` past due and termination at `termination_days`
+	// (vendor first); per customer above its credit limit one alert per
+	// crossing and, where the plan says `suspend_on_credit_limit`,
+	// suspension (lifted once it is back within); per partner above its
+	// limit one alert. Customers whose `dunning_paused_until` is on or
+	// after the day are left alone. Each action is done once, whatever runs
+	// repeat, crash or run at once; an action the vendor fails is listed
+	// on the run and tried again by the next. The daily job runs this for
+	// each SP day. Answers 202; poll the run.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/dunning-runs (the `CreateDunningRun` operationId).
+	CreateDunningRun(ctx context.Context, params *CreateDunningRunParams, body CreateDunningRunJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDunningRun Get a dunning run
+	//
+	// Its status, counts and failures with reasons.
+	//
+	// Corresponds with GET /v1/dunning-runs/{id} (the `GetDunningRun` operationId).
+	GetDunningRun(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListDunningRunActions List what a dunning run did
+	//
+	// One row per action the run carried out (a reminder, an alert, a
+	// service suspended, terminated or unsuspended), in the order it did
+	// them: `done` with its `outcome`, `failed` with the `error` (the next
+	// run tries it again), or `skipped` (found not due when acted on).
+	// Actions done by an earlier run, or held by another run at the same
+	// time, are not listed.
+	//
+	// Corresponds with GET /v1/dunning-runs/{id}/actions (the `ListDunningRunActions` operationId).
+	ListDunningRunActions(ctx context.Context, id Id, params *ListDunningRunActionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListEmailTemplates List email templates
 	//
@@ -5345,7 +5656,9 @@ type ClientInterface interface {
 	// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 	// platform's clock forward a day at a time and, for each day, the
 	// vendor simulator's clock, a usage sync and a billing run as of that
-	// day: watch renewals, the 1st-of-month runs and metered usage happen.
+	// day, then a dunning run as of that day: watch renewals, the
+	// 1st-of-month runs and metered usage happen, and unpaid services get
+	// their reminders, are suspended and terminated.
 	// Each day's move is stored in the database before its runs, so every
 	// instance follows it and a restart does not undo it.
 	//
@@ -5359,7 +5672,9 @@ type ClientInterface interface {
 	// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 	// platform's clock forward a day at a time and, for each day, the
 	// vendor simulator's clock, a usage sync and a billing run as of that
-	// day: watch renewals, the 1st-of-month runs and metered usage happen.
+	// day, then a dunning run as of that day: watch renewals, the
+	// 1st-of-month runs and metered usage happen, and unpaid services get
+	// their reminders, are suspended and terminated.
 	// Each day's move is stored in the database before its runs, so every
 	// instance follows it and a restart does not undo it.
 	//
@@ -6437,6 +6752,124 @@ func (c *Client) UpdateCustomerWithBody(ctx context.Context, id Id, params *Upda
 // Corresponds with PATCH /v1/customers/{id} (the `UpdateCustomer` operationId).
 func (c *Client) UpdateCustomer(ctx context.Context, id Id, params *UpdateCustomerParams, body UpdateCustomerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateCustomerRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListDunningRuns List dunning runs
+//
+// Every dunning run, the daily ones and the sandbox clock's included, oldest first, with its counts.
+//
+// Corresponds with GET /v1/dunning-runs (the `ListDunningRuns` operationId).
+func (c *Client) ListDunningRuns(ctx context.Context, params *ListDunningRunsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListDunningRunsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateDunningRunWithBody Start a dunning run
+//
+// Acts on what is unpaid as of `as_of` (today when absent; never a
+// future day, 422 `as_of_in_future`): per service, by its oldest
+// unpaid invoice and its plan's notification settings, the payment
+// reminder of the latest `reminder_days` offset reached, suspension at
+// `suspension_days` past due and termination at `termination_days`
+// (vendor first); per customer above its credit limit one alert per
+// crossing and, where the plan says `suspend_on_credit_limit`,
+// suspension (lifted once it is back within); per partner above its
+// limit one alert. Customers whose `dunning_paused_until` is on or
+// after the day are left alone. Each action is done once, whatever runs
+// repeat, crash or run at once; an action the vendor fails is listed
+// on the run and tried again by the next. The daily job runs this for
+// each SP day. Answers 202; poll the run.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/dunning-runs (the `CreateDunningRun` operationId).
+func (c *Client) CreateDunningRunWithBody(ctx context.Context, params *CreateDunningRunParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateDunningRunRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateDunningRun Start a dunning run
+//
+// Acts on what is unpaid as of `as_of` (today when absent; never a
+// future day, 422 `as_of_in_future`): per service, by its oldest
+// unpaid invoice and its plan's notification settings, the payment
+// reminder of the latest `reminder_days` offset reached, suspension at
+// `suspension_days` past due and termination at `termination_days`
+// (vendor first); per customer above its credit limit one alert per
+// crossing and, where the plan says `suspend_on_credit_limit`,
+// suspension (lifted once it is back within); per partner above its
+// limit one alert. Customers whose `dunning_paused_until` is on or
+// after the day are left alone. Each action is done once, whatever runs
+// repeat, crash or run at once; an action the vendor fails is listed
+// on the run and tried again by the next. The daily job runs this for
+// each SP day. Answers 202; poll the run.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/dunning-runs (the `CreateDunningRun` operationId).
+func (c *Client) CreateDunningRun(ctx context.Context, params *CreateDunningRunParams, body CreateDunningRunJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateDunningRunRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDunningRun Get a dunning run
+//
+// Its status, counts and failures with reasons.
+//
+// Corresponds with GET /v1/dunning-runs/{id} (the `GetDunningRun` operationId).
+func (c *Client) GetDunningRun(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDunningRunRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListDunningRunActions List what a dunning run did
+//
+// One row per action the run carried out (a reminder, an alert, a
+// service suspended, terminated or unsuspended), in the order it did
+// them: `done` with its `outcome`, `failed` with the `error` (the next
+// run tries it again), or `skipped` (found not due when acted on).
+// Actions done by an earlier run, or held by another run at the same
+// time, are not listed.
+//
+// Corresponds with GET /v1/dunning-runs/{id}/actions (the `ListDunningRunActions` operationId).
+func (c *Client) ListDunningRunActions(ctx context.Context, id Id, params *ListDunningRunActionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListDunningRunActionsRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -7911,7 +8344,9 @@ func (c *Client) GetSandboxClock(ctx context.Context, reqEditors ...RequestEdito
 // Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 // platform's clock forward a day at a time and, for each day, the
 // vendor simulator's clock, a usage sync and a billing run as of that
-// day: watch renewals, the 1st-of-month runs and metered usage happen.
+// day, then a dunning run as of that day: watch renewals, the
+// 1st-of-month runs and metered usage happen, and unpaid services get
+// their reminders, are suspended and terminated.
 // Each day's move is stored in the database before its runs, so every
 // instance follows it and a restart does not undo it.
 //
@@ -7935,7 +8370,9 @@ func (c *Client) AdvanceSandboxClockWithBody(ctx context.Context, contentType st
 // Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 // platform's clock forward a day at a time and, for each day, the
 // vendor simulator's clock, a usage sync and a billing run as of that
-// day: watch renewals, the 1st-of-month runs and metered usage happen.
+// day, then a dunning run as of that day: watch renewals, the
+// 1st-of-month runs and metered usage happen, and unpaid services get
+// their reminders, are suspended and terminated.
 // Each day's move is stored in the database before its runs, so every
 // instance follows it and a restart does not undo it.
 //
@@ -9939,6 +10376,282 @@ func NewUpdateCustomerRequestWithBody(server string, id Id, params *UpdateCustom
 			req.Header.Set("If-Match", headerParam0)
 		}
 
+	}
+
+	return req, nil
+}
+
+// NewListDunningRunsRequest constructs an http.Request for the ListDunningRuns method
+func NewListDunningRunsRequest(server string, params *ListDunningRunsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/dunning-runs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateDunningRunRequest calls the generic CreateDunningRun builder with application/json body
+func NewCreateDunningRunRequest(server string, params *CreateDunningRunParams, body CreateDunningRunJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateDunningRunRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateDunningRunRequestWithBody constructs an http.Request for the CreateDunningRun method, with any body, and a specified content type
+func NewCreateDunningRunRequestWithBody(server string, params *CreateDunningRunParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/dunning-runs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetDunningRunRequest constructs an http.Request for the GetDunningRun method
+func NewGetDunningRunRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/dunning-runs/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListDunningRunActionsRequest constructs an http.Request for the ListDunningRunActions method
+func NewListDunningRunActionsRequest(server string, id Id, params *ListDunningRunActionsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/dunning-runs/%s/actions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Kind != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "kind", *params.Kind, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Result != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "result", *params.Result, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ServiceId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "service_id", *params.ServiceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CustomerId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "customer_id", *params.CustomerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -15814,6 +16527,80 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /v1/customers/{id} (the `UpdateCustomer` operationId).
 	UpdateCustomerWithResponse(ctx context.Context, id Id, params *UpdateCustomerParams, body UpdateCustomerJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCustomerResponse, error)
 
+	// ListDunningRunsWithResponse List dunning runs
+	//
+	// Every dunning run, the daily ones and the sandbox clock's included, oldest first, with its counts.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/dunning-runs (the `ListDunningRuns` operationId).
+	ListDunningRunsWithResponse(ctx context.Context, params *ListDunningRunsParams, reqEditors ...RequestEditorFn) (*ListDunningRunsResponse, error)
+
+	// CreateDunningRunWithBodyWithResponse Start a dunning run
+	//
+	// Acts on what is unpaid as of `as_of` (today when absent; never a
+	// future day, 422 `as_of_in_future`): per service, by its oldest
+	// unpaid invoice and its plan's notification settings, the payment
+	// reminder of the latest `reminder_days` offset reached, suspension at
+	// `suspension_days` past due and termination at `termination_days`
+	// (vendor first); per customer above its credit limit one alert per
+	// crossing and, where the plan says `suspend_on_credit_limit`,
+	// suspension (lifted once it is back within); per partner above its
+	// limit one alert. Customers whose `dunning_paused_until` is on or
+	// after the day are left alone. Each action is done once, whatever runs
+	// repeat, crash or run at once; an action the vendor fails is listed
+	// on the run and tried again by the next. The daily job runs this for
+	// each SP day. Answers 202; poll the run.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/dunning-runs (the `CreateDunningRun` operationId).
+	CreateDunningRunWithBodyWithResponse(ctx context.Context, params *CreateDunningRunParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDunningRunResponse, error)
+
+	// CreateDunningRunWithResponse Start a dunning run
+	//
+	// Acts on what is unpaid as of `as_of` (today when absent; never a
+	// future day, 422 `as_of_in_future`): per service, by its oldest
+	// unpaid invoice and its plan's notification settings, the payment
+	// reminder of the latest `reminder_days` offset reached, suspension at
+	// `suspension_days` past due and termination at `termination_days`
+	// (vendor first); per customer above its credit limit one alert per
+	// crossing and, where the plan says `suspend_on_credit_limit`,
+	// suspension (lifted once it is back within); per partner above its
+	// limit one alert. Customers whose `dunning_paused_until` is on or
+	// after the day are left alone. Each action is done once, whatever runs
+	// repeat, crash or run at once; an action the vendor fails is listed
+	// on the run and tried again by the next. The daily job runs this for
+	// each SP day. Answers 202; poll the run.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/dunning-runs (the `CreateDunningRun` operationId).
+	CreateDunningRunWithResponse(ctx context.Context, params *CreateDunningRunParams, body CreateDunningRunJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateDunningRunResponse, error)
+
+	// GetDunningRunWithResponse Get a dunning run
+	//
+	// Its status, counts and failures with reasons.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/dunning-runs/{id} (the `GetDunningRun` operationId).
+	GetDunningRunWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetDunningRunResponse, error)
+
+	// ListDunningRunActionsWithResponse List what a dunning run did
+	//
+	// One row per action the run carried out (a reminder, an alert, a
+	// service suspended, terminated or unsuspended), in the order it did
+	// them: `done` with its `outcome`, `failed` with the `error` (the next
+	// run tries it again), or `skipped` (found not due when acted on).
+	// Actions done by an earlier run, or held by another run at the same
+	// time, are not listed.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/dunning-runs/{id}/actions (the `ListDunningRunActions` operationId).
+	ListDunningRunActionsWithResponse(ctx context.Context, id Id, params *ListDunningRunActionsParams, reqEditors ...RequestEditorFn) (*ListDunningRunActionsResponse, error)
+
 	// ListEmailTemplatesWithResponse List email templates
 	//
 	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set). Admins only.
@@ -16622,7 +17409,9 @@ type ClientWithResponsesInterface interface {
 	// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 	// platform's clock forward a day at a time and, for each day, the
 	// vendor simulator's clock, a usage sync and a billing run as of that
-	// day: watch renewals, the 1st-of-month runs and metered usage happen.
+	// day, then a dunning run as of that day: watch renewals, the
+	// 1st-of-month runs and metered usage happen, and unpaid services get
+	// their reminders, are suspended and terminated.
 	// Each day's move is stored in the database before its runs, so every
 	// instance follows it and a restart does not undo it.
 	//
@@ -16636,7 +17425,9 @@ type ClientWithResponsesInterface interface {
 	// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 	// platform's clock forward a day at a time and, for each day, the
 	// vendor simulator's clock, a usage sync and a billing run as of that
-	// day: watch renewals, the 1st-of-month runs and metered usage happen.
+	// day, then a dunning run as of that day: watch renewals, the
+	// 1st-of-month runs and metered usage happen, and unpaid services get
+	// their reminders, are suspended and terminated.
 	// Each day's move is stored in the database before its runs, so every
 	// instance follows it and a restart does not undo it.
 	//
@@ -18490,6 +19281,345 @@ func (r UpdateCustomerResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateCustomerResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListDunningRunsResponse401Headers the declared response headers of an HTTP 401 response for ListDunningRuns
+type ListDunningRunsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListDunningRunsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DunningRunList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListDunningRunsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListDunningRunsResponse) GetJSON200() *DunningRunList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListDunningRunsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListDunningRunsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListDunningRunsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListDunningRunsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListDunningRunsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListDunningRunsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListDunningRunsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListDunningRunsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateDunningRunResponse401Headers the declared response headers of an HTTP 401 response for CreateDunningRun
+type CreateDunningRunResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CreateDunningRunResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *DunningRun
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateDunningRunResponse401Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r CreateDunningRunResponse) GetJSON202() *DunningRun {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateDunningRunResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateDunningRunResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateDunningRunResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateDunningRunResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateDunningRunResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateDunningRunResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateDunningRunResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateDunningRunResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateDunningRunResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateDunningRunResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateDunningRunResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetDunningRunResponse401Headers the declared response headers of an HTTP 401 response for GetDunningRun
+type GetDunningRunResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetDunningRunResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DunningRun
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetDunningRunResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetDunningRunResponse) GetJSON200() *DunningRun {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetDunningRunResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetDunningRunResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetDunningRunResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetDunningRunResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetDunningRunResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDunningRunResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDunningRunResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDunningRunResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDunningRunResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListDunningRunActionsResponse401Headers the declared response headers of an HTTP 401 response for ListDunningRunActions
+type ListDunningRunActionsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListDunningRunActionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DunningActionList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListDunningRunActionsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListDunningRunActionsResponse) GetJSON200() *DunningActionList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListDunningRunActionsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListDunningRunActionsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListDunningRunActionsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListDunningRunActionsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListDunningRunActionsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListDunningRunActionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListDunningRunActionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListDunningRunActionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListDunningRunActionsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -28679,6 +29809,110 @@ func (c *ClientWithResponses) UpdateCustomerWithResponse(ctx context.Context, id
 	return ParseUpdateCustomerResponse(rsp)
 }
 
+// ListDunningRunsWithResponse List dunning runs
+//
+// Every dunning run, the daily ones and the sandbox clock's included, oldest first, with its counts.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/dunning-runs (the `ListDunningRuns` operationId).
+func (c *ClientWithResponses) ListDunningRunsWithResponse(ctx context.Context, params *ListDunningRunsParams, reqEditors ...RequestEditorFn) (*ListDunningRunsResponse, error) {
+	rsp, err := c.ListDunningRuns(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListDunningRunsResponse(rsp)
+}
+
+// CreateDunningRunWithBodyWithResponse Start a dunning run
+//
+// Acts on what is unpaid as of `as_of` (today when absent; never a
+// future day, 422 `as_of_in_future`): per service, by its oldest
+// unpaid invoice and its plan's notification settings, the payment
+// reminder of the latest `reminder_days` offset reached, suspension at
+// `suspension_days` past due and termination at `termination_days`
+// (vendor first); per customer above its credit limit one alert per
+// crossing and, where the plan says `suspend_on_credit_limit`,
+// suspension (lifted once it is back within); per partner above its
+// limit one alert. Customers whose `dunning_paused_until` is on or
+// after the day are left alone. Each action is done once, whatever runs
+// repeat, crash or run at once; an action the vendor fails is listed
+// on the run and tried again by the next. The daily job runs this for
+// each SP day. Answers 202; poll the run.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/dunning-runs (the `CreateDunningRun` operationId).
+func (c *ClientWithResponses) CreateDunningRunWithBodyWithResponse(ctx context.Context, params *CreateDunningRunParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDunningRunResponse, error) {
+	rsp, err := c.CreateDunningRunWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateDunningRunResponse(rsp)
+}
+
+// CreateDunningRunWithResponse Start a dunning run
+//
+// Acts on what is unpaid as of `as_of` (today when absent; never a
+// future day, 422 `as_of_in_future`): per service, by its oldest
+// unpaid invoice and its plan's notification settings, the payment
+// reminder of the latest `reminder_days` offset reached, suspension at
+// `suspension_days` past due and termination at `termination_days`
+// (vendor first); per customer above its credit limit one alert per
+// crossing and, where the plan says `suspend_on_credit_limit`,
+// suspension (lifted once it is back within); per partner above its
+// limit one alert. Customers whose `dunning_paused_until` is on or
+// after the day are left alone. Each action is done once, whatever runs
+// repeat, crash or run at once; an action the vendor fails is listed
+// on the run and tried again by the next. The daily job runs this for
+// each SP day. Answers 202; poll the run.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/dunning-runs (the `CreateDunningRun` operationId).
+func (c *ClientWithResponses) CreateDunningRunWithResponse(ctx context.Context, params *CreateDunningRunParams, body CreateDunningRunJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateDunningRunResponse, error) {
+	rsp, err := c.CreateDunningRun(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateDunningRunResponse(rsp)
+}
+
+// GetDunningRunWithResponse Get a dunning run
+//
+// Its status, counts and failures with reasons.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/dunning-runs/{id} (the `GetDunningRun` operationId).
+func (c *ClientWithResponses) GetDunningRunWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetDunningRunResponse, error) {
+	rsp, err := c.GetDunningRun(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDunningRunResponse(rsp)
+}
+
+// ListDunningRunActionsWithResponse List what a dunning run did
+//
+// One row per action the run carried out (a reminder, an alert, a
+// service suspended, terminated or unsuspended), in the order it did
+// them: `done` with its `outcome`, `failed` with the `error` (the next
+// run tries it again), or `skipped` (found not due when acted on).
+// Actions done by an earlier run, or held by another run at the same
+// time, are not listed.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/dunning-runs/{id}/actions (the `ListDunningRunActions` operationId).
+func (c *ClientWithResponses) ListDunningRunActionsWithResponse(ctx context.Context, id Id, params *ListDunningRunActionsParams, reqEditors ...RequestEditorFn) (*ListDunningRunActionsResponse, error) {
+	rsp, err := c.ListDunningRunActions(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListDunningRunActionsResponse(rsp)
+}
+
 // ListEmailTemplatesWithResponse List email templates
 //
 // Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set). Admins only.
@@ -29925,7 +31159,9 @@ func (c *ClientWithResponses) GetSandboxClockWithResponse(ctx context.Context, r
 // Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 // platform's clock forward a day at a time and, for each day, the
 // vendor simulator's clock, a usage sync and a billing run as of that
-// day: watch renewals, the 1st-of-month runs and metered usage happen.
+// day, then a dunning run as of that day: watch renewals, the
+// 1st-of-month runs and metered usage happen, and unpaid services get
+// their reminders, are suspended and terminated.
 // Each day's move is stored in the database before its runs, so every
 // instance follows it and a restart does not undo it.
 //
@@ -29945,7 +31181,9 @@ func (c *ClientWithResponses) AdvanceSandboxClockWithBodyWithResponse(ctx contex
 // Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 // platform's clock forward a day at a time and, for each day, the
 // vendor simulator's clock, a usage sync and a billing run as of that
-// day: watch renewals, the 1st-of-month runs and metered usage happen.
+// day, then a dunning run as of that day: watch renewals, the
+// 1st-of-month runs and metered usage happen, and unpaid services get
+// their reminders, are suspended and terminated.
 // Each day's move is stored in the database before its runs, so every
 // instance follows it and a restart does not undo it.
 //
@@ -32064,6 +33302,309 @@ func ParseUpdateCustomerResponse(rsp *http.Response) (*UpdateCustomerResponse, e
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers UpdateCustomerResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListDunningRunsResponse parses an HTTP response from a ListDunningRunsWithResponse call
+func ParseListDunningRunsResponse(rsp *http.Response) (*ListDunningRunsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListDunningRunsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DunningRunList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListDunningRunsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateDunningRunResponse parses an HTTP response from a CreateDunningRunWithResponse call
+func ParseCreateDunningRunResponse(rsp *http.Response) (*CreateDunningRunResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateDunningRunResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest DunningRun
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateDunningRunResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetDunningRunResponse parses an HTTP response from a GetDunningRunWithResponse call
+func ParseGetDunningRunResponse(rsp *http.Response) (*GetDunningRunResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDunningRunResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DunningRun
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetDunningRunResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListDunningRunActionsResponse parses an HTTP response from a ListDunningRunActionsWithResponse call
+func ParseListDunningRunActionsResponse(rsp *http.Response) (*ListDunningRunActionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListDunningRunActionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DunningActionList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListDunningRunActionsResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -41300,6 +42841,18 @@ type ServerInterface interface {
 	// UpdateCustomer Update a customer
 	// (PATCH /v1/customers/{id})
 	UpdateCustomer(ctx echo.Context, id Id, params UpdateCustomerParams) error
+	// ListDunningRuns List dunning runs
+	// (GET /v1/dunning-runs)
+	ListDunningRuns(ctx echo.Context, params ListDunningRunsParams) error
+	// CreateDunningRun Start a dunning run
+	// (POST /v1/dunning-runs)
+	CreateDunningRun(ctx echo.Context, params CreateDunningRunParams) error
+	// GetDunningRun Get a dunning run
+	// (GET /v1/dunning-runs/{id})
+	GetDunningRun(ctx echo.Context, id Id) error
+	// ListDunningRunActions List what a dunning run did
+	// (GET /v1/dunning-runs/{id}/actions)
+	ListDunningRunActions(ctx echo.Context, id Id, params ListDunningRunActionsParams) error
 	// ListEmailTemplates List email templates
 	// (GET /v1/email-templates)
 	ListEmailTemplates(ctx echo.Context, params ListEmailTemplatesParams) error
@@ -41924,6 +43477,136 @@ func (w *ServerInterfaceWrapper) UpdateCustomer(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.UpdateCustomer(ctx, id, params)
+	return err
+}
+
+// ListDunningRuns converts echo context to params.
+func (w *ServerInterfaceWrapper) ListDunningRuns(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListDunningRunsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListDunningRuns(ctx, params)
+	return err
+}
+
+// CreateDunningRun converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateDunningRun(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateDunningRunParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateDunningRun(ctx, params)
+	return err
+}
+
+// GetDunningRun converts echo context to params.
+func (w *ServerInterfaceWrapper) GetDunningRun(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetDunningRun(ctx, id)
+	return err
+}
+
+// ListDunningRunActions converts echo context to params.
+func (w *ServerInterfaceWrapper) ListDunningRunActions(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListDunningRunActionsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "kind" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "kind", ctx.QueryParams(), &params.Kind, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter kind: %s", err))
+	}
+
+	// ------------- Optional query parameter "result" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "result", ctx.QueryParams(), &params.Result, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter result: %s", err))
+	}
+
+	// ------------- Optional query parameter "service_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "service_id", ctx.QueryParams(), &params.ServiceId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter service_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "customer_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "customer_id", ctx.QueryParams(), &params.CustomerId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter customer_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListDunningRunActions(ctx, id, params)
 	return err
 }
 
@@ -44925,6 +46608,10 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/customers", wrapper.CreateCustomer, options.OperationMiddlewares["createCustomer"]...)
 	router.GET(options.BaseURL+"/v1/customers/:id", wrapper.GetCustomer, options.OperationMiddlewares["getCustomer"]...)
 	router.PATCH(options.BaseURL+"/v1/customers/:id", wrapper.UpdateCustomer, options.OperationMiddlewares["updateCustomer"]...)
+	router.GET(options.BaseURL+"/v1/dunning-runs", wrapper.ListDunningRuns, options.OperationMiddlewares["listDunningRuns"]...)
+	router.POST(options.BaseURL+"/v1/dunning-runs", wrapper.CreateDunningRun, options.OperationMiddlewares["createDunningRun"]...)
+	router.GET(options.BaseURL+"/v1/dunning-runs/:id", wrapper.GetDunningRun, options.OperationMiddlewares["getDunningRun"]...)
+	router.GET(options.BaseURL+"/v1/dunning-runs/:id/actions", wrapper.ListDunningRunActions, options.OperationMiddlewares["listDunningRunActions"]...)
 	router.GET(options.BaseURL+"/v1/email-templates", wrapper.ListEmailTemplates, options.OperationMiddlewares["listEmailTemplates"]...)
 	router.POST(options.BaseURL+"/v1/email-templates", wrapper.CreateEmailTemplate, options.OperationMiddlewares["createEmailTemplate"]...)
 	router.DELETE(options.BaseURL+"/v1/email-templates/:id", wrapper.DeleteEmailTemplate, options.OperationMiddlewares["deleteEmailTemplate"]...)
@@ -46458,6 +48145,444 @@ type UpdateCustomer500ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response UpdateCustomer500ApplicationProblemPlusJSONResponse) VisitUpdateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDunningRunsRequestObject struct {
+	Params ListDunningRunsParams
+}
+
+type ListDunningRunsResponseObject interface {
+	VisitListDunningRunsResponse(w http.ResponseWriter) error
+}
+
+type ListDunningRuns200JSONResponse DunningRunList
+
+func (response ListDunningRuns200JSONResponse) VisitListDunningRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDunningRuns400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListDunningRuns400ApplicationProblemPlusJSONResponse) VisitListDunningRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDunningRuns401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListDunningRuns401ApplicationProblemPlusJSONResponse) VisitListDunningRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDunningRuns403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListDunningRuns403ApplicationProblemPlusJSONResponse) VisitListDunningRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDunningRuns500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListDunningRuns500ApplicationProblemPlusJSONResponse) VisitListDunningRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDunningRunRequestObject struct {
+	Params CreateDunningRunParams
+	Body   *CreateDunningRunJSONRequestBody
+}
+
+type CreateDunningRunResponseObject interface {
+	VisitCreateDunningRunResponse(w http.ResponseWriter) error
+}
+
+type CreateDunningRun202JSONResponse DunningRun
+
+func (response CreateDunningRun202JSONResponse) VisitCreateDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDunningRun400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDunningRun400ApplicationProblemPlusJSONResponse) VisitCreateDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDunningRun401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDunningRun401ApplicationProblemPlusJSONResponse) VisitCreateDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDunningRun403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDunningRun403ApplicationProblemPlusJSONResponse) VisitCreateDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDunningRun409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDunningRun409ApplicationProblemPlusJSONResponse) VisitCreateDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDunningRun413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDunningRun413ApplicationProblemPlusJSONResponse) VisitCreateDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDunningRun422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDunningRun422ApplicationProblemPlusJSONResponse) VisitCreateDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDunningRun500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDunningRun500ApplicationProblemPlusJSONResponse) VisitCreateDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDunningRunRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type GetDunningRunResponseObject interface {
+	VisitGetDunningRunResponse(w http.ResponseWriter) error
+}
+
+type GetDunningRun200JSONResponse DunningRun
+
+func (response GetDunningRun200JSONResponse) VisitGetDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDunningRun400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetDunningRun400ApplicationProblemPlusJSONResponse) VisitGetDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDunningRun401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetDunningRun401ApplicationProblemPlusJSONResponse) VisitGetDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDunningRun403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetDunningRun403ApplicationProblemPlusJSONResponse) VisitGetDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDunningRun404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetDunningRun404ApplicationProblemPlusJSONResponse) VisitGetDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDunningRun500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetDunningRun500ApplicationProblemPlusJSONResponse) VisitGetDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDunningRunActionsRequestObject struct {
+	Id     Id `json:"id"`
+	Params ListDunningRunActionsParams
+}
+
+type ListDunningRunActionsResponseObject interface {
+	VisitListDunningRunActionsResponse(w http.ResponseWriter) error
+}
+
+type ListDunningRunActions200JSONResponse DunningActionList
+
+func (response ListDunningRunActions200JSONResponse) VisitListDunningRunActionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDunningRunActions400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListDunningRunActions400ApplicationProblemPlusJSONResponse) VisitListDunningRunActionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDunningRunActions401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListDunningRunActions401ApplicationProblemPlusJSONResponse) VisitListDunningRunActionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDunningRunActions403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListDunningRunActions403ApplicationProblemPlusJSONResponse) VisitListDunningRunActionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDunningRunActions404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListDunningRunActions404ApplicationProblemPlusJSONResponse) VisitListDunningRunActionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDunningRunActions500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListDunningRunActions500ApplicationProblemPlusJSONResponse) VisitListDunningRunActionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -60033,6 +62158,18 @@ type StrictServerInterface interface {
 	// UpdateCustomer Update a customer
 	// (PATCH /v1/customers/{id})
 	UpdateCustomer(ctx context.Context, request UpdateCustomerRequestObject) (UpdateCustomerResponseObject, error)
+	// ListDunningRuns List dunning runs
+	// (GET /v1/dunning-runs)
+	ListDunningRuns(ctx context.Context, request ListDunningRunsRequestObject) (ListDunningRunsResponseObject, error)
+	// CreateDunningRun Start a dunning run
+	// (POST /v1/dunning-runs)
+	CreateDunningRun(ctx context.Context, request CreateDunningRunRequestObject) (CreateDunningRunResponseObject, error)
+	// GetDunningRun Get a dunning run
+	// (GET /v1/dunning-runs/{id})
+	GetDunningRun(ctx context.Context, request GetDunningRunRequestObject) (GetDunningRunResponseObject, error)
+	// ListDunningRunActions List what a dunning run did
+	// (GET /v1/dunning-runs/{id}/actions)
+	ListDunningRunActions(ctx context.Context, request ListDunningRunActionsRequestObject) (ListDunningRunActionsResponseObject, error)
 	// ListEmailTemplates List email templates
 	// (GET /v1/email-templates)
 	ListEmailTemplates(ctx context.Context, request ListEmailTemplatesRequestObject) (ListEmailTemplatesResponseObject, error)
@@ -60788,6 +62925,130 @@ func (sh *strictHandler) UpdateCustomer(ctx echo.Context, id Id, params UpdateCu
 		return err
 	} else if validResponse, ok := response.(UpdateCustomerResponseObject); ok {
 		return validResponse.VisitUpdateCustomerResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListDunningRuns operation middleware
+func (sh *strictHandler) ListDunningRuns(ctx echo.Context, params ListDunningRunsParams) error {
+	var request ListDunningRunsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListDunningRuns(ctx.Request().Context(), request.(ListDunningRunsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListDunningRuns")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListDunningRunsResponseObject); ok {
+		return validResponse.VisitListDunningRunsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateDunningRun operation middleware
+func (sh *strictHandler) CreateDunningRun(ctx echo.Context, params CreateDunningRunParams) error {
+	var request CreateDunningRunRequestObject
+
+	request.Params = params
+
+	var body CreateDunningRunJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateDunningRun(ctx.Request().Context(), request.(CreateDunningRunRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateDunningRun")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateDunningRunResponseObject); ok {
+		return validResponse.VisitCreateDunningRunResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetDunningRun operation middleware
+func (sh *strictHandler) GetDunningRun(ctx echo.Context, id Id) error {
+	var request GetDunningRunRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetDunningRun(ctx.Request().Context(), request.(GetDunningRunRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetDunningRun")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetDunningRunResponseObject); ok {
+		return validResponse.VisitGetDunningRunResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListDunningRunActions operation middleware
+func (sh *strictHandler) ListDunningRunActions(ctx echo.Context, id Id, params ListDunningRunActionsParams) error {
+	var request ListDunningRunActionsRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListDunningRunActions(ctx.Request().Context(), request.(ListDunningRunActionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListDunningRunActions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListDunningRunActionsResponseObject); ok {
+		return validResponse.VisitListDunningRunActionsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -64165,687 +66426,721 @@ func (sh *strictHandler) RotateWebhookEndpointSecret(ctx echo.Context, id Id, pa
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2Lc+M2ky/6r6B099TYdymNJMuesV1bZ5155HMyr7U9X3a/OFeESMhCTAEKAdpWUvO/30I3QIIUJVGS",
-	"ZybZzFfnbMYUiWejX+j+9R+tSE5nUjChVevkj9aE0Zil8M9XV/TG/DdmKkr5THMpWietqwkjKVMySyNG",
-	"7liquBQByRQdJYxwQcLzcfst1dEk7LSCFnug01nCWiet61b/utUKWiqasCk17er5zPygdMrFTevTp6B1",
-	"HrPpTGom9AWbJXTO4sX+Q51mLCT3EyaInnBFuCJ6wojSMmUxoULds5RoSaggjKYJZylJ2W8ZU5rccz3B",
-	"l+mUkTDvLpq3f2Tz8oBNNzWjHUmZMCpguG9kRHFU1UH+NGEpg56ilFHNYiJTMmMi5uKmWL2ICjIyq0nj",
-	"8lo9ves9VSy94xFTT7ujXtSPD1h7MD6k7cHoKGo/j5+x9vG4S3ujfnQQD9hTOWMpjEU9PaRHo2fR87h9",
-	"zLrj9oD2Ru3nUT9uHzDTAP62Zh8uqGZv+JRr+D+L07vA9VSEJom8ZzGZsZTccxHLezKWKe5LlHAmNKFx",
-	"nDKlOuTS/CUFrAruksJtkmI+lZkiEU0S81CO4Z1iSkRPqCY0ZSSlmpHEDIrFAWFpKlNFuIiSLGblNTzq",
-	"+lOccsGn2bR10g3cdLnQ7Ial5flesCnlwizD8jknbKwNocPuZmlqpoVz/9JzPDzebo6K1ezpJYukiBXJ",
-	"hOZJzeQIE/EX38VBf5MZMp3Oz8aapctnpyW5p1yTERtLc0LTuTmR9IZyUer4YBPy+W9LG+fxMnYJPz9R",
-	"hJv5RhPJYjJO5RRWyDEnmZIpjRkxrOOU/JZJzQjXyOhSNpOphqGSWSpHCZuWOcbBuBf16TFrH46exe1B",
-	"9Jy1j2l31EbWgQd/5aH/FLRmNKVTpi33f5GlSqb1EwoFe9DDCN4I3U7PUnbHDQXM6A0zo+Pm9d8yls5b",
-	"QUvQqekPvymNZEof3jBxoyetk8NeP6gVC2vEEK/wz2N6wHrR4WH7WdwftQfs+bhNe6Nu+yAaxIfsaPyM",
-	"Ph+5Ac6onhTj44Y1mh3hqRE+VSEwlumU6tZJK8vgzRUiLJr/yOaL4z4jmeC/ZYzcsjmwTUNIImYxYeMx",
-	"izTZo+Tjx/OXRqxRciNlTKKJ5BHb7xAgcEMEZTlmWqIiJiMZzw2lJHSOInHMU6XNKs2kUKy8RIfjbvSc",
-	"Hvbbh6Muaw/ogREoB1G7Hz+LeqPn7Ij2um6JUCcoFqkiN5ftZv/wMDBHx/3dW79eF/nKP966nRK3n3C0",
-	"/szLuJzwNl7WMehg9efGam3I5CdU3DCzaiOqjJ4iyB5VoMgZ/S/cPyWUKE0TRqSA9wa9flWz64FmVz9J",
-	"qw0uI5KD2hO/RO/4QG8YUfz3pewFhEqpq5iNaZbo1slhNzD9Ih/vd7tBwdV7tVz9LdM0ppq+5kmtSHkv",
-	"knnOghS5n0jFSDi1X4VkIpNYEXbH0jm54XdMAIUBzbEHGulkfi3MDuBvdzTJWECoKpr4+ZbNf/kP+CEk",
-	"ex8v3rSZiGTM4pNrkb/0fw6/u2Xz/3P40r64f0qU6ZMmpjtFppnSRk0jU7MLHfKjeUhFfC3gfUXG0uhw",
-	"QAvh23zwaZYw1bkW/kb/0VITORvKNGbpkMetk1av2+0fDFqfzEuzRMa52ly3N27Epe35t5SNWyet/+dp",
-	"YYU8xV/VUzca077Sc6C1mLHZ+9GvLNKwR+5QgsT6jsbfU83uKbDdSBoGAUREZ7OEo6r+1ErPf/9Vod7u",
-	"zS6CCbTumIhlOsxEymg0MWZNK2jFTFOe5OfHvEFiHhMhtVWDTs2/J8BWqCKK3qEqozTVmTLkZwida5jF",
-	"dzQmbqg57U20nqmTp09jGakOjVIpuGrPEqqN0OnYcbrxq6c1w/zUdGU/YCMo9uv4A8wvklmCM0QjJZqg",
-	"HTOmPGFxeb7IRuKOGcN3NLYK0W77QBMew8tD7LG6DU5x4goGCe8DZwKFsnXyc95UzleD1pizxJCuUfST",
-	"VtCaMqXojXlplhpdVc/JNf543TItT7lSwJV+KfZyYLiHv5duulvv5cJUH2Mr39LEdIebhu+3uYC+3Nqd",
-	"kHCh75DswSIRs3iKqCyaAFtyixgGJLTNDM10w+Ba5A9QQQrRCmQPmnyQSt+k7PK/3hhz1+wTGOoBCWWm",
-	"h3I8TA3hmDYzcSvkvRhC5+G+GXQ4dVMYGjoJr0VpaNWfAxLGGZIYG96yuXmgU8oTLm6GwNf2DUv7FLRe",
-	"ALmeRRGbadQ2lpBpHXmmLOYa6YtOZWY/sv9qPe8cHLSCFhpP0bx10vp4+bKF6rWegwqstJyCjEwZhfZb",
-	"v2VUaK7npE/a11m3e8BID9aw3+0ftXu99kG308F/99v9AVAjF3dGvzED+SVo5XYWDEZrNp2ZMfaClvVA",
-	"DEFvLdq76nVPuub//cvIUnMkno2eR8dxl7V74z5tD0YHUft5PGDtw/ERdb+1gtYtF7E35FbQSqjSQzh1",
-	"RkZ/vCJPNRPUUOkfPP70VI7HzEj2Iddsqk7IYfeAXKJ3g3wU9I7yxHJZsECAl+etn/Q+oV7ElJnEyKxg",
-	"plh6go6Pw3HbDM5YPNbh0aP9kdPzYYl1ys0iGYMOO0XZ1WVmmgfm08O4PWBH4/Zzejxqd6Ne3GcH4wE9",
-	"HHn8u2W9N62glc3iFQva6/4LTi/2ZQlm8f3+YWkDHFHg2I7iZ+z5+LgLk2kPogMzt8G47dw3ZqKGl6WM",
-	"DXXKadI6GdNEMXj0W2bpbiqFniRzt70NJ5yL6ZXyHgzAOGPmWLF8Wv12/9BsY0IFftDQEDPGLU2GWZp4",
-	"vJNl/XaUyCx2DLQTyWkr8EnD/CE1BYopU5l5MrsfGp12eC/TW7ONXAojiD8FLWkUpBs2vBm1TnqGMLT0",
-	"/u5+8radRprfGdrMBNfDWWr3ND/uvW6n260976vJBLfdULKzjKXQUsk2jafcqF1WvuNJsiQ7OHxOj47H",
-	"bdaNu+3BeNxv08PBqH1wOIi7x88HrP+8D1+Cet86OfjUWIwgQ/xgaXyJXlDYCimLDFnEaDDxJEHLAdwA",
-	"VsqRPa6NHYFMCl60nBN8QGMuaLJ/Cp9YfWNCUZBHUow5yC3zo2D3BHeZzJnukA8yScqeJSPzPbf1cq/s",
-	"lf9VQMKSmxVZVeFG/SP/95DHn8A3vMJ7YmSKFOOER7spPbywCYeW6w25GI4TfjPRvgJ0VnVqc0UqBqXZ",
-	"KKV5kpARM3raLJURU6qslw66x4Uuk09hW0Vm9fAfSz91M4/scFVhyTufpZkeA230tUxHPI6Z2Glfxnkr",
-	"3h78j8xSksqEkSmdA+nGEnaivMAHxQK/9prZboWLgTzWaqLD9olaMpNPQet7KdhOqwe8eXhjminp8FwR",
-	"+AlVeJJIccNSkmsEpWXseTr399jSdivoDeYxlvBcE/bAjXJCRpkuzwS6slbRudCG1yevUE/ahUfYlvy1",
-	"vJRTZq0xcNmnUtwYjmwoVPGYlU1RbyndsEAjYynB4W19/t3QHmNlzwTJBHuYscgsrjFOspQVZqfryyx5",
-	"zFWUSJUvNQidDykb84ft2TJIk0RGt2ghqGw6pem8sJF1ljIQWlypjMW5rDMimCZZecvgp+EMhjS0jVbP",
-	"woo2T4knTQk2A/eHBbGhdP6MvL12DmbbNL1F9lpeIjtKI4XklEnBCEsUe6ICIuS9Me+kiNj6xcLWvbU6",
-	"dzrFPUsZEdl0ZA6ZJwfxQ7NkcByZoWv0suUXPV9kiXDknz49Fqde3H7rnFFMnxBqDgZLy1QE10pUXAv3",
-	"7b1RskpLxjXZC+tGHu4HxF7mXosVtAm6nSHPYsPHqfydiWux0DBSTbjfIWeJkiRcqTCE1lp/JzWa6mAm",
-	"7sI6hdRDWjRVPYDFhZIqpBChilRdArCqfs/xuN7ztNCh8z/hhEoOKHyvSV8Vb9RRQcLvpCZnfn/bEXJl",
-	"2I9FwCEOLSSormP4gBGYgrlbxCmLOSVm1Kqs5ee3zeYAI1G8lpmId6aHMbTikcI7iU4vRw1lfjEoL/Zr",
-	"+/X264z9P8YSm/FAa3BuwSfKFTckrCVqx6DqwfK9d+u6nRNsvYep4uDYwsOkMjVjsLirHUyNPEp/DS9S",
-	"vmjOi9SIJOzU8y3dwH6vGO1r7HGu/+Q2eL4EcMe7o+oHhxPd8Qu6TcGWjL6BmxqQNBPCqKYyNRwkYiwG",
-	"La+q4BSz8rrwGBDcLFJ7z+J1lceLGWKMT1HZsbeytuvPp9vUDhpUGxalTKNBVVqnc6MSUKXuZRqX7aJb",
-	"FH3L18Vvs3Lrk7eIs88Xxyg2WhpVaLGvU3hsw/FiJjSnifrcymD9bGDFshlLFRBHacHOiGD3xmzMJwVh",
-	"CBGcvNXrVbRY8hFV2wMhaxRyyyzz9h0pgdIMd8bm5KeZ+IKrVMzh8VTm0uGx2vJvGTPqK0zsxMzXMTok",
-	"aqO11hG7UYdp/YqyhQW9Fqh6+7+ZbqbyDrkuhH+B6l23Aqh6Y3xAcYT0SiIvN1WQXH7p9YHOE0njKynf",
-	"0PRmN0V6JOP5UEs5TKCpJTezEErDzZAlgRfLHh3PMWZvUMkrvAa7kpK8sS1vR1eVAT6269HNDFo320xF",
-	"vtdGsQWlSpG9HnnLv9sHjetDCjGI3LT2OhcrO4QpgJd/OOVqagNsKntgbZlJcT1/SsZMR2DyLR7rnheg",
-	"4I+VvHYCattAhcpAH82ayCPN84gm8HjTBD2/Vi3yFcJHiAsxDAE0opssZVW7wWpONIpkJuCMFq+SvbMX",
-	"F+/fnV8OP1682S875LyTUK/H7hQjUhnyo/jmiADthsxomkdgeHO19ofnyv0UtK6kfEvF3EVS77QbKdVs",
-	"aGOIS6QvJZlSMSfOQjkFfWlOEqqN6eMRfN+TY+YzMzaSD27bNS8N7DGW+sKLlnaToWPNULigX0theHNF",
-	"CwcluJ1HRNf1b99+6sVOwxA+CprpiUz57zuyqQwaMipXRCtb9RZDawytuLAUTz0rqxy9YqtKQ9t2l6rD",
-	"epR4m2I+I7owF29ffvrpp/aZ1329lUStYY6hO2y98fNR2Bs+c+Be2TvyR7qLvGXzYcoyVeO1rt46Gh3F",
-	"vIjeRUpiDrcgQjvhWT6EfX9nvQlYVeBRriK90T8O84vllHIBUZIQOpvKWyY65GwqxQ3aGRCghMGfhbI4",
-	"pRgKekJCiPKJ4CYDA36GuS8Io6eoIDzGnAlBp0xdC3vxEZAQow8K9QYinwzfqcRUMRpNzNfcjgqcj6AN",
-	"5ssABHl2c5OymyUW+z/kPaEEgkmeKBJTnsxJpugNIyMWyan109kgABecAd5QkU1bJz+3pvTB+nBaQYve",
-	"3bR+WQj5DVpnM27j5W0cHkcj3PctefH3ZrZtzaesVdOW+2Y0bxCzj66pBq+BE8rQ0EZjweiOPxZ/MIJT",
-	"2MCaBr2j/7yeU8yyUcIjo/mk2hkkt2weGFPBKHI3gitGOBy8hYZTdidvN5xUKpFRrDo/P7L5hXnt0yc/",
-	"rv1nzLCAVcknZRssORILGpE23NfRyAt4CdhZjBoqTT54NGMjocpk5LbBj6O3MeDL4+irm1ThAvGUC2M0",
-	"J7jSU3rLCIUgbxXJmTGqJaHENmHWfn32iL9QMOR1ywDjoknyfgy3Dqs2xJ6wT0H1iKGtWE9a9xOZADF1",
-	"yOVE3guYLma/4X1JnhOxejK2j8Xp/JJP6A3HgOFmszFvv2UQHF6dj4teywPBGq2KGxhNUzpfGD+0WT/6",
-	"Iuz8BcjN2oQpIw8gU4qSw27f3mX4TLI26tw+9DSJodWUanloEXjdbCSDbrduJDVx1+VA21bQGtHY3dfV",
-	"D4UnCRc3r4twxOpgbHSiMZHhn/uBER6pZql5eLAfEMWmnAqR0cQ8OdoPSPFXr78fkBFnQnB80B/sB0Sn",
-	"3pODo/2SFMqjIfNujB7i9WGkU/HPonFD3EXDq6b7VsYsAWXKdjpL2YzCWZ9Jpc0/h2P+wEoPZnR+s6rR",
-	"i0wsikWqhnK8wLBXCcNN+LuNtVCNT1Ex1Nf46eKBClpjLriabDiUCaOpHjGq7VdlInpDlSaK34AfLuHj",
-	"/BrxXqa3LCWxhEgRXeK+K/trKI6L4OvqkPLohCmNWUDAEcBiQhVqY9EkE7ckktMp18rjm3nmkbv+arrg",
-	"P3K8PSzfbtUoHOqWz2Z1qXWmrTxfN83EE0VmLOUyVnibiGmpNEkZjedkbzQvpdZnYr9+GqCObLjbzixo",
-	"OvlLfN8Qm9Q0WZtRJAWb12sksOiBPVf5QLyNLhbQdeadk8ryr9Vkihlspc00P/3b0FJleaCJ1ZNwh36B",
-	"TbkEhxpyvJ8gYazWG+CtPFFi9Sh+tHN1zJcmCXwq2D1NlMdy13Dbr6OIeNx+F2WkejQW8TMgbi7NZprF",
-	"4QnE7VhmqbQ09E32hCQ52wVbNLz4+G54eXX25tXw7PXVq4tw//RamK0hXDvgDaXpXAUQC2T4yK9y9ERZ",
-	"b9WeMWchkNtwCzAVlU19V9omGdo9w7sZs214n2mOkjSGPfqOcoXEm0Ttbpbj2Wuyie1deJNAdszstK5d",
-	"xWNWBFZ7t64LZismCdXpYPijn35r2QWktTYhFuskfgEN1cna5fLpJ7NtXtc46SBHtDBPwV+QUqFo5C73",
-	"Gw3Lyr66AZXykzYLZigl0zT4tMb4wOclbu52yB9aHX9xN5xNVerjGpXays4hrrXpHC4jhzEzhD1ULBn7",
-	"OUCQfpjHPRaPHzg6psu/27/Y1BAsyx+vyyTgYpgpBro9TxZvNYTUfGx9hcP8VLpoPvM6RgFWHt5JHlvj",
-	"JY/8QwV4WQjskmhP99g06O9ROWRiWcTAkptxTGWaUGWU7ilAHrmH5WbzR0W8jnMFYGicTQpyD92oUW8a",
-	"Jmysh5nItxsSovJ3UhlnkR7epDKbLTxd+Hs+K/bUhR6xh5lNZ3VPSqPyH+Zj8B/OUnnHFZei9Itm6ZQL",
-	"66XXtNiLnLa4Grp8+iJ3KX/NWquJvOHCf6iztHjpno0mUt4a0ud3LJ17K+x+YiKeSS70MObgCV7C4Quj",
-	"+OMsbqJDTbnwn/aqPNtdtC/gLRyt9hMFrfuUa/ZeJHPMf//kJ3atZlkf3XufPtXxHuBR39GEiqhGuxoV",
-	"PzTQeoMWnNh0bSoYdHqO7y7oyvg4yPv+Zemwz/PeyqNuaGHhgzp+e/nhSR4rH7ggC3sS0WEOo1Q2IQi5",
-	"5xMvF20v98o9UUTeC6uRUAvZZZt+ovYrDhrztDj0NVRZWSz4FUzK2lVyecCLxj1CZtWqzWBPpvUW3pa+",
-	"8pjrod1OtQTmQgoSfv/qijy96z11K4rhemGHvPDUGfsbgl8ECNQCdHBK2HSm5whnJKRgjZWK8iGoUS3s",
-	"FBKHGdLoLBT5mjULieAA/ho6uIBt/QV+Vm1TzIuGVwc19wH2LCgGxgBG/3KV784poSPFhLZYbfZEyXvR",
-	"wEkdtGYTG+m3pfXu6L6w3f1Q2KZ0mye5eh9woY8GrVowl2U3EG5fcVJBfvSKg+aRiucWcN2XDl1pJt6e",
-	"rzr929n/BYPw0bO63WAlw5hRrVlqqOT/+/ms/a9f/uh/+rcVPGH7A1UmyZeoMigXhX75AbCGiPsiwFBi",
-	"5DPFvTcYVdURH9SPePmBLQnywSOfzM9zm3RKfPmUs1uQTzS5p3MFVvvG57VEKo1un9zCriLgr+MtyYXn",
-	"Dr6SCiPyPUdOk8akwnr90379SMrnn/FI/0VOVTP6NmQxlXdsWF2KivxMM0bwTZVHjHONAVjgGoN/+T7v",
-	"HBJ2WwlYp/q/Mit9ZQ2vGtVfxjWc9jVnSaxOSOeFnM6omHfe0Skje2YaqIWd+Arugu5s1AHDWXKWsx+Q",
-	"jhsstOX/DSP0H1gVzX+EuhuguQWkY/0zriX3p7OBvEcfABDk48Ub79kbY1eWH31wodF7imknQQgtRfmn",
-	"TDF9SlI2hqAk6+ZSGay0maB1WnXeQVak9+BKapp4fxfzc0/AxHlJtf/s5cKTD+AUuNQ01QtPX4k4IJ0P",
-	"6I3onEFcj/fgLdMT6b9xwSCWCkbhntnuXtK56jzWDWBDtdZdL1S9q+FbypMfuYjDgODW2OhoiBm1PgS8",
-	"cqKamFaQSnOfq6Et5fJTT4mhIjpKWIDYBCxh8Of+KRFZkrjmnRpLnMMC1sO8gcG/iE3XPEQnZbNkPtSy",
-	"boauC5IyEQPwjFFvQH9BTp4r1xemlfaVtEmPcOrQFhpDlKxgtbtmKXRl31rKAFqx0W8ktNRF/vijQtef",
-	"PkGefMbC2t6+ogpub97cfAPkbd7qN9G2f1nHQrfSs79x2W9cdgmX9ZSNXtf8b62esqV681mYENkrcY0R",
-	"3hr+p33QieQ03D+tcinyXjBk2NidBf6eIxwHSxTCw/b7BT6gHUZYWbF6tfazcrxq7+sAdGtsoQqHWsty",
-	"vo5lVFYcdzCPSg09kpXzjaF+Y6jfGOrfkqEu8so7m5WyJDRDjmHhXR5jUMRq2MPgRSjgKkKcGgb7PUIS",
-	"gY/IWRvF4e46tJ9tOWKJFDdmJ0tedsur1BOwT3LU8EYOvCZ+FFjMl9aRsmzEzLwEVSiQuYb2xrXNYwhf",
-	"MEzU3styhrdf672LDe8iliwSokQqliTWMvIZO9eKJeP93a4rXKdNEy3y990F5Nplv7BfXJkPvJvLtR/i",
-	"B3Wmkb05LI+lPJeKLbT0oqGgjAUnkszZQ71QR3t5Rd0Nip7o719dkZTpLBWIEWJrM1mCg4Sw+5RrzQTS",
-	"HS4CCUvTCzHN6dTidVFz+OFw5gnwvs9N+hjwxeLZx0vX4SupZMDpdlHFFsis9qyBH0WOvf0Rdgu4InQk",
-	"Mx2Q+wnHnDDr3rR7IcfXwmxlaEbRwb7DExJCJExoGnqfgvMitNEiIaEOcgfxwI2gCK8FFcRKjYCENsrG",
-	"vGulPjyE040P4Z/BtQirwR/m55/w2Sv7qBwpCCMroleKkCG4NoLOvLv6xeiSWqd+cSzr4+YmdDZjgsUd",
-	"uzIdewbDIH/gohWLRxY+4vRauMXrWGgjfMs9zETt4yIsB5DW3WOXaTe0uf3+JxBv5J6fIjw7CHKM2QrJ",
-	"HhXznFyMsrJfbGJnRnnsQN3hwZ3kZkyn+Ybm0z7Nt7ODdybwnXuU48kbyiqnxu+fkoUt77h4n/Ba7BnS",
-	"tc8Bl8NoRMj/U8ZITOdqv4Ye3MBcDFfHDx71d6MgnGIvvGfeVnhPSwFSy/bB+8nfhoI+O9XAuU45Qs4u",
-	"d0HG3qTKi+09yGe1dFFr6R0srxyRtKI01QY8nhEFrlcypdGEC9ZOGYWIP0h5JXulMgFlSP+FugGk0+ns",
-	"17ojLUpeHZPDAgDUUEWW6IDEUgM8qFGqIQAf31BkLyxDgncsyreFNYQ7Vqx3BeywUx+2YcH51sWp44AD",
-	"XLTiuzpBlGMAN40oPaiJKPXxiHNNFYIAsSKfQxqsPCsFMXpPgc6qTw31wiMH4jDUclgw1FQmrPKJoiIe",
-	"yYfVgXvfS8EaTr1Xl5/m4ffWNf8PRhM9WSRntXDLK29NA0UdI3m7Po0RG6nb1hK+b9NMwLr55Ri6dbNz",
-	"EdaLMWOYEg6spOn97qbxg9aqHaaZaKpNb2d5rQjNqphl642nvEZBg2yZpslfhoFv0Cr4sIarLKVL5mnN",
-	"DqqVe0irpZAQAe4x3+X1RIEUN2yRiZhAmYJm9luTBCFLdC7TLOFig9RA+/EbLmqD9xCLdnFFEB8Bg8IR",
-	"IAELo0RzRtPSA4UppgwfBuSGztpjoyQUwYeQ3WE+DCxeCqw1Lm6n3qrlm9Hsus31byhhp/zc8MDsWySV",
-	"bmhx29D1pjtgVe+61bfx6kzEjSjZvg6ZfY0+aBYPYUmkCAhU2WiTfD4brb7pF5sT8RV9qFvFzXre7qoV",
-	"o+gbMqhNbmaDFuqbG4ynzmORR0ba61xvxOUISre1/qYVGZW+GCsEVIXySnS77e2wz9QWjqzN2yZ71FZ/",
-	"xA6BjyimsxkZM7YfEJtcCBHl9hN8cz8gLtvQ/AjJ58DG05RRuKGwNWjInlVL4QFWOvES0bzisFQbjpFQ",
-	"EeQoK+AwY+nUukz3A0LjXzOlzXH3x5S/n1KuWEymPG7bcfqaR5Gtbufl50zmVXMgStb1skpJAZa/RFFp",
-	"fFpK+1KjDzgsok18WP+w9Q6NIMPqdXI6y4zpsIeGFdiXQQnrxlZLNARAC7ScAEWtqnNNbSRbzVo5+fq5",
-	"mfJMKl5ZT48bFOWVFk2/mEV8ShOCbdWHrXjoyE2yPOjDkMdlRtwwNaTgv+XSTJsngOcLknMvf+KBX+rM",
-	"68oxq1Yxi5wcVzCcfKc9SyRlhkNiLhGwF7zBsFmJQQtIsHQCMSpx9en7Gq7OpRmgzZ2dZW3AW6U4pWNg",
-	"7MJhauB/IEVwxUoYqb0rGxpR1dxOWh5QZk2GJcegWYXpUoYRfpfHUqV45GG0OX3WEaNDZ6q1UQG+CExU",
-	"Qc4+nAP8j5/NaiuULc+DClo5PdXV8AVfHjpp1ISmLCajucVKS7iqub+bUDWcypQtCdcFbd6Vv5gZbo1F",
-	"bRVcN4hKuXKAP9b7pwRiFpxmnlAj5W3l8sXAXq+FuikpBSUyXRfuosp8BY3mV1greluyxfnc67bRhVku",
-	"cVdTiKPMvf+nCEECft8JVYTmkZjuOrjsh8AM3Nxd6dxEKYsYv2OeSjD0XO8O1qZ45EQC5EBb3uXgjCDM",
-	"AdRCNWNC2QRf/M65W0sP/ejtIU1YWs8E33rx5/WKwR8b3WAHrYc2FCBoA7Jf5fM83H0IakIO0lRqc/lL",
-	"RYTq8nfscJb8vqxejGY3KdXS5TmaL5EUCPUu1l2JVygxFCvCxbVwx0nNlWbTE6N9TqXSpN+FutKnFumM",
-	"K9Iztuyga3TQlEaapQpuk8Kz9r8Ibf9Ouu1jMiQdckLaofkMRo5l2nFxDaeBRg67fiuda3HlhwQDzgSU",
-	"tDFKGIsmEv8a0eiW7IV/fAqREUCQBYBFxdfC8BNFxlDC2xw+rgHh3N4xRlrhww45EwQNBgwluOF3THll",
-	"tkOH7I23ZgiLNqUz23GUGK2ecL3fIWc54DeoZOpaWCDMSM7m7pod7iKeKOLa75DvaJz/BWEf3W5tcV5s",
-	"7FqgHxxo8qSoGQ6YkFMqAPNShbBUxY+3bO5IJiRS+PMLvNdKtBVC8mc+TvS53LI5ulvChRrhUTrt2Ese",
-	"ozO+eNF+9ux5zxzxpcVEp/TBP5n9bpXT1Z8+/5tW/QK4Qu4sZfGLiUM93yTTroyMuRJJznv1U1CuR1rh",
-	"F70GYUq7KrXl/kvt1UoSGWfL9IEcLsAc1im8iA5sC1JAAMqA7IVCCobSD54oomSCOLCG5UjBSuamxXAF",
-	"sIklznwc1SXTmosbVZcBH91ms2HilRtZ9BgnnNkKqst/tfARivmYRJ78N6QVMaFZilVq65KGY750DH6l",
-	"3rrmF4vXrtrw9/btc82m38NCt7yituBCgFK2fyzLfSihdMmNv6rR5b218Ve8bn1Lq1EsW7CwmQvLspxu",
-	"HYWci1mmNw3yX6Shqt3rfiMckc3plPmFcmCY1SDGJqGIJdLc7tsCvHMzdWYRsmKRxBc5gZ1w8WpAAJYZ",
-	"41ctDq0LldxTjJWrBFWuJFLeJIrRO1cbstDyqXPIJY4KvtwprHifaBpbP98ee9ApJd9/Z5SyO1wsJcca",
-	"f94/xdhgqz4UP1hK41PDRzFYFhcDn7R7wZYHv3JvkXdIuDCDnLGUGDFySto9o6JkwsLSP8KANuEpy1lG",
-	"PYcQCCy9kicslB5F49nIualpoEMAk33q6jrQijPMlp+8lwTVxCCPY/vh8v07W3Jx0bIt3BCrfW1BroAf",
-	"e//rHB+TvXsH6FXRlPc75MLi8yqXNx7RNJ17ozy9FtbDbJPtjKUJieYu8HwPwo89wPFZyiKuGJRwzFep",
-	"jJcmsyR2PlUodIOFbLhhzmTE5lJYYPMRwEvugVZCNJ8ylbuqAzBe09tsZv4F1wN2iekDU/t5YPQCFPq1",
-	"8ADPsUsXLFLRVVu9fuewW0YZaP/fn7vt41/+6AW9/qe96+uO9+f+//23ddfVRdsfL182xi+o0H7uVsxb",
-	"riPrd+zeR5D586BH/K/KGt8UFaFUqrRpgM9RTRRIpQJnnXLsKmA27WawpBtXABM1e6OjgS4FsT2osJXA",
-	"4Gp+NwfYyE33ZMlo8zZq3LFa02iy2b223+JZ/n3dBUFRrXJBxr29+gCw0cZWIWOa1mPZPkICQdWxuzYt",
-	"eZNglHTojkEVjNiiV4LKivWQwQ8JcdivUzklMVezhM7hjfpgvPokb6CvPM07L99KeWKTsqGIBTogodiZ",
-	"V+R1y0Rtvwzoor9zXnhWdTp31RNhorDLWJrribKnwMaAaHJD71hum64dg43sW5rv8BZ/b5+/zPO9AfG7",
-	"CO+BFbmnytahO7We75QpJmKQ0BwcW51d0i04VGOKWCpUOVIIYh/zxIp8o9alVaxdF6MVzLjN6Fn+67BR",
-	"sn3NraLQqw7f2uE1C0TxOUopGsXlSSxe3OTQiEs2JE+0stX7MNOLxXAmcviCyLodi7cVohygbr3xbmwe",
-	"Y1IX01Hs6cIOlmee35v6zMhPmPVy+X1O74WN5Cy6dMQ2C+lYIhCWIBDWVFyCb1hcJFDsefF4m8XTLYAu",
-	"W5TTeBye+FF+TxT58PJ1UNBFmU9Yfl13LzOLx+shCN2+xGsX7OvcF5e0gh0ujUsn13MXbqAWl26W1p5r",
-	"2B0QpXj76Idi4gU1sdFLkL/E8HbFBxNqRE7evVhM5zUKzEtj1s2M0IuzXL7KJGZKu3G4eNIRG0sLcelu",
-	"KAx5uUSHkhF/cHToGfDdWgdCMbTKaq0P4PBu9ppMq37kRTrGKdqtUIWzsmKlWT078N0SvbpZ+UPbbFrV",
-	"UPHKztXMet2RXArhjppDSPbuKdcuMwYTKUVMfpUjI+QBe52Lm31IDBI6DEiYZ+Q48x589VLGhgFRJQXh",
-	"goSFnhWajycsMZ8I6etRXrHHklM/h4pWKDfyxBTTSq1hAH60Gte+DTafupoqDcDzsf6KsUEF5Cv4sUyL",
-	"7r51TvmxX7ymQe9FsRvPDwi+jeGMpdbF1iiAZGOAT6jebNbx1AakgQ/HUEQeDt4s1xiSPpqWJIMEkaUg",
-	"pRtcXVVBsZc2CsFRwzFr3rCWt0ysz9/B14r5+7OrHV1QIVCfXNzk/fEu0mSJAOtYwYKDeZEYXsjpVAri",
-	"1XVUqOCLmAFXh5ATpsjea54wcjkXEbnOut3+Ebmc0JQF5J3UNJ2XjnAEjUJCWt7K8pNb9oBvKHKxpw0c",
-	"7f+VSU0VVjgoBrdFA5/WLLh9b0X4SKFVywwR76su8EUvuO3SJj0sBG24ARCjO9lrJunuCqiNOsCPF3zw",
-	"9SGokLX7SFUVN8y8scVxhitqwOzEYSdcaYmuyWb3NWYplqRiNy8CKW+4aNQT4L5s69RcJwAc429eXDAo",
-	"wdvXtQh61RNFbphgqaGOPPE+8Kr+MQxdAT0XQ+NTRmOneObptvhWZ1cRUyPAfQ10s1jjzYVHM68BbLfn",
-	"LoB/DXPBUwOnblfSOqIA9IVQIcV8KjMbG3SK65ovuMNCrA+61mymNjsIl5rNHiWWeruEFr8+wqMDC+ZO",
-	"hUKa+8LZD+d2wyiztxJpVYK+fZHuWJDbgUfABYfN2QqsMPJug1aa3N7F0TZsfReevRUv3JJflKXxOrtv",
-	"q4IdpSSCWlrLm1261zkMUuVCJNL1bm5JaKRZfFLmGaNszlKyF2IIhjHbSley6PAleyGGc9oUeMDkkUnu",
-	"NohokpSvh7A5Q9/wHaT+lIO/CwKqVRFhGl4B0yVQStDxE+UhoDm3CowPZhyQ0KzmCUYg8tgGIAYkpDM+",
-	"vGXz6i9miiF7wGxq+6N1SbrgxdJ1MLTejw7iATsct4/os1F7ED2P28esO273aH90EA3iQ3Y0rqO8jcpr",
-	"pnK6oVBZoUShy7xxWwuGT8vuEjhhl9Pp1/EPov66g2PQ08VqK5tD7XI4PIrfCAWiWZJ7jJ6vqDNwVXTi",
-	"RX49UddiBph/OXyxgBrpLnjFnkPQGrE2HgWnIQOPvyRqIu871+Jc5JdAqEtJsaBLkT0htRkehDTvL8Td",
-	"cqF0mgEammqdtC75DThzqCaucD7L+u0okVnsqud3IjklkP4mtFSyDWfbRllMCtylvNyzvT4m53iPWNSD",
-	"liJip+SWsRkUBKRjSCTAlcFgstbKQfiM8qRVGo51Dvje+9JEa/BJJjI1C5W/lV9wwT4HfkF8HKK3SbBH",
-	"9xNmvY3FEtRDa/tTXGTV0IrE+rRcdNbpQYt8EYdUNAF7sz5lxBtVScUprdzSg76YeFWU6KKzWSox9cMP",
-	"Cl5WpTGiImLJMiCQQg9dkH5FVudiwqcUbMOasmxWj2PDZuaslaKbY8B61N4ZD3Lyt3p5WEA8ESZid1Xr",
-	"FkszQYUeepg9NjhiKmNm4yXKgYb2odmoPEeGRhFTajiTCY84c684s9C8NTQnb3iTUoHdFBvwy3oUEzYr",
-	"chWLJV1KEh+Rvst7tJMiuLmHM5XZzQQ34uPFG7IHxUd9/+aOOIHLHIVBa2k0rI13hd0kM6ontmeuCLS2",
-	"/qT6qqJzQZruVu2EE8S7SlWzqTUG4PJcuzOMIQTj4xSnaWSREVRMoXMKDguids6SeV0qXZ3kDlYnuVmU",
-	"uLo6aVOsYrmcjmz2vqUm82ojYvgyldQcKGhNITU3YqijVojkyw9YU82iK5A9i29iBkNC+7RAmv0MxdYe",
-	"vzTacmd/I++LpY5dq4lB6co1sUU2+v1XObLRRZ0VbSX1Omch1q3RVcD6oPpVEj6rOrCCZg0HfZIj7+H7",
-	"AUabTGnMOl+grlppMTaqn7aCE0CtrA29IztEpW5d7atZOdH++uSMVVGoXkcrlmzLMnPT9c7u0p7sFv67",
-	"5UJXD1wlUJm2f++2j38p/tkZ/mf7lz/6wVGTYOzV9IwrtGLdv47V7CTmDnazbeJDQkWDu/lm0yvf0v+y",
-	"kHSB2tse5KyiThfabF6SCc0TVz3QXnE7i7sDZgFXEUIHsTSqBRa/ZJqM5raNerRHyDdo1IJ38bLQzG5X",
-	"/497Aa82pRmz4R/SJUXcnSnjCYm6HDH4EeUbV54gsp/nki+hgux1XXQPRiejwoYADRDNwjWhipyP22+p",
-	"jiYl7W05pJWaDXfYhaWeXT8mYIHgFugn34LFhVvBMcwGfFWuAUf+cTjHh7QWqzKSaoMihCLe8D7KfLH5",
-	"Xd9u0T6Q1m4NxaaWVz7G4UYLomYbroeabbwcK8zUvPsA99HfoUpfC1Os7s2aY/ABT82GWkudJFhJ9va1",
-	"WgHQ8MPdmM2yNVgW/1fyWO1VLJM0E2o/IAhkFuRpEIq5t9DKqQC/lXx5Obq0deTVOe/sEB+pLtCXVxq3",
-	"NC4fXdes2ft5Iml8JeUbmt40RkquA4keyXheZEYu2cZ5fYz8hvhYn7HGZI5D1LjS+kTGDTFRsVDRVoiv",
-	"rhrNcDRfks9iSx6tDz700d9R0chTQO1s/OaKsZYHUdqEes4Kc97OFNyMHHbfhIW7FJsUYXogNE35HYtP",
-	"iZD39qIYbAdXPMTG14wznaWspDKu2VJvy6r8pGHOrp35ivV/m69N/W0kTjGiU3ZKwnvK71ga2tpHCi79",
-	"MeV6LFPEMsabR8QnVZrOlYMPNXYUSEIAJ1NM64TF+64ECFdkIu8JdZ9yRRKmiRyPSUoB+gnC6Udzcid5",
-	"jEGJyuUSlLgMFbdDqMU0xngAmuLdj5qY/0xYdNsKWoAm1QpaOKFVvOjC0nRN3k4Bft4Qg3BWsLdGCMlV",
-	"zT+vI+K6rt3XZfbiGbGaBKGLgAEByWaAnOVS8c0bVnUxm9E1P/a63SIRPn/U7SyksVdyzW3S+qCUwj5Y",
-	"lsFeb+TTTMuhvfCrmRv+QCB8GUhtJpVuQ8IJaMOKUI2+xj0HQwuRyDbZjfHU2noe3Ll5a/+UAK3ccwUF",
-	"bKxXFLtTiGBXDS70gvY/oyBabmnbyyyjQ43qQJSsGqHIlM7hSstYtXvXZhETHkH1DClcNRzyExsprtl1",
-	"a0mR8XI0elNfgf1ow9fND43jK5upVAkVOzvrPxcYdp1gLiFZV9eltLA1W5M7xKs0EpTP1+6u8YSKF4AC",
-	"vaFkb+5wWuIWWTqarfSMvyTT2fqGoIZvrAMp+rOe/o1OZYWUHuOILSXDeZRsSoW7hTZs5px5PM/McnC/",
-	"r+hT3NWZuLUbaKf8wcgQjdpolkhniGZ5jh8d1VyfLyYmrj/yUwSwHEaAYNl8WGXgy9LQPKibfGyP5zGv",
-	"psbZ5VxGmkvzXAHxO7SXP+72wLB9C0LpoGgg2xHQSiGUT5DQVqM7JWHKNJQjI5reMkWEJILdW2nhmzEO",
-	"XTx3ftkP602VhIpHcn393SXe/279dlOpuHg+jOUvkL5egzu2qUewX+MRtLrlcMrVlOpoUk/cKRcRn9Ga",
-	"mD8bad+4+teGuSW5G3irMlX5uF0hjbUGW9OSwBYpf1XngKa/qua22aBMsZQYJmVR9S2eqMtRcOXdl0YK",
-	"b6VcWQgQD4xFJkvUhNICLnVQYbYGoZlhtZpH1KLUOCIzI4VYYaAVcFWsqGj3IZWjBBGSFzAYL16/IMeD",
-	"w2dkhi+RWEbZ1OKh7F6tsnadV4Qew8VJc/HrFdesSzgVSrvqe3UllrHujyGWsUyJymYzmS7L/nN8qQbO",
-	"gutkScmJ2iq3Z+TjxXkpQt6uvHl9fTyrrVONvXo2LexOPckBH36cDOWd/ThbCIXtHBi7eSQWLSTrZNjS",
-	"dYDNbWWvb6sHbLzSVedD/RKsmF6OoPDF6GyaQ6qv1qDhrSZ0+UVrKn1FuvZJ2i7ijrQNm78VgW+7iVse",
-	"iM+5xYX1169af5Dj/FvG7O91QacrNmfdwn8l14N/7ndxQXjtPJLN97cmqmWk8lWp5BEI5MoqVF9fj/ka",
-	"vPsxNBCzgl9OC6kL9F4zuK9KokBfj0Omj8TGtl32ZUv8NYe1pU66MJX/sp7dre7itoWvqBBB3swvawcY",
-	"13KsmG8Aw32JUCmYOVZv6YLnUe1eRDLHZWk4psXMV/vcG1SQT7hutS4YjbmwaPmVdZqw6HYlQtgyJbto",
-	"Xi3zfEMesCtoBtAA0J3FEg0ISxQjYSboHeUABRySPUoOuweluE6XTey9Z2ZZhI64F9blCzszHqdcu1C1",
-	"1SRtFULwe03pnMSyQ0LrfbPFyZyPMIS30JUPBShjoqX1YLtsSJnmMKurClKuwSS5pCIeyYcXiYxul+e2",
-	"pJnY0YSqRza9/ADVhXEn4wA97bbEC5YaVnMRWawIOxiSZqIemN5BiTRULLyTWOMrkpvgN9EbNkzlfW1b",
-	"C5eUAPEAUCMWC9X7vnQWS6tfR2f+5p3Fd86DtpPAcBtVsNxeiePWwt9OZJaWv+ofrP7m05rpXGor/Sri",
-	"TN4vyfC06D5PFNROaR7nKMdjBcW4IiliVe/oHdO0DCFkdoTQiQf2dk+ThERm5JD2bZtrmKFjxjb83dbg",
-	"WJwbpO6bd8jvNn25JmE/pvO1KxPTHG6t3CbZC6/O374a/uv9u1fh/sLirU8MlPctNwh/OgvLW0vFhRhb",
-	"gH3id9uknn92OEf2MDNTXx6eS8k4Ze6mEhCl88p/lEzhElMSSrBIPqTtBY3xkj4jUG/zsPLNS9OwBz2M",
-	"MzZ0au360uybXUxtlCxYgqrZEGnxtxwNtYHWVWC0NrsxtZ/5BRcsJPlGBF3AgW/2maGrIROx2gzA8E+B",
-	"k7gIBPAlwBTLUInroRVLeESl4o8lZEVLZI8AouiZJLbQ9CKn9dPzN1n2yhr501yVh1+2knZNtzF8Yl6P",
-	"DshdlQGGwTC5xuwQ/5wyjWVhpNJl8GenOa+u774Uj24hgj4FasjzI+yHK5bo3FNSd/CarDAiZym74+y+",
-	"TpgsOL3xzaC1jta+jmsot3O3dwvZJt67Gp11d8IR+AowsMQVYNCTElJJXrhIZjqA2gOcxV7avn2L3qTM",
-	"vITlCrDwVpoJAvWBU6hKro2xS4WQmkxYMiN7rmpBgGaSX54ATUj49zBKqFJQltAlPQIQEaitN5SLPHUf",
-	"8l14RNQ9Y6Z5yF3hTOhw34xBivz2fS/88P7yinQ6nacwrnCf3E94wmwUmTlTbtmcUpzX/s5mLFUszks5",
-	"LdQ7W1KR7OqzFCPzlqgOmMgob3bN3IQCBEFERY7rDvHWqZR0monU2LB0lDAo1cinDGjg8OEhIIP+cQ41",
-	"anebwm5DBUcsFrFmey5fXfzz/MWr4fsPw8ufXr36kG9CqbQsIBJqniT+LjxRBKqLacDQYxqnxAFfQJ2S",
-	"cMbSKRU4I4olL2lSJUIk/n1yTw3Jjj0qLSilBADnlslsuuuglomOueBq8nkuB5oETFWPvoub2qrOGhVx",
-	"gP4qfGL+mMNaazmblfHpSwovna5womF9qxqnUnnzzX6WkZPIXlFJ1GouAXHC+jQvzupkdj16/mrI9EWg",
-	"dMshsyhizBybMGXGEnQ/h0GemVggp4/mwAotIRmWIkrIab7MxVdWpJwC111uotkaZLB3/tnbJEUSuxgt",
-	"0T78prm2J9vBDp/AkQ5zfD74c7+zvJ8lvgk51jYdtKCAoqCe7ZSONdbBcwRq+QuylRKf36/ns5vCy29i",
-	"7ORnzrd6rMSoX11DcWtkDohkOAq2JjBXvihUTJ+aBUHaLwRjI0S8x6koV4JVd4GJuYGBvKBUC87RQYX6",
-	"N7terOVzHr6ptTfBHin+nduT0Ll/jvMePWBrVbZ+gOWg5Gg538lCqRfPJV0Z4VfVJgtV8BHVylWosmkm",
-	"LPJEzjpXg0+UHQ0LdsJiHfe1NVxWOCqr1OTSJNbUdq9UdJeCBZUS11DCpVRDvQmykS3bvqZg+6qecpzU",
-	"vNQgIDEB43BgkZu6CipLvuIUroQXdrkXuQcoPzylE7keW9h29rG4+GoWNn/YPagNmwdHi5B6WJQ9q+9X",
-	"yTdc1Fwr4Sw29DHV+uqqDgjwqnjN1669likbp1Lor11fYiHGmz1wBTXscj/Fno2OV/un+UOLvuxUh6li",
-	"yV3DkmbbeG7L+VkLIK5mFObMKBS5mNSVn7bOQimotUUH62vFXLniL+2PF28KSGEvruFoUA5rOArqEWmG",
-	"7V/+/d/W+Re3KnuRoxavKnRxRR/+HJFRqSX7Sno+ojQEHuaCw2ZwmA2I0RDUATl06rEXDpphL3zFWK0U",
-	"dZvtQrau6MOXDBj/s21cPUoojHLJan0dlc6cvB20uCv68HWDsv6E+764uSydbhXutcO95dI08Frqc+Kl",
-	"etcMNQaWA99vo7O4b+qwry/xRtx6heHNeb3pDWMauhQlp4Z9x2haex9RBWPyJ1ZqrDS+tVoTrNsF2p1f",
-	"Dm66KW70xrDRjfCir6R8S8Xczlo1TDbtH9dozebsDq3NUassfxQ00xOZ8t8bZ7V2ezUdZaKUi4gRRTTh",
-	"cck+rx/BLJWGWIwC9wrjIhvOuC69Fm+5wE6YScWtMWOfFkB8pUezlEVcwUM1lOMhF0PELauWmC2Sdo1S",
-	"nabmuNc+M93bfEFWuq6NEqnKT8yrY5mBvwOT9Ic5xeCdF9YxGmZpMrSLuviDaYUmibxnS36E4j/4ExvK",
-	"TJt5ptY3EmdYu5YN/Yvk4mkZ/MAsNh5C7DUPa/TuoeEXMEhZ6X56mInIBr0GrQlN4yHYym7GamgMdXwG",
-	"JfPZdCY1fHjL5sOUZapEWzSOU6aU98RWfszdPu75HU0yL+bUbPmYPwxTBqW0TZuJxOq9C5OqQD+4sQ5n",
-	"dH6TJ+DgVzmWVPHc4SMgSUAJGcFuqKHLYX4jCytldoQKQAQYKmNWp9UyNXaxTEuOUS8UsqmO3rlKFsZX",
-	"hprIN6DYFPtOAcBmoQFLx8NFy/hU7JibebFIec6fmhN3z+gt3s0YMq3So3tcPpvOn8fFcJT6taJxs4cW",
-	"ewGK8uRA0WbWzqORPzHinWqLAZU/zYfvHpjWyn9X8aPgJ5+kK1Wq/VbtL3XPINzd/8GZsfAQTdvS43y3",
-	"xlxwzfL9yl/wxwSRvKXmFYtSpoc3GCtnt2gIMO8tzEHy3zZ/pzVcoyjNnzOl/FHpe5ZOl+wR/GTeTaRA",
-	"avYL9CMo+bCo4l+A/3tCxeveR4YdjvkD87HD/CHds9FEytshE/FMcqFRRPo/3AH9mX3JxK2Q98L7scyI",
-	"/adlLlz9BVlwrQxU9IZdzkX0OCa6DcpcG+pmy0M3zwrIx/kav6yL7NjqRnXCaKpHjOrai7M3VGmsvybH",
-	"JOHjvFrmvUxvWUpiidiYze/QmqJOrL3uWxJ9DVcq6ab71uz6Kt+E4t4Kw8+axIFb3WHuX/q4r+10PLpY",
-	"deVTp7ku0EedweOirJoHNJUmmBPqmuD/RYPECltvussDoaqLvJgeYlY4TbOZZnF4AvfHlhrtZTvZE5Lk",
-	"dA3+yvDi47vh5dXZm1fDs9dXry7C/VNbAPZe2Wv6lCGCrK/S4p1q6ZLGL/VnxBKG8uVF/7yxLeE3X6si",
-	"/ResXfUZEWa+hsfQrZPzc8kdUvLN/u90AVF7k3Bhhwy0DkWDi8yiRtcEX6NA1PIaiDXTcWlTGxf737H4",
-	"1CbUucTjUA2QXYFBZKjj67hKgS/t4Cs13/9lyyE8brGy2l2tL3N75uK1QHGuumY3L6lQ9HWGhihP7D1e",
-	"RRfIzdTalJKtAsBLSZYLa/BPmOcrJIuGRTzX5hj++ap14jTfWIdGDYh7fcR9s8VejfRT7voR6qRW5vIX",
-	"Wv/31jFzrhFarQrjh941Y+gu2Q/rZYOrmyyxJwWjMRfevXHQSisrH3kjyjFZpoyqLGVTY/BmgutNSMMl",
-	"kTajHHdEyzN3Y2+2kI9GUaXd+atQla61qb5A4Rd0ly6uxcfZjKXtiCpGEmZkhgpIzG+MNURFTGKqJkyd",
-	"EjCGlc2idyioIpuOWOpMeeumqZE+TvR028ftX/7oBsf1MufPCMVSWb5t1XW781tp7H/BHdwZQmZh4Vcs",
-	"6tdRdN1Z3kHXtU08krr7NyCTBQr4Cf2zL1nCzXhrZPSaDKEpjdnjpwk5n3RTjwq4qpeVoIZfnygAMVW2",
-	"DE5oHdNtHodEOnATjYEADftzcQHbChbIb7Hru9HybJUYAyHA4MgDarV/ptrRJF4j51lSkRSCRRDeXxTq",
-	"qx9JytRMCsWG0dI7639cXX1wvdv+3ACfKNt1OR5YGNUholNWT1UJxSvR6ZLcjERa4Nh8HbSUt/VtQX58",
-	"eR+WlP0yb0JjXJE4Y4HNALORw81d782c3JWzuUu1mlpnmnfIvCNUom7PQ+5lQ2wityuT+DqipsrldhA5",
-	"9ZtSG0beMIvAtvjKbscjXX/5BFzDomIOsSbxsLhwaLCAbowv7dcX+HFeUCKu92IUBKVWcGjAdlYEC+jB",
-	"RSx4HS1ntrjPjbb7lWmuHqcOd4KLm6HitajXl+YxsqAY99hIuQm9Y2TEbFYhFzces7I5oHOXcNchV5OU",
-	"MYRXkmPibpKIXXPgJO7wPfp13Spv7pWXdg8R4/JeqNJwyB7XJGUR43dQvCGZ44tF8WzYKrWfz98l0QGq",
-	"jbwXrq6fbcRuH3zVzGOcsjsuMzW0F/Tl4L+KQgYBfHn6CH4B9iaNWOwyeUECpFLbFE1IzlX8RqiAjJji",
-	"MbOs/Z5Uk05WZ0VsA6OxBPVkV1PLJl94x6w4kWVesK35VWEAW5lhFZ7k6a6HNZUtSzwlL05Tcv1sy2Ig",
-	"C1vEjsvI1Cdmj98Qw0PUiS1AYpcrcH+660f3wOUb2+TCTp48VDzK8/r8h0U6UfEsD2KxISzFL160Txzk",
-	"dTC5Upn/94xy7687yaFHG8ZUzMQe646r0uz+zlOnKzEiHSc2OuQMo7SMJjTo93N9uiZqJCzxbW/Xe7W7",
-	"vro40Cr2dhZPuUCuFZg9ntJbqCmTMzcImcxZWbN8Uzyx5Y4giIXsmf9YHikJJYmUsxGNbomNyAuIzDTw",
-	"FxvjxKXYPyVCajOKFPC1gvyrgCRc3LYTGdHEUKRLF3KtkUwk5j8/vfruH+/f/zg8e/Pm/U/DDxfn/zy7",
-	"elVJx+l3B883cxmYaTY49hW5vxgQYKVjWMrpQ+A2RzpleYPp0XpBYLLYF7971COwKi2G9mwr87mSJRgZ",
-	"O54metdX1Uxz5W93zdQ19UhOkR2Y9uNy6RW64I48pfaMv5iw6JbFhBqGQpBjbnXM1p2pn7ieXILm0pz6",
-	"FqmmSoQqb3FxkY3yw8WN05f2wvuJYtEQUWxGVLGjgTPSb9l8H5JXLjUVMU1jYrtWJOGjlMLp1IbPct0h",
-	"lxN5L5AjAsAEV8T5BtbXbLEjrqNtAEGIspTr+aVZAZzi2Yz/yOZnmVn5P1ojSMp47fi5zd1sBYuZnq7o",
-	"0V5Ib4edTifcz71ClGAzmORoS96w9I6lbS3b+C9bdwjEB+wH0DimhORjN6LB7DWmiiwZ4w8/XS2Oj/zw",
-	"0xUZp3JKEPTn6V3vKc305CkMKSR7/7jsHx4BQhC8ZX01NhmYcAgJ1XMjc+54zFKyd2E+ePrK/F9yxyn5",
-	"4acfL/cbjP4T3H2MJZY1EppifRwbFNByjP0/LYyvUYic1/+k9cGxfc3odMEgbV2yJAlwjEYZRcozivlZ",
-	"lErBFXkxH7GUfEilZpEmLxKZGdKMbrNZQGKeskgnc/PVtdCTVGY3E6I5S9t9J95V51pcixdSGIbCpVAn",
-	"16JNfrh8/86iNylBb9kwooqFZMxZEqtTYhWWHHcJnwMUcMoMMbKY7A263f2OaexczDJN0iwxAkoxNCMu",
-	"Xp29fPtq/4Ro9qCxq3cf35BoQlMaocvYhs2Sj1ev28+JTK8FIYkUDB70jojK0lTeUM3gXUOTMp4b3UxP",
-	"AvJbZjigTMmE0ZilAehf3a5pI4Rm8U7RQlXhAGAaUGmKhC4XABWf8JRQXBTTB7xtWqIkz3uAkyJTgqqI",
-	"FdYsL4BluyfhlCamSRYPf1VShKaVvaJfRcIik+KWzcMAYJzQEDdNh8agFITHaG4aIlKmDaNkQlyr1TKv",
-	"s273IIJn8E8vpDkke+FCJH4YkE6nA43DxLBmfUkvuZcZjHI6y7Sx8edSxOTY+1/n+Nj2D6tcTaOBNTSi",
-	"lmCsNul3u912t9fu9vJD2u8VjwThMDWYz0ImStghr2g0wRWwGD1mFakmYAEB5UExL6TLvDRZ6F0pP7XV",
-	"sv4d9sKhOtsSZDZ9iIo4MMMwLK4gnMCimKmffwld+S1Ahq4ZhVGBLPMPIXY8JHu9Tqff7QbE2mvksLuP",
-	"ENKCyBn9LYNwuFTJNAzw9BLr/CXhH9eg3Fy3TsjPnU7nl4Bc53fB5iFYfuQavbXYiHl83ep0OtetT+Gp",
-	"aUyKwuSf0RtGQtdESLi9r0awNq8Z+AktQJiYgw1QQV7bUsTOAFOAMDcnoVPQzUyImtLE5XWSKZ25lTWD",
-	"Acs9pVqm6CEhPPYYRujy/UOC0h3jYXkKF+pAKWOeICATACcB93Kd/3zL5r/8ByT2hDh2o6iYQYD0CBWZ",
-	"SCGzlITnRR5R+0c2D0/QZUKneMShWffEdAoMAVwpc1XCikJ5fmqpylqB8DbX/jmpT1wKTz3UNFsRVBk2",
-	"N074zUS7NrrHC21YpgyZN/Bu2CE/sjkeg1s206Q/IICGTWa5lIY1QU1YERpF5rXwfNx+S3U0CYtZp0zJ",
-	"LI0YCa17BE610jRhxD4xAzJD6/Xzl/K0N1z7My/7z+7TmU0shMN1QlAdIMjFfvjpCnlYSPaWC3yg6nSt",
-	"mAeFYGV3Vu2xXXZMu1DhTybM4kdM6RyWDU+rA3cyy2tI0fQqIMY7fGjDV8jlQ1tgMSRTRoVa1JdyGI3O",
-	"tWgFrYRHTChWJGO3jP2RcqZpOre+LGtinzx96ikXT92XRT3BllMXzjItpzjeXPM4+3DuubtOWt1Or9MF",
-	"5JwZE3TGWyetg063c4CXsBPQKZ9OGE305Hfz75s6/fkMuJUyTN4jZJu9iXPPQdRUh1zJLJpAuV+UYyxB",
-	"VThf3vO4ddL6nul/QL8I8QQHDIbT73ad9sXwZsDn8r9aGzyvo/BHfrHUkrdwzwQcZZ0NavsGha/GYWzn",
-	"ZnikMcg7LV8fb538/EvQUtl0anbvpPWG3zGB6Yia3ijA5MGEH0s0cEWSjRIetUCxfwq1H5ouuHUqGNZn",
-	"DBUCFoZFfQQubehzym9wcZE3YEKqDgBUJy82XLsLRZmNXTeiqMrhxoqbYuxFN7pim9yuYR2MxhtXDLdm",
-	"78yPczSiU9i1oHXYPXiEWXhAm9XpuDwxf05+0Y/Hmdk7iZiFc8wcsT4erEyiiKJzcj+ZryZTf6Mb0qlh",
-	"yzPeNpxsObGiB9LIdnRV3LL5aeFzND8oIFGjBpiWOgRNf6RUi4jHdJYKFpMJS2vI1KhdaPrmYHXMGBZL",
-	"nQbFK0/fQIrfp2Dtiy9AMWp9+mXXc4DOsJ/Ll5itfrd/1O712v3Dq173pGv+379aeMXV6o6e0QHtsXZ/",
-	"fNhrD6LBQfs47rL24ag3fjbuRse01yvszLeUC8wZAlgpSCjF6J0WvR0e3P52/HDXn7pI/xNbo8XMqwhu",
-	"xDsFTyFsnbTY/Ifu+a+Sv/31bP6Odx/eXnbn7/75Xw9vX8p7+P+vJX/z4ocZvPP9+cH/XP5w3Jy8cf/A",
-	"41hD32eouspxLjrh9A5w7evazffo6Xc0dkgR8Elv/Sc+/AF+dLD+o9cyHfE4ZgL5SoORnQusvmwrEX8q",
-	"Sw2l88l6R9IMrHImq0V2foGaAqrmMOIdlSIUFNxVrhyismhCqPIIycjuCbsW1keGOmrJowV+rlOrsNqs",
-	"tQlVExaDILKovSPTBrjFEOOSnHl3qVB6W5XKDBV3radFOfwpnV8LPEDebAq2Mpo7Wy0s7kdCVLfKzAPX",
-	"BMlvY+7hmRDmc2QOQGvfyXi+GV9Ycnw3PEH2GvJT2Zfo0oXKjKu3oej7M/GrIPfn+m8Nf3h4/l+zf/XT",
-	"q8O7n57Nz3rRq4Obfxzdvj0WHwbq4/P77ZYzXqYJ3rK5xT43IsyeDGV9vhH7kzOpQfd4/RcvpBgnHP30",
-	"g16DLj7QeSJpfCXlG8AFMd/1+03ms4D48iic9IXlErmbe1NuWlF1nv7B40/IWxOml0T3GY6ktJxh+q/h",
-	"Q1QjSZALdifxCUnNP1nsuB4lQrblbFHBgU8KHlU5xoO6JEVo+E9Pf4P1X7yT+jXgMzwGLeC67EALmwsI",
-	"vIksuzAgoK1WQl+ApmtIQU1kqtvGvIwJXHCQH3666pDXeBPsQg/RnJOZALBzll6LKOFwdWPvyI3gnbGU",
-	"wB0FOh7xlxMijbxnHLxV4K00tsO1sN5He5VCi6bAk3Vs3TgXTKfz9tlYszQMPLs/5TcTfS1y3HVoxvnE",
-	"XEs24giDw1SHvKViXgSFSUiSuRY4ZGgATId7o/3jXZpK5D2w3HwdYnlvVAkFKoKQYj6VmboW7t6Ca0IT",
-	"JXGpLLq2Qrd3ecGeKFyLa7EXXlDNwD5o/7+hvV1QUMUCNrFyvu8Rxl0BlP0T5S2ByxPGEBW1XAm5svA1",
-	"W6sQ7iIK6LZyC1XkkbYimaYs0u2JTBVrjyDcft5Wms42MUhLGGyN9I0NDaUyCp6xPyaj7yP+nv9w/vH3",
-	"8947fq7OxcVh9OL86Px29t//fPHDcYfNf/g9/umcv+fnD+ei24n6iRhNX3fj//6hAsZbVWF6h1aF8XHy",
-	"juHu3IO8c0h3m61SvUkj2D3BORYIspbKTKsF9aGNuqQj+8XT/HVn0XoNXBjCAIyIpo0UX1QaUkxv0Ih5",
-	"G+b+xYTQ1hpKA1WogsC3i0Ra4oR59WAL+hTsuuCkxsARJYpZLb2qvhqLWdd29VNr/TWvwEmTZiKwbkWe",
-	"zA07NtZelGQQNAcSwBVsiXlc75Gx0JgXpre/kFcGsP5y7tBvd3vluFD/lytj9zi+UcAmmT0FQ6gfHcQD",
-	"djhuH9Fno/Ygeh63j1l33O7R/uggGsSH7GjsV1k96fW7rkBMiyZJFWnHcvYTI2JO+vRgNIgO4/YRezZu",
-	"D+jzUfs46sbtHuuPD+hgdBgdAarXLZ/NDE8eeB5IHyhGS43lG12ls1bv+cGg3+l1PejC1knr4+XL1qey",
-	"mwguDxuzwoIg1rt5DI3+LVw8Xh1h381jH9fqo8v9O2aFbYkRTMex4LshEHVI9qAoKqoqeLtb1NtB7L5r",
-	"EdP5/gmxiGwkZYLd0wQbM+eeCxKev/vn+/MXr4Yvz/7ncvjdq9fvL14NX358FUK4or3FNgNsQxNTKfRE",
-	"uVAAyKtSbTnG52QPANkIwA0qMksl1u0Zza8FhuDaRi3cIrFwi6gWIneCZPN9DE0qUOmh6hHV1yKSSuOP",
-	"eSAMeVcEUZiVZjHR9zxiJ5CdDVE3M5a6++3A6HKpnjtdmsvYfMjEWKZeUL27DwiIkmDbzYBnQDhLyizw",
-	"F5RUYyJW5etlF5esOqS43emfkpm0ZbPSTJxcC6wLCBrsTSrvCUXXeTTJxK35ZTrlOrAFqk1H9xOpCjg0",
-	"zmIItJjS1BidJaiqfG+rWFTLtdXiOH9Vt1ktv/ZY6BbsaRMfWv8RRvulpMvnky1dT7bkuGSLgqXb6dYK",
-	"lc23aJlDDhQXHME359ufwPl2Cfm0pXL5jaVcjdqa+95qdddzrWxGbWDZZECACIEl5v4F4LyY5Kdq77xL",
-	"nG1HG/ZxznsJPXPxk0HvX60qWmbNW4WH/k+omKYrVgSm9wjK66PymW/O1cpZ/55te9J38armGl/zEAT3",
-	"iR+HYEMQzKO83BHXiiXjeus2j4j8/Lbt+jddwORrCIuEL2pqI3kVm8Z4cZsXnIaNUBACzwXKcIg8s1d0",
-	"XoqZf4TWpIotGUaeGotB696w9oR0Q9q3kU1pxpYNCj8vDWgRTmnNQrgbbOQty3rKE/6bcQ9HGg6dYO0o",
-	"rClgbApw++xFVLE2F4oJLFWwdGMc+GAxsDUwhI/pKLEo+yetHvkHv5mQS50ypgPyRooYs2kNS0bW8F29",
-	"2Fu4P8YC6RZ422frh90lyuPCkxwwtMX1f5p5SSU7bgJW/h3Fz9jz8XEXBF57EB0Y+TcYtw/p0ehZ9Dw2",
-	"wrBVLlAWpVNIsWy9aPe6g34BOdN6gX2QNzpuldMxW4NxL+rHBwwabg+iZ3H7OTset7u0N3Iy2HwzkcK0",
-	"9O+DAel3ybPjwRHpdmG6udTL8er9LOtly5iHePZ2cdg4Ql7vrslp+W/hs4k83u8EXPFs9RVi4Nfxt3HC",
-	"Kzw6Zy7gJbKhOxUmblgpkakrwO7FugSQ24uuC1GWda4tK/Mgroe4U0S4cu2OqGLXIv9hzzppaMow7vk0",
-	"v9hzySj1lU7C/c61gD7gdNvLRq7IVApmE+OozkcQWJ+UK4hxCsg31wKDqYXE7zvklTnmOJxM8N8yZp02",
-	"SWJE2qB7XAAND4ElDDW9ZSLcX+7TeFHszVf0aGzBWDdmmit55FZ8bxkP25jdfMYQpm8y6y8hszalmGVW",
-	"mjv+lZvVV1d07U0ovPNlry6/uZBWxm8RT3BuLnULUVu1G1f7lD7YOwMIr7dpaPJeFHI4WLQYjVycF9kt",
-	"1wLytwYdco5XqIqElmeMaEJFxJTNPbPyUXukSyYyidW1APkOeYcAbJIieh3YURY6McepK+EZjeBKiOv9",
-	"4FqA+CNyPAbJD8htzsPjhfvY9u8nVIMY9urY1wnO75n2pOaO3rLPyJ7dUoM0t3+UuPVR5+hZLa/GBXEI",
-	"2U35ozW8HAWC5fVNUnyTFH8rZ+BOLHuZobS5qxDSGaNJHaQJhOQVWeWK3PA7BkkJOQeGJFAMy3GJShb8",
-	"4VrETBsjJAAMI7iL9UycIMf3TL3kaGOaHFyLEPrza4OF+x3/NQvahoMD/HAypbMO+QkgCYqU3QBDIqlG",
-	"9m0PRx2rxqzf7W2cMXS4m3GzlAU+O9z1dtBNzML8fJaQxG/2w99JKthuv0mHinTYwvBoYEB8SKEKNQBz",
-	"YZj7X9ZmQRb0WQSgNV/gvLddZc3ll19vKU9I/hrZ+14CDs9T92g/wCxhFuONi6J3LMY4KBAnscRcfWNV",
-	"KGYkGeKwUJFjAyEQinMBVut/epASCReYko6X76ckZSKGqC5pOjbMCqKoAD4Ey486k8QinrlOSsVJQQLa",
-	"4aqJvFck7Fxag+WDjZ4N809rytACXkkIRTmGWoZ5n2bapuVSAkS/QAyyz8MADTObcJjrEh2CwbRwp3PL",
-	"BSRDmqkBAnIOCOMWjOyF5qWQKKb3O8SDbqy/gQT351VOAH+hENsRaA2tl4ym5I8/Oo4Ld97RKfv0KSBz",
-	"meXBd+YFt5n4O+SHOszQTkMZC5LpmB6wXnR42H4WGwnIno/btDfqtl3EwzP6fFQEjxUFZo2SxiNWXLtd",
-	"5j+R/CdHPq2TVlE9t3XS+h8zGcTpyufkz+CL3uiUaGb9tQ5eR+bc429xuVOZs8+4qaaJ3DQm9xsD/msy",
-	"4CU3RKUT9FWviR6Zi65gbRsws+040We88fkma3aSNVtt5zJzSrD7Cnv9djHzv+FiprynjSVmvSWzNr3+",
-	"gk3lnXWLlXs+BWGBycVckAzRsCAQgIthpliI8EiO8QP4eSEc3LuFAFVD+2q4KA5ewvB2FAclj9q6pH7s",
-	"8X9dUv+XdCbsTPO4B9vTfFBvpb8XrIYzLly0ValtN3vsm2j884jGv4lY/Dq3UFuf1S9x1WRhY9fd55C9",
-	"Qa9fYDXW2Cfoc3xMgfRnMEy2O2af8QroG9f883BNdz/zjXt+u6XZ5ZZmRwMG6r8tvYExhJrIGwiTtzKA",
-	"enh3JKKpeTSSmQ6ITGIss5AqjV6ta3Gfcq2ZwDhpRnRKhaJYh9SCVNuCbdh8BzD0aQeLhYSQ8l0C9N4z",
-	"jADS1kP3DNBtwn2XUC7vBfn+1VWBu8o1pNJjdxIqZpFLxGhM+C0rAYarEwxZ9zOuYIlOvXB0oiE1HWZt",
-	"o+YCjJ/wE/hdvB1AzgfXwgHOB0XcGkKkQBEvhB6wAPP2ZxfJbpP85bWAsPUiuKMyDpsDVpREKVaEpR3y",
-	"gd4wdS3GMknkPTQOY0NbFMiA3LOUkWLLTm00X6pkSpSmc4W1Ba5FHmDHVf6+Ib+0LnQDLnyQzr5EvllN",
-	"upKdHmYdKGYrEu0hzIGLO8SmLLLoHUtpgrWnnPj8uVUuz1bkmEJ9NnPO2MMsgaK5iEFbl/Xk6rDmgmTz",
-	"EphF+aN+TfkjpecANTmW6XTNeiDlOBhUOAClGbeejY7oYTSI2wesP24PaG/UPo6ex+1n7Gh8SAejg6gf",
-	"L8nuyk/nhnl3nxWiuN/ud6+6x174isux2CTKxEWY2IpGLrayy3rjPj0wHx7G7QE7Gref0+NRuxv14j47",
-	"GA/ooVFyXC3A1knfixbxtZJc43j2yRYKbZkmISMZWhxEXTOy3rjt0pXNb9VYFpeu3DaTag/Mh89rUpn9",
-	"jWo8iRLvNcNH5ubtZ7VqYjOQ5t/Pf5Xdt2KDxAs4GQ1uA4Hi/x6XgI7VOkXAPtgpYgOaWB1tDn4gLPhm",
-	"pAZgMUP8oRGle4PuwLMAPeDZksCv9xyZRneH8K8FLji46g1O+p+DHTTknSKbjpih/rMXb1+1YVzdbrc7",
-	"6PuxZCBfPMbQ35QxlA95w6FVD7mVdn4RW0/8bXZil/qSsLLwN1fQoitI4OI80sHeBbaggNZoilpgv/AT",
-	"OVF55TZnA/DS63Ro81JVESYVPTjPBX3DBQMsKVuwB3NOsG9MgpEif7tWTz13U/tKmmqu/H+W7H47uzXJ",
-	"/fkYigWHofiRpHWD8bnn7lALy0ZR4D5oEkmlvwzwQz4aW30NolEcFIVTdpZtEv789TRhW+MO2HQDSKug",
-	"NsWo97xzMKiP524ACbQQ872dqM3YEMvg5v30Dp2TsamxYthNtRUfeG0mlbYC1+yy8pawvCDdZUlXFWBD",
-	"dEH2ul3y/XdkD6ADk/l+QJzDsXdoiNv9ddCFKqIaQuL/sGHkw5jOVeukd2TUjbkacjFEML/WyUH3UzF0",
-	"gCDEcvD4+5DBD6XG7S+AW+T9Bis5k4rjuHu+qdICdaSg48aGgqYPQx6DYDpkg/gg6o/aPdo9bg/Gz1n7",
-	"efwsah+NDulgfMD6cS8ysiwTXA8hXb+63N1lqJ6rlCjnYEEwqo1XBSjDq35kKUNloxr4psNO76iWIswy",
-	"LL5/0Ok9X/b6crpb+hUWdGo0HsuZ/nl2ZfQ8exZ6+X61Tprtlln7OhSrZZyixt++wClsRiiOwmVdtA/H",
-	"R932gD4zNuxx3HbUZ4jv0QJMrXRcb0zmgJd/B3OSFxpRE0Csphala3a1TfmTsxKBE5M9P1QSq5YgyqmF",
-	"Ng2IY1kBorKCEjkBvH1yT5WrCxvvBwTOWMkF27kWWDx37qJs3P3mGZSaPCGloqzxOPT9tVhwepZygYVZ",
-	"P7x8fbI83/laVBKexzIt679P8pXft2GvEZ9xqHyH7C6AMrWqmLuDD4RFAgUFKwCbZtnDLKHCFoWdsbSt",
-	"6QPiCzqcwcCV0wXgW6wdDloAiTMWWD0eC1aaqZqxw2ph0CzXnWvx00SCU9gY/S7l3F8eeD//0Qzrw8vX",
-	"6PgWEuKfoKAiORNuyV3pAlvMIUnkvboWwhZ+mLKYU3DmYvzT0ZIc7/PccN0xg+6bHvVNj/qmR33To/4G",
-	"etSGShNoDhXxWOKerf/z4eXrdq9zQDqdTr0dPOICawZXLeFaT6GVK0EuWGRK9hAdXt0yLDnhS2+8IaZG",
-	"5NgqZ1wYvhQQvFIuquE7iYWnoRKR8QKlRfslV8UZr6otr61wN31JkcwDEmJnefX2MU8YdIw34BbBpK7v",
-	"YgWxiVP41nz6H9cL57Qzi8fXrTpcycK/8XcOKjlq9AESjCtx+1jeW899/hh69GM4cEH5flpw9j+2jBpc",
-	"Ug4skmnsgPJSFjGoB+bKVxUrksdcYJWYeVB4ia9FUXbfOUaXeoxdNU5OE6fTX4uEURdw784WCh93Eq2O",
-	"dkqmWOKBYqSKU365uhaQtyXvWGpbDdGPzeO8ySJUH/4GFRESw+4kj7EiWOl38zhE7ELbps1AY1onDA0J",
-	"LGIBMRpPFEbVXItcm57N0jyTAOM4pCA007KNPxkLyaj86tTLb8PWrwV1tTFIkY5gtZInWC7DpYDPo4QR",
-	"QOQIvfyv9o9sHmK1boxPXI5KaOXDB5zljklnFy4ccjeMwhoddKmonTI9Mepha0TF7RDil8YWLWrMzLuG",
-	"uV5d/Ddw4V6/e9DuWrSJZvLTLsxnzCJzfOebAfPNgPlmwDySAfPNfPmzmy92uzdm+MviRPywMRjUc3Y8",
-	"7hrmYsbWhooUz+nRqO3YlOFgRYzgRpEXS4WOIbuVI0tB6dq+sMUaqbapWLuww1lmxDnlpxL7ao0xrr/l",
-	"C/4VY9Nx10FHdlrfpibP6vuCp0Z/fmRzBa75AZiipNkbK0FmOr8ksODc7lQLqUGZNysY+ilOoNtDNTY1",
-	"kVkSAx4Ee+DG8lHWggnIKNN5MUob58AVkfcsxlRgW48NrIiUJYwqawGhkWKeA2qEF1a/592L2KsBvOYw",
-	"Bgy9cTXp0K7iyk30CUZWzMFf4cfpKJqYHxErHSekqYjtrYSG1PiHUi3AHLcVbT1iQ6w1S6dgakA2ANSf",
-	"C5wRJti9c3mQFwWQrNsELeWtWRhIOoOcng65kiSBDDlb1U6OxwFJK5SH7SM7JeE95XcsDYmxPxmtKf35",
-	"T8nj4rLg0fKhv10zfNPSv2npX0FLBzHxTUv/X3TJUKtFgnh0wcjfEij/esgURu7u4iLPtcQpWx5KMpE5",
-	"Tj0TmtNEkRFLpFGfpFVETAe5WuMUIK8yr3k+h6ItChMItazNWHi7e6yBw8SFqf6n/aETyWkh+YxdV0SZ",
-	"vmRTicCLpm8JN0ZunYqk6CMHcDsYHdL2IDqK28+NQXhMuyP8ZWAkt2naivomHzQ3C1MuIj6jyVIsc0gb",
-	"6Wx9snYmRTMI06QhkQgBdGFIq8vVbxb7JKTmY7v366rZY3avIceE6rFMp+Q+lZq5yw+Z6ZF8CIwCzZQm",
-	"CVX6xA8VcnnBgcPEC66FBfbeC7HWbEgyoXlCFHwQmv+EAQnHcLxDMBRupIwLJD4E4DNKfGj6GzKzjGFw",
-	"LcIJS+IQoQCFJJdvrz6AJYJ5opEUGD4U7weEajMyjZaJaYVAK9ZskjGg9UEppWuRZ/LuUf/0tlOmmMYF",
-	"imiacrw3sQh9BQppkYVgXj31L5fMbLAQU332gcyLYhQ/CCkgnelgf1mu67vS9n6lRAKc1mfJIvDntyaV",
-	"IF9cGIWDQtwzjdKUxbl1HVG1vFBgTs7LigUeeHmwa+L4cUA5dKS9d+eqBMBQm7ebA2s9RjoBDsPlDxh+",
-	"vqxf4PVNd+Yt5cmP5oPV/Xp5v58rp+MRkxe0ptHE2QSbJddZQZnfysZj0IId8wGrqZk5vIX1i5r5eMAO",
-	"4n7U7o26RnweW/F5RA9H5ss+642dlZsO7aK/wmUg/5BKm+VcmEiegD5lStEbq3836es/DQV0aJRKwVXb",
-	"yRR0HNtDdtL6lQpWg8Sfv+LG+QMVjLyUNSAs5qUlC9ov1UNW9ljnCopV9UnVNMSjurgy/rlsDDSzxrTp",
-	"/6u1Sxy5zx/XB5PDkfxbRJJDqALoK54yBWruxt7gkga1Pi0ZdARbc9JpTE70GLFvFI5FUJDEDHovVxee",
-	"KHLH2T0gL9rSkcUv0AOWytqvNQl8otg9ELnEE//KHM3T54agz7WCVqFUmu4Ou+Sw0+t0yYUr2k6sp1tI",
-	"TaAs2Aks/0g+kEzQO8oTCN36XNxRSEMuTfjjIl90bA+V6xLje8fuc+UVlO6SI3KB0znba02lkjWcrvev",
-	"1lZsbZn5Buv3LXu7DsjPVrveku/tEu23yCzNwMGn+qg3aP9lzEljgy3YkDIl1jYEPgnXQkFhUCo6tUaf",
-	"873Ak7d4fNvnL6/FHtyD2SBCmw5yA2WrCE1SRuM5iaggmiUJRggWzZgu9zsYn+cvxdCav9fifsITm4pO",
-	"8OEpvg6Fd4XUw8J2bWDeGplhZnstYLYInGQeWEPbGJBc1ZqPF7Avq2VF/9FkxcFfXPstCYqY04ToaEZ6",
-	"/Wedbqfb6Z30/n/2vr25cRvZ96ugVPfUyHVIjyTL7zp1j5PMZmczk3HGnmQ3q1wRIiGJMQUoBGiNNpXv",
-	"fgvdAB8yKevlsT3mH7sZiyQIgOh3969bncMz/WE481X6Dy06YjZM5JPWoK2kwPP4hFTkNNlk54LDMcSH",
-	"/OHFp35sLXeuGA8sSDhs6dZqN4LZrQ77AffnkwmKFY6lIB6lLrUP+OIv4Uu75873psXc38JIsUrvG27U",
-	"w7jfYC/u8bsVfDuvpJnP03XyrNRqcBMxNIQscYxrmlB+w2mMQ6mEppF/Q8Qe5Mc0GUShr0/9kjkAe54y",
-	"HsAGONnTlnjg735m1Zgwzarpd2Xvbpt3a+6ee7uZjCkECAqzkXOp2GS18dIB7OpicRvKUPDFJd43aCc/",
-	"yfwgZmB9lKEJAKiQCFHndwYQsj4ZHjO3Gxz57imEmUzMujU4pQttHeVYTPtwnI0d1Gp1DrqaX04jytcS",
-	"cUUkvg2yJSRTybQ/ZGy1NJ1Upmc7oX9kU+RlNomk0eoentCj06HLWkHL7Q6HHZcedgfuwWE3aJ2edFnn",
-	"pNNwGoHgrF/xLdq/mqHBc80pV31DYrD5a+ZsLAdKtp9en3PLUFDzcS1VpCH/7jZ+NWB89zvULK97AR41",
-	"YcWiFevmh00LykrNuguO9VlWqFE+J5jmBAVGtmorFTd5eY+PpMi5rmYKgwgflCnmQaEnvW0xDOQMHYat",
-	"R6evRN8MVEy1vDBzw6lkXrkez7QLiTZj5rGTNGIOoegA1JoS0MM++T68ZT3u5aQN2K+Yo5gTqaZ7MkYs",
-	"wdCEVmgSqkx7PAeSbLSgTquTmbzwGz5rK7xy7ZNDPXUxDbMityVN7LF0CIjjUXt67VA+PxDDr+RQ67Gg",
-	"dWq1OluDVNZ6UK0H1XrQV6cHrcVxqrwm8P0dAr32g7of3fMqmdFPdVba9O+pYjM6r2hhZ5Sf9bXACvfO",
-	"iohcRnaQJrp6oAQlRHyp2ViAJ382ZjwrE8nzQgLkTjTp5pSgrNDdgLUOCSUpkzA6nk310kOOGNeaEAvS",
-	"yJlDBPfLG5BZDWnnMNK1hK4ldC2hawldKaHrmoTd4qBvKO92DqOTk5evDXPacUj9ghgmaoTfgPkCGqgb",
-	"VgjCVUvjgnD9XQyyULatFQUXRaFQFELcyKC4UH3zJm9po74LfPGG3oadlUjWUriWwrUUrqVwLYW/8spA",
-	"I2/WlPplFu1rn3KfRQ8soK08tgAMNGYEXxzlpLXBmEBTN0W2uxVhwIIV5LLJTsNbxlT2bdG0SU5DxL0Z",
-	"lSnqXloN5RRKG61pnoZJbI60pZeFSAMspJb9teyvZX8t+2vZX8v+B5X9KG52bfCXaAYxU/F81+i3CZd3",
-	"3d7g0caseKswjGjIz0moSMxkom372ZjFWIBkbowTTqQS06nRICb0hknChRoD9tNM6xmLSkOaeb/Elv+o",
-	"l11L81qa19K8lua1NK+l+YNKc5A2C9JvTWveSPY1ChDMEwU8Q8YkgBwabI/ygoNL+6pHgu+wS32YEgKz",
-	"urSIYIdoDfoL9DP4oBWl3ypagEVEMpBQ/8tFrMazkAe5AivsiWwhi5aXxpqt+9EOk6uYSvk15rk2lrPB",
-	"lmGDt4wHIu5HYgSfKJ1fjhnCDYYto7wZHrEO7Q7cdg5E+HTgHvtHwSHrDg8QRDjX+XmLBGrz2e9Poban",
-	"70UkUU8zUrfMKP3pPtixKu3/SonY5KjkfW2hsvkt9ldNKaQ5GwsoX43EiABgao8L7jPMnaFczjQnSPOH",
-	"DX6Tl1e1vH1yAcCoo1hLB/K7GAC8ESdIWoW5vJIEz6CFZsWDSZo3IbTDg5sckvDAgiRB7zp8Jle3GyqG",
-	"iK7k6hL6uk2p1Lx1L10sDtzjsHOYGDRiSuZe+kpiMjmwFqwfJ5ciivLzPSOh6nEb+/SQKD0HyoqtoYOt",
-	"fgyFISIVZhaZtQFV9ngoMU1bm1KFteNnQTMqT8h9QBjw9qozry9Te/Pxcq/xZOZg47iIaSmHzLgeJcD6",
-	"YN6YPKUZnhsJPnIl82OmXH1hOo6phAS5VRjwEqZ6D3tcl4s9YBb2VybEFkyye0RZa0VRtjaIp6WTSih4",
-	"w3YGDHrX2EnXia0vILFVP7LC4q7QVP+UQ3kpz4klmRNwJZl+x8RYngR7kcrvmNGgYE5oEdJNa6LA/ba3",
-	"T95yP0oCJnvc8wHevG8wu6V3lqKSGtBzO/RYRIHMhO3VJTRu7XGDuQvQ1GyOYPFa8hPBEcwI0NdNd3wH",
-	"QQFo2hiX+IlyepySQMz4KKYBw+omxeIJ8ceUjxg0x71hnIjhEEYEgPc0TGkw87SSYqcyG1PFbk37vCWl",
-	"St8zlUnLLSGQHo5HL3whkOVlEOvd/cNynwniWUDvJXBKDU6o1uddrdC7XXowcE/8jp5aa3hKTwbHODVT",
-	"XW32FK2y2uYBm2e3IqZ2H+0U2GhNVrtgPm0UcYHYwx2u/C1wLzQuhiHT3BMaRuwXNXoPTC1kdci5B2yI",
-	"vf8YsDRtDlDfh2bY0LFD7pMrpjSdEA/JxCNKLBhg0H+vx1ODJJUQNhBkRv5dDExfjGaoyDDkoRxD1Icq",
-	"QnmPMxpHIT5HBmxE+d55Jkqs7WdmH0rS7XR63Av5LY1CgMNXiezjZW+fQLWG93boQrhGm0zQ5cR0GzQU",
-	"VsapPwHtb2zaFMJDG9o05frrurwAF7KamdB60WbC18v3zYJq/v944YNn2ccKeceurInXAHpQbVMYSIVS",
-	"pARtBYD6n/ZZSsPbDrEOuh6HwJ6z4OrTZgBpXl0iwAGJmJTpIyQIJQi6tEyvx1MshAVE9CmdkyYMNo2S",
-	"RX/ihMY3yXTPIYz64x4HJySiF3SwPFWSMY2GhM7oHC2I/7BYOIvNFixUEfn08V0VvLoh9kvYzQcPz+wu",
-	"NGK+XH8iAhaBWGOmb5H9CP0pi30EkOtoywI3Nf/rod4R7OOFUVx9sT8aLISh251Su2TtODlicKDsWIQj",
-	"hdfjnvvGB57O4KQqmsx4sFb0Wd9fHms/rHqkPO8D8waSGPJ/y28xR7C/jlxV4oZp4p0e/93v3Px0Ovu1",
-	"+/nn9uDHk8m7A/nxSP2rlbw9FG/054B3A1fIoEFei+FQH7Z7H/8rl3LQv7Pd3cq8g+lauy2n62026OJx",
-	"6OtTnUrtAxhnlUNaNeSW4S3NGO4PcRWZDnDZGri2CrUbhVAWQ5/QOZEsir6YzVctT1//abjaX6/NUdws",
-	"ke9OGP7arFtriyk7X5VxglI8pRBdMfzTMt9FM2RNwL1pUtpq38jYnOmr0m46ryQ2NhIzjn1Nbhibms7x",
-	"2qiUZxjkQ5QnyZQk3qJI8kiztb/fbrX2zgtOSn13j3tFSZXe3MoigWLGsYf+IlfwerwpJqHSCvqEUZ4p",
-	"Jw7EE7UWMY5FMkLYATsxkwkJWsd+j1/gstMCBjCWYdUAyn5APLiOgFJRJGYs8BA4CqdkdCfCGQv0SR/T",
-	"OCB/JEJRbddbGiBNNLeL6zDfU/b1Q314yNu7Y3uTJmhX3gLD9PYqjHJyXa4WyR6XYzEznTdnGXQV+HwB",
-	"/aBEcbpieb3p0lDKo9j1u9VqNpEOdvkP4RSotbxay6u1vPu0vA2IttKpr/kylQtSyTQg5mJWe3uMt+eF",
-	"OW+u8sEJreLjEcYSDH1oNlFerR663JNzJws1ovw8S+nUF8rdPFoRqMhH/TLejopkVJjcw2SiRvS+HnJm",
-	"a0yvtGksgsRXZBSLZFo1CXNTH256xNZliRL9FBgEjNnV3P/rSO8qwW3knDlg1ta4szNnjWP/NGix9tDN",
-	"6h5O2NHQ1eOf+q2gzTrDRvYkNkoYnLCO3267xwGEtI8GWnD6btbo94jlntFbjA8eBEfDNj3suCd+m7nd",
-	"wTFzT+nB0O0M2n4rOGUnw+NCB+cgpkO1etLSNs2It/E8rORyeA5Ohh2l1BpuZfmrTxWNxGjjdNoLsHRA",
-	"0ofaOoNTsU/eqowf6CPmpH9RMIpynIJMEqkI9E8VnBF/DAHYbqdDEGgYfugPYoHJnlWpnig2Hi/P86sk",
-	"9vXpdi3CXCdRtL1mBLhm8M+Iwa9zaKqsDcuH6pzU55WTWpElWjQDlompou6fpocGLGKKlXlkJ+IWG1Jr",
-	"qQWePS5SWJhEMmmKDTCFpIDuEjMVxtiQjEvFaFAikL6DF28mkKqLt7t3V4IvCl58O6bHrJ3Eb7DugXWq",
-	"G6KuZZFiSvMyJIHvmTInccuMqlqevjB5+lXL0kfKx12dR3z5XFyIghnzK1+LN6Ih39vP0msndA68p8cH",
-	"jEimIN8W5WLgkSYXoIlh0TgmyCIaCovkF0iL3V7qbpsTa7ZiPUvoIXNha869Lee2n3Q57z7cBe/u7IR3",
-	"p2m1NQ+vc2rXz6ndyvZ6PRFBEjFXYl1GdTBGH9QLbNZL7M1ZDAiTWfwoZFwRLHrW0oNDMVvMVBJzFpCm",
-	"h3f08Y6+ZMojks4BqwsyTbClM4GYbwDNprvEwyn27Vsh9wQezepN5gAQKpmq1KnfwyBXdplbpycA7+xH",
-	"wrTjPWtY2Cz3lLU0f2ub6rQD1h3aaw2nYXYAOdvgZHhKT5h76LcDtzs8Ye5pcEzdzuDIb7PWsEvb7eyR",
-	"bNMsZw6ooj7ThwRj9Y2xUlN59vo1SzquH4kksP2V930xaTgNhke/cdaY+jcQZ56J+EafawT6Yn0VA+SW",
-	"ETwQcA/5qA8IBbhDkwluxnTWH1DJYATNe0PBZePs8C+nEfKATRkPcCf1mbPxbcjpgdh2u6U5trjza2tl",
-	"jrrwQSt4qz00dU5ipY77ShKksHSz1rCMN9N1y3Lvruit0XPvsBk6VCwmikGpjb5lgoquzCNPnGHWfQYc",
-	"JzFWoc+niVCYWprcLX2j2Xp7mO1vCKTHKcdi4GRKLI3jcANGgCoAYFgPah4ptlj0nB737IOLl0gUpish",
-	"8Hr9/wmTmOUnBb4JYt49bmkQUELMO4t0uTD+3j75SVOUPDP5dz2OCXg2J0+KoQJOi4Nl2XZZBp6+xWbg",
-	"nUM5XcKjcBJqNQUexxGbbnvPwCjqtUCynx44vfmcFKZvZiKBW8/GImKEJ5MBdqu8szAzKb26kCs2YjGk",
-	"A44ZxzxLUwjoU84FfJiYUX/MghTSUZ8hequ/1GEr+/wJh/vMXvV4USh5+qlZHCrmamPmnESM3oIPUSRg",
-	"Pd0wNsX6bBBSer16kCIv9vJGmRFTqW2lL1HAsYZFczoJ+QiXBCbe3hkBRm6cRgtDw37Ade8c7sPblCC0",
-	"xyMhplDDToMgZlLqScswYDaIFwq+55hsCnsLNKESUvV4zKSIgAoFQTDH8rfbxM8zMo3DW6qYQ+yLnR6P",
-	"Qn7j6rMfOSRmksW3+hyYZwy+zM9vfvzuw8f+xbt3H37pX358+/PF9Zv/0ULN23N6nAuSJ2Nt4qq7M0lJ",
-	"d5+8gQX5gnPmI/1Cu887ljHWycQsCGPmK1gn5ZjjqncAjiUXqseHAqdblQJarlBsaIw+mi4BODXmn09U",
-	"m/giysNbriXSg2Sx1mris1ITCbXGB2lqTgU8H67rTd376oI3L6TF49UulN27tjMXKhwa6r/fgtaKi+1Y",
-	"YeKXqAjJRAIdICq1YvEk5FSxIKvqnNAw0vowV+doEuffvKVh/GNuqJ2Zx7gkqWcX0LlsnB07+d8Um0wj",
-	"qozXrTNA/6R7NDxuVdf7243JBj1oFX8tDmudnu5x66TtdgenvnsStJibDXrMVvf7lm5TbXRuYXTmz/Dj",
-	"mp6Fsq/045Hr7GgR0y4ODNHsINs6pvwhRNrrZzdpC8r0djXn09h3n0NASjQjmKMLoPN6w8uhEq/uIdpN",
-	"4yEviF53rOLVrK6oONU60tMp2tgFo72r9kC02E3iqFrX+cAZ+fTxXRXSxoQGDFtspRWhaUdOhO+wba8h",
-	"gECzZyFvOQhYcE6gmszGGDAkvU8u86k4aixkHoe5mJNTXSACyPmf9Pp2VsJQXkRnC+L+OPhVnd7+szX4",
-	"sT354Xj6riM/nsz+1fW/Oxr+/fD3i9Y9BXH3Pr5NTr7djKq8/LSbABTV1ipPWR5/SorZRn2pzJK75Jsr",
-	"76+M9NkiL8kUeuwuP10b08OWMN41Nmi1kZEVSj9UVbA/9yNTYFtRsLpOaec6bUkAX5JrBt7P+qGg5wU+",
-	"BAv6/lhLBT2739bKGCgUWFd+pZrmlpkZ0/ToPbJhYb8W+ZhEzAQ8UlRaXwRs74xQRSJGJYZn4Ej3eNPD",
-	"s22jMwFCHTAQrplgbHpBgrTD+umv4E7HAwx6AOFsREHANj37zz5e9wxKviITIRVRM0EC5ocTGvW4WUXT",
-	"w1v7Soj+NGZ+KJm3ZxtjD6hkxBIHTNv8uz8J5QQSxPbOiSEJYkgCgxeCE28qpNK03J/S+cjTzy9Qj10/",
-	"3gBhKYs6YXC2YCzY0mLgy0xwwfFDmivhT1QbYXmmtqnr/znxs81Z1xfDhnjBUqC2wJ6uBbauDLJKGwZt",
-	"Xci8rDa2Lql/QzUv1awv5Pq1+OA5kdo4ohFR9DOTjuWAJtpDREy44Mz2NMZqT2tAxYyC83lSYSfhK77H",
-	"qT1SQT1uzGJN+33V7I9Wx77rPF78nAA5Cx80W6pNofl2PmAxuYyFYr7aMCNX0c/9MIDzabv3uV16OHC7",
-	"/lHgnrDjoXtKWwNEgOkO9ZFerWhiJxXjuWO4QuV4vpT5hZSQF5a8w1ryrblOVW147os+ao34E6WujUjj",
-	"AWu3a6ZWztQ2+UxLq6UXAVvqsulnXzad/6TbKYcrF1KbVtrZe8/BlyBVGEXaUE5M3VeupLqyaHorTl0X",
-	"Tz/b4umNju2yKupF1nbXh1w8ag/fKr2WWNtJrJchrR7Jsb0B/X35CuVzk+p9T3UwaXbbnaWgCKZWeHfC",
-	"ZjvMqI9M/2OdiuHczB+wcrjmag/P1dJK3Zq71SW7W5Ts7kLvV/MpW+ITzsH5SdJMePhHwogmYLm3jb/3",
-	"Gt76jLrFPCh2QuMRXJ36C6zu6YTv/6Icncqc0J35OZdR0nIfpv5UTwfmsrHJSXtGjsMtKXODzVnFXaeP",
-	"Te2t+5q8dQqpenOhvZGvTj+5tatuM4ZUe+qeu6durSO7gqPOMrUqP505Z0/LoH068uFFyIbH9Y2tceK/",
-	"FtfYDpj7o6mZz8gv9nTYyKI3qmYntTNqc2fUFmrtvW4oSRIeQCFXUZ0FKxoq1I1ZPWUxHuMtXFSP197H",
-	"LtbmI1qCXJaMaHEuv46MRLO4qsjA2qCeX9y7trJn7UU51R7An7Y+S1jua3sKfrYdHft1z+zz89E9Fn9Y",
-	"c2NX8O/Vrr2vyLW3qfqziUNva19e7cd7cX68Hbrwlnnvnqrn7plLja9dYjyqw++F+foe1c9XpMN1yeP5",
-	"ufqeOd9ZcBPW/Kf2EG7kIVxXO5aUBwPx+bUfCf9mCVKUxWzwri5+/O6bD/9EHGjS7LYOiGcG6QchLC/w",
-	"8jySXI8ZgFOooYgnryRR4YQ5ZCxmZEhjEioSJ1wSqs8xOuUYmdEoIjAli67Z4wGdG7RogxRxdWkGI/+B",
-	"+mjAOBoOJXa1uGFTZe8MqKIDKtlZjyPGX8ilotxn+GoB0NWAq0FiJhWNFQCISxKqMmSJ75m6whV/C7u2",
-	"LUfkYoas5thtdRZZDa6oL+HEysbZ8fHxUavVchp65X298sZZ400Siyl7/Q2LI5CfSgR0XhhzdQmQX9qV",
-	"SqVACaoc3ojfaf85ec0+Ghd1cQk50jHYFdXgM6VOs62o5L21PQu0gjQwFPGMxvp4aiKgWqOCc0954OiL",
-	"hFF/rK85OIDB3JfhJImoErEdyCGUJJKOGJFz7psTb5Hf4oQTatziVAG9nZGZ1kdIzDib0Uhi+4W2VK4Y",
-	"ugDXYWiXBylkDI4/ptMp4/s9/sbMDCB9b3N9YxZp0yJUhUrCoA6RwnZXSMkVEd/lXXINBEPonIQHooJs",
-	"L4JbPcgd0t1QzzKQj+2NCMvM5UGBV/Qu6mOL3bIOh+4RPR643RTWvE0t0OURpOzbBTmNYSwmS5QzfitC",
-	"X0/uSHOa9MaO2zkq3AhHoR+LmWyctTvdjTaqjPn8olVyPGHQ2sGIjPlTd4NsqF9sze40a7nL7ixXWZnt",
-	"WY0BUbHdlLiqA4vY8cG2AU4fQCwtGkUshtaHkjGHcDZjUpFhGEt1RqgJLEaR0+PUBhczrEjNJfxEKjFh",
-	"sXyVInXvk7+FkWIxGczT7oo93vSGoOR5RI4190AdAOCyyGzMEIPbNiqBCYHDT/PpUcwYsHTs/GE5855D",
-	"vJuQBx6wIc+8vh8G3j65IPi23HrxtaGSPe4x/YH6fkSl9EjTUzHlMmRceURwE1P5I2GJbYahVwJvZnEo",
-	"gtDvcTljbOoQb8riCeXZkzMaQs9/4l1+uLru8dy3spCg6Rd7/Wf6776+EjMVzxFbzEHITwofJO7xbBUx",
-	"4qQFJFQO8WQyZbFkAQv6g7lXxm/fhVJdRNEVzuFDdlzumMUlYjSbKwoKkBv6e1aFak1nwZV5zMKsrvDx",
-	"vyqixrnp2Lix/v5Vk9HXNp7KD/rhqongTuATr2RuXpX7kp7NtaLXzlMuF6FKsclUycZZ53C1xps5qmuc",
-	"NVKiaziNYchDOS57vH120D5rdVJ/xPHgBDpqQnWc2x0c+O6JaUNJ7bWGg9/+LMWB1j9FVKo+TCGr1Dsj",
-	"37159+b6DXmtGKfcxCfOyN+vry/JYevAUoneqr9SNQWoTX81yeKzlQS7flTFod7ylpM/DWcN2zATe4N2",
-	"2dHQPaGnA9fW+HXp4SDfsxP52jIXSbplxSA/Iqxx9ln1fTwMZw02/8fvb38X4fvfL+Y/hq3P769a8x9/",
-	"/unz++/EDP73NxG++/YfU33Pj5233X/9J7p5//2ncPjTGqbMAmXdnzeQp6cXkDlwRzRLAACSKYvJ5xSk",
-	"Py332ToNOg37N2x+R2WoVhRMHpFkzAhn88Q5yWR/UeTrK/YvuCRmvDzh6CpbycMnHN1z53umqOZiqKVU",
-	"pSilfUceUvLdI/DgvXaDX2XnoWoS9tYN5MyyHUhB40zX3dIkrYjyx0vOAij0SvljBcgqMiq/hWeNo+CY",
-	"nQxPW8DN3a5/oJl7d+ja9lOa05c3eirH1FyH40/MMYXOCWMx7QMitum+3Gp1DrqaBQE/DxLWh1BBzgo8",
-	"1KRmPsrKbvypiBWNVux9lYF3dvQfQlH4indbXJU3tmq3cn2sRoPGWSfXwQr/ht5VVvAh3L0WfDxU/XXQ",
-	"SZcFE+zZ0LLcUpHgSkjhWp5qmiGihmCEdvfwhB6dDl3WClpudzjsuPSwO3APDrtB6/SkyzonnWL36y3y",
-	"7QyvuF9uZuzh5UjNjWSjJfJlYjLNVCmVlT+jnYpnwiFIN+TTx3cOsSfJMRLDAb7pIEa1QyzVOMQ0+GxO",
-	"WezqM21/UOGEyfS+c+K2sy6hiDytiZ4ECfjtGGnqiWjmQxgP9krTFcwR2tpJXvPZms8+bT67JlOtbtYD",
-	"l+sI8E4zUGTKhnbDsrdp81H0yuWa6AIl7ayvwQWkwNpTn2+zq5mZ9Ztbl6btK5C5Qnu8CZmOdoS+ojcM",
-	"GqVRTK6lUs5EHGCjtDG9ZaTdIkqQduekx/0xjamvJ2nB/iMxY7HrU8lIxJRisUMoJ8l0WvwVJ9LjQTgK",
-	"lek4bV8FPQ1mjN54GFcurC5mvuafsArBfWb6gwv98piRaSLHLNDzy3l7jXc1lVo97iEryfcf90gTdsqu",
-	"F0LLktGIBSThKoz0GHwx0g0OWUmSqX7l1ZuPP7/99k3/w2X/l4u31+CnzXdFDwRnYO6FE5i3nOmN67Ra",
-	"51mQkHRauV4UOW+6IFMRRfvksNXp8bIG2lkXp2I3bknn+hK0VoZv2uP5DdXHZJ/8skpmVJn/F1MTDLf7",
-	"NnfKHyUtqoT7D9Yshcyt4QHzo2pFp1Z0akVnRUWns0rH4dT/e+H7bKqs6lInyX3FSXLbNqPGTGGQmalI",
-	"FHGqAzyo6Z9XCfVc0QuwmWJYmqh0xZQ0StyIcU0cLMjUm4ISSJqZouHBXPr2RtOLKmYqiTnk5Gity0m9",
-	"1p1Wiwit5EE/XqrVF8dm/UCYH0uFTcqfTHyfsaAQNzfamdSbj/kC5yYFsFwFg/kMRTwSSum/9ItRT0yV",
-	"MlQSMQMc21HCQ1pTMwvWnJ006d3YCPTQ0noahA81Cxfcwfeururtk+9yqp6DmUyptkeoJAMWidnqah9p",
-	"eu8EahPenkNm49Afozas4jC/O3Z9kNNQ0lfzo/64pdradvpMSjJnjX/edCeXp3987Mjr49tfDua/ngx+",
-	"XCav1pU0+WkvqQrMkRf4K2shspEQecy0ZzisJG+VPSxHznLedsqIvwmjyDY0tykdRm2ErnnAl6QYGgct",
-	"aaKDVj9gNda9Hpch91naZW9GJYmoVJDYyQLHsCVICT5DvpeF9cy6wFTGVNIs4CppxByzx/DLK6llgy+k",
-	"QqYKfHkW8kDMSCh7HJv84muJmmnm2bSpo5gjisYD3CKJojcoYNGnTOdyb7/H0dycxuw2ZDOTPxvqt06m",
-	"iTJrt18D2KJIFOxZyEcIO9HjP4riLuLmjcJbpudB2GSq5iQK9TqwsbtV3blQfcPOwG7GDbGSwL6NkmHI",
-	"Q8XsS2wHQ3BcLLQ7LDOMsaLV8Ky3uJb7kqK+xfUvrrgauAL2rxATDdiQJpFKzToTEx0IETHKV8r5KS3H",
-	"300YFXtWQofAFRr5OY0BjSCDtmA27R8el95cbi13F6zlwlMbms8mU+iIHvrdwD1gnaHbpe2Be+qfBO4x",
-	"Oxoe0u7gwO8EWaaQOS/6BECSX5/Bz9k0syuQ7Jy71mrn83MSbhosymSghNIWfGFzDsp3UtHP/bu3t/Y7",
-	"5XtZNnLFtpcbq92FUiqukthkJLUHmNPkHg6PWm6XHg/cE/80cK2boesfBnfAROxZX6/9ZZH8KvWFlNVA",
-	"N3SId42pIjORRAEZMPh5r66/fkxdQAvRlOlyMVsxoXmljKXFxNml/bjL0jKLic0OEfAAjbQUzHKU81nD",
-	"nJEm/kxs3rJDvCyFUP+VTyLeIxNGuVzMYS5kLxc9/WgSpIVXkGYMHm6TWmxziMkmKcQitrnD+QRomywM",
-	"JVXE+/5NYfBcLrkHchlWM1nMRVua3/WM8oufQ2JtezUXc3X2LN7U3jB7NvXH5rJgc07agyeSEZs6Le6v",
-	"G24vJsVulInzNaayfvmQMGTx0FJ+/QQDxJU8d0m5bs5R5KSeopwjDg24oheO5nxwi64+LaygMs8QXUx8",
-	"GmsaMgZcFg0+JxHV1/WokgSCcKGWJQalJ3r7DKGsKmA3zOtgQ+ZV3LuFRP773WHPjLEd/Lp5Qn6V1p0e",
-	"lpp1LctmyfbpUdmW8+eyT0hCKJNKCXVVYgIlbErVONPB8tyvsRh4Xyv9ez1Gi8rtZr6/Z7g5Vd7KnxKW",
-	"MEloapfk1gFWhENmY6qYdVzqu5KYkWbBXunxQtFjnK9kxIhSOsiiY1QzpzNCezwtrgpy1730V4+EEgAm",
-	"qEmTJREbKjJg4zBNckqr5ENJEBEusAIyivbJ2ywuY9KJSmIwTo97U8aDkI+8nJhVJAvJnKd2lsmCGsZM",
-	"jolkCgJfmlv3eNPLBY0urq/fvL+8vvL2HHT/KjbNUHWtiWfMSZMrdUdcpxWnWVhPiQUJDouCgNNQxGy/",
-	"xyHbKztGXKi+/dBDEYNlalbr6CXxkI/090tlxfmdIbIiUa9QVpo7ODb8ZziaZKrH9QHQ+6Z3qaknvVBt",
-	"ugc2av6xMUV8ASgHH8Zi0uOhgiheIvWcjX5j7sb0Czyze+dkcdLMj5nqjwRnXo+DC5iT0rSwGZQjpzsc",
-	"SsIFiQQfsRgjlE0AI1E9jkY2YkNcfiqzrPMD7+2TD2pcqGzucRoz0m11yxzKHzV7ul+f6mysT61YZfkV",
-	"lEmWLLCTLdDes7li1t5SMTMEuEwtS+f7cGqZU6hRX8jgsbyv3EmWG8NbQwQD0Ga2mkWZ9RJhr9LPBeSf",
-	"d8fuILyq4rkWVuiT3Im6eY+PdRpR7mJGxo6DrIisQ8k0ZlMaZqtRglAuMPkVBYK9Q88Fw3eQTqJlibRF",
-	"NCZtGmKfNqPC90XCEZKGYcIU5C1r7SCiRpDqT+s5JPsF35n+lHBcfOA5+ef0eqkKBxHcmWZiwjXITjQP",
-	"WNCXiQhY1J+EcmKydXEoHLtvFtgXPJp7ueLaV7LH02payO/Vygxec29Dqd8PuyId0m0d5CdIb2kY0UHE",
-	"+kr0zSNagF1gljlWBzVz6gL7PNV66V6PG7hdAfOw266Ftw1WgxIJPgqMfyH4FwRkAq250B7Hy5BOqq82",
-	"zQrBD20i0dmIpKlPiAs3OBmy2G2+ogoQimah8k2yuMFVAx1Xf18O2E1pVhH8igfEAilpQb2Yi36e+Uki",
-	"yl/JYsEVzMJ6N8lI3JOkXvimHml2Wi3QrhCjJJ/mE4DKEfLFpCSHsGghsyiP9GE02b19cpUPo8MkoqCw",
-	"BEsPAZ3LHjcYTrjZXNgcBDJnqvDt8KuZRLNsyB4vxM5JUysJxEbn4cDCeXol4X2w034kpFknxOZ7XL/T",
-	"alCQQGXnh1aAUTjNidJDZEfKWAYIHa5nEDEp00k2PRr8nkg10aaKYxV6T2tuofJIFHJ2DpULYsZHMQ20",
-	"URIzmSWsUUnwZgeiHAiCZZ4Hre8XQJrZJNke8xWNIL+MKH+cLPs1s7RXR8+MKMclPhQmqf4EjbN//5bH",
-	"t9J/2cKhOjO/zsx/8pn5K9PTT2ZXkaaCe1L0ndQtk8+bRd6+egYlvqtOn3yZQLUIQpep3FOUUbs2IzJ2",
-	"8VAZ86mepjVCVAFBOEsWRcbLBzkcaADYu0FXNsqjd56ZEOlooSQLT2QWgSl2TO+1GesVGmePZypneYW/",
-	"VUbTEZtum0gFOlyu4H8FTdSO8Ahq6B3903gye3xF/XNBvXSgi5E+aXMH12ByW/2IhhMWEHbLOLox9RnW",
-	"Gz9jXMGkwOBJzUdQLXsckNqUitCKLKqhZ4SSmIbYUCSdFxcznFWP53XNc2ur3M3E1XYM8RNFBswX0JTJ",
-	"qJg93izTMSHrlhMxHGapt1bh2SeX1jzCVF3jdTSbqHdHqpgpf6yVaNTAFWLP2mNwt1xUH8YNVNifFhJA",
-	"vqwaW8w02USkPrCammkkOd3kYL9zUKqawJnOgTSBQ5LC+OlSyQFxe0mrdcBIRxNVqsF0HNJu6Q9+0IZv",
-	"Djtb68i1jlzryLWOXOvIO211lhWd5hIgd60iSyncKOQ3O1aRL0xoW3DmAjq9fgcK/UiMFqucYNZQWktC",
-	"XlQykfVB4Bz4lAlUY2knoWTIZmQS8kQB3rNYTBOwcsMx4W8sZoJAOaBM7kO8t1jZA7MMEUEeudv+8qqd",
-	"Kyne6S3cVqKjM1yWMsQjC6N+vwx4Tafh687rMJi+Zp/xfLmRGIX8/wql/ocOfC3ZO0dKn3L16ePb//mv",
-	"zt8m/n91/rZGjNCsuIIL6o9dl0E8syL39/SGEQoU60ehf0PgzMC3fNhySpOVsWsjHUctsBogfNNxAxNi",
-	"TJinusrdTA6AjiBtIwTTX7hiirwjxXvP0pAwkcn+rm39aSxuQ61zsMCra9BXrEE3XzDDDNxZ88wahKc2",
-	"Y2oQnhqEp+5ZO8/47Ha4iPfIeC0cv3xCj02/tK7xlG3arjGahfV4PicEEAYrMmvyF4oZOnp5cC++UN8K",
-	"P5Vl2ix6sIG39fhd1zVZx3Od4RbYAAGAm8z9qMKpTO74lE1XmztO5SzvIeGJZAHO0WROID9UqZu7eTcH",
-	"gs8x8WHA5sJ4rrOcirvZED1e5qrGAEaKNYzoCjzUPJDGc2iFNjFBpTRrA1a/BWZhwQd9zeLJ4/if88Ke",
-	"cp7QKJqvbqrpedfJErUGVWtQT9IRXCs9L8+jW6KZgKh6IL0LKyp2q3W9WfSsNO1KpBJTie7WRfhgU2Nj",
-	"XBRFn0vMJlaRSxWQmNHABWE9iqlJqU69N/AHlGrhRIwnJ++7yUrAAKb6bp2YhT62fhcEv6jy6uzVnpsV",
-	"PTfXdtNq302tedSaR+27qdWYB/LdpJz2Qb03CX+YGM17esMWAjSmGDctrlkxTJPOUEvpKgHu1EGZrUX7",
-	"J7vRtWivRXst2mvRXov2BxLtKafdtWhXImbDWHD1GqhWvv5TiRvGqxHEfhlTwBlKHzSIIgYNA+ttP318",
-	"t08uk0EU+vvkQguWMGa2ltNBJMggFtMptpxCPglX9CSg4qHdIh78hXAb5UBh6SQ+6Du3zrkqlEojVrLB",
-	"zUX9o58xPITOWZntr8+HoYoa2dE30I2ItFst8v03+toanM8UKfdHsUimdsAL5OLk2/mAxeQyFor5quE0",
-	"JFPJtD9kbDWgZTgpjbPGHwe/qtPbf7YGP7YnPxxP33Xkx5PZv7r+d0fDvx/+ftFaPT6Bn7EKY0JfXOB7",
-	"H6ligIrpIjbmPSwwvd0iaeYG+MgmNOQhH608SPbEwkCmL8eKg+i7N4epWJfrtVd4x/eCGwfpCizyWoj3",
-	"lM/NpOQ27I75SQzUBRGjHOYERfh0Q+Qp20vJf4HxTYHzlGGWLSSm5vgVgdNchNy692CXwm0hWSzD2ZrQ",
-	"z+8YH6lx4+yo6zQmIbd/to/0lJXemcZZ4//9+8L9lbr/abmnffe3//4/y/DKcow8ttRRbmh9gOtoGgC7",
-	"FcOUc7vpTpg8WAidWvyHJuWCzycikT2OXVekQy4u35IbNpcArGAtF30VXNnm0Ts9+Xrcthy8t9sgqWg2",
-	"aELUCDlgdU4COid6b6XKgi1Xl/qmuFgqtQjwMKFz6AVgIv9FPbaIaeFhoX7IRzCNyd55vuIN/NSzMYuZ",
-	"XRvPmbBLKwD39smPpoYsxJYPLLAIWbBlAL0i93vcy2Huuz+wuYc2HB46qCIDrJbUDoSqwhs2JzGbRnRu",
-	"wCUM4AIYlLD3eHzSQraJiNk+uUgNzg52irC4GjmcM2M3Um5SuOlUG9WwYkSONj8EXgqcJnhPK37CxUvQ",
-	"qAFgQfREUkQOiy8CdnPOUDctg3p8QP0bLeB4cI4Gbqj0lEl6XE2PIDJiABkGBkUfjrmnjeKYUZPwgMui",
-	"KgdEvUhY4AUxhZrwC4QnYBt7PN+3SHM9RI/DUfO4qFlzpbSDJeQiQFuIazvyK0k8awTC1/XFNGQpYJtR",
-	"+84XyFSf65FgEnMmLAGm45QlN1xG1Gc5bUq/fH1jvtAC4qPlflulO6SJw/BUwhVCXWotSAtfraSF6n+N",
-	"vbZvH0xZ8bd4gbxTIPxWM6gLVu3KOs5OmhUVvwDWFayWqdFZO1PjwRwhJervONRkNMfyRF8BjJsR0k5j",
-	"2RyUyCGbQXmhnsuB3xm0aevUPRkeM7cbHPnu6eCQut3hAesEbb81OKUr+0/WVs0L52MjyLb11OwShLc8",
-	"B2ucNX69OfjH6efWT7Pjd9POz/zwG//kfdD+qLr/kkffj1vwAJuaTJydOk/sd1rqPElbcqxsBgD/qTID",
-	"9EXoX++zYGM3iFObDl+PX2Ydk+YRckW+pBm1YeFPZnn9+ZfzZ+NiGv7A5heJNkn+/Zv+5RtGYxanvxTs",
-	"M9AeMucPZNDmPURrmGyZiypXNFTqrcp0sUpXVWreIa/I1MFo7iBsLujGCKULbVXQ8ml2W11j/sxiwUdE",
-	"cLa3Tz5ojTVV6hziQU2URxSzrdoGyZzFRu8HM0aS2RjSiYkMR5zYbiroZAerE9ONMztmIoIkArBbbVug",
-	"0muKryh6/8YiVkQbNzGCz5ls2Lt9Mxf1TxpJsaoSeo+3zeiHW2eLPkMdxMmethIO/s7h/6YIsKYvlXvE",
-	"jodul54M3FO/Fbht1hke0O7g0D8KKt7dto0IYjEpSH6YjDWkCrORc6nYZLXx0gHs6qxRtbjE+wbt5CeZ",
-	"H8QMnJ7BtZU3OPP6mOSOulaCrgwhUUWWhqcgiTyviuTaHaWwzKa/D1q/AO2tbe6xmHE04REt54axKYBO",
-	"0yFQxloxsmVWwYoKaq4vxB/H7u27ztT9eHM6c6//0500npMCm52GTCPVTFuhJbdiTC0QnFVF8qCrkB4a",
-	"AKQhXGfYDBzALx84NLpvd4e6b+0C39IF/rS82pmTShixuoV/e9O2E4s+sZwHSitPIR+Zbt5ocpW1QdvW",
-	"7b2CZ9tSmnz9p/3nskAlQwRn60ZGLcqkHzt3/M5NyuckCm/TEPtemSvau/j244cf3171P3185+2lQc4y",
-	"femTmeIF+ozDCEE7tsxzsQ5ou73be51K51nBgIykrDlQgQM9J/vut2IRAvNvCE0DMzsNrpGASQj75+mv",
-	"GGBblJcl0bTc1Ko5yyrHO8dSFP3Mqht2XhBFPxNtGGkFccpin3G1Ty4AIwYjExhAynqvTMobUF7De9Zl",
-	"0o/Y5XHlVh4raprmG/58ca0/n81PQ2VrFbdisZ3vph0Sr+nn+5siwpl44lVYu2lvqMyptJTuU0UjcV8r",
-	"XKD3CninMnqpQEm6pp+3DCxtF1CqPpHrHKd1IjPt3XtFHokE19igKv2Bs5k+LVtlLz5lX/faruvnWLkI",
-	"J5RQ/SFXZCOpBxd4T+q1xZK9uxzlo6n/g1I++vkcUuilCqOIIDQcZAi2TokX8n4iy7IDv4OhN+I21Tnp",
-	"3btTxffU5buPmRyL32DNA+lUN8g1DOqOQYen6eGd3s+XvX/NrP1x+rmufqQXVLWNCrOA8d2hCSxVlybM",
-	"xKJAQpYcPzdtC+9BUyHNbruTFSftldQRwUHdnllvqBNurAbivB8KSuUr5hPmjTW/qAEzVi+BmQYbq52J",
-	"pCPmyjn3l+RFf4S+9ICz9UoSeISIIWG3LJ5nOdA5/49NG05j+OjocrSSOtBsiUmEfAFfmgQtNhYzaJeA",
-	"jzqQrozwFXSOJaT6exE9VRvH11dmcWixLSCNNxYzia30sA8jvE5rxVjBCenPJkUV2sVCI5AbNlWFVF6T",
-	"LQujzrlfZbN/0ltxNef+biz3HectdtxW+1rzqUPDqgI6L1xsOA3Tb9oiU+mlGe7Yck/apx23Sw8G7onf",
-	"DVzLM0/9VnC35T7Gw88CGkJOgf4MjbPuSSsX5MT+p/qEYlvaxlm701rDGW/3uqr+b85922T1yVsdTxwl",
-	"uYh8qEkOqZ6LWY7DmKqwlTnM8qSkt1m2UTOXTKRZSkijLEkhT9iaj+DfmrcoFsfJVNmygFBJKECHHixQ",
-	"UrfnGPaC3mp9SB0C2dPYHNOMCTwBCwwq4lcZ2e9cmXlqVJtPTXg4wv3a3AQ7MnKQ6iQetdXIbiMLJ6VV",
-	"o2yWh38wziMZM6Jf357riKuvIBCFmHFNysNhefTnE7zmwaM/zl0XRoSTlpabhJLoDayK3OtrjVXP+Ud9",
-	"819L3wp6S5h2WKh6rbnchwLb7OVDEU+AUSQJXLmTF/BFo122ygTO3f+aUUxqF+YkDtt+JzhgbheS2Pyj",
-	"wD1hx0P3lLYGeKU7zNb8HZsIjCQCH4IgqDXfv1xATJ/M+yNi8DFfREQsMZRqWY+e1ebhMOQfeLgyigDk",
-	"W02E5CLlJHjPAjMBH8pZj+ubiWf7ZjvpTV5GNx5pYtO21AIxdW5YLziQjKu9UjBbo9dvXeW1nePFEtfv",
-	"lLMF2jL08g/KGflOILJMmgZJ3UjwkSuZHzPl6gvTcUwlW6SptQjikWN6S/ZiAz9Pbt+24zLr7GClt0dq",
-	"IVBH7p5O5C6RhUTDlfhdXnlaK4KH+hMgd4kbxqGoeQomC3QoxVLgffItFpRbGE4cGZJrJIv0WM1u63Sv",
-	"KtK3GS+rQ33PNdS3yQl2qvK9oNlYTnxO6Fxr+QBXj1Xw0I0Wgs7dylzPLxIb/OrFRB0N2KlhvQmVfInY",
-	"YVUnBtBc0ZeOwUNM+5gYl9WKocQdSIPt8suAsH7aB9paizgeOaT4AOzF7MJaHOZwkcN0dsNhTNix5jTP",
-	"K+64u9jhFoovBvdeM1xUtf8Q6nqgjiS1yi0uLFRIYlWNRVb1wS9Pmrmykj0Hio99waWIGODkuYGYcblP",
-	"DlsHxDNolFyovi/4MBwlMQs88PWJRGvT7JwctjrpjQmPGfXHgFpkQwYkEMw0NU0rOu56MH+GAd7YFe/I",
-	"8daY+jf9KYsBDVR/ar3b5qdROKKDuWKNLbxbhVlXubl+GRcLe+yHQBTE/SfuwtqgCkQ/ssLUDProJ54V",
-	"GhVJyZ6G/Obhpq0blDcEFRko4hdEUe/SJe/Mlw3S2dbBu6esNXS7tD1wT/xO4B6w7tBey6Tzm0/kO6qo",
-	"z/TZavy1NcXZVdUkt2OSM/ifKaHsjPQswJ2bAjW/DPr7YNb9Fpa9MxrM3WfwKthRcHx4AhGhrntA2YFL",
-	"/ZOue9hig1YwHLY7TGvLRqVonJVJRgBuxQD1RHBAtaIyidmEcdVPeKi1Zy0xZS6wZtC2DZQ2lKjTEbPo",
-	"r/bn7Sk+v4811e+Y6j8UES0NPqQtWwY8ywJ65QY8QGF2RQXZf5PIkDMpiT5l8hxRGKHXAB8RJTRZOraX",
-	"JOHJZAAVkQmUgBEz+kZlkz/bmb3gykmzr/1pzIbhZ/01frjMKNxIhCuL+/0lg8fm69wfP7YH7EWEkG+z",
-	"M7urusqd0B+iidq78DSRSQIdWAEI4cwWUuXPm8HYBdna45SDx82OScYUUGwB8H2ejj2jEhJmzFRYiq5F",
-	"mrSHvWLN60NJONwJnkDTCO6cAObuwjxipjUNrQwMRdzj3qUHnOSEjNlnEoSjUBmILDmmUzh1lsm8Wlg0",
-	"k9WBcHOkHzUWvh7Br0utz6hg9YE535obt6yQ1dLYCy5mfYsf6xK+1dcTH79NGcJGKtVa4XHz0OZFrhtz",
-	"rzr6/Vyj3+uezyXFrjkmdieqnZ2sp1XM9jxExNcuHh4npL3e0X/aRbE9ngtlkxJFHcDKxH8Yx3YJOXGB",
-	"SriUCQu0gp4+2CzT5iPh37DA2zsnAzYU0JSCKq2ZT+jctDTscehEDZ2Zzcth2s1q68Ah2MaiSmV3CJVE",
-	"cJPlWpqHinG53QiwXerd67KAZ1QI/Dx4p43U1zx0fW1liU7+QiuGN1TnZ2wwFuLGZTyYihAqwlatGbKP",
-	"IN43OGspD/Ldh+Sr80Iqf49zGsdiJo1rJ+tStFdVfLRPriADHir5ehx9Khamk4wZuH9KPay/4MrepAt7",
-	"pCqlfJnQK5numnzWJUPFdV7lYfCNE98CGDJ9MPt6tnD8EN03X4lomPU+CvqGrYI8HBz5x8EJc0+HLep2",
-	"B23fPQk6zEWAZry2IusugljLsZju59K+XutTIl9bjNSd+ZAXzt/9vmRDivkT8gKcyndWneNg5prc2L38",
-	"Rh8+LALWN2BbKc2gPn18pzU3YFyK8oDGATEfTBI5ZX44NKTS45LOJWkamUs8yzFD6K9t/1LhhElFJ9P8",
-	"jzIccaq5srfn9Lj+y3qM9Yvtil/pQceS+X2PYLlPrl+1hW+3O9rjWmXNFVjlWAqJmc/CW0BhAMZDVf4u",
-	"2Itz7CYG3DrdctK0Dc1eSScNSec5954d2/J+PZhjutPlvNF+lAQswMZkAEgP2rdxOfFspth5wjzZ44M5",
-	"4XQS8lHhpfs9jq59/bWsPx/ImDT1f8wytU4fCTEdUP+G0CCImZQOEYmSYcB63HQHhU7lWj7BQFzowaBl",
-	"W8ykiG4ZUcLRU4qhxbaTjuj0eBTyGzcSPo30/RbQ3r6KJDzS/yk2+IsiLeZC1eNN75c33/z9w4cf+hfv",
-	"3n34pX/58e3PF9dvvL2zXDNziAuYY9NP4gjyBGCpntPjd67A8CzwoOVc/mLIb2kU6guceEkcefpT9HjC",
-	"b7iYcfxsRDNjcLzlX5rx6b652zuHficz+ELaFKOKTIRUpNPKH53iKOb3fqSFp7ekMG+BPT5qXGKZNFtf",
-	"fK0nbjaVJ48c7XgyCgByzMZZA1no++EPP53GJ9//8K8/4uvZ758uvzt5++7y17ei846+o1ezh1cZNvye",
-	"v4RqjKpulb1oacvJtfQJR1xzTdyEtKuHz2rw0a8hRLOoG22iGlXZeWvFb1K5rQWoPngBi8JbFocMFAoh",
-	"GUjUOVNkQgMGCpf+Qf9RFdLZWgDUoZ0nEqnZxTFdEr1ZHD7TVgnl87zjwPgMjJ/ZMMUQMybzrT3uBIHu",
-	"nsWHcGi2VpWgQQgsJejHjMLgABOELadS6Wp68W8gXs1gfRlyn+Un2LlunS54XLc0w/PjbSxTO5vK1CpJ",
-	"uniiatfrTsNXu+EHXyKQ5RDboT0fxqkIb/X4faCv5I0mTqj4z9m6TcEZWt2peWgJnNChgrLsmAEGIqCo",
-	"WEgwh0g63yN+xGgM/tAeN5e0MS7i4Dwnholpn0dm4zBiJAS+l75GP1cdm9qtJN4UJyVvNWxK8F88RtV6",
-	"gV7Rg12zYxsIq9nyzpW85x3TenD753XGQCvjXloFNbfNIe0YnWgSPGmiYB45REQBkwob1Z7luu72eNMz",
-	"HNozLFoB29aWUsSGyiGeTHyfsYCh946SzufPIIhCTtotIp0e9xAg08syJbJBIPk4mTqpexucxkP4WcQo",
-	"f1KRlJMNe44ZRNtqCOU7FjNsyUslFCaRGePqnjDbd9lGPlKcLScLrdMc974q0GZwMddkZmah8yt8+q/7",
-	"Z2OhAjPna7FB2AKrL59sJjAaFe0G263WQ0YFqVJsMlWycXbgrAazYF3B6wguXCY2h6WdwYHFPXW79Hjg",
-	"nvingWv7t3b9w6DgoC3dSj2SHhte2x50fLcbHDD3ZNilrn2vvtZwGvq4980yK5qhHsDK4Ea7rX1fBKxx",
-	"1ml19QXwR/cnsnHW7eSQV1PSbtzXblW/YQdRR3tK7486Zge1Bm4ti0/mNPlXeb/XFzNqVhVgr/+0Uqqv",
-	"L8TM/Alg8LvpoJqKwTAosrAVKayk9WFuzku7H66Q/lAeAr5GCZnNHSy4lCC1bDQw1CBUNc05WYxW0gnr",
-	"8YEI5iAZ88Ff0pSCUBsXjXFcGsWMBnNbPuRTDpXAPR4q6K5vs9+ttWbT3238LN0Oqyycgy7Q46kpl8rw",
-	"wnMps7X3eWXy+qM9EwtcorEtZH0mHNqHL086nFy329nK4EYG7OSs8ffr60ty2GqdIaY5pxHBS+VS5FDL",
-	"8LwUaXdaToOzz0te3clencqbrJd+ubTJP7apaKmy5uwRdtJDbjo1ADqiZh7yuUD7P3SdxfZ4/owHed4G",
-	"O717KykWiirm2lDrnxv65kr583t6A/yZs9ndNBgMaC7mwBBMgfmbiEmnS8YiiWWP5xRun8aaz88ESRNw",
-	"wCYoyctxMA0Rkg7hlT0u0aZL+brm4XIWKn9MqCIRCyVUMqkxZKxDng2WytkgbDjicr/HL+wPMZtG1GeB",
-	"TUxvDuagVdA4CllMYHMhO0UqMc1iulT1OKKG/rJJByqHaPHU4zHDdinGMZdBSOBHJWqmWWKZsIDrCy4c",
-	"E6HeYazua3bDTWN2G4pE9vEk9NnnaRgzuTD5o8LkF/IZvu387Wf5zU9vx7H0vx1HP719//N/Dw7l1b/k",
-	"VAyOxXcP7ezrfNF8hjwZff25DM8o1ovMoMQl90qaD7aR1Cm2bf+z8Q2jMYsvEjVunP37N22EXEzDH9g8",
-	"/eU3/UB8W96NXR8qEYcjkBdaydd3SpQdgfCTCeMKtHbvdSB86QEULgaFbC5fqKDGPxJU2wbDWEz2Uup5",
-	"DezLLHLx3e/CWwZABtCNhtEAYA32M0NHTGWZVQVo0U4OmNchF5dvyQ2b41CmQUE6DKD53R0nRaBZBC0i",
-	"kkWRdIhkiiRTokUP5PHnhrR1AndHvYQ2+LAcnA0wSAnZm1nv/PxYuY76JYsNWex2tBhnAIMNyw7jBdSc",
-	"tIogjMk0Dv2Qj/bvZMeX7eUbHqQtzKRtLHZ1SQBBKssSyK/c3l3mU4Sl2inSqd5QGhXmJm5DzSSLE8Qt",
-	"qvpEqWyxWzmityybNfpfZ1C5ps8sZ5Y35vc4A0i403gJxZV0yJTO9XGXDjE9Zkic6IOWtaHJqjUk5cFA",
-	"fCZ+JPyb3Itsd5pyZ0AkRnpfsbROOoRRf5wZzjGTIol9RtAQBm1pRvNHBfORKwYXidIzEkMyoWG0kFwr",
-	"GQ/MVuGn0CeKB7mxAeG19ISYrFXgDzalOT94miitJ24ytsGI09pr4aV5x1n64pT1/fXbX/8/AAD//w==",
+	"7L2Ld+M2kjf6r+Do7nfavkupJVl2t+3znW+dfmSc9Gva7sm3E+eKEAlZiClAIUDbSo7/93tQBZAgRUmU",
+	"5O5ONj1nd6ZNkXgWqgr1+NUfrUhOZ1IwoVXr5I/WhNGYpfDPV5f02vxvzFSU8pnmUrROWpcTRlKmZJZG",
+	"jNyyVHEpApIpOkoY4YKE5+P2W6qjSdhpBS12T6ezhLVOWlet/lWrFbRUNGFTatrV85n5QemUi+vWw0PQ",
+	"Oo/ZdCY1E/ojmyV0zuLF/kOdZiwkdxMmiJ5wRbgiesKI0jJlMaFC3bGUaEmoIIymCWcpSdlvGVOa3HE9",
+	"wZfplJEw7y6at39k8/KATTc1ox1JmTAqYLhvZERxVNVB/jRhKYOeopRRzWIiUzJjIubiuli9iAoyMqtJ",
+	"4/JaPb3tPVUsveURU0+7o17Ujw9YezA+pO3B6ChqP4+fsfbxuEt7o350EA/YUzljKYxFPT2kR6Nn0fO4",
+	"fcy64/aA9kbt51E/bh8w0wD+tmYfPlLN3vAp1/Bfi9P7iOupCE0SecdiMmMpueMilndkLFPclyjhTGhC",
+	"4zhlSnXIhflLClgV3CWF2yTFfCozRSKaJOahHMM7xZSInlBNaMpISjUjiRkUiwPC0lSminARJVnMymt4",
+	"1PWnOOWCT7Np66QbuOlyodk1S8vz/cimlAuzDMvnnLCxNoQOu5ulqZkWzv1Lz/HweLs5KlazpxcskiJW",
+	"JBOaJzWTI0zEX3wXB/1NZsh0Oj8ba5Yun52W5I5yTUZsLM0JTefmRNJrykWp44NNyOf/Wto4j5exS/j5",
+	"iSLczDeaSBaTcSqnsEKOOcmUTGnMiGEdp+S3TGpGuEZGl7KZTDUMlcxSOUrYtMwxDsa9qE+PWftw9Cxu",
+	"D6LnrH1Mu6M2sg48+CsP/UPQmtGUTpm23P9FliqZ1k8oFOxeDyN4I3Q7PUvZLTcUMKPXzIyOm9d/y1g6",
+	"bwUtQaemP/ymNJIpvX/DxLWetE4Oe/2gViysEUO8wj+P6QHrRYeH7Wdxf9QesOfjNu2Nuu2DaBAfsqPx",
+	"M/p85AY4o3pSjI8b1mh2hKdG+FSFwFimU6pbJ60sgzdXiLBo/iObL477jGSC/5YxcsPmwDYNIYmYxYSN",
+	"xyzSZI+ST5/OXxqxRsm1lDGJJpJHbL9DgMANEZTlmGmJipiMZDw3lJLQOYrEMU+VNqs0k0Kx8hIdjrvR",
+	"c3rYbx+Ouqw9oAdGoBxE7X78LOqNnrMj2uu6JUKdoFikitxctpv9w8PAHB33d2/9en3MV/7x1u2UuP2E",
+	"o/VnXsblhLfxso5BB6s/N1ZrQyY/oeKamVUbUWX0FEH2qAJFzuh/4f4poURpmjAiBbw36PWrml0PNLv6",
+	"SVptcBmRHNSe+CV6xwd6zYjivy9lLyBUSl3FbEyzRLdODruB6Rf5eL/bDQqu3qvl6m+ZpjHV9DVPakXK",
+	"e5HMcxakyN1EKkbCqf0qJBOZxIqwW5bOyTW/ZQIoDGiO3dNIJ/MrYXYAf7ulScYCQlXRxM83bP7L/4Yf",
+	"QrL36eObNhORjFl8ciXyl/7X4Xc3bP6/Dl/aF/dPiTJ90sR0p8g0U9qoaWRqdqFDfjQPqYivBLyvyFga",
+	"HQ5oIXybDz7NEqY6V8Lf6D9aaiJnQ5nGLB3yuHXS6nW7/YNB68G8NEtknKvNdXvjRlzanv9I2bh10vp/",
+	"nha3kKf4q3rqRmPaV3oOtBYzNns/+pVFGvbIHUqQWN/R+Huq2R0FthtJwyCAiOhslnBU1Z9a6fmfvyrU",
+	"273ZRTCB1i0TsUyHmUgZjSbmWtMKWjHTlCf5+TFvkJjHREht1aBT8+8JsBWqiKK3qMooTXWmDPkZQuca",
+	"ZvEdjYkbak57E61n6uTp01hGqkOjVAqu2rOEaiN0Onacbvzqac0wH5qu7AdsBMV+HX+A+UUyS3CGeEmJ",
+	"JniPGVOesLg8X2QjcceM4TsaW4Vot32gCY/h5SH2WN0GpzhxBYOE94EzgULZOvk5byrnq0FrzFliSNco",
+	"+kkraE2ZUvTavDRLja6q5+QKf7xqmZanXCngSr8Uezkw3MPfSzfdrfdyYaqPsZVvaWK6w03D99tcQF9u",
+	"7U5IuNB3SPZgkYhZPEVUFk2ALblFDAMS2maGZrphcCXyB6gghXgLZPeafJBKX6fs4p9vzHXX7BNc1AMS",
+	"ykwP5XiYGsIxbWbiRsg7MYTOw30z6HDqpjA0dBJeidLQqj8HJIwzJDE2vGFz80CnlCdcXA+Br+0blvYQ",
+	"tF4AuZ5FEZtp1DaWkGkdeaYs5hrpi05lZj+y/2o97xwctIIWXp6ieeuk9eniZQvVaz0HFVhpOQUZmTIK",
+	"7bd+y6jQXM9Jn7Svsm73gJEerGG/2z9q93rtg26ng//ut/sDoEYubo1+YwbyS9DK71kwGK3ZdGbG2Ata",
+	"1gIxBL21aO+y1z3pmv/7t5Gl5kg8Gz2PjuMua/fGfdoejA6i9vN4wNqH4yPqfmsFrRsuYm/IraCVUKWH",
+	"cOqMjP50SZ5qJqih0j94/PBUjsfMSPYh12yqTshh94BcoHWDfBL0lvLEclm4gQAvz1s/6T2gXsSUmcTI",
+	"rGCmWHqCho/DcdsMztx4rMGjR/sjp+fDEuuUm0UyFzrsFGVXl5lpHphPD+P2gB2N28/p8ajdjXpxnx2M",
+	"B/Rw5PHvlrXetIJWNotXLGiv+284vdiXJZjF9/uHpQ1wRIFjO4qfsefj4y5Mpj2IDszcBuO2M9+YiRpe",
+	"ljI21CmnSetkTBPF4NFvmaW7qRR6kszd9jaccC6mV8p7uADGGTPHiuXT6rf7h2YbEyrwg4YXMXO5pckw",
+	"SxOPd7Ks344SmcWOgXYiOW0FPmmYP6SmQDFlKjNPZndDo9MO72R6Y7aRS2EE8UPQkkZBumbD61HrpGcI",
+	"Q0vv7+6Dt+000vzW0GYmuB7OUrun+XHvdTvdbu15X00muO2Gkt3NWAotlWzTeMqN2mXlO54kS7KDw+f0",
+	"6HjcZt242x6Mx/02PRyM2geHg7h7/HzA+s/78CWo962Tg4fGYgQZ4gdL40v0guKukLLIkEWMFyaeJHhz",
+	"ADOAlXJkj2tzj0AmBS9azgk2oDEXNNk/hU+svjGhKMgjKcYc5Jb5UbA7grtM5kx3yAeZJGXLkpH5ntl6",
+	"uVX20v8qIGHJzIqsqjCj/pH/e8jjB7ANr7CeGJkixTjh0W5KDy/uhEPL9YZcDMcJv55oXwE6qxq1uSKV",
+	"C6XZKKV5kpARM3raLJURU6qslw66x4Uuk09hW0Vm9fAfSz91M4/scFVxk3c2SzM9Btroa5mOeBwzsdO+",
+	"jPNWvD34b5mlJJUJI1M6B9KNJexEeYEPigV+7TWz3QoXA3ms1USD7RO1ZCYPQet7KdhOqwe8eXhtminp",
+	"8FwR+AlVeJJIcc1SkmsEpWXseTr399jSdivoDeYxlvBcE3bPjXJCRpkuzwS6sreic6ENr09eoZ60C4+w",
+	"LflreSGnzN7GwGSfSnFtOLKhUMVjVr6KekvphgUaGUsJDm/r8++G9hgreyZIJtj9jEVmcc3lJEtZce10",
+	"fZklj7mKEqnypQah8yFlY36/PVsGaZLI6AZvCCqbTmk6L+7IOksZCC2uVMbiXNYZEUyTrLxl8NNwBkMa",
+	"2karZ2FFm6fEk6YEmwH/YUFsKJ0/I2+vnYPZNk1vkL2Wl8iO0kghOWVSMMISxZ6ogAh5Z653UkRs/WJh",
+	"695anTud4o6ljIhsOjKHzJOD+KFZMjiOzNA1WtlyR88XWSIc+cPDY3Hqxe23xhnF9Amh5mCwtExF4Fai",
+	"4kq4b++MklVaMq7JXlg38nA/INaZeyVW0CbodoY8iw0fp/J3Jq7EQsNINeF+h5wlSpJwpcIQ2tv6O6nx",
+	"qg7XxF1Yp5B6SIumqgewcCipQgoRqkjVJACr6vccj+stTwsdOvsTTqhkgML3mvRVsUYdFST8Tmpy5ve3",
+	"HSFXhv1YBBzi0EKC6jqGDxiBKZjzIk5ZzCkxo1ZlLT/3NpsDjETxWmYi3pkextCKRwrvJBq9HDWU+cWg",
+	"vNiv7dfbrzP2/xhLbMYDrcG5BZsoV9yQsJaoHYOqB8v33q3rdkaw9RamioFjCwuTytSMweKuNjA1sij9",
+	"NaxI+aI5K1IjkrBTz7d0g/t75dK+5j7O9Z/8Dp4vAfh4d1T94HCiOX5BtynYktE3cFMDkmZCGNVUpoaD",
+	"RIzFoOVVFZxiVl4XHgMCzyK1fhavqzxezBBjfIrKjvXK2q4/n25TO2hQbViUMo0XqtI6nRuVgCp1J9O4",
+	"fC+6QdG3fF38Niten7xFnH2+OEax0dKoQot9ncJjG44XM6E5TdTnVgbrZwMrls1YqoA4Sgt2RgS7M9fG",
+	"fFIQhhDByVu9XkWLJRtRtT0QskYht8wyb9+REijN4DM2Jz/NxBdcpWIOj6cylw6P1ZZ/y5hRX2FiJ2a+",
+	"jtEhURuttY7YjTpM61eULSzolUDV2//NdDOVt8h1IfwLVO+6FUDVG+MDiiOkVxJ5uamC5HKn1wc6TySN",
+	"L6V8Q9Pr3RTpkYznQy3lMIGmlnhmIZSGmyFLAi+WLTqeYcx6UMkrdINdSkne2Ja3o6vKAB/b9OhmBq2b",
+	"baYi32uj2IJSpchej7zl3+2DxvUhhRhEblp7nYuVHcIUwMo/nHI1tQE2lT2wd5lJ4Z4/JWOmI7jyLR7r",
+	"nheg4I+VvHYCattAhcpAH+02kUea5xFNYPGmCVp+rVrkK4SPEBdiGAJoRNdZyqr3Bqs50SiSmYAzWrxK",
+	"9s5efHz/7vxi+Onjm/2yQc47CfV67E4xIpUhP4ptjgjQbsiMpnkEhjdXe//wTLkPQetSyrdUzF0k9U67",
+	"kVLNhjaGuET6UpIpFXPibiinoC/NSUK1ufp4BN/35Jj5zIyN5IPbds1LA3uMpf7oRUu7ydCxZihc0K6l",
+	"MLy5ooWDEtzOI6Lr+rdvP/Vip2EInwTN9ESm/Pcd2VQGDRmVK6KVrXqLoTWGVlxYiqeelVWOXrFVpaFt",
+	"u0vVYT1KvE0xnxFdmIu3Lz/99FP7zOu+/pZE7cUcQ3fY+svPJ2E9fObAvbI+8kfyRd6w+TBlmaqxWle9",
+	"jkZHMS+idZGSmIMXRGgnPMuHsO/vrDcBqwo8iivSG/3jML9YTikXECUJobOpvGGiQ86mUlzjPQMClDD4",
+	"s1AWpxRDQU9ICFE+EXgyMOBnmNuCMHqKCsJjzJkQdMrUlbCOj4CEGH1QqDcQ+WT4TiWmitFoYr7mdlRg",
+	"fARtMF8GIMiz6+uUXS+5sf9D3hFKIJjkiSIx5cmcZIpeMzJikZxaO50NAnDBGWANFdm0dfJza0rvrQ2n",
+	"FbTo7XXrl4WQ36B1NuM2Xt7G4XG8hPu2JS/+3sy2rfmUtWract+M5g1i9tE01eA1MEIZGtpoLBjd8cfi",
+	"D0ZwChtY06B3tJ/Xc4pZNkp4ZDSfVLsLyQ2bB+aqYBS5a8EVIxwO3kLDKbuVNxtOKpXIKFadnx/Z/KN5",
+	"7eHBj2v/GTMsYFXySdkGS4bEgkakDfd1NPICXgJ2FqOGSpMPHs3YSKgyGblt8OPobQz48jj66iZVuEA8",
+	"5cJcmhNc6Sm9YYRCkLeK5MxcqiWhxDZh1n599oi/UDDkdcsA46JJ8n4MXodVG2JP2ENQPWJ4V6wnrbuJ",
+	"TICYOuRiIu8ETBez39BfkudErJ6M7WNxOr/kE3rDMWC42WzM228ZBIdX5+Oi1/JAsEar4gZG05TOF8YP",
+	"bdaPvgg7fwFyszZhysgDyJSi5LDbt74Mn0nWRp3bh54mMbSaUi0PLQKvm41k0O3WjaQm7rocaNsKWiMa",
+	"O39d/VB4knBx/boIR6wOxkYnmisy/HM/MMIj1Sw1Dw/2A6LYlFMhMpqYJ0f7ASn+6vX3AzLiTAiOD/qD",
+	"/YDo1HtycLRfkkJ5NGTejdFDvD6MdCr+WTRuiLtoeNV038qYJaBM2U5nKZtROOszqbT553DM71npwYzO",
+	"r1c1+jETi2KRqqEcLzDsVcJwE/5uYy1U41NUDPU1frp4oILWmAuuJhsOZcJoqkeMavtVmYjeUKWJ4tdg",
+	"h0v4OHcj3sn0hqUklhApokvcd2V/DcVxEXxdHVIenTClMQsIGAJYTKhCbSyaZOKGRHI65Vp5fDPPPHLu",
+	"r6YL/iNH72HZu1WjcKgbPpvVpdaZtvJ83TQTTxSZsZTLWKE3EdNSaZIyGs/J3mheSq3PxH79NEAd2XC3",
+	"3bWg6eQv8H1DbFLTZG1GkRRsXq+RwKIH9lzlA/E2ulhA15l3TirLv1aTKWawlTbT/PRvQ0uV5YEmVk/C",
+	"HfoFNuUSHGrI8W6ChLFab4C38kSJ1aP40c7VMV+aJPCpYHc0UR7LXcNtv44i4nH7XZSR6tFYxM+AuLk0",
+	"m2kWhycQt2OZpdLS0DfZE5LkbBfuouHHT++GF5dnb14Nz15fvvoY7p9eCbM1hGsHvKE0nasAYoEMH/lV",
+	"jp4oa63aM9dZCOQ23AKuisqmvittkwztnqFvxmwb+jPNUZLmYo+2o1wh8SZRu5vlePaabGLrC28SyI6Z",
+	"nda0q3jMisBqz+u6cG3FJKE6HQx/9NNvLbuAtNYmxGKNxC+goTpZu1w+/WS2zesaJx3kiBbmKdgLUioU",
+	"jZxzv9GwrOyrG1ApP2mzYIZSMk2DT2suH/i8xM3dDvlDq+MvzsPZVKU+rlGprewc4lqbzsEZOYyZIeyh",
+	"YsnYzwGC9MM87rF4fM/RMF3+3f7FpoZgWf54XSYBF8NMMdDtebLo1RBS87G1FQ7zU+mi+czrGAVYeXgr",
+	"eWwvL3nkHyrAy0Jgl0R7usemQX+PyiETyyIGlnjGMZVpQpVRuqcAeeQelpvNHxXxOs4UgKFxNinIPXSj",
+	"Rr1pmLCxHmYi325IiMrfSWWcRXp4ncpstvB04e/5rNhTF3rE7mc2ndU9KY3Kf5iPwX84S+UtV1yK0i+a",
+	"pVMurJVe02Ivctriaujy6Yvcpfw1e1tN5DUX/kOdpcVLd2w0kfLGkD6/ZencW2H3ExPxTHKhhzEHS/AS",
+	"Dl9cij/N4iY61JQL/2mvyrOdo30Bb+FotZ0oaN2lXLP3Iplj/vuDn9i1mmV9cu89PNTxHuBR39GEiqhG",
+	"uxoVPzTQeoMWnNh0bSoYdHqO7y7oyvg4yPv+Zemwz/PeyqNueMPCB3X89uLDkzxWPnBBFvYkosEcRqls",
+	"QhByzydeLtpebpV7ooi8E1YjoRayyzb9RO1XDDTmaXHoa6iysljwK1wpa1fJ5QEvXu4RMqtWbYb7ZFp/",
+	"w9vSVh5zPbTbqZbAXEhBwu9fXZKnt72nbkUxXC/skBeeOmN/Q/CLAIFagA5OCZvO9BzhjIQUrLFSUT4E",
+	"NaqFnULiMEManYUiX7NmIREcwF9DBxewrb3Az6ptinnR0HVQ4w+wZ0ExuAxg9C9X+e6cEjpSTGiL1WZP",
+	"lLwTDYzUQWs2sZF+W97eHd0Xd3c/FLYp3eZJrt4HXOijQasWzGWZB8LtK04qyI9ecdA8UvHMAq770qEr",
+	"zcTb81Wnf7v7f8EgfPSsbjdYyTBmVGuWGir5/34+a//7lz/6D/+xgidsf6DKJPkSVQblotAvPgDWEHFf",
+	"BBhKjHym8HvDpao64oP6ES8/sCVBPnjkk/l5vEmnxJdPObsF+USTOzpXcGvf+LyWSKWR98kt7CoC/jrW",
+	"klx47mArqTAi33LkNGlMKqzXP+3Xj6R8/hmP9F/kVDWjb0MWU3nLhtWlqMjPNGME31R5xDjXGIAFpjH4",
+	"l2/zziFht5WAdar/S7QsnUXLAGapJhQCtGMOnmZknRBmskeF+ydXJIbsKhGxgGQiNgqZViS8YfNwf9Fu",
+	"hZ81DUrYSuH0kU4a9MFcvnR1AbwUCTtZ/Kuzu1un6dhu6hAeMXbL/PFEeaCFAWGd6w4JbVbTCQYA2bs3",
+	"hgDZZ3YQ+CwMSJiyKTc7V/e7fSbHY8V08YklcpqwVNtX3MKXvotSCUFr9svOtj6EErk6l5TMdCSnNbe4",
+	"92NCkS5xoU5IaPTR0NzM3GQh7dEMfz8gIQSuIfSUtaWFZA+dU6YZ8wrY0wApb0Z5TKaMirsJT/LfEn5r",
+	"fvQD8gE/cr92zhtG56RMAcjgBov0ET95AFN303783LM/NowngVeK8533i2Sce8DsVNa6sBZ33BOgbhON",
+	"ypxn8eX2pdz6ivRZ/Fm8ax9konjktqT0aZ1kLo3s66gnZe69g45SRzLeOsd4a8kNl85FuWJZdg0nmDAH",
+	"iFBxxfPb/GSpwFdbRezUWeViQktCNZHyxjBxXe9H3sGqATRSY9NwAlg9KY3uiR1XG8eFX5NpVap4YyvS",
+	"AyvafORBXlshtYdoRveYVgX5pEbBmGIqxv7yDv6kkRiPGk/hGIaqA30FU30uGFbvyPZhEG7PUKy4cAfU",
+	"nlIv1yrOGFqxKOCSoHvsS4Y/FAe5MKFYNlk3L+sVUyR/x4hIpWEiMiXy1qYS+IdyCTl6LoJibb3fc35d",
+	"N5AX/uHC9xSseMLHun4/a0VYNUTDsSSfivwVKQ27PMYqp/CDPHKmunWUR7FRu0V5LOqXMZ1DdGmkCVVE",
+	"jk+JlubZ3sUH8rtRiCyFgpkvsBAoeQbMGib/sHIqX1Wg7hgdsXByPn90hLmdVUIjchkQS/a54yBeGV55",
+	"af13NR4kGdfcYF5zlsTqhHReyOmMinnnHZ0ylF9ozD/x/SQLLhizJmbhchVgPyAdJ3KhLf9vGKH/wFr6",
+	"/UfIOQAUPCAdy9BcS+5P50rzHn0AXMlPH994z97Iay7Kjz64DNs9xbQzRFotxSWLp0wxfUpSNobcFhst",
+	"oTKgLjNBG/vQeQfgOt6DS6lp4v1dzM89AU/ZS6r9Zy8XnnwA3/KFESsLT1+JOCAdKyk7Z5Ae4j14y/RE",
+	"+m98ZJCSA6Nwz2x3L+lcdR7rst/0Hm2vD9UgnfAt5Ym5W4QBwa2xSbaQemhd0Ri5SDUxrSCV5qE7hraU",
+	"gzk6JYaK6ChhAULcsYTBn/unRGRJ4pp33hDi/N6wHuYNzCFFiPPmmR4pmyXzoZZ1M3RdkNQIpNR6a+Bm",
+	"jAbB3Efz0bTSvpQWOwdOHbrUxqCeCFa7a5ZCV/atpQygFZtERUJLXeSPPyp0/fAAJqVsiangK3py7PXV",
+	"zTdA3uatfhOnTZ0UL7HQrQT5Ny77jcsu4bKezbrXNf9Za+7e0kr+WZgQ2StxjRHePf/LPuhEchrun1a5",
+	"FHkvGDJs7M7Wj5ojqiNLFFYZ6fcLmHk7jLCyYvXekc/K8aq9r6vDUuNSq3CotSzn6yjcZcVxB5271NAj",
+	"Ocu+MdRvDPUbQ/1bMtRFXnlrwQ2WRPjLMSy8g8MJipB/exi8QHdcRUh3wpyxR8hFL7s7a5IBXMic9kF7",
+	"RiyR4trsZClYq7BUm/tJXnyqURxIE3c8LOZL649fNmJmXoJihshcQxu42+YxRMEbJmrDeznDIMr1QSoN",
+	"Q9qWLBIWG1AsSezNyGfsXCuWjPd3i3pznW7gEcT3XRzr2mX/aL+4NB94AbBrP8QP6q5GNgC1PJbyXCp3",
+	"oaXxagVlLBiRZM4e6oU63pdXlG+kGND0/atLkjKdpQKhJm2JX0twgCtyl3KtmbBuXFgEEpamFyJaxqm1",
+	"eVJz+OFw5jhqvmlb+qXEisWzj5euw1dSyYDT7aKKLZBZ7VkDO4oce/sj7BZwRehIZjogdxOO0CLWgmn3",
+	"Qo6vBISXmFF0sO/whISQUBGaht6nYLwIracwJNQht2JZKSMowitBBbFSIyChTdYw71qpDw/hdOND+Gdw",
+	"JcJqDoH5+Sd89so+CkjoeK75NdfWSvZXGHCRG1EkpIAjGsbgRYIv5i54eTv1dtn84NaH9kzobMYEizt2",
+	"7Tr2lIZB/sCZg4tHFqfw9Eq45e3kro6wWPOO5wHxHxdeEijp5R47SJehBZHzP4HEFvf8FOuAgajH5KCQ",
+	"7FExzwnKqDP7xTZ3ZpTHrnoYPLiV3IzpNN/yfNqn+YZ3MDgPvnOP8sJlhvbKGGz7p2SBKDousSS8EnuG",
+	"uO1z8NQanQklRMrA0aJME8WQYVxD52mCFoqYFfRMOvyeTEAoiv1234zYEUXHj0IbsnvEig0Lul7yAg7Y",
+	"NmyD9rHkAx3JW7bgxzuFyC+Iw3ehPvs1lO7W2eU+dXxng09cxZHo+F60Gsrynpbcb8vIyvvJp6ri5HWq",
+	"CWedcmaZpZ7igHqTKtOO9yCf1VIaKfVX3nzvkNdvl9dR/e91rAGusXmVkIoGWpuEeEYU2LHJlEYTLlg7",
+	"ZRSy8ACGiuyVSveVy+wt1PIjnU6nPiTKItfXSQwsygehDlmiAxJLre0xEOAuxTcU2QvLZbo6tvKWLTUA",
+	"cc9YgxpkS6c+lcIC5q/LHccBB7hoxXd1Uj2vy9M0y/OgJsvTrxGUq/2QmIdV8h36f+VZKbHQe4q0Vnlq",
+	"TgY8csCKQy2HhRhKZcIqnygq4pG8X51M970UrOHUe3WYMV5Nnbrm/8FooieL5KwWIq/ljWmgqC0sb9ZD",
+	"C2EjddtaqrnTFJ2nbn55XZu62bms58WoKoRpAzbVNOZ605w+ayIYbhBEuN01dkW61KYhvUXdwAYBZ00j",
+	"d41w2KBVMAgOV107L5h3BXHlU7hX/aSUpiHA1ujbD58oUHgMW2QiJlA6sNlluEnArSU6F2qbcLFBkJj9",
+	"+A0XteFhWB9mcUUwZBgTtTFgGIuVRnNG09IDhbBPNkY5INd01h4bfapICIRwCPNhYDFMYa1xcZeE5PLN",
+	"aHbd5vruXtgpH68tMPsWSaUbmi9sOnnTHbD3mLrVtznkTMSNKNm+DuFmjT5oFmRmScSPMBttgrFjM8g3",
+	"/WJzIr6k93WruFnP2/mtMbO9IYPaxM0dtFCX3WA8deafPELO+sa9EZezGt3W+ptWoBz5YqwQUBXKK9Ht",
+	"tq52n6ktHFmLpUb2KBnzVGkLUgV8RDGdzciYsf2AWMAfyPK2n+Cb+wFxCEDmRwCEAzaepoyCu8fWhSV7",
+	"Vi3F2EioPuqBwzgMeKOwasMxEiqCHPkUrI8snVr7835AaPxrpjTEsHpjyt9PKVcsJlMet+04fc2jQJCz",
+	"8/JxjPJKtpC56npZpaQAy1+iqDQ+LaV9qdEHHD7wJgbBf8g74MZGkGFFeTmdZebqsIeXNriKByX8WaiH",
+	"gQHmtECwDVDUqjo730ay1ayVk6+fmynPpOKV9fS4QVHyePHqF7OIT2lCsK3OzlkjyAN4XGbEDeEaCv5b",
+	"Lpe8OShbviA59/InHvjlx72uHLNqFbPIyXEFw8l3upTCYjgkhl4Ce0F3kEUKClpAgqUTiFf81afva9iN",
+	"l6IyNbccl7UBPwElpWNg7MLhXOL/AGzPipUwUntXNjSiqvk9aXl0nr0yLDkGm+dZ2e/ywLQUjzyMNqfP",
+	"OmJ0iMm1d1SAFIYrqiBnH84BktdHmLJVw5djkwStnJ5qUiwA8ssaadSEpiwmo7nFL0+4qnGGTqgaTmXK",
+	"lqTQYvy5LUk5M9x6LLHa3542P4VQQT7KUiXTEADVmN4/JRAA4jTzhBopT69ZfbKt10LdlJQiVJHQdeG8",
+	"fhB9bRrN/YEreluyxfnc67bRxawuTdqdUp7krpRThAUFE/mEKkLzsFbnWy/bIWx+qjOFFibJiPFb5qkE",
+	"Q89h4aBmi0dOJECSi+VdDmIYYkbyDAplQbfwO2fKLT0s2TZdSt+CsbSOJN96aeL1usIfG0UIBK37NiQM",
+	"twGAv/J5npU+BM0hx1Iutbn8pSICePk7djhLfl9W1lWz65Rq6eCIzJdIHYR6gQtQlNL6SnmsCBdXwp0w",
+	"NVeaTU+MQjqVSpN+13AIdWoBybkiPXO9HXSNWprSSLNUgbcuPGv/m9D276TbPiZD0iEnpB2az2DkQKZW",
+	"tTDMBxo57PqtdK7EpR9yDXCQUHnW6GUsmkj8a0SjG7IX/vEQIm+AIBbAdI6vhGExiox5ollqziPXUIjM",
+	"+nAjrfBhh5wJgncIDNW45rdMXYnQrXfoCnChVxLRy6d0ZjuOEqPoE673O+QsTwMGLU1dCZebKGdzF8YA",
+	"ro8nirj2O+Q7Gud/QVhNt0vCBcjs0CY6Xgk0jQNNnpB8nFC6YUoFlKZQISxV8eMNmzuSCYkU/vwC77US",
+	"bYWA0ZSPE80wN2zuErvR5+PV+EinHesiM2rkixftZ8+e98ypn8jZEAHwoMJlr9vtHwzA8E7v/ZPZ71aZ",
+	"X/3p879p1S8AHIy3TLOUxS8mrjjZJqlS5QIWKwHfvVcfglbJH1HhF70GYWC76rnl/kvt1QoXGWfLVIQc",
+	"1c8c1im8iDZtiyVIAHGQ7IVCCoYCEZ4oomSC5VoMy5GClW6gttQKYEIuse/jqC6Y1lxcqzqguugmmw0T",
+	"ryroohE54UZc8HjVrxblUTEfOthTCQxpRUxolg6zNKnH9or50jGMU8aGOuU0qW++7Lxat+Hv7dvnmk2/",
+	"h4WGNqx4BqvC8HoE1Snqc0tK2aRy469q1HtvbfwVr1vf0moUyxYsbObCsiynW0ch52KW6U2TKBZpqHoV",
+	"dr8RjgXI6JT59WxhmNUg0SahniXS3O7bosbGZurMIrLkIokvcgI74eLVgED1JIwPtuViXCjqnmKsXMy3",
+	"4qVIeZMoUe9cbchCy6fOAYw6Kvhyp7BikKJpbE1/e+xep5R8/50XZKHkWOPP+6cYe23Vh+IHS2l8avgo",
+	"BiPjYuCTdi/Y8uBXXBl5h4QLM8gZS4kRI6ek3TMqSiZs9bhHGNAmPGU5y6jnEALRdFbyhMqRFwTv00bO",
+	"TU0DHQLwO1NXfpFW7GO4S/pOElQTgzxO8IeL9+8Ier5qYJFyy8Rq81uQK+DH3n86x8dk787hblc05f0O",
+	"+WjL6CgH7xbRNJ17ozy9EtbobJMZzeUT8OBcYP8ehHd7dcFmKYu4YuE+6Mx2Qcqw5jJLYmdmhXq0WG+W",
+	"G+ZMRmwuha0/NgJEhD3QSojmU6Zy63UA99n0JpuZf4HHwC4xvWdqPw88X6hYdiW8umTYpYsfqeiqrV6/",
+	"c9gtgwG2/8/P3fbxL3/0gl7/Ye/qquP9uf9//mOdB7to+9PFy8YwgxXazy2Nect1ZP2O3flAr38ekMf/",
+	"UeBum4IXvpP6DGAmDa9rGvNzVBMYgrjbrqVa5fid1K/NAWrazWBJN4BLYrYHVCmjo4EuBeE+qLCVMNtr",
+	"fjcH2MhN92TJaPM2aiy0WtNospmr22/xLP++zmfgSrbWyLi3lx8sZI6SZEzTR4QKWh28sjbte5P4lHTo",
+	"jkG1ZpAtMgEqK9doDxUa49xfp3JKYq5mCZ3DG/ud5kn0QF95Gr2r8mMOhk16h1hVtElCTXLAuxnvkggP",
+	"hRJXwPblxladzkvgSLDLWEH7ibKnwIaFaHJNb1l+N107BhvstzSf5C3+3j5/mefTQ2GuIuIHVuSOKlsu",
+	"/tQaw1OmmIhBQnMwbHV2SWfhUDQ5YqlQ5eAhCIfME1fyjVqXtrJ2XYxWMOM2Y2r5r8NGYAY1jkaxEh1q",
+	"7fCaxab4HKUUoOLyUBZ9OXkFgyUbkiey2SL7mEnHYjgTOTxEZM2OxdsKUSRQt954NzYPO6kL8yj2dGEH",
+	"yzPPXak+M/ITkj2sBJ/Te5EkOYsuHbHNojyWCIQlhQJqwDXhGxYXCSp7XojeZiF2C+g/thhJPA5P/MC/",
+	"J4p8ePk6KOiizCcsv65z1czi8fpKAW5f4rUL9nVcyCWtYAc/cunkeubCDdTikrNp7bmG3QFRig5JPzqz",
+	"kkUxo0ox9K74GRSNyMlzlcV0XqPAvDTXugJ1DeWrTGKmdCVNhIzYWNpKFM5DwT3wttIl/uDo0LvAd2sN",
+	"CMXQKqu1PqbDc/Y1mVb9yIvsj1O8t+oJFaSyYqVZPTvwzRK9VUB0m0+rGj1e2bmaWa87kkuxxFBzCMne",
+	"HeXa5RVhoqqIya9yZIQ8lEjj4no/sCC4AQnzfCZ3vQdbvZSxYUBUSUG4IGGhZ4Xm4wlLzCdC+noUKYo6",
+	"lYz6Ob6YQrmR58GYVmovBmBHqzHt2/jzqSt92gCcEsukmjuogBQGP7xp0dy3zig/9mvMNui9qEnr2QHB",
+	"tjGcsdSa2BrFlGxch2PCFVqhT22MGthwDEXkEeLNcrkhD6Rp5XDIGVlaS2QD11W1dtXSRiFeajhmzRvW",
+	"8oaJ9Sk9+Foxf392taMLKgTqk4ubvD/eRZosEWAdK1gwMNcgX8rpVAoCKNbIMxQq+CJmwNUhCoUpsvea",
+	"J4xczEVErrJut39ELiY0ZQF5JzVN56UjHEGjkJ6Wt7L85JYt4BuKXOxpA0P7PzOpqUJE9WJwWzTwsGbB",
+	"7XsrwkcKrVpmWJiuagJftILbLm0exELQhhsAMbqTdTNJ5yugNuoAP16wwddHpUJWdE263xfA17fopsMV",
+	"pVp34rATrrRE02Qzf41ZiiWp7o2tLVCDrlFPgKuzrVFznQBwjN8lgTZLJSmq0NW1CHrVE0WumWCpoY4c",
+	"2CDwivMzDF0BPRej5VNGY6d45tm9+FZnVxFTI8B9DXSz8OPNhUczqwFst2cugH8Nc8FTU/XMrqQ1RAGo",
+	"DqFCivlUZjY26BTXNV9whzVZH4et2UxtdhAuNJs9Snj1djkufhnDRwduzI0KhTT3hbMf4e2GUWZvJdKq",
+	"xIH7It2xILcDj1C+CzZnKzDIyPMGrbxye46jbdj6Ljx7K164Jb8oS+N1976t6mqW8gpqaS1vdule5zBT",
+	"C/Vy6s3cEuHhT8o8Y5TNWUr2QgzBMNe2kksWDb5kL8RwTpsVD5hHMsnNBhFNkrJ7CJsz9A3fQTZQOR58",
+	"DRwJTGNYBAEvgaqCjp8oD2HOmVVgfDDjgIRmNV2tmrioSUNnfHjD5tVfzBRDdo8J1q4sDpokvao0hcsW",
+	"Wu9HB/GAHY7bR/TZqD2InsftY9Ydt3u0PzqIBvEhOxrXUd4mzG+cyumGQmWFEoUm88ZtLVx8WnaXwAi7",
+	"nE6/jn0Q9dcdDIOeLrYYiWNTw/DwKH4tFIhmSe4woL6izoCr6MSL/HqirsQMMBVzeGjxRHnhUfYcgtaI",
+	"OO0UjIYMLP6SqIm861yJc5E7gVCXkmJBlyJ7QmozPAhp3l+Iu+VC6TTDUhOtk9YFvwZjDtUYoXXy9CnL",
+	"+u0okVncsZGXnUhOCWTECS2VbMPZtlEWkwLXCtUV7hxnHXKOfsSJvBMOHTJip+SGsRnU7adjyC3AlcFg",
+	"stbKQfiM8qRVGo41DvjW+9JEayBLJjI1C5W/lTu4YJ8D4sWH4BC9TYI9upswa20slqAeutyf4iKrhlYk",
+	"EBbhorNOD1rkizikognYm/VZJN6oSipOaeWWHvTFXKyikjadzVKJ2SB+UPCyIgIRFRFLlmGDFHrogvQr",
+	"Ej0Xc0ClYBvWPmGzemgbNjNnrRTdjLXDtHfGg5z8rV4eFgBZhInYuWrdYmkmqNBDDyLIBkdMZcxsvEQ5",
+	"0NA+NBuVp83QKGJKDWcy4RFn7hV3LTRvDc3JG16nVGA3xQb8sh7YhM2K9MViSZeSxCek7/Ie7aQIbm7h",
+	"TGV2PcGN+PTxDdmDKhi+fXNHHMZlhsKgtTQa1sa7wm6SGdUT2zNXBFpbf1J9VdGZIE13q3bCCeJdparZ",
+	"1JoL4PL0uzOMIYTLxylO08giI6iYQuMUHBZERZ0l87rsujrJHazOe7MofHXlzKdcDOHc8KUAUpDQb6nJ",
+	"vNqIGL5MwXMHulpT79yNGMqdFyL54gOWPreAC2TPQp6YwZDQPi2QfD9DTfTHr2C+3NjfyPpiqWPXot+G",
+	"1a+LLbLR77/K0aqKoLatpF7nLMS6vXQVSD+ofpWEz6oOrKBZw0Gf5LiF+H6A0SZTGrPOFyh/XlqMjcqc",
+	"r+AEUNJ6Q+vIDlGpWxflLuytpT6Oyp/21ydnrIpC9TpasWRbVoOfrjd2l/Zkt/DfLRe6euAqgcq0/Xu3",
+	"ffxL8c/O8L/av/zRD46aBGOvpmdcoRXr/nVuzU5i7nBvtk18SKho4JtvNr2yl/6XhaQL1N72IGcVdbrQ",
+	"ZvOSTGieuCL/1sXtbtwduBZwFSGaEEujWuD2C6bJaG7bqAeAhHyDRi14jpeFZnZz/T+uA15tSjNmwz+k",
+	"vF74u6uMJyTqcsTgR5RvXHmCyH6eS76ECrLXddE9GJ2MChtiNkA0C4dKhOfj9luqo0lJe1uOcqVmwx12",
+	"Yall148JWCC4BfrJt2Bx4VZwDLMBX5VrwJF/HM7xIa2Fr4ykag7GwkS8oT/KfLG5r2+3aB9Ia7cXxaY3",
+	"r3yMw40WRM02XA8123g5VlxT8+4D3Ed/hyp9LUyxujdrjsEHPDUbai11kmAl2dvXagVAww93YzbL1mBZ",
+	"/F/JYrVXuZmkmVD7AUFssyBPg1DMvYW3nAoWXMmWl4NZW0NenfHODvGR6i59eaVxy8vlo+uaNXs/TySN",
+	"L6V8Q9PrxuDJdbjRIxnPi8zIJds4r4+R3xAy6zPW8MyhiZq9PoXaTg1hUrEQ1FYgsK7az7Jy4KkrKbU+",
+	"+NAHm0dFI08BtbPxmyvGWh7E2qrRds7bXQU3I4fdN2HBl2KTIkwPhKYpv2XxKRHyzi9I7Yqz2Piacaaz",
+	"lC0Upl6xpd6WVflJw5xdO/MV6/82X5t6byROMaJTdkrCO8pvWRra2lIKnP6Ycj2WKcIbo+cRIUuhILRD",
+	"FDX3KJCEgFemmNYJi/ddiRWuyETeEeo+5YokTBM5HpOUAvQThNOP5uRW8hiDEpXLJShxGSpuhlDraozx",
+	"ADRF34+auBrqraAFaFKtoIUTWsWLPlqarsnbKfDQG8ISzgr21gg0uar55wVZXNe1+7rsvnhGrCZB6CJg",
+	"QECyGSBnuVR884ZVXcxmdM2PvW63SITPH3U7C2nslVxzm7Q+KKWwD5ZlsNdf8mmm5dA6/Grmhj8QCF8G",
+	"UptJpduQcALasCJUo61xzyHTQiSyTXZjPLV3PQ8B3by1f0qAVu64ggJB1iqK3SkEtasGF3pB+59REC2/",
+	"aVtnltGhRnUgSlaNUGRK5+DSMrfavSuziAmPoKCGFK7aEPmJjRTX7Kq1Xz/FcjR6U1uB/WjD180PjeMr",
+	"m6lUCRU7G+s/Fz52nWAugVtX16W0sDVbkxvEqzQSlM/X7qbxhIoXAAy9oWRvbnBaYhZZOpqt9Iy/JNPZ",
+	"2kNQwzfWgRT9WU//RqeyQkqPccSWkuE8Sjalwt1CGzYzzjyeZWY5uN9XtCnuakzc2gy0U/5gZIhGbTRL",
+	"pDNEszzHj45q3OeLiYnrj/wUASyHESBYNh9WGfiyNDQP6iYf2+NZzKupcXY5l5Hm0jxXAAEPrfPHeQ8M",
+	"27cglA6KBrIdAa0UQvkECW0tv1MSpkxDhTKi6Q1TREgi2J2VFv41xgGO58Yv+2H9VSWh4pFMX393ifc/",
+	"W7/dVCoung9z8xdIX6/BHNvUItivsQha3XI45WpKdTSpJ+6Ui4jPaE3Mn420b1wQbMPcktwMvFXlqnzc",
+	"rrbG2gtb05LLFjx/VecAsL+qprnZoEyxlBgmZYH2LZ6oy1Fw5fOXRgpvpVxZCBAPjEUmS9SE0gIuNVBh",
+	"tgahmWG1mkfUotQ4IjMjhVhhoBUwVawocvchlaMEEZIXMBg/vn5BjgeHz8gMXyKxjLKpxUPZvYBl7Tqv",
+	"CD0Gx0lz8evV26xLOBVKu4J8dSWssRSQIZaxTInKZjOZLsv+c3ypBs6C62RJFYraGsFn5NPH81KEvF15",
+	"8/r6eFZbBxx79e60sDv1JAd8+HEylHe242whFLYzYOxmkVi8IVkjw5amA2xuq/v6tnrAxitdNT7UL8GK",
+	"6eUICl+MzqY5pPpqDRreakKXX7TM0leka5+k7SLuSNuw+VsR+LabuOWB+JxbXNz++tXbH+Q4/5Yx+3td",
+	"0OmKzVm38F/J9OCf+11MEF47j3Tn+1sT1TJS+apU8ggEcmkVqq+vx3wN3v0YGohZwS+nhdQFeq8Z3Fcl",
+	"UaCvxyHTR2Jj2y77siX+msPaUiddmMo/rWV3K1/ctvAVFSLIm/ll7QDjWo4V8w1guC8QKgUzx+pvumB5",
+	"VLvXlcxxWRqOaTHz1T73BhXkE65brY+MxlxYtPzKOk1YdLMSIWyZkl00r5ZZviEP2BU0A2gA6M5iiQaE",
+	"JYqRMBP0lnKAAg7JHiWH3YNSXKfLJvbeM7MsQkfcC+vyhd01Hqdcu1C1BSZtYUKwe03pnMSyQ0JrfbPF",
+	"yZyNMIS30JQPNSljoqW1YLtsSJnmMKuralSuwSS5oCIeyfsXiYxulue2pJnY8QpVj2x68QEKDuNOxgFa",
+	"2m2JF6w+rOYislgRdjAkzUQ9MH2cCeGPdtGSZN8wTRA5xu5iOrf9kz2XjGrfa5uWICF1v5Q0uvHsHchJ",
+	"Q5XH4xE1Viy5CbIUvWbDVN7VtrXgPgXwCQBBsSit3vclLlGii7oT4JPVWXzrbHs7iTJHQoUw6JVkQS0w",
+	"70Rmafmr/sHqbx7WTOdCW7lcEbTybknuqcUdeqKgqkvzCEw5HisoExZJEat6E/SYpmVwI7MjhE48GLo7",
+	"miQkMiOHhHTbXMPcITO24e+2Osji3ABUwLxDfreJ1TVQAjGdr10ZcwhtoGq5TbIXXp6/fTX89/t3r8L9",
+	"hcVbn7Io71puEP50Fpa3looLAbsASMVvt0mK/+xAk+x+Zqa+PHCYknHKnA8VsK7zmoSUTMG9KgklWNEf",
+	"EgqDxkhOnxFCuHnA++ZFc9i9HsYZGzqFe30d+c1cZhulMZZAdDbEgPwtx2ltoA8W6LHNfLn2M78UhAVL",
+	"34igC6DyzT4zdDVkIlabQSv+KRAcFyEKvgTMYxnEcT3oYwkpqVSWsoT5aInsEeAdvcuSrYq9yGl94IBN",
+	"lr2yRv40VyEElO9vuyYCGT4xr8ct5K7+AcMwnVyXd1iETs3HgjVS6TIstdPpVxejX4qUtxDbnwI15Jkb",
+	"9sMVS3TuKak72HNWXG9nKbvl7K5OmCyY4/HNoLWO1r6O0Sq/gW9vsLJNvHfVQ+u81RFYMTDkxZWG0JMS",
+	"hkpeUklmOoCqCJzFHqCAfYtep8y8hIUUsCQY3JkyTaCSFdRTIBEVQmoyYcmM7Ll6CgFe4PzCCXi5hX8P",
+	"o4QqBQUTXTomQCSB2npNuchBBSATh0dE3TFmmoesGs6EDvfNGKTI4wL2wg/vLy5Jp9N5CuMK98ndhCfM",
+	"xreZM+WWzSnFeVXybMZSxeK8yNRCJbYltdIuP0uZNG+J6iCTjPJm18xNKEB4RlTkuO4Qb51K6bCZSM11",
+	"l44SBkUk+ZQBDRze3wdk0D/OQVDtblPYbagtiWUs1mzPxauP/zp/8Wr4/sPw4qdXrz7km1AqegtYiZon",
+	"ib8LTxSBumca0P2YxilxQD5QpyScsXRKBc6IYjFOmlSJEIl/n9xRQ7Jjj0oLSilB07llMpvuOqhlomMu",
+	"uJp8HrdFk1Cu6tF3EV1bVYCjIg7QkoZPzB9zWGstZ7Mycn5J4aXTFeY9rLxVY+4qb77ZzzKmE9krapxa",
+	"zSUgTlif5mVjncyux/VfDea+COFuOWQWRYyZYxOmzNwE3c9hkOdMFpjuozmwQktIhqWIEqabL3PxlRXJ",
+	"sMB1l1/RbHU02Dv/7G2SvIldjJZoH37TXNuT7QCRT+BIhzlyIPy531nezxLbhBxrm6haUEBR6s92Ssca",
+	"K/Q5ArX8BdlKic/v1/PZTYHvN7ns5GfOv/VYiVG/uobi1sgcEMlwFGy1Yq58UaiYPjULgrRfCMZGWH2P",
+	"U+uuBPjuQibzCwbyglKVOkcHFerfzPFZy+c85FV734T7SPHv/D4JnfvnOO/Rg9xW5dsPsByUHC1nO1ko",
+	"QuMZyysj/KraZKEKPqJauQrvNkWjOITPWta5GhajbGhYuCcsVphfW11mhaGySk0ugWNN1flKrXkpWFAp",
+	"vg3FZUrV3ZtgLtmC8mtKya/qKUdwzYsgAkYUMA4HY7mpqaCy5CtO4UrgY5cVkluA8sNTOpHrUY9tZ58K",
+	"l1yzgP7D7kFtQD8YWoTUw6IgW32/Sr7hosbhhbPY0MZUa6urGiDAquI1X7v2WqZsnEqhv3bli4Xoc3bP",
+	"FVTXy+0UezZuX+2f5g8tLrRTHaaKJbcNi61tY7ktZ44twMuaUZgzo1DkYrpZfto6C0Wq1pZDrK9ic+nK",
+	"0rQ/fXxTgB17ERdHg3LAxVFQj5UzbP/yn/+xzr64VUGOHE95VQmOS3r/54jZSi3ZV4ADED8i8NAgHGqE",
+	"Q5NA9IigDmKiU48KcdAMFeIrRpGlqNtsF0x2Se+/ZCj7n23j6vFLYZRLVuvrqHTm5O2gxV3S+68bLvYn",
+	"3PfFzWXpdKtAtB38lksT1Gupz4mXqq8Zqh8sh+TfRmdx39Shcl+gR9xaheHNef3VG8Y0dMlTTg37jtG0",
+	"1h9RhYnyJ1ZqrDS+tVoTrNtHvHd+OSDspojWGwNaN0KyvpTyLRVzO2vVMA22f1yjNZuzO7R3jlpl+ZOg",
+	"mZ7IlP/eON+226vpKBOlLEmMKKIJj0v38/oRzFJpiMUocK8wYrPhjOsSf9HLBfeEmVTcXmbs0wIisPRo",
+	"lrKIK3iohnI85GKIiGrV4rdFOrFRqtPUHPfaZ6Z7m8nISu7aKJGq/MS8OpYZ2DsQPmCYUwz6vLDC0jBL",
+	"k6Fd1MUfTCs0SeQdW/IjlCXCn9hQZtrMM7W2kTjDqrps6DuSi6dlWAaz2HgIsdc84NLzQ8MvcCFlJf/0",
+	"MBORDccNWhOaxkO4K7sZq6G5qOMzKObPpjOp4cMbNh+mLFMl2qJxnDKlvCe2JmVu9nHPb2mSedGwZsvH",
+	"/H6YMijybdpMJNYVXphUBZTCjXU4o/PrPDUIv8pRrornDrkBSQKK2wh2TQ1dDnOPLKyU2REqAKtgqMy1",
+	"Oq0W0LGLZVpyjHqhxE519M5UsjC+MghGvgHFpth3Cmg4C1pYOh4uWsanYsfczItFMnb+1Jy4O0Zv0Ddj",
+	"yLRKj+5x+Ww6ex4Xw1HqV7HGzR5aVAgoF5RDWJtZO4tG/sSId6otOlX+NB++e2BaK/9dRbaCn3ySrtTP",
+	"9lu1v9Q9g0B8/wd3jYWHeLUtPc53a8wF1yzfr/wFf0wQY1xqXrEoZXp4jbFydouGAEDfwuwo/23zd1rD",
+	"NTSbzhLzvGBK+aPS9yydLtkj+Mm8m0iB1OzsS+YgIlz6EA1R9n5kzUCeUPG69zFrh2N+z3xUM39Id2w0",
+	"kfJmyEQ8k1xoFJH+D7dAf2ZfMnEj5J3wfiwzYv9pmQtXf0EWXCsDFb1mF3MRPc4V3QZlrg11s4Wrm+cr",
+	"5ON8jV/WhkNv41GdMJrqEaO61nH2hiqNleHkmCR8nNfxvJPpDUtJLBG1s7kPrSkexlp335Loa3CppJvu",
+	"WzP3Vb4Jhd8Kw8+axIFb3WHuO33c13Y6Hl2scvnUaa4L9FF34XFRVs0DmkoTzAl1TWD+4oXECltvussD",
+	"oaqLvJi4YlY4TbOZZnF4Av5jS43W2U72hCQ5XYO9Mvz46d3w4vLszavh2evLVx/D/VNbmvZOWTd9yhDb",
+	"1ldp0adactL4RQiNWMJQvrwcoTe2Jfzma9XK/4JVtT4j9s3XsBi6dXJ2LrkDWIDZ/50cELWehI92yEDr",
+	"UM64yHlq5Cb4GqWrlldnrJmOS+hqNJtHLIu1CXUusThUA2RXoCMZ6vg6plLgSzvYSs33f9lCDY9bRq12",
+	"V+sL8J65eC1QnKum2c2LPRR9neFFlCfWj1fRBfJram1KyVYB4KX0z4U1+BfM8xWSRcPyomvz//58dURx",
+	"mm+sQaMGXr4+4r7ZYq/GICp3/QgVXCtz+Qut/3trmDnXCPpWBRhE65q56C7ZD2tlA9dNltiTgtGYC+9e",
+	"O9CnlTWZvBHlaDFTRlWWsqm58GaC601IwyWRNqMcd0TLM3djb7aQj0ZRpd35q1CVrr1TfYGSNGguXVyL",
+	"T7MZS9sRVYwkzMgMFZCYX5vbEBUxiamaMHVK4DKsbH6/w2cV2XTEUneVt2aaGunjRE+3fdz+5Y9ucFwv",
+	"c/6MIDGV5dtWXbc7v5XG/hfcwZ3BbRYWfsWifh1F153lHXRd28Qjqbt/AzJZoICf0D77kiXcjLdGRq/J",
+	"EJrSmD1+mpCzSTe1qICpellxbPj1iQJ4VWUL9ITWMN3mcUikg13RGAjQsD8XF7CtYIH8Fru+Gy3PVokx",
+	"EAIMhjygVvtnqh1Nohs5z5KKpBAsgvD+ooRg/UhSpmZSKDaMlvqs/3F5+cH1bvtzA3yibNfleGBhVIeI",
+	"Tlk9VSUUXaLTJbkZibSQtvk6aClv6tuC/PjyPiwpSGbehMa4InHGApsBZiOHm5vemxm5K2dzlzo6tcY0",
+	"75B5R6hE3Z6F3MuG2ERuVybxdURNlcvtIHLqN6U2jLxhFoFt8ZXdjkdyf/kEXMOiYg6xJvGwcDg0WEA3",
+	"xpf264/4cV7qIq63YhQEpVZwaECdVgRL+4EjFqyOljNbROpG2/3KNFePoIc7wcX1UPFaPO4L8xhZUIx7",
+	"bKTchN4yMmI2q5CLa49Z2RzQuUu465DLScoYAj/JMXGeJGLXHDiJO3yP7q5bZc299NLuIWJc3glVGg7Z",
+	"45qkLGL8FspKJHN8sSjrDVul9vP5uyQ6QLWRd8JVHLSN2O2Dr5pZjFN2y2WmhtZBXw7+qyhkEMCXp4/g",
+	"F3DfpBGLXSYvSIBUapuiCcm5il8LFZARUzxmlrXfkWrSyeqsiG1gNJagnux61bLJF94xK05kmRdse/2q",
+	"MICtrmEVnuTproc1NTdLPCUvm1My/WzLYiALW8SOy8jUJ2aP3xDDQ9SJLY1ilytwfzr3o3vg8o1tcmEn",
+	"Tx4qHuV5ff7DIp2oeJYHsdgQluIXL9onDvIKnVypzP97Rrn3163k0KMNYypmYo91x9WPdn/nqdOVGJGO",
+	"Ext+T9DmMGVTLmKjQOagfYj/gXElQ3aPsrDopPbnDjnD8C+jYg36/VxRrwlHCUsCwSOnXi05ra6HtIpv",
+	"nsVTLpAdBoZ4pvQGyujkXBNiMXMe2SyRFVlBuSOIjiF75n8s85WEkkTK2YhGN8SG+gVEZhoYlw2e4lLs",
+	"nxIhtRlFCsBdQf5VQBIubtqJjGhiSN3lIbnWSCYS8z8/vfruH+/f/zg8e/Pm/U/DDx/P/3V2+aqS59Pv",
+	"Dp5vZosw02zATyoKxWKkgRW7YSlZEBHhHE2WBRnmXesFScxiX67vUY/AqkQeWqahzOdKlvBp7HiaKHRf",
+	"VeXNtcrdVV7X1CNZW3aQBo/L/lcomTvylNoz/mLCohsWE2oYCkFWvNUxW3emfuJ6cgEqUXPqW6SaKhGq",
+	"vMXFRTZaFRfXThHbC+8mikVDhMcZUcWOBu72f8Pm+5AVc6GpiGkaE9u1IgkfpRROpzZ8lusOuZjIO4Ec",
+	"EZAruCLO6LC+TI0dcR1tA7pClKVczy/MCuAUz2b8RzY/y8zK/9EaQbbHa8fPbVJoK1hMIXV1nvZCejPs",
+	"dDrhfm5uogSbwexJW+WHpbcsbWvZxn/ZUksgPmA/gMYx1yQfuxENZq8xB2XJGH/46XJxfOSHny7JOJVT",
+	"gmhCT297T2mmJ09hSCHZ+8dF//AIoIfgLWsEslnGhEOsqZ4bmXPLY5aSvY/mg6evzH+TW07JDz/9eLHf",
+	"YPQP4FQZS6zkJDTFkkA22qDlGPt/WeRio2k5d8JJ64Nj+5rR6cJNt3XBkiTAMRotFynPaPxnUSoFV+TF",
+	"fMRS8iGVmkWavEhkZkgzuslmAYl5yiKdzM1XV0JPUpldT4jmLG33nXhXnStxJV5IYRgKl0KdXIk2+eHi",
+	"/TsLC6UEvWHDiCoWkjFnSaxOiVVYckAnfA7oxykzxMhisjfodvc7prFzMcs0SbPECCjF8H7y8dXZy7ev",
+	"9k+IZvcau3r36Q2JJjSlEdqibTwu+XT5uv2cyPRKEJJIweBB74ioLE3lNdUM3jU0KeO50cf0JCC/ZYYD",
+	"ypRMGAU1zuhf3a5pI4Rm0VlpMbBwADANKK5FQpdkgIpPeEooLorpA942LVGSJ1TASZEpQVXECmuW1/yy",
+	"3ZNwShPTJIuHvyopQtPKXtGvImGRonHD5mEA+FB4wzdNh+amKgiP8R5riEiZNoySCQGzVsu8yrrdgwie",
+	"wT+9WOmQ7IULIf5hQDqdDjQOE8My/SW95E5mMMrpLNOMjNhcipgce//pHB/b/mGVq/k5sIZG1BIMAif9",
+	"brfb7vba3V5+SPu94pEgHKYG81lIcQk75BWNJrgCFvzHrCLVBK5WQHlQvwzpMq/GFnq+6qe2QNh/wl44",
+	"IGtbdc3mJVERB2YYhsUVhBNYeDT18y+hqzgG6NQ1ozAqkGX+IdwOQrLX63T63W5A7EWQHHb3ETVbEDmj",
+	"v2UQZ5cqmYYBnl5ircok/OMKlJur1gn5udPp/BKQq9zJbB7ClZJcoRkYGzGPr1qdTueq9RCemsakKGwJ",
+	"M3rNSOiaCAm3jnBEgfOagZ/wagkTc3gEKsjLeYrY3ewUQNfNSegUdDMToqY0cQmjZEpnbmXNYMAkkFIt",
+	"UzS9EB57DCN0QAIhQemOgbY8BU89UMqYJ4j0BIhMwL1c5z/fsPkv/xsyhkIcu1FUzCBAeoSKTKSQWUrC",
+	"8yJBqf0jm4cnaIuhUzzi0Kx7YjoFhgA2mrkqgVChPD+1VGVvgfA21/45qc+ICk89ODZbBFUZNjdO+PVE",
+	"uza6xwttWKYMKT3wbtghP7I5HoMbNtOkPyAAs01muZSGNUFNWBEaRea18Hzcfkt1NAmLWadMySyNGAmt",
+	"3QVOtdI0YcQ+MQMyQ+v185fyfDpc+zMvrdDu05nNWITDdUJQHSDIxX746RJ5WEj2lgt8oOp0rZgHhWBl",
+	"d1btsV12TLtQ1FAmzAJTTOkclg1Pq0ONMstrSNH0KiB4PLxvw1fI5UNbUzIkU0aFWtSXcnyOzpVoBa2E",
+	"R0woVmR5t8z9I+VM03RujWT2in3y9KmnXDx1XxYlFFtOXTjLtJzieHPN4+zDuWdHO2l1O71OFyB5ZkzQ",
+	"GW+dtA463c4BencnoFM+nTCa6Mnv5t/XdfrzGXArZZi8R8g2LRTnnqOzqQ65lFk0gQrHKMdYgqpwvrzn",
+	"ceuk9T3T/4B+ETsKDhgMp9/tOu2LocvB5/K/2jt4Xjrij9xj1ZI34MACjrLuDmr7BoWvxhJt52Z4pLmQ",
+	"d1q+Pt46+fmXoKWy6dTs3knrDb9lAvMcNb1WAPaDmUSWaMD3ko0SHrVAsX8K5S6aLrg1KhjWZy4qBG4Y",
+	"Fk4SuLShzym/xsVF3oCZrjoAtJ68vnLtLhSVRXbdiKIQiRsrboq5L7rRFdvkdg1LfzTeuGK4NXtnfpzj",
+	"JTqFXQtah92DR5iFh+BZnY5LQPPn5Nc5eZyZvZMIhjjHlBRr48FiLIooOid3k/lqMvU3uiGdGrY8423D",
+	"yZYTK1ogjWxHU8UNm58WNkfzgwISNWqAaalD8OqPlGqh9pjOUsFiMmFpDZkatQuvvjkKHjMXi6VGg+KV",
+	"p28gd/AhWPviC1CMWg+/7HoO0Bj2c9k72up3+0ftXq/dP7zsdU+65v/+3ULfWas7ekYHtMfa/fFhrz2I",
+	"Bgft47jL2oej3vjZuBsd016vuGe+pVxgMhLgVUGmKoYFtejN8ODmt+P72/7UpRCc2LI0Zl5F1CQ6KzyF",
+	"sHXSYvMfuue/Sv7217P5O969f3vRnb/71z/v376Ud/D/ryV/8+KHGbzz/fnBf1/8cNycvHH/wOJYQ99n",
+	"qLrKcS464fQOcO3r2s336Ol3NHYQFPBJb/0nPq4CfnSw/qPXMh3xOGYC+UqDkZ0LLDhtiy8/lKWG0vlk",
+	"vSNpBlY5k9W6Qr9AsQJVcxjR+aUIBQV3lSmHqCyaEKo8QjKye8KuhLWRoY5asmiBnevUKqw2HW5C1YTF",
+	"IIgsHPDItAFmMQTPJGeekxaqjatSZaXCiQsXYpitUcyuBB4gbzYFWxnN3V0tLPwjIapbZeaBa4LktzH3",
+	"8K4Q5nNkDkBr38l4vhlfWHJ8NzxB1r/5ULYlujykMuPqbSj6/kz8Ksjtuf5bwx/un/9z9u9+enl4+9Oz",
+	"+VkvenVw/Y+jm7fH4sNAfXp+t91yxss0wRs2t6DqRoTZk6GszTdif3ImNeger//ihRTjhKOdftBr0MUH",
+	"Ok8kjS+lfAOAI+a7fr/JfBagZB6Fk76wXCI3c2/KTSuqDlQdQ96aML0kbNBwJKXlDPOKDR+iGkmCfGS3",
+	"Ep+Q1PyTxY7rUSJkW84WFRz4pOBRlWM8qMt+hIb/9PQ3WP/FO6lfA/DDY9ACrssOtLC5gEBPZNmEAZFy",
+	"tRL6I2i6hhTURKa6ba6XMQEHB/nhp8sOeY2eYBfTiNc5mQlAUWfplYgSDq4b6yM3gnfGUgI+CjQ84i8n",
+	"RBp5zzhYq8Baae4OV8JaH60rhRZNgSXr2JpxPjKdzttnY83SMPDu/Sm/nugrkQO6QzPOJuZasqFMGHWm",
+	"OuQtFfMi2kxC9s2VwCFDA3B1uDPaP/rSVCLvgOXm6xDLO6NKKFARhBTzqczUlXB+C64JTZTEpbKw3QrN",
+	"3uUFe6JwLa7EXviRagb3g/b/G1rvgoLyGLCJlfN9h/jwCjDynyhvCVwCMsa+qOVKyKXFxdlahXCOKKDb",
+	"iheqSFBtRTJNWaTbE5kq1h5BHP+8rTSdbXIhLYG7NdI3NrwoleH1zP1jMvo+4u/5D+effj/vvePn6lx8",
+	"PIxenB+d38z+779e/HDcYfMffo9/Oufv+fn9ueh2on4iRtPX3fj//lBB+a2qML1Dq8L4AHzH4Dv3sPQc",
+	"hN5mq1R/pRHsjuAcC2haS2Wm1YL68I66pCP7xdP8dXej9Rr4aAgDwCeaNlJ8UWlIMb1BI+ZtmPsXE0Jb",
+	"aygNVKEKtN8uEmmJEebVva0UVLDrgpOaC44oUcxq6VW11VgwvLYrwlprr3kFRpo0E4E1K/Jkbtixue1F",
+	"SQZxcCABXCWYmMf1FhmLufnR9PYXssoAiGDOHfrtbq8ccOr/cmnuPY5vFHhMZk/hItSPDuIBOxy3j+iz",
+	"UXsQPY/bx6w7bvdof3QQDeJDdjT2y7ee9PpdV3mmRZOkCuFjOfuJETEnfXowGkSHcfuIPRu3B/T5qH0c",
+	"deN2j/XHB3QwOoyOAC7shs9mhicPPAukj0Cjpca6kK6EWqv3/GDQ7/S6HiZi66T16eJl66FsJgLnYWNW",
+	"WBDEejOPodG/hYnHK53sm3ns41p9dLl9x6ywrV2CeT4W1TcEog7JHlRbRVUFvbtFIR8EBbwSMZ3vnxAL",
+	"9UZSJtgdTbAxc+65IOH5u3+9P3/xavjy7L8vht+9ev3+46vhy0+vQghXtF5sM8A2NDGVQk+UCwWAhC3V",
+	"lmN8TvYA6Y0AjqEis1RiQaDR/EpgbK9t1OI4EovjiGohcifIYt/H0KQC7h7KKVF9JSKpNP6YB8KQd0UQ",
+	"hVlpFhN9xyN2AmnfEHUzY6nzbwdGl0v13OnSXMbmQybGMvWi9Z0/ICBKwt1uBjwDwllSZhHFoFYbE7Eq",
+	"u5ddULLqkMK70z8lM2nrcaWZOLkSWHAQNNjrVN4RiqbzaJKJG/PLdMp1YGtym47uJlIVOGucxRBoMaWp",
+	"uXSWMLDyva2CXC3XVovj/FXNZrX82mOhW7CnTWxo/UcY7ZeSLp9PtnQ92ZIDni0Klm6nWytUNt+iZQY5",
+	"UFxwBN+Mb38C49sFJOpSX8w1lnI1amtue6vVXc+1sqm6gWWTAQEiBJaY2xeA82L2oKr1eZc424532Mc5",
+	"7yVYzsVPBr1/t6ownDVvFRb6P6Fimq5YEZjeIyivj8pnvhlXK2f9e7btSd/FqpprfM1DENwnfhyCDUEw",
+	"j/I6Slwrlozrb7d5ROTnv9uuf9MFTL6GsEj4oqboklcKaoyO27ySNWyEghB4LlCGQ+SZddF5KWb+EVqT",
+	"KrZkGHnOLQate8PaE9INad9GNqUZWzYo/Lw0oEWcpjUL4TzYyFuW9ZQjCTTjHo40HOzB2lHYq4C5U4DZ",
+	"Zy+iirW5UExgDYSlG+NQDYuBrcE3fExDiYXvP2n1yD/49YRc6JQxHZA3UsSYpmtYMrKG7+rF3oL/2E+t",
+	"LLH1w+4S5XHhSY5E2uL6v8y8pJIdNwEr/47iZ+z5+LgLAq89iA6M/BuM24f0aPQseh4bYdgqVz6L0imk",
+	"WLZetHvdQb/Asmm9wD7IGx23yumYrcG4F/XjAwYNtwfRs7j9nB2P213aGzkZbL6ZSGFa+s/BgPS75Nnx",
+	"4Ih0uzDdXOrlQPh++vayZcxDPHu7GGwcIa831+S0/Lew2UQe73cCrni22oVYgC4DmB7ECa+w6Jy5gJfI",
+	"hu5UmLhhpUSmrrK7F+sSQG4vmi5EWda5tqzMg7ge4k4R4cq1O6KKXYn8hz1rpKEpw7jn09yx55JR6kuo",
+	"hPudKwF9wOm2zkauyFQKZhPjqM5HEFiblKu0cQqQOlcCg6mFxO875JU55jicTPDfMmaNNkliRNqge1wg",
+	"GA+BJQw1vWEi3F9u03hR7M1XtGhswVg3ZporeeRWfG8ZD9uY3XzGEKZvMusvIbM2pZhlt7Qc0KHsWX11",
+	"Sdd6QuGdL+u6/GZCWhm/RTzBubnULURt9d642qb0wfoMILzepqHJO1HI4WDxxmjk4rzIbrkSkL816JBz",
+	"dKEqElqeMaIJFRFTNvfMykftkS6ZyCRWVwLkO+QdAmJKirB4cI+ymIw5AF4JKGkELiGu94MrAeKPyPEY",
+	"JD9AwjkLjxfuY9u/m1ANYtgrkF8nOL9n2pOaO1rLPiN7dksN0tz+UeLWR52jZ7W8GhfEQW835Y/24uUo",
+	"EG5e3yTFN0nxtzIG7sSyl12UNjcVQjpjNKmDNIGQvCKrXJFrfssgKSHnwJAEimE5LlHJgj9ciZhpcwkJ",
+	"AMMIfLHeFSfIgUNTLznaXE0OrkQI/flFx8L9jv+aRYPDwQEwOZnSWYf8BJAERcpugCGRVCP7toejjlVj",
+	"1u/2d5wxdLjb5WYpC3x2uKt30E3Mwvx8lpDEb/eHv5NUsN1+kw4V6bDFxaPBBeJDCuWtAZgLw9z/sncW",
+	"ZEGfRQDa60uM1eSaBHPaV2uDOnNAbSrikbwnUSKjmyd+sKdMYgT+SZX2cp3Qv17vG3uJHf7lIz+fmz1A",
+	"0DPwgHeXue6fX3a7J70KP6cJSzXix1kM5ZNubRwPutuf0fbz0XHUHsRd1j4e92i7cMU/o3C1QpxK0+Rg",
+	"wf+u5kqz6Qls7bLIHN9xnsN5tk4OisKtMNGg5aF9tk66u7gQClL4FvOZ+w+8A7l7zOdZpCFlxkV9ZgKi",
+	"Lik4CBoEfl4JjPwkMZ0HaMWv1FEP909K4ZBkNEdFGDjDlbA9uoIRDnNillDxBHA++NgeP+LqaQfWUAEI",
+	"rFfCkXaBsK8Nzwnd82FM5yokcjxWAJNMowkgy+a1hSHQMyz+th/MKKw2jskrTmyU5dAvVgyvX4k9W0oN",
+	"mN3+KaLmuGsAHclbtqDjQ8QoHHWbfpVKpSC7T8QBwZQlC64lEI/TDjMeSjH0Vb8wuBLejPYSPobwUREx",
+	"m1INUKoYqGkH50w9+diuRGVUnQK7yYaDhpb8hjOaKRYPM6F5AoBPUkCwqodpRucIdsPGmtBECmaxuCjW",
+	"V+CKxKYnM8agsBgZujabOmNUByRKqZpAElQmXBYkZnJjI7asCKw7OHRsSSYWXwn7M3xptjDlLMbkLRd1",
+	"K9i9RgcWSrVf5Qj6R3/62MwHrGYXH8xsVoTXLncKFTzszxXo+ry1BRv+krGtJfm5SngeL1yGnPDsPr7w",
+	"7H72wFdfeJZla3dBtm6+g99CX/9aoa+etN809NVX8jcNfd0w5rXE5B455vXR9eheiRX8kdceh3NgZUkE",
+	"IJYIOOJUBpBCbGzEHjpZwKp3mmOR3VFln0FOmxFoRrXG8+r0HwJmFNodtXtRP24P2MG4/ZwORm3DG9xv",
+	"wOqXRO3mszxeFbVbfutLXRTSFZuyPArX42j9dZeJR2V432Jwa83u27CcXWJwF/jUU9Ttllsm3gsonA9K",
+	"rKcHGkUvoimoeTLTZI+SojyDURkNLwjMpcUdRq8sRUF35px7ZLcfYIwRQ/BSm7V6JfSETU9IaFTYsLBs",
+	"hDLTkZyyMCBhCTQYsEkBCzZE76vRPa+EGbMG1G+uUTfdB1dsaI9WSPYAeBd4EaTRwS0sQuV+v3MlznCx",
+	"UJcezaFAA00Tjqp0gNjGSYw/YcCV1aULeFLNpyxAyDSprf5cp9KW7TO25y8Sw1wTAmupJI9HvuEiXhbq",
+	"CskHGzIPnN6P5suHNUMoYnBTprJELxsG/rrdQD7it+uGIl1QsnW6L4tKxp8fJyjb9U1H5thB977Ru67/",
+	"PLZuwwE8osEuygswt4zsA7HYjXusPRj3aft4dGCkJMpF81trrd5x8G/P7IoNG2kOgv6ADcyN4HDUfh4d",
+	"xW0n6c1vTkC7rvDOMGA9oxn0R+1CPD8fefVN4RvXSht8JoPxwAz8MGoXukTPDPyGzQtV5KSJCnLStGXM",
+	"6rFNG4aB/M9cjMxGgIS3ZH/SMjzK/J3ZdW+ok3jEetJqrEDtaHXEU7fe8GglzxPljsE3taLObAkWxpJy",
+	"YcToF1EwwLvZ1mw6A9PgUrXiLeUJyV8je99LqDrw1D3aD4i9iKAUVvSWxZj1Dc7zWCIyMZnRVBl1waLO",
+	"U5FXQkDYdxfw7Boe2ioCnqqQcIGGR7ydnJLUKCMpSH0jtGcJ5owDWHoGlT1cAJat7+I6sb8O4Sn4++1w",
+	"1UTeKRJ2Lqyk+GCxQsL8U4ceMuRiaJsBdPYQapsPtQzzPs20wWzowz31i/oI9nkYYBiahVfMIyc6BL1N",
+	"kMFieAqZQPkQBdWxcvh7t2BkLzQvhUQxvd8hXqGqep8SBHtf5gTwF3IrjcDS13rJaEr++KPjzLGdd3TK",
+	"Hh4CMpdZbls3L7jNxN8BDdMpsp2GEQVWcB2wXnR42H4W90ftAXs+btPeqFsVRiX2D7ZzITWPWCHoLwqj",
+	"dP6TI5/WSQvuf1iY5qT132YyWJUkn5M/gy+av1KimfViAJOvcu7xt3BFVebsu6mpponc1Bv1jQH/NRnw",
+	"EtdH6QR9Ve/HI3PRFaxtA2a2HSf6jPkt32TNTrJmq+1cZp4U7K7CXr+lofxPSEMp72ljiVl/k1kLJvyR",
+	"TeWtDQIu93wKwgKhVLkgGdb+gLRHLoaZYiEWg3CMH0q9FsLBvVsIUDW0r4aL4uAlDG9HcVCKH14HYYw9",
+	"/o+DMP6SoZM70zzuwfY0Hyw3/i9yxgWXZJXadruPfRONfx7R+DcRi1/H+bf1Wf0SiTW2SN667BWyN+j1",
+	"i8pUNfcTjLB+TIH0Z7iYbHfMPmPCyzeu+efhmi4b5Rv3/JaTsktOyo4XmFvT51IPjCHURF4DKJCVAdSr",
+	"7kMimjLrZq7mljAaTa7EXcq1ZsJFbOiUCpVHiEBJzph5wVsdqBhMO1gaPQSA21L50j3DCCB2InTPAMs/",
+	"3HfwufJOkO9fXRZV5riGeHLsTk6Z0B1ygRWpEn7DSuVR1QkC9Pj4crBEpx74DtEQeY3OdcQICDCS3Icr",
+	"dugCUGA3yENcsD42ZukjIDxEzSPQsi2na392uD0W0lheCQDpKWLYK+OwiHdFAfhiRVjaIR/oNVNXYiyT",
+	"RN558TNwFwUyIHcsZaTYslOLXZAqmRKl6VxhJeUrkQeHc5W/b8gvXRak8grp7CtFptjpoXNYMWIoRpE9",
+	"jGl3KAvYlK2jdstSmoCikovPn52nvwMQAnHh+u/MKI/NOWP3s0TGecW9ujgLiJ/wBQnXbKrWShQzgUvz",
+	"6UPQmtL7c/yo380DMmiaUqysqedQWGss0+ma9fDCQ9wBKM249Wx0RA+jQdw+YP1xe0B7o/Zx9DxuP2NH",
+	"40M6GB3YaIn6yBo8nV8tnqQ2OKTfLcenl4JDGubUunxaaTUNiyTRZb1xnx6YDw/j9oAdjdvP6fGo3Y16",
+	"cZ8djAf00Cg5v2UUpcBJ34u/9LWSXON4Zrg0xmVEhzHEsEOLg6hrRtYbt12Au/mtmrnrAtwhtqU9MB8+",
+	"rwl+9zeq8SRKvLeIXvL202qOnnW9SUnK389/ld23YgOYKTgZDbyBQPF/DyegY7VOEbAPdslPxSZWB62D",
+	"Hci8h1IDKk8C2oIRpXuD7sC7AXqppyWBX285Mo3uXrC4Nlbs4LI3OOl/DnbQkHeKbDpihvrPXrx91YZx",
+	"dbvd7qDvR2eDfPEYQ39TxlA+5A2HVj3kVtoVh7wk/jY7sUttSebHbwFbdaYggYvzSAd7l/itAki8KUaz",
+	"/cKHrUTllVuEKqgOW6dDm5eqijCp6ME58uUbLhhUzsDqJhZhy2ayAuSXFPnbtXrquZvaV9JUc+X/s2AZ",
+	"29mtgTLOx1As+GcNId5sFAXKtSaRVPrLwFznowG6ohiN4gLdP09o9yNGVgMEzRDYdIMCHkEtoFrveedg",
+	"UI9e06AAwgLCzXaiNmNDMI4W/fQOnZGx6WXFsJtqK36ZmZlU2gpcs8vKW8LygnSXQcxVyjihCbLX7ZLv",
+	"vyN7UCgpme8HxBkce4eGuN1fB2ZLEIgKyyZqfssgpb110jsy6sZcDbkYYumi1slB96EYOhRc4gBdhL8P",
+	"GfxQatz+Avlh3m+wkjOpOI67519VWv1q1HfDi4Km90Meg2A6ZIP4IOqP2j3aPW4Pxs9Z+3n8LGofjQ7p",
+	"YHzA+nEvMrIsE1wPAZy4utzdZTXMVilRzsCCWcYbrwpQRq6IITgCmplrilUcdnpHtRRhlmHx/YNO7/my",
+	"15fT3dKvRlSxhuOxnOlfZ5dGz7NnoZfvFyQ/NNgts/Z1NTuWcYoae/sCp7D4lzgKhzHVPhwfddsD+szc",
+	"YY/jtqM+Q3yPFmBqpeP6y2Re3uvvcJ3khUbUJDOg6Y3SNbv6TvmTuyUCJyZ7fqgk1mi3ICZ4egPiWFaA",
+	"NehAiZxAdWFMB5bTWaYhhxDOWMkE27kSP1y8f0dGcxdl4/ybZ1HEZvqE+AJ3Fo9D315LIDxzlnKh6Shh",
+	"5MPL1yf/P3vv3ty4jeyBfhWU6p4auQ6pkWT5XafuOplJdjbzcGxPspvVXhEiIYkxBSgEZI02le9+C90A",
+	"HxJp6+WxPeYfuxmLJAiA6Hf3r8vRXbt8Ad51IOK8/vsq2fk9k/bqh5OQceUQZHcO0cQk07XbinHYJFBQ",
+	"ZgAuqIdlXyYRRXgUeMBV9At2U7JdlRyCBEwQcIYHxGgBJJgyx+jxg3A4jWGpeu6wW5g0G6pGl/86EuAU",
+	"1ka/BdjNbg/cn1zU07p48wM6vrmA/CcWSdYg59xuuW3UbFpXR5GYyS7nps31mAUhBWcu5j8dliDavksM",
+	"1y1L4Ss9qtKjKj2q0qNegB61ptIEmsOCeMxxz9r/XLz5wW019kmj0Si2g/shp2A3L1rChZ5CI1ecRLCI",
+	"mNSxGF/eMGywnZXeGCGmWuSAzOIk5JovOQRDyilOlpVYSA0LGRnfo7Rw34QypfFFteUHI9z1uwSP5g7x",
+	"8GWe9R8MwojBizECbvDai96d7iAOcQbP6kf/r7tEp41JMOjWirpopf6Nl5xUcrjSA3hgtBa3S+9txn2+",
+	"Cz16Fw5cRPdIOfufG2YNFhaPXTJfxIFtCxQzn4W3Fu9NZnckybnAnvhzJ/USd/lAxPmsiHKPcYOcw3Mh",
+	"jVIwwohRm3BvacsgHBpKNDraGRljQ2uKmSpW+Q1ll0PdlrhlsRnVQz92BiUxTdVHLAB9EQrDbkUYEOh3",
+	"lLuuf/YQ6M6MaSrQmFIRQ0MCW3ZDjsYriVk1XZ5o05NJnFQSYB6H4IROlXDxkraQtMovzzL1bTh6l1Pb",
+	"CZyk5QhGK3mFzcEt4O3cjxgB/HEvU//l/sTmUBRn8xPL4faMfLjAVW5ZdHZp0yG3g94r0EFLRe2YqZFW",
+	"D2t9ym96kL80ML0xBkzfq5nr9eU/gQu32s19t2mwtVeTn2ZjHrCKzPKdyoCpDJjKgNmRAVOZL0/dfDGf",
+	"e22GX5Ynkk0bQ6gfdjJoauai5+ZC/+1jeth3LZvSHGwRHmhF1lQqdPSxu3NmMShdm0Oh3iPV1hVrl2Y6",
+	"ZUacVX4Wcl+NMRaqql7wOeam41cHHdlqfeuaPHfHC15r/XnH5goCp3GygH+urQQxVUmQwLQitVTNhQJl",
+	"Xu+gly1xAt1er5bIUYJdyr6E2vKRxoJxSH9qgJhCZfMcQknEjAVYCuwQKawVEbOIUWksIAO0LcIAUCMy",
+	"afX1TFzEhAYwzKENGDoEGHDpELSrQmkX+gozK+bgr8jm6Uga6YsIVIgLUpQHJiphgROzjeKTLnUG29uk",
+	"WCsWj8HUgGqAgYgBZRyNMM5m1uVBvk/b5tmPoIS40RsDRWdQ09Mg14JEUCGHayRiMHBIvHDycHxkp8Sb",
+	"0fCWxR7R9iejwXIG0C8iDNJgwc7qoaswQ6WlV1r6I2jpICYqLf0bCjIUapEgHm0yclVA+fyQKbTc3cZF",
+	"nmiJY1aeSjISSVdexlVII0n6LBJafRJGEdEvSNQaqwCJOFtxx7CHisQCQiUKKxY+bJ9rYDsAwlL/Zi40",
+	"fDFOJZ+269Is0zdsLBB4Ub9bQMTI7lNaFH1o2/l1+gfU7fiHgXusDUKLfbvPOlpy66EtEu8KD6xuFsYh",
+	"98MJjUo7t0LZSGNjytr6KOpJ6CH1EfGxXSBMKXMm9eWtcp+yTZTua/eG1b3YckgNRDwms1goZoMfYqr6",
+	"4oujFWgmFYmoVKfZVCFbF+xYTDyny00b07qH7UU8Aj2DiIQHPP2fLFi6NhSGQgQpEh8C8Gkl3tPv6yGI",
+	"utPl3ohFgYdQgFyQqw/XF2CJYJ2oLzimDwV7DqFKz8z0tdCjEBjFmE0iALQ+6GnV5Uklb51mqdeNmWQK",
+	"NwhR5iFuYhD6UhTStApB33qWDS7p1YyhS1Fx9YFIWoCnF7jgUM60v1dW6/ox93kfqZAAl/UgVQTZ9d1T",
+	"SpBsLszCQiHW9aA0ZkFiXfvUwIIUl5Ka45yb4Zh+ec/4UI1qp/uZOth78vhxQgl0pIm7hzIHwFBYt5sA",
+	"a+2inACnsXOg/A80jO7Ex8f3Pi9YeKWoP7I2wXrFdUZQJlHZYABasGU+YDWtZg5vYP2iZj7osP2g7but",
+	"flOLzxMjPg/pQV8/2WatgbVy457Z9Le4DeTvQiq9nUsLSQrQx0xKOjT69yrv+ps+AQ3qx4KH0rUyBR3H",
+	"hshOa79Tzgr6Die32Hn+g3JG3ogCEBZ9U8mGtnN9Z6Qh60RBMao+WTQNkVSXdyZLlysDzdxj2rR/2wqv",
+	"Pssf708mB5J8EZnkkKoA+kpGmQI1d21vcE6Dur8sGXQE0xrAakxW9GixrxWOZVCQSE+6nqgLryS5DdkM",
+	"kBdN35b0CrwBskA6e4UmQfZQbJ+InOOJz5mjZfS5HuhzNaeWKpX6dQdNctBoNZrk0na+si2GuFBE0RvG",
+	"T2H7++ILmXJ6S8MIUrceijtyoY/LKvxxmS9atmdan2UZ30c2S5RXULpzjsglTmdtr3v6st/D6Vq/1TZi",
+	"a2XmG+xfVb1dBOQHjG5jvrdNtt8ys9QTB5/qTiNoP2tzUttgSzakiImxDYFPQljISQ1KScfG6EsbmI8Z",
+	"+YDk67570+V1iIOZJEJTDjIUEDejUcxoMCc+5USxKDLtdZNh9Cv3Gpifl92KnjF/u3w2CiPblRd/PMPb",
+	"9aMQ4ktt1xXMWy0z9Gq7HFaLwEnQ8gsNbW1AhrLQfLyE73K3rGjvTFbsP3PtNycogpBGRPkT0mofNZqN",
+	"ZqN12mq2D071h+HMV8k/tOgwbSOfsAZd0Ib2aajISbLJzgWH7XeL/OHFp35s37KW8cCChMOWbq12I5jd",
+	"6rAfcH82mSBf4VgI4lHoUvuEL/4avrR77vzAFA2ooj+EkWKl3jfcqIdxv8Fe3ON3y/l2Xkkzn6fr5FkF",
+	"SXYjMTSALHGMa5pQfs2pjUKphKYRbDsI8mMy7Uehr0/9HXMA9jxhPIANcNKnLfHA373UqjFhmlXT74re",
+	"3TLv1tw983YzGVMIEORmg12BVxsvGcCuLha3oQwFX1zifYO2s5PMDmIGTlsM/2Xbve/77T6ErI8HR8zt",
+	"BIe+ewJhJhOzbvZPKKZDUouyJUdi0oPjbOygZrO939H8chJRvpaIyyPxbZAtIZmaTnoDxlZL0ylutqzY",
+	"BHmZTSKpNTsHx/TwZOCyZtB0O4NB26UHnb67f9AJmifHHdY+btcc6N3YK/kWprkzm4DnmlOueobEYPPX",
+	"zNm4GyjZfnp9zi1DQc3HtVSRhPw72/jVgPHd71CzvO4FeNSEFYtWrJsfNi0oKzTrzjnWZ1mhRjk2mL2F",
+	"mCS3VVuJuMnKe3wkQc51NVPoR/igTDAPxIxnAmz1TnO/yz0gZ217JR6dnhI9M1A+1fLczA2nknrlujzV",
+	"LiTajKnHTtKIOYSiA1BrSkAPDfJjeMu63MtIG7BfMUcxI1KRXCVGLMHQhFZoEqpMuzwDkmy0oHaznZq8",
+	"8Bs+ayu8PMvmEPbYF5MwLXKzEFOldVZAHI/a02uH8vmBGH4ph1qPBa1Tq9XeGqSy0oMqPajSg745PWgt",
+	"jlPmNYHv72hp6mNHjqof3fMpmdFPtVfa9B+pYjM6L2lhZ5Sf9bXAEvfOiohcRnaQOrp6oAQlRHyp2UiA",
+	"J382YjwtE8nyQgLkTjTpZpSgtNDdgLUOCCUJkzA6nk310kMOGdeaEAuSyJlDBPeLG5BZDWnnMNKVhK4k",
+	"dCWhKwldKqGrmoTd4qBvKO92DqOTkZevDXPacUj9nBgmaoRfn/kCGqgbVgjCVUvjnHD9XfTTULatFQUX",
+	"Ra5QFELcyKC4UD3zJu/ORn3n+OINvQ07K5GspHAlhSspXEnhSgp/45WBRt6sKfWLLNrXPuU+ix5YQFt5",
+	"bAEYaMwIvjjKSGuDMYGmboJsdyvCgAUryGWTnYa3jKjs2aJpk5yGiHszKhPUvaQaysmVNlrTPAmT2Bxp",
+	"Sy8LkQZYSCX7K9lfyf5K9leyv5L9Dyr7Udzs2uAv0AxipuL5rtFvp1wuu73Bo41Z8VZhGNKQn5FQkZjJ",
+	"qbbtZyMWYwGSuTGeciKVmEyMBjGmN0wSLtQIsJ9mWs9YVBqSzPs7bPlLvexKmlfSvJLmlTSvpHklzR9U",
+	"moO0WZB+a1rzRrKvUYBgnsjhGTImAeTQYHsUFxxc2Fc9EnyHXerDlBCY1SVFBDtEa9BfoJfCB60o/VbR",
+	"AiwikoGE+hsXsRrNQh5kCqywJ7KFLLq7NNZs3Uc7TKZiKuHXmOdau5sNNg0bvGU8EHEvEkP4RMn8MswQ",
+	"bjBsGeXN4JC1aafvtjIgwid998g/DA5YZ7CPIMKZzs9bJFCbz35/CrU9fS8iiXqSkrplRslP98GOlWn/",
+	"V0rEJkcl62sLlc1vsb9qSiH12UhA+WokhgQAU7tccJ9h7gzlcqY5QZI/bPCbvKyq5TXIOQCjDmMtHcjv",
+	"og/wRpwgaeXm8koSPIMWmhUPJqnfhNAOD25yyJQHFiQJetfhM5m63VAxRHQlVxfQ121Cpeate8liceAu",
+	"h53DxKAhUzLz0lcSk8mBtWD9OLkQUZSd7ykJVZfb2KeHROk5UFZsDR1s9WMoDBGpMLPIrA2osstDiWna",
+	"2pTKrR0/C5pRWULuAcKAt1eeeX2R2JuPl3uNJzMDG8dFTAs5ZMr1KAHWB/PG5CnN8NxI8KErmR8z5eoL",
+	"k1FMJSTIrcKA72Cq97DHdbnYA2Zhf2NCbMEku0eUNVcUZWuDeFo6KYWCN2ynz6B3jZ10ldj6AhJb9SMr",
+	"LO4KTfXPGZSX4pxYkjoBV5LpSybG3Umw54n8jhkNcuaEFiGdpCYK3G97DfKO+9E0YLLLPR/gzXsGs1t6",
+	"pwkqqQE9t0OPRBTIVNheXUDj1i43mLsATc3mCBavJT8RHMGMAH3ddMd3EBSAJo1xiT9VTpdTEogZH8Y0",
+	"YFjdpFg8Jv6I8iGD5rg3jBMxGMCIAPCehCkNZp5WUuxUZiOq2K1pn3dHqdKPTKXScksIpIfj0QtfCGR5",
+	"EcR6p3FQ7DNBPAvovQROqf4x1fq8qxV6t0P3++6x39ZTaw5O6HH/CKdmqqvNnqJVVtk8YPPsVsRU7qOd",
+	"AhutyWoXzKeNIi4Qe1jiyt8D90LjYhAyzT2hYUQjr9F7YGohq0PO3WcD7P3HgKVpc4D6PjTDho4dskGu",
+	"mNJ0QjwkE48osWCAQf+9Lk8MkkRC2ECQGfl30Td9MeqhIoOQh3IEUR+qCOVdzmgchfgc6bMh5XtnqSix",
+	"tp+ZfShJp93uci/ktzQKAQ5fTWUPL3sNAtUa3ruBC+EabTJBlxPTbdBQWBGn/gy0v7FpkwsPbWjTFOuv",
+	"6/ICXMhqZkLzRZsJ3y7fNwuq+P/jhQ+eZR8r5B27siZeA+hBuU1hIBUKkRK0FQDqf9JnKQlvO8Q66Loc",
+	"AnvOgqtPmwGkfnWBAAckYlImj5AglCDokjK9Lk+wEBYQ0Sd0Tuow2CSaLvoTxzS+mU72HMKoP+pycEIi",
+	"ekEby1MlGdFoQOiMztGC+C+LhbPYbMFCFZHPl+/L4NUNsV/Abj54eGZ3oRHz5XpjEbAIxBozfYvsR+hN",
+	"WOwjgFxbWxa4qdlfD/SOYB8vjOLqi71hfyEM3WoX2iVrx8kRgwNlxyIcKbwe99w3PvBkBsdl0WTGg7Wi",
+	"z/r+4lj7QdkjxXkfmDcwjSH/t/gWcwR768hVJW6YJt7J0d/99s3PJ7PfOl9+afU/Ho/f78vLQ/Wv5vTd",
+	"gXirPwe8G7hCCg3yWgwG+rDd+/hfmZSD3tJ2d0rzDiZr7bacrLfZoIvHoa9PdSK192GcVQ5p2ZBbhrc0",
+	"Y7g/xJVnOsBlK+DaMtRuFEJpDH1M50SyKPpqNl+5PH39p+Fqf702R3GzRL6lMPy1WbfWFhN2virjBKV4",
+	"QiG6YvinZb6LZsiagHuTaWGrfSNjM6avSrrpvJLY2EjMOPY1uWFsYjrHa6NSnmKQD1GeJFOSeIsiySP1",
+	"ZqPRajb3znJOSn13l3t5SZXc3EwjgWLGsYf+IlfwurwuxqHSCvqYUZ4qJw7EE7UWMYrFdIiwA3ZiJhMS",
+	"tI5Gl5/jspMCBjCWYdUAyr5PPLiOgFJRJGYs8BA4CqdkdCfCGQv0SR/ROCB/TIWi2q63NEDqaG7n12G+",
+	"p+zph3rwkLe3ZHuTOmhX3gLD9PZKjHJyXawWyS6XIzEznTdnKXQV+HwB/aBAcbpiWb3pwlDKo9j1u9Vq",
+	"NpEOdvkP4RSotLxKy6u0vPu0vA2IttSpr/kylQtSyTQg5mJWeXuMt+eFOW+ussEJreLjEcYSDH1oNlFe",
+	"rR56tydnKQs1ovwsTenUF4rdPFoRKMlH/TrejpJkVJjcw2SiRvS+HnJma0yvtEksgqmvyDAW00nZJMxN",
+	"PbjpEVuXTZXoJcAgYMyu5v5fR3qXCW4j58wBs7bG0s6c1o78k6DJWgM3rXs4ZocDV49/4jeDFmsPaumT",
+	"2Cihf8zafqvlHgUQ0j7sa8Hpu2mj30OWeUZvMT64HxwOWvSg7R77LeZ2+kfMPaH7A7fdb/nN4IQdD45y",
+	"HZyDmA7U6klL2zQj3sbzsJLL4Tk4GXaUUmu4leWvPlU0EsON02nPwdIBSR9q6wxORYO8Uyk/0EfMSf6i",
+	"YBRlOAUZT6Ui0D9VcEb8EQRgO+02QaBh+KHXjwUme5aleqLYeLw8z2+S2Nen27UIc51E0daaEeCKwT8j",
+	"Br/OoSmzNiwfqnJSn1dOakmWaN4MuEtM5XX/JD00YBFTrMgjOxa32JBaSy3w7HGRwMJMJZOm2ABTSHLo",
+	"LjFTYYwNybhUjAYFAukNvHgzgVRevN1ZXgm+KHjx7Zges3YSv8G6B9Ypb4i6lkWKKc13IQn8yJQ5iVtm",
+	"VFXy9IXJ029alj5SPu7qPOLr5+JCFMyYX9lavCEN+V4jTa8d0znwni7vMyKZgnxblIuBR+pcgCaGReOY",
+	"IItoKCySXyEtdnupu21OrNmK9Syhh8yFrTj3tpzbftK7effBLnh3eye8O0mrrXh4lVO7fk7tVrbX67EI",
+	"phFzJdZllAdj9EE9x2a9xN6cxoAwmcWPQsYVwaJnLT04FLPFTE1jzgJS9/COHt7Rk0x5RNI5YHVBpgm2",
+	"dCYQ8w2g2XSHeDjFnn0r5J7Ao2m9yRwAQiVTpTr1Bxjkyi5z6/QE4J29SJh2vKc1C5vlnrCm5m8tU522",
+	"zzoDe63m1MwOIGfrHw9O6DFzD/xW4HYGx8w9CY6o2+4f+i3WHHRoq5U+km6a5cwBVdRn+pBgrL42Umoi",
+	"T1+/ZtO260diGtj+yg1fjGtOjeHRr53WJv4NxJlnIr7R5xqBvlhPxQC5ZQQPBNxDPuwBQgHu0HiMmzGZ",
+	"9fpUMhhB895QcFk7PfjLqYU8YBPGA9xJfeZsfBtyeiC23Wpqji2Wfm2uzFEXPmgJb7WHpspJLNVxX0mC",
+	"FJZs1hqW8Wa6blHu3RW9NXruEpuhA8ViohiU2uhbxqjoyizyxClm3afAcRJjFfp8mgiFqaXJ3NIzmq23",
+	"h9n+hkC6nHIsBp5OiKVxHK7PCFAFAAzrQc0j+RaLntPlnn1w8RKJwmQlBF6v/3/KJGb5SYFvgph3l1sa",
+	"BJQQ8848XS6Mv9cgP2uKkqcm/67LMQHP5uRJMVDAaXGwNNsuzcDTt9gMvDMop5vyKByHWk2Bx3HEutva",
+	"MzCKei2Q7KcHTm4+I7npm5lI4NazkYgY4dNxH7tVLi3MTEqvLuSKDVkM6YAjxjHP0hQC+pRzAR8mZtQf",
+	"sSCBdNRniN7qL3XQTD//lMN9Zq+6PC+UPP3ULA4Vc7Uxc0YiRm/BhyimYD3dMDbB+mwQUnq9epA8L/ay",
+	"RpkRU4ltpS9RwLGGRXM6DvkQlwQm3t4pAUZunEYLQ8N+wHXvDO7D25QgtMsjISZQw06DIGZS6knLMGA2",
+	"iBcKvueYbAp7CzShElJ1ecykiIAKBUEwx+K328TPUzKJw1uqmEPsi50uj0J+4+qzHzkkZpLFt/ocmGcM",
+	"vswvbz+++XTZO3///tOvvYvLd7+cX7/9Py3UvD2ny7kgWTLWJq5anklCug3yFhbkC86Zj/QL7T6XLGOs",
+	"k4lZEMbMV7BOyjHHVe8AHEsuVJcPBE63LAW0WKHY0Bh9NF0CcGrMP5+oNvFVlId3XEukB8lirdTEZ6Um",
+	"EmqND1LXnAp4PlzXm7r3zQVvXkiLx6tdKLvLtjMXKhwY6r/fgtaKi+1YYeKXqAjJqQQ6QFRqxeJxyKli",
+	"QVrVOaZhpPVhrs7QJM6+eUvD+GNmqJ2Zx7gkqWcX0LmsnR452d8UG08iqozXrd1H/6R7ODhqltf7241J",
+	"B91v5n/ND2udnu5R87jldvonvnscNJmbDnrEVvf7Fm5TZXRuYXRmz/Djmp65sq/k45Hr9GgR0y4ODNH0",
+	"INs6puwhRNrrpTdpC8r0djXn09h3X0JASjQjmKMLoPN6w4uhEq/uIdpN4yEviF53rOJVrC6vOFU60tMp",
+	"2tgFo11WeyBa7E7jqFzX+cQZ+Xz5vgxpY0wDhi22korQpCMnwnfYttcQQKDps5C3HAQsOCNQTWZjDBiS",
+	"bpCLbCqOGgmZxWHO5+SUF4gAcv5nvb6dlTAUF9HZgrg/9n9TJ7f/bPY/tsY/HU3et+Xl8exfHf/N4eDv",
+	"B7+fN+8piLv38W1y8u1mlOXlJ90EoKi2UnmK8vgTUkw36mtlliyTb6a8vzTSZ4u8JFPosbv4fG1MD1vC",
+	"uGxs0HIjIy2UfqiqYH/uR6bAtqRgdZ3SznXakgC+JNcMvJf2Q0HPC3wIFvT8kZYKenb/WStjIFdgXfqV",
+	"Kpq7y8yYJEfvkQ0L+7XI5TRiJuCRoNL6ImB7p4QqEjEqMTwDR7rL6x6ebRudCRDqgIFwTQVj3QumSDus",
+	"l/wK7nQ8wKAHEM6GFARs3bP/7OF1z6DkKzIWUhE1EyRgfjimUZebVdQ9vLWnhOhNYuaHknl7tjF2n0pG",
+	"LHHAtM2/e+NQjiFBbO+MGJIghiQweCE48SZCKk3LvQmdDz39/AL12PXjDRCWsqgTBmcLxoItzQe+zAQX",
+	"HD+kvhL+RLkRlmVqm7r+nxM/25x1fTVsiBcsBSoL7OlaYOvKIKu0YdDWhczLcmPrgvo3VPNSzfpCrl+L",
+	"D54RqY0jGhFFvzDpWA5ooj1ExIQLzmxPY6z2tAZUzCg4n8cldhK+4kec2iMV1OPGLNa031fN/mh17LvO",
+	"48XPCZCz8EHTpdoUmu/nfRaTi1go5qsNM3IV/dILAziftnuf26EHfbfjHwbuMTsauCe02UcEmM5AH+nV",
+	"iiZ2UjGeOYYrVI5nS5lfSAl5bsk7rCXfmuuU1YZnvuij1og/UeraiDQesHa7YmrFTG2Tz3RntfQiYEtV",
+	"Nv3sy6azn3Q75XDlQmrTSjt97xn4EqQKo0gbylNT95UpqS4tmt6KU1fF08+2eHqjY3tXFfUia1v2IeeP",
+	"2sO3Sq8k1nYS62VIq0dybG9Af1+/QvnMpHrfUx1M6p1W+05QBFMrvDthsx1m1CXT/1inYjgz8wesHK64",
+	"2sNztaRSt+JuVcnuFiW7u9D71XzC7vAJZ+D8JKlPefjHlBFNwHJvG3/vNbz1GXWLeVDshNojuDr1F1jd",
+	"0wnf/0U5OpU5oTvzc95FSXf7MPWnejowl7VNTtozchxuSZkbbM4q7jp9bCpv3bfkrVNI1ZsL7Y18dfrJ",
+	"rV11mzGkylP33D11ax3ZFRx1lqmV+enMOXtaBu3TkQ8vQjY8rm9sjRP/rbjGdsDcH03NfEZ+safDRha9",
+	"URU7qZxRmzujtlBr73VDSTLlARRy5dVZsKKhQt2Y1RMW4zHewkX1eO197GJtPqIlyLuSES3O5beRkWgW",
+	"VxYZWBvU86t711b2rL0op9oD+NPWZwl3+9qegp9tR8d+3TP7/Hx0j8Uf1tzYFfx7lWvvG3Ltbar+bOLQ",
+	"29qXV/nxXpwfb4cuvLu8d0/Vc/fMpca3LjEe1eH3wnx9j+rny9PhuuTx/Fx9z5zvLLgJK/5TeQg38hCu",
+	"qx1LyoO++PLaj4R/cwdSlMVs8K7OP7757tM/EQea1DvNfeKZQXpBCMsLvCyPJNcjBuAUaiDi8StJVDhm",
+	"DhmJGRnQmISKxFMuCdXnGJ1yjMxoFBGYkkXX7PKAzg1atEGKuLowg5H/Qn00YBwNBhK7WtywibJ3BlTR",
+	"PpXstMsR4y/kUlHuM3y1AOhqwNUgMZOKxgoAxCUJVRGyxI9MXeGKv4dd25YjcjFDVnPkNtuLrAZX1JNw",
+	"YmXt9Ojo6LDZbDo1vfKeXnnttPZ2GosJe/0diyOQn0oEdJ4bc3UJkF3alUqkQAGqHN6I36nxnLxml8ZF",
+	"nV9ChnQMdkU5+Eyh02wrKvlgbc8crSANDEQ8o7E+npoIqNao4NxTHjj6ImHUH+lrDg5gMPdlOJ5GVInY",
+	"DuQQSqaSDhmRc+6bE2+R3+IpJ9S4xakCeoPhuH7tlPPle/QbT8lMqywkZpzNaCTNDFpSuWLgAqSHoW8e",
+	"JLAyOIcRnUyYQXtfRNwdMgVY+2FMYjYOuZZwzp04vI0uf2t2AeCDbzM9ahb5gEXDCpWEyTlECtvJIWEN",
+	"iC4vl1lDIBjC9Ex5IEpYxHlwqwdZYhMb6nQGXrK1ERGbuTwoyIveRU0i2JnrYOAe0qO+20kg1FvUgmoe",
+	"QnmAXZBTM0crGcHqdu5x/8R3O0GTuSeDFnXT54+oHmEQi/EdCiS/Ffog1U4PNTdMbmy77cPcjXAUe7GY",
+	"ydppq93ZaIOLGOSvmj7whEP7CSPW5k/dVbOhDrQ1S9bsb5klW863Mmu2Wg3yETchyvLgJ3alsK2KkwcQ",
+	"74tGEYuhPaNkzCGczZhUZBDGUp0SaoKfUeR0ObUB0BTPUnMXfyqVGLNYvkp4W4P8EEaKxaQ/TzpAdnnd",
+	"G4Ai6hE50lwH9RSA9CKzEUOccNtMBSYETkktS4YxYyB2sDuJlR57DvFuQh54wL488/peGHgNck7wbZn1",
+	"4mtDJbvcY/oD9fyISumRuqdiymXIuPKI4Cbu88eUTW3DDr0SeDOLQxGEfpfLGWMTh3gTFo8pT5+c0VCB",
+	"wPIuPl1dd3nmW1nY0uSLvf4z+XdPX4mZiueIf+YgLCmFDxJ3ebqKGLHcAhIqh3hyOmGxZAELev25V8Sn",
+	"34dSnUfRFc7hU3pclkz3AlGfzhUFDMgb/T3Lwsmm++HKPGZhVlf4+F8lke3MdGxsW3//ssnoaxtP5Sf9",
+	"cNlEcCfwiVcyM6/SfUnO5loRducpl7RQpdh4omTttH2wWnPQDNXVTmsJ0dWc2iDkoRwVPd463W+dNtuJ",
+	"z+SofwxdP6GCz+3093332LTKpPZazcFvf5pgVeufIipVD6aQVhOekjdv37+9fkteK8YpNzGUU/L36+sL",
+	"ctDct1Sit+qvRL0BatNfTbL4dCWFQD+q4lBvedPJnobTmm3qif1LO+xw4B7Tk75r6xA79KCf7SuKfO0u",
+	"N06yZflEBESB4+yL6vl4GE5rbP6P39/9LsIPv5/PP4bNLx+umvOPv/z85cMbMYP//SDC99//Y6Lv+dh+",
+	"1/nXf6ObDz9+Dgc/r2FuLVDW/bkNWXp6AdkNS6JZAkiRTFhMNu8h+eluv7JTo5Owd8PmSypDuaJgcp0k",
+	"Y0Y4myfOSCr78yJfX7F/wSUx48VJUVfpSh4+KeqeOz8wRTUXQy2lLI0qsdQeUvLdI/DgvXaDX6XnoWwS",
+	"9tYN5MxdO5AA25nOwIWJZBHlj5dABnDtpfLHCpBVZFR2C09rh8EROx6cNIGbux1/XzP3zsC1LbI0py9u",
+	"RlWM+7kOxx+bYwrdHUZi0gPUbtMhutls73c0CwJ+HkxZD8IZGSvwQJOa+SgrhxomIlY0WrE/Vwow2tZ/",
+	"CEXhKy634SpuvtVqZnptDfu103amyxb+Df21rOBDSH4t+HioeusgqN4V8LBnQ8tyS0WCKyGFa3mqadiI",
+	"GoIR2p2DY3p4MnBZM2i6ncGg7dKDTt/dP+gEzZPjDmsft/MdurfICTS84n65mbKHlyM1N5KNlsjvEpNJ",
+	"Nk2hrPwF7VQ8Ew5BuiGfL987xJ4kx0gMB/imgzjaDrFU4xDThLQ+YbGrz7T9QYVjJpP7zojbSjuZIjq2",
+	"JnoSTMHfx0hdT0QzH8J4sFeYUmGO0NaO/IrPVnz2afPZNZlqeUMhuFxFqXeaJSMTNrQblr1NK5K8Vy7T",
+	"6BcoaWe9F84hTdee+mwrYM3MrN/cujRt74PUFdrldcjGtCP0FL1h0MyNYgIwlXIm4gCbuY3oLSOtJlGC",
+	"tNrHXe6PaEx9PUnbkCASMxa7PpWMREwpFjuEcjKdTPK/4kS6PAiHoTJdse2roO/CjNEbD2PfudXFzNf8",
+	"E1YhuM9MD3OhXx4zMpnKEQv0/DLeXuNdTaRWl3vISrI90j1Sh52y64Xwt2Q0YgGZchVGEMpbjMaDQ1aS",
+	"6US/8urt5S/vvn/b+3TR+/X83TX4abOd2wPBGZh74RjmLWd649rN5lkayCTtZqZfRsabLshERFGDHDTb",
+	"XV7U5DvtNJXvGC7pXF+C9s/wTbs8u6H6mDTIr6tkbxX5fzF9wnC77zOn/FFStwq4f3/Ncs3MGh4wh6tS",
+	"dCpFp1J0VlR02qt0RU78v+e+zybKqi5VIt83nMi3bcNszGYGmZmIRBEnOsCDmv5ZlVDPFb0AmymGhclU",
+	"V0xJo8QNGdfEwYJUvckpgaSeKhoezKVnbzT9smKmpjGHXB6tdTmJ17rdbBKhlTzoGUy1+uLYbCEI82M5",
+	"s0lLlFPfZyzIxc2Ndib15mO+wJlJUyxWwWA+AxEPhVL6L/1i1BMTpQyVRMxSx5aZ8JDW1MyCNWcndboc",
+	"G4E+X1pPg/ChZuGCmyyu1VW9BnmTUfUczIBKtD1CJemzSMxWV/tI3XsvUJvw9hwyG4X+CLVhFYfZ3bHr",
+	"g5yGgt6fl/rjFmpr2+kzCcmc1v550xlfnPxx2ZbXR7e/7s9/O+5/vEterStpstO+o3IxQ17gr6yEyEZC",
+	"5DFTs+GwkqxV9rAcOc152ykj/i6MItt03aZ0GLUROvsBX5JiYBy0pI4OWv2A1Vj3ulyG3GdJJ8AZlSSi",
+	"UkHyKQscw5YgbfkU+V4a1jPrAlMZ013TgKukEXPMHsMvr6SWDb6QCpkq8OVZyAMxI6HscmxEjK8laqaZ",
+	"Z93mrmKOKhoPcIskit6ggEWfMp3LvUaXo7k5idltyGYmxzfUbx1Ppsqs3X4NYItiqmDPQj5EaIwu/yjy",
+	"u4ibNwxvmZ4HYeOJmpMo1OvA5vNWdedC9Qw7A7sZN8RKAvs2SgYhDxWzL7FdFsFxsdCSscgwxqpbw7Pe",
+	"4VruS4r6Hte/uOJycA3Yv1xMNGADOo1UYtaZmGhfiIhRvlLOTyFkwG7CqNhXE7oYrtBs0Kn1aQSZtzmz",
+	"qXFwVHhzsbXcWbCWc09taD6bTKFDeuB3AneftQduh7b67ol/HLhH7HBwQDv9fb8dpJlC5rzoEwBJfj0G",
+	"P6fTTK9AknTmWrOVzc/BRG/9y7SvhNIWfG5z9ot3UtEvveXbm4128V4WjVyy7cXGameh3IuraWwyklp9",
+	"zGlyDwaHTbdDj/rusX8SuNbN0PEPgiXAE3vW12vRmSe/Un0hYTXQsR3iXSOqyExMo4D0Gfy8V9WIP6Yu",
+	"oIVownS5mK2Y0LxSxtJi4uydPcOL0jLzic0OEfAAjbQUTHOUs1nDnJE6/kxs3rJDvDSFUP+VTSLeI2NG",
+	"uVzMYc5lL+c9/WgSJMVhkGYMHm6TWmxziMkmKcQitrnD2QRomywMZV/E+/FtbvBMLrkHchlWM17MRbsz",
+	"v+sZ5Rc/h8Ta1mou5vLsWbyptWH2bOKPzWTBZpy0+08kIzZxWtxf29xaTIrdKBPnW0xl/fohYcjioYX8",
+	"+gkGiEt57h0lxRlHkZN4ijKOODTg8l44mvHBLbr6tLCCij5DdDHxaaxpyBhwaTT4jERUX9ejShIIwoW6",
+	"KzEoOdHbZwilVQG7YV77GzKv/N4tJPLf7w57Zoxt/7fNE/LLtO7ksFSs665slnSfHpVtOX/e9QlJCGVS",
+	"CaGuSkyghE2oGqU6WJb71RYD72ulf6/HaFG53cz39ww3p8xb+fOUTZkkNLFLMusAK8IhsxFVzDou9V3T",
+	"mJF6zl7p8lzRY5ytZMSIUjLIomNUM6dTQrs8LU3PXPeSXz0SSgDBoCZNlkRsoEifjcIkySmp5A8lQdS6",
+	"wArIKGqQd2lcxqQTFcRgnC73JowHIR96GTGrSBqSOUvsLJMFNYiZHBHJFAS+NLfu8rqXCRqdX1+//XBx",
+	"feXtOej+VWySIv9aE8+YkyZXaklcJxWnaVhPiQUJDouCgNNAxKzR5ZDtlR4jLlTPfuiBiMEyNat19JIA",
+	"tUDEqdZwtjREWiTq5cpKMwfHhv8MR5NMdbk+AHrf9C7V9aQXqk33wEbNPjaiiEsA5eCDWIy7PFQQxUNI",
+	"A6PfmLsx/QLP7N4ZWZw082OmekPBmdfl4ALmpDAtbAblyMkOh5JwQSLBhyzGCGUdAFNUl6ORjfgVF5+L",
+	"LOvswHsN8kmNcpXNXU5jRjrNTpFD+VKzp/v1qfbG+tSKVZbfQJlkwQLb6QLtPZsrZq0tFTNDgHepZcl8",
+	"H04tc3I16gsZPJb3FTvJMmN4a4hgAANNV7Mos14iNFfyuYD8s+7YHYRXVTzXwgp9kjtRN+/xsU4iyl3M",
+	"yNhxkBXRfyiZxCwLhKMFIuUCk19RINg79FwwfAfpJFqWSFtEY9KmIfZpMyp8X0w5QtkwTJiCvGWtHUTU",
+	"CFL9aT2HpL/gO5OfphwXH3hO9jm9XqrCfgR3JpmYcA2yE80DFixmLAIW9cahHJtsXRwKx+6ZBfYEj+Ze",
+	"prj2lezypJoW8nu1MoPX3NtQ6vfDrkiHdJr72QnSWxpGtB+xnhI984gWYOeYZY7VQfWMusC+TLReutfl",
+	"BhJYwDzstmvhbYPVoESCjwLjXwhQBgGZQGsutMvxMqST6qt1s0LwQ5tIdDoiqesT4sINTop+dputqAJk",
+	"o1mofJMsbrDfQMfV35cDvlSSVQS/4gGxYE9aUC/mop+lfpKI8lcyX3AFs7DeTTIU9ySp576pR+rtZhO0",
+	"K8Qoyab5BKByhHwxKckhLFrILMoifRhNdq9BrrJhdJhEFOSWYOkhoHPZ5Qb7CTebC5uDQOZM5b4dfjWT",
+	"aJYO2eW52DmpayWB2Og8HFg4T68kvA922o+ENOuE2HyX63daDQoSqOz80AowCqc5UXqI9EgZywDhzfUM",
+	"IiZlMsm6R4Pfp1KNtaniWIXe05pbqDwShZydQeWCmPFhTANtlMRMpglrVBK82YEoB4JnmedB6/sVkGY2",
+	"SbbHfEUjyC8iyh8ny37NLO3VET4jynGJD4Wbqj9B7fTf/8niW+m/bOFQlZlfZeY/+cz8lenpZ7OrSFPB",
+	"PSn6TuKWyebNIm9fPYMS31WlT75MMF0EoUtV7gnKqF2bESm7eKiM+URP0xohqoAgnCWLIuPlgxwONADs",
+	"3aArG+XRO0tNiGS0UJKFJ1KLwBQ7JvfajPUSjbPLU5WzuMLfKqPJiHW3RaQCHS5T8L+CJmpHeAQ1dEn/",
+	"NJ7MLl9R/1xQLx3otKRP2tzBNZjcVj+i4ZgFhN0yjm5MfYb1xs8YVzApMHgS8xFUyy4HpDalIrQi82ro",
+	"KaEkpiE2PUnmxcUMZ9XlWV3zzNoqy5m42o4h/lSRPvMFNI4yKmaX14t0TMi65UQMBmnqrVV4GuTCmkeY",
+	"qmu8jmYT9e5IFTPlj7QSjRq4QnxcewyWy0X1YdxAhf15IQHk66qx+UyTTUTqA6upqUaS0U32G+39QtUE",
+	"znQGpAkckhTGT5ZK9onbnTab+4y0NVElGkzbIa2m/uD7LfjmsLOVjlzpyJWOXOnIlY6803ZsadFpJgFy",
+	"1yqylMKNQn6zYxX53IS2BWcuIOjrd6DQj8RwscoJZg2ltSTkeSUTWR8EzoFPmUA1lnYSSgZsRsYhnyrA",
+	"exaLaQJWbjgm/I3FTBAoB5TJBsR785U9MMsQkeeRuzXurtq5kuK93sJtJTo6w2UhQzy0MOr3y4DXdBK+",
+	"br8Og8lr9gXPlxuJYcj/X6HU/9G+ryV7+1DpU64+X777v/9p/zD2/6f9wxoxQrPiEi6oP3ZVBvHMitw/",
+	"0BtGKFCsH4X+DYEzA9/yYcspTVbGro10HDXHaoDwTVcQTIgxYZ7yKnczOQA6grSNEEx/4YoJ8o4E7z1N",
+	"Q8JEJvu7tvUnsbgNtc7BAq+qQV+xBt18wRQzcGcNPisQnsqMqUB4KhCeqq/uPOWz2+Ei3iPjtXD8+gk9",
+	"Nv3SusYTtmm7xmgW1uXZnBBAGCzJrMleyGfo6OXBvfhCfSv8VJRps+jBBt7W5cuua7KO5zrFLbABAgA3",
+	"mftRiVOZLPmUTVebJadymvcw5VPJApyjyZxAfqgSN3d9OQeCzzHxoc/mwniu05yK5WyILi9yVWMAI8Ea",
+	"RnQFHmoeSOM5tGsbm6BSkrUBq98CszDng75m8fhx/M9ZYU85n9Iomq9uqul5V8kSlQZVaVBP0hFcKT0v",
+	"z6NboJmAqHogvQsrKnardb1d9KzU7UqkEhOJ7tZF+GBTY2ObneZ8LjEbW0UuUUBiRgMXhPUwpialOvHe",
+	"wB9QqoUTMZ6crO8mLQEDmOrlOjELfWz9Lgh+UebV2as8Nyt6bq7tplW+m0rzqDSPyndTqTEP5LtJOO2D",
+	"em+m/GFiNB/oDVsI0Jhi3KS4ZsUwTTJDLaXLBLhTBWW2Fu2f7UZXor0S7ZVor0R7JdofSLQnnHbXol2J",
+	"mA1iwdVroFr5+k8lbhgvRxD7dUQBZyh50CCKGDQMrLf9fPm+QS6m/Sj0G+RcC5YwZraW00EkyCAWkwm2",
+	"nEI+CVf0JKDiodUkHvyFcBvFQGHJJD7pO7fOucqVSiNWssHNRf2jlzI8hM5Zme2vz4ehihrZ0XfQjYi0",
+	"mk3y43f62hqczxQp94axmE7sgOfIxcn38z6LyUUsFPNVzalJpqaT3oCx1YCW4aTUTmt/7P+mTm7/2ex/",
+	"bI1/Opq8b8vL49m/Ov6bw8HfD34/b64en8DPWIYxoS8u8L1LqhigYrqIjXkPC0xut0iamQEu2ZiGPOTD",
+	"lQdJn1gYyPTlWHEQfffmMBXrcr3WCu/4UXDjIF2BRV4L8YHyuZmU3IbdMX8aA3VBxCiDOUERPt0QecL2",
+	"EvJfYHwT4DxFmGULiakZfkXgNOcht+492IVwW0gWd+FsjemX94wP1ah2ethxauOQ2z9bh3rKSu9M7bT2",
+	"//373P2Nuv9tuic99z//+//chVeWYeSxpY5iQ+sTXEfTANitGCSc2012wuTBQujU4j/UKRd8PhZT2eXY",
+	"dUU65PziHblhcwnACtZy0VfBlW0eXerJ1+W25eC93QZJSbNBE6JGyAGrcxLQOdF7K1UabLm60DfF+VKp",
+	"RYCHMZ1DLwAT+c/rsXlMCw8L9UM+hGmM986yFW/gp56NWMzs2njGhL2zAnCvQT6aGrIQWz6wwCJkwZYB",
+	"9IpsdLmXwdx3f2JzD204PHRQRQZYLYkdCFWFN2xOYjaJ6NyASxjABTAoYe/x+CSFbGMRswY5TwzONnaK",
+	"sLgaGZwzYzdSblK46UQb1bBiRI42PwReApwmeFcrfsLFS9CoAWBB9EQSRA6LLwJ2c8ZQNy2DurxP/Rst",
+	"4HhwhgZuqPSUSXJcTY8gMmQAGQYGRQ+OuaeN4phRk/CAy6IqA0S9SFjgBTGFmvALhCdgG7s827dIcz1E",
+	"j8NRs7ioaXOlpIMl5CJAW4hrO/IrSTxrBMLX9cUkZAlgm1H7zhbIVJ/roWAScyYsASbjFCU3XETUZxlt",
+	"Sr98fWM+1wLi0nK/rdIdksRheGrKFUJdai1IC1+tpIXqb8Zea9gHE1b8PV4g7xUIv9UM6pxVu7KOs5Nm",
+	"RfkvgHUFq2VqtNfO1HgwR0iB+jsKNRnNsTzRVwDjZoS0U7trDkpkkM2gvFDPZd9v91u0eeIeD46Y2wkO",
+	"ffekf0DdzmCftYOW3+yf0JX9J2ur5rnzsRFk23pqdgHCW5aD1U5rv93s/+PkS/Pn2dH7SfsXfvCdf/wh",
+	"aF2qzr/k4Y+jJjzAJiYTZ6fOE/ud7nSeJC05VjYDgP+UmQH6IvSv91mwsRvEqUyHb8cvs45J8wi5Il/T",
+	"jNqw8Ce1vP78y/mzdj4Jf2Lz86k2Sf79H/3Ld4zGLE5+ydlnoD2kzh/IoM16iNYw2VIXVaZoqNBblepi",
+	"pa6qxLxDXpGqg9HcQdhc0I0RShfaqqDlU+80O8b8mcWCD4ngbK9BPmmNNVHqHOJBTZRHFLOt2vrTOYuN",
+	"3g9mjCSzEaQTExkOObHdVNDJDlYnphundsxYBNMIwG61bYFKrym+ouj9G4lYEW3cxAg+Z7Jhl/tmLuqf",
+	"NJJiVSX0Hm+b0Q+3zhZ9hjqIkz5tJRz8ncH/TRBgTV8q95AdDdwOPe67J34zcFusPdinnf6BfxiUvLtl",
+	"GxHEYpyT/DAZa0jlZiPnUrHxauMlA9jVWaNqcYn3DdrOTjI7iBk4OYNrK29w5vUxyRx1rQRdGUKiitwZ",
+	"noIk8qwqkml3lMAym/4+aP0CtLe2uUdixtGER7ScG8YmADpNB0AZa8XI7rIKVlRQM30h/jhyb9+3J+7l",
+	"zcnMvf5vZ1x7TgpsehpSjVQzbYWW3IoxtUBwVhbJg65CemgAkIZwnWEzcAC/fuDQ6L6dHeq+lQt8Sxf4",
+	"0/Jqp04qYcTqFv7tTdtOLPrEMh4orTyFfGi6eaPJVdQGbVu39wqebUtp8vWf9p93BSoZIjhbNzJqUSb9",
+	"2FnyO9cpn5MovE1C7HtFrmjv/PvLTx/fXfU+X7739pIgZ5G+9NlM8Rx9xmGEoB1b5rlYB7Td3u29ToXz",
+	"LGFARlJWHCjHgZ6TffeffBEC828ITQIzOw2ukYBJCPtn6S8fYFuUlwXRtMzUyjnLKsc7w1IU/cLKG3ae",
+	"E0W/EG0YaQVxwmKfcdUg54ARg5EJDCClvVfGxQ0or+E96zLpR+zyuHIrjxU1TfMNfzm/1p/P5qehsrWK",
+	"WzHfznfTDonX9Mv9TRHhTDzxKqzdtDdU5lRaSvepopG4rxUu0HsJvFMRvZSgJF3TL1sGlrYLKJWfyHWO",
+	"0zqRmdbuvSKPRIJrbFCZ/sDZTJ+WrbIXn7Kve23X9XOsXIQTSqj+kCuykcSDC7wn8dpiyd4yR7k09X9Q",
+	"yke/nEEKvVRhFBGEhoMMweYJ8ULem8qi7MA3MPRG3KY8J72zPFV8T1W++5jJsfgN1jyQTnmDXMOglgw6",
+	"PE0P7/R+vuz9W2btj9PPdfUjvaCqbVSYBYxviSawVF2aMBOLAglZcvzMtC28B02F1DutdlqctFdQRwQH",
+	"dXtmvaFOuLEaiPN+KCiVb5hPmDdW/KICzFi9BGYSbKx2TiUdMlfOuX9HXvQl9KUHnK1XksAjRAwIu2Xx",
+	"PM2Bzvh/bNpwEsNHR5ejldS+ZktMIuQL+NIkaLGxmEG7BHzUgXRlhK+gcywh1d+L6KnaOL6+MotDi20B",
+	"abyxmElspYd9GOF1WivGCk5IfzYpqtAuFhqB3LCJyqXymmxZGHXO/TKb/bPeiqs593djue84b7HtNlvX",
+	"mk8dGFYV0HnuYs2pmX7TFplKL81wx6Z73Dppux2633eP/U7gWp554jeD5Zb7GA8/DWgIOQX6M9ROO8fN",
+	"TJAT+5/qE4ptaWunrXZzDWe83euy+r85922T1SdvdTxxlOQ88qEmOaR6LmYZDmOqwlbmMHcnJb1Ls43q",
+	"mWQizVJCGqVJClnC1nwE/9a8RbE4nk6ULQsIlYQCdOjBAiV1e45hL+it1ofUIZA9jc0xzZjAE7DAoCR+",
+	"lZL9zpWZp0a12dSEhyPcb81NsCMjB6lO4lFbjew2snASWjXKZnH4B+M8kjEj+vXtmY64+goCUYgZ16Q8",
+	"GBRHfz7Dax48+uMsuzAinLS03CSURG9gWeReX6utes4v9c1/3flW0FvCpMNC2WvN5R4U2KYvH4h4DIxi",
+	"OoUrS3kBXzXaZatM4Nz9zYxiUrswJ3HQ8tvBPnM7kMTmHwbuMTsauCe02ccrnUG65jdsLDCSCHwIgqDW",
+	"fP96ATF9Mu+PiMHHfBERsamhVMt69Kw2D4ch/8DDlVIEIN9qIiTnCSfBexaYCfhQTrtc30w82zfbSW7y",
+	"UrrxSB2btiUWiKlzw3rBvmRc7RWC2Rq9fusqr+0cL5a4fqecLdCWoZd/UM7IG4HIMkkaJHUjwYeuZH7M",
+	"lKsvTEYxlWyRptYiiEeO6d2xFxv4eTL7th2XWWcHS709UguBKnL3dCJ3U5lLNFyJ32WVp7UieKg/AXKX",
+	"uGEciponYLJAh1IsBW6Q77Gg3MJw4siQXCNZpMeqd5one2WRvs14WRXqe66hvk1OsFOW7wXNxjLic0zn",
+	"WssHuHqsgodutBB07pTmen6V2OA3LyaqaMBODetNqORrxA7LOjGA5oq+dAweYtrH2LisVgwl7kAabJdf",
+	"BoT1cwNoay3ieOSQ4gOwF7MLa3GYg0UO094NhzFhx4rTPK+44+5ih1sovhjce81wUeX+Q6jrgTqSxCq3",
+	"uLBQIYlVNRZZ1Qe/PKlnykr2HCg+9gWXImKAk+cGYsZlgxw094ln0Ci5UD1f8EE4nMYs8MDXJ6Zam2Zn",
+	"5KDZTm6c8phRfwSoRTZkQALBTFPTpKJj2YP5Cwzw1q54R4632sS/6U1YDGig+lPr3TY/DcMh7c8Vq23h",
+	"3crNuszN9esoX9hjPwSiIDaeuAtrgyoQ/cgKUzPoo595WmiUJyV7GrKbh5u2blDeEFRkoIhfEEW9T5a8",
+	"M182SGdbB++esObA7dBW3z3224G7zzoDey2Vzm8/kzdUUZ/ps1X7a2uKs6uqSG7HJGfwPxNC2RnpWYA7",
+	"NwFqfhn098ms+x0se2c0mLnP4FWww+Do4BgiQh13n7J9l/rHHfegyfrNYDBotZnWlo1KUTstkowA3IoB",
+	"6rHggGpF5TRmY8ZVb8pDrT1riSkzgTWDtm2gtKFEnQ6ZRX+1P29P8dl9rKh+x1T/KY9oafAhbdky4Fnm",
+	"0Cs34AEKsytKyP67qQw5k5LoUybPEIUReg3wIVFCk6Vje0kSPh33oSJyCiVgxIy+UdnkL3ZmL7hy0uxr",
+	"bxKzQfhFf42fLlIKNxLhyuJ+f83gsfk698eP7QF7ESHk2/TM7qqucif0h2ii9i48TWQ8hQ6sAIRwagup",
+	"sufNYOyCbO1yysHjZsckIwootgD4Pk/GnlEJCTNmKixB1yJ12sVeseb1oSQc7gRPoGkEd0YAc3dhHjHT",
+	"moZWBgYi7nLvwgNOckxG7AsJwmGoDESWHNEJnDrLZF4tLJrJ8kC4OdKPGgtfj+DXpdZnVLD6wJxvzY27",
+	"q5DV0tgLLmZ9hx/rAr7VtxMfv00YwkYq1VrhcfPQ5kWuG3OvKvr9XKPf657PO4pdM0xsKaqdnqynVcz2",
+	"PETEty4eHiekvd7Rf9pFsV2eCWWTAkUdwMrEfxnHdgkZcYFKuJRTFmgFPXmwXqTNR8K/YYG3d0b6bCCg",
+	"KQVVWjMf07lpadjl0IkaOjObl8O06+XWgUOwjUWZyu4QKongJsu1MA8V43K7EWC71LvXZQHPqBD4efBO",
+	"G6mveOj62sodOvkLrRjeUJ2fsf5IiBuX8WAiQqgIW7VmyD6CeN/grKU8yHYfkq/Ocqn8Xc5pHIuZNK6d",
+	"tEvRXlnxUYNcQQY8VPJ1OfpULEwnGTFw/xR6WH/Flb1NFvZIVUrZMqFXMtk1+axLhvLrvMrC4BsnvgUw",
+	"ZPpg9vRs4fghum+2EtEw6wYK+pqtgjzoH/pHwTFzTwZN6nb6Ld89DtrMRYBmvLYi686DWMuRmDQyaV+v",
+	"9SmRry1G6s58yAvn735fsiHF7Al5AU7lpVVnOJi5Jjd2L7/Vhw+LgPUN2FZKM6jPl++15gaMS1Ee0Dgg",
+	"5oNJIifMDweGVLpc0rkkdSNziWc5Zgj9te1fKhwzqeh4kv1RhkNONVf29pwu139Zj7F+sV3xKz3oSDK/",
+	"5xEs98n0q7bw7XZHu1yrrJkCqwxLITHzWXgLKAzAeKjK3gV7cYbdxIBbJ1tO6rah2SvpJCHpLOfes2Nb",
+	"3q8Hc0x3uow32o+mAQuwMRkA0oP2bVxOPJ0pdp4wT3Z5f044HYd8mHtpo8vRta+/lvXnAxmTuv6PWabW",
+	"6SMhJn3q3xAaBDGT0iFiqmQYsC433UGhU7mWTzAQF3owaNkWMymiW0aUcPSUYmix7SQjOl0ehfzGjYRP",
+	"I32/BbS3ryJTHun/5Bv8RZEWc6Hq8rr369vv/v7p00+98/fvP/3au7h898v59Vtv7zTTzBziAubY9KZx",
+	"BHkCsFTP6fKlKzA8CzxoOZe9GPJbGoX6AifeNI48/Sm6fMpvuJhx/GxEM2NwvGVfmvLpnrnbO4N+JzP4",
+	"QtoUo4qMhVSk3cwenfwo5vdepIWnd0dh3gJ7fNS4xF3SbH3xtZ642VSePHK048koAMgxa6c1ZKEfBj/9",
+	"fBIf//jTv/6Ir2e/f754c/zu/cVv70T7PX1Pr2YPrzJs+D1/DdUIVd0ye9HSlpNp6RMOueaauAlJVw+f",
+	"VeCj30KIZlE32kQ1KrPz1orfJHJbC1B98AIWhbcsDhkoFEIykKhzpsiYBgwULv2D/qMspLO1AKhCO08k",
+	"UrOLY3pH9GZx+FRbJZTPs44D4zMwfmbDFEPMmMy29lgKAi2fxYdwaDZXlaBBCCwl6MWMwuAAE4QtpxLp",
+	"anrxbyBezWA9GXKfZSfYvm6eLHhctzTDs+NtLFPbm8rUMkm6eKIq1+tOw1e74QdfI5DlENuhPRvGKQlv",
+	"dfl9oK/krSZOqPjP2Lp1wRla3Yl5aAmc0IGCsuyYAQYioKhYSDCHSDrfI37EaAz+0C43l7QxLuLgLCOG",
+	"iWmfR2ajMGIkBL6XvEY/Vx6b2q0k3hQnJWs1bErwXz1G1XyBXtH9XbNjGwir2PLOlbznHdN6cPvndcpA",
+	"S+NeWgU1t80h7RidaBI8aSJnHjlERAGTChvVnma67nZ53TMc2jMsWgHb1pZSxAbKIZ6c+j5jAUPvHSXt",
+	"L19AEIWctJpEOl3uIUCml2ZKpINA8vF04iTubXAaD+BnEaP8SURSRjbsOWYQbashlO9IzLAlL5VQmERm",
+	"jKt7wmxv0o18pDhbRhZapznufVmgzeBirsnMzELnV/j0X/fPxkIFps7XfIOwBVZfPNlUYNRK2g22ms2H",
+	"jApSpdh4omTtdN9ZDWbBuoLXEVy4TGwOS9v9fYt76nboUd899k8C1/Zv7fgHQc5BW7iVeiQ9Nry21W/7",
+	"bifYZ+7xoENd+159rebU9HHvmWWWNEPdh5XBjXZbe74IWO203ezoC+CP7o1l7bTTziCvJqRdu6/dqn7D",
+	"DqKO9pTeH3VMD2oF3FoUn8xo8q+yfq+vZtSsKsBe/2mlVE9fiJn5E8Dgd9NBNRGDYZBnYStSWEHrw8yc",
+	"7+x+uEL6Q3EI+BolZDp3sOASgtSy0cBQg1DVNOekMVpJx6zL+yKYg2TMBn9JXQpCbVw0xnFpFDMazG35",
+	"kE85VAJ3eaigu77NfrfWmk1/t/GzZDussnAGukCXJ6ZcIsNzzyXM1t7nFcnrS3smFrhEbVvI+lQ4tA5e",
+	"nnQ4vm610pXBjQzYyWnt79fXF+Sg2TxFTHNOI4KXiqXIgZbhWSnSajedGmdf7nh1O311Im/SXvrF0ib7",
+	"2Kaipcyas0fYSQ656dQA6IiaecjnAu3/0HUW2+P5Mx5keRvs9O6tpFgoqphrQ61/buibK+TPH+gN8GfO",
+	"ZstpMBjQXMyBIZgC84OISbtDRmIayy7PKNw+jTWfnwmSJOCATVCQl+NgGiIkHcIru1yiTZfwdc3D5SxU",
+	"/ohQRSIWSqhkUiPIWIc8GyyVs0HYcMhlo8vP7Q8xm0TUZ4FNTK/356BV0DgKWUxgcyE7RSoxSWO6VHU5",
+	"oob+ukkHKodo8dTlMcN2KcYxl0JI4EclaqZZYpGwgOsLLhwTod5hrO5bdsNNYnYbiqns4UnosS+TMGZy",
+	"YfKHuckv5DN83/7hF/ndz+9GsfS/H0U/v/vwy//2D+TVv+RE9I/Em4d29rW/aj5Dloy+/VyGZxTrRWZQ",
+	"4JJ7Jc0H20jq5Nu2/1n7jtGYxedTNaqd/vs/2gg5n4Q/sXnyy3/0A/FtcTd2fahEHA5BXmglX98pUXYE",
+	"wp+OGVegtXuvA+FLD6BwMShkc/lCBTX+kaDaNhjEYryXUM9rYF9mkYvvfh/eMgAygG40jAYAa9BIDR0x",
+	"kUVWFaBFOxlgXoecX7wjN2yOQ5kGBckwgOa3PE6CQLMIWkQkiyLpEMkUmU6IFj2Qx58Z0tYJLI96AW3w",
+	"YTk4G2CQErI309752bEyHfULFhuy2G1rMc4ABhuWHcYLqDlJFUEYk0kc+iEfNpay44v28i0PkhZm0jYW",
+	"u7oggCCVZglkV27vLvIpwlLtFOlEbyiNcnMTt6FmkvkJ4haVfaJEttitHNJbls4a/a8zqFzTZ5Yzyxuz",
+	"e5wCJCw1XkJxJR0yoXN93KVDTI8ZEk/1QUvb0KTVGpLyoC++ED8S/k3mRbY7TbEzIBJDva9YWicdwqg/",
+	"Sg3nmEkxjX1G0BAGbWlGs0cF85FLBhdTpWckBmRMw2ghuVYyHpitwk+hTxQPMmMDwmvhCTFZq8AfbEpz",
+	"dvAkUVpP3GRsgxGntdfcS7OOs+TFCev76z9//f8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

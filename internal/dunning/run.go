@@ -174,7 +174,7 @@ func (s *Service) markFailed(ctx context.Context, id uuid.UUID, cause error) err
 // counts is what a run did since its row was last written.
 type counts struct {
 	checked, reminders, suspended, terminated, unsuspended, alerts, skipped, failed int
-	failures                                                                       []Failure
+	failures                                                                        []Failure
 }
 
 // exec is a run being done.

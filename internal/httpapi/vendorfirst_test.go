@@ -241,7 +241,9 @@ func TestVendorFirstChanges(t *testing.T) {
 				func() (subscription.VendorFirst, error) {
 					return subs.SuspendVendorFirst(ctx, v.Id, subscription.ReasonOverdue, dunningBy, dueAlways)
 				},
-				func() (subscription.VendorFirst, error) { return subs.TerminateVendorFirst(ctx, v.Id, dunningBy, dueAlways) },
+				func() (subscription.VendorFirst, error) {
+					return subs.TerminateVendorFirst(ctx, v.Id, dunningBy, dueAlways)
+				},
 			} {
 				_, err := call()
 				require.Equal(t, errs.KindConflict, errs.KindOf(err), "%v", err)

@@ -91,12 +91,12 @@ type Subscription struct {
 	// SuspensionReason says why a suspended service is: ReasonManual,
 	// ReasonOverdue or ReasonCreditLimit (nil when not suspended).
 	SuspensionReason *string
-	TerminatedAt   *time.Time
-	ExpiredAt      *time.Time
-	Metadata       metadata.Map // copied from the order when placed
-	Version        int64
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	TerminatedAt     *time.Time
+	ExpiredAt        *time.Time
+	Metadata         metadata.Map // copied from the order when placed
+	Version          int64
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // TableName keeps GORM on the migration's table.

@@ -419,7 +419,7 @@ func (s *Service) overdue(day time.Time, invoiceID uuid.UUID, days int) subscrip
 	return func(ctx context.Context, tx *gorm.DB, v subscription.Subscription) (bool, error) {
 		var due bool
 		err := tx.WithContext(ctx).Raw(`SELECT EXISTS (SELECT 1 FROM invoices i JOIN customers c ON c.id = ?
-			WHERE i.id = ? AND i.status = 'unpaid' AND i.due_date + ? <= ?::date
+			WHERE i.id = ? AND i.status = 'unpaid' AND i.due_date + ?::integer <= ?::date
 			  AND (c.dunning_paused_until IS NULL OR c.dunning_paused_until < ?::date))`, v.CustomerID, invoiceID, days, day, day).Scan(&due).Error
 		if err != nil {
 			return false, errs.Internal(err)

@@ -111,7 +111,7 @@ func typedEvents(t *testing.T, c *oapi.ClientWithResponses, typ oapi.EventType, 
 	return res.JSON200.Data
 }
 
-func (s *shop) service(t *testing.T, id uuid.UUID) oapi.Service {
+func (s *shop) svcNow(t *testing.T, id uuid.UUID) oapi.Service {
 	t.Helper()
 	res, err := s.admin.GetServiceWithResponse(context.Background(), id)
 	require.NoError(t, err)
@@ -178,7 +178,7 @@ func TestDunningRemindsOnTheirDays(t *testing.T) {
 		runs := s.advanceTo(t, step.day)
 		for id, addr := range addrs {
 			require.Len(t, mailsOfKind(t, s.admin, addr, reminderMail), step.reminders, "%s: reminders to %s", step.day, addr)
-			require.Equal(t, oapi.ServiceStatusActive, s.service(t, id).Status)
+			require.Equal(t, oapi.ServiceStatusActive, s.svcNow(t, id).Status)
 		}
 		if step.day == "2026-12-22" {
 			run := s.dunningRun(t, runs[len(runs)-1])
@@ -236,11 +236,11 @@ func TestDunningSuspendsThenTerminates(t *testing.T) {
 
 	s.advanceTo(t, "2026-12-31")
 	for _, id := range []uuid.UUID{unpaid.ServiceId, payer.ServiceId} {
-		require.Equal(t, oapi.ServiceStatusActive, s.service(t, id).Status, "6 days past due")
+		require.Equal(t, oapi.ServiceStatusActive, s.svcNow(t, id).Status, "6 days past due")
 	}
 	runs := s.advanceTo(t, "2027-01-01")
 	for _, o := range []oapi.Order{unpaid, payer} {
-		v := s.service(t, o.ServiceId)
+		v := s.svcNow(t, o.ServiceId)
 		require.Equal(t, oapi.ServiceStatusSuspended, v.Status, "7 days past due")
 		ten, err := s.vc.GetTenant(ctx, tenant[o.ServiceId])
 		require.NoError(t, err)
@@ -262,13 +262,13 @@ func TestDunningSuspendsThenTerminates(t *testing.T) {
 		ten, err := s.vc.GetTenant(ctx, tenant[payer.ServiceId])
 		return err == nil && ten.Enabled
 	}, 30*time.Second, 50*time.Millisecond)
-	require.Equal(t, oapi.ServiceStatusActive, s.service(t, payer.ServiceId).Status)
+	require.Equal(t, oapi.ServiceStatusActive, s.svcNow(t, payer.ServiceId).Status)
 
 	s.advanceTo(t, "2027-01-07")
-	require.Equal(t, oapi.ServiceStatusSuspended, s.service(t, unpaid.ServiceId).Status, "13 days past due")
+	require.Equal(t, oapi.ServiceStatusSuspended, s.svcNow(t, unpaid.ServiceId).Status, "13 days past due")
 	runs = s.advanceTo(t, "2027-01-08")
-	require.Equal(t, oapi.ServiceStatusTerminated, s.service(t, unpaid.ServiceId).Status, "14 days past due")
-	require.Equal(t, oapi.ServiceStatusActive, s.service(t, payer.ServiceId).Status, "paid: never terminated")
+	require.Equal(t, oapi.ServiceStatusTerminated, s.svcNow(t, unpaid.ServiceId).Status, "14 days past due")
+	require.Equal(t, oapi.ServiceStatusActive, s.svcNow(t, payer.ServiceId).Status, "paid: never terminated")
 	addr := customerEmail(t, s.admin, unpaid.CustomerId)
 	require.Len(t, mailsOfKind(t, s.admin, addr, terminationMail), 1)
 	require.Len(t, typedEvents(t, s.admin, oapi.EventTypeServiceTerminated, unpaid.ServiceId), 1)
@@ -322,11 +322,12 @@ func TestDunningVendorFaultDuringSuspension(t *testing.T) {
 	require.Zero(t, got.Suspended)
 	require.Len(t, got.Failures, 1)
 	require.Contains(t, got.Failures[0].What, o.ServiceId.String())
+	require.Contains(t, got.Failures[0].Reason, "503", "the vendor's failure")
 	failed := s.runActions(t, run.ID, oapi.ListDunningRunActionsParams{Result: ptr(oapi.DunningActionResultFailed)})
 	require.Len(t, failed, 1)
 	require.Equal(t, oapi.DunningActionKindSuspend, failed[0].Kind)
 	require.NotNil(t, failed[0].Error)
-	require.Equal(t, oapi.ServiceStatusActive, s.service(t, o.ServiceId).Status, "the platform is unchanged")
+	require.Equal(t, oapi.ServiceStatusActive, s.svcNow(t, o.ServiceId).Status, "the platform is unchanged")
 	ten, err := s.vc.GetTenant(ctx, tenant)
 	require.NoError(t, err)
 	require.True(t, ten.Enabled)
@@ -334,12 +335,13 @@ func TestDunningVendorFaultDuringSuspension(t *testing.T) {
 	s.vendor.ClearFaults()
 	again, err := s.env.App.Dunning.RunNow(ctx, "test", s.env.App.Billing.Today())
 	require.NoError(t, err)
-	require.Equal(t, 1, s.dunningRun(t, again.ID).Suspended, "the next run retries it")
+	require.Equal(t, 1, s.dunningRun(t, again.ID).Suspended, "the next run retries it: %+v %+v", s.dunningRun(t, again.ID),
+		s.runActions(t, again.ID, oapi.ListDunningRunActionsParams{}))
 	done := s.runActions(t, again.ID, oapi.ListDunningRunActionsParams{Kind: ptr(oapi.DunningActionKindSuspend)})
 	require.Len(t, done, 1)
 	require.Equal(t, failed[0].ActionId, done[0].ActionId, "the same action")
 	require.Equal(t, oapi.DunningActionResultDone, done[0].Result)
-	require.Equal(t, oapi.ServiceStatusSuspended, s.service(t, o.ServiceId).Status)
+	require.Equal(t, oapi.ServiceStatusSuspended, s.svcNow(t, o.ServiceId).Status)
 	ten, err = s.vc.GetTenant(ctx, tenant)
 	require.NoError(t, err)
 	require.False(t, ten.Enabled)
@@ -516,6 +518,50 @@ func TestDunningCreditLimitCrossing(t *testing.T) {
 	require.Equal(t, p.Id, *acts[0].PartnerId)
 }
 
+// A plan that suspends on the credit limit: a customer above its limit is
+// alerted and its service suspended (reason credit_limit); back within
+// its limit (raised here, not paid), the next run lifts the suspension.
+func TestDunningCreditLimitSuspension(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	ctx := context.Background()
+	o := s.unpaidRenewals(t, 1, "{}")[0]
+	tenant := s.tenantOf(t, o.ServiceId)
+	db := s.env.App.DB.Gorm
+	require.NoError(t, db.Exec(`UPDATE plan_notification_settings SET suspend_on_credit_limit = true
+		WHERE plan_id = (SELECT plan_id FROM services WHERE id = ?)`, o.ServiceId).Error)
+	require.NoError(t, db.Exec(`UPDATE customers SET credit_limit = 5 WHERE id = ?`, o.CustomerId).Error)
+
+	r, err := s.env.App.Dunning.RunNow(ctx, "test", s.env.App.Billing.Today())
+	require.NoError(t, err)
+	require.Equal(t, 1, r.CreditAlerts)
+	require.Equal(t, 1, r.Suspended)
+	v := s.svcNow(t, o.ServiceId)
+	require.Equal(t, oapi.ServiceStatusSuspended, v.Status, "over its limit, not yet past due")
+	var reason struct{ R *string }
+	require.NoError(t, db.Raw(`SELECT suspension_reason AS r FROM services WHERE id = ?`, o.ServiceId).Scan(&reason).Error)
+	require.Equal(t, "credit_limit", *reason.R)
+	ten, err := s.vc.GetTenant(ctx, tenant)
+	require.NoError(t, err)
+	require.False(t, ten.Enabled)
+	again, err := s.env.App.Dunning.RunNow(ctx, "test", s.env.App.Billing.Today())
+	require.NoError(t, err)
+	require.Zero(t, again.Suspended+again.CreditAlerts, "once per crossing")
+
+	require.NoError(t, db.Exec(`UPDATE customers SET credit_limit = 50 WHERE id = ?`, o.CustomerId).Error)
+	lift, err := s.env.App.Dunning.RunNow(ctx, "test", s.env.App.Billing.Today())
+	require.NoError(t, err)
+	require.Equal(t, 1, lift.Unsuspended)
+	require.Equal(t, oapi.ServiceStatusActive, s.svcNow(t, o.ServiceId).Status)
+	require.Eventually(t, func() bool {
+		ten, err := s.vc.GetTenant(ctx, tenant)
+		return err == nil && ten.Enabled
+	}, 30*time.Second, 50*time.Millisecond, "enabled at the vendor again")
+	var flag struct{ At *time.Time }
+	require.NoError(t, db.Raw(`SELECT credit_limit_exceeded_at AS at FROM customers WHERE id = ?`, o.CustomerId).Scan(&flag).Error)
+	require.Nil(t, flag.At, "back within: the flag is cleared")
+}
+
 // POST /v1/dunning-runs queues a run (202) that the job does; it honours
 // Idempotency-Key; bad inputs are refused and nothing is queued; only
 // admins may see or start runs.
@@ -523,6 +569,14 @@ func TestDunningRunsAPI(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
 	ctx := context.Background()
+	// The daily job ran for today on start, once.
+	require.Eventually(t, func() bool {
+		var n int64
+		require.NoError(t, s.env.App.DB.Gorm.Raw(`SELECT count(*) FROM dunning_runs WHERE requested_by = 'system:daily' AND status = 'completed'
+			AND as_of = ?`, s.env.App.Billing.Today()).Scan(&n).Error)
+		return n == 1
+	}, 30*time.Second, 50*time.Millisecond)
+
 	key := uuid.NewString()
 	res, err := s.admin.CreateDunningRunWithResponse(ctx, &oapi.CreateDunningRunParams{IdempotencyKey: &key}, oapi.DunningRunCreate{})
 	require.NoError(t, err)

@@ -293,7 +293,7 @@ func (s *shop) unpaidRenewals(t *testing.T, n int, reminders string) []oapi.Orde
 	for i := range out {
 		out[i] = s.paidPrepaidService(t, token)
 	}
-	s.later(t, 30 * 24 * time.Hour) // 2026-12-25: the due date
+	s.later(t, 30*24*time.Hour) // 2026-12-25: the due date
 	_, err := s.env.App.Billing.RunNow(context.Background(), "test", "all", s.env.App.Billing.Today())
 	require.NoError(t, err)
 	for _, o := range out {
@@ -311,7 +311,7 @@ func TestDunningVendorFaultDuringSuspension(t *testing.T) {
 	ctx := context.Background()
 	o := s.unpaidRenewals(t, 1, "{}")[0]
 	tenant := s.tenantOf(t, o.ServiceId)
-	s.later(t, 7 * 24 * time.Hour) // 7 days past due
+	s.later(t, 7*24*time.Hour) // 7 days past due
 
 	s.vendor.SetFault(sim.Fault{Method: "PUT", PathPrefix: "/api/2/tenants/", Status: http.StatusServiceUnavailable, Rate: 1})
 	run, err := s.env.App.Dunning.RunNow(ctx, "test", s.env.App.Billing.Today())
@@ -399,7 +399,7 @@ func TestDunningActsOnce(t *testing.T) {
 	require.Equal(t, each(orders, 1), s.reminderCounts(t, orders))
 
 	// Next day, stopped after two actions, then run again.
-	s.later(t, 24 * time.Hour)
+	s.later(t, 24*time.Hour)
 	stopCtx, stop := context.WithCancel(ctx)
 	var mu sync.Mutex
 	seen := 0
@@ -438,7 +438,7 @@ func TestDunningPause(t *testing.T) {
 	for range 2 { // the due date and the day after: paused
 		_, err := s.env.App.Dunning.RunNow(ctx, "test", s.env.App.Billing.Today())
 		require.NoError(t, err)
-		s.later(t, 24 * time.Hour)
+		s.later(t, 24*time.Hour)
 	}
 	require.Equal(t, map[uuid.UUID]int{paused.ServiceId: 0, other.ServiceId: 2}, s.reminderCounts(t, orders))
 	// Two days past due, the pause over: one reminder, the latest.
@@ -496,7 +496,7 @@ func TestDunningCreditLimitCrossing(t *testing.T) {
 	require.Zero(t, run().CreditAlerts)
 	require.False(t, exceeded())
 	require.NoError(t, s.env.App.DB.Gorm.Exec(`UPDATE customers SET credit_limit = 0 WHERE id = ?`, cust).Error)
-	s.later(t, 30 * 24 * time.Hour)
+	s.later(t, 30*24*time.Hour)
 	_, err = s.env.App.Billing.RunNow(ctx, "test", "all", s.env.App.Billing.Today())
 	require.NoError(t, err)
 	require.Equal(t, 1, run().CreditAlerts, "the second crossing")

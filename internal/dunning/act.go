@@ -41,9 +41,12 @@ func (x *exec) act(ctx context.Context, ps []planned) error {
 	}
 	now := x.s.now()
 	var claimed []Action
+	// A claim holds until its lease ends, or until its run is known to
+	// have stopped (interrupted once its heartbeat went stale, failed).
 	if err := db.Raw(`UPDATE dunning_actions SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1, updated_at = ?
-		WHERE key IN ? AND status <> ? AND (claimed_until IS NULL OR claimed_until < ? OR claimed_by = ?)
-		RETURNING *`, x.run.ID, now.Add(x.s.cfg.Lease), now, keys, ActionDone, now, x.run.ID).Scan(&claimed).Error; err != nil {
+		WHERE key IN ? AND status <> ? AND (claimed_until IS NULL OR claimed_until < ? OR claimed_by = ?
+		  OR NOT EXISTS (SELECT 1 FROM dunning_runs r WHERE r.id = dunning_actions.claimed_by AND r.status = ?))
+		RETURNING *`, x.run.ID, now.Add(x.s.cfg.Lease), now, keys, ActionDone, now, x.run.ID, RunRunning).Scan(&claimed).Error; err != nil {
 		return errs.Internal(err)
 	}
 	sem := make(chan struct{}, x.s.cfg.Workers)

@@ -418,6 +418,19 @@ func TestDunningActsOnce(t *testing.T) {
 	stopped := list.JSON200.Data[len(list.JSON200.Data)-1]
 	require.Equal(t, oapi.DunningRunStatusInterrupted, stopped.Status)
 	require.Less(t, stopped.Reminders, 6)
+	// A process killed there leaves its claims and its run running: another
+	// run leaves them alone until the run is found stale, then takes them.
+	db := s.env.App.DB.Gorm
+	require.NoError(t, db.Exec(`UPDATE dunning_actions SET claimed_by = ?, claimed_until = ? WHERE status <> 'done'`,
+		stopped.Id, s.env.Clock.Now().Add(time.Hour)).Error)
+	require.NoError(t, db.Exec(`UPDATE dunning_runs SET status = 'running' WHERE id = ?`, stopped.Id).Error)
+	held, err := d.RunNow(ctx, "test", s.env.App.Billing.Today())
+	require.NoError(t, err)
+	require.Zero(t, held.Reminders, "held by a run still taken for alive")
+	s.env.Clock.Advance(time.Minute)
+	n, err := d.MarkInterrupted(ctx, time.Second)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
 	resumed, err := d.RunNow(ctx, "test", s.env.App.Billing.Today())
 	require.NoError(t, err)
 	require.Equal(t, 6, stopped.Reminders+resumed.Reminders, "the rest, and only the rest")

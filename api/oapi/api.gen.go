@@ -353,8 +353,90 @@ func (e CustomerStatus) Valid() bool {
 	}
 }
 
+// Defines values for DunningActionKind.
+const (
+	DunningActionKindCreditAlert        DunningActionKind = "credit_alert"
+	DunningActionKindCreditSuspend      DunningActionKind = "credit_suspend"
+	DunningActionKindCreditUnsuspend    DunningActionKind = "credit_unsuspend"
+	DunningActionKindPartnerCreditAlert DunningActionKind = "partner_credit_alert"
+	DunningActionKindReminder           DunningActionKind = "reminder"
+	DunningActionKindSuspend            DunningActionKind = "suspend"
+	DunningActionKindTerminate          DunningActionKind = "terminate"
+)
+
+// Valid indicates whether the value is a known member of the DunningActionKind enum.
+func (e DunningActionKind) Valid() bool {
+	switch e {
+	case DunningActionKindCreditAlert:
+		return true
+	case DunningActionKindCreditSuspend:
+		return true
+	case DunningActionKindCreditUnsuspend:
+		return true
+	case DunningActionKindPartnerCreditAlert:
+		return true
+	case DunningActionKindReminder:
+		return true
+	case DunningActionKindSuspend:
+		return true
+	case DunningActionKindTerminate:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DunningActionResult.
+const (
+	DunningActionResultDone    DunningActionResult = "done"
+	DunningActionResultFailed  DunningActionResult = "failed"
+	DunningActionResultSkipped DunningActionResult = "skipped"
+)
+
+// Valid indicates whether the value is a known member of the DunningActionResult enum.
+func (e DunningActionResult) Valid() bool {
+	switch e {
+	case DunningActionResultDone:
+		return true
+	case DunningActionResultFailed:
+		return true
+	case DunningActionResultSkipped:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DunningRunStatus.
+const (
+	DunningRunStatusCompleted   DunningRunStatus = "completed"
+	DunningRunStatusFailed      DunningRunStatus = "failed"
+	DunningRunStatusInterrupted DunningRunStatus = "interrupted"
+	DunningRunStatusQueued      DunningRunStatus = "queued"
+	DunningRunStatusRunning     DunningRunStatus = "running"
+)
+
+// Valid indicates whether the value is a known member of the DunningRunStatus enum.
+func (e DunningRunStatus) Valid() bool {
+	switch e {
+	case DunningRunStatusCompleted:
+		return true
+	case DunningRunStatusFailed:
+		return true
+	case DunningRunStatusInterrupted:
+		return true
+	case DunningRunStatusQueued:
+		return true
+	case DunningRunStatusRunning:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for EventResourceType.
 const (
+	EventResourceTypeCustomer        EventResourceType = "customer"
 	EventResourceTypeInvoice         EventResourceType = "invoice"
 	EventResourceTypeOrder           EventResourceType = "order"
 	EventResourceTypePartner         EventResourceType = "partner"
@@ -366,6 +448,8 @@ const (
 // Valid indicates whether the value is a known member of the EventResourceType enum.
 func (e EventResourceType) Valid() bool {
 	switch e {
+	case EventResourceTypeCustomer:
+		return true
 	case EventResourceTypeInvoice:
 		return true
 	case EventResourceTypeOrder:
@@ -385,29 +469,36 @@ func (e EventResourceType) Valid() bool {
 
 // Defines values for EventType.
 const (
-	EventTypeInvoiceIssued           EventType = "invoice.issued"
-	EventTypeInvoicePaid             EventType = "invoice.paid"
-	EventTypeInvoiceVoided           EventType = "invoice.voided"
-	EventTypeOrderCompleted          EventType = "order.completed"
-	EventTypeOrderCreated            EventType = "order.created"
-	EventTypeOrderFailed             EventType = "order.failed"
-	EventTypePartnerActive           EventType = "partner.active"
-	EventTypePartnerFailed           EventType = "partner.failed"
-	EventTypePaymentCreated          EventType = "payment.created"
-	EventTypeServicePlanChanged      EventType = "service.plan_changed"
-	EventTypeServiceQuantityChanged  EventType = "service.quantity_changed"
-	EventTypeServiceSuspended        EventType = "service.suspended"
-	EventTypeServiceTerminated       EventType = "service.terminated"
-	EventTypeServiceUnsuspended      EventType = "service.unsuspended"
-	EventTypeWebhookEndpointDisabled EventType = "webhook_endpoint.disabled"
+	EventTypeCustomerCreditLimitExceeded EventType = "customer.credit_limit_exceeded"
+	EventTypeInvoiceIssued               EventType = "invoice.issued"
+	EventTypeInvoicePaid                 EventType = "invoice.paid"
+	EventTypeInvoicePaymentReminder      EventType = "invoice.payment_reminder"
+	EventTypeInvoiceVoided               EventType = "invoice.voided"
+	EventTypeOrderCompleted              EventType = "order.completed"
+	EventTypeOrderCreated                EventType = "order.created"
+	EventTypeOrderFailed                 EventType = "order.failed"
+	EventTypePartnerActive               EventType = "partner.active"
+	EventTypePartnerCreditLimitExceeded  EventType = "partner.credit_limit_exceeded"
+	EventTypePartnerFailed               EventType = "partner.failed"
+	EventTypePaymentCreated              EventType = "payment.created"
+	EventTypeServicePlanChanged          EventType = "service.plan_changed"
+	EventTypeServiceQuantityChanged      EventType = "service.quantity_changed"
+	EventTypeServiceSuspended            EventType = "service.suspended"
+	EventTypeServiceTerminated           EventType = "service.terminated"
+	EventTypeServiceUnsuspended          EventType = "service.unsuspended"
+	EventTypeWebhookEndpointDisabled     EventType = "webhook_endpoint.disabled"
 )
 
 // Valid indicates whether the value is a known member of the EventType enum.
 func (e EventType) Valid() bool {
 	switch e {
+	case EventTypeCustomerCreditLimitExceeded:
+		return true
 	case EventTypeInvoiceIssued:
 		return true
 	case EventTypeInvoicePaid:
+		return true
+	case EventTypeInvoicePaymentReminder:
 		return true
 	case EventTypeInvoiceVoided:
 		return true
@@ -418,6 +509,8 @@ func (e EventType) Valid() bool {
 	case EventTypeOrderFailed:
 		return true
 	case EventTypePartnerActive:
+		return true
+	case EventTypePartnerCreditLimitExceeded:
 		return true
 	case EventTypePartnerFailed:
 		return true
@@ -627,6 +720,7 @@ const (
 	MailKindInvoiceIssued     MailKind = "invoice_issued"
 	MailKindOverageInvoice    MailKind = "overage_invoice"
 	MailKindPaymentReceived   MailKind = "payment_received"
+	MailKindPaymentReminder   MailKind = "payment_reminder"
 	MailKindPostpaidInvoice   MailKind = "postpaid_invoice"
 	MailKindServiceReady      MailKind = "service_ready"
 	MailKindSuspensionNotice  MailKind = "suspension_notice"
@@ -645,6 +739,8 @@ func (e MailKind) Valid() bool {
 	case MailKindOverageInvoice:
 		return true
 	case MailKindPaymentReceived:
+		return true
+	case MailKindPaymentReminder:
 		return true
 	case MailKindPostpaidInvoice:
 		return true
@@ -1019,6 +1115,27 @@ func (e Role) Valid() bool {
 	case RoleCustomer:
 		return true
 	case RolePartner:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ServiceSuspensionReason.
+const (
+	SuspensionReasonCreditLimit ServiceSuspensionReason = "credit_limit"
+	SuspensionReasonManual      ServiceSuspensionReason = "manual"
+	SuspensionReasonOverdue     ServiceSuspensionReason = "overdue"
+)
+
+// Valid indicates whether the value is a known member of the ServiceSuspensionReason enum.
+func (e ServiceSuspensionReason) Valid() bool {
+	switch e {
+	case SuspensionReasonCreditLimit:
+		return true
+	case SuspensionReasonManual:
+		return true
+	case SuspensionReasonOverdue:
 		return true
 	default:
 		return false
@@ -1826,6 +1943,105 @@ type CustomerUpdate struct {
 	Status             *CustomerStatus `json:"status,omitempty"`
 }
 
+// DunningAction What a run did to one action (an action is done once, under its `key`).
+type DunningAction struct {
+	ActionId   openapi_types.UUID  `json:"action_id"`
+	CreatedAt  time.Time           `json:"created_at"`
+	CustomerId *openapi_types.UUID `json:"customer_id,omitempty"`
+
+	// Error Why a failed action failed.
+	Error     *string             `json:"error,omitempty"`
+	Id        openapi_types.UUID  `json:"id"`
+	InvoiceId *openapi_types.UUID `json:"invoice_id,omitempty"`
+
+	// Key The action's unique key, e.g. `suspend:<service>:<invoice>`, `reminder:<invoice>:<offset>`, `credit_alert:<customer>:<crossing>`.
+	Key  string            `json:"key"`
+	Kind DunningActionKind `json:"kind"`
+
+	// Outcome Of a done action: `sent` (a reminder or alert), `applied`, `already` (found done), `not_due` (paid meanwhile), `not_live` (the service ended).
+	Outcome   *string             `json:"outcome,omitempty"`
+	PartnerId *openapi_types.UUID `json:"partner_id,omitempty"`
+	Result    DunningActionResult `json:"result"`
+	RunId     openapi_types.UUID  `json:"run_id"`
+	ServiceId *openapi_types.UUID `json:"service_id,omitempty"`
+}
+
+// DunningActionKind defines model for DunningActionKind.
+type DunningActionKind string
+
+// DunningActionList defines model for DunningActionList.
+type DunningActionList struct {
+	Data []DunningAction `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// DunningActionResult defines model for DunningActionResult.
+type DunningActionResult string
+
+// DunningRun defines model for DunningRun.
+type DunningRun struct {
+	AsOf openapi_types.Date `json:"as_of"`
+
+	// Checked Live services, customers and partners with a credit limit looked at.
+	Checked   int       `json:"checked"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// CreditAlerts Customers' and partners' credit-limit alerts mailed.
+	CreditAlerts int `json:"credit_alerts"`
+
+	// Failed Actions that failed (the next run tries them again).
+	Failed      int                 `json:"failed"`
+	Failures    []BillingRunFailure `json:"failures"`
+	FinishedAt  *time.Time          `json:"finished_at,omitempty"`
+	HeartbeatAt *time.Time          `json:"heartbeat_at,omitempty"`
+	Id          openapi_types.UUID  `json:"id"`
+
+	// Reminders Payment reminders mailed.
+	Reminders   int    `json:"reminders"`
+	RequestedBy string `json:"requested_by"`
+
+	// Skipped Actions found already done or no longer due when acted on.
+	Skipped   int        `json:"skipped"`
+	StartedAt *time.Time `json:"started_at,omitempty"`
+
+	// Status `interrupted`: its worker stopped (no heartbeat for `RUN_STALE_AFTER`);
+	// what it did stays, and the next run does the rest.
+	Status DunningRunStatus `json:"status"`
+
+	// Suspended Services suspended (past due or over the credit limit).
+	Suspended  int `json:"suspended"`
+	Terminated int `json:"terminated"`
+
+	// Unsuspended Credit-limit suspensions lifted.
+	Unsuspended int `json:"unsuspended"`
+}
+
+// DunningRunCreate defines model for DunningRunCreate.
+type DunningRunCreate struct {
+	// AsOf The day to act as of; today (SP zone) when absent, never later.
+	AsOf *openapi_types.Date `json:"as_of,omitempty"`
+}
+
+// DunningRunList defines model for DunningRunList.
+type DunningRunList struct {
+	Data []DunningRun `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// DunningRunStatus `interrupted`: its worker stopped (no heartbeat for `RUN_STALE_AFTER`);
+// what it did stays, and the next run does the rest.
+type DunningRunStatus string
+
 // EmailTemplate defines model for EmailTemplate.
 type EmailTemplate struct {
 	// Body Fields: .Company.Name (the issuer: the venture, or the partner for its customers), .Customer.Name, .Customer.Email, .Customer.Balance, .Customer.CreditLimit, .Service.Name, .Service.Username, .Service.PortalURL, .Service.LoginURL, .Service.Password (set only on a credentials reset; refused in the subject), .Invoice.Number, .Invoice.Total, .Invoice.Balance, .Invoice.IssueDate, .Invoice.DueDate, .Invoice.PeriodStart, .Invoice.PeriodEnd, .Payment.Amount, .Payment.Method, .Payment.Reference, .Payment.Date, .Days.
@@ -1901,7 +2117,7 @@ type Event struct {
 	// ResourceType The kind of resource an event is about, which names the schema of
 	// its `data.object`: `order` an Order, `service` a Service, `invoice`
 	// an Invoice, `payment` a Payment, `partner` a Partner,
-	// `webhook_endpoint` a WebhookEndpoint.
+	// `webhook_endpoint` a WebhookEndpoint, `customer` a Customer.
 	ResourceType EventResourceType `json:"resource_type"`
 
 	// Type What happened. `order.created`, `order.completed`, `order.failed`;
@@ -1910,7 +2126,10 @@ type Event struct {
 	// `invoice.issued` (any kind of bill), `invoice.paid`,
 	// `invoice.voided`; `payment.created`; `partner.active`,
 	// `partner.failed` (its vendor account); `webhook_endpoint.disabled`
-	// (an endpoint failing for three days).
+	// (an endpoint failing for three days); `invoice.payment_reminder`
+	// (a reminder mailed for an unpaid invoice),
+	// `customer.credit_limit_exceeded`, `partner.credit_limit_exceeded`
+	// (an unpaid balance went above the credit limit; once per crossing).
 	Type EventType `json:"type"`
 }
 
@@ -1934,7 +2153,7 @@ type EventList struct {
 // EventResourceType The kind of resource an event is about, which names the schema of
 // its `data.object`: `order` an Order, `service` a Service, `invoice`
 // an Invoice, `payment` a Payment, `partner` a Partner,
-// `webhook_endpoint` a WebhookEndpoint.
+// `webhook_endpoint` a WebhookEndpoint, `customer` a Customer.
 type EventResourceType string
 
 // EventType What happened. `order.created`, `order.completed`, `order.failed`;
@@ -1943,7 +2162,10 @@ type EventResourceType string
 // `invoice.issued` (any kind of bill), `invoice.paid`,
 // `invoice.voided`; `payment.created`; `partner.active`,
 // `partner.failed` (its vendor account); `webhook_endpoint.disabled`
-// (an endpoint failing for three days).
+// (an endpoint failing for three days); `invoice.payment_reminder`
+// (a reminder mailed for an unpaid invoice),
+// `customer.credit_limit_exceeded`, `partner.credit_limit_exceeded`
+// (an unpaid balance went above the credit limit; once per crossing).
 type EventType string
 
 // FieldError defines model for FieldError.
@@ -2965,11 +3187,14 @@ type SandboxClock struct {
 	BillingRuns []openapi_types.UUID `json:"billing_runs"`
 
 	// Days SP days passed, each with a usage sync and a billing run.
-	Days      int       `json:"days"`
-	From      time.Time `json:"from"`
-	Invoices  int       `json:"invoices"`
-	To        time.Time `json:"to"`
-	UsageRows int       `json:"usage_rows"`
+	Days int `json:"days"`
+
+	// DunningRuns The dunning run of each day passed (GET /v1/dunning-runs/{id}).
+	DunningRuns *[]openapi_types.UUID `json:"dunning_runs,omitempty"`
+	From        time.Time             `json:"from"`
+	Invoices    int                   `json:"invoices"`
+	To          time.Time             `json:"to"`
+	UsageRows   int                   `json:"usage_rows"`
 }
 
 // SandboxClockAdvance defines model for SandboxClockAdvance.
@@ -3019,17 +3244,20 @@ type Service struct {
 	//
 	//
 	// Example: {"crm.account":"ACC-7781","shop_order_id":"100234"}
-	Metadata     Metadata            `json:"metadata"`
-	NextDueDate  *openapi_types.Date `json:"next_due_date,omitempty"`
-	PartnerId    *openapi_types.UUID `json:"partner_id,omitempty"`
-	PlanId       openapi_types.UUID  `json:"plan_id"`
-	PortalUrl    string              `json:"portal_url"`
-	Quantity     int                 `json:"quantity"`
-	Quotas       ServiceQuotas       `json:"quotas"`
-	Status       ServiceStatus       `json:"status"`
-	SuspendedAt  *time.Time          `json:"suspended_at,omitempty"`
-	TerminatedAt *time.Time          `json:"terminated_at,omitempty"`
-	TrialEndsAt  *time.Time          `json:"trial_ends_at,omitempty"`
+	Metadata    Metadata            `json:"metadata"`
+	NextDueDate *openapi_types.Date `json:"next_due_date,omitempty"`
+	PartnerId   *openapi_types.UUID `json:"partner_id,omitempty"`
+	PlanId      openapi_types.UUID  `json:"plan_id"`
+	PortalUrl   string              `json:"portal_url"`
+	Quantity    int                 `json:"quantity"`
+	Quotas      ServiceQuotas       `json:"quotas"`
+	Status      ServiceStatus       `json:"status"`
+	SuspendedAt *time.Time          `json:"suspended_at,omitempty"`
+
+	// SuspensionReason Why a suspended service is suspended (absent otherwise). `manual` by an admin or the selling partner; `overdue` by dunning, an invoice `suspension_days` past due; `credit_limit` by dunning, the customer's unpaid balance above its credit limit. Paying the service's last unpaid invoice lifts a `manual` or `overdue` suspension, a `credit_limit` one only once the customer is back within its limit.
+	SuspensionReason *ServiceSuspensionReason `json:"suspension_reason,omitempty"`
+	TerminatedAt     *time.Time               `json:"terminated_at,omitempty"`
+	TrialEndsAt      *time.Time               `json:"trial_ends_at,omitempty"`
 
 	// UnitPrice An amount of money. The amount is a decimal string with two places, never a JSON number.
 	UnitPrice      Money     `json:"unit_price"`
@@ -3038,6 +3266,9 @@ type Service struct {
 	VendorTenantId *string   `json:"vendor_tenant_id,omitempty"`
 	Version        int64     `json:"version"`
 }
+
+// ServiceSuspensionReason Why a suspended service is suspended (absent otherwise). `manual` by an admin or the selling partner; `overdue` by dunning, an invoice `suspension_days` past due; `credit_limit` by dunning, the customer's unpaid balance above its credit limit. Paying the service's last unpaid invoice lifts a `manual` or `overdue` suspension, a `credit_limit` one only once the customer is back within its limit.
+type ServiceSuspensionReason string
 
 // ServiceCredentials defines model for ServiceCredentials.
 type ServiceCredentials struct {
@@ -3498,7 +3729,7 @@ type WebhookEndpointCreate struct {
 	Description *string `json:"description,omitempty"`
 	Enabled     *bool   `json:"enabled,omitempty"`
 
-	// EventTypes The event types to send; empty or absent for every type. Types: order.created, order.completed, order.failed, service.suspended, service.unsuspended, service.terminated, service.quantity_changed, service.plan_changed, invoice.issued, invoice.paid, invoice.voided, payment.created, partner.active, partner.failed, webhook_endpoint.disabled. Another is 422 `webhook_event_type_unknown`.
+	// EventTypes The event types to send; empty or absent for every type. Types: order.created, order.completed, order.failed, service.suspended, service.unsuspended, service.terminated, service.quantity_changed, service.plan_changed, invoice.issued, invoice.paid, invoice.voided, payment.created, partner.active, partner.failed, webhook_endpoint.disabled, invoice.payment_reminder, customer.credit_limit_exceeded, partner.credit_limit_exceeded. Another is 422 `webhook_event_type_unknown`.
 	EventTypes *[]string `json:"event_types,omitempty"`
 
 	// PartnerId Admins only, to make an endpoint of a partner's.
@@ -3715,6 +3946,42 @@ type CreateCustomerParams struct {
 type UpdateCustomerParams struct {
 	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// ListDunningRunsParams defines parameters for ListDunningRuns.
+type ListDunningRunsParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// CreateDunningRunParams defines parameters for CreateDunningRun.
+type CreateDunningRunParams struct {
+	// IdempotencyKey A unique key per intended effect (a UUID is a good choice). Retrying with the same key and body replays the first response.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ListDunningRunActionsParams defines parameters for ListDunningRunActions.
+type ListDunningRunActionsParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Kind Only actions of this kind.
+	Kind *DunningActionKind `form:"kind,omitempty" json:"kind,omitempty"`
+
+	// Result Only actions with this result.
+	Result *DunningActionResult `form:"result,omitempty" json:"result,omitempty"`
+
+	// ServiceId Only actions on this service.
+	ServiceId *openapi_types.UUID `form:"service_id,omitempty" json:"service_id,omitempty"`
+
+	// CustomerId Only actions about this customer.
+	CustomerId *openapi_types.UUID `form:"customer_id,omitempty" json:"customer_id,omitempty"`
 }
 
 // ListEmailTemplatesParams defines parameters for ListEmailTemplates.
@@ -4296,6 +4563,9 @@ type CreateCustomerJSONRequestBody = CustomerCreate
 // UpdateCustomerJSONRequestBody defines body for UpdateCustomer for application/json ContentType.
 type UpdateCustomerJSONRequestBody = CustomerUpdate
 
+// CreateDunningRunJSONRequestBody defines body for CreateDunningRun for application/json ContentType.
+type CreateDunningRunJSONRequestBody = DunningRunCreate
+
 // CreateEmailTemplateJSONRequestBody defines body for CreateEmailTemplate for application/json ContentType.
 type CreateEmailTemplateJSONRequestBody = EmailTemplateCreate
 
@@ -4670,6 +4940,74 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/customers/{id} (the `UpdateCustomer` operationId).
 	UpdateCustomer(ctx context.Context, id Id, params *UpdateCustomerParams, body UpdateCustomerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListDunningRuns List dunning runs
+	//
+	// Every dunning run, the daily ones and the sandbox clock's included, oldest first, with its counts.
+	//
+	// Corresponds with GET /v1/dunning-runs (the `ListDunningRuns` operationId).
+	ListDunningRuns(ctx context.Context, params *ListDunningRunsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateDunningRunWithBody Start a dunning run
+	//
+	// Acts on what is unpaid as of `as_of` (today when absent; never a
+	// future day, 422 `as_of_in_future`): per service, by its oldest
+	// unpaid invoice and its plan's notification settings, the payment
+	// reminder of the latest `reminder_days` offset reached, suspension at
+	// `suspension_days` past due and termination at `termination_days`
+	// (vendor first); per customer above its credit limit one alert per
+	// crossing and, where the plan says `suspend_on_credit_limit`,
+	// suspension (lifted once it is back within); per partner above its
+	// limit one alert. Customers whose `dunning_paused_until` is on or
+	// after the day are left alone. Each action is done once, whatever runs
+	// repeat, crash or run at once; an action the vendor fails is listed
+	// on the run and tried again by the next. The daily job runs this for
+	// each SP day. Answers 202; poll the run.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/dunning-runs (the `CreateDunningRun` operationId).
+	CreateDunningRunWithBody(ctx context.Context, params *CreateDunningRunParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateDunningRun Start a dunning run
+	//
+	// Acts on what is unpaid as of `as_of` (today when absent; never a
+	// future day, 422 `as_of_in_future`): per service, by its oldest
+	// unpaid invoice and its plan's notification settings, the payment
+	// reminder of the latest `reminder_days` offset reached, suspension at
+	// `suspension_days` past due and termination at `termination_days`
+	// (vendor first); per customer above its credit limit one alert per
+	// crossing and, where the plan says `suspend_on_credit_limit`,
+	// suspension (lifted once it is back within); per partner above its
+	// limit one alert. Customers whose `dunning_paused_until` is on or
+	// after the day are left alone. Each action is done once, whatever runs
+	// repeat, crash or run at once; an action the vendor fails is listed
+	// on the run and tried again by the next. The daily job runs this for
+	// each SP day. Answers 202; poll the run.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/dunning-runs (the `CreateDunningRun` operationId).
+	CreateDunningRun(ctx context.Context, params *CreateDunningRunParams, body CreateDunningRunJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDunningRun Get a dunning run
+	//
+	// Its status, counts and failures with reasons.
+	//
+	// Corresponds with GET /v1/dunning-runs/{id} (the `GetDunningRun` operationId).
+	GetDunningRun(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListDunningRunActions List what a dunning run did
+	//
+	// One row per action the run carried out (a reminder, an alert, a
+	// service suspended, terminated or unsuspended), in the order it did
+	// them: `done` with its `outcome`, `failed` with the `error` (the next
+	// run tries it again), or `skipped` (found not due when acted on).
+	// Actions done by an earlier run, or held by another run at the same
+	// time, are not listed.
+	//
+	// Corresponds with GET /v1/dunning-runs/{id}/actions (the `ListDunningRunActions` operationId).
+	ListDunningRunActions(ctx context.Context, id Id, params *ListDunningRunActionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListEmailTemplates List email templates
 	//
@@ -5429,7 +5767,9 @@ type ClientInterface interface {
 	// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 	// platform's clock forward a day at a time and, for each day, the
 	// vendor simulator's clock, a usage sync and a billing run as of that
-	// day: watch renewals, the 1st-of-month runs and metered usage happen.
+	// day, then a dunning run as of that day: watch renewals, the
+	// 1st-of-month runs and metered usage happen, and unpaid services get
+	// their reminders, are suspended and terminated.
 	// Each day's move is stored in the database before its runs, so every
 	// instance follows it and a restart does not undo it.
 	//
@@ -5443,7 +5783,9 @@ type ClientInterface interface {
 	// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 	// platform's clock forward a day at a time and, for each day, the
 	// vendor simulator's clock, a usage sync and a billing run as of that
-	// day: watch renewals, the 1st-of-month runs and metered usage happen.
+	// day, then a dunning run as of that day: watch renewals, the
+	// 1st-of-month runs and metered usage happen, and unpaid services get
+	// their reminders, are suspended and terminated.
 	// Each day's move is stored in the database before its runs, so every
 	// instance follows it and a restart does not undo it.
 	//
@@ -5680,7 +6022,7 @@ type ClientInterface interface {
 
 	// SuspendService Suspend a service
 	//
-	// Suspends the service and disables its tenant at the vendor (operation `suspend`); again is a no-op. 409 `service_terminated` or `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
+	// Suspends the service (`suspension_reason` `manual`) and disables its tenant at the vendor (operation `suspend`); again is a no-op (the reason stays). 409 `service_terminated` or `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 	//
 	// Corresponds with POST /v1/services/{id}/suspend (the `SuspendService` operationId).
 	SuspendService(ctx context.Context, id Id, params *SuspendServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -6539,6 +6881,124 @@ func (c *Client) UpdateCustomerWithBody(ctx context.Context, id Id, params *Upda
 // Corresponds with PATCH /v1/customers/{id} (the `UpdateCustomer` operationId).
 func (c *Client) UpdateCustomer(ctx context.Context, id Id, params *UpdateCustomerParams, body UpdateCustomerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateCustomerRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListDunningRuns List dunning runs
+//
+// Every dunning run, the daily ones and the sandbox clock's included, oldest first, with its counts.
+//
+// Corresponds with GET /v1/dunning-runs (the `ListDunningRuns` operationId).
+func (c *Client) ListDunningRuns(ctx context.Context, params *ListDunningRunsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListDunningRunsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateDunningRunWithBody Start a dunning run
+//
+// Acts on what is unpaid as of `as_of` (today when absent; never a
+// future day, 422 `as_of_in_future`): per service, by its oldest
+// unpaid invoice and its plan's notification settings, the payment
+// reminder of the latest `reminder_days` offset reached, suspension at
+// `suspension_days` past due and termination at `termination_days`
+// (vendor first); per customer above its credit limit one alert per
+// crossing and, where the plan says `suspend_on_credit_limit`,
+// suspension (lifted once it is back within); per partner above its
+// limit one alert. Customers whose `dunning_paused_until` is on or
+// after the day are left alone. Each action is done once, whatever runs
+// repeat, crash or run at once; an action the vendor fails is listed
+// on the run and tried again by the next. The daily job runs this for
+// each SP day. Answers 202; poll the run.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/dunning-runs (the `CreateDunningRun` operationId).
+func (c *Client) CreateDunningRunWithBody(ctx context.Context, params *CreateDunningRunParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateDunningRunRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateDunningRun Start a dunning run
+//
+// Acts on what is unpaid as of `as_of` (today when absent; never a
+// future day, 422 `as_of_in_future`): per service, by its oldest
+// unpaid invoice and its plan's notification settings, the payment
+// reminder of the latest `reminder_days` offset reached, suspension at
+// `suspension_days` past due and termination at `termination_days`
+// (vendor first); per customer above its credit limit one alert per
+// crossing and, where the plan says `suspend_on_credit_limit`,
+// suspension (lifted once it is back within); per partner above its
+// limit one alert. Customers whose `dunning_paused_until` is on or
+// after the day are left alone. Each action is done once, whatever runs
+// repeat, crash or run at once; an action the vendor fails is listed
+// on the run and tried again by the next. The daily job runs this for
+// each SP day. Answers 202; poll the run.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/dunning-runs (the `CreateDunningRun` operationId).
+func (c *Client) CreateDunningRun(ctx context.Context, params *CreateDunningRunParams, body CreateDunningRunJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateDunningRunRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDunningRun Get a dunning run
+//
+// Its status, counts and failures with reasons.
+//
+// Corresponds with GET /v1/dunning-runs/{id} (the `GetDunningRun` operationId).
+func (c *Client) GetDunningRun(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDunningRunRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListDunningRunActions List what a dunning run did
+//
+// One row per action the run carried out (a reminder, an alert, a
+// service suspended, terminated or unsuspended), in the order it did
+// them: `done` with its `outcome`, `failed` with the `error` (the next
+// run tries it again), or `skipped` (found not due when acted on).
+// Actions done by an earlier run, or held by another run at the same
+// time, are not listed.
+//
+// Corresponds with GET /v1/dunning-runs/{id}/actions (the `ListDunningRunActions` operationId).
+func (c *Client) ListDunningRunActions(ctx context.Context, id Id, params *ListDunningRunActionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListDunningRunActionsRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -8037,7 +8497,9 @@ func (c *Client) GetSandboxClock(ctx context.Context, reqEditors ...RequestEdito
 // Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 // platform's clock forward a day at a time and, for each day, the
 // vendor simulator's clock, a usage sync and a billing run as of that
-// day: watch renewals, the 1st-of-month runs and metered usage happen.
+// day, then a dunning run as of that day: watch renewals, the
+// 1st-of-month runs and metered usage happen, and unpaid services get
+// their reminders, are suspended and terminated.
 // Each day's move is stored in the database before its runs, so every
 // instance follows it and a restart does not undo it.
 //
@@ -8061,7 +8523,9 @@ func (c *Client) AdvanceSandboxClockWithBody(ctx context.Context, contentType st
 // Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 // platform's clock forward a day at a time and, for each day, the
 // vendor simulator's clock, a usage sync and a billing run as of that
-// day: watch renewals, the 1st-of-month runs and metered usage happen.
+// day, then a dunning run as of that day: watch renewals, the
+// 1st-of-month runs and metered usage happen, and unpaid services get
+// their reminders, are suspended and terminated.
 // Each day's move is stored in the database before its runs, so every
 // instance follows it and a restart does not undo it.
 //
@@ -8458,7 +8922,7 @@ func (c *Client) CreateServiceSsoLink(ctx context.Context, id Id, reqEditors ...
 
 // SuspendService Suspend a service
 //
-// Suspends the service and disables its tenant at the vendor (operation `suspend`); again is a no-op. 409 `service_terminated` or `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
+// Suspends the service (`suspension_reason` `manual`) and disables its tenant at the vendor (operation `suspend`); again is a no-op (the reason stays). 409 `service_terminated` or `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 //
 // Corresponds with POST /v1/services/{id}/suspend (the `SuspendService` operationId).
 func (c *Client) SuspendService(ctx context.Context, id Id, params *SuspendServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -10077,6 +10541,282 @@ func NewUpdateCustomerRequestWithBody(server string, id Id, params *UpdateCustom
 			req.Header.Set("If-Match", headerParam0)
 		}
 
+	}
+
+	return req, nil
+}
+
+// NewListDunningRunsRequest constructs an http.Request for the ListDunningRuns method
+func NewListDunningRunsRequest(server string, params *ListDunningRunsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/dunning-runs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateDunningRunRequest calls the generic CreateDunningRun builder with application/json body
+func NewCreateDunningRunRequest(server string, params *CreateDunningRunParams, body CreateDunningRunJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateDunningRunRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateDunningRunRequestWithBody constructs an http.Request for the CreateDunningRun method, with any body, and a specified content type
+func NewCreateDunningRunRequestWithBody(server string, params *CreateDunningRunParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/dunning-runs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetDunningRunRequest constructs an http.Request for the GetDunningRun method
+func NewGetDunningRunRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/dunning-runs/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListDunningRunActionsRequest constructs an http.Request for the ListDunningRunActions method
+func NewListDunningRunActionsRequest(server string, id Id, params *ListDunningRunActionsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/dunning-runs/%s/actions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Kind != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "kind", *params.Kind, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Result != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "result", *params.Result, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ServiceId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "service_id", *params.ServiceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CustomerId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "customer_id", *params.CustomerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -15958,6 +16698,80 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /v1/customers/{id} (the `UpdateCustomer` operationId).
 	UpdateCustomerWithResponse(ctx context.Context, id Id, params *UpdateCustomerParams, body UpdateCustomerJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCustomerResponse, error)
 
+	// ListDunningRunsWithResponse List dunning runs
+	//
+	// Every dunning run, the daily ones and the sandbox clock's included, oldest first, with its counts.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/dunning-runs (the `ListDunningRuns` operationId).
+	ListDunningRunsWithResponse(ctx context.Context, params *ListDunningRunsParams, reqEditors ...RequestEditorFn) (*ListDunningRunsResponse, error)
+
+	// CreateDunningRunWithBodyWithResponse Start a dunning run
+	//
+	// Acts on what is unpaid as of `as_of` (today when absent; never a
+	// future day, 422 `as_of_in_future`): per service, by its oldest
+	// unpaid invoice and its plan's notification settings, the payment
+	// reminder of the latest `reminder_days` offset reached, suspension at
+	// `suspension_days` past due and termination at `termination_days`
+	// (vendor first); per customer above its credit limit one alert per
+	// crossing and, where the plan says `suspend_on_credit_limit`,
+	// suspension (lifted once it is back within); per partner above its
+	// limit one alert. Customers whose `dunning_paused_until` is on or
+	// after the day are left alone. Each action is done once, whatever runs
+	// repeat, crash or run at once; an action the vendor fails is listed
+	// on the run and tried again by the next. The daily job runs this for
+	// each SP day. Answers 202; poll the run.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/dunning-runs (the `CreateDunningRun` operationId).
+	CreateDunningRunWithBodyWithResponse(ctx context.Context, params *CreateDunningRunParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDunningRunResponse, error)
+
+	// CreateDunningRunWithResponse Start a dunning run
+	//
+	// Acts on what is unpaid as of `as_of` (today when absent; never a
+	// future day, 422 `as_of_in_future`): per service, by its oldest
+	// unpaid invoice and its plan's notification settings, the payment
+	// reminder of the latest `reminder_days` offset reached, suspension at
+	// `suspension_days` past due and termination at `termination_days`
+	// (vendor first); per customer above its credit limit one alert per
+	// crossing and, where the plan says `suspend_on_credit_limit`,
+	// suspension (lifted once it is back within); per partner above its
+	// limit one alert. Customers whose `dunning_paused_until` is on or
+	// after the day are left alone. Each action is done once, whatever runs
+	// repeat, crash or run at once; an action the vendor fails is listed
+	// on the run and tried again by the next. The daily job runs this for
+	// each SP day. Answers 202; poll the run.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/dunning-runs (the `CreateDunningRun` operationId).
+	CreateDunningRunWithResponse(ctx context.Context, params *CreateDunningRunParams, body CreateDunningRunJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateDunningRunResponse, error)
+
+	// GetDunningRunWithResponse Get a dunning run
+	//
+	// Its status, counts and failures with reasons.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/dunning-runs/{id} (the `GetDunningRun` operationId).
+	GetDunningRunWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetDunningRunResponse, error)
+
+	// ListDunningRunActionsWithResponse List what a dunning run did
+	//
+	// One row per action the run carried out (a reminder, an alert, a
+	// service suspended, terminated or unsuspended), in the order it did
+	// them: `done` with its `outcome`, `failed` with the `error` (the next
+	// run tries it again), or `skipped` (found not due when acted on).
+	// Actions done by an earlier run, or held by another run at the same
+	// time, are not listed.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/dunning-runs/{id}/actions (the `ListDunningRunActions` operationId).
+	ListDunningRunActionsWithResponse(ctx context.Context, id Id, params *ListDunningRunActionsParams, reqEditors ...RequestEditorFn) (*ListDunningRunActionsResponse, error)
+
 	// ListEmailTemplatesWithResponse List email templates
 	//
 	// Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set). Admins only.
@@ -16790,7 +17604,9 @@ type ClientWithResponsesInterface interface {
 	// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 	// platform's clock forward a day at a time and, for each day, the
 	// vendor simulator's clock, a usage sync and a billing run as of that
-	// day: watch renewals, the 1st-of-month runs and metered usage happen.
+	// day, then a dunning run as of that day: watch renewals, the
+	// 1st-of-month runs and metered usage happen, and unpaid services get
+	// their reminders, are suspended and terminated.
 	// Each day's move is stored in the database before its runs, so every
 	// instance follows it and a restart does not undo it.
 	//
@@ -16804,7 +17620,9 @@ type ClientWithResponsesInterface interface {
 	// Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 	// platform's clock forward a day at a time and, for each day, the
 	// vendor simulator's clock, a usage sync and a billing run as of that
-	// day: watch renewals, the 1st-of-month runs and metered usage happen.
+	// day, then a dunning run as of that day: watch renewals, the
+	// 1st-of-month runs and metered usage happen, and unpaid services get
+	// their reminders, are suspended and terminated.
 	// Each day's move is stored in the database before its runs, so every
 	// instance follows it and a restart does not undo it.
 	//
@@ -17059,7 +17877,7 @@ type ClientWithResponsesInterface interface {
 
 	// SuspendServiceWithResponse Suspend a service
 	//
-	// Suspends the service and disables its tenant at the vendor (operation `suspend`); again is a no-op. 409 `service_terminated` or `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
+	// Suspends the service (`suspension_reason` `manual`) and disables its tenant at the vendor (operation `suspend`); again is a no-op (the reason stays). 409 `service_terminated` or `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -18670,6 +19488,345 @@ func (r UpdateCustomerResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateCustomerResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListDunningRunsResponse401Headers the declared response headers of an HTTP 401 response for ListDunningRuns
+type ListDunningRunsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListDunningRunsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DunningRunList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListDunningRunsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListDunningRunsResponse) GetJSON200() *DunningRunList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListDunningRunsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListDunningRunsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListDunningRunsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListDunningRunsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListDunningRunsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListDunningRunsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListDunningRunsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListDunningRunsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateDunningRunResponse401Headers the declared response headers of an HTTP 401 response for CreateDunningRun
+type CreateDunningRunResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CreateDunningRunResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *DunningRun
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateDunningRunResponse401Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r CreateDunningRunResponse) GetJSON202() *DunningRun {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateDunningRunResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateDunningRunResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateDunningRunResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateDunningRunResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateDunningRunResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateDunningRunResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateDunningRunResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateDunningRunResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateDunningRunResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateDunningRunResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateDunningRunResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetDunningRunResponse401Headers the declared response headers of an HTTP 401 response for GetDunningRun
+type GetDunningRunResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetDunningRunResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DunningRun
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetDunningRunResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetDunningRunResponse) GetJSON200() *DunningRun {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetDunningRunResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetDunningRunResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetDunningRunResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetDunningRunResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetDunningRunResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDunningRunResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDunningRunResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDunningRunResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDunningRunResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListDunningRunActionsResponse401Headers the declared response headers of an HTTP 401 response for ListDunningRunActions
+type ListDunningRunActionsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListDunningRunActionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DunningActionList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListDunningRunActionsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListDunningRunActionsResponse) GetJSON200() *DunningActionList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListDunningRunActionsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListDunningRunActionsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListDunningRunActionsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListDunningRunActionsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListDunningRunActionsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListDunningRunActionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListDunningRunActionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListDunningRunActionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListDunningRunActionsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -28865,6 +30022,110 @@ func (c *ClientWithResponses) UpdateCustomerWithResponse(ctx context.Context, id
 	return ParseUpdateCustomerResponse(rsp)
 }
 
+// ListDunningRunsWithResponse List dunning runs
+//
+// Every dunning run, the daily ones and the sandbox clock's included, oldest first, with its counts.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/dunning-runs (the `ListDunningRuns` operationId).
+func (c *ClientWithResponses) ListDunningRunsWithResponse(ctx context.Context, params *ListDunningRunsParams, reqEditors ...RequestEditorFn) (*ListDunningRunsResponse, error) {
+	rsp, err := c.ListDunningRuns(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListDunningRunsResponse(rsp)
+}
+
+// CreateDunningRunWithBodyWithResponse Start a dunning run
+//
+// Acts on what is unpaid as of `as_of` (today when absent; never a
+// future day, 422 `as_of_in_future`): per service, by its oldest
+// unpaid invoice and its plan's notification settings, the payment
+// reminder of the latest `reminder_days` offset reached, suspension at
+// `suspension_days` past due and termination at `termination_days`
+// (vendor first); per customer above its credit limit one alert per
+// crossing and, where the plan says `suspend_on_credit_limit`,
+// suspension (lifted once it is back within); per partner above its
+// limit one alert. Customers whose `dunning_paused_until` is on or
+// after the day are left alone. Each action is done once, whatever runs
+// repeat, crash or run at once; an action the vendor fails is listed
+// on the run and tried again by the next. The daily job runs this for
+// each SP day. Answers 202; poll the run.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/dunning-runs (the `CreateDunningRun` operationId).
+func (c *ClientWithResponses) CreateDunningRunWithBodyWithResponse(ctx context.Context, params *CreateDunningRunParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDunningRunResponse, error) {
+	rsp, err := c.CreateDunningRunWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateDunningRunResponse(rsp)
+}
+
+// CreateDunningRunWithResponse Start a dunning run
+//
+// Acts on what is unpaid as of `as_of` (today when absent; never a
+// future day, 422 `as_of_in_future`): per service, by its oldest
+// unpaid invoice and its plan's notification settings, the payment
+// reminder of the latest `reminder_days` offset reached, suspension at
+// `suspension_days` past due and termination at `termination_days`
+// (vendor first); per customer above its credit limit one alert per
+// crossing and, where the plan says `suspend_on_credit_limit`,
+// suspension (lifted once it is back within); per partner above its
+// limit one alert. Customers whose `dunning_paused_until` is on or
+// after the day are left alone. Each action is done once, whatever runs
+// repeat, crash or run at once; an action the vendor fails is listed
+// on the run and tried again by the next. The daily job runs this for
+// each SP day. Answers 202; poll the run.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/dunning-runs (the `CreateDunningRun` operationId).
+func (c *ClientWithResponses) CreateDunningRunWithResponse(ctx context.Context, params *CreateDunningRunParams, body CreateDunningRunJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateDunningRunResponse, error) {
+	rsp, err := c.CreateDunningRun(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateDunningRunResponse(rsp)
+}
+
+// GetDunningRunWithResponse Get a dunning run
+//
+// Its status, counts and failures with reasons.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/dunning-runs/{id} (the `GetDunningRun` operationId).
+func (c *ClientWithResponses) GetDunningRunWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetDunningRunResponse, error) {
+	rsp, err := c.GetDunningRun(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDunningRunResponse(rsp)
+}
+
+// ListDunningRunActionsWithResponse List what a dunning run did
+//
+// One row per action the run carried out (a reminder, an alert, a
+// service suspended, terminated or unsuspended), in the order it did
+// them: `done` with its `outcome`, `failed` with the `error` (the next
+// run tries it again), or `skipped` (found not due when acted on).
+// Actions done by an earlier run, or held by another run at the same
+// time, are not listed.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/dunning-runs/{id}/actions (the `ListDunningRunActions` operationId).
+func (c *ClientWithResponses) ListDunningRunActionsWithResponse(ctx context.Context, id Id, params *ListDunningRunActionsParams, reqEditors ...RequestEditorFn) (*ListDunningRunActionsResponse, error) {
+	rsp, err := c.ListDunningRunActions(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListDunningRunActionsResponse(rsp)
+}
+
 // ListEmailTemplatesWithResponse List email templates
 //
 // Mail templates (Go text/template), checked when saved: one that does not parse or names an unknown field is 422 `template_invalid` with the line and reason; rendered on sample data, a subject that is empty is 422 `subject_empty`, one that shows `.Service.Password` is 422 `password_in_subject`, a `reply_to` that is not one address is 422 `invalid_address`, each naming the field. Every mail kind has a seeded default template (`kind` set). Admins only.
@@ -30135,7 +31396,9 @@ func (c *ClientWithResponses) GetSandboxClockWithResponse(ctx context.Context, r
 // Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 // platform's clock forward a day at a time and, for each day, the
 // vendor simulator's clock, a usage sync and a billing run as of that
-// day: watch renewals, the 1st-of-month runs and metered usage happen.
+// day, then a dunning run as of that day: watch renewals, the
+// 1st-of-month runs and metered usage happen, and unpaid services get
+// their reminders, are suspended and terminated.
 // Each day's move is stored in the database before its runs, so every
 // instance follows it and a restart does not undo it.
 //
@@ -30155,7 +31418,9 @@ func (c *ClientWithResponses) AdvanceSandboxClockWithBodyWithResponse(ctx contex
 // Only with `SANDBOX=true` (403 `sandbox_disabled` otherwise). Moves the
 // platform's clock forward a day at a time and, for each day, the
 // vendor simulator's clock, a usage sync and a billing run as of that
-// day: watch renewals, the 1st-of-month runs and metered usage happen.
+// day, then a dunning run as of that day: watch renewals, the
+// 1st-of-month runs and metered usage happen, and unpaid services get
+// their reminders, are suspended and terminated.
 // Each day's move is stored in the database before its runs, so every
 // instance follows it and a restart does not undo it.
 //
@@ -30506,7 +31771,7 @@ func (c *ClientWithResponses) CreateServiceSsoLinkWithResponse(ctx context.Conte
 
 // SuspendServiceWithResponse Suspend a service
 //
-// Suspends the service and disables its tenant at the vendor (operation `suspend`); again is a no-op. 409 `service_terminated` or `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
+// Suspends the service (`suspension_reason` `manual`) and disables its tenant at the vendor (operation `suspend`); again is a no-op (the reason stays). 409 `service_terminated` or `service_not_provisioned`. The platform records the change and its vendor work (a service operation) in one transaction, then waits up to SERVICE_OP_WAIT for the vendor. Done in time, it answers 200 as below; otherwise 202 with the operation to poll (`Location`), which is retried until the vendor agrees.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -32286,6 +33551,309 @@ func ParseUpdateCustomerResponse(rsp *http.Response) (*UpdateCustomerResponse, e
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers UpdateCustomerResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListDunningRunsResponse parses an HTTP response from a ListDunningRunsWithResponse call
+func ParseListDunningRunsResponse(rsp *http.Response) (*ListDunningRunsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListDunningRunsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DunningRunList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListDunningRunsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateDunningRunResponse parses an HTTP response from a CreateDunningRunWithResponse call
+func ParseCreateDunningRunResponse(rsp *http.Response) (*CreateDunningRunResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateDunningRunResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest DunningRun
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateDunningRunResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetDunningRunResponse parses an HTTP response from a GetDunningRunWithResponse call
+func ParseGetDunningRunResponse(rsp *http.Response) (*GetDunningRunResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDunningRunResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DunningRun
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetDunningRunResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListDunningRunActionsResponse parses an HTTP response from a ListDunningRunActionsWithResponse call
+func ParseListDunningRunActionsResponse(rsp *http.Response) (*ListDunningRunActionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListDunningRunActionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DunningActionList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListDunningRunActionsResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -41522,6 +43090,18 @@ type ServerInterface interface {
 	// UpdateCustomer Update a customer
 	// (PATCH /v1/customers/{id})
 	UpdateCustomer(ctx echo.Context, id Id, params UpdateCustomerParams) error
+	// ListDunningRuns List dunning runs
+	// (GET /v1/dunning-runs)
+	ListDunningRuns(ctx echo.Context, params ListDunningRunsParams) error
+	// CreateDunningRun Start a dunning run
+	// (POST /v1/dunning-runs)
+	CreateDunningRun(ctx echo.Context, params CreateDunningRunParams) error
+	// GetDunningRun Get a dunning run
+	// (GET /v1/dunning-runs/{id})
+	GetDunningRun(ctx echo.Context, id Id) error
+	// ListDunningRunActions List what a dunning run did
+	// (GET /v1/dunning-runs/{id}/actions)
+	ListDunningRunActions(ctx echo.Context, id Id, params ListDunningRunActionsParams) error
 	// ListEmailTemplates List email templates
 	// (GET /v1/email-templates)
 	ListEmailTemplates(ctx echo.Context, params ListEmailTemplatesParams) error
@@ -42146,6 +43726,136 @@ func (w *ServerInterfaceWrapper) UpdateCustomer(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.UpdateCustomer(ctx, id, params)
+	return err
+}
+
+// ListDunningRuns converts echo context to params.
+func (w *ServerInterfaceWrapper) ListDunningRuns(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListDunningRunsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListDunningRuns(ctx, params)
+	return err
+}
+
+// CreateDunningRun converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateDunningRun(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateDunningRunParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateDunningRun(ctx, params)
+	return err
+}
+
+// GetDunningRun converts echo context to params.
+func (w *ServerInterfaceWrapper) GetDunningRun(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetDunningRun(ctx, id)
+	return err
+}
+
+// ListDunningRunActions converts echo context to params.
+func (w *ServerInterfaceWrapper) ListDunningRunActions(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListDunningRunActionsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "kind" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "kind", ctx.QueryParams(), &params.Kind, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter kind: %s", err))
+	}
+
+	// ------------- Optional query parameter "result" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "result", ctx.QueryParams(), &params.Result, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter result: %s", err))
+	}
+
+	// ------------- Optional query parameter "service_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "service_id", ctx.QueryParams(), &params.ServiceId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter service_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "customer_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "customer_id", ctx.QueryParams(), &params.CustomerId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter customer_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListDunningRunActions(ctx, id, params)
 	return err
 }
 
@@ -45147,6 +46857,10 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/customers", wrapper.CreateCustomer, options.OperationMiddlewares["createCustomer"]...)
 	router.GET(options.BaseURL+"/v1/customers/:id", wrapper.GetCustomer, options.OperationMiddlewares["getCustomer"]...)
 	router.PATCH(options.BaseURL+"/v1/customers/:id", wrapper.UpdateCustomer, options.OperationMiddlewares["updateCustomer"]...)
+	router.GET(options.BaseURL+"/v1/dunning-runs", wrapper.ListDunningRuns, options.OperationMiddlewares["listDunningRuns"]...)
+	router.POST(options.BaseURL+"/v1/dunning-runs", wrapper.CreateDunningRun, options.OperationMiddlewares["createDunningRun"]...)
+	router.GET(options.BaseURL+"/v1/dunning-runs/:id", wrapper.GetDunningRun, options.OperationMiddlewares["getDunningRun"]...)
+	router.GET(options.BaseURL+"/v1/dunning-runs/:id/actions", wrapper.ListDunningRunActions, options.OperationMiddlewares["listDunningRunActions"]...)
 	router.GET(options.BaseURL+"/v1/email-templates", wrapper.ListEmailTemplates, options.OperationMiddlewares["listEmailTemplates"]...)
 	router.POST(options.BaseURL+"/v1/email-templates", wrapper.CreateEmailTemplate, options.OperationMiddlewares["createEmailTemplate"]...)
 	router.DELETE(options.BaseURL+"/v1/email-templates/:id", wrapper.DeleteEmailTemplate, options.OperationMiddlewares["deleteEmailTemplate"]...)
@@ -46680,6 +48394,444 @@ type UpdateCustomer500ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response UpdateCustomer500ApplicationProblemPlusJSONResponse) VisitUpdateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDunningRunsRequestObject struct {
+	Params ListDunningRunsParams
+}
+
+type ListDunningRunsResponseObject interface {
+	VisitListDunningRunsResponse(w http.ResponseWriter) error
+}
+
+type ListDunningRuns200JSONResponse DunningRunList
+
+func (response ListDunningRuns200JSONResponse) VisitListDunningRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDunningRuns400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListDunningRuns400ApplicationProblemPlusJSONResponse) VisitListDunningRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDunningRuns401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListDunningRuns401ApplicationProblemPlusJSONResponse) VisitListDunningRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDunningRuns403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListDunningRuns403ApplicationProblemPlusJSONResponse) VisitListDunningRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDunningRuns500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListDunningRuns500ApplicationProblemPlusJSONResponse) VisitListDunningRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDunningRunRequestObject struct {
+	Params CreateDunningRunParams
+	Body   *CreateDunningRunJSONRequestBody
+}
+
+type CreateDunningRunResponseObject interface {
+	VisitCreateDunningRunResponse(w http.ResponseWriter) error
+}
+
+type CreateDunningRun202JSONResponse DunningRun
+
+func (response CreateDunningRun202JSONResponse) VisitCreateDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDunningRun400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDunningRun400ApplicationProblemPlusJSONResponse) VisitCreateDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDunningRun401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDunningRun401ApplicationProblemPlusJSONResponse) VisitCreateDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDunningRun403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDunningRun403ApplicationProblemPlusJSONResponse) VisitCreateDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDunningRun409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDunningRun409ApplicationProblemPlusJSONResponse) VisitCreateDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDunningRun413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDunningRun413ApplicationProblemPlusJSONResponse) VisitCreateDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDunningRun422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDunningRun422ApplicationProblemPlusJSONResponse) VisitCreateDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDunningRun500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDunningRun500ApplicationProblemPlusJSONResponse) VisitCreateDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDunningRunRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type GetDunningRunResponseObject interface {
+	VisitGetDunningRunResponse(w http.ResponseWriter) error
+}
+
+type GetDunningRun200JSONResponse DunningRun
+
+func (response GetDunningRun200JSONResponse) VisitGetDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDunningRun400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetDunningRun400ApplicationProblemPlusJSONResponse) VisitGetDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDunningRun401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetDunningRun401ApplicationProblemPlusJSONResponse) VisitGetDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDunningRun403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetDunningRun403ApplicationProblemPlusJSONResponse) VisitGetDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDunningRun404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetDunningRun404ApplicationProblemPlusJSONResponse) VisitGetDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDunningRun500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetDunningRun500ApplicationProblemPlusJSONResponse) VisitGetDunningRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDunningRunActionsRequestObject struct {
+	Id     Id `json:"id"`
+	Params ListDunningRunActionsParams
+}
+
+type ListDunningRunActionsResponseObject interface {
+	VisitListDunningRunActionsResponse(w http.ResponseWriter) error
+}
+
+type ListDunningRunActions200JSONResponse DunningActionList
+
+func (response ListDunningRunActions200JSONResponse) VisitListDunningRunActionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDunningRunActions400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListDunningRunActions400ApplicationProblemPlusJSONResponse) VisitListDunningRunActionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDunningRunActions401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListDunningRunActions401ApplicationProblemPlusJSONResponse) VisitListDunningRunActionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDunningRunActions403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListDunningRunActions403ApplicationProblemPlusJSONResponse) VisitListDunningRunActionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDunningRunActions404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListDunningRunActions404ApplicationProblemPlusJSONResponse) VisitListDunningRunActionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDunningRunActions500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListDunningRunActions500ApplicationProblemPlusJSONResponse) VisitListDunningRunActionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -60255,6 +62407,18 @@ type StrictServerInterface interface {
 	// UpdateCustomer Update a customer
 	// (PATCH /v1/customers/{id})
 	UpdateCustomer(ctx context.Context, request UpdateCustomerRequestObject) (UpdateCustomerResponseObject, error)
+	// ListDunningRuns List dunning runs
+	// (GET /v1/dunning-runs)
+	ListDunningRuns(ctx context.Context, request ListDunningRunsRequestObject) (ListDunningRunsResponseObject, error)
+	// CreateDunningRun Start a dunning run
+	// (POST /v1/dunning-runs)
+	CreateDunningRun(ctx context.Context, request CreateDunningRunRequestObject) (CreateDunningRunResponseObject, error)
+	// GetDunningRun Get a dunning run
+	// (GET /v1/dunning-runs/{id})
+	GetDunningRun(ctx context.Context, request GetDunningRunRequestObject) (GetDunningRunResponseObject, error)
+	// ListDunningRunActions List what a dunning run did
+	// (GET /v1/dunning-runs/{id}/actions)
+	ListDunningRunActions(ctx context.Context, request ListDunningRunActionsRequestObject) (ListDunningRunActionsResponseObject, error)
 	// ListEmailTemplates List email templates
 	// (GET /v1/email-templates)
 	ListEmailTemplates(ctx context.Context, request ListEmailTemplatesRequestObject) (ListEmailTemplatesResponseObject, error)
@@ -61010,6 +63174,130 @@ func (sh *strictHandler) UpdateCustomer(ctx echo.Context, id Id, params UpdateCu
 		return err
 	} else if validResponse, ok := response.(UpdateCustomerResponseObject); ok {
 		return validResponse.VisitUpdateCustomerResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListDunningRuns operation middleware
+func (sh *strictHandler) ListDunningRuns(ctx echo.Context, params ListDunningRunsParams) error {
+	var request ListDunningRunsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListDunningRuns(ctx.Request().Context(), request.(ListDunningRunsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListDunningRuns")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListDunningRunsResponseObject); ok {
+		return validResponse.VisitListDunningRunsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateDunningRun operation middleware
+func (sh *strictHandler) CreateDunningRun(ctx echo.Context, params CreateDunningRunParams) error {
+	var request CreateDunningRunRequestObject
+
+	request.Params = params
+
+	var body CreateDunningRunJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateDunningRun(ctx.Request().Context(), request.(CreateDunningRunRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateDunningRun")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateDunningRunResponseObject); ok {
+		return validResponse.VisitCreateDunningRunResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetDunningRun operation middleware
+func (sh *strictHandler) GetDunningRun(ctx echo.Context, id Id) error {
+	var request GetDunningRunRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetDunningRun(ctx.Request().Context(), request.(GetDunningRunRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetDunningRun")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetDunningRunResponseObject); ok {
+		return validResponse.VisitGetDunningRunResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListDunningRunActions operation middleware
+func (sh *strictHandler) ListDunningRunActions(ctx echo.Context, id Id, params ListDunningRunActionsParams) error {
+	var request ListDunningRunActionsRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListDunningRunActions(ctx.Request().Context(), request.(ListDunningRunActionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListDunningRunActions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListDunningRunActionsResponseObject); ok {
+		return validResponse.VisitListDunningRunActionsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -64387,707 +66675,745 @@ func (sh *strictHandler) RotateWebhookEndpointSecret(ctx echo.Context, id Id, pa
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P2Ld9u2li8A/ytY+uau2N9QiiQ/EtvrrjtuHj1ukzYTO6czp84nQiRk4ZgCVAK0rNOV//1b2BsgQYqU",
-	"KNlJ2tOcde80pkg8Nzb287d/70RyNpeCCa06p793pozGLIV/vrqiN+a/MVNRyueaS9E57VxNGUmZklka",
-	"MXLHUsWlCEim6DhhhAsSXky6b6mOpmGvE3TYPZ3NE9Y57Vx3htedTtBR0ZTNqGlXL+fmB6VTLm46nz4F",
-	"nYuYzeZSM6Hfs3lClyxe7T/UacZCspgyQfSUK8IV0VNGlJYpiwkVasFSoiWhgjCaJpylJGW/ZUxpsuB6",
-	"ii/TGSNh3l207P7IluUBm25qRjuWMmFUwHDfyIjiqKqD/GXKUgY9RSmjmsVEpmTORMzFTbF6ERVkbFaT",
-	"xuW1eno3eKpYescjpp72x4NoGB+w7uHkiHYPx8dR93n8jHVPJn06GA+jg/iQPZVzlsJY1NMjejx+Fj2P",
-	"uyesP+ke0sG4+zwaxt0DZhrA3zbsw3uq2Rs+4xr+z+r03uN6KkKTRC5YTOYsJQsuYrkgE5nivkQJZ0IT",
-	"GscpU6pHLs1fUsCq4C4p3CYpljOZKRLRJDEP5QTeKaZE9JRqQlNGUqoZScygWBwQlqYyVYSLKMliVl7D",
-	"474/xRkXfJbNOqf9wE2XC81uWFqe73s2o1yYZWiec8Im2hA67G6WpmZaOPcvPcejk93mqFjNnl6ySIpY",
-	"kUxontRMjjARf/FdPBxuM0Om0+X5RLO0eXZakgXlmozZRJoTmi7NiaQ3lItSxwfbkM//WNq4iJvYJfz8",
-	"RBFu5htNJYvJJJUzWCHHnGRKZjRmxLCOM/JbJjUjXCOjS9lcphqGSuapHCdsVuYYB5NBNKQnrHs0fhZ3",
-	"D6PnrHtC++Musg48+GsP/aegM6cpnTFtuf+LLFUyrZ9QKNi9HkXwRuh2ep6yO24oYE5vmBkdN6//lrF0",
-	"2Qk6gs5Mf/hNaSQzev+GiRs97ZweDYZB7bWw4RriFf55Qg/YIDo66j6Lh+PuIXs+6dLBuN89iA7jI3Y8",
-	"eUafj90A51RPi/FxwxrNjvDUXD7VS2Ai0xnVndNOlsGba66waPkjW66O+5xkgv+WMXLLlsA2DSGJmMWE",
-	"TSYs0mSPkg8fLl6aa42SGyljEk0lj9h+jwCBGyIo32OmJSpiMpbx0lBKQpd4JU54qrRZpbkUipWX6GjS",
-	"j57To2H3aNxn3UN6YC6Ug6g7jJ9Fg/FzdkwHfbdEKBMUi1S5N5t2c3h0FJij4/4ebF6v9/nKP966nRG3",
-	"n3C0/sjL2Ex4Wy/rBGSw+nNjpTZk8lMqbphZtTFVRk4RZI8qEOSM/BfunxFKlKYJI1LAe4eDYVWyG4Bk",
-	"Vz9JKw02EclB7YlvkDve0RtGFP9XI3uBS6XUVcwmNEt05/SoH5h+kY8P+/2g4OqDWq7+lmkaU01f86T2",
-	"SvlZJMucBSmymErFSDizX4VkKpNYEXbH0iW54XdMAIUBzbF7GulkeS3MDuBvdzTJWECoKpr49ZYtP/5f",
-	"+CEkex/ev+kyEcmYxafXIn/p/xx9d8uW/+fopX1x/4wo0ydNTHeKzDKljZhGZmYXeuRH85CK+FrA+4pM",
-	"pJHhgBbCt/ng0yxhqnct/I3+vaOmcj6SaczSEY87p51Bvz88OOx8Mi/NExnnYnPd3rgRl7bnP1I26Zx2",
-	"/j9PCy3kKf6qnrrRmPaVXgKtxYzNfx7/k0Ua9sgdSrixvqPx91SzBQW2G0nDIICI6HyecBTVn9rb8z//",
-	"qVBu92YXwQQ6d0zEMh1lImU0mhq1phN0YqYpT/LzY94gMY+JkNqKQWfm31NgK1QRRe9QlFGa6kwZ8jOE",
-	"zjXM4jsaEzfUnPamWs/V6dOnsYxUj0apFFx15wnV5tLp2XG68aunNcP81HZl32EjeO3X8QeYXySzBGeI",
-	"Sko0RT1mQnnC4vJ8kY3EPTOG72hsBaKH7QNNeAwvj7DH6jY4wYkrGCS8D5wJBMrO6a95UzlfDToTzhJD",
-	"ukbQTzpBZ8aUojfmpXlqZFW9JNf443XHtDzjSgFX+ljs5aHhHv5euunuvJcrU32MrXxLE9Mdbhq+3+UC",
-	"+nJrd0rClb5DsgeLRMziKaKyaApsyS1iGJDQNjMy0w2Da5E/QAEpRC2Q3WvyTip9k7LL/35j1F2zT6Co",
-	"BySUmR7JySg1hGPazMStkAsxgs7DfTPocOamMDJ0El6L0tCqPwckjDMkMTa6ZUvzQKeUJ1zcjICv7RuW",
-	"9inovAByPY8iNtcobTSQaR15pizmGumLzmRmP7L/6jzvHRx0gg4qT9Gyc9r5cPmyg+K1XoIIrLScwR2Z",
-	"Mgrtd37LqNBcL8mQdK+zfv+AkQGs4bA/PO4OBt2Dfq+H/x52h4dAjVzcGfnGDORj0Mn1LBiM1mw2N2Mc",
-	"BB1rgRiB3Fq0dzXon/bN//uHuUvNkXg2fh6dxH3WHUyGtHs4Poi6z+ND1j2aHFP3Wyfo3HIRe0PuBJ2E",
-	"Kj2CU2fu6A9X5Klmghoq/Z3Hn57KyYSZm33ENZupU3LUPyCXaN0gHwS9ozyxXBY0EODleeung08oFzFl",
-	"JjE2K5gplp6i4eNo0jWDMxqPNXgM6HDs5HxYYp1ys0hGocNO8e7qMzPNA/PpUdw9ZMeT7nN6Mu72o0E8",
-	"ZAeTQ3o09vh3x1pvOkEnm8drFnTQ/wecXuzLEszq+8Oj0gY4osCxHcfP2PPJSR8m0z2MDszcDiddZ74x",
-	"EzW8LGVspFNOk87phCaKwaPfMkt3Myn0NFm67W054fyaXnvfgwIYZ8wcK5ZPa9gdHpltTKjAD1oqYka5",
-	"pckoSxOPd7Js2I0SmcWOgfYiOesEPmmYP6SmQDFlKjNP5ouRkWlHC5nemm3kUpiL+FPQkUZAumGjm3Hn",
-	"dGAIQ0vv7/4nb9tppPmdoc1McD2ap3ZP8+M+6Pf6/drzvp5McNsNJTvNWAotlezSeMaN2GXvdzxJlmQP",
-	"j57T45NJl/XjfvdwMhl26dHhuHtwdBj3T54fsuHzIXwJ4n3n9OBT62sEGeI7S+MNckGhK6QsMmQRo8LE",
-	"kwQ1BzAD2FuO7HFt9AhkUvCi5ZxgA5pwQZP9M/jEyhtTihd5JMWEw71lfhRsQXCXyZLpHnknk6RsWTJ3",
-	"vme2brbKXvlfBSQsmVmRVRVm1N/zf494/Alsw2usJ+ZOkWKS8OhhQg8vdMKR5XojLkaThN9MtS8AnVeN",
-	"2lyRikJpNkppniRkzIycNk9lxJQqy6WH/ZNClsmnsKsgs374jyWfuplHdriq0OSdzdJMj4E0+lqmYx7H",
-	"TDxoXyZ5K94e/K/MUpLKhJEZXQLpxhJ2orzAB8UCv/aa2W2Fi4E81mqiwfaJapjJp6DzvRTsQasHvHl0",
-	"Y5opyfBcEfgJRXiSSHHDUpJLBKVlHHgy9/fY0m4r6A3mMZbwQhN2z41wQsaZLs8EurJa0YXQhtcnr1BO",
-	"egiPsC35a3kpZ8xqY2CyT6W4MRzZUKjiMSurot5SumGBRMZSgsPb+fy7oT3Gyp4Lkgl2P2eRWVyjnGQp",
-	"K9RO15dZ8pirKJEqX2q4dN6lbMLvd2fLcJskMrpFDUFlsxlNl4WOrLOUwaXFlcpYnN915gqmSVbeMvhp",
-	"NIchjWyj1bOwps0z4t2mBJsB/2FBbHg7f0beXjsHs22a3iJ7LS+RHaW5heSMScEISxR7ogIi5MKod1JE",
-	"bPNiYeveWl04mWLBUkZENhubQ+bdg/ihWTI4jszQNVrZckfPF1kiHPmnT4/FqVe33xpnFNOnhJqDwdIy",
-	"FYFbiYpr4b5dGCGrtGRck72wbuThfkCsM/darKFNkO0MeRYbPknlv5i4FisNI9WE+z1ynihJwrUCQ2i1",
-	"9Z+kRlUd1MSHsE4h9YgWTVUPYOFQUsUtRKgiVZMArKrfczyptzytdOjsTzihkgEK32vTV8UadVyQ8E9S",
-	"k3O/v90IuTLsxyLgEIcWEhTXMXzAXJiCOS/ijMWcEjNqVZbyc2+zOcBIFK9lJuIH08MEWvFI4SeJRi9H",
-	"DWV+cVhe7Nf2693XGft/jCU244HW4NyCTZQrbkhYS5SOQdSD5fvZretuRrDNFqaKgWMHC5PK1JzB4q43",
-	"MLWyKP05rEj5ojkrUiuSsFPPt3QL/b2itG/Qx7n+g+vg+RKAj/eBoh8cTjTHr8g2BVsy8gZuakDSTAgj",
-	"msrUcJCIsRikvKqAU8zK68JjQOBZpNbP4nWVx4sZYozPUNixXlnb9eeTbWoHDaINi1KmUaEqrdOFEQmo",
-	"UguZxmW96BavvuZ18duseH3yFnH2+eIYwUZLIwqt9nUGj204XsyE5jRRn1sYrJ8NrFg2Z6kC4igt2DkR",
-	"bGHUxnxSEIYQwclbv15FiyUbUbU9uGSNQG6ZZd6+IyUQmsFnbE5+mokvuErFHB5PZC4dHist/5YxI77C",
-	"xE7NfB2jQ6I2UmsdsRtxmNavKFtZ0GuBorf/m+lmJu+Q60L4F4jedSuAojfGBxRHSK8l8nJTBcnlTq93",
-	"dJlIGl9J+YamNw8TpMcyXo60lKMEmmrwzEIoDTdDlgReLFt0PMOY9aCSV+gGu5KSvLEt70ZXlQE+tunR",
-	"zQxaN9tMRb7XRrAFoUqRvQF5y7/bB4nrXQoxiNy09jq/Vh4QpgBW/tGMq5kNsKnsgdVlpoV7/oxMmI5A",
-	"5Vs91gMvQMEfK3ntLqhdAxUqA300bSKPNM8jmsDiTRO0/FqxyBcIHyEuxDAEkIhuspRV9QYrOdEokpmA",
-	"M1q8SvbOX7z/+aeLy9GH92/2ywY57yTUy7EPihGpDPlRbHNEgHRD5jTNIzC8uVr9wzPlfgo6V1K+pWLp",
-	"IqkftBsp1WxkY4hLpC8lmVGxJE5DOQN5aUkSqo3q4xH80LvHzGdmbCQf3K5rXhrYYyz1ey9a2k2GTjTD",
-	"ywXtWgrDmytSOAjB3Twiuq5/+/ZTL3YahvBB0ExPZcr/9UA2lUFDRuSKaGWr3mJojaEVF5biiWdlkWNQ",
-	"bFVpaLvuUnVYjxJvU8xnTFfm4u3LL7/80j33uq/XkqhVzDF0h21Wfj4I6+EzB+6V9ZE/ki/yli1HKctU",
-	"jdW66nU0Mop5Ea2LlMQcvCBCu8uzfAiH/s56E7CiwKO4Ir3RPw7zi+WMcgFRkhA6m8pbJnrkfCbFDeoZ",
-	"EKCEwZ+FsDijGAp6SkKI8onAk4EBP6PcFoTRU1QQHmPOhKAzpq6FdXwEJMTog0K8gcgnw3cqMVWMRlPz",
-	"NbejAuMjSIP5MgBBnt/cpOymQWP/m1wQSiCY5IkiMeXJkmSK3jAyZpGcWTudDQJwwRlgDRXZrHP6a2dG",
-	"760NpxN06N1N5+NKyG/QOZ9zGy9v4/A4KuG+bcmLvzez7Wo+Y52attw342WLmH00TbV4DYxQhoa2GgtG",
-	"d/y++oO5OIUNrGnRO9rP6znFPBsnPDKST6qdQnLLloFRFYwgdyO4YoTDwVtpOGV38nbLSaUSGcW68/Mj",
-	"W743r3365Me1/4oZFrAq+aRsgyVDYkEj0ob7Ohp5AS8BO4tRQqXJO49mbCRUmYzcNvhx9DYGvDmOvrpJ",
-	"FS4Qz7gwSnOCKz2jt4xQCPJWkZwbpVoSSmwTZu03Z4/4CwVD3rQMMC6aJD9PwOuwbkPsCfsUVI8Y6or1",
-	"pLWYygSIqUcup3IhYLqY/Yb+kjwnYv1kbB+r0/mYT+gNx4DhdrMxb79lEBxenY+LXssDwVqtihsYTVO6",
-	"XBk/tFk/+iLs/AXcm7UJU+Y+gEwpSo76Q+vL8JlkbdS5fehJEiMrKdXy0CLwut1IDvv9upHUxF2XA207",
-	"QWdMY+evqx8KTxIubl4X4YjVwdjoRKMiwz/3A3N5pJql5uHBfkAUm3EqREYT8+R4PyDFX4PhfkDGnAnB",
-	"8cHwcD8gOvWeHBzvl26hPBoy78bIIV4f5nYq/lk0boi7aHjddN/KmCUgTNlO5ymbUzjrc6m0+edowu9Z",
-	"6cGcLm/WNfo+E6vXIlUjOVlh2Osuw234u421UK1PUTHU1/jp6oEKOhMuuJpuOZQpo6keM6rtV2UiekOV",
-	"JorfgB0u4ZPcjbiQ6S1LSSwhUkSXuO/a/lpex0XwdXVIeXTCjMYsIGAIYDGhCqWxaJqJWxLJ2Yxr5fHN",
-	"PPPIub/aLviPHL2HZe9WjcChbvl8XpdaZ9rK83XTTDxRZM5SLmOF3kRMS6VJymi8JHvjZSm1PhP79dMA",
-	"cWTL3XZqQdvJX+L7htikpsnGjCIp2LJeIoFFD+y5ygfibXSxgK4z75xUln+jJFPMYCdppv3p34WWKssD",
-	"TayfhDv0K2zKJTjUkONiioSxXm6At/JEifWj+NHO1TFfmiTwqWALmiiP5W7gtl9HEPG4/UOEkerRWMXP",
-	"gLi5NJtrFoenELdjmaXS0tA32ROS5GwXdNHw/YefRpdX529ejc5fX716H+6fXQuzNYRrB7yhNF2qAGKB",
-	"DB/5pxw/UdZatWfUWQjkNtwCVEVlU9+VtkmGds/QN2O2Df2Z5ihJo9ij7SgXSLxJ1O5mOZ69JpvY+sLb",
-	"BLJjZqc17SoesyKw2vO6rqitmCRUJ4Phj376rWUXkNbahliskfgFNFR31zbfT7+YbfO6xkkHOaKFeQr2",
-	"gpQKRSPn3G81LHv31Q2olJ+0XTBDKZmmxac1ygc+L3Fzt0P+0Or4i/NwthWpT2pEant3jnCtTefgjBzF",
-	"zBD2SLFk4ucAQfphHvdYPL7naJgu/27/YjNDsCx/vCmTgItRphjI9jxZ9WoIqfnE2gpH+al00XzmdYwC",
-	"rDy8kzy2ykse+YcCcFMIbEO0p3tsGvT3qBwy0RQx0OAZx1SmKVVG6J4B5JF7WG42f1TE6zhTAIbG2aQg",
-	"99CNGuWmUcImepSJfLshISp/J5VxFunRTSqz+crTlb+X82JPXegRu5/bdFb3pDQq/2E+Bv/hPJV3XHEp",
-	"Sr9ols64sFZ6TYu9yGmLq5HLpy9yl/LXrLaayBsu/Ic6S4uXFmw8lfLWkD6/Y+nSW2H3ExPxXHKhRzEH",
-	"S3ADhy+U4g/zuI0MNePCfzqo8mznaF/BWzhebycKOouUa/azSJaY//7JT+xaz7I+uPc+farjPcCjvqMJ",
-	"FVGNdDUufmgh9QYdOLHpxlQw6PQC312RlfFxkPf9sXHYF3lv5VG31LDwQR2/vXz3JI+VD1yQhT2JaDCH",
-	"USqbEITc84mXi7aXW+WeKCIXwkok1EJ22aafqP2KgcY8LQ59DVVWFgt+BZWydpVcHvCqco+QWbViM+iT",
-	"ab2Gt6OtPOZ6ZLdTNcBcSEHC719dkad3g6duRTFcL+yRF544Y39D8IsAgVqADs4Im831EuGMhBSstVBR",
-	"PgQ1ooWdQuIwQ1qdBf+jEbvHWL1aG8MviDTHSCbMVUbsUpGEKo3ZNnQs73K0N7MU0CqAecQ2IlDRBeH6",
-	"jNCxgvycKU8YOMgwCKN2r4zMUDCVur3Lc05riMH2PJpT8FkArNfq5H6S+RBR1iN7KZtxEbM0IBiAiwB/",
-	"7nKAP3CaXZgmoQlL9b6H++ZoIJsjMlhssb3QC8UVielyZdJ1tIkYDT4pO9SGXc02fnJzW+iRlh6cGreM",
-	"ZUmKgU6GQdjeAuXUMLE8DBibXIgWvoKgM5/agMsdjSiO/RQmFKTvkXertNOA7Zn6GDRqGo4i5IIpTP4R",
-	"oHjaE1UwZnSYIsfYPyOmM5onqoT+mQ171RzrthwvT4/2PuBCHx92amGAmnxXjhRxH4KcaRcs2jugnkHJ",
-	"dV9i16WZeGS67t7YzXJUXC0+7lq/H6y9auZUa5aaTf3//Xre/cfH34ef/mPNbbIlK/bYWJmCXqKwqVz+",
-	"wuU7QKki7osAg9DxhioiJkAdr474oH7EzTymJAIePjIz+Tx+yDPiSzb5RQ2SDU0WdKng2G3NYkqk0spv",
-	"6RZ2HQF/HTtbLnY9wMpW4Z2+zdHpYJiOWq+52K8fSW35Ix7pdsLHO/NrLn9sJ0CQPYp07wyOcgGtWPLf",
-	"f6CA8Yc6/O2OoaHembxjo+qOVSSTNGME31QrMivYfuFfvlMnxzzOuyjtb4s+4D2y57Y6ZSqbMUXAgKyI",
-	"YPe66kjy+txNnqnTp1+Z3b2y1owafVrGNZfQa86SWJ2S3gsjjYhl7yc6Y2TPTAsFlVNfa1xRSA1Zm0nm",
-	"3Hg/ID03WGjL/xtG6D+weo//CBWiN6hj9KzR07Xk/nSGBe/RO0DZ+fD+jffsjbzhovzoncs32FNMu8uV",
-	"0FLqTMoU02ckZROI9LO2Y5XBSpsJWktw7ydINfYeXElNE+/vYn7uCdgNXlLtP3u58uQdWNouNU31ytNX",
-	"Ig5I7x2a+HrnECznPXjL9FT6b7xnEKAIo3DPbHcv6VL1Hsut3lJJcT67qssifEt58iMXcRgQ3BqbcgCB",
-	"2NYwh35cqolpBak0d2QY2lIu6fuMGCqi44QFCPjBEgZ/7p8RkSWJa94pJcRZAWE9zBsYUd+gmzZqTSmb",
-	"J8uRlnUzdF2QlBkN1CpNINrhJZerSu9NK90raTOJ4dShgWECoeeC1e6apdC1fWspA2jFhpSS0FIX+f33",
-	"Cl1/+gTgExkLa3v7itqJdWe7+QbI27zVb6OIfNzEQndSQb5x2W9ctoHLegLOoG/+t1E22lGk+ixMiOyV",
-	"uMYYXfH/ZR/0IjkL98+qXIr8LBgybOzOoukvEeOGJQoxl4fDAnTTDiOsrFi9xP9ZOV61902o1DVqYoVD",
-	"bWQ5X0dpLAuOD9AcSw09kgL4jaF+Y6jfGOpfkqGu8so7m+rVEO8kJ7DwLjk4KAKg7GHwwn5wFSH4EyNo",
-	"HyEzx4e5rQ2NcrYf7acwj1kixY3ZyZLPxPIq9QT0kxyKv5Vts43tBhbzpTXeNI2YmZegtAsy19CGMXR5",
-	"DDFBhonaYAfO1H47w2tLz1LDIiH0qmJJYjUjn7FzrVgy2X+Y88l12jZ7KX/fefU3Lvt7+8WV+cALB9j4",
-	"IX5QpxpZd3x5LOW5VHShRh9MQRkrRiSZs4f6Sx315TXFbCga6b9/dUVSprNUIPDOwrmhgeAgy3KRcq2Z",
-	"QLrDRSBhaXoh5g6eWRA8ag4/HM4cVcK3uUm/sEKxePZx4zp8JZEMON1DRLEVMqs9a2BHkRNvf4TdAq4I",
-	"HctMB2Qx5Zhoac2ddi/k5FqYrQzNKHrYd3hKQggvC01DP6dgvAhtCFZIqMOxQpB9c1GE14IKYm+NgIQ2",
-	"dM28a299eAinGx/CP4NrEVYjqszPv+CzV/ZROfwWRlaEhBVxeOBRg868AJjVkK1af0dxLOuDUad0PmeC",
-	"xT27Mj17BsMgf+BCgItHFpPl7Fq4xetZvDB8yz3MRO3jItYNyhe4xy59dWQBM/xPIIjPPT/DmgdwkWMg",
-	"ZEj2qFjm5GKElf1iE3tzymNXKQEe3EluxnSWb2g+7bN8O3voToLv3KO8SIOhrDLexP4ZWdnynguiC6/F",
-	"niFd+xzAbgq3S8oYielS7dfQgxuYC4zs+RHZ/m4UhFPshffM2wrvaSnqsGkfvJ/8bSjos1eNRu2Vw07t",
-	"chdk7E2qvNjeg3xWjYtaS++geeUwvxWhqTaK+JwoML2SGY2mXLBuyiiE0UIeOdkr1d4o18lYKcZBer3e",
-	"fq050kJP1jE5rKpBDVVkiQ5ILDVg7hqhGrJa8A1F9sIyzn7PQudbrFBwP2MROWCHvfogHIt4uSn5Awcc",
-	"4KIV39VdRDmwdtsw7YOaMG0f5DuXVCGyFstcOvjOyrNSZLD3FOis+tRQLzxyyCgjLUcFQ01lwiqfKCri",
-	"sbxfHw37vRSs5dQHdUmfHih2XfN/YzTR01VyVisOcHlrGiiKg8nbzbnB2EjdtpZAs9um19bNLwemrpud",
-	"S1tYDcREnAVgJW1d39sG5VqtdpRmoq00vZvmtSZWsKKWbVae8sIfLVLQ2mZUGga+Ratgwxqt05QumSc1",
-	"O/xj7sEXl6JlBJjHfJPXEwW3uGGLTMQEan+009/aZN1ZonPpmwkXW+Tb2o/fcFEbEYsAz6srgqAjmGmB",
-	"qCNYbShaMpqWHijM22b4MCA3dN6dGCGhiOiFyAvzYWBBiGCtcXF79Vot345mN22u76GEnfIBFwKzb5FU",
-	"uqXGbfNB2u6AFb3rVt8mgTARt6Jk+zqky7b6oF08hCWRIrxTZeNtkmRtCsi2X2xPxFf0vm4Vt+t5N1cr",
-	"pqa0ZFDbeGaDDsqbW4ynzmKRB41ad6434nJwqdtaf9OKNGX/GisuqArlleh2V++wz9RWjqwFQyB71JZU",
-	"xQ6BjyimszmZMLYfEJuxC2ka9hN8cz8gLoXX/AiIDsDG05RR8FDYwk5kz4ql8ADLB3nZnV7FZaoNx0io",
-	"CHLoIjCYsXRmTab7AaHxPzOlzXH3x5S/n1KuWExmPO7acfqSRwEBYeflJyLnpagggNj1sk5IAZbfIKi0",
-	"D8/z96Uud8ACfG1jw/qbLSJqLjIsCSln88yoDnuoWIF+GZQApGwJUkMAtICgCvCqVXWmqa3uVrNW7n79",
-	"3Ex5LhWvrKfHDYqaZauqX8wiPqMJwbbqw1Y8yPE2qVP0fsTjMiNumW9V8N9yvbPtURXyBcm5lz/xwK8f",
-	"6HXlmFWnmEVOjmsYTr7TniaSMsMhMUEP2At6MGyqb9ABEiydQIyEXH/6voapszGtur2xsywNeKsUp3QC",
-	"jF04oBr8D+TdrlkJc2s/lA2NqWqvJzUHlFmVoeEYtCvbXkrbw+/yWKoUjzyMNqfPOmJ0kGe1OipggoGK",
-	"Ksj5uwvA1PJTxG3Zv+bkwqCT01NdYWyw5aGRRk0haWa8tACECVc1/rspVaOZTJvCd0GadzVl5oZbY6Vo",
-	"Be4GQUIoAYn1/ENARGB6/4xAzIKTzCFFznxbH9jrtVA3JaWg7qzrwjmqIFrYNJq7sNb01rDF+dzrttGF",
-	"WTaYqynEUebW/zPE9QG775QqQvNITOcOLtshMK09N1c6M1HKIsbvmCcSjDzTu8OKKh65KwGABSzvchhh",
-	"EOYAYqHL3xsJqfE7L4+veFhKhoR8vlr6e+vFvNcLBr9v5cEOOvddqOrRBbjMyud5iP0IxIQc+azUZvNL",
-	"RYRq8zt2OA2/NxVh0uwmpVq65GHzJZICoZ5j3dVNhrpdsSJcXAt3nNRSaTY7NdLnTCpNhn0o1n5m4QO5",
-	"IgOjyx72jQya0kizVIE3KTzv/oPQ7r9Iv3tCRqRHTkk3NJ/ByIEmrRxhOA00ctT3W+ldiys/JBjAW6BO",
-	"lBHCWDSV+NeYRrdkL/z9U4iMAIIsAIEtvhaGnygygbr4mMoHZQOsjzHSCh/2yLkgqDBgKMENv2PKq10f",
-	"Orh89Joh1uCMzm3HUWKkesL1fo+c5yj6IJKpa2HRZSM5Xzo3O/giniji2u+R72ic/wVhH/1+bcVrbOxa",
-	"oB0caPK0KMQPQKszKgBIVoWwVMWPt2zpSCYkUvjzC7zXSrQVQkZ1Pk60udyyJZpbwpXC+1E661knj5EZ",
-	"X7zoPnv2fGCOeGOF3hm990/msF/ldPWnz/+mU78AcDDeMs1SFr+YulIC2yQhluFm18Izeq9+CspFfiv8",
-	"YtAiTOmhQm25/1J7tTeJjLMmeSDH4DCHdQYvogHbIn8QwAche6GQguHtB08UUTLBjFjDcqRgJXXTAiMD",
-	"gkuDMR9Hdcm05uJG1cFKRLfZfJR4NXxWLcYJZ7YscfOvFpNFMR/oy7v/DWlFTGiWYunnmpZYzBvH4Je/",
-	"rmt+tSL0ug3/2b59odnse1jojlcpGkwIUB/696bchxL0ndz6qxpZ3lsbf8Xr1re0GsWyBSububIszXTr",
-	"KORCzDO9bZD/Kg1V9V73G+FYLoDOmF99CoZZDWJsE4pYIs3dvi0QcbcTZ1ZxYFZJfJUT2AkXrwYEsM4x",
-	"ftWCO7tQyT3FWLn0VsUlkfI2UYzeudqShZZPnYMDclTw5U5hxfpE09ja+fbYvU4p+f47D5dDyYnGn/fP",
-	"MDbYig/FD5bS+MzwUQyWxcXAJ91BsOPBr/gt8g4JF2aQc5YSc42cke7AiCiZsLUeHmFA2/CUZpZRzyEE",
-	"orWv5Qkr9XxReTb33Mw00CNQ6GDmiqXQijHM1nRdSIJiYpDHsf1w+fNPto7pqmZbmCHW29qCXAA/8f7X",
-	"OzkhewuHXVGRlPd75L0FvVYupT6iabr0Rnl2LayF2SbbGU0TcvBd4PkehB97KP7zlEVcMaiLmq9SGYRQ",
-	"ZknsbKpQPQqrQ3HDnMmYLaWw1QLGgNm6B1IJ0XzGVG6qDkB5TW+zufkXuAfsEtN7pvbzwOiV+gLXwqsi",
-	"gF26YJGKrNoZDHtH/TIAQ/f//drvnnz8fRAMhp/2rq973p/7/+8/Nrmri7Y/XL5sDe1Qof3crJi3XEfW",
-	"P7GFD8v0xwHW+LfKVN8WMKJU/7dtgM9xTRRIpaxtnXDsysq27eawoRtXVRYleyOjgSwFsT0osJUQFmt+",
-	"NwfY3JvuScNo8zZqzLFa02i6nV/bb/E8/77OQVCUgF25495evQMsdqOrkAlN6wGiHyGBoGrY3ZiWvE0w",
-	"Sjpyx6CK8G0hYUFkxSLjYIeEOOzXqZyRmKt5QpfwRn0wXn2SN9BXnuad10SmPLFJ2VAZBg2QUEHQq5y8",
-	"Y6K2X1t31d65LCyrOl26kqQwUdhlrHf3RNlTYGNANLmhdyzXTTeOwUb2NeY7vMXfuxcv83xvgNEvwntg",
-	"RRZU2eKOZ9bynTLFRAw3NAfDVu8h6RYcSpxFLBWqHCkEsY95YkW+UZvSKjaui5EK5txm9DT/OmqVbF/j",
-	"VRR63eHbOLx2gSg+RylFo7g8iVXHTY432rAheaKVLYmJmV4shjORwxdE1uxYvK0Q5QBl6613Y/sYk7qY",
-	"jmJPV3awPPPcb+ozIz9h1svl9zm9FzaSs+jSEdsupKPhQmiA9awpYwbfsLhIoNjz4vG2i6dbQTK30MHx",
-	"JDz1o/yeKPLu5eugoIsyn7D8us4vM48nm3E93b7EGxfs6/iLS1LBA5zGpZPrmQu3EItLnqWN5xp2xwJk",
-	"MkjeLUIxK+ibc6oUQ++KD2DUMnsNES5HMV3WiC8vjVKXsoRC1Apkj1aQCp9AxiYBz4YUNv2HEuvLM+of",
-	"dmAobWavTAFm7Dt2SsZsYhRCrgPSP3XOy5gujfKH+ui1GPQDI0RoLiJt67jBfd897psRJUwpLDob+g49",
-	"M5/wWoB66SlszGgbAWG9mx4JS5P/dfDR6JyvIIXWiBbgUD29FkIS96JCDW81koQLfTCsleyqomLe50YK",
-	"yFcOZR5YGetODQtXKb4TFpwdyWXsTvVGCrCJKCMpatCyyhatimiLHzrdXDzJa2kr1AjyBFYUEStUi07j",
-	"O7ZCt2Qv4RPtOBXKlOCDQ4zYJmSswsG7hpTnRnoz9GoFRZnETOkKSTuq9AtWGz7pMnZK1qiD4yPPEtWv",
-	"tYQVQ6ts+uZIpApFb5pW/ciLvKIzNMDAcamsWGlWzw58+9qglrC9oW03rWrOQ2Xnama96W5pLPCBInBI",
-	"9haUa5fihRnBIib/lGNz0qEyBxc3+5DhJnQYkDBPLXN2KnA6SRmbm5QqKQgXJCwUhtB8PGWJ+URIXyHw",
-	"SgGXvFN5IQGFAlCeYWVaqdVwwSBc46OyWRMzV3GrRWkVrM71yYwGEm/8oLzVs7XJuzTxS5u16L0oheYZ",
-	"tMFIN5qz1NqKW0VCbY07DLX9zTqe2chKMEYaisjzGtolzUP2UtuClZDp1IidvIUPtloyobFRiPIbTVj7",
-	"hrW8ZWJzIhq+Vszfn13t6IIKgfrk4ibvj3eVJksEWMcKVjwlq8TwQs5mUhCv6q9CTVXEDLg6xE4xRfZe",
-	"84SRy6WIyHXW7w+PyeWUpiwgP0lN02XpCEfQKGRW5q00n9yyK2dL2RF72sJj9N+Z1FRh/ZticDs08GnD",
-	"gtv31sRBFeqhzLAeStWXs+rOsV3a7J2V6CM3AGJEMesvlc7pRW34DH684kyqj6WG9PNHqrm7ZQqZLZ02",
-	"WlMh7EEcdsqVlmhjb+d4NEvRgCnQvkSwvOGiVU8AYLSrdX7TBeAYf/vSs0Gp+EldiyBXPVHkhgmWGurI",
-	"ESQCryYswxgsUNgwxyNlNHaCZ543jm/1HnrF1FzgvgS6XdD89pdHO/MXbLdn94J/jfKLp6bYhl1Ja1FF",
-	"/ZMKKZYzmdkgtzNc13zBHahnffaAZnO13UG41Gz+KEkBu2Vm+dVzHh0hM7eOFbe5fzn7eQluGGX2ViKt",
-	"SvaCf6U7FuR24BGw/2FzdkLdjDy35lrbkecB3YWtP4Rn78QLd+QX5dt4k963UzmnUjZMLa3lzTbudY7n",
-	"VfHsRbreXyMJjTSLT8s8Y5wtWUr2QowlMmpbKbYAPRdkL8S4ZIvlAOBSMsnNBhFNkrKfE5sz9A3fQQ5b",
-	"OYuhIKBaERGm4ZW3bsAEg46fKA/Kz9kHYXww44CEZjVPMZSWxzaSNiAhnfPRLVtWfzFTDNk9wgLYH61t",
-	"3UXhluIaoPVhdBAfsqNJ95g+G3cPo+dx94T1J90BHY4PosP4iB1P6ihvq+LLqZxteamsEaLQ99O6rRXF",
-	"p2N3CbwJzXT6dQzdKL8+wMLtyWKrIWU2oREPj+I3QsHVLMkC00Aq4gz4PE+9EMYn6lrMAbwyx+EWT5QX",
-	"52fPIUiNWDmVgvWbgetKEjWVi961uBC5NxNlKSlWZCmyJ6Q2w4PY/P2VAHIulE4zgPVTndPOJb8BYw7V",
-	"GGp4+vQpy4bdKJFZ3LMhxL1IzgjkcQotlezC2bbhQtMCQAzFFe48wD1ygQ7xqVwIB8MZsTNyy9gcysXS",
-	"CWTE4MpgVGRn7SB8RnnaKQ3HGgd8N1RpojVAO1OZmoXK38o9tbDPgW83xyF6mwR7tJgya20slqAeI96f",
-	"Yk1VsRQ3Gbeit0kOWuWLOKSiCdibzblP3qhKIk5p5RoP+moGYVHAkc7nqcQcJj+6vamGb0RFxJImRJtC",
-	"Dl25/Yr05NXMZSnYlhXH2bwekInNzVkrhenHAFqqvTMe5ORv5fKwwCojTMQu5sAtlmaCCj3ywKdslM9M",
-	"xswG/pQjZu1Ds1F5sheNIqbUaC4THnHmXnFqoXlrZE7e6CalArspNuDjZjgeNi+SboslbSSJD0jf5T16",
-	"kCC4vYUzldnNFDfiw/s3ZM9WFinsmw8EvGwyFAadxrBuG7gNu0nmVE+LCjfQ2uaT6ouKzgRpulu3E+4i",
-	"fuitaja1RgFsTho9x2BYUD7OcJrmLjIXFVNonILDgvCz82RZ59Kqu7mD9dmaFu6wrormDGscN9ORhaGw",
-	"1GRebUUMX6bOpkO3rSmz6UYMVTaLK/nyHVbctDAhZM8C9ZjBkNA+LSCTv0ApzocVEISQAKnKc57RJZEL",
-	"5urBoRezdLhdCaMeuWSajJcEK0X1/l3Kfj5+Wcxmj0orE5c9gl+gkqQjAigkaSlgtZ4klvNFEGSaYJ2p",
-	"SCq9/4CakVDaekOYpE3k+acc20DJ3pq2knqtoxDsrNpdIJShAF4SP9Z1YEWNDXfokxxEFN8PMHBuRmPW",
-	"+wLVM0uLsVWVzDV3AVRE3NI+9oAA+51rOrYrNz7cnGe2LqDe62jNku1YTHS22d1R2pOHZTLsuNDVA1fJ",
-	"uaDdf/W7Jx+Lf/ZG/9X9+PswOG6TV7KennGF1qz717GbOJnpAZYT28S7hIoW0RntpleO01i5Bc7xEt2D",
-	"9HuU6kMLTECgwqS7EWyQg7O5ANePuYoQBY2lUW2NBCssYBv1wLWQOtWqBc/1ttLMw4I/HjcEQ21LM2bD",
-	"36W8Xvxzyqx3SdSlu8KPeL9x5V1E9vP85kuoIHv9Il6ScOdVRKwZiGfi2ghcF5PuW6qjaUmqakbnU/PR",
-	"A3ah0bbvR4WsENwK/eRbsLpwaziG2YCvyjXgyD8O53iX1sLuGlmt9YFgIt7SI2m+2N7b+7B4L0DosKaC",
-	"trp3PsbRVgui5luuh5pvvRxrDBV59wHuo79Dlb5Wpljdmw3H4B2emi2llrqbYC3Z29dqL4CWHz6M2TSt",
-	"QVMEaMlmuVfRTNJMqP2AICZjkGd0KebeQi2ngmFZsubmQPnWlFtnvrVDfKQSZ1/LrpBXmZYiWaL6+OXl",
-	"18cs63xGyhPavd7yitL/6GJ2DdkvE0njKynf0PSmNd59HdT/WMbLIr+9gYKX9ZlOW6IcfsZKwTmaXLvX",
-	"Z1BBriWyNZab2wm329UUG42XDVmJtnDd5shbv4YHylh5Ir+djd9cMdbyIEqbUH+pwJx304K3I4eHb0KD",
-	"nRIQNQhNU37H4jMwi3lpMa4ElA0um2Q6S1mjDXL9llX5V0vkBTvzNev/Nl+belc8TjGiM3ZGwgXldywN",
-	"bQU7BREvCJwxkSki0qPbHVGmlaZL5UCgjQoJQgBATCqmdcLifVfIiSsylQtC3adckYRpIicTklIA8INc",
-	"kvGS3EkeY0Sucok0JS5Dxe0IKupNMBiGpuj4VFPznymLbjtBBzABO0EHJ7SOF723NF2TfVmUsGiJJDsv",
-	"2FsrnPuq0pNXg3Jd1+5rk6p8TqwQRegq7EtAsjngHzpAFfOGldrMZkAK3KDfL+BM8kf93goYSQUxxEKP",
-	"HJaASA6bcEjq7Rs003Jkvd01c8MfCMTuA6nNpdJdkCdAEQCDNJhZ9xyYOITh25RlxlOr5npFK8xb+2cE",
-	"aGXBFZQhswZh7E5hlmA1sta71z/jRdRsZLCeXCM+juug8KwYoUD+UixJjEK/d20WMeER1ECSwtU0I7+w",
-	"seKaXXcaRJdyKkZbM4n9aMvXzQ+tg4vbiVQJ9TLk/2AlDeou5lI9guq6lBa2ZmtyX0CVRoLy+Xq4VyCh",
-	"4gVg+W95s7e3tTVYhBpHs5Oc8adkOjs7R2r4xiaouT/q6d/qVFZI6TGOWCMZLqNkWyp8WFzPdnapxzNK",
-	"NUO0fkVz6kPtqDtbwB6UPBsZolFbzRLpDDGJL/Cj41XnQU1W7uYjP0MY4lEEOMTth1WGLy4NzQMsy8f2",
-	"eM6Cal6oXc4m0mxM8oa6DaH1eznHiWH7FkrYAYpBqi9gTkMcqyChrSl6RsKUaSgqSTS9ZYoISQRb2NvC",
-	"V2NcjYjc7mc/rFdVEioeyer3V7/x/r3l221vxdXzYTR/gfT1GizRbS2CwxqLoJUtRzOuZlRH03riTrmI",
-	"+JzWBLzaNJPWNRy3TKzKzc47FRvMx+3KIW1U2NoWdrf1TtZ1DjVRypBfqxuUKZYSw6RsbRSLCu0SdIj9",
-	"uDFMfifhygI5eZBaMmkQE0oL2GigwlQlQjPDajWPqMUac0RmRgqB8kArYKpYU5f0XSrHCeLcryDpvn/9",
-	"gpwcHj0jc3yJxDLKZhb/5uE1h2vXeU3cPfiM2l+/XonkumxrobQLHKyDCMLqbYZYJjIlKpvPZdqU+ur4",
-	"Ug2WC9dJQ+Gg2lrl5+TD+4tSeohdefP65mBu+NX16um0sDv1JAd8+HHS8x9sx9nhUtjNgPEwi8SqhmSN",
-	"DDuaDrC5nfT1XeWArVe6anyoX4I108vhQ74Ync3ywhjrJWh4qw1dftHKeF+Rrn2Stov4QNqGzd+JwHfd",
-	"xB0PxOfc4kL7G1a1P0jw/y1j9ve6eNs1m7Np4b+S6cE/9w8xQXjtPJLO95cmqiZS+apU8ggEcmUFqq8v",
-	"x3wN3v0YEohZwS8nhdTFuG8Y3FclUaCvxyHTR2Jjuy570xJ/zWHtKJOuTOW/rWV3J1/crtgtFSLIm/m4",
-	"cYBxLceK+RbFFC4RJwjTJus1XbA8qoeXAs5BiVqOaTXt2z73BhXkE65brfeMxlzYmieVdZqy6HYtPF6T",
-	"kF00r5os35AE78pSAi4GdGcRoQPCEsVImAl6RzkAuodkj5Kj/kEppNWl0nvvmVkWoSPuhU3J8k6NxynX",
-	"LlRtTWBbSxbsXjO6JLHskdBa32yJSWcjDOEtNOVDGeGYaGkt2HlGZJpDD68rK7wBkOeSings718kMrpt",
-	"TutJM/FAFaoe1vfyHdSIx52MLey1LdSFBePVUkQWKMUOhqSZqC8v4nB0WgoW3kmssRXJbcDL6A0bpXJR",
-	"29aKkxLwTQBnxwIBe9+XzmJp9evozN+88/guT719yIXhNqpguYMSx63Ffp7KLC1/NTxY/82nDdO51Pb2",
-	"q1xnctGQ3GqhrZ4oqIDVPs5RTiYKSipGUsSq3tA7oWkZP8vsCKFTD+lwQZOERGbkgHlgm2uZnGTGNvqX",
-	"raS0OjfArTDvkH/Z3P0atIqYLjeuTExzrMFym2QvvLp4+2r0j59/ehXuryze5pxIuei4QfjTWVneWiou",
-	"rrEVzDN+twvuwmfHMmX3czP15vBcSiYpc55KgFPP67dSMpO2ygA4H23GYtAaLOwzolS3DyvfvsAYu9ej",
-	"OGMjJ9ZuoLCtHVNb5UmWcJq2hBn9LYcCbiF1FQDF7Tym9jO/bI7F49+KoAss/O0+M3Q1YiJW26F3/iFA",
-	"QlcxEL4EkmgZJ3QzrmgJjKtUwrcEK2qJ7BEQRD2VBKEUa8R3H5lgm2WvrJE/zXUQBGUt6aHpNoZPLOuh",
-	"MbmrucEwGKYo1mEhoZwwjcW9EDHEQz53knMhTn+sTZVoAGNciaBPgRry/Aj74ZoluvCE1AdYTdYokfOU",
-	"3XG2qLtMVoze+GbQ2URrX8c0lOu5u5uFbBM/u0rLdT7hCGwFGFjiqo/oaQmkJS8/JzMdQOENzmIPscC+",
-	"RW9SZl7CWh1YPjHNBIEq7ymhWLKDRFQIqcmUJXOy50p2BKgm+bU5UIWEf4+ihCoFxWVdviegcIHYekO5",
-	"yFELIN+FR0QtGDPNQ+4KZ0KH+2YMUuTe973w3c+XV6TX6z2FcYX7Ft0Io8jMmXLL5oRitzwqm7NUsTgv",
-	"yLdStbKhruTVZykp6S1RHSqXEd7smrkJBYgAioIc1z3irVMp3zYTqdFh6ThhUHCXzxjQwNH9fUAOhyc5",
-	"zq7dbQq7DXV4sVLKhu25fPX+7xcvXo1+fje6/OXVq3f5JpQKhAMcp+ZJ4u/CE0WgRqQGAEmmcUocoBXU",
-	"GQnnLJ1RgTOiWLiYJlUiROLfJwtqSHbiUWlBKSX0Q7dMZtNdB7VMdMIFV9PP4xxoEzBVPfoubmqnaplU",
-	"xAHaq/CJ+WMJa63lfF4uzlASeOlsjREN0cEagLKKzTf7WQaNIntFPWgruQTEXdZneYltd2fXl45YXy9g",
-	"tUqA5ZBZhJBrJEyZ0QTdz2GQZyYWZQPGS2CFlpAMSxEl2ED/zsVX1qScAtdtVtFsJUnYO//sbZMiiV2M",
-	"G6QPv2mu7cl2mNuncKTDHJwS/tzvNffTYJuQE23TQQsKKMqi2k7pRGM1U0eglr8gWynx+f16PrttbYVt",
-	"lJ38zPlaj70x6lfXUNyGOweuZDgKtrI7V/5VqJg+MwuCtF9cjK3gIB+nLmippoALTMwVDOQFpYqejg4q",
-	"1L+de7GWz3ngvlbfBH2k+HeuT0Ln/jnOe/RQ3VVZ+wGWgzdHx9lOVuoceSbpygi/qjRZiIKPKFaug1RO",
-	"EUgSglQt61yPu1E2NKzoCWVs4VYFjNYYKqvU5NIkMDmiwp1oGttiRQVwppITKEEVgGxk2BSSCdQvyosX",
-	"tQV10rKx90vTEfa+ricPqdOyUQChAsbhkFK3NRVUlnzNKVyLre1yL3ILUH54SidyM7C27exD4fhqFzZ/",
-	"1D+oDZsHQ4uQelTU/KvvV8k3XNS4lXAWW9qYam11VQMEWFW85mvXXsuUTVIp9NcurrIS483uoQLsTWGn",
-	"2LPR8Wr/LH9ooced6DBTLLlrWc9vF8ttOT9rBcHYjMKcGYVXLiZ15aett1IHbWPFzfpCSVeu8lH3w/s3",
-	"BZ62F9dwfFgOazgO6hFpRt2P//kfm+yLO9V8ySG711V5uaL3f4zIqNSSfSU9H1EaAg9zwWEzOMwGxGgI",
-	"6oAcevXYCwftsBe+YqxWirLNbiFbV/T+SwaM/9E2rh4gFUbZsFpfR6QzJ+8BUtwVvf+6QVl/wH1f3VyW",
-	"znYK93qA37IxDbyW+tz1UvU1Q4GN5qoPu8gs7ps62O9L9IhbqzC8uaxXvWFMI5ei5MSw7xhNa/0RVTAm",
-	"f2Klxkrj2yg1wbq9R73zyyFtt4XM3hoxuxVU9pWUb6lY2lmrlsmmw5Maqdmc3ZHVOWqF5Q+CZnoqU/6v",
-	"1lmt/UFNR5ko5SJiRBFNeFzSz+tHME+lIRYjwL3CuMiWM65Lr0UvF+gJc6m4VWbs0wKIr/RonrKIK3io",
-	"RnIy4mKEuGXV+spF0m5DhQfwzKapYQOld90zMyybR8hKbtwokar8xLw6kRnYQTB5f5RTEvrCsLjXKEuT",
-	"kV3s1R9MKzRJ5II1/AgVsfAnNpKZNvNPrc0kzrCgMxv5DubiaRkUofRTymZcxCwdYWwOw1OLw8njID3H",
-	"NfwCGiwrObRHmYhslGzQmdI0HoFy7ZZCjYxmj88MzcVsNpcaPrxly1HKMlUiRhrHKVPKe2LrpOZ2Ivf8",
-	"jiaZF6RqaGTC70cpg8Lzps1EYq3rlUlVsCLcWEdzurzJM3bwqxx8qnjuABWQVqDgkmA31BDyKHfhwkqZ",
-	"raICIARGyujhabWok10s05Lj7Ctln6qjd7aVlfGVsSnyDSg2xb5TILZZLMHSeXLhNT55O25oXixypPOn",
-	"5oguGL1FZ46h3yqhusflw+wMgFyMxqlfWR03e2TBGqCEVQ6qbWbtTCD5EyMPUG1Bo/Kn+fDdA9Na+e8q",
-	"4BT85JN0paa736r9pe4ZxMf7Pzi9Fx6iLlx6nO/WhAuuWb5f+Qv+mPyzW11pCAsuda1YlDI9usHAO7t9",
-	"I4DL72BCk/+2+TutYTWazeaJeV5wsvxR6XuWzhr2D34y7yZSIKU7Y5U5pAjuPkKrllW2DLnMqFjm3EoV",
-	"lRW8a8sbk489O5rwe+ajk/njXLDxVMrbERPxXHLh4HS9H+6AYM1GZuJWyIXwfiyzdP9pmZ9Xf0FmXnvL",
-	"KnrDLpciehwjgA373BhMZ6uvt887yMf5Gr+six3ZyWc7ZTTVY0Z1rWvuDVUayxvKCUn4JC9Gu5DpLUtJ",
-	"LBF9s72Xri2uxUaHYkN8Nzht0m33rZ2DLN+EwjOGAW5tIs2tFLL03Uruazsdjy7WOZXqZOMV+qhTqVwc",
-	"V/uQqdIEc0LdkF6wqvLY29mbbnOoVXWRVxNQzAqnaTbXLA5PwUNtqdG68wFtO6drsIiG7z/8NLq8On/z",
-	"anT++urV+3D/zNZXXigbCJAyxKj1hWb02pbcQH4lTXOPYbBgXlPTG1sDv6krlfdFgqS/XNWyz4hh8zVs",
-	"km6dnCVNPiDp3+z/g1wctb6K93bIQOtQk7vIXWrliPga1beaS4zWTMclZrWazSNW9tqGOhtsGtUQ3DUo",
-	"R4Y6vo4xFvjSA6yx5vtHMsf+2SvB1e5qfRXpcxcRBoJz1fi7fdGGoq9z1Fx5Yj2FFVkg12trk1Z2CjEv",
-	"pXGurMHfYZ6vkCxa1sjdmMX4xyuGi9N8Yy0gNTDx9TH97RZ7PZZQuetHKENcmcufaP1/tpacC43gbVWg",
-	"QDTGGe23YT+sWQ6cQ1liT0pDNdgbB960tqyUN6Ic9WXGqMpSNjMKbya43oY0XJpqO8pxR7Q8czf2dgv5",
-	"aBRV2p0/C1XpWp3qC5SWQfvq6lp8mM9Z2o2oYiRh5s5QAYn5jdGGqIhJTNWUqTMCyrCyefoOZ1VkszFL",
-	"nSpvzTQ1t4+7evrdk+7H3/vBSf2d80cEe6ks367iut35nST2P+EOPhikZmXh1yzq1xF03Vl+gKxrm3gk",
-	"cfcvQCYrFPAL2mdfsoSb8dbc0RtykGY0Zo+fiORs0m0tKmCqbqrvDb8+UQCTqmyhndAaprs8Dol08Cka",
-	"Qw1a9uciD3a9WCCDxq7vVsuzU+oNBBmDIQ+o1f6ZakeT6KjO87AiKQSLIIGgqIJYP5KUqbkUio2iRq/4",
-	"366u3rnebX9ugE+U7boccSyM6BDRGaunqoSiD3XWkP2RSAtNm6+DlvK2vi3IwC/vQ0NhMfMmNMYViTMW",
-	"2BwzG5vc3vTezshdOZsPqYdTa0zzDpl3hErU7VnIvXyLbe7tyiS+zlVT5XIPuHLqN6U2UL1lnoJt8ZXd",
-	"jkdyf/kEXMOiYg7RLPGocDi0WEA3xpf26/f4cV6yIq63YhQEpdZwaECPVgRL9IF3FqyOljNbZOlW2/3K",
-	"NFePhIc7wcXNSPFaXO1L8xhZUIx7bG65Kb1jZMxs3iIXNx6zslmmS5fS1yNX05QxBHCSE+I8ScSuOXAS",
-	"d/ge3V23zpp75SX2Q0y6XAhVGg7Z45qkLGL8jmFlVHyxqEwOW6X28/m7ND3AzZEL4SoH2kbs9sFX7SzG",
-	"KbvjMlMj67UvhxdWBDIIEcwTVPAL0DdpxGKXKww3QCq1TQKF9F/Fb4QKyJgpHjPL2hekmtayPu9iF6CO",
-	"BlyVh6paNr3DO2bFiSzzgl3VrwoD2EkNq/AkT3Y9qqmdWeIpefmbkulnVxYDed4idlxGpj4xe/yGGB6i",
-	"Tm2JE7tcgfvTuR/dA5fRbNMXe3l6UvEozxz0HxYJS8WzPOrFxrwUv3jhQXGQV9rkSmX+33PKvb/uJIce",
-	"bdxTMRN7rHuuBLb7O0/OrsSI9Ny10SPnGNZlJKHD4TCXp2uiRsIS3/Z2fVC76+vLD61jb+dFPefA7PGM",
-	"3kLVmpy5QVBmzsraZbTiiS13BEEsZM/8x/JISShJpJyPaXRLbAhfQGSmgb/YoCguxf4ZEVKbUaSA4BXk",
-	"XwUk4eK2m8iIJoYiXUKSa41kIjH/+eXVd3/7+ecfR+dv3vz8y+jd+4u/n1+9qiT8DPuHz7czGZhptjj2",
-	"lXt/NSDA3o5hKWsQoeEc6ZTvG0zA1isXJov963ePegRWpcXQnm1lPleyBFRjx9NG7vqqkmku/D1cMnVN",
-	"PZJR5AFM+3G59BpZ8IE8pfaMv5iy6JbFhBqGQpBj7nTMNp2pX7ieXoLk0p76VqmmSoQqb3F1kY3ww8WN",
-	"k5f2wsVUsWiEODljqtjxoVPSb9lyH9JjLjUVMU1jYrtWJOHjlMLp1IbPct0jl1O5EMgRAcKCK+JsA5ur",
-	"wtgR19E2wCxEWcr18tKsAE7xfM5/ZMvzzKz8750xpH28dvzcZod2gtVcUldWaS+kt6Nerxfu51YhSrAZ",
-	"TKO0RXVYesfSrpZd/JetbATXB+wH0DgmneRjN1eD2WtMRmkY4w+/XK2Oj/zwyxWZpHJGEFbo6d3gKc30",
-	"9CkMKSR7f7scHh0DBhG8ZW01Nt2YcAgJ1Utz59zxmKVk77354Okr83/JHafkh19+vNxvMfpP4PuYSCyc",
-	"JDTFCjw2KKDjGPt/WaBgIxA5q/9p551j+5rR2YpC2rlkSRLgGI0wipRnBPPzKJWCK/JiOWYpeZdKzSJN",
-	"XiQyM6QZ3WbzgMQ8ZZFOluara6GnqcxupkRzlnaH7npXvWtxLV5IYRgKl0KdXosu+eHy558sPpQS9JaN",
-	"IqpYSCacJbE6I1ZgyZGd8DmADafMECOLyd5hv7/fM41diHmmSZol5oJSDNWI96/OX759tX9KNLvX2NVP",
-	"H96QaEpTGqHJ2IbNkg9Xr7vPiUyvBSGJFAweDI6JytJU3lDN4F1DkzJeGtlMTwPyW2Y4oEzJlNGYpQHI",
-	"X/2+aSOEZtGnaMGwcAAwDahlRUKXPICCT3hGKC6K6QPeNi1RkqdJwEmRKUFRxF7WLC+xZbsn4YwmpkkW",
-	"j/6ppAhNK3tFv4qEReLFLVuGAQBFoSJumg6NQikIj1HdNESkTBtGyIS4VitlXmf9/kEEz+CfXkhzSPbC",
-	"ldD9MCC9Xg8ah4lhVfySXLKQGYxyNs+00fGXUsTkxPtf7+TE9g+rXE3UgTU0Vy3BAG4y7Pf73f6g2x/k",
-	"h3Q4KB4JwmFqMJ+VnJawR17RaIorYFGAzCpSTUADAsqDcmFIl3nxs9BzKT+19bj+E/bC4UbbImc2QYmK",
-	"ODDDMCyuIJzA4qSpXz+GrsAXYE/XjMKIQJb5hxA7HpK9Qa837PcDYvU1ctTfR5BqQeSc/pZBOFyqZBoG",
-	"eHqJNf6S8PdrEG6uO6fk116v9zEg17kv2DwEzY9co7UWGzGPrzu9Xu+68yk8M41JUaj8c3rDSOiaCAm3",
-	"/mqEg/OagZ9QA4SJOWACFeTVM0XsFDAFGHZLEjoB3cyEqBlNXOYomdG5W1kzGNDcU6plihYSwmOPYYQO",
-	"USAkeLtjPCxPwaEOlDLhCUI+ATQTcC/X+a+3bPnx/0ImUIhjN4KKGQTcHqEiUylklpLwokg86v7IluEp",
-	"mkzoDI84NOuemE6BIYApZalKaFR4n59ZqrJaILzNtX9O6jOdwjMPl83WHFWGzU0SfjPVro3+yUoblilD",
-	"qg68G/bIj2yJx+CWzTUZHhLA2ybz/JaGNUFJWBEaRea18GLSfUt1NA2LWadMySyNGAmteQROtdI0YcQ+",
-	"MQMyQxsM85fyBDpc+3Mvv9Du07lNXYTDdUpQHCDIxX745Qp5WEj2mi98oOp04zUPAsHa7qzYY7vsmXah",
-	"hqBMmEWomNElLBueVgcfZZbXkKLpVUCMd3jfha+Qy4e2hGNIZowKtSov5UAdvWvRCToJj5hQrEj37hj9",
-	"I+VM03RpbVlWxT59+tQTLp66L4uKhR0nLpxnWs5wvLnkcf7uwjN3nXb6vUGvD9g8cybonHdOOwe9fu8A",
-	"nbBTkCmfThlN9PRf5t83dfLzOXArZZi8R8g2PxTnnsO0qR65klk0hYLCeI+xBEXhfHkv4s5p53um/wb9",
-	"IogUHDAYzrDfd9IXQ8+Az+X/aXXwvFLD77ljqSNvwc8EHGWTDmr7BoGvxmBs52Z4pFHIex1fHu+c/vox",
-	"6KhsNjO7d9p5w++YwPxFTW8UoP5gwo8lGnCRZOOERx0Q7J9CdYm2C26NCob1GUWFgIZhcSWBSxv6nPEb",
-	"XFzkDZjaqgOA7cnLGdfuQlHI46EbUdT9cGPFTTH6ohtdsU1u17DSRuuNK4Zbs3fmxyUq0SnsWtA56h88",
-	"wiw8KM/qdFyemD8nv6zI48zsJ4moiEvMHLE2Hqx9ooiiS7KYLteTqb/RLenUsOU57xpO1kysaIE0dzua",
-	"Km7Z8qywOZofFJCoEQNMSz2Cqj9SqsXcYzpLBYvJlKU1ZGrELlR9czg8ZhSLRqNB8crTN5Di9ynY+OIL",
-	"EIw6nz4+9BygMezXshOzM+wPj7uDQXd4dDXon/bN//tHB11cnf74GT2kA9YdTo4G3cPo8KB7EvdZ92g8",
-	"mDyb9KMTOhgUeuZbygXmDAFwFWSgYvROh96ODm5/O7m/G85cpP+prQJj5lUEN6JPwRMIO6cdtvyhf/FP",
-	"yd/+83z5E+/fv73sL3/6+3/fv30pF/D/X0v+5sUPc3jn+4uD/7384aQ9eeP+gcWxhr7PUXSVk/zqhNN7",
-	"iGtf126+R0+/o7HDooBPBps/8QEW8KODzR+9lumYxzETyFdajOxCYH1nW+v4U/nWUDqfrHckzcAqZ7Ja",
-	"xucjVC1QNYcRfVSKUBBw15lyiMqiKaHKIyRzd0/ZtbA2MpRRSxYtsHOdWYHVZq1NqZqyGC4iiws8Nm2A",
-	"WQxRNMm550uF4t6qVMio8LWeFQX3Z3R5LfAAebMp2Mp46XS1sPCPhChulZkHrgmS39bcw1MhzOfIHIDW",
-	"vpPxcju+0HB8tzxB1g35qWxLdOlCZcY12PLq+yPxqyC35/pvjX64f/7f838M06uju1+eLc8H0auDm78d",
-	"3749Ee8O1Yfni92WM26SBG/Z0qKrmyvMngxlbb4R+4MzqcP+yeYvXkgxSTja6Q8HLbp4R5eJpPGVlG8A",
-	"YcR8Nxy2mc8KpsyjcNIXlkvkZu5tuWlF1Hn6O48/IW9NmG6I7jMcSWk5x/Rfw4eoRpIg79mdxCckNf9k",
-	"seN6lAjZlfNVAQc+KXhU5Rgf1iUpQsN/ePo73PzFT1K/BnyGx6AFXJcH0ML2FwR6IssmDAhoq72h34Ok",
-	"a0hBTWWqu0a9jAk4OMgPv1z1yGv0BLvQQ1TnZCYATp2l1yJKOLhurI/cXLxzlhLwUaDhEX85JdLc94yD",
-	"tQqslUZ3uBbW+mhdKbRoCixZJ9aM857pdNk9n2iWhoGn96f8ZqqvRY7sDs04m5hryUYcYXCY6pG3VCyL",
-	"oDAJSTLXAocMDYDqsDDSP/rSVCIXwHLzdYjlwogSCkQEIcVyJjN1LZzfgmtCEyVxqSx+t0Kzd3nBnihc",
-	"i2uxF76nmoF+0P3/hta7oKBOBmxi5XwvECheAVj+E+UtgcsTxhAV1SyEXFm8m51FCOeIArqteKGKPNJO",
-	"JNOURbo7lali3TGE2y+7StP5NgppCeWtlbyxpaJUxtkz+sd0/H3Ef+Y/XHz418XgJ36hLsT7o+jFxfHF",
-	"7fx//v7ih5MeW/7wr/iXC/4zv7i/EP1eNEzEePa6H//PDxW436oIMziyIoyPxHcCvnMPVM9h6W23SvUq",
-	"jWALgnMsMGotlZlWC+pDHbWhI/vF0/x1p9F6Dbw3hAEYEW0bKb6oNKSY3qIR8zbM/YtdQjtLKC1EoQrG",
-	"30NupAYjzKt7WzKoYNcFJzUKjihRzPrbq2qrsah4XVehtdZe8wqMNGkmAmtW5MnSsGOj7UVJBkFzcAO4",
-	"kjAxj+stMhZ8873p7U9klQE0wZw7DLv9QTku1P/lyug9jm8UsElmT0ERGkYH8SE7mnSP6bNx9zB6HndP",
-	"WH/SHdDh+CA6jI/Y8cSv43o6GPZdCZoOTZIq0o7l7Kfmijkd0oPxYXQUd4/Zs0n3kD4fd0+iftwdsOHk",
-	"gB6Oj6JjgPq65fO54cmHngXSB4rRUmOBSFdLrTN4fnA47A36Hghi57Tz4fJl51PZTATOw9assCCIzWYe",
-	"Q6N/CROPV6nYN/PYx7XyaLN9x6ywLWKC6TgW3jcEog7JHpRdRVEFvbtFRR8E+7sWMV3unxIL00ZSJtiC",
-	"JtiYOfdckPDip7//fPHi1ejl+f9ejr579frn969GLz+8CiFc0XqxzQC70MRMCj1VLhQA8qpUV07wOdkD",
-	"QDYC+ISKzFOJlYHGy2uBIbi2UYvPSCw+I4qFyJ0g2XwfQ5MK3Huoq0T1tYik0vhjHghDfiqCKMxKs5jo",
-	"BY/YKWRnQ9TNnKXOvx0YWS7VSydLcxmbD5mYyNQLqnf+gIAoCbrdHHgGhLOkzAJ/QdE2JmJVdi+7uGTV",
-	"I4V3Z3hG5tIW5kozcXotsPIgSLA3qVwQiqbzaJqJW/PLbMZ1YEtgm44WU6kKODTOYgi0mNHUKJ0lqKp8",
-	"b6tYVM3SanGcv6rZrJZfeyx0B/a0jQ1t+Aij/VK3y+e7W/re3ZLjkq1eLP1ev/ZS2X6LmgxyILjgCL4Z",
-	"3/4AxrdLyKctFeRvfcvViK257a1Wdr3QymbUBpZNBgSIEFhibl8AzotJfqrW513ibA/UYR/nvJfQM1c/",
-	"ORz8o1NFy6x5q7DQ/wEF03TNisD0HkF4fVQ+8824Wjnr37NdT/pDrKq5xNc+BMF94sch2BAE8ygvqMS1",
-	"YsmkXrvNIyI/v267+U0XMPkawiLhi5rqS15NqAk6bvOS1rARCkLgucA7HCLPrIvOSzHzj9CGVLGGYeSp",
-	"sRi07g1rT0g3pH0b2ZRmrGlQ+HlpQKtwShsWwnmwkbc09ZQn/LfjHo40HDrBxlFYVcDoFGD22YuoYl0u",
-	"FBNYDKFxYxz4YDGwDTCEj2kosbD8p50B+Ru/mZJLnTKmA/JGihizaQ1LRtbwXf21t+I/9gs0lNj6Ub9B",
-	"eFx5kgOGdrj+LzMvqWTPTcDef8fxM/Z8ctKHC697GB2Y++9w0j2ix+Nn0fPYXIadcgm0KJ1BimXnRXfQ",
-	"PxwWkDOdF9gHeaPjTjkds3M4GUTD+IBBw93D6Fncfc5OJt0+HYzdHWy+mUphWvrPw0My7JNnJ4fHpN+H",
-	"6ea3Xg5w72dZNy1jHuI5eIjBxhHyZnNNTst/CZtN5PF+d8EVz9a7EAtsZMC8gzjhNRadcxfwEtnQnQoT",
-	"N6yUyNSVePdiXQLI7UXThSjfda4te+dBXA9xp4hw5dodU8WuRf7DnjXS0JRh3PNZ7thzySj1NVPC/d61",
-	"gD7gdFtnI1dkJgWziXFU5yMIrE3KVdA4A+Sba4HB1ELi9z3yyhxzHE4m+G8Zs0abJDFX2mH/pAAaHgFL",
-	"GGl6y0S432zTeFHszVe0aOzAWLdmmmt55E58r4mHbc1uPmMI07c7609xZ21LMU1amjv+Fc/qqyu60RMK",
-	"73xZ1+U3E9La+C3iXZzb37rFVVvVG9fblN5ZnwGE19s0NLkQxT0crGqM5l5cFtkt1wLytw575AJdqIqE",
-	"lmeMaUJFxJTNPbP3o/ZIl0xlEqtrAfc75B0CsEmK6HWgR1noxBynroRnNAaXENf7wbWA64/IyQRufkBu",
-	"cxYeL9zHtr+YUg3XsFcpv+7i/J5p79Z8oLXsM7Jnt9Rwm9s/Stz6uHf8rJZX44I4hOy2/NEqXo4CQfP6",
-	"dlNsvikElIeq26DBsHGRvt0v/04mxAcx+ib1ansDIyRBRtM6IBQI5Cty0RW54XcMUhlyvg2poxjM49Kb",
-	"LGTEtYiZNqpLAMhH4MH1FKOAxFjQh8xpBu5kCxKaehnW12LvsH9AQujeLzAW7vdIaBsYQQPxCOrGhjZe",
-	"EUyg18L1QRHQ1GVm58PHwAHIH4RLiwN4KNUkpsuzaxGmbCbv2KjUU0gSPtFQs2jvht+ZT8ZSTy0iglG7",
-	"igk4TDpcRYBHJzM675FfQJHNE5IDDPikGnq/FvYU191EmNS8uwo3gR4fprs1cvhnR43Mq263PDfIwWB7",
-	"FcoiHX2WqMxvKtS3i3HTxWi7/XZBVi7IHTS2FprXuxQKhAOiGeYH/GmVPWRcn0UGsHofcImuq1Pa7DV8",
-	"S3lC8tfI3vcSAIyeukf7AaZXsxhdVYresRgDyPCelAhyYNQxxcztjQA2VOSgSogg42yn1WqqHhZHwgXm",
-	"8mPUwhlJmYghHE6ajg2Lg/AzwF3BYq5Ol7NQca6TUqlXuFztcNVULhQJe5dW03tnw47D/NOagr8A9BJC",
-	"NZORlmHep5m2abmUOTIsoJbs8zBAjdZmaubiVI9gFDI4w265gCxSMzWAjs6RdNyCkb3QvBQSxfR+j3iY",
-	"l/WuW7AbX+UE8CeKTR6DPNJ5yWhKfv+957hw7yc6Y58+BWQpszxq0bzgNhN/h8RaB7baa3kzw312Qg/Y",
-	"IDo66j6Lzb3Jnk+6dDDud12oyDP6fFxE3RXleo1gyiNW+Csv859I/pMjn85pp6hF3Dnt/K+ZDAKc5XPy",
-	"Z/BFXWElmtnsD0M/bs49/hJescqcfcZNNU3ktsHM3xjwn5MBN7jWSifoq/rXHpmLrmFtWzCz3TjRZ3SV",
-	"fbtrHnTX7LSdTeqUYIsKe/3m0fp38GiV97T1jVmvyWzEJXgPJjtb3aLU8xlcFpiVzQXJEEYMIii4GGWK",
-	"hYgr5Rg/oMYXl4N7t7hA1ci+Gq5eBy9heA+8Dkq2uk1oCNjjvx0awpc0JjyY5nEPdqf5oF5L/1mwGs64",
-	"4qGsUtvD9LFvV+Mf52r8i1yLX8cRt/NZ/RLeNou32+QqciC1ZO9wMCxALmv0E7Q5PuaF9EdQTHY7Zp/R",
-	"cfSNa/5xuKbzz3zjnt+8NA/x0jxQgYHCeY0eGEOoibyB/AJ7B1APKJBENDWPxjLTAZFJjPUpUqXRqnUt",
-	"FinXmgkMMGdEp1QoG+9g0b1tpTtsvgfFB2gPq6yEkCtfQkLfM4wA8v1D9wxggcJ9l4kvF4J8/+qqAKzl",
-	"GjAIsDsJpcbIJYJbJvyWlZDW1SnG+vuparBEZ14cP9GQ0w+ztuGGAYaQ+MgHLlARsPqDa+GQ+oMi4A+x",
-	"ZaD6GWI2WGR++7NLAbDoCPJaQLx/ESBSGYdNnitqyRQrwtIeeUdvmLoWE5kkcgGNw9hQFwUyIAuWMlJs",
-	"2ZmNR0mVTInSdKmwKMO1yCMTucrfN+SX1gWFgMMH6exLJOrV5HnZ6WG6hmK2lNMe4kO4gE1sykKy3rGU",
-	"Jli0y12fv3bKde2K5FwobGfOGbufJ1BtGMF769LFXAHb/CLZvnZoUTdqWFM3SuklYHROZDrbsB5IOQ4/",
-	"Fg5AacadZ+NjehQdxt0DNpx0D+lg3D2JnsfdZ+x4ckQPxwfRMG5Ii8tP55YJi58V23nYHfav+ide0ItL",
-	"TtkmNsXFpdhSUC4otc8GkyE9MB8exd1DdjzpPqcn424/GsRDdjA5pEdGyHFFFDunQy/GxJdKconj2Sdb",
-	"YbVjmoRUbmjxMOqbkQ0mXZfnbX6rRsC4PO+umVT30Hz4vCYH3N+o1pMo8V4zfGRu3n5Wy022Q7f+18U/",
-	"Zf+t2CJjBU5GC28gUPxfwwnoWK0TBOyDB0VsQBPrw/TBDoSV8sytASDWEIJprtK9w/6hpwF6iL2lC7/e",
-	"cmQafXjtg1rEh4OrweHp8HOwg5a8U2SzMTPUf/7i7asujKvf7/cPh34EGtwvHmMYbssYyoe85dCqh9ze",
-	"dn71X+/62+7ENtqSsCTzN1PQqilI4OI80sF+CN5DgUnSFu7BfuFnwKLwym2yCwDN18nQ5qWqIEwqcnCe",
-	"RPuGCwYgXLbSESbrYN+YPSRF/natnHrhpvaVJNVc+P8ssAh2dhtQEfIxFAsOQ/EjSesG43PPh2NUNI2i",
-	"AMzQJJJKfxnEjHw0tmwdRKM4DA8n7DRtEv789SRhWxwQ2HQLLLCgNjdr8Lx3cFgfBd4CS2klUny3qzZj",
-	"I6wfnPczOHJGxrbKimE31VZ8xLq5VNpeuGaXlbeE5QXpN2WrVRAh0QQ56PfJ99+RPcBcTJb7AXEGx8GR",
-	"IW7310Efyq9qCKT/3Qafj2K6VJ3TwbERN5ZqxMUIURA7pwf9T8XQAbsR6+jj7yMGP5Qat78A4JP3G6zk",
-	"XCqO4x74qkoHxJGCjlsrCprej3gMF9MRO4wPouG4O6D9k+7h5DnrPo+fRd3j8RE9nBywYTyIzF2WCa5H",
-	"gHNQXe5+ExzqOiHKGVgQxWvrVQHK8MpGWcpQ2bgG9+qoNziupQizDKvvH/QGz5teb6a7xq+wElar8VjO",
-	"9PfzKyPn2bMwyPerc9put8za18F/NXGKGnv7CqewqbQ4Cper0T2aHPe7h/SZ0WFP4q6jPkN8jxZgam/H",
-	"zcpkjhT6V1AneSERtUESa6tRumbX65S/OC0RODHZ80MlsdwLwsNaTNiAOJYVIJwtCJFTKFRAFlS5grrx",
-	"fkDgjJVMsL1rgVWHly7Kxvk3z6FG5ykpVbONJ6Fvr8VK3fOUC6xo++7l69PmRPFrUckUn8i0LP8+yVd+",
-	"34a9RnzOoWQgsrsA6vuqYu4OdxEWCQQULJ1smmX384QKW013ztKupvcIzOgAGgNXhxgQg7HoOkgBJM5Y",
-	"YOV4rPRppmrGDquFQbNc967FL1MJRmGj9LtcfX954P38RzOsdy9fo+FbSIh/gkqU5Fy4JXc1H2wVjCSR",
-	"C3UthK2YMWMxp2DMxfin44bk+ItccX1g3t03OeqbHPVNjvomR/0F5KgthSaQHCrXY4l7dv7Pu5evu4Pe",
-	"Aen1evV68JgLLLZc1YRrLYX2Xgnyi0WmZA9h9dUtw1od/u2NHmJqrhxbHo4Lw5cCgi5lOtEsLd1YeBoq",
-	"ERkv8LbovuSqOONVseW1vdxNX1Iky4CE2Fle9n7CEwYdowfcQr/U9V2sIDZxBt+aT//v9co57c3jyXWn",
-	"DpCzsG/8lYNKjlt9gATjagM/lvXWM58/hhz9GAZcEL6fFpz99x2jBhvqqEUyjR3CYMoiBoXUXN2vYkXy",
-	"mAssr7MMCivxtXCoGIVhtNFi7MqYcpo4mf5aJIy6gHt3tvDycSfRymhnZIa1MShGqjjhl6trAXlb8o6l",
-	"ttUQ7dg8zpssQvXhbxARITHsTvIYS6mVfjePQwR9tG3aDDSmdcJQkcDqHxCj8URhVM21yKXp+TzNMwkw",
-	"jkMKQjMtu/gTgJckVKgzL78NW78W1BUVIUU6gpVKnmCdEZcCvowSRgDrI/Tyv7o/smWIZc4xPrEZztHe",
-	"D+9wlg9MOnvvwiEfBu5YI4M2XrUzpqdGPOyMqbgdQfzSxMJsTZh51zDXq/f/A1x4MOwfdPsWo6Ld/WkX",
-	"5jNmkTm+802B+abAfFNgHkmB+aa+/NHVF7vdWzP8pjgRP2wMBvWcnUz6hrmYsXWhlMdzejzuOjZlOFgR",
-	"I7hV5EXjpQP4Q+tGloLQtXtFkA232rbX2ns7nCYlzgk/ldhXq4xx/S1f8M8Ym467DjKyk/q2VXnW+wue",
-	"Gvn5kdUVcPMDMEVJsjdagsx07iSwqObuVAupQZg3Kxj6KU4g20MZOzWVWRIDHgS750bzUVaDCcg403kV",
-	"TxvnwBWRCxZjKrAtZAdaRMoSRpXVgFBJMc8BNcILq9/z/CLWNYBuDqPA0BtXzA/1Kq7cRJ9gZMUS7BV+",
-	"nI6iifkRQeZxQpqK2HolNKTG35eKKOaAt6jrERtirVk6A1UDsgGgcF/glDDBFs7kQV4UCLxuE7SUt2Zh",
-	"IOkMcnp65EqSBDLkbDlAOZkEJK1QHraP7JSEC8rvWBoSo38yWlMz9e+Sx4Wz4NHyob+5Gb5J6d+k9K8g",
-	"pcM18U1K/zdyMtRKkXA9umDkbwmUfz5kCnPvPsREnkuJM9YcSjKVOcA/E5rTRJExS6QRn6QVREwHuVjj",
-	"BCCvpLF5voRqNwoTCLWszVh4+/BYA4ekC1P9L/tDL5Kz4uYzel0RZfqSzSQCL5q+JXiM3DoVSdHHDhb3",
-	"cHxEu4fRcdx9bhTCE9of4y+H5uY2Tdurvs0H7dXClIuIz2nSCOcOaSO9nU/Wg0nRDMI0aUgkQgBdGNL6",
-	"Ov/bxT4JqfnE7n1zEL2H/wbkmFA9kemMLFKpmXN+yEyP5X1gBGimNEmo0qd+qJDLCw4cJl5wLSyY+V6I",
-	"RXpDAnDXRMEHoflPGJBwAsc7BEXhRsq4QOJDAD4jxIemvxEzyxgG1yKcsiQOEQpQSHL59uodaCKYJxr9",
-	"/9l79+bGbWQP9KugVPfUyHVIjSTL7zp118nMZmczD8f2JLtZ5YoQCVmMKUAhIGu0qXz3W+gG+JBIWS+P",
-	"7TH/2M1YJEEARL+7fy04pg8Few6hSs9MoWWiRyEwijGbRABofdCDqsuTSt46zVKvGzPJFG6QT+M4xLiJ",
-	"QehLUUjTKgR961k2uKRXgx2siqsPRNJNJL3ABYdypv29slrXj7nP+0iFBLisB6kiyK7vnlKCZHNhFhYK",
-	"sa4HpTELEuvap7K8w2JynMu6LO5n6mDvyePHCSXQkSbuHsocAENh3W4CrLWLcgKchq0f0Py87L3A61f9",
-	"Mh9oGP2oH1j+3kzd70PVdOyweEEp6g+tTbBecZ0RlElUNhiAFmyZD1hNq5nDG1i/qJkPOmw/aPtuq9/U",
-	"4vPEiM9DetDXT7ZZa2Ct3LhnNv0tbgP5h5BKb+fCQpIC9BGTkt4Y/XuVd/1Nn4AG9WPBQ+lamYKOY0Nk",
-	"p7XfKWcF+P3JLXae/6SckTeiAIRF31Syoe1cI2lpyDpRUIyqT+ZNQyTVxZ3J0uXKQDP3mDbtX2vb5JFn",
-	"+eP9yeRAki8ikxxSFUBfyShToOau7Q3OaVD3lyWDjmCadVqNyYoeLfa1wrEIChLpSdcTdeGVJHchmwLy",
-	"oum5mV6BN2CPsb1CkyB7KLZPRM7xxOfM0TL6XA/0uZpTS5VK/bqDJjlotBpNcmm73duGOVwoAv3UTmH7",
-	"++ILmXB6R8MIUrceijtyoY/LKvxxkS9atofKdY7xfWTTRHkFpTvniFzgdNb2uqe/yT2crvVrbSO2Vma+",
-	"wf5V1dtFQH6mTfiGfG+bbL9FZqknDj7VnUbQftLmpLbBFmxIERNjGwKfhLCQkxqUko6M0Wd9L/DLByRf",
-	"992bLq9DHMwkEZpykBvo3EVoFDMazIhPOVEsijBDMB1Gv3Kvgfl52a3oGfO3y6fDMDKl6AR/PMPboWMx",
-	"F6qX2q4rmLdaZujVdjmsFoGT9A/G0NYGZCgLzcdL+C7LZUV7Z7Ji/5lrvzlBEYQ0Isofk1b7qNFsNBut",
-	"01azfXCqPwxnvkr+oUVHzAYT+aQ1aCsp8Dw+IRU5STbZueBwDPEhf3jxqR9by50rxgMLEg5burXajWB2",
-	"q8N+wP3ZZIJ8hWMhiEehS+0Tvvhr+NLuufODaUz39zBSrNT7hhv1MO432It7/G45384raebzdJ08KzUo",
-	"3EQMDSBLHOOaJpRfc2rDUCqhaeQ/ELEH+TGe9KPQ16d+yRyAPY8ZD2ADnPRpSzzwdy+1akyYZtX0u6J3",
-	"t8y7NXfPvN1MxhQCBLnZyJlUbLTaeMkAdnWxuAtlKPj8Eu8btJ2dZHYQM7A+ytAEAFRIhKjz230IWR8P",
-	"jpjbCQ599wTCTCZm3eyf0LlmkHIoxj04zsYOajbb+x3NL8cR5WuJuDwS3wbZEpKpybg3YGy1NJ1Epqc7",
-	"oX9kY+RlNomk1uwcHNPDk4HLmkHT7QwGbZcedPru/kEnaJ4cd1j7uF1zaoHgrFfyLVq/mqHBc80pVz1D",
-	"YrD5a+ZsLAdKtp9en3PLUFDzcS1VJCH/zjZ+NWB89zvULK97AR41YcWiFevmh00LygrNunOO9VlWqFE+",
-	"I5jmBAVGtmorETdZeY+PJMi5rmYK/QgflAnmQa6ZP8TWutwDcoauytaj01OiZwbKp1qem7nhVFKvXJen",
-	"2oVEmzH12EkaMYdQdABqTQnooUF+CO9Yl3sZaQP2K+YoZkSqaSCNEUswNKEVmoQq0y7PgCTD3JxcE2eW",
-	"azctT0mn3dYvzfTg7bEvPvT6MjWj2CgtPy8wRQG/90sI2n664lfSZrKmlWyE9sUdM3ga0OZaG+YpThYO",
-	"iGFRyTCfM92w5PlMcsQreUa4UEPA45CIDB00urzdbKfmPawf98lWs2WaUIPpPA7Tej6LplVaUgZ84FHb",
-	"l+1QFXkg2VbKjNfjtuuUpbW3xuOsVL5K5atUvm9O5VuL45Q5iIwQHUfUx+YjVeu951MdpJ9qr7TpP1DF",
-	"pnRW0q3P6HnrK7wlnqwVwceM7CB19GpBtU2IUFrToYCghVac0oqYLC8kQO5Ek25GB0pr+g0u7YBQkjAJ",
-	"o87arDY95A3jWhNiQRIkdIjgfnGvNash7Rwxu5LQlYSuJHQloUsldFV+sVvI9w3l3c4RgzLy8rVhTjvO",
-	"Hjgnhoka4ddnvoBe8YYVgnDV0jgnXH8X/TRqb8tiwRuTq4mFaD4yKC5Uz7zJW9qT8BxfvKG3YWfVoJUU",
-	"rqRwJYUrKVxJ4W+8CNLImzWlfpFF+9qn3GfRAwtoK48t1gSNGcEXRxlpbYIQaOomIH53IgxYsIJcNol4",
-	"eMuQyp6tDzfBDwQXnFKZAAwmhV9OrorTmuZJRMimg1t6mYs0wEIq2V/J/kr2V7K/kv2V7H9Q2Y/iZtcG",
-	"f4FmEDMVz3YN9DvhctHtDR5tLACwCsMNDfkZCRWJmZxo2346ZDHmE5gb4wknUonx2GgQI3rLZJJhoKZa",
-	"z5hXGpIigyW2/KVediXNK2leSfNKmlfSvJLmDyrNQdrMSb81rXkj2deotTBP5KAbGZOA52hgTIprKy7s",
-	"qx4JqcQu9WGqJczqknqJHQJT6C/QS5GSVpR+q2gBFvzJoF/9jYtYDachDzK1ZNj+2aIzLa8CNlv30Q6T",
-	"KQ5L+DWm9NaWs8GmYYN3jAci7kXiBj5RMr8MM4QbDFtGeTM4ZG3a6butDF7ySd898g+DA9YZ7CNecqbJ",
-	"9Ra54uaz358tbk/fi8gXH6ekbplR8tN9CGtl2v+VErHJUcn62kJl81vsr5pSSH06FFCpG4kbAtiwXS64",
-	"zzB3hnI51ZwgSR82UFVeVtXyGuQcMGBvYi0dyO+iDynLnCBpyXyCMsEzaFFo8WCS+m0Inf/gJodMeGDx",
-	"oKBNHz6TKVEOFUPwWnJ1AS3sxlRq3rqXLBYH7nLYOUwMumFKZl76SmLePLAWLJUnFyKKsvM9JaHqchv7",
-	"9JAoPUzUtoYOdjUyFIbgW5hZZNYGVNnlocSMdG1K5daOnwXNqCwh9wBMwdsrz7y+SOzNx8u9xpOZQcjj",
-	"IqaFHDLlepQA64N5Y/KUZnhuJPiNK5kfM+XqC+NhTCUkyK3CgJcw1XvY47pc7AGzsL8xITZnkt0jypor",
-	"irK18UotnZSi3hu202dQYmEnXSW2voDEVv3ICou7QlP9cwbQpjgnlqROwJVk+oKJsTwJ9jyR3zGjQc6c",
-	"0CKkk5R/gfttr0HeQZkTk2k5kylAkt5ptvIpqzAMRRTIVNheXUCP2i438MKAws1miIuvJT8RHHGbAGie",
-	"KuILqRzEP6BJD2DiT5TT5ZQEYspvYhowLORSLB4Rf0j5DYM+wLeMEzEYwIiAZZ+EKQ08oFZS7FSmQ6rY",
-	"nekUuKRU6QemUmm5JdrTw/HouS8EsrwITb7TOCj2mSB0B7SZAqdU/5hqfd7VCr3boft999hv66k1Byf0",
-	"uH+EUzOF5GZP0SrL1r7l3n3QbJa6bB7XUILQdq8Qfb99sJGb6evaV7sVZ5Wraqd4UWuy9TlTbaPoDsQ5",
-	"FiTA98Ap0ZCBIlTTh6ORtx48MOuQraKU6LMBtlRkwD616UF9H3qMQ72qbJArpjR5EQ+pyyNKzBl70Naw",
-	"yxPjJ5FGNuhkRv5d9E27kXqoyCDkoRxChIkqQnmXMxpHIT5H+uyG8r2zVGxZO9PMPpSmHjfkdzQKocuA",
-	"msgeXvYaJFeo65G+/vTmXVmxNqKzLhdTZu1GZBinxOJNLSvRdRIMEdXlkoGci5kFLiJ16ElZXC+8d5bN",
-	"y5HklrFxl8cTrjfUNsk080uWbMqwPc0BPTBqPWCuHjaEmStO9hzixWwk7lhv/uf8mYCBzMftchrbvXiF",
-	"dd7EgxOFdd5RpAW8t+cYX0AOY9GAKza6HMpyvHcDF+Jy2jaGzj2mg6Zhb0Ui+TMw3o1t2FwccNPC4fWF",
-	"3LpcGle5mrH45BSRSvo/O+lvFlRpAY8XsHqWTeKQT22n6BRZsq8BW6TcnjXIJYWAJNoCBdMzaWeWpFY4",
-	"ieDqcggqO3NuZm2CkvrVBeKIkIhJmcq6IJSg+CQlol2eQI7MNR4Y0xmpw2DjaDLvyx7R+HYy3nMIo/6w",
-	"y8EBjsgZbSyNlmRIowGhUzpD6/W/LBbOfE8TiwhGPl++L+tiYMj+AnbzwUODuwvLmS/XG4mAReASZKY9",
-	"mP0IvTGLfcRpbGsmjZua/fVA7wi2y8MMAn2xd9OfS4FotQtZ/No5Ggh1g8JnHvUXXo977pv4SzKD41LB",
-	"yIO1Mh/0/cV5HgdljxTnHGHOyiSG3PPiW1K4mdUFsxK3TBPv+Ogffvv2p5Ppr50vP7f6H49H7/fl5aH6",
-	"d3Py7kC81Z8D3g1cIUXgeS0GA33Y7n38r0y6S29huzulOS/jtXZbjtfbbLDN4tDXpzqR3/swziqHtGzI",
-	"LUOrmjHcH17NMx3gshU+dBk4PgohmrPPtOn31XwA5fL09Z+Gq/312hzFzZJIF1JArs26td6YsPNVGSeo",
-	"x2MKkT3DPy3znTd+1sS1HE+KEl2ZkbEZV4hKmla9ktg/TEw5tg/SdjfeAJasPMUAM4KpSaYk8eZFkkfq",
-	"zUaj1WzuneU8CfruLvfykiq5uZlGocGGL+IKXpfXxShUWlUfMcpT5cSBWLbWIoaxmNwg5IWdmMnCBa2j",
-	"0eXnBobMFs+AhQ6rBvO80J5HfDacktGdCGcs0Cd9SOOA/DERihLBExoA70aXz63DfE/Z0w/14CFvr0Hm",
-	"3AGkDtqVN8cwvb0SPwG5LlaLZJfLoZiaBrfTFCEO4g2AvFGgOF2xrN50YSjlUVwNu9VqNpEOdvkP4Yqo",
-	"tLxKy6u0vPu0vA2ItjTIo/kylXNSyfT55mJa+X2M3+eFuXGussEqreLjEcbyH31otvHrLPfkLGRAR5Sf",
-	"penE+kKxm0crAiW50F/H21GSCA2Te5gs6Ije16rRbI1pSTiORTDxFbmJxWRcNglzUw9uesQOgRMlegko",
-	"DRizqwUd1pHeZYLbyDlzwKytsbAzp7Uj/yRostbATWtujtnhwNXjn/jNoMXag1r6JPYj6R+ztt9quUcB",
-	"pFMc9rXg9N20n/Yhyzyjtxgf3A8OBy160HaP/RZzO/0j5p7Q/YHb7rf8ZnDCjgdHuUbpQUwHavWEuW16",
-	"fm/jeVjJ5fAcnAw7Suc23MryV58qGombjVO5z8HSAUkfausMTkWDvFMpP9BHzEn+omAUZTgFGU2kItCm",
-	"WHBG/CEE5CFWDeov/NDrxwITjcvSjFFsPF6O8TdJ7OvT7VqEuU6ScmvNuHPF4J8Rg1/n0JRZG5YPVfnQ",
-	"zysfuiRDOW8GLBNTed0/SU0OWMQUK/LIjsQd9n3XUgs8e1wkkEQTyaQpdMHElRyyUMxUGGPfPy4Vo0GB",
-	"QHoDL95MIJUDB3QWV4IvCl5817PHrNvFb7DugXXK+w6vZZFiOv0yFIsfmDInccs8rkqevjB5+k3L0kfK",
-	"z16dR3z93GyIghnzK1sHekNDvtdI061HdAa8p8v7jEimIP8a5WLgkToXoIlhJjImTCMSD4vkCmnS22bq",
-	"bi91N7T/EjI3W7GeJfSQGbgV596Wc9tPupx3H+yCd7d3wruTBNuKh1fZtetn125le70eiWASMVdinU55",
-	"MEYf1HPsiU3szWkMCJNZ/ChkXBEsuNfSg0MhZczUJOYsIHUP7+jhHT3JlEcknQFOHGSaYOd002YOerp3",
-	"iIdT7Nm3Qu4JPJrWH82gdkYyVapTf4BBruwyt05PAN7Zi4Tpen1as5Bt7glrav7WMpWR+6wzsNdqTs3s",
-	"AHK2/vHghB4z98BvBW5ncMzck+CIuu3+od9izUGHtlrpI+mmWc4cUEV9pg8JxuprQ6XG8vT1azZpu34k",
-	"JoFtY97wxajm1Bge/dppbezfQpx5KuJbfa4RZI71VAxwb0bwQMA95Dc9QMfAHRqNcDPG016fSgYjaN4b",
-	"Ci5rpwd/ObWQB2zMeIA7qc+cjW9DTg/EtltNzbHFwq/NlTnq3Act4a320FQ5iaU67itJkMKSzVrDMt5M",
-	"1y3Kvbuid0bPXWAzdKBYTBSDWh19ywgVXZlFPTnFrPsUtFBirEKfTxOhMFU1mVt6RrP19jDb3xBIl1OO",
-	"heiTMbE0jsP1GQGqSEr0zCP5Tqae0+WefXD+EonCZCUEXq//f8IkZvlJgW+CmHeXWxoEhBrzzjxdzo2/",
-	"1yA/aYqSpyb/rssxAc/m5EkxUMBpcbA02y7NwNO32Ay8MyivnHAo3WIBPo4j1t3WnoHw1GuBZD89cHLz",
-	"GclN38wEKx2nQxExwiejPjaFXViYmZReXcgVu2ExpAMmHUxNYahPORfwYWJG/SELcg1L6Z3+UgfN9PNP",
-	"ONxn9qrL80IJ+pVO41AxF+oiScQo1GsSMQHr6ZaxMWIDgJDS69WD5HmxlzXKjJhKbCt9iQKGOiya0xE0",
-	"dk1MvL1TAozcOI3mhob9gOveGdyHtylBaJdHQowBP4EGQcyk1JOWYcBsEC8UfM8x2RT2FmiAJqTq8phJ",
-	"EQEVCoJAosVvt4mfp2Qch3dUMYfYFztdHoX81tVnP3JIzCSL7/Q5MM8YbKOf33588+myd/7+/adfeheX",
-	"734+v377f1qoeXtOl3NBsmSsTVy1OJOEdBvkLSzIF5wzH+kXWs0uWMZYJxOzIIyZr2CdtgpV7wAcSy5U",
-	"lw8ETrcsBbRYodjQGH00XQIwksw/n6g28VWUh3dcS6QHyWKt1MRnpSYSao0PUtecCng+XNebuvfNBW9e",
-	"SHvRq10ou4u2MxcqHBjqv9+C1oqLxYNIoBvAbJ1IoANERFcsHoWcKhakVZ0jGkZaH+bqDE3i7Ju3NIw/",
-	"ZobamXkcs5Em77gX0JneRHffaTr7v+lvAmvtCd7LIwIYVoLXpV4WPnqU+02x0Tiiyrjr2n10bLqHg6Nm",
-	"OTyB3dF00P1m/tf8sNZb6h41j1tup3/iu8dBk7npoEdsdYdx4f5W1uoW1mr28D+uzZqrF0s+HrlOjxYx",
-	"PQ7Bgk0Psi2Ayh5CJNpeepM2vUxDYnM+jWH4JQR4TzOCObrQKUFvuFaIvRwBegZ/jSoy0mpuq0kCMEF9",
-	"1eX6Biw3x3py97Cp9WJT3k458ebpx0veLURvRPmsZ98mPYd4wQRZA+tlJwEWcfaHnpionhj0YoglOcYM",
-	"Qiucq3i2t0T3LuVZG2rgFbtagV3tWDWu9nwrEZFqqpVS+nSqZHYhoBb1TAjPu5M4KlcuP3FGPl++L4M2",
-	"GdGAYT+9pAQ3ab+LeCm2xz1EbGj6LCSKBwELzgiU79mgDuYANMhFNvdJDYXMgq7nk6DKK3KgTcZnvb6d",
-	"1YwUVy3aCsQ/9n9VJ3f/avY/tkY/Ho3ft+Xl8fTfHf/N4eAfB7+fN++pQLz38W2KIOxmlBVCJK1DoIq5",
-	"UhWLCicSUkw36mul8iySbwZPoTS0aqvqJFPoIr34fG1sPVszumjd0XKrLq1Mf6gybH/mR6aiuaRCeJ1a",
-	"2nV6EGniYlwz8F7a/AhdXfAhWNDzh1oq6Nn9tlaKRq6ivfQrVTS3zDwbJ0fvkQ0y+7XI5SRiJsKUQFD7",
-	"ImB7p9okihiVGA+DI93ldQ/Ptg2HBYgtwUC4poKxnrF0kl8hfoEHGPQAwtkNBQFb9+w/e3jdMy0xjFGm",
-	"poIEzA9HNOpys4q6h7f2tKU1jpkfSubt2S74fSoZscQB0zb/7o1COYKMvL0zYkiCGJLAaJHgxBsLqQDh",
-	"cExnN55+fo567PrxBogDWpgPA2wGY8GW5iONZoJznjZSXwnwo9zsyzK1TWMtz4mfbc66vhoYxwuWApUF",
-	"9nQtsHVlkFXaMEruQqprubF1Qf1bqnmpZn0h16/FB8+I1MYRjYiiX5h0LAc04TUiYsIFZ7aBOZbXWgMq",
-	"ZhS8/aMSOwlf8QNO7ZEQDHBj5kEE7oMPeDTggF0nTuPnBJBg+KDpUm3O0vezPovJRSwU89WGKdCKfumF",
-	"AZxP26rT7dCDvtvxDwP3mB0N3BPa7CPkTmegj/RqVSo7KdHPHMMVSvWzteMvpGY/t+QdFu9vzXXKivEz",
-	"X/RRi/KfKHVtRBoPWCxfMbViprbJZ1panj6PkFPVqT/7OvXsJ91OOVy5ct30zU/fewa+BKnCKNKG8sQU",
-	"2mVq2Eur1Lfi1FW1+rOtVt/o2C4rW59nbYs+5PxR204fryTWw0uslyGtHsmxvQH9ff2S8DOTW39POTap",
-	"d1rtpSgUpjh7d8JmO5CuS6b/sU6JdmbmD1iqXXG1h+dqSWl0xd2qGuktaqR3ofer2Zgt8Qln8BMlqU94",
-	"+MeEEU3Acm8bf+81vPUZted5ULCK2iO4OvUXWN3TCd//RTk6lTmhO/NzLqOk5T5M/ameDq5obZOT9owc",
-	"h1tS5gabs4q7Th+bylv3LXnrFFL15kJ7I1+dfnJrV91mDKny1D13T91aR3YFR51lamV+OnPOnpZB+3Tk",
-	"w4uQDY/rG1vjxH8rrrEdMPdHUzOfkV/s6bCReW9UxU4qZ9Tmzqgt1Np73VCSTHgAhVx5dRasaIAEMGb1",
-	"mMV4jLdwUT1ePyW7WJuPaAlyWTKiBRb9NjISzeLKIgNro6h+de/ayp61F+VUewB/2vosYbmv7Sn42XZ0",
-	"7Nc9s8/PR/dY/GHNjV3Bv1e59r4h196m6s8mDr2tfXmVH+/F+fF26MJb5r17qp67Zy41vnWJ8agOvxfm",
-	"63tUP1+eDtclj+fn6nvmfGfOTVjxn8pDuJGHcF3tWFIe9MWX134k/NslSFEWs8G7Ov/45rtP/0LgbVLv",
-	"NPeJZwbpBSEsL/CyPJJcDxmAU6iBiEevJFHhiDlkKKZkQGMSKhJPuCRUn2N0yjEypVFEYEoWzhQwBw08",
-	"t0GKuLowg5H/Qn00YBwNBhLbiNyysbJ3BlTRPpXstMsRGzHkUlHuM3y1AKxwwNUgMZOKxgoQ2yUJVRGy",
-	"xA9MXeGKv4dd25YjcjFFVnPkNtvzrAZX1JNwYmXt9Ojo6LDZbDo1vfKeXnnttPZ2Eosxe/0diyOQn0oE",
-	"dJYbc3UJkF3alUqkQAGqHN6I36nxnLxml8ZFnV9ChnQMdkU5+Eyh02wrKvlgbc8crSANDEQ8pbE+npoI",
-	"qNao4NxTHjj6IiJxBnTm4ACmyYEMR5OIKhHbgRxCyUTSG0bkjPvmxFvkt3jCCTVucYoYn6dkqvUREjPO",
-	"pjSS2O+iJZUrBi7AdRja5UECGYPjD+l4zHijy9+amQGG8l2mUc88bVqEqlBJGNQhUth2Fgm5IsS+XCTX",
-	"QDCEzpnwQJSQ7XlwpwdZIN0N9SwD+djaiLDMXB4UeEXvoj622J7sYOAe0qO+20lw5FvUAl0eQsq+XZBT",
-	"G8RitEQ543ci9PXkDjWnSW5su+3D3I1wFHqxmMraaavd2WijipjPL1olxxMGvTSMyJg9dTfIhvrF1uxO",
-	"s5ZFdme5yspsz2oMCEPuJsRVHljEFhu273LyAGJp0ShiMfSalIw5hLMpk4oMwliqU0JNYDGKnC6nNriY",
-	"YkVqLuFPpBIjFstXCTR6g/w9jBSLSX+WtLPs8ro3ACXPI3KouQfqAACXRaZDhqDntjMMTAgcfppP38SM",
-	"AUvHViuWM+85xLsNeeABG/LM63th4DXIOcG3ZdaLrw2V7HKP6Q/U8yMqpUfqnooplyHjyiOCm5jKHxM2",
-	"sd1H9ErgzSwORRD6XS6njI0d4o1ZPKI8fXJKQwXCwLv4dHXd5ZlvZSFBky/2+s/k3z19JWYqniG2mIOQ",
-	"nxQ+SNzl6SpixEkLSKgc4snJmMWSBSzo9WdeEb99H0p1HkVXOIdP6XFZMIsLxGg6VxQUIDf09ywL1ZpW",
-	"jivzmLlZXeHjf5VEjTPTsXFj/f3LJqOvbTyVH/XDZRPBncAnXsnMvEr3JTmba0WvnadcLkKVYqOxkrXT",
-	"9sFqnU4zVFc7rSVEV3Nqg5CHclj0eOt0v3XabCf+iKP+MbQwheo4t9Pf991j0/eT2ms1B7/9aYIDrX+K",
-	"qFQ9mEJaqXdK3rx9//b6LXmtGKfcxCdOyT+ury/IQXPfUoneqr8SNQWoTX81yeLTlQS7flTFod7yppM9",
-	"Dac126EUm7F22OHAPaYnfdfW+HXoQT/bJBX52jIXSbJl+SA/Iqxx9kX1fDwMpzU2++fv734X4Yffz2cf",
-	"w+aXD1fN2ceff/ry4Y2Ywv/+LsL33/9zrO/52H7X+fd/o9sPP3wOBz+tYcrMUdb9eQNZenoBmQMLolkC",
-	"AJBMWEw2pyD5abnP1qnRcdi7ZbMFlaFcUTB5RJIxI5zNE2cklf15ka+v2L/gkpjy4oSjq3QlD59wdM+d",
-	"H5iimouhllKWopQ0enlIyXePwIP32g1+lZ6HsknYWzeQM8t2IAGNM22OC5O0IsofLzkLoNBL5Y8VIKvI",
-	"qOwWntYOgyN2PDhpAjd3O/6+Zu6dgWv7fWlOX9xZqxhTcx2OPzLHFLqeD8W4B4jYpt11s9ne72gWBPw8",
-	"mLAehAoyVuCBJjXzUVZ2449FrGi0YrOxFLyzrf8QisJXXOwpVtxJrNXMNA676ddO25mWYfg3NAuzgg/h",
-	"7rXg46HqrYNOuiyYYM+GluWWigRXQgrX8lTTfRI1BCO0OwfH9PBk4LJm0HQ7g0HbpQedvrt/0AmaJ8cd",
-	"1j5u59uNb5FvZ3jF/XIzZQ8vR2puJBstkS8Tk0mmSqGs/BntVDwTDkG6IZ8v3zvEniTHSAwH+KaDGNUO",
-	"sVTjENNRtT5msavPtP1BhSMmk/vOiNtK27Ii8rQmehJMwG/HSF1PRDMfwniwV5iuYI7Q1k7yis9WfPZp",
-	"89k1mWp5sx64XEWAd5qBIhM2tBuWvU2bj7xXLtO1GChpZ30NziEF1p76bF9jzcys39y6NG1fgdQV2uV1",
-	"yHS0I/QUvWXQYI5ici2VciriABvMDekdIy1oA9dqH3e5P6Qx9fUkLdh/JKYsdn0qGYmYUix2COVkMh7n",
-	"f8WJdHkQ3oTKtPi2r4KeBlNGbz2MK+dWFzNf809YheA+Mw3ZhX55zMh4Iocs0PPLeHuNdzWRWl3uISvJ",
-	"Nnz3SB12yq4XQsuS0YgFZMJVGOkx+HykGxyykkzG+pVXby9/fvf9296ni94v5++uwU+bbUMfCM7A3AtH",
-	"MG851RvXbjbP0iAhaTczvSgy3nRBxiKKGuSg2e7yoo7laRenfPtzSWf6EvSyhm/a5dkN1cekQX5ZJTOq",
-	"yP+LqQmG232fOeWPkhZVwP37a5ZCZtbwgPlRlaJTKTqVorOiotNepcVz4v899302VlZ1qZLkvuEkuW27",
-	"f2OmMMjMRCSKONEBHtT0z6qEeq7oBdhMMSxMVLpiShol7oZxTRwsSNWbnBJI6qmi4cFcevZG04sqZmoS",
-	"c8jJ0VqXk3it280mEVrJgz7GVKsvjs36gTA/lgqblD858X3Gglzc3GhnUm8+5gucmRTAYhUM5jMQ8Y1Q",
-	"Sv+lX4x6YqKUoZKIGeDYjhIe0pqaWbDm7KROF2Mj0ENL62kQPtQsXHAH37u6qtcgbzKqnoOZTIm2R6gk",
-	"fRaJ6epqH6l77wVqE96eQ6bD0B+iNqziMLs7dn2Q01DQV/NSf9xCbW07fSYhmdPav247o4uTPy7b8vro",
-	"7pf92a/H/Y/L5NW6kiY77SVVgRnyAn9lJUQ2EiKPmfYMh5VkrbKH5chpzttOGfF3YRTZRvA2pcOojdA1",
-	"D/iSFAPjoCV1dNDqB6zGutflMuQ+S7rsTakkEZUKEjtZ4Bi2BCnBp8j30rCeWReYyphKmgZcJY2YY/YY",
-	"fnkF3eB9IRUyVeDL05AHYkpC2eXY5BdfS9RUM8+6TR3FHFE0HuAWSRS9RQGLPmU6k3uNLkdzcxyzu5BN",
-	"Tf5sqN86Gk+UWbv9GsAWxUTBnplG8KNGl38U+V3EzbsJ75ieB2GjsZqRKNTrwKb0VnXnQvUMOwO7GTfE",
-	"SgL7NkoGIQ8Vsy+xHQzBcTHX7rDIMMaKVsOz3uFa7kuK+h7XP7/icuAK2L9cTDRgAzqJ0p7oJibaFyJi",
-	"lK+U81NYjr+bMCr2rIQOgSs08nNqfRpBBm3ObGocHBXeXGwtd+as5dxTG5rPJlPokB74ncDdZ+2B26Gt",
-	"vnviHwfuETscHNBOf99vB2mmkDkv+gRAkl+Pwc/pNNMrkOycudZsZfNzJtw0WJSTvhJKW/C5zdkv3klF",
-	"v/QWb2822sV7WTRyybYXG6uduVIqriaxyUhq9TGnyT0YHDbdDj3qu8f+SeBaN0PHPwgWwETsWV+v/WWe",
-	"/Er1hYTVQDd0iHcNqSJTMYkC0mfw815Vf/2YuoAWognT5WK6YkLzShlL84mzS/txF6Vl5hObHSLgARpp",
-	"KZjmKGezhjkjdfyZ2Lxlh3hpCqH+K5tEvEdGjHI5n8Ocy17Oe/rRJEgKryDNGDzcJrXY5hCTTVKIRWxz",
-	"h7MJ0DZZGEqqiPfD29zgmVxyD+QyrGY0n4u2NL/rGeUXP4fE2tZqLuby7Fm8qbVh9mzij81kwWactPtP",
-	"JCM2cVrcXzfcmk+K3SgT51tMZf36IWHI4qGF/PoJBohLee6Sct2Mo8hJPEUZRxwacHkvHM344OZdfVpY",
-	"QWWeIbqY+DTWNGQMuDQafEYiqq/rUSUJBOFCLUsMSk709hlCaVXAbpjX/obMK793c4n897vDnhlj2/91",
-	"84T8Mq07OSwV61qWzZLu06OyLefPZZ+QhFAmlRDqqsQEStiYqmGqg2W5X20+8L5W+vd6jBaV2818f89w",
-	"c8q8lT9N2IRJQhO7JLMOsCIcMh1SxazjUt81iRmp5+yVLs8VPcbZSkaMKCWDzDtGNXM6JbTLk+KqIHPd",
-	"S371SCgBYIKaNFkSsYEifTYMkySnpEo+lAQR4QIrIKOoQd6lcRmTTlQQg3G63BszHoT8xsuIWUXSkMxZ",
-	"YmeZLKhBzOSQSKYg8KW5dZfXvUzQ6Pz6+u2Hi+srb89B969i4xRV15p4xpw0uVIL4jqpOE3DekrMSXBY",
-	"FAScBiJmjS6HbK/0GHGhevZDD0QMlqlZraOXxEN+o79fIivOFoZIi0S9XFlp5uDY8J/haJKpLtcHQO+b",
-	"3qW6nvRcteke2KjZx4YU8QWgHHwQi1GXhwqieBOp52z0G3M3pl/gmd07I/OTZn7MVO9GcOZ1ObiAOSlM",
-	"C5tCOXKyw6EkXJBI8BsWY4SyDmAkqsvRyEZsiIvPRZZ1duC9BvmkhrnK5i6nMSOdZqfIoXyp2dP9+lR7",
-	"Y31qxSrLb6BMsmCB7XSB9p7NFbPWloqZIcBlalky34dTy5xcjfpcBo/lfcVOsswY3hoiGIA209XMy6yX",
-	"CHuVfC4g/6w7dgfhVRXPtLBCn+RO1M17fKzjiHIXMzJ2HGRFZB1KxjEb0zBdjRKEcoHJrygQ7B16Lhi+",
-	"g3QSLUukLaIxadMQ+7QZFb4vJhwhaRgmTEHestYOImoEqf60nkPSX/CdyU8TjosPPCf7nF4vVWE/gjuT",
-	"TEy4BtmJ5gEL+jISAYt6o1COTLYuDoVj98wCe4JHMy9TXPtKdnlSTQv5vVqZwWvuXSj1+2FXpEM6zf3s",
-	"BOkdDSPaj1hPiZ55RAuwc8wyx+qgekZdYF/GWi/d63IDtytgHnbbtfC2wWpQIsFHgfEvBP+CgEygNRfa",
-	"5XgZ0kn11bpZIfihTSQ6HZHU9Qlx4QYnRRa7y1ZUAULRNFS+SRY3uGqg4+rvywG7Kckqgl/xgFggJS2o",
-	"53PRz1I/SUT5K5kvuIJZWO8muRH3JKnnvqlH6u1mE7QrxCjJpvkEoHKEfD4pySEsmsssyiJ9GE12r0Gu",
-	"smF0mEQU5JZg6SGgM9nlBsMJN5sLm4NAZkzlvh1+NZNolg7Z5bnYOalrJYHY6DwcWDhPryS8D3baj4Q0",
-	"64TYfJfrd1oNChKo7PzQCjAKpzlReoj0SBnLAKHD9QwiJmUyybpHg98nUo20qeJYhd7TmluoPBKFnJ1B",
-	"5YKY8puYBtooiZlME9aoJHizA1EOBMEyz4PW9wsgzWySbI/5ikaQX0SUP06W/ZpZ2qujZ0aU4xIfCpNU",
-	"f4La6X9+y+Jb6b9s4VCVmV9l5j/5zPyV6ekns6tIU8E9KfpO4pbJ5s0ib189gxLfVaVPvkygWgShS1Xu",
-	"McqoXZsRKbt4qIz5RE/TGiGqgCCcJYsi4+WDHA40AOzdoCsb5dE7S02IZLRQkrknUovAFDsm99qM9RKN",
-	"s8tTlbO4wt8qo8mIdbdFpAIdLlPwv4Imakd4BDV0Qf80nswuX1H/nFMvHehipE/azME1mNxWP6LhiAWE",
-	"3TGObkx9hvXGTxlXMCkweBLzEVTLLgekNqUitCLzaugpoSSmITYUSebFxRRn1eVZXfPM2iqLmbjajiH+",
-	"RJE+8wU0ZTIqZpfXi3RMyLrlRAwGaeqtVXga5MKaR5iqa7yOZhP17kgVM+UPtRKNGrhC7Fl7DBbLRfVh",
-	"3ECF/WkuAeTrqrH5TJNNROoDq6mpRpLRTfYb7f1C1QTOdAakCRySFMZPlkr2idudNJv7jLQ1USUaTNsh",
-	"rab+4Pst+Oaws5WOXOnIlY5c6ciVjrzTVmdp0WkmAXLXKrKUwo1CfrtjFfnchLYFZy6g0+t3oNCPxM18",
-	"lRPMGkprScjzSiayPgicA58ygWos7SSUDNiUjEI+UYD3LObTBKzccEz4G4uZIFAOKJMNiPfmK3tgliEi",
-	"yCN3ayyv2rmS4r3ewm0lOjrDZSFDPLQw6vfLgNd0HL5uvw6D8Wv2Bc+XG4mbkP+/Qqn/o31fS/b2odKn",
-	"XH2+fPd//9P++8j/n/bf14gRmhWXcEH9sasyiGdW5P6B3jJCgWL9KPRvCZwZ+JYPW05psjJ2baTjqDlW",
-	"A4RvOm5gQowJ85RXuZvJAdARpG2EYPoLV4yRdyR472kaEiYy2d+1rT+OxV2odQ4WeFUN+oo16OYLppiB",
-	"O2ueWYHwVGZMBcJTgfBUPWtnKZ/dDhfxHhmvhePXT+ix6ZfWNZ6wTds1RrOwLs/mhADCYElmTfZCPkNH",
-	"Lw/uxRfqW+GnokybeQ828LYuX3Rdk3U81ylugQ0QALjJzI9KnMpkwadsutosOJXTvIcJn0gW4BxN5gTy",
-	"Q5W4ueuLORB8hokPfTYTxnOd5lQsZkN0eZGrGgMYCdYwoivwUPNAGs+gFdrIBJWSrA1Y/RaYhTkf9DWL",
-	"R4/jf84Ke8r5hEbRbHVTTc+7SpaoNKhKg3qSjuBK6Xl5Ht0CzQRE1QPpXVhRsVut6+28Z6VuVyKVGEt0",
-	"t87DB5saG+OiyPtcYjayilyigMSMBi4I65uYmpTqxHsDf0CpFk7EeHKyvpu0BAxgqhfrxCz0sfW7IPhF",
-	"mVdnr/LcrOi5ubabVvluKs2j0jwq302lxjyQ7ybhtA/qvZnwh4nRfKC3bC5AY4pxk+KaFcM0yQy1lC4T",
-	"4E4VlNlatH+2G12J9kq0V6K9Eu2VaH8g0Z5w2l2LdiViNogFV6+BauXrP5W4ZbwcQeyXIQWcoeRBgyhi",
-	"0DCw3vbz5fsGuZj0o9BvkHMtWMKY2VpOB5Egg1iMx9hyCvkkXNGTgIqHVpN48BfCbRQDhSWT+KTv3Drn",
-	"KlcqjVjJBjcX9Y9eyvAQOmdltr8+H4YqamRH30E3ItJqNskP3+lra3A+U6Tcu4nFZGwHPEcuTr6f9VlM",
-	"LmKhmK9qTk0yNRn3BoytBrQMJ6V2Wvtj/1d1cvevZv9ja/Tj0fh9W14eT//d8d8cDv5x8Pt5c/X4BH7G",
-	"MowJfXGO711SxQAV00VszHtYYHK7RdLMDHDJRjTkIb9ZeZD0ibmBTF+OFQfRd28OU7Eu12ut8I4fBDcO",
-	"0hVY5LUQHyifmUnJbdgd8ycxUBdEjDKYExTh0w2RJ2wvIf85xjcGzlOEWTaXmJrhVwROcx5y696DXQi3",
-	"hWSxDGdrRL+8Z/xGDWunhx2nNgq5/bN1qKes9M7UTmv/33/O3V+p+9+me9Jzf/vf/2cZXlmGkceWOooN",
-	"rU9wHU0DYLdikHBuN9kJkwcLoVOL/1CnXPDZSExkl2PXFemQ84t35JbNJAArWMtFXwVXtnl0oSdfl9uW",
-	"g/d2GyQlzQZNiBohB6zOSUDnRO+tVGmw5epC3xTnS6XmAR5GdAa9AEzkP6/H5jEtPCzUD/kNTGO0d5at",
-	"eAM/9XTIYmbXxjMm7NIKwL0GOeeEfcHB071HRCkEcicG4h4KyWhf3DHsgQ/hVwJFeihk7fnGgsTEl64/",
-	"8nQYRgzD4+mF/PCpCXl1QZI35fMC8GUwkZgNJhZwgcAG4oR6cE+PfUEsMI/UByGLAuJlLC2PiLjLPTOu",
-	"/gG89HYi7I8JjWzFIQyn52NKB0Ns1uAQLlSXd5pt7GWBK+/HjN6mtW8knkRM30nGdDZiCOpB5a0pxNNf",
-	"DLpEYBFfiD039JoQogzOLGDfyEaXe5mmB+6PbOahEY1UD2V8AJaT7CKUdd6yGYnZOKIzg+5hEC/AoofD",
-	"j/SbVBKORMz0mbAWf255mpASoDljuFNucujpeBxDHMUcB8/8EHgJcp3gXa15CxcvQacMwGXRE0kgUSzA",
-	"CzguMp4S07Opy/vUv9UaBg/O0MOgv8k5Jwm/ME2ayA0DzDaw6HrAZzz9WWNGTcYJLouqDBL4PGcDN5Sp",
-	"lIVf4CDCNnZ5tnGUFjsI34ejZoFp0+5WSQtRSAaBvhzXduRXknjWCoev64txyBLEPKN3n83xSc1YbgST",
-	"mLRiOWAyTlF2yUVEfZZRZ/XL1/em5HpwXFrxs1W+SZK5DU9NuEKsUa2Gau1Ha8mh+psxmBv2wUQWfo8X",
-	"yHsF2sdqHo2cW2FlJXMn3aLyXwALO1ZLlWmvnSrzYJ6oAvtjGGoymmF9qK8AR89oSU5t2RyUyEDLQX2n",
-	"nsu+3+63aPPEPR4cMbcTHPruSf+Aup3BPmsHLb/ZP6ErO7DWto1y52MjzLz17JwCiL0sB6ud1n693f/n",
-	"yZfmT9Oj9+P2z/zgO//4Q9C6VJ1/y8Mfhk14gI1NKtROvVf2Oy31XiU9UVa2w4D/lNlh+qKjZYLPgo39",
-	"UE5lu307jrF1bMpHSNb5mnbshpVXqen751/On7Xzcfgjm51PtE34n9/0L98xGrM4+SVnIIP2kGr7kMKc",
-	"ddGtYTOnPsJM1VahuzDVxUp9hYl9jbwiVQejmYO4xaAbI5Yx9LVB07PeaXaM/TmNBb8hgrO9BvmkNdZE",
-	"qXOIB0VpHlHM9srrT2ZgKmnDC+xIqe2mkdbXZHjDiW1ng1EOsIMw3zs1JEcimESANqztL1R6TfUbRffr",
-	"UMSKaOsyRvQ/k4682Lh0Xv+kkRSrKqH3uDuNfrh1uu4z1EGc9Gkr4eDvDABzAsFrGoO5h+xo4Hbocd89",
-	"8ZuB22LtwT7t9A/8w6Dk3S3bCSIWo5zkh8lYQyo3GzmTio1WGy8ZwK7OGlXzS7xv0HZ2ktlBzMDJGVxb",
-	"eYMzr49J5qhrJejKEBJVZGl8ELL4s6pIpt9UgottGiyh9QvY6trmHoopRx8KwhXdMjYG1G86AMpYK0i5",
-	"zCpYUUHNNOb448i9e98eu5e3J1P3+r+dUe05KbDpaUg1Us20FVpyKwY1A8FZWSgV2jrpoQHBG+Klhs3A",
-	"Afz6kVuj+3Z2qPtWMYgtYxBPK6yQOqmEEatbBBg27fsx7xPLeKC08hTyG9NOHU2uoj5028YdVggtWEqT",
-	"r/+0/1wWKWYIoW39+KhFmfxvZ8HxX6d8RqLwLslx2CuKBXjn319++vjuqvf58r23l0SZi/Slz2aK5+i0",
-	"DyNETdky0chGAOz2bu91KpxnCQMykrLiQDkO9Jzsu9/yVSDMvyU0iYztNLpJAiYh7yJLf/kI57y8LAhn",
-	"ZqZWzllWOd4ZlqLoF1beMfWcKPqFaMNIK4hjFvuMqwY5B5AejExgnChtfjMq7gB6De9Zl0k/YpvNlXup",
-	"rKhpmm/48/m1/nw2QRCVrVXcivl+ypu2qLymX+7vSgln4omXwe2mv6Qyp9JSuk8VjcR9vYiB3kvwtYro",
-	"pQSm6pp+2TKwtF1AqfxErnOc1onMtHbvFXkkElxjg8r0B86m+rRslT76lH3da7uun2PpKJxQQvWHXJGN",
-	"JB5c4D2J1xZrJhc5yqUpwIRaSvrlDGoYpAqjiCA2H6RoNk+IF/LeRBalZ76BoTfiNuVFAZ3FqeJ7qvrp",
-	"x8xOxm+w5oF0yjsUGwa1YNDhaXp4p/fzZe/fMmt/nIa6qx/pOVVto8o4YHwLNIFYAdKEmVgUSEhT5Gem",
-	"b+Q9cDak3mm10+qwvYJCLjio2zPrDXXCjdVAnPdDYdl8w3zCvLHiFxViyeo1SONgY7VzIukNc+WM+0sS",
-	"0y8ZDSQCnb2SBB4hYkDYHYtnaSJ0xv9j87aTGD46uhytpPY1W2ISMXfAlyZBi43FFPpV4KMO5Isjfgid",
-	"YQ2v/l5ET9XG8fWVaRxacBFI443FVGIvQ2yECa/TWjGW0EL+uUlRhX690Inllo1VLpXXZMvCqDPul9ns",
-	"n/VWXM24vxvLfcd5i2232brWfOrAsKqAznIXa07NNPy20GB6aYY7Nt3j1knb7dD9vnvsdwLX8swTv2m7",
-	"lWf69mI8/DSgIeQU6M9QO+0cNzNBTmxAq08o9gWunbbazTWc8XavywowZ9y3XW6fvNXxxGGq89CTmuSQ",
-	"6rmYZjiMKctbmcMsT0p6l2Yb1TPJRJqlhDRKkxSyhK35CP6teYticTwZK1sWECoJCADQBAdqGvccw17Q",
-	"W60PqUMgexq7k5oxgSdggUFJ/Col+50rM0+NarOpCQ9HuN+am2BHRg5SncSjthrZbWThJLRqlM3i8A/G",
-	"eSRjRvTr2zMtifUVRAIRU65JeTAojv58htc8ePTHWXRhRDhpablJKInewLLIvb5WW/WcX+qb/1r6VtBb",
-	"wqTFRdlr02qr3MsHIh4Bo5hM4MpCXsBXjXbZKhM4d38zo5jULsxJHLT8drDP3A4ksfmHgXvMjgbuCW32",
-	"8UpnkK75DRsJjCQCH4IgqDXfv15ATJ/M+yNi8DFfRERsYijVsh49q83DYcg/8HClFAHQw5oIyXnCSfCe",
-	"OWYCPpTTLtc3E1uS6DnJTdkqRVLHrnmJBWLq3LBesC8ZV3uFaMJGr9+6yms7x4slrt8pZ3O0Zejln5Qz",
-	"8kYgtE+SBkndSPAbVzI/ZsrVF8bDmEo2T1NrEcQjx/SW7MUGfp7Mvm3HZdbZwVJvj9RCoIrcPZ3I3UTm",
-	"Eg1X4ndZ5WmtCB7qTwCdJm4Zh6LmMZgs0CIWS4Eb5Hus6Lc4qDgyJNdIFumx6p3myV5ZpG8zXlaF+p5r",
-	"qG+TE+yU5XtBt7eM+BzRmdbyoV8AVsFDO2AIOndKcz2/SmzwmxcTVTRgp4b1JlTyNWKHZa0wQHNFXzoG",
-	"DzHtY2RcViuGEncgDbbLLwPC+qkBtLUWcTxySPEB2IvZhbU4zME8h2nvhsOYsGPFaZ5X3HF3scMtFF8M",
-	"7r1muKhy/yHU9UAdSWKVW2BeqJDEqhoLbeuDX57UM2Ulew4UH/uCSxExACp0AzHlskEOmvvEM3CgXKie",
-	"L/ggvJnELPDA1ycmWptmZ+Sg2U5unPCYUX8IsFE2ZEACwUxX2aSiY9GD+TMM8NaueEeOt9rYv+2NWQxw",
-	"rPpT6902P92EN7Q/U6y2hXcrN+syN9cvw3xhj/0QCEPZeOIurA2qQPQjK0zNwL9+5mmhUZ6U7GnIbh5u",
-	"2rpBeUNQkcGCfkEU9T5Z8s582SCdbR28e8KaA7dDW3332G8H7j7rDOy1VDq//UzeUEV9ps9W7a+tKc6u",
-	"qiK5HZOcAWBNCGVnpGcRBt0EKftl0N8ns+53sOyd0WDmPoNXwQ6Do4NjiAh13H3K9l3qH3fcgybrN4PB",
-	"oNVmWls2KkXttEgyAnIuBqhHggOqFZWTmI0YV70JD7X2rCWmzATWDNy5wTKHEnV6wyz8rv15e4rP7mNF",
-	"9Tum+k95SFED0GnLlgFQNAcfugEPUJhdUUL2301kyJmURJ8yeYYojNDsgd8QJTRZOraZJ+GTUR8qIidQ",
-	"AkbM6BuVTf5sZ/aCKyfNvvbGMRuEX/TX+PEipXAjEa4s8PrXDB6br3N//NgesBcRQr5Lz+yu6ip3Qn+I",
-	"JmrvwtNERhNogQtACKe2kCp73gzIMcjWLqccPG52TDKkACMMCL+zZOwplZAwY6bCEnQtUqddbNZrXh9K",
-	"wuFO8ASaTnxniNk7N4+YaU1DKwMDQOi98ICTHJMh+0KC8CZUBiJLDukYTp1lMq/mFs1keSDcHOlHjYWv",
-	"R/DrUuszKlh9YM635sYtK2S1NPaCi1nf4ce6gG/17cTH7xKGsJFKtVZ43Dy0eZHrxtyrin4/1+j3uudz",
-	"SbFrhoktRLXTk/W0itmeh4j41sXD44S01zv6T7sotsszoWxSoKgDWJn4L+PYLiEjLlAJl3LCAq2gJw/W",
-	"i7T5SPi3DHpa9NlAQFcQqrRmPqIz01Oyy6EVOLTGNi+HadfLrQOHYB+RMpXdIVQSwU2Wa2EeKsbldiPA",
-	"dql3r8sCnlEh8PPgnTZSX/HQ9bWVJTr5C60Y3lCdn7L+UIhbl/FgLEKoCFu1Zsg+gnjf4KylPMg2L5Kv",
-	"znKp/F3OaRyLqTSunbTJ0V5Z8VGDXEEGPFTydTn6VCxMp20mVOhh/QVX9jZZ2CNVKWXLhF7JZNfksy4Z",
-	"yq/zKguDb5z4FsCQ6YPZ07OF44fovtlKRMOsGyjoa7YK8qB/6B8Fx8w9GTSp2+m3fPc4aDMXAZrx2oqs",
-	"Ow9iLYdi3Mikfb3Wp0S+thipO/Mhz52/+33JhhSzJ+QFOJUXVp3hYOaa3Ni9/FYfPiwC1jdgWynNoD5f",
-	"vteaGzAuRXlA44CYDyaJHDM/HBhS6XJJZ5LUjcwlnuWYITQ4t3+pcMSkoqNx9kcZ3nCqubK353S5/st6",
-	"jPWL7Ypf6UGHkvk9j2C5T6ZhuIVvtzva5VplzRRYZVgKiZnPwjtAYQDGQ1X2LtiLM+wmBtw62XJStw3N",
-	"XkknCUnnWsXZsS3v14M5pj1gxhvtR5OABdiYDADpQfs2LieezhQ7T5gnu7w/I5yOQn6Te2mjy9G1r7+W",
-	"9ecDGZO6/o9ZptbpIyHGferfEhoEMZPSIWKiZBiwLjftWaFVvJZPMBAXejBo2RYzKaI7RpRw9JRi6HHu",
-	"JCM6XR6F/NaNhE8jfb8FtLevIhMe6f/kOyxGkRZzoeryuvfL2+/+8enTj73z9+8//dK7uHz38/n1W2/v",
-	"NNNNHuIC5tj0JnEEeQKwVM/p8oUrMDyDln75x0J+RyPo9ceJN4kjT3+KLp/wWy6mHD8b0cwYHG/Zl6Z8",
-	"umfu9s6g38kUvpA2xagiIyEVaTezRyc/ivkdGxJ6Swrz5tjjo8Yllkmz9cXXeuJmU3nyyNGOJ6MAIMes",
-	"ndaQhX4Y/PjTSXz8w4///iO+nv7++eLN8bv3F7++E+339D29mj68yrDh9/wlVENUdcvsRUtbTqalT3jD",
-	"NdfETUi6evisAh/9FkI087rRJqpRmZ23VvwmkdtagOqDF7AovGNxyEChEJKBRJ0xRUY0YKBw6R/0H2Uh",
-	"na0FQBXaeSKRml0c0yXRm/nhU22VUD7LOg6Mz8D4mQ1TDDFjMtvaYyEItHgWH8Kh2VxVggYhsJSgFzMK",
-	"gwNMELacSqQrWKMbiVczWE+G3GfZCbavmydzHtctzfDseBvL1PamMrVMks6fqMr1utPw1W74wdcIZDnE",
-	"tsjPhnFKwltdfh/oK3mriRMq/jO2bl1w2wXemoeWwAkdKCjLjhlgIAKKioUEc4iksz3iR4zG4A/tcnNJ",
-	"G+MiDs4yYpiY9nmm6Tx2b09eo58rj03tVhJvipOStRo2JfivHqNqvkCv6P6u2bENhFVseedK3vOOaT24",
-	"/fM6ZaClcS+tgprbZpB2jE40CZ40kTOPHCKigEmFjWpPM113u7zuGQ7tGRatgG1rSyliA+UQT058n7GA",
-	"ofeOkvaXLyCIQk5aTSKdLvcQINNLMyXSQSD5eDJ2Evc2OI0H8LOIUf4kIikjG/YcM4i21RDKdyim2JKX",
-	"SihMIlPG1T1htjfpRj5SnC0jC63THPe+LNBmcDHXZGZmobMrfPqv+2djoQJT52u+Qdgcqy+ebCowaiXt",
-	"BlvN5kNGBalSbDRWsna676wGs2BdwesILlwmNoel7f6+xT11O/So7x77J4Fr+7d2/IMg56At3Eo9kh4b",
-	"Xtvqt323E+wz93jQoa59r75Wc2r6uPfMMkuaoe7DyuBGu609XwSsdtpudvQF8Ef3RrJ22mlnkFcT0q7d",
-	"125Vv2EHUUd7Su+POqYHtQJuLYpPZjT5V1m/11czalYVYK//tFKqpy/EzPwJYPC76aCaiMEwyLOwFSms",
-	"oPVhZs5Lux+ukP5QHAK+RgmZzh0suIQgtWw0MNQgVDXNOWmMVtIR6/K+CGYgGbPBX1KXglAbF41xXBrF",
-	"jAYzWz7kUw6VwF0eKuiub7PfrbVm099t/CzZDqssnIEu0OWJKZfI8NxzCbO193lF8vrSnok5LlHbFrI+",
-	"FQ6tg5cnHY6vW610ZXAjA3ZyWvvH9fUFOWg2TxHTnNOI4KViKXKgZXhWirTaTafG2Zclr26nr07kTdpL",
-	"v1jaZB/bVLSUWXP2CDvJITedGgAdUTMP+Vyg/R+6zmJ7PH/Ggyxvg53evZUUC0UVc22o9c8NfXOF/PkD",
-	"vQX+zNl0MQ0GA5rzOTAEU2D+LmLS7pChmMSyyzMKt09jzeengiQJOGATFOTlOJiGCEmH8Moul2jTJXxd",
-	"83A5DZU/JFSRiIUSKpnUEDLWIc8GS+VsEDa84bLR5ef2h5iNI+qzwCam1/sz0CpoHIUsJrC5kJ0ilRin",
-	"MV2quhxRQ3/ZpAOVQ7R46vKYYbsU45hLISTwoxI11SyxSFjA9TkXjolQ7zBW9y274cYxuwvFRPbwJPTY",
-	"l3EYMzk3+cPc5OfyGb5v//1n+d1P74ax9L8fRj+9+/Dz//YP5NW/5Vj0j8Sbh3b2tb9qPkOWjL79XIZn",
-	"FOtFZlDgknslzQfbSOrk27b/WfuO0ZjF5xM1rJ3+5zdthJyPwx/ZLPnlN/1AfFfcjV0fKhGHNyAvtJKv",
-	"75QoOwLhT0aMK9DavdeB8KUHULgYFLK5fKGCGv9IUG0bDGIx2kuo5zWwL7PI+Xe/D+8YABlANxpGA4A1",
-	"aKSGjhjLIqsK0KKdDDCvQ84v3pFbNsOhTIOCZBhA81scJ0GgmQctIpJFkXSIZIpMxkSLHsjjzwxp6wQW",
-	"R72ANviwHJwNMEgJ2Ztp7/zsWJmO+gWLDVnstrUYZwCDDcsO4znUnKSKIIzJOA79kN80FrLji/byLQ+S",
-	"FmbSNha7uiCAIJVmCWRXbu8u8inCUu0U6VhvKI1ycxN3oWaS+QniFpV9okS22K28oXcsnTX6X6dQuabP",
-	"LGeWN2b3OAVIWGi8hOJKOmRMZ/q4S4eYHjMknuiDlrahSas1JOVBX3whfiT828yLbHeaYmdAJG70vmJp",
-	"nXQIo/4wNZxjJsUk9hlBQxi0pSnNHhXMRy4ZXEyUnpEYkBENo7nkWsl4YLYKP4U+UTzIjA0Ir4UnxGSt",
-	"An+wKc3ZwZNEaT1xk7ENRpzWXnMvzTrOkhcnrO+v3/76/wMAAP//",
+	"7L0Lc9u4li76V1C6cyr2HUqRZDuJ7Tp1xp1Oert3XhM702d2O1eESMjCNgWoAdCKuiv//RbWAkiQot5O",
+	"0j07u86ZjikSz4WF9fzWH61ETqZSMGF06+yP1pjRlCn454tremv/mzKdKD41XIrWWet6zIhiWuYqYeSe",
+	"Kc2liEiu6TBjhAsSX47ar6lJxnGnFbXYJzqZZqx11rpp9W9arailkzGbUNuumU/tD9ooLm5bnz9HrcuU",
+	"TabSMGHes2lG5yxd7D82KmcxmY2ZIGbMNeGamDEj2kjFUkKFnjFFjCRUEEZVxpkiiv2WM23IjJsxvkwn",
+	"jMRFd8m8/Xc2rw7YdtMw2qGUGaMChvtKJhRHVR/kL2OmGPSUKEYNS4lUZMpEysVtuXoJFWRoV5Om1bV6",
+	"fN97rJm65wnTj7vDXtJPj1j7eHRC28fDJ0n7WfqUtU9HXdob9pOj9Jg9llOmYCz68Ql9MnyaPEvbp6w7",
+	"ah/T3rD9LOmn7SNmG8Df1uzDe2rYKz7hBv7P4vTe43pqQrNMzlhKpkyRGRepnJGRVLgvScaZMISmqWJa",
+	"d8iV/UsKWBXcJY3bJMV8InNNEppl9qEcwTvllIgZU0OoYkRRw0hmB8XSiDClpNKEiyTLU1ZdwyfdcIoT",
+	"Lvgkn7TOupGfLheG3TJVne97NqFc2GVYPueMjYwldNjdXCk7LZz7157jyeluc9SsYU+vWCJFqkkuDM8a",
+	"JkeYSL/6Lh73t5khM2p+MTJMLZ+dkWRGuSFDNpL2hKq5PZH0lnJR6fhoG/L5v442LtNl7BJ+fqQJt/NN",
+	"xpKlZKTkBFbIMyepyISmjFjWcU5+y6VhhBtkdIpNpTIwVDJVcpixSZVjHI16SZ+esvbJ8GnaPk6esfYp",
+	"7Q7byDrw4K889J+j1pQqOmHGcf/nudJSNU8oFuyTGSTwRux3eqrYPbcUMKW3zI6O29d/y5mat6KWoBPb",
+	"H35TGcmEfnrFxK0Zt85Oev2o8VpYcw3xGv88pUesl5yctJ+m/WH7mD0btWlv2G0fJcfpCXsyekqfDf0A",
+	"p9SMy/FxyxrtjnBlL5/6JTCSakJN66yV5/Dmiissmf+dzRfHfUFywX/LGbljc2CblpBEylLCRiOWGHJA",
+	"yYcPlz/aa42SWylTkowlT9hhhwCBWyKo3mO2JSpSMpTp3FJKRud4JY640sau0lQKzapLdDLqJs/oSb99",
+	"Muyy9jE9shfKUdLup0+T3vAZe0J7Xb9EKBOUi1S7N5ftZv/kJLJHx//dW79e74uVf7h1Oyd+P+Fo/ZmX",
+	"cTnhbb2sI5DBms+Nk9qQyY+puGV21YZUWzlFkAOqQZCz8l98eE4o0YZmjEgB7x33+nXJrgeSXfMknTS4",
+	"jEiOGk/8ErnjHb1lRPPfl7IXuFQqXaVsRPPMtM5OupHtF/l4v9uNSq7ea+Tqr5mhKTX0Jc8ar5S3IpsX",
+	"LEiT2VhqRuKJ+yomY5mlmrB7pubklt8zARQGNMc+0cRk8xthdwB/u6dZziJCddnEr3ds/vF/ww8xOfjw",
+	"/lWbiUSmLD27EcVL/+vkhzs2/18nP7oXD8+Jtn3SzHanySTXxoppZGJ3oUP+bh9Skd4IeF+TkbQyHNBC",
+	"/LoYvMozpjs3ItzoP1p6LKcDqVKmBjxtnbV63W7/6Lj12b40zWRaiM1Ne+NHXNmef1Ns1Dpr/T+PSy3k",
+	"Mf6qH/vR2Pa1mQOtpYxN3w7/yRIDe+QPJdxYP9D0J2rYjALbTaRlEEBEdDrNOIrqj93t+e//1Ci3B7NL",
+	"YAKteyZSqQa5UIwmY6vWtKJWygzlWXF+7Bsk5SkR0jgx6Nz+ewxshWqi6T2KMtpQk2tLfpbQuYFZ/EBT",
+	"4oda0N7YmKk+e/w4lYnu0ERJwXV7mlFjL52OG6cfv37cMMzPm67sO2wEr/0m/gDzS2Se4QxRSUnGqMeM",
+	"KM9YWp0vspG0Y8fwA02dQLTfPtCMp/DyAHusb4MXnLiGQcL7wJlAoGyd/Vo0VfDVqDXiLLOkawX9rBW1",
+	"Jkxremtfmiorq5o5ucEfb1q25QnXGrjSx3Ivjy33CPfST3fnvVyY6kNs5Wua2e5w0/D9NhfQl1+7MxIv",
+	"9B2TA1gkYhdPE50nY2BLfhHjiMSumYGdbhzdiOIBCkgxaoHskyHvpDa3il395yur7tp9AkU9IrHMzUCO",
+	"BsoSjm0zF3dCzsQAOo8P7aDjiZ/CwNJJfCMqQ6v/HJE4zZHE2OCOze0DoyjPuLgdAF87tCztc9R6DuR6",
+	"kSRsalDaWEKmTeSpWMoN0hedyNx95P7VetY5OmpFLVSeknnrrPXh6scWitdmDiKwNnICd6RiFNpv/ZZT",
+	"YbiZkz5p3+Td7hEjPVjDfrf/pN3rtY+6nQ7+u9/uHwM1cnFv5Rs7kI9Rq9CzYDDGsMnUjrEXtZwFYgBy",
+	"a9neda971rX/7x/2LrVH4unwWXKadlm7N+rT9vHwKGk/S49Z+2T0hPrfWlHrjos0GHIramVUmwGcOntH",
+	"f7gmjw0T1FLpHzz9/FiORsze7ANu2ESfkZPuEblC6wb5IOg95ZnjsqCBAC8vWj/rfUa5iGk7iaFdwVwz",
+	"dYaGj5NR2w7OajzO4NGj/aGX82GJjeJ2kaxCh53i3dVldppH9tOTtH3Mnozaz+jpsN1NemmfHY2O6ckw",
+	"4N8tZ71pRa18mq5Y0F73H3B6sS9HMIvv908qG+CJAsf2JH3Kno1OuzCZ9nFyZOd2PGp7842dqOVlirGB",
+	"UZxmrbMRzTSDR7/lju4mUphxNvfbu+GEi2t65X0PCmCaM3usWDGtfrt/YrcxowI/2FARs8otzQa5ygLe",
+	"yfJ+O8lknnoG2knkpBWFpGH/kIYCxVSpzD6ZzgZWph3MpLqz28ilsBfx56glrYB0ywa3w9ZZzxKGkcHf",
+	"3c/BttPE8HtLm7ngZjBVbk+L497rdrrdxvO+mkxw2y0le81YCiO1bNN0wq3Y5e53PEmOZI9PntEnp6M2",
+	"66bd9vFo1G/Tk+Nh++jkOO2ePjtm/Wd9+BLE+9bZ0eeNrxFkiO8cjS+RC0pdQbHEkkWKChPPMtQcwAzg",
+	"bjlywI3VI5BJwYuOc4INaMQFzQ7P4RMnb4wpXuSJFCMO95b9UbAZwV0mc2Y65J3Msqplyd75gdl6uVX2",
+	"OvwqInHFzIqsqjSj/lH8e8DTz2AbXmE9sXeKFKOMJ/sJPbzUCQeO6w24GIwyfjs2oQB0UTdqc01qCqXd",
+	"KG14lpEhs3LaVMmEaV2VS4+7p6UsU0xhV0Fm9fAfSj71M0/ccHWpyXubpZ0eA2n0pVRDnqZM7LUvo6KV",
+	"YA/+W+aKKJkxMqFzIN1Uwk5UF/ioXOCXQTO7rXA5kIdaTTTYPtJLZvI5av0kBdtr9YA3D25tMxUZnmsC",
+	"P6EITzIpbpkihURQWcZeIHP/hC3ttoLBYB5iCS8NYZ+4FU7IMDfVmUBXTiu6FMby+uwFykn78AjXUriW",
+	"V3LCnDYGJnslxa3lyJZCNU9ZVRUNltIPCyQypggOb+fz74f2ECt7IUgu2KcpS+ziWuUkV6xUO31fdslT",
+	"rpNM6mKp4dJ5p9iIf9qdLcNtksnkDjUEnU8mVM1LHdnkisGlxbXOWVrcdfYKplle3TL4aTCFIQ1co/Wz",
+	"sKLNcxLcpgSbAf9hSWx4O39B3t44B7ttht4he60ukRulvYXkhEnBCMs0e6QjIuTMqndSJGz9YmHrwVpd",
+	"eplixhQjIp8M7SEL7kH80C4ZHEdm6RqtbIWj56ssEY788+eH4tSL2++MM5qZM0LtwWCqSkXgVqLiRvhv",
+	"Z1bIqiwZN+Qgbhp5fBgR58y9EStoE2Q7S57lho+U/J2JG7HQMFJNfNghF5mWJF4pMMROW38jDarqoCbu",
+	"wzqFNANaNlU/gKVDSZe3EKGa1E0CsKphz+mo2fK00KG3P+GEKgYofG+TvmrWqCclCb+RhlyE/e1GyLVh",
+	"PxQBxzi0mKC4juED9sIUzHsRJyzllNhR66qUX3ib7QFGongpc5HuTQ8jaCUghTcSjV6eGqr84ri62C/d",
+	"17uvM/b/EEtsxwOtwbkFmyjX3JKwkSgdg6gHy/fWr+tuRrD1FqaagWMHC5PO9ZTB4q42MG1kUfprWJGK",
+	"RfNWpI1Iwk292NIt9Pea0r5GH+fmT66DF0sAPt49RT84nGiOX5BtSrZk5Q3c1IioXAgrmkplOUjCWApS",
+	"Xl3AKWcVdBEwIPAsUudnCboq4sUsMabnKOw4r6zr+svJNo2DBtGGJYoZVKgq63RpRQKq9UyqtKoX3eHV",
+	"t3xdwjZrXp+iRZx9sThWsDHSikKLfZ3DYxeOlzJhOM30lxYGm2cDK5ZPmdJAHJUFuyCCzazaWEwKwhAS",
+	"OHmr16tssWIjqrcHl6wVyB2zLNr3pARCM/iM7clXufiKq1TO4eFE5srhcdLybzmz4itM7MzO1zM6JGor",
+	"tTYRuxWHafOKsoUFvREoeoe/2W4m8h65LoR/gejdtAIoemN8QHmEzEoirzZVklzh9HpH55mk6bWUr6i6",
+	"3U+QHsp0PjBSDjJoaolnFkJpuB2yJPBi1aITGMacB5W8QDfYtZTklWt5N7qqDfChTY9+ZtC63WYqir22",
+	"gi0IVZoc9Mhr/sMhSFzvFMQgctvay+Ja2SNMAaz8gwnXExdgU9sDp8uMS/f8ORkxk4DKt3ise0GAQjhW",
+	"8tJfULsGKtQG+mDaRBFpXkQ0gcWbZmj5dWJRKBA+QFyIZQggEd3mitX1Bic50SSRuYAzWr5KDi6ev3/7",
+	"5vJq8OH9q8OqQS44Cc1y7F4xIrUhP4htjgiQbsiUqiICI5ir0z8CU+7nqHUt5Wsq5j6Seq/dUNSwgYsh",
+	"rpC+lGRCxZx4DeUc5KU5yaixqk9A8P3gHrOf2bGRYnC7rnllYA+x1O+DaGk/GToyDC8XtGtpDG+uSeEg",
+	"BLeLiOim/t3bj4PYaRjCB0FzM5aK/74nm8qhIStyJbS2Va8xtMbSig9LCcSzqsjRK7eqMrRdd6k+rAeJ",
+	"tynnM6QLcwn25ZdffmlfBN03a0nUKeYYusPWKz8fhPPw2QP3wvnIH8gXecfmA8Vy3WC1rnsdrYxiX0Tr",
+	"IiUpBy+IMP7yrB7CfrizwQScKPAgrshg9A/D/FI5oVxAlCSEzip5x0SHXEykuEU9AwKUMPizFBYnFENB",
+	"z0gMUT4JeDIw4GdQ2IIweooKwlPMmRB0wvSNcI6PiMQYfVCKNxD5ZPlOLaaK0WRsv+ZuVGB8BGmwWAYg",
+	"yIvbW8Vul2jsf5MzQgkEkzzSJKU8m5Nc01tGhiyRE2enc0EAPjgDrKEin7TOfm1N6Cdnw2lFLXp/2/q4",
+	"EPIbtS6m3MXLuzg8jkp4aFsK4u/tbNuGT1iroS3/zXC+Qcw+mqY2eA2MUJaGthoLRnf8sfiDvTiFC6zZ",
+	"oHe0nzdzimk+zHhiJR9lvEJyx+aRVRWsIHcruGaEw8FbaFixe3m35aSUREax6vz8nc3f29c+fw7j2n/F",
+	"DAtYlWJSrsGKIbGkEenCfT2NPIeXgJ2lKKHS7F1AMy4SqkpGfhvCOHoXA748jr6+STUukE64sEpzhis9",
+	"oXeMUAjy1omcWqVaEkpcE3bt12ePhAsFQ163DDAummVvR+B1WLUh7oR9jupHDHXFZtKajWUGxNQhV2M5",
+	"EzBdzH5Df0mRE7F6Mq6Pxel8LCb0imPA8GazsW+/ZhAcXp+Pj14rAsE2WhU/MKoUnS+MH9psHn0Zdv4c",
+	"7s3GhCl7H0CmFCUn3b7zZYRMsjHq3D0MJImBk5QaeWgZeL3ZSI673aaRNMRdVwNtW1FrSFPvr2seCs8y",
+	"Lm5fluGI9cG46ESrIsM/DyN7eSjDlH14dBgRzSacCpHTzD55chiR8q9e/zAiQ86E4Pigf3wYEaOCJ0dP",
+	"Diu3UBENWXRj5ZCgD3s7lf8sG7fEXTa8arqvZcoyEKZcp1PFphTO+lRqY/85GPFPrPJgSue3qxp9n4vF",
+	"a5HqgRwtMOxVl+E2/N3FWuiNT1E51Jf46eKBilojLrgebzmUMaPKDBk17qsqEb2i2hDNb8EOl/FR4Uac",
+	"SXXHFEklRIqYCvdd2d+G13EZfF0fUhGdMKEpiwgYAlhKqEZpLBnn4o4kcjLhRgd8s8g88u6vTRf87xy9",
+	"h1XvVoPAoe/4dNqUWmfbKvJ1VS4eaTJlistUozcR01JpphhN5+RgOK+k1ufisHkaII5sudteLdh08lf4",
+	"viU2aWi2NqNICjZvlkhg0SN3roqBBBtdLqDvLDgnteVfK8mUM9hJmtn89O9CS7XlgSZWT8If+gU25RMc",
+	"GshxNkbCWC03wFtFosTqUfzdzdUzX5pl8KlgM5rpgOWu4bbfRhAJuP0+wkj9aCziZ0DcnMqnhqXxGcTt",
+	"OGapjbT0TQ6EJAXbBV00fv/hzeDq+uLVi8HFy+sX7+PD8xtht4Zw44E3tKFzHUEskOUj/5TDR9pZqw6s",
+	"OguB3JZbgKqoXeq7Ni7J0O0Z+mbstqE/0x4laRV7tB0VAkkwicbdrMazN2QTO1/4JoHsmNnpTLuap6wM",
+	"rA68rgtqKyYJNclg+GOYfuvYBaS1bkIszkj8HBpqumuX30+/2G0LusZJRwWihX0K9gJFhaaJd+5vNCx3",
+	"9zUNqJKftF0wQyWZZoNPG5QPfF7h5n6HwqE18Rfv4dxUpD5tEKnd3TnAtbadgzNykDJL2APNslGYAwTp",
+	"h0XcY/n4E0fDdPV39xebWIJlxeN1mQRcDHLNQLbn2aJXQ0jDR85WOChOpY/ms69jFGDt4b3kqVNeisg/",
+	"FICXhcAuifb0j22D4R5VQyaWRQws8YxjKtOYait0TwDyyD+sNls8KuN1vCkAQ+NcUpB/6EeNctMgYyMz",
+	"yEWx3ZAQVbyjZJonZnCrZD5deLrw93xa7qkPPWKfpi6d1T+pjCp8WIwhfDhV8p5rLkXlF8PUhAtnpTe0",
+	"3IuCtrge+Hz6MnepeM1pq5m85SJ8aHJVvjRjw7GUd5b0+T1T82CF/U9MpFPJhRmkHCzBSzh8qRR/mKab",
+	"yFATLsKnvTrP9o72BbyFJ6vtRFFrprhhb0U2x/z3z2Fi12qW9cG/9/lzE+8BHvUDzahIGqSrYfnDBlJv",
+	"1IITq9amgkGnl/jugqyMj6Oi749Lh31Z9FYd9YYaFj5o4rdX7x4VsfKRD7JwJxEN5jBK7RKCkHs+CnLR",
+	"Dgqr3CNN5Ew4iYQ6yC7X9CN9WDPQ2KfloW+gytpiwa+gUjauks8DXlTuETKrUWwGfVI1a3g72spTbgZu",
+	"O/USmAspSPzTi2vy+L732K8ohuvFHfI8EGfcbwh+ESFQC9DBOWGTqZkjnJGQgm0sVFQPQYNo4aaQecyQ",
+	"jc5C+NGAfcJYvUYbwy+INMdILuxVRtxSkYxqg9k2dCjvC7Q3uxTQKoB5pC4iUNMZ4eac0KGG/Jwxzxg4",
+	"yDAIo3GvrMxQMpWmvStyThuIwfU8mFLwWQCs1+Lk3shiiCjrkQPFJlykTEUEA3AR4M9fDvAHTrMN0yQ0",
+	"Y8ocBrhvngbyKSKDpQ7bC71QXJOUzhcm3USbiNEQkrJHbdjVbBMmN28KPbKhB6fBLeNYkmagk2EQdrBA",
+	"BTWMHA8DxiZnYgNfQdSajl3A5Y5GFM9+ShMK0vcguFU204DdmfoYLdU0PEXIGdOY/CNA8XQnqmTM6DBF",
+	"jnF4TmxntEhUicMzG3fqOdabcrwiPTr4gAvz5LjVCAO0zHflSRH3ISqYdsmigwMaGJR89xV2XZlJQKar",
+	"7o3dLEfl1RLirnW70cqrZkqNYcpu6v/360X7Hx//6H/+txW3yZasOGBjVQr6EYVN7fMXrt4BShXxX0QY",
+	"hI43VBkxAep4fcRHzSNezmMqIuDxAzOTL+OHPCehZFNc1CDZ0GxG5xqO3dYspkIqG/kt/cKuIuBvY2cr",
+	"xK49rGw13hnaHL0OhumozZqL+/qB1JY/45HeTPh4Z38t5I/tBAhyQJHuvcFRzqAVR/6HewoYf6rDv9kx",
+	"tNQ7kfdsUN+xmmSickbwTb0gs4LtF/4VOnUKzOOii8r+btAHvEcO/FYrpvMJ0wQMyJoI9snUHUlBn7vJ",
+	"M0369I/Y/0WyDLWZGkIh6yHlEL6BtwrKxVT4f1oKhJRFkbCI5FZYhnnEd2weHy4ag/GzTSN9dtLiQvig",
+	"DfpgHoSgvgBB3pGbLP7V2d9XuunY7ppgUzEg0v7xSAdIoBFhndsOiV2q4BlG1TmDFsbVuWduEPgsjkjs",
+	"1Zym390zORppZspP3MEChce94he+8l2iJESCui87uzrmKuTq/bwyN4mcNBy6tyNCkS5xoc5IbLWLmBxQ",
+	"4icLucSgr0UkhmhQxHNzBuqYHKDH1zZjXwEjNcBPgqA+YVSA6up/y/i9/THMcgFQ1sPGOW8Z8ma5RGa2",
+	"WqT3+Mln8B9t2k+Y0PnHlkFa8Ep5vot+kYwLt7Kbylq/8OKOB7KF30SrTRSpsYXRtnBpIH2Wf5bvuge5",
+	"KB/5Lal82iS0VEb2bSS3KvfeQ3xrIplgnVNU6ApvgPf7r1iWfWN0xsyjjNTiW/h9cbJ0FEr0IvWijvaB",
+	"1pWLPJPyzjJx0xycsYepEGikwVDoL2D9qDK6Rw3WIk0m9VslGFuZc1tTdJIAR95dUgcIEYbyA8R/gcAx",
+	"wfymw+Ud/EnDmx40SMkzDN0keoP/q7gYVu/I7rFFfs/wWvExRCg9qSCBMc0ZmoYpgP2gz/lrxhSVB7k0",
+	"iDk22TQv52rWpHjHXpHawESkIvLe5eeEh3IJOQZ+t3Jtg98Lft00kOfh4SoNtppkfGSa97PxCqvHPXmW",
+	"FFJRuCKVYVfHWOcUYeRUwVR3Dp0qN2q/0KlF+dJqlVbfTAyhmsjROTESNM2rd+R3KxA5CgWjbeRwhYq0",
+	"sjVM/vPKqXzTC3XPkKOFk/PlQ46sdlaLNyrugFSyLx1c9MLyymvnFG9wy8q0QYN5yVmW6jPSeS4nUyrm",
+	"nTd0wvD+Qnv3Weh8XPBr2jWxC1eIAIcR6fgrF9oK/4YRhg+c+yx8hJzjFbqqOo6h+Zb8n94/HTx6B2Ct",
+	"H96/Cp69krdcVB+982nrB5oZb6N1UopHYFBMM3NOFBtBwpgLQdI5UJedoAso6rwBxKrgwbU0NAv+Lufn",
+	"n4D7+Udqwmc/Ljx5BwEbV/ZaWXj6QqQR6bibsnMBOVfBg9fMjGX4xnsGeW4wCv/MdfcjnevOQyn7m+rR",
+	"Tn2oR77FrynPrG4RRwS3xmWuQz6vi+/AcGBqiG0FqbSIh7O0pT122DmxVESHGYsQN5JlDP48PCcizzLf",
+	"vPdtER9MAuth38DE7CUuzqXON8Wm2XxgZNMMfRdE2QtJOd8baMZoKy08bu9tK+1r6QCp4NShn3oE4olg",
+	"jbvmKHRl30bKCFpxmYkkdtRF/vijRtefP4NJKV9iKviGTi6nvvr5RsjbgtXfxJ/VdItXWOhOF/l3Lvud",
+	"yy7hsoGdvNe1/1trYt/RMv9FmBA5qHCNIeqe/+EedBI5iQ/P61yKvBUMGTZ254qyzREqlWUaS/f0+2Xt",
+	"BjeMuLZizY6jL8rx6r2vK27U4G2scai1LOfbCNxVwXEPmbvS0AP5Eb8z1O8M9TtD/ZdkqIu88t4hhixJ",
+	"m5EjWHiPMRWVeTTuMATZI7iKkEOIiZgPAPBQdXc2ZNj4EAITImENWSbFrd3JSuhdaam2+klR0W2jEJlN",
+	"QgBgMX90MQDLRszsS1AhFJlr7KLh2zyF1BLLRF3MPGf6cLP4nQ0DFJcsElbw0CzLnGYUMnZuNMtGh/vF",
+	"MPpOt/AI4vs+OHztsr93X1zbD4Ko8rUf4gdNqpGL6q6OpTqXmi60NJSvpIwFI5Is2EPzpY768oqaqBRj",
+	"vX56cU0UM7kSiN8689HMQHAA1jNT3BgmnBsXFoHElenFCEFz7mye1B5+OJwFOGFo2pZhfb5y8dzjpevw",
+	"jUQy4HT7iGILZNZ41sCOIkfB/gi3BVwTOpS5ichszBGvx1kw3V7I0Y2A8BI7ig72HZ+RGLKUYtvQWwXG",
+	"i9h5CmNCPRwy1mqzF0V8I6gg7taISOwyoOy77taHh3C68SH8M7oRcT0xx/78Cz574R5FJPY81/5aSGsV",
+	"+ysMuEw4KrO8wBENYwjSKxYTgoJkuGa7bHFwm0N7xnQ6ZYKlHbd2HXdK46h44M3B5SMH/nl+I/zydgpX",
+	"R1yueSfwgISPSy8J1Mnzjz1O0sAhM4afQLaYf36OxfXgqseMu5gcUDEvCMqKM4flNnemlKe+JB88uJfc",
+	"jum82PJi2ufFhncwbhG+84+KaoCW9qrAhofnZIEoOj5bK74RB5a43XPw1JbxfYqBo0XbJsohw7gG3tME",
+	"LZQxK+iZ9KBY1ZjxQztiTxSdxqSOuKTrJS/ggGvpHSsyO84h8guSW3yoz2EDpft19gmFndDZEBJXeSQ6",
+	"oRetgbKCpxX32zKyCn4Kqao8eZ16Fmenmq7pqKc8oMGkqrQTPChmtZRGKv1VNz845M3bFXTU/HsTawA1",
+	"tii9U5NAGzN7L4gGOzaZ0GTMBWsrRiG1FbDdyEGlHma1duVCgUzS6XSaQ6JcOYimGwMrXUKoQ56ZiKTS",
+	"GHcMBLhL8Q1NDuJq7buOK2fn6ndASDgWdoe7pdOcGOOqUKwDZMABR7ho5XdNt3pR7GrT1OmjhtTpsPBW",
+	"IfZDtmuWyVlZ0rX2rJKtGzxFWqs9tScDHnm00oGRg/IaUjJjtU80FelQflqdofqTFGzDqfeagJiCQlVN",
+	"zf+N0cyMF8lZLwSlyzvbQFmwW96tx+vCRpq2tVLIalPIq6b5FcWimmbnoQQWo6oQ+xDY1Kbh6NsmyjoT",
+	"wWCLIMLd1NgV+XvbhvSWxTg3CDjbNHLXXg5btAoGwcEqtfOKBSqIr0nEg5JClQwWAbbG0H74SIPAY9ki",
+	"EymBepybKcObBNw6ovOhthkXWwSJuY9fcdEYHoZFlxZXBEOGEf0AA4axAnAyZ1RVHmjEUnMxyhG5pdP2",
+	"yMpTZZYthEPYDyMHDAxrjYu7JCSXb0ez6zY3dPfCToUgiJHdt0Rqs6H5wmE0bLoDTo9pWn0HzMBEuhEl",
+	"u9ch3GyjDzYLMnMkEkaYDbcBrnKwDNt+sT0RX9NPTau4Xc+7+a0RLmJDBrWNmztqoSy7xXiazD9FhJzz",
+	"jQcjriZ8+q0NN62EDguvsfKCqlFehW53dbWHTG3hyDqAQnJAyYgrbRzyG/ARzUw+JSPGDiPiULQAOsF9",
+	"gm8eRsTDatkfAWUR2LhSjIK7xxVbJgdOLMXYSCjpGyAu+cIKVmA1lmNkVEQFnDBYH5maOPvzYURo+s9c",
+	"G4hhDcZUvK8o1ywlE5623ThDyaOEZXTzCsHBivLQkNTre1klpADLXyKobJ4yF+5LUz6/A93exiD4NzkD",
+	"bmwvMjD12QHkVnU4QKUNVPGoAuoMRWYwwJyWsNARXrW6yc631d1q18rfr1+aKU+l5rX1DLhBWUd8UfVL",
+	"WcInNCPYVmfvrBHkATytMuINMVBK/lutQb490mGxIAX3CicehTX9g648s2qVsyjIcQXDKXa6ksJiOSSG",
+	"XgJ7QXeQg9+KWkCClROIKv7q0/ct7MZLoc42txxXpYEwAUXRETB24cFj8T+AhbViJeytvS8bGlK9uZ60",
+	"PDrPqQxLjsH2eVbuuyIwTeGRh9EW9NlEjB6GvFFHBZxuUFEFuXh3CTjXIWybK8W/HPAnahX01JBiATh6",
+	"zkijxwBkMZy7ogAZ1w3O0DHVg4lUy1JqMf7c1XmdWm49klhC88DYn2LBPplBkistVQwohcwcnhMIAPGS",
+	"OcDW2G+bk22DFpqmpDWhmsS+C+/1g+hr22jhD1zR25ItLubetI0+ZnVp0u6E8qxwpZwj1i6YyMdUE1qE",
+	"tXrfetUO4fJTvSm0NEkmjN+zQCQYBA4Lj99cPvJXAiS5ON7lcbshZqTIoNAOyQ6/C7B1yocV26ZP6Vsw",
+	"ljaR5OsgNb1ZVvhjqwiBqPWpDQnDbahqUfu8yIQfgORQAJRX2lz+UhkBvPwdN5wlvy+rlWzYraJGeowv",
+	"+yVSB6FB4AJUenW+Up5qwsWN8CdMz7VhkzMrkE6kNqTftRxCnzuUf65Jz6q3x10rliqaGKY0eOvii/Y/",
+	"CG3/TrrtUzIgHXJG2rH9DEYOZOpEC8t8oJGTbthK50ZchyHXgLEK5ZytXMaSscS/hjS5IwfxH59j5A0Q",
+	"xAJA6emNsCxGkxHPDFOIuAPV/ZwPNzEaH3bIhSCoQ2Coxi2/Z/pGxH69Y1/VDr2SWBJgQqeu4ySzgj7h",
+	"5rBDLoo0YJDS9I3wuYlyOvdhDOD6eKSJb79DfqBp8ReE1XS7JF7AoY9douONQNM40OQZKcYJ9VAmVEC9",
+	"Fx3DUpU/3rG5J5mYSBHOLwpeq9BWDMBnxTjRDHPH5j6xG30+QeEcNek4F5kVI58/bz99+qxnT/1YTgeI",
+	"KgllY3vdbv/oGAzv9FN4MvvdOvNrPn3hN63mBYCD8ZoZplj6fOwr/m2TKlWtCrOyikLw6ueoVfFH1PhF",
+	"b4MwsH3l3Gr/lfYaLxeZ5stEhAIq0x7WCbyINm0H0EkAxpMcxEIKhhciPNFEywyBqyzLkYJVNFBXvwiA",
+	"VpfY93FUV8wYLm51E/pjcpdPB1lQanfRiJxxe13wdNWvDjpVsxCPOxAJLGklTBimBrnKGltiKV86hpFi",
+	"bGAUp1lz81Xn1boNf+vevjRs8hMsNLThrmewKgxuh1DypTm3pJJNKrf+qkG8D9YmXPGm9a2sRrls0cJm",
+	"LizLcrr1FHIpprnZNolikYbqqrD/jXCs6kcnLCwSDcOsB4luEupZIc3dvi0L12wnzizCtS6S+CIncBMu",
+	"X40IlCTD+GBXg8mHoh5oxqoVsmteCsU3iRINztWWLLR66jxqr6eCr3cKawYpqlJn+jtgn4yi5KcfgiAL",
+	"LUcGfz48x9hrJz6UPzhK4xPLRzEYGRcDn7R70Y4Hv+bKKDokXNhBTpki9ho5J+2eFVFy4UoyPsCAtuEp",
+	"y1lGM4cQiKazkifUjrwgqE/be25iG+gQgN+Z+JqmtGYfw10yM0lQTIyKOMGfr96+Iej5aoBFKiwTq81v",
+	"USGAnwb/65yekoOZh5isScqHHfLe1abSHvkuoUrNg1Ge3whndHbJjFb5BKg8H9h/AOHdQbG9qWIJ1yw+",
+	"BJnZLUi1VoDMs9SbWaHIMxZx5pY5kyGbS+GK+g0BEeEApBJi+ITpwnodgT6r7vKp/Rd4DNwS009MHxaB",
+	"5wtlAG9EUOwPu/TxIzVZtdXrd066VZzE9v/5tds+/fhHL+r1Px/c3HSCPw//z7+t82CXbX+4+nFjBMYa",
+	"7ReWxqLlJrJ+w2YhevKfB//yfxSg3La4jm+kuQAETsvrNo35edIQGIJg9r6lRuH4jTQv7QHatJvjJd0A",
+	"LondHhClrIwGshSE+6DAVimE0PC7PcD23vRPloy2aKPBQmsMTcbbubrDFi+K75t8Br4OcsMd9/r6nYPM",
+	"0ZKMqHpAqKDVwStr0763iU9RA38M6oW4XOUWEFm5QXuoMBjn/lLJCUm5nmZ0Dm8cdjZPogf6KtLofeks",
+	"ezBc0jvEqqJNEgr9A97NaJ9EeKg+ugK2rzC2GjWvgCPBLmNZ+kfanQIXFmLILb1nhW66dgwu2G9pPslr",
+	"/L19+WORTw/V7sqIH1iRGbVXHctZeu6M4YppJlK4oTkYtjr7pLNwqESeMCV0NXgIwiGLxJVio9alraxd",
+	"FysVTLnLmFr+62AjMIMGR6NYiQ61dnibxaaEHKUSoOLzUBZ9OUVZkCUbUiSycUw0wUw6lsKZKOAhEmd2",
+	"LN/WiCKBsvXWu7F92ElTmEe5pws7WJ154UoNmVGYkBxgJYScPogkKVh05YhtF+Wx5EJYUn2jAVwTvmFp",
+	"maByEITobRdit4D+4yr8pKP4LAz8e6TJux9fRiVdVPmE49dNrpppOlpffsPvS7p2wb6NC7kiFezhR66c",
+	"3MBcuIVYXHE2rT3XsDuujgWD5OgyOrOWRTGlWjP0roQZFBtmB6KTa5DSeYP48qNV6hTLKASyQHZuLTnk",
+	"EWTEEvBsSOHSqyhxTjSr/rkME+7h78iBADP2PTsjQzayCiE3EemeeX9mSudW+UN99Eb0upEVIgwXiXHl",
+	"1uG+bz/p2hFlTANcoSBx6OOz84lvBKiXgcLGrLbhEW0rk/+199HqnC8gRdmKFuBjPbsRQpYIfqjhLQaX",
+	"cGGO+s3AczVRsehzLQVUcnPOcWWchzVeyOYpOXuAn7YRBbi8l4EUDaDWVYtWTbTFD71uLh7pAkUTNYIi",
+	"QRhFxBrVoh/5ni3QLTlAWL1CgOIafXBYymUZgHXp811ByiV8IAqKMkuZNjWS9lQZIu7yAIWwYo06enIS",
+	"WKK6jZawcmi1TV8fnFSj6HXTah55mcZ0jgYYOC61FavM6ulRaF/rrUJU3H5a9TSI2s41zHrd3bIUFA9F",
+	"4JgczCg3PkEOM65FSv4ph/akQwFNLm4PI4fmHJG4SMzzdipwOkmZ2puUaikIFyQuFYbYfjxmmf1EyFAh",
+	"IGXJv4p3qgDK0ygAFQldtpVGDRcMwg0+KpdIMfGFsTdAWcUi2p/taCAXJ4zTWzxb67xLo7AC+Qa9lxXL",
+	"A4M2GOkGU6acrXij4KitywONuUZ3yrkLtgRjpKWIItVhM1ACSGja8BRj8tPSEkdb+GDrlQ2XNgqBf4MR",
+	"27xhI++YWJ+bhq+V8w9n1zi6qEagIbn4yYfjXaTJCgE2sYIFT0kDhKucTKQgAMeOPEOjpipSBlwdwqmY",
+	"JgcvecbI1Vwk5CbvdvtPyNWYKhaRN9JQNa8c4QQahTzLopXlJ7fqytlSdsSetvAY/WcuDdVYGqAc3A4N",
+	"fF6z4O69FXFQpXoocyxbWvflLLpzXJcuoWch+sgPgFhRzPlLpXd6URc+gx8vOJOaw6shvb8hb/UrFIpw",
+	"ML2DFYW89+KwY66NRBv7Zo5HuxRLMBs2NhtChdKNegKAqF2t8+suAM/4fTbzZjlRZY3SphZBrnqkyS0T",
+	"TFnqKBA6InSoOnweiEUChQ3TPhSjqRc8izR1fKuz7xXTcIGHEuh2cfTbXx6bmb9guwO7F/xrUFw8DTUx",
+	"3Uo6iyrqn1RIMZ/I3AW5neO6FgvuQVObEwoMm+rtDsKVYdMHyRPYLVkrLHL74AikhXWsvM3DyzlMVfDD",
+	"qLK3CmnVEhrCK92zIL8DD1CiDzZnJ1TTJHBrrrQdBR7QXdj6Pjx7J164I7+o3sbr9L6dqi5XEmQaaa1o",
+	"duleF3hpC4Wfmv01EuscnFV5xjCfM0UOYowlsmpbJbYAPRfkIMa4ZAfvAOBdMivMBgnNsqqfE5uz9A3f",
+	"QVpbNbFhDa4OTGNQRrMvwVyDjh/pACrR2wdhfDDjiMR2NX3RpbQsrkSnfHDH5vVf7BRj9gmRAnx9J7St",
+	"B+WVytgDaL2fHKXH7GTUfkKfDtvHybO0fcq6o3aP9odHyXF6wp6MmihvG+Y3UnKy5aWyQohC38/GbS0o",
+	"Pi23S+BNWE6n38bQjfLrHhbuQBZbDClzOY54eDS/FRquZklmmBlSE2fA53kWhDA+0jdiCuCgBc65eKSD",
+	"OD93DkFqxIIDFKzfDFxXkuixnHVuxKUovJkoS0mxIEuRAyGNHR7E5h8uBJBzoY3KsWZK66x1xW/BmEMN",
+	"hhqePX7M8n47yWSedlwIcSeREwKpncJILdtwtl240LgEaENxhXsPcIdcokN8LGfCw5wm7JzcMTYl3BBN",
+	"R5AkgyuDUZGtlYMIGeVZqzIcZxwI3VCViTZg74ylsgtVvFV4amGfo9BujkMMNgn2aDZmztpYLkEzBn84",
+	"xYbi3wo3Gbeis04OWuSLOKSyCdib9elQwagqIk5l5ZYe9MWkQqtmY/grnU6VxLSmMLp9WTWMhIqEZctA",
+	"bko5dOH2KzOWF5OZpWBbFvFh02aMJja1Z60Spo9F8ExwxqOC/J1cHpdIb4SJ1Mcc+MUyTFBhBgHWlYvy",
+	"mciUucCfasSse2g3qsj/oknCtB5MZcYTzvwrXi20bw3syRvcKiqwm3IDPq5H6GHTMg+3XNKlJPEB6bu6",
+	"R3sJgttbOJXMb8e4ER/evyIHrgBoad/cE1B0maEwai0N63aB27CbZErNuCxEC62tP6mhqOhNkLa7VTvh",
+	"L+J9b1W7qQ0K4PI80gsMhgXl4xynae8ie1ExjcYpOCwI7zvN5k0uraabO1qdwOngJBtkZHtBDODc8KVI",
+	"aIBM4ajJvroRMexR4845AvUS1V8KEv/04po8vu899ujBj//g6ee4QxCfvIKVO5ZZqssr+epdBOHkDjmE",
+	"HDjsHjsYErunJSQ1yNC+FMlmJa5hCA5bvIk86s7U/er8Q0iA1NU5T+icyBnzZdvRi1k53L7ScIdcMUOG",
+	"c4IFnTv1ARbAfm4jFy5otMPUXLgQC7cCwzGyMpOvR6zpDLIj3eigxKlz6S6U9vKkY9l3mUOyVSzwruGO",
+	"yz0qG5m43BEs9RFcskGAjrYfIfxSROM7IpAzlzN69Y4IOcN80zJGhGeZi9DTNMNy0InU5rCzB3pQKtW6",
+	"MEmXyPNPOVxV3Ni1lTVrHaVg59TuErQMBfCK+LGqAydqrLlDHxUQrPh+hIFzE5qyzhes/+MptrIYgW1u",
+	"N0QiR4gXoBpsZx/bI8B+12D5wOJe6eNJ9dP++jyzVQH1QUcrlmy3kod+nTdgDhdeXfv6C10/cLWcC9r+",
+	"vds+/Vj+szP4j/bHP/rRk03ySlbTM67QinX/NnYTLzPtYTlxTbzLqNggOmOz6VXjNBZugQu8RA8g/R6l",
+	"+tgBE5BcGJ75G8EFOXibC3D9lOsEgdGYShprUDhhAdtoxrKF1KmNWghcbwvN7Bf88bAhGHpbmrEb/k7x",
+	"ZvHPK7PBJdGU7go/4v3GdXARuc+Lmy+jghx0y3hJwr1XEeFnIJ6JQ1HVy1H7NTXJuCJVLQfs09PBHruw",
+	"1LYfRoUsENwC/RRbsLhwKziG3YBvyjXgyD8M53inGpF4ray28YFgIt3SI2m/2N7bu1+8FyB0OFPBprp3",
+	"McbBVguip1uuh55uvRwrDBVF9xHuY7hDtb4WpljfmzXH4B2emi2llqabYCXZu9caL4ANP9yP2Sxbg2UR",
+	"oBWb5UFNM1G50IcRQZjGqMjo0sy/hVpODdayYs0tcPmdKbfJfOuG+EAl5L6VXYEcoO0AHBmoPn59+VWx",
+	"ibxnDYHqCzBu+KZesElAeK6rMFGdUGNU+W5K/4OL2Q1kP88kTa+lfEXV7cYQ+E3o/0OZzsv89iUUPG/O",
+	"dNoS+PALVmIuAOY2e30CFfo2BLvGcn47QXn7mm2D4XxJVqIrDLg+8jYsGYIyVpHI72YTNleOtTqItbX/",
+	"3Zx304K3I4f9N2GJnRIQNQhVit+z9BzMYkFajC+x5YLLRrnJFVtqg1y9ZXX+tSHygpv5ivV/XaxNsyse",
+	"p5jQCTsn8Yzye6ZiVyFQQ8QLAmeMpEKQenS7I/A0lPX3uNBWhQQhAFAnNTMmY+mhL5TFNRnLGaH+U65J",
+	"xgyRoxFRFAD8IJdkOCf3kqcYkat9Ik2Fy1BxN4CKhSMMhqEKHZ96bP8zZsldK2oBJmArauGEVvGi946m",
+	"G7Ivy6oWG4LLTkv2thH0fV3pKcpq+a4b93WZqnxBnBBF6CLsS0TyKeAfekAV+4aT2uxmQApcr9st4UyK",
+	"R93OAhhJDTHEQY8cV4BIjpfhkDTbN2hu5MB5uxvmhj8QiN0HUptKbdogT4AiAAZpMLMeeHxxCMN3KcuM",
+	"K6fmBnUs7FuH5wRoZcY1lHlzBmHsTmOWYD2yNrjXv+BFtNzI4Dy5VnwcNkHhOTFCg/ylWZZZhf7gxi5i",
+	"xhMoiySFrxlHfmFDzQ27aS0RXaqpGJuaSdxHW75uf9g4uHgzkSqjQYb8n6zKQdPFXClRUF+XysI2bE3h",
+	"C6jTSFQ9X/t7BTIqngO8/5Y3++a2tiUWoaWj2UnO+EsynZ2dIw18Yx3U3J/19G91Kmuk9BBHbCkZzpNs",
+	"WyrcL65nO7vUwxmllkO0fkNz6r521J0tYHslzyaWaPRWs0Q6Q0ziS/zoyaLzoCErd/2RnyAM8SABHOLN",
+	"h1WFL64MLQAsK8b2cM6Cel6oW85lpLk0yRtKOcTO7+UdJ5btOyhhDygGqb6AOQ1xrILEriLrOYkVM1Bn",
+	"khh6xzQRkgg2c7dFqMb4shGF3c992KyqZFQ8kNXvX/3G+58t3257Ky6eD6v5C6Svl2CJ3tQi2G+wCDrZ",
+	"cjDhekJNMm4mbsVFwqe0IeDVpZlsXNZxy8Sqwuy8U/3BYty+QtJahW3TwvmuBMqqzqFMShXya3GDcs0U",
+	"sUzKlUtxqNA+QYe4j5eGye8kXDkgpwBSS2ZLxITKAi41UGGqEqG5ZbWGJ9RhjXkisyOFQHmgFTBVrChV",
+	"+k7JYYY49wtIuu9fPienxydPyRRfIqlM8onDv9m/DHHjOq+Iuwef0ebXb1A1uSnbWmjjAwebIIKwoJsl",
+	"lpFUROfTqVTLUl89X2rAcuEmW1JLqLHS+wX58P6ykh7iVt6+vj6YG371vQY6LexOM8kBH36Y9Py97Tg7",
+	"XAq7GTD2s0gsakjOyLCj6QCb20lf31UO2Hql68aH5iVYMb0CPuSr0dmkKIyxWoKGtzahy69aLO8b0nVI",
+	"0m4R96Rt2PydCHzXTdzxQHzJLS61v35d+4ME/99y5n5virddsTnrFv4bmR7Cc7+PCSJo54F0vn9polpG",
+	"Kt+USh6AQK6dQPXt5ZhvwbsfQgKxK/j1pJCmGPc1g/umJAr09TBk+kBsbNdlX7bE33JYO8qkC1P5T2fZ",
+	"3ckXtyt2S40IimY+rh1g2sixUr5FMYUrxAnCtMlmTRcsj3r/6sAFKNGGY1pM+3bPg0FFxYSbVus9oykX",
+	"ruZJbZ3GLLlbCY+3TMgum9fLLN+QBO/LUgIuBnTnEKEjwjLNSJwLek85ALrH5ICSk+5RJaTVp9IH79lZ",
+	"lqEj/oV1yfJejccpNy5UY5lgV14W7F4TOiep7JDYWd9ciUlvI4zhLTTlQ2XhlBjpLNhFRqQqoIdXVRpe",
+	"A8hzRUU6lJ+eZzK5W57Wo3KxpwrVDOt79Q7KxuNOpg722hXqwhryei4SB5TiBkNULprLi7gc3GK0i5Yk",
+	"n6WrcshGge5SOnf9kwOfie3ea9uWIBv7sNMIiL3p7D3Cz4YiT8AjGqxYchtYNXrLBkrOGttacJ8C8gog",
+	"ADmI4uD7Cpeo0EXTCQjJ6iK9L5KC97nKPAmVl0Gvchc0olKPZa6qX/WPVn/zec10roy7l2sXrZwtSbt1",
+	"oFuPNNTm2jwCU45GGoo9JlKkutkEPaKqiuxld4TQcYDBOKNZRhI7ckBjcM1tmDZlxzb43dV4WpwbIGrY",
+	"d8jvDlWgAUcjpfO1K2MPoQtUrbZJDuLry9cvBv94++ZFfLiweOuzNeWs5QcRTmdheRupuLxgF9DY+P0u",
+	"iBBfHGWVfZraqS8PHKZkpJj3oQLQe1FZlpKJdPUPwC3qcimjjWHMviB+9uYB79uXPmOfzCDN2cAL3Gso",
+	"bGuX2VYZnBUEqS0BUH8rQIo3kAdL6OTNfLnus7Cgj6sUsB38UomDX4LYLaIr0LIQQWN1AnLgEDYKx/1h",
+	"h8QTKnKaxQAB4t34DvynBpF7TmJ5z1SaM3jbXfiR/cwHB8Q1yP64KEBwTuIwN6faAngFl1YxaS4G0SHv",
+	"6Nx7mUroXUAeqVVtyPjIaELLuUoVTKUccmTfqY4SSod5fLbKOGvFJ2B8RXUVL1lihy2MjUlz1qqhv3xc",
+	"V1EJ6o+LfNK+pwBBpm2rV8WI3wM5vPa91H94W/Ra/wW1rVc4iKBmw5aUCaxrwESqt4Ou/VMg5C4CgHwN",
+	"GN0qSO56UN0KEl2lfnUFU9fxsQeAzw30ccQRbdBdQ1iObZa9tkbhNFfhb1RNBPvmmll2Nm/GheWex7C0",
+	"ypU8S/SaJFa2Q7icAPbfq42lLvmxMU9oCRLpQvqIAmookoPchyuW6DLQg/YwGa6woEwVu+ds1iSvLHh8",
+	"8M2otY7Wvo1dtDDy7G4TdU289WXGmwIiEjCUYVSVv5bNuIJQVNRelLmJoOoMZ2kA1+HeoreK2ZewUA3W",
+	"DgW1PDdQlwrr1ZCECiENGbNsSg58vZoIbQRhYRq0n8C/B0lGtYbKyj7ZGSDoQDO6pVwUkB2Q7MUTomeM",
+	"2eYhcYszYeJDOwYpitCTg/jd26tr0ul0HsO44kMH7YUhlPZM+WXzepdfHp1PmdIsLapRLpRsXVJU9fqL",
+	"1FMNlqgJks7qB27N/IQihL9FscvKKsE6VZLNc6EYTcZWAIBq03zCgAZOPn2KyHH/tACZdrtNYbehCDWW",
+	"CVqzPVcv3v/X5fMXg7fvBle/vHjxrtiESnV8EBMNz7IFYcrYnTSSaGZwShxwRfQ5iadMTajAGVGs2k2z",
+	"OhEi8R+SGbUkOwqotKSUCvSnXya76b6DRiY64oLr8ZfxjG0SLVg/+j5ocKdSsVSkERpr8Yn9Yw5rbeR0",
+	"Wq1MUtGp6GSFBRkFyiUoceXm2/2sIqaRg7IYupNcIuIv6/Oivry/s5vrpqwulrFYIsNxyDxBvEESK6aZ",
+	"Gfif46hIyy1rZgznwAodIVmWIiqYmeGdi6+syLcGrrvcCuDKqMLehWdvm/xg7GK4RPoIm+bGnWwPOH8G",
+	"RzoukFnhz8PO8n6WmL/kyLhc6JICyprArlM6MljK1xOo4y/IVip8/rCZz25bWGQbfbo4c6Fi7W6M5tW1",
+	"FLfmzoErGY7CDI8I1+FVqJk5twuCtF9ejBthoT5MUdxKQQ0flVsoGMgLKuVsPR3UqH8733ojnwuQrZ15",
+	"AfSR8t+FPgmdh+e46DEoaaCr2g+wHLw5Wt48t1DkK/DH1Eb4TaXJUhR8QLFyFZ64QiMKRGg71rkadKZq",
+	"y1rQE6rA2htV71phC69Tk88RwsygGneiKnWVukrUWC1HUH8tAtnIsikkEyjeVVTu2hTRzMilvV/ZjrD3",
+	"VT0FMLWOjQICGzAODxO8ramgtuQrTuFKYHmfeFQY/IrDUzmR61HlXWcfSq/vZjkjJ92jxpwRMLQIaQZl",
+	"wcvmfrV8xUWDTxVnsaWNqdEcXDdAgFUlaL5x7Y1UbKSkMN+6stBCggP7BOWPb0s7xYFLDdGH58VDh7vv",
+	"RYeJZtn9hsUsd3EOVJMTF+C77SjsmdF45WJGY3HaOgtFANeWm22uEnbty361P7x/VYLJB0E9T46rMT1P",
+	"omY4pkH747//2zr74k4Fjwq8+lUljq7ppz9HWKByZF/DpkCIkigAHPHAJB6wBAFKoiYUk04z8MjRZsAj",
+	"3zBQUaFss1u84jX99DWzJf5sG9eMDgyjXLJa30aksydvDynumn76thGJf8J9X9xcpiY7xTru4RpfioHQ",
+	"SH3+eqmHM0B1meUlT3aRWfw3TZj3Vxh04azC8Oa8WfWGMQ18fp4Xw35gVDX6I+pIZOHEKo1VxrdWaoJ1",
+	"e49659eDmd8UL35ruPiNcOKvpXxNxdzNWm+Yad0/bZCa7dkdOJ2jUVj+IGhuxlLx3zdO6e72GjrKRSUR",
+	"F4PWaMbTin7ePIKpkpZYrAD3AoOCN5xxU245erlAT5hKzZ0y456WKJSVR1PFEq7hoR7I0YCLAYL21YuL",
+	"lxnrS8qbgGdWKcsGKu/6Z3ZYLomWVdy4SSZ19Yl9dSRzsIMgcsWgoCT0hWFlu0GusoFb7MUfbCs0y+SM",
+	"LfkRysHhT2wgc2Pnr5zNJM2xmjkbhA7m8mkVEaTyk2ITLlKmBhj+xfDU4nCKIODAcQ2/gAbLKg7tQS4S",
+	"FyIetcZUpQNQrv1S6IHV7PGZpbmUTabSwId3bD5QLNcVYqRpqpjWwRNXJLiwE/nn9zTLgwhtSyMj/mmg",
+	"mGYK665lEgu9L0yqBpTixzqY0vltka6GXxXIa+VzjyaCtALVxgS7pZaQB4ULF1bKbhUVEIYz0FYPV/WK",
+	"Zm6xbEuesy/UPKuP3ttWFsZXBWYpNqDcFPdOCVfogDQr58lHcIXk7bmhfbEECCie2iM6Y/QOnTmWfuuE",
+	"6h9XD7M3AHIxGCp3EQVGwYFDKoH6bQWivJ21N4EUT6w8QI1DTCueFsP3D2xr1b/raGvwU0jSVZSRSqvu",
+	"l6ZnkBwS/uD1XniIunDlcbFbIy64YcV+FS+EYwrPbn2lISa+0rVmiWJmcIuxnW77BlArooXZfOHb9m/V",
+	"wGoMm0wz+7zkZMWjyvdMTZbsH/xk382kQEr3xip7SLGywaAM0wKpRA4mVMwLbqXLsiLBtRWMKQReHoz4",
+	"JxZC84XjnLHhWMq7ARPpVHLhI7WCH+6BYO1G5uJOyJkIfqyy9PBplZ/Xf0Fm3njLanrLruYieRgjgIss",
+	"XhuvOaI8y9UWSTfFOF/il40x/bv4bMeMKjNk1DS65l5RbbC2pxyRjI+KSswzqe6YIqlE6NnNvXSbgrqs",
+	"dSguSSEAp43adt82c5AVm1B6xjDAbZNkBieFzEO3kv/aTSegi1VOpSbZeIE+mlQqH8e1echUZYIFoa7J",
+	"LllUedztHEx3eahVfZEXs6/sCiuVTw1L4zPwUDtqdO58gJov6BosovH7D28GV9cXr14MLl5ev3gfH567",
+	"4uIz7QIBFEOA5lBoRq9txQ0UlpG19xgGCxYFZYOxLeE3TXUiv0oc/tcr2fcFAZy+hU3Sr5O3pMk9EC/s",
+	"/u/l4mj0Vbx3QwZah4L0ZeLeRo6Ib1F6bnl93Ybp+KzEjWbzgGXttqHOJTaNegjuCogvSx3fxhgLfGkP",
+	"a6z9/oHMsX/1MoiNu9pcQv3CR4SB4Fw3/m5fsaTs6wI1V545T2FNFij02sa8qJ1CzCs5zAtr8F8wzxdI",
+	"FhsWiF6bxPrnqwSN03zlLCANNRKaY/o3W+zVQFrVrh+gBndtLn+h9X/rLDmXBpEL6yiZaIyz2u+S/XBm",
+	"OXAOrUwg+hy1bj1y2cqaasGICsijCaM6V2xiFd5ccLMNafhM6M0oxx/R6sz92DdbyAejqMru/FWoyjTq",
+	"VF+hrhLaVxfX4sN0ylQ7oZqRjNk7Q0ck5bdWG6IiJSnVY6bPCSjD2oFU+Iw9kU+GTHlV3plpGm4ff/V0",
+	"26ftj390o9PmO+fPiHRUW75dxXW38ztJ7H/BHdwboWlh4Vcs6rcRdP1Z3kPWdU08kLj7L0AmCxTwC9pn",
+	"f2QZt+NtuKPX5CBNaMoePhHJ26Q3taiAqXpZcXv49ZEGjGDtqkzFzjDd5mlMpMcOMhhqsGF/PvJg14sF",
+	"Mmjc+m61PDul3kCQMRjygFrdn8p4mkRHdZGHlUghWAIJBGUJ0OaRKKanUmg2SJZ6xf92ff3O9+768wN8",
+	"pF3X1YhjYUWHhE5YM1VlFH2okyXZH5l0GfPFOhgp75rbApCH6j4sqapn34TGuCZpziKXY+Zikzc3vW9m",
+	"5K6dzX2KQTUa04JDFhyhCnUHFvIg32Kbe7s2iW9z1dS53B5XTvOmNAaqb5in4Fp84bbjgdxfIQE3sKiU",
+	"QzRLGgBtbLCAfow/uq8RY6Gs15I2WzFKgtIrODRAp2uC9SnBOwtWR8eZHaz6Rtv9wjbXDAOJO8HF7UDz",
+	"RlD5K/sYWVCKe2xvuTG9Z2TIXN4iF7cBs3JZpnOf0tch12PFGKKXyRHxniTi1hw4iT98D+6uW2XNvQ4S",
+	"+yEmXc6ErgyHHHBDFEsYv2dYFhhfLMvyw1bpw2L+Pk0PoJnkTPiyma4Rt33w1WYWY8Xuucz1wHntq+GF",
+	"NYEMQgSLBBX8AvRNmrDU5wrDDaCkcUmgkP6r+a3QERkyzVPmWPuM1NNaVudd7ALUsQS6Z19Vy6V3BMes",
+	"PJFVXrCr+lVjADupYTWeFMiuJw2FYys8paj9VDH97MpiIM9bpJ7LSBUSc8BviOUh+szV93HLFfk/vfvR",
+	"P/AZzS59sVOkJ5WPiszB8GGZsFQ+K6JeXMxL+UsQHpRGRZlZrnUe/j2lPPjrXnLo0cU9lTNxx7rj67/7",
+	"v4vk7FqMSMdfG2FP0GYRoBKVyJON8YdlJ40/d8gFxotZEeu43y8E9YZwlLhyIQTk1Gskp9VFvVbxzYuy",
+	"SnpkiWdC76AWVME1Idqz4JGbpcoiK6h2BNEx5MD+xzFfSSjJpJwCApOLDYyIzA0wLhdtxaU4PCdCGjsK",
+	"BehzUfFVRDIu7tqZTGhmSd1nOvnWSC4y+59fXvzwt7dv/z64ePXq7S+Dd+8v/+vi+kUtk6jfPX62nS3C",
+	"TnMDflITKBYjDdy1G1fSERHW0NNk9SLDzG6zcBOzNLzXD2hAYHUijx3T0PZzLSsIOG48mwh031TkLaTK",
+	"/UVe39QDWVv2uA0elv2vEDL35CmNZ/z5mCV3LCXUMhSCrHinY7buTP3CzfgKRKLNqW+RaupEqIsWFxfZ",
+	"SlVc3HpB7CCejTVLBgjAM6SaPTn22v8dmx9C3s2VoSKlKiWua00yPlQUTqexfJabDrkay5lAjgjYGFwT",
+	"b3RYX2vJjbiJtgG/IckVN/MruwI4xYsp/zubX+R25f9oDSGf5KXn5y7ttBUtJqn6YmUHMb0bdDqd+LAw",
+	"N1GCzWB+pitVxdQ9U20j2/gvVy8Mrg/YD6BxzGYpxm6vBrvXmOWyZIw//3K9OD7y8y/XZKTkhCBe0eP7",
+	"3mOam/FjGFJMDv521T95AuBG8JYzArk8ZsIh1tTM7Z1zz1OmyMF7+8HjF/b/kntOyc+//P3qcIPRfwan",
+	"ykhiOTJhKNa1ctEGLc/Y/8PBb1tJy7sTzlrvPNs3jE4WNN3WFcuyCMdopVykPCvxXyRKCq7J8/mQKfJO",
+	"ScMSQ55nMk8B3jCfRiTliiUmm9uvboQZK5nfjonhTLX7/nrXnRtxI55LYRkKl0Kf3Yg2+fnq7RsHPKUF",
+	"vWODhGoWkxFnWarPiRNYCsgofA4Q3opZYmQpOTjudg87trFLMc0NUXlmLyjNUD95/+Lix9cvDs+IYZ8M",
+	"dvXmwyuSjKmiCdqiXTwu+XD9sv2MSHUjCMmkYPCg94ToXCl5Sw2Ddy1NynRu5TEzjshvueWAUpExoyDG",
+	"Wfmr27VtxNAsOisdyhYOAKYBFeJI7LMSUPCJzwnFRbF9wNu2JUqK/As4KVIRFEXcZc2KwnWuexJPaGab",
+	"ZOngn1qK2LZyUParSVxmdNyxeRwBAhVq+Lbp2GqqgvAU9ViAlrRtWCETAmadlHmTd7tHCTyDfwax0jE5",
+	"iBdyAuKIdDodaBwmBmkPVblkJnMY5WSaG0aGbC5FSk6D/3VOT13/sMr1DCBYQ3vVEowMJ/1ut9vu9trd",
+	"XnFI+73ykSAcpgbzWUiWiTvkBU3GuAIOXsiuIjUEVCugPCjCh3RZlBSMA1/1Y1fl7t9hLzwauysd6DKf",
+	"qEgjOwzL4krCiRwAm/71Y+zL5gHEesMorAjkmH/s4EkPep1Ov9uNiFMEyUn3EKHfBZFT+lsOcXZKSxVH",
+	"eHqJsyqT+I8bEG5uWmfk106n8zEiN4WT2T4ElZLcoBkYG7GPb1qdTuem9Tk+t41JUdoSpvSWkdg3ERPu",
+	"HOGIMxc0Az+hagkT84gHOipq0ooCwlYDON6cxF5AtzMhekIzn5JKJnTqV9YOBkwCihqp0PRCeBowjNhD",
+	"FcQEb3cMtOUKPPVAKSOeIZYUYD4B9/Kd/3rH5h//N6QYxTh2K6jYQcDtEWsylkLmisSXZUZT++9sHp+h",
+	"LYZO8IhDs/6J7RQYAtho5roCc4X3+bmjKqcFwtvchOekOYUqPg8A31wlX23Z3Cjjt2Pj2+ieLrThmDLk",
+	"AMG7cYf8nc3xGNyxqSH9YwJY8WRa3NKwJigJa0KTxL4WX47ar6lJxnE5a8W0zFXCSOzsLnCqtaEZI+6J",
+	"HZAdWq9fvFRk5uHaXwSJi26fLlxOJByuM4LiAEEu9vMv18jDYnKw/MIHqlZrr3kQCFZ258Qe12XHtguV",
+	"OWXGHPTFhM5h2fC0elwqu7yWFG2vCCscf2rDV8jlY1cYNSYTRoVelJcKBJDOjWhFrYwnTGhW5pG3rP6h",
+	"ODNUzZ2RzKnYZ48fB8LFY/9lWQe05cWFi9zICY63kDwu3l0GdrSzVrfT63QB9GfKBJ3y1lnrqNPtHKF3",
+	"dwwy5eMxo5kZ/27/fdskP18At9KWyQeE7BJPce4F/pvukGuZJ2Mo0433GMtQFC6W9zJtnbV+YuZv0C+i",
+	"U8EBg+H0u10vfTF0OYRc/p9OBy/qn/xReKxa8g4cWMBR1umgrm8Q+Bos0W5ulkdahbzTCuXx1tmvH6OW",
+	"zicTu3tnrVf8nglMjDT0FuChJWYSOaIB30s+zHjSAsH+MdRs2XTBnVHBsj6rqBDQMBxgJXBpS58TfouL",
+	"i7wBc2ZNBHhABdZ44y6U5XH23Yiymo4fK26K1Rf96Mpt8ruG9Ws23rhyuA17Z3+coxKtYNei1kn36AFm",
+	"EWCE1qfjE9DCOYXFeh5mZm8kwi3OMSXF2XiwopAmms7JbDxfTabhRm9Ip5YtT3nbcrLlxIoWSHu3o6ni",
+	"js3PS5uj/UEDiVoxwLbUIaj6I6U6MD9mciVYSsZMNZCpFbtQ9S1w9phVLJYaDcpXHiPA+udo7YvPQTBq",
+	"ff647zlAY9ivVe9oq9/tP2n3eu3+yXWve9a1/+8fLfSdtbrDp/SY9li7PzrptY+T46P2adpl7ZNhb/R0",
+	"1E1Oaa9X6pmvKReYjASIWJDaimFBLXo3OLr77fTTfX/iUwjOXG0lO68yahKdFYFA2DprsfnP3ct/Sv76",
+	"nxfzN7z76fVVd/7mv/7z0+sf5Qz+/0vJXz3/eQrv/HR59N9XP59uTt64f2BxbKDvCxRd5ai4OuH0HuPa",
+	"N7Vb7NHjH2jqQS7gk976T0LkBvzoaP1HL6Ua8jRlAvnKBiO7FFg13VUQ/1y9NbQpJhscSTuw2pmsF8f6",
+	"CBU3dMNhROeXJhQE3FWmHKLzZEyoDgjJ3t1jdiOcjQxl1IpFC+xc505gdelwY6rHLIWLyAEOD20bYBZD",
+	"eE5yEThpoWS+rpQHK52452X9iwmd3wg8QMFsSrYynHtdLS79IzGKW1XmgWuC5Lc19whUCPs5MgegtR9k",
+	"Ot+OLyw5vlueIOff/Fy1Jfo8pCrj6m159f2Z+FVU2HPDtwY/f3r2n9N/9NX1yf0vT+cXveTF0e3fnty9",
+	"PhXvjvWHZ7PdljNdJgnesbmDbbdXmDsZ2tl8E/YnZ1LH3dP1XzyXYpRxtNMf9zbo4h2dZ5Km11K+AugS",
+	"+12/v8l8FsBqHoSTPndcojBzb8tNa6IOlM5D3poxsyRs0HIkbeQU84otH6IGSYK8Z/cSnxBl/8lSz/Uo",
+	"EbItp4sCDnxS8qjaMT5uyn6Ehv/09He8/os30rwE4IeHoAVclz1oYfsLAj2RVRMGRMo13tDvQdK1pKDH",
+	"Upm2VS9TAg4O8vMv1x3yEj3BPqYR1TmZC8BpZ+pGJBkH143zkduLd8oUAR8FGh7xlzMi7X3POFirwFpp",
+	"dYcb4ayPzpVCy6bAknXqzDjvmVHz9sXIMBVHgd6v+O3Y3IgCMh6a8TYx35ILZcKoM90hr6mYl9FmErJv",
+	"bgQOGRoA1WFmpX/0pelMzoDlFuuQypkVJTSICEKK+UTm+kZ4vwU3hGZa4lI5YHCNZu/qgj1yNaJuxEH8",
+	"nhoG+kH7/42dd0FDAQ7YxNr5niECvQYU/kc6WAKfgIyxL3q5EHLtgHR2FiG8IwrotuaFKhNUW4lUiiWm",
+	"PZZKs/YQ4vjnbW3odBuFtAIft5G8saWiVAXws/rHePhTwt/yny8//H7Ze8Mv9aV4f5I8v3xyeTf9v//1",
+	"/OfTDpv//Hv6yyV/yy8/XYpuJ+lnYjh52U3/7881HOG6CNM7cSJMCPF3Cr7zAK3Pg/Rtt0rNKo1gM4Jz",
+	"LMFvHZXZVkvqQx11SUfui8fF616jDRp4bwkDwCc2baT8otaQZmaLRuzbMPevdgntLKFsIArVwAP3uZGW",
+	"GGFefHK1iEp2XXJSq+CICsWsvr3qthoHt9f2lYQb7TUvwEijchE5syKH0nrMantJlkMcHNwAvtZMytNm",
+	"i4xD9Xxve/sLWWUAprDgDv12t1cNOA1/ubZ6j+cbJR6T3VNQhPrJUXrMTkbtJ/TpsH2cPEvbp6w7avdo",
+	"f3iUHKcn7MkorEF81ut3fW2bFs2yOoSP4+xn9oo569Oj4XFykrafsKej9jF9NmyfJt203WP90RE9Hp4k",
+	"TwBD7I5Pp5YnHwcWyBCBxkiDxU19kbZW79nRcb/T6wboiq2z1oerH1ufq2YicB5uzApLglhv5rE0+i9h",
+	"4gnqf4dmHve4UR5dbt+xK+yqo2Cej8MNjoGoY3IAJYNRVEHvblkqCFEEb0RK54dnxOG/EcUEm9EMG3N1",
+	"NOPLN//19vL5i8GPF/99Nfjhxcu3718MfvzwIoZwRefFtgNsQxMTKcxY+1AASNjSbTnC5+QAkN4IAB9q",
+	"MlUSSw4N5zcCY3tdow74kTjgRxQLkTtBFvshhiaVgPpQsImaG5FIbfDHIhCGvCmDKOxKs5SYGU/YGaR9",
+	"Q9TNlCnv346sLKfM3MvSXKb2QyZGUgXR+t4fEBEtQbebAs+AcBbFHKIYVINjItVV97IPStYdUnp3+udk",
+	"Kl3FL5WLsxuBJQ1Bgr1VckYoms6TcS7u7C+TCTeRKyxvO5qNpS5x1jhLIdBiQpVVOisYWMXe1kGulkur",
+	"5XH+pmazRn4dsNAd2NM2NrT+A4z2a90uX+5u6QZ3SwF4tnixdDvdxktl+y1aZpADwQVH8N349icwvl1B",
+	"oi4Nr7mNb7kGsbWwvTXKrpdGu1TdyLHJiAARAkss7AvAeTF7UDf6vCucbU8d9mHOewWWc/GT494/WnUY",
+	"zoa3Sgv9n1AwVStWBKb3AMLrg/KZ78bV2ln/ie160vexqhYS3+YhCP6TMA7BhSDYR2X9eKNZNmrWbouI",
+	"yC+v265/0wdMvoSwSPiioaxTUGxqhI7bolY2bISGEHgu8A6HyDPnogtSzMIjtCZVbMkwipxbDFoPhnUg",
+	"pB/SoYtsUjlbNij8vDKgRZymNQvhPdjIW5b1VCAJbMY9PGl42IO1o3CqgNUpwOxzkFDN2lxoJrDKwtKN",
+	"8aiG5cDW4Bs+pKHE4f2ftXrkb/x2TK6MYsxE5JUUKabpWpaMrOGH5mtvwX8cplZW2PpJd4nwuPCkQCJt",
+	"cfMfdl5Sy46fgLv/nqRP2bPRaRcuvPZxcmTvv+NR+4Q+GT5NnqX2MmxVa6slagIplq3n7V73uF9i2bSe",
+	"Yx/klUlb1XTM1vGol/TTIwYNt4+Tp2n7GTsdtbu0N/R3sP1mLIVt6d+Pj0m/S56eHj8h3S5Mt7j1CuT8",
+	"MH172TIWIZ69fQw2npDXm2sKWv6XsNkkAe/3F1z5bLULsQRdBjA9iBNeYdG58AEviQvdqTFxy0qJVL52",
+	"fBDrEkFuL5ouRPWu8225Ow/ieog/RYRr3+6QanYjih8OnJGGKoZxz+eFY88nozQXY4kPOzcC+oDT7ZyN",
+	"XJOJFMwlxlFTjCByNilfmuMcIHVuBAZTC4nfd8gLe8xxOLngv+XMGW2yzF5px93TEsF4ACxhYOgdE/Hh",
+	"cpvG83JvvqFFYwfGujXTXMkjd+J7y3jY1uzmC4Ywfb+z/hJ31rYUs0xLKwAdqp7VF9d0rScU3vm6rsvv",
+	"JqSV8VskuDi3v3XLq7auN662Kb1zPgMIr3dpaHImyns4WtQY7b04L7NbbgTkbx13yCW6UDWJHc8Y0oyK",
+	"hGmXe+buRxOQLhnLLNU3Au53yDsExBSFsHigRzlMxgIArwKUNASXEDeH0Y2A64/I0QhufoCE8xaeINzH",
+	"tT8bUwPXcFCCv+ni/ImZ4Nbc01r2BdmzX2q4zd0fFW79pPPkaSOvxgXx0Nub8keneHkKBM3r+02x/qYQ",
+	"UHeqaYN6/aWL9P1++Z9kQtyL0S9Tr7Y3MEISZDJuAkKBQL4yF12TW37PIJWh4NuQOorBPD69yUFG3IiU",
+	"Gau6RIB8BB7cQDGKSIqVgsiU5uBOduijKsiwvhEHx90jEkP3YeWy+LBDYtfAABpIB1CQNnbximACvRG+",
+	"D4pIqT4zuxg+Bg5A/iBcWhxQSakhKZ2f34hYsYm8Z4NKTzHJ+MhAMaSDW35vPxlKM3aICFbtKifgwe5w",
+	"FQF3nUzotEN+AUW2SEiOMOCTGuj9RrhT3HQTYVLz7ircCHrcT3dbyuGfnixlXk27FbhBjnrbq1AO6eiL",
+	"RGV+V6G+X4zrLkbX7fcLsnZB7qCxbaB5vVNQeRwQzTA/4C+r7CHj+iIygNP7HLfdJArW35FN0bAFEjkV",
+	"6VB+Ikkmk7tHYZSszFJETFLaBEliGJjQ7FT8ETv8y4fMPrN7gGhxEDrQXRbz8Oy62z3r1W4BmjFlEHjP",
+	"gU+fdRsDoDBO4SltPxueJu3jtMvap6MebZcxDE9pUHPXNnm8ELig59qwyRls7bKQpjDioMBBbZ0dlWVw",
+	"YaKWSQc/d/fxvZSk8D1YtnC8BAdy/2DZi8RArpEPl8ULFtANR5tEzN4IDJm1EnGE7o9aifv48KwSR0qG",
+	"c9QFgDPcCNejr7ThwTqmGRWPACCFj9zxI75yeeQsPABdeyM8aZelCYzlOXFYZlrHRI5GGvClaTIGSN6i",
+	"UjNEyMbl3+6DKYXVxjEFpZ6tHB6HpZ/h9Rtx4GrQAbM7PEe4Ia9K0KG8ZwtqDoTawlF3eWtKag0aiUgj",
+	"grleDpVMIJCpG2Y6kGIQCoxxdCOCGR1YJYSlkG3pctEBgxYjXN3gvI2sGNuNqI2qU4JeuTjaJWoVx4w1",
+	"dSMCMDg6R5QgNjKEZlIwB2Lm1C2uSWp7smOMSlObpWu7qVNGTUQSRfUYssdy4dNHMQUeG3H1WGDdwRPm",
+	"almx9Ea4n+FLu4WKsxSz3ny4smCfDHr+8Fb7pxxC/xiIMLLzAXPj1Ts7mxVxycu9aSUP+3NFCD9r7cCG",
+	"v2ZQcOX+XHV5ni6oUP7y7D785dn94hHD4eVZvVu7C3fr9jv4PWb4rxUzHNz228YMh0L+tjHDWwYLV5jc",
+	"AwcLP7gc3auwgj+Kou1wDtxdkgD6JyK1eJEBbiE2stcemgnBsHlegLjNqHbPIBnQXmhWtMbz6uUfAsYX",
+	"2h22e0k/bR+zo1H7GT0eti1v8L8Bq18S7lzM8nRVuHP1ra+lKKgVm7I8fDngaP11ysSDMrzvwcuNnodd",
+	"WM4+wcsLfOoxynbLLRNvBSNKzkCIDeRAK+glVIGYJ3NDDigp61pYkdHygsgqLf4wBvU8Srqz5zwgu8MI",
+	"g7MYor66dN8bYcZsckZiK8LGpWUjlrlJ5ITFEYkraMsA6gogujG6ra3seSPsmA3ApXODsukh+LBjd7Ri",
+	"cgCIxcCLIP8QtLAEhfvDzo24wMVCWXo4h8oWVGUcRekIQaGzFH/CSDUnS5e4roZPWIRYc9I4+blJpK3a",
+	"Z1zPXyX4uyF22FFJEch9x0W6LEYYsja2ZB44vb/bLz+vGUIZvKyYzjOzbBj4624DeY/frhuK9NHcLlph",
+	"WTg3/vww0ey+bzq0xw66D43eTf0XQYlbDuABDXZJUbm6Ze8+uBa7aY+1j0d92j4dHtlbEu9F+1trrdxx",
+	"9I/A7IoN29scLvojdmw1gpNh+1nyJG37m97+5i9o3xXqDMesZyWD/rBdXs/PhkFhWPjGt9IGT8vx6NgO",
+	"/CRpl7JEzw78js1LUeRsExHkbNOWMR3KNW0ZBvI/qxjZjYAb3pH9WcvyKPt37tZ9Q5kkINaz1sYC1J5W",
+	"Rzx16w2P7uZ5pP0x+C5WNJktwcJYES7sNfpVBAzwibYNm0zBNLhUrHhNeUaK18jBTxLKNTz2jw4j4hQR",
+	"vIU1vWcppstjVIBESGcypUpbccHB9VNRlJBAvHwfKe4bHrjyC4GokHGBhkfUTs6JssKIglvfXtrTDJPt",
+	"AWU+h5IoPnLNFcbxnbhfB/AUQgnccPVYzjSJO1fupnjnQFbi4lMPuzLgYuCaAVj7GIrCD4yMiz7ttMFs",
+	"GOJk9cvCEu55HGH8nsOlLIJHOgS9TZD6Y3kKGUPdFQ1lxYq6AX7ByEFsX4qJZuawQ4IKX80+JYiSvy4I",
+	"4C/kVhqCpa/1I6OK/PFHx5tjO2/ohH3+HJG5zAvbun3Bbyb+DjCiXpDtbBiH4C6uI9ZLTk7aT9P+sH3M",
+	"no3atDfs1i+jCvsH27mQhiesvOivSqN08ZMnn9ZZC/Q/rOhz1vpvOxks51LMKZzBV038qdDM+msAs9YK",
+	"7vEv4YqqzTl0U1NDM7mtN+o7A/5rMuAlro/KCfqm3o8H5qIrWNsWzGw3TvQFE4O+3zV73TU7becy86Rg",
+	"sxp7/Z6/8z8hf6e6pxvfmM2azFoU5vcQoOyKhFd6PofLAjFouSA5Fk2BfFEuBrlmMVbR8IwfauSWl4N/",
+	"t7xA9cC9Gi9eBz/C8Pa8DiqRyeuwn7HH/3HYz18zdHJvmsc92J3mo+XG/0XOuOCSrFPbfvrY96vxz3M1",
+	"/otci9/G+bfzWf0auUWuuuCyxBhfko8cHPf6ZUmvBv0EI6wf8kL6Mygmux2zL5gm851r/nm4ps9G+c49",
+	"v+ek7JOTsqcCc2/7XOqBsYSayVtAU3J3AA3KIpGEKubczPXcEkaT8Y2YKW4MEz5iwygqdBEhArVMUxYE",
+	"b3Wg1DLtYE35GJCBK3VfDywjgNiJ2D+DIgjxoccdljNBfnpxXZbn4wbiybE7OWHCdMgVlvLK+B2r1JXV",
+	"Z4hsFALzwRKdB6hFxEDkNTrXEVwhwkjyEOfZwzJAZeKoCHHBwuIIb4BI+hA1jwjVrg6x+9kDHjksaHkj",
+	"AN2ojGGvjcNBBZaV88sVYapD3tFbpm/ESGaZnAXxM6CLAhmQGVOMlFt27rJvlZaKaEPnGktQ34giOJzr",
+	"4n1LfmpZkMoLpLNvFJnipofOYc2IpRhNDjCm3cNTYFOuAN09UzQDQaW4Pn/1nv4OYC+kpeu/M6U8teeM",
+	"fZpmMi1KFTbFWUD8RHiRcMMmeu2NYidwbT/9HLUm9NMlftTvFgEZVCmKJUnNHCqSjaSarFmPIDzEH4DK",
+	"jFtPh0/oSXKc/v/sfftz2zb277+C0dzvRJ4vqUiy/J6du26TdrNNGtd22t2uekWIhCzWFKASkGVtp//7",
+	"HZwD8CGRsl6O45g/7DYWXyAInOfnfI67z9oDt0NbfffEPw7cI3Y4OKCd/r5BSxQja3B3PhmepBAc0m7m",
+	"8ek5cMiKlbi2ClcYS8NQcDRZa9Cm+/rCg8DtsMOBe0xP+m7TbwVttj/o0ANt5PwxoagFTtsZ/GXWKkks",
+	"jiMtpRGX4R8EgGGHO3b8ph5Za+BagLs+Nl/vawHugG1xO/rC4wLwe/ZDrfwSOdmbopcy39NYjpno+iq9",
+	"PP/77nfR/MDX4OeCnbFCNhBW/MtIAlpRaw0B88M29al4i+WgdYgD6fNQa0DLTiCc0Kq03ml2Mh5gpvQ0",
+	"p/CLI0f6ptt3ei7Eiu1ftzqn7ccQByvKTj4Z9Zle/efffnjrwriazWaz086is0G/ZARDe13BkN/kKw5t",
+	"fpMbbZdu8pz6W2/HlsaS9MEKsFUUCuI4OTva2Nvgt1IG9lXJrc0VWb5PNF5DQ+0FbXWLbGh90rwhTObs",
+	"4IQy9H3IGbQcwbYwhprMVLICV5rgydmFduo7+2pPZKkmxv+jkECbt3uAAzoZQzrhjwohXm8UKT24Ir6Q",
+	"6vPwgyejgXVFEY1ige6PA+3eIbIaOFl6IKZX6HziFDLRtY4b+51izpsVOkcs8OJspmonrAfB0fQ5rQMb",
+	"ZFzVWdHiZv4u2f48YyGVUbj6K8vMFOYnpFnGzTfX/wpDkK1mk3z/DalDh6lotucQG3BsHejFbf/a158E",
+	"ubiw36QK7xiUtNdOW4fa3JjJXsh72POpdrrf/CsdOnSqCoHwCI/3GBzI3dwcgfqwzDGYybGQIY67lXVV",
+	"au151PeKjoKi970wAMV0wDrBvt/uuy3aPHE7g2PmHgdHvnvYP6CdwT5rBy1f67IJD1UPWJ3np7tZ1vxt",
+	"mRFlAyxYZbz2rMDKSAwxJEfAMHNBl4+DRuuwcEXoaVg8f7/ROi47vXzdlV7Vp5KtOB4jmX4+v9Z2ntkL",
+	"reR7QfHDCl9Lz31Rs5MySVEQb1+QFIY4FEdhmancg8Fh0+3QI+3DngSuXX168e0MYGq048POZNIX7SW4",
+	"k2FqEa1SGbCqR2lvu9yn/MV6iSCJST0LlcTm9obEBHevQ6zIcrB5HxiRQ2jLjOXAYjSeKKghhD2WC8E2",
+	"uvyfVx9/JP2ZRdnY/Oa577OxOiVZhTsOBl42XksAnjmOQ65oP2Lk4s13p+W0uF0+x4s7EHHe/n2VzPye",
+	"gb364ThkXDkExZ1D9GaS6bvbinGYJDBQ9OixQR+7H0cU6VHgAlfRe2xDZdtROQQ3MEHCGR4QYwWQYMIc",
+	"Y8cPwptJDK+qxw6zhaDZUDW6/JehgKCwdvotM3F2euD85KAe1sWb7zDwzQXgn1gkWYOcczvltsO16fkd",
+	"RWIqu5yb/uAjFoQUgrmIfzosoQJ+lziuW5bCV3ZUZUdVdlRlR70AO2pNowkshzn1mJOetf+5ePOd22rs",
+	"k0ajUewH90NOwW+e94QLI4VGrziJYhExqWMxvrxl2Jk8q70xQ0y1ygGdxUnItVxyCKaUU54sq7FwN8wh",
+	"Mr5FbeG+CWW6x+fNlu+MctfPEjyaOcTDh3k2fjAIIwYPxgy4IbovenY6g3iLM7hWX/q37sI+bYyDQbdW",
+	"1H4sjW+8ZFDJ4UoX4ILRVtwuo7eZ8Pku7OhdBHCR3SOV7H9uiBosLB67ZL6IA9tPKWY+C+8s35vMzkiC",
+	"udBblvKZk0aJu9xygKeB0dKIcYOcw3UhjVIywohRC7i3e8swHJqdaGy0MzLCTuAUkSrW+A1ll0Pdlrhj",
+	"sbmrh3HsDEtiCtVHLgB9EArD7kQYEGgUlTuuf/aQ6M7c01SgMaUiho4E9joHjMYriaiaLk+s6fE4TioJ",
+	"EMchOKETJVw8BFTtEeXyLFPfhnfvcmpbqJO0HMFYJa+wq7olvJ35ESPAbO5l6r/cH9gMiuIsPrGcbs/o",
+	"hwt8yy2Lzi4tHHI76r0CG7RU1Y6YGmrzsNan/LYH+KWBaSoyYPpcLVyvL/8FUrjVbu67TcPIvZr+NBPz",
+	"iFVkVu5UDkzlwFQOzI4cmMp9+dLdF/O51xb4ZTiRLGwMqX7YyaCphYsemwuNy4/pYd+1YkpLsHl6oBVF",
+	"U6nSgW4Ly0YWg9G1ORXqA1ptXbV2aYZT5sRZ42cO+2qcsVBV9YLPEZuOXx1sZGv1revyLM8XvNb2847d",
+	"FSRO42SO/1x7CWKikiSB6eFqdzUXCox5PYNetsQJbHv9tkQOE+5Sdh9qz0caD8Yh/YkhYgqVxTmEkogp",
+	"C7AU2CFSWC8iZhGj0nhAhmhbhNgDKQOrr2fyIiY1gGkO7cDQG6ABl47prRRK+6KvEFkxg3hFFqcjaaQP",
+	"IlEhvpCiPDBZCUucmO2wn7T3M9zeBmKtWDwCVwOqAQYiBpZxdMI4m9qQB/k27TdoP4IS4lZPDBSdQU1P",
+	"g1wLEkGFHL4jEYOBQ+K5lYf3R3FKvCkN71jsEe1/MhosIoB+FmGQJgt2Vg9dpRkqK72y0p/ASgc1UVnp",
+	"X1GSodCKBPVowchVAeXzY6bQenebEHliJY5YOZRkKJJ2xoyrkEaS9FkktPkkjCGiH5CYNdYAEnG24o5h",
+	"DxWJBYRKFFYsfNgea2D7BsKr/t0caPhilGo+7delKNM3bCSQeFE/W0DGyM5TWhR9aJsAdvoH1O34h4F7",
+	"rB1Cy327zzpac+tbWybeFS5Y3S2MQ+6HYxqVNq+FspHGxjtr66WoB6FvqZeIj+0CYUiZNakPb4V9yjZR",
+	"eqjdG1b3YsshNRDxiExjoZhNfoiJ6ot7RxvQTCoSUalOs1AhWxfsWE48p8tN69a6h+1FPAI9g4iECzz9",
+	"nyxZunYUboQIUiY+JODTRrynn9dDEnWny70hiwIPqQC5IFcfri/AE8E6UV9whA8Few6hSo/M9LXQdyFw",
+	"F+M2iQDY+qCnVZcnlbx1mt29bswkUzhByDIPeRPD0JeykKZVCPrUs2xySb/NCLoUFVcfiKR3enqACw7l",
+	"TPt7ZbWuP+Y+7xMVEuBrPUoVQfb9HiglSCYXRmGpEOv6pjRmQeJd+9TQghSXkprlnBvhiN6/Z/xGDWun",
+	"+5k62Adw/DighDrS5N1DmSNgKKzbTYi1dlFOgMPYOVH+BxpGS/nx8bnPixZeKeoPrU+wXnGdUZRJVjYY",
+	"gBVshQ94Tau5wxt4v2iZDzpsP2j7bqvf1OrzxKjPQ3rQ11e2WWtgvdy4Zyb9LU4D+YeQSk/nwoskBegj",
+	"JiW9Mfb3Ks/6u14BDerHgofStToFA8dmk53WfqecFXQrTk6x4/wn5Yy8EQUkLPqkkglt5/rOSLOtEwPF",
+	"mPpk3jXErbo4M9l9uTLRzAOuTfvXrfjqs/LxYTA5bMkXgSQHqALYKxljCszctaPBOQvq4bJksBFMawBr",
+	"MVnVo9W+NjgWSUEiPeh6Yi68kuQuZFNgXjR9W9Ij8ARAgXT2Cl2C7KLYHoick4nPWaJl7Lke2HM1p5Ya",
+	"lfpxB01y0Gg1muTSdr6yLYa4UETRW8ZPYfr74p5MOL2jYQTQrceSjlzo5bKKfFyUi1bsmdZnWcH3I5sm",
+	"xisY3blA5IKks77XA93cH5B0rV9rG4m1MvcN5q+q3i4i8gNBt7Hc2wbttygs9cAhprrTDNpP2p3UPtiC",
+	"DyliYnxDkJOQFnJSh1LSkXH60gbmI0Y+4PZ1373p8jrkwQyI0JSD3AjIm9EoZjSYEZ9yolgUmfa6yW30",
+	"I/caiM/LTkXPuL9dPh2Gke3Kiz+e4en6Ukjxpb7rCu6t1hn6bbsc3haJk6DlFzra2oEMZaH7eAnfZbmu",
+	"aO9MV+w/c+s3pyiCkEZE+WPSah81mo1mo3XaarYPTvWH4cxXyT+06jBtI79gC7qgDe2XYSInYJOdKw7b",
+	"7xblw4uHfmzfspbxwJKEw5RubXYjmd3qtB9wfhZMkK9wLCTxKAypfcQHf45Y2gNnfmCKBlTR78JIsdLo",
+	"G07U44TfYC4eiLvlYjuvpBnPlxvkWYVJdiM1NACUOOY1TSq/5tSGoVRC7xFsOwj6YzzpR6GvV/2SMYB4",
+	"HjMewAQ46dV288DfvdSrMWmaVeF3Rc9umWdr6Z55uhmMKQQIcqPBrsCr3S+5gX27WNyFMhR8/hUfumk7",
+	"O8jsTcyN0xbDf9l27/t+uw8p6+PBEXM7waHvnkCayeSsm/0TinBIalm25FCMe7CcjR/UbLb3O1pejiPK",
+	"11JxeSa+DdASkqnJuDdgbDWYTnGzZcXGKMssiKTW7Bwc08OTgcuaQdPtDAZtlx50+u7+QSdonhx3WPu4",
+	"XXOgd2Ov5FuY5s5sDJFrTrnqmS0Gk78mZmM5UbL99HqdW4GClo9rd0WS8u9sE1cDwfdwQM3KuhcQURNW",
+	"LVq1bn7YtKCs0K0751ifZZUa5dhg9g5yktxWbSXqJqvv8ZKEOdfVQqEf4YUy4TwQU55JsNU7zf0u92A7",
+	"a98riej0lOiZG+WhludmbDiUNCrX5al1IdFnTCN2kkbMIRQDgNpSgv3QIN+Hd6zLvYy2Af8VMYoZlYrb",
+	"VWLGEhxNaIUmocq0yzMkyTA2h4TcjyaBbfKF7fBJpC0UeUo67bZ+KPbIhx977N6HXl+mZhQbpeXHBa4o",
+	"8Pfeh2Dtp2/8Sloka1rJRmhf3DHDpzEKFTa2Tnmy8IaYFpUM8ZzphCXXZ8ARr2Tabh/sHIHFYO1mO3Xv",
+	"4f1xnmw1m2dFuoeu8zhM6/ksm1ZpSRnIgSdtX7ZDU+SRdFupMF5P2q5Tltbemo+zMvkqk68y+b46k28t",
+	"iVMWIDJKdBxRH5uPVK33nk91kL6qvdKkf08Vm9JZSbc+Y+etb/CWRLJWJB8zuoPUMaoF1TYhUmlNhwKS",
+	"FtpwSitisrKQwHYneutmbKC0pt/w0g4IJYmQMOasRbXpW94wri0hFiRJQocI7hf3WrMW0s4ZsysNXWno",
+	"SkNXGrpUQ1flF7ulfN9Q3+2cMSijL18b4bRj9MA5MULUKL8+8wX0ijeiEJSr1sY55fq76KdZe1sWC9GY",
+	"XE0sZPNRQHGheuZJ3tKehOf44A2jDTurBq20cKWFKy1caeFKC3/lRZBG36yp9Ys82tc+5T6LHllBW31s",
+	"uSZozAg+OMpoa5OEQFc3IfG7E2HAghX0sgHi4SlDKnu2PtwkP5BccEplQjCYFH45uSpO65onGSELB7f7",
+	"ZS7TAC9S6f5K91e6v9L9le6vdP+j6n5UN7t2+Assg5ipeLZrot8Jl4thb4hoYwGANRhuaMjPSKhIzORE",
+	"+/bTIYsRT2BOjCecSCXGY2NBjOgtkwnCQE21nTFvNCRFBkt8+Uv92pU2r7R5pc0rbV5p80qbP6o2B20z",
+	"p/3W9OaNZl+j1sJckaNuZEwCn6OhMSmurbiwj3oiphL7qo9TLWHeLqmX2CExhf4CvZQpaUXtt4oVYMmf",
+	"DPvV37mI1XAa8iBTS4btny070/IqYDN1P9rbZIrDEnmNkN7acjHYNGLwjvFAxL1I3MAnSsaXEYZwghHL",
+	"qG8Gh6xNO323leFLPum7R/5hcMA6g33kS840ud4CK24++8Nocbv6XgRefJxudSuMkp8eYlgrs/6vlIgN",
+	"RiUbawuVxbfYX/VOIfXpUEClbiRuCHDDdrngPkPsDOVyqiVBAh82VFVe1tTyGuQcOGBvYq0dyO+iD5Bl",
+	"TnBryTxAmeAatCy0uDBJ/TaEzn9wkkMmPLB8UNCmD6/JlCiHiiF5Lbm6gBZ2Yyq1bN1LXhZv3OUwcwgM",
+	"umFKZh76SiJuHkQLlsqTCxFF2fGeklB1uc19ergpPQRqW0cHuxqZHYbkW4gsMu8Gu7LLQ4mIdO1K5d4d",
+	"Pwu6UdmN3AMyBW+vHHl9kfibT4e9xpWZYcjjIqaFEjKVepSA6INxI3hKCzw3EvzGlcyPmXL1gfEwphIA",
+	"cqsI4CVC9QHxuK4Ue0QU9lemxOZcsgdUWXNFVbY2X6ndJ6Ws90bs9BmUWNhBV8DWFwBs1Zes8HJX6Kp/",
+	"yhDaFGNiSRoEXEmnL7gYy0Gw54n+jhkNcu6EViGdpPwLwm97DfIOypyYTMuZTAGS9E6zlU9Zg2EookCm",
+	"yvbqAnrUdrmhFwYWbjZDXnyt+YngyNsERPNUEV9I5SD/AU16ABN/opwupyQQU34T04BhIZdi8Yj4Q8pv",
+	"GPQBvmWciMEA7ghc9kma0tADaiPFDmU6pIrdmU6BS0qVvmcq1ZZbsj09noye+0Kgy4vY5DuNg+KYCVJ3",
+	"QJspCEr1j6m2511t0Lsdut93j/22HlpzcEKP+0c4NFNIbuYUvbJs7Vvu2QfNZmnI5mkdJUht9wrZ99sH",
+	"G4WZPq9/tVt1VoWqdsoXtaZYn3PVNsruQJ5jQQN8C5ISHRkoQjV9OBp578EDtw7FKmqJPhtgS0UG4lO7",
+	"HtT3occ41KvKBrliSm8v4uHu8ogSc84etDXs8sT5SbSRTTqZO/8u+qbdSD1UZBDyUA4hw0QVobzLGY2j",
+	"EK8jfXZD+d5Zqrasn2lGH0pTjxvyOxqF0GVATWQPD3sNkivU9Uhff3rzrKxaG9FZl4sps34jCoxTYvmm",
+	"lpXoOgmHiOpyyUDPxcwSF5E69KQsrhfeO8viciS5ZWzc5fGE6wm1TTLN+JJXNmXYnpaAHji1HghXDxvC",
+	"zBUnew7xYjYSd6w3/3N+TcCNzMftchrbuXiFdd7EgxWFdd5RpBW8t+eYWECOY9GQKza6HMpyvHcDF/Jy",
+	"2jeGzj2mg6YRb0Uq+RMI3o192FwecNPC4fWV3LpSGt9yNWfxizNEKu3/7LS/eaHKCni6hNWzbBKHcmo7",
+	"Q6fIk30N3CLl/qxhLikkJNEeKLieSTuzBFrhJIqryyGp7MyFmbULSupXF8gjQiImZarrglCC4ZOUiHZ5",
+	"Qjky13hgTGekDjcbR5P5WPaIxreT8Z5DGPWHXQ4BcGTOaGNptCRDGg0IndIZeq//ZbFw5nuaWEYw8uny",
+	"fVkXA7PtL2A2Hz01uLu0nPlyvZEIWAQhQWbag9mP0Buz2EeexrYW0jip2V8P9IxguzxEEOiDvZv+HASi",
+	"1S4U8WtjNJDqBpXPPOsvPB7n3Df5l2QEx6WKkQdrIR/0+cU4j4OyS4oxR4hZmcSAPS8+JaWbWV0xK3HL",
+	"9OYdH/3Db9/+dDL9tXP/c6v/4/Ho/b68PFT/bk7eHYi3+nPAs0EqpAw8r8VgoBfbg5f/lYG79Bamu1OK",
+	"eRmvNdtyvN5kg28Wh75e1Yn+3of7rLJIy265ZWpVC4aH06t5oQNStuKHLiPHRyVEc/6Zdv0+WwygXJ++",
+	"/tNItb9em6W4GYh0AQJybd5b242JOF9VcIJ5PKaQ2TPy0wrfeednTV7L8aQI6MqMjs2EQlTStOqVxP5h",
+	"YsqxfZD2u/EE8GTlKSaYkUxNMiWJN6+SPFJvNhqtZnPvLBdJ0Gd3uZfXVMnJzTQLDT58kVTwurwuRqHS",
+	"pvqIUZ4aJw7ksrUVMYzF5AYpL+zADAoXrI5Gl58bGjJbPAMeOrw1uOeF/jzys+GQjO1EOGOBXulDGgfk",
+	"j4lQlAie7AGIbnT53HuY7yl7+qIeXOTtNchcOIDUwbry5gSmt1cSJyDXxWaR7HI5FFPT4HaaMsRBvgGY",
+	"NwoMpyuWtZsuzE55klDDbq2aTbSDff3HCEVUVl5l5VVW3kNW3gabtjTJo+UylXNayfT55mJaxX1M3OeF",
+	"hXGusskqbeLjEsbyH71otonrLI/kLCCgI8rPUjixPlAc5tGGQAkW+vNEO0qA0DC4x0FBR/ShVo1makxL",
+	"wnEsgomvyE0sJuOyQZiTenDSE3YInCjRS0hpwJldLemwjvYuU9xGz5kFZn2NhZk5rR35J0GTtQZuWnNz",
+	"zA4Hrr7/id8MWqw9qKVXYj+S/jFr+62WexQAnOKwrxWn76b9tA9Z5ho9xXjhfnA4aNGDtnvst5jb6R8x",
+	"94TuD9x2v+U3gxN2PDjKNUoPYjpQqwPmtun5vU3kYaWQw3MIMuwIzm2klZWvPlU0EjcbQ7nPwdMBTR9q",
+	"7wxWRYO8U6k80EvMSf6i4BRlJAUZTaQi0KZYcEb8ISTkIVcN5i/80OvHAoHGZTBjVBtPhzH+Kjf7+vt2",
+	"rY25Dki5tWbeuRLwz0jAr7NoyrwNK4cqPPTzwkOXIJTzbsAyNZW3/RNocsAiplhRRHYk7rDvu9ZaENnj",
+	"IqEkmkgmTaELAldyzEIxU2GMff+4VIwGBQrpDTx4M4VUThzQWXwTfFDw4ruePWXdLn6DdResU953eC2P",
+	"FOH0y1gsvmfKrMQtcVyVPn1h+vSr1qVPhM9eXUZ8fmw2ZMGM+5WtA72hId9rpHDrEZ2B7OnyPiOSKcBf",
+	"o14MPFLnAiwxRCIjYBqZeFgkV4BJb4vU3V7rbuj/JdvcTMV6ntBjInAryb2t5LafdLnsPtiF7G7vRHYn",
+	"ANtKhlfo2vXRtVv5Xq9HIphEzJVYp1OejNEL9Rx7YhN7cpoDQjCLH4WMK4IF91p7cCikjJmaxJwFpO7h",
+	"GT08oyeZ8oikM+CJA6QJdk43beagp3uHeDjEnn0qYE/g0rT+aAa1M5KpUpv6A9zkyr7m1vAEkJ29SJiu",
+	"16c1S9nmnrCmlm8tUxm5zzoDe6zm1MwMoGTrHw9O6DFzD/xW4HYGx8w9CY6o2+4f+i3WHHRoq5Vekk6a",
+	"lcwBVdRnepFgrr42VGosT1+/ZpO260diEtg25g1fjGpOjeHSr53Wxv4t5JmnIr7V6xpJ5lhPxUD3ZhQP",
+	"JNxDftMDdgycodEIJ2M87fWpZHAHLXtDwWXt9OAvpxbygI0ZD3Am9Zqz+W3A9EBuu9XUElss/NpcWaLO",
+	"fdAS2WoXTYVJLLVxX0mCOyyZrDU8481s3SLs3RW9M3bugpihA8ViohjU6uhTRmjoyizrySmi7lPSQom5",
+	"Cr0+TYbCVNVkTukZy9bbQ7S/2SBdTjkWok/GxO5xvF2fEdgVSYmeuSTfydRzutyzF84fIlGYvAmBx+v/",
+	"nzCJKD8p8EmQ8+5yuweBocY8M78v5+6/1yA/6R0lTw3+rssRgGcxeVIMFEhavFmKtksRePoUi8A7g/LK",
+	"CYfSLRbg5XjHutvaMxSe+l0A7KdvnJx8RnLDNyPBSsfpUESM8Mmoj01hF17MDEq/XcgVu2ExwAGTDqam",
+	"MNSnnAv4MDGj/pAFuYal9E5/qYNm+vknHM4zc9XleaUE/UqncaiYC3WRJGIU6jWJmID3dMvYGLkBQEnp",
+	"99U3yctiL+uUGTWV+Fb6EAUOdXhpTkfQ2DVx8fZOCQhyEzSauzXMBxz3zuA8PE0JQrs8EmIM/Ak0CGIm",
+	"pR60DANmk3ih4HuOQVPYU6ABmpCqy2MmRQS7UBAkEi1+ugV+npJxHN5RxRxiH+x0eRTyW1ev/cghMZMs",
+	"vtPrwFxjuI1+fvvjm4+XvfP37z/+0ru4fPfz+fXbv2ml5u05Xc4FyW5j7eKqxZEkW7dB3sIL+YJz5uP+",
+	"hVazC54x1snELAhj5it4T1uFqmcAliUXqssHAodbBgEtNig2dEafzJYAjiTzzy/UmvgsxsM7rjXSo6BY",
+	"KzPxWZmJhFrng9S1pAKZD8f1pO59dcmbF9Je9GoXxu6i78yFCgdm9z/sQWvDxfJBJNQN4LZOJOwDZERX",
+	"LB6FnCoWpFWdIxpG2h7m6gxd4uyTt3SMf8zcamfuccxGenvHvYDO9CS6+07T2f9NfxN4157gvTwjgBEl",
+	"eFzq18JLj3K/KTYaR1SZcF27j4FN93Bw1CynJ7Azmt50v5n/NX9bGy11j5rHLbfTP/Hd46DJ3PSmR2z1",
+	"gHHh/Fbe6hbeanbxP63PmqsXSz4euU6XFjE9DsGDTReyLYDKLkLctL30JO16mYbEZn0ax/A+BHpPcwez",
+	"dKFTgp5wbRB7uQ3oGf41qshIm7mtJgnABfVVl+sTsNwc68ndw6a2i015O+XEm98/XvJsIXojymc9+zTp",
+	"OcQLJigaWC87CPCIsz/0xET1xKAXQy7JMW4QeuFcxbO9JbZ3qcza0AKvxNUK4mrHpnE151upiNRSrYzS",
+	"L6dKZhcKatHOhPS8O4mjcuPyI2fk0+X7MmqTEQ0Y9tNLSnCT9rvIl2J73EPGhqbXAlA8CFhwRqB8zyZ1",
+	"EAPQIBdZ7JMaCpklXc+DoMorcqBNxif9fjurGSmuWrQViH/s/6pO7v7V7P/YGv1wNH7flpfH0393/DeH",
+	"g38c/H7efKAC8cHLtymCsJNRVgiRtA6BKubKVCwqnEi2YjpRnwvKs7h9M3wKpalVW1UnmcIQ6cWna+Pr",
+	"2ZrRRe+Olnt1aWX6Y5Vh+zM/MhXNJRXC69TSrtODSG8uxrUA76XNjzDUBR+CBT1/qLWCHt1va0E0chXt",
+	"pV+p2nPL3LNxsvSe2CGzX4tcTiJmMkwJBbUvArZ3ql2iiFGJ+TBY0l1e93Bt23RYgNwSDJRrqhjrGU8n",
+	"+RXyF7iAwQ4gnN1QULB1z/6zh8c90xLDOGVqKkjA/HBEoy43b1H38NSe9rTGMfNDybw92wW/TyUjdnPA",
+	"sM2/e6NQjgCRt3dGzJYgZktgtkhw4o2FVMBwOKazG09fP7d77PvjCZAHtDQfhtgM7gVTms80mgHORdpI",
+	"fSXCj3K3LyvUNs21PCd5trno+mxkHC9YC1Qe2Jfrga2rg6zRhllyF6Cu5c7WBfVvqZalWvSFXD8WLzwj",
+	"UjtHNCKK3jPpWAlo0mtExIQLzmwDcyyvtQ5UzChE+0clfhI+4nsc2hMxGODEzJMIPEQf8GTEAbsGTuPn",
+	"BJJg+KDpq1rM0rezPovJRSwU89WGEGhF73thAOvTtup0O/Sg73b8w8A9ZkcD94Q2+0i50xnoJb1alcpO",
+	"SvQzy3CFUv1s7fgLqdnPvfIOi/e3ljplxfiZL/qkRflf6O7aaGs8YrF8JdSKhdomn2lpefo8Q05Vp/7s",
+	"69Szn3Q743DlynXTNz997hnEEqQKo0g7yhNTaJepYS+tUt9KUlfV6s+2Wn2jZbusbH1etC3GkPNLbTt7",
+	"vNJYj6+xXoa2eqLA9gb77/OXhJ8ZbP0D5dik3mm1l7JQmOLs3Smb7Ui6Lpn+xzol2pmRP2KpdiXVHl+q",
+	"JaXRlXSraqS3qJHehd2vZmO2JCac4U+UpD7h4R8TRvQGlnvbxHuv4anPqD3Po5JV1J4g1Km/wOqRTvj+",
+	"LyrQqcwK3Vmcc9lOWh7D1J/qy+EVrW2y0p5R4HDLnbnB5KwSrtPLporWfU3ROoW7enOlvVGsTl+5dahu",
+	"M4FUReqee6RurSW7QqDOCrWyOJ1ZZ1+WQ/vl6IcXoRueNja2xor/WkJjOxDuT2ZmPqO42JcjRuajUZU4",
+	"qYJRmwejtjBrHwxDSTLhARRy5c1Z8KKBEsC41WMW4zLeIkT1dP2U7MtaPKLdkMvAiJZY9OtAJJqXK8sM",
+	"rM2i+tmjaytH1l5UUO0R4mnri4TlsbYvIc62o2W/7pp9fjG6p5IPa07sCvG9KrT3FYX2NjV/NgnobR3L",
+	"q+J4Ly6Ot8MQ3rLo3ZcauXvmWuNr1xhPGvB7YbG+J43z5ffhutvj+YX6nrncmQsTVvKnihBuFCFc1zqW",
+	"lAd9cf/aj4R/u4QpynI2eFfnP7755uO/kHib1DvNfeKZm/SCEF4v8LIyklwPGZBTqIGIR68kUeGIOWQo",
+	"pmRAYxIqEk+4JFSvYwzKMTKlUURgSJbOFDgHDT23YYq4ujA3I/+F+mjgOBoMJLYRuWVjZc8MqKJ9Ktlp",
+	"lyM3Ysilotxn+GgBXOHAq0FiJhWNFTC2SxKqImaJ75m6wjf+FmZtW4nIxRRFzZHbbM+LGnyjnoQVK2un",
+	"R0dHh81m06npN+/pN6+d1t5OYjFmr79hcQT6U4mAznL3XF0DZF/tSiVaoIBVDk/E79R4TlGzSxOizr9C",
+	"ZusY7opy8pnCoNlWu+SD9T1zewX3wEDEUxrr5ak3AdUWFax7ygNHH0QmzoDOHLyBaXIgw9EkokrE9kYO",
+	"oWQi6Q0jcsZ9s+It81s84YSasDhFjk+4HdePnXC+eI5+4imZapOFxIyzKY2kGUFLKlcMXKD0MPubBwmt",
+	"DI5hSMdjZuj15ymOb5iC5gZhTBKeUGcp8XGjy9+aWQC+5rtMU6B5OWDZsEIlYXAOkcK2zkhEA9L5y0XR",
+	"EAiGND0THogSEXEe3OmbLIiJDW06Qy/Z2mgTm7E8KsmLnkW9RbAV2sHAPaRHfbeTcNa3qCXVPITyAPtC",
+	"Ts0sreQO1rZzj/snvtsJmsw9GbSom15/RPUdBrEYLTEg+Z3QC6l2eqilYXJi220f5k6EpdiLxVTWTlvt",
+	"zkYTXCQgf9H7A1c49Pswam32pYdqNrSBthbJWvwtimQr+VYWzdaqQTniJpuyPPmJbUBsb+jkAuT7olHE",
+	"YuiHKRlzCGdTJhUZhLFUp4Sa5GcUOV1ObQI05bPU0sWfSCVGLJavEtnWIN+FkWIx6c+SlptdXvcGYIh6",
+	"RA611EE7BSi9yHTIkJjddq+BAUFQUuuSm5gxUDvYDsZqjz2HeLchDzwQX555fC8MvAY5J/i0zPviY0Ml",
+	"u9xj+gP1/IhK6ZG6p2LKZci48ojgJu/zx4RNbIcU/SbwZBaHIgj9LpdTxsYO8cYsHlGeXjmloQKF5V18",
+	"vLru8sy3srSlyRd7/Wfy754+EjMVz5D/zEFaUgofJO7y9C1i5HILSKgc4snJmMWSBSzo9WdekZx+H0p1",
+	"HkVXOIaP6XJZcN0LVH06VlQwoG/09yxLJ5t2kyvLmLlRXeHlf5VktjPDsblt/f3LBqOPbTyUH/TFZQPB",
+	"mcArXsnMuErnJVmba2XYnS+5pIUqxUZjJWun7YPVurFmdl3ttJZsuppTG4Q8lMOiy1un+63TZjuJmRz1",
+	"j6HNKlTwuZ3+vu8em96k1B6rOfjtTxOuav1TRKXqwRDSasJT8ubt+7fXb8lrxTjlJodySv5xfX1BDpr7",
+	"dpfoqforMW9gt+mvJll8upJBoC9VcainvOlkV8NpzXZRxYaxHXY4cI/pSd+1dYgdetDPNnJFubYsjJNM",
+	"WR6IgCxwnN2rno+L4bTGZv/8/d3vIvzw+/nsx7B5/+GqOfvx55/uP7wRU/jfdyJ8/+0/x/qcH9vvOv/+",
+	"b3T74ftP4eCnNdytuZ31MLYhu59eALphQTVLICmSiYjJ4h6Sn5bHlZ0aHYe9WzZbMBnKDQWDdZKMGeVs",
+	"rjgjqe7Pq3x9xP4Fh8SUF4OirtI3eXxQ1ANnfmCKaimGVkoZjCrx1B5T8z2g8OC5doJfpeuhbBD21A30",
+	"zLIZSIjtTCvmQiBZRPnTAciArr1U/1gFsoqOyk7hae0wOGLHg5MmSHO34+9r4d4ZuLYnmZb0xd2/ink/",
+	"15H4I7NMoTP7UIx7wNptWnI3m+39jhZBIM+DCetBOiPjBR7orWY+ysqphrGIFY1WbIiWEoy29R9CUfiK",
+	"i33PirudtZqZ5mY3/dppO9PWDP+GhmZW8SElv1Z8PFS9dRhUlyU87NrQutzuIsGVkMK1MtV0yEQLwSjt",
+	"zsExPTwZuKwZNN3OYNB26UGn7+4fdILmyXGHtY/b+ZboW2ACjax4WG+m4uHlaM2NdKPd5MvUZIKmKdSV",
+	"P6OfimvCIbhvyKfL9w6xK8kxGsMBuekgj7ZD7K5xiOn6Wh+z2NVr2v6gwhGTyXlnxG2lrWORHVtvehJM",
+	"IN7HSF0PRAsfwniwVwipMEto60B+JWcrOftly9k1hWp5QyE4XGWpd4qSkYkY2o3I3qYVST4ql+msDDtp",
+	"Z70XzgGma1d9tveyFmY2bm5Dmrb3QRoK7fI6oDHtHXqK3jJogkcRAEylnIo4wCZ4Q3rHSAta1bXax13u",
+	"D2lMfT1I25AgElMWuz6VjERMKRY7hHIyGY/zv+JAujwIb0Jl2pDbR0HfhSmjtx7mvnNvFzNfy094C8F9",
+	"ZprGC/3wmJHxRA5ZoMeXifaa6GqitbrcQ1GSbUrvkTrMlH1fSH9LRiMWkAlXYQSpvPlsPARkJZmM9SOv",
+	"3l7+/O7bt72PF71fzt9dQ5w22yo/EJyBuxeOYNxyqieu3WyepYlM0m5m+mVkoumCjEUUNchBs93lRV3V",
+	"005T+Rbtks70Iei3Dd+0y7MTqpdJg/yyCnqrKP6L8Akj7b7NrPIngW4VSP/+muWamXd4RAxXZehUhk5l",
+	"6Kxo6LRXaUOdxH/PfZ+NlTVdKiDfVwzk27ZDOaKZQWcmKlHEiQ3wqK5/1iTUY8UowGaGYSGY6oopaYy4",
+	"G8b15mBBat7kjEBSTw0ND8bSsyeaflkxU5OYA5ZHW11OErVuN5tEaCMPei1Tbb44Fi0EaX4sZzawRDnx",
+	"fcaCXN7cWGdSTz7iBc4MTLHYBIPxDER8I5TSf+kHo52YGGVoJCJKHVtmwkXaUjMvrCU7qdPF3Aj0+dJ2",
+	"GqQPtQgX3KC4Vjf1GuRNxtRzEAGVWHuEStJnkZiubvaRuvdeoDXh7TlkOgz9IVrDKg6zs2PfDzANBb0/",
+	"L/XHLbTWtrNnki1zWvvXbWd0cfLHZVteH939sj/79bj/4zJ9ta6myQ57SeViZntBvLJSIhspkaeEZsNi",
+	"JVmv7HElcop526kg/iaMItus3kI6jNkInf1ALkkxMAFaUscArb7AWqx7XS5D7rOkE+CUShJRqQB8ygLH",
+	"iCWALZ+i3EvTeua9wFVGuGuacJU0Yo6ZY/jlFXSs94VUKFRBLk9DHogpCWWXYyNifCxRUy086xa7ihhV",
+	"dB7gFEkUvUUFizFlOpN7jS5Hd3Mcs7uQTQ3GN9RPHY0nyry7/RogFsVEwZyZZvWjRpf/KPKziJN3E94x",
+	"PQ7CRmM1I1Go3wMb51vTnQvVM+IM/GacEKsJ7NMoGYQ8VMw+xHZZhMDFXEvGIscYq26NzHqH7/IQKOpb",
+	"fP/5Ny4n14D5y+VEAzagkyjt225yon0hIkb5SpifQsqA3aRRsa8mdDFcodmgU+vTCJC3ObepcXBUeHKx",
+	"t9yZ85ZzV23oPhuk0CE98DuBu8/aA7dDW333xD8O3CN2ODignf6+3w5SpJBZL3oFAMivx+DndJjpEQBJ",
+	"Z441W1l8DgK99S+TvhJKe/C5ydkvnklF73uLpzcb7eK5LLpzybQXO6uduXIvriaxQSS1+ohpcg8Gh023",
+	"Q4/67rF/Erg2zNDxD4IFwhO71tdr0ZnffqX2QiJqoGM75LuGVJGpmEQB6TP4ea+qEX9KW0Ar0UTocjFd",
+	"EdC8EmJpHji7tGd4ESwzD2x2iIALaKS1YIpRzqKGOSN1/JlY3LJDvBRCqP/Kgoj3yIhRLucxzDn0cj7S",
+	"jy5BUhwGMGOIcBtoscUQk00gxCK22OEsANqChaHsi3jfv83dPIMl90Avw9uM5rFoS/Fdzwhf/ByAta3V",
+	"Qszl6Fk8qbUhejaJx2ZQsJkg7f4XgohNghYP1za35kGxGyFxvkYo6+dPCQOKhxbK6y8wQVwqc5eUFGcC",
+	"RU4SKcoE4tCBy0fhaCYGNx/q08oKKvrMpouJT2O9h4wDl2aDz0hE9XF9V0kCQbhQy4BByYreHiGUVgXs",
+	"Rnjtbyi88nM3B+R/OBz2zATb/q+bA/LLrO5ksVSiaxmaJZ2nJxVbzp/LPiEJoUwq2airbiYwwsZUDVMb",
+	"LCv9avOJ97Xg3+sJWjRuN4v9PcPJKYtW/jRhEyYJTfySzHuAF+GQ6ZAqZgOX+qxJzEg95690ea7oMc5W",
+	"MmJGKbnJfGBUC6dTQrs8LU3PHPeSXz0SSiDBoAYmSyI2UKTPhmECckoq+UNJkLUusAoyihrkXZqXMXCi",
+	"ghyM0+XemPEg5DdeRs0qkqZkzhI/y6CgBjGTQyKZgsSXltZdXvcySaPz6+u3Hy6ur7w9B8O/io1T5l/r",
+	"4hl30mClFtR1UnGapvWUmNPg8FKQcBqImDW6HNBe6TLiQvXshx6IGDxT87aOfiVgLRBxajWcLdwiLRL1",
+	"cmWlmYVj039GokmmulwvAD1vepbqetBz1aZ74KNmLxtS5CWAcvBBLEZdHirI4iGlgbFvzNkIv8A1u3dG",
+	"5gfN/Jip3o3gzOtyCAFzUggLm0I5cjLDoSRckEjwGxZjhrIOhCmqy9HJRv6Ki09FnnX2xnsN8lENc5XN",
+	"XU5jRjrNTlFA+VKLp4ftqfbG9tSKVZZfQZlkwQu20xe052xumLW2NMzMBlxmliXjfTyzzMnVqM8heKzs",
+	"Kw6SZe7hraGCgQw0fZt5nfUSqbmSzwXbPxuO3UF6VcUzrawwJrkTc/OBGOs4otxFRMaOk6zI/kPJOGZZ",
+	"IhytECkXCH5FhWDP0GPB9B3ASbQukbaIxsCmIfdpERW+LyYcqWwYAqYAt6ytg4gaRao/reeQ9Bd8ZvLT",
+	"hOPLB56TvU6/L1VhP4IzEyQmHAN0ornAksWMRMCi3iiUI4PWxVvhvXvmBXuCRzMvU1z7SnZ5Uk0L+F5t",
+	"zOAx9y6U+vkwK9IhneZ+doD0joYR7Uesp0TPXKIV2DmizLE6qJ4xF9j9WNule11uKIEFjMNOu1beNlkN",
+	"RiTEKDD/hQRlkJAJtOVCuxwPA5xUH62bN4Q4tMlEp3ckdb1CXDjBSdnP7rIVVcBsNA2Vb8DihvsNbFz9",
+	"fTnwSyWoIvgVF4gle9KKeh6LfpbGSSLKX8l8wRWMwkY3yY14AKSe+6YeqbebTbCukKMkC/MJwOQI+Two",
+	"ySEsmkMWZZk+jCW71yBX2TQ6DCIKcq9g90NAZ7LLDfcTTjYXFoNAZkzlvh1+NQM0S2/Z5bncOalrI4HY",
+	"7DwsWFhPryQ8D2baj4Q07wm5+S7Xz7QWFACo7PjQCzAGp1lR+hbpkjKeAdKb6xFETMpkkHWPBr9PpBpp",
+	"V8WxBr2nLbdQeSQKOTuDygUx5TcxDbRTEjOZAtaoJHiyA1kOJM8y14PV9wswzWwCtke8olHkFxHlT4Oy",
+	"XxOlvTrDZ0Q5vuJj8abqT1A7/c9vWX4r/ZctHKqQ+RUy/4tH5q+8n34ys4p7KngAou8kYZksbhZl++oI",
+	"SnxWBZ98mWS6SEKXmtxj1FG7diNScfFYiPnETtMWIZqAoJwliyIT5QMMBzoA9mywlY3x6J2lLkRyt1CS",
+	"uStSj8AUOybnWsR6icXZ5anJWVzhb43R5I51t0WkAhsuU/C/giVq7/AEZuiC/WkimV2+ov05Z1460GlJ",
+	"r7SZg+9gsK1+RMMRCwi7YxzDmHoN64mfMq5gUODwJO4jmJZdDkxtSkXoRebN0FNCSUxDbHqSjIuLKY6q",
+	"y7O25pn1VRaRuNqPIf5EkT7zBTSOMiZml9eLbExA3XIiBoMUemsNnga5sO4RQnVN1NFMop4dqWKm/KE2",
+	"otECV8iPa5fBYrmoXowbmLA/zQFAPq8Zm0eabKJSH9lMTS2SjG2y32jvF5omsKYzJE0QkKRw/+RVyT5x",
+	"u5Nmc5+Rtt5UiQXTdkirqT/4fgu+OcxsZSNXNnJlI1c2cmUj77QdW1p0mgFA7tpEllK4Uchvd2win5vU",
+	"tuDMBQZ9/QxU+pG4ma9yglFDaS0Jed7IRNEHiXOQUyZRjaWdhJIBm5JRyCcK+J7FPEzA6g3HpL+xmAkS",
+	"5cAy2YB8b76yB0YZIvM8SrfG8qqdKyne6yncVqNjMFwWCsRDS6P+sA54Tcfh6/brMBi/Zve4vtxI3IT8",
+	"/wql/kb7vtbs7UOlV7n6dPnub//T/m7k/0/7uzVyhOaNS6Sg/thVGcQzK3L/QG8ZobBj/Sj0bwmsGfiW",
+	"j1tOaVAZu3bS8a45UUPqHj5Mq/8eWr0e8UaUT2hk8EamaQjiZUwWqLwI3owdeJAA1RFCZEC4YoxVFPgQ",
+	"dKf3UNokDPEpcAmhT/Z3LrQhJe5CPUwWeFXV+opV6+abpyyDO2sJWtH2VI7PnOOT9MeBGkvz7+y3bLvN",
+	"9nXzJP2WC7JHfwuQPRX5T0X+8+L6+RppvR0f4wO2hVaxnx9IZGGfNiSfCF/brUYLwi7PYlGA2bAE0ZM9",
+	"kEcG6deDc/GB+lT4qQjhMx85BwnZ5Yshc7JOxDzlS7CJCSBVmflRSTCbLMSyTTedhWB2ireY8IlkAY7R",
+	"IDZQHqokvF5fxF7wGQIu+mwmTMQ8xXIsojC6vChEjomThOMYWR14qGUgjWfQJm5kklkJWgTefguuxFzs",
+	"+5rFo6eJe2dNBsq1mopmq7uIetwVSKOyw6oA9BcZgK6MnpcXSS6wTEBVPZLdhZUcu7W63i5EdOybSCXG",
+	"EsO887TFprbHNlnNBXNiNrKGXGKAxIwGLijrm5gaKHcSFoI/oEQMB2JCRNmgUFp6BvTYi/VplnLZRm+Q",
+	"dKMsNrRXxX9WjP9c20mrIkCV5VFZHlXspjJjHil2k0jaR43eTPjj5IY+0FuWNyNsEXBS1LNi/icZobck",
+	"ueNUqZ2tVfsnO9GVaq9Ue6XaK9VeqfZHUu2JpN21alciZoNYcPUadq18/acSt4yXM5f9MqTAb5RcaJhM",
+	"DAsH1vl+unzfIBeTfhT6DXKuFUsYM1tD6iADZRCL8RhbXaGchCN6EFBp0WoSD/5Cmo9igrJkEB/1mVtj",
+	"vXIl2sjRbPh60f7opQIPKXtWFvvry2Go3kZx9A10QSKtZpN8/40+tobkM8XRvZtYTMb2hucoxcm3sz6L",
+	"yUUsFPNVzalJpibj3oCx1QieYaXUTmt/7P+qTu7+1ez/2Br9cDR+35aXx9N/d/w3h4N/HPx+3lw9P4Gf",
+	"sYzbQh+ck3uXVDFg43SRk/MBEZicbhk8Mze4ZCMa8pDfrHyT9Iq5G5l+ICveRJ+9OT3GulKvtcIzvhfc",
+	"BEhXEJHXQnygfGYGJbcRd8yfxLC7IGOU4bqgSNtuNnki9pLtPyf4xiB5irjS5gCxGXlFYDXnqb4eXNiF",
+	"NF+4LZbxe43o/XvGb9SwdnrYcWqjkNs/W4d6yErPTO209v/+c+7+St3/Nt2Tnvvb//6fZTxpGUEe291R",
+	"7Gh9hOPoGoC4FYNEcrvJTBj8LaROLe9EnXLBZyMxkV2O3V6kQ84v3pFbNpNA6GA9F30UQtnm0oVegF1u",
+	"Wx0+2OWQlDQ5NClqpDqwNicBmxOjt1KlyZarC31SnC/RmieWGNEZ9CAwmf+8HZvn0vCQICDkNzCM0d5Z",
+	"ttIO4tTTIYuZfTeecWGXVh7uNcg5J+web57OPTJZIYE8MdT6UMBG++KOYe99SL8SKA5EJWvXNxZCJrF0",
+	"/ZGnwzBimB5PD+Rvn7qQVxckeVIeF4APg4HEbDCxRA8EJhAH1INzeuweOcg8Uh+ELAqIl/G0PCLiLvfM",
+	"ffUPEKW3A2F/TGhkKx3hdno8pmQxxCYRDuFCdXmn2cYeGvjm/ZjR27TmjsSTiOkzyZjORgzJRKi8NQWA",
+	"+otBdwosHgyx14d+J6RGgzULnDuy0eVeptmC+wObeehE466H8kEg6UlmEcpJb9mMxGwc0ZlhFTFMG+DR",
+	"w+LH/ZtUMI5EzPSasB5/7vX0RkoI7ozjTrnB7tPxOIY8ilkOnvkh8BLGPMG72vIWLh6CDh3AB6MHklCx",
+	"WGIZCFxkIiWmV1SX96l/qy0MHpxhhEF/k3NOEnlhmkORGwZcceDR9UDOePqzxowaxAm+FlUZBvJ5yQZh",
+	"KFOhC7/AQoRp7PJswyqtdpA2EO+aJcRNu2olrUsBDAL9QK7tnV9J4lkvHL6uL8YhS5j6jN19NicntWC5",
+	"EUwiaMVKwOQ+ReiSi4j6LGPO6oevH03J9f64tOpnK7xJghiHqyZcIcepNkO19aOt5FD93TjMDXthogu/",
+	"xQPkvQLrY7WIRi6ssLKRuZMuVfkvgAUlq0Fl2mtDZR4tElXgfwxDvY1mWJfqK+DvM1aSU1s2BiUylHZQ",
+	"V6rHsu+3+y3aPHGPB0fM7QSHvnvSP6BuZ7DP2kHLb/ZP6MoBrLV9o9z62Iirbz0/p4DaLyvBaqe1X2/3",
+	"/3ly3/xpevR+3P6ZH3zjH38IWpeq8295+P2wCRewsYFC7TR6Zb/T0uhV0otlZT8M5E+ZH6YPOlon+CzY",
+	"OA7lVL7b1xMYW8enfAKwzuf0Yzes+Epd3z//cv6snY/DH9jsfKJ9wv/8pn/5htGYxckvOQcZrIfU2gcI",
+	"czZEt4bPnMYIM9ViheHC1BYrjRUm/jXKitQcjGYO8iWDbYwcytBPB13PeqfZMf7nNBb8hgjO9hrko7ZY",
+	"E6POIR4Uw3lEMdujrz+ZgaukHS/wI6X2m0baXpPhDSe2jQ5mOcAPQrx36kiORDCJgOVY+19o9JqqO4rh",
+	"16GIFdHeZYysgwaOvNgwdd7+pJEUqxqhD4Q7jX24NVz3GdogTnq11XDwd4b4OaH+NQ3J3EN2NHA79Ljv",
+	"nvjNwG2x9mCfdvoH/mFQ8uyW7UARi1FO88NgrCOVG42cScVGq90vuYF9O+tUzb/iQzdtZweZvYm5cbIG",
+	"1zbeYM3rZZJZ6toIujIbiSqyND8IKP6sKZLpc5XwcZvGTuj9Aqe79rmHYsoxhoI0SbeMjYFtnA5gZ6yV",
+	"pFzmFaxooGYagvxx5N69b4/dy9uTqXv9386o9pwM2HQ1pBapFtoKPbkVk5qB4KwslQrtpPStgTkc8qVG",
+	"zMAC/PyZW2P7dnZo+1Y5iC1zEF9WWiENUgmjVrdIMGzab2Q+JpaJQGnjKeQ3po07ulxF/e+2zTuskFqw",
+	"O02+/tP+c1mmmCF1t43joxVl8N/OQuC/TvmMROFdgnHYK8oFeOffXn788d1V79Ple28vyTIX2UufzBDP",
+	"MWgfRsjWsiXQyGYA7PRuH3UqHGeJADKaspJAOQn0nPy73/JVIMy/JTTJjO00u0kCJgF3kd1/+QznvL4s",
+	"SGdmhlYuWVZZ3hmRoug9K+/Uek4UvSfaMdIG4pjFPuOqQc6BHAgzE5gnSpvujIo7j17Dc9YV0k/Y3nPl",
+	"Hi4rWprmG/58fq0/nwUIorG1Slgx38d509aY1/T+4W6YsCa+8DK43fS1VGZV2p3uU0Uj8VAPZNjvJbxe",
+	"RfulhB7rmt5vmVjaLqFUviLXWU7rZGZau4+KPNEWXGOCyuwHzqZ6tWwFH/2SY91rh66fY+korFBC9Ydc",
+	"UYwkEVyQPUnUFmsmFyXKpSnAhFpKen8GNQxShVFEkBMQIJrNE+KFvDeRRfDMN3DrjaRNeVFAZ3Go+Jyq",
+	"fvop0cn4DdZckE55Z2QjoBYcOlxNjx/0fr7i/WsW7U/TyHf1JT1nqm1UGQeCb2FPIFeANGkmFgUSYIr8",
+	"zPSrfIDOhtQ7rXZaHbZXUMgFC3V7Yb2hTbixGYjjfiwum69YTpgnVvKiYixZvQZpHGxsdk4kvWGunHF/",
+	"CTD9ktFAItHZK0ngEiIGhN2xeJYCoTPxH4vbTnL4GOhytJHa12KJSeTcgViaBCs2FlPok4GXOoAXR/4Q",
+	"OsMaXv29iB6qzePrI9M4tOQiAOONxVRiD0VswAmP01YxltAC/txAVKFPMHSAuWVjlYPyGrQs3HXG/TKf",
+	"/ZOeiqsZ93fjue8Yt9h2m61rLacOjKgK6Cx3sObUTKNxSw2mX81Ix6Z73Dppux2633eP/U7gWpl54jdt",
+	"l/RMv2DMh58GNARMgf4MtdPOcTOT5MTGt3qFYj/i2mmr3VwjGG/nuqwAc8Z92133i/c6vnB67Dz1pN5y",
+	"uOu5mGYkjCnLW1nCLAclvUvRRvUMmEiLlJBGKUghu7G1HMG/tWxRLI4nY2XLAkIlgQEAmu9ATeOeY8QL",
+	"Rqv1InUIoKexK6q5J8gELDAoyV+l237nxsyXtmuz0ITH27hfW5hgR04O7jqJS221bbeRh5PsVWNsFqd/",
+	"MM8jGTOqX5+eaYWsjyATiJgCiftgUJz9+QSPefTsj7MYwohw0NJKk1ASPYFlmXt9rLbqOr/UJ/+19Klg",
+	"t4RJa42yx6bVVrmHD0Q8AkExmcCRBVzAZ8122SoTWHd/N3cx0C7EJA5afjvYZ24HQGz+YeAes6OBe0Kb",
+	"fTzSGaTv/IaNBGYSQQ5BEtS6758vIaZX5sMZMfiYLyIjNjE71YoeParN02EoP3BxpTsCqIf1JiTniSTB",
+	"c+aECcRQTrtcn0xsSaLnJCdlqxRJHbv1JR6IqXPDesG+ZFztFbIJG7t+6yqv7QIvdnP9Tjmb21tmv/yT",
+	"ckbeCKT2SWCQ1I0Ev3El82OmXH1gPIypZPN7aq0N8cQ5vSVzsUGcJzNv20mZdWawNNojtRKoMndfTuZu",
+	"InNAw5XkXdZ4WiuDh/YTUKeJW8ahqHkMLgu0psVS4Ab5Fiv6LQ8q3hnANZJF+l71TvNkryzTt5ksq1J9",
+	"zzXVt8kKdsrwXtBlLqM+R3SmrXzoF4BV8NCGGJLOnVKs52fJDX71aqLKBuzUsd5kl3yO3GFZKwywXDGW",
+	"jslDhH2MTMhqxVTiDrTBdvgy2Fg/NWBvrbU5njil+AjixczCWhLmYF7CtHcjYUzasZI0zyvvuLvc4RaG",
+	"Lyb3XjN8qfL4IdT1QB1J4pVbYl6okMSqGktt60NcntQzZSV7DhQf+4JLETEgKnQDMeWyQQ6a+8QzdKBc",
+	"qJ4v+CC8mcQs8CDWJybammZn5KDZTk6c8JhRfwi0UTZlQALBTDfbpKJjMYL5M9zgrX3jHQXeamP/tjdm",
+	"MdCx6k+tZ9v8dBPe0P5MsdoW0a3cqMvCXL8M84U99kMgDWXjCw9hbVAFoi9ZYWiG/vUTTwuN8lvJrobs",
+	"5OGkrZuUNxsqMlzQL2hHvU9eeWexbNDOtg7ePWHNgduhrb577LcDd591BvZYqp3ffiJvqKI+02ur9tfW",
+	"O86+VbXldrzlDAFrslF2tvUsw6CbMGW/jP330bz3O3jtne3BzHmGr4IdBkcHx5AR6rj7lO271D/uuAdN",
+	"1m8Gg0GrzbS1bEyK2mmRZgTmXExQjwQHVisqJzEbMa56Ex5q61lrTJlJrBm6c8NlDiXq9IZZ+l378/Y7",
+	"PjuP1a7f8a7/mKcUNQSdtmwZCEVz9KEbyACF6IqSbf/NRIacSUn0KpNnyMIIzR74DVFCb0vHNvMkfDLq",
+	"Q0XkBErAiLn7RmWTP9uRveDKSTOvvXHMBuG9/ho/XKQ73GiEK0u8/jmTx+brPJw/tgvsRaSQ79I1u6u6",
+	"yp3sP2QTtWfhaiKjCbTABSKEU1tIlV1vhuQYdGuXUw4RN3tPMqRAIwwMv7Pk3lMqATBjhsISdi1Sp11s",
+	"1mseH0rC4UyIBJpOfGfI2Ts3jphpS0MbAwNg6L3wQJIckyG7J0F4EypDkSWHdAyrzgqZV3MvzWR5Itws",
+	"6SfNha+34dfdrc+oYPWRJd+aE7eskNXusRdczPoOP9YFfKuvJz9+lwiEjUyqtdLj5qLNi1w3ll5V9vu5",
+	"Zr/XXZ9Lil0zQmwhq52urC+rmO15qIivXT08TUp7vaX/ZRfFdnkmlU0KDHUgKxP/ZRzbJWTUBRrhUk5Y",
+	"oA305MJ6kTUfCf+WQU+LPhsI6ApClbbMR3Rmekp2ObQCh9bY5uEw7Hq5d+AQ7CNSZrI7hEoiuEG5FuJQ",
+	"MS+3GwW2S7t7XRHwjAqBn4fstJn6Soaub60ssclfaMXwhub8lPWHQty6jAdjEUJF2Ko1Q/YS5PuGYC3l",
+	"QbZ5kXx1loPydzmncSym0oR20iZHe2XFRw1yBQh4qOTrcoypWJpO20yoMML6C77Z2+TFnqhKKVsm9Eom",
+	"syafdclQ/j2vsjT4JohvCQyZXpg9PVpYfsjum61ENMK6gYq+ZqsgD/qH/lFwzNyTQZO6nX7Ld4+DNnOR",
+	"oBmPrSi68yTWcijGjQzs67VeJfK15UjdWQx5bv09HEs2WzG7Ql5AUHnhrTMSzByTG4eX3+rFh0XA+gRs",
+	"K6UF1KfL99pyA8GlKA9oHBDzwSSRY+aHA7NVulzSmSR1o3OJZyVmCA3O7V8qHDGp6Gic/VGGN5xqqezt",
+	"OV2u/7IRY/1g+8av9E2Hkvk9j2C5T6ZhuKVvtzPa5dpkzRRYZUQKiZnPwjtgYQDBQ1X2LJiLM+wmBtI6",
+	"mXJStw3NXkknSUnnWsXZe1vZr2/mmPaAmWi0H00CFmBjMiCkB+vbhJx4OlLsPGGu7PL+jHA6CvlN7qGN",
+	"LsfQvv5aNp4P25jU9X/Ma2qbPhJi3Kf+LaFBEDMpHSImSoYB63LTnhVaxWv9BDfiQt8MWrbFTIrojhEl",
+	"HD2kGHqcO8kdnS6PQn7rRsKnkT7fEtrbR5EJj/R/8h0Wo0iruVB1ed375e03//j48Yfe+fv3H3/pXVy+",
+	"+/n8+q23d5rpJg95AbNsepM4ApwAvKrndPnCEbg9g5Z++ctCfkcj6PXHiTeJI09/ii6f8Fsuphw/G9HC",
+	"GAJv2YemcrpnzvbOoN/JFL6QdsWoIiMhFWk3s0snfxfzOzYk9JYU5s2JxyfNSyzTZuurr/XUzab65Imz",
+	"HV+MAYASs3ZaQxH6YfDDTyfx8fc//PuP+Hr6+6eLN8fv3l/8+k6039P39Gr6+CbDht/zl1AN0dQt8xft",
+	"3nIyLX3CG66lJk5C0tXDZxX56NeQopm3jTYxjcr8vLXyN4ne1gpUL7yAReEdi0MGBoWQDDTqjCkyogED",
+	"g0v/oP8oS+lsrQCq1M4XkqnZxTJdkr2Zv31qrRLKZ9nAgYkZmDizEYohIiazrT0WkkCLa/ExAprNVTVo",
+	"EIJICXoxo3BzoAnCllOJdgVvdCP1am7WkyH3WXaA7evmyVzEdUs3PHu/jXVqe1OdWqZJ51dUFXrdafpq",
+	"N/LgcySyHGJb5GfTOCXprS5/iPSVvNWbEyr+M75uXXDbBd66h3aDEzpQUJYdM+BABBYVSwnmEElne8SP",
+	"GI0hHtrl5pB2xkUcnGXUMDHt80zTeezenjxGX1eem9qtJt6UJyXrNWy64T97jqr5AqOi+7sWxzYRVonl",
+	"nRt5zzun9ej+z+tUgJbmvbQJak6bAewYg2gSImki5x45REQBkwob1Z5muu52ed0zEtozIlqB2NaeUsQG",
+	"yiGenPg+YwHD6B0l7ft7UEQhJ60mkU6Xe0iQ6aVIifQmAD6ejJ0kvA1B4wH8LGLUP4lKyuiGPcfcRPtq",
+	"SOU7FFNsyUslFCaRKePqgTTbm3QinyjPltGFNmiOc1+WaDO8mGsKM/Oisyu8+q+HR2OpAtPga75B2Jyo",
+	"Lx5sqjBqJe0GW83mY2YFqVJsNFaydrrvrEazYEPB6ygufE1sDkvb/X3Le+p26FHfPfZPAtf2b+34B0Eu",
+	"QFs4lfpO+t7w2Fa/7budYJ+5x4MOde1z9bGaU9PLvWdes6QZ6j68GZxop7Xni4DVTtvNjj4A8ejeSNZO",
+	"O+0M82qytWsPtVvVT9hB1tGu0oezjulCrYhbi/KTGUv+VTbu9dmcmlUV2Os/rZbq6QMxM38CGfxuOqgm",
+	"ajAM8iJsxR1W0PowM+al3Q9XgD8Up4CvUUOmYwcPLtmQWjcaGmpQqnrPOWmOVtIR6/K+CGagGbPJX1KX",
+	"glCbF43xvjSKGQ1mtnzIpxwqgbs8VNBd36Lfrbdm4e82f5ZMhzUWzsAW6PLElUt0eO66RNja87wifX1p",
+	"18SclKhtS1mfKofWwcvTDsfXrVb6ZnAiA3FyWvvH9fUFOWg2T5HTnNOI4KFiLXKgdXhWi7TaTafG2f2S",
+	"R7fTRyf6Ju2lX6xtspdtqlrKvDm7hJ1kkZtODcCOqIWHfC7U/o9dZ7E9nz/jQVa2wUzv3kuKhaKKuTbV",
+	"+ueGsblC+fyB3oJ85my6CIPBhOY8BoYgBOY7EZN2hwzFJJZdnjG4fRprOT8VJAHggE9QgMtxEIYIoEN4",
+	"ZJdL9OkSua5luJyGyh8SqkjEQgmVTGoIiHXA2WCpnE3ChjdcNrr83P4Qs3FEfRZYYHq9PwOrgsZRyGIC",
+	"kwvoFKnEOM3pUtXlyBr6yyYdqByi1VOXxwzbpZjAXEohgR+VqKkWiUXKAo7PhXBMhnqHubqvOQw3jtld",
+	"KCayhyuhx+7HYczk3OAPc4OfwzN82/7uZ/nNT++GsfS/HUY/vfvw8//2D+TVv+VY9I/Em8cO9rU/K54h",
+	"u42+fizDM8r1ojAoCMm9kuaDbaR18m3b/6x9w2jM4vOJGtZO//ObdkLOx+EPbJb88pu+IL4r7sauF5WI",
+	"wxvQF9rI12dK1B2B8CcjxhVY7d7rQPjSAypcTApZLF+ooMY/ElT7BoNYjPaS3fMaxJd5yflnvw/vGBAZ",
+	"QDcaRgOgNWikjo4YyyKvCtiinQwxr0POL96RWzbDW5kGBcltgM1v8T4JA808aRGRLIqkQyRTZDImWvUA",
+	"jj9zS1snsHjXC2iDD6+DowEBKQG9mfbOz94r01G/4GVDFrttrcYZ0GDDa4fxHGtOUkUQxmQch37IbxoL",
+	"6PiiuXzLg6SFmbSNxa4uCDBIpSiB7Jvbs4tiivCqdoh0rCeURrmxibtQC8n8AHGKyj5RolvsVN7QO5aO",
+	"GuOvU6hc02uWMysbs3OcEiQsNF5CdSUdMqYzvdylQ0yPGRJP9EJL29Ck1RqS8qAv7okfCf828yDbnaY4",
+	"GBCJGz2vWFonHcKoP0wd55hJMYl9RtARBmtpSrNLBfHIJTcXE6VHJAZkRMNoDlwrGQ/MVOGn0CuKB5l7",
+	"A8Nr4QoxqFWQDxbSnL15ApTWAzeIbXDitPWae2g2cJY8OBF9f/321/8PAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -25,6 +25,7 @@ import (
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/config"
 	"github.com/acronis-platform/platform/internal/customer"
+	"github.com/acronis-platform/platform/internal/dunning"
 	"github.com/acronis-platform/platform/internal/egress"
 	"github.com/acronis-platform/platform/internal/event"
 	"github.com/acronis-platform/platform/internal/httpapi"
@@ -63,6 +64,7 @@ type App struct {
 	Services    *subscription.Service
 	Billing     *billing.Service
 	Usage       *usage.Service
+	Dunning     *dunning.Service
 	Events      *event.Service
 	Webhooks    *webhook.Service
 	// Mail is the outbox; domain changes enqueue mails on it in their
@@ -160,10 +162,14 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		DaysBeforeDue: cfg.InvoiceDaysBeforeDue, TermsDays: cfg.InvoiceTermsDays})
 	services := subscription.NewService(db.Gorm, clk, cat, pool, bills.Today)
 	orders := order.NewService(db.Gorm, clk, cat, customers, services, pool, box, bills)
+	// A run's claims outlast its heartbeat's staleness, so a live run's
+	// action is never taken by another.
+	dun := dunning.NewService(db.Gorm, clk, services, bills.Today, dunning.Config{Workers: cfg.DunningWorkers,
+		Lease: max(2*cfg.RunStaleAfter, 10*time.Minute), Currency: cfg.BaseCurrency})
 	// Events are recorded in each change's transaction; their hooks come
 	// first, so invoice.paid precedes what paying causes.
 	events := event.NewService(db.Gorm, clk)
-	events.Watch(event.Sources{Billing: bills, Orders: orders, Services: services, Partners: partners},
+	events.Watch(event.Sources{Billing: bills, Orders: orders, Services: services, Partners: partners, Dunning: dun},
 		httpapi.EventRender(cfg.BaseCurrency, orders, services, bills))
 	bills.OnPaid(bills.AdvanceOnRenewal)
 	bills.OnPaid(orders.ApproveOnPayment)
@@ -176,7 +182,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	if err != nil {
 		return nil, err
 	}
-	notice.Watch(db.Gorm, outbox, notice.Sources{Billing: bills, Services: services})
+	notice.Watch(db.Gorm, outbox, notice.Sources{Billing: bills, Services: services, Dunning: dun})
 	// Webhook endpoints have a policy of their own (WEBHOOK_ALLOW_PRIVATE).
 	hooks := webhook.NewService(db.Gorm, clk, box, webhook.Config{
 		Policy: egress.Policy{Production: cfg.Env == "production", AllowPrivate: cfg.WebhookAllowPrivate}})
@@ -201,14 +207,16 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 				river.AddWorker(w, bills.Worker())
 				river.AddWorker(w, usages.Worker())
 				river.AddWorker(w, dw)
-				river.AddWorker(w, &staleWorker{usage: usages, billing: bills, after: cfg.RunStaleAfter})
+				river.AddWorker(w, &staleWorker{usage: usages, billing: bills, dunning: dun, after: cfg.RunStaleAfter})
+				river.AddWorker(w, dun.Worker())
+				river.AddWorker(w, &dunningDailyWorker{dunning: dun, db: db})
 				river.AddWorker(w, services.Worker())
 				river.AddWorker(w, services.OperationWorker())
 				river.AddWorker(w, &opSweepWorker{services: services})
 				river.AddWorker(w, outbox.Worker())
 				river.AddWorker(w, hooks.Worker())
 			},
-			Periodic: []*river.PeriodicJob{dailyJob(bills), staleJob(cfg.RunStaleAfter), opSweepJob(cfg.ServiceOpSweep)},
+			Periodic: []*river.PeriodicJob{dailyJob(bills), dunningDailyJob(bills), staleJob(cfg.RunStaleAfter), opSweepJob(cfg.ServiceOpSweep)},
 			Loops:    []jobs.Loop{hooks.DispatchEvery(webhookDispatchEvery, log)},
 		})
 	if err != nil {
@@ -224,7 +232,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		return unsuspend(ctx, tx, inv.CustomerID != nil, ids)
 	})
 	a := &App{Cfg: cfg, Log: log, Clock: clk, DB: db, Users: users, Keys: keys, Jobs: runner, Idempotency: idem,
-		Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Billing: bills, Usage: usages, Events: events,
+		Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Billing: bills, Usage: usages, Dunning: dun, Events: events,
 		Mail: outbox, Webhooks: hooks, vendorHTTP: vendorHTTP, anonLimiter: anonLimiter}
 	if adv, ok := clk.(advancer); ok && cfg.Sandbox {
 		a.sandbox = adv
@@ -237,7 +245,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		Log: log, Clock: clk, Metrics: metrics,
 		Users: users, Keys: keys, Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Module: module,
 		Billing: bills, Usage: usages, Mail: outbox, Webhooks: hooks, Jobs: runner, DB: db.Gorm, Sandbox: a.advance, SandboxClock: a.SandboxClock,
-		BaseCurrency: cfg.BaseCurrency, Vendor: vendor, Idempotency: idem, Events: events,
+		BaseCurrency: cfg.BaseCurrency, Vendor: vendor, Idempotency: idem, Events: events, Dunning: dun,
 		Authenticators: httpapi.Authenticators{
 			Tokens: tokens, UserByID: users.PrincipalOf, APIKey: keys.Authenticate, IsAPIKey: apikey.IsKey,
 		},

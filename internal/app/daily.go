@@ -8,6 +8,7 @@ import (
 
 	"github.com/acronis-platform/platform/internal/billing"
 	"github.com/acronis-platform/platform/internal/clock"
+	"github.com/acronis-platform/platform/internal/dunning"
 	"github.com/acronis-platform/platform/internal/errs"
 	"github.com/acronis-platform/platform/internal/postgres"
 	"github.com/acronis-platform/platform/internal/subscription"
@@ -129,6 +130,7 @@ type staleWorker struct {
 	river.WorkerDefaults[StaleArgs]
 	usage   *usage.Service
 	billing *billing.Service
+	dunning *dunning.Service
 	after   time.Duration
 }
 
@@ -136,6 +138,11 @@ type staleWorker struct {
 func (w *staleWorker) Work(ctx context.Context, _ *river.Job[StaleArgs]) error {
 	if _, err := w.billing.MarkInterrupted(ctx, w.after); err != nil {
 		return err
+	}
+	if w.dunning != nil {
+		if _, err := w.dunning.MarkInterrupted(ctx, w.after); err != nil {
+			return err
+		}
 	}
 	_, err := w.usage.MarkInterrupted(ctx, w.after)
 	return err
@@ -148,4 +155,54 @@ func staleJob(after time.Duration) *river.PeriodicJob {
 	return river.NewPeriodicJob(river.PeriodicInterval(every), func() (river.JobArgs, *river.InsertOpts) {
 		return StaleArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: every}}
 	}, &river.PeriodicJobOpts{ID: "stale_runs", RunOnStart: true})
+}
+
+// DunningArgs is the day's dunning run: unique per SP day like DailyArgs,
+// enqueued hourly. A run acts on everything due as of its day (the latest
+// reminder reached, suspensions and terminations past their day), so a
+// day missed is caught up by the next. It takes turns with the sandbox
+// clock and the day's billing (dailyLock), and does nothing for a day a
+// run (daily or the sandbox's) has completed.
+type DunningArgs struct {
+	Day string `json:"day"` // YYYY-MM-DD in the SP's zone
+}
+
+// Kind names the job.
+func (DunningArgs) Kind() string { return "daily_dunning" }
+
+type dunningDailyWorker struct {
+	river.WorkerDefaults[DunningArgs]
+	dunning *dunning.Service
+	db      *postgres.DB
+}
+
+// Work runs dunning as of the job's day, unless done.
+func (w *dunningDailyWorker) Work(ctx context.Context, job *river.Job[DunningArgs]) error {
+	day, err := time.Parse(time.DateOnly, job.Args.Day)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	unlock, err := lockDaily(ctx, w.db)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if done, err := w.dunning.DayDone(ctx, day, dunningDaily, dunningSandbox); err != nil || done {
+		return err
+	}
+	_, err = w.dunning.RunNow(ctx, dunningDaily, day)
+	return err
+}
+
+// Who runs dunning on its own.
+const (
+	dunningDaily   = "system:daily"
+	dunningSandbox = "system:sandbox"
+)
+
+// dunningDailyJob is enqueued hourly, unique by day.
+func dunningDailyJob(b *billing.Service) *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
+		return DunningArgs{Day: b.Today().Format(time.DateOnly)}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	}, &river.PeriodicJobOpts{ID: "daily_dunning", RunOnStart: true})
 }

@@ -24,12 +24,15 @@ type Advanced struct {
 	Days                int
 	UsageRows, Invoices int
 	Runs                []uuid.UUID
+	// DunningRuns are the dunning runs of the days passed, one a day.
+	DunningRuns []uuid.UUID
 }
 
 // AdvanceClock moves the sandbox clock forward a day at a time, and for
 // each day moves the vendor simulator's clock with it, syncs usage and runs
 // billing as of that day: renewals, the 1st-of-month post-paid run and
-// metered usage all happen as they would have. It holds dailyLock
+// metered usage all happen as they would have; then dunning runs as of
+// that day (reminders, suspensions, terminations, credit limits). It holds dailyLock
 // throughout: a daily job under way finishes first, and one that starts
 // meanwhile waits and then finds its day done, so when it returns nothing
 // it ran or waited for is still running. Refused outside sandbox mode.
@@ -66,6 +69,11 @@ func (a *App) AdvanceClock(ctx context.Context, d time.Duration) (Advanced, erro
 			out.UsageRows += sy.Rows
 			out.Invoices += run.Invoices
 			out.Runs = append(out.Runs, run.ID)
+			dr, err := a.Dunning.RunNow(ctx, dunningSandbox, day)
+			if err != nil {
+				return out, err
+			}
+			out.DunningRuns = append(out.DunningRuns, dr.ID)
 		}
 	}
 	out.To = a.Clock.Now()
@@ -173,7 +181,8 @@ func (a *App) SandboxClock(ctx context.Context) (httpapi.SandboxClock, error) {
 // advance is AdvanceClock as the HTTP layer takes it.
 func (a *App) advance(ctx context.Context, d time.Duration) (httpapi.Advanced, error) {
 	r, err := a.AdvanceClock(ctx, d)
-	return httpapi.Advanced{From: r.From, To: r.To, Days: r.Days, UsageRows: r.UsageRows, Invoices: r.Invoices, Runs: r.Runs}, err
+	return httpapi.Advanced{From: r.From, To: r.To, Days: r.Days, UsageRows: r.UsageRows, Invoices: r.Invoices, Runs: r.Runs,
+		DunningRuns: r.DunningRuns}, err
 }
 
 // advanceSimulators moves the clock of every vendor simulator the platform

@@ -239,6 +239,11 @@ func (s *Service) PartnerCredit(ctx context.Context, partnerID uuid.UUID) ([]Bal
 	return s.balances(ctx, "partner_id", partnerID)
 }
 
+// CustomerCreditTx is CustomerCredit read in tx.
+func (s *Service) CustomerCreditTx(ctx context.Context, tx *gorm.DB, customerID uuid.UUID) ([]Balance, error) {
+	return balancesIn(ctx, tx, "customer_id", customerID)
+}
+
 // PartnerCreditTx is PartnerCredit read in tx.
 func (s *Service) PartnerCreditTx(ctx context.Context, tx *gorm.DB, partnerID uuid.UUID) ([]Balance, error) {
 	return balancesIn(ctx, tx, "partner_id", partnerID)

@@ -1,8 +1,9 @@
 // Package event keeps the event log: each change a storefront cares about
 // (an order created, completed or failed; a service suspended, unsuspended,
 // terminated, its quantity or plan changed; an invoice issued, paid or
-// voided; a payment recorded; a partner's vendor account active or failed;
-// a webhook endpoint disabled) is one Event row, written in the
+// voided, or its payment reminder mailed; a payment recorded; a partner's
+// vendor account active or failed; a customer or partner above its credit
+// limit; a webhook endpoint disabled) is one Event row, written in the
 // transaction that makes the change.
 //
 // Entities: Event (a row of events): its type, the resource it is about
@@ -56,12 +57,17 @@ const (
 	PartnerActive           = "partner.active"
 	PartnerFailed           = "partner.failed"
 	WebhookEndpointDisabled = "webhook_endpoint.disabled"
+	// Dunning: a payment reminder mailed, a credit limit crossed.
+	InvoicePaymentReminder      = "invoice.payment_reminder"
+	CustomerCreditLimitExceeded = "customer.credit_limit_exceeded"
+	PartnerCreditLimitExceeded  = "partner.credit_limit_exceeded"
 )
 
 // Types are every event type, in the spec's order.
 var Types = []string{OrderCreated, OrderCompleted, OrderFailed, ServiceSuspended, ServiceUnsuspended, ServiceTerminated,
 	ServiceQuantityChanged, ServicePlanChanged, InvoiceIssued, InvoicePaid, InvoiceVoided, PaymentCreated,
-	PartnerActive, PartnerFailed, WebhookEndpointDisabled}
+	PartnerActive, PartnerFailed, WebhookEndpointDisabled, InvoicePaymentReminder, CustomerCreditLimitExceeded,
+	PartnerCreditLimitExceeded}
 
 // Resource types (what the payload is).
 const (
@@ -71,6 +77,7 @@ const (
 	ResourcePayment         = "payment"
 	ResourcePartner         = "partner"
 	ResourceWebhookEndpoint = "webhook_endpoint"
+	ResourceCustomer        = "customer"
 )
 
 // Event is one change of one resource.

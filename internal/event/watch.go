@@ -7,6 +7,8 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/acronis-platform/platform/internal/billing"
+	"github.com/acronis-platform/platform/internal/customer"
+	"github.com/acronis-platform/platform/internal/dunning"
 	"github.com/acronis-platform/platform/internal/order"
 	"github.com/acronis-platform/platform/internal/partner"
 	"github.com/acronis-platform/platform/internal/subscription"
@@ -22,6 +24,8 @@ type Render struct {
 	Invoice func(ctx context.Context, tx *gorm.DB, inv billing.Invoice) (any, error)
 	Payment func(ctx context.Context, tx *gorm.DB, p billing.Payment) (any, error)
 	Partner func(ctx context.Context, tx *gorm.DB, p partner.Partner) (any, error)
+	// Customer renders a customer (its credit-limit crossing).
+	Customer func(ctx context.Context, tx *gorm.DB, c customer.Customer) (any, error)
 }
 
 // Sources are the domain services whose changes become events.
@@ -30,6 +34,7 @@ type Sources struct {
 	Orders   *order.Service
 	Services *subscription.Service
 	Partners *partner.Service
+	Dunning  *dunning.Service
 }
 
 // Watch registers the hooks that record an event for every change of src,
@@ -83,6 +88,9 @@ func (s *Service) Watch(src Sources, r Render) {
 			})
 		}
 	}
+	if d := src.Dunning; d != nil {
+		s.watchDunning(d, r)
+	}
 	if p := src.Partners; p != nil {
 		for typ, on := range map[string]func(partner.Hook){PartnerActive: p.OnActive, PartnerFailed: p.OnFailed} {
 			on(func(ctx context.Context, tx *gorm.DB, v partner.Partner) error {
@@ -94,6 +102,28 @@ func (s *Service) Watch(src Sources, r Render) {
 			})
 		}
 	}
+}
+
+// watchDunning records the reminders and credit-limit crossings of
+// dunning, in the transaction that mails them.
+func (s *Service) watchDunning(d *dunning.Service, r Render) {
+	d.OnReminder(func(ctx context.Context, tx *gorm.DB, rm dunning.Reminder) error {
+		return s.invoice(ctx, tx, r, InvoicePaymentReminder, rm.Invoice)
+	})
+	d.OnCustomerCreditAlert(func(ctx context.Context, tx *gorm.DB, c customer.Customer, _ dunning.CreditAlert) error {
+		obj, err := r.Customer(ctx, tx, c)
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, tx, CustomerCreditLimitExceeded, ResourceCustomer, c.ID, c.PartnerID, &c.ID, obj)
+	})
+	d.OnPartnerCreditAlert(func(ctx context.Context, tx *gorm.DB, p partner.Partner, _ dunning.CreditAlert) error {
+		obj, err := r.Partner(ctx, tx, p)
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, tx, PartnerCreditLimitExceeded, ResourcePartner, p.ID, &p.ID, nil, obj)
+	})
 }
 
 func (s *Service) record(ctx context.Context, tx *gorm.DB, typ, resource string, id uuid.UUID, partnerID, customerID *uuid.UUID, obj any) error {

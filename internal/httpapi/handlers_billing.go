@@ -30,6 +30,7 @@ type Advanced struct {
 	Days                int
 	UsageRows, Invoices int
 	Runs                []uuid.UUID
+	DunningRuns         []uuid.UUID
 }
 
 // SandboxClock is the sandbox clock as it stands.
@@ -249,7 +250,12 @@ func (s *Server) AdvanceSandboxClock(ctx context.Context, req oapi.AdvanceSandbo
 	if runs == nil {
 		runs = []uuid.UUID{}
 	}
-	return oapi.AdvanceSandboxClock200JSONResponse{From: a.From, To: a.To, Days: a.Days, UsageRows: a.UsageRows, Invoices: a.Invoices, BillingRuns: runs}, nil
+	dunningRuns := a.DunningRuns
+	if dunningRuns == nil {
+		dunningRuns = []uuid.UUID{}
+	}
+	return oapi.AdvanceSandboxClock200JSONResponse{From: a.From, To: a.To, Days: a.Days, UsageRows: a.UsageRows, Invoices: a.Invoices, BillingRuns: runs,
+		DunningRuns: &dunningRuns}, nil
 }
 
 func (s *Server) CreateServiceInvoice(ctx context.Context, req oapi.CreateServiceInvoiceRequestObject) (oapi.CreateServiceInvoiceResponseObject, error) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/billing"
+	"github.com/acronis-platform/platform/internal/customer"
 	"github.com/acronis-platform/platform/internal/errs"
 	"github.com/acronis-platform/platform/internal/event"
 	"github.com/acronis-platform/platform/internal/order"
@@ -65,6 +66,15 @@ func EventRender(currency string, orders *order.Service, subs *subscription.Serv
 				return nil, err
 			}
 			out.CreditBalances = balancesOut(bs, currency)
+			return out, nil
+		},
+		Customer: func(ctx context.Context, tx *gorm.DB, c customer.Customer) (any, error) {
+			out := s.customerOut(c)
+			bs, err := bills.CustomerCreditTx(ctx, tx, c.ID)
+			if err != nil {
+				return nil, err
+			}
+			out.CreditBalances = balancesOut(bs, c.Currency)
 			return out, nil
 		},
 	}

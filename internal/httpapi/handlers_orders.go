@@ -172,6 +172,9 @@ func (s *Server) serviceWith(v subscription.Subscription, q subscription.Quotas)
 	if v.NextDueDate != nil {
 		out.NextDueDate = &openapi_types.Date{Time: *v.NextDueDate}
 	}
+	if v.SuspensionReason != nil {
+		out.SuspensionReason = (*oapi.ServiceSuspensionReason)(v.SuspensionReason)
+	}
 	return out
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/customer"
+	"github.com/acronis-platform/platform/internal/dunning"
 	"github.com/acronis-platform/platform/internal/event"
 	"github.com/acronis-platform/platform/internal/idempotency"
 	"github.com/acronis-platform/platform/internal/mail"
@@ -65,9 +66,11 @@ type Deps struct {
 	SandboxClock func(ctx context.Context) (SandboxClock, error)
 	BaseCurrency string
 	// Vendor reads the SP's vendor account; nil when none is configured.
-	Vendor         func(ctx context.Context) (provisioning.Offer, error)
-	Idempotency    *idempotency.Store
-	Events         *event.Service
+	Vendor      func(ctx context.Context) (provisioning.Offer, error)
+	Idempotency *idempotency.Store
+	Events      *event.Service
+	// Dunning runs reminders, suspensions and credit-limit checks.
+	Dunning        *dunning.Service
 	Authenticators Authenticators
 	// Ready reports named checks and whether all pass.
 	Ready             func(ctx context.Context) (map[string]string, bool)
@@ -105,6 +108,7 @@ type Server struct {
 	clk          clock.Clock
 	ready        func(ctx context.Context) (map[string]string, bool)
 	events       *event.Service
+	dunning      *dunning.Service
 }
 
 var _ oapi.StrictServerInterface = (*Server)(nil)
@@ -161,7 +165,7 @@ func New(d Deps) (*echo.Echo, error) {
 	}
 	srv := &Server{users: d.Users, catalog: d.Catalog, partners: d.Partners, customers: d.Customers, orders: d.Orders, subs: d.Services, module: d.Module,
 		billing: d.Billing, usage: d.Usage, mail: d.Mail, webhooks: d.Webhooks, jobs: d.Jobs, db: d.DB, sandbox: d.Sandbox, sandboxClock: d.SandboxClock, currency: d.BaseCurrency, vendor: d.Vendor, keys: d.Keys, clk: d.Clock, ready: d.Ready,
-		events: d.Events}
+		events: d.Events, dunning: d.Dunning}
 	oapi.RegisterHandlersWithOptions(e, oapi.NewStrictHandler(srv, nil), oapi.RegisterHandlersOptions{OperationMiddlewares: perOp})
 	if d.MetricsToken != "" {
 		e.GET("/metrics", echo.WrapHandler(d.Metrics.Handler()), metricsBearer(d.MetricsToken))

@@ -62,11 +62,12 @@ const (
 	KindSuspensionNotice  Kind = "suspension_notice"
 	KindTerminationNotice Kind = "termination_notice"
 	KindCreditLimitAlert  Kind = "credit_limit_alert"
+	KindPaymentReminder   Kind = "payment_reminder"
 )
 
 // Kinds lists every kind.
 var Kinds = []Kind{KindInvoiceIssued, KindPaymentReceived, KindOverageInvoice, KindPostpaidInvoice, KindServiceReady,
-	KindCredentialsReset, KindSuspensionNotice, KindTerminationNotice, KindCreditLimitAlert}
+	KindCredentialsReset, KindSuspensionNotice, KindTerminationNotice, KindCreditLimitAlert, KindPaymentReminder}
 
 // AttachInvoicePDF attaches an invoice's PDF (Attachment.ID is the invoice).
 const AttachInvoicePDF = "invoice_pdf"

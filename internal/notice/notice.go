@@ -8,6 +8,10 @@
 //	service ready                      -> service_ready (portal link, never the password)
 //	credentials reset                  -> credentials_reset (the new password, as the domain says)
 //	service suspended / terminated     -> the plan's suspension / termination template, else the default
+//	payment reminder (dunning)         -> the plan's reminder template, else payment_reminder
+//	credit limit crossed (dunning)     -> credit_limit_alert (the plan's credit-limit template for a
+//	                                      customer, when one of its plans names one), to the customer
+//	                                      or the partner
 //
 // An invoice names its service when it bills one (the overage mail says
 // which service stored too much); a suspension or termination notice names
@@ -36,10 +40,13 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/acronis-platform/platform/internal/billing"
+	"github.com/acronis-platform/platform/internal/customer"
+	"github.com/acronis-platform/platform/internal/dunning"
 	"github.com/acronis-platform/platform/internal/errs"
 	"github.com/acronis-platform/platform/internal/invoicepdf"
 	"github.com/acronis-platform/platform/internal/mail"
 	"github.com/acronis-platform/platform/internal/notify"
+	"github.com/acronis-platform/platform/internal/partner"
 	"github.com/acronis-platform/platform/internal/subscription"
 )
 
@@ -47,6 +54,7 @@ import (
 type Sources struct {
 	Billing  *billing.Service
 	Services *subscription.Service
+	Dunning  *dunning.Service
 }
 
 // Watch registers the hooks that queue mails on out, and the fetcher that
@@ -75,6 +83,57 @@ func Watch(db *gorm.DB, out *mail.Outbox, src Sources) {
 			return n.serviceNotice(ctx, tx, v, mail.KindTerminationNotice, "termination_template_id")
 		})
 	}
+	if d := src.Dunning; d != nil {
+		d.OnReminder(n.paymentReminder)
+		d.OnCustomerCreditAlert(n.customerCreditAlert)
+		d.OnPartnerCreditAlert(n.partnerCreditAlert)
+	}
+}
+
+// paymentReminder mails a reminder of an unpaid invoice, naming the
+// service it was found through.
+func (n *notifier) paymentReminder(ctx context.Context, tx *gorm.DB, r dunning.Reminder) error {
+	p, err := invoiceParty(ctx, tx, r.Invoice)
+	if err != nil {
+		return err
+	}
+	d := notify.Data{Customer: notify.Customer{Name: p.toName, Email: p.to}, Invoice: invoiceData(r.Invoice)}
+	if d.Service, err = serviceData(ctx, tx, r.ServiceID); err != nil {
+		return err
+	}
+	if r.Invoice.DueDate != nil {
+		d.Days = int(r.Day.Sub(*r.Invoice.DueDate).Hours() / 24)
+	}
+	return n.enqueue(ctx, tx, p, mail.Message{Kind: mail.KindPaymentReminder, TemplateID: r.TemplateID, Data: d,
+		DedupeKey: fmt.Sprintf("payment_reminder:%s:%d", r.Invoice.ID, r.Offset)})
+}
+
+// customerCreditAlert tells a customer its unpaid balance went above its
+// credit limit, in the name of its issuer.
+func (n *notifier) customerCreditAlert(ctx context.Context, tx *gorm.DB, c customer.Customer, a dunning.CreditAlert) error {
+	iss, err := issuer(ctx, tx, a.IssuerPartnerID, a.VentureID)
+	if err != nil {
+		return err
+	}
+	p := party{to: c.Email, toName: c.Name, issuer: iss, partnerID: c.PartnerID, customerID: &c.ID}
+	d := notify.Data{Customer: notify.Customer{Name: c.Name, Email: c.Email, Balance: amount(a.Balance, a.Currency),
+		CreditLimit: amount(a.Limit, a.Currency)}}
+	return n.enqueue(ctx, tx, p, mail.Message{Kind: mail.KindCreditLimitAlert, TemplateID: a.TemplateID, Data: d,
+		DedupeKey: fmt.Sprintf("credit_limit_alert:customer:%s:%d", c.ID, c.CreditLimitExceededAt.UnixMicro())})
+}
+
+// partnerCreditAlert tells a partner its unpaid bills with the SP went
+// above its credit limit, from the SP's venture.
+func (n *notifier) partnerCreditAlert(ctx context.Context, tx *gorm.DB, pt partner.Partner, a dunning.CreditAlert) error {
+	iss, err := issuer(ctx, tx, nil, a.VentureID)
+	if err != nil {
+		return err
+	}
+	p := party{to: pt.Email, toName: pt.Name, issuer: iss, partnerID: &pt.ID}
+	d := notify.Data{Customer: notify.Customer{Name: pt.Name, Email: pt.Email, Balance: amount(a.Balance, a.Currency),
+		CreditLimit: amount(a.Limit, a.Currency)}}
+	return n.enqueue(ctx, tx, p, mail.Message{Kind: mail.KindCreditLimitAlert, Data: d,
+		DedupeKey: fmt.Sprintf("credit_limit_alert:partner:%s:%d", pt.ID, pt.CreditLimitExceededAt.UnixMicro())})
 }
 
 type notifier struct {

@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/acronis-platform/platform/internal/auth"
+	"github.com/acronis-platform/platform/internal/credit"
 	"github.com/acronis-platform/platform/internal/errs"
 )
 
@@ -44,7 +45,9 @@ func (w *UnsuspendWorker) Work(ctx context.Context, job *river.Job[UnsuspendArgs
 }
 
 // unsuspendPaidTx, in tx, makes a suspended service that owes nothing
-// active and records the operation that enables its tenant.
+// active and records the operation that enables its tenant. A service
+// suspended for its customer's credit limit stays suspended while the
+// customer is above the limit (dunning lifts it once back within).
 func (s *Service) unsuspendPaidTx(ctx context.Context, tx *gorm.DB, id uuid.UUID) error {
 	v, err := take(tx.WithContext(ctx), id, true)
 	if err != nil || v.Status != StatusSuspended {
@@ -53,6 +56,12 @@ func (s *Service) unsuspendPaidTx(ctx context.Context, tx *gorm.DB, id uuid.UUID
 	owes, err := s.owes(ctx, tx, id)
 	if err != nil || owes {
 		return err
+	}
+	if v.SuspensionReason != nil && *v.SuspensionReason == ReasonCreditLimit {
+		over, _, err := credit.CustomerOver(ctx, tx, v.CustomerID)
+		if err != nil || over {
+			return err
+		}
 	}
 	in, err := s.unsuspendTx(tx, &v)
 	if err != nil {
@@ -92,8 +101,9 @@ type Enqueuer interface {
 
 // UnsuspendWhenPaid returns the billing hook that, in the paying
 // transaction, unsuspends each suspended service of a paid customer
-// invoice that now owes nothing: the service is active at once and the
-// operation that enables its tenant is recorded with it.
+// invoice that now owes nothing (one suspended for the credit limit only
+// once its customer is within the limit): the service is active at once
+// and the operation that enables its tenant is recorded with it.
 func (s *Service) UnsuspendWhenPaid() func(ctx context.Context, tx *gorm.DB, customerSide bool, services []uuid.UUID) error {
 	return func(ctx context.Context, tx *gorm.DB, customerSide bool, services []uuid.UUID) error {
 		if !customerSide {

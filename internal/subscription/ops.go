@@ -91,17 +91,18 @@ func liveProvisioned(v Subscription) error {
 	return notExpired(v)
 }
 
-// Suspend marks the service suspended and has the vendor disable its
-// tenant. Suspending a suspended service changes nothing on the platform
-// and makes sure of the vendor side again.
+// Suspend marks the service suspended (ReasonManual) and has the vendor
+// disable its tenant. Suspending a suspended service changes nothing on
+// the platform (its reason stays) and makes sure of the vendor side again.
 func (s *Service) Suspend(ctx context.Context, who auth.Principal, id uuid.UUID, ifVersion *int64) (Outcome, error) {
 	return s.act(ctx, who, id, ifVersion, liveProvisioned, func(tx *gorm.DB, v *Subscription) (*intent, error) {
 		in := &intent{kind: OpSuspend}
 		if v.Status != StatusSuspended {
 			now := s.now()
-			v.Status, v.SuspendedAt = StatusSuspended, &now
+			reason := ReasonManual
+			v.Status, v.SuspendedAt, v.SuspensionReason = StatusSuspended, &now, &reason
 			if err := tx.Model(&Subscription{}).Where("id = ?", v.ID).
-				Updates(map[string]any{"status": StatusSuspended, "suspended_at": now}).Error; err != nil {
+				Updates(map[string]any{"status": StatusSuspended, "suspended_at": now, "suspension_reason": reason}).Error; err != nil {
 				return nil, errs.Internal(err)
 			}
 			in.hook = hookSuspended
@@ -117,16 +118,16 @@ func (s *Service) Unsuspend(ctx context.Context, who auth.Principal, id uuid.UUI
 	})
 }
 
-// unsuspendTx makes the service active; the hooks are told only when it
-// was suspended.
+// unsuspendTx makes the service active (no suspension reason); the hooks
+// are told only when it was suspended.
 func (s *Service) unsuspendTx(tx *gorm.DB, v *Subscription) (*intent, error) {
 	in := &intent{kind: OpUnsuspend}
 	if v.Status == StatusSuspended {
 		in.hook = hookUnsuspended
 	}
-	v.Status, v.SuspendedAt = StatusActive, nil
+	v.Status, v.SuspendedAt, v.SuspensionReason = StatusActive, nil, nil
 	if err := tx.Model(&Subscription{}).Where("id = ?", v.ID).
-		Updates(map[string]any{"status": StatusActive, "suspended_at": nil}).Error; err != nil {
+		Updates(map[string]any{"status": StatusActive, "suspended_at": nil, "suspension_reason": nil}).Error; err != nil {
 		return nil, errs.Internal(err)
 	}
 	return in, nil
@@ -137,13 +138,24 @@ func (s *Service) unsuspendTx(tx *gorm.DB, v *Subscription) (*intent, error) {
 // disables and deletes the tenant.
 func (s *Service) Terminate(ctx context.Context, who auth.Principal, id uuid.UUID, ifVersion *int64) (Outcome, error) {
 	return s.act(ctx, who, id, ifVersion, mustBeProvisioned, func(tx *gorm.DB, v *Subscription) (*intent, error) {
-		now, end := s.now(), s.today()
-		if err := tx.Model(&Subscription{}).Where("id = ?", v.ID).Updates(map[string]any{
-			"status": StatusTerminated, "terminated_at": now, "password_enc": nil, "end_date": end}).Error; err != nil {
-			return nil, errs.Internal(err)
+		if err := s.terminateTx(tx, v); err != nil {
+			return nil, err
 		}
 		return &intent{kind: OpTerminate, hook: hookTerminated}, nil
 	})
+}
+
+// terminateTx ends the service on the platform: billing stops, its
+// username is free again, no suspension reason is left.
+func (s *Service) terminateTx(tx *gorm.DB, v *Subscription) error {
+	now, end := s.now(), s.today()
+	if err := tx.Model(&Subscription{}).Where("id = ?", v.ID).Updates(map[string]any{
+		"status": StatusTerminated, "terminated_at": now, "password_enc": nil, "end_date": end,
+		"suspension_reason": nil}).Error; err != nil {
+		return errs.Internal(err)
+	}
+	v.Status, v.TerminatedAt, v.PasswordEnc, v.EndDate, v.SuspensionReason = StatusTerminated, &now, nil, &end, nil
+	return nil
 }
 
 // ResetPassword has the vendor set a new generated password and returns

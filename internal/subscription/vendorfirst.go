@@ -2,13 +2,30 @@ package subscription
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/errs"
+	"github.com/acronis-platform/platform/internal/provisioning"
 )
+
+// Vendor-first changes are dunning's: a service is suspended or terminated
+// for non-payment only once the vendor has done it, so a vendor that fails
+// leaves the platform as it was and the next run tries again; no
+// suspension mail goes out for a tenant that still works. Every other
+// change goes platform first (act) and brings the vendor there by an
+// operation.
+//
+// Operations of a service run one at a time in their order, so an older
+// unfinished one could undo a vendor-first change (an unsuspend that runs
+// after the tenant was disabled). A vendor-first change therefore waits a
+// little for them and otherwise gives up with operation_in_progress; one
+// recorded while it talked to the vendor makes its own operation run
+// after it (pending, with a job) instead of being recorded as done.
 
 // Reasons a service is suspended. A payment that leaves a service owing
 // nothing lifts a suspension (credit_limit only once the customer is back
@@ -38,28 +55,378 @@ type VendorFirst struct {
 	Outcome string
 }
 
-var errVendorFirst = errors.New("subscription: vendor-first changes are not wired yet")
+// busyWait bounds how long a vendor-first change waits for the service's
+// unfinished operations before it answers operation_in_progress.
+const busyWait = 2 * time.Second
+
+// ErrOperationInProgress is the code of the conflict a vendor-first change
+// answers while an earlier operation of the service is unfinished.
+const ErrOperationInProgress = "operation_in_progress"
+
+func validReason(reason string) error {
+	switch reason {
+	case ReasonManual, ReasonOverdue, ReasonCreditLimit:
+		return nil
+	}
+	return errs.Internal(fmt.Errorf("subscription: unknown suspension reason %q", reason))
+}
 
 // SuspendVendorFirst disables the service's tenant at the vendor and only
 // then marks it suspended on the platform (with reason), recording the
 // operation as done and telling the hooks. A vendor failure returns its
 // error and changes nothing on the platform.
+//
+// due is asked before the vendor is called (false: nothing is called) and
+// again in the applying transaction; false there (paid meanwhile) records
+// an unsuspend operation that enables the tenant again (OutcomeNotDue). A
+// service suspended already stays so (OutcomeAlready); its reason becomes
+// credit_limit when that is asked and it was overdue, so that a payment
+// lifts it only once the customer is within its limit. Active services
+// only; others are OutcomeNotLive.
 func (s *Service) SuspendVendorFirst(ctx context.Context, id uuid.UUID, reason, by string, due StillDue) (VendorFirst, error) {
-	return VendorFirst{}, errs.Internal(errVendorFirst)
+	if err := validReason(reason); err != nil {
+		return VendorFirst{}, err
+	}
+	pre := func(v Subscription) string {
+		switch v.Status {
+		case StatusActive:
+			return ""
+		case StatusSuspended:
+			return OutcomeAlready
+		}
+		return OutcomeNotLive
+	}
+	v, out, err := s.vendorFirstStart(ctx, id, due, pre)
+	if err != nil || out != "" {
+		if out == OutcomeAlready && err == nil {
+			return s.raiseReason(ctx, id, reason)
+		}
+		return VendorFirst{Service: v, Outcome: out}, err
+	}
+	m, err := s.vendorOf(ctx, v)
+	if err != nil {
+		return VendorFirst{}, err
+	}
+	if m != nil {
+		if err := m.Suspend(ctx, *v.VendorTenantID); err != nil {
+			return VendorFirst{}, fmt.Errorf("subscription: disable tenant %s: %w", *v.VendorTenantID, err)
+		}
+	}
+	out = OutcomeApplied
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		cur, err := take(tx, id, true)
+		if err != nil {
+			return err
+		}
+		if out = pre(cur); out != "" {
+			// Changed meanwhile: suspended (the vendor agrees) or ended
+			// (its own operation sees to the tenant).
+			return nil
+		}
+		ok, err := due(ctx, tx, cur)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			out = OutcomeNotDue
+			if m == nil {
+				return nil
+			}
+			_, err := s.record(ctx, tx, id, by, intent{kind: OpUnsuspend})
+			return err
+		}
+		out = OutcomeApplied
+		now := s.now()
+		if err := tx.Model(&Subscription{}).Where("id = ?", id).Updates(map[string]any{
+			"status": StatusSuspended, "suspended_at": now, "suspension_reason": reason,
+			"version": gorm.Expr("version + 1"), "updated_at": now}).Error; err != nil {
+			return errs.Internal(err)
+		}
+		if err := s.fire(ctx, tx, hookSuspended, id, ""); err != nil {
+			return err
+		}
+		if m == nil {
+			return nil
+		}
+		return s.recordDone(ctx, tx, id, by, OpSuspend)
+	})
+	if err != nil {
+		if m != nil {
+			s.putBack(context.WithoutCancel(ctx), id, by)
+		}
+		return VendorFirst{}, err
+	}
+	return s.vendorFirstEnd(ctx, id, out)
 }
 
 // TerminateVendorFirst disables then deletes the service's tenant at the
 // vendor (revoking a partner's read-only grant first) and only then
 // terminates it on the platform. A vendor failure returns its error and
 // changes nothing on the platform.
+//
+// due is asked before the vendor is called (false: nothing is called) and
+// again in the applying transaction; once the tenant is deleted the
+// platform follows whatever due says then (a deleted tenant cannot come
+// back). A terminated service is OutcomeAlready; pending and cancelled
+// ones are OutcomeNotLive.
 func (s *Service) TerminateVendorFirst(ctx context.Context, id uuid.UUID, by string, due StillDue) (VendorFirst, error) {
-	return VendorFirst{}, errs.Internal(errVendorFirst)
+	pre := func(v Subscription) string {
+		switch v.Status {
+		case StatusActive, StatusSuspended, StatusExpired:
+			return ""
+		case StatusTerminated:
+			return OutcomeAlready
+		}
+		return OutcomeNotLive
+	}
+	v, out, err := s.vendorFirstStart(ctx, id, due, pre)
+	if err != nil || out != "" {
+		return VendorFirst{Service: v, Outcome: out}, err
+	}
+	m, err := s.vendorOf(ctx, v)
+	if err != nil {
+		return VendorFirst{}, err
+	}
+	if m != nil {
+		tenant := *v.VendorTenantID
+		ro, err := s.partnerVendorUser(ctx, v)
+		if err != nil {
+			return VendorFirst{}, err
+		}
+		if ro != "" {
+			if err := m.RevokeReadOnly(ctx, ro, tenant); err != nil {
+				return VendorFirst{}, fmt.Errorf("subscription: revoke the partner's grant on tenant %s: %w", tenant, err)
+			}
+		}
+		// The module disables the tenant, then deletes it; one gone is done.
+		if err := m.Terminate(ctx, tenant); err != nil {
+			return VendorFirst{}, fmt.Errorf("subscription: delete tenant %s: %w", tenant, err)
+		}
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		cur, err := take(tx, id, true)
+		if err != nil {
+			return err
+		}
+		if out = pre(cur); out != "" {
+			return nil
+		}
+		if m == nil {
+			ok, err := due(ctx, tx, cur)
+			if err != nil || !ok {
+				out = OutcomeNotDue
+				return err
+			}
+		}
+		out = OutcomeApplied
+		if err := s.terminateTx(tx, &cur); err != nil {
+			return err
+		}
+		if err := tx.Model(&Subscription{}).Where("id = ?", id).
+			Updates(map[string]any{"version": gorm.Expr("version + 1"), "updated_at": s.now()}).Error; err != nil {
+			return errs.Internal(err)
+		}
+		if err := s.fire(ctx, tx, hookTerminated, id, ""); err != nil {
+			return err
+		}
+		if m == nil {
+			return nil
+		}
+		return s.recordDone(ctx, tx, id, by, OpTerminate)
+	})
+	if err != nil {
+		return VendorFirst{}, err
+	}
+	return s.vendorFirstEnd(ctx, id, out)
 }
 
 // UnsuspendFor makes a service suspended for reason active again (platform
 // first, its operation enabling the tenant recorded with it), when due says
 // so: dunning lifts a credit-limit suspension once the customer is within
-// its limit.
+// its limit. A service suspended for another reason is left
+// (OutcomeNotDue); an active one is OutcomeAlready; others OutcomeNotLive.
 func (s *Service) UnsuspendFor(ctx context.Context, id uuid.UUID, reason, by string, due StillDue) (VendorFirst, error) {
-	return VendorFirst{}, errs.Internal(errVendorFirst)
+	if err := validReason(reason); err != nil {
+		return VendorFirst{}, err
+	}
+	var out string
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		cur, err := take(tx.WithContext(ctx), id, true)
+		if err != nil {
+			return err
+		}
+		switch {
+		case cur.Status == StatusActive:
+			out = OutcomeAlready
+			return nil
+		case cur.Status != StatusSuspended:
+			out = OutcomeNotLive
+			return nil
+		case cur.SuspensionReason == nil || *cur.SuspensionReason != reason:
+			out = OutcomeNotDue
+			return nil
+		}
+		ok, err := due(ctx, tx, cur)
+		if err != nil || !ok {
+			out = OutcomeNotDue
+			return err
+		}
+		out = OutcomeApplied
+		in, err := s.unsuspendTx(tx, &cur)
+		if err != nil {
+			return err
+		}
+		if err := tx.Model(&Subscription{}).Where("id = ?", id).
+			Updates(map[string]any{"version": gorm.Expr("version + 1"), "updated_at": s.now()}).Error; err != nil {
+			return errs.Internal(err)
+		}
+		if err := s.fire(ctx, tx, in.hook, id, ""); err != nil {
+			return err
+		}
+		work, err := s.vendorWork(ctx, cur)
+		if err != nil || !work {
+			return err
+		}
+		_, err = s.record(ctx, tx, id, by, *in)
+		return err
+	})
+	if err != nil {
+		return VendorFirst{}, err
+	}
+	return s.vendorFirstEnd(ctx, id, out)
+}
+
+// vendorFirstStart reads the service and tells what a vendor-first change
+// does with it before the vendor is called: an outcome when there is
+// nothing to do (pre's, or OutcomeNotDue), "" to go on once no earlier
+// operation of the service is unfinished.
+func (s *Service) vendorFirstStart(ctx context.Context, id uuid.UUID, due StillDue, pre func(Subscription) string) (Subscription, string, error) {
+	db := s.db.WithContext(ctx)
+	v, err := take(db, id, false)
+	if err != nil {
+		return v, "", err
+	}
+	if out := pre(v); out != "" {
+		return v, out, nil
+	}
+	ok, err := due(ctx, db, v)
+	if err != nil {
+		return v, "", err
+	}
+	if !ok {
+		return v, OutcomeNotDue, nil
+	}
+	return v, "", s.waitIdle(ctx, id)
+}
+
+// vendorOf is the module to call for the service; nil when it has no
+// vendor side (no module, or no tenant).
+func (s *Service) vendorOf(ctx context.Context, v Subscription) (provisioning.Module, error) {
+	if v.VendorTenantID == nil {
+		return nil, nil
+	}
+	return s.module(ctx, v.PlanID)
+}
+
+// waitIdle waits up to busyWait for the service's unfinished operations
+// to end.
+func (s *Service) waitIdle(ctx context.Context, id uuid.UUID) error {
+	deadline := clock.Wall().Add(busyWait)
+	for {
+		n, err := unfinishedOps(s.db.WithContext(ctx), id)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		if !clock.Wall().Before(deadline) {
+			return errs.Conflict(ErrOperationInProgress,
+				"An earlier operation of this service is not finished; try again once it is.")
+		}
+		t := time.NewTimer(50 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return errs.Internal(ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+func unfinishedOps(q *gorm.DB, id uuid.UUID) (int64, error) {
+	var n int64
+	if err := q.Model(&Operation{}).Where("service_id = ? AND status IN ?", id, []string{OpPending, OpRunning}).
+		Count(&n).Error; err != nil {
+		return 0, errs.Internal(err)
+	}
+	return n, nil
+}
+
+// recordDone records, in tx, the operation of a change the vendor has
+// made already: succeeded, with no job. When an operation of the service
+// was recorded meanwhile it is recorded pending with its job instead, to
+// run after that one (the vendor's steps are safe to repeat).
+func (s *Service) recordDone(ctx context.Context, tx *gorm.DB, id uuid.UUID, by, kind string) error {
+	n, err := unfinishedOps(tx.WithContext(ctx), id)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		_, err := s.record(ctx, tx, id, by, intent{kind: kind})
+		return err
+	}
+	now := s.now()
+	op := &Operation{ID: uuid.New(), ServiceID: id, Kind: kind, Status: OpSucceeded, Params: []byte("{}"),
+		Attempts: 1, RequestedBy: by, CreatedAt: now, UpdatedAt: now, StartedAt: &now, FinishedAt: &now}
+	if err := tx.WithContext(ctx).Create(op).Error; err != nil {
+		return errs.Internal(err)
+	}
+	return markSuperseded(ctx, tx, *op)
+}
+
+// putBack is the best effort after a vendor-first suspension whose
+// platform side failed: the tenant is disabled while the platform still
+// shows the service active, so an unsuspend operation is recorded to
+// enable it again (the next dunning run starts over).
+func (s *Service) putBack(ctx context.Context, id uuid.UUID, by string) {
+	_ = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		cur, err := take(tx, id, true)
+		if err != nil || cur.Status != StatusActive {
+			return err
+		}
+		_, err = s.record(ctx, tx, id, by, intent{kind: OpUnsuspend})
+		return err
+	})
+}
+
+// raiseReason makes an overdue suspension a credit-limit one when that is
+// asked: the stricter of the two decides when a payment lifts it.
+func (s *Service) raiseReason(ctx context.Context, id uuid.UUID, reason string) (VendorFirst, error) {
+	if reason == ReasonCreditLimit {
+		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			cur, err := take(tx, id, true)
+			if err != nil || cur.Status != StatusSuspended || cur.SuspensionReason == nil || *cur.SuspensionReason != ReasonOverdue {
+				return err
+			}
+			if err := tx.Model(&Subscription{}).Where("id = ?", id).Updates(map[string]any{
+				"suspension_reason": reason, "version": gorm.Expr("version + 1"), "updated_at": s.now()}).Error; err != nil {
+				return errs.Internal(err)
+			}
+			return nil
+		})
+		if err != nil {
+			return VendorFirst{}, err
+		}
+	}
+	return s.vendorFirstEnd(ctx, id, OutcomeAlready)
+}
+
+// vendorFirstEnd reads the service as the change left it.
+func (s *Service) vendorFirstEnd(ctx context.Context, id uuid.UUID, out string) (VendorFirst, error) {
+	v, err := take(s.db.WithContext(ctx), id, false)
+	if err != nil {
+		return VendorFirst{}, err
+	}
+	return VendorFirst{Service: v, Outcome: out}, nil
 }

@@ -67,6 +67,7 @@ var EventTypes = []string{
 	"payment.created",
 	"partner.active", "partner.failed",
 	TypeEndpointDisabled,
+	"invoice.payment_reminder", "customer.credit_limit_exceeded", "partner.credit_limit_exceeded",
 }
 
 // KnownType reports whether t is an event type endpoints may subscribe to.

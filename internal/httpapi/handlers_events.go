@@ -69,7 +69,11 @@ func EventRender(currency string, orders *order.Service, subs *subscription.Serv
 			return out, nil
 		},
 		Customer: func(ctx context.Context, tx *gorm.DB, c customer.Customer) (any, error) {
-			out := s.customerOut(c)
+			outs, err := s.customersOut(ctx, tx, c)
+			if err != nil {
+				return nil, err
+			}
+			out := outs[0]
 			bs, err := bills.CustomerCreditTx(ctx, tx, c.ID)
 			if err != nil {
 				return nil, err

@@ -33,6 +33,8 @@ var actions = []action{
 	{"usage", 12, (*sim).pushUsage},
 	{"fault_spell", 3, (*sim).startSpell},
 	{"venture_prefix", 1, (*sim).renamePrefix}, // an operator's rare edit
+	{"dunning_pause", 2, (*sim).pauseDunning},
+	{"credit_limit", 1, (*sim).changeCreditLimit},
 }
 
 func (s *sim) act() {
@@ -385,6 +387,7 @@ func (s *sim) loginAll() {
 
 // advance moves the sandbox clock a day: renewals, post-paid runs, usage.
 func (s *sim) advance() {
+	s.faultsAtRun = s.spell != nil // the day's dunning run meets them
 	r, err := s.admin.c.AdvanceSandboxClockWithResponse(s.ctx, oapi.SandboxClockAdvance{Days: ptr(1)})
 	s.ok("advance_clock", r, err)
 	s.loginAll()

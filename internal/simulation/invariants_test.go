@@ -45,6 +45,7 @@ func (s *sim) check() {
 	s.checkEvents()
 	s.checkMail()
 	s.checkWebhooks()
+	s.checkDunning()
 	if s.spell == nil {
 		s.checkOperations()
 		s.checkVendor(svcs)

@@ -435,6 +435,7 @@ func (s *sim) checkMail() {
 			s.fail("mail_kept", fmt.Sprintf("reset/%s/%d", id, n), "service %s: %d resets answered 2xx, %d reset operations mailed", id, n, got)
 		}
 	}
+	s.dunningMails(want)
 	s.rows("mail_kept", `SELECT coalesce(template_kind, '-'), count(*)::text FROM notifications GROUP BY 1`, func(c []string) {
 		if n, _ := strconv.Atoi(c[1]); n != want[c[0]] {
 			s.fail("mail_kept", "count/"+c[0]+"/"+c[1], "%s mails of kind %s, %d causes", c[1], c[0], want[c[0]])

@@ -127,6 +127,7 @@ func (s *sim) build() {
 		}
 		s.customers = append(s.customers, s.newCustomer(p))
 	}
+	s.setupDunning()
 }
 
 func (s *sim) newPlan(spec planSpec, ptype, product, group uuid.UUID) *plan {

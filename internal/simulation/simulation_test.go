@@ -130,11 +130,14 @@ type sim struct {
 	ventures  []uuid.UUID
 	location  string
 
-	day       int
-	spell     *spell // vendor faults now on
-	calmSince time.Time
-	retried   map[uuid.UUID]bool
-	users     int
+	day   int
+	spell *spell // vendor faults now on
+	// faultsAtRun: vendor faults were on when the clock last moved (and
+	// its dunning run acted); an action may have failed.
+	faultsAtRun bool
+	calmSince   time.Time
+	retried     map[uuid.UUID]bool
+	users       int
 
 	breaks   []failure // the day's
 	failures []failure
@@ -172,7 +175,7 @@ func newSim(t *testing.T, seed int64, cfg settings) *sim {
 	c.Sandbox = true
 	c.AuthRateLimit = 1 << 20
 	// One job at a time, each vendor call given its full time: see replay_test.go.
-	c.JobWorkers, c.MailWorkers, c.WebhookWorkers = 1, 1, 1
+	c.JobWorkers, c.MailWorkers, c.WebhookWorkers, c.DunningWorkers = 1, 1, 1, 1
 	c.AcronisAttemptTimeout = 10 * time.Second
 	// Jobs come in chains (a change, its mails, its webhook deliveries) and
 	// run one at a time: each would otherwise wait River's default 100 ms.

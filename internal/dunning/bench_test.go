@@ -180,9 +180,17 @@ func checkRun(b *testing.B, env *apptest.Env, v *apptest.Vendor, run dunning.Run
 		bucket string
 		check  func(t acronis.Tenant, err error)
 	}{
-		{"susp", func(t acronis.Tenant, err error) { require.NoError(b, err); require.False(b, t.Enabled, "tenant %s", t.ID) }},
-		{"term", func(_ acronis.Tenant, err error) { require.True(b, acronis.IsStatus(err, http.StatusNotFound), "%v", err) }},
-		{"rem", func(t acronis.Tenant, err error) { require.NoError(b, err); require.True(b, t.Enabled, "tenant %s", t.ID) }},
+		{"susp", func(t acronis.Tenant, err error) {
+			require.NoError(b, err)
+			require.False(b, t.Enabled, "tenant %s", t.ID)
+		}},
+		{"term", func(_ acronis.Tenant, err error) {
+			require.True(b, acronis.IsStatus(err, http.StatusNotFound), "%v", err)
+		}},
+		{"rem", func(t acronis.Tenant, err error) {
+			require.NoError(b, err)
+			require.True(b, t.Enabled, "tenant %s", t.ID)
+		}},
 	} {
 		var tenants []string
 		rows, err := pool.Query(ctx, `SELECT vendor_tenant_id FROM services WHERE username LIKE $1 || '-%' ORDER BY random() LIMIT 20`,

@@ -9,7 +9,7 @@
 # times order accept again without and with webhook endpoints subscribed
 # to every event (a loopback receiver, `loadgen receive`), alternated,
 # then runs the Go benchmarks (vendor client, provisioning, the
-# 1st-of-month billing run, the usage sync and webhook delivery, each on a database of its
+# 1st-of-month billing run, the usage sync, webhook delivery and a dunning run, each on a database of its
 # own) and a year of the invariant simulation over several seeds, and prints a markdown report on stdout (progress goes to stderr),
 # ready to paste into a README.
 #
@@ -26,12 +26,13 @@
 #   BENCH_HOOK_ENDPOINTS webhook endpoints in the order runs with webhooks (default 1; 0 skips them)
 #   BENCH_HOOK_ROUNDS  order runs without and with them, alternated (default 2)
 #   BENCH_RECEIVER_PORT  their receiver's port on 127.0.0.1 (default 18091)
-#   BENCH_GO           Go benchmark groups to run     (default vendor,billing,mail,webhook; none skips)
+#   BENCH_GO           Go benchmark groups to run     (default vendor,billing,mail,webhook,dunning; none skips)
 #   BENCH_GO_TIME      -benchtime of the Go benchmarks (default 2s)
 #   BENCH_SERVICES     services in the billing run    (default 100000)
 #   BENCH_TENANTS      tenants in the usage sync      (default 10000)
 #   BENCH_MAILS        mails in the mail burst         (default 10000)
 #   BENCH_WEBHOOKS     webhook deliveries in the burst (default 2000)
+#   BENCH_DUNNING_SERVICES services in the dunning run, 10 % overdue (default 100000)
 #   BENCH_SIM_DAYS     days of the invariant simulation (default 365; 0 skips)
 #   BENCH_SIM_SEEDS    its seeds, one run each          (default 1,2,3)
 #   BENCH_FUZZ_REQUESTS spec fuzz requests per role     (default 10000; 0 skips)
@@ -56,7 +57,7 @@ sim_port=${BENCH_SIM_PORT:-18090}
 hook_endpoints=${BENCH_HOOK_ENDPOINTS:-1}
 hook_rounds=${BENCH_HOOK_ROUNDS:-2}
 receiver_port=${BENCH_RECEIVER_PORT:-18091}
-go_groups=,${BENCH_GO:-vendor,billing,mail,webhook},
+go_groups=,${BENCH_GO:-vendor,billing,mail,webhook,dunning},
 db=platform_bench
 admin_email=bench@example.com
 admin_password=bench-password-not-secret-0123456789
@@ -77,7 +78,7 @@ scripts/mailpit.sh >/dev/null || die "Mailpit could not be installed"
 [[ $hook_endpoints =~ ^[0-9]+$ ]] || die "BENCH_HOOK_ENDPOINTS must be a whole number, got '$hook_endpoints'"
 [[ $hook_rounds =~ ^[0-9]+$ ]] || die "BENCH_HOOK_ROUNDS must be a whole number, got '$hook_rounds'"
 for g in ${go_groups//,/ }; do
-	[[ $g =~ ^(vendor|billing|mail|webhook|none)$ ]] || die "BENCH_GO: unknown group '$g' (vendor, billing, mail, webhook or none)"
+	[[ $g =~ ^(vendor|billing|mail|webhook|dunning|none)$ ]] || die "BENCH_GO: unknown group '$g' (vendor, billing, mail, webhook, dunning or none)"
 done
 go_group() { [[ $go_groups == *,$1,* ]]; }
 
@@ -602,6 +603,40 @@ EOF4
 	fi
 	grep -E '^(Benchmark.*[0-9] |    bench_test\.go:[0-9]+: webhook delivery:)' "$webhook_out" |
 		sed 's/^    bench_test\.go:[0-9]*: /    /' || die "no webhook benchmark results"
+	echo '```'
+fi
+
+# --- dunning run ------------------------------------------------------------
+# A database of its own and an in-process simulator; one op is one whole run.
+if ! go_group dunning; then
+	log "skipping the dunning Go benchmark: not in BENCH_GO"
+else
+	bench_dunning=${BENCH_DUNNING_SERVICES:-100000}
+	log "running the dunning run benchmark ($bench_dunning services, 10 % overdue)"
+	cat <<EOF6
+
+Dunning (Go benchmark, one op = one whole run, \`-benchtime 1x\`): \`BenchmarkDunningRun\` is the day's
+dunning run over ${bench_dunning} services of an Acronis plan (one customer and one invoice each, seeded
+with bulk SQL; reminders 3 days before the due date and 1, 3 and 5 after it, suspension at 7 days past
+due, termination at 30), 10 % of them overdue, each with a customer tenant at the simulator (in-process)
+and acted on once: 70 % of those suspended (tenant disabled first, then the service, with its mail and
+event), 10 % terminated (tenant deleted first, then the service), 20 % reminded (mail and event); the
+other 90 % are checked and left. checked/s and actions/s are over the run's time, with \`DUNNING_WORKERS\`' default (8);
+the run's counts are checked against the seed and tenants spot-checked at the simulator. Peak heap is
+the Go heap in use, sampled every 50 ms (base: before the run, the simulator's tenants included);
+rerun_s is the same day run again, which checks every service and acts on nothing.
+
+\`\`\`
+EOF6
+	dunning_out=$tmp/dunning-bench.txt
+	if ! DATABASE_URL=$admin_url BENCH_DUNNING_SERVICES=$bench_dunning \
+		go test -run '^$' -bench '^BenchmarkDunningRun$' -benchtime 1x -timeout 60m -v \
+		./internal/dunning/ >"$dunning_out" 2>&1; then
+		cat "$dunning_out" >&2
+		die "dunning benchmark failed"
+	fi
+	grep -E '^(Benchmark.*[0-9] |    bench_test\.go:[0-9]+: dunning run:)' "$dunning_out" |
+		sed 's/^    bench_test\.go:[0-9]*: /    /' || die "no dunning benchmark results"
 	echo '```'
 fi
 

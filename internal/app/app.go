@@ -3,6 +3,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -27,6 +29,7 @@ import (
 	"github.com/acronis-platform/platform/internal/customer"
 	"github.com/acronis-platform/platform/internal/dunning"
 	"github.com/acronis-platform/platform/internal/egress"
+	"github.com/acronis-platform/platform/internal/errs"
 	"github.com/acronis-platform/platform/internal/event"
 	"github.com/acronis-platform/platform/internal/httpapi"
 	"github.com/acronis-platform/platform/internal/idempotency"
@@ -227,10 +230,26 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	outbox.UseJobs(runner)
 	hooks.UseJobs(runner)
 	services.UseOperations(runner, box, subscription.OpConfig{Wait: cfg.ServiceOpWait, Attempts: cfg.ServiceOpAttempts, MaxBackoff: cfg.ServiceOpBackoffMax})
+	// Whatever settles a customer's invoice (paid, by credit, voided) may
+	// leave a suspended service of any of its lines owing nothing: an
+	// adjustment or overage invoice bills no period, so its services are
+	// found by its lines.
 	unsuspend := services.UnsuspendWhenPaid()
-	bills.OnPaid(func(ctx context.Context, tx *gorm.DB, inv billing.Invoice, ids []uuid.UUID) error {
-		return unsuspend(ctx, tx, inv.CustomerID != nil, ids)
-	})
+	settled := func(ctx context.Context, tx *gorm.DB, inv billing.Invoice, ids []uuid.UUID) error {
+		if inv.CustomerID == nil {
+			return nil
+		}
+		var lined []uuid.UUID
+		if err := tx.WithContext(ctx).Raw(`SELECT DISTINCT service_id FROM invoice_lines WHERE invoice_id = ? AND service_id IS NOT NULL`,
+			inv.ID).Scan(&lined).Error; err != nil {
+			return errs.Internal(err)
+		}
+		all := append(slices.Clone(ids), lined...)
+		slices.SortFunc(all, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+		return unsuspend(ctx, tx, true, slices.Compact(all))
+	}
+	bills.OnPaid(settled)
+	bills.OnVoided(func(ctx context.Context, tx *gorm.DB, inv billing.Invoice) error { return settled(ctx, tx, inv, nil) })
 	a := &App{Cfg: cfg, Log: log, Clock: clk, DB: db, Users: users, Keys: keys, Jobs: runner, Idempotency: idem,
 		Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Billing: bills, Usage: usages, Dunning: dun, Events: events,
 		Mail: outbox, Webhooks: hooks, vendorHTTP: vendorHTTP, anonLimiter: anonLimiter}

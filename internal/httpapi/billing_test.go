@@ -450,3 +450,49 @@ func TestFreeFirstPeriodApprovesTheOrder(t *testing.T) {
 	require.NotNil(t, c.JSON200.CreditBalances)
 	require.Empty(t, *c.JSON200.CreditBalances, "no credit held")
 }
+
+// An adjustment invoice (a quantity raised mid-period) bills no period of
+// its own: paying it, or voiding it, when it is the last thing owed still
+// brings its suspended service back.
+func TestSettlingAnAdjustmentInvoiceUnsuspends(t *testing.T) {
+	t.Parallel()
+	for _, settle := range []string{"pay", "void"} {
+		t.Run(settle, func(t *testing.T) {
+			t.Parallel()
+			s := newShop(t)
+			ctx := context.Background()
+			s.at(t, "2027-01-31T10:00:00Z")
+			_, token := s.plan(t, planOpts{quantity: true, autoApprove: true})
+			res := place(t, s.env.Client(t, ""), storefrontOrder(token, newLogin()))
+			require.Equal(t, http.StatusAccepted, res.StatusCode(), string(res.Body))
+			cust := res.JSON202.CustomerId
+			first := invoicesOf(t, s.admin, &oapi.ListInvoicesParams{CustomerId: &cust})[0]
+			require.Equal(t, http.StatusCreated, pay(t, s.admin, first.Id, first.Total.Amount).StatusCode())
+			done := waitOrder(t, s.admin, res.JSON202.Id)
+			require.Equal(t, oapi.OrderStatusCompleted, done.Status, "failure: %v", done.FailureReason)
+
+			s.at(t, "2027-02-14T10:00:00Z")
+			up, err := s.admin.ChangeServiceQuantityWithResponse(ctx, done.ServiceId, nil, oapi.QuantityChange{Quantity: 2})
+			require.NoError(t, err)
+			require.Equal(t, http.StatusOK, up.StatusCode(), string(up.Body))
+			owed := invoicesOf(t, s.admin, &oapi.ListInvoicesParams{CustomerId: &cust, Status: ptr(oapi.InvoiceStatusUnpaid)})
+			require.Len(t, owed, 1)
+			require.Equal(t, oapi.InvoiceKindAdjustment, owed[0].Kind)
+			susp, err := s.admin.SuspendServiceWithResponse(ctx, done.ServiceId, nil)
+			require.NoError(t, err)
+			require.Equal(t, oapi.ServiceStatusSuspended, susp.JSON200.Status)
+
+			if settle == "pay" {
+				require.Equal(t, http.StatusCreated, pay(t, s.admin, owed[0].Id, owed[0].Total.Amount).StatusCode())
+			} else {
+				v, err := s.admin.VoidInvoiceWithResponse(ctx, owed[0].Id, nil)
+				require.NoError(t, err)
+				require.Equal(t, http.StatusOK, v.StatusCode(), string(v.Body))
+			}
+			got, err := s.admin.GetServiceWithResponse(ctx, done.ServiceId)
+			require.NoError(t, err)
+			require.Equal(t, oapi.ServiceStatusActive, got.JSON200.Status, "nothing is owed any more")
+			require.Nil(t, got.JSON200.SuspensionReason)
+		})
+	}
+}

@@ -119,13 +119,19 @@ func (s *sim) checkDunning() {
 				c[0], past, c[2], c[4], c[6])
 		}
 	}, day)
-	s.rows("dunning_lifted", `SELECT s.id::text, s.suspension_reason FROM services s WHERE s.status = 'suspended' AND (
+	s.rows("dunning_lifted", `SELECT s.id::text, s.suspension_reason, coalesce((SELECT string_agg(i.kind || '/' || i.status || '/' || coalesce(i.number, '-'), ', ' ORDER BY i.created_at)
+			FROM invoices i WHERE i.customer_id IS NOT NULL AND i.id IN (SELECT invoice_id FROM invoice_lines WHERE service_id = s.id)), ''),
+			coalesce((SELECT string_agg(o.kind || '/' || o.status || '/' || o.requested_by || '@' || o.created_at::text, ', ' ORDER BY o.seq) FROM service_operations o WHERE o.service_id = s.id), '')
+			|| ' payments ' || coalesce((SELECT string_agg(i.number || '@' || p.created_at::text, ', ') FROM payments p JOIN invoices i ON i.id = p.invoice_id
+				WHERE i.id IN (SELECT invoice_id FROM invoice_lines WHERE service_id = s.id)), '')
+			|| ' actions ' || coalesce((SELECT string_agg(a.key || '/' || a.status || '/' || coalesce(a.outcome, '') || '@' || a.updated_at::text, ', ') FROM dunning_actions a WHERE a.service_id = s.id), '')
+		FROM services s WHERE s.status = 'suspended' AND (
 			(s.suspension_reason = 'overdue' AND NOT EXISTS (SELECT 1 FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
 				WHERE l.service_id = s.id AND i.status = 'unpaid' AND i.customer_id IS NOT NULL))
 			OR (s.suspension_reason = 'credit_limit' AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = s.customer_id
 				AND c.credit_limit < (SELECT coalesce(sum(total - amount_paid), 0) FROM invoices WHERE status = 'unpaid' AND customer_id = c.id))))`,
 		func(c []string) {
-			s.fail("dunning_lifted", c[0], "service %s is still suspended (%s) though what suspended it is settled", c[0], c[1])
+			s.fail("dunning_lifted", c[0], "service %s is still suspended (%s) though what suspended it is settled; invoices %s; operations %s", c[0], c[1], c[2], c[3])
 		})
 	flag := func(table, owner string) {
 		s.rows("credit_flag", `SELECT x.id::text, coalesce(x.credit_limit::text, 'none'), b.owed::text, (x.credit_limit_exceeded_at IS NOT NULL)::text

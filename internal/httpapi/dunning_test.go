@@ -33,13 +33,16 @@ func sandboxMailShop(t *testing.T) (*shop, *mailtest.Server) {
 // dunningPlan is a prepaid plan (10.00 monthly, auto-approved, visible to
 // partners) that reminds on reminders (days from the due date), suspends
 // 7 days past due and terminates 14 days past due.
-func (s *shop) dunningPlan(t *testing.T, reminders string) (uuid.UUID, string) {
+func (s *shop) dunningPlan(t *testing.T, reminders ...int32) (uuid.UUID, string) {
 	t.Helper()
 	id, token := s.plan(t, planOpts{autoApprove: true, partnerVisible: true})
-	// reminder_days is set through the plan API of another change; here
-	// the settings are written as that API stores them.
-	require.NoError(t, s.env.App.DB.Gorm.Exec(`INSERT INTO plan_notification_settings (plan_id, suspension_days, termination_days,
-		reminder_days, updated_at) VALUES (?, 7, 14, ?::integer[], now())`, id, reminders).Error)
+	if reminders == nil {
+		reminders = []int32{}
+	}
+	r, err := s.admin.SetPlanNotificationSettingsWithResponse(context.Background(), id,
+		oapi.NotificationSettings{SuspensionDays: 7, TerminationDays: 14, ReminderDays: &reminders})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, r.StatusCode(), string(r.Body))
 	return id, token
 }
 
@@ -163,7 +166,7 @@ func (s *shop) runActions(t *testing.T, id uuid.UUID, params oapi.ListDunningRun
 func TestDunningRemindsOnTheirDays(t *testing.T) {
 	t.Parallel()
 	s, mp := sandboxMailShop(t)
-	planID, token := s.dunningPlan(t, "{-3,0,3}")
+	planID, token := s.dunningPlan(t, -3, 0, 3)
 	direct := s.paidPrepaidService(t, token)
 	p, partner := s.activePartner(t)
 	viaPartner := s.partnerPrepaid(t, partner, planID)
@@ -228,7 +231,7 @@ func TestDunningRemindsOnTheirDays(t *testing.T) {
 func TestDunningSuspendsThenTerminates(t *testing.T) {
 	t.Parallel()
 	s, mp := sandboxMailShop(t)
-	_, token := s.dunningPlan(t, "{0}")
+	_, token := s.dunningPlan(t, 0)
 	unpaid := s.paidPrepaidService(t, token)
 	payer := s.paidPrepaidService(t, token)
 	tenant := map[uuid.UUID]string{unpaid.ServiceId: s.tenantOf(t, unpaid.ServiceId), payer.ServiceId: s.tenantOf(t, payer.ServiceId)}
@@ -286,9 +289,9 @@ func TestDunningSuspendsThenTerminates(t *testing.T) {
 
 // unpaidRenewals makes n paid prepaid services on a dunning plan, moves
 // the (manual) clock to their due date and bills their renewals, unpaid.
-func (s *shop) unpaidRenewals(t *testing.T, n int, reminders string) []oapi.Order {
+func (s *shop) unpaidRenewals(t *testing.T, n int, reminders ...int32) []oapi.Order {
 	t.Helper()
-	_, token := s.dunningPlan(t, reminders)
+	_, token := s.dunningPlan(t, reminders...)
 	out := make([]oapi.Order, n)
 	for i := range out {
 		out[i] = s.paidPrepaidService(t, token)
@@ -309,7 +312,7 @@ func TestDunningVendorFaultDuringSuspension(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
 	ctx := context.Background()
-	o := s.unpaidRenewals(t, 1, "{}")[0]
+	o := s.unpaidRenewals(t, 1)[0]
 	tenant := s.tenantOf(t, o.ServiceId)
 	s.later(t, 7*24*time.Hour) // 7 days past due
 
@@ -371,7 +374,7 @@ func TestDunningActsOnce(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
 	ctx := context.Background()
-	orders := s.unpaidRenewals(t, 6, "{0,1}")
+	orders := s.unpaidRenewals(t, 6, 0, 1)
 	d := s.env.App.Dunning
 	today := s.env.App.Billing.Today()
 
@@ -443,10 +446,10 @@ func TestDunningPause(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
 	ctx := context.Background()
-	orders := s.unpaidRenewals(t, 2, "{0,1,2}")
+	orders := s.unpaidRenewals(t, 2, 0, 1, 2)
 	paused, other := orders[0], orders[1]
 	until := s.env.App.Billing.Today().AddDate(0, 0, 1)
-	require.NoError(t, s.env.App.DB.Gorm.Exec(`UPDATE customers SET dunning_paused_until = ? WHERE id = ?`, until, paused.CustomerId).Error)
+	s.patchCustomer(t, paused.CustomerId, oapi.CustomerUpdate{DunningPausedUntil: &oapi_types.Date{Time: until}})
 
 	for range 2 { // the due date and the day after: paused
 		_, err := s.env.App.Dunning.RunNow(ctx, "test", s.env.App.Billing.Today())
@@ -471,7 +474,7 @@ func TestDunningCreditLimitCrossing(t *testing.T) {
 	t.Parallel()
 	s, mp := mailShop(t)
 	ctx := context.Background()
-	_, token := s.dunningPlan(t, "{}")
+	_, token := s.dunningPlan(t)
 	// An unpaid first invoice (10.00) over a limit of 5.00.
 	res := place(t, s.env.Client(t, ""), storefrontOrder(token, newLogin()))
 	require.Equal(t, http.StatusAccepted, res.StatusCode(), string(res.Body))
@@ -508,7 +511,7 @@ func TestDunningCreditLimitCrossing(t *testing.T) {
 	waitOrder(t, s.admin, res.JSON202.Id)
 	require.Zero(t, run().CreditAlerts)
 	require.False(t, exceeded())
-	require.NoError(t, s.env.App.DB.Gorm.Exec(`UPDATE customers SET credit_limit = 0 WHERE id = ?`, cust).Error)
+	s.patchCustomer(t, cust, oapi.CustomerUpdate{CreditLimit: &oapi.Money{Amount: "0.00", Currency: "USD"}})
 	s.later(t, 30*24*time.Hour)
 	_, err = s.env.App.Billing.RunNow(ctx, "test", "all", s.env.App.Billing.Today())
 	require.NoError(t, err)
@@ -517,9 +520,11 @@ func TestDunningCreditLimitCrossing(t *testing.T) {
 
 	// A partner over its limit: its bills at cost are unpaid.
 	p, partner := s.activePartner(t)
-	planID, _ := s.dunningPlan(t, "{}")
+	planID, _ := s.dunningPlan(t)
 	s.partnerPrepaid(t, partner, planID)
-	require.NoError(t, s.env.App.DB.Gorm.Exec(`UPDATE partners SET credit_limit = 0.01 WHERE id = ?`, p.Id).Error)
+	lim, err := s.admin.UpdatePartnerWithResponse(ctx, p.Id, nil, oapi.PartnerUpdate{CreditLimit: &oapi.Money{Amount: "0.01", Currency: "USD"}})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, lim.StatusCode(), string(lim.Body))
 	r := run()
 	require.Equal(t, 1, r.CreditAlerts)
 	require.Zero(t, run().CreditAlerts)
@@ -538,12 +543,14 @@ func TestDunningCreditLimitSuspension(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
 	ctx := context.Background()
-	o := s.unpaidRenewals(t, 1, "{}")[0]
+	o := s.unpaidRenewals(t, 1)[0]
 	tenant := s.tenantOf(t, o.ServiceId)
 	db := s.env.App.DB.Gorm
-	require.NoError(t, db.Exec(`UPDATE plan_notification_settings SET suspend_on_credit_limit = true
-		WHERE plan_id = (SELECT plan_id FROM services WHERE id = ?)`, o.ServiceId).Error)
-	require.NoError(t, db.Exec(`UPDATE customers SET credit_limit = 5 WHERE id = ?`, o.CustomerId).Error)
+	ns, err := s.admin.SetPlanNotificationSettingsWithResponse(ctx, s.svcNow(t, o.ServiceId).PlanId,
+		oapi.NotificationSettings{SuspensionDays: 7, TerminationDays: 14, SuspendOnCreditLimit: ptr(true)})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, ns.StatusCode(), string(ns.Body))
+	s.patchCustomer(t, o.CustomerId, oapi.CustomerUpdate{CreditLimit: &oapi.Money{Amount: "5.00", Currency: "USD"}})
 
 	r, err := s.env.App.Dunning.RunNow(ctx, "test", s.env.App.Billing.Today())
 	require.NoError(t, err)
@@ -561,7 +568,7 @@ func TestDunningCreditLimitSuspension(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, again.Suspended+again.CreditAlerts, "once per crossing")
 
-	require.NoError(t, db.Exec(`UPDATE customers SET credit_limit = 50 WHERE id = ?`, o.CustomerId).Error)
+	s.patchCustomer(t, o.CustomerId, oapi.CustomerUpdate{CreditLimit: &oapi.Money{Amount: "50.00", Currency: "USD"}})
 	lift, err := s.env.App.Dunning.RunNow(ctx, "test", s.env.App.Billing.Today())
 	require.NoError(t, err)
 	require.Equal(t, 1, lift.Unsuspended)
@@ -646,4 +653,12 @@ func TestDunningRunsAPI(t *testing.T) {
 		require.Equal(t, http.StatusForbidden, acts.StatusCode())
 	}
 	require.Equal(t, before, countRows(t, s.env, "dunning_runs"))
+}
+
+// patchCustomer changes a customer as its admin would.
+func (s *shop) patchCustomer(t *testing.T, id uuid.UUID, body oapi.CustomerUpdate) {
+	t.Helper()
+	r, err := s.admin.UpdateCustomerWithResponse(context.Background(), id, nil, body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, r.StatusCode(), string(r.Body))
 }

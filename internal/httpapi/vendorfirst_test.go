@@ -168,6 +168,16 @@ func TestVendorFirstChanges(t *testing.T) {
 			require.Len(t, s.opsOf(t, v.Id), 1)
 			require.Len(t, s.eventsAbout(t, oapi.EventTypeServiceSuspended, v.Id), 1)
 			require.Equal(t, 1, s.mailsOfKind(t, v, oapi.MailKindSuspensionNotice))
+
+			// Over its credit limit too: the stricter reason holds.
+			again, err = subs.SuspendVendorFirst(ctx, v.Id, subscription.ReasonCreditLimit, dunningBy, dueAlways)
+			require.NoError(t, err)
+			require.Equal(t, subscription.OutcomeAlready, again.Outcome)
+			require.Equal(t, subscription.ReasonCreditLimit, *again.Service.SuspensionReason)
+			again, err = subs.SuspendVendorFirst(ctx, v.Id, subscription.ReasonOverdue, dunningBy, dueAlways)
+			require.NoError(t, err)
+			require.Equal(t, subscription.ReasonCreditLimit, *again.Service.SuspensionReason)
+			require.Len(t, s.eventsAbout(t, oapi.EventTypeServiceSuspended, v.Id), 1)
 		}},
 		{"a vendor failure leaves the platform as it was; the next try applies", func(t *testing.T) {
 			// The only case with faults: each names its own tenant.

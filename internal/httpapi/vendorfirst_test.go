@@ -168,6 +168,16 @@ func TestVendorFirstChanges(t *testing.T) {
 			require.Len(t, s.opsOf(t, v.Id), 1)
 			require.Len(t, s.eventsAbout(t, oapi.EventTypeServiceSuspended, v.Id), 1)
 			require.Equal(t, 1, s.mailsOfKind(t, v, oapi.MailKindSuspensionNotice))
+
+			// Over its credit limit too: the stricter reason holds.
+			again, err = subs.SuspendVendorFirst(ctx, v.Id, subscription.ReasonCreditLimit, dunningBy, dueAlways)
+			require.NoError(t, err)
+			require.Equal(t, subscription.OutcomeAlready, again.Outcome)
+			require.Equal(t, subscription.ReasonCreditLimit, *again.Service.SuspensionReason)
+			again, err = subs.SuspendVendorFirst(ctx, v.Id, subscription.ReasonOverdue, dunningBy, dueAlways)
+			require.NoError(t, err)
+			require.Equal(t, subscription.ReasonCreditLimit, *again.Service.SuspensionReason)
+			require.Len(t, s.eventsAbout(t, oapi.EventTypeServiceSuspended, v.Id), 1)
 		}},
 		{"a vendor failure leaves the platform as it was; the next try applies", func(t *testing.T) {
 			// The only case with faults: each names its own tenant.
@@ -256,6 +266,29 @@ func TestVendorFirstChanges(t *testing.T) {
 			got, err := subs.SuspendVendorFirst(ctx, v.Id, subscription.ReasonOverdue, dunningBy, dueAlways)
 			require.NoError(t, err)
 			require.Equal(t, subscription.OutcomeApplied, got.Outcome)
+		}},
+		{"an operation that ran while the vendor was called: the suspension runs again after it", func(t *testing.T) {
+			v := s.vfService(t, token)
+			var n atomic.Int32
+			// The second check runs once the tenant is disabled: an unsuspend
+			// recorded and carried out meanwhile has enabled it again.
+			meanwhile := func(ctx context.Context, tx *gorm.DB, cur subscription.Subscription) (bool, error) {
+				if n.Add(1) == 2 {
+					now := time.Now()
+					require.NoError(t, tx.Create(&subscription.Operation{ID: uuid.New(), ServiceID: v.Id, Kind: subscription.OpUnsuspend,
+						Status: subscription.OpSucceeded, Params: []byte("{}"), RequestedBy: "test", CreatedAt: now, UpdatedAt: now}).Error)
+					_, err := s.vc.SetTenantEnabled(ctx, *v.VendorTenantId, true)
+					require.NoError(t, err)
+				}
+				return true, nil
+			}
+			got, err := subs.SuspendVendorFirst(ctx, v.Id, subscription.ReasonOverdue, dunningBy, meanwhile)
+			require.NoError(t, err)
+			require.Equal(t, subscription.OutcomeApplied, got.Outcome)
+			op := opOfKind(t, s.opsOf(t, v.Id), oapi.ServiceOperationKindSuspend)
+			waitOp(t, s.admin, v.Id, op.Id, isSucceeded)
+			enabled, _ := s.tenantEnabled(t, *v.VendorTenantId)
+			require.False(t, enabled, "the suspend operation ran after the other and disabled the tenant again")
 		}},
 		{"terminate deletes the tenant, then terminates the service", func(t *testing.T) {
 			v := s.vfService(t, token)

@@ -24,8 +24,9 @@ import (
 // unfinished one could undo a vendor-first change (an unsuspend that runs
 // after the tenant was disabled). A vendor-first change therefore waits a
 // little for them and otherwise gives up with operation_in_progress; one
-// recorded while it talked to the vendor makes its own operation run
-// after it (pending, with a job) instead of being recorded as done.
+// recorded while it talked to the vendor (which may even have run) makes
+// its own operation run after it (pending, with a job) instead of being
+// recorded as done.
 
 // Reasons a service is suspended. A payment that leaves a service owing
 // nothing lifts a suspension (credit_limit only once the customer is back
@@ -96,13 +97,14 @@ func (s *Service) SuspendVendorFirst(ctx context.Context, id uuid.UUID, reason, 
 		}
 		return OutcomeNotLive
 	}
-	v, out, err := s.vendorFirstStart(ctx, id, due, pre)
+	st, out, err := s.vendorFirstStart(ctx, id, due, pre)
 	if err != nil || out != "" {
 		if out == OutcomeAlready && err == nil {
 			return s.raiseReason(ctx, id, reason)
 		}
-		return VendorFirst{Service: v, Outcome: out}, err
+		return VendorFirst{Service: st.v, Outcome: out}, err
 	}
+	v := st.v
 	m, err := s.vendorOf(ctx, v)
 	if err != nil {
 		return VendorFirst{}, err
@@ -148,7 +150,7 @@ func (s *Service) SuspendVendorFirst(ctx context.Context, id uuid.UUID, reason, 
 		if m == nil {
 			return nil
 		}
-		return s.recordDone(ctx, tx, id, by, OpSuspend)
+		return s.recordDone(ctx, tx, id, st.since, by, OpSuspend)
 	})
 	if err != nil {
 		if m != nil {
@@ -179,10 +181,11 @@ func (s *Service) TerminateVendorFirst(ctx context.Context, id uuid.UUID, by str
 		}
 		return OutcomeNotLive
 	}
-	v, out, err := s.vendorFirstStart(ctx, id, due, pre)
+	st, out, err := s.vendorFirstStart(ctx, id, due, pre)
 	if err != nil || out != "" {
-		return VendorFirst{Service: v, Outcome: out}, err
+		return VendorFirst{Service: st.v, Outcome: out}, err
 	}
+	v := st.v
 	m, err := s.vendorOf(ctx, v)
 	if err != nil {
 		return VendorFirst{}, err
@@ -232,7 +235,7 @@ func (s *Service) TerminateVendorFirst(ctx context.Context, id uuid.UUID, by str
 		if m == nil {
 			return nil
 		}
-		return s.recordDone(ctx, tx, id, by, OpTerminate)
+		return s.recordDone(ctx, tx, id, st.since, by, OpTerminate)
 	})
 	if err != nil {
 		return VendorFirst{}, err
@@ -300,23 +303,46 @@ func (s *Service) UnsuspendFor(ctx context.Context, id uuid.UUID, reason, by str
 // does with it before the vendor is called: an outcome when there is
 // nothing to do (pre's, or OutcomeNotDue), "" to go on once no earlier
 // operation of the service is unfinished.
-func (s *Service) vendorFirstStart(ctx context.Context, id uuid.UUID, due StillDue, pre func(Subscription) string) (Subscription, string, error) {
+func (s *Service) vendorFirstStart(ctx context.Context, id uuid.UUID, due StillDue, pre func(Subscription) string) (vendorFirstStep, string, error) {
 	db := s.db.WithContext(ctx)
 	v, err := take(db, id, false)
+	st := vendorFirstStep{v: v}
 	if err != nil {
-		return v, "", err
+		return st, "", err
 	}
 	if out := pre(v); out != "" {
-		return v, out, nil
+		return st, out, nil
 	}
 	ok, err := due(ctx, db, v)
 	if err != nil {
-		return v, "", err
+		return st, "", err
 	}
 	if !ok {
-		return v, OutcomeNotDue, nil
+		return st, OutcomeNotDue, nil
 	}
-	return v, "", s.waitIdle(ctx, id)
+	if err := s.waitIdle(ctx, id); err != nil {
+		return st, "", err
+	}
+	st.since, err = lastSeq(db, id)
+	return st, "", err
+}
+
+// vendorFirstStep is a service about to change vendor first, and the last
+// of its operations (all ended) before the vendor is called.
+type vendorFirstStep struct {
+	v     Subscription
+	since int64
+}
+
+func lastSeq(q *gorm.DB, id uuid.UUID) (int64, error) {
+	var seq *int64
+	if err := q.Model(&Operation{}).Where("service_id = ?", id).Select("max(seq)").Scan(&seq).Error; err != nil {
+		return 0, errs.Internal(err)
+	}
+	if seq == nil {
+		return 0, nil
+	}
+	return *seq, nil
 }
 
 // vendorOf is the module to call for the service; nil when it has no
@@ -365,14 +391,15 @@ func unfinishedOps(q *gorm.DB, id uuid.UUID) (int64, error) {
 
 // recordDone records, in tx, the operation of a change the vendor has
 // made already: succeeded, with no job. When an operation of the service
-// was recorded meanwhile it is recorded pending with its job instead, to
-// run after that one (the vendor's steps are safe to repeat).
-func (s *Service) recordDone(ctx context.Context, tx *gorm.DB, id uuid.UUID, by, kind string) error {
-	n, err := unfinishedOps(tx.WithContext(ctx), id)
+// was recorded while the vendor was called (after since), it is recorded
+// pending with its job instead, to run after that one, which may have
+// undone it (the vendor's steps are safe to repeat).
+func (s *Service) recordDone(ctx context.Context, tx *gorm.DB, id uuid.UUID, since int64, by, kind string) error {
+	last, err := lastSeq(tx.WithContext(ctx), id)
 	if err != nil {
 		return err
 	}
-	if n > 0 {
+	if last > since {
 		_, err := s.record(ctx, tx, id, by, intent{kind: kind})
 		return err
 	}

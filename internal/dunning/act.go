@@ -440,7 +440,21 @@ func (s *Service) overLimit(day time.Time, want bool) subscription.StillDue {
 			return false, err
 		}
 		if !want {
-			return !over, nil
+			if over {
+				return false, nil
+			}
+			// Within the limit but past its plan's suspension_days on an
+			// invoice: it stays suspended until that is paid (the payment
+			// lifts it), never active while overdue.
+			var overdue bool
+			err := tx.WithContext(ctx).Raw(`SELECT EXISTS (SELECT 1 FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
+				JOIN plan_notification_settings n ON n.plan_id = ?
+				WHERE l.service_id = ? AND i.status = 'unpaid' AND i.customer_id IS NOT NULL AND i.due_date + n.suspension_days <= ?::date)`,
+				v.PlanID, v.ID, day).Scan(&overdue).Error
+			if err != nil {
+				return false, errs.Internal(err)
+			}
+			return !overdue, nil
 		}
 		stop, err := paused(tx.WithContext(ctx), v.CustomerID, day)
 		return over && !stop, err

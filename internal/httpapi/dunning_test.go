@@ -582,6 +582,36 @@ func TestDunningCreditLimitSuspension(t *testing.T) {
 	require.Nil(t, flag.At, "back within: the flag is cleared")
 }
 
+// A credit suspension is not lifted while the service's invoice is past
+// its plan's suspension_days: within the limit again, it stays suspended
+// until that invoice is paid.
+func TestDunningCreditSuspensionStaysWhileOverdue(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	ctx := context.Background()
+	o := s.unpaidRenewals(t, 1)[0]
+	ns, err := s.admin.SetPlanNotificationSettingsWithResponse(ctx, s.svcNow(t, o.ServiceId).PlanId,
+		oapi.NotificationSettings{SuspensionDays: 7, TerminationDays: 14, SuspendOnCreditLimit: ptr(true)})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, ns.StatusCode(), string(ns.Body))
+	s.patchCustomer(t, o.CustomerId, oapi.CustomerUpdate{CreditLimit: &oapi.Money{Amount: "5.00", Currency: "USD"}})
+	r, err := s.env.App.Dunning.RunNow(ctx, "test", s.env.App.Billing.Today())
+	require.NoError(t, err)
+	require.Equal(t, 1, r.Suspended)
+
+	s.later(t, 8*24*time.Hour) // past suspension_days
+	s.patchCustomer(t, o.CustomerId, oapi.CustomerUpdate{CreditLimit: &oapi.Money{Amount: "500.00", Currency: "USD"}})
+	r, err = s.env.App.Dunning.RunNow(ctx, "test", s.env.App.Billing.Today())
+	require.NoError(t, err)
+	require.Zero(t, r.Unsuspended, "within the limit, but overdue")
+	require.Equal(t, oapi.ServiceStatusSuspended, s.svcNow(t, o.ServiceId).Status)
+
+	owed := invoicesOf(t, s.admin, &oapi.ListInvoicesParams{CustomerId: &o.CustomerId, Status: ptr(oapi.InvoiceStatusUnpaid)})
+	require.Len(t, owed, 1)
+	require.Equal(t, http.StatusCreated, pay(t, s.admin, owed[0].Id, owed[0].Total.Amount).StatusCode())
+	require.Equal(t, oapi.ServiceStatusActive, s.svcNow(t, o.ServiceId).Status, "paid: lifted")
+}
+
 // POST /v1/dunning-runs queues a run (202) that the job does; it honours
 // Idempotency-Key; bad inputs are refused and nothing is queued; only
 // admins may see or start runs.

@@ -129,10 +129,12 @@ func (s *sim) checkDunning() {
 			(s.suspension_reason = 'overdue' AND NOT EXISTS (SELECT 1 FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
 				WHERE l.service_id = s.id AND i.status = 'unpaid' AND i.customer_id IS NOT NULL))
 			OR (s.suspension_reason = 'credit_limit' AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = s.customer_id
-				AND c.credit_limit < (SELECT coalesce(sum(total - amount_paid), 0) FROM invoices WHERE status = 'unpaid' AND customer_id = c.id))))`,
+				AND c.credit_limit < (SELECT coalesce(sum(total - amount_paid), 0) FROM invoices WHERE status = 'unpaid' AND customer_id = c.id))
+				AND NOT EXISTS (SELECT 1 FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id JOIN plan_notification_settings n ON n.plan_id = s.plan_id
+					WHERE l.service_id = s.id AND i.status = 'unpaid' AND i.customer_id IS NOT NULL AND i.due_date + n.suspension_days <= $1::date)))`,
 		func(c []string) {
 			s.fail("dunning_lifted", c[0], "service %s is still suspended (%s) though what suspended it is settled; invoices %s; operations %s", c[0], c[1], c[2], c[3])
-		})
+		}, day)
 	flag := func(table, owner string) {
 		s.rows("credit_flag", `SELECT x.id::text, coalesce(x.credit_limit::text, 'none'), b.owed::text, (x.credit_limit_exceeded_at IS NOT NULL)::text
 			FROM `+table+` x CROSS JOIN LATERAL (SELECT coalesce(sum(total - amount_paid), 0) AS owed FROM invoices

@@ -21,7 +21,9 @@
 // suspensions, unsuspensions, terminations, free trials (running or
 // expired) moved to paid plans, overage invoices on request,
 // storage usage at the simulator above and below quota, venture prefix
-// edits, credentials resets (the new password mailed), spells of vendor
+// edits, credentials resets (the new password mailed), dunning pauses and
+// credit-limit moves (three plans dun, one suspending on the credit limit;
+// every third customer and the second partner start with a limit), spells of vendor
 // faults (errors, dropped connections, effects applied then answered with a
 // failure) cleared after a few days, and spells of a day or two in which
 // the webhook receiver fails 5% of requests (HTTP 500, decided by the seed,
@@ -107,6 +109,20 @@
 //     or the SP's own event;
 //   - webhooks_payload: a delivery's body is {type, timestamp, data}
 //     with the event's type and payload;
+//   - dunning_runs: after the day no dunning run is unfinished, failed or
+//     interrupted, and an action failed only if vendor faults were on when
+//     the clock moved;
+//   - dunning_acted: no service of a dunning plan, its customer not
+//     paused, is live past termination_days on its oldest unpaid invoice,
+//     or active past suspension_days with no suspension done for it (a
+//     suspension lifted by hand stays lifted);
+//   - dunning_lifted: no service suspended for non-payment owes nothing,
+//     none suspended for the credit limit with its customer within it
+//     (unless overdue);
+//   - credit_flag: a customer (not paused) or partner is flagged over its
+//     credit limit exactly when it owes more than the limit;
+//   - mail_kept counts a payment_reminder per reminder done and a
+//     credit_limit_alert per alert done;
 //   - no_5xx as above.
 //
 // Replay: a seed replays exactly the same run. After every change the

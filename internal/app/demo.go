@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/lib/pq"
 	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
 
@@ -180,6 +181,18 @@ func (a *App) demoSettings(ctx context.Context, planID uuid.UUID) error {
 				{Frequency: "annually", Price: decimal.RequireFromString("100.00")},
 			}}); err != nil {
 			return fmt.Errorf("demo pricing: %w", err)
+		}
+	} else if err != nil {
+		return err
+	}
+	// Dunning a storefront developer can watch on the sandbox clock:
+	// reminders 3 days before, on and 3 days after the due date,
+	// suspension 7 days after, termination 30 days after.
+	_, err = c.GetNotificationSettings(ctx, planID)
+	if errs.KindOf(err) == errs.KindNotFound {
+		if _, err := c.SetNotificationSettings(ctx, planID, catalog.NotificationSettings{SuspensionDays: 7, TerminationDays: 30,
+			ReminderDays: pq.Int64Array{-3, 0, 3}}); err != nil {
+			return fmt.Errorf("demo notification settings: %w", err)
 		}
 		return nil
 	}

@@ -379,10 +379,7 @@ func (s *Service) vendorFirstStart(ctx context.Context, id uuid.UUID, due StillD
 	if !ok {
 		return st, OutcomeNotDue, nil
 	}
-	if err := s.waitIdle(ctx, id); err != nil {
-		return st, "", err
-	}
-	st.since, err = lastSeq(db, id)
+	st.since, err = s.waitIdle(ctx, id)
 	return st, "", err
 }
 
@@ -414,38 +411,40 @@ func (s *Service) vendorOf(ctx context.Context, v Subscription) (provisioning.Mo
 }
 
 // waitIdle waits up to busyWait for the service's unfinished operations
-// to end.
-func (s *Service) waitIdle(ctx context.Context, id uuid.UUID) error {
+// to end, and tells the last of them then (its seq; 0 for none).
+func (s *Service) waitIdle(ctx context.Context, id uuid.UUID) (int64, error) {
 	deadline := clock.Wall().Add(busyWait)
 	for {
-		n, err := unfinishedOps(s.db.WithContext(ctx), id)
+		n, last, err := unfinishedOps(s.db.WithContext(ctx), id)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if n == 0 {
-			return nil
+			return last, nil
 		}
 		if !clock.Wall().Before(deadline) {
-			return errs.Conflict(ErrOperationInProgress,
+			return 0, errs.Conflict(ErrOperationInProgress,
 				"An earlier operation of this service is not finished; try again once it is.")
 		}
 		t := time.NewTimer(50 * time.Millisecond)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return errs.Internal(ctx.Err())
+			return 0, errs.Internal(ctx.Err())
 		case <-t.C:
 		}
 	}
 }
 
-func unfinishedOps(q *gorm.DB, id uuid.UUID) (int64, error) {
-	var n int64
-	if err := q.Model(&Operation{}).Where("service_id = ? AND status IN ?", id, []string{OpPending, OpRunning}).
-		Count(&n).Error; err != nil {
-		return 0, errs.Internal(err)
+// unfinishedOps counts the service's unfinished operations and tells the
+// last seq of all of them, in one statement.
+func unfinishedOps(q *gorm.DB, id uuid.UUID) (n, last int64, err error) {
+	var row struct{ N, Last int64 }
+	if err := q.Raw(`SELECT count(*) FILTER (WHERE status IN ?) AS n, coalesce(max(seq), 0) AS last
+		FROM service_operations WHERE service_id = ?`, []string{OpPending, OpRunning}, id).Scan(&row).Error; err != nil {
+		return 0, 0, errs.Internal(err)
 	}
-	return n, nil
+	return row.N, row.Last, nil
 }
 
 // recordDone records, in tx, the operation of a change the vendor has

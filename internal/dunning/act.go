@@ -27,14 +27,32 @@ func (x *exec) act(ctx context.Context, ps []planned) error {
 		return x.flush(ctx)
 	}
 	db := x.s.db.WithContext(ctx)
-	rows := make([]Action, 0, len(ps))
 	keys := make([]string, 0, len(ps))
 	byKey := make(map[string]planned, len(ps))
 	for _, p := range ps {
 		if _, ok := byKey[p.Key]; ok { // an invoice of two services: one reminder
 			continue
 		}
-		rows, keys, byKey[p.Key] = append(rows, p.Action), append(keys, p.Key), p
+		keys, byKey[p.Key] = append(keys, p.Key), p
+	}
+	// Done by an earlier run (a suspended service's latest reminder, day
+	// after day): neither inserted nor claimed again.
+	var done []string
+	if err := db.Raw(`SELECT key FROM dunning_actions WHERE key IN ? AND status = ?`, keys, ActionDone).Scan(&done).Error; err != nil {
+		return errs.Internal(err)
+	}
+	for _, k := range done {
+		delete(byKey, k)
+	}
+	if len(byKey) == 0 {
+		return x.flush(ctx)
+	}
+	keys = keys[:0]
+	rows := make([]Action, 0, len(byKey))
+	for _, p := range ps {
+		if q, ok := byKey[p.Key]; ok && q.ID == p.ID {
+			keys, rows = append(keys, p.Key), append(rows, p.Action)
+		}
 	}
 	if err := db.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "key"}}, DoNothing: true}).CreateInBatches(rows, 500).Error; err != nil {
 		return errs.Internal(err)

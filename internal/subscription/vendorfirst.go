@@ -390,17 +390,6 @@ type vendorFirstStep struct {
 	since int64
 }
 
-func lastSeq(q *gorm.DB, id uuid.UUID) (int64, error) {
-	var seq *int64
-	if err := q.Model(&Operation{}).Where("service_id = ?", id).Select("max(seq)").Scan(&seq).Error; err != nil {
-		return 0, errs.Internal(err)
-	}
-	if seq == nil {
-		return 0, nil
-	}
-	return *seq, nil
-}
-
 // vendorOf is the module to call for the service; nil when it has no
 // vendor side (no module, or no tenant).
 func (s *Service) vendorOf(ctx context.Context, v Subscription) (provisioning.Module, error) {
@@ -453,11 +442,18 @@ func unfinishedOps(q *gorm.DB, id uuid.UUID) (n, last int64, err error) {
 // pending with its job instead, to run after that one, which may have
 // undone it (the vendor's steps are safe to repeat).
 func (s *Service) recordDone(ctx context.Context, tx *gorm.DB, id uuid.UUID, since int64, by, kind string) error {
-	last, err := lastSeq(tx.WithContext(ctx), id)
-	if err != nil {
-		return err
+	// The last operation, and whether any failed one is left for the new
+	// one to supersede, in one statement.
+	var row struct {
+		Last   int64
+		Failed bool
 	}
-	if last > since {
+	if err := tx.WithContext(ctx).Raw(`SELECT coalesce(max(seq), 0) AS last,
+			coalesce(bool_or(status = ? AND superseded_by IS NULL), false) AS failed
+		FROM service_operations WHERE service_id = ?`, OpFailed, id).Scan(&row).Error; err != nil {
+		return errs.Internal(err)
+	}
+	if row.Last > since {
 		_, err := s.record(ctx, tx, id, by, intent{kind: kind})
 		return err
 	}
@@ -466,6 +462,9 @@ func (s *Service) recordDone(ctx context.Context, tx *gorm.DB, id uuid.UUID, sin
 		Attempts: 1, RequestedBy: by, CreatedAt: now, UpdatedAt: now, StartedAt: &now, FinishedAt: &now}
 	if err := tx.WithContext(ctx).Create(op).Error; err != nil {
 		return errs.Internal(err)
+	}
+	if !row.Failed {
+		return nil
 	}
 	return markSuperseded(ctx, tx, *op)
 }

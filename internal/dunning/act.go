@@ -27,14 +27,32 @@ func (x *exec) act(ctx context.Context, ps []planned) error {
 		return x.flush(ctx)
 	}
 	db := x.s.db.WithContext(ctx)
-	rows := make([]Action, 0, len(ps))
 	keys := make([]string, 0, len(ps))
 	byKey := make(map[string]planned, len(ps))
 	for _, p := range ps {
 		if _, ok := byKey[p.Key]; ok { // an invoice of two services: one reminder
 			continue
 		}
-		rows, keys, byKey[p.Key] = append(rows, p.Action), append(keys, p.Key), p
+		keys, byKey[p.Key] = append(keys, p.Key), p
+	}
+	// Done by an earlier run (a suspended service's latest reminder, day
+	// after day): neither inserted nor claimed again.
+	var done []string
+	if err := db.Raw(`SELECT key FROM dunning_actions WHERE key IN ? AND status = ?`, keys, ActionDone).Scan(&done).Error; err != nil {
+		return errs.Internal(err)
+	}
+	for _, k := range done {
+		delete(byKey, k)
+	}
+	if len(byKey) == 0 {
+		return x.flush(ctx)
+	}
+	keys = keys[:0]
+	rows := make([]Action, 0, len(byKey))
+	for _, p := range ps {
+		if q, ok := byKey[p.Key]; ok && q.ID == p.ID {
+			keys, rows = append(keys, p.Key), append(rows, p.Action)
+		}
 	}
 	if err := db.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "key"}}, DoNothing: true}).CreateInBatches(rows, 500).Error; err != nil {
 		return errs.Internal(err)
@@ -91,6 +109,7 @@ func (x *exec) act(ctx context.Context, ps []planned) error {
 // the action failed, to be tried by the next run.
 func (x *exec) one(ctx context.Context, p planned) error {
 	var outcome string
+	var recorded bool // done in the transaction of its change
 	var err error
 	switch p.Kind {
 	case KindReminder:
@@ -100,7 +119,7 @@ func (x *exec) one(ctx context.Context, p planned) error {
 	case KindPartnerCreditAlert:
 		outcome, err = x.s.alertPartner(ctx, x.run, p.Action)
 	case KindSuspend, KindTerminate, KindCreditSuspend, KindCreditUnsuspend:
-		outcome, err = x.s.change(ctx, x.run, p)
+		outcome, recorded, err = x.s.change(ctx, x.run, p)
 	default:
 		err = errs.Internal(fmt.Errorf("dunning: unknown action kind %q", p.Kind))
 	}
@@ -138,7 +157,7 @@ func (x *exec) one(ctx context.Context, p planned) error {
 			c.unsuspended++
 		}
 	})
-	if p.Kind == KindReminder || p.Kind == KindCreditAlert || p.Kind == KindPartnerCreditAlert {
+	if recorded || p.Kind == KindReminder || p.Kind == KindCreditAlert || p.Kind == KindPartnerCreditAlert {
 		return nil // recorded in its own transaction
 	}
 	return x.s.record(ctx, x.run, p.Action, ActionDone, outcome, "")
@@ -165,36 +184,44 @@ func what(a Action) string {
 // (done, or failed and released for the next run; a skip leaves it
 // pending and released) and the run's row for it.
 func (s *Service) record(ctx context.Context, run Run, a Action, result, outcome, reason string) error {
-	return s.recordIn(ctx, s.db, run, a, result, outcome, reason)
-}
-
-func (s *Service) recordIn(ctx context.Context, db *gorm.DB, run Run, a Action, result, outcome, reason string) error {
-	now := s.now()
-	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		upd := map[string]any{"claimed_by": nil, "claimed_until": nil, "updated_at": now}
-		switch result {
-		case ActionDone:
-			upd["status"], upd["outcome"], upd["done_at"], upd["last_error"] = ActionDone, outcome, now, nil
-		case ActionFailed:
-			upd["status"], upd["last_error"] = ActionFailed, reason
-		}
-		if err := tx.Model(&Action{}).Where("id = ?", a.ID).Updates(upd).Error; err != nil {
-			return err
-		}
-		ra := RunAction{ID: uuid.New(), RunID: run.ID, ActionID: a.ID, Result: result, CreatedAt: now}
-		if outcome != "" {
-			ra.Outcome = &outcome
-		}
-		if reason != "" {
-			ra.Error = &reason
-		}
-		return tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "run_id"}, {Name: "action_id"}}, UpdateAll: true}).
-			Omit("Key", "Kind", "ServiceID", "CustomerID", "PartnerID", "InvoiceID").Create(&ra).Error
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return s.recordTx(tx, run, a, result, outcome, reason)
 	})
 	if err != nil {
 		return errs.Internal(err)
 	}
 	return nil
+}
+
+// recordIn is record in a transaction of the caller's.
+func (s *Service) recordIn(ctx context.Context, tx *gorm.DB, run Run, a Action, result, outcome, reason string) error {
+	if err := s.recordTx(tx.WithContext(ctx), run, a, result, outcome, reason); err != nil {
+		return errs.Internal(err)
+	}
+	return nil
+}
+
+func (s *Service) recordTx(tx *gorm.DB, run Run, a Action, result, outcome, reason string) error {
+	now := s.now()
+	upd := map[string]any{"claimed_by": nil, "claimed_until": nil, "updated_at": now}
+	switch result {
+	case ActionDone:
+		upd["status"], upd["outcome"], upd["done_at"], upd["last_error"] = ActionDone, outcome, now, nil
+	case ActionFailed:
+		upd["status"], upd["last_error"] = ActionFailed, reason
+	}
+	if err := tx.Model(&Action{}).Where("id = ?", a.ID).Updates(upd).Error; err != nil {
+		return err
+	}
+	ra := RunAction{ID: uuid.New(), RunID: run.ID, ActionID: a.ID, Result: result, CreatedAt: now}
+	if outcome != "" {
+		ra.Outcome = &outcome
+	}
+	if reason != "" {
+		ra.Error = &reason
+	}
+	return tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "run_id"}, {Name: "action_id"}}, UpdateAll: true}).
+		Omit("Key", "Kind", "ServiceID", "CustomerID", "PartnerID", "InvoiceID").Create(&ra).Error
 }
 
 // lockAction locks an action in tx and tells whether it is still to do.
@@ -395,25 +422,34 @@ func (s *Service) clearFlag(ctx context.Context, table string, id uuid.UUID,
 
 // change suspends, terminates or unsuspends a service vendor first; the
 // subscription package re-checks, with the service locked, that it is
-// still due.
-func (s *Service) change(ctx context.Context, run Run, p planned) (string, error) {
+// still due. The action is marked done in the transaction that applies
+// the change (recorded true), so neither commits without the other; an
+// outcome found before it (nothing to do) is left to the caller.
+func (s *Service) change(ctx context.Context, run Run, p planned) (outcome string, recorded bool, err error) {
 	by := "system:dunning:" + run.ID.String()
+	then := func(ctx context.Context, tx *gorm.DB, vf subscription.VendorFirst) error {
+		if err := s.recordIn(ctx, tx, run, p.Action, ActionDone, vf.Outcome, ""); err != nil {
+			return err
+		}
+		recorded = true
+		return nil
+	}
 	var vf subscription.VendorFirst
-	var err error
 	switch p.Kind {
 	case KindSuspend:
-		vf, err = s.services.SuspendVendorFirst(ctx, *p.ServiceID, subscription.ReasonOverdue, by, s.overdue(run.AsOf, *p.InvoiceID, p.suspendAt))
+		vf, err = s.services.SuspendVendorFirst(ctx, *p.ServiceID, subscription.ReasonOverdue, by, s.overdue(run.AsOf, *p.InvoiceID, p.suspendAt), then)
 	case KindTerminate:
-		vf, err = s.services.TerminateVendorFirst(ctx, *p.ServiceID, by, s.overdue(run.AsOf, *p.InvoiceID, 0))
+		vf, err = s.services.TerminateVendorFirst(ctx, *p.ServiceID, by, s.overdue(run.AsOf, *p.InvoiceID, 0), then)
 	case KindCreditSuspend:
-		vf, err = s.services.SuspendVendorFirst(ctx, *p.ServiceID, subscription.ReasonCreditLimit, by, s.overLimit(run.AsOf, true))
+		vf, err = s.services.SuspendVendorFirst(ctx, *p.ServiceID, subscription.ReasonCreditLimit, by, s.overLimit(run.AsOf, true), then)
 	case KindCreditUnsuspend:
-		vf, err = s.services.UnsuspendFor(ctx, *p.ServiceID, subscription.ReasonCreditLimit, by, s.overLimit(run.AsOf, false))
+		vf, err = s.services.UnsuspendFor(ctx, *p.ServiceID, subscription.ReasonCreditLimit, by, s.overLimit(run.AsOf, false), then)
 	}
 	if err != nil {
-		return "", err
+		// A transaction rolled back after then ran recorded nothing.
+		return "", false, err
 	}
-	return vf.Outcome, nil
+	return vf.Outcome, recorded, nil
 }
 
 // overdue: the invoice is still unpaid (at least after days past due) and

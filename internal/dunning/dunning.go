@@ -31,7 +31,11 @@
 //     (subscription.SuspendVendorFirst / TerminateVendorFirst, which
 //     re-check in their transaction that it is still due): a vendor
 //     failure leaves the platform as it was, marks the action failed on
-//     the run and the next run tries it again.
+//     the run and the next run tries it again. The action is marked done
+//     in the transaction that applies the change (subscription.Then), so
+//     one never commits without the other.
+//   - What every action of a run reads again (plans' settings and
+//     templates, issuers' names) is cached for that run only (memo).
 //   - A customer whose dunning_paused_until is on or after the run's day is
 //     left alone (only a credit suspension may still be lifted).
 //   - Per service the oldest unpaid invoice counts: when catching up (a

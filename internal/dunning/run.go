@@ -11,6 +11,7 @@ import (
 
 	"github.com/acronis-platform/platform/internal/auth"
 	"github.com/acronis-platform/platform/internal/errs"
+	"github.com/acronis-platform/platform/internal/memo"
 	"github.com/acronis-platform/platform/internal/page"
 )
 
@@ -121,6 +122,9 @@ func (s *Service) Execute(ctx context.Context, id uuid.UUID) (Run, error) {
 	}
 	x := &exec{s: s, run: r}
 	defer x.release()
+	// What every action reads again (plans' settings and templates,
+	// issuers' names) is read once per run.
+	ctx = memo.With(ctx)
 	err = x.do(ctx)
 	if err == nil {
 		err = x.flush(ctx)

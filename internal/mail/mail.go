@@ -35,6 +35,7 @@ import (
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/errs"
 	"github.com/acronis-platform/platform/internal/mail/smtpurl"
+	"github.com/acronis-platform/platform/internal/memo"
 	"github.com/acronis-platform/platform/internal/notify"
 	"github.com/acronis-platform/platform/internal/secret"
 )
@@ -332,7 +333,23 @@ func (o *Outbox) queue(ctx context.Context, tx *gorm.DB, id uuid.UUID) error {
 	return nil
 }
 
+// template is the template of m: read once per template in a run that
+// caches (memo; a dunning run mails the same few templates).
 func (o *Outbox) template(ctx context.Context, tx *gorm.DB, m Message) (template, error) {
+	k := templateKey{kind: m.Kind}
+	if m.TemplateID != nil {
+		k.id = *m.TemplateID
+	}
+	return memo.Get(ctx, k, func() (template, error) { return o.loadTemplate(ctx, tx, m) })
+}
+
+// templateKey is a template by id, else (no id) by kind.
+type templateKey struct {
+	id   uuid.UUID
+	kind Kind
+}
+
+func (o *Outbox) loadTemplate(ctx context.Context, tx *gorm.DB, m Message) (template, error) {
 	var t template
 	q := tx.WithContext(ctx).Table("email_templates").Select("id, name, kind, subject, body, reply_to")
 	var err error

@@ -45,6 +45,7 @@ import (
 	"github.com/acronis-platform/platform/internal/errs"
 	"github.com/acronis-platform/platform/internal/invoicepdf"
 	"github.com/acronis-platform/platform/internal/mail"
+	"github.com/acronis-platform/platform/internal/memo"
 	"github.com/acronis-platform/platform/internal/notify"
 	"github.com/acronis-platform/platform/internal/partner"
 	"github.com/acronis-platform/platform/internal/subscription"
@@ -234,12 +235,19 @@ func (n *notifier) serviceNotice(ctx context.Context, tx *gorm.DB, v subscriptio
 			d.Days = int(today.Sub(*overdue[0].DueDate).Hours() / 24)
 		}
 	}
-	var tpl struct{ ID *uuid.UUID }
-	err = tx.WithContext(ctx).Raw("SELECT "+column+" AS id FROM plan_notification_settings WHERE plan_id = ?", v.PlanID).Scan(&tpl).Error
+	// The plan's template: once per plan in a run that caches (memo).
+	tplID, err := memo.Get(ctx, templateKey{column, v.PlanID}, func() (*uuid.UUID, error) {
+		var tpl struct{ ID *uuid.UUID }
+		err := tx.WithContext(ctx).Raw("SELECT "+column+" AS id FROM plan_notification_settings WHERE plan_id = ?", v.PlanID).Scan(&tpl).Error
+		if err != nil {
+			return nil, errs.Internal(err)
+		}
+		return tpl.ID, nil
+	})
 	if err != nil {
-		return errs.Internal(err)
+		return err
 	}
-	return n.enqueue(ctx, tx, p, mail.Message{Kind: kind, TemplateID: tpl.ID, Data: d,
+	return n.enqueue(ctx, tx, p, mail.Message{Kind: kind, TemplateID: tplID, Data: d,
 		DedupeKey: fmt.Sprintf("%s:%s:%d", kind, v.ID, v.Version)})
 }
 
@@ -329,14 +337,35 @@ func serviceData(ctx context.Context, tx *gorm.DB, id uuid.UUID) (notify.Service
 }
 
 func issuer(ctx context.Context, tx *gorm.DB, partnerID *uuid.UUID, ventureID uuid.UUID) (mail.Issuer, error) {
-	var row struct{ Name string }
 	if partnerID != nil {
-		err := take(ctx, tx, &row, "SELECT name FROM partners WHERE id = ?", *partnerID)
-		return mail.Issuer{Name: row.Name, PartnerID: partnerID}, err
+		name, err := issuerName(ctx, tx, "partners", *partnerID)
+		return mail.Issuer{Name: name, PartnerID: partnerID}, err
 	}
-	err := take(ctx, tx, &row, "SELECT name FROM ventures WHERE id = ?", ventureID)
-	return mail.Issuer{Name: row.Name, VentureID: &ventureID}, err
+	name, err := issuerName(ctx, tx, "ventures", ventureID)
+	return mail.Issuer{Name: name, VentureID: &ventureID}, err
 }
+
+// issuerName is a partner's or venture's name: once per run that caches
+// (memo), as a dunning run mails many customers of the same issuer.
+func issuerName(ctx context.Context, tx *gorm.DB, table string, id uuid.UUID) (string, error) {
+	return memo.Get(ctx, nameKey{table, id}, func() (string, error) {
+		var row struct{ Name string }
+		err := take(ctx, tx, &row, "SELECT name FROM "+table+" WHERE id = ?", id)
+		return row.Name, err
+	})
+}
+
+// Keys of what a run caches (memo).
+type (
+	nameKey struct {
+		table string
+		id    uuid.UUID
+	}
+	templateKey struct {
+		column string
+		plan   uuid.UUID
+	}
+)
 
 var errMissing = errors.New("not found")
 

@@ -75,6 +75,12 @@ func (s *Service) fire(ctx context.Context, tx *gorm.DB, kind int, id uuid.UUID,
 	if err != nil {
 		return err
 	}
+	return s.fireWith(ctx, tx, kind, v, password)
+}
+
+// fireWith tells the hooks of kind of v, the service as tx holds it.
+func (s *Service) fireWith(ctx context.Context, tx *gorm.DB, kind int, v Subscription, password string) error {
+	hs := s.hooks.on[kind]
 	for _, h := range hs {
 		if err := h(ctx, tx, v); err != nil {
 			return err

@@ -41,6 +41,7 @@ import (
 	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/errs"
+	"github.com/acronis-platform/platform/internal/memo"
 	"github.com/acronis-platform/platform/internal/metadata"
 	"github.com/acronis-platform/platform/internal/page"
 	"github.com/acronis-platform/platform/internal/provisioning"
@@ -303,9 +304,24 @@ func quotasIn(ctx context.Context, db *gorm.DB, vs []Subscription) (map[uuid.UUI
 	if len(ids) == 0 {
 		return out, nil
 	}
+	load := func() ([]catalog.ModuleSettings, error) {
+		var ms []catalog.ModuleSettings
+		if err := db.WithContext(ctx).Where("plan_id IN ?", ids).Find(&ms).Error; err != nil {
+			return nil, errs.Internal(err)
+		}
+		return ms, nil
+	}
 	var ms []catalog.ModuleSettings
-	if err := db.WithContext(ctx).Where("plan_id IN ?", ids).Find(&ms).Error; err != nil {
-		return nil, errs.Internal(err)
+	var err error
+	if len(ids) == 1 {
+		// A service's own quotas (its events show them): once per plan in
+		// a run that caches (memo).
+		ms, err = memo.Get(ctx, quotaKey{ids[0]}, load)
+	} else {
+		ms, err = load()
+	}
+	if err != nil {
+		return nil, err
 	}
 	byPlan := make(map[uuid.UUID]catalog.ModuleSettings, len(ms))
 	for _, m := range ms {
@@ -324,6 +340,18 @@ func quotasIn(ctx context.Context, db *gorm.DB, vs []Subscription) (map[uuid.UUI
 // module is the vendor module of a service's plan; nil for plans
 // provisioned by no module.
 func (s *Service) module(ctx context.Context, planID uuid.UUID) (provisioning.Module, error) {
+	// A dunning run asks this for each service it changes: once per plan
+	// and run is enough (memo).
+	return memo.Get(ctx, moduleKey{planID}, func() (provisioning.Module, error) { return s.loadModule(ctx, planID) })
+}
+
+// Keys of what a run caches (memo).
+type (
+	moduleKey struct{ plan uuid.UUID }
+	quotaKey  struct{ plan uuid.UUID }
+)
+
+func (s *Service) loadModule(ctx context.Context, planID uuid.UUID) (provisioning.Module, error) {
 	_, cred, err := s.catalog.Credentials(ctx, planID)
 	if errs.CodeOf(err) == "module_settings_not_set" {
 		return nil, nil

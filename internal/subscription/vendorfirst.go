@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/acronis-platform/platform/internal/clock"
 	"github.com/acronis-platform/platform/internal/errs"
@@ -56,6 +57,24 @@ type VendorFirst struct {
 	Outcome string
 }
 
+// Then is told, in the transaction that applies a vendor-first change (or
+// finds there, with the service locked, that there is nothing to apply),
+// what it did: the service as the transaction leaves it and the outcome.
+// An error rolls the change back. Dunning records its action there, so an
+// action is done exactly when its change is. It is not called when the
+// change stops before that transaction (an outcome found at the first
+// read, a vendor failure).
+type Then func(ctx context.Context, tx *gorm.DB, vf VendorFirst) error
+
+func callThen(ctx context.Context, tx *gorm.DB, then []Then, vf VendorFirst) error {
+	for _, f := range then {
+		if err := f(ctx, tx, vf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // busyWait bounds how long a vendor-first change waits for the service's
 // unfinished operations before it answers operation_in_progress.
 const busyWait = 2 * time.Second
@@ -83,8 +102,9 @@ func validReason(reason string) error {
 // service suspended already stays so (OutcomeAlready); its reason becomes
 // credit_limit when that is asked and it was overdue, so that a payment
 // lifts it only once the customer is within its limit. Active services
-// only; others are OutcomeNotLive.
-func (s *Service) SuspendVendorFirst(ctx context.Context, id uuid.UUID, reason, by string, due StillDue) (VendorFirst, error) {
+// only; others are OutcomeNotLive. With then, the service is not read
+// again after the change: the result is what the transaction left.
+func (s *Service) SuspendVendorFirst(ctx context.Context, id uuid.UUID, reason, by string, due StillDue, then ...Then) (VendorFirst, error) {
 	if err := validReason(reason); err != nil {
 		return VendorFirst{}, err
 	}
@@ -115,48 +135,57 @@ func (s *Service) SuspendVendorFirst(ctx context.Context, id uuid.UUID, reason, 
 		}
 	}
 	out = OutcomeApplied
+	var cur Subscription
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		cur, err := take(tx, id, true)
-		if err != nil {
-			return err
-		}
-		if out = pre(cur); out != "" {
-			// Changed meanwhile: suspended (the vendor agrees) or ended
-			// (its own operation sees to the tenant).
-			return nil
-		}
-		ok, err := due(ctx, tx, cur)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			out = OutcomeNotDue
+		if err := func() error {
+			var err error
+			if cur, err = take(tx, id, true); err != nil {
+				return err
+			}
+			if out = pre(cur); out != "" {
+				// Changed meanwhile: suspended (the vendor agrees) or ended
+				// (its own operation sees to the tenant).
+				return nil
+			}
+			ok, err := due(ctx, tx, cur)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				out = OutcomeNotDue
+				if m == nil {
+					return nil
+				}
+				_, err := s.record(ctx, tx, id, by, intent{kind: OpUnsuspend})
+				return err
+			}
+			out = OutcomeApplied
+			now := s.now()
+			if err := updateReturning(tx, &cur, map[string]any{
+				"status": StatusSuspended, "suspended_at": now, "suspension_reason": reason,
+				"version": gorm.Expr("version + 1"), "updated_at": now}); err != nil {
+				return err
+			}
+			if err := s.fireWith(ctx, tx, hookSuspended, cur, ""); err != nil {
+				return err
+			}
 			if m == nil {
 				return nil
 			}
-			_, err := s.record(ctx, tx, id, by, intent{kind: OpUnsuspend})
+			return s.recordDone(ctx, tx, id, st.since, by, OpSuspend)
+		}(); err != nil {
 			return err
 		}
-		out = OutcomeApplied
-		now := s.now()
-		if err := tx.Model(&Subscription{}).Where("id = ?", id).Updates(map[string]any{
-			"status": StatusSuspended, "suspended_at": now, "suspension_reason": reason,
-			"version": gorm.Expr("version + 1"), "updated_at": now}).Error; err != nil {
-			return errs.Internal(err)
-		}
-		if err := s.fire(ctx, tx, hookSuspended, id, ""); err != nil {
-			return err
-		}
-		if m == nil {
-			return nil
-		}
-		return s.recordDone(ctx, tx, id, st.since, by, OpSuspend)
+		return callThen(ctx, tx, then, VendorFirst{Service: cur, Outcome: out})
 	})
 	if err != nil {
 		if m != nil {
 			s.putBack(context.WithoutCancel(ctx), id, by)
 		}
 		return VendorFirst{}, err
+	}
+	if len(then) > 0 {
+		return VendorFirst{Service: cur, Outcome: out}, nil
 	}
 	return s.vendorFirstEnd(ctx, id, out)
 }
@@ -170,8 +199,8 @@ func (s *Service) SuspendVendorFirst(ctx context.Context, id uuid.UUID, reason, 
 // again in the applying transaction; once the tenant is deleted the
 // platform follows whatever due says then (a deleted tenant cannot come
 // back). A terminated service is OutcomeAlready; pending and cancelled
-// ones are OutcomeNotLive.
-func (s *Service) TerminateVendorFirst(ctx context.Context, id uuid.UUID, by string, due StillDue) (VendorFirst, error) {
+// ones are OutcomeNotLive. then is as for SuspendVendorFirst.
+func (s *Service) TerminateVendorFirst(ctx context.Context, id uuid.UUID, by string, due StillDue, then ...Then) (VendorFirst, error) {
 	pre := func(v Subscription) string {
 		switch v.Status {
 		case StatusActive, StatusSuspended, StatusExpired:
@@ -206,39 +235,47 @@ func (s *Service) TerminateVendorFirst(ctx context.Context, id uuid.UUID, by str
 			return VendorFirst{}, fmt.Errorf("subscription: delete tenant %s: %w", tenant, err)
 		}
 	}
+	var cur Subscription
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		cur, err := take(tx, id, true)
-		if err != nil {
-			return err
-		}
-		if out = pre(cur); out != "" {
-			return nil
-		}
-		if m == nil {
-			ok, err := due(ctx, tx, cur)
-			if err != nil || !ok {
-				out = OutcomeNotDue
+		if err := func() error {
+			var err error
+			if cur, err = take(tx, id, true); err != nil {
 				return err
 			}
-		}
-		out = OutcomeApplied
-		if err := s.terminateTx(tx, &cur); err != nil {
+			if out = pre(cur); out != "" {
+				return nil
+			}
+			if m == nil {
+				ok, err := due(ctx, tx, cur)
+				if err != nil || !ok {
+					out = OutcomeNotDue
+					return err
+				}
+			}
+			out = OutcomeApplied
+			if err := s.terminateTx(tx, &cur); err != nil {
+				return err
+			}
+			if err := updateReturning(tx, &cur, map[string]any{"version": gorm.Expr("version + 1"), "updated_at": s.now()}); err != nil {
+				return err
+			}
+			if err := s.fireWith(ctx, tx, hookTerminated, cur, ""); err != nil {
+				return err
+			}
+			if m == nil {
+				return nil
+			}
+			return s.recordDone(ctx, tx, id, st.since, by, OpTerminate)
+		}(); err != nil {
 			return err
 		}
-		if err := tx.Model(&Subscription{}).Where("id = ?", id).
-			Updates(map[string]any{"version": gorm.Expr("version + 1"), "updated_at": s.now()}).Error; err != nil {
-			return errs.Internal(err)
-		}
-		if err := s.fire(ctx, tx, hookTerminated, id, ""); err != nil {
-			return err
-		}
-		if m == nil {
-			return nil
-		}
-		return s.recordDone(ctx, tx, id, st.since, by, OpTerminate)
+		return callThen(ctx, tx, then, VendorFirst{Service: cur, Outcome: out})
 	})
 	if err != nil {
 		return VendorFirst{}, err
+	}
+	if len(then) > 0 {
+		return VendorFirst{Service: cur, Outcome: out}, nil
 	}
 	return s.vendorFirstEnd(ctx, id, out)
 }
@@ -248,55 +285,77 @@ func (s *Service) TerminateVendorFirst(ctx context.Context, id uuid.UUID, by str
 // so: dunning lifts a credit-limit suspension once the customer is within
 // its limit. A service suspended for another reason is left
 // (OutcomeNotDue); an active one is OutcomeAlready; others OutcomeNotLive.
-func (s *Service) UnsuspendFor(ctx context.Context, id uuid.UUID, reason, by string, due StillDue) (VendorFirst, error) {
+// then is told in its transaction, whatever the outcome.
+func (s *Service) UnsuspendFor(ctx context.Context, id uuid.UUID, reason, by string, due StillDue, then ...Then) (VendorFirst, error) {
 	if err := validReason(reason); err != nil {
 		return VendorFirst{}, err
 	}
 	var out string
+	var cur Subscription
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		cur, err := take(tx.WithContext(ctx), id, true)
-		if err != nil {
+		if err := func() error {
+			var err error
+			if cur, err = take(tx.WithContext(ctx), id, true); err != nil {
+				return err
+			}
+			switch {
+			case cur.Status == StatusActive:
+				out = OutcomeAlready
+				return nil
+			case cur.Status != StatusSuspended:
+				out = OutcomeNotLive
+				return nil
+			case cur.SuspensionReason == nil || *cur.SuspensionReason != reason:
+				out = OutcomeNotDue
+				return nil
+			}
+			ok, err := due(ctx, tx, cur)
+			if err != nil || !ok {
+				out = OutcomeNotDue
+				return err
+			}
+			out = OutcomeApplied
+			in, err := s.unsuspendTx(tx, &cur)
+			if err != nil {
+				return err
+			}
+			if err := updateReturning(tx, &cur, map[string]any{"version": gorm.Expr("version + 1"), "updated_at": s.now()}); err != nil {
+				return err
+			}
+			if err := s.fireWith(ctx, tx, in.hook, cur, ""); err != nil {
+				return err
+			}
+			work, err := s.vendorWork(ctx, cur)
+			if err != nil || !work {
+				return err
+			}
+			_, err = s.record(ctx, tx, id, by, *in)
+			return err
+		}(); err != nil {
 			return err
 		}
-		switch {
-		case cur.Status == StatusActive:
-			out = OutcomeAlready
-			return nil
-		case cur.Status != StatusSuspended:
-			out = OutcomeNotLive
-			return nil
-		case cur.SuspensionReason == nil || *cur.SuspensionReason != reason:
-			out = OutcomeNotDue
-			return nil
-		}
-		ok, err := due(ctx, tx, cur)
-		if err != nil || !ok {
-			out = OutcomeNotDue
-			return err
-		}
-		out = OutcomeApplied
-		in, err := s.unsuspendTx(tx, &cur)
-		if err != nil {
-			return err
-		}
-		if err := tx.Model(&Subscription{}).Where("id = ?", id).
-			Updates(map[string]any{"version": gorm.Expr("version + 1"), "updated_at": s.now()}).Error; err != nil {
-			return errs.Internal(err)
-		}
-		if err := s.fire(ctx, tx, in.hook, id, ""); err != nil {
-			return err
-		}
-		work, err := s.vendorWork(ctx, cur)
-		if err != nil || !work {
-			return err
-		}
-		_, err = s.record(ctx, tx, id, by, *in)
-		return err
+		return callThen(ctx, tx, then, VendorFirst{Service: cur, Outcome: out})
 	})
 	if err != nil {
 		return VendorFirst{}, err
 	}
+	if len(then) > 0 {
+		return VendorFirst{Service: cur, Outcome: out}, nil
+	}
 	return s.vendorFirstEnd(ctx, id, out)
+}
+
+// updateReturning updates the service v in tx and reads it back in the
+// same statement, as the hooks are told of it.
+func updateReturning(tx *gorm.DB, v *Subscription, set map[string]any) error {
+	res := tx.Model(v).Clauses(clause.Returning{}).Updates(set)
+	if res.Error != nil {
+		return errs.Internal(res.Error)
+	}
+	if res.RowsAffected != 1 {
+		return errs.Internal(fmt.Errorf("subscription: service %s not updated", v.ID))
+	}
+	return nil
 }
 
 // vendorFirstStart reads the service and tells what a vendor-first change
@@ -320,10 +379,7 @@ func (s *Service) vendorFirstStart(ctx context.Context, id uuid.UUID, due StillD
 	if !ok {
 		return st, OutcomeNotDue, nil
 	}
-	if err := s.waitIdle(ctx, id); err != nil {
-		return st, "", err
-	}
-	st.since, err = lastSeq(db, id)
+	st.since, err = s.waitIdle(ctx, id)
 	return st, "", err
 }
 
@@ -332,17 +388,6 @@ func (s *Service) vendorFirstStart(ctx context.Context, id uuid.UUID, due StillD
 type vendorFirstStep struct {
 	v     Subscription
 	since int64
-}
-
-func lastSeq(q *gorm.DB, id uuid.UUID) (int64, error) {
-	var seq *int64
-	if err := q.Model(&Operation{}).Where("service_id = ?", id).Select("max(seq)").Scan(&seq).Error; err != nil {
-		return 0, errs.Internal(err)
-	}
-	if seq == nil {
-		return 0, nil
-	}
-	return *seq, nil
 }
 
 // vendorOf is the module to call for the service; nil when it has no
@@ -355,38 +400,40 @@ func (s *Service) vendorOf(ctx context.Context, v Subscription) (provisioning.Mo
 }
 
 // waitIdle waits up to busyWait for the service's unfinished operations
-// to end.
-func (s *Service) waitIdle(ctx context.Context, id uuid.UUID) error {
+// to end, and tells the last of them then (its seq; 0 for none).
+func (s *Service) waitIdle(ctx context.Context, id uuid.UUID) (int64, error) {
 	deadline := clock.Wall().Add(busyWait)
 	for {
-		n, err := unfinishedOps(s.db.WithContext(ctx), id)
+		n, last, err := unfinishedOps(s.db.WithContext(ctx), id)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if n == 0 {
-			return nil
+			return last, nil
 		}
 		if !clock.Wall().Before(deadline) {
-			return errs.Conflict(ErrOperationInProgress,
+			return 0, errs.Conflict(ErrOperationInProgress,
 				"An earlier operation of this service is not finished; try again once it is.")
 		}
 		t := time.NewTimer(50 * time.Millisecond)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return errs.Internal(ctx.Err())
+			return 0, errs.Internal(ctx.Err())
 		case <-t.C:
 		}
 	}
 }
 
-func unfinishedOps(q *gorm.DB, id uuid.UUID) (int64, error) {
-	var n int64
-	if err := q.Model(&Operation{}).Where("service_id = ? AND status IN ?", id, []string{OpPending, OpRunning}).
-		Count(&n).Error; err != nil {
-		return 0, errs.Internal(err)
+// unfinishedOps counts the service's unfinished operations and tells the
+// last seq of all of them, in one statement.
+func unfinishedOps(q *gorm.DB, id uuid.UUID) (n, last int64, err error) {
+	var row struct{ N, Last int64 }
+	if err := q.Raw(`SELECT count(*) FILTER (WHERE status IN ?) AS n, coalesce(max(seq), 0) AS last
+		FROM service_operations WHERE service_id = ?`, []string{OpPending, OpRunning}, id).Scan(&row).Error; err != nil {
+		return 0, 0, errs.Internal(err)
 	}
-	return n, nil
+	return row.N, row.Last, nil
 }
 
 // recordDone records, in tx, the operation of a change the vendor has
@@ -395,11 +442,18 @@ func unfinishedOps(q *gorm.DB, id uuid.UUID) (int64, error) {
 // pending with its job instead, to run after that one, which may have
 // undone it (the vendor's steps are safe to repeat).
 func (s *Service) recordDone(ctx context.Context, tx *gorm.DB, id uuid.UUID, since int64, by, kind string) error {
-	last, err := lastSeq(tx.WithContext(ctx), id)
-	if err != nil {
-		return err
+	// The last operation, and whether any failed one is left for the new
+	// one to supersede, in one statement.
+	var row struct {
+		Last   int64
+		Failed bool
 	}
-	if last > since {
+	if err := tx.WithContext(ctx).Raw(`SELECT coalesce(max(seq), 0) AS last,
+			coalesce(bool_or(status = ? AND superseded_by IS NULL), false) AS failed
+		FROM service_operations WHERE service_id = ?`, OpFailed, id).Scan(&row).Error; err != nil {
+		return errs.Internal(err)
+	}
+	if row.Last > since {
 		_, err := s.record(ctx, tx, id, by, intent{kind: kind})
 		return err
 	}
@@ -408,6 +462,9 @@ func (s *Service) recordDone(ctx context.Context, tx *gorm.DB, id uuid.UUID, sin
 		Attempts: 1, RequestedBy: by, CreatedAt: now, UpdatedAt: now, StartedAt: &now, FinishedAt: &now}
 	if err := tx.WithContext(ctx).Create(op).Error; err != nil {
 		return errs.Internal(err)
+	}
+	if !row.Failed {
+		return nil
 	}
 	return markSuperseded(ctx, tx, *op)
 }

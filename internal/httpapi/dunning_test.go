@@ -43,6 +43,15 @@ func (s *shop) dunningPlan(t *testing.T, reminders ...int32) (uuid.UUID, string)
 		oapi.NotificationSettings{SuspensionDays: 7, TerminationDays: 14, ReminderDays: &reminders})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, r.StatusCode(), string(r.Body))
+	// The daily job runs once as the app starts, for the day it starts
+	// on; let it finish before the test moves the clock, or it may take
+	// the test's own actions on the day it finds.
+	require.Eventually(t, func() bool {
+		var n int64
+		require.NoError(t, s.env.App.DB.Gorm.Raw(`SELECT count(*) FROM dunning_runs WHERE requested_by = 'system:daily' AND status = 'completed'`).
+			Scan(&n).Error)
+		return n > 0
+	}, 30*time.Second, 20*time.Millisecond, "the start-up dunning run")
 	return id, token
 }
 

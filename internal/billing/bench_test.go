@@ -35,7 +35,7 @@ func BenchmarkPostpaidRun(b *testing.B) {
 		b.StopTimer()
 		env := seedPostpaid(b, n, asOf)
 		runtime.GC() // the peak is the run's, not the seeding's garbage
-		stop := sampleHeap(50 * time.Millisecond)
+		stop := apptest.SampleHeap(50 * time.Millisecond)
 		b.StartTimer()
 		start := time.Now()
 		run, err := env.App.Billing.RunNow(ctx, "bench", billing.RunAll, asOf)
@@ -123,30 +123,6 @@ func seedPostpaid(tb testing.TB, n int, asOf time.Time) *apptest.Env {
 	_, err = pool.Exec(ctx, "ANALYZE customers, services")
 	require.NoError(tb, err)
 	return env
-}
-
-// sampleHeap polls the Go heap in use until the returned stop is called,
-// which gives the highest figure seen.
-func sampleHeap(every time.Duration) (stop func() uint64) {
-	done := make(chan struct{})
-	out := make(chan uint64, 1)
-	go func() {
-		var ms runtime.MemStats
-		var peak uint64
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			runtime.ReadMemStats(&ms)
-			peak = max(peak, ms.HeapInuse)
-			select {
-			case <-done:
-				out <- peak
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() uint64 { close(done); return <-out }
 }
 
 // floorInsert times, in a transaction it rolls back, the rows the run wrote

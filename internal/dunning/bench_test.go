@@ -81,7 +81,7 @@ func BenchmarkDunningRun(b *testing.B) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		base = max(base, ms.HeapInuse) // the simulator's tenants and the seed, live before the run
-		stop := sampleHeap(50 * time.Millisecond)
+		stop := apptest.SampleHeap(50 * time.Millisecond)
 		b.StartTimer()
 		start := time.Now()
 		run, err := env.App.Dunning.RunNow(ctx, "bench", day)
@@ -409,28 +409,4 @@ func benchEnvInt(b *testing.B, name string, def int) int {
 		b.Fatalf("%s must be a positive whole number, got %q", name, v)
 	}
 	return n
-}
-
-// sampleHeap polls the Go heap in use until the returned stop is called,
-// which gives the highest figure seen.
-func sampleHeap(every time.Duration) (stop func() uint64) {
-	done := make(chan struct{})
-	out := make(chan uint64, 1)
-	go func() {
-		var ms runtime.MemStats
-		var peak uint64
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			runtime.ReadMemStats(&ms)
-			peak = max(peak, ms.HeapInuse)
-			select {
-			case <-done:
-				out <- peak
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() uint64 { close(done); return <-out }
 }

@@ -282,10 +282,10 @@ func (s *Service) remind(ctx context.Context, run Run, p planned) (string, error
 	return outcome, err
 }
 
-// alertCustomer flags a customer above its credit limit and alerts it, in
-// one transaction with the action marked done; a customer found within
-// its limit (or paused, or flagged already) is left for a later crossing.
-func (s *Service) alertCustomer(ctx context.Context, run Run, a Action) (string, error) {
+// alertOnce runs an alert in one transaction with its action locked and
+// marked done; body's errNotYet (within its limit, paused or flagged
+// already) leaves the action for a later crossing.
+func (s *Service) alertOnce(ctx context.Context, run Run, a Action, body func(tx *gorm.DB) error) (string, error) {
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		todo, err := lockAction(tx, a.ID)
 		if err != nil {
@@ -294,6 +294,30 @@ func (s *Service) alertCustomer(ctx context.Context, run Run, a Action) (string,
 		if !todo {
 			return errNotYet
 		}
+		if err := body(tx); err != nil {
+			return err
+		}
+		return s.recordIn(ctx, tx, run, a, ActionDone, OutcomeSent, "")
+	})
+	if err != nil {
+		return "", err
+	}
+	return OutcomeSent, nil
+}
+
+// flag marks a customer or partner over its limit from now.
+func (s *Service) flag(tx *gorm.DB, table string, id uuid.UUID) (time.Time, error) {
+	now := s.now()
+	if err := tx.Exec(`UPDATE `+table+` SET credit_limit_exceeded_at = ? WHERE id = ?`, now, id).Error; err != nil {
+		return now, errs.Internal(err)
+	}
+	return now, nil
+}
+
+// alertCustomer flags a customer above its credit limit and alerts it
+// (alertOnce).
+func (s *Service) alertCustomer(ctx context.Context, run Run, a Action) (string, error) {
+	return s.alertOnce(ctx, run, a, func(tx *gorm.DB) error {
 		var c customer.Customer
 		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&c, "id = ?", *a.CustomerID).Error; err != nil {
 			return errs.Internal(err)
@@ -328,9 +352,9 @@ func (s *Service) alertCustomer(ctx context.Context, run Run, a Action) (string,
 			return errs.Internal(err)
 		}
 		al.TemplateID = tpl.ID
-		now := s.now()
-		if err := tx.Exec(`UPDATE customers SET credit_limit_exceeded_at = ? WHERE id = ?`, now, c.ID).Error; err != nil {
-			return errs.Internal(err)
+		now, err := s.flag(tx, "customers", c.ID)
+		if err != nil {
+			return err
 		}
 		c.CreditLimitExceededAt = &now
 		for _, h := range s.onCustomerAlert {
@@ -338,24 +362,13 @@ func (s *Service) alertCustomer(ctx context.Context, run Run, a Action) (string,
 				return err
 			}
 		}
-		return s.recordIn(ctx, tx, run, a, ActionDone, OutcomeSent, "")
+		return nil
 	})
-	if err != nil {
-		return "", err
-	}
-	return OutcomeSent, nil
 }
 
 // alertPartner is alertCustomer for a partner's bills with the SP.
 func (s *Service) alertPartner(ctx context.Context, run Run, a Action) (string, error) {
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		todo, err := lockAction(tx, a.ID)
-		if err != nil {
-			return err
-		}
-		if !todo {
-			return errNotYet
-		}
+	return s.alertOnce(ctx, run, a, func(tx *gorm.DB) error {
 		var p partner.Partner
 		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&p, "id = ?", *a.PartnerID).Error; err != nil {
 			return errs.Internal(err)
@@ -374,9 +387,9 @@ func (s *Service) alertPartner(ctx context.Context, run Run, a Action) (string, 
 			return errs.Internal(err)
 		}
 		al.VentureID = inv.VentureID
-		now := s.now()
-		if err := tx.Exec(`UPDATE partners SET credit_limit_exceeded_at = ? WHERE id = ?`, now, p.ID).Error; err != nil {
-			return errs.Internal(err)
+		now, err := s.flag(tx, "partners", p.ID)
+		if err != nil {
+			return err
 		}
 		p.CreditLimitExceededAt = &now
 		for _, h := range s.onPartnerAlert {
@@ -384,12 +397,8 @@ func (s *Service) alertPartner(ctx context.Context, run Run, a Action) (string, 
 				return err
 			}
 		}
-		return s.recordIn(ctx, tx, run, a, ActionDone, OutcomeSent, "")
+		return nil
 	})
-	if err != nil {
-		return "", err
-	}
-	return OutcomeSent, nil
 }
 
 // clearCustomerFlag clears the flag of a customer back within its limit

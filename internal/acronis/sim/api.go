@@ -3,11 +3,13 @@ package sim
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -44,7 +46,9 @@ func init() {
 		rt("POST", "idp/ott/login", authNone, (*Server).handleOTTLogin),
 		rt("GET", "idp/external-login", authNone, (*Server).handleExternalLogin),
 		rt("GET", "idp/logout", authNone, (*Server).handleLogout),
+		rt("POST", "clients", authAny, (*Server).handleCreateClient),
 		rt("GET", "clients/*", authAny, (*Server).handleGetClient),
+		rt("GET", "search", authAny, (*Server).handleSearch),
 		rt("GET", "users/me", authAny, (*Server).handleUsersMe),
 		rt("GET", "users/check_login", authAny, (*Server).handleCheckLogin),
 		rt("GET", "users", authAny, (*Server).handleListUsers),
@@ -71,6 +75,9 @@ func init() {
 		rt("PUT", "tenants/*/offering_items", authAny, (*Server).handlePutOIs),
 		rt("GET", "tenants/*/offering_items/available_for_child", authAny, (*Server).handleAvailableForChild),
 		rt("GET", "tenants/*/applications", authAny, (*Server).handleTenantApps),
+		rt("GET", "tenants/*/edition", authAny, (*Server).handleEditionCheck),
+		rt("PUT", "tenants/*/edition", authAny, (*Server).handleEditionSwitch),
+		rt("GET", "tenants/offering_items", authAny, (*Server).handleBatchOIs),
 		rt("GET", "tenants/*/infra", authAny, (*Server).handleTenantInfra),
 		rt("GET", "tenants/*/locations", authAny, (*Server).handleTenantLocations),
 		rt("GET", "tenants/*/usages", authAny, (*Server).handleTenantUsages),
@@ -351,6 +358,9 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, http.StatusNotFound, "Not Found", "The requested URL was not found on the server.")
 		return
 	}
+	if r.Method == http.MethodGet && r.URL.RawQuery == "" && r.ContentLength != 0 {
+		bodyAsQuery(r)
+	}
 	var p *principal
 	if rte.auth != authNone {
 		var e *httpErr
@@ -369,4 +379,30 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	rte.h(s, w, r, p, args)
+}
+
+// bodyAsQuery takes the query parameters of a GET from its body when the URL
+// has none: pyacronis sends a GET's parameters form-encoded in the body (with
+// Content-Type application/json), and the vendor answers such calls as if
+// they were in the query. A JSON object body is read the same way.
+func bodyAsQuery(r *http.Request) {
+	raw, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	if err != nil || len(bytes.TrimSpace(raw)) == 0 {
+		return
+	}
+	q := url.Values{}
+	var obj map[string]any
+	if json.Unmarshal(raw, &obj) == nil {
+		for k, v := range obj {
+			switch v := v.(type) {
+			case string:
+				q.Set(k, v)
+			case float64, bool:
+				q.Set(k, fmt.Sprint(v))
+			}
+		}
+	} else if vals, err := url.ParseQuery(string(bytes.TrimSpace(raw))); err == nil {
+		q = vals
+	}
+	r.URL.RawQuery = q.Encode()
 }

@@ -37,7 +37,10 @@ type ott struct {
 	expires time.Time
 }
 
-const sessionCookie = "AccountServerSession"
+const (
+	sessionCookie  = "AccountServerSession"
+	grantJWTBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+)
 
 func randToken(n int) string {
 	b := make([]byte, n)
@@ -70,6 +73,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, _ *principa
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var p principal
+	var limit time.Time
 	switch grant {
 	case "":
 		oauthError(w, http.StatusBadRequest, "invalid_request", "Missing grant_type parameter.")
@@ -83,11 +87,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, _ *principa
 			oauthError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed: no client credentials.")
 			return
 		}
-		if id != s.opts.ClientID || secret != s.opts.ClientSecret {
+		tid := s.clientTenant(id, secret)
+		if tid == "" {
 			oauthError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed.")
 			return
 		}
-		p = principal{Kind: principalClient, TenantID: s.spID, ClientID: id}
+		p = principal{Kind: principalClient, TenantID: tid, ClientID: id}
 	case "password":
 		login, pw := form.Get("username"), form.Get("password")
 		if login == "" || pw == "" {
@@ -100,24 +105,35 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, _ *principa
 			return
 		}
 		p = principal{Kind: principalUser, TenantID: u.TenantID, UserID: u.ID}
+	case grantJWTBearer:
+		var ok bool
+		if p, limit, ok = s.jwtBearer(w, form.Get("assertion"), form.Get("scope")); !ok {
+			return
+		}
 	default:
 		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "Unsupported grant_type "+grant+".")
 		return
 	}
 	now := s.now()
 	exp := now.Add(s.opts.TokenTTL)
+	if !limit.IsZero() && limit.Before(exp) {
+		exp = limit // a scoped token ends with its assertion
+	}
 	sub := p.ClientID
 	if p.Kind == principalUser {
 		sub = p.UserID
 	}
 	claims := map[string]any{"iss": s.baseURL, "sub": sub, "iat": now.Unix(), "exp": exp.Unix(), "jti": randToken(8),
 		"sub_type": map[principalKind]string{principalClient: "client", principalUser: "user"}[p.Kind], "tenant_id": p.TenantID}
+	if grant == grantJWTBearer {
+		claims["scope"] = "urn:acronis.com:tenant-id:" + p.TenantID
+	}
 	tok := jwtLike(claims)
 	s.tokens[tok] = &session{p: p, expires: exp}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token": tok,
 		"token_type":   "bearer",
-		"expires_in":   int64(s.opts.TokenTTL / time.Second),
+		"expires_in":   int64(exp.Sub(now) / time.Second),
 		"expires_on":   exp.Unix(),
 		"id_token":     jwtLike(claims),
 	})
@@ -180,6 +196,11 @@ func (s *Server) authenticate(r *http.Request) (*principal, *httpErr) {
 	default:
 		return nil, unauthorized("Unsupported authorization scheme.")
 	}
+	if p.Kind == principalClient && p.ClientID != s.opts.ClientID {
+		if c := s.st.clients[p.ClientID]; c == nil || !s.st.enabledChain(c.TenantID) {
+			return nil, unauthorized("The API client is disabled or does not exist.")
+		}
+	}
 	if p.Kind == principalUser {
 		u := s.st.users[p.UserID]
 		if u == nil || u.DeletedAt != nil || !u.Enabled || !s.st.enabledChain(u.TenantID) {
@@ -192,6 +213,12 @@ func (s *Server) authenticate(r *http.Request) (*principal, *httpErr) {
 func (s *Server) handleGetClient(w http.ResponseWriter, _ *http.Request, p *principal, args []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if c := s.st.clients[args[0]]; c != nil && s.st.inSubtree(p.TenantID, c.TenantID) {
+		v := s.clientView(c)
+		v["last_access_at"], v["last_access_from_ip"] = formatTenantTime(s.now()), "127.0.0.1"
+		writeJSON(w, http.StatusOK, v)
+		return
+	}
 	if args[0] != s.opts.ClientID {
 		writeHTTPErr(w, notFound("Client", args[0]))
 		return

@@ -188,16 +188,24 @@ func (s *Server) usageViews(r *http.Request, t *tenant) []any {
 	eds := splitList(q.Get("editions"))
 	now := s.now().UTC()
 	rangeStart := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	// Usage is produced by customers' workloads; a partner's (the SP's
+	// included) is the sum over the live customers and units below it.
+	var leaves []*tenant
+	if t.Kind != "customer" && t.Kind != "unit" {
+		leaves = s.leaves(t)
+	}
 	out := []any{}
 	for _, o := range t.OIs {
 		if o.Status != 1 || (len(names) > 0 && !slices.Contains(names, o.UsageName)) ||
 			(len(eds) > 0 && o.Edition != "" && !slices.Contains(eds, o.Edition)) {
 			continue
 		}
-		if t.Kind != "customer" && t.Kind != "unit" {
-			continue // usage is produced by customers' workloads only
+		var val int64
+		if leaves == nil {
+			val = s.usageValue(t, o, now)
+		} else {
+			val = s.figure(leaves, o.Name, now)[0]
 		}
-		val := s.usageValue(t, o, now)
 		var edition any
 		if o.Edition != "" {
 			edition = o.Edition

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -35,6 +37,7 @@ type persistedState struct {
 	Users      []*user          `json:"users"`
 	Usage      map[string]int64 `json:"usage"`
 	Reports    []*report        `json:"reports"`
+	Clients    []*apiClient     `json:"clients,omitempty"`
 }
 
 // Open returns a simulator like New. When opts.StateFile names an existing,
@@ -74,7 +77,7 @@ func (s *Server) load(raw []byte) error {
 		return errors.New("seeded ids missing")
 	}
 	st := &state{tenants: map[string]*tenant{}, users: map[string]*user{}, usage: map[string]int64{},
-		reports: map[string]*report{}, seq: ps.Seq}
+		reports: map[string]*report{}, clients: map[string]*apiClient{}, seq: ps.Seq}
 	for _, t := range ps.Tenants {
 		if t == nil || t.ID == "" {
 			return errors.New("tenant without id")
@@ -105,6 +108,12 @@ func (s *Server) load(raw []byte) error {
 		}
 		st.reports[rp.ID] = rp
 	}
+	for _, c := range ps.Clients {
+		if c == nil || c.ID == "" {
+			return errors.New("API client without id")
+		}
+		st.clients[c.ID] = c
+	}
 	if st.tenants[ps.RootID] == nil || st.tenants[ps.SPID] == nil {
 		return errors.New("the seeded root or service-provider tenant is missing")
 	}
@@ -128,6 +137,12 @@ func (s *Server) snapshot() ([]byte, error) {
 		ps.Reports = append(ps.Reports, rp)
 	}
 	slices.SortFunc(ps.Reports, func(a, b *report) int { return a.Seq - b.Seq })
+	for _, c := range s.st.clients {
+		ps.Clients = append(ps.Clients, c)
+	}
+	slices.SortFunc(ps.Clients, func(a, b *apiClient) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
 	return json.Marshal(ps)
 }
 

@@ -136,6 +136,7 @@ type state struct {
 	seq     int
 	usage   map[string]int64 // tenantID + "/" + OI name -> value override
 	reports map[string]*report
+	clients map[string]*apiClient // API clients created through POST /clients
 }
 
 func (st *state) nextSeq() int { st.seq++; return st.seq }
@@ -144,7 +145,7 @@ func (st *state) nextSeq() int { st.seq++; return st.seq }
 func (s *Server) seed() *state {
 	now := s.now().UTC()
 	st := &state{tenants: map[string]*tenant{}, users: map[string]*user{}, usage: map[string]int64{},
-		reports: map[string]*report{}}
+		reports: map[string]*report{}, clients: map[string]*apiClient{}}
 	root := &tenant{
 		ID: s.rootID, ParentID: s.rootID, Name: "Simulated Root", Kind: "root", Version: 1, Enabled: true,
 		CustomerType: "default", Language: "en", Contact: newTenantContact(), AncestralAccess: true,

@@ -153,6 +153,7 @@ func (s *Server) handleEditionSwitch(w http.ResponseWriter, r *http.Request, p *
 				t.OIs = append(t.OIs, o)
 			}
 			o.Status, o.QValue, o.QOverage, o.UpdatedAt = 1, m.from.QValue, m.from.QOverage, now
+			t.Apps[o.App] = true
 			o.QVersion = 0
 			if o.QValue != nil {
 				o.QVersion = max(now.UnixMilli(), m.from.QVersion+1)

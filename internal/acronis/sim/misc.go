@@ -45,12 +45,33 @@ func (s *Server) binding(w http.ResponseWriter, p *principal, args []string, on 
 		writeHTTPErr(w, e)
 		return
 	}
-	if on {
+	switch {
+	case on:
 		t.Apps[args[0]] = true
-	} else {
-		delete(t.Apps, args[0])
+	case args[0] == AppPlatform:
+		writeHTTPErr(w, badRequest("The management portal application cannot be disabled for a tenant."))
+		return
+	default:
+		s.unbindBelow(t, args[0], s.now())
 	}
 	writeNoContent(w)
+}
+
+// unbindBelow disables an application for a tenant and its subtree: the
+// binding goes and so do the application's offering items (quotas cleared),
+// as the vendor does when a service is switched off for a customer.
+func (s *Server) unbindBelow(t *tenant, app string, now time.Time) {
+	for _, c := range s.st.tenants {
+		if c.ID != t.ID && !s.st.inSubtree(t.ID, c.ID) {
+			continue
+		}
+		delete(c.Apps, app)
+		for _, o := range c.OIs {
+			if o.App == app && o.Status == 1 {
+				o.Status, o.QValue, o.QOverage, o.QVersion, o.UpdatedAt = 0, nil, nil, 0, now
+			}
+		}
+	}
 }
 
 func (s *Server) handleBind(w http.ResponseWriter, _ *http.Request, p *principal, args []string) {

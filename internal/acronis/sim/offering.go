@@ -186,6 +186,9 @@ func (s *Server) handlePutOIs(w http.ResponseWriter, r *http.Request, p *princip
 		}
 		if c.setStatus && c.status != o.Status {
 			o.Status = c.status
+			if c.status == 1 {
+				t.Apps[o.App] = true // enabling an item enables its application
+			}
 			o.UpdatedAt = now
 			o.QValue, o.QOverage, o.QVersion = nil, nil, 0
 			if c.status == 0 {

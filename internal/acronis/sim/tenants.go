@@ -141,7 +141,7 @@ func (s *Server) handleCreateTenant(w http.ResponseWriter, r *http.Request, p *p
 		return
 	}
 	t := &tenant{Kind: kind, Name: name, ParentID: parentID, Version: 1, Enabled: true, CustomerType: "default",
-		Language: "en", Contact: newTenantContact(), AncestralAccess: true, DefaultIDP: defaultIDPID, Apps: map[string]bool{}}
+		Language: "en", Contact: newTenantContact(), AncestralAccess: true, DefaultIDP: defaultIDPID, Apps: map[string]bool{AppPlatform: true}}
 	if e := applyTenantFields(t, body); e != nil {
 		writeHTTPErr(w, e)
 		return

@@ -194,7 +194,7 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request, p *pri
 		pt := &tenant{ID: s.newID(), ContactID: s.newID(), ParentID: t.ID, Name: login, Kind: "unit", Version: 1, Enabled: true,
 			CustomerType: "default", Language: u.Language, Contact: newTenantContact(), AncestralAccess: true,
 			DefaultIDP: defaultIDPID, OwnerID: strPtr(u.ID), Personal: true, PricingMode: t.PricingMode,
-			PricingVersion: now.UnixMilli(), CreatedAt: now, UpdatedAt: now, Seq: s.st.nextSeq(), Apps: map[string]bool{}}
+			PricingVersion: now.UnixMilli(), CreatedAt: now, UpdatedAt: now, Seq: s.st.nextSeq(), Apps: map[string]bool{AppPlatform: true}}
 		s.inheritOIs(pt, t, now)
 		s.st.tenants[pt.ID] = pt
 		u.PersonalTenantID = &pt.ID

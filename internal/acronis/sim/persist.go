@@ -88,7 +88,7 @@ func (s *Server) load(raw []byte) error {
 		if t.Apps == nil {
 			t.Apps = map[string]bool{}
 		}
-		st.tenants[t.ID] = t
+		st.add(t)
 	}
 	for _, u := range ps.Users {
 		if u == nil || u.ID == "" {

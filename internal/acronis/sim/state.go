@@ -137,6 +137,20 @@ type state struct {
 	usage   map[string]int64 // tenantID + "/" + OI name -> value override
 	reports map[string]*report
 	clients map[string]*apiClient // API clients created through POST /clients
+	kids    map[string][]*tenant  // parent id -> children in creation order, deleted and personal included
+}
+
+// add stores a new tenant. A tenant never changes parent, so the children
+// index is only ever appended to.
+func (st *state) add(t *tenant) {
+	st.tenants[t.ID] = t
+	if t.ParentID == t.ID {
+		return
+	}
+	if st.kids == nil {
+		st.kids = map[string][]*tenant{}
+	}
+	st.kids[t.ParentID] = append(st.kids[t.ParentID], t)
 }
 
 func (st *state) nextSeq() int { st.seq++; return st.seq }
@@ -167,7 +181,7 @@ func (s *Server) seed() *state {
 		for _, a := range applications {
 			t.Apps[a.ID] = true
 		}
-		st.tenants[t.ID] = t
+		st.add(t)
 	}
 	admin := &user{
 		ID: s.adminID, TenantID: s.spID, Login: s.opts.AdminLogin, Version: 1, Contact: newUserContact(),
@@ -247,13 +261,23 @@ func (t *tenant) oi(name string) *offeringItem {
 // children returns the live direct children, in creation order.
 func (st *state) children(id string, allowDeleted bool) []*tenant {
 	var out []*tenant
-	for _, t := range st.tenants {
-		if t.ParentID == id && t.ID != id && !t.Personal && (allowDeleted || t.DeletedAt == nil) {
+	for _, t := range st.kids[id] {
+		if !t.Personal && (allowDeleted || t.DeletedAt == nil) {
 			out = append(out, t)
 		}
 	}
-	sortTenants(out)
+	sortTenants(out) // a loaded state may list them in any order
 	return out
+}
+
+// hasChildren reports whether id has a live child.
+func (st *state) hasChildren(id string) bool {
+	for _, t := range st.kids[id] {
+		if !t.Personal && t.DeletedAt == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // inSubtree reports whether id is root or below it.

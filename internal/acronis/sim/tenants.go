@@ -46,7 +46,7 @@ func (s *Server) tenantView(t *tenant) map[string]any {
 		"language":                  t.Language,
 		"contact":                   contact,
 		"contacts":                  []any{},
-		"has_children":              len(s.st.children(t.ID, false)) > 0,
+		"has_children":              s.st.hasChildren(t.ID),
 		"update_lock":               map[string]any{"enabled": t.UpdateLock, "owner_id": t.UpdateLockOwner},
 		"ancestral_access":          t.AncestralAccess,
 		"brand_id":                  1,
@@ -96,8 +96,8 @@ func nameConflict(name, parent string) *httpErr {
 }
 
 func (s *Server) siblingNameTaken(parent, name, except string) bool {
-	for _, c := range s.st.children(parent, false) {
-		if c.ID != except && c.Name == name {
+	for _, c := range s.st.kids[parent] {
+		if !c.Personal && c.DeletedAt == nil && c.ID != except && c.Name == name {
 			return true
 		}
 	}
@@ -187,7 +187,7 @@ func (s *Server) handleCreateTenant(w http.ResponseWriter, r *http.Request, p *p
 	}
 	t.PricingVersion = now.UnixMilli()
 	s.inheritOIs(t, parent, now)
-	s.st.tenants[t.ID] = t
+	s.st.add(t)
 	writeJSON(w, http.StatusCreated, s.tenantView(t))
 }
 
@@ -453,7 +453,16 @@ func (s *Server) handleListTenants(w http.ResponseWriter, r *http.Request, p *pr
 		updatedSince = t
 	}
 	var out []*tenant
-	for _, t := range s.st.tenants {
+	candidates := s.st.tenants
+	if len(uuids) > 0 { // look the batch up instead of scanning every tenant
+		candidates = map[string]*tenant{}
+		for _, id := range uuids {
+			if t := s.st.tenants[id]; t != nil {
+				candidates[id] = t
+			}
+		}
+	}
+	for _, t := range candidates {
 		switch {
 		case t.Personal, t.DeletedAt != nil && !allowDeleted, !s.st.inSubtree(root, t.ID):
 			continue

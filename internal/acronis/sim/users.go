@@ -196,7 +196,7 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request, p *pri
 			DefaultIDP: defaultIDPID, OwnerID: strPtr(u.ID), Personal: true, PricingMode: t.PricingMode,
 			PricingVersion: now.UnixMilli(), CreatedAt: now, UpdatedAt: now, Seq: s.st.nextSeq(), Apps: map[string]bool{AppPlatform: true}}
 		s.inheritOIs(pt, t, now)
-		s.st.tenants[pt.ID] = pt
+		s.st.add(pt)
 		u.PersonalTenantID = &pt.ID
 	}
 	s.st.users[u.ID] = u

@@ -172,13 +172,15 @@ func (r Report) XLSX() ([]byte, error) {
 	}
 	if first > 0 {
 		rng := func(col string) string { return fmt.Sprintf("'%s'!$%s$%d:$%s$%d", sheet, col, first, col, last) }
+		head := func(col string) string { return fmt.Sprintf("'%s'!$%s$1", sheet, col) }
 		cats := rng("A")
 		if err := f.AddChart(sheet, "J2", &excelize.Chart{
 			Type: excelize.Line,
 			Series: []excelize.ChartSeries{
-				{Name: "Storage (GB)", Categories: cats, Values: rng("D")},
-				{Name: "Soft quota (GB)", Categories: cats, Values: rng("F")},
-				{Name: "Hard quota (GB)", Categories: cats, Values: rng("G")},
+				// A series is named by a cell: its column's header.
+				{Name: head("D"), Categories: cats, Values: rng("D")},
+				{Name: head("F"), Categories: cats, Values: rng("F")},
+				{Name: head("G"), Categories: cats, Values: rng("G")},
 			},
 			Title:        excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: r.StorageItem + " per day (GB)"}}},
 			Legend:       excelize.ChartLegend{Position: "bottom"},

@@ -270,32 +270,27 @@ func fromXLSX(t *testing.T, body []byte, kind string) table {
 		require.Equal(t, "yyyy-mm-dd", styleOf("A2"))
 		numeric("A2") // a date is a serial number
 		numeric("E2") // quantity
-		charts := 0
-		for _, name := range zipNames(t, body) {
-			if strings.HasPrefix(name, "xl/charts/chart") {
-				charts++
+		charts := map[string]string{}
+		f.Pkg.Range(func(k, v any) bool {
+			if name := k.(string); strings.HasPrefix(name, "xl/charts/chart") {
+				charts[name] = string(v.([]byte))
 			}
+			return true
+		})
+		require.Len(t, charts, 1, "the storage chart")
+		for _, xml := range charts {
+			// Storage (the first item by name) per day against its soft and hard quota.
+			for _, ref := range []string{"!$A$2:$A$31", "!$D$2:$D$31", "!$F$2:$F$31", "!$G$2:$G$31", "!$D$1", "!$F$1", "!$G$1"} {
+				require.Contains(t, xml, ref)
+			}
+			require.Contains(t, xml, "lineChart>")
 		}
-		require.Equal(t, 1, charts, "the storage chart")
 	} else {
 		require.Equal(t, "0.00", styleOf("M2"))
 		numeric("M2") // amount
 		numeric("F2") // quantity
 	}
 	return rows
-}
-
-func zipNames(t *testing.T, body []byte) []string {
-	t.Helper()
-	f, err := excelize.OpenReader(bytes.NewReader(body))
-	require.NoError(t, err)
-	defer func() { _ = f.Close() }()
-	var names []string
-	f.Pkg.Range(func(k, _ any) bool {
-		names = append(names, k.(string))
-		return true
-	})
-	return names
 }
 
 // fetch reads a report in a format: ?format= or Accept.

@@ -57,17 +57,17 @@ type world struct {
 	monthInv   string // November's bill
 }
 
-// newWorld: a post-paid pay-as-you-go plan at 10.00 a month per unit with
-// workstations metered at 2.00 (max of the month) and 100 GB of storage
-// per unit (hard: 10 GB more per unit) at 0.10 a GB over; a service of an
-// SP customer at quantity 2 from 1 Nov, raised to 3 on 15 Nov (which bills
-// the overage of 1-14 Nov by the old quota), then November's bill on 1 Dec.
-func newWorld(t *testing.T) *world {
+// setup is a platform on a database of its own (a billing run sees only
+// its services) at a time, with a post-paid pay-as-you-go plan at 10.00 a
+// month per unit, workstations metered at 2.00 (max of the month; 5 per
+// unit) and 100 GB of storage per unit (hard: 10 GB more per unit) at 0.10
+// a GB over, and a customer of the SP.
+func setup(t testing.TB, at time.Time) *world {
 	t.Helper()
 	cfg := apptest.Config(t)
 	cfg.DatabaseURL = pgtest.NewDatabase(t, true)
 	env := apptest.Start(t, cfg)
-	env.Clock.Set(time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC))
+	env.Clock.Set(at)
 	ctx := context.Background()
 	db := env.App.DB.Gorm
 	c := env.App.Catalog
@@ -98,8 +98,17 @@ func newWorld(t *testing.T) *world {
 	cust, err := env.App.Customers.Create(ctx, admin, customer.CreateInput{Name: "Contoso", Email: uuid.NewString() + "@example.com"})
 	require.NoError(t, err)
 
-	w := &world{env: env, plan: plan, customer: cust.ID}
-	w.service = w.newService(t, cust.ID, nil, "t-report")
+	return &world{env: env, plan: plan, customer: cust.ID}
+}
+
+// newWorld is setup with a service of the SP's customer at quantity 2
+// from 1 Nov 2026, raised to 3 on 15 Nov (which bills the overage of 1-14
+// Nov by the old quota), then November's bill on 1 Dec.
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	w := setup(t, time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC))
+	env, db, ctx := w.env, w.env.App.DB.Gorm, context.Background()
+	w.service = w.newService(t, w.customer, nil, "t-report", "2026-11-01")
 	storage := func(d string, bytes int64) { w.usage(t, "t-report", "pw_base_storage", d, bytes, "bytes") }
 	stations := func(d string, n int64) { w.usage(t, "t-report", "pw_base_workstations", d, n, "quantity") }
 	storage("2026-11-03", 150*gib)
@@ -144,10 +153,11 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-func (w *world) newService(t *testing.T, cust uuid.UUID, partner *uuid.UUID, tenant string) uuid.UUID {
+func (w *world) newService(t testing.TB, cust uuid.UUID, partner *uuid.UUID, tenant, from string) uuid.UUID {
 	t.Helper()
 	now := w.env.Clock.Now()
-	start, anchor, item := day("2026-11-01"), 1, "pw_base_storage"
+	start, item := day(from), "pw_base_storage"
+	anchor := start.Day()
 	v := subscription.Subscription{ID: uuid.New(), CustomerID: cust, PartnerID: partner, PlanID: w.plan.ID, Frequency: "monthly",
 		Quantity: 2, Username: "u-" + uuid.NewString()[:8], Status: subscription.StatusActive, UnitPrice: dec("10.00"),
 		SetupFee: dec("0.00"), StartDate: &start, AnchorDay: &anchor, VendorTenantID: &tenant, StorageItem: &item,
@@ -160,7 +170,7 @@ func (w *world) newService(t *testing.T, cust uuid.UUID, partner *uuid.UUID, ten
 	return v.ID
 }
 
-func (w *world) usage(t *testing.T, tenant, item, d string, value int64, unit string) {
+func (w *world) usage(t testing.TB, tenant, item, d string, value int64, unit string) {
 	t.Helper()
 	require.NoError(t, w.env.App.DB.Gorm.Exec(`INSERT INTO usage_daily (tenant_id, item, day, value, unit, synced_at)
 		VALUES (?, ?, ?, ?, ?, now())`, tenant, item, day(d), value, unit).Error)
@@ -437,7 +447,7 @@ func TestUsageReport(t *testing.T) {
 		env := w.env
 		partner := env.NewPartner(t)
 		theirs := env.NewCustomer(t, &partner)
-		sold := w.newService(t, theirs, &partner, "t-partner-sale")
+		sold := w.newService(t, theirs, &partner, "t-partner-sale", "2026-11-01")
 		_, partnerTok := env.PartnerUser(t, &partner)
 		_, otherPartnerTok := env.PartnerUser(t, nil)
 		_, ownerTok := env.CustomerUser(t, &theirs)

@@ -389,6 +389,14 @@ func TestUsageReport(t *testing.T) {
 		require.Nil(t, r.Daily)
 	})
 
+	t.Run("format wins over Accept", func(t *testing.T) {
+		t.Parallel()
+		res := fetch(t, adminC, w.service, oapi.GetServiceUsageReportParams{Format: ptr(oapi.Csv)}, "application/json")
+		require.Equal(t, http.StatusOK, res.StatusCode(), string(res.Body))
+		require.Equal(t, "text/csv", res.HTTPResponse.Header.Get("Content-Type"))
+		require.Equal(t, strings.Join(usagereport.SummaryColumns, ","), strings.SplitN(string(res.Body), "\r\n", 2)[0])
+	})
+
 	t.Run("366 days is the longest period", func(t *testing.T) {
 		t.Parallel()
 		res := fetch(t, adminC, w.service, oapi.GetServiceUsageReportParams{From: date("2025-11-30"), To: date("2026-11-30"),

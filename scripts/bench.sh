@@ -9,8 +9,8 @@
 # times order accept again without and with webhook endpoints subscribed
 # to every event (a loopback receiver, `loadgen receive`), alternated,
 # then runs the Go benchmarks (vendor client, provisioning, the
-# 1st-of-month billing run, the usage sync, webhook delivery and a dunning run, each on a database of its
-# own) and a year of the invariant simulation over several seeds, and prints a markdown report on stdout (progress goes to stderr),
+# 1st-of-month billing run, the usage sync, webhook delivery, a dunning run and a year's daily usage
+# report in XLSX, each on a database of its own) and a year of the invariant simulation over several seeds, and prints a markdown report on stdout (progress goes to stderr),
 # ready to paste into a README.
 #
 # Tunables (environment):
@@ -26,7 +26,7 @@
 #   BENCH_HOOK_ENDPOINTS webhook endpoints in the order runs with webhooks (default 1; 0 skips them)
 #   BENCH_HOOK_ROUNDS  order runs without and with them, alternated (default 2)
 #   BENCH_RECEIVER_PORT  their receiver's port on 127.0.0.1 (default 18091)
-#   BENCH_GO           Go benchmark groups to run     (default vendor,billing,mail,webhook,dunning; none skips)
+#   BENCH_GO           Go benchmark groups to run     (default vendor,billing,mail,webhook,dunning,ureport; none skips)
 #   BENCH_GO_TIME      -benchtime of the Go benchmarks (default 2s)
 #   BENCH_SERVICES     services in the billing run    (default 100000)
 #   BENCH_TENANTS      tenants in the usage sync      (default 10000)
@@ -57,7 +57,7 @@ sim_port=${BENCH_SIM_PORT:-18090}
 hook_endpoints=${BENCH_HOOK_ENDPOINTS:-1}
 hook_rounds=${BENCH_HOOK_ROUNDS:-2}
 receiver_port=${BENCH_RECEIVER_PORT:-18091}
-go_groups=,${BENCH_GO:-vendor,billing,mail,webhook,dunning},
+go_groups=,${BENCH_GO:-vendor,billing,mail,webhook,dunning,ureport},
 db=platform_bench
 admin_email=bench@example.com
 admin_password=bench-password-not-secret-0123456789
@@ -78,7 +78,7 @@ scripts/mailpit.sh >/dev/null || die "Mailpit could not be installed"
 [[ $hook_endpoints =~ ^[0-9]+$ ]] || die "BENCH_HOOK_ENDPOINTS must be a whole number, got '$hook_endpoints'"
 [[ $hook_rounds =~ ^[0-9]+$ ]] || die "BENCH_HOOK_ROUNDS must be a whole number, got '$hook_rounds'"
 for g in ${go_groups//,/ }; do
-	[[ $g =~ ^(vendor|billing|mail|webhook|dunning|none)$ ]] || die "BENCH_GO: unknown group '$g' (vendor, billing, mail, webhook, dunning or none)"
+	[[ $g =~ ^(vendor|billing|mail|webhook|dunning|ureport|none)$ ]] || die "BENCH_GO: unknown group '$g' (vendor, billing, mail, webhook, dunning, ureport or none)"
 done
 go_group() { [[ $go_groups == *,$1,* ]]; }
 
@@ -637,6 +637,32 @@ EOF6
 	fi
 	grep -E '^(Benchmark.*[0-9] |    bench_test\.go:[0-9]+: dunning run:)' "$dunning_out" |
 		sed 's/^    bench_test\.go:[0-9]*: /    /' || die "no dunning benchmark results"
+	echo '```'
+fi
+
+# --- usage report -----------------------------------------------------------
+# A database of its own; one op is one report through the API on loopback.
+if ! go_group ureport; then
+	log "skipping the usage report Go benchmark: not in BENCH_GO"
+else
+	log "running the usage report benchmark (a year's daily report in XLSX)"
+	cat <<EOF7
+
+Usage report (Go benchmark, one op = one report, \`-benchtime 20x\`): \`BenchmarkDailyReportXLSX\` is
+\`GET /v1/services/{id}/usage-report?kind=daily&format=xlsx\` over 366 days for a service with four
+items reported every day and two quantity changes (1,464 rows, typed cells and the storage chart),
+through the API on loopback; xlsx_KiB is the file's size.
+
+\`\`\`
+EOF7
+	ureport_out=$tmp/ureport-bench.txt
+	if ! DATABASE_URL=$admin_url go test -run '^$' -bench '^BenchmarkDailyReportXLSX$' -benchtime 20x -timeout 30m -v \
+		./internal/usagereport/ >"$ureport_out" 2>&1; then
+		cat "$ureport_out" >&2
+		die "usage report benchmark failed"
+	fi
+	grep -E '^(Benchmark.*[0-9] |    bench_test\.go:[0-9]+: daily usage report:)' "$ureport_out" |
+		sed 's/^    bench_test\.go:[0-9]*: /    /' || die "no usage report benchmark results"
 	echo '```'
 fi
 

@@ -1357,6 +1357,7 @@ const (
 	UnprocessableEntityCodeHardQuotaRequiresSoftQuota    UnprocessableEntityCode = "hard_quota_requires_soft_quota"
 	UnprocessableEntityCodeIdempotencyKeyReused          UnprocessableEntityCode = "idempotency_key_reused"
 	UnprocessableEntityCodeInvalidAddress                UnprocessableEntityCode = "invalid_address"
+	UnprocessableEntityCodeInvalidPeriod                 UnprocessableEntityCode = "invalid_period"
 	UnprocessableEntityCodeInvalidStatusChange           UnprocessableEntityCode = "invalid_status_change"
 	UnprocessableEntityCodeInvalidValue                  UnprocessableEntityCode = "invalid_value"
 	UnprocessableEntityCodeInvoicePrefixReserved         UnprocessableEntityCode = "invoice_prefix_reserved"
@@ -1377,6 +1378,8 @@ const (
 	UnprocessableEntityCodePasswordTooWeak               UnprocessableEntityCode = "password_too_weak"
 	UnprocessableEntityCodePercentOutOfRange             UnprocessableEntityCode = "percent_out_of_range"
 	UnprocessableEntityCodePercentTooPrecise             UnprocessableEntityCode = "percent_too_precise"
+	UnprocessableEntityCodePeriodInFuture                UnprocessableEntityCode = "period_in_future"
+	UnprocessableEntityCodePeriodTooLong                 UnprocessableEntityCode = "period_too_long"
 	UnprocessableEntityCodePlanChainBroken               UnprocessableEntityCode = "plan_chain_broken"
 	UnprocessableEntityCodePlanChangePrepaidOnly         UnprocessableEntityCode = "plan_change_prepaid_only"
 	UnprocessableEntityCodePlanNotActive                 UnprocessableEntityCode = "plan_not_active"
@@ -1464,6 +1467,8 @@ func (e UnprocessableEntityCode) Valid() bool {
 		return true
 	case UnprocessableEntityCodeInvalidAddress:
 		return true
+	case UnprocessableEntityCodeInvalidPeriod:
+		return true
 	case UnprocessableEntityCodeInvalidStatusChange:
 		return true
 	case UnprocessableEntityCodeInvalidValue:
@@ -1503,6 +1508,10 @@ func (e UnprocessableEntityCode) Valid() bool {
 	case UnprocessableEntityCodePercentOutOfRange:
 		return true
 	case UnprocessableEntityCodePercentTooPrecise:
+		return true
+	case UnprocessableEntityCodePeriodInFuture:
+		return true
+	case UnprocessableEntityCodePeriodTooLong:
 		return true
 	case UnprocessableEntityCodePlanChainBroken:
 		return true
@@ -1577,6 +1586,42 @@ func (e UnprocessableEntityCode) Valid() bool {
 	}
 }
 
+// Defines values for UsageReportKind.
+const (
+	UsageReportKindDaily   UsageReportKind = "daily"
+	UsageReportKindSummary UsageReportKind = "summary"
+)
+
+// Valid indicates whether the value is a known member of the UsageReportKind enum.
+func (e UsageReportKind) Valid() bool {
+	switch e {
+	case UsageReportKindDaily:
+		return true
+	case UsageReportKindSummary:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UsageSummaryRowType.
+const (
+	UsageSummaryRowTypeItem UsageSummaryRowType = "item"
+	UsageSummaryRowTypePlan UsageSummaryRowType = "plan"
+)
+
+// Valid indicates whether the value is a known member of the UsageSummaryRowType enum.
+func (e UsageSummaryRowType) Valid() bool {
+	switch e {
+	case UsageSummaryRowTypeItem:
+		return true
+	case UsageSummaryRowTypePlan:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for UsageSyncStatus.
 const (
 	UsageSyncStatusCompleted   UsageSyncStatus = "completed"
@@ -1637,6 +1682,45 @@ const (
 func (e WebhookEndpointDisabledReason) Valid() bool {
 	switch e {
 	case Failing:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetServiceUsageReportParamsKind.
+const (
+	GetServiceUsageReportParamsKindDaily   GetServiceUsageReportParamsKind = "daily"
+	GetServiceUsageReportParamsKindSummary GetServiceUsageReportParamsKind = "summary"
+)
+
+// Valid indicates whether the value is a known member of the GetServiceUsageReportParamsKind enum.
+func (e GetServiceUsageReportParamsKind) Valid() bool {
+	switch e {
+	case GetServiceUsageReportParamsKindDaily:
+		return true
+	case GetServiceUsageReportParamsKindSummary:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetServiceUsageReportParamsFormat.
+const (
+	Csv  GetServiceUsageReportParamsFormat = "csv"
+	Json GetServiceUsageReportParamsFormat = "json"
+	Xlsx GetServiceUsageReportParamsFormat = "xlsx"
+)
+
+// Valid indicates whether the value is a known member of the GetServiceUsageReportParamsFormat enum.
+func (e GetServiceUsageReportParamsFormat) Valid() bool {
+	switch e {
+	case Csv:
+		return true
+	case Json:
+		return true
+	case Xlsx:
 		return true
 	default:
 		return false
@@ -3491,6 +3575,77 @@ type UnauthorizedCode string
 // UnprocessableEntityCode The `code` of a 422 answer.
 type UnprocessableEntityCode string
 
+// UsageDailyRow One offering item on one day.
+type UsageDailyRow struct {
+	Day       openapi_types.Date `json:"day"`
+	HardQuota *int64             `json:"hard_quota,omitempty"`
+	Item      string             `json:"item"`
+	OverageGb int64              `json:"overage_gb"`
+	Quantity  int                `json:"quantity"`
+	SoftQuota *int64             `json:"soft_quota,omitempty"`
+	Unit      *string            `json:"unit,omitempty"`
+
+	// Value The day's usage in `unit`; absent when the vendor reported none.
+	Value *int64 `json:"value,omitempty"`
+}
+
+// UsageReport A service's billing and usage report over [from, to]; `summary` or `daily` is filled as `kind` says.
+type UsageReport struct {
+	Currency  string             `json:"currency"`
+	Daily     *[]UsageDailyRow   `json:"daily,omitempty"`
+	From      openapi_types.Date `json:"from"`
+	Kind      UsageReportKind    `json:"kind"`
+	PlanId    openapi_types.UUID `json:"plan_id"`
+	PlanName  string             `json:"plan_name"`
+	ServiceId openapi_types.UUID `json:"service_id"`
+
+	// StorageItem The offering item the storage quota is on; absent when none.
+	StorageItem *string            `json:"storage_item,omitempty"`
+	Summary     *[]UsageSummaryRow `json:"summary,omitempty"`
+	To          openapi_types.Date `json:"to"`
+}
+
+// UsageReportKind defines model for UsageReport.Kind.
+type UsageReportKind string
+
+// UsageSummaryRow The plan's own charges (`type=plan`) or one offering item's usage, quotas and billing over the period.
+type UsageSummaryRow struct {
+	// Aggregation How the daily values fold into `usage`.
+	Aggregation *Aggregation `json:"aggregation,omitempty"`
+
+	// Amount An amount of money. The amount is a decimal string with two places, never a JSON number.
+	Amount       Money  `json:"amount"`
+	HardQuotaMax *int64 `json:"hard_quota_max,omitempty"`
+
+	// HardQuotaMin Hard quota (soft plus the overage allowance), storage only; absent when unlimited or not set.
+	HardQuotaMin *int64 `json:"hard_quota_min,omitempty"`
+
+	// Invoices Numbers of the invoices that billed it.
+	Invoices []string `json:"invoices"`
+
+	// Item The offering item; the plan's name on the plan row.
+	Item string `json:"item"`
+
+	// OverageGb The most GB over the soft quota on any day, each day against that day's quota.
+	OverageGb    int64  `json:"overage_gb"`
+	QuantityMax  int    `json:"quantity_max"`
+	QuantityMin  int    `json:"quantity_min"`
+	SoftQuotaMax *int64 `json:"soft_quota_max,omitempty"`
+
+	// SoftQuotaMin Soft quota at the lowest quantity in force; absent when unlimited or not set.
+	SoftQuotaMin *int64              `json:"soft_quota_min,omitempty"`
+	Type         UsageSummaryRowType `json:"type"`
+
+	// Unit `GB` for items the vendor counts in bytes (whole GB, rounded up, as billed), else the vendor's unit.
+	Unit *string `json:"unit,omitempty"`
+
+	// Usage The period's usage as the plan bills it (a decimal string); absent when nothing was reported.
+	Usage *string `json:"usage,omitempty"`
+}
+
+// UsageSummaryRowType defines model for UsageSummaryRow.Type.
+type UsageSummaryRowType string
+
 // UsageSync defines model for UsageSync.
 type UsageSync struct {
 	CreatedAt  time.Time          `json:"created_at"`
@@ -4391,6 +4546,27 @@ type UnsuspendServiceParams struct {
 	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
+
+// GetServiceUsageReportParams defines parameters for GetServiceUsageReport.
+type GetServiceUsageReportParams struct {
+	// Kind `summary` (per item over the period) or `daily` (per item and day).
+	Kind *GetServiceUsageReportParamsKind `form:"kind,omitempty" json:"kind,omitempty"`
+
+	// From First day (SP time zone); default the first of `to`'s month.
+	From *openapi_types.Date `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Last day (SP time zone), at most today; default today.
+	To *openapi_types.Date `form:"to,omitempty" json:"to,omitempty"`
+
+	// Format The file to return; without it the `Accept` header chooses (JSON when it allows anything).
+	Format *GetServiceUsageReportParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+}
+
+// GetServiceUsageReportParamsKind defines parameters for GetServiceUsageReport.
+type GetServiceUsageReportParamsKind string
+
+// GetServiceUsageReportParamsFormat defines parameters for GetServiceUsageReport.
+type GetServiceUsageReportParamsFormat string
 
 // PlaceStorefrontOrderParams defines parameters for PlaceStorefrontOrder.
 type PlaceStorefrontOrderParams struct {
@@ -6074,6 +6250,29 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/services/{id}/unsuspend (the `UnsuspendService` operationId).
 	UnsuspendService(ctx context.Context, id Id, params *UnsuspendServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetServiceUsageReport Billing and usage report of a service
+	//
+	// The service's usage over a period of days in the SP's time zone, figured as billing figures it.
+	// `kind=summary` (the default): a row for the plan (its recurring, proration and setup lines) and one per
+	// offering item (the storage item, the plan's metered items and any item with usage from the daily sync):
+	// usage aggregated as the plan bills it (a metered charge's `max`, `last` or `avg` of the daily values; other
+	// items, storage among them, the peak; bytes in whole GB rounded up), the quantity in force (a range when it
+	// changed) and the soft and hard quota it gives (per-unit quota times quantity; the hard quota is the soft one
+	// plus the overage allowance; empty when unlimited or not set), the most GB over the soft quota on any day,
+	// and the amount the customer's invoices (not void) billed for it in lines whose period meets the report's,
+	// with their numbers. `kind=daily`: a row per item and day with the day's value (empty when the vendor
+	// reported none), the quantity that day and the quotas it gives.
+	// JSON by default; CSV (RFC 4180, UTF-8, header row) or XLSX (a sheet for the kind, typed cells, the header
+	// frozen, and on the daily sheet a line chart of storage per day against its soft and hard quota) with
+	// `format=` or `Accept`; `format` wins over `Accept`, but an `Accept` that allows none of the three is 406.
+	// Every format carries the same figures.
+	// `from` and `to` default to the current month so far (`to` alone: from the first of its month); `to` before
+	// `from` is 422 `invalid_period`, after today 422 `period_in_future`, more than 366 days 422 `period_too_long`.
+	// The owner customer, its partner and admins; anyone else is told the service does not exist (404).
+	//
+	// Corresponds with GET /v1/services/{id}/usage-report (the `GetServiceUsageReport` operationId).
+	GetServiceUsageReport(ctx context.Context, id Id, params *GetServiceUsageReportParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetStorefrontOffer Read an offer
 	//
@@ -9015,6 +9214,39 @@ func (c *Client) TerminateService(ctx context.Context, id Id, params *TerminateS
 // Corresponds with POST /v1/services/{id}/unsuspend (the `UnsuspendService` operationId).
 func (c *Client) UnsuspendService(ctx context.Context, id Id, params *UnsuspendServiceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUnsuspendServiceRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetServiceUsageReport Billing and usage report of a service
+//
+// The service's usage over a period of days in the SP's time zone, figured as billing figures it.
+// `kind=summary` (the default): a row for the plan (its recurring, proration and setup lines) and one per
+// offering item (the storage item, the plan's metered items and any item with usage from the daily sync):
+// usage aggregated as the plan bills it (a metered charge's `max`, `last` or `avg` of the daily values; other
+// items, storage among them, the peak; bytes in whole GB rounded up), the quantity in force (a range when it
+// changed) and the soft and hard quota it gives (per-unit quota times quantity; the hard quota is the soft one
+// plus the overage allowance; empty when unlimited or not set), the most GB over the soft quota on any day,
+// and the amount the customer's invoices (not void) billed for it in lines whose period meets the report's,
+// with their numbers. `kind=daily`: a row per item and day with the day's value (empty when the vendor
+// reported none), the quantity that day and the quotas it gives.
+// JSON by default; CSV (RFC 4180, UTF-8, header row) or XLSX (a sheet for the kind, typed cells, the header
+// frozen, and on the daily sheet a line chart of storage per day against its soft and hard quota) with
+// `format=` or `Accept`; `format` wins over `Accept`, but an `Accept` that allows none of the three is 406.
+// Every format carries the same figures.
+// `from` and `to` default to the current month so far (`to` alone: from the first of its month); `to` before
+// `from` is 422 `invalid_period`, after today 422 `period_in_future`, more than 366 days 422 `period_too_long`.
+// The owner customer, its partner and admins; anyone else is told the service does not exist (404).
+//
+// Corresponds with GET /v1/services/{id}/usage-report (the `GetServiceUsageReport` operationId).
+func (c *Client) GetServiceUsageReport(ctx context.Context, id Id, params *GetServiceUsageReportParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetServiceUsageReportRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -14811,6 +15043,103 @@ func NewUnsuspendServiceRequest(server string, id Id, params *UnsuspendServicePa
 	return req, nil
 }
 
+// NewGetServiceUsageReportRequest constructs an http.Request for the GetServiceUsageReport method
+func NewGetServiceUsageReportRequest(server string, id Id, params *GetServiceUsageReportParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/services/%s/usage-report", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Kind != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "kind", *params.Kind, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.From != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "from", *params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.To != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "to", *params.To, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Format != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetStorefrontOfferRequest constructs an http.Request for the GetStorefrontOffer method
 func NewGetStorefrontOfferRequest(server string, token string) (*http.Request, error) {
 	var err error
@@ -17935,6 +18264,31 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/services/{id}/unsuspend (the `UnsuspendService` operationId).
 	UnsuspendServiceWithResponse(ctx context.Context, id Id, params *UnsuspendServiceParams, reqEditors ...RequestEditorFn) (*UnsuspendServiceResponse, error)
+
+	// GetServiceUsageReportWithResponse Billing and usage report of a service
+	//
+	// The service's usage over a period of days in the SP's time zone, figured as billing figures it.
+	// `kind=summary` (the default): a row for the plan (its recurring, proration and setup lines) and one per
+	// offering item (the storage item, the plan's metered items and any item with usage from the daily sync):
+	// usage aggregated as the plan bills it (a metered charge's `max`, `last` or `avg` of the daily values; other
+	// items, storage among them, the peak; bytes in whole GB rounded up), the quantity in force (a range when it
+	// changed) and the soft and hard quota it gives (per-unit quota times quantity; the hard quota is the soft one
+	// plus the overage allowance; empty when unlimited or not set), the most GB over the soft quota on any day,
+	// and the amount the customer's invoices (not void) billed for it in lines whose period meets the report's,
+	// with their numbers. `kind=daily`: a row per item and day with the day's value (empty when the vendor
+	// reported none), the quantity that day and the quotas it gives.
+	// JSON by default; CSV (RFC 4180, UTF-8, header row) or XLSX (a sheet for the kind, typed cells, the header
+	// frozen, and on the daily sheet a line chart of storage per day against its soft and hard quota) with
+	// `format=` or `Accept`; `format` wins over `Accept`, but an `Accept` that allows none of the three is 406.
+	// Every format carries the same figures.
+	// `from` and `to` default to the current month so far (`to` alone: from the first of its month); `to` before
+	// `from` is 422 `invalid_period`, after today 422 `period_in_future`, more than 366 days 422 `period_too_long`.
+	// The owner customer, its partner and admins; anyone else is told the service does not exist (404).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/services/{id}/usage-report (the `GetServiceUsageReport` operationId).
+	GetServiceUsageReportWithResponse(ctx context.Context, id Id, params *GetServiceUsageReportParams, reqEditors ...RequestEditorFn) (*GetServiceUsageReportResponse, error)
 
 	// GetStorefrontOfferWithResponse Read an offer
 	//
@@ -26713,6 +27067,110 @@ func (r UnsuspendServiceResponse) ContentType() string {
 	return ""
 }
 
+// GetServiceUsageReportResponse200Headers the declared response headers of an HTTP 200 response for GetServiceUsageReport
+type GetServiceUsageReportResponse200Headers struct {
+	ContentDisposition *string
+}
+
+// GetServiceUsageReportResponse401Headers the declared response headers of an HTTP 401 response for GetServiceUsageReport
+type GetServiceUsageReportResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetServiceUsageReportResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UsageReport
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON406 the response for an HTTP 406 `application/problem+json` response
+	ApplicationproblemJSON406 *NotAcceptable
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetServiceUsageReportResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetServiceUsageReportResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetServiceUsageReportResponse) GetJSON200() *UsageReport {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetServiceUsageReportResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetServiceUsageReportResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetServiceUsageReportResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetServiceUsageReportResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON406 returns the response for an HTTP 406 `application/problem+json` response
+func (r GetServiceUsageReportResponse) GetApplicationproblemJSON406() *NotAcceptable {
+	return r.ApplicationproblemJSON406
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetServiceUsageReportResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetServiceUsageReportResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetServiceUsageReportResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetServiceUsageReportResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetServiceUsageReportResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetServiceUsageReportResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetStorefrontOfferResponse200Headers the declared response headers of an HTTP 200 response for GetStorefrontOffer
 type GetStorefrontOfferResponse200Headers struct {
 	RateLimitLimit     *int
@@ -31858,6 +32316,37 @@ func (c *ClientWithResponses) UnsuspendServiceWithResponse(ctx context.Context, 
 		return nil, err
 	}
 	return ParseUnsuspendServiceResponse(rsp)
+}
+
+// GetServiceUsageReportWithResponse Billing and usage report of a service
+//
+// The service's usage over a period of days in the SP's time zone, figured as billing figures it.
+// `kind=summary` (the default): a row for the plan (its recurring, proration and setup lines) and one per
+// offering item (the storage item, the plan's metered items and any item with usage from the daily sync):
+// usage aggregated as the plan bills it (a metered charge's `max`, `last` or `avg` of the daily values; other
+// items, storage among them, the peak; bytes in whole GB rounded up), the quantity in force (a range when it
+// changed) and the soft and hard quota it gives (per-unit quota times quantity; the hard quota is the soft one
+// plus the overage allowance; empty when unlimited or not set), the most GB over the soft quota on any day,
+// and the amount the customer's invoices (not void) billed for it in lines whose period meets the report's,
+// with their numbers. `kind=daily`: a row per item and day with the day's value (empty when the vendor
+// reported none), the quantity that day and the quotas it gives.
+// JSON by default; CSV (RFC 4180, UTF-8, header row) or XLSX (a sheet for the kind, typed cells, the header
+// frozen, and on the daily sheet a line chart of storage per day against its soft and hard quota) with
+// `format=` or `Accept`; `format` wins over `Accept`, but an `Accept` that allows none of the three is 406.
+// Every format carries the same figures.
+// `from` and `to` default to the current month so far (`to` alone: from the first of its month); `to` before
+// `from` is 422 `invalid_period`, after today 422 `period_in_future`, more than 366 days 422 `period_too_long`.
+// The owner customer, its partner and admins; anyone else is told the service does not exist (404).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/services/{id}/usage-report (the `GetServiceUsageReport` operationId).
+func (c *ClientWithResponses) GetServiceUsageReportWithResponse(ctx context.Context, id Id, params *GetServiceUsageReportParams, reqEditors ...RequestEditorFn) (*GetServiceUsageReportResponse, error) {
+	rsp, err := c.GetServiceUsageReport(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetServiceUsageReportResponse(rsp)
 }
 
 // GetStorefrontOfferWithResponse Read an offer
@@ -40240,6 +40729,107 @@ func ParseUnsuspendServiceResponse(rsp *http.Response) (*UnsuspendServiceRespons
 	return response, nil
 }
 
+// ParseGetServiceUsageReportResponse parses an HTTP response from a GetServiceUsageReportWithResponse call
+func ParseGetServiceUsageReportResponse(rsp *http.Response) (*GetServiceUsageReportResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetServiceUsageReportResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UsageReport
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case rsp.StatusCode == 200:
+		// Content-type (text/csv) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetServiceUsageReportResponse200Headers
+		if values := rsp.Header.Values("Content-Disposition"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Disposition", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentDisposition = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetServiceUsageReportResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetStorefrontOfferResponse parses an HTTP response from a GetStorefrontOfferWithResponse call
 func ParseGetStorefrontOfferResponse(rsp *http.Response) (*GetStorefrontOfferResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -43318,6 +43908,9 @@ type ServerInterface interface {
 	// UnsuspendService Unsuspend a service
 	// (POST /v1/services/{id}/unsuspend)
 	UnsuspendService(ctx echo.Context, id Id, params UnsuspendServiceParams) error
+	// GetServiceUsageReport Billing and usage report of a service
+	// (GET /v1/services/{id}/usage-report)
+	GetServiceUsageReport(ctx echo.Context, id Id, params GetServiceUsageReportParams) error
 	// GetStorefrontOffer Read an offer
 	// (GET /v1/storefront/offers/{token})
 	GetStorefrontOffer(ctx echo.Context, token string) error
@@ -45942,6 +46535,52 @@ func (w *ServerInterfaceWrapper) UnsuspendService(ctx echo.Context) error {
 	return err
 }
 
+// GetServiceUsageReport converts echo context to params.
+func (w *ServerInterfaceWrapper) GetServiceUsageReport(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetServiceUsageReportParams
+	// ------------- Optional query parameter "kind" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "kind", ctx.QueryParams(), &params.Kind, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter kind: %s", err))
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", ctx.QueryParams(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter from: %s", err))
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", ctx.QueryParams(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter to: %s", err))
+	}
+
+	// ------------- Optional query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "format", ctx.QueryParams(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter format: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetServiceUsageReport(ctx, id, params)
+	return err
+}
+
 // GetStorefrontOffer converts echo context to params.
 func (w *ServerInterfaceWrapper) GetStorefrontOffer(ctx echo.Context) error {
 	var err error
@@ -46933,6 +47572,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/services/:id/term-change", wrapper.ChangeServiceTerm, options.OperationMiddlewares["changeServiceTerm"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/terminate", wrapper.TerminateService, options.OperationMiddlewares["terminateService"]...)
 	router.POST(options.BaseURL+"/v1/services/:id/unsuspend", wrapper.UnsuspendService, options.OperationMiddlewares["unsuspendService"]...)
+	router.GET(options.BaseURL+"/v1/services/:id/usage-report", wrapper.GetServiceUsageReport, options.OperationMiddlewares["getServiceUsageReport"]...)
 	router.GET(options.BaseURL+"/v1/storefront/offers/:token", wrapper.GetStorefrontOffer, options.OperationMiddlewares["getStorefrontOffer"]...)
 	router.POST(options.BaseURL+"/v1/storefront/orders", wrapper.PlaceStorefrontOrder, options.OperationMiddlewares["placeStorefrontOrder"]...)
 	router.GET(options.BaseURL+"/v1/storefront/orders/:id", wrapper.GetStorefrontOrder, options.OperationMiddlewares["getStorefrontOrder"]...)
@@ -58301,6 +58941,202 @@ func (response UnsuspendService500ApplicationProblemPlusJSONResponse) VisitUnsus
 	return err
 }
 
+type GetServiceUsageReportRequestObject struct {
+	Id     Id `json:"id"`
+	Params GetServiceUsageReportParams
+}
+
+type GetServiceUsageReportResponseObject interface {
+	VisitGetServiceUsageReportResponse(w http.ResponseWriter) error
+}
+
+type GetServiceUsageReport200ResponseHeaders struct {
+	ContentDisposition *string
+}
+
+type GetServiceUsageReport200JSONResponse struct {
+	Body    UsageReport
+	Headers GetServiceUsageReport200ResponseHeaders
+}
+
+func (response GetServiceUsageReport200JSONResponse) VisitGetServiceUsageReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceUsageReport200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse struct {
+	Body          io.Reader
+	Headers       GetServiceUsageReport200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetServiceUsageReport200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse) VisitGetServiceUsageReportResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetServiceUsageReport200TextcsvResponse struct {
+	Body          io.Reader
+	Headers       GetServiceUsageReport200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetServiceUsageReport200TextcsvResponse) VisitGetServiceUsageReportResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/csv")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetServiceUsageReport400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetServiceUsageReport400ApplicationProblemPlusJSONResponse) VisitGetServiceUsageReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceUsageReport401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetServiceUsageReport401ApplicationProblemPlusJSONResponse) VisitGetServiceUsageReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceUsageReport403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetServiceUsageReport403ApplicationProblemPlusJSONResponse) VisitGetServiceUsageReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceUsageReport404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetServiceUsageReport404ApplicationProblemPlusJSONResponse) VisitGetServiceUsageReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceUsageReport406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response GetServiceUsageReport406ApplicationProblemPlusJSONResponse) VisitGetServiceUsageReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceUsageReport422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response GetServiceUsageReport422ApplicationProblemPlusJSONResponse) VisitGetServiceUsageReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceUsageReport500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetServiceUsageReport500ApplicationProblemPlusJSONResponse) VisitGetServiceUsageReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetStorefrontOfferRequestObject struct {
 	Token string `json:"token"`
 }
@@ -62635,6 +63471,9 @@ type StrictServerInterface interface {
 	// UnsuspendService Unsuspend a service
 	// (POST /v1/services/{id}/unsuspend)
 	UnsuspendService(ctx context.Context, request UnsuspendServiceRequestObject) (UnsuspendServiceResponseObject, error)
+	// GetServiceUsageReport Billing and usage report of a service
+	// (GET /v1/services/{id}/usage-report)
+	GetServiceUsageReport(ctx context.Context, request GetServiceUsageReportRequestObject) (GetServiceUsageReportResponseObject, error)
 	// GetStorefrontOffer Read an offer
 	// (GET /v1/storefront/offers/{token})
 	GetStorefrontOffer(ctx context.Context, request GetStorefrontOfferRequestObject) (GetStorefrontOfferResponseObject, error)
@@ -65657,6 +66496,32 @@ func (sh *strictHandler) UnsuspendService(ctx echo.Context, id Id, params Unsusp
 	return nil
 }
 
+// GetServiceUsageReport operation middleware
+func (sh *strictHandler) GetServiceUsageReport(ctx echo.Context, id Id, params GetServiceUsageReportParams) error {
+	var request GetServiceUsageReportRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetServiceUsageReport(ctx.Request().Context(), request.(GetServiceUsageReportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetServiceUsageReport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetServiceUsageReportResponseObject); ok {
+		return validResponse.VisitGetServiceUsageReportResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetStorefrontOffer operation middleware
 func (sh *strictHandler) GetStorefrontOffer(ctx echo.Context, token string) error {
 	var request GetStorefrontOfferRequestObject
@@ -66675,745 +67540,781 @@ func (sh *strictHandler) RotateWebhookEndpointSecret(ctx echo.Context, id Id, pa
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Lc9u4li76V1C6cyr2HUqRZDuJ7Tp1xp1Oert3XhM702d2O1eESMjCNgWoAdCKuiv//RbWAkiQot5O",
-	"0j07u86ZjikSz4WF9fzWH61ETqZSMGF06+yP1pjRlCn454tremv/mzKdKD41XIrWWet6zIhiWuYqYeSe",
-	"Kc2liEiu6TBjhAsSX47ar6lJxnGnFbXYJzqZZqx11rpp9W9arailkzGbUNuumU/tD9ooLm5bnz9HrcuU",
-	"TabSMGHes2lG5yxd7D82KmcxmY2ZIGbMNeGamDEj2kjFUkKFnjFFjCRUEEZVxpkiiv2WM23IjJsxvkwn",
-	"jMRFd8m8/Xc2rw7YdtMw2qGUGaMChvtKJhRHVR/kL2OmGPSUKEYNS4lUZMpEysVtuXoJFWRoV5Om1bV6",
-	"fN97rJm65wnTj7vDXtJPj1j7eHRC28fDJ0n7WfqUtU9HXdob9pOj9Jg9llOmYCz68Ql9MnyaPEvbp6w7",
-	"ah/T3rD9LOmn7SNmG8Df1uzDe2rYKz7hBv7P4vTe43pqQrNMzlhKpkyRGRepnJGRVLgvScaZMISmqWJa",
-	"d8iV/UsKWBXcJY3bJMV8InNNEppl9qEcwTvllIgZU0OoYkRRw0hmB8XSiDClpNKEiyTLU1ZdwyfdcIoT",
-	"Lvgkn7TOupGfLheG3TJVne97NqFc2GVYPueMjYwldNjdXCk7LZz7157jyeluc9SsYU+vWCJFqkkuDM8a",
-	"JkeYSL/6Lh73t5khM2p+MTJMLZ+dkWRGuSFDNpL2hKq5PZH0lnJR6fhoG/L5v442LtNl7BJ+fqQJt/NN",
-	"xpKlZKTkBFbIMyepyISmjFjWcU5+y6VhhBtkdIpNpTIwVDJVcpixSZVjHI16SZ+esvbJ8GnaPk6esfYp",
-	"7Q7byDrw4K889J+j1pQqOmHGcf/nudJSNU8oFuyTGSTwRux3eqrYPbcUMKW3zI6O29d/y5mat6KWoBPb",
-	"H35TGcmEfnrFxK0Zt85Oev2o8VpYcw3xGv88pUesl5yctJ+m/WH7mD0btWlv2G0fJcfpCXsyekqfDf0A",
-	"p9SMy/FxyxrtjnBlL5/6JTCSakJN66yV5/Dmiissmf+dzRfHfUFywX/LGbljc2CblpBEylLCRiOWGHJA",
-	"yYcPlz/aa42SWylTkowlT9hhhwCBWyKo3mO2JSpSMpTp3FJKRud4JY640sau0lQKzapLdDLqJs/oSb99",
-	"Muyy9jE9shfKUdLup0+T3vAZe0J7Xb9EKBOUi1S7N5ftZv/kJLJHx//dW79e74uVf7h1Oyd+P+Fo/ZmX",
-	"cTnhbb2sI5DBms+Nk9qQyY+puGV21YZUWzlFkAOqQZCz8l98eE4o0YZmjEgB7x33+nXJrgeSXfMknTS4",
-	"jEiOGk/8ErnjHb1lRPPfl7IXuFQqXaVsRPPMtM5OupHtF/l4v9uNSq7ea+Tqr5mhKTX0Jc8ar5S3IpsX",
-	"LEiT2VhqRuKJ+yomY5mlmrB7pubklt8zARQGNMc+0cRk8xthdwB/u6dZziJCddnEr3ds/vF/ww8xOfjw",
-	"/lWbiUSmLD27EcVL/+vkhzs2/18nP7oXD8+Jtn3SzHanySTXxoppZGJ3oUP+bh9Skd4IeF+TkbQyHNBC",
-	"/LoYvMozpjs3ItzoP1p6LKcDqVKmBjxtnbV63W7/6Lj12b40zWRaiM1Ne+NHXNmef1Ns1Dpr/T+PSy3k",
-	"Mf6qH/vR2Pa1mQOtpYxN3w7/yRIDe+QPJdxYP9D0J2rYjALbTaRlEEBEdDrNOIrqj93t+e//1Ci3B7NL",
-	"YAKteyZSqQa5UIwmY6vWtKJWygzlWXF+7Bsk5SkR0jgx6Nz+ewxshWqi6T2KMtpQk2tLfpbQuYFZ/EBT",
-	"4oda0N7YmKk+e/w4lYnu0ERJwXV7mlFjL52OG6cfv37cMMzPm67sO2wEr/0m/gDzS2Se4QxRSUnGqMeM",
-	"KM9YWp0vspG0Y8fwA02dQLTfPtCMp/DyAHusb4MXnLiGQcL7wJlAoGyd/Vo0VfDVqDXiLLOkawX9rBW1",
-	"Jkxremtfmiorq5o5ucEfb1q25QnXGrjSx3Ivjy33CPfST3fnvVyY6kNs5Wua2e5w0/D9NhfQl1+7MxIv",
-	"9B2TA1gkYhdPE50nY2BLfhHjiMSumYGdbhzdiOIBCkgxaoHskyHvpDa3il395yur7tp9AkU9IrHMzUCO",
-	"BsoSjm0zF3dCzsQAOo8P7aDjiZ/CwNJJfCMqQ6v/HJE4zZHE2OCOze0DoyjPuLgdAF87tCztc9R6DuR6",
-	"kSRsalDaWEKmTeSpWMoN0hedyNx95P7VetY5OmpFLVSeknnrrPXh6scWitdmDiKwNnICd6RiFNpv/ZZT",
-	"YbiZkz5p3+Td7hEjPVjDfrf/pN3rtY+6nQ7+u9/uHwM1cnFv5Rs7kI9Rq9CzYDDGsMnUjrEXtZwFYgBy",
-	"a9neda971rX/7x/2LrVH4unwWXKadlm7N+rT9vHwKGk/S49Z+2T0hPrfWlHrjos0GHIramVUmwGcOntH",
-	"f7gmjw0T1FLpHzz9/FiORsze7ANu2ESfkZPuEblC6wb5IOg95ZnjsqCBAC8vWj/rfUa5iGk7iaFdwVwz",
-	"dYaGj5NR2w7OajzO4NGj/aGX82GJjeJ2kaxCh53i3dVldppH9tOTtH3Mnozaz+jpsN1NemmfHY2O6ckw",
-	"4N8tZ71pRa18mq5Y0F73H3B6sS9HMIvv908qG+CJAsf2JH3Kno1OuzCZ9nFyZOd2PGp7842dqOVlirGB",
-	"UZxmrbMRzTSDR7/lju4mUphxNvfbu+GEi2t65X0PCmCaM3usWDGtfrt/YrcxowI/2FARs8otzQa5ygLe",
-	"yfJ+O8lknnoG2knkpBWFpGH/kIYCxVSpzD6ZzgZWph3MpLqz28ilsBfx56glrYB0ywa3w9ZZzxKGkcHf",
-	"3c/BttPE8HtLm7ngZjBVbk+L497rdrrdxvO+mkxw2y0le81YCiO1bNN0wq3Y5e53PEmOZI9PntEnp6M2",
-	"66bd9vFo1G/Tk+Nh++jkOO2ePjtm/Wd9+BLE+9bZ0eeNrxFkiO8cjS+RC0pdQbHEkkWKChPPMtQcwAzg",
-	"bjlywI3VI5BJwYuOc4INaMQFzQ7P4RMnb4wpXuSJFCMO95b9UbAZwV0mc2Y65J3Msqplyd75gdl6uVX2",
-	"OvwqInHFzIqsqjSj/lH8e8DTz2AbXmE9sXeKFKOMJ/sJPbzUCQeO6w24GIwyfjs2oQB0UTdqc01qCqXd",
-	"KG14lpEhs3LaVMmEaV2VS4+7p6UsU0xhV0Fm9fAfSj71M0/ccHWpyXubpZ0eA2n0pVRDnqZM7LUvo6KV",
-	"YA/+W+aKKJkxMqFzIN1Uwk5UF/ioXOCXQTO7rXA5kIdaTTTYPtJLZvI5av0kBdtr9YA3D25tMxUZnmsC",
-	"P6EITzIpbpkihURQWcZeIHP/hC3ttoLBYB5iCS8NYZ+4FU7IMDfVmUBXTiu6FMby+uwFykn78AjXUriW",
-	"V3LCnDYGJnslxa3lyJZCNU9ZVRUNltIPCyQypggOb+fz74f2ECt7IUgu2KcpS+ziWuUkV6xUO31fdslT",
-	"rpNM6mKp4dJ5p9iIf9qdLcNtksnkDjUEnU8mVM1LHdnkisGlxbXOWVrcdfYKplle3TL4aTCFIQ1co/Wz",
-	"sKLNcxLcpgSbAf9hSWx4O39B3t44B7ttht4he60ukRulvYXkhEnBCMs0e6QjIuTMqndSJGz9YmHrwVpd",
-	"eplixhQjIp8M7SEL7kH80C4ZHEdm6RqtbIWj56ssEY788+eH4tSL2++MM5qZM0LtwWCqSkXgVqLiRvhv",
-	"Z1bIqiwZN+Qgbhp5fBgR58y9EStoE2Q7S57lho+U/J2JG7HQMFJNfNghF5mWJF4pMMROW38jDarqoCbu",
-	"wzqFNANaNlU/gKVDSZe3EKGa1E0CsKphz+mo2fK00KG3P+GEKgYofG+TvmrWqCclCb+RhlyE/e1GyLVh",
-	"PxQBxzi0mKC4juED9sIUzHsRJyzllNhR66qUX3ib7QFGongpc5HuTQ8jaCUghTcSjV6eGqr84ri62C/d",
-	"17uvM/b/EEtsxwOtwbkFmyjX3JKwkSgdg6gHy/fWr+tuRrD1FqaagWMHC5PO9ZTB4q42MG1kUfprWJGK",
-	"RfNWpI1Iwk292NIt9Pea0r5GH+fmT66DF0sAPt49RT84nGiOX5BtSrZk5Q3c1IioXAgrmkplOUjCWApS",
-	"Xl3AKWcVdBEwIPAsUudnCboq4sUsMabnKOw4r6zr+svJNo2DBtGGJYoZVKgq63RpRQKq9UyqtKoX3eHV",
-	"t3xdwjZrXp+iRZx9sThWsDHSikKLfZ3DYxeOlzJhOM30lxYGm2cDK5ZPmdJAHJUFuyCCzazaWEwKwhAS",
-	"OHmr16tssWIjqrcHl6wVyB2zLNr3pARCM/iM7clXufiKq1TO4eFE5srhcdLybzmz4itM7MzO1zM6JGor",
-	"tTYRuxWHafOKsoUFvREoeoe/2W4m8h65LoR/gejdtAIoemN8QHmEzEoirzZVklzh9HpH55mk6bWUr6i6",
-	"3U+QHsp0PjBSDjJoaolnFkJpuB2yJPBi1aITGMacB5W8QDfYtZTklWt5N7qqDfChTY9+ZtC63WYqir22",
-	"gi0IVZoc9Mhr/sMhSFzvFMQgctvay+Ja2SNMAaz8gwnXExdgU9sDp8uMS/f8ORkxk4DKt3ise0GAQjhW",
-	"8tJfULsGKtQG+mDaRBFpXkQ0gcWbZmj5dWJRKBA+QFyIZQggEd3mitX1Bic50SSRuYAzWr5KDi6ev3/7",
-	"5vJq8OH9q8OqQS44Cc1y7F4xIrUhP4htjgiQbsiUqiICI5ir0z8CU+7nqHUt5Wsq5j6Seq/dUNSwgYsh",
-	"rpC+lGRCxZx4DeUc5KU5yaixqk9A8P3gHrOf2bGRYnC7rnllYA+x1O+DaGk/GToyDC8XtGtpDG+uSeEg",
-	"BLeLiOim/t3bj4PYaRjCB0FzM5aK/74nm8qhIStyJbS2Va8xtMbSig9LCcSzqsjRK7eqMrRdd6k+rAeJ",
-	"tynnM6QLcwn25ZdffmlfBN03a0nUKeYYusPWKz8fhPPw2QP3wvnIH8gXecfmA8Vy3WC1rnsdrYxiX0Tr",
-	"IiUpBy+IMP7yrB7CfrizwQScKPAgrshg9A/D/FI5oVxAlCSEzip5x0SHXEykuEU9AwKUMPizFBYnFENB",
-	"z0gMUT4JeDIw4GdQ2IIweooKwlPMmRB0wvSNcI6PiMQYfVCKNxD5ZPlOLaaK0WRsv+ZuVGB8BGmwWAYg",
-	"yIvbW8Vul2jsf5MzQgkEkzzSJKU8m5Nc01tGhiyRE2enc0EAPjgDrKEin7TOfm1N6Cdnw2lFLXp/2/q4",
-	"EPIbtS6m3MXLuzg8jkp4aFsK4u/tbNuGT1iroS3/zXC+Qcw+mqY2eA2MUJaGthoLRnf8sfiDvTiFC6zZ",
-	"oHe0nzdzimk+zHhiJR9lvEJyx+aRVRWsIHcruGaEw8FbaFixe3m35aSUREax6vz8nc3f29c+fw7j2n/F",
-	"DAtYlWJSrsGKIbGkEenCfT2NPIeXgJ2lKKHS7F1AMy4SqkpGfhvCOHoXA748jr6+STUukE64sEpzhis9",
-	"oXeMUAjy1omcWqVaEkpcE3bt12ePhAsFQ163DDAummVvR+B1WLUh7oR9jupHDHXFZtKajWUGxNQhV2M5",
-	"EzBdzH5Df0mRE7F6Mq6Pxel8LCb0imPA8GazsW+/ZhAcXp+Pj14rAsE2WhU/MKoUnS+MH9psHn0Zdv4c",
-	"7s3GhCl7H0CmFCUn3b7zZYRMsjHq3D0MJImBk5QaeWgZeL3ZSI673aaRNMRdVwNtW1FrSFPvr2seCs8y",
-	"Lm5fluGI9cG46ESrIsM/DyN7eSjDlH14dBgRzSacCpHTzD55chiR8q9e/zAiQ86E4Pigf3wYEaOCJ0dP",
-	"Diu3UBENWXRj5ZCgD3s7lf8sG7fEXTa8arqvZcoyEKZcp1PFphTO+lRqY/85GPFPrPJgSue3qxp9n4vF",
-	"a5HqgRwtMOxVl+E2/N3FWuiNT1E51Jf46eKBilojLrgebzmUMaPKDBk17qsqEb2i2hDNb8EOl/FR4Uac",
-	"SXXHFEklRIqYCvdd2d+G13EZfF0fUhGdMKEpiwgYAlhKqEZpLBnn4o4kcjLhRgd8s8g88u6vTRf87xy9",
-	"h1XvVoPAoe/4dNqUWmfbKvJ1VS4eaTJlistUozcR01JpphhN5+RgOK+k1ufisHkaII5sudteLdh08lf4",
-	"viU2aWi2NqNICjZvlkhg0SN3roqBBBtdLqDvLDgnteVfK8mUM9hJmtn89O9CS7XlgSZWT8If+gU25RMc",
-	"GshxNkbCWC03wFtFosTqUfzdzdUzX5pl8KlgM5rpgOWu4bbfRhAJuP0+wkj9aCziZ0DcnMqnhqXxGcTt",
-	"OGapjbT0TQ6EJAXbBV00fv/hzeDq+uLVi8HFy+sX7+PD8xtht4Zw44E3tKFzHUEskOUj/5TDR9pZqw6s",
-	"OguB3JZbgKqoXeq7Ni7J0O0Z+mbstqE/0x4laRV7tB0VAkkwicbdrMazN2QTO1/4JoHsmNnpTLuap6wM",
-	"rA68rgtqKyYJNclg+GOYfuvYBaS1bkIszkj8HBpqumuX30+/2G0LusZJRwWihX0K9gJFhaaJd+5vNCx3",
-	"9zUNqJKftF0wQyWZZoNPG5QPfF7h5n6HwqE18Rfv4dxUpD5tEKnd3TnAtbadgzNykDJL2APNslGYAwTp",
-	"h0XcY/n4E0fDdPV39xebWIJlxeN1mQRcDHLNQLbn2aJXQ0jDR85WOChOpY/ms69jFGDt4b3kqVNeisg/",
-	"FICXhcAuifb0j22D4R5VQyaWRQws8YxjKtOYait0TwDyyD+sNls8KuN1vCkAQ+NcUpB/6EeNctMgYyMz",
-	"yEWx3ZAQVbyjZJonZnCrZD5deLrw93xa7qkPPWKfpi6d1T+pjCp8WIwhfDhV8p5rLkXlF8PUhAtnpTe0",
-	"3IuCtrge+Hz6MnepeM1pq5m85SJ8aHJVvjRjw7GUd5b0+T1T82CF/U9MpFPJhRmkHCzBSzh8qRR/mKab",
-	"yFATLsKnvTrP9o72BbyFJ6vtRFFrprhhb0U2x/z3z2Fi12qW9cG/9/lzE+8BHvUDzahIGqSrYfnDBlJv",
-	"1IITq9amgkGnl/jugqyMj6Oi749Lh31Z9FYd9YYaFj5o4rdX7x4VsfKRD7JwJxEN5jBK7RKCkHs+CnLR",
-	"Dgqr3CNN5Ew4iYQ6yC7X9CN9WDPQ2KfloW+gytpiwa+gUjauks8DXlTuETKrUWwGfVI1a3g72spTbgZu",
-	"O/USmAspSPzTi2vy+L732K8ohuvFHfI8EGfcbwh+ESFQC9DBOWGTqZkjnJGQgm0sVFQPQYNo4aaQecyQ",
-	"jc5C+NGAfcJYvUYbwy+INMdILuxVRtxSkYxqg9k2dCjvC7Q3uxTQKoB5pC4iUNMZ4eac0KGG/Jwxzxg4",
-	"yDAIo3GvrMxQMpWmvStyThuIwfU8mFLwWQCs1+Lk3shiiCjrkQPFJlykTEUEA3AR4M9fDvAHTrMN0yQ0",
-	"Y8ocBrhvngbyKSKDpQ7bC71QXJOUzhcm3USbiNEQkrJHbdjVbBMmN28KPbKhB6fBLeNYkmagk2EQdrBA",
-	"BTWMHA8DxiZnYgNfQdSajl3A5Y5GFM9+ShMK0vcguFU204DdmfoYLdU0PEXIGdOY/CNA8XQnqmTM6DBF",
-	"jnF4TmxntEhUicMzG3fqOdabcrwiPTr4gAvz5LjVCAO0zHflSRH3ISqYdsmigwMaGJR89xV2XZlJQKar",
-	"7o3dLEfl1RLirnW70cqrZkqNYcpu6v/360X7Hx//6H/+txW3yZasOGBjVQr6EYVN7fMXrt4BShXxX0QY",
-	"hI43VBkxAep4fcRHzSNezmMqIuDxAzOTL+OHPCehZFNc1CDZ0GxG5xqO3dYspkIqG/kt/cKuIuBvY2cr",
-	"xK49rGw13hnaHL0OhumozZqL+/qB1JY/45HeTPh4Z38t5I/tBAhyQJHuvcFRzqAVR/6HewoYf6rDv9kx",
-	"tNQ7kfdsUN+xmmSickbwTb0gs4LtF/4VOnUKzOOii8r+btAHvEcO/FYrpvMJ0wQMyJoI9snUHUlBn7vJ",
-	"M0369I/Y/0WyDLWZGkIh6yHlEL6BtwrKxVT4f1oKhJRFkbCI5FZYhnnEd2weHy4ag/GzTSN9dtLiQvig",
-	"DfpgHoSgvgBB3pGbLP7V2d9XuunY7ppgUzEg0v7xSAdIoBFhndsOiV2q4BlG1TmDFsbVuWduEPgsjkjs",
-	"1Zym390zORppZspP3MEChce94he+8l2iJESCui87uzrmKuTq/bwyN4mcNBy6tyNCkS5xoc5IbLWLmBxQ",
-	"4icLucSgr0UkhmhQxHNzBuqYHKDH1zZjXwEjNcBPgqA+YVSA6up/y/i9/THMcgFQ1sPGOW8Z8ma5RGa2",
-	"WqT3+Mln8B9t2k+Y0PnHlkFa8Ep5vot+kYwLt7Kbylq/8OKOB7KF30SrTRSpsYXRtnBpIH2Wf5bvuge5",
-	"KB/5Lal82iS0VEb2bSS3KvfeQ3xrIplgnVNU6ApvgPf7r1iWfWN0xsyjjNTiW/h9cbJ0FEr0IvWijvaB",
-	"1pWLPJPyzjJx0xycsYepEGikwVDoL2D9qDK6Rw3WIk0m9VslGFuZc1tTdJIAR95dUgcIEYbyA8R/gcAx",
-	"wfymw+Ud/EnDmx40SMkzDN0keoP/q7gYVu/I7rFFfs/wWvExRCg9qSCBMc0ZmoYpgP2gz/lrxhSVB7k0",
-	"iDk22TQv52rWpHjHXpHawESkIvLe5eeEh3IJOQZ+t3Jtg98Lft00kOfh4SoNtppkfGSa97PxCqvHPXmW",
-	"FFJRuCKVYVfHWOcUYeRUwVR3Dp0qN2q/0KlF+dJqlVbfTAyhmsjROTESNM2rd+R3KxA5CgWjbeRwhYq0",
-	"sjVM/vPKqXzTC3XPkKOFk/PlQ46sdlaLNyrugFSyLx1c9MLyymvnFG9wy8q0QYN5yVmW6jPSeS4nUyrm",
-	"nTd0wvD+Qnv3Weh8XPBr2jWxC1eIAIcR6fgrF9oK/4YRhg+c+yx8hJzjFbqqOo6h+Zb8n94/HTx6B2Ct",
-	"H96/Cp69krdcVB+982nrB5oZb6N1UopHYFBMM3NOFBtBwpgLQdI5UJedoAso6rwBxKrgwbU0NAv+Lufn",
-	"n4D7+Udqwmc/Ljx5BwEbV/ZaWXj6QqQR6bibsnMBOVfBg9fMjGX4xnsGeW4wCv/MdfcjnevOQyn7m+rR",
-	"Tn2oR77FrynPrG4RRwS3xmWuQz6vi+/AcGBqiG0FqbSIh7O0pT122DmxVESHGYsQN5JlDP48PCcizzLf",
-	"vPdtER9MAuth38DE7CUuzqXON8Wm2XxgZNMMfRdE2QtJOd8baMZoKy08bu9tK+1r6QCp4NShn3oE4olg",
-	"jbvmKHRl30bKCFpxmYkkdtRF/vijRtefP4NJKV9iKviGTi6nvvr5RsjbgtXfxJ/VdItXWOhOF/l3Lvud",
-	"yy7hsoGdvNe1/1trYt/RMv9FmBA5qHCNIeqe/+EedBI5iQ/P61yKvBUMGTZ254qyzREqlWUaS/f0+2Xt",
-	"BjeMuLZizY6jL8rx6r2vK27U4G2scai1LOfbCNxVwXEPmbvS0AP5Eb8z1O8M9TtD/ZdkqIu88t4hhixJ",
-	"m5EjWHiPMRWVeTTuMATZI7iKkEOIiZgPAPBQdXc2ZNj4EAITImENWSbFrd3JSuhdaam2+klR0W2jEJlN",
-	"QgBgMX90MQDLRszsS1AhFJlr7KLh2zyF1BLLRF3MPGf6cLP4nQ0DFJcsElbw0CzLnGYUMnZuNMtGh/vF",
-	"MPpOt/AI4vs+OHztsr93X1zbD4Ko8rUf4gdNqpGL6q6OpTqXmi60NJSvpIwFI5Is2EPzpY768oqaqBRj",
-	"vX56cU0UM7kSiN8689HMQHAA1jNT3BgmnBsXFoHElenFCEFz7mye1B5+OJwFOGFo2pZhfb5y8dzjpevw",
-	"jUQy4HT7iGILZNZ41sCOIkfB/gi3BVwTOpS5ichszBGvx1kw3V7I0Y2A8BI7ig72HZ+RGLKUYtvQWwXG",
-	"i9h5CmNCPRwy1mqzF0V8I6gg7taISOwyoOy77taHh3C68SH8M7oRcT0xx/78Cz574R5FJPY81/5aSGsV",
-	"+ysMuEw4KrO8wBENYwjSKxYTgoJkuGa7bHFwm0N7xnQ6ZYKlHbd2HXdK46h44M3B5SMH/nl+I/zydgpX",
-	"R1yueSfwgISPSy8J1Mnzjz1O0sAhM4afQLaYf36OxfXgqseMu5gcUDEvCMqKM4flNnemlKe+JB88uJfc",
-	"jum82PJi2ufFhncwbhG+84+KaoCW9qrAhofnZIEoOj5bK74RB5a43XPw1JbxfYqBo0XbJsohw7gG3tME",
-	"LZQxK+iZ9KBY1ZjxQztiTxSdxqSOuKTrJS/ggGvpHSsyO84h8guSW3yoz2EDpft19gmFndDZEBJXeSQ6",
-	"oRetgbKCpxX32zKyCn4Kqao8eZ16Fmenmq7pqKc8oMGkqrQTPChmtZRGKv1VNz845M3bFXTU/HsTawA1",
-	"tii9U5NAGzN7L4gGOzaZ0GTMBWsrRiG1FbDdyEGlHma1duVCgUzS6XSaQ6JcOYimGwMrXUKoQ56ZiKTS",
-	"GHcMBLhL8Q1NDuJq7buOK2fn6ndASDgWdoe7pdOcGOOqUKwDZMABR7ho5XdNt3pR7GrT1OmjhtTpsPBW",
-	"IfZDtmuWyVlZ0rX2rJKtGzxFWqs9tScDHnm00oGRg/IaUjJjtU80FelQflqdofqTFGzDqfeagJiCQlVN",
-	"zf+N0cyMF8lZLwSlyzvbQFmwW96tx+vCRpq2tVLIalPIq6b5FcWimmbnoQQWo6oQ+xDY1Kbh6NsmyjoT",
-	"wWCLIMLd1NgV+XvbhvSWxTg3CDjbNHLXXg5btAoGwcEqtfOKBSqIr0nEg5JClQwWAbbG0H74SIPAY9ki",
-	"EymBepybKcObBNw6ovOhthkXWwSJuY9fcdEYHoZFlxZXBEOGEf0AA4axAnAyZ1RVHmjEUnMxyhG5pdP2",
-	"yMpTZZYthEPYDyMHDAxrjYu7JCSXb0ez6zY3dPfCToUgiJHdt0Rqs6H5wmE0bLoDTo9pWn0HzMBEuhEl",
-	"u9ch3GyjDzYLMnMkEkaYDbcBrnKwDNt+sT0RX9NPTau4Xc+7+a0RLmJDBrWNmztqoSy7xXiazD9FhJzz",
-	"jQcjriZ8+q0NN62EDguvsfKCqlFehW53dbWHTG3hyDqAQnJAyYgrbRzyG/ARzUw+JSPGDiPiULQAOsF9",
-	"gm8eRsTDatkfAWUR2LhSjIK7xxVbJgdOLMXYSCjpGyAu+cIKVmA1lmNkVEQFnDBYH5maOPvzYURo+s9c",
-	"G4hhDcZUvK8o1ywlE5623ThDyaOEZXTzCsHBivLQkNTre1klpADLXyKobJ4yF+5LUz6/A93exiD4NzkD",
-	"bmwvMjD12QHkVnU4QKUNVPGoAuoMRWYwwJyWsNARXrW6yc631d1q18rfr1+aKU+l5rX1DLhBWUd8UfVL",
-	"WcInNCPYVmfvrBHkATytMuINMVBK/lutQb490mGxIAX3CicehTX9g648s2qVsyjIcQXDKXa6ksJiOSSG",
-	"XgJ7QXeQg9+KWkCClROIKv7q0/ct7MZLoc42txxXpYEwAUXRETB24cFj8T+AhbViJeytvS8bGlK9uZ60",
-	"PDrPqQxLjsH2eVbuuyIwTeGRh9EW9NlEjB6GvFFHBZxuUFEFuXh3CTjXIWybK8W/HPAnahX01JBiATh6",
-	"zkijxwBkMZy7ogAZ1w3O0DHVg4lUy1JqMf7c1XmdWm49klhC88DYn2LBPplBkistVQwohcwcnhMIAPGS",
-	"OcDW2G+bk22DFpqmpDWhmsS+C+/1g+hr22jhD1zR25ItLubetI0+ZnVp0u6E8qxwpZwj1i6YyMdUE1qE",
-	"tXrfetUO4fJTvSm0NEkmjN+zQCQYBA4Lj99cPvJXAiS5ON7lcbshZqTIoNAOyQ6/C7B1yocV26ZP6Vsw",
-	"ljaR5OsgNb1ZVvhjqwiBqPWpDQnDbahqUfu8yIQfgORQAJRX2lz+UhkBvPwdN5wlvy+rlWzYraJGeowv",
-	"+yVSB6FB4AJUenW+Up5qwsWN8CdMz7VhkzMrkE6kNqTftRxCnzuUf65Jz6q3x10rliqaGKY0eOvii/Y/",
-	"CG3/TrrtUzIgHXJG2rH9DEYOZOpEC8t8oJGTbthK50ZchyHXgLEK5ZytXMaSscS/hjS5IwfxH59j5A0Q",
-	"xAJA6emNsCxGkxHPDFOIuAPV/ZwPNzEaH3bIhSCoQ2Coxi2/Z/pGxH69Y1/VDr2SWBJgQqeu4ySzgj7h",
-	"5rBDLoo0YJDS9I3wuYlyOvdhDOD6eKSJb79DfqBp8ReE1XS7JF7AoY9douONQNM40OQZKcYJ9VAmVEC9",
-	"Fx3DUpU/3rG5J5mYSBHOLwpeq9BWDMBnxTjRDHPH5j6xG30+QeEcNek4F5kVI58/bz99+qxnT/1YTgeI",
-	"KgllY3vdbv/oGAzv9FN4MvvdOvNrPn3hN63mBYCD8ZoZplj6fOwr/m2TKlWtCrOyikLw6ueoVfFH1PhF",
-	"b4MwsH3l3Gr/lfYaLxeZ5stEhAIq0x7WCbyINm0H0EkAxpMcxEIKhhciPNFEywyBqyzLkYJVNFBXvwiA",
-	"VpfY93FUV8wYLm51E/pjcpdPB1lQanfRiJxxe13wdNWvDjpVsxCPOxAJLGklTBimBrnKGltiKV86hpFi",
-	"bGAUp1lz81Xn1boNf+vevjRs8hMsNLThrmewKgxuh1DypTm3pJJNKrf+qkG8D9YmXPGm9a2sRrls0cJm",
-	"LizLcrr1FHIpprnZNolikYbqqrD/jXCs6kcnLCwSDcOsB4luEupZIc3dvi0L12wnzizCtS6S+CIncBMu",
-	"X40IlCTD+GBXg8mHoh5oxqoVsmteCsU3iRINztWWLLR66jxqr6eCr3cKawYpqlJn+jtgn4yi5KcfgiAL",
-	"LUcGfz48x9hrJz6UPzhK4xPLRzEYGRcDn7R70Y4Hv+bKKDokXNhBTpki9ho5J+2eFVFy4UoyPsCAtuEp",
-	"y1lGM4cQiKazkifUjrwgqE/be25iG+gQgN+Z+JqmtGYfw10yM0lQTIyKOMGfr96+Iej5aoBFKiwTq81v",
-	"USGAnwb/65yekoOZh5isScqHHfLe1abSHvkuoUrNg1Ge3whndHbJjFb5BKg8H9h/AOHdQbG9qWIJ1yw+",
-	"BJnZLUi1VoDMs9SbWaHIMxZx5pY5kyGbS+GK+g0BEeEApBJi+ITpwnodgT6r7vKp/Rd4DNwS009MHxaB",
-	"5wtlAG9EUOwPu/TxIzVZtdXrd066VZzE9v/5tds+/fhHL+r1Px/c3HSCPw//z7+t82CXbX+4+nFjBMYa",
-	"7ReWxqLlJrJ+w2YhevKfB//yfxSg3La4jm+kuQAETsvrNo35edIQGIJg9r6lRuH4jTQv7QHatJvjJd0A",
-	"LondHhClrIwGshSE+6DAVimE0PC7PcD23vRPloy2aKPBQmsMTcbbubrDFi+K75t8Br4OcsMd9/r6nYPM",
-	"0ZKMqHpAqKDVwStr0763iU9RA38M6oW4XOUWEFm5QXuoMBjn/lLJCUm5nmZ0Dm8cdjZPogf6KtLofeks",
-	"ezBc0jvEqqJNEgr9A97NaJ9EeKg+ugK2rzC2GjWvgCPBLmNZ+kfanQIXFmLILb1nhW66dgwu2G9pPslr",
-	"/L19+WORTw/V7sqIH1iRGbVXHctZeu6M4YppJlK4oTkYtjr7pLNwqESeMCV0NXgIwiGLxJVio9alraxd",
-	"FysVTLnLmFr+62AjMIMGR6NYiQ61dnibxaaEHKUSoOLzUBZ9OUVZkCUbUiSycUw0wUw6lsKZKOAhEmd2",
-	"LN/WiCKBsvXWu7F92ElTmEe5pws7WJ154UoNmVGYkBxgJYScPogkKVh05YhtF+Wx5EJYUn2jAVwTvmFp",
-	"maByEITobRdit4D+4yr8pKP4LAz8e6TJux9fRiVdVPmE49dNrpppOlpffsPvS7p2wb6NC7kiFezhR66c",
-	"3MBcuIVYXHE2rT3XsDuujgWD5OgyOrOWRTGlWjP0roQZFBtmB6KTa5DSeYP48qNV6hTLKASyQHZuLTnk",
-	"EWTEEvBsSOHSqyhxTjSr/rkME+7h78iBADP2PTsjQzayCiE3EemeeX9mSudW+UN99Eb0upEVIgwXiXHl",
-	"1uG+bz/p2hFlTANcoSBx6OOz84lvBKiXgcLGrLbhEW0rk/+199HqnC8gRdmKFuBjPbsRQpYIfqjhLQaX",
-	"cGGO+s3AczVRsehzLQVUcnPOcWWchzVeyOYpOXuAn7YRBbi8l4EUDaDWVYtWTbTFD71uLh7pAkUTNYIi",
-	"QRhFxBrVoh/5ni3QLTlAWL1CgOIafXBYymUZgHXp811ByiV8IAqKMkuZNjWS9lQZIu7yAIWwYo06enIS",
-	"WKK6jZawcmi1TV8fnFSj6HXTah55mcZ0jgYYOC61FavM6ulRaF/rrUJU3H5a9TSI2s41zHrd3bIUFA9F",
-	"4JgczCg3PkEOM65FSv4ph/akQwFNLm4PI4fmHJG4SMzzdipwOkmZ2puUaikIFyQuFYbYfjxmmf1EyFAh",
-	"IGXJv4p3qgDK0ygAFQldtpVGDRcMwg0+KpdIMfGFsTdAWcUi2p/taCAXJ4zTWzxb67xLo7AC+Qa9lxXL",
-	"A4M2GOkGU6acrXij4KitywONuUZ3yrkLtgRjpKWIItVhM1ACSGja8BRj8tPSEkdb+GDrlQ2XNgqBf4MR",
-	"27xhI++YWJ+bhq+V8w9n1zi6qEagIbn4yYfjXaTJCgE2sYIFT0kDhKucTKQgAMeOPEOjpipSBlwdwqmY",
-	"JgcvecbI1Vwk5CbvdvtPyNWYKhaRN9JQNa8c4QQahTzLopXlJ7fqytlSdsSetvAY/WcuDdVYGqAc3A4N",
-	"fF6z4O69FXFQpXoocyxbWvflLLpzXJcuoWch+sgPgFhRzPlLpXd6URc+gx8vOJOaw6shvb8hb/UrFIpw",
-	"ML2DFYW89+KwY66NRBv7Zo5HuxRLMBs2NhtChdKNegKAqF2t8+suAM/4fTbzZjlRZY3SphZBrnqkyS0T",
-	"TFnqKBA6InSoOnweiEUChQ3TPhSjqRc8izR1fKuz7xXTcIGHEuh2cfTbXx6bmb9guwO7F/xrUFw8DTUx",
-	"3Uo6iyrqn1RIMZ/I3AW5neO6FgvuQVObEwoMm+rtDsKVYdMHyRPYLVkrLHL74AikhXWsvM3DyzlMVfDD",
-	"qLK3CmnVEhrCK92zIL8DD1CiDzZnJ1TTJHBrrrQdBR7QXdj6Pjx7J164I7+o3sbr9L6dqi5XEmQaaa1o",
-	"duleF3hpC4Wfmv01EuscnFV5xjCfM0UOYowlsmpbJbYAPRfkIMa4ZAfvAOBdMivMBgnNsqqfE5uz9A3f",
-	"QVpbNbFhDa4OTGNQRrMvwVyDjh/pACrR2wdhfDDjiMR2NX3RpbQsrkSnfHDH5vVf7BRj9gmRAnx9J7St",
-	"B+WVytgDaL2fHKXH7GTUfkKfDtvHybO0fcq6o3aP9odHyXF6wp6MmihvG+Y3UnKy5aWyQohC38/GbS0o",
-	"Pi23S+BNWE6n38bQjfLrHhbuQBZbDClzOY54eDS/FRquZklmmBlSE2fA53kWhDA+0jdiCuCgBc65eKSD",
-	"OD93DkFqxIIDFKzfDFxXkuixnHVuxKUovJkoS0mxIEuRAyGNHR7E5h8uBJBzoY3KsWZK66x1xW/BmEMN",
-	"hhqePX7M8n47yWSedlwIcSeREwKpncJILdtwtl240LgEaENxhXsPcIdcokN8LGfCw5wm7JzcMTYl3BBN",
-	"R5AkgyuDUZGtlYMIGeVZqzIcZxwI3VCViTZg74ylsgtVvFV4amGfo9BujkMMNgn2aDZmztpYLkEzBn84",
-	"xYbi3wo3Gbeis04OWuSLOKSyCdib9elQwagqIk5l5ZYe9MWkQqtmY/grnU6VxLSmMLp9WTWMhIqEZctA",
-	"bko5dOH2KzOWF5OZpWBbFvFh02aMJja1Z60Spo9F8ExwxqOC/J1cHpdIb4SJ1Mcc+MUyTFBhBgHWlYvy",
-	"mciUucCfasSse2g3qsj/oknCtB5MZcYTzvwrXi20bw3syRvcKiqwm3IDPq5H6GHTMg+3XNKlJPEB6bu6",
-	"R3sJgttbOJXMb8e4ER/evyIHrgBoad/cE1B0maEwai0N63aB27CbZErNuCxEC62tP6mhqOhNkLa7VTvh",
-	"L+J9b1W7qQ0K4PI80gsMhgXl4xynae8ie1ExjcYpOCwI7zvN5k0uraabO1qdwOngJBtkZHtBDODc8KVI",
-	"aIBM4ajJvroRMexR4845AvUS1V8KEv/04po8vu899ujBj//g6ee4QxCfvIKVO5ZZqssr+epdBOHkDjmE",
-	"HDjsHjsYErunJSQ1yNC+FMlmJa5hCA5bvIk86s7U/er8Q0iA1NU5T+icyBnzZdvRi1k53L7ScIdcMUOG",
-	"c4IFnTv1ARbAfm4jFy5otMPUXLgQC7cCwzGyMpOvR6zpDLIj3eigxKlz6S6U9vKkY9l3mUOyVSzwruGO",
-	"yz0qG5m43BEs9RFcskGAjrYfIfxSROM7IpAzlzN69Y4IOcN80zJGhGeZi9DTNMNy0InU5rCzB3pQKtW6",
-	"MEmXyPNPOVxV3Ni1lTVrHaVg59TuErQMBfCK+LGqAydqrLlDHxUQrPh+hIFzE5qyzhes/+MptrIYgW1u",
-	"N0QiR4gXoBpsZx/bI8B+12D5wOJe6eNJ9dP++jyzVQH1QUcrlmy3kod+nTdgDhdeXfv6C10/cLWcC9r+",
-	"vds+/Vj+szP4j/bHP/rRk03ySlbTM67QinX/NnYTLzPtYTlxTbzLqNggOmOz6VXjNBZugQu8RA8g/R6l",
-	"+tgBE5BcGJ75G8EFOXibC3D9lOsEgdGYShprUDhhAdtoxrKF1KmNWghcbwvN7Bf88bAhGHpbmrEb/k7x",
-	"ZvHPK7PBJdGU7go/4v3GdXARuc+Lmy+jghx0y3hJwr1XEeFnIJ6JQ1HVy1H7NTXJuCJVLQfs09PBHruw",
-	"1LYfRoUsENwC/RRbsLhwKziG3YBvyjXgyD8M53inGpF4ray28YFgIt3SI2m/2N7bu1+8FyB0OFPBprp3",
-	"McbBVguip1uuh55uvRwrDBVF9xHuY7hDtb4WpljfmzXH4B2emi2llqabYCXZu9caL4ANP9yP2Sxbg2UR",
-	"oBWb5UFNM1G50IcRQZjGqMjo0sy/hVpODdayYs0tcPmdKbfJfOuG+EAl5L6VXYEcoO0AHBmoPn59+VWx",
-	"ibxnDYHqCzBu+KZesElAeK6rMFGdUGNU+W5K/4OL2Q1kP88kTa+lfEXV7cYQ+E3o/0OZzsv89iUUPG/O",
-	"dNoS+PALVmIuAOY2e30CFfo2BLvGcn47QXn7mm2D4XxJVqIrDLg+8jYsGYIyVpHI72YTNleOtTqItbX/",
-	"3Zx304K3I4f9N2GJnRIQNQhVit+z9BzMYkFajC+x5YLLRrnJFVtqg1y9ZXX+tSHygpv5ivV/XaxNsyse",
-	"p5jQCTsn8Yzye6ZiVyFQQ8QLAmeMpEKQenS7I/A0lPX3uNBWhQQhAFAnNTMmY+mhL5TFNRnLGaH+U65J",
-	"xgyRoxFRFAD8IJdkOCf3kqcYkat9Ik2Fy1BxN4CKhSMMhqEKHZ96bP8zZsldK2oBJmArauGEVvGi946m",
-	"G7Ivy6oWG4LLTkv2thH0fV3pKcpq+a4b93WZqnxBnBBF6CLsS0TyKeAfekAV+4aT2uxmQApcr9st4UyK",
-	"R93OAhhJDTHEQY8cV4BIjpfhkDTbN2hu5MB5uxvmhj8QiN0HUptKbdogT4AiAAZpMLMeeHxxCMN3KcuM",
-	"K6fmBnUs7FuH5wRoZcY1lHlzBmHsTmOWYD2yNrjXv+BFtNzI4Dy5VnwcNkHhOTFCg/ylWZZZhf7gxi5i",
-	"xhMoiySFrxlHfmFDzQ27aS0RXaqpGJuaSdxHW75uf9g4uHgzkSqjQYb8n6zKQdPFXClRUF+XysI2bE3h",
-	"C6jTSFQ9X/t7BTIqngO8/5Y3++a2tiUWoaWj2UnO+EsynZ2dIw18Yx3U3J/19G91Kmuk9BBHbCkZzpNs",
-	"WyrcL65nO7vUwxmllkO0fkNz6r521J0tYHslzyaWaPRWs0Q6Q0ziS/zoyaLzoCErd/2RnyAM8SABHOLN",
-	"h1WFL64MLQAsK8b2cM6Cel6oW85lpLk0yRtKOcTO7+UdJ5btOyhhDygGqb6AOQ1xrILEriLrOYkVM1Bn",
-	"khh6xzQRkgg2c7dFqMb4shGF3c992KyqZFQ8kNXvX/3G+58t3257Ky6eD6v5C6Svl2CJ3tQi2G+wCDrZ",
-	"cjDhekJNMm4mbsVFwqe0IeDVpZlsXNZxy8Sqwuy8U/3BYty+QtJahW3TwvmuBMqqzqFMShXya3GDcs0U",
-	"sUzKlUtxqNA+QYe4j5eGye8kXDkgpwBSS2ZLxITKAi41UGGqEqG5ZbWGJ9RhjXkisyOFQHmgFTBVrChV",
-	"+k7JYYY49wtIuu9fPienxydPyRRfIqlM8onDv9m/DHHjOq+Iuwef0ebXb1A1uSnbWmjjAwebIIKwoJsl",
-	"lpFUROfTqVTLUl89X2rAcuEmW1JLqLHS+wX58P6ykh7iVt6+vj6YG371vQY6LexOM8kBH36Y9Py97Tg7",
-	"XAq7GTD2s0gsakjOyLCj6QCb20lf31UO2Hql68aH5iVYMb0CPuSr0dmkKIyxWoKGtzahy69aLO8b0nVI",
-	"0m4R96Rt2PydCHzXTdzxQHzJLS61v35d+4ME/99y5n5virddsTnrFv4bmR7Cc7+PCSJo54F0vn9polpG",
-	"Kt+USh6AQK6dQPXt5ZhvwbsfQgKxK/j1pJCmGPc1g/umJAr09TBk+kBsbNdlX7bE33JYO8qkC1P5T2fZ",
-	"3ckXtyt2S40IimY+rh1g2sixUr5FMYUrxAnCtMlmTRcsj3r/6sAFKNGGY1pM+3bPg0FFxYSbVus9oykX",
-	"ruZJbZ3GLLlbCY+3TMgum9fLLN+QBO/LUgIuBnTnEKEjwjLNSJwLek85ALrH5ICSk+5RJaTVp9IH79lZ",
-	"lqEj/oV1yfJejccpNy5UY5lgV14W7F4TOiep7JDYWd9ciUlvI4zhLTTlQ2XhlBjpLNhFRqQqoIdXVRpe",
-	"A8hzRUU6lJ+eZzK5W57Wo3KxpwrVDOt79Q7KxuNOpg722hXqwhryei4SB5TiBkNULprLi7gc3GK0i5Yk",
-	"n6WrcshGge5SOnf9kwOfie3ea9uWIBv7sNMIiL3p7D3Cz4YiT8AjGqxYchtYNXrLBkrOGttacJ8C8gog",
-	"ADmI4uD7Cpeo0EXTCQjJ6iK9L5KC97nKPAmVl0Gvchc0olKPZa6qX/WPVn/zec10roy7l2sXrZwtSbt1",
-	"oFuPNNTm2jwCU45GGoo9JlKkutkEPaKqiuxld4TQcYDBOKNZRhI7ckBjcM1tmDZlxzb43dV4WpwbIGrY",
-	"d8jvDlWgAUcjpfO1K2MPoQtUrbZJDuLry9cvBv94++ZFfLiweOuzNeWs5QcRTmdheRupuLxgF9DY+P0u",
-	"iBBfHGWVfZraqS8PHKZkpJj3oQLQe1FZlpKJdPUPwC3qcimjjWHMviB+9uYB79uXPmOfzCDN2cAL3Gso",
-	"bGuX2VYZnBUEqS0BUH8rQIo3kAdL6OTNfLnus7Cgj6sUsB38UomDX4LYLaIr0LIQQWN1AnLgEDYKx/1h",
-	"h8QTKnKaxQAB4t34DvynBpF7TmJ5z1SaM3jbXfiR/cwHB8Q1yP64KEBwTuIwN6faAngFl1YxaS4G0SHv",
-	"6Nx7mUroXUAeqVVtyPjIaELLuUoVTKUccmTfqY4SSod5fLbKOGvFJ2B8RXUVL1lihy2MjUlz1qqhv3xc",
-	"V1EJ6o+LfNK+pwBBpm2rV8WI3wM5vPa91H94W/Ra/wW1rVc4iKBmw5aUCaxrwESqt4Ou/VMg5C4CgHwN",
-	"GN0qSO56UN0KEl2lfnUFU9fxsQeAzw30ccQRbdBdQ1iObZa9tkbhNFfhb1RNBPvmmll2Nm/GheWex7C0",
-	"ypU8S/SaJFa2Q7icAPbfq42lLvmxMU9oCRLpQvqIAmookoPchyuW6DLQg/YwGa6woEwVu+ds1iSvLHh8",
-	"8M2otY7Wvo1dtDDy7G4TdU289WXGmwIiEjCUYVSVv5bNuIJQVNRelLmJoOoMZ2kA1+HeoreK2ZewUA3W",
-	"DgW1PDdQlwrr1ZCECiENGbNsSg58vZoIbQRhYRq0n8C/B0lGtYbKyj7ZGSDoQDO6pVwUkB2Q7MUTomeM",
-	"2eYhcYszYeJDOwYpitCTg/jd26tr0ul0HsO44kMH7YUhlPZM+WXzepdfHp1PmdIsLapRLpRsXVJU9fqL",
-	"1FMNlqgJks7qB27N/IQihL9FscvKKsE6VZLNc6EYTcZWAIBq03zCgAZOPn2KyHH/tACZdrtNYbehCDWW",
-	"CVqzPVcv3v/X5fMXg7fvBle/vHjxrtiESnV8EBMNz7IFYcrYnTSSaGZwShxwRfQ5iadMTajAGVGs2k2z",
-	"OhEi8R+SGbUkOwqotKSUCvSnXya76b6DRiY64oLr8ZfxjG0SLVg/+j5ocKdSsVSkERpr8Yn9Yw5rbeR0",
-	"Wq1MUtGp6GSFBRkFyiUoceXm2/2sIqaRg7IYupNcIuIv6/Oivry/s5vrpqwulrFYIsNxyDxBvEESK6aZ",
-	"Gfif46hIyy1rZgznwAodIVmWIiqYmeGdi6+syLcGrrvcCuDKqMLehWdvm/xg7GK4RPoIm+bGnWwPOH8G",
-	"RzoukFnhz8PO8n6WmL/kyLhc6JICyprArlM6MljK1xOo4y/IVip8/rCZz25bWGQbfbo4c6Fi7W6M5tW1",
-	"FLfmzoErGY7CDI8I1+FVqJk5twuCtF9ejBthoT5MUdxKQQ0flVsoGMgLKuVsPR3UqH8733ojnwuQrZ15",
-	"AfSR8t+FPgmdh+e46DEoaaCr2g+wHLw5Wt48t1DkK/DH1Eb4TaXJUhR8QLFyFZ64QiMKRGg71rkadKZq",
-	"y1rQE6rA2htV71phC69Tk88RwsygGneiKnWVukrUWC1HUH8tAtnIsikkEyjeVVTu2hTRzMilvV/ZjrD3",
-	"VT0FMLWOjQICGzAODxO8ramgtuQrTuFKYHmfeFQY/IrDUzmR61HlXWcfSq/vZjkjJ92jxpwRMLQIaQZl",
-	"wcvmfrV8xUWDTxVnsaWNqdEcXDdAgFUlaL5x7Y1UbKSkMN+6stBCggP7BOWPb0s7xYFLDdGH58VDh7vv",
-	"RYeJZtn9hsUsd3EOVJMTF+C77SjsmdF45WJGY3HaOgtFANeWm22uEnbty361P7x/VYLJB0E9T46rMT1P",
-	"omY4pkH747//2zr74k4Fjwq8+lUljq7ppz9HWKByZF/DpkCIkigAHPHAJB6wBAFKoiYUk04z8MjRZsAj",
-	"3zBQUaFss1u84jX99DWzJf5sG9eMDgyjXLJa30aksydvDynumn76thGJf8J9X9xcpiY7xTru4RpfioHQ",
-	"SH3+eqmHM0B1meUlT3aRWfw3TZj3Vxh04azC8Oa8WfWGMQ18fp4Xw35gVDX6I+pIZOHEKo1VxrdWaoJ1",
-	"e49659eDmd8UL35ruPiNcOKvpXxNxdzNWm+Yad0/bZCa7dkdOJ2jUVj+IGhuxlLx3zdO6e72GjrKRSUR",
-	"F4PWaMbTin7ePIKpkpZYrAD3AoOCN5xxU245erlAT5hKzZ0y456WKJSVR1PFEq7hoR7I0YCLAYL21YuL",
-	"lxnrS8qbgGdWKcsGKu/6Z3ZYLomWVdy4SSZ19Yl9dSRzsIMgcsWgoCT0hWFlu0GusoFb7MUfbCs0y+SM",
-	"LfkRysHhT2wgc2Pnr5zNJM2xmjkbhA7m8mkVEaTyk2ITLlKmBhj+xfDU4nCKIODAcQ2/gAbLKg7tQS4S",
-	"FyIetcZUpQNQrv1S6IHV7PGZpbmUTabSwId3bD5QLNcVYqRpqpjWwRNXJLiwE/nn9zTLgwhtSyMj/mmg",
-	"mGYK665lEgu9L0yqBpTixzqY0vltka6GXxXIa+VzjyaCtALVxgS7pZaQB4ULF1bKbhUVEIYz0FYPV/WK",
-	"Zm6xbEuesy/UPKuP3ttWFsZXBWYpNqDcFPdOCVfogDQr58lHcIXk7bmhfbEECCie2iM6Y/QOnTmWfuuE",
-	"6h9XD7M3AHIxGCp3EQVGwYFDKoH6bQWivJ21N4EUT6w8QI1DTCueFsP3D2xr1b/raGvwU0jSVZSRSqvu",
-	"l6ZnkBwS/uD1XniIunDlcbFbIy64YcV+FS+EYwrPbn2lISa+0rVmiWJmcIuxnW77BlArooXZfOHb9m/V",
-	"wGoMm0wz+7zkZMWjyvdMTZbsH/xk382kQEr3xip7SLGywaAM0wKpRA4mVMwLbqXLsiLBtRWMKQReHoz4",
-	"JxZC84XjnLHhWMq7ARPpVHLhI7WCH+6BYO1G5uJOyJkIfqyy9PBplZ/Xf0Fm3njLanrLruYieRgjgIss",
-	"XhuvOaI8y9UWSTfFOF/il40x/bv4bMeMKjNk1DS65l5RbbC2pxyRjI+KSswzqe6YIqlE6NnNvXSbgrqs",
-	"dSguSSEAp43adt82c5AVm1B6xjDAbZNkBieFzEO3kv/aTSegi1VOpSbZeIE+mlQqH8e1echUZYIFoa7J",
-	"LllUedztHEx3eahVfZEXs6/sCiuVTw1L4zPwUDtqdO58gJov6BosovH7D28GV9cXr14MLl5ev3gfH567",
-	"4uIz7QIBFEOA5lBoRq9txQ0UlpG19xgGCxYFZYOxLeE3TXUiv0oc/tcr2fcFAZy+hU3Sr5O3pMk9EC/s",
-	"/u/l4mj0Vbx3QwZah4L0ZeLeRo6Ib1F6bnl93Ybp+KzEjWbzgGXttqHOJTaNegjuCogvSx3fxhgLfGkP",
-	"a6z9/oHMsX/1MoiNu9pcQv3CR4SB4Fw3/m5fsaTs6wI1V545T2FNFij02sa8qJ1CzCs5zAtr8F8wzxdI",
-	"FhsWiF6bxPrnqwSN03zlLCANNRKaY/o3W+zVQFrVrh+gBndtLn+h9X/rLDmXBpEL6yiZaIyz2u+S/XBm",
-	"OXAOrUwg+hy1bj1y2cqaasGICsijCaM6V2xiFd5ccLMNafhM6M0oxx/R6sz92DdbyAejqMru/FWoyjTq",
-	"VF+hrhLaVxfX4sN0ylQ7oZqRjNk7Q0ck5bdWG6IiJSnVY6bPCSjD2oFU+Iw9kU+GTHlV3plpGm4ff/V0",
-	"26ftj390o9PmO+fPiHRUW75dxXW38ztJ7H/BHdwboWlh4Vcs6rcRdP1Z3kPWdU08kLj7L0AmCxTwC9pn",
-	"f2QZt+NtuKPX5CBNaMoePhHJ26Q3taiAqXpZcXv49ZEGjGDtqkzFzjDd5mlMpMcOMhhqsGF/PvJg14sF",
-	"Mmjc+m61PDul3kCQMRjygFrdn8p4mkRHdZGHlUghWAIJBGUJ0OaRKKanUmg2SJZ6xf92ff3O9+768wN8",
-	"pF3X1YhjYUWHhE5YM1VlFH2okyXZH5l0GfPFOhgp75rbApCH6j4sqapn34TGuCZpziKXY+Zikzc3vW9m",
-	"5K6dzX2KQTUa04JDFhyhCnUHFvIg32Kbe7s2iW9z1dS53B5XTvOmNAaqb5in4Fp84bbjgdxfIQE3sKiU",
-	"QzRLGgBtbLCAfow/uq8RY6Gs15I2WzFKgtIrODRAp2uC9SnBOwtWR8eZHaz6Rtv9wjbXDAOJO8HF7UDz",
-	"RlD5K/sYWVCKe2xvuTG9Z2TIXN4iF7cBs3JZpnOf0tch12PFGKKXyRHxniTi1hw4iT98D+6uW2XNvQ4S",
-	"+yEmXc6ErgyHHHBDFEsYv2dYFhhfLMvyw1bpw2L+Pk0PoJnkTPiyma4Rt33w1WYWY8Xuucz1wHntq+GF",
-	"NYEMQgSLBBX8AvRNmrDU5wrDDaCkcUmgkP6r+a3QERkyzVPmWPuM1NNaVudd7ALUsQS6Z19Vy6V3BMes",
-	"PJFVXrCr+lVjADupYTWeFMiuJw2FYys8paj9VDH97MpiIM9bpJ7LSBUSc8BviOUh+szV93HLFfk/vfvR",
-	"P/AZzS59sVOkJ5WPiszB8GGZsFQ+K6JeXMxL+UsQHpRGRZlZrnUe/j2lPPjrXnLo0cU9lTNxx7rj67/7",
-	"v4vk7FqMSMdfG2FP0GYRoBKVyJON8YdlJ40/d8gFxotZEeu43y8E9YZwlLhyIQTk1Gskp9VFvVbxzYuy",
-	"SnpkiWdC76AWVME1Idqz4JGbpcoiK6h2BNEx5MD+xzFfSSjJpJwCApOLDYyIzA0wLhdtxaU4PCdCGjsK",
-	"BehzUfFVRDIu7tqZTGhmSd1nOvnWSC4y+59fXvzwt7dv/z64ePXq7S+Dd+8v/+vi+kUtk6jfPX62nS3C",
-	"TnMDflITKBYjDdy1G1fSERHW0NNk9SLDzG6zcBOzNLzXD2hAYHUijx3T0PZzLSsIOG48mwh031TkLaTK",
-	"/UVe39QDWVv2uA0elv2vEDL35CmNZ/z5mCV3LCXUMhSCrHinY7buTP3CzfgKRKLNqW+RaupEqIsWFxfZ",
-	"SlVc3HpB7CCejTVLBgjAM6SaPTn22v8dmx9C3s2VoSKlKiWua00yPlQUTqexfJabDrkay5lAjgjYGFwT",
-	"b3RYX2vJjbiJtgG/IckVN/MruwI4xYsp/zubX+R25f9oDSGf5KXn5y7ttBUtJqn6YmUHMb0bdDqd+LAw",
-	"N1GCzWB+pitVxdQ9U20j2/gvVy8Mrg/YD6BxzGYpxm6vBrvXmOWyZIw//3K9OD7y8y/XZKTkhCBe0eP7",
-	"3mOam/FjGFJMDv521T95AuBG8JYzArk8ZsIh1tTM7Z1zz1OmyMF7+8HjF/b/kntOyc+//P3qcIPRfwan",
-	"ykhiOTJhKNa1ctEGLc/Y/8PBb1tJy7sTzlrvPNs3jE4WNN3WFcuyCMdopVykPCvxXyRKCq7J8/mQKfJO",
-	"ScMSQ55nMk8B3jCfRiTliiUmm9uvboQZK5nfjonhTLX7/nrXnRtxI55LYRkKl0Kf3Yg2+fnq7RsHPKUF",
-	"vWODhGoWkxFnWarPiRNYCsgofA4Q3opZYmQpOTjudg87trFLMc0NUXlmLyjNUD95/+Lix9cvDs+IYZ8M",
-	"dvXmwyuSjKmiCdqiXTwu+XD9sv2MSHUjCMmkYPCg94ToXCl5Sw2Ddy1NynRu5TEzjshvueWAUpExoyDG",
-	"Wfmr27VtxNAsOisdyhYOAKYBFeJI7LMSUPCJzwnFRbF9wNu2JUqK/As4KVIRFEXcZc2KwnWuexJPaGab",
-	"ZOngn1qK2LZyUParSVxmdNyxeRwBAhVq+Lbp2GqqgvAU9ViAlrRtWCETAmadlHmTd7tHCTyDfwax0jE5",
-	"iBdyAuKIdDodaBwmBmkPVblkJnMY5WSaG0aGbC5FSk6D/3VOT13/sMr1DCBYQ3vVEowMJ/1ut9vu9trd",
-	"XnFI+73ykSAcpgbzWUiWiTvkBU3GuAIOXsiuIjUEVCugPCjCh3RZlBSMA1/1Y1fl7t9hLzwauysd6DKf",
-	"qEgjOwzL4krCiRwAm/71Y+zL5gHEesMorAjkmH/s4EkPep1Ov9uNiFMEyUn3EKHfBZFT+lsOcXZKSxVH",
-	"eHqJsyqT+I8bEG5uWmfk106n8zEiN4WT2T4ElZLcoBkYG7GPb1qdTuem9Tk+t41JUdoSpvSWkdg3ERPu",
-	"HOGIMxc0Az+hagkT84gHOipq0ooCwlYDON6cxF5AtzMhekIzn5JKJnTqV9YOBkwCihqp0PRCeBowjNhD",
-	"FcQEb3cMtOUKPPVAKSOeIZYUYD4B9/Kd/3rH5h//N6QYxTh2K6jYQcDtEWsylkLmisSXZUZT++9sHp+h",
-	"LYZO8IhDs/6J7RQYAtho5roCc4X3+bmjKqcFwtvchOekOYUqPg8A31wlX23Z3Cjjt2Pj2+ieLrThmDLk",
-	"AMG7cYf8nc3xGNyxqSH9YwJY8WRa3NKwJigJa0KTxL4WX47ar6lJxnE5a8W0zFXCSOzsLnCqtaEZI+6J",
-	"HZAdWq9fvFRk5uHaXwSJi26fLlxOJByuM4LiAEEu9vMv18jDYnKw/MIHqlZrr3kQCFZ258Qe12XHtguV",
-	"OWXGHPTFhM5h2fC0elwqu7yWFG2vCCscf2rDV8jlY1cYNSYTRoVelJcKBJDOjWhFrYwnTGhW5pG3rP6h",
-	"ODNUzZ2RzKnYZ48fB8LFY/9lWQe05cWFi9zICY63kDwu3l0GdrSzVrfT63QB9GfKBJ3y1lnrqNPtHKF3",
-	"dwwy5eMxo5kZ/27/fdskP18At9KWyQeE7BJPce4F/pvukGuZJ2Mo0433GMtQFC6W9zJtnbV+YuZv0C+i",
-	"U8EBg+H0u10vfTF0OYRc/p9OBy/qn/xReKxa8g4cWMBR1umgrm8Q+Bos0W5ulkdahbzTCuXx1tmvH6OW",
-	"zicTu3tnrVf8nglMjDT0FuChJWYSOaIB30s+zHjSAsH+MdRs2XTBnVHBsj6rqBDQMBxgJXBpS58TfouL",
-	"i7wBc2ZNBHhABdZ44y6U5XH23Yiymo4fK26K1Rf96Mpt8ruG9Ws23rhyuA17Z3+coxKtYNei1kn36AFm",
-	"EWCE1qfjE9DCOYXFeh5mZm8kwi3OMSXF2XiwopAmms7JbDxfTabhRm9Ip5YtT3nbcrLlxIoWSHu3o6ni",
-	"js3PS5uj/UEDiVoxwLbUIaj6I6U6MD9mciVYSsZMNZCpFbtQ9S1w9phVLJYaDcpXHiPA+udo7YvPQTBq",
-	"ff647zlAY9ivVe9oq9/tP2n3eu3+yXWve9a1/+8fLfSdtbrDp/SY9li7PzrptY+T46P2adpl7ZNhb/R0",
-	"1E1Oaa9X6pmvKReYjASIWJDaimFBLXo3OLr77fTTfX/iUwjOXG0lO68yahKdFYFA2DprsfnP3ct/Sv76",
-	"nxfzN7z76fVVd/7mv/7z0+sf5Qz+/0vJXz3/eQrv/HR59N9XP59uTt64f2BxbKDvCxRd5ai4OuH0HuPa",
-	"N7Vb7NHjH2jqQS7gk976T0LkBvzoaP1HL6Ua8jRlAvnKBiO7FFg13VUQ/1y9NbQpJhscSTuw2pmsF8f6",
-	"CBU3dMNhROeXJhQE3FWmHKLzZEyoDgjJ3t1jdiOcjQxl1IpFC+xc505gdelwY6rHLIWLyAEOD20bYBZD",
-	"eE5yEThpoWS+rpQHK52452X9iwmd3wg8QMFsSrYynHtdLS79IzGKW1XmgWuC5Lc19whUCPs5MgegtR9k",
-	"Ot+OLyw5vlueIOff/Fy1Jfo8pCrj6m159f2Z+FVU2HPDtwY/f3r2n9N/9NX1yf0vT+cXveTF0e3fnty9",
-	"PhXvjvWHZ7PdljNdJgnesbmDbbdXmDsZ2tl8E/YnZ1LH3dP1XzyXYpRxtNMf9zbo4h2dZ5Km11K+AugS",
-	"+12/v8l8FsBqHoSTPndcojBzb8tNa6IOlM5D3poxsyRs0HIkbeQU84otH6IGSYK8Z/cSnxBl/8lSz/Uo",
-	"EbItp4sCDnxS8qjaMT5uyn6Ehv/09He8/os30rwE4IeHoAVclz1oYfsLAj2RVRMGRMo13tDvQdK1pKDH",
-	"Upm2VS9TAg4O8vMv1x3yEj3BPqYR1TmZC8BpZ+pGJBkH143zkduLd8oUAR8FGh7xlzMi7X3POFirwFpp",
-	"dYcb4ayPzpVCy6bAknXqzDjvmVHz9sXIMBVHgd6v+O3Y3IgCMh6a8TYx35ILZcKoM90hr6mYl9FmErJv",
-	"bgQOGRoA1WFmpX/0pelMzoDlFuuQypkVJTSICEKK+UTm+kZ4vwU3hGZa4lI5YHCNZu/qgj1yNaJuxEH8",
-	"nhoG+kH7/42dd0FDAQ7YxNr5niECvQYU/kc6WAKfgIyxL3q5EHLtgHR2FiG8IwrotuaFKhNUW4lUiiWm",
-	"PZZKs/YQ4vjnbW3odBuFtAIft5G8saWiVAXws/rHePhTwt/yny8//H7Ze8Mv9aV4f5I8v3xyeTf9v//1",
-	"/OfTDpv//Hv6yyV/yy8/XYpuJ+lnYjh52U3/7881HOG6CNM7cSJMCPF3Cr7zAK3Pg/Rtt0rNKo1gM4Jz",
-	"LMFvHZXZVkvqQx11SUfui8fF616jDRp4bwkDwCc2baT8otaQZmaLRuzbMPevdgntLKFsIArVwAP3uZGW",
-	"GGFefHK1iEp2XXJSq+CICsWsvr3qthoHt9f2lYQb7TUvwEijchE5syKH0nrMantJlkMcHNwAvtZMytNm",
-	"i4xD9Xxve/sLWWUAprDgDv12t1cNOA1/ubZ6j+cbJR6T3VNQhPrJUXrMTkbtJ/TpsH2cPEvbp6w7avdo",
-	"f3iUHKcn7MkorEF81ut3fW2bFs2yOoSP4+xn9oo569Oj4XFykrafsKej9jF9NmyfJt203WP90RE9Hp4k",
-	"TwBD7I5Pp5YnHwcWyBCBxkiDxU19kbZW79nRcb/T6wboiq2z1oerH1ufq2YicB5uzApLglhv5rE0+i9h",
-	"4gnqf4dmHve4UR5dbt+xK+yqo2Cej8MNjoGoY3IAJYNRVEHvblkqCFEEb0RK54dnxOG/EcUEm9EMG3N1",
-	"NOPLN//19vL5i8GPF/99Nfjhxcu3718MfvzwIoZwRefFtgNsQxMTKcxY+1AASNjSbTnC5+QAkN4IAB9q",
-	"MlUSSw4N5zcCY3tdow74kTjgRxQLkTtBFvshhiaVgPpQsImaG5FIbfDHIhCGvCmDKOxKs5SYGU/YGaR9",
-	"Q9TNlCnv346sLKfM3MvSXKb2QyZGUgXR+t4fEBEtQbebAs+AcBbFHKIYVINjItVV97IPStYdUnp3+udk",
-	"Kl3FL5WLsxuBJQ1Bgr1VckYoms6TcS7u7C+TCTeRKyxvO5qNpS5x1jhLIdBiQpVVOisYWMXe1kGulkur",
-	"5XH+pmazRn4dsNAd2NM2NrT+A4z2a90uX+5u6QZ3SwF4tnixdDvdxktl+y1aZpADwQVH8N349icwvl1B",
-	"oi4Nr7mNb7kGsbWwvTXKrpdGu1TdyLHJiAARAkss7AvAeTF7UDf6vCucbU8d9mHOewWWc/GT494/WnUY",
-	"zoa3Sgv9n1AwVStWBKb3AMLrg/KZ78bV2ln/ie160vexqhYS3+YhCP6TMA7BhSDYR2X9eKNZNmrWbouI",
-	"yC+v265/0wdMvoSwSPiioaxTUGxqhI7bolY2bISGEHgu8A6HyDPnogtSzMIjtCZVbMkwipxbDFoPhnUg",
-	"pB/SoYtsUjlbNij8vDKgRZymNQvhPdjIW5b1VCAJbMY9PGl42IO1o3CqgNUpwOxzkFDN2lxoJrDKwtKN",
-	"8aiG5cDW4Bs+pKHE4f2ftXrkb/x2TK6MYsxE5JUUKabpWpaMrOGH5mtvwX8cplZW2PpJd4nwuPCkQCJt",
-	"cfMfdl5Sy46fgLv/nqRP2bPRaRcuvPZxcmTvv+NR+4Q+GT5NnqX2MmxVa6slagIplq3n7V73uF9i2bSe",
-	"Yx/klUlb1XTM1vGol/TTIwYNt4+Tp2n7GTsdtbu0N/R3sP1mLIVt6d+Pj0m/S56eHj8h3S5Mt7j1CuT8",
-	"MH172TIWIZ69fQw2npDXm2sKWv6XsNkkAe/3F1z5bLULsQRdBjA9iBNeYdG58AEviQvdqTFxy0qJVL52",
-	"fBDrEkFuL5ouRPWu8225Ow/ieog/RYRr3+6QanYjih8OnJGGKoZxz+eFY88nozQXY4kPOzcC+oDT7ZyN",
-	"XJOJFMwlxlFTjCByNilfmuMcIHVuBAZTC4nfd8gLe8xxOLngv+XMGW2yzF5px93TEsF4ACxhYOgdE/Hh",
-	"cpvG83JvvqFFYwfGujXTXMkjd+J7y3jY1uzmC4Ywfb+z/hJ31rYUs0xLKwAdqp7VF9d0rScU3vm6rsvv",
-	"JqSV8VskuDi3v3XLq7auN662Kb1zPgMIr3dpaHImyns4WtQY7b04L7NbbgTkbx13yCW6UDWJHc8Y0oyK",
-	"hGmXe+buRxOQLhnLLNU3Au53yDsExBSFsHigRzlMxgIArwKUNASXEDeH0Y2A64/I0QhufoCE8xaeINzH",
-	"tT8bUwPXcFCCv+ni/ImZ4Nbc01r2BdmzX2q4zd0fFW79pPPkaSOvxgXx0Nub8keneHkKBM3r+02x/qYQ",
-	"UHeqaYN6/aWL9P1++Z9kQtyL0S9Tr7Y3MEISZDJuAkKBQL4yF12TW37PIJWh4NuQOorBPD69yUFG3IiU",
-	"Gau6RIB8BB7cQDGKSIqVgsiU5uBOduijKsiwvhEHx90jEkP3YeWy+LBDYtfAABpIB1CQNnbximACvRG+",
-	"D4pIqT4zuxg+Bg5A/iBcWhxQSakhKZ2f34hYsYm8Z4NKTzHJ+MhAMaSDW35vPxlKM3aICFbtKifgwe5w",
-	"FQF3nUzotEN+AUW2SEiOMOCTGuj9RrhT3HQTYVLz7ircCHrcT3dbyuGfnixlXk27FbhBjnrbq1AO6eiL",
-	"RGV+V6G+X4zrLkbX7fcLsnZB7qCxbaB5vVNQeRwQzTA/4C+r7CHj+iIygNP7HLfdJArW35FN0bAFEjkV",
-	"6VB+Ikkmk7tHYZSszFJETFLaBEliGJjQ7FT8ETv8y4fMPrN7gGhxEDrQXRbz8Oy62z3r1W4BmjFlEHjP",
-	"gU+fdRsDoDBO4SltPxueJu3jtMvap6MebZcxDE9pUHPXNnm8ELig59qwyRls7bKQpjDioMBBbZ0dlWVw",
-	"YaKWSQc/d/fxvZSk8D1YtnC8BAdy/2DZi8RArpEPl8ULFtANR5tEzN4IDJm1EnGE7o9aifv48KwSR0qG",
-	"c9QFgDPcCNejr7ThwTqmGRWPACCFj9zxI75yeeQsPABdeyM8aZelCYzlOXFYZlrHRI5GGvClaTIGSN6i",
-	"UjNEyMbl3+6DKYXVxjEFpZ6tHB6HpZ/h9Rtx4GrQAbM7PEe4Ia9K0KG8ZwtqDoTawlF3eWtKag0aiUgj",
-	"grleDpVMIJCpG2Y6kGIQCoxxdCOCGR1YJYSlkG3pctEBgxYjXN3gvI2sGNuNqI2qU4JeuTjaJWoVx4w1",
-	"dSMCMDg6R5QgNjKEZlIwB2Lm1C2uSWp7smOMSlObpWu7qVNGTUQSRfUYssdy4dNHMQUeG3H1WGDdwRPm",
-	"almx9Ea4n+FLu4WKsxSz3ny4smCfDHr+8Fb7pxxC/xiIMLLzAXPj1Ts7mxVxycu9aSUP+3NFCD9r7cCG",
-	"v2ZQcOX+XHV5ni6oUP7y7D785dn94hHD4eVZvVu7C3fr9jv4PWb4rxUzHNz228YMh0L+tjHDWwYLV5jc",
-	"AwcLP7gc3auwgj+Kou1wDtxdkgD6JyK1eJEBbiE2stcemgnBsHlegLjNqHbPIBnQXmhWtMbz6uUfAsYX",
-	"2h22e0k/bR+zo1H7GT0eti1v8L8Bq18S7lzM8nRVuHP1ra+lKKgVm7I8fDngaP11ysSDMrzvwcuNnodd",
-	"WM4+wcsLfOoxynbLLRNvBSNKzkCIDeRAK+glVIGYJ3NDDigp61pYkdHygsgqLf4wBvU8Srqz5zwgu8MI",
-	"g7MYor66dN8bYcZsckZiK8LGpWUjlrlJ5ITFEYkraMsA6gogujG6ra3seSPsmA3ApXODsukh+LBjd7Ri",
-	"cgCIxcCLIP8QtLAEhfvDzo24wMVCWXo4h8oWVGUcRekIQaGzFH/CSDUnS5e4roZPWIRYc9I4+blJpK3a",
-	"Z1zPXyX4uyF22FFJEch9x0W6LEYYsja2ZB44vb/bLz+vGUIZvKyYzjOzbBj4624DeY/frhuK9NHcLlph",
-	"WTg3/vww0ey+bzq0xw66D43eTf0XQYlbDuABDXZJUbm6Ze8+uBa7aY+1j0d92j4dHtlbEu9F+1trrdxx",
-	"9I/A7IoN29scLvojdmw1gpNh+1nyJG37m97+5i9o3xXqDMesZyWD/rBdXs/PhkFhWPjGt9IGT8vx6NgO",
-	"/CRpl7JEzw78js1LUeRsExHkbNOWMR3KNW0ZBvI/qxjZjYAb3pH9WcvyKPt37tZ9Q5kkINaz1sYC1J5W",
-	"Rzx16w2P7uZ5pP0x+C5WNJktwcJYES7sNfpVBAzwibYNm0zBNLhUrHhNeUaK18jBTxLKNTz2jw4j4hQR",
-	"vIU1vWcppstjVIBESGcypUpbccHB9VNRlJBAvHwfKe4bHrjyC4GokHGBhkfUTs6JssKIglvfXtrTDJPt",
-	"AWU+h5IoPnLNFcbxnbhfB/AUQgnccPVYzjSJO1fupnjnQFbi4lMPuzLgYuCaAVj7GIrCD4yMiz7ttMFs",
-	"GOJk9cvCEu55HGH8nsOlLIJHOgS9TZD6Y3kKGUPdFQ1lxYq6AX7ByEFsX4qJZuawQ4IKX80+JYiSvy4I",
-	"4C/kVhqCpa/1I6OK/PFHx5tjO2/ohH3+HJG5zAvbun3Bbyb+DjCiXpDtbBiH4C6uI9ZLTk7aT9P+sH3M",
-	"no3atDfs1i+jCvsH27mQhiesvOivSqN08ZMnn9ZZC/Q/rOhz1vpvOxks51LMKZzBV038qdDM+msAs9YK",
-	"7vEv4YqqzTl0U1NDM7mtN+o7A/5rMuAlro/KCfqm3o8H5qIrWNsWzGw3TvQFE4O+3zV73TU7becy86Rg",
-	"sxp7/Z6/8z8hf6e6pxvfmM2azFoU5vcQoOyKhFd6PofLAjFouSA5Fk2BfFEuBrlmMVbR8IwfauSWl4N/",
-	"t7xA9cC9Gi9eBz/C8Pa8DiqRyeuwn7HH/3HYz18zdHJvmsc92J3mo+XG/0XOuOCSrFPbfvrY96vxz3M1",
-	"/otci9/G+bfzWf0auUWuuuCyxBhfko8cHPf6ZUmvBv0EI6wf8kL6Mygmux2zL5gm851r/nm4ps9G+c49",
-	"v+ek7JOTsqcCc2/7XOqBsYSayVtAU3J3AA3KIpGEKubczPXcEkaT8Y2YKW4MEz5iwygqdBEhArVMUxYE",
-	"b3Wg1DLtYE35GJCBK3VfDywjgNiJ2D+DIgjxoccdljNBfnpxXZbn4wbiybE7OWHCdMgVlvLK+B2r1JXV",
-	"Z4hsFALzwRKdB6hFxEDkNTrXEVwhwkjyEOfZwzJAZeKoCHHBwuIIb4BI+hA1jwjVrg6x+9kDHjksaHkj",
-	"AN2ojGGvjcNBBZaV88sVYapD3tFbpm/ESGaZnAXxM6CLAhmQGVOMlFt27rJvlZaKaEPnGktQ34giOJzr",
-	"4n1LfmpZkMoLpLNvFJnipofOYc2IpRhNDjCm3cNTYFOuAN09UzQDQaW4Pn/1nv4OYC+kpeu/M6U8teeM",
-	"fZpmMi1KFTbFWUD8RHiRcMMmeu2NYidwbT/9HLUm9NMlftTvFgEZVCmKJUnNHCqSjaSarFmPIDzEH4DK",
-	"jFtPh0/oSXKc/v/sfftz2zb277+C0dzvRJ4vqUiy/J6du26TdrNNGtd22t2uekWIhCzWFKASkGVtp//7",
-	"HZwD8CGRsl6O45g/7DYWXyAInOfnfI67z9oDt0NbfffEPw7cI3Y4OKCd/r5BSxQja3B3PhmepBAc0m7m",
-	"8ek5cMiKlbi2ClcYS8NQcDRZa9Cm+/rCg8DtsMOBe0xP+m7TbwVttj/o0ANt5PwxoagFTtsZ/GXWKkks",
-	"jiMtpRGX4R8EgGGHO3b8ph5Za+BagLs+Nl/vawHugG1xO/rC4wLwe/ZDrfwSOdmbopcy39NYjpno+iq9",
-	"PP/77nfR/MDX4OeCnbFCNhBW/MtIAlpRaw0B88M29al4i+WgdYgD6fNQa0DLTiCc0Kq03ml2Mh5gpvQ0",
-	"p/CLI0f6ptt3ei7Eiu1ftzqn7ccQByvKTj4Z9Zle/efffnjrwriazWaz086is0G/ZARDe13BkN/kKw5t",
-	"fpMbbZdu8pz6W2/HlsaS9MEKsFUUCuI4OTva2Nvgt1IG9lXJrc0VWb5PNF5DQ+0FbXWLbGh90rwhTObs",
-	"4IQy9H3IGbQcwbYwhprMVLICV5rgydmFduo7+2pPZKkmxv+jkECbt3uAAzoZQzrhjwohXm8UKT24Ir6Q",
-	"6vPwgyejgXVFEY1ige6PA+3eIbIaOFl6IKZX6HziFDLRtY4b+51izpsVOkcs8OJspmonrAfB0fQ5rQMb",
-	"ZFzVWdHiZv4u2f48YyGVUbj6K8vMFOYnpFnGzTfX/wpDkK1mk3z/DalDh6lotucQG3BsHejFbf/a158E",
-	"ubiw36QK7xiUtNdOW4fa3JjJXsh72POpdrrf/CsdOnSqCoHwCI/3GBzI3dwcgfqwzDGYybGQIY67lXVV",
-	"au151PeKjoKi970wAMV0wDrBvt/uuy3aPHE7g2PmHgdHvnvYP6CdwT5rBy1f67IJD1UPWJ3np7tZ1vxt",
-	"mRFlAyxYZbz2rMDKSAwxJEfAMHNBl4+DRuuwcEXoaVg8f7/ROi47vXzdlV7Vp5KtOB4jmX4+v9Z2ntkL",
-	"reR7QfHDCl9Lz31Rs5MySVEQb1+QFIY4FEdhmancg8Fh0+3QI+3DngSuXX168e0MYGq048POZNIX7SW4",
-	"k2FqEa1SGbCqR2lvu9yn/MV6iSCJST0LlcTm9obEBHevQ6zIcrB5HxiRQ2jLjOXAYjSeKKghhD2WC8E2",
-	"uvyfVx9/JP2ZRdnY/Oa577OxOiVZhTsOBl42XksAnjmOQ65oP2Lk4s13p+W0uF0+x4s7EHHe/n2VzPye",
-	"gb364ThkXDkExZ1D9GaS6bvbinGYJDBQ9OixQR+7H0cU6VHgAlfRe2xDZdtROQQ3MEHCGR4QYwWQYMIc",
-	"Y8cPwptJDK+qxw6zhaDZUDW6/JehgKCwdvotM3F2euD85KAe1sWb7zDwzQXgn1gkWYOcczvltsO16fkd",
-	"RWIqu5yb/uAjFoQUgrmIfzosoQJ+lziuW5bCV3ZUZUdVdlRlR70AO2pNowkshzn1mJOetf+5ePOd22rs",
-	"k0ajUewH90NOwW+e94QLI4VGrziJYhExqWMxvrxl2Jk8q70xQ0y1ygGdxUnItVxyCKaUU54sq7FwN8wh",
-	"Mr5FbeG+CWW6x+fNlu+MctfPEjyaOcTDh3k2fjAIIwYPxgy4IbovenY6g3iLM7hWX/q37sI+bYyDQbdW",
-	"1H4sjW+8ZFDJ4UoX4ILRVtwuo7eZ8Pku7OhdBHCR3SOV7H9uiBosLB67ZL6IA9tPKWY+C+8s35vMzkiC",
-	"udBblvKZk0aJu9xygKeB0dKIcYOcw3UhjVIywohRC7i3e8swHJqdaGy0MzLCTuAUkSrW+A1ll0Pdlrhj",
-	"sbmrh3HsDEtiCtVHLgB9EArD7kQYEGgUlTuuf/aQ6M7c01SgMaUiho4E9joHjMYriaiaLk+s6fE4TioJ",
-	"EMchOKETJVw8BFTtEeXyLFPfhnfvcmpbqJO0HMFYJa+wq7olvJ35ESPAbO5l6r/cH9gMiuIsPrGcbs/o",
-	"hwt8yy2Lzi4tHHI76r0CG7RU1Y6YGmrzsNan/LYH+KWBaSoyYPpcLVyvL/8FUrjVbu67TcPIvZr+NBPz",
-	"iFVkVu5UDkzlwFQOzI4cmMp9+dLdF/O51xb4ZTiRLGwMqX7YyaCphYsemwuNy4/pYd+1YkpLsHl6oBVF",
-	"U6nSgW4Ly0YWg9G1ORXqA1ptXbV2aYZT5sRZ42cO+2qcsVBV9YLPEZuOXx1sZGv1revyLM8XvNb2847d",
-	"FSRO42SO/1x7CWKikiSB6eFqdzUXCox5PYNetsQJbHv9tkQOE+5Sdh9qz0caD8Yh/YkhYgqVxTmEkogp",
-	"C7AU2CFSWC8iZhGj0nhAhmhbhNgDKQOrr2fyIiY1gGkO7cDQG6ABl47prRRK+6KvEFkxg3hFFqcjaaQP",
-	"IlEhvpCiPDBZCUucmO2wn7T3M9zeBmKtWDwCVwOqAQYiBpZxdMI4m9qQB/k27TdoP4IS4lZPDBSdQU1P",
-	"g1wLEkGFHL4jEYOBQ+K5lYf3R3FKvCkN71jsEe1/MhosIoB+FmGQJgt2Vg9dpRkqK72y0p/ASgc1UVnp",
-	"X1GSodCKBPVowchVAeXzY6bQenebEHliJY5YOZRkKJJ2xoyrkEaS9FkktPkkjCGiH5CYNdYAEnG24o5h",
-	"DxWJBYRKFFYsfNgea2D7BsKr/t0caPhilGo+7delKNM3bCSQeFE/W0DGyM5TWhR9aJsAdvoH1O34h4F7",
-	"rB1Cy327zzpac+tbWybeFS5Y3S2MQ+6HYxqVNq+FspHGxjtr66WoB6FvqZeIj+0CYUiZNakPb4V9yjZR",
-	"eqjdG1b3YsshNRDxiExjoZhNfoiJ6ot7RxvQTCoSUalOs1AhWxfsWE48p8tN69a6h+1FPAI9g4iECzz9",
-	"nyxZunYUboQIUiY+JODTRrynn9dDEnWny70hiwIPqQC5IFcfri/AE8E6UV9whA8Few6hSo/M9LXQdyFw",
-	"F+M2iQDY+qCnVZcnlbx1mt29bswkUzhByDIPeRPD0JeykKZVCPrUs2xySb/NCLoUFVcfiKR3enqACw7l",
-	"TPt7ZbWuP+Y+7xMVEuBrPUoVQfb9HiglSCYXRmGpEOv6pjRmQeJd+9TQghSXkprlnBvhiN6/Z/xGDWun",
-	"+5k62Adw/DighDrS5N1DmSNgKKzbTYi1dlFOgMPYOVH+BxpGS/nx8bnPixZeKeoPrU+wXnGdUZRJVjYY",
-	"gBVshQ94Tau5wxt4v2iZDzpsP2j7bqvf1OrzxKjPQ3rQ11e2WWtgvdy4Zyb9LU4D+YeQSk/nwoskBegj",
-	"JiW9Mfb3Ks/6u14BDerHgofStToFA8dmk53WfqecFXQrTk6x4/wn5Yy8EQUkLPqkkglt5/rOSLOtEwPF",
-	"mPpk3jXErbo4M9l9uTLRzAOuTfvXrfjqs/LxYTA5bMkXgSQHqALYKxljCszctaPBOQvq4bJksBFMawBr",
-	"MVnVo9W+NjgWSUEiPeh6Yi68kuQuZFNgXjR9W9Ij8ARAgXT2Cl2C7KLYHoick4nPWaJl7Lke2HM1p5Ya",
-	"lfpxB01y0Gg1muTSdr6yLYa4UETRW8ZPYfr74p5MOL2jYQTQrceSjlzo5bKKfFyUi1bsmdZnWcH3I5sm",
-	"xisY3blA5IKks77XA93cH5B0rV9rG4m1MvcN5q+q3i4i8gNBt7Hc2wbttygs9cAhprrTDNpP2p3UPtiC",
-	"DyliYnxDkJOQFnJSh1LSkXH60gbmI0Y+4PZ1373p8jrkwQyI0JSD3AjIm9EoZjSYEZ9yolgUmfa6yW30",
-	"I/caiM/LTkXPuL9dPh2Gke3Kiz+e4en6Ukjxpb7rCu6t1hn6bbsc3haJk6DlFzra2oEMZaH7eAnfZbmu",
-	"aO9MV+w/c+s3pyiCkEZE+WPSah81mo1mo3XaarYPTvWH4cxXyT+06jBtI79gC7qgDe2XYSInYJOdKw7b",
-	"7xblw4uHfmzfspbxwJKEw5RubXYjmd3qtB9wfhZMkK9wLCTxKAypfcQHf45Y2gNnfmCKBlTR78JIsdLo",
-	"G07U44TfYC4eiLvlYjuvpBnPlxvkWYVJdiM1NACUOOY1TSq/5tSGoVRC7xFsOwj6YzzpR6GvV/2SMYB4",
-	"HjMewAQ46dV288DfvdSrMWmaVeF3Rc9umWdr6Z55uhmMKQQIcqPBrsCr3S+5gX27WNyFMhR8/hUfumk7",
-	"O8jsTcyN0xbDf9l27/t+uw8p6+PBEXM7waHvnkCayeSsm/0TinBIalm25FCMe7CcjR/UbLb3O1pejiPK",
-	"11JxeSa+DdASkqnJuDdgbDWYTnGzZcXGKMssiKTW7Bwc08OTgcuaQdPtDAZtlx50+u7+QSdonhx3WPu4",
-	"XXOgd2Ov5FuY5s5sDJFrTrnqmS0Gk78mZmM5UbL99HqdW4GClo9rd0WS8u9sE1cDwfdwQM3KuhcQURNW",
-	"LVq1bn7YtKCs0K0751ifZZUa5dhg9g5yktxWbSXqJqvv8ZKEOdfVQqEf4YUy4TwQU55JsNU7zf0u92A7",
-	"a98riej0lOiZG+WhludmbDiUNCrX5al1IdFnTCN2kkbMIRQDgNpSgv3QIN+Hd6zLvYy2Af8VMYoZlYrb",
-	"VWLGEhxNaIUmocq0yzMkyTA2h4TcjyaBbfKF7fBJpC0UeUo67bZ+KPbIhx977N6HXl+mZhQbpeXHBa4o",
-	"8Pfeh2Dtp2/8Sloka1rJRmhf3DHDpzEKFTa2Tnmy8IaYFpUM8ZzphCXXZ8ARr2Tabh/sHIHFYO1mO3Xv",
-	"4f1xnmw1m2dFuoeu8zhM6/ksm1ZpSRnIgSdtX7ZDU+SRdFupMF5P2q5Tltbemo+zMvkqk68y+b46k28t",
-	"iVMWIDJKdBxRH5uPVK33nk91kL6qvdKkf08Vm9JZSbc+Y+etb/CWRLJWJB8zuoPUMaoF1TYhUmlNhwKS",
-	"FtpwSitisrKQwHYneutmbKC0pt/w0g4IJYmQMOasRbXpW94wri0hFiRJQocI7hf3WrMW0s4ZsysNXWno",
-	"SkNXGrpUQ1flF7ulfN9Q3+2cMSijL18b4bRj9MA5MULUKL8+8wX0ijeiEJSr1sY55fq76KdZe1sWC9GY",
-	"XE0sZPNRQHGheuZJ3tKehOf44A2jDTurBq20cKWFKy1caeFKC3/lRZBG36yp9Ys82tc+5T6LHllBW31s",
-	"uSZozAg+OMpoa5OEQFc3IfG7E2HAghX0sgHi4SlDKnu2PtwkP5BccEplQjCYFH45uSpO65onGSELB7f7",
-	"ZS7TAC9S6f5K91e6v9L9le6vdP+j6n5UN7t2+Assg5ipeLZrot8Jl4thb4hoYwGANRhuaMjPSKhIzORE",
-	"+/bTIYsRT2BOjCecSCXGY2NBjOgtkwnCQE21nTFvNCRFBkt8+Uv92pU2r7R5pc0rbV5p80qbP6o2B20z",
-	"p/3W9OaNZl+j1sJckaNuZEwCn6OhMSmurbiwj3oiphL7qo9TLWHeLqmX2CExhf4CvZQpaUXtt4oVYMmf",
-	"DPvV37mI1XAa8iBTS4btny070/IqYDN1P9rbZIrDEnmNkN7acjHYNGLwjvFAxL1I3MAnSsaXEYZwghHL",
-	"qG8Gh6xNO323leFLPum7R/5hcMA6g33kS840ud4CK24++8Nocbv6XgRefJxudSuMkp8eYlgrs/6vlIgN",
-	"RiUbawuVxbfYX/VOIfXpUEClbiRuCHDDdrngPkPsDOVyqiVBAh82VFVe1tTyGuQcOGBvYq0dyO+iD5Bl",
-	"TnBryTxAmeAatCy0uDBJ/TaEzn9wkkMmPLB8UNCmD6/JlCiHiiF5Lbm6gBZ2Yyq1bN1LXhZv3OUwcwgM",
-	"umFKZh76SiJuHkQLlsqTCxFF2fGeklB1uc19ergpPQRqW0cHuxqZHYbkW4gsMu8Gu7LLQ4mIdO1K5d4d",
-	"Pwu6UdmN3AMyBW+vHHl9kfibT4e9xpWZYcjjIqaFEjKVepSA6INxI3hKCzw3EvzGlcyPmXL1gfEwphIA",
-	"cqsI4CVC9QHxuK4Ue0QU9lemxOZcsgdUWXNFVbY2X6ndJ6Ws90bs9BmUWNhBV8DWFwBs1Zes8HJX6Kp/",
-	"yhDaFGNiSRoEXEmnL7gYy0Gw54n+jhkNcu6EViGdpPwLwm97DfIOypyYTMuZTAGS9E6zlU9Zg2EookCm",
-	"yvbqAnrUdrmhFwYWbjZDXnyt+YngyNsERPNUEV9I5SD/AU16ABN/opwupyQQU34T04BhIZdi8Yj4Q8pv",
-	"GPQBvmWciMEA7ghc9kma0tADaiPFDmU6pIrdmU6BS0qVvmcq1ZZbsj09noye+0Kgy4vY5DuNg+KYCVJ3",
-	"QJspCEr1j6m2511t0Lsdut93j/22HlpzcEKP+0c4NFNIbuYUvbJs7Vvu2QfNZmnI5mkdJUht9wrZ99sH",
-	"G4WZPq9/tVt1VoWqdsoXtaZYn3PVNsruQJ5jQQN8C5ISHRkoQjV9OBp578EDtw7FKmqJPhtgS0UG4lO7",
-	"HtT3occ41KvKBrliSm8v4uHu8ogSc84etDXs8sT5SbSRTTqZO/8u+qbdSD1UZBDyUA4hw0QVobzLGY2j",
-	"EK8jfXZD+d5Zqrasn2lGH0pTjxvyOxqF0GVATWQPD3sNkivU9Uhff3rzrKxaG9FZl4sps34jCoxTYvmm",
-	"lpXoOgmHiOpyyUDPxcwSF5E69KQsrhfeO8viciS5ZWzc5fGE6wm1TTLN+JJXNmXYnpaAHji1HghXDxvC",
-	"zBUnew7xYjYSd6w3/3N+TcCNzMftchrbuXiFdd7EgxWFdd5RpBW8t+eYWECOY9GQKza6HMpyvHcDF/Jy",
-	"2jeGzj2mg6YRb0Uq+RMI3o192FwecNPC4fWV3LpSGt9yNWfxizNEKu3/7LS/eaHKCni6hNWzbBKHcmo7",
-	"Q6fIk30N3CLl/qxhLikkJNEeKLieSTuzBFrhJIqryyGp7MyFmbULSupXF8gjQiImZarrglCC4ZOUiHZ5",
-	"Qjky13hgTGekDjcbR5P5WPaIxreT8Z5DGPWHXQ4BcGTOaGNptCRDGg0IndIZeq//ZbFw5nuaWEYw8uny",
-	"fVkXA7PtL2A2Hz01uLu0nPlyvZEIWAQhQWbag9mP0Buz2EeexrYW0jip2V8P9IxguzxEEOiDvZv+HASi",
-	"1S4U8WtjNJDqBpXPPOsvPB7n3Df5l2QEx6WKkQdrIR/0+cU4j4OyS4oxR4hZmcSAPS8+JaWbWV0xK3HL",
-	"9OYdH/3Db9/+dDL9tXP/c6v/4/Ho/b68PFT/bk7eHYi3+nPAs0EqpAw8r8VgoBfbg5f/lYG79Bamu1OK",
-	"eRmvNdtyvN5kg28Wh75e1Yn+3of7rLJIy265ZWpVC4aH06t5oQNStuKHLiPHRyVEc/6Zdv0+WwygXJ++",
-	"/tNItb9em6W4GYh0AQJybd5b242JOF9VcIJ5PKaQ2TPy0wrfeednTV7L8aQI6MqMjs2EQlTStOqVxP5h",
-	"YsqxfZD2u/EE8GTlKSaYkUxNMiWJN6+SPFJvNhqtZnPvLBdJ0Gd3uZfXVMnJzTQLDT58kVTwurwuRqHS",
-	"pvqIUZ4aJw7ksrUVMYzF5AYpL+zADAoXrI5Gl58bGjJbPAMeOrw1uOeF/jzys+GQjO1EOGOBXulDGgfk",
-	"j4lQlAie7AGIbnT53HuY7yl7+qIeXOTtNchcOIDUwbry5gSmt1cSJyDXxWaR7HI5FFPT4HaaMsRBvgGY",
-	"NwoMpyuWtZsuzE55klDDbq2aTbSDff3HCEVUVl5l5VVW3kNW3gabtjTJo+UylXNayfT55mJaxX1M3OeF",
-	"hXGusskqbeLjEsbyH71otonrLI/kLCCgI8rPUjixPlAc5tGGQAkW+vNEO0qA0DC4x0FBR/ShVo1makxL",
-	"wnEsgomvyE0sJuOyQZiTenDSE3YInCjRS0hpwJldLemwjvYuU9xGz5kFZn2NhZk5rR35J0GTtQZuWnNz",
-	"zA4Hrr7/id8MWqw9qKVXYj+S/jFr+62WexQAnOKwrxWn76b9tA9Z5ho9xXjhfnA4aNGDtnvst5jb6R8x",
-	"94TuD9x2v+U3gxN2PDjKNUoPYjpQqwPmtun5vU3kYaWQw3MIMuwIzm2klZWvPlU0EjcbQ7nPwdMBTR9q",
-	"7wxWRYO8U6k80EvMSf6i4BRlJAUZTaQi0KZYcEb8ISTkIVcN5i/80OvHAoHGZTBjVBtPhzH+Kjf7+vt2",
-	"rY25Dki5tWbeuRLwz0jAr7NoyrwNK4cqPPTzwkOXIJTzbsAyNZW3/RNocsAiplhRRHYk7rDvu9ZaENnj",
-	"IqEkmkgmTaELAldyzEIxU2GMff+4VIwGBQrpDTx4M4VUThzQWXwTfFDw4ruePWXdLn6DdResU953eC2P",
-	"FOH0y1gsvmfKrMQtcVyVPn1h+vSr1qVPhM9eXUZ8fmw2ZMGM+5WtA72hId9rpHDrEZ2B7OnyPiOSKcBf",
-	"o14MPFLnAiwxRCIjYBqZeFgkV4BJb4vU3V7rbuj/JdvcTMV6ntBjInAryb2t5LafdLnsPtiF7G7vRHYn",
-	"ANtKhlfo2vXRtVv5Xq9HIphEzJVYp1OejNEL9Rx7YhN7cpoDQjCLH4WMK4IF91p7cCikjJmaxJwFpO7h",
-	"GT08oyeZ8oikM+CJA6QJdk43beagp3uHeDjEnn0qYE/g0rT+aAa1M5KpUpv6A9zkyr7m1vAEkJ29SJiu",
-	"16c1S9nmnrCmlm8tUxm5zzoDe6zm1MwMoGTrHw9O6DFzD/xW4HYGx8w9CY6o2+4f+i3WHHRoq5Vekk6a",
-	"lcwBVdRnepFgrr42VGosT1+/ZpO260diEtg25g1fjGpOjeHSr53Wxv4t5JmnIr7V6xpJ5lhPxUD3ZhQP",
-	"JNxDftMDdgycodEIJ2M87fWpZHAHLXtDwWXt9OAvpxbygI0ZD3Am9Zqz+W3A9EBuu9XUElss/NpcWaLO",
-	"fdAS2WoXTYVJLLVxX0mCOyyZrDU8481s3SLs3RW9M3bugpihA8ViohjU6uhTRmjoyizrySmi7lPSQom5",
-	"Cr0+TYbCVNVkTukZy9bbQ7S/2SBdTjkWok/GxO5xvF2fEdgVSYmeuSTfydRzutyzF84fIlGYvAmBx+v/",
-	"nzCJKD8p8EmQ8+5yuweBocY8M78v5+6/1yA/6R0lTw3+rssRgGcxeVIMFEhavFmKtksRePoUi8A7g/LK",
-	"CYfSLRbg5XjHutvaMxSe+l0A7KdvnJx8RnLDNyPBSsfpUESM8Mmoj01hF17MDEq/XcgVu2ExwAGTDqam",
-	"MNSnnAv4MDGj/pAFuYal9E5/qYNm+vknHM4zc9XleaUE/UqncaiYC3WRJGIU6jWJmID3dMvYGLkBQEnp",
-	"99U3yctiL+uUGTWV+Fb6EAUOdXhpTkfQ2DVx8fZOCQhyEzSauzXMBxz3zuA8PE0JQrs8EmIM/Ak0CGIm",
-	"pR60DANmk3ih4HuOQVPYU6ABmpCqy2MmRQS7UBAkEi1+ugV+npJxHN5RxRxiH+x0eRTyW1ev/cghMZMs",
-	"vtPrwFxjuI1+fvvjm4+XvfP37z/+0ru4fPfz+fXbv2ml5u05Xc4FyW5j7eKqxZEkW7dB3sIL+YJz5uP+",
-	"hVazC54x1snELAhj5it4T1uFqmcAliUXqssHAodbBgEtNig2dEafzJYAjiTzzy/UmvgsxsM7rjXSo6BY",
-	"KzPxWZmJhFrng9S1pAKZD8f1pO59dcmbF9Je9GoXxu6i78yFCgdm9z/sQWvDxfJBJNQN4LZOJOwDZERX",
-	"LB6FnCoWpFWdIxpG2h7m6gxd4uyTt3SMf8zcamfuccxGenvHvYDO9CS6+07T2f9NfxN4157gvTwjgBEl",
-	"eFzq18JLj3K/KTYaR1SZcF27j4FN93Bw1CynJ7Azmt50v5n/NX9bGy11j5rHLbfTP/Hd46DJ3PSmR2z1",
-	"gHHh/Fbe6hbeanbxP63PmqsXSz4euU6XFjE9DsGDTReyLYDKLkLctL30JO16mYbEZn0ax/A+BHpPcwez",
-	"dKFTgp5wbRB7uQ3oGf41qshIm7mtJgnABfVVl+sTsNwc68ndw6a2i015O+XEm98/XvJsIXojymc9+zTp",
-	"OcQLJigaWC87CPCIsz/0xET1xKAXQy7JMW4QeuFcxbO9JbZ3qcza0AKvxNUK4mrHpnE151upiNRSrYzS",
-	"L6dKZhcKatHOhPS8O4mjcuPyI2fk0+X7MmqTEQ0Y9tNLSnCT9rvIl2J73EPGhqbXAlA8CFhwRqB8zyZ1",
-	"EAPQIBdZ7JMaCpklXc+DoMorcqBNxif9fjurGSmuWrQViH/s/6pO7v7V7P/YGv1wNH7flpfH0393/DeH",
-	"g38c/H7efKAC8cHLtymCsJNRVgiRtA6BKubKVCwqnEi2YjpRnwvKs7h9M3wKpalVW1UnmcIQ6cWna+Pr",
-	"2ZrRRe+Olnt1aWX6Y5Vh+zM/MhXNJRXC69TSrtODSG8uxrUA76XNjzDUBR+CBT1/qLWCHt1va0E0chXt",
-	"pV+p2nPL3LNxsvSe2CGzX4tcTiJmMkwJBbUvArZ3ql2iiFGJ+TBY0l1e93Bt23RYgNwSDJRrqhjrGU8n",
-	"+RXyF7iAwQ4gnN1QULB1z/6zh8c90xLDOGVqKkjA/HBEoy43b1H38NSe9rTGMfNDybw92wW/TyUjdnPA",
-	"sM2/e6NQjgCRt3dGzJYgZktgtkhw4o2FVMBwOKazG09fP7d77PvjCZAHtDQfhtgM7gVTms80mgHORdpI",
-	"fSXCj3K3LyvUNs21PCd5trno+mxkHC9YC1Qe2Jfrga2rg6zRhllyF6Cu5c7WBfVvqZalWvSFXD8WLzwj",
-	"UjtHNCKK3jPpWAlo0mtExIQLzmwDcyyvtQ5UzChE+0clfhI+4nsc2hMxGODEzJMIPEQf8GTEAbsGTuPn",
-	"BJJg+KDpq1rM0rezPovJRSwU89WGEGhF73thAOvTtup0O/Sg73b8w8A9ZkcD94Q2+0i50xnoJb1alcpO",
-	"SvQzy3CFUv1s7fgLqdnPvfIOi/e3ljplxfiZL/qkRflf6O7aaGs8YrF8JdSKhdomn2lpefo8Q05Vp/7s",
-	"69Szn3Q743DlynXTNz997hnEEqQKo0g7yhNTaJepYS+tUt9KUlfV6s+2Wn2jZbusbH1etC3GkPNLbTt7",
-	"vNJYj6+xXoa2eqLA9gb77/OXhJ8ZbP0D5dik3mm1l7JQmOLs3Smb7Ui6Lpn+xzol2pmRP2KpdiXVHl+q",
-	"JaXRlXSraqS3qJHehd2vZmO2JCac4U+UpD7h4R8TRvQGlnvbxHuv4anPqD3Po5JV1J4g1Km/wOqRTvj+",
-	"LyrQqcwK3Vmcc9lOWh7D1J/qy+EVrW2y0p5R4HDLnbnB5KwSrtPLporWfU3ROoW7enOlvVGsTl+5dahu",
-	"M4FUReqee6RurSW7QqDOCrWyOJ1ZZ1+WQ/vl6IcXoRueNja2xor/WkJjOxDuT2ZmPqO42JcjRuajUZU4",
-	"qYJRmwejtjBrHwxDSTLhARRy5c1Z8KKBEsC41WMW4zLeIkT1dP2U7MtaPKLdkMvAiJZY9OtAJJqXK8sM",
-	"rM2i+tmjaytH1l5UUO0R4mnri4TlsbYvIc62o2W/7pp9fjG6p5IPa07sCvG9KrT3FYX2NjV/NgnobR3L",
-	"q+J4Ly6Ot8MQ3rLo3ZcauXvmWuNr1xhPGvB7YbG+J43z5ffhutvj+YX6nrncmQsTVvKnihBuFCFc1zqW",
-	"lAd9cf/aj4R/u4QpynI2eFfnP7755uO/kHib1DvNfeKZm/SCEF4v8LIyklwPGZBTqIGIR68kUeGIOWQo",
-	"pmRAYxIqEk+4JFSvYwzKMTKlUURgSJbOFDgHDT23YYq4ujA3I/+F+mjgOBoMJLYRuWVjZc8MqKJ9Ktlp",
-	"lyM3Ysilotxn+GgBXOHAq0FiJhWNFTC2SxKqImaJ75m6wjf+FmZtW4nIxRRFzZHbbM+LGnyjnoQVK2un",
-	"R0dHh81m06npN+/pN6+d1t5OYjFmr79hcQT6U4mAznL3XF0DZF/tSiVaoIBVDk/E79R4TlGzSxOizr9C",
-	"ZusY7opy8pnCoNlWu+SD9T1zewX3wEDEUxrr5ak3AdUWFax7ygNHH0QmzoDOHLyBaXIgw9EkokrE9kYO",
-	"oWQi6Q0jcsZ9s+It81s84YSasDhFjk+4HdePnXC+eI5+4imZapOFxIyzKY2kGUFLKlcMXKD0MPubBwmt",
-	"DI5hSMdjZuj15ymOb5iC5gZhTBKeUGcp8XGjy9+aWQC+5rtMU6B5OWDZsEIlYXAOkcK2zkhEA9L5y0XR",
-	"EAiGND0THogSEXEe3OmbLIiJDW06Qy/Z2mgTm7E8KsmLnkW9RbAV2sHAPaRHfbeTcNa3qCXVPITyAPtC",
-	"Ts0sreQO1rZzj/snvtsJmsw9GbSom15/RPUdBrEYLTEg+Z3QC6l2eqilYXJi220f5k6EpdiLxVTWTlvt",
-	"zkYTXCQgf9H7A1c49Pswam32pYdqNrSBthbJWvwtimQr+VYWzdaqQTniJpuyPPmJbUBsb+jkAuT7olHE",
-	"YuiHKRlzCGdTJhUZhLFUp4Sa5GcUOV1ObQI05bPU0sWfSCVGLJavEtnWIN+FkWIx6c+SlptdXvcGYIh6",
-	"RA611EE7BSi9yHTIkJjddq+BAUFQUuuSm5gxUDvYDsZqjz2HeLchDzwQX555fC8MvAY5J/i0zPviY0Ml",
-	"u9xj+gP1/IhK6ZG6p2LKZci48ojgJu/zx4RNbIcU/SbwZBaHIgj9LpdTxsYO8cYsHlGeXjmloQKF5V18",
-	"vLru8sy3srSlyRd7/Wfy754+EjMVz5D/zEFaUgofJO7y9C1i5HILSKgc4snJmMWSBSzo9WdekZx+H0p1",
-	"HkVXOIaP6XJZcN0LVH06VlQwoG/09yxLJ5t2kyvLmLlRXeHlf5VktjPDsblt/f3LBqOPbTyUH/TFZQPB",
-	"mcArXsnMuErnJVmba2XYnS+5pIUqxUZjJWun7YPVurFmdl3ttJZsuppTG4Q8lMOiy1un+63TZjuJmRz1",
-	"j6HNKlTwuZ3+vu8em96k1B6rOfjtTxOuav1TRKXqwRDSasJT8ubt+7fXb8lrxTjlJodySv5xfX1BDpr7",
-	"dpfoqforMW9gt+mvJll8upJBoC9VcainvOlkV8NpzXZRxYaxHXY4cI/pSd+1dYgdetDPNnJFubYsjJNM",
-	"WR6IgCxwnN2rno+L4bTGZv/8/d3vIvzw+/nsx7B5/+GqOfvx55/uP7wRU/jfdyJ8/+0/x/qcH9vvOv/+",
-	"b3T74ftP4eCnNdytuZ31MLYhu59eALphQTVLICmSiYjJ4h6Sn5bHlZ0aHYe9WzZbMBnKDQWDdZKMGeVs",
-	"rjgjqe7Pq3x9xP4Fh8SUF4OirtI3eXxQ1ANnfmCKaimGVkoZjCrx1B5T8z2g8OC5doJfpeuhbBD21A30",
-	"zLIZSIjtTCvmQiBZRPnTAciArr1U/1gFsoqOyk7hae0wOGLHg5MmSHO34+9r4d4ZuLYnmZb0xd2/ink/",
-	"15H4I7NMoTP7UIx7wNptWnI3m+39jhZBIM+DCetBOiPjBR7orWY+ysqphrGIFY1WbIiWEoy29R9CUfiK",
-	"i33PirudtZqZ5mY3/dppO9PWDP+GhmZW8SElv1Z8PFS9dRhUlyU87NrQutzuIsGVkMK1MtV0yEQLwSjt",
-	"zsExPTwZuKwZNN3OYNB26UGn7+4fdILmyXGHtY/b+ZboW2ACjax4WG+m4uHlaM2NdKPd5MvUZIKmKdSV",
-	"P6OfimvCIbhvyKfL9w6xK8kxGsMBuekgj7ZD7K5xiOn6Wh+z2NVr2v6gwhGTyXlnxG2lrWORHVtvehJM",
-	"IN7HSF0PRAsfwniwVwipMEto60B+JWcrOftly9k1hWp5QyE4XGWpd4qSkYkY2o3I3qYVST4ql+msDDtp",
-	"Z70XzgGma1d9tveyFmY2bm5Dmrb3QRoK7fI6oDHtHXqK3jJogkcRAEylnIo4wCZ4Q3rHSAta1bXax13u",
-	"D2lMfT1I25AgElMWuz6VjERMKRY7hHIyGY/zv+JAujwIb0Jl2pDbR0HfhSmjtx7mvnNvFzNfy094C8F9",
-	"ZprGC/3wmJHxRA5ZoMeXifaa6GqitbrcQ1GSbUrvkTrMlH1fSH9LRiMWkAlXYQSpvPlsPARkJZmM9SOv",
-	"3l7+/O7bt72PF71fzt9dQ5w22yo/EJyBuxeOYNxyqieu3WyepYlM0m5m+mVkoumCjEUUNchBs93lRV3V",
-	"005T+Rbtks70Iei3Dd+0y7MTqpdJg/yyCnqrKP6L8Akj7b7NrPIngW4VSP/+muWamXd4RAxXZehUhk5l",
-	"6Kxo6LRXaUOdxH/PfZ+NlTVdKiDfVwzk27ZDOaKZQWcmKlHEiQ3wqK5/1iTUY8UowGaGYSGY6oopaYy4",
-	"G8b15mBBat7kjEBSTw0ND8bSsyeaflkxU5OYA5ZHW11OErVuN5tEaCMPei1Tbb44Fi0EaX4sZzawRDnx",
-	"fcaCXN7cWGdSTz7iBc4MTLHYBIPxDER8I5TSf+kHo52YGGVoJCJKHVtmwkXaUjMvrCU7qdPF3Aj0+dJ2",
-	"GqQPtQgX3KC4Vjf1GuRNxtRzEAGVWHuEStJnkZiubvaRuvdeoDXh7TlkOgz9IVrDKg6zs2PfDzANBb0/",
-	"L/XHLbTWtrNnki1zWvvXbWd0cfLHZVteH939sj/79bj/4zJ9ta6myQ57SeViZntBvLJSIhspkaeEZsNi",
-	"JVmv7HElcop526kg/iaMItus3kI6jNkInf1ALkkxMAFaUscArb7AWqx7XS5D7rOkE+CUShJRqQB8ygLH",
-	"iCWALZ+i3EvTeua9wFVGuGuacJU0Yo6ZY/jlFXSs94VUKFRBLk9DHogpCWWXYyNifCxRUy086xa7ihhV",
-	"dB7gFEkUvUUFizFlOpN7jS5Hd3Mcs7uQTQ3GN9RPHY0nyry7/RogFsVEwZyZZvWjRpf/KPKziJN3E94x",
-	"PQ7CRmM1I1Go3wMb51vTnQvVM+IM/GacEKsJ7NMoGYQ8VMw+xHZZhMDFXEvGIscYq26NzHqH7/IQKOpb",
-	"fP/5Ny4n14D5y+VEAzagkyjt225yon0hIkb5SpifQsqA3aRRsa8mdDFcodmgU+vTCJC3ObepcXBUeHKx",
-	"t9yZ85ZzV23oPhuk0CE98DuBu8/aA7dDW333xD8O3CN2ODignf6+3w5SpJBZL3oFAMivx+DndJjpEQBJ",
-	"Z441W1l8DgK99S+TvhJKe/C5ydkvnklF73uLpzcb7eK5LLpzybQXO6uduXIvriaxQSS1+ohpcg8Gh023",
-	"Q4/67rF/Erg2zNDxD4IFwhO71tdr0ZnffqX2QiJqoGM75LuGVJGpmEQB6TP4ea+qEX9KW0Ar0UTocjFd",
-	"EdC8EmJpHji7tGd4ESwzD2x2iIALaKS1YIpRzqKGOSN1/JlY3LJDvBRCqP/Kgoj3yIhRLucxzDn0cj7S",
-	"jy5BUhwGMGOIcBtoscUQk00gxCK22OEsANqChaHsi3jfv83dPIMl90Avw9uM5rFoS/Fdzwhf/ByAta3V",
-	"Qszl6Fk8qbUhejaJx2ZQsJkg7f4XgohNghYP1za35kGxGyFxvkYo6+dPCQOKhxbK6y8wQVwqc5eUFGcC",
-	"RU4SKcoE4tCBy0fhaCYGNx/q08oKKvrMpouJT2O9h4wDl2aDz0hE9XF9V0kCQbhQy4BByYreHiGUVgXs",
-	"Rnjtbyi88nM3B+R/OBz2zATb/q+bA/LLrO5ksVSiaxmaJZ2nJxVbzp/LPiEJoUwq2airbiYwwsZUDVMb",
-	"LCv9avOJ97Xg3+sJWjRuN4v9PcPJKYtW/jRhEyYJTfySzHuAF+GQ6ZAqZgOX+qxJzEg95690ea7oMc5W",
-	"MmJGKbnJfGBUC6dTQrs8LU3PHPeSXz0SSiDBoAYmSyI2UKTPhmECckoq+UNJkLUusAoyihrkXZqXMXCi",
-	"ghyM0+XemPEg5DdeRs0qkqZkzhI/y6CgBjGTQyKZgsSXltZdXvcySaPz6+u3Hy6ur7w9B8O/io1T5l/r",
-	"4hl30mClFtR1UnGapvWUmNPg8FKQcBqImDW6HNBe6TLiQvXshx6IGDxT87aOfiVgLRBxajWcLdwiLRL1",
-	"cmWlmYVj039GokmmulwvAD1vepbqetBz1aZ74KNmLxtS5CWAcvBBLEZdHirI4iGlgbFvzNkIv8A1u3dG",
-	"5gfN/Jip3o3gzOtyCAFzUggLm0I5cjLDoSRckEjwGxZjhrIOhCmqy9HJRv6Ki09FnnX2xnsN8lENc5XN",
-	"XU5jRjrNTlFA+VKLp4ftqfbG9tSKVZZfQZlkwQu20xe052xumLW2NMzMBlxmliXjfTyzzMnVqM8heKzs",
-	"Kw6SZe7hraGCgQw0fZt5nfUSqbmSzwXbPxuO3UF6VcUzrawwJrkTc/OBGOs4otxFRMaOk6zI/kPJOGZZ",
-	"IhytECkXCH5FhWDP0GPB9B3ASbQukbaIxsCmIfdpERW+LyYcqWwYAqYAt6ytg4gaRao/reeQ9Bd8ZvLT",
-	"hOPLB56TvU6/L1VhP4IzEyQmHAN0ornAksWMRMCi3iiUI4PWxVvhvXvmBXuCRzMvU1z7SnZ5Uk0L+F5t",
-	"zOAx9y6U+vkwK9IhneZ+doD0joYR7Uesp0TPXKIV2DmizLE6qJ4xF9j9WNule11uKIEFjMNOu1beNlkN",
-	"RiTEKDD/hQRlkJAJtOVCuxwPA5xUH62bN4Q4tMlEp3ckdb1CXDjBSdnP7rIVVcBsNA2Vb8DihvsNbFz9",
-	"fTnwSyWoIvgVF4gle9KKeh6LfpbGSSLKX8l8wRWMwkY3yY14AKSe+6YeqbebTbCukKMkC/MJwOQI+Two",
-	"ySEsmkMWZZk+jCW71yBX2TQ6DCIKcq9g90NAZ7LLDfcTTjYXFoNAZkzlvh1+NQM0S2/Z5bncOalrI4HY",
-	"7DwsWFhPryQ8D2baj4Q07wm5+S7Xz7QWFACo7PjQCzAGp1lR+hbpkjKeAdKb6xFETMpkkHWPBr9PpBpp",
-	"V8WxBr2nLbdQeSQKOTuDygUx5TcxDbRTEjOZAtaoJHiyA1kOJM8y14PV9wswzWwCtke8olHkFxHlT4Oy",
-	"XxOlvTrDZ0Q5vuJj8abqT1A7/c9vWX4r/ZctHKqQ+RUy/4tH5q+8n34ys4p7KngAou8kYZksbhZl++oI",
-	"SnxWBZ98mWS6SEKXmtxj1FG7diNScfFYiPnETtMWIZqAoJwliyIT5QMMBzoA9mywlY3x6J2lLkRyt1CS",
-	"uStSj8AUOybnWsR6icXZ5anJWVzhb43R5I51t0WkAhsuU/C/giVq7/AEZuiC/WkimV2+ov05Z1460GlJ",
-	"r7SZg+9gsK1+RMMRCwi7YxzDmHoN64mfMq5gUODwJO4jmJZdDkxtSkXoRebN0FNCSUxDbHqSjIuLKY6q",
-	"y7O25pn1VRaRuNqPIf5EkT7zBTSOMiZml9eLbExA3XIiBoMUemsNnga5sO4RQnVN1NFMop4dqWKm/KE2",
-	"otECV8iPa5fBYrmoXowbmLA/zQFAPq8Zm0eabKJSH9lMTS2SjG2y32jvF5omsKYzJE0QkKRw/+RVyT5x",
-	"u5Nmc5+Rtt5UiQXTdkirqT/4fgu+OcxsZSNXNnJlI1c2cmUj77QdW1p0mgFA7tpEllK4Uchvd2win5vU",
-	"tuDMBQZ9/QxU+pG4ma9yglFDaS0Jed7IRNEHiXOQUyZRjaWdhJIBm5JRyCcK+J7FPEzA6g3HpL+xmAkS",
-	"5cAy2YB8b76yB0YZIvM8SrfG8qqdKyne6yncVqNjMFwWCsRDS6P+sA54Tcfh6/brMBi/Zve4vtxI3IT8",
-	"/wql/kb7vtbs7UOlV7n6dPnub//T/m7k/0/7uzVyhOaNS6Sg/thVGcQzK3L/QG8ZobBj/Sj0bwmsGfiW",
-	"j1tOaVAZu3bS8a45UUPqHj5Mq/8eWr0e8UaUT2hk8EamaQjiZUwWqLwI3owdeJAA1RFCZEC4YoxVFPgQ",
-	"dKf3UNokDPEpcAmhT/Z3LrQhJe5CPUwWeFXV+opV6+abpyyDO2sJWtH2VI7PnOOT9MeBGkvz7+y3bLvN",
-	"9nXzJP2WC7JHfwuQPRX5T0X+8+L6+RppvR0f4wO2hVaxnx9IZGGfNiSfCF/brUYLwi7PYlGA2bAE0ZM9",
-	"kEcG6deDc/GB+lT4qQjhMx85BwnZ5Yshc7JOxDzlS7CJCSBVmflRSTCbLMSyTTedhWB2ireY8IlkAY7R",
-	"IDZQHqokvF5fxF7wGQIu+mwmTMQ8xXIsojC6vChEjomThOMYWR14qGUgjWfQJm5kklkJWgTefguuxFzs",
-	"+5rFo6eJe2dNBsq1mopmq7uIetwVSKOyw6oA9BcZgK6MnpcXSS6wTEBVPZLdhZUcu7W63i5EdOybSCXG",
-	"EsO887TFprbHNlnNBXNiNrKGXGKAxIwGLijrm5gaKHcSFoI/oEQMB2JCRNmgUFp6BvTYi/VplnLZRm+Q",
-	"dKMsNrRXxX9WjP9c20mrIkCV5VFZHlXspjJjHil2k0jaR43eTPjj5IY+0FuWNyNsEXBS1LNi/icZobck",
-	"ueNUqZ2tVfsnO9GVaq9Ue6XaK9VeqfZHUu2JpN21alciZoNYcPUadq18/acSt4yXM5f9MqTAb5RcaJhM",
-	"DAsH1vl+unzfIBeTfhT6DXKuFUsYM1tD6iADZRCL8RhbXaGchCN6EFBp0WoSD/5Cmo9igrJkEB/1mVtj",
-	"vXIl2sjRbPh60f7opQIPKXtWFvvry2Go3kZx9A10QSKtZpN8/40+tobkM8XRvZtYTMb2hucoxcm3sz6L",
-	"yUUsFPNVzalJpibj3oCx1QieYaXUTmt/7P+qTu7+1ez/2Br9cDR+35aXx9N/d/w3h4N/HPx+3lw9P4Gf",
-	"sYzbQh+ck3uXVDFg43SRk/MBEZicbhk8Mze4ZCMa8pDfrHyT9Iq5G5l+ICveRJ+9OT3GulKvtcIzvhfc",
-	"BEhXEJHXQnygfGYGJbcRd8yfxLC7IGOU4bqgSNtuNnki9pLtPyf4xiB5irjS5gCxGXlFYDXnqb4eXNiF",
-	"NF+4LZbxe43o/XvGb9SwdnrYcWqjkNs/W4d6yErPTO209v/+c+7+St3/Nt2Tnvvb//6fZTxpGUEe291R",
-	"7Gh9hOPoGoC4FYNEcrvJTBj8LaROLe9EnXLBZyMxkV2O3V6kQ84v3pFbNpNA6GA9F30UQtnm0oVegF1u",
-	"Wx0+2OWQlDQ5NClqpDqwNicBmxOjt1KlyZarC31SnC/RmieWGNEZ9CAwmf+8HZvn0vCQICDkNzCM0d5Z",
-	"ttIO4tTTIYuZfTeecWGXVh7uNcg5J+web57OPTJZIYE8MdT6UMBG++KOYe99SL8SKA5EJWvXNxZCJrF0",
-	"/ZGnwzBimB5PD+Rvn7qQVxckeVIeF4APg4HEbDCxRA8EJhAH1INzeuweOcg8Uh+ELAqIl/G0PCLiLvfM",
-	"ffUPEKW3A2F/TGhkKx3hdno8pmQxxCYRDuFCdXmn2cYeGvjm/ZjR27TmjsSTiOkzyZjORgzJRKi8NQWA",
-	"+otBdwosHgyx14d+J6RGgzULnDuy0eVeptmC+wObeehE466H8kEg6UlmEcpJb9mMxGwc0ZlhFTFMG+DR",
-	"w+LH/ZtUMI5EzPSasB5/7vX0RkoI7ozjTrnB7tPxOIY8ilkOnvkh8BLGPMG72vIWLh6CDh3AB6MHklCx",
-	"WGIZCFxkIiWmV1SX96l/qy0MHpxhhEF/k3NOEnlhmkORGwZcceDR9UDOePqzxowaxAm+FlUZBvJ5yQZh",
-	"KFOhC7/AQoRp7PJswyqtdpA2EO+aJcRNu2olrUsBDAL9QK7tnV9J4lkvHL6uL8YhS5j6jN19NicntWC5",
-	"EUwiaMVKwOQ+ReiSi4j6LGPO6oevH03J9f64tOpnK7xJghiHqyZcIcepNkO19aOt5FD93TjMDXthogu/",
-	"xQPkvQLrY7WIRi6ssLKRuZMuVfkvgAUlq0Fl2mtDZR4tElXgfwxDvY1mWJfqK+DvM1aSU1s2BiUylHZQ",
-	"V6rHsu+3+y3aPHGPB0fM7QSHvnvSP6BuZ7DP2kHLb/ZP6MoBrLV9o9z62Iirbz0/p4DaLyvBaqe1X2/3",
-	"/3ly3/xpevR+3P6ZH3zjH38IWpeq8295+P2wCRewsYFC7TR6Zb/T0uhV0otlZT8M5E+ZH6YPOlon+CzY",
-	"OA7lVL7b1xMYW8enfAKwzuf0Yzes+Epd3z//cv6snY/DH9jsfKJ9wv/8pn/5htGYxckvOQcZrIfU2gcI",
-	"czZEt4bPnMYIM9ViheHC1BYrjRUm/jXKitQcjGYO8iWDbYwcytBPB13PeqfZMf7nNBb8hgjO9hrko7ZY",
-	"E6POIR4Uw3lEMdujrz+ZgaukHS/wI6X2m0baXpPhDSe2jQ5mOcAPQrx36kiORDCJgOVY+19o9JqqO4rh",
-	"16GIFdHeZYysgwaOvNgwdd7+pJEUqxqhD4Q7jX24NVz3GdogTnq11XDwd4b4OaH+NQ3J3EN2NHA79Ljv",
-	"nvjNwG2x9mCfdvoH/mFQ8uyW7UARi1FO88NgrCOVG42cScVGq90vuYF9O+tUzb/iQzdtZweZvYm5cbIG",
-	"1zbeYM3rZZJZ6toIujIbiSqyND8IKP6sKZLpc5XwcZvGTuj9Aqe79rmHYsoxhoI0SbeMjYFtnA5gZ6yV",
-	"pFzmFaxooGYagvxx5N69b4/dy9uTqXv9386o9pwM2HQ1pBapFtoKPbkVk5qB4KwslQrtpPStgTkc8qVG",
-	"zMAC/PyZW2P7dnZo+1Y5iC1zEF9WWiENUgmjVrdIMGzab2Q+JpaJQGnjKeQ3po07ulxF/e+2zTuskFqw",
-	"O02+/tP+c1mmmCF1t43joxVl8N/OQuC/TvmMROFdgnHYK8oFeOffXn788d1V79Ple28vyTIX2UufzBDP",
-	"MWgfRsjWsiXQyGYA7PRuH3UqHGeJADKaspJAOQn0nPy73/JVIMy/JTTJjO00u0kCJgF3kd1/+QznvL4s",
-	"SGdmhlYuWVZZ3hmRoug9K+/Uek4UvSfaMdIG4pjFPuOqQc6BHAgzE5gnSpvujIo7j17Dc9YV0k/Y3nPl",
-	"Hi4rWprmG/58fq0/nwUIorG1Slgx38d509aY1/T+4W6YsCa+8DK43fS1VGZV2p3uU0Uj8VAPZNjvJbxe",
-	"RfulhB7rmt5vmVjaLqFUviLXWU7rZGZau4+KPNEWXGOCyuwHzqZ6tWwFH/2SY91rh66fY+korFBC9Ydc",
-	"UYwkEVyQPUnUFmsmFyXKpSnAhFpKen8GNQxShVFEkBMQIJrNE+KFvDeRRfDMN3DrjaRNeVFAZ3Go+Jyq",
-	"fvop0cn4DdZckE55Z2QjoBYcOlxNjx/0fr7i/WsW7U/TyHf1JT1nqm1UGQeCb2FPIFeANGkmFgUSYIr8",
-	"zPSrfIDOhtQ7rXZaHbZXUMgFC3V7Yb2hTbixGYjjfiwum69YTpgnVvKiYixZvQZpHGxsdk4kvWGunHF/",
-	"CTD9ktFAItHZK0ngEiIGhN2xeJYCoTPxH4vbTnL4GOhytJHa12KJSeTcgViaBCs2FlPok4GXOoAXR/4Q",
-	"OsMaXv29iB6qzePrI9M4tOQiAOONxVRiD0VswAmP01YxltAC/txAVKFPMHSAuWVjlYPyGrQs3HXG/TKf",
-	"/ZOeiqsZ93fjue8Yt9h2m61rLacOjKgK6Cx3sObUTKNxSw2mX81Ix6Z73Dppux2633eP/U7gWpl54jdt",
-	"l/RMv2DMh58GNARMgf4MtdPOcTOT5MTGt3qFYj/i2mmr3VwjGG/nuqwAc8Z92133i/c6vnB67Dz1pN5y",
-	"uOu5mGYkjCnLW1nCLAclvUvRRvUMmEiLlJBGKUghu7G1HMG/tWxRLI4nY2XLAkIlgQEAmu9ATeOeY8QL",
-	"Rqv1InUIoKexK6q5J8gELDAoyV+l237nxsyXtmuz0ITH27hfW5hgR04O7jqJS221bbeRh5PsVWNsFqd/",
-	"MM8jGTOqX5+eaYWsjyATiJgCiftgUJz9+QSPefTsj7MYwohw0NJKk1ASPYFlmXt9rLbqOr/UJ/+19Klg",
-	"t4RJa42yx6bVVrmHD0Q8AkExmcCRBVzAZ8122SoTWHd/N3cx0C7EJA5afjvYZ24HQGz+YeAes6OBe0Kb",
-	"fTzSGaTv/IaNBGYSQQ5BEtS6758vIaZX5sMZMfiYLyIjNjE71YoeParN02EoP3BxpTsCqIf1JiTniSTB",
-	"c+aECcRQTrtcn0xsSaLnJCdlqxRJHbv1JR6IqXPDesG+ZFztFbIJG7t+6yqv7QIvdnP9Tjmb21tmv/yT",
-	"ckbeCKT2SWCQ1I0Ev3El82OmXH1gPIypZPN7aq0N8cQ5vSVzsUGcJzNv20mZdWawNNojtRKoMndfTuZu",
-	"InNAw5XkXdZ4WiuDh/YTUKeJW8ahqHkMLgu0psVS4Ab5Fiv6LQ8q3hnANZJF+l71TvNkryzTt5ksq1J9",
-	"zzXVt8kKdsrwXtBlLqM+R3SmrXzoF4BV8NCGGJLOnVKs52fJDX71aqLKBuzUsd5kl3yO3GFZKwywXDGW",
-	"jslDhH2MTMhqxVTiDrTBdvgy2Fg/NWBvrbU5njil+AjixczCWhLmYF7CtHcjYUzasZI0zyvvuLvc4RaG",
-	"Lyb3XjN8qfL4IdT1QB1J4pVbYl6okMSqGktt60NcntQzZSV7DhQf+4JLETEgKnQDMeWyQQ6a+8QzdKBc",
-	"qJ4v+CC8mcQs8CDWJybammZn5KDZTk6c8JhRfwi0UTZlQALBTDfbpKJjMYL5M9zgrX3jHQXeamP/tjdm",
-	"MdCx6k+tZ9v8dBPe0P5MsdoW0a3cqMvCXL8M84U99kMgDWXjCw9hbVAFoi9ZYWiG/vUTTwuN8lvJrobs",
-	"5OGkrZuUNxsqMlzQL2hHvU9eeWexbNDOtg7ePWHNgduhrb577LcDd591BvZYqp3ffiJvqKI+02ur9tfW",
-	"O86+VbXldrzlDAFrslF2tvUsw6CbMGW/jP330bz3O3jtne3BzHmGr4IdBkcHx5AR6rj7lO271D/uuAdN",
-	"1m8Gg0GrzbS1bEyK2mmRZgTmXExQjwQHVisqJzEbMa56Ex5q61lrTJlJrBm6c8NlDiXq9IZZ+l378/Y7",
-	"PjuP1a7f8a7/mKcUNQSdtmwZCEVz9KEbyACF6IqSbf/NRIacSUn0KpNnyMIIzR74DVFCb0vHNvMkfDLq",
-	"Q0XkBErAiLn7RmWTP9uRveDKSTOvvXHMBuG9/ho/XKQ73GiEK0u8/jmTx+brPJw/tgvsRaSQ79I1u6u6",
-	"yp3sP2QTtWfhaiKjCbTABSKEU1tIlV1vhuQYdGuXUw4RN3tPMqRAIwwMv7Pk3lMqATBjhsISdi1Sp11s",
-	"1mseH0rC4UyIBJpOfGfI2Ts3jphpS0MbAwNg6L3wQJIckyG7J0F4EypDkSWHdAyrzgqZV3MvzWR5Itws",
-	"6SfNha+34dfdrc+oYPWRJd+aE7eskNXusRdczPoOP9YFfKuvJz9+lwiEjUyqtdLj5qLNi1w3ll5V9vu5",
-	"Zr/XXZ9Lil0zQmwhq52urC+rmO15qIivXT08TUp7vaX/ZRfFdnkmlU0KDHUgKxP/ZRzbJWTUBRrhUk5Y",
-	"oA305MJ6kTUfCf+WQU+LPhsI6ApClbbMR3Rmekp2ObQCh9bY5uEw7Hq5d+AQ7CNSZrI7hEoiuEG5FuJQ",
-	"MS+3GwW2S7t7XRHwjAqBn4fstJn6Soaub60ssclfaMXwhub8lPWHQty6jAdjEUJF2Ko1Q/YS5PuGYC3l",
-	"QbZ5kXx1loPydzmncSym0oR20iZHe2XFRw1yBQh4qOTrcoypWJpO20yoMML6C77Z2+TFnqhKKVsm9Eom",
-	"syafdclQ/j2vsjT4JohvCQyZXpg9PVpYfsjum61ENMK6gYq+ZqsgD/qH/lFwzNyTQZO6nX7Ld4+DNnOR",
-	"oBmPrSi68yTWcijGjQzs67VeJfK15UjdWQx5bv09HEs2WzG7Ql5AUHnhrTMSzByTG4eX3+rFh0XA+gRs",
-	"K6UF1KfL99pyA8GlKA9oHBDzwSSRY+aHA7NVulzSmSR1o3OJZyVmCA3O7V8qHDGp6Gic/VGGN5xqqezt",
-	"OV2u/7IRY/1g+8av9E2Hkvk9j2C5T6ZhuKVvtzPa5dpkzRRYZUQKiZnPwjtgYQDBQ1X2LJiLM+wmBtI6",
-	"mXJStw3NXkknSUnnWsXZe1vZr2/mmPaAmWi0H00CFmBjMiCkB+vbhJx4OlLsPGGu7PL+jHA6CvlN7qGN",
-	"LsfQvv5aNp4P25jU9X/Ma2qbPhJi3Kf+LaFBEDMpHSImSoYB63LTnhVaxWv9BDfiQt8MWrbFTIrojhEl",
-	"HD2kGHqcO8kdnS6PQn7rRsKnkT7fEtrbR5EJj/R/8h0Wo0iruVB1ed375e03//j48Yfe+fv3H3/pXVy+",
-	"+/n8+q23d5rpJg95AbNsepM4ApwAvKrndPnCEbg9g5Z++ctCfkcj6PXHiTeJI09/ii6f8Fsuphw/G9HC",
-	"GAJv2YemcrpnzvbOoN/JFL6QdsWoIiMhFWk3s0snfxfzOzYk9JYU5s2JxyfNSyzTZuurr/XUzab65Imz",
-	"HV+MAYASs3ZaQxH6YfDDTyfx8fc//PuP+Hr6+6eLN8fv3l/8+k6039P39Gr6+CbDht/zl1AN0dQt8xft",
-	"3nIyLX3CG66lJk5C0tXDZxX56NeQopm3jTYxjcr8vLXyN4ne1gpUL7yAReEdi0MGBoWQDDTqjCkyogED",
-	"g0v/oP8oS+lsrQCq1M4XkqnZxTJdkr2Zv31qrRLKZ9nAgYkZmDizEYohIiazrT0WkkCLa/ExAprNVTVo",
-	"EIJICXoxo3BzoAnCllOJdgVvdCP1am7WkyH3WXaA7evmyVzEdUs3PHu/jXVqe1OdWqZJ51dUFXrdafpq",
-	"N/LgcySyHGJb5GfTOCXprS5/iPSVvNWbEyr+M75uXXDbBd66h3aDEzpQUJYdM+BABBYVSwnmEElne8SP",
-	"GI0hHtrl5pB2xkUcnGXUMDHt80zTeezenjxGX1eem9qtJt6UJyXrNWy64T97jqr5AqOi+7sWxzYRVonl",
-	"nRt5zzun9ej+z+tUgJbmvbQJak6bAewYg2gSImki5x45REQBkwob1Z5muu52ed0zEtozIlqB2NaeUsQG",
-	"yiGenPg+YwHD6B0l7ft7UEQhJ60mkU6Xe0iQ6aVIifQmAD6ejJ0kvA1B4wH8LGLUP4lKyuiGPcfcRPtq",
-	"SOU7FFNsyUslFCaRKePqgTTbm3QinyjPltGFNmiOc1+WaDO8mGsKM/Oisyu8+q+HR2OpAtPga75B2Jyo",
-	"Lx5sqjBqJe0GW83mY2YFqVJsNFaydrrvrEazYEPB6ygufE1sDkvb/X3Le+p26FHfPfZPAtf2b+34B0Eu",
-	"QFs4lfpO+t7w2Fa/7budYJ+5x4MOde1z9bGaU9PLvWdes6QZ6j68GZxop7Xni4DVTtvNjj4A8ejeSNZO",
-	"O+0M82qytWsPtVvVT9hB1tGu0oezjulCrYhbi/KTGUv+VTbu9dmcmlUV2Os/rZbq6QMxM38CGfxuOqgm",
-	"ajAM8iJsxR1W0PowM+al3Q9XgD8Up4CvUUOmYwcPLtmQWjcaGmpQqnrPOWmOVtIR6/K+CGagGbPJX1KX",
-	"glCbF43xvjSKGQ1mtnzIpxwqgbs8VNBd36Lfrbdm4e82f5ZMhzUWzsAW6PLElUt0eO66RNja87wifX1p",
-	"18SclKhtS1mfKofWwcvTDsfXrVb6ZnAiA3FyWvvH9fUFOWg2T5HTnNOI4KFiLXKgdXhWi7TaTafG2f2S",
-	"R7fTRyf6Ju2lX6xtspdtqlrKvDm7hJ1kkZtODcCOqIWHfC7U/o9dZ7E9nz/jQVa2wUzv3kuKhaKKuTbV",
-	"+ueGsblC+fyB3oJ85my6CIPBhOY8BoYgBOY7EZN2hwzFJJZdnjG4fRprOT8VJAHggE9QgMtxEIYIoEN4",
-	"ZJdL9OkSua5luJyGyh8SqkjEQgmVTGoIiHXA2WCpnE3ChjdcNrr83P4Qs3FEfRZYYHq9PwOrgsZRyGIC",
-	"kwvoFKnEOM3pUtXlyBr6yyYdqByi1VOXxwzbpZjAXEohgR+VqKkWiUXKAo7PhXBMhnqHubqvOQw3jtld",
-	"KCayhyuhx+7HYczk3OAPc4OfwzN82/7uZ/nNT++GsfS/HUY/vfvw8//2D+TVv+VY9I/Em8cO9rU/K54h",
-	"u42+fizDM8r1ojAoCMm9kuaDbaR18m3b/6x9w2jM4vOJGtZO//ObdkLOx+EPbJb88pu+IL4r7sauF5WI",
-	"wxvQF9rI12dK1B2B8CcjxhVY7d7rQPjSAypcTApZLF+ooMY/ElT7BoNYjPaS3fMaxJd5yflnvw/vGBAZ",
-	"QDcaRgOgNWikjo4YyyKvCtiinQwxr0POL96RWzbDW5kGBcltgM1v8T4JA808aRGRLIqkQyRTZDImWvUA",
-	"jj9zS1snsHjXC2iDD6+DowEBKQG9mfbOz94r01G/4GVDFrttrcYZ0GDDa4fxHGtOUkUQxmQch37IbxoL",
-	"6PiiuXzLg6SFmbSNxa4uCDBIpSiB7Jvbs4tiivCqdoh0rCeURrmxibtQC8n8AHGKyj5RolvsVN7QO5aO",
-	"GuOvU6hc02uWMysbs3OcEiQsNF5CdSUdMqYzvdylQ0yPGRJP9EJL29Ck1RqS8qAv7okfCf828yDbnaY4",
-	"GBCJGz2vWFonHcKoP0wd55hJMYl9RtARBmtpSrNLBfHIJTcXE6VHJAZkRMNoDlwrGQ/MVOGn0CuKB5l7",
-	"A8Nr4QoxqFWQDxbSnL15ApTWAzeIbXDitPWae2g2cJY8OBF9f/321/8PAAD//w==",
+	"7L2Nd9u2li/6r2DpzV2x31CKJNtJbK9Zd9w06XGbr4md05lT54kQCVk4pgCVAK2oXfnf38LeAAlSpERJ",
+	"TtLO6Vn3TmOKxOfGxv787d87kZzNpWBCq87Z750pozFL4Z8vrumt+W/MVJTyueZSdM4611NGUqZklkaM",
+	"3LNUcSkCkik6ThjhgoSXk+5rqqNp2OsEHfaJzuYJ65x1bjrDm04n6KhoymbUtKuXc/OD0ikXt53Pn4PO",
+	"Zcxmc6mZ0O/ZPKFLFq/2H+o0YyFZTJkgesoV4YroKSNKy5TFhAq1YCnRklBBGE0TzlKSsl8zpjRZcD3F",
+	"l+mMkTDvLlp2f2LL8oBNNzWjHUuZMCpguK9kRHFU1UH+PGUpg56ilFHNYiJTMmci5uK2WL2ICjI2q0nj",
+	"8lo9vh88Viy95xFTj/vjQTSMj1j3eHJCu8fjJ1H3WfyUdU8nfToYD6Oj+Jg9lnOWwljU4xP6ZPw0ehZ3",
+	"T1l/0j2mg3H3WTSMu0fMNIC/bdiH91SzV3zGNfyf1em9x/VUhCaJXLCYzFlKFlzEckEmMsV9iRLOhCY0",
+	"jlOmVI9cmb+kgFXBXVK4TVIsZzJTJKJJYh7KCbxTTInoKdWEpoykVDOSmEGxOCAsTWWqCBdRksWsvIZP",
+	"+v4UZ1zwWTbrnPUDN10uNLtlaXm+79mMcmGWoXnOCZtoQ+iwu1mammnh3L/2HE9Od5ujYjV7esUiKWJF",
+	"MqF5UjM5wkT81XfxeLjNDJlOlxcTzdLm2WlJFpRrMmYTaU5oujQnkt5SLkodH21DPv9taeMybmKX8PMj",
+	"RbiZbzSVLCaTVM5ghRxzkimZ0ZgRwzrOya+Z1IxwjYwuZXOZahgqmadynLBZmWMcTQbRkJ6y7sn4adw9",
+	"jp6x7intj7vIOvDgrz30n4POnKZ0xrTl/s+zVMm0fkKhYJ/0KII3QrfT85Tdc0MBc3rLzOi4ef3XjKXL",
+	"TtARdGb6w29KI5nRT6+YuNXTztnJYBjUXgsbriFe4Z+n9IgNopOT7tN4OO4es2eTLh2M+92j6Dg+YU8m",
+	"T+mzsRvgnOppMT5uWKPZEZ6ay6d6CUxkOqO6c9bJMnhzzRUWLX9iy9VxX5BM8F8zRu7YEtimISQRs5iw",
+	"yYRFmhxQ8uHD5ffmWqPkVsqYRFPJI3bYI0DghgjK95hpiYqYjGW8NJSS0CVeiROeKm1WaS6FYuUlOpn0",
+	"o2f0ZNg9GfdZ95gemQvlKOoO46fRYPyMPaGDvlsilAmKRarcm027OTw5CczRcX8PNq/X+3zlH27dzonb",
+	"Tzhaf+RlbCa8rZd1AjJY/bmxUhsy+SkVt8ys2pgqI6cIckAVCHJG/gsPzwklStOEESngvePBsCrZDUCy",
+	"q5+klQabiOSo9sQ3yB3v6C0jiv/WyF7gUil1FbMJzRLdOTvpB6Zf5OPDfj8ouPqglqu/ZprGVNOXPKm9",
+	"Ut6KZJmzIEUWU6kYCWf2q5BMZRIrwu5ZuiS3/J4JoDCgOfaJRjpZ3gizA/jbPU0yFhCqiiZ+uWPLj/8B",
+	"P4Tk4MP7V10mIhmz+OxG5C/9n5Pv7tjy/5x8b188PCfK9EkT050is0xpI6aRmdmFHvnJPKQivhHwviIT",
+	"aWQ4oIXwdT74NEuY6t0If6N/76ipnI9kGrN0xOPOWWfQ7w+PjjufzUvzRMa52Fy3N27Epe35t5RNOmed",
+	"/+dxoYU8xl/VYzca077SS6C1mLH52/E/WaRhj9yhhBvrOxr/QDVbUGC7kTQMAoiIzucJR1H9sb09//2f",
+	"CuV2b3YRTKBzz0Qs01EmUkajqVFrOkEnZpryJD8/5g0S85gIqa0YdG7+PQW2QhVR9B5FGaWpzpQhP0Po",
+	"XMMsvqMxcUPNaW+q9VydPX4cy0j1aJRKwVV3nlBtLp2eHacbv3pcM8zPbVf2HTaC134df4D5RTJLcIao",
+	"pERT1GMmlCcsLs8X2UjcM2P4jsZWINpvH2jCY3h5hD1Wt8EJTlzBIOF94EwgUHbOfsmbyvlq0JlwlhjS",
+	"NYJ+0gk6M6YUvTUvzVMjq+olucEfbzqm5RlXCrjSx2Ivjw338PfSTXfnvVyZ6kNs5WuamO5w0/D9LhfQ",
+	"l1u7MxKu9B2SA1gkYhZPEZVFU2BLbhHDgIS2mZGZbhjciPwBCkghaoHskybvpNK3Kbv6r1dG3TX7BIp6",
+	"QEKZ6ZGcjFJDOKbNTNwJuRAj6Dw8NIMOZ24KI0Mn4Y0oDa36c0DCOEMSY6M7tjQPdEp5wsXtCPjaoWFp",
+	"n4POcyDXiyhic43SRgOZ1pFnymKukb7oTGb2I/uvzrPe0VEn6KDyFC07Z50PV993ULzWSxCBlZYzuCNT",
+	"RqH9zq8ZFZrrJRmS7k3W7x8xMoA1HPaHT7qDQfeo3+vhv4fd4TFQIxf3Rr4xA/kYdHI9CwajNZvNzRgH",
+	"QcdaIEYgtxbtXQ/6Z33z//5h7lJzJJ6On0WncZ91B5Mh7R6Pj6Lus/iYdU8mT6j7rRN07riIvSF3gk5C",
+	"lR7BqTN39Idr8lgzQQ2V/s7jz4/lZMLMzT7ims3UGTnpH5ErtG6QD4LeU55YLgsaCPDyvPWzwWeUi5gy",
+	"kxibFcwUS8/Q8HEy6ZrBGY3HGjwGdDh2cj4ssU65WSSj0GGneHf1mZnmkfn0JO4esyeT7jN6Ou72o0E8",
+	"ZEeTY3oy9vh3x1pvOkEnm8drFnTQ/wecXuzLEszq+8OT0gY4osCxPYmfsmeT0z5MpnscHZm5HU+6znxj",
+	"Jmp4WcrYSKecJp2zCU0Ug0e/ZpbuZlLoabJ029tywvk1vfa+BwUwzpg5Viyf1rA7PDHbmFCBH7RUxIxy",
+	"S5NRliYe72TZsBslMosdA+1FctYJfNIwf0hNgWLKVGaezBcjI9OOFjK9M9vIpTAX8eegI42AdMtGt+PO",
+	"2cAQhpbe3/3P3rbTSPN7Q5uZ4Ho0T+2e5sd90O/1+7XnfT2Z4LYbSnaasRRaKtml8Ywbscve73iSLMke",
+	"nzyjT04nXdaP+93jyWTYpSfH4+7RyXHcP312zIbPhvAliPeds6PPra8RZIjvLI03yAWFrpCyyJBFjAoT",
+	"TxLUHMAMYG85csC10SOQScGLlnOCDWjCBU0Oz+ETK29MKV7kkRQTDveW+VGwBcFdJkume+SdTJKyZcnc",
+	"+Z7Zutkqe+1/FZCwZGZFVlWYUX/P/z3i8WewDa+xnpg7RYpJwqP9hB5e6IQjy/VGXIwmCb+dal8Auqga",
+	"tbkiFYXSbJTSPEnImBk5bZ7KiClVlkuP+6eFLJNPYVdBZv3wH0o+dTOP7HBVock7m6WZHgNp9KVMxzyO",
+	"mdhrXyZ5K94e/I/MUpLKhJEZXQLpxhJ2orzAR8UCv/Sa2W2Fi4E81GqiwfaRapjJ56DzgxRsr9UD3jy6",
+	"Nc2UZHiuCPyEIjxJpLhlKcklgtIyDjyZ+wdsabcV9AbzEEt4qQn7xI1wQsaZLs8EurJa0aXQhtcnL1BO",
+	"2odH2Jb8tbySM2a1MTDZp1LcGo5sKFTxmJVVUW8p3bBAImMpweHtfP7d0B5iZS8EyQT7NGeRWVyjnGQp",
+	"K9RO15dZ8pirKJEqX2q4dN6lbMI/7c6W4TZJZHSHGoLKZjOaLgsdWWcpg0uLK5WxOL/rzBVMk6y8ZfDT",
+	"aA5DGtlGq2dhTZvnxLtNCTYD/sOC2PB2/oK8vXYOZts0vUP2Wl4iO0pzC8kZk4IRlij2SAVEyIVR76SI",
+	"2ObFwta9tbp0MsWCpYyIbDY2h8y7B/FDs2RwHJmha7Sy5Y6er7JEOPLPnx+KU69uvzXOKKbPCDUHg6Vl",
+	"KgK3EhU3wn27MEJWacm4Jgdh3cjDw4BYZ+6NWEObINsZ8iw2fJLK35i4ESsNI9WEhz1ykShJwrUCQ2i1",
+	"9TdSo6oOauI+rFNIPaJFU9UDWDiUVHELEapI1SQAq+r3HE/qLU8rHTr7E06oZIDC99r0VbFGPSlI+I3U",
+	"5MLvbzdCrgz7oQg4xKGFBMV1DB8wF6Zgzos4YzGnxIxalaX83NtsDjASxUuZiXhvephAKx4pvJFo9HLU",
+	"UOYXx+XFfmm/3n2dsf+HWGIzHmgNzi3YRLnihoS1ROkYRD1YvrduXXczgm22MFUMHDtYmFSm5gwWd72B",
+	"qZVF6c9hRcoXzVmRWpGEnXq+pVvo7xWlfYM+zvUfXAfPlwB8vHuKfnA40Ry/ItsUbMnIG7ipAUkzIYxo",
+	"KlPDQSLGYpDyqgJOMSuvC48BgWeRWj+L11UeL2aIMT5HYcd6ZW3XX062qR00iDYsSplGhaq0TpdGJKBK",
+	"LWQal/WiO7z6mtfFb7Pi9clbxNnni2MEGy2NKLTa1zk8tuF4MROa00R9aWGwfjawYtmcpQqIo7RgF0Sw",
+	"hVEb80lBGEIEJ2/9ehUtlmxE1fbgkjUCuWWWefuOlEBoBp+xOflpJr7iKhVzeDiRuXR4rLT8a8aM+AoT",
+	"OzPzdYwOidpIrXXEbsRhWr+ibGVBbwSK3v5vppuZvEeuC+FfIHrXrQCK3hgfUBwhvZbIy00VJJc7vd7R",
+	"ZSJpfC3lK5re7idIj2W8HGkpRwk01eCZhVAaboYsCbxYtuh4hjHrQSUv0A12LSV5ZVveja4qA3xo06Ob",
+	"GbRutpmKfK+NYAtClSIHA/Kaf3cIEte7FGIQuWntZX6t7BGmAFb+0YyrmQ2wqeyB1WWmhXv+nEyYjkDl",
+	"Wz3WAy9AwR8reekuqF0DFSoDfTBtIo80zyOawOJNE7T8WrHIFwgfIC7EMASQiG6zlFX1Bis50SiSmYAz",
+	"WrxKDi6ev3/75vJq9OH9q8OyQc47CfVy7F4xIpUhP4htjgiQbsicpnkEhjdXq394ptzPQedaytdULF0k",
+	"9V67kVLNRjaGuET6UpIZFUviNJRzkJeWJKHaqD4ewQ+9e8x8ZsZG8sHtuualgT3EUr/3oqXdZOhEM7xc",
+	"0K6lMLy5IoWDENzNI6Lr+rdvP/Zip2EIHwTN9FSm/Lc92VQGDRmRK6KVrXqNoTWGVlxYiieelUWOQbFV",
+	"paHtukvVYT1IvE0xnzFdmYu3Lz///HP3wuu+XkuiVjHH0B22Wfn5IKyHzxy4F9ZH/kC+yDu2HKUsUzVW",
+	"66rX0cgo5kW0LlISc/CCCO0uz/IhHPo7603AigIP4or0Rv8wzC+WM8oFRElC6Gwq75jokYuZFLeoZ0CA",
+	"EgZ/FsLijGIo6BkJIconAk8GBvyMclsQRk9RQXiMOROCzpi6EdbxEZAQow8K8QYinwzfqcRUMRpNzdfc",
+	"jgqMjyAN5ssABHlxe5uy2waN/W9yQSiBYJJHisSUJ0uSKXrLyJhFcmbtdDYIwAVngDVUZLPO2S+dGf1k",
+	"bTidoEPvbzsfV0J+g87FnNt4eRuHx1EJ921LXvy9mW1X8xnr1LTlvhkvW8Tso2mqxWtghDI0tNVYMLrj",
+	"99UfzMUpbGBNi97Rfl7PKebZOOGRkXxS7RSSO7YMjKpgBLlbwRUjHA7eSsMpu5d3W04qlcgo1p2fn9jy",
+	"vXnt82c/rv0XzLCAVcknZRssGRILGpE23NfRyHN4CdhZjBIqTd55NGMjocpk5LbBj6O3MeDNcfTVTapw",
+	"gXjGhVGaE1zpGb1jhEKQt4rk3CjVklBimzBrvzl7xF8oGPKmZYBx0SR5OwGvw7oNsSfsc1A9Yqgr1pPW",
+	"YioTIKYeuZrKhYDpYvYb+kvynIj1k7F9rE7nYz6hVxwDhtvNxrz9mkFweHU+LnotDwRrtSpuYDRN6XJl",
+	"/NBm/eiLsPPncG/WJkyZ+wAypSg56Q+tL8NnkrVR5/ahJ0mMrKRUy0OLwOt2Iznu9+tGUhN3XQ607QSd",
+	"MY2dv65+KDxJuLh9WYQjVgdjoxONigz/PAzM5ZFqlpqHR4cBUWzGqRAZTcyTJ4cBKf4aDA8DMuZMCI4P",
+	"hseHAdGp9+ToyWHpFsqjIfNujBzi9WFup+KfReOGuIuG1033tYxZAsKU7XSesjmFsz6XSpt/jib8Eys9",
+	"mNPl7bpG32di9VqkaiQnKwx73WW4DX+3sRaq9SkqhvoSP109UEFnwgVX0y2HMmU01WNGtf2qTESvqNJE",
+	"8VuwwyV8krsRFzK9YymJJUSK6BL3Xdtfy+u4CL6uDimPTpjRmAUEDAEsJlShNBZNM3FHIjmbca08vpln",
+	"Hjn3V9sF/4mj97Ds3aoRONQdn8/rUutMW3m+bpqJR4rMWcplrNCbiGmpNEkZjZfkYLwspdZn4rB+GiCO",
+	"bLnbTi1oO/krfN8Qm9Q02ZhRJAVb1ksksOiBPVf5QLyNLhbQdeadk8ryb5RkihnsJM20P/270FJleaCJ",
+	"9ZNwh36FTbkEhxpyXEyRMNbLDfBWniixfhQ/2bk65kuTBD4VbEET5bHcDdz22wgiHrffRxipHo1V/AyI",
+	"m0uzuWZxeAZxO5ZZKi0NfZMDIUnOdkEXDd9/eDO6ur549WJ08fL6xfvw8PxGmK0hXDvgDaXpUgUQC2T4",
+	"yD/l+JGy1qoDo85CILfhFqAqKpv6rrRNMrR7hr4Zs23ozzRHSRrFHm1HuUDiTaJ2N8vx7DXZxNYX3iaQ",
+	"HTM7rWlX8ZgVgdWe13VFbcUkoToZDH/0028tu4C01jbEYo3Ez6Ghuru2+X762Wyb1zVOOsgRLcxTsBek",
+	"VCgaOed+q2HZu69uQKX8pO2CGUrJNC0+rVE+8HmJm7sd8odWx1+ch7OtSH1aI1Lbu3OEa206B2fkKGaG",
+	"sEeKJRM/BwjSD/O4x+LxJ46G6fLv9i82MwTL8sebMgm4GGWKgWzPk1WvhpCaT6ytcJSfShfNZ17HKMDK",
+	"w3vJY6u85JF/KAA3hcA2RHu6x6ZBf4/KIRNNEQMNnnFMZZpSZYTuGUAeuYflZvNHRbyOMwVgaJxNCnIP",
+	"3ahRbholbKJHmci3GxKi8ndSGWeRHt2mMpuvPF35ezkv9tSFHrFPc5vO6p6URuU/zMfgP5yn8p4rLkXp",
+	"F83SGRfWSq9psRc5bXE1cvn0Re5S/prVVhN5y4X/UGdp8dKCjadS3hnS5/csXXor7H5iIp5LLvQo5mAJ",
+	"buDwhVL8YR63kaFmXPhPB1We7RztK3gLT9bbiYLOIuWavRXJEvPfP/uJXetZ1gf33ufPdbwHeNR3NKEi",
+	"qpGuxsUPLaTeoAMnNt2YCgadXuK7K7IyPg7yvj82Dvsy76086pYaFj6o47dX7x7lsfKBC7KwJxEN5jBK",
+	"ZROCkHs+8nLRDnKr3CNF5EJYiYRayC7b9CN1WDHQmKfFoa+hyspiwa+gUtaukssDXlXuETKrVmwGfTKt",
+	"1/B2tJXHXI/sdqoGmAspSPjDi2vy+H7w2K0ohuuFPfLcE2fsbwh+ESBQC9DBOWGzuV4inJGQgrUWKsqH",
+	"oEa0sFNIHGZIq7PgfzRinzBWr9bG8DMizTGSCXOVEbtUJKFKY7YNHcv7HO3NLAW0CmAesY0IVHRBuD4n",
+	"dKwgP2fKEwYOMgzCqN0rIzMUTKVu7/Kc0xpisD2P5hR8FgDrtTq5NzIfIsp65CBlMy5ilgYEA3AR4M9d",
+	"DvAHTrML0yQ0Yak+9HDfHA1kc0QGiy22F3qhuCIxXa5Muo42EaPBJ2WH2rCr2cZPbm4LPdLSg1PjlrEs",
+	"STHQyTAI21ugnBomlocBY5ML0cJXEHTmUxtwuaMRxbGfwoSC9D3ybpV2GrA9Ux+DRk3DUYRcMIXJPwIU",
+	"T3uiCsaMDlPkGIfnxHRG80SV0D+zYa+aY92W4+Xp0d4HXOgnx51aGKAm35UjRdyHIGfaBYv2DqhnUHLd",
+	"l9h1aSYema67N3azHBVXi4+71u8Ha6+aOdWapWZT/79fLrr/+Pj78PO/rblNtmTFHhsrU9D3KGwql79w",
+	"9Q5Qqoj7IsAgdLyhiogJUMerIz6qH3EzjymJgMcPzEy+jB/ynPiSTX5Rg2RDkwVdKjh2W7OYEqm08lu6",
+	"hV1HwN/GzpaLXXtY2Sq807c5Oh0M01HrNRf79QOpLX/EI91O+Hhnfs3lj+0ECHJAke6dwVEuoBVL/od7",
+	"Chh/qMPf7hga6p3Jezaq7lhFMkkzRvBNtSKzgu0X/uU7dXLM47yL0v626APeIwduq1OmshlTBAzIigj2",
+	"SVcdSV6fu8kzdfr099j/RdSE2kw1oZD1EHMI38BbBeViKtw/DQVCyqKIWEAyIyzDPMI7tgwPV43B+Fnb",
+	"SJ+dtDgfPqhFH8yBEFQXwMs7spPFv3r7+0rbju2uDjYVAyLNH4+UhwQaENa77ZHQpgqeYVSdNWhhXJ19",
+	"ZgeBz8KAhE7NqfvdPpOTiWK6+MQeLFB47Ctu4UvfRamESFD7ZW9Xx1yJXJ2fV2Y6krOaQ/d2QijSJS7U",
+	"GQmNdhGSA0rcZCGXGPS1gIQQDYp4btZAHZID9PiaZswrYKQG+EkQ1GeMClBd3W8Jvzc/+lkuAMp6WDvn",
+	"LUPeDJdI9FaL9B4/+Qz+o7b9+Amdv28ZpAWvFOc77xfJOHcr26ls9Auv7rgnW7hNNNpEnhqbG21zlwbS",
+	"Z/Fn8a59kInikduS0qd1QktpZN9Gcitz7z3EtzqS8dY5RoUu9wY4v/+aZdk3RmfKHMpIJb6F3+cnSwW+",
+	"RC9iJ+ooF2hdusgTKe8ME9f1wRl7mAqBRmoMhe4CVo9Ko3tUYy1SZFa9VbyxFTm3FUUn8nDk7SV1gBBh",
+	"KD9A/BcIHDPMbzps7uAPGt70oEFKjmGoOtEb/F/5xbB+R3aPLXJ7hteKiyFC6Sn1EhjjjKFpmALYD/qc",
+	"v2ZMUXGQC4OYZZN187KuZkXyd8wVqTRMRKZE3tv8HP9QNpCj53cr1tb7PefXdQN57h+uwmCrSMInun4/",
+	"a6+watyTY0k+FfkrUhp2eYxVTuFHTuVMdefQqWKj9gudWpUvjVZp9M1IE6qInJwTLUHTvHpHfjMCkaVQ",
+	"MNoGFlcoTyvbwOQ/r53KN71Q9ww5Wjk5Xz7kyGhnlXij/A6IJfvSwUUvDK+8tk7xGresjGs0mJecJbE6",
+	"I73ncjanYtl7Q2cM7y+0d5/5zscVv6ZZE7NwuQhwGJCeu3KhLf9vGKH/wLrP/EfIOV6hq6pnGZpryf3p",
+	"/NPeo3cA1vrh/Svv2St5y0X50TuXtn6gmHY2WiulOASGlCmmz0nKJpAwZkOQVAbUZSZoA4p6bwCxyntw",
+	"LTVNvL+L+bkn4H7+nmr/2fcrT95BwMaVuVZWnr4QcUB69qbsXUDOlffgNdNT6b/xnkGeG4zCPbPdfU+X",
+	"qvdQyn5bPdqqD9XIt/A15YnRLcKA4NbYzHXI57XxHRgOTDUxrSCV5vFwhraUww47J4aK6DhhAeJGsoTB",
+	"n4fnRGRJ4pp3vi3igklgPcwbmJjd4OJsdL6lbJ4sR1rWzdB1QVJzIaXW9waaMdpKc4/be9NK91paQCo4",
+	"deinnoB4IljtrlkKXdu3ljKAVmxmIgktdZHff6/Q9efPYFLKGkwF39DJZdVXN98AeZu3+m38WXW3eImF",
+	"7nSR/8Vl/+KyDVzWs5MP+uZ/G03sO1rmvwgTIgclrjFG3fM/7YNeJGfh4XmVS5G3giHDxu5sUbYlQqWy",
+	"RGHpnuGwqN1ghxFWVqzecfRFOV61903FjWq8jRUOtZHlfBuBuyw47iFzlxp6ID/iXwz1L4b6F0P9l2So",
+	"q7zy3iKGNKTNyAksvMOYCoo8GnsYvOwRXEXIIcREzAcAeCi7O2sybFwIgfaRsMYskeLW7GQp9K6wVBv9",
+	"JK/o1ipEpk0IACzm9zYGoGnEzLwEFUKRuYY2Gr7LY0gtMUzUxsxzpg7bxe+0DFBsWCSs4KFYkljNyGfs",
+	"XCuWTA73i2F0nW7hEcT3XXD4xmV/b7+4Nh94UeUbP8QP6lQjG9VdHkt5LhVdqDGUr6CMFSOSzNlD/aWO",
+	"+vKamqgUY71+eHFNUqazVCB+68JFMwPBAVjPIuVaM2HduLAIJCxNL0QImnNr86Tm8MPhzMEJfdO29Ovz",
+	"FYtnHzeuwzcSyYDT7SOKrZBZ7VkDO4qcePsj7BZwRehYZjogiylHvB5rwbR7ISc3AsJLzCh62Hd4RkLI",
+	"UgpNQ29TMF6E1lMYEurgkLFWm7kowhtBBbG3RkBCmwFl3rW3PjyE040P4Z/BjQiriTnm55/x2Qv7KCCh",
+	"47nm11xaK9lfYcBFwlGR5QWOaBiDl16xmhDkJcPV22Xzg1sf2jOl8zkTLO7ZtevZUxoG+QNnDi4eWfDP",
+	"8xvhlreXuzrCYs17ngfEf1x4SaBOnnvscJJGFpnR/wSyxdzzcyyuB1c9ZtyF5ICKZU5QRpw5LLa5N6c8",
+	"diX54MG95GZM5/mW59M+zze8h3GL8J17lFcDNLRXBjY8PCcrRNFz2VrhjTgwxG2fg6e2iO9LGThalGmi",
+	"GDKMa+Q8TdBCEbOCnkkHilWOGT80I3ZE0atN6ggLum54AQdcSe9Yk9lxDpFfkNziQn0OayjdrbNLKOz5",
+	"zgafuIoj0fO9aDWU5T0tud+ayMr7yaeq4uT1qlmcvXK6pqWe4oB6kyrTjvcgn1UjjZT6K2++d8jrt8vr",
+	"qP73OtYAamxeeqcigdZm9l4QBXZsMqPRlAvWTRmF1FbAdiMHpXqY5dqVKwUySa/Xqw+JsuUg6m4MrHQJ",
+	"oQ5ZogMSS63tMRDgLsU3FDkIy7Xveracna3fASHhWNgd7pZefWKMrUKxCZABBxzgohXf1d3qebGrtqnT",
+	"RzWp037hrVzsh2zXJJGLoqRr5VkpW9d7irRWeWpOBjxyaKUjLUfFNZTKhFU+UVTEY/lpfYbqD1KwllMf",
+	"1AExeYWq6pr/G6OJnq6Ss1oJSpd3poGiYLe824zXhY3UbWupkFVbyKu6+eXFoupm56AEVqOqEPsQ2FTb",
+	"cPRtE2WtiWC0RRDhbmrsmvy9bUN6i2KcLQLO2kbumsthi1bBIDhap3ZeMU8FcTWJuFdSqJTBIsDW6NsP",
+	"HykQeAxbZCImUI+znTLcJuDWEp0LtU242CJIzH78iova8DAsurS6IhgyjOgHGDCMFYCjJaNp6YFCLDUb",
+	"oxyQWzrvTow8VWTZQjiE+TCwwMCw1ri4DSG5fDua3bS5vrsXdsoHQQzMvkVS6ZbmC4vR0HYHrB5Tt/oW",
+	"mIGJuBUl29ch3KzVB+2CzCyJ+BFm422Aqywsw7ZfbE/E1/RT3Spu1/NufmuEi2jJoLZxcwcdlGW3GE+d",
+	"+SePkLO+cW/E5YRPt7X+phXQYf41VlxQFcor0e2urnafqa0cWQtQSA4omfBUaYv8BnxEMZ3NyYSxw4BY",
+	"FC2ATrCf4JuHAXGwWuZHQFkENp6mjIK7xxZbJgdWLMXYSCjp6yEuucIKRmDVhmMkVAQ5nDBYH1k6s/bn",
+	"w4DQ+J+Z0hDD6o0pfz+lXLGYzHjcteP0JY8CltHOywcHy8tDQ1Kv62WdkAIsv0FQaZ8y5+9LXT6/Bd3e",
+	"xiD4N7kAbmwuMjD1mQFkRnU4QKUNVPGgBOoMRWYwwJwWsNABXrWqzs631d1q1srdr1+aKc+l4pX19LhB",
+	"UUd8VfWLWcRnNCHYVm/vrBHkATwuM+KWGCgF/y3XIN8e6TBfkJx7+RMP/Jr+XleOWXWKWeTkuIbh5Dtd",
+	"SmExHBJDL4G9oDvIwm8FHSDB0glEFX/96fsWduNGqLP2luOyNOAnoKR0AoxdOPBY/A9gYa1ZCXNr78uG",
+	"xlS115Oao/OsytBwDLbPs7Lf5YFpKR55GG1On3XE6GDIa3VUwOkGFVWQi3eXgHPtw7bZUvzNgD9BJ6en",
+	"mhQLwNGzRho1BSCL8dIWBUi4qnGGTqkazWTalFKL8ee2zuvccOuJxBKaB9r8FAr2SY+iLFUyDQGlkOnD",
+	"cwIBIE4yB9ga8219sq3XQt2UlCJUkdB14bx+EH1tGs39gWt6a9jifO512+hiVhuTdmeUJ7kr5RyxdsFE",
+	"PqWK0Dys1fnWy3YIm5/qTKGFSTJi/J55IsHIc1g4/ObikbsSIMnF8i6H2w0xI3kGhbJIdvidh61TPCzZ",
+	"Nl1K34qxtI4kX3up6fWywu9bRQgEnU9dSBjuQlWLyud5JvwIJIccoLzUZvNLRQRw8zt2OA2/N9VK1uw2",
+	"pVo6jC/zJVIHoV7gAlR6tb5SHivCxY1wJ0wtlWazMyOQzqTSZNg3HEKdW5R/rsjAqLfHfSOWpjTSLFXg",
+	"rQsvuv8gtPsb6XdPyYj0yBnphuYzGDmQqRUtDPOBRk76fiu9G3Hth1wDxiqUczZyGYumEv8a0+iOHIS/",
+	"fw6RN0AQCwClxzfCsBhFJjzRLEXEHajuZ324kVb4sEcuBEEdAkM1bvk9UzcidOsduqp26JXEkgAzOrcd",
+	"R4kR9AnXhz1ykacBg5SmboTLTZTzpQtjANfHI0Vc+z3yHY3zvyCspt8n4QoOfWgTHW8EmsaBJs9IPk6o",
+	"hzKjAuq9qBCWqvjxji0dyYRECn9+gfdaibZCAD7Lx4lmmDu2dInd6PPxCueks551kRkx8vnz7tOnzwbm",
+	"1E/lfISoklA2dtDvD4+OwfBOP/knc9ivMr/60+d/06lfADgYr5lmKYufT13Fv21SpcpVYdZWUfBe/Rx0",
+	"Sv6ICr8YtAgD21fOLfdfaq/2cpFx1iQi5FCZ5rDO4EW0aVuATgIwnuQgFFIwvBDhiSJKJghcZViOFKyk",
+	"gdr6RQC02mDfx1FdMa25uFV16I/RXTYfJV6p3VUjcsLNdcHjdb9a6FTFfDxuTyQwpBUxoVk6ytKktiUW",
+	"88YxTFLGRjrlNKlvvuy82rThb+3bl5rNfoCFhjbs9QxWhdHtGEq+1OeWlLJJ5dZf1Yj33tr4K163vqXV",
+	"KJYtWNnMlWVppltHIZdinultkyhWaaiqCrvfCMeqfnTG/CLRMMxqkGibUM8Sae72bVG4ZjtxZhWudZXE",
+	"VzmBnXDxakCgJBnGB9saTC4U9UAxVq6QXfFSpLxNlKh3rrZkoeVT51B7HRV8vVNYMUjRNLamvwP2SaeU",
+	"/PCdF2Sh5ETjz4fnGHttxYfiB0tpfGb4KAYj42Lgk+4g2PHgV1wZeYeECzPIOUuJuUbOSXdgRJRM2JKM",
+	"DzCgbXhKM8uo5xAC0XTW8oTKkRcE9Wlzz81MAz0C8DszV9OUVuxjuEt6IQmKiUEeJ/jj1ds3BD1fNbBI",
+	"uWVivfktyAXwU+9/vdNTcrBwEJMVSfmwR97b2lTKId9FNE2X3ijPb4Q1OttkRqN8AlSeC+w/gPBur9je",
+	"PGURVyw8BJnZLki5VoDMktiZWaHIMxZx5oY5kzFbSmGL+o0BEeEApBKi+Yyp3HodgD6b3mVz8y/wGNgl",
+	"pp+YOswDz1fKAN4Ir9gfduniRyqyamcw7J30yziJ3f/7S797+vH3QTAYfj64uel5fx7+33/b5MEu2v5w",
+	"9X1rBMYK7eeWxrzlOrJ+wxY+evIfB//yfxWg3La4jm+kvgAETsPr2sb8PKkJDEEwe9dSrXD8RuqX5gC1",
+	"7ea4oRvAJTHbA6KUkdFAloJwHxTYSoUQan43B9jcm+5Jw2jzNmostFrTaLqdq9tv8SL/vs5n4Oog19xx",
+	"r6/fWcgcJcmEpg8IFbQ+eGVj2vc28SnpyB2DaiEuW7kFRFau0R4qNMa5v0zljMRczRO6hDcOe+2T6IG+",
+	"8jR6VzrLHAyb9A6xqmiThEL/gHcz2ScRHqqProHty42tOl2WwJFgl7Es/SNlT4ENC9Hklt6zXDfdOAYb",
+	"7NeYT/Iaf+9efp/n00O1uyLiB1ZkQc1VxzIWn1tjeMoUEzHc0BwMW7190lk4VCKPWCpUOXgIwiHzxJV8",
+	"ozalrWxcFyMVzLnNmGr+ddQKzKDG0SjWokNtHF672BSfo5QCVFweyqovJy8L0rAheSIbx0QTzKRjMZyJ",
+	"HB4ismbH4m2FKBIoW2+9G9uHndSFeRR7urKD5ZnnrlSfGfkJyR5Wgs/pvUiSnEWXjth2UR4NF0JD9Y0a",
+	"cE34hsVFgsqBF6K3XYjdCvqPrfATT8IzP/DvkSLvvn8ZFHRR5hOWX9e5aubxZHP5Dbcv8cYF+zYu5JJU",
+	"sIcfuXRyPXPhFmJxydm08VzD7tg6FgySo4vozEoWxZwqxdC74mdQtMwORCfXKKbLGvHle6PUpSyhEMgC",
+	"2bmV5JBHkBFLwLMhhU2vosQ60Yz6ZzNMuIO/IwcCzNj37IyM2cQohFwHpH/m/JkxXRrlD/XRGzHoB0aI",
+	"0FxE2pZbh/u++6RvRpQwBXCFgoS+j8/MJ7wRoF56Chsz2oZDtC1N/pfBR6NzvoAUZSNagI/17EYIWSD4",
+	"oYa3GlzChT4a1gPPVUTFvM+NFFDKzTnHlbEe1nAlm6fg7B5+WisKsHkvIylqQK3LFq2KaIsfOt1cPFI5",
+	"iiZqBHmCMIqIFapFP/I9W6FbcoCwerkAxRX64LCUSxOAdeHzXUPKBXwgCooyiZnSFZJ2VOkj7nIPhbBk",
+	"jTp6cuJZovq1lrBiaJVN3xycVKHoTdOqH3mRxnSOBhg4LpUVK83q6ZFvXxusQ1TcflrVNIjKztXMetPd",
+	"0giKhyJwSA4WlGuXIIcZ1yIm/5Rjc9KhgCYXt4eBRXMOSJgn5jk7FTidpIzNTUqVFIQLEhYKQ2g+nrLE",
+	"fCKkrxCQouRfyTuVA+UpFIDyhC7TSq2GCwbhGh+VTaSYucLYLVBWsYj2ZzMayMXx4/RWz9Ym79LEr0De",
+	"oveiYrln0AYj3WjOUmsrbhUctXV5oClX6E45t8GWYIw0FJGnOrQDJYCEppanGJOfGkscbeGDrVY2bGwU",
+	"Av9GE9a+YS3vmNicm4avFfP3Z1c7uqBCoD65uMn7412lyRIB1rGCFU9JDYSrnM2kIADHjjxDoaYqYgZc",
+	"HcKpmCIHL3nCyNVSROQm6/eHT8jVlKYsIG+kpumydIQjaBTyLPNWmk9u2ZWzpeyIPW3hMfqvTGqqsDRA",
+	"MbgdGvi8YcHte2vioAr1UGZYtrTqy1l159gubULPSvSRGwAxopj1l0rn9KI2fAY/XnEm1YdXQ3p/Td7q",
+	"VygUYWF6R2sKee/FYadcaYk29naOR7MUDZgNrc2GUKG0VU8AELWrdX7TBeAYv8tmbpcTVdQorWsR5KpH",
+	"itwywVJDHTlCR4AOVYvPA7FIoLBh2kfKaOwEzzxNHd/q7XvF1FzgvgS6XRz99pdHO/MXbLdn94J/jfKL",
+	"p6Ympl1Ja1FF/ZMKKZYzmdkgt3Nc13zBHWhqfUKBZnO13UG40mz+IHkCuyVr+UVuHxyBNLeOFbe5fzn7",
+	"qQpuGGX2ViKtSkKDf6U7FuR24AFK9MHm7IRqGnluzbW2I88Dugtb34dn78QLd+QX5dt4k963U9XlUoJM",
+	"La3lzTbudY6XtlL4qd5fI7HOwVmZZ4yzJUvJQYixREZtK8UWoOeCHIQYl2zhHQC8Sya52SCiSVL2c2Jz",
+	"hr7hO0hrKyc2bMDVgWmMimj2Bsw16PiR8qASnX0QxgczDkhoVtMVXYqL4kp0zkd3bFn9xUwxZJ8QKcDV",
+	"d0LbuldeqYg9gNaH0VF8zE4m3Sf06bh7HD2Lu6esP+kO6HB8FB3HJ+zJpI7ytmF+k1TOtrxU1ghR6Ptp",
+	"3daK4tOxuwTehGY6/TaGbpRf97Bwe7LYakiZzXHEw6P4rVBwNUuywMyQijgDPs8zL4TxkboRcwAHzXHO",
+	"xSPlxfnZcwhSIxYcoGD9ZuC6kkRN5aJ3Iy5F7s1EWUqKFVmKHAipzfAgNv9wJYCcC6XTDGumdM46V/wW",
+	"jDlUY6jh2ePHLBt2o0Rmcc+GEPciOSOQ2im0VLILZ9uGC00LgDYUV7jzAPfIJTrEp3IhHMxpxM7JHWNz",
+	"wjVRdAJJMrgyGBXZWTsIn1GedUrDscYB3w1VmmgN9s5Upmah8rdyTy3sc+DbzXGI3ibBHi2mzFobiyWo",
+	"x+D3p1hT/DvFTcat6G2Sg1b5Ig6paAL2ZnM6lDeqkohTWrnGg76aVGjUbAx/pfN5KjGtyY9ub6qGEVER",
+	"saQJ5KaQQ1duvyJjeTWZWQq2ZREfNq/HaGJzc9ZKYfpYBE97ZzzIyd/K5WGB9EaYiF3MgVsszQQVeuRh",
+	"Xdkon5mMmQ38KUfM2odmo/L8LxpFTKnRXCY84sy94tRC89bInLzRbUoFdlNswMfNCD1sXuThFkvaSBIf",
+	"kL7Le7SXILi9hTOV2e0UN+LD+1fkwBYALeybewKKNhkKg05jWLcN3IbdJHOqp0UhWmht80n1RUVngjTd",
+	"rdsJdxHve6uaTa1RAJvzSC8wGBaUj3OcprmLzEXFFBqn4LAgvO88Wda5tOpu7mB9AqeFk6yRkc0FMYJz",
+	"wxuR0ACZwlKTebUVMexR4846AlWD6i8FCX94cU0e3w8eO/Tgx7/z+HPYI4hPXsLKncokVsWVfPUugHBy",
+	"ixxCDix2jxkMCe3TApIaZGhXiqRdiWsYgsUWryOPqjN1vzr/EBIgVXnOM7okcsFc2Xb0YpYOt6s03CNX",
+	"TJPxkmBB5151gDmwn93IlQsa7TAVFy7Ewq3BcAyMzOTqESu6gOxIOzoocWpduiulvRzpGPZd5JBsFQu8",
+	"a7hjs0ellYnLHsFCH8ElG3noaPsRws95NL4lArmwOaNX74iQC8w3LWJEeJLYCD1FEywHHUmlD3t7oAfF",
+	"Mt0UJmkTef4px+uKG9u2knqtoxDsrNpdgJahAF4SP9Z1YEWNDXfooxyCFd8PMHBuRmPW+4L1fxzFlhbD",
+	"s83thkhkCfECVIPt7GN7BNjvGizvWdxLfTwpfzrcnGe2LqDe62jNku1W8tCtcwvmcOHUta+/0NUDV8m5",
+	"oN3f+t3Tj8U/e6P/7H78fRg8aZNXsp6ecYXWrPu3sZs4mWkPy4lt4l1CRYvojHbTK8dprNwCF3iJHkD6",
+	"PUr1oQUmIJnQPHE3gg1ycDYX4PoxVxECo7E0qq1BYYUFbKMeyxZSp1q14LneVprZL/jjYUMw1LY0Yzb8",
+	"XcrrxT+nzHqXRF26K/yI9xtX3kVkP89vvoQKctAv4iUJd15FhJ+BeCYORVUvJ93XVEfTklTVDNin5qM9",
+	"dqHRtu9HhawQ3Ar95FuwunBrOIbZgG/KNeDIPwzneJfWIvEaWa31gWAi3tIjab7Y3tu7X7wXIHRYU0Fb",
+	"3Tsf42irBVHzLddDzbdejjWGirz7APfR36FKXytTrO7NhmPwDk/NllJL3U2wluzta7UXQMsP92M2TWvQ",
+	"FAFaslkeVDSTNBPqMCAI0xjkGV2KubdQy6nAWpasuTkuvzXl1plv7RAfqITct7IrkAO0HYAjA9XHry+/",
+	"pmwm71lNoPoKjBu+qVZsEhCeaytMlCdUG1W+m9L/4GJ2DdkvE0njaylf0fS2NQR+Hfr/WMbLIr+9gYKX",
+	"9ZlOWwIffsFKzDnAXLvXZ1ChryXYNZbz2wnK29VsG42XDVmJtjDg5shbv2QIylh5Ir+djd9cMdbyIDbW",
+	"/rdz3k0L3o4c9t+EBjslIGoQmqb8nsXnYBbz0mJciS0bXDbJdJayRhvk+i2r8q+WyAt25mvW/3W+NvWu",
+	"eJxiRGfsnIQLyu9ZGtoKgQoiXhA4YyJTBKlHtzsCT0NZf4cLbVRIEAIAdVIxrRMWH7pCWVyRqVwQ6j7l",
+	"iiRMEzmZkJQCgB/kkoyX5F7yGCNylUukKXEZKu5GULFwgsEwNEXHp5qa/0xZdNcJOoAJ2Ak6OKF1vOi9",
+	"pema7MuiqkVLcNl5wd5aQd9XlZ68rJbrunZfm1TlC2KFKEJXYV8Cks0B/9ABqpg3rNRmNgNS4Ab9fgFn",
+	"kj/q91bASCqIIRZ65LgERHLchENSb9+gmZYj6+2umRv+QCB2H0htLpXugjwBigAYpMHMeuDwxSEM36Ys",
+	"M55aNderY2HeOjwnQCsLrqDMmzUIY3cKswSrkbXevf4FL6JmI4P15BrxcVwHhWfFCAXyl2JJYhT6gxuz",
+	"iAmPoCySFK5mHPmZjRXX7KbTILqUUzHamknsR1u+bn5oHVzcTqRKqJch/werclB3MZdKFFTXpbSwNVuT",
+	"+wKqNBKUz9f+XoGEiucA77/lzd7e1tZgEWoczU5yxp+S6ezsHKnhG5ug5v6op3+rU1khpYc4Yo1kuIyS",
+	"balwv7ie7exSD2eUaoZo/Ybm1H3tqDtbwPZKno0M0aitZol0hpjEl/jRk1XnQU1W7uYjP0MY4lEEOMTt",
+	"h1WGLy4NzQMsy8f2cM6Cal6oXc4m0mxM8oZSDqH1eznHiWH7FkrYAYpBqi9gTkMcqyChrch6TsKUaagz",
+	"STS9Y4oISQRb2NvCV2Nc2Yjc7mc/rFdVEioeyOr3r37j/e+Wb7e9FVfPh9H8BdLXS7BEt7UIDmssgla2",
+	"HM24mlEdTeuJO+Ui4nNaE/Bq00xal3XcMrEqNzvvVH8wH7erkLRRYWtbON+WQFnXOZRJKUN+rW5QplhK",
+	"DJOy5VIsKrRL0CH248Yw+Z2EKwvk5EFqyaRBTCgtYKOBClOVCM0Mq9U8ohZrzBGZGSkEygOtgKliTanS",
+	"d6kcJ4hzv4Kk+/7lc3J6fPKUzPElEssom1n8m/3LENeu85q4e/AZtb9+varJddnWQmkXOFgHEYQF3Qyx",
+	"TGRKVDafy7Qp9dXxpRosF66ThlpCtZXeL8iH95el9BC78ub1zcHc8Kvr1dNpYXfqSQ748MOk5+9tx9nh",
+	"UtjNgLGfRWJVQ7JGhh1NB9jcTvr6rnLA1itdNT7UL8Ga6eXwIV+NzmZ5YYz1EjS81YYuv2qxvG9I1z5J",
+	"20Xck7Zh83ci8F03cccD8SW3uND+hlXtDxL8f82Y/b0u3nbN5mxa+G9kevDP/T4mCK+dB9L5/qWJqolU",
+	"vimVPACBXFuB6tvLMd+Cdz+EBGJW8OtJIXUx7hsG901JFOjrYcj0gdjYrsvetMTfclg7yqQrU/kva9nd",
+	"yRe3K3ZLhQjyZj5uHGBcy7FivkUxhSvECcK0yXpNFyyPav/qwDkoUcsxraZ92+feoIJ8wnWr9Z7RmAtb",
+	"86SyTlMW3a2Fx2sSsovmVZPlG5LgXVlKwMWA7iwidEBYohgJM0HvKQdA95AcUHLSPyqFtLpUeu89M8si",
+	"dMS9sClZ3qnxOOXahaotE2zLy4Lda0aXJJY9Elrrmy0x6WyEIbyFpnyoLBwTLa0FO8+ITHPo4XWVhjcA",
+	"8lxREY/lp+eJjO6a03rSTOypQtXD+l69g7LxuJOxhb22hbqwhrxaisgCpdjBkDQT9eVFbA5uPtpVS5LL",
+	"0k0zyEaB7mK6tP2TA5eJbd/rmpYgG/uwVwuI3Xb2DuGnpcjj8YgaK5bcBlaN3rJRKhe1ba24TwF5BRCA",
+	"LESx932JS5Toou4E+GR1Ed/nScH7XGWOhIrLYFC6C2pRqacyS8tfDY/Wf/N5w3SutL2XKxetXDSk3VrQ",
+	"rUcKanO1j8CUk4mCYo+RFLGqN0FPaFpG9jI7QujUw2Bc0CQhkRk5oDHY5lqmTZmxjX6zNZ5W5waIGuYd",
+	"8ptFFajB0YjpcuPKmENoA1XLbZKD8Pry9YvRP96+eREerize5mxNuei4QfjTWVneWiouLtgVNDZ+vwsi",
+	"xBdHWWWf5mbqzYHDlExS5nyoAPSeV5alZCZt/QNwi9pcyqA1jNkXxM9uH/C+fekz9kmP4oyNnMC9gcK2",
+	"dpltlcFZQpDaEgD11xykuIU8WEAnt/Pl2s/8gj62UsB28EsFDn4BYreKrkCLQgS11QnIgUXYyB33hz0S",
+	"zqjIaBICBIhz41vwnwpE7jkJ5T1L44zB2/bCD8xnLjggrED2h3kBgnMS+rk55RbAK9hYxaS+GESPvKNL",
+	"52UqoHcBeaRStSHhE60ILeYqU28qxZAD8055lFA6zOGzlcZZKT4B48urqzjJEjvsYGxMnLFOBf3l46aK",
+	"SlB/XGSz7j0FCDJlWr3KR/weyOG166X6w9u81+ovqG29wkF4NRu2pExgXSMmYrUddO0fAiF3FQDka8Do",
+	"lkFyN4PqlpDoSvWrS5i6lo89AHyup48jjmiN7urDcmyz7JU18qe5Dn+jbCLYN9fMsLNlPS4sdzyGxWWu",
+	"5Fii0ySxsh3C5Xiw/05tLHTJj7V5Qg1IpCvpIylQQ54cZD9cs0SXnh60h8lwjQVlnrJ7zhZ18sqKxwff",
+	"DDqbaO3b2EVzI8/uNlHbxFtXZrwuICICQxlGVblrWU9LCEV57UWZ6QCqznAWe3Ad9i16mzLzEhaqwdqh",
+	"oJZnGupSYb0aElEhpCZTlszJgatXE6CNwC9Mg/YT+PcoSqhSUFnZJTsDBB1oRreUixyyA5K9eETUgjHT",
+	"PCRucSZ0eGjGIEUeenIQvnt7dU16vd5jGFd4aKG9MITSnCm3bE7vcsujsjlLFYvzapQrJVsbiqpef5F6",
+	"qt4S1UHSGf3ArpmbUIDwtyh2GVnFW6dSsnkmUkajqREAoNo0nzGggZNPnwJyPDzNQabtblPYbShCjWWC",
+	"NmzP1Yv3f798/mL09t3o6ucXL97lm1Cqjg9iouZJsiJMabOTWhLFNE6JA66IOifhnKUzKnBGFKt206RK",
+	"hEj8h2RBDclOPCotKKUE/emWyWy666CWiU644Gr6ZTxjbaIFq0ffBQ3uVCqWijhAYy0+MX8sYa21nM/L",
+	"lUlKOhWdrbEgo0DZgBJXbL7ZzzJiGjkoiqFbySUg7rI+z+vLuzu7vm7K+mIZqyUyLIfMIsQbJGHKFNMj",
+	"93MY5Gm5Rc2M8RJYoSUkw1JECTPTv3PxlTX51sB1m60Atowq7J1/9rbJD8Yuxg3Sh9801/ZkO8D5MzjS",
+	"YY7MCn8e9pr7aTB/yYm2udAFBRQ1gW2ndKKxlK8jUMtfkK2U+PxhPZ/dtrDINvp0fuZ8xdreGPWrayhu",
+	"w50DVzIchQUeEa78q1AxfW4WBGm/uBhbYaE+TFHcUkENF5WbKxjIC0rlbB0dVKh/O996LZ/zkK2teQH0",
+	"keLfuT4JnfvnOO/RK2mgytoPsBy8OTrOPLdS5Mvzx1RG+E2lyUIUfECxch2eeIpGFIjQtqxzPehM2Za1",
+	"oieUgbVbVe9aYwuvUpPLEcLMoAp3omlsK3UVqLFKTqD+WgCykWFTSCZQvCuv3NUW0UzLxt6vTEfY+7qe",
+	"PJhay0YBgQ0Yh4MJ3tZUUFnyNadwLbC8SzzKDX754SmdyM2o8razD4XXt13OyEn/qDZnBAwtQupRUfCy",
+	"vl8lX3FR41PFWWxpY6o1B1cNEGBV8ZqvXXstUzZJpdDfurLQSoID+wTlj28LO8WBTQ1Rh+f5Q4u770SH",
+	"mWLJfctilrs4B8rJiSvw3WYU5swovHIxozE/bb2VIoAby83WVwm7dmW/uh/evyrA5L2gnifH5ZieJ0E9",
+	"HNOo+/Hf/22TfXGngkc5Xv26EkfX9NMfIywwtWRfwaZAiJLAAxxxwCQOsAQBSoI6FJNePfDIUTvgkW8Y",
+	"qJiibLNbvOI1/fQ1syX+aBtXjw4Mo2xYrW8j0pmTt4cUd00/fduIxD/gvq9uLktnO8U67uEab8RAqKU+",
+	"d71UwxmgukxzyZNdZBb3TR3m/RUGXVirMLy5rFe9YUwjl5/nxLDvGE1r/RFVJDJ/YqXGSuPbKDXBur1H",
+	"vfPrwcy3xYvfGi6+FU78tZSvqVjaWauWmdbD0xqp2ZzdkdU5aoXlD4JmeipT/lvrlO7+oKajTJQScTFo",
+	"jSY8Lunn9SOYp9IQixHgXmBQcMsZ1+WWo5cL9IS5VNwqM/ZpgUJZejRPWcQVPFQjORlxMULQvmpx8SJj",
+	"vaG8CXhm09SwgdK77pkZlk2iZSU3bpRIVX5iXp3IDOwgiFwxyikJfWFY2W6UpcnILvbqD6YVmiRywRp+",
+	"hHJw+BMbyUyb+afWZhJnWM2cjXwHc/G0jAhS+illMy5ilo4w/IvhqcXh5EHAnuMafgENlpUc2qNMRDZE",
+	"POhMaRqPQLl2S6FGRrPHZ4bmYjabSw0f3rHlKGWZKhEjjeOUKeU9QV+H98BWDc4NR+75PU0yL2TbEM2E",
+	"fxqlTLEUC7ElEiu/r8yygpziBj+a0+Vtnr+GX+VQbMVzBy+CxAPlxwS7pYayR7lPF5bO7B0VEJczUkYx",
+	"T6slzuzqmZYcq18pglYdvTO2rIyvjNSS70ixS/adAr/QImuWDpgL6fLp3bFH82KBGJA/NWd2wegdencM",
+	"QVcp1z0un27c63Lv+AgYgwQO7syGXIzGqb2+PFPiyOKbQNW3HIfeLI0znORPjBRBtcVZy5/mc3QPTGvl",
+	"v6sYbfCTfxDK2CSlVu0vdc8gpcT/wWnL8BA16NLjfEsnXHDN8k3NX/DH5J/46nZAJH2pa8WilOnRLUaE",
+	"2j0eQYWJDuYA+m+bv9MaBqXZbJ6Y5wX/yx+VvmfprGH/4Cfzrtl+OA7OxGVOMtZDGBXBXSDLyNGMimXO",
+	"41RRjMS77Lwx+XDNown/xHxAP3+cCzaeSnk3YiKeSy5cfJf3wz1QtdnITNwJuRDej+WLwH9avgWqv+AV",
+	"UHs3K3rLvqc8Wb6vC7J+KxhxzIMY5kEkFp2L6XLV326jkTfGeHr8o5152PRcKzyXzcQtWtpQ5b64ato1",
+	"lwmMM1q1HsBdUp8oQZePlE3B4IKEpo1w1VxsPawpQ1FiZ6MxXs8cS0p7zhNv6epEVCCM99B5LdxJ7vt3",
+	"qSNUxHZSOGRiOiC/TFI5C4iWH89JqLLZjKZLjKuMDdGFWIUEYYQVCe+4iEOi6FLVIK9YEasGDv3j77Ww",
+	"50bm4cmytR5fPgxtc03WBQYUzi+YeceN6OO+ocxri9Fs7VNFb4c7ZTX20RILAHcLfmMdIVwRKcokLJqS",
+	"FtxSbLUpV/hRw7bUpO1szjXznaT1RWes69TP3clpsPHIeCNtSswQWCqVWGGRHISmqf8wv7jgqMqSO34R",
+	"4HorOGzu4ME5K4J6asKgbm9TECfRmtnONnbhfbRa9MFBNAE1E2B2ikxkEhMutCQhjDaEEg9bBl16GsAM",
+	"Ddot2LD/UW318cJjeACOwnmSYWEHywUJ3J1UROwwyGnbyA9los69ewQqY0IcQEuXop94Vh7cm2w2Bt8L",
+	"xhm4F9HrYSHWMbotPy8bk+JaHuVz4pVSN1RvrvfcV5nKxdqSW3Xe0bwayA/fFYSpCpepFISKpbkDgyJF",
+	"EAIkoIII1fZ6hLdbLm0urFqCWfcGF5tu/i3Izv+o1hRXzNuGTRkBDWJ3cDzm/p/INGIPRmZVa57ZSHf9",
+	"f2yIsK9JC/7hOwwgAoorBaAizj9EEmrDu6AWMfnhu4CkRsRlMcnmYBBGyj20KcR+IX9iOu015lQ28E1g",
+	"brngRIuKdLZCKdfkoGqEPqzeSXpqSH9BVS5XtcYaq0hQI0wFLtFe6Wh44dj52W++NZYiehjnXVsZfEJ5",
+	"kqVbJMvn43yJX9bKR7vEWk4ZTfWYUV0bUveKKo01+eWEJHzC8txLmd6xlMQSmVn76Lq2YIwbAwEbUn8h",
+	"2Crddt/aBbblm1BEtGFiSpskZGs9XPrhYO5rOx2PLtYFg62lY0cfda4QJwq0T3UoTbDtBbjqqrAn0Ztu",
+	"c4pEdZFX2aNZ4TTN5prF4RlEllpqtGG4UCIqp2vgpOH7D29GV9cXr16MLl5ev3gfHuLla5bdBvCmDAur",
+	"+MZujLYshW8ZskgYWpfnNNWY5GMDuYKON7YGjb+uvvtXyZ/9eqW2vyDw6reIJXDr5Dzgcg+kOrP/e4Um",
+	"1cYYvbdDBlo34/MAN1oFEH2LktE+jWycjkMTaTWbByxHvQ11Nvgiq6lza6B5DXV8myAK4Et7RFGY7x8o",
+	"jOLPXr68dlfdyKqWPCvYg+m6GrSxfaXBoq8LdDDxxFpbK7JA7n6qxTPYKTW0hD20sgZ/h3m+QLJwJL6B",
+	"Xjfq2VOqRjOZ1i1ssqBLRYDizjFLIOFKk0jOmCKgNUGiCqTPsXkpG6UpURLG53XaPM1X1lFZU9usPhe3",
+	"3WKvB8Atd91yidexhMpc/kTr/9ZaWS6tHaaKbo9OdC5FU0K5dadDUNfaxP/PQefWIQ6vrYXsjSiHKp0x",
+	"qrKUzZjQo0ZXRjP8IyAYtaMcd0TLM3djb7eQD0ZRpd35s1CVrtWpvkI9VAyDWF2LD/M5S7sRVYwkzNwZ",
+	"KiAxvzXaEBUxiamaMnVOQBlWFlzOIW0IsHk6Vd46SmtuH3f19Lun3Y+/94PT+jvnj4hQWlm+XcV1u/M7",
+	"Sex/wh3cG1l1ZeHXLOq3EXTdWd5D1rVNPJC4+y9AJisU8DNGSHzPEm7GW3NHb8AOmNGYPTyAgIsKaWtR",
+	"gWAR3pA6Db8+UlDbQ9nqsKENDenyOCTSYX5qDBFu2Z/zMex6sUDmu13frZZnp5R59FZTnSG12j9T7WgS",
+	"A0xz/IRICsEiSPwtSvfXjyRlai6FYqOoMZr1b9fX71zvtj83wEfKdr3qN4eizPVUlVCMfZw1ZG0n0iJd",
+	"5eugpbyrbwvA2cr70FAN27wJjXFF4owFFhvC5hS2N723M3JXzuY+RVxrjWneIfOOUIm6PQu5lye9zb1d",
+	"mcS3uWqqXG6PK6d+U2oTTFvmF9sWX9jteCD3l0/ANSwq5hCFHnsAeS0W0I3xe/s1YqMVdRbjeitGQVBq",
+	"DYeGkkeKYF15iI8Eq6PlzLYcUqvtfmGaq4dvx53g4nakeG0xqCvzGFlQjHtsbrkpvWdkzCzeCBe3HrOy",
+	"6DBLB8XRI9fTlDFEHZYT4jxJxK45cBJ3+B7cXbfOmnvtAXJBjIFcCFUaDjngmqQsYvweahomS3zRfvVI",
+	"4VapwqHs4DUAUlUuhCt3bxux2wdftbMYp+yey0yNbNxsOS2oIpBBak8eKYhfgL5JIxY7jB+4AVKpLXgL",
+	"wPYofitUQMZM8ZhZ1r4g1cjC9fnSuwDsNUBu7qtq2bRs75gVJ7LMC3ZVvyoMYCc1rMKTPNn1pN+vlQJz",
+	"npLXbC2ZfnZlMYDPJGLHZWTqE7PHb4jhIerM1uW0yxW4P5370T1wSEQ2oq6XwwoUj3LED/9hATRQPMvD",
+	"KWzUefGLF6AfB0696HGlMv/vOeXeX/eSQ482PaGYiT3WPYzoL/7OQZUqUdo9d234PUGbeYh4UCDG1+YN",
+	"FZ3U/twjF5jWYUSs4+EwF9RrAsLD0oXgkdOglpzWF+Ndxzcv4hkXyA4DQzwzegc1XHOuCVlaOY9sB3GD",
+	"rKDcEcSnkwPzH8t8JaEkkXIOyKk2pycgMtPAuGy+A5fi8BwCpCiZp4AaHeRfBSTh4q6byIgmhtQdQoFr",
+	"jWQiMf/5+cV3f3v79qfRxatXb38evXt/+feL6xcVBIBh//jZdrYIM80W/KQiUKxGGthrNyzBiCAcuaPJ",
+	"8kWGiEx65SZmsX+vH1CPwKpEHlqmocznSpaQK+142gh031TkzaXK/UVe19QDWVv2uA0elv2vETL35Cm1",
+	"Z/z5lEV3GOYvBUFWvNMx23SmfuZ6egUiUXvqW6WaKhGqvMXVRTZSFRe3ThA7CBdTxaIRAmeOqWJPjp32",
+	"f8eWhxAeeaWpiGkaE9u1IgkfpxROpzZ8luseuZrKhUCOCJh2XBFndOi1iHCHEdfRNuQIRFnK9fLKrABO",
+	"8WLOf2LLi8ys/O+dMeSBv3T83MLFdIJVcBlXZPggpHejXq8XHubmJkqwGcRVsSVmWXrP0q6WXfyXrfML",
+	"1wfsB9A4ZqHnYzdXg9lrzE5vGOOPP1+vjo/8+PM1maRyRhBn9PH94DHN9PQxDCkkB3+7Gp48gbh7eMsa",
+	"gSz+EOGQ7aWX5s655zFLycF788HjF+b/kntOyY8//3R12GL0n8GpMpFYRlhoivVobbRBxzH2/7Rlc4yk",
+	"5dwJZ513ju1rRmcrmm7niiVJgGM0Um6eIEAuolQKrsjz5Zil5F0qNYs0eZ7ILAZY8mwekJinLNLJ0nx1",
+	"I/Q0ldntlGjO0u7QXe+qdyNuxHMpDEPhUqizG9ElP169fWMBY5Wgd2wUUcVCMuEsidU5sQJLDvWKz6H0",
+	"TsoMMbKYHBz3+4c909ilmGeapFliLijFUD95/+Li+9cvDs+IZp80dvXmwyvInaAR2qJtRhz5cP2y+4zI",
+	"9EYQkkjB4MHgCVFZmspbqhm8a2hSxksjj+lpQH7NDAeUKZkyCmKckb/6fdNGCM2is9Ki4+IAYBpQ2ZmE",
+	"LnkYBZ/wnFBcFNMHvG1aoiTPm4aTIlOCooi9rFlecNp2T8IZTUyTLB79U0kRmlYOin4VCYtM7Du2DANA",
+	"jkUN3zQdGk1VEB6jHguQ8KYNFwLtpMybrN8/iuAZ/NPLVgzJQbiSuhsGpNfrQeMwMQhxLsslC5nBKGfz",
+	"TDMyZkspYnLq/a93emr7h1WuZu7DGpqrlmBuJhn2+/1uf9DtD/JDOhwUjwThMDWYz0qSe9gjL2g0xRWw",
+	"sKBmFakmoFoB5UHxbKTLvBR46PmqH9vq1P8Oe+GqKNmS3xaxgIo4MMMwLK4gnMACJ6tfPoau3DXkPdSM",
+	"wohAlvmHtqzAwaDXG/b7AbGKIDnpH2LJJkHknP6aQZxdqmQaBnh6ibUqk/D3GxBubjpn5Jder/cxIDe5",
+	"k9k8BJWS3KAZGBsxj286vV7vpvM5PDeN2XwQsCXM6S0joWsCU/eMzIP40F4z8BOqljAxh1SmrMqIlnir",
+	"2SkAtV6S0AnoZiZEzWjiovjJjM7dymKGjGa3KdWQS2DYC489hhE6iLGQ4O2OgbY8BU89UMqEJ4gBC1it",
+	"wL1c57/cseXH/4CEphDHbgQVMwi4PUJFplLILCXhZYFE0P2JLcMztMXQGR5xaNY9MZ0CQwAbzVKV4Gnx",
+	"Pj+3VGW1QHiba/+c1EMfhOceUDM2ySE/Y5Lw26l2bfRPV9qwTBmS5eHdsEd+Yks8BndsrsnwmECNJzLP",
+	"b2lYE5SEFaFRZF4LLyfd11RH07CYdcqUzNKIkdDaXeBUK00TRuwTMyAztMEwfylH1MC1v/AAR+w+XVgs",
+	"EzhcZwTFAYJc7Mefr5GHheSg+cIHqk43XvMgEKztzoo9tsueaRcq6svEJW/N6BKWDU+rw5M1y2tI0fSK",
+	"5UDCT134Crl8SOcceDqZMSrUqryUI/f1bkQn6CQ8YkKxAv+pY/SPlDONGacgjaOKffb4sSdcPHZfFvX7",
+	"O05cuMi0nOF4c8nj4t2lZ0c76/R7g14fEsLmTNA575x1jnr93hF6d6cgUz6eMpro6W/m37d18vMFcCtl",
+	"mLxHyBYwBuee4zarHrmWWTRlKr/HWIKicL68l3HnrPMD03+DfhFVFg4YDGfY7zvpi6HLwefy/7Q6eF63",
+	"8PfcY9WRd+DAAo6ySQe1fYPAV2OJtnMzPNIo5L2OL493zn756CXJdl7xeyYQ0ETTWyjrIjGX3xIN+F6y",
+	"ccKjDgj2j6HWYtsFt0YFw/qMokJAw7BA88ClDX3O+C0uLvIGTILVAeB45jWCanehKGu570YUVTDdWHFT",
+	"jL7oRldsk9s1rDvZeuOK4dbsnflxiUp0CrsWdE76Rw8wCw/bvzodBwHhz8kvsvkwM3sjESZ9iSkp1saD",
+	"lUAVUXRJFtPlejL1N7olnRq2POddw8maiRUtkOZuR1PFHVueFzZH84MCEjVigGmpR1D1R0q1INxMZ6lg",
+	"MZmytIZMjdiFqm+Oj82MYtFoNCheeYyFkT4HG198DoIRZFLvdw7QGPZL2TvaGfaHT7qDQXd4cj3on/XN",
+	"//tHB31nnf74KT2mA9YdTk4G3ePo+Kh7GvdZ92Q8mDyd9KNTOhgUeuZrygUmIwGSLSSTY1hQh96Nju5+",
+	"Pf10P5y5FIIzWxPVzKuImkRnhScQds46bPlj//Kfkr/+58XyDe9/en3VX775+399ev29XMD/fyn5q+c/",
+	"zuGdHy6P/ufqx9P25I37BxbHGvq+QNFVTvKrE07vMa59Xbv5Hj3+jsYOnA4+GWz+xEdcw4+ONn/0UqZj",
+	"HsdMIF9pMbJLoVkqaALKCx5O79ZQOp+sdyTNwCpnslrU9iNUylM1hxGdX4pQEHDXmXKIyqIpocojJHN3",
+	"T9mNsDYylFFLFi2bb48Cq02Hm1I1ZTFcRLZQyNi0AWYxhNUnF56T1ozLfOyV9S2cuOdF3boZXd4IPEDe",
+	"bAq2Ml46XS0s/CMhiltl5oFrguS3NffwVAjzOTIHoLXvZLzcji80HN8tT5D1b34u2xJdHlKZcQ22vPr+",
+	"SPwqyO25/lujHz89+6/5P4bp9cn9z0+XF4PoxdHt357cvT4V747Vh2eL3ZYzbpIE79jSllsyV5g9Gcra",
+	"fCP2B2dSx/3TzV88l2KScLTTHw9adPGOLhNJ42spXwHkoPluOGwznxWQyQfhpM8tl8jN3Nty04qoAyWv",
+	"kbcmTDeEDRqOpLScY14xoCtpJAnynt1LfEJS808WO65HiZBdOV8VcOCTgkdVjvFxXfYjNPyHp7/jzV+8",
+	"kfolQK89BC3guuxBC9tfEOiJLJswIFKu9oZ+D5KuIQU1lanuGvUyJuDgID/+fN0jL9ET7GIaUZ2TmYD6",
+	"Siy9EVHCwXVjfeTm4p2zlICPAg2P+MsZorswDtYqsFYa3eFGWOujdaXQoimwZJ1aM857ptNl92KiWRoG",
+	"nt6f8tupvhF5qSdoxtnEXEs2lAmjzlSPvKZiWUSbIUDdjcAhQwOgOiyM9I++NJXIBbDcfB1iuTCihAIR",
+	"QUixnMlM3Qjnt+Ca0ERJh35S4NUwUl6wR7a26404CN9TzUA/6P6/ofUuKCicB5tYOd8LrByloHrWI+Ut",
+	"gUtAxtgX1SyEXFsoy51FCOeIArqteKGKBNVOJNOURbo7lali3THE8S+7StP5NgppCfa5lbyxpaJUBt42",
+	"+sd0/EPE3/IfLz/8djl4wy/VpXh/Ej2/fHJ5N//vvz//8bTHlj/+Fv98yd/yy0+Xot+LhokYz1724//+",
+	"sVL/oyrCDE6sCONDc5+C79xD2Xbg2tutUr1KI9iC4ByLohWWykyrBfWhjtrQkf3icf6602i9Bt4bwgDw",
+	"ibaNFF9UGlJMb9GIeRvm/tUuoZ0llBaiUAX0e58bqcEI8+KTrSFasOuCkxoFR5QoZv3tVbXVWLi5bpqJ",
+	"ZnvNCzDSpJkIPHg4KZjR9qIkgzg4uAFcjciYx/UWGYvG/9709ieyygC8eM4dht3+oBxw6v9ybfQexzcK",
+	"PCazp6AIDaOj+JidTLpP6NNx9zh6FndPWX/SHdDh+Cg6jk/Yk4mPLnU2GPYd9GSHJkkVwsdy9jNzxZwN",
+	"6dH4ODqJu0/Y00n3mD4bd0+jftwdsOHkiB6PT6IngOJ7x+dzw5OPPQukj0CjpaaJX1y5M3h2dDzsDfo+",
+	"XOJZ58PV953PZTMROA9bs8KCIDabeQyN/kuYeBwGZIrHxB1n+7hWHm2273wHOGp4MiHPx9b7CIGoQ3Kg",
+	"ZQy2YCasd7co8Ylw2zcipsvDM2IRmEnKBFvQBBuz9e/Dyzd/f3v5/MXo+4v/uRp99+Ll2/cvRt9/eBFC",
+	"uKL1YpsBdqGJmRR6qlwoACRsqa6c4HNyAFjLBPDJFZmnEkuFjpc3AmN7baMWnz2H3ASxELkTZLEfYmhS",
+	"UQgLCq1SfSMiqTT+mAfCkDdFEIXFZ9QLHrEzSPuGqJs5S51/OzCyXKqXTpbmMjYfMgHAf3m0vvMHBERJ",
+	"0O3mwDMgnCVlFlEMqjgzEauyeznHjOyRwrszPCdzaSv1ppk4uxFYihwk2NtULghF03k0zcSd+WU24zpA",
+	"IR86WkylKnDWOIsh0GJGU6N0ljCw8r2tglw1S6vFcf6mZrNafu2x0B3Y0zY2tOEDjPZr3S5f7m7pe3dL",
+	"Dni2erH0e/3aS2X7LWoyyIHggiP4y/j2BzC+XUGiLvWvuda3XI3YmtveamXXS61sqm5g2WRAgAiBJeb2",
+	"BeC8mD2oan3eJc62pw77MOe9BMu5+snx4B+dKgxnzVuFhf4PKJima1YEpvcAwuuD8pm/jKuVs/4D2/Wk",
+	"72NVzSW+9iEI7hM/DsGGIJhHeYVVrhVLJvXabR4R+eV1281vuoDJlxAWCV/UlGP1isRO0HHrJn8AG6Eg",
+	"BJ4LvMMh8sy66LwUM/8IbUgVaxhGnnOLQevesA6EdEM6tJFNacaaBoWflwa0itO0YSGcBxt5S1NPOZJA",
+	"O+7hSMPBHmwchVUFjE4BZp+DiCrW5UIxgdXRGjfGoRoWA9uAb/iQhhJbp+usMyB/47dTcqVTxnRAXkkR",
+	"Y5quYcnIGr6rv/ZW/Md+amWJrZ/0G4THlSc5EmmH6/8085JK9twE7P33JH7Knk1O+3DhdY+jI3P/HU+6",
+	"J/TJ+Gn0LDaXYadcEzlKZ5Bi2XneHfSPhwWWTec59kFe6bhTTsfsHE8G0TA+YtBw9zh6GnefsdNJt08H",
+	"Y3cHm2+mUpiW/v34mAz75Onp8RPS78N081svr13lp283LWMe4jnYx2DjCHmzuSan5X8Jm03k8X53wRXP",
+	"1rsQC9BlANODOOE1Fp0LF/AS2dCdChM3rJTI1Npk/ViXAHJ70XQhyneda8veeRDXQ9wpIly5dsdUsRuR",
+	"/3BgjTQ0ZRj3fJ479lwySn0RxfCwdyOgDzjd1tnIFZlJwWxiHNX5CAJrk3IV9M4BUudGYDC1kPh9j7ww",
+	"xxyHkwn+a8as0SZJzJV23D8tEIxHwBJGmt4xER422zSeF3vzDS0aOzDWrZnmWh65E99r4mFbs5svGML0",
+	"1531p7iztqWYJi0tB3Qoe1ZfXNONnlB45+u6Lv8yIa2N3yLexbn9rVtctVW9cb1N6Z31GUB4vU1Dg9Jf",
+	"RUbcisZo7sVlkd1yIyB/67hHLtGFqkhoecaYJlRETNncM3s/ao90yVQmsboRcL9D3iEgpqQIiwd6lMVk",
+	"zAHwSkBJrrTOYXAj4PojcjKBmx8g4fJaVUW4j21/MaWa5fWfLIZLzcX5A9PerbmntewLsme31HCb2z9K",
+	"3PpJ78nTWl6NC+Kgt9vyR6t4OQoEzeuvm2LzTSGg8mvdBg2GjYv01/3yv8mEuBejb1KvtjcwQhJkNK0D",
+	"QoFAviIXXZFbfs8glSHn25A6isE8Lr3JQkbciJhpo7oEgHwEHlxPMQpIjJWCyJxm4E626KOpl2F9Iw6O",
+	"+0ckhO792sHhYY+EtoERNBCPMqF5Etp4RTCB3gjXB0WkVJeZnQ8fAwcgfxAuLQ6opFjd7/xGhCmbyXs2",
+	"KvUUkoRPNBZyu+X35pOx1FOLiGDUrmICDuwOVxFr0M3ovEd+BkU2T0gOMOCTYm3BG2FPcd1NhEnNu6tw",
+	"E+hxP92tkcM/PWlkXnW75blBjgbbq1AW6eiLRGX+pUL9dTFuuhhtt39dkJULcgeNrYXm9S5lkRSIaIb5",
+	"AX9aZQ8Z1xeRAazeZ7ltmyhYd0fWRcPmSORUxGP5iUSJjO4e+VGyMokRMSlV2ksSw8CEeqfi99jhnz5k",
+	"9pnZA0SLg9CBflPMw7Prfv9sULkFaMJSjcB7Fnz6rF8bAIVxCk9p99n4NOoex33WPZ0MaLeIYXhKQSdF",
+	"gE/T5PFK4IJaKs1mZ1jVvSGkyY84yHFQO2dHQaeAQIXxejCpnbP+Pr6XghT+CpbNHS/egdw/WPYi0pBr",
+	"5MJl8YIFdMNJm4jZG4Ehs1gKG9wf8BHA8cAv4eFZKY6UjJeoCwBnuBG2R1dpw4F1uGreUvOJPX5EMa25",
+	"uFWBtfAAdO2NcKRdlCbQhueE7vkopksVEjmZKMCXptEUIHmBSBFmTt+IsPjbfjCnsNo4Jkfj+DoJvb/x",
+	"9RtxYGvQAbM7PEe4IadK0LG8ZytqDoTawlG3eWupVAo0EhEHBHO98gLRAGRqhxmPpBj5AmMY3AhvRgdG",
+	"CWExZFvaXHTAoMUIVzs4ZyPLx3YjKqPqFaBXNo62Qa3imLGW3ggPDI4uESWITTShiRTMgphZdYsrEpue",
+	"zBiDwtRm6Nps6pxRHZAopWoK2WOZcOmjmAKPjXhFvSfgCbO1rFh8I+zP8KXZwpSzGLPeXLiyYJ80ev7w",
+	"VvunHEP/GIgwMfMBc+PVOzObNXHJzd60gof9sSKEn3V2YMNfMyi4dH+uuzxPV1Qod3n2H/7y7H/xiGH/",
+	"8izfrf2Vu3X7HfwrZvjPFTPs3fbbxgz7Qv62McNbBguXmNwDBws/uBw9KLGC3/Oi7XAO7F0SAfonIrU4",
+	"kQFuITYx1x6aCcGweZ6DuC2oss8gGdBcaEa0xvPq5B8CxhfaH3cH0TDuHrOjSfcZPR53DW9wvwGrbwh3",
+	"zmd5ui7cufzW11IU0jWb0hy+7HG04SZl4kEZ3l/By7Weh11Yzj7Byyt86jHKds2WibeCkVQuQIj15EAj",
+	"6EU0BTFPZpocUFLUtTAio+EFgVFa3GH06nkUdGfOuUd2hwEGZzFEfbXpvjdCT9nsjIRGhA0Ly0YoMx3J",
+	"GQsDEpbQlgHUFUB0Q3RbG9nzRpgxa4BL5xpl00PwYYf2aIXkABCLgRdB/iFoYREK94e9G3GBi4Wy9HgJ",
+	"lS1omnAUpQMEhU5i/Akj1awsXeC6aj5jAWLNSW3l5zqRtmyfsT1/leDvmthhSyV5IPcdF3FTjDBkbWzJ",
+	"PHB6P5kvP28YQhG8nDKVJbppGPjrbgN5j99uGop00dw2WqEpnBt/fphodtc3HZtjB937Ru+6/vOgxC0H",
+	"8IAGuyivXN0xdx9ci/14wLrHkyHtno6PzC2J96L5rbNR7jj6h2d2xYbNbQ4X/RE7NhrBybj7LHoSd91N",
+	"b35zF7TrCnWGYzYwksFw3C2u52djrzAsfONa6YKn5XhybAZ+EnULWWJgBn7HloUoctZGBDlr2zKmQ9mm",
+	"DcNA/mcUI7MRcMNbsj/rGB5l/s7sureUSTxiPeu0FqD2tDriqdtseLQ3zyPljsFfYkWd2RIsjCXhwlyj",
+	"X0XAAJ9oV7PZHEyDjWLFa8oTkr9GDn6QUK7hsXt0GBCriOAtrOg9izFdHqMCJEI6kzlNlREXLFw/FXkJ",
+	"CcTLd5HiruGRLb/giQoJF2h4RO3knKRGGEnh1jeX9jzBZHtAmc+gJIqLXLOFcVwn9tcRPIVQAjtcNZUL",
+	"RcLelb0p3lmQlTD/1MGujLgY2WYA1j6EovAjLcO8TzNtMBv6OFnDorCEfR4GGL9ncSnz4JEeQW8TpP4Y",
+	"nkKmUHdFQVmxvG6AWzByEJqXQqKYPuwRr8JXvU8JouSvcwL4E7mVxmDp63zPaEp+/73nzLG9N3TGPn8O",
+	"yFJmuW3dvOA2E3///9l79+e2bSx+9F/BaO53Is+XVPTye3buuknazTZpXNtp96FeESIhizUFqARkWdvp",
+	"/34H5wAkKFG2Xo7jWD/sNhZJEAAPzvt8DsCIWkW2tmQeghFcLdYI9/f9w6jZ89vsqO/TRq8+K4wK7B98",
+	"51yoOGS5oL/MndLZJUs+lZMK2H/Y0eek8m+9GGznkq3JXcEXLfwp0MzDYgCr1jLu8SJCUTNrdsPUVNFE",
+	"rBqN2jHg58mAF4Q+CifoSaMfW+ai97C2FZjZepzoEQuDdrJmI1mz1udc5J7kbDLDXnf1O99C/U7xmy4t",
+	"McstmQdRmC8gQdk0CS+8+RSEBWLQxpyMsWkK1IvGvDuWLMAuGpbxQ4/cXDjYe3MBKrvm1mBeHLyF6W0o",
+	"DgqZyQ9hP+Mbvzns5y+ZOrkxzeM3WJ/mvcXO/3nOOBeSnKW2zeyxnWj8ekTjCxGLTxP8W/usfonaItNd",
+	"cFFhjG3JR6rtRjNv6VVin2CG9TYF0tdgmKx3zB6xTGbHNb8ermmrUXbcc1eTsklNyoYGzK1+58IIjCbU",
+	"RFwDmpKRAdRpi0RCmjITZp6tLWE0HHT4JI2VYtxmbKiUcplliEAv04g5yVs1aLVMa9hTPgBk4ELf16pm",
+	"BJA7EdjfoAlCsGdxh8WEkx/eXeXt+WIF+eT4OjFkXNXIJbbySuIbVugrK08Q2cgF5oMtOnVQi4iCzGsM",
+	"riO4goeZ5C7Os4VlgM7EXpbigo3FEd4AkfQhax4Rqk0fYnPZAh4ZLGjR4YBulOewz8zDQAXmnfPzHWFp",
+	"jZzTayY7vC+SREyc/BmwRYEMyISljOSf7NRU36ZSpEQqOpXYgrrDs+TwWGb3a/JLFyWpvEM6e6LMFLM8",
+	"DA5LRjTFSFLFnHYLT4FDmQZ0tyylCSgqmfj8r4301wB7IcpD/7URjSN9ztjdKBFR1qqwLM8C8idcQRIr",
+	"NpQPShS9gCv96F9eZUjv3uNDzXqWkEHTlGJLUjWFjmR9kQ4f2A8nPcQegMKKK4e9A7oftiO/xZp9v00b",
+	"Pf84PIr8Q3bQ36ftXstkS5Rn1uDpfLJ8ktLkkGa9mJ9eSA5ZshLXVuEKo2kYCI46a/SbtKUf3I/8Njvo",
+	"+0f0uOfXw0bUZK1+m+5rJeePMUUpcNJ08i9drSTTOA41l8a8jHA/ghx2GLEd1vXMGn3fJrjra7P1vjbB",
+	"HXJb/LZ+8Kgk+d39UEsvosB78+wl53sazdHxri/Ty/N/738X9Y98BXwuOBlLRAOB4l9GENCyWqsImB82",
+	"qU/FIe5PWgc/kL4PpQa07ATACS1Kq+1627EAndLTgsAv9xzpQTfv9FyaK9a6arRPmo/BDpbknXw87DFN",
+	"/WdvPr7zYV71er3ebrrZ2SBfHMbQXJUxFA/5klObPeRG2uWHvCD+VjuxC31J+uIuYavMFcRxc7Z0sDfJ",
+	"38oR2JcFtzZPuHifqLzGBtoL2uqW6dD6pllFmMzowRlk6IeYM2g5gm1hDDSZqWQFrDTBs7tL9dT3dmlP",
+	"pKlmyv+jgECb1T2AAZ3NId/wR00hXm0WOTy4IqGQ6svgg2ezAbqimI1iE90fJ7V7i5nVgMnSBTa9ROcT",
+	"rxSJrnFUa7XLMW+W6Bwxh4uznqgdsy44R/P3NPatk3FZY0Wzm9lR3P48IyGVEbj6K0tnC4sbUl+EzTfT",
+	"/wpdkI16nfzwHalCh6lkuucR63Bs7Gvitn+19CdBLC7sN6niWwYl7ZWTxoFWN6ayG/Mu9nyqnLTqf+VT",
+	"h05VMQAe4fUugwuFwc0VqA9zrsFOjoSMcd4N11SpNGezvpc0FBS968YRCKZ91o5aYbPnN2j92G/3j5h/",
+	"FB2G/kFvn7b7LdaMGqGWZWMeqy6gOs9ud31R87f7lCjrYMEq45V3BSgjU8QQHAHdzCVdPvZrjYNSitDb",
+	"MH9/q9Y4WnT7Yrpb+FSPSrbkfAxn+uXsSut55iw0su8FxQ9LfC2992XNThZxihJ/+xynMMChOAuLTOXv",
+	"9w/qfpseahv2OPIt9Wni21qCqZGODxuTWV+0l2BOxrlGtExlwLIWpR32fpvyV2slAicmVTdVEpvbGxAT",
+	"PL0esSzLw+Z9oEQOoC0zlgOL4WisoIYQzljBBVvr8H9efvqJ9KY2y8bGN8/CkI3UCXEF7ijqB66/lkB6",
+	"5iiNuaK9hJHzt9+fLIbF7fAZXNy+SIv676ts5/dM2msYj2LGlUeQ3XlEHyaZr91WjMMmgYKiZ48N+tjd",
+	"KKEIjwIP+IreYRsq247KI3iACQLO8IgYLYBEY+YZPb4fX49TWKqeO+wWJs3Gqtbhvw4EOIW10W+Rid3t",
+	"gfuzi3pa52+/R8c3F5D/xBLJauSM2y23Ha5Nz+8kERPZ4dz0Bx+yKKbgzMX8p4MFUMDvM8N1w1L4nR61",
+	"06N2etROj3oBetSKShNoDjPiscA9K//n/O33fqPWIrVardwO7sWcgt08awmXegqNXPEywSJSUsVifHnD",
+	"sDO5K70xQky1yAGZxUnMNV/yCIaUc5wsK7HwNMxkZLxBaeG/jWV+xmfVlu+NcNfvEjyZeiTAlwXWf9CP",
+	"EwYvxgi4Above3e+gzjEKTyrH/1bZ+6c1kZRv1Mpaz+W+zdeclLJwVIPIMFoLW6b3lvHfb4NPXobDlxE",
+	"98g5+59rZg2WFo9dsFCkke2nlLKQxbcW7026O5LlXOgjS/nUy73EHW4xwHPH6EKPcY2cwXMxTXIwwoRR",
+	"m3Bvz5ZBODQn0ehop2SIncApZqpY5TeWHQ51W+KWpWbUAP3YDkpinqqPWAD6IhSG3Yo4ItAoqnBd/xwg",
+	"0J0Z01SgMaUShoYE9jqHHI1XErNqOjzTpkejNKskwDwOwQkdK+HjJYBqTyiXp059G47e4dS2UCd5OYLR",
+	"Sl5hV3ULeDsNE0YA2Txw6r/8H9kUiuJsfuJiuD0jH85xlRsWnV3YdMjNoPdKdNCFonbI1ECrh5Ue5Tdd",
+	"yF/qm6Yifabv1cz16uJfwIUbzXrLrxtE7uXkp9mYR6wis3xnZ8DsDJidAbMlA2Znvnzt5ov53Csz/EV5",
+	"Im7aGEL9sON+XTMXPTcfGpcf0YOeb9mU5mCz8EBLsqaFQge6Ldw3sxSUrvWhUB+QaquKtQsznUVGnFV+",
+	"ZnJfjTEWq1294HPMTcevDjqy1fpWNXnujxe81vrzls0VBE7jZAb/XFsJYqyyIIHp4WpPNRcKlHm9g4Fb",
+	"4gS6vV4tkYMMu5TdxdrykcaC8UhvbICYYmXzHGJJxIRFWArsESmsFZGyhFFpLCADtC1i7IHkpNVXnbiI",
+	"CQ1gmEMbMPQaYMClZ3orxdIu9BVmVkzBX+Hm6Uia6IsIVIgLUpRHJiphgRPdDvtZez+D7W1SrBVLh2Bq",
+	"QDVAX6SAMo5GGGcT6/Igb/J+g/YjKCFu9MZA0RnU9NTIlSAJVMjhGono9z2SzlAejo/slAQTGt+yNCDa",
+	"/mQ0ms8A+kXEUR4s2Fo99C7MsNPSd1r6E2jpICZ2Wvo3FGQo1SJBPNpk5F0B5fNDptBydxMXeaYlDtni",
+	"VJKByNoZM65imkjSY4nQ6pMwioh+QabWWAVIpG7FHcMeKhILCJUorVj4uHmuge0bCEv9u7lQC8Uwl3za",
+	"rsuzTN+yoUDgRf1uAREju095UfSBbQLY7u1Tvx0eRP6RNggt9m2LtbXk1kNbJN4lHljeLExjHsYjmixs",
+	"XgtlI7W1T9bGpKgnoYfUJBJiu0CYkkOT+vJGuU9uE6WH2r1hdS+2HFJ9kQ7JJBWK2eCHGKueuPO0As2k",
+	"IgmV6sRNFbJ1wZ7FxPM63LRurQbYXiQg0DOISHgg0P9xwdK1oXAtRJQj8SEAn1biA/2+LoKoex0eDFgS",
+	"BQgFyAW5/Hh1DpYI1omGgmP6ULTnEar0zExfCz0KgVGM2SQiQOuDnlYdnlXyVql7ev2USaZwgxBlHuIm",
+	"BqEvRyHNqxD0raducEmvZghdisqrD0TWOz2/wAWHcqbW3qJa158Kn/eJCglwWY9SReCu74FSgmxzYRYW",
+	"CrGqB6UpizLrOqQGFqS8lNSQc2GGQ3r3gfFrNaictJw62Afy+HFCGXSkibvHsgDAUFq3mwFrbaOcAKex",
+	"daD8jzRO7sXHx/c+L1h4pWg4sDbBasV1RlBmUdmoD1qwZT5gNS1nDq9h/aJm3m+zVtQM/UavrsXnsRGf",
+	"B3S/p59sskbfWrlp12z6O9wG8g8hld7OuYVkBehDJiW9Nvr3Mu/6u6aAGg1TwWPpW5mCjmNzyE4qv1PO",
+	"SroVZ7fYef6TckbeihIQFn3Tgg1tFvrOSHOsMwXFqPpk1jTEozq/M+65XBpo5gHTpvmfjfDqXf74cDI5",
+	"HMkXkUkOqQqgrzjKFKi5K3uDCxrUw2XJoCOY1gBWY7KiR4t9rXDMg4IketLVTF14JcltzCaAvGj6tuRX",
+	"4A2QBdLeKzUJXKLYPBG5wBOfM0dz9Lku6HMVr5Irlfp1+3WyX2vU6uTCdr6yLYa4UETRG8ZPYPt74o6M",
+	"Ob2lcQKpW4/FHbnQ5LIMf5zni5btmdZnLuP7iU0y5RWU7oIjco7TWdvrgW7uD3C6xn8qa7G1ReYb7N+u",
+	"ersMyA8Y3dp8b5Nsv3lmqScOPtWtRtB+1uaktsHmbEiREmMbAp+EsJCXG5SSDo3RlzcwHzLyEY+v//5t",
+	"h1chDmaSCE05yLWAuBlNUkajKQkpJ4oliWmvmw2jX7lXw/w8dyu6xvzt8MkgTmxXXvzxFG/Xj0KIL7dd",
+	"lzBvtczQq+1wWC0CJ0HLLzS0tQEZy1Lz8QK+y/2york1WdF65tpvQVBEMU2ICkek0Tys1Wv1WuOkUW/u",
+	"n+gPw1mosn9o0WHaRn7FGnRJG9qvQ0XOkk22Ljhsv1vkDy8+9WPzlrWMRxYkHLZ0Y7UbweyWh/2A+91k",
+	"gmKFYymIR6lL7RO++Ev40h648yNTNKKKfh8nii30vuFGPY77DfbiAb9bwbfzSpr5fL1OnmWQZNcSQ33I",
+	"Ese4pgnlV7zKIJZK6DOCbQdBfozGvSQONdXfMwdgzyPGI9gAL3/aHh74u5tbNSZMs2z6Xdm7G+bdmrs7",
+	"bzeTMYUAUWE22BV4ufGyAezqUnEby1jw2SU+NGjTnaQ7iBk4bzH8l2333gqbPQhZH/UPmd+ODkL/GMJM",
+	"JmZd7x1TTIekFmVLDsSoC+Rs7KB6vdlqa345SihfScQVkfjWyJaQTI1H3T5jy6XplDdbVmyEvMwmkVTq",
+	"7f0jenDc91k9qvvtfr/p0/12z2/tt6P68VGbNY+aFQ96N3YXfAvT3JmNwHPNKVddc8Rg81fM2bgfKNl+",
+	"ek3nlqGg5uPbU5GF/Nub+NWA8T3sULO87gV41IQVi1asmx/WLSgrNevOONZnWaFGOTaYvYWYJLdVW5m4",
+	"ceU9PpIh5/qaKfQSfFBmmAdiwp0AW7Vdb3V4AMdZ216ZR6erRNcMVEy1PDNzw6nkXrkOz7ULiTZj7rGT",
+	"NGEeoegA1JoSnIca+SG+ZR0eONIG7FfMUXREKh5XiRFLMDShFZqEKtMOd0CSYW4eiXmYjCPb5Avb4ZNE",
+	"ayjyhLSbTf1S7JEPP3bZXQi9vkzNKDZKK84LTFHA772LQdvPV/xK2kzWvJKN0J64ZQZPYxgrbGyd42Th",
+	"gBgWlQzzOfMNy553kiNeybzdPug5AovBmvVmbt7D+nGfbDVbYFl6gKbzKM7r+Sya1sKSMuADT9q+bIuq",
+	"yCPJtoXMeDVuu0pZWnNjPM6dyrdT+XYq3zen8q3EcRY5iIwQHSU0xOYju9Z7z6c6SD/VXGrTf6CKTeh0",
+	"Qbc+o+etrvAu8GQtCT5mZAepolcLqm1ihNKaDAQELbTilFfEuLyQwHEn+ug6OlBe029wafuEkoxJGHXW",
+	"ZrXpIa8Z15oQi7IgoUcED8t7rVkNaeuI2TsJvZPQOwm9k9ALJfSu/GK7kO9ryrutIwY58vK1YU5bzh44",
+	"I4aJGuHXY6GAXvGGFYJw1dK4IFx/F708am/LYsEbU6iJhWg+MiguVNe8Kbi3J+EZvnhNb8PWqkF3Ungn",
+	"hXdSeCeFd1L4Gy+CNPJmRalfZtG+DikPWfLIAtrKY4s1QVNG8MWJI61NEAJN3QzE71bEEYuWkMsmEQ9v",
+	"GVDZtfXhJviB4IITKjOAwazwyytUcVrTPIsI2XRwe15mIg2wkJ3s38n+nezfyf6d7N/J/keV/Shutm3w",
+	"l2gGKVPpdNtAv2Mu593e4NHGAgCrMFzTmJ+SWJGUybG27ScDlmI+gbkxHXMilRiNjAYxpDdMZhkGaqL1",
+	"jFmlISsyuMeWv9DL3knznTTfSfOdNN9J8500f1RpDtJmRvqtaM0byb5CrYV5ogDdyJgEPEcDY1JeW3Fu",
+	"X/VESCV2qY9TLWFWl9VLbBGYQn+Bbo6UtKT0W0YLsOBPBv3q71ykajCJeeTUkmH7Z4vOdH8VsNm6n+ww",
+	"TnFYxq8xpbdyPxusGzZ4y3gk0m4iruETZfNzmCHcYNgyypv+AWvSds9vOHjJxz3/MDyI9lm730K8ZKfJ",
+	"9Qa54uazP5wtbqnvReSLj/KjbplR9tNDCGuLtP9LJVKTo+L62mJl81vsr/qkkOpkIKBSNxHXBLBhO1zw",
+	"kGHuDOVyojlBlj5soKoCV9UKauQMMGCvUy0dyO+iBynLnODRksUEZYI0aFFokTBJ9SaGzn9wk0fGPLJ4",
+	"UNCmD59xSpRjxRC8llyeQwu7EZWat+5li8WBOxx2DhODrpmSzktfScybB9aCpfLkXCSJO98TEqsOt7HP",
+	"AA9lgIna1tDBrkbmhCH4FmYWmbXBqezwWGJGujalCmvHz4JmlHuQuwCmEOwtzrw+z+zNp8u9Rsp0EPK4",
+	"SGkph8y5HiXA+mDemDylGZ6fCH7tSxamTPn6wmiQUgkJcssw4HuY6gPscVUu9ohZ2N+YEJsxyR4QZfUl",
+	"RdnKeKX2nCxEvTdsp8egxMJOepfY+gISW/UjSyzuEk31zw6gTXlOLMmdgEvJ9DkT4/4k2LNMfqeMRgVz",
+	"QouQdlb+Be63vRp5D2VOTOblTKYASQYnbuWTqzAMRBLJXNhenkOP2g438MKAws2miIuvJT8RHHGbAGie",
+	"KhIKqTzEP6BZD2ASjpXX4ZREYsKvUxoxLORSLB2ScED5NYM+wDeME9Hvw4iAZZ+FKQ08oFZS7FQmA6rY",
+	"rekUeE+p0g9M5dJyQ7Snx+PRM18IZHkZmny7tl/uM0HoDmgzBU6p3hHV+ryvFXq/TVs9/yhs6qnV+8f0",
+	"qHeIUzOF5GZP0Spza98K796v1xe6bJ7WUILQdrcUfb+5v5ab6cvaV9sVZztX1VbxolZk6zOm2lrRHYhz",
+	"zEmAN8Ap0ZCBIlTTh6NWtB4CMOuQraKU6LE+tlRkwD616UHDEHqMQ72qrJFLpvTxIgGeroAoMWPsQVvD",
+	"Ds+Mn0wa2aCTGfl30TPtRqqxIv2Yx3IAESaqCOUdzmiaxPgc6bFryvdOc7Fl7Uwz+1iaetyY39Ikhi4D",
+	"aiy7eDmokUKhbkB6+tObd7libUinHS4mzNqNyDBOiMWbuq9E18swRFSHSwZyLmUWuIhUoSdleb3w3qmb",
+	"lyPJDWOjDk/HXG+obZJp5pct2ZRhB5oDBmDUBsBcA2wIM1OcHHgkSNlQ3LLu7M9FmoCBzMftcJravXiF",
+	"dd4kAIrCOu8k0QI+2POML6CAsWjAFWsdDmU5wfu+D3E5bRtD5x7TQdOwtzKR/BkY79o2bCEOuG7h8OpC",
+	"blUujatczlj86hSRnfR/dtLfLGinBTxdwOpZNolDPrWZolNmyb4GbJHF9qxBLikFJNEWKJieWTuzLLXC",
+	"ywRXh0NQ2ZtxM2sTlFQvzxFHhCRMylzWRbEExScrEe3wDHJkpvHAiE5JFQYbJeNZX/aQpjfj0Z5HGA0H",
+	"HQ4OcETOaGJptCQDmvQJndApWq//Y6nwZnuaWEQw8vniw6IuBubYn8NuPnpocHthOfPlukMRsQRcgsy0",
+	"B7MfoTtiaYg4jU3NpHFT3V/39Y5guzzMINAXu9e9mRSIRrOUxa+co4FQNyh8ZlF/4fW456GJv2QzOFoo",
+	"GHm0UuaDvr88z2N/0SPlOUeYszJOIfe8/JYcbmZ5wazEDdOHd3T4j7B58/Px5D/tu18avZ+Ohh9a8uJA",
+	"/bs+fr8v3unPAe8GrpAj8LwW/b4mtgcf/8tJd+nObXd7Yc7LaKXdlqPVNhtsszQONVVn8rsF4yxDpIuG",
+	"3DC0qhnDw+HVItMBLrvDh14Ejo9CiBbsM236fTEfwGJ5+vpPw9X+em1Icb0k0rkUkCuzbq03Zux8WcYJ",
+	"6vGIQmTP8E/LfGeNnxVxLUfjskRXZmSs4wpRWdOqVxL7h4kJx/ZB2u7GG8CSlScYYEYwNcmUJMGsSApI",
+	"tV6rNer1vdOCJ0Hf3eFBUVJlN9fzKDTY8GVcIejwqhjGSqvqQ0Z5rpx4EMvWWsQgFeNrhLywEzNZuKB1",
+	"1Dr8zMCQ2eIZsNBh1WCel9rziM+GUzK6E+GMRZrSBzSNyB9joSgRPDsD4N3o8Jl1mO8pu/qhLjwU7NXI",
+	"jDuAVEG7CmYYZrC3wE9ArsrVItnhciAmpsHtJEeIg3gDIG+UKE6XzNWbzs1JeRJXw3a1mnWkg13+Y7gi",
+	"dlreTsvbaXkPaXlrHNqFQR7Nl6mckUqmzzcXk53fx/h9Xpgb59INVmkVH0kYy3800Wzi17nfkzOXAZ1Q",
+	"fpqnE+sL5W4erQgsyIX+Mt6OBYnQMLnHyYJO6EOtGs3WmJaEo1RE41CR61SMR4smYW7qwk1P2CFwrEQ3",
+	"A6UBY3a5oMMq0nuR4DZyzhCYtTXmduakchgeR3XW6Pt5zc0RO+j7evzjsB41WLNfyZ/EfiS9I9YMGw3/",
+	"MIJ0ioOeFpyhn/fTPmDOM3qL8cFWdNBv0P2mfxQ2mN/uHTL/mLb6frPXCOvRMTvqHxYapUcp7avlE+Y2",
+	"6fm9iedhKZfDc3AybCmd23Ary19DqmgirtdO5T4DSwckfaytM6CKGnmvcn6gSczL/qJgFDmcggzHUhFo",
+	"Uyw4I+EAAvIQqwb1F37o9lKBicaL0oxRbDxdjvE3edhXP7crHcxVkpQbK8addwz+GTH4VYhmkbVh+dAu",
+	"H/p55UMvyFAumgH3iami7p+lJkcsYYqVeWSH4hb7vmupBZ49LjJIorFk0hS6YOJKAVkoZSpOse8fl4rR",
+	"qEQgvYUXryeQFgMHtOdXgi+KXnzXs6es28VvsCrBeov7Dq9kkWI6/X0oFj8wZShxwzyunTx9YfL0m5al",
+	"T5SfvTyP+PK52RAFM+aXWwd6TWO+V8vTrYd0Crynw3uMSKYg/xrlYhSQKhegiWEmMiZMIxIPS+QSadKb",
+	"ZupuLnXXtP+yY262YjVL6DEzcHece1PObT/p/bx7fxu8u7kV3p0l2O54+C67dvXs2o1sr9dDEY0T5kus",
+	"01kcjNGEeoY9sYm9OY8BYTJLmMSMK4IF91p6cCikTJkap5xFpBrgHV28oyuZCoikU8CJg0wT7Jxu2sxB",
+	"T/c2CXCKXftWyD2BR/P6oynUzkimFurUH2GQS7vMjdMTgHd2E2G6Xp9ULGSbf8zqmr81TGVki7X79lrF",
+	"q5gdQM7WO+of0yPm74eNyG/3j5h/HB1Sv9k7CBus3m/TRiN/JN80y5kjqmjINJFgrL4yUGokT16/ZuOm",
+	"HyZiHNk25rVQDCtehSHpV04qo/AG4swTkd5oukaQOdZVKcC9GcEDAfeYX3cBHQN3aDjEzRhNuj0qGYyg",
+	"eW8suKyc7P/lVWIesRHjEe6kpjkb34acHohtN+qaY4u5X+tLc9SZD7qAt1qi2eUkLtRxX0mCJyzbrBUs",
+	"4/V03bLcu0t6a/TcOTZD+4qlRDGo1dG3DFHRlS7qyQlm3eeghRJjFZo+TYTCVNU4t3SNZhvsYba/OSAd",
+	"TjkWoo9HxJ5xHK7HCJyKrETPPFLsZBp4HR7YB2cvkSTOVkLg9fr/x0xilp8U+CaIeXe4PYOAUGPeWTyX",
+	"M+Pv1cjP+kTJE5N/1+GYgGdz8qToK+C0OFiebZdn4OlbbAbeKZRXjjmUbrEIH8cRq35jz0B46rVAsp8e",
+	"OLv5lBSmb2aClY6TgUgY4eNhD5vCzi3MTEqvLuaKXbMU0gGzDqamMDSknAv4MCmj4YBFhYal9FZ/qf16",
+	"/vnHHO4ze9XhRaEE/UonaayYD3WRJGEU6jWJGIP1dMPYCLEBQEjp9epBirw4cI0yI6Yy20pfooChDovm",
+	"dAiNXTMTb++EACM3TqOZoWE/4HpwCvfhbUoQ2uGJECPAT6BRlDIp9aRlHDEbxIsF3/NMNoW9BRqgCak6",
+	"PGVSJHAKBUEg0fK328TPEzJK41uqmEfsi70OT2J+42vaTzySMsnSW00H5hmDbfTLu5/efrronn348OnX",
+	"7vnF+1/Ort79TQu1YM/rcC6Ie4y1iavmZ5Id3Rp5BwsKBecsxPMLrWbnLGOsk0lZFKcsVLBOW4WqdwDI",
+	"kgvV4X2B012UAlquUKxpjD6ZLgEYSeafX6k28UWUh/dcS6RHyWLdqYnPSk0k1BofpKo5FfB8uK43de+b",
+	"C968kPail9tQdudtZy5U3Den/2ELWisuFg8ig24As3Us4RwgIrpi6TDmVLEor+oc0jjR+jBXp2gSu2/e",
+	"0DD+yRlqa+Zxyob6eKfdiE71Jvotr+61ftPfBNbaFbxbRAQwrASvS70sfPSw8Jtiw1FClXHXNXvo2PQP",
+	"+of1xfAEdkfzQVv14q/FYa231D+sHzX8du849I+iOvPzQQ/Z8g7j0v3dWasbWKsu8T+tzVqoF8s+HrnK",
+	"SYuYHodgweaEbAugXCLEQ9vNb9Kml2lIbOjTGIZ3McB7mhEM6UKnBL3hWiEOCgcwMPhrVJGhVnMbdRKB",
+	"CRqqDtc3YLk51pP7B3WtF5vydspJMHt+guzdQnSHlE+79m0y8EgQjZE1sK47CbCI3R+6Yqy6ot9NIZbk",
+	"GTMIrXCu0unePbr3Qp61pga+Y1dLsKstq8a7Pd9IROSa6k4p/XqqZLYhoOb1TAjP++M0WaxcfuKMfL74",
+	"sAjaZEgjhv30shLcrP0u4qXYHvcQsaH5s5AoHkUsOiVQvmeDOpgDUCPnbu6TGgjpgq4Xk6AWV+RAm4zP",
+	"en1bqxkpr1q0FYh/tP6jjm//Ve/91Bj+eDj60JQXR5N/t8O3B/1/7P9+Vn+gAvHBxzcpgrCbsagQImsd",
+	"AlXMO1WxrHAiO4r5Rn2pVJ754+vgKSwMrdqqOskUukjPP18ZW8/WjM5bd3SxVZdXpj9WGXY4DRNT0byg",
+	"QniVWtpVehDpw8W4ZuDdvPkRurrgQ7CoGw60VNCz+22lFI1CRfvCr7Q7c/eZZ6OM9J7YILNfi1yME2Yi",
+	"TBkEdSgitneiTaKEUYnxMCDpDq8GSNs2HBYhtgQD4ZoLxqpj6WS/QvwCCRj0AMLZNQUBWw3sP7t4PTAt",
+	"MYxRpiaCRCyMhzTpcLOKaoC3drWlNUpZGEsW7Nku+D0qGbGHA6Zt/t0dxnIIGXl7p8QcCWKOBEaLBCfB",
+	"SEgFCIcjOr0O9PMzp8euH2+AOKCF+TDAZjAWbGkx0mgmOONpI9WlAD8Wm30uU1s31vKc+Nn6rOuLgXG8",
+	"YCmws8C+XgtsVRlklTaMkvuQ6rrY2Dqn4Q3VvFSzvpjr1+KDp0Rq44gmRNE7Jj3LAU14jYiUcMGZbWCO",
+	"5bXWgEoZBW//cIGdhK/4Aaf2RAgGuDGzIAIPwQc8GXDAthOn8XMCSDB80HypNmfpzbTHUnKeCsVCtWYK",
+	"tKJ33TgC+rStOv023e/57fAg8o/YYd8/pvUeQu60+5qkl6tS2UqJvkOGS5Tqu7XjL6Rmv7DkLRbvb8x1",
+	"FhXjO1/0SYvyv9LTtdbReMRi+R1TK2dq63yme8vTZxFydnXqz75O3f2kmymHS1eum775+XtPwZcgVZwk",
+	"2lAem0I7p4Z9YZX6Rpx6V63+bKvV1yLb+8rWZ1nbvA+5SGqb6eM7ifX4EutlSKsncmyvcf6+fEn4qcmt",
+	"f6Acm1Tbjea9KBSmOHt7wmYzkK4Lpv+xSom2M/NHLNXecbXH52pZafSOu+1qpDeokd6G3q+mI3aPT9jB",
+	"T5SkOubxH2NG9AGWe5v4e6/grc+oPc+jglVUnsDVqb/A8p5O+P4vytGpDIVuzc9530m634epP9XXgyta",
+	"WYfSnpHjcMOTucbmLOOu02Sz89Z9S946had6faG9lq9OP7mxq249hrTz1D13T91KJLuEo84ytUV+OkNn",
+	"X5dB+/XIhxchG57WN7YCxX8rrrEtMPcnUzOfkV/s62Ejs96oHTvZOaPWd0ZtoNY+6IaSZMwjKOQqqrNg",
+	"RQMkgDGrRyxFMt7ARfV0/ZTsYm0+oj2Q9yUjWmDRbyMj0SxuUWRgZRTVL+5dW9qz9qKcao/gT1udJdzv",
+	"a/sa/GxbIvtVafb5+eieij+suLFL+Pd2rr1vyLW3rvqzjkNvY1/ezo/34vx4W3Th3ee9+1o9d89canzr",
+	"EuNJHX4vzNf3pH6+4jlc9Xg8P1ffM+c7M27CHf/ZeQjX8hCuqh1LyqOeuHsdJiK8uQcpymI2BJdnP739",
+	"7tO/EHibVNv1FgnMIN0ohuVFgcsjydWAATiF6ot0+EoSFQ+ZRwZiQvo0JbEi6ZhLQjUdo1OOkQlNEgJT",
+	"snCmgDlo4LkNUsTluRmM/A/qowHjqN+X2Ebkho2UvTOiivaoZCcdjtiIMZeK8pDhqwVghQOuBkmZVDRV",
+	"gNguSazKkCV+YOoSV/wGdm1TjsjFBFnNoV9vzrIaXFFXAsXKysnh4eFBvV73KnrlXb3yyknl3TgVI/b6",
+	"O5YmID+ViOi0MObyEsBd2qXKpEAJqhzeiN+p9py8ZhfGRV1cgnN0DHbFYvCZUqfZRqfko7U9C2cFz0Bf",
+	"pBOaavLUh4BqjQronvLI0xcRiTOiUw8HME0OZDwcJ1SJ1A7kEUrGkl4zIqc8NBRvkd/SMSfUuMUpYnzC",
+	"cFy/dsz5/D36jSdkolUWkjLOJjSRZgYNqXzR9wHSw5xvHmWwMjiHAR2NmIHXn4U4vmYKmhvEKclwQr17",
+	"gY9rHf7O7ALgNd86TYFm+YBFw4qVhMl5RArbOiNjDQjnL+dZQyQYwvSMeSQWsIiz6FYPMscm1tTpDLxk",
+	"Y61DbObyqCAvehf1EcFWaPt9/4Ae9vx2hlnfoBZU8wDKA+yCvIohrWwEq9v5R73j0G9HdeYf9xvUz58/",
+	"pHqEfiqG9yiQ/FZoQqqcHGhumN3Y9JsHhRuBFLupmMjKSaPZXmuDyxjkr/p8IIVDvw8j1qZfu6tmTR1o",
+	"Y5as2d88S7acb2nWbLUa5CN+digXBz+xDYjtDZ09gHhfNElYCv0wJWMe4WzCpCL9OJXqhFAT/EwSr8Op",
+	"DYDmeJaau4RjqcSQpfJVxttq5Ps4USwlvWnWcrPDq0EfFNGAyIHmOqinAKQXmQwYArPb7jUwIXBKally",
+	"nTIGYgfbwVjpseeR4CbmUQDsKzCv78ZRUCNnBN/mrBdfGyvZ4QHTH6gbJlTKgFQDlVIuY8ZVQAQ3cZ8/",
+	"xmxsO6TolcCbWRqLKA47XE4YG3kkGLF0SHn+5ITGCgRWcP7p8qrDnW9lYUuzL/b6z+zfXX0lZSqdIv6Z",
+	"h7CkFD5I2uH5KlLEcotIrDwSyPGIpZJFLOr2pkEZn/4QS3WWJJc4h085ucyZ7iWiPp8rChiQN/p7Lgon",
+	"m3aTS/OYmVld4uN/LYhsO9OxsW39/RdNRl9beyo/6ocXTQR3Ap94JZ15LdyXjDZXirB7X3NJC1WKDUdK",
+	"Vk6a+8t1Y3VOXeWkkh26ilfpxzyWg7LHGyetxkm9mflMDntH0GYVKvj8dq8V+kemNym11yoefvuTDKta",
+	"/5RQqbowhbya8IS8fffh3dU78loxTrmJoZyQf1xdnZP9esueEr1Vf2XqDZw2/dUkS0+WUgj0oyqN9ZbX",
+	"PZcaTiq2iyo2jG2zg75/RI97vq1DbNP9ntvIFfnafW6cbMuKiQiIAsfZneqGSAwnFTb95+/vfxfxx9/P",
+	"pj/F9buPl/XpT7/8fPfxrZjA/74X8Yc3/xzpe35qvm//+3/JzccfPsf9n1cwt2ZO1sO5De55egHZDXOi",
+	"WQJIkcxYjJv3kP10v1/Zq9BR3L1h0zmVYbGiYHKdJGNGOJsnTkku+4siX1+xf8ElMeHlSVGX+UoePynq",
+	"gTs/MkU1F0MtZVEaVWapPabke0DgwXvtBr/K6WHRJOyta8iZ+3YgA7YzrZhLE8kSyp8ugQzg2hfKHytA",
+	"lpFR7haeVA6iQ3bUP64DN/fbYUsz93bftz3JNKcv7/5Vjvu5CscfGjKFzuwDMeoCardpyV2vN1ttzYKA",
+	"n0dj1oVwhmMF7uujZj7K0qGGkUgVTZZsiJYDjDb1H0JR+Irzfc/Ku5016k5zs+te5aTptDXDv6GhmRV8",
+	"CMmvBR+PVXcVBNX7Ah6WNrQst6dIcCWk8C1PNR0yUUMwQru9f0QPjvs+q0d1v93vN3263+75rf12VD8+",
+	"arPmUbPYEn2DnEDDKx6Wmzl7eDlScy3ZaA/5fWIyy6YplZW/oJ2KNOERPDfk88UHj1hK8ozE8IBveoij",
+	"7RF7ajxiur5WRyz1NU3bH1Q8ZDK775T4jbx1LKJj60NPojH4+xip6olo5kMYj/ZKUyoMCW3syN/x2R2f",
+	"/br57IpMdXFDIbi8i1JvNUtGZmxoOyx7k1YkRa+c01kZTtLWei+cQZqupXq397JmZtZvbl2atvdB7grt",
+	"8CpkY9oRuoreMGiCRzEBmEo5EWmETfAG9JaRBrSqazSPOjwc0JSGepK2IUEiJiz1QyoZSZhSLPUI5WQ8",
+	"GhV/xYl0eBRfx8q0Ibevgr4LE0ZvAox9F1aXslDzT1iF4CEzTeOFfnnKyGgsByzS83O8vca7mkmtDg+Q",
+	"lbhN6QNShZ2y64Xwt2Q0YREZcxUnEMqbjcaDQ1aS8Ui/8vLdxS/v37zrfjrv/nr2/gr8tG6r/EhwBuZe",
+	"PIR5y4neuGa9fpoHMkmz7vTLcLzpgoxEktTIfr3Z4WVd1fNOU8UW7ZJO9SXotw3ftMPdDdVkUiO/LpO9",
+	"Veb/xfQJw+3eOFT+JKlbJdy/t2K5prOGR8zh2ik6O0Vnp+gsqeg0l2lDnfl/z8KQjZRVXXaJfN9wIt+m",
+	"HcoxmxlkZiYSRZrpAI9q+rsqoZ4regHWUwxLk6kumZJGibtmXB8OFuXqTUEJJNVc0QhgLl17o+mXlTI1",
+	"Tjnk8mity8u81s16nQit5EGvZarVF89mC0GYH8uZTVqiHIchY1Ehbm60M6k3H/MFTk2aYrkKBvPpi/Ra",
+	"KKX/0i9GPTFTylBJxCx1bJkJD2lNzSxYc3ZSpfOxEejzpfU0CB9qFi64yeJaXtWrkbeOqudhBlSm7REq",
+	"SY8lYrK82keqwQeB2kSw55HJIA4HqA2rNHZ3x64PchpKen9e6I9bqq1tps9kR+ak8q+b9vD8+I+Lprw6",
+	"vP21Nf3PUe+n++TVqpLGnfY9lYvO8QJ/5U6IrCVEnjI1G4iVuFbZ43LkPOdtq4z4uzhJbLN6m9Jh1Ebo",
+	"7Ad8SYq+cdCSKjpo9QNWY93rcBnzkGWdACdUkoRKBcmnLPIMW4K05RPke3lYz6wLTGVMd80DrpImzDN7",
+	"DL+8go71oZAKmSrw5UnMIzEhsexwbESMryVqopln1eauYo4qGg9wiySK3qCARZ8yncq9WoejuTlK2W3M",
+	"JibHN9ZvHY7Gyqzdfg1gi2KsYM9Ms/phrcN/EsVdxM27jm+Zngdhw5GakiTW68DG+VZ150J1DTsDuxk3",
+	"xEoC+zZK+jGPFbMvsV0WwXEx05KxzDDGqlvDs97jWh5KinqD659d8WJwDdi/Qkw0Yn06TvK+7SYm2hMi",
+	"YZQvlfNTChmwnTAq9tWELoZLNBv0Kj2aQOZtwWyq7R+W3lxuLbdnrOXCU2uazyZT6IDuh+3Ib7Fm32/T",
+	"Rs8/Do8i/5Ad9Pdpu9cKm1GeKWToRVMAJPl1GfycTzO/AknSzrV6w83PwURv/cu4p4TSFnxhc1rlO6no",
+	"XXf+9nqtWb6XZSMv2PZyY7U9U+7F1Tg1GUmNHuY0+fv9g7rfpoc9/yg8jnzrZmiH+9Ec4Iml9dVadBaP",
+	"30J9IWM10LEd4l0DqshEjJOI9Bj8vLerEX9KXUAL0YzpcjFZMqF5qYyl2cTZe3uGl6VlFhObPSLgAZpo",
+	"KZjnKLtZw5yRKv5MbN6yR4I8hVD/5SYR75Eho1zO5jAXspeLnn40CbLiMEgzBg+3SS22OcRknRRikdrc",
+	"YTcB2iYLQ9kXCX54VxjcySUPQC7DaoazuWj35nc9o/zi55BY21jOxbw4exZvaqyZPZv5Y50sWMdJ2/pK",
+	"MmIzp8XDtc2N2aTYtTJxvsVU1i8fEoYsHlrKr7/CAPFCnntPSbHjKPIyT5HjiEMDruiFo44PbtbVp4UV",
+	"VPSZQ5eSkKb6DBkDLo8Gn5KE6ut6VEkiQbhQ9yUGZRS9eYZQXhWwHebVWpN5FfduJpH/YXfYM2Nsrf+s",
+	"n5C/SOvOiGXHuu7LZsn36UnZlvfnfZ+QxFAmlR3UZQ8TKGEjqga5DuZyv8ps4H2l9O/VGC0qt+v5/p7h",
+	"5izyVv48ZmMmCc3sEmcdYEV4ZDKgilnHpb5rnDJSLdgrHV4oekzdSkaMKGWDzDpGNXM6IbTD89J053qQ",
+	"/RqQWAIIBjVpsiRhfUV6bBBnSU5ZJX8sCaLWRVZAJkmNvM/jMiadqCQG43V4MGI8ivl14IhZRfKQzGlm",
+	"Z5ksqH7K5IBIpiDwpbl1h1cDJ2h0dnX17uP51WWw56H7V7FRjvxrTTxjTppcqTlxnVWc5mE9JWYkOCwK",
+	"Ak59kbJah0O2V05GXKiu/dB9kYJlalbr6SUBaoFIc63hdG6IvEg0KJSVOoRjw3+Go0mmOlwTgN43vUtV",
+	"PemZatM9sFHdxwYUcQmgHLyfimGHxwqieAhpYPQbczemXyDN7p2S2UmzMGWqey04CzocXMCclKaFTaAc",
+	"OdvhWBIuSCL4NUsxQlkFwBTV4WhkI37F+ecyy9odeK9GPqlBobK5w2nKSLveLnMoX2j29LA+1Vxbn1qy",
+	"yvIbKJMsWWAzX6C9Z33FrLGhYmYO4H1qWTbfx1PLvEKN+kwGj+V95U4yZ4xgBREMYKD5amZl1kuE5so+",
+	"Fxx/1x27hfCqSqdaWKFPcivq5gM+1lFCuY8ZGVsOsiL6DyWjlLlAOFogUi4w+RUFgr1DzwXDd5BOomWJ",
+	"tEU0Jm0aYp82oyIMxZgjlA3DhCnIW9baQUKNINWfNvBI/gu+M/tpzHHxUeC5z+n1UhX3Ergzy8SEa5Cd",
+	"aB6wYDFDEbGkO4zl0GTr4lA4dtcssCt4Mg2c4tpXssOzalrI79XKDF7zb2Op3w+7Ij3SrrfcCdJbGie0",
+	"l7CuEl3ziBZgZ5hljtVBVUddYHcjrZfudbiBBBYwD7vtWnjbYDUokeCjwPgXApRBQCbSmgvtcLwM6aT6",
+	"atWsEPzQJhKdj0iqmkJ8uMHL0c9u3YoqQDaaxCo0yeIG+w10XP19OeBLZVlF8CsSiAV70oJ6Nhf9NPeT",
+	"JJS/ksWCK5iF9W6Sa/FAknrhmwak2qzXQbtCjBI3zScClSPms0lJHmHJTGaRi/RhNNm9Grl0w+gwiSQq",
+	"LMGeh4hOZYcb7CfcbC5sDgKZMlX4dvjVTKJZPmSHF2LnpKqVBGKj80CwQE+vJLwPdjpMhDTrhNh8h+t3",
+	"Wg0KEqjs/NAKMAqnoSg9RE5SxjJAeHM9g4RJmU2yGtDo97FUQ22qeFahD7TmFquAJDFnp1C5ICb8OqWR",
+	"NkpSJvOENSoJ3uxBlAPBs8zzoPX9Ckgz6yTbY76iEeTnCeVPk2W/Ypb28gifCeW4xMfCTdWfoHLy399c",
+	"fCv9ly0c2mXm7zLzv/rM/KXP089mV/FMRQ+k6HuZW8bNm0XevnwGJb5rlz75MsF0EYQuV7lHKKO2bUbk",
+	"7OKxMuYzPU1rhKgCgnCWLEmMlw9yONAAsHeDrmyUx+A0NyGy0WJJZp7ILQJT7JjdazPWF2icHZ6rnOUV",
+	"/lYZzUas+g0iFehwTsH/EpqoHeEJ1NA5/dN4Mjt8Sf1zRr30oNOSprSph2swua1hQuMhiwi7ZRzdmJqG",
+	"9cZPGFcwKTB4MvMRVMsOB6Q2pRK0Iotq6AmhJKUxNj3J5sXFBGfV4a6ueWptlflMXG3HkHCsSI+FAhpH",
+	"GRWzw6tlOiZk3XIi+v089dYqPDVybs0jTNU1XkeziXp3pEqZCgdaiUYNXCE+riWD+XJRTYxrqLA/zySA",
+	"fFk1tphpso5IfWQ1NddIHN2kVWu2SlUToGkHpAkckhTGz5ZKWsTvjOv1FiNNfagyDabpkUZdf/BWA745",
+	"7OxOR97pyDsdeacj73TkrbZjy4tOnQTIbavIUgo/ifnNllXkMxPaFpz5gKCv34FCPxHXs1VOMGsorSUx",
+	"LyqZyPogcA58ygSqsbSTUNJnEzKM+VgB3rOYTROwcsMz4W8sZoJAOaBM1iDeW6zsgVnGiDyP3K12f9XO",
+	"pRQf9BZuKtHRGS5LGeKBhVF/WAa8pqP4dfN1HI1eszukLz8R1zH/f4VSf6O9UEv25oHSVK4+X7z/2/9p",
+	"fj8M/0/z+xVihGbFC7ig/ti7MohnVuT+kd4wQuHEhkkc3hCgGfiWj1tOabIytm2k46gFVkOqAb5Mi/8u",
+	"ar0BCYaUj2li8o1M0xDMlzFRoMVF8GbugIMEWR0xeAaEL0ZYRYEvQXN6D7lNhhCfJy5h6pP9nQutSInb",
+	"WE+TRcGuan3JqnXzzXOUwa21BN3B9uwMnxnDJ+uPAzWW5t/ut2z69eZV/Tj/lnO8R38L4D078J8d+M+L",
+	"6+druPVmeIwP6BZaxH75RCKb9mld8hnztd1qNCPscDcXBZANF2T0uBeKmUF6eXAvvlDfCj+VZfjMes6B",
+	"Q3b4vMucrOIxz/ESbGACQFWmYbLAmU3mfNmmm86cMzvPtxjzsWQRztFkbCA/VJl7vTqfe8GnmHDRY1Nh",
+	"POZ5Lsd8FkaHl7nIMXCSYRwjqgOPNQ+k6RTaxA1NMCvLFoHVb4CVWPB9X7F0+DR+b1dloFyLqWS6vImo",
+	"571L0tjpYTsH9FfpgN4pPS/Pk1yimYCoeiS9Cys5tqt1vZvz6NiVSCVGEt28s7DFprbHNlktOHNSNrSK",
+	"XKaApIxGPgjr65SaVO7MLQR/QIkYTsS4iFynUF56BvDY8/VpFnLZem8QdGORb2hv5/9Z0v9zZTdt5wHa",
+	"aR47zWPnu9mpMY/ku8k47aN6b8b8cWJDH+kNK6oRtgg4K+pZMv6TzTC4J7jj7UI7G4v2z3ajd6J9J9p3",
+	"on0n2nei/ZFEe8ZpH1e0S3rN/JRpJrAkjiY8grELais2beq56SRwef4KqxrI/wRnHunH1+MUy4OzWAz8",
+	"BNCTHQ59+/9m1m46Oxlk5D1IyheTTEJCcUcVUVP0sQfkk1EqLOYN1+a9Go8g/CAxmQRRUtIOt3yKaD5l",
+	"8DVNMEb/4mVveCUJCCzorM+G0kQcpvggCFrcBwweQeQmTqZETnm4d9LheJFeX6fsGlwOVOazR6htxEKx",
+	"bwkHNL0GxJwhvbPgopiPQm+vAxtvwbfc0mTMpBH/HQ4z9LKV0KEwsNtmPYzenJLeVGH34slAJIz88B1J",
+	"9bnQwn+EPhmn7oXr7Q6ZnmAK6g9UWMSqY8Nee1n1AyCh6z8GNLX1H7EywN4zzSznelnqAdznZD6k4NC3",
+	"a2xKfU0NMk0SMaFQSYOI4TCxrDxG7xc00WLKrGkopNKLzapUHOR2IBcIHnnYl0xfR9myAJNdkqoe/lbE",
+	"0V5Wyi5SaIDBkeIsAA0ejCFjCJxK8Iy9kl6HWz0tTgkfD3sslTWCRwA+b2BJfgSYTQzbwEV0mit4EZ2+",
+	"kkgGpOpshNsoDl8IMT/OZr8wxL70kHbZphTJfrlah//z8tNPpDe1B/GUvLn8hVQvvn9D2o2jukc+X33v",
+	"H3kEZY2eL9T3/+vD5b9AMR4wprJDqxfnETUdaUpnSSJxOvgsRGD/x7hnzqp7nGAUCjsLRwRKxS2h6/2B",
+	"NVzTmEuVA/MXyXEP9q3DAwTZ+hueKpRxwSkxPwdkEnOJdGIveqQ3VoA0ZH7AfQMilLCv9lyqQcrA0dmu",
+	"H9Q6/B00TMeBC6iMUF9meJ9mfJp9BDDfQInA7rWt8LLRVVAmiRSkT1NShTtpIjg7ydmPwVzAuDbcv3eK",
+	"Y9oCLPMurGkjQcxvaRJHXSTUwLaEwaAzNvhDfPOYd/tjNU5Z4JEhxKUHlJPWwQGyfPdWJQSEwINahwOu",
+	"zISz9MHkX4gR672EwjPNA0QSFczCSDDMA2Z3sVSk2q6398oitjmC5WfNfy9QrD0APRzkcic7cBm3wIUB",
+	"ZQd4OJ27zLHcWwRPDHBKpWj/mZz3KoyPhyDRs1/gPVqwP9iX/Xv46JC4cHmeC9y905yQXNLQ5PDKUEcR",
+	"4a6AXV+2FE075c3cI8SJenCuH2jpVD1t1QOTBspzZq7/LJ8loO+XzVKJzeaI+KsJxGiwhdJpBmIR42Zm",
+	"nMDwvXAghNRyAdilEZOWQ1A+hZrEhRRiZuhO2tIDWLxeJZS3Fa9yl8i7MorY2Iiea7AAH3qGIAwsWE6h",
+	"q9uYgEyDa/4OOjySRr1Ofviusi70FpqM+hhWTjJj0/xccfTo8qq85v4iu9HJYaicvfn4zoedqNfr9XZD",
+	"fwHzxtlFuDZtPTeTu0N6VzlpuT9oMmhmXxIqrjUhWlUxNumId1p3n5/4woYRWtx1QdyZd7bqxR/hvdrc",
+	"vmeFTWeF83vqrrHRWmaRWhgXJlWvF3+E+/SPZjvg3Wjta3b+HRjp+u0nlWajBU4jJYqcYGkr2xUJ2hhy",
+	"T8Ytj2pixPjdMMEjKX3R78chi0Q4HjKuanIE4MlaHxkmNfhv4ShVzn+s1Wrl7KcXczw3cwyootideq3P",
+	"eGEsfZ8HBoneCc+hDQ+2w3N32nO/g1fcXa/4BbwiQXhFovHyD+whwXmWzjxLNNBKl3sF8vc8z2t6Lf0f",
+	"r+7B0fI+X771Zo8PGireDGF5P3zn6Zc3Gy0YRZODphNNq5qIGy1PE33ZiE1QAe4BoCvzpqBa7GmDTLNs",
+	"D9Rao7jOuFjeIBv138ZyJGRcjp/3vUhhCK0M6DE8ElClaDiAzLoMYVRLFQiGQ8+STG3L8kQgJ0+PgRpH",
+	"UfDlA57CSHqgv6HpvgzD9A039HOu7ucnqIYi5gXh+B0s9QAKetpL2FfRTQUwJXhk3A5IxQUE1a8DJV+J",
+	"lPVTwdVr8LXI138qccP4Ylz8X8GiIvmDBifXYLwiitzniw81cj7uJXFYI2daN4tTZhHKPOxvEqViNMJG",
+	"6uiFhyt6EmDzNOokgL8QRLYc/j6bxCd958aVhAUAQOwAZrpBYXSrm7vTERB66aDCVjWwVfzqBnqve52K",
+	"8cgOeIYxAvJm2mMpOU+FYiFotUyNR90+Y8u1DwNK0Upy6z/q+PZf9d5PjeGPh6MPTXlxNPl3O3x70P/H",
+	"/u9n9eVlPn7GRcip+uIMy7+gikGvFx87vjzgYM9ut/1hnAEu2JDGXLPQZQfJn5gZyHSbXXIQfff6THtV",
+	"btpY4h0/CG6Y6BIO+CshPlI+NZOSmzBQFo5TOF2Qj+wgqVJsCmgOecY2s+M/wzhHwHnKWONMubXDrwhQ",
+	"c1GOP0jYpSDyeCzuQ48f0rsPjF+rQeXkoO1VhjG3fzYO9JSV3pnKSeX/+++Z/x/q/6/uH3f93/7v/3Mf",
+	"Cr/DyFN7OsrD+J/gOrppgd1qqWR2ws92wlR3Q2K+RTWtUi74dCjGssOxl7D0yNn5e3LDphKcLtaBqK9C",
+	"oqR5FAP2ToZhh4cDFt6wzIGYBfMpn2ufDBkC9uEuoO8Ee6emAAK9/4VIgcxcjFkqL4Q4bEgiB2wtwpYO",
+	"6RTcqaaupBglLSK1Bgg/GfNrmMZw79TFcYIsyMmApSyPIuQJEvfiWu3VyBlHx5m7gcZNje0JiWncCPBI",
+	"tCduGbjqMLmfgG8dhaylb4TZyjI19UeeDMBxMmAdnl8oDp/7ry/PSfamYtUJvgwmkrL+2MKIopsRJ9SF",
+	"e7rsDhHuA1LtxyyJSODE8QMi0g4PzLj6B8gBtRNhf4xpYr2sMJyejwHEirEFqUe4UB3erjexQyuuvJcy",
+	"epMjOpF0nDB9JxnRqVbQYV3yxsQF9BeD3qcITRVjJ1m9JgTeB5oFRGfwBjutPP0f2TTAFA089RAUAAjo",
+	"bBfBmXzDplobTOjUYNYaHFfIF0GPOp5Pi481FCnTNGHzSQrL0wcpa59g0kIoN8gQdDRKIUvXkENgfoiC",
+	"rB+D4B2t0QsfL0H/V0AbBtMmQ7IysMWQFuPk4Zj4YYf3aHhzDfGpU8xf0d/kjJOMX5jW4+SaQScCyBfo",
+	"Ap8J0HlHTT0TLosqp7/dLGeDSKjBf4NfgBBhGzvcbYeuxQ42pcBRXcd+3rM9yDo+eLAn1heuH4H4nsnx",
+	"gK8bilHMsj4QRm8/neGTmrFcC4zeZURey8Yp84SfJzRkjjqrX756rk6hs+yFFT8bVTNlFgc8NeYKO+ho",
+	"NVRrPwk4gf5u0jFq9sFMFr7BC+SDAu1juXyZQtLK0krmVnqgF78AwpUsV4jVXLkQ69HynErsj0Gsj5Hx",
+	"r4YKukMYLcmr3DcHcN/ZhgmAWqbn0gqbvQatH/tH/UPmt6OD0D/u7VO/3W+xZtQI671junR61Mq2UYE+",
+	"1nJHr2bnlDSOcDlY5aTyn5vWP4/v6j9PDj+Mmr/w/e/Co49R40K1/y0PfhjU4QE2MoV2W82Nst/p3tyo",
+	"rNPv0nYY8J9Fdpi+6GmZELJo7Swnb2e7fTtpV6vYlE9QCvYl7dg18YRy0/fPv7w/K2ej+Ec2PRtrm/C/",
+	"v+lfvmM0ZWn2S8FABu0h1/bBW+266FawmXPHouNtzJPRSnWxhb7CzL5GXpGrg8nUw25coBtjhy7o1oym",
+	"Z7Vdbxv7c5IKfk0EZ3s18klrrJlS55EAoJYCogA1WGt1vfEUTCVteIEdCek9Q62vyfiaE9ukGXNowQ7K",
+	"XPs2jUxE4wR6aGn7yyS+IKYTxeS+gUgV0dZlij0tTLF7sRFomf5JEymWVUIfcHca/XDjYvBnqIN4+dNW",
+	"wsHfTluxrLGUaXfvH7DDvt+mRz3/OKxHfoM1+y3a7u2HB9GCdzdsf1OMr+eSHyZjDanCbORUYjh0ifGy",
+	"AezqrFE1u8SHBm26k3QHMQNnNLiy8gY0r8nEIXWtBF2ag0QVuTf7HDAiXFXE6aKedXszbcPR+oWOgdrm",
+	"HogJRx8KgnDfMDaCXna0DydjpRT4+6yCJRVUp93sH4f+7YfmyL+4OZ74V/9rDyvPSYHNqSHXSDXTVmjJ",
+	"LZkyHwnOFiXqQ7NyPTT0pYNsfMNmgAC/fF2A0X3bW9R9dzGIDWMQX1dYIXdSCSNWNwgwrNvNdtYn5nig",
+	"tPIU82uT4YYmV3k23WZxhyVCC/akydd/2n/eFylm2BjO+vFRizLoAt6c479K+ZQk8W2WZbFXFgsIzt5c",
+	"fPrp/WX388WHYC+LMpfpS5/NFM/QaR8niAW8YRmbjQDY7d3c61Q6zwUMyEjKHQcqcKDnZN/9VsQYYeEN",
+	"oVlkbKvRTRIxCXkX7vkrRjhn5WVJONOZ2mLOsgx5OyxF0Ts8fuVmI1H0jmjDSCuII5aGjKsaOYPsc4xM",
+	"YJwob+k8nGcAH2KpruA9qzJpeywevPHNOJWaJjZO60Ud9L9/Lt8heElN03zDX86u9Oez5aeobC3jVnR8",
+	"h795lQGV3aFImUl2WR7UjN7pr1HG087ICMrT+gRo4isHWdo4M0xvA67UOekhVTQR1w9kf8F5X4AaX3Ze",
+	"FoCvX0Gq8iaBpc0CSospchVyWiUy09i+V+SJjuAKG7RIf+Bsoqllo+Lkr9nXvbLr+jkCkwGFEqo/5JJs",
+	"JPPgAu/JvLaIyDXPUS4MvBeUytG7U6jIlSpOEoIdJ7B07pgEMe+OZVl65lsYei1usxhyoj0/VXzPDp3v",
+	"KWvf8RusSJBeufL3iTPLoOYMOqSmx3d6P1/2/i2z9hVP0MZU/QOUMi9P0jOq2lq4S8D45s4EIlFKE2Zi",
+	"SSQhTdFUOz4Ilkyq7UYzxx7aK4EJAkLdnFmvqROurQbivB8LKfkb5hPmjTt+scPDXR7hZhStrXZi8Zuc",
+	"8vCexPQLRiOJheQ5bk2fMABnyBKhHf+PzdvOYvjo6PK0ktrTbIlJBKkAX5oELdYCdeCjXhGwAxDi9PcC",
+	"YJgcxGVKJmmsXEyIVEwkNKztw0fF1wEYAgC0Qf65SVHVfFdCf+EbNlKFVF6TLQujTnm4yGaHUtjLKQ+3",
+	"Y7lvOW+x6dcbV5pP7RtWFdFp4WLFq+hdGqcWah74puGOdf+ocdz027TV84/CduRbnnkc1qNKJlRY1O1N",
+	"s3j4CWIueBX9GSon7aO6E+T8Y8zGGFmHTywrJ41mfbWyY9jrRfBeUx56BF/y1VsdX3nztWJjE33k8NRz",
+	"MXE4jCnLW5rD3J+U9D7PNqo6yUSapcQ0yZMU3IOt+Qj+rXmLYmk6HilbFhArCfiS0NoZahr3PMNe0Fut",
+	"idQjkD1tQLVwTOAJWGCwIH6VH/utKzNf26l1UxMe7+B+a26CLRk5eOokktpyx26TquOxNMpmefgH4zyS",
+	"MSP69e2neQGTvoI4s2ICLQL7/fLoz2d4zaNHf7x5F0aCk5aWm8SS6A1cFLnX1yrL0vmFvvmve98Kekuc",
+	"YTctem1ebVWOgzEew5Wtg9isFO2yVSZAd383o5jULsxJ7DfCZtRifhuS2MKDyD9ih33/mNZ7eKXdz9f8",
+	"lg0FRhKBDyFcg/nzywXENGU+HBGDj/kiImJjc1It69GzWj8chvwDiSs/EdDYSh9CcpZxErxnhpmAD+Wk",
+	"w/XNxJYkBl52k1ulSKpQjZpbIKbODesFe5JxVYp8ZvX6jau8NnO82MP1O+Vs5myZ8/JPyhl5KxA4OkuD",
+	"pH4i+LUvWZgy5esLo0FKJZs9UysdiCeO6d2zF2v4eZx924zLrLKDC709UguBXeTu64ncjWUh0XApfucq",
+	"TytF8FB/AmB+ccM4FDWPwGQBkBosBa6RN1jRb7vs4MiQXCNZAuiw7frx3qJI33q8bBfqe66hvnUo2FuU",
+	"76UHc8XnkE61ln+aITJmWKPtenthrucXiQ1+82JiFw3YqmG9zin5ErHDRY1WHVxqDB5i2sfQuKyWDCVu",
+	"QRpsll8GB+vnGpytlQ7HE4cUH4G9mF1YicPsz3KY5nY4jAk77jjN84o7bi92uIHii8G91wwXtdh/CHU9",
+	"UEcyC9uJ2DVYVWMbJ4XglydVp6xkz4Pi41BwKRIGQIV+JCZc1sh+vUUC02yGC9UNBTfNMoIMeVpwdkr2",
+	"683sxjFPGQ0HABuVQU5nGOl5Rce8B/MXGOCdXfGWHG+VUXjTHbEUmv3oT6132/x0HV/T3lSxygbercKs",
+	"F7m5fh0UC3vsh0AYytpX7sJaowpEP7LE1CwgPs8LjYpHyVKDu3m4aasG5c2BSkynsRd0oj5kS96aLxuk",
+	"s62D949Zve+3aaPnH4XNyG+xdt9ey6Xzu8/kLVU0ZJq2Kn9tfOLsqnZHbstHzgCwZgdla0fPIgz6WR+2",
+	"l3H+Ppl1v4dlb+0MOvcZvAp2EB3uH0FEqO23KGv5NDxq+/t11qtH/X6jybS2bFSKykmZZATkXAxQD6HF",
+	"w5BROU7ZkHHVNcj30KzJCazNYfFDgNXC79qfNz/x7j7uTv2WT/2nIqSoAei0ZcsAKFqAD12DByjMrlhw",
+	"7L8by5gzKYmmMnmKKIzQSpRfEyUI9GozSP+2MxVJx1ACRszoa5VN/mJn9oIrJ82+dkcp68d3+mv8eJ6f",
+	"cCMRLi1w+5cMHpuv83D82BLYiwgh3+Y0u626yq2cP0QTtXchNZHhWCrSYwCEcGILqVx6MyDHIFs7nHLw",
+	"uNkxyQA7vwHC7zQbe0IlJMyYqbAMXYtUaYcDNK95fSwJhzvBE4jJqnunWZ8xdx4p05qGVgb6gNB7jt3P",
+	"jsiA3ZEovo6VgciSAzoCqrNM5tXMoqGB2oJAuCHpJ42Fr3bgVz2tz6hg9ZE534obd18hqz1jL7iY9T1+",
+	"rHP4Vt9OfPw2YwhrqVQrhcfNQ+sXua7NvXbR7+ca/V6VPu8pdnWY2FxUO6esr6uY7XmIiG9dPDxNSHs1",
+	"0v+6i2I73AllkxJFHcDKxP8Yx3YJjrhAJVzKMYu0gp49WC3T5hMR3jDoaYHdfXEmMXYcwRbdHa4EoWAR",
+	"2JfDtKuLrQOPYB+RRSo7NM0T3GS5luahYlxuOwJsm3r3qizgGRUCPw/eaSP1Ox66urZyj07+QiuG11Tn",
+	"J6w3EOLGZzwaiRgqwpatGbKPIN43OGtt6/zMQXFaSOXvcE7TVEykce3kTY72FhUf1cglZMBDJV+Ho0/F",
+	"wnTaZkKlHtZfcWXvsoU9UZWSWyb0Sma7Jp91yVBxnZcuDL5x4lsAQ6YJs6tnC+SH6L5uJaJh1jUU9BVb",
+	"BbnfOwgPoyPmH/fr1G/3GqF/FDWZjwDNeG1J1l0EsZYDMao5aV+vNZXI1xYjdWs+5Bn6e9iXbI6iSyEv",
+	"wKk8t2qHg5lrcm338jtNfFgErG/AtlKaQX2++KA1N2BcivKIphExH0wSOWJh3DdHpcMlnUpSNTKXBJZj",
+	"xlr7y/5S8ZBJRYcj90cZX3OquXKw53W4/st6jPWL7Ypf6UEHkoXdgGC5j0cmgxixDix8u93RDtcqq1Ng",
+	"5bAUkrKQxbeAwgCMhyr3LtiLU+wmBtw623JStQ3NXkkvC0kXWsXZsS3v14N5pj2g440Ok3HEImxMBoD0",
+	"oH0blxPPZ4qdJ8yTHd6bEk6HMb8uvLTW4eja11/L+vPhGJOq/o9ZptbpEyFGPRreEBpFKZPSI2KsZByx",
+	"DjftWWPBEewYBuJCDwYt21ImRXLLiBKenlIa31LFvGxEr8OTmN/4iQhpou+3gPb2VWTME/2fYofFJNFi",
+	"LlYdXg1+fffdPz59+rF79uHDp1+75xfvfzm7ehfsneRJvhgXMGTTHacJ5AnAUgOvw+euwPAMWvoVH4v5",
+	"LU2g1x8nwThNAv0pOnzMb7iYcPxsRDNjcLy5L835dNfcHZxCv5MJfCFtilFFhkIq0qy7pFMcxfyODQmD",
+	"ewrzZtjjk8Yl7pNmq4uv1cTNuvLkiaMdX40CgByzclJBFvqx/+PPx+nRDz/++4/0avL75/O3R+8/nP/n",
+	"vWh+oB/o5eTxVYY1v+evsRqgqrvIXrRny3Na+sTXXHNN3ISsq0fIduCj30KIZlY3Wkc1WmTnrRS/yeS2",
+	"FqCa8CKWxLcsjRkoFEIykKhTpsiQRgwULv2D/mNRSGdjAbAL7XwlkZptkOk90ZvZ4XNtlVA+dR0Hxmdg",
+	"/MyGKcaYMem29pgLAs3T4mM4NOvLStAoBpYSdVNGYXCACcKWU5l0BWt0LfFqBuvKmIfMnWDzqn4843Hd",
+	"0Ax3x1tbpjbXlamLJOksRe1cr1sNX22HH3yJQJZHbIt8N4yzILzV4Q+BvpJ3+nBCxb9j61YFt13grXlo",
+	"DzihfQVl2SkDDERAUbGQYB6RdLpHwoTRFPyhHW4uaWNcpNGpI4aJaZ9nms5j9/bsNfq5xbGp7UridXFS",
+	"XKth3QP/xWNU9RfoFW1tmx3bQNiOLW9dyXveMa1Ht39e5wx0YdxLq6DmtimkHaMTTYInTRTMI4+IJGJS",
+	"YaPaE6frbodXA8OhA8OiFbBtbSklrK88EshxGDIWMfTeUdK8uwNBFHPSqBPpdXiAAJlBnimRDwLJx+OR",
+	"l7m3wWnch59FivInE0mObNjzzCDaVkMo34GYYEteKqEwiUwYVw+E2d7mG/lEcTZHFlqnOe79okCbwcVc",
+	"kZmZhU4v8em/Hp6NhQrMna/FBmEzrL58srnAqCxoN9io1x8zKkiVYsORkpWTlrcczIJ1Ba8iuHCZ2ByW",
+	"Nnsti3vqt+lhzz8KjyPf9m9th/tRwUFbupV6JD02vLbRa4Z+O2ox/6jfpr59r75W8Sqa3LtmmQuaobZg",
+	"ZXCj3dZuKCJWOWnW2/oC+KO7Q1k5aTcd5NXsaFceareq37CFqKOl0oejjjmh7oBby+KTjib/yvV7fTGj",
+	"ZlkB9vpPK6W6+kLKzJ8ABr+dDqqZGIyjIgtb8oSVtD505nxv98Ml0h/KQ8BXKCHzuYMFlx1ILRsNDDUI",
+	"VX3mvDxGK+mQdXhPRFOQjG7wl1SlINTGRVMclyYpo9HUlg+FlEMlcIfHCrrr2+x3a63Z9HcbP8u2wyoL",
+	"p6ALdHhmymUyvPBcxmztfUGZvL6wNDHDJSqbQtbnwqGx//Kkw9FVo5GvDG5kwE5OKv+4ujon+/X6CWKa",
+	"c5oQvFQuRfa1DHelSKNZ9yqc3d3z6mb+6kze5L30y6WN+9i6omWRNWdJ2MuI3HRqAHREzTzkc4H2f+w6",
+	"i83x/BmPXN4GO719KykViirm21Drn2v65kr580d6A/yZs8l8GgwGNGdzYAimwHwvUtJsk4EYp7LDHYU7",
+	"pKnm8xNBsgQcsAlK8nI8TEOEpEN4ZYdLtOkyvq55uJzEKhwQqkjCYgmVTGoAGeuQZ4OlcjYIG19zWevw",
+	"M/tDykYJDVlkE9OrvSloFTRNYpYS2FzITpFKjPKYLlUdjqihv67TgcojWjx1eMqwXYpxzOUQEvhRiZpo",
+	"llgmLOD6jAvHRKi3GKv7lt1wo5TdxmIsu0gJXXY3ilMmZyZ/UJj8TD7Dm+b3v8jvfn4/SGX4ZpD8/P7j",
+	"L/+3ty8v/y1Honco3j62s6/5RfMZ3GP07ecyPKNYLzKDEpfcK2k+2FpSp9i2/c/Kd4ymLD0bq0Hl5L+/",
+	"aSPkbBT/yKbZL7/pB9Lb8m7smqhEGl+DvNBKvr5TouyIRDgeMq5Aaw9eRyKUAUDhYlDI5vLFCmr8E0G1",
+	"bdBPxXAvOz2vgX2ZRc6++0N8ywDIALrRMBoBrEEtN3TESJZZVYAW7TnAvB45O39PbtgUhzINCrJhAM1v",
+	"fpwMgWYWtIhIliTSI5IpMh4RLXogj98Z0tYJzI96Dm3wYTk4G2CQErI389757lhOR/2SxcYs9ZtajDOA",
+	"wYZlx+kMak5WRRCnZJTGYcyva3PZ8WV7+Y5HWQszaRuLXZ4TQJDKswTcldu7y3yKsFQ7RTrSG0qTwtzE",
+	"bayZZHGCuEWLPlEmW+xWXtNbls8a/a8TqFzTNMuZ5Y3uHucACXONl1BcSY+M6FSTu/SI6TFD0rEmtLwN",
+	"TV6tISmPeuKOhIkIb5wX2e405c6ARFzrfcXSOukRRsNBbjinTIpxGjKChjBoSxPqkgrmIy8YXIyVnpHo",
+	"kyGNk5nkWsl4ZLYKP4WmKB45YwPCaymFmKxV4A82pdkdPEuU1hM3GdtgxGnttfBS13GWvThjfX/99tf/",
+	"HwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

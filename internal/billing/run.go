@@ -825,11 +825,7 @@ func monthLines(b billable, party string, from, to time.Time, taxes []Tax, charg
 		values := make([]decimal.Decimal, len(days))
 		shown := make([][2]string, len(days))
 		for i, dv := range days {
-			v := dv.Value
-			if dv.Unit == "bytes" {
-				v = GB(dv.Value)
-			}
-			values[i] = decimal.NewFromInt(v)
+			values[i] = decimal.NewFromInt(BilledValue(dv.Value, dv.Unit))
 			shown[i] = [2]string{dateStr(dv.Day), values[i].String()}
 		}
 		qty := Aggregate(c.Aggregation, values)

@@ -420,8 +420,7 @@ func overageLine(b billable, party string, spans []span, days []dayValue, taxes 
 			peak, peakDay = d.Value, d.Day
 		}
 	}
-	soft := int64(*b.SoftGB) * int64(b.Quantity) << 30
-	over := GB(peak - soft)
+	over := OverGB(peak, *b.SoftGB, b.Quantity)
 	if over <= 0 {
 		return Line{}, false
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/acronis-platform/platform/internal/provisioning"
 	"github.com/acronis-platform/platform/internal/subscription"
 	"github.com/acronis-platform/platform/internal/usage"
+	"github.com/acronis-platform/platform/internal/usagereport"
 	"github.com/acronis-platform/platform/internal/user"
 	"github.com/acronis-platform/platform/internal/webhook"
 )
@@ -109,6 +110,7 @@ type Server struct {
 	ready        func(ctx context.Context) (map[string]string, bool)
 	events       *event.Service
 	dunning      *dunning.Service
+	usageReports *usagereport.Service
 }
 
 var _ oapi.StrictServerInterface = (*Server)(nil)
@@ -165,7 +167,7 @@ func New(d Deps) (*echo.Echo, error) {
 	}
 	srv := &Server{users: d.Users, catalog: d.Catalog, partners: d.Partners, customers: d.Customers, orders: d.Orders, subs: d.Services, module: d.Module,
 		billing: d.Billing, usage: d.Usage, mail: d.Mail, webhooks: d.Webhooks, jobs: d.Jobs, db: d.DB, sandbox: d.Sandbox, sandboxClock: d.SandboxClock, currency: d.BaseCurrency, vendor: d.Vendor, keys: d.Keys, clk: d.Clock, ready: d.Ready,
-		events: d.Events, dunning: d.Dunning}
+		events: d.Events, dunning: d.Dunning, usageReports: usagereport.New(d.DB, d.Billing, d.BaseCurrency)}
 	oapi.RegisterHandlersWithOptions(e, oapi.NewStrictHandler(srv, nil), oapi.RegisterHandlersOptions{OperationMiddlewares: perOp})
 	if d.MetricsToken != "" {
 		e.GET("/metrics", echo.WrapHandler(d.Metrics.Handler()), metricsBearer(d.MetricsToken))

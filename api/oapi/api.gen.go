@@ -586,13 +586,13 @@ func (e GoneCode) Valid() bool {
 
 // Defines values for HealthStatus.
 const (
-	Ok HealthStatus = "ok"
+	HealthStatusOk HealthStatus = "ok"
 )
 
 // Valid indicates whether the value is a known member of the HealthStatus enum.
 func (e HealthStatus) Valid() bool {
 	switch e {
-	case Ok:
+	case HealthStatusOk:
 		return true
 	default:
 		return false
@@ -1094,6 +1094,84 @@ func (e ReadinessStatus) Valid() bool {
 	case Ready:
 		return true
 	case Unavailable:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReconciliationFlag.
+const (
+	ReconciliationFlagEditionMismatch ReconciliationFlag = "edition_mismatch"
+	ReconciliationFlagMissingTenant   ReconciliationFlag = "missing_tenant"
+	ReconciliationFlagOk              ReconciliationFlag = "ok"
+	ReconciliationFlagOrphanTenant    ReconciliationFlag = "orphan_tenant"
+	ReconciliationFlagQuotaMismatch   ReconciliationFlag = "quota_mismatch"
+	ReconciliationFlagStatusMismatch  ReconciliationFlag = "status_mismatch"
+	ReconciliationFlagUsageMismatch   ReconciliationFlag = "usage_mismatch"
+)
+
+// Valid indicates whether the value is a known member of the ReconciliationFlag enum.
+func (e ReconciliationFlag) Valid() bool {
+	switch e {
+	case ReconciliationFlagEditionMismatch:
+		return true
+	case ReconciliationFlagMissingTenant:
+		return true
+	case ReconciliationFlagOk:
+		return true
+	case ReconciliationFlagOrphanTenant:
+		return true
+	case ReconciliationFlagQuotaMismatch:
+		return true
+	case ReconciliationFlagStatusMismatch:
+		return true
+	case ReconciliationFlagUsageMismatch:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReconciliationPeriodKind.
+const (
+	CurrentMonth  ReconciliationPeriodKind = "current_month"
+	Last30Days    ReconciliationPeriodKind = "last_30_days"
+	PreviousMonth ReconciliationPeriodKind = "previous_month"
+)
+
+// Valid indicates whether the value is a known member of the ReconciliationPeriodKind enum.
+func (e ReconciliationPeriodKind) Valid() bool {
+	switch e {
+	case CurrentMonth:
+		return true
+	case Last30Days:
+		return true
+	case PreviousMonth:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReconciliationReportStatus.
+const (
+	ReconciliationReportStatusCompleted ReconciliationReportStatus = "completed"
+	ReconciliationReportStatusFailed    ReconciliationReportStatus = "failed"
+	ReconciliationReportStatusQueued    ReconciliationReportStatus = "queued"
+	ReconciliationReportStatusRunning   ReconciliationReportStatus = "running"
+)
+
+// Valid indicates whether the value is a known member of the ReconciliationReportStatus enum.
+func (e ReconciliationReportStatus) Valid() bool {
+	switch e {
+	case ReconciliationReportStatusCompleted:
+		return true
+	case ReconciliationReportStatusFailed:
+		return true
+	case ReconciliationReportStatusQueued:
+		return true
+	case ReconciliationReportStatusRunning:
 		return true
 	default:
 		return false
@@ -3179,6 +3257,169 @@ type Readiness struct {
 // Example: ready
 type ReadinessStatus string
 
+// ReconciliationAccount defines model for ReconciliationAccount.
+type ReconciliationAccount struct {
+	ClientId string `json:"client_id"`
+
+	// PlanIds The plans whose module settings use it.
+	PlanIds []openapi_types.UUID `json:"plan_ids"`
+
+	// Selected Whether reports read it.
+	Selected bool `json:"selected"`
+
+	// Sp The SP's configured account.
+	Sp  bool   `json:"sp"`
+	Url string `json:"url"`
+}
+
+// ReconciliationAccountRef defines model for ReconciliationAccountRef.
+type ReconciliationAccountRef struct {
+	// ClientId The API client id (its secret is never shown).
+	ClientId string `json:"client_id"`
+
+	// Url The datacenter URL.
+	Url string `json:"url"`
+}
+
+// ReconciliationCounts Rows per flag.
+type ReconciliationCounts struct {
+	EditionMismatch int `json:"edition_mismatch"`
+	MissingTenant   int `json:"missing_tenant"`
+	Ok              int `json:"ok"`
+	OrphanTenant    int `json:"orphan_tenant"`
+	QuotaMismatch   int `json:"quota_mismatch"`
+	StatusMismatch  int `json:"status_mismatch"`
+	UsageMismatch   int `json:"usage_mismatch"`
+}
+
+// ReconciliationFlag defines model for ReconciliationFlag.
+type ReconciliationFlag string
+
+// ReconciliationPeriodKind The period a report covers when its request gives none.
+type ReconciliationPeriodKind string
+
+// ReconciliationReport defines model for ReconciliationReport.
+type ReconciliationReport struct {
+	// Accounts The accounts it read.
+	Accounts []ReconciliationAccountRef `json:"accounts"`
+
+	// Counts Rows per flag.
+	Counts      ReconciliationCounts `json:"counts"`
+	CreatedAt   time.Time            `json:"created_at"`
+	FinishedAt  *time.Time           `json:"finished_at,omitempty"`
+	From        openapi_types.Date   `json:"from"`
+	HeartbeatAt *time.Time           `json:"heartbeat_at,omitempty"`
+	Id          openapi_types.UUID   `json:"id"`
+
+	// Reason Why it failed.
+	Reason       *string                    `json:"reason,omitempty"`
+	RequestedBy  string                     `json:"requested_by"`
+	RowsCompared int                        `json:"rows_compared"`
+	StartedAt    *time.Time                 `json:"started_at,omitempty"`
+	Status       ReconciliationReportStatus `json:"status"`
+	To           openapi_types.Date         `json:"to"`
+
+	// UsageTolerancePercent A percent as a decimal string, up to 4 places; a discount is 0 to 100, a markup 0 to 1000.
+	//
+	// Example: 12.5
+	UsageTolerancePercent Percent `json:"usage_tolerance_percent"`
+}
+
+// ReconciliationReportCreate defines model for ReconciliationReportCreate.
+type ReconciliationReportCreate struct {
+	From *openapi_types.Date `json:"from,omitempty"`
+	To   *openapi_types.Date `json:"to,omitempty"`
+}
+
+// ReconciliationReportDetail defines model for ReconciliationReportDetail.
+type ReconciliationReportDetail struct {
+	Report ReconciliationReport  `json:"report"`
+	Rows   ReconciliationRowList `json:"rows"`
+}
+
+// ReconciliationReportList defines model for ReconciliationReportList.
+type ReconciliationReportList struct {
+	Data []ReconciliationReport `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// ReconciliationReportStatus defines model for ReconciliationReportStatus.
+type ReconciliationReportStatus string
+
+// ReconciliationRow defines model for ReconciliationRow.
+type ReconciliationRow struct {
+	// Account The datacenter URL of the account it was read through.
+	Account    string              `json:"account"`
+	CustomerId *openapi_types.UUID `json:"customer_id,omitempty"`
+
+	// Detail How it was compared (usage source billed or usage_sync, unit, invoices, tolerance).
+	Detail map[string]interface{} `json:"detail"`
+	Flag   ReconciliationFlag     `json:"flag"`
+
+	// Item The offering item; empty for a tenant-level finding.
+	Item      string              `json:"item"`
+	PartnerId *openapi_types.UUID `json:"partner_id,omitempty"`
+	PlanId    *openapi_types.UUID `json:"plan_id,omitempty"`
+
+	// PlatformValue The platform's side (a status, an edition, a quota, a usage figure).
+	PlatformValue string              `json:"platform_value"`
+	Position      int                 `json:"position"`
+	ServiceId     *openapi_types.UUID `json:"service_id,omitempty"`
+	TenantId      string              `json:"tenant_id"`
+	TenantName    string              `json:"tenant_name"`
+
+	// VendorValue The vendor's side.
+	VendorValue string `json:"vendor_value"`
+}
+
+// ReconciliationRowList defines model for ReconciliationRowList.
+type ReconciliationRowList struct {
+	Data []ReconciliationRow `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// ReconciliationSettings defines model for ReconciliationSettings.
+type ReconciliationSettings struct {
+	Accounts []ReconciliationAccount `json:"accounts"`
+
+	// AllAccounts Every account is read, those added later included.
+	AllAccounts bool `json:"all_accounts"`
+
+	// DefaultPeriod The period a report covers when its request gives none.
+	DefaultPeriod ReconciliationPeriodKind `json:"default_period"`
+	UpdatedAt     time.Time                `json:"updated_at"`
+
+	// UsageTolerancePercent A percent as a decimal string, up to 4 places; a discount is 0 to 100, a markup 0 to 1000.
+	//
+	// Example: 12.5
+	UsageTolerancePercent Percent `json:"usage_tolerance_percent"`
+	Version               int64   `json:"version"`
+}
+
+// ReconciliationSettingsUpdate defines model for ReconciliationSettingsUpdate.
+type ReconciliationSettingsUpdate struct {
+	// Accounts The accounts to read; null or absent reads every account.
+	Accounts *[]ReconciliationAccountRef `json:"accounts,omitempty"`
+
+	// DefaultPeriod The period a report covers when its request gives none.
+	DefaultPeriod ReconciliationPeriodKind `json:"default_period"`
+
+	// UsageTolerancePercent A percent as a decimal string, up to 4 places; a discount is 0 to 100, a markup 0 to 1000.
+	//
+	// Example: 12.5
+	UsageTolerancePercent Percent `json:"usage_tolerance_percent"`
+}
+
 // Role What a user may do. `partner` and `customer` users are scoped to their partner or customer.
 type Role string
 
@@ -4287,6 +4528,45 @@ type UpdateProductParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// ListReconciliationReportsParams defines parameters for ListReconciliationReports.
+type ListReconciliationReportsParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// From Only reports whose period ends on or after this day.
+	From *openapi_types.Date `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Only reports whose period starts on or before this day.
+	To *openapi_types.Date `form:"to,omitempty" json:"to,omitempty"`
+}
+
+// CreateReconciliationReportParams defines parameters for CreateReconciliationReport.
+type CreateReconciliationReportParams struct {
+	// IdempotencyKey A unique key per intended effect (a UUID is a good choice). Retrying with the same key and body replays the first response.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// GetReconciliationReportParams defines parameters for GetReconciliationReport.
+type GetReconciliationReportParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Flag Only rows with this flag.
+	Flag *ReconciliationFlag `form:"flag,omitempty" json:"flag,omitempty"`
+}
+
+// PutReconciliationSettingsParams defines parameters for PutReconciliationSettings.
+type PutReconciliationSettingsParams struct {
+	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
 // ListAllServiceOperationsParams defines parameters for ListAllServiceOperations.
 type ListAllServiceOperationsParams struct {
 	// Status Only operations in this status.
@@ -4619,6 +4899,12 @@ type CreateProductJSONRequestBody = ProductCreate
 
 // UpdateProductJSONRequestBody defines body for UpdateProduct for application/json ContentType.
 type UpdateProductJSONRequestBody = ProductUpdate
+
+// CreateReconciliationReportJSONRequestBody defines body for CreateReconciliationReport for application/json ContentType.
+type CreateReconciliationReportJSONRequestBody = ReconciliationReportCreate
+
+// PutReconciliationSettingsJSONRequestBody defines body for PutReconciliationSettings for application/json ContentType.
+type PutReconciliationSettingsJSONRequestBody = ReconciliationSettingsUpdate
 
 // AdvanceSandboxClockJSONRequestBody defines body for AdvanceSandboxClock for application/json ContentType.
 type AdvanceSandboxClockJSONRequestBody = SandboxClockAdvance
@@ -5751,6 +6037,121 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 	UpdateProduct(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListReconciliationReports List reconciliation reports
+	//
+	// Every report, oldest first, with its status and totals; `from`/`to` keep those whose period overlaps them.
+	//
+	// Corresponds with GET /v1/reconciliation/reports (the `ListReconciliationReports` operationId).
+	ListReconciliationReports(ctx context.Context, params *ListReconciliationReportsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateReconciliationReportWithBody Request vendor data and reconcile
+	//
+	// Queues a report over `from`..`to` (SP days; absent ones come from the
+	// settings' `default_period`; only `to`: its month up to it; only
+	// `from`: up to today) and answers 202; poll the report. The job asks
+	// each selected vendor account for its usage report over the period
+	// (usage_summary at the account's tenant, every customer below it),
+	// reads the platform's services' tenants and offering items there and
+	// compares them with the services, their quotas times quantity, the
+	// usage the daily sync stored and the usage billed. Rules: `to` not
+	// before `from` (422 `invalid_period`), not after today (422
+	// `period_in_future`), at most 366 days (422 `period_too_long`). A
+	// vendor failure leaves the report `failed` with the reason; request
+	// again to rerun (a new report, from scratch).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/reconciliation/reports (the `CreateReconciliationReport` operationId).
+	CreateReconciliationReportWithBody(ctx context.Context, params *CreateReconciliationReportParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateReconciliationReport Request vendor data and reconcile
+	//
+	// Queues a report over `from`..`to` (SP days; absent ones come from the
+	// settings' `default_period`; only `to`: its month up to it; only
+	// `from`: up to today) and answers 202; poll the report. The job asks
+	// each selected vendor account for its usage report over the period
+	// (usage_summary at the account's tenant, every customer below it),
+	// reads the platform's services' tenants and offering items there and
+	// compares them with the services, their quotas times quantity, the
+	// usage the daily sync stored and the usage billed. Rules: `to` not
+	// before `from` (422 `invalid_period`), not after today (422
+	// `period_in_future`), at most 366 days (422 `period_too_long`). A
+	// vendor failure leaves the report `failed` with the reason; request
+	// again to rerun (a new report, from scratch).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/reconciliation/reports (the `CreateReconciliationReport` operationId).
+	CreateReconciliationReport(ctx context.Context, params *CreateReconciliationReportParams, body CreateReconciliationReportJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetReconciliationReport Get a reconciliation report
+	//
+	// Its status (a failed one with the `reason`), totals per flag and a
+	// page of its rows in order (`flag` keeps one flag's rows; `limit` and
+	// `cursor` page them). A row is one finding: a tenant-level flag
+	// (`orphan_tenant`, `missing_tenant`, `status_mismatch`,
+	// `edition_mismatch`) has no `item`; an item-level one
+	// (`quota_mismatch`, `usage_mismatch`, or `ok` for an item compared
+	// and found equal) names it. Usage figures are the vendor's at the end
+	// of the period against what was billed (else what the daily sync
+	// stored), storage in whole GB; a difference above the tolerance
+	// percent of the platform's figure is a mismatch. A completed report
+	// never changes.
+	//
+	// Corresponds with GET /v1/reconciliation/reports/{id} (the `GetReconciliationReport` operationId).
+	GetReconciliationReport(ctx context.Context, id Id, params *GetReconciliationReportParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DownloadReconciliationReport Download a reconciliation report (XLSX)
+	//
+	// The completed report as a workbook: a summary sheet (period,
+	// tolerance, totals per flag, exceptions in red) and one sheet per
+	// flag with its rows (frozen header; exception rows in red). 409
+	// `report_not_completed` while it is queued or running, or when it
+	// failed.
+	//
+	// Corresponds with GET /v1/reconciliation/reports/{id}/download (the `DownloadReconciliationReport` operationId).
+	DownloadReconciliationReport(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetReconciliationSettings Read the reconciliation settings
+	//
+	// Which vendor accounts a reconciliation reads, the default period and
+	// the usage tolerance. `accounts` lists every account there is (the
+	// SP's configured one and each Acronis plan's datacenter credentials,
+	// distinct by URL and client id) and whether it is selected; secrets
+	// are never shown (they stay on the plans and in the configuration).
+	// Until changed: every account, `previous_month`, 1 %.
+	//
+	// Corresponds with GET /v1/reconciliation/settings (the `GetReconciliationSettings` operationId).
+	GetReconciliationSettings(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutReconciliationSettingsWithBody Change the reconciliation settings
+	//
+	// Replaces the settings. `accounts` null or absent reads every account
+	// (also those added later); a list picks accounts by URL and client id
+	// (422 `unknown_account` for one no plan or configuration uses).
+	// `usage_tolerance_percent` is 0 to 100 with at most 2 decimals (422
+	// `tolerance_out_of_range`). `If-Match` with the `ETag` guards against
+	// a concurrent change (412).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/reconciliation/settings (the `PutReconciliationSettings` operationId).
+	PutReconciliationSettingsWithBody(ctx context.Context, params *PutReconciliationSettingsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutReconciliationSettings Change the reconciliation settings
+	//
+	// Replaces the settings. `accounts` null or absent reads every account
+	// (also those added later); a list picks accounts by URL and client id
+	// (422 `unknown_account` for one no plan or configuration uses).
+	// `usage_tolerance_percent` is 0 to 100 with at most 2 decimals (422
+	// `tolerance_out_of_range`). `If-Match` with the `ETag` guards against
+	// a concurrent change (412).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/reconciliation/settings (the `PutReconciliationSettings` operationId).
+	PutReconciliationSettings(ctx context.Context, params *PutReconciliationSettingsParams, body PutReconciliationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetSandboxClock Read the sandbox clock
 	//
@@ -8462,6 +8863,201 @@ func (c *Client) UpdateProductWithBody(ctx context.Context, id Id, params *Updat
 // Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 func (c *Client) UpdateProduct(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateProductRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListReconciliationReports List reconciliation reports
+//
+// Every report, oldest first, with its status and totals; `from`/`to` keep those whose period overlaps them.
+//
+// Corresponds with GET /v1/reconciliation/reports (the `ListReconciliationReports` operationId).
+func (c *Client) ListReconciliationReports(ctx context.Context, params *ListReconciliationReportsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListReconciliationReportsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateReconciliationReportWithBody Request vendor data and reconcile
+//
+// Queues a report over `from`..`to` (SP days; absent ones come from the
+// settings' `default_period`; only `to`: its month up to it; only
+// `from`: up to today) and answers 202; poll the report. The job asks
+// each selected vendor account for its usage report over the period
+// (usage_summary at the account's tenant, every customer below it),
+// reads the platform's services' tenants and offering items there and
+// compares them with the services, their quotas times quantity, the
+// usage the daily sync stored and the usage billed. Rules: `to` not
+// before `from` (422 `invalid_period`), not after today (422
+// `period_in_future`), at most 366 days (422 `period_too_long`). A
+// vendor failure leaves the report `failed` with the reason; request
+// again to rerun (a new report, from scratch).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/reconciliation/reports (the `CreateReconciliationReport` operationId).
+func (c *Client) CreateReconciliationReportWithBody(ctx context.Context, params *CreateReconciliationReportParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateReconciliationReportRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateReconciliationReport Request vendor data and reconcile
+//
+// Queues a report over `from`..`to` (SP days; absent ones come from the
+// settings' `default_period`; only `to`: its month up to it; only
+// `from`: up to today) and answers 202; poll the report. The job asks
+// each selected vendor account for its usage report over the period
+// (usage_summary at the account's tenant, every customer below it),
+// reads the platform's services' tenants and offering items there and
+// compares them with the services, their quotas times quantity, the
+// usage the daily sync stored and the usage billed. Rules: `to` not
+// before `from` (422 `invalid_period`), not after today (422
+// `period_in_future`), at most 366 days (422 `period_too_long`). A
+// vendor failure leaves the report `failed` with the reason; request
+// again to rerun (a new report, from scratch).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/reconciliation/reports (the `CreateReconciliationReport` operationId).
+func (c *Client) CreateReconciliationReport(ctx context.Context, params *CreateReconciliationReportParams, body CreateReconciliationReportJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateReconciliationReportRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetReconciliationReport Get a reconciliation report
+//
+// Its status (a failed one with the `reason`), totals per flag and a
+// page of its rows in order (`flag` keeps one flag's rows; `limit` and
+// `cursor` page them). A row is one finding: a tenant-level flag
+// (`orphan_tenant`, `missing_tenant`, `status_mismatch`,
+// `edition_mismatch`) has no `item`; an item-level one
+// (`quota_mismatch`, `usage_mismatch`, or `ok` for an item compared
+// and found equal) names it. Usage figures are the vendor's at the end
+// of the period against what was billed (else what the daily sync
+// stored), storage in whole GB; a difference above the tolerance
+// percent of the platform's figure is a mismatch. A completed report
+// never changes.
+//
+// Corresponds with GET /v1/reconciliation/reports/{id} (the `GetReconciliationReport` operationId).
+func (c *Client) GetReconciliationReport(ctx context.Context, id Id, params *GetReconciliationReportParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetReconciliationReportRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DownloadReconciliationReport Download a reconciliation report (XLSX)
+//
+// The completed report as a workbook: a summary sheet (period,
+// tolerance, totals per flag, exceptions in red) and one sheet per
+// flag with its rows (frozen header; exception rows in red). 409
+// `report_not_completed` while it is queued or running, or when it
+// failed.
+//
+// Corresponds with GET /v1/reconciliation/reports/{id}/download (the `DownloadReconciliationReport` operationId).
+func (c *Client) DownloadReconciliationReport(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDownloadReconciliationReportRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetReconciliationSettings Read the reconciliation settings
+//
+// Which vendor accounts a reconciliation reads, the default period and
+// the usage tolerance. `accounts` lists every account there is (the
+// SP's configured one and each Acronis plan's datacenter credentials,
+// distinct by URL and client id) and whether it is selected; secrets
+// are never shown (they stay on the plans and in the configuration).
+// Until changed: every account, `previous_month`, 1 %.
+//
+// Corresponds with GET /v1/reconciliation/settings (the `GetReconciliationSettings` operationId).
+func (c *Client) GetReconciliationSettings(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetReconciliationSettingsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutReconciliationSettingsWithBody Change the reconciliation settings
+//
+// Replaces the settings. `accounts` null or absent reads every account
+// (also those added later); a list picks accounts by URL and client id
+// (422 `unknown_account` for one no plan or configuration uses).
+// `usage_tolerance_percent` is 0 to 100 with at most 2 decimals (422
+// `tolerance_out_of_range`). `If-Match` with the `ETag` guards against
+// a concurrent change (412).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/reconciliation/settings (the `PutReconciliationSettings` operationId).
+func (c *Client) PutReconciliationSettingsWithBody(ctx context.Context, params *PutReconciliationSettingsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutReconciliationSettingsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutReconciliationSettings Change the reconciliation settings
+//
+// Replaces the settings. `accounts` null or absent reads every account
+// (also those added later); a list picks accounts by URL and client id
+// (422 `unknown_account` for one no plan or configuration uses).
+// `usage_tolerance_percent` is 0 to 100 with at most 2 decimals (422
+// `tolerance_out_of_range`). `If-Match` with the `ETag` guards against
+// a concurrent change (412).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/reconciliation/settings (the `PutReconciliationSettings` operationId).
+func (c *Client) PutReconciliationSettings(ctx context.Context, params *PutReconciliationSettingsParams, body PutReconciliationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutReconciliationSettingsRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -13788,6 +14384,352 @@ func NewUpdateProductRequestWithBody(server string, id Id, params *UpdateProduct
 	return req, nil
 }
 
+// NewListReconciliationReportsRequest constructs an http.Request for the ListReconciliationReports method
+func NewListReconciliationReportsRequest(server string, params *ListReconciliationReportsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/reconciliation/reports")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.From != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "from", *params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.To != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "to", *params.To, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateReconciliationReportRequest calls the generic CreateReconciliationReport builder with application/json body
+func NewCreateReconciliationReportRequest(server string, params *CreateReconciliationReportParams, body CreateReconciliationReportJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateReconciliationReportRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateReconciliationReportRequestWithBody constructs an http.Request for the CreateReconciliationReport method, with any body, and a specified content type
+func NewCreateReconciliationReportRequestWithBody(server string, params *CreateReconciliationReportParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/reconciliation/reports")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetReconciliationReportRequest constructs an http.Request for the GetReconciliationReport method
+func NewGetReconciliationReportRequest(server string, id Id, params *GetReconciliationReportParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/reconciliation/reports/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Flag != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "flag", *params.Flag, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDownloadReconciliationReportRequest constructs an http.Request for the DownloadReconciliationReport method
+func NewDownloadReconciliationReportRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/reconciliation/reports/%s/download", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetReconciliationSettingsRequest constructs an http.Request for the GetReconciliationSettings method
+func NewGetReconciliationSettingsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/reconciliation/settings")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPutReconciliationSettingsRequest calls the generic PutReconciliationSettings builder with application/json body
+func NewPutReconciliationSettingsRequest(server string, params *PutReconciliationSettingsParams, body PutReconciliationSettingsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPutReconciliationSettingsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewPutReconciliationSettingsRequestWithBody constructs an http.Request for the PutReconciliationSettings method, with any body, and a specified content type
+func NewPutReconciliationSettingsRequestWithBody(server string, params *PutReconciliationSettingsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/reconciliation/settings")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewGetSandboxClockRequest constructs an http.Request for the GetSandboxClock method
 func NewGetSandboxClockRequest(server string) (*http.Request, error) {
 	var err error
@@ -17586,6 +18528,129 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 	UpdateProductWithResponse(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateProductResponse, error)
+
+	// ListReconciliationReportsWithResponse List reconciliation reports
+	//
+	// Every report, oldest first, with its status and totals; `from`/`to` keep those whose period overlaps them.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/reconciliation/reports (the `ListReconciliationReports` operationId).
+	ListReconciliationReportsWithResponse(ctx context.Context, params *ListReconciliationReportsParams, reqEditors ...RequestEditorFn) (*ListReconciliationReportsResponse, error)
+
+	// CreateReconciliationReportWithBodyWithResponse Request vendor data and reconcile
+	//
+	// Queues a report over `from`..`to` (SP days; absent ones come from the
+	// settings' `default_period`; only `to`: its month up to it; only
+	// `from`: up to today) and answers 202; poll the report. The job asks
+	// each selected vendor account for its usage report over the period
+	// (usage_summary at the account's tenant, every customer below it),
+	// reads the platform's services' tenants and offering items there and
+	// compares them with the services, their quotas times quantity, the
+	// usage the daily sync stored and the usage billed. Rules: `to` not
+	// before `from` (422 `invalid_period`), not after today (422
+	// `period_in_future`), at most 366 days (422 `period_too_long`). A
+	// vendor failure leaves the report `failed` with the reason; request
+	// again to rerun (a new report, from scratch).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/reconciliation/reports (the `CreateReconciliationReport` operationId).
+	CreateReconciliationReportWithBodyWithResponse(ctx context.Context, params *CreateReconciliationReportParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateReconciliationReportResponse, error)
+
+	// CreateReconciliationReportWithResponse Request vendor data and reconcile
+	//
+	// Queues a report over `from`..`to` (SP days; absent ones come from the
+	// settings' `default_period`; only `to`: its month up to it; only
+	// `from`: up to today) and answers 202; poll the report. The job asks
+	// each selected vendor account for its usage report over the period
+	// (usage_summary at the account's tenant, every customer below it),
+	// reads the platform's services' tenants and offering items there and
+	// compares them with the services, their quotas times quantity, the
+	// usage the daily sync stored and the usage billed. Rules: `to` not
+	// before `from` (422 `invalid_period`), not after today (422
+	// `period_in_future`), at most 366 days (422 `period_too_long`). A
+	// vendor failure leaves the report `failed` with the reason; request
+	// again to rerun (a new report, from scratch).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/reconciliation/reports (the `CreateReconciliationReport` operationId).
+	CreateReconciliationReportWithResponse(ctx context.Context, params *CreateReconciliationReportParams, body CreateReconciliationReportJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateReconciliationReportResponse, error)
+
+	// GetReconciliationReportWithResponse Get a reconciliation report
+	//
+	// Its status (a failed one with the `reason`), totals per flag and a
+	// page of its rows in order (`flag` keeps one flag's rows; `limit` and
+	// `cursor` page them). A row is one finding: a tenant-level flag
+	// (`orphan_tenant`, `missing_tenant`, `status_mismatch`,
+	// `edition_mismatch`) has no `item`; an item-level one
+	// (`quota_mismatch`, `usage_mismatch`, or `ok` for an item compared
+	// and found equal) names it. Usage figures are the vendor's at the end
+	// of the period against what was billed (else what the daily sync
+	// stored), storage in whole GB; a difference above the tolerance
+	// percent of the platform's figure is a mismatch. A completed report
+	// never changes.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/reconciliation/reports/{id} (the `GetReconciliationReport` operationId).
+	GetReconciliationReportWithResponse(ctx context.Context, id Id, params *GetReconciliationReportParams, reqEditors ...RequestEditorFn) (*GetReconciliationReportResponse, error)
+
+	// DownloadReconciliationReportWithResponse Download a reconciliation report (XLSX)
+	//
+	// The completed report as a workbook: a summary sheet (period,
+	// tolerance, totals per flag, exceptions in red) and one sheet per
+	// flag with its rows (frozen header; exception rows in red). 409
+	// `report_not_completed` while it is queued or running, or when it
+	// failed.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/reconciliation/reports/{id}/download (the `DownloadReconciliationReport` operationId).
+	DownloadReconciliationReportWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*DownloadReconciliationReportResponse, error)
+
+	// GetReconciliationSettingsWithResponse Read the reconciliation settings
+	//
+	// Which vendor accounts a reconciliation reads, the default period and
+	// the usage tolerance. `accounts` lists every account there is (the
+	// SP's configured one and each Acronis plan's datacenter credentials,
+	// distinct by URL and client id) and whether it is selected; secrets
+	// are never shown (they stay on the plans and in the configuration).
+	// Until changed: every account, `previous_month`, 1 %.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/reconciliation/settings (the `GetReconciliationSettings` operationId).
+	GetReconciliationSettingsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReconciliationSettingsResponse, error)
+
+	// PutReconciliationSettingsWithBodyWithResponse Change the reconciliation settings
+	//
+	// Replaces the settings. `accounts` null or absent reads every account
+	// (also those added later); a list picks accounts by URL and client id
+	// (422 `unknown_account` for one no plan or configuration uses).
+	// `usage_tolerance_percent` is 0 to 100 with at most 2 decimals (422
+	// `tolerance_out_of_range`). `If-Match` with the `ETag` guards against
+	// a concurrent change (412).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/reconciliation/settings (the `PutReconciliationSettings` operationId).
+	PutReconciliationSettingsWithBodyWithResponse(ctx context.Context, params *PutReconciliationSettingsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutReconciliationSettingsResponse, error)
+
+	// PutReconciliationSettingsWithResponse Change the reconciliation settings
+	//
+	// Replaces the settings. `accounts` null or absent reads every account
+	// (also those added later); a list picks accounts by URL and client id
+	// (422 `unknown_account` for one no plan or configuration uses).
+	// `usage_tolerance_percent` is 0 to 100 with at most 2 decimals (422
+	// `tolerance_out_of_range`). `If-Match` with the `ETag` guards against
+	// a concurrent change (412).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/reconciliation/settings (the `PutReconciliationSettings` operationId).
+	PutReconciliationSettingsWithResponse(ctx context.Context, params *PutReconciliationSettingsParams, body PutReconciliationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*PutReconciliationSettingsResponse, error)
 
 	// GetSandboxClockWithResponse Read the sandbox clock
 	//
@@ -24890,6 +25955,532 @@ func (r UpdateProductResponse) ContentType() string {
 	return ""
 }
 
+// ListReconciliationReportsResponse401Headers the declared response headers of an HTTP 401 response for ListReconciliationReports
+type ListReconciliationReportsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListReconciliationReportsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ReconciliationReportList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListReconciliationReportsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListReconciliationReportsResponse) GetJSON200() *ReconciliationReportList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListReconciliationReportsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListReconciliationReportsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListReconciliationReportsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListReconciliationReportsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListReconciliationReportsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListReconciliationReportsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListReconciliationReportsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListReconciliationReportsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateReconciliationReportResponse401Headers the declared response headers of an HTTP 401 response for CreateReconciliationReport
+type CreateReconciliationReportResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CreateReconciliationReportResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *ReconciliationReport
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateReconciliationReportResponse401Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r CreateReconciliationReportResponse) GetJSON202() *ReconciliationReport {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateReconciliationReportResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateReconciliationReportResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateReconciliationReportResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateReconciliationReportResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateReconciliationReportResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateReconciliationReportResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateReconciliationReportResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateReconciliationReportResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateReconciliationReportResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateReconciliationReportResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateReconciliationReportResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetReconciliationReportResponse401Headers the declared response headers of an HTTP 401 response for GetReconciliationReport
+type GetReconciliationReportResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetReconciliationReportResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ReconciliationReportDetail
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetReconciliationReportResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetReconciliationReportResponse) GetJSON200() *ReconciliationReportDetail {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetReconciliationReportResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetReconciliationReportResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetReconciliationReportResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetReconciliationReportResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetReconciliationReportResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetReconciliationReportResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetReconciliationReportResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetReconciliationReportResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetReconciliationReportResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DownloadReconciliationReportResponse200Headers the declared response headers of an HTTP 200 response for DownloadReconciliationReport
+type DownloadReconciliationReportResponse200Headers struct {
+	ContentDisposition *string
+}
+
+// DownloadReconciliationReportResponse401Headers the declared response headers of an HTTP 401 response for DownloadReconciliationReport
+type DownloadReconciliationReportResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type DownloadReconciliationReportResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *DownloadReconciliationReportResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DownloadReconciliationReportResponse401Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DownloadReconciliationReportResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DownloadReconciliationReportResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DownloadReconciliationReportResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DownloadReconciliationReportResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r DownloadReconciliationReportResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DownloadReconciliationReportResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DownloadReconciliationReportResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DownloadReconciliationReportResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DownloadReconciliationReportResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DownloadReconciliationReportResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetReconciliationSettingsResponse200Headers the declared response headers of an HTTP 200 response for GetReconciliationSettings
+type GetReconciliationSettingsResponse200Headers struct {
+	ETag *string
+}
+
+// GetReconciliationSettingsResponse401Headers the declared response headers of an HTTP 401 response for GetReconciliationSettings
+type GetReconciliationSettingsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetReconciliationSettingsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ReconciliationSettings
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetReconciliationSettingsResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetReconciliationSettingsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetReconciliationSettingsResponse) GetJSON200() *ReconciliationSettings {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetReconciliationSettingsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetReconciliationSettingsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetReconciliationSettingsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetReconciliationSettingsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetReconciliationSettingsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetReconciliationSettingsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetReconciliationSettingsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PutReconciliationSettingsResponse200Headers the declared response headers of an HTTP 200 response for PutReconciliationSettings
+type PutReconciliationSettingsResponse200Headers struct {
+	ETag *string
+}
+
+// PutReconciliationSettingsResponse401Headers the declared response headers of an HTTP 401 response for PutReconciliationSettings
+type PutReconciliationSettingsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PutReconciliationSettingsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ReconciliationSettings
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *PutReconciliationSettingsResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PutReconciliationSettingsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PutReconciliationSettingsResponse) GetJSON200() *ReconciliationSettings {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r PutReconciliationSettingsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r PutReconciliationSettingsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r PutReconciliationSettingsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r PutReconciliationSettingsResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r PutReconciliationSettingsResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r PutReconciliationSettingsResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r PutReconciliationSettingsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r PutReconciliationSettingsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PutReconciliationSettingsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PutReconciliationSettingsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PutReconciliationSettingsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetSandboxClockResponse401Headers the declared response headers of an HTTP 401 response for GetSandboxClock
 type GetSandboxClockResponse401Headers struct {
 	WWWAuthenticate *string
@@ -31371,6 +32962,177 @@ func (c *ClientWithResponses) UpdateProductWithResponse(ctx context.Context, id 
 		return nil, err
 	}
 	return ParseUpdateProductResponse(rsp)
+}
+
+// ListReconciliationReportsWithResponse List reconciliation reports
+//
+// Every report, oldest first, with its status and totals; `from`/`to` keep those whose period overlaps them.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/reconciliation/reports (the `ListReconciliationReports` operationId).
+func (c *ClientWithResponses) ListReconciliationReportsWithResponse(ctx context.Context, params *ListReconciliationReportsParams, reqEditors ...RequestEditorFn) (*ListReconciliationReportsResponse, error) {
+	rsp, err := c.ListReconciliationReports(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListReconciliationReportsResponse(rsp)
+}
+
+// CreateReconciliationReportWithBodyWithResponse Request vendor data and reconcile
+//
+// Queues a report over `from`..`to` (SP days; absent ones come from the
+// settings' `default_period`; only `to`: its month up to it; only
+// `from`: up to today) and answers 202; poll the report. The job asks
+// each selected vendor account for its usage report over the period
+// (usage_summary at the account's tenant, every customer below it),
+// reads the platform's services' tenants and offering items there and
+// compares them with the services, their quotas times quantity, the
+// usage the daily sync stored and the usage billed. Rules: `to` not
+// before `from` (422 `invalid_period`), not after today (422
+// `period_in_future`), at most 366 days (422 `period_too_long`). A
+// vendor failure leaves the report `failed` with the reason; request
+// again to rerun (a new report, from scratch).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/reconciliation/reports (the `CreateReconciliationReport` operationId).
+func (c *ClientWithResponses) CreateReconciliationReportWithBodyWithResponse(ctx context.Context, params *CreateReconciliationReportParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateReconciliationReportResponse, error) {
+	rsp, err := c.CreateReconciliationReportWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateReconciliationReportResponse(rsp)
+}
+
+// CreateReconciliationReportWithResponse Request vendor data and reconcile
+//
+// Queues a report over `from`..`to` (SP days; absent ones come from the
+// settings' `default_period`; only `to`: its month up to it; only
+// `from`: up to today) and answers 202; poll the report. The job asks
+// each selected vendor account for its usage report over the period
+// (usage_summary at the account's tenant, every customer below it),
+// reads the platform's services' tenants and offering items there and
+// compares them with the services, their quotas times quantity, the
+// usage the daily sync stored and the usage billed. Rules: `to` not
+// before `from` (422 `invalid_period`), not after today (422
+// `period_in_future`), at most 366 days (422 `period_too_long`). A
+// vendor failure leaves the report `failed` with the reason; request
+// again to rerun (a new report, from scratch).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/reconciliation/reports (the `CreateReconciliationReport` operationId).
+func (c *ClientWithResponses) CreateReconciliationReportWithResponse(ctx context.Context, params *CreateReconciliationReportParams, body CreateReconciliationReportJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateReconciliationReportResponse, error) {
+	rsp, err := c.CreateReconciliationReport(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateReconciliationReportResponse(rsp)
+}
+
+// GetReconciliationReportWithResponse Get a reconciliation report
+//
+// Its status (a failed one with the `reason`), totals per flag and a
+// page of its rows in order (`flag` keeps one flag's rows; `limit` and
+// `cursor` page them). A row is one finding: a tenant-level flag
+// (`orphan_tenant`, `missing_tenant`, `status_mismatch`,
+// `edition_mismatch`) has no `item`; an item-level one
+// (`quota_mismatch`, `usage_mismatch`, or `ok` for an item compared
+// and found equal) names it. Usage figures are the vendor's at the end
+// of the period against what was billed (else what the daily sync
+// stored), storage in whole GB; a difference above the tolerance
+// percent of the platform's figure is a mismatch. A completed report
+// never changes.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/reconciliation/reports/{id} (the `GetReconciliationReport` operationId).
+func (c *ClientWithResponses) GetReconciliationReportWithResponse(ctx context.Context, id Id, params *GetReconciliationReportParams, reqEditors ...RequestEditorFn) (*GetReconciliationReportResponse, error) {
+	rsp, err := c.GetReconciliationReport(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetReconciliationReportResponse(rsp)
+}
+
+// DownloadReconciliationReportWithResponse Download a reconciliation report (XLSX)
+//
+// The completed report as a workbook: a summary sheet (period,
+// tolerance, totals per flag, exceptions in red) and one sheet per
+// flag with its rows (frozen header; exception rows in red). 409
+// `report_not_completed` while it is queued or running, or when it
+// failed.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/reconciliation/reports/{id}/download (the `DownloadReconciliationReport` operationId).
+func (c *ClientWithResponses) DownloadReconciliationReportWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*DownloadReconciliationReportResponse, error) {
+	rsp, err := c.DownloadReconciliationReport(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDownloadReconciliationReportResponse(rsp)
+}
+
+// GetReconciliationSettingsWithResponse Read the reconciliation settings
+//
+// Which vendor accounts a reconciliation reads, the default period and
+// the usage tolerance. `accounts` lists every account there is (the
+// SP's configured one and each Acronis plan's datacenter credentials,
+// distinct by URL and client id) and whether it is selected; secrets
+// are never shown (they stay on the plans and in the configuration).
+// Until changed: every account, `previous_month`, 1 %.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/reconciliation/settings (the `GetReconciliationSettings` operationId).
+func (c *ClientWithResponses) GetReconciliationSettingsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReconciliationSettingsResponse, error) {
+	rsp, err := c.GetReconciliationSettings(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetReconciliationSettingsResponse(rsp)
+}
+
+// PutReconciliationSettingsWithBodyWithResponse Change the reconciliation settings
+//
+// Replaces the settings. `accounts` null or absent reads every account
+// (also those added later); a list picks accounts by URL and client id
+// (422 `unknown_account` for one no plan or configuration uses).
+// `usage_tolerance_percent` is 0 to 100 with at most 2 decimals (422
+// `tolerance_out_of_range`). `If-Match` with the `ETag` guards against
+// a concurrent change (412).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/reconciliation/settings (the `PutReconciliationSettings` operationId).
+func (c *ClientWithResponses) PutReconciliationSettingsWithBodyWithResponse(ctx context.Context, params *PutReconciliationSettingsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutReconciliationSettingsResponse, error) {
+	rsp, err := c.PutReconciliationSettingsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutReconciliationSettingsResponse(rsp)
+}
+
+// PutReconciliationSettingsWithResponse Change the reconciliation settings
+//
+// Replaces the settings. `accounts` null or absent reads every account
+// (also those added later); a list picks accounts by URL and client id
+// (422 `unknown_account` for one no plan or configuration uses).
+// `usage_tolerance_percent` is 0 to 100 with at most 2 decimals (422
+// `tolerance_out_of_range`). `If-Match` with the `ETag` guards against
+// a concurrent change (412).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/reconciliation/settings (the `PutReconciliationSettings` operationId).
+func (c *ClientWithResponses) PutReconciliationSettingsWithResponse(ctx context.Context, params *PutReconciliationSettingsParams, body PutReconciliationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*PutReconciliationSettingsResponse, error) {
+	rsp, err := c.PutReconciliationSettings(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutReconciliationSettingsResponse(rsp)
 }
 
 // GetSandboxClockWithResponse Read the sandbox clock
@@ -38540,6 +40302,487 @@ func ParseUpdateProductResponse(rsp *http.Response) (*UpdateProductResponse, err
 	return response, nil
 }
 
+// ParseListReconciliationReportsResponse parses an HTTP response from a ListReconciliationReportsWithResponse call
+func ParseListReconciliationReportsResponse(rsp *http.Response) (*ListReconciliationReportsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListReconciliationReportsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ReconciliationReportList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListReconciliationReportsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateReconciliationReportResponse parses an HTTP response from a CreateReconciliationReportWithResponse call
+func ParseCreateReconciliationReportResponse(rsp *http.Response) (*CreateReconciliationReportResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateReconciliationReportResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest ReconciliationReport
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateReconciliationReportResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetReconciliationReportResponse parses an HTTP response from a GetReconciliationReportWithResponse call
+func ParseGetReconciliationReportResponse(rsp *http.Response) (*GetReconciliationReportResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetReconciliationReportResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ReconciliationReportDetail
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetReconciliationReportResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDownloadReconciliationReportResponse parses an HTTP response from a DownloadReconciliationReportWithResponse call
+func ParseDownloadReconciliationReportResponse(rsp *http.Response) (*DownloadReconciliationReportResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DownloadReconciliationReportResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers DownloadReconciliationReportResponse200Headers
+		if values := rsp.Header.Values("Content-Disposition"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Disposition", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentDisposition = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers DownloadReconciliationReportResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetReconciliationSettingsResponse parses an HTTP response from a GetReconciliationSettingsWithResponse call
+func ParseGetReconciliationSettingsResponse(rsp *http.Response) (*GetReconciliationSettingsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetReconciliationSettingsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ReconciliationSettings
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetReconciliationSettingsResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetReconciliationSettingsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePutReconciliationSettingsResponse parses an HTTP response from a PutReconciliationSettingsWithResponse call
+func ParsePutReconciliationSettingsResponse(rsp *http.Response) (*PutReconciliationSettingsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PutReconciliationSettingsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ReconciliationSettings
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers PutReconciliationSettingsResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers PutReconciliationSettingsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetSandboxClockResponse parses an HTTP response from a GetSandboxClockWithResponse call
 func ParseGetSandboxClockResponse(rsp *http.Response) (*GetSandboxClockResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -43264,6 +45507,24 @@ type ServerInterface interface {
 	// UpdateProduct Update a product
 	// (PATCH /v1/products/{id})
 	UpdateProduct(ctx echo.Context, id Id, params UpdateProductParams) error
+	// ListReconciliationReports List reconciliation reports
+	// (GET /v1/reconciliation/reports)
+	ListReconciliationReports(ctx echo.Context, params ListReconciliationReportsParams) error
+	// CreateReconciliationReport Request vendor data and reconcile
+	// (POST /v1/reconciliation/reports)
+	CreateReconciliationReport(ctx echo.Context, params CreateReconciliationReportParams) error
+	// GetReconciliationReport Get a reconciliation report
+	// (GET /v1/reconciliation/reports/{id})
+	GetReconciliationReport(ctx echo.Context, id Id, params GetReconciliationReportParams) error
+	// DownloadReconciliationReport Download a reconciliation report (XLSX)
+	// (GET /v1/reconciliation/reports/{id}/download)
+	DownloadReconciliationReport(ctx echo.Context, id Id) error
+	// GetReconciliationSettings Read the reconciliation settings
+	// (GET /v1/reconciliation/settings)
+	GetReconciliationSettings(ctx echo.Context) error
+	// PutReconciliationSettings Change the reconciliation settings
+	// (PUT /v1/reconciliation/settings)
+	PutReconciliationSettings(ctx echo.Context, params PutReconciliationSettingsParams) error
 	// GetSandboxClock Read the sandbox clock
 	// (GET /v1/sandbox/clock)
 	GetSandboxClock(ctx echo.Context) error
@@ -45396,6 +47657,167 @@ func (w *ServerInterfaceWrapper) UpdateProduct(ctx echo.Context) error {
 	return err
 }
 
+// ListReconciliationReports converts echo context to params.
+func (w *ServerInterfaceWrapper) ListReconciliationReports(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListReconciliationReportsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", ctx.QueryParams(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter from: %s", err))
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", ctx.QueryParams(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter to: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListReconciliationReports(ctx, params)
+	return err
+}
+
+// CreateReconciliationReport converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateReconciliationReport(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateReconciliationReportParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateReconciliationReport(ctx, params)
+	return err
+}
+
+// GetReconciliationReport converts echo context to params.
+func (w *ServerInterfaceWrapper) GetReconciliationReport(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetReconciliationReportParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "flag" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "flag", ctx.QueryParams(), &params.Flag, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter flag: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetReconciliationReport(ctx, id, params)
+	return err
+}
+
+// DownloadReconciliationReport converts echo context to params.
+func (w *ServerInterfaceWrapper) DownloadReconciliationReport(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DownloadReconciliationReport(ctx, id)
+	return err
+}
+
+// GetReconciliationSettings converts echo context to params.
+func (w *ServerInterfaceWrapper) GetReconciliationSettings(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetReconciliationSettings(ctx)
+	return err
+}
+
+// PutReconciliationSettings converts echo context to params.
+func (w *ServerInterfaceWrapper) PutReconciliationSettings(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params PutReconciliationSettingsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.PutReconciliationSettings(ctx, params)
+	return err
+}
+
 // GetSandboxClock converts echo context to params.
 func (w *ServerInterfaceWrapper) GetSandboxClock(ctx echo.Context) error {
 	var err error
@@ -46915,6 +49337,12 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v1/products/:id", wrapper.DeleteProduct, options.OperationMiddlewares["deleteProduct"]...)
 	router.GET(options.BaseURL+"/v1/products/:id", wrapper.GetProduct, options.OperationMiddlewares["getProduct"]...)
 	router.PATCH(options.BaseURL+"/v1/products/:id", wrapper.UpdateProduct, options.OperationMiddlewares["updateProduct"]...)
+	router.GET(options.BaseURL+"/v1/reconciliation/reports", wrapper.ListReconciliationReports, options.OperationMiddlewares["listReconciliationReports"]...)
+	router.POST(options.BaseURL+"/v1/reconciliation/reports", wrapper.CreateReconciliationReport, options.OperationMiddlewares["createReconciliationReport"]...)
+	router.GET(options.BaseURL+"/v1/reconciliation/reports/:id", wrapper.GetReconciliationReport, options.OperationMiddlewares["getReconciliationReport"]...)
+	router.GET(options.BaseURL+"/v1/reconciliation/reports/:id/download", wrapper.DownloadReconciliationReport, options.OperationMiddlewares["downloadReconciliationReport"]...)
+	router.GET(options.BaseURL+"/v1/reconciliation/settings", wrapper.GetReconciliationSettings, options.OperationMiddlewares["getReconciliationSettings"]...)
+	router.PUT(options.BaseURL+"/v1/reconciliation/settings", wrapper.PutReconciliationSettings, options.OperationMiddlewares["putReconciliationSettings"]...)
 	router.GET(options.BaseURL+"/v1/sandbox/clock", wrapper.GetSandboxClock, options.OperationMiddlewares["getSandboxClock"]...)
 	router.POST(options.BaseURL+"/v1/sandbox/clock", wrapper.AdvanceSandboxClock, options.OperationMiddlewares["advanceSandboxClock"]...)
 	router.GET(options.BaseURL+"/v1/service-operations", wrapper.ListAllServiceOperations, options.OperationMiddlewares["listAllServiceOperations"]...)
@@ -55786,6 +58214,704 @@ func (response UpdateProduct500ApplicationProblemPlusJSONResponse) VisitUpdatePr
 	return err
 }
 
+type ListReconciliationReportsRequestObject struct {
+	Params ListReconciliationReportsParams
+}
+
+type ListReconciliationReportsResponseObject interface {
+	VisitListReconciliationReportsResponse(w http.ResponseWriter) error
+}
+
+type ListReconciliationReports200JSONResponse ReconciliationReportList
+
+func (response ListReconciliationReports200JSONResponse) VisitListReconciliationReportsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListReconciliationReports400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListReconciliationReports400ApplicationProblemPlusJSONResponse) VisitListReconciliationReportsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListReconciliationReports401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListReconciliationReports401ApplicationProblemPlusJSONResponse) VisitListReconciliationReportsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListReconciliationReports403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListReconciliationReports403ApplicationProblemPlusJSONResponse) VisitListReconciliationReportsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListReconciliationReports500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListReconciliationReports500ApplicationProblemPlusJSONResponse) VisitListReconciliationReportsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateReconciliationReportRequestObject struct {
+	Params CreateReconciliationReportParams
+	Body   *CreateReconciliationReportJSONRequestBody
+}
+
+type CreateReconciliationReportResponseObject interface {
+	VisitCreateReconciliationReportResponse(w http.ResponseWriter) error
+}
+
+type CreateReconciliationReport202JSONResponse ReconciliationReport
+
+func (response CreateReconciliationReport202JSONResponse) VisitCreateReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateReconciliationReport400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateReconciliationReport400ApplicationProblemPlusJSONResponse) VisitCreateReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateReconciliationReport401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateReconciliationReport401ApplicationProblemPlusJSONResponse) VisitCreateReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateReconciliationReport403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateReconciliationReport403ApplicationProblemPlusJSONResponse) VisitCreateReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateReconciliationReport409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateReconciliationReport409ApplicationProblemPlusJSONResponse) VisitCreateReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateReconciliationReport413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateReconciliationReport413ApplicationProblemPlusJSONResponse) VisitCreateReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateReconciliationReport422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreateReconciliationReport422ApplicationProblemPlusJSONResponse) VisitCreateReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateReconciliationReport500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreateReconciliationReport500ApplicationProblemPlusJSONResponse) VisitCreateReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReconciliationReportRequestObject struct {
+	Id     Id `json:"id"`
+	Params GetReconciliationReportParams
+}
+
+type GetReconciliationReportResponseObject interface {
+	VisitGetReconciliationReportResponse(w http.ResponseWriter) error
+}
+
+type GetReconciliationReport200JSONResponse ReconciliationReportDetail
+
+func (response GetReconciliationReport200JSONResponse) VisitGetReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReconciliationReport400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetReconciliationReport400ApplicationProblemPlusJSONResponse) VisitGetReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReconciliationReport401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetReconciliationReport401ApplicationProblemPlusJSONResponse) VisitGetReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReconciliationReport403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetReconciliationReport403ApplicationProblemPlusJSONResponse) VisitGetReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReconciliationReport404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetReconciliationReport404ApplicationProblemPlusJSONResponse) VisitGetReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReconciliationReport500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetReconciliationReport500ApplicationProblemPlusJSONResponse) VisitGetReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadReconciliationReportRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type DownloadReconciliationReportResponseObject interface {
+	VisitDownloadReconciliationReportResponse(w http.ResponseWriter) error
+}
+
+type DownloadReconciliationReport200ResponseHeaders struct {
+	ContentDisposition *string
+}
+
+type DownloadReconciliationReport200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse struct {
+	Body          io.Reader
+	Headers       DownloadReconciliationReport200ResponseHeaders
+	ContentLength int64
+}
+
+func (response DownloadReconciliationReport200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse) VisitDownloadReconciliationReportResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type DownloadReconciliationReport400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadReconciliationReport400ApplicationProblemPlusJSONResponse) VisitDownloadReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadReconciliationReport401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadReconciliationReport401ApplicationProblemPlusJSONResponse) VisitDownloadReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadReconciliationReport403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadReconciliationReport403ApplicationProblemPlusJSONResponse) VisitDownloadReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadReconciliationReport404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadReconciliationReport404ApplicationProblemPlusJSONResponse) VisitDownloadReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadReconciliationReport409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadReconciliationReport409ApplicationProblemPlusJSONResponse) VisitDownloadReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadReconciliationReport500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadReconciliationReport500ApplicationProblemPlusJSONResponse) VisitDownloadReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReconciliationSettingsRequestObject struct {
+}
+
+type GetReconciliationSettingsResponseObject interface {
+	VisitGetReconciliationSettingsResponse(w http.ResponseWriter) error
+}
+
+type GetReconciliationSettings200ResponseHeaders struct {
+	ETag *string
+}
+
+type GetReconciliationSettings200JSONResponse struct {
+	Body    ReconciliationSettings
+	Headers GetReconciliationSettings200ResponseHeaders
+}
+
+func (response GetReconciliationSettings200JSONResponse) VisitGetReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReconciliationSettings401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetReconciliationSettings401ApplicationProblemPlusJSONResponse) VisitGetReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReconciliationSettings403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetReconciliationSettings403ApplicationProblemPlusJSONResponse) VisitGetReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReconciliationSettings500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetReconciliationSettings500ApplicationProblemPlusJSONResponse) VisitGetReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutReconciliationSettingsRequestObject struct {
+	Params PutReconciliationSettingsParams
+	Body   *PutReconciliationSettingsJSONRequestBody
+}
+
+type PutReconciliationSettingsResponseObject interface {
+	VisitPutReconciliationSettingsResponse(w http.ResponseWriter) error
+}
+
+type PutReconciliationSettings200ResponseHeaders struct {
+	ETag *string
+}
+
+type PutReconciliationSettings200JSONResponse struct {
+	Body    ReconciliationSettings
+	Headers PutReconciliationSettings200ResponseHeaders
+}
+
+func (response PutReconciliationSettings200JSONResponse) VisitPutReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutReconciliationSettings400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response PutReconciliationSettings400ApplicationProblemPlusJSONResponse) VisitPutReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutReconciliationSettings401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response PutReconciliationSettings401ApplicationProblemPlusJSONResponse) VisitPutReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutReconciliationSettings403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response PutReconciliationSettings403ApplicationProblemPlusJSONResponse) VisitPutReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutReconciliationSettings412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response PutReconciliationSettings412ApplicationProblemPlusJSONResponse) VisitPutReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutReconciliationSettings413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response PutReconciliationSettings413ApplicationProblemPlusJSONResponse) VisitPutReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutReconciliationSettings422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response PutReconciliationSettings422ApplicationProblemPlusJSONResponse) VisitPutReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutReconciliationSettings500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response PutReconciliationSettings500ApplicationProblemPlusJSONResponse) VisitPutReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetSandboxClockRequestObject struct {
 }
 
@@ -62581,6 +65707,24 @@ type StrictServerInterface interface {
 	// UpdateProduct Update a product
 	// (PATCH /v1/products/{id})
 	UpdateProduct(ctx context.Context, request UpdateProductRequestObject) (UpdateProductResponseObject, error)
+	// ListReconciliationReports List reconciliation reports
+	// (GET /v1/reconciliation/reports)
+	ListReconciliationReports(ctx context.Context, request ListReconciliationReportsRequestObject) (ListReconciliationReportsResponseObject, error)
+	// CreateReconciliationReport Request vendor data and reconcile
+	// (POST /v1/reconciliation/reports)
+	CreateReconciliationReport(ctx context.Context, request CreateReconciliationReportRequestObject) (CreateReconciliationReportResponseObject, error)
+	// GetReconciliationReport Get a reconciliation report
+	// (GET /v1/reconciliation/reports/{id})
+	GetReconciliationReport(ctx context.Context, request GetReconciliationReportRequestObject) (GetReconciliationReportResponseObject, error)
+	// DownloadReconciliationReport Download a reconciliation report (XLSX)
+	// (GET /v1/reconciliation/reports/{id}/download)
+	DownloadReconciliationReport(ctx context.Context, request DownloadReconciliationReportRequestObject) (DownloadReconciliationReportResponseObject, error)
+	// GetReconciliationSettings Read the reconciliation settings
+	// (GET /v1/reconciliation/settings)
+	GetReconciliationSettings(ctx context.Context, request GetReconciliationSettingsRequestObject) (GetReconciliationSettingsResponseObject, error)
+	// PutReconciliationSettings Change the reconciliation settings
+	// (PUT /v1/reconciliation/settings)
+	PutReconciliationSettings(ctx context.Context, request PutReconciliationSettingsRequestObject) (PutReconciliationSettingsResponseObject, error)
 	// GetSandboxClock Read the sandbox clock
 	// (GET /v1/sandbox/clock)
 	GetSandboxClock(ctx context.Context, request GetSandboxClockRequestObject) (GetSandboxClockResponseObject, error)
@@ -65085,6 +68229,201 @@ func (sh *strictHandler) UpdateProduct(ctx echo.Context, id Id, params UpdatePro
 	return nil
 }
 
+// ListReconciliationReports operation middleware
+func (sh *strictHandler) ListReconciliationReports(ctx echo.Context, params ListReconciliationReportsParams) error {
+	var request ListReconciliationReportsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListReconciliationReports(ctx.Request().Context(), request.(ListReconciliationReportsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListReconciliationReports")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListReconciliationReportsResponseObject); ok {
+		return validResponse.VisitListReconciliationReportsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateReconciliationReport operation middleware
+func (sh *strictHandler) CreateReconciliationReport(ctx echo.Context, params CreateReconciliationReportParams) error {
+	var request CreateReconciliationReportRequestObject
+
+	request.Params = params
+
+	var body CreateReconciliationReportJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateReconciliationReport(ctx.Request().Context(), request.(CreateReconciliationReportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateReconciliationReport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateReconciliationReportResponseObject); ok {
+		return validResponse.VisitCreateReconciliationReportResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetReconciliationReport operation middleware
+func (sh *strictHandler) GetReconciliationReport(ctx echo.Context, id Id, params GetReconciliationReportParams) error {
+	var request GetReconciliationReportRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetReconciliationReport(ctx.Request().Context(), request.(GetReconciliationReportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetReconciliationReport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetReconciliationReportResponseObject); ok {
+		return validResponse.VisitGetReconciliationReportResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DownloadReconciliationReport operation middleware
+func (sh *strictHandler) DownloadReconciliationReport(ctx echo.Context, id Id) error {
+	var request DownloadReconciliationReportRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DownloadReconciliationReport(ctx.Request().Context(), request.(DownloadReconciliationReportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DownloadReconciliationReport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DownloadReconciliationReportResponseObject); ok {
+		return validResponse.VisitDownloadReconciliationReportResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetReconciliationSettings operation middleware
+func (sh *strictHandler) GetReconciliationSettings(ctx echo.Context) error {
+	var request GetReconciliationSettingsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetReconciliationSettings(ctx.Request().Context(), request.(GetReconciliationSettingsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetReconciliationSettings")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetReconciliationSettingsResponseObject); ok {
+		return validResponse.VisitGetReconciliationSettingsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// PutReconciliationSettings operation middleware
+func (sh *strictHandler) PutReconciliationSettings(ctx echo.Context, params PutReconciliationSettingsParams) error {
+	var request PutReconciliationSettingsRequestObject
+
+	request.Params = params
+
+	var body PutReconciliationSettingsJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.PutReconciliationSettings(ctx.Request().Context(), request.(PutReconciliationSettingsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PutReconciliationSettings")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(PutReconciliationSettingsResponseObject); ok {
+		return validResponse.VisitPutReconciliationSettingsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetSandboxClock operation middleware
 func (sh *strictHandler) GetSandboxClock(ctx echo.Context) error {
 	var request GetSandboxClockRequestObject
@@ -66675,745 +70014,796 @@ func (sh *strictHandler) RotateWebhookEndpointSecret(ctx echo.Context, id Id, pa
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Lc9u4li76V1C6cyr2HUqRZDuJ7Tp1xp1Oert3XhM702d2O1eESMjCNgWoAdCKuiv//RbWAkiQot5O",
-	"0j07u86ZjikSz4WF9fzWH61ETqZSMGF06+yP1pjRlCn454tremv/mzKdKD41XIrWWet6zIhiWuYqYeSe",
-	"Kc2liEiu6TBjhAsSX47ar6lJxnGnFbXYJzqZZqx11rpp9W9arailkzGbUNuumU/tD9ooLm5bnz9HrcuU",
-	"TabSMGHes2lG5yxd7D82KmcxmY2ZIGbMNeGamDEj2kjFUkKFnjFFjCRUEEZVxpkiiv2WM23IjJsxvkwn",
-	"jMRFd8m8/Xc2rw7YdtMw2qGUGaMChvtKJhRHVR/kL2OmGPSUKEYNS4lUZMpEysVtuXoJFWRoV5Om1bV6",
-	"fN97rJm65wnTj7vDXtJPj1j7eHRC28fDJ0n7WfqUtU9HXdob9pOj9Jg9llOmYCz68Ql9MnyaPEvbp6w7",
-	"ah/T3rD9LOmn7SNmG8Df1uzDe2rYKz7hBv7P4vTe43pqQrNMzlhKpkyRGRepnJGRVLgvScaZMISmqWJa",
-	"d8iV/UsKWBXcJY3bJMV8InNNEppl9qEcwTvllIgZU0OoYkRRw0hmB8XSiDClpNKEiyTLU1ZdwyfdcIoT",
-	"Lvgkn7TOupGfLheG3TJVne97NqFc2GVYPueMjYwldNjdXCk7LZz7157jyeluc9SsYU+vWCJFqkkuDM8a",
-	"JkeYSL/6Lh73t5khM2p+MTJMLZ+dkWRGuSFDNpL2hKq5PZH0lnJR6fhoG/L5v442LtNl7BJ+fqQJt/NN",
-	"xpKlZKTkBFbIMyepyISmjFjWcU5+y6VhhBtkdIpNpTIwVDJVcpixSZVjHI16SZ+esvbJ8GnaPk6esfYp",
-	"7Q7byDrw4K889J+j1pQqOmHGcf/nudJSNU8oFuyTGSTwRux3eqrYPbcUMKW3zI6O29d/y5mat6KWoBPb",
-	"H35TGcmEfnrFxK0Zt85Oev2o8VpYcw3xGv88pUesl5yctJ+m/WH7mD0btWlv2G0fJcfpCXsyekqfDf0A",
-	"p9SMy/FxyxrtjnBlL5/6JTCSakJN66yV5/Dmiissmf+dzRfHfUFywX/LGbljc2CblpBEylLCRiOWGHJA",
-	"yYcPlz/aa42SWylTkowlT9hhhwCBWyKo3mO2JSpSMpTp3FJKRud4JY640sau0lQKzapLdDLqJs/oSb99",
-	"Muyy9jE9shfKUdLup0+T3vAZe0J7Xb9EKBOUi1S7N5ftZv/kJLJHx//dW79e74uVf7h1Oyd+P+Fo/ZmX",
-	"cTnhbb2sI5DBms+Nk9qQyY+puGV21YZUWzlFkAOqQZCz8l98eE4o0YZmjEgB7x33+nXJrgeSXfMknTS4",
-	"jEiOGk/8ErnjHb1lRPPfl7IXuFQqXaVsRPPMtM5OupHtF/l4v9uNSq7ea+Tqr5mhKTX0Jc8ar5S3IpsX",
-	"LEiT2VhqRuKJ+yomY5mlmrB7pubklt8zARQGNMc+0cRk8xthdwB/u6dZziJCddnEr3ds/vF/ww8xOfjw",
-	"/lWbiUSmLD27EcVL/+vkhzs2/18nP7oXD8+Jtn3SzHanySTXxoppZGJ3oUP+bh9Skd4IeF+TkbQyHNBC",
-	"/LoYvMozpjs3ItzoP1p6LKcDqVKmBjxtnbV63W7/6Lj12b40zWRaiM1Ne+NHXNmef1Ns1Dpr/T+PSy3k",
-	"Mf6qH/vR2Pa1mQOtpYxN3w7/yRIDe+QPJdxYP9D0J2rYjALbTaRlEEBEdDrNOIrqj93t+e//1Ci3B7NL",
-	"YAKteyZSqQa5UIwmY6vWtKJWygzlWXF+7Bsk5SkR0jgx6Nz+ewxshWqi6T2KMtpQk2tLfpbQuYFZ/EBT",
-	"4oda0N7YmKk+e/w4lYnu0ERJwXV7mlFjL52OG6cfv37cMMzPm67sO2wEr/0m/gDzS2Se4QxRSUnGqMeM",
-	"KM9YWp0vspG0Y8fwA02dQLTfPtCMp/DyAHusb4MXnLiGQcL7wJlAoGyd/Vo0VfDVqDXiLLOkawX9rBW1",
-	"Jkxremtfmiorq5o5ucEfb1q25QnXGrjSx3Ivjy33CPfST3fnvVyY6kNs5Wua2e5w0/D9NhfQl1+7MxIv",
-	"9B2TA1gkYhdPE50nY2BLfhHjiMSumYGdbhzdiOIBCkgxaoHskyHvpDa3il395yur7tp9AkU9IrHMzUCO",
-	"BsoSjm0zF3dCzsQAOo8P7aDjiZ/CwNJJfCMqQ6v/HJE4zZHE2OCOze0DoyjPuLgdAF87tCztc9R6DuR6",
-	"kSRsalDaWEKmTeSpWMoN0hedyNx95P7VetY5OmpFLVSeknnrrPXh6scWitdmDiKwNnICd6RiFNpv/ZZT",
-	"YbiZkz5p3+Td7hEjPVjDfrf/pN3rtY+6nQ7+u9/uHwM1cnFv5Rs7kI9Rq9CzYDDGsMnUjrEXtZwFYgBy",
-	"a9neda971rX/7x/2LrVH4unwWXKadlm7N+rT9vHwKGk/S49Z+2T0hPrfWlHrjos0GHIramVUmwGcOntH",
-	"f7gmjw0T1FLpHzz9/FiORsze7ANu2ESfkZPuEblC6wb5IOg95ZnjsqCBAC8vWj/rfUa5iGk7iaFdwVwz",
-	"dYaGj5NR2w7OajzO4NGj/aGX82GJjeJ2kaxCh53i3dVldppH9tOTtH3Mnozaz+jpsN1NemmfHY2O6ckw",
-	"4N8tZ71pRa18mq5Y0F73H3B6sS9HMIvv908qG+CJAsf2JH3Kno1OuzCZ9nFyZOd2PGp7842dqOVlirGB",
-	"UZxmrbMRzTSDR7/lju4mUphxNvfbu+GEi2t65X0PCmCaM3usWDGtfrt/YrcxowI/2FARs8otzQa5ygLe",
-	"yfJ+O8lknnoG2knkpBWFpGH/kIYCxVSpzD6ZzgZWph3MpLqz28ilsBfx56glrYB0ywa3w9ZZzxKGkcHf",
-	"3c/BttPE8HtLm7ngZjBVbk+L497rdrrdxvO+mkxw2y0le81YCiO1bNN0wq3Y5e53PEmOZI9PntEnp6M2",
-	"66bd9vFo1G/Tk+Nh++jkOO2ePjtm/Wd9+BLE+9bZ0eeNrxFkiO8cjS+RC0pdQbHEkkWKChPPMtQcwAzg",
-	"bjlywI3VI5BJwYuOc4INaMQFzQ7P4RMnb4wpXuSJFCMO95b9UbAZwV0mc2Y65J3Msqplyd75gdl6uVX2",
-	"OvwqInHFzIqsqjSj/lH8e8DTz2AbXmE9sXeKFKOMJ/sJPbzUCQeO6w24GIwyfjs2oQB0UTdqc01qCqXd",
-	"KG14lpEhs3LaVMmEaV2VS4+7p6UsU0xhV0Fm9fAfSj71M0/ccHWpyXubpZ0eA2n0pVRDnqZM7LUvo6KV",
-	"YA/+W+aKKJkxMqFzIN1Uwk5UF/ioXOCXQTO7rXA5kIdaTTTYPtJLZvI5av0kBdtr9YA3D25tMxUZnmsC",
-	"P6EITzIpbpkihURQWcZeIHP/hC3ttoLBYB5iCS8NYZ+4FU7IMDfVmUBXTiu6FMby+uwFykn78AjXUriW",
-	"V3LCnDYGJnslxa3lyJZCNU9ZVRUNltIPCyQypggOb+fz74f2ECt7IUgu2KcpS+ziWuUkV6xUO31fdslT",
-	"rpNM6mKp4dJ5p9iIf9qdLcNtksnkDjUEnU8mVM1LHdnkisGlxbXOWVrcdfYKplle3TL4aTCFIQ1co/Wz",
-	"sKLNcxLcpgSbAf9hSWx4O39B3t44B7ttht4he60ukRulvYXkhEnBCMs0e6QjIuTMqndSJGz9YmHrwVpd",
-	"eplixhQjIp8M7SEL7kH80C4ZHEdm6RqtbIWj56ssEY788+eH4tSL2++MM5qZM0LtwWCqSkXgVqLiRvhv",
-	"Z1bIqiwZN+Qgbhp5fBgR58y9EStoE2Q7S57lho+U/J2JG7HQMFJNfNghF5mWJF4pMMROW38jDarqoCbu",
-	"wzqFNANaNlU/gKVDSZe3EKGa1E0CsKphz+mo2fK00KG3P+GEKgYofG+TvmrWqCclCb+RhlyE/e1GyLVh",
-	"PxQBxzi0mKC4juED9sIUzHsRJyzllNhR66qUX3ib7QFGongpc5HuTQ8jaCUghTcSjV6eGqr84ri62C/d",
-	"17uvM/b/EEtsxwOtwbkFmyjX3JKwkSgdg6gHy/fWr+tuRrD1FqaagWMHC5PO9ZTB4q42MG1kUfprWJGK",
-	"RfNWpI1Iwk292NIt9Pea0r5GH+fmT66DF0sAPt49RT84nGiOX5BtSrZk5Q3c1IioXAgrmkplOUjCWApS",
-	"Xl3AKWcVdBEwIPAsUudnCboq4sUsMabnKOw4r6zr+svJNo2DBtGGJYoZVKgq63RpRQKq9UyqtKoX3eHV",
-	"t3xdwjZrXp+iRZx9sThWsDHSikKLfZ3DYxeOlzJhOM30lxYGm2cDK5ZPmdJAHJUFuyCCzazaWEwKwhAS",
-	"OHmr16tssWIjqrcHl6wVyB2zLNr3pARCM/iM7clXufiKq1TO4eFE5srhcdLybzmz4itM7MzO1zM6JGor",
-	"tTYRuxWHafOKsoUFvREoeoe/2W4m8h65LoR/gejdtAIoemN8QHmEzEoirzZVklzh9HpH55mk6bWUr6i6",
-	"3U+QHsp0PjBSDjJoaolnFkJpuB2yJPBi1aITGMacB5W8QDfYtZTklWt5N7qqDfChTY9+ZtC63WYqir22",
-	"gi0IVZoc9Mhr/sMhSFzvFMQgctvay+Ja2SNMAaz8gwnXExdgU9sDp8uMS/f8ORkxk4DKt3ise0GAQjhW",
-	"8tJfULsGKtQG+mDaRBFpXkQ0gcWbZmj5dWJRKBA+QFyIZQggEd3mitX1Bic50SSRuYAzWr5KDi6ev3/7",
-	"5vJq8OH9q8OqQS44Cc1y7F4xIrUhP4htjgiQbsiUqiICI5ir0z8CU+7nqHUt5Wsq5j6Seq/dUNSwgYsh",
-	"rpC+lGRCxZx4DeUc5KU5yaixqk9A8P3gHrOf2bGRYnC7rnllYA+x1O+DaGk/GToyDC8XtGtpDG+uSeEg",
-	"BLeLiOim/t3bj4PYaRjCB0FzM5aK/74nm8qhIStyJbS2Va8xtMbSig9LCcSzqsjRK7eqMrRdd6k+rAeJ",
-	"tynnM6QLcwn25ZdffmlfBN03a0nUKeYYusPWKz8fhPPw2QP3wvnIH8gXecfmA8Vy3WC1rnsdrYxiX0Tr",
-	"IiUpBy+IMP7yrB7CfrizwQScKPAgrshg9A/D/FI5oVxAlCSEzip5x0SHXEykuEU9AwKUMPizFBYnFENB",
-	"z0gMUT4JeDIw4GdQ2IIweooKwlPMmRB0wvSNcI6PiMQYfVCKNxD5ZPlOLaaK0WRsv+ZuVGB8BGmwWAYg",
-	"yIvbW8Vul2jsf5MzQgkEkzzSJKU8m5Nc01tGhiyRE2enc0EAPjgDrKEin7TOfm1N6Cdnw2lFLXp/2/q4",
-	"EPIbtS6m3MXLuzg8jkp4aFsK4u/tbNuGT1iroS3/zXC+Qcw+mqY2eA2MUJaGthoLRnf8sfiDvTiFC6zZ",
-	"oHe0nzdzimk+zHhiJR9lvEJyx+aRVRWsIHcruGaEw8FbaFixe3m35aSUREax6vz8nc3f29c+fw7j2n/F",
-	"DAtYlWJSrsGKIbGkEenCfT2NPIeXgJ2lKKHS7F1AMy4SqkpGfhvCOHoXA748jr6+STUukE64sEpzhis9",
-	"oXeMUAjy1omcWqVaEkpcE3bt12ePhAsFQ163DDAummVvR+B1WLUh7oR9jupHDHXFZtKajWUGxNQhV2M5",
-	"EzBdzH5Df0mRE7F6Mq6Pxel8LCb0imPA8GazsW+/ZhAcXp+Pj14rAsE2WhU/MKoUnS+MH9psHn0Zdv4c",
-	"7s3GhCl7H0CmFCUn3b7zZYRMsjHq3D0MJImBk5QaeWgZeL3ZSI673aaRNMRdVwNtW1FrSFPvr2seCs8y",
-	"Lm5fluGI9cG46ESrIsM/DyN7eSjDlH14dBgRzSacCpHTzD55chiR8q9e/zAiQ86E4Pigf3wYEaOCJ0dP",
-	"Diu3UBENWXRj5ZCgD3s7lf8sG7fEXTa8arqvZcoyEKZcp1PFphTO+lRqY/85GPFPrPJgSue3qxp9n4vF",
-	"a5HqgRwtMOxVl+E2/N3FWuiNT1E51Jf46eKBilojLrgebzmUMaPKDBk17qsqEb2i2hDNb8EOl/FR4Uac",
-	"SXXHFEklRIqYCvdd2d+G13EZfF0fUhGdMKEpiwgYAlhKqEZpLBnn4o4kcjLhRgd8s8g88u6vTRf87xy9",
-	"h1XvVoPAoe/4dNqUWmfbKvJ1VS4eaTJlistUozcR01JpphhN5+RgOK+k1ufisHkaII5sudteLdh08lf4",
-	"viU2aWi2NqNICjZvlkhg0SN3roqBBBtdLqDvLDgnteVfK8mUM9hJmtn89O9CS7XlgSZWT8If+gU25RMc",
-	"GshxNkbCWC03wFtFosTqUfzdzdUzX5pl8KlgM5rpgOWu4bbfRhAJuP0+wkj9aCziZ0DcnMqnhqXxGcTt",
-	"OGapjbT0TQ6EJAXbBV00fv/hzeDq+uLVi8HFy+sX7+PD8xtht4Zw44E3tKFzHUEskOUj/5TDR9pZqw6s",
-	"OguB3JZbgKqoXeq7Ni7J0O0Z+mbstqE/0x4laRV7tB0VAkkwicbdrMazN2QTO1/4JoHsmNnpTLuap6wM",
-	"rA68rgtqKyYJNclg+GOYfuvYBaS1bkIszkj8HBpqumuX30+/2G0LusZJRwWihX0K9gJFhaaJd+5vNCx3",
-	"9zUNqJKftF0wQyWZZoNPG5QPfF7h5n6HwqE18Rfv4dxUpD5tEKnd3TnAtbadgzNykDJL2APNslGYAwTp",
-	"h0XcY/n4E0fDdPV39xebWIJlxeN1mQRcDHLNQLbn2aJXQ0jDR85WOChOpY/ms69jFGDt4b3kqVNeisg/",
-	"FICXhcAuifb0j22D4R5VQyaWRQws8YxjKtOYait0TwDyyD+sNls8KuN1vCkAQ+NcUpB/6EeNctMgYyMz",
-	"yEWx3ZAQVbyjZJonZnCrZD5deLrw93xa7qkPPWKfpi6d1T+pjCp8WIwhfDhV8p5rLkXlF8PUhAtnpTe0",
-	"3IuCtrge+Hz6MnepeM1pq5m85SJ8aHJVvjRjw7GUd5b0+T1T82CF/U9MpFPJhRmkHCzBSzh8qRR/mKab",
-	"yFATLsKnvTrP9o72BbyFJ6vtRFFrprhhb0U2x/z3z2Fi12qW9cG/9/lzE+8BHvUDzahIGqSrYfnDBlJv",
-	"1IITq9amgkGnl/jugqyMj6Oi749Lh31Z9FYd9YYaFj5o4rdX7x4VsfKRD7JwJxEN5jBK7RKCkHs+CnLR",
-	"Dgqr3CNN5Ew4iYQ6yC7X9CN9WDPQ2KfloW+gytpiwa+gUjauks8DXlTuETKrUWwGfVI1a3g72spTbgZu",
-	"O/USmAspSPzTi2vy+L732K8ohuvFHfI8EGfcbwh+ESFQC9DBOWGTqZkjnJGQgm0sVFQPQYNo4aaQecyQ",
-	"jc5C+NGAfcJYvUYbwy+INMdILuxVRtxSkYxqg9k2dCjvC7Q3uxTQKoB5pC4iUNMZ4eac0KGG/Jwxzxg4",
-	"yDAIo3GvrMxQMpWmvStyThuIwfU8mFLwWQCs1+Lk3shiiCjrkQPFJlykTEUEA3AR4M9fDvAHTrMN0yQ0",
-	"Y8ocBrhvngbyKSKDpQ7bC71QXJOUzhcm3USbiNEQkrJHbdjVbBMmN28KPbKhB6fBLeNYkmagk2EQdrBA",
-	"BTWMHA8DxiZnYgNfQdSajl3A5Y5GFM9+ShMK0vcguFU204DdmfoYLdU0PEXIGdOY/CNA8XQnqmTM6DBF",
-	"jnF4TmxntEhUicMzG3fqOdabcrwiPTr4gAvz5LjVCAO0zHflSRH3ISqYdsmigwMaGJR89xV2XZlJQKar",
-	"7o3dLEfl1RLirnW70cqrZkqNYcpu6v/360X7Hx//6H/+txW3yZasOGBjVQr6EYVN7fMXrt4BShXxX0QY",
-	"hI43VBkxAep4fcRHzSNezmMqIuDxAzOTL+OHPCehZFNc1CDZ0GxG5xqO3dYspkIqG/kt/cKuIuBvY2cr",
-	"xK49rGw13hnaHL0OhumozZqL+/qB1JY/45HeTPh4Z38t5I/tBAhyQJHuvcFRzqAVR/6HewoYf6rDv9kx",
-	"tNQ7kfdsUN+xmmSickbwTb0gs4LtF/4VOnUKzOOii8r+btAHvEcO/FYrpvMJ0wQMyJoI9snUHUlBn7vJ",
-	"M0369I/Y/0WyDLWZGkIh6yHlEL6BtwrKxVT4f1oKhJRFkbCI5FZYhnnEd2weHy4ag/GzTSN9dtLiQvig",
-	"DfpgHoSgvgBB3pGbLP7V2d9XuunY7ppgUzEg0v7xSAdIoBFhndsOiV2q4BlG1TmDFsbVuWduEPgsjkjs",
-	"1Zym390zORppZspP3MEChce94he+8l2iJESCui87uzrmKuTq/bwyN4mcNBy6tyNCkS5xoc5IbLWLmBxQ",
-	"4icLucSgr0UkhmhQxHNzBuqYHKDH1zZjXwEjNcBPgqA+YVSA6up/y/i9/THMcgFQ1sPGOW8Z8ma5RGa2",
-	"WqT3+Mln8B9t2k+Y0PnHlkFa8Ep5vot+kYwLt7Kbylq/8OKOB7KF30SrTRSpsYXRtnBpIH2Wf5bvuge5",
-	"KB/5Lal82iS0VEb2bSS3KvfeQ3xrIplgnVNU6ApvgPf7r1iWfWN0xsyjjNTiW/h9cbJ0FEr0IvWijvaB",
-	"1pWLPJPyzjJx0xycsYepEGikwVDoL2D9qDK6Rw3WIk0m9VslGFuZc1tTdJIAR95dUgcIEYbyA8R/gcAx",
-	"wfymw+Ud/EnDmx40SMkzDN0keoP/q7gYVu/I7rFFfs/wWvExRCg9qSCBMc0ZmoYpgP2gz/lrxhSVB7k0",
-	"iDk22TQv52rWpHjHXpHawESkIvLe5eeEh3IJOQZ+t3Jtg98Lft00kOfh4SoNtppkfGSa97PxCqvHPXmW",
-	"FFJRuCKVYVfHWOcUYeRUwVR3Dp0qN2q/0KlF+dJqlVbfTAyhmsjROTESNM2rd+R3KxA5CgWjbeRwhYq0",
-	"sjVM/vPKqXzTC3XPkKOFk/PlQ46sdlaLNyrugFSyLx1c9MLyymvnFG9wy8q0QYN5yVmW6jPSeS4nUyrm",
-	"nTd0wvD+Qnv3Weh8XPBr2jWxC1eIAIcR6fgrF9oK/4YRhg+c+yx8hJzjFbqqOo6h+Zb8n94/HTx6B2Ct",
-	"H96/Cp69krdcVB+982nrB5oZb6N1UopHYFBMM3NOFBtBwpgLQdI5UJedoAso6rwBxKrgwbU0NAv+Lufn",
-	"n4D7+Udqwmc/Ljx5BwEbV/ZaWXj6QqQR6bibsnMBOVfBg9fMjGX4xnsGeW4wCv/MdfcjnevOQyn7m+rR",
-	"Tn2oR77FrynPrG4RRwS3xmWuQz6vi+/AcGBqiG0FqbSIh7O0pT122DmxVESHGYsQN5JlDP48PCcizzLf",
-	"vPdtER9MAuth38DE7CUuzqXON8Wm2XxgZNMMfRdE2QtJOd8baMZoKy08bu9tK+1r6QCp4NShn3oE4olg",
-	"jbvmKHRl30bKCFpxmYkkdtRF/vijRtefP4NJKV9iKviGTi6nvvr5RsjbgtXfxJ/VdItXWOhOF/l3Lvud",
-	"yy7hsoGdvNe1/1trYt/RMv9FmBA5qHCNIeqe/+EedBI5iQ/P61yKvBUMGTZ254qyzREqlWUaS/f0+2Xt",
-	"BjeMuLZizY6jL8rx6r2vK27U4G2scai1LOfbCNxVwXEPmbvS0AP5Eb8z1O8M9TtD/ZdkqIu88t4hhixJ",
-	"m5EjWHiPMRWVeTTuMATZI7iKkEOIiZgPAPBQdXc2ZNj4EAITImENWSbFrd3JSuhdaam2+klR0W2jEJlN",
-	"QgBgMX90MQDLRszsS1AhFJlr7KLh2zyF1BLLRF3MPGf6cLP4nQ0DFJcsElbw0CzLnGYUMnZuNMtGh/vF",
-	"MPpOt/AI4vs+OHztsr93X1zbD4Ko8rUf4gdNqpGL6q6OpTqXmi60NJSvpIwFI5Is2EPzpY768oqaqBRj",
-	"vX56cU0UM7kSiN8689HMQHAA1jNT3BgmnBsXFoHElenFCEFz7mye1B5+OJwFOGFo2pZhfb5y8dzjpevw",
-	"jUQy4HT7iGILZNZ41sCOIkfB/gi3BVwTOpS5ichszBGvx1kw3V7I0Y2A8BI7ig72HZ+RGLKUYtvQWwXG",
-	"i9h5CmNCPRwy1mqzF0V8I6gg7taISOwyoOy77taHh3C68SH8M7oRcT0xx/78Cz574R5FJPY81/5aSGsV",
-	"+ysMuEw4KrO8wBENYwjSKxYTgoJkuGa7bHFwm0N7xnQ6ZYKlHbd2HXdK46h44M3B5SMH/nl+I/zydgpX",
-	"R1yueSfwgISPSy8J1Mnzjz1O0sAhM4afQLaYf36OxfXgqseMu5gcUDEvCMqKM4flNnemlKe+JB88uJfc",
-	"jum82PJi2ufFhncwbhG+84+KaoCW9qrAhofnZIEoOj5bK74RB5a43XPw1JbxfYqBo0XbJsohw7gG3tME",
-	"LZQxK+iZ9KBY1ZjxQztiTxSdxqSOuKTrJS/ggGvpHSsyO84h8guSW3yoz2EDpft19gmFndDZEBJXeSQ6",
-	"oRetgbKCpxX32zKyCn4Kqao8eZ16Fmenmq7pqKc8oMGkqrQTPChmtZRGKv1VNz845M3bFXTU/HsTawA1",
-	"tii9U5NAGzN7L4gGOzaZ0GTMBWsrRiG1FbDdyEGlHma1duVCgUzS6XSaQ6JcOYimGwMrXUKoQ56ZiKTS",
-	"GHcMBLhL8Q1NDuJq7buOK2fn6ndASDgWdoe7pdOcGOOqUKwDZMABR7ho5XdNt3pR7GrT1OmjhtTpsPBW",
-	"IfZDtmuWyVlZ0rX2rJKtGzxFWqs9tScDHnm00oGRg/IaUjJjtU80FelQflqdofqTFGzDqfeagJiCQlVN",
-	"zf+N0cyMF8lZLwSlyzvbQFmwW96tx+vCRpq2tVLIalPIq6b5FcWimmbnoQQWo6oQ+xDY1Kbh6NsmyjoT",
-	"wWCLIMLd1NgV+XvbhvSWxTg3CDjbNHLXXg5btAoGwcEqtfOKBSqIr0nEg5JClQwWAbbG0H74SIPAY9ki",
-	"EymBepybKcObBNw6ovOhthkXWwSJuY9fcdEYHoZFlxZXBEOGEf0AA4axAnAyZ1RVHmjEUnMxyhG5pdP2",
-	"yMpTZZYthEPYDyMHDAxrjYu7JCSXb0ez6zY3dPfCToUgiJHdt0Rqs6H5wmE0bLoDTo9pWn0HzMBEuhEl",
-	"u9ch3GyjDzYLMnMkEkaYDbcBrnKwDNt+sT0RX9NPTau4Xc+7+a0RLmJDBrWNmztqoSy7xXiazD9FhJzz",
-	"jQcjriZ8+q0NN62EDguvsfKCqlFehW53dbWHTG3hyDqAQnJAyYgrbRzyG/ARzUw+JSPGDiPiULQAOsF9",
-	"gm8eRsTDatkfAWUR2LhSjIK7xxVbJgdOLMXYSCjpGyAu+cIKVmA1lmNkVEQFnDBYH5maOPvzYURo+s9c",
-	"G4hhDcZUvK8o1ywlE5623ThDyaOEZXTzCsHBivLQkNTre1klpADLXyKobJ4yF+5LUz6/A93exiD4NzkD",
-	"bmwvMjD12QHkVnU4QKUNVPGoAuoMRWYwwJyWsNARXrW6yc631d1q18rfr1+aKU+l5rX1DLhBWUd8UfVL",
-	"WcInNCPYVmfvrBHkATytMuINMVBK/lutQb490mGxIAX3CicehTX9g648s2qVsyjIcQXDKXa6ksJiOSSG",
-	"XgJ7QXeQg9+KWkCClROIKv7q0/ct7MZLoc42txxXpYEwAUXRETB24cFj8T+AhbViJeytvS8bGlK9uZ60",
-	"PDrPqQxLjsH2eVbuuyIwTeGRh9EW9NlEjB6GvFFHBZxuUFEFuXh3CTjXIWybK8W/HPAnahX01JBiATh6",
-	"zkijxwBkMZy7ogAZ1w3O0DHVg4lUy1JqMf7c1XmdWm49klhC88DYn2LBPplBkistVQwohcwcnhMIAPGS",
-	"OcDW2G+bk22DFpqmpDWhmsS+C+/1g+hr22jhD1zR25ItLubetI0+ZnVp0u6E8qxwpZwj1i6YyMdUE1qE",
-	"tXrfetUO4fJTvSm0NEkmjN+zQCQYBA4Lj99cPvJXAiS5ON7lcbshZqTIoNAOyQ6/C7B1yocV26ZP6Vsw",
-	"ljaR5OsgNb1ZVvhjqwiBqPWpDQnDbahqUfu8yIQfgORQAJRX2lz+UhkBvPwdN5wlvy+rlWzYraJGeowv",
-	"+yVSB6FB4AJUenW+Up5qwsWN8CdMz7VhkzMrkE6kNqTftRxCnzuUf65Jz6q3x10rliqaGKY0eOvii/Y/",
-	"CG3/TrrtUzIgHXJG2rH9DEYOZOpEC8t8oJGTbthK50ZchyHXgLEK5ZytXMaSscS/hjS5IwfxH59j5A0Q",
-	"xAJA6emNsCxGkxHPDFOIuAPV/ZwPNzEaH3bIhSCoQ2Coxi2/Z/pGxH69Y1/VDr2SWBJgQqeu4ySzgj7h",
-	"5rBDLoo0YJDS9I3wuYlyOvdhDOD6eKSJb79DfqBp8ReE1XS7JF7AoY9douONQNM40OQZKcYJ9VAmVEC9",
-	"Fx3DUpU/3rG5J5mYSBHOLwpeq9BWDMBnxTjRDHPH5j6xG30+QeEcNek4F5kVI58/bz99+qxnT/1YTgeI",
-	"KgllY3vdbv/oGAzv9FN4MvvdOvNrPn3hN63mBYCD8ZoZplj6fOwr/m2TKlWtCrOyikLw6ueoVfFH1PhF",
-	"b4MwsH3l3Gr/lfYaLxeZ5stEhAIq0x7WCbyINm0H0EkAxpMcxEIKhhciPNFEywyBqyzLkYJVNFBXvwiA",
-	"VpfY93FUV8wYLm51E/pjcpdPB1lQanfRiJxxe13wdNWvDjpVsxCPOxAJLGklTBimBrnKGltiKV86hpFi",
-	"bGAUp1lz81Xn1boNf+vevjRs8hMsNLThrmewKgxuh1DypTm3pJJNKrf+qkG8D9YmXPGm9a2sRrls0cJm",
-	"LizLcrr1FHIpprnZNolikYbqqrD/jXCs6kcnLCwSDcOsB4luEupZIc3dvi0L12wnzizCtS6S+CIncBMu",
-	"X40IlCTD+GBXg8mHoh5oxqoVsmteCsU3iRINztWWLLR66jxqr6eCr3cKawYpqlJn+jtgn4yi5KcfgiAL",
-	"LUcGfz48x9hrJz6UPzhK4xPLRzEYGRcDn7R70Y4Hv+bKKDokXNhBTpki9ho5J+2eFVFy4UoyPsCAtuEp",
-	"y1lGM4cQiKazkifUjrwgqE/be25iG+gQgN+Z+JqmtGYfw10yM0lQTIyKOMGfr96+Iej5aoBFKiwTq81v",
-	"USGAnwb/65yekoOZh5isScqHHfLe1abSHvkuoUrNg1Ge3whndHbJjFb5BKg8H9h/AOHdQbG9qWIJ1yw+",
-	"BJnZLUi1VoDMs9SbWaHIMxZx5pY5kyGbS+GK+g0BEeEApBJi+ITpwnodgT6r7vKp/Rd4DNwS009MHxaB",
-	"5wtlAG9EUOwPu/TxIzVZtdXrd066VZzE9v/5tds+/fhHL+r1Px/c3HSCPw//z7+t82CXbX+4+nFjBMYa",
-	"7ReWxqLlJrJ+w2YhevKfB//yfxSg3La4jm+kuQAETsvrNo35edIQGIJg9r6lRuH4jTQv7QHatJvjJd0A",
-	"LondHhClrIwGshSE+6DAVimE0PC7PcD23vRPloy2aKPBQmsMTcbbubrDFi+K75t8Br4OcsMd9/r6nYPM",
-	"0ZKMqHpAqKDVwStr0763iU9RA38M6oW4XOUWEFm5QXuoMBjn/lLJCUm5nmZ0Dm8cdjZPogf6KtLofeks",
-	"ezBc0jvEqqJNEgr9A97NaJ9EeKg+ugK2rzC2GjWvgCPBLmNZ+kfanQIXFmLILb1nhW66dgwu2G9pPslr",
-	"/L19+WORTw/V7sqIH1iRGbVXHctZeu6M4YppJlK4oTkYtjr7pLNwqESeMCV0NXgIwiGLxJVio9alraxd",
-	"FysVTLnLmFr+62AjMIMGR6NYiQ61dnibxaaEHKUSoOLzUBZ9OUVZkCUbUiSycUw0wUw6lsKZKOAhEmd2",
-	"LN/WiCKBsvXWu7F92ElTmEe5pws7WJ154UoNmVGYkBxgJYScPogkKVh05YhtF+Wx5EJYUn2jAVwTvmFp",
-	"maByEITobRdit4D+4yr8pKP4LAz8e6TJux9fRiVdVPmE49dNrpppOlpffsPvS7p2wb6NC7kiFezhR66c",
-	"3MBcuIVYXHE2rT3XsDuujgWD5OgyOrOWRTGlWjP0roQZFBtmB6KTa5DSeYP48qNV6hTLKASyQHZuLTnk",
-	"EWTEEvBsSOHSqyhxTjSr/rkME+7h78iBADP2PTsjQzayCiE3EemeeX9mSudW+UN99Eb0upEVIgwXiXHl",
-	"1uG+bz/p2hFlTANcoSBx6OOz84lvBKiXgcLGrLbhEW0rk/+199HqnC8gRdmKFuBjPbsRQpYIfqjhLQaX",
-	"cGGO+s3AczVRsehzLQVUcnPOcWWchzVeyOYpOXuAn7YRBbi8l4EUDaDWVYtWTbTFD71uLh7pAkUTNYIi",
-	"QRhFxBrVoh/5ni3QLTlAWL1CgOIafXBYymUZgHXp811ByiV8IAqKMkuZNjWS9lQZIu7yAIWwYo06enIS",
-	"WKK6jZawcmi1TV8fnFSj6HXTah55mcZ0jgYYOC61FavM6ulRaF/rrUJU3H5a9TSI2s41zHrd3bIUFA9F",
-	"4JgczCg3PkEOM65FSv4ph/akQwFNLm4PI4fmHJG4SMzzdipwOkmZ2puUaikIFyQuFYbYfjxmmf1EyFAh",
-	"IGXJv4p3qgDK0ygAFQldtpVGDRcMwg0+KpdIMfGFsTdAWcUi2p/taCAXJ4zTWzxb67xLo7AC+Qa9lxXL",
-	"A4M2GOkGU6acrXij4KitywONuUZ3yrkLtgRjpKWIItVhM1ACSGja8BRj8tPSEkdb+GDrlQ2XNgqBf4MR",
-	"27xhI++YWJ+bhq+V8w9n1zi6qEagIbn4yYfjXaTJCgE2sYIFT0kDhKucTKQgAMeOPEOjpipSBlwdwqmY",
-	"JgcvecbI1Vwk5CbvdvtPyNWYKhaRN9JQNa8c4QQahTzLopXlJ7fqytlSdsSetvAY/WcuDdVYGqAc3A4N",
-	"fF6z4O69FXFQpXoocyxbWvflLLpzXJcuoWch+sgPgFhRzPlLpXd6URc+gx8vOJOaw6shvb8hb/UrFIpw",
-	"ML2DFYW89+KwY66NRBv7Zo5HuxRLMBs2NhtChdKNegKAqF2t8+suAM/4fTbzZjlRZY3SphZBrnqkyS0T",
-	"TFnqKBA6InSoOnweiEUChQ3TPhSjqRc8izR1fKuz7xXTcIGHEuh2cfTbXx6bmb9guwO7F/xrUFw8DTUx",
-	"3Uo6iyrqn1RIMZ/I3AW5neO6FgvuQVObEwoMm+rtDsKVYdMHyRPYLVkrLHL74AikhXWsvM3DyzlMVfDD",
-	"qLK3CmnVEhrCK92zIL8DD1CiDzZnJ1TTJHBrrrQdBR7QXdj6Pjx7J164I7+o3sbr9L6dqi5XEmQaaa1o",
-	"duleF3hpC4Wfmv01EuscnFV5xjCfM0UOYowlsmpbJbYAPRfkIMa4ZAfvAOBdMivMBgnNsqqfE5uz9A3f",
-	"QVpbNbFhDa4OTGNQRrMvwVyDjh/pACrR2wdhfDDjiMR2NX3RpbQsrkSnfHDH5vVf7BRj9gmRAnx9J7St",
-	"B+WVytgDaL2fHKXH7GTUfkKfDtvHybO0fcq6o3aP9odHyXF6wp6MmihvG+Y3UnKy5aWyQohC38/GbS0o",
-	"Pi23S+BNWE6n38bQjfLrHhbuQBZbDClzOY54eDS/FRquZklmmBlSE2fA53kWhDA+0jdiCuCgBc65eKSD",
-	"OD93DkFqxIIDFKzfDFxXkuixnHVuxKUovJkoS0mxIEuRAyGNHR7E5h8uBJBzoY3KsWZK66x1xW/BmEMN",
-	"hhqePX7M8n47yWSedlwIcSeREwKpncJILdtwtl240LgEaENxhXsPcIdcokN8LGfCw5wm7JzcMTYl3BBN",
-	"R5AkgyuDUZGtlYMIGeVZqzIcZxwI3VCViTZg74ylsgtVvFV4amGfo9BujkMMNgn2aDZmztpYLkEzBn84",
-	"xYbi3wo3Gbeis04OWuSLOKSyCdib9elQwagqIk5l5ZYe9MWkQqtmY/grnU6VxLSmMLp9WTWMhIqEZctA",
-	"bko5dOH2KzOWF5OZpWBbFvFh02aMJja1Z60Spo9F8ExwxqOC/J1cHpdIb4SJ1Mcc+MUyTFBhBgHWlYvy",
-	"mciUucCfasSse2g3qsj/oknCtB5MZcYTzvwrXi20bw3syRvcKiqwm3IDPq5H6GHTMg+3XNKlJPEB6bu6",
-	"R3sJgttbOJXMb8e4ER/evyIHrgBoad/cE1B0maEwai0N63aB27CbZErNuCxEC62tP6mhqOhNkLa7VTvh",
-	"L+J9b1W7qQ0K4PI80gsMhgXl4xynae8ie1ExjcYpOCwI7zvN5k0uraabO1qdwOngJBtkZHtBDODc8KVI",
-	"aIBM4ajJvroRMexR4845AvUS1V8KEv/04po8vu899ujBj//g6ee4QxCfvIKVO5ZZqssr+epdBOHkDjmE",
-	"HDjsHjsYErunJSQ1yNC+FMlmJa5hCA5bvIk86s7U/er8Q0iA1NU5T+icyBnzZdvRi1k53L7ScIdcMUOG",
-	"c4IFnTv1ARbAfm4jFy5otMPUXLgQC7cCwzGyMpOvR6zpDLIj3eigxKlz6S6U9vKkY9l3mUOyVSzwruGO",
-	"yz0qG5m43BEs9RFcskGAjrYfIfxSROM7IpAzlzN69Y4IOcN80zJGhGeZi9DTNMNy0InU5rCzB3pQKtW6",
-	"MEmXyPNPOVxV3Ni1lTVrHaVg59TuErQMBfCK+LGqAydqrLlDHxUQrPh+hIFzE5qyzhes/+MptrIYgW1u",
-	"N0QiR4gXoBpsZx/bI8B+12D5wOJe6eNJ9dP++jyzVQH1QUcrlmy3kod+nTdgDhdeXfv6C10/cLWcC9r+",
-	"vds+/Vj+szP4j/bHP/rRk03ySlbTM67QinX/NnYTLzPtYTlxTbzLqNggOmOz6VXjNBZugQu8RA8g/R6l",
-	"+tgBE5BcGJ75G8EFOXibC3D9lOsEgdGYShprUDhhAdtoxrKF1KmNWghcbwvN7Bf88bAhGHpbmrEb/k7x",
-	"ZvHPK7PBJdGU7go/4v3GdXARuc+Lmy+jghx0y3hJwr1XEeFnIJ6JQ1HVy1H7NTXJuCJVLQfs09PBHruw",
-	"1LYfRoUsENwC/RRbsLhwKziG3YBvyjXgyD8M53inGpF4ray28YFgIt3SI2m/2N7bu1+8FyB0OFPBprp3",
-	"McbBVguip1uuh55uvRwrDBVF9xHuY7hDtb4WpljfmzXH4B2emi2llqabYCXZu9caL4ANP9yP2Sxbg2UR",
-	"oBWb5UFNM1G50IcRQZjGqMjo0sy/hVpODdayYs0tcPmdKbfJfOuG+EAl5L6VXYEcoO0AHBmoPn59+VWx",
-	"ibxnDYHqCzBu+KZesElAeK6rMFGdUGNU+W5K/4OL2Q1kP88kTa+lfEXV7cYQ+E3o/0OZzsv89iUUPG/O",
-	"dNoS+PALVmIuAOY2e30CFfo2BLvGcn47QXn7mm2D4XxJVqIrDLg+8jYsGYIyVpHI72YTNleOtTqItbX/",
-	"3Zx304K3I4f9N2GJnRIQNQhVit+z9BzMYkFajC+x5YLLRrnJFVtqg1y9ZXX+tSHygpv5ivV/XaxNsyse",
-	"p5jQCTsn8Yzye6ZiVyFQQ8QLAmeMpEKQenS7I/A0lPX3uNBWhQQhAFAnNTMmY+mhL5TFNRnLGaH+U65J",
-	"xgyRoxFRFAD8IJdkOCf3kqcYkat9Ik2Fy1BxN4CKhSMMhqEKHZ96bP8zZsldK2oBJmArauGEVvGi946m",
-	"G7Ivy6oWG4LLTkv2thH0fV3pKcpq+a4b93WZqnxBnBBF6CLsS0TyKeAfekAV+4aT2uxmQApcr9st4UyK",
-	"R93OAhhJDTHEQY8cV4BIjpfhkDTbN2hu5MB5uxvmhj8QiN0HUptKbdogT4AiAAZpMLMeeHxxCMN3KcuM",
-	"K6fmBnUs7FuH5wRoZcY1lHlzBmHsTmOWYD2yNrjXv+BFtNzI4Dy5VnwcNkHhOTFCg/ylWZZZhf7gxi5i",
-	"xhMoiySFrxlHfmFDzQ27aS0RXaqpGJuaSdxHW75uf9g4uHgzkSqjQYb8n6zKQdPFXClRUF+XysI2bE3h",
-	"C6jTSFQ9X/t7BTIqngO8/5Y3++a2tiUWoaWj2UnO+EsynZ2dIw18Yx3U3J/19G91Kmuk9BBHbCkZzpNs",
-	"WyrcL65nO7vUwxmllkO0fkNz6r521J0tYHslzyaWaPRWs0Q6Q0ziS/zoyaLzoCErd/2RnyAM8SABHOLN",
-	"h1WFL64MLQAsK8b2cM6Cel6oW85lpLk0yRtKOcTO7+UdJ5btOyhhDygGqb6AOQ1xrILEriLrOYkVM1Bn",
-	"khh6xzQRkgg2c7dFqMb4shGF3c992KyqZFQ8kNXvX/3G+58t3257Ky6eD6v5C6Svl2CJ3tQi2G+wCDrZ",
-	"cjDhekJNMm4mbsVFwqe0IeDVpZlsXNZxy8Sqwuy8U/3BYty+QtJahW3TwvmuBMqqzqFMShXya3GDcs0U",
-	"sUzKlUtxqNA+QYe4j5eGye8kXDkgpwBSS2ZLxITKAi41UGGqEqG5ZbWGJ9RhjXkisyOFQHmgFTBVrChV",
-	"+k7JYYY49wtIuu9fPienxydPyRRfIqlM8onDv9m/DHHjOq+Iuwef0ebXb1A1uSnbWmjjAwebIIKwoJsl",
-	"lpFUROfTqVTLUl89X2rAcuEmW1JLqLHS+wX58P6ykh7iVt6+vj6YG371vQY6LexOM8kBH36Y9Py97Tg7",
-	"XAq7GTD2s0gsakjOyLCj6QCb20lf31UO2Hql68aH5iVYMb0CPuSr0dmkKIyxWoKGtzahy69aLO8b0nVI",
-	"0m4R96Rt2PydCHzXTdzxQHzJLS61v35d+4ME/99y5n5virddsTnrFv4bmR7Cc7+PCSJo54F0vn9polpG",
-	"Kt+USh6AQK6dQPXt5ZhvwbsfQgKxK/j1pJCmGPc1g/umJAr09TBk+kBsbNdlX7bE33JYO8qkC1P5T2fZ",
-	"3ckXtyt2S40IimY+rh1g2sixUr5FMYUrxAnCtMlmTRcsj3r/6sAFKNGGY1pM+3bPg0FFxYSbVus9oykX",
-	"ruZJbZ3GLLlbCY+3TMgum9fLLN+QBO/LUgIuBnTnEKEjwjLNSJwLek85ALrH5ICSk+5RJaTVp9IH79lZ",
-	"lqEj/oV1yfJejccpNy5UY5lgV14W7F4TOiep7JDYWd9ciUlvI4zhLTTlQ2XhlBjpLNhFRqQqoIdXVRpe",
-	"A8hzRUU6lJ+eZzK5W57Wo3KxpwrVDOt79Q7KxuNOpg722hXqwhryei4SB5TiBkNULprLi7gc3GK0i5Yk",
-	"n6WrcshGge5SOnf9kwOfie3ea9uWIBv7sNMIiL3p7D3Cz4YiT8AjGqxYchtYNXrLBkrOGttacJ8C8gog",
-	"ADmI4uD7Cpeo0EXTCQjJ6iK9L5KC97nKPAmVl0Gvchc0olKPZa6qX/WPVn/zec10roy7l2sXrZwtSbt1",
-	"oFuPNNTm2jwCU45GGoo9JlKkutkEPaKqiuxld4TQcYDBOKNZRhI7ckBjcM1tmDZlxzb43dV4WpwbIGrY",
-	"d8jvDlWgAUcjpfO1K2MPoQtUrbZJDuLry9cvBv94++ZFfLiweOuzNeWs5QcRTmdheRupuLxgF9DY+P0u",
-	"iBBfHGWVfZraqS8PHKZkpJj3oQLQe1FZlpKJdPUPwC3qcimjjWHMviB+9uYB79uXPmOfzCDN2cAL3Gso",
-	"bGuX2VYZnBUEqS0BUH8rQIo3kAdL6OTNfLnus7Cgj6sUsB38UomDX4LYLaIr0LIQQWN1AnLgEDYKx/1h",
-	"h8QTKnKaxQAB4t34DvynBpF7TmJ5z1SaM3jbXfiR/cwHB8Q1yP64KEBwTuIwN6faAngFl1YxaS4G0SHv",
-	"6Nx7mUroXUAeqVVtyPjIaELLuUoVTKUccmTfqY4SSod5fLbKOGvFJ2B8RXUVL1lihy2MjUlz1qqhv3xc",
-	"V1EJ6o+LfNK+pwBBpm2rV8WI3wM5vPa91H94W/Ra/wW1rVc4iKBmw5aUCaxrwESqt4Ou/VMg5C4CgHwN",
-	"GN0qSO56UN0KEl2lfnUFU9fxsQeAzw30ccQRbdBdQ1iObZa9tkbhNFfhb1RNBPvmmll2Nm/GheWex7C0",
-	"ypU8S/SaJFa2Q7icAPbfq42lLvmxMU9oCRLpQvqIAmookoPchyuW6DLQg/YwGa6woEwVu+ds1iSvLHh8",
-	"8M2otY7Wvo1dtDDy7G4TdU289WXGmwIiEjCUYVSVv5bNuIJQVNRelLmJoOoMZ2kA1+HeoreK2ZewUA3W",
-	"DgW1PDdQlwrr1ZCECiENGbNsSg58vZoIbQRhYRq0n8C/B0lGtYbKyj7ZGSDoQDO6pVwUkB2Q7MUTomeM",
-	"2eYhcYszYeJDOwYpitCTg/jd26tr0ul0HsO44kMH7YUhlPZM+WXzepdfHp1PmdIsLapRLpRsXVJU9fqL",
-	"1FMNlqgJks7qB27N/IQihL9FscvKKsE6VZLNc6EYTcZWAIBq03zCgAZOPn2KyHH/tACZdrtNYbehCDWW",
-	"CVqzPVcv3v/X5fMXg7fvBle/vHjxrtiESnV8EBMNz7IFYcrYnTSSaGZwShxwRfQ5iadMTajAGVGs2k2z",
-	"OhEi8R+SGbUkOwqotKSUCvSnXya76b6DRiY64oLr8ZfxjG0SLVg/+j5ocKdSsVSkERpr8Yn9Yw5rbeR0",
-	"Wq1MUtGp6GSFBRkFyiUoceXm2/2sIqaRg7IYupNcIuIv6/Oivry/s5vrpqwulrFYIsNxyDxBvEESK6aZ",
-	"Gfif46hIyy1rZgznwAodIVmWIiqYmeGdi6+syLcGrrvcCuDKqMLehWdvm/xg7GK4RPoIm+bGnWwPOH8G",
-	"RzoukFnhz8PO8n6WmL/kyLhc6JICyprArlM6MljK1xOo4y/IVip8/rCZz25bWGQbfbo4c6Fi7W6M5tW1",
-	"FLfmzoErGY7CDI8I1+FVqJk5twuCtF9ejBthoT5MUdxKQQ0flVsoGMgLKuVsPR3UqH8733ojnwuQrZ15",
-	"AfSR8t+FPgmdh+e46DEoaaCr2g+wHLw5Wt48t1DkK/DH1Eb4TaXJUhR8QLFyFZ64QiMKRGg71rkadKZq",
-	"y1rQE6rA2htV71phC69Tk88RwsygGneiKnWVukrUWC1HUH8tAtnIsikkEyjeVVTu2hTRzMilvV/ZjrD3",
-	"VT0FMLWOjQICGzAODxO8ramgtuQrTuFKYHmfeFQY/IrDUzmR61HlXWcfSq/vZjkjJ92jxpwRMLQIaQZl",
-	"wcvmfrV8xUWDTxVnsaWNqdEcXDdAgFUlaL5x7Y1UbKSkMN+6stBCggP7BOWPb0s7xYFLDdGH58VDh7vv",
-	"RYeJZtn9hsUsd3EOVJMTF+C77SjsmdF45WJGY3HaOgtFANeWm22uEnbty361P7x/VYLJB0E9T46rMT1P",
-	"omY4pkH747//2zr74k4Fjwq8+lUljq7ppz9HWKByZF/DpkCIkigAHPHAJB6wBAFKoiYUk04z8MjRZsAj",
-	"3zBQUaFss1u84jX99DWzJf5sG9eMDgyjXLJa30aksydvDynumn76thGJf8J9X9xcpiY7xTru4RpfioHQ",
-	"SH3+eqmHM0B1meUlT3aRWfw3TZj3Vxh04azC8Oa8WfWGMQ18fp4Xw35gVDX6I+pIZOHEKo1VxrdWaoJ1",
-	"e49659eDmd8UL35ruPiNcOKvpXxNxdzNWm+Yad0/bZCa7dkdOJ2jUVj+IGhuxlLx3zdO6e72GjrKRSUR",
-	"F4PWaMbTin7ePIKpkpZYrAD3AoOCN5xxU245erlAT5hKzZ0y456WKJSVR1PFEq7hoR7I0YCLAYL21YuL",
-	"lxnrS8qbgGdWKcsGKu/6Z3ZYLomWVdy4SSZ19Yl9dSRzsIMgcsWgoCT0hWFlu0GusoFb7MUfbCs0y+SM",
-	"LfkRysHhT2wgc2Pnr5zNJM2xmjkbhA7m8mkVEaTyk2ITLlKmBhj+xfDU4nCKIODAcQ2/gAbLKg7tQS4S",
-	"FyIetcZUpQNQrv1S6IHV7PGZpbmUTabSwId3bD5QLNcVYqRpqpjWwRNXJLiwE/nn9zTLgwhtSyMj/mmg",
-	"mGYK665lEgu9L0yqBpTixzqY0vltka6GXxXIa+VzjyaCtALVxgS7pZaQB4ULF1bKbhUVEIYz0FYPV/WK",
-	"Zm6xbEuesy/UPKuP3ttWFsZXBWYpNqDcFPdOCVfogDQr58lHcIXk7bmhfbEECCie2iM6Y/QOnTmWfuuE",
-	"6h9XD7M3AHIxGCp3EQVGwYFDKoH6bQWivJ21N4EUT6w8QI1DTCueFsP3D2xr1b/raGvwU0jSVZSRSqvu",
-	"l6ZnkBwS/uD1XniIunDlcbFbIy64YcV+FS+EYwrPbn2lISa+0rVmiWJmcIuxnW77BlArooXZfOHb9m/V",
-	"wGoMm0wz+7zkZMWjyvdMTZbsH/xk382kQEr3xip7SLGywaAM0wKpRA4mVMwLbqXLsiLBtRWMKQReHoz4",
-	"JxZC84XjnLHhWMq7ARPpVHLhI7WCH+6BYO1G5uJOyJkIfqyy9PBplZ/Xf0Fm3njLanrLruYieRgjgIss",
-	"XhuvOaI8y9UWSTfFOF/il40x/bv4bMeMKjNk1DS65l5RbbC2pxyRjI+KSswzqe6YIqlE6NnNvXSbgrqs",
-	"dSguSSEAp43adt82c5AVm1B6xjDAbZNkBieFzEO3kv/aTSegi1VOpSbZeIE+mlQqH8e1echUZYIFoa7J",
-	"LllUedztHEx3eahVfZEXs6/sCiuVTw1L4zPwUDtqdO58gJov6BosovH7D28GV9cXr14MLl5ev3gfH567",
-	"4uIz7QIBFEOA5lBoRq9txQ0UlpG19xgGCxYFZYOxLeE3TXUiv0oc/tcr2fcFAZy+hU3Sr5O3pMk9EC/s",
-	"/u/l4mj0Vbx3QwZah4L0ZeLeRo6Ib1F6bnl93Ybp+KzEjWbzgGXttqHOJTaNegjuCogvSx3fxhgLfGkP",
-	"a6z9/oHMsX/1MoiNu9pcQv3CR4SB4Fw3/m5fsaTs6wI1V545T2FNFij02sa8qJ1CzCs5zAtr8F8wzxdI",
-	"FhsWiF6bxPrnqwSN03zlLCANNRKaY/o3W+zVQFrVrh+gBndtLn+h9X/rLDmXBpEL6yiZaIyz2u+S/XBm",
-	"OXAOrUwg+hy1bj1y2cqaasGICsijCaM6V2xiFd5ccLMNafhM6M0oxx/R6sz92DdbyAejqMru/FWoyjTq",
-	"VF+hrhLaVxfX4sN0ylQ7oZqRjNk7Q0ck5bdWG6IiJSnVY6bPCSjD2oFU+Iw9kU+GTHlV3plpGm4ff/V0",
-	"26ftj390o9PmO+fPiHRUW75dxXW38ztJ7H/BHdwboWlh4Vcs6rcRdP1Z3kPWdU08kLj7L0AmCxTwC9pn",
-	"f2QZt+NtuKPX5CBNaMoePhHJ26Q3taiAqXpZcXv49ZEGjGDtqkzFzjDd5mlMpMcOMhhqsGF/PvJg14sF",
-	"Mmjc+m61PDul3kCQMRjygFrdn8p4mkRHdZGHlUghWAIJBGUJ0OaRKKanUmg2SJZ6xf92ff3O9+768wN8",
-	"pF3X1YhjYUWHhE5YM1VlFH2okyXZH5l0GfPFOhgp75rbApCH6j4sqapn34TGuCZpziKXY+Zikzc3vW9m",
-	"5K6dzX2KQTUa04JDFhyhCnUHFvIg32Kbe7s2iW9z1dS53B5XTvOmNAaqb5in4Fp84bbjgdxfIQE3sKiU",
-	"QzRLGgBtbLCAfow/uq8RY6Gs15I2WzFKgtIrODRAp2uC9SnBOwtWR8eZHaz6Rtv9wjbXDAOJO8HF7UDz",
-	"RlD5K/sYWVCKe2xvuTG9Z2TIXN4iF7cBs3JZpnOf0tch12PFGKKXyRHxniTi1hw4iT98D+6uW2XNvQ4S",
-	"+yEmXc6ErgyHHHBDFEsYv2dYFhhfLMvyw1bpw2L+Pk0PoJnkTPiyma4Rt33w1WYWY8Xuucz1wHntq+GF",
-	"NYEMQgSLBBX8AvRNmrDU5wrDDaCkcUmgkP6r+a3QERkyzVPmWPuM1NNaVudd7ALUsQS6Z19Vy6V3BMes",
-	"PJFVXrCr+lVjADupYTWeFMiuJw2FYys8paj9VDH97MpiIM9bpJ7LSBUSc8BviOUh+szV93HLFfk/vfvR",
-	"P/AZzS59sVOkJ5WPiszB8GGZsFQ+K6JeXMxL+UsQHpRGRZlZrnUe/j2lPPjrXnLo0cU9lTNxx7rj67/7",
-	"v4vk7FqMSMdfG2FP0GYRoBKVyJON8YdlJ40/d8gFxotZEeu43y8E9YZwlLhyIQTk1Gskp9VFvVbxzYuy",
-	"SnpkiWdC76AWVME1Idqz4JGbpcoiK6h2BNEx5MD+xzFfSSjJpJwCApOLDYyIzA0wLhdtxaU4PCdCGjsK",
-	"BehzUfFVRDIu7tqZTGhmSd1nOvnWSC4y+59fXvzwt7dv/z64ePXq7S+Dd+8v/+vi+kUtk6jfPX62nS3C",
-	"TnMDflITKBYjDdy1G1fSERHW0NNk9SLDzG6zcBOzNLzXD2hAYHUijx3T0PZzLSsIOG48mwh031TkLaTK",
-	"/UVe39QDWVv2uA0elv2vEDL35CmNZ/z5mCV3LCXUMhSCrHinY7buTP3CzfgKRKLNqW+RaupEqIsWFxfZ",
-	"SlVc3HpB7CCejTVLBgjAM6SaPTn22v8dmx9C3s2VoSKlKiWua00yPlQUTqexfJabDrkay5lAjgjYGFwT",
-	"b3RYX2vJjbiJtgG/IckVN/MruwI4xYsp/zubX+R25f9oDSGf5KXn5y7ttBUtJqn6YmUHMb0bdDqd+LAw",
-	"N1GCzWB+pitVxdQ9U20j2/gvVy8Mrg/YD6BxzGYpxm6vBrvXmOWyZIw//3K9OD7y8y/XZKTkhCBe0eP7",
-	"3mOam/FjGFJMDv521T95AuBG8JYzArk8ZsIh1tTM7Z1zz1OmyMF7+8HjF/b/kntOyc+//P3qcIPRfwan",
-	"ykhiOTJhKNa1ctEGLc/Y/8PBb1tJy7sTzlrvPNs3jE4WNN3WFcuyCMdopVykPCvxXyRKCq7J8/mQKfJO",
-	"ScMSQ55nMk8B3jCfRiTliiUmm9uvboQZK5nfjonhTLX7/nrXnRtxI55LYRkKl0Kf3Yg2+fnq7RsHPKUF",
-	"vWODhGoWkxFnWarPiRNYCsgofA4Q3opZYmQpOTjudg87trFLMc0NUXlmLyjNUD95/+Lix9cvDs+IYZ8M",
-	"dvXmwyuSjKmiCdqiXTwu+XD9sv2MSHUjCMmkYPCg94ToXCl5Sw2Ddy1NynRu5TEzjshvueWAUpExoyDG",
-	"Wfmr27VtxNAsOisdyhYOAKYBFeJI7LMSUPCJzwnFRbF9wNu2JUqK/As4KVIRFEXcZc2KwnWuexJPaGab",
-	"ZOngn1qK2LZyUParSVxmdNyxeRwBAhVq+Lbp2GqqgvAU9ViAlrRtWCETAmadlHmTd7tHCTyDfwax0jE5",
-	"iBdyAuKIdDodaBwmBmkPVblkJnMY5WSaG0aGbC5FSk6D/3VOT13/sMr1DCBYQ3vVEowMJ/1ut9vu9trd",
-	"XnFI+73ykSAcpgbzWUiWiTvkBU3GuAIOXsiuIjUEVCugPCjCh3RZlBSMA1/1Y1fl7t9hLzwauysd6DKf",
-	"qEgjOwzL4krCiRwAm/71Y+zL5gHEesMorAjkmH/s4EkPep1Ov9uNiFMEyUn3EKHfBZFT+lsOcXZKSxVH",
-	"eHqJsyqT+I8bEG5uWmfk106n8zEiN4WT2T4ElZLcoBkYG7GPb1qdTuem9Tk+t41JUdoSpvSWkdg3ERPu",
-	"HOGIMxc0Az+hagkT84gHOipq0ooCwlYDON6cxF5AtzMhekIzn5JKJnTqV9YOBkwCihqp0PRCeBowjNhD",
-	"FcQEb3cMtOUKPPVAKSOeIZYUYD4B9/Kd/3rH5h//N6QYxTh2K6jYQcDtEWsylkLmisSXZUZT++9sHp+h",
-	"LYZO8IhDs/6J7RQYAtho5roCc4X3+bmjKqcFwtvchOekOYUqPg8A31wlX23Z3Cjjt2Pj2+ieLrThmDLk",
-	"AMG7cYf8nc3xGNyxqSH9YwJY8WRa3NKwJigJa0KTxL4WX47ar6lJxnE5a8W0zFXCSOzsLnCqtaEZI+6J",
-	"HZAdWq9fvFRk5uHaXwSJi26fLlxOJByuM4LiAEEu9vMv18jDYnKw/MIHqlZrr3kQCFZ258Qe12XHtguV",
-	"OWXGHPTFhM5h2fC0elwqu7yWFG2vCCscf2rDV8jlY1cYNSYTRoVelJcKBJDOjWhFrYwnTGhW5pG3rP6h",
-	"ODNUzZ2RzKnYZ48fB8LFY/9lWQe05cWFi9zICY63kDwu3l0GdrSzVrfT63QB9GfKBJ3y1lnrqNPtHKF3",
-	"dwwy5eMxo5kZ/27/fdskP18At9KWyQeE7BJPce4F/pvukGuZJ2Mo0433GMtQFC6W9zJtnbV+YuZv0C+i",
-	"U8EBg+H0u10vfTF0OYRc/p9OBy/qn/xReKxa8g4cWMBR1umgrm8Q+Bos0W5ulkdahbzTCuXx1tmvH6OW",
-	"zicTu3tnrVf8nglMjDT0FuChJWYSOaIB30s+zHjSAsH+MdRs2XTBnVHBsj6rqBDQMBxgJXBpS58TfouL",
-	"i7wBc2ZNBHhABdZ44y6U5XH23Yiymo4fK26K1Rf96Mpt8ruG9Ws23rhyuA17Z3+coxKtYNei1kn36AFm",
-	"EWCE1qfjE9DCOYXFeh5mZm8kwi3OMSXF2XiwopAmms7JbDxfTabhRm9Ip5YtT3nbcrLlxIoWSHu3o6ni",
-	"js3PS5uj/UEDiVoxwLbUIaj6I6U6MD9mciVYSsZMNZCpFbtQ9S1w9phVLJYaDcpXHiPA+udo7YvPQTBq",
-	"ff647zlAY9ivVe9oq9/tP2n3eu3+yXWve9a1/+8fLfSdtbrDp/SY9li7PzrptY+T46P2adpl7ZNhb/R0",
-	"1E1Oaa9X6pmvKReYjASIWJDaimFBLXo3OLr77fTTfX/iUwjOXG0lO68yahKdFYFA2DprsfnP3ct/Sv76",
-	"nxfzN7z76fVVd/7mv/7z0+sf5Qz+/0vJXz3/eQrv/HR59N9XP59uTt64f2BxbKDvCxRd5ai4OuH0HuPa",
-	"N7Vb7NHjH2jqQS7gk976T0LkBvzoaP1HL6Ua8jRlAvnKBiO7FFg13VUQ/1y9NbQpJhscSTuw2pmsF8f6",
-	"CBU3dMNhROeXJhQE3FWmHKLzZEyoDgjJ3t1jdiOcjQxl1IpFC+xc505gdelwY6rHLIWLyAEOD20bYBZD",
-	"eE5yEThpoWS+rpQHK52452X9iwmd3wg8QMFsSrYynHtdLS79IzGKW1XmgWuC5Lc19whUCPs5MgegtR9k",
-	"Ot+OLyw5vlueIOff/Fy1Jfo8pCrj6m159f2Z+FVU2HPDtwY/f3r2n9N/9NX1yf0vT+cXveTF0e3fnty9",
-	"PhXvjvWHZ7PdljNdJgnesbmDbbdXmDsZ2tl8E/YnZ1LH3dP1XzyXYpRxtNMf9zbo4h2dZ5Km11K+AugS",
-	"+12/v8l8FsBqHoSTPndcojBzb8tNa6IOlM5D3poxsyRs0HIkbeQU84otH6IGSYK8Z/cSnxBl/8lSz/Uo",
-	"EbItp4sCDnxS8qjaMT5uyn6Ehv/09He8/os30rwE4IeHoAVclz1oYfsLAj2RVRMGRMo13tDvQdK1pKDH",
-	"Upm2VS9TAg4O8vMv1x3yEj3BPqYR1TmZC8BpZ+pGJBkH143zkduLd8oUAR8FGh7xlzMi7X3POFirwFpp",
-	"dYcb4ayPzpVCy6bAknXqzDjvmVHz9sXIMBVHgd6v+O3Y3IgCMh6a8TYx35ILZcKoM90hr6mYl9FmErJv",
-	"bgQOGRoA1WFmpX/0pelMzoDlFuuQypkVJTSICEKK+UTm+kZ4vwU3hGZa4lI5YHCNZu/qgj1yNaJuxEH8",
-	"nhoG+kH7/42dd0FDAQ7YxNr5niECvQYU/kc6WAKfgIyxL3q5EHLtgHR2FiG8IwrotuaFKhNUW4lUiiWm",
-	"PZZKs/YQ4vjnbW3odBuFtAIft5G8saWiVAXws/rHePhTwt/yny8//H7Ze8Mv9aV4f5I8v3xyeTf9v//1",
-	"/OfTDpv//Hv6yyV/yy8/XYpuJ+lnYjh52U3/7881HOG6CNM7cSJMCPF3Cr7zAK3Pg/Rtt0rNKo1gM4Jz",
-	"LMFvHZXZVkvqQx11SUfui8fF616jDRp4bwkDwCc2baT8otaQZmaLRuzbMPevdgntLKFsIArVwAP3uZGW",
-	"GGFefHK1iEp2XXJSq+CICsWsvr3qthoHt9f2lYQb7TUvwEijchE5syKH0nrMantJlkMcHNwAvtZMytNm",
-	"i4xD9Xxve/sLWWUAprDgDv12t1cNOA1/ubZ6j+cbJR6T3VNQhPrJUXrMTkbtJ/TpsH2cPEvbp6w7avdo",
-	"f3iUHKcn7MkorEF81ut3fW2bFs2yOoSP4+xn9oo569Oj4XFykrafsKej9jF9NmyfJt203WP90RE9Hp4k",
-	"TwBD7I5Pp5YnHwcWyBCBxkiDxU19kbZW79nRcb/T6wboiq2z1oerH1ufq2YicB5uzApLglhv5rE0+i9h",
-	"4gnqf4dmHve4UR5dbt+xK+yqo2Cej8MNjoGoY3IAJYNRVEHvblkqCFEEb0RK54dnxOG/EcUEm9EMG3N1",
-	"NOPLN//19vL5i8GPF/99Nfjhxcu3718MfvzwIoZwRefFtgNsQxMTKcxY+1AASNjSbTnC5+QAkN4IAB9q",
-	"MlUSSw4N5zcCY3tdow74kTjgRxQLkTtBFvshhiaVgPpQsImaG5FIbfDHIhCGvCmDKOxKs5SYGU/YGaR9",
-	"Q9TNlCnv346sLKfM3MvSXKb2QyZGUgXR+t4fEBEtQbebAs+AcBbFHKIYVINjItVV97IPStYdUnp3+udk",
-	"Kl3FL5WLsxuBJQ1Bgr1VckYoms6TcS7u7C+TCTeRKyxvO5qNpS5x1jhLIdBiQpVVOisYWMXe1kGulkur",
-	"5XH+pmazRn4dsNAd2NM2NrT+A4z2a90uX+5u6QZ3SwF4tnixdDvdxktl+y1aZpADwQVH8N349icwvl1B",
-	"oi4Nr7mNb7kGsbWwvTXKrpdGu1TdyLHJiAARAkss7AvAeTF7UDf6vCucbU8d9mHOewWWc/GT494/WnUY",
-	"zoa3Sgv9n1AwVStWBKb3AMLrg/KZ78bV2ln/ie160vexqhYS3+YhCP6TMA7BhSDYR2X9eKNZNmrWbouI",
-	"yC+v265/0wdMvoSwSPiioaxTUGxqhI7bolY2bISGEHgu8A6HyDPnogtSzMIjtCZVbMkwipxbDFoPhnUg",
-	"pB/SoYtsUjlbNij8vDKgRZymNQvhPdjIW5b1VCAJbMY9PGl42IO1o3CqgNUpwOxzkFDN2lxoJrDKwtKN",
-	"8aiG5cDW4Bs+pKHE4f2ftXrkb/x2TK6MYsxE5JUUKabpWpaMrOGH5mtvwX8cplZW2PpJd4nwuPCkQCJt",
-	"cfMfdl5Sy46fgLv/nqRP2bPRaRcuvPZxcmTvv+NR+4Q+GT5NnqX2MmxVa6slagIplq3n7V73uF9i2bSe",
-	"Yx/klUlb1XTM1vGol/TTIwYNt4+Tp2n7GTsdtbu0N/R3sP1mLIVt6d+Pj0m/S56eHj8h3S5Mt7j1CuT8",
-	"MH172TIWIZ69fQw2npDXm2sKWv6XsNkkAe/3F1z5bLULsQRdBjA9iBNeYdG58AEviQvdqTFxy0qJVL52",
-	"fBDrEkFuL5ouRPWu8225Ow/ieog/RYRr3+6QanYjih8OnJGGKoZxz+eFY88nozQXY4kPOzcC+oDT7ZyN",
-	"XJOJFMwlxlFTjCByNilfmuMcIHVuBAZTC4nfd8gLe8xxOLngv+XMGW2yzF5px93TEsF4ACxhYOgdE/Hh",
-	"cpvG83JvvqFFYwfGujXTXMkjd+J7y3jY1uzmC4Ywfb+z/hJ31rYUs0xLKwAdqp7VF9d0rScU3vm6rsvv",
-	"JqSV8VskuDi3v3XLq7auN662Kb1zPgMIr3dpaHImyns4WtQY7b04L7NbbgTkbx13yCW6UDWJHc8Y0oyK",
-	"hGmXe+buRxOQLhnLLNU3Au53yDsExBSFsHigRzlMxgIArwKUNASXEDeH0Y2A64/I0QhufoCE8xaeINzH",
-	"tT8bUwPXcFCCv+ni/ImZ4Nbc01r2BdmzX2q4zd0fFW79pPPkaSOvxgXx0Nub8keneHkKBM3r+02x/qYQ",
-	"UHeqaYN6/aWL9P1++Z9kQtyL0S9Tr7Y3MEISZDJuAkKBQL4yF12TW37PIJWh4NuQOorBPD69yUFG3IiU",
-	"Gau6RIB8BB7cQDGKSIqVgsiU5uBOduijKsiwvhEHx90jEkP3YeWy+LBDYtfAABpIB1CQNnbximACvRG+",
-	"D4pIqT4zuxg+Bg5A/iBcWhxQSakhKZ2f34hYsYm8Z4NKTzHJ+MhAMaSDW35vPxlKM3aICFbtKifgwe5w",
-	"FQF3nUzotEN+AUW2SEiOMOCTGuj9RrhT3HQTYVLz7ircCHrcT3dbyuGfnixlXk27FbhBjnrbq1AO6eiL",
-	"RGV+V6G+X4zrLkbX7fcLsnZB7qCxbaB5vVNQeRwQzTA/4C+r7CHj+iIygNP7HLfdJArW35FN0bAFEjkV",
-	"6VB+Ikkmk7tHYZSszFJETFLaBEliGJjQ7FT8ETv8y4fMPrN7gGhxEDrQXRbz8Oy62z3r1W4BmjFlEHjP",
-	"gU+fdRsDoDBO4SltPxueJu3jtMvap6MebZcxDE9pUHPXNnm8ELig59qwyRls7bKQpjDioMBBbZ0dlWVw",
-	"YaKWSQc/d/fxvZSk8D1YtnC8BAdy/2DZi8RArpEPl8ULFtANR5tEzN4IDJm1EnGE7o9aifv48KwSR0qG",
-	"c9QFgDPcCNejr7ThwTqmGRWPACCFj9zxI75yeeQsPABdeyM8aZelCYzlOXFYZlrHRI5GGvClaTIGSN6i",
-	"UjNEyMbl3+6DKYXVxjEFpZ6tHB6HpZ/h9Rtx4GrQAbM7PEe4Ia9K0KG8ZwtqDoTawlF3eWtKag0aiUgj",
-	"grleDpVMIJCpG2Y6kGIQCoxxdCOCGR1YJYSlkG3pctEBgxYjXN3gvI2sGNuNqI2qU4JeuTjaJWoVx4w1",
-	"dSMCMDg6R5QgNjKEZlIwB2Lm1C2uSWp7smOMSlObpWu7qVNGTUQSRfUYssdy4dNHMQUeG3H1WGDdwRPm",
-	"almx9Ea4n+FLu4WKsxSz3ny4smCfDHr+8Fb7pxxC/xiIMLLzAXPj1Ts7mxVxycu9aSUP+3NFCD9r7cCG",
-	"v2ZQcOX+XHV5ni6oUP7y7D785dn94hHD4eVZvVu7C3fr9jv4PWb4rxUzHNz228YMh0L+tjHDWwYLV5jc",
-	"AwcLP7gc3auwgj+Kou1wDtxdkgD6JyK1eJEBbiE2stcemgnBsHlegLjNqHbPIBnQXmhWtMbz6uUfAsYX",
-	"2h22e0k/bR+zo1H7GT0eti1v8L8Bq18S7lzM8nRVuHP1ra+lKKgVm7I8fDngaP11ysSDMrzvwcuNnodd",
-	"WM4+wcsLfOoxynbLLRNvBSNKzkCIDeRAK+glVIGYJ3NDDigp61pYkdHygsgqLf4wBvU8Srqz5zwgu8MI",
-	"g7MYor66dN8bYcZsckZiK8LGpWUjlrlJ5ITFEYkraMsA6gogujG6ra3seSPsmA3ApXODsukh+LBjd7Ri",
-	"cgCIxcCLIP8QtLAEhfvDzo24wMVCWXo4h8oWVGUcRekIQaGzFH/CSDUnS5e4roZPWIRYc9I4+blJpK3a",
-	"Z1zPXyX4uyF22FFJEch9x0W6LEYYsja2ZB44vb/bLz+vGUIZvKyYzjOzbBj4624DeY/frhuK9NHcLlph",
-	"WTg3/vww0ey+bzq0xw66D43eTf0XQYlbDuABDXZJUbm6Ze8+uBa7aY+1j0d92j4dHtlbEu9F+1trrdxx",
-	"9I/A7IoN29scLvojdmw1gpNh+1nyJG37m97+5i9o3xXqDMesZyWD/rBdXs/PhkFhWPjGt9IGT8vx6NgO",
-	"/CRpl7JEzw78js1LUeRsExHkbNOWMR3KNW0ZBvI/qxjZjYAb3pH9WcvyKPt37tZ9Q5kkINaz1sYC1J5W",
-	"Rzx16w2P7uZ5pP0x+C5WNJktwcJYES7sNfpVBAzwibYNm0zBNLhUrHhNeUaK18jBTxLKNTz2jw4j4hQR",
-	"vIU1vWcppstjVIBESGcypUpbccHB9VNRlJBAvHwfKe4bHrjyC4GokHGBhkfUTs6JssKIglvfXtrTDJPt",
-	"AWU+h5IoPnLNFcbxnbhfB/AUQgnccPVYzjSJO1fupnjnQFbi4lMPuzLgYuCaAVj7GIrCD4yMiz7ttMFs",
-	"GOJk9cvCEu55HGH8nsOlLIJHOgS9TZD6Y3kKGUPdFQ1lxYq6AX7ByEFsX4qJZuawQ4IKX80+JYiSvy4I",
-	"4C/kVhqCpa/1I6OK/PFHx5tjO2/ohH3+HJG5zAvbun3Bbyb+DjCiXpDtbBiH4C6uI9ZLTk7aT9P+sH3M",
-	"no3atDfs1i+jCvsH27mQhiesvOivSqN08ZMnn9ZZC/Q/rOhz1vpvOxks51LMKZzBV038qdDM+msAs9YK",
-	"7vEv4YqqzTl0U1NDM7mtN+o7A/5rMuAlro/KCfqm3o8H5qIrWNsWzGw3TvQFE4O+3zV73TU7becy86Rg",
-	"sxp7/Z6/8z8hf6e6pxvfmM2azFoU5vcQoOyKhFd6PofLAjFouSA5Fk2BfFEuBrlmMVbR8IwfauSWl4N/",
-	"t7xA9cC9Gi9eBz/C8Pa8DiqRyeuwn7HH/3HYz18zdHJvmsc92J3mo+XG/0XOuOCSrFPbfvrY96vxz3M1",
-	"/otci9/G+bfzWf0auUWuuuCyxBhfko8cHPf6ZUmvBv0EI6wf8kL6Mygmux2zL5gm851r/nm4ps9G+c49",
-	"v+ek7JOTsqcCc2/7XOqBsYSayVtAU3J3AA3KIpGEKubczPXcEkaT8Y2YKW4MEz5iwygqdBEhArVMUxYE",
-	"b3Wg1DLtYE35GJCBK3VfDywjgNiJ2D+DIgjxoccdljNBfnpxXZbn4wbiybE7OWHCdMgVlvLK+B2r1JXV",
-	"Z4hsFALzwRKdB6hFxEDkNTrXEVwhwkjyEOfZwzJAZeKoCHHBwuIIb4BI+hA1jwjVrg6x+9kDHjksaHkj",
-	"AN2ojGGvjcNBBZaV88sVYapD3tFbpm/ESGaZnAXxM6CLAhmQGVOMlFt27rJvlZaKaEPnGktQ34giOJzr",
-	"4n1LfmpZkMoLpLNvFJnipofOYc2IpRhNDjCm3cNTYFOuAN09UzQDQaW4Pn/1nv4OYC+kpeu/M6U8teeM",
-	"fZpmMi1KFTbFWUD8RHiRcMMmeu2NYidwbT/9HLUm9NMlftTvFgEZVCmKJUnNHCqSjaSarFmPIDzEH4DK",
-	"jFtPh0/oSXKc/v/sfftz2zb277+C0dzvRJ4vqUiy/J6du26TdrNNGtd22t2uekWIhCzWFKASkGVtp//7",
-	"HZwD8CGRsl6O45g/7DYWXyAInOfnfI67z9oDt0NbfffEPw7cI3Y4OKCd/r5BSxQja3B3PhmepBAc0m7m",
-	"8ek5cMiKlbi2ClcYS8NQcDRZa9Cm+/rCg8DtsMOBe0xP+m7TbwVttj/o0ANt5PwxoagFTtsZ/GXWKkks",
-	"jiMtpRGX4R8EgGGHO3b8ph5Za+BagLs+Nl/vawHugG1xO/rC4wLwe/ZDrfwSOdmbopcy39NYjpno+iq9",
-	"PP/77nfR/MDX4OeCnbFCNhBW/MtIAlpRaw0B88M29al4i+WgdYgD6fNQa0DLTiCc0Kq03ml2Mh5gpvQ0",
-	"p/CLI0f6ptt3ei7Eiu1ftzqn7ccQByvKTj4Z9Zle/efffnjrwriazWaz086is0G/ZARDe13BkN/kKw5t",
-	"fpMbbZdu8pz6W2/HlsaS9MEKsFUUCuI4OTva2Nvgt1IG9lXJrc0VWb5PNF5DQ+0FbXWLbGh90rwhTObs",
-	"4IQy9H3IGbQcwbYwhprMVLICV5rgydmFduo7+2pPZKkmxv+jkECbt3uAAzoZQzrhjwohXm8UKT24Ir6Q",
-	"6vPwgyejgXVFEY1ige6PA+3eIbIaOFl6IKZX6HziFDLRtY4b+51izpsVOkcs8OJspmonrAfB0fQ5rQMb",
-	"ZFzVWdHiZv4u2f48YyGVUbj6K8vMFOYnpFnGzTfX/wpDkK1mk3z/DalDh6lotucQG3BsHejFbf/a158E",
-	"ubiw36QK7xiUtNdOW4fa3JjJXsh72POpdrrf/CsdOnSqCoHwCI/3GBzI3dwcgfqwzDGYybGQIY67lXVV",
-	"au151PeKjoKi970wAMV0wDrBvt/uuy3aPHE7g2PmHgdHvnvYP6CdwT5rBy1f67IJD1UPWJ3np7tZ1vxt",
-	"mRFlAyxYZbz2rMDKSAwxJEfAMHNBl4+DRuuwcEXoaVg8f7/ROi47vXzdlV7Vp5KtOB4jmX4+v9Z2ntkL",
-	"reR7QfHDCl9Lz31Rs5MySVEQb1+QFIY4FEdhmancg8Fh0+3QI+3DngSuXX168e0MYGq048POZNIX7SW4",
-	"k2FqEa1SGbCqR2lvu9yn/MV6iSCJST0LlcTm9obEBHevQ6zIcrB5HxiRQ2jLjOXAYjSeKKghhD2WC8E2",
-	"uvyfVx9/JP2ZRdnY/Oa577OxOiVZhTsOBl42XksAnjmOQ65oP2Lk4s13p+W0uF0+x4s7EHHe/n2VzPye",
-	"gb364ThkXDkExZ1D9GaS6bvbinGYJDBQ9OixQR+7H0cU6VHgAlfRe2xDZdtROQQ3MEHCGR4QYwWQYMIc",
-	"Y8cPwptJDK+qxw6zhaDZUDW6/JehgKCwdvotM3F2euD85KAe1sWb7zDwzQXgn1gkWYOcczvltsO16fkd",
-	"RWIqu5yb/uAjFoQUgrmIfzosoQJ+lziuW5bCV3ZUZUdVdlRlR70AO2pNowkshzn1mJOetf+5ePOd22rs",
-	"k0ajUewH90NOwW+e94QLI4VGrziJYhExqWMxvrxl2Jk8q70xQ0y1ygGdxUnItVxyCKaUU54sq7FwN8wh",
-	"Mr5FbeG+CWW6x+fNlu+MctfPEjyaOcTDh3k2fjAIIwYPxgy4IbovenY6g3iLM7hWX/q37sI+bYyDQbdW",
-	"1H4sjW+8ZFDJ4UoX4ILRVtwuo7eZ8Pku7OhdBHCR3SOV7H9uiBosLB67ZL6IA9tPKWY+C+8s35vMzkiC",
-	"udBblvKZk0aJu9xygKeB0dKIcYOcw3UhjVIywohRC7i3e8swHJqdaGy0MzLCTuAUkSrW+A1ll0Pdlrhj",
-	"sbmrh3HsDEtiCtVHLgB9EArD7kQYEGgUlTuuf/aQ6M7c01SgMaUiho4E9joHjMYriaiaLk+s6fE4TioJ",
-	"EMchOKETJVw8BFTtEeXyLFPfhnfvcmpbqJO0HMFYJa+wq7olvJ35ESPAbO5l6r/cH9gMiuIsPrGcbs/o",
-	"hwt8yy2Lzi4tHHI76r0CG7RU1Y6YGmrzsNan/LYH+KWBaSoyYPpcLVyvL/8FUrjVbu67TcPIvZr+NBPz",
-	"iFVkVu5UDkzlwFQOzI4cmMp9+dLdF/O51xb4ZTiRLGwMqX7YyaCphYsemwuNy4/pYd+1YkpLsHl6oBVF",
-	"U6nSgW4Ly0YWg9G1ORXqA1ptXbV2aYZT5sRZ42cO+2qcsVBV9YLPEZuOXx1sZGv1revyLM8XvNb2847d",
-	"FSRO42SO/1x7CWKikiSB6eFqdzUXCox5PYNetsQJbHv9tkQOE+5Sdh9qz0caD8Yh/YkhYgqVxTmEkogp",
-	"C7AU2CFSWC8iZhGj0nhAhmhbhNgDKQOrr2fyIiY1gGkO7cDQG6ABl47prRRK+6KvEFkxg3hFFqcjaaQP",
-	"IlEhvpCiPDBZCUucmO2wn7T3M9zeBmKtWDwCVwOqAQYiBpZxdMI4m9qQB/k27TdoP4IS4lZPDBSdQU1P",
-	"g1wLEkGFHL4jEYOBQ+K5lYf3R3FKvCkN71jsEe1/MhosIoB+FmGQJgt2Vg9dpRkqK72y0p/ASgc1UVnp",
-	"X1GSodCKBPVowchVAeXzY6bQenebEHliJY5YOZRkKJJ2xoyrkEaS9FkktPkkjCGiH5CYNdYAEnG24o5h",
-	"DxWJBYRKFFYsfNgea2D7BsKr/t0caPhilGo+7delKNM3bCSQeFE/W0DGyM5TWhR9aJsAdvoH1O34h4F7",
-	"rB1Cy327zzpac+tbWybeFS5Y3S2MQ+6HYxqVNq+FspHGxjtr66WoB6FvqZeIj+0CYUiZNakPb4V9yjZR",
-	"eqjdG1b3YsshNRDxiExjoZhNfoiJ6ot7RxvQTCoSUalOs1AhWxfsWE48p8tN69a6h+1FPAI9g4iECzz9",
-	"nyxZunYUboQIUiY+JODTRrynn9dDEnWny70hiwIPqQC5IFcfri/AE8E6UV9whA8Few6hSo/M9LXQdyFw",
-	"F+M2iQDY+qCnVZcnlbx1mt29bswkUzhByDIPeRPD0JeykKZVCPrUs2xySb/NCLoUFVcfiKR3enqACw7l",
-	"TPt7ZbWuP+Y+7xMVEuBrPUoVQfb9HiglSCYXRmGpEOv6pjRmQeJd+9TQghSXkprlnBvhiN6/Z/xGDWun",
-	"+5k62Adw/DighDrS5N1DmSNgKKzbTYi1dlFOgMPYOVH+BxpGS/nx8bnPixZeKeoPrU+wXnGdUZRJVjYY",
-	"gBVshQ94Tau5wxt4v2iZDzpsP2j7bqvf1OrzxKjPQ3rQ11e2WWtgvdy4Zyb9LU4D+YeQSk/nwoskBegj",
-	"JiW9Mfb3Ks/6u14BDerHgofStToFA8dmk53WfqecFXQrTk6x4/wn5Yy8EQUkLPqkkglt5/rOSLOtEwPF",
-	"mPpk3jXErbo4M9l9uTLRzAOuTfvXrfjqs/LxYTA5bMkXgSQHqALYKxljCszctaPBOQvq4bJksBFMawBr",
-	"MVnVo9W+NjgWSUEiPeh6Yi68kuQuZFNgXjR9W9Ij8ARAgXT2Cl2C7KLYHoick4nPWaJl7Lke2HM1p5Ya",
-	"lfpxB01y0Gg1muTSdr6yLYa4UETRW8ZPYfr74p5MOL2jYQTQrceSjlzo5bKKfFyUi1bsmdZnWcH3I5sm",
-	"xisY3blA5IKks77XA93cH5B0rV9rG4m1MvcN5q+q3i4i8gNBt7Hc2wbttygs9cAhprrTDNpP2p3UPtiC",
-	"DyliYnxDkJOQFnJSh1LSkXH60gbmI0Y+4PZ1373p8jrkwQyI0JSD3AjIm9EoZjSYEZ9yolgUmfa6yW30",
-	"I/caiM/LTkXPuL9dPh2Gke3Kiz+e4en6Ukjxpb7rCu6t1hn6bbsc3haJk6DlFzra2oEMZaH7eAnfZbmu",
-	"aO9MV+w/c+s3pyiCkEZE+WPSah81mo1mo3XaarYPTvWH4cxXyT+06jBtI79gC7qgDe2XYSInYJOdKw7b",
-	"7xblw4uHfmzfspbxwJKEw5RubXYjmd3qtB9wfhZMkK9wLCTxKAypfcQHf45Y2gNnfmCKBlTR78JIsdLo",
-	"G07U44TfYC4eiLvlYjuvpBnPlxvkWYVJdiM1NACUOOY1TSq/5tSGoVRC7xFsOwj6YzzpR6GvV/2SMYB4",
-	"HjMewAQ46dV288DfvdSrMWmaVeF3Rc9umWdr6Z55uhmMKQQIcqPBrsCr3S+5gX27WNyFMhR8/hUfumk7",
-	"O8jsTcyN0xbDf9l27/t+uw8p6+PBEXM7waHvnkCayeSsm/0TinBIalm25FCMe7CcjR/UbLb3O1pejiPK",
-	"11JxeSa+DdASkqnJuDdgbDWYTnGzZcXGKMssiKTW7Bwc08OTgcuaQdPtDAZtlx50+u7+QSdonhx3WPu4",
-	"XXOgd2Ov5FuY5s5sDJFrTrnqmS0Gk78mZmM5UbL99HqdW4GClo9rd0WS8u9sE1cDwfdwQM3KuhcQURNW",
-	"LVq1bn7YtKCs0K0751ifZZUa5dhg9g5yktxWbSXqJqvv8ZKEOdfVQqEf4YUy4TwQU55JsNU7zf0u92A7",
-	"a98riej0lOiZG+WhludmbDiUNCrX5al1IdFnTCN2kkbMIRQDgNpSgv3QIN+Hd6zLvYy2Af8VMYoZlYrb",
-	"VWLGEhxNaIUmocq0yzMkyTA2h4TcjyaBbfKF7fBJpC0UeUo67bZ+KPbIhx977N6HXl+mZhQbpeXHBa4o",
-	"8Pfeh2Dtp2/8Sloka1rJRmhf3DHDpzEKFTa2Tnmy8IaYFpUM8ZzphCXXZ8ARr2Tabh/sHIHFYO1mO3Xv",
-	"4f1xnmw1m2dFuoeu8zhM6/ksm1ZpSRnIgSdtX7ZDU+SRdFupMF5P2q5Tltbemo+zMvkqk68y+b46k28t",
-	"iVMWIDJKdBxRH5uPVK33nk91kL6qvdKkf08Vm9JZSbc+Y+etb/CWRLJWJB8zuoPUMaoF1TYhUmlNhwKS",
-	"FtpwSitisrKQwHYneutmbKC0pt/w0g4IJYmQMOasRbXpW94wri0hFiRJQocI7hf3WrMW0s4ZsysNXWno",
-	"SkNXGrpUQ1flF7ulfN9Q3+2cMSijL18b4bRj9MA5MULUKL8+8wX0ijeiEJSr1sY55fq76KdZe1sWC9GY",
-	"XE0sZPNRQHGheuZJ3tKehOf44A2jDTurBq20cKWFKy1caeFKC3/lRZBG36yp9Ys82tc+5T6LHllBW31s",
-	"uSZozAg+OMpoa5OEQFc3IfG7E2HAghX0sgHi4SlDKnu2PtwkP5BccEplQjCYFH45uSpO65onGSELB7f7",
-	"ZS7TAC9S6f5K91e6v9L9le6vdP+j6n5UN7t2+Assg5ipeLZrot8Jl4thb4hoYwGANRhuaMjPSKhIzORE",
-	"+/bTIYsRT2BOjCecSCXGY2NBjOgtkwnCQE21nTFvNCRFBkt8+Uv92pU2r7R5pc0rbV5p80qbP6o2B20z",
-	"p/3W9OaNZl+j1sJckaNuZEwCn6OhMSmurbiwj3oiphL7qo9TLWHeLqmX2CExhf4CvZQpaUXtt4oVYMmf",
-	"DPvV37mI1XAa8iBTS4btny070/IqYDN1P9rbZIrDEnmNkN7acjHYNGLwjvFAxL1I3MAnSsaXEYZwghHL",
-	"qG8Gh6xNO323leFLPum7R/5hcMA6g33kS840ud4CK24++8Nocbv6XgRefJxudSuMkp8eYlgrs/6vlIgN",
-	"RiUbawuVxbfYX/VOIfXpUEClbiRuCHDDdrngPkPsDOVyqiVBAh82VFVe1tTyGuQcOGBvYq0dyO+iD5Bl",
-	"TnBryTxAmeAatCy0uDBJ/TaEzn9wkkMmPLB8UNCmD6/JlCiHiiF5Lbm6gBZ2Yyq1bN1LXhZv3OUwcwgM",
-	"umFKZh76SiJuHkQLlsqTCxFF2fGeklB1uc19ergpPQRqW0cHuxqZHYbkW4gsMu8Gu7LLQ4mIdO1K5d4d",
-	"Pwu6UdmN3AMyBW+vHHl9kfibT4e9xpWZYcjjIqaFEjKVepSA6INxI3hKCzw3EvzGlcyPmXL1gfEwphIA",
-	"cqsI4CVC9QHxuK4Ue0QU9lemxOZcsgdUWXNFVbY2X6ndJ6Ws90bs9BmUWNhBV8DWFwBs1Zes8HJX6Kp/",
-	"yhDaFGNiSRoEXEmnL7gYy0Gw54n+jhkNcu6EViGdpPwLwm97DfIOypyYTMuZTAGS9E6zlU9Zg2EookCm",
-	"yvbqAnrUdrmhFwYWbjZDXnyt+YngyNsERPNUEV9I5SD/AU16ABN/opwupyQQU34T04BhIZdi8Yj4Q8pv",
-	"GPQBvmWciMEA7ghc9kma0tADaiPFDmU6pIrdmU6BS0qVvmcq1ZZbsj09noye+0Kgy4vY5DuNg+KYCVJ3",
-	"QJspCEr1j6m2511t0Lsdut93j/22HlpzcEKP+0c4NFNIbuYUvbJs7Vvu2QfNZmnI5mkdJUht9wrZ99sH",
-	"G4WZPq9/tVt1VoWqdsoXtaZYn3PVNsruQJ5jQQN8C5ISHRkoQjV9OBp578EDtw7FKmqJPhtgS0UG4lO7",
-	"HtT3occ41KvKBrliSm8v4uHu8ogSc84etDXs8sT5SbSRTTqZO/8u+qbdSD1UZBDyUA4hw0QVobzLGY2j",
-	"EK8jfXZD+d5Zqrasn2lGH0pTjxvyOxqF0GVATWQPD3sNkivU9Uhff3rzrKxaG9FZl4sps34jCoxTYvmm",
-	"lpXoOgmHiOpyyUDPxcwSF5E69KQsrhfeO8viciS5ZWzc5fGE6wm1TTLN+JJXNmXYnpaAHji1HghXDxvC",
-	"zBUnew7xYjYSd6w3/3N+TcCNzMftchrbuXiFdd7EgxWFdd5RpBW8t+eYWECOY9GQKza6HMpyvHcDF/Jy",
-	"2jeGzj2mg6YRb0Uq+RMI3o192FwecNPC4fWV3LpSGt9yNWfxizNEKu3/7LS/eaHKCni6hNWzbBKHcmo7",
-	"Q6fIk30N3CLl/qxhLikkJNEeKLieSTuzBFrhJIqryyGp7MyFmbULSupXF8gjQiImZarrglCC4ZOUiHZ5",
-	"Qjky13hgTGekDjcbR5P5WPaIxreT8Z5DGPWHXQ4BcGTOaGNptCRDGg0IndIZeq//ZbFw5nuaWEYw8uny",
-	"fVkXA7PtL2A2Hz01uLu0nPlyvZEIWAQhQWbag9mP0Buz2EeexrYW0jip2V8P9IxguzxEEOiDvZv+HASi",
-	"1S4U8WtjNJDqBpXPPOsvPB7n3Df5l2QEx6WKkQdrIR/0+cU4j4OyS4oxR4hZmcSAPS8+JaWbWV0xK3HL",
-	"9OYdH/3Db9/+dDL9tXP/c6v/4/Ho/b68PFT/bk7eHYi3+nPAs0EqpAw8r8VgoBfbg5f/lYG79Bamu1OK",
-	"eRmvNdtyvN5kg28Wh75e1Yn+3of7rLJIy265ZWpVC4aH06t5oQNStuKHLiPHRyVEc/6Zdv0+WwygXJ++",
-	"/tNItb9em6W4GYh0AQJybd5b242JOF9VcIJ5PKaQ2TPy0wrfeednTV7L8aQI6MqMjs2EQlTStOqVxP5h",
-	"YsqxfZD2u/EE8GTlKSaYkUxNMiWJN6+SPFJvNhqtZnPvLBdJ0Gd3uZfXVMnJzTQLDT58kVTwurwuRqHS",
-	"pvqIUZ4aJw7ksrUVMYzF5AYpL+zADAoXrI5Gl58bGjJbPAMeOrw1uOeF/jzys+GQjO1EOGOBXulDGgfk",
-	"j4lQlAie7AGIbnT53HuY7yl7+qIeXOTtNchcOIDUwbry5gSmt1cSJyDXxWaR7HI5FFPT4HaaMsRBvgGY",
-	"NwoMpyuWtZsuzE55klDDbq2aTbSDff3HCEVUVl5l5VVW3kNW3gabtjTJo+UylXNayfT55mJaxX1M3OeF",
-	"hXGusskqbeLjEsbyH71otonrLI/kLCCgI8rPUjixPlAc5tGGQAkW+vNEO0qA0DC4x0FBR/ShVo1makxL",
-	"wnEsgomvyE0sJuOyQZiTenDSE3YInCjRS0hpwJldLemwjvYuU9xGz5kFZn2NhZk5rR35J0GTtQZuWnNz",
-	"zA4Hrr7/id8MWqw9qKVXYj+S/jFr+62WexQAnOKwrxWn76b9tA9Z5ho9xXjhfnA4aNGDtnvst5jb6R8x",
-	"94TuD9x2v+U3gxN2PDjKNUoPYjpQqwPmtun5vU3kYaWQw3MIMuwIzm2klZWvPlU0EjcbQ7nPwdMBTR9q",
-	"7wxWRYO8U6k80EvMSf6i4BRlJAUZTaQi0KZYcEb8ISTkIVcN5i/80OvHAoHGZTBjVBtPhzH+Kjf7+vt2",
-	"rY25Dki5tWbeuRLwz0jAr7NoyrwNK4cqPPTzwkOXIJTzbsAyNZW3/RNocsAiplhRRHYk7rDvu9ZaENnj",
-	"IqEkmkgmTaELAldyzEIxU2GMff+4VIwGBQrpDTx4M4VUThzQWXwTfFDw4ruePWXdLn6DdResU953eC2P",
-	"FOH0y1gsvmfKrMQtcVyVPn1h+vSr1qVPhM9eXUZ8fmw2ZMGM+5WtA72hId9rpHDrEZ2B7OnyPiOSKcBf",
-	"o14MPFLnAiwxRCIjYBqZeFgkV4BJb4vU3V7rbuj/JdvcTMV6ntBjInAryb2t5LafdLnsPtiF7G7vRHYn",
-	"ANtKhlfo2vXRtVv5Xq9HIphEzJVYp1OejNEL9Rx7YhN7cpoDQjCLH4WMK4IF91p7cCikjJmaxJwFpO7h",
-	"GT08oyeZ8oikM+CJA6QJdk43beagp3uHeDjEnn0qYE/g0rT+aAa1M5KpUpv6A9zkyr7m1vAEkJ29SJiu",
-	"16c1S9nmnrCmlm8tUxm5zzoDe6zm1MwMoGTrHw9O6DFzD/xW4HYGx8w9CY6o2+4f+i3WHHRoq5Vekk6a",
-	"lcwBVdRnepFgrr42VGosT1+/ZpO260diEtg25g1fjGpOjeHSr53Wxv4t5JmnIr7V6xpJ5lhPxUD3ZhQP",
-	"JNxDftMDdgycodEIJ2M87fWpZHAHLXtDwWXt9OAvpxbygI0ZD3Am9Zqz+W3A9EBuu9XUElss/NpcWaLO",
-	"fdAS2WoXTYVJLLVxX0mCOyyZrDU8481s3SLs3RW9M3bugpihA8ViohjU6uhTRmjoyizrySmi7lPSQom5",
-	"Cr0+TYbCVNVkTukZy9bbQ7S/2SBdTjkWok/GxO5xvF2fEdgVSYmeuSTfydRzutyzF84fIlGYvAmBx+v/",
-	"nzCJKD8p8EmQ8+5yuweBocY8M78v5+6/1yA/6R0lTw3+rssRgGcxeVIMFEhavFmKtksRePoUi8A7g/LK",
-	"CYfSLRbg5XjHutvaMxSe+l0A7KdvnJx8RnLDNyPBSsfpUESM8Mmoj01hF17MDEq/XcgVu2ExwAGTDqam",
-	"MNSnnAv4MDGj/pAFuYal9E5/qYNm+vknHM4zc9XleaUE/UqncaiYC3WRJGIU6jWJmID3dMvYGLkBQEnp",
-	"99U3yctiL+uUGTWV+Fb6EAUOdXhpTkfQ2DVx8fZOCQhyEzSauzXMBxz3zuA8PE0JQrs8EmIM/Ak0CGIm",
-	"pR60DANmk3ih4HuOQVPYU6ABmpCqy2MmRQS7UBAkEi1+ugV+npJxHN5RxRxiH+x0eRTyW1ev/cghMZMs",
-	"vtPrwFxjuI1+fvvjm4+XvfP37z/+0ru4fPfz+fXbv2ml5u05Xc4FyW5j7eKqxZEkW7dB3sIL+YJz5uP+",
-	"hVazC54x1snELAhj5it4T1uFqmcAliUXqssHAodbBgEtNig2dEafzJYAjiTzzy/UmvgsxsM7rjXSo6BY",
-	"KzPxWZmJhFrng9S1pAKZD8f1pO59dcmbF9Je9GoXxu6i78yFCgdm9z/sQWvDxfJBJNQN4LZOJOwDZERX",
-	"LB6FnCoWpFWdIxpG2h7m6gxd4uyTt3SMf8zcamfuccxGenvHvYDO9CS6+07T2f9NfxN4157gvTwjgBEl",
-	"eFzq18JLj3K/KTYaR1SZcF27j4FN93Bw1CynJ7Azmt50v5n/NX9bGy11j5rHLbfTP/Hd46DJ3PSmR2z1",
-	"gHHh/Fbe6hbeanbxP63PmqsXSz4euU6XFjE9DsGDTReyLYDKLkLctL30JO16mYbEZn0ax/A+BHpPcwez",
-	"dKFTgp5wbRB7uQ3oGf41qshIm7mtJgnABfVVl+sTsNwc68ndw6a2i015O+XEm98/XvJsIXojymc9+zTp",
-	"OcQLJigaWC87CPCIsz/0xET1xKAXQy7JMW4QeuFcxbO9JbZ3qcza0AKvxNUK4mrHpnE151upiNRSrYzS",
-	"L6dKZhcKatHOhPS8O4mjcuPyI2fk0+X7MmqTEQ0Y9tNLSnCT9rvIl2J73EPGhqbXAlA8CFhwRqB8zyZ1",
-	"EAPQIBdZ7JMaCpklXc+DoMorcqBNxif9fjurGSmuWrQViH/s/6pO7v7V7P/YGv1wNH7flpfH0393/DeH",
-	"g38c/H7efKAC8cHLtymCsJNRVgiRtA6BKubKVCwqnEi2YjpRnwvKs7h9M3wKpalVW1UnmcIQ6cWna+Pr",
-	"2ZrRRe+Olnt1aWX6Y5Vh+zM/MhXNJRXC69TSrtODSG8uxrUA76XNjzDUBR+CBT1/qLWCHt1va0E0chXt",
-	"pV+p2nPL3LNxsvSe2CGzX4tcTiJmMkwJBbUvArZ3ql2iiFGJ+TBY0l1e93Bt23RYgNwSDJRrqhjrGU8n",
-	"+RXyF7iAwQ4gnN1QULB1z/6zh8c90xLDOGVqKkjA/HBEoy43b1H38NSe9rTGMfNDybw92wW/TyUjdnPA",
-	"sM2/e6NQjgCRt3dGzJYgZktgtkhw4o2FVMBwOKazG09fP7d77PvjCZAHtDQfhtgM7gVTms80mgHORdpI",
-	"fSXCj3K3LyvUNs21PCd5trno+mxkHC9YC1Qe2Jfrga2rg6zRhllyF6Cu5c7WBfVvqZalWvSFXD8WLzwj",
-	"UjtHNCKK3jPpWAlo0mtExIQLzmwDcyyvtQ5UzChE+0clfhI+4nsc2hMxGODEzJMIPEQf8GTEAbsGTuPn",
-	"BJJg+KDpq1rM0rezPovJRSwU89WGEGhF73thAOvTtup0O/Sg73b8w8A9ZkcD94Q2+0i50xnoJb1alcpO",
-	"SvQzy3CFUv1s7fgLqdnPvfIOi/e3ljplxfiZL/qkRflf6O7aaGs8YrF8JdSKhdomn2lpefo8Q05Vp/7s",
-	"69Szn3Q743DlynXTNz997hnEEqQKo0g7yhNTaJepYS+tUt9KUlfV6s+2Wn2jZbusbH1etC3GkPNLbTt7",
-	"vNJYj6+xXoa2eqLA9gb77/OXhJ8ZbP0D5dik3mm1l7JQmOLs3Smb7Ui6Lpn+xzol2pmRP2KpdiXVHl+q",
-	"JaXRlXSraqS3qJHehd2vZmO2JCac4U+UpD7h4R8TRvQGlnvbxHuv4anPqD3Po5JV1J4g1Km/wOqRTvj+",
-	"LyrQqcwK3Vmcc9lOWh7D1J/qy+EVrW2y0p5R4HDLnbnB5KwSrtPLporWfU3ROoW7enOlvVGsTl+5dahu",
-	"M4FUReqee6RurSW7QqDOCrWyOJ1ZZ1+WQ/vl6IcXoRueNja2xor/WkJjOxDuT2ZmPqO42JcjRuajUZU4",
-	"qYJRmwejtjBrHwxDSTLhARRy5c1Z8KKBEsC41WMW4zLeIkT1dP2U7MtaPKLdkMvAiJZY9OtAJJqXK8sM",
-	"rM2i+tmjaytH1l5UUO0R4mnri4TlsbYvIc62o2W/7pp9fjG6p5IPa07sCvG9KrT3FYX2NjV/NgnobR3L",
-	"q+J4Ly6Ot8MQ3rLo3ZcauXvmWuNr1xhPGvB7YbG+J43z5ffhutvj+YX6nrncmQsTVvKnihBuFCFc1zqW",
-	"lAd9cf/aj4R/u4QpynI2eFfnP7755uO/kHib1DvNfeKZm/SCEF4v8LIyklwPGZBTqIGIR68kUeGIOWQo",
-	"pmRAYxIqEk+4JFSvYwzKMTKlUURgSJbOFDgHDT23YYq4ujA3I/+F+mjgOBoMJLYRuWVjZc8MqKJ9Ktlp",
-	"lyM3Ysilotxn+GgBXOHAq0FiJhWNFTC2SxKqImaJ75m6wjf+FmZtW4nIxRRFzZHbbM+LGnyjnoQVK2un",
-	"R0dHh81m06npN+/pN6+d1t5OYjFmr79hcQT6U4mAznL3XF0DZF/tSiVaoIBVDk/E79R4TlGzSxOizr9C",
-	"ZusY7opy8pnCoNlWu+SD9T1zewX3wEDEUxrr5ak3AdUWFax7ygNHH0QmzoDOHLyBaXIgw9EkokrE9kYO",
-	"oWQi6Q0jcsZ9s+It81s84YSasDhFjk+4HdePnXC+eI5+4imZapOFxIyzKY2kGUFLKlcMXKD0MPubBwmt",
-	"DI5hSMdjZuj15ymOb5iC5gZhTBKeUGcp8XGjy9+aWQC+5rtMU6B5OWDZsEIlYXAOkcK2zkhEA9L5y0XR",
-	"EAiGND0THogSEXEe3OmbLIiJDW06Qy/Z2mgTm7E8KsmLnkW9RbAV2sHAPaRHfbeTcNa3qCXVPITyAPtC",
-	"Ts0sreQO1rZzj/snvtsJmsw9GbSom15/RPUdBrEYLTEg+Z3QC6l2eqilYXJi220f5k6EpdiLxVTWTlvt",
-	"zkYTXCQgf9H7A1c49Pswam32pYdqNrSBthbJWvwtimQr+VYWzdaqQTniJpuyPPmJbUBsb+jkAuT7olHE",
-	"YuiHKRlzCGdTJhUZhLFUp4Sa5GcUOV1ObQI05bPU0sWfSCVGLJavEtnWIN+FkWIx6c+SlptdXvcGYIh6",
-	"RA611EE7BSi9yHTIkJjddq+BAUFQUuuSm5gxUDvYDsZqjz2HeLchDzwQX555fC8MvAY5J/i0zPviY0Ml",
-	"u9xj+gP1/IhK6ZG6p2LKZci48ojgJu/zx4RNbIcU/SbwZBaHIgj9LpdTxsYO8cYsHlGeXjmloQKF5V18",
-	"vLru8sy3srSlyRd7/Wfy754+EjMVz5D/zEFaUgofJO7y9C1i5HILSKgc4snJmMWSBSzo9WdekZx+H0p1",
-	"HkVXOIaP6XJZcN0LVH06VlQwoG/09yxLJ5t2kyvLmLlRXeHlf5VktjPDsblt/f3LBqOPbTyUH/TFZQPB",
-	"mcArXsnMuErnJVmba2XYnS+5pIUqxUZjJWun7YPVurFmdl3ttJZsuppTG4Q8lMOiy1un+63TZjuJmRz1",
-	"j6HNKlTwuZ3+vu8em96k1B6rOfjtTxOuav1TRKXqwRDSasJT8ubt+7fXb8lrxTjlJodySv5xfX1BDpr7",
-	"dpfoqforMW9gt+mvJll8upJBoC9VcainvOlkV8NpzXZRxYaxHXY4cI/pSd+1dYgdetDPNnJFubYsjJNM",
-	"WR6IgCxwnN2rno+L4bTGZv/8/d3vIvzw+/nsx7B5/+GqOfvx55/uP7wRU/jfdyJ8/+0/x/qcH9vvOv/+",
-	"b3T74ftP4eCnNdytuZ31MLYhu59eALphQTVLICmSiYjJ4h6Sn5bHlZ0aHYe9WzZbMBnKDQWDdZKMGeVs",
-	"rjgjqe7Pq3x9xP4Fh8SUF4OirtI3eXxQ1ANnfmCKaimGVkoZjCrx1B5T8z2g8OC5doJfpeuhbBD21A30",
-	"zLIZSIjtTCvmQiBZRPnTAciArr1U/1gFsoqOyk7hae0wOGLHg5MmSHO34+9r4d4ZuLYnmZb0xd2/ink/",
-	"15H4I7NMoTP7UIx7wNptWnI3m+39jhZBIM+DCetBOiPjBR7orWY+ysqphrGIFY1WbIiWEoy29R9CUfiK",
-	"i33PirudtZqZ5mY3/dppO9PWDP+GhmZW8SElv1Z8PFS9dRhUlyU87NrQutzuIsGVkMK1MtV0yEQLwSjt",
-	"zsExPTwZuKwZNN3OYNB26UGn7+4fdILmyXGHtY/b+ZboW2ACjax4WG+m4uHlaM2NdKPd5MvUZIKmKdSV",
-	"P6OfimvCIbhvyKfL9w6xK8kxGsMBuekgj7ZD7K5xiOn6Wh+z2NVr2v6gwhGTyXlnxG2lrWORHVtvehJM",
-	"IN7HSF0PRAsfwniwVwipMEto60B+JWcrOftly9k1hWp5QyE4XGWpd4qSkYkY2o3I3qYVST4ql+msDDtp",
-	"Z70XzgGma1d9tveyFmY2bm5Dmrb3QRoK7fI6oDHtHXqK3jJogkcRAEylnIo4wCZ4Q3rHSAta1bXax13u",
-	"D2lMfT1I25AgElMWuz6VjERMKRY7hHIyGY/zv+JAujwIb0Jl2pDbR0HfhSmjtx7mvnNvFzNfy094C8F9",
-	"ZprGC/3wmJHxRA5ZoMeXifaa6GqitbrcQ1GSbUrvkTrMlH1fSH9LRiMWkAlXYQSpvPlsPARkJZmM9SOv",
-	"3l7+/O7bt72PF71fzt9dQ5w22yo/EJyBuxeOYNxyqieu3WyepYlM0m5m+mVkoumCjEUUNchBs93lRV3V",
-	"005T+Rbtks70Iei3Dd+0y7MTqpdJg/yyCnqrKP6L8Akj7b7NrPIngW4VSP/+muWamXd4RAxXZehUhk5l",
-	"6Kxo6LRXaUOdxH/PfZ+NlTVdKiDfVwzk27ZDOaKZQWcmKlHEiQ3wqK5/1iTUY8UowGaGYSGY6oopaYy4",
-	"G8b15mBBat7kjEBSTw0ND8bSsyeaflkxU5OYA5ZHW11OErVuN5tEaCMPei1Tbb44Fi0EaX4sZzawRDnx",
-	"fcaCXN7cWGdSTz7iBc4MTLHYBIPxDER8I5TSf+kHo52YGGVoJCJKHVtmwkXaUjMvrCU7qdPF3Aj0+dJ2",
-	"GqQPtQgX3KC4Vjf1GuRNxtRzEAGVWHuEStJnkZiubvaRuvdeoDXh7TlkOgz9IVrDKg6zs2PfDzANBb0/",
-	"L/XHLbTWtrNnki1zWvvXbWd0cfLHZVteH939sj/79bj/4zJ9ta6myQ57SeViZntBvLJSIhspkaeEZsNi",
-	"JVmv7HElcop526kg/iaMItus3kI6jNkInf1ALkkxMAFaUscArb7AWqx7XS5D7rOkE+CUShJRqQB8ygLH",
-	"iCWALZ+i3EvTeua9wFVGuGuacJU0Yo6ZY/jlFXSs94VUKFRBLk9DHogpCWWXYyNifCxRUy086xa7ihhV",
-	"dB7gFEkUvUUFizFlOpN7jS5Hd3Mcs7uQTQ3GN9RPHY0nyry7/RogFsVEwZyZZvWjRpf/KPKziJN3E94x",
-	"PQ7CRmM1I1Go3wMb51vTnQvVM+IM/GacEKsJ7NMoGYQ8VMw+xHZZhMDFXEvGIscYq26NzHqH7/IQKOpb",
-	"fP/5Ny4n14D5y+VEAzagkyjt225yon0hIkb5SpifQsqA3aRRsa8mdDFcodmgU+vTCJC3ObepcXBUeHKx",
-	"t9yZ85ZzV23oPhuk0CE98DuBu8/aA7dDW333xD8O3CN2ODignf6+3w5SpJBZL3oFAMivx+DndJjpEQBJ",
-	"Z441W1l8DgK99S+TvhJKe/C5ydkvnklF73uLpzcb7eK5LLpzybQXO6uduXIvriaxQSS1+ohpcg8Gh023",
-	"Q4/67rF/Erg2zNDxD4IFwhO71tdr0ZnffqX2QiJqoGM75LuGVJGpmEQB6TP4ea+qEX9KW0Ar0UTocjFd",
-	"EdC8EmJpHji7tGd4ESwzD2x2iIALaKS1YIpRzqKGOSN1/JlY3LJDvBRCqP/Kgoj3yIhRLucxzDn0cj7S",
-	"jy5BUhwGMGOIcBtoscUQk00gxCK22OEsANqChaHsi3jfv83dPIMl90Avw9uM5rFoS/Fdzwhf/ByAta3V",
-	"Qszl6Fk8qbUhejaJx2ZQsJkg7f4XgohNghYP1za35kGxGyFxvkYo6+dPCQOKhxbK6y8wQVwqc5eUFGcC",
-	"RU4SKcoE4tCBy0fhaCYGNx/q08oKKvrMpouJT2O9h4wDl2aDz0hE9XF9V0kCQbhQy4BByYreHiGUVgXs",
-	"Rnjtbyi88nM3B+R/OBz2zATb/q+bA/LLrO5ksVSiaxmaJZ2nJxVbzp/LPiEJoUwq2airbiYwwsZUDVMb",
-	"LCv9avOJ97Xg3+sJWjRuN4v9PcPJKYtW/jRhEyYJTfySzHuAF+GQ6ZAqZgOX+qxJzEg95690ea7oMc5W",
-	"MmJGKbnJfGBUC6dTQrs8LU3PHPeSXz0SSiDBoAYmSyI2UKTPhmECckoq+UNJkLUusAoyihrkXZqXMXCi",
-	"ghyM0+XemPEg5DdeRs0qkqZkzhI/y6CgBjGTQyKZgsSXltZdXvcySaPz6+u3Hy6ur7w9B8O/io1T5l/r",
-	"4hl30mClFtR1UnGapvWUmNPg8FKQcBqImDW6HNBe6TLiQvXshx6IGDxT87aOfiVgLRBxajWcLdwiLRL1",
-	"cmWlmYVj039GokmmulwvAD1vepbqetBz1aZ74KNmLxtS5CWAcvBBLEZdHirI4iGlgbFvzNkIv8A1u3dG",
-	"5gfN/Jip3o3gzOtyCAFzUggLm0I5cjLDoSRckEjwGxZjhrIOhCmqy9HJRv6Ki09FnnX2xnsN8lENc5XN",
-	"XU5jRjrNTlFA+VKLp4ftqfbG9tSKVZZfQZlkwQu20xe052xumLW2NMzMBlxmliXjfTyzzMnVqM8heKzs",
-	"Kw6SZe7hraGCgQw0fZt5nfUSqbmSzwXbPxuO3UF6VcUzrawwJrkTc/OBGOs4otxFRMaOk6zI/kPJOGZZ",
-	"IhytECkXCH5FhWDP0GPB9B3ASbQukbaIxsCmIfdpERW+LyYcqWwYAqYAt6ytg4gaRao/reeQ9Bd8ZvLT",
-	"hOPLB56TvU6/L1VhP4IzEyQmHAN0ornAksWMRMCi3iiUI4PWxVvhvXvmBXuCRzMvU1z7SnZ5Uk0L+F5t",
-	"zOAx9y6U+vkwK9IhneZ+doD0joYR7Uesp0TPXKIV2DmizLE6qJ4xF9j9WNule11uKIEFjMNOu1beNlkN",
-	"RiTEKDD/hQRlkJAJtOVCuxwPA5xUH62bN4Q4tMlEp3ckdb1CXDjBSdnP7rIVVcBsNA2Vb8DihvsNbFz9",
-	"fTnwSyWoIvgVF4gle9KKeh6LfpbGSSLKX8l8wRWMwkY3yY14AKSe+6YeqbebTbCukKMkC/MJwOQI+Two",
-	"ySEsmkMWZZk+jCW71yBX2TQ6DCIKcq9g90NAZ7LLDfcTTjYXFoNAZkzlvh1+NQM0S2/Z5bncOalrI4HY",
-	"7DwsWFhPryQ8D2baj4Q07wm5+S7Xz7QWFACo7PjQCzAGp1lR+hbpkjKeAdKb6xFETMpkkHWPBr9PpBpp",
-	"V8WxBr2nLbdQeSQKOTuDygUx5TcxDbRTEjOZAtaoJHiyA1kOJM8y14PV9wswzWwCtke8olHkFxHlT4Oy",
-	"XxOlvTrDZ0Q5vuJj8abqT1A7/c9vWX4r/ZctHKqQ+RUy/4tH5q+8n34ys4p7KngAou8kYZksbhZl++oI",
-	"SnxWBZ98mWS6SEKXmtxj1FG7diNScfFYiPnETtMWIZqAoJwliyIT5QMMBzoA9mywlY3x6J2lLkRyt1CS",
-	"uStSj8AUOybnWsR6icXZ5anJWVzhb43R5I51t0WkAhsuU/C/giVq7/AEZuiC/WkimV2+ov05Z1460GlJ",
-	"r7SZg+9gsK1+RMMRCwi7YxzDmHoN64mfMq5gUODwJO4jmJZdDkxtSkXoRebN0FNCSUxDbHqSjIuLKY6q",
-	"y7O25pn1VRaRuNqPIf5EkT7zBTSOMiZml9eLbExA3XIiBoMUemsNnga5sO4RQnVN1NFMop4dqWKm/KE2",
-	"otECV8iPa5fBYrmoXowbmLA/zQFAPq8Zm0eabKJSH9lMTS2SjG2y32jvF5omsKYzJE0QkKRw/+RVyT5x",
-	"u5Nmc5+Rtt5UiQXTdkirqT/4fgu+OcxsZSNXNnJlI1c2cmUj77QdW1p0mgFA7tpEllK4Uchvd2win5vU",
-	"tuDMBQZ9/QxU+pG4ma9yglFDaS0Jed7IRNEHiXOQUyZRjaWdhJIBm5JRyCcK+J7FPEzA6g3HpL+xmAkS",
-	"5cAy2YB8b76yB0YZIvM8SrfG8qqdKyne6yncVqNjMFwWCsRDS6P+sA54Tcfh6/brMBi/Zve4vtxI3IT8",
-	"/wql/kb7vtbs7UOlV7n6dPnub//T/m7k/0/7uzVyhOaNS6Sg/thVGcQzK3L/QG8ZobBj/Sj0bwmsGfiW",
-	"j1tOaVAZu3bS8a45UUPqHj5Mq/8eWr0e8UaUT2hk8EamaQjiZUwWqLwI3owdeJAA1RFCZEC4YoxVFPgQ",
-	"dKf3UNokDPEpcAmhT/Z3LrQhJe5CPUwWeFXV+opV6+abpyyDO2sJWtH2VI7PnOOT9MeBGkvz7+y3bLvN",
-	"9nXzJP2WC7JHfwuQPRX5T0X+8+L6+RppvR0f4wO2hVaxnx9IZGGfNiSfCF/brUYLwi7PYlGA2bAE0ZM9",
-	"kEcG6deDc/GB+lT4qQjhMx85BwnZ5Yshc7JOxDzlS7CJCSBVmflRSTCbLMSyTTedhWB2ireY8IlkAY7R",
-	"IDZQHqokvF5fxF7wGQIu+mwmTMQ8xXIsojC6vChEjomThOMYWR14qGUgjWfQJm5kklkJWgTefguuxFzs",
-	"+5rFo6eJe2dNBsq1mopmq7uIetwVSKOyw6oA9BcZgK6MnpcXSS6wTEBVPZLdhZUcu7W63i5EdOybSCXG",
-	"EsO887TFprbHNlnNBXNiNrKGXGKAxIwGLijrm5gaKHcSFoI/oEQMB2JCRNmgUFp6BvTYi/VplnLZRm+Q",
-	"dKMsNrRXxX9WjP9c20mrIkCV5VFZHlXspjJjHil2k0jaR43eTPjj5IY+0FuWNyNsEXBS1LNi/icZobck",
-	"ueNUqZ2tVfsnO9GVaq9Ue6XaK9VeqfZHUu2JpN21alciZoNYcPUadq18/acSt4yXM5f9MqTAb5RcaJhM",
-	"DAsH1vl+unzfIBeTfhT6DXKuFUsYM1tD6iADZRCL8RhbXaGchCN6EFBp0WoSD/5Cmo9igrJkEB/1mVtj",
-	"vXIl2sjRbPh60f7opQIPKXtWFvvry2Go3kZx9A10QSKtZpN8/40+tobkM8XRvZtYTMb2hucoxcm3sz6L",
-	"yUUsFPNVzalJpibj3oCx1QieYaXUTmt/7P+qTu7+1ez/2Br9cDR+35aXx9N/d/w3h4N/HPx+3lw9P4Gf",
-	"sYzbQh+ck3uXVDFg43SRk/MBEZicbhk8Mze4ZCMa8pDfrHyT9Iq5G5l+ICveRJ+9OT3GulKvtcIzvhfc",
-	"BEhXEJHXQnygfGYGJbcRd8yfxLC7IGOU4bqgSNtuNnki9pLtPyf4xiB5irjS5gCxGXlFYDXnqb4eXNiF",
-	"NF+4LZbxe43o/XvGb9SwdnrYcWqjkNs/W4d6yErPTO209v/+c+7+St3/Nt2Tnvvb//6fZTxpGUEe291R",
-	"7Gh9hOPoGoC4FYNEcrvJTBj8LaROLe9EnXLBZyMxkV2O3V6kQ84v3pFbNpNA6GA9F30UQtnm0oVegF1u",
-	"Wx0+2OWQlDQ5NClqpDqwNicBmxOjt1KlyZarC31SnC/RmieWGNEZ9CAwmf+8HZvn0vCQICDkNzCM0d5Z",
-	"ttIO4tTTIYuZfTeecWGXVh7uNcg5J+web57OPTJZIYE8MdT6UMBG++KOYe99SL8SKA5EJWvXNxZCJrF0",
-	"/ZGnwzBimB5PD+Rvn7qQVxckeVIeF4APg4HEbDCxRA8EJhAH1INzeuweOcg8Uh+ELAqIl/G0PCLiLvfM",
-	"ffUPEKW3A2F/TGhkKx3hdno8pmQxxCYRDuFCdXmn2cYeGvjm/ZjR27TmjsSTiOkzyZjORgzJRKi8NQWA",
-	"+otBdwosHgyx14d+J6RGgzULnDuy0eVeptmC+wObeehE466H8kEg6UlmEcpJb9mMxGwc0ZlhFTFMG+DR",
-	"w+LH/ZtUMI5EzPSasB5/7vX0RkoI7ozjTrnB7tPxOIY8ilkOnvkh8BLGPMG72vIWLh6CDh3AB6MHklCx",
-	"WGIZCFxkIiWmV1SX96l/qy0MHpxhhEF/k3NOEnlhmkORGwZcceDR9UDOePqzxowaxAm+FlUZBvJ5yQZh",
-	"KFOhC7/AQoRp7PJswyqtdpA2EO+aJcRNu2olrUsBDAL9QK7tnV9J4lkvHL6uL8YhS5j6jN19NicntWC5",
-	"EUwiaMVKwOQ+ReiSi4j6LGPO6oevH03J9f64tOpnK7xJghiHqyZcIcepNkO19aOt5FD93TjMDXthogu/",
-	"xQPkvQLrY7WIRi6ssLKRuZMuVfkvgAUlq0Fl2mtDZR4tElXgfwxDvY1mWJfqK+DvM1aSU1s2BiUylHZQ",
-	"V6rHsu+3+y3aPHGPB0fM7QSHvnvSP6BuZ7DP2kHLb/ZP6MoBrLV9o9z62Iirbz0/p4DaLyvBaqe1X2/3",
-	"/3ly3/xpevR+3P6ZH3zjH38IWpeq8295+P2wCRewsYFC7TR6Zb/T0uhV0otlZT8M5E+ZH6YPOlon+CzY",
-	"OA7lVL7b1xMYW8enfAKwzuf0Yzes+Epd3z//cv6snY/DH9jsfKJ9wv/8pn/5htGYxckvOQcZrIfU2gcI",
-	"czZEt4bPnMYIM9ViheHC1BYrjRUm/jXKitQcjGYO8iWDbYwcytBPB13PeqfZMf7nNBb8hgjO9hrko7ZY",
-	"E6POIR4Uw3lEMdujrz+ZgaukHS/wI6X2m0baXpPhDSe2jQ5mOcAPQrx36kiORDCJgOVY+19o9JqqO4rh",
-	"16GIFdHeZYysgwaOvNgwdd7+pJEUqxqhD4Q7jX24NVz3GdogTnq11XDwd4b4OaH+NQ3J3EN2NHA79Ljv",
-	"nvjNwG2x9mCfdvoH/mFQ8uyW7UARi1FO88NgrCOVG42cScVGq90vuYF9O+tUzb/iQzdtZweZvYm5cbIG",
-	"1zbeYM3rZZJZ6toIujIbiSqyND8IKP6sKZLpc5XwcZvGTuj9Aqe79rmHYsoxhoI0SbeMjYFtnA5gZ6yV",
-	"pFzmFaxooGYagvxx5N69b4/dy9uTqXv9386o9pwM2HQ1pBapFtoKPbkVk5qB4KwslQrtpPStgTkc8qVG",
-	"zMAC/PyZW2P7dnZo+1Y5iC1zEF9WWiENUgmjVrdIMGzab2Q+JpaJQGnjKeQ3po07ulxF/e+2zTuskFqw",
-	"O02+/tP+c1mmmCF1t43joxVl8N/OQuC/TvmMROFdgnHYK8oFeOffXn788d1V79Ple28vyTIX2UufzBDP",
-	"MWgfRsjWsiXQyGYA7PRuH3UqHGeJADKaspJAOQn0nPy73/JVIMy/JTTJjO00u0kCJgF3kd1/+QznvL4s",
-	"SGdmhlYuWVZZ3hmRoug9K+/Uek4UvSfaMdIG4pjFPuOqQc6BHAgzE5gnSpvujIo7j17Dc9YV0k/Y3nPl",
-	"Hi4rWprmG/58fq0/nwUIorG1Slgx38d509aY1/T+4W6YsCa+8DK43fS1VGZV2p3uU0Uj8VAPZNjvJbxe",
-	"RfulhB7rmt5vmVjaLqFUviLXWU7rZGZau4+KPNEWXGOCyuwHzqZ6tWwFH/2SY91rh66fY+korFBC9Ydc",
-	"UYwkEVyQPUnUFmsmFyXKpSnAhFpKen8GNQxShVFEkBMQIJrNE+KFvDeRRfDMN3DrjaRNeVFAZ3Go+Jyq",
-	"fvop0cn4DdZckE55Z2QjoBYcOlxNjx/0fr7i/WsW7U/TyHf1JT1nqm1UGQeCb2FPIFeANGkmFgUSYIr8",
-	"zPSrfIDOhtQ7rXZaHbZXUMgFC3V7Yb2hTbixGYjjfiwum69YTpgnVvKiYixZvQZpHGxsdk4kvWGunHF/",
-	"CTD9ktFAItHZK0ngEiIGhN2xeJYCoTPxH4vbTnL4GOhytJHa12KJSeTcgViaBCs2FlPok4GXOoAXR/4Q",
-	"OsMaXv29iB6qzePrI9M4tOQiAOONxVRiD0VswAmP01YxltAC/txAVKFPMHSAuWVjlYPyGrQs3HXG/TKf",
-	"/ZOeiqsZ93fjue8Yt9h2m61rLacOjKgK6Cx3sObUTKNxSw2mX81Ix6Z73Dppux2633eP/U7gWpl54jdt",
-	"l/RMv2DMh58GNARMgf4MtdPOcTOT5MTGt3qFYj/i2mmr3VwjGG/nuqwAc8Z92133i/c6vnB67Dz1pN5y",
-	"uOu5mGYkjCnLW1nCLAclvUvRRvUMmEiLlJBGKUghu7G1HMG/tWxRLI4nY2XLAkIlgQEAmu9ATeOeY8QL",
-	"Rqv1InUIoKexK6q5J8gELDAoyV+l237nxsyXtmuz0ITH27hfW5hgR04O7jqJS221bbeRh5PsVWNsFqd/",
-	"MM8jGTOqX5+eaYWsjyATiJgCiftgUJz9+QSPefTsj7MYwohw0NJKk1ASPYFlmXt9rLbqOr/UJ/+19Klg",
-	"t4RJa42yx6bVVrmHD0Q8AkExmcCRBVzAZ8122SoTWHd/N3cx0C7EJA5afjvYZ24HQGz+YeAes6OBe0Kb",
-	"fTzSGaTv/IaNBGYSQQ5BEtS6758vIaZX5sMZMfiYLyIjNjE71YoeParN02EoP3BxpTsCqIf1JiTniSTB",
-	"c+aECcRQTrtcn0xsSaLnJCdlqxRJHbv1JR6IqXPDesG+ZFztFbIJG7t+6yqv7QIvdnP9Tjmb21tmv/yT",
-	"ckbeCKT2SWCQ1I0Ev3El82OmXH1gPIypZPN7aq0N8cQ5vSVzsUGcJzNv20mZdWawNNojtRKoMndfTuZu",
-	"InNAw5XkXdZ4WiuDh/YTUKeJW8ahqHkMLgu0psVS4Ab5Fiv6LQ8q3hnANZJF+l71TvNkryzTt5ksq1J9",
-	"zzXVt8kKdsrwXtBlLqM+R3SmrXzoF4BV8NCGGJLOnVKs52fJDX71aqLKBuzUsd5kl3yO3GFZKwywXDGW",
-	"jslDhH2MTMhqxVTiDrTBdvgy2Fg/NWBvrbU5njil+AjixczCWhLmYF7CtHcjYUzasZI0zyvvuLvc4RaG",
-	"Lyb3XjN8qfL4IdT1QB1J4pVbYl6okMSqGktt60NcntQzZSV7DhQf+4JLETEgKnQDMeWyQQ6a+8QzdKBc",
-	"qJ4v+CC8mcQs8CDWJybammZn5KDZTk6c8JhRfwi0UTZlQALBTDfbpKJjMYL5M9zgrX3jHQXeamP/tjdm",
-	"MdCx6k+tZ9v8dBPe0P5MsdoW0a3cqMvCXL8M84U99kMgDWXjCw9hbVAFoi9ZYWiG/vUTTwuN8lvJrobs",
-	"5OGkrZuUNxsqMlzQL2hHvU9eeWexbNDOtg7ePWHNgduhrb577LcDd591BvZYqp3ffiJvqKI+02ur9tfW",
-	"O86+VbXldrzlDAFrslF2tvUsw6CbMGW/jP330bz3O3jtne3BzHmGr4IdBkcHx5AR6rj7lO271D/uuAdN",
-	"1m8Gg0GrzbS1bEyK2mmRZgTmXExQjwQHVisqJzEbMa56Ex5q61lrTJlJrBm6c8NlDiXq9IZZ+l378/Y7",
-	"PjuP1a7f8a7/mKcUNQSdtmwZCEVz9KEbyACF6IqSbf/NRIacSUn0KpNnyMIIzR74DVFCb0vHNvMkfDLq",
-	"Q0XkBErAiLn7RmWTP9uRveDKSTOvvXHMBuG9/ho/XKQ73GiEK0u8/jmTx+brPJw/tgvsRaSQ79I1u6u6",
-	"yp3sP2QTtWfhaiKjCbTABSKEU1tIlV1vhuQYdGuXUw4RN3tPMqRAIwwMv7Pk3lMqATBjhsISdi1Sp11s",
-	"1mseH0rC4UyIBJpOfGfI2Ts3jphpS0MbAwNg6L3wQJIckyG7J0F4EypDkSWHdAyrzgqZV3MvzWR5Itws",
-	"6SfNha+34dfdrc+oYPWRJd+aE7eskNXusRdczPoOP9YFfKuvJz9+lwiEjUyqtdLj5qLNi1w3ll5V9vu5",
-	"Zr/XXZ9Lil0zQmwhq52urC+rmO15qIivXT08TUp7vaX/ZRfFdnkmlU0KDHUgKxP/ZRzbJWTUBRrhUk5Y",
-	"oA305MJ6kTUfCf+WQU+LPhsI6ApClbbMR3Rmekp2ObQCh9bY5uEw7Hq5d+AQ7CNSZrI7hEoiuEG5FuJQ",
-	"MS+3GwW2S7t7XRHwjAqBn4fstJn6Soaub60ssclfaMXwhub8lPWHQty6jAdjEUJF2Ko1Q/YS5PuGYC3l",
-	"QbZ5kXx1loPydzmncSym0oR20iZHe2XFRw1yBQh4qOTrcoypWJpO20yoMML6C77Z2+TFnqhKKVsm9Eom",
-	"syafdclQ/j2vsjT4JohvCQyZXpg9PVpYfsjum61ENMK6gYq+ZqsgD/qH/lFwzNyTQZO6nX7Ld4+DNnOR",
-	"oBmPrSi68yTWcijGjQzs67VeJfK15UjdWQx5bv09HEs2WzG7Ql5AUHnhrTMSzByTG4eX3+rFh0XA+gRs",
-	"K6UF1KfL99pyA8GlKA9oHBDzwSSRY+aHA7NVulzSmSR1o3OJZyVmCA3O7V8qHDGp6Gic/VGGN5xqqezt",
-	"OV2u/7IRY/1g+8av9E2Hkvk9j2C5T6ZhuKVvtzPa5dpkzRRYZUQKiZnPwjtgYQDBQ1X2LJiLM+wmBtI6",
-	"mXJStw3NXkknSUnnWsXZe1vZr2/mmPaAmWi0H00CFmBjMiCkB+vbhJx4OlLsPGGu7PL+jHA6CvlN7qGN",
-	"LsfQvv5aNp4P25jU9X/Ma2qbPhJi3Kf+LaFBEDMpHSImSoYB63LTnhVaxWv9BDfiQt8MWrbFTIrojhEl",
-	"HD2kGHqcO8kdnS6PQn7rRsKnkT7fEtrbR5EJj/R/8h0Wo0iruVB1ed375e03//j48Yfe+fv3H3/pXVy+",
-	"+/n8+q23d5rpJg95AbNsepM4ApwAvKrndPnCEbg9g5Z++ctCfkcj6PXHiTeJI09/ii6f8Fsuphw/G9HC",
-	"GAJv2YemcrpnzvbOoN/JFL6QdsWoIiMhFWk3s0snfxfzOzYk9JYU5s2JxyfNSyzTZuurr/XUzab65Imz",
-	"HV+MAYASs3ZaQxH6YfDDTyfx8fc//PuP+Hr6+6eLN8fv3l/8+k6039P39Gr6+CbDht/zl1AN0dQt8xft",
-	"3nIyLX3CG66lJk5C0tXDZxX56NeQopm3jTYxjcr8vLXyN4ne1gpUL7yAReEdi0MGBoWQDDTqjCkyogED",
-	"g0v/oP8oS+lsrQCq1M4XkqnZxTJdkr2Zv31qrRLKZ9nAgYkZmDizEYohIiazrT0WkkCLa/ExAprNVTVo",
-	"EIJICXoxo3BzoAnCllOJdgVvdCP1am7WkyH3WXaA7evmyVzEdUs3PHu/jXVqe1OdWqZJ51dUFXrdafpq",
-	"N/LgcySyHGJb5GfTOCXprS5/iPSVvNWbEyr+M75uXXDbBd66h3aDEzpQUJYdM+BABBYVSwnmEElne8SP",
-	"GI0hHtrl5pB2xkUcnGXUMDHt80zTeezenjxGX1eem9qtJt6UJyXrNWy64T97jqr5AqOi+7sWxzYRVonl",
-	"nRt5zzun9ej+z+tUgJbmvbQJak6bAewYg2gSImki5x45REQBkwob1Z5muu52ed0zEtozIlqB2NaeUsQG",
-	"yiGenPg+YwHD6B0l7ft7UEQhJ60mkU6Xe0iQ6aVIifQmAD6ejJ0kvA1B4wH8LGLUP4lKyuiGPcfcRPtq",
-	"SOU7FFNsyUslFCaRKePqgTTbm3QinyjPltGFNmiOc1+WaDO8mGsKM/Oisyu8+q+HR2OpAtPga75B2Jyo",
-	"Lx5sqjBqJe0GW83mY2YFqVJsNFaydrrvrEazYEPB6ygufE1sDkvb/X3Le+p26FHfPfZPAtf2b+34B0Eu",
-	"QFs4lfpO+t7w2Fa/7budYJ+5x4MOde1z9bGaU9PLvWdes6QZ6j68GZxop7Xni4DVTtvNjj4A8ejeSNZO",
-	"O+0M82qytWsPtVvVT9hB1tGu0oezjulCrYhbi/KTGUv+VTbu9dmcmlUV2Os/rZbq6QMxM38CGfxuOqgm",
-	"ajAM8iJsxR1W0PowM+al3Q9XgD8Up4CvUUOmYwcPLtmQWjcaGmpQqnrPOWmOVtIR6/K+CGagGbPJX1KX",
-	"glCbF43xvjSKGQ1mtnzIpxwqgbs8VNBd36Lfrbdm4e82f5ZMhzUWzsAW6PLElUt0eO66RNja87wifX1p",
-	"18SclKhtS1mfKofWwcvTDsfXrVb6ZnAiA3FyWvvH9fUFOWg2T5HTnNOI4KFiLXKgdXhWi7TaTafG2f2S",
-	"R7fTRyf6Ju2lX6xtspdtqlrKvDm7hJ1kkZtODcCOqIWHfC7U/o9dZ7E9nz/jQVa2wUzv3kuKhaKKuTbV",
-	"+ueGsblC+fyB3oJ85my6CIPBhOY8BoYgBOY7EZN2hwzFJJZdnjG4fRprOT8VJAHggE9QgMtxEIYIoEN4",
-	"ZJdL9OkSua5luJyGyh8SqkjEQgmVTGoIiHXA2WCpnE3ChjdcNrr83P4Qs3FEfRZYYHq9PwOrgsZRyGIC",
-	"kwvoFKnEOM3pUtXlyBr6yyYdqByi1VOXxwzbpZjAXEohgR+VqKkWiUXKAo7PhXBMhnqHubqvOQw3jtld",
-	"KCayhyuhx+7HYczk3OAPc4OfwzN82/7uZ/nNT++GsfS/HUY/vfvw8//2D+TVv+VY9I/Em8cO9rU/K54h",
-	"u42+fizDM8r1ojAoCMm9kuaDbaR18m3b/6x9w2jM4vOJGtZO//ObdkLOx+EPbJb88pu+IL4r7sauF5WI",
-	"wxvQF9rI12dK1B2B8CcjxhVY7d7rQPjSAypcTApZLF+ooMY/ElT7BoNYjPaS3fMaxJd5yflnvw/vGBAZ",
-	"QDcaRgOgNWikjo4YyyKvCtiinQwxr0POL96RWzbDW5kGBcltgM1v8T4JA808aRGRLIqkQyRTZDImWvUA",
-	"jj9zS1snsHjXC2iDD6+DowEBKQG9mfbOz94r01G/4GVDFrttrcYZ0GDDa4fxHGtOUkUQxmQch37IbxoL",
-	"6PiiuXzLg6SFmbSNxa4uCDBIpSiB7Jvbs4tiivCqdoh0rCeURrmxibtQC8n8AHGKyj5RolvsVN7QO5aO",
-	"GuOvU6hc02uWMysbs3OcEiQsNF5CdSUdMqYzvdylQ0yPGRJP9EJL29Ck1RqS8qAv7okfCf828yDbnaY4",
-	"GBCJGz2vWFonHcKoP0wd55hJMYl9RtARBmtpSrNLBfHIJTcXE6VHJAZkRMNoDlwrGQ/MVOGn0CuKB5l7",
-	"A8Nr4QoxqFWQDxbSnL15ApTWAzeIbXDitPWae2g2cJY8OBF9f/321/8PAAD//w==",
+	"7L2Lc9s4lyf6r6B0Zyv2HUqR/Ehiu7Z23OmkP3fnNbYz2f3auSJEQhbaFKAmQCvqLv/vt3AOQIIUKVGS",
+	"k/S301/tTscUiefBwXn+zp+dSE5nUjChVef0z86E0Zil8M9X1/TW/DdmKkr5THMpOqed6wkjKVMySyNG",
+	"7lmquBQByRQdJYxwQcKLcfct1dEk7HWCDvtCp7OEdU47N52Dm04n6KhowqbUtKsXM/OD0ikXt52Hh6Bz",
+	"EbPpTGom9CWbJXTB4uX+Q51mLCTzCRNET7giXBE9YURpmbKYUKHmLCVaEioIo2nCWUpS9nvGlCZzrif4",
+	"Mp0yEubdRYvuL2xRHrDppma0IykTRgUM942MKI6qOshPE5Yy6ClKGdUsJjIlMyZiLm6L1YuoICOzmjQu",
+	"r9XT+8FTxdJ7HjH1tD8aRAfxIesejY9p92j0LOq+iJ+z7sm4Twejg+gwPmJP5YylMBb19Jg+Gz2PXsTd",
+	"E9Yfd4/oYNR9ER3E3UNmGsDf1uzDJdXsDZ9yDf9neXqXuJ6K0CSRcxaTGUvJnItYzslYprgvUcKZ0ITG",
+	"ccqU6pEr85cUsCq4Swq3SYrFVGaKRDRJzEM5hneKKRE9oZrQlJGUakYSMygWB4SlqUwV4SJKspiV1/BZ",
+	"35/ilAs+zaad037gpsuFZrcsLc/3kk0pF2YZmuecsLE2hA67m6WpmRbO/VvP8fhkuzkqVrOnVyySIlYk",
+	"E5onNZMjTMTffBePDjaZIdPp4nysWdo8Oy3JnHJNRmwszQlNF+ZE0lvKRanjw03I539b2riIm9gl/PxE",
+	"EW7mG00ki8k4lVNYIcecZEqmNGbEsI4z8nsmNSNcI6NL2UymGoZKZqkcJWxa5hiH40F0QE9Y93j0PO4e",
+	"RS9Y94T2R11kHXjwVx76h6AzoymdMm25/8ssVTKtn1Ao2Bc9jOCN0O30LGX33FDAjN4yMzpuXv89Y+mi",
+	"E3QEnZr+8JvSSKb0yxsmbvWkc3o8OAhqr4U11xCv8M8TesgG0fFx93l8MOoesRfjLh2M+t3D6Cg+Zs/G",
+	"z+mLkRvgjOpJMT5uWKPZEZ6ay6d6CYxlOqW6c9rJMnhzxRUWLX5hi+Vxn5NM8N8zRu7YAtimISQRs5iw",
+	"8ZhFmuxR8vHjxY/mWqPkVsqYRBPJI7bfI0DghgjK95hpiYqYjGS8MJSS0AVeiWOeKm1WaSaFYuUlOh73",
+	"oxf0+KB7POqz7hE9NBfKYdQ9iJ9Hg9EL9owO+m6JUCYoFqlybzbt5sHxcWCOjvt7sH69LvOVf7x1OyNu",
+	"P+Fo/ZWXsZnwNl7WMchg9efGSm3I5CdU3DKzaiOqjJwiyB5VIMgZ+S/cPyOUKE0TRqSA944GB1XJbgCS",
+	"Xf0krTTYRCSHtSe+Qe74QG8ZUfyPRvYCl0qpq5iNaZbozulxPzD9Ih8/6PeDgqsParn6W6ZpTDV9zZPa",
+	"K+W9SBY5C1JkPpGKkXBqvwrJRCaxIuyepQtyy++ZAAoDmmNfaKSTxY0wO4C/3dMkYwGhqmji1zu2+Pw/",
+	"4YeQ7H28fNNlIpIxi09vRP7S/zj+4Y4t/sfxj/bF/TOiTJ80Md0pMs2UNmIamZpd6JFfzEMq4hsB7ysy",
+	"lkaGA1oI3+aDT7OEqd6N8Df6z46ayNlQpjFLhzzunHYG/f7B4VHnwbw0S2Sci811e+NGXNqef0vZuHPa",
+	"+X+eFlrIU/xVPXWjMe0rvQBaixmbvR/9xiINe+QOJdxYP9D4J6rZnALbjaRhEEBEdDZLOIrqT+3t+e+/",
+	"KZTbvdlFMIHOPROxTIeZSBmNJkat6QSdmGnKk/z8mDdIzGMipLZi0Jn59wTYClVE0XsUZZSmOlOG/Ayh",
+	"cw2z+IHGxA01p72J1jN1+vRpLCPVo1EqBVfdWUK1uXR6dpxu/OppzTAf2q7sB2wEr/06/gDzi2SW4AxR",
+	"SYkmqMeMKU9YXJ4vspG4Z8bwA42tQLTbPtCEx/DyEHusboMTnLiCQcL7wJlAoOyc/po3lfPVoDPmLDGk",
+	"awT9pBN0pkwpemtemqVGVtULcoM/3nRMy1OuFHClz8VeHhnu4e+lm+7We7k01cfYyrc0Md3hpuH7XS6g",
+	"L7d2pyRc6jske7BIxCyeIiqLJsCW3CKGAQltM0Mz3TC4EfkDFJBC1ALZF00+SKVvU3b1n2+Mumv2CRT1",
+	"gIQy00M5HqaGcEybmbgTci6G0Hm4bwYdTt0UhoZOwhtRGlr154CEcYYkxoZ3bGEe6JTyhIvbIfC1fcPS",
+	"HoLOSyDX8yhiM43SRgOZ1pFnymKukb7oVGb2I/uvzove4WEn6KDyFC06p52PVz92ULzWCxCBlZZTuCNT",
+	"RqH9zu8ZFZrrBTkg3Zus3z9kZABreNA/eNYdDLqH/V4P/33QPTgCauTi3sg3ZiCfg06uZ8FgtGbTmRnj",
+	"IOhYC8QQ5NaivetB/7Rv/t8/zV1qjsTz0YvoJO6z7mB8QLtHo8Oo+yI+Yt3j8TPqfusEnTsuYm/InaCT",
+	"UKWHcOrMHf3xmjzVTFBDpX/y+OGpHI+ZudmHXLOpOiXH/UNyhdYN8lHQe8oTy2VBAwFenrd+OnhAuYgp",
+	"M4mRWcFMsfQUDR/H464ZnNF4rMFjQA9GTs6HJdYpN4tkFDrsFO+uPjPTPDSfHsfdI/Zs3H1BT0bdfjSI",
+	"D9jh+Igejzz+3bHWm07QyWbxigUd9P8Jpxf7sgSz/P7BcWkDHFHg2J7Fz9mL8UkfJtM9ig7N3I7GXWe+",
+	"MRM1vCxlbKhTTpPO6ZgmisGj3zNLd1Mp9CRZuO1tOeH8ml5534MCGGfMHCuWT+uge3BstjGhAj9oqYgZ",
+	"5ZYmwyxNPN7JsoNulMgsdgy0F8lpJ/BJw/whNQWKKVOZeTKbD41MO5zL9M5sI5fCXMQPQUcaAemWDW9H",
+	"ndOBIQwtvb/7D96200jze0ObmeB6OEvtnubHfdDv9fu15301meC2G0p2mrEUWirZpfGUG7HL3u94kizJ",
+	"Hh2/oM9Oxl3Wj/vdo/H4oEuPj0bdw+OjuH/y4ogdvDiAL0G875wePrS+RpAhfrA03iAXFLpCyiJDFjEq",
+	"TDxJUHMAM4C95cge10aPQCYFL1rOCTagMRc02T+DT6y8MaF4kUdSjDncW+ZHweYEd5ksmO6RDzJJypYl",
+	"c+d7Zutmq+y1/1VAwpKZFVlVYUb9M//3kMcPYBteYT0xd4oU44RHuwk9vNAJh5brDbkYjhN+O9G+AHRe",
+	"NWpzRSoKpdkopXmSkBEzctoslRFTqiyXHvVPClkmn8K2gszq4T+WfOpmHtnhqkKTdzZLMz0G0uhrmY54",
+	"HDOx076M81a8Pfg/MktJKhNGpnQBpBtL2InyAh8WC/zaa2a7FS4G8liriQbbJ6phJg9B5ycp2E6rB7x5",
+	"eGuaKcnwXBH4CUV4kkhxy1KSSwSlZRx4MvdP2NJ2K+gN5jGW8EIT9oUb4YSMMl2eCXRltaILoQ2vT16h",
+	"nLQLj7At+Wt5JafMamNgsk+luDUc2VCo4jErq6LeUrphgUTGUoLD2/r8u6E9xsqeC5IJ9mXGIrO4RjnJ",
+	"Ulaona4vs+QxV1EiVb7UcOl8SNmYf9meLcNtksjoDjUElU2nNF0UOrLOUgaXFlcqY3F+15krmCZZecvg",
+	"p+EMhjS0jVbPwoo2z4h3mxJsBvyHBbHh7fwVeXvtHMy2aXqH7LW8RHaU5haSUyYFIyxR7IkKiJBzo95J",
+	"EbH1i4Wte2t14WSKOUsZEdl0ZA6Zdw/ih2bJ4DgyQ9doZcsdPd9kiXDkDw+PxamXt98aZxTTp4Sag8HS",
+	"MhWBW4mKG+G+nRshq7RkXJO9sG7k4X5ArDP3RqygTZDtDHkWGz5O5R9M3IilhpFqwv0eOU+UJOFKgSG0",
+	"2vo7qVFVBzVxF9YppB7SoqnqASwcSqq4hQhVpGoSgFX1e47H9ZanpQ6d/QknVDJA4Xtt+qpYo54VJPxO",
+	"anLu97cdIVeG/VgEHOLQQoLiOoYPmAtTMOdFnLKYU2JGrcpSfu5tNgcYieK1zES8Mz2MoRWPFN5JNHo5",
+	"aijzi6PyYr+2X2+/ztj/YyyxGQ+0BucWbKJccUPCWqJ0DKIeLN97t67bGcHWW5gqBo4tLEwqUzMGi7va",
+	"wNTKovSvYUXKF81ZkVqRhJ16vqUb6O8VpX2NPs71X1wHz5cAfLw7in5wONEcvyTbFGzJyBu4qQFJMyGM",
+	"aCpTw0EixmKQ8qoCTjErrwuPAYFnkVo/i9dVHi9miDE+Q2HHemVt119PtqkdNIg2LEqZRoWqtE4XRiSg",
+	"Ss1lGpf1oju8+prXxW+z4vXJW8TZ54tjBBstjSi03NcZPLbheDETmtNEfW1hsH42sGLZjKUKiKO0YOdE",
+	"sLlRG/NJQRhCBCdv9XoVLZZsRNX24JI1Arlllnn7jpRAaAafsTn5aSa+4SoVc3g8kbl0eKy0/HvGjPgK",
+	"Ezs183WMDonaSK11xG7EYVq/omxpQW8Eit7+b6abqbxHrgvhXyB6160Ait4YH1AcIb2SyMtNFSSXO70+",
+	"0EUiaXwt5Rua3u4mSI9kvBhqKYcJNNXgmYVQGm6GLAm8WLboeIYx60Elr9ANdi0leWNb3o6uKgN8bNOj",
+	"mxm0braZinyvjWALQpUiewPylv+wDxLXhxRiELlp7XV+rewQpgBW/uGUq6kNsKnsgdVlJoV7/oyMmY5A",
+	"5Vs+1gMvQMEfK3ntLqhtAxUqA300bSKPNM8jmsDiTRO0/FqxyBcIHyEuxDAEkIhus5RV9QYrOdEokpmA",
+	"M1q8SvbOX16+f3dxNfx4+Wa/bJDzTkK9HLtTjEhlyI9imyMCpBsyo2kegeHN1eofnin3IehcS/mWioWL",
+	"pN5pN1Kq2dDGEJdIX0oypWJBnIZyBvLSgiRUG9XHI/gD7x4zn5mxkXxw2655aWCPsdSXXrS0mwwda4aX",
+	"C9q1FIY3V6RwEIK7eUR0Xf/27ade7DQM4aOgmZ7IlP+xI5vKoCEjckW0slVvMbTG0IoLS/HEs7LIMSi2",
+	"qjS0bXepOqxHibcp5jOiS3Px9uXTp0/dc6/7ei2JWsUcQ3fYeuXno7AePnPgXlkf+SP5Iu/YYpiyTNVY",
+	"rateRyOjmBfRukhJzMELIrS7PMuH8MDfWW8CVhR4FFekN/rHYX6xnFIuIEoSQmdTecdEj5xPpbhFPQMC",
+	"lDD4sxAWpxRDQU9JCFE+EXgyMOBnmNuCMHqKCsJjzJkQdMrUjbCOj4CEGH1QiDcQ+WT4TiWmitFoYr7m",
+	"dlRgfARpMF8GIMjz29uU3TZo7P+Qc0IJBJM8USSmPFmQTNFbRkYsklNrp7NBAC44A6yhIpt2Tn/tTOkX",
+	"a8PpBB16f9v5vBTyG3TOZ9zGy9s4PI5KuG9b8uLvzWy7mk9Zp6Yt981o0SJmH01TLV4DI5ShoY3GgtEd",
+	"fy7/YC5OYQNrWvSO9vN6TjHLRgmPjOSTaqeQ3LFFYFQFI8jdCq4Y4XDwlhpO2b2823BSqURGser8/MIW",
+	"l+a1hwc/rv1XzLCAVcknZRssGRILGpE23NfRyEt4CdhZjBIqTT54NGMjocpk5LbBj6O3MeDNcfTVTapw",
+	"gXjKhVGaE1zpKb1jhEKQt4rkzCjVklBimzBrvz57xF8oGPK6ZYBx0SR5Pwavw6oNsSfsIageMdQV60lr",
+	"PpEJEFOPXE3kXMB0MfsN/SV5TsTqydg+lqfzOZ/QG44Bw+1mY95+yyA4vDofF72WB4K1WhU3MJqmdLE0",
+	"fmizfvRF2PlLuDdrE6bMfQCZUpQc9w+sL8NnkrVR5/ahJ0kMraRUy0OLwOt2Iznq9+tGUhN3XQ607QSd",
+	"EY2dv65+KDxJuLh9XYQjVgdjoxONigz/3A/M5ZFqlpqHh/sBUWzKqRAZTcyTZ/sBKf4aHOwHZMSZEBwf",
+	"HBztB0Sn3pPDZ/ulWyiPhsy7MXKI14e5nYp/Fo0b4i4aXjXdtzJmCQhTttNZymYUzvpMKm3+ORzzL6z0",
+	"YEYXt6savczE8rVI1VCOlxj2qstwE/5uYy1U61NUDPU1frp8oILOmAuuJhsOZcJoqkeMavtVmYjeUKWJ",
+	"4rdgh0v4OHcjzmV6x1ISS4gU0SXuu7K/ltdxEXxdHVIenTClMQsIGAJYTKhCaSyaZOKORHI65Vp5fDPP",
+	"PHLur7YL/gtH72HZu1UjcKg7PpvVpdaZtvJ83TQTTxSZsZTLWKE3EdNSaZIyGi/I3mhRSq3PxH79NEAc",
+	"2XC3nVrQdvJX+L4hNqlpsjajSAq2qJdIYNEDe67ygXgbXSyg68w7J5XlXyvJFDPYSpppf/q3oaXK8kAT",
+	"qyfhDv0Sm3IJDjXkOJ8gYayWG+CtPFFi9Sh+sXN1zJcmCXwq2JwmymO5a7jt9xFEPG6/izBSPRrL+BkQ",
+	"N5dmM83i8BTidiyzVFoa+iZ7QpKc7YIuGl5+fDe8uj5/82p4/vr61WW4f3YjzNYQrh3whtJ0oQKIBTJ8",
+	"5Dc5eqKstWrPqLMQyG24BaiKyqa+K22TDO2eoW/GbBv6M81RkkaxR9tRLpB4k6jdzXI8e002sfWFtwlk",
+	"x8xOa9pVPGZFYLXndV1SWzFJqE4Gwx/99FvLLiCttQ2xWCPxS2io7q5tvp8+mW3zusZJBzmihXkK9oKU",
+	"CkUj59xvNSx799UNqJSftFkwQymZpsWnNcoHPi9xc7dD/tDq+IvzcLYVqU9qRGp7dw5xrU3n4IwcxswQ",
+	"9lCxZOznAEH6YR73WDz+wtEwXf7d/sWmhmBZ/nhdJgEXw0wxkO15suzVEFLzsbUVDvNT6aL5zOsYBVh5",
+	"eC95bJWXPPIPBeCmENiGaE/32DTo71E5ZKIpYqDBM46pTBOqjNA9Bcgj97DcbP6oiNdxpgAMjbNJQe6h",
+	"GzXKTcOEjfUwE/l2Q0JU/k4q4yzSw9tUZrOlp0t/L2bFnrrQI/ZlZtNZ3ZPSqPyH+Rj8h7NU3nPFpSj9",
+	"olk65cJa6TUt9iKnLa6GLp++yF3KX7PaaiJvufAf6iwtXpqz0UTKO0P6/J6lC2+F3U9MxDPJhR7GHCzB",
+	"DRy+UIo/zuI2MtSUC//poMqznaN9CW/h2Wo7UdCZp1yz9yJZYP77g5/YtZplfXTvPTzU8R7gUT/QhIqo",
+	"RroaFT+0kHqDDpzYdG0qGHR6ge8uycr4OMj7/tw47Iu8t/KoW2pY+KCO3159eJLHygcuyMKeRDSYwyiV",
+	"TQhC7vnEy0Xby61yTxSRc2ElEmohu2zTT9R+xUBjnhaHvoYqK4sFv4JKWbtKLg94WblHyKxasRn0ybRe",
+	"w9vSVh5zPbTbqRpgLqQg4U+vrsnT+8FTt6IYrhf2yEtPnLG/IfhFgEAtQAdnhE1neoFwRkIK1lqoKB+C",
+	"GtHCTiFxmCGtzoL/0ZB9wVi9WhvDJ0SaYyQT5iojdqlIQpXGbBs6kvc52ptZCmgVwDxiGxGo6JxwfUbo",
+	"SEF+zoQnDBxkGIRRu1dGZiiYSt3e5TmnNcRgex7OKPgsANZreXLvZD5ElPXIXsqmXMQsDQgG4CLAn7sc",
+	"4A+cZhemSWjCUr3v4b45GshmiAwWW2wv9EJxRWK6WJp0HW0iRoNPyg61YVuzjZ/c3BZ6pKUHp8YtY1mS",
+	"YqCTYRC2t0A5NYwtDwPGJueiha8g6MwmNuBySyOKYz+FCQXpe+jdKu00YHumPgeNmoajCDlnCpN/BCie",
+	"9kQVjBkdpsgx9s+I6YzmiSqhf2bDXjXHui3Hy9OjvQ+40M+OOrUwQE2+K0eKuA9BzrQLFu0dUM+g5Lov",
+	"sevSTDwyXXVvbGc5Kq4WH3et3w9WXjUzqjVLzab+f7+ed//5+c+Dh39bcZtsyIo9NlamoB9R2FQuf+Hq",
+	"A6BUEfdFgEHoeEMVEROgjldHfFg/4mYeUxIBjx6ZmXwdP+QZ8SWb/KIGyYYmc7pQcOw2ZjElUmnlt3QL",
+	"u4qAv4+dLRe7drCyVXinb3N0Ohimo9ZrLvbrR1Jb/opHup3w8cH8mssfmwkQZI8i3TuDo5xDK5b893cU",
+	"MP5Sh7/dMTTUO5X3bFjdsYpkkmaM4JtqSWYF2y/8y3fq5JjHeRel/W3RB7xH9txWp0xlU6YIGJAVEeyL",
+	"rjqSvD63k2fq9Okfsf/zqAm1mWpCIesh5hC+gbcKysVUuH8aCoSURRGxgGRGWIZ5hHdsEe4vG4Pxs7aR",
+	"PltpcT58UIs+mAMhqC6Al3dkJ4t/9Xb3lbYd210dbCoGRJo/nigPCTQgrHfbI6FNFTzFqDpr0MK4OvvM",
+	"DgKfhQEJnZpT97t9JsdjxXTxiT1YoPDYV9zCl76LUgmRoPbL3raOuRK5Oj+vzHQkpzWH7v2YUKRLXKhT",
+	"EhrtIiR7lLjJQi4x6GsBCSEaFPHcrIE6JHvo8TXNmFfASA3wkyCoTxkVoLq63xJ+b370s1wAlHW/ds4b",
+	"hrwZLpHojRbpEj95AP9R2378hM4/NwzSgleK8533i2Scu5XtVNb6hZd33JMt3CYabSJPjc2NtrlLA+mz",
+	"+LN41z7IRPHIbUnp0zqhpTSy7yO5lbn3DuJbHcl46xyjQpd7A5zff8Wy7BqjM2EOZaQS38Lv85OlAl+i",
+	"F7ETdZQLtC5d5ImUd4aJ6/rgjB1MhUAjNYZCdwGrJ6XRPamxFikyrd4q3tiKnNuKohN5OPL2ktpDiDCU",
+	"HyD+CwSOKeY37Td38BcNb3rUICXHMFSd6A3+r/xiWL0j28cWuT3Da8XFEKH0lHoJjHHG0DRMAewHfc7f",
+	"MqaoOMiFQcyyybp5WVezIvk75opUGiYiUyLvbX6OfygbyNHzuxVr6/2e8+u6gbz0D1dhsFUk4WNdv5+1",
+	"V1g17smxJJ+K/BUpDbs8xiqn8COncqa6dehUsVG7hU4ty5dGqzT6ZqQJVUSOz4iWoGlefSB/GIHIUigY",
+	"bQOLK5Snla1h8g8rp/JdL9QdQ46WTs7XDzky2lkl3ii/A2LJvnZw0SvDK6+tU7zGLSvjGg3mNWdJrE5J",
+	"76WczqhY9N7RKcP7C+3dp77zccmvadbELFwuAuwHpOeuXGjL/xtG6D+w7jP/EXKON+iq6lmG5lpyfzr/",
+	"tPfoA4C1frx84z17I2+5KD/64NLW9xTTzkZrpRSHwJAyxfQZSdkYEsZsCJLKgLrMBG1AUe8dIFZ5D66l",
+	"pon3dzE/9wTczz9S7T/7cenJBwjYuDLXytLTVyIOSM/elL1zyLnyHrxleiL9Ny4Z5LnBKNwz292PdKF6",
+	"j6Xst9WjrfpQjXwL31KeGN0iDAhujc1ch3xeG9+B4cBUE9MKUmkeD2doSznssDNiqIiOEhYgbiRLGPy5",
+	"f0ZEliSueefbIi6YBNbDvIGJ2Q0uzkbnW8pmyWKoZd0MXRckNRdSan1voBmjrTT3uF2aVrrX0gJSwalD",
+	"P/UYxBPBanfNUujKvrWUAbRiMxNJaKmL/Plnha4fHsCklDWYCr6jk8uqr26+AfI2b/Xb+LPqbvESC93q",
+	"Iv+by/7NZRu4rGcnH/TN/9aa2Le0zH8VJkT2SlxjhLrnf9gHvUhOw/2zKpci7wVDho3d2aJsC4RKZYnC",
+	"0j0HB0XtBjuMsLJi9Y6jr8rxqr2vK25U422scKi1LOf7CNxlwXEHmbvU0CP5Ef9mqH8z1L8Z6n9LhrrM",
+	"K+8tYkhD2owcw8I7jKmgyKOxh8HLHsFVhBxCTMR8BICHsruzJsPGhRBoHwlrxBIpbs1OlkLvCku10U/y",
+	"im6tQmTahADAYv5oYwCaRszMS1AhFJlraKPhuzyG1BLDRG3MPGdqv138TssAxYZFwgoeiiWJ1Yx8xs61",
+	"Ysl4f7cYRtfpBh5BfN8Fh69d9kv7xbX5wIsqX/shflCnGtmo7vJYynOp6EKNoXwFZSwZkWTOHuovddSX",
+	"V9REpRjr9dOra5IynaUC8VvnLpoZCA7AeuYp15oJ68aFRSBhaXohQtCcWZsnNYcfDmcOTuibtqVfn69Y",
+	"PPu4cR2+k0gGnG4XUWyJzGrPGthR5NjbH2G3gCtCRzLTAZlPOOL1WAum3Qs5vhEQXmJG0cO+w1MSQpZS",
+	"aBp6n4LxIrSewpBQB4eMtdrMRRHeCCqIvTUCEtoMKPOuvfXhIZxufAj/DG5EWE3MMT9/wmev7KOAhI7n",
+	"ml9zaa1kf4UBFwlHRZYXOKJhDF56xXJCkJcMV2+XzQ9ufWjPhM5mTLC4Z9euZ09pGOQPnDm4eGTBP89u",
+	"hFveXu7qCIs173keEP9x4SWBOnnuscNJGlpkRv8TyBZzz8+wuB5c9ZhxF5I9KhY5QRlxZr/Y5t6M8tiV",
+	"5IMH95KbMZ3lW55P+yzf8B7GLcJ37lFeDdDQXhnYcP+MLBFFz2VrhTdizxC3fQ6e2iK+L2XgaFGmiWLI",
+	"MK6h8zRBC0XMCnomHShWOWZ834zYEUWvNqkjLOi64QUccCW9Y0VmxxlEfkFyiwv12a+hdLfOLqGw5zsb",
+	"fOIqjkTP96LVUJb3tOR+ayIr7yefqoqT16tmcfbK6ZqWeooD6k2qTDveg3xWjTRS6q+8+d4hr98ur6P6",
+	"3+tYA6ixeemdigRam9l7ThTYscmURhMuWDdlFFJbAduN7JXqYZZrVy4VyCS9Xq8+JMqWg6i7MbDSJYQ6",
+	"ZIkOSCy1tsdAgLsU31BkLyzXvuvZcna2fgeEhGNhd7hbevWJMbYKxTpABhxwgItWfFd3q+fFrtqmTh/W",
+	"pE77hbdysR+yXZNEzouSrpVnpWxd7ynSWuWpORnwyKGVDrUcFtdQKhNW+URREY/kl9UZqj9JwVpOfVAH",
+	"xOQVqqpr/h+MJnqyTM5qKShd3pkGioLd8m49Xhc2UretpUJWbSGv6uaXF4uqm52DEliOqkLsQ2BTbcPR",
+	"N02UtSaC4QZBhNupsSvy9zYN6S2KcbYIOGsbuWsuhw1aBYPgcJXaecU8FcTVJOJeSaFSBosAW6NvP3yi",
+	"QOAxbJGJmEA9znbKcJuAW0t0LtQ24WKDIDH78RsuasPDsOjS8opgyDCiH2DAMFYAjhaMpqUHCrHUbIxy",
+	"QG7prDs28lSRZQvhEObDwAIDw1rj4jaE5PLNaHbd5vruXtgpHwQxMPsWSaVbmi8sRkPbHbB6TN3qW2AG",
+	"JuJWlGxfh3CzVh+0CzKzJOJHmI02Aa6ysAybfrE5EV/TL3WruFnP2/mtES6iJYPaxM0ddFCW3WA8deaf",
+	"PELO+sa9EZcTPt3W+ptWQIf511hxQVUor0S327rafaa2dGQtQCHZo2TMU6Ut8hvwEcV0NiNjxvYDYlG0",
+	"ADrBfoJv7gfEwWqZHwFlEdh4mjIK7h5bbJnsWbEUYyOhpK+HuOQKKxiBVRuOkVAR5HDCYH1k6dTan/cD",
+	"QuPfMqUhhtUbU/5+SrliMZnyuGvH6UseBSyjnZcPDpaXh4akXtfLKiEFWH6DoNI+Zc7fl7p8fgu6vYlB",
+	"8B9yDtzYXGRg6jMDyIzqsIdKG6jiQQnUGYrMYIA5LWChA7xqVZ2db6O71ayVu1+/NlOeScUr6+lxg6KO",
+	"+LLqF7OIT2lCsK3ezlkjyAN4XGbELTFQCv5brkG+OdJhviA59/InHvg1/b2uHLPqFLPIyXEFw8l3upTC",
+	"Yjgkhl4Ce0F3kIXfCjpAgqUTiCr+6tP3PezGjVBn7S3HZWnAT0BJ6RgYu3DgsfgfwMJasRLm1t6VDY2o",
+	"aq8nNUfnWZWh4Rhsnmdlv8sD01I88jDanD7riNHBkNfqqIDTDSqqIOcfLgDn2odts6X4mwF/gk5OTzUp",
+	"FoCjZ400agJAFqOFLQqQcFXjDJ1QNZzKtCmlFuPPbZ3XmeHWY4klNPe0+SkU7IseRlmqZBoCSiHT+2cE",
+	"AkCcZA6wNebb+mRbr4W6KSlFqCKh68J5/SD62jSa+wNX9Nawxfnc67bRxaw2Ju1OKU9yV8oZYu2CiXxC",
+	"FaF5WKvzrZftEDY/1ZlCC5NkxPg980SCoeewcPjNxSN3JUCSi+VdDrcbYkbyDAplkezwOw9bp3hYsm26",
+	"lL4lY2kdSb71UtPrZYU/N4oQCDpfupAw3IWqFpXP80z4IUgOOUB5qc3ml4oI4OZ37HAafm+qlazZbUq1",
+	"dBhf5kukDkK9wAWo9Gp9pTxWhIsb4U6YWijNpqdGIJ1KpclB33AIdWZR/rkiA6PeHvWNWJrSSLNUgbcu",
+	"PO/+k9DuH6TfPSFD0iOnpBuaz2DkQKZWtDDMBxo57vut9G7EtR9yDRirUM7ZyGUsmkj8a0SjO7IX/vkQ",
+	"Im+AIBYASo9vhGExiox5olmKiDtQ3c/6cCOt8GGPnAuCOgSGatzye6ZuROjWO3RV7dAriSUBpnRmO44S",
+	"I+gTrvd75DxPAwYpTd0Il5soZwsXxgCujyeKuPZ75Aca539BWE2/T8IlHPrQJjreCDSNA02eknycUA9l",
+	"SgXUe1EhLFXx4x1bOJIJiRT+/ALvtRJthQB8lo8TzTB3bOESu9Hn4xXOSac96yIzYuTLl93nz18MzKmf",
+	"yNkQUSWhbOyg3z84PALDO/3in8yDfpX51Z8+/5tO/QLAwXjLNEtZ/HLiKv5tkipVrgqzsoqC9+pD0Cn5",
+	"Iyr8YtAiDGxXObfcf6m92stFxlmTiJBDZZrDOoUX0aZtAToJwHiSvVBIwfBChCeKKJkgcJVhOVKwkgZq",
+	"6xcB0GqDfR9HdcW05uJW1aE/RnfZbJh4pXaXjcgJN9cFj1f9aqFTFfPxuD2RwJBWxIRm6TBLk9qWWMwb",
+	"xzBOGRvqlNOkvvmy82rdhr+3b19oNv0JFhrasNczWBWGtyMo+VKfW1LKJpUbf1Uj3ntr46943fqWVqNY",
+	"tmBpM5eWpZluHYVciFmmN02iWKahqirsfiMcq/rRKfOLRMMwq0GibUI9S6S53bdF4ZrNxJlluNZlEl/m",
+	"BHbCxasBgZJkGB9sazC5UNQ9xVi5QnbFS5HyNlGi3rnakIWWT51D7XVU8O1OYcUgRdPYmv722BedUvLT",
+	"D16QhZJjjT/vn2HstRUfih8spfGp4aMYjIyLgU+6g2DLg19xZeQdEi7MIGcsJeYaOSPdgRFRMmFLMj7C",
+	"gDbhKc0so55DCETTWckTKkdeENSnzT03NQ30CMDvTF1NU1qxj+Eu6bkkKCYGeZzgz1fv3xH0fNXAIuWW",
+	"idXmtyAXwE+8//VOTsje3EFMViTl/R65tLWplEO+i2iaLrxRnt0Ia3S2yYxG+QSoPBfYvwfh3V6xvVnK",
+	"Iq5YuA8ys12Qcq0AmSWxM7NCkWcs4swNcyYjtpDCFvUbASLCHkglRPMpU7n1OgB9Nr3LZuZf4DGwS0y/",
+	"MLWfB54vlQG8EV6xP+zSxY9UZNXO4KB33C/jJHb/16/97snnPwfB4OBh7+am5/25/7/+bZ0Hu2j749WP",
+	"rREYK7SfWxrzluvI+h2b++jJfx38y/+rAOU2xXV8J/U5IHAaXtc25udZTWAIgtm7lmqF43dSvzYHqG03",
+	"Rw3dAC6J2R4QpYyMBrIUhPugwFYqhFDzuznA5t50TxpGm7dRY6HVmkaTzVzdfovn+fd1PgNXB7nmjnt7",
+	"/cFC5ihJxjR9RKig1cEra9O+N4lPSYfuGFQLcdnKLSCyco32UKExzv11Kqck5mqW0AW8sd9rn0QP9JWn",
+	"0bvSWeZg2KR3iFVFmyQU+ge8m/EuifBQfXQFbF9ubNXpogSOBLuMZemfKHsKbFiIJrf0nuW66dox2GC/",
+	"xnySt/h79+LHPJ8eqt0VET+wInNqrjqWsfjMGsNTppiI4YbmYNjq7ZLOwqESecRSocrBQxAOmSeu5Bu1",
+	"Lm1l7boYqWDGbcZU86/DVmAGNY5GsRIdau3w2sWm+BylFKDi8lCWfTl5WZCGDckT2TgmmmAmHYvhTOTw",
+	"EJE1OxZvK0SRQNl6493YPOykLsyj2NOlHSzPPHel+szIT0j2sBJ8Tu9FkuQsunTENovyaLgQGqpv1IBr",
+	"wjcsLhJU9rwQvc1C7JbQf2yFn3gcnvqBf08U+fDj66CgizKfsPy6zlUzi8fry2+4fYnXLtj3cSGXpIId",
+	"/Milk+uZCzcQi0vOprXnGnbH1rFgkBxdRGdWsihmVCmG3hU/g6JldiA6uYYxXdSILz8apS5lCYVAFsjO",
+	"rSSHPIGMWAKeDSlsehUl1olm1D+bYcId/B3ZE2DGvmenZMTGRiHkOiD9U+fPjOnCKH+oj96IQT8wQoTm",
+	"ItK23Drc991nfTOihCmAKxQk9H18Zj7hjQD10lPYmNE2HKJtafK/Dj4bnfMVpCgb0QJ8rKc3QsgCwQ81",
+	"vOXgEi704UE98FxFVMz7XEsBpdycM1wZ62ENl7J5Cs7u4ae1ogCb9zKUogbUumzRqoi2+KHTzcUTlaNo",
+	"okaQJwijiFihWvQj37MluiV7CKuXC1BcoQ8OS7k0AVgXPt8VpFzAB6KgKJOYKV0haUeVPuIu91AIS9ao",
+	"w2fHniWqX2sJK4ZW2fT1wUkVil43rfqRF2lMZ2iAgeNSWbHSrJ4f+va1wSpExc2nVU2DqOxczazX3S2N",
+	"oHgoAodkb065dglymHEtYvKbHJmTDgU0ubjdDyyac0DCPDHP2anA6SRlbG5SqqQgXJCwUBhC8/GEJeYT",
+	"IX2FgBQl/0reqRwoT6EAlCd0mVZqNVwwCNf4qGwixdQVxm6BsopFtB/MaCAXx4/TWz5b67xLY78CeYve",
+	"i4rlnkEbjHTDGUutrbhVcNTG5YEmXKE75cwGW4Ix0lBEnurQDpQAEppanmJMfmoscbSBD7Za2bCxUQj8",
+	"G45Z+4a1vGNifW4avlbM359d7eiCCoH65OIm7493mSZLBFjHCpY8JTUQrnI6lYIAHDvyDIWaqogZcHUI",
+	"p2KK7L3mCSNXCxGRm6zfP3hGriY0ZQF5JzVNF6UjHEGjkGeZt9J8csuunA1lR+xpA4/Rf2ZSU4WlAYrB",
+	"bdHAw5oFt++tiIMq1EOZYdnSqi9n2Z1ju7QJPUvRR24AxIhi1l8qndOL2vAZ/HjJmVQfXg3p/TV5q9+g",
+	"UISF6R2uKOS9E4edcKUl2tjbOR7NUjRgNrQ2G0KF0lY9AUDUttb5dReAY/wum7ldTlRRo7SuRZCrnihy",
+	"ywRLDXXkCB0BOlQtPg/EIoHChmkfKaOxEzzzNHV8q7frFVNzgfsS6GZx9JtfHu3MX7Ddnt0L/jXML56a",
+	"mph2Ja1FFfVPKqRYTGVmg9zOcF3zBXegqfUJBZrN1GYH4Uqz2aPkCWyXrOUXuX10BNLcOlbc5v7l7Kcq",
+	"uGGU2VuJtCoJDf6V7liQ24FHKNEHm7MVqmnkuTVX2o48D+g2bH0Xnr0VL9ySX5Rv43V631ZVl0sJMrW0",
+	"ljfbuNc5XtpS4ad6f43EOgenZZ4xyhYsJXshxhIZta0UW4CeC7IXYlyyhXcA8C6Z5GaDiCZJ2c+JzRn6",
+	"hu8gra2c2LAGVwemMSyi2Rsw16DjJ8qDSnT2QRgfzDggoVlNV3QpLoor0Rkf3rFF9RczxZB9QaQAV98J",
+	"beteeaUi9gBaP4gO4yN2PO4+o89H3aPoRdw9Yf1xd0APRofRUXzMno3rKG8T5jdO5XTDS2WFEIW+n9Zt",
+	"LSk+HbtL4E1optPvY+hG+XUHC7cniy2HlNkcRzw8it8KBVezJHPMDKmIM+DzPPVCGJ+oGzEDcNAc51w8",
+	"UV6cnz2HIDViwQEK1m8GritJ1ETOezfiQuTeTJSlpFiSpciekNoMD2Lz95cCyLlQOs2wZkrntHPFb8GY",
+	"QzWGGp4+fcqyg26UyCzu2RDiXiSnBFI7hZZKduFs23ChSQHQhuIKdx7gHrlAh/hEzoWDOY3YGbljbEa4",
+	"JoqOIUkGVwajIjsrB+EzytNOaTjWOOC7oUoTrcHemcjULFT+Vu6phX0OfLs5DtHbJNij+YRZa2OxBPUY",
+	"/P4Ua4p/p7jJuBW9dXLQMl/EIRVNwN6sT4fyRlUScUor13jQl5MKjZqN4a90NkslpjX50e1N1TAiKiKW",
+	"NIHcFHLo0u1XZCwvJzNLwTYs4sNm9RhNbGbOWilMH4vgae+MBzn5W7k8LJDeCBOxizlwi6WZoEIPPawr",
+	"G+UzlTGzgT/liFn70GxUnv9Fo4gpNZzJhEecuVecWmjeGpqTN7xNqcBuig34vB6hh82KPNxiSRtJ4iPS",
+	"d3mPdhIEN7dwpjK7neBGfLx8Q/ZsAdDCvrkjoGiToTDoNIZ128Bt2E0yo3pSFKKF1tafVF9UdCZI092q",
+	"nXAX8a63qtnUGgWwOY/0HINhQfk4w2mau8hcVEyhcQoOC8L7zpJFnUur7uYOVidwWjjJGhnZXBBDODe8",
+	"EQkNkCksNZlXWxHDDjXurCNQNaj+UpDwp1fX5On94KlDD376J48fwh5BfPISVu5EJrEqruSrDwGEk1vk",
+	"ELJnsXvMYEhonxaQ1CBDu1Ik7UpcwxAstngdeVSdqbvV+YeQAKnKc57SBZFz5sq2oxezdLhdpeEeuWKa",
+	"jBYECzr3qgPMgf3sRi5d0GiHqbhwIRZuBYZjYGQmV49Y0TlkR9rRQYlT69JdKu3lSMew7yKHZKNY4G3D",
+	"HZs9Kq1MXPYIFvoILtnQQ0fbjRA+5dH4lgjk3OaMXn0gQs4x37SIEeFJYiP0FE2wHHQkld7v7YAeFMt0",
+	"XZikTeT5TY5WFTe2bSX1Wkch2Fm1uwAtQwG8JH6s6sCKGmvu0Cc5BCu+H2Dg3JTGrPcV6/84ii0thmeb",
+	"2w6RyBLiOagGm9nHdgiw3zZY3rO4l/p4Vv70YH2e2aqAeq+jFUu2XclDt84tmMO5U9e+/UJXD1wl54J2",
+	"/+h3Tz4X/+wN/6P7+c+D4FmbvJLV9IwrtGLdv4/dxMlMO1hObBMfEipaRGe0m145TmPpFjjHS3QP0u9R",
+	"qg8tMAHJhOaJuxFskIOzuQDXj7mKEBiNpVFtDQorLGAb9Vi2kDrVqgXP9bbUzG7BH48bgqE2pRmz4R9S",
+	"Xi/+OWXWuyTq0l3hR7zfuPIuIvt5fvMlVJC9fhEvSbjzKiL8DMQzcSiqejHuvqU6mpSkqmbAPjUb7rAL",
+	"jbZ9PypkieCW6CffguWFW8ExzAZ8V64BR/5xOMeHtBaJ18hqrQ8EE/GGHknzxebe3t3ivQChw5oK2ure",
+	"+RiHGy2Imm24Hmq28XKsMFTk3Qe4j/4OVfpammJ1b9Ycgw94ajaUWupugpVkb1+rvQBafrgbs2lag6YI",
+	"0JLNcq+imaSZUPsBQZjGIM/oUsy9hVpOBdayZM3NcfmtKbfOfGuH+Egl5L6XXYHsoe0AHBmoPn57+TVl",
+	"U3nPagLVl2Dc8E21ZJOA8FxbYaI8odqo8u2U/kcXs2vIfpFIGl9L+Yamt60h8OvQ/0cyXhT57Q0UvKjP",
+	"dNoQ+PArVmLOAebavT6FCn0twa6xnN9WUN6uZttwtGjISrSFAddH3volQ1DGyhP57Wz85oqxlgextva/",
+	"nfN2WvBm5LD7JjTYKQFRg9A05fcsPgOzmJcW40ps2eCycaazlDXaIFdvWZV/tUResDNfsf5v87Wpd8Xj",
+	"FCM6ZWcknFN+z9LQVghUEPGCwBljmSJIPbrdEXgayvo7XGijQoIQAKiTimmdsHjfFcriikzknFD3KVck",
+	"YZrI8ZikFAD8IJdktCD3kscYkatcIk2Jy1BxN4SKhWMMhqEpOj7VxPxnwqK7TtABTMBO0MEJreJFl5am",
+	"a7Ivi6oWLcFlZwV7awV9X1V68rJaruvafW1Slc+JFaIIXYZ9CUg2A/xDB6hi3rBSm9kMSIEb9PsFnEn+",
+	"qN9bAiOpIIZY6JGjEhDJURMOSb19g2ZaDq23u2Zu+AOB2H0gtZlUugvyBCgCYJAGM+uewxeHMHybssx4",
+	"atVcr46FeWv/jACtzLmCMm/WIIzdKcwSrEbWevf6V7yImo0M1pNrxMdRHRSeFSMUyF+KJYlR6PduzCIm",
+	"PIKySFK4mnHkExsprtlNp0F0KaditDWT2I82fN380Dq4uJ1IlVAvQ/4vVuWg7mIulSiorktpYWu2JvcF",
+	"VGkkKJ+v3b0CCRUvAd5/w5u9va2twSLUOJqt5Ix/SaaztXOkhm+sg5r7q57+jU5lhZQe44g1kuEiSjal",
+	"wt3iejazSz2eUaoZovU7mlN3taNubQHbKXk2MkSjNpol0hliEl/gR8+WnQc1Wbnrj/wUYYiHEeAQtx9W",
+	"Gb64NDQPsCwf2+M5C6p5oXY5m0izMckbSjmE1u/lHCeG7VsoYQcoBqm+gDkNcayChLYi6xkJU6ahziTR",
+	"9I4pIiQRbG5vC1+NcWUjcruf/bBeVUmoeCSr33/3G+//bvl201tx+XwYzV8gfb0GS3Rbi+BBjUXQypbD",
+	"KVdTqqNJPXGnXER8RmsCXm2aSeuyjhsmVuVm563qD+bjdhWS1ipsbQvn2xIoqzqHMillyK/lDcoUS4lh",
+	"UrZcikWFdgk6xH7cGCa/lXBlgZw8SC2ZNIgJpQVsNFBhqhKhmWG1mkfUYo05IjMjhUB5oBUwVawoVfoh",
+	"laMEce6XkHQvX78kJ0fHz8kMXyKxjLKpxb/ZvQxx7TqviLsHn1H769ermlyXbS2UdoGDdRBBWNDNEMtY",
+	"pkRls5lMm1JfHV+qwXLhOmmoJVRb6f2cfLy8KKWH2JU3r68P5oZfXa+eTgu7U09ywIcfJz1/ZzvOFpfC",
+	"dgaM3SwSyxqSNTJsaTrA5rbS17eVAzZe6arxoX4JVkwvhw/5ZnQ2zQtjrJag4a02dPlNi+V9R7r2Sdou",
+	"4o60DZu/FYFvu4lbHoivucWF9ndQ1f4gwf/3jNnf6+JtV2zOuoX/TqYH/9zvYoLw2nkkne+/NVE1kcp3",
+	"pZJHIJBrK1B9fznme/Dux5BAzAp+OymkLsZ9zeC+K4kCfT0OmT4SG9t22ZuW+HsOa0uZdGkq/2ktu1v5",
+	"4rbFbqkQQd7M57UDjGs5Vsw3KKZwhThBmDZZr+mC5VHtXh04ByVqOabltG/73BtUkE+4brUuGY25sDVP",
+	"Kus0YdHdSni8JiG7aF41Wb4hCd6VpQRcDOjOIkIHhCWKkTAT9J5yAHQPyR4lx/3DUkirS6X33jOzLEJH",
+	"3AvrkuWdGo9Trl+oSIqIJxwx1F0Zx6VFW1lSz7qUVUMyX0KFspDDVQdAppgFIdhe5VEsYZFmtVVyGURE",
+	"pWwmU60Qo6QEROZHls7qhw+p+AVkLLGlLusbqS8VWNmX5fpWatbxVtGbUustuzSHajPQLX9Ll6d9/uGC",
+	"4CuExzZfFSrPEa5suB7AqOxXq+AdHwcbABEUgDPk4+WbpYp6Ry+CDRdz/Yq9hNi65eFcyrmCFPVxQm+X",
+	"LZW2Bllhg6813E25Ulzc2gTX+nfkXcPzdDahYuWnWLtt9RAsit/ql6Dm/Mp3qtVFIRqwNMKl2S73vTTi",
+	"pZ6D5YVdv4WvE3rrw7x8l8EV1F0e3AcIzPylsYaODdykli2RSBrp24Grq9yGDBWJcwyEIt2B3XNppiGF",
+	"nuQ1w3T+N0BgH/arON1No72EQdShuEUN5wQKZ9hfCUcUzdYoDY3Mqw6wIR9A+xbt4d4yonDMBVeTTT+y",
+	"mGilt+tenDCa6hGj+mtolQXM2nL+P9ercv4tva0IiZdzNTQrT1MWN/KcdNPFbueXraPWwk+LCHJrVx6P",
+	"tZYJS6nAIImNkqTqNGfY9gBR6HJJq6mjoDhP1fXM6byyE2vzAupWZis1vDUBt1rth5ZD/TF32JVHk+YM",
+	"aVOycLS64bdyDvaB6ibbcdgm227A9zE1NK3GtjaHFYfOu3XzggkpIsrUY6m1uILkvPH+aSM1upxs+0lR",
+	"eAtQiAF9q/cYYQ6Fi7n+cCEkzrLz3Y7HnXiyB1yC2IpTNutDpgSZh1qIKICqu4EL/lEByVlKPVj62ApE",
+	"7YkERKgHvLXrF1n6kO4Olwlr/KFI1U3YPUvImAPGXovqdY9dwwEQYof3NMlYo+oJ7zxRRPGYGV0bWXVA",
+	"qCBWtgsIRaB68w/cGtT19huAE1W17Pv2wN4lHJymX1egTUNW44oFcGCfMP028IvKFVp2588fY3lElnYs",
+	"8S1tSGV4+fFpwUktR/7ebFTOH4+H+iXKmgXt7UXo2iKoSTJsFuNfgXkq55nILwOiwU5D45jFJKEasvKi",
+	"JItLwqNn8bBhsEPUajYbu6cpbQ3Gvptgt5MDpbS+JQmvsiir5MLC87LG2VJPTy1t71vpdloCTbiala4C",
+	"GzxU1rzpWcN21v8KnyTU+m+oeZmT9yNS3uOqB613v3abZV0m2idEdYZAxCldkFj2SGgv1xDii0MnzYTw",
+	"FsZWq0jOWGw2EkOKc4i6NK8F59sWNkRIv6IiHskvLxMZ3TXjLKWZ2DGmpb7O2tUHEttSa4rFtg4hwE26",
+	"W9xIUha52g6GpJmor/dsQRHz0dbInBY2Mc0AHgi6i+nC9k/2HDSmfa9rWgJ4zP3dzNu12lmztcBz2tSE",
+	"FcpNWavTp9awQl8ZtjXjvO9LbpsSXdSdAJ+szuP7HKVxF9+iI6HCOzcoOedqywROZJaWvzo4XP3Nw5rp",
+	"GB2qJthAoAK0Un4129Q+JV6Ox4rpoYIgdFUfEzymabnUgtkRQideUZw5TRISmZEDPK5triWOlRnb8A9b",
+	"dL/Br2LeIX9YE2eNvSGmi7UrYw6hRQ4ot0n2wuuLt6+G/3z/7lW4v7R46+Hz5LzjBuFPZ2l5a6m48Hgu",
+	"lcfg99tA9H71slfsy8xMvRnJgZJxylxSC1TeBIYrM3M3TaUtSAt5KhbcLmhtQ/2KBQ3bI5BsXOFFsC96",
+	"GGds6KSwtTa0r6kRlyD9N6xI9XteNa6Fg76oZdfOiGs/8yus29Ktm1mMi8Kkq8zdtKgMW1suluxZQTbP",
+	"pNrvkXBKRUaTEDCZXV6VRWOv1Cw7I6G8Z2mcMXjbXvhgUnDZWmGlhmqYV4Q9I6EPllRuAdI0GstK11fn",
+	"7ZEPdOHC/otaaAAFXSmjm/CxVoQWc5WpN5ViyIF5pzxKw07zghmlcVaqAcP48nLXTrLEDjuYrBiDOaAE",
+	"GfV5XYn7oPOlaxrr3lOoCaFMq1f5iC+BHN66Xqo/vM97rf6C4S9vcBBeEd0NKRNY15CJWG2mvv4lSpYt",
+	"IzJ/i7pm5apl66uclUqDePdFpciZ5WOPUM/MC5DCwk41xhsfJ3mTZa8GMXjTXAWIXI7Z2hX8y7CzRX2h",
+	"Lu54DIvLXMmxRKdJQmCIxS/36rA6tbHQJT+v9FmuMUvCQD14LfvhiiW68PSgHSyCK0LawBHP5nXyylII",
+	"Pr4ZdNbR2vcxe+ZRd9sbO20T72cspboWXfecRBC5iGmu7lrWkxJkPIlomnKmiMx0AGXAOYs9/GT7Fr1N",
+	"mXkJK4dr+ALU8kyDmQoLiJOICiE1mbBkRvZcAfEAbQR+pXC0n8C/h1FClQr3e+TcoU9CTRDQjG4pFzmG",
+	"Mth2eETUnDHTPCBpcSZ0uG/GIEUex7EXfnh/dU16vd5TGFe4b2stYE67OVNu2Zze5ZZHZTOWKhYzV6qn",
+	"ct61ZtNZrR0P1kRJo+TVGzy2USi8JaqrEWL0A7tmbkIB1iNDscvIKt46ldA/M5EyGk2MAGCkDzMCoIHj",
+	"L18CcnRwklf9s7tNYbf3DaNCN+Sa7bl6dflfFy9fDd9/GF59evXqQ74JUKY0X38jJmqeJEvClDY7qSVR",
+	"TOOUOAA9qzMSzlg6pQJnZEhvnCmaVIkQiX+fzKkh2bFHpQWllGoxuWUym+46qGWiW8WstNQo2qRvV4++",
+	"M6oWB6y5KAUIqWYRHNIrFXGAkVD4xPwB8StKy9msXCq6pFPRqdrMMZuX7Sg23+xnuYQF2XOySECs5BIQ",
+	"d1k71EKa11qr982url68XLPYcsgswgIwJEyZYnrofg6DHCexKGI8WvihY4aliFIRo02ifZDrNlsBrDsb",
+	"9s4/e5sANmIXowbpw2+aa3uyXQXQUzjSYV4qC/7c7zX302D+kmNtwSkLCjDzKrETOgYPmM4J1PIXZCsl",
+	"Pr9fz2c3rfS8iT6dnzlfsbY3Rv3qGopbc+fAlQxHYY5HhCv/KlRMn5kFQdovLsZWxak2V15qlQm/wrGD",
+	"ScgVDOQFQXE5FnSwKsJqrf+tls950TDWvAD6SPHvXJ+Ezv1znPfo1ZhVZe0HWA7eHB1nnrNaT60/pjLC",
+	"7ypNFqLgI4qVqwo8FkFIOetcHYRUtmUt6QnlSoer8kXa2MKr1ORAmxCqqcKdaBpjRIpXxkvJsTYHMADZ",
+	"yLApJJMz0h2QTIAZBX30bUpMaNnY+5XpCHtf1ZNXN8yyUSiJAYzDxSxvaiqoLPmKU7iy0qdDgsoNfvnh",
+	"KZ3I9WU+bWcfizScdiA+x/3DWhAfMLQIqYdFOkl9v0q+4aLGp4qz2NDG1D4lxWu+du21TNk4lUJ/71Lv",
+	"S4gz7AtXmovbwk6xZ7F61P5Z/tAWQnWiw1Sx5J6pVjfXNs6BMlrcUj1FMwrMjdKoIwHAjfvIpsJsUAc+",
+	"LwNaE8pnpt39ePmmqO7ppdk8OyonWT4L6vHxh93P//5v6+yLW1WgzwuIrqo5f02//DXytFNL9hWwYAzq",
+	"CDwEaIcU7RCkETE6qIOV7tUjQR+2Q4L+jpnjKco22yWQX9Mv3xK+5q+2cfXl2mCUDav1fUQ6c/J2kOKu",
+	"6ZfvmyL+F9z35c1l6XSr5PMdXOONoLS11Oeul6VYQqbUsLkG9TYyi/umrgjpFQZdWKswvLmoV71hTEMH",
+	"mObEsB8YTWv9EdXoTn9ipcZK41srNcG6XaLe+e3qfrYt4Llx/c5WhTuvpXxLxcLOWrWEvjw4qZGazdkd",
+	"Wp2jVlj+KGimJzLlf7TG2OwPajrKRAkZEYPWaMLjkn5eP4JZKg2xGAHuFaI0tJxxHdgnerlAT8B4fFBm",
+	"7NOiLFDp0SxlEVfwUA3leMjFEKuoeAF3gOrr57bW1pvOM0qjReld98wMy6IaspIbN0qkKj8xr45lBnYQ",
+	"hBIe5pSEvjDM4RlmaTK0i738g2mFJomcs4YfJ1rPFP7EhjLTZv6ptZnEGVRq0GzoO5iLp2WI5tJPKZty",
+	"EbN0iOFfLhEYhpOjMniOa/gFNFhWcmgPMxFZzI6gM6FpPMSsY7sUamg0e3xmaC5m05nU8OEdWwxTlqkS",
+	"MdI4TplS3hOb1pzbidxzl3fhKhTNUjbmX4YpUyy9hzYTGdHaSVWQq91YhzO6uM3xw/CrvBRG8dyhOyCt",
+	"MCMHCnZLDSEPcxcurJTZKiogDGeojB6eul+cFcAulmnJcfbKG2pp9M62sjS+MlJ2vgHFpth3ivoxtrJR",
+	"6Ty5CC6fvB03NC8WiK35U3NE54zeoTPH0G+VUN3j8mF2BkAuhqPUXkSeUXBooaOH0rBrV+LTzNqZQPIn",
+	"kHymbQmL/Gk+fPfAtFb+u1r+An7ySboM+1xq1f5S9wzQevwfnN4LD1EXLj3Od2vMBdcs36/8BX9M/tmt",
+	"rjTExJe6RlyL4S3GdtrtG0K+Wwfh1fy3zd9pDavRbDpLzPOCk+WPSt+zdNqwf/CTeTeRAindGavMIcVS",
+	"s8MiTAukEjmcUrHIuZUq8q68a8sbk18JbzjmX5hfK8Uf55yNJlLeDZmIZ5ILF6nl/XAPBGs2MhN3Qs6F",
+	"92OZpftPy/y8+gsy89pbVtFbdrUQ0eMYAWxk8dp4zTHlSZZugIKUj/M1flkb07+Nz7YKH1CWLd5QpYni",
+	"t+DPSfiY5THcMr1jKYklpnK299K1Bh5oAR/wrVED8k3woAIgwK1NMoOVQha+W8l9bafj0cWmaftL9LEq",
+	"9bl9yFRpgjmhrskuWVZ5SjmfanWoVXWRl+GwzAqnaTbTLA5PwUNtqdG686H2Z07XYBENLz++G15dn795",
+	"NTx/ff3qMtw/AzI2y24DAVKGFfN8oXlNLrq5xzBY0DqEgo43tgZ+g1bq3VnN1nD6S2rfVyuB9hUQ9b+H",
+	"TdKtk7OkyR0giM3+7+TiqPVVXNohA62b8XmJe60cEd++xG+ZRtZOx2UltppNWzPFwXo7xSbU2WDTqIbg",
+	"rqi5YKjj+xhjgS/tYI013z+SOfZ70OKj0ctDw666kVXDV21EGAjOVePv5iWki77OUXPlifUUVmSBXK+t",
+	"zYvaKsS8BCq5tAb/BfN8hWThSHwNva5NYp1QNZzKtG5hkzldKAIUd4bRRglXmkRyygA1MmEQ8AZhuGxW",
+	"imprCriG8XmdNk/zjbWA1BStrY/pb7fYqysblLtuucSrWEJlLv9C6//eWnIuLApNtWwRGuOM9tuwH9Ys",
+	"B86hlQlED0Hn1pWSWLWW/ohyDPopoypL2dQovJngehPScJnQ7SjHHdHyzN3Y2y3ko1FUaXf+VahK1+pU",
+	"36DQPdpXl9fi42zG0m5EFSMJM3eGCkjMb402REVMYqomTJ0RUIYdrIbL2BPZdMRSp8pbM03N7eOunn73",
+	"pPv5z35wUn/n/BWh5yvLt624bnd+K4n9X3AHd4bMX1r4FYv6fQRdd5Z3kHVtE48k7v43IJMlCviE9tkf",
+	"WcLNeGvu6DU5SFMas8dPRHI26bYWlftVUNfw6xMFRduULfsfWsN0l8chkQ7MXWOoQcv+XOTBthcLZNDY",
+	"9d1oebZKvYEgYzDkAbXaP1OdoyuCozrPw4qkECyCBALoqT4DA0aSMjWTQrFh1OgV/8f19QfXu+3PDfCJ",
+	"sl2XI46FER0iOmX1VJVQ9KFOG7I/Emkz5vN10FLe1bcFIA/lfahJi9GQWvEFG+OKxBkLbI6ZjU1ub3pv",
+	"Z+SunM1dqvPXGtO8Q+YdoRJ1exZyL99ik3u7Monvc9VUudwOV079ptQGqrfMU7AtvrLb8UjuL5+Aa1hU",
+	"zCGaJfaANlosoBvjj/ZrxFgoCmjH9VaMgqDUCg4NtSwVcGgfjdRyZlvnstV2vzLN1dflwZ3g4naoeG2V",
+	"zyvzGFlQjHtsbrkJvWdkxGzeIhe3HrOyWaYLl9LXI9eTlDFEL5Nj4jxJxK45cBJ3+B7dXbfKmnvtJfZD",
+	"TLqcQ3R6MRyyB4DvEQNsegAEgRftV08UbpXaz+fv0vQAmknOISOYRxPXiN0++Kqdxdjh31uvfTm8sCKQ",
+	"QYhgnqBi61cYfZNGLHa5wnADpFLbJFBI/1X8VqiAjBjAxiJrn5NqWsvqvIttgDoaoHt2VbVseod3zIoT",
+	"WeYF26pfFQawlRpW4Ume7Hrc79dKgTlPyYvxl0w/27IYyPMWseMyBfJlhd8Qw0PUqS24bpcrcH8696N7",
+	"4DKabfpiL09PKh7lmYP+wyJhqXiWR73YmJfiFy88KM4BpHtcqcz/e0a599e95NCjjXsqZmKPdQ/jiYq/",
+	"8+TsSoxIz10bfk/QZh6gEhTIk7Xxh0UntT/3yDnGixkR6+jgIBfUa8JRwtKF4JHToJacCvjR434N3McK",
+	"vnkeT7lAdhgY4pnSOyjOn3NNiPbMeWS7VNm6ijkQHUP2zH8s85WEkkTKGSAw2djAgMhMA+Oy0VZciv0z",
+	"IqQ2o0gBfS7IvwpIwsVdN5ERBZBXl+nkWiOZSMx/Pr364R/v3/8yPH/z5v2n4YfLi/86v35VW7BnE1uE",
+	"mWYLflIRKJYjDey1G5bSERHW0NFk+SLDzG69dBOz2L/X96hHYFUiDy3TUOZzJUsIOHY8bQS67yry5lLl",
+	"7iKva+qRrC073AaPy/5XCJk78pTaM/5ywqI7FhNqGApBVrzVMVt3pj5xPbkCkag99S1TTZUIVd7i8iIb",
+	"qYqLWyeI7YXziWLREAF4RlSxZ0dO+79ji33Iu7nSVMQ0jYntWpGEj1IKp1MbPst1j1xN5FwgRwRsDEAz",
+	"R6PDetB7O+I62gb8hihLuV5cmRXAKZ7P+C9scZ5pqJs1gnyS146f27TTTrCcpGp/InshvRv2er1wPzc3",
+	"UYLNYH5mADQHYdppV8su/otENElYCtcH7AfQOGaz5GM3V4PZa8xyaRjjz5+ul8dHfv50TcapnBLEK3p6",
+	"P3hKMz15CkMKyd4/rg6OnwG4EbxljUCuLB6HWFO9MHfOPY9ZSvYuzQdPX5n/S+45JT9/+uVqv8XoH8Cp",
+	"Mgas4kgKTSPtRRvkdQb+w9ZDNJKWcyecdj44tq8ZnS5pup0rliQBjtFIuUh5RuI/j1IpuCIvFyOWkg+p",
+	"1CzS5GUisxjgDbNZQGKeskgnC/PVjbClRYjmLO0euOtd9W7EjXgphWEoXAp1eiO65Oer9+8s8JQS9I4N",
+	"I6pYSMacJbE6I1ZgySGj8DlAeKfsNygFSPaO+v39nmnsQswyTdIsMReUYqifXL46//Htq/1TotkXjV29",
+	"+/iGRBOa0ght0TYel3y8ft19QWR6IwhJpGDwYPCMqCxN5S3VDN41NCnjhZHH9CQgv2eGA8qUTBgFMc7I",
+	"X/2+aSOEZtFZaVG2cAAwDRLJmJHQZSWg4BOeEYqLYvqAt01LlOT5F3BSZEpQFLGXNSOxjLIpw4IFR/0+",
+	"Cac0MU2yePibkiI0rewV/SoSFhkdd2wRBoBAhRq+aTo0mqogPEY9FqAlTRtGyISAWStl3mT9/mEEz+Cf",
+	"Xqx0SPbCpZyAMCC9Xg8ah4lB2kNZLpnLDEY5nWWakRFbSBGTE+9/vZMT2z+scjUDCNbQXLUEI8PJQb/f",
+	"7/YH3f4gP6QHg+KRIBymBvNZSpYJe+QVjSa4AhZeyKwi1QRUK6C8V2kqLbT85euX5OTo+DkJPV/101kq",
+	"Rwmb/jvshUNjVxrMGjbziYo4MMMwLK4gnMACsKlfP4dmDGbtAWK9ZhRGBLLMP7TwpHuDXu+g3w+IVQTJ",
+	"cX8fod8FkTP6ewZxdqmSaRjg6SXWqkzCP29AuLnpnJJfe73e54Dc5E5m8xBUSnKDZmBsxDy+6fR6vZvO",
+	"Q3hmGpOisCXM6C0joWsiJNw6whFnzmsGfkLVEibmEA+UVRnREm81OwXgeAsSOgHdzISoKU1cSiqZ0plb",
+	"WTMYMAmkVEMBGMNeeOwxjNBBFYQEb3cMtOUpeOqBUsY8QSwpwHwC7uU6//WOLT7/T0gxCnHsRlAxg4Db",
+	"I1RkIoXMUhJeFBlN3V/YIjxFWwyd4hGHZt0T0ykwBLDRLFQJ5grv8zNLVVYLhLe59s9JfQpVeOYBvmGT",
+	"XBk2N0747US7NvonS21Ypgw5QPBu2CO/sAUegzs20+TgiABWPFQPxVsa1gQlYUVoFJnXwotx9y3V0SQs",
+	"Zp0yWwYqtHYXONVK04QR+8QMyAxtcJC/lGfm4dqfe4mLdp/ObU4kHK5TguIAQS7286dr5GEh2Wu+8IGq",
+	"07XXPAgEK7uzYo/tsmfavYaA7oRZ6IspXcCy4Wl1uFRmeQ0pml4RVjj80oWvkMuHdMaBp5Mpo0Ity0s5",
+	"AkjvRnSCTsIjJhQr8sg7Rv9IOdM0XVgjmVWxT58+9YSLp+5LALXXUIHZiQvnmZZTHG8ueZx/uPDsaKed",
+	"fm/Q6wPoz4wJOuOd085hr987RO/uBGTKpxNGEz35w/z7tk5+PgdupQyT9wjZJp7i3HP8N9Uj1zKLJlA+",
+	"FO8xlqAonC/vRdw57fzE9D+gX0SnggMGwzno9530ZQuh+Fz+N6uD5wWp/8w9Vh15Bw4s4CjrdFDbNwh8",
+	"NZZoOzfDI41C3uv48njn9NfPQUdl06nZvdPOG37PBCZGanoL8NASM4ks0YDvJRslPOqAYP8Uimi3XXBr",
+	"VDCszygqtl4SAlYClzb0OeW3uLjIG2xl1gDwgHKs8dpdKOqV77oRRXlzN1bcFKMvutEV2+R2DQuKt964",
+	"Yrg1e2d+XKASncKuBZ3j/uEjzMLDCK1OxyWg+XPyq6c/zszeSYRbXGBKirXxYIl3RRRdkPlksZpM/Y1u",
+	"SaeGLc9413CyZmJFC6S529FUcccWZ4XN0fyggESNGGBa6hFU/ZFSLZgf01kqWEwmLK0hUyN2oeqb4+wx",
+	"o1g0Gg2KV54iwPpDsPbFlyAYdR4+73oO0Bj2a9k72jnoHzzrDgbdg+PrQf+0b/7fPzvoO+v0R8/pER2w",
+	"7sH4eNA9io4Ouydxn3WPR4Px83E/OqGDQaFnvqVcYDISIGJBaiuGBXXo3fDw7veTL/cHU5dCcGprK5l5",
+	"FVGT6KzwBMLOaYctfu5f/Cb529/OF+94/8vbq/7i3X/955e3P8o5/P/Xkr95+fMM3vnp4vD/XP180p68",
+	"cf9svdOHZRsAiK5ynF+dcHqPcO3r2s336OkPNHYgF/DJYP0nPnIDfnS4/qPXMh3xOGYC+UqLkV0IzVJB",
+	"E1Be8HB6t4bS+WS9I2kGVjmT1eJYn7EWZM1hROeXIhQE3FWmHKKyaEKo8gjJ3N0TdiOKYvtVixbYuc6s",
+	"wGrT4SZUTVgMF5EFHB6ZNsAshvCc5Nxz0ppxmY+98mCFE/esqH8xpYsbgQfIm03BVkYLp6uFhX8kRHGr",
+	"zDxwTZD8NuYengphPkfmALT2g4wXm/GFhuO74Qmy/s2Hsi3R5SGVGddgw6vvr8Svgtye6781/PnLi/+c",
+	"/fMgvT6+//R8cT6IXh3e/uPZ3dsT8eFIfXwx32454yZJ8I4tLGy7ucLsyVDW5huxvziTOuqfrP/ipRTj",
+	"hKOd/mjQoosPdJFIGl9L+QagS8x3Bwdt5rMEVvMonPSl5RK5mXtTbloRdaB0HvLWhOmGsEHDkZSWM8wr",
+	"NnyIaiQJcsnuJT4hqfknix3Xo0TIrpwtCzjwScGjKsf4qC77ERr+y9Pf0fov3kn9GoAfHoMWcF12oIXN",
+	"Lwj0RJZNGBApV3tDX4Kka0hBTWSqu0a9jAk4OMjPn6575DV6gl1MI6pzMhOA087SGxElHFw31kduLt4Z",
+	"Swn4KNDwiL+cEmnue8bBWgXWSqM73AhrfbSuFFo0BZasE2vGuWQ6XXTPx5qlYeDp/Sm/negbkUPGQzPO",
+	"JuZasqFMGHWmeuQtFYsi2kxC9s2NwCFDA6A6zI30j740lUD1clWsQyznRpRQICIIKRZTmakb4fwWXBOa",
+	"KElsAVmQPBSavcsL9sTWiLoRe+El1Qz0g+7/G1rvgoICHLCJlfM9RwR6BSj8T5S3BC4BGWNfVLMQcm2B",
+	"dLYWIZwjCui24oUqElQ7kUxTFunuRKaKdUcQx7/oKk1nmyikJfi4VvLGhopSGcDP6B+T0U8Rf89/vvj4",
+	"x8XgHb9QF+LyOHp58ezibva//+vlzyc9tvj5j/jTBX/PL75ciH4vOkjEaPq6H//vnys4wlURZnBsRRgf",
+	"4u8EfOceWp8D6dtslepVGsHmBOdYgN9aKjOtFtSHOmpDR/aLp/nrTqP1Grg0hAHgE20bKb6oNKSY3qAR",
+	"8zbM/ZtdQltLKC1EoQp44C43UoMR5tUXW4uoYNcFJzUKjihRzOrbq2qrsXB7XVdJuNZeg8XX00wE1qzI",
+	"obQeU3m1dSvwulozMY/rLTIW1fPS9PYvZJUBmMKcOxx0+4NywKn/y7XRexzfKPCYzJ6CInQQHcZH7Hjc",
+	"fUafj7pH0Yu4e8L64+6AHowOo6P4mD0b+zWITwcHfVfbpkOTpArhYzn7qbliTg/o4egoOo67z9jzcfeI",
+	"vhh1T6J+3B2wg/EhPRodR88AQ+yOz2aGJx95FkgfgUZLjcVNXZG2zuDF4dFBb9D30BU7p52PVz92Hspm",
+	"InAetmaFBUGsN/MYGv1vYeLx6n/7Zh77uFYebbbvmBW21VEwz8fiBodA1CHZg5LBKKqgd7coFYQogjci",
+	"pov9U2Lx30jKBJvTBBuzdTTDi3f/9f7i5avhj+f/52r4w6vX7y9fDX/8+CqEcEXrxTYD7EITUyn0RLlQ",
+	"AEjYUl05xudkD5DeCAAfKjJLJZYcGi1uBMb22kYt8COxwI8oFiJ3giz2fQxNKgD1oWAT1Tcikkrjj3kg",
+	"DHlXBFGYlWYx0XMesVNI+4aomxlLnX87MLJcqhdOluYyNh8yMZapF63v/AEBURJ0uxnwDAhnSZlFFINq",
+	"cEzEquxedkHJqkcK787BGZlJW/ErzcTpjcCShiDB3qZyTiiazqNJJu7ML9Mp14EtLG86mk+kKnDWOIsh",
+	"0GJKU6N0ljCw8r2tglw1S6vFcf6uZrNafu2x0C3Y0yY2tINHGO23ul2+3t3S9+6WHPBs+WLp9/q1l8rm",
+	"W9RkkAPBBUfwt/HtL2B8u4JEXepfc61vuRqxNbe91cquF1rZVN3AssmAABECS8ztC8B5MXtQ1fq8S5xt",
+	"Rx32cc57CZZz+ZOjwT87VRjOmrcKC/1fUDBNV6wITO8RhNdH5TN/G1crZ/0ntu1J38Wqmkt87UMQ3Cd+",
+	"HIINQTCPivrxWrFkXK/d5hGRX1+3Xf+mC5h8DWGR8EVNWSev2NQYHbd5rWzYCAUh8FzgHQ6RZ9ZF56WY",
+	"+UdoTapYwzDynFsMWveGtSekG9K+jWxKM9Y0KPy8NKBlnKY1C+E82MhbmnrKkQTacQ9HGg72YO0orCpg",
+	"dAow++xFVLEuF4oJrLLQuDEO1bAY2Bp8w8c0lFi8/9POgPyD307IlU4Z0wF5I0WMabqGJSNr+KH+2lvy",
+	"H/uplSW2ftxvEB6XnuRIpB2u/8PMSyrZcxOw99+z+Dl7MT7pw4XXPYoOzf13NO4e02ej59GL2FyGnXJt",
+	"tSidQopl52V30D86KLBsOi+xD/JGx51yOmbnaDyIDuJDBg13j6LncfcFOxl3+3Qwcnew+WYihWnp34+O",
+	"yEGfPD85ekb6fZhufuvlyPl++nbTMuYhnoNdDDaOkNeba3Ja/m9hs4k83u8uuOLZahdiAboMYHoQJ7zC",
+	"onPuAl4iG7pTYeKGlRKZutrxXqxLALm9aLoQ5bvOtWXvPIjrIe4UEa5cuyOq2I3If9izRhqaMox7Pssd",
+	"ey4Zpb4YS7jfuxHQB5xu62zkikylYDYxjup8BIG1SbnSHGcAqXMjMJhaSPy+R16ZY47DyQT/PWPWaJMk",
+	"5ko76p8UCMZDYAlDTe+YCPebbRovi735jhaNLRjrxkxzJY/ciu818bCN2c1XDGH6+876l7izNqWYJi0t",
+	"B3Qoe1ZfXdO1nlB459u6Lv82Ia2M3yLexbn5rVtctVW9cbVN6YP1GUB4vU1Dk3NR3MPBssZo7sVFkd1y",
+	"IyB/66hHLtCFqkhoecaIJlRETNncM3s/ao90yUQmsboRcL9D3iEgpqQIiwd6lMVkzAHwSkBJI3AJcb0f",
+	"3Ai4/ogcj+HmB0g4Z+Hxwn1s+/MJ1XANeyX46y7On5j2bs0drWVfkT27pYbb3P5R4tbPes+e1/JqXBAH",
+	"vd2WP1rFy1EgaF5/3xTrbwoBdafqNmhw0LhIf98v/zeZEHdi9E3q1eYGRkiCjCZ1QCgQyFfkoityy+8Z",
+	"pDLkfBtSRzGYx6U3WciIGxEzbVSXAJCPwIPrKUYBibFSEJnRDNzJFn009TKsb8TeUf+QhNC9X7ks3O+R",
+	"0DYwhAbiIRSkDW28IphAb4TrgyJSqsvMzoePgQOQPwiXFgdUUqpJTBdnNyJM2VTes2Gpp5AkfKyhGNLe",
+	"Lb83n4yknlhEBKN2FRNwYHe4ioC7TqZ01iOfQJHNE5IDDPikGnq/EfYU191EmNS8vQo3hh53090aOfzz",
+	"40bmVbdbnhvkcLC5CmWRjr5KVObfKtTfF+O6i9F2+/cFWbkgt9DYWmheH1KoPA6IZpgf8C+r7CHj+ioy",
+	"gNX7LLdtEwXr7si6aNgciZyKeCS/kCiR0d0TP0pWJjEiJqVKe0liGJhQ71T8ETv8lw+ZfWH2ANHiIHSg",
+	"3xTz8OK63z8dVG4BmrBUI/CeBZ8+7dcGQGGcwnPafTE6ibpHcZ91T8YD2i1iGJ5Tr+auafJoKXBBLZRm",
+	"01PY2qaQJj/iIMdB7ZweFmVwYaKGSXs/93fxvRSk8HewbO548Q7k7sGy55GGXCMXLosXLKAbjttEzN4I",
+	"DJk1EnGA7o9Kiftw/7QUR0pGC9QFgDPcCNujq7ThwDpmCRVPACCFj+3xI65yeWAtPABdeyMcaRelCbTh",
+	"OaFfZlqFRI7HCvClaTQBSN68UjNEyIbF3/aDGYXVxjF5pZ6NHB76pZ/h9RuxZ2vQAbPbP0O4IadK0JG8",
+	"Z0tqDoTawlG3eWupVAo0EhEHBHO9LCqZQCBTO8x4KMXQFxjD4EZ4M9ozSgiLIdvS5qIDBi1GuNrBORtZ",
+	"PrYbURlVrwC9snG0DWoVx4y19EZ4YHB0gShBbKwJTaRgFsTMqltckdj0ZMYYFKY2Q9dmU2eM6oBEKVUT",
+	"yB7LhEsfxRR4bMTWY4F1B0+YrWXF4hthf4YvzRamnMWY9ebClQX7otHzh7fab3IE/WMgwtjMB8yNVx/M",
+	"bFbEJTd70woe9teKEH7R2YINf8ug4NL9ueryPFlSodzl2X/8y7P/1SOG/cuzfLf2l+7WzXfw75jhf62Y",
+	"Ye+23zRm2BfyN40Z3jBYuMTkHjlY+NHl6EGJFfyZF22Hc2DvkgjQPxGpxYkMcAuxsbn20EwIhs2zHMRt",
+	"TpV9BsmA5kIzojWeVyf/EDC+0P6oO4gO4u4ROxx3X9CjUdfwBvcbsPqGcOd8lierwp3Lb30rRSFdsSnN",
+	"4cseRztYp0w8KsP7O3i51vOwDcvZJXh5iU89Rdmu2TLxXjCSyjkIsZ4caAS9iKYg5slMkz1KiroWRmQ0",
+	"vCAwSos7jF49j4LuzDn3yG4/wOAshqivNt33RugJm56S0IiwYWHZCGWmIzllYUDCEtoygLoCiG6Ibmsj",
+	"e94IM2YNcOlco2y6Dz7s0B6tkOwBYjHwIsg/BC0sQuF+v3cjznGxUJYeLaCyBU0TjqJ0gKDQSYw/YaSa",
+	"laULXFfNpyxArDmprfxcJ9KW7TO2528S/F0TO2ypJA/kvuMibooRhqyNDZkHTu8X8+XDmiEUwcspU1mi",
+	"m4aBv243kEv8dt1QpIvmttEKTeHc+PPjRLO7vunIHDvo3jd61/WfByVuOIBHNNhFeeXqjrn74FrsxwPW",
+	"PRof0O7J6NDckngvmt86a+WOw396Zlds2NzmcNEfsiOjERyPui+iZ3HX3fTmN3dBu65QZzhiAyMZHIy6",
+	"xfX8YuQVhoVvXCtd8LQcjY/MwI+jbiFLDMzA79iiEEVO24ggp21bxnQo27RhGMj/jGJkNgJueEv2px3D",
+	"o8zfmV33ljKJR6ynndYC1I5WRzx16w2P9uZ5otwx+FusqDNbgoWxJFyYa/SbCBjgE+1qNp2BabBRrHhL",
+	"eULy18jeTxLKNTx1j/YDYhURvIUVvWcxpstjVIBESGcyo6ky4oKF66ciLyHx/7P37s1t21gf8FfBaN5n",
+	"Is9DKpQs3+TZeddt0m62SevGTrvbR/uKEAlZrClAJSDL2k6/+zs4B+BFImXdHNuJ/thtLN5AEDjX3/kd",
+	"5Mu3SHF7455pv5AzFeKIY+ARvZNzkmhjJAGtr5X2OMZie2CZn0BLFItcM41x7EPM0R78ClACM1w5FFNJ",
+	"/MaV0RSXhmTFTy+1tCu9iPfMbYDW3oem8D0l/PSZ+rUhbJjnyWpljSXM776D+D3DS5mCRxoEs01Q+qNl",
+	"ChlC3xUJbcXSvgF2wkjd1yf5RDJ10CC5Dl/lOSVAyV+nC+AFpZX6EOmrvWE0IX/+2bDh2MaPdMT++ssh",
+	"MzFJY+v6BPsx8TjQiFpDtrEiDsEorkPWDI6O3JOw1Xfb7HTg0mbfm1dGBfEPsXMuVBSwTNFfZUHp9JBd",
+	"PrVODfw/7OjTqf1bvwy2c0nfKf8Gn7Xwp7BmHlYDWLWWSo+vIhU19875NDVVNBbrZqP2AvhlCuCK1Edh",
+	"Bz1p9mPHUnSJaFtDmG0miR6xMGiva7bSNRt9zqrwJGfTOfG6r9/5Eup3it90ZY1Z7sk8yML8EQDKpkl4",
+	"4cnnoCyQgzbiZIJNU6BeNOK9iWQ+dtGwgh965GbKwZ6bKVDZM6f6i+rgDQxvS3VQQCY/xP2MT/ziuJ8/",
+	"J3Ry6zWP32DzNe9UB/8XJeNCSnJ+tW3nj+1V4/NRjV+JWnya5N/Ge/Vz1BaZ7oJVhTG2JR+pt5utrKVX",
+	"iX+CCOtdKqTn4Jhsts0esUxmLzWfj9S01Sh76bmvSdmmJmVLB+ZOP7MyA6MXaixugE3J6ACaa4tEApow",
+	"k2aery1hNBh2+TSJlGLcIjZUQrlMESLQyzRkOfBWA1ot0wb2lPeBGbjQ97WuBQFgJ3z7GzRB8A8s77CY",
+	"cvL92+usPV+kAE+OjxMjxlWDXGErrzi6ZYW+srKDzEZ5Yj6YovMcaxFRgLzG5DqSKziIJM/zPFtaBuhM",
+	"7KQQF2wsjvQGyKQPqHlkqDZ9iM1hS3hkuKBFlwO7UYZhnxuHoQrMOudnM8KSBrmkN0x2+UDEsZjm8DPg",
+	"i8IyIFOWMJJ9snNTfZtIkRCp6ExiC+ouT8HhkUzP18svqQKpvMV19kTIFPN6mByWjOgVI0kdMe2WngJv",
+	"ZRrQ3bGExmCopOrz/2ymvwHcC2GW+m+MaRTqfcbux7EI01aFZTgLwE/kFUmk2Eg+qFH0C1zrS/9yaiN6",
+	"/w4vankpIIMmCcWWpGoGHckGIhk9MB85eIjdAIU3rp30j+lR0A7dQ9YauG3a7LtnwWnonrDjwRFt9w8N",
+	"WqIcWYO788nwJKXgkJZXxKcXwCErVuLaKlxhLA1DweGx5qBFD/WFR6HbZscD95Se9V0vaIYtdjho0yNt",
+	"5PwxoagFOq0c/jJvlaQWx4mW0ojLCI5CwLDDHduBp0fWHLgW4K6Pzdf7WoA7YFvctr7wtAT8nv9QK79E",
+	"QfZm6KXc9zSWYy66vkovz/+++114H/ga/FywM1bIBsKK/zqSgFbUWkPA/LBNfSreYjloHeJA+jzUGtCy",
+	"EwgntCqtt712zgPMlZ4WFH555EjfdPtOz6VYscPrZrvTegxxsKLs5JNRn+nVf/Hth7cujMvzPK/dyqOz",
+	"Qb/kBENrXcFQ3OQrDm1+kxttl23ygvpbb8dWxpL0wT1gqywUxHFydrSxt8FvZQzsq5JbmyvyfJ9ovEaG",
+	"2gva6pbZ0PqkeUOYzNnBKWXo+4gzaDmCbWEMNZmpZAWuNMHTs0vt1Hf21Z7IUk2N/0chgTZv9wAHdDqG",
+	"bMIfFUK83igyenBFAiHV5+EHT0cD64oiGsUC3R8H2r1DZDVwsvRATK/Q+cQpZaJrnjYO2+WcNyt0jljg",
+	"xdlM1U5YD4Kj2XOaRzbIuKqzosXN/F3y/XnGQiqjcPVXlrkpLE6IV8XNN9f/CkOQTc8j339D6tBhKp4d",
+	"OMQGHJtHenHbvw71J0EuLuw3qaI7BiXttU7zWJsbM9mLeA97PtU6h95f2dChU1UEhEd4vMfgQOHm5gjU",
+	"h+WOwUyOhYxw3M28q1JrzaO+V3QUFL3vRSEopiPWDg+DVt9tUu/MbQ9OmXsangTucf+ItgeHrBU2A63L",
+	"JjxSPWB1np9ur6r52zIjygZYsMp47VmBlZEaYkiOgGHmki4fR43mcemK0NOweP5ho3ladXr1uqu8qk8l",
+	"W3E8RjL9cnGt7TyzF5rp94LihxW+lp77smYnVZKiJN6+ICkMcSiOwjJTuUeDY89t0xPtw56Frl19evHt",
+	"DGBqtOPDzmTaF+1rcCejzCJapTJgVY/S3na5T/mr9RJBEpN6HiqJze0NiQnuXodYkeVg8z4wIofQlhnL",
+	"gcVoPFFQQwh7rBCCbXT5P69++pH0ZxZlY/ObF0HAxqpD8gp3HA78fLyWADxznERc0X7MyOWb7zrVtLhd",
+	"PseLOxBJ0f59lc78gYG9BtE4Ylw5BMWdQ/Rmktm724pxmCQwUPTosUEfux/HFOlR4AJX0XtsQ2XbUTkE",
+	"NzBBwhkeEmMFkHDCHGPHD6KbSQKvqscOs4Wg2Ug1uvzXoYCgsHb6LTNxfnrg/PSgHtblm+8w8M0F4J9Y",
+	"LFmDXHA75bbDten5HcdiKrucm/7gIxZGFIK5iH86rqACfpc6rluWwu/tqL0dtbej9nbUV2BHrWk0geUw",
+	"px4L0rP2P5dvvnObjUPSaDTK/eB+xCn4zfOecGmk0OgVJ1UsIiF1LMaXtww7k+e1N2aIqVY5oLM4ibiW",
+	"Sw7BlHLGk2U1Fu6GOUTGt6gt3DeRzPb4vNnynVHu+lmCxzOH+Pgw38YPBlHM4MGYATdE92XPzmYQb3EO",
+	"1+pL/9Zd2KeNcTjo1sraj2Xxja8ZVHK80gW4YLQVt8vobS58vgs7ehcBXGT3yCT7nxuiBkuLxz6yQCSh",
+	"7aeUsIBFd5bvTeZnJMVc6C1L+czJosRdbjnAs8BoZcS4QS7guojGGRlhzKgF3Nu9ZRgOzU40Nto5GWEn",
+	"cIpIFWv8RrLLoW5L3LHE3NXHOHaOJTGD6iMXgD4IhWF3IgoJNIoqHNc/+0h0Z+5pKtCYUjFDRwJ7nQNG",
+	"45VEVE2Xp9b0eJyklQSI4xCc0IkSLh4CqvaYcnmeq2/Du3c5tS3USVaOYKySV9hV3RLezoKYEWA293P1",
+	"X+4PbAZFcRafWE23Z/TDJb7llkVnHy0ccjvqvRIbtFLVjpgaavOw1qf8tgf4pYFpKjJg+lwtXK8//guk",
+	"cLPlHbqeYeReTX+aiXnEKjIrd/YOzN6B2TswO3Jg9u7Lc3dfzOdeW+BX4UTysDGk+mFnA08LFz02FxqX",
+	"n9LjvmvFlJZg8/RAK4qmSqUD3RaWjSwBo2tzKtQHtNq6au2jGU6VE2eNnznsq3HGIrWvF3yJ2HT86mAj",
+	"W6tvXZdneb7gtbafd+yuIHEaJ3P859pLEBOVJglMD1e7q7lQYMzrGfTzJU5g2+u3JXKYcpey+0h7PtJ4",
+	"MA7pTwwRU6QsziGSRExZiKXADpHCehEJixmVxgMyRNsiwh5IOVh9PZcXMakBTHNoB4beAA24dExvpUja",
+	"F32FyIoZxCvyOB1JY30QiQrxhRTloclKWOLEfIf9tL2f4fY2EGvFkhG4GlANMBAJsIyjE8bZ1IY8yLdZ",
+	"v0H7EZQQt3pioOgManoa5FqQGCrk8B2JGAwcksytPLw/ilPiT2l0xxKfaP+T0XARAfSLiMIsWbCzeuh9",
+	"mmFvpe+t9Cew0kFN7K30LyjJUGpFgnq0YOR9AeXLY6bQenebEHlqJY5YNZRkKNJ2xoyriMaS9FkstPkk",
+	"jCGiH5CaNdYAEkm+4o5hDxWJBYRKlFYsfNgea2D7BsKr/t0caARilGk+7ddlKNM3bCSQeFE/W0DGyM5T",
+	"VhR9bJsAtvtH1G0Hx6F7qh1Cy317yNpac+tbWybeFS5Y3S1MIh5EYxpXNq+FspHGxjtr66WoB6FvqZdI",
+	"gO0CYUi5NakPb4V9yjdReqjdG1b3YsshNRDJiEwToZhNfoiJ6ot7RxvQTCoSU6k6eaiQrQt2LCee0+Wm",
+	"dWvdx/YiPoGeQUTCBb7+T54sXTsKN0KEGRMfEvBpI97Xz+shibrT5f6QxaGPVIBckKsP15fgiWCdaCA4",
+	"wofCA4dQpUdm+lrouxC4i3GbRAhsfdDTqsvTSt46ze9eN2GSKZwgZJmHvIlh6MtYSLMqBH3qeT65pN9m",
+	"BF2KyqsPRNo7PTvABYdypsODqlrXHwuf94kKCfC1HqWKIP9+D5QSpJMLo7BUiHV9U5qwMPWuA2poQcpL",
+	"Sc1yLoxwRO/fM36jhrXOYa4O9gEcPw4opY40efdIFggYSut2U2KtXZQT4DB2TpT/gUbxUn58fO7LooVX",
+	"igZD6xOsV1xnFGWalQ0HYAVb4QNe02ru8AbeL1rmgzY7DFuB2+x7Wn2eGfV5TI/6+soWaw6sl5v0zKS/",
+	"xWkg/xBS6elceJG0AH3EpKQ3xv5e5Vl/1yugQYNE8Ei6Vqdg4Nhssk7td8pZSbfi9BQ7zn9SzsgbUULC",
+	"ok+qmNBWoe+MNNs6NVCMqU/mXUPcqoszk9+XKxPNPODatH7biq8+Lx8fBpPDlvwqkOQAVQB7JWdMgZm7",
+	"djS4YEE9XJYMNoJpDWAtJqt6tNrXBsciKUisB11PzYVXktxFbArMi6ZvS3YEngAokPZBqUuQXxTbA5EL",
+	"MvElS7ScPdcDe67m1DKjUj/uyCNHjWbDIx9t5yvbYogLRRS9ZbwD098X92TC6R2NYoBuPZZ05EIvl1Xk",
+	"46JctGLPtD7LC74f2TQ1XsHoLgQiFySd9b0e6Ob+gKRr/lbbSKxVuW8wf/vq7TIiPxB0G8u9bdB+i8JS",
+	"DxxiqjvNoP2s3Untgy34kCIhxjcEOQlpISdzKCUdGacva2A+YuQDbl/33Zsur0MezIAITTnIjYC8GY0T",
+	"RsMZCSgnisWxaa+b3kY/8qCB+Lz8VPSM+9vl02EU2668+OM5nq4vhRRf5ruu4N5qnaHftsvhbZE4CVp+",
+	"oaOtHchIlrqPH+G7LNcVrZ3pisMXbv0WFEUY0ZioYEyarZOG1/AazU7Tax119IfhLFDpP7TqMG0jn7EF",
+	"XdKG9nmYyCnYZOeKw/a7Rfnw1UM/tm9Zy3hoScJhSrc2u5HMbnXaDzg/DyYoVjiWkniUhtR+wgd/jlja",
+	"A2d+YIqGVNHvolixyugbTtTjhN9gLh6IuxViO6+kGc/zDfKswiS7kRoaAEoc85omlV9zasNIKqH3CLYd",
+	"BP0xnvTjKNCrfskYQDyPGQ9hApzsart54O9e5tWYNM2q8LuyZzfNs7V0zz3dDMYUAoSF0WBX4NXul97A",
+	"vl0i7iIZCT7/ig/dtJUfZP4m5sZZi+G/bLv3w6DVh5T16eCEue3wOHDPIM1kctZe/4wiHJJali05FOMe",
+	"LGfjB3le67Ct5eU4pnwtFVdk4tsALSGZmox7A8ZWg+mUN1tWbIyyzIJIal776JQenw1c5oWe2x4MWi49",
+	"avfdw6N26J2dtlnrtFVzoHdjr+JbmObObAyRa0656pktBpO/JmZjOVGy/fR6nVuBgpaPa3dFmvJvbxNX",
+	"A8H3cEDNyrqvIKImrFq0at38sGlBWalbd8GxPssqNcqxwewd5CS5rdpK1U1e3+MlKXOuq4VCP8YLZcp5",
+	"IKY8l2Crt73DLvdhO2vfK43o9JTomRsVoZYXZmw4lCwq1+WZdSHRZ8widpLGzCEUA4DaUoL90CDfR3es",
+	"y/2ctgH/FTGKOZWK21VixhIcTWiFJqHKtMtzJMkwNodEPIgnoW3yhe3wSawtFNkh7VZLPxR75MOPPXYf",
+	"QK8vUzOKjdKK4wJXFPh77yOw9rM3fiUtkjWrZCO0L+6Y4dMYRQobW2c8WXhDTItKhnjObMLS63PgiFcy",
+	"a7cPdo7AYrCW18rce3h/nCdbzeZbke6j6zyOsno+y6ZVWVIGcuBJ25ft0BR5JN1WKYzXk7brlKW1tubj",
+	"3Jt8e5Nvb/J9cSbfWhKnKkBklOg4pgE2H9m33ns51UH6qtZKk/49VWxKZxXd+oydt77BWxHJWpF8zOgO",
+	"UseoFlTbREilNR0KSFpowymriMnLQgLbneitm7OBspp+w0s7IJSkQsKYsxbVpm95w7i2hFiYJgkdInhQ",
+	"3mvNWkg7Z8zea+i9ht5r6L2GrtTQ+/KL3VK+b6jvds4YlNOXr41w2jF64IIYIWqUX58FAnrFG1EIylVr",
+	"44Jy/V30s6y9LYuFaEyhJhay+SiguFA98yR/aU/CC3zwhtGGnVWD7rXwXgvvtfBeC++18BdeBGn0zZpa",
+	"v8yjfR1QHrD4kRW01ceWa4ImjOCD45y2NkkIdHVTEr87EYUsXEEvGyAenjKksmfrw03yA8kFp1SmBINp",
+	"4ZdTqOK0rnmaEbJwcLtf5jIN8CJ73b/X/Xvdv9f9e92/1/2PqvtR3eza4S+xDBKmktmuiX4nXC6GvSGi",
+	"jQUA1mC4oRE/J5EiCZMT7dtPhyxBPIE5MZlwIpUYj40FMaK3TKYIAzXVdsa80ZAWGSzx5T/q195r8702",
+	"32vzvTbfa/O9Nn9UbQ7aZk77renNG82+Rq2FuaJA3ciYBD5HQ2NSXltxaR/1REwl9lUfp1rCvF1aL7FD",
+	"Ygr9BXoZU9KK2m8VK8CSPxn2q79zkajhNOJhrpYM2z9bdqblVcBm6n60t8kVh6XyGiG9teVi0DNi8I7x",
+	"UCS9WNzAJ0rHlxOGcIIRy6hvBsesRdt9t5njSz7ruyfBcXjE2oND5EvONbneAituPvvDaHG7+r4KvPg4",
+	"2+pWGKU/PcSwVmX9XymRGIxKPtYWKYtvsb/qnULq06GASt1Y3BDghu1ywQOG2BnK5VRLghQ+bKiq/Lyp",
+	"5TfIBXDA3iRaO5DfRR8gy5zg1pJFgDLBNWhZaHFhkvptBJ3/4CSHTHho+aCgTR9ekytRjhRD8lpydQkt",
+	"7MZUatl6kL4s3rjLYeYQGHTDlMw99JVE3DyIFiyVJ5cijvPj7ZBIdbnNffq4KX0EaltHB7samR2G5FuI",
+	"LDLvBruyyyOJiHTtShXeHT8LulH5jdwDMgX/oBp5fZn6m0+HvcaVmWPI4yKhpRIyk3qUgOiDcSN4Sgs8",
+	"Nxb8xpUsSJhy9YHxMKESAHKrCOAlQvUB8biuFHtEFPYXpsTmXLIHVJm3oipbm6/U7pNK1nsjdvoMSizs",
+	"oPfA1q8A2KovWeHlrtBV/5QjtCnHxJIsCLiSTl9wMZaDYC9S/Z0wGhbcCa1C2mn5F4TfDhrkHZQ5MZmV",
+	"M5kCJOl38pVPeYNhKOJQZsr26hJ61Ha5oRcGFm42Q158rfmJ4MjbBETzVJFASOUg/wFNewCTYKKcLqck",
+	"FFN+k9CQYSGXYsmIBEPKbxj0Ab5lnIjBAO4IXPZpmtLQA2ojxQ5lOqSK3ZlOgUtKlb5nKtOWW7I9PZ6M",
+	"nvtCoMvL2OTbjaPymAlSd0CbKQhK9U+ptuddbdC7bXrYd0+Dlh6aNzijp/0THJopJDdzil5Zvvat8Owj",
+	"z6sM2TytowSp7V4p+37raKMw0+f1r3arzvahqp3yRa0p1udctY2yO5DnWNAA34KkREcGilBNH45G0Xvw",
+	"wa1DsYpaos8G2FKRgfjUrgcNAugxDvWqskGumNLbi/i4u3yixJyzB20Nuzx1flJtZJNO5s6/i75pN1KP",
+	"FBlEPJJDyDBRRSjvckaTOMLrSJ/dUH5wnqkt62ea0UfS1ONG/I7GEXQZUBPZw8N+gxQKdX3S15/ePCuv",
+	"1kZ01uViyqzfiAKjQyzf1LISXSflEFFdLhnouYRZ4iJSh56U5fXCB+d5XI4kt4yNuzyZcD2htkmmGV/6",
+	"yqYM29cS0Aen1gfh6mNDmLniZN8hfsJG4o715n8urgm4kfm4XU4TOxevsM6b+LCisM47jrWC9w8cEwso",
+	"cCwacsVGl0NZjv9u4EJeTvvG0LnHdNA04q1MJX8CwbuxD1vIA25aOLy+kltXSuNbruYsPjtDZK/9X5z2",
+	"Ny+0twKeLmH1IpvEoZzaztAp82RfA7dItT9rmEtKCUm0BwquZ9rOLIVWOKni6nJIKjtzYWbtgpL61SXy",
+	"iJCYSZnpujCSYPikJaJdnlKOzDUeGNMZqcPNxvFkPpY9osntZHzgEEaDYZdDAByZM1pYGi3JkMYDQqd0",
+	"ht7rf1kinPmeJpYRjHz6+L6qi4HZ9pcwm4+eGtxdWs58ud5IhCyGkCAz7cHsR+iNWRIgT2NLC2mc1Pyv",
+	"R3pGsF0eIgj0wd5Nfw4C0WyVivi1MRpIdYPKZ571Fx6Pcx6Y/Es6gtNKxcjDtZAP+vxynMdR1SXlmCPE",
+	"rEwSwJ6Xn5LRzayumJW4ZXrzjk/+EbRufz6b/ta+/6XZ//F09P5QfjxW//Ym747EW/054NkgFTIGntdi",
+	"MNCL7cHL/8rBXXoL092uxLyM15ptOV5vssE3S6JAr+pUfx/CfVZZpFW33DK1qgXDw+nVotABKbvnh64i",
+	"x0clRAv+mXb9PlsMoFqfvv7TSLW/XpuluBmIdAECcm3eW9uNqThfVXCCeTymkNkz8tMK33nnZ01ey/Gk",
+	"DOjKjI7NhUJU2rTqlcT+YWLKsX2Q9rvxBPBkZQcTzEimJpmSxJ9XST6pe41G0/MOzguRBH12l/tFTZWe",
+	"7GVZaPDhy6SC3+V1MYqUNtVHjPLMOHEgl62tiGEiJjdIeWEHZlC4YHU0uvzC0JDZ4hnw0OGtwT0v9eeR",
+	"nw2HZGwnwhkL9Uof0iQkf0yEokTwdA9AdKPL597DfE/Z0xf14CL/oEHmwgGkDtaVPycw/YOKOAG5LjeL",
+	"ZJfLoZiaBrfTjCEO8g3AvFFiOF2xvN10aXbKk4QadmvVbKId7Os/Rihib+Xtrby9lfeQlbfBpq1M8mi5",
+	"TOWcVjJ9vrmY7uM+Ju7zlYVxrvLJKm3i4xLG8h+9aLaJ6yyP5CwgoGPKzzM4sT5QHubRhkAFFvrzRDsq",
+	"gNAwuMdBQcf0oVaNZmpMS8JxIsJJoMhNIibjqkGYk3pw0hN2CJwo0UtJacCZXS3psI72rlLcRs+ZBWZ9",
+	"jYWZ6dROgrPQY82Bm9XcnLLjgavvfxZ4YZO1BrXsSuxH0j9lraDZdE9CgFMc97XiDNysn/Yxy12jpxgv",
+	"PAyPB0161HJPgyZz2/0T5p7Rw4Hb6jcDLzxjp4OTQqP0MKEDtTpgbpue39tEHlYKObyEIMOO4NxGWln5",
+	"GlBFY3GzMZT7Ajwd0PSR9s5gVTTIO5XJA73EnPQvCk5RTlKQ0UQqAm2KBWckGEJCHnLVYP7CD71+IhBo",
+	"XAUzRrXxdBjjL3Kzr79v19qY64CUm2vmnfcC/gUJ+HUWTZW3YeXQHg/9svDQFQjlohuwTE0Vbf8Umhyy",
+	"mClWFpEdiTvs+661FkT2uEgpiSaSSVPogsCVArNQwlSUYN8/LhWjYYlCegMP3kwhVRMHtBffBB8UfvVd",
+	"z56ybhe/wboL1qnuO7yWR4pw+mUsFt8zZVbiljiuvT79yvTpF61LnwifvbqM+PzYbMiCGfcrXwd6QyN+",
+	"0Mjg1iM6A9nT5X1GJFOAv0a9GPqkzgVYYohERsA0MvGwWK4Ak94Wqbu91t3Q/0u3uZmK9Tyhx0Tg7iX3",
+	"tpLbftLlsvtoF7K7tRPZnQJs9zJ8j65dH127le/1eiTCScxciXU61ckYvVAvsCc2sSdnOSAEswRxxLgi",
+	"WHCvtQeHQsqEqUnCWUjqPp7RwzN6kimfSDoDnjhAmmDndNNmDnq6t4mPQ+zZpwL2BC7N6o9mUDsjmaq0",
+	"qT/ATa7sa24NTwDZ2YuF6XrdqVnKNveMeVq+NU1l5CFrD+yxmlMzM4CSrX86OKOnzD0KmqHbHpwy9yw8",
+	"oW6rfxw0mTdo02YzuySbNCuZQ6powPQiwVx9bajUWHZev2aTlhvEYhLaNuaNQIxqTo3h0q91auPgFvLM",
+	"U5Hc6nWNJHOspxKgezOKBxLuEb/pATsGztBohJMxnvb6VDK4g5a9keCy1jn6y6lFPGRjxkOcSb3mbH4b",
+	"MD2Q2256WmKLhV+9lSXq3AetkK120ewxiZU27itJcIelk7WGZ7yZrVuGvbuid8bOXRAzdKBYQhSDWh19",
+	"yggNXZlnPekg6j4jLZSYq9Dr02QoTFVN7pSesWz9A0T7mw3S5ZRjIfpkTOwex9v1GYFdkZbomUuKnUx9",
+	"p8t9e+H8IRJH6ZsQeLz+/wmTiPKTAp8EOe8ut3sQGGrMM4v7cu7+Bw3ys95RsmPwd12OADyLyZNioEDS",
+	"4s0ytF2GwNOnWATeOZRXTjiUbrEQL8c71t3mgaHw1O8CYD994/Tkc1IYvhkJVjpOhyJmhE9GfWwKu/Bi",
+	"ZlD67SKu2A1LAA6YdjA1haEB5VzAh0kYDYYsLDQspXf6Sx152eefcDjPzFWXF5US9CudJpFiLtRFkphR",
+	"qNckYgLe0y1jY+QGACWl31ffpCiL/bxTZtRU6lvpQxQ41OGlOR1BY9fUxTvoEBDkJmg0d2uYDzjun8N5",
+	"eJoShHZ5LMQY+BNoGCZMSj1oGYXMJvEiwQ8cg6awp0ADNCFVlydMihh2oSBIJFr+dAv87JBxEt1RxRxi",
+	"H+x0eRzxW1ev/dghCZMsudPrwFxjuI1+efvjm58+9i7ev//p197lx3e/XFy//ZtWav6B0+VckPw21i6u",
+	"WhxJunUb5C28UCA4ZwHuX2g1u+AZY51MwsIoYYGC97RVqHoGYFlyobp8IHC4VRDQcoNiQ2f0yWwJ4Egy",
+	"/3ym1sRnMR7eca2RHgXFujcTX5SZSKh1PkhdSyqQ+XBcT+rBF5e8+Urai17twthd9J25UNHA7P6HPWht",
+	"uFg+iJS6AdzWiYR9gIzoiiWjiFPFwqyqc0SjWNvDXJ2jS5x/8paO8Y+5W+3MPU7YSG/vpBfSmZ5E99Dx",
+	"nMP/6G8C79oTvFdkBDCiBI9L/Vp46UnhN8VG45gqE65r9TGw6R4PTrxqegI7o9lND73ir8Xb2mipe+Kd",
+	"Nt12/yxwT0OPudlNT9jqAePS+d17q1t4q/nF/7Q+a6FeLP145DpbWsT0OAQPNlvItgAqvwhx0/ayk7Tr",
+	"ZRoSm/VpHMP7COg9zR3M0oVOCXrCtUHsFzagb/jXqCIjbeY2PRKCCxqoLtcnYLk51pO7x562i015O+XE",
+	"n98/fvpsIXojymc9+zTpO8QPJygaWC8/CPCI8z/0xET1xKCXQC7JMW4QeuFcJbODJbZ3pcza0ALfi6sV",
+	"xNWOTeP9nG+lIjJLdW+UPp8qmV0oqEU7E9Lz7iSJq43Lnzgjnz6+r6I2GdGQYT+9tAQ3bb+LfCm2xz1k",
+	"bGh2LQDFw5CF5wTK92xSBzEADXKZxz6poZB50vUiCKq6IgfaZHzS77ezmpHyqkVbgfjH4W/q7O5fXv/H",
+	"5uiHk/H7lvx4Ov13O3hzPPjH0e8X3gMViA9evk0RhJ2MqkKItHUIVDHvTcWywol0K2YT9bmgPIvbN8en",
+	"UJlatVV1kikMkV5+uja+nq0ZXfTuaLVXl1WmP1YZdjALYlPRXFEhvE4t7To9iPTmYlwL8F7W/AhDXfAh",
+	"WNgLhlor6NH9Zy2IRqGivfIr7ffcMvdsnC69J3bI7NciHycxMxmmlII6ECE76GiXKGZUYj4MlnSX131c",
+	"2zYdFiK3BAPlminGes7TSX+F/AUuYLADCGc3FBRs3bf/7OFx37TEME6ZmgoSsiAa0bjLzVvUfTy1pz2t",
+	"ccKCSDL/wHbB71PJiN0cMGzz794okiNA5B2cE7MliNkSmC0SnPhjIRUwHI7p7MbX18/tHvv+eALkAS3N",
+	"hyE2g3vBlBYzjWaAc5E2Ul+J8KPa7csLtU1zLS9Jnm0uuj4bGcdXrAX2Htjz9cDW1UHWaMMsuQtQ12pn",
+	"65IGt1TLUi36Iq4fixeeE6mdIxoTRe+ZdKwENOk1IhLCBWe2gTmW11oHKmEUov2jCj8JH/E9Du2JGAxw",
+	"YuZJBB6iD3gy4oBdA6fxcwJJMHzQ7FUtZunbWZ8l5DIRigVqQwi0ove9KIT1aVt1um161HfbwXHonrKT",
+	"gXtGvT5S7rQHekmvVqWykxL93DJcoVQ/Xzv+ldTsF155h8X7W0udqmL83Bd90qL8Z7q7Ntoaj1gsvxdq",
+	"5UJtk8+0tDx9niFnX6f+4uvU8590O+Nw5cp10zc/e+45xBKkiuJYO8oTU2iXq2GvrFLfSlLvq9VfbLX6",
+	"Rst2Wdn6vGhbjCEXl9p29vheYz2+xvo6tNUTBbY32H+fvyT83GDrHyjHJvV2s7WUhcIUZ+9O2WxH0vWR",
+	"6X+sU6KdG/kjlmrvpdrjS7W0NHov3fY10lvUSO/C7lezMVsSE87xJ0pSn/DojwkjegPLg23ivdfw1BfU",
+	"nudRySpqTxDq1F9g9UgnfP+vKtCpzArdWZxz2U5aHsPUn+r58IrWNllpLyhwuOXO3GByVgnX6WWzj9Z9",
+	"SdE6hbt6c6W9UaxOX7l1qG4zgbSP1L30SN1aS3aFQJ0ValVxOrPOnpdD+3z0w1ehG542NrbGiv9SQmM7",
+	"EO5PZma+oLjY8xEj89GovTjZB6M2D0ZtYdY+GIaSZMJDKOQqmrPgRQMlgHGrxyzBZbxFiOrp+inZl7V4",
+	"RLshl4ERLbHol4FINC9XlRlYm0X1s0fXVo6sfVVBtUeIp60vEpbH2p5DnG1Hy37dNfvyYnRPJR/WnNgV",
+	"4nv70N4XFNrb1PzZJKC3dSxvH8f76uJ4OwzhLYvePdfI3QvXGl+6xnjSgN9XFut70jhfcR+uuz1eXqjv",
+	"hcuduTDhXv7sI4QbRQjXtY5hJoIojnC/JmwskiWhQiTNxrMcIuKQSUUGUSKVgyI0UrZJORKRCkVjeU78",
+	"QSJG/mtfCd+SoQsJdO4SggeRCIEmIqZjuSR4+LEw2o9msE8USTRzVXwJxkNJBCcisR0IhpEkIYXW8qkU",
+	"TOWK16yIPOr5Kg83gmBeDDeuMUapqP4NR5kSAy0b5qFXMUwl1hrkDtu7BwHwpWCANEd87Q2OWDs8DLRY",
+	"p247ODMA5WN61G8Hh2GLNQcpU9dyUms9XPuUPy3BdcqTUut4Tm0USRnxm55inOoXaDo1cVvrHDY9z6mJ",
+	"ZDykPD3WcmpIR53dAamqoT9a9uOhU5tIesNyP7X/Km3o1XK95rV3lumlQcQjOaw8qY0n6aU1vwT11B3T",
+	"k37auspt01bfPQ0OQ7fNjgb2WMajwsJeX0sgECidiWRJx4LG3WM945XEiYmYyp7ecRSsisNmC6chWfJ6",
+	"zd/y7br0xeD5Aj3b/ELF2VMiZgnlAeuNWRIwpBHZimStTPo8HIo2W/CriEQXtYl99ZxOMqQw1axOpdHo",
+	"nydsAv188YagKYxKaTRAp9SvLrX0kueE9iXjQM0kgUcXCWqhzYvlFHpF/JAN6CRWPZSI/jma+/pWHVBh",
+	"wEVDJmMCPSHOTTtEfGTH/K5ESGeGj4nLKUskaXmtczIWcQweBo62QbR997voEypvZZcDa65kMQu0vWf6",
+	"kRhxRgYigefDEi68LkSlYLRdXscVbiYfvRRm7/FKEpQ4tmdHMJFKjJgW9bGYkkgdOF2eMBpKS+yotNx+",
+	"JVOG8VfmDqjDC91Y4BpoTBJ2udnDqLEzmix7G2iPEyXE9G9R0YhJYnl3HPwm+KL6qpBG8YzIGQ8sm75l",
+	"Msdz9NJhoSHm6sC3wr4bRoPhxzE9YWzzSfN9Dxzg1TIaWX83S0eMJ/Qi3htM1CRh+lTLrnV4fAyLytzT",
+	"nKqE6MWC3/gHDXLR5eYDDmgUTxKGnV9k7vMTfwAWpp/NT8KoFPycGEHa5dBnRC+phCUTTuoUgtfWyoIF",
+	"LINEq4JSpiuMkJZJpyfNt5TpmXlhvZXsXSel0lqzpWZmXqxvBHhoBCxaAN6iBVBmAHiLBoC3qgHwzHS7",
+	"l1Paf2gpvoHG3maJVLnbdm/hmJ59/PxryPOYebUaUVv6pvMSfla2shmx1LVN00Cl/u27zH2tU4KSG3JA",
+	"qfD2UXpD8zdwbpHhMaY3aAl0uTX8tB7X24FE3FDK1n19HnrAEm6r/36Fp50THzjLfdStfgDOp492pFaw",
+	"Wt/oM0lkro14GPGbDqFGXbsxu2Mx3LPL635B+PgO8YtySv8yJ3qAb39exPkHZEgl4YL42gDwgdJR/8s8",
+	"TnCgvywKNn3zogzzHe1t+uLWByPH3INYUYHd86AXAWF/TGh8YEAGkWqQT2AADKKbSWJgB1krt1fS2j9M",
+	"TxugelJP13b8mw6pIlMqjRFB6tCqGn4tmh5dbtqIOsS0ENJfD7vOff/NOaEkjKCTHw8YoX1xh0NJJVeX",
+	"G9FF7EAy6wrHD9zYxM6K/qSpM2OkUpfn2bJlmcb/nqmdqPtdRUL0Kjc7JJKwAKsQVfpYbTOJ/l1MdxJD",
+	"wFme0/LPKYhg7IfmDu2H5m4CCN7RczQyWp8veoDPLotErdAizTpiuMaOwxN2Ojjz3KaeJ72q3DPWHri2",
+	"odsZ8/QaC5miUVzr/PmXg5unoxeHU9PSs9Ypb5Xm1MYx5fNdJ/RsmqXsDeCp9hheAHKqB11Fa53aUQ28",
+	"cdPUrenUjFdnNohpbo593Nv6/qf0rO9aeoA2PepDiwy9cE2f9EGLHYbtwD3qH1O3fXZyuuySlMVgxIi8",
+	"C9z2oEWx83ooktwgtUT6XF+gFvE7oR1bbWxcfPvhrQsLx/M8r93StogUkyTQ40I1A8urbBk5tQmP9D+/",
+	"/6aWfda5PbvwiY1C2snXbXuFz9t6pp/3qDRet5VH8Aa/5lK/AC05Mm/I7SncS5P7pUG/dWJ+G/dLWGLh",
+	"vw7FlEP3yWUdFOZNL0K1caZlaV+IW21Z2xibHDKmSB3tSqfL04294AY4hN0HDJ4Cpr+2JjGOxpm5zZgl",
+	"XQ4uQ5ozAxOqPkjEfxknmNI9z26U+hG2w/0ZNMbSQ4YWD+l7+GQ6jGJm+tiid6vt7mTCecRvwAaHli6R",
+	"6nJ0b8rsyzdm8iqMzDXsrzseNsSY8ftRjMkh6YrBIApYKILJiHHVkGOIReqJGcUN+G/BYKtd/tBoNMrT",
+	"TP2IU7Au5xNNpZvbflcHPjMnVCkaDPUgwNcI04ydlQOvpHEk5tLx3+K7um8imcnQ+fXlZ7f3Ld/9QH8b",
+	"/SxsrmND07mnZK+dXX4O1+nL/tatFde8mxlhbmbFNO5jed+tFeZsYYa+cqDA9rg/s0eqJCCp/+v91b8O",
+	"nkIQrtBWNAqGc7kHWfYiNMQoPjEJk9Sx1r52FptPpWGD+PZ2PrSsl7ZxuElwYPYgkqQO4f+ry1eSBIKj",
+	"b4wyUstKSJJYCivDz561JM53+na63PYlJP0Z9LPSN0BvjkRG9k6HDDp2o1y02Zdz06NXdjl08Qa3Ww7F",
+	"lMPwZkQqCn0vbAMsTIiYThV22DBXB40u/8RVFBu3PewUX9wh/jhhd5HQnprgaug7pEn+ZyXnfmcdVrf1",
+	"d43dCct2JctT28Rmrm2fBTm2/1rVe6Zx3MtGbtpTF/J32F0iN7nlMK4Fb3eZq7cRyKviuz3YuXUrsNfL",
+	"yA9/NGWB8zKmpNXdg3JyjbaqOXHEJ3EMuBzMEGMGtLBJu7xOYykMOAk62JGYKpYcnBMK4oyMo+BWZiKz",
+	"TOJ0OeYLJ/yWiym3axfjnlrAcYHd9ERSlCFkIpnUgsSvWJi+Fl7QabXpecamMLnKlu0DJLNGq/bqQtPU",
+	"g0YO5poLa+sV5ZObCU1CaeOmXU71CLGLijKSDUCwpXnIy0m14HoCIOzniu4tyKKYStU79LAp6DIp02oc",
+	"1baULY8I1P0StIVp//rgJ1qiLI4eVBb6M+bUReuR1QX0EKJ3LPxSQcJfGYQXixJ2ohuNOyApD/vi/nUQ",
+	"i+B2SftX24jNv7r48c03P/3rb3qr+aTe9g6Jb27SCyN44dDPFz6Qa22955JbKhoxhwzFlAwomNnJRFvL",
+	"et3ZVNiUxjGBIVlkDzQSNza5MarBIdA3I/+FpkfQuHQwkAxOumVjZc/U7kCfStbpclTiWmPpnYmPFlzf",
+	"GAN5CYP8gMm7RqrC6r7CN/4WZm1b6cnFFGXJieu15usH8I16EtawrHVOTk6OPc9zavrNe/rNa53a20ki",
+	"xuz1NyyJoSgGcEuFe66uPPKvdqVSjVEiZPBE/E6N2ks0MAuvsDX2cKtd8sEWlBb2Cu6BgUimNNHLU28C",
+	"qgjFdU956ICpCD5wSC1SznjrMhpNYqog8Q03cgg1Xjhg53DF23bOyYRrdQE7kGLjfrgd14/FmODcOfqJ",
+	"HTLV5hdJGGdT7WPjCJpSuWLgIjYS9zcP016ROIYhHY8Zd+DIhI9pFKZwQHLDFAQNooSkzf8dSOeb9u0W",
+	"82daqENs8q2ZhVeSjMQdhA4MPHBODlgkO0RTJ1w6RAo077s8FQ0DEccQSp0XDaFg2HtzwkNRISIuwjt9",
+	"kwUxsaF9anrGNzfaxGYsj9q5Uc+i3iKt4DBssyNt4J1o4+00dM/KjDf7Qk7NLK30DrZgyz3tnwVuO/SY",
+	"ezZoUje7/oTqO8xlluerwtL023EhcdtyW8eFE9FUw0xts9XeaILLBOSven/gCodYlVFrs+eeGNrQKtpa",
+	"JH+w+JiCSLaSb22rBuWIm27Kh8qUzAUkvQDDdjSOWUJGVJ/AHMLZNC1i6hBqGI3i2NHerylEzZrUa+li",
+	"s8jyVSrbGuS7KFYsIf2ZRVVBd1yL/ZVDLXXQToE4BZlCIDTDMeGAgGlA65KbhCHoDMOsVnscOMS/jXgI",
+	"IDHiZ0lbv0EuUrxa+r742EjJLveZ/kC9IKZS+qTuq4RyGUFQAbDyWgybfBHCkfuzXGoiCrpcThkbO4CD",
+	"HlGeXTmlEQLX/cufrq67PPetTC4u+2Kv/0z/3dNHEqaSGTY1djAxBdhnlnR59hYJhnZCEimH+HIyZolk",
+	"IcBH/DI5/T6S6iKOr3AMP2XLZSEMUaLqs7GigoksILAK0WRgJSvLmLlRXeHlVQVcueFYwir9/asGo49t",
+	"PJQf9MVVA8GZwCteydy4KuclAxSsQ5vlPGeeeqoUG42VrHVaR85Klcy5XVfr1NJNVwG1wsubncNmx2ul",
+	"hdAInPIYtOVw2/3DwD0N28zNQFUeqzn47Tu11HqqORjmgCFkLUI65M3b92+v35LXpsgD9miH/OP6+pIc",
+	"eYd2l0jEHM2BtRCmtYpBoC9VSaSn3NsMXpICtlCuLavNTqesiBfB0BFn96qHcNpap8Zm//z93e8i+vD7",
+	"xezHyLv/cOXNfvzl5/sPb8QU/vediN5/+8+xPufH1rv2v/8b3374/lM0+HkNd2tuZz1cJZbfT19BodiC",
+	"apbQeVRmNUg56yD9aTlZhFOj46h3y2YLJkO1oWAIDCVjRjmbK85JpvuLKl8fSSuq9CEx5eXFylfZmzw+",
+	"KveBMz8wRbUUQyulCsebemqPqfkeUHjwXDvBuZq0qkHkIX1r6pllM5B2q44pr2SHNDC8p2GFpIGK7ir1",
+	"j1Ugq+iojVCRg4SxnkoiGqdR9vJm/utI/JFZpvpF5VCMe1A3YQCGntc6bGsRBPI8nLAepD5yXuBRARu5",
+	"In/IWCSKxr1V8gtOzVYvZtXc8BVtiWQPSiT1L6W43E7T+8upiTuWaP/0pl/rYOWzyP2tz0gVH3xjZvCi",
+	"vXESBZiZGRm8a9NreB58wSQxE//p6o2eo2UsJnZtaF1ud5HgSkjhWplqgJh5gKfXPjqlx2cDl3mh57YH",
+	"g5ZLj9p99/CoHXpnp23WOm0V0yBblFobWfGw3szEw9ejNTfSjXaTL1OTy2ujfkE/1RYX474hnz6+d4hd",
+	"SY7RGA7ITYcEsyBmTq7m15QC18cscfWaLq8NPiduk0w4lENZ9KTe9CScQLyPkboeiBY+hPHwoJQnzSyh",
+	"HYBm9nJ2L2efs5xdU6hW55fh8J56aqfoeJmKod2I7G1gosWoXA5ECTtpI569MijWBdAX2FVPtD0/ZMEt",
+	"C4kWZjk8JYQ0MRGjcqHQLq8Dxaq9Q0/RW8Z9AGEBqy+VciqSkIwmUpEhvWOkiaio1mmXB0Oa0EAP0qKu",
+	"YzFliRtQyUjMlGKJQygnk/G4+Kut3w2jm0hZzgfzKGB9mDJ662Puu/B2CQu0/IS3EFAEqu/UF/rhCSPj",
+	"iRyyEBhDsmivia6mWqvLfRQlvdxn8QGGmr0vpL8lozELyQTApmrI+Hw2HgKy0pCUXL39+Mu7b9/2frrs",
+	"/Xrx7hritNkwOiQUHEpctQLW47Y8Jt55lsgkLa+VIcVy0XQBXCcNcuS1utw3smzCE0aDIe3HzMeQbu61",
+	"A8q5UETSWQrJhW/a5fkJ1cukQX5dhZKxLP6LmCgj7b7NrfIngaGVSP/+mj1Ycu/wqHivvaGzN3T2hs5K",
+	"ho5hlFluHaTx34sgYGNlTZc9O+cXDO3TV7VW+sDfU8WmdFaNBkxVokhSG+BRXf+8SajHilGAzQzDUjDV",
+	"FYMyI23E3TCuNwcLM/OmYASSemZo+DCWnj0R88UkYWqScMDyCCjEtFHrlucRoY08KOej2nxxLFoI0vzY",
+	"o8jAEuUkCBgLC3lzY51JPfmIFzg3MMVyE4wgeUlyI5TSf+kHo52YGmVoJGJ5ggHSQy2RkvaFtWQndbqY",
+	"GzkABhnOCKQPtQgX3KC4Vjf1GuRNztRzEAGVWnuESqSHW93sI3X/vUBrwj9wyBRKysAaVkmUn520zuwm",
+	"YRjHL5prH/XHLbXWtrNn0i3Tqf3rtj26PPvjY0ten9z9ejj77bT/4zJ9ta6myQ97STuS3PaCeOVeiWyk",
+	"RJ6WpUoyFFOfRyJnmLedCuJvojiWebLGVzIlPAK6SeBxFgMToCV1DNDqC6zFetDlMuIBnq+vm1JJYiqV",
+	"IVly8jSZHZR7WVrPvBe4ygh3zRKuksbMMXMMvyDHUyCkIdMEuTyNeAhkWJYvyXA7qakWnnWLXUWMKjoP",
+	"cIokit6igsWYMp1B0RW6m1BHyKYG4xspoAiYKPPu9muAWBQTBXMW8RukrO7yH0VxFnHybqI7BgXnbDRW",
+	"M6gjaxAs0rKmOxeqZ8QZ+M04IVYT2KdRMoh4pJh9SJfjA5CCNP0QYNZXE0UamfUO3+UhUNS3+P7zb1zd",
+	"MQ/mr5ATNdU3qVtncqJ9IWJG+UqYn1Jeyt2kUcH16Y1pFBY8oUpHqE9jQN4W3KbG0UnpyeXecnvOWy5c",
+	"taH7bJBCx/QoaIfuIWsN3DZt9t2z4DR0T9jx4Ii2+4dBK8yQQma96BWA1KYMfs6GmR0BkPQ851PqVSLQ",
+	"W/8y6QMbxtzkHJbPpKL3vcXTvUarfC7L7lwx7eXOanuuhwNXk8Qgkpp9xDS5R4Njz23Tk76bEllZUqqF",
+	"LoZ2rdvwy1omwzsr2CvshVTUAFME5LuAxE5M4pD0kUDiYN/46SltAa1EU6HLxXRFQPNKiKV54OxSGpsy",
+	"WGYR2OwQARfQWGvBDKOcRw1zRuqG+9Lilh3iZxBC/VceRHxARoxyOY9hLqCXi5F+dAnS4jCAGUOE20CL",
+	"LYaYbAIhFonFDucB0BYsjESS/vdvCzfPYcktXQVQWc9h0Zbiu14QvvglAGubq4WYq9GzXsb4twF6No3H",
+	"5lCwuSDt4TNBxKZBi4cbFjV/q+0AifMlQlk/f0oYUDy0VF4/wwRxpcxdUlKcCxQ5aaQoF4hDB64YhaO5",
+	"GNx8qE8rK6joM5suIQFN9B4yDlyWDT5Hqg7D6xEKwoVaBgxKV/T2CKGsKmA3wutwQ+FVnLs5IP/D4bAX",
+	"JtgOf9sckF9ldaeLZS+6lqFZsnl6UrHl/LnsE5JojlFvxc0ERtiYAouUscHy0q82n3hfC/69nqBF43az",
+	"2N8LnJwH+/+k9ZTZe4AX4QCXO7OBS9uMpV7wV7q8UPSY5CsZLUucucl8YFQLpw6hXZ6VpueO++mvQNA0",
+	"FNOUkp/EbKBInw2jFOSUVvJHkmAraks8SeO4Qd5leRkDJyrJwTjQuQbo//2cmlUkS8mcp36W5Z5MmBwS",
+	"yZCaXkvrLq/7uaTRxfX12w+X11f+gWPa+LGxRCWdc/GMO2mwUgvqOq04zdJ60EIpr8HhpSDhNBAJa3Q5",
+	"oL2yZcSF6tkPbTmzzNs6lslUf79UV5wv3CIrEvULZaW5hWPTf0aiSaa6HDoCRApmqa4HPVdtegA+av6y",
+	"IUVeAigHHyRi1OWRgiweUhoY+8acjfALXLMH52R+0EBG2LsRnPldbroklMLCTDs/O8MRtGeIBb9hCWYo",
+	"60CYkrYWQv6Ky09lnnX+xgcN8pMaFiqbkRqx7bXLAsoftXh62J5qbWxPrVhl+QWUSZa8YCt7QXvO5oZZ",
+	"c0vDzGzAZWZZOt7HM8ucQo36HILHyr7yIFnuHv4aKthv7Gl0qzLSsP13SqoLdyRp552dmJsPxFjHMeUu",
+	"IjJ2nGRF9h9KxgnLE+FohUi5QPArKgR7BtBCQvoO4CRal0hbRGNg05D7nOsaCIy5CJhK+9rF1ChS/Wl9",
+	"h2S/4DPTnybcMNZC95/0LGivoaJ+DGemSEw4BuhEc4ElixmJkMWF/j9wK7x3z7xgT/B45ueKa1/JLk+r",
+	"aQHfq40ZPObeRVI/H5l3HdL2DvMDpHc0imk/Zj0leuYS6MmHKHOsDqrnzAV2P9Z26UGXj5CWScA47LQj",
+	"GTcmq8GIhBiF4TuO0ox1COThXY6Hsa9TJEndvCHEoU0mOrsjqesV4sIJTsZ+dpevqAJmo2mkAgMWNw2d",
+	"wcbV35cDv1SKKuLIwaxHasmetKKex6KfZ3ESZFEuFFzBKGx0k9yIB0DqhW/qk3rL88C6Qo6SPMwnBJMj",
+	"4vOgJIdA56U8sijP9GEs2YMGucqn0WEQcVh4BbsfQjqTaQ9InGwuLAaBzJgqfDv8agZolt2yywu5c1LX",
+	"RgKx2XlYsLCegIV6hmQpQSykeU/IzXe5fqa1oABAZceHXsBca6qE5ZaU8QzgO8EIYiZlOsi6T8PfJ1IB",
+	"l7xjDXpfW26R8kkccXYOlQtiym8SGmqnJGEyA6xRSfBkB7IcSJ5lrger71dgmtkEbI94RaPIL2PKnwZl",
+	"vyZKe/W2/THl+IqPgrk3nwDbTObay/wntdb2yPw9Mv/5I/NX3k8/m1nFPRU+ANF30rBMHjdrOgGvjKDE",
+	"Z+3hk18NBr+EhC4zuceoo3btRmTi4rEQ86mdpi1CNAFBOUsWxybKBxgOdADs2WArG+PRP89ciPRukSRz",
+	"V2QegSl2TM+1iPUKi7PLM5OzvMLfGqPpHetuE7psyC7PFfyvYInaOzyBGbpgf5pIZpevaH/OmZcO9I7S",
+	"K23m4DsYbGsQ02jEQsLuGMcwpl7DeuKn0GL0jiXg8KTuo+kPD0xtSsXoRRbN0A6hJKHaOs2Pi4spjqrL",
+	"87bmedqDfQGJq/0YEkwU6bNAjMDPRWOmy+tlNiagbjkRg0EGvbUGT4NcWvcIobom6mgmUc+OVAlTwVAb",
+	"0WiBK+THtctgsVxUL8YNTNif5wAgn9eMLSJNNlGpj2ymZhZJzjY5bLQOS00TWNM5kiYISFK4f/qq5JC4",
+	"3YnnHTLS0psqtWBaDml6+oMfNuGbw8zubeS9jby3kfc28t5GfqQWFDkA5K5NZCmFG0f8dscm8oVJbQvO",
+	"XGDQ189ApR+Lm/kqJxg1lNaSiBeNTBR9kDgHOWUS1VjaSSgZsCkZRXyigO9ZzMMErN5wTPobi5kgUQ4s",
+	"k9C3c66yB0YZIfM8SrfG8qqdKyne6yncVqNjMFyWCsRjS6P+sA54TcfR69brKBy/Zve4vtxY3ET8/xVK",
+	"/Y32A63ZW8dKr3L16eO7v/1P67tR8D+t79bIEZo3rpCC+mPvyyBeWJH7B3rLCIUdG8RRcEtgzcC3fNxy",
+	"SoPK2LWTjnctiBpS9/FhWv330Or1iT+ifEJjgzcyTUMQL2OyQNVF8GbswIMEqI4IIgPCFWOsosCHoDuN",
+	"XYIzhvgMuITQJ/s7F9qQEneRHiYL/X3V+opV6+abZyyD23iLe9qeveOzzPFJ++NAjaX591y3ulahtemC",
+	"7NHfAmTPnvxnT/7z0pyqrR0cI62342N8wLbQKvbzA4ks7NOG5FPha7vVaEHY5XksCjAbViB68geKyCD9",
+	"enAuPlCfCj+VIXzmI+cgIbt8MWRO1omYZ3wJNjEBpCqzIK4IZpOFWLbpprMQzM7wFhM+kSzEMRrEhu1/",
+	"a8Pr9UXsBZ8h4KLPZsJEzDMsxyIKo8vLQuSYOEk5jpHVgUdaBtJkBm3iRiaZlaJF4O234EosxL6vWTJ6",
+	"mrh33mSgXKupeLa6i6jHvQdp7O2wfQD6WQag90bP1xdJLrFMQFU9kt2FlRy7tbreLkR07JtIJcYSw7zz",
+	"tMWmtsc2WS0EcxI2soZcaoAkjIYuKOubhBoodxoWgj+gRAwHYkJE+aBQVnoG9NiL9WmWctlGb5B0oyo2",
+	"dLCP/6wY/7m2k7aPAO0tj73lsY/d7M2YR4rdpJL2UaM3E/44uaEP9JYVzQhbBJwW9ayY/0lH6C9J7jj7",
+	"1M7Wqv2Tnei9at+r9r1q36v2vWp/JNWeStpdq3YlEjZIBFevYdfK138qcct4NXPZr0MK/EbphYbJxLBw",
+	"YJ3vp4/vG+Ry0o+joEEutGKJEmZrSB1koAwTMR5jqyuUk3BEDwIqLZoe8eEvpPkoJyhLB/GTPnNrrFeh",
+	"RBs5mg1fL9ofvUzgIWXPymJ/fTkM1dsojr6BLkik6Xnk+2/0sTUknymO7t0kYjK2N7xAKU6+nfVZQi4T",
+	"oVigak5NMjUZ9waMrUbwDCul1qn9cfibOrv7l9f/sTn64WT8viU/nk7/3Q7eHA/+cfT7hbd6fgI/YxW3",
+	"hT44J/c+UsWAjdNFTs4HRGB6umXwzN3gIxvRiEf8ZuWbZFfM3cj0A1nxJvrszekx1pV6zRWe8b3gJkC6",
+	"goi8FuID5TMzKLmNuGPBJIHdBRmjHNcFRdp2s8lTsZdu/znBNwbJU8aVNgeIzckrAqu5SPX14MIupfnC",
+	"bbGM32tE798zfqOGtc5x26mNIm7/bB7rISs9M7VO7f/7vwv3N+r+13PPeu5//vf/WcaTlhPkid0d5Y7W",
+	"T3AcXQMQt2KQSm43nQmDv4XUqeWdqFMu+GwkJrLLsduLdMjF5Ttyy2YSCB2s56KPQijbXLrQC7DLbavD",
+	"B7sckoomhyZFjVQH1uYkYHNi9FaqLNlydalPSoolWvPEEiM6gx4EJvNftGOLXBo+EgRE/AaGMTo4z1fa",
+	"QZx6OmQJs+/Gcy7s0srDgwa54ITd482zuUcmKySQJ4ZaHwrYaF/cMey9D+lXAsWBqGTt+sZCyDSWrj/y",
+	"dBjFDNPj2YHi7TMX8uqSpE8q4gLwYTCQhA0mluiBwATigHpwTo/dIweZT+qDiMUh8XOelk9E0uW+ua/+",
+	"AaL0diDsjwmNbaUj3E6Px5QsRtgkwiFcqC5vey3soYFv3k8Yvc1q7kgyiZk+k4zpbMSQTITKW1MAqL8Y",
+	"dKfA4sEIe33od0JqNFizwLkjG13u55otuD+wmY9ONO56KB8Ekp50FqGc9JbNSMLGMZ0ZVhHDtAEePSx+",
+	"3L9pBeNIJEyvCevxF15Pb6SU4M447pQb7D4djxPIo5jl4JsfQj9lzBO8qy1v4eIh6NABfDB6ICkViyWW",
+	"gcBFLlJiekV1eZ8Gt9rC4OE5Rhj0N7ngJJUXpjkUuWHAFQceXQ/kjK8/a8KoQZzga1GVYyCfl2wQhjIV",
+	"uvALLESYxi7PN6zSagdpA/GueULcrKtW2roUwCDQD+Ta3vmVJL71wuHrBmIcsZSpz9jd53NyUguWG8Ek",
+	"glasBEzvU4YuuYxpwHLmrH74+tGUQu+Pj1b9bIU3SRHjcNWEK+Q41Waotn60lRypvxuHuWEvTHXht3iA",
+	"vFdgfawW0SiEFVY2MnfSpar4BbCgZDWoTGttqMyjRaJK/I9hpLfRDOtSAwX8fcZKcmrLxqBEjtIO6kr1",
+	"WA6DVr9JvTP3dHDC3HZ4HLhn/SPqtgeHrBU2A69/RlcOYK3tGxXWx0Zcfev5OSXUfnkJVuvUfrs9/OfZ",
+	"vffz9OT9uPULP/omOP0QNj+q9r/l8fdDDy5gYwOF2mn0yn6npdGrtBfLyn4YyJ8qP0wfdLROCFi4cRzK",
+	"2ftuX05gbB2f8gnAOp/Tj92w4itzff/8y/mzdjGOfmCzi4n2Cf/vP/qXbxhNWJL+UnCQwXrIrH2AMOdD",
+	"dGv4zFmMMFctVhouzGyxylhh6l+jrMjMwXjmIF8y2MbIoQz9dND1rLe9tvE/p4ngN0RwdtAgP2mLNTXq",
+	"HOJDMZxPFLM9+vqTGbhK2vECP1Jqv2mk7TUZ3XBi2+hglgP8IMR7Z47kSISTGFiOtf+FRq+puqMYfh2K",
+	"RBHtXSbIOmjgyIsNU+ftTxpLsaoR+kC409iHW8N1X6AN4mRXWw0Hf+eIn1PqX9OQzD1mJwO3TU/77lng",
+	"hW6TtQaHtN0/Co7Dimc3bQeKRIwKmh8GYx2pwmjkTCo2Wu1+6Q3s21mnav4VH7ppKz/I/E3MjdM1uLbx",
+	"BmteL5PcUtdG0JXZSFSRpflBQPHnTZFcn6uUj9s0dkLvFzjdtc89FFOOMRSkSbplbAxs43QAO2OtJOUy",
+	"r2BFAzXXEOSPE/fufWvsfrw9m7rX/22Pai/JgM1WQ2aRaqGt0JNbMakZCs6qUqnQTkrfGpjDIV9qxAws",
+	"wM+fuTW2b3uHtu8+B7FlDuJ5pRWyIJUwanWLBMOm/UbmY2K5CJQ2niJ+Y9q4o8tV1v9u27zDCqkFu9Pk",
+	"6z/tP5dlihlSd9s4PlpRBv/tLAT+65TPSBzdpRiHg7JcgH/x7ceffnx31fv08b1/kGaZy+ylT2aIFxi0",
+	"j2Jka9kSaGQzAHZ6t486lY6zQgAZTbmXQAUJ9JL8u/8Uq0BYcEtomhnbaXaThEwC7iK//4oZznl9WZLO",
+	"zA2tWrKssrxzIkXRe1bdqfWCKHpPtGOkDcQxSwLGVYNcADkQZiYwT5Q13RmVdx69huesK6SfsL3nyj1c",
+	"VrQ0zTf85eJafz4LEERja5WwYrGP86atMa/p/cPdMGFNPPMyuN30tVRmVdqdHlBFY/FQD2TY7xW8XmX7",
+	"pYIe65reb5lY2i6hVL0i11lO62RmmruPijzRFlxjgqrsB86merVsBR99zrHutUPXL7F0FFYoofpDrihG",
+	"0gguyJ40aos1k4sS5aMpwIRaSnp/DjUMUkVxTJATECCa3hnxI96byDJ45hu49UbSproooL04VHzOvn76",
+	"KdHJ+A3WXJBOdWdkI6AWHDpcTY8f9H654v1LFu1P08h39SU9Z6ptVBkHgm9hTyBXgDRpJhaHEmCK/Nz0",
+	"q3yAzobU281WVh12UFLIBQt1e2G9oU24sRmI434sLpsvWE6YJ+7lxZ6xZPUapHG4sdk5kfSGuXLGgyXA",
+	"9I+MhhKJzl5JApcQMSDsjiWzDAidi/9Y3Haaw8dAl6ON1L4WS0wi5w7E0iRYsYmYQp8MvNQBvDjyh9AZ",
+	"1vDq70X0UG0eXx+ZJpElFwEYbyKmEnsoYgNOeJy2irGEFvDnBqIKfYKhA8wtG6sClNegZeGuMx5U+eyf",
+	"9FRczXiwG899x7jFlus1r7WcOjKiKqSzwsGaUzONxi01mH41Ix0997R51nLb9LDvngbt0LUy8yzwbJf0",
+	"XL9gzId3QhoBpkB/hlqnferlkpzY+FavUOxHXOs0W94awXg711UFmDMe2O66z97reOb02EXqSb3lcNdz",
+	"Mc1JGFOWt7KEWQ5Kepehjeo5MJEWKRGNM5BCfmNrOYJ/a9miWJJMxsqWBURKAgMANN+BmsYDx4gXjFbr",
+	"ReoQQE9jV1RzT5AJWGBQkb/Ktv3OjZnntmvz0ITH27hfWphgR04O7jqJS221bbeRh5PuVWNslqd/MM8j",
+	"GTOqX5+ea4WsjyATiJgCiftgUJ79+QSPefTsj7MYwohx0NJKk0gSPYFVmXt9rLbqOv+oT/5r6VPBbonS",
+	"1hpVj82qrQoPH4hkBIJiMoEjC7iAz5rtslUmsO7+bu5ioF2ISRw0g1Z4yNw2gNiC49A9ZScD94x6fTzS",
+	"HmTv/IaNBGYSQQ5BEtS6758vIaZX5sMZMfiYX0VGbGJ2qhU9elSbp8NQfuDiynYEUA/rTUguUkmC58wJ",
+	"E4ihdLpcn0xsSaLvpCflqxRJHbv1pR6IqXPDesG+ZFwdlLIJG7t+6yqv7QIvdnP9Tjmb21tmv/yTckbe",
+	"CKT2SWGQ1I0Fv3ElCxKmXH1gPEyoZPN7aq0N8cQ5vSVzsUGcJzdv20mZdWawMtojtRLYZ+6eT+ZuIgtA",
+	"w5XkXd54WiuDh/YTUKeJW8ahqHkMLgu0psVS4Ab5Fiv6LQ8q3hnANZLF+l71tnd2UJXp20yW7VN9LzXV",
+	"t8kKdqrwXtBlLqc+R3SmrXzoF4BV8NCGGJLO7Uqs52fJDX7xamKfDdipY73JLvkcucOqVhhguWIsHZOH",
+	"CPsYmZDViqnEHWiD7fBlsLF+bsDeWmtzPHFK8RHEi5mFtSTM0byEae1Gwpi0417SvKy84+5yh1sYvpjc",
+	"e83wparjh1DXA3UkqVduiXmhQhKraiy1bQBxeVLPlZUcOFB8HAguRcyAqNANxZTLBjnyDolv6EC5UL1A",
+	"8EF0M0lY6EOsT0y0Nc3OyZHXSk+c8ITRYAi0UTZlQELBTDfbtKJjMYL5C9zgrX3jHQXeauPgtjdmCdCx",
+	"6k+tZ9v8dBPd0P5MsdoW0a3CqKvCXL8Oi4U99kMgDWXjmYewNqgC0ZesMDRD//qJZ4VGxa1kV0N+8nDS",
+	"1k3Kmw0VGy7or2hHvU9feWexbNDOtg7ePWPewG3TZt89DVqhe8jaA3ss085vP5E3VNGA6bVV+2vrHWff",
+	"ar/ldrzlDAFrulF2tvUsw6CbMmV/HfvvJ/Pe7+C1d7YHc+cZvgp2HJ4cnUJGqO0eUnbo0uC07R55rO+F",
+	"g0GzxbS1bEyKWqdMMwJzLiaoR4IDqxWVk4SNGFe9CY+09aw1pswl1gzdueEyhxJ1esMs/a79efsdn5/H",
+	"/a7f8a7/qUgpagg6bdkyEIoW6EM3kAEK0RUV2/6biYw4k5LoVSbPkYURmj3wG6KE3paObeZJ+GTUh4rI",
+	"CZSAEXP3jcomf7Ej+4orJ8289sYJG0T3+mv8cJntcKMRrizx+udMHpuv83D+2C6wryKFfJet2V3VVe5k",
+	"/yGbqD0LVxMZTaAFLhAhdGwhVX69GZJj0K1dTjlE3Ow9yZACjTAw/M7Se0+pBMCMGQpL2bVInXaxWa95",
+	"fCQJhzMhEmg68Z0jZ+/cOBKmLQ1tDAyAoffSB0lySobsnoTRTaQMRZYc0jGsOitkXs29NJPViXCzpJ80",
+	"F77ehl93t76ggtVHlnxrTtyyQla7x77iYtZ3+LEu4Vt9Ofnxu1QgbGRSrZUeNxdtXuS6sfTaZ79favZ7",
+	"3fW5pNg1J8QWstrZynpexWwvQ0V86erhaVLa6y39510U2+W5VDYpMdSBrEz8l3Fsl5BTF2iESzlhoTbQ",
+	"0wvrZdZ8LIJbBj0t+mwgoCsIVdoyH9GZ6SnZ5dAKHFpjm4fDsOvV3oFDsI9IlcnuECqJ4AblWopDxbzc",
+	"bhTYLu3udUXACyoEfhmy02bq9zJ0fWtliU3+lVYMb2jOT1l/KMSty3g4FhFUhK1aM2QvQb5vCNZSHuab",
+	"F8lX5wUof5dzmiRiKk1oJ2tydFBVfNQgV4CAh0q+LseYiqXptM2ESiOsv+KbvU1f7ImqlPJlQq9kOmvy",
+	"RZcMFd/zKk+Db4L4lsCQ6YXZ06OF5YfsvvlKRCOsG6joa7YK8qh/HJyEp8w9G3jUbfebgXsatpiLBM14",
+	"bEXRXSSxlkMxbuRgX6/1KpGvLUfqzmLIc+vv4Viy2Yr5FfIVBJUX3jonwcwxuXF4+a1efFgErE/AtlJa",
+	"QH36+F5bbiC4FOUhTUJiPpgkcsyCaGC2SpdLOpOkbnQu8a3EjKDBuf1LRSMmFR2N8z/K6IZTLZX9A6fL",
+	"9V82YqwfbN/4lb7pULKg5xMs98k1DLf07XZGu1ybrLkCq5xIIQkLWHQHLAwgeKjKnwVzcY7dxEBap1NO",
+	"6rah2SvppCnpQqs4e28r+/XNHNMeMBeNDuJJyEJsTAaE9GB9m5ATz0aKnSfMlV3enxFORxG/KTy00eUY",
+	"2tdfy8bzYRuTuv6PeU1t08dCjPs0uCU0DBMmpUPERMkoZF1u2rNCq3itn+BGXOibQcu2hEkR3zGihKOH",
+	"lECPcye9o9PlccRv3VgENNbnW0J7+ygy4bH+T7HDYhxrNRepLq/7v7795h8//fRD7+L9+59+7V1+fPfL",
+	"xfVb/6CT6yYPeQGzbHqTJAacALyq73T5whG4PYOWfsXLIn5HY+j1x4k/SWJff4oun/BbLqYcPxvRwhgC",
+	"b/mHZnK6Z872z6HfyRS+kHbFqCIjIRVpefmlU7yL+R0bEvpLCvPmxOOT5iWWabP11dd66mZTffLE2Y5n",
+	"YwCgxKx1aihCPwx++PksOf3+h3//kVxPf/90+eb03fvL396J1nv6nl5NH99k2PB7/hqpIZq6Vf6i3VtO",
+	"rqVPdMO11MRJSLt6BGxPPvolpGjmbaNNTKMqP2+t/E2qt7UC1QsvZHF0x5KIgUEhJAONOmOKjGjIwODS",
+	"P+g/qlI6WyuAfWrnmWRqdrFMl2Rv5m+fWauE8lk+cGBiBibObIRihIjJfGuPhSTQ4lp8jICmt6oGDSMQ",
+	"KWEvYRRuDjRB2HIq1a7gjW6kXs3NejLiAcsPsHXtnc1FXLd0w/P321intjbVqVWadH5F7UOvO01f7UYe",
+	"fI5ElkNsi/x8GqcivdXlD5G+krd6c0LFf87XrQtuu8Bb99BucEIHCsqyEwYciMCiYinBHCLp7IAEMaMJ",
+	"xEO73BzSzrhIwvOcGiamfZ5pOo/d29PH6Ouqc1O71cSb8qTkvYZNN/xnz1F5X2FU9HDX4tgmwvZieedG",
+	"3svOaT26//M6E6CVeS9tgprTZgA7xiCahEiaKLhHDhFxyKTCRrWdXNfdLq/7RkL7RkQrENvaU4rZQDnE",
+	"l5MgYCxkGL2jpHV/D4oo4qTpEel0uY8EmX6GlMhuAuDjydhJw9sQNB7AzyJB/ZOqpJxuOHDMTbSvhlS+",
+	"QzHFlrxUQmESmTKuHkizvckm8onybDldaIPmOPdViTbDi7mmMDMvOrvCq/96eDSWKjALvhYbhM2J+vLB",
+	"ZgqjVtFusOl5j5kVpEqx0VjJWufQWY1mwYaC11Fc+JrYHJa2+oeW99Rt05O+exqcha7t39oOjsJCgLZ0",
+	"KvWd9L3hsc1+K3Db4SFzTwdt6trn6mM1p6aXe8+8ZkUz1EN4MzjRTmsvECGrdVpeWx+AeHRvJGuddivH",
+	"vJpu7dpD7Vb1E3aQdbSr9OGsY7ZQ98StZfnJnCX/Kh/3+mxOzaoK7PWfVkv19IGEmT+BDH43HVRTNRiF",
+	"RRG24g4raX2YG/PS7ocrwB/KU8DXqCGzsYMHl25IrRsNDTUoVb3nnCxHK+mIdXlfhDPQjPnkL6lLQajN",
+	"iyZ4XxonjIYzWz4UUA6VwF0eKeiub9Hv1luz8HebP0unwxoL52ALdHnqyqU6vHBdKmzteX6Zvv5o18Sc",
+	"lKhtS1mfKYfm0denHU6vm83szeBEBuKkU/vH9fUlOfK8DnKacxoTPFSuRY60Ds9rkWbLc2qc3S95dCt7",
+	"dKpvsl765domf9mmqqXKm7NL2EkXuenUAOyIWnjIl0Lt/9h1Ftvz+TMe5mUbzPTuvaREKKqYa1Otf24Y",
+	"myuVzx/oLchnzqaLMBhMaM5jYAhCYL4TCWm1yVBMEtnlOYM7oImW81NBUgAO+AQluBwHYYgAOoRHdrlE",
+	"ny6V61qGy2mkgiGhisQsklDJpIaAWAecDZbK2SRsdMNlo8sv7A8JG8c0YKEFptf7M7AqaBJHLCEwuYBO",
+	"kUqMs5wuVV2OrKG/btKByiFaPXV5wrBdignMZRQS+FGJmmqRWKYs4PhcCMdkqHeYq/uSw3DjhN1FYiJ7",
+	"uBJ67H4cJUzODf64MPg5PMO3re9+kd/8/G6YyODbYfzzuw+//G//SF79W45F/0S8eexgX+uz4hny2+jL",
+	"xzK8oFwvCoOSkNwraT7YRlqn2Lb9z9o3jCYsuZioYa3zf//RTsjFOPqBzdJf/qMvSO7Ku7HrRSWS6Ab0",
+	"hTby9ZkSdUcogsmIcQVWu/86FIH0gQoXk0IWyxcpqPGPBdW+wSARo4N097wG8WVecv7Z76M7BkQG0I2G",
+	"0RBoDRqZoyPGssyrArZoJ0fM65CLy3fkls3wVqZBQXobYPNbvE/KQDNPWkQki2PpEMkUmYyJVj2A48/d",
+	"0tYJLN71Etrgw+vgaEBASkBvZr3z8/fKddQvedmIJW5Lq3EGNNjw2lEyx5qTVhFECRknURDxm8YCOr5s",
+	"Lt/yMG1hJm1jsatLAgxSGUog/+b27LKYIryqHSId6wmlcWFs4i7SQrI4QJyiqk+U6hY7lTf0jmWjxvjr",
+	"FCrX9JrlzMrG/BxnBAkLjZdQXUmHjOlML3fpENNjhiQTvdCyNjRZtYakPOyLexLEIrjNPch2pykPBsTi",
+	"Rs8rltZJhzAaDDPHOWFSTJKAEXSEwVqa0vxSQTxyxc3FROkRiQEZ0SieA9dKxkMzVfgp9IriYe7ewPBa",
+	"ukIMahXkg4U052+eAqX1wA1iG5w4bb0WHpoPnKUPTkXfX//56/8PAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -198,7 +198,7 @@ func (s *Service) load(ctx context.Context, r Report) (*world, error) {
 	}
 	if err := db.Raw(`SELECT s.vendor_tenant_id AS tenant_id, l.detail->>'offering_item' AS item, l.quantity, coalesce(i.number, '') AS number
 		FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id JOIN services s ON s.id = l.service_id
-		WHERE l.kind = 'usage' AND l.detail ? 'offering_item' AND s.vendor_tenant_id IS NOT NULL AND i.status <> 'void'
+		WHERE l.kind = 'usage' AND l.detail->>'offering_item' IS NOT NULL AND s.vendor_tenant_id IS NOT NULL AND i.status <> 'void'
 		  AND l.period_start <= ? AND l.period_end >= ?
 		ORDER BY i.number, l.position`, r.PeriodTo, r.PeriodFrom).Scan(&lines).Error; err != nil {
 		return nil, errs.Internal(err)

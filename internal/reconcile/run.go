@@ -404,6 +404,12 @@ func (s *Service) rowsOf(r Report, a Account, w *world, vd *vendorData, mine []s
 	var rows []Row
 	acc := a.URL
 	tol := r.TolerancePercent
+	// A plan's quotas at a quantity, decoded once.
+	type pq struct {
+		plan uuid.UUID
+		qty  int
+	}
+	quotas := map[pq]subscription.Quotas{}
 	for _, v := range mine {
 		claimed[v.TenantID] = true
 		sid, cid, pid := v.ID, v.CustomerID, v.PlanID
@@ -441,7 +447,11 @@ func (s *Service) rowsOf(r Report, a Account, w *world, vd *vendorData, mine []s
 			rows = append(rows, row)
 		}
 		// Per item: the plan's quotas and what the vendor reports usage of.
-		q := subscription.QuotasOf(m, v.Quantity)
+		q, ok := quotas[pq{v.PlanID, v.Quantity}]
+		if !ok {
+			q = subscription.QuotasOf(m, v.Quantity)
+			quotas[pq{v.PlanID, v.Quantity}] = q
+		}
 		type check struct{ quota, usage *Row }
 		checks := map[string]*check{}
 		var names []string

@@ -186,7 +186,7 @@ func TestReconciliationBadInputs(t *testing.T) {
 		require.NotContains(t, string(after.Body), "sp-secret")
 
 		refs := []oapi.ReconciliationAccountRef{{Url: acc.Url, ClientId: acc.ClientId}}
-		v := `"` + after.HTTPResponse.Header.Get("ETag")[1:]
+		v := after.HTTPResponse.Header.Get("ETag")
 		ok, err := admin.PutReconciliationSettingsWithResponse(ctx, &oapi.PutReconciliationSettingsParams{IfMatch: &v},
 			oapi.ReconciliationSettingsUpdate{Accounts: &refs, DefaultPeriod: oapi.ReconciliationPeriodKind("last_30_days"), UsageTolerancePercent: "2.5"})
 		require.NoError(t, err)

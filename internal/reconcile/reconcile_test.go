@@ -146,6 +146,36 @@ func TestReconciliationVendorFailureFailsTheReport(t *testing.T) {
 	require.Equal(t, reconcile.StatusFailed, first.Status, "the failed report stays as it was")
 }
 
+// An item enabled in another edition than the plan's is an edition
+// mismatch, once per tenant; the items themselves are compared as usual.
+func TestReconciliationFlagsAnotherEdition(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t)
+	tenants := w.tenants(t, "edition", 2)
+	w.services(t, tenants)
+	two := int64(2)
+	_, err := w.vc.SetOfferingItems(ctx, tenants[1], []acronis.OfferingItem{
+		{ApplicationID: acronis.AppBackup, Name: "pg_base_workstations", Status: 1, Quota: &acronis.Quota{Value: &two}},
+		{ApplicationID: acronis.AppBackup, Name: "pg_base_servers", Status: 1, Quota: &acronis.Quota{Value: &two}},
+	})
+	require.NoError(t, err)
+	today := w.env.App.Billing.Today()
+	r, err := w.env.App.Reconcile.RunNow(ctx, "test", today, today)
+	require.NoError(t, err)
+	require.Equal(t, reconcile.StatusCompleted, r.Status, "reason: %v", r.Reason)
+	flag := reconcile.FlagEditionMismatch
+	rows, _, err := w.env.App.Reconcile.Rows(ctx, r.ID, &flag, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	require.Equal(t, tenants[1], rows[0].TenantID)
+	require.Equal(t, edition, rows[0].PlatformValue)
+	require.Equal(t, "pck_per_gigabyte", rows[0].VendorValue)
+	require.Equal(t, 1, r.EditionMismatch)
+	require.Equal(t, 4, r.OK)
+	require.Equal(t, 5, r.RowsCompared)
+}
+
 func sortFindings(f []finding) {
 	sort.Slice(f, func(i, j int) bool {
 		if f[i].flag != f[j].flag {

@@ -497,7 +497,6 @@ func (s *Service) rowsOf(r Report, a Account, w *world, vd *vendorData, mine []s
 			}
 		}
 		for _, u := range vd.usage[v.TenantID] {
-			c := get(u.Name)
 			vendor := u.Absolute.Total
 			if u.MeasurementUnit == "bytes" {
 				vendor = decimal.NewFromInt(billing.GB(vendor.IntPart()))
@@ -516,6 +515,7 @@ func (s *Service) rowsOf(r Report, a Account, w *world, vd *vendorData, mine []s
 			if source == "" {
 				continue // nothing here to compare it with
 			}
+			c := get(u.Name)
 			detail := map[string]any{"source": source, "unit": unitOf(u.MeasurementUnit), "tolerance_percent": tol.String()}
 			if nums := w.billedBy[k]; len(nums) > 0 {
 				detail["invoices"] = nums

@@ -18,6 +18,8 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/acronis-platform/platform/api/oapi"
+	"github.com/acronis-platform/platform/internal/acronis"
+	"github.com/acronis-platform/platform/internal/app/apptest"
 	"github.com/acronis-platform/platform/internal/reconcile"
 )
 
@@ -313,3 +315,49 @@ func TestReconciliationReportThroughTheAPI(t *testing.T) {
 }
 
 func day(t time.Time) string { return t.Format(time.DateOnly) }
+
+// With job workers running, a requested report is done by its River job:
+// here the simulator's one orphan tenant, and nothing else.
+func TestReconciliationReportRunsAsAJob(t *testing.T) {
+	t.Parallel()
+	env, v := apptest.WithJobs(t)
+	ctx := context.Background()
+	admin, _ := env.Admin(t)
+	vc, err := acronis.New(acronis.Config{BaseURL: v.URL, ClientID: "sp-client", ClientSecret: "sp-secret"})
+	require.NoError(t, err)
+	orphan, err := vc.CreateTenant(ctx, acronis.NewTenant{Name: "Made at the vendor", Kind: acronis.KindCustomer,
+		ParentID: v.SPTenantID(), InternalTag: "orphan-job"})
+	require.NoError(t, err)
+	seats := int64(3)
+	_, err = vc.SetOfferingItems(ctx, orphan.ID, []acronis.OfferingItem{{ApplicationID: acronis.AppBackup, Name: workstations, Status: 1,
+		Quota: &acronis.Quota{Value: &seats}}})
+	require.NoError(t, err)
+	// The simulator dates its reports by the wall clock; the platform's
+	// day is the test epoch, before it.
+	today := env.App.Billing.Today()
+	key := uuid.NewString()
+	c, err := admin.CreateReconciliationReportWithResponse(ctx, &oapi.CreateReconciliationReportParams{IdempotencyKey: &key},
+		oapi.ReconciliationReportCreate{From: date(today.AddDate(0, 0, -1)), To: date(today)})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusAccepted, c.StatusCode(), "%s", c.Body)
+	again, err := admin.CreateReconciliationReportWithResponse(ctx, &oapi.CreateReconciliationReportParams{IdempotencyKey: &key},
+		oapi.ReconciliationReportCreate{From: date(today.AddDate(0, 0, -1)), To: date(today)})
+	require.NoError(t, err)
+	require.Equal(t, c.JSON202.Id, again.JSON202.Id, "the same key replays the first answer")
+
+	var rep *oapi.ReconciliationReportDetail
+	require.Eventually(t, func() bool {
+		g, err := admin.GetReconciliationReportWithResponse(ctx, c.JSON202.Id, nil)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, g.StatusCode(), "%s", g.Body)
+		rep = g.JSON200
+		return rep.Report.Status == oapi.ReconciliationReportStatusCompleted || rep.Report.Status == oapi.ReconciliationReportStatusFailed
+	}, 60*time.Second, 100*time.Millisecond)
+	require.Equal(t, oapi.ReconciliationReportStatusCompleted, rep.Report.Status, "reason: %v", rep.Report.Reason)
+	require.Equal(t, oapi.ReconciliationCounts{OrphanTenant: 1}, rep.Report.Counts)
+	require.Len(t, rep.Rows.Data, 1)
+	require.Equal(t, orphan.ID, rep.Rows.Data[0].TenantId)
+	l, err := admin.ListReconciliationReportsWithResponse(ctx, nil)
+	require.NoError(t, err)
+	require.Len(t, l.JSON200.Data, 1)
+}

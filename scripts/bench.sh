@@ -9,7 +9,7 @@
 # times order accept again without and with webhook endpoints subscribed
 # to every event (a loopback receiver, `loadgen receive`), alternated,
 # then runs the Go benchmarks (vendor client, provisioning, the
-# 1st-of-month billing run, the usage sync, webhook delivery, a dunning run and a year's daily usage
+# 1st-of-month billing run, the usage sync, webhook delivery, a dunning run, a reconciliation and a year's daily usage
 # report in XLSX, each on a database of its own) and a year of the invariant simulation over several seeds, and prints a markdown report on stdout (progress goes to stderr),
 # ready to paste into a README.
 #
@@ -26,13 +26,14 @@
 #   BENCH_HOOK_ENDPOINTS webhook endpoints in the order runs with webhooks (default 1; 0 skips them)
 #   BENCH_HOOK_ROUNDS  order runs without and with them, alternated (default 2)
 #   BENCH_RECEIVER_PORT  their receiver's port on 127.0.0.1 (default 18091)
-#   BENCH_GO           Go benchmark groups to run     (default vendor,billing,mail,webhook,dunning,ureport; none skips)
+#   BENCH_GO           Go benchmark groups to run     (default vendor,billing,mail,webhook,dunning,ureport,recon; none skips)
 #   BENCH_GO_TIME      -benchtime of the Go benchmarks (default 2s)
 #   BENCH_SERVICES     services in the billing run    (default 100000)
 #   BENCH_TENANTS      tenants in the usage sync      (default 10000)
 #   BENCH_MAILS        mails in the mail burst         (default 10000)
 #   BENCH_WEBHOOKS     webhook deliveries in the burst (default 2000)
 #   BENCH_DUNNING_SERVICES services in the dunning run, 10 % overdue (default 100000)
+#   BENCH_RECON_TENANTS tenants in the reconciliation  (default 10000)
 #   BENCH_SIM_DAYS     days of the invariant simulation (default 365; 0 skips)
 #   BENCH_SIM_SEEDS    its seeds, one run each          (default 1,2,3)
 #   BENCH_FUZZ_REQUESTS spec fuzz requests per role     (default 10000; 0 skips)
@@ -57,7 +58,7 @@ sim_port=${BENCH_SIM_PORT:-18090}
 hook_endpoints=${BENCH_HOOK_ENDPOINTS:-1}
 hook_rounds=${BENCH_HOOK_ROUNDS:-2}
 receiver_port=${BENCH_RECEIVER_PORT:-18091}
-go_groups=,${BENCH_GO:-vendor,billing,mail,webhook,dunning,ureport},
+go_groups=,${BENCH_GO:-vendor,billing,mail,webhook,dunning,ureport,recon},
 db=platform_bench
 admin_email=bench@example.com
 admin_password=bench-password-not-secret-0123456789
@@ -78,7 +79,7 @@ scripts/mailpit.sh >/dev/null || die "Mailpit could not be installed"
 [[ $hook_endpoints =~ ^[0-9]+$ ]] || die "BENCH_HOOK_ENDPOINTS must be a whole number, got '$hook_endpoints'"
 [[ $hook_rounds =~ ^[0-9]+$ ]] || die "BENCH_HOOK_ROUNDS must be a whole number, got '$hook_rounds'"
 for g in ${go_groups//,/ }; do
-	[[ $g =~ ^(vendor|billing|mail|webhook|dunning|ureport|none)$ ]] || die "BENCH_GO: unknown group '$g' (vendor, billing, mail, webhook, dunning, ureport or none)"
+	[[ $g =~ ^(vendor|billing|mail|webhook|dunning|ureport|recon|none)$ ]] || die "BENCH_GO: unknown group '$g' (vendor, billing, mail, webhook, dunning, ureport, recon or none)"
 done
 go_group() { [[ $go_groups == *,$1,* ]]; }
 
@@ -663,6 +664,38 @@ EOF7
 	fi
 	grep -E '^(Benchmark.*[0-9] |    bench_test\.go:[0-9]+: daily usage report:)' "$ureport_out" |
 		sed 's/^    bench_test\.go:[0-9]*: /    /' || die "no usage report benchmark results"
+	echo '```'
+fi
+
+# --- reconciliation -----------------------------------------------------------
+# A database of its own and an in-process simulator; one op is one whole report.
+if ! go_group recon; then
+	log "skipping the reconciliation Go benchmark: not in BENCH_GO"
+else
+	bench_recon=${BENCH_RECON_TENANTS:-10000}
+	log "running the reconciliation benchmark ($bench_recon tenants)"
+	cat <<EOF7
+
+Reconciliation (Go benchmark, one op = one whole report, \`-benchtime 1x\`): \`BenchmarkReconciliation\` is a
+report over the last 30 days of ${bench_recon} customer tenants at the simulator (in-process), each with a
+service of an Acronis plan (storage and workstations with quotas, seeded with bulk SQL) and its usage stored by
+a daily sync, 1 % of them disabled at the vendor: the vendor's usage report (created, polled, downloaded,
+parsed; the simulator makes it ready 2 s after it is asked for), the tenants in batches of 100, every tenant's
+offering items (8 at a time), compared and written as rows. rows/s is rows compared and written over the
+report's time; the counts are checked against the seed. Peak heap is the Go heap in use, sampled every 50 ms
+(base: before the report, the simulator's tenants included).
+
+\`\`\`
+EOF7
+	recon_out=$tmp/recon-bench.txt
+	if ! DATABASE_URL=$admin_url BENCH_RECON_TENANTS=$bench_recon \
+		go test -run '^$' -bench '^BenchmarkReconciliation$' -benchtime 1x -timeout 60m -v \
+		./internal/reconcile/ >"$recon_out" 2>&1; then
+		cat "$recon_out" >&2
+		die "reconciliation benchmark failed"
+	fi
+	grep -E '^(Benchmark.*[0-9] |    bench_test\.go:[0-9]+: reconciliation:)' "$recon_out" |
+		sed 's/^    bench_test\.go:[0-9]*: /    /' || die "no reconciliation benchmark results"
 	echo '```'
 fi
 

@@ -64,15 +64,21 @@ func (e BadGatewayCode) Valid() bool {
 
 // Defines values for BadRequestCode.
 const (
-	BadRequestCodeBadRequest       BadRequestCode = "bad_request"
-	BadRequestCodeMalformedJson    BadRequestCode = "malformed_json"
-	BadRequestCodeValidationFailed BadRequestCode = "validation_failed"
+	BadRequestCodeBadRequest        BadRequestCode = "bad_request"
+	BadRequestCodeInvalidDecimal    BadRequestCode = "invalid_decimal"
+	BadRequestCodeInvalidPeriodKind BadRequestCode = "invalid_period_kind"
+	BadRequestCodeMalformedJson     BadRequestCode = "malformed_json"
+	BadRequestCodeValidationFailed  BadRequestCode = "validation_failed"
 )
 
 // Valid indicates whether the value is a known member of the BadRequestCode enum.
 func (e BadRequestCode) Valid() bool {
 	switch e {
 	case BadRequestCodeBadRequest:
+		return true
+	case BadRequestCodeInvalidDecimal:
+		return true
+	case BadRequestCodeInvalidPeriodKind:
 		return true
 	case BadRequestCodeMalformedJson:
 		return true
@@ -213,6 +219,7 @@ const (
 	ConflictCodeProductGroupTaken          ConflictCode = "product_group_taken"
 	ConflictCodeProductTaken               ConflictCode = "product_taken"
 	ConflictCodeProductTypeTaken           ConflictCode = "product_type_taken"
+	ConflictCodeReportNotCompleted         ConflictCode = "report_not_completed"
 	ConflictCodeServiceExpired             ConflictCode = "service_expired"
 	ConflictCodeServiceNotActive           ConflictCode = "service_not_active"
 	ConflictCodeServiceNotBilled           ConflictCode = "service_not_billed"
@@ -287,6 +294,8 @@ func (e ConflictCode) Valid() bool {
 	case ConflictCodeProductTaken:
 		return true
 	case ConflictCodeProductTypeTaken:
+		return true
+	case ConflictCodeReportNotCompleted:
 		return true
 	case ConflictCodeServiceExpired:
 		return true
@@ -586,13 +595,13 @@ func (e GoneCode) Valid() bool {
 
 // Defines values for HealthStatus.
 const (
-	Ok HealthStatus = "ok"
+	HealthStatusOk HealthStatus = "ok"
 )
 
 // Valid indicates whether the value is a known member of the HealthStatus enum.
 func (e HealthStatus) Valid() bool {
 	switch e {
-	case Ok:
+	case HealthStatusOk:
 		return true
 	default:
 		return false
@@ -1100,6 +1109,84 @@ func (e ReadinessStatus) Valid() bool {
 	}
 }
 
+// Defines values for ReconciliationFlag.
+const (
+	ReconciliationFlagEditionMismatch ReconciliationFlag = "edition_mismatch"
+	ReconciliationFlagMissingTenant   ReconciliationFlag = "missing_tenant"
+	ReconciliationFlagOk              ReconciliationFlag = "ok"
+	ReconciliationFlagOrphanTenant    ReconciliationFlag = "orphan_tenant"
+	ReconciliationFlagQuotaMismatch   ReconciliationFlag = "quota_mismatch"
+	ReconciliationFlagStatusMismatch  ReconciliationFlag = "status_mismatch"
+	ReconciliationFlagUsageMismatch   ReconciliationFlag = "usage_mismatch"
+)
+
+// Valid indicates whether the value is a known member of the ReconciliationFlag enum.
+func (e ReconciliationFlag) Valid() bool {
+	switch e {
+	case ReconciliationFlagEditionMismatch:
+		return true
+	case ReconciliationFlagMissingTenant:
+		return true
+	case ReconciliationFlagOk:
+		return true
+	case ReconciliationFlagOrphanTenant:
+		return true
+	case ReconciliationFlagQuotaMismatch:
+		return true
+	case ReconciliationFlagStatusMismatch:
+		return true
+	case ReconciliationFlagUsageMismatch:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReconciliationPeriodKind.
+const (
+	CurrentMonth  ReconciliationPeriodKind = "current_month"
+	Last30Days    ReconciliationPeriodKind = "last_30_days"
+	PreviousMonth ReconciliationPeriodKind = "previous_month"
+)
+
+// Valid indicates whether the value is a known member of the ReconciliationPeriodKind enum.
+func (e ReconciliationPeriodKind) Valid() bool {
+	switch e {
+	case CurrentMonth:
+		return true
+	case Last30Days:
+		return true
+	case PreviousMonth:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReconciliationReportStatus.
+const (
+	ReconciliationReportStatusCompleted ReconciliationReportStatus = "completed"
+	ReconciliationReportStatusFailed    ReconciliationReportStatus = "failed"
+	ReconciliationReportStatusQueued    ReconciliationReportStatus = "queued"
+	ReconciliationReportStatusRunning   ReconciliationReportStatus = "running"
+)
+
+// Valid indicates whether the value is a known member of the ReconciliationReportStatus enum.
+func (e ReconciliationReportStatus) Valid() bool {
+	switch e {
+	case ReconciliationReportStatusCompleted:
+		return true
+	case ReconciliationReportStatusFailed:
+		return true
+	case ReconciliationReportStatusQueued:
+		return true
+	case ReconciliationReportStatusRunning:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Role.
 const (
 	RoleAdmin    Role = "admin"
@@ -1405,7 +1492,9 @@ const (
 	UnprocessableEntityCodeTermChangePrepaidOnly         UnprocessableEntityCode = "term_change_prepaid_only"
 	UnprocessableEntityCodeTermNotLonger                 UnprocessableEntityCode = "term_not_longer"
 	UnprocessableEntityCodeTerminationBeforeSuspension   UnprocessableEntityCode = "termination_before_suspension"
+	UnprocessableEntityCodeToleranceOutOfRange           UnprocessableEntityCode = "tolerance_out_of_range"
 	UnprocessableEntityCodeTooManyReminders              UnprocessableEntityCode = "too_many_reminders"
+	UnprocessableEntityCodeUnknownAccount                UnprocessableEntityCode = "unknown_account"
 	UnprocessableEntityCodeVendorCredentialsInvalid      UnprocessableEntityCode = "vendor_credentials_invalid"
 	UnprocessableEntityCodeVendorLoginFixed              UnprocessableEntityCode = "vendor_login_fixed"
 	UnprocessableEntityCodeVentureNotFound               UnprocessableEntityCode = "venture_not_found"
@@ -1563,7 +1652,11 @@ func (e UnprocessableEntityCode) Valid() bool {
 		return true
 	case UnprocessableEntityCodeTerminationBeforeSuspension:
 		return true
+	case UnprocessableEntityCodeToleranceOutOfRange:
+		return true
 	case UnprocessableEntityCodeTooManyReminders:
+		return true
+	case UnprocessableEntityCodeUnknownAccount:
 		return true
 	case UnprocessableEntityCodeVendorCredentialsInvalid:
 		return true
@@ -3263,6 +3356,169 @@ type Readiness struct {
 // Example: ready
 type ReadinessStatus string
 
+// ReconciliationAccount defines model for ReconciliationAccount.
+type ReconciliationAccount struct {
+	ClientId string `json:"client_id"`
+
+	// PlanIds The plans whose module settings use it.
+	PlanIds []openapi_types.UUID `json:"plan_ids"`
+
+	// Selected Whether reports read it.
+	Selected bool `json:"selected"`
+
+	// Sp The SP's configured account.
+	Sp  bool   `json:"sp"`
+	Url string `json:"url"`
+}
+
+// ReconciliationAccountRef defines model for ReconciliationAccountRef.
+type ReconciliationAccountRef struct {
+	// ClientId The API client id (its secret is never shown).
+	ClientId string `json:"client_id"`
+
+	// Url The datacenter URL.
+	Url string `json:"url"`
+}
+
+// ReconciliationCounts Rows per flag.
+type ReconciliationCounts struct {
+	EditionMismatch int `json:"edition_mismatch"`
+	MissingTenant   int `json:"missing_tenant"`
+	Ok              int `json:"ok"`
+	OrphanTenant    int `json:"orphan_tenant"`
+	QuotaMismatch   int `json:"quota_mismatch"`
+	StatusMismatch  int `json:"status_mismatch"`
+	UsageMismatch   int `json:"usage_mismatch"`
+}
+
+// ReconciliationFlag defines model for ReconciliationFlag.
+type ReconciliationFlag string
+
+// ReconciliationPeriodKind The period a report covers when its request gives none.
+type ReconciliationPeriodKind string
+
+// ReconciliationReport defines model for ReconciliationReport.
+type ReconciliationReport struct {
+	// Accounts The accounts it read.
+	Accounts []ReconciliationAccountRef `json:"accounts"`
+
+	// Counts Rows per flag.
+	Counts      ReconciliationCounts `json:"counts"`
+	CreatedAt   time.Time            `json:"created_at"`
+	FinishedAt  *time.Time           `json:"finished_at,omitempty"`
+	From        openapi_types.Date   `json:"from"`
+	HeartbeatAt *time.Time           `json:"heartbeat_at,omitempty"`
+	Id          openapi_types.UUID   `json:"id"`
+
+	// Reason Why it failed.
+	Reason       *string                    `json:"reason,omitempty"`
+	RequestedBy  string                     `json:"requested_by"`
+	RowsCompared int                        `json:"rows_compared"`
+	StartedAt    *time.Time                 `json:"started_at,omitempty"`
+	Status       ReconciliationReportStatus `json:"status"`
+	To           openapi_types.Date         `json:"to"`
+
+	// UsageTolerancePercent A percent as a decimal string, up to 4 places; a discount is 0 to 100, a markup 0 to 1000.
+	//
+	// Example: 12.5
+	UsageTolerancePercent Percent `json:"usage_tolerance_percent"`
+}
+
+// ReconciliationReportCreate defines model for ReconciliationReportCreate.
+type ReconciliationReportCreate struct {
+	From *openapi_types.Date `json:"from,omitempty"`
+	To   *openapi_types.Date `json:"to,omitempty"`
+}
+
+// ReconciliationReportDetail defines model for ReconciliationReportDetail.
+type ReconciliationReportDetail struct {
+	Report ReconciliationReport  `json:"report"`
+	Rows   ReconciliationRowList `json:"rows"`
+}
+
+// ReconciliationReportList defines model for ReconciliationReportList.
+type ReconciliationReportList struct {
+	Data []ReconciliationReport `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// ReconciliationReportStatus defines model for ReconciliationReportStatus.
+type ReconciliationReportStatus string
+
+// ReconciliationRow defines model for ReconciliationRow.
+type ReconciliationRow struct {
+	// Account The datacenter URL of the account it was read through.
+	Account    string              `json:"account"`
+	CustomerId *openapi_types.UUID `json:"customer_id,omitempty"`
+
+	// Detail How it was compared (usage source billed or usage_sync, unit, invoices, tolerance).
+	Detail map[string]interface{} `json:"detail"`
+	Flag   ReconciliationFlag     `json:"flag"`
+
+	// Item The offering item; empty for a tenant-level finding.
+	Item      string              `json:"item"`
+	PartnerId *openapi_types.UUID `json:"partner_id,omitempty"`
+	PlanId    *openapi_types.UUID `json:"plan_id,omitempty"`
+
+	// PlatformValue The platform's side (a status, an edition, a quota, a usage figure).
+	PlatformValue string              `json:"platform_value"`
+	Position      int                 `json:"position"`
+	ServiceId     *openapi_types.UUID `json:"service_id,omitempty"`
+	TenantId      string              `json:"tenant_id"`
+	TenantName    string              `json:"tenant_name"`
+
+	// VendorValue The vendor's side.
+	VendorValue string `json:"vendor_value"`
+}
+
+// ReconciliationRowList defines model for ReconciliationRowList.
+type ReconciliationRowList struct {
+	Data []ReconciliationRow `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// ReconciliationSettings defines model for ReconciliationSettings.
+type ReconciliationSettings struct {
+	Accounts []ReconciliationAccount `json:"accounts"`
+
+	// AllAccounts Every account is read, those added later included.
+	AllAccounts bool `json:"all_accounts"`
+
+	// DefaultPeriod The period a report covers when its request gives none.
+	DefaultPeriod ReconciliationPeriodKind `json:"default_period"`
+	UpdatedAt     time.Time                `json:"updated_at"`
+
+	// UsageTolerancePercent A percent as a decimal string, up to 4 places; a discount is 0 to 100, a markup 0 to 1000.
+	//
+	// Example: 12.5
+	UsageTolerancePercent Percent `json:"usage_tolerance_percent"`
+	Version               int64   `json:"version"`
+}
+
+// ReconciliationSettingsUpdate defines model for ReconciliationSettingsUpdate.
+type ReconciliationSettingsUpdate struct {
+	// Accounts The accounts to read; null or absent reads every account.
+	Accounts *[]ReconciliationAccountRef `json:"accounts,omitempty"`
+
+	// DefaultPeriod The period a report covers when its request gives none.
+	DefaultPeriod ReconciliationPeriodKind `json:"default_period"`
+
+	// UsageTolerancePercent A percent as a decimal string, up to 4 places; a discount is 0 to 100, a markup 0 to 1000.
+	//
+	// Example: 12.5
+	UsageTolerancePercent Percent `json:"usage_tolerance_percent"`
+}
+
 // Role What a user may do. `partner` and `customer` users are scoped to their partner or customer.
 type Role string
 
@@ -4442,6 +4698,45 @@ type UpdateProductParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// ListReconciliationReportsParams defines parameters for ListReconciliationReports.
+type ListReconciliationReportsParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// From Only reports whose period ends on or after this day.
+	From *openapi_types.Date `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Only reports whose period starts on or before this day.
+	To *openapi_types.Date `form:"to,omitempty" json:"to,omitempty"`
+}
+
+// CreateReconciliationReportParams defines parameters for CreateReconciliationReport.
+type CreateReconciliationReportParams struct {
+	// IdempotencyKey A unique key per intended effect (a UUID is a good choice). Retrying with the same key and body replays the first response.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// GetReconciliationReportParams defines parameters for GetReconciliationReport.
+type GetReconciliationReportParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Flag Only rows with this flag.
+	Flag *ReconciliationFlag `form:"flag,omitempty" json:"flag,omitempty"`
+}
+
+// PutReconciliationSettingsParams defines parameters for PutReconciliationSettings.
+type PutReconciliationSettingsParams struct {
+	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
 // ListAllServiceOperationsParams defines parameters for ListAllServiceOperations.
 type ListAllServiceOperationsParams struct {
 	// Status Only operations in this status.
@@ -4795,6 +5090,12 @@ type CreateProductJSONRequestBody = ProductCreate
 
 // UpdateProductJSONRequestBody defines body for UpdateProduct for application/json ContentType.
 type UpdateProductJSONRequestBody = ProductUpdate
+
+// CreateReconciliationReportJSONRequestBody defines body for CreateReconciliationReport for application/json ContentType.
+type CreateReconciliationReportJSONRequestBody = ReconciliationReportCreate
+
+// PutReconciliationSettingsJSONRequestBody defines body for PutReconciliationSettings for application/json ContentType.
+type PutReconciliationSettingsJSONRequestBody = ReconciliationSettingsUpdate
 
 // AdvanceSandboxClockJSONRequestBody defines body for AdvanceSandboxClock for application/json ContentType.
 type AdvanceSandboxClockJSONRequestBody = SandboxClockAdvance
@@ -5927,6 +6228,121 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 	UpdateProduct(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListReconciliationReports List reconciliation reports
+	//
+	// Every report, oldest first, with its status and totals; `from`/`to` keep those whose period overlaps them.
+	//
+	// Corresponds with GET /v1/reconciliation/reports (the `ListReconciliationReports` operationId).
+	ListReconciliationReports(ctx context.Context, params *ListReconciliationReportsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateReconciliationReportWithBody Request vendor data and reconcile
+	//
+	// Queues a report over `from`..`to` (SP days; absent ones come from the
+	// settings' `default_period`; only `to`: its month up to it; only
+	// `from`: up to today) and answers 202; poll the report. The job asks
+	// each selected vendor account for its usage report over the period
+	// (usage_summary at the account's tenant, every customer below it),
+	// reads the platform's services' tenants and offering items there and
+	// compares them with the services, their quotas times quantity, the
+	// usage the daily sync stored and the usage billed. Rules: `to` not
+	// before `from` (422 `invalid_period`), not after today (422
+	// `period_in_future`), at most 366 days (422 `period_too_long`). A
+	// vendor failure leaves the report `failed` with the reason; request
+	// again to rerun (a new report, from scratch).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/reconciliation/reports (the `CreateReconciliationReport` operationId).
+	CreateReconciliationReportWithBody(ctx context.Context, params *CreateReconciliationReportParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateReconciliationReport Request vendor data and reconcile
+	//
+	// Queues a report over `from`..`to` (SP days; absent ones come from the
+	// settings' `default_period`; only `to`: its month up to it; only
+	// `from`: up to today) and answers 202; poll the report. The job asks
+	// each selected vendor account for its usage report over the period
+	// (usage_summary at the account's tenant, every customer below it),
+	// reads the platform's services' tenants and offering items there and
+	// compares them with the services, their quotas times quantity, the
+	// usage the daily sync stored and the usage billed. Rules: `to` not
+	// before `from` (422 `invalid_period`), not after today (422
+	// `period_in_future`), at most 366 days (422 `period_too_long`). A
+	// vendor failure leaves the report `failed` with the reason; request
+	// again to rerun (a new report, from scratch).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/reconciliation/reports (the `CreateReconciliationReport` operationId).
+	CreateReconciliationReport(ctx context.Context, params *CreateReconciliationReportParams, body CreateReconciliationReportJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetReconciliationReport Get a reconciliation report
+	//
+	// Its status (a failed one with the `reason`), totals per flag and a
+	// page of its rows in order (`flag` keeps one flag's rows; `limit` and
+	// `cursor` page them). A row is one finding: a tenant-level flag
+	// (`orphan_tenant`, `missing_tenant`, `status_mismatch`,
+	// `edition_mismatch`) has no `item`; an item-level one
+	// (`quota_mismatch`, `usage_mismatch`, or `ok` for an item compared
+	// and found equal) names it. Usage figures are the vendor's at the end
+	// of the period against what was billed (else what the daily sync
+	// stored), storage in whole GB; a difference above the tolerance
+	// percent of the platform's figure is a mismatch. A completed report
+	// never changes.
+	//
+	// Corresponds with GET /v1/reconciliation/reports/{id} (the `GetReconciliationReport` operationId).
+	GetReconciliationReport(ctx context.Context, id Id, params *GetReconciliationReportParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DownloadReconciliationReport Download a reconciliation report (XLSX)
+	//
+	// The completed report as a workbook: a summary sheet (period,
+	// tolerance, totals per flag, exceptions in red) and one sheet per
+	// flag with its rows (frozen header; exception rows in red). 409
+	// `report_not_completed` while it is queued or running, or when it
+	// failed.
+	//
+	// Corresponds with GET /v1/reconciliation/reports/{id}/download (the `DownloadReconciliationReport` operationId).
+	DownloadReconciliationReport(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetReconciliationSettings Read the reconciliation settings
+	//
+	// Which vendor accounts a reconciliation reads, the default period and
+	// the usage tolerance. `accounts` lists every account there is (the
+	// SP's configured one and each Acronis plan's datacenter credentials,
+	// distinct by URL and client id) and whether it is selected; secrets
+	// are never shown (they stay on the plans and in the configuration).
+	// Until changed: every account, `previous_month`, 1 %.
+	//
+	// Corresponds with GET /v1/reconciliation/settings (the `GetReconciliationSettings` operationId).
+	GetReconciliationSettings(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutReconciliationSettingsWithBody Change the reconciliation settings
+	//
+	// Replaces the settings. `accounts` null or absent reads every account
+	// (also those added later); a list picks accounts by URL and client id
+	// (422 `unknown_account` for one no plan or configuration uses).
+	// `usage_tolerance_percent` is 0 to 100 with at most 2 decimals (422
+	// `tolerance_out_of_range`). `If-Match` with the `ETag` guards against
+	// a concurrent change (412).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/reconciliation/settings (the `PutReconciliationSettings` operationId).
+	PutReconciliationSettingsWithBody(ctx context.Context, params *PutReconciliationSettingsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutReconciliationSettings Change the reconciliation settings
+	//
+	// Replaces the settings. `accounts` null or absent reads every account
+	// (also those added later); a list picks accounts by URL and client id
+	// (422 `unknown_account` for one no plan or configuration uses).
+	// `usage_tolerance_percent` is 0 to 100 with at most 2 decimals (422
+	// `tolerance_out_of_range`). `If-Match` with the `ETag` guards against
+	// a concurrent change (412).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/reconciliation/settings (the `PutReconciliationSettings` operationId).
+	PutReconciliationSettings(ctx context.Context, params *PutReconciliationSettingsParams, body PutReconciliationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetSandboxClock Read the sandbox clock
 	//
@@ -8661,6 +9077,201 @@ func (c *Client) UpdateProductWithBody(ctx context.Context, id Id, params *Updat
 // Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 func (c *Client) UpdateProduct(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateProductRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListReconciliationReports List reconciliation reports
+//
+// Every report, oldest first, with its status and totals; `from`/`to` keep those whose period overlaps them.
+//
+// Corresponds with GET /v1/reconciliation/reports (the `ListReconciliationReports` operationId).
+func (c *Client) ListReconciliationReports(ctx context.Context, params *ListReconciliationReportsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListReconciliationReportsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateReconciliationReportWithBody Request vendor data and reconcile
+//
+// Queues a report over `from`..`to` (SP days; absent ones come from the
+// settings' `default_period`; only `to`: its month up to it; only
+// `from`: up to today) and answers 202; poll the report. The job asks
+// each selected vendor account for its usage report over the period
+// (usage_summary at the account's tenant, every customer below it),
+// reads the platform's services' tenants and offering items there and
+// compares them with the services, their quotas times quantity, the
+// usage the daily sync stored and the usage billed. Rules: `to` not
+// before `from` (422 `invalid_period`), not after today (422
+// `period_in_future`), at most 366 days (422 `period_too_long`). A
+// vendor failure leaves the report `failed` with the reason; request
+// again to rerun (a new report, from scratch).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/reconciliation/reports (the `CreateReconciliationReport` operationId).
+func (c *Client) CreateReconciliationReportWithBody(ctx context.Context, params *CreateReconciliationReportParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateReconciliationReportRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateReconciliationReport Request vendor data and reconcile
+//
+// Queues a report over `from`..`to` (SP days; absent ones come from the
+// settings' `default_period`; only `to`: its month up to it; only
+// `from`: up to today) and answers 202; poll the report. The job asks
+// each selected vendor account for its usage report over the period
+// (usage_summary at the account's tenant, every customer below it),
+// reads the platform's services' tenants and offering items there and
+// compares them with the services, their quotas times quantity, the
+// usage the daily sync stored and the usage billed. Rules: `to` not
+// before `from` (422 `invalid_period`), not after today (422
+// `period_in_future`), at most 366 days (422 `period_too_long`). A
+// vendor failure leaves the report `failed` with the reason; request
+// again to rerun (a new report, from scratch).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/reconciliation/reports (the `CreateReconciliationReport` operationId).
+func (c *Client) CreateReconciliationReport(ctx context.Context, params *CreateReconciliationReportParams, body CreateReconciliationReportJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateReconciliationReportRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetReconciliationReport Get a reconciliation report
+//
+// Its status (a failed one with the `reason`), totals per flag and a
+// page of its rows in order (`flag` keeps one flag's rows; `limit` and
+// `cursor` page them). A row is one finding: a tenant-level flag
+// (`orphan_tenant`, `missing_tenant`, `status_mismatch`,
+// `edition_mismatch`) has no `item`; an item-level one
+// (`quota_mismatch`, `usage_mismatch`, or `ok` for an item compared
+// and found equal) names it. Usage figures are the vendor's at the end
+// of the period against what was billed (else what the daily sync
+// stored), storage in whole GB; a difference above the tolerance
+// percent of the platform's figure is a mismatch. A completed report
+// never changes.
+//
+// Corresponds with GET /v1/reconciliation/reports/{id} (the `GetReconciliationReport` operationId).
+func (c *Client) GetReconciliationReport(ctx context.Context, id Id, params *GetReconciliationReportParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetReconciliationReportRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DownloadReconciliationReport Download a reconciliation report (XLSX)
+//
+// The completed report as a workbook: a summary sheet (period,
+// tolerance, totals per flag, exceptions in red) and one sheet per
+// flag with its rows (frozen header; exception rows in red). 409
+// `report_not_completed` while it is queued or running, or when it
+// failed.
+//
+// Corresponds with GET /v1/reconciliation/reports/{id}/download (the `DownloadReconciliationReport` operationId).
+func (c *Client) DownloadReconciliationReport(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDownloadReconciliationReportRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetReconciliationSettings Read the reconciliation settings
+//
+// Which vendor accounts a reconciliation reads, the default period and
+// the usage tolerance. `accounts` lists every account there is (the
+// SP's configured one and each Acronis plan's datacenter credentials,
+// distinct by URL and client id) and whether it is selected; secrets
+// are never shown (they stay on the plans and in the configuration).
+// Until changed: every account, `previous_month`, 1 %.
+//
+// Corresponds with GET /v1/reconciliation/settings (the `GetReconciliationSettings` operationId).
+func (c *Client) GetReconciliationSettings(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetReconciliationSettingsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutReconciliationSettingsWithBody Change the reconciliation settings
+//
+// Replaces the settings. `accounts` null or absent reads every account
+// (also those added later); a list picks accounts by URL and client id
+// (422 `unknown_account` for one no plan or configuration uses).
+// `usage_tolerance_percent` is 0 to 100 with at most 2 decimals (422
+// `tolerance_out_of_range`). `If-Match` with the `ETag` guards against
+// a concurrent change (412).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/reconciliation/settings (the `PutReconciliationSettings` operationId).
+func (c *Client) PutReconciliationSettingsWithBody(ctx context.Context, params *PutReconciliationSettingsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutReconciliationSettingsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutReconciliationSettings Change the reconciliation settings
+//
+// Replaces the settings. `accounts` null or absent reads every account
+// (also those added later); a list picks accounts by URL and client id
+// (422 `unknown_account` for one no plan or configuration uses).
+// `usage_tolerance_percent` is 0 to 100 with at most 2 decimals (422
+// `tolerance_out_of_range`). `If-Match` with the `ETag` guards against
+// a concurrent change (412).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/reconciliation/settings (the `PutReconciliationSettings` operationId).
+func (c *Client) PutReconciliationSettings(ctx context.Context, params *PutReconciliationSettingsParams, body PutReconciliationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutReconciliationSettingsRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -14020,6 +14631,352 @@ func NewUpdateProductRequestWithBody(server string, id Id, params *UpdateProduct
 	return req, nil
 }
 
+// NewListReconciliationReportsRequest constructs an http.Request for the ListReconciliationReports method
+func NewListReconciliationReportsRequest(server string, params *ListReconciliationReportsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/reconciliation/reports")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.From != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "from", *params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.To != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "to", *params.To, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateReconciliationReportRequest calls the generic CreateReconciliationReport builder with application/json body
+func NewCreateReconciliationReportRequest(server string, params *CreateReconciliationReportParams, body CreateReconciliationReportJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateReconciliationReportRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateReconciliationReportRequestWithBody constructs an http.Request for the CreateReconciliationReport method, with any body, and a specified content type
+func NewCreateReconciliationReportRequestWithBody(server string, params *CreateReconciliationReportParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/reconciliation/reports")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetReconciliationReportRequest constructs an http.Request for the GetReconciliationReport method
+func NewGetReconciliationReportRequest(server string, id Id, params *GetReconciliationReportParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/reconciliation/reports/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Flag != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "flag", *params.Flag, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDownloadReconciliationReportRequest constructs an http.Request for the DownloadReconciliationReport method
+func NewDownloadReconciliationReportRequest(server string, id Id) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/reconciliation/reports/%s/download", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetReconciliationSettingsRequest constructs an http.Request for the GetReconciliationSettings method
+func NewGetReconciliationSettingsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/reconciliation/settings")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPutReconciliationSettingsRequest calls the generic PutReconciliationSettings builder with application/json body
+func NewPutReconciliationSettingsRequest(server string, params *PutReconciliationSettingsParams, body PutReconciliationSettingsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPutReconciliationSettingsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewPutReconciliationSettingsRequestWithBody constructs an http.Request for the PutReconciliationSettings method, with any body, and a specified content type
+func NewPutReconciliationSettingsRequestWithBody(server string, params *PutReconciliationSettingsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/reconciliation/settings")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewGetSandboxClockRequest constructs an http.Request for the GetSandboxClock method
 func NewGetSandboxClockRequest(server string) (*http.Request, error) {
 	var err error
@@ -17915,6 +18872,129 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 	UpdateProductWithResponse(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateProductResponse, error)
+
+	// ListReconciliationReportsWithResponse List reconciliation reports
+	//
+	// Every report, oldest first, with its status and totals; `from`/`to` keep those whose period overlaps them.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/reconciliation/reports (the `ListReconciliationReports` operationId).
+	ListReconciliationReportsWithResponse(ctx context.Context, params *ListReconciliationReportsParams, reqEditors ...RequestEditorFn) (*ListReconciliationReportsResponse, error)
+
+	// CreateReconciliationReportWithBodyWithResponse Request vendor data and reconcile
+	//
+	// Queues a report over `from`..`to` (SP days; absent ones come from the
+	// settings' `default_period`; only `to`: its month up to it; only
+	// `from`: up to today) and answers 202; poll the report. The job asks
+	// each selected vendor account for its usage report over the period
+	// (usage_summary at the account's tenant, every customer below it),
+	// reads the platform's services' tenants and offering items there and
+	// compares them with the services, their quotas times quantity, the
+	// usage the daily sync stored and the usage billed. Rules: `to` not
+	// before `from` (422 `invalid_period`), not after today (422
+	// `period_in_future`), at most 366 days (422 `period_too_long`). A
+	// vendor failure leaves the report `failed` with the reason; request
+	// again to rerun (a new report, from scratch).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/reconciliation/reports (the `CreateReconciliationReport` operationId).
+	CreateReconciliationReportWithBodyWithResponse(ctx context.Context, params *CreateReconciliationReportParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateReconciliationReportResponse, error)
+
+	// CreateReconciliationReportWithResponse Request vendor data and reconcile
+	//
+	// Queues a report over `from`..`to` (SP days; absent ones come from the
+	// settings' `default_period`; only `to`: its month up to it; only
+	// `from`: up to today) and answers 202; poll the report. The job asks
+	// each selected vendor account for its usage report over the period
+	// (usage_summary at the account's tenant, every customer below it),
+	// reads the platform's services' tenants and offering items there and
+	// compares them with the services, their quotas times quantity, the
+	// usage the daily sync stored and the usage billed. Rules: `to` not
+	// before `from` (422 `invalid_period`), not after today (422
+	// `period_in_future`), at most 366 days (422 `period_too_long`). A
+	// vendor failure leaves the report `failed` with the reason; request
+	// again to rerun (a new report, from scratch).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/reconciliation/reports (the `CreateReconciliationReport` operationId).
+	CreateReconciliationReportWithResponse(ctx context.Context, params *CreateReconciliationReportParams, body CreateReconciliationReportJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateReconciliationReportResponse, error)
+
+	// GetReconciliationReportWithResponse Get a reconciliation report
+	//
+	// Its status (a failed one with the `reason`), totals per flag and a
+	// page of its rows in order (`flag` keeps one flag's rows; `limit` and
+	// `cursor` page them). A row is one finding: a tenant-level flag
+	// (`orphan_tenant`, `missing_tenant`, `status_mismatch`,
+	// `edition_mismatch`) has no `item`; an item-level one
+	// (`quota_mismatch`, `usage_mismatch`, or `ok` for an item compared
+	// and found equal) names it. Usage figures are the vendor's at the end
+	// of the period against what was billed (else what the daily sync
+	// stored), storage in whole GB; a difference above the tolerance
+	// percent of the platform's figure is a mismatch. A completed report
+	// never changes.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/reconciliation/reports/{id} (the `GetReconciliationReport` operationId).
+	GetReconciliationReportWithResponse(ctx context.Context, id Id, params *GetReconciliationReportParams, reqEditors ...RequestEditorFn) (*GetReconciliationReportResponse, error)
+
+	// DownloadReconciliationReportWithResponse Download a reconciliation report (XLSX)
+	//
+	// The completed report as a workbook: a summary sheet (period,
+	// tolerance, totals per flag, exceptions in red) and one sheet per
+	// flag with its rows (frozen header; exception rows in red). 409
+	// `report_not_completed` while it is queued or running, or when it
+	// failed.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/reconciliation/reports/{id}/download (the `DownloadReconciliationReport` operationId).
+	DownloadReconciliationReportWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*DownloadReconciliationReportResponse, error)
+
+	// GetReconciliationSettingsWithResponse Read the reconciliation settings
+	//
+	// Which vendor accounts a reconciliation reads, the default period and
+	// the usage tolerance. `accounts` lists every account there is (the
+	// SP's configured one and each Acronis plan's datacenter credentials,
+	// distinct by URL and client id) and whether it is selected; secrets
+	// are never shown (they stay on the plans and in the configuration).
+	// Until changed: every account, `previous_month`, 1 %.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/reconciliation/settings (the `GetReconciliationSettings` operationId).
+	GetReconciliationSettingsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReconciliationSettingsResponse, error)
+
+	// PutReconciliationSettingsWithBodyWithResponse Change the reconciliation settings
+	//
+	// Replaces the settings. `accounts` null or absent reads every account
+	// (also those added later); a list picks accounts by URL and client id
+	// (422 `unknown_account` for one no plan or configuration uses).
+	// `usage_tolerance_percent` is 0 to 100 with at most 2 decimals (422
+	// `tolerance_out_of_range`). `If-Match` with the `ETag` guards against
+	// a concurrent change (412).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/reconciliation/settings (the `PutReconciliationSettings` operationId).
+	PutReconciliationSettingsWithBodyWithResponse(ctx context.Context, params *PutReconciliationSettingsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutReconciliationSettingsResponse, error)
+
+	// PutReconciliationSettingsWithResponse Change the reconciliation settings
+	//
+	// Replaces the settings. `accounts` null or absent reads every account
+	// (also those added later); a list picks accounts by URL and client id
+	// (422 `unknown_account` for one no plan or configuration uses).
+	// `usage_tolerance_percent` is 0 to 100 with at most 2 decimals (422
+	// `tolerance_out_of_range`). `If-Match` with the `ETag` guards against
+	// a concurrent change (412).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/reconciliation/settings (the `PutReconciliationSettings` operationId).
+	PutReconciliationSettingsWithResponse(ctx context.Context, params *PutReconciliationSettingsParams, body PutReconciliationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*PutReconciliationSettingsResponse, error)
 
 	// GetSandboxClockWithResponse Read the sandbox clock
 	//
@@ -25244,6 +26324,539 @@ func (r UpdateProductResponse) ContentType() string {
 	return ""
 }
 
+// ListReconciliationReportsResponse401Headers the declared response headers of an HTTP 401 response for ListReconciliationReports
+type ListReconciliationReportsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListReconciliationReportsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ReconciliationReportList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListReconciliationReportsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListReconciliationReportsResponse) GetJSON200() *ReconciliationReportList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListReconciliationReportsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListReconciliationReportsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListReconciliationReportsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListReconciliationReportsResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListReconciliationReportsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListReconciliationReportsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListReconciliationReportsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListReconciliationReportsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListReconciliationReportsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateReconciliationReportResponse401Headers the declared response headers of an HTTP 401 response for CreateReconciliationReport
+type CreateReconciliationReportResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CreateReconciliationReportResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *ReconciliationReport
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateReconciliationReportResponse401Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r CreateReconciliationReportResponse) GetJSON202() *ReconciliationReport {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateReconciliationReportResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateReconciliationReportResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateReconciliationReportResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateReconciliationReportResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateReconciliationReportResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateReconciliationReportResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateReconciliationReportResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateReconciliationReportResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateReconciliationReportResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateReconciliationReportResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateReconciliationReportResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetReconciliationReportResponse401Headers the declared response headers of an HTTP 401 response for GetReconciliationReport
+type GetReconciliationReportResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetReconciliationReportResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ReconciliationReportDetail
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetReconciliationReportResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetReconciliationReportResponse) GetJSON200() *ReconciliationReportDetail {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetReconciliationReportResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetReconciliationReportResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetReconciliationReportResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetReconciliationReportResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetReconciliationReportResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetReconciliationReportResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetReconciliationReportResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetReconciliationReportResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetReconciliationReportResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DownloadReconciliationReportResponse200Headers the declared response headers of an HTTP 200 response for DownloadReconciliationReport
+type DownloadReconciliationReportResponse200Headers struct {
+	ContentDisposition *string
+}
+
+// DownloadReconciliationReportResponse401Headers the declared response headers of an HTTP 401 response for DownloadReconciliationReport
+type DownloadReconciliationReportResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type DownloadReconciliationReportResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *DownloadReconciliationReportResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DownloadReconciliationReportResponse401Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DownloadReconciliationReportResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DownloadReconciliationReportResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DownloadReconciliationReportResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DownloadReconciliationReportResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r DownloadReconciliationReportResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DownloadReconciliationReportResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DownloadReconciliationReportResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DownloadReconciliationReportResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DownloadReconciliationReportResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DownloadReconciliationReportResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetReconciliationSettingsResponse200Headers the declared response headers of an HTTP 200 response for GetReconciliationSettings
+type GetReconciliationSettingsResponse200Headers struct {
+	ETag *string
+}
+
+// GetReconciliationSettingsResponse401Headers the declared response headers of an HTTP 401 response for GetReconciliationSettings
+type GetReconciliationSettingsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetReconciliationSettingsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ReconciliationSettings
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetReconciliationSettingsResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetReconciliationSettingsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetReconciliationSettingsResponse) GetJSON200() *ReconciliationSettings {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetReconciliationSettingsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetReconciliationSettingsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetReconciliationSettingsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetReconciliationSettingsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetReconciliationSettingsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetReconciliationSettingsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetReconciliationSettingsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PutReconciliationSettingsResponse200Headers the declared response headers of an HTTP 200 response for PutReconciliationSettings
+type PutReconciliationSettingsResponse200Headers struct {
+	ETag *string
+}
+
+// PutReconciliationSettingsResponse401Headers the declared response headers of an HTTP 401 response for PutReconciliationSettings
+type PutReconciliationSettingsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PutReconciliationSettingsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ReconciliationSettings
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *PutReconciliationSettingsResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PutReconciliationSettingsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PutReconciliationSettingsResponse) GetJSON200() *ReconciliationSettings {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r PutReconciliationSettingsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r PutReconciliationSettingsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r PutReconciliationSettingsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r PutReconciliationSettingsResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r PutReconciliationSettingsResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r PutReconciliationSettingsResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r PutReconciliationSettingsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r PutReconciliationSettingsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PutReconciliationSettingsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PutReconciliationSettingsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PutReconciliationSettingsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetSandboxClockResponse401Headers the declared response headers of an HTTP 401 response for GetSandboxClock
 type GetSandboxClockResponse401Headers struct {
 	WWWAuthenticate *string
@@ -31829,6 +33442,177 @@ func (c *ClientWithResponses) UpdateProductWithResponse(ctx context.Context, id 
 		return nil, err
 	}
 	return ParseUpdateProductResponse(rsp)
+}
+
+// ListReconciliationReportsWithResponse List reconciliation reports
+//
+// Every report, oldest first, with its status and totals; `from`/`to` keep those whose period overlaps them.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/reconciliation/reports (the `ListReconciliationReports` operationId).
+func (c *ClientWithResponses) ListReconciliationReportsWithResponse(ctx context.Context, params *ListReconciliationReportsParams, reqEditors ...RequestEditorFn) (*ListReconciliationReportsResponse, error) {
+	rsp, err := c.ListReconciliationReports(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListReconciliationReportsResponse(rsp)
+}
+
+// CreateReconciliationReportWithBodyWithResponse Request vendor data and reconcile
+//
+// Queues a report over `from`..`to` (SP days; absent ones come from the
+// settings' `default_period`; only `to`: its month up to it; only
+// `from`: up to today) and answers 202; poll the report. The job asks
+// each selected vendor account for its usage report over the period
+// (usage_summary at the account's tenant, every customer below it),
+// reads the platform's services' tenants and offering items there and
+// compares them with the services, their quotas times quantity, the
+// usage the daily sync stored and the usage billed. Rules: `to` not
+// before `from` (422 `invalid_period`), not after today (422
+// `period_in_future`), at most 366 days (422 `period_too_long`). A
+// vendor failure leaves the report `failed` with the reason; request
+// again to rerun (a new report, from scratch).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/reconciliation/reports (the `CreateReconciliationReport` operationId).
+func (c *ClientWithResponses) CreateReconciliationReportWithBodyWithResponse(ctx context.Context, params *CreateReconciliationReportParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateReconciliationReportResponse, error) {
+	rsp, err := c.CreateReconciliationReportWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateReconciliationReportResponse(rsp)
+}
+
+// CreateReconciliationReportWithResponse Request vendor data and reconcile
+//
+// Queues a report over `from`..`to` (SP days; absent ones come from the
+// settings' `default_period`; only `to`: its month up to it; only
+// `from`: up to today) and answers 202; poll the report. The job asks
+// each selected vendor account for its usage report over the period
+// (usage_summary at the account's tenant, every customer below it),
+// reads the platform's services' tenants and offering items there and
+// compares them with the services, their quotas times quantity, the
+// usage the daily sync stored and the usage billed. Rules: `to` not
+// before `from` (422 `invalid_period`), not after today (422
+// `period_in_future`), at most 366 days (422 `period_too_long`). A
+// vendor failure leaves the report `failed` with the reason; request
+// again to rerun (a new report, from scratch).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/reconciliation/reports (the `CreateReconciliationReport` operationId).
+func (c *ClientWithResponses) CreateReconciliationReportWithResponse(ctx context.Context, params *CreateReconciliationReportParams, body CreateReconciliationReportJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateReconciliationReportResponse, error) {
+	rsp, err := c.CreateReconciliationReport(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateReconciliationReportResponse(rsp)
+}
+
+// GetReconciliationReportWithResponse Get a reconciliation report
+//
+// Its status (a failed one with the `reason`), totals per flag and a
+// page of its rows in order (`flag` keeps one flag's rows; `limit` and
+// `cursor` page them). A row is one finding: a tenant-level flag
+// (`orphan_tenant`, `missing_tenant`, `status_mismatch`,
+// `edition_mismatch`) has no `item`; an item-level one
+// (`quota_mismatch`, `usage_mismatch`, or `ok` for an item compared
+// and found equal) names it. Usage figures are the vendor's at the end
+// of the period against what was billed (else what the daily sync
+// stored), storage in whole GB; a difference above the tolerance
+// percent of the platform's figure is a mismatch. A completed report
+// never changes.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/reconciliation/reports/{id} (the `GetReconciliationReport` operationId).
+func (c *ClientWithResponses) GetReconciliationReportWithResponse(ctx context.Context, id Id, params *GetReconciliationReportParams, reqEditors ...RequestEditorFn) (*GetReconciliationReportResponse, error) {
+	rsp, err := c.GetReconciliationReport(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetReconciliationReportResponse(rsp)
+}
+
+// DownloadReconciliationReportWithResponse Download a reconciliation report (XLSX)
+//
+// The completed report as a workbook: a summary sheet (period,
+// tolerance, totals per flag, exceptions in red) and one sheet per
+// flag with its rows (frozen header; exception rows in red). 409
+// `report_not_completed` while it is queued or running, or when it
+// failed.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/reconciliation/reports/{id}/download (the `DownloadReconciliationReport` operationId).
+func (c *ClientWithResponses) DownloadReconciliationReportWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*DownloadReconciliationReportResponse, error) {
+	rsp, err := c.DownloadReconciliationReport(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDownloadReconciliationReportResponse(rsp)
+}
+
+// GetReconciliationSettingsWithResponse Read the reconciliation settings
+//
+// Which vendor accounts a reconciliation reads, the default period and
+// the usage tolerance. `accounts` lists every account there is (the
+// SP's configured one and each Acronis plan's datacenter credentials,
+// distinct by URL and client id) and whether it is selected; secrets
+// are never shown (they stay on the plans and in the configuration).
+// Until changed: every account, `previous_month`, 1 %.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/reconciliation/settings (the `GetReconciliationSettings` operationId).
+func (c *ClientWithResponses) GetReconciliationSettingsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReconciliationSettingsResponse, error) {
+	rsp, err := c.GetReconciliationSettings(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetReconciliationSettingsResponse(rsp)
+}
+
+// PutReconciliationSettingsWithBodyWithResponse Change the reconciliation settings
+//
+// Replaces the settings. `accounts` null or absent reads every account
+// (also those added later); a list picks accounts by URL and client id
+// (422 `unknown_account` for one no plan or configuration uses).
+// `usage_tolerance_percent` is 0 to 100 with at most 2 decimals (422
+// `tolerance_out_of_range`). `If-Match` with the `ETag` guards against
+// a concurrent change (412).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/reconciliation/settings (the `PutReconciliationSettings` operationId).
+func (c *ClientWithResponses) PutReconciliationSettingsWithBodyWithResponse(ctx context.Context, params *PutReconciliationSettingsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutReconciliationSettingsResponse, error) {
+	rsp, err := c.PutReconciliationSettingsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutReconciliationSettingsResponse(rsp)
+}
+
+// PutReconciliationSettingsWithResponse Change the reconciliation settings
+//
+// Replaces the settings. `accounts` null or absent reads every account
+// (also those added later); a list picks accounts by URL and client id
+// (422 `unknown_account` for one no plan or configuration uses).
+// `usage_tolerance_percent` is 0 to 100 with at most 2 decimals (422
+// `tolerance_out_of_range`). `If-Match` with the `ETag` guards against
+// a concurrent change (412).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/reconciliation/settings (the `PutReconciliationSettings` operationId).
+func (c *ClientWithResponses) PutReconciliationSettingsWithResponse(ctx context.Context, params *PutReconciliationSettingsParams, body PutReconciliationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*PutReconciliationSettingsResponse, error) {
+	rsp, err := c.PutReconciliationSettings(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutReconciliationSettingsResponse(rsp)
 }
 
 // GetSandboxClockWithResponse Read the sandbox clock
@@ -39029,6 +40813,494 @@ func ParseUpdateProductResponse(rsp *http.Response) (*UpdateProductResponse, err
 	return response, nil
 }
 
+// ParseListReconciliationReportsResponse parses an HTTP response from a ListReconciliationReportsWithResponse call
+func ParseListReconciliationReportsResponse(rsp *http.Response) (*ListReconciliationReportsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListReconciliationReportsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ReconciliationReportList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListReconciliationReportsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateReconciliationReportResponse parses an HTTP response from a CreateReconciliationReportWithResponse call
+func ParseCreateReconciliationReportResponse(rsp *http.Response) (*CreateReconciliationReportResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateReconciliationReportResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest ReconciliationReport
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateReconciliationReportResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetReconciliationReportResponse parses an HTTP response from a GetReconciliationReportWithResponse call
+func ParseGetReconciliationReportResponse(rsp *http.Response) (*GetReconciliationReportResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetReconciliationReportResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ReconciliationReportDetail
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetReconciliationReportResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDownloadReconciliationReportResponse parses an HTTP response from a DownloadReconciliationReportWithResponse call
+func ParseDownloadReconciliationReportResponse(rsp *http.Response) (*DownloadReconciliationReportResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DownloadReconciliationReportResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers DownloadReconciliationReportResponse200Headers
+		if values := rsp.Header.Values("Content-Disposition"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Disposition", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentDisposition = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers DownloadReconciliationReportResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetReconciliationSettingsResponse parses an HTTP response from a GetReconciliationSettingsWithResponse call
+func ParseGetReconciliationSettingsResponse(rsp *http.Response) (*GetReconciliationSettingsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetReconciliationSettingsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ReconciliationSettings
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetReconciliationSettingsResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetReconciliationSettingsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePutReconciliationSettingsResponse parses an HTTP response from a PutReconciliationSettingsWithResponse call
+func ParsePutReconciliationSettingsResponse(rsp *http.Response) (*PutReconciliationSettingsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PutReconciliationSettingsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ReconciliationSettings
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers PutReconciliationSettingsResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers PutReconciliationSettingsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetSandboxClockResponse parses an HTTP response from a GetSandboxClockWithResponse call
 func ParseGetSandboxClockResponse(rsp *http.Response) (*GetSandboxClockResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -43854,6 +46126,24 @@ type ServerInterface interface {
 	// UpdateProduct Update a product
 	// (PATCH /v1/products/{id})
 	UpdateProduct(ctx echo.Context, id Id, params UpdateProductParams) error
+	// ListReconciliationReports List reconciliation reports
+	// (GET /v1/reconciliation/reports)
+	ListReconciliationReports(ctx echo.Context, params ListReconciliationReportsParams) error
+	// CreateReconciliationReport Request vendor data and reconcile
+	// (POST /v1/reconciliation/reports)
+	CreateReconciliationReport(ctx echo.Context, params CreateReconciliationReportParams) error
+	// GetReconciliationReport Get a reconciliation report
+	// (GET /v1/reconciliation/reports/{id})
+	GetReconciliationReport(ctx echo.Context, id Id, params GetReconciliationReportParams) error
+	// DownloadReconciliationReport Download a reconciliation report (XLSX)
+	// (GET /v1/reconciliation/reports/{id}/download)
+	DownloadReconciliationReport(ctx echo.Context, id Id) error
+	// GetReconciliationSettings Read the reconciliation settings
+	// (GET /v1/reconciliation/settings)
+	GetReconciliationSettings(ctx echo.Context) error
+	// PutReconciliationSettings Change the reconciliation settings
+	// (PUT /v1/reconciliation/settings)
+	PutReconciliationSettings(ctx echo.Context, params PutReconciliationSettingsParams) error
 	// GetSandboxClock Read the sandbox clock
 	// (GET /v1/sandbox/clock)
 	GetSandboxClock(ctx echo.Context) error
@@ -45989,6 +48279,167 @@ func (w *ServerInterfaceWrapper) UpdateProduct(ctx echo.Context) error {
 	return err
 }
 
+// ListReconciliationReports converts echo context to params.
+func (w *ServerInterfaceWrapper) ListReconciliationReports(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListReconciliationReportsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", ctx.QueryParams(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter from: %s", err))
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", ctx.QueryParams(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter to: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListReconciliationReports(ctx, params)
+	return err
+}
+
+// CreateReconciliationReport converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateReconciliationReport(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateReconciliationReportParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateReconciliationReport(ctx, params)
+	return err
+}
+
+// GetReconciliationReport converts echo context to params.
+func (w *ServerInterfaceWrapper) GetReconciliationReport(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetReconciliationReportParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "flag" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "flag", ctx.QueryParams(), &params.Flag, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter flag: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetReconciliationReport(ctx, id, params)
+	return err
+}
+
+// DownloadReconciliationReport converts echo context to params.
+func (w *ServerInterfaceWrapper) DownloadReconciliationReport(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DownloadReconciliationReport(ctx, id)
+	return err
+}
+
+// GetReconciliationSettings converts echo context to params.
+func (w *ServerInterfaceWrapper) GetReconciliationSettings(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetReconciliationSettings(ctx)
+	return err
+}
+
+// PutReconciliationSettings converts echo context to params.
+func (w *ServerInterfaceWrapper) PutReconciliationSettings(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params PutReconciliationSettingsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.PutReconciliationSettings(ctx, params)
+	return err
+}
+
 // GetSandboxClock converts echo context to params.
 func (w *ServerInterfaceWrapper) GetSandboxClock(ctx echo.Context) error {
 	var err error
@@ -47554,6 +50005,12 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v1/products/:id", wrapper.DeleteProduct, options.OperationMiddlewares["deleteProduct"]...)
 	router.GET(options.BaseURL+"/v1/products/:id", wrapper.GetProduct, options.OperationMiddlewares["getProduct"]...)
 	router.PATCH(options.BaseURL+"/v1/products/:id", wrapper.UpdateProduct, options.OperationMiddlewares["updateProduct"]...)
+	router.GET(options.BaseURL+"/v1/reconciliation/reports", wrapper.ListReconciliationReports, options.OperationMiddlewares["listReconciliationReports"]...)
+	router.POST(options.BaseURL+"/v1/reconciliation/reports", wrapper.CreateReconciliationReport, options.OperationMiddlewares["createReconciliationReport"]...)
+	router.GET(options.BaseURL+"/v1/reconciliation/reports/:id", wrapper.GetReconciliationReport, options.OperationMiddlewares["getReconciliationReport"]...)
+	router.GET(options.BaseURL+"/v1/reconciliation/reports/:id/download", wrapper.DownloadReconciliationReport, options.OperationMiddlewares["downloadReconciliationReport"]...)
+	router.GET(options.BaseURL+"/v1/reconciliation/settings", wrapper.GetReconciliationSettings, options.OperationMiddlewares["getReconciliationSettings"]...)
+	router.PUT(options.BaseURL+"/v1/reconciliation/settings", wrapper.PutReconciliationSettings, options.OperationMiddlewares["putReconciliationSettings"]...)
 	router.GET(options.BaseURL+"/v1/sandbox/clock", wrapper.GetSandboxClock, options.OperationMiddlewares["getSandboxClock"]...)
 	router.POST(options.BaseURL+"/v1/sandbox/clock", wrapper.AdvanceSandboxClock, options.OperationMiddlewares["advanceSandboxClock"]...)
 	router.GET(options.BaseURL+"/v1/service-operations", wrapper.ListAllServiceOperations, options.OperationMiddlewares["listAllServiceOperations"]...)
@@ -56426,6 +58883,720 @@ func (response UpdateProduct500ApplicationProblemPlusJSONResponse) VisitUpdatePr
 	return err
 }
 
+type ListReconciliationReportsRequestObject struct {
+	Params ListReconciliationReportsParams
+}
+
+type ListReconciliationReportsResponseObject interface {
+	VisitListReconciliationReportsResponse(w http.ResponseWriter) error
+}
+
+type ListReconciliationReports200JSONResponse ReconciliationReportList
+
+func (response ListReconciliationReports200JSONResponse) VisitListReconciliationReportsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListReconciliationReports400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListReconciliationReports400ApplicationProblemPlusJSONResponse) VisitListReconciliationReportsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListReconciliationReports401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListReconciliationReports401ApplicationProblemPlusJSONResponse) VisitListReconciliationReportsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListReconciliationReports403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListReconciliationReports403ApplicationProblemPlusJSONResponse) VisitListReconciliationReportsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListReconciliationReports422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response ListReconciliationReports422ApplicationProblemPlusJSONResponse) VisitListReconciliationReportsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListReconciliationReports500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListReconciliationReports500ApplicationProblemPlusJSONResponse) VisitListReconciliationReportsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateReconciliationReportRequestObject struct {
+	Params CreateReconciliationReportParams
+	Body   *CreateReconciliationReportJSONRequestBody
+}
+
+type CreateReconciliationReportResponseObject interface {
+	VisitCreateReconciliationReportResponse(w http.ResponseWriter) error
+}
+
+type CreateReconciliationReport202JSONResponse ReconciliationReport
+
+func (response CreateReconciliationReport202JSONResponse) VisitCreateReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateReconciliationReport400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateReconciliationReport400ApplicationProblemPlusJSONResponse) VisitCreateReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateReconciliationReport401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateReconciliationReport401ApplicationProblemPlusJSONResponse) VisitCreateReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateReconciliationReport403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateReconciliationReport403ApplicationProblemPlusJSONResponse) VisitCreateReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateReconciliationReport409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateReconciliationReport409ApplicationProblemPlusJSONResponse) VisitCreateReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateReconciliationReport413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateReconciliationReport413ApplicationProblemPlusJSONResponse) VisitCreateReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateReconciliationReport422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreateReconciliationReport422ApplicationProblemPlusJSONResponse) VisitCreateReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateReconciliationReport500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreateReconciliationReport500ApplicationProblemPlusJSONResponse) VisitCreateReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReconciliationReportRequestObject struct {
+	Id     Id `json:"id"`
+	Params GetReconciliationReportParams
+}
+
+type GetReconciliationReportResponseObject interface {
+	VisitGetReconciliationReportResponse(w http.ResponseWriter) error
+}
+
+type GetReconciliationReport200JSONResponse ReconciliationReportDetail
+
+func (response GetReconciliationReport200JSONResponse) VisitGetReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReconciliationReport400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetReconciliationReport400ApplicationProblemPlusJSONResponse) VisitGetReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReconciliationReport401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetReconciliationReport401ApplicationProblemPlusJSONResponse) VisitGetReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReconciliationReport403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetReconciliationReport403ApplicationProblemPlusJSONResponse) VisitGetReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReconciliationReport404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetReconciliationReport404ApplicationProblemPlusJSONResponse) VisitGetReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReconciliationReport500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetReconciliationReport500ApplicationProblemPlusJSONResponse) VisitGetReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadReconciliationReportRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type DownloadReconciliationReportResponseObject interface {
+	VisitDownloadReconciliationReportResponse(w http.ResponseWriter) error
+}
+
+type DownloadReconciliationReport200ResponseHeaders struct {
+	ContentDisposition *string
+}
+
+type DownloadReconciliationReport200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse struct {
+	Body          io.Reader
+	Headers       DownloadReconciliationReport200ResponseHeaders
+	ContentLength int64
+}
+
+func (response DownloadReconciliationReport200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse) VisitDownloadReconciliationReportResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type DownloadReconciliationReport400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadReconciliationReport400ApplicationProblemPlusJSONResponse) VisitDownloadReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadReconciliationReport401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadReconciliationReport401ApplicationProblemPlusJSONResponse) VisitDownloadReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadReconciliationReport403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadReconciliationReport403ApplicationProblemPlusJSONResponse) VisitDownloadReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadReconciliationReport404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadReconciliationReport404ApplicationProblemPlusJSONResponse) VisitDownloadReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadReconciliationReport409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadReconciliationReport409ApplicationProblemPlusJSONResponse) VisitDownloadReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadReconciliationReport500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadReconciliationReport500ApplicationProblemPlusJSONResponse) VisitDownloadReconciliationReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReconciliationSettingsRequestObject struct {
+}
+
+type GetReconciliationSettingsResponseObject interface {
+	VisitGetReconciliationSettingsResponse(w http.ResponseWriter) error
+}
+
+type GetReconciliationSettings200ResponseHeaders struct {
+	ETag *string
+}
+
+type GetReconciliationSettings200JSONResponse struct {
+	Body    ReconciliationSettings
+	Headers GetReconciliationSettings200ResponseHeaders
+}
+
+func (response GetReconciliationSettings200JSONResponse) VisitGetReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReconciliationSettings401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetReconciliationSettings401ApplicationProblemPlusJSONResponse) VisitGetReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReconciliationSettings403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetReconciliationSettings403ApplicationProblemPlusJSONResponse) VisitGetReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReconciliationSettings500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetReconciliationSettings500ApplicationProblemPlusJSONResponse) VisitGetReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutReconciliationSettingsRequestObject struct {
+	Params PutReconciliationSettingsParams
+	Body   *PutReconciliationSettingsJSONRequestBody
+}
+
+type PutReconciliationSettingsResponseObject interface {
+	VisitPutReconciliationSettingsResponse(w http.ResponseWriter) error
+}
+
+type PutReconciliationSettings200ResponseHeaders struct {
+	ETag *string
+}
+
+type PutReconciliationSettings200JSONResponse struct {
+	Body    ReconciliationSettings
+	Headers PutReconciliationSettings200ResponseHeaders
+}
+
+func (response PutReconciliationSettings200JSONResponse) VisitPutReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutReconciliationSettings400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response PutReconciliationSettings400ApplicationProblemPlusJSONResponse) VisitPutReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutReconciliationSettings401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response PutReconciliationSettings401ApplicationProblemPlusJSONResponse) VisitPutReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutReconciliationSettings403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response PutReconciliationSettings403ApplicationProblemPlusJSONResponse) VisitPutReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutReconciliationSettings412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response PutReconciliationSettings412ApplicationProblemPlusJSONResponse) VisitPutReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutReconciliationSettings413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response PutReconciliationSettings413ApplicationProblemPlusJSONResponse) VisitPutReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutReconciliationSettings422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response PutReconciliationSettings422ApplicationProblemPlusJSONResponse) VisitPutReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutReconciliationSettings500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response PutReconciliationSettings500ApplicationProblemPlusJSONResponse) VisitPutReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetSandboxClockRequestObject struct {
 }
 
@@ -63417,6 +66588,24 @@ type StrictServerInterface interface {
 	// UpdateProduct Update a product
 	// (PATCH /v1/products/{id})
 	UpdateProduct(ctx context.Context, request UpdateProductRequestObject) (UpdateProductResponseObject, error)
+	// ListReconciliationReports List reconciliation reports
+	// (GET /v1/reconciliation/reports)
+	ListReconciliationReports(ctx context.Context, request ListReconciliationReportsRequestObject) (ListReconciliationReportsResponseObject, error)
+	// CreateReconciliationReport Request vendor data and reconcile
+	// (POST /v1/reconciliation/reports)
+	CreateReconciliationReport(ctx context.Context, request CreateReconciliationReportRequestObject) (CreateReconciliationReportResponseObject, error)
+	// GetReconciliationReport Get a reconciliation report
+	// (GET /v1/reconciliation/reports/{id})
+	GetReconciliationReport(ctx context.Context, request GetReconciliationReportRequestObject) (GetReconciliationReportResponseObject, error)
+	// DownloadReconciliationReport Download a reconciliation report (XLSX)
+	// (GET /v1/reconciliation/reports/{id}/download)
+	DownloadReconciliationReport(ctx context.Context, request DownloadReconciliationReportRequestObject) (DownloadReconciliationReportResponseObject, error)
+	// GetReconciliationSettings Read the reconciliation settings
+	// (GET /v1/reconciliation/settings)
+	GetReconciliationSettings(ctx context.Context, request GetReconciliationSettingsRequestObject) (GetReconciliationSettingsResponseObject, error)
+	// PutReconciliationSettings Change the reconciliation settings
+	// (PUT /v1/reconciliation/settings)
+	PutReconciliationSettings(ctx context.Context, request PutReconciliationSettingsRequestObject) (PutReconciliationSettingsResponseObject, error)
 	// GetSandboxClock Read the sandbox clock
 	// (GET /v1/sandbox/clock)
 	GetSandboxClock(ctx context.Context, request GetSandboxClockRequestObject) (GetSandboxClockResponseObject, error)
@@ -65924,6 +69113,201 @@ func (sh *strictHandler) UpdateProduct(ctx echo.Context, id Id, params UpdatePro
 	return nil
 }
 
+// ListReconciliationReports operation middleware
+func (sh *strictHandler) ListReconciliationReports(ctx echo.Context, params ListReconciliationReportsParams) error {
+	var request ListReconciliationReportsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListReconciliationReports(ctx.Request().Context(), request.(ListReconciliationReportsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListReconciliationReports")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListReconciliationReportsResponseObject); ok {
+		return validResponse.VisitListReconciliationReportsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateReconciliationReport operation middleware
+func (sh *strictHandler) CreateReconciliationReport(ctx echo.Context, params CreateReconciliationReportParams) error {
+	var request CreateReconciliationReportRequestObject
+
+	request.Params = params
+
+	var body CreateReconciliationReportJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateReconciliationReport(ctx.Request().Context(), request.(CreateReconciliationReportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateReconciliationReport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateReconciliationReportResponseObject); ok {
+		return validResponse.VisitCreateReconciliationReportResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetReconciliationReport operation middleware
+func (sh *strictHandler) GetReconciliationReport(ctx echo.Context, id Id, params GetReconciliationReportParams) error {
+	var request GetReconciliationReportRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetReconciliationReport(ctx.Request().Context(), request.(GetReconciliationReportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetReconciliationReport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetReconciliationReportResponseObject); ok {
+		return validResponse.VisitGetReconciliationReportResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DownloadReconciliationReport operation middleware
+func (sh *strictHandler) DownloadReconciliationReport(ctx echo.Context, id Id) error {
+	var request DownloadReconciliationReportRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DownloadReconciliationReport(ctx.Request().Context(), request.(DownloadReconciliationReportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DownloadReconciliationReport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DownloadReconciliationReportResponseObject); ok {
+		return validResponse.VisitDownloadReconciliationReportResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetReconciliationSettings operation middleware
+func (sh *strictHandler) GetReconciliationSettings(ctx echo.Context) error {
+	var request GetReconciliationSettingsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetReconciliationSettings(ctx.Request().Context(), request.(GetReconciliationSettingsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetReconciliationSettings")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetReconciliationSettingsResponseObject); ok {
+		return validResponse.VisitGetReconciliationSettingsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// PutReconciliationSettings operation middleware
+func (sh *strictHandler) PutReconciliationSettings(ctx echo.Context, params PutReconciliationSettingsParams) error {
+	var request PutReconciliationSettingsRequestObject
+
+	request.Params = params
+
+	var body PutReconciliationSettingsJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.PutReconciliationSettings(ctx.Request().Context(), request.(PutReconciliationSettingsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PutReconciliationSettings")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(PutReconciliationSettingsResponseObject); ok {
+		return validResponse.VisitPutReconciliationSettingsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetSandboxClock operation middleware
 func (sh *strictHandler) GetSandboxClock(ctx echo.Context) error {
 	var request GetSandboxClockRequestObject
@@ -67540,781 +70924,832 @@ func (sh *strictHandler) RotateWebhookEndpointSecret(ctx echo.Context, id Id, pa
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2Nd9u2li/6r2DpzV2x31CKJNtJbK9Zd9w06XGbr4md05lT54kQCVk4pgCVAK2oXfnf38LeAAlSpERJ",
-	"TtLO6Vn3TmOKxOfGxv787d87kZzNpWBCq87Z750pozFL4Z8vrumt+W/MVJTyueZSdM4611NGUqZklkaM",
-	"3LNUcSkCkik6ThjhgoSXk+5rqqNp2OsEHfaJzuYJ65x1bjrDm04n6KhoymbUtKuXc/OD0ikXt53Pn4PO",
-	"Zcxmc6mZ0O/ZPKFLFq/2H+o0YyFZTJkgesoV4YroKSNKy5TFhAq1YCnRklBBGE0TzlKSsl8zpjRZcD3F",
-	"l+mMkTDvLlp2f2LL8oBNNzWjHUuZMCpguK9kRHFU1UH+PGUpg56ilFHNYiJTMmci5uK2WL2ICjI2q0nj",
-	"8lo9vh88Viy95xFTj/vjQTSMj1j3eHJCu8fjJ1H3WfyUdU8nfToYD6Oj+Jg9lnOWwljU4xP6ZPw0ehZ3",
-	"T1l/0j2mg3H3WTSMu0fMNIC/bdiH91SzV3zGNfyf1em9x/VUhCaJXLCYzFlKFlzEckEmMsV9iRLOhCY0",
-	"jlOmVI9cmb+kgFXBXVK4TVIsZzJTJKJJYh7KCbxTTInoKdWEpoykVDOSmEGxOCAsTWWqCBdRksWsvIZP",
-	"+v4UZ1zwWTbrnPUDN10uNLtlaXm+79mMcmGWoXnOCZtoQ+iwu1mammnh3L/2HE9Od5ujYjV7esUiKWJF",
-	"MqF5UjM5wkT81XfxeLjNDJlOlxcTzdLm2WlJFpRrMmYTaU5oujQnkt5SLkodH21DPv9taeMybmKX8PMj",
-	"RbiZbzSVLCaTVM5ghRxzkimZ0ZgRwzrOya+Z1IxwjYwuZXOZahgqmadynLBZmWMcTQbRkJ6y7sn4adw9",
-	"jp6x7intj7vIOvDgrz30n4POnKZ0xrTl/s+zVMm0fkKhYJ/0KII3QrfT85Tdc0MBc3rLzOi4ef3XjKXL",
-	"TtARdGb6w29KI5nRT6+YuNXTztnJYBjUXgsbriFe4Z+n9IgNopOT7tN4OO4es2eTLh2M+92j6Dg+YU8m",
-	"T+mzsRvgnOppMT5uWKPZEZ6ay6d6CUxkOqO6c9bJMnhzzRUWLX9iy9VxX5BM8F8zRu7YEtimISQRs5iw",
-	"yYRFmhxQ8uHD5ffmWqPkVsqYRFPJI3bYI0DghgjK95hpiYqYjGW8NJSS0CVeiROeKm1WaS6FYuUlOpn0",
-	"o2f0ZNg9GfdZ95gemQvlKOoO46fRYPyMPaGDvlsilAmKRarcm027OTw5CczRcX8PNq/X+3zlH27dzonb",
-	"Tzhaf+RlbCa8rZd1AjJY/bmxUhsy+SkVt8ys2pgqI6cIckAVCHJG/gsPzwklStOEESngvePBsCrZDUCy",
-	"q5+klQabiOSo9sQ3yB3v6C0jiv/WyF7gUil1FbMJzRLdOTvpB6Zf5OPDfj8ouPqglqu/ZprGVNOXPKm9",
-	"Ut6KZJmzIEUWU6kYCWf2q5BMZRIrwu5ZuiS3/J4JoDCgOfaJRjpZ3gizA/jbPU0yFhCqiiZ+uWPLj/8B",
-	"P4Tk4MP7V10mIhmz+OxG5C/9n5Pv7tjy/5x8b188PCfK9EkT050is0xpI6aRmdmFHvnJPKQivhHwviIT",
-	"aWQ4oIXwdT74NEuY6t0If6N/76ipnI9kGrN0xOPOWWfQ7w+PjjufzUvzRMa52Fy3N27Epe35t5RNOmed",
-	"/+dxoYU8xl/VYzca077SS6C1mLH52/E/WaRhj9yhhBvrOxr/QDVbUGC7kTQMAoiIzucJR1H9sb09//2f",
-	"CuV2b3YRTKBzz0Qs01EmUkajqVFrOkEnZpryJD8/5g0S85gIqa0YdG7+PQW2QhVR9B5FGaWpzpQhP0Po",
-	"XMMsvqMxcUPNaW+q9VydPX4cy0j1aJRKwVV3nlBtLp2eHacbv3pcM8zPbVf2HTaC134df4D5RTJLcIao",
-	"pERT1GMmlCcsLs8X2UjcM2P4jsZWINpvH2jCY3h5hD1Wt8EJTlzBIOF94EwgUHbOfsmbyvlq0JlwlhjS",
-	"NYJ+0gk6M6YUvTUvzVMjq+olucEfbzqm5RlXCrjSx2Ivjw338PfSTXfnvVyZ6kNs5WuamO5w0/D9LhfQ",
-	"l1u7MxKu9B2SA1gkYhZPEZVFU2BLbhHDgIS2mZGZbhjciPwBCkghaoHskybvpNK3Kbv6r1dG3TX7BIp6",
-	"QEKZ6ZGcjFJDOKbNTNwJuRAj6Dw8NIMOZ24KI0Mn4Y0oDa36c0DCOEMSY6M7tjQPdEp5wsXtCPjaoWFp",
-	"n4POcyDXiyhic43SRgOZ1pFnymKukb7oTGb2I/uvzrPe0VEn6KDyFC07Z50PV993ULzWSxCBlZYzuCNT",
-	"RqH9zq8ZFZrrJRmS7k3W7x8xMoA1HPaHT7qDQfeo3+vhv4fd4TFQIxf3Rr4xA/kYdHI9CwajNZvNzRgH",
-	"QcdaIEYgtxbtXQ/6Z33z//5h7lJzJJ6On0WncZ91B5Mh7R6Pj6Lus/iYdU8mT6j7rRN07riIvSF3gk5C",
-	"lR7BqTN39Idr8lgzQQ2V/s7jz4/lZMLMzT7ims3UGTnpH5ErtG6QD4LeU55YLgsaCPDyvPWzwWeUi5gy",
-	"kxibFcwUS8/Q8HEy6ZrBGY3HGjwGdDh2cj4ssU65WSSj0GGneHf1mZnmkfn0JO4esyeT7jN6Ou72o0E8",
-	"ZEeTY3oy9vh3x1pvOkEnm8drFnTQ/wecXuzLEszq+8OT0gY4osCxPYmfsmeT0z5MpnscHZm5HU+6znxj",
-	"Jmp4WcrYSKecJp2zCU0Ug0e/ZpbuZlLoabJ029tywvk1vfa+BwUwzpg5Viyf1rA7PDHbmFCBH7RUxIxy",
-	"S5NRliYe72TZsBslMosdA+1FctYJfNIwf0hNgWLKVGaezBcjI9OOFjK9M9vIpTAX8eegI42AdMtGt+PO",
-	"2cAQhpbe3/3P3rbTSPN7Q5uZ4Ho0T+2e5sd90O/1+7XnfT2Z4LYbSnaasRRaKtml8Ywbscve73iSLMke",
-	"nzyjT04nXdaP+93jyWTYpSfH4+7RyXHcP312zIbPhvAliPeds6PPra8RZIjvLI03yAWFrpCyyJBFjAoT",
-	"TxLUHMAMYG85csC10SOQScGLlnOCDWjCBU0Oz+ETK29MKV7kkRQTDveW+VGwBcFdJkume+SdTJKyZcnc",
-	"+Z7Zutkqe+1/FZCwZGZFVlWYUX/P/z3i8WewDa+xnpg7RYpJwqP9hB5e6IQjy/VGXIwmCb+dal8Auqga",
-	"tbkiFYXSbJTSPEnImBk5bZ7KiClVlkuP+6eFLJNPYVdBZv3wH0o+dTOP7HBVock7m6WZHgNp9KVMxzyO",
-	"mdhrXyZ5K94e/I/MUpLKhJEZXQLpxhJ2orzAR8UCv/Sa2W2Fi4E81GqiwfaRapjJ56DzgxRsr9UD3jy6",
-	"Nc2UZHiuCPyEIjxJpLhlKcklgtIyDjyZ+wdsabcV9AbzEEt4qQn7xI1wQsaZLs8EurJa0aXQhtcnL1BO",
-	"2odH2Jb8tbySM2a1MTDZp1LcGo5sKFTxmJVVUW8p3bBAImMpweHtfP7d0B5iZS8EyQT7NGeRWVyjnGQp",
-	"K9RO15dZ8pirKJEqX2q4dN6lbMI/7c6W4TZJZHSHGoLKZjOaLgsdWWcpg0uLK5WxOL/rzBVMk6y8ZfDT",
-	"aA5DGtlGq2dhTZvnxLtNCTYD/sOC2PB2/oK8vXYOZts0vUP2Wl4iO0pzC8kZk4IRlij2SAVEyIVR76SI",
-	"2ObFwta9tbp0MsWCpYyIbDY2h8y7B/FDs2RwHJmha7Sy5Y6er7JEOPLPnx+KU69uvzXOKKbPCDUHg6Vl",
-	"KgK3EhU3wn27MEJWacm4Jgdh3cjDw4BYZ+6NWEObINsZ8iw2fJLK35i4ESsNI9WEhz1ykShJwrUCQ2i1",
-	"9TdSo6oOauI+rFNIPaJFU9UDWDiUVHELEapI1SQAq+r3HE/qLU8rHTr7E06oZIDC99r0VbFGPSlI+I3U",
-	"5MLvbzdCrgz7oQg4xKGFBMV1DB8wF6Zgzos4YzGnxIxalaX83NtsDjASxUuZiXhvephAKx4pvJFo9HLU",
-	"UOYXx+XFfmm/3n2dsf+HWGIzHmgNzi3YRLnihoS1ROkYRD1YvrduXXczgm22MFUMHDtYmFSm5gwWd72B",
-	"qZVF6c9hRcoXzVmRWpGEnXq+pVvo7xWlfYM+zvUfXAfPlwB8vHuKfnA40Ry/ItsUbMnIG7ipAUkzIYxo",
-	"KlPDQSLGYpDyqgJOMSuvC48BgWeRWj+L11UeL2aIMT5HYcd6ZW3XX062qR00iDYsSplGhaq0TpdGJKBK",
-	"LWQal/WiO7z6mtfFb7Pi9clbxNnni2MEGy2NKLTa1zk8tuF4MROa00R9aWGwfjawYtmcpQqIo7RgF0Sw",
-	"hVEb80lBGEIEJ2/9ehUtlmxE1fbgkjUCuWWWefuOlEBoBp+xOflpJr7iKhVzeDiRuXR4rLT8a8aM+AoT",
-	"OzPzdYwOidpIrXXEbsRhWr+ibGVBbwSK3v5vppuZvEeuC+FfIHrXrQCK3hgfUBwhvZbIy00VJJc7vd7R",
-	"ZSJpfC3lK5re7idIj2W8HGkpRwk01eCZhVAaboYsCbxYtuh4hjHrQSUv0A12LSV5ZVveja4qA3xo06Ob",
-	"GbRutpmKfK+NYAtClSIHA/Kaf3cIEte7FGIQuWntZX6t7BGmAFb+0YyrmQ2wqeyB1WWmhXv+nEyYjkDl",
-	"Wz3WAy9AwR8reekuqF0DFSoDfTBtIo80zyOawOJNE7T8WrHIFwgfIC7EMASQiG6zlFX1Bis50SiSmYAz",
-	"WrxKDi6ev3/75vJq9OH9q8OyQc47CfVy7F4xIpUhP4htjgiQbsicpnkEhjdXq394ptzPQedaytdULF0k",
-	"9V67kVLNRjaGuET6UpIZFUviNJRzkJeWJKHaqD4ewQ+9e8x8ZsZG8sHtuualgT3EUr/3oqXdZOhEM7xc",
-	"0K6lMLy5IoWDENzNI6Lr+rdvP/Zip2EIHwTN9FSm/Lc92VQGDRmRK6KVrXqNoTWGVlxYiieelUWOQbFV",
-	"paHtukvVYT1IvE0xnzFdmYu3Lz///HP3wuu+XkuiVjHH0B22Wfn5IKyHzxy4F9ZH/kC+yDu2HKUsUzVW",
-	"66rX0cgo5kW0LlISc/CCCO0uz/IhHPo7603AigIP4or0Rv8wzC+WM8oFRElC6Gwq75jokYuZFLeoZ0CA",
-	"EgZ/FsLijGIo6BkJIconAk8GBvyMclsQRk9RQXiMOROCzpi6EdbxEZAQow8K8QYinwzfqcRUMRpNzdfc",
-	"jgqMjyAN5ssABHlxe5uy2waN/W9yQSiBYJJHisSUJ0uSKXrLyJhFcmbtdDYIwAVngDVUZLPO2S+dGf1k",
-	"bTidoEPvbzsfV0J+g87FnNt4eRuHx1EJ921LXvy9mW1X8xnr1LTlvhkvW8Tso2mqxWtghDI0tNVYMLrj",
-	"99UfzMUpbGBNi97Rfl7PKebZOOGRkXxS7RSSO7YMjKpgBLlbwRUjHA7eSsMpu5d3W04qlcgo1p2fn9jy",
-	"vXnt82c/rv0XzLCAVcknZRssGRILGpE23NfRyHN4CdhZjBIqTd55NGMjocpk5LbBj6O3MeDNcfTVTapw",
-	"gXjGhVGaE1zpGb1jhEKQt4rk3CjVklBimzBrvzl7xF8oGPKmZYBx0SR5OwGvw7oNsSfsc1A9Yqgr1pPW",
-	"YioTIKYeuZrKhYDpYvYb+kvynIj1k7F9rE7nYz6hVxwDhtvNxrz9mkFweHU+LnotDwRrtSpuYDRN6XJl",
-	"/NBm/eiLsPPncG/WJkyZ+wAypSg56Q+tL8NnkrVR5/ahJ0mMrKRUy0OLwOt2Iznu9+tGUhN3XQ607QSd",
-	"MY2dv65+KDxJuLh9WYQjVgdjoxONigz/PAzM5ZFqlpqHR4cBUWzGqRAZTcyTJ4cBKf4aDA8DMuZMCI4P",
-	"hseHAdGp9+ToyWHpFsqjIfNujBzi9WFup+KfReOGuIuG1033tYxZAsKU7XSesjmFsz6XSpt/jib8Eys9",
-	"mNPl7bpG32di9VqkaiQnKwx73WW4DX+3sRaq9SkqhvoSP109UEFnwgVX0y2HMmU01WNGtf2qTESvqNJE",
-	"8VuwwyV8krsRFzK9YymJJUSK6BL3Xdtfy+u4CL6uDimPTpjRmAUEDAEsJlShNBZNM3FHIjmbca08vpln",
-	"Hjn3V9sF/4mj97Ds3aoRONQdn8/rUutMW3m+bpqJR4rMWcplrNCbiGmpNEkZjZfkYLwspdZn4rB+GiCO",
-	"bLnbTi1oO/krfN8Qm9Q02ZhRJAVb1ksksOiBPVf5QLyNLhbQdeadk8ryb5RkihnsJM20P/270FJleaCJ",
-	"9ZNwh36FTbkEhxpyXEyRMNbLDfBWniixfhQ/2bk65kuTBD4VbEET5bHcDdz22wgiHrffRxipHo1V/AyI",
-	"m0uzuWZxeAZxO5ZZKi0NfZMDIUnOdkEXDd9/eDO6ur549WJ08fL6xfvw8PxGmK0hXDvgDaXpUgUQC2T4",
-	"yD/l+JGy1qoDo85CILfhFqAqKpv6rrRNMrR7hr4Zs23ozzRHSRrFHm1HuUDiTaJ2N8vx7DXZxNYX3iaQ",
-	"HTM7rWlX8ZgVgdWe13VFbcUkoToZDH/0028tu4C01jbEYo3Ez6Ghuru2+X762Wyb1zVOOsgRLcxTsBek",
-	"VCgaOed+q2HZu69uQKX8pO2CGUrJNC0+rVE+8HmJm7sd8odWx1+ch7OtSH1aI1Lbu3OEa206B2fkKGaG",
-	"sEeKJRM/BwjSD/O4x+LxJ46G6fLv9i82MwTL8sebMgm4GGWKgWzPk1WvhpCaT6ytcJSfShfNZ17HKMDK",
-	"w3vJY6u85JF/KAA3hcA2RHu6x6ZBf4/KIRNNEQMNnnFMZZpSZYTuGUAeuYflZvNHRbyOMwVgaJxNCnIP",
-	"3ahRbholbKJHmci3GxKi8ndSGWeRHt2mMpuvPF35ezkv9tSFHrFPc5vO6p6URuU/zMfgP5yn8p4rLkXp",
-	"F83SGRfWSq9psRc5bXE1cvn0Re5S/prVVhN5y4X/UGdp8dKCjadS3hnS5/csXXor7H5iIp5LLvQo5mAJ",
-	"buDwhVL8YR63kaFmXPhPB1We7RztK3gLT9bbiYLOIuWavRXJEvPfP/uJXetZ1gf33ufPdbwHeNR3NKEi",
-	"qpGuxsUPLaTeoAMnNt2YCgadXuK7K7IyPg7yvj82Dvsy76086pYaFj6o47dX7x7lsfKBC7KwJxEN5jBK",
-	"ZROCkHs+8nLRDnKr3CNF5EJYiYRayC7b9CN1WDHQmKfFoa+hyspiwa+gUtaukssDXlXuETKrVmwGfTKt",
-	"1/B2tJXHXI/sdqoGmAspSPjDi2vy+H7w2K0ohuuFPfLcE2fsbwh+ESBQC9DBOWGzuV4inJGQgrUWKsqH",
-	"oEa0sFNIHGZIq7PgfzRinzBWr9bG8DMizTGSCXOVEbtUJKFKY7YNHcv7HO3NLAW0CmAesY0IVHRBuD4n",
-	"dKwgP2fKEwYOMgzCqN0rIzMUTKVu7/Kc0xpisD2P5hR8FgDrtTq5NzIfIsp65CBlMy5ilgYEA3AR4M9d",
-	"DvAHTrML0yQ0Yak+9HDfHA1kc0QGiy22F3qhuCIxXa5Muo42EaPBJ2WH2rCr2cZPbm4LPdLSg1PjlrEs",
-	"STHQyTAI21ugnBomlocBY5ML0cJXEHTmUxtwuaMRxbGfwoSC9D3ybpV2GrA9Ux+DRk3DUYRcMIXJPwIU",
-	"T3uiCsaMDlPkGIfnxHRG80SV0D+zYa+aY92W4+Xp0d4HXOgnx51aGKAm35UjRdyHIGfaBYv2DqhnUHLd",
-	"l9h1aSYema67N3azHBVXi4+71u8Ha6+aOdWapWZT/79fLrr/+Pj78PO/rblNtmTFHhsrU9D3KGwql79w",
-	"9Q5Qqoj7IsAgdLyhiogJUMerIz6qH3EzjymJgMcPzEy+jB/ynPiSTX5Rg2RDkwVdKjh2W7OYEqm08lu6",
-	"hV1HwN/GzpaLXXtY2Sq807c5Oh0M01HrNRf79QOpLX/EI91O+Hhnfs3lj+0ECHJAke6dwVEuoBVL/od7",
-	"Chh/qMPf7hga6p3Jezaq7lhFMkkzRvBNtSKzgu0X/uU7dXLM47yL0v626APeIwduq1OmshlTBAzIigj2",
-	"SVcdSV6fu8kzdfr099j/RdSE2kw1oZD1EHMI38BbBeViKtw/DQVCyqKIWEAyIyzDPMI7tgwPV43B+Fnb",
-	"SJ+dtDgfPqhFH8yBEFQXwMs7spPFv3r7+0rbju2uDjYVAyLNH4+UhwQaENa77ZHQpgqeYVSdNWhhXJ19",
-	"ZgeBz8KAhE7NqfvdPpOTiWK6+MQeLFB47Ctu4UvfRamESFD7ZW9Xx1yJXJ2fV2Y6krOaQ/d2QijSJS7U",
-	"GQmNdhGSA0rcZCGXGPS1gIQQDYp4btZAHZID9PiaZswrYKQG+EkQ1GeMClBd3W8Jvzc/+lkuAMp6WDvn",
-	"LUPeDJdI9FaL9B4/+Qz+o7b9+Amdv28ZpAWvFOc77xfJOHcr26ls9Auv7rgnW7hNNNpEnhqbG21zlwbS",
-	"Z/Fn8a59kInikduS0qd1QktpZN9Gcitz7z3EtzqS8dY5RoUu9wY4v/+aZdk3RmfKHMpIJb6F3+cnSwW+",
-	"RC9iJ+ooF2hdusgTKe8ME9f1wRl7mAqBRmoMhe4CVo9Ko3tUYy1SZFa9VbyxFTm3FUUn8nDk7SV1gBBh",
-	"KD9A/BcIHDPMbzps7uAPGt70oEFKjmGoOtEb/F/5xbB+R3aPLXJ7hteKiyFC6Sn1EhjjjKFpmALYD/qc",
-	"v2ZMUXGQC4OYZZN187KuZkXyd8wVqTRMRKZE3tv8HP9QNpCj53cr1tb7PefXdQN57h+uwmCrSMInun4/",
-	"a6+watyTY0k+FfkrUhp2eYxVTuFHTuVMdefQqWKj9gudWpUvjVZp9M1IE6qInJwTLUHTvHpHfjMCkaVQ",
-	"MNoGFlcoTyvbwOQ/r53KN71Q9ww5Wjk5Xz7kyGhnlXij/A6IJfvSwUUvDK+8tk7xGresjGs0mJecJbE6",
-	"I73ncjanYtl7Q2cM7y+0d5/5zscVv6ZZE7NwuQhwGJCeu3KhLf9vGKH/wLrP/EfIOV6hq6pnGZpryf3p",
-	"/NPeo3cA1vrh/Svv2St5y0X50TuXtn6gmHY2WiulOASGlCmmz0nKJpAwZkOQVAbUZSZoA4p6bwCxyntw",
-	"LTVNvL+L+bkn4H7+nmr/2fcrT95BwMaVuVZWnr4QcUB69qbsXUDOlffgNdNT6b/xnkGeG4zCPbPdfU+X",
-	"qvdQyn5bPdqqD9XIt/A15YnRLcKA4NbYzHXI57XxHRgOTDUxrSCV5vFwhraUww47J4aK6DhhAeJGsoTB",
-	"n4fnRGRJ4pp3vi3igklgPcwbmJjd4OJsdL6lbJ4sR1rWzdB1QVJzIaXW9waaMdpKc4/be9NK91paQCo4",
-	"deinnoB4IljtrlkKXdu3ljKAVmxmIgktdZHff6/Q9efPYFLKGkwF39DJZdVXN98AeZu3+m38WXW3eImF",
-	"7nSR/8Vl/+KyDVzWs5MP+uZ/G03sO1rmvwgTIgclrjFG3fM/7YNeJGfh4XmVS5G3giHDxu5sUbYlQqWy",
-	"RGHpnuGwqN1ghxFWVqzecfRFOV61903FjWq8jRUOtZHlfBuBuyw47iFzlxp6ID/iXwz1L4b6F0P9l2So",
-	"q7zy3iKGNKTNyAksvMOYCoo8GnsYvOwRXEXIIcREzAcAeCi7O2sybFwIgfaRsMYskeLW7GQp9K6wVBv9",
-	"JK/o1ipEpk0IACzm9zYGoGnEzLwEFUKRuYY2Gr7LY0gtMUzUxsxzpg7bxe+0DFBsWCSs4KFYkljNyGfs",
-	"XCuWTA73i2F0nW7hEcT3XXD4xmV/b7+4Nh94UeUbP8QP6lQjG9VdHkt5LhVdqDGUr6CMFSOSzNlD/aWO",
-	"+vKamqgUY71+eHFNUqazVCB+68JFMwPBAVjPIuVaM2HduLAIJCxNL0QImnNr86Tm8MPhzMEJfdO29Ovz",
-	"FYtnHzeuwzcSyYDT7SOKrZBZ7VkDO4qcePsj7BZwRehYZjogiylHvB5rwbR7ISc3AsJLzCh62Hd4RkLI",
-	"UgpNQ29TMF6E1lMYEurgkLFWm7kowhtBBbG3RkBCmwFl3rW3PjyE040P4Z/BjQiriTnm55/x2Qv7KCCh",
-	"47nm11xaK9lfYcBFwlGR5QWOaBiDl16xmhDkJcPV22Xzg1sf2jOl8zkTLO7ZtevZUxoG+QNnDi4eWfDP",
-	"8xvhlreXuzrCYs17ngfEf1x4SaBOnnvscJJGFpnR/wSyxdzzcyyuB1c9ZtyF5ICKZU5QRpw5LLa5N6c8",
-	"diX54MG95GZM5/mW59M+zze8h3GL8J17lFcDNLRXBjY8PCcrRNFz2VrhjTgwxG2fg6e2iO9LGThalGmi",
-	"GDKMa+Q8TdBCEbOCnkkHilWOGT80I3ZE0atN6ggLum54AQdcSe9Yk9lxDpFfkNziQn0OayjdrbNLKOz5",
-	"zgafuIoj0fO9aDWU5T0tud+ayMr7yaeq4uT1qlmcvXK6pqWe4oB6kyrTjvcgn1UjjZT6K2++d8jrt8vr",
-	"qP73OtYAamxeeqcigdZm9l4QBXZsMqPRlAvWTRmF1FbAdiMHpXqY5dqVKwUySa/Xqw+JsuUg6m4MrHQJ",
-	"oQ5ZogMSS63tMRDgLsU3FDkIy7Xveracna3fASHhWNgd7pZefWKMrUKxCZABBxzgohXf1d3qebGrtqnT",
-	"RzWp037hrVzsh2zXJJGLoqRr5VkpW9d7irRWeWpOBjxyaKUjLUfFNZTKhFU+UVTEY/lpfYbqD1KwllMf",
-	"1AExeYWq6pr/G6OJnq6Ss1oJSpd3poGiYLe824zXhY3UbWupkFVbyKu6+eXFoupm56AEVqOqEPsQ2FTb",
-	"cPRtE2WtiWC0RRDhbmrsmvy9bUN6i2KcLQLO2kbumsthi1bBIDhap3ZeMU8FcTWJuFdSqJTBIsDW6NsP",
-	"HykQeAxbZCImUI+znTLcJuDWEp0LtU242CJIzH78iova8DAsurS6IhgyjOgHGDCMFYCjJaNp6YFCLDUb",
-	"oxyQWzrvTow8VWTZQjiE+TCwwMCw1ri4DSG5fDua3bS5vrsXdsoHQQzMvkVS6ZbmC4vR0HYHrB5Tt/oW",
-	"mIGJuBUl29ch3KzVB+2CzCyJ+BFm422Aqywsw7ZfbE/E1/RT3Spu1/NufmuEi2jJoLZxcwcdlGW3GE+d",
-	"+SePkLO+cW/E5YRPt7X+phXQYf41VlxQFcor0e2urnafqa0cWQtQSA4omfBUaYv8BnxEMZ3NyYSxw4BY",
-	"FC2ATrCf4JuHAXGwWuZHQFkENp6mjIK7xxZbJgdWLMXYSCjp6yEuucIKRmDVhmMkVAQ5nDBYH1k6s/bn",
-	"w4DQ+J+Z0hDD6o0pfz+lXLGYzHjcteP0JY8CltHOywcHy8tDQ1Kv62WdkAIsv0FQaZ8y5+9LXT6/Bd3e",
-	"xiD4N7kAbmwuMjD1mQFkRnU4QKUNVPGgBOoMRWYwwJwWsNABXrWqzs631d1q1srdr1+aKc+l4pX19LhB",
-	"UUd8VfWLWcRnNCHYVm/vrBHkATwuM+KWGCgF/y3XIN8e6TBfkJx7+RMP/Jr+XleOWXWKWeTkuIbh5Dtd",
-	"SmExHBJDL4G9oDvIwm8FHSDB0glEFX/96fsWduNGqLP2luOyNOAnoKR0AoxdOPBY/A9gYa1ZCXNr78uG",
-	"xlS115Oao/OsytBwDLbPs7Lf5YFpKR55GG1On3XE6GDIa3VUwOkGFVWQi3eXgHPtw7bZUvzNgD9BJ6en",
-	"mhQLwNGzRho1BSCL8dIWBUi4qnGGTqkazWTalFKL8ee2zuvccOuJxBKaB9r8FAr2SY+iLFUyDQGlkOnD",
-	"cwIBIE4yB9ga8219sq3XQt2UlCJUkdB14bx+EH1tGs39gWt6a9jifO512+hiVhuTdmeUJ7kr5RyxdsFE",
-	"PqWK0Dys1fnWy3YIm5/qTKGFSTJi/J55IsHIc1g4/ObikbsSIMnF8i6H2w0xI3kGhbJIdvidh61TPCzZ",
-	"Nl1K34qxtI4kX3up6fWywu9bRQgEnU9dSBjuQlWLyud5JvwIJIccoLzUZvNLRQRw8zt2OA2/N9VK1uw2",
-	"pVo6jC/zJVIHoV7gAlR6tb5SHivCxY1wJ0wtlWazMyOQzqTSZNg3HEKdW5R/rsjAqLfHfSOWpjTSLFXg",
-	"rQsvuv8gtPsb6XdPyYj0yBnphuYzGDmQqRUtDPOBRk76fiu9G3Hth1wDxiqUczZyGYumEv8a0+iOHIS/",
-	"fw6RN0AQCwClxzfCsBhFJjzRLEXEHajuZ324kVb4sEcuBEEdAkM1bvk9UzcidOsduqp26JXEkgAzOrcd",
-	"R4kR9AnXhz1ykacBg5SmboTLTZTzpQtjANfHI0Vc+z3yHY3zvyCspt8n4QoOfWgTHW8EmsaBJs9IPk6o",
-	"hzKjAuq9qBCWqvjxji0dyYRECn9+gfdaibZCAD7Lx4lmmDu2dInd6PPxCueks551kRkx8vnz7tOnzwbm",
-	"1E/lfISoklA2dtDvD4+OwfBOP/knc9ivMr/60+d/06lfADgYr5lmKYufT13Fv21SpcpVYdZWUfBe/Rx0",
-	"Sv6ICr8YtAgD21fOLfdfaq/2cpFx1iQi5FCZ5rDO4EW0aVuATgIwnuQgFFIwvBDhiSJKJghcZViOFKyk",
-	"gdr6RQC02mDfx1FdMa25uFV16I/RXTYfJV6p3VUjcsLNdcHjdb9a6FTFfDxuTyQwpBUxoVk6ytKktiUW",
-	"88YxTFLGRjrlNKlvvuy82rThb+3bl5rNfoCFhjbs9QxWhdHtGEq+1OeWlLJJ5dZf1Yj33tr4K163vqXV",
-	"KJYtWNnMlWVppltHIZdinultkyhWaaiqCrvfCMeqfnTG/CLRMMxqkGibUM8Sae72bVG4ZjtxZhWudZXE",
-	"VzmBnXDxakCgJBnGB9saTC4U9UAxVq6QXfFSpLxNlKh3rrZkoeVT51B7HRV8vVNYMUjRNLamvwP2SaeU",
-	"/PCdF2Sh5ETjz4fnGHttxYfiB0tpfGb4KAYj42Lgk+4g2PHgV1wZeYeECzPIOUuJuUbOSXdgRJRM2JKM",
-	"DzCgbXhKM8uo5xAC0XTW8oTKkRcE9Wlzz81MAz0C8DszV9OUVuxjuEt6IQmKiUEeJ/jj1ds3BD1fNbBI",
-	"uWVivfktyAXwU+9/vdNTcrBwEJMVSfmwR97b2lTKId9FNE2X3ijPb4Q1OttkRqN8AlSeC+w/gPBur9je",
-	"PGURVyw8BJnZLki5VoDMktiZWaHIMxZx5oY5kzFbSmGL+o0BEeEApBKi+Yyp3HodgD6b3mVz8y/wGNgl",
-	"pp+YOswDz1fKAN4Ir9gfduniRyqyamcw7J30yziJ3f/7S797+vH3QTAYfj64uel5fx7+33/b5MEu2v5w",
-	"9X1rBMYK7eeWxrzlOrJ+wxY+evIfB//yfxWg3La4jm+kvgAETsPr2sb8PKkJDEEwe9dSrXD8RuqX5gC1",
-	"7ea4oRvAJTHbA6KUkdFAloJwHxTYSoUQan43B9jcm+5Jw2jzNmostFrTaLqdq9tv8SL/vs5n4Oog19xx",
-	"r6/fWcgcJcmEpg8IFbQ+eGVj2vc28SnpyB2DaiEuW7kFRFau0R4qNMa5v0zljMRczRO6hDcOe+2T6IG+",
-	"8jR6VzrLHAyb9A6xqmiThEL/gHcz2ScRHqqProHty42tOl2WwJFgl7Es/SNlT4ENC9Hklt6zXDfdOAYb",
-	"7NeYT/Iaf+9efp/n00O1uyLiB1ZkQc1VxzIWn1tjeMoUEzHc0BwMW7190lk4VCKPWCpUOXgIwiHzxJV8",
-	"ozalrWxcFyMVzLnNmGr+ddQKzKDG0SjWokNtHF672BSfo5QCVFweyqovJy8L0rAheSIbx0QTzKRjMZyJ",
-	"HB4ismbH4m2FKBIoW2+9G9uHndSFeRR7urKD5ZnnrlSfGfkJyR5Wgs/pvUiSnEWXjth2UR4NF0JD9Y0a",
-	"cE34hsVFgsqBF6K3XYjdCvqPrfATT8IzP/DvkSLvvn8ZFHRR5hOWX9e5aubxZHP5Dbcv8cYF+zYu5JJU",
-	"sIcfuXRyPXPhFmJxydm08VzD7tg6FgySo4vozEoWxZwqxdC74mdQtMwORCfXKKbLGvHle6PUpSyhEMgC",
-	"2bmV5JBHkBFLwLMhhU2vosQ60Yz6ZzNMuIO/IwcCzNj37IyM2cQohFwHpH/m/JkxXRrlD/XRGzHoB0aI",
-	"0FxE2pZbh/u++6RvRpQwBXCFgoS+j8/MJ7wRoF56Chsz2oZDtC1N/pfBR6NzvoAUZSNagI/17EYIWSD4",
-	"oYa3GlzChT4a1gPPVUTFvM+NFFDKzTnHlbEe1nAlm6fg7B5+WisKsHkvIylqQK3LFq2KaIsfOt1cPFI5",
-	"iiZqBHmCMIqIFapFP/I9W6FbcoCwerkAxRX64LCUSxOAdeHzXUPKBXwgCooyiZnSFZJ2VOkj7nIPhbBk",
-	"jTp6cuJZovq1lrBiaJVN3xycVKHoTdOqH3mRxnSOBhg4LpUVK83q6ZFvXxusQ1TcflrVNIjKztXMetPd",
-	"0giKhyJwSA4WlGuXIIcZ1yIm/5Rjc9KhgCYXt4eBRXMOSJgn5jk7FTidpIzNTUqVFIQLEhYKQ2g+nrLE",
-	"fCKkrxCQouRfyTuVA+UpFIDyhC7TSq2GCwbhGh+VTaSYucLYLVBWsYj2ZzMayMXx4/RWz9Ym79LEr0De",
-	"oveiYrln0AYj3WjOUmsrbhUctXV5oClX6E45t8GWYIw0FJGnOrQDJYCEppanGJOfGkscbeGDrVY2bGwU",
-	"Av9GE9a+YS3vmNicm4avFfP3Z1c7uqBCoD65uMn7412lyRIB1rGCFU9JDYSrnM2kIADHjjxDoaYqYgZc",
-	"HcKpmCIHL3nCyNVSROQm6/eHT8jVlKYsIG+kpumydIQjaBTyLPNWmk9u2ZWzpeyIPW3hMfqvTGqqsDRA",
-	"MbgdGvi8YcHte2vioAr1UGZYtrTqy1l159gubULPSvSRGwAxopj1l0rn9KI2fAY/XnEm1YdXQ3p/Td7q",
-	"VygUYWF6R2sKee/FYadcaYk29naOR7MUDZgNrc2GUKG0VU8AELWrdX7TBeAYv8tmbpcTVdQorWsR5KpH",
-	"itwywVJDHTlCR4AOVYvPA7FIoLBh2kfKaOwEzzxNHd/q7XvF1FzgvgS6XRz99pdHO/MXbLdn94J/jfKL",
-	"p6Ympl1Ja1FF/ZMKKZYzmdkgt3Nc13zBHWhqfUKBZnO13UG40mz+IHkCuyVr+UVuHxyBNLeOFbe5fzn7",
-	"qQpuGGX2ViKtSkKDf6U7FuR24AFK9MHm7IRqGnluzbW2I88Dugtb34dn78QLd+QX5dt4k963U9XlUoJM",
-	"La3lzTbudY6XtlL4qd5fI7HOwVmZZ4yzJUvJQYixREZtK8UWoOeCHIQYl2zhHQC8Sya52SCiSVL2c2Jz",
-	"hr7hO0hrKyc2bMDVgWmMimj2Bsw16PiR8qASnX0QxgczDkhoVtMVXYqL4kp0zkd3bFn9xUwxZJ8QKcDV",
-	"d0LbuldeqYg9gNaH0VF8zE4m3Sf06bh7HD2Lu6esP+kO6HB8FB3HJ+zJpI7ytmF+k1TOtrxU1ghR6Ptp",
-	"3daK4tOxuwTehGY6/TaGbpRf97Bwe7LYakiZzXHEw6P4rVBwNUuywMyQijgDPs8zL4TxkboRcwAHzXHO",
-	"xSPlxfnZcwhSIxYcoGD9ZuC6kkRN5aJ3Iy5F7s1EWUqKFVmKHAipzfAgNv9wJYCcC6XTDGumdM46V/wW",
-	"jDlUY6jh2ePHLBt2o0Rmcc+GEPciOSOQ2im0VLILZ9uGC00LgDYUV7jzAPfIJTrEp3IhHMxpxM7JHWNz",
-	"wjVRdAJJMrgyGBXZWTsIn1GedUrDscYB3w1VmmgN9s5Upmah8rdyTy3sc+DbzXGI3ibBHi2mzFobiyWo",
-	"x+D3p1hT/DvFTcat6G2Sg1b5Ig6paAL2ZnM6lDeqkohTWrnGg76aVGjUbAx/pfN5KjGtyY9ub6qGEVER",
-	"saQJ5KaQQ1duvyJjeTWZWQq2ZREfNq/HaGJzc9ZKYfpYBE97ZzzIyd/K5WGB9EaYiF3MgVsszQQVeuRh",
-	"Xdkon5mMmQ38KUfM2odmo/L8LxpFTKnRXCY84sy94tRC89bInLzRbUoFdlNswMfNCD1sXuThFkvaSBIf",
-	"kL7Le7SXILi9hTOV2e0UN+LD+1fkwBYALeybewKKNhkKg05jWLcN3IbdJHOqp0UhWmht80n1RUVngjTd",
-	"rdsJdxHve6uaTa1RAJvzSC8wGBaUj3OcprmLzEXFFBqn4LAgvO88Wda5tOpu7mB9AqeFk6yRkc0FMYJz",
-	"wxuR0ACZwlKTebUVMexR4846AlWD6i8FCX94cU0e3w8eO/Tgx7/z+HPYI4hPXsLKncokVsWVfPUugHBy",
-	"ixxCDix2jxkMCe3TApIaZGhXiqRdiWsYgsUWryOPqjN1vzr/EBIgVXnOM7okcsFc2Xb0YpYOt6s03CNX",
-	"TJPxkmBB5151gDmwn93IlQsa7TAVFy7Ewq3BcAyMzOTqESu6gOxIOzoocWpduiulvRzpGPZd5JBsFQu8",
-	"a7hjs0ellYnLHsFCH8ElG3noaPsRws95NL4lArmwOaNX74iQC8w3LWJEeJLYCD1FEywHHUmlD3t7oAfF",
-	"Mt0UJmkTef4px+uKG9u2knqtoxDsrNpdgJahAF4SP9Z1YEWNDXfooxyCFd8PMHBuRmPW+4L1fxzFlhbD",
-	"s83thkhkCfECVIPt7GN7BNjvGizvWdxLfTwpfzrcnGe2LqDe62jNku1W8tCtcwvmcOHUta+/0NUDV8m5",
-	"oN3f+t3Tj8U/e6P/7H78fRg8aZNXsp6ecYXWrPu3sZs4mWkPy4lt4l1CRYvojHbTK8dprNwCF3iJHkD6",
-	"PUr1oQUmIJnQPHE3gg1ycDYX4PoxVxECo7E0qq1BYYUFbKMeyxZSp1q14LneVprZL/jjYUMw1LY0Yzb8",
-	"XcrrxT+nzHqXRF26K/yI9xtX3kVkP89vvoQKctAv4iUJd15FhJ+BeCYORVUvJ93XVEfTklTVDNin5qM9",
-	"dqHRtu9HhawQ3Ar95FuwunBrOIbZgG/KNeDIPwzneJfWIvEaWa31gWAi3tIjab7Y3tu7X7wXIHRYU0Fb",
-	"3Tsf42irBVHzLddDzbdejjWGirz7APfR36FKXytTrO7NhmPwDk/NllJL3U2wluzta7UXQMsP92M2TWvQ",
-	"FAFaslkeVDSTNBPqMCAI0xjkGV2KubdQy6nAWpasuTkuvzXl1plv7RAfqITct7IrkAO0HYAjA9XHry+/",
-	"pmwm71lNoPoKjBu+qVZsEhCeaytMlCdUG1W+m9L/4GJ2DdkvE0njaylf0fS2NQR+Hfr/WMbLIr+9gYKX",
-	"9ZlOWwIffsFKzDnAXLvXZ1ChryXYNZbz2wnK29VsG42XDVmJtjDg5shbv2QIylh5Ir+djd9cMdbyIDbW",
-	"/rdz3k0L3o4c9t+EBjslIGoQmqb8nsXnYBbz0mJciS0bXDbJdJayRhvk+i2r8q+WyAt25mvW/3W+NvWu",
-	"eJxiRGfsnIQLyu9ZGtoKgQoiXhA4YyJTBKlHtzsCT0NZf4cLbVRIEAIAdVIxrRMWH7pCWVyRqVwQ6j7l",
-	"iiRMEzmZkJQCgB/kkoyX5F7yGCNylUukKXEZKu5GULFwgsEwNEXHp5qa/0xZdNcJOoAJ2Ak6OKF1vOi9",
-	"pema7MuiqkVLcNl5wd5aQd9XlZ68rJbrunZfm1TlC2KFKEJXYV8Cks0B/9ABqpg3rNRmNgNS4Ab9fgFn",
-	"kj/q91bASCqIIRZ65LgERHLchENSb9+gmZYj6+2umRv+QCB2H0htLpXugjwBigAYpMHMeuDwxSEM36Ys",
-	"M55aNderY2HeOjwnQCsLrqDMmzUIY3cKswSrkbXevf4FL6JmI4P15BrxcVwHhWfFCAXyl2JJYhT6gxuz",
-	"iAmPoCySFK5mHPmZjRXX7KbTILqUUzHamknsR1u+bn5oHVzcTqRKqJch/werclB3MZdKFFTXpbSwNVuT",
-	"+wKqNBKUz9f+XoGEiucA77/lzd7e1tZgEWoczU5yxp+S6ezsHKnhG5ug5v6op3+rU1khpYc4Yo1kuIyS",
-	"balwv7ie7exSD2eUaoZo/Ybm1H3tqDtbwPZKno0M0aitZol0hpjEl/jRk1XnQU1W7uYjP0MY4lEEOMTt",
-	"h1WGLy4NzQMsy8f2cM6Cal6oXc4m0mxM8oZSDqH1eznHiWH7FkrYAYpBqi9gTkMcqyChrch6TsKUaagz",
-	"STS9Y4oISQRb2NvCV2Nc2Yjc7mc/rFdVEioeyOr3r37j/e+Wb7e9FVfPh9H8BdLXS7BEt7UIDmssgla2",
-	"HM24mlEdTeuJO+Ui4nNaE/Bq00xal3XcMrEqNzvvVH8wH7erkLRRYWtbON+WQFnXOZRJKUN+rW5QplhK",
-	"DJOy5VIsKrRL0CH248Yw+Z2EKwvk5EFqyaRBTCgtYKOBClOVCM0Mq9U8ohZrzBGZGSkEygOtgKliTanS",
-	"d6kcJ4hzv4Kk+/7lc3J6fPKUzPElEssom1n8m/3LENeu85q4e/AZtb9+varJddnWQmkXOFgHEYQF3Qyx",
-	"TGRKVDafy7Qp9dXxpRosF66ThlpCtZXeL8iH95el9BC78ub1zcHc8Kvr1dNpYXfqSQ748MOk5+9tx9nh",
-	"UtjNgLGfRWJVQ7JGhh1NB9jcTvr6rnLA1itdNT7UL8Ga6eXwIV+NzmZ5YYz1EjS81YYuv2qxvG9I1z5J",
-	"20Xck7Zh83ci8F03cccD8SW3uND+hlXtDxL8f82Y/b0u3nbN5mxa+G9kevDP/T4mCK+dB9L5/qWJqolU",
-	"vimVPACBXFuB6tvLMd+Cdz+EBGJW8OtJIXUx7hsG901JFOjrYcj0gdjYrsvetMTfclg7yqQrU/kva9nd",
-	"yRe3K3ZLhQjyZj5uHGBcy7FivkUxhSvECcK0yXpNFyyPav/qwDkoUcsxraZ92+feoIJ8wnWr9Z7RmAtb",
-	"86SyTlMW3a2Fx2sSsovmVZPlG5LgXVlKwMWA7iwidEBYohgJM0HvKQdA95AcUHLSPyqFtLpUeu89M8si",
-	"dMS9sClZ3qnxOOXahaotE2zLy4Lda0aXJJY9Elrrmy0x6WyEIbyFpnyoLBwTLa0FO8+ITHPo4XWVhjcA",
-	"8lxREY/lp+eJjO6a03rSTOypQtXD+l69g7LxuJOxhb22hbqwhrxaisgCpdjBkDQT9eVFbA5uPtpVS5LL",
-	"0k0zyEaB7mK6tP2TA5eJbd/rmpYgG/uwVwuI3Xb2DuGnpcjj8YgaK5bcBlaN3rJRKhe1ba24TwF5BRCA",
-	"LESx932JS5Toou4E+GR1Ed/nScH7XGWOhIrLYFC6C2pRqacyS8tfDY/Wf/N5w3SutL2XKxetXDSk3VrQ",
-	"rUcKanO1j8CUk4mCYo+RFLGqN0FPaFpG9jI7QujUw2Bc0CQhkRk5oDHY5lqmTZmxjX6zNZ5W5waIGuYd",
-	"8ptFFajB0YjpcuPKmENoA1XLbZKD8Pry9YvRP96+eREerize5mxNuei4QfjTWVneWiouLtgVNDZ+vwsi",
-	"xBdHWWWf5mbqzYHDlExS5nyoAPSeV5alZCZt/QNwi9pcyqA1jNkXxM9uH/C+fekz9kmP4oyNnMC9gcK2",
-	"dpltlcFZQpDaEgD11xykuIU8WEAnt/Pl2s/8gj62UsB28EsFDn4BYreKrkCLQgS11QnIgUXYyB33hz0S",
-	"zqjIaBICBIhz41vwnwpE7jkJ5T1L44zB2/bCD8xnLjggrED2h3kBgnMS+rk55RbAK9hYxaS+GESPvKNL",
-	"52UqoHcBeaRStSHhE60ILeYqU28qxZAD8055lFA6zOGzlcZZKT4B48urqzjJEjvsYGxMnLFOBf3l46aK",
-	"SlB/XGSz7j0FCDJlWr3KR/weyOG166X6w9u81+ovqG29wkF4NRu2pExgXSMmYrUddO0fAiF3FQDka8Do",
-	"lkFyN4PqlpDoSvWrS5i6lo89AHyup48jjmiN7urDcmyz7JU18qe5Dn+jbCLYN9fMsLNlPS4sdzyGxWWu",
-	"5Fii0ySxsh3C5Xiw/05tLHTJj7V5Qg1IpCvpIylQQ54cZD9cs0SXnh60h8lwjQVlnrJ7zhZ18sqKxwff",
-	"DDqbaO3b2EVzI8/uNlHbxFtXZrwuICICQxlGVblrWU9LCEV57UWZ6QCqznAWe3Ad9i16mzLzEhaqwdqh",
-	"oJZnGupSYb0aElEhpCZTlszJgatXE6CNwC9Mg/YT+PcoSqhSUFnZJTsDBB1oRreUixyyA5K9eETUgjHT",
-	"PCRucSZ0eGjGIEUeenIQvnt7dU16vd5jGFd4aKG9MITSnCm3bE7vcsujsjlLFYvzapQrJVsbiqpef5F6",
-	"qt4S1UHSGf3ArpmbUIDwtyh2GVnFW6dSsnkmUkajqREAoNo0nzGggZNPnwJyPDzNQabtblPYbShCjWWC",
-	"NmzP1Yv3f798/mL09t3o6ucXL97lm1Cqjg9iouZJsiJMabOTWhLFNE6JA66IOifhnKUzKnBGFKt206RK",
-	"hEj8h2RBDclOPCotKKUE/emWyWy666CWiU644Gr6ZTxjbaIFq0ffBQ3uVCqWijhAYy0+MX8sYa21nM/L",
-	"lUlKOhWdrbEgo0DZgBJXbL7ZzzJiGjkoiqFbySUg7rI+z+vLuzu7vm7K+mIZqyUyLIfMIsQbJGHKFNMj",
-	"93MY5Gm5Rc2M8RJYoSUkw1JECTPTv3PxlTX51sB1m60Atowq7J1/9rbJD8Yuxg3Sh9801/ZkO8D5MzjS",
-	"YY7MCn8e9pr7aTB/yYm2udAFBRQ1gW2ndKKxlK8jUMtfkK2U+PxhPZ/dtrDINvp0fuZ8xdreGPWrayhu",
-	"w50DVzIchQUeEa78q1AxfW4WBGm/uBhbYaE+TFHcUkENF5WbKxjIC0rlbB0dVKh/O996LZ/zkK2teQH0",
-	"keLfuT4JnfvnOO/RK2mgytoPsBy8OTrOPLdS5Mvzx1RG+E2lyUIUfECxch2eeIpGFIjQtqxzPehM2Za1",
-	"oieUgbVbVe9aYwuvUpPLEcLMoAp3omlsK3UVqLFKTqD+WgCykWFTSCZQvCuv3NUW0UzLxt6vTEfY+7qe",
-	"PJhay0YBgQ0Yh4MJ3tZUUFnyNadwLbC8SzzKDX754SmdyM2o8razD4XXt13OyEn/qDZnBAwtQupRUfCy",
-	"vl8lX3FR41PFWWxpY6o1B1cNEGBV8ZqvXXstUzZJpdDfurLQSoID+wTlj28LO8WBTQ1Rh+f5Q4u770SH",
-	"mWLJfctilrs4B8rJiSvw3WYU5swovHIxozE/bb2VIoAby83WVwm7dmW/uh/evyrA5L2gnifH5ZieJ0E9",
-	"HNOo+/Hf/22TfXGngkc5Xv26EkfX9NMfIywwtWRfwaZAiJLAAxxxwCQOsAQBSoI6FJNePfDIUTvgkW8Y",
-	"qJiibLNbvOI1/fQ1syX+aBtXjw4Mo2xYrW8j0pmTt4cUd00/fduIxD/gvq9uLktnO8U67uEab8RAqKU+",
-	"d71UwxmgukxzyZNdZBb3TR3m/RUGXVirMLy5rFe9YUwjl5/nxLDvGE1r/RFVJDJ/YqXGSuPbKDXBur1H",
-	"vfPrwcy3xYvfGi6+FU78tZSvqVjaWauWmdbD0xqp2ZzdkdU5aoXlD4JmeipT/lvrlO7+oKajTJQScTFo",
-	"jSY8Lunn9SOYp9IQixHgXmBQcMsZ1+WWo5cL9IS5VNwqM/ZpgUJZejRPWcQVPFQjORlxMULQvmpx8SJj",
-	"vaG8CXhm09SwgdK77pkZlk2iZSU3bpRIVX5iXp3IDOwgiFwxyikJfWFY2W6UpcnILvbqD6YVmiRywRp+",
-	"hHJw+BMbyUyb+afWZhJnWM2cjXwHc/G0jAhS+illMy5ilo4w/IvhqcXh5EHAnuMafgENlpUc2qNMRDZE",
-	"POhMaRqPQLl2S6FGRrPHZ4bmYjabSw0f3rHlKGWZKhEjjeOUKeU9QV+H98BWDc4NR+75PU0yL2TbEM2E",
-	"fxqlTLEUC7ElEiu/r8yygpziBj+a0+Vtnr+GX+VQbMVzBy+CxAPlxwS7pYayR7lPF5bO7B0VEJczUkYx",
-	"T6slzuzqmZYcq18pglYdvTO2rIyvjNSS70ixS/adAr/QImuWDpgL6fLp3bFH82KBGJA/NWd2wegdencM",
-	"QVcp1z0un27c63Lv+AgYgwQO7syGXIzGqb2+PFPiyOKbQNW3HIfeLI0znORPjBRBtcVZy5/mc3QPTGvl",
-	"v6sYbfCTfxDK2CSlVu0vdc8gpcT/wWnL8BA16NLjfEsnXHDN8k3NX/DH5J/46nZAJH2pa8WilOnRLUaE",
-	"2j0eQYWJDuYA+m+bv9MaBqXZbJ6Y5wX/yx+VvmfprGH/4Cfzrtl+OA7OxGVOMtZDGBXBXSDLyNGMimXO",
-	"41RRjMS77Lwx+XDNown/xHxAP3+cCzaeSnk3YiKeSy5cfJf3wz1QtdnITNwJuRDej+WLwH9avgWqv+AV",
-	"UHs3K3rLvqc8Wb6vC7J+KxhxzIMY5kEkFp2L6XLV326jkTfGeHr8o5152PRcKzyXzcQtWtpQ5b64ato1",
-	"lwmMM1q1HsBdUp8oQZePlE3B4IKEpo1w1VxsPawpQ1FiZ6MxXs8cS0p7zhNv6epEVCCM99B5LdxJ7vt3",
-	"qSNUxHZSOGRiOiC/TFI5C4iWH89JqLLZjKZLjKuMDdGFWIUEYYQVCe+4iEOi6FLVIK9YEasGDv3j77Ww",
-	"50bm4cmytR5fPgxtc03WBQYUzi+YeceN6OO+ocxri9Fs7VNFb4c7ZTX20RILAHcLfmMdIVwRKcokLJqS",
-	"FtxSbLUpV/hRw7bUpO1szjXznaT1RWes69TP3clpsPHIeCNtSswQWCqVWGGRHISmqf8wv7jgqMqSO34R",
-	"4HorOGzu4ME5K4J6asKgbm9TECfRmtnONnbhfbRa9MFBNAE1E2B2ikxkEhMutCQhjDaEEg9bBl16GsAM",
-	"Ddot2LD/UW318cJjeACOwnmSYWEHywUJ3J1UROwwyGnbyA9los69ewQqY0IcQEuXop94Vh7cm2w2Bt8L",
-	"xhm4F9HrYSHWMbotPy8bk+JaHuVz4pVSN1RvrvfcV5nKxdqSW3Xe0bwayA/fFYSpCpepFISKpbkDgyJF",
-	"EAIkoIII1fZ6hLdbLm0urFqCWfcGF5tu/i3Izv+o1hRXzNuGTRkBDWJ3cDzm/p/INGIPRmZVa57ZSHf9",
-	"f2yIsK9JC/7hOwwgAoorBaAizj9EEmrDu6AWMfnhu4CkRsRlMcnmYBBGyj20KcR+IX9iOu015lQ28E1g",
-	"brngRIuKdLZCKdfkoGqEPqzeSXpqSH9BVS5XtcYaq0hQI0wFLtFe6Wh44dj52W++NZYiehjnXVsZfEJ5",
-	"kqVbJMvn43yJX9bKR7vEWk4ZTfWYUV0bUveKKo01+eWEJHzC8txLmd6xlMQSmVn76Lq2YIwbAwEbUn8h",
-	"2Crddt/aBbblm1BEtGFiSpskZGs9XPrhYO5rOx2PLtYFg62lY0cfda4QJwq0T3UoTbDtBbjqqrAn0Ztu",
-	"c4pEdZFX2aNZ4TTN5prF4RlEllpqtGG4UCIqp2vgpOH7D29GV9cXr16MLl5ev3gfHuLla5bdBvCmDAur",
-	"+MZujLYshW8ZskgYWpfnNNWY5GMDuYKON7YGjb+uvvtXyZ/9eqW2vyDw6reIJXDr5Dzgcg+kOrP/e4Um",
-	"1cYYvbdDBlo34/MAN1oFEH2LktE+jWycjkMTaTWbByxHvQ11Nvgiq6lza6B5DXV8myAK4Et7RFGY7x8o",
-	"jOLPXr68dlfdyKqWPCvYg+m6GrSxfaXBoq8LdDDxxFpbK7JA7n6qxTPYKTW0hD20sgZ/h3m+QLJwJL6B",
-	"Xjfq2VOqRjOZ1i1ssqBLRYDizjFLIOFKk0jOmCKgNUGiCqTPsXkpG6UpURLG53XaPM1X1lFZU9usPhe3",
-	"3WKvB8Atd91yidexhMpc/kTr/9ZaWS6tHaaKbo9OdC5FU0K5dadDUNfaxP/PQefWIQ6vrYXsjSiHKp0x",
-	"qrKUzZjQo0ZXRjP8IyAYtaMcd0TLM3djb7eQD0ZRpd35s1CVrtWpvkI9VAyDWF2LD/M5S7sRVYwkzNwZ",
-	"KiAxvzXaEBUxiamaMnVOQBlWFlzOIW0IsHk6Vd46SmtuH3f19Lun3Y+/94PT+jvnj4hQWlm+XcV1u/M7",
-	"Sex/wh3cG1l1ZeHXLOq3EXTdWd5D1rVNPJC4+y9AJisU8DNGSHzPEm7GW3NHb8AOmNGYPTyAgIsKaWtR",
-	"gWAR3pA6Db8+UlDbQ9nqsKENDenyOCTSYX5qDBFu2Z/zMex6sUDmu13frZZnp5R59FZTnSG12j9T7WgS",
-	"A0xz/IRICsEiSPwtSvfXjyRlai6FYqOoMZr1b9fX71zvtj83wEfKdr3qN4eizPVUlVCMfZw1ZG0n0iJd",
-	"5eugpbyrbwvA2cr70FAN27wJjXFF4owFFhvC5hS2N723M3JXzuY+RVxrjWneIfOOUIm6PQu5lye9zb1d",
-	"mcS3uWqqXG6PK6d+U2oTTFvmF9sWX9jteCD3l0/ANSwq5hCFHnsAeS0W0I3xe/s1YqMVdRbjeitGQVBq",
-	"DYeGkkeKYF15iI8Eq6PlzLYcUqvtfmGaq4dvx53g4nakeG0xqCvzGFlQjHtsbrkpvWdkzCzeCBe3HrOy",
-	"6DBLB8XRI9fTlDFEHZYT4jxJxK45cBJ3+B7cXbfOmnvtAXJBjIFcCFUaDjngmqQsYvweahomS3zRfvVI",
-	"4VapwqHs4DUAUlUuhCt3bxux2wdftbMYp+yey0yNbNxsOS2oIpBBak8eKYhfgL5JIxY7jB+4AVKpLXgL",
-	"wPYofitUQMZM8ZhZ1r4g1cjC9fnSuwDsNUBu7qtq2bRs75gVJ7LMC3ZVvyoMYCc1rMKTPNn1pN+vlQJz",
-	"npLXbC2ZfnZlMYDPJGLHZWTqE7PHb4jhIerM1uW0yxW4P5370T1wSEQ2oq6XwwoUj3LED/9hATRQPMvD",
-	"KWzUefGLF6AfB0696HGlMv/vOeXeX/eSQ482PaGYiT3WPYzoL/7OQZUqUdo9d234PUGbeYh4UCDG1+YN",
-	"FZ3U/twjF5jWYUSs4+EwF9RrAsLD0oXgkdOglpzWF+Ndxzcv4hkXyA4DQzwzegc1XHOuCVlaOY9sB3GD",
-	"rKDcEcSnkwPzH8t8JaEkkXIOyKk2pycgMtPAuGy+A5fi8BwCpCiZp4AaHeRfBSTh4q6byIgmhtQdQoFr",
-	"jWQiMf/5+cV3f3v79qfRxatXb38evXt/+feL6xcVBIBh//jZdrYIM80W/KQiUKxGGthrNyzBiCAcuaPJ",
-	"8kWGiEx65SZmsX+vH1CPwKpEHlqmocznSpaQK+142gh031TkzaXK/UVe19QDWVv2uA0elv2vETL35Cm1",
-	"Z/z5lEV3GOYvBUFWvNMx23SmfuZ6egUiUXvqW6WaKhGqvMXVRTZSFRe3ThA7CBdTxaIRAmeOqWJPjp32",
-	"f8eWhxAeeaWpiGkaE9u1IgkfpxROpzZ8luseuZrKhUCOCJh2XBFndOi1iHCHEdfRNuQIRFnK9fLKrABO",
-	"8WLOf2LLi8ys/O+dMeSBv3T83MLFdIJVcBlXZPggpHejXq8XHubmJkqwGcRVsSVmWXrP0q6WXfyXrfML",
-	"1wfsB9A4ZqHnYzdXg9lrzE5vGOOPP1+vjo/8+PM1maRyRhBn9PH94DHN9PQxDCkkB3+7Gp48gbh7eMsa",
-	"gSz+EOGQ7aWX5s655zFLycF788HjF+b/kntOyY8//3R12GL0n8GpMpFYRlhoivVobbRBxzH2/7Rlc4yk",
-	"5dwJZ513ju1rRmcrmm7niiVJgGM0Um6eIEAuolQKrsjz5Zil5F0qNYs0eZ7ILAZY8mwekJinLNLJ0nx1",
-	"I/Q0ldntlGjO0u7QXe+qdyNuxHMpDEPhUqizG9ElP169fWMBY5Wgd2wUUcVCMuEsidU5sQJLDvWKz6H0",
-	"TsoMMbKYHBz3+4c909ilmGeapFliLijFUD95/+Li+9cvDs+IZp80dvXmwyvInaAR2qJtRhz5cP2y+4zI",
-	"9EYQkkjB4MHgCVFZmspbqhm8a2hSxksjj+lpQH7NDAeUKZkyCmKckb/6fdNGCM2is9Ki4+IAYBpQ2ZmE",
-	"LnkYBZ/wnFBcFNMHvG1aoiTPm4aTIlOCooi9rFlecNp2T8IZTUyTLB79U0kRmlYOin4VCYtM7Du2DANA",
-	"jkUN3zQdGk1VEB6jHguQ8KYNFwLtpMybrN8/iuAZ/NPLVgzJQbiSuhsGpNfrQeMwMQhxLsslC5nBKGfz",
-	"TDMyZkspYnLq/a93emr7h1WuZu7DGpqrlmBuJhn2+/1uf9DtD/JDOhwUjwThMDWYz0qSe9gjL2g0xRWw",
-	"sKBmFakmoFoB5UHxbKTLvBR46PmqH9vq1P8Oe+GqKNmS3xaxgIo4MMMwLK4gnMACJ6tfPoau3DXkPdSM",
-	"wohAlvmHtqzAwaDXG/b7AbGKIDnpH2LJJkHknP6aQZxdqmQaBnh6ibUqk/D3GxBubjpn5Jder/cxIDe5",
-	"k9k8BJWS3KAZGBsxj286vV7vpvM5PDeN2XwQsCXM6S0joWsCU/eMzIP40F4z8BOqljAxh1SmrMqIlnir",
-	"2SkAtV6S0AnoZiZEzWjiovjJjM7dymKGjGa3KdWQS2DYC489hhE6iLGQ4O2OgbY8BU89UMqEJ4gBC1it",
-	"wL1c57/cseXH/4CEphDHbgQVMwi4PUJFplLILCXhZYFE0P2JLcMztMXQGR5xaNY9MZ0CQwAbzVKV4Gnx",
-	"Pj+3VGW1QHiba/+c1EMfhOceUDM2ySE/Y5Lw26l2bfRPV9qwTBmS5eHdsEd+Yks8BndsrsnwmECNJzLP",
-	"b2lYE5SEFaFRZF4LLyfd11RH07CYdcqUzNKIkdDaXeBUK00TRuwTMyAztMEwfylH1MC1v/AAR+w+XVgs",
-	"EzhcZwTFAYJc7Mefr5GHheSg+cIHqk43XvMgEKztzoo9tsueaRcq6svEJW/N6BKWDU+rw5M1y2tI0fSK",
-	"5UDCT134Crl8SOcceDqZMSrUqryUI/f1bkQn6CQ8YkKxAv+pY/SPlDONGacgjaOKffb4sSdcPHZfFvX7",
-	"O05cuMi0nOF4c8nj4t2lZ0c76/R7g14fEsLmTNA575x1jnr93hF6d6cgUz6eMpro6W/m37d18vMFcCtl",
-	"mLxHyBYwBuee4zarHrmWWTRlKr/HWIKicL68l3HnrPMD03+DfhFVFg4YDGfY7zvpi6HLwefy/7Q6eF63",
-	"8PfcY9WRd+DAAo6ySQe1fYPAV2OJtnMzPNIo5L2OL493zn756CXJdl7xeyYQ0ETTWyjrIjGX3xIN+F6y",
-	"ccKjDgj2j6HWYtsFt0YFw/qMokJAw7BA88ClDX3O+C0uLvIGTILVAeB45jWCanehKGu570YUVTDdWHFT",
-	"jL7oRldsk9s1rDvZeuOK4dbsnflxiUp0CrsWdE76Rw8wCw/bvzodBwHhz8kvsvkwM3sjESZ9iSkp1saD",
-	"lUAVUXRJFtPlejL1N7olnRq2POddw8maiRUtkOZuR1PFHVueFzZH84MCEjVigGmpR1D1R0q1INxMZ6lg",
-	"MZmytIZMjdiFqm+Oj82MYtFoNCheeYyFkT4HG198DoIRZFLvdw7QGPZL2TvaGfaHT7qDQXd4cj3on/XN",
-	"//tHB31nnf74KT2mA9YdTk4G3ePo+Kh7GvdZ92Q8mDyd9KNTOhgUeuZrygUmIwGSLSSTY1hQh96Nju5+",
-	"Pf10P5y5FIIzWxPVzKuImkRnhScQds46bPlj//Kfkr/+58XyDe9/en3VX775+399ev29XMD/fyn5q+c/",
-	"zuGdHy6P/ufqx9P25I37BxbHGvq+QNFVTvKrE07vMa59Xbv5Hj3+jsYOnA4+GWz+xEdcw4+ONn/0UqZj",
-	"HsdMIF9pMbJLoVkqaALKCx5O79ZQOp+sdyTNwCpnslrU9iNUylM1hxGdX4pQEHDXmXKIyqIpocojJHN3",
-	"T9mNsDYylFFLFi2bb48Cq02Hm1I1ZTFcRLZQyNi0AWYxhNUnF56T1ozLfOyV9S2cuOdF3boZXd4IPEDe",
-	"bAq2Ml46XS0s/CMhiltl5oFrguS3NffwVAjzOTIHoLXvZLzcji80HN8tT5D1b34u2xJdHlKZcQ22vPr+",
-	"SPwqyO25/lujHz89+6/5P4bp9cn9z0+XF4PoxdHt357cvT4V747Vh2eL3ZYzbpIE79jSllsyV5g9Gcra",
-	"fCP2B2dSx/3TzV88l2KScLTTHw9adPGOLhNJ42spXwHkoPluOGwznxWQyQfhpM8tl8jN3Nty04qoAyWv",
-	"kbcmTDeEDRqOpLScY14xoCtpJAnynt1LfEJS808WO65HiZBdOV8VcOCTgkdVjvFxXfYjNPyHp7/jzV+8",
-	"kfolQK89BC3guuxBC9tfEOiJLJswIFKu9oZ+D5KuIQU1lanuGvUyJuDgID/+fN0jL9ET7GIaUZ2TmYD6",
-	"Siy9EVHCwXVjfeTm4p2zlICPAg2P+MsZorswDtYqsFYa3eFGWOujdaXQoimwZJ1aM857ptNl92KiWRoG",
-	"nt6f8tupvhF5qSdoxtnEXEs2lAmjzlSPvKZiWUSbIUDdjcAhQwOgOiyM9I++NJXIBbDcfB1iuTCihAIR",
-	"QUixnMlM3Qjnt+Ca0ERJh35S4NUwUl6wR7a26404CN9TzUA/6P6/ofUuKCicB5tYOd8LrByloHrWI+Ut",
-	"gUtAxtgX1SyEXFsoy51FCOeIArqteKGKBNVOJNOURbo7lali3THE8S+7StP5NgppCfa5lbyxpaJUBt42",
-	"+sd0/EPE3/IfLz/8djl4wy/VpXh/Ej2/fHJ5N//vvz//8bTHlj/+Fv98yd/yy0+Xot+LhokYz1724//+",
-	"sVL/oyrCDE6sCONDc5+C79xD2Xbg2tutUr1KI9iC4ByLohWWykyrBfWhjtrQkf3icf6602i9Bt4bwgDw",
-	"ibaNFF9UGlJMb9GIeRvm/tUuoZ0llBaiUAX0e58bqcEI8+KTrSFasOuCkxoFR5QoZv3tVbXVWLi5bpqJ",
-	"ZnvNCzDSpJkIPHg4KZjR9qIkgzg4uAFcjciYx/UWGYvG/9709ieyygC8eM4dht3+oBxw6v9ybfQexzcK",
-	"PCazp6AIDaOj+JidTLpP6NNx9zh6FndPWX/SHdDh+Cg6jk/Yk4mPLnU2GPYd9GSHJkkVwsdy9jNzxZwN",
-	"6dH4ODqJu0/Y00n3mD4bd0+jftwdsOHkiB6PT6IngOJ7x+dzw5OPPQukj0CjpaaJX1y5M3h2dDzsDfo+",
-	"XOJZ58PV953PZTMROA9bs8KCIDabeQyN/kuYeBwGZIrHxB1n+7hWHm2273wHOGp4MiHPx9b7CIGoQ3Kg",
-	"ZQy2YCasd7co8Ylw2zcipsvDM2IRmEnKBFvQBBuz9e/Dyzd/f3v5/MXo+4v/uRp99+Ll2/cvRt9/eBFC",
-	"uKL1YpsBdqGJmRR6qlwoACRsqa6c4HNyAFjLBPDJFZmnEkuFjpc3AmN7baMWnz2H3ASxELkTZLEfYmhS",
-	"UQgLCq1SfSMiqTT+mAfCkDdFEIXFZ9QLHrEzSPuGqJs5S51/OzCyXKqXTpbmMjYfMgHAf3m0vvMHBERJ",
-	"0O3mwDMgnCVlFlEMqjgzEauyeznHjOyRwrszPCdzaSv1ppk4uxFYihwk2NtULghF03k0zcSd+WU24zpA",
-	"IR86WkylKnDWOIsh0GJGU6N0ljCw8r2tglw1S6vFcf6mZrNafu2x0B3Y0zY2tOEDjPZr3S5f7m7pe3dL",
-	"Dni2erH0e/3aS2X7LWoyyIHggiP4y/j2BzC+XUGiLvWvuda3XI3YmtveamXXS61sqm5g2WRAgAiBJeb2",
-	"BeC8mD2oan3eJc62pw77MOe9BMu5+snx4B+dKgxnzVuFhf4PKJima1YEpvcAwuuD8pm/jKuVs/4D2/Wk",
-	"72NVzSW+9iEI7hM/DsGGIJhHeYVVrhVLJvXabR4R+eV1281vuoDJlxAWCV/UlGP1isRO0HHrJn8AG6Eg",
-	"BJ4LvMMh8sy66LwUM/8IbUgVaxhGnnOLQevesA6EdEM6tJFNacaaBoWflwa0itO0YSGcBxt5S1NPOZJA",
-	"O+7hSMPBHmwchVUFjE4BZp+DiCrW5UIxgdXRGjfGoRoWA9uAb/iQhhJbp+usMyB/47dTcqVTxnRAXkkR",
-	"Y5quYcnIGr6rv/ZW/Md+amWJrZ/0G4THlSc5EmmH6/8085JK9twE7P33JH7Knk1O+3DhdY+jI3P/HU+6",
-	"J/TJ+Gn0LDaXYadcEzlKZ5Bi2XneHfSPhwWWTec59kFe6bhTTsfsHE8G0TA+YtBw9zh6GnefsdNJt08H",
-	"Y3cHm2+mUpiW/v34mAz75Onp8RPS78N081svr13lp283LWMe4jnYx2DjCHmzuSan5X8Jm03k8X53wRXP",
-	"1rsQC9BlANODOOE1Fp0LF/AS2dCdChM3rJTI1Npk/ViXAHJ70XQhyneda8veeRDXQ9wpIly5dsdUsRuR",
-	"/3BgjTQ0ZRj3fJ479lwySn0RxfCwdyOgDzjd1tnIFZlJwWxiHNX5CAJrk3IV9M4BUudGYDC1kPh9j7ww",
-	"xxyHkwn+a8as0SZJzJV23D8tEIxHwBJGmt4xER422zSeF3vzDS0aOzDWrZnmWh65E99r4mFbs5svGML0",
-	"1531p7iztqWYJi0tB3Qoe1ZfXNONnlB45+u6Lv8yIa2N3yLexbn9rVtctVW9cb1N6Z31GUB4vU1Dg9Jf",
-	"RUbcisZo7sVlkd1yIyB/67hHLtGFqkhoecaYJlRETNncM3s/ao90yVQmsboRcL9D3iEgpqQIiwd6lMVk",
-	"zAHwSkBJrrTOYXAj4PojcjKBmx8g4fJaVUW4j21/MaWa5fWfLIZLzcX5A9PerbmntewLsme31HCb2z9K",
-	"3PpJ78nTWl6NC+Kgt9vyR6t4OQoEzeuvm2LzTSGg8mvdBg2GjYv01/3yv8mEuBejb1KvtjcwQhJkNK0D",
-	"QoFAviIXXZFbfs8glSHn25A6isE8Lr3JQkbciJhpo7oEgHwEHlxPMQpIjJWCyJxm4E626KOpl2F9Iw6O",
-	"+0ckhO792sHhYY+EtoERNBCPMqF5Etp4RTCB3gjXB0WkVJeZnQ8fAwcgfxAuLQ6opFjd7/xGhCmbyXs2",
-	"KvUUkoRPNBZyu+X35pOx1FOLiGDUrmICDuwOVxFr0M3ovEd+BkU2T0gOMOCTYm3BG2FPcd1NhEnNu6tw",
-	"E+hxP92tkcM/PWlkXnW75blBjgbbq1AW6eiLRGX+pUL9dTFuuhhtt39dkJULcgeNrYXm9S5lkRSIaIb5",
-	"AX9aZQ8Z1xeRAazeZ7ltmyhYd0fWRcPmSORUxGP5iUSJjO4e+VGyMokRMSlV2ksSw8CEeqfi99jhnz5k",
-	"9pnZA0SLg9CBflPMw7Prfv9sULkFaMJSjcB7Fnz6rF8bAIVxCk9p99n4NOoex33WPZ0MaLeIYXhKQSdF",
-	"gE/T5PFK4IJaKs1mZ1jVvSGkyY84yHFQO2dHQaeAQIXxejCpnbP+Pr6XghT+CpbNHS/egdw/WPYi0pBr",
-	"5MJl8YIFdMNJm4jZG4Ehs1gKG9wf8BHA8cAv4eFZKY6UjJeoCwBnuBG2R1dpw4F1uGreUvOJPX5EMa25",
-	"uFWBtfAAdO2NcKRdlCbQhueE7vkopksVEjmZKMCXptEUIHmBSBFmTt+IsPjbfjCnsNo4Jkfj+DoJvb/x",
-	"9RtxYGvQAbM7PEe4IadK0LG8ZytqDoTawlG3eWupVAo0EhEHBHO98gLRAGRqhxmPpBj5AmMY3AhvRgdG",
-	"CWExZFvaXHTAoMUIVzs4ZyPLx3YjKqPqFaBXNo62Qa3imLGW3ggPDI4uESWITTShiRTMgphZdYsrEpue",
-	"zBiDwtRm6Nps6pxRHZAopWoK2WOZcOmjmAKPjXhFvSfgCbO1rFh8I+zP8KXZwpSzGLPeXLiyYJ80ev7w",
-	"VvunHEP/GIgwMfMBc+PVOzObNXHJzd60gof9sSKEn3V2YMNfMyi4dH+uuzxPV1Qod3n2H/7y7H/xiGH/",
-	"8izfrf2Vu3X7HfwrZvjPFTPs3fbbxgz7Qv62McNbBguXmNwDBws/uBw9KLGC3/Oi7XAO7F0SAfonIrU4",
-	"kQFuITYx1x6aCcGweZ6DuC2oss8gGdBcaEa0xvPq5B8CxhfaH3cH0TDuHrOjSfcZPR53DW9wvwGrbwh3",
-	"zmd5ui7cufzW11IU0jWb0hy+7HG04SZl4kEZ3l/By7Weh11Yzj7Byyt86jHKds2WibeCkVQuQIj15EAj",
-	"6EU0BTFPZpocUFLUtTAio+EFgVFa3GH06nkUdGfOuUd2hwEGZzFEfbXpvjdCT9nsjIRGhA0Ly0YoMx3J",
-	"GQsDEpbQlgHUFUB0Q3RbG9nzRpgxa4BL5xpl00PwYYf2aIXkABCLgRdB/iFoYREK94e9G3GBi4Wy9HgJ",
-	"lS1omnAUpQMEhU5i/Akj1awsXeC6aj5jAWLNSW3l5zqRtmyfsT1/leDvmthhSyV5IPcdF3FTjDBkbWzJ",
-	"PHB6P5kvP28YQhG8nDKVJbppGPjrbgN5j99uGop00dw2WqEpnBt/fphodtc3HZtjB937Ru+6/vOgxC0H",
-	"8IAGuyivXN0xdx9ci/14wLrHkyHtno6PzC2J96L5rbNR7jj6h2d2xYbNbQ4X/RE7NhrBybj7LHoSd91N",
-	"b35zF7TrCnWGYzYwksFw3C2u52djrzAsfONa6YKn5XhybAZ+EnULWWJgBn7HloUoctZGBDlr2zKmQ9mm",
-	"DcNA/mcUI7MRcMNbsj/rGB5l/s7sureUSTxiPeu0FqD2tDriqdtseLQ3zyPljsFfYkWd2RIsjCXhwlyj",
-	"X0XAAJ9oV7PZHEyDjWLFa8oTkr9GDn6QUK7hsXt0GBCriOAtrOg9izFdHqMCJEI6kzlNlREXLFw/FXkJ",
-	"CcTLd5HiruGRLb/giQoJF2h4RO3knKRGGEnh1jeX9jzBZHtAmc+gJIqLXLOFcVwn9tcRPIVQAjtcNZUL",
-	"RcLelb0p3lmQlTD/1MGujLgY2WYA1j6EovAjLcO8TzNtMBv6OFnDorCEfR4GGL9ncSnz4JEeQW8TpP4Y",
-	"nkKmUHdFQVmxvG6AWzByEJqXQqKYPuwRr8JXvU8JouSvcwL4E7mVxmDp63zPaEp+/73nzLG9N3TGPn8O",
-	"yFJmuW3dvOA2E3///9l79+e2bSx+9F/BaO53Is+XVPTye3buuknazTZpXNtp96FeESIhizUFqARkWdvp",
-	"/34H5wAkKFG2Xo7jWD/sNhZJEAAPzvt8DsCIWkW2tmQeghFcLdYI9/f9w6jZ89vsqO/TRq8+K4wK7B98",
-	"51yoOGS5oL/MndLZJUs+lZMK2H/Y0eek8m+9GGznkq3JXcEXLfwp0MzDYgCr1jLu8SJCUTNrdsPUVNFE",
-	"rBqN2jHg58mAF4Q+CifoSaMfW+ai97C2FZjZepzoEQuDdrJmI1mz1udc5J7kbDLDXnf1O99C/U7xmy4t",
-	"McstmQdRmC8gQdk0CS+8+RSEBWLQxpyMsWkK1IvGvDuWLMAuGpbxQ4/cXDjYe3MBKrvm1mBeHLyF6W0o",
-	"DgqZyQ9hP+Mbvzns5y+ZOrkxzeM3WJ/mvcXO/3nOOBeSnKW2zeyxnWj8ekTjCxGLTxP8W/usfonaItNd",
-	"cFFhjG3JR6rtRjNv6VVin2CG9TYF0tdgmKx3zB6xTGbHNb8ermmrUXbcc1eTsklNyoYGzK1+58IIjCbU",
-	"RFwDmpKRAdRpi0RCmjITZp6tLWE0HHT4JI2VYtxmbKiUcplliEAv04g5yVs1aLVMa9hTPgBk4ELf16pm",
-	"BJA7EdjfoAlCsGdxh8WEkx/eXeXt+WIF+eT4OjFkXNXIJbbySuIbVugrK08Q2cgF5oMtOnVQi4iCzGsM",
-	"riO4goeZ5C7Os4VlgM7EXpbigo3FEd4AkfQhax4Rqk0fYnPZAh4ZLGjR4YBulOewz8zDQAXmnfPzHWFp",
-	"jZzTayY7vC+SREyc/BmwRYEMyISljOSf7NRU36ZSpEQqOpXYgrrDs+TwWGb3a/JLFyWpvEM6e6LMFLM8",
-	"DA5LRjTFSFLFnHYLT4FDmQZ0tyylCSgqmfj8r4301wB7IcpD/7URjSN9ztjdKBFR1qqwLM8C8idcQRIr",
-	"NpQPShS9gCv96F9eZUjv3uNDzXqWkEHTlGJLUjWFjmR9kQ4f2A8nPcQegMKKK4e9A7oftiO/xZp9v00b",
-	"Pf84PIr8Q3bQ36ftXstkS5Rn1uDpfLJ8ktLkkGa9mJ9eSA5ZshLXVuEKo2kYCI46a/SbtKUf3I/8Njvo",
-	"+0f0uOfXw0bUZK1+m+5rJeePMUUpcNJ08i9drSTTOA41l8a8jHA/ghx2GLEd1vXMGn3fJrjra7P1vjbB",
-	"HXJb/LZ+8Kgk+d39UEsvosB78+wl53sazdHxri/Ty/N/738X9Y98BXwuOBlLRAOB4l9GENCyWqsImB82",
-	"qU/FIe5PWgc/kL4PpQa07ATACS1Kq+1627EAndLTgsAv9xzpQTfv9FyaK9a6arRPmo/BDpbknXw87DFN",
-	"/WdvPr7zYV71er3ebrrZ2SBfHMbQXJUxFA/5klObPeRG2uWHvCD+VjuxC31J+uIuYavMFcRxc7Z0sDfJ",
-	"38oR2JcFtzZPuHifqLzGBtoL2uqW6dD6pllFmMzowRlk6IeYM2g5gm1hDDSZqWQFrDTBs7tL9dT3dmlP",
-	"pKlmyv+jgECb1T2AAZ3NId/wR00hXm0WOTy4IqGQ6svgg2ezAbqimI1iE90fJ7V7i5nVgMnSBTa9ROcT",
-	"rxSJrnFUa7XLMW+W6Bwxh4uznqgdsy44R/P3NPatk3FZY0Wzm9lR3P48IyGVEbj6K0tnC4sbUl+EzTfT",
-	"/wpdkI16nfzwHalCh6lkuucR63Bs7Gvitn+19CdBLC7sN6niWwYl7ZWTxoFWN6ayG/Mu9nyqnLTqf+VT",
-	"h05VMQAe4fUugwuFwc0VqA9zrsFOjoSMcd4N11SpNGezvpc0FBS968YRCKZ91o5aYbPnN2j92G/3j5h/",
-	"FB2G/kFvn7b7LdaMGqGWZWMeqy6gOs9ud31R87f7lCjrYMEq45V3BSgjU8QQHAHdzCVdPvZrjYNSitDb",
-	"MH9/q9Y4WnT7Yrpb+FSPSrbkfAxn+uXsSut55iw0su8FxQ9LfC2992XNThZxihJ/+xynMMChOAuLTOXv",
-	"9w/qfpseahv2OPIt9Wni21qCqZGODxuTWV+0l2BOxrlGtExlwLIWpR32fpvyV2slAicmVTdVEpvbGxAT",
-	"PL0esSzLw+Z9oEQOoC0zlgOL4WisoIYQzljBBVvr8H9efvqJ9KY2y8bGN8/CkI3UCXEF7ijqB66/lkB6",
-	"5iiNuaK9hJHzt9+fLIbF7fAZXNy+SIv676ts5/dM2msYj2LGlUeQ3XlEHyaZr91WjMMmgYKiZ48N+tjd",
-	"KKEIjwIP+IreYRsq247KI3iACQLO8IgYLYBEY+YZPb4fX49TWKqeO+wWJs3Gqtbhvw4EOIW10W+Rid3t",
-	"gfuzi3pa52+/R8c3F5D/xBLJauSM2y23Ha5Nz+8kERPZ4dz0Bx+yKKbgzMX8p4MFUMDvM8N1w1L4nR61",
-	"06N2etROj3oBetSKShNoDjPiscA9K//n/O33fqPWIrVardwO7sWcgt08awmXegqNXPEywSJSUsVifHnD",
-	"sDO5K70xQky1yAGZxUnMNV/yCIaUc5wsK7HwNMxkZLxBaeG/jWV+xmfVlu+NcNfvEjyZeiTAlwXWf9CP",
-	"EwYvxgi4Above3e+gzjEKTyrH/1bZ+6c1kZRv1Mpaz+W+zdeclLJwVIPIMFoLW6b3lvHfb4NPXobDlxE",
-	"98g5+59rZg2WFo9dsFCkke2nlLKQxbcW7026O5LlXOgjS/nUy73EHW4xwHPH6EKPcY2cwXMxTXIwwoRR",
-	"m3Bvz5ZBODQn0ehop2SIncApZqpY5TeWHQ51W+KWpWbUAP3YDkpinqqPWAD6IhSG3Yo4ItAoqnBd/xwg",
-	"0J0Z01SgMaUShoYE9jqHHI1XErNqOjzTpkejNKskwDwOwQkdK+HjJYBqTyiXp059G47e4dS2UCd5OYLR",
-	"Sl5hV3ULeDsNE0YA2Txw6r/8H9kUiuJsfuJiuD0jH85xlRsWnV3YdMjNoPdKdNCFonbI1ECrh5Ue5Tdd",
-	"yF/qm6Yifabv1cz16uJfwIUbzXrLrxtE7uXkp9mYR6wis3xnZ8DsDJidAbMlA2Znvnzt5ov53Csz/EV5",
-	"Im7aGEL9sON+XTMXPTcfGpcf0YOeb9mU5mCz8EBLsqaFQge6Ldw3sxSUrvWhUB+QaquKtQsznUVGnFV+",
-	"ZnJfjTEWq1294HPMTcevDjqy1fpWNXnujxe81vrzls0VBE7jZAb/XFsJYqyyIIHp4WpPNRcKlHm9g4Fb",
-	"4gS6vV4tkYMMu5TdxdrykcaC8UhvbICYYmXzHGJJxIRFWArsESmsFZGyhFFpLCADtC1i7IHkpNVXnbiI",
-	"CQ1gmEMbMPQaYMClZ3orxdIu9BVmVkzBX+Hm6Uia6IsIVIgLUpRHJiphgRPdDvtZez+D7W1SrBVLh2Bq",
-	"QDVAX6SAMo5GGGcT6/Igb/J+g/YjKCFu9MZA0RnU9NTIlSAJVMjhGono9z2SzlAejo/slAQTGt+yNCDa",
-	"/mQ0ms8A+kXEUR4s2Fo99C7MsNPSd1r6E2jpICZ2Wvo3FGQo1SJBPNpk5F0B5fNDptBydxMXeaYlDtni",
-	"VJKByNoZM65imkjSY4nQ6pMwioh+QabWWAVIpG7FHcMeKhILCJUorVj4uHmuge0bCEv9u7lQC8Uwl3za",
-	"rsuzTN+yoUDgRf1uAREju095UfSBbQLY7u1Tvx0eRP6RNggt9m2LtbXk1kNbJN4lHljeLExjHsYjmixs",
-	"XgtlI7W1T9bGpKgnoYfUJBJiu0CYkkOT+vJGuU9uE6WH2r1hdS+2HFJ9kQ7JJBWK2eCHGKueuPO0As2k",
-	"IgmV6sRNFbJ1wZ7FxPM63LRurQbYXiQg0DOISHgg0P9xwdK1oXAtRJQj8SEAn1biA/2+LoKoex0eDFgS",
-	"BQgFyAW5/Hh1DpYI1omGgmP6ULTnEar0zExfCz0KgVGM2SQiQOuDnlYdnlXyVql7ev2USaZwgxBlHuIm",
-	"BqEvRyHNqxD0raducEmvZghdisqrD0TWOz2/wAWHcqbW3qJa158Kn/eJCglwWY9SReCu74FSgmxzYRYW",
-	"CrGqB6UpizLrOqQGFqS8lNSQc2GGQ3r3gfFrNaictJw62Afy+HFCGXSkibvHsgDAUFq3mwFrbaOcAKex",
-	"daD8jzRO7sXHx/c+L1h4pWg4sDbBasV1RlBmUdmoD1qwZT5gNS1nDq9h/aJm3m+zVtQM/UavrsXnsRGf",
-	"B3S/p59sskbfWrlp12z6O9wG8g8hld7OuYVkBehDJiW9Nvr3Mu/6u6aAGg1TwWPpW5mCjmNzyE4qv1PO",
-	"SroVZ7fYef6TckbeihIQFn3Tgg1tFvrOSHOsMwXFqPpk1jTEozq/M+65XBpo5gHTpvmfjfDqXf74cDI5",
-	"HMkXkUkOqQqgrzjKFKi5K3uDCxrUw2XJoCOY1gBWY7KiR4t9rXDMg4IketLVTF14JcltzCaAvGj6tuRX",
-	"4A2QBdLeKzUJXKLYPBG5wBOfM0dz9Lku6HMVr5Irlfp1+3WyX2vU6uTCdr6yLYa4UETRG8ZPYPt74o6M",
-	"Ob2lcQKpW4/FHbnQ5LIMf5zni5btmdZnLuP7iU0y5RWU7oIjco7TWdvrgW7uD3C6xn8qa7G1ReYb7N+u",
-	"ersMyA8Y3dp8b5Nsv3lmqScOPtWtRtB+1uaktsHmbEiREmMbAp+EsJCXG5SSDo3RlzcwHzLyEY+v//5t",
-	"h1chDmaSCE05yLWAuBlNUkajKQkpJ4oliWmvmw2jX7lXw/w8dyu6xvzt8MkgTmxXXvzxFG/Xj0KIL7dd",
-	"lzBvtczQq+1wWC0CJ0HLLzS0tQEZy1Lz8QK+y/2york1WdF65tpvQVBEMU2ICkek0Tys1Wv1WuOkUW/u",
-	"n+gPw1mosn9o0WHaRn7FGnRJG9qvQ0XOkk22Ljhsv1vkDy8+9WPzlrWMRxYkHLZ0Y7UbweyWh/2A+91k",
-	"gmKFYymIR6lL7RO++Ev40h648yNTNKKKfh8nii30vuFGPY77DfbiAb9bwbfzSpr5fL1OnmWQZNcSQ33I",
-	"Ese4pgnlV7zKIJZK6DOCbQdBfozGvSQONdXfMwdgzyPGI9gAL3/aHh74u5tbNSZMs2z6Xdm7G+bdmrs7",
-	"bzeTMYUAUWE22BV4ufGyAezqUnEby1jw2SU+NGjTnaQ7iBk4bzH8l2333gqbPQhZH/UPmd+ODkL/GMJM",
-	"JmZd7x1TTIekFmVLDsSoC+Rs7KB6vdlqa345SihfScQVkfjWyJaQTI1H3T5jy6XplDdbVmyEvMwmkVTq",
-	"7f0jenDc91k9qvvtfr/p0/12z2/tt6P68VGbNY+aFQ96N3YXfAvT3JmNwHPNKVddc8Rg81fM2bgfKNl+",
-	"ek3nlqGg5uPbU5GF/Nub+NWA8T3sULO87gV41IQVi1asmx/WLSgrNevOONZnWaFGOTaYvYWYJLdVW5m4",
-	"ceU9PpIh5/qaKfQSfFBmmAdiwp0AW7Vdb3V4AMdZ216ZR6erRNcMVEy1PDNzw6nkXrkOz7ULiTZj7rGT",
-	"NGEeoegA1JoSnIca+SG+ZR0eONIG7FfMUXREKh5XiRFLMDShFZqEKtMOd0CSYW4eiXmYjCPb5Avb4ZNE",
-	"ayjyhLSbTf1S7JEPP3bZXQi9vkzNKDZKK84LTFHA772LQdvPV/xK2kzWvJKN0J64ZQZPYxgrbGyd42Th",
-	"gBgWlQzzOfMNy553kiNeybzdPug5AovBmvVmbt7D+nGfbDVbYFl6gKbzKM7r+Sya1sKSMuADT9q+bIuq",
-	"yCPJtoXMeDVuu0pZWnNjPM6dyrdT+XYq3zen8q3EcRY5iIwQHSU0xOYju9Z7z6c6SD/VXGrTf6CKTeh0",
-	"Qbc+o+etrvAu8GQtCT5mZAepolcLqm1ihNKaDAQELbTilFfEuLyQwHEn+ug6OlBe029wafuEkoxJGHXW",
-	"ZrXpIa8Z15oQi7IgoUcED8t7rVkNaeuI2TsJvZPQOwm9k9ALJfSu/GK7kO9ryrutIwY58vK1YU5bzh44",
-	"I4aJGuHXY6GAXvGGFYJw1dK4IFx/F708am/LYsEbU6iJhWg+MiguVNe8Kbi3J+EZvnhNb8PWqkF3Ungn",
-	"hXdSeCeFd1L4Gy+CNPJmRalfZtG+DikPWfLIAtrKY4s1QVNG8MWJI61NEAJN3QzE71bEEYuWkMsmEQ9v",
-	"GVDZtfXhJviB4IITKjOAwazwyytUcVrTPIsI2XRwe15mIg2wkJ3s38n+nezfyf6d7N/J/keV/Shutm3w",
-	"l2gGKVPpdNtAv2Mu593e4NHGAgCrMFzTmJ+SWJGUybG27ScDlmI+gbkxHXMilRiNjAYxpDdMZhkGaqL1",
-	"jFmlISsyuMeWv9DL3knznTTfSfOdNN9J8500f1RpDtJmRvqtaM0byb5CrYV5ogDdyJgEPEcDY1JeW3Fu",
-	"X/VESCV2qY9TLWFWl9VLbBGYQn+Bbo6UtKT0W0YLsOBPBv3q71ykajCJeeTUkmH7Z4vOdH8VsNm6n+ww",
-	"TnFYxq8xpbdyPxusGzZ4y3gk0m4iruETZfNzmCHcYNgyypv+AWvSds9vOHjJxz3/MDyI9lm730K8ZKfJ",
-	"9Qa54uazP5wtbqnvReSLj/KjbplR9tNDCGuLtP9LJVKTo+L62mJl81vsr/qkkOpkIKBSNxHXBLBhO1zw",
-	"kGHuDOVyojlBlj5soKoCV9UKauQMMGCvUy0dyO+iBynLnODRksUEZYI0aFFokTBJ9SaGzn9wk0fGPLJ4",
-	"UNCmD59xSpRjxRC8llyeQwu7EZWat+5li8WBOxx2DhODrpmSzktfScybB9aCpfLkXCSJO98TEqsOt7HP",
-	"AA9lgIna1tDBrkbmhCH4FmYWmbXBqezwWGJGujalCmvHz4JmlHuQuwCmEOwtzrw+z+zNp8u9Rsp0EPK4",
-	"SGkph8y5HiXA+mDemDylGZ6fCH7tSxamTPn6wmiQUgkJcssw4HuY6gPscVUu9ohZ2N+YEJsxyR4QZfUl",
-	"RdnKeKX2nCxEvTdsp8egxMJOepfY+gISW/UjSyzuEk31zw6gTXlOLMmdgEvJ9DkT4/4k2LNMfqeMRgVz",
-	"QouQdlb+Be63vRp5D2VOTOblTKYASQYnbuWTqzAMRBLJXNhenkOP2g438MKAws2miIuvJT8RHHGbAGie",
-	"KhIKqTzEP6BZD2ASjpXX4ZREYsKvUxoxLORSLB2ScED5NYM+wDeME9Hvw4iAZZ+FKQ08oFZS7FQmA6rY",
-	"rekUeE+p0g9M5dJyQ7Snx+PRM18IZHkZmny7tl/uM0HoDmgzBU6p3hHV+ryvFXq/TVs9/yhs6qnV+8f0",
-	"qHeIUzOF5GZP0Spza98K796v1xe6bJ7WUILQdrcUfb+5v5ab6cvaV9sVZztX1VbxolZk6zOm2lrRHYhz",
-	"zEmAN8Ap0ZCBIlTTh6NWtB4CMOuQraKU6LE+tlRkwD616UHDEHqMQ72qrJFLpvTxIgGeroAoMWPsQVvD",
-	"Ds+Mn0wa2aCTGfl30TPtRqqxIv2Yx3IAESaqCOUdzmiaxPgc6bFryvdOc7Fl7Uwz+1iaetyY39Ikhi4D",
-	"aiy7eDmokUKhbkB6+tObd7libUinHS4mzNqNyDBOiMWbuq9E18swRFSHSwZyLmUWuIhUoSdleb3w3qmb",
-	"lyPJDWOjDk/HXG+obZJp5pct2ZRhB5oDBmDUBsBcA2wIM1OcHHgkSNlQ3LLu7M9FmoCBzMftcJravXiF",
-	"dd4kAIrCOu8k0QI+2POML6CAsWjAFWsdDmU5wfu+D3E5bRtD5x7TQdOwtzKR/BkY79o2bCEOuG7h8OpC",
-	"blUujatczlj86hSRnfR/dtLfLGinBTxdwOpZNolDPrWZolNmyb4GbJHF9qxBLikFJNEWKJieWTuzLLXC",
-	"ywRXh0NQ2ZtxM2sTlFQvzxFHhCRMylzWRbEExScrEe3wDHJkpvHAiE5JFQYbJeNZX/aQpjfj0Z5HGA0H",
-	"HQ4OcETOaGJptCQDmvQJndApWq//Y6nwZnuaWEQw8vniw6IuBubYn8NuPnpocHthOfPlukMRsQRcgsy0",
-	"B7MfoTtiaYg4jU3NpHFT3V/39Y5guzzMINAXu9e9mRSIRrOUxa+co4FQNyh8ZlF/4fW456GJv2QzOFoo",
-	"GHm0UuaDvr88z2N/0SPlOUeYszJOIfe8/JYcbmZ5wazEDdOHd3T4j7B58/Px5D/tu18avZ+Ohh9a8uJA",
-	"/bs+fr8v3unPAe8GrpAj8LwW/b4mtgcf/8tJd+nObXd7Yc7LaKXdlqPVNhtsszQONVVn8rsF4yxDpIuG",
-	"3DC0qhnDw+HVItMBLrvDh14Ejo9CiBbsM236fTEfwGJ5+vpPw9X+em1Icb0k0rkUkCuzbq03Zux8WcYJ",
-	"6vGIQmTP8E/LfGeNnxVxLUfjskRXZmSs4wpRWdOqVxL7h4kJx/ZB2u7GG8CSlScYYEYwNcmUJMGsSApI",
-	"tV6rNer1vdOCJ0Hf3eFBUVJlN9fzKDTY8GVcIejwqhjGSqvqQ0Z5rpx4EMvWWsQgFeNrhLywEzNZuKB1",
-	"1Dr8zMCQ2eIZsNBh1WCel9rziM+GUzK6E+GMRZrSBzSNyB9joSgRPDsD4N3o8Jl1mO8pu/qhLjwU7NXI",
-	"jDuAVEG7CmYYZrC3wE9ArsrVItnhciAmpsHtJEeIg3gDIG+UKE6XzNWbzs1JeRJXw3a1mnWkg13+Y7gi",
-	"dlreTsvbaXkPaXlrHNqFQR7Nl6mckUqmzzcXk53fx/h9Xpgb59INVmkVH0kYy3800Wzi17nfkzOXAZ1Q",
-	"fpqnE+sL5W4erQgsyIX+Mt6OBYnQMLnHyYJO6EOtGs3WmJaEo1RE41CR61SMR4smYW7qwk1P2CFwrEQ3",
-	"A6UBY3a5oMMq0nuR4DZyzhCYtTXmduakchgeR3XW6Pt5zc0RO+j7evzjsB41WLNfyZ/EfiS9I9YMGw3/",
-	"MIJ0ioOeFpyhn/fTPmDOM3qL8cFWdNBv0P2mfxQ2mN/uHTL/mLb6frPXCOvRMTvqHxYapUcp7avlE+Y2",
-	"6fm9iedhKZfDc3AybCmd23Ary19DqmgirtdO5T4DSwckfaytM6CKGnmvcn6gSczL/qJgFDmcggzHUhFo",
-	"Uyw4I+EAAvIQqwb1F37o9lKBicaL0oxRbDxdjvE3edhXP7crHcxVkpQbK8addwz+GTH4VYhmkbVh+dAu",
-	"H/p55UMvyFAumgH3iami7p+lJkcsYYqVeWSH4hb7vmupBZ49LjJIorFk0hS6YOJKAVkoZSpOse8fl4rR",
-	"qEQgvYUXryeQFgMHtOdXgi+KXnzXs6es28VvsCrBeov7Dq9kkWI6/X0oFj8wZShxwzyunTx9YfL0m5al",
-	"T5SfvTyP+PK52RAFM+aXWwd6TWO+V8vTrYd0Crynw3uMSKYg/xrlYhSQKhegiWEmMiZMIxIPS+QSadKb",
-	"ZupuLnXXtP+yY262YjVL6DEzcHece1PObT/p/bx7fxu8u7kV3p0l2O54+C67dvXs2o1sr9dDEY0T5kus",
-	"01kcjNGEeoY9sYm9OY8BYTJLmMSMK4IF91p6cCikTJkap5xFpBrgHV28oyuZCoikU8CJg0wT7Jxu2sxB",
-	"T/c2CXCKXftWyD2BR/P6oynUzkimFurUH2GQS7vMjdMTgHd2E2G6Xp9ULGSbf8zqmr81TGVki7X79lrF",
-	"q5gdQM7WO+of0yPm74eNyG/3j5h/HB1Sv9k7CBus3m/TRiN/JN80y5kjqmjINJFgrL4yUGokT16/ZuOm",
-	"HyZiHNk25rVQDCtehSHpV04qo/AG4swTkd5oukaQOdZVKcC9GcEDAfeYX3cBHQN3aDjEzRhNuj0qGYyg",
-	"eW8suKyc7P/lVWIesRHjEe6kpjkb34acHohtN+qaY4u5X+tLc9SZD7qAt1qi2eUkLtRxX0mCJyzbrBUs",
-	"4/V03bLcu0t6a/TcOTZD+4qlRDGo1dG3DFHRlS7qyQlm3eeghRJjFZo+TYTCVNU4t3SNZhvsYba/OSAd",
-	"TjkWoo9HxJ5xHK7HCJyKrETPPFLsZBp4HR7YB2cvkSTOVkLg9fr/x0xilp8U+CaIeXe4PYOAUGPeWTyX",
-	"M+Pv1cjP+kTJE5N/1+GYgGdz8qToK+C0OFiebZdn4OlbbAbeKZRXjjmUbrEIH8cRq35jz0B46rVAsp8e",
-	"OLv5lBSmb2aClY6TgUgY4eNhD5vCzi3MTEqvLuaKXbMU0gGzDqamMDSknAv4MCmj4YBFhYal9FZ/qf16",
-	"/vnHHO4ze9XhRaEE/UonaayYD3WRJGEU6jWJGIP1dMPYCLEBQEjp9epBirw4cI0yI6Yy20pfooChDovm",
-	"dAiNXTMTb++EACM3TqOZoWE/4HpwCvfhbUoQ2uGJECPAT6BRlDIp9aRlHDEbxIsF3/NMNoW9BRqgCak6",
-	"PGVSJHAKBUEg0fK328TPEzJK41uqmEfsi70OT2J+42vaTzySMsnSW00H5hmDbfTLu5/efrronn348OnX",
-	"7vnF+1/Ort79TQu1YM/rcC6Ie4y1iavmZ5Id3Rp5BwsKBecsxPMLrWbnLGOsk0lZFKcsVLBOW4WqdwDI",
-	"kgvV4X2B012UAlquUKxpjD6ZLgEYSeafX6k28UWUh/dcS6RHyWLdqYnPSk0k1BofpKo5FfB8uK43de+b",
-	"C968kPail9tQdudtZy5U3Den/2ELWisuFg8ig24As3Us4RwgIrpi6TDmVLEor+oc0jjR+jBXp2gSu2/e",
-	"0DD+yRlqa+Zxyob6eKfdiE71Jvotr+61ftPfBNbaFbxbRAQwrASvS70sfPSw8Jtiw1FClXHXNXvo2PQP",
-	"+of1xfAEdkfzQVv14q/FYa231D+sHzX8du849I+iOvPzQQ/Z8g7j0v3dWasbWKsu8T+tzVqoF8s+HrnK",
-	"SYuYHodgweaEbAugXCLEQ9vNb9Kml2lIbOjTGIZ3McB7mhEM6UKnBL3hWiEOCgcwMPhrVJGhVnMbdRKB",
-	"CRqqDtc3YLk51pP7B3WtF5vydspJMHt+guzdQnSHlE+79m0y8EgQjZE1sK47CbCI3R+6Yqy6ot9NIZbk",
-	"GTMIrXCu0unePbr3Qp61pga+Y1dLsKstq8a7Pd9IROSa6k4p/XqqZLYhoOb1TAjP++M0WaxcfuKMfL74",
-	"sAjaZEgjhv30shLcrP0u4qXYHvcQsaH5s5AoHkUsOiVQvmeDOpgDUCPnbu6TGgjpgq4Xk6AWV+RAm4zP",
-	"en1bqxkpr1q0FYh/tP6jjm//Ve/91Bj+eDj60JQXR5N/t8O3B/1/7P9+Vn+gAvHBxzcpgrCbsagQImsd",
-	"AlXMO1WxrHAiO4r5Rn2pVJ754+vgKSwMrdqqOskUukjPP18ZW8/WjM5bd3SxVZdXpj9WGXY4DRNT0byg",
-	"QniVWtpVehDpw8W4ZuDdvPkRurrgQ7CoGw60VNCz+22lFI1CRfvCr7Q7c/eZZ6OM9J7YILNfi1yME2Yi",
-	"TBkEdSgitneiTaKEUYnxMCDpDq8GSNs2HBYhtgQD4ZoLxqpj6WS/QvwCCRj0AMLZNQUBWw3sP7t4PTAt",
-	"MYxRpiaCRCyMhzTpcLOKaoC3drWlNUpZGEsW7Nku+D0qGbGHA6Zt/t0dxnIIGXl7p8QcCWKOBEaLBCfB",
-	"SEgFCIcjOr0O9PMzp8euH2+AOKCF+TDAZjAWbGkx0mgmOONpI9WlAD8Wm30uU1s31vKc+Nn6rOuLgXG8",
-	"YCmws8C+XgtsVRlklTaMkvuQ6rrY2Dqn4Q3VvFSzvpjr1+KDp0Rq44gmRNE7Jj3LAU14jYiUcMGZbWCO",
-	"5bXWgEoZBW//cIGdhK/4Aaf2RAgGuDGzIAIPwQc8GXDAthOn8XMCSDB80HypNmfpzbTHUnKeCsVCtWYK",
-	"tKJ33TgC+rStOv023e/57fAg8o/YYd8/pvUeQu60+5qkl6tS2UqJvkOGS5Tqu7XjL6Rmv7DkLRbvb8x1",
-	"FhXjO1/0SYvyv9LTtdbReMRi+R1TK2dq63yme8vTZxFydnXqz75O3f2kmymHS1eum775+XtPwZcgVZwk",
-	"2lAem0I7p4Z9YZX6Rpx6V63+bKvV1yLb+8rWZ1nbvA+5SGqb6eM7ifX4EutlSKsncmyvcf6+fEn4qcmt",
-	"f6Acm1Tbjea9KBSmOHt7wmYzkK4Lpv+xSom2M/NHLNXecbXH52pZafSOu+1qpDeokd6G3q+mI3aPT9jB",
-	"T5SkOubxH2NG9AGWe5v4e6/grc+oPc+jglVUnsDVqb/A8p5O+P4vytGpDIVuzc9530m634epP9XXgyta",
-	"WYfSnpHjcMOTucbmLOOu02Sz89Z9S946had6faG9lq9OP7mxq249hrTz1D13T91KJLuEo84ytUV+OkNn",
-	"X5dB+/XIhxchG57WN7YCxX8rrrEtMPcnUzOfkV/s62Ejs96oHTvZOaPWd0ZtoNY+6IaSZMwjKOQqqrNg",
-	"RQMkgDGrRyxFMt7ARfV0/ZTsYm0+oj2Q9yUjWmDRbyMj0SxuUWRgZRTVL+5dW9qz9qKcao/gT1udJdzv",
-	"a/sa/GxbIvtVafb5+eieij+suLFL+Pd2rr1vyLW3rvqzjkNvY1/ezo/34vx4W3Th3ee9+1o9d89canzr",
-	"EuNJHX4vzNf3pH6+4jlc9Xg8P1ffM+c7M27CHf/ZeQjX8hCuqh1LyqOeuHsdJiK8uQcpymI2BJdnP739",
-	"7tO/EHibVNv1FgnMIN0ohuVFgcsjydWAATiF6ot0+EoSFQ+ZRwZiQvo0JbEi6ZhLQjUdo1OOkQlNEgJT",
-	"snCmgDlo4LkNUsTluRmM/A/qowHjqN+X2Ebkho2UvTOiivaoZCcdjtiIMZeK8pDhqwVghQOuBkmZVDRV",
-	"gNguSazKkCV+YOoSV/wGdm1TjsjFBFnNoV9vzrIaXFFXAsXKysnh4eFBvV73KnrlXb3yyknl3TgVI/b6",
-	"O5YmID+ViOi0MObyEsBd2qXKpEAJqhzeiN+p9py8ZhfGRV1cgnN0DHbFYvCZUqfZRqfko7U9C2cFz0Bf",
-	"pBOaavLUh4BqjQronvLI0xcRiTOiUw8HME0OZDwcJ1SJ1A7kEUrGkl4zIqc8NBRvkd/SMSfUuMUpYnzC",
-	"cFy/dsz5/D36jSdkolUWkjLOJjSRZgYNqXzR9wHSw5xvHmWwMjiHAR2NmIHXn4U4vmYKmhvEKclwQr17",
-	"gY9rHf7O7ALgNd86TYFm+YBFw4qVhMl5RArbOiNjDQjnL+dZQyQYwvSMeSQWsIiz6FYPMscm1tTpDLxk",
-	"Y61DbObyqCAvehf1EcFWaPt9/4Ae9vx2hlnfoBZU8wDKA+yCvIohrWwEq9v5R73j0G9HdeYf9xvUz58/",
-	"pHqEfiqG9yiQ/FZoQqqcHGhumN3Y9JsHhRuBFLupmMjKSaPZXmuDyxjkr/p8IIVDvw8j1qZfu6tmTR1o",
-	"Y5as2d88S7acb2nWbLUa5CN+digXBz+xDYjtDZ09gHhfNElYCv0wJWMe4WzCpCL9OJXqhFAT/EwSr8Op",
-	"DYDmeJaau4RjqcSQpfJVxttq5Ps4USwlvWnWcrPDq0EfFNGAyIHmOqinAKQXmQwYArPb7jUwIXBKally",
-	"nTIGYgfbwVjpseeR4CbmUQDsKzCv78ZRUCNnBN/mrBdfGyvZ4QHTH6gbJlTKgFQDlVIuY8ZVQAQ3cZ8/",
-	"xmxsO6TolcCbWRqLKA47XE4YG3kkGLF0SHn+5ITGCgRWcP7p8qrDnW9lYUuzL/b6z+zfXX0lZSqdIv6Z",
-	"h7CkFD5I2uH5KlLEcotIrDwSyPGIpZJFLOr2pkEZn/4QS3WWJJc4h085ucyZ7iWiPp8rChiQN/p7Lgon",
-	"m3aTS/OYmVld4uN/LYhsO9OxsW39/RdNRl9beyo/6ocXTQR3Ap94JZ15LdyXjDZXirB7X3NJC1WKDUdK",
-	"Vk6a+8t1Y3VOXeWkkh26ilfpxzyWg7LHGyetxkm9mflMDntH0GYVKvj8dq8V+kemNym11yoefvuTDKta",
-	"/5RQqbowhbya8IS8fffh3dU78loxTrmJoZyQf1xdnZP9esueEr1Vf2XqDZw2/dUkS0+WUgj0oyqN9ZbX",
-	"PZcaTiq2iyo2jG2zg75/RI97vq1DbNP9ntvIFfnafW6cbMuKiQiIAsfZneqGSAwnFTb95+/vfxfxx9/P",
-	"pj/F9buPl/XpT7/8fPfxrZjA/74X8Yc3/xzpe35qvm//+3/JzccfPsf9n1cwt2ZO1sO5De55egHZDXOi",
-	"WQJIkcxYjJv3kP10v1/Zq9BR3L1h0zmVYbGiYHKdJGNGOJsnTkku+4siX1+xf8ElMeHlSVGX+UoePynq",
-	"gTs/MkU1F0MtZVEaVWapPabke0DgwXvtBr/K6WHRJOyta8iZ+3YgA7YzrZhLE8kSyp8ugQzg2hfKHytA",
-	"lpFR7haeVA6iQ3bUP64DN/fbYUsz93bftz3JNKcv7/5Vjvu5CscfGjKFzuwDMeoCardpyV2vN1ttzYKA",
-	"n0dj1oVwhmMF7uujZj7K0qGGkUgVTZZsiJYDjDb1H0JR+Irzfc/Ku5016k5zs+te5aTptDXDv6GhmRV8",
-	"CMmvBR+PVXcVBNX7Ah6WNrQst6dIcCWk8C1PNR0yUUMwQru9f0QPjvs+q0d1v93vN3263+75rf12VD8+",
-	"arPmUbPYEn2DnEDDKx6Wmzl7eDlScy3ZaA/5fWIyy6YplZW/oJ2KNOERPDfk88UHj1hK8ozE8IBveoij",
-	"7RF7ajxiur5WRyz1NU3bH1Q8ZDK775T4jbx1LKJj60NPojH4+xip6olo5kMYj/ZKUyoMCW3syN/x2R2f",
-	"/br57IpMdXFDIbi8i1JvNUtGZmxoOyx7k1YkRa+c01kZTtLWei+cQZqupXq397JmZtZvbl2atvdB7grt",
-	"8CpkY9oRuoreMGiCRzEBmEo5EWmETfAG9JaRBrSqazSPOjwc0JSGepK2IUEiJiz1QyoZSZhSLPUI5WQ8",
-	"GhV/xYl0eBRfx8q0Ibevgr4LE0ZvAox9F1aXslDzT1iF4CEzTeOFfnnKyGgsByzS83O8vca7mkmtDg+Q",
-	"lbhN6QNShZ2y64Xwt2Q0YREZcxUnEMqbjcaDQ1aS8Ui/8vLdxS/v37zrfjrv/nr2/gr8tG6r/EhwBuZe",
-	"PIR5y4neuGa9fpoHMkmz7vTLcLzpgoxEktTIfr3Z4WVd1fNOU8UW7ZJO9SXotw3ftMPdDdVkUiO/LpO9",
-	"Veb/xfQJw+3eOFT+JKlbJdy/t2K5prOGR8zh2ik6O0Vnp+gsqeg0l2lDnfl/z8KQjZRVXXaJfN9wIt+m",
-	"HcoxmxlkZiYSRZrpAI9q+rsqoZ4regHWUwxLk6kumZJGibtmXB8OFuXqTUEJJNVc0QhgLl17o+mXlTI1",
-	"Tjnk8mity8u81s16nQit5EGvZarVF89mC0GYH8uZTVqiHIchY1Ehbm60M6k3H/MFTk2aYrkKBvPpi/Ra",
-	"KKX/0i9GPTFTylBJxCx1bJkJD2lNzSxYc3ZSpfOxEejzpfU0CB9qFi64yeJaXtWrkbeOqudhBlSm7REq",
-	"SY8lYrK82keqwQeB2kSw55HJIA4HqA2rNHZ3x64PchpKen9e6I9bqq1tps9kR+ak8q+b9vD8+I+Lprw6",
-	"vP21Nf3PUe+n++TVqpLGnfY9lYvO8QJ/5U6IrCVEnjI1G4iVuFbZ43LkPOdtq4z4uzhJbLN6m9Jh1Ebo",
-	"7Ad8SYq+cdCSKjpo9QNWY93rcBnzkGWdACdUkoRKBcmnLPIMW4K05RPke3lYz6wLTGVMd80DrpImzDN7",
-	"DL+8go71oZAKmSrw5UnMIzEhsexwbESMryVqopln1eauYo4qGg9wiySK3qCARZ8yncq9WoejuTlK2W3M",
-	"JibHN9ZvHY7Gyqzdfg1gi2KsYM9Ms/phrcN/EsVdxM27jm+Zngdhw5GakiTW68DG+VZ150J1DTsDuxk3",
-	"xEoC+zZK+jGPFbMvsV0WwXEx05KxzDDGqlvDs97jWh5KinqD659d8WJwDdi/Qkw0Yn06TvK+7SYm2hMi",
-	"YZQvlfNTChmwnTAq9tWELoZLNBv0Kj2aQOZtwWyq7R+W3lxuLbdnrOXCU2uazyZT6IDuh+3Ib7Fm32/T",
-	"Rs8/Do8i/5Ad9Pdpu9cKm1GeKWToRVMAJPl1GfycTzO/AknSzrV6w83PwURv/cu4p4TSFnxhc1rlO6no",
-	"XXf+9nqtWb6XZSMv2PZyY7U9U+7F1Tg1GUmNHuY0+fv9g7rfpoc9/yg8jnzrZmiH+9Ec4Iml9dVadBaP",
-	"30J9IWM10LEd4l0DqshEjJOI9Bj8vLerEX9KXUAL0YzpcjFZMqF5qYyl2cTZe3uGl6VlFhObPSLgAZpo",
-	"KZjnKLtZw5yRKv5MbN6yR4I8hVD/5SYR75Eho1zO5jAXspeLnn40CbLiMEgzBg+3SS22OcRknRRikdrc",
-	"YTcB2iYLQ9kXCX54VxjcySUPQC7DaoazuWj35nc9o/zi55BY21jOxbw4exZvaqyZPZv5Y50sWMdJ2/pK",
-	"MmIzp8XDtc2N2aTYtTJxvsVU1i8fEoYsHlrKr7/CAPFCnntPSbHjKPIyT5HjiEMDruiFo44PbtbVp4UV",
-	"VPSZQ5eSkKb6DBkDLo8Gn5KE6ut6VEkiQbhQ9yUGZRS9eYZQXhWwHebVWpN5FfduJpH/YXfYM2Nsrf+s",
-	"n5C/SOvOiGXHuu7LZsn36UnZlvfnfZ+QxFAmlR3UZQ8TKGEjqga5DuZyv8ps4H2l9O/VGC0qt+v5/p7h",
-	"5izyVv48ZmMmCc3sEmcdYEV4ZDKgilnHpb5rnDJSLdgrHV4oekzdSkaMKGWDzDpGNXM6IbTD89J053qQ",
-	"/RqQWAIIBjVpsiRhfUV6bBBnSU5ZJX8sCaLWRVZAJkmNvM/jMiadqCQG43V4MGI8ivl14IhZRfKQzGlm",
-	"Z5ksqH7K5IBIpiDwpbl1h1cDJ2h0dnX17uP51WWw56H7V7FRjvxrTTxjTppcqTlxnVWc5mE9JWYkOCwK",
-	"Ak59kbJah0O2V05GXKiu/dB9kYJlalbr6SUBaoFIc63hdG6IvEg0KJSVOoRjw3+Go0mmOlwTgN43vUtV",
-	"PemZatM9sFHdxwYUcQmgHLyfimGHxwqieAhpYPQbczemXyDN7p2S2UmzMGWqey04CzocXMCclKaFTaAc",
-	"OdvhWBIuSCL4NUsxQlkFwBTV4WhkI37F+ecyy9odeK9GPqlBobK5w2nKSLveLnMoX2j29LA+1Vxbn1qy",
-	"yvIbKJMsWWAzX6C9Z33FrLGhYmYO4H1qWTbfx1PLvEKN+kwGj+V95U4yZ4xgBREMYKD5amZl1kuE5so+",
-	"Fxx/1x27hfCqSqdaWKFPcivq5gM+1lFCuY8ZGVsOsiL6DyWjlLlAOFogUi4w+RUFgr1DzwXDd5BOomWJ",
-	"tEU0Jm0aYp82oyIMxZgjlA3DhCnIW9baQUKNINWfNvBI/gu+M/tpzHHxUeC5z+n1UhX3Ergzy8SEa5Cd",
-	"aB6wYDFDEbGkO4zl0GTr4lA4dtcssCt4Mg2c4tpXssOzalrI79XKDF7zb2Op3w+7Ij3SrrfcCdJbGie0",
-	"l7CuEl3ziBZgZ5hljtVBVUddYHcjrZfudbiBBBYwD7vtWnjbYDUokeCjwPgXApRBQCbSmgvtcLwM6aT6",
-	"atWsEPzQJhKdj0iqmkJ8uMHL0c9u3YoqQDaaxCo0yeIG+w10XP19OeBLZVlF8CsSiAV70oJ6Nhf9NPeT",
-	"JJS/ksWCK5iF9W6Sa/FAknrhmwak2qzXQbtCjBI3zScClSPms0lJHmHJTGaRi/RhNNm9Grl0w+gwiSQq",
-	"LMGeh4hOZYcb7CfcbC5sDgKZMlX4dvjVTKJZPmSHF2LnpKqVBGKj80CwQE+vJLwPdjpMhDTrhNh8h+t3",
-	"Wg0KEqjs/NAKMAqnoSg9RE5SxjJAeHM9g4RJmU2yGtDo97FUQ22qeFahD7TmFquAJDFnp1C5ICb8OqWR",
-	"NkpSJvOENSoJ3uxBlAPBs8zzoPX9Ckgz6yTbY76iEeTnCeVPk2W/Ypb28gifCeW4xMfCTdWfoHLy399c",
-	"fCv9ly0c2mXm7zLzv/rM/KXP089mV/FMRQ+k6HuZW8bNm0XevnwGJb5rlz75MsF0EYQuV7lHKKO2bUbk",
-	"7OKxMuYzPU1rhKgCgnCWLEmMlw9yONAAsHeDrmyUx+A0NyGy0WJJZp7ILQJT7JjdazPWF2icHZ6rnOUV",
-	"/lYZzUas+g0iFehwTsH/EpqoHeEJ1NA5/dN4Mjt8Sf1zRr30oNOSprSph2swua1hQuMhiwi7ZRzdmJqG",
-	"9cZPGFcwKTB4MvMRVMsOB6Q2pRK0Iotq6AmhJKUxNj3J5sXFBGfV4a6ueWptlflMXG3HkHCsSI+FAhpH",
-	"GRWzw6tlOiZk3XIi+v089dYqPDVybs0jTNU1XkeziXp3pEqZCgdaiUYNXCE+riWD+XJRTYxrqLA/zySA",
-	"fFk1tphpso5IfWQ1NddIHN2kVWu2SlUToGkHpAkckhTGz5ZKWsTvjOv1FiNNfagyDabpkUZdf/BWA745",
-	"7OxOR97pyDsdeacj73TkrbZjy4tOnQTIbavIUgo/ifnNllXkMxPaFpz5gKCv34FCPxHXs1VOMGsorSUx",
-	"LyqZyPogcA58ygSqsbSTUNJnEzKM+VgB3rOYTROwcsMz4W8sZoJAOaBM1iDeW6zsgVnGiDyP3K12f9XO",
-	"pRQf9BZuKtHRGS5LGeKBhVF/WAa8pqP4dfN1HI1eszukLz8R1zH/f4VSf6O9UEv25oHSVK4+X7z/2/9p",
-	"fj8M/0/z+xVihGbFC7ig/ti7MohnVuT+kd4wQuHEhkkc3hCgGfiWj1tOabIytm2k46gFVkOqAb5Mi/8u",
-	"ar0BCYaUj2li8o1M0xDMlzFRoMVF8GbugIMEWR0xeAaEL0ZYRYEvQXN6D7lNhhCfJy5h6pP9nQutSInb",
-	"WE+TRcGuan3JqnXzzXOUwa21BN3B9uwMnxnDJ+uPAzWW5t/ut2z69eZV/Tj/lnO8R38L4D078J8d+M+L",
-	"6+druPVmeIwP6BZaxH75RCKb9mld8hnztd1qNCPscDcXBZANF2T0uBeKmUF6eXAvvlDfCj+VZfjMes6B",
-	"Q3b4vMucrOIxz/ESbGACQFWmYbLAmU3mfNmmm86cMzvPtxjzsWQRztFkbCA/VJl7vTqfe8GnmHDRY1Nh",
-	"POZ5Lsd8FkaHl7nIMXCSYRwjqgOPNQ+k6RTaxA1NMCvLFoHVb4CVWPB9X7F0+DR+b1dloFyLqWS6vImo",
-	"571L0tjpYTsH9FfpgN4pPS/Pk1yimYCoeiS9Cys5tqt1vZvz6NiVSCVGEt28s7DFprbHNlktOHNSNrSK",
-	"XKaApIxGPgjr65SaVO7MLQR/QIkYTsS4iFynUF56BvDY8/VpFnLZem8QdGORb2hv5/9Z0v9zZTdt5wHa",
-	"aR47zWPnu9mpMY/ku8k47aN6b8b8cWJDH+kNK6oRtgg4K+pZMv6TzTC4J7jj7UI7G4v2z3ajd6J9J9p3",
-	"on0n2nei/ZFEe8ZpH1e0S3rN/JRpJrAkjiY8grELais2beq56SRwef4KqxrI/wRnHunH1+MUy4OzWAz8",
-	"BNCTHQ59+/9m1m46Oxlk5D1IyheTTEJCcUcVUVP0sQfkk1EqLOYN1+a9Go8g/CAxmQRRUtIOt3yKaD5l",
-	"8DVNMEb/4mVveCUJCCzorM+G0kQcpvggCFrcBwweQeQmTqZETnm4d9LheJFeX6fsGlwOVOazR6htxEKx",
-	"bwkHNL0GxJwhvbPgopiPQm+vAxtvwbfc0mTMpBH/HQ4z9LKV0KEwsNtmPYzenJLeVGH34slAJIz88B1J",
-	"9bnQwn+EPhmn7oXr7Q6ZnmAK6g9UWMSqY8Nee1n1AyCh6z8GNLX1H7EywN4zzSznelnqAdznZD6k4NC3",
-	"a2xKfU0NMk0SMaFQSYOI4TCxrDxG7xc00WLKrGkopNKLzapUHOR2IBcIHnnYl0xfR9myAJNdkqoe/lbE",
-	"0V5Wyi5SaIDBkeIsAA0ejCFjCJxK8Iy9kl6HWz0tTgkfD3sslTWCRwA+b2BJfgSYTQzbwEV0mit4EZ2+",
-	"kkgGpOpshNsoDl8IMT/OZr8wxL70kHbZphTJfrlah//z8tNPpDe1B/GUvLn8hVQvvn9D2o2jukc+X33v",
-	"H3kEZY2eL9T3/+vD5b9AMR4wprJDqxfnETUdaUpnSSJxOvgsRGD/x7hnzqp7nGAUCjsLRwRKxS2h6/2B",
-	"NVzTmEuVA/MXyXEP9q3DAwTZ+hueKpRxwSkxPwdkEnOJdGIveqQ3VoA0ZH7AfQMilLCv9lyqQcrA0dmu",
-	"H9Q6/B00TMeBC6iMUF9meJ9mfJp9BDDfQInA7rWt8LLRVVAmiRSkT1NShTtpIjg7ydmPwVzAuDbcv3eK",
-	"Y9oCLPMurGkjQcxvaRJHXSTUwLaEwaAzNvhDfPOYd/tjNU5Z4JEhxKUHlJPWwQGyfPdWJQSEwINahwOu",
-	"zISz9MHkX4gR672EwjPNA0QSFczCSDDMA2Z3sVSk2q6398oitjmC5WfNfy9QrD0APRzkcic7cBm3wIUB",
-	"ZQd4OJ27zLHcWwRPDHBKpWj/mZz3KoyPhyDRs1/gPVqwP9iX/Xv46JC4cHmeC9y905yQXNLQ5PDKUEcR",
-	"4a6AXV+2FE075c3cI8SJenCuH2jpVD1t1QOTBspzZq7/LJ8loO+XzVKJzeaI+KsJxGiwhdJpBmIR42Zm",
-	"nMDwvXAghNRyAdilEZOWQ1A+hZrEhRRiZuhO2tIDWLxeJZS3Fa9yl8i7MorY2Iiea7AAH3qGIAwsWE6h",
-	"q9uYgEyDa/4OOjySRr1Ofviusi70FpqM+hhWTjJj0/xccfTo8qq85v4iu9HJYaicvfn4zoedqNfr9XZD",
-	"fwHzxtlFuDZtPTeTu0N6VzlpuT9oMmhmXxIqrjUhWlUxNumId1p3n5/4woYRWtx1QdyZd7bqxR/hvdrc",
-	"vmeFTWeF83vqrrHRWmaRWhgXJlWvF3+E+/SPZjvg3Wjta3b+HRjp+u0nlWajBU4jJYqcYGkr2xUJ2hhy",
-	"T8Ytj2pixPjdMMEjKX3R78chi0Q4HjKuanIE4MlaHxkmNfhv4ShVzn+s1Wrl7KcXczw3cwyootideq3P",
-	"eGEsfZ8HBoneCc+hDQ+2w3N32nO/g1fcXa/4BbwiQXhFovHyD+whwXmWzjxLNNBKl3sF8vc8z2t6Lf0f",
-	"r+7B0fI+X771Zo8PGireDGF5P3zn6Zc3Gy0YRZODphNNq5qIGy1PE33ZiE1QAe4BoCvzpqBa7GmDTLNs",
-	"D9Rao7jOuFjeIBv138ZyJGRcjp/3vUhhCK0M6DE8ElClaDiAzLoMYVRLFQiGQ8+STG3L8kQgJ0+PgRpH",
-	"UfDlA57CSHqgv6HpvgzD9A039HOu7ucnqIYi5gXh+B0s9QAKetpL2FfRTQUwJXhk3A5IxQUE1a8DJV+J",
-	"lPVTwdVr8LXI138qccP4Ylz8X8GiIvmDBifXYLwiitzniw81cj7uJXFYI2daN4tTZhHKPOxvEqViNMJG",
-	"6uiFhyt6EmDzNOokgL8QRLYc/j6bxCd958aVhAUAQOwAZrpBYXSrm7vTERB66aDCVjWwVfzqBnqve52K",
-	"8cgOeIYxAvJm2mMpOU+FYiFotUyNR90+Y8u1DwNK0Upy6z/q+PZf9d5PjeGPh6MPTXlxNPl3O3x70P/H",
-	"/u9n9eVlPn7GRcip+uIMy7+gikGvFx87vjzgYM9ut/1hnAEu2JDGXLPQZQfJn5gZyHSbXXIQfff6THtV",
-	"btpY4h0/CG6Y6BIO+CshPlI+NZOSmzBQFo5TOF2Qj+wgqVJsCmgOecY2s+M/wzhHwHnKWONMubXDrwhQ",
-	"c1GOP0jYpSDyeCzuQ48f0rsPjF+rQeXkoO1VhjG3fzYO9JSV3pnKSeX/+++Z/x/q/6/uH3f93/7v/3Mf",
-	"Cr/DyFN7OsrD+J/gOrppgd1qqWR2ws92wlR3Q2K+RTWtUi74dCjGssOxl7D0yNn5e3LDphKcLtaBqK9C",
-	"oqR5FAP2ToZhh4cDFt6wzIGYBfMpn2ufDBkC9uEuoO8Ee6emAAK9/4VIgcxcjFkqL4Q4bEgiB2wtwpYO",
-	"6RTcqaaupBglLSK1Bgg/GfNrmMZw79TFcYIsyMmApSyPIuQJEvfiWu3VyBlHx5m7gcZNje0JiWncCPBI",
-	"tCduGbjqMLmfgG8dhaylb4TZyjI19UeeDMBxMmAdnl8oDp/7ry/PSfamYtUJvgwmkrL+2MKIopsRJ9SF",
-	"e7rsDhHuA1LtxyyJSODE8QMi0g4PzLj6B8gBtRNhf4xpYr2sMJyejwHEirEFqUe4UB3erjexQyuuvJcy",
-	"epMjOpF0nDB9JxnRqVbQYV3yxsQF9BeD3qcITRVjJ1m9JgTeB5oFRGfwBjutPP0f2TTAFA089RAUAAjo",
-	"bBfBmXzDplobTOjUYNYaHFfIF0GPOp5Pi481FCnTNGHzSQrL0wcpa59g0kIoN8gQdDRKIUvXkENgfoiC",
-	"rB+D4B2t0QsfL0H/V0AbBtMmQ7IysMWQFuPk4Zj4YYf3aHhzDfGpU8xf0d/kjJOMX5jW4+SaQScCyBfo",
-	"Ap8J0HlHTT0TLosqp7/dLGeDSKjBf4NfgBBhGzvcbYeuxQ42pcBRXcd+3rM9yDo+eLAn1heuH4H4nsnx",
-	"gK8bilHMsj4QRm8/neGTmrFcC4zeZURey8Yp84SfJzRkjjqrX756rk6hs+yFFT8bVTNlFgc8NeYKO+ho",
-	"NVRrPwk4gf5u0jFq9sFMFr7BC+SDAu1juXyZQtLK0krmVnqgF78AwpUsV4jVXLkQ69HynErsj0Gsj5Hx",
-	"r4YKukMYLcmr3DcHcN/ZhgmAWqbn0gqbvQatH/tH/UPmt6OD0D/u7VO/3W+xZtQI671junR61Mq2UYE+",
-	"1nJHr2bnlDSOcDlY5aTyn5vWP4/v6j9PDj+Mmr/w/e/Co49R40K1/y0PfhjU4QE2MoV2W82Nst/p3tyo",
-	"rNPv0nYY8J9Fdpi+6GmZELJo7Swnb2e7fTtpV6vYlE9QCvYl7dg18YRy0/fPv7w/K2ej+Ec2PRtrm/C/",
-	"v+lfvmM0ZWn2S8FABu0h1/bBW+266FawmXPHouNtzJPRSnWxhb7CzL5GXpGrg8nUw25coBtjhy7o1oym",
-	"Z7Vdbxv7c5IKfk0EZ3s18klrrJlS55EAoJYCogA1WGt1vfEUTCVteIEdCek9Q62vyfiaE9ukGXNowQ7K",
-	"XPs2jUxE4wR6aGn7yyS+IKYTxeS+gUgV0dZlij0tTLF7sRFomf5JEymWVUIfcHca/XDjYvBnqIN4+dNW",
-	"wsHfTluxrLGUaXfvH7DDvt+mRz3/OKxHfoM1+y3a7u2HB9GCdzdsf1OMr+eSHyZjDanCbORUYjh0ifGy",
-	"AezqrFE1u8SHBm26k3QHMQNnNLiy8gY0r8nEIXWtBF2ag0QVuTf7HDAiXFXE6aKedXszbcPR+oWOgdrm",
-	"HogJRx8KgnDfMDaCXna0DydjpRT4+6yCJRVUp93sH4f+7YfmyL+4OZ74V/9rDyvPSYHNqSHXSDXTVmjJ",
-	"LZkyHwnOFiXqQ7NyPTT0pYNsfMNmgAC/fF2A0X3bW9R9dzGIDWMQX1dYIXdSCSNWNwgwrNvNdtYn5nig",
-	"tPIU82uT4YYmV3k23WZxhyVCC/akydd/2n/eFylm2BjO+vFRizLoAt6c479K+ZQk8W2WZbFXFgsIzt5c",
-	"fPrp/WX388WHYC+LMpfpS5/NFM/QaR8niAW8YRmbjQDY7d3c61Q6zwUMyEjKHQcqcKDnZN/9VsQYYeEN",
-	"oVlkbKvRTRIxCXkX7vkrRjhn5WVJONOZ2mLOsgx5OyxF0Ts8fuVmI1H0jmjDSCuII5aGjKsaOYPsc4xM",
-	"YJwob+k8nGcAH2KpruA9qzJpeywevPHNOJWaJjZO60Ud9L9/Lt8heElN03zDX86u9Oez5aeobC3jVnR8",
-	"h795lQGV3aFImUl2WR7UjN7pr1HG087ICMrT+gRo4isHWdo4M0xvA67UOekhVTQR1w9kf8F5X4AaX3Ze",
-	"FoCvX0Gq8iaBpc0CSospchVyWiUy09i+V+SJjuAKG7RIf+Bsoqllo+Lkr9nXvbLr+jkCkwGFEqo/5JJs",
-	"JPPgAu/JvLaIyDXPUS4MvBeUytG7U6jIlSpOEoIdJ7B07pgEMe+OZVl65lsYei1usxhyoj0/VXzPDp3v",
-	"KWvf8RusSJBeufL3iTPLoOYMOqSmx3d6P1/2/i2z9hVP0MZU/QOUMi9P0jOq2lq4S8D45s4EIlFKE2Zi",
-	"SSQhTdFUOz4Ilkyq7UYzxx7aK4EJAkLdnFmvqROurQbivB8LKfkb5hPmjTt+scPDXR7hZhStrXZi8Zuc",
-	"8vCexPQLRiOJheQ5bk2fMABnyBKhHf+PzdvOYvjo6PK0ktrTbIlJBKkAX5oELdYCdeCjXhGwAxDi9PcC",
-	"YJgcxGVKJmmsXEyIVEwkNKztw0fF1wEYAgC0Qf65SVHVfFdCf+EbNlKFVF6TLQujTnm4yGaHUtjLKQ+3",
-	"Y7lvOW+x6dcbV5pP7RtWFdFp4WLFq+hdGqcWah74puGOdf+ocdz027TV84/CduRbnnkc1qNKJlRY1O1N",
-	"s3j4CWIueBX9GSon7aO6E+T8Y8zGGFmHTywrJ41mfbWyY9jrRfBeUx56BF/y1VsdX3nztWJjE33k8NRz",
-	"MXE4jCnLW5rD3J+U9D7PNqo6yUSapcQ0yZMU3IOt+Qj+rXmLYmk6HilbFhArCfiS0NoZahr3PMNe0Fut",
-	"idQjkD1tQLVwTOAJWGCwIH6VH/utKzNf26l1UxMe7+B+a26CLRk5eOokktpyx26TquOxNMpmefgH4zyS",
-	"MSP69e2neQGTvoI4s2ICLQL7/fLoz2d4zaNHf7x5F0aCk5aWm8SS6A1cFLnX1yrL0vmFvvmve98Kekuc",
-	"YTctem1ebVWOgzEew5Wtg9isFO2yVSZAd383o5jULsxJ7DfCZtRifhuS2MKDyD9ih33/mNZ7eKXdz9f8",
-	"lg0FRhKBDyFcg/nzywXENGU+HBGDj/kiImJjc1It69GzWj8chvwDiSs/EdDYSh9CcpZxErxnhpmAD+Wk",
-	"w/XNxJYkBl52k1ulSKpQjZpbIKbODesFe5JxVYp8ZvX6jau8NnO82MP1O+Vs5myZ8/JPyhl5KxA4OkuD",
-	"pH4i+LUvWZgy5esLo0FKJZs9UysdiCeO6d2zF2v4eZx924zLrLKDC709UguBXeTu64ncjWUh0XApfucq",
-	"TytF8FB/AmB+ccM4FDWPwGQBkBosBa6RN1jRb7vs4MiQXCNZAuiw7frx3qJI33q8bBfqe66hvnUo2FuU",
-	"76UHc8XnkE61ln+aITJmWKPtenthrucXiQ1+82JiFw3YqmG9zin5ErHDRY1WHVxqDB5i2sfQuKyWDCVu",
-	"QRpsll8GB+vnGpytlQ7HE4cUH4G9mF1YicPsz3KY5nY4jAk77jjN84o7bi92uIHii8G91wwXtdh/CHU9",
-	"UEcyC9uJ2DVYVWMbJ4XglydVp6xkz4Pi41BwKRIGQIV+JCZc1sh+vUUC02yGC9UNBTfNMoIMeVpwdkr2",
-	"683sxjFPGQ0HABuVQU5nGOl5Rce8B/MXGOCdXfGWHG+VUXjTHbEUmv3oT6132/x0HV/T3lSxygbercKs",
-	"F7m5fh0UC3vsh0AYytpX7sJaowpEP7LE1CwgPs8LjYpHyVKDu3m4aasG5c2BSkynsRd0oj5kS96aLxuk",
-	"s62D949Zve+3aaPnH4XNyG+xdt9ey6Xzu8/kLVU0ZJq2Kn9tfOLsqnZHbstHzgCwZgdla0fPIgz6WR+2",
-	"l3H+Ppl1v4dlb+0MOvcZvAp2EB3uH0FEqO23KGv5NDxq+/t11qtH/X6jybS2bFSKykmZZATkXAxQD6HF",
-	"w5BROU7ZkHHVNcj30KzJCazNYfFDgNXC79qfNz/x7j7uTv2WT/2nIqSoAei0ZcsAKFqAD12DByjMrlhw",
-	"7L8by5gzKYmmMnmKKIzQSpRfEyUI9GozSP+2MxVJx1ACRszoa5VN/mJn9oIrJ82+dkcp68d3+mv8eJ6f",
-	"cCMRLi1w+5cMHpuv83D82BLYiwgh3+Y0u626yq2cP0QTtXchNZHhWCrSYwCEcGILqVx6MyDHIFs7nHLw",
-	"uNkxyQA7vwHC7zQbe0IlJMyYqbAMXYtUaYcDNK95fSwJhzvBE4jJqnunWZ8xdx4p05qGVgb6gNB7jt3P",
-	"jsiA3ZEovo6VgciSAzoCqrNM5tXMoqGB2oJAuCHpJ42Fr3bgVz2tz6hg9ZE534obd18hqz1jL7iY9T1+",
-	"rHP4Vt9OfPw2YwhrqVQrhcfNQ+sXua7NvXbR7+ca/V6VPu8pdnWY2FxUO6esr6uY7XmIiG9dPDxNSHs1",
-	"0v+6i2I73AllkxJFHcDKxP8Yx3YJjrhAJVzKMYu0gp49WC3T5hMR3jDoaYHdfXEmMXYcwRbdHa4EoWAR",
-	"2JfDtKuLrQOPYB+RRSo7NM0T3GS5luahYlxuOwJsm3r3qizgGRUCPw/eaSP1Ox66urZyj07+QiuG11Tn",
-	"J6w3EOLGZzwaiRgqwpatGbKPIN43OGtt6/zMQXFaSOXvcE7TVEykce3kTY72FhUf1cglZMBDJV+Ho0/F",
-	"wnTaZkKlHtZfcWXvsoU9UZWSWyb0Sma7Jp91yVBxnZcuDL5x4lsAQ6YJs6tnC+SH6L5uJaJh1jUU9BVb",
-	"BbnfOwgPoyPmH/fr1G/3GqF/FDWZjwDNeG1J1l0EsZYDMao5aV+vNZXI1xYjdWs+5Bn6e9iXbI6iSyEv",
-	"wKk8t2qHg5lrcm338jtNfFgErG/AtlKaQX2++KA1N2BcivKIphExH0wSOWJh3DdHpcMlnUpSNTKXBJZj",
-	"xlr7y/5S8ZBJRYcj90cZX3OquXKw53W4/st6jPWL7Ypf6UEHkoXdgGC5j0cmgxixDix8u93RDtcqq1Ng",
-	"5bAUkrKQxbeAwgCMhyr3LtiLU+wmBtw623JStQ3NXkkvC0kXWsXZsS3v14N5pj2g440Ok3HEImxMBoD0",
-	"oH0blxPPZ4qdJ8yTHd6bEk6HMb8uvLTW4eja11/L+vPhGJOq/o9ZptbpEyFGPRreEBpFKZPSI2KsZByx",
-	"DjftWWPBEewYBuJCDwYt21ImRXLLiBKenlIa31LFvGxEr8OTmN/4iQhpou+3gPb2VWTME/2fYofFJNFi",
-	"LlYdXg1+fffdPz59+rF79uHDp1+75xfvfzm7ehfsneRJvhgXMGTTHacJ5AnAUgOvw+euwPAMWvoVH4v5",
-	"LU2g1x8nwThNAv0pOnzMb7iYcPxsRDNjcLy5L835dNfcHZxCv5MJfCFtilFFhkIq0qy7pFMcxfyODQmD",
-	"ewrzZtjjk8Yl7pNmq4uv1cTNuvLkiaMdX40CgByzclJBFvqx/+PPx+nRDz/++4/0avL75/O3R+8/nP/n",
-	"vWh+oB/o5eTxVYY1v+evsRqgqrvIXrRny3Na+sTXXHNN3ISsq0fIduCj30KIZlY3Wkc1WmTnrRS/yeS2",
-	"FqCa8CKWxLcsjRkoFEIykKhTpsiQRgwULv2D/mNRSGdjAbAL7XwlkZptkOk90ZvZ4XNtlVA+dR0Hxmdg",
-	"/MyGKcaYMem29pgLAs3T4mM4NOvLStAoBpYSdVNGYXCACcKWU5l0BWt0LfFqBuvKmIfMnWDzqn4843Hd",
-	"0Ax3x1tbpjbXlamLJOksRe1cr1sNX22HH3yJQJZHbIt8N4yzILzV4Q+BvpJ3+nBCxb9j61YFt13grXlo",
-	"DzihfQVl2SkDDERAUbGQYB6RdLpHwoTRFPyhHW4uaWNcpNGpI4aJaZ9nms5j9/bsNfq5xbGp7UridXFS",
-	"XKth3QP/xWNU9RfoFW1tmx3bQNiOLW9dyXveMa1Ht39e5wx0YdxLq6DmtimkHaMTTYInTRTMI4+IJGJS",
-	"YaPaE6frbodXA8OhA8OiFbBtbSklrK88EshxGDIWMfTeUdK8uwNBFHPSqBPpdXiAAJlBnimRDwLJx+OR",
-	"l7m3wWnch59FivInE0mObNjzzCDaVkMo34GYYEteKqEwiUwYVw+E2d7mG/lEcTZHFlqnOe79okCbwcVc",
-	"kZmZhU4v8em/Hp6NhQrMna/FBmEzrL58srnAqCxoN9io1x8zKkiVYsORkpWTlrcczIJ1Ba8iuHCZ2ByW",
-	"Nnsti3vqt+lhzz8KjyPf9m9th/tRwUFbupV6JD02vLbRa4Z+O2ox/6jfpr59r75W8Sqa3LtmmQuaobZg",
-	"ZXCj3dZuKCJWOWnW2/oC+KO7Q1k5aTcd5NXsaFceareq37CFqKOl0oejjjmh7oBby+KTjib/yvV7fTGj",
-	"ZlkB9vpPK6W6+kLKzJ8ABr+dDqqZGIyjIgtb8oSVtD505nxv98Ml0h/KQ8BXKCHzuYMFlx1ILRsNDDUI",
-	"VX3mvDxGK+mQdXhPRFOQjG7wl1SlINTGRVMclyYpo9HUlg+FlEMlcIfHCrrr2+x3a63Z9HcbP8u2wyoL",
-	"p6ALdHhmymUyvPBcxmztfUGZvL6wNDHDJSqbQtbnwqGx//Kkw9FVo5GvDG5kwE5OKv+4ujon+/X6CWKa",
-	"c5oQvFQuRfa1DHelSKNZ9yqc3d3z6mb+6kze5L30y6WN+9i6omWRNWdJ2MuI3HRqAHREzTzkc4H2f+w6",
-	"i83x/BmPXN4GO719KykViirm21Drn2v65kr580d6A/yZs8l8GgwGNGdzYAimwHwvUtJsk4EYp7LDHYU7",
-	"pKnm8xNBsgQcsAlK8nI8TEOEpEN4ZYdLtOkyvq55uJzEKhwQqkjCYgmVTGoAGeuQZ4OlcjYIG19zWevw",
-	"M/tDykYJDVlkE9OrvSloFTRNYpYS2FzITpFKjPKYLlUdjqihv67TgcojWjx1eMqwXYpxzOUQEvhRiZpo",
-	"llgmLOD6jAvHRKi3GKv7lt1wo5TdxmIsu0gJXXY3ilMmZyZ/UJj8TD7Dm+b3v8jvfn4/SGX4ZpD8/P7j",
-	"L/+3ty8v/y1Honco3j62s6/5RfMZ3GP07ecyPKNYLzKDEpfcK2k+2FpSp9i2/c/Kd4ymLD0bq0Hl5L+/",
-	"aSPkbBT/yKbZL7/pB9Lb8m7smqhEGl+DvNBKvr5TouyIRDgeMq5Aaw9eRyKUAUDhYlDI5vLFCmr8E0G1",
-	"bdBPxXAvOz2vgX2ZRc6++0N8ywDIALrRMBoBrEEtN3TESJZZVYAW7TnAvB45O39PbtgUhzINCrJhAM1v",
-	"fpwMgWYWtIhIliTSI5IpMh4RLXogj98Z0tYJzI96Dm3wYTk4G2CQErI389757lhOR/2SxcYs9ZtajDOA",
-	"wYZlx+kMak5WRRCnZJTGYcyva3PZ8WV7+Y5HWQszaRuLXZ4TQJDKswTcldu7y3yKsFQ7RTrSG0qTwtzE",
-	"bayZZHGCuEWLPlEmW+xWXtNbls8a/a8TqFzTNMuZ5Y3uHucACXONl1BcSY+M6FSTu/SI6TFD0rEmtLwN",
-	"TV6tISmPeuKOhIkIb5wX2e405c6ARFzrfcXSOukRRsNBbjinTIpxGjKChjBoSxPqkgrmIy8YXIyVnpHo",
-	"kyGNk5nkWsl4ZLYKP4WmKB45YwPCaymFmKxV4A82pdkdPEuU1hM3GdtgxGnttfBS13GWvThjfX/99tf/",
-	"HwAA//8=",
+	"7L2Ld9u2ljf6r2Dpzrdi36EUyY8kttesb9w06XGb19jOycypc0WIhCzUFKASoGW1K//7XdgbIEGKlCjJ",
+	"aXrm9Kzvm8YUiefGxn7+9u+dSE5nUjChVef0986E0Zil8M9X1/TW/DdmKkr5THMpOqed6wkjKVMySyNG",
+	"7lmquBQByRQdJYxwQcKLcfct1dEk7HWCDnug01nCOqedm87BTacTdFQ0YVNq2tWLmflB6ZSL286XL0Hn",
+	"ImbTmdRM6Es2S+iCxcv9hzrNWEjmEyaInnBFuCJ6wojSMmUxoULNWUq0JFQQRtOEs5Sk7NeMKU3mXE/w",
+	"ZTplJMy7ixbdn9iiPGDTTc1oR1ImjAoY7hsZURxVdZCfJixl0FOUMqpZTGRKZkzEXNwWqxdRQUZmNWlc",
+	"Xqun94OniqX3PGLqaX80iA7iQ9Y9Gh/T7tHoWdR9ET9n3ZNxnw5GB9FhfMSeyhlLYSzq6TF9NnoevYi7",
+	"J6w/7h7Rwaj7IjqIu4fMNIC/rdmHS6rZGz7lGv7P8vQucT0VoUki5ywmM5aSORexnJOxTHFfooQzoQmN",
+	"45Qp1SNX5i8pYFVwlxRukxSLqcwUiWiSmIdyDO8UUyJ6QjWhKSMp1YwkZlAsDghLU5kqwkWUZDErr+Gz",
+	"vj/FKRd8mk07p/3ATZcLzW5ZWp7vJZtSLswyNM85YWNtCB12N0tTMy2c+x89x+OT7eaoWM2eXrFIiliR",
+	"TGie1EyOMBH/4bt4dLDJDJlOF+djzdLm2WlJ5pRrMmJjaU5oujAnkt5SLkodH25CPv9taeMibmKX8PMT",
+	"RbiZbzSRLCbjVE5hhRxzkimZ0pgRwzrOyK+Z1IxwjYwuZTOZahgqmaVylLBpmWMcjgfRAT1h3ePR87h7",
+	"FL1g3RPaH3WRdeDBX3novwSdGU3plGnL/V9mqZJp/YRCwR70MII3QrfTs5Tdc0MBM3rLzOi4ef3XjKWL",
+	"TtARdGr6w29KI5nShzdM3OpJ5/R4cBDUXgtrriFe4Z8n9JANouPj7vP4YNQ9Yi/GXToY9buH0VF8zJ6N",
+	"n9MXIzfAGdWTYnzcsEazIzw1l0/1EhjLdEp157STZfDmiissWvzEFsvjPieZ4L9mjNyxBbBNQ0giZjFh",
+	"4zGLNNmj5OPHi+/NtUbJrZQxiSaSR2y/R4DADRGU7zHTEhUxGcl4YSgloQu8Esc8Vdqs0kwKxcpLdDzu",
+	"Ry/o8UH3eNRn3SN6aC6Uw6h7ED+PBqMX7Bkd9N0SoUxQLFLl3mzazYPj48AcHff3YP16XeYr/3jrdkbc",
+	"fsLR+jMvYzPhbbysY5DB6s+NldqQyU+ouGVm1UZUGTlFkD2qQJAz8l+4f0YoUZomjEgB7x0NDqqS3QAk",
+	"u/pJWmmwiUgOa098g9zxgd4yovhvjewFLpVSVzEb0yzRndPjfmD6RT5+0O8HBVcf1HL1t0zTmGr6mie1",
+	"V8p7kSxyFqTIfCIVI+HUfhWSiUxiRdg9Sxfklt8zARQGNMceaKSTxY0wO4C/3dMkYwGhqmji5zu2+Pwf",
+	"8ENI9j5evukyEcmYxac3In/p/xx/d8cW/+f4e/vi/hlRpk+amO4UmWZKGzGNTM0u9MhP5iEV8Y2A9xUZ",
+	"SyPDAS2Eb/PBp1nCVO9G+Bv9e0dN5Gwo05ilQx53TjuDfv/g8Kjzxbw0S2Sci811e+NGXNqef0vZuHPa",
+	"+X+eFlrIU/xVPXWjMe0rvQBaixmbvR/9wiINe+QOJdxY39H4B6rZnALbjaRhEEBEdDZLOIrqT+3t+e+/",
+	"KJTbvdlFMIHOPROxTIeZSBmNJkat6QSdmGnKk/z8mDdIzGMipLZi0Jn59wTYClVE0XsUZZSmOlOG/Ayh",
+	"cw2z+I7GxA01p72J1jN1+vRpLCPVo1EqBVfdWUK1uXR6dpxu/OppzTC/tF3ZD9gIXvt1/AHmF8kswRmi",
+	"khJNUI8ZU56wuDxfZCNxz4zhOxpbgWi3faAJj+HlIfZY3QYnOHEFg4T3gTOBQNk5/TlvKuerQWfMWWJI",
+	"1wj6SSfoTJlS9Na8NEuNrKoX5AZ/vOmYlqdcKeBKn4u9PDLcw99LN92t93Jpqo+xlW9pYrrDTcP3u1xA",
+	"X27tTkm41HdI9mCRiFk8RVQWTYAtuUUMAxLaZoZmumFwI/IHKCCFqAWyB00+SKVvU3b1X2+Mumv2CRT1",
+	"gIQy00M5HqaGcEybmbgTci6G0Hm4bwYdTt0UhoZOwhtRGlr154CEcYYkxoZ3bGEe6JTyhIvbIfC1fcPS",
+	"vgSdl0Cu51HEZhqljQYyrSPPlMVcI33RqczsR/ZfnRe9w8NO0EHlKVp0Tjsfr77voHitFyACKy2ncEem",
+	"jEL7nV8zKjTXC3JAujdZv3/IyADW8KB/8Kw7GHQP+70e/vuge3AE1MjFvZFvzEA+B51cz4LBaM2mMzPG",
+	"QdCxFoghyK1Fe9eD/mnf/L9/mLvUHInnoxfRSdxn3cH4gHaPRodR90V8xLrH42fU/dYJOndcxN6QO0En",
+	"oUoP4dSZO/rjNXmqmaCGSn/n8Zencjxm5mYfcs2m6pQc9w/JFVo3yEdB7ylPLJcFDQR4ed766eALykVM",
+	"mUmMzApmiqWnaPg4HnfN4IzGYw0eA3owcnI+LLFOuVkko9Bhp3h39ZmZ5qH59DjuHrFn4+4LejLq9qNB",
+	"fMAOx0f0eOTx74613nSCTjaLVyzooP8POL3YlyWY5fcPjksb4IgCx/Ysfs5ejE/6MJnuUXRo5nY07jrz",
+	"jZmo4WUpY0Odcpp0Tsc0UQwe/ZpZuptKoSfJwm1vywnn1/TK+x4UwDhj5lixfFoH3YNjs40JFfhBS0XM",
+	"KLc0GWZp4vFOlh10o0RmsWOgvUhOO4FPGuYPqSlQTJnKzJPZfGhk2uFcpndmG7kU5iL+EnSkEZBu2fB2",
+	"1DkdGMLQ0vu7/8Xbdhppfm9oMxNcD2ep3dP8uA/6vX6/9ryvJhPcdkPJTjOWQksluzSeciN22fsdT5Il",
+	"2aPjF/TZybjL+nG/ezQeH3Tp8dGoe3h8FPdPXhyxgxcH8CWI953Twy+trxFkiB8sjTfIBYWukLLIkEWM",
+	"ChNPEtQcwAxgbzmyx7XRI5BJwYuWc4INaMwFTfbP4BMrb0woXuSRFGMO95b5UbA5wV0mC6Z75INMkrJl",
+	"ydz5ntm62Sp77X8VkLBkZkVWVZhRf8//PeTxF7ANr7CemDtFinHCo92EHl7ohEPL9YZcDMcJv51oXwA6",
+	"rxq1uSIVhdJslNI8SciIGTltlsqIKVWWS4/6J4Usk09hW0Fm9fAfSz51M4/scFWhyTubpZkeA2n0tUxH",
+	"PI6Z2Glfxnkr3h78j8xSksqEkSldAOnGEnaivMCHxQK/9prZboWLgTzWaqLB9olqmMmXoPODFGyn1QPe",
+	"PLw1zZRkeK4I/IQiPEmkuGUpySWC0jIOPJn7B2xpuxX0BvMYS3ihCXvgRjgho0yXZwJdWa3oQmjD65NX",
+	"KCftwiNsS/5aXskps9oYmOxTKW4NRzYUqnjMyqqot5RuWCCRsZTg8LY+/25oj7Gy54Jkgj3MWGQW1ygn",
+	"WcoKtdP1ZZY85ipKpMqXGi6dDykb84ft2TLcJomM7lBDUNl0StNFoSPrLGVwaXGlMhbnd525gmmSlbcM",
+	"fhrOYEhD22j1LKxo84x4tynBZsB/WBAb3s5fkbfXzsFsm6Z3yF7LS2RHaW4hOWVSMMISxZ6ogAg5N+qd",
+	"FBFbv1jYurdWF06mmLOUEZFNR+aQefcgfmiWDI4jM3SNVrbc0fOHLBGO/MuXx+LUy9tvjTOK6VNCzcFg",
+	"aZmKwK1ExY1w386NkFVaMq7JXlg38nA/INaZeyNW0CbIdoY8iw0fp/I3Jm7EUsNINeF+j5wnSpJwpcAQ",
+	"Wm39ndSoqoOauAvrFFIPadFU9QAWDiVV3EKEKlI1CcCq+j3H43rL01KHzv6EEyoZoPC9Nn1VrFHPChJ+",
+	"JzU59/vbjpArw34sAg5xaCFBcR3DB8yFKZjzIk5ZzCkxo1ZlKT/3NpsDjETxWmYi3pkextCKRwrvJBq9",
+	"HDWU+cVRebFf26+3X2fs/zGW2IwHWoNzCzZRrrghYS1ROgZRD5bvvVvX7Yxg6y1MFQPHFhYmlakZg8Vd",
+	"bWBqZVH657Ai5YvmrEitSMJOPd/SDfT3itK+Rh/n+k+ug+dLAD7eHUU/OJxojl+SbQq2ZOQN3NSApJkQ",
+	"RjSVqeEgEWMxSHlVAaeYldeFx4DAs0itn8XrKo8XM8QYn6GwY72ytuuvJ9vUDhpEGxalTKNCVVqnCyMS",
+	"UKXmMo3LetEdXn3N6+K3WfH65C3i7PPFMYKNlkYUWu7rDB7bcLyYCc1por62MFg/G1ixbMZSBcRRWrBz",
+	"ItjcqI35pCAMIYKTt3q9ihZLNqJqe3DJGoHcMsu8fUdKIDSDz9ic/DQTf+AqFXN4PJG5dHistPxrxoz4",
+	"ChM7NfN1jA6J2kitdcRuxGFav6JsaUFvBIre/m+mm6m8R64L4V8getetAIreGB9QHCG9ksjLTRUklzu9",
+	"PtBFIml8LeUbmt7uJkiPZLwYaimHCTTV4JmFUBpuhiwJvFi26HiGMetBJa/QDXYtJXljW96OrioDfGzT",
+	"o5sZtG62mYp8r41gC0KVInsD8pZ/tw8S14cUYhC5ae11fq3sEKYAVv7hlKupDbCp7IHVZSaFe/6MjJmO",
+	"QOVbPtYDL0DBHyt57S6obQMVKgN9NG0ijzTPI5rA4k0TtPxascgXCB8hLsQwBJCIbrOUVfUGKznRKJKZ",
+	"gDNavEr2zl9evn93cTX8ePlmv2yQ805CvRy7U4xIZciPYpsjAqQbMqNpHoHhzdXqH54p90vQuZbyLRUL",
+	"F0m9026kVLOhjSEukb6UZErFgjgN5QzkpQVJqDaqj0fwB949Zj4zYyP54LZd89LAHmOpL71oaTcZOtYM",
+	"Lxe0aykMb65I4SAEd/OI6Lr+7dtPvdhpGMJHQTM9kSn/bUc2lUFDRuSKaGWr3mJojaEVF5biiWdlkWNQ",
+	"bFVpaNvuUnVYjxJvU8xnRJfm4u3Lp0+fuude9/VaErWKOYbusPXKz0dhPXzmwL2yPvJH8kXescUwZZmq",
+	"sVpXvY5GRjEvonWRkpiDF0Rod3mWD+GBv7PeBKwo8CiuSG/0j8P8YjmlXECUJITOpvKOiR45n0pxi3oG",
+	"BChh8GchLE4phoKekhCifCLwZGDAzzC3BWH0FBWEx5gzIeiUqRthHR8BCTH6oBBvIPLJ8J1KTBWj0cR8",
+	"ze2owPgI0mC+DECQ57e3Kbtt0Nj/JueEEggmeaJITHmyIJmit4yMWCSn1k5ngwBccAZYQ0U27Zz+3JnS",
+	"B2vD6QQden/b+bwU8ht0zmfcxsvbODyOSrhvW/Li781su5pPWaemLffNaNEiZh9NUy1eAyOUoaGNxoLR",
+	"Hb8v/2AuTmEDa1r0jvbzek4xy0YJj4zkk2qnkNyxRWBUBSPI3QquGOFw8JYaTtm9vNtwUqlERrHq/PzE",
+	"FpfmtS9f/Lj2nzHDAlYln5RtsGRILGhE2nBfRyMv4SVgZzFKqDT54NGMjYQqk5HbBj+O3saAN8fRVzep",
+	"wgXiKRdGaU5wpaf0jhEKQd4qkjOjVEtCiW3CrP367BF/oWDI65YBxkWT5P0YvA6rNsSesC9B9YihrlhP",
+	"WvOJTICYeuRqIucCpovZb+gvyXMiVk/G9rE8nc/5hN5wDBhuNxvz9lsGweHV+bjotTwQrNWquIHRNKWL",
+	"pfFDm/WjL8LOX8K9WZswZe4DyJSi5Lh/YH0ZPpOsjTq3Dz1JYmglpVoeWgRetxvJUb9fN5KauOtyoG0n",
+	"6Ixo7Px1kIqB0b8zlnIZD8F+XzyNWcSnNKkfMk8SLm5fF2GL1UHbKEajSsM/9wNzyaSapebh4X5AFJty",
+	"KkRGE/Pk2X5Air8GB/sBGXEmBMcHB0f7AdGp9+Tw2X7ptsqjJvNujLzi9WFuseKfRePmEBQNr5ruWxmz",
+	"BIQu2+ksZTMKPGEmlTb/HI75Ays9mNHF7apGLzOxfH1SNZTjJca+6tLc5B6wMRmq9WkrhvoaP10+eEFn",
+	"zAVXkw2HMmE01SNGtf2qTERvqNJE8Vuw1yV8nLsb5zK9YymJJUSU6BKXXtlfy2u7CNKuDimPYpjSmAUE",
+	"DAYsJlSh1BZNMnFHIjmdcq08/ppnKDk3WdsF/4mjl7HsBasRTNQdn83qUvBMW3leb5qJJ4rggVfodcT0",
+	"VZqkjMYLsjdalFLwM7FfPw0QWzbcbac+tJ38Fb5viE1qmqzNPJKCLeolF8vb8FzlA/E2ulhA15l3TirL",
+	"v1biKWawldTT/vRvQ0uV5YEmVk/CHfolNuUSIWrIcT5BwlgtX8BbeULF6lH8ZOfqmC9NEvhUsDlNlMdy",
+	"13DbbyOweNx+F6GlejSWcTYgvi7NZprF4SnE91hmqbQ09E32hCQ52wWdNbz8+G54dX3+5tXw/PX1q8tw",
+	"/+xGmK0hXDuADqXpQgUQM2T4yC9y9ERZq9aeUXsh4NtwC1AplU2RV9omI9o9Qx+O2Tb0e5qjJKezhKGN",
+	"KRdcvEnU7mY57r0m69j6zNsEvGMGqDUBKx6zIgDb884uqbeYTFQnq+GPfpquZReQ/tqGWKwx+SU0VHfX",
+	"Nt9Pn8y2eV3jpIMc+cI8BbtCSoWikQsCaDUse/fVDaiUx7RZ0EMp6abFpzVKCj4vcXO3Q/7Q6viL84S2",
+	"Fb1PakRve3cOca1N5+C0HMbMEPZQsWTs5wpBmmIeH1k8fuBowC7/bv9iU0OwLH+8LuOAi2GmGOgAPFn2",
+	"fgip+djaFIf5qXRRf+Z1jBasPLyXPLZKTh4hiAJwU6hsQ1Soe2wa9PeoHFrRFFnQ4EHHlKcJVUbongI0",
+	"kntYbjZ/VMT1OJMBhtDZ5CH30I3aKkoJG+thJvLthsSp/J1Uxlmkh7epzGZLT5f+XsyKPXUhSuxhZtNe",
+	"3ZPSqPyH+Rj8h7NU3nPFpSj9olk65cJa8zUt9iKnLa6GLu++yHHKX7NabSJvufAf6iwtXpqz0UTKO0P6",
+	"/J6lC2+F3U9MxDPJhR7GHCzGCN0xk6m2ZOrug1rGX+jUH2dxG9FqyoX/dFBl5c5PvwTX8Gy1mSnozFOu",
+	"2XuRLDB9/oufF7aak3107335UseSgHV9RxMqohqha1T80EIYDjpwkNO1mWTQ6QW+uyRC4+Mg7/tz47Av",
+	"8t7Ko26peOGDOjZ89eFJHmofuBgNe0DR3g6jVDafCJnqEy+VbS836j1RRM6FFVSoRfyyTT9R+xX7jnla",
+	"8IIaqqwsFvwKmmbtKrk04mWdHxG3aqVpUDPTesVvS1N7zPXQbqdqQMmQgoQ/vLomT+8HT92KYrRf2CMv",
+	"PSnH/obYGQHivAAdnBE2nekFoiEJKVhrWaN8CGokDjuFxEGOtDoL/kdD9oChfrWmh08IVMdIJswNR+xS",
+	"kYQqjck6dCTvc7A4sxTQKmCBxDagUNE54fqM0JGC9J4JTxj41zCGo3avjChRMJW6vctTVmuIwfY8nFFw",
+	"eQAq2PLk3sl8iCgCkr2UTbmIWRoQjN9FfEB3Z8AfOM0uTJPQhKV634ONczSQzRBYLLbQYOjE4orEdLE0",
+	"6TraRIgHn5Qd6MO21hw/N7otcklLB1CNV8eyJMVAVcMYbm+BcmoYWx4GjE3ORQtXQ9CZTWy85pa2Fcd+",
+	"CssK0vfQu1XaKcb2TH0OGhUQRxFyzhTmDgnQR+2JKhgz+luRY+yfEdMZzfNcQv/Mhr1qinZbjpdnV3sf",
+	"cKGfHXVqUYSaXF+OFHEfgpxpFyzaO6Cencl1X2LXpZl4ZLrq3tjOoFRcLT5sW78frLxqZlRrlppN/f9+",
+	"Pu/+4/PvB1/+bcVtsiEr9thYmYK+RxlUufSHqw8AckXcFwHGsOMNVQRcgJZeHfFh/YibeUxJBDx6ZGby",
+	"ddyYZ8SXbPKLGiQbmszpQsGx25jFlEilldvTLewqAv425rdc7NrB+Fbhnb4p0qlmmM1ar7nYrx9Jbfkz",
+	"Hul2wscH82suf2wmQJA9inTv7JByDq1Y8t/fUcD4Ux3+dsfQUO9U3rNhdccqkkmaMYJvqiWZFUzC8C/f",
+	"15NDJuddlPa3RR/wHtlzW50ylU2ZImBXVkSwB131L3l9bifP1OnT32P/51ET6DPVhELSRMwh+gNvFZSL",
+	"qXD/NBQIGY8iYgHJjLAM8wjv2CLcX7YR42dtA4W20uJ89KEWfTCHYVBdAC9tyU4W/+rt7kJtO7a7OtRV",
+	"jKc0fzxRHpBoQFjvtkdCm2l4ikF51s6FYXn2mR0EPgsDEjo1p+53+0yOx4rp4hN7sEDhsa+4hS99F6US",
+	"Akntl71t/XUlcnXuX5npSE5rDt37MaFIl7hQpyQ02kVI9ihxk4VUZNDXAhJCMCnCwVm7dUj20BFsmjGv",
+	"gO0a0CtBUJ8yKkB1db8l/N786CfJAKbrfu2cN4yYM1wi0Rst0iV+8gXcSm378fNBf98wxgteKc533i+S",
+	"ce5ttlNZ6y5e3nFPtnCbaLSJPLM2t+Xmng6kz+LP4l37IBPFI7clpU/rhJbSyL6N5Fbm3juIb3Uk461z",
+	"jApd7iRw4QArlmXX0J0JcyAllbAXfp+fLBX4Er2InaijXJx26SJPpLwzTFzXx2zsYCoEGqkxFLoLWD0p",
+	"je5JjbVIkWn1VvHGVqTsVhSdyIOht5fUHiKMofwAYWEgcEwxPWq/uYM/adTTo8YuOYah6kRvcIvlF8Pq",
+	"Hdk+5MjtGV4rLrQIpafUy3+MM4amYQpYQeiK/iNDjYqDXBjELJusm5f1QCuSv2OuSKVhIjIl8t6m9/iH",
+	"soEcPXdcsbbe7zm/rhvIS/9wFQZbRRI+1vX7WXuFVcOhHEvyqchfkdKwy2Oscgo/oCpnqltHVBUbtVtE",
+	"1bJ8abRKo29GmlBF5PiMaAma5tUH8psRiCyFgtE2sLBEeVbaGib/ZeVUvumFumMk0tLJ+fqRSEY7q4Qh",
+	"5XdALNnXjjl6ZXjltfWV17hlZVyjwbzmLInVKem9lNMZFYveOzpleH+hvfvUdz4u+TXNmpiFy0WA/YD0",
+	"3JULbfl/wwj9B9Z95j9CzvEGXVU9y9BcS+5P55/2Hn0ArNePl2+8Z2/kLRflRx9c1vueYtrZaK2U4gAc",
+	"UqaYPiMpG0O+mY1MUhlQl5mgjTPqvQPAK+/BtdQ08f4u5ueegPv5e6r9Z98vPfkAcRxX5lpZevpKxAHp",
+	"2Zuydw4pW96Dt0xPpP/GJYM0ORiFe2a7+54uVO+xlP22erRVH6oBceFbyhOjW4QBwa2xie+QDmzDPjBK",
+	"mGpiWkEqzcPkDG0pBz12RgwV0VHCAoSdZAmDP/fPiMiSxDXvfFvExZjAepg3MK+7wcXZ6HxL2SxZDLWs",
+	"m6HrgqTmQkqt7w00Y7SV5h63S9NK91paPCs4deinHoN4IljtrlkKXdm3ljKAVmxiIwktdZHff6/Q9Zcv",
+	"YFLKGkwF39DJZdVXN98AeZu3+m38WXW3eImFbnWR/8Vl/+KyDVzWs5MP+uZ/a03sW1rmvwoTInslrjFC",
+	"3fM/7YNeJKfh/lmVS5H3giHDxu5sTbcFIq2yRGHln4ODovSDHUZYWbF6x9FX5XjV3tfVRqrxNlY41FqW",
+	"820E7rLguIPMXWrokfyIfzHUvxjqXwz1X5KhLvPKews40pBNI8ew8A6iKijSa+xh8JJKcBUhtRDzMx8B",
+	"H6Ls7qxJvHEhBNoH0hqxRIpbs5Ol0LvCUm30k7wgXKsQmTYhALCY39sYgKYRM/MSFBhF5hraIPkujyHj",
+	"xDBRG0rPmdpvF7/TMkCxYZGwAIhiSWI1I5+xc61YMt7fLYbRdbqBRxDfd8Hha5f90n5xbT7wosrXfogf",
+	"1KlGNqq7PJbyXCq6UGMoX0EZS0YkmbOH+ksd9eUVJVUpxnr98OqapExnqUD417mLZgaCA6yfecq1ZsK6",
+	"cWERSFiaXogINmfW5knN4YfDmWMb+qZt6Zf3KxbPPm5ch28kkgGn20UUWyKz2rMGdhQ59vZH2C3gitCR",
+	"zHRA5hOOcD/Wgmn3Qo5vBISXmFH0sO/wlISQvBSaht6nYLwIracwJNShKWOpN3NRhDeCCmJvjYCENjHK",
+	"vGtvfXgIpxsfwj+DGxFW83XMz5/w2Sv7KCCh47nm11xaK9lfYcBFHlKR/AWOaBiDl16xnCfk5cjV22Xz",
+	"g1sf2jOhsxkTLO7ZtevZUxoG+QNnDi4eWezQsxvhlreXuzrCYs17ngfEf1x4SaDMnnvsYJaGFtjR/wSS",
+	"yNzzM6zNB1c9JuKFZI+KRU5QRpzZL7a5N6M8dhX94MG95GZMZ/mW59M+yze8h3GL8J17lBcTNLRXxkXc",
+	"PyNLRNFzSVzhjdgzxG2fg6e2iO9LGThalGmiGDKMa+g8TdBCEbOCnkmHqVWOGd83I3ZE0atN6ggLum54",
+	"AQdcSe9YkdlxBpFfkNziQn32ayjdrbPLM+z5zgafuIoj0fO9aDWU5T0tud+ayMr7yaeq4uT1qsmdvXIW",
+	"p6We4oB6kyrTjvcgn1UjjZT6K2++d8jrt8vrqP73OtYAamxeuacigdYm/J4TBXZsMqXRhAvWTRmFjFeA",
+	"hiN7pXKa5dKXS/U1Sa/Xqw+JstUk6m4MLJQJoQ5ZogMSS63tMRDgLsU3FNkLy6XzerYani3/ASHhWBce",
+	"7pZefWKMLWKxDqcBBxzgohXf1d3qea2sthnVhzUZ1X7drlzshyTYJJHzoiJs5Vkpidd7irRWeWpOBjxy",
+	"YKdDLYfFNZTKhFU+UVTEI/lQJK7W0dwPUrCWUx/U4Th5da7qmv8bo4meLJOzWgpKl3emgaLet7xbD/eF",
+	"jdRta6kOVlvErLr55bWm6mbnEAaWo6oQOhHYVNtw9E0TZa2JYLhBEOF2auyK/L1NQ3qLWp4tAs7aRu6a",
+	"y2GDVsEgOFyldl4xTwVxJY24V5GolMEiwNbo2w+fKBB4DFtkIiZQzrOdMtwm4NYSnQu1TbjYIEjMfvyG",
+	"i9rwMKzZtLwiGDKMoAgYMIwFhKMFo2npgUKINRujHJBbOuuOjTxVZNlCOIT5MLC4wrDWuLgNIbl8M5pd",
+	"t7m+uxd2ysdQDMy+RVLpluYLC93QdgesHlO3+havgYm4FSXb1yHcrNUH7YLMLIn4EWajTfCsLFrDpl9s",
+	"TsTX9KFuFTfreTu/NaJItGRQm7i5gw7KshuMp878k0fIWd+4N+JywqfbWn/TCkQx/xorLqgK5ZXodltX",
+	"u8/Ulo6sxS0ke5SMeaq0BYQDPqKYzmZkzNh+QCy4FkAn2E/wzf2AOLQt8yOALwIbT1NGwd1jazWTPSuW",
+	"YmwkVAT2gJhcXQYjsGrDMRIqghyNGKyPLJ1a+/N+QGj8S6Y0xLB6Y8rfTylXLCZTHnftOH3Jo0BrtPPy",
+	"McPy6tKQ1Ot6WSWkAMtvEFTap8z5+1KXz28xuzcxCP5NzoEbm4sMTH1mAJlRHfZQaQNVPChhQkONGgww",
+	"pwWqdIBXraqz8210t5q1cvfr12bKM6l4ZT09blCUIV9W/SziKcG2ejtnjSAP4HGZEbfEQCn4b7mE+eYA",
+	"iPmC5NzLn7i3JKWuHLPqFLPIyXEFw8l3upTCYjgkhl4Ce0F3kEXlCjpAgqUTiCr+6tP3LezGjQho7S3H",
+	"ZWnAT0BJ6RgYu3CYsvgfgMhasRLm1t6VDY2oaq8nNUfnWZWh4Rhsnmdlv8sD01I88jDanD7riNGhmNfq",
+	"qADzDSqqIOcfLgAm20dzs5X8mwF/gk5OTzUpFgCvZ400agJAFqOFrSmQcFXjDJ1QNZzKtCmlFuPPbZnY",
+	"meHWY4kVOPe0+SkU7EEPoyxVMg0BvJDp/TMCASBOMgfYGvNtfbKt10LdlJQiVJHQdeG8fhB9bRrN/YEr",
+	"emvY4nzuddvoYlYbk3anlCe5K+UMIXjBRD6hitA8rNX51st2CJuf6kyhhUkyYvyeeSLB0HNYOFjn4pG7",
+	"EiDJxfIuB/sNMSN5BoWyAHf4nYetUzws2TZdSt+SsbSOJN96qen1ssLvG0UIBJ2HLiQMd6EoRuXzPBN+",
+	"CJJDjm9earP5pSICuPkdO5yG35tKLWt2m1ItHcaX+RKpg1AvcAEKxVpfKY8V4eJGuBOmFkqz6akRSKdS",
+	"aXLQNxxCndkiAVyRgVFvj/pGLE1ppFmqwFsXnnf/QWj3N9LvnpAh6ZFT0g3NZzByIFMrWhjmA40c9/1W",
+	"ejfi2g+5BuhVqAZt5DIWTST+NaLRHdkLf/8SIm+AIBbAT49vhGExiox5olmKiDtQHND6cCOt8GGPnAuC",
+	"OgSGatzye6ZuROjWO3RF8dAriRUFpnRmO44SI+gTrvd75DxPAwYpTd0Il5soZwsXxgCujyeKuPZ75Dsa",
+	"539BWE2/T8IlGPvQJjreCDSNA02eknycUE5lSgWUi1EhLFXx4x1bOJIJiRT+/ALvtRJthQB8lo8TzTB3",
+	"bOESu9Hn49XdSac96yIzYuTLl93nz18MzKmfyNkQwSah6uyg3z84PALDO33wT+ZBv8r86k+f/02nfgHg",
+	"YLxlmqUsfjlxBQM3SZUqF5VZWYTBe/VL0Cn5Iyr8YtAiDGxXObfcf6m92stFxlmTiJAjaJrDOoUX0aZt",
+	"cTsJoHuSvVBIwfBChCeKKJkgcJVhOVKwkgZqyx8B/mqDfR9HdcW05uJW1aE/RnfZbJh4lXqXjcgJN9cF",
+	"j1f9ahFVFfNhuj2RwJBWxIRm6TBLk9qWWMwbxzBOGRvqlNOkvvmy82rdhr+3b19oNv0BFhrasNczWBWG",
+	"tyOoGFOfW1LKJpUbf1Uj3ntr46943fqWVqNYtmBpM5eWpZluHYVciFmmN02iWKahqirsfiMciwLSKfNr",
+	"TMMwq0GibUI9S6S53bdF3ZvNxJlluNZlEl/mBHbCxasBgYpmGB9sSzi5UNQ9xVi5wHbFS5HyNlGi3rna",
+	"kIWWT50D83VU8MedwopBiqaxNf3tsQedUvLDd16QhZJjjT/vn2HstRUfih8spfGp4aMYjIyLgU+6g2DL",
+	"g19xZeQdEi7MIGcsJeYaOSPdgRFRMmErOj7CgDbhKc0so55DCETTWckTKkdeENSnzT03NQ30CMDvTF1J",
+	"VFqxj+Eu6bkkKCYGeZzgj1fv3xH0fNXAIuWWidXmtyAXwE+8//VOTsje3EFMViTl/R65tKWtlEO+i2ia",
+	"LrxRnt0Ia3S2yYxG+QSoPBfYvwfh3V6tvlnKIq5YuA8ys12QcgkBmSWxM7NCjWisAc0NcyYjtpDC1gQc",
+	"ASLCHkglRPMpU7n1OgB9Nr3LZuZf4DGwS0wfmNrPA8+XqgjeCK9WIHbp4kcqsmpncNA77pdxErv/9+d+",
+	"9+Tz74NgcPBl7+am5/25/3//bZ0Hu2j749X3rREYK7SfWxrzluvI+h2b++jJfx78y/9VgHKb4jq+k/oc",
+	"EDgNr2sb8/OsJjAEMe5dS7XC8TupX5sD1Labo4ZuAJfEbA+IUkZGA1kKwn1QYCvVR6j53Rxgc2+6Jw2j",
+	"zduosdBqTaPJZq5uv8Xz/Ps6n4Ero1xzx729/mAhc5QkY5o+IlTQ6uCVtWnfm8SnpEN3DKr1uWxBFxBZ",
+	"uUZ7qNAY5/46lVMSczVL6ALe2O+1T6IH+srT6F1FLXMwbNI7xKqiTdLcAZAsY9/aMhEeipeugO3Lja06",
+	"XZTAkWCXsar9E2VPgQ0L0eSW3rNcN107Bhvs15hP8hZ/7158n+fTQxG8IuIHVmROzVXHMhafWWN4yhQT",
+	"MdzQHAxbvV3SWTgUMo9YKlQ5eAjCIfPElXyj1qWtrF0XIxXMuM2Yav512ArMoMbRKFaiQ60dXrvYFJ+j",
+	"lAJUXB7Ksi8nrxbSsCF5IhvHRBPMpGMxnIkcHiKyZsfibYUoEihbb7wbm4ed1IV5FHu6tIPlmeeuVJ8Z",
+	"+QnJHlaCz+m9SJKcRZeO2GZRHg0XQkP1jRpwTfiGxUWCyp4XordZiN0S+o8t/BOPw1M/8O+JIh++fx0U",
+	"dFHmE5Zf17lqZvF4ffkNty/x2gX7Ni7kklSwgx+5dHI9c+EGYnHJ2bT2XMPu2DoWDJKji+jMShbFjCrF",
+	"0LviZ1C0zA5EJ9cwposa8eV7o9SlLKEQyALZuZXkkCeQEUvAsyGFTa+ixDrRjPpnM0y4g78jewLM2Pfs",
+	"lIzY2CiEXAekf+r8mTFdGOUP9dEbMegHRojQXETaVmuH+777rG9GlDAFcIWChL6Pz8wnvBGgXnoKGzPa",
+	"hkO0LU3+58Fno3O+ghRlI1qAj/X0RghZIPihhrccXMKFPjyoB56riIp5n2spoJSbc4YrYz2s4VI2T8HZ",
+	"Pfy0VhRg816GUtSAWpctWhXRFj90url4onIUTdQI8gRhFBErVIt+5Hu2RLdkD2H1cgGKK/TBYSmXJgDr",
+	"wue7gpQL+EAUFGUSM6UrJO2o0kfc5R4KYckadfjs2LNE9WstYcXQKpu+PjipQtHrplU/8iKN6QwNMHBc",
+	"KitWmtXzQ9++NliFqLj5tKppEJWdq5n1urulERQPReCQ7M0p1y5BDjOuRUx+kSNz0qGuJhe3+4FFcw5I",
+	"mCfmOTsVOJ2kjM1NSpUUhAsSFgpDaD6esMR8IqSvEJCiEmDJO5UD5SkUgPKELtNKrYYLBuEaH5VNpJi6",
+	"etktUFaxtvYXMxrIxfHj9JbP1jrv0tgvTN6i96KQuWfQBiPdcMZSaytuFRy1cXmgCVfoTjmzwZZgjDQU",
+	"kac6tAMlgISmlqcYk58aSxxt4IOtFjxsbBQC/4Zj1r5hLe+YWJ+bhq8V8/dnVzu6oEKgPrm4yfvjXabJ",
+	"EgHWsYIlT0kNhKucTqUgAMeOPEOhpipiBlwdwqmYInuvecLI1UJE5Cbr9w+ekasJTVlA3klN00XpCEfQ",
+	"KORZ5q00n9yyK2dD2RF72sBj9F+Z1FRhaYBicFs08GXNgtv3VsRBFeqhzLCaadWXs+zOsV3ahJ6l6CM3",
+	"AGJEMesvlc7pRW34DH685EyqD6+G9P6avNU/oFCEhekdrqjvvROHnXClJdrY2zkezVI0YDa0NhtC4dJW",
+	"PQFA1LbW+XUXgGP8Lpu5XU5UUaO0rkWQq54ocssESw115AgdATpULT4PxCKBwoZpHymjsRM88zR1fKu3",
+	"6xVTc4H7EuhmcfSbXx7tzF+w3Z7dC/41zC+empqYdiWtRRX1TyqkWExlZoPcznBd8wV3oKn1CQWazdRm",
+	"B+FKs9mj5Alsl6zlF7l9dATS3DpW3Ob+5eynKrhhlNlbibQqCQ3+le5YkNuBRyjRB5uzFapp5Lk1V9qO",
+	"PA/oNmx9F569FS/ckl+Ub+N1et9WVZdLCTK1tJY327jXOV7aUuGnen+NxDoHp2WeMcoWLCV7IcYSGbWt",
+	"FFuAnguyF2JcsoV3APAumeRmg4gmSdnPic0Z+obvIK2tnNiwBlcHpjEsotkbMNeg4yfKg0p09kEYH8w4",
+	"IKFZTVd0KS6KK9EZH96xRfUXM8WQPSBSgKvvhLZ1r7xSEXsArR9Eh/EROx53n9Hno+5R9CLunrD+uDug",
+	"B6PD6Cg+Zs/GdZS3CfMbp3K64aWyQohC30/rtpYUn47dJfAmNNPptzF0o/y6g4Xbk8WWQ8psjiMeHsVv",
+	"hYKrWZI5ZoZUxBnweZ56IYxP1I2YAThojnMunigvzs+eQ5AaseAABes3A9eVJGoi570bcSFybybKUlIs",
+	"yVJkT0hthgex+ftLAeRcKJ1mWDOlc9q54rdgzKEaQw1Pnz5l2UE3SmQW92wIcS+SUwKpnUJLJbtwtm24",
+	"0KQAaENxhTsPcI9coEN8IufCwZxG7IzcMTYjXBNFx5AkgyuDUZGdlYPwGeVppzQcaxzw3VClidZg70xk",
+	"ahYqfyv31MI+B77dHIfobRLs0XzCrLWxWIJ6DH5/ijXFv1PcZNyK3jo5aJkv4pCKJmBv1qdDeaMqiTil",
+	"lWs86MtJhUbNxvBXOpulEtOa/Oj2pmoYERURS5pAbgo5dOn2KzKWl5OZpWAbFvFhs3qMJjYzZ60Upo9F",
+	"8LR3xoOc/K1cHhZIb4SJ2MUcuMXSTFChhx7WlY3ymcqY2cCfcsSsfWg2Ks//olHElBrOZMIjztwrTi00",
+	"bw3NyRveplRgN8UGfF6P0MNmRR5usaSNJPER6bu8RzsJgptbOFOZ3U5wIz5eviF7tgBoYd/cEVC0yVAY",
+	"dBrDum3gNuwmmVE9KQrRQmvrT6ovKjoTpOlu1U64i3jXW9Vsao0C2JxHeo7BsKB8nOE0zV1kLiqm0DgF",
+	"hwXhfWfJos6lVXdzB6sTOC2cZI2MbC6IIZwb3oiEBsgUlprMq62IYYcad9YRqBpUfylI+MOra/L0fvDU",
+	"oQc//Z3HX8IeQXzyElbuRCaxKq7kqw8BhJNb5BCyZ7F7zGBIaJ8WkNQgQ7tSJO1KXMMQLLZ4HXlUnam7",
+	"1fmHkACpynOe0gWRc+bKtqMXs3S4XaXhHrlimowWBAs696oDzIH97EYuXdBoh6m4cCEWbgWGY2BkJleP",
+	"WNE5ZEfa0UGJU+vSXSrt5UjHsO8ih2SjWOBtwx2bPSqtTFz2CBb6CC7Z0ENH240QPuXR+JYI5NzmjF59",
+	"IELOMd+0iBHhSWIj9BRNsBx0JJXe7+2AHhTLdF2YpE3k+UWOVhU3tm0l9VpHIdhZtbsALUMBvCR+rOrA",
+	"ihpr7tAnOQQrvh9g4NyUxqz3Fev/OIotLYZnm9sOkcgS4jmoBpvZx3YIsN82WN6zuJf6eFb+9GB9ntmq",
+	"gHqvoxVLtl3JQ7fOLZjDuVPX/viFrh64Ss4F7f7W7558Lv7ZG/5n9/PvB8GzNnklq+kZV2jFun8bu4mT",
+	"mXawnNgmPiRUtIjOaDe9cpzG0i1wjpfoHqTfo1QfWmACkgnNE3cj2CAHZ3MBrh9zFSEwGkuj2hoUVljA",
+	"NuqxbCF1qlULnuttqZndgj8eNwRDbUozZsM/pLxe/HPKrHdJ1KW7wo94v3HlXUT28/zmS6gge/0iXpJw",
+	"51VE+BmIZ+JQVPVi3H1LdTQpSVXNgH1qNtxhFxpt+35UyBLBLdFPvgXLC7eCY5gN+KZcA47843COD2kt",
+	"Eq+R1VofCCbiDT2S5ovNvb27xXsBQoc1FbTVvfMxDjdaEDXbcD3UbOPlWGGoyLsPcB/9Har0tTTF6t6s",
+	"OQYf8NRsKLXU3QQryd6+VnsBtPxwN2bTtAZNEaAlm+VeRTNJM6H2A4IwjUGe0aWYewu1nAqsZcmam+Py",
+	"W1NunfnWDvGRSsh9K7sC2UPbATgyUH384+XXlE3lPasJVF+CccM31ZJNAsJzbYWJ8oRqo8q3U/ofXcyu",
+	"IftFIml8LeUbmt62hsCvQ/8fyXhR5Lc3UPCiPtNpQ+DDr1iJOQeYa/f6FCr0tQS7xnJ+W0F5u5ptw9Gi",
+	"ISvRFgZcH3nrlwxBGStP5Lez8ZsrxloexNra/3bO22nBm5HD7pvQYKcERA1C05Tfs/gMzGJeWowrsWWD",
+	"y8aZzlLWaINcvWVV/tUSecHOfMX6v83Xpt4Vj1OM6JSdkXBO+T1LQ1shUEHECwJnjGWKIPXodkfgaSjr",
+	"73ChjQoJQgCgTiqmdcLifVcoiysykXNC3adckYRpIsdjklIA8INcktGC3EseY0Sucok0JS5Dxd0QKhaO",
+	"MRiGpuj4VBPznwmL7jpBBzABO0EHJ7SKF11amq7JviyqWrQEl50V7K0V9H1V6cnLarmua/e1SVU+J1aI",
+	"InQZ9iUg2QzwDx2ginnDSm1mMyAFbtDvF3Am+aN+bwmMpIIYYqFHjkpAJEdNOCT19g2aaTm03u6aueEP",
+	"BGL3gdRmUukuyBOgCIBBGsysew5fHMLwbcoy46lVc706Fuat/TMCtDLnCsq8WYMwdqcwS7AaWevd61/x",
+	"Imo2MlhPrhEfR3VQeFaMUCB/KZYkRqHfuzGLmPAIyiJJ4WrGkU9spLhmN50G0aWcitHWTGI/2vB180Pr",
+	"4OJ2IlVCvQz5P1mVg7qLuVSioLoupYWt2ZrcF1ClkaB8vnb3CiRUvAR4/w1v9va2tgaLUONotpIz/imZ",
+	"ztbOkRq+sQ5q7s96+jc6lRVSeowj1kiGiyjZlAp3i+vZzC71eEapZojWb2hO3dWOurUFbKfk2cgQjdpo",
+	"lkhniEl8gR89W3Ye1GTlrj/yU4QhHkaAQ9x+WGX44tLQPMCyfGyP5yyo5oXa5WwizcYkbyjlEFq/l3Oc",
+	"GLZvoYQdoBik+gLmNMSxChLaiqxnJEyZhjqTRNM7poiQRLC5vS18NcaVjcjtfvbDelUloeKRrH7/6jfe",
+	"/275dtNbcfl8GM1fIH29Bkt0W4vgQY1F0MqWwylXU6qjST1xp1xEfEZrAl5tmknrso4bJlblZuet6g/m",
+	"43YVktYqbG0L59sSKKs6hzIpZciv5Q3KFEuJYVK2XIpFhXYJOsR+3Bgmv5VwZYGcPEgtmTSICaUFbDRQ",
+	"YaoSoZlhtZpH1GKNOSIzI4VAeaAVMFWsKFX6IZWjBHHul5B0L1+/JCdHx8/JDF8isYyyqcW/2b0Mce06",
+	"r4i7B59R++vXq5pcl20tlHaBg3UQQVjQzRDLWKZEZbOZTJtSXx1fqsFy4TppqCVUW+n9nHy8vCilh9iV",
+	"N6+vD+aGX12vnk4Lu1NPcsCHHyc9f2c7zhaXwnYGjN0sEssakjUybGk6wOa20te3lQM2Xumq8aF+CVZM",
+	"L4cP+cPobJoXxlgtQcNbbejyDy2W9w3p2idpu4g70jZs/lYEvu0mbnkgvuYWF9rfQVX7gwT/XzNmf6+L",
+	"t12xOesW/huZHvxzv4sJwmvnkXS+f2miaiKVb0olj0Ag11ag+vZyzLfg3Y8hgZgV/OOkkLoY9zWD+6Yk",
+	"CvT1OGT6SGxs22VvWuJvOawtZdKlqfyXtexu5YvbFrulQgR5M5/XDjCu5Vgx36CYwhXiBGHaZL2mC5ZH",
+	"tXt14ByUqOWYltO+7XNvUEE+4brVumQ05sLWPKms04RFdyvh8ZqE7KJ51WT5hiR4V5YScDGgO4sIHRCW",
+	"KEbCTNB7ygHQPSR7lBz3D0shrS6V3nvPzLIIHXEvrEuWd2o8Trl+oSIpIp5wxFB3ZRyXFm1lST3rUlYN",
+	"yXwJFcpCDlcdAJliFoRge5VHsYRFmtVWyWUQEZWymUy1QoySEhCZH1k6qx8+pOIXkLHElrqsb6S+VGBl",
+	"X5brW6lZx1tFb0qtt+zSHKrNQLf8LV2e9vmHC4KvEB7bfFWoPEe4suF6AKOyX62Cd3wcbABEUADOkI+X",
+	"b5Yq6h29CDZczPUr9hJi65aHcynnClLUxwm9XbZU2hpkhQ2+1nA35UpxcWsTXOvfkXcNz9PZhIqVn2Lt",
+	"ttVDsCh+q1+CmvMr36lWF4VowNIIl2a73PfSiJd6DpYXdv0Wvk7orQ/z8k0GV1B3eXAfIDDzp8YaOjZw",
+	"k1q2RCJppG8Hrq5yGzJUJM4xEIp0B3bPpZmGFHqS1wzT+d8AgX3Yr+J0N432EgZRh+IWNZwTKJxhfyUc",
+	"UTRbozQ0Mq86wIZ8AO1btId7y4jCMRdcTTb9yGKild6ue3HCaKpHjOqvoVUWMGvL+f9cr8r5t/S2IiRe",
+	"ztXQrDxNWdzIc9JNF7udX7aOWgs/LSLIrV15PNZaJiylAoMkNkqSqtOcYdsDRKHLJa2mjoLiPFXXM6fz",
+	"yk6szQuoW5mt1PDWBNxqtb+0HOr3ucOuPJo0Z0ibkoWj1Q2/lXOwD1Q32Y7DNtl2A76NqaFpNba1Oaw4",
+	"dN6tmxdMSBFRph5LrcUVJOeN908bqdHlZNtPisJbgEIM6Fu9xwhzKFzM9YcLIXGWne92PO7Ekz3gEsRW",
+	"nLJZHzIlyDzUQkQBVN0NXPCPCkjOUurB0sdWIGpPJCBCfcFbu36RpQ/p7nCZsMYfilTdhN2zhIw5YOy1",
+	"qF732DUcACF2eE+TjDWqnvDOE0UUj5nRtZFVB4QKYmW7gFAEqjf/wK1BXW+/AThRVcu+bw/sXcLBafp1",
+	"Bdo0ZDWuWAAH9gnTbwO/qFyhZXf+/DGWR2RpxxLf0oZUhpcfnxac1HLkb81G5fzxeKhfoqxZ0N5ehK4t",
+	"gpokw2Yx/hWYp3KeifwyIBrsNDSOWUwSqiErL0qyuCQ8ehYPGwY7RK1ms7F7mtLWYOy7CXY7OVBK61uS",
+	"8CqLskouLDwva5wt9fTU0va+lW6nJdCEq1npKrDBQ2XNm541bGf9r/BJQq3/hpqXOXk/IuU9rnrQevdr",
+	"t1nWZaJ9QlRnCESc0gWJZY+E9nINIb44dNJMCG9hbLWK5IzFZiMxpDiHqEvzWnC+bWFDhPQrKuKRfHiZ",
+	"yOiuGWcpzcSOMS31ddauPpDYllpTLLZ1CAFu0t3iRpKyyNV2MCTNRH29ZwuKmI+2Rua0sIlpBvBA0F1M",
+	"F7Z/suegMe17XdMSwGPu72bertXOmq0FntOmJqxQbspanT61hhX6yrCtGed9X3LblOii7gT4ZHUe3+co",
+	"jbv4Fh0JFd65Qck5V1smcCKztPzVweHqb76smY7RoWqCDQQqQCvlV7NN7VPi5XismB4qCEJX9THBY5qW",
+	"Sy2YHSF04hXFmdMkIZEZOcDj2uZa4liZsQ1/s0X3G/wq5h3ymzVx1tgbYrpYuzLmEFrkgHKbZC+8vnj7",
+	"aviP9+9ehftLi7cePk/OO24Q/nSWlreWiguP51J5DH6/DUTvVy97xR5mZurNSA6UjFPmklqg8iYwXJmZ",
+	"u2kqbUFayFOx4HZBaxvqVyxo2B6BZOMKL4I96GGcsaGTwtba0L6mRlyC9N+wItWvedW4Fg76opZdOyOu",
+	"/cyvsG5Lt25mMS4Kk64yd9OiMmxtuViyZwXZPJNqv0fCKRUZTULAZHZ5VRaNvVKz7IyE8p6lccbgbXvh",
+	"g0nBZWuFlRqqYV4R9oyEPlhSuQVI02gsK11fnbdHPtCFC/svaqEBFHSljG7Cx1oRWsxVpt5UiiEH5p3y",
+	"KA07zQtmlMZZqQYM48vLXTvJEjvsYLJiDOaAEmTU53Ul7oPOQ9c01r2nUBNCmVav8hFfAjm8db1Uf3if",
+	"91r9BcNf3uAgvCK6G1ImsK4hE7HaTH39U5QsW0Zk/iPqmpWrlq2vclYqDeLdF5UiZ5aPPUI9My9ACgs7",
+	"1RhvfJzkTZa9GsTgTXMVIHI5ZmtX8C/Dzhb1hbq44zEsLnMlxxKdJgmBIRa/3KvD6tTGQpf8vNJnucYs",
+	"CQP14LXshyuW6MLTg3awCK4IaQNHPJvXyStLIfj4ZtBZR2vfxuyZR91tb+y0TbyfsZTqWnTdcxJB5CKm",
+	"ubprWU9KkPEkomnKmSIy0wGUAecs9vCT7Vv0NmXmJawcruELUMszDWYqLCBOIiqE1GTCkhnZcwXEA7QR",
+	"+JXC0X4C/x5GCVUq3O+Rc4c+CTVBQDO6pVzkGMpg2+ERUXPGTPOApMWZ0OG+GYMUeRzHXvjh/dU16fV6",
+	"T2Fc4b6ttYA57eZMuWVzepdbHpXNWKpYzFypnsp515pNZ7V2PFgTJY2SV2/w2Eah8JaorkaI0Q/smrkJ",
+	"BViPDMUuI6t461RC/8xEymg0MQKAkT7MCIAGjh8eAnJ0cJJX/bO7TWG39w2jQjfkmu25enX594uXr4bv",
+	"PwyvPr169SHfBChTmq+/ERM1T5IlYUqbndSSKKZxShyAntUZCWcsnVKBMzKkN84UTapEiMS/T+bUkOzY",
+	"o9KCUkq1mNwymU13HdQy0a1iVlpqFG3St6tH3xlViwPWXJQChFSzCA7plYo4wEgofGL+gPgVpeVsVi4V",
+	"XdKp6FRt5pjNy3YUm2/2s1zCguw5WSQgVnIJiLusHWohzWut1ftmV1cvXq5ZbDlkFmEBGBKmTDE9dD+H",
+	"QY6TWBQxHi380DHDUkSpiNEm0T7IdZutANadDXvnn71NABuxi1GD9OE3zbU92a4C6Ckc6TAvlQV/7vea",
+	"+2kwf8mxtuCUBQWYeZXYCR2DB0znBGr5C7KVEp/fr+ezm1Z63kSfzs+cr1jbG6N+dQ3Frblz4EqGozDH",
+	"I8KVfxUqps/MgiDtFxdjq+JUmysvtcqEX+HYwSTkCgbygqC4HAs6WBVhtdb/VsvnvGgYa14AfaT4d65P",
+	"Quf+Oc579GrMqrL2AywHb46OM89ZrafWH1MZ4TeVJgtR8BHFylUFHosgpJx1rg5CKtuylvSEcqXDVfki",
+	"bWzhVWpyoE0I1VThTjSNMSLFK+Ol5FibAxiAbGTYFJLJGekOSCbAjII++jYlJrRs7P3KdIS9r+rJqxtm",
+	"2SiUxADG4WKWNzUVVJZ8xSlcWenTIUHlBr/88JRO5Poyn7azj0UaTjsQn+P+YS2IDxhahNTDIp2kvl8l",
+	"33BR41PFWWxoY2qfkuI1X7v2WqZsnEqhv3Wp9yXEGfbAlebitrBT7FmsHrV/lj+0hVCd6DBVLLlnqtXN",
+	"tY1zoIwWt1RP0YwCc6M06kgAcOM+sqkwG9SBz8uA1oTymWl3P16+Kap7emk2z47KSZbPgnp8/GH387//",
+	"2zr74lYV6PMCoqtqzl/Thz9HnnZqyb4CFoxBHYGHAO2Qoh2CNCJGB3Ww0r16JOjDdkjQ3zBzPEXZZrsE",
+	"8mv68EfC1/zZNq6+XBuMsmG1vo1IZ07eDlLcNX34tinif8J9X95clk63Sj7fwTXeCEpbS33uelmKJWRK",
+	"DZtrUG8js7hv6oqQXmHQhbUKw5uLetUbxjR0gGlODPuO0bTWH1GN7vQnVmqsNL61UhOs2yXqnX9c3c+2",
+	"BTw3rt/ZqnDntZRvqVjYWauW0JcHJzVSszm7Q6tz1ArLHwXN9ESm/LfWGJv9QU1HmSghI2LQGk14XNLP",
+	"60cwS6UhFiPAvUKUhpYzrgP7RC8X6AkYjw/KjH1alAUqPZqlLOIKHqqhHA+5GGIVFS/gDlB9/dzW2nrT",
+	"eUZptCi9656ZYVlUQ1Zy40aJVOUn5tWxzMAOglDCw5yS0BeGOTzDLE2GdrGXfzCt0CSRc9bw40TrmcKf",
+	"2FBm2sw/tTaTOINKDZoNfQdz8bQM0Vz6KWVTLmKWDjH8yyUCw3ByVAbPcQ2/gAbLSg7tYSYii9kRdCY0",
+	"jYeYdWyXQg2NZo/PDM3FbDqTGj68Y4thyjJVIkYaxylTynuShxm7BzbPOTccuecuEcOVLJqlbMwfhilT",
+	"LL2HThIZ0dpZVqCs3eCHM7q4zQHF8Ku8Nkbx3ME9IPEwIxgKdksNZQ9zny4sndk7KiAuZ6iMYp66X5xZ",
+	"wK6eacmx+sobamn0ztiyNL4ydHa+I8Uu2XeKgjK21FHpgLmQLp/eHXs0LxYQrvlTc2bnjN6hd8cQdJVy",
+	"3ePy6ca9LveOj4AxSHHrmQ25GI5Se315psShBZweSsPkXWFQszTOcJI/gZQ1bQtf5E/zOboHprXy39Wi",
+	"GfCTfxDKYNGlVu0vdc8A48f/wWnL8BA16NLjfEvHXHDN8k3NX/DH5J/46nZAJH2pa0TDGN5iRKjd4yFk",
+	"yXUQlM1/2/yd1jAozaazxDwv+F/+qPQ9S6cN+wc/mXfN9sNxcCYuc5KxQO2wCO4CWcZlIlRHI+VwSsUi",
+	"Z34QyC3uhJyLYZERZi1Z3r3oDd8vtTcc8wfmF2PxpzRno4mUd0Mm4pnkwoWCeT/cwwEwe27H4P1YvjP8",
+	"p+ULo/oL3ha117iit+x7ypPFZV089ntRSYkkUoBHJKaLZde8DVxejwlQsJp2lmSXr9lYuRltui1aWh0P",
+	"6t1K7ZrLBNf1sWPN6YkxXTxRNluDCxKaNsJly7J1xmJGNou3ti/jTW6zFj0/i7d0ddIsEEaBk7EEVZ2H",
+	"CbgsEypiOykL8WE6ID+PUzkNiJafz0iosumUpgsMwYwN0YVYQRpLwCkS3nERh0TRhapBzbbSWE0py8+/",
+	"15asNOIRTxatVf7yYWiblrIqhqDwk8HMO25En3fPA15RSHxj9ys6RlpmRaNnBr+xPhOuiBRlEhZN+Q1u",
+	"KTbalCv8qGFb2kI01KCreWXClwqGWy+rn+aT02DjkfFG2ggM9kQRORfEypVkLzRN/Yf5xcVRVZbc8YsA",
+	"11vBYXMHD85ZEf9TEzF1e5uC5ImGz3ZmtHPvo+WCvQ5eH6iZALNTZCyTmHChJQlhtCGU590wPtNTFqZo",
+	"+27Bhv2P6swnnnNxD3yKsyTDoryWCxK4OwFqIMhp24gaZaLOHYFml4SEkIGW3kc/R608uHfZdARuGgxJ",
+	"cC+ig8QCJVTg4tbmz7UGONAFSRqqN9d77tZM5bz2BK9y4+aVnH/4riBMVXhXpSBULMwdGBTZhBBLAdWf",
+	"qbbXI7zdcmlzudYSzKo3uFh3829Adv5HtVa7Yt42wsoIaBDmg+Mx9/9YphF7NDKrGv7MRrrr/3NDMH4N",
+	"pOMP32GsEVBcKVbVImAJMlpow7vmE5kw8sN3AUmNiMtiks3AdoyUu2/hH7WPy2A67TWmX64CEMsFJ6oK",
+	"OjU9ASjXXtVevV+9k/TEkD4CpaBc1bpOREWCGmLWcIn2SkfDi9zOz37zrbEQ0eP4+drK4GPKkyzdAOg0",
+	"H+dr/LJWPtomLLOKEFbe+zdUaaL4LYRsJXzM8jRNmd6xlMQSmVn7QLzW2GItEML+aGCwfBM8NDDIYWmT",
+	"r2wNjQs/csx9bafj0cWmyFxL9LEK3ah9VkRpgm0vwGWvRgnWRa3Opqgu8jJ7NCucptlMszg8hSBUS402",
+	"YhfK++d0DZw0vPz4bnh1ff7m1fD89fWry3AfL1+z7DbWN2VYFNu3i6+Bm5rRVGM+kI35Cjre2Bo0fgxE",
+	"2Z3VbF0xa8mz89WqHH+FolnfIuzArZNzlssdqoyY/d8piqk2HOnSDhlo3YzPw+ZoFWu0g9tvx/p+Lafj",
+	"gEdazaatJ/JgvStyE+pscFtWs+xWlFUz1PFt4i2AL+0QcGG+f6SIi29Bi49GL18adtWNrGrJs4I9mK6r",
+	"8R15FNzn4p+94X92P/9+EDxrMLm5vs7RF8UTa22tyAK5p6oW+mCrLNISbvzSGvwd5vkKycKR+Bp6Xatn",
+	"T6gaTmVat7DJnC4UAYo7w4SChCtNIjllAAyfMMhpgUw7NislrjTlVML4vE6bp/nG+jSX59iQ69xusVcX",
+	"Lyt33XKJV7GEylz+idb/vbWyXFg7TLUyKfrbuRRNuefW8w7xXysxAr4EnVtXLW7VWvojystMTRlVWcqm",
+	"TOhhoyujuXQPgB21oxx3RMszd2Nvt5CPRlGl3flnoSpdq1N9xVDgcsTE8lp8nM1Y2o2oYiRh5s5QAYn5",
+	"rdGGqIhJTNWEqTMCyrBDznOgHAJsnk6Vt47SmtvHXT397kn38+/94KT+zvkzVpeqLN+24rrd+a0k9n/C",
+	"Hdy5KtbSwq9Y1G8j6LqzvIOsa5t4JHH3X4BMlijgE0ZIfM8SbsZbc0evgRmY0pg9PtaAiwppa1G5X1XN",
+	"Bn59oqAuMxjBqSKhDQ3p8jgk0tVr0hhN3LI/52PY9mKBJHm7vhstz1bZ9eitpjpDarV/pjoHUIdY1Bxq",
+	"IZJCsAhyhKGn+iRrGEnK1EwKxYZRY+Dr366vP7jebX9ugE+U7XrZb04iOmX1VJVQDJOcNiR4J9KCYuXr",
+	"oKW8q28LcNzK+1CT+a4he/oBG+OKxBkLLIyETT9sb3pvZ+SunM3C1P04mdT+IfOOUIm6PQu5l1K9yb1d",
+	"mcS3uWqqXG6HK6d+U2pzUVumItsWX9nteCT3l0/ANSwq5hCwHntYei0W0I3xe/s1wqghx8bwy1orRkFQ",
+	"agWHhnL1Cji0X3DAcmZbyr7Vdr8yzdWX3sSd4OJ2qHhtIf8r8xhZUIx7bG65Cb1nZMQsNAkXtx6zskAy",
+	"C4fa0SPXk5QxBCiWY+I8ScSuOXASd/ge3V23ypp77WF3QYyBnAtVGg7Zg5pOEYPyU4D5By/ar54o3CpV",
+	"OJQdEgegr8o5gP7waOIasdsHX7WzGLsSVzbEtpxBVBHIIAsojxS0JeqMvkkjFjs4ILgBUqktzgsg/Ch+",
+	"K1RARgwqQyBrn5NqZOHq1OptsPga0Dl3VbVsBrd3zIoTWeYF26pfFQawlRpW4Ume7Hrc79dKgTlPsajq",
+	"FdPPtiwGoJxE7LhMAW5f4TfE8BB1ihnUPbtcgfvTuR/dAwdaZCPqejkCQfEoBwfxHxaYBMWzPJzCBqgX",
+	"v3ix/HFeI6bHlcr8v2eUe3/dSw492kyGYib2WPcw+L/4O8dfqkRp99y14fcEbeZB40EBLl+bYlR0Uvtz",
+	"j5xjBogRsY4ODnJBvSYgPCxdCB45DWrJqagwcNyvQfRbwTfP4ykXyA4DQzxTeseghozjmpDQlfPIdmg4",
+	"dUUxIT6d7Jn/WOYrCSWJlDMAWbXpPwGRmQbGZVMjuBT7ZxAgRcksBYDpIP8qIAkXd91ERhTqODgwA9ca",
+	"yURi/vPp1Xd/e//+p+H5mzfvPw0/XF78/fz6VW1Nzk1sEWaaLfhJRaBYjjSw125YQhxB5HJHk+WLDMGb",
+	"9NJNzGL/Xt+jHoFViTy0TEOZz5UsgVza8bQR6L6pyJtLlbuLvK6pR7K27HAbPC77XyFk7shTas/4ywmL",
+	"7jDMXwqCrHirY7buTH3ienIFIlF76lummioRqrzF5UU2UhUXt04Q2wvnE8WiIWJsjqhiz46c9n/HFvsQ",
+	"HnmlqYhpGhPbtSIJH6UUTqc2fJbrHrmayLlAjgjwd1CwCI0OvRYR7jDiOtqGHIEoS7leXJkVwCmez/hP",
+	"bHGeaSiNO4KU8deOn1tkmU6wjENjfyJ7Ib0b9nq9cD83N1GCzSAESwA0B4mXaVfLLv6LRDRJWArXB+wH",
+	"0DgmrOdjN1eD2WtMZG8Y44+frpfHR378dE3GqZwShCR9ej94SjM9eQpDCsne364Ojp9B3D28ZY1ArvI1",
+	"h2wvvTB3zj2PWUr2Ls0HT1+Z/0vuOSU/fvrpar/F6L+AU2UMyQqRFJpG2os2yEuJ/acteW4kLedOOO18",
+	"cGxfMzpd0nQ7VyxJAhyjkXLzBAFyHqVScEVeLkYsJR9SqVmkyctEZjEgmGezgMQ8ZZFOFuarG2GrBxLN",
+	"Wdo9cNe76t2IG/FSCsNQuBTq9EZ0yY9X799ZbFkl6B0bRlSxkIw5S2J1RqzAkqPC4nOo0pOyX6DaN9k7",
+	"6vf3e6axCzHLNEmzxFxQiqF+cvnq/Pu3r/ZPiWYPGrt69/EN5E7QCG3RNiOOfLx+3X1BZHojCEmkYPBg",
+	"8IyoLE3lLdUM3jU0KeOFkcf0JCC/ZoYDypRMGAUxzshf/b5pI4Rm0VlpgXRxADANEsmYkdDlGaPgE54R",
+	"ioti+oC3TUuU5CnWcFJkSlAUsZc1I7GMsinDmmRH/T4JpzQxTbJ4+IuSIjSt7BX9KhIWSdt3bBEGADKL",
+	"Gr5pOjSaqiA8Rj0W0ONNGy4E2kmZN1m/fxjBM/inl60Ykr1wKcs3DEiv14PGYWIQ4lyWS+Yyg1FOZ5lm",
+	"ZMQWUsTkxPtf7+TE9g+rXE3yhzU0Vy3BNE5y0O/3u/1Btz/ID+nBoHgkCIepwXyW8uHDHnlFowmugEUQ",
+	"NatINQHVCijvVZpKWz3q8vVLcnJ0/JyEnq/66SyVo4RN/x32whVcUhrMGhbcgIo4MMMwLK4gnMBiLKuf",
+	"P4dmDGbtIe+hZhRGBLLMP7QVCPYGvd5Bvx8QqwiS4/4+VncSRM7orxnE2aVKpmGAp5dYqzIJf78B4eam",
+	"c0p+7vV6nwNykzuZzUNQKckNmoGxEfP4ptPr9W46X8Iz05jNBwFbwozeMhK6JjB1z8g8CCXtNQM/oWoJ",
+	"E3OgZsqqjGiJt5qdAvzrBQmdgG5mQtSUJi6Kn0zpzK0sZshodptSDbkEhr3w2GMYoUMjCwne7hhoy1Pw",
+	"1AOljHmCcLEA6wrcy3X+8x1bfP4PSGgKcexGUDGDgNsjVGQihcxSEl4UoAXdn9giPEVbDJ3iEYdm3RPT",
+	"KTAEsNEsVAnJFu/zM0tVVguEt7n2z0k9SkJ45mE6Y5Mc8jPGCb+daNdG/2SpDcuUIa8e3g175Ce2wGNw",
+	"x2aaHBwRKAdFZvktDWuCkrAiNIrMa+HFuPuW6mgSFrNOma30Glq7C5xqpWnCiH1iBmSGNjjIX8rBN3Dt",
+	"zz1sErtP5xb2BA7XKUFxgCAX+/HTNfKwkOw1X/hA1enaax4EgpXdWbHHdtkz7V5DQHfikremdAHLhqfV",
+	"Qc+a5TWkaHrFyiHhQxe+Qi4f0hkHnk6mjAq1LC/lIH+9G9EJOgmPmFCsgIrqGP0j5UxjxilI46hinz59",
+	"6gkXT92XULdKJ+ZTJy6cZ1pOcby55HH+4cKzo512+r1Brw8JYTMm6Ix3TjuHvX7vEL27E5Apn04YTfTk",
+	"N/Pv2zr5+Ry4lTJM3iNkiy2Dc88hnlWPXMssmjCV32MsQVE4X96LuHPa+YHpv0G/CEALBwyGc9DvO+nL",
+	"1jr0ufwvVge3awRiv/VzdOQdOLCAo6zTQW3fIPDVWKLt3AyPNAp5r+PL453Tnz97SbKdN/yeCcQ+0fQW",
+	"KsBIzOW3RAO+l2yU8KgDgv3TlNF40XbBrVHBsD6jqNiSqIhJD1za0OeU3+LiIm/AJFgdAORnXk6odhcu",
+	"GY25Hf5uGxEZ9TE3B5ix4qYYfdGNrtgmt2uwFu03rhhuzd6ZHxeoRKewa0HnuH/4CLPwygBUp+MgIPw5",
+	"ZQUy6yPN7J1ERPUFpqRYGw/BwRJFF2Q+WawmU3+jW9KpYcsz3jWcrJlY0QJp7nY0VdyxxVlhczQ/KCBR",
+	"IwaYlnoEVX+kVIvXzXSWChaTCUtryNSIXaj65lDazCgWjUaD4pWnWEPpS7D2xZcgGEEm9W7nAI1hP5e9",
+	"o52D/sGz7mDQPTi+HvRP++b//aODvrNOf/ScHtEB6x6Mjwfdo+josHsS91n3eDQYPx/3oxM6GBR65lvK",
+	"BSYjAegtJJNjWFCH3g0P7349ebg/mLoUglNbPtXMq4iaRGeFJxB2Tjts8WP/4hfJ3/5yvnjH+w9vr/qL",
+	"d3//r4e338s5/P/Xkr95+eMM3vnh4vB/rn48aU/euH9gcayh73MUXeU4vzrh9B7h2te1m+/R0+9o7HDs",
+	"4JPB+k98cDb86HD9R69lOuJxzATylRYjuxCapYImoLzg4fRuDaXzyXpH0gysciar9W8/Y7n3msOIzi9F",
+	"KAi4q0w5RGXRhFDlEZK5uyfsRlgbGcqoJYuWzbdHgdWmw02omrAYLiJbU2Rk2gCzGCLwk3PPSWvGZT72",
+	"KgAXTtyzosTdlC5uBB4gbzYFWxktnK4WFv6REMWtMvPANUHy25h7eCqE+RyZA9DadzJebMYXGo7vhifI",
+	"+je/lG2JLg+pzLgGG159fyZ+FeT2XP+t4Y8PL/5r9o+D9Pr4/tPzxfkgenV4+7dnd29PxIcj9fHFfLvl",
+	"jJskwTu2sJWZzBVmT4ayNt+I/cmZ1FH/ZP0XL6UYJxzt9EeDFl18oItE0vhayjeATmi+OzhoM58lPMpH",
+	"4aQvLZfIzdybctOKqAPVsZG3Jkw3hA0ajqS0nGFeMaAraSQJcsnuJT4hqfknix3Xo0TIrpwtCzjwScGj",
+	"Ksf4qC77ERr+09Pf0fov3kn9GqDXHoMWcF12oIXNLwj0RJZNGBApV3tDX4Kka0hBTWSqu0a9jAk4OMiP",
+	"n6575DV6gl1MI6pzMhNQiomlNyJKOLhurI/cXLwzlhLwUaDhEX85RXQXxsFaBdZKozvcCGt9tK4UWjQF",
+	"lqwTa8a5ZDpddM/HmqVh4On9Kb+d6BuRV4WCZpxNzLVkQ5kw6kz1yFsqFkW0GQLU3QgcMjQAqsPcSP/o",
+	"S1OJnAPLzdchlnMjSigQEYQUi6nM1I1wfguuCU2UdOgnBV4NI+UFe2LLwN6IvfCSagb6Qff/Da13QUGN",
+	"PdjEyvmeY5EpBYW2nihvCVwCMsa+qGYh5NqiXm4tQjhHFNBtxQtVJKh2IpmmLNLdiUwV644gjn/RVZrO",
+	"NlFISwjRreSNDRWlMka30T8mox8i/p7/ePHxt4vBO36hLsTlcfTy4tnF3ey///7yx5MeW/z4W/zpgr/n",
+	"Fw8Xot+LDhIxmr7ux//9Y6VUSFWEGRxbEcZH8T4B37kHyO1wuDdbpXqVRrA5wTkW9S0slZlWC+pDHbWh",
+	"I/vF0/x1p9F6DVwawgDwibaNFF9UGlJMb9CIeRvm/oddQltLKC1EoQo++C43UoMR5tWDLTdasOuCkxoF",
+	"R5QoZvXtVbXVWLi5bpqJZnvNKzDSpJkIPHg4KZjR9qIkgzg4uAFcOcmYx/UWGQvcf2l6+yeyygASec4d",
+	"Drr9QTng1P/l2ug9jm8UeExmT0EROogO4yN2PO4+o89H3aPoRdw9Yf1xd0APRofRUXzMno19dKnTwUHf",
+	"QU92aJJUIXwsZz81V8zpAT0cHUXHcfcZez7uHtEXo+5J1I+7A3YwPqRHo+PoGQD+3vHZzPDkI88C6SPQ",
+	"aKlp4tdh7gxeHB4d9AZ9Hy7xtPPx6vvOl7KZCJyHrVlhQRDrzTyGRv8lTDwOAzLFY+KOs31cK48223e+",
+	"Axw1PJmQ52NLg4RA1CHZ0zIGWzAT1rtbVANFZO4bEdPF/imxYM0kZYLNaYKN2VL54cW7v7+/ePlq+P35",
+	"/1wNv3v1+v3lq+H3H1+FEK5ovdhmgF1oYiqFnigXCgAJW6orx/ic7AHWMgEoc0VmqcSqoqPFjcDYXtuo",
+	"hXLPITdBLETuBFns+xiaVNTMgpqsVN+ISCqNP+aBMORdEURh8Rn1nEfsFNK+IepmxlLn3w6MLJfqhZOl",
+	"uYzNh0wA8F8ere/8AQFREnS7GfAMCGdJmUUUg4LPTMSq7F7OMSN7pPDuHJyRmbRFfdNMnN4IrFoOEuxt",
+	"KueEouk8mmTizvwynXIdoJAPHc0nUhU4a5zFEGgxpalROksYWPneVkGumqXV4jh/U7NZLb/2WOgW7GkT",
+	"G9rBI4z2j7pdvt7d0vfulhzwbPli6ff6tZfK5lvUZJADwQVH8Jfx7U9gfLuCRF3qX3Otb7kasTW3vdXK",
+	"rhda2VTdwLLJgAARAkvM7QvAeTF7UNX6vEucbUcd9nHOewmWc/mTo8E/OlUYzpq3Cgv9n1AwTVesCEzv",
+	"EYTXR+UzfxlXK2f9B7btSd/FqppLfO1DENwnfhyCDUEwj/JirFwrlozrtds8IvLr67br33QBk68hLBK+",
+	"qKnc6tWTHaPj1k1+DzZCQQg8F3iHQ+SZddF5KWb+EVqTKtYwjDznFoPWvWHtCemGtG8jm9KMNQ0KPy8N",
+	"aBmnac1COA828pamnnIkgXbcw5GGgz1YOwqrChidAsw+exFVrMuFYgILqTVujEM1LAa2Bt/wMQ0ltqTX",
+	"aWdA/sZvJ+RKp4zpgLyRIsY0XcOSkTV8V3/tLfmP/dTKEls/7jcIj0tPciTSDtf/aeYlley5Cdj771n8",
+	"nL0Yn/ThwuseRYfm/jsad4/ps9Hz6EVsLsNOuXxylE4hxbLzsjvoHx0UWDadl9gHeaPjTjkds3M0HkQH",
+	"8SGDhrtH0fO4+4KdjLt9Ohi5O9h8M5HCtPTvR0fkoE+enxw9I/0+TDe/9fIyV376dtMy5iGeg10MNo6Q",
+	"15trclr+l7DZRB7vdxdc8Wy1C7EAXQYwPYgTXmHROXcBL5EN3akwccNKiUytTdaPdQkgtxdNF6J817m2",
+	"7J0HcT3EnSLClWt3RBW7EfkPe9ZIQ1OGcc9nuWPPJaPU11sM93s3AvqA022djVyRqRTMJsZRnY8gsDYp",
+	"V2zvDCB1bgQGUwuJ3/fIK3PMcTiZ4L9mzBptksRcaUf9kwLBeAgsYajpHRPhfrNN42WxN9/QorEFY92Y",
+	"aa7kkVvxvSYetjG7+YohTH/dWf8Ud9amFNOkpeWADmXP6qtrutYTCu/8sa7Lv0xIK+O3iHdxbn7rFldt",
+	"VW9cbVP6YH0GEF5v09Cg9FeREbekMZp7cVFkt9wIyN866pELdKEqElqeMaIJFRFTNvfM3o/aI10ykUms",
+	"bgTc75B3CIgpKcLigR5lMRlzALwSUJIrrbMf3Ai4/ogcj+HmB0i4vFZVEe5j259PqGZ5/SeL4VJzcf7A",
+	"tHdr7mgt+4rs2S013Ob2jxK3ftZ79ryWV+OCOOjttvzRKl6OAkHz+uumWH9TCCgSW7dBg4PGRfrrfvnf",
+	"ZELcidE3qVebGxghCTKa1AGhQCBfkYuuyC2/Z5DKkPNtSB3FYB6X3mQhI25EzLRRXQJAPgIPrqcYBSTG",
+	"SkFkRjNwJ1v00dTLsL4Re0f9QxJC937t4HC/R0LbwBAaiIeZ0DwJbbwimEBvhOuDIlKqy8zOh4+BA5A/",
+	"CJcWB1RSrO53diPClE3lPRuWegpJwscaC7nd8nvzyUjqiUVEMGpXMQEHdoeriDXopnTWI59Akc0TkgMM",
+	"+KRYW/BG2FNcdxNhUvP2KtwYetxNd2vk8M+PG5lX3W55bpDDweYqlEU6+ipRmX+pUH9djOsuRtvtXxdk",
+	"5YLcQmNroXl9SFkkBSKaYX7AP62yh4zrq8gAVu+z3LZNFKy7I+uiYXMkcirikXwgUSKjuyd+lKxMYkRM",
+	"SpX2ksQwMKHeqfg9dvhPHzL7wuwBosVB6EC/KebhxXW/fzqo3AI0YalG4D0LPn3arw2AwjiF57T7YnQS",
+	"dY/iPuuejAe0W8QwPKegkyLAp2nyaClwQS2UZtNTrOreENLkRxzkOKid08OgU0Cgwng9mNTOaX8X30tB",
+	"Cn8Fy+aOF+9A7h4sex5pyDVy4bJ4wQK64bhNxOyNwJBZLIUN7g/4COB44Jdw/7QUR0pGC9QFgDPcCNuj",
+	"q7ThwDpcNW+p+dgeP6KY1lzcqsBaeAC69kY40i5KE2jDc0L3fBjThQqJHI8V4EvTaAKQvECkCDOnb0RY",
+	"/G0/mFFYbRyTo3F8nYTe3/j6jdizNeiA2e2fIdyQUyXoSN6zJTUHQm3hqNu8tVQqBRqJiAOCuV55gWgA",
+	"MrXDjIdSDH2BMQxuhDejPaOEsBiyLW0uOmDQYoSrHZyzkeVjuxGVUfUK0CsbR9ugVnHMWEtvhAcGRxeI",
+	"EsTGmtBECmZBzKy6xRWJTU9mjEFhajN0bTZ1xqgOSJRSNYHssUy49FFMgcdGvKLeY/CE2VpWLL4R9mf4",
+	"0mxhylmMWW8uXFmwB42eP7zVfpEj6B8DEcZmPmBuvPpgZrMiLvn/Z+/fn9u2sf4B+F/BaN5nIs+XVKiL",
+	"HVuenfdxk7SbbdK6cdLu9tG+IkRCFmsK0BKQZW2n//s7OAfgRSJl3RzbiX7YbSzeQBA418/5nOpsWibD",
+	"nhZC+LS2hRj+kqDggv5cpTzPllwoqzy9/StP78ERw3nlWdSt3pJu3fwLHjDDzwsznNP2m2KG80b+ppjh",
+	"DcHCBSG3Z7Dw3u3oZkEU/Jk2bYd9YHRJAOyfyNRiTQbQQmyo1R6GCSGweZ6SuM2oNL9BMaBWaNq0xv1q",
+	"7R8CwRfqDdxm0ArdDmsP3VPaGbhaNthjIOor4M7pW56tgjsXz/pSjkKy4qNUw5dzEq11nzOxV4F3AC+X",
+	"Zh62ETm7gJeX5NRLtO2qIxM/c0YSMQMjNmcHakMvoAmYeWKqSJ2SrK+FNhm1LHC002I3Y66fR7bu9D7P",
+	"LbsjB8FZDFlfTblvj6sRG3eJr01YP4ts+GKqAjFmvkP8AtsykLoCia6PaWtte/a4HrMCuvRIoW16BDls",
+	"32wtn9SBsRhkEdQfghcWoHF/1OjxC5wstKUHc+hsQZM4QlPaQVLoOMRDiFQztnTG66qiMXOQa04oYz+X",
+	"mbTF+Ix58hcBf5dgh80qSYHcNxEPqzDCULWxofDA1/tRX/nXPUPIwMsJk9NYVQ0Dj243kI947X1DERbN",
+	"bdAKVXBuPLwfNLt9Nh3obQePzwe9y56fghI3HMAeA3ZB2rm6pnUfqEUvbDK3M2xR92zQ1loS9aI+VrvX",
+	"7mj/ngu74o21NgdF32Yd7REcD9zT4CR0rabXx6yCto9Cn6HDmtoyaA3cTD2fDnKNYeEaexcXMi2dYUcP",
+	"/DhwM1uiqQd+w+aZKdJdxwTprntnLIcyt9YCA+Wfdoz0hwANb5Z9t6ZllP57auZ9TZskt1i7tbUNqB2j",
+	"jrjr7g88Gs3zQtptcDArysKWEGEsGBdajX4RAwNyoq5i4wmEBivNig80ikl6Gqn/IKBdw0v705FDjCOC",
+	"WljSWxZiuTyiAgRSOpMJTaQ2FwxdP+VpCwnky7dIcXvjvmm/kDMV4ohj4BG9k3OSaGMkAa2vlfYkxmJ7",
+	"YJmfQksUi1wzjXHsQ8zRPvwKUAIzXDkSM0n8xpXRFJeGZMVPL7W0K/2I981tgNbeh6bwfSX89Jn6tSFs",
+	"mOfJamWNJczvvoP4PcNLmYJHGgSzTVD6o2UKGUHfFQltxdK+AXbCSN3XJ/lEMnXUILkOX+U5JUDJf0oX",
+	"wDNKKw0g0ld7w2hC/vyzYcOxjZ/omP31l0PmYprG1vUJ9mPicaARtYZsY00cglFcbdYMjo/dV2Fr4HbY",
+	"6dClzYG3qIwK4h9i51yoKGCZor/KgtLpIbt8at0a+H/Y0adb+5d+GWznkr5T/g2+aOFPYc3crwawai2V",
+	"Ht9EKmrhnfNpaqpoLDbNRh0E8PMUwBWpj8IOetTsx56l6ArRtoEw204SPWBh0EHX7KRrtvqcVeFJzmYL",
+	"4vVQv/M11O8Uv+naGrPck7mXhfkjAJRNk/DCk89BWSAHbcTJFJumQL1oxPtTyXzsomEFP/TIzZSDPTdT",
+	"oLJvTvWX1cEbGN6O6qCATL6P+xmf+NVxP39J6OTOax6/wfZr3qkO/i9LxqWU5OJq280fO6jGp6MavxG1",
+	"+DjJv6336peoLTLdBasKY2xLPlLvNFtZS68S/wQR1vtUSE/BMdlumz1gmcxBaj4dqWmrUQ7S81CTsktN",
+	"yo4OzK1+ZmUGRi/UWFwDm5LRATTXFokENGEmzbxYW8JoMOrxWRIpxbhFbKiEcpkiRKCXachy4K0GtFqm",
+	"Dewp7wMzcKHva10LAsBO+PY3aILgH1neYTHj5Ie3n7L2fJECPDk+TowZVw1yha284uiGFfrKyi4yG+WJ",
+	"+WCKznOsRUQB8hqT60iu4CCSPM/zbGkZoDOxk0JcsLE40hsgkz6g5pGh2vQhNoct4ZHhghY9DuxGGYZ9",
+	"YRyGKjDrnJ/NCEsa5JJeM9njQxHHYpbDz4AvCsuAzFjCSPbJzk31bSJFQqSic4ktqHs8BYdHMj1fL7+k",
+	"CqTyFtfZIyFTzOthclgyoleMJHXEtFt6CryVaUB3yxIag6GSqs//s5n+BnAvhFnqvzGhUaj3GbubxCJM",
+	"WxWW4SwAP5FXJJFiY3mvRtEv8Elf+pdTG9O7d3hRy0sBGTRJKLYkVXPoSDYUyfie+cjBQ+wGKLxx7dXg",
+	"hB4HndBts9bQ7dDmwD0LTkP3FTsZHtPOoG3QEuXIGtydj4YnKQWHtLwiPr0ADlmzEtdW4QpjaRgKDo81",
+	"hy3a1hceh26HnQzdU3o2cL2gGbZYe9ihx9rI+c+UohbotnL4y7xVklocr7SURlxGcBwChh3u2Ak8PbLm",
+	"0LUAd31ssd7XAtwB2+J29IWnJeD3/Ida+yUKsjdDL+W+p7Ecc9H1dXp5/vfdH8L7wDfg54KdsUY2EFb8",
+	"t5EEtKLWGgLmh13qU/EWq0HrEAfS56HWgJadQDihVWm943VyHmCu9LSg8MsjR/qmu3d6LsWKtT81O93W",
+	"Q4iDNWUnn44HTK/+i9cf3rowLs/zvE4rj84G/ZITDK1NBUNxk685tMVNbrRdtskL6m+zHVsZS9IHD4Ct",
+	"slAQx8nZ08beBb+VMbCvS25trsjzfaLxGhlqL2irW2ZD65MWDWGyYAenlKHvI86g5Qi2hTHUZKaSFbjS",
+	"BE/PLrVT39lXeyRLNTX+H4QE2rzdPRzQ6RiyCX9QCPFmo8jowRUJhFRfhh88HQ2sK4poFAt0fxho9x6R",
+	"1cDJ0gcxvUbnE6eUia552mh3yjlv1ugcscSLs52qnbI+BEez5zSPbZBxXWdFi5vFu+T780yEVEbh6q8s",
+	"c1NYnBCviptvof8VhiCbnkd++I7UocNUPD9yiA04No/14rZ/tfUnQS4u7DepolsGJe21bvNEmxtz2Y94",
+	"H3s+1bpt769s6NCpKgLCIzzeZ3CgcHNzBOrDcsdgJidCRjjuZt5VqbUWUd9rOgqK3vWjEBTTMeuE7aA1",
+	"cJvUO3M7w1PmnoavAvdkcEw7wzZrhc1A67Ipj1QfWJ0Xp9urav62yoiyARasMt54VmBlpIYYkiNgmLmk",
+	"y8dxo3lSuiL0NCyf3240T6tOr153lVcNqGRrjsdIpl8vPmk7z+yFZvq9oPhhja+l576s2UmVpCiJty9J",
+	"CkMciqOwzFTu8fDEczv0lfZhz0LXrj69+PYGMDXa8X5nMu2L9i24k1FmEa1TGbCuR2lvu9qn/M16iSCJ",
+	"ST0PlcTm9obEBHevQ6zIcrB5HxiRI2jLjOXAYjyZKqghhD1WCME2evwfVz//RAZzi7Kx+c2LIGAT1SV5",
+	"hTsJh34+XksAnjlJIq7oIGbk8s333Wpa3B5f4MUdiqRo/75IZ/7IwF6DaBIxrhyC4s4hejPJ7N1txThM",
+	"EhgoevTYoI/dTWKK9ChwgavoHbahsu2oHIIbmCDhDA+JsQJIOGWOseOH0fU0gVfVY4fZQtBspBo9/ttI",
+	"QFBYO/2WmTg/PXB+elAP6/LN9xj45gLwTyyWrEEuuJ1y2+Ha9PyOYzGTPc5Nf/AxCyMKwVzEP51UUAG/",
+	"Sx3XHUvhD3bUwY462FEHO+obsKM2NJrAclhQjwXpWfufyzffu81GmzQajXI/eBBxCn7zoidcGik0esVJ",
+	"FYtISB2L8eUNw87kee2NGWKqVQ7oLE4iruWSQzClnPFkWY2Fu2EBkfEatYX7JpLZHl80W743yl0/S/B4",
+	"7hAfH+bb+MEwihk8GDPghui+7NnZDOItzuFafenfekv7tDEJh71aWfuxLL7xLYNKTta6ABeMtuL2Gb3N",
+	"hc/3YUfvI4CL7B6ZZP9zS9RgafHYRxaIJLT9lBIWsOjW8r3J/IykmAu9ZSmfO1mUuMctB3gWGK2MGDfI",
+	"BVwX0TgjI4wZtYB7u7cMw6HZicZGOydj7AROEalijd9I9jjUbYlblpi7+hjHzrEkZlB95ALQB6Ew7FZE",
+	"IYFGUYXj+mcfie7MPU0FGlMqZuhIYK9zwGi8kIiq6fHUmp5MkrSSAHEcghM6VcLFQ0DVHlMuz3P1bXj3",
+	"Hqe2hTrJyhGMVfICu6pbwtt5EDMCzOZ+rv7L/ZHNoSjO4hOr6faMfrjEt9yx6OyjhUPuRr1XYoNWqtox",
+	"UyNtHtYGlN/0Ab80NE1Fhkyfq4Xrp4//BCncbHlt1zOM3OvpTzMxD1hFZuXOwYE5ODAHB2ZPDszBfXnq",
+	"7ov53BsL/CqcSB42hlQ/7GzoaeGix+ZC4/JTejJwrZjSEmyRHmhN0VSpdKDbwqqRJWB0bU+Feo9W21St",
+	"fTTDqXLirPGzgH01zlikDvWCzxGbjl8dbGRr9W3q8qzOF7zU9vOe3RUkTuNkgf9cewliqtIkgenhanc1",
+	"FwqMeT2Dfr7ECWx7/bZEjlLuUnYXac9HGg/GIYOpIWKKlMU5RJKIGQuxFNghUlgvImExo9J4QIZoW0TY",
+	"AykHq6/n8iImNYBpDu3A0GugAZeO6a0USfuiLxBZMYd4RR6nI2msDyJRIb6Qojw0WQlLnJjvsJ+29zPc",
+	"3gZirVgyBlcDqgGGIgGWcXTCOJvZkAd5nfUbtB9BCXGjJwaKzqCmp0E+CRJDhRy+IxHDoUOShZWH90dx",
+	"SvwZjW5Z4hPtfzIaLiOAfhVRmCUL9lYPfUgzHKz0g5X+CFY6qImDlf4VJRlKrUhQjxaMfCigfH7MFFrv",
+	"7hIiT63EMauGkoxE2s6YcRXRWJIBi4U2n4QxRPQDUrPGGkAiyVfcMeyhIrGAUInSioUPu2MNbN9AeNX/",
+	"NQcagRhnmk/7dRnK9A0bCyRe1M8WkDGy85QVRZ/YJoCdwTF1O8FJ6J5qh9By37ZZR2tufWvLxLvGBeu7",
+	"hUnEg2hC48rmtVA20th6Z+28FPUg9C31EgmwXSAMKbcm9eGdsE/5Jkr3tXvD6l5sOaSGIhmTWSIUs8kP",
+	"MVUDcedoA5pJRWIqVTcPFbJ1wY7lxHN63LRurfvYXsQn0DOISLjA1//Jk6VrR+FaiDBj4kMCPm3E+/p5",
+	"fSRRd3rcH7E49JEKkAty9eHTJXgiWCcaCI7wofDIIVTpkZm+FvouBO5i3CYRAlsf9LTq8bSSt07zu9dN",
+	"mGQKJwhZ5iFvYhj6MhbSrApBn3qeTy7ptxlDl6Ly6gOR9k7PDnDBoZypfVRV6/pT4fM+UiEBvtaDVBHk",
+	"3++eUoJ0cmEUlgqxrm9KExam3nVADS1IeSmpWc6FEY7p3XvGr9Wo1m3n6mDvwfHjgFLqSJN3j2SBgKG0",
+	"bjcl1tpHOQEOY+9E+R9oFK/kx8fnPi9aeKVoMLI+wWbFdUZRplnZcAhWsBU+4DWt5w5v4f2iZT7ssHbY",
+	"CtzmwNPq88yozxN6PNBXtlhzaL3cpG8m/S1OA/m7kEpP59KLpAXoYyYlvTb29zrP+l+9Aho0SASPpGt1",
+	"CgaOzSbr1v6gnJV0K05PseP8B+WMvBElJCz6pIoJbRX6zkizrVMDxZj6ZNE1xK26PDP5fbk20cw9rk3r",
+	"95346vPy8X4wOWzJbwJJDlAFsFdyxhSYuRtHgwsW1P1lyWAjmNYA1mKyqkerfW1wLJOCxHrQ9dRceCHJ",
+	"bcRmwLxo+rZkR+AJgALpHJW6BPlFsTsQuSATn7NEy9lzfbDnak4tMyr14449ctxoNjzy0Xa+si2GuFBE",
+	"0RvGuzD9A3FHppze0igG6NZDSUcu9HJZRz4uy0Ur9kzrs7zg+4nNUuMVjO5CIHJJ0lnf655u7vdIuubv",
+	"ta3EWpX7BvN3qN4uI/IDQbe13NsF7bcsLPXAIaa61wzaL9qd1D7Ykg8pEmJ8Q5CTkBZyModS0rFx+rIG",
+	"5mNGPuD2dd+96fE65MEMiNCUg1wLyJvROGE0nJOAcqJYHJv2uult9COPGojPy09F37i/PT4bRbHtyos/",
+	"nuPp+lJI8WW+6xrurdYZ+m17HN4WiZOg5Rc62tqBjGSp+/gRvstqXdHam65oP3Prt6AowojGRAUT0my9",
+	"angNr9HsNr3WcVd/GM4Clf5Dqw7TNvIJW9AlbWifhomcgk32rjhsv1uUD9889GP3lrWMh5YkHKZ0Z7Mb",
+	"yezWp/2A8/NggmKFYymJR2lI7Wd88JeIpd1z5gemaEgV/T6KFauMvuFEPUz4DebinrhbIbbzQprxPN0g",
+	"zzpMslupoSGgxDGvaVL5Nac2iqQSeo9g20HQH5PpII4CvepXjAHE84TxECbAya62mwf+7mdejUnTrAu/",
+	"K3t20zxbS/fc081gTCFAWBgNdgVe737pDezbJeI2kpHgi694301b+UHmb2JunLUY/su2e28HrQGkrE+H",
+	"r5jbCU8C9wzSTCZn7Q3OKMIhqWXZkiMx6cNyNn6Q57XaHS0vJzHlG6m4IhPfFmgJydR00h8yth5Mp7zZ",
+	"smITlGUWRFLzOsen9ORs6DIv9NzOcNhy6XFn4LaPO6F3dtphrdNWzYHejf2Kb2GaO7MJRK455apvthhM",
+	"/oaYjdVEyfbT63VuBQpaPq7dFWnKv7NLXA0E3/0BNSvrvoGImrBq0ap188O2BWWlbt0Fx/osq9Qoxwaz",
+	"t5CT5LZqK1U3eX2Pl6TMua4WCoMYL5Qp54GY8VyCrd7x2j3uw3bWvlca0ekr0Tc3KkItL8zYcChZVK7H",
+	"M+tCos+YRewkjZlDKAYAtaUE+6FBfohuWY/7OW0D/itiFHMqFberxIwlOJrQCk1ClWmP50iSYWwOiXgQ",
+	"T0Pb5Avb4ZNYWyiySzqtln4o9siHH/vsLoBeX6ZmFBulFccFrijw995FYO1nb/xCWiRrVslG6EDcMsOn",
+	"MY4UNrbOeLLwhpgWlQzxnNmEpdfnwBEvZNZuH+wcgcVgLa+Vuffw/jhPtprNtyLdR9d5EmX1fJZNq7Kk",
+	"DOTAo7Yv26Mp8kC6rVIYbyZtNylLa+3Mx3kw+Q4m38Hk++pMvo0kTlWAyCjRSUwDbD5yaL33fKqD9FWt",
+	"tSb9B6rYjM4ruvUZO29zg7cikrUm+ZjRHaSOUS2otomQSms2EpC00IZTVhGTl4UEtjvRWzdnA2U1/YaX",
+	"dkgoSYWEMWctqk3f8ppxbQmxME0SOkTwoLzXmrWQ9s6YfdDQBw190NAHDV2poQ/lF/ulfN9S3+2dMSin",
+	"L18a4bRn9MAFMULUKL8BCwT0ijeiEJSr1sYF5fqHGGRZe1sWC9GYQk0sZPNRQHGh+uZJ/sqehBf44C2j",
+	"DXurBj1o4YMWPmjhgxY+aOGvvAjS6JsNtX6ZR/syoDxg8QMraKuPLdcETRjBB8c5bW2SEOjqpiR+tyIK",
+	"WbiGXjZAPDxlRGXf1oeb5AeSC86oTAkG08Ivp1DFaV3zNCNk4eB2vyxkGuBFDrr/oPsPuv+g+w+6/6D7",
+	"H1T3o7rZt8NfYhkkTCXzfRP9TrlcDntDRBsLAKzBcE0jfk4iRRImp9q3n41YgngCc2Iy5UQqMZkYC2JM",
+	"b5hMEQZqpu2MRaMhLTJY4ct/1K990OYHbX7Q5gdtftDmB23+oNoctM2C9tvQmzeafYNaC3NFgbqRMQl8",
+	"jobGpLy24tI+6pGYSuyrPky1hHm7tF5ij8QU+gv0M6akNbXfOlaAJX8y7Ff/y0WiRrOIh7laMmz/bNmZ",
+	"VlcBm6n7yd4mVxyWymuE9NZWi0HPiMFbxkOR9GNxDZ8oHV9OGMIJRiyjvhmesBbtDNxmji/5bOC+Ck7C",
+	"Y9YZtpEvOdfkegesuPns96PF7er7JvDik2yrW2GU/nQfw1qV9X+lRGIwKvlYW6QsvsX+qncKqc9GAip1",
+	"Y3FNgBu2xwUPGGJnKJczLQlS+LChqvLzppbfIBfAAXudaO1A/hADgCxzgltLFgHKBNegZaHFhUnqNxF0",
+	"/oOTHDLloeWDgjZ9eE2uRDlSDMlrydUltLCbUKll61H6snjjHoeZQ2DQNVMy99AXEnHzIFqwVJ5cijjO",
+	"j7dLItXjNvfp46b0EahtHR3samR2GJJvIbLIvBvsyh6PJCLStStVeHf8LOhG5TdyH8gU/KNq5PVl6m8+",
+	"HvYaV2aOIY+LhJZKyEzqUQKiD8aN4Ckt8NxY8GtXsiBhytUHJqOESgDIrSOAVwjVe8TjplLsAVHYX5kS",
+	"W3DJ7lFl3pqqbGO+UrtPKlnvjdgZMCixsIM+AFu/AWCrvmSNl7tCV/1zjtCmHBNLsiDgWjp9ycVYDYK9",
+	"SPV3wmhYcCe0Cumk5V8QfjtqkHdQ5sRkVs5kCpCk381XPuUNhpGIQ5kp26tL6FHb44ZeGFi42Rx58bXm",
+	"J4IjbxMQzVNFAiGVg/wHNO0BTIKpcnqcklDM+HVCQ4aFXIolYxKMKL9m0Af4hnEihkO4I3DZp2lKQw+o",
+	"jRQ7lNmIKnZrOgWuKFX6galMW+7I9vRwMnrhC4EuL2OT7zSOy2MmSN0BbaYgKDU4pdqed7VB73Zoe+Ce",
+	"Bi09NG94Rk8Hr3BoppDczCl6Zfnat8Kzjz2vMmTzuI4SpLb7pez7reOtwkxf1r/arzo7hKr2yhe1oVhf",
+	"cNW2yu5AnmNJA7wGSYmODBShmj4cjaL34INbh2IVtcSADbGlIgPxqV0PGgTQYxzqVWWDXDGltxfxcXf5",
+	"RIkFZw/aGvZ46vyk2sgmncyd/xAD026kHikyjHgkR5BhoopQ3uOMJnGE15EBu6b86DxTW9bPNKOPpKnH",
+	"jfgtjSPoMqCmso+H/QYpFOr6ZKA/vXlWXq2N6bzHxYxZvxEFRpdYvqlVJbpOyiGielwy0HMJs8RFpA49",
+	"KcvrhY/O87gcSW4Ym/R4MuV6Qm2TTDO+9JVNGbavJaAPTq0PwtXHhjALxcm+Q/yEjcUt6y/+XFwTcCPz",
+	"cXucJnYuXmCdN/FhRWGddxxrBe8fOSYWUOBYNOSKjR6Hshz/3dCFvJz2jaFzj+mgacRbmUr+DIJ3ax+2",
+	"kAfctnB4cyW3qZTGt1zPWXxyhshB+z877W9e6GAFPF7C6lk2iUM5tZuhU+bJvgRukWp/1jCXlBKSaA8U",
+	"XM+0nVkKrXBSxdXjkFR2FsLM2gUl9atL5BEhMZMy03VhJMHwSUtEezylHFloPDChc1KHm03i6WIse0yT",
+	"m+nkyCGMBqMehwA4Mme0sDRakhGNh4TO6By91/+yRDiLPU0sIxj5/PF9VRcDs+0vYTYfPDW4v7Sc+XL9",
+	"sQhZDCFBZtqD2Y/Qn7AkQJ7GlhbSOKn5X4/1jGC7PEQQ6IP968ECBKLZKhXxG2M0kOoGlc8i6y88Huc8",
+	"MPmXdASnlYqRhxshH/T55TiP46pLyjFHiFmZJoA9Lz8lo5tZXzErccP05p28+nvQuvnlbPZ75+7X5uCn",
+	"0/H7tvx4ov7lTd8di7f6c8CzQSpkDDwvxXCoF9u9l/+Vg7v0l6a7U4l5mWw023Ky2WSDb5ZEgV7Vqf5u",
+	"w33WWaRVt9wxtaoFw/3p1aLQASl74IeuIsdHJUQL/pl2/b5YDKBan77800i1v16apbgdiHQJAvLJvLe2",
+	"G1Nxvq7gBPN4QiGzZ+SnFb6Lzs+GvJaTaRnQlRkdmwuFqLRp1QuJ/cPEjGP7IO134wngycouJpiRTE0y",
+	"JYm/qJJ8UvcajabnHZ0XIgn67B73i5oqPdnLstDgw5dJBb/H62IcKW2qjxnlmXHiQC5bWxGjREyvkfLC",
+	"DsygcMHqaPT4haEhs8Uz4KHDW4N7XurPIz8bDsnYToQzFuqVPqJJSP4zFYoSwdM9ANGNHl94D/M9ZV9f",
+	"1IeL/KMGWQgHkDpYV/6CwPSPKuIE5FO5WSR7XI7EzDS4nWUMcZBvAOaNEsPpiuXtpkuzUx4l1LBfq2Yb",
+	"7WBf/yFCEQcr72DlHay8+6y8LTZtZZJHy2UqF7SS6fPNxewQ9zFxn28sjHOVT1ZpEx+XMJb/6EWzS1xn",
+	"dSRnCQEdU36ewYn1gfIwjzYEKrDQXybaUQGEhsE9DAo6pve1ajRTY1oSThIRTgNFrhMxnVQNwpzUh5Me",
+	"sUPgVIl+SkoDzux6SYdNtHeV4jZ6ziww62sszUy39io4Cz3WHLpZzc0pOxm6+v5ngRc2WWtYy67EfiSD",
+	"U9YKmk33VQhwipOBVpyBm/XTPmG5a/QU44Xt8GTYpMct9zRoMrczeMXcM9oeuq1BM/DCM3Y6fFVolB4m",
+	"dKjWB8zt0vN7l8jDWiGH5xBk2BOc20grK18DqmgsrreGcl+ApwOaPtLeGayKBnmnMnmgl5iT/kXBKcpJ",
+	"CjKeSkWgTbHgjAQjSMhDrhrMX/ihP0gEAo2rYMaoNh4PY/xVbvbN9+1GG3MTkHJzw7zzQcA/IwG/yaKp",
+	"8jasHDrgoZ8XHroCoVx0A1apqaLtn0KTQxYzxcoismNxi33ftdaCyB4XKSXRVDJpCl0QuFJgFkqYihLs",
+	"+8elYjQsUUhv4MHbKaRq4oDO8pvgg8JvvuvZY9bt4jfYdME61X2HN/JIEU6/isXiB6bMStwRx3XQp9+Y",
+	"Pv2qdekj4bPXlxFfHpsNWTDjfuXrQK9pxI8aGdx6TOcge3p8wIhkCvDXqBdDn9S5AEsMkcgImEYmHhbL",
+	"NWDSuyJ1d9e6W/p/6TY3U7GZJ/SQCNyD5N5VcttPulp2H+9Ddrf2IrtTgO1Bhh/QtZuja3fyvV6ORTiN",
+	"mSuxTqc6GaMX6gX2xCb25CwHhGCWII4YVwQL7rX24FBImTA1TTgLSd3HM/p4Rl8y5RNJ58ATB0gT7Jxu",
+	"2sxBT/cO8XGIfftUwJ7ApVn90RxqZyRTlTb1B7jJlX3NneEJIDv7sTBdr7s1S9nmnjFPy7emqYxss87Q",
+	"Hqs5NTMDKNkGp8Mzesrc46AZup3hKXPPwlfUbQ1Ogibzhh3abGaXZJNmJXNIFQ2YXiSYq6+NlJrI7suX",
+	"bNpyg1hMQ9vGvBGIcc2pMVz6tW5tEtxAnnkmkhu9rpFkjvVVAnRvRvFAwj3i131gx8AZGo9xMiaz/oBK",
+	"BnfQsjcSXNa6x385tYiHbMJ4iDOp15zNbwOmB3LbTU9LbLH0q7e2RF34oBWy1S6aAyax0sZ9IQnusHSy",
+	"NvCMt7N1y7B3V/TW2LlLYoYOFUuIYlCro08Zo6Er86wnXUTdZ6SFEnMVen2aDIWpqsmd0jeWrX+EaH+z",
+	"QXqccixEn06I3eN4uwEjsCvSEj1zSbGTqe/0uG8vXDxE4ih9EwKP1/8/ZRJRflLgkyDn3eN2DwJDjXlm",
+	"cV8u3P+oQX7RO0p2Df6uxxGAZzF5UgwVSFq8WYa2yxB4+hSLwDuH8soph9ItFuLleMe62zwyFJ76XQDs",
+	"p2+cnnxOCsM3I8FKx9lIxIzw6XiATWGXXswMSr9dxBW7ZgnAAdMOpqYwNKCcC/gwCaPBiIWFhqX0Vn+p",
+	"Yy/7/FMO55m56vGiUoJ+pbMkUsyFukgSMwr1mkRMwXu6YWyC3ACgpPT76psUZbGfd8qMmkp9K32IAoc6",
+	"vDSnY2jsmrp4R10CgtwEjRZuDfMBx/1zOA9PU4LQHo+FmAB/Ag3DhEmpBy2jkNkkXiT4kWPQFPYUaIAm",
+	"pOrxhEkRwy4UBIlEy59ugZ9dMkmiW6qYQ+yDnR6PI37j6rUfOyRhkiW3eh2Yawy30a9vf3rz88f+xfv3",
+	"P//Wv/z47teLT2//ppWaf+T0OBckv421i6uWR5Ju3QZ5Cy8UCM5ZgPsXWs0uecZYJ5OwMEpYoOA9bRWq",
+	"ngFYllyoHh8KHG4VBLTcoNjSGX00WwI4ksw/n6g18UWMh3dca6QHQbEezMRnZSYSap0PUteSCmQ+HNeT",
+	"evTVJW++kfaiV/swdpd9Zy5UNDS7/34PWhsulg8ipW4At3UqYR8gI7piyTjiVLEwq+oc0yjW9jBX5+gS",
+	"55+8o2P8U+5We3OPEzbW2zvph3SuJ9FtO57T/rf+JvCufcH7RUYAI0rwuNSvhZe+Kvym2HgSU2XCda0B",
+	"Bjbdk+Err5qewM5odtO2V/y1eFsbLXVfeadNtzM4C9zT0GNudtNXbP2Acen8HrzVHbzV/OJ/XJ+1UC+W",
+	"fjzyKVtaxPQ4BA82W8i2ACq/CHHT9rOTtOtlGhKb9Wkcw7sI6D3NHczShU4JesK1QewXNqBv+NeoImNt",
+	"5jY9EoILGqge1ydguTnWk7snnraLTXk75cRf3D9++mwh+mPK5337NOk7xA+nKBpYPz8I8IjzP/TFVPXF",
+	"sJ9ALskxbhB64Vwl86MVtnelzNrSAj+IqzXE1Z5N48Oc76QiMkv1YJQ+nSqZfSioZTsT0vPuNImrjcuf",
+	"OSOfP76vojYZ05BhP720BDdtv4t8KbbHPWRsaHYtAMXDkIXnBMr3bFIHMQANcpnHPqmRkHnS9SIIqroi",
+	"B9pkfNbvt7eakfKqRVuB+J/27+rs9p/e4Kfm+MdXk/ct+fF09q9O8OZk+PfjPy68eyoQ7718lyIIOxlV",
+	"hRBp6xCoYj6YimWFE+lWzCbqS0F5lrdvjk+hMrVqq+okUxgivfz8yfh6tmZ02buj1V5dVpn+UGXYwTyI",
+	"TUVzRYXwJrW0m/Qg0puLcS3A+1nzIwx1wYdgYT8Yaa2gR/fvjSAahYr2yq902HOr3LNJuvQe2SGzX4t8",
+	"nMbMZJhSCupAhOyoq12imFGJ+TBY0j1e93Ft23RYiNwSDJRrphjrOU8n/RXyF7iAwQ4gnF1TULB13/6z",
+	"j8d90xLDOGVqJkjIgmhM4x43b1H38dS+9rQmCQsiyfwj2wV/QCUjdnPAsM2/++NIjgGRd3ROzJYgZktg",
+	"tkhw4k+EVMBwOKHza19fv7B77PvjCZAHtDQfhtgM7gVTWsw0mgEuRNpIfS3Cj2q3Ly/Uts21PCd5tr3o",
+	"+mJkHN+wFjh4YE/XA9tUB1mjDbPkLkBdq52tSxrcUC1LteiLuH4sXnhOpHaOaEwUvWPSsRLQpNeISAgX",
+	"nNkG5lheax2ohFGI9o8r/CR8xA84tEdiMMCJWSQRuI8+4NGIA/YNnMbPCSTB8EGzV7WYpdfzAUvIZSIU",
+	"C9SWEGhF7/pRCOvTtup0O/R44HaCk9A9Za+G7hn1Bki50xnqJb1elcpeSvRzy3CNUv187fg3UrNfeOU9",
+	"Fu/vLHWqivFzX/RRi/Kf6O7aams8YLH8QaiVC7VtPtPK8vRFhpxDnfqzr1PPf9LdjMO1K9dN3/zsuecQ",
+	"S5AqimPtKE9NoV2uhr2ySn0nSX2oVn+21epbLdtVZeuLom05hlxcarvZ4weN9fAa69vQVo8U2N5i/335",
+	"kvBzg62/pxyb1DvN1koWClOcvT9lsxtJ10em/7FJiXZu5A9Yqn2Qag8v1dLS6IN0O9RI71AjvQ+7X80n",
+	"bEVMOMefKEl9yqP/TBnRG1ge7RLv/QRPfUbteR6UrKL2CKFO/QXWj3TC9/+mAp3KrNC9xTlX7aTVMUz9",
+	"qZ4Or2htm5X2jAKHO+7MLSZnnXCdXjaHaN3XFK1TuKu3V9pbxer0lTuH6rYTSIdI3XOP1G20ZNcI1Fmh",
+	"VhWnM+vsaTm0T0c/fBO64XFjYxus+K8lNLYH4f5oZuYzios9HTGyGI06iJNDMGr7YNQOZu29YShJpjyE",
+	"Qq6iOQteNFACGLd6whJcxjuEqB6vn5J9WYtHtBtyFRjREot+HYhE83JVmYGNWVS/eHRt7cjaNxVUe4B4",
+	"2uYiYXWs7SnE2fa07Ddds88vRvdY8mHDiV0jvncI7X1Fob1tzZ9tAno7x/IOcbxvLo63xxDequjdU43c",
+	"PXOt8bVrjEcN+H1jsb5HjfMV9+Gm2+P5hfqeudxZCBMe5M8hQrhVhHBT6xhmIojiCPdrwiYiWREqRNJs",
+	"PMshIg6ZVGQYJVI5KEIjZZuUIxGpUDSW58QfJmLsv/SV8C0ZupBA5y4heBCJEGgiYjqRK4KHHwuj/WgG",
+	"+0iRRDNXxZdgPJREcCIS24FgFEkSUmgtn0rBVK54zYrIo56v8nAjCOblcOMGY5SK6t9wlCkx0Kphtr2K",
+	"YSqx0SD32N49CIAvBQOkOeJrb3jMOmE70GKdup3gzACUT+jxoBO0wxZrDlOmrtWk1nq49il/WoLrlCel",
+	"1vWc2jiSMuLXfcU41S/QdGriptZtNz3PqYlkMqI8PdZyakhHnd0BqaqhP1r2Y9upTSW9ZrmfOn+VNvRq",
+	"uV7zk3eW6aVhxCM5qjypgyfppbW4BPXUndBXg7R1lduhrYF7GrRDt8OOh/ZYxqPCwv5ASyAQKN2pZEnX",
+	"gsbdEz3jlcSJiZjJvt5xFKyKdrOF05CseL3m7/l2Xfpi8HyBnm1xoeLsKRGzhPKA9ScsCRjSiOxEslYm",
+	"fe4PRZst+NR99MdUYhDFLmoiO205fWYIZaoZoUoj2b9M2RR6AeMNQcsYddRogD6qX11qySfPCR1IxoHW",
+	"SQIHL5LbQosYy0f0gvghG9JprPooTf1zdBX0rbqg/oDHhkwnBPpJnJtWivjIrvldiZDODZcTlzOWSNLy",
+	"WudkIuIYvBMcbYNo2/APMSBU3sgeB8ZdyWIWaFvR9DIxopAMRQLPh+VfeF2IaMFoe7yOu8NMPno4zN7j",
+	"hSQorWy/j2AqlRgzrSZiMSOROnJ6PGE0lJYUUmmZ/0Km7OQvzB1Q/xc6ucA10NQk7HGz/1HbZxRb9jbQ",
+	"WidKiOn9oqIxk8Ry9jj4TfBF9VUhjeI5kXMeWCZ+y4KO5+ilw0JD6tWFb4U9O4z2w49j+snYxpXm+x45",
+	"wMlltLn+bpbKGE/oR7w/nKppwvSplpmrfXICi8rc05yqhOjHgl/7Rw1y0ePmAw5pFE8Thl1jZO7zE38I",
+	"1qmfzU/CqBT8nBgh3OPQo0QvqYQlU07qFALf1kKDBSyDRKuRUpYsjK6WSbZHzdWU6ahFQb+T3N4kHdPa",
+	"sB1nZppsbkB4aEAsWw/esvVQZjx4y8aDt67x8MTsAi+n8P+jpfgW2n6XJVLlqtu9hWN68rH3byFHZObV",
+	"akTtJZiuTfhZ2dpmxEq3OE0hlfrG7zLXt04JSm7IH6XC20fpDY3jwDFGdsiYXqMl0OPWaNR6XG8HEnFD",
+	"R1v39XnoPUu4rf77BZ52TnzgO/dRt/oBOK4+2qBawWp9o88kkbk24mHEr7uEGnXtxuyWxXDPHq/7BeHj",
+	"O8Qvyin9y4LoAa7+RRHnH5ERlYQL4msDwAc6SP0v8zjBgTqzKNj0zYsyzHe0p+qLGx+MHHMPYkUFdt6D",
+	"PgaE/WdK4yMDUIhUg3wGA2AYXU8TA1nI2sC9kNb+YXraABGUesm2W+BsRBWZUWmMCFKHNtfwa9H06HHT",
+	"gtQhpv2Q/nrYse6H784JJWEEXQB5wAgdiFscSiq5etyILmIHkllXOH7g1SZ2VvQnTR0hI5V6PM+0Lcs0",
+	"/g9M7UXd7yuKole52SGRhAVYhcbSx2rbSfTvY7qX+APO8oKWf0oBCGM/NPdoPzT3E3zwjp+ikdH6cpEH",
+	"fHZZFGuN9mrWEcM1dhK+YqfDM89t6nnSq8o9Y52ha5vBnTFPr7GQKRrFte6ffzm4ebp6cTg1LT1r3fI2",
+	"a05tElO+2LFCz6ZZyt4QnmqP4QUgp/rQkbTWrR3XwBs3DeGaTs14dWaDmMbo2AO+o+9/Ss8GrqUW6NDj",
+	"AbTX0AvX9Fgftlg77ATu8eCEup2zV6erLkkZEMaMyNvA7QxbFLu2hyLJDVJLpC/1BWoRvxXasdXGxsXr",
+	"D29dWDie53mdlrZFpJgmgR4XqhlYXmXLyKlNeaT/+cN3teyzLuzZpU9sFNJevm7HK3ze1hP9vMelsb6d",
+	"PII3+DVX+gVoyZFFQ+5A/14KDCgN+m0S89u618IKC/9lKGYcOleu6r6waHoRqo0zLUsHQtxoy9rG2OSI",
+	"MUXqaFc6PZ5u7CU3wCHsLmDwFDD9tTWJcTTOzG0mLOlxcBnSfBuYUPVhIv7LOMF08Hl2o9SPsN3xz6Cp",
+	"lh4ytIdI38Mns1EUM9MDF71bbXcnU84jfg02OLSDiVSPo3tTZl++MZNXYWRuYH/d8rAhJozfjWNMLElX",
+	"DIdRwEIRTMeMq4acQCxST8w4bsB/CwZb7fLHRqNRnqIaRJyCdbmYpCrd3Pa7OvCZOaFK0WCkBwG+Rphm",
+	"+6wceCGNI7GQyn+N7+q+iWQmQxfXl5/d3rdc+UP9bfSzsDGPDU3nnpK9dnb5OVynL/tbr1Zc825mhLmZ",
+	"FdO4i+Vdr1aYs6UZ+sZBBrtjBs0eqZKApP7P91f/PHoMQbhGS9IoGC3kHmTZi9AQo/jEJExSx1r72lls",
+	"PpWGDeLb2/nQ7l7apuMmwYHZg0iSOoT/ry5fSBIIjr4xykgtKyFJYumvDLd71s443yXc6XHb05AM5tAL",
+	"S98AvTkSGdk7GzHo9o1y0WZfzk1/X9nj0AEc3G45EjMOw5sTqSj0zLDNszAhYrpc2GHDXB01evwzV1Fs",
+	"3PawW3xxh/iThN1GQntqgquR75Am+Z+1nPu9dWfd1d81dics27UsT20Tm7m2PRrkxP5rXe+ZxnE/G7lp",
+	"bV3I32FnitzklkPAlrzdVa7eVgCxiu92b9fXnYBiz6PK6aMpKVyUMSVt8u6Vkxu0ZM2JIz6NY8D0YIYY",
+	"M6CFTdrjdRpLYYBN0P2OxFSx5OicUBBnZBIFNzITmWUSp8cxXzjlN1zMuF27GPfUAo4L7MQnkqIMIVPJ",
+	"pBYkfsXC9LXwgi6tTc8zNoXJVbZsDyGZNWm1Vxcarh41chDZXFhbryifXE9pEkobN+1xqkeIHViUkWwA",
+	"oC3NQ15OqwXXI4Bov1R0b0kWxVSqftvDhqKrpEyrcVzbUbY8IMj3a9AWpnXsvZ9ohbI4vldZ6M+YUxet",
+	"B1YX0H+I3rLwawUYf2PwXyxo2ItuNO6ApDwciLuXQSyCmxWtY20TN//q4qc33/38z7/preaTesdrE9/c",
+	"pB9G8MKhny+aIJ+09Z5LbqlozBwyEjMypGBmJ1NtLet1Z1NhMxrHBIZkkT3QhNzY5MaoBodA34z8Fxom",
+	"QdPT4VAyOOmGTZQ9U7sDAypZt8dRiWuNpXcmPlpwfWMM5CUM8gMm7xqpCqv7Ct/4NczartKTixnKkleu",
+	"11qsPcA36ktYw7LWffXq1YnneU5Nv3lfv3mtW3s7TcSEvfyOJTEU1ABuqXDP9ZVH/tWuVKoxSoQMnojf",
+	"qVF7jgZm4RV2xh7utEs+2GLUwl7BPTAUyYwmennqTUAVobjuKQ8dMBXBBw6pRcoZb11G42lMFSS+4UYO",
+	"ocYLB+wcrnjbCjqZcq0uYAdSbPoPt+P6sRgTXDhHP7FLZtr8IgnjbKZ9bBxBUypXDF3ERuL+5mHaZxLH",
+	"MKKTCeMOHJnyCY3CFA5IrpmCoEGUENsEXjqQzjet3y3mz7Rfh9jkWzMLLyQZi1sIHRh44IIcsCh4iKZO",
+	"uXSIFGje93gqGoYijiGUuigaQsGwb+eUh6JCRFyEt/omS2JiS/vU9JtvbrWJzVgetOujnkW9RVpBO+yw",
+	"Y23gvdLG22nonpUZb/aFnJpZWukdbLGXezo4C9xO6DH3bNikbnb9K6rvsJBZXqwoS9NvJ4XEbcttnRRO",
+	"RFMNM7XNVmerCS4TkL/p/YErHGJVRq3Nn3piaEuraGeR/MHiYwoi2Uq+ja0alCNuuinvK3EyF5D0Agzb",
+	"0ThmCRlTfQJzCGeztACqS6hhQ4pjR3u/pog1a3CvpYvNIssXqWxrkO+jWLGEDOYWVQWddS32V4601EE7",
+	"BeIUZAaB0AzHhAMClgKtS64ThqAzDLNa7XHkEP8m4iGAxIifJW39BrlI8Wrp++JjIyV73Gf6A/WDmErp",
+	"k7qvEsplBEEFwMprMWzyRQhHHsxzqYko6HE5Y2ziAA56THl25YxGCFz3L3+++tTjuW9lcnHZF3v5Z/rv",
+	"vj6SMJXMsSGyg4kpwD6zpMezt0gwtBOSSDnEl9MJSyQLAT7il8np95FUF3F8hWP4OVsuS2GIElWfjRUV",
+	"TGQBgVWIJgMrWVvGLIzqCi+vKv7KDceSXenvXzUYfWzrofyoL64aCM4EXvFC5sZVOS8ZoGATyi3nKXPc",
+	"U6XYeKJkrds6dtaqgs7tulq3lm66CqgVXt7stptdr5UWUSNwymPQ0sPtDNqBexp2mJuBqjxWc/Dbd2up",
+	"9VRzMMwBQ8jai3TJm7fv3356S16aIg/Yo13y90+fLsmx17a7RCLmaAGshTCtdQwCfalKIj3l3nbwkhSw",
+	"hXJtVV13OmVFvAiGjji7U32E09a6NTb/xx/v/hDRhz8u5j9F3t2HK2/+06+/3H14I2bwv+9F9P71Pyb6",
+	"nJ9a7zr/+m988+GHz9Hwlw3crYWddX+FWX4/fQN0Z0uqWULXUpnVIOWsg/Sn1UQTTo1Oov4Nmy+ZDNWG",
+	"giE/lIwZ5WyuOCeZ7i+qfH0krajSh8SMlxc6X2Vv8vCo3HvO/MAU1VIMrZQqHG/qqT2k5rtH4cFz7QTn",
+	"atKqBpGH9G2oZ1bNQNrpOqa8klnSwPAeh1GSBiq6rdQ/VoGso6O2QkUOE8b6KolonEbZh6ArsFU/BAni",
+	"uVVha0r8sVmm+kXlSEz6UDdhAIae12p3tAgCeR5OWR9SHzkv8LiAjVyTe2QiEkXj/jr5BadmqxezSnD4",
+	"irZEsg8lkvqXUlxut+n95dTELUu0f3o9qHWxalrk/tZnpIoPvjEzeNH+JIkCzMyMDd616TU8D75gkpiJ",
+	"/3z1Rs/RKgYUuza0Lre7SHAlpHCtTDVAzDzA0+scn9KTs6HLvNBzO8Nhy6XHnYHbPu6E3tlph7VOW8U0",
+	"yA5l2kZW3K83M/Hw7WjNrXSj3eSr1OTq2qhf0U+1xcW4b8jnj+8dYleSYzSGA3LTIcE8iJmTq/k1pcD1",
+	"CUtcvabLa4PPidskUw7lUBY9qTc9CacQ72OkrgeihQ9hPDwq5VgzS2gPoJmDnD3I2acsZzcUqtX5ZTh8",
+	"oK3aKzpepmJoPyJ7F5hoMSqXA1HCTtqKo68MinUB9AV21RNtz49YcMNCooVZDk8JIU1MxKhcKLTH60DP",
+	"au/QV/SGcR9AWMAITKWciSQk46lUZERvGWkiKqp12uPBiCY00IO0qOtYzFjiBlQyEjOlWOIQysl0Min+",
+	"aut3w+g6UpbzwTwKWB9mjN74mPsuvF3CAi0/4S0EFIHqOw2EfnjCyGQqRywExpAs2muiq6nW6nEfRUk/",
+	"91l8gKFm7wvpb8lozEIyBbCpGjG+mI2HgKw0JCVXbz/++u712/7Pl/3fLt59gjhtNowuCQWHEletgPW4",
+	"LY+Jd54lMknLa2VIsVw0XQDXSYMce60e940sm/KE0WBEBzHzMaSbe+2Aci4UkXSeQnLhm/Z4fkL1MmmQ",
+	"39ahcyyL/yImyki717lV/igwtBLpP9iwf0vuHR4U73UwdA6GzsHQWcvQMYwyq62DNP57EQRsoqzpcmD2",
+	"/Iqhffqq1lof+Aeq2IzOq9GAqUoUSWoDPKjrnzcJ9VgxCrCdYVgKprpiUGakjbhrxvXmYGFm3hSMQFLP",
+	"DA0fxtK3J2K+mCRMTRMOWB4BhZg2at3yPCK0kQflfFSbL45FC0GaH/sbGViinAYBY2Ehb26sM6knH/EC",
+	"5wamWG6CESQvSa6FUvov/WC0E1OjDI1ELE8wQHqoJVLSvrCW7KROl3MjR8AgwxmB9KEW4YIbFNf6pl6D",
+	"vMmZeg4ioFJrj1CJ9HDrm32k7r8XaE34Rw6ZQUkZWMMqifKzk9aZXScM4/hFc+2j/ril1tpu9ky6Zbq1",
+	"f950xpdn//nYkp9e3f7Wnv9+Ovhplb7aVNPkh72ilUlue0G88qBEtlIij8tSJRmKqS8jkTPM214F8XdR",
+	"HMs8WeMLmRIeAd0kcECLoQnQkjoGaPUF1mI96nEZ8QDP19fNqCQxlcqQLDl5mswuyr0srWfeC1xlhLtm",
+	"CVdJY+aYOYZfkOMpENKQaYJcnkU8BDIsy5dkuJ3UTAvPusWuIkYVnQc4RRJFb1DBYkyZzqHoCt1NqCNk",
+	"M4PxjRRQBEyVeXf7NUAsiqmCOYv4NdJd9/hPojiLOHnX0S2DgnM2nqg51JE1CBZpWdOdC9U34gz8ZpwQ",
+	"qwns0ygZRjxSzD6kx/EBSEGafggw66uJIo3Meofvch8o6jW+/+IbV3fbg/kr5ERN9U3q1pmc6ECImFG+",
+	"FuanlJdyP2lUcH36ExqFBU+o0hEa0BiQtwW3qXH8qvTkcm+5s+AtF67a0n02SKETehx0QrfNWkO3Q5sD",
+	"9yw4Dd1X7GR4TDuDdtAKM6SQWS96BSC1KYOfs2FmRwAkvcj5lHqVCPTWv0wHwIaxMDnt8plU9K6/fLrX",
+	"aJXPZdmdK6a93FntLPR/4GqaGERSc4CYJvd4eOK5Hfpq4KZEVpaUaqkDol3rNvyykcnwzgr2CnshFTXA",
+	"FAH5LiCxE9M4JAMkkDg6NI16TFtAK9FU6HIxWxPQvBZiaRE4u5LGpgyWWQQ2O0TABTTWWjDDKOdRw5yR",
+	"uuG+tLhlh/gZhFD/lQcRH5Exo1wuYpgL6OVipB9dgrQ4DGDGEOE20GKLISbbQIhFYrHDeQC0BQsjkaT/",
+	"w9vCzXNYcktXAVTWC1i0lfiuZ4Qvfg7A2uZ6IeZq9KyXMf5tgZ5N47E5FGwuSNt+IojYNGhxf7Oj5u+1",
+	"PSBxvkYo65dPCQOKh5bK6yeYIK6UuStKinOBIieNFOUCcejAFaNwNBeDWwz1aWUFFX1m0yUkoIneQ8aB",
+	"y7LB50jVYXg9QkG4UKuAQemK3h0hlFUF7Ed4tbcUXsW5WwDy3x8Oe2aCrf379oD8Kqs7XSwH0bUKzZLN",
+	"06OKLefPVZ+QRAuMemtuJjDCJhRYpIwNlpd+tcXE+0bw780ELRq328X+nuHk3Nv/J62nzN4DvAgHuNyZ",
+	"DVzaZiz1gr/S44WixyRfyWhZ4sxNFgOjWjh1Ce3xrDQ9d9xPfwWCppGYpZT8JGZDRQZsFKUgp7SSP5IE",
+	"21hb4kkaxw3yLsvLGDhRSQ7Ggc41QP/v59SsIllK5jz1syz3ZMLkiEiG1PRaWvd43c8ljS4+fXr74fLT",
+	"lX/kmBaAbCJRSedcPONOGqzUkrpOK06ztB60UMprcHgpSDgNRcIaPQ5or2wZcaH69kNbzizzto5lMtXf",
+	"L9UV50u3yIpE/UJZaW7h2PSfkWiSqR6HjgCRglmq60EvVJsegY+av2xEkZcAysGHiRj3eKQgi4eUBsa+",
+	"MWcj/ALX7NE5WRw0kBH2rwVnfo+bLgmlsDDTCtDOcATtGWLBr1mCGco6EKakrYWQv+Lyc5lnnb/xUYP8",
+	"rEaFymakRux4nbKA8kctnu63p1pb21NrVll+BWWSJS/Yyl7QnrO9Ydbc0TAzG3CVWZaO9+HMMqdQo76A",
+	"4LGyrzxIlruHv4EK9hsHGt2qjDRs/72S6sIdSdp5Zy/m5j0x1klMuYuIjD0nWZH9h5JJwvJEOFohUi4Q",
+	"/IoKwZ4BtJCQvgM4idYl0hbRGNg05D4XugYCYy4CptK+djE1ilR/Wt8h2S/4zPSnKTeMtdD9Jz0L2muo",
+	"aBDDmSkSE44BOtFcYMlixiJkcaH/D9wK7903L9gXPJ77ueLaF7LH02pawPdqYwaPubeR1M9H5l2HdLx2",
+	"foD0lkYxHcSsr0TfXAI9+RBljtVB9Zy5wO4m2i496vEx0jIJGIeddiTjxmQ1GJEQozB8x1GasQ6BPLzH",
+	"8TD2dYokqZs3hDi0yURndyR1vUJcOMHJ2M9u8xVVwGw0i1RgwOKmGTTYuPr7cuCXSlFFHDmY9Ugt2ZNW",
+	"1ItY9PMsToIsyoWCKxiFjW6Sa3EPSL3wTX1Sb3keWFfIUZKH+YRgckR8EZTkEOi8lEcW5Zk+jCV71CBX",
+	"+TQ6DCIOC69g90NI5zLtAYmTzYXFIJA5U4Vvh1/NAM2yW/Z4IXdO6tpIIDY7DwsW1hOwUM+RLCWIhTTv",
+	"Cbn5HtfPtBYUAKjs+NALWGhNlbDckjKeAXwnGEHMpEwHWfdp+MdUKuCSd6xB72vLLVI+iSPOzqFyQcz4",
+	"dUJD7ZQkTGaANSoJnuxAlgPJs8z1YPX9Bkwz24DtEa9oFPllTPnjoOw3RGmv3/I/phxf8UEw9+YTYJvJ",
+	"XHuZf6fW2gGZf0DmP31k/tr76Rczq7inwnsg+k4alsnjZk0n4LURlPisA3zym8Hgl5DQZSb3BHXUvt2I",
+	"TFw8FGI+tdO0RYgmIChnyeLYRPkAw4EOgD0bbGVjPPrnmQuR3i2SZOGKzCMwxY7puRaxXmFx9nhmcpZX",
+	"+FtjNL1j3W1Clw3Z47mC/zUsUXuHRzBDl+xPE8ns8TXtzwXz0oHeUXqlzR18B4NtDWIajVlI2C3jGMbU",
+	"a1hP/AxajN6yBBye1H00/eGBqU2pGL3IohnaJZQkVFun+XFxMcNR9Xje1jxPe7AvIXG1H0OCqSIDFogx",
+	"+LlozPR4vczGBNQtJ2I4zKC31uBpkEvrHiFU10QdzSTq2ZEqYSoYaSMaLXCF/Lh2GSyXi+rFuIUJ+8sC",
+	"AOTLmrFFpMk2KvWBzdTMIsnZJu1Gq11qmsCazpE0QUCSwv3TVyVt4vamntdmpKU3VWrBtBzS9PQHbzfh",
+	"m8PMHmzkg418sJEPNvLBRn6gFhQ5AOS+TWQphRtH/GbPJvKFSW0Lzlxg0NfPQKUfi+vFKicYNZTWkogX",
+	"jUwUfZA4BzllEtVY2kkoGbIZGUd8qoDvWSzCBKzecEz6G4uZIFEOLJPQt3OhsgdGGSHzPEq3xuqqnSsp",
+	"3usp3FWjYzBclgrEE0ujfr8OeEkn0cvWyyicvGR3uL7cWFxH/P8rlPobHQRas7dOlF7l6vPHd3/7n9b3",
+	"4+B/Wt9vkCM0b1whBfXHPpRBPLMi9w/0hhEKOzaIo+CGwJqBb/mw5ZQGlbFvJx3vWhA1pO7jw7T676PV",
+	"6xN/TPmUxgZvZJqGIF7GZIGqi+DN2IEHCVAdEUQGhCsmWEWBD0F3GrsEZwzxGXAJoU/2dy60ISVuIz1M",
+	"FvqHqvU1q9bNN89YBnfxFg+0PQfHZ5Xjk/bHgRpL8++FbnWtQmvTJdmjvwXIngP5z4H857k5VTs7OEZa",
+	"78bHeI9toVXslwcSWdinDcmnwtd2q9GCsMfzWBRgNqxA9OQPFJFB+vXgXHygPhV+KkP4LEbOQUL2+HLI",
+	"nGwSMc/4EmxiAkhV5kFcEcwmS7Fs001nKZid4S2mfCpZiGM0iA3b/9aG1+vL2As+R8DFgM2FiZhnWI5l",
+	"FEaPl4XIMXGSchwjqwOPtAykyRzaxI1NMitFi8Db78CVWIh9f2LJ+HHi3nmTgXKtpuL5+i6iHvcBpHGw",
+	"ww4B6CcZgD4YPd9eJLnEMgFV9UB2F1Zy7NfqersU0bFvIpWYSAzzLtIWm9oe22S1EMxJ2NgacqkBkjAa",
+	"uqCsrxNqoNxpWAj+gBIxHIgJEeWDQlnpGdBjL9enWcplG71B0o2q2NDRIf6zZvznk520QwToYHkcLI9D",
+	"7OZgxjxQ7CaVtA8avZnyh8kNfaA3rGhG2CLgtKhnzfxPOkJ/RXLHOaR2dlbtn+1EH1T7QbUfVPtBtR9U",
+	"+wOp9lTSPqxql/SauQnTQmBNHk24BHMX1FZsWui56SRwdfkCqxrIfwVnDhlG19MEy4PTXAz8BNSTPQ59",
+	"+/9m3t10djLMyEcAyhezVENCcUcdWVP0tgfmk0kiLOcN1+69mk4g/SARTIIsKUmPWzlFtJwy/JomGaN/",
+	"cdInvJAEFBZ01mdjaTIOc7wQFC3OAyaPIHMTxXMi5zw46vY4HqTX1wm7hpADldnokWobuVDsU4IRTa6B",
+	"MWdM7yy5KOJR6O21b/Mt+JRbGk+ZNOq/x2GETvomdCwM7bZ5H0ZvzslgrrB78WwkYkZ++I4kel9o5T/B",
+	"mEyu7oXr6Q6YHmAC5g9UWESqZ9NeR2n1AzCh6z9GNLH1H5EyxN4LzSyXelnqG+Svk9ktBYe+XVNT6mtq",
+	"kGkcixmFShpkDIeBpeUxer6giRZT5p3GQir9smmVSo65HZYLJI8c7Eumj6NuqeBkl6Sub38rovAoLWUX",
+	"CTTA4LjiLAENbowxY0icSnCPvZBOj1s7LUoIn44HLJENglsAPq9vl/wEOJsYtoEL6Twz8EI6fyFxGZB6",
+	"biLyjeLwgZDz42zxC0PuS9/SvrYpRbJfrtHj/7j6+ScymNuNeE5eX/1K6h+/f006zVPPIZ8/fe+eOgR1",
+	"jR4v1Pf/8/3VP8EwHjGm0k2rX84haj7RK53FscTh4LWQgf0v447Zq/ntBHehMLOwRaBU3C50PT/wDtc0",
+	"4lJlxPzF5XgE89bjPpJs/Q13Feo4/5yYn30yi7jEdWIPOmQwVcA0ZH7AeYNFKGFe7b5Uo4RBoLPjnTR6",
+	"/C00TMcbF1gZob7MyD4t+LT48GG8vhK+nWtb4WWzq2BMEinIkCakDmfSWHDWzcSP4VzAvDacf3SO97QF",
+	"WOZZWNNG/Ijf0jgK+7hQfdsSBpPO2OAP+c0j3h9O1TRhvkPGkJceUU7aJyco8vOnKiEgBe43ehx4ZWac",
+	"JfeCfyFHrOcSCs+0DBBxWHALQ8EQB8zuIqlIveN1jsoythmD5Wctfz+iWruHetjP9E664VJpgS8GK9vH",
+	"zZk7y2zLoyp6YqBTKmX7T/W8U2N8OgaNnv4Cz9GK/d6+7N/DRwfgwtVlpnCPzrOFlF8aejm8MKujyHBX",
+	"4K4vexW9dsqbuYfIE3XvWN/T0qE62qsHIQ0rLzdy/Wf5KIF9v2yUSuw2RuRfjSFHgy2UzlMSiwgnM5UE",
+	"Ru4FIyGk1gsgLo2atBKC8jnUJFauEDPC/KDtegCP16kF8rbm1O5ieVe2InZ2opcaLMCHXlgQhhYsW6Gb",
+	"+5jATIPv/B10eCRNzyM/fFfblnoLXUa9DWvd1Nk0P9dydnR5VV7ruMpvzGEYahevP7x1YSY8z/M6Tf0F",
+	"zBMXXyLv03qZm9wf07tat53/QS+DVvoloeJaL0RrKkYGjninbfflgVc2jNDqrg/qzjyz7RV/hOdqd3vF",
+	"G7Zyb7g8p/l3bLbXeUmtjAuD8rzij3Ce/tFMBzwbvX0tzr8DJ10/vVtrNdsQNFKiKAnW9rLzKkE7Q/md",
+	"ccvDhpgwfjeOcUtKVwyHUcBCEUzHjKuGnAB5srZHxnED/lvYSrXLHxuNRrn4GUQc982SAKopdqde6j1e",
+	"uJc+zwGHRM+Ek1sbDkyHk59pJ/8dnOLsOsUv4BQXhFNcNE72gR1ccI5dZ45dNNBKlzuF5e84jtNy2vo/",
+	"jufA1nI+X71xFrcPOirOwsJyfvjO0Q9vNdtwF70c9DrRa1Uv4mbb0Yu+7I4tMAFWENCVRVPQLHa0Q6ZF",
+	"tgNmrTFcF0Isr1GMum8iOREyKufP+14kcAttDOh7OMSnStFgBMi6lGFUaxVIhkPPktRsS3EigMnT90CL",
+	"o6j4shuew530jf6Grvs6AtM10tDNpLqb7aAGqphviMfvZK0LUNHTQcyeRDcV4JTgoQk74CouMKg+DZZ8",
+	"JRI2TARXLyHWIl/+qcQN49W8+L+BR0WyCw1PruF4RRa5zx/fN8jldBBHQYNcaNssSphlKHOwv0mYiMkE",
+	"G6ljFB6O6EGAz9P0iA9/IYlsOf19Ooif9Zk7VxIWCACxA5jpBoXZrX4WTkdC6LWTCnu1wDaJqxvqvf51",
+	"IqYTe8MLzBGQ1/MBS8hlIhQLwKplajrpDxlbr30YrBRtJLd/V2e3//QGPzXHP76avG/Jj6ezf3WCNyfD",
+	"vx//ceGtr/PxM1Yxp+qDCyL/I1UMer242PHlngB7errtD5O7wUc2phHXInTdm2RXLNzIdJtd8yb67O2F",
+	"9qbStLnGM34Q3AjRNQLwn4T4QPncDEruIkBZME1gdwEeOcekSrEpoNnkqdhMt/+C4JyA5CkTjQvl1jl5",
+	"RWA1F/X4vQu7lEQet8Uq9vgxvXvP+LUa1bonHac2jrj9s3mih6z0zNS6tf/f/124v1P3v5571nf//f/+",
+	"P6tY+HOCPLG7ozyN/zMcxzAtiFutlcxMuOlMmOpuAOZbVtM65YLPx2Iqexx7CUuHXFy+IzdsLiHoYgOI",
+	"+igAJc2lmLDPIQx7PBix4IalAcQ0mU/5UvtkQAjYi/vAvuMfnZsCCIz+FzIFMg0xplBeSHHYlERG2Fqk",
+	"LR3TOYRTTV1JMUtaZGr1kX4y4tcwjPHReZ7HCVCQsxFLWJZFyAASK3mtjhrkgmPgLD+BJkyN7QmJadwI",
+	"9Eh0IG4ZhOoQ3E8gto5K1q5vpNlKkZr6I89GEDgZsR7PDhRvn8Wvry5J+qRi1Qk+DAaSsOHU0ohimBEH",
+	"1Idz+uwOGe59Uh9GLA6Jn8vj+0QkPe6b++ofAANqB8L+M6WxjbLC7fR4DCFWhC1IHcKF6vGO18IOrfjm",
+	"g4TRm4zRiSTTmOkzyYTOtYEO7yVvTF5AfzHofYrUVBF2ktXvhMT7sGaB0RmiwblWnu6PbO4jRAN3PSQF",
+	"gAI6nUUIJt+wubYGYzo3nLWGxxXwIhhRx/1p+bHGImF6TVg8SeH19EZK2ycYWAjlhhmCTiYJoHTNcvDN",
+	"D6Gf9mMQvKcteuHiIej/CmzD4NqkTFaGthhgMTkcjskf9viABjfXkJ86R/yK/iYXnKTywrQeJ9cMOhEA",
+	"XqAPcsbH4B019Uz4WlTl+tstSjbIhBr+N/gFFiJMY4/n26FrtYNNKfCu+cB+1rPdTzs+ODAnNhauL4H8",
+	"nsF4wNcNxCRiaR8IY7efL8hJLViuBWbv0kXeSO9TFgm/jGnAcuasfvjmWJ1CZ9mPVv3sVM2Uehxw1ZQr",
+	"7KCjzVBt/cQQBPpfA8do2AtTXfgaD5D3CqyP9fAyBdDK2kbmXnqgF78A0pWsV4jV2rgQ68FwTiX+xyjS",
+	"28jEVwMF3SGMleTUVo0Bwne2YQKwlumxtIPWoEm9M/d0+Iq5nfAkcM8Gx9TtDNusFTYDb3BG14ZHbewb",
+	"FdbHVuHozfycksYReQlW69Z+v2n/4+zO+2X26v2k9Ss//i44/RA2P6rOv+TJDyMPLmATU2i3V2yU/U4r",
+	"sVFpp9+1/TCQP1V+mD7oaJ0QsHBrlJNz8N2+HtjVJj7lI5SCfUk/dks+ocz1/fMv58/axST6kc0vpton",
+	"/L9/61++YzRhSfpLwUEG6yGz9iFanQ/RbeAzZ4HFXLQxA6OV2mKVscLUv0ZZkZmD8dzBblxgG2OHLujW",
+	"jK5nveN1jP85SwS/JoKzowb5WVusqVHnEB+olnyigDVYW3WD6RxcJe14gR8J8J6xttdkdM2JbdKMGFrw",
+	"g9LQvoWRiXAaQw8t7X8Z4AtyOlEE941Eooj2LhPsaWGK3YuNQMvsTxpLsa4Rek+409iHOxeDP0MbxMmu",
+	"thoO/s61FUsbS5l29+4JezV0O/R04J4FXug2WWvYpp3BcXASVjy7afubYn490/wwGOtIFUYj5xLToWvc",
+	"L72BfTvrVC2+4n03beUHmb+JuXG6Bjc23mDN62WSW+raCLoyG4kqshJ9DhwReVMk10U97fZm2oaj9wsd",
+	"A7XPPRIzjjEUJOG+YWwCvezoEHbGRhD4VV7BmgZqrt3sf165t+9bE/fjzdnM/fTfzrj2nAzYbDVkFqkW",
+	"2go9uTUh86HgrAqoD83K9a2hLx2g8Y2YgQX45esCjO3b2aPte8hB7JiDeFpphSxIJYxa3SHBsG0328WY",
+	"WC4CpY2niF8bhBu6XOVout3yDmukFuxOky//tP9clSlm2BjOxvHRijLsAs5S4L9O+ZzE0W2KsjgqywX4",
+	"F68//vzTu6v+54/v/aM0y1xmL302Q7zAoH0UIxfwjmVsNgNgp3f3qFPpOCsEkNGUBwlUkEDPyb/7d5Fj",
+	"hAU3hKaZsb1mN0nIJOAu8vuvmOFc1Jcl6czc0KolyzrLOydSFL3D7VfuNhJF74h2jLSBOGFJwLhqkAtA",
+	"n2NmAvNEWUvn8bIAeB9J9Qmes6mQttvi3hNfTxOp18TOsF60Qf/vz/U7BK9paZpv+OvFJ/35bPkpGlvr",
+	"hBVzscN/O7URlf2xSJgBu6xPakbv9Ncok2kXZALlaUMCa+KJkyztjAzT04BvmtvpAVU0Ftf3oL9gv1ew",
+	"xpftlwry9U8AVd4lsbRbQql6RW6ynDbJzDT3HxV5pC24wQRV2Q+czfRq2ak4+SnHujcOXT9HYjJYoYTq",
+	"D7mmGEkjuCB70qgtMnItS5SPht4LSuXo3TlU5EoVxTHBjhNYOndG/Ij3p7IMnvkGbr2VtKmmnOgsDxWf",
+	"c2Dne8zad/wGGy5Ip9z4+5kzK6CWHDpcTQ8f9H6+4v1rFu0b7qCdV/UPUMq8/pJeMNW24l0Cwbe0J5CJ",
+	"Upo0E4tDCTBFU+14L1kyqXearYx76KiEJggW6u7CekubcGszEMf9UEzJX7GcME88yIsDH+76DDeTcGuz",
+	"E4vf5JwHK4DpHxkNJRaSZ7w1Q8KAnCEFQufiPxa3nebwMdDlaCN1oMUSk0hSAbE0CVasJerAS50iYQcw",
+	"xOnvBcQwGYnLnMySSOU5IRIxk9CwdggfFR8HZAhA0Ab4cwNR1XJXQn/hGzZRBSivQcvCXec8qPLZoRT2",
+	"as6D/Xjue8Yttlyv+UnLqWMjqkI6LxysOTU9S9PEUs2D3DTS0XNPm2ctt0PbA/c06ISulZlngRfWUqXC",
+	"wv5gnubDu8i54NT0Z6h1O6deLsn5nymbYmYdPrGsdZstb7OyY5jrKnqvOQ8cgg958l7HE2++Vmxsorcc",
+	"7nouZjkJY8ry1pYwq0FJ7zK0UT0HJtIiJaJxBlLIb2wtR/BvLVsUS5LpRNmygEhJ4JeE1s5Q03jkGPGC",
+	"0Wq9SB0C6GlDqoX3BJmABQYV+ats2+/dmHlquzYPTXi4jfu1hQn25OTgrpO41NbbdrtUHU+lMTbL0z+Y",
+	"55GMGdWvTz/PCpj0EeSZFTNoETgclmd/PsNjHjz74yyHMGIctLTSJJJET2BV5l4fq627zj/qk/9a+VSw",
+	"W6KUu6nqsVm1VTkPxnQKR/ZOYrNRtstWmcC6+19zFwPtQkzisBm0wjZzOwBiC05C95S9Grpn1Bvgkc4w",
+	"e+c3bCwwkwhyCOkazJ9fLiGmV+b9GTH4mN9ERmxqdqoVPXpU26fDUH7g4sp2BDS20puQXKSSBM9ZECYQ",
+	"Q+n2uD6Z2JJE30lPylcpkjpUo2YeiKlzw3rBgWRclTKfWbt+5yqv3QIvdnP9QTlb2Ftmv/yDckbeCCSO",
+	"TmGQ1I0Fv3YlCxKmXH1gMkqoZIt7aqMN8cg5vRVzsUWcJzdvu0mZTWawMtojtRI4ZO6eTuZuKgtAw7Xk",
+	"Xd542iiDh/YTEPOLG8ahqHkCLguQ1GApcIO8xop+22UH7wzgGsliYIfteGdHVZm+7WTZIdX3XFN926xg",
+	"pwrvpW+WV59jOtdW/nnKyJhyjXa8TiXW84vkBr96NXHIBuzVsd5ml3yJ3GFVo9UcLzUmDxH2MTYhqzVT",
+	"iXvQBrvhy2Bj/dKAvbXR5njklOIDiBczCxtJmONFCdPaj4QxaceDpHleecf95Q53MHwxufeS4UtVxw+h",
+	"rgfqSBZpO5G7BqtqbOOkAOLypJ4rKzlyoPg4EFyKmAFRoRuKGZcNcuy1iW+azXCh+oHgplmGnzJPC87O",
+	"ybHXSk+c8oTRYAS0USnldMqRnlV0LEcwf4UbvLVvvKfAW20S3PQnLIFmP/pT69k2P11H13QwV6y2Q3Sr",
+	"MOqqMNdvo2Jhj/0QSEPZeOIhrC2qQPQlawzNEuLzrNCouJXsashPHk7apkl5s6Fi02nsG9pR79NX3lss",
+	"G7SzrYN3z5g3dDu0OXBPg1botllnaI9l2vntZ/KGKhowvbZqf+284+xbHbbcnrecIWBNN8retp5lGHTT",
+	"Pmzfxv772bz3O3jtve3B3HmGr4KdhK+OTyEj1HHblLVdGpx23GOPDbxwOGy2mLaWjUlR65ZpRmDOxQT1",
+	"GFo8jBmV04SNGVd9w3wPzZpyibUlLn5IsFr6Xfvz7js+P4+HXb/nXf9zkVLUEHTasmUgFC3Qh24hAxSi",
+	"Kyq2/XdTGXEmJdGrTJ4jCyO0EuXXRAkCvdoM07/tTEWSKZSAEXP3rcomf7Uj+4YrJ8289icJG0Z3+mv8",
+	"eJntcKMRrixx+5dMHpuvc3/+2C6wbyKFfJut2X3VVe5l/yGbqD0LVxMZT6UiAwZECF1bSJVfb4bkGHRr",
+	"j1MOETd7TzLCzm/A8DtP7z2jEgAzZigsZdciddrjQM1rHh9JwuFMiAQiWPXoPO0zlh9HwrSloY2BITD0",
+	"XmL3s1MyYnckjK4jZSiy5IhOYNVZIfNi4aWhgVpFItws6UfNhW+24Tfdrc+oYPWBJd+GE7eqkNXusW+4",
+	"mPUdfqxL+FZfT378NhUIW5lUG6XHzUXbF7luLb0O2e/nmv3edH2uKHbNCbGlrHa2sp5WMdvzUBFfu3p4",
+	"nJT2Zkv/aRfF9ngulU1KDHUgKxP/ZRzbJeTUBRrhUk5ZqA309MJ6mTUfi+CGQU8L7O6LI4mw4wi26O5x",
+	"JQgFj8A+HIZdr/YOHIJ9RKpMdmiaJ7hBuZbiUDEvtx8Ftk+7e1MR8IwKgZ+H7LSZ+oMM3dxaWWGTf6MV",
+	"w1ua8zM2GAlx4zIeTkQEFWHr1gzZS5DvG4K1tnV+GqA4L0D5e5zTJBEzaUI7WZOjo6riowa5AgQ8VPL1",
+	"OMZULE2nbSZUGmH9Dd/sbfpij1SllC8TeiHTWZPPumSo+J5XeRp8E8S3BIZML8y+Hi0sP2T3zVciGmHd",
+	"QEVfs1WQx4OT4FV4ytyzoUfdzqAZuKdhi7lI0IzH1hTdRRJrORKTRg729VKvEvnScqTuLYa8sP7ujyWb",
+	"rZhfId9AUHnprXMSzByTW4eX3+rFh0XA+gRsK6UF1OeP77XlBoJLUR7SJCTmg0kiJyyIhmar9Likc0nq",
+	"RucS30rMSFt/6V8qGjOp6HiS/1FG15xqqewfOT2u/7IRY/1g+8Yv9E1HkgV9n2C5j0Nmowi5Dix9u53R",
+	"Htcma67AKidSSMICFt0CCwMIHqryZ8FcnGM3MZDW6ZSTum1o9kI6aUq60CrO3tvKfn0zx7QHzEWjg3ga",
+	"shAbkwEhPVjfJuTEs5Fi5wlzZY8P5oTTccSvCw9t9DiG9vXXsvF82Makrv9jXlPb9LEQkwENbggNw4RJ",
+	"6RAxVTIKWY+b9qyR4Eh2DDfiQt8MWrYlTIr4lhElHD2kJLqlijnpHZ0ejyN+48YioLE+3xLa20eRKY/1",
+	"f4odFuNYq7lI9Xjd/+3td3//+ecf+xfv3//8W//y47tfLz699Y+6GcgX8wJm2fSnSQw4AXhV3+nxpSNw",
+	"ewYt/YqXRfyWxtDrjxN/msS+/hQ9PuU3XMw4fjaihTEE3vIPzeR035ztn0O/kxl8Ie2KUUXGQirS8vJL",
+	"p3gX8zs2JPRXFOYtiMdHzUus0mabq6/N1M22+uSRsx1PxgBAiVnr1lCEfhj++MtZcvrDj//6T/Jp9sfn",
+	"yzen795f/v5OtN7T9/Rq9vAmw5bf87dIjdDUrfIX7d5yci19omuupSZOQtrVI2AH8tGvIUWzaBttYxpV",
+	"+Xkb5W9Sva0VqF54IYujW5ZEDAwKIRlo1DlTZExDBgaX/kH/UZXS2VkBHFI7TyRTs49luiJ7s3j7zFol",
+	"lM/zgQMTMzBxZiMUI0RM5lt7LCWBltfiQwQ0vXU1aBiBSAn7CaNwc6AJwpZTqXYFb3Qr9Wpu1pcRD1h+",
+	"gK1P3tlCxHVHNzx/v611amtbnVqlSRdX1CH0utf01X7kwZdIZDnEtsjPp3Eq0ls9fh/pK3mrNydU/Od8",
+	"3brgtgu8dQ/tBid0qKAsO2HAgQgsKpYSzCGSzo9IEDOaQDy0x80h7YyLJDzPqWFi2ueZpvPYvT19jL6u",
+	"Oje1X028LU9K3mvYdsN/8RyV9w1GRdv7Fsc2EXYQy3s38p53TuvB/Z+XmQCtzHtpE9ScNgfYMQbRJETS",
+	"RME9coiIQyYVNqrt5rru9njdNxLaNyJagdjWnlLMhsohvpwGAWMhw+gdJa27O1BEESdNj0inx30kyPQz",
+	"pER2EwAfTydOGt6GoPEQfhYJ6p9UJeV0w5FjbqJ9NaTyHYkZtuSlEgqTyIxxdU+a7U02kY+UZ8vpQhs0",
+	"x7mvSrQZXswNhZl50fkVXv3X/aOxVIFZ8LXYIGxB1JcPNlMYtYp2g03Pe8isIFWKjSdK1rptZz2aBRsK",
+	"3kRx4Wtic1jaGrQt76nboa8G7mlwFrq2f2snOA4LAdrSqdR30veGxzYHrcDthG3mng471LXP1cdqTk0v",
+	"9755zYpmqG14MzjRTms/ECGrdVteRx+AeHR/LGvdTivHvJpu7dp97Vb1E/aQdbSr9P6sY7ZQD8StZfnJ",
+	"nCX/Ih/3+mJOzboK7OWfVkv19YGEmT+BDH4/HVRTNRiFRRG25g4raX2YG/PK7odrwB/KU8CfUENmYwcP",
+	"Lt2QWjcaGmpQqnrPOVmOVtIx6/GBCOegGfPJX1KXglCbF03wvjROGA3ntnwooBwqgXs8UtBd36Lfrbdm",
+	"4e82f5ZOhzUWzsEW6PHUlUt1eOG6VNja8/wyff3RrokFKVHblbI+Uw7N429PO5x+ajazN4MTGYiTbu3v",
+	"nz5dkmPP6yKnOacxwUPlWuRY6/C8Fmm2PKfG2d2KR7eyR6f6JuulX65t8pdtq1qqvDm7hJ10kZtODcCO",
+	"qIWHfC7U/g9dZ7E7nz/jYV62wUzv30tKhKKKuTbV+ueWsblS+fyB3oB85my2DIPBhOYiBoYgBOZ7kZBW",
+	"h4zENJE9njO4A5poOT8TJAXggE9QgstxEIYIoEN4ZI9L9OlSua5luJxFKhgRqkjMIgmVTGoEiHXA2WCp",
+	"nE3CRtdcNnr8wv6QsElMAxZaYHp9MAergiZxxBICkwvoFKnEJMvpUtXjyBr62zYdqByi1VOPJwzbpZjA",
+	"XEYhgR+VqJkWiWXKAo4vhHBMhnqPubqvOQw3SdhtJKayjyuhz+4mUcLkwuBPCoNfwDO8bn3/q/zul3ej",
+	"RAavR/Ev7z78+v8Gx/LqX3IiBq/Em4cO9rW+KJ4hv42+fizDM8r1ojAoCcm9kOaDbaV1im3b/6x9x2jC",
+	"koupGtW6//dv7YRcTKIf2Tz95d/6guS2vBu7XlQiia5BX2gjX58pUXeEIpiOGVdgtfsvQxFIH6hwMSlk",
+	"sXyRghr/WFDtGwwTMT5Kd89LEF/mJRef/T66ZUBkAN1oGA2B1qCROTpiIsu8KmCLdnLEvA65uHxHbtgc",
+	"b2UaFKS3ATa/5fukDDSLpEVEsjiWDpFMkemEaNUDOP7cLW2dwPJdL6ENPrwOjgYEpAT0ZtY7P3+vXEf9",
+	"kpeNWOK2tBpnQIMNrx0lC6w5aRVBlJBJEgURv24soePL5vItD9MWZtI2Fru6JMAglaEE8m9uzy6LKcKr",
+	"2iHSiZ5QGhfGJm4jLSSLA8QpqvpEqW6xU3lNb1k2aoy/zqByTa9ZzqxszM9xRpCw1HgJ1ZV0yITO9XKX",
+	"DjE9Zkgy1Qsta0OTVWtIysOBuCNBLIKb3INsd5ryYEAsrvW8YmmddAijwShznBMmxTQJGEFHGKylGc0v",
+	"FcQjV9xcTJUekRiSMY3iBXCtZDw0U4WfQq8oHubuDQyvpSvEoFZBPlhIc/7mKVBaD9wgtsGJ09Zr4aH5",
+	"wNn/X3CL4UVfbWwtIAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -42,6 +42,7 @@ import (
 	"github.com/acronis-platform/platform/internal/postgres"
 	"github.com/acronis-platform/platform/internal/provisioning"
 	"github.com/acronis-platform/platform/internal/ratelimit"
+	"github.com/acronis-platform/platform/internal/reconcile"
 	"github.com/acronis-platform/platform/internal/secret"
 	"github.com/acronis-platform/platform/internal/subscription"
 	"github.com/acronis-platform/platform/internal/usage"
@@ -68,6 +69,7 @@ type App struct {
 	Billing     *billing.Service
 	Usage       *usage.Service
 	Dunning     *dunning.Service
+	Reconcile   *reconcile.Service
 	Events      *event.Service
 	Webhooks    *webhook.Service
 	// Mail is the outbox; domain changes enqueue mails on it in their
@@ -181,6 +183,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		spReader = module.(*provisioning.Acronis)
 	}
 	usages := usage.NewService(db.Gorm, clk, cfg.Location(), cat, pool, spReader)
+	recon := newReconcile(cfg, db, clk, cat, vendorHTTP)
 	outbox, err := newOutbox(cfg, db, clk, box, log)
 	if err != nil {
 		return nil, err
@@ -212,6 +215,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 				river.AddWorker(w, dw)
 				river.AddWorker(w, &staleWorker{usage: usages, billing: bills, dunning: dun, after: cfg.RunStaleAfter})
 				river.AddWorker(w, dun.Worker())
+				river.AddWorker(w, recon.Worker())
 				river.AddWorker(w, &dunningDailyWorker{dunning: dun, db: db})
 				river.AddWorker(w, services.Worker())
 				river.AddWorker(w, services.OperationWorker())
@@ -251,7 +255,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 	bills.OnPaid(settled)
 	bills.OnVoided(func(ctx context.Context, tx *gorm.DB, inv billing.Invoice) error { return settled(ctx, tx, inv, nil) })
 	a := &App{Cfg: cfg, Log: log, Clock: clk, DB: db, Users: users, Keys: keys, Jobs: runner, Idempotency: idem,
-		Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Billing: bills, Usage: usages, Dunning: dun, Events: events,
+		Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Billing: bills, Usage: usages, Dunning: dun, Reconcile: recon, Events: events,
 		Mail: outbox, Webhooks: hooks, vendorHTTP: vendorHTTP, anonLimiter: anonLimiter}
 	if adv, ok := clk.(advancer); ok && cfg.Sandbox {
 		a.sandbox = adv
@@ -264,7 +268,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		Log: log, Clock: clk, Metrics: metrics,
 		Users: users, Keys: keys, Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Module: module,
 		Billing: bills, Usage: usages, Mail: outbox, Webhooks: hooks, Jobs: runner, DB: db.Gorm, Sandbox: a.advance, SandboxClock: a.SandboxClock,
-		BaseCurrency: cfg.BaseCurrency, Vendor: vendor, Idempotency: idem, Events: events, Dunning: dun,
+		BaseCurrency: cfg.BaseCurrency, Vendor: vendor, Idempotency: idem, Events: events, Dunning: dun, Reconcile: recon,
 		Authenticators: httpapi.Authenticators{
 			Tokens: tokens, UserByID: users.PrincipalOf, APIKey: keys.Authenticate, IsAPIKey: apikey.IsKey,
 		},

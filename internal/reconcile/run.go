@@ -1,0 +1,627 @@
+package reconcile
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+	"gorm.io/gorm"
+
+	"github.com/acronis-platform/platform/internal/acronis"
+	"github.com/acronis-platform/platform/internal/billing"
+	"github.com/acronis-platform/platform/internal/catalog"
+	"github.com/acronis-platform/platform/internal/errs"
+	"github.com/acronis-platform/platform/internal/subscription"
+)
+
+// service is a live service as the platform knows it.
+type service struct {
+	ID         uuid.UUID
+	CustomerID uuid.UUID
+	PartnerID  *uuid.UUID
+	PlanID     uuid.UUID
+	Quantity   int
+	Status     string
+	TenantID   string `gorm:"column:vendor_tenant_id"`
+}
+
+// Execute does a report: per selected account, the vendor's usage report,
+// tenants and offering items against the platform's services, usage and
+// invoices. A completed or failed report is returned as it is. A vendor
+// failure (or any other) fails the report with the reason, without rows;
+// only a stopped context leaves it to the job's retry, which starts clean.
+func (s *Service) Execute(ctx context.Context, id uuid.UUID) (Report, error) {
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return Report{}, err
+	}
+	if r.Status == StatusCompleted || r.Status == StatusFailed {
+		return r, nil
+	}
+	now := s.now()
+	if err := s.db.WithContext(ctx).Model(&Report{}).Where("id = ?", r.ID).Updates(map[string]any{"status": StatusRunning,
+		"started_at": gorm.Expr("coalesce(started_at, ?)", now), "heartbeat_at": now, "updated_at": now}).Error; err != nil {
+		return Report{}, errs.Internal(err)
+	}
+	rows, accounts, err := s.compare(ctx, r)
+	if err == nil {
+		err = s.complete(ctx, r, rows, accounts)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return Report{}, err
+		}
+		if ferr := s.markFailed(ctx, r.ID, err); ferr != nil {
+			return Report{}, ferr
+		}
+	}
+	return s.Get(ctx, r.ID)
+}
+
+// RunNow records a report over [from, to] and does it at once (benchmarks
+// and tests).
+func (s *Service) RunNow(ctx context.Context, who string, from, to time.Time) (Report, error) {
+	if err := CheckPeriod(from, to, s.Today()); err != nil {
+		return Report{}, err
+	}
+	st, err := s.GetSettings(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	now := s.now()
+	r := Report{ID: uuid.New(), PeriodFrom: from, PeriodTo: to, Status: StatusQueued, Accounts: []byte("[]"),
+		TolerancePercent: st.UsageTolerancePercent, RequestedBy: who, CreatedAt: now, UpdatedAt: now}
+	if err := s.db.WithContext(ctx).Create(&r).Error; err != nil {
+		return Report{}, errs.Internal(err)
+	}
+	return s.Execute(ctx, r.ID)
+}
+
+func (s *Service) markFailed(ctx context.Context, id uuid.UUID, cause error) error {
+	reason := cause.Error()
+	if e := errs.As(cause); e != nil && e.Kind == errs.KindInternal {
+		reason = "internal error"
+	}
+	now := s.now()
+	return s.db.WithContext(context.WithoutCancel(ctx)).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec(`DELETE FROM reconciliation_rows WHERE report_id = ?`, id).Error; err != nil {
+			return errs.Internal(err)
+		}
+		return tx.Exec(`UPDATE reconciliation_reports SET status = ?, reason = ?, finished_at = ?, updated_at = ?
+			WHERE id = ? AND status <> ?`, StatusFailed, reason, now, now, id, StatusCompleted).Error
+	})
+}
+
+// complete writes the rows and the totals in one transaction.
+func (s *Service) complete(ctx context.Context, r Report, rows []Row, accounts []AccountRef) error {
+	counts := map[string]int{}
+	for i := range rows {
+		rows[i].ReportID, rows[i].Position = r.ID, i+1
+		if rows[i].Detail == nil {
+			rows[i].Detail = []byte("{}")
+		}
+		counts[rows[i].Flag]++
+	}
+	acc, _ := json.Marshal(accounts)
+	now := s.now()
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// A retry after a crash starts clean.
+		if err := tx.Exec(`DELETE FROM reconciliation_rows WHERE report_id = ?`, r.ID).Error; err != nil {
+			return errs.Internal(err)
+		}
+		if len(rows) > 0 {
+			if err := tx.CreateInBatches(rows, 2000).Error; err != nil {
+				return errs.Internal(err)
+			}
+		}
+		return tx.Exec(`UPDATE reconciliation_reports SET status = ?, accounts = ?::jsonb, rows_compared = ?, ok = ?, orphan_tenant = ?,
+			missing_tenant = ?, status_mismatch = ?, quota_mismatch = ?, usage_mismatch = ?, edition_mismatch = ?, reason = NULL,
+			heartbeat_at = ?, finished_at = ?, updated_at = ? WHERE id = ?`,
+			StatusCompleted, string(acc), len(rows), counts[FlagOK], counts[FlagOrphanTenant], counts[FlagMissingTenant],
+			counts[FlagStatusMismatch], counts[FlagQuotaMismatch], counts[FlagUsageMismatch], counts[FlagEditionMismatch],
+			now, now, now, r.ID).Error
+	})
+}
+
+// beat keeps the heartbeat of a running report.
+func (s *Service) beat(ctx context.Context, id uuid.UUID) {
+	now := s.now()
+	_ = s.db.WithContext(ctx).Exec(`UPDATE reconciliation_reports SET heartbeat_at = ?, updated_at = ? WHERE id = ? AND status = ?`,
+		now, now, id, StatusRunning).Error
+}
+
+// world is what the platform knows, read once per report.
+type world struct {
+	services map[string]service // by tenant id: live services
+	plans    map[uuid.UUID]catalog.ModuleSettings
+	planAcc  map[uuid.UUID]string // plan -> account key
+	billed   map[string]decimal.Decimal
+	billedBy map[string][]string // invoice numbers
+	stored   map[string]storedUsage
+	aggs     map[string]string // plan/item -> aggregation
+}
+
+type storedUsage struct {
+	Value int64
+	Unit  string
+	Day   time.Time
+}
+
+func usageKey(tenant, item string) string { return tenant + "\x00" + item }
+
+func (s *Service) load(ctx context.Context, r Report) (*world, error) {
+	db := s.db.WithContext(ctx)
+	w := &world{services: map[string]service{}, plans: map[uuid.UUID]catalog.ModuleSettings{}, planAcc: map[uuid.UUID]string{},
+		billed: map[string]decimal.Decimal{}, billedBy: map[string][]string{}, stored: map[string]storedUsage{}, aggs: map[string]string{}}
+	var svcs []service
+	if err := db.Raw(`SELECT id, customer_id, partner_id, plan_id, quantity, status, vendor_tenant_id FROM services
+		WHERE vendor_tenant_id IS NOT NULL AND status IN ('active', 'suspended') ORDER BY vendor_tenant_id`).Scan(&svcs).Error; err != nil {
+		return nil, errs.Internal(err)
+	}
+	for _, v := range svcs {
+		w.services[v.TenantID] = v
+	}
+	var ms []catalog.ModuleSettings
+	if err := db.Find(&ms).Error; err != nil {
+		return nil, errs.Internal(err)
+	}
+	for _, m := range ms {
+		w.plans[m.PlanID] = m
+		w.planAcc[m.PlanID] = AccountRef{URL: m.DatacenterURL, ClientID: m.ClientID}.key()
+	}
+	var charges []struct {
+		PlanID       uuid.UUID
+		OfferingItem string
+		Aggregation  string
+	}
+	if err := db.Raw(`SELECT plan_id, offering_item, aggregation FROM plan_metered_charges`).Scan(&charges).Error; err != nil {
+		return nil, errs.Internal(err)
+	}
+	for _, c := range charges {
+		w.aggs[c.PlanID.String()+"/"+c.OfferingItem] = c.Aggregation
+	}
+	// What was billed per service and item: usage lines whose period
+	// overlaps the report's, on invoices not voided.
+	var lines []struct {
+		TenantID string
+		Item     string
+		Quantity decimal.Decimal
+		Number   string
+	}
+	if err := db.Raw(`SELECT s.vendor_tenant_id AS tenant_id, l.detail->>'offering_item' AS item, l.quantity, coalesce(i.number, '') AS number
+		FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id JOIN services s ON s.id = l.service_id
+		WHERE l.kind = 'usage' AND l.detail->>'offering_item' IS NOT NULL AND s.vendor_tenant_id IS NOT NULL AND i.status <> 'void'
+		  AND l.period_start <= ? AND l.period_end >= ?
+		ORDER BY i.number, l.position`, r.PeriodTo, r.PeriodFrom).Scan(&lines).Error; err != nil {
+		return nil, errs.Internal(err)
+	}
+	for _, l := range lines {
+		k := usageKey(l.TenantID, l.Item)
+		w.billed[k] = w.billed[k].Add(l.Quantity)
+		if l.Number != "" && !containsStr(w.billedBy[k], l.Number) {
+			w.billedBy[k] = append(w.billedBy[k], l.Number)
+		}
+	}
+	// What the daily sync stored: each tenant's and item's last day in the period.
+	var stored []struct {
+		TenantID string
+		Item     string
+		Day      time.Time
+		Value    int64
+		Unit     string
+	}
+	if err := db.Raw(`SELECT DISTINCT ON (tenant_id, item) tenant_id, item, day, value, unit FROM usage_daily
+		WHERE day BETWEEN ? AND ? ORDER BY tenant_id, item, day DESC`, r.PeriodFrom, r.PeriodTo).Scan(&stored).Error; err != nil {
+		return nil, errs.Internal(err)
+	}
+	for _, u := range stored {
+		w.stored[usageKey(u.TenantID, u.Item)] = storedUsage{Value: u.Value, Unit: u.Unit, Day: u.Day}
+	}
+	return w, nil
+}
+
+func containsStr(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// vendorData is what one account's vendor says.
+type vendorData struct {
+	usage   map[string][]acronis.UsageRow // report rows by tenant
+	names   map[string]string             // tenant names from the report
+	order   []string                      // tenants in report order
+	tenants map[string]acronis.Tenant     // live tenants of the platform's services
+	items   map[string][]acronis.OfferingItem
+}
+
+// compare builds every row of a report.
+func (s *Service) compare(ctx context.Context, r Report) ([]Row, []AccountRef, error) {
+	st, err := s.GetSettings(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	accs, err := s.accounts(ctx, st, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	w, err := s.load(ctx, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	var rows []Row
+	var used []AccountRef
+	claimed := map[string]bool{} // tenants compared under an account already
+	for _, a := range accs {
+		if !a.Selected {
+			continue
+		}
+		used = append(used, a.AccountRef)
+		// The services this account serves: those of its plans.
+		var mine []service
+		for _, v := range w.services {
+			if w.planAcc[v.PlanID] == a.key() && !claimed[v.TenantID] {
+				mine = append(mine, v)
+			}
+		}
+		sort.Slice(mine, func(i, j int) bool { return mine[i].TenantID < mine[j].TenantID })
+		vd, err := s.read(ctx, r, a, mine)
+		if err != nil {
+			return nil, nil, fmt.Errorf("vendor account %s (client %s): %w", a.URL, a.ClientID, err)
+		}
+		s.beat(ctx, r.ID)
+		rows = append(rows, s.rowsOf(r, a, w, vd, mine, claimed)...)
+	}
+	if used == nil {
+		used = []AccountRef{}
+	}
+	return rows, used, nil
+}
+
+// read asks one account's vendor for its usage report and for the
+// services' tenants and their offering items.
+func (s *Service) read(ctx context.Context, r Report, a Account, mine []service) (*vendorData, error) {
+	// Plans' accounts are reached through the egress guard; the SP's own,
+	// configured by the operator, as the rest of the platform reaches it.
+	hc := s.cfg.HTTPClient
+	if a.SP {
+		hc = nil
+	}
+	c, err := acronis.New(acronis.Config{BaseURL: a.cred.URL, ClientID: a.cred.ClientID, ClientSecret: a.cred.ClientSecret,
+		HTTPClient: hc, Clock: s.clk, AttemptTimeout: s.cfg.AttemptTimeout})
+	if err != nil {
+		return nil, err
+	}
+	me, err := c.WhoAmI(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := c.CreateReport(ctx, acronis.ReportRequest{TenantID: me.TenantID, Level: "all_customers", Kind: acronis.ReportSummary,
+		Formats: []string{acronis.FormatCSV}, Start: r.PeriodFrom.Format(time.DateOnly), End: r.PeriodTo.Format(time.DateOnly)})
+	if err != nil {
+		return nil, fmt.Errorf("creating the usage report: %w", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.ReportTimeout)
+	stored, err := c.WaitReport(wctx, rep.ID, acronis.FormatCSV, s.cfg.Poll)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("the vendor did not finish the usage report within %s", s.cfg.ReportTimeout)
+		}
+		return nil, fmt.Errorf("waiting for the usage report: %w", err)
+	}
+	raw, err := c.DownloadReport(ctx, rep.ID, stored.ID)
+	if err != nil {
+		return nil, fmt.Errorf("downloading the usage report: %w", err)
+	}
+	_ = c.DeleteReport(ctx, rep.ID, rep.Version) // tidy; it expires anyway
+	parsed, err := acronis.ParseCSV(bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	vd := &vendorData{usage: map[string][]acronis.UsageRow{}, names: map[string]string{}, tenants: map[string]acronis.Tenant{},
+		items: map[string][]acronis.OfferingItem{}}
+	for _, u := range parsed {
+		if u.TenantKind != "" && u.TenantKind != acronis.KindCustomer {
+			continue
+		}
+		if _, ok := vd.usage[u.TenantID]; !ok {
+			vd.order = append(vd.order, u.TenantID)
+			vd.names[u.TenantID] = u.TenantName
+		}
+		vd.usage[u.TenantID] = append(vd.usage[u.TenantID], u)
+	}
+	for i := 0; i < len(mine); i += acronis.MaxTenantsPerRead {
+		var ids []string
+		for _, v := range mine[i:min(i+acronis.MaxTenantsPerRead, len(mine))] {
+			ids = append(ids, v.TenantID)
+		}
+		got, err := c.TenantsByID(ctx, ids)
+		if err != nil {
+			return nil, fmt.Errorf("reading tenants: %w", err)
+		}
+		for id, t := range got {
+			vd.tenants[id] = t
+		}
+	}
+	// Each live tenant's offering items, a few at a time.
+	var ids []string
+	for _, v := range mine {
+		if _, ok := vd.tenants[v.TenantID]; ok {
+			ids = append(ids, v.TenantID)
+		}
+	}
+	var mu sync.Mutex
+	var first error
+	next := make(chan string)
+	var wg sync.WaitGroup
+	for range min(s.cfg.Workers, max(len(ids), 1)) {
+		wg.Go(func() {
+			for id := range next {
+				items, err := c.OfferingItems(ctx, id)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = fmt.Errorf("reading the offering items of tenant %s: %w", id, err)
+				}
+				vd.items[id] = items
+				mu.Unlock()
+			}
+		})
+	}
+	for _, id := range ids {
+		mu.Lock()
+		stop := first != nil
+		mu.Unlock()
+		if stop || ctx.Err() != nil {
+			break
+		}
+		next <- id
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return vd, nil
+}
+
+// rowsOf compares one account's vendor data with its services.
+func (s *Service) rowsOf(r Report, a Account, w *world, vd *vendorData, mine []service, claimed map[string]bool) []Row {
+	var rows []Row
+	acc := a.URL
+	tol := r.TolerancePercent
+	// A plan's quotas at a quantity, decoded once.
+	type pq struct {
+		plan uuid.UUID
+		qty  int
+	}
+	quotas := map[pq]subscription.Quotas{}
+	for _, v := range mine {
+		claimed[v.TenantID] = true
+		sid, cid, pid := v.ID, v.CustomerID, v.PlanID
+		base := Row{Account: acc, TenantID: v.TenantID, TenantName: vd.names[v.TenantID], ServiceID: &sid, CustomerID: &cid,
+			PartnerID: v.PartnerID, PlanID: &pid}
+		t, ok := vd.tenants[v.TenantID]
+		if !ok {
+			row := base
+			row.Flag, row.PlatformValue, row.VendorValue = FlagMissingTenant, v.Status, "absent"
+			rows = append(rows, row)
+			continue
+		}
+		if base.TenantName == "" {
+			base.TenantName = t.Name
+		}
+		if (v.Status == "active" && !t.Enabled) || (v.Status == "suspended" && t.Enabled) {
+			row := base
+			row.Flag, row.PlatformValue, row.VendorValue = FlagStatusMismatch, v.Status, map[bool]string{true: "enabled", false: "disabled"}[t.Enabled]
+			rows = append(rows, row)
+		}
+		m := w.plans[v.PlanID]
+		items := vd.items[v.TenantID]
+		byName := map[string]acronis.OfferingItem{}
+		var editions []string
+		for _, o := range items {
+			byName[o.Name] = o
+			if o.Enabled() && o.Edition != nil && *o.Edition != "" && *o.Edition != m.Edition && !containsStr(editions, *o.Edition) {
+				editions = append(editions, *o.Edition)
+			}
+		}
+		if len(editions) > 0 && m.Edition != "" {
+			sort.Strings(editions)
+			row := base
+			row.Flag, row.PlatformValue, row.VendorValue = FlagEditionMismatch, m.Edition, strings.Join(editions, ", ")
+			rows = append(rows, row)
+		}
+		// Per item: the plan's quotas and what the vendor reports usage of.
+		q, ok := quotas[pq{v.PlanID, v.Quantity}]
+		if !ok {
+			q = subscription.QuotasOf(m, v.Quantity)
+			quotas[pq{v.PlanID, v.Quantity}] = q
+		}
+		type check struct{ quota, usage *Row }
+		checks := map[string]*check{}
+		var names []string
+		get := func(n string) *check {
+			c, ok := checks[n]
+			if !ok {
+				c = &check{}
+				checks[n] = c
+				names = append(names, n)
+			}
+			return c
+		}
+		for n, want := range q.Items {
+			o, has := byName[n]
+			pv, vv := quotaStr(want), "disabled"
+			if has && o.Enabled() {
+				vv = quotaStr(vendorQuota(o.Quota, false))
+			}
+			if pv != vv {
+				row := base
+				row.Item, row.Flag, row.PlatformValue, row.VendorValue = n, FlagQuotaMismatch, pv, vv
+				get(n).quota = &row
+			} else {
+				get(n)
+			}
+		}
+		if q.StorageGB != nil {
+			for _, o := range items {
+				if o.UsageName == "storage" && o.Type == "infra" && o.Edition != nil && *o.Edition == m.Edition {
+					pv := storageStr(*q.StorageGB, q.OverageGB)
+					vv := "disabled"
+					if o.Enabled() {
+						vv = storageStr(vendorQuota(o.Quota, true), vendorOverage(o.Quota))
+					}
+					if pv != vv {
+						row := base
+						row.Item, row.Flag, row.PlatformValue, row.VendorValue = o.Name, FlagQuotaMismatch, pv, vv
+						get(o.Name).quota = &row
+					} else {
+						get(o.Name)
+					}
+				}
+			}
+		}
+		for _, u := range vd.usage[v.TenantID] {
+			vendor := u.Absolute.Total
+			if u.MeasurementUnit == "bytes" {
+				vendor = decimal.NewFromInt(billing.GB(vendor.IntPart()))
+			}
+			k := usageKey(v.TenantID, u.Name)
+			var platform decimal.Decimal
+			source := ""
+			if b, ok := w.billed[k]; ok {
+				platform, source = b, "billed"
+			} else if su, ok := w.stored[k]; ok {
+				platform, source = decimal.NewFromInt(su.Value), "usage_sync"
+				if su.Unit == "bytes" {
+					platform = decimal.NewFromInt(billing.GB(su.Value))
+				}
+			}
+			if source == "" {
+				continue // nothing here to compare it with
+			}
+			c := get(u.Name)
+			detail := map[string]any{"source": source, "unit": unitOf(u.MeasurementUnit), "tolerance_percent": tol.String()}
+			if nums := w.billedBy[k]; len(nums) > 0 {
+				detail["invoices"] = nums
+			}
+			if agg := w.aggs[v.PlanID.String()+"/"+u.Name]; agg != "" {
+				detail["aggregation"] = agg
+			}
+			dj, _ := json.Marshal(detail)
+			row := base
+			row.Item, row.PlatformValue, row.VendorValue, row.Detail = u.Name, platform.String(), vendor.String(), dj
+			row.Flag = FlagOK
+			if beyond(vendor, platform, tol) {
+				row.Flag = FlagUsageMismatch
+			}
+			c.usage = &row
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			c := checks[n]
+			switch {
+			case c.quota != nil && c.usage != nil && c.usage.Flag == FlagUsageMismatch:
+				rows = append(rows, *c.quota, *c.usage)
+			case c.quota != nil:
+				rows = append(rows, *c.quota)
+			case c.usage != nil:
+				rows = append(rows, *c.usage)
+			default:
+				row := base
+				row.Item, row.Flag = n, FlagOK
+				if qv, ok := q.Items[n]; ok {
+					row.PlatformValue, row.VendorValue = quotaStr(qv), quotaStr(qv)
+				} else if q.StorageGB != nil {
+					row.PlatformValue = storageStr(*q.StorageGB, q.OverageGB)
+					row.VendorValue = row.PlatformValue
+				}
+				rows = append(rows, row)
+			}
+		}
+	}
+	// Tenants the vendor reports that no live service owns.
+	for _, id := range vd.order {
+		if _, ok := w.services[id]; ok {
+			continue
+		}
+		if claimed[id] {
+			continue
+		}
+		claimed[id] = true
+		var items []string
+		for _, u := range vd.usage[id] {
+			items = append(items, u.Name)
+		}
+		dj, _ := json.Marshal(map[string]any{"items": items})
+		rows = append(rows, Row{Account: acc, TenantID: id, TenantName: vd.names[id], Flag: FlagOrphanTenant,
+			PlatformValue: "absent", VendorValue: "customer", Detail: dj})
+	}
+	return rows
+}
+
+// beyond reports whether vendor differs from platform by more than tol
+// percent of the platform's figure.
+func beyond(vendor, platform, tol decimal.Decimal) bool {
+	diff := vendor.Sub(platform).Abs()
+	return diff.GreaterThan(platform.Abs().Mul(tol).Div(decimal.NewFromInt(100)))
+}
+
+func unitOf(u string) string {
+	if u == "bytes" {
+		return "GB"
+	}
+	return u
+}
+
+// vendorQuota is an item's soft quota, -1 when unlimited; storage in GB.
+func vendorQuota(q *acronis.Quota, gb bool) int64 {
+	if q == nil || q.Value == nil {
+		return -1
+	}
+	if gb {
+		return *q.Value >> 30
+	}
+	return *q.Value
+}
+
+func vendorOverage(q *acronis.Quota) *int64 {
+	if q == nil || q.Overage == nil {
+		return nil
+	}
+	v := *q.Overage >> 30
+	return &v
+}
+
+func quotaStr(v int64) string {
+	if v < 0 {
+		return "unlimited"
+	}
+	return fmt.Sprint(v)
+}
+
+func storageStr(soft int64, overage *int64) string {
+	if soft < 0 {
+		return "unlimited"
+	}
+	s := fmt.Sprintf("%d GB", soft)
+	if overage != nil && *overage >= 0 {
+		s += fmt.Sprintf(" + %d GB overage", *overage)
+	}
+	return s
+}

@@ -30,6 +30,7 @@ func (s *Server) GetServiceUsageReport(ctx context.Context, req oapi.GetServiceU
 		media = map[oapi.GetServiceUsageReportParamsFormat]string{oapi.Json: "application/json", oapi.Csv: usagereport.ContentTypeCSV,
 			oapi.Xlsx: usagereport.ContentTypeXLSX}[*f]
 	}
+	p.Both = media == usagereport.ContentTypeXLSX
 	r, err := s.usageReports.Build(ctx, principal(ctx), req.Id, p)
 	if err != nil {
 		return nil, err

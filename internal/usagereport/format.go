@@ -77,116 +77,36 @@ const (
 	SheetDaily   = "Daily"
 )
 
-// XLSX is the report as a workbook with one sheet for its kind: typed
-// cells (numbers, dates, money with two places), the header frozen, and on
-// the daily sheet a line chart of storage per day against its soft and
-// hard quota.
+// XLSX is the report as a workbook: a sheet of its kind first and, when
+// the report holds both, a sheet of the other kind. Typed cells (numbers,
+// dates, money with two places), the header frozen, and on the daily sheet
+// a line chart of storage per day against its soft and hard quota.
 func (r Report) XLSX() ([]byte, error) {
 	f := excelize.NewFile()
 	defer func() { _ = f.Close() }()
-	sheet := SheetSummary
+	st, err := newStyles(f)
+	if err != nil {
+		return nil, errs.Internal(err)
+	}
+	sheets := []string{SheetSummary, SheetDaily}
 	if r.Kind == KindDaily {
-		sheet = SheetDaily
+		sheets = []string{SheetDaily, SheetSummary}
 	}
-	if err := f.SetSheetName("Sheet1", sheet); err != nil {
-		return nil, errs.Internal(err)
-	}
-	dateFmt, moneyFmt := "yyyy-mm-dd", "0.00"
-	header, err := f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true}})
-	if err != nil {
-		return nil, errs.Internal(err)
-	}
-	dateStyle, err := f.NewStyle(&excelize.Style{CustomNumFmt: &dateFmt})
-	if err != nil {
-		return nil, errs.Internal(err)
-	}
-	moneyStyle, err := f.NewStyle(&excelize.Style{CustomNumFmt: &moneyFmt})
-	if err != nil {
-		return nil, errs.Internal(err)
-	}
-	sw, err := f.NewStreamWriter(sheet)
-	if err != nil {
-		return nil, errs.Internal(err)
-	}
-	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
-		return nil, errs.Internal(err)
-	}
-	cols := SummaryColumns
-	if r.Kind == KindDaily {
-		cols = DailyColumns
-	}
-	if err := sw.SetColWidth(1, 1, 12); err != nil {
-		return nil, errs.Internal(err)
-	}
-	if err := sw.SetColWidth(2, 2, 24); err != nil {
-		return nil, errs.Internal(err)
-	}
-	head := make([]any, len(cols))
-	for i, c := range cols {
-		head[i] = excelize.Cell{StyleID: header, Value: c}
-	}
-	if err := sw.SetRow("A1", head); err != nil {
-		return nil, errs.Internal(err)
-	}
-	num := func(v *int64) any {
-		if v == nil {
-			return nil
+	for i, sheet := range sheets {
+		if i > 0 && (sheet == SheetDaily && r.Daily == nil || sheet == SheetSummary && r.Summary == nil) {
+			continue
 		}
-		return *v
-	}
-	row := 2
-	// The storage item's rows (together: rows go item by item), for the chart.
-	first, last := 0, 0
-	if r.Kind == KindDaily {
-		for _, d := range r.Daily {
-			cell, _ := excelize.CoordinatesToCellName(1, row)
-			if err := sw.SetRow(cell, []any{excelize.Cell{StyleID: dateStyle, Value: d.Day}, d.Item, d.Unit, num(d.Value), d.Quantity,
-				num(d.Soft), num(d.Hard), d.OverageGB}); err != nil {
-				return nil, errs.Internal(err)
-			}
-			if d.Item == r.StorageItem && r.StorageItem != "" {
-				if first == 0 {
-					first = row
-				}
-				last = row
-			}
-			row++
+		if i == 0 {
+			err = f.SetSheetName("Sheet1", sheet)
+		} else {
+			_, err = f.NewSheet(sheet)
 		}
-	} else {
-		for _, s := range r.Summary {
-			var usage any
-			if s.Usage != nil {
-				usage = decimalCell(*s.Usage)
-			}
-			cell, _ := excelize.CoordinatesToCellName(1, row)
-			if err := sw.SetRow(cell, []any{s.Type, s.Item, s.Unit, s.Aggregation, usage, s.QuantityMin, s.QuantityMax,
-				num(s.SoftMin), num(s.SoftMax), num(s.HardMin), num(s.HardMax), s.OverageGB,
-				excelize.Cell{StyleID: moneyStyle, Value: decimalCell(s.Amount)}, r.Currency, strings.Join(s.Invoices, " ")}); err != nil {
-				return nil, errs.Internal(err)
-			}
-			row++
+		if err == nil && sheet == SheetDaily {
+			err = r.dailySheet(f, st)
+		} else if err == nil {
+			err = r.summarySheet(f, st)
 		}
-	}
-	if err := sw.Flush(); err != nil {
-		return nil, errs.Internal(err)
-	}
-	if first > 0 {
-		rng := func(col string) string { return fmt.Sprintf("'%s'!$%s$%d:$%s$%d", sheet, col, first, col, last) }
-		head := func(col string) string { return fmt.Sprintf("'%s'!$%s$1", sheet, col) }
-		cats := rng("A")
-		if err := f.AddChart(sheet, "J2", &excelize.Chart{
-			Type: excelize.Line,
-			Series: []excelize.ChartSeries{
-				// A series is named by a cell: its column's header.
-				{Name: head("D"), Categories: cats, Values: rng("D")},
-				{Name: head("F"), Categories: cats, Values: rng("F")},
-				{Name: head("G"), Categories: cats, Values: rng("G")},
-			},
-			Title:        excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: r.StorageItem + " per day (GB)"}}},
-			Legend:       excelize.ChartLegend{Position: "bottom"},
-			Dimension:    excelize.ChartDimension{Width: 720, Height: 360},
-			ShowBlanksAs: "gap",
-		}); err != nil {
+		if err != nil {
 			return nil, errs.Internal(err)
 		}
 	}
@@ -195,6 +115,116 @@ func (r Report) XLSX() ([]byte, error) {
 		return nil, errs.Internal(err)
 	}
 	return buf.Bytes(), nil
+}
+
+// styles are a workbook's cell styles.
+type styles struct{ header, date, money int }
+
+func newStyles(f *excelize.File) (st styles, err error) {
+	dateFmt, moneyFmt := "yyyy-mm-dd", "0.00"
+	if st.header, err = f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true}}); err != nil {
+		return st, err
+	}
+	if st.date, err = f.NewStyle(&excelize.Style{CustomNumFmt: &dateFmt}); err != nil {
+		return st, err
+	}
+	st.money, err = f.NewStyle(&excelize.Style{CustomNumFmt: &moneyFmt})
+	return st, err
+}
+
+// startSheet opens a stream on sheet with its header row, frozen.
+func startSheet(f *excelize.File, sheet string, cols []string, st styles) (*excelize.StreamWriter, error) {
+	sw, err := f.NewStreamWriter(sheet)
+	if err != nil {
+		return nil, err
+	}
+	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
+		return nil, err
+	}
+	if err := sw.SetColWidth(1, 1, 12); err != nil {
+		return nil, err
+	}
+	if err := sw.SetColWidth(2, 2, 24); err != nil {
+		return nil, err
+	}
+	head := make([]any, len(cols))
+	for i, c := range cols {
+		head[i] = excelize.Cell{StyleID: st.header, Value: c}
+	}
+	return sw, sw.SetRow("A1", head)
+}
+
+func num(v *int64) any {
+	if v == nil {
+		return nil
+	}
+	return *v
+}
+
+func (r Report) summarySheet(f *excelize.File, st styles) error {
+	sw, err := startSheet(f, SheetSummary, SummaryColumns, st)
+	if err != nil {
+		return err
+	}
+	for i, s := range r.Summary {
+		var usage any
+		if s.Usage != nil {
+			usage = decimalCell(*s.Usage)
+		}
+		cell, _ := excelize.CoordinatesToCellName(1, i+2)
+		if err := sw.SetRow(cell, []any{s.Type, s.Item, s.Unit, s.Aggregation, usage, s.QuantityMin, s.QuantityMax,
+			num(s.SoftMin), num(s.SoftMax), num(s.HardMin), num(s.HardMax), s.OverageGB,
+			excelize.Cell{StyleID: st.money, Value: decimalCell(s.Amount)}, r.Currency, strings.Join(s.Invoices, " ")}); err != nil {
+			return err
+		}
+	}
+	return sw.Flush()
+}
+
+func (r Report) dailySheet(f *excelize.File, st styles) error {
+	const sheet = SheetDaily
+	sw, err := startSheet(f, sheet, DailyColumns, st)
+	if err != nil {
+		return err
+	}
+	// The storage item's rows (together: rows go item by item), for the chart.
+	first, last := 0, 0
+	for i, d := range r.Daily {
+		row := i + 2
+		cell, _ := excelize.CoordinatesToCellName(1, row)
+		if err := sw.SetRow(cell, []any{excelize.Cell{StyleID: st.date, Value: d.Day}, d.Item, d.Unit, num(d.Value), d.Quantity,
+			num(d.Soft), num(d.Hard), d.OverageGB}); err != nil {
+			return err
+		}
+		if d.Item == r.StorageItem && r.StorageItem != "" {
+			if first == 0 {
+				first = row
+			}
+			last = row
+		}
+	}
+	if err := sw.Flush(); err != nil {
+		return err
+	}
+	if first == 0 {
+		return nil
+	}
+	rng := func(col string) string { return fmt.Sprintf("'%s'!$%s$%d:$%s$%d", sheet, col, first, col, last) }
+	head := func(col string) string { return fmt.Sprintf("'%s'!$%s$1", sheet, col) }
+	cats := rng("A")
+	return f.AddChart(sheet, "J2", &excelize.Chart{
+		Type: excelize.Line,
+		Series: []excelize.ChartSeries{
+			// A series is named by a cell: its column's header.
+			{Name: head("D"), Categories: cats, Values: rng("D")},
+			{Name: head("F"), Categories: cats, Values: rng("F")},
+			{Name: head("G"), Categories: cats, Values: rng("G")},
+		},
+		Title:        excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: r.StorageItem + " per day (GB)"}}},
+		Legend:       excelize.ChartLegend{Position: "bottom"},
+		Dimension:    excelize.ChartDimension{Width: 720, Height: 360},
+		ShowBlanksAs: "gap",
+	})
 }
 
 // decimalCell is a decimal as a spreadsheet number.

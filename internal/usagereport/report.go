@@ -109,6 +109,9 @@ type DailyRow struct {
 type Params struct {
 	Kind     string
 	From, To *time.Time
+	// Both fills Summary and Daily whatever the kind (a workbook has a
+	// sheet of each).
+	Both bool
 }
 
 // Period checks and completes a requested period against today.
@@ -198,8 +201,10 @@ func (s *Service) Build(ctx context.Context, who auth.Principal, id uuid.UUID, p
 	settings := catalog.ModuleSettings{StorageQuotaGB: tg.StorageQuotaGB, OverageQuotaGB: tg.OverageQuotaGB, OfferingItems: tg.OfferingItems}
 	qt := quotas{settings: settings, module: tg.HasModule, storage: tg.StorageItem}
 
-	if kind == KindDaily {
+	if kind == KindDaily || p.Both {
 		r.Daily = daily(from, to, items, usage, stretches, qt)
+	}
+	if kind == KindDaily && !p.Both {
 		return r, nil
 	}
 	billed, currency, err := s.billed(ctx, tg.ID, from, to)

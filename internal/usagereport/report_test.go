@@ -240,7 +240,10 @@ func fromXLSX(t *testing.T, body []byte, kind string) table {
 	if kind == usagereport.KindDaily {
 		sheet, cols = usagereport.SheetDaily, usagereport.DailyColumns
 	}
-	require.Equal(t, []string{sheet}, f.GetSheetList())
+	// Both kinds, the one asked for first.
+	list := f.GetSheetList()
+	require.Len(t, list, 2)
+	require.Contains(t, list, sheet)
 	panes, err := f.GetPanes(sheet)
 	require.NoError(t, err)
 	require.True(t, panes.Freeze, "header frozen")
@@ -367,6 +370,15 @@ func TestUsageReport(t *testing.T) {
 		require.Len(t, got, 1+2*30, "a row per item and day")
 		require.Equal(t, got, fromCSV(t, cs.Body))
 		require.Equal(t, got, fromXLSX(t, xs.Body, usagereport.KindDaily))
+		f, err := excelize.OpenReader(bytes.NewReader(xs.Body))
+		require.NoError(t, err)
+		require.Equal(t, []string{usagereport.SheetDaily, usagereport.SheetSummary}, f.GetSheetList())
+		require.NoError(t, f.Close())
+		// The summary sheet of a daily workbook is the summary report.
+		sp := oapi.GetServiceUsageReportParams{From: p.From, To: p.To}
+		sj := fetch(t, adminC, w.service, sp, "application/json")
+		require.Equal(t, http.StatusOK, sj.StatusCode(), string(sj.Body))
+		require.Equal(t, fromJSON(sj.JSON200), fromXLSX(t, xs.Body, usagereport.KindSummary))
 		byKey := map[string][]string{}
 		for _, r := range got[1:] {
 			byKey[r[1]+" "+r[0]] = r

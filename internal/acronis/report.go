@@ -111,6 +111,22 @@ func (c *Client) WaitReport(ctx context.Context, reportID, format string, interv
 
 // DownloadReport fetches a stored file, un-gzipped.
 func (c *Client) DownloadReport(ctx context.Context, reportID, storedID string) ([]byte, error) {
+	rc, err := c.OpenReport(ctx, reportID, storedID)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 512<<20))
+	if err != nil {
+		return nil, fmt.Errorf("acronis: report is not valid gzip: %w", err)
+	}
+	return b, nil
+}
+
+// OpenReport fetches a stored file and returns a reader of its content,
+// un-gzipped as it is read: only the compressed file is held, so a large
+// report can be scanned row by row (ScanCSV).
+func (c *Client) OpenReport(ctx context.Context, reportID, storedID string) (io.ReadCloser, error) {
 	var b []byte
 	err := c.do(ctx, call{method: http.MethodGet, path: "/reports/" + url.PathEscape(reportID) + "/stored/" + url.PathEscape(storedID),
 		raw: &b, retry: true})
@@ -124,12 +140,9 @@ func (c *Client) DownloadReport(ctx context.Context, reportID, storedID string) 
 		if err != nil {
 			return nil, fmt.Errorf("acronis: report is not valid gzip: %w", err)
 		}
-		defer zr.Close()
-		if b, err = io.ReadAll(io.LimitReader(zr, 512<<20)); err != nil {
-			return nil, fmt.Errorf("acronis: report is not valid gzip: %w", err)
-		}
+		return zr, nil
 	}
-	return b, nil
+	return io.NopCloser(bytes.NewReader(b)), nil
 }
 
 // DeleteReport removes a report.
@@ -169,11 +182,27 @@ type UsageRow struct {
 // ParseCSV reads a csv_v2_0 report by column name, so extra or reordered
 // columns do not matter. application.id, tenant.id and name are required.
 func ParseCSV(r io.Reader) ([]UsageRow, error) {
+	var rows []UsageRow
+	err := ScanCSV(r, func(u UsageRow) error {
+		rows = append(rows, u)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+// ScanCSV reads a csv_v2_0 report as ParseCSV does, handing each row to
+// fn as it is read, so a report of any size is never held whole; an error
+// from fn stops the scan and is returned.
+func ScanCSV(r io.Reader, fn func(UsageRow) error) error {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if err != nil {
-		return nil, fmt.Errorf("acronis: csv report header: %w", err)
+		return fmt.Errorf("acronis: csv report header: %w", err)
 	}
 	col := map[string]int{}
 	for i, h := range header {
@@ -181,17 +210,16 @@ func ParseCSV(r io.Reader) ([]UsageRow, error) {
 	}
 	for _, need := range []string{"application.id", "tenant.id", "name"} {
 		if _, ok := col[need]; !ok {
-			return nil, fmt.Errorf("acronis: csv report lacks column %s", need)
+			return fmt.Errorf("acronis: csv report lacks column %s", need)
 		}
 	}
-	var rows []UsageRow
 	for line := 2; ; line++ {
 		rec, err := cr.Read()
 		if err == io.EOF {
-			return rows, nil
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("acronis: csv report line %d: %w", line, err)
+			return fmt.Errorf("acronis: csv report line %d: %w", line, err)
 		}
 		get := func(name string) string {
 			if i, ok := col[name]; ok && i < len(rec) {
@@ -205,7 +233,7 @@ func ParseCSV(r io.Reader) ([]UsageRow, error) {
 			Edition: get("edition"), UsageName: get("usage_name"), MeasurementUnit: get("measurement_unit"), InfraID: get("infra.id"),
 		}
 		if row.ApplicationID == "" || row.TenantID == "" || row.Name == "" {
-			return nil, fmt.Errorf("acronis: csv report line %d: application.id, tenant.id and name are required", line)
+			return fmt.Errorf("acronis: csv report line %d: application.id, tenant.id and name are required", line)
 		}
 		if row.Edition == "" {
 			row.Edition = "standard"
@@ -220,12 +248,14 @@ func ParseCSV(r io.Reader) ([]UsageRow, error) {
 			}{{"total", &a.into.Total}, {"production", &a.into.Production}, {"trial", &a.into.Trial}} {
 				v, err := amount(get(a.prefix + f.name))
 				if err != nil {
-					return nil, fmt.Errorf("acronis: csv report line %d, %s%s: %w", line, a.prefix, f.name, err)
+					return fmt.Errorf("acronis: csv report line %d, %s%s: %w", line, a.prefix, f.name, err)
 				}
 				*f.into = v
 			}
 		}
-		rows = append(rows, row)
+		if err := fn(row); err != nil {
+			return err
+		}
 	}
 }
 

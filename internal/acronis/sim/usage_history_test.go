@@ -43,7 +43,7 @@ func TestUsageOverridesKeepHistory(t *testing.T) {
 	generated := e.dailyOf(c, item, -10, 0)
 
 	require.NoError(t, e.sim.SetUsage(c, item, 7)) // from day 10
-	e.sim.Advance(5 * 24 * time.Hour)            // day 15
+	e.sim.Advance(5 * 24 * time.Hour)              // day 15
 	require.NoError(t, e.sim.SetUsage(c, item, 9))
 	e.sim.Advance(2 * 24 * time.Hour) // day 17
 	got := e.dailyOf(c, item, -17, 0)

@@ -1,6 +1,7 @@
 package acronis
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -111,22 +112,6 @@ func (c *Client) WaitReport(ctx context.Context, reportID, format string, interv
 
 // DownloadReport fetches a stored file, un-gzipped.
 func (c *Client) DownloadReport(ctx context.Context, reportID, storedID string) ([]byte, error) {
-	rc, err := c.OpenReport(ctx, reportID, storedID)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, 512<<20))
-	if err != nil {
-		return nil, fmt.Errorf("acronis: report is not valid gzip: %w", err)
-	}
-	return b, nil
-}
-
-// OpenReport fetches a stored file and returns a reader of its content,
-// un-gzipped as it is read: only the compressed file is held, so a large
-// report can be scanned row by row (ScanCSV).
-func (c *Client) OpenReport(ctx context.Context, reportID, storedID string) (io.ReadCloser, error) {
 	var b []byte
 	err := c.do(ctx, call{method: http.MethodGet, path: "/reports/" + url.PathEscape(reportID) + "/stored/" + url.PathEscape(storedID),
 		raw: &b, retry: true})
@@ -140,9 +125,33 @@ func (c *Client) OpenReport(ctx context.Context, reportID, storedID string) (io.
 		if err != nil {
 			return nil, fmt.Errorf("acronis: report is not valid gzip: %w", err)
 		}
-		return zr, nil
+		defer zr.Close()
+		if b, err = io.ReadAll(io.LimitReader(zr, 512<<20)); err != nil {
+			return nil, fmt.Errorf("acronis: report is not valid gzip: %w", err)
+		}
 	}
-	return io.NopCloser(bytes.NewReader(b)), nil
+	return b, nil
+}
+
+// StreamReport fetches a stored file and hands fn its content, un-gzipped,
+// as it arrives: nothing of it is held, so a report of any size can be
+// scanned row by row (ScanCSV). A failure before the content arrives is
+// retried; one while fn reads it (fn's own error included) is returned.
+func (c *Client) StreamReport(ctx context.Context, reportID, storedID string, fn func(io.Reader) error) error {
+	return c.do(ctx, call{method: http.MethodGet, path: "/reports/" + url.PathEscape(reportID) + "/stored/" + url.PathEscape(storedID),
+		retry: true, stream: func(body io.Reader) error {
+			br := bufio.NewReader(body)
+			// As DownloadReport: a compressed payload is un-gzipped here.
+			if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+				zr, err := gzip.NewReader(br)
+				if err != nil {
+					return fmt.Errorf("acronis: report is not valid gzip: %w", err)
+				}
+				defer zr.Close()
+				return fn(zr)
+			}
+			return fn(br)
+		}})
 }
 
 // DeleteReport removes a report.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -374,14 +375,10 @@ func (s *Service) read(ctx context.Context, r Report, a Account, w *world, mine 
 		}
 		return nil, fmt.Errorf("waiting for the usage report: %w", err)
 	}
-	body, err := c.OpenReport(ctx, rep.ID, stored.ID)
-	if err != nil {
-		return nil, fmt.Errorf("downloading the usage report: %w", err)
-	}
 	vd := &vendorData{daily: map[string]*vendorDays{}, names: map[string]string{}, orphans: map[string][]string{},
 		tenants: map[string]acronis.Tenant{}, items: map[string][]acronis.OfferingItem{}}
 	dates := map[string]int{} // report date -> day of the period (-1 outside it)
-	err = acronis.ScanCSV(body, func(u acronis.UsageRow) error {
+	scan := func(u acronis.UsageRow) error {
 		if u.TenantKind != "" && u.TenantKind != acronis.KindCustomer {
 			return nil
 		}
@@ -422,10 +419,10 @@ func (s *Service) read(ctx context.Context, r Report, a Account, w *world, mine 
 		}
 		vv.Values[i] = u.Absolute.Total.IntPart()
 		return nil
-	})
-	_ = body.Close()
+	}
+	err = c.StreamReport(ctx, rep.ID, stored.ID, func(body io.Reader) error { return acronis.ScanCSV(body, scan) })
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the usage report: %w", err)
 	}
 	_ = c.DeleteReport(ctx, rep.ID, rep.Version) // tidy; it expires anyway
 	for i := 0; i < len(mine); i += acronis.MaxTenantsPerRead {

@@ -248,6 +248,9 @@ func (s *Service) load(ctx context.Context, r Report) (*world, error) {
 		if err := rows.Scan(&u.TenantID, &u.Item, &u.Day, &u.Value, &u.Unit); err != nil {
 			return nil, errs.Internal(err)
 		}
+		if _, ok := w.services[u.TenantID]; !ok {
+			continue // no live service to compare it for
+		}
 		k := usageKey(u.TenantID, u.Item)
 		su := w.stored[k]
 		if su == nil {

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -155,7 +156,11 @@ type call struct {
 	body   any
 	out    any
 	raw    *[]byte // receives the body as it came, for files
-	ok     []int   // accepted statuses (default 200)
+	// stream, when set, reads a successful response's body as it arrives
+	// (files of any size); the attempt timeout then bounds the wait for
+	// the response, not the reading. Its error ends the call, unretried.
+	stream func(io.Reader) error
+	ok     []int // accepted statuses (default 200)
 	// retry allows repeating the call after an ambiguous failure; false
 	// for creates, which callers reconcile by looking the object up.
 	retry bool
@@ -212,8 +217,10 @@ func (c *Client) do(ctx context.Context, k call) error {
 
 // once sends one attempt.
 func (c *Client) once(ctx context.Context, k call, payload []byte, token string) error {
-	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
+	actx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	timer := time.AfterFunc(c.cfg.AttemptTimeout, cancel)
+	defer timer.Stop()
 	u := *c.base
 	u.Path = u.Path + "/api/2" + k.path
 	if k.query != nil {
@@ -237,13 +244,16 @@ func (c *Client) once(ctx context.Context, k call, payload []byte, token string)
 		return &Error{Op: c.op(k), Err: transportErr(err), Retryable: ctx.Err() == nil && !egress.Refused(err)}
 	}
 	defer res.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
-	if err != nil {
-		return &Error{Op: c.op(k), Status: res.StatusCode, Err: transportErr(err), Retryable: ctx.Err() == nil}
-	}
 	ok := k.ok
 	if len(ok) == 0 {
 		ok = []int{http.StatusOK}
+	}
+	if k.stream != nil && slices.Contains(ok, res.StatusCode) && timer.Stop() {
+		return k.stream(res.Body)
+	}
+	raw, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	if err != nil {
+		return &Error{Op: c.op(k), Status: res.StatusCode, Err: transportErr(err), Retryable: ctx.Err() == nil}
 	}
 	for _, s := range ok {
 		if res.StatusCode == s {

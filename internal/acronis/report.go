@@ -1,6 +1,7 @@
 package acronis
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -132,6 +133,27 @@ func (c *Client) DownloadReport(ctx context.Context, reportID, storedID string) 
 	return b, nil
 }
 
+// StreamReport fetches a stored file and hands fn its content, un-gzipped,
+// as it arrives: nothing of it is held, so a report of any size can be
+// scanned row by row (ScanCSV). A failure before the content arrives is
+// retried; one while fn reads it (fn's own error included) is returned.
+func (c *Client) StreamReport(ctx context.Context, reportID, storedID string, fn func(io.Reader) error) error {
+	return c.do(ctx, call{method: http.MethodGet, path: "/reports/" + url.PathEscape(reportID) + "/stored/" + url.PathEscape(storedID),
+		retry: true, stream: func(body io.Reader) error {
+			br := bufio.NewReader(body)
+			// As DownloadReport: a compressed payload is un-gzipped here.
+			if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+				zr, err := gzip.NewReader(br)
+				if err != nil {
+					return fmt.Errorf("acronis: report is not valid gzip: %w", err)
+				}
+				defer zr.Close()
+				return fn(zr)
+			}
+			return fn(br)
+		}})
+}
+
 // DeleteReport removes a report.
 func (c *Client) DeleteReport(ctx context.Context, id string, version int64) error {
 	err := c.do(ctx, call{method: http.MethodDelete, path: "/reports/" + url.PathEscape(id),
@@ -169,11 +191,27 @@ type UsageRow struct {
 // ParseCSV reads a csv_v2_0 report by column name, so extra or reordered
 // columns do not matter. application.id, tenant.id and name are required.
 func ParseCSV(r io.Reader) ([]UsageRow, error) {
+	var rows []UsageRow
+	err := ScanCSV(r, func(u UsageRow) error {
+		rows = append(rows, u)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+// ScanCSV reads a csv_v2_0 report as ParseCSV does, handing each row to
+// fn as it is read, so a report of any size is never held whole; an error
+// from fn stops the scan and is returned.
+func ScanCSV(r io.Reader, fn func(UsageRow) error) error {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if err != nil {
-		return nil, fmt.Errorf("acronis: csv report header: %w", err)
+		return fmt.Errorf("acronis: csv report header: %w", err)
 	}
 	col := map[string]int{}
 	for i, h := range header {
@@ -181,17 +219,16 @@ func ParseCSV(r io.Reader) ([]UsageRow, error) {
 	}
 	for _, need := range []string{"application.id", "tenant.id", "name"} {
 		if _, ok := col[need]; !ok {
-			return nil, fmt.Errorf("acronis: csv report lacks column %s", need)
+			return fmt.Errorf("acronis: csv report lacks column %s", need)
 		}
 	}
-	var rows []UsageRow
 	for line := 2; ; line++ {
 		rec, err := cr.Read()
 		if err == io.EOF {
-			return rows, nil
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("acronis: csv report line %d: %w", line, err)
+			return fmt.Errorf("acronis: csv report line %d: %w", line, err)
 		}
 		get := func(name string) string {
 			if i, ok := col[name]; ok && i < len(rec) {
@@ -205,7 +242,7 @@ func ParseCSV(r io.Reader) ([]UsageRow, error) {
 			Edition: get("edition"), UsageName: get("usage_name"), MeasurementUnit: get("measurement_unit"), InfraID: get("infra.id"),
 		}
 		if row.ApplicationID == "" || row.TenantID == "" || row.Name == "" {
-			return nil, fmt.Errorf("acronis: csv report line %d: application.id, tenant.id and name are required", line)
+			return fmt.Errorf("acronis: csv report line %d: application.id, tenant.id and name are required", line)
 		}
 		if row.Edition == "" {
 			row.Edition = "standard"
@@ -220,12 +257,14 @@ func ParseCSV(r io.Reader) ([]UsageRow, error) {
 			}{{"total", &a.into.Total}, {"production", &a.into.Production}, {"trial", &a.into.Trial}} {
 				v, err := amount(get(a.prefix + f.name))
 				if err != nil {
-					return nil, fmt.Errorf("acronis: csv report line %d, %s%s: %w", line, a.prefix, f.name, err)
+					return fmt.Errorf("acronis: csv report line %d, %s%s: %w", line, a.prefix, f.name, err)
 				}
 				*f.into = v
 			}
 		}
-		rows = append(rows, row)
+		if err := fn(row); err != nil {
+			return err
+		}
 	}
 }
 

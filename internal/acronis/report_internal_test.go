@@ -1,6 +1,7 @@
 package acronis
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -46,6 +47,35 @@ func TestParseCSV(t *testing.T) {
 	rows, err = ParseCSV(strings.NewReader(tests[1].body))
 	require.NoError(t, err)
 	require.Equal(t, "standard", rows[0].Edition)
+}
+
+// ScanCSV hands the rows over one by one, the same as ParseCSV's; an
+// error from the callback stops the scan.
+func TestScanCSV(t *testing.T) {
+	t.Parallel()
+	header := "date,tenant.id,application.id,name,measurement_unit,usage.absolute.total\n"
+	body := header + "2026-11-01,t1,app,a,quantity,1\n2026-11-02,t1,app,a,quantity,2\n2026-11-03,t2,app,b,bytes,3\n"
+	var seen []UsageRow
+	require.NoError(t, ScanCSV(strings.NewReader(body), func(u UsageRow) error {
+		seen = append(seen, u)
+		return nil
+	}))
+	all, err := ParseCSV(strings.NewReader(body))
+	require.NoError(t, err)
+	require.Equal(t, all, seen)
+	require.Len(t, seen, 3)
+	require.Equal(t, "2026-11-02", seen[1].Date)
+	require.Equal(t, "t2", seen[2].TenantID, "rows do not share storage")
+
+	stop := errors.New("enough")
+	n := 0
+	err = ScanCSV(strings.NewReader(body), func(UsageRow) error {
+		n++
+		return stop
+	})
+	require.ErrorIs(t, err, stop)
+	require.Equal(t, 1, n)
+	require.ErrorContains(t, ScanCSV(strings.NewReader("date\n"), func(UsageRow) error { return nil }), "lacks column")
 }
 
 func TestParseJSON(t *testing.T) {

@@ -3,6 +3,9 @@ package acronis_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
+	"net/http"
 	"testing"
 	"time"
 
@@ -67,6 +70,21 @@ func TestUsageReports(t *testing.T) {
 			jrows, err := acronis.ParseJSON(raw)
 			require.NoError(t, err)
 			require.Equal(t, len(rows), len(jrows), "both formats carry the same rows")
+
+			// Streamed and scanned row by row: the same rows.
+			var streamed []acronis.UsageRow
+			require.NoError(t, c.StreamReport(ctx, r.ID, csvFile.ID, func(body io.Reader) error {
+				return acronis.ScanCSV(body, func(u acronis.UsageRow) error {
+					streamed = append(streamed, u)
+					return nil
+				})
+			}))
+			require.Equal(t, rows, streamed)
+			stop := errors.New("stop")
+			calls := len(v.sim.Calls())
+			require.ErrorIs(t, c.StreamReport(ctx, r.ID, csvFile.ID, func(io.Reader) error { return stop }), stop)
+			require.Len(t, v.sim.Calls(), calls+1, "the reader's error is not retried")
+			require.True(t, acronis.IsStatus(c.StreamReport(ctx, r.ID, "nope", func(io.Reader) error { return nil }), http.StatusNotFound))
 
 			days := map[string]bool{}
 			mine := 0

@@ -20,7 +20,8 @@ import (
 // (in-process), each with a service of an Acronis plan (storage and
 // workstations with quotas, as provisioning leaves them) and its usage
 // stored by a daily sync; 1 % of them were disabled at the vendor behind
-// the platform's back. The run reads the vendor's usage report, the
+// the platform's back. The run reads the vendor's daily usage report over
+// the 30 days (streamed, row by row), the
 // tenants in batches of 100 and every tenant's offering items, compares
 // and writes the rows. One op is one whole report: use -benchtime=1x.
 // rows/s is rows compared and written per second of the run; the

@@ -25,12 +25,22 @@
 //     (disabled there and active here, or enabled there and suspended
 //     here), edition_mismatch (an enabled item of another edition than the
 //     plan's), quota_mismatch (an item's quota is not the plan's times the
-//     quantity), usage_mismatch (the vendor's figure differs from what was
-//     billed, or else from what the daily sync stored, by more than the
-//     tolerance), or ok (an item compared and found equal).
-//   - The vendor's usage figure of an item is its usage at the end of the
-//     period (the usage_summary report's absolute total), storage in whole
-//     GB rounded up as billing counts it.
+//     quantity), usage_mismatch (the vendor's figure differs from the
+//     platform's by more than the tolerance percent of the platform's), or
+//     ok (an item compared and found equal).
+//   - Usage is compared per tenant and item the daily sync stored usage of
+//     in the period (usage_daily: what billing bills from), over the days
+//     it stored, and only those: the platform's figure is the plan's
+//     aggregation of the item (its metered charge's, else max) over the
+//     stored values, the vendor's the same aggregation over its
+//     usage_daily report's values of the same days, each day as billing
+//     counts it (storage in whole GB, rounded up). So a peak billed and
+//     since fallen agrees, and a past day the vendor revised does not; a
+//     mismatch names the days that differ and the invoices whose usage or
+//     overage lines of the service cover them. Items with no stored day
+//     are not compared.
+//   - The vendor's report is read row by row; per tenant, item and day only
+//     an int64 is kept, and only for items the platform stored usage of.
 package reconcile
 
 import (

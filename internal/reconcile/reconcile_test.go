@@ -2,9 +2,12 @@ package reconcile_test
 
 import (
 	"context"
+	"encoding/json"
 	"sort"
 	"testing"
+	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 
 	"github.com/acronis-platform/platform/internal/acronis"
@@ -16,30 +19,44 @@ type finding struct{ tenant, item, flag string }
 
 // The issue's world: an orphan tenant created directly at the vendor, a
 // service whose tenant was deleted there, a tenant disabled there, a quota
-// changed there and a usage figure changed there after billing. Each is
-// flagged once and nothing else is; the other items are ok.
+// changed there and a usage figure revised there after billing (a past,
+// billed day's). Each is flagged once and nothing else is; the other
+// items are ok, storage that peaked mid-period and fell since included.
 func TestReconciliationFlagsEachDefectOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	w := newWorld(t)
-	tenants := w.tenants(t, "world", 6)
-	svcs := w.services(t, tenants)
-	fine, deleted, disabled, requota, reused := tenants[0], tenants[1], tenants[2], tenants[3], tenants[4]
-	_ = tenants[5] // fine as well
+	// The tenants exist at the vendor since a week before the period.
+	w := newWorldBack(t, 14)
+	tenants := w.tenants(t, "world", 7)
 	orphan := w.tenants(t, "orphan", 1)[0]
+	w.catchUp()
+	svcs := w.services(t, tenants)
+	fine, deleted, disabled, requota, reused, peaked := tenants[0], tenants[1], tenants[2], tenants[3], tenants[4], tenants[6]
+	_ = tenants[5] // fine as well
+	today := w.env.App.Billing.Today()
+	from := today.AddDate(0, 0, -6)
+	day := func(i int) time.Time { return from.AddDate(0, 0, i) } // day(6) is today
 
 	// Every item's usage is fixed at the vendor, then the daily sync stores it.
 	for i, id := range append(tenants, orphan) {
 		require.NoError(t, w.v.SetUsage(id, storageItem, int64(20+i)<<30))
 		require.NoError(t, w.v.SetUsage(id, workstations, int64(1+i%3)))
 	}
+	// The reused tenant had 24 GB all week; the peaked one 20 GB, 40 GB
+	// on day 3, 25 GB since: the sync stored each day as it was.
+	require.NoError(t, w.v.SetUsageFrom(reused, storageItem, from, 24<<30))
+	require.NoError(t, w.v.SetUsageFrom(peaked, storageItem, from, 20<<30))
+	require.NoError(t, w.v.SetUsageFrom(peaked, storageItem, day(3), 40<<30))
+	require.NoError(t, w.v.SetUsageFrom(peaked, storageItem, day(4), 25<<30))
 	_, err := w.env.App.Usage.RunNow(ctx, "test")
 	require.NoError(t, err)
-	today := w.env.App.Billing.Today()
-	from := today.AddDate(0, 0, -6)
-	// The reused tenant's storage was billed at 24 GB; then it grew there.
+	w.store(t, reused, storageItem, "bytes", from, 24<<30, 24<<30, 24<<30, 24<<30, 24<<30, 24<<30)
+	w.store(t, peaked, storageItem, "bytes", from, 20<<30, 20<<30, 20<<30, 40<<30, 25<<30, 25<<30)
+	// Both were billed on their peak; then the vendor revised the reused
+	// tenant's storage from day 3 on, days already billed.
 	invoice := w.bill(t, svcs[4], storageItem, from, today, 24)
-	require.NoError(t, w.v.SetUsage(reused, storageItem, 31<<30))
+	w.bill(t, svcs[6], storageItem, from, today, 40)
+	require.NoError(t, w.v.SetUsageFrom(reused, storageItem, day(3), 31<<30))
 
 	// The other defects, made at the vendor behind the platform's back.
 	_, err = w.vc.SetTenantEnabled(ctx, disabled, false)
@@ -79,30 +96,42 @@ func TestReconciliationFlagsEachDefectOnce(t *testing.T) {
 	require.Equal(t, want, flagged)
 	// Both items of the fine tenants are compared and ok; the disabled
 	// one's too (its status is its only defect), one of the others'.
-	require.Equal(t, map[string]int{fine: 2, tenants[5]: 2, disabled: 2, requota: 1, reused: 1}, ok)
+	require.Equal(t, map[string]int{fine: 2, tenants[5]: 2, disabled: 2, requota: 1, reused: 1, peaked: 2}, ok)
 	require.Equal(t, 1, r.OrphanTenant)
 	require.Equal(t, 1, r.MissingTenant)
 	require.Equal(t, 1, r.StatusMismatch)
 	require.Equal(t, 1, r.QuotaMismatch)
 	require.Equal(t, 1, r.UsageMismatch)
 	require.Zero(t, r.EditionMismatch)
-	require.Equal(t, 8, r.OK)
+	require.Equal(t, 10, r.OK)
 	require.Equal(t, len(rows), r.RowsCompared)
 
 	for _, row := range rows {
+		var detail map[string]any
+		require.NoError(t, json.Unmarshal(row.Detail, &detail))
 		switch {
 		case row.Flag == reconcile.FlagUsageMismatch:
-			require.Equal(t, "24", row.PlatformValue)
-			require.Equal(t, "31", row.VendorValue)
-			require.Contains(t, string(row.Detail), invoice)
-			require.Contains(t, string(row.Detail), `"source": "billed"`)
+			require.Equal(t, "24", row.PlatformValue, "the peak of the stored days, as billed")
+			require.Equal(t, "31", row.VendorValue, "the peak of the vendor's same days")
+			require.Equal(t, "max", detail["aggregation"])
+			require.Equal(t, "usage_sync", detail["source"])
+			require.Equal(t, []any{invoice}, detail["invoices"])
+			require.EqualValues(t, 7, detail["days_compared"])
+			require.EqualValues(t, 4, detail["days_differing"])
+			days := detail["differing_days"].([]any)
+			require.Len(t, days, 4)
+			require.Equal(t, map[string]any{"day": day(3).Format(time.DateOnly), "platform": 24.0, "vendor": 31.0}, days[0])
 		case row.Flag == reconcile.FlagQuotaMismatch:
 			require.Equal(t, "5", row.PlatformValue)
 			require.Equal(t, "7", row.VendorValue)
 		case row.Flag == reconcile.FlagOK && row.Item == storageItem && row.TenantID == fine:
 			require.Equal(t, "20", row.PlatformValue, "what the daily sync stored")
 			require.Equal(t, "20", row.VendorValue)
-			require.Contains(t, string(row.Detail), `"source": "usage_sync"`)
+			require.EqualValues(t, 1, detail["days_compared"])
+		case row.Flag == reconcile.FlagOK && row.Item == storageItem && row.TenantID == peaked:
+			require.Equal(t, "40", row.PlatformValue, "the peak, though it fell since")
+			require.Equal(t, "40", row.VendorValue)
+			require.EqualValues(t, 7, detail["days_compared"])
 		}
 	}
 
@@ -111,6 +140,48 @@ func TestReconciliationFlagsEachDefectOnce(t *testing.T) {
 	require.ErrorContains(t, err, "completed")
 	_, err = w.env.App.DB.Pool.Exec(ctx, `DELETE FROM reconciliation_rows WHERE report_id = $1`, r.ID)
 	require.ErrorContains(t, err, "completed")
+}
+
+// The usage tolerance is a percentage of the platform's figure: a vendor
+// figure exactly at it is ok, one just beyond it is flagged.
+func TestReconciliationUsageTolerance(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t)
+	tenants := w.tenants(t, "tolerance", 3)
+	w.services(t, tenants)
+	w.setTolerance(t, "10")
+	for _, id := range tenants {
+		require.NoError(t, w.v.SetUsage(id, storageItem, 50<<30))
+		require.NoError(t, w.v.SetUsage(id, workstations, 2))
+	}
+	_, err := w.env.App.Usage.RunNow(ctx, "test")
+	require.NoError(t, err)
+	// Then the vendor revises today: 55 GB is 10 % over 50, 56 GB beyond;
+	// 45 GB is 10 % under.
+	require.NoError(t, w.v.SetUsage(tenants[0], storageItem, 55<<30))
+	require.NoError(t, w.v.SetUsage(tenants[1], storageItem, 56<<30))
+	require.NoError(t, w.v.SetUsage(tenants[2], storageItem, 45<<30))
+	today := w.env.App.Billing.Today()
+	r, err := w.env.App.Reconcile.RunNow(ctx, "test", today, today)
+	require.NoError(t, err)
+	require.Equal(t, reconcile.StatusCompleted, r.Status, "reason: %v", r.Reason)
+	require.True(t, r.TolerancePercent.Equal(decimal.NewFromInt(10)))
+	rows, _, err := w.env.App.Reconcile.Rows(ctx, r.ID, nil, 0, 100)
+	require.NoError(t, err)
+	got := map[string]string{}
+	for _, row := range rows {
+		if row.Item == storageItem {
+			got[row.TenantID] = row.Flag + " " + row.PlatformValue + "/" + row.VendorValue
+		}
+	}
+	require.Equal(t, map[string]string{
+		tenants[0]: "ok 50/55",
+		tenants[1]: "usage_mismatch 50/56",
+		tenants[2]: "ok 50/45",
+	}, got)
+	require.Equal(t, 1, r.UsageMismatch)
+	require.Equal(t, 5, r.OK)
 }
 
 // A vendor failure in the middle of a report (after the vendor's report

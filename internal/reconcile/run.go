@@ -1,11 +1,12 @@
 package reconcile
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -142,25 +143,40 @@ func (s *Service) beat(ctx context.Context, id uuid.UUID) {
 type world struct {
 	services map[string]service // by tenant id: live services
 	plans    map[uuid.UUID]catalog.ModuleSettings
-	planAcc  map[uuid.UUID]string // plan -> account key
-	billed   map[string]decimal.Decimal
-	billedBy map[string][]string // invoice numbers
-	stored   map[string]storedUsage
-	aggs     map[string]string // plan/item -> aggregation
+	planAcc  map[uuid.UUID]string    // plan -> account key
+	lines    map[string][]billedLine // by usageKey (usage lines) or overageKey (overage lines)
+	stored   map[string]*storedUsage // by usageKey
+	items    map[string][]string     // tenant -> items with stored usage, sorted
+	aggs     map[string]string       // plan/item -> aggregation
+	from     time.Time               // the period's first day
+	days     int                     // the period's length in days
 }
 
+// billedLine is an invoice line that billed usage (or overage) of an item.
+type billedLine struct {
+	Start, End time.Time
+	Number     string
+}
+
+// storedUsage is what the daily sync stored of a tenant's item in the
+// period: a value per stored day (days as offsets from the period's
+// first), in day order.
 type storedUsage struct {
-	Value int64
-	Unit  string
-	Day   time.Time
+	Days   []int
+	Values []int64
+	Unit   string
 }
 
 func usageKey(tenant, item string) string { return tenant + "\x00" + item }
 
+// overageKey files a service's storage overage lines (they name no item).
+func overageKey(tenant string) string { return tenant + "\x00" }
+
 func (s *Service) load(ctx context.Context, r Report) (*world, error) {
 	db := s.db.WithContext(ctx)
 	w := &world{services: map[string]service{}, plans: map[uuid.UUID]catalog.ModuleSettings{}, planAcc: map[uuid.UUID]string{},
-		billed: map[string]decimal.Decimal{}, billedBy: map[string][]string{}, stored: map[string]storedUsage{}, aggs: map[string]string{}}
+		lines: map[string][]billedLine{}, stored: map[string]*storedUsage{}, items: map[string][]string{}, aggs: map[string]string{},
+		from: r.PeriodFrom, days: dayIndex(r.PeriodFrom, r.PeriodTo) + 1}
 	var svcs []service
 	if err := db.Raw(`SELECT id, customer_id, partner_id, plan_id, quantity, status, vendor_tenant_id FROM services
 		WHERE vendor_tenant_id IS NOT NULL AND status IN ('active', 'suspended') ORDER BY vendor_tenant_id`).Scan(&svcs).Error; err != nil {
@@ -188,44 +204,74 @@ func (s *Service) load(ctx context.Context, r Report) (*world, error) {
 	for _, c := range charges {
 		w.aggs[c.PlanID.String()+"/"+c.OfferingItem] = c.Aggregation
 	}
-	// What was billed per service and item: usage lines whose period
-	// overlaps the report's, on invoices not voided.
+	// What billed usage per service and item: usage lines (and storage
+	// overage lines) whose period meets the report's, on invoices not voided.
 	var lines []struct {
 		TenantID string
+		Kind     string
 		Item     string
-		Quantity decimal.Decimal
+		Start    time.Time
+		End      time.Time
 		Number   string
 	}
-	if err := db.Raw(`SELECT s.vendor_tenant_id AS tenant_id, l.detail->>'offering_item' AS item, l.quantity, coalesce(i.number, '') AS number
+	if err := db.Raw(`SELECT s.vendor_tenant_id AS tenant_id, l.kind, coalesce(l.detail->>'offering_item', '') AS item,
+			l.period_start AS start, l.period_end AS "end", coalesce(i.number, '') AS number
 		FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id JOIN services s ON s.id = l.service_id
-		WHERE l.kind = 'usage' AND l.detail->>'offering_item' IS NOT NULL AND s.vendor_tenant_id IS NOT NULL AND i.status <> 'void'
-		  AND l.period_start <= ? AND l.period_end >= ?
+		WHERE l.kind IN ('usage', 'overage') AND s.vendor_tenant_id IS NOT NULL AND i.status <> 'void'
+		  AND l.period_start <= ? AND l.period_end >= ? AND i.number IS NOT NULL
 		ORDER BY i.number, l.position`, r.PeriodTo, r.PeriodFrom).Scan(&lines).Error; err != nil {
 		return nil, errs.Internal(err)
 	}
 	for _, l := range lines {
 		k := usageKey(l.TenantID, l.Item)
-		w.billed[k] = w.billed[k].Add(l.Quantity)
-		if l.Number != "" && !containsStr(w.billedBy[k], l.Number) {
-			w.billedBy[k] = append(w.billedBy[k], l.Number)
+		if l.Kind == billing.KindOverage {
+			k = overageKey(l.TenantID)
+		} else if l.Item == "" {
+			continue
 		}
+		w.lines[k] = append(w.lines[k], billedLine{Start: l.Start, End: l.End, Number: l.Number})
 	}
-	// What the daily sync stored: each tenant's and item's last day in the period.
-	var stored []struct {
-		TenantID string
-		Item     string
-		Day      time.Time
-		Value    int64
-		Unit     string
-	}
-	if err := db.Raw(`SELECT DISTINCT ON (tenant_id, item) tenant_id, item, day, value, unit FROM usage_daily
-		WHERE day BETWEEN ? AND ? ORDER BY tenant_id, item, day DESC`, r.PeriodFrom, r.PeriodTo).Scan(&stored).Error; err != nil {
+	// What the daily sync stored in the period, day by day: what billing
+	// bills from.
+	rows, err := db.Raw(`SELECT tenant_id, item, day, value, unit FROM usage_daily
+		WHERE day BETWEEN ? AND ? ORDER BY tenant_id, item, day`, r.PeriodFrom, r.PeriodTo).Rows()
+	if err != nil {
 		return nil, errs.Internal(err)
 	}
-	for _, u := range stored {
-		w.stored[usageKey(u.TenantID, u.Item)] = storedUsage{Value: u.Value, Unit: u.Unit, Day: u.Day}
+	defer rows.Close()
+	for rows.Next() {
+		var u struct {
+			TenantID, Item, Unit string
+			Day                  time.Time
+			Value                int64
+		}
+		if err := rows.Scan(&u.TenantID, &u.Item, &u.Day, &u.Value, &u.Unit); err != nil {
+			return nil, errs.Internal(err)
+		}
+		if _, ok := w.services[u.TenantID]; !ok {
+			continue // no live service to compare it for
+		}
+		k := usageKey(u.TenantID, u.Item)
+		su := w.stored[k]
+		if su == nil {
+			su = &storedUsage{Unit: u.Unit}
+			w.stored[k] = su
+			w.items[u.TenantID] = append(w.items[u.TenantID], u.Item)
+		}
+		su.Days = append(su.Days, dayIndex(r.PeriodFrom, u.Day))
+		su.Values = append(su.Values, u.Value)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, errs.Internal(err)
 	}
 	return w, nil
+}
+
+// dayIndex is day's offset in days from from (both dates).
+func dayIndex(from, day time.Time) int {
+	f := time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, time.UTC)
+	d := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
+	return int(d.Sub(f).Hours() / 24)
 }
 
 func containsStr(xs []string, x string) bool {
@@ -239,11 +285,19 @@ func containsStr(xs []string, x string) bool {
 
 // vendorData is what one account's vendor says.
 type vendorData struct {
-	usage   map[string][]acronis.UsageRow // report rows by tenant
-	names   map[string]string             // tenant names from the report
-	order   []string                      // tenants in report order
-	tenants map[string]acronis.Tenant     // live tenants of the platform's services
+	daily   map[string]*vendorDays    // by usageKey: items the platform stored usage of
+	names   map[string]string         // tenant names from the report
+	order   []string                  // tenants in report order
+	orphans map[string][]string       // items reported of tenants no live service owns
+	tenants map[string]acronis.Tenant // live tenants of the platform's services
 	items   map[string][]acronis.OfferingItem
+}
+
+// vendorDays is the vendor's value of an item per day of the period
+// (-1: not reported that day).
+type vendorDays struct {
+	Values []int64
+	Unit   string
 }
 
 // compare builds every row of a report.
@@ -276,7 +330,7 @@ func (s *Service) compare(ctx context.Context, r Report) ([]Row, []AccountRef, e
 			}
 		}
 		sort.Slice(mine, func(i, j int) bool { return mine[i].TenantID < mine[j].TenantID })
-		vd, err := s.read(ctx, r, a, mine)
+		vd, err := s.read(ctx, r, a, w, mine)
 		if err != nil {
 			return nil, nil, fmt.Errorf("vendor account %s (client %s): %w", a.URL, a.ClientID, err)
 		}
@@ -291,7 +345,7 @@ func (s *Service) compare(ctx context.Context, r Report) ([]Row, []AccountRef, e
 
 // read asks one account's vendor for its usage report and for the
 // services' tenants and their offering items.
-func (s *Service) read(ctx context.Context, r Report, a Account, mine []service) (*vendorData, error) {
+func (s *Service) read(ctx context.Context, r Report, a Account, w *world, mine []service) (*vendorData, error) {
 	// Plans' accounts are reached through the egress guard; the SP's own,
 	// configured by the operator, as the rest of the platform reaches it.
 	hc := s.cfg.HTTPClient
@@ -307,7 +361,10 @@ func (s *Service) read(ctx context.Context, r Report, a Account, mine []service)
 	if err != nil {
 		return nil, err
 	}
-	rep, err := c.CreateReport(ctx, acronis.ReportRequest{TenantID: me.TenantID, Level: "all_customers", Kind: acronis.ReportSummary,
+	// The vendor's daily usage over the period, read row by row: only the
+	// values of items the platform stored usage of are kept, one int64
+	// per day.
+	rep, err := c.CreateReport(ctx, acronis.ReportRequest{TenantID: me.TenantID, Level: "all_customers", Kind: acronis.ReportDaily,
 		Formats: []string{acronis.FormatCSV}, Start: r.PeriodFrom.Format(time.DateOnly), End: r.PeriodTo.Format(time.DateOnly)})
 	if err != nil {
 		return nil, fmt.Errorf("creating the usage report: %w", err)
@@ -321,27 +378,56 @@ func (s *Service) read(ctx context.Context, r Report, a Account, mine []service)
 		}
 		return nil, fmt.Errorf("waiting for the usage report: %w", err)
 	}
-	raw, err := c.DownloadReport(ctx, rep.ID, stored.ID)
-	if err != nil {
-		return nil, fmt.Errorf("downloading the usage report: %w", err)
-	}
-	_ = c.DeleteReport(ctx, rep.ID, rep.Version) // tidy; it expires anyway
-	parsed, err := acronis.ParseCSV(bytes.NewReader(raw))
-	if err != nil {
-		return nil, err
-	}
-	vd := &vendorData{usage: map[string][]acronis.UsageRow{}, names: map[string]string{}, tenants: map[string]acronis.Tenant{},
-		items: map[string][]acronis.OfferingItem{}}
-	for _, u := range parsed {
+	vd := &vendorData{daily: map[string]*vendorDays{}, names: map[string]string{}, orphans: map[string][]string{},
+		tenants: map[string]acronis.Tenant{}, items: map[string][]acronis.OfferingItem{}}
+	dates := map[string]int{} // report date -> day of the period (-1 outside it)
+	scan := func(u acronis.UsageRow) error {
 		if u.TenantKind != "" && u.TenantKind != acronis.KindCustomer {
-			continue
+			return nil
 		}
-		if _, ok := vd.usage[u.TenantID]; !ok {
+		if _, ok := vd.names[u.TenantID]; !ok {
 			vd.order = append(vd.order, u.TenantID)
 			vd.names[u.TenantID] = u.TenantName
 		}
-		vd.usage[u.TenantID] = append(vd.usage[u.TenantID], u)
+		if _, ok := w.services[u.TenantID]; !ok {
+			if !containsStr(vd.orphans[u.TenantID], u.Name) {
+				vd.orphans[u.TenantID] = append(vd.orphans[u.TenantID], u.Name)
+			}
+			return nil
+		}
+		k := usageKey(u.TenantID, u.Name)
+		if w.stored[k] == nil {
+			return nil // nothing stored here to compare it with
+		}
+		i, ok := dates[u.Date]
+		if !ok {
+			i = -1
+			if d, err := time.Parse(time.DateOnly, u.Date); err == nil {
+				if i = dayIndex(w.from, d); i < 0 || i >= w.days {
+					i = -1
+				}
+			}
+			dates[u.Date] = i
+		}
+		if i < 0 {
+			return nil
+		}
+		vv := vd.daily[k]
+		if vv == nil {
+			vv = &vendorDays{Values: make([]int64, w.days), Unit: u.MeasurementUnit}
+			for j := range vv.Values {
+				vv.Values[j] = -1
+			}
+			vd.daily[k] = vv
+		}
+		vv.Values[i] = u.Absolute.Total.IntPart()
+		return nil
 	}
+	err = c.StreamReport(ctx, rep.ID, stored.ID, func(body io.Reader) error { return acronis.ScanCSV(body, scan) })
+	if err != nil {
+		return nil, fmt.Errorf("reading the usage report: %w", err)
+	}
+	_ = c.DeleteReport(ctx, rep.ID, rep.Version) // tidy; it expires anyway
 	for i := 0; i < len(mine); i += acronis.MaxTenantsPerRead {
 		var ids []string
 		for _, v := range mine[i:min(i+acronis.MaxTenantsPerRead, len(mine))] {
@@ -496,41 +582,15 @@ func (s *Service) rowsOf(r Report, a Account, w *world, vd *vendorData, mine []s
 				}
 			}
 		}
-		for _, u := range vd.usage[v.TenantID] {
-			vendor := u.Absolute.Total
-			if u.MeasurementUnit == "bytes" {
-				vendor = decimal.NewFromInt(billing.GB(vendor.IntPart()))
+		for _, item := range w.items[v.TenantID] {
+			agg := w.aggs[v.PlanID.String()+"/"+item]
+			if agg == "" {
+				agg = billing.AggMax
 			}
-			k := usageKey(v.TenantID, u.Name)
-			var platform decimal.Decimal
-			source := ""
-			if b, ok := w.billed[k]; ok {
-				platform, source = b, "billed"
-			} else if su, ok := w.stored[k]; ok {
-				platform, source = decimal.NewFromInt(su.Value), "usage_sync"
-				if su.Unit == "bytes" {
-					platform = decimal.NewFromInt(billing.GB(su.Value))
-				}
-			}
-			if source == "" {
-				continue // nothing here to compare it with
-			}
-			c := get(u.Name)
-			detail := map[string]any{"source": source, "unit": unitOf(u.MeasurementUnit), "tolerance_percent": tol.String()}
-			if nums := w.billedBy[k]; len(nums) > 0 {
-				detail["invoices"] = nums
-			}
-			if agg := w.aggs[v.PlanID.String()+"/"+u.Name]; agg != "" {
-				detail["aggregation"] = agg
-			}
-			dj, _ := json.Marshal(detail)
-			row := base
-			row.Item, row.PlatformValue, row.VendorValue, row.Detail = u.Name, platform.String(), vendor.String(), dj
-			row.Flag = FlagOK
-			if beyond(vendor, platform, tol) {
-				row.Flag = FlagUsageMismatch
-			}
-			c.usage = &row
+			row := usageRow(w, vd, v.TenantID, item, agg, tol)
+			row.Account, row.TenantID, row.TenantName, row.ServiceID = base.Account, base.TenantID, base.TenantName, base.ServiceID
+			row.CustomerID, row.PartnerID, row.PlanID = base.CustomerID, base.PartnerID, base.PlanID
+			get(item).usage = &row
 		}
 		sort.Strings(names)
 		for _, n := range names {
@@ -564,15 +624,91 @@ func (s *Service) rowsOf(r Report, a Account, w *world, vd *vendorData, mine []s
 			continue
 		}
 		claimed[id] = true
-		var items []string
-		for _, u := range vd.usage[id] {
-			items = append(items, u.Name)
+		items := vd.orphans[id]
+		if items == nil {
+			items = []string{}
 		}
 		dj, _ := json.Marshal(map[string]any{"items": items})
 		rows = append(rows, Row{Account: acc, TenantID: id, TenantName: vd.names[id], Flag: FlagOrphanTenant,
 			PlatformValue: "absent", VendorValue: "customer", Detail: dj})
 	}
 	return rows
+}
+
+// shownDays is how many differing days a usage_mismatch row names.
+const shownDays = 5
+
+// usageRow compares one tenant's item over the days the platform stored
+// usage of: the plan's aggregation of the stored values against the same
+// aggregation of the vendor's values of those days, each as billing counts
+// it (storage in whole GB, rounded up).
+func usageRow(w *world, vd *vendorData, tenant, item, agg string, tol decimal.Decimal) Row {
+	k := usageKey(tenant, item)
+	su, vv := w.stored[k], vd.daily[k]
+	unit := su.Unit
+	platform := make([]decimal.Decimal, len(su.Days))
+	vendor := make([]decimal.Decimal, len(su.Days))
+	type dayDiff struct {
+		Day      string `json:"day"`
+		Platform int64  `json:"platform"`
+		Vendor   *int64 `json:"vendor"` // null: not in the vendor's report
+	}
+	var differ []int
+	var shown []dayDiff
+	for i, d := range su.Days {
+		p := billing.BilledValue(su.Values[i], unit)
+		var v *int64
+		if vv != nil && vv.Values[d] >= 0 {
+			vu := vv.Unit
+			if vu == "" {
+				vu = unit
+			}
+			x := billing.BilledValue(vv.Values[d], vu)
+			v = &x
+		}
+		platform[i] = decimal.NewFromInt(p)
+		if v != nil {
+			vendor[i] = decimal.NewFromInt(*v)
+		}
+		if v == nil || *v != p {
+			differ = append(differ, d)
+			if len(shown) < shownDays {
+				shown = append(shown, dayDiff{Day: w.from.AddDate(0, 0, d).Format(time.DateOnly), Platform: p, Vendor: v})
+			}
+		}
+	}
+	pa, va := billing.Aggregate(agg, platform), billing.Aggregate(agg, vendor)
+	detail := map[string]any{"source": "usage_sync", "aggregation": agg, "unit": unitOf(unit), "tolerance_percent": tol.String(),
+		"days_compared": len(su.Days)}
+	row := Row{Item: item, PlatformValue: pa.String(), VendorValue: va.String(), Flag: FlagOK}
+	if beyond(va, pa, tol) {
+		row.Flag = FlagUsageMismatch
+		detail["days_differing"] = len(differ)
+		detail["differing_days"] = shown
+		// The invoices that billed the differing days: usage lines of the
+		// item and, for storage, overage lines.
+		billed := w.lines[k]
+		if unit == "bytes" {
+			billed = append(slices.Clone(billed), w.lines[overageKey(tenant)]...)
+		}
+		nums := []string{}
+		for _, l := range billed {
+			if containsStr(nums, l.Number) {
+				continue
+			}
+			s, e := dayIndex(w.from, l.Start), dayIndex(w.from, l.End)
+			for _, d := range differ {
+				if d >= s && d <= e {
+					nums = append(nums, l.Number)
+					break
+				}
+			}
+		}
+		sort.Strings(nums)
+		detail["invoices"] = nums
+	}
+	row.Detail, _ = json.Marshal(detail)
+	return row
 }
 
 // beyond reports whether vendor differs from platform by more than tol

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -13,11 +14,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/acronis-platform/platform/internal/acronis"
+	"github.com/acronis-platform/platform/internal/acronis/sim"
 	"github.com/acronis-platform/platform/internal/app/apptest"
 	"github.com/acronis-platform/platform/internal/catalog"
 	"github.com/acronis-platform/platform/internal/config"
 	"github.com/acronis-platform/platform/internal/postgres/pgtest"
 	"github.com/acronis-platform/platform/internal/provisioning"
+	"github.com/acronis-platform/platform/internal/reconcile"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -41,12 +44,32 @@ type world struct {
 	v    *apptest.Vendor
 	vc   *acronis.Client
 	plan catalog.Plan
+	back time.Duration // the simulator's clock behind the wall clock until catchUp
+}
+
+// catchUp brings the simulator's clock to the wall clock's.
+func (w *world) catchUp() {
+	w.v.Advance(w.back)
+	w.back = 0
 }
 
 func newWorld(t testing.TB, change ...func(*config.Config)) *world {
 	t.Helper()
+	return newWorldBack(t, 0, change...)
+}
+
+// newWorldBack is newWorld with the simulator's clock back days days
+// until catchUp: tenants created before then have a history at the vendor.
+func newWorldBack(t testing.TB, days int, change ...func(*config.Config)) *world {
+	t.Helper()
 	ctx := context.Background()
-	v := apptest.StartVendor(t)
+	back := time.Duration(days) * 24 * time.Hour
+	s := sim.New(sim.Options{ClientID: "sp-client", ClientSecret: "sp-secret", AdminLogin: "sp-admin", AdminPassword: "sp-admin-password",
+		Seed: 1, Clock: func() time.Time { return time.Now().Add(-back) }})
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	s.SetBaseURL(srv.URL)
+	v := &apptest.Vendor{Server: s, URL: srv.URL}
 	cfg := apptest.Config(t)
 	cfg.DatabaseURL = pgtest.NewDatabase(t, true)
 	cfg.AcronisURL, cfg.AcronisClientID, cfg.AcronisClientSecret = v.URL, "sp-client", "sp-secret"
@@ -58,7 +81,7 @@ func newWorld(t testing.TB, change ...func(*config.Config)) *world {
 	vc, err := acronis.New(acronis.Config{BaseURL: v.URL, ClientID: "sp-client", ClientSecret: "sp-secret",
 		HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}}})
 	require.NoError(t, err)
-	w := &world{env: env, v: v, vc: vc}
+	w := &world{env: env, v: v, vc: vc, back: back}
 
 	c := env.App.Catalog
 	venture, err := c.CreateVenture(ctx, "Recon", "RECON")
@@ -177,6 +200,32 @@ func (w *world) bill(t testing.TB, service uuid.UUID, item string, from, to time
 		service, w.plan.ID, number, w.env.Cfg.BaseCurrency, from.Format(time.DateOnly), to.Format(time.DateOnly), now, item, quantity)
 	require.NoError(t, err)
 	return number
+}
+
+// store records what the daily sync would have stored of a tenant's item
+// on the days from first on, one value a day.
+func (w *world) store(t testing.TB, tenant, item, unit string, first time.Time, values ...int64) {
+	t.Helper()
+	days := make([]string, len(values))
+	for i := range values {
+		days[i] = first.AddDate(0, 0, i).Format(time.DateOnly)
+	}
+	_, err := w.env.App.DB.Pool.Exec(context.Background(), `INSERT INTO usage_daily (tenant_id, item, day, value, unit, synced_at)
+		SELECT $1, $2, d::date, v, $3, now() FROM unnest($4::text[], $5::bigint[]) AS x(d, v)
+		ON CONFLICT (tenant_id, item, day) DO UPDATE SET value = EXCLUDED.value, unit = EXCLUDED.unit`,
+		tenant, item, unit, days, values)
+	require.NoError(t, err)
+}
+
+// setTolerance sets the usage tolerance of later reports.
+func (w *world) setTolerance(t testing.TB, percent string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := w.env.App.Reconcile.GetSettings(ctx)
+	require.NoError(t, err)
+	_, err = w.env.App.Reconcile.PutSettings(ctx, reconcile.SettingsInput{DefaultPeriod: st.DefaultPeriod,
+		UsageTolerancePercent: decimal.RequireFromString(percent)})
+	require.NoError(t, err)
 }
 
 func uuidStrings(ids []uuid.UUID) []string {

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -133,7 +134,22 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 			writeHTTPErr(w, badRequest("'tenant_id', 'name' and a non-negative integer 'value' are required"))
 			return
 		}
-		if err := s.SetUsage(tid, name, val); err != nil {
+		// "from": the day the value applies from (default: the current day).
+		var from time.Time
+		if fs, has, e := getString(body, "from"); e != nil || has {
+			d, err := time.Parse(time.DateOnly, fs)
+			if e != nil || err != nil {
+				writeHTTPErr(w, badRequest("'from' must be a date YYYY-MM-DD"))
+				return
+			}
+			from = d
+		}
+		if err := s.SetUsageFrom(tid, name, from, val); err != nil {
+			var future errUsageFuture
+			if errors.As(err, &future) {
+				writeHTTPErr(w, badRequest(err.Error()))
+				return
+			}
 			writeError(w, http.StatusNotFound, http.StatusNotFound, "Not Found", err.Error())
 			return
 		}
@@ -162,29 +178,6 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeError(w, http.StatusNotFound, http.StatusNotFound, "Not Found", "Unknown simulator control endpoint.")
 	}
-}
-
-// SetUsage overrides the generated usage value of one offering item of a tenant.
-func (s *Server) SetUsage(tenantID, name string, value int64) error {
-	if err := s.setUsage(tenantID, name, value); err != nil {
-		return err
-	}
-	s.persist()
-	return nil
-}
-
-func (s *Server) setUsage(tenantID, name string, value int64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.st.tenants[tenantID]
-	if !t.live() {
-		return fmt.Errorf("tenant %q not found", tenantID)
-	}
-	if t.oi(name) == nil {
-		return fmt.Errorf("offering item %q not found on tenant %q", name, tenantID)
-	}
-	s.st.usage[tenantID+"/"+name] = value
-	return nil
 }
 
 func methodNotAllowed(w http.ResponseWriter, allow string) {

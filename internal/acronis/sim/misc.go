@@ -185,9 +185,9 @@ func (s *Server) handleTenantLocations(w http.ResponseWriter, _ *http.Request, p
 
 // usageValue is the deterministic generator: a function of the seed, the
 // tenant, the item and the simulator (UTC calendar) day, growing slowly day by day. An
-// override set through /_sim/usage wins. Caller holds s.mu.
+// override set through /_sim/usage in force on the day wins. Caller holds s.mu.
 func (s *Server) usageValue(t *tenant, o *offeringItem, day time.Time) int64 {
-	if v, ok := s.st.usage[t.ID+"/"+o.Name]; ok {
+	if v, ok := overrideAt(s.st.usage[t.ID+"/"+o.Name], day); ok {
 		return v
 	}
 	h := fnv.New64a()

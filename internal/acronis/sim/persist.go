@@ -21,23 +21,25 @@ import (
 // change, and loaded by New/Open. Tokens, one-time tokens, faults and the call
 // log are not persisted.
 
-const stateFormat = 1
+// stateFormat 2 keeps usage overrides as a history per item; format 1
+// (a plain value per item, in force from the beginning) is still read.
+const stateFormat = 2
 
 type persistedState struct {
-	Format     int              `json:"format"`
-	SavedAt    time.Time        `json:"saved_at"`
-	Offset     time.Duration    `json:"clock_offset"`
-	RootID     string           `json:"root_id"`
-	SPID       string           `json:"sp_id"`
-	AdminID    string           `json:"admin_id"`
-	InfraID    string           `json:"infra_id"`
-	LocationID string           `json:"location_id"`
-	Seq        int              `json:"seq"`
-	Tenants    []*tenant        `json:"tenants"`
-	Users      []*user          `json:"users"`
-	Usage      map[string]int64 `json:"usage"`
-	Reports    []*report        `json:"reports"`
-	Clients    []*apiClient     `json:"clients,omitempty"`
+	Format     int                        `json:"format"`
+	SavedAt    time.Time                  `json:"saved_at"`
+	Offset     time.Duration              `json:"clock_offset"`
+	RootID     string                     `json:"root_id"`
+	SPID       string                     `json:"sp_id"`
+	AdminID    string                     `json:"admin_id"`
+	InfraID    string                     `json:"infra_id"`
+	LocationID string                     `json:"location_id"`
+	Seq        int                        `json:"seq"`
+	Tenants    []*tenant                  `json:"tenants"`
+	Users      []*user                    `json:"users"`
+	Usage      map[string]json.RawMessage `json:"usage"`
+	Reports    []*report                  `json:"reports"`
+	Clients    []*apiClient               `json:"clients,omitempty"`
 }
 
 // Open returns a simulator like New. When opts.StateFile names an existing,
@@ -70,13 +72,13 @@ func (s *Server) load(raw []byte) error {
 	if err := dec.Decode(&ps); err != nil {
 		return err
 	}
-	if ps.Format != stateFormat {
+	if ps.Format != stateFormat && ps.Format != 1 {
 		return fmt.Errorf("unsupported state format %d", ps.Format)
 	}
 	if ps.RootID == "" || ps.SPID == "" || ps.AdminID == "" {
 		return errors.New("seeded ids missing")
 	}
-	st := &state{tenants: map[string]*tenant{}, users: map[string]*user{}, usage: map[string]int64{},
+	st := &state{tenants: map[string]*tenant{}, users: map[string]*user{}, usage: map[string][]usageOverride{},
 		reports: map[string]*report{}, clients: map[string]*apiClient{}, seq: ps.Seq}
 	for _, t := range ps.Tenants {
 		if t == nil || t.ID == "" {
@@ -99,9 +101,11 @@ func (s *Server) load(raw []byte) error {
 		}
 		st.users[u.ID] = u
 	}
-	for k, v := range ps.Usage {
-		st.usage[k] = v
+	usage, err := decodeUsage(ps.Usage)
+	if err != nil {
+		return err
 	}
+	st.usage = usage
 	for _, rp := range ps.Reports {
 		if rp == nil || rp.ID == "" {
 			return errors.New("report without id")
@@ -126,8 +130,16 @@ func (s *Server) load(raw []byte) error {
 // snapshot encodes the state. Caller holds s.mu.
 func (s *Server) snapshot() ([]byte, error) {
 	ps := persistedState{Format: stateFormat, SavedAt: s.now().UTC(), Offset: s.offset, RootID: s.rootID, SPID: s.spID,
-		AdminID: s.adminID, InfraID: s.infraID, LocationID: s.locationID, Seq: s.st.seq, Usage: s.st.usage,
+		AdminID: s.adminID, InfraID: s.infraID, LocationID: s.locationID, Seq: s.st.seq,
 		Tenants: []*tenant{}, Users: []*user{}, Reports: []*report{}}
+	ps.Usage = map[string]json.RawMessage{}
+	for k, v := range encodeUsage(s.st.usage) {
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		ps.Usage[k] = raw
+	}
 	for _, t := range s.st.tenants {
 		ps.Tenants = append(ps.Tenants, t)
 	}

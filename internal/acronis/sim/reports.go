@@ -260,15 +260,16 @@ func (s *Server) handleCreateReport(w http.ResponseWriter, r *http.Request, p *p
 		return
 	}
 	rp.ID, rp.CreatedAt, rp.Seq = s.newID(), now, s.st.nextSeq()
-	rows := s.reportRows(root, rp, dayOf(now))
 	for _, f := range rp.Formats {
-		var raw []byte
+		var data []byte
 		if f == formatCSV2 {
-			raw = renderCSV(rows)
+			// Written row by row into the compressed file: a daily report
+			// of many tenants is never held uncompressed.
+			data = s.renderCSVGzip(root, rp, dayOf(now))
 		} else {
-			raw = s.renderJSON(rp, rows, dayOf(now))
+			data = gzipBytes(s.renderJSON(rp, s.reportRows(root, rp, dayOf(now)), dayOf(now)))
 		}
-		rp.Stored = append(rp.Stored, &storedReport{ID: s.newID(), Format: f, CreatedAt: now, Data: gzipBytes(raw)})
+		rp.Stored = append(rp.Stored, &storedReport{ID: s.newID(), Format: f, CreatedAt: now, Data: data})
 	}
 	s.st.reports[rp.ID] = rp
 	writeJSON(w, http.StatusOK, s.reportView(rp))
@@ -481,6 +482,13 @@ func sub(a, b [3]int64) [3]int64 { return [3]int64{a[0] - b[0], a[1] - b[1], a[2
 // reportRows computes the rows of a report, tenant by tenant, item by item,
 // day by day. Caller holds s.mu.
 func (s *Server) reportRows(root *tenant, rp *report, today time.Time) []reportRow {
+	var rows []reportRow
+	s.eachReportRow(root, rp, today, func(r reportRow) { rows = append(rows, r) })
+	return rows
+}
+
+// eachReportRow hands fn the rows of a report in order. Caller holds s.mu.
+func (s *Server) eachReportRow(root *tenant, rp *report, today time.Time, fn func(reportRow)) {
 	var days []time.Time
 	var base func(day time.Time) time.Time // the day the delta is measured from
 	switch rp.Kind {
@@ -502,7 +510,6 @@ func (s *Server) reportRows(root *tenant, rp *report, today time.Time) []reportR
 		base = func(d time.Time) time.Time { return time.Date(d.Year(), d.Month(), 1, 0, 0, 0, 0, time.UTC) }
 	}
 	hide := rp.HideZero != nil && *rp.HideZero
-	var rows []reportRow
 	for _, t := range s.reportScope(root, rp.Level) {
 		leaves := s.leaves(t)
 		for _, o := range t.OIs {
@@ -519,31 +526,36 @@ func (s *Server) reportRows(root *tenant, rp *report, today time.Time) []reportR
 				if o.Infra {
 					row.InfraID, row.Owner = s.infraID, s.rootID
 				}
-				rows = append(rows, row)
+				fn(row)
 			}
 		}
 	}
-	return rows
 }
 
-func renderCSV(rows []reportRow) []byte {
+// renderCSVGzip renders a report's rows as csv_v2_0, gzip-compressed.
+// Caller holds s.mu.
+func (s *Server) renderCSVGzip(root *tenant, rp *report, today time.Time) []byte {
 	var b bytes.Buffer
-	cw := csv.NewWriter(&b) // RFC 4180 quoting, "\n" line ends
+	zw := gzip.NewWriter(&b)
+	cw := csv.NewWriter(zw) // RFC 4180 quoting, "\n" line ends
 	_ = cw.Write(csvHeader)
-	n := strconv.FormatInt
-	for _, r := range rows {
-		backend := ""
-		if r.InfraID != "" {
-			backend = infraBackendType
-		}
-		_ = cw.Write([]string{r.Date, r.T.ID, r.T.Name, r.T.Kind, r.T.ParentID, r.Item.App, r.Item.Name, r.Item.Edition,
-			r.Item.UsageName, r.Item.Unit, r.InfraID, backend, r.Owner,
-			n(r.Abs[0], 10), n(r.Abs[1], 10), n(r.Abs[2], 10),
-			n(r.Delta[0], 10), n(r.Delta[1], 10), n(r.Delta[2], 10),
-			n(r.Abs[0], 10), n(r.Abs[1], 10), n(r.Abs[2], 10)})
-	}
+	s.eachReportRow(root, rp, today, func(r reportRow) { writeCSVRow(cw, r) })
 	cw.Flush()
+	_ = zw.Close()
 	return b.Bytes()
+}
+
+func writeCSVRow(cw *csv.Writer, r reportRow) {
+	n := strconv.FormatInt
+	backend := ""
+	if r.InfraID != "" {
+		backend = infraBackendType
+	}
+	_ = cw.Write([]string{r.Date, r.T.ID, r.T.Name, r.T.Kind, r.T.ParentID, r.Item.App, r.Item.Name, r.Item.Edition,
+		r.Item.UsageName, r.Item.Unit, r.InfraID, backend, r.Owner,
+		n(r.Abs[0], 10), n(r.Abs[1], 10), n(r.Abs[2], 10),
+		n(r.Delta[0], 10), n(r.Delta[1], 10), n(r.Delta[2], 10),
+		n(r.Abs[0], 10), n(r.Abs[1], 10), n(r.Abs[2], 10)})
 }
 
 type jsonFigure struct {

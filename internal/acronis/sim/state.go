@@ -134,7 +134,7 @@ type state struct {
 	tenants map[string]*tenant
 	users   map[string]*user
 	seq     int
-	usage   map[string]int64 // tenantID + "/" + OI name -> value override
+	usage   map[string][]usageOverride // tenantID + "/" + OI name -> value overrides, in day order
 	reports map[string]*report
 	clients map[string]*apiClient // API clients created through POST /clients
 	kids    map[string][]*tenant  // parent id -> children in creation order, deleted and personal included
@@ -158,7 +158,7 @@ func (st *state) nextSeq() int { st.seq++; return st.seq }
 // seed builds the seeded state. Caller holds s.mu or is New.
 func (s *Server) seed() *state {
 	now := s.now().UTC()
-	st := &state{tenants: map[string]*tenant{}, users: map[string]*user{}, usage: map[string]int64{},
+	st := &state{tenants: map[string]*tenant{}, users: map[string]*user{}, usage: map[string][]usageOverride{},
 		reports: map[string]*report{}, clients: map[string]*apiClient{}}
 	root := &tenant{
 		ID: s.rootID, ParentID: s.rootID, Name: "Simulated Root", Kind: "root", Version: 1, Enabled: true,

@@ -104,6 +104,57 @@ func TestServiceChangeWhilePlanDeleted(t *testing.T) {
 	}
 }
 
+// TestDeadlockAnswersConcurrentChange makes a suspend deadlock with
+// another transaction (it holds the service and waits for its plan, the
+// other holds the plan and asks for the service) and PostgreSQL give up on
+// the suspend: it answers 409 concurrent_change, not 500, having changed
+// nothing, and the same request sent again goes through.
+func TestDeadlockAnswersConcurrentChange(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	ctx := context.Background()
+	db := s.env.App.DB.Gorm
+	planID, token := s.plan(t, planOpts{model: oapi.BillingModelPostpaidFixed, autoApprove: true, quantity: true})
+	svc := s.activeService(t, token).ServiceId
+
+	other := db.Begin()
+	defer other.Rollback()
+	var otherPID int
+	require.NoError(t, other.Raw("SELECT pg_backend_pid()").Scan(&otherPID).Error)
+	// The other never looks for the deadlock: the suspend, waiting first,
+	// finds it and is the one given up on.
+	require.NoError(t, other.Exec("SET LOCAL deadlock_timeout = '10min'").Error)
+	require.NoError(t, other.Exec("SELECT 1 FROM plans WHERE id = ? FOR UPDATE", planID).Error)
+
+	type answer struct {
+		code int
+		body string
+	}
+	suspended := make(chan answer, 1)
+	go func() {
+		r, err := s.admin.SuspendServiceWithResponse(ctx, svc, nil)
+		if err != nil {
+			suspended <- answer{body: err.Error()}
+			return
+		}
+		suspended <- answer{r.StatusCode(), string(r.Body)}
+	}()
+	waitBlocked(t, db, otherPID, `UPDATE "services"%`)
+	require.NoError(t, other.Exec("UPDATE services SET updated_at = updated_at WHERE id = ?", svc).Error)
+	require.NoError(t, other.Rollback().Error)
+
+	first := <-suspended
+	require.Equal(t, http.StatusConflict, first.code, first.body)
+	require.Contains(t, first.body, `"concurrent_change"`)
+	var status string
+	require.NoError(t, db.Raw("SELECT status FROM services WHERE id = ?", svc).Scan(&status).Error)
+	require.Equal(t, "active", status, "the refused suspend changed nothing")
+
+	again, err := s.admin.SuspendServiceWithResponse(ctx, svc, nil)
+	require.NoError(t, err)
+	require.Contains(t, []int{http.StatusOK, http.StatusAccepted}, again.StatusCode(), string(again.Body))
+}
+
 // waitBlocked waits until a statement like query of this database waits
 // for a lock that blocker holds, and returns its backend's pid.
 func waitBlocked(t *testing.T, db *gorm.DB, blocker int, query string) int {

@@ -101,7 +101,7 @@ func (s *Service) applyCredits(tx *gorm.DB, invs []Invoice) ([]creditApplication
 		return nil, nil
 	}
 	var open []Credit
-	q := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("remaining > 0")
+	q := tx.Clauses(clause.Locking{Strength: "NO KEY UPDATE"}).Where("remaining > 0")
 	switch {
 	case len(customers) > 0 && len(partners) > 0:
 		q = q.Where("(customer_id IN ? OR partner_id IN ?)", customers, partners)

@@ -585,5 +585,5 @@ func (s *Service) List(ctx context.Context, who auth.Principal, f Filter, r page
 
 // lockInvoice reads an invoice for update, scoped to the caller.
 func lockInvoice(tx *gorm.DB, who auth.Principal, id uuid.UUID) (Invoice, error) {
-	return page.Take[Invoice](scoped(tx, who).Clauses(clause.Locking{Strength: "UPDATE"}), "invoices", id, "invoice", false)
+	return page.Take[Invoice](scoped(tx, who).Clauses(clause.Locking{Strength: "NO KEY UPDATE"}), "invoices", id, "invoice", false)
 }

@@ -186,7 +186,7 @@ func (s *Service) reclaim(ctx context.Context, tx *gorm.DB, invs []Invoice) ([]I
 		return invs, nil
 	}
 	var locked []uuid.UUID
-	if err := tx.Raw("SELECT id FROM services WHERE id IN ? ORDER BY id FOR UPDATE", ids).Scan(&locked).Error; err != nil {
+	if err := tx.Raw("SELECT id FROM services WHERE id IN ? ORDER BY id FOR NO KEY UPDATE", ids).Scan(&locked).Error; err != nil {
 		return nil, errs.Internal(err)
 	}
 	// The windows claimed now that may meet the drafted ones.

@@ -42,7 +42,7 @@ func (quantityChange) TableName() string { return "service_quantity_changes" }
 func (s *Service) AdjustQuantityTx(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID, old int) ([]Invoice, []Credit, error) {
 	tx = tx.WithContext(ctx)
 	var b billable
-	if err := tx.Raw(billableSelect+" WHERE s.id = ? FOR UPDATE OF s", serviceID).Scan(&b).Error; err != nil {
+	if err := tx.Raw(billableSelect+" WHERE s.id = ? FOR NO KEY UPDATE OF s", serviceID).Scan(&b).Error; err != nil {
 		return nil, nil, errs.Internal(err)
 	}
 	before := b
@@ -194,7 +194,7 @@ func (s *Service) changesOf(ctx context.Context, db *gorm.DB, ids []uuid.UUID) (
 func (s *Service) ChangeTermTx(ctx context.Context, tx *gorm.DB, serviceID uuid.UUID, frequency string) ([]Invoice, []Credit, error) {
 	tx = tx.WithContext(ctx)
 	var b billable
-	if err := tx.Raw(billableSelect+" WHERE s.id = ? FOR UPDATE OF s", serviceID).Scan(&b).Error; err != nil {
+	if err := tx.Raw(billableSelect+" WHERE s.id = ? FOR NO KEY UPDATE OF s", serviceID).Scan(&b).Error; err != nil {
 		return nil, nil, errs.Internal(err)
 	}
 	switch {
@@ -379,7 +379,7 @@ func maxDay(a, b time.Time) time.Time {
 func (s *Service) ChangePlanTx(ctx context.Context, tx *gorm.DB, serviceID, planID uuid.UUID) ([]Invoice, []Credit, error) {
 	tx = tx.WithContext(ctx)
 	var b billable
-	if err := tx.Raw(billableSelect+" WHERE s.id = ? FOR UPDATE OF s", serviceID).Scan(&b).Error; err != nil {
+	if err := tx.Raw(billableSelect+" WHERE s.id = ? FOR NO KEY UPDATE OF s", serviceID).Scan(&b).Error; err != nil {
 		return nil, nil, errs.Internal(err)
 	}
 	if b.BillingModel != catalog.Prepaid || b.FreeTrial || b.NextDueDate == nil || b.AnchorDay == nil {

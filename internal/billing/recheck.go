@@ -28,7 +28,7 @@ type unit struct {
 // waits on another in a cycle.
 const termsSelect = `SELECT id, version, status, plan_id, frequency, quantity, unit_price, unit_cost, setup_fee, setup_fee_cost,
 	free_trial, start_date, anchor_day, end_date, next_due_date, storage_item
-	FROM services WHERE id IN ? ORDER BY id FOR UPDATE`
+	FROM services WHERE id IN ? ORDER BY id FOR NO KEY UPDATE`
 
 // lockServices locks services in id order (for the rest of tx).
 func lockServices(ctx context.Context, tx *gorm.DB, ids []uuid.UUID) error {
@@ -36,7 +36,7 @@ func lockServices(ctx context.Context, tx *gorm.DB, ids []uuid.UUID) error {
 		return nil
 	}
 	var locked []uuid.UUID
-	if err := tx.WithContext(ctx).Raw("SELECT id FROM services WHERE id IN ? ORDER BY id FOR UPDATE", ids).Scan(&locked).Error; err != nil {
+	if err := tx.WithContext(ctx).Raw("SELECT id FROM services WHERE id IN ? ORDER BY id FOR NO KEY UPDATE", ids).Scan(&locked).Error; err != nil {
 		return errs.Internal(err)
 	}
 	return nil

@@ -68,7 +68,7 @@ func get[T any](ctx context.Context, db *gorm.DB, id uuid.UUID, what string, loc
 	var v T
 	q := db.WithContext(ctx)
 	if lock {
-		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+		q = q.Clauses(clause.Locking{Strength: "NO KEY UPDATE"})
 	}
 	err := q.Take(&v, "id = ?", id).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {

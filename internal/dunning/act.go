@@ -227,7 +227,7 @@ func (s *Service) recordTx(tx *gorm.DB, run Run, a Action, result, outcome, reas
 // lockAction locks an action in tx and tells whether it is still to do.
 func lockAction(tx *gorm.DB, id uuid.UUID) (bool, error) {
 	var status string
-	if err := tx.Raw(`SELECT status FROM dunning_actions WHERE id = ? FOR UPDATE`, id).Scan(&status).Error; err != nil {
+	if err := tx.Raw(`SELECT status FROM dunning_actions WHERE id = ? FOR NO KEY UPDATE`, id).Scan(&status).Error; err != nil {
 		return false, errs.Internal(err)
 	}
 	return status != ActionDone, nil
@@ -319,7 +319,7 @@ func (s *Service) flag(tx *gorm.DB, table string, id uuid.UUID) (time.Time, erro
 func (s *Service) alertCustomer(ctx context.Context, run Run, a Action) (string, error) {
 	return s.alertOnce(ctx, run, a, func(tx *gorm.DB) error {
 		var c customer.Customer
-		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&c, "id = ?", *a.CustomerID).Error; err != nil {
+		if err := tx.Clauses(clause.Locking{Strength: "NO KEY UPDATE"}).Take(&c, "id = ?", *a.CustomerID).Error; err != nil {
 			return errs.Internal(err)
 		}
 		over, balance, err := credit.CustomerOver(ctx, tx, c.ID)
@@ -370,7 +370,7 @@ func (s *Service) alertCustomer(ctx context.Context, run Run, a Action) (string,
 func (s *Service) alertPartner(ctx context.Context, run Run, a Action) (string, error) {
 	return s.alertOnce(ctx, run, a, func(tx *gorm.DB) error {
 		var p partner.Partner
-		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&p, "id = ?", *a.PartnerID).Error; err != nil {
+		if err := tx.Clauses(clause.Locking{Strength: "NO KEY UPDATE"}).Take(&p, "id = ?", *a.PartnerID).Error; err != nil {
 			return errs.Internal(err)
 		}
 		over, balance, err := credit.PartnerOver(ctx, tx, p.ID)
@@ -414,7 +414,7 @@ func (s *Service) clearPartnerFlag(ctx context.Context, id uuid.UUID) error {
 func (s *Service) clearFlag(ctx context.Context, table string, id uuid.UUID,
 	over func(context.Context, *gorm.DB, uuid.UUID) (bool, decimal.Decimal, error)) error {
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Exec(`SELECT 1 FROM `+table+` WHERE id = ? FOR UPDATE`, id).Error; err != nil {
+		if err := tx.Exec(`SELECT 1 FROM `+table+` WHERE id = ? FOR NO KEY UPDATE`, id).Error; err != nil {
 			return err
 		}
 		o, _, err := over(ctx, tx, id)

@@ -49,6 +49,11 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 				// client's fault, logged so the root gets fixed.
 				log.Warn("input refused by the database", "request_id", requestID(c), "route", c.Path(), "error", err.Error())
 				e = d
+			} else if d := postgres.Contention(err); d != nil {
+				// Met another request's transaction: the client may send
+				// it again; logged, as the lock order is to be fixed.
+				log.Warn("request met a concurrent change", "request_id", requestID(c), "route", c.Path(), "error", err.Error())
+				e = d
 			}
 		}
 		status := statusOf[e.Kind]

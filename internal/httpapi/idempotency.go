@@ -11,7 +11,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/acronis-platform/platform/internal/auth"
+	"github.com/acronis-platform/platform/internal/errs"
 	"github.com/acronis-platform/platform/internal/idempotency"
+	"github.com/acronis-platform/platform/internal/postgres"
 )
 
 // idempotent replays the first response of a creating POST retried with the
@@ -63,7 +65,11 @@ func idempotent(store *idempotency.Store, log *slog.Logger) echo.MiddlewareFunc 
 					_ = store.Release(context.WithoutCancel(ctx), scope, key)
 				}
 			}()
+			// A request that met a concurrent change changed nothing and is
+			// to be sent again: its key is freed, not its 409 replayed.
+			again := false
 			if err := next(c); err != nil {
+				again = toError(err).Kind == errs.KindInternal && postgres.Contention(err) != nil
 				c.Error(err) // write it now, so it is recorded
 			}
 			done = true
@@ -73,7 +79,7 @@ func idempotent(store *idempotency.Store, log *slog.Logger) echo.MiddlewareFunc 
 			}
 			bg := context.WithoutCancel(ctx)
 			var serr error
-			if status >= http.StatusInternalServerError {
+			if status >= http.StatusInternalServerError || again {
 				serr = store.Release(bg, scope, key)
 			} else {
 				kept := map[string]string{}

@@ -249,7 +249,7 @@ func (s *Service) reveal(ctx context.Context, o Order) (string, error) {
 	var pw string
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var sub subscription.Subscription
-		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&sub, "id = ?", o.ServiceID).Error; err != nil {
+		if err := tx.Clauses(clause.Locking{Strength: "NO KEY UPDATE"}).Take(&sub, "id = ?", o.ServiceID).Error; err != nil {
 			return errs.Internal(err)
 		}
 		r := tx.Model(&Order{}).Where("id = ? AND password_revealed_at IS NULL", o.ID).UpdateColumn("password_revealed_at", s.now())
@@ -405,7 +405,7 @@ func (s *Service) ApproveOnPayment(ctx context.Context, tx *gorm.DB, inv billing
 	}
 	for _, sid := range services {
 		var o Order
-		err := tx.WithContext(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).
+		err := tx.WithContext(ctx).Clauses(clause.Locking{Strength: "NO KEY UPDATE"}).
 			Where("service_id = ? AND status = ?", sid, StatusPending).Take(&o).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			continue

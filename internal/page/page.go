@@ -84,10 +84,18 @@ func Find[T any](q *gorm.DB, table string, r Request, key func(T) Key) ([]T, str
 
 // Take reads the row of table with id through q, which may scope it, and
 // locks it for update when lock is set. A row out of scope is not found.
+//
+// The lock is FOR NO KEY UPDATE, as for every row the platform changes but
+// never re-keys: it keeps writers of the row apart but not the foreign key
+// checks of other transactions (FOR KEY SHARE). FOR UPDATE blocked those,
+// so a change of a service waiting for its plan (the foreign key check of
+// its second update) and a delete of that plan waiting to look for the
+// services on it deadlocked (a 500 for one of them). A DELETE still takes
+// FOR UPDATE itself.
 func Take[T any](q *gorm.DB, table string, id uuid.UUID, what string, lock bool) (T, error) {
 	var v T
 	if lock {
-		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+		q = q.Clauses(clause.Locking{Strength: "NO KEY UPDATE"})
 	}
 	err := q.Take(&v, table+".id = ?", id).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {

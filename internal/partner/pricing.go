@@ -192,7 +192,7 @@ func (s *Service) SetPlanPricing(ctx context.Context, who auth.Principal, partne
 			}
 		}
 		var cur PlanPricing
-		err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&cur, "partner_id = ? AND plan_id = ?", partnerID, planID).Error
+		err := tx.Clauses(clause.Locking{Strength: "NO KEY UPDATE"}).Take(&cur, "partner_id = ? AND plan_id = ?", partnerID, planID).Error
 		if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
 			return errs.Internal(err)
 		}

@@ -45,6 +45,24 @@ func InputError(err error) *errs.Error {
 	return nil
 }
 
+// Contention turns the errors of a transaction that met another one into
+// a 409 concurrent_change: a deadlock PostgreSQL broke, a serialization
+// failure, a lock not available. Its transaction was rolled back and the
+// request may be sent again. nil for anything else. The services keep
+// their locks in one order so that it does not happen; this is the net
+// under them.
+func Contention(err error) *errs.Error {
+	var pg *pgconn.PgError
+	if !errors.As(err, &pg) {
+		return nil
+	}
+	switch pg.Code {
+	case "40P01", "40001", "55P03": // deadlock_detected, serialization_failure, lock_not_available
+		return errs.Conflict("concurrent_change", "Another request changed the same data at the same time; send this one again.")
+	}
+	return nil
+}
+
 // foreignKey names the missing thing (`partner_not_found` for a row that
 // points at no partner) or, on delete, the thing still in use (409, as the
 // services answer it).

@@ -356,7 +356,7 @@ func (s *Service) PutSettings(ctx context.Context, in SettingsInput) (Settings, 
 	}
 	var out Settings
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Raw(`SELECT * FROM reconciliation_settings WHERE id = 1 FOR UPDATE`).Scan(&out).Error; err != nil {
+		if err := tx.Raw(`SELECT * FROM reconciliation_settings WHERE id = 1 FOR NO KEY UPDATE`).Scan(&out).Error; err != nil {
 			return errs.Internal(err)
 		}
 		if in.IfMatch != nil && *in.IfMatch != out.Version {

@@ -184,3 +184,33 @@ func sortFindings(f []finding) {
 		return f[i].tenant < f[j].tenant
 	})
 }
+
+// An expired free trial keeps its tenant, disabled: it is neither an
+// orphan there nor a status mismatch, and its items are compared; enabled
+// there, it is a status mismatch.
+func TestReconciliationKnowsExpiredTrials(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t)
+	tenants := w.tenants(t, "expired", 2)
+	svcs := w.services(t, tenants)
+	_, err := w.env.App.DB.Pool.Exec(ctx, `UPDATE services SET status = 'expired', free_trial = true WHERE id = ANY($1::uuid[])`, uuidStrings(svcs))
+	require.NoError(t, err)
+	_, err = w.vc.SetTenantEnabled(ctx, tenants[0], false)
+	require.NoError(t, err)
+	today := w.env.App.Billing.Today()
+	r, err := w.env.App.Reconcile.RunNow(ctx, "test", today, today)
+	require.NoError(t, err)
+	require.Equal(t, reconcile.StatusCompleted, r.Status, "reason: %v", r.Reason)
+	rows, _, err := w.env.App.Reconcile.Rows(ctx, r.ID, nil, 0, 100)
+	require.NoError(t, err)
+	var flagged []finding
+	for _, row := range rows {
+		if row.Flag != reconcile.FlagOK {
+			flagged = append(flagged, finding{row.TenantID, row.Item, row.Flag})
+		}
+	}
+	require.Equal(t, []finding{{tenants[1], "", reconcile.FlagStatusMismatch}}, flagged, "the enabled one only")
+	require.Zero(t, r.OrphanTenant)
+	require.Equal(t, 4, r.OK, "two items of two tenants")
+}

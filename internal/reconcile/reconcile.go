@@ -32,7 +32,12 @@
 //     tolerance), or ok (an item compared and found equal).
 //   - The vendor's usage figure of an item is its usage at the end of the
 //     period (the usage_summary report's absolute total), storage in whole
-//     GB rounded up as billing counts it.
+//     GB rounded up as billing counts it. It is compared with a figure of
+//     that same day: the customer's usage line (on an issued invoice, not
+//     the partner's twin at cost) whose period holds the last day, when it
+//     billed the last day's usage (equal) or the most of its days (the
+//     vendor's figure may not exceed it); else (no such line, or a billed
+//     average) what the daily sync stored for the period's last day.
 package reconcile
 
 import (

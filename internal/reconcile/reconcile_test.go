@@ -2,6 +2,7 @@ package reconcile_test
 
 import (
 	"context"
+	"encoding/json"
 	"sort"
 	"testing"
 
@@ -213,4 +214,67 @@ func TestReconciliationKnowsExpiredTrials(t *testing.T) {
 	require.Equal(t, []finding{{tenants[1], "", reconcile.FlagStatusMismatch}}, flagged, "the enabled one only")
 	require.Zero(t, r.OrphanTenant)
 	require.Equal(t, 4, r.OK, "two items of two tenants")
+}
+
+// The vendor's figure is the usage on the period's last day, and billed
+// usage is compared with it only where it stands for that day: the
+// customer's line (the partner's twin at cost bills the same figure again
+// and is not added to it) whose period holds the last day, the most of its
+// days at least the last day's figure. A line of an earlier period, or an
+// average, leaves the comparison to what the daily sync stored.
+func TestReconciliationComparesBilledUsageWithTheSameDay(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t)
+	tenants := w.tenants(t, "billed", 6)
+	svcs := w.services(t, tenants)
+	for _, id := range tenants {
+		require.NoError(t, w.v.SetUsage(id, storageItem, 25<<30))
+		require.NoError(t, w.v.SetUsage(id, workstations, 3))
+	}
+	_, err := w.env.App.Usage.RunNow(ctx, "test")
+	require.NoError(t, err)
+	today := w.env.App.Billing.Today()
+	from := today.AddDate(0, 0, -6)
+	month := today.AddDate(0, -1, 0)
+	// A partner's customer billed 25 GB, its partner the same at cost.
+	w.billLine(t, svcs[0], storageItem, from, today, 25, "max", false)
+	w.billLine(t, svcs[0], storageItem, from, today, 25, "max", true)
+	// The most of the period's days was 30 GB; the last day is 25 GB.
+	w.billLine(t, svcs[1], storageItem, from, today, 30, "max", false)
+	// Last month's line billed 10 GB; today's usage is another figure.
+	w.billLine(t, svcs[2], storageItem, month, from.AddDate(0, 0, 1), 10, "max", false)
+	// An average is no day's figure.
+	w.billLine(t, svcs[3], workstations, from, today, 1, "avg", false)
+	// Billed the last day at 2 workstations, the vendor says 3: a mismatch.
+	last := w.billLine(t, svcs[4], workstations, from, today, 2, "last", false)
+	// Billed a peak of 20 GB, the vendor's last day is 25 GB: unbilled.
+	peak := w.billLine(t, svcs[5], storageItem, from, today, 20, "max", false)
+
+	r, err := w.env.App.Reconcile.RunNow(ctx, "test", from, today)
+	require.NoError(t, err)
+	require.Equal(t, reconcile.StatusCompleted, r.Status, "reason: %v", r.Reason)
+	rows, _, err := w.env.App.Reconcile.Rows(ctx, r.ID, nil, 0, 100)
+	require.NoError(t, err)
+	var flagged []finding
+	source := map[string]string{}
+	for _, row := range rows {
+		var d map[string]any
+		require.NoError(t, json.Unmarshal(row.Detail, &d))
+		if s, ok := d["source"].(string); ok {
+			source[row.TenantID+"/"+row.Item] = s
+		}
+		if row.Flag != reconcile.FlagOK {
+			flagged = append(flagged, finding{row.TenantID, row.Item, row.Flag})
+			require.Contains(t, []string{last, peak}, d["invoices"].([]any)[0], "the invoice that billed it")
+		}
+	}
+	want := []finding{{tenants[4], workstations, reconcile.FlagUsageMismatch}, {tenants[5], storageItem, reconcile.FlagUsageMismatch}}
+	sortFindings(want)
+	sortFindings(flagged)
+	require.Equal(t, want, flagged)
+	require.Equal(t, "billed", source[tenants[0]+"/"+storageItem])
+	require.Equal(t, "billed", source[tenants[1]+"/"+storageItem])
+	require.Equal(t, "usage_sync", source[tenants[2]+"/"+storageItem])
+	require.Equal(t, "usage_sync", source[tenants[3]+"/"+workstations])
 }

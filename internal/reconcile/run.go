@@ -143,10 +143,18 @@ type world struct {
 	services map[string]service // by tenant id: live services
 	plans    map[uuid.UUID]catalog.ModuleSettings
 	planAcc  map[uuid.UUID]string // plan -> account key
-	billed   map[string]decimal.Decimal
-	billedBy map[string][]string // invoice numbers
+	billed   map[string]billedUsage
 	stored   map[string]storedUsage
 	aggs     map[string]string // plan/item -> aggregation
+}
+
+// billedUsage is the customer's usage line of an item whose period holds
+// the report's last day: its quantity, how it aggregated the days, and the
+// invoice that billed it.
+type billedUsage struct {
+	Quantity    decimal.Decimal
+	Aggregation string
+	Number      string
 }
 
 type storedUsage struct {
@@ -160,7 +168,7 @@ func usageKey(tenant, item string) string { return tenant + "\x00" + item }
 func (s *Service) load(ctx context.Context, r Report) (*world, error) {
 	db := s.db.WithContext(ctx)
 	w := &world{services: map[string]service{}, plans: map[uuid.UUID]catalog.ModuleSettings{}, planAcc: map[uuid.UUID]string{},
-		billed: map[string]decimal.Decimal{}, billedBy: map[string][]string{}, stored: map[string]storedUsage{}, aggs: map[string]string{}}
+		billed: map[string]billedUsage{}, stored: map[string]storedUsage{}, aggs: map[string]string{}}
 	var svcs []service
 	// An expired trial keeps its tenant, disabled, until it is moved to a
 	// paid plan or terminated: it is live here, not an orphan there.
@@ -190,27 +198,29 @@ func (s *Service) load(ctx context.Context, r Report) (*world, error) {
 	for _, c := range charges {
 		w.aggs[c.PlanID.String()+"/"+c.OfferingItem] = c.Aggregation
 	}
-	// What was billed per service and item: usage lines whose period
-	// overlaps the report's, on invoices not voided.
+	// What was billed per service and item for the vendor's moment (its
+	// figure is the usage on the report's last day): the customer's usage
+	// line (not the partner's twin at cost, which bills the same figure
+	// again) on an issued invoice whose period holds that day; the latest
+	// such line when there are more.
 	var lines []struct {
-		TenantID string
-		Item     string
-		Quantity decimal.Decimal
-		Number   string
+		TenantID    string
+		Item        string
+		Quantity    decimal.Decimal
+		Aggregation string
+		Number      string
 	}
-	if err := db.Raw(`SELECT s.vendor_tenant_id AS tenant_id, l.detail->>'offering_item' AS item, l.quantity, coalesce(i.number, '') AS number
+	if err := db.Raw(`SELECT s.vendor_tenant_id AS tenant_id, l.detail->>'offering_item' AS item, l.quantity,
+			coalesce(l.detail->>'aggregation', '') AS aggregation, coalesce(i.number, '') AS number
 		FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id JOIN services s ON s.id = l.service_id
-		WHERE l.kind = 'usage' AND l.detail->>'offering_item' IS NOT NULL AND s.vendor_tenant_id IS NOT NULL AND i.status <> 'void'
+		WHERE l.kind = 'usage' AND l.detail->>'offering_item' IS NOT NULL AND s.vendor_tenant_id IS NOT NULL
+		  AND i.customer_id IS NOT NULL AND i.status IN ('unpaid', 'paid')
 		  AND l.period_start <= ? AND l.period_end >= ?
-		ORDER BY i.number, l.position`, r.PeriodTo, r.PeriodFrom).Scan(&lines).Error; err != nil {
+		ORDER BY l.period_end, i.number, l.position`, r.PeriodTo, r.PeriodTo).Scan(&lines).Error; err != nil {
 		return nil, errs.Internal(err)
 	}
 	for _, l := range lines {
-		k := usageKey(l.TenantID, l.Item)
-		w.billed[k] = w.billed[k].Add(l.Quantity)
-		if l.Number != "" && !containsStr(w.billedBy[k], l.Number) {
-			w.billedBy[k] = append(w.billedBy[k], l.Number)
-		}
+		w.billed[usageKey(l.TenantID, l.Item)] = billedUsage{Quantity: l.Quantity, Aggregation: l.Aggregation, Number: l.Number}
 	}
 	// What the daily sync stored: each tenant's and item's last day in the period.
 	var stored []struct {
@@ -506,8 +516,10 @@ func (s *Service) rowsOf(r Report, a Account, w *world, vd *vendorData, mine []s
 			k := usageKey(v.TenantID, u.Name)
 			var platform decimal.Decimal
 			source := ""
-			if b, ok := w.billed[k]; ok {
-				platform, source = b, "billed"
+			// A billed average is not a day's figure: the daily sync's is.
+			b, billed := w.billed[k]
+			if billed && b.Aggregation != billing.AggAvg {
+				platform, source = b.Quantity, "billed"
 			} else if su, ok := w.stored[k]; ok {
 				platform, source = decimal.NewFromInt(su.Value), "usage_sync"
 				if su.Unit == "bytes" {
@@ -519,8 +531,8 @@ func (s *Service) rowsOf(r Report, a Account, w *world, vd *vendorData, mine []s
 			}
 			c := get(u.Name)
 			detail := map[string]any{"source": source, "unit": unitOf(u.MeasurementUnit), "tolerance_percent": tol.String()}
-			if nums := w.billedBy[k]; len(nums) > 0 {
-				detail["invoices"] = nums
+			if source == "billed" && b.Number != "" {
+				detail["invoices"] = []string{b.Number}
 			}
 			if agg := w.aggs[v.PlanID.String()+"/"+u.Name]; agg != "" {
 				detail["aggregation"] = agg
@@ -529,7 +541,10 @@ func (s *Service) rowsOf(r Report, a Account, w *world, vd *vendorData, mine []s
 			row := base
 			row.Item, row.PlatformValue, row.VendorValue, row.Detail = u.Name, platform.String(), vendor.String(), dj
 			row.Flag = FlagOK
-			if beyond(vendor, platform, tol) {
+			// The most of the billed days is at least the last day's usage:
+			// only more than it went unbilled.
+			peak := source == "billed" && b.Aggregation == billing.AggMax
+			if beyond(vendor, platform, tol) && (!peak || vendor.GreaterThan(platform)) {
 				row.Flag = FlagUsageMismatch
 			}
 			c.usage = &row

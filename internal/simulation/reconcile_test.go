@@ -51,7 +51,6 @@ func (s *sim) reconcile(svcs []oapi.Service) {
 		cursor = g.JSON200.Rows.NextCursor
 	}
 	s.note("reconcile %s %d rows", rep.Status, len(rows))
-	s.t.Logf("DEBUG platform %s vendor %s", s.now(), s.vendor.Now())
 	if rep.Status != oapi.ReconciliationReportStatusCompleted {
 		reason := ""
 		if rep.Reason != nil {

@@ -278,3 +278,36 @@ func TestReconciliationComparesBilledUsageWithTheSameDay(t *testing.T) {
 	require.Equal(t, "usage_sync", source[tenants[2]+"/"+storageItem])
 	require.Equal(t, "usage_sync", source[tenants[3]+"/"+workstations])
 }
+
+// The vendor's figure is the period's last day's: what the daily sync
+// stored for an earlier day (a tenant it stopped reading) is not compared
+// with it, what it stored for that day is.
+func TestReconciliationComparesStoredUsageOfTheLastDay(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t)
+	tenants := w.tenants(t, "stored", 2)
+	w.services(t, tenants)
+	for _, id := range tenants {
+		require.NoError(t, w.v.SetUsage(id, storageItem, 20<<30))
+	}
+	_, err := w.env.App.Usage.RunNow(ctx, "test")
+	require.NoError(t, err)
+	today := w.env.App.Billing.Today()
+	// The first tenant's last stored day is yesterday, at 10 GB; the
+	// second's today is 10 GB while the vendor says 20.
+	_, err = w.env.App.DB.Pool.Exec(ctx, `UPDATE usage_daily SET day = day - 1, value = 10::bigint << 30 WHERE tenant_id = $1 AND item = $2`, tenants[0], storageItem)
+	require.NoError(t, err)
+	_, err = w.env.App.DB.Pool.Exec(ctx, `UPDATE usage_daily SET value = 10::bigint << 30 WHERE tenant_id = $1 AND item = $2`, tenants[1], storageItem)
+	require.NoError(t, err)
+	r, err := w.env.App.Reconcile.RunNow(ctx, "test", today.AddDate(0, 0, -6), today)
+	require.NoError(t, err)
+	require.Equal(t, reconcile.StatusCompleted, r.Status, "reason: %v", r.Reason)
+	flag := reconcile.FlagUsageMismatch
+	rows, _, err := w.env.App.Reconcile.Rows(ctx, r.ID, &flag, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	require.Equal(t, tenants[1], rows[0].TenantID)
+	require.Equal(t, "10", rows[0].PlatformValue)
+	require.Equal(t, "20", rows[0].VendorValue)
+}

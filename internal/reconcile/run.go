@@ -222,7 +222,9 @@ func (s *Service) load(ctx context.Context, r Report) (*world, error) {
 	for _, l := range lines {
 		w.billed[usageKey(l.TenantID, l.Item)] = billedUsage{Quantity: l.Quantity, Aggregation: l.Aggregation, Number: l.Number}
 	}
-	// What the daily sync stored: each tenant's and item's last day in the period.
+	// What the daily sync stored for the period's last day, the vendor's
+	// figure's day: an earlier day's figure (a tenant the sync no longer
+	// reads, such as an expired trial's) is not the same figure.
 	var stored []struct {
 		TenantID string
 		Item     string
@@ -230,8 +232,7 @@ func (s *Service) load(ctx context.Context, r Report) (*world, error) {
 		Value    int64
 		Unit     string
 	}
-	if err := db.Raw(`SELECT DISTINCT ON (tenant_id, item) tenant_id, item, day, value, unit FROM usage_daily
-		WHERE day BETWEEN ? AND ? ORDER BY tenant_id, item, day DESC`, r.PeriodFrom, r.PeriodTo).Scan(&stored).Error; err != nil {
+	if err := db.Raw(`SELECT tenant_id, item, day, value, unit FROM usage_daily WHERE day = ?`, r.PeriodTo).Scan(&stored).Error; err != nil {
 		return nil, errs.Internal(err)
 	}
 	for _, u := range stored {

@@ -2,12 +2,14 @@ package simulation
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/acronis-platform/platform/api/oapi"
+	"github.com/acronis-platform/platform/internal/billing"
 )
 
 // reconcileEvery is how often (in days) the SP reconciles with the vendor;
@@ -19,13 +21,18 @@ const reconcileEvery = 7
 // day's jobs, the usage sync included, have run). reconciled: the report
 // completes and flags nothing but ok rows, since the platform and the
 // simulator agree (vendor_agrees checks the same world directly), except
-// the rows explained by what the harness did on purpose (expectedFlags).
+// the rows explained by what the harness did on purpose (pushAfterSync),
+// which are flagged.
 func (s *sim) reconcile(svcs []oapi.Service) {
 	if s.spell != nil || (s.day%reconcileEvery != 0 && s.day != s.cfg.days) {
 		return
 	}
 	today := s.date()
 	from := today.AddDate(0, 0, -6)
+	expected := map[string]bool{}
+	if s.rng.IntN(2) == 0 {
+		s.pushAfterSync(svcs, expected)
+	}
 	r, err := s.admin.c.CreateReconciliationReportWithResponse(s.ctx, &oapi.CreateReconciliationReportParams{IdempotencyKey: ptr(uuid.NewString())},
 		oapi.ReconciliationReportCreate{From: &openapi_types.Date{Time: from}, To: &openapi_types.Date{Time: today}})
 	if !s.ok("reconcile", r, err) { // ok waits for the report's job
@@ -62,7 +69,6 @@ func (s *sim) reconcile(svcs []oapi.Service) {
 	if rep.RowsCompared != len(rows) {
 		s.fail("reconciled", subject+"/count", "reconciliation %s counts %d rows, %d listed", id, rep.RowsCompared, len(rows))
 	}
-	expected := s.expectedFlags(svcs)
 	live := map[string]bool{}
 	for _, v := range svcs {
 		if v.VendorTenantId != nil && (v.Status == oapi.ServiceStatusActive || v.Status == oapi.ServiceStatusSuspended) {
@@ -101,10 +107,34 @@ func (s *sim) reconcile(svcs []oapi.Service) {
 	}
 }
 
-// expectedFlags are the rows (tenant/item/flag) other than ok that the
-// harness caused on purpose; none so far.
-func (s *sim) expectedFlags(_ []oapi.Service) map[string]bool {
-	return map[string]bool{}
+// pushAfterSync makes the platform and the vendor disagree on purpose:
+// a live tenant's storage is moved at the simulator after the day's usage
+// sync, by 5 GB or more, so the vendor's figure of the report's last day is
+// not what the sync stored (the next day's sync stores it). The tenant's
+// storage row is then flagged usage_mismatch, and no other. Only plans
+// without metered charges: no usage line is ever billed for them, so the
+// platform's figure is the sync's.
+func (s *sim) pushAfterSync(svcs []oapi.Service, expected map[string]bool) {
+	v, p, ok := s.service(func(v oapi.Service, p *plan) bool {
+		return v.VendorTenantId != nil && p.softGB != nil && *p.softGB >= 0 && p.model != oapi.BillingModelPostpaidPayg
+	}, oapi.ServiceStatusActive, oapi.ServiceStatusSuspended)
+	if !ok {
+		return
+	}
+	var stored int64
+	found := false
+	s.rows("reconciled", `SELECT value FROM usage_daily WHERE tenant_id = $1 AND item = 'pw_base_storage' AND day = $2::date`, func(c []string) {
+		stored, _ = strconv.ParseInt(c[0], 10, 64)
+		found = true
+	}, *v.VendorTenantId, ds(s.date()))
+	if !found {
+		return
+	}
+	gb := billing.GB(stored) + 5 + int64(s.rng.IntN(20))
+	if s.simControl("POST", "/usage", map[string]any{"tenant_id": *v.VendorTenantId, "name": "pw_base_storage", "value": gb << 30}) {
+		s.note("usage after sync %s %d GB (%s)", v.Username, gb, p.name)
+		expected[*v.VendorTenantId+"/pw_base_storage/"+string(oapi.ReconciliationFlagUsageMismatch)] = true
+	}
 }
 
 func findService(svcs []oapi.Service, id uuid.UUID) (oapi.Service, bool) {

@@ -71,7 +71,9 @@ func (s *sim) reconcile(svcs []oapi.Service) {
 	}
 	live := map[string]bool{}
 	for _, v := range svcs {
-		if v.VendorTenantId != nil && (v.Status == oapi.ServiceStatusActive || v.Status == oapi.ServiceStatusSuspended) {
+		// A plan with no quotas (Bare) gives its tenant no item to compare:
+		// a tenant found and in the right state has no row then.
+		if v.VendorTenantId != nil && (v.Status == oapi.ServiceStatusActive || v.Status == oapi.ServiceStatusSuspended) && s.planByID(v.PlanId).softGB != nil {
 			live[*v.VendorTenantId] = true
 		}
 	}

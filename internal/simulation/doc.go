@@ -136,10 +136,11 @@
 //     is the quantities the service ended the period's days with;
 //   - reconciled (every 7th day and the last, when no faults are on): a
 //     reconciliation over the last week (POST /v1/reconciliation/reports,
-//     its job run with the day's) completes, has a row for every live tenant of a plan with quotas, and
-//     flags nothing but ok, except, on half of those days, the storage row
-//     of one tenant whose usage the harness moved at the simulator after
-//     the day's sync (flagged usage_mismatch, as it must be);
+//     its job run with the day's) completes, has a row for every live
+//     tenant of a plan with quotas, and flags nothing but ok, except, on
+//     half of those days, the storage row of one tenant whose usage the
+//     harness moved at the simulator after the day's sync (flagged
+//     usage_mismatch, as it must be);
 //   - no_5xx as above.
 //
 // Replay: a seed replays exactly the same run. After every change the

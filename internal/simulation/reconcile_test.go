@@ -111,7 +111,7 @@ func (s *sim) reconcile(svcs []oapi.Service) {
 
 // pushAfterSync makes the platform and the vendor disagree on purpose:
 // a live tenant's storage is moved at the simulator after the day's usage
-// sync, by 5 GB or more, so the vendor's figure of the report's last day is
+// sync, by 5% and 5 GB or more, so the vendor's figure of the report's last day is
 // not what the sync stored (the next day's sync stores it). The tenant's
 // storage row is then flagged usage_mismatch, and no other. Only plans
 // without metered charges: no usage line is ever billed for them, so the
@@ -132,7 +132,8 @@ func (s *sim) pushAfterSync(svcs []oapi.Service, expected map[string]bool) {
 	if !found {
 		return
 	}
-	gb := billing.GB(stored) + 5 + int64(s.rng.IntN(20))
+	// Well beyond the 1% tolerance at any size.
+	gb := billing.GB(stored)*105/100 + 5 + int64(s.rng.IntN(20))
 	if s.simControl("POST", "/usage", map[string]any{"tenant_id": *v.VendorTenantId, "name": "pw_base_storage", "value": gb << 30}) {
 		s.note("usage after sync %s %d GB (%s)", v.Username, gb, p.name)
 		expected[*v.VendorTenantId+"/pw_base_storage/"+string(oapi.ReconciliationFlagUsageMismatch)] = true

@@ -35,7 +35,7 @@ var actions = []action{
 	{"venture_prefix", 1, (*sim).renamePrefix}, // an operator's rare edit
 	{"dunning_pause", 2, (*sim).pauseDunning},
 	{"credit_limit", 1, (*sim).changeCreditLimit},
-	{"usage_report", 4, (*sim).usageReport},
+	{"usage_report", 8, (*sim).usageReport},
 }
 
 func (s *sim) act() {

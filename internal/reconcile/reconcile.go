@@ -19,11 +19,13 @@
 //   - A report's rows are written once, in the transaction that completes
 //     it; a completed report and its rows never change (the database
 //     refuses it), and a failed report has no rows.
+//   - A live service is one that keeps a tenant: active, suspended, or an
+//     expired free trial (its tenant disabled until it moves to a paid plan).
 //   - Every row carries exactly one flag: orphan_tenant (a customer tenant
 //     in the vendor's report that no live service owns), missing_tenant (a
 //     live service whose tenant the vendor no longer has), status_mismatch
-//     (disabled there and active here, or enabled there and suspended
-//     here), edition_mismatch (an enabled item of another edition than the
+//     (disabled there and active here, or enabled there and suspended or
+//     expired here), edition_mismatch (an enabled item of another edition than the
 //     plan's), quota_mismatch (an item's quota is not the plan's times the
 //     quantity), usage_mismatch (the vendor's figure differs from the
 //     platform's by more than the tolerance percent of the platform's), or

@@ -255,3 +255,77 @@ func sortFindings(f []finding) {
 		return f[i].tenant < f[j].tenant
 	})
 }
+
+// An expired free trial keeps its tenant, disabled: it is neither an
+// orphan there nor a status mismatch, and its items are compared; enabled
+// there, it is a status mismatch.
+func TestReconciliationKnowsExpiredTrials(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t)
+	tenants := w.tenants(t, "expired", 2)
+	svcs := w.services(t, tenants)
+	_, err := w.env.App.DB.Pool.Exec(ctx, `UPDATE services SET status = 'expired', free_trial = true WHERE id = ANY($1::uuid[])`, uuidStrings(svcs))
+	require.NoError(t, err)
+	_, err = w.vc.SetTenantEnabled(ctx, tenants[0], false)
+	require.NoError(t, err)
+	today := w.env.App.Billing.Today()
+	r, err := w.env.App.Reconcile.RunNow(ctx, "test", today, today)
+	require.NoError(t, err)
+	require.Equal(t, reconcile.StatusCompleted, r.Status, "reason: %v", r.Reason)
+	rows, _, err := w.env.App.Reconcile.Rows(ctx, r.ID, nil, 0, 100)
+	require.NoError(t, err)
+	var flagged []finding
+	for _, row := range rows {
+		if row.Flag != reconcile.FlagOK {
+			flagged = append(flagged, finding{row.TenantID, row.Item, row.Flag})
+		}
+	}
+	require.Equal(t, []finding{{tenants[1], "", reconcile.FlagStatusMismatch}}, flagged, "the enabled one only")
+	require.Zero(t, r.OrphanTenant)
+	require.Equal(t, 4, r.OK, "two items of two tenants")
+}
+
+// Usage is compared over the days the daily sync stored, each against the
+// vendor's figure of the same day: a tenant the sync stopped reading (an
+// expired trial) agrees on its stored days whatever the vendor says since;
+// a stored day the vendor reports otherwise is a mismatch; a partner's
+// twin line at cost is no second figure.
+func TestReconciliationComparesTheStoredDays(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorldBack(t, 3)
+	tenants := w.tenants(t, "stored", 3)
+	svcs := w.services(t, tenants)
+	w.catchUp()
+	today := w.env.App.Billing.Today()
+	for _, id := range tenants {
+		require.NoError(t, w.v.SetUsageFrom(id, storageItem, today.AddDate(0, 0, -3), 20<<30))
+	}
+	// The first tenant's sync stopped two days ago; the vendor has moved on.
+	w.store(t, tenants[0], storageItem, "bytes", today.AddDate(0, 0, -3), 20<<30, 20<<30)
+	require.NoError(t, w.v.SetUsage(tenants[0], storageItem, 35<<30))
+	// The second stored 10 GB a day where the vendor says 20.
+	w.store(t, tenants[1], storageItem, "bytes", today.AddDate(0, 0, -1), 10<<30, 10<<30)
+	// The third, a partner's customer, billed to both at 20 GB.
+	w.store(t, tenants[2], storageItem, "bytes", today.AddDate(0, 0, -1), 20<<30, 20<<30)
+	w.billLine(t, svcs[2], storageItem, today.AddDate(0, 0, -1), today, 20, "max", false)
+	w.billLine(t, svcs[2], storageItem, today.AddDate(0, 0, -1), today, 20, "max", true)
+
+	r, err := w.env.App.Reconcile.RunNow(ctx, "test", today.AddDate(0, 0, -3), today)
+	require.NoError(t, err)
+	require.Equal(t, reconcile.StatusCompleted, r.Status, "reason: %v", r.Reason)
+	rows, _, err := w.env.App.Reconcile.Rows(ctx, r.ID, nil, 0, 100)
+	require.NoError(t, err)
+	got := map[string]string{}
+	for _, row := range rows {
+		if row.Item == storageItem {
+			got[row.TenantID] = row.Flag + " " + row.PlatformValue + "/" + row.VendorValue
+		}
+	}
+	require.Equal(t, map[string]string{
+		tenants[0]: "ok 20/20",
+		tenants[1]: "usage_mismatch 10/20",
+		tenants[2]: "ok 20/20",
+	}, got)
+}

@@ -178,8 +178,10 @@ func (s *Service) load(ctx context.Context, r Report) (*world, error) {
 		lines: map[string][]billedLine{}, stored: map[string]*storedUsage{}, items: map[string][]string{}, aggs: map[string]string{},
 		from: r.PeriodFrom, days: dayIndex(r.PeriodFrom, r.PeriodTo) + 1}
 	var svcs []service
+	// An expired trial keeps its tenant, disabled, until it is moved to a
+	// paid plan or terminated: it is live here, not an orphan there.
 	if err := db.Raw(`SELECT id, customer_id, partner_id, plan_id, quantity, status, vendor_tenant_id FROM services
-		WHERE vendor_tenant_id IS NOT NULL AND status IN ('active', 'suspended') ORDER BY vendor_tenant_id`).Scan(&svcs).Error; err != nil {
+		WHERE vendor_tenant_id IS NOT NULL AND status IN ('active', 'suspended', 'expired') ORDER BY vendor_tenant_id`).Scan(&svcs).Error; err != nil {
 		return nil, errs.Internal(err)
 	}
 	for _, v := range svcs {
@@ -511,7 +513,7 @@ func (s *Service) rowsOf(r Report, a Account, w *world, vd *vendorData, mine []s
 		if base.TenantName == "" {
 			base.TenantName = t.Name
 		}
-		if (v.Status == "active" && !t.Enabled) || (v.Status == "suspended" && t.Enabled) {
+		if (v.Status == "active" && !t.Enabled) || (v.Status != "active" && t.Enabled) {
 			row := base
 			row.Flag, row.PlatformValue, row.VendorValue = FlagStatusMismatch, v.Status, map[bool]string{true: "enabled", false: "disabled"}[t.Enabled]
 			rows = append(rows, row)

@@ -235,3 +235,34 @@ func uuidStrings(ids []uuid.UUID) []string {
 	}
 	return out
 }
+
+// billLine stores an issued invoice with one usage line of the service's
+// item over [from, to], aggregated as agg: to the service's customer, or,
+// with partner set, the twin at cost on the SP's bill to a partner.
+func (w *world) billLine(t testing.TB, service uuid.UUID, item string, from, to time.Time, quantity int64, agg string, partner bool) string {
+	t.Helper()
+	ctx := context.Background()
+	now := w.env.Clock.Now()
+	number := fmt.Sprintf("RECON-%s-%s-%t", service.String()[:8], from.Format("0102"), partner)
+	var partnerID *uuid.UUID
+	if partner {
+		id := uuid.New()
+		partnerID = &id
+		_, err := w.env.App.DB.Pool.Exec(ctx, `INSERT INTO partners (id, name, email, vendor_login, status, created_at, updated_at)
+			VALUES ($1, 'Partner ' || $2, $2 || '@partner.example', 'login-' || $2, 'provisioning', $3, $3)`, id, number, now)
+		require.NoError(t, err)
+	}
+	_, err := w.env.App.DB.Pool.Exec(ctx, `WITH s AS (SELECT id, customer_id FROM services WHERE id = $1),
+		v AS (SELECT venture_id FROM plans WHERE id = $2),
+		i AS (INSERT INTO invoices (id, number, billing_key, venture_id, customer_id, partner_id, kind, status, currency, subtotal, tax_total, total,
+				issue_date, due_date, period_start, period_end, version, created_at, updated_at)
+			SELECT gen_random_uuid(), $3, 'recon:' || $3, v.venture_id, CASE WHEN $10::uuid IS NULL THEN s.customer_id END, $10::uuid,
+				'postpaid', 'unpaid', $4, 1.00, 0, 1.00, $6::date, $6::date, $5::date, $6::date, 1, $7, $7 FROM s, v RETURNING id)
+		INSERT INTO invoice_lines (id, invoice_id, position, kind, service_id, description, period_start, period_end, quantity, unit_price,
+			amount, detail)
+		SELECT gen_random_uuid(), i.id, 1, 'usage', $1, $8 || ': ' || $11 || ' of daily usage', $5::date, $6::date, $9, 0.05, 1.00,
+			jsonb_build_object('offering_item', $8::text, 'aggregation', $11::text, 'service_id', $1::text) FROM i`,
+		service, w.plan.ID, number, w.env.Cfg.BaseCurrency, from.Format(time.DateOnly), to.Format(time.DateOnly), now, item, quantity, partnerID, agg)
+	require.NoError(t, err)
+	return number
+}

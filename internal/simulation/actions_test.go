@@ -35,6 +35,7 @@ var actions = []action{
 	{"venture_prefix", 1, (*sim).renamePrefix}, // an operator's rare edit
 	{"dunning_pause", 2, (*sim).pauseDunning},
 	{"credit_limit", 1, (*sim).changeCreditLimit},
+	{"usage_report", 8, (*sim).usageReport},
 }
 
 func (s *sim) act() {
@@ -387,6 +388,7 @@ func (s *sim) loginAll() {
 
 // advance moves the sandbox clock a day: renewals, post-paid runs, usage.
 func (s *sim) advance() {
+	s.noteQuantities()
 	s.faultsAtRun = s.spell != nil // the day's dunning run meets them
 	r, err := s.admin.c.AdvanceSandboxClockWithResponse(s.ctx, oapi.SandboxClockAdvance{Days: ptr(1)})
 	s.ok("advance_clock", r, err)

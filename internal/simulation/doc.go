@@ -23,7 +23,10 @@
 // storage usage at the simulator above and below quota, venture prefix
 // edits, credentials resets (the new password mailed), dunning pauses and
 // credit-limit moves (three plans dun, one suspending on the credit limit;
-// every third customer and the second partner start with a limit), spells of vendor
+// every third customer and the second partner start with a limit), usage
+// reports of a random service (summary or daily, over a random period of
+// the days passed, read by its customer, its partner or an admin, in JSON,
+// CSV and now and then XLSX), spells of vendor
 // faults (errors, dropped connections, effects applied then answered with a
 // failure) cleared after a few days, and spells of a day or two in which
 // the webhook receiver fails 5% of requests (HTTP 500, decided by the seed,
@@ -123,6 +126,21 @@
 //     credit limit exactly when it owes more than the limit;
 //   - mail_kept counts a payment_reminder per reminder done and a
 //     credit_limit_alert per alert done;
+//   - report_formats: a usage report's CSV (and XLSX, its cells as
+//     displayed) carries the figures of its JSON, row by row;
+//   - report_billed: a summary's amount and invoice numbers per row are
+//     those of the customer's issued invoices' lines of the service whose
+//     period meets the report's (the plan row: recurring, proration and
+//     setup; an item's: its usage lines and, for the storage item, overage
+//     lines), read through the invoices API; the plan row's quantity range
+//     is the quantities the service ended the period's days with;
+//   - reconciled (every 7th day and the last, when no faults are on): a
+//     reconciliation over the last week (POST /v1/reconciliation/reports,
+//     its job run with the day's) completes, has a row for every live
+//     tenant of a plan with quotas, and flags nothing but ok, except, on
+//     half of those days, the storage row of one tenant whose usage the
+//     harness moved at the simulator after the day's sync (flagged
+//     usage_mismatch, as it must be);
 //   - no_5xx as above.
 //
 // Replay: a seed replays exactly the same run. After every change the

@@ -49,6 +49,7 @@ func (s *sim) check() {
 	if s.spell == nil {
 		s.checkOperations()
 		s.checkVendor(svcs)
+		s.reconcile(svcs)
 	}
 }
 

@@ -1,6 +1,8 @@
 package simulation
 
 import (
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,4 +66,30 @@ func TestInvariantsCatchBreaks(t *testing.T) {
 		s.partners = []*seller{{id: partnerID}}
 		s.checkPairs([]oapi.Invoice{sale})
 	}), "no SP bill to the partner at cost")
+}
+
+// TestReportTablesCatchDifferences: the report_formats comparison finds a
+// changed cell, a missing row, and takes a spreadsheet's float for the
+// decimal it shows.
+func TestReportTablesCatchDifferences(t *testing.T) {
+	t.Parallel()
+	usage, unit, agg := "12.5", "GB", oapi.Max
+	rep := oapi.UsageReport{Kind: oapi.UsageReportKind(oapi.GetServiceUsageReportParamsKindSummary), Summary: &[]oapi.UsageSummaryRow{
+		{Type: oapi.UsageSummaryRowTypePlan, Item: "Standard", Amount: usd("10.00"), Invoices: []string{"A-2028-000001"}, QuantityMin: 1, QuantityMax: 2},
+		{Type: oapi.UsageSummaryRowTypeItem, Item: "pw_base_storage", Unit: &unit, Aggregation: &agg, Usage: &usage, Amount: usd("0.00"), Invoices: []string{}},
+	}}
+	want := reportTable(rep)
+	csv := "type,item,unit,aggregation,usage,quantity_min,quantity_max,soft_quota_min,soft_quota_max,hard_quota_min,hard_quota_max,overage_gb,amount,currency,invoices\r\n" +
+		"plan,Standard,,,,1,2,,,,,0,10.00,USD,A-2028-000001\r\n" +
+		"item,pw_base_storage,GB,max,12.5,0,0,,,,,0,0.00,USD,\r\n"
+	got, err := csvTable([]byte(csv))
+	require.NoError(t, err)
+	require.Empty(t, tableDiff(want, got, false))
+	changed, _ := csvTable([]byte(strings.Replace(csv, "10.00", "10.01", 1)))
+	require.Contains(t, tableDiff(want, changed, false), "column amount")
+	require.Contains(t, tableDiff(want, got[:2], false), "rows")
+	float := [][]string{want[0], want[1], slices.Clone(want[2])}
+	float[2][4] = "12.500000000001"
+	require.Empty(t, tableDiff(want, float, true), "a spreadsheet's float")
+	require.NotEmpty(t, tableDiff(want, float, false))
 }

@@ -160,6 +160,10 @@ type sim struct {
 	hookFaultsUntil int               // the first day the receiver fails nothing again
 	events          map[string]logged // the event log as read so far, by id
 	eventSeq        int64             // the last seq read
+
+	// Reports (usagereport_test.go, reconcile_test.go).
+	customerUsers map[uuid.UUID]*actor
+	quantities    map[uuid.UUID]map[string]int // each service's quantity at the end of each day
 }
 
 func newSim(t *testing.T, seed int64, cfg settings) *sim {
@@ -206,7 +210,8 @@ func newSim(t *testing.T, seed int64, cfg settings) *sim {
 		env: env, vendor: v, vurl: vs, vc: vc, ro: ro, rw: rw,
 		calmSince: start, retried: map[uuid.UUID]bool{}, reported: map[string]bool{}, answers: map[string]int{}, checked: map[uuid.UUID]oapi.Invoice{},
 		credited: map[uuid.UUID]decimal.Decimal{}, unreported: map[uuid.UUID]bool{}, metadata: map[string]oapi.Metadata{},
-		mailpit: mp, mailSeen: map[string]bool{}, resets: map[uuid.UUID]int{}, events: map[string]logged{}}
+		mailpit: mp, mailSeen: map[string]bool{}, resets: map[uuid.UUID]int{}, events: map[string]logged{},
+		customerUsers: map[uuid.UUID]*actor{}, quantities: map[uuid.UUID]map[string]int{}}
 	s.receiver = newReceiver(s)
 	s.startup()
 	seedUUIDs(t, seed)

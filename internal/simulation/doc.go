@@ -140,7 +140,9 @@
 //     tenant of a plan with quotas, and flags nothing but ok, except, on
 //     half of those days, the storage row of one tenant whose usage the
 //     harness moved at the simulator after the day's sync (flagged
-//     usage_mismatch, as it must be);
+//     usage_mismatch, as it must be); every usage row's flag is the one
+//     computed on its own from the days stored and the simulator's figures
+//     of those days (usage moved after a day's sync may be a mismatch);
 //   - no_5xx as above.
 //
 // Replay: a seed replays exactly the same run. After every change the

@@ -1,12 +1,15 @@
 package simulation
 
 import (
+	"time"
+
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
 	openapi_types "github.com/oapi-codegen/runtime/types"
+	"github.com/shopspring/decimal"
 
 	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/billing"
@@ -22,7 +25,9 @@ const reconcileEvery = 7
 // completes and flags nothing but ok rows, since the platform and the
 // simulator agree (vendor_agrees checks the same world directly), except
 // the rows explained by what the harness did on purpose (pushAfterSync),
-// which are flagged.
+// which are flagged, and every usage row agrees with its flag computed
+// here on its own (usageFlag): usage pushed at the simulator after a day's
+// sync leaves that day stored as it was, and may be a usage_mismatch.
 func (s *sim) reconcile(svcs []oapi.Service) {
 	if s.spell != nil || (s.day%reconcileEvery != 0 && s.day != s.cfg.days) {
 		return
@@ -31,7 +36,7 @@ func (s *sim) reconcile(svcs []oapi.Service) {
 	from := today.AddDate(0, 0, -6)
 	expected := map[string]bool{}
 	if s.rng.IntN(2) == 0 {
-		s.pushAfterSync(svcs, expected)
+		s.pushAfterSync(svcs, from, expected)
 	}
 	r, err := s.admin.c.CreateReconciliationReportWithResponse(s.ctx, &oapi.CreateReconciliationReportParams{IdempotencyKey: ptr(uuid.NewString())},
 		oapi.ReconciliationReportCreate{From: &openapi_types.Date{Time: from}, To: &openapi_types.Date{Time: today}})
@@ -81,7 +86,18 @@ func (s *sim) reconcile(svcs []oapi.Service) {
 	for _, row := range rows {
 		covered[row.TenantId] = true
 		key := row.TenantId + "/" + row.Item + "/" + string(row.Flag)
-		if row.Flag == oapi.ReconciliationFlagOk || expected[key] {
+		if expected[key] {
+			delete(expected, key)
+			continue
+		}
+		if row.Flag == oapi.ReconciliationFlagOk || row.Flag == oapi.ReconciliationFlagUsageMismatch {
+			if want, ok := s.usageFlag(row, from, today); ok && want != row.Flag {
+				s.fail("reconciled", fmt.Sprintf("%s/%s/usage", row.TenantId, row.Item), "reconciliation %s..%s flags %s tenant %s item %q (here %q, vendor %q), the days stored and the simulator's say %s; detail %v",
+					ds(from), ds(today), row.Flag, row.TenantId, row.Item, row.PlatformValue, row.VendorValue, want, row.Detail)
+				continue
+			}
+		}
+		if row.Flag == oapi.ReconciliationFlagOk || row.Flag == oapi.ReconciliationFlagUsageMismatch && s.usageExplained(row, from, today) {
 			delete(expected, key)
 			continue
 		}
@@ -111,12 +127,13 @@ func (s *sim) reconcile(svcs []oapi.Service) {
 
 // pushAfterSync makes the platform and the vendor disagree on purpose:
 // a live tenant's storage is moved at the simulator after the day's usage
-// sync, by 5% and 5 GB or more, so the vendor's figure of the report's last day is
-// not what the sync stored (the next day's sync stores it). The tenant's
+// sync, above the most the sync stored in the report's period by 5% and
+// 5 GB or more, so the vendor's peak of the stored days (its figure of the
+// last day) is not the platform's (the next day's sync stores it). The tenant's
 // storage row is then flagged usage_mismatch, and no other. Only plans
 // without metered charges: no usage line is ever billed for them, so the
 // platform's figure is the sync's.
-func (s *sim) pushAfterSync(svcs []oapi.Service, expected map[string]bool) {
+func (s *sim) pushAfterSync(svcs []oapi.Service, from time.Time, expected map[string]bool) {
 	v, p, ok := s.service(func(v oapi.Service, p *plan) bool {
 		return v.VendorTenantId != nil && p.softGB != nil && *p.softGB >= 0 && p.model != oapi.BillingModelPostpaidPayg
 	}, oapi.ServiceStatusActive, oapi.ServiceStatusSuspended)
@@ -125,10 +142,11 @@ func (s *sim) pushAfterSync(svcs []oapi.Service, expected map[string]bool) {
 	}
 	var stored int64
 	found := false
-	s.rows("reconciled", `SELECT value FROM usage_daily WHERE tenant_id = $1 AND item = 'pw_base_storage' AND day = $2::date`, func(c []string) {
+	s.rows("reconciled", `SELECT max(value) FROM usage_daily WHERE tenant_id = $1 AND item = 'pw_base_storage' AND day BETWEEN $2::date AND $3::date
+		HAVING bool_or(day = $3::date)`, func(c []string) {
 		stored, _ = strconv.ParseInt(c[0], 10, 64)
 		found = true
-	}, *v.VendorTenantId, ds(s.date()))
+	}, *v.VendorTenantId, ds(from), ds(s.date()))
 	if !found {
 		return
 	}
@@ -147,4 +165,43 @@ func findService(svcs []oapi.Service, id uuid.UUID) (oapi.Service, bool) {
 		}
 	}
 	return oapi.Service{}, false
+}
+
+// usageFlag computes a usage row's flag on its own: the row's aggregation
+// of what the daily sync stored in the period against the same
+// aggregation of the simulator's figures of those days, 1 % apart (the
+// default tolerance). False for a row that compares no usage.
+func (s *sim) usageFlag(row oapi.ReconciliationRow, from, to time.Time) (oapi.ReconciliationFlag, bool) {
+	if row.Detail == nil {
+		return "", false
+	}
+	agg, _ := row.Detail["aggregation"].(string)
+	if src, _ := row.Detail["source"].(string); src != "usage_sync" || agg == "" {
+		return "", false
+	}
+	var here, there []decimal.Decimal
+	s.rows("reconciled", `SELECT day::text, value, unit FROM usage_daily WHERE tenant_id = $1 AND item = $2 AND day BETWEEN $3::date AND $4::date ORDER BY day`,
+		func(c []string) {
+			day, _ := time.Parse(time.DateOnly, c[0])
+			v, _ := strconv.ParseInt(c[1], 10, 64)
+			vendor, _ := s.vendor.UsageOn(row.TenantId, row.Item, day)
+			here = append(here, decimal.NewFromInt(billing.BilledValue(v, c[2])))
+			there = append(there, decimal.NewFromInt(billing.BilledValue(vendor, c[2])))
+		}, row.TenantId, row.Item, ds(from), ds(to))
+	if len(here) == 0 {
+		return "", false
+	}
+	p, v := billing.Aggregate(agg, here), billing.Aggregate(agg, there)
+	if v.Sub(p).Abs().GreaterThan(p.Abs().Div(decimal.NewFromInt(100))) {
+		return oapi.ReconciliationFlagUsageMismatch, true
+	}
+	return oapi.ReconciliationFlagOk, true
+}
+
+// usageExplained: a usage_mismatch the simulation's own usage moves
+// explain (usage pushed at the simulator after a day's sync leaves that
+// day stored as it was before), as usageFlag computes it.
+func (s *sim) usageExplained(row oapi.ReconciliationRow, from, to time.Time) bool {
+	want, ok := s.usageFlag(row, from, to)
+	return ok && want == oapi.ReconciliationFlagUsageMismatch
 }

@@ -140,3 +140,20 @@ func decodeUsage(raw map[string]json.RawMessage) (map[string][]usageOverride, er
 	}
 	return out, nil
 }
+
+// UsageOn is the figure the daily report gives a live tenant's item on a
+// UTC day (0 before the tenant existed); false when there is no such
+// tenant or item.
+func (s *Server) UsageOn(tenantID, name string, day time.Time) (int64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.st.tenants[tenantID]
+	if !t.live() {
+		return 0, false
+	}
+	o := t.oi(name)
+	if o == nil {
+		return 0, false
+	}
+	return s.dayUsage(t, o, day), true
+}

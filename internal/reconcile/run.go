@@ -276,15 +276,6 @@ func dayIndex(from, day time.Time) int {
 	return int(d.Sub(f).Hours() / 24)
 }
 
-func containsStr(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
-}
-
 // vendorData is what one account's vendor says.
 type vendorData struct {
 	daily   map[string]*vendorDays    // by usageKey: items the platform stored usage of
@@ -392,7 +383,7 @@ func (s *Service) read(ctx context.Context, r Report, a Account, w *world, mine 
 			vd.names[u.TenantID] = u.TenantName
 		}
 		if _, ok := w.services[u.TenantID]; !ok {
-			if !containsStr(vd.orphans[u.TenantID], u.Name) {
+			if !slices.Contains(vd.orphans[u.TenantID], u.Name) {
 				vd.orphans[u.TenantID] = append(vd.orphans[u.TenantID], u.Name)
 			}
 			return nil
@@ -524,7 +515,7 @@ func (s *Service) rowsOf(r Report, a Account, w *world, vd *vendorData, mine []s
 		var editions []string
 		for _, o := range items {
 			byName[o.Name] = o
-			if o.Enabled() && o.Edition != nil && *o.Edition != "" && *o.Edition != m.Edition && !containsStr(editions, *o.Edition) {
+			if o.Enabled() && o.Edition != nil && *o.Edition != "" && *o.Edition != m.Edition && !slices.Contains(editions, *o.Edition) {
 				editions = append(editions, *o.Edition)
 			}
 		}
@@ -695,7 +686,7 @@ func usageRow(w *world, vd *vendorData, tenant, item, agg string, tol decimal.De
 		}
 		nums := []string{}
 		for _, l := range billed {
-			if containsStr(nums, l.Number) {
+			if slices.Contains(nums, l.Number) {
 				continue
 			}
 			s, e := dayIndex(w.from, l.Start), dayIndex(w.from, l.End)

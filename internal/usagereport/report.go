@@ -462,9 +462,6 @@ func (s *Service) billed(ctx context.Context, id uuid.UUID, from, to time.Time) 
 			item = d.StorageItem
 		}
 		b := out[item]
-		if b.amount.IsZero() && b.invoices == nil {
-			b.amount = decimal.Zero
-		}
 		b.amount = b.amount.Add(r.Amount)
 		if r.Number != nil && (len(b.invoices) == 0 || b.invoices[len(b.invoices)-1] != *r.Number) {
 			b.invoices = append(b.invoices, *r.Number)

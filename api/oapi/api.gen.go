@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"path"
@@ -995,12 +996,15 @@ func (e PartnerStatus) Valid() bool {
 // Defines values for PayloadTooLargeCode.
 const (
 	BodyTooLarge PayloadTooLargeCode = "body_too_large"
+	FileTooLarge PayloadTooLargeCode = "file_too_large"
 )
 
 // Valid indicates whether the value is a known member of the PayloadTooLargeCode enum.
 func (e PayloadTooLargeCode) Valid() bool {
 	switch e {
 	case BodyTooLarge:
+		return true
+	case FileTooLarge:
 		return true
 	default:
 		return false
@@ -1088,6 +1092,42 @@ func (e PrincipalKind) Valid() bool {
 	case PrincipalKindExternal:
 		return true
 	case PrincipalKindUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RateCardStatus.
+const (
+	RateCardStatusCurrent  RateCardStatus = "current"
+	RateCardStatusReplaced RateCardStatus = "replaced"
+)
+
+// Valid indicates whether the value is a known member of the RateCardStatus enum.
+func (e RateCardStatus) Valid() bool {
+	switch e {
+	case RateCardStatusCurrent:
+		return true
+	case RateCardStatusReplaced:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RateCardRowBasis.
+const (
+	RateCardRowBasisQuota RateCardRowBasis = "quota"
+	RateCardRowBasisUsage RateCardRowBasis = "usage"
+)
+
+// Valid indicates whether the value is a known member of the RateCardRowBasis enum.
+func (e RateCardRowBasis) Valid() bool {
+	switch e {
+	case RateCardRowBasisQuota:
+		return true
+	case RateCardRowBasisUsage:
 		return true
 	default:
 		return false
@@ -1438,10 +1478,16 @@ const (
 	UnprocessableEntityCodeDatacenterUrlNotAllowed       UnprocessableEntityCode = "datacenter_url_not_allowed"
 	UnprocessableEntityCodeDatacenterUrlNotHttps         UnprocessableEntityCode = "datacenter_url_not_https"
 	UnprocessableEntityCodeDateOutOfRange                UnprocessableEntityCode = "date_out_of_range"
+	UnprocessableEntityCodeDuplicateColumn               UnprocessableEntityCode = "duplicate_column"
 	UnprocessableEntityCodeDuplicateFrequency            UnprocessableEntityCode = "duplicate_frequency"
 	UnprocessableEntityCodeDuplicateMeteredCharge        UnprocessableEntityCode = "duplicate_metered_charge"
 	UnprocessableEntityCodeDuplicateReminderDay          UnprocessableEntityCode = "duplicate_reminder_day"
 	UnprocessableEntityCodeEditionNotAvailable           UnprocessableEntityCode = "edition_not_available"
+	UnprocessableEntityCodeEmptySheet                    UnprocessableEntityCode = "empty_sheet"
+	UnprocessableEntityCodeExchangeRateMustBeOne         UnprocessableEntityCode = "exchange_rate_must_be_one"
+	UnprocessableEntityCodeExchangeRateNotPositive       UnprocessableEntityCode = "exchange_rate_not_positive"
+	UnprocessableEntityCodeExchangeRateTooLarge          UnprocessableEntityCode = "exchange_rate_too_large"
+	UnprocessableEntityCodeFileTooLargeUnzipped          UnprocessableEntityCode = "file_too_large_unzipped"
 	UnprocessableEntityCodeFrequencyNotOffered           UnprocessableEntityCode = "frequency_not_offered"
 	UnprocessableEntityCodeFrequencyUnchanged            UnprocessableEntityCode = "frequency_unchanged"
 	UnprocessableEntityCodeHardQuotaRequiresSoftQuota    UnprocessableEntityCode = "hard_quota_requires_soft_quota"
@@ -1453,9 +1499,12 @@ const (
 	UnprocessableEntityCodeInvoicePrefixReserved         UnprocessableEntityCode = "invoice_prefix_reserved"
 	UnprocessableEntityCodeLocationNotAvailable          UnprocessableEntityCode = "location_not_available"
 	UnprocessableEntityCodeMeteredChargesRequirePayg     UnprocessableEntityCode = "metered_charges_require_payg"
+	UnprocessableEntityCodeMissingColumn                 UnprocessableEntityCode = "missing_column"
 	UnprocessableEntityCodeModuleNotApplicable           UnprocessableEntityCode = "module_not_applicable"
 	UnprocessableEntityCodeModuleSettingsNotSet          UnprocessableEntityCode = "module_settings_not_set"
+	UnprocessableEntityCodeMonthOutOfRange               UnprocessableEntityCode = "month_out_of_range"
 	UnprocessableEntityCodeNegativeAmount                UnprocessableEntityCode = "negative_amount"
+	UnprocessableEntityCodeNotXlsx                       UnprocessableEntityCode = "not_xlsx"
 	UnprocessableEntityCodeOfferOfAnotherSeller          UnprocessableEntityCode = "offer_of_another_seller"
 	UnprocessableEntityCodeOfferingItemQuotaNotInteger   UnprocessableEntityCode = "offering_item_quota_not_integer"
 	UnprocessableEntityCodeOfferingItemsNotAvailable     UnprocessableEntityCode = "offering_items_not_available"
@@ -1484,6 +1533,7 @@ const (
 	UnprocessableEntityCodeQuantityNotEnabled            UnprocessableEntityCode = "quantity_not_enabled"
 	UnprocessableEntityCodeQuantityRequiresFiniteQuota   UnprocessableEntityCode = "quantity_requires_finite_quota"
 	UnprocessableEntityCodeQuantityUnchanged             UnprocessableEntityCode = "quantity_unchanged"
+	UnprocessableEntityCodeRateCardInvalid               UnprocessableEntityCode = "rate_card_invalid"
 	UnprocessableEntityCodeReminderDayOutOfRange         UnprocessableEntityCode = "reminder_day_out_of_range"
 	UnprocessableEntityCodeScopeNotFound                 UnprocessableEntityCode = "scope_not_found"
 	UnprocessableEntityCodeSecretGone                    UnprocessableEntityCode = "secret_gone"
@@ -1497,7 +1547,10 @@ const (
 	UnprocessableEntityCodeTerminationBeforeSuspension   UnprocessableEntityCode = "termination_before_suspension"
 	UnprocessableEntityCodeToleranceOutOfRange           UnprocessableEntityCode = "tolerance_out_of_range"
 	UnprocessableEntityCodeTooManyReminders              UnprocessableEntityCode = "too_many_reminders"
+	UnprocessableEntityCodeTooManyRows                   UnprocessableEntityCode = "too_many_rows"
+	UnprocessableEntityCodeTooPrecise                    UnprocessableEntityCode = "too_precise"
 	UnprocessableEntityCodeUnknownAccount                UnprocessableEntityCode = "unknown_account"
+	UnprocessableEntityCodeUnknownCurrency               UnprocessableEntityCode = "unknown_currency"
 	UnprocessableEntityCodeVendorCredentialsInvalid      UnprocessableEntityCode = "vendor_credentials_invalid"
 	UnprocessableEntityCodeVendorLoginFixed              UnprocessableEntityCode = "vendor_login_fixed"
 	UnprocessableEntityCodeVentureNotFound               UnprocessableEntityCode = "venture_not_found"
@@ -1506,6 +1559,7 @@ const (
 	UnprocessableEntityCodeWebhookUrlInvalid             UnprocessableEntityCode = "webhook_url_invalid"
 	UnprocessableEntityCodeWebhookUrlNotAllowed          UnprocessableEntityCode = "webhook_url_not_allowed"
 	UnprocessableEntityCodeWebhookUrlNotHttps            UnprocessableEntityCode = "webhook_url_not_https"
+	UnprocessableEntityCodeYearOutOfRange                UnprocessableEntityCode = "year_out_of_range"
 )
 
 // Valid indicates whether the value is a known member of the UnprocessableEntityCode enum.
@@ -1541,6 +1595,8 @@ func (e UnprocessableEntityCode) Valid() bool {
 		return true
 	case UnprocessableEntityCodeDateOutOfRange:
 		return true
+	case UnprocessableEntityCodeDuplicateColumn:
+		return true
 	case UnprocessableEntityCodeDuplicateFrequency:
 		return true
 	case UnprocessableEntityCodeDuplicateMeteredCharge:
@@ -1548,6 +1604,16 @@ func (e UnprocessableEntityCode) Valid() bool {
 	case UnprocessableEntityCodeDuplicateReminderDay:
 		return true
 	case UnprocessableEntityCodeEditionNotAvailable:
+		return true
+	case UnprocessableEntityCodeEmptySheet:
+		return true
+	case UnprocessableEntityCodeExchangeRateMustBeOne:
+		return true
+	case UnprocessableEntityCodeExchangeRateNotPositive:
+		return true
+	case UnprocessableEntityCodeExchangeRateTooLarge:
+		return true
+	case UnprocessableEntityCodeFileTooLargeUnzipped:
 		return true
 	case UnprocessableEntityCodeFrequencyNotOffered:
 		return true
@@ -1571,11 +1637,17 @@ func (e UnprocessableEntityCode) Valid() bool {
 		return true
 	case UnprocessableEntityCodeMeteredChargesRequirePayg:
 		return true
+	case UnprocessableEntityCodeMissingColumn:
+		return true
 	case UnprocessableEntityCodeModuleNotApplicable:
 		return true
 	case UnprocessableEntityCodeModuleSettingsNotSet:
 		return true
+	case UnprocessableEntityCodeMonthOutOfRange:
+		return true
 	case UnprocessableEntityCodeNegativeAmount:
+		return true
+	case UnprocessableEntityCodeNotXlsx:
 		return true
 	case UnprocessableEntityCodeOfferOfAnotherSeller:
 		return true
@@ -1633,6 +1705,8 @@ func (e UnprocessableEntityCode) Valid() bool {
 		return true
 	case UnprocessableEntityCodeQuantityUnchanged:
 		return true
+	case UnprocessableEntityCodeRateCardInvalid:
+		return true
 	case UnprocessableEntityCodeReminderDayOutOfRange:
 		return true
 	case UnprocessableEntityCodeScopeNotFound:
@@ -1659,7 +1733,13 @@ func (e UnprocessableEntityCode) Valid() bool {
 		return true
 	case UnprocessableEntityCodeTooManyReminders:
 		return true
+	case UnprocessableEntityCodeTooManyRows:
+		return true
+	case UnprocessableEntityCodeTooPrecise:
+		return true
 	case UnprocessableEntityCodeUnknownAccount:
+		return true
+	case UnprocessableEntityCodeUnknownCurrency:
 		return true
 	case UnprocessableEntityCodeVendorCredentialsInvalid:
 		return true
@@ -1676,6 +1756,8 @@ func (e UnprocessableEntityCode) Valid() bool {
 	case UnprocessableEntityCodeWebhookUrlNotAllowed:
 		return true
 	case UnprocessableEntityCodeWebhookUrlNotHttps:
+		return true
+	case UnprocessableEntityCodeYearOutOfRange:
 		return true
 	default:
 		return false
@@ -1784,6 +1866,42 @@ func (e WebhookEndpointDisabledReason) Valid() bool {
 	}
 }
 
+// Defines values for ListProductGroupRateCardsParamsStatus.
+const (
+	ListProductGroupRateCardsParamsStatusCurrent  ListProductGroupRateCardsParamsStatus = "current"
+	ListProductGroupRateCardsParamsStatusReplaced ListProductGroupRateCardsParamsStatus = "replaced"
+)
+
+// Valid indicates whether the value is a known member of the ListProductGroupRateCardsParamsStatus enum.
+func (e ListProductGroupRateCardsParamsStatus) Valid() bool {
+	switch e {
+	case ListProductGroupRateCardsParamsStatusCurrent:
+		return true
+	case ListProductGroupRateCardsParamsStatusReplaced:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetRateCardParamsFormat.
+const (
+	GetRateCardParamsFormatJson GetRateCardParamsFormat = "json"
+	GetRateCardParamsFormatXlsx GetRateCardParamsFormat = "xlsx"
+)
+
+// Valid indicates whether the value is a known member of the GetRateCardParamsFormat enum.
+func (e GetRateCardParamsFormat) Valid() bool {
+	switch e {
+	case GetRateCardParamsFormatJson:
+		return true
+	case GetRateCardParamsFormatXlsx:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetServiceUsageReportParamsKind.
 const (
 	GetServiceUsageReportParamsKindDaily   GetServiceUsageReportParamsKind = "daily"
@@ -1804,19 +1922,19 @@ func (e GetServiceUsageReportParamsKind) Valid() bool {
 
 // Defines values for GetServiceUsageReportParamsFormat.
 const (
-	Csv  GetServiceUsageReportParamsFormat = "csv"
-	Json GetServiceUsageReportParamsFormat = "json"
-	Xlsx GetServiceUsageReportParamsFormat = "xlsx"
+	GetServiceUsageReportParamsFormatCsv  GetServiceUsageReportParamsFormat = "csv"
+	GetServiceUsageReportParamsFormatJson GetServiceUsageReportParamsFormat = "json"
+	GetServiceUsageReportParamsFormatXlsx GetServiceUsageReportParamsFormat = "xlsx"
 )
 
 // Valid indicates whether the value is a known member of the GetServiceUsageReportParamsFormat enum.
 func (e GetServiceUsageReportParamsFormat) Valid() bool {
 	switch e {
-	case Csv:
+	case GetServiceUsageReportParamsFormatCsv:
 		return true
-	case Json:
+	case GetServiceUsageReportParamsFormatJson:
 		return true
-	case Xlsx:
+	case GetServiceUsageReportParamsFormatXlsx:
 		return true
 	default:
 		return false
@@ -2353,9 +2471,15 @@ type FieldError struct {
 	// Code A stable machine-readable code (`required`, `unknown_field`, `invalid_type`, ...).
 	Code string `json:"code"`
 
+	// Column For an imported spreadsheet, the column at fault (its letter, e.g. `D`).
+	Column *string `json:"column,omitempty"`
+
 	// Field The field at fault, dotted for nested fields (`offering_items.storage`), or a parameter name.
 	Field   string `json:"field"`
 	Message string `json:"message"`
+
+	// Row For an imported spreadsheet, the row at fault as the spreadsheet shows it.
+	Row *int `json:"row,omitempty"`
 }
 
 // ForbiddenCode The `code` of a 403 answer.
@@ -3343,6 +3467,95 @@ type QuantityChanged struct {
 	Invoices []Invoice       `json:"invoices"`
 	Service  Service         `json:"service"`
 }
+
+// RateCard A vendor rate card of one product group and month; `rows` is absent in lists.
+type RateCard struct {
+	// BaseCurrency The SP's base currency (configuration; read-only).
+	BaseCurrency string    `json:"base_currency"`
+	CreatedAt    time.Time `json:"created_at"`
+	Currency     string    `json:"currency"`
+
+	// ExchangeRate Units of `base_currency` per unit of `currency`.
+	ExchangeRate string `json:"exchange_rate"`
+	FileName     string `json:"file_name"`
+
+	// FileSha256 SHA-256 of the file as imported, hex.
+	FileSha256     string             `json:"file_sha256"`
+	Id             openapi_types.UUID `json:"id"`
+	ImportedBy     string             `json:"imported_by"`
+	Month          int                `json:"month"`
+	ProductGroupId openapi_types.UUID `json:"product_group_id"`
+
+	// ReplacedAt When a re-import replaced this card; absent while it is current.
+	ReplacedAt *time.Time `json:"replaced_at,omitempty"`
+
+	// ReplacedBy The card that replaced this one.
+	ReplacedBy *openapi_types.UUID `json:"replaced_by,omitempty"`
+
+	// Replaces The card this one replaced; absent for a month's first card.
+	Replaces *openapi_types.UUID `json:"replaces,omitempty"`
+	RowCount int                 `json:"row_count"`
+	Rows     *[]RateCardRow      `json:"rows,omitempty"`
+	Status   RateCardStatus      `json:"status"`
+
+	// Version 1 for the month's first import, one more for each re-import.
+	Version int `json:"version"`
+	Year    int `json:"year"`
+}
+
+// RateCardStatus defines model for RateCard.Status.
+type RateCardStatus string
+
+// RateCardImport The form of a rate card import.
+type RateCardImport struct {
+	// Currency The card's currency (ISO 4217).
+	Currency string `json:"currency"`
+
+	// ExchangeRate Units of the SP's base currency per unit of `currency` (decimal string, up to 6 places, > 0).
+	ExchangeRate string `json:"exchange_rate"`
+
+	// File The workbook (XLSX), at most 5 MiB.
+	File openapi_types.File `json:"file"`
+
+	// Month The month the card prices (1 to 12).
+	Month int `json:"month"`
+
+	// Year Its year (2000 up to 12 months ahead).
+	Year int `json:"year"`
+}
+
+// RateCardList defines model for RateCardList.
+type RateCardList struct {
+	Data []RateCard `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// RateCardRow One row of a rate card.
+type RateCardRow struct {
+	// Basis What the vendor bills; `usage` (the month's peak) or `quota` (the quota set).
+	Basis       RateCardRowBasis `json:"basis"`
+	Description string           `json:"description"`
+
+	// Row The row number the spreadsheet shows.
+	Row int `json:"row"`
+
+	// Sku The vendor's SKU or offering item name.
+	Sku string `json:"sku"`
+
+	// Unit The unit priced (GB, TB, workstation, seat, ...).
+	Unit string `json:"unit"`
+
+	// UnitCost What the vendor charges per unit, in the card's currency (decimal string, up to 6 places).
+	UnitCost string `json:"unit_cost"`
+}
+
+// RateCardRowBasis What the vendor bills; `usage` (the month's peak) or `quota` (the quota set).
+type RateCardRowBasis string
 
 // Readiness defines model for Readiness.
 type Readiness struct {
@@ -4648,6 +4861,33 @@ type UpdateProductGroupParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// ListProductGroupRateCardsParams defines parameters for ListProductGroupRateCards.
+type ListProductGroupRateCardsParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Month Only cards of this month (1 to 12).
+	Month *int `form:"month,omitempty" json:"month,omitempty"`
+
+	// Year Only cards of this year.
+	Year *int `form:"year,omitempty" json:"year,omitempty"`
+
+	// Status `current` (the card in force for its month) or `replaced` (previous versions).
+	Status *ListProductGroupRateCardsParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+}
+
+// ListProductGroupRateCardsParamsStatus defines parameters for ListProductGroupRateCards.
+type ListProductGroupRateCardsParamsStatus string
+
+// ImportRateCardParams defines parameters for ImportRateCard.
+type ImportRateCardParams struct {
+	// IdempotencyKey A unique key per intended effect (a UUID is a good choice). Retrying with the same key and body replays the first response.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ListProductTypesParams defines parameters for ListProductTypes.
 type ListProductTypesParams struct {
 	// Limit Page size.
@@ -4704,6 +4944,15 @@ type UpdateProductParams struct {
 	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
+
+// GetRateCardParams defines parameters for GetRateCard.
+type GetRateCardParams struct {
+	// Format `json` (the card) or `xlsx` (the file as imported); without it the `Accept` header chooses.
+	Format *GetRateCardParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+}
+
+// GetRateCardParamsFormat defines parameters for GetRateCard.
+type GetRateCardParamsFormat string
 
 // ListReconciliationReportsParams defines parameters for ListReconciliationReports.
 type ListReconciliationReportsParams struct {
@@ -5085,6 +5334,9 @@ type CreateProductGroupJSONRequestBody = ProductGroupCreate
 
 // UpdateProductGroupJSONRequestBody defines body for UpdateProductGroup for application/json ContentType.
 type UpdateProductGroupJSONRequestBody = ProductGroupUpdate
+
+// ImportRateCardMultipartRequestBody defines body for ImportRateCard for multipart/form-data ContentType.
+type ImportRateCardMultipartRequestBody = RateCardImport
 
 // CreateProductTypeJSONRequestBody defines body for CreateProductType for application/json ContentType.
 type CreateProductTypeJSONRequestBody = ProductTypeCreate
@@ -6122,6 +6374,56 @@ type ClientInterface interface {
 	// Corresponds with PATCH /v1/product-groups/{id} (the `UpdateProductGroup` operationId).
 	UpdateProductGroup(ctx context.Context, id Id, params *UpdateProductGroupParams, body UpdateProductGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListProductGroupRateCards List a product group's rate cards
+	//
+	// The group's vendor rate cards, without their rows, ordered by year, month and version. `month` and `year`
+	// keep one period; `status=current` keeps the card in force for each month, `status=replaced` the previous
+	// versions. 404 for an unknown group; a group whose module is not `acronis` is 422 `module_not_applicable`.
+	//
+	// Corresponds with GET /v1/product-groups/{id}/rate-cards (the `ListProductGroupRateCards` operationId).
+	ListProductGroupRateCards(ctx context.Context, id Id, params *ListProductGroupRateCardsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ImportRateCardWithBody Import a vendor rate card (XLSX)
+	//
+	// What the vendor charges the SP per unit for this product group (module `acronis`) in one month, from a
+	// workbook (`GET /v1/rate-cards/template` makes one). `multipart/form-data` with `file` (the XLSX, at most
+	// 5 MiB), `month`, `year`, `currency` (ISO 4217) and `exchange_rate` (a decimal string: units of the SP's base
+	// currency per unit of `currency`; 1 when they are the same).
+	//
+	// The data sheet is the one named `Rate card`, else the workbook's first sheet. Its first non-empty row
+	// names the columns, found by header (case and spaces ignored): `SKU or offering item`, `Unit` and
+	// `Unit cost` are required, `Description` and `Billed by` (`usage` or `quota`, empty means usage) optional,
+	// others ignored. Each non-empty row below is a card row; fully empty rows are skipped. Formulas: the value
+	// the workbook saved with a formula (Excel and LibreOffice save it) is taken; a formula without a saved value
+	// is refused (`formula_without_value`).
+	//
+	// All or nothing: nothing is stored unless every row is good. Bad rows are one 422 `rate_card_invalid` whose
+	// `errors` list every bad cell (up to 100, then one `too_many_errors`) with `row` (as the spreadsheet shows
+	// it; the header is row 1 when it is the first row), `column` (its letter), `field` (`rows[<row>].<name>`),
+	// `code` and `message`. Cell codes: `required` (empty SKU, unit or unit cost), `duplicate_sku` (same SKU,
+	// case ignored; the message names the first row), `not_a_number`, `negative_cost`, `too_precise` (more than
+	// 6 decimal places; numbers are read as the spreadsheet shows them, to 15 significant digits),
+	// `too_large`, `unknown_unit`, `unknown_basis`, `formula_without_value`, `too_long`, `invalid_text`.
+	//
+	// The file as a whole: 413 `file_too_large` (over 5 MiB); 422 `not_xlsx` (not a workbook: other bytes, a
+	// CSV, a zip holding no workbook, an encrypted or legacy .xls file), `file_too_large_unzipped` (its parts
+	// would unzip beyond 64 MiB), `empty_sheet` (no header or no rows), `too_many_rows` (more than 10,000),
+	// `missing_column` / `duplicate_column` (field: the header name).
+	//
+	// The form: `month_out_of_range` (1 to 12), `year_out_of_range` (2000 up to 12 months after the current
+	// month in the SP's time zone), `unknown_currency`, `exchange_rate_not_positive`, `too_precise` (more than 6
+	// places), `exchange_rate_too_large`, `exchange_rate_must_be_one` (the card is in the base currency);
+	// a group whose module is not `acronis`: `module_not_applicable`; an unknown group: 404.
+	//
+	// Re-importing a month replaces its card: the new card's `version` is one more and `replaces` names the
+	// card it replaced, which is kept (`status: replaced`, `replaced_at`, `replaced_by`). The `Idempotency-Key`
+	// compares the form's fields and file, not the multipart boundary.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/product-groups/{id}/rate-cards (the `ImportRateCard` operationId).
+	ImportRateCardWithBody(ctx context.Context, id Id, params *ImportRateCardParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListProductTypes List product types
 	//
 	// Product types (unique names). Admins and partners read them.
@@ -6235,6 +6537,15 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 	UpdateProduct(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetRateCard Get a rate card
+	//
+	// The card with its rows in sheet order. `format=xlsx` (or an `Accept` asking for XLSX) answers the workbook
+	// exactly as it was imported, as an attachment; `format` wins over `Accept`, and an `Accept` that allows
+	// neither JSON nor XLSX is 406.
+	//
+	// Corresponds with GET /v1/rate-cards/{id} (the `GetRateCard` operationId).
+	GetRateCard(ctx context.Context, id Id, params *GetRateCardParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListReconciliationReports List reconciliation reports
 	//
@@ -8849,6 +9160,76 @@ func (c *Client) UpdateProductGroup(ctx context.Context, id Id, params *UpdatePr
 	return c.Client.Do(req)
 }
 
+// ListProductGroupRateCards List a product group's rate cards
+//
+// The group's vendor rate cards, without their rows, ordered by year, month and version. `month` and `year`
+// keep one period; `status=current` keeps the card in force for each month, `status=replaced` the previous
+// versions. 404 for an unknown group; a group whose module is not `acronis` is 422 `module_not_applicable`.
+//
+// Corresponds with GET /v1/product-groups/{id}/rate-cards (the `ListProductGroupRateCards` operationId).
+func (c *Client) ListProductGroupRateCards(ctx context.Context, id Id, params *ListProductGroupRateCardsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListProductGroupRateCardsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ImportRateCardWithBody Import a vendor rate card (XLSX)
+//
+// What the vendor charges the SP per unit for this product group (module `acronis`) in one month, from a
+// workbook (`GET /v1/rate-cards/template` makes one). `multipart/form-data` with `file` (the XLSX, at most
+// 5 MiB), `month`, `year`, `currency` (ISO 4217) and `exchange_rate` (a decimal string: units of the SP's base
+// currency per unit of `currency`; 1 when they are the same).
+//
+// The data sheet is the one named `Rate card`, else the workbook's first sheet. Its first non-empty row
+// names the columns, found by header (case and spaces ignored): `SKU or offering item`, `Unit` and
+// `Unit cost` are required, `Description` and `Billed by` (`usage` or `quota`, empty means usage) optional,
+// others ignored. Each non-empty row below is a card row; fully empty rows are skipped. Formulas: the value
+// the workbook saved with a formula (Excel and LibreOffice save it) is taken; a formula without a saved value
+// is refused (`formula_without_value`).
+//
+// All or nothing: nothing is stored unless every row is good. Bad rows are one 422 `rate_card_invalid` whose
+// `errors` list every bad cell (up to 100, then one `too_many_errors`) with `row` (as the spreadsheet shows
+// it; the header is row 1 when it is the first row), `column` (its letter), `field` (`rows[<row>].<name>`),
+// `code` and `message`. Cell codes: `required` (empty SKU, unit or unit cost), `duplicate_sku` (same SKU,
+// case ignored; the message names the first row), `not_a_number`, `negative_cost`, `too_precise` (more than
+// 6 decimal places; numbers are read as the spreadsheet shows them, to 15 significant digits),
+// `too_large`, `unknown_unit`, `unknown_basis`, `formula_without_value`, `too_long`, `invalid_text`.
+//
+// The file as a whole: 413 `file_too_large` (over 5 MiB); 422 `not_xlsx` (not a workbook: other bytes, a
+// CSV, a zip holding no workbook, an encrypted or legacy .xls file), `file_too_large_unzipped` (its parts
+// would unzip beyond 64 MiB), `empty_sheet` (no header or no rows), `too_many_rows` (more than 10,000),
+// `missing_column` / `duplicate_column` (field: the header name).
+//
+// The form: `month_out_of_range` (1 to 12), `year_out_of_range` (2000 up to 12 months after the current
+// month in the SP's time zone), `unknown_currency`, `exchange_rate_not_positive`, `too_precise` (more than 6
+// places), `exchange_rate_too_large`, `exchange_rate_must_be_one` (the card is in the base currency);
+// a group whose module is not `acronis`: `module_not_applicable`; an unknown group: 404.
+//
+// Re-importing a month replaces its card: the new card's `version` is one more and `replaces` names the
+// card it replaced, which is kept (`status: replaced`, `replaced_at`, `replaced_by`). The `Idempotency-Key`
+// compares the form's fields and file, not the multipart boundary.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/product-groups/{id}/rate-cards (the `ImportRateCard` operationId).
+func (c *Client) ImportRateCardWithBody(ctx context.Context, id Id, params *ImportRateCardParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewImportRateCardRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListProductTypes List product types
 //
 // Product types (unique names). Admins and partners read them.
@@ -9093,6 +9474,25 @@ func (c *Client) UpdateProductWithBody(ctx context.Context, id Id, params *Updat
 // Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 func (c *Client) UpdateProduct(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateProductRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetRateCard Get a rate card
+//
+// The card with its rows in sheet order. `format=xlsx` (or an `Accept` asking for XLSX) answers the workbook
+// exactly as it was imported, as an attachment; `format` wins over `Accept`, and an `Accept` that allows
+// neither JSON nor XLSX is 406.
+//
+// Corresponds with GET /v1/rate-cards/{id} (the `GetRateCard` operationId).
+func (c *Client) GetRateCard(ctx context.Context, id Id, params *GetRateCardParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetRateCardRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -14112,6 +14512,166 @@ func NewUpdateProductGroupRequestWithBody(server string, id Id, params *UpdatePr
 	return req, nil
 }
 
+// NewListProductGroupRateCardsRequest constructs an http.Request for the ListProductGroupRateCards method
+func NewListProductGroupRateCardsRequest(server string, id Id, params *ListProductGroupRateCardsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/product-groups/%s/rate-cards", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Month != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "month", *params.Month, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Year != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "year", *params.Year, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewImportRateCardRequestWithBody constructs an http.Request for the ImportRateCard method, with any body, and a specified content type
+func NewImportRateCardRequestWithBody(server string, id Id, params *ImportRateCardParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/product-groups/%s/rate-cards", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewListProductTypesRequest constructs an http.Request for the ListProductTypes method
 func NewListProductTypesRequest(server string, params *ListProductTypesParams) (*http.Request, error) {
 	var err error
@@ -14651,6 +15211,67 @@ func NewUpdateProductRequestWithBody(server string, id Id, params *UpdateProduct
 			req.Header.Set("If-Match", headerParam0)
 		}
 
+	}
+
+	return req, nil
+}
+
+// NewGetRateCardRequest constructs an http.Request for the GetRateCard method
+func NewGetRateCardRequest(server string, id Id, params *GetRateCardParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/rate-cards/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Format != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -18772,6 +19393,58 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /v1/product-groups/{id} (the `UpdateProductGroup` operationId).
 	UpdateProductGroupWithResponse(ctx context.Context, id Id, params *UpdateProductGroupParams, body UpdateProductGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateProductGroupResponse, error)
 
+	// ListProductGroupRateCardsWithResponse List a product group's rate cards
+	//
+	// The group's vendor rate cards, without their rows, ordered by year, month and version. `month` and `year`
+	// keep one period; `status=current` keeps the card in force for each month, `status=replaced` the previous
+	// versions. 404 for an unknown group; a group whose module is not `acronis` is 422 `module_not_applicable`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/product-groups/{id}/rate-cards (the `ListProductGroupRateCards` operationId).
+	ListProductGroupRateCardsWithResponse(ctx context.Context, id Id, params *ListProductGroupRateCardsParams, reqEditors ...RequestEditorFn) (*ListProductGroupRateCardsResponse, error)
+
+	// ImportRateCardWithBodyWithResponse Import a vendor rate card (XLSX)
+	//
+	// What the vendor charges the SP per unit for this product group (module `acronis`) in one month, from a
+	// workbook (`GET /v1/rate-cards/template` makes one). `multipart/form-data` with `file` (the XLSX, at most
+	// 5 MiB), `month`, `year`, `currency` (ISO 4217) and `exchange_rate` (a decimal string: units of the SP's base
+	// currency per unit of `currency`; 1 when they are the same).
+	//
+	// The data sheet is the one named `Rate card`, else the workbook's first sheet. Its first non-empty row
+	// names the columns, found by header (case and spaces ignored): `SKU or offering item`, `Unit` and
+	// `Unit cost` are required, `Description` and `Billed by` (`usage` or `quota`, empty means usage) optional,
+	// others ignored. Each non-empty row below is a card row; fully empty rows are skipped. Formulas: the value
+	// the workbook saved with a formula (Excel and LibreOffice save it) is taken; a formula without a saved value
+	// is refused (`formula_without_value`).
+	//
+	// All or nothing: nothing is stored unless every row is good. Bad rows are one 422 `rate_card_invalid` whose
+	// `errors` list every bad cell (up to 100, then one `too_many_errors`) with `row` (as the spreadsheet shows
+	// it; the header is row 1 when it is the first row), `column` (its letter), `field` (`rows[<row>].<name>`),
+	// `code` and `message`. Cell codes: `required` (empty SKU, unit or unit cost), `duplicate_sku` (same SKU,
+	// case ignored; the message names the first row), `not_a_number`, `negative_cost`, `too_precise` (more than
+	// 6 decimal places; numbers are read as the spreadsheet shows them, to 15 significant digits),
+	// `too_large`, `unknown_unit`, `unknown_basis`, `formula_without_value`, `too_long`, `invalid_text`.
+	//
+	// The file as a whole: 413 `file_too_large` (over 5 MiB); 422 `not_xlsx` (not a workbook: other bytes, a
+	// CSV, a zip holding no workbook, an encrypted or legacy .xls file), `file_too_large_unzipped` (its parts
+	// would unzip beyond 64 MiB), `empty_sheet` (no header or no rows), `too_many_rows` (more than 10,000),
+	// `missing_column` / `duplicate_column` (field: the header name).
+	//
+	// The form: `month_out_of_range` (1 to 12), `year_out_of_range` (2000 up to 12 months after the current
+	// month in the SP's time zone), `unknown_currency`, `exchange_rate_not_positive`, `too_precise` (more than 6
+	// places), `exchange_rate_too_large`, `exchange_rate_must_be_one` (the card is in the base currency);
+	// a group whose module is not `acronis`: `module_not_applicable`; an unknown group: 404.
+	//
+	// Re-importing a month replaces its card: the new card's `version` is one more and `replaces` names the
+	// card it replaced, which is kept (`status: replaced`, `replaced_at`, `replaced_by`). The `Idempotency-Key`
+	// compares the form's fields and file, not the multipart boundary.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/product-groups/{id}/rate-cards (the `ImportRateCard` operationId).
+	ImportRateCardWithBodyWithResponse(ctx context.Context, id Id, params *ImportRateCardParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ImportRateCardResponse, error)
+
 	// ListProductTypesWithResponse List product types
 	//
 	// Product types (unique names). Admins and partners read them.
@@ -18897,6 +19570,17 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 	UpdateProductWithResponse(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateProductResponse, error)
+
+	// GetRateCardWithResponse Get a rate card
+	//
+	// The card with its rows in sheet order. `format=xlsx` (or an `Accept` asking for XLSX) answers the workbook
+	// exactly as it was imported, as an attachment; `format` wins over `Accept`, and an `Accept` that allows
+	// neither JSON nor XLSX is 406.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/rate-cards/{id} (the `GetRateCard` operationId).
+	GetRateCardWithResponse(ctx context.Context, id Id, params *GetRateCardParams, reqEditors ...RequestEditorFn) (*GetRateCardResponse, error)
 
 	// ListReconciliationReportsWithResponse List reconciliation reports
 	//
@@ -25402,6 +26086,226 @@ func (r UpdateProductGroupResponse) ContentType() string {
 	return ""
 }
 
+// ListProductGroupRateCardsResponse401Headers the declared response headers of an HTTP 401 response for ListProductGroupRateCards
+type ListProductGroupRateCardsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListProductGroupRateCardsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RateCardList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListProductGroupRateCardsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListProductGroupRateCardsResponse) GetJSON200() *RateCardList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListProductGroupRateCardsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListProductGroupRateCardsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListProductGroupRateCardsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListProductGroupRateCardsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListProductGroupRateCardsResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListProductGroupRateCardsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListProductGroupRateCardsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListProductGroupRateCardsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListProductGroupRateCardsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListProductGroupRateCardsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ImportRateCardResponse401Headers the declared response headers of an HTTP 401 response for ImportRateCard
+type ImportRateCardResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ImportRateCardResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *RateCard
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *struct {
+		// Code The `code` of a 422 answer.
+		Code   UnprocessableEntityCode `json:"code"`
+		Detail *string                 `json:"detail,omitempty"`
+		Errors *[]FieldError           `json:"errors,omitempty"`
+
+		// Instance The request id, for support.
+		Instance *string `json:"instance,omitempty"`
+		Status   int     `json:"status"`
+		Title    string  `json:"title"`
+
+		// Type A URI naming the problem type.
+		Type string `json:"type"`
+	}
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ImportRateCardResponse401Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r ImportRateCardResponse) GetJSON201() *RateCard {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ImportRateCardResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ImportRateCardResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ImportRateCardResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ImportRateCardResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ImportRateCardResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r ImportRateCardResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ImportRateCardResponse) GetApplicationproblemJSON422() *struct {
+	// Code The `code` of a 422 answer.
+	Code   UnprocessableEntityCode `json:"code"`
+	Detail *string                 `json:"detail,omitempty"`
+	Errors *[]FieldError           `json:"errors,omitempty"`
+
+	// Instance The request id, for support.
+	Instance *string `json:"instance,omitempty"`
+	Status   int     `json:"status"`
+	Title    string  `json:"title"`
+
+	// Type A URI naming the problem type.
+	Type string `json:"type"`
+} {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ImportRateCardResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ImportRateCardResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ImportRateCardResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ImportRateCardResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ImportRateCardResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListProductTypesResponse401Headers the declared response headers of an HTTP 401 response for ListProductTypes
 type ListProductTypesResponse401Headers struct {
 	WWWAuthenticate *string
@@ -26352,6 +27256,103 @@ func (r UpdateProductResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateProductResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetRateCardResponse200Headers the declared response headers of an HTTP 200 response for GetRateCard
+type GetRateCardResponse200Headers struct {
+	ContentDisposition *string
+}
+
+// GetRateCardResponse401Headers the declared response headers of an HTTP 401 response for GetRateCard
+type GetRateCardResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetRateCardResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RateCard
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON406 the response for an HTTP 406 `application/problem+json` response
+	ApplicationproblemJSON406 *NotAcceptable
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetRateCardResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetRateCardResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetRateCardResponse) GetJSON200() *RateCard {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetRateCardResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetRateCardResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetRateCardResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetRateCardResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON406 returns the response for an HTTP 406 `application/problem+json` response
+func (r GetRateCardResponse) GetApplicationproblemJSON406() *NotAcceptable {
+	return r.ApplicationproblemJSON406
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetRateCardResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetRateCardResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetRateCardResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetRateCardResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetRateCardResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -33268,6 +34269,70 @@ func (c *ClientWithResponses) UpdateProductGroupWithResponse(ctx context.Context
 	return ParseUpdateProductGroupResponse(rsp)
 }
 
+// ListProductGroupRateCardsWithResponse List a product group's rate cards
+//
+// The group's vendor rate cards, without their rows, ordered by year, month and version. `month` and `year`
+// keep one period; `status=current` keeps the card in force for each month, `status=replaced` the previous
+// versions. 404 for an unknown group; a group whose module is not `acronis` is 422 `module_not_applicable`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/product-groups/{id}/rate-cards (the `ListProductGroupRateCards` operationId).
+func (c *ClientWithResponses) ListProductGroupRateCardsWithResponse(ctx context.Context, id Id, params *ListProductGroupRateCardsParams, reqEditors ...RequestEditorFn) (*ListProductGroupRateCardsResponse, error) {
+	rsp, err := c.ListProductGroupRateCards(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListProductGroupRateCardsResponse(rsp)
+}
+
+// ImportRateCardWithBodyWithResponse Import a vendor rate card (XLSX)
+//
+// What the vendor charges the SP per unit for this product group (module `acronis`) in one month, from a
+// workbook (`GET /v1/rate-cards/template` makes one). `multipart/form-data` with `file` (the XLSX, at most
+// 5 MiB), `month`, `year`, `currency` (ISO 4217) and `exchange_rate` (a decimal string: units of the SP's base
+// currency per unit of `currency`; 1 when they are the same).
+//
+// The data sheet is the one named `Rate card`, else the workbook's first sheet. Its first non-empty row
+// names the columns, found by header (case and spaces ignored): `SKU or offering item`, `Unit` and
+// `Unit cost` are required, `Description` and `Billed by` (`usage` or `quota`, empty means usage) optional,
+// others ignored. Each non-empty row below is a card row; fully empty rows are skipped. Formulas: the value
+// the workbook saved with a formula (Excel and LibreOffice save it) is taken; a formula without a saved value
+// is refused (`formula_without_value`).
+//
+// All or nothing: nothing is stored unless every row is good. Bad rows are one 422 `rate_card_invalid` whose
+// `errors` list every bad cell (up to 100, then one `too_many_errors`) with `row` (as the spreadsheet shows
+// it; the header is row 1 when it is the first row), `column` (its letter), `field` (`rows[<row>].<name>`),
+// `code` and `message`. Cell codes: `required` (empty SKU, unit or unit cost), `duplicate_sku` (same SKU,
+// case ignored; the message names the first row), `not_a_number`, `negative_cost`, `too_precise` (more than
+// 6 decimal places; numbers are read as the spreadsheet shows them, to 15 significant digits),
+// `too_large`, `unknown_unit`, `unknown_basis`, `formula_without_value`, `too_long`, `invalid_text`.
+//
+// The file as a whole: 413 `file_too_large` (over 5 MiB); 422 `not_xlsx` (not a workbook: other bytes, a
+// CSV, a zip holding no workbook, an encrypted or legacy .xls file), `file_too_large_unzipped` (its parts
+// would unzip beyond 64 MiB), `empty_sheet` (no header or no rows), `too_many_rows` (more than 10,000),
+// `missing_column` / `duplicate_column` (field: the header name).
+//
+// The form: `month_out_of_range` (1 to 12), `year_out_of_range` (2000 up to 12 months after the current
+// month in the SP's time zone), `unknown_currency`, `exchange_rate_not_positive`, `too_precise` (more than 6
+// places), `exchange_rate_too_large`, `exchange_rate_must_be_one` (the card is in the base currency);
+// a group whose module is not `acronis`: `module_not_applicable`; an unknown group: 404.
+//
+// Re-importing a month replaces its card: the new card's `version` is one more and `replaces` names the
+// card it replaced, which is kept (`status: replaced`, `replaced_at`, `replaced_by`). The `Idempotency-Key`
+// compares the form's fields and file, not the multipart boundary.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/product-groups/{id}/rate-cards (the `ImportRateCard` operationId).
+func (c *ClientWithResponses) ImportRateCardWithBodyWithResponse(ctx context.Context, id Id, params *ImportRateCardParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ImportRateCardResponse, error) {
+	rsp, err := c.ImportRateCardWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseImportRateCardResponse(rsp)
+}
+
 // ListProductTypesWithResponse List product types
 //
 // Product types (unique names). Admins and partners read them.
@@ -33476,6 +34541,23 @@ func (c *ClientWithResponses) UpdateProductWithResponse(ctx context.Context, id 
 		return nil, err
 	}
 	return ParseUpdateProductResponse(rsp)
+}
+
+// GetRateCardWithResponse Get a rate card
+//
+// The card with its rows in sheet order. `format=xlsx` (or an `Accept` asking for XLSX) answers the workbook
+// exactly as it was imported, as an attachment; `format` wins over `Accept`, and an `Accept` that allows
+// neither JSON nor XLSX is 406.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/rate-cards/{id} (the `GetRateCard` operationId).
+func (c *ClientWithResponses) GetRateCardWithResponse(ctx context.Context, id Id, params *GetRateCardParams, reqEditors ...RequestEditorFn) (*GetRateCardResponse, error) {
+	rsp, err := c.GetRateCard(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetRateCardResponse(rsp)
 }
 
 // ListReconciliationReportsWithResponse List reconciliation reports
@@ -39966,6 +41048,195 @@ func ParseUpdateProductGroupResponse(rsp *http.Response) (*UpdateProductGroupRes
 	return response, nil
 }
 
+// ParseListProductGroupRateCardsResponse parses an HTTP response from a ListProductGroupRateCardsWithResponse call
+func ParseListProductGroupRateCardsResponse(rsp *http.Response) (*ListProductGroupRateCardsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListProductGroupRateCardsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RateCardList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListProductGroupRateCardsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseImportRateCardResponse parses an HTTP response from a ImportRateCardWithResponse call
+func ParseImportRateCardResponse(rsp *http.Response) (*ImportRateCardResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ImportRateCardResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest RateCard
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest struct {
+			// Code The `code` of a 422 answer.
+			Code   UnprocessableEntityCode `json:"code"`
+			Detail *string                 `json:"detail,omitempty"`
+			Errors *[]FieldError           `json:"errors,omitempty"`
+
+			// Instance The request id, for support.
+			Instance *string `json:"instance,omitempty"`
+			Status   int     `json:"status"`
+			Title    string  `json:"title"`
+
+			// Type A URI naming the problem type.
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ImportRateCardResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListProductTypesResponse parses an HTTP response from a ListProductTypesWithResponse call
 func ParseListProductTypesResponse(rsp *http.Response) (*ListProductTypesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -40843,6 +42114,100 @@ func ParseUpdateProductResponse(rsp *http.Response) (*UpdateProductResponse, err
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers UpdateProductResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetRateCardResponse parses an HTTP response from a GetRateCardWithResponse call
+func ParseGetRateCardResponse(rsp *http.Response) (*GetRateCardResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetRateCardResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RateCard
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case rsp.StatusCode == 200:
+		// Content-type (application/vnd.openxmlformats-officedocument.spreadsheetml.sheet) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetRateCardResponse200Headers
+		if values := rsp.Header.Values("Content-Disposition"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Disposition", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentDisposition = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetRateCardResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -46139,6 +47504,12 @@ type ServerInterface interface {
 	// UpdateProductGroup Update a product group
 	// (PATCH /v1/product-groups/{id})
 	UpdateProductGroup(ctx echo.Context, id Id, params UpdateProductGroupParams) error
+	// ListProductGroupRateCards List a product group's rate cards
+	// (GET /v1/product-groups/{id}/rate-cards)
+	ListProductGroupRateCards(ctx echo.Context, id Id, params ListProductGroupRateCardsParams) error
+	// ImportRateCard Import a vendor rate card (XLSX)
+	// (POST /v1/product-groups/{id}/rate-cards)
+	ImportRateCard(ctx echo.Context, id Id, params ImportRateCardParams) error
 	// ListProductTypes List product types
 	// (GET /v1/product-types)
 	ListProductTypes(ctx echo.Context, params ListProductTypesParams) error
@@ -46169,6 +47540,9 @@ type ServerInterface interface {
 	// UpdateProduct Update a product
 	// (PATCH /v1/products/{id})
 	UpdateProduct(ctx echo.Context, id Id, params UpdateProductParams) error
+	// GetRateCard Get a rate card
+	// (GET /v1/rate-cards/{id})
+	GetRateCard(ctx echo.Context, id Id, params GetRateCardParams) error
 	// ListReconciliationReports List reconciliation reports
 	// (GET /v1/reconciliation/reports)
 	ListReconciliationReports(ctx echo.Context, params ListReconciliationReportsParams) error
@@ -48031,6 +49405,95 @@ func (w *ServerInterfaceWrapper) UpdateProductGroup(ctx echo.Context) error {
 	return err
 }
 
+// ListProductGroupRateCards converts echo context to params.
+func (w *ServerInterfaceWrapper) ListProductGroupRateCards(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListProductGroupRateCardsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "month" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "month", ctx.QueryParams(), &params.Month, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter month: %s", err))
+	}
+
+	// ------------- Optional query parameter "year" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "year", ctx.QueryParams(), &params.Year, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter year: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListProductGroupRateCards(ctx, id, params)
+	return err
+}
+
+// ImportRateCard converts echo context to params.
+func (w *ServerInterfaceWrapper) ImportRateCard(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ImportRateCardParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ImportRateCard(ctx, id, params)
+	return err
+}
+
 // ListProductTypes converts echo context to params.
 func (w *ServerInterfaceWrapper) ListProductTypes(ctx echo.Context) error {
 	var err error
@@ -48319,6 +49782,31 @@ func (w *ServerInterfaceWrapper) UpdateProduct(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.UpdateProduct(ctx, id, params)
+	return err
+}
+
+// GetRateCard converts echo context to params.
+func (w *ServerInterfaceWrapper) GetRateCard(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetRateCardParams
+	// ------------- Optional query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "format", ctx.QueryParams(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter format: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetRateCard(ctx, id, params)
 	return err
 }
 
@@ -50038,6 +51526,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v1/product-groups/:id", wrapper.DeleteProductGroup, options.OperationMiddlewares["deleteProductGroup"]...)
 	router.GET(options.BaseURL+"/v1/product-groups/:id", wrapper.GetProductGroup, options.OperationMiddlewares["getProductGroup"]...)
 	router.PATCH(options.BaseURL+"/v1/product-groups/:id", wrapper.UpdateProductGroup, options.OperationMiddlewares["updateProductGroup"]...)
+	router.GET(options.BaseURL+"/v1/product-groups/:id/rate-cards", wrapper.ListProductGroupRateCards, options.OperationMiddlewares["listProductGroupRateCards"]...)
+	router.POST(options.BaseURL+"/v1/product-groups/:id/rate-cards", wrapper.ImportRateCard, options.OperationMiddlewares["importRateCard"]...)
 	router.GET(options.BaseURL+"/v1/product-types", wrapper.ListProductTypes, options.OperationMiddlewares["listProductTypes"]...)
 	router.POST(options.BaseURL+"/v1/product-types", wrapper.CreateProductType, options.OperationMiddlewares["createProductType"]...)
 	router.DELETE(options.BaseURL+"/v1/product-types/:id", wrapper.DeleteProductType, options.OperationMiddlewares["deleteProductType"]...)
@@ -50048,6 +51538,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v1/products/:id", wrapper.DeleteProduct, options.OperationMiddlewares["deleteProduct"]...)
 	router.GET(options.BaseURL+"/v1/products/:id", wrapper.GetProduct, options.OperationMiddlewares["getProduct"]...)
 	router.PATCH(options.BaseURL+"/v1/products/:id", wrapper.UpdateProduct, options.OperationMiddlewares["updateProduct"]...)
+	router.GET(options.BaseURL+"/v1/rate-cards/:id", wrapper.GetRateCard, options.OperationMiddlewares["getRateCard"]...)
 	router.GET(options.BaseURL+"/v1/reconciliation/reports", wrapper.ListReconciliationReports, options.OperationMiddlewares["listReconciliationReports"]...)
 	router.POST(options.BaseURL+"/v1/reconciliation/reports", wrapper.CreateReconciliationReport, options.OperationMiddlewares["createReconciliationReport"]...)
 	router.GET(options.BaseURL+"/v1/reconciliation/reports/:id", wrapper.GetReconciliationReport, options.OperationMiddlewares["getReconciliationReport"]...)
@@ -57596,6 +59087,294 @@ func (response UpdateProductGroup500ApplicationProblemPlusJSONResponse) VisitUpd
 	return err
 }
 
+type ListProductGroupRateCardsRequestObject struct {
+	Id     Id `json:"id"`
+	Params ListProductGroupRateCardsParams
+}
+
+type ListProductGroupRateCardsResponseObject interface {
+	VisitListProductGroupRateCardsResponse(w http.ResponseWriter) error
+}
+
+type ListProductGroupRateCards200JSONResponse RateCardList
+
+func (response ListProductGroupRateCards200JSONResponse) VisitListProductGroupRateCardsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProductGroupRateCards400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListProductGroupRateCards400ApplicationProblemPlusJSONResponse) VisitListProductGroupRateCardsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProductGroupRateCards401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListProductGroupRateCards401ApplicationProblemPlusJSONResponse) VisitListProductGroupRateCardsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProductGroupRateCards403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListProductGroupRateCards403ApplicationProblemPlusJSONResponse) VisitListProductGroupRateCardsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProductGroupRateCards404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListProductGroupRateCards404ApplicationProblemPlusJSONResponse) VisitListProductGroupRateCardsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProductGroupRateCards422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response ListProductGroupRateCards422ApplicationProblemPlusJSONResponse) VisitListProductGroupRateCardsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProductGroupRateCards500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListProductGroupRateCards500ApplicationProblemPlusJSONResponse) VisitListProductGroupRateCardsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportRateCardRequestObject struct {
+	Id     Id `json:"id"`
+	Params ImportRateCardParams
+	Body   *multipart.Reader
+}
+
+type ImportRateCardResponseObject interface {
+	VisitImportRateCardResponse(w http.ResponseWriter) error
+}
+
+type ImportRateCard201JSONResponse RateCard
+
+func (response ImportRateCard201JSONResponse) VisitImportRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportRateCard400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ImportRateCard400ApplicationProblemPlusJSONResponse) VisitImportRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportRateCard401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ImportRateCard401ApplicationProblemPlusJSONResponse) VisitImportRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportRateCard403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ImportRateCard403ApplicationProblemPlusJSONResponse) VisitImportRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportRateCard404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ImportRateCard404ApplicationProblemPlusJSONResponse) VisitImportRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportRateCard409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response ImportRateCard409ApplicationProblemPlusJSONResponse) VisitImportRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportRateCard413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response ImportRateCard413ApplicationProblemPlusJSONResponse) VisitImportRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportRateCard422ApplicationProblemPlusJSONResponse struct {
+	// Code The `code` of a 422 answer.
+	Code   UnprocessableEntityCode `json:"code"`
+	Detail *string                 `json:"detail,omitempty"`
+	Errors *[]FieldError           `json:"errors,omitempty"`
+
+	// Instance The request id, for support.
+	Instance *string `json:"instance,omitempty"`
+	Status   int     `json:"status"`
+	Title    string  `json:"title"`
+
+	// Type A URI naming the problem type.
+	Type string `json:"type"`
+}
+
+func (response ImportRateCard422ApplicationProblemPlusJSONResponse) VisitImportRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportRateCard500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ImportRateCard500ApplicationProblemPlusJSONResponse) VisitImportRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListProductTypesRequestObject struct {
 	Params ListProductTypesParams
 }
@@ -58915,6 +60694,162 @@ type UpdateProduct500ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response UpdateProduct500ApplicationProblemPlusJSONResponse) VisitUpdateProductResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRateCardRequestObject struct {
+	Id     Id `json:"id"`
+	Params GetRateCardParams
+}
+
+type GetRateCardResponseObject interface {
+	VisitGetRateCardResponse(w http.ResponseWriter) error
+}
+
+type GetRateCard200ResponseHeaders struct {
+	ContentDisposition *string
+}
+
+type GetRateCard200JSONResponse struct {
+	Body    RateCard
+	Headers GetRateCard200ResponseHeaders
+}
+
+func (response GetRateCard200JSONResponse) VisitGetRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRateCard200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse struct {
+	Body          io.Reader
+	Headers       GetRateCard200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetRateCard200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse) VisitGetRateCardResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetRateCard400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetRateCard400ApplicationProblemPlusJSONResponse) VisitGetRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRateCard401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetRateCard401ApplicationProblemPlusJSONResponse) VisitGetRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRateCard403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetRateCard403ApplicationProblemPlusJSONResponse) VisitGetRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRateCard404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetRateCard404ApplicationProblemPlusJSONResponse) VisitGetRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRateCard406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response GetRateCard406ApplicationProblemPlusJSONResponse) VisitGetRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRateCard500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetRateCard500ApplicationProblemPlusJSONResponse) VisitGetRateCardResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -66601,6 +68536,12 @@ type StrictServerInterface interface {
 	// UpdateProductGroup Update a product group
 	// (PATCH /v1/product-groups/{id})
 	UpdateProductGroup(ctx context.Context, request UpdateProductGroupRequestObject) (UpdateProductGroupResponseObject, error)
+	// ListProductGroupRateCards List a product group's rate cards
+	// (GET /v1/product-groups/{id}/rate-cards)
+	ListProductGroupRateCards(ctx context.Context, request ListProductGroupRateCardsRequestObject) (ListProductGroupRateCardsResponseObject, error)
+	// ImportRateCard Import a vendor rate card (XLSX)
+	// (POST /v1/product-groups/{id}/rate-cards)
+	ImportRateCard(ctx context.Context, request ImportRateCardRequestObject) (ImportRateCardResponseObject, error)
 	// ListProductTypes List product types
 	// (GET /v1/product-types)
 	ListProductTypes(ctx context.Context, request ListProductTypesRequestObject) (ListProductTypesResponseObject, error)
@@ -66631,6 +68572,9 @@ type StrictServerInterface interface {
 	// UpdateProduct Update a product
 	// (PATCH /v1/products/{id})
 	UpdateProduct(ctx context.Context, request UpdateProductRequestObject) (UpdateProductResponseObject, error)
+	// GetRateCard Get a rate card
+	// (GET /v1/rate-cards/{id})
+	GetRateCard(ctx context.Context, request GetRateCardRequestObject) (GetRateCardResponseObject, error)
 	// ListReconciliationReports List reconciliation reports
 	// (GET /v1/reconciliation/reports)
 	ListReconciliationReports(ctx context.Context, request ListReconciliationReportsRequestObject) (ListReconciliationReportsResponseObject, error)
@@ -68810,6 +70754,64 @@ func (sh *strictHandler) UpdateProductGroup(ctx echo.Context, id Id, params Upda
 	return nil
 }
 
+// ListProductGroupRateCards operation middleware
+func (sh *strictHandler) ListProductGroupRateCards(ctx echo.Context, id Id, params ListProductGroupRateCardsParams) error {
+	var request ListProductGroupRateCardsRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListProductGroupRateCards(ctx.Request().Context(), request.(ListProductGroupRateCardsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListProductGroupRateCards")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListProductGroupRateCardsResponseObject); ok {
+		return validResponse.VisitListProductGroupRateCardsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ImportRateCard operation middleware
+func (sh *strictHandler) ImportRateCard(ctx echo.Context, id Id, params ImportRateCardParams) error {
+	var request ImportRateCardRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	if reader, err := ctx.Request().MultipartReader(); err != nil {
+		return err
+	} else {
+		request.Body = reader
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ImportRateCard(ctx.Request().Context(), request.(ImportRateCardRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ImportRateCard")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ImportRateCardResponseObject); ok {
+		return validResponse.VisitImportRateCardResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListProductTypes operation middleware
 func (sh *strictHandler) ListProductTypes(ctx echo.Context, params ListProductTypesParams) error {
 	var request ListProductTypesRequestObject
@@ -69150,6 +71152,32 @@ func (sh *strictHandler) UpdateProduct(ctx echo.Context, id Id, params UpdatePro
 		return err
 	} else if validResponse, ok := response.(UpdateProductResponseObject); ok {
 		return validResponse.VisitUpdateProductResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetRateCard operation middleware
+func (sh *strictHandler) GetRateCard(ctx echo.Context, id Id, params GetRateCardParams) error {
+	var request GetRateCardRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetRateCard(ctx.Request().Context(), request.(GetRateCardRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetRateCard")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetRateCardResponseObject); ok {
+		return validResponse.VisitGetRateCardResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -70967,839 +72995,894 @@ func (sh *strictHandler) RotateWebhookEndpointSecret(ctx echo.Context, id Id, pa
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2Lc9s4tif8r6D03a3Y36UUyY8ktmtrrzuPHnfndW1nsjvtfCJEQhbGFKAmQMvqrvzvX+EcgAQpUqIk",
-	"p9Oz01O7t2OKxPPg4Dx/5/dOJKczKZjQqnP6e2fCaMxS+Ofra3pr/hszFaV8prkUndPO9YSRlCmZpREj",
-	"9yxVXIqAZIqOEka4IOHFuPuO6mgS9jpBhz3Q6SxhndPOTefgptMJOiqasCk17erFzPygdMrFbefr16Bz",
-	"EbPpTGom9CWbJXTB4uX+Q51mLCTzCRNET7giXBE9YURpmbKYUKHmLCVaEioIo2nCWUpS9mvGlCZzrif4",
-	"Mp0yEubdRYvuz2xRHrDppma0IykTRgUM962MKI6qOsjPE5Yy6ClKGdUsJjIlMyZiLm6L1YuoICOzmjQu",
-	"r9XT+8FTxdJ7HjH1tD8aRAfxIesejY9p92j0LOq+iJ+z7sm4Twejg+gwPmJP5YylMBb19Jg+Gz2PXsTd",
-	"E9Yfd4/oYNR9ER3E3UNmGsDf1uzDJdXsLZ9yDf9neXqXuJ6K0CSRcxaTGUvJnItYzslYprgvUcKZ0ITG",
-	"ccqU6pEr85cUsCq4Swq3SYrFVGaKRDRJzEM5hneKKRE9oZrQlJGUakYSMygWB4SlqUwV4SJKspiV1/BZ",
-	"35/ilAs+zaad037gpsuFZrcsLc/3kk0pF2YZmuecsLE2hA67m6WpmRbO/Y+e4/HJdnNUrGZPr1gkRaxI",
-	"JjRPaiZHmIj/8F08Othkhkyni/OxZmnz7LQkc8o1GbGxNCc0XZgTSW8pF6WODzchn/9taeMibmKX8PMT",
-	"RbiZbzSRLCbjVE5hhRxzkimZ0pgRwzrOyK+Z1IxwjYwuZTOZahgqmaVylLBpmWMcjgfRAT1h3ePR87h7",
-	"FL1g3RPaH3WRdeDBX3novwadGU3plGnL/V9mqZJp/YRCwR70MII3QrfTs5Tdc0MBM3rLzOi4ef3XjKWL",
-	"TtARdGr6w29KI5nSh7dM3OpJ5/R4cBDUXgtrriFe4Z8n9JANouPj7vP4YNQ9Yi/GXToY9buH0VF8zJ6N",
-	"n9MXIzfAGdWTYnzcsEazIzw1l0/1EhjLdEp157STZfDmiissWvzMFsvjPieZ4L9mjNyxBbBNQ0giZjFh",
-	"4zGLNNmj5NOni1fmWqPkVsqYRBPJI7bfI0DghgjK95hpiYqYjGS8MJSS0AVeiWOeKm1WaSaFYuUlOh73",
-	"oxf0+KB7POqz7hE9NBfKYdQ9iJ9Hg9EL9owO+m6JUCYoFqlybzbt5sHxcWCOjvt7sH69LvOVf7x1OyNu",
-	"P+Fo/ZmXsZnwNl7WMchg9efGSm3I5CdU3DKzaiOqjJwiyB5VIMgZ+S/cPyOUKE0TRqSA944GB1XJbgCS",
-	"Xf0krTTYRCSHtSe+Qe74SG8ZUfy3RvYCl0qpq5iNaZbozulxPzD9Ih8/6PeDgqsParn6O6ZpTDV9w5Pa",
-	"K+WDSBY5C1JkPpGKkXBqvwrJRCaxIuyepQtyy++ZAAoDmmMPNNLJ4kaYHcDf7mmSsYBQVTTxyx1bfPmf",
-	"8ENI9j5dvu0yEcmYxac3In/pfxz/cMcW/+P4lX1x/4wo0ydNTHeKTDOljZhGpmYXeuRn85CK+EbA+4qM",
-	"pZHhgBbCd/ng0yxhqncj/I3+vaMmcjaUaczSIY87p51Bv39weNT5al6aJTLOxea6vXEjLm3Pf6Rs3Dnt",
-	"/D9PCy3kKf6qnrrRmPaVXgCtxYzNPoz+ySINe+QOJdxYP9D4R6rZnALbjaRhEEBEdDZLOIrqT+3t+Z//",
-	"VCi3e7OLYAKdeyZimQ4zkTIaTYxa0wk6MdOUJ/n5MW+QmMdESG3FoDPz7wmwFaqIovcoyihNdaYM+RlC",
-	"5xpm8QONiRtqTnsTrWfq9OnTWEaqR6NUCq66s4Rqc+n07Djd+NXTmmF+bbuyH7ERvPbr+APML5JZgjNE",
-	"JSWaoB4zpjxhcXm+yEbinhnDDzS2AtFu+0ATHsPLQ+yxug1OcOIKBgnvA2cCgbJz+kveVM5Xg86Ys8SQ",
-	"rhH0k07QmTKl6K15aZYaWVUvyA3+eNMxLU+5UsCVvhR7eWS4h7+Xbrpb7+XSVB9jK9/RxHSHm4bvd7mA",
-	"vtzanZJwqe+Q7MEiEbN4iqgsmgBbcosYBiS0zQzNdMPgRuQPUEAKUQtkD5p8lErfpuzqv98addfsEyjq",
-	"AQllpodyPEwN4Zg2M3En5FwMofNw3ww6nLopDA2dhDeiNLTqzwEJ4wxJjA3v2MI80CnlCRe3Q+Br+4al",
-	"fQ06L4Fcz6OIzTRKGw1kWkeeKYu5RvqiU5nZj+y/Oi96h4edoIPKU7TonHY+Xb3qoHitFyACKy2ncEem",
-	"jEL7nV8zKjTXC3JAujdZv3/IyADW8KB/8Kw7GHQP+70e/vuge3AE1MjFvZFvzEC+BJ1cz4LBaM2mMzPG",
-	"QdCxFoghyK1Fe9eD/mnf/L9/mLvUHInnoxfRSdxn3cH4gHaPRodR90V8xLrH42fU/dYJOndcxN6QO0En",
-	"oUoP4dSZO/rTNXmqmaCGSn/n8dencjxm5mYfcs2m6pQc9w/JFVo3yCdB7ylPLJcFDQR4ed766eArykVM",
-	"mUmMzApmiqWnaPg4HnfN4IzGYw0eA3owcnI+LLFOuVkko9Bhp3h39ZmZ5qH59DjuHrFn4+4LejLq9qNB",
-	"fMAOx0f0eOTx74613nSCTjaLVyzooP8POL3YlyWY5fcPjksb4IgCx/Ysfs5ejE/6MJnuUXRo5nY07jrz",
-	"jZmo4WUpY0Odcpp0Tsc0UQwe/ZpZuptKoSfJwm1vywnn1/TK+x4UwDhj5lixfFoH3YNjs40JFfhBS0XM",
-	"KLc0GWZp4vFOlh10o0RmsWOgvUhOO4FPGuYPqSlQTJnKzJPZfGhk2uFcpndmG7kU5iL+GnSkEZBu2fB2",
-	"1DkdGMLQ0vu7/9Xbdhppfm9oMxNcD2ep3dP8uA/6vX6/9ryvJhPcdkPJTjOWQksluzSeciN22fsdT5Il",
-	"2aPjF/TZybjL+nG/ezQeH3Tp8dGoe3h8FPdPXhyxgxcH8CWI953Tw6+trxFkiB8tjTfIBYWukLLIkEWM",
-	"ChNPEtQcwAxgbzmyx7XRI5BJwYuWc4INaMwFTfbP4BMrb0woXuSRFGMO95b5UbA5wV0mC6Z75KNMkrJl",
-	"ydz5ntm62Sp77X8VkLBkZkVWVZhRf8//PeTxV7ANr7CemDtFinHCo92EHl7ohEPL9YZcDMcJv51oXwA6",
-	"rxq1uSIVhdJslNI8SciIGTltlsqIKVWWS4/6J4Usk09hW0Fm9fAfSz51M4/scFWhyTubpZkeA2n0jUxH",
-	"PI6Z2Glfxnkr3h78H5mlJJUJI1O6ANKNJexEeYEPiwV+4zWz3QoXA3ms1USD7RPVMJOvQedHKdhOqwe8",
-	"eXhrminJ8FwR+AlFeJJIcctSkksEpWUceDL3j9jSdivoDeYxlvBCE/bAjXBCRpkuzwS6slrRhdCG1yev",
-	"UU7ahUfYlvy1vJJTZrUxMNmnUtwajmwoVPGYlVVRbyndsEAiYynB4W19/t3QHmNlzwXJBHuYscgsrlFO",
-	"spQVaqfryyx5zFWUSJUvNVw6H1M25g/bs2W4TRIZ3aGGoLLplKaLQkfWWcrg0uJKZSzO7zpzBdMkK28Z",
-	"/DScwZCGttHqWVjR5hnxblOCzYD/sCA2vJ2/IW+vnYPZNk3vkL2Wl8iO0txCcsqkYIQlij1RARFybtQ7",
-	"KSK2frGwdW+tLpxMMWcpIyKbjswh8+5B/NAsGRxHZugarWy5o+cPWSIc+devj8Wpl7ffGmcU06eEmoPB",
-	"0jIVgVuJihvhvp0bIau0ZFyTvbBu5OF+QKwz90asoE2Q7Qx5Fhs+TuVvTNyIpYaRasL9HjlPlCThSoEh",
-	"tNr6e6lRVQc1cRfWKaQe0qKp6gEsHEqquIUIVaRqEoBV9XuOx/WWp6UOnf0JJ1QyQOF7bfqqWKOeFST8",
-	"Xmpy7ve3HSFXhv1YBBzi0EKC4jqGD5gLUzDnRZyymFNiRq3KUn7ubTYHGInijcxEvDM9jKEVjxTeSzR6",
-	"OWoo84uj8mK/sV9vv87Y/2MssRkPtAbnFmyiXHFDwlqidAyiHizfB7eu2xnB1luYKgaOLSxMKlMzBou7",
-	"2sDUyqL0r2FFyhfNWZFakYSder6lG+jvFaV9jT7O9Z9cB8+XAHy8O4p+cDjRHL8k2xRsycgbuKkBSTMh",
-	"jGgqU8NBIsZikPKqAk4xK68LjwGBZ5FaP4vXVR4vZogxPkNhx3plbdffTrapHTSINixKmUaFqrROF0Yk",
-	"oErNZRqX9aI7vPqa18Vvs+L1yVvE2eeLYwQbLY0otNzXGTy24XgxE5rTRH1rYbB+NrBi2YylCoijtGDn",
-	"RLC5URvzSUEYQgQnb/V6FS2WbETV9uCSNQK5ZZZ5+46UQGgGn7E5+Wkm/sBVKubweCJz6fBYafnXjBnx",
-	"FSZ2aubrGB0StZFa64jdiMO0fkXZ0oLeCBS9/d9MN1N5j1wXwr9A9K5bARS9MT6gOEJ6JZGXmypILnd6",
-	"faSLRNL4Wsq3NL3dTZAeyXgx1FIOE2iqwTMLoTTcDFkSeLFs0fEMY9aDSl6jG+xaSvLWtrwdXVUG+Nim",
-	"RzczaN1sMxX5XhvBFoQqRfYG5B3/YR8kro8pxCBy09qb/FrZIUwBrPzDKVdTG2BT2QOry0wK9/wZGTMd",
-	"gcq3fKwHXoCCP1byxl1Q2wYqVAb6aNpEHmmeRzSBxZsmaPm1YpEvED5CXIhhCCAR3WYpq+oNVnKiUSQz",
-	"AWe0eJXsnb+8/PD+4mr46fLtftkg552Eejl2pxiRypAfxTZHBEg3ZEbTPALDm6vVPzxT7tegcy3lOyoW",
-	"LpJ6p91IqWZDG0NcIn0pyZSKBXEayhnISwuSUG1UH4/gD7x7zHxmxkbywW275qWBPcZSX3rR0m4ydKwZ",
-	"Xi5o11IY3lyRwkEI7uYR0XX927eferHTMIRPgmZ6IlP+245sKoOGjMgV0cpWvcPQGkMrLizFE8/KIseg",
-	"2KrS0LbdpeqwHiXeppjPiC7NxduXz58/d8+97uu1JGoVcwzdYeuVn0/CevjMgXttfeSP5Iu8Y4thyjJV",
-	"Y7Wueh2NjGJeROsiJTEHL4jQ7vIsH8IDf2e9CVhR4FFckd7oH4f5xXJKuYAoSQidTeUdEz1yPpXiFvUM",
-	"CFDC4M9CWJxSDAU9JSFE+UTgycCAn2FuC8LoKSoIjzFnQtApUzfCOj4CEmL0QSHeQOST4TuVmCpGo4n5",
-	"mttRgfERpMF8GYAgz29vU3bboLH/Tc4JJRBM8kSRmPJkQTJFbxkZsUhOrZ3OBgG44Aywhops2jn9pTOl",
-	"D9aG0wk69P6282Up5DfonM+4jZe3cXgclXDftuTF35vZdjWfsk5NW+6b0aJFzD6aplq8BkYoQ0MbjQWj",
-	"O35f/sFcnMIG1rToHe3n9Zxilo0SHhnJJ9VOIblji8CoCkaQuxVcMcLh4C01nLJ7ebfhpFKJjGLV+fmZ",
-	"LS7Na1+/+nHtv2CGBaxKPinbYMmQWNCItOG+jkZewkvAzmKUUGny0aMZGwlVJiO3DX4cvY0Bb46jr25S",
-	"hQvEUy6M0pzgSk/pHSMUgrxVJGdGqZaEEtuEWfv12SP+QsGQ1y0DjIsmyYcxeB1WbYg9YV+D6hFDXbGe",
-	"tOYTmQAx9cjVRM4FTBez39BfkudErJ6M7WN5Ol/yCb3lGDDcbjbm7XcMgsOr83HRa3kgWKtVcQOjaUoX",
-	"S+OHNutHX4Sdv4R7szZhytwHkClFyXH/wPoyfCZZG3VuH3qSxNBKSrU8tAi8bjeSo36/biQ1cdflQNtO",
-	"0BnR2PnrIBUDo39nLOUyHoL9vngas4hPaVI/ZJ4kXNy+KcIWq4O2UYxGlYZ/7gfmkkk1S83Dw/2AKDbl",
-	"VIiMJubJs/2AFH8NDvYDMuJMCI4PDo72A6JT78nhs/3SbZVHTebdGHnF68PcYsU/i8bNISgaXjXddzJm",
-	"CQhdttNZymYUeMJMKm3+ORzzB1Z6MKOL21WNXmZi+fqkaijHS4x91aW5yT1gYzJU69NWDPUNfrp88ILO",
-	"mAuuJhsOZcJoqkeMavtVmYjeUqWJ4rdgr0v4OHc3zmV6x1ISS4go0SUuvbK/ltd2EaRdHVIexTClMQsI",
-	"GAxYTKhCqS2aZOKORHI65Vp5/DXPUHJusrYL/jNHL2PZC1YjmKg7PpvVpeCZtvK83jQTTxTBA6/Q64jp",
-	"qzRJGY0XZG+0KKXgZ2K/fhogtmy42059aDv5K3zfEJvUNFmbeSQFW9RLLpa34bnKB+JtdLGArjPvnFSW",
-	"f63EU8xgK6mn/enfhpYqywNNrJ6EO/RLbMolQtSQ43yChLFavoC38oSK1aP42c7VMV+aJPCpYHOaKI/l",
-	"ruG230dg8bj9LkJL9Wgs42xAfF2azTSLw1OI77HMUmlp6JvsCUlytgs6a3j56f3w6vr87evh+Zvr15fh",
-	"/tmNMFtDuHYAHUrThQogZsjwkX/K0RNlrVp7Ru2FgG/DLUClVDZFXmmbjGj3DH04ZtvQ72mOkpzOEoY2",
-	"plxw8SZRu5vluPearGPrM28T8I4ZoNYErHjMigBszzu7pN5iMlGdrIY/+mm6ll1A+msbYrHG5JfQUN1d",
-	"23w/fTbb5nWNkw5y5AvzFOwKKRWKRi4IoNWw7N1XN6BSHtNmQQ+lpJsWn9YoKfi8xM3dDvlDq+MvzhPa",
-	"VvQ+qRG97d05xLU2nYPTchgzQ9hDxZIxELqwYe5D3Bs/fwhSF/OYyeLxA0ejdvl3+xebGiJm+eN1WQhc",
-	"DDPFQC/gybJHREjNx9bOOMxPqosENK9jBGHl4b3ksVV88qhBFIqbwmcbIkXdY9Ogv2/lcIumaIMGrzqm",
-	"QU2oMoL4FOCS3MNys/mjItbHmREwrM4mFLmHbtRWeUrYWA8zkZMAJFPl76QyziI9vE1lNlt6uvT3Ylbs",
-	"qQtbYg8zmwrrnpRG5T/Mx+A/nKXynisuRekXzdIpF9bCr2mxFzltcTV0ufhF3lP+mtV0E3nLhf9QZ2nx",
-	"0pyNJlLemePA71m68FbY/cREPJNc6GHMwYqMcB4zmWpLpu6OqL0MCj370yxuI25NufCfDqrs3fnulyAc",
-	"nq02PQWdeco1+yCSBabUf/VzxVZzt0/uva9f69gUsLMfaEJFVCOIjYofWgjIQQcOcro2uww6vcB3l8Rq",
-	"fBzkfX9pHPZF3lt51C2VMXxQx5qvPj7Jw+8DF7dhDyja4GGUyuYYIVN94qW37eWGvieKyLmwwgu1KGC2",
-	"6Sdqv2LzMU8LXlBDlZXFgl9B+6xdJZdavGwHQBSuWgkbVM+0Xhnc0vwecz2026kakDOkIOGPr6/J0/vB",
-	"U7eiGAEY9shLT/KxvyGeRoDYL0AHZ4RNZ3qBCElCCtZa/igfghopxE4hcTAkrc6C/9GQPWD4X6054jOC",
-	"1zGSCXPDEbtUJKFKYwIPHcn7HEDOLAW0CvggsQ0yVHROuD4jdKQg5WfCEwY+N4zrqN0rI14UTKVu7/I0",
-	"1hpisD0PZxTcIIAUtjy59zIfIoqFZC9lUy5ilgYEY3oRM9DdGfAHTrML0yQ0Yane96DkHA1kMwQbiy1c",
-	"GDq2uCIxXSxNuo42EfbBJ2UHBLGthcfPl26LZtLSKVTj6bEsSTFQ3zCu21ugnBrGlocBY5Nz0cL9EHRm",
-	"ExvDuaW9xbGfwtqC9D30bpV2yrI9U1+CRqXEUYScM4X5RAJ0VHuiCsaMPljkGPtnxHRG89yX0D+zYa+a",
-	"tt2W4+UZ194HXOhnR51aZKEmd5gjRdyHIGfaBYv2Dqhne3Ldl9h1aSYema66N7YzMhVXiw/l1u8HK6+a",
-	"GdWapWZT/79fzrv/+PL7wdf/WHGbbMiKPTZWpqBXKIMqlxJx9RGAr4j7IsC4dryhiiAM0NyrIz6sH3Ez",
-	"jymJgEePzEy+jWvzjPiSTX5Rg2RDkzldKDh2G7OYEqm0coW6hV1FwN/HJJeLXTsY5Cq80zdPOtUMM1zr",
-	"NRf79SOpLX/GI91O+Phofs3lj80ECLJHke6dbVLOoRVL/vs7Chh/qsPf7hga6p3Kezas7lhFMkkzRvBN",
-	"tSSzgpkY/uX7f3IY5byL0v626APeI3tuq1OmsilTBGzNigj2oKs+J6/P7eSZOn36FfZ/HjUBQVNNKCRS",
-	"xBwiQvBWQbmYCvdPQ4GQBSkiFpDMCMswj/COLcL9ZbsxftY2eGgrLc5HJGrRB3O4BtUF8FKZ7GTxr97u",
-	"btW2Y7urQ2LFGEvzxxPlgYsGhPVueyS02YenGKhn7VwYqmef2UHgszAgoVNz6n63z+R4rJguPrEHCxQe",
-	"+4pb+NJ3USohuNR+2dvWh1ciV+cSlpmO5LTm0H0YE4p0iQt1SkKjXYRkjxI3WUhPBn0tICEEmCJEnLVl",
-	"h2QPncOmGfMK2LMB0RIE9SmjAlRX91vC782PfuIM4Lzu1855wyg6wyUSvdEiXeInX8HV1LYfP0f09w3j",
-	"vuCV4nzn/SIZ5x5oO5W1LuTlHfdkC7eJRpvIs21zW27u/UD6LP4s3rUPMlE8cltS+rROaCmN7PtIbmXu",
-	"vYP4Vkcy3jrHqNDlTgIXIrBiWXYN55kwB1xSCYXh9/nJUoEv0YvYiTrKxW6XLvJEyjvDxHV9HMcOpkKg",
-	"kRpDobuA1ZPS6J7UWIsUmVZvFW9sRRpvRdGJPGh6e0ntIeoYyg8QKgYCxxRTpvabO/iTRkI9ajyTYxiq",
-	"TvQGt1h+Mazeke3DkNye4bXiwo1Qekq9nMg4Y2gapoAfhO7pPzL8qDjIhUHMssm6eVmvtCL5O+aKVBom",
-	"IlMi723Kj38oG8jRc8cVa+v9nvPruoG89A9XYbBVJOFjXb+ftVdYNUTKsSSfivwVKQ27PMYqp/CDrHKm",
-	"unWUVbFRu0VZLcuXRqs0+makCVVEjs+IlqBpXn0kvxmByFIoGG0DC1WUZ6qtYfJfV07lu16oO0YnLZ2c",
-	"bx+dZLSzSmhSfgfEkn3rOKTXhldeW195jVtWxjUazBvOklidkt5LOZ1Rsei9p1OG9xfau0995+OSX9Os",
-	"iVm4XATYD0jPXbnQlv83jNB/YN1n/iPkHG/RVdWzDM215P50/mnv0UfAf/10+dZ79lbeclF+9NFlwu8p",
-	"pp2N1kopDtQhZYrpM5KyMeSg2WgllQF1mQna2KPeewDB8h5cS00T7+9ifu4JuJ9fUe0/e7X05CPEcVyZ",
-	"a2Xp6WsRB6Rnb8reOaRxeQ/eMT2R/huXDFLnYBTume3uFV2o3mMp+231aKs+VIPkwneUJ0a3CAOCW2OT",
-	"4SFF2IZ9YOQw1cS0glSah84Z2lIOjuyMGCqio4QFCEXJEgZ/7p8RkSWJa975toiLMYH1MG9grneDi7PR",
-	"+ZayWbIYalk3Q9cFSc2FlFrfG2jGaCvNPW6XppXutbQYV3Dq0E89BvFEsNpdsxS6sm8tZQCt2GRHElrq",
-	"Ir//XqHrr1/BpJQ1mAq+o5PLqq9uvgHyNm/12/iz6m7xEgvd6iL/i8v+xWUbuKxnJx/0zf/Wmti3tMx/",
-	"EyZE9kpcY4S653/ZB71ITsP9syqXIh8EQ4aN3dk6bwtEX2WJwmpABwdFOQg7jLCyYvWOo2/K8aq9r6uX",
-	"VONtrHCotSzn+wjcZcFxB5m71NAj+RH/Yqh/MdS/GOq/JUNd5pX3FoSkIcNGjmHhHWxVUKTc2MPgJZrg",
-	"KkK6IeZsPgJmRNndWZOM40IItA+uNWKJFLdmJ0uhd4Wl2ugneZG4ViEybUIAYDFf2RiAphEz8xIUHUXm",
-	"Gtog+S6PIQvFMFEbSs+Z2m8Xv9MyQLFhkbAoiGJJYjUjn7FzrVgy3t8thtF1uoFHEN93weFrl/3SfnFt",
-	"PvCiytd+iB/UqUY2qrs8lvJcKrpQYyhfQRlLRiSZs4f6Sx315RVlVinGev34+pqkTGepQEjYuYtmBoID",
-	"/J95yrVmwrpxYRFIWJpeiKg2Z9bmSc3hh8OZ4x36pm3pl/wrFs8+blyH7ySSAafbRRRbIrPaswZ2FDn2",
-	"9kfYLeCK0JHMdEDmE44QQNaCafdCjm8EhJeYUfSw7/CUhJC8FJqGPqRgvAitpzAk1CEsY/k3c1GEN4IK",
-	"Ym+NgIQ2Mcq8a299eAinGx/CP4MbEVbzdczPn/HZa/soIKHjuebXXFor2V9hwEUeUpH8BY5oGIOXXrGc",
-	"J+TlyNXbZfODWx/aM6GzGRMs7tm169lTGgb5A2cOLh5ZPNGzG+GWt5e7OsJizXueB8R/XHhJoPSee+yg",
-	"l2xSYOkTSCJzz8+wXh9c9ZiIF5I9KhY5QRlxZr/Y5t6M8thV+YMH95KbMZ3lW55P+yzf8B7GLcJ37lFe",
-	"YNDQXhkrcf+MLBFFzyVxhTdizxC3fQ6e2iK+L2XgaFGmiWLIMK6h8zRBC0XMCnomHc5WOWZ834zYEUWv",
-	"NqkjLOi64QUccCW9Y0VmxxlEfkFyiwv12a+hdLfOLs+w5zsbfOIqjkTP96LVUJb3tOR+ayIr7yefqoqT",
-	"16smd/bKWZyWeooD6k2qTDveg3xWjTRS6q+8+d4hr98ur6P63+tYA6ixeTWfigRamwR8ThTYscmURhMu",
-	"WDdlFDJeAS6O7JVKbJbLYS7V3CS9Xq8+JMpWmKi7MbB4JoQ6ZIkOSCy1tsdAgLsU31BkLyyX0+vZCnm2",
-	"JAiEhGOteLhbevWJMbawxTrsBhxwgItWfFd3q+f1s9pmWR/WZFn7tbxysR+SYJNEzosqsZVnpSRe7ynS",
-	"WuWpORnwyAGgDrUcFtdQKhNW+URREY/kQ5G4WkdzP0rBWk59UIft5NW+qmv+b4wmerJMzmopKF3emQaK",
-	"GuDybj0EGDZSt62l2lhtUbTq5pfXn6qbnUMdWI6qQjhFYFNtw9E3TZS1JoLhBkGE26mxK/L3Ng3pLep7",
-	"tgg4axu5ay6HDVoFg+Bwldp5xTwVxJU54l6VolIGiwBbo28/fKJA4DFskYmYQInPdspwm4BbS3Qu1Dbh",
-	"YoMgMfvxWy5qw8OwjtPyimDIMIIiYMAwFhWOFoympQcKYddsjHJAbumsOzbyVJFlC+EQ5sPAYg3DWuPi",
-	"NoTk8s1odt3m+u5e2CkfVzEw+xZJpVuaLyx0Q9sdsHpM3epbvAYm4laUbF+HcLNWH7QLMrMk4keYjTbB",
-	"uLJoDZt+sTkRX9OHulXcrOft/NaIItGSQW3i5g46KMtuMJ46808eIWd9496Iywmfbmv9TStQxvxrrLig",
-	"KpRXotttXe0+U1s6shbLkOxRMuap0hYkDviIYjqbkTFj+wGxgFsAnWA/wTf3A+IQuMyPAMgIbDxNGQV3",
-	"j63fTPasWIqxkVAl2ANncrUajMCqDcdIqAhyhGKwPrJ0au3P+wGh8T8zpSGG1RtT/n5KuWIxmfK4a8fp",
-	"Sx4FgqOdl48jllechqRe18sqIQVYfoOg0j5lzt+Xunx+i+O9iUHwb3IO3NhcZGDqMwPIjOqwh0obqOJB",
-	"CSca6tZggDktkKYDvGpVnZ1vo7vVrJW7X781U55JxSvr6XGDojT5supnUVAJttXbOWsEeQCPy4y4JQZK",
-	"wX/LZc03B0XMFyTnXv7EvSUpdeWYVaeYRU6OKxhOvtOlFBbDITH0EtgLuoMsUlfQARIsnUBU8Vefvu9h",
-	"N25ERWtvOS5LA34CSkrHwNiFw5nF/wBE1oqVMLf2rmxoRFV7Pak5Os+qDA3HYPM8K/tdHpiW4pGH0eb0",
-	"WUeMDtm8VkcF6G9QUQU5/3gB0Nk+wput7t8M+BN0cnqqSbEAyD1rpFETALIYLWydgYSrGmfohKrhVKZN",
-	"KbUYf25Lx84Mtx5LrMq5p81PoWAPehhlqZJpCICGTO+fEQgAcZI5wNaYb+uTbb0W6qakFKGKhK4L5/WD",
-	"6GvTaO4PXNFbwxbnc6/bRhez2pi0O6U8yV0pZwjLCybyCVWE5mGtzrdetkPY/FRnCi1MkhHj98wTCYae",
-	"w8JBPReP3JUASS6WdzkocIgZyTMolAW4w+88bJ3iYcm26VL6loyldST5zktNr5cVft8oQiDoPHQhYbgL",
-	"hTIqn+eZ8EOQHHLM81KbzS8VEcDN79jhNPzeVH5Zs9uUaukwvsyXSB2EeoELUDzW+kp5rAgXN8KdMLVQ",
-	"mk1PjUA6lUqTg77hEOrMFg7gigyMenvUN2JpSiPNUgXeuvC8+w9Cu7+RfveEDEmPnJJuaD6DkQOZWtHC",
-	"MB9o5Ljvt9K7Edd+yDXAsUKFaCOXsWgi8a8Rje7IXvj71xB5AwSxAKZ6fCMMi1FkzBPNUkTcgYKB1ocb",
-	"aYUPe+RcENQhMFTjlt8zdSNCt96hK5SHXkmsMjClM9txlBhBn3C93yPneRowSGnqRrjcRDlbuDAGcH08",
-	"UcS13yM/0Dj/C8Jq+n0SLkHbhzbR8UagaRxo8pTk44QSK1MqoISMCmGpih/v2MKRTEik8OcXeK+VaCsE",
-	"4LN8nGiGuWMLl9iNPh+vFk867VkXmREjX77sPn/+YmBO/UTOhgg2CZVoB/3+weERGN7pg38yD/pV5ld/",
-	"+vxvOvULAAfjHdMsZfHLiSsiuEmqVLnQzMrCDN6rX4NOyR9R4ReDFmFgu8q55f5L7dVeLjLOmkSEHEHT",
-	"HNYpvIg2bYvbSQDdk+yFQgqGFyI8UUTJBIGrDMuRgpU0UFsSCfBXG+z7OKorpjUXt6oO/TG6y2bDxKve",
-	"u2xETri5Lni86leLqKqYD93tiQSGtCImNEuHWZrUtsRi3jiGccrYUKecJvXNl51X6zb8g337QrPpj7DQ",
-	"0Ia9nsGqMLwdQRWZ+tySUjap3PirGvHeWxt/xevWt7QaxbIFS5u5tCzNdOso5ELMMr1pEsUyDVVVYfcb",
-	"4VgokE6ZX3cahlkNEm0T6lkize2+LWrhbCbOLMO1LpP4MiewEy5eDQhUOcP4YFvWyYWi7inGykW3K16K",
-	"lLeJEvXO1YYstHzqHJivo4I/7hRWDFI0ja3pb4896JSSH3/wgiyUHGv8ef8MY6+t+FD8YCmNTw0fxWBk",
-	"XAx80h0EWx78iisj75BwYQY5Yykx18gZ6Q6MiJIJW+XxEQa0CU9pZhn1HEIgms5KnlA58oKgPm3uualp",
-	"oEcAfmfqyqTSin0Md0nPJUExMcjjBH+6+vCeoOerBhYpt0ysNr8FuQB+4v2vd3JC9uYOYrIiKe/3yKUt",
-	"d6Uc8l1E03ThjfLsRlijs01mNMonQOW5wP49CO/26vfNUhZxxcJ9kJntgpTLCsgsiZ2ZFepGY11obpgz",
-	"GbGFFLZO4AgQEfZAKiGaT5nKrdcB6LPpXTYz/wKPgV1i+sDUfh54vlRZ8EZ49QOxSxc/UpFVO4OD3nG/",
-	"jJPY/V+/9LsnX34fBIODr3s3Nz3vz/3/9R/rPNhF25+uXrVGYKzQfm5pzFuuI+v3bO6jJ/958C//rwKU",
-	"2xTX8b3U54DAaXhd25ifZzWBIYhx71qqFY7fS/3GHKC23Rw1dAO4JGZ7QJQyMhrIUhDugwJbqT5Cze/m",
-	"AJt70z1pGG3eRo2FVmsaTTZzdfstnuff1/kMXGnlmjvu3fVHC5mjJBnT9BGhglYHr6xN+94kPiUdumNQ",
-	"rdlli7yAyMo12kOFxjj3N6mckpirWUIX8MZ+r30SPdBXnkbvqmyZg2GT3iFWFW2S5g6AZBn71paJ8FDQ",
-	"dAVsX25s1emiBI4Eu4yV7p8oewpsWIgmt/Se5brp2jHYYL/GfJJ3+Hv34lWeTw+F8YqIH1iROTVXHctY",
-	"fGaN4SlTTMRwQ3MwbPV2SWfhUNw8YqlQ5eAhCIfME1fyjVqXtrJ2XYxUMOM2Y6r512ErMIMaR6NYiQ61",
-	"dnjtYlN8jlIKUHF5KMu+nLxaSMOG5IlsHBNNMJOOxXAmcniIyJodi7cVokigbL3xbmwedlIX5lHs6dIO",
-	"lmeeu1J9ZuQnJHtYCT6n9yJJchZdOmKbRXk0XAgN1TdqwDXhGxYXCSp7XojeZiF2S+g/tvBPPA5P/cC/",
-	"J4p8fPUmKOiizCcsv65z1czi8fryG25f4rUL9n1cyCWpYAc/cunkeubCDcTikrNp7bmG3bF1LBgkRxfR",
-	"mZUsihlViqF3xc+gaJkdiE6uYUwXNeLLK6PUpSyhEMgC2bmV5JAnkBFLwLMhhU2vosQ60Yz6ZzNMuIO/",
-	"I3sCzNj37JSM2NgohFwHpH/q/JkxXRjlD/XRGzHoB0aI0FxE2lZwh/u++6xvRpQwBXCFgoS+j8/MJ7wR",
-	"oF56Chsz2oZDtC1N/pfBF6NzvoYUZSNagI/19EYIWSD4oYa3HFzChT48qAeeq4iKeZ9rKaCUm3OGK2M9",
-	"rOFSNk/B2T38tFYUYPNehlLUgFqXLVoV0RY/dLq5eKJyFE3UCPIEYRQRK1SLfuR7tkS3ZA9h9XIBiiv0",
-	"wWEplyYA68Lnu4KUC/hAFBRlEjOlKyTtqNJH3OUeCmHJGnX47NizRPVrLWHF0Cqbvj44qULR66ZVP/Ii",
-	"jekMDTBwXCorVprV80PfvjZYhai4+bSqaRCVnauZ9bq7pREUD0XgkOzNKdcuQQ4zrkVM/ilH5qRDrU0u",
-	"bvcDi+YckDBPzHN2KnA6SRmbm5QqKQgXJCwUhtB8PGGJ+URIXyEgRSXAkncqB8pTKADlCV2mlVoNFwzC",
-	"NT4qm0gxdTW0W6CsYr3tr2Y0kIvjx+ktn6113qWxX6y8Re9FcXPPoA1GuuGMpdZW3Co4auPyQBOu0J1y",
-	"ZoMtwRhpKCJPdWgHSgAJTS1PMSY/NZY42sAHWy142NgoBP4Nx6x9w1reMbE+Nw1fK+bvz652dEGFQH1y",
-	"cZP3x7tMkyUCrGMFS56SGghXOZ1KQQCOHXmGQk1VxAy4OoRTMUX23vCEkauFiMhN1u8fPCNXE5qygLyX",
-	"mqaL0hGOoFHIs8xbaT65ZVfOhrIj9rSBx+i/M6mpwtIAxeC2aODrmgW3762IgyrUQ5lhNdOqL2fZnWO7",
-	"tAk9S9FHbgDEiGLWXyqd04va8Bn8eMmZVB9eDen9NXmrf0ChCAvTO1xR83snDjvhSku0sbdzPJqlaMBs",
-	"aG02hMKlrXoCgKhtrfPrLgDH+F02c7ucqKJGaV2LIFc9UeSWCZYa6sgROgJ0qFp8HohFAoUN0z5SRmMn",
-	"eOZp6vhWb9crpuYC9yXQzeLoN7882pm/YLs9uxf8a5hfPDU1Me1KWosq6p9USLGYyswGuZ3huuYL7kBT",
-	"6xMKNJupzQ7ClWazR8kT2C5Zyy9y++gIpLl1rLjN/cvZT1VwwyiztxJpVRIa/CvdsSC3A49Qog82ZytU",
-	"08hza660HXke0G3Y+i48eyteuCW/KN/G6/S+raoulxJkamktb7Zxr3O8tKXCT/X+Gol1Dk7LPGOULVhK",
-	"9kKMJTJqWym2AD0XZC/EuGQL7wDgXTLJzQYRTZKynxObM/QN30FaWzmxYQ2uDkxjWESzN2CuQcdPlAeV",
-	"6OyDMD6YcUBCs5qu6FJcFFeiMz68Y4vqL2aKIXtApABX3wlt6155pSL2AFo/iA7jI3Y87j6jz0fdo+hF",
-	"3D1h/XF3QA9Gh9FRfMyejesobxPmN07ldMNLZYUQhb6f1m0tKT4du0vgTWim0+9j6Eb5dQcLtyeLLYeU",
-	"2RxHPDyK3woFV7Mkc8wMqYgz4PM89UIYn6gbMQNw0BznXDxRXpyfPYcgNWLBAQrWbwauK0nURM57N+JC",
-	"5N5MlKWkWJKlyJ6Q2gwPYvP3lwLIuVA6zbBmSue0c8VvwZhDNYYanj59yrKDbpTILO7ZEOJeJKcEUjuF",
-	"lkp24WzbcKFJAdCG4gp3HuAeuUCH+ETOhYM5jdgZuWNsRrgmio4hSQZXBqMiOysH4TPK005pONY44Luh",
-	"ShOtwd6ZyNQsVP5W7qmFfQ58uzkO0dsk2KP5hFlrY7EE9Rj8/hRrin+nuMm4Fb11ctAyX8QhFU3A3qxP",
-	"h/JGVRJxSivXeNCXkwqNmo3hr3Q2SyWmNfnR7U3VMCIqIpY0gdwUcujS7VdkLC8nM0vBNiziw2b1GE1s",
-	"Zs5aKUwfi+Bp74wHOflbuTwskN4IE7GLOXCLpZmgQg89rCsb5TOVMbOBP+WIWfvQbFSe/0WjiCk1nMmE",
-	"R5y5V5xaaN4ampM3vE2pwG6KDfiyHqGHzYo83GJJG0niE9J3eY92EgQ3t3CmMrud4EZ8unxL9mwB0MK+",
-	"uSOgaJOhMOg0hnXbwG3YTTKjelIUooXW1p9UX1R0JkjT3aqdcBfxrreq2dQaBbA5j/Qcg2FB+TjDaZq7",
-	"yFxUTKFxCg4LwvvOkkWdS6vu5g5WJ3BaOMkaGdlcEEM4N7wRCQ2QKSw1mVdbEcMONe6sI1A1qP5SkPDH",
-	"19fk6f3gqUMPfvo7j7+GPYL45CWs3IlMYlVcyVcfAwgnt8ghZM9i95jBkNA+LSCpQYZ2pUjalbiGIVhs",
-	"8TryqDpTd6vzDyEBUpXnPKULIufMlW1HL2bpcLtKwz1yxTQZLQgWdO5VB5gD+9mNXLqg0Q5TceFCLNwK",
-	"DMfAyEyuHrGic8iOtKODEqfWpbtU2suRjmHfRQ7JRrHA24Y7NntUWpm47BEs9BFcsqGHjrYbIXzOo/Et",
-	"Eci5zRm9+kiEnGO+aREjwpPERugpmmA56Egqvd/bAT0olum6MEmbyPNPOVpV3Ni2ldRrHYVgZ9XuArQM",
-	"BfCS+LGqAytqrLlDn+QQrPh+gIFzUxqz3jes/+MotrQYnm1uO0QiS4jnoBpsZh/bIcB+22B5z+Je6uNZ",
-	"+dOD9XlmqwLqvY5WLNl2JQ/dOrdgDudOXfvjF7p64Co5F7T7W7978qX4Z2/4X90vvx8Ez9rklaymZ1yh",
-	"Fev+fewmTmbawXJim/iYUNEiOqPd9MpxGku3wDleonuQfo9SfWiBCUgmNE/cjWCDHJzNBbh+zFWEwGgs",
-	"jWprUFhhAduox7KF1KlWLXiut6Vmdgv+eNwQDLUpzZgN/5jyevHPKbPeJVGX7go/4v3GlXcR2c/zmy+h",
-	"guz1i3hJwp1XEeFnIJ6JQ1HVi3H3HdXRpCRVNQP2qdlwh11otO37USFLBLdEP/kWLC/cCo5hNuC7cg04",
-	"8o/DOT6mtUi8RlZrfSCYiDf0SJovNvf27hbvBQgd1lTQVvfOxzjcaEHUbMP1ULONl2OFoSLvPsB99Heo",
-	"0tfSFKt7s+YYfMRTs6HUUncTrCR7+1rtBdDyw92YTdMaNEWAlmyWexXNJM2E2g8IwjQGeUaXYu4t1HIq",
-	"sJYla26Oy29NuXXmWzvERyoh973sCmQPbQfgyED18Y+XX1M2lfesJlB9CcYN31RLNgkIz7UVJsoTqo0q",
-	"307pf3Qxu4bsF4mk8bWUb2l62xoCvw79fyTjRZHf3kDBi/pMpw2BD79hJeYcYK7d61Oo0NcS7BrL+W0F",
-	"5e1qtg1Hi4asRFsYcH3krV8yBGWsPJHfzsZvrhhreRBra//bOW+nBW9GDrtvQoOdEhA1CE1Tfs/iMzCL",
-	"eWkxrsSWDS4bZzpLWaMNcvWWVflXS+QFO/MV6/8uX5t6VzxOMaJTdkbCOeX3LA1thUAFES8InDGWKYLU",
-	"o9sdgaehrL/DhTYqJAgBgDqpmNYJi/ddoSyuyETOCXWfckUSpokcj0lKAcAPcklGC3IveYwRucol0pS4",
-	"DBV3Q6hYOMZgGJqi41NNzH8mLLrrBB3ABOwEHZzQKl50aWm6JvuyqGrRElx2VrC3VtD3VaUnL6vluq7d",
-	"1yZV+ZxYIYrQZdiXgGQzwD90gCrmDSu1mc2AFLhBv1/AmeSP+r0lMJIKYoiFHjkqAZEcNeGQ1Ns3aKbl",
-	"0Hq7a+aGPxCI3QdSm0mluyBPgCIABmkws+45fHEIw7cpy4ynVs316liYt/bPCNDKnCso82YNwtidwizB",
-	"amStd69/w4uo2chgPblGfBzVQeFZMUKB/KVYkhiFfu/GLGLCIyiLJIWrGUc+s5Himt10GkSXcipGWzOJ",
-	"/WjD180PrYOL24lUCfUy5P9kVQ7qLuZSiYLqupQWtmZrcl9AlUaC8vna3SuQUPES4P03vNnb29oaLEKN",
-	"o9lKzviXZDpbO0dq+MY6qLk/6+nf6FRWSOkxjlgjGS6iZFMq3C2uZzO71OMZpZohWr+jOXVXO+rWFrCd",
-	"kmcjQzRqo1kinSEm8QV+9GzZeVCTlbv+yE8RhngYAQ5x+2GV4YtLQ/MAy/KxPZ6zoJoXapeziTQbk7yh",
-	"lENo/V7OcWLYvoUSdoBikOoLmNMQxypIaCuynpEwZRrqTBJN75giQhLB5va28NUYVzYit/vZD+tVlYSK",
-	"R7L6/bvfeP93y7eb3orL58No/gLp6w1YottaBA9qLIJWthxOuZpSHU3qiTvlIuIzWhPwatNMWpd13DCx",
-	"Kjc7b1V/MB+3q5C0VmFrWzjflkBZ1TmUSSlDfi1vUKZYSgyTsuVSLCq0S9Ah9uPGMPmthCsL5ORBasmk",
-	"QUwoLWCjgQpTlQjNDKvVPKIWa8wRmRkpBMoDrYCpYkWp0o+pHCWIc7+EpHv55iU5OTp+Tmb4EolllE0t",
-	"/s3uZYhr13lF3D34jNpfv17V5Lpsa6G0CxysgwjCgm6GWMYyJSqbzWTalPrq+FINlgvXSUMtodpK7+fk",
-	"0+VFKT3Errx5fX0wN/zqevV0WtidepIDPvw46fk723G2uBS2M2DsZpFY1pCskWFL0wE2t5W+vq0csPFK",
-	"V40P9UuwYno5fMgfRmfTvDDGagka3mpDl39osbzvSNc+SdtF3JG2YfO3IvBtN3HLA/Ett7jQ/g6q2h8k",
-	"+P+aMft7Xbztis1Zt/DfyfTgn/tdTBBeO4+k8/1bE1UTqXxXKnkEArm2AtX3l2O+B+9+DAnErOAfJ4XU",
-	"xbivGdx3JVGgr8ch00diY9sue9MSf89hbSmTLk3lv61ldytf3LbYLRUiyJv5snaAcS3HivkGxRSuECcI",
-	"0ybrNV2wPKrdqwPnoEQtx7Sc9m2fe4MK8gnXrdYlozEXtuZJZZ0mLLpbCY/XJGQXzasmyzckwbuylICL",
-	"Ad1ZROiAsEQxEmaC3lMOgO4h2aPkuH9YCml1qfTee2aWReiIe2FdsrxT43HK9QsVSRHxhCOGuivjuLRo",
-	"K0vqWZeyakjmS6hQFnK46gDIFLMgBNurPIolLNKstkoug4iolM1kqhVilJSAyPzI0ln98CEVv4CMJbbU",
-	"ZX0j9aUCK/uyXN9KzTreKnpTar1ll+ZQbQa65W/p8rTPP14QfIXw2OarQuU5wpUN1wMYlf1qFbzj42AD",
-	"IIICcIZ8uny7VFHv6EWw4WKuX7GXEFu3PJxLOVeQoj5O6O2ypdLWICts8LWGuylXiotbm+Ba/468a3ie",
-	"ziZUrPwUa7etHoJF8Vv9EtScX/lOtbooRAOWRrg02+W+l0a81HOwvLDrt/BNQm99mJfvMriCusuD+wiB",
-	"mT831tCxgZvUsiUSSSN9O3B1lduQoSJxjoFQpDuwey7NNKTQk7xmmM7/Bgjsw34Vp7tptJcwiDoUt6jh",
-	"nEDhDPsr4Yii2RqloZF51QE25ANo36I93FtGFI654Gqy6UcWE630dt2LE0ZTPWJUfwutsoBZW87/53pV",
-	"zr+ltxUh8XKuhmblacriRp6TbrrY7fyyddRa+GkRQW7tyuOx1jJhKRUYJLFRklSd5gzbHiAKXS5pNXUU",
-	"FOepup45nVd2Ym1eQN3KbKWGtybgVqv9teVQX+UOu/Jo0pwhbUoWjlY3/FbOwT5Q3WQ7Dttk2w34PqaG",
-	"ptXY1uaw4tB5t25eMCFFRJl6LLUWV5CcN94/baRGl5NtPykKbwEKMaBv9R4jzKFwMdcfLoTEWXa+2/G4",
-	"E98jnwyXIIauTomrO4WcQy1EtB8Qrwh9cCMywXVAlphKQMwVnzOSM0JJWXwhNFHyRsBbMbfAbQHJ/wki",
-	"AuahYKzRGEoAxXQR5PirwY3A3Ll9iGJy6jfZQyx35dY+/8HGkBEN+p7pYb93I84FKYlntiKWoW0rBrEY",
-	"cSGXTtnYynrt6R+kw68okNTTj/TR6h3kFJYvxPF1E3bPEjLmAB/YojDfY5engMUf3tMkY41aNbzzRBHF",
-	"Y0b2KMFbKCBUECu2BoQiBn/giIOgGrvfgAmpqhXtt8csL0H8NP26AkgbEjZXLIDDMYXpt0GWVK6GtGMt",
-	"/hjLI7K0Y4lvaUMqw8s5Q4tLwl423/uGkPPHux786mvNOsT22kFtfdckGTZrKK/B8pZfB3gVBJYl0Thm",
-	"MUmohoTDKMniklzsGXNshO8QFbbNxu4pgVvjzO8ms+7kGyqtb0l4rSzKKpG3cCqt8SPV01NLt8JWaquW",
-	"QBOuHKcrLgcPlbXceoa+nVXbwt066Pcby3nm5P2IlPe4mk/r3a/dZlmXZPcZAashxnJKFySWPRLayzUE",
-	"oSN0gloIb2HYuIrkjMVmIzFaOkffS/Myd77ZZEPw9ysq4pF8eJnI6K4ZQirNxI7hOvUl5K4+guCEXoPY",
-	"llgEJE13ixs50YJyO4ErzUR9KWuL95iPtkactoiQaQbIR9BdTBe2f7LnUD/te13TEiB/7u9mua9VPJsN",
-	"IZ4/qiZiUm7KWp2quIYV+nq+LYfnfV/ySJXoou4E+GR1Ht/nAJS7uE0dCRWOx0HJ71hbAXEis7T81cHh",
-	"6m++rpmOUQ9r4igE6nYr5VezTe2z/eV4rJgeKoivV/XhzmOalqtImB0hdOLV+5nTJCGRGTkg/9rmWkJ0",
-	"mbENf5OCrXAZmXfIb9Z6W2NKieli7cqYQ2hBEcptkr3w+uLd6+E/Prx/He4vLd56ZEA577hB+NNZWt5a",
-	"Ki6cuUuVP/j9NujD37yiF3uYmak3g1RQMk6Zy9eBoqLAcGVm7qaptLV2IQXH4vYFrc3D37BWY3twlY2L",
-	"1wj2oIdxxoZOCltrHvyWGnGpWsGGxbZ+zQvitYg9KMr0tbNP28/84vG2Ku1mxvCi5uoqSz4tit7WVsIl",
-	"e1aQzZPE9nsknFKR0SQEuGmXMmaB5ivl2M5IKO9ZGmcM3rYXPpgUXCJaWCkPG+bFbs9I6ONAlVuADJTG",
-	"itn1hYd75CNduIyGoswboFxXKgQnfKwVocVcZepNpRhyYN4pj9Kw07wWSGmclULHML68kreTLLHDDuZh",
-	"xmAOKKFhfVlXvT/oPHRNY917CuUulGn1Kh/xJZDDO9dL9YcPea/VXzCy5y0OwqsPvCFlAusaMhGrzdTX",
-	"P0U1tmWw6T+iZFu5INv6Am6lqifefVGp32b52COUavNiv7BmVY3xxoeA3mTZq/EZ3jRXYT2Xw9F2xTUz",
-	"7GxRX4OMOx7D4jJXcizRaZIQ82Kh2b0Ss05tLHTJLyvdsWvMkjBQDznMfrhiiS48PWgHi+CKaD2IMWDz",
-	"OnllKbsA3ww662jt+5g984DC7Y2dtokPM5ZSXQscfE4iCMrEDF53LetJCQ2fRDRNOVNEZjqACuecxR40",
-	"tH2L3qbMvIRF0TV8AWp5psFMhbXRSUSFkJpMWDIje642eoA2Ar8IOtpP4N/DKKFKhfs9cu6ANaHcCWhG",
-	"t5SLHB4abDs8ImrOmGkeQMI4EzrcN2OQIg9R2Qs/fri6Jr1e7ymMK9y3ZSQwXd+cKbdsTu9yy6OyGUsV",
-	"i5mrQlQ571qz6azWjgdroqRR8uoNHtsoFN4S1ZU/MfqBXTM3oQBLraHYZWQVb51KwKaZSBmNJkYAMNKH",
-	"GQHQwPHDQ0CODk7ygoZ2tyns9r5hVOhhXbM9V68v/37x8vXww8fh1efXrz/mmwAVWPP1N2Ki5kmyJExp",
-	"s5NaEsU0TokDhrU6I+GMpVMqcEaG9MaZokmVCJH498mcGpIde1RaUEqpzJRbJrPproNaJrpVOE5LjaJN",
-	"Znr16DujanHAmuttgJBqFsGB2FIRBxjkhU/MHxCao7SczcpVsEs6FZ2qzXzOeUWSYvPNfparc5A9J4uA",
-	"s9dILgFxl7UDZKR5Gbn6Gt2rCzMvl2O2HDKLsLYNCVOmmB66n8Mgh4As6jOPFn5UnGEpolSfaZNAJuS6",
-	"zVYA66mHvfPP3iZYlNjFqEH68Jvm2p5sV9z0FI50mFcBgz/3e839NJi/5Fhb3M2CAsy8SuyEjsEDpnMC",
-	"tfwF2UqJz+/X89lNi1hvok/nZ85XrO2NUb+6huLW3DlwJcNRmOMR4cq/ChXTZ2ZBkPaLi7FV3a3NlZda",
-	"ZcIv3uwQIHIFA3lBUFyOBR2sCh5b63+r5XNeoI81L4A+Uvw71yehc/8c5z165XNVWfsBloM3R8eZ56zW",
-	"U+uPqYzwu0qThSj4iGLlqtqVRXxVzjpXx1eVbVlLekK5iOOqVJg2tvAqNTk8KkShqnAnmsYYkeJVKFNy",
-	"rM0BDEA2MmwKyeSMdAckE2BGQR99m+oZWjb2fmU6wt5X9eSVRLNsFKp9AONw4dibmgoqS77iFK4sYupA",
-	"rnKDX354SidyfQVT29mnIsOoHT7Rcf+wFp8IDC1C6mGRKVPfr5JvuajxqeIsNrQxtc+28ZqvXXstUzZO",
-	"pdDfu4r9EpgOe+BKc3Fb2Cn2LAyR2j/LH9oar050mCqW3DPV6ubaxjlQBsJbKhVpRoFpXxp1JMDucR/Z",
-	"LJ8NStznFU5rQvnMtLufLt8WhUu9DKJnR+X80WdBPfT/sPvlP/9jnX1xq+L6eW3UVeX0r+nDnyMFPbVk",
-	"X8FBdgGnBbi1A8F24NgIhh3UIWb36kGuD9uBXH/HpPgUZZvtcuOv6cMficzzZ9u4+kp0MMqG1fo+Ip05",
-	"eTtIcdf04ftmv/8J9315c1k63SqvfgfXeCPebi31uetlKZaQKTVsLq+9jczivqmrr3qFQRfWKgxvLupV",
-	"bxjT0GHBOTHsB0bTWn9ENbrTn1ipsdL41kpNsG6XqHf+cSVN29Ym3bg0aauapNdSvqNiYWetWqJ6HpzU",
-	"SM3m7A6tzlErLH8SNNMTmfLfWsOH9gc1HWWiBPqIQWs04XFJP68fwSyVhliMAPcaAShazrgOxxS9XKAn",
-	"YDw+KDP2aVHxqPRolrKIK3iohnI85GKIBWK8gDsALPbTdmtLaefJstGi9K57ZoZlARtZyY0bJVKVn5hX",
-	"xzIDOwiiJA9zSkJfGKYnDbM0GdrFXv7BtEKTRM5Zw48TrWcKf2JDmWkz/9TaTOIMilBoNvQdzMXTMvp0",
-	"6aeUTbmIWTrE8C+X4wzDyQEnPMc1/AIaLCs5tIeZiCwcSdCZ0DQeYkK1XQo1NJo9PjM0F7PpTGr48I4t",
-	"hinLVIkYaRynTCnvSR5m7B7YFO7ccOSeu0QMV41plrIxfximTLH0HjpJZERrZ1lB6XaDH87o4jbHSsOv",
-	"8rIfxXOHZIHEw4xgKCBz654Nc58uLJ3ZOyogLmeojGKeul+cWcCunmnJsfrKG2pp9M7YsjS+Mip4viPF",
-	"Ltl3ilo5topT6YC5kC6f3h17NC8W6LT5U3Nm54zeoXfHEHSVct3j8unGvS73jo+AMUhx65kNuRiOUnt9",
-	"eabEocXSHkrD5F3NU7M0znCSP4G0OW1reuRP8zm6B6a18t/VeiDwk38QyjjYpVbtL3XPAL7I/8Fpy/AQ",
-	"NejS43xLx1xwzfJNzV/wx+Sf+Op2QCR9qWsE+hjeYkSo3eMhZMl1EG/Of9v8ndYwKM2ms8Q8L/hf/qj0",
-	"PUunDfsHP5l3zfbDcXAmLnOSsfbusAjuAlnGZSJURyPlcErFImd+EMgt7oSci2GREWYtWd696A3fryI4",
-	"HPMH5teZ8ac0Z6OJlHdDJuKZ5MKFgnk/3MMBMHtux+D9WL4z/KflC6P6C94Wtde4orfsFeXJ4rIuHvuD",
-	"qKREEinAIxLTxbJr3gYur4c7KFhNO0uyy9dsLEqNNt0WLa2OB/VupXbNZYLr+tix5vTEmC6eKJutwQUJ",
-	"TRvhsmXZOmNdDuzW9mW8yW3Woudn8ZauTpoFwiggQJZQuPMwAZdlQkVsJ2XRS0wH5JdxKqcB0fLLGQlV",
-	"Np3SdIEhmLEhuhCLY2N1O0XCOy7ikCi6UDWA4FYaq6nS+eX32mqcRjziyaK1yl8+DG3TUlbFEBR+Mph5",
-	"x43oy+55wCtqpG/sfkXHSMusaPTM4DfWZ8IVkaJMwqIpv8EtxUabcoUfNWxLW/SJGuA4rwL6Ui1062X1",
-	"03xyGmw8Mt5IGzHPnigi54JYuZLshaap/2l+cXFUlSV3/CLA9VZw2NzBg3NWxP/UREwVmAHtzWjn3kfL",
-	"tYhd5QCgZgLMTpGxTGLChZYkhNGGUHl4w/hMT1mYou27BRv2P6ozn3jOxT3wKc6SDOsNWy5I4O400sF+",
-	"kNO2ETXKRJ07As0uCQkhAy29j36OWnlw7xvwEsBBYit/VpDw1ubPtQY40AVJGqo313vu1kzlvPYEr3Lj",
-	"5kWqf/yhIExVeFelIFQsEEkizyaEWAoobE21vR7h7ZZLm8u1lmBWvcHFupt/A7LzP6q12hXzthFWRkCD",
-	"MB8cj7n/xzKN2KORWdXwZzbSXf9fGoLxa9Aqf/wBY40Qh8OPVbXgXoKMFtrwrvlEJoz8+ENAUiPisphk",
-	"M7AdI+XuW2RL7eMymE57jemXq7DRcsGJqoJOTU+AN7ZXtVfvV+8kPTGkjxgwFlukbQmMigQ1xKzhEu2V",
-	"joYXuZ2f/eZbYyGix/HztZXBx5QnWboBhms+zjf4Za18tE1YZhX8rLz3b6nSRPFbCNlK+JjlaZoyvWMp",
-	"iSUys/aBeK1h01qAn/3RmGf5JnhAZ5DD0iZf2RoaF37kmPvaTseji01Bx5boYxVwU/usiNIE216Ay16N",
-	"EqyLWp1NUV3kZfZoVjhNs5lmcXgKQaiWGm3ELtkTkuR0DZw0vPz0fnh1ff729fD8zfXry3AfL1+z7DbW",
-	"N2VY79u3i69B0prRVGM+kI35Cjre2Bo0fgxE2Z3VbF0MbMmz880KOH+DemDfI+zArZNzlssdCqiY/d8p",
-	"iqk2HOnSDhlo3YzPw+ZoFWu0g9tvx9KFLafjgEdazaatJ/JgvStyE+pscFtWs+xWVIwz1PF94i2AL+0Q",
-	"cGG+f6SIi+9Bi49GL18bdtWNrGrJs4I9mK6r8R15FNyX4p+94X91v/x+EDxrMLm5vs7RF8UTa22tyAK5",
-	"p6oW+mCrLNISJP7SGvwd5vkaycKR+Bp6XatnT6gaTmVat7DJnC4UAYo7w4SChCtNIjllgHmfMMhpgUw7",
-	"NislrjTlVML4vE6bp/nW+jSX59iQ69xusVfXZSt33XKJV7GEylz+hdb/g7WyXFg7TLXoKvrbuRRNuefW",
-	"8w7xXysxAr4GnVtXCG/VWvojyitoTRlVWcqmTOhhoyujuSoRgB21oxx3RMszd2Nvt5CPRlGl3flXoSpd",
-	"q1N9w1DgcsTE8lp8ms1Y2o2oYiRh5s5QAYn5rdGGqIhJTNWEqTMCyrBDznOgHIgR61R56yituX3c1dPv",
-	"nnS//N4PTurvnD9j4azK8m0rrtud30pi/xfcwZ0Lfi0t/IpF/T6CrjvLO8i6tolHEnf/DchkiQI+Y4TE",
-	"K5ZwM96aO3oNzMCUxuzxsQZcVEhbi8r9qkI98OsTBSWnwQhOFQltaEiXxyGRrhSVxmjilv05H8O2Fwsk",
-	"ydv13Wh5tsquR2811RlSq/0z1Tk2PMSi5lALkRSCRZAjDD3VJ1nDSFKmZlIoNowaA1//dn390fVu+3MD",
-	"fKJs18t+cxLRKaunqoRimOS0IcE7kRYUK18HLeVdfVuA41beh5rMdw3Z0w/YGFckzlhgYSRs+mF703s7",
-	"I3flbBam7sfJpPYPmXeEStTtWci9lOpN7u3KJL7PVVPlcjtcOfWbUpuL2jIV2bb42m7HI7m/fAKuYVEx",
-	"h4D12MPSa7GAboyv7NcIo4YcG8Mva60YBUGpFRwaKvEr4NB+wQHLmW2V/lbb/do0V19VFHeCi9uh4hZb",
-	"tuKrNo+RBcW4x+aWm9B7RkbMQpNwcesxKwsks3CoHT1yPUkZVnYwzM55kohdc+Ak7vA9urtulTX32sPu",
-	"ghgDOReqNByyB+WqIgaVtQDzD160Xz1RuFWqcCg7JA5AX5VzAP3h0cQ1YrcPvmpnMXbVu2yIbTmDqCKQ",
-	"QRZQHiloq+8ZfZNGLHZwQHADpFJbnBdA+FH8VqiAjBhUhkDWPifVyMLVqdXbYPE1oHPuqmrZDG7vmBUn",
-	"sswLtlW/KgxgKzWswpM82fW436+VAnOeYlHVK6afbVkMQDmJ2HGZAty+wm+I4SHqFDOoe3a5Avencz+6",
-	"Bw60yEbU9XIEguJRDg7iPywwCYpneTiFDVAvfvFi+ePAqRc9rlTm/z2j3PvrXnLo0WYyFDOxx7qHwf/F",
-	"3zn+UiVKu+euDb8naDMPGg8KcPnaFKOik9qfe+QcM0CMiHV0cJAL6jUB4WHpQvDIaVBLTkWFgeN+DaLf",
-	"Cr55Hk+5QHYYGOKZ0jsGNWQc14SErpxHtkPDqav3CfHpZM/8xzJfSShJpJwByKpN/wmIzDQwLpsawaXY",
-	"P4MAKUpmKQBMB/lXAUm4uOsmMqJQx8GBGbjWSCYS85/Pr3/424cPPw/P37798Hn48fLi7+fXr2vLjW5i",
-	"izDTbMFPKgLFcqSBvXbDEuIIIpc7mixfZAjepJduYhb79/oe9QisSuShZRrKfK5kCeTSjqeNQPddRd5c",
-	"qtxd5HVNPZK1ZYfb4HHZ/wohc0eeUnvGX05YdIdh/lIQZMVbHbN1Z+oz15MrEInaU98y1VSJUOUtLi+y",
-	"kaq4uHWC2F44nygWDRFjc0QVe3bktP87ttiH8MgrTUVM05jYrhVJ+CilcDq14bNc98jVRM4FckSAv4OC",
-	"RWh06LWIcIcR19E25AhEWcr14sqsAE7xfMZ/ZovzTEPV3xGkjL9x/Nwiy3SCZRwa+xPZC+ndsNfrhfu5",
-	"uYkSbAYhWAKgOUi8TLtadvFfJKJJwlK4PmA/gMYxYT0fu7kazF5jInvDGH/6fL08PvLT52syTuWUICTp",
-	"0/vBU5rpyVMYUkj2/nZ1cPwM4u7hLWsEckW9OWR76YW5c+55zFKyd2k+ePra/F9yzyn56fPPV/stRv8V",
-	"nCpjSFaIpNA00l60QV5K7L9sNXcjaTl3wmnno2P7mtHpkqbbuWJJEuAYjZSbJwiQ8yiVgivycjFiKfmY",
-	"Ss0iTV4mMosBwTybBSTmKYt0sjBf3QhbGJFoztLugbveVe9G3IiXUhiGwqVQpzeiS366+vDeYssqQe/Y",
-	"MKKKhWTMWRKrM2IFlhwVFp9DlZ6U/RMKmZO9o35/v2cauxCzTJM0S8wFpRjqJ5evz1+9e71/SjR70NjV",
-	"+09vIXeCRmiLthlx5NP1m+4LItMbQUgiBYMHg2dEZWkqb6lm8K6hSRkvjDymJwH5NTMcUKZkwiiIcUb+",
-	"6vdNGyE0i85KC6SLA4BpkEjGjIQuzxgFn/CMUFwU0we8bVqiJE+xhpMiU4KiiL2sGYlllE0Z1iQ76vdJ",
-	"OKWJaZLFw38qKULTyl7RryJhkbR9xxZhACCzqOGbpkOjqQrCY9RjAT3etOFCoJ2UeZP1+4cRPIN/etmK",
-	"IdkLl7J8w4D0ej1oHCYGIc5luWQuMxjldJZpRkZsIUVMTrz/9U5ObP+wytUkf1hDc9USTOMkB/1+v9sf",
-	"dPuD/JAeDIpHgnCYGsxnKR8+7JHXNJrgClgEUbOKVBNQrYDyXqeptNWjLt+8JCdHx89J6Pmqn85SOUrY",
-	"9D9hL1zBJaXBrGHBDaiIAzMMw+IKwgksxrL65UtoxmDWHvIeakZhRCDL/ENbgWBv0Osd9PsBsYogOe5j",
-	"uU0qiJzRXzOIs0uVTMMATy+xVmUS/n4Dws1N55T80uv1vgTkJncym4egUpIbNANjI+bxTafX6910voZn",
-	"pjGbDwK2hBm9ZSR0TWDqnpF5EEraawZ+QtUSJuZAzZRVGdESbzU7BfjXCxI6Ad3MhKgpTVwUP5nSmVtZ",
-	"zJDR7DalGnIJDHvhsccwQodGFhK83THQlqfgqQdKGfME4WIB1hW4l+v8lzu2+PI/IaEpxLEbQcUMAm6P",
-	"UJGJFDJLSXhRgBZ0f2aLEAuXKjrFIw7NuiemU2AIYKNZqBKSLd7nZ5aqrBYIb3Ptn5N6lITwzMN0xiY5",
-	"5GeME3470a6N/slSG5YpQ149vBv2yM9sgcfgjs00OTgiUA6KzPJbGtYEJWFFaBSZ18KLcfcd1dEkLGad",
-	"Mlu+NrR2FzjVStOEEfvEDMgMbXCQv5SDb+Dan3vYJHafzi3sCRyuU4LiAEEu9tPna+RhIdlrvvCBqtO1",
-	"1zwIBCu7s2KP7bJn2r2GgO7EJW9N6QKWDU+rg541y2tI0fSKlUPChy58hVw+pDMOPJ1MGRVqWV7KQf6w",
-	"Lm7CIyYUK6CiOkb/SDnTmHEK0jiq2KdPn3rCxVP3JdSt0on51IkL55mWUxxvLnmcf7zw7GinnX5v0OtD",
-	"QtiMCTrjndPOYa/fO0Tv7gRkyqcTRhM9+c38+7ZOfj4HbqUMk/cI2WLL4NxziGfVI9cyiyZM5fcYS1AU",
-	"zpf3Iu6cdn5k+m/QLwLQwgGD4Rz0+076srUOfS7/T6uD2zUCsd/6OTryDhxYwFHW6aC2bxD4aizRdm6G",
-	"RxqFvNfx5fHO6S9fvCTZzlt+zwRin2h6CxVgJObyW6IB30s2SnjUAcH+acpovGi74NaoYFifUVRsSVTE",
-	"pMe6zlqRKb/FxUXegEmwOgDIz7ycUO0uXDIaczv83TYiMupjbg4wY8VNMfqiG12xTW7XYC3ab1wx3Jq9",
-	"Mz8uUIlOYdeCznH/8BFm4ZUBqE7HQUD4c8oKZNZHmtl7iYjqC0xJsTYegoMlii7IfLJYTab+RrekU8OW",
-	"Z7xrOFkzsaIF0tztaKq4Y4uzwuZoflBAokYMMC31CKr+SKkWr5vpLBUsJhOW1pCpEbtQ9c2htJlRLBqN",
-	"BsUrT7GG0tdg7YsvQTCCTOrdzgEaw34pe0c7B/2DZ93BoHtwfD3on/bN//tHB31nnf7oOT2iA9Y9GB8P",
-	"ukfR0WH3JO6z7vFoMH4+7kcndDAo9Mx3lAtMRgLQW0gmx7CgDr0bHt79evJwfzB1KQSntnyqmVcRNYnO",
-	"Ck8g7Jx22OKn/sU/JX/3z/PFe95/eHfVX7z/+38/vHsl5/D/30j+9uVPM3jnx4vD/3P100l78sb9A4tj",
-	"DX2fo+gqx/nVCaf3CNe+rt18j57+QGOHYwefDNZ/4oOz4UeH6z96I9MRj2MmkK+0GNmF0CwVNAHlBQ+n",
-	"d2sonU/WO5JmYJUzWa1/+wXLvdccRnR+KUJBwF1lyiEqiyaEKo+QzN09YTfC2shQRi1ZtGy+PQqsNh1u",
-	"QtWExXAR2ZoiI9MGmMUQgZ+ce05aMy7zsVcBuHDinhUl7qZ0cSPwAHmzKdjKaOF0tbDwj4QobpWZB64J",
-	"kt/G3MNTIcznyByA1n6Q8WIzvtBwfDc8Qda/+bVsS3R5SGXGNdjw6vsz8asgt+f6bw1/enjx37N/HKTX",
-	"x/efny/OB9Hrw9u/Pbt7dyI+HqlPL+bbLWfcJAnesYWtzGSuMHsylLX5RuxPzqSO+ifrv3gpxTjhaKc/",
-	"GrTo4iNdJJLG11K+BXRC893BQZv5LOFRPgonfWm5RG7m3pSbVkQdqI6NvDVhuiFs0HAkpeUM84oBXUkj",
-	"SZBLdi/xCUnNP1nsuB4lQnblbFnAgU8KHlU5xkd12Y/Q8J+e/o7Wf/Fe6jcAvfYYtIDrsgMtbH5BoCey",
-	"bMKASLnaG/oSJF1DCmoiU9016mVMwMFBfvp83SNv0BPsYhpRnZOZgFJMLL0RUcLBdWN95ObinbGUgI8C",
-	"DY/4yymiuzAO1iqwVhrd4UZY66N1pdCiKbBknVgzziXT6aJ7PtYsDQNP70/57UTfiLwqFDTjbGKuJRvK",
-	"hFFnqkfeUbEoos0QoO5G4JChAVAd5kb6R1+aSuQcWG6+DrGcG1FCgYggpFhMZaZuhPNbcE1ooqRDPynw",
-	"ahgpL9gTWwb2RuyFl1Qz0A+6/29ovQsKauzBJlbO9xyLTCkotPVEeUvgEpAx9kU1CyHXFvVyaxHCOaKA",
-	"biteqCJBtRPJNGWR7k5kqlh3BHH8i67SdLaJQlpCiG4lb2yoKJUxuo3+MRn9GPEP/KeLT79dDN7zC3Uh",
-	"Lo+jlxfPLu5m//vvL3866bHFT7/Fny/4B37xcCH6veggEaPpm378v3+qlAqpijCDYyvC+CjeJ+A79wC5",
-	"HQ73ZqtUr9IINic4x6K+haUy02pBfaijNnRkv3iav+40Wq+BS0MYAD7RtpHii0pDiukNGjFvw9z/sEto",
-	"awmlhShUwQff5UZqMMK8frDlRgt2XXBSo+CIEsWsvr2qthoLN9dNM9Fsr3kNRpo0E4EHDycFM9pelGQQ",
-	"Bwc3gCsnGfO43iJjgfsvTW//QlYZQCLPucNBtz8oB5z6v1wbvcfxjQKPyewpKEIH0WF8xI7H3Wf0+ah7",
-	"FL2IuyesP+4O6MHoMDqKj9mzsY8udTo46DvoyQ5NkiqEj+Xsp+aKOT2gh6Oj6DjuPmPPx90j+mLUPYn6",
-	"cXfADsaH9Gh0HD0DwN87PpsZnnzkWSB9BBotNU38OsydwYvDo4PeoO/DJZ52Pl296nwtm4nAediaFRYE",
-	"sd7MY2j038LE4zAgUzwm7jjbx7XyaLN95wfAUcOTCXk+tjRICEQdkj0tY7AFM2G9u0U1UETmvhExXeyf",
-	"EgvWTFIm2Jwm2JgtlR9evP/7h4uXr4evzv/P1fCH128+XL4evvr0OoRwRevFNgPsQhNTKfREuVAASNhS",
-	"XTnG52QPsJYJQJkrMkslVhUdLW4ExvbaRi2Uew65CWIhcifIYt/H0KSiZhbUZKX6RkRSafwxD4Qh74sg",
-	"CovPqOc8YqeQ9g1RNzOWOv92YGS5VC+cLM1lbD5kAoD/8mh95w8IiJKg282AZ0A4S8osohgUfGYiVmX3",
-	"co4Z2SOFd+fgjMykLeqbZuL0RmDVcpBgb1M5JxRN59EkE3fml+mU6wCFfOhoPpGqwFnjLIZAiylNjdJZ",
-	"wsDK97YKctUsrRbH+buazWr5tcdCt2BPm9jQDh5htH/U7fLt7pa+d7fkgGfLF0u/16+9VDbfoiaDHAgu",
-	"OIK/jG9/AuPbFSTqUv+aa33L1Yitue2tVna90Mqm6gaWTQYEiBBYYm5fAM6L2YOq1udd4mw76rCPc95L",
-	"sJzLnxwN/tGpwnDWvFVY6P+Egmm6YkVgeo8gvD4qn/nLuFo56z+ybU/6LlbVXOJrH4LgPvHjEGwIgnmU",
-	"F2PlWrFkXK/d5hGR3163Xf+mC5h8A2GR8EVN5VavnuwYHbdu8nuwEQpC4LnAOxwiz6yLzksx84/QmlSx",
-	"hmHkObcYtO4Na09IN6R9G9mUZqxpUPh5aUDLOE1rFsJ5sJG3NPWUIwm04x6ONBzswdpRWFXA6BRg9tmL",
-	"qGJdLhQTWEitcWMcqmExsDX4ho9pKLElvU47A/I3fjshVzplTAfkrRQxpukaloys4Yf6a2/Jf+ynVpbY",
-	"+nG/QXhcepIjkXa4/i8zL6lkz03A3n/P4ufsxfikDxde9yg6NPff0bh7TJ+NnkcvYnMZdsrlk6N0CimW",
-	"nZfdQf/ooMCy6bzEPshbHXfK6Zido/EgOogPGTTcPYqex90X7GTc7dPByN3B5puJFKal/zw6Igd98vzk",
-	"6Bnp92G6+a2Xl7ny07ebljEP8RzsYrBxhLzeXJPT8r+FzSbyeL+74Ipnq12IBegygOlBnPAKi865C3iJ",
-	"bOhOhYkbVkpkam2yfqxLALm9aLoQ5bvOtWXvPIjrIe4UEa5cuyOq2I3If9izRhqaMox7Pssdey4Zpb7e",
-	"YrjfuxHQB5xu62zkikylYDYxjup8BIG1Sblie2cAqXMjMJhaSPy+R16bY47DyQT/NWPWaJMk5ko76p8U",
-	"CMZDYAlDTe+YCPebbRovi735jhaNLRjrxkxzJY/ciu818bCN2c03DGH66876l7izNqWYJi0tB3Qoe1Zf",
-	"X9O1nlB45491Xf5lQloZv0W8i3PzW7e4aqt642qb0kfrM4DwepuGBqW/ioy4JY3R3IuLIrvlRkD+1lGP",
-	"XKALVZHQ8owRTaiImLK5Z/Z+1B7pkolMYnUj4H6HvENATEkRFg/0KIvJmAPglYCSXGmd/eBGwPVH5HgM",
-	"Nz9AwuW1qopwH9v+fEI1y+s/WQyXmovzR6a9W3NHa9k3ZM9uqeE2t3+UuPWz3rPntbwaF8RBb7flj1bx",
-	"chQImtdfN8X6m0JAkdi6DRocNC7SX/fL/00mxJ0YfZN6tbmBEZIgo0kdEAoE8hW56Irc8nsGqQw534bU",
-	"UQzmcelNFjLiRsRMG9UlAOQj8OB6ilFAYqwURGY0A3eyRR9NvQzrG7F31D8kIXTv1w4O93sktA0MoYF4",
-	"mAnNk9DGK4IJ9Ea4PigipbrM7Hz4GDgA+YNwaXFAJcXqfmc3IkzZVN6zYamnkCR8rLGQ2y2/N5+MpJ5Y",
-	"RASjdhUTcGB3uIpYg25KZz3yGRTZPCE5wIBPirUFb4Q9xXU3ESY1b6/CjaHH3XS3Rg7//LiRedXtlucG",
-	"ORxsrkJZpKNvEpX5lwr118W47mK03f51QVYuyC00thaa18eURVIgohnmB/zLKnvIuL6JDGD1Pstt20TB",
-	"ujuyLho2RyKnIh7JBxIlMrp74kfJyiRGxKRUaS9JDAMT6p2Kr7DDf/mQ2RdmDxAtDkIH+k0xDy+u+/3T",
-	"QeUWoAlLNQLvWfDp035tABTGKTyn3Rejk6h7FPdZ92Q8oN0ihuE5BZ0UAT5Nk0dLgQtqoTSbnmJV94aQ",
-	"Jj/iIMdB7ZweBp0CAhXG68Gkdk77u/heClL4K1g2d7x4B3L3YNnzSEOukQuXxQsW0A3HbSJmbwSGzGIp",
-	"bHB/wEcAxwO/hPunpThSMlqgLgCc4UbYHl2lDQfW4ap5S83H9vgRxbTm4lYF1sID0LU3wpF2UZpAG54T",
-	"uufDmC5USOR4rABfmkYTgOQFIkWYOX0jwuJv+8GMwmrjmByN4+sk9P7G12/Enq1BB8xu/wzhhpwqQUfy",
-	"ni2pORBqC0fd5q2lUinQSEQcEMz1ygtEA5CpHWY8lGLoC4xhcCO8Ge0ZJYTFkG1pc9EBgxYjXO3gnI0s",
-	"H9uNqIyqV4Be2TjaBrWKY8ZaeiM8MDi6QJQgNtaEJlIwC2Jm1S3+/7P35s1tG9ke6FfpYr1bpuoCNLho",
-	"o2rqXcV2Mp7YsWLZyUyG84gm0BQRgd0MuimKk8p3f9XndGOhAIqbLMnmHzOxCKD3Pvv5HUlC3ZMeo5OZ",
-	"2vS51ps6YVQ5JEioHEH22JTb9FFMgcdGckW9h+AJM7WsWNjj5jF8qbcwiViIWW82XJmzW4WeP+Rqv4sB",
-	"9I+BCEM9HzA3Xl7o2SyJS672pmU07GlFCJ/UNiDDXzIouMA/lzHP0zsqlGWe3u6Zp/fgEcN55lnkrd4d",
-	"3rr+Du5jhp9XzHCO268bM5wX8teNGV4zWLhA5HYcLLxzObpZIAV/pkXb4R4YXhIA+icitViRAbgQG2q2",
-	"h2ZCMGyepSBuMyrNb5AMqBmaFq3xvlr5h4DxhXoDtxm0QrfD2kP3hHYGrqYN9hmQ+opw53SWp8vCnYtv",
-	"fSlFIVmyKdXhyzmK1rpPmdgpwdsHL5d6HjYhOdsEL9+hUy9Rtqu2THzgjCRiBkJsTg7Ugl5AExDzxFSR",
-	"OiVZXQstMmpa4GilxV7GXD2P7Nzpe547dgcOBmcxRH016b49rkZs3CW+FmH9zLLhi6kKxJj5DvELaMsA",
-	"6goguj66rbXs2eN6zArg0iOFsukB+LB9c7V8UgfEYqBFkH8IWliAwv1Bo8fPcbFQlh7MobIFTeIIRWkH",
-	"QaHjEB9hpJqRpTNcVxWNmYNYc0IZ+blMpC3aZ0zPXyT4uyR22JySNJD7OuJhVYwwZG2sSTxwej/qL/+6",
-	"ZwhZ8HLC5DRWVcPAp5sN5CN+e99QhI3mNtEKVeHc+Hg30ey2bzrQ1w66zxu9y/pPgxLXHMAODXZBWrm6",
-	"pnkfsEUvbDK3M2xR93TQ1lwS+aJ+VrtX7mj/ljO7YsOamwOjb7OO1ggOB+5JcBS6ltPrZ5ZB265QZ+iw",
-	"ppYMWgM3Y88ng1xhWPjGtuKCp6Uz7OiBHwZuJks09cCv2TwTRbqriCDdVVvGdCjTtCYYSP+0YqQ3Aji8",
-	"OfbdmqZR+u+pWfcVZZLcYe3WVhagtrQ64q273/BoOM8Laa/BXqwoM1uChbEgXGg2+kUEDPCJuoqNJ2Aa",
-	"rBQr3tMoJulrpP6DgHINL+1PBw4xighyYUlvWIjp8hgVIBDSmUxoIrW4YOD6KU9LSCBevo0Utw33TfmF",
-	"nKgQRxwNj6idnJFECyMJcH3NtCcxJtsDyvwUSqLYyDVTGMd2Yp724VcIJTDDlSMxk8RvXBpOcWFAVvz0",
-	"Uwu70o943zQDsPY+FIXvK+Gnfeppg9kwj5PVygpLmN99B+P3DC5lGjzSIOhtgtQfTVPICOquSCgrltYN",
-	"sAtG6r5+ySeSqYMGyVX4KvcpQZT8p/QAPCO30gAsfbXXjCbkzz8b1hzb+ImO2V9/OWQupqltXb9gNxOf",
-	"A4yoFWQbK8YhGMbVZs3g8NA9DlsDt8NOhi5tDrxFZlQg/2A750JFAcsY/WVmlE4f2eNT69ZA/8OKPt3a",
-	"v/RksJxLOqf8DL5o4k/hzNzPBjBrLaUe34QramHOeTc1VTQW63qj9gT4eRLgCtdH4QY9qvdjx1R0CWlb",
-	"g5htRokeMDFoz2u24jUbbWeVeZKz2QJ53efvfA35O8U9XZljlmsy96Iwf4QAZVMkvNDzGTALxKCNOJli",
-	"0RTIF414fyqZj1U0LOGHGrkZc7DvZgxU9s2r/l128BqGtyU7KEQm34f9jD1+ddjPXzJ0cuszj3uw+Zl3",
-	"qo3/dynjHZfk4mnbTh/bs8anwxq/Ebb4OM6/je/ql8gtMtUFqxJjbEk+Uu80W1lJrxL9BCOsd8mQnoJi",
-	"stk1e8A0mT3VfDpU02aj7KnnPidlm5yULRWYG91npQdGH9RYXAGakuEBNFcWiQQ0YcbNvJhbwmgw6vFZ",
-	"EinFuI3YUAnlMo0QgVqmIcsFbzWg1DJtYE15H5CBC3Vf65oQQOyEb3+DIgj+gcUdFjNOfnjzKSvPFymI",
-	"J8fuxJhx1SCXWMorjq5Zoa6s7CKyUR6YD5boLIdaRBREXqNzHcEVHIwkz+M8W1gGqEzspCEuWFgc4Q0Q",
-	"SR+i5hGh2tQhNo8t4JHBghY9DuhGWQz7wjgMVGBWOT9bEZY0yAW9YrLHhyKOxSwXPwO6KBwDMmMJI9mW",
-	"nZns20SKhEhF5xJLUPd4GhweyfR9ffySqiCVN3jOHikyxUwPncOSEX1iJKljTLuFp8CmTAG6G5bQGASV",
-	"lH3+23r6G4C9EGau/8aERqG+Z+x2EoswLVVYFmcB8RN5RhIpNpb3chQ9gU/607+c2pjevsWPWl4akEGT",
-	"hGJJUjWHimRDkYzvWY9ceIi9AIUZ144HR/Qw6IRum7WGboc2B+5pcBK6x+xoeEg7g7aJliiPrMHb+Wjx",
-	"JKXBIS2vGJ9eCA5ZMRPXZuEKI2kYCA6PNYct2tYfHoZuhx0N3RN6OnC9oBm2WHvYoYdayPljSpELdFu5",
-	"+Mu8VJJKHMeaSmNcRnAYQgw7tNgJPD2y5tC1Ae762WK+rw1wh9gWt6M/PCkJfs9v1MqTKNDeLHopt59G",
-	"csxZ11ep5fnft78L7z1fA58LbsYK3kA48d+GE9CSWisImB+2yU/FJpYHrYMdSL+HXANKdgLghGal9Y7X",
-	"yWmAudTTAsMvtxzpRrev9FwaK9b+1Ox0Ww9BDlaknXw6HjB9+s9fvX/jwrg8z/M6rXx0NvCXHGForUsY",
-	"ipd8xaEtXnLD7bJLXmB/693YSluSfrgP2CozBXFcnB1d7G3itzIE9lXBrc0XebxPFF4jA+0FZXXLZGj9",
-	"0qIgTBbk4BQy9F3EGZQcwbIwBprMZLICVprg6dulcupbO7VHklRT4f9BQKDN7O7BgE7HkC34g4YQrzeK",
-	"DB5ckUBI9WXwwdPRwLmiGI1iA90fJrR7h5HVgMnSBzK9QuUTpxSJrnnSaHfKMW9WqBxxBxdnM1Y7ZX0w",
-	"jmb9NA+tkXFVZUWTm8VW8vV5JkIqw3D1LsvcEhYXxKvC5luof4UmyKbnkR++I3WoMBXPDxxiDY7NQ324",
-	"7V9tvSWIxYX1JlV0wyClvdZtHmlxYy77Ee9jzadat+39lQ0dKlVFAHiEz/sMHhQaN08gPyz3DFZyImSE",
-	"427mVZVaazHqe0VFQdHbfhQCYzpknbAdtAZuk3qnbmd4wtyT8DhwjwaHtDNss1bYDDQvm/JI9QHVeXG5",
-	"varib8uEKGtgwSzjtVcFTkYqiCE4ApqZS6p8HDaaR6UnQi/D3ffbjeZJ1evV567yqwGVbMXxGMr0y/kn",
-	"LeeZu9BM9wuSH1bYLb32ZcVOqihFib39DqUwwKE4CotM5R4Ojzy3Q4+1Dnsauvb06cO3swBTwx3vVybT",
-	"umjfgjoZZRLRKpkBq2qUttnlOuWvVksESkzq+VBJLG5vQEzw9jrEkiwHi/eBEDmCssyYDizGk6mCHEK4",
-	"YwUTbKPH/3H54ScymNsoG+vfPA8CNlFdkme4k3Do5+21BMIzJ0nEFR3EjFy8/r5bDYvb4wu4uEORFOXf",
-	"F+nKH5iw1yCaRIwrhyC5c4i+TDKbu80Yh0UCAUWPHgv0sdtJTBEeBT5wFb3FMlS2HJVD8AITBJzhITFS",
-	"AAmnzDFy/DC6miYwVT12WC0Mmo1Uo8d/HQkwCmul3yIT55cH3k8f6mFdvP4eDd9cQPwTiyVrkHNul9xW",
-	"uDY1v+NYzGSPc1MffMzCiIIxF+OfjiqggN+miuuWqfB7OWovR+3lqL0c9Q3IUWsKTSA5LLDHAvWs/c/F",
-	"6+/dZqNNGo1GuR48iDgFvXlREy61FBq+4qSMRSSkjsn48pphZfI890YPMdUsB3gWJxHXdMkh6FLOcLIs",
-	"x8LbsBCR8Qq5hfs6ktkdXxRbvjfMXfcleDx3iI+d+dZ+MIxiBh2jB9wA3Zf1na0gNnEG3+pP/9a7c08b",
-	"k3DYq5WVH8vsG99yUMnRSh/ggdFS3C6ttznz+S7k6F0YcBHdI6Psf24YNViaPPaRBSIJbT2lhAUsurF4",
-	"bzK/ImnMhb6ylM+dzErc4xYDPDOMVlqMG+QcvotonIERxozagHt7twzCobmJRkY7I2OsBE4xUsUKv5Hs",
-	"ccjbEjcsMa36aMfOoSRmofqIBaAfQmLYjYhCAoWiCs/1zz4C3Zk2TQYaUypmqEhgrXOI0XghMaqmx1Np",
-	"ejJJ0kwCjOMQnNCpEi4+Aqj2mHJ5lstvw9Z7nNoS6iRLRzBSyQusqm4Bb+dBzAggm/u5/C/3RzaHpDgb",
-	"n1gNt2f4wwXOcsuks482HHI76L0SGbSS1Y6ZGmnxsDag/LoP8UtDU1RkyPS7mrh++vhPoMLNltd2PYPI",
-	"vRr/NAvzgFlklu7sFZi9ArNXYHakwOzVl6euvpjtXpvgV8WJ5MPGEOqHnQ49TVz02FwoXH5CjwauJVOa",
-	"gi3CA61ImiqZDlRbWDayBISuzaFQ7+Fq67K1j2Y4VUqcFX4WYl+NMhapfb7gc4xNx10HGdlKfeuqPMv9",
-	"BS+1/LxjdQWB0zhZwD/XWoKYqtRJYGq42lvNhQJhXq+gn09xAtlez5bIUYpdym4jrflIo8E4ZDA1QEyR",
-	"snEOkSRixkJMBXaIFFaLSFjMqDQakAHaFhHWQMqF1ddzfhHjGkA3h1Zg6BXAgEvH1FaKpJ3oC4ysmIO9",
-	"Ih+nI2msHyJQIU5IUR4ar4QFTsxX2E/L+xlsbxNirVgyBlUDsgGGIgGUcVTCOJtZkwd5ldUbtJughLjW",
-	"CwNJZ5DT0yCfBIkhQw7nSMRw6JBk4eRh+0hOiT+j0Q1LfKL1T0bDuxFAv4gozJwFO8uH3rsZ9lL6Xkp/",
-	"BCkd2MReSv+KnAylUiSwRxuMvE+gfH7IFJrvbmMiT6XEMasOJRmJtJwx4yqisSQDFgstPgkjiOgOUrHG",
-	"CkAiyWfcMayhIjGBUInSjIX328ca2LqBMNX/Mw8agRhnnE/rdVmU6Ws2Fgi8qPsW4DGy65QlRR/ZIoCd",
-	"wSF1O8FR6J5ohdBi37ZZR3Nu3bRF4l3hg9XVwiTiQTShcWXxWkgbaWx8s7Y+inoQukl9RAIsFwhDyp1J",
-	"/Xir2Kd8EaX7yr1hdi+WHFJDkYzJLBGKWeeHmKqBuHW0AM2kIjGVqpsPFbJ5wY7FxHN63JRurftYXsQn",
-	"UDOISPjA1//Jg6VrReFKiDBD4kMAPi3E+7q/PoKoOz3uj1gc+ggFyAW5fP/pAjQRzBMNBMfwofDAIVTp",
-	"kZm6FroVAq0YtUmEgNYHNa16PM3krdP87XUTJpnCBUKUefCbGIS+DIU0y0LQr57lnUt6NmOoUlSefSDS",
-	"2unZAy44pDO1D6pyXX8qbO8jJRLgtB4kiyA/v3tSCdLFhVFYKMS6bpQmLEy164AaWJDyVFJznAsjHNPb",
-	"d4xfqVGt287lwd4Tx48DSqEjjd89kgUAhtK83RRYaxfpBDiMnQPlv6dRvBQfH/t9XrDwStFgZHWC9ZLr",
-	"DKNMvbLhEKRgS3xAa1pNHd5A+0XJfNhh7bAVuM2Bp9nnqWGfR/RwoL9ssebQarlJ3yz6G1wG8nchlV7O",
-	"OxNJE9DHTEp6ZeTvVfr6P30CGjRIBI+ka3kKGo7NJevWfqeclVQrTl+x4/wH5Yy8FiUgLPqligVtFerO",
-	"SHOtUwHFiPpkUTXEq3p3ZfL3cmWgmXtUm9ZvW+HV5+nj/cHkcCW/iUhyCFUAeSUnTIGYu7Y1uCBB3Z+W",
-	"DDKCKQ1gJSbLejTb1wLHXVCQWA+6nooLLyS5idgMkBdN3ZbsCfQAUSCdg1KVIH8otg9ELtDE50zRcvJc",
-	"H+S5mlPLhErd3aFHDhvNhkc+2spXtsQQF4ooes14F5Z/IG7JlNMbGsUQuvVQ1JELfVxWoY936aIle6b0",
-	"WZ7w/cRmqfAKQnfBEHmH0lnd655q7vdQuuZvtY3IWpX6Buu3z94uA/IDQrcx3dsm2u8usdQDB5vqTj1o",
-	"P2t1Uutgd3RIkRCjGwKdBLeQkymUko6N0pcVMB8z8h6vr/v2dY/XwQ9mgghNOsiVAL8ZjRNGwzkJKCeK",
-	"xbEpr5s2o7s8aGB8Xn4p+kb97fHZKIptVV788Qxf15+Ciy/TXVdQbzXP0LPtcZgtAidByS9UtLUCGclS",
-	"9fEj7MtyXtHaGa9oP3Ppt8AowojGRAUT0mwdN7yG12h2m17rsKs3hrNApf/QrMOUjXzCEnRJGdqnISKn",
-	"wSY7Zxy23i3Sh28+9GP7krWMhxYkHJZ0a7EbwexWh/2A9/PBBMUMx1IQj1KT2gfs+EvY0u558z1TNKSK",
-	"fh/FilVa33ChHsb8Bmtxj92tYNt5Ic14nq6RZxUk2Y3Y0BCixNGvaVz5Nac2iqQS+o5g2UHgH5PpII4C",
-	"feqXjAHI84TxEBbAyb62lwf+7mdajXHTrBp+V9Z30/StqXuudzMYkwgQFkaDVYFXay9twM4uETeRjARf",
-	"nOJ9jbbyg8w3YhrOSgz/Zcu9t4PWAFzWJ8Nj5nbCo8A9BTeT8Vl7g1OK4ZDUomzJkZj04TgbPcjzWu2O",
-	"ppeTmPK1WFwRiW+DaAnJ1HTSHzK2WphOebFlxSZIy2wQSc3rHJ7Qo9Ohy7zQczvDYculh52B2z7shN7p",
-	"SYe1Tlo1B2o39iv2whR3ZhOwXHPKVd9cMVj8NWM2lgMl263X59wSFJR8XHsrUpd/Zxu7GhC++w1qltZ9",
-	"AxY1YdmiZevmh00TykrVunOO+VmWqVGOBWZvwCfJbdZWym7y/B4/SZFzXU0UBjF+KFPMAzHjOQdbveO1",
-	"e9yH66x1r9Si01eibxoqhlqem7HhUDKrXI9n0oVEnTGz2EkaM4dQNABqSQnuQ4P8EN2wHvdz3Ab0V4xR",
-	"zLFUvK4SPZagaEIpNAlZpj2eA0mGsTkk4kE8DW2RLyyHT2Itocgu6bRaulOskQ8/9tltALW+TM4oFkor",
-	"jgtUUcDvvY1A2s9m/ELaSNYsk43QgbhhBk9jHCksbJ3hZGGD6BaVDOM5swVLv88FR7yQWbl9kHMEJoO1",
-	"vFam3sP8cZ1sNptvSbqPqvMkyvL5LJpWZUoZ0IFHLV+2Q1HkgXhbJTFej9quk5bW2hqPcy/y7UW+vcj3",
-	"1Yl8a1GcKgORYaKTmAZYfGRfeu/5ZAfpr1orLfoPVLEZnVdU6zNy3voCb4Ula0XwMcM7SB2tWpBtEyGU",
-	"1mwkwGmhBacsIyZPCwlcd6Kvbk4GynL6DS7tkFCSEgkjztqoNt3kFeNaEmJh6iR0iOBBea01KyHtHDF7",
-	"z6H3HHrPofccupJD79Mvdgv5viG/2zliUI5fvjTEacfRA+fEEFHD/AYsEFAr3pBCYK6aGxeY6+9ikHnt",
-	"bVosWGMKObHgzUcCxYXqm578pTUJz7HjDa0NO8sG3XPhPRfec+E9F95z4a88CdLwmzW5fplG+zKgPGDx",
-	"AzNoy48t1gRNGMGO4xy3Nk4IVHVTEL8bEYUsXIEvm0A8fGVEZd/mhxvnB4ILzqhMAQbTxC+nkMVpVfPU",
-	"I2TDwe19WfA0wET2vH/P+/e8f8/797x/z/sflPcju9m1wl8iGSRMJfNdA/1Oubxr9gaLNiYAWIHhikb8",
-	"jESKJExOtW4/G7EE4wnMi8mUE6nEZGIkiDG9ZjKNMFAzLWcsCg1pksESXf6jnvaem++5+Z6b77n5npvv",
-	"ufmDcnPgNgvcb01t3nD2NXItzBcF6EbGJOA5GhiT8tyKC9vVIyGV2Kk+TLaEmV2aL7FDYAq9A/0MKWlF",
-	"7reKFGDBnwz61f9xkajRLOJhLpcMyz9bdKblWcBm6X6yzeSSw1J6jSG9teVk0DNk8IbxUCT9WFzBFqXj",
-	"yxFDeMGQZeQ3wyPWop2B28zhJZ8O3OPgKDxknWEb8ZJzRa63iBU3235/tLg9fd9EvPgku+qWGKU/3Yew",
-	"ViX9XyqRmBiVvK0tUja+xf6qbwqpz0YCMnVjcUUAG7bHBQ8Yxs5QLmeaEqThwwaqys+LWn6DnAMG7FWi",
-	"uQP5XQwgZJkTvFqyGKBM8AxaFFo8mKR+HUHlP3jJIVMeWjwoKNOH3+RSlCPFELyWXF5ACbsJlZq2HqST",
-	"xYZ7HFYOA4OumJK5Tl9IjJsH0oKp8uRCxHF+vF0SqR63vk8fL6WPgdpW0cGqRuaGIfgWRhaZucGt7PFI",
-	"YkS6VqUKc8dtQTUqf5H7AKbgH1RHXl+k+ubjxV7jycwh5HGR0FIKmVE9SoD0wbgxeEoTPDcW/MqVLEiY",
-	"cvWDySihEgLkViHAS4jqPeRxXSr2gFHYXxkTW1DJ7mFl3oqsbG28UntPKlHvDdkZMEixsIPeB7Z+A4Gt",
-	"+pMVJneJqvrnHKBNeUwsyYyAK/H0OyrG8iDY85R/J4yGBXVCs5BOmv4F5reDBnkLaU5MZulMJgFJ+t18",
-	"5lNeYBiJOJQZs728gBq1PW7ghQGFm80RF19zfiI44jYB0DxVJBBSOYh/QNMawCSYKqfHKQnFjF8lNGSY",
-	"yKVYMibBiPIrBnWArxknYjiEFgHLPnVTGnhALaTYocxGVLEbUylwSarSD0xl3HJLtKeHo9ELOwS8vAxN",
-	"vtM4LLeZIHQHlJkCo9TghGp53tUCvduh7YF7ErT00LzhKT0ZHOPQTCK5WVPUyvK5b4W+Dz2v0mTzuIoS",
-	"uLb7pej7rcONzExfVr/aLTvbm6p2ihe1JllfUNU28u6An+MOB3gFlBIVGUhCNXU4GkXtwQe1DskqcokB",
-	"G2JJRQbkU6seNAigxjjkq8oGuWRKXy/i4+3yiRILyh6UNezxVPlJuZF1OpmWfxcDU26kHikyjHgkR+Bh",
-	"oopQ3uOMJnGE35EBu6L84CxjW1bPNKOPpMnHjfgNjSOoMqCmso+P/QYpJOr6ZKC33vSVZ2tjOu9xMWNW",
-	"b0SC0SUWb2pZiq6TYoioHpcM+FzCLHARqUNNyvJ84YOzfFyOJNeMTXo8mXK9oLZIphlfOmWThu1rCuiD",
-	"UusDcfWxIMxCcrLvED9hY3HD+os/F88ENGQ2t8dpYtfiBeZ5Ex9OFOZ5x7Fm8P6BY2wBBYxFA67Y6HFI",
-	"y/HfDl3wy2ndGCr3mAqahryVseTPQHg31mELfsBNE4fXZ3LrUmmc5WrK4pMTRPbc/9lxfzOhvRTweA6r",
-	"Z1kkDunUdoJOmSb7ErBFqvVZg1xSCkiiNVBQPdNyZmlohZMyrh4Hp7KzYGbWKiipX14gjgiJmZQZrwsj",
-	"CYJPmiLa4ynkyELhgQmdkzo0Nomni7bsMU2up5MDhzAajHocDOCInNHC1GhJRjQeEjqjc9Re/8sS4SzW",
-	"NLGIYOTzx3dVVQzMtb+A1Xxw1+Du3HJm5/pjEbIYTILMlAezm9CfsCRAnMaWJtK4qPlfD/WKYLk8jCDQ",
-	"D/tXg4UQiGarlMSvHaOBUDfIfBZRf6F7XPPA+F/SEZxUMkYerhX5oN8vj/M4rPqkPOYIY1amCcSel7+S",
-	"wc2szpiVuGb68k6O/x60rn8+nf3Wuf2lOfjpZPyuLT8eqX9507eH4o3eDugbqEKGwPNSDIf6sN37+V+5",
-	"cJf+neXuVMa8TNZabTlZb7FBN0uiQJ/qlH+3oZ1VDmlVk1u6VjVhuN+9WiQ6QGX3+NBV4PjIhGhBP9Oq",
-	"3xezAVTz05d/Gqr210tzFDcLIr0TAvLJzFvLjSk5X5Vwgng8oeDZM/TTEt9F5WdNXMvJtCzQlRkemzOF",
-	"qLRo1QuJ9cPEjGP5IK134wugycouOpgRTE0yJYm/yJJ8UvcajabnHZwVLAn67R73i5wqfdnLvNCgw5dR",
-	"Bb/H62IcKS2qjxnlmXDigC9bSxGjREyvEPLCDsxE4YLU0ejxcwNDZpNnQEOHWYN6XqrPIz4bDsnIToQz",
-	"FuqTPqJJSP6YCkWJ4OkdAOtGjy/Mw+yn7OuP+vCRf9AgC+YAUgfpyl8gmP5BhZ2AfCoXi2SPy5GYmQK3",
-	"swwhDvwNgLxRIjhdsrzcdGFuyqOYGnYr1WzCHez0H8IUsZfy9lLeXsq7T8rb4NJWOnk0XaZygSuZOt9c",
-	"zPZ2H2P3+cbMOJd5Z5UW8fEIY/qPPjTb2HWWW3LuREDHlJ9l4cT6QbmZRwsCFbHQX8baUREIDYN7mCjo",
-	"mN5XqtEsjSlJOElEOA0UuUrEdFI1CPNSH156xAqBUyX6KSgNKLOrOR3W4d5VjNvwOXPArK5xZ2W6tePg",
-	"NPRYc+hmOTcn7Gjo6vZPAy9sstawln2J9UgGJ6wVNJvucQjhFEcDzTgDN6unfcRy3+glxg/b4dGwSQ9b",
-	"7knQZG5ncMzcU9oeuq1BM/DCU3YyPC4USg8TOlSrB8xtU/N7G8vDSiaH52Bk2FE4t6FWlr4GVNFYXG0c",
-	"yn0Omg5w+khrZ3AqGuStyuiBPmJO+hcFpShHKch4KhWBMsWCMxKMwCEPvmoQf+GH/iARGGhcFWaMbOPx",
-	"Yoy/ysu+/r1d62KuE6TcXNPvvCfwz4jAr3NoqrQNS4f28dDPKx66IkK5qAYsY1NF2T8NTQ5ZzBQrs8iO",
-	"xQ3WfddcCyx7XKSQRFPJpEl0wcCVArJQwlSUYN0/LhWjYQlDeg0db8aQqoEDOndngh2F33zVs8fM28U9",
-	"WPfAOtV1h9fSSDGcfhmKxQ9MmZO4ZRzXnp9+Y/z0q+aljxSfvTqN+PKx2eAFM+pXPg/0ikb8oJGFW4/p",
-	"HGhPjw8YkUxB/DXyxdAndS5AEsNIZAyYRiQeFssVwqS3jdTdnutuqP+l19wsxXqa0ENG4O4p97aU227p",
-	"ctp9uAva3doJ7U4DbPc0fB9du3507Va618uxCKcxcyXm6VQ7Y/RBPcea2MS+nPmAMJgliCPGFcGEe809",
-	"OCRSJkxNE85CUvfxjT6+0ZdM+UTSOeDEQaQJVk43ZeagpnuH+DjEvu0VYk/g0yz/aA65M5KpSpn6PTRy",
-	"aae5dXgC0M5+LEzV627NQra5p8zT9K1pMiPbrDO0z2pOzawAUrbByfCUnjD3MGiGbmd4wtzT8Ji6rcFR",
-	"0GTesEObzeyTbNEsZQ6pogHThwR99bWRUhPZffmSTVtuEItpaMuYNwIxrjk1hke/1q1NgmvwM89Ecq3P",
-	"NYLMsb5KAO7NMB5wuEf8qg/oGLhC4zEuxmTWH1DJoAVNeyPBZa17+JdTi3jIJoyHuJL6zFn/NsT0gG+7",
-	"6WmKLe786q1MURc2tIK22kOzj0mslHFfSII3LF2sNTTjzWTdsti7S3pj5Nw7ZIYOFUuIYpCro18Zo6Ar",
-	"86gnXYy6z0ALJfoq9Pk0HgqTVZN7pW8kW/8Ao/3NBelxyjERfToh9o5jcwNG4FakKXrmk2IlU9/pcd9+",
-	"uPiIxFE6EwLd6/+fMolRflJgT+Dz7nF7BwGhxvRZvJcL7R80yM/6Rsmuib/rcQzAszF5UgwVUFpsLIu2",
-	"yyLw9Cs2Au8M0iunHFK3WIifY4t1t3lgIDz1XCDYTzecvnxGCsM3I8FMx9lIxIzw6XiARWHvTMwMSs8u",
-	"4opdsQTCAdMKpiYxNKCcC9iYhNFgxMJCwVJ6o3fq0Mu2f8rhPbNWPV5kSlCvdJZEirmQF0liRiFfk4gp",
-	"aE/XjE0QGwCYlJ6vbqRIi/28UmbYVKpb6UcUMNRh0pyOobBrquIddAkQcmM0Wmga1gOe+2fwHr6mBKE9",
-	"HgsxAfwEGoYJk1IPWkYhs068SPADx0RT2FegAJqQqscTJkUMt1AQBBIt790GfnbJJIluqGIOsR07PR5H",
-	"/NrVZz92SMIkS270OTDfGGyjX9789PrDx/75u3cffu1ffHz7y/mnN3/TTM0/cHqcC5K/xlrFVXdHkl7d",
-	"BnkDEwoE5yzA+wulZu9oxpgnk7AwSligYJ42C1WvABxLLlSPDwUOtyoEtFyg2FAZfTRZAjCSzD+fqDTx",
-	"RYSHt1xzpAeJYt2Lic9KTCTUKh+krikV0Hx4rhf14Ktz3nwj5UUvdyHs3tWduVDR0Nz++zVoLbhYPIgU",
-	"ugHU1qmEe4CI6Iol44hTxcIsq3NMo1jLw1ydoUqc73lLxfinXFM7U48TNtbXO+mHdK4X0W07ntP+j94T",
-	"mGtf8H4REcCQEnwu9bTw0+PCb4qNJzFVxlzXGqBh0z0aHnvV8AR2RbNG217x12Kz1lrqHnsnTbczOA3c",
-	"k9BjbtboMVvdYFy6vnttdQttNX/4H1dnLeSLpZtHPmVHi5gah6DBZgfZJkDlDyFe2n72kla9TEFicz6N",
-	"YngbAbynacEcXaiUoBdcC8R+4QL6Bn+NKjLWYm7TIyGooIHqcf0CpptjPrl75Gm52KS3U078xfvjp30L",
-	"0R9TPu/b3qTvED+cImlg/fwgQCPO/9AXU9UXw34CviTHqEGohXOVzA+WyN6VNGtDCXxPrlYgVzsWjfdr",
-	"vhWLyCTVvVD6dLJkdsGg7sqZ4J53p0lcLVx+4Ix8/viuCtpkTEOG9fTSFNy0/C7ipdga9+Cxodm3ECge",
-	"hiw8I5C+Z506GAPQIBf52Cc1EjIPul4MgqrOyIEyGZ/1/HaWM1KetWgzEP9o/6ZOb/7pDX5qjn88nrxr",
-	"yY8ns391gtdHw78f/n7u3ZOBeO/n2yRB2MWoSoRIS4dAFvNeVCxLnEivYrZQXyqU5+71zeEpVLpWbVad",
-	"ZApNpBefPxldz+aM3tXuaLVWl2WmP1QadjAPYpPRXJEhvE4u7To1iPTlYlwT8H5W/AhNXbARLOwHI80V",
-	"9Oj+s1aIRiGjvXKX9ndumXo2SY/eIytkdrfIx2nMjIcphaAORMgOulolihmV6A+DI93jdR/PtnWHhYgt",
-	"wYC5ZoyxntN00l/Bf4EHGOQAwtkVBQZb9+0/+/jcNyUxjFKmZoKELIjGNO5xM4u6j6/2taY1SVgQSeYf",
-	"2Cr4AyoZsZcDhm3+3R9HcgwReQdnxFwJYq4EeosEJ/5ESAUIhxM6v/L19wu3x84fXwA/oIX5MMBm0BYs",
-	"adHTaAa4YGkj9ZUAP6rVvjxR29TX8pzo2eak64uBcXzDXGCvgT1dDWxdHmSFNvSSuxDqWq1sXdDgmmpa",
-	"qklfxHW3+OEZkVo5ojFR9JZJx1JA414jIiFccGYLmGN6rVWgEkbB2j+u0JOwix9waI+EYIALswgicB98",
-	"wKMBB+w6cBq3E0CCYUOzqdqYpVfzAUvIRSIUC9SGIdCK3vajEM6nLdXpdujhwO0ER6F7wo6H7in1Bgi5",
-	"0xnqI71alspOUvRzx3CFVP187vg3krNfmPIOk/e3pjpVyfi5HX3UpPwners2uhoPmCy/J2rlRG2TbVqa",
-	"nr6IkLPPU3/2eer5Ld1OOFw5c93Uzc/6PQNbglRRHGtFeWoS7XI57JVZ6ltR6n22+rPNVt/o2C5LW18k",
-	"bXdtyMWjtp08vudYD8+xvg1u9UiG7Q3u35dPCT8zsfX3pGOTeqfZWopCYZKzd8dstgPp+sj0P9ZJ0c6N",
-	"/AFTtfdU7eGpWpoavadu+xzpLXKkdyH3q/mELbEJ5/ATJalPefTHlBF9geXBNvbeT9DrMyrP86BgFbVH",
-	"MHXqHVjd0gn7/00ZOpU5oTuzcy67ScttmHqrng6uaG2Tk/aMDIdb3swNFmcVc50+Nntr3ddkrVN4qzdn",
-	"2hvZ6vSXW5vqNiNIe0vdc7fUrXVkVzDUWaJWZacz5+xpKbRPhz98E7zhcW1ja5z4r8U0tgPi/mhi5jOy",
-	"iz0dMrJojdqTk70xanNj1BZi7b1mKEmmPIRErqI4C1o0QAIYtXrCEjzGW5ioHq+ekp2sjUe0F3JZMKIF",
-	"Fv06IhLN5Ko8A2ujqH5x69rKlrVvyqj2APa09UnCclvbU7Cz7ejYr3tmn5+N7rHow5oLu4J9b2/a+4pM",
-	"e5uKP5sY9La25e3teN+cHW+HJrxl1runarl75lzja+cYj2rw+8ZsfY9q5yvew3Wvx/Mz9T1zurNgJtzT",
-	"n72FcCML4brSMaxEEMUR3teETUSyxFSIoNn4lkNEHDKpyDBKpHKQhEbKFilHIFKhaCzPiD9MxNh/6Svh",
-	"WzB0IQHOXYLxIBIhwETEdCKXGA8/Fkb70Qz2kSyJZq2Kk2A8lERwIhJbgWAUSRJSKC2fUsGUrnjNCsuj",
-	"Xq9ycyMQ5rvmxjXGKBXVv+EoU2CgZcNsexXDVGKtQe6wvHsQAF4KGkhzwNfe8JB1wnagyTp1O8GpCVA+",
-	"ooeDTtAOW6w5TJG6loNa6+HaXv60ANcpTkqt6zm1cSRlxK/6inGqJ9B0auK61m03Pc+piWQyojx91nJq",
-	"CEedtYBQ1VAfLfux7dSmkl6x3E+dv0oLerVcr/nJO8340jDikRxVvtTBl/TRWjyCeumO6PEgLV3ldmhr",
-	"4J4E7dDtsMOhfZbhqLCwP9AUCAhKdypZ0rVB4+6RXvFK4MREzGRf3zgKUkW72cJlSJZMr/lbvlyX/hg0",
-	"X4BnWzyouHpKxCyhPGD9CUsChjAiW4GslVGf+03R5go+dR39MZkYWLGLnMguW46fGUCZakSoUkv2z1M2",
-	"hVrA2CBwGcOOGg3gR/XLC0355BmhA8k4wDpJwOBFcFsoEWPxiF4QP2RDOo1VH6mpf4aqgm6qC+wPcGzI",
-	"dEKgnsSZKaWIXXbN70qEdG6wnLicsUSSltc6IxMRx6Cd4GgbRMuGv4sBofJa9jgg7koWs0DLiqaWiSGF",
-	"ZCgS6B+Of2G6YNGC0fZ4HW9HSCOr3zDbwgtJkFbZah/BVCoxZppJxGJGIuXoherxwVz/98ABX5+08JBK",
-	"U/8XMsUpf2FaQ0mgUNNFQuWSBBEkDSVAvp+BbdlmoMhOlBBTBUZFYyZ73ML3pHDnOGv9L5yanPMgg+XX",
-	"SpyFuNT/lT2u9+OgACEc8RsRIRCYeZ2FhJIwskPX/BGBwbqw31j3w3BQ3GBTk8YWvzRnRPcjlJUI9N5b",
-	"OGR8oR/x/nCqpgnTr1p0r/bRERxM06Z5VQnRjwW/8g8a5LzHzSEY0iieJgwrz8jcESL+ECRcP1vZhFEp",
-	"+BkxhLzHoc6JPpYJS6ac1CkYz62UB5dABolmRaVIW2ihLaOOj+rvKeNzi8xiK9q/jkuntWZJz0y8WV8I",
-	"8VAIuSuBeHclkDIBxLsrgHirCiBPTLbwckLDH5oTbCAxbHNEqtR9e7dwTE/efv8t+JnMulquqjUNU/kJ",
-	"t5WtLIosVa1TN1Spfv02U5/rlCDlBh9USrx9pN5QfA6Ua0SYjOkVShM9bgVPLQvo60AibiBt675+DzVw",
-	"Cc3qv1/ga2fEB8x0X7fT434Ayq+PcqxmzZrf6DdJZL6NeBjxqy6hhtG7MbthMbTZ43W/QHx8h/hFOqV/",
-	"WSA9gPe/SOL8AzKiknBBfC06+AApqf9luhMc4DeLhE03XqRhvqO1XV9c+yAomTas8BFi9T6ohUDYH1Ma",
-	"H5ggh0g1yGeQLSKZvg1NgDAGjaRSR4/nxQ4USfRO8JwI5mQyGTD3SJn3TTHCnCQ1jK40T49SEYu/kIRe",
-	"XSUACqr19yEKLlDlj1rYzh5HEMMX0sGa3GN6e5D1akaHNRyymngvTEUKOmZaIsh1oj/UhwkFKzzHL6Sp",
-	"P4hjEJKZBgdCjQiVPW7FLWReKNzVTV0mvSJYyu+H7xyS6FXX6zWBI4byFuOBHsdA3KBUlxJnYoiznXzp",
-	"etEeX9z/M5iDHzJFo9g3uwvSbzZXJ9sWLQP2OI4FC6eDmYsMoxtmZokLcGaLBPqET+MYT5duA7fTkpMI",
-	"Sgya1TtIxdZU5kQLjTkySYqZGkdci7tmrkYmJoHdzHGDvNXyNNIHLnKbmxWms6dWL26qOVvxMI/MLsuk",
-	"ux+Y2olotyurm6ZohhpGEohNVfSeflbbjHt/H9Od2KtwkRckuqdksDKyYnOHsmJzN8Yq7/ApCpStL2ep",
-	"wr7LrJ4rlOOzqjuesaPwmJ0MTz23qddJnyr3lHWGri0eeMo8fcaQNta6f/7l4OXp6sPh1DR/qXXLy/I5",
-	"Nc2XFiuc6NU0R9kbQq/2GX4AFLsPBLTWrR3WwHpjCgg2nZqhc+aCmEL6LuxWR7d/Qk8HroWi6NDDAZRj",
-	"0QfX1OQftlg77ATu4eCIup3T45Nln6SIGWNG5E3gdoYtilX+Q5HkBqkp0pfagVqOK9W6tTG9hWqb84Lh",
-	"1DM/pRYKOJ/pX7ZKjj5A89zRax7nNqHW7Xh2rrXu4SGQ3eLrJ4XX2yeF1/+jaS/yMC0Dn796/8aFLz3P",
-	"8zotLSJLMU0CvYR43LWIBLeh7NQ7tSmP9D9/+K6WncIFEnPnRBqxYieHseMVTmPriZ7Gw1JT9lbK6ms8",
-	"fEtVVlQyyKKOsa9uUBr3UmrTXsekvXEpkSXK58tQzDgUZl1WXOSOoEgloVAYfSDEtVb6zGSJHDGmSN1o",
-	"Nz2eXuw7GqpD2G3AoBfQShMWoiQMUZbQzIQlPQ7abOpOBomvPkzEfxknGO1wljWUqri6sQbpeKdQM04P",
-	"GaqfpPPwyWwUxcyUeEbDi5a0kynnEb8C9RCqHUWqx1HzLhOHX5vFq5CJ1xAXb3jYEBPGb8cx+k2lK4bD",
-	"KGChCKZjxlVDTsDArhdmHDfgvwX5snbxY6PRKPfADiJOQRhe9MGWXm67rw5sMydUKRqM9CBAUQpTZzbL",
-	"9D/c8IVIlVc4V/d1JDMauni+/Kx535aCGOq90X1h3Snrecn1kk07+/wMvtOf/a1XK555N5MZ3UzoatzG",
-	"8rZXK6zZnRX6xmNotg+JNXekigKS+j/fXf7z4DEI4QoVd6NgtOBak2UToaExnxh/oI2uAOtZziNlqWGD",
-	"+LY5n8SRVNLW1Df+O/SIRRKsDT1+efFCkkBwNGogjdS0EsxOFt3N2ISyat35IvhOj9uSnWQwh1Jv4G8D",
-	"5ZNEhvbORgyK2SNdtM7FM1O+WvY42BHASiBHYsZheHMiFYWSMNYyhV4+Y+myw4a1Omj0+GeuothYGcJu",
-	"ceIO8ScJu4mEViwFVyPfIU3yPyvZInZWfHhb9dzInXBsV5I8tVxs1tqWIJET+69VlX0ax/1s5KZye8E9",
-	"jYVXcotbHuF4RzlfppluFP9YsW/3FjXeKg7yeSTxfTQZs4s0pqQK5L10co2KwzlyBIZLTe8wAALd+oVL",
-	"2uN1GkthTL1Q3JHEVLHk4IxQIGdkEgXXMiOZZRSnx9GVPeXXXMy4PbtoktcEjgssNCmSIg0hU8mkJiR+",
-	"xcH0NfGCIsRNzzMyhXGjt2yJLJnVILZfF+oJHzRyEeA5j4s+UT65mtIklAR85eA01yPEAkPKUDaIDy91",
-	"kV9MqwnXI8SIfylj5B1aFFOp+m0PLRPLqEyrcVjbkrY8YAz718AtTGXke7doCbM4vJdZ6G3MsYvWA7ML",
-	"KK9Fb1j4tcbPf2PR7ZivsxPeaNQBSXk4ELcvg1gE10sqI9sahf7l+U+vv/vwz7/pq+aTesdrE9800g8j",
-	"mHDo53OCyKcFL66KxswhIzEjQwpidjLV0rI+d9aHOaNxTGBI1jEINfaNTG6EalAIdGPkv1APDGr6DoeS",
-	"wUvXbKLsm1odGFDJuj2OTFxzLPCdQteC64bRkJcwcGeYkIBIVUjdlzjjV7Bq21JPLmZIS45dr7WYWoMz",
-	"6ks4w7LWPT4+PvI8z6npmff1zGvd2ptpIibs5XcsiSFfDELqCm2uzjzyU7tUKccoITL4Iu5To/YcBczC",
-	"FLYOrd3qlry3udaFu4J3YCiSGU1C40anilA895SHThZ6EdK5U/Cxy2g8jamCUAZoyCHUaOEQloEn3sYl",
-	"JFOu2QXcQHD1m+a47hZtggvv6B67ZKbFL5IwzmZax8YRNKVyxdDF0F+83zxMy6jiGEZ0MmHcgSdTPqFR",
-	"mMa4kiumwGgQJSRh44hrjuSAB19O5YRBeARQBpaMI64ZcqPH35hVeCHJWNyA6cC4/xfogE3yAGvqlEuH",
-	"SIHifY+npGEo4hhMqYukIRQMy9JOeSgqSMR5eKMbuUMmNpRP0XHVbm50ic1YHrSoqV5FfUVaQTvssEMt",
-	"4B1r4e0kdE/LhDc7Iadmjlbags1ldE8Gp4HbCT3mng6b1M2+P6a6hQVH+GLCZOqCOyr4mVtu66jwIopq",
-	"6FhutjobLXAZgfxV3w884WCrMmxt/tQdQxtKRVuT5Pc2rqlAki3lW1uqQTrippfyvgw+G0iUfoBmOxrH",
-	"LCFjql9gDuFslub3dQk1YF9x7Gjt1+RoG4uA8QVap7d8kdK2Bvk+ihVLyGBuA/6gcLQNS5cjTXVQTgE7",
-	"BZmBITSLTMMBAQiH5iVXCcN4SDSzWu5x4BD/OuIhxC8SP3Pa+g1ynoZSpvPFbiMle9xneoP6QUyl9End",
-	"VwnlMgKjAqSCaDJs/EUYKT+Y51wTUdDjcsbYxIEQ/THl2ZczGmFehn/x4fJTj+f2yvjish17+Wf6775+",
-	"kjCVzLHet4OOKQjLZ0mPZ7NI0LQTQm6GL6cTlkgWQrSLX0an30VSncfxJY7hQ3Zc7pghSlh9NlZkMJGN",
-	"Va0KwDJRMCvTmIVRXeLnVbmNueFYLDe9/1WD0c82HsqP+uOqgeBK4BcvZG5cleuSBRSsgyjnPOUSDlQp",
-	"Np4oWeu2Dp2Vkvxzt67WraWXriIyDD9vdtvNrtdKMQIwzstjULHG7QzagXsSdpibxYB5rObg3ndrqfRU",
-	"c9DMAUPIqud0yes37958ekNemswluKNd8vdPny7Iode2t0RiiNRCbBlGla0iEOhPVRLpJfc2Cy9J48uQ",
-	"ri2DLUiXrBgvgqYjzm5VHyO9a90am//j97e/i+j97+fznyLv9v2lN//pl59v378WM/jf9yJ69+ofE/3O",
-	"T623nX/9N75+/8PnaPjzGurWws26P4Eyf5++ATS/O6xZQlFemSXW5aSD9KflOCpOjU6i/jWb3xEZqgUF",
-	"g+0pGTPM2XxxRjLeX2T5+kmaMqgfiRkvz+O/zGby8EHE97z5nimqqRhKKVVhx6mm9pCc7x6GB/3aBc4l",
-	"WlYNIh+BuCafWbYCaSH3mPJK4FQThvc4gKk0UNFNJf+xDGQVHrVREOcwYayvkojGqZV9CLyCB/qWg5Eg",
-	"nlsWtiLFH5tjqicqR2LSh5QeE2Doea12R5MgoOfhlPXB9ZHTAg8LsZErQutMRKJo3F/Fv+DUbEZuBnQA",
-	"u2jzfvuQ96t/KQ0j7ja9v5yayXroXw1qXQQFELm/9Rsp44M9ZiZetD9JogA9M2MTntv0Gp4HO5gkZuE/",
-	"X77Wa7QM4MeeDc3L7S0SXAkpXEtTTSBmPsDT6xye0KPTocu80HM7w2HLpYedgds+7ITe6UmHtU5aRTfI",
-	"FigEhlbczzcz8vDtcM2NeKO95MvY5PK0vV9QT7XZ83hvyOeP7xxiT5JjOIYDdNMhwTyImUPsrXFsfnt9",
-	"whJXn+lCwnv63hlxm2TKIVPPRk/qS0/CKdj7GKnrgWjiQxgPD0ohBM0R2kHQzJ7O7unsU6azaxLVav8y",
-	"PN6jsu00Ol6mZGg3JHubMNGiVS4XRAk3aSMIyrJQrHNA1rCnHlKKRyy4ZiHRxCwXTwkmTXTEqJwptMfr",
-	"gD5sW+gres24D0FYAHhNpZyJJCTjqVRkRG8YaWJUVOsE04JpoAdpo65jMWOJG1DJSMyUYolDKCfTyaT4",
-	"q00tD6OrSFk4EtMVAJLMGL320fddmF3CAk0/YRYCM3p5aHKEE0YmUzliIQDiZNZeY11NuVaP+0hK+rlt",
-	"8TEnN50vuL8lozELyRSCTdWI8UVvPBhkpcHguXzz8Ze3r970P1z0fz1/+wnstNkwuiQUHBKVNQPW47Yw",
-	"Pd5Z5sgkLa+VRYrlrOkCoHwa5NBr9bhJEO5PecJoMKKDmPlo0s1NO6CcC0UknachubCnPZ5fUH1MGuTX",
-	"VdBKy+y/GBNlqN2r3Cl/lDC0Euo/WLM8UW4ODxrvtRd09oLOXtBZSdAxYEfLpYPU/nseBGyirOiyB679",
-	"ikP79FetlTb4B6rYjM6rowFTliiSVAZ4UNU/LxLqsaIVYDPBsDSY6pJBmpEW4q4Y15eDhZl4UxACST0T",
-	"NHwYS9++iP5ikjA1TTjE8ghIxLRW65bnEaGFPEjno1p8cWy0EOKbJLmwRDkNAsbCgt/cSGdSLz7GC5yZ",
-	"MMVyEYwgrk5yJZTSf+mOUU5MhTIUEjE9wQTSQy6RknbCmrKTOr3rGzkAcCPOCLgPNQk3IC58DVGvQV7n",
-	"RD0HI6BSaY9QifiHq4t9pO6/EyhN+AcOmUFKGUjDKonyq5PmmV0lDO34RXHto97cUmltO3kmvTLd2j+v",
-	"O+OL0z8+tuSn45tf2/PfTgY/LeNX63Ka/LCXVOrJXS+wV+6ZyEZM5HEB1CRDMvVlKHIW87ZTQvxdFMcy",
-	"j7b0AsMqwapuobCkGBoDLamjgVZ/YCXWgx6XEQ9YiuI0o5LEVFpQUSePAttFupe59cy8QFV2DJyUdbhK",
-	"GjPHrDH88kJq3hAIabBigS7PIh4CTluPY+KmwTJVM0086zZ2FWNUUXlAVFSi6DUyWLQp0zkkXaG6CXmE",
-	"bGZifCMFEAFTZeaeAVlFaiSmCGpmkFXHjR7/SRRXERfvKrphkHDOxhM1hzyyBsEkLSu6c6H6hpyB3owL",
-	"YjmB7Y2SYcQjxWwnPY4dIMJuuhEg1ldjmBqa9Rbncl9Q1Cuc/+KMq4tJwvoVfKIm+yZV64xPdCBEzChf",
-	"KeanFDJ1N25UUH36ExqFBU2oUhEa0BgibwtqU+PwuPTlcm25s6AtF77aUH02kUJH9DDohG6btYZuhzYH",
-	"7mlwErrH7Gh4SDuDdtAKs0ghc170CUDUXQY/Z8PMnkCQ9CJEVapVYqC3/mU6ADSMhcVpl6+korf9u697",
-	"jVb5Wpa1XLHs5cpqZ6G8CVfTxEQkNQcY0+QeDo88t0OPB26Ku2UxtO4U+LRn3Zpf1hIZ3lrCXiEvpKQG",
-	"kCLA3zWiiszENA7JAAEkDvY10R5TFtBMNCW6XMxWDGheKWJpMXB2KYxNWVhmMbDZIQI+oLHmglmMcj5q",
-	"mDNSN7CsNm7ZIX4WQqj/ygcRH5Axo1wuxjAXopeLln5UCdLkMAgzBgu3CS22McRkkxBikdjY4XwAtA0W",
-	"RoxT/4c3hcZzseQWrgIgPBdi0ZbGdz2j+OLnEFjbXM3EXB0962UAhRtEz6b22FwUbM5I234iEbGp0eL+",
-	"Wl7N32o7iMT5GkNZv7xLGKJ4aCm9foIO4kqauySlOGcoclJLUc4Qhwpc0QpHcza4RVOfZlaQ0WcuXUIC",
-	"mug7ZBS4zBt8hlAdBtcjFIQLtSwwKD3R20cIZVkBuyFe7Q2JV3HtFgL57zeHPTPC1v5t84D8Kqk7PSx7",
-	"0rUsmiVbp0clW86fy7aQRAuIeiteJhDCJhRQpIwMlqd+tUXH+1rh3+sRWhRuN7P9PcPFube8VZpPmc0D",
-	"tAiHzEZUMWu4tHWC6gV9pccLSY9JPpPRosSZRhYNo5o4dQnt8Sw1PffcT38FgKaRmKXVIkjMhooM2ChK",
-	"g5zSTP5IEqzSboEnaRw3yNvML2PCiUp8MA4UVYLKFH6OzSqSuWTOUj3LYk8mTI6IZFhTQFPrHq/7OafR",
-	"+adPb95ffLr0DxxT4ZJNJDLpnIpn1EkTK3WHXacZp5lbDyqE5Tk4TAocTkORsEaPQ7RXdoy4UH270RYz",
-	"y8zWsUimev9SXnF2p4ksSdQvpJXmDs5CtQHJVI9DCa1IwSrVoZJCMdv0AHTU/GcjirgEkA4+TMS4xyMF",
-	"XjyENDDyjXkbwy/wzB6ckcVBAxhh/0pw5ve4KeBRGhZmKl3aFY6gckgs+BVL0ENZB8CUtOoV4ldcfC7T",
-	"rPMNHzTIBzUqZDYjNGLH65QZlD9q8nS/PNXaWJ5aMcvyK0iTLJlgK5ugfWdzway5pWBmLuAysSwd78OJ",
-	"ZU4hR30hgsfSvnIjWa4Nfw0W7Df2MLpVHmm4/jsF1YUWSVoUaifi5j021klMuYsRGTt2siL6DyWThOWB",
-	"cDRDpFxg8CsyBPsGwEKC+w7CSTQvkTaJxoRNg+9zoSgmIOZiwFRacjGmhpHqrfUdkv2CfaY/TblBrIXC",
-	"VOlbUIFBRYMY3kwjMeEZRCeaDyxYzFiELC6UpoKmsO2+mWBf8Hju55JrX8geT7NpIb5XCzP4zL2JpO4f",
-	"kXcd0vHa+QHSGxrFdBCzvhJ98wmUi8Qoc8wOqufEBXY70XLpQY+PEZZJwDjssiMYNzqrQYgEG4XBO45S",
-	"j3UI4OE9jo+x5FgkSd3MEOzQxhOdtUjq+oS48IKToZ/d5DOqANloFqnABIubWucg4+r95YAvlUYVccRg",
-	"1iO1YE+aUS/Gop9ldhJEUS4kXMEo0iqjV+KeIPXCnvqk3vI8kK4QoyQf5hOCyBHxxaAkU6srH1mUR/ow",
-	"kuxBg1zm3egwiDgsTMHeh5DOZVqeFBebi7Sw6Zypwt7hrplAs6zJHi/4zkldCwnEeufhwMJ5AhTqOYKl",
-	"BLGQZp7gm8diYFaCggCqtM4WaAG2lJdB0E5Y7kgZzQD2CUYQMynTQdZ9Gv4+lQqw5B0r0PtacouUD+Wz",
-	"ziBzQcz4VUJDrZQkTGYBa1QSfNkBLweCZ5nvQer7FZBmNgm2x3hFw8gvYsofJ8p+zSjtlSUUPSOc4oPE",
-	"3JstwAqouRIz/0mltX1k/j4y/+lH5q98n342q4p3KrwnRN9JzTL5uFmk7atHUGJf+/DJbyYGvwSELhO5",
-	"J8ijdq1GZOTioSLmUzlNS4QoAgJzliyOjZUPYjhQAbBvg6xshEf/LFMh0tYiSRa+yDQCk+xYqEO/ROLs",
-	"8UzkLM/wt8Jo2mLdbUKVDdnjuYT/FSRR28IjiKF35E9jyezxFeXPBfHSgdpR+qTNHZyDiW0NYhqNWUjY",
-	"DeNoxtRnWC/8DGrD3rAEFJ5UfQTRsscBqU2p2NTwLYihXUJJQrV0mh8XFzMcVY/nZc2ztITrnUhcrceQ",
-	"YKrIgAViDHouCjM9Xi+TMSHqlhMxHGaht1bgaZALqx5hqK6xOppF1KsjVcJUMNJCNErgCvFx7TG4my6q",
-	"D+MGIuzPCwEgX1aMLUaabMJSH1hMzSSSnGzSbrTapaIJnOkcSBMYJCm0n06VtInbm3pem5GWvlSpBNNy",
-	"SNPTG95uwp7X/trLyHsZeS8j72XkvYz8cCUocgGQuxaRpRRuHPHrHYvI58a1LThzAUFf94FMPxZXi1lO",
-	"MGpIrSURLwqZSPrAcQ50yjiqMbWTUDJkMzKO+FQB3rNYDBOwfMMx7m9MZgJHOaBMQt3OhcweGGWEyPNI",
-	"3RrLs3YupXinl3Bbjo7GcFlKEI8sjPr9POAlnUQvWy+jcPKS3eL5cmNxFfH/Vyj1NzoINGdvHSl9ytXn",
-	"j2//9j+t78fB/7S+X8NHaGZcQQX1Zu/TIJ5Zkvt7es0IhRsbxFFwTeDMwF4+bDqlicrYtZKOrRZIDan7",
-	"2Jlm/32Uen3ijymf0tjEG5miIRgvY7xA1UnwZuyAgwRRHRFYBoQrJphFgZ2gOo1VgjOE+CxwCUOf7O9c",
-	"aEFK3ER6mCz091nrK2atmz3PUAa30Rb3sD17xWeZ4pPWx4EcS/PvhWp1rUJp0zu0R+8F0J49+M8e/Oe5",
-	"KVVbKziGWm+Hx3iPbKFZ7JcPJLJhn9YknxJfW61GE8Iez8eiALJhRURP/kExMkhPD97FDvWr8FNZhM+i",
-	"5RwoZI/fNZmTdSzmGV6CdUwAqMo8iCuM2eSOLdtU07ljzM7iLaZ8KlmIYzQRG7b+rTWv1+/GXvA5BlwM",
-	"2FwYi3kWy3E3CqPHy0zk6DhJMY4R1YFHmgbSZA5l4sbGmZVGi8Dst8BKLNi+P7Fk/Dh277zIQLlmU/F8",
-	"dRVRj3sfpLGXw/YG6CdpgN4LPd+eJblEMgFW9UByF2Zy7FbqenPHomNnIpWYSDTzLsIWm9weW2S1YMxJ",
-	"2NgKcqkAkjAausCsrxJqQrlTsxD8ASliOBBjIsobhbLUM4DHvpufZiGXrfUGQTeqbEMHe/vPivafT3bR",
-	"9hagveSxlzz2tpu9GPNAtpuU0j6o9WbKH8Y39J5es6IYYZOA06SeFf0/6Qj9Jc4dZ+/a2Zq1f7YLvWft",
-	"e9a+Z+171r5n7Q/E2lNK+7CsXdIr5iZME4EVcTThE/RdUJuxaUPPTSWBy4sXmNVA/is4c8gwupommB6c",
-	"+mLgJ4Ce7HGo2/83M3dT2ckgIx9AUL6YpRwSkjvqiJqirz0gn0wSYTFvuFbv1XQC7geJwSSIkpL0uKVT",
-	"RNMpg69pnDH6Fyft4YUkwLCgsj4bS+NxmOOHwGhxHdB5BJ6bKJ4TOefBQbfH8SG9ukrYFZgcqMxGj1Db",
-	"iIViewlGNLkCxJwxvbXgohiPQm+ufOtvwV5uaDxl0rD/HocROulM6FgY2G0zH0avz8hgrrB68WwkYkZ+",
-	"+I4k+l5o5j9Bm0wu74Xr5Q6YHmAC4g9kWESqZ91eB2n2AyCh6z9GNLH5H5EywN4LxSzv1LLUDeS/k1mT",
-	"gkPdrqlJ9TU5yDSOxYxCJg0ihsPA0vQYvV5QRIspM6exkEpPNs1SySG3w3EB55GDdcn0c+QtFZjsktR1",
-	"8zciCg/SVHaRQAEMjifOAtDgxRgzhsCpBO/YC+n0uJXTooTw6XjAEtkgeAVge3175CeA2cSwDFxI55mA",
-	"F9L5C4nHgNRzC5EvFIcdgs+Ps8UdBt+XbtJO26Qi2Z1r9Pg/Lj/8RAZzexHPyKvLX0j94/evSKd54jnk",
-	"86fv3ROHIK/R44X8/n++u/ynPjaXeJnx3pDXeDlGjCkcCLggqbxmIaL5gCvzjKj5RN8FFscS3zOtDxPx",
-	"X8Ydc5nz9003SSgsPdwhyCW3N0EvIEzyikZcqgy5v3heD2Bhe9xHFK6/4bVDJuifEfOzT2YRl3iQ7EOH",
-	"DKYKoIjMD7iwcEolLLy9uGqUMLCEdryjRo+/gYrq2HABthES0Axx1JRR0xcfxusr4dvNsClg1v0K0iaR",
-	"ggxpQurwJo0FZ92MPhlQBnR8w/sHZ9imzdAyfWHSG/EjfkPjKOzjSfZtzRj0SmMFQARAj3h/OFXThPkO",
-	"GYPjekQ5aR8dIU/Iv6qEAB+53+hxAJ6ZcZbcGx0MTmS9lpCZpomEiMOC3hgKhoHC7DaSitQ7XuegzKWb",
-	"QVx+1gT6I/K9e7CJ/YwxpTcyJSc4MTj6Pt7e3Fvm3h5U4RcD3lJpOYBUEHBqjE/HwPLTX6AfzfnvLdz+",
-	"PWw6RDZcXmQc+eAsO0j5o6GPwwtzOooQeAVw+7Kp6LNTXu09RCCpe8f6jpYO1dFqP1BxOHm5kes/y0cJ",
-	"8Pxlo1RiuzEiQGsMThyssXSWolxEuJgpJTCkKxgJITXjAHpq+KilEJTPIWmx8oSYEeYHbc8DqMROLZA3",
-	"Nad2G8vbshOxtZZ9pwIDbPTCgTC4YdkJXV8JBeganPN3UAKSND2P/PBdbVNsLtQp9TWsdVNt1Pxcywna",
-	"5Wl7rcMqxTIX5FA7f/X+jQsr4Xme12nqHTA9Lk4ir/R6mR7dH9PbWred/0Efg1a6k5CSrQ+ilSUjE694",
-	"q4X7uwOvrCih2V0f2J3ps+0Vf4R+tT6+ZIat3Azvrml+js32KpPUzLgwKM8r/gjv6R/NckDfaA7Q5Pw7",
-	"0OJ1791aq9kGq5ISRUqwshqeZwlaW8rfjBseNsSE8dtxjFdSumI4jAIWimA6Zlw15ATQlbU8Mo4b8N/C",
-	"Vapd/NhoNMrJzyDieG/uEKCaYrfqpb7jhbb0ew5oLHolnNzZcGA5nPxKO/l9cIqr6xR3wCkeCKd4aJxs",
-	"gx08cI49Z449NFBrlzuF4+84jtNy2vo/jufA1XI+X752Fq8PajLOwsFyfvjO0Z23mm1oRR8HfU70WdWH",
-	"uNl29KEva7EFIsAShLoycwvKzY7W2DTJdkDuNZLtgg3mFZJR93UkJ0JG5QB734sEmtDCgG7DIT5VigYj",
-	"CL1LIUg1VwFvORQ1ScW2NJAEJWZuM9mLjC9r8Axa0g39DXX7VQima6ihm1F1N7tBDWQx3xDQ39FKHyCj",
-	"p4OYPYlyKwA6wUNjl8BTXIBYfRow+kokbJgIrl6CMUa+/FOJa8argfN/BY2KZB8aIF0DAoswc58/vmuQ",
-	"i+kgjoIGOdeyWZQwC2HmYAGUMBGTCVZaRzM9PNGDAJ2n6REf/kKU2XJ8/HQQH/SbW6caFhACsUSYKReF",
-	"7q9+Zm9HxOiVvQ47lcDWMbwbbL7+VSKmE9vgOToRyKv5gCXkIhGKBSDVMjWd9IeMrVZfDE6KFpLbv6nT",
-	"m396g5+a4x+PJ+9a8uPJ7F+d4PXR8O+Hv597q/N83MYqaFX9cIHkf6SKQTEYF0vC3GOBT1+3BWRyDXxk",
-	"YxpxTUJXbST7YqEhU452xUb025sT7XWpaXOFPn4Q3BDRFSz0n4R4T/ncDEpuQ0BZME3gdkHAcg5qlWLV",
-	"QHPJU7KZXv8FwjkBylNGGhfysXP0isBpLvLxew92Kco8Xotl8PJjevuO8Ss1qnWPOk5tHHH7Z/NID1np",
-	"lal1a//fv8/d36j7X8897bv/+d//ZxlMf46QJ/Z2lPv5P8BztOMCudVcyayEm66ESf+GyH0Le1qnXPD5",
-	"WExlj2OxYemQ84u35JrNJRhdrFtAP4VISvMpevRzIYg9HoxYcM1SA2Lq7af8Tn1lCCGwH/cBnsc/ODMZ",
-	"EugeKLgSZGpiTGN9wQdifRYZomsR13RM52BvNYknRTdqEcrVR3zKiF/BMMYHZ3mgJwiTnI1YwjI3QxZB",
-	"sRT46qBBzjkazvILaOzYWL+QmMqOgJ9EB+KGgakOo/8JGN+RydrzjThcaSin3uTZCAwnI9bj2YNi85mB",
-	"+/KCpD0V01KwMxhIwoZTizOKZkYcUB/e6bNbhMD3SX0YsTgkfs7R7xOR9Lhv2tU/QJCoHQj7Y0pja2WF",
-	"5vR4DGJWhDVKHcKF6vGO18ISrjjzQcLodQb5RJJpzPSbZELnWkCHeclr4zjQOwbFURG7KsJSs3pOiMwP",
-	"ZxYgn8EanKv16f7I5j7GcOCtB68BYESnqwjG5Gs219JgTOcG1NYAvUJACVrU8X5aAK2xSJg+EzbgpDA9",
-	"fZHS+gomboRyAx1BJ5MEwnjNcfDND6GfFmwQvKcleuHiIygQC3DEoNqkUFcG1xjiZnKBOsbB2OMDGlxf",
-	"gQPrDANc9J6cc5LSC1ObnFwxKFUAAQV9oDM+Gu+oSXjCaVGVK4C3SNnAVWoA4uAXOIiwjD2er5eu2Q5W",
-	"rcBW84b9rKi7n5aEcGBNrC1cfwIOQBMEArsbiEnE0kIRRm4/W6CTmrBcCXTvpYe8kbZTZgm/iGnAcuKs",
-	"7nz9YJ5C6dmPlv1sle6Uahzw1ZQrLLGjxVAt/cRgBPo/E6/RsB+mvPAVPiDvFEgfqwXUFKJaVhYyd1Ik",
-	"vbgDiGeyWqZWa+1MrQcLhCrRP0aRvkbGvhooKB9hpCSntmwMYL6zFRUA1kyPpR20Bk3qnbonw2PmdsKj",
-	"wD0dHFK3M2yzVtgMvMEpXTl+am3dqHA+NjJHr6fnlFSWyFOwWrf223X7H6e33s+z43eT1i/88Lvg5H3Y",
-	"/Kg6/5JHP4w8+IBNTCbeToOn7D4tDZ5KSwGvrIcB/anSw/RDR/OEgIUbh0E5e93t64nLWkenfIRcsS+p",
-	"x24IOJSpvn/+5fxZO59EP7L5+VTrhP/+j/7lO0YTlqS/FBRkkB4yaR+s1XkT3Ro6c2ZYzFkbs2i1Ulms",
-	"0laY6tdIKzJxMJ47WK4LZGMs4QXlnFH1rHe8jtE/Z4ngV0RwdtAgH7TEmgp1DvEBi8knCmCFtVQ3mM5B",
-	"VdKKF+iREP8z1vKajK44sVWcMcgW9KDUtG/jzEQ4jaHIlta/TNwLgj5h8IwciUQRrV0mWPTCZMMXK4WW",
-	"yZ80lmJVIfQec6eRD7fOFn+GMoiTfW05HPydqzuWVp4y9fDdI3Y8dDv0ZOCeBl7oNllr2KadwWFwFFb0",
-	"3bQFUNG/nnF+GIxVpAqjkXOJ7tAV2ksbsLOzStXiFO9rtJUfZL4R03B6BtcW3uDM62OSO+paCLo0F4kq",
-	"sjQ8HUAk8qJIrsx6Wg7O1BVH7RdKCmqdeyRmHG0oiNJ9zdgEit3RIdyMtWLkl2kFKwqouXq0fxy7N+9a",
-	"E/fj9enM/fTfzrj2nATY7DRkEqkm2go1uRVj6kPBWVUkP1Qz101D4ToI1zdkBg7gl08cMLJvZ4ey794H",
-	"saUP4mm5FTIjlTBsdQsHw6blbhdtYjkLlBaeIn5lItxQ5SqPptvO77CCa8HeNPnyT/vPZZ5ihpXjrB0f",
-	"pSgDP+DcMfzXKZ+TOLpJoywOynwB/vmrjx9+envZ//zxnX+QepnL5KXPZojnaLSPYgQL3jLPzXoA7PJu",
-	"b3UqHWcFATKcck+BChToOel3/ymCkLDgmtDUM7ZT7yYJmYS4i/z9K3o4F/lliTszN7RqyrLK8c6RFEVv",
-	"8fqVq41E0VuiFSMtIE5YEjCuGuQcos/RM4F+oqzm8/guAXgXSfUJ+lmXSNtrce+Lr6aJ1Gdi67BelEH/",
-	"/efqJYRXlDTNHv5y/klvn81PRWFrFbNiznb4H6c2orI/FgkzwS6ro57RW70bZTTtnEwgf21I4Ew8cRSm",
-	"rSPD9DLgTHM3PaCKxuLqnugvuO8VsPJl96UCnf0ThCpv41jazqFUfSLXOU7reGaau7eKPNIVXGOBquQH",
-	"zmb6tGyVvfyUbd1rm66fI3IZnFBC9UauSEZSCy7QntRqi5BddynKR4P/Baly9PYMUnaliuKYYEkKTJ07",
-	"JX7E+1NZFp75GpreiNpUY1J07g4V+9nD9z1mcjzuwZoH0ikX/j5wZgnUHYUOT9PDG72fL3n/mkn7mjdo",
-	"61P9A6Qyr36kF0S1jYCZgPDduRMIVSmNm4nFoYQwRZPteC+aMql3mq0MnOigBEcIDur2xHpDmXBjMRDH",
-	"/VBQyl8xnTA97unFHjB3dQicSbix2InJb3LOgyWB6R8ZDSUmkmfANkPCAJwhDYTO2X9s3Hbqw0dDl6OF",
-	"1IEmS0wiSAXY0iRIsRbJAz91iogeACGn9wuQYzKUlzmZJZHKY0IkYiahou0QNhW7AzAEQHCD+HMToqrp",
-	"roQCxNdsogqhvCZaFlqd86BKZ4dU2Ms5D3ajue84brHles1Pmk4dGlIV0nnhYc2p6VWaJhaLHuimoY6e",
-	"e9I8bbkd2h64J0EndC3NPA28sJYyFRb2B/PUH95FzAWnpreh1u2ceDkn5x9TNkXPOmyxrHWbLW+9tGNY",
-	"6yr8rzkPHIKdPHmt44lXZytWPtFXDm89F7MchTFpeStTmOVBSW+zaKN6LphIk5SIxlmQQv5iazqCf2va",
-	"oliSTCfKpgVESgIAJdR+hpzGA8eQF7RW60PqEIieNqhb2CbQBEwwqPBfZdd+58LMU7u1+dCEh7u4X5uZ",
-	"YEdKDt46iUdttWu3TdbxVBphs9z9g34eyZhh/fr1syyBST9BIFoxgxqCw2G59+czdPPg3h/nrgkjxkFL",
-	"S00iSfQCVnnu9bPaquf8o375r6W9gtwSpdhNVd1m2VblOBjTKTzZOYjNWt4um2UC5+7/TCsmtAtjEofN",
-	"oBW2mduBILbgKHRP2PHQPaXeAJ90htmcX7OxQE8i0CGEazB/fjmHmD6Z93vEYDO/CY/Y1NxUS3r0qDZ3",
-	"hyH9wMOV3QiofKUvITlPKQm+s0BMwIbS7XH9MrEpib6TvpTPUiR1yEbNNBCT54b5ggPJuCpFPrNy/dZZ",
-	"XtsZXuzl+p1ytnC3zH35B+WMvBaILJ2GQVI3FvzKlSxImHL1g8kooZIt3qm1LsQj+/SWrMUGdp7cum1H",
-	"ZdZZwUprj9RMYO+5ezqeu6ksBBquRO/ywtNaHjyUnwC5X1wzDknNE1BZAKQGU4Eb5BVm9NsyPNgyBNdI",
-	"FgN8bMc7Pajy9G1Gy/auvufq6tvkBDtV8V66sTz7HNO5lvLPUkTGFGu043UqYz2/iG/wq2cTe2/AThXr",
-	"TW7Jl/AdVlVizQFXo/MQwz7GxmS1oitxB9xgu/gyuFg/N+BurXU5Html+ADkxazCWhTmcJHCtHZDYYzb",
-	"cU9pnpffcXe+wy0EX3TuvWQ4qWr7IeT1QB7JImwnYtdgVo2trBSAXZ7Uc2klBw4kHweCSxEzACp0QzHj",
-	"skEOvTbxTTUaLlQ/ENxU0/BT5GnB2Rk59Frpi1OeMBqMADYqhZxOMdKzjI67FsxfoIE3dsY7MrzVJsF1",
-	"f8ISqAakt1qvtvnpKrqig7litS2sW4VRV5m5fh0VE3vsRiAMZeOJm7A2yALRn6wwNAuIz7NEo+JVsqch",
-	"v3i4aOs65c2Fik0psm/oRr1Lp7wzWzZwZ5sH754yb+h2aHPgngSt0G2zztA+y7jzm8/kNVU0YPps1f7a",
-	"+sbZWe2v3I6vnAFgTS/Kzq6eRRh000Jt38b9+2Dm/RamvbM7mHvP4FWwo/D48AQ8Qh23TVnbpcFJxz30",
-	"2MALh8Nmi2lp2YgUtW4ZZwTkXHRQj6HEw5hROU3YmHHVN8j3UM0p51i7g8UPDlYLv2t/3v7G59dxf+t3",
-	"fOs/FCFFDUCnTVsGQNECfOgGNEBhdEXFtf9uKiPOpCT6lMkzRGGEWqP8iihBoJibQfq3patIMoUUMGJa",
-	"3yht8hc7sm84c9Ksa3+SsGF0q3fjx4vshhuOcGmB27+k89jszv3+Y3vAvgkX8k12ZneVV7mT+4doovYt",
-	"PE1kPJWKDBgAIXRtIlX+vBmQY+CtPU45WNxsm2SEpeEA4Xeetj2jEgJmzFBYiq5F6rTHAZrXdB9JwuFN",
-	"sARisOrBWVpnLD+OhGlJQwsDQ0DovcDqZydkxG5JGF1FykBkyRGdwKmzRObFwqShgFqFI9wc6Uf1ha93",
-	"4de9rc8oYfWBKd+aC7cskdXesW84mfUtbtYF7NXX4x+/SQnCRiLVWu5x89HmSa4bU6+99/u5er/XPZ9L",
-	"kl1zROyOVzs7WU8rme15sIivnT08jkt7vaP/tJNiezznyiYlgjqAlYn/Mo7lEnLsAoVwKacs1AJ6+mG9",
-	"TJqPRXDNoKYFVvfFkURYcQRrePe4EoSCRmA7h2HXq7UDh2AdkSqRHYrmCW6iXEvjUNEvtxsGtku5e10S",
-	"8IwSgZ8H7bSe+j0NXV9aWSKTf6MZwxuK8zM2GAlx7TIeTkQEGWGr5gzZTxDvG4y1trZ+aqA4K4Ty9zin",
-	"SSJm0ph2siJHB1XJRw1yCRHwkMnX42hTsTCdtphQqYX1V5zZm3Rij5SllE8TeiHTVZPPOmWoOM/LPAy+",
-	"MeJbAEOmD2ZfjxaOH6L75jMRDbFuIKOv2SzIw8FRcByeMPd06FG3M2gG7knYYi4CNOOzFUl3EcRajsSk",
-	"kQv7eqlPiXxpMVJ3ZkNeOH/325LNVcyfkG/AqHxn1jkKZp7Jjc3Lb/ThwyRg/QKWldIE6vPHd1pyA8Kl",
-	"KA9pEhKzYZLICQuiobkqPS7pXJK64bnEtxQz0tJf+peKxkwqOp7kf5TRFaeaKvsHTo/rv6zFWHdsZ/xC",
-	"NzqSLOj7BNN9HDIbRYh1YOHb7Yr2uBZZcwlWOZJCEhaw6AZQGIDwUJV/C9biDKuJAbVOl5zUbUGzF9JJ",
-	"XdKFUnG2bUv7dWOOKQ+Ys0YH8TRkIRYmA0B6kL6NyYlnI8XKE+bLHh/MCafjiF8VOm30OJr29W5Zez5c",
-	"Y1LX/zHT1DJ9LMRkQINrQsMwYVI6REyVjELW46Y8ayQ4gh1DQ1zoxqBkW8KkiG8YUcLRQ0qiG6qYk7bo",
-	"9Hgc8Ws3FgGN9fsW0N52RaY81v8pVliMY83mItXjdf/XN9/9/cOHH/vn7959+LV/8fHtL+ef3vgH3SzI",
-	"F/0C5tj0p0kMcQIwVd/p8TtPoHkGJf2Kn0X8hsZQ648Tf5rEvt6KHp/yay5mHLeNaGIMhrd8pxmd7pu3",
-	"/TOodzKDHdKqGFVkLKQiLS9/dIqtmN+xIKG/JDFvgTw+ql9iGTdbn32tx2425SeP7O14MgIAUsxat4Yk",
-	"9P3wx59Pk5MffvzXH8mn2e+fL16fvH138dtb0XpH39HL2cOLDBvu56+RGqGoW6Uv2rvl5Er6RFdcU01c",
-	"hLSqR8D24KNfg4tmUTbaRDSq0vPW8t+kfFszUH3wQhZHNyyJGAgUQjLgqHOmyJiGDAQu/YP+o8qlszUD",
-	"2Lt2noinZhfHdIn3ZrH5TFollM/zhgNjMzB2ZkMUI4yYzJf2uOMEunsWH8Kg6a3KQcMISErYTxiFxgEm",
-	"CEtOpdwVtNGN2KtprC8jHrD8AFufvNMFi+uWani+vY15amtTnlrFSRdP1N70ulP31W7owZdwZDnElsjP",
-	"u3Eq3Fs9fh/oK3mjLydk/Od03brgtgq8VQ/tBSd0qCAtO2GAgQgoKhYSzCGSzg9IEDOagD20x80jrYyL",
-	"JDzLsWFiyueZovNYvT3tRn9X7ZvaLSfeFCclrzVseuG/uI/K+watou1dk2PrCNuT5Z0Lec/bp/Xg+s/L",
-	"jIBW+r20CGpem0PYMRrRJFjSREE9coiIQyYVFqrt5qru9njdNxTaNyRaAdnWmlLMhsohvpwGAWMhQ+sd",
-	"Ja3bW2BEESdNj0inx30EyPSzSImsEQg+nk6c1LwNRuMh/CwS5D8pS8rxhgPHNKJ1NYTyHYkZluSlEhKT",
-	"yIxxdY+b7XW2kI/kZ8vxQms0x7WvcrQZXMw1iZmZ6PwSv/7r/tFYqMDM+FosELZA6ssHmzGMWkW5wabn",
-	"PaRXkCrFxhMla922sxrMgjUFr8O4cJpYHJa2Bm2Le+p26PHAPQlOQ9fWb+0Eh2HBQFu6lLol3TZ02xy0",
-	"ArcTtpl7MuxQ1/arn9Wcmj7ufTPNimKobZgZvGiXtR+IkNW6La+jH4A9uj+WtW6nlUNeTa927b5yq7qH",
-	"HXgd7Sm93+uYHdQ9cGuZfzInyb/I272+mFKzKgN7+aflUn39IGHmTwCD300F1ZQNRmGRhK14w0pKH+bG",
-	"vLT64QrhD+Uu4E/IIbOxgwaXXkjNGw0MNTBVfeeczEcr6Zj1+ECEc+CMeecvqUtBqPWLJtgujRNGw7lN",
-	"Hwooh0zgHo8UVNe30e9WW7Ph79Z/li6HFRbOQBbo8VSVS3l44buU2Nr3/DJ+/dGeiQUqUdsWsj5jDs3D",
-	"b487nHxqNrOZwYsMyEm39vdPny7Ioed1EdOc05jgo3Iucqh5eJ6LNFueU+PsdknXrazrlN9ktfTLuU3+",
-	"s01ZS5U2Z4+wkx5yU6kB0BE18ZDPBdr/ofMstsfzZzzM0zZY6d1rSYlQVDHXulr/3NA2V0qf39NroM+c",
-	"ze6GwaBDczEGhmAIzPciIa0OGYlpIns8J3AHNNF0fiZIGoADOkFJXI6DYYgQdAhd9rhEnS6l65qGy1mk",
-	"ghGhisQskpDJpEYQsQ5xNpgqZ52w0RWXjR4/tz8kbBLTgIU2ML0+mINUQZM4YgmBxYXoFKnEJPPpUtXj",
-	"iBr66yYVqByi2VOPJwzLpRjDXAYhgZtK1EyTxDJmAc8XTDjGQ71DX93XbIabJOwmElPZx5PQZ7eTKGFy",
-	"YfBHhcEvxDO8an3/i/zu57ejRAavRvHPb9//8r+DQ3n5LzkRg2Px+qGNfa0vGs+Qv0ZffyzDM/L1IjEo",
-	"Mcm9kGbDNuI6xbLtf9a+YzRhyflUjWrdf/9HKyHnk+hHNk9/+Y/+ILkpr8auD5VIoivgF1rI129K5B2h",
-	"CKZjxhVI7f7LUAT/P11Xj9s8DEOvwvUD9KVAb9ChQ4EOAToXqGozqRBFMsQ4aYbcvSD1G1vZA4qiGcqU",
-	"H9+jL6HCjR+FMpbPnGTG33rNvcEu+OO/8u95kvKVNrlc+92cUYgMRI0G9Si0Bpva6PiJel2VsEWrhphX",
-	"wcv2DQ54jaaSQEExI2x+azuFgWZJWgSE1pICwhPME/DRIzj+xmSeE1hb3YoMvmwneiMFkgS9WbXzW1uN",
-	"on5nswbD/2c+xlFosGXbJixYc8oUgQkwBTMYt9+s0PG9WL66sUiYURYW+9iCMEhVlEC78/zr3p2ibDW7",
-	"qCcOqLZ3vvmz4SJ572AM0aNHVM6WHMq9PmP1Ot6/XmRyjXPWYa6NbYwrQcJKeCkeV6Rg0ldOd1KQNGYg",
-	"zJxoVYamTmuQduO3/4XB+uHQLJTVafqXAdbvOa5xtI4UoB5+auMckPwcBoTYCMvb0kW3qRLxyA+M+/nE",
-	"HvkdHLWxC3AtoRtTqOKj4IxyY2NbGF67GZJQq1IfMqS5NV6A0ux4QmxLE8dvr3eLthdnZeFS+m6ft78A",
-	"AAD//w==",
+	"7L0Lc+M2ti76V1C6+1TLdyi1JNv9sOvU2U4/Mk76tW33ZO+J+4oQCVkYU4BCgJaVVP/3W1gLIEGKlCjZ",
+	"SWfOzNQ5O22KxHNhYT2/9VsnkvOFFExo1Tn5rTNjNGYp/PPNFb0x/42ZilK+0FyKzknnasZIypTM0oiR",
+	"O5YqLkVAMkUnCSNckPB82ntPdTQL+52gw+7pfJGwzknnujO67nSCjopmbE5Nu3q1MD8onXJx0/n6Neic",
+	"x2y+kJoJfcEWCV2xeL3/UKcZC8lyxgTRM64IV0TPGFFapiwmVKglS4mWhArCaJpwlpKU/ZIxpcmS6xm+",
+	"TOeMhHl30ar3I1uVB2y6qRntRMqEUQHDfScjiqOqDvKnGUsZ9BSljGoWE5mSBRMxFzfF6kVUkIlZTRqX",
+	"1+rp3fCpYukdj5h6OpgMo1F8yHpH02PaO5o8i3ov4ues93I6oMPJKDqMj9hTuWApjEU9PabPJs+jF3Hv",
+	"JRtMe0d0OOm9iEZx75CZBvC3LftwQTV7x+dcw/9Zn94FrqciNEnkksVkwVKy5CKWSzKVKe5LlHAmNKFx",
+	"nDKl+uTS/CUFrAruksJtkmI1l5kiEU0S81BO4Z1iSkTPqCY0ZSSlmpHEDIrFAWFpKlNFuIiSLGblNXw2",
+	"8Kc454LPs3nnZBC46XKh2Q1Ly/O9YHPKhVmG5jknbKoNocPuZmlqpoVz/6PnePxyvzkqVrOnlyySIlYk",
+	"E5onNZMjTMR/+C4ejXaZIdPp6myqWdo8Oy3JknJNJmwqzQlNV+ZE0hvKRanjw13I578tbZzHTewSfn6i",
+	"CDfzjWaSxWSayjmskGNOMiVzGjNiWMcp+SWTmhGukdGlbCFTDUMli1ROEjYvc4zD6TAa0Zesdzx5HveO",
+	"ohes95IOJj1kHXjwNx76r0FnQVM6Z9py/1dZqmRaP6FQsHs9juCN0O30ImV33FDAgt4wMzpuXv8lY+mq",
+	"E3QEnZv+8JvSSOb0/h0TN3rWOTkejoLaa2HLNcQr/PMlPWTD6Pi49zweTXpH7MW0R4eTQe8wOoqP2bPp",
+	"c/pi4ga4oHpWjI8b1mh2hKfm8qleAlOZzqnunHSyDN7ccIVFqx/Zan3cZyQT/JeMkVu2ArZpCEnELCZs",
+	"OmWRJl1KPn8+f22uNUpupIxJNJM8Ygd9AgRuiKB8j5mWqIjJRMYrQykJXeGVOOWp0maVFlIoVl6i4+kg",
+	"ekGPR73jyYD1juihuVAOo94ofh4NJy/YMzocuCVCmaBYpMq92bSbo+PjwBwd9/dw+3pd5Cv/eOt2Stx+",
+	"wtH6My9jM+HtvKxTkMHqz42V2pDJz6i4YWbVJlQZOUWQLlUgyBn5Lzw4JZQoTRNGpID3joajqmQ3BMmu",
+	"fpJWGmwiksPaE98gd3yiN4wo/msje4FLpdRVzKY0S3Tn5HgQmH6Rj48Gg6Dg6sNarv6eaRpTTd/ypPZK",
+	"+SiSVc6CFFnOpGIknNuvQjKTSawIu2PpitzwOyaAwoDm2D2NdLK6FmYH8Lc7mmQsIFQVTfx8y1Zf/jf8",
+	"EJLu54t3PSYiGbP45FrkL/2v4+9u2ep/Hb+2Lx6cEmX6pInpTpF5prQR08jc7EKf/GgeUhFfC3hfkak0",
+	"MhzQQvg+H3yaJUz1r4W/0b911EwuxjKNWTrmceekMxwMRodHna/mpUUi41xsrtsbN+LS9vxHyqadk87/",
+	"87TQQp7ir+qpG41pX+kV0FrM2OLj5B8s0rBH7lDCjfUdjb+nmi0psN1IGgYBREQXi4SjqP7U3p5/+YdC",
+	"ud2bXQQT6NwxEct0nImU0Whm1JpO0ImZpjzJz495g8Q8JkJqKwadmn/PgK1QRRS9Q1FGaaozZcjPEDrX",
+	"MIvvaEzcUHPam2m9UCdPn8YyUn0apVJw1VskVJtLp2/H6cavntYM82vblf2EjeC1X8cfYH6RzBKcISop",
+	"0Qz1mCnlCYvL80U2EvfNGL6jsRWIHrYPNOExvDzGHqvb4AQnrmCQ8D5wJhAoOyc/503lfDXoTDlLDOka",
+	"QT/pBJ05U4remJcWqZFV9Ypc44/XHdPynCsFXOlLsZdHhnv4e+mmu/derk31MbbyPU1Md7hp+H6PC+jL",
+	"rd0JCdf6DkkXFomYxVNEZdEM2JJbxDAgoW1mbKYbBtcif4ACUohaILvX5JNU+iZll//1zqi7Zp9AUQ9I",
+	"KDM9ltNxagjHtJmJWyGXYgydhwdm0OHcTWFs6CS8FqWhVX8OSBhnSGJsfMtW5oFOKU+4uBkDXzswLO1r",
+	"0HkF5HoWRWyhUdpoINM68kxZzDXSF53LzH5k/9V50T887AQdVJ6iVeek8/nydQfFa70CEVhpOYc7MmUU",
+	"2u/8klGhuV6REeldZ4PBISNDWMPRYPSsNxz2Dgf9Pv571BsdATVycWfkGzOQL0En17NgMFqz+cKMcRh0",
+	"rAViDHJr0d7VcHAyMP/v7+YuNUfi+eRF9DIesN5wOqK9o8lh1HsRH7He8fQZdb91gs4tF7E35E7QSajS",
+	"Yzh15o7+fEWeaiaoodLfePz1qZxOmbnZx1yzuTohx4NDconWDfJZ0DvKE8tlQQMBXp63fjL8inIRU2YS",
+	"E7OCmWLpCRo+jqc9Mzij8ViDx5COJk7OhyXWKTeLZBQ67BTvrgEz0zw0nx7HvSP2bNp7QV9OeoNoGI/Y",
+	"4fSIHk88/t2x1ptO0MkW8YYFHQ7+DqcX+7IEs/7+6Li0AY4ocGzP4ufsxfTlACbTO4oOzdyOpj1nvjET",
+	"NbwsZWysU06TzsmUJorBo18yS3dzKfQsWbntbTnh/JreeN+DAhhnzBwrlk9r1Bsdm21MqMAPWipiRrml",
+	"yThLE493smzUixKZxY6B9iM57wQ+aZg/pKZAMWUqM08Wy7GRacdLmd6abeRSmIv4a9CRRkC6YeObSedk",
+	"aAhDS+/vwVdv22mk+Z2hzUxwPV6kdk/z4z4c9AeD2vO+mUxw2w0lO81YCi2V7NF4zo3YZe93PEmWZI+O",
+	"X9BnL6c9NogHvaPpdNSjx0eT3uHxUTx4+eKIjV6M4EsQ7zsnh19bXyPIED9ZGm+QCwpdIWWRIYsYFSae",
+	"JKg5gBnA3nKky7XRI5BJwYuWc4INaMoFTQ5O4RMrb8woXuSRFFMO95b5UbAlwV0mK6b75JNMkrJlydz5",
+	"ntm62Sp75X8VkLBkZkVWVZhRf8v/PebxV7ANb7CemDtFimnCo4cJPbzQCceW6425GE8TfjPTvgB0VjVq",
+	"c0UqCqXZKKV5kpAJM3LaIpURU6oslx4NXhayTD6FfQWZzcN/LPnUzTyyw1WFJu9slmZ6DKTRtzKd8Dhm",
+	"4kH7Ms1b8fbgf2SWklQmjMzpCkg3lrAT5QU+LBb4rdfMfitcDOSxVhMNtk9Uw0y+Bp3vpWAPWj3gzeMb",
+	"00xJhueKwE8owpNEihuWklwiKC3j0JO5v8eW9ltBbzCPsYTnmrB7boQTMsl0eSbQldWKzoU2vD55g3LS",
+	"Q3iEbclfy0s5Z1YbA5N9KsWN4ciGQhWPWVkV9ZbSDQskMpYSHN7e598N7TFW9kyQTLD7BYvM4hrlJEtZ",
+	"oXa6vsySx1xFiVT5UsOl8yllU36/P1uG2ySR0S1qCCqbz2m6KnRknaUMLi2uVMbi/K4zVzBNsvKWwU/j",
+	"BQxpbButnoUNbZ4S7zYl2Az4Dwtiw9v5d+TttXMw26bpLbLX8hLZUZpbSM6ZFIywRLEnKiBCLo16J0XE",
+	"ti8Wtu6t1bmTKZYsZURk84k5ZN49iB+aJYPjyAxdo5Utd/T8IUuEI//69bE49fr2W+OMYvqEUHMwWFqm",
+	"InArUXEt3LdLI2SVloxr0g3rRh4eBMQ6c6/FBtoE2c6QZ7Hh01T+ysS1WGsYqSY86JOzREkSbhQYQqut",
+	"f5AaVXVQEx/COoXUY1o0VT2AhUNJFbcQoYpUTQKwqn7P8bTe8rTWobM/4YRKBih8r01fFWvUs4KEP0hN",
+	"zvz+9iPkyrAfi4BDHFpIUFzH8AFzYQrmvIhzFnNKzKhVWcrPvc3mACNRvJWZiB9MD1NoxSOFDxKNXo4a",
+	"yvziqLzYb+3X+68z9v8YS2zGA63BuQWbKFfckLCWKB2DqAfL99Gt635GsO0WpoqBYw8Lk8rUgsHibjYw",
+	"tbIo/XNYkfJFc1akViRhp55v6Q76e0Vp36KPc/0n18HzJQAf7wNFPzicaI5fk20KtmTkDdzUgKSZEEY0",
+	"lanhIBFjMUh5VQGnmJXXhceAwLNIrZ/F6yqPFzPEGJ+isGO9srbr30+2qR00iDYsSplGhaq0TudGJKBK",
+	"LWUal/WiW7z6mtfFb7Pi9clbxNnni2MEGy2NKLTe1yk8tuF4MROa00T93sJg/WxgxbIFSxUQR2nBzohg",
+	"S6M25pOCMIQITt7m9SpaLNmIqu3BJWsEcsss8/YdKYHQDD5jc/LTTPyBq1TM4fFE5tLhsdLyLxkz4itM",
+	"7MTM1zE6JGojtdYRuxGHaf2KsrUFvRYoevu/mW7m8g65LoR/gehdtwIoemN8QHGE9EYiLzdVkFzu9PpE",
+	"V4mk8ZWU72h68zBBeiLj1VhLOU6gqQbPLITScDNkSeDFskXHM4xZDyp5g26wKynJO9vyfnRVGeBjmx7d",
+	"zKB1s81U5HttBFsQqhTpDsl7/t0BSFyfUohB5Ka1t/m18oAwBbDyj+dczW2ATWUPrC4zK9zzp2TKdAQq",
+	"3/qxHnoBCv5YyVt3Qe0bqFAZ6KNpE3mkeR7RBBZvmqDl14pFvkD4CHEhhiGARHSTpayqN1jJiUaRzASc",
+	"0eJV0j17dfHxw/nl+PPFu4OyQc47CfVy7INiRCpDfhTbHBEg3ZAFTfMIDG+uVv/wTLlfg86VlO+pWLlI",
+	"6gftRko1G9sY4hLpS0nmVKyI01BOQV5akYRqo/p4BD/y7jHzmRkbyQe375qXBvYYS33hRUu7ydCpZni5",
+	"oF1LYXhzRQoHIbiXR0TX9W/ffurFTsMQPgua6ZlM+a8PZFMZNGRErohWtuo9htYYWnFhKZ54VhY5hsVW",
+	"lYa27y5Vh/Uo8TbFfCZ0bS7evvz000+9M6/7ei2JWsUcQ3fYduXns7AePnPg3lgf+SP5Im/ZapyyTNVY",
+	"rateRyOjmBfRukhJzMELIrS7PMuHcOTvrDcBKwo8iivSG/3jML9YzikXECUJobOpvGWiT87mUtygngEB",
+	"Shj8WQiLc4qhoCckhCifCDwZGPAzzm1BGD1FBeEx5kwIOmfqWljHR0BCjD4oxBuIfDJ8pxJTxWg0M19z",
+	"OyowPoI0mC8DEOTZzU3Kbho09r/KJaEEgkmeKBJTnqxIpugNIxMWybm109kgABecAdZQkc07Jz935vTe",
+	"2nA6QYfe3XS+rIX8Bp2zBbfx8jYOj6MS7tuWvPh7M9ue5nPWqWnLfTNZtYjZR9NUi9fACGVoaKexYHTH",
+	"b+s/mItT2MCaFr2j/byeUyyyScIjI/mk2ikkt2wVGFXBCHI3gitGOBy8tYZTdidvd5xUKpFRbDo/P7LV",
+	"hXnt61c/rv1nzLCAVcknZRssGRILGpE23NfRyCt4CdhZjBIqTT55NGMjocpk5LbBj6O3MeDNcfTVTapw",
+	"gXjOhVGaE1zpOb1lhEKQt4rkwijVklBimzBrvz17xF8oGPK2ZYBx0ST5OAWvw6YNsSfsa1A9Yqgr1pPW",
+	"ciYTIKY+uZzJpYDpYvYb+kvynIjNk7F9rE/nSz6hdxwDhtvNxrz9nkFweHU+LnotDwRrtSpuYDRN6Wpt",
+	"/NBm/eiLsPNXcG/WJkyZ+wAypSg5HoysL8NnkrVR5/ahJ0mMraRUy0OLwOt2IzkaDOpGUhN3XQ607QSd",
+	"CY2dvw5SMTD6d8FSLuMx2O+LpzGL+Jwm9UPmScLFzdsibLE6aBvFaFRp+OdBYC6ZVLPUPDw8CIhic06F",
+	"yGhinjw7CEjx13B0EJAJZ0JwfDA6OgiITr0nh88OSrdVHjWZd2PkFa8Pc4sV/ywaN4egaHjTdN/LmCUg",
+	"dNlOFylbUOAJC6m0+ed4yu9Z6cGCrm42NXqRifXrk6qxnK4x9k2X5i73gI3JUK1PWzHUt/jp+sELOlMu",
+	"uJrtOJQZo6meMKrtV2UiekeVJorfgL0u4dPc3biU6S1LSSwhokSXuPTG/lpe20WQdnVIeRTDnMYsIGAw",
+	"YDGhCqW2aJaJWxLJ+Zxr5fHXPEPJucnaLviPHL2MZS9YjWCibvliUZeCZ9rK83rTTDxRBA+8Qq8jpq/S",
+	"JGU0XpHuZFVKwc/EQf00QGzZcbed+tB28pf4viE2qWmyNfNICraql1wsb8NzlQ/E2+hiAV1n3jmpLP9W",
+	"iaeYwV5ST/vTvw8tVZYHmtg8CXfo19iUS4SoIcflDAljs3wBb+UJFZtH8aOdq2O+NEngU8GWNFEey93C",
+	"bb+NwOJx+4cILdWjsY6zAfF1abbQLA5PIL7HMkulpaFv0hWS5GwXdNbw4vOH8eXV2bs347O3V28uwoPT",
+	"a2G2hnDtADqUpisVQMyQ4SP/kJMnylq1ukbthYBvwy1ApVQ2RV5pm4xo9wx9OGbb0O9pjpKcLxKGNqZc",
+	"cPEmUbub5bj3mqxj6zNvE/COGaDWBKx4zIoAbM87u6beYjJRnayGP/ppupZdQPprG2KxxuRX0FDdXdt8",
+	"P/1kts3rGicd5MgX5inYFVIqFI1cEECrYdm7r25ApTym3YIeSkk3LT6tUVLweYmbux3yh1bHX5wntK3o",
+	"/bJG9LZ35xjX2nQOTstxzAxhjxVLpkDowoa5j3Fv/PwhSF3MYyaLx/ccjdrl3+1fbG6ImOWPt2UhcDHO",
+	"FAO9gCfrHhEhNZ9aO+M4P6kuEtC8jhGElYd3ksdW8cmjBlEobgqfbYgUdY9Ng/6+lcMtmqINGrzqmAY1",
+	"o8oI4nOAS3IPy83mj4pYH2dGwLA6m1DkHrpRW+UpYVM9zkROApBMlb+TyjiL9Pgmldli7ena36tFsacu",
+	"bIndL2wqrHtSGpX/MB+D/3CRyjuuuBSlXzRL51xYC7+mxV7ktMXV2OXiF3lP+WtW003kDRf+Q52lxUtL",
+	"NplJeWuOA79j6cpbYfcTE/FCcqHHMQcrMsJ5LGSqLZm6O6L2Mij07M+LuI24NefCfzqssnfnu1+DcHi2",
+	"2fQUdJYp1+yjSFaYUv/VzxXbzN0+u/e+fq1jU8DOvqMJFVGNIDYpfmghIAcdOMjp1uwy6PQc310Tq/Fx",
+	"kPf9pXHY53lv5VG3VMbwQR1rvvz0JA+/D1zchj2gaIOHUSqbY4RM9YmX3tbNDX1PFJFLYYUXalHAbNNP",
+	"1EHF5mOeFryghioriwW/gvZZu0outXjdDoAoXLUSNqieab0yuKf5PeZ6bLdTNSBnSEHC799ckad3w6du",
+	"RTECMOyTV57kY39DPI0AsV+ADk4Jmy/0ChGShBSstfxRPgQ1UoidQuJgSFqdBf+jMbvH8L9ac8RPCF7H",
+	"SCbMDUfsUpGEKo0JPHQi73IAObMU0Crgg8Q2yFDRJeH6lNCJgpSfGU8Y+NwwrqN2r4x4UTCVur3L01hr",
+	"iMH2PF5QcIMAUtj65D7IfIgoFpJuyuZcxCwNCMb0ImaguzPgD5xmD6ZJaMJSfeBByTkayBYINhZbuDB0",
+	"bHFFYrpam3QdbSLsg0/KDghiXwuPny/dFs2kpVOoxtNjWZJioL5hXLe3QDk1TC0PA8Yml6KF+yHoLGY2",
+	"hnNPe4tjP4W1Bel77N0q7ZRle6a+BI1KiaMIuWQK84kE6Kj2RBWMGX2wyDEOTonpjOa5L6F/ZsN+NW27",
+	"LcfLM669D7jQz446tchCTe4wR4q4D0HOtAsW7R1Qz/bkui+x69JMPDLddG/sZ2QqrhYfym0wCDZeNQuq",
+	"NUvNpv5/P5/1/v7lt9HX/9hwm+zIij02Vqag1yiDKpcScfkJgK+I+yLAuHa8oYogDNDcqyM+rB9xM48p",
+	"iYBHj8xMfh/X5inxJZv8ogbJhiZLulJw7HZmMSVSaeUKdQu7iYC/jUkuF7seYJCr8E7fPOlUM8xwrddc",
+	"7NePpLb8GY90O+Hjk/k1lz92EyBIlyLdO9ukXEIrlvwPHihg/KkOf7tjaKh3Lu/YuLpjFckkzRjBN9Wa",
+	"zApmYviX7//JYZTzLkr726IPeI903VanTGVzpgjYmhUR7F5XfU5en/vJM3X69Gvs/yxqAoKmmlBIpIg5",
+	"RITgrYJyMRXun4YCIQtSRCwgmRGWYR7hLVuFB+t2Y/ysbfDQXlqcj0jUog/mcA2qC+ClMtnJ4l/9h7tV",
+	"247ttg6JFWMszR9PlAcuGhDWv+mT0GYfnmCgnrVzYaiefWYHgc/CgIROzan73T6T06liuvjEHixQeOwr",
+	"buFL30WphOBS+2V/Xx9eiVydS1hmOpLzmkP3cUoo0iUu1AkJjXYRki4lbrKQngz6WkBCCDBFiDhryw5J",
+	"F53DphnzCtizAdESBPU5owJUV/dbwu/Mj37iDOC8HtTOeccoOsMlEr3TIl3gJ1/B1dS2Hz9H9Lcd477g",
+	"leJ85/0iGeceaDuVrS7k9R33ZAu3iUabyLNtc1tu7v1A+iz+LN61DzJRPHJbUvq0TmgpjezbSG5l7v0A",
+	"8a2OZLx1jlGhy50ELkRgw7I8NJxnxhxwSSUUht/lJ0sFvkQvYifqKBe7XbrIEylvDRPX9XEcDzAVAo3U",
+	"GArdBayelEb3pMZapMi8eqt4YyvSeCuKTuRB09tLqouoYyg/QKgYCBxzTJk6aO7gTxoJ9ajxTI5hqDrR",
+	"G9xi+cWweUf2D0Nye4bXigs3Qukp9XIi44yhaZgCfhC6p//I8KPiIBcGMcsm6+ZlvdKK5O+YK1JpmIhM",
+	"ibyzKT/+oWwgR88dV6yt93vOr+sG8so/XIXBVpGET3X9ftZeYdUQKceSfCryV6Q07PIYq5zCD7LKmere",
+	"UVbFRj0sympdvjRapdE3I02oInJ6SrQETfPyE/nVCESWQsFoG1ioojxTbQuT/7pxKt/0Qn1gdNLayfn9",
+	"o5OMdlYJTcrvgFiy3zsO6Y3hlVfWV17jlpVxjQbzlrMkViek/0rOF1Ss+h/onOH9hfbuE9/5uObXNGti",
+	"Fi4XAQ4C0ndXLrTl/w0j9B9Y95n/CDnHO3RV9S1Dcy25P51/2nv0CfBfP1+88569kzdclB99cpnwXcW0",
+	"s9FaKcWBOqRMMX1KUjaFHDQbraQyoC4zQRt71P8AIFjegyupaeL9XczPPQH382uq/Wev1558gjiOS3Ot",
+	"rD19I+KA9O1N2T+DNC7vwXumZ9J/44JB6hyMwj2z3b2mK9V/LGW/rR5t1YdqkFz4nvLE6BZhQHBrbDI8",
+	"pAjbsA+MHKaamFaQSvPQOUNbysGRnRJDRXSSsAChKFnC4M+DUyKyJHHNO98WcTEmsB7mDcz1bnBxNjrf",
+	"UrZIVmMt62bouiCpuZBS63sDzRhtpbnH7cK00ruSFuMKTh36qacgnghWu2uWQjf2raUMoBWb7EhCS13k",
+	"t98qdP31K5iUsgZTwTd0cln11c03QN7mrX4bf1bdLV5ioXtd5P/msv/msg1c1rOTDwfmf1tN7Hta5n8X",
+	"JkS6Ja4xQd3zP+2DfiTn4cFplUuRj4Ihw8bubJ23FaKvskRhNaDRqCgHYYcRVlas3nH0u3K8au/b6iXV",
+	"eBsrHGory/k2AndZcHyAzF1q6JH8iP9mqP9mqP9mqP+SDHWdV95ZEJKGDBs5hYV3sFVBkXJjD4OXaIKr",
+	"COmGmLP5CJgRZXdnTTKOCyHQPrjWhCVS3JidLIXeFZZqo5/kReJahci0CQGAxXxtYwCaRszMS1B0FJlr",
+	"aIPkezyGLBTDRG0oPWfqoF38TssAxYZFwqIgiiWJ1Yx8xs61Ysn04GExjK7THTyC+L4LDt+67Bf2iyvz",
+	"gRdVvvVD/KBONbJR3eWxlOdS0YUaQ/kKylgzIsmcPdRf6qgvbyizSjHW6/s3VyRlOksFQsIuXTQzEBzg",
+	"/yxTrjUT1o0Li0DC0vRCRLU5tTZPag4/HM4c79A3bUu/5F+xePZx4zp8I5EMON1DRLE1Mqs9a2BHkVNv",
+	"f4TdAq4InchMB2Q54wgBZC2Ydi/k9FpAeIkZRR/7Dk9ICMlLoWnoYwrGi9B6CkNCHcIyln8zF0V4Lagg",
+	"9tYISGgTo8y79taHh3C68SH8M7gWYTVfx/z8Ez57Yx8FJHQ81/yaS2sl+ysMuMhDKpK/wBENY/DSK9bz",
+	"hLwcuXq7bH5w60N7ZnSxYILFfbt2fXtKwyB/4MzBxSOLJ3p6Ldzy9nNXR1ised/zgPiPCy8JlN5zjx30",
+	"kk0KLH0CSWTu+SnW64OrHhPxQtKlYpUTlBFnDopt7i8oj12VP3hwJ7kZ02m+5fm0T/MN72PcInznHuUF",
+	"Bg3tlbESD07JGlH0XRJXeC26hrjtc/DUFvF9KQNHizJNFEOGcY2dpwlaKGJW0DPpcLbKMeMHZsSOKPq1",
+	"SR1hQdcNL+CAK+kdGzI7TiHyC5JbXKjPQQ2lu3V2eYZ939ngE1dxJPq+F62GsrynJfdbE1l5P/lUVZy8",
+	"fjW5s1/O4rTUUxxQb1Jl2vEe5LNqpJFSf+XN9w55/XZ5HdX/XscaQI3Nq/lUJNDaJOAzosCOTeY0mnHB",
+	"eimjkPEKcHGkWyqxWS6HuVZzk/T7/fqQqEgm2bwmFPGtBZWbL2QKsIIL072aMaYDi1lnPiQQCZElGk9p",
+	"wrQ2FwEGxb0O6/u0VS3qbiks2OkaDUgstbZHT4CLFt9QpBuWS/j1bVU+W4YEwtCxPj3cZ/36ZBxbTKPO",
+	"vC+XeyxKKpfFilB7iRYvETWTS1XGVmuyguMiBUgcxVjrpJe8TljbbPLDmmxyv2ZZrt5Asm+SyGVRDbfy",
+	"rJSs7D3FM1V5ajgAPHJAr2Mtx8V1m8qEVT5RVMQTeV8k6Nadre+lYC2nPqzDsPJqfNU1/1dGEz1bP7Zq",
+	"Lfhe3poGilrn8nY71Bk2UretpRpgbdHC6uaX19mqm51DV1iPHkPYSGDHbcPud00ItqaQ8Q7Bkvup6xvy",
+	"FHcNXS7qmLYIrGsboWwuwR1aBcPneJN6fck8VcuVc+JeNaZSpo4Am6pvJ32iQLAz3IyJmEAp03ZKf5vA",
+	"Ykt0LqQ44WKHYDj78TsuasPgsF7V+opgaDSCP2BgNBZPjlaMpqUHCuHlbCx2QG7oojc1cmORTQxhH+bD",
+	"wGIqw1rj4jaEHvPdaHbb5vpubdgpHz8yMPsWSaVbmmksREXbHbD6Wt3qW1wKJuJWlGxfh7C6Vh+0C6az",
+	"JOJH0k12wfKyqBS7frE7EV/R+7pV3K3n/fzziJbRkkHt4s4POiiz7zCeOjNXHgloYwC8EZcTW93W+ptW",
+	"oKn511hxQVUor0S3+4YU+Ext7chazEbSpWTKU6UtGB7wEcV0tiBTxg4CYoHFACLCfoJvHgTEIY2ZHwF4",
+	"Eth4mjIKbi1bp5p0rSiMMaBQDdkDoXI1KYwoqw3HSKgIciRmsLKydG7t7AcBofE/MqUhVtcbU/5+Srli",
+	"MZnzuGfH6UseBVKlnZePl5ZX1obkZdfLJiEFWH6DoNI+NdDflzrcAotXvovh869yCdzYXGRg0jQDyIyK",
+	"0EXlFEwOQQkPG+rzYCA9LRC1A7xqVZ09c6e71ayVu19/b6a8kIpX1tPjBkUJ9nUV16K9Emyr/+DsGOQB",
+	"PC4z4pZYLwX/LZdv3x38MV+QnHv5E/eWpNSVY1adYhY5OW5gOPlOl1J1DIfEEFNgL+j2sohkQQdIsHQC",
+	"0ZSx+fR9C/t4I/pbewt5WRrwE21SOgXGLhyeLv4HoMA2rIS5tR/KhiZUtdeTmqMQrcrQcAx2zyez3+UB",
+	"eCkeeRhtTp91xOgQ3Gt1VIA4BxVVkLNP5wAR7iPZxXMuNgIbBZ2cnmpSSQBa0BqG1AwAOyYrW08h4arG",
+	"6TujajyXaVPqMMbZ2xK5C8OtpxKrj3a1+SkU7F6PoyxVMg0BuJHpg1MCgS5OMgd4HvNtfVKx10LdlJQi",
+	"VJHQdeG8mxBlbhrN/Z4bemvY4nzuddvoYnMbk5PnlCe5y+gU4YfBFTCjitA8fNfFEJTtEDYP15l8C9Nr",
+	"xPgd80SCseeYcZDWxSN3JUAyj+VdDvIcYmPyTBFlgfzwOw9DqHhYsuG61MU1o3AdSb73UvDrZYXfdoqE",
+	"CDr3PUiM7kFBkMrnecb/GCSHHNu91GbzS0Wkc/M7djgNvzeVmdbsJqVaOiwz8yVSB6FegAYUybU+YR4r",
+	"wsW1cCdMrZRm8xMjkM6l0mQ0MBxCndoCCVyRoVFvjwZGLE1ppFmqwCsZnvX+TmjvVzLovSRj0icnpBea",
+	"z2DkQKZWtDDMBxo5Hvit9K/FlR9aDrCzUAnbyGUsmkn8a0KjW9INf/saIm+AYB3Ajo+vhWExikx5olmK",
+	"yEJQGNH6qiOt8GGfnAmCOgSGpNzwO6auRejWO3QFAdFwjNUU5nRhO44SI+gTrg/65CxPdwYpTV0Ll4Mp",
+	"FysXrgEunieKuPb75Dsa539B+NBgQMI1CP/QJnReCzTHA02ekHycUEpmTgWUylEhLFXx4y1bOZIJiRT+",
+	"/ALvtRJthQDwlo8TzTC3bOUS2NG35dUcSud96wo0YuSrV73nz18MzamfycUYQTWh4u5wMBgdHoGxn977",
+	"J3M0qDK/+tPnf9OpXwA4GO+ZZimLX81cscRdUsLKBXU2FqDwXv0adEo+kAq/GLYId3uonFvuv9Re7eUi",
+	"46xJRMiRQs1hncOLaNO2+KQEUExJNxRSMLwQ4YkiSiYI0GVYjhSspIHa0k+AM9tg38dRXTKtubhRdSiX",
+	"0W22GCdeleJ1I3LCzXXB402/WuRYxXyIck8kMKQVMaFZOs7SpLYlFvPGMUxTxsY65TSpb77sMNu24R/t",
+	"2+eazb+HhYY27PUMVoXxzQSq5dTn0JSyZuXOX9WI997a+Ctet76l1SiWLVjbzLVlaaZbRyHnYpHpXZNF",
+	"1mmoqgq73wjHgoh0zvz62jDMajBsm5DWEmnu921R82c3cWYdlnadxNc5gZ1w8WpAoJobxkHb8lUu5Lar",
+	"GCsXF694KVLeJhrWO1c7stDyqXOgxY4K/rhTWDFI0TS2pr8uu9cpJd9/5wWTKDnV+PPBKcaYW/Gh+MFS",
+	"Gp8bPopB17gY+KQ3DPY8+BVXRt4h4cIMcsFSYq6RU9IbGhElE7aa5SMMaBee0swy6jmEQNSgjTyhcuQF",
+	"QX3a3HNz00CfAMzQ3JWDpRX7GO6SXkqCYmKQx0P+cPnxA0HPVw38U26Z2Gx+C3IB/KX3v/7Ll6S7dFCa",
+	"FUn5oE8ubFkv5RD+IpqmK2+Up9fCGp1t0qZRPgES0CUwdCGM3atTuEhZxBULD0BmtgtSLp8gsyR2Zlao",
+	"j431r7lhzmTCVlLYeogTQH7oglRCNJ8zlVuvA9Bn09tsYf4FHgO7xPSeqYM8wH6tguK18OokYpcu7KMi",
+	"q3aGo/7xoIwH2fs/Pw96L7/8NgyGo6/d6+u+9+fB//mPbR7sou3Pl69bI01WaD+3NOYt15H1B7b0UaL/",
+	"PDif/1cB5+2KX/lB6jNAGjW8rm3Mz7OawBDE8nct1QrHH6R+aw5Q226OGroB/BWzPSBKGRkNZCkI90GB",
+	"rVQHouZ3c4DNvemeNIw2b6PGQqs1jWa7ubr9Fs/y7+t8Bq6EdM0d9/7qk4UGUpJMafqIkEibg1e2prfv",
+	"Ep+Sjt0xqNYms8VsQGTlGu2hQmM8/9tUzknM1SKhK3jjoN8eLADoK4cLcNXEzMGwyf0Qk4s2SXMHQFKQ",
+	"fWvPhH8o3LoBnjA3tup0VQKBgl3Giv5PlD0FNixEkxt6x3LddOsYbLBfY97Me/y9d/46xw2AAoBFxA+s",
+	"yJKaq45lLD61xvCUKSZiuKE5U01FXtum7XAo4h6xVKhy8BCEYOYJOvlGbUvP2bouRipYcJsZ1vzruBVo",
+	"Q42jUWxEwdo6vHaxKT5HKQWouHybdV9OXhWlYUPyhD2OCTWYMchiOBM5DEZkzY7F2wrRMlC23nk3dg87",
+	"qQvzKPZ0bQfLM89dqT4z8hOvPUwIn9N7kSQ5iy4dsd2iPBouhIYqIzUgovANi4tEnK4XordbiN0aypEt",
+	"cBRPwxM/8O+JIp9evw0KuijzCcuv61w1i3i6vcyI25d464J9GxdySSp4gB+5dHI9c+EOYnHJ2bT1XMPu",
+	"2HodDJLAi+jMSrbIgirF0LviZ4q0zIJEJ9c4pqsa8eW1UepSllAIZIEs5EoSzBPI/CXg2ZDCppFRYp1o",
+	"Rv2zmTTcwfyRrgAz9h07IRM2NQoh1wEZnDh/ZkxXRvlDffRaDAeBESI0F5G2lerhvu89G5gRJUwBLKMg",
+	"oe/jM/MJrwWol57Cxoy24ZIUSpP/efjF6JxvIBXbiBbgYz25FkIWSIWo4a0Hl3ChD0f1AHsVUTHvcysF",
+	"lHKQTnFlrIc1XMtaKji7hxPXigJsfs9Yihrw7rJFqyLa4odONxdPVI4WihpBngiNImKFatGPfMfW6JZ0",
+	"ET4wF6C4Qh8clqxpAuoufL4bSLmASURBUSYxU7pC0o4qfWRh7qEtlqxRh8+OPUvUoNYSVgytsunbg5Mq",
+	"FL1tWvUjL9K1TtEAA8elsmKlWT0/9O1rw03IkbtPq5oGUdm5mllvu1sawf9QBA5Jd0m5domAmFkuYvIP",
+	"OTEnHWqKcnFzEFjU6oCEeQKis1OB00nK2NykVElBuCBhoTCE5uMZS8wnQvoKASkqHpa8UzkgoEIBKE9c",
+	"M63UarhgEK7xUdlEirmrFd4CTRbrin81o4FcHD9Ob/1sbfMuTf2i7C16L4q4ewZtMNKNFyy1tuJWwVE7",
+	"l0GacYXulFMbbAnGSEMReapDO/AFSGhqeYox+amxlNMOPthqYcfGRiHwbzxl7RvW8paJ7fWT8bVi/v7s",
+	"akcXVAjUJxc3eX+86zRZIsA6VrDmKamBqpXzuRQEYOeRZyjUVEXMgKtDOBVTpPuWJ4xcrkRErrPBYPSM",
+	"XM5oygLyQWqarkpHOIJGIZ80b6X55JZdOTvKjtjTDh6j/8qkpgpLIBSD26OBr1sW3L63IQ6qUA9lhlVb",
+	"q76cdXeO7dIm9KxFH7kBECOKWX+pdE4vasNn8OM1Z1J9eDXAGNTk5/4BBTEsHPF4Q23zB3HYGVdaoo29",
+	"nePRLEUDNkVrsyEUaG3VEwBh7Wud33YBOMbvsrbb5UQVtVjrWgS56okiN0yw1FBHjkQSoEPV4hBBLBIo",
+	"bJj2kTIaO8EzT8fHt/oPvWJqLnBfAt0tjn73y6Od+Qu227N7wb/G+cVTU/vTrqS1qKL+SYUUq7nMbJDb",
+	"Ka5rvuAOHLY+oUCzhdrtIFxqtniUPIH9krX8Yr6PjrSaW8eK29y/nP1UBTeMMnsrkVYlocG/0h0Lcjvw",
+	"CKUIYXP2Qm+NPLfmRtuR5wHdh60/hGfvxQv35Bfl23ib3rdXdelSgkwtreXNNu51jgu3VuCq3l8jsZ7D",
+	"SZlnTLIVS0k3xFgio7aVYgvQc0G6IcYlW0gJxHdIcrNBRJOk7OfE5gx9w3eQ1lZObNiCHwTTGBfR7A3Y",
+	"ctDxE+VBQjr7IIwPZhyQ0KymKy4VF0Wk6IKPb9mq+ouZYsjuESnA1bFC27pXRqqIPYDWR9FhfMSOp71n",
+	"9PmkdxS9iHsv2WDaG9LR5DA6io/Zs2kd5e3C/KapnO94qWwQotD307qtNcWnY3cJvAnNdPptDN0ovz7A",
+	"wu3JYushZTbHEQ+P4jdCwdUsyRIzQyriDPg8T7wQxifqWiwABDXHcxdPlBfnZ88hSI1YWIGC9ZuB60oC",
+	"ekr/WpyL3JuJspQUa7IU6QqpzfAgNv9gLYCcC6XTDGvDdE46l/wGjDlUY6jhydOnLBv1okRmcd+GEPcj",
+	"OSeQ2im0VLIHZ9uGC80KIDoUV7jzAPfJOTrEZ3IpHJxrxE7JLWMLwjVRdApJMrgyGBXZ2TgIn1GedErD",
+	"scYB3w1VmmgNxtBMpmah8rdyTy3sc+DbzXGI3ibBHi1nzFobiyWorzXgT7GmyHmKm4xb0d8mB63zRRxS",
+	"0QTszfZ0KG9UJRGntHKNB309qdCo2Rj+SheLVGJakx/d3lT1I6IiYkkTyE0hh67dfkXG8noysxRsx2JF",
+	"bFGPRcUW5qyVwvSx2J/2zniQk7+Vy8MC0Y4wEbuYA7dYmgkq9NjD9LJRPnMZMxv4U46YtQ/NRuX5XzSK",
+	"mFLjhUx4xJl7xamF5q2xOXnjm5QK7KbYgC/bEXrYosjDLZa0kSQ+I32X9+hBguDuFs5UZjcz3IjPF+9I",
+	"1xY6LeybDwRObTIUBp3GsG4buA27SRZUz4qCu9Da9pPqi4rOBGm627QT7iJ+6K1qNrVGAWzOIz3DYFhQ",
+	"Pk5xmuYuMhcVU2icgsOCMMaLZFXn0qq7uYPNCZwWNrNGRjYXxBjODW9EXwNkCktN5tVWxPCAWn7WEaga",
+	"VH8pSPj9myvy9G741KEkP/2Nx1/DPkEc9hIm8EwmsSqu5MtPAYSTW+QQ0rXYPWYwJLRPC+htkKFdyZV2",
+	"pbxhCBZDvY48qs7UduKgtRV8qUu3hPBsf85zuiJyyVx5evRilg63q6jcJ5dMk8mKYOHqfnWAOYCh3ci1",
+	"CxrtMBUXLsTCbcCqDIzM5OouK7qE7Eg7Oijlal26ayXMHOkY9l3kkOwUC7xvuGOzR6WVicsewUIfwSUb",
+	"e+hoDyOEn/JofEsEcmlzRi8/ESGXmG9axIjwJLEReoomWPY6kkof9B+AHhTLdFuYpE3k+YecbCribNtK",
+	"6rWOQrCzancBWoYCeEn82NSBFTW23KFPcqhZfD/AwLk5jVn/d6xz5Ci2tBiebW4/RCJLiGegGuxmH3tA",
+	"gP2+wfKexb3Ux7Pyp6PteWabAuq9jjYs2X6lHd06t2AOZ05d++MXunrgKjkXtPfroPfyS/HP/vg/e19+",
+	"GwXP2uSVbKZnXKEN6/5t7CZOZnqA5cQ28SmhokV0RrvpleM01m6BM7xEu5B+j1J9aIEJSCY0T9yNYIMc",
+	"nM0FuH7MVYTAaCyNamttWGEB26jHz4XUqVYteK63tWYeFvzxuCEYaleaMRv+KeX14p9TZr1Loi7dFX7E",
+	"+40r7yKyn+c3X0IF6Q6KeEnCnVcR4WcgnokD8PD5tPee6mhWkqqaAfvUYvyAXWi07ftRIWsEt0Y/+Ras",
+	"L9wGjmE24JtyDTjyj8M5PqW1SLxGVmt9IJiId/RImi929/Y+LN4LEDqsqaCt7p2PcbzTgqjFjuuhFjsv",
+	"xwZDRd59gPvo71Clr7UpVvdmyzH4hKdmR6ml7ibYSPb2tdoLoOWHD2M2TWvQFAFasll2K5pJmgl1EBCE",
+	"aQzyjC7F3Fuo5VRgLUvW3Lz+gDXl1plv7RAfqVTet7IrkC7aDsCRgerjHy+/pmwu71hNoPoajBu+qdZs",
+	"EhCeaytplCdUG1W+n9L/6GJ2DdmvEknjKynf0fSmNQR+Hfr/RMarIr8dsP4Bnd89qCfpVX3q045IiL9j",
+	"Ceocca7d63MoTdgS/RrrGO6F7e2K1Y0nq4Y0RVsRcXsorl8rBYWuPLPfzsZvrhhreRClTai/ZWDO+6nF",
+	"u5HDwzehwXAJEBuEpim/Y/Ep2Mm8PBlXW8xGm00znaWs0Si5ecuqDK0lFIOd+Yb1f5+vTb1vHqcY0Tk7",
+	"JeGS8juWhrY0ooIQGETSmMoUUevRD49I1ErTlXJA0UanBKkAYCgV0zph8YGrEMYVmckloe5TDpVfiJxO",
+	"SUoB0Q+SSyYrcid5jCG6ymXWlNgOFbdjKNU4xegYmqInVM3Mf2Ysuu0EHQAJ7AQdnNAmXnRhabomHbMo",
+	"c9ESbXZRsLdWWPhVLSivJ+a6rt3XJt35jFipitB1HJiAZAsARHQIK+YNK8aZzYCcuOFgUOCb5I8G/TV0",
+	"kgqEiMUiOSohkxw1AZPUGzxopuXYur9r5oY/EAjmB1JbSKV7IGCAZgAWarC7dh3gOMTl2xxmxlOr93qF",
+	"LcxbB6cEaGXJFdS3sxZi7E5h2mA11Na76H/Hi6jZ6mBdu0aenNRh41m5QoFApliSGA2/e20WMeER1IOS",
+	"whXLIz+xieKaXXcaZJlybkZbu4n9aMfXzQ+to43byVgJ9VLm/2RlD+ou5lLNguq6lBa2Zmty50CVRoLy",
+	"+Xq4myCh4hXg/e94s7c3vjWYiBpHs5ec8U/JdPb2ltTwjW3Yc3/W07/TqayQ0mMcsUYyXEXJrlT4sECf",
+	"3QxVj2elasZs/Yb21YcaVvc2iT0omzYyRKN2miXSGYIUn+NHz9a9CTVputuP/BxxiccRABO3H1YZz7g0",
+	"NA/BLB/b43kPqomidjmbSLMx6xtqO4TWEeY8KYbtW2xhhzAGub8AQg2BrYKEthTtKQlTpqHAJtH0liki",
+	"JBFsaW8LX41xdSRyQ6D9sF5VSah4JDPgv/qN93+3fLvrrbh+PozmL5C+3oJpuq2JcFRjIrSy5XjO1Zzq",
+	"aFZP3CkXEV/QmghYm3fSus7jjplWuR16r4KE+bhdyaStClvLYaW2JsqmzqFuShkDbH2DMsVSYpiUrZ9i",
+	"YaJdxg6xHzfGze8lXFlkJw9jSyYNYkJpARsNVJi7RGhmWK3mEbXgY47IzEghch5oBUwVG2qXfkrlJEHg",
+	"+zVo3Yu3r8jLo+PnZIEvkVhG2dwC4jy8/nLtOm8IxAcnUvvr1ysXXZd+LZR2kYR1mEFY4c0Qy1SmRGWL",
+	"hUybcmEdX6oBd+E6aSguVFvi/ox8vjgv5YvYlTevb4/uhl9dr55OC7tTT3LAhx8nX//Bdpw9LoX9DBgP",
+	"s0isa0jWyLCn6QCb20tf31cO2Hmlq8aH+iXYML0cT+QPo7N5XiljswQNb7Whyz+0et43pGufpO0iPpC2",
+	"YfP3IvB9N3HPA/F7bnGh/Y2q2h9k/P+SMft7XQDuhs3ZtvDfyPTgn/uHmCC8dh5J5/uXJqomUvmmVPII",
+	"BHJlBapvL8d8C979GBKIWcE/TgqpC3rfMrhvSqJAX49Dpo/ExvZd9qYl/pbD2lMmXZvKf1nL7l6+uH3B",
+	"XCpEkDfzZesA41qOFfMdqitcInAQ5lHWa7pgeVQPLxecoxS1HNN6Hrh97g0qyCdct1oXVLNXtA5C7MwF",
+	"oKZUMxLRNIexKBe7Q3O10LNTEqZyqUIEzIW0D4dtsW7OmFDFxn7BmHUTAeR6m/eIe490HUQpACMioFYv",
+	"j4psV2Nm3xoWxVDb9sPusUD92BVALs/xs4D6l1MSlhYjzKtLwW/541rTCERANt6T8Kua0dHxs5rEl7+e",
+	"9UbHz1zihnkXSp/OFzIFbJ4Zu+8/JKzRNtQUPwg0U2/U2ctAbsuSboivoyRlPRyWK2IaYzqLoe5Kwi9m",
+	"ruDq611C7OwoJqsmYKTU1nwqD8GmdLedptrYOraX91DKtKZ4WnOwP/NJu57lchy5KMn1TTNnvzUHdGzn",
+	"Qi5rueAaYIndiE6xwrXG1sYkpmEOIVGePZJDAMsFiNPmNXAO5bRSXwhnxWhatxCb9H7PpQ+fu0Pgi5WF",
+	"SdFxnCojCSrM0+cC5TPv71n5QG6NpXUbdA4fNSAxyHSOzpjiiiiWrAplt4nVm0+fKI/Pn19+JEej4fOD",
+	"Si3JwwewWV1/p9RzW9Ktj2Z8lle1Q8AxMlgb4qiujtpf8kDFvzQEKZqNq1+dpUxvJ1Leku5/v7v874Oi",
+	"At4xec+/K53dCRcU0Aub2W1dWoWwYBSwhTYTswuVqIejg830XymzpBUxv5DuaDAY2DUbjrALReiM0bi2",
+	"wWrYB0f4XXs87GlpPBKbKPjb6DS5XPUAhcZnkjXQI4ykclk5f7WCFlcNhfK9LCOAXzglYaboDQsx5tpx",
+	"ygWjtwcAvQe4xfZXxDBWTB+UfWMUUjPg11oWXRrHb7XXTIPLSC4tUjKWDVgY6U/NGNMAXKbq6VTdZpsq",
+	"uD5R5PLHz8TVri0hNde7KQVvcn4aJgKHJybd778LyNV3AZxdw9K5FAFRjOqA9Pv9g8am87TBzdtlI2Vy",
+	"5hW4lIA1TrqZjR1sd3mZ/cBlLO+dXQp/2IGlttrjyGjMha22WLkbZiy63QjM3WTNL5pXTSE2AL/lCuID",
+	"Ih90Z2vRBIQlipEwE/SOciglFZIuJceDwxJZOxAv7z0zyyJG3b2wDabLXe445fqFiqSIeMKxelOUi1yV",
+	"RdtYzNvGrjZIieZXZYudVCONMsUs/Nn+vhXFEhZpFtfK4ZB6kTIjJihERyxBIPs5bYsNimFRrILYIvv1",
+	"jdQXKa/sy3plXbXoeKvoTan1ll2Yy2E3uF9/S9enffbpnOArhMcWKQdqXhtFBfOCAMCxKpCMjo+DHSDQ",
+	"CqhL8vni3Vot76MXwY6LuX3FXkESz/pwLuQSWdw0oTfrV5utflwE+9TqJXOuFBc3Flqn/h152/A8Xcyo",
+	"2PgpVo3ePASLH775Jbg5N75TWWcJaUelEa7Ndr3vtRGv9RysL+z2LXyb0BtfX/smgyuouzy4T5AB9mNj",
+	"9U6bIUYtWyKRNPqYK+uk8mCVG34HEZaClROt2R2XZhpWWrW6av43FN85HFQrBDWN9oI5lauKHx01nBMo",
+	"2Wd/JRzx+1vjwzUyrzqouHwA7Vu0h3tPu9uUC65mu35k0ZhLb9e9OGM01RNG9e/hvioAnteRx7jehDZm",
+	"6W1D7q1cqrFZeZqyuJHnpLsudrsA0DpqLQJCEbt668rjsdYyYSkVGI29EzxDnZkFtj1A/Otc0mrqKCjO",
+	"U3U9czqv7MR2o0nNyuzl72tNwK1W+2vLob7OIwPLo0lzhrQrWfh2wR2+lUtQ2tc0EWzTNtl2A76R/t+w",
+	"GnvbApoPnXfr5qXaUsSyrEdxbnEFoQ5ee/+0kRqduc1+UpT8hfongPvbf4x46iKWtf5wIRjnepSvHY87",
+	"8X3y2XAJYujqhLiKt8g51EpEBwGhNzcpFAOVIrgWqHKvMZWAmCs+ZySnhJKy+EJoouS1gLdibg0OAcn/",
+	"CSICmlfQPD2F4qMxXQV55YfgWqAR4ABcb87PR7poG8lNnfkPNlmFaND3TA8H/WtxJkhJPLO1eA1tWzGI",
+	"xYhIv3bKplbWa0//IB1+RYGknn5K1hcHdovuChxfL2F3LCFTDsDlLUqCP3ZhPFj88R1NMtaoVcM7TxRR",
+	"PGakSwneQgGhglixNSAULWeBIw6CauxBAxq94hVL2f7Vkkrgok2/bijhA1AxGxYgt6iZ6bfBtLdzy6/i",
+	"jj/G8ogs7VjiW9uQyvByztDikrCXzbe+IeocYfteD37d52YdYn/toE41oEkybtZQ3oDlLb8O8CoILEui",
+	"ccxiklANyCZRksUludgz5thUwjEqbLuN3VMC965w9TCZ9UFBaKX1LQmvlUXZJPIWbsYtAWv19NQyfmkv",
+	"tVVLoIlTIrIkKcpaw0NlLbeeoe/Bqm0R1zkcDIKO6RWsumUA75y8H5HyHlfzab37tdss63yOP2GpHEjm",
+	"mtMViWWfhPZyDUHoCJ2gFsJbmJ+qIrlgsdlITMvMcb/TvMC2bzbZsezUJRXxRN6/SmR02wxem2bigXkB",
+	"9cWrLz+B4IReg9gWdwcMf3eLGznRlgNyAleaiXqflEWaz0dbI05bLPo0A8xV6C6mK9s/6bp6A/a9nmkJ",
+	"ag4cPMxyX6t4NhtCvMC3mtQsuStrdariNuewp+fbQtze96XQtxJd1J0An6zO4rsc+v4h8ZmOhIoIx2Ep",
+	"wLG29vpMZmn5q9Hh5m++bpmOUQ9rArZFk3/Vk1/NNrWPeZLTqWJ6rCCRV9XnVU5pWq5fZ3YE4wGcwrKk",
+	"SUIiM3LwZtrmWoIDm7GNf5WCbXAZmXfIr9Z6W2NKielq68qYQ2hdreU2STe8On//Zvz3jx/ehAdri7cd",
+	"kxzcrDgIfzpry1tLxUXU6FrNQX63T92T372WMLtfmKlvitabpswBAzBhRETDcGWmIYTtDgpxUcj1t4jh",
+	"QWvz8O9YJb49iuPOZTMFu9fjOGNjJ4VtNQ/+nhpxqU7ajmV+f8lLcbcIci4KhLezT9vPvPK9mYKy4jsa",
+	"w+ErQBPYZMmnJG/eVVyGUnr5w64VZHM0ioM+CedUZDQJodCNw6aw8YmVQtCnJJR3LI0zBm/bCx9MCg7x",
+	"IvSGau6e0IgJmsQZOyWhj0BbbgHCReypfaKqJXOwUA7XqgRK2yef6MqlThcFpqG+jm3AjSrhU60ILeYq",
+	"U28qxZAD8055lIad5lUIS+M0Szuh0a2txwPjw4F5kiV22EHAlxjMASUc3i+N4n5erOO+Zxrr3VEotKdM",
+	"q5f5iC+AHN67Xqo/fMx7rf6CKQTvcBBgcknnXOzMaoF1jZmI1W7q65+iDvR6mZs/olh0uRT09tLRpXqL",
+	"3n1RqRxt+dgjFIn2kkywWm6N8cYvPrPLslfjM7xpbqoyU857eSiAsmFnq/rqx9zxGBaXuZJjiU6ThJgX",
+	"WxQq8ELDrdpY6JJfNrpjt5glYaAeRLH9cMMSnXt60AMsghvSgiDGgC3r5JW1NGZ8M+hso7VvY/bMM5f2",
+	"N3baJj4uGOYB1eUuYXQwRse6a1lXgyhpmnKmiMx0QFKmU85iryiNfYvepMy8lMJlo+ELUMszDWYq+HJF",
+	"IiqE1GTGkgXphuhpCwO0EYQQAQLoKtZ+Av8eRwlVKjzokzMH6Q9ZG6AZ3VAu8sI0YNvhEVFLxkzzgEbM",
+	"mdAhxOVKkYeodMNPHy+vSL/ffwrjCg9sPgvigpkz5ZbN6V1ueVS2YKliMXP1TyvnXWs2X9Ta8WBNlDRK",
+	"Xr3BYx+Fwluiuuhnox/YNXMTCrDIM4pdRlbx1qlUUiETKaPRzAgARvowIwAaOL6/D8jR6GVeSt3uNoXd",
+	"PjCMCj2sW7bn8s3F385fvRl//DS+/OnNm0/5Jpi3i/U3YqLmSbImTGmzk1oSxTROiUP1HHVKwgVL51Tg",
+	"jAzpTTNFkyoRIvEfkCU1JDv1qLSglFKBW7dMZtNdB7VMdK9wnJYaRRsIrOrRd0bV4oA1V/oDIdUsgiuf",
+	"QUUcYJAXPjF/QGiO0nKxYPFBk5eRztVuPuc8fLvYfLOf5bqApOtkEXD2GsklIO6ydsjvNC9g7Y+u4O2+",
+	"jLBuyLhhwvTP4qIMNnLILMKqmiRMmWJ67H4O88By9EeDB3+y8qPiDEsRpcqwuwQyIddttgJYTz3snX/2",
+	"dsnIwy4mDdKH3zTX9mR3Q7VSms1P4EiHefIY/HnQb+6nwfwlp9oC/BcUYOZVYid0Ch4wnROo5S/IVkp8",
+	"viEpZ0eH8E76dH7mfMXa3hjN6Y5b7hy4kuEoLPGIcOVfhYrpU7MgSPvFxdgqX3F35aVWmSiWNMih5nIF",
+	"A3lBUFyOBR1sCh7b6n+r5XNeoI81L4A+Uvw71yehc/8c5z1CRRqnYZS0H2A5eHN0nHnOaj21/pjKCL+p",
+	"NFmIgo8oVm6qml/EV+Wsc3N8VdmWtaYnlMvHb0qFaWMLr1KTA75FuNsKd6JpbHO5itrISk61OYAByEaG",
+	"TSGZnJLekGQCzCgsblu3T8vG3i9NR9j7pp683GzLRqHOIDAOUc2cbmkqqCz5hlO4iRByNN3c4JcfntKJ",
+	"xIohImLJFgr5XGQYtQNCPR4c1gKhgqFFSD0uMmXq+1XyHRc1PlWcxY42pvbZNl7ztWuvZcqmqRQayuvt",
+	"FUabWwa2cJEPbPnKvbruylhD7WT3XGkubgo7RdfinaqD0/yhQnhhJzrMFUvumGp1c+3jHCgjbq8VqTej",
+	"wLQvjToSgIS6j2yWT2s8lqCj5S1rqBUK0+59vnhH4KVKBtGzozJQzbOgvujYuPflL/+xzb64aXE+u/fW",
+	"MDxh6F5DdeR3Re//HFhX9Untn1zAaVFFx1XbcQmfLk+9pjRPv76azmG7ajrfEH3L4h/sB8J1Re//SAjQ",
+	"P9vG1dfAbkyfv6L330akMyfvAVLcFb3/tjBbf8J9X99cls73AvB6gGu8sbBHLfW562UtlpApNc4vn4ao",
+	"gt1kFvcNF3XVwSHowlqF4c1VveoNYxo70Gknhn3HaFrrj6hGd/oTKzVWGt9WqQnW7QL1zh239gE1Un2j",
+	"U+nlZ5tPS9BZplwzI6DUY7K6EWz0U11J+Z6KlZ21alk+YPSyRmo2Z3dsdY5aYfmzoJmeyZT/2rpOwWBY",
+	"01EmSujyGLRGEx6X9PP6ESxSaYjFCHBvEOmu5YzrCiaglwv0BIzHB2XGPvVrrXqPFimLuIKHaiynYy7G",
+	"WInSC7iDyih+2q7vgR+z+1xndkgVpXfdMzMsiwzPSm7cKJGq/MS8OpUZ2EGwHMs4pyT0hWF60jhLk7Fd",
+	"7PUfTCs0SeSSNfw403qh8Cc2lpk280+tzSTOoNqdZmPfwVw8LZe5Kf2UsjkXMUvHGP7lcpxhODnghOe4",
+	"hl9Ag2Ulh/Y4E5HFPQw6M5rGY0yotkuhxkazx2eG5mI2X0gNH96y1ThlmSoRI43jlCnlPcnDjN0Dm8Kd",
+	"G47cc5eI4cq+LlI25ffjlCmW3kEniYxo7Swr5YDc4McLurrJQZnxq7y+YPHcIVkg8TAjGArI3Lpj49yn",
+	"C0tn9o4KiMsZK6OYp+4XZxawq2dacqy+8oZaG70ztqyNr1x+KN+RYpfsO0VRTlsutnTAXEiXT++OPZoX",
+	"izIY+VNzZpeM3qJ3xxB0lXLd4/Lpxr0u946PgDFIceOZDbkYT1J7fXmmxLEt2jOWhsnbn2BpnOEkfwJp",
+	"c9oWD8yf5nN0D0xr5b+rhQfhJ/8glPHXSq3aX+qeAU6q/4PTluEhatClx/mWTrngmuWbmr/gj8k/8dXt",
+	"gEj6UtcI9DG+wYhQu8djyJLrILC1/7b5O61hUJrNF4l5XvC//FHpe5bOG/YPfjLvmu2H4+BMXOYkT9hU",
+	"pmxcBHeBLOMyEaqjkXI8p2KVMz8I5Ba3Qi7FuMgIs5Ys7170hu/XLx9P+T3zC1r6U1qyyUzK2zET8UJy",
+	"4ULBvB/u4ACYPbdj8H4s3xn+0/KFUf3F3RawGRGFE+paMb/fJ+p+rY75OBO/8sUCLYlmh8cAclVaMQx0",
+	"d3gakUyyuShdKPkjAKGoLv2K0bT6zK18E8haVUYo/zjPlB5P2BgJtPybL0b4HKZWvFH0hr2mPFk1op6V",
+	"gbqkAE9RTFfrIQs2oHs7DETBgttZ2F0e63oofMnS3qKlzXGy3m3drjmHTrZugGlO24zp6omyWSxckNC0",
+	"Ea5b3B0asM0N3tvujhKOzeb0/E/e0tVJ+UAYBTTKWhmkPHzCZd9QEdtJWVQX0wH5eZrKeUC0/HJKQpXN",
+	"5zRdYWhqbIgOwIuntry4IuEtF3FIFF2pzZCWbSGBoZPWppDyYWibrrMptqLwH8LMO25EXx6eHy2aU4d3",
+	"dkujw6hltjh6rPAb60sC/NsyCYumvA+3FDttyiV+1LAtbVE5apC7x4Vw44k5aKuz3mc//SmnwcYj4420",
+	"EQvuiSJyKXJQwW5omvrf5hcXX1ZZcscvAlxvBYfNHTw4Z0VcVE0kWYGl0N68eOZ99PVL0FC6DaiZALNT",
+	"ZCqTmHChpYO17EOi8m5xq54SNUefQAs27H9UZ1bynK5d8LUukkxheAhyQQIyhZGaDoKcto0IVibq3EFq",
+	"dklICKVo6ZX1c/fKg/vQgCMBjqMJ8sYKQuDWvMLWwA+6IElD9eZ6z929qVzWnuBN7m3Et1WafP9dQZiq",
+	"8DpLQahYIcJGnmUJMSZK44zxeoS3Wy5tLu9bgtn0Bhfbbv4dyM7/qNaaWczbRp4ZwRXCn3A85v6fyjRi",
+	"j0ZmVYOo2Uh3/X9pDa8afv8dxmAhPokfw2tBzwSZrLThXcuZTBj5/ruApEb0ZzHJFmBTR8o9sIif2ser",
+	"MJ32G9NSN2HG5YITVQWdApYu4Zp0q3b8g+qdpGeG9BEbx2KutK1BWJGgxphNXaK90tHwItrzs998a6xE",
+	"9Dj+z7Yy+JTyJEt3KKKRj/MtflkrH+0TrloFhSvv/TuqNFH8BkLZEj5lefqqTG9ZSmKJzKx9gGJrOLkW",
+	"oHB/NBZcvgkeABzk9qi22PioDuQRde5rOx2PLnYFY1ujj02AVu2zRUoTbHsBrnt7SnA3anOWSXWR19mj",
+	"WeE0zRaaxeEJBOdaarSRzKQrJMnpGjhpePH5w/jy6uzdm/HZ26s3F+EBXr5m2W0MdMpiojQq1i0RxhY0",
+	"1ZgnZWPhgo43tgaNHwN0Hs5q9q7GvObxevzKq79fQeZvEY7h1skFEcgHVLA0+/+g6K7aMK0LO2SgdTM+",
+	"D7OkVQzWA9yhD6wd33I6DpCl1WzaemhH2120u1Bngzu3mn24oWS3oY5vE4cCfOkBgSjm+0eKRPkWtPho",
+	"9PK1YVfdyBqqjoFJv6aqF0YHfin+2R//Z+/Lb6PgWYPJzfV1hj46nlhra0UWyD14tZAQe2XXlkoFrK3B",
+	"32Ceb5AsHIlvodetevaMqvFcpnULmyzpShGguFNMtEi40iSScwa1ABIGuT6ubtSqDoGtjvq9Tpun+c76",
+	"etfn2JAD3m6xNxfGLnfdcok3sYTKXP6J1v+jtbKcWztMhfjRTQ0uvIb9sBEJEBe3ETvha9C5cZXIN62l",
+	"P6K8hPGcUZWlbM6EHje6MprLwgIIVDvKcUe0PHM39nYL+WgUVdqdfxaq0rU61e8YIl2OJKkp9LVYsLQX",
+	"UcVIwsydoQIS8xujDVERk5iqGVOnBJRhhyjowEpsXSGrylsHcs3t466eQe9l78tvg+Bl/Z3zZ6xcXFm+",
+	"fcV1u/N7Sez/hDv44IrLawu/YVG/jaDrzvIDZF3bxCOJu/8CZLJGAT9h5MhrlnAz3po7egv8wpzG7PEx",
+	"GFy0TFuLyt2mAkbw6xNFeBwQMIJTRUIbMtPjcUikK9GlMcq6ZX/Ox7DvxQLgAXZ9d1qevVAH0FtNdYbU",
+	"av9MdY6ZDzG6OQRFJIVgEeROQ0/1yecwkpSphRSKjaPGgOC/Xl19cr3b/twAnyjb9brfnETlangeVSUU",
+	"w0fnDYnvibRgYfk6aClv69sCfLvyPtQgAmjIKr/HxrgiccYCC69h0zLbm97bGbkrZ7MwdT9Ohrl/yLwj",
+	"VKJuz0LupZrvcm9XJvFtrpoql3vAlVO/KbU5ui1TtG2Lb+x2PJL7a0u1y5hDIH/sYQy2WEA3xtf2a4SX",
+	"Q46NYam1VoyCoNQGDk3gBeDQfiEGy5lXC9Yaf/uNae7KDKPON0c5ZAoobjF3K75q8xhZUIx7bG65Gb1j",
+	"ZMIsZAsXN5Wq3XrGVg7NpE+uZinDiheG2TlPErFrDpzEHb5Hd9dtsuZeeZhmEGMgl0KVhkO6UMYrYlBx",
+	"DLAQ4UX71ROFW6UOSqW9c1RauQQwJA5lrKERu33wVTuLsatqZkOPy5lV1RLLmidFpKCtSpjXN594N2Eq",
+	"tcW/AeQjxW+ECsiEQcUMZO3LtVrom1PO98EobEAtfaiqZTPbvWNWnMhq9dT91K8KA9hLDavwJE92PR4M",
+	"aqXAnKdYtPmK6WdfFgMQVyJ2XKYA/a/wG2J4iDrBzPK+Xa7A/encj+6BA3OyEXX9HJmheJSDpvgPC6yG",
+	"4lkeTmED94tfvByHOHDqRZ8rlfl/Lyj3/rqTHHq0GR7FTOyx7mNSRPF3jktViV7vu2vD7wnazIPpgwJ0",
+	"vzb1quik9uc+OcPMGCNiHY1GuaBeEygfli4Ej5yGteRUVF44HtQgHW7gm2fxnAtkh4Ehnjm9ZVBbx3FN",
+	"SHTLeWQ7lKC6OqgQt0+65j+W+UpCSSLlAsBnbVpUQGSmgXHZlBEuxcEpBEhRskgBeDvIvwpIwsVtL5ER",
+	"hfoWDuTBtUYykZj//PTmu79+/Pjj+Ozdu48/jT9dnP/t7OpNbRnWXWwRZpot+ElFoFiPNLDXblhCYkFE",
+	"d0eT5YsMQa302k3MYv9e71KPwKpEHlqmocznSpbAP+142gh031TkzaXKh4u8rqlHsrY84DZ4XPa/Qch8",
+	"IE+pPeOvZiy6xTB/KQiy4r2O2bYz9RPXs0sQidpT3zrVVIlQ5S2uL7KRqri4cYJYN1zOFIvGiD06oYo9",
+	"O3La/y1bHUB45KWmIqZpTGzXiiR8klI4ndrwWa775HImlwI5IsACQiEnNDr0W0S4w4jraBtyBKIs5Xp1",
+	"aVYAp3i24D+y1VmmoRryBFLp3zp+bhF3OsE6Po/9iXRDejvu9/vhQW5uogSbQWiaAGgOElLTnpY9/BeJ",
+	"aJKwFK4P2A+gcUzkz8durgaz15jg3zDGH366Wh8f+eGnKzJN5ZwgVOvTu+FTmunZUxhSSLp/vRwdP4O4",
+	"e3jLGoFcsXMOWXB6Ze6cOx6zlHQvzAdP35j/S+44JT/89OPlQYvRfwWnyhSSFSIpNI20F22Ql1j7T1vl",
+	"3khazp1w0vnk2L5mdL6m6XYuWZIEOEYj5eYJAuQsSqXgirxaTVhKPqVSs0iTV4nMYkB2zxYBiXnKIp2s",
+	"zFfXwhaMJJqztDdy17vqX4tr8UoKw1C4FOrkWvTID5cfP1jMXSXoLRtHVLGQTDlLYnVKrMCSo+Xic6he",
+	"lLJ/QIF30j0aDA76prFzscg0SbPEXFCKoX5y8ebs9fs3BydEs3uNXX34/A5yJ2iEtmib40c+X73tvSAy",
+	"vRaEJFIweDB8RlSWpvKGagbvGpqU8crIY3oWkF8ywwFlSmaMghhn5K/BwLQRQrPorLQAwzgAmAaJZMxI",
+	"6PKvUfAJTwnFRTF9wNumJUryTEE4KTIlKIrYy5qRWEbZnGGttqPBgIRzmpgmWTz+h5IiNK10i34VCYvc",
+	"w1u2CgMA30UN3zQdGk1VEB6jHguo+qYNFwLtpMzrbDA4jOAZ/NPL4gxJN1zLfg4D0u/3oXGYGIQ4l+WS",
+	"pcxglPNFphmZsJUUMXnp/a//8qXtH1a5Cn4Aa2iuWoLprWQ0GAx6g2FvMMwP6WhYPBKEw9RgPms4AWGf",
+	"vKHRDFfAIquaVaSagGoFlPcmTaWtqnXx9hV5eXT8nISer/rpIpWThM3/AnvhClEpDWYNC/pARRyYYRgW",
+	"VxBOYLGn1c9fQjMGs/aQ91AzCiMCWeYf2soM3WG/PxoMAmIVQXI8wDKkVBC5oL9kEGeXKpmGAZ5eYq3K",
+	"JPztGoSb684J+bnf738JyHXuZDYPQaUk12gGxkbM4+tOv9+/7nwNT01jNh8EbAkLesNI6JrA1D0j8yDE",
+	"ttcM/ISqJUzMgb0pqzKiJd5qdgpwwVckdAK6mQlRc5q4KH4ypwu3spgho9lNSjXkEhj2wmOPYYQOpS0k",
+	"eLtjoC1PwVMPlDLlCcLoAtwtcC/X+c+3bPXlf0NCU4hjN4KKGQTcHqEiMylklpLwvABz6P3IViEWdFV0",
+	"jkccmnVPTKfAEMBGs1IlhF+8z08tVVktEN7m2j8n9egR4amHdY1NcsjPmCb8ZqZdG4OXa21Ypgx4A/Bu",
+	"2Cc/shUeg1u20GR0RKBMFlnktzSsCUrCitAoMq+F59Pee6qjWVjMOmW2rG9o7S5wqpWmCSP2iRmQGdpw",
+	"lL+Ug5Lg2p95mC12n84sHAwcrhOC4gBBLvbDT1fIw0LSbb7wgarTrdc8CAQbu7Nij+2yb9q9goDuxCVv",
+	"zekKlg1Pq4PkNctrSNH0ihVVwvsefIVcPqQLDjydzBkVal1eysEPsV5wwiMmFCsgtDpG/0g505hxCtI4",
+	"qtgnT596wsVT9yXU89KJ+dSJC2eZlnMcby55nH069+xoJ51Bf9gfQELYggm64J2TzmF/0D9E7+4MZMqn",
+	"M0YTPfvV/PumTn4+A26lDJP3CNli7uDcc+hr1SdXMotmTOX3GEtQFM6X9zzunHS+Z/qv0C8C88IBg+GM",
+	"BgMnfdkakD6X/4fVwe0agdhv/RwdeQsOLOAo23RQ2zcIfDWWaDs3wyONQt7v+PJ45+TnL16SbOcdv2MC",
+	"MWE0vYHKOHIBmUSWaMD3kk0SHnVAsH+aMhqv2i64NSoY1mcUFVsqFrH6sd61VmTOb3BxkTdgEqwOAAo1",
+	"L7NUuwsXjMbcDv9hGxEZ9TE3B5ix4qYYfdGNrtgmt2uwFu03rhhuzd6ZH1eoRKewa0HneHD4CLPwyiNU",
+	"p+OgMfw5ZQVi7SPN7INEpPkVpqRYGw/BwRJFV2Q5W20mU3+jW9KpYcsL3jOcrJlY0QJp7nY0Vdyy1Wlh",
+	"czQ/KCBRIwaYlvoEVX+kVItjznSWChaTGUtryNSIXaj65hDjzCgWjUaD4pWnWFvqa7D1xVcgGEEm9cPO",
+	"ARrDfi57RzujwehZbzjsjY6vhoOTgfl/f++g76wzmDynR3TIeqPp8bB3FB0d9l7GA9Y7ngynz6eD6CUd",
+	"Dgs98z3lApORAAwYkskxLKhDb8eHt7+8vL8bzV0KwYktK2vmVURNorPCEwg7Jx22+mFw/g/J3//jbPWB",
+	"D+7fXw5WH/72X/fvX8sl/P+3kr979cMC3vn+/PB/Ln942Z68cf/A4lhD32cousppfnXC6T3Cta9rN9+j",
+	"p9/R2OH7wSfD7Z/4oHX40eH2j97KdMLjmAnkKy1Gdi40SwVNQHnBw+ndGkrnk/WOpBlY5UxW6wJ/wTL4",
+	"NYcRnV+KUBBwN5lyiMqiGaHKIyRzd8/YtbA2MpRRSxYtm2+PAqtNh5tRNWMxXES21srEtAFmMaxMQM48",
+	"J60Zl/nYq4xcOHFPi9J/c7q6FniAvNkUbGWycrpaWPhHQhS3yswD1wTJb2fu4akQ5nNkDkBr38l4tRtf",
+	"aDi+O54g69/8WrYlujykMuMa7nj1/Zn4VZDbc/23xj/cv/ivxd9H6dXx3U/PV2fD6M3hzV+f3b5/KT4d",
+	"qc8vlvstZ9wkCd6yla1YZa4wezKUtflG7E/OpI4GL7d/8UqKacLRTn80bNHFJ7pKJI2vpHwHEFbmu9Go",
+	"zXzWcDofhZO+slwiN3Pvyk0rog5UDUfemjDdEDZoOJLScoF5xYCupJEkyAW7k/iEpOafLHZcjxIhe3Kx",
+	"LuDAJwWPqhzjo7rsR2j4T09/R9u/+CD1W4CkewxawHV5AC3sfkGgJ7JswoBIudob+gIkXUMKaiZT3TPq",
+	"ZUzAwUF++OmqT96iJ9jFNKI6JzMBJapYei2ihIPrxvrIzcW7YCkBHwUaHvGXE0R3YRysVWCtNLrDtbDW",
+	"R+tKoUVTYMl6ac04F0ynq97ZVLM0DDy9P+U3M30t8mpZ0IyzibmWbCgTRp2pPnlPxaqINkOAumuBQ4YG",
+	"QHVYGukffWkqkUtgufk6xHJpRAkFIoKQYjWXmboWzm/BNaGJkg79pMCrYaS8YE9sedxr0Q0vqGagH/T+",
+	"39B6FxTUHoRNrJzvJRbfUlCA7InylsAlIGPsi2oWQq4sGujeIoRzRAHdVrxQRYJqJ5JpyiLdm8lUsd4E",
+	"4vhXPaXpYheFtISc3Ure2FFRKmOXG/1jNvk+4h/5D+effz0ffuDn6lxcHEevzp+d3y7++2+vfnjZZ6sf",
+	"fo1/Oucf+fn9uRj0o1EiJvO3g/i/f6iUUKmKMMNjK8L46OYvwXfuAZU7fPLdVqlepRFsSXCORd0PS2Wm",
+	"1YL6UEdt6Mh+8TR/3Wm0XgMXhjAAfKJtI8UXlYYU0zs0Yt6Guf9hl9DeEkoLUaiCm/6QG6nBCPPGwoB6",
+	"7LrgpEbBESWK2Xx7VW01Fm6ul2ai2V7zBow0aSYCDx5OCma0vSjJIA4ObgBXZjPmcb1FxhY0uDC9/RNZ",
+	"ZQChPecOo95gWA449X+5MnqP4xsFHpPZU1CERtFhfMSOp71n9PmkdxS9iHsv2WDaG9LR5DA6io/Zs6mP",
+	"LnUyHA0c9GSHJkkVwsdy9hNzxZyM6OHkKDqOe8/Y82nviL6Y9F5Gg7g3ZKPpIT2aHEfPAAj5FqFxT448",
+	"C6SPQKOlpolfn7ozfHF4NOoPBz5c4knn8+XrzteymQich61ZYUEQ2808hkb/JUw8DgMyxWPijrN9XCuP",
+	"Ntt3vgMcNTyZkOdjS6aEQNQh6WoZgy2YCevdLaqkImL5tYjp6uCEWBBrkjLBljTBxsy554KE5x/+9vH8",
+	"1Zvx67P/uRx/9+btx4s349ef34QQrmi92GaAPWgC8JSVCwWAhC3Vk1N8TrqAQU0A4l2RRSqx2upkdS0w",
+	"ttc2aiHuc8hNEAuRO0EW+wGGJhW1xKBWLdXXIpJK4495IAz5UARRWHxGveQRO4G0b4i6WbDU+bcDI8ul",
+	"euVkaS5j8yETAPyXR+s7f0BAlATdbgE8A8JZUmYRxaAQNhOxKruXc8zIPim8O6NTspC22HGaiZNrgdXc",
+	"QYK9SeWSUDSdR7NM3Jpf5nOuAxTyoaPlTKoCZ42zGAIt5jQ1SmcJAyvf2yrIVbO0Whznb2o2q+XXHgvd",
+	"gz3tYkMbPcJo/6jb5fe7Wwbe3ZIDnq1fLIP+oPZS2X2LmgxyILjgCP5tfPsTGN8uIVGX+tdc61uuRmzN",
+	"bW+1suu5VjZVN7BsMiBAhMASc/sCcF7MHlS1Pu8SZ3ugDvs4570Ey7n+ydHw750qDGfNW4WF/k8omKYb",
+	"VgSm9wjC66PymX8bVytn/Xu270l/iFU1l/jahyC4T/w4BBuCYB7lRWq5ViyZ1mu3eUTk76/bbn/TBUy+",
+	"hbBI+KKmoq1XZ3eKjls3+S5shIIQeC7wDofIM+ui81LM/CO0JVWsYRh5zi0GrXvD6grphnRgI5vSjDUN",
+	"Cj8vDWgdp2nLQjgPNvKWpp5yJIF23MORhoM92DoKqwoYnQLMPt2IKtbjQjGBxWMaN8ahGhYD24Jv+JiG",
+	"Elvq7KQzJH/lNzNyqVPGdEDeSRFjmq5hycgavqu/9tb8x35qZYmtHw8ahMe1JzkSaYfr/zTzkkr23QTs",
+	"/fcsfs5eTF8O4MLrHUWH5v47mvaO6bPJ8+hFbC7DTrmsdJTOIcWy86o3HByNCiybzivsg7zTcaecjtk5",
+	"mg6jUXzIoOHeUfQ87r1gL6e9AR1O3B1svplJYVr6y9ERGQ3I85dHz8hgANPNb728/Jefvt20jHmI5/Ah",
+	"BhtHyNvNNTkt/0vYbCKP97sLrni22YVYgC4DmB7ECW+w6Jy5gJfIhu5UmLhhpUSm1ibrx7oEkNuLpgtR",
+	"vutcW/bOg7ge4k4R4cq1O6GKXYv8h6410tCUYdzzae7Yc8ko9XUow4P+tYA+4HRbZyNXZC4Fs4lx/z97",
+	"f97ctpG1D6BfpYt13zJZP4AGKWqjauq+iu3k9cROPJadzIJcogk0RURgNwcNimJS+e63zjndWChQ4iJZ",
+	"XvjHTCxiazS6z/qc5/AsH4FjYlK2CeEZUur4ksDUUtH1bfYKtjkNZybj/86ECdokCai0nndaMBgPUCQM",
+	"Mn4lZNBaHdN4UXybJ4xobCFYNxaad8rIreTeKhm2sbh5RAjTXmd9ETpr0xWzykvLCR2qmdVXH/i9mVA8",
+	"59OmLvchpDvxW6ykODfXuoWqXfYb744pvTM5A4TXmzI0bP1VVMTd8hhBLy6K6hZfYv1Wr81eUwpVs8DI",
+	"jCFPuAyFNrVnRj9mpaXLxiqJtC9Rv2PdITKmpESLh36U4WTMCfAqREm2tU7L8SWqP6ZGI9T8SAmX96oq",
+	"4D7m/vMxz0Te/8lwuNQozh9EVtKaO0bLHlE826lGbW7+qEjro/bRca2spgmx1NvrykfjeNkViJ7XXlPc",
+	"rykkNs+t+0Cd7spJ2uuXrymEuJOgX+VebR5gxCLIcFxHhIJAvqIWXbPL+FpgKUMut7F0lMA8trzJUEb4",
+	"MhIZuC4OMh9hBrfkGDksok5BbMpnmE427KNpqcLal82ed8ACfHy5p3LQarPA3GCAN4gGM5nFSWDwihgC",
+	"9aV9BiemVFuZnQ+fgANYP4hKK0ZWUurud+bLIBUTdS0GlScFLIlHGTVyu4yv4ZKhysaGEQHcruIFLNkd",
+	"zSL1oJvwaZv9io5sXpDsEOCTU29BX5pdXKeJqKh5exduhE/czXdbKeGPD1cKr7qvVUqDHHQ2d6EM09Gj",
+	"oDL3LtReMd6nGM1j9wpySUFu4bGt4Xm9S0WoJDGaUX3AF+vskeB6FBvA+H1G2q6DgrU6sg4NmzORcxkN",
+	"1Q0LExVePSujZFUSEWNSqrNSkRgBE+qTii/pgV88ZPYEvgGxxSF0wFuFeTj54Hn9zpIW4IlIMyLeM+TT",
+	"fa8WAEU4hWPungxPQ7cXecI9HXW4W2AYjjn6pETwCbfs3QIu6IXOxKRPXd1XQJrKiIOcB7XRP3AaBQUq",
+	"jrdEk9roe7vkXoqlsAfL5omX0obcHSx7HmZYa2ThsqRgkd1wtA5i1pcEmaVW2Jj+wIuQjgePBK1+BUfK",
+	"hgvyBVAy+NI80XbasGQdtpu3yuKR2X5MiyyL5aV2TIQHqWt9aZd20ZogA5kT2N8HEV/ogKnRSCO/NA/H",
+	"SMmLi5Ro5jJfBsXf5oIpx9mmMdk1TqezoPQ3ne7LpulBh8KudUZ0Q9aV4EN1LW65OQi1xa1u6tZSpTV6",
+	"JDJyGNV65Q2ikcjUDDMaKDkoG4yB48vSGzXBCRERVluaWnTkoCWEqxmcjZHlY/Pl0qjaBemVwdGucKti",
+	"qlhLfVkig+MLYgkSo4zxRElhSMyMuxVrFsGTYIxOEWqDdQ0fdSp45rAw5XqM1WMzactHqQSeblJq6j3C",
+	"TJjpZSUiX5rDeCV8wjQWEVW9WbiyFDcZZf5Iq/2uhvh8AiKM4H0w3HjxDt7mDlzy6mxaIcM+L4TwSWML",
+	"MfwpQcEV/XmX8jy95UJZ5ek9vPL0Hh0xXFaeVd3q3dKtm3/BPWb4y8IMl7T9ppjhspG/KWZ4Q7BwRcg9",
+	"MFj4we3oTkUU/Jk3bcd9YHRJiOyfxNRiTQbUQmIEao/ChBjYPMtJ3OZcm9+wGBAUGpjWtF+t/cMw+MK9",
+	"odsJu5HbEwcj94T3hi7IBnsMRf0KuHP+lqd3wZ2rZ30qRyG946Oshi+XJFr3PmfiQQXeHrxcm3nYRuTs",
+	"Al6+Jaeek223OjLxsxQsVXM0Ykt2IBh6IU/RzFOzjDU5K/pagMkIssABp8VuxlI/j2LdwT4vLbuWQ+As",
+	"QayvptzXl9lYTPosABM2KCIbgZploZqIwGFBhW0ZSV2RRDegtDXYnr6EMWdIlx5nZJu2MIcdmK0VsCYy",
+	"FqMswvpD9MJCMu5bbV+e02SRLT1cYGcLniYxmdIOkUInER0ipJqxpQte1yyeCIe45lRm7Oc6k7YanzFP",
+	"/iTg7xrssFklOZD7KpbRKowwVm1sKDzo9X6EK/+6ZwgFeDkVepZkq4ZBR7cbyHu69r6hKIvmNmiFVXBu",
+	"OvwwaHb7bD6EbYePLwe9656fgxI3HMADBuzCvHN1A3QfqkUv6gi3N+py93R4AFqS9CIca9xrdxz8uxR2",
+	"pRuDNkdFfyB64BEcDt2T8ChyraaHY1ZB20eRz9ATHbAMukO3UM8nw1JjWLzG3sXFTEtv1IOBH4ZuYUt0",
+	"YOBXYlGYIv11TJD+unemcihzaxAYJP/AMYIPgRreLPt+A2QU/D0z876mTVJarP3G2gbUjlFH2nX3Bx6N",
+	"5nmm7TbYmxV1YUuMMFaMC1Cjn8TAwJyom4nJFEODK82KtzxOWH4aa/6gsF3Dc/tTy2HGESEtrPm1iKhc",
+	"nlABiiid2ZSnGswFQ9fPZd5CgvjyLVLc3nhg2i+UTIUklhR4JO/kjKVgjKSo9UFpTxMqtkeW+Rm2RLHI",
+	"NdMYxz7EHB3grwglMMPVYzXXLGhfGE3xzpCsBPmllnZlEMuBuQ3S2gfYFH6QqSB/Jrw2hg3LPFndorGE",
+	"+T1wCL9neClz8EibUbYJS39AprAx9l3R2FYs7xtgJ4w1AzgpYFpkrTYrdfiqzykhSv5DvgC+oLTSECN9",
+	"jZeCp+zPP9s2HNv+iU/EX385bKFmeWwdTrAfk44jjag1ZNtr4hCM4joQnfDw0D2OukO3J05GLu8MvWVl",
+	"VBH/GDuXKotDUSj6iyIonR+yy6fRb6D/Rx19+o1/wctQO5f8ncpv8EkLfypr5n41QFVrufT4JlJRS+9c",
+	"TlPzjCdq02zUXgB/mQJ4ReqjsoOeNPvxwFL0DtG2gTDbThI9YmHQXtfspGu2+pyrwpNSzJfE675+52uo",
+	"36l+07U1Zr0ncy8L83sEKJsm4ZUnn6GyIA7aWLIZNU3BetFYDmZaBNRFwwp+7JFbKAd7bqFA9cCcGtxW",
+	"By9xeDuqgwoy+T7uZ3riV8f9/CmhkzuvefoG2695Z3Xw/7ZkvJWSXF5tu/lje9X4+ajGb0QtPk3yb+u9",
+	"+ilqi0x3wVWFMbYlH2v2Ot2ipVeNf0II64dUSJ+DY7LdNnvEMpm91Px8pKatRtlLz31Nyi41KTs6MNfw",
+	"zJUZGFioibpENiWjA3ipLRILeSpMmnm5tkTwcOzLeRpnmZAWsZGlXOocIYK9TCNRAm+1sdUyb1NP+QCZ",
+	"gSt9X5sgCBA7EdjfsAlC0LK8w2ou2Q+vPhTt+eIM8eT0ODURMmuzC2rllcRXotJXVveJ2ahMzIdTdFZi",
+	"LWIZIq8puU7kCg4hycs8z5aWATsTOznEhRqLE70BMekjap4Yqk0fYnPYEh4ZLmjlS2Q3KjDsS+MwVIFF",
+	"5/xiRkTaZu/4pdC+HKkkUfMSfgZ9UVwGbC5SwYpPdmaqb1OtUqYzvtDUgtqXOTg81vn5sPzSVSCVV7TO",
+	"ngiZYl6PksNaMFgxmjUJ027pKehWpgHdtUh5goZKrj7/YzP9beReiIrUf3vK4wj2mbiZJirKWxXW4SwQ",
+	"P1FWJHEmJvpejQIv8AEu/ctpTPjNa7qo6+WADJ6mnFqSZgvsSDZS6eSe+SjBQ+wGqLxx43h4xA/DXuQe",
+	"iO7I7fHO0D0NTyL3WByNDnlveGDQEvXIGtqdT4YnqQWHdL0qPr0CDlmzEtdW4SpjaRgKDk90Rl1+ABce",
+	"Rm5PHI3cE346dL2wE3XFwajHD8HI+e+Mkxbod0v4y7JVklscxyClCZcRHkaIYcc79kIPRtYZuRbgDseW",
+	"630twB2xLW4PLjypAb+XP9TaL1GRvQV6qfQ9jeVYiq6v08vzj9e/K++t3ICfC3fGGtlAXPHfRhLQilpr",
+	"CJgfdqlPpVvcDVrHOBCcR1oDW3Yi4QSo0mbP65U8wFLpaUXh10eO4Ka7d3quxYodfOj0+t3HEAdryk45",
+	"mwwFrP7zF29fuTguz/O8XreMzkb9UhIM3U0FQ3WTrzm05U1utF2xySvqb7MduzKWBAf3gK26UJCkyXmg",
+	"jb0LfqtgYF+X3NpcUeb7JOM1NtRe2Fa3zoaGk5YNYbZkB+eUoW9iKbDlCLWFMdRkppIVudKUzM+utVNf",
+	"21d7Iks1N/4fhQTavN09HND5GIoJf1QI8WajKOjBMxYqnX0afvB8NLiuOKFRLND9caDdD4isRk6WAYrp",
+	"NTqfOLVMdJ2T9kGvnvNmjc4Rt3hxtlO1MzHA4GjxnM6hDTKu66yAuFm+S7k/z1TpzChc+Mq6NIXVCfFW",
+	"cfMt9b+iEGTH89gP37EmdphKFi2H2YBj5xAWt/3rAD4JcXFRv8ksvhZY0t7od47A3FjoQSwH1POp0T/w",
+	"/iqGjp2qYiQ8ouMDgQcqNzdHsD6sdAxncqp0TOPulF2VRncZ9b2mo5Dxm0EcoWI6FL3oIOwO3Q73Tt3e",
+	"6ES4J9Fx6B4ND3lvdCC6UScEXTaTcTZAVufl6fZWNX+7y4iyARaqMt54VnBl5IYYkSNQmLmmy8dhu3NU",
+	"uyJgGm6ff9DunKw6ffW6W3nVkGux5niMZPrl/APYeWYvdPLvhcUPa3wtmPu6ZierJEVNvP2WpDDEoTQK",
+	"y0zlHo6OPLfHj8GHPY1cu/pg8T0YwNRox/udybwv2rfgTsaFRbROZcC6HqW97d0+5a/WS0RJzJplqCQ1",
+	"tzckJrR7HWZFlkPN+9CIHGNbZioHVpPpLMMaQtxjlRBs25d/v/j5JzZcWJSNzW+eh6GYZn1WVrjTaBSU",
+	"47UM4ZnTNJYZHyaCvXv5fX81La4vl3hxRyqt2r/P8plvGdhrGE9jITOHkbhzGGwmXby7rRjHSUIDBUZP",
+	"DfrEzTThRI+CF7gZv6E2VLYdlcNoAzMinJERM1YAi2bCMXb8KL6cpfiqMHacLQLNxlnbl7+OFQaFwem3",
+	"zMTl6cHz84MwrHcvv6fAt1SIfxKJFm12Lu2U2w7Xpud3kqi59qU0/cEnIoo5BnMJ/3S0ggr4de647lgK",
+	"v7ej9nbU3o7a21HfgB21odGElsOSeqxIz8b/vHv5vdtpH7B2u13vBw9jydFvXvaEayOFRq84uWJRKWtS",
+	"Mb6+EtSZvKy9KUPMQeWgzpIsliCXHEYp5YIny2os2g1LiIwXpC3cl7Eu9viy2fK9Ue7wLCWThcMCelhg",
+	"4wejOBH4YMqAG6L7umcXM0i3OMNr4dK/+bf2aXsajfxGXfuxIr7xLYNKjta6gBYMWHEPGb0thc8fwo5+",
+	"iAAusXsUkv3PLVGDtcVj70Wo0sj2U0pFKOJry/emyzOSYy5gy3K5cIoosS8tB3gRGF0ZMW6zc7wu5klB",
+	"RpgIbgH3dm8ZhkOzE42NdsYm1AmcE1LFGr+x9iXWbalrkZq7BhTHLrEkFlB94gKAg1gYdq3iiGGjqMpx",
+	"+DkgojtzT1OBJrIsEeRIUK9zxGg804Sq8WVuTU+naV5JQDgOJRmfZcqlQ0jVnnCpz0r1bXR3X3LbQp0V",
+	"5QjGKnlGXdUt4e0iTARDZvOgVP/l/igWWBRn8Ymr6faMfnhHb7lj0dl7C4fcjXqvxgZdqWonIhuDedgY",
+	"cnk1QPzSyDQVGQk4F4Trh/f/RCnc6XoHrmcYudfTn2ZiHrGKzMqdvQOzd2D2DswDOTB79+Vzd1/M595Y",
+	"4K/CiZRhY0T1I05HHggXGJuLjctP+NHQtWIKJNgyPdCaomml0sFuC3eNLEWja3sq1Hu02qZq7b0Zzion",
+	"zho/S9hX44zF2b5e8EvEptNXRxvZWn2bujx35wueg/38wO4KEadJtsR/Dl6CmmV5ksD0cLW7WqoMjXmY",
+	"waBc4oS2Pbwt0+Ocu1TcxOD5aOPBOGw4M0RMcWZxDrFmai4iKgV2mFbWi0hFIrg2HpAh2lYx9UAqweqb",
+	"pbyISQ1QmgMcGH6JNODaMb2VYm1f9BkhKxYYryjjdDRP4CARFdILZVxGJithiRPLHfbz9n6G29tArDOR",
+	"TtDVwGqAkUqRZZycMCnmNuTBXhT9Bu1HyJS6gonBojOs6WmzD4olWCFH78jUaOSwdGnl0f1JnLJgzuNr",
+	"kQYM/E/Bo9sIoF9UHBXJggerh96nGfZW+t5KfwIrHdXE3kr/ipIMtVYkqkcLRt4XUH55zBSgd3cJkedW",
+	"4kSshpKMVd7OWMgs5olmQ5EoMJ+UMUTgAblZYw0glZYr7gT1UNFUQJip2oqFt7tjDWzfQHzV/zUH2qGa",
+	"FJoP/LoCZfpSTBQRL8KzFWaM7DwVRdFHtglgb3jI3V54FLkn4BBa7tsD0QPNDbe2TLxrXLC+W5jGMoyn",
+	"PFnZvBbLRtpb76ydlyIMAm4JSySkdoE4pNKahMM7YZ/KTZTua/dG1b3UcigbqXTC5qnKhE1+qFk2VDcO",
+	"GNBCZyzhOuuXoUK2LtixnHiOL03r1mZA7UUChj2DmMYLAvhPmSwdHIVLpaKCiY8I+MCID+B5AyJRd3wZ",
+	"jEUSBUQFKBW7ePvhHXoiVCcaKknwoajlMJ7ByExfC7gLw7sYt0lFyNaHPa18mVfyNnl597qp0CKjCSKW",
+	"ecybGIa+goW0qEKAU8/KySV4mwl2KaqvPlB57/TigFQSy5kOWqtqXX+qfN4nKiSg13qUKoLy+91TSpBP",
+	"Lo7CUiE24aY8FVHuXYfc0ILUl5Ka5VwZ4YTfvBHyMhs3+gelOth7cPw0oJw60uTdY10hYKit282JtR6i",
+	"nICG8eBE+W95nNzJj0/P/bJo4bOMh2PrE2xWXGcUZZ6VjUZoBVvhg17Teu7wFt4vWeajnjiIuqHbGXqg",
+	"Pk+N+jzih0O4sis6I+vlpgMz6a9oGtj/KZ3BdN56kbwAfSK05pfG/l7nWf8LK6DNw1TJWLtWp1Dg2Gyy",
+	"fuN3LkVNt+L8FDvOv3Mp2EtVQ8ICJ62Y0G6l74w22zo3UIypz5ZdQ9qqt2emvC/XJpq5x7Xp/nsnvvqy",
+	"fLwfTI5b8ptAkiNUAe2VkjGFZu7G0eCKBXV/WTLaCKY1gLWYrOoBtQ8Gx21SkAQG3czNhWeaXcdijsyL",
+	"pm9LcQSfgCiQXqvWJSgvit2ByBWZ+CVLtJI9N0B7ruE0CqMSHnfoscN2p+2x97bzlW0xJFXGMn4lZB+n",
+	"f6hu2Ezyax4nCN16LOkoFSyXdeTjbbloxZ5pfVYWfD+JeW68otFdCUTeknTW97qnm/s9kq7z78ZWYm2V",
+	"+4bzt6/eriPyQ0G3tdzbBe13W1jCwDGm+qAZtH+AOwk+2C0fUqXM+IYoJzEt5BQOpeYT4/QVDcwngr2l",
+	"7eu+funLJubBDIjQlINcKsyb8SQVPFqwkEuWiSQx7XXz28AjW23C55WnYmDcX1/Ox3Fiu/LSj2d0OlyK",
+	"Kb7Cd13DvQWdAW/rS3xbIk7Cll/kaIMDGeta9/E9fpe7dUX3wXTFwRdu/VYURRTzhGXhlHW6x22v7bU7",
+	"/Y7XPezDh5EizPJ/gOowbSM/Ywu6pg3t52Ei52CTB1cctt8tyYdvHvqxe8taISNLEo5TurPZTWR269N+",
+	"4PllMEG1wrGWxKM2pPYzPfhTxNLuOfOtyHjEM/59nGRiZfSNJupxwm84F/fE3SqxnWfajOfzDfKswyS7",
+	"lRoaIUqc8pomld9wGuNYZwr2CLUdRP0xnQ2TOIRVf8cYUDxPhYxwApziart58O9B4dWYNM268Lu6Z3fM",
+	"s0G6l55uBmMKAaLKaKgr8Hr3y29g3y5V17GOlVx+xftu2i0PsnwTc+OixfBftt37QdgdYsr6ZHQs3F50",
+	"FLqnmGYyOWtveMoJDskty5Yeq+kAl7Pxgzyve9ADeTlNuNxIxVWZ+LZAS2iRzaaDkRDrwXTqmy1nYkqy",
+	"zIJIGl7v8IQfnY5c4UWe2xuNui4/7A3dg8Ne5J2e9ET3pNtwsHfjYMW3MM2dxRQj15LLbGC2GE7+hpiN",
+	"u4mS7aeHdW4FClk+rt0Vecq/t0tcDQXf/QE1K+u+gYiasmrRqnXzw7YFZbVu3bmk+iyr1LikBrPXmJOU",
+	"tmorVzdlfU+X5My5LgiFYUIX6pzzQM1lKcHW7HkHvgxwO4PvlUd0BpkamBtVoZbnZmw0lCIq58vCutDk",
+	"MxYRO80T4TBOAUCwlHA/tNkP8bXwZVDSNui/EkaxpFJpu2rKWKKjia3QNFaZ+rJEkoxjc1gsw2QW2SZf",
+	"1A6fJWCh6D7rdbvwUOqRjz8OxE2Ivb5MzSg1SquOC11R5O+9idHaL974mbZI1qKSjfGhuhaGT2MSZ9TY",
+	"uuDJohtSWlQLwnMWE5ZfXwJHPNNFu320cxQVg3W9buHe4/vTPNlqtsCK9IBc52lc1PNZNq2VJWUoB560",
+	"fdkDmiKPpNtWCuPNpO0mZWndnfk49ybf3uTbm3xfncm3kcRZFSAySnSa8JCaj+xb73051UFwVXetSf+B",
+	"Z2LOFyu69Rk7b3ODd0Uka03yMaM7WJOiWlhtExOV1nysMGkBhlNREVOWhQy3O4OtW7KBipp+w0s7Ypzl",
+	"QsKYsxbVBre8FBIsIRHlSUKHKRnW91qzFtKDM2bvNfReQ+819F5Dr9TQ+/KLh6V831LfPThjUElfPjfC",
+	"6YHRA+fMCFGj/IYiVNgr3ohCVK6gjSvK9Xc1LLL2tiwWozGVmljM5pOAkiobmCcFd/YkPKcHbxlteLBq",
+	"0L0W3mvhvRbea+G9Fv7KiyCNvtlQ69d5tM9DLkORPLKCtvrYck3wVDB6cFLS1iYJQa5uTuJ3reJIRGvo",
+	"ZQPEo1PGXA9sfbhJfhC54JzrnGAwL/xyKlWc1jXPM0IWDm73y1KmAV9kr/v3un+v+/e6f6/797r/UXU/",
+	"qZuHdvhrLINUZOnioYl+Z1LfDntjRJsKAKzBcMljecbijKVCz8C3n49FSngCc2I6k0xnajo1FsSEXwmd",
+	"IwyyOdgZy0ZDXmRwhy//Hl57r8332nyvzffafK/N99r8UbU5apsl7behN280+wa1FuaKCnWjEBr5HA2N",
+	"SX1txTv7qCdiKrGv+jjVEubt8nqJBySmgC8wKJiS1tR+61gBlvzJsF/9r1RpNp7HMirVklH7Z8vOdHcV",
+	"sJm6n+xtSsVhubwmSG/jbjHoGTF4LWSk0kGiLvET5eMrCUM8wYhl0jejI9HlvaHbKfElnw7d4/AoOhS9",
+	"0QHxJZeaXO+AFTef/X60uF193wRefFpsdSuM8p/uY1hbZf1fZCo1GJVyrC3OLL7F/go7hTXnY4WVuom6",
+	"ZMgN60slQ0HYGS71HCRBDh82VFVB2dQK2uwcOWAvU9AO7Hc1RMiyZLS1dBWgzGgNWhZaWpiseRVj5z88",
+	"yWEzGVk+KGzTR9eUSpTjTBB5Lbt4hy3splyDbG3lL0s39iXOHAGDLkWmSw99pgk3j6KFSuXZO5Uk5fH2",
+	"WZz50uY+A9qUAQG1raNDXY3MDiPyLUIWmXfDXenLWBMiHVypyrvTZyE3qryRB0imELRWI6/f5f7m02Gv",
+	"aWWWGPKkSnmthCykHmco+nDcBJ4CgecmSl66WoSpyFw4MB2nXCNAbh0BfIdQvUc8birFHhGF/ZUpsSWX",
+	"7B5V5q2pyjbmK7X7ZCXrvRE7Q4ElFnbQe2DrNwBshUvWeLkLctU/lght6jGxrAgCrqXTb7kYd4Ngz3P9",
+	"nQoeVdwJUCG9vPwLw2+tNnuNZU5CF+VMpgBJB/1y5VPZYBirJNKFsr14hz1qfWnohZGFWyyIFx80P1OS",
+	"eJuQaJ5nLFQ6c4j/gOc9gFk4yxxfchapubxMeSSokCsT6YSFYy4vBfYBvhKSqdEI74hc9nma0tADgpFi",
+	"hzIf80xcm06Bd5Qq/SCyQlvuyPb0eDJ66QuhLq9jk++1D+tjJkTdgW2mMCg1POFgz7tg0Ls9fjB0T8Iu",
+	"DM0bnfKT4TENzRSSmzklr6xc+1Z59qHnrQzZPK2jhKntQS37fvdwqzDTp/WvHlad7UNVD8oXtaFYX3LV",
+	"tsruYJ7jlgZ4gZKSHBksQjV9ONpV7yFAt47EKmmJoRhRS0WB4hNcDx6G2GMc61V1m12IDLYXC2h3BSxT",
+	"S84etjX0Ze785NrIJp3MnX9XQ9NupBlnbBTLWI8xw8QzxqUvBU+TmK5jQ3HJZeusUFvWzzSjj7Wpx43l",
+	"NU9i7DKQzfSADgdtVinUDdgQPr15VlmtTfjCl2ourN9IAqPPLN/UXSW6Ts4hkvlSC9RzqbDERayJPSnr",
+	"64VbZ2VcjmZXQkx9mc4kTKhtkmnGl7+yKcMOQAIG6NQGKFwDagizVJwcOCxIxURdi8Hyz9U1gTcyH9eX",
+	"PLVz8YzqvFmAK4rqvJMEFHzQckwsoMKxaMgV277Espzg9cjFvBz4xti5x3TQNOKtTiV/RMG7tQ9byQNu",
+	"Wzi8uZLbVErTW67nLH52hshe+39x2t+80N4KeLqE1RfZJI7k1G6GTp0n+xy5RVb7s4a5pJaQBDxQdD3z",
+	"dmY5tMLJFZcvMansLIWZwQVlzYt3xCPCEqF1oeuiWKPhk5eI+jKnHFlqPDDlC9bEm02T2XIse8LTq9m0",
+	"5TDBw7EvMQBOzBldKo3WbMyTEeNzviDv9Q+RKme5p4llBGMf379Z1cXAbPt3OJuPnhp8uLSc+XKDiYpE",
+	"giFBYdqD2Y8wmIo0JJ7GLghpmtTyr4cwI9QujxAEcHBwOVyCQHS6tSJ+Y4wGUd2Q8llm/cXH05yHJv+S",
+	"j+BkpWKU0UbIBzi/HudxuOqSeswRYVZmKWLP608p6GbWV8yZuhKweafH/xd2r/5xOv937+aXzvCnk8mb",
+	"A/3+KPuXN3t9qF7B58Bno1QoGHieq9EIFtu9l/9VgrsMbk13byXmZbrRbOvpZpONvlkah7Cqc/19gPdZ",
+	"Z5GuuuWOqVUQDPenV6tCB6Xsnh96FTk+KSFe8c/A9ftkMYDV+vT5n0aq/fXcLMXtQKS3ICAfzHuD3ZiL",
+	"83UFJ5rHU46ZPSM/rfBddn425LWczuqArsLo2FIoJMubVj3T1D9MzSW1DwK/m05AT1b3KcFMZGpaZJoF",
+	"yyopYE2v3e54XuusEkmAs30ZVDVVfrJXZKHRh6+TCoEvm2oSZ2CqTwSXhXHiYC4brIhxqmaXRHlhB2ZQ",
+	"uGh1tH15bmjIbPEMeuj41uie1/rzxM9GQzK2E5NCRLDSxzyN2H9nKuNMyXwPYHTDl0vvYb6nHsBFA7wo",
+	"aLXZUjiANdG6CpYEZtBaESdgH+rNIu1LPVZz0+B2XjDEYb4BmTdqDKcLUbab3pmd8iShhoe1arbRDvb1",
+	"HyMUsbfy9lbe3sq7z8rbYtOuTPKAXOZ6SSuZPt9SzfdxHxP3+cbCOBflZBWY+LSEqfwHFs0ucZ27Izm3",
+	"ENAJl2cFnBgO1Id5wBBYgYX+NNGOFUBoHNzjoKATfl+rRjM1piXhNFXRLMzYZapm01WDMCcN8KQn7BA4",
+	"y9QgJ6VBZ3a9pMMm2nuV4jZ6ziww62vcmpl+4zg8jTzRGblFzc2JOBq5cP/T0Is6ojtqFFdSP5LhieiG",
+	"nY57HCGc4mgIijN0i37aR6J0DUwxXXgQHY06/LDrnoQd4faGx8I95QcjtzvshF50Kk5Gx5VG6VHKR9n6",
+	"gLlden7vEnlYK+TwJQQZHgjObaSVla8hz3iiLreGcp+jp4OaPgbvDFdFm73OCnkAS8zJ/+LoFJUkBZvM",
+	"dMawTbGSgoVjTMhjrhrNX/xhMEwVAY1XwYxJbTwdxvir3Oyb79uNNuYmIOXOhnnnvYD/ggT8Jotmlbdh",
+	"5dAeD/1l4aFXIJSrbsBdaqpq++fQ5EgkIhN1EdmJuqa+76C1MLInVU5JNNNCm0IXAq5UmIVSkcUp9f2T",
+	"OhM8qlFIL/HB2ymk1cQBvdtvQg+KvvmuZ09Zt0vfYNMF66zuO7yRR0pw+rtYLH4QmVmJO+K49vr0G9On",
+	"X7UufSJ89voy4tNjszELZtyvch3oJY9lq13ArSd8gbLHl0PBtMgQf016MQpYUyq0xAiJTIBpYuIRiV4D",
+	"Jr0rUnd3rbul/5dvczMVm3lCj4nA3UvuXSW3/aR3y+7Dh5Dd3QeR3TnAdi/D9+jazdG1O/lezycqmiXC",
+	"1VSnszoZAwv1nHpiM3tykQMiMEuYxEJmjAruQXtILKRMRTZLpYhYM6AzBnTGQIssYJovkCcOkSbUOd20",
+	"mcOe7j0W0BAH9qmIPcFLi/qjBdbOaJGttKnf4k0u7GvuDE9A2TlIlOl63W9Yyjb3VHgg3zqmMvJA9Eb2",
+	"WMNpmBkgyTY8GZ3yE+Eehp3I7Y1OhHsaHXO3OzwKO8Ib9XinU1xSTJqVzBHPeChgkVCuvjHOsqnuP38u",
+	"Zl03TNQssm3M26GaNJyGoKXf6Dem4RXmmecqvYJ1TSRzYpClSPdmFA8m3GN5OUB2DJqhyYQmYzofDLkW",
+	"eAeQvbGSutE//MtpxDISUyEjmklYcza/jZgezG13PJDY6tav3toSdemDrpCtdtHsMYkrbdxnmtEOyydr",
+	"A894O1u3Dnt3wa+NnXtLzPBRJlKWCazVgVMmZOjqMutJn1D3BWmhplwFrE+ToTBVNaVTBsayDVqE9jcb",
+	"xJdcUiH6bMrsHqfbDQXDXZGX6JlLqp1MA8eXgb1w+RBL4vxNGD4e/n8mNKH8tKInYc7bl3YPIkONeWZ1",
+	"Xy7dv9Vm/4AdpfsGf+dLAuBZTJ5WowwlLd2sQNsVCDw4xSLwzrC8ciaxdEtEdDndsel2WobCE94FwX5w",
+	"4/zkM1YZvhkJVTrOxyoRTM4mQ2oKe+vFzKDg7WKZiUuRIhww72BqCkNDLqXCD5MKHo5FVGlYyq/hSx16",
+	"xeefSTzPzJUvq0oJ+5XO0zgTLtZFskRwrNdkaobe05UQU+IGQCUF7ws3qcrioOyUGTWV+1ZwiCOHOr60",
+	"5BNs7Jq7eK0+Q0FugkZLt8b5wOPBGZ5Hp2WKcV8mSk2RP4FHUSq0hkHrOBI2iRcr2XIMmsKegg3QlM58",
+	"mQqtEtyFihGRaP3TLfCzz6ZpfM0z4TD7YMeXSSyvXFj7icNSoUV6DevAXGO4jX559dPLn98Pzt+8+fnX",
+	"wbv3r385//Dqb6DUgpbjS6lYeRuDi5vdHkm+ddvsFb5QqKQUIe1fbDV7yzOmOplURHEqwgzf01ahwgzg",
+	"spQq8+VI0XBXQUDrDYotndEnsyWQI8n88zO1Jj6J8fBagkZ6FBTr3kz8osxExq3zwZogqVDm43GY1NZX",
+	"l7z5RtqLXjyEsXvbd5Yqi0dm99/vQYPhYvkgcuoGdFtnGvcBMaJnIp3EkmciKqo6JzxOwB6W2Rm5xOUn",
+	"7+gY/1S61YO5x6mYwPZOBxFfwCS6B47nHPwG3wTfdaDkoMoIYEQJHdfwWnTpceW3TEymCc9MuK47pMCm",
+	"ezQ69lbTE9gZLW564FV/rd7WRkvdY++k4/aGp6F7EnnCLW56LNYPGNfO795b3cFbLS/+p/VZK/Vi+cdj",
+	"H4qlxUyPQ/Rgi4VsC6DKi5A27aA4CVwv05DYrE/jGN7ESO9p7mCWLnZKgAkHgziobMDA8K/xjE3AzO14",
+	"LEIXNMx8CSdQuTnVk7tHHtjFprydSxYs758gf7ZSgwmXi4F9mg4cFkQzEg1iUB4EesTlHwZqlg3UaJBi",
+	"LskxbhB54TJLF607bO+VMmtLC3wvrtYQVw9sGu/nfCcVUViqe6P086mSeQgFddvOxPS8O0uT1cblz1Kw",
+	"j+/frKI2mfBIUD+9vAQ3b79LfCm2xz1mbHhxLQLFo0hEZwzL92xShzAAbfaujH3KxkqXSderIKjVFTnY",
+	"JuMjvN+D1YzUVy3aCsT/Hvw7O73+pzf8qTP58Xj6pqvfn8z/1QtfHo3+7/D3c++eCsR7L9+lCMJOxqpC",
+	"iLx1CFYx703FusKJfCsWE/WpoDy3t2+JT2FlatVW1WmRUYj03ccPxtezNaO3vTu+2qsrKtMfqww7XISJ",
+	"qWheUSG8SS3tJj2IYHMJCQJ8UDQ/olAXfggRDcIxaAUY3W8bQTQqFe0rv9J+z93lnk3zpffEDpn9Wuz9",
+	"LBEmw5RTUIcqEq0+uESJ4JryYbikfdkMaG3bdFhE3BIClWuhGJslTyf/FfMXtIDRDmBSXHJUsM3A/nNA",
+	"xwPTEsM4ZdlcsUiE8YQnvjRv0Qzo1AF4WtNUhLEWQct2wR9yLZjdHDhs8+/BJNYTROS1zpjZEsxsCcoW",
+	"KcmCqdIZMhxO+eIygOuXdo99fzoB84CW5sMQm+G9cEqrmUYzwKVIG2uuRfix2u0rC7Vtcy1fkjzbXnR9",
+	"MjKOb1gL7D2wz9cD21QHWaONsuQuQl1XO1vveHjFQZaC6IslPJYuPGManCOesIzfCO1YCWjSa0ylTCop",
+	"bANzKq+1DlQqOEb7Jyv8JHrEDzS0J2IwoIlZJhG4jz7gyYgDHho4TZ8TSYLxgxavajFLLxZDkbJ3qcpE",
+	"mG0Jgc74zSCOcH3aVp1ujx8O3V54FLkn4njknnJvSJQ7vREs6fWqVB6kRL+0DNco1S/Xjn8jNfuVV37A",
+	"4v2dpc6qYvzSF33SovzPdHdttTUesVh+L9Tqhdo2n+nO8vRlhpx9nfoXX6de/qS7GYdrV66bvvnFc88w",
+	"lqCzOEnAUZ6ZQrtSDfvKKvWdJPW+Wv2LrVbfatneVba+LNpux5CrS203e3yvsR5fY30b2uqJAttb7L9P",
+	"XxJ+ZrD195Rjs2av072ThcIUZz+cstmNpOu9gH9sUqJdGvkjlmrvpdrjS7W8NHov3fY10jvUSD+w3f88",
+	"5ZlwQ55GdxdM4yXPbOt4BlcxvIoaz5vqgjhlqZpr0xBQRGy4YAvBU4dhGgWjxDmbfYC/mb57cFbgSyxJ",
+	"MwnKWEVnlv7jb5QzyYJSpwJ4PLgdI5WGAnv7IvQT7+rkF6aUR40C476I61jNtC/NMDRVZlNnYDaTV1LN",
+	"pfVuuGGKnCMYyMSiYsqGBka2BYZbJC/uxrIykrfDRAQrexaVZMZ7nokX+AmeKBiOXzKPhdO3anZYplin",
+	"26q0u+h06gPkeE0lNj7hN/FkNmn0O12nMYml+SMPkptCyJUkv9UxwfqoDASkd/1Q4NT6kZyenp6WxtL1",
+	"PG+d4QT54mvWr7s4M5PWYiplQbHkmna92VWvWxuwJAsJo/yPyRdm6LzQnWGbP16uAauclpKUa7ZGLC56",
+	"9fE9fi5C1w1AYDT6jU7bO2k4jVEMG4VePBdArrlp+ybRN/YkPebdwyMwPUYnR5F30jk56YXH0dHhKe+O",
+	"BOdeeHjII69zyA+Go96oM+wOveFJtxtGncPoKOwcDr2R53F8KuFdR10wWUL3NDoRbm90zN2T4VHoHkY9",
+	"YY/BuZOpSuF1h/AyKEf7My3S/nHYEd3oHlPDMfsBt0sN68yadlSq5oOQcsfdEi1MsR4KW8WhZY/bYpek",
+	"iBVF9ydEChXw1YVWnlLTW9BfWc8/06XZLil9A2Z4YDRSbcrmV9sw2JaqGwyOaRc8FSmbyRj5lGtY2VnT",
+	"KM9cayL0BxS9UdfUD9+Xc5VeDZW6Ys3gh1cfGFgthYXy3ELXA1Oqr6RogSExS7IYnNTnI5VOXBBkgXEh",
+	"QYgYuf3PNxf/dCxIyZeH7G38XcuxZohjbBCH5eCjgDVfX/zMet3Occu0GS6Ls4A1ucU5MRLDfZwEbXsO",
+	"YT9FkKa+tPcsZkqNSk86Y50c1EyFbliHwyei1falL8EEg9dieiyIkAZ7GknB0KNkwXu7PgKHGM/guJ3M",
+	"Z5qN4lRndDWxZNMPUklXTKbZAuw2X8LNjHGlktlEaodhIQ7YceSAsGbINWGs9RSRXfGlRIqbPgsufvwI",
+	"CrBClAAT+lHGGdp5vsR/YwPKwDSJJk/WYcHLYsEZo/C7GLkFhvAlgpnmlyJABUv4KofRyKlFFB5uMYXX",
+	"88TxqRo+H1+bvQLrsPLCbCgSNScCcdTqqZqfsdEsSRYsP8lUNl7F0ync5XuVTmYJ133LeTETRHiQr1wi",
+	"ajBYshGdzpqvbkKR4Gu9iYep+Hk0ikOB57I4a+EX5VdCnpWusYY1N7c0D4t10Vo7MOcOzLkDPCegRXOe",
+	"JJQxRbKGfoVMgiqDZxKLo6g0K6WpuFQqarPveFS8PKwzNHFh2Q9gpnLKArKNfRkIkGU6QEYQc8Mhj1go",
+	"koQ1Z1O0JT0PuUlo4xc1V+bSltmyqZrD1jKlaNNU8IhWvR6rufZlnBFHk1mQMB1qbvdPnG8OWuCpmsMe",
+	"p+UcsCbszkRkmUjhZww6weKCV/2PP/O8gxA2AvxD/NamH2BT0C8IiQxCFdm24xOQ/8gf+ALeE47oPhiA",
+	"Bm3JmrSMLn786Jhdb3Y/7IBWpcRMX80C1oQtj6f7EjeaWb30xuZxrNimlZdEz2NANCSw7XKUJm43h2bc",
+	"Yi9BJBP0WvryKJdjBNc8y8lMaI/yiK36HojzcfDzHjIdX0qsF5EZi+LLONM4Y/DcBPQFDML4WAOYhvLf",
+	"Q65jrLqrX9Jm+ImSl/Bvy+OYiZssyEUkSHsYKSdKlj7rdQ5IBwyKMbCmuhYpI/l/Rgsbpg7MTiSShB1n",
+	"d3PfNI4bLjKhHdBQLy5+cRhnf8RTrEWEDSVVfr4DbqSQYbqYZiKCz52ISx4uGFi1OD5ad+URDWbyD5Qu",
+	"Zn2CJtOgCmcJbFF40lAslIzYUc8qLVxXA/wORH5pdgPud9y5Lae0xeCH8idnHc/xPA+/ziTWOpaXA7tH",
+	"npdXZb5xcKv0yxtPVrQTfLW+UabVgsjCkzQ6dvkw+GHMiIguGQQ5U9LY4oIzX5JfahC5qFuzeCLYH2AF",
+	"lBZSrlSdJYWNrvlU6Rg2xR37gR1Z2HLr1i0qS7l6aDLT2WAoBkqKiqeoa1HOrTNfrhVf6K+KLJzdilj0",
+	"Wc/r4Rd5L1zyYBDdaTz61ELKsYszT83nlGKOfz3TLLAtCGEUZJ2lpOytU6uDQvqAiIIXzOydI4fNx3E4",
+	"hquvxDRjTROF6ednwLTZfw94VvlzuAha1OQwKIFx3B/FIvAl2Kw8tWJPpRM0ajBnAOODHeXgxKGgtAYh",
+	"G4L5wtNFXRjmNc6Q9XgeFzBUY6IuB+E38J0b/ca7H9vtdtXRLHmAm7p7NBWPAvLZRxM+l2iC2cFL7LDc",
+	"7Q2PQ/ckOhWuN+pwW2d8K/4AOsTGh2K4C5rcjeUIgeHiNVw3dBeKX1zNGv2cRac4DoZAo99A4l74t+lz",
+	"2PDaXreDEUv7QLT7bz3w14KPxxDd2Yce2IdWKHvyJ5Z+XXp0p318iBv6rphLd6cddxdeC8UqGsMgqWHe",
+	"9+iV3bI2K8TVNFXDREz+X11OVEVWnlQ8Hlx+GY+TRr9xoSaCvCTj8OdRGsu/RqSIZ7nrNeeaWWGA4Wx0",
+	"fUwzVXxgxWgHIYgGWKPfeIlCTCSw49FdOf6tXaxZp2Gcg0a/ASPJnQwi2jC0gvbmdoMcw+4yD654IuUH",
+	"ny8/+PS3Np1SPBI8f395b/sNdK0TrcACAietZx98Wt5cvW7XaWRxhnqtEldjJrCWR7st31ekQm2pvtxp",
+	"wjPQqm3z+exn1c9vf73KPuVJ8vNopaovZXfhbiiJpimYEFksdLFG7r66Jk74Ai6D3W9eSg1/F7DKf6uN",
+	"t6bGKKROZNWlZIp2Cm+9zvsuCxK0lejLth8kXEmGA+O3EoOs+c83F/9srR2tXEpRwtTcUbZSavGmWXMm",
+	"4//OjFvc2qUk5QM+9dGTcJ9vWUiFT7/xBNUY8AXWL8bA7/9N1WJkZoU+WCnGXTvp7jIL+FSfT+vDxjYr",
+	"7QuqbdhxZ24xOetUFMCy2RcUfE0FBRnt6q1wRShEtiongCt3ribYTiDtiwm+9GKCjZbsGrUEVqitKiUw",
+	"6+zzwtx+Pvrhm9ANTwvf32DFfy3o/QcQ7k9mZn5B0P3PR4wsA+b34mSPl98eL7+DWXtvGEqzmYyQa7Jq",
+	"zlKilKcYjQW3eipSWsY7hKieDCNuZyOHZNsNeRdfiu19+HWQppiXW1W8tHGjx08eXVs7svZNBdUeIZ62",
+	"uUi4O9b2OcTZHmjZb7pmv7wY3VPJhw0ndo343j609xWF9rY1f7YJ6O0cy9vH8b65ON4DhvDuit59rpG7",
+	"L1xrfO0a40kDft9YrO9J43zVfbjp9vjyQn1fuNxZChPu5c8+QrhVhHBT67hUlWrt45XkGbfxvGAUUxEV",
+	"MmW0qeqJZ38zRUhERxGch6GYZgHj+grb4KgUq1hbjEs9F6muVHn6UtzwMAPpq1mcVbCmDlZFScazjIfj",
+	"CbZfNI8M2DyWGunw8wdSv8byCFCaY+dj7UspYiyK+vvFzz8xaQZFBv5RXaHFD+KOKoslrgUQfKXyGWJU",
+	"MLOSlUq87Ju1zvI6yZiKP/IxmzqlcKyUFnpVqNKEI+uIF1AIOw2sIHgMxoWvujRizRqDz6k0YnnOjz54",
+	"p8Wcl+qU1q/8KJVQdJ6mhKJax5AziKwkj9iikMGpLPRrGbXVVMibSUJ7S7sKq50jFc5A9LRLRaSTpI3/",
+	"reyMvLipJmkwjCVPFzVpg1rrAJa7w1TK6kTHkq3wgvat+zLWVCRI+7V60++NtHNYUMjSoGjGAnuteFhZ",
+	"BFNEuMJh0yiLY7gArv7byn1azMatd//ajJejtS4gQQ+GwQO6XDmC/XGJNqwZAQZVGCcx7Z1UwGJZnXF8",
+	"RZX6eJbDVBIJnVERuFMYGLTZqeWyyniiQdenahI8DzJFDFqmvx0VnhLXFloACSdyrRU5yPeV0b43g32i",
+	"hKSZq+pLCBlppiRseVtBHGsW8UV141kR73VWWQUp9o+vEUDo390WPxuMUWccfqNR5i3Q7hrmgbdimJna",
+	"aJAPl1rlIWo1U7pUavHvjQ5FLzoIwTvkbi88NWr7iB8Oe+FB1BWdUd6T8O72/TBc+5Q/bSv/vCNUo+85",
+	"DVu7ngnJjY5VV43+QcfznIZKp2Mu82NdhwoIS3egpvywW0o/Hjiklks/9f6qNcu6rtepmAijWMZ6vPKk",
+	"Hp0ES2t5CcLUHfHj4QlMmCc6YPZ0h+5JeBC5PQEmFB0rOkbVmEyWHtM9ghlf2SIWrJCBqaeOYLK6NA3p",
+	"Ha/XgZEX1ZAKFkSGZkSmlhcqzV6mEpFyGYrBVKShoIZJO7WTrJM+a/BU0Rb83EP9T845VdVEdto2UYK1",
+	"CfF/zMRMaNCreEPjZ6I6ardRHzUv3oHk02eMD7WQ2MBOY7dxYoVCpgHbee0ZCyIx4rMkG5A0Dc4o4gi3",
+	"6hdMfIZPIs7osC/pkX3ze6YivjBd64wr3fW6Z2yqkoQqOXG0xEbwuxqCB659iQSTWiQiBIPOlLwZUZgz",
+	"AeLyr7wuJsZwtL5s0u6IeGzDpMLe4ZlmJKscU8IXznSmJiK1PEWZAxPly+EC/ttyEDKkbSPczLAiaJFe",
+	"x6HQz8zdyBKokDJppCwy1A5lZoVJYcna2ziG2BNlJ1FuaF/aRmVkZYyFeesMearg1fRChpZmqDkf8yxv",
+	"5gv/1b6E79GqNEuP5bWKqeWhOV1EjLMotkMH/UgtEPv4vZlUmS+NBqUPTL0Rc3oYs0ZaRA1hLAL49rbx",
+	"O50wiOVgNMtmqYBTbR/Dg6MjXJjmnubUnIWm1WbnvjSLYMTjZJYKlghuU6FmBQQjDJSVfIRUcK3kGTOC",
+	"3Jf8kscSlmUq0plkTY45eGvl4SbQYQqqqLanICV666Tjk8JG6vTcsrLYSfZvggzpbjb2knmzuRHikRFy",
+	"2wLxblsgdQaId9sA8dY1QD4z28IrGQ3/BU2whcWwyxJZFRewe4vG9NnDAL4FuIqZV6tVke0QlIu1S8Sm",
+	"peT1rvXd0frXhfvc5IwkN0JZcuEdkPQGPUHONfXSTfglWRO+tIZnOdZPzbubAZxnOazhtvD3MzrtjAUJ",
+	"OMaWKDFE5zcgOxZUM+gbS9KH18YyQl4/bhS9m4hrkeA9fdkMKsIncFhQlVNBzpFdNNl1fBksi7igxcZc",
+	"M6lYgHyOSDsF/zKPUxIbDVcFGxK7VWRYgGG4QF0Flmwb7mGNj8iXyOKEZJPivzOetAxWMs7a7CPaFrHO",
+	"zy7YvvEmudXhy7LZQSYJfAlZMsGcwiZD5R5n5vw+WZolS2oUX4JOj3MTSz7TjF9epkijAf470X7gIJrc",
+	"Nij2JbGjPtOGi3PCb1rFU83o4OFOiVL1mc45P8EiKD0ELoTFRIYVreNnmuggDRxbaWFuOFTZmHHtS2tu",
+	"kfIi465pQsYwI8iQx374zmEpzDrM1xSXGNlbQoYwjqG6JqsuF87MCGf78rXzxX25/P3P8B0CIk8psYiV",
+	"J9QpPgvYgL6ksdjMT4rBrmth3pIm4IwFNIEBk7MkodUF96DPacVJHKEJSLPXys3W3OakCI1ZMmneHTqJ",
+	"JZi75l2NTcxC+zEnbfYa7GmSD1KVPq6lgMmpyyKY3NxztuahBFOfUfJGr0qePYRp91BRN5BoRhrGGoXN",
+	"ysxawi8b22nv7xP+IPEqmuQli+5zClgZW7HzgLZi52GCVd7h52hQdj9dpMqm625HPe9dCE7Duu60xo6i",
+	"Y3EyOvXcDswTrCr3VPRG7iE/Gh6HJ9Gp8EYlYqk//3Jo8/RhcTgN0C+lvN8SmxnoJQPUMVlN9xhm0yxl",
+	"b+QWCdejEV2AEpuYVRv9xmEDozcm5dVxGkbOmQ0iqPGOi1+rB/c/4adD1zbd6fHDIcwuLly6pDPqioOo",
+	"F7qHwyPu9k6PT+66JO8NNBFMX4dub9TlmJ8EyV0aJEikT/UFGiWt1Og3JvwGjvJFJXDqmZ/yCAWuz/yv",
+	"ARwkjANflJZe57j0ERr9nmfftdE/PESxWz39pHL6wUnl9N9A9pIOAxv4/MXbV5Q39DzP63XBRNZqlobC",
+	"ZpsHYCLhbqhb9eVccrEKl0TMrRVZZKJ3X4w9r7Iau5/pajysDWXv5Ky+pMV3p8tKTgZb9jG+NiD7Q+Vy",
+	"62LaT5jXpZZLkZpLcL3vxowtG4pEa53TUnNmXtbgyJrGu/FlvrFveagOEzehwKegV5qKiCxhLNbA20xF",
+	"6kv0Zqt4teYoVX8IaTBVZ8WNchcXbtZmPe/UlwENGQmL8/cI2HwcJ8IwtFPgBSztdCZlLC/RPTQU7r4k",
+	"z7vOHH5pJm+FTbyBufg54VRK9OFLOD3T4KGgw879P/rg24BYbkNXOOFVEL0y4VGReSk95R7Yit+ornm3",
+	"sBndwuhCLIvf+LbQLBuG73avrDF7ZJUE3JSb8QEFoc3jrZR9vyKBeDW1putehEcmfGLygRZdgdGzUkbK",
+	"SsM2C+ztqEuF7Xth83eUEYs1Rht8iQTzoZIU1CAZCbISw062j6WJCYGDACYUePKpiITMYp5ox5dRrLNY",
+	"hhkbLtjH928o34bOJ4uN7J2PBYJpSS7a5OIZ0yJMRaZ9iXEEjBLosZpLHN6C6YwvmJJ5ZIqyfCbSZYeN",
+	"c9Vq+/KjzOLERBmifvXFHRbYNmUD2wunw/5nrVjEhf2cuzrqu7rnxu7EZbuW5Ql2sZlryhk5DT21/1rX",
+	"2edJMihGTtdW09PIhVCe3PpCiVvO+V2e6VZlFCu+2wp9ZLfpjuUUXwYXwHtDvLEsY3SxuNeWk7Osrj7W",
+	"9F3IyjNbFkcYuAR5RwAISutXNqkvm0ikTKFeHkUiYgnPRNo6Y5xof6dxeKULkVkncXxJqWzbKsOcTCF5",
+	"7CalUJjAWCoyhM200CBIghULEztGeKbLj7EpTBq9a5vLaJt0L66udAJptUuFZKWMC6yogF3OsCEk5sox",
+	"aQ4jNLTsRrJhmVltivzdbLXgeoJSs08VjLwlixKus8GBR5GJu6RMt33Y2FG2PGIp3NegLTBgsMYnukNZ",
+	"HN6rLOAzllsWPLK6AO8Fe5V9rWV431iRHJX9PohuNO6A5jIaqpvnYaLCq5VOAGaaqLL44vynl9/9/M+/",
+	"wVYLWLPnHbDA3GQQxfjCUVAuLWYflrK4WTwRDhurORtxNLPTGVjLsO5sDnPOk4ThkGxi0JcRXxibvLbj",
+	"FEED1WikqR8j9jsyZ4I7MORa9H1JShw0FuZO8dEK29RRIC8VmM4wkIA4W2F1X9Abv8BZ21V6SjUnWXLs",
+	"et3lyjJ6o4HGNawb/ePj4yPqkxxPxADevNFvvJqlaiqefyfSBMvOEVJXuef6yqP8ahdZrjFqhAydSN+p",
+	"3fgSDczKK+wMrd1pl7y1lC2VvUJ7YKTSOTYxoTx2xjitey4jp4BeRHzhVHLsOp7MEp4hlAFv5DBuvHCE",
+	"ZdCKt7iEdCZBXeAOxFS/uZ2Ex1JMcOkceGKfzcH8YqmQYg4+No2gozNXjVzT52xmvGGDxzBjGPPpVEgq",
+	"bZ3JKY+jHOPKLkWGQYM4ZamYxBI0kkONP2d6KhAegZJBpJNYgkJu+/KVmYVnmk3UtSj11VySA7bIA6Op",
+	"M6kdphWZ977MRcNIYXXtbdEQKUEt4WYyUitExHl0DTe5JSa2tE8pcXXQ2WoTm7E8iuFnFs8AZhG2CJWY",
+	"HoKBdwzG20nkntYZb/aFnIZZWvkdbB2oezI8Dd1e5An3dNThbnH9MYc7LCXCl3kX8hTcUSXP3HW7R5UT",
+	"yVSjxHKn29tqgusEJPZnphWOsSqj1hafe2JoS6toZ5H81uKaKiLZSr6NrRqSI26+Ke+r4LNAovwCCtvx",
+	"JBEpm3A4QThMinle39dn3HCGJokD3q+hejERAZMLtElv/SyXbW32fZxk2MLUAv4CXzZzWDp1cSU7BeMU",
+	"bI6B0FKzbxwQcnmBLrlMBeEhKcxqtUfLYcFVLCPTGrdI2gZtdp5DKfP3pcfGmba9gwdhwrUOWDPIUi51",
+	"jEEFLAUBMWzyRYSUHy5KqYk49KWeCzF1EKI/4bK4cs5NS/Lg3c8XH3xZ+lYmF1d8sed/5v8ewJFUZOki",
+	"aJHSm5Negg+S+rJ4C1tOjbUZgZ5NRapFRL0s6+T0m1hn50lyQWP4uVgu99AioKovxkoKJrZY1VUALIOC",
+	"WVvGLI3qgi5fVdtYGo6lhIXvv2owcGzrofwIF68aCM0EXfFMl8a1cl4KQMEmxLTO59wJimeZmEwz3eh3",
+	"D9fjkCjtuka/kW+6FcgwurzTP+j0vW5ONUQ4L0+4nVGXu73hQeieWM4He6zh0LfvN3LrqeFQmAOH0Og3",
+	"TKSkz16+evPqwyv23FQu4R7ts//78OEdO/QO7C7RBJFawpYRqmwdgwAuzVJs4uZtBy/J8WUk1+5iP8qn",
+	"rIoXodCRFDfZgJDejX5DLP7+++vfVfz29/PFT7F38/bCW/z0yz9u3r5Uc/zf9yp+8+LvUzjnp+7r3r/+",
+	"SK7e/vAxHv1jA3draWfdX0BZ3k/fACnwLdWsGSxPXRTWlayD/Ke76dicBp/GgyuxuGUyrDYUDEW4FsIo",
+	"Z3PFGSt0f1Xlw5G8ZBAOqbmsr+O/KN7k8UHE95z5VmQcpBhZKatgx7mn9pia7x6Fh8+1E1wqtFw1iDIC",
+	"cUM9c9cMWGU7Tbhcyb9uYHhPw7vOwyy+Xql/rAJZj+doCxDnKBVikKUxT/Io+wh1BREmYZAgWVgVtqbE",
+	"n5hlCi+qx2o6wJIeAzD0vO5BD0QQyvNoJgYR0TDlXuBhBRu5Ji3RVKUZTwbr5Bechq3ILYgO8Cvaut8B",
+	"1v3CL7Uw4n7H+8tpmKqHweWw0SdSAFX6G87IFR9+Y8s9NJimcUiZmYmB53a8tudVmao+XryEObqLJ9Cu",
+	"DdDldhcpmSmtXCtTDRCzDPD0eocn/Oh05Aov8tzeaNR1+WFv6B4c9iLv9KQnuifdahpkBxYCIyvu15uF",
+	"ePh2tOZWutFu8rvU5N1le7+Qn2qr52nfsI/v3zjMriTHaAwH5abDwkWYCIfZXePY+vbmVKQudk8uF7zn",
+	"550xt8NmEiv1LHoSNj2LZhjvE8jdh8KHCRm1apmIzRJ6ANDMXs7u5eznLGc3FKqr88t4eE/u+qDoeJ2L",
+	"oYcR2bvARKtRuRKIEnfSVkzWdVCsc2TWsKseS4rHIrwSEQNhVsJTYkiTEjFZKRTqyyY2MbB3GGT8SsgA",
+	"QVjYN4NrPVdpRF33x/xasA6horonVBbMQxikRV0nai5SN+RasERkmUgdxiWbTafVX21peRRfxpmlIzGP",
+	"QkKSueBXAeW+K2+XihDkJ76FoopeGZka4VSw6UyPRYSEOEW010RXc63ly4BEyaD0WQwba/6+mP7WgidI",
+	"dJjFyKIjl7PxGJDVhoPn4tX7X16/eDX4+d3g1/PXHzBOWwyjzyIlsVAZFDCM29L0eGdFIpN1vW6BFCtF",
+	"0xVS+bTZodf1pSkQHsxkKng45sNEBBTSLb12yKVUGdN8kUNy8Zv6sjyhsEza7Nd1SM/r4r+EiTLS7kVp",
+	"lT8JDK1G+g837HJYeodHxXvtDZ29obM3dNYydAzZ0d3WQR7/JQ5Va7rs+e+/YmgfXNVd6wP/wDMx54vV",
+	"aMBcJao0twEe1fUvm4QwVooCbGcY1oKpLgSWGYERdykkbA4RFeZNxQhkzcLQCHAsA3si5YtZKrJZKhHL",
+	"o7AQ00atu57HFBh5WM7HwXxxLFqI+E3SEixRz8JQiKiSNzfWmYbJJ7zAmYEp1ptgjHh10kuVZfAXPJjs",
+	"xNwoIyORyhMMkB5riTJtXxgkO2vy27mRFpIbScEwfQgi3JC4yA1MvTZ7WTL1HEJA5dYe45r4D9c3+1gz",
+	"eKPImghaDptjSRlaw1kal2cnrzO7TAXF8avm2nv4uLXW2m72TL5l+o1/XvUm707/+76rPxxf/3qw+PfJ",
+	"8Ke79NWmmqY87Dsa/pW2F8Yr90pkKyXytARqWpCY+jQSucC8Pagg/i5OEl1mW3qmbSeEggpLq5EJ0LIm",
+	"BWjhAmuxtnypYxmKnMVpzjVLuLakok6ZBbZPcq9I65n3QlfZMXRSNuGqeSIcM8f4yzMNuiFU2nDFolye",
+	"xzJCnjZfUuGm4TLN5iA8mxa7ShhVch6IFZVl/IoULMWU+QKLrsjdxDpCMTcY3zhDioBZZt69ILIy3VBg",
+	"zgyz6qTty59UdRZp8i7ja4EF52IyzRZYR9ZmVKRlTXepsoERZ+g304RYTWCfxtkolnEm7EN8SQ8wfWTs",
+	"h0CzfjWHqZFZr+ld7gNFvaD3X37j1T2pcf4qOVFTfZO7dSYnOlQqEVyuhfmppUx9mDQquj6DKY+jiie0",
+	"0hEa8gSRtxW3qX14XHtyvbfcW9VmxvSm2cZ9NkihI34Y9iL3QHRHbo93hu5peBK5x+JodMh7w4OwGxVI",
+	"IbNeYAUQ667An4thFkcQJL1MUZV7lQT0hl9mQ2TDWJqcg/qZzPjN4PbpXrtbP5d1d14x7fXOam+pS5rM",
+	"ZqlBJJX76Hhujx8P3Zx3y3Jo3eoTbte6Db9sZDK8toJ9hb2QixpkisB815hnbK5mScSGRCDR2rdWfUpb",
+	"AJRoLnSlmq8JaF4LsbQMnL2TxqYOllkFNjtM4QU8AS1YYJTLqGEpWNPQslrcssOCAkIIf5VBxC02EVzq",
+	"ZQxzBb1cjfSTS5AXhyHMGCPcBlpsMcRsGwixSi12uAyAtmBh4jgNfnhVuXkJS27pKpDCcwmLdie+6wvC",
+	"F38JwNrOeiHm1ehZryAo3AI9m8djSyjYUpD24DNBxOZBi/tbgnb+3XgAJM7XCGX99ClhRPHwWnn9GSaI",
+	"V8rcO0qKS4EiJ48UlQJx5MBVo3C8FINbDvWBssKKPrPpUhbyFPaQceCKbPAZUXUYXo9IMamyu4BB+Yre",
+	"HSFUVAU8jPA62FJ4VeduCch/fzjsCxNsB//eHpC/yurOF8tedN2FZinm6UnFlvPnXZ+QxUuMemtuJjTC",
+	"phxZpIwNVpZ+jeXE+0bw780ELRm328X+vsDJube9VV5PWbwHehEOm495Jmzg0vYJalb8FV9Wih7TciWj",
+	"ZYkzN1kOjIJw6jPuy6I0vXQ8yH9FgqaxmufdIlgiRhkbinGcg5zySv5Ys0gQ+6hRkEnSZq+LvIyBE9Xk",
+	"YBxsqoSdKYKSms1YkZI5y/0syz2ZCj1mWlBPAZDWvmwGpaTR+YcPr96++3ARtBzT4VJMNSnpkotn3EmD",
+	"lbqlrvOK0yKthx3CyhocXwoTTiOVirYvEe1VLCOpsoH90JYzy7ytY5lM4fvluuLs1i2KItGgUlZaWjhL",
+	"3Qa0yHyJLbTiDGepiZ0UqtWmrbzNrb1szImXAMvBR6ma+DLOMItHlAbGvjFnE/yC1mzrjC0PGskIB5dK",
+	"isCXpoFHLSzMdLq0Mxxj55BEyUuRUoayiYQpedcr4q9497HOsy7fuNVmP2fjSmUzUSP2vF5dQPk9iKf7",
+	"7anu1vbUmlWWX0GZZM0Ldsttsemc7Q2zzo6GmdmAd5ll+XgfzyxzKjXqSwgeK/vqg2SlewQbqOCgvafR",
+	"XZWRxu3/oKS6eEeWN4V6EHPznhjrNOHSJUTGAydZif2Hs2kqykQ4oBC5VAR+JYVgz0BaSEzfIZwEdIm2",
+	"RTQGNo25z6WmmMiYS4CpvOViwo0ihU8bOKz4hZ6Z/zSThrEWG1PlZ2EHhiweJnhmjsTEY4hONBdYspiJ",
+	"ikRSaU2Ft6J7D8wLDpRMFkGpuPaZ9mVeTYv4XjBm6Jh7HWt4PjHvOqznHZQHyK95nPBhIgaZGphLsF0k",
+	"ocypOqhZMhfEzRTs0pYvJ0TLpHAcdtqJjJuS1WhEYozC8B3HecY6QvJwX9JhajkWa9Y0b4hxaJOJLu7I",
+	"mrBCXDzBKdjPrssVVchsNI+z0IDFp6mKZiHZuPB9JfJL5agiSRzMMFJL9gSKehmLflbESYhFuVJwhaPI",
+	"u4xeqntA6pVvGrBm1/PQuiKOkjLMJ0KTI5bLoCTTq6uMLCozfRhLttVmF+U0Og4iiSqvYPdDxBc6b09K",
+	"ky1V3th0IbLKt6OvZoBmxS19WcmdsyYYCcxm53HB4npCFuoFkaWEidLmPTE3T83ArAWFAKq8zxZ6AbaV",
+	"l2HQTkVpSRnPAL8TjiARWueDbAY8+n2mM+SSd6xBH4DlFmcBts86w8oFNZeXKY/AKUmFLgBrXDM62cEs",
+	"B5FnmevR6vsVmWa2AdsTXtEo8ncJl0+Dst8Qpb22hQJvRK/4KJh78wmoA2qpxcxvubW2R+bvkfmfPzJ/",
+	"7f30DzOrtKeieyD6Th6WKeNmSbavj6CkZ+3hk98MBr+GhK4wuaekox7ajSjExWMh5nM7DSxCMgFROWuR",
+	"JCbKhxgOcgDs2WgrG+MxOCtciPxusWZLVxQegSl2rPShv8Pi9GVhctZX+FtjNL9j0+1glw3ty1LB/xqW",
+	"qL3DE5iht+xPE8n05Zr255J56WDvKFhpC4fewWBbw4THExExcS0khTFhDcPEz7E37LVI0eHJ3Uc0LX2J",
+	"TG1ZlpgevhUztM84SzlYp+VxSTWnUfmybGue5S1cbyFxwY9h4SxjQxGqCfq5ZMz4sllnYyLqVjI1GhXQ",
+	"W2vwtNk76x4RVNdEHc0kwuzoLBVZOAYjmizwjPhx7TK4XS4Ki3ELE/YfSwCQT2vGVpEm26jURzZTC4uk",
+	"ZJsctLsHtaYJrukSSRMGJDneP39VdsBcf+Z5B4J1YVPlFkzXYR0PPvhBB79546+9jby3kfc28t5G3tvI",
+	"j9eCogSAfGgTWWvlJrG8emAT+dyktpUULjLowzNI6SfqcrnKCUeNpbUsllUjk0QfJs5RTplENZV2Ms5G",
+	"Ys4msZxlyPeslmECVm84Jv1NxUyYKEeWSezbuVTZg6OMiXmepFv77qqdC63ewBTuqtEpGK5rBeKRpVG/",
+	"Xwc859P4efd5HE2fixtaX26iLmP5/1VZ9jc+DEGzd48yWOXZx/ev//Y/3e8n4f90v98gR2jeeIUUhI+9",
+	"L4P4worc3/IrwTju2DCJwyuGawa/5eOWUxpUxkM76XTXiqhhzYAeBup/QFZvwIIJlzOeGLyRaRpCeBmT",
+	"BVpdBG/GjjxIiOqIMTKgXDWlKgp6CLnT1CW4YIgvgEsEfbK/SwWGlLqOYZgiCvZV62tWrZtvXrAM7uIt",
+	"7ml79o7PXY5P3h8HayzNv5e61XUrrU1vyR74Fih79uQ/e/KfL82p2tnBMdJ6Nz7Ge2wLULGfHkhkYZ82",
+	"JJ8LX9utBgShL8tYFGQ2XIHoKR+oIoPg9fBceiCcij/VIXyWI+coIX15O2TONomYF3wJNjGBpCqLMFkR",
+	"zGa3Ytmmm86tYHaBt5jJmRYRjdEgNmz/Wxteb97GXsgFAS6GYqFMxLzActxGYfiyLkROiZOc45hYHWQM",
+	"MpCnC2wTNzHJrBwtgm+/A1diJfb9QaSTp4l7l00GLkFNJYv1XUQY9x6ksbfD9gHozzIAvTd6vr1Ico1l",
+	"gqrqkewuquR4WKvr1a2Ijn0TnamppjDvMm2xqe2xTVYrwZxUTKwhlxsgqeCRi8r6MuUGyp2HhfAPLBGj",
+	"gZgQUTkoVJSeIT327fo0S7lsozdEurEqNtTax3/WjP98sJO2jwDtLY+95bGP3ezNmEeK3eSS9lGjNzP5",
+	"OLmht/xKVM0IWwScF/Wsmf/JRxjckdxx9qmdnVX7RzvRe9W+V+171b5X7XvV/kiqPZe0j6vaNb8UbipA",
+	"CKzJo4mXUO6C24pNCz03nQQu3j2jqgb2h5LCYaP4cpZSeXCei8GfkHrSl9i3/2/m3U1nJ8OM3EJQvprn",
+	"GhKLO5rEmgLbHplPpqmynDcS3PtsNsX0gyYwCbGkpL60coqBnDL8miYZA784+ROeaYYKCzvri4k2GYcF",
+	"XYiKluaBkkeYuYmTBdMLGbb6vqSD/PIyFZcYcuC6GD1RbRMXin1KOObpJTLmTPiNJRclPAq/vgxsvoWe",
+	"cs2TmdBG/fsSR+jkb8InytBum/cR/OqMDRcZdS+ej1Ui2A/fsRT2BSj/KcVkSnUvEqY7FDDAFM0frLCI",
+	"M9+mvVp59QMyocMfY57a+o84M8TeS80sb/WyhBuUr9PFLZXEvl0zU+prapB5kqg5x0oaYgzHgeXlMTBf",
+	"2ERLZOadJkpn8LJ5lUqJuR2XCyaPHOpLBsdJt6zgZNesCbe/VnHUykvZVYoNMCStOEtAQxtjIgQRpzLa",
+	"Y8+040trp8Upk7PJUKS6zWgL4OcN7JKfImeToDZwEV8UBl7EF880LQPWLE1EuVEcPRBzflIsf2HMfcEt",
+	"7WubUiT75dq+/PvFzz+x4cJuxDP24uIX1nz//QvW65x4Dvv44Xv3xGGka2C8WN//zzcX/4Rlc0GbmfYN",
+	"e0mbYyxERgPBFCTXVyIiNh9MZZ6xbDGFvSCSRNN55u6jVP0hpGM2c3m/wS0Zx6nHPYS15HYnwATiS17y",
+	"WOqsYO6vrtcWTqwvA2Lh+httO1KCwRkzPwdsHktNC8kedNhwliEVkfmBJhZXqcaJtxs3G6cCI6E976jt",
+	"y1fYUZ1uXKFtxAI0IxxBMoJ8CXC8QaYC+zFsCZhNv6K1ybRiI56yJp7JEyVFv5BPhpSBEt94fuuM7mkr",
+	"tMyzqOiNBbG85kkcDWglB7ZnDGWlqQMgEaDHcjCaZbNUBA6bYOJ6zCU7ODoinVA+NVMKc+RB25dIPDOX",
+	"Ir0XHYxJZJhLrEwDIaGSqOI3RkoQUFjcxDpjzZ7Xa9WldAuKy48goN+T3ruHmzgoFFO+I3NxQi+GSz+g",
+	"3Vs6y+zb1ir+YuRbqm0HkBsCTkPI2QRVfv4LPgc0/72N27/Hj47Ihot3hUZunRULqbw0YDk8M6ujSoFX",
+	"IbevexVYO/Xd3iMikrp3rG947VAdcPtRiuPKK40c/qwfJdLz140yU7uNkQhaE0ziUI+ls5zlIqbJzCWB",
+	"EV3hWCkNigPlqdGjVkJwucCixZUrxIywPGi7HtAldhqhvm44jZtE39StiJ297FsdGPBDLy0IwxtWrNDN",
+	"nVCkrqF3/g5bQLKO57Efvmtsy81FPiVsw0Y/90bNz42SoV1fttc9XOVYlkAOjfMXb1+5OBOe53m9DnwB",
+	"88Tllyg7vV7hRw8m/KbRPyj/AMugm39JLMmGhWhtydjgFW/AuL898JUdJUDdDVDdmWceeNUf8bngj9/x",
+	"ht3SG96e0/I7dg7WeUlQxpVBeV71RzwPfjTTgc+mcACI8+/Qi4en9xvdzgFGlTJVlQRru+FllQDeUnln",
+	"XMuoraZC3kwS2pLaVaNRHIpIhbOJkFlbT5FdGeyRSdLG/1a2UuPdj+12u178DGNJ++aWAGpk4iZ7Dnu8",
+	"ci84z0GPBWbCKa0NB6fDKc+0U/4OTnV2neoXcKoLwqkuGqf4wA4tOMeuM8cuGuy1K53K8nccx+k6B/Af",
+	"x3NwazkfL146y9uHPBlnaWE5P3znwMO7nQO8CywHWCewVmERdw4cWPR1d+yiCXAHQ11duIXsZgc8NhDZ",
+	"Dtq9xrJdisG8IDHqvoz1VOm4nmDve5XiLcAYgHs4LOBZxsMxQu9yClLQKpgtx6YmudmWA0nIYpa2kr2q",
+	"+IobnuGd4EZ/I99+HYHpGmnoFlLdLXZQm1TMN0T0d7TWBaTo+TARn0W7FSSdkJGJS9AqrlCsfh40+plK",
+	"xShVMnuOwRj9/M9MXQm5mjj/V/SoWHGhIdI1JLBEM/fx/Zs2ezcbJnHYZudgm8WpsBRmDjVAiVI1nVKn",
+	"dQrT4xEYBPo8HY8F+BexzNbz4+eD+BnO3LnUsMIQSC3CTLsoSn8Ning7MUavnXV4UAtsk8C74eYbXKZq",
+	"NrU3PKckAnuxGIqUvUtVJkK0akU2mw5GQqzXXwxXChjJB//OTq//6Q1/6kx+PJ6+6er3J/N/9cKXR6P/",
+	"O/z93Ftf59NnXEWtCgeXRP57nglsBuNSS5h7IvD56baBTOkG78WExxJE6Lo3Ka5YupFpR7vmTeDs7YX2",
+	"ptK0s8YzflDSCNE1IvQflHrL5cIMSu8iQEU4S3F3IWC5RLXKqWug2eS52My3/5LgnKLkqRONS/XYJXnF",
+	"cDVX9fi9C7uWZZ62xV308hN+80bIy2zc6B/1nMYklvbPzhEMOYOZafQb/7//nLv/5u4fnns6cH/7f/+f",
+	"u2j6S4I8tbujPs//Mx6nOC6KW9BKZibcfCZM+Tci9y3taZNLJRcTNdO+pGbD2mHn716zK7HQGHSxaQE4",
+	"ikhKcyll9EsQRF+GYxFeiTyAmGf7ubzVXxkhBPbiAdLzBK0zUyFB6YFKKkHnIcYc64s5EJuzKBhdq7ym",
+	"E77AeKspPKmmUatUrgHxU8byEocxaZ2ViZ4QJjkfi1QUaYYCQXEn8VWrzc4lBc7KE2ji2NS/kJnOjsif",
+	"xIfqWmCojtD/DIPvpGTt+iYerhzKCR95PsbAyVj4sjhQvX0R4L54x/InVctS6GE4kFSMZpZnlMKMNKAB",
+	"njMQN0SBH7DmKBZJxIJSoj9gKvVlYO4LPyBI1A5E/HfGExtlxdvBeAxjVkw9Sh0mVebLntelFq705sNU",
+	"8KuC8omls0TAmWzKF2Cg43vpK5M4gC+GzVGJuyqmVrPwTsTMj2sWKZ8xGlzq9en+KBYBYTho12PWADmi",
+	"81nEYPKVWIA1mPCFIbU1RK8IKKGIOu1PS6A1UamANWEBJ5XXg42U91cwuBEuDXUEn05ThPGa5RCYH6Ig",
+	"b9igpA8WvXLpEDaIRTpidG1yqivDa4y4mRJQxyQYfTnk4dUlJrDOCOAC3+RcslxemN7k7FJgqwIEFAxQ",
+	"zgQUvOOm4Ilei2elBnjLkg1TpYYgDn/BhYjT6Mtyv3RQO9S1gu5aDuwXTd2DvCWEg3NiY+FwCSYADQgE",
+	"v26oprHIG0UYu/1sSU6CYLlUlN7LF3k7v09dJPxdwkNRMmfh4ZuDeSqtZ99b9bNTuVPuceBVM5lRix0w",
+	"Q8H6STAI9L8Gr9G2F+a68AUdYG8ytD7WA9RUUC1rG5kP0iS9+gWIz2S9Sq3uxpVajwaEqvE/xjFsIxNf",
+	"DTNsH2GsJKdx1xgwfGc7KiCtGYzlIOwOO9w7dU9Gx8LtRUehezo85G5vdCC6USf0hqd8bfzUxr5RZX1s",
+	"FY7ezM+p6SxRlmCNfuPfVwd/P73x/jE/fjPt/iIPvwtP3kad91nvX/roh7GHF4ipqcR7UPCU/U53gqfy",
+	"VsBr+2Eof1b5YXDQAZ0QimhrGJSz992+HlzWJj7lE9SKfUo/dkvCocL1/fMv58/G+TT+USzOZ+AT/uc3",
+	"+OU7wVOR5r9UHGS0HgprH6PV5RDdBj5zEVgsRRsLtFqtLbYyVpj71yQrCnMwWTjUrgttY2rhhe2cyfVs",
+	"9rye8T/nqZKXTEnRarOfwWLNjTqHBcjFFLAMaYXBqhvOFugqgeOFfiTifyZgr+n4UjLbxZlAtugH5aF9",
+	"izNT0SzBJlvgfxncC5E+EXhGj1WaMfAuU2p6Yarhq51C6+xPnmi1rhF6T7jT2Ic7V4t/gTaIU1xtNRz+",
+	"Xeo7lneeMv3w3SNxPHJ7/GTonoZe5HZEd3TAe8PD8Cha8eyObYBK+fVC8+NgrCNVGY1eaEqHrnG//Ab2",
+	"7axTtfyK9920Wx5k+Sbmxvka3Nh4wzUPy6S01MEIujAbiWfsTng6kkiUTZFSm/W8HZzpK07eL7YUBJ97",
+	"rOaSYijE0n0lxBSb3fER7oyNMPJ3eQVrGqilfrT/PXav33Sn7vur07n74Y/epPElGbDFaigsUhDaGXly",
+	"a2LqIyXFKiQ/djOHW2PjOoTrGzGDC/DTFw4Y27f3gLbvPgexYw7i80orFEEqZdTqDgmGbdvdLsfEShEo",
+	"MJ5ieWkQbuRy1aPpdss7rJFasDtNP//T/vOuTLGgznE2jk9WlKEfcG4F/ptcLlgSX+coi1ZdLiA4f/H+",
+	"559eXww+vn8TtPIsc5299NEM8ZyC9nFCZME71rnZDICd3t2jTrXjXCGAjKbcS6CKBPqS/LvfqiQkIrxi",
+	"PM+MPWh2k0VCI+6ivP+qGc5lfVmTziwNbbVkWWd5l0RKxm9o+9W7jSzjNwwcIzAQpyINhcza7BzR55SZ",
+	"oDxR0fN5clsAvIl19gGfs6mQttvi3hNfzFINa2JnWC/ZoP/5c/0WwmtamuYb/nL+AT6frU8lY2udsGIp",
+	"dvib0xhzPZioVBiwy/qsZ/wGvkadTDtnU6xfGzFcE585C9POyDCYBnrT0k4PecYTdXkP+gv3+wpa+br9",
+	"soKd/QNClXdJLO2WUFq9IjdZTptkZjoPHxV5oi24wQStsh+kmMNq2al6+XOOdW8cuv4SmctwhTIOH3JN",
+	"MZJHcFH25FFbouy6LVHeG/4vLJXjN2dYsquzOEkYtaSg0rlTFsRyMNN18MyXeOutpM1qTore7aHSc/b0",
+	"fU9ZHE/fYMMF6dQbfz9LYQXULYeOVtPjB72/XPH+NYv2DXfQzqv6ByxlXn9JL5lqWxEzoeC7tSeIqlKb",
+	"NJNIIo0wRVPteC+bMmv2Ot2CnKhVwyOEC3V3Yb2lTbi1GUjjfiwq5a9YTpgn7uXFnjB3fQqcabS12UnF",
+	"b3ohwzuA6e8FjzQVkhfENiMmkJwhB0KX4j8Wt53n8CnQ5YCROgSxJDSRVGAsTaMVa5k86FKnyuiBFHLw",
+	"vZA5pmB5WbB5GmdlTohUzTV2tB3hR6XHIRkCMrgh/txAVEHuamxAfCWmWQXKa9CyeNeFDFf57FgKe7GQ",
+	"4cN47g+MW+y6XucDyKlDI6oivqgcbDgNmKVZarnoUW4a6ei5J53TrtvjB0P3JOxFrpWZp6EXNXKlIqLB",
+	"cJHnw/vEueA04DM0+r0Tr5Tk/O9M/P/Zu9qmtnHt/1U0edMwf5uGEFoKb/7tlr3LLTulz7P3eidR7BPi",
+	"xZFyLZs0d6ff/Y7OkWwl2ECCeSq8YohtWZLPk87D7+QUWcdPrFp7W93OamXHuNd1+F9zEXqMXnLvTx33",
+	"vDvbYucTzXLE9ULOHAljyvKuLGEuTko6LLON2k4ykRYpMU/KJAWXsbUcof+1bMkgTfNpZssC4kwhACX2",
+	"fsaaxg3PiBfyVmsi9RhmTxvULRoTZQIVGNTEr0q2b9yYuW9c66Ym3Bzj/mxugoYOOcR1ikjtamx3narj",
+	"XBljszr8Q3EeBWBUv759vyxg0lcIiFbOsIfgaFQd/fmCr7nx6I933oWR0KSVlSaxYnoD6yL3+lrrqnT+",
+	"Ud/848K3ot0SF9hNda8tq62qcTDyHK80DmKzUrTLVpkg3f2/GcWkdlFO4mgr7Ebb4PcwiS18Efm78HLk",
+	"v+KdIV3pjco1v4WJpEgiyiGCazD/3l5ATFPm5REx/JiPIiKWG061okfPav1wGMkPIq6SI7DzlWZC9rqQ",
+	"JHTPkjBBH8peIPTNzJYkDrziJrdKkbWxGrU8gZg6N6oXHCoQWSXymbXrr13ldT3Hi2Wuv7iAJd4y/PJP",
+	"LoC9lYQsXaRBcj+R4sRXEKaQ+frCdJxyBcs8tRJD3HFM74K9WMPP4+zb9aTMKjtY6+1RWgk8Re7uT+Qu",
+	"VwuJhleSd67xtFIEj+wnRO6XpyCwqHmKRxYEqaFS4E32C1X02zY8NDIm1yhIED6213m1URfpW0+WPYX6",
+	"Hmqobx0K9uryvfRgrvqc8Lm28vcLRMYCa7TX6dXmet5KbPCnVxNP0YBGD9brcMltxA7rOrE6wNUUPKS0",
+	"j4lxWV0xlNiANrhefhky1odN5K2VmOOOQ4o3IF7MLqwkYXaWJUy3GQljwo5PkuZhxR2bix1ew/Cl4N5z",
+	"oEXV+w+xrgfrSJZhOwm7hqpqbGelEP3yrO2UlWx4WHwcSqFkAghU6EdyJtQm2+lss4HpRiNk1g+lMN00",
+	"BgXytBSwz3Y63eLGXKTAwzHCRhWQ0wVGelnRcd6D+RUHOLArbsjx1pqGp/0ppNgNSH9qvdvmp5P4hA/n",
+	"GbSu4d1amHWdm+vbeLGwx34IgqHcvOcurDWqQPQjV5iaBcQXZaHRIitZanA3jzZt1aC8YajEtCJ7RBx1",
+	"VCy5MV82amdbB++/gs7I7/Gtob8bdiN/G3oje63Uzgdf2Fue8RA0bbV+XJvj7KqeWK5hljMArAWjNMZ6",
+	"FmHQLxq1PQ7+e2/WfYjLbowHnfsMXgW8iF7u7GJEqOdvc9j2ebjb83c6MOxEo9FWF7S1bEyK1l6VZkTk",
+	"XApQT7DFwwS4ylOYgMj6Bvkeuzk5gbVzWPwYYLXwu/bn63O8u49PXN8w179fhBQ1AJ22bBkBRRfgQ9eQ",
+	"ARllV9Sw/ZtcxQKUYprK1D6hMGKvUXHCMsmwmZtB+retq1iaYwkYM6OvVTb51c7sEVdOmn3tT1MYxd/1",
+	"13h3XHK40QifLHD7bQaPzde5PH5sCexRhJDPSpptqq6yEf4jNFF7F1ETm+QqY0NAIIQ9W0jl0psBOUbd",
+	"Gggu0ONmx2Rjag2HCL/zYuwZV5gwY6YCBboWa/NAIDSveX2smMA70RNIyaob+0WfMXceKWhLQxsDI0To",
+	"PabuZ7tsDN9ZFJ/EmYHIUmM+RaqzQubZ0qKxgVpNINyQ9J3Gwldj+FW59QEVrN6w5Ftx4y4qZLU89oiL",
+	"WQ/pYx3jt/p54uNnhUBYy6RaKTxuHlq/yHVt6fUU/X6o0e9V6fOCYldHiJ2LapeUdb+K2R6GivjZ1cPd",
+	"hLRXI/37XRQbCCeUzSoMdQQrk/8FQe0SHHVBRrhSOUTaQC8ebFdZ84kMTwF7WlB3X5pJTB1HqId3IDLJ",
+	"OJ4I7Mtx2u3604HHqI9IncmOTfOkMFmulXmoFJdrRoE1aXevKgIeUCHww5CdNlL/JENXt1YusMkfacXw",
+	"mub8DIZjKU99ENFUxlgRdtWaIfsI4X2js9b21i8cFPsLqfyBEDxN5UwZ107Z5Gijrvhok33CDHis5AsE",
+	"+VQsTKdtJlTpYf1GKzsoFnZHVUpumdAzVeyaetAlQ4vr/OTC4BsnvgUwBE2YfT1bJD9C93UrEY2w3iRF",
+	"37JVkDvDF+HLaBf8V6MO93vDrdDfjbrgE0AzXbui6F4EsVZjOd100r6eaypRzy1GamM+5CX6u9yXbFjR",
+	"pZBH4FQ+t2pHgplram338oEmPioC1jdQWyktoL58PNKWGwqujIuIpxEzH0wxNYUwHhlWCYTic8XaRuey",
+	"gZWYsbb+iv+yeAIq45Op+6OKTwTXUnmw4QVC/2c9xvrFdsXP9KBjBWF/wKjcx2OzcUxYBxa+3e5oILTJ",
+	"6hRYOSKFpRBCfIYoDCh4eObehXuxT93EUFoXW87atqHZM+UVIemFVnF2bCv79WCeaQ/oeKPDJI8gosZk",
+	"CEiP1rdxOYlyptR5wjwZiOGcCT6JxcnCSzcDQa59/bWsPx/ZmLX1H7NMbdMnUk6HPDxlPIpSUMpjMs9U",
+	"HEEgTHvWWAoCO8aBhNSDYcu2FJRMzoBl0tNTSuMznoFXjOgFIonFqZ/IkCf6fgtob1/FcpHoP4sdFpNE",
+	"q7k4C0R78O3gzW/v37/rvz46ev+tf/zx8OvrzweDjb0yyZfiAoZs+nmaYJ4ALnXgBeLcFRwesKXf4mOx",
+	"OOMJ9voTbJCnyUB/ikDk4lTImaDPxrQwRseb+9JSTvfN3YN97Hcywy+kj2I8YxOpMtbtuKSzOIr5nRoS",
+	"Di4ozFsSj3cal7hIm62uvlZTN+vqkzuOdtwbA4AkZmuvRSL099G7D6/S3X+8++M/6efZX1+O3+4eHh3/",
+	"61B2j/gR/zS7eZNhze/5Lc7GZOrWnRctb3lOS5/4RGipSZtQdPUI4Ql89GcI0SzbRuuYRnXnvJXiN4Xe",
+	"1gpUE14ESXwGaQxoUEgFqFHnkLEJjwANLv2D/qcupHNtBfAU2rknkZomyPSC6M3y8KW1yriYu44D4zMw",
+	"fmYjFGPKmHRbe5wLAp2nxZtwaHauqkGjGEVK1E+B4+AIE0QtpwrtiqfRtdSrGayvYhGCO8Hu586rJY/r",
+	"NY/h7nhr69Tuujq1TpMuU9ST67XR8FUz8uA2Alkesy3y3TBOTXgrEJeBvrIDzZxY8e+cddtS2C7w9nho",
+	"GZzxUYZl2SkgBiKiqFhIMI8pPt9gYQI8RX9oIMwlfRiXabTvqGFm2ueZpvPUvb14jX6uPjbVrCZeFyfF",
+	"PTWsy/C3HqPqPEKv6HbT4tgGwp7EcuNG3sOOad34+ed5KUBr417aBDW3zTHtmJxoCj1pcuF45DGZRKAy",
+	"alS753TdDUR7YCT0wIjoDMW2PiklMMo8NlB5GAJEQN47zrrfv6MiigXb6jDlBWJAAJmDMlOiHASTj/Op",
+	"V7i30Wk8wp9lSvqnUEmObtjwzCD6rEZQvmM5o5a8XGFhEpuByC4Js70tN/KO4myOLrROc9r7ukCbwcVc",
+	"UZiZhc4/0dM/Lp+NhQosna+LDcKWRH31ZEuF0appN7jV6dxkVJBnGUymmWrtbXtXg1mwruBVFBctk5rD",
+	"8u5w2+Ke+j3+cujvhq8i3/Zv7YU70YKDtnIr9Uh6bHzt1rAb+r1oG/zdUY/79r36WstraXLvm2XWNEPd",
+	"xpXhjXZb+6GMoLXX7fT0BfRH9yeqtdfrOsirBWu3Lmu3qt/QQNTRUunlUceSUJ+AW6vik44l/8z1e93a",
+	"oeaqCuz531ZL9fWFFMy/CAbfTAfVQg3G0aIIuyKHVbQ+dOZ8YffDK6Q/VIeAP5OGLOeOJ7iCIbVuNDDU",
+	"qFQ1z3lljFbxCQRiKKM5akY3+MvaSjJu46IpjcuTFHg0t+VDIRdYCRyIOMPu+jb73Z7WbPq7jZ8V22GN",
+	"hX20BQJRHOUKHb7wXCFs7X2DKn390dLEkpRoXReyvlQOWzuPTzvsft7aKleGNwKKk73Wb58/H7OdTmeP",
+	"MM0FTxhdqtYiO1qHu1pkq9vxWgK+X/DqbvnqQt+UvfSrtY372Lqqpe40Z0nYK4jcdGpAdEQtPNRDgfa/",
+	"6TqL6+P5g4hc2YY73fwpKZUZz8C3oda/1/TNVcrn3/kpymcBs/NpMBTQXM6BYZQC86tMWbfHxjJPVSAc",
+	"gzvkqZbzM8mKBBw8E1Tk5XiUhohJh/jKQCg60xVyXctwNYuzcMx4xhKIFVYyZWPMWMc8GyqVs0HY+ESo",
+	"zUC8tj+kME14CJFNTG8P52hV8DSJIWW4uZidojI5LWO6PAsEoYZ+W6cDlce0egpECtQuxTjmSggJ+qgs",
+	"m2mRWKUs8PqSC8dEqBuM1f3MbrhpCmexzFWfKKEP36dxCmpp8i8WJr+Uz/BL99ev6s2Hw3Gqwl/GyYfD",
+	"37/+33BHffpDTeXwpXx7086+7q3mM7hs9PPnMjygWC8JgwqX3DNlPthaWmexbfvfrTfAU0hf59m4tffv",
+	"P/Uh5PU0fgfz4pc/9QPpWXU3dk1UMo1PUF9oI1/fqUh3RDLMJyAytNoHzyMZqgFC4VJQyObyxRnW+CeS",
+	"67PBKJWTjYJ7nqP4MotcfvdRfAYIZIDdaIBHCGuwWR505FRVnaoQLdpzgHk99vr4kJ3CnIYyDQqKYRDN",
+	"7/w4BQLNMmgRU5AkymMKMpZPmVY9mMfvDGnrBM6Peoxt8HE5NBsUkAqzN8ve+e5YTkf9isXGkPpdrcYB",
+	"YbBx2XG6hJpTVBHEKZumcRiLk81z2fFVe3kgoqKFmbKNxT4dM0SQKrME3JXbu6t8irhUO0U+1RvKk4W5",
+	"ybNYC8nFCdIW1X2iQrfYrTzhZ1DOmvyvM6xc0zQrwMpGd49LgIRzjZdIXSmPTflck7vymOkxw9JcE1rZ",
+	"hqas1lBcREP5nYWJDE+dF9nuNNXOgESe6H2l0jrlMeDhuDw4p6BknobA6CCM1tKMu6RC+cg1g8s80zOS",
+	"IzbhcbKUXKtARGar6FNoihKRMzYivFZSiMlaRflgU5rdwYtEaT1xk7GNhzhtvS681HWcFS8uRN+PP3/8",
+	"LwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -107,7 +107,7 @@ func Parse(data []byte) (rows []Row, err error) {
 		return nil, fileError("empty_sheet", fmt.Sprintf("The sheet %q could not be read as rows.", sheet))
 	}
 	defer func() { _ = it.Close() }()
-	p := &parser{f: f, sheet: sheet, skus: map[string]int{}}
+	p := &parser{f: f, sheet: sheet, skus: map[string]int{}, formulas: hasFormula(zr)}
 	r, n := 0, 0
 	for it.Next() {
 		r++
@@ -153,6 +153,40 @@ func Parse(data []byte) (rows []Row, err error) {
 	return p.rows, nil
 }
 
+var formulaTag = regexp.MustCompile(`[<:]f[ >/]`)
+
+// hasFormula scans the worksheets' XML for a formula element (<f>), in
+// chunks; a false alarm only costs the slower look-up.
+func hasFormula(zr *zip.Reader) bool {
+	buf := make([]byte, 64<<10)
+	for _, zf := range zr.File {
+		if !strings.HasPrefix(zf.Name, "xl/worksheets/") {
+			continue
+		}
+		r, err := zf.Open()
+		if err != nil {
+			return true
+		}
+		keep := 0
+		for {
+			n, err := r.Read(buf[keep:])
+			if formulaTag.Match(buf[:keep+n]) {
+				_ = r.Close()
+				return true
+			}
+			if err != nil {
+				break
+			}
+			// The last bytes again with the next chunk: a tag may straddle.
+			total := keep + n
+			keep = min(3, total)
+			copy(buf, buf[total-keep:total])
+		}
+		_ = r.Close()
+	}
+	return false
+}
+
 func blank(cells []string) bool {
 	for _, c := range cells {
 		if strings.TrimSpace(c) != "" {
@@ -169,6 +203,9 @@ type parser struct {
 	skus  map[string]int // lower-case SKU -> first row
 	rows  []Row
 	errs  []errs.FieldError
+	// formulas: some worksheet has a formula; without, an empty cell is
+	// empty without asking (which would load the whole sheet).
+	formulas bool
 }
 
 // header finds the columns by name, ignoring case and spaces around.
@@ -228,13 +265,24 @@ func (p *parser) fail(r int, col, code, msg string) {
 // whether or not the cell is required.
 func (p *parser) empty(r int, col string, need bool) {
 	ref, _ := excelize.CoordinatesToCellName(p.cols[col]+1, r)
-	if formula, err := p.f.GetCellFormula(p.sheet, ref); err == nil && formula != "" {
+	if formula := p.formula(ref); formula != "" {
 		p.fail(r, col, "formula_without_value", "the formula ="+short(formula)+" has no saved value; open the file in a spreadsheet, let it calculate, save it, or type the value")
 		return
 	}
 	if need {
 		p.fail(r, col, "required", "must not be empty")
 	}
+}
+
+func (p *parser) formula(ref string) string {
+	if !p.formulas {
+		return ""
+	}
+	formula, err := p.f.GetCellFormula(p.sheet, ref)
+	if err != nil {
+		return ""
+	}
+	return formula
 }
 
 func short(s string) string {

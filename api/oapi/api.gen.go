@@ -767,6 +767,99 @@ func (e MailKind) Valid() bool {
 	}
 }
 
+// Defines values for MarginGroupType.
+const (
+	MarginGroupTypeDirect       MarginGroupType = "direct"
+	MarginGroupTypePartner      MarginGroupType = "partner"
+	MarginGroupTypePlan         MarginGroupType = "plan"
+	MarginGroupTypeProductGroup MarginGroupType = "product_group"
+	MarginGroupTypeTotal        MarginGroupType = "total"
+	MarginGroupTypeUnattributed MarginGroupType = "unattributed"
+)
+
+// Valid indicates whether the value is a known member of the MarginGroupType enum.
+func (e MarginGroupType) Valid() bool {
+	switch e {
+	case MarginGroupTypeDirect:
+		return true
+	case MarginGroupTypePartner:
+		return true
+	case MarginGroupTypePlan:
+		return true
+	case MarginGroupTypeProductGroup:
+		return true
+	case MarginGroupTypeTotal:
+		return true
+	case MarginGroupTypeUnattributed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MarginReportGroupBy.
+const (
+	MarginReportGroupByPartner      MarginReportGroupBy = "partner"
+	MarginReportGroupByPlan         MarginReportGroupBy = "plan"
+	MarginReportGroupByProductGroup MarginReportGroupBy = "product_group"
+)
+
+// Valid indicates whether the value is a known member of the MarginReportGroupBy enum.
+func (e MarginReportGroupBy) Valid() bool {
+	switch e {
+	case MarginReportGroupByPartner:
+		return true
+	case MarginReportGroupByPlan:
+		return true
+	case MarginReportGroupByProductGroup:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MarginRowFlags.
+const (
+	MarginRowFlagsNoCard       MarginRowFlags = "no_card"
+	MarginRowFlagsNoRate       MarginRowFlags = "no_rate"
+	MarginRowFlagsUnitMismatch MarginRowFlags = "unit_mismatch"
+)
+
+// Valid indicates whether the value is a known member of the MarginRowFlags enum.
+func (e MarginRowFlags) Valid() bool {
+	switch e {
+	case MarginRowFlagsNoCard:
+		return true
+	case MarginRowFlagsNoRate:
+		return true
+	case MarginRowFlagsUnitMismatch:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MarginUnpricedReason.
+const (
+	MarginUnpricedReasonNoCard       MarginUnpricedReason = "no_card"
+	MarginUnpricedReasonNoRate       MarginUnpricedReason = "no_rate"
+	MarginUnpricedReasonUnitMismatch MarginUnpricedReason = "unit_mismatch"
+)
+
+// Valid indicates whether the value is a known member of the MarginUnpricedReason enum.
+func (e MarginUnpricedReason) Valid() bool {
+	switch e {
+	case MarginUnpricedReasonNoCard:
+		return true
+	case MarginUnpricedReasonNoRate:
+		return true
+	case MarginUnpricedReasonUnitMismatch:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Module.
 const (
 	Acronis Module = "acronis"
@@ -1455,6 +1548,7 @@ const (
 	UnprocessableEntityCodeMeteredChargesRequirePayg     UnprocessableEntityCode = "metered_charges_require_payg"
 	UnprocessableEntityCodeModuleNotApplicable           UnprocessableEntityCode = "module_not_applicable"
 	UnprocessableEntityCodeModuleSettingsNotSet          UnprocessableEntityCode = "module_settings_not_set"
+	UnprocessableEntityCodeMonthOutOfRange               UnprocessableEntityCode = "month_out_of_range"
 	UnprocessableEntityCodeNegativeAmount                UnprocessableEntityCode = "negative_amount"
 	UnprocessableEntityCodeOfferOfAnotherSeller          UnprocessableEntityCode = "offer_of_another_seller"
 	UnprocessableEntityCodeOfferingItemQuotaNotInteger   UnprocessableEntityCode = "offering_item_quota_not_integer"
@@ -1506,6 +1600,7 @@ const (
 	UnprocessableEntityCodeWebhookUrlInvalid             UnprocessableEntityCode = "webhook_url_invalid"
 	UnprocessableEntityCodeWebhookUrlNotAllowed          UnprocessableEntityCode = "webhook_url_not_allowed"
 	UnprocessableEntityCodeWebhookUrlNotHttps            UnprocessableEntityCode = "webhook_url_not_https"
+	UnprocessableEntityCodeYearOutOfRange                UnprocessableEntityCode = "year_out_of_range"
 )
 
 // Valid indicates whether the value is a known member of the UnprocessableEntityCode enum.
@@ -1574,6 +1669,8 @@ func (e UnprocessableEntityCode) Valid() bool {
 	case UnprocessableEntityCodeModuleNotApplicable:
 		return true
 	case UnprocessableEntityCodeModuleSettingsNotSet:
+		return true
+	case UnprocessableEntityCodeMonthOutOfRange:
 		return true
 	case UnprocessableEntityCodeNegativeAmount:
 		return true
@@ -1676,6 +1773,8 @@ func (e UnprocessableEntityCode) Valid() bool {
 	case UnprocessableEntityCodeWebhookUrlNotAllowed:
 		return true
 	case UnprocessableEntityCodeWebhookUrlNotHttps:
+		return true
+	case UnprocessableEntityCodeYearOutOfRange:
 		return true
 	default:
 		return false
@@ -1784,6 +1883,48 @@ func (e WebhookEndpointDisabledReason) Valid() bool {
 	}
 }
 
+// Defines values for GetMarginReportParamsGroupBy.
+const (
+	GetMarginReportParamsGroupByPartner      GetMarginReportParamsGroupBy = "partner"
+	GetMarginReportParamsGroupByPlan         GetMarginReportParamsGroupBy = "plan"
+	GetMarginReportParamsGroupByProductGroup GetMarginReportParamsGroupBy = "product_group"
+)
+
+// Valid indicates whether the value is a known member of the GetMarginReportParamsGroupBy enum.
+func (e GetMarginReportParamsGroupBy) Valid() bool {
+	switch e {
+	case GetMarginReportParamsGroupByPartner:
+		return true
+	case GetMarginReportParamsGroupByPlan:
+		return true
+	case GetMarginReportParamsGroupByProductGroup:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetMarginReportParamsFormat.
+const (
+	GetMarginReportParamsFormatCsv  GetMarginReportParamsFormat = "csv"
+	GetMarginReportParamsFormatJson GetMarginReportParamsFormat = "json"
+	GetMarginReportParamsFormatXlsx GetMarginReportParamsFormat = "xlsx"
+)
+
+// Valid indicates whether the value is a known member of the GetMarginReportParamsFormat enum.
+func (e GetMarginReportParamsFormat) Valid() bool {
+	switch e {
+	case GetMarginReportParamsFormatCsv:
+		return true
+	case GetMarginReportParamsFormatJson:
+		return true
+	case GetMarginReportParamsFormatXlsx:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetServiceUsageReportParamsKind.
 const (
 	GetServiceUsageReportParamsKindDaily   GetServiceUsageReportParamsKind = "daily"
@@ -1804,19 +1945,19 @@ func (e GetServiceUsageReportParamsKind) Valid() bool {
 
 // Defines values for GetServiceUsageReportParamsFormat.
 const (
-	Csv  GetServiceUsageReportParamsFormat = "csv"
-	Json GetServiceUsageReportParamsFormat = "json"
-	Xlsx GetServiceUsageReportParamsFormat = "xlsx"
+	GetServiceUsageReportParamsFormatCsv  GetServiceUsageReportParamsFormat = "csv"
+	GetServiceUsageReportParamsFormatJson GetServiceUsageReportParamsFormat = "json"
+	GetServiceUsageReportParamsFormatXlsx GetServiceUsageReportParamsFormat = "xlsx"
 )
 
 // Valid indicates whether the value is a known member of the GetServiceUsageReportParamsFormat enum.
 func (e GetServiceUsageReportParamsFormat) Valid() bool {
 	switch e {
-	case Csv:
+	case GetServiceUsageReportParamsFormatCsv:
 		return true
-	case Json:
+	case GetServiceUsageReportParamsFormatJson:
 		return true
-	case Xlsx:
+	case GetServiceUsageReportParamsFormatXlsx:
 		return true
 	default:
 		return false
@@ -2492,6 +2633,109 @@ type ListMeta struct {
 
 // MailKind What a mail is about; each kind has a default template.
 type MailKind string
+
+// MarginGroup defines model for MarginGroup.
+type MarginGroup struct {
+	Id   *openapi_types.UUID `json:"id,omitempty"`
+	Name string              `json:"name"`
+
+	// Type `direct` is the SP's own customers (group_by partner); `unattributed` holds lines no service is named for; `total` the totals row.
+	Type MarginGroupType `json:"type"`
+}
+
+// MarginGroupType `direct` is the SP's own customers (group_by partner); `unattributed` holds lines no service is named for; `total` the totals row.
+type MarginGroupType string
+
+// MarginRateCard defines model for MarginRateCard.
+type MarginRateCard struct {
+	// Currency Example: EUR
+	Currency string `json:"currency"`
+
+	// ExchangeRate Base currency per unit of the card's currency.
+	//
+	// Example: 1.08
+	ExchangeRate   string             `json:"exchange_rate"`
+	ProductGroupId openapi_types.UUID `json:"product_group_id"`
+	RateCardId     openapi_types.UUID `json:"rate_card_id"`
+	Version        int                `json:"version"`
+}
+
+// MarginReport A month's margin per group, in the base currency; see getMarginReport for the rules.
+type MarginReport struct {
+	// Currency The SP base currency every amount is in.
+	//
+	// Example: USD
+	Currency string              `json:"currency"`
+	GroupBy  MarginReportGroupBy `json:"group_by"`
+	Month    int                 `json:"month"`
+
+	// Rows A row per group (by name), then any `unattributed` row.
+	Rows   []MarginRow `json:"rows"`
+	Totals MarginRow   `json:"totals"`
+	Year   int         `json:"year"`
+}
+
+// MarginReportGroupBy defines model for MarginReport.GroupBy.
+type MarginReportGroupBy string
+
+// MarginRow defines model for MarginRow.
+type MarginRow struct {
+	// Flags `no_rate`: an item with usage has no row on its card; `no_card`: services whose product group has no card
+	// for the month; `unit_mismatch`: a card row's unit does not fit its item (bytes priced per count, or counts
+	// per GB/TB). The items are in `unpriced`, never priced at zero.
+	Flags []MarginRowFlags `json:"flags"`
+	Group MarginGroup      `json:"group"`
+
+	// Margin An amount of money. The amount is a decimal string with two places, never a JSON number.
+	Margin Money `json:"margin"`
+
+	// MarginPercent Margin over revenue times 100, two places; null when the revenue is zero.
+	//
+	// Example: 83.41
+	MarginPercent *string `json:"margin_percent"`
+
+	// Notes How quantities were taken where the rules leave a choice (an unlimited or unset quota billed by quota).
+	//
+	// Example: ["pw_base_workstations: quota unlimited on 1 service(s), priced at the usage peak"]
+	Notes []string `json:"notes"`
+
+	// RateCards The cards the row's vendor cost comes from.
+	RateCards []MarginRateCard `json:"rate_cards"`
+
+	// Revenue An amount of money. The amount is a decimal string with two places, never a JSON number.
+	Revenue Money `json:"revenue"`
+
+	// Services Services with revenue or vendor cost in the month.
+	Services int              `json:"services"`
+	Unpriced []MarginUnpriced `json:"unpriced"`
+
+	// VendorCost An amount of money. The amount is a decimal string with two places, never a JSON number.
+	VendorCost Money `json:"vendor_cost"`
+}
+
+// MarginRowFlags defines model for MarginRow.Flags.
+type MarginRowFlags string
+
+// MarginUnpriced defines model for MarginUnpriced.
+type MarginUnpriced struct {
+	// Item Example: pw_base_mobiles
+	Item string `json:"item"`
+
+	// Quantity The sum over its services of the quantity it would be priced at.
+	//
+	// Example: 2
+	Quantity string               `json:"quantity"`
+	Reason   MarginUnpricedReason `json:"reason"`
+	Services int                  `json:"services"`
+
+	// Unit The item's unit as reported (GB for bytes, in whole GB).
+	//
+	// Example: quantity
+	Unit string `json:"unit"`
+}
+
+// MarginUnpricedReason defines model for MarginUnpriced.Reason.
+type MarginUnpricedReason string
 
 // Metadata The integrator's own data about a resource, such as its ids in
 // another system: at most 20 keys; a key is 1 to 40 characters of
@@ -4744,6 +4988,27 @@ type PutReconciliationSettingsParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// GetMarginReportParams defines parameters for GetMarginReport.
+type GetMarginReportParams struct {
+	// Month The month, 1 to 12.
+	Month int `form:"month" json:"month"`
+
+	// Year The year, 2000 or later.
+	Year int `form:"year" json:"year"`
+
+	// GroupBy `product_group` (the default), `plan` or `partner` (the SP's own customers on a `direct` row).
+	GroupBy *GetMarginReportParamsGroupBy `form:"group_by,omitempty" json:"group_by,omitempty"`
+
+	// Format The file to return; without it the `Accept` header chooses (JSON when it allows anything).
+	Format *GetMarginReportParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+}
+
+// GetMarginReportParamsGroupBy defines parameters for GetMarginReport.
+type GetMarginReportParamsGroupBy string
+
+// GetMarginReportParamsFormat defines parameters for GetMarginReport.
+type GetMarginReportParamsFormat string
+
 // ListAllServiceOperationsParams defines parameters for ListAllServiceOperations.
 type ListAllServiceOperationsParams struct {
 	// Status Only operations in this status.
@@ -6359,6 +6624,36 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /v1/reconciliation/settings (the `PutReconciliationSettings` operationId).
 	PutReconciliationSettings(ctx context.Context, params *PutReconciliationSettingsParams, body PutReconciliationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetMarginReport Margin report of a month
+	//
+	// What the SP earned in a month after the vendor's cost, per product group (the default), plan or partner, in the
+	// SP's base currency, pre-tax.
+	// Revenue: the lines of invoices the SP issued (not a partner's invoices to its customers), unpaid or paid
+	// (never draft or void): customers' invoices of direct sales and the SP's invoices to partners at cost. A line
+	// counts by its service period: a line over several months counts the share of its days in the month (rounded to
+	// the cent per line, half away from zero); a line without a period counts in the month its invoice's period
+	// starts. Credit lines count, signed; a credit line taken from credits names the services they came from and
+	// counts for them, and what names no service is on an `unattributed` row.
+	// Vendor cost: per service with a vendor tenant, over the month's days it lived (from its first billed day
+	// after activation to its end; never its free-trial days, which the vendor does not bill), from the current rate
+	// card of the month of its plan's product group: each item the tenant reported usage for (the daily sync) whose
+	// SKU is on the card is priced at the month's peak daily value (bytes as whole GB, rounded up; TB = GB / 1024) or,
+	// when the card row is billed by `quota`, the quota set at the vendor (per-unit quota times the month's peak
+	// quantity; storage: storage plus overage quota; an unlimited or unset quota takes the usage peak, noted in
+	// `notes`), times the unit cost, times the card's exchange rate; summed at full precision and rounded to the
+	// cent per row (the totals row the same way over everything, so it may differ by a cent from the rows' sum).
+	// Nothing is priced at zero silently: an item with usage and no card row is flagged `no_rate`, services whose
+	// product group has no card that month `no_card`, and a bytes item priced per count (or a counted item per GB or
+	// TB) `unit_mismatch`; each such item is listed in `unpriced` with its quantity and services.
+	// `month` outside 1..12 is 422 `month_out_of_range`, `year` before 2000 422 `year_out_of_range`, a month after
+	// the current one (SP time zone) 422 `period_in_future`.
+	// JSON by default; CSV (RFC 4180, UTF-8, CRLF, a row per group then the totals) or XLSX (a Margin sheet with
+	// typed cells and an Unpriced sheet) with `format=` or `Accept`; `format` wins over `Accept`, but an `Accept`
+	// that allows none of the three is 406. Every format carries the same figures.
+	//
+	// Corresponds with GET /v1/reports/margin (the `GetMarginReport` operationId).
+	GetMarginReport(ctx context.Context, params *GetMarginReportParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetSandboxClock Read the sandbox clock
 	//
@@ -9297,6 +9592,46 @@ func (c *Client) PutReconciliationSettingsWithBody(ctx context.Context, params *
 // Corresponds with PUT /v1/reconciliation/settings (the `PutReconciliationSettings` operationId).
 func (c *Client) PutReconciliationSettings(ctx context.Context, params *PutReconciliationSettingsParams, body PutReconciliationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPutReconciliationSettingsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetMarginReport Margin report of a month
+//
+// What the SP earned in a month after the vendor's cost, per product group (the default), plan or partner, in the
+// SP's base currency, pre-tax.
+// Revenue: the lines of invoices the SP issued (not a partner's invoices to its customers), unpaid or paid
+// (never draft or void): customers' invoices of direct sales and the SP's invoices to partners at cost. A line
+// counts by its service period: a line over several months counts the share of its days in the month (rounded to
+// the cent per line, half away from zero); a line without a period counts in the month its invoice's period
+// starts. Credit lines count, signed; a credit line taken from credits names the services they came from and
+// counts for them, and what names no service is on an `unattributed` row.
+// Vendor cost: per service with a vendor tenant, over the month's days it lived (from its first billed day
+// after activation to its end; never its free-trial days, which the vendor does not bill), from the current rate
+// card of the month of its plan's product group: each item the tenant reported usage for (the daily sync) whose
+// SKU is on the card is priced at the month's peak daily value (bytes as whole GB, rounded up; TB = GB / 1024) or,
+// when the card row is billed by `quota`, the quota set at the vendor (per-unit quota times the month's peak
+// quantity; storage: storage plus overage quota; an unlimited or unset quota takes the usage peak, noted in
+// `notes`), times the unit cost, times the card's exchange rate; summed at full precision and rounded to the
+// cent per row (the totals row the same way over everything, so it may differ by a cent from the rows' sum).
+// Nothing is priced at zero silently: an item with usage and no card row is flagged `no_rate`, services whose
+// product group has no card that month `no_card`, and a bytes item priced per count (or a counted item per GB or
+// TB) `unit_mismatch`; each such item is listed in `unpriced` with its quantity and services.
+// `month` outside 1..12 is 422 `month_out_of_range`, `year` before 2000 422 `year_out_of_range`, a month after
+// the current one (SP time zone) 422 `period_in_future`.
+// JSON by default; CSV (RFC 4180, UTF-8, CRLF, a row per group then the totals) or XLSX (a Margin sheet with
+// typed cells and an Unpriced sheet) with `format=` or `Accept`; `format` wins over `Accept`, but an `Accept`
+// that allows none of the three is 406. Every format carries the same figures.
+//
+// Corresponds with GET /v1/reports/margin (the `GetMarginReport` operationId).
+func (c *Client) GetMarginReport(ctx context.Context, params *GetMarginReportParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMarginReportRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -15002,6 +15337,88 @@ func NewPutReconciliationSettingsRequestWithBody(server string, params *PutRecon
 	return req, nil
 }
 
+// NewGetMarginReportRequest constructs an http.Request for the GetMarginReport method
+func NewGetMarginReportRequest(server string, params *GetMarginReportParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/reports/margin")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "month", params.Month, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "year", params.Year, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.GroupBy != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "group_by", *params.GroupBy, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Format != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetSandboxClockRequest constructs an http.Request for the GetSandboxClock method
 func NewGetSandboxClockRequest(server string) (*http.Request, error) {
 	var err error
@@ -19029,6 +19446,38 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /v1/reconciliation/settings (the `PutReconciliationSettings` operationId).
 	PutReconciliationSettingsWithResponse(ctx context.Context, params *PutReconciliationSettingsParams, body PutReconciliationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*PutReconciliationSettingsResponse, error)
+
+	// GetMarginReportWithResponse Margin report of a month
+	//
+	// What the SP earned in a month after the vendor's cost, per product group (the default), plan or partner, in the
+	// SP's base currency, pre-tax.
+	// Revenue: the lines of invoices the SP issued (not a partner's invoices to its customers), unpaid or paid
+	// (never draft or void): customers' invoices of direct sales and the SP's invoices to partners at cost. A line
+	// counts by its service period: a line over several months counts the share of its days in the month (rounded to
+	// the cent per line, half away from zero); a line without a period counts in the month its invoice's period
+	// starts. Credit lines count, signed; a credit line taken from credits names the services they came from and
+	// counts for them, and what names no service is on an `unattributed` row.
+	// Vendor cost: per service with a vendor tenant, over the month's days it lived (from its first billed day
+	// after activation to its end; never its free-trial days, which the vendor does not bill), from the current rate
+	// card of the month of its plan's product group: each item the tenant reported usage for (the daily sync) whose
+	// SKU is on the card is priced at the month's peak daily value (bytes as whole GB, rounded up; TB = GB / 1024) or,
+	// when the card row is billed by `quota`, the quota set at the vendor (per-unit quota times the month's peak
+	// quantity; storage: storage plus overage quota; an unlimited or unset quota takes the usage peak, noted in
+	// `notes`), times the unit cost, times the card's exchange rate; summed at full precision and rounded to the
+	// cent per row (the totals row the same way over everything, so it may differ by a cent from the rows' sum).
+	// Nothing is priced at zero silently: an item with usage and no card row is flagged `no_rate`, services whose
+	// product group has no card that month `no_card`, and a bytes item priced per count (or a counted item per GB or
+	// TB) `unit_mismatch`; each such item is listed in `unpriced` with its quantity and services.
+	// `month` outside 1..12 is 422 `month_out_of_range`, `year` before 2000 422 `year_out_of_range`, a month after
+	// the current one (SP time zone) 422 `period_in_future`.
+	// JSON by default; CSV (RFC 4180, UTF-8, CRLF, a row per group then the totals) or XLSX (a Margin sheet with
+	// typed cells and an Unpriced sheet) with `format=` or `Accept`; `format` wins over `Accept`, but an `Accept`
+	// that allows none of the three is 406. Every format carries the same figures.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/reports/margin (the `GetMarginReport` operationId).
+	GetMarginReportWithResponse(ctx context.Context, params *GetMarginReportParams, reqEditors ...RequestEditorFn) (*GetMarginReportResponse, error)
 
 	// GetSandboxClockWithResponse Read the sandbox clock
 	//
@@ -26891,6 +27340,103 @@ func (r PutReconciliationSettingsResponse) ContentType() string {
 	return ""
 }
 
+// GetMarginReportResponse200Headers the declared response headers of an HTTP 200 response for GetMarginReport
+type GetMarginReportResponse200Headers struct {
+	ContentDisposition *string
+}
+
+// GetMarginReportResponse401Headers the declared response headers of an HTTP 401 response for GetMarginReport
+type GetMarginReportResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetMarginReportResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MarginReport
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON406 the response for an HTTP 406 `application/problem+json` response
+	ApplicationproblemJSON406 *NotAcceptable
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetMarginReportResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetMarginReportResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetMarginReportResponse) GetJSON200() *MarginReport {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetMarginReportResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetMarginReportResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetMarginReportResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON406 returns the response for an HTTP 406 `application/problem+json` response
+func (r GetMarginReportResponse) GetApplicationproblemJSON406() *NotAcceptable {
+	return r.ApplicationproblemJSON406
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetMarginReportResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetMarginReportResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMarginReportResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMarginReportResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMarginReportResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMarginReportResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetSandboxClockResponse401Headers the declared response headers of an HTTP 401 response for GetSandboxClock
 type GetSandboxClockResponse401Headers struct {
 	WWWAuthenticate *string
@@ -33656,6 +34202,44 @@ func (c *ClientWithResponses) PutReconciliationSettingsWithResponse(ctx context.
 		return nil, err
 	}
 	return ParsePutReconciliationSettingsResponse(rsp)
+}
+
+// GetMarginReportWithResponse Margin report of a month
+//
+// What the SP earned in a month after the vendor's cost, per product group (the default), plan or partner, in the
+// SP's base currency, pre-tax.
+// Revenue: the lines of invoices the SP issued (not a partner's invoices to its customers), unpaid or paid
+// (never draft or void): customers' invoices of direct sales and the SP's invoices to partners at cost. A line
+// counts by its service period: a line over several months counts the share of its days in the month (rounded to
+// the cent per line, half away from zero); a line without a period counts in the month its invoice's period
+// starts. Credit lines count, signed; a credit line taken from credits names the services they came from and
+// counts for them, and what names no service is on an `unattributed` row.
+// Vendor cost: per service with a vendor tenant, over the month's days it lived (from its first billed day
+// after activation to its end; never its free-trial days, which the vendor does not bill), from the current rate
+// card of the month of its plan's product group: each item the tenant reported usage for (the daily sync) whose
+// SKU is on the card is priced at the month's peak daily value (bytes as whole GB, rounded up; TB = GB / 1024) or,
+// when the card row is billed by `quota`, the quota set at the vendor (per-unit quota times the month's peak
+// quantity; storage: storage plus overage quota; an unlimited or unset quota takes the usage peak, noted in
+// `notes`), times the unit cost, times the card's exchange rate; summed at full precision and rounded to the
+// cent per row (the totals row the same way over everything, so it may differ by a cent from the rows' sum).
+// Nothing is priced at zero silently: an item with usage and no card row is flagged `no_rate`, services whose
+// product group has no card that month `no_card`, and a bytes item priced per count (or a counted item per GB or
+// TB) `unit_mismatch`; each such item is listed in `unpriced` with its quantity and services.
+// `month` outside 1..12 is 422 `month_out_of_range`, `year` before 2000 422 `year_out_of_range`, a month after
+// the current one (SP time zone) 422 `period_in_future`.
+// JSON by default; CSV (RFC 4180, UTF-8, CRLF, a row per group then the totals) or XLSX (a Margin sheet with
+// typed cells and an Unpriced sheet) with `format=` or `Accept`; `format` wins over `Accept`, but an `Accept`
+// that allows none of the three is 406. Every format carries the same figures.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/reports/margin (the `GetMarginReport` operationId).
+func (c *ClientWithResponses) GetMarginReportWithResponse(ctx context.Context, params *GetMarginReportParams, reqEditors ...RequestEditorFn) (*GetMarginReportResponse, error) {
+	rsp, err := c.GetMarginReport(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMarginReportResponse(rsp)
 }
 
 // GetSandboxClockWithResponse Read the sandbox clock
@@ -41344,6 +41928,100 @@ func ParsePutReconciliationSettingsResponse(rsp *http.Response) (*PutReconciliat
 	return response, nil
 }
 
+// ParseGetMarginReportResponse parses an HTTP response from a GetMarginReportWithResponse call
+func ParseGetMarginReportResponse(rsp *http.Response) (*GetMarginReportResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMarginReportResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MarginReport
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case rsp.StatusCode == 200:
+		// Content-type (text/csv) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetMarginReportResponse200Headers
+		if values := rsp.Header.Values("Content-Disposition"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Disposition", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentDisposition = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetMarginReportResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetSandboxClockResponse parses an HTTP response from a GetSandboxClockWithResponse call
 func ParseGetSandboxClockResponse(rsp *http.Response) (*GetSandboxClockResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -46187,6 +46865,9 @@ type ServerInterface interface {
 	// PutReconciliationSettings Change the reconciliation settings
 	// (PUT /v1/reconciliation/settings)
 	PutReconciliationSettings(ctx echo.Context, params PutReconciliationSettingsParams) error
+	// GetMarginReport Margin report of a month
+	// (GET /v1/reports/margin)
+	GetMarginReport(ctx echo.Context, params GetMarginReportParams) error
 	// GetSandboxClock Read the sandbox clock
 	// (GET /v1/sandbox/clock)
 	GetSandboxClock(ctx echo.Context) error
@@ -48483,6 +49164,45 @@ func (w *ServerInterfaceWrapper) PutReconciliationSettings(ctx echo.Context) err
 	return err
 }
 
+// GetMarginReport converts echo context to params.
+func (w *ServerInterfaceWrapper) GetMarginReport(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetMarginReportParams
+	// ------------- Required query parameter "month" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "month", ctx.QueryParams(), &params.Month, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter month: %s", err))
+	}
+
+	// ------------- Required query parameter "year" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "year", ctx.QueryParams(), &params.Year, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter year: %s", err))
+	}
+
+	// ------------- Optional query parameter "group_by" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "group_by", ctx.QueryParams(), &params.GroupBy, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter group_by: %s", err))
+	}
+
+	// ------------- Optional query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "format", ctx.QueryParams(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter format: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetMarginReport(ctx, params)
+	return err
+}
+
 // GetSandboxClock converts echo context to params.
 func (w *ServerInterfaceWrapper) GetSandboxClock(ctx echo.Context) error {
 	var err error
@@ -50054,6 +50774,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/reconciliation/reports/:id/download", wrapper.DownloadReconciliationReport, options.OperationMiddlewares["downloadReconciliationReport"]...)
 	router.GET(options.BaseURL+"/v1/reconciliation/settings", wrapper.GetReconciliationSettings, options.OperationMiddlewares["getReconciliationSettings"]...)
 	router.PUT(options.BaseURL+"/v1/reconciliation/settings", wrapper.PutReconciliationSettings, options.OperationMiddlewares["putReconciliationSettings"]...)
+	router.GET(options.BaseURL+"/v1/reports/margin", wrapper.GetMarginReport, options.OperationMiddlewares["getMarginReport"]...)
 	router.GET(options.BaseURL+"/v1/sandbox/clock", wrapper.GetSandboxClock, options.OperationMiddlewares["getSandboxClock"]...)
 	router.POST(options.BaseURL+"/v1/sandbox/clock", wrapper.AdvanceSandboxClock, options.OperationMiddlewares["advanceSandboxClock"]...)
 	router.GET(options.BaseURL+"/v1/service-operations", wrapper.ListAllServiceOperations, options.OperationMiddlewares["listAllServiceOperations"]...)
@@ -59640,6 +60361,185 @@ func (response PutReconciliationSettings500ApplicationProblemPlusJSONResponse) V
 	return err
 }
 
+type GetMarginReportRequestObject struct {
+	Params GetMarginReportParams
+}
+
+type GetMarginReportResponseObject interface {
+	VisitGetMarginReportResponse(w http.ResponseWriter) error
+}
+
+type GetMarginReport200ResponseHeaders struct {
+	ContentDisposition *string
+}
+
+type GetMarginReport200JSONResponse struct {
+	Body    MarginReport
+	Headers GetMarginReport200ResponseHeaders
+}
+
+func (response GetMarginReport200JSONResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMarginReport200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse struct {
+	Body          io.Reader
+	Headers       GetMarginReport200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetMarginReport200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetMarginReport200TextcsvResponse struct {
+	Body          io.Reader
+	Headers       GetMarginReport200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetMarginReport200TextcsvResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/csv")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetMarginReport400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetMarginReport400ApplicationProblemPlusJSONResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMarginReport401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetMarginReport401ApplicationProblemPlusJSONResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMarginReport403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetMarginReport403ApplicationProblemPlusJSONResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMarginReport406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response GetMarginReport406ApplicationProblemPlusJSONResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMarginReport422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response GetMarginReport422ApplicationProblemPlusJSONResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMarginReport500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetMarginReport500ApplicationProblemPlusJSONResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetSandboxClockRequestObject struct {
 }
 
@@ -66649,6 +67549,9 @@ type StrictServerInterface interface {
 	// PutReconciliationSettings Change the reconciliation settings
 	// (PUT /v1/reconciliation/settings)
 	PutReconciliationSettings(ctx context.Context, request PutReconciliationSettingsRequestObject) (PutReconciliationSettingsResponseObject, error)
+	// GetMarginReport Margin report of a month
+	// (GET /v1/reports/margin)
+	GetMarginReport(ctx context.Context, request GetMarginReportRequestObject) (GetMarginReportResponseObject, error)
 	// GetSandboxClock Read the sandbox clock
 	// (GET /v1/sandbox/clock)
 	GetSandboxClock(ctx context.Context, request GetSandboxClockRequestObject) (GetSandboxClockResponseObject, error)
@@ -69351,6 +70254,31 @@ func (sh *strictHandler) PutReconciliationSettings(ctx echo.Context, params PutR
 	return nil
 }
 
+// GetMarginReport operation middleware
+func (sh *strictHandler) GetMarginReport(ctx echo.Context, params GetMarginReportParams) error {
+	var request GetMarginReportRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetMarginReport(ctx.Request().Context(), request.(GetMarginReportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetMarginReport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetMarginReportResponseObject); ok {
+		return validResponse.VisitGetMarginReportResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetSandboxClock operation middleware
 func (sh *strictHandler) GetSandboxClock(ctx echo.Context) error {
 	var request GetSandboxClockRequestObject
@@ -70967,839 +71895,881 @@ func (sh *strictHandler) RotateWebhookEndpointSecret(ctx echo.Context, id Id, pa
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2Lc9s4tif8r6D03a3Y36UUyY8ktmtrrzuPHnfndW1nsjvtfCJEQhbGFKAmQMvqrvzvX+EcgAQpUqIk",
-	"p9Oz01O7t2OKxPPg4Dx/5/dOJKczKZjQqnP6e2fCaMxS+Ofra3pr/hszFaV8prkUndPO9YSRlCmZpREj",
-	"9yxVXIqAZIqOEka4IOHFuPuO6mgS9jpBhz3Q6SxhndPOTefgptMJOiqasCk17erFzPygdMrFbefr16Bz",
-	"EbPpTGom9CWbJXTB4uX+Q51mLCTzCRNET7giXBE9YURpmbKYUKHmLCVaEioIo2nCWUpS9mvGlCZzrif4",
-	"Mp0yEubdRYvuz2xRHrDppma0IykTRgUM962MKI6qOsjPE5Yy6ClKGdUsJjIlMyZiLm6L1YuoICOzmjQu",
-	"r9XT+8FTxdJ7HjH1tD8aRAfxIesejY9p92j0LOq+iJ+z7sm4Twejg+gwPmJP5YylMBb19Jg+Gz2PXsTd",
-	"E9Yfd4/oYNR9ER3E3UNmGsDf1uzDJdXsLZ9yDf9neXqXuJ6K0CSRcxaTGUvJnItYzslYprgvUcKZ0ITG",
-	"ccqU6pEr85cUsCq4Swq3SYrFVGaKRDRJzEM5hneKKRE9oZrQlJGUakYSMygWB4SlqUwV4SJKspiV1/BZ",
-	"35/ilAs+zaad037gpsuFZrcsLc/3kk0pF2YZmuecsLE2hA67m6WpmRbO/Y+e4/HJdnNUrGZPr1gkRaxI",
-	"JjRPaiZHmIj/8F08Othkhkyni/OxZmnz7LQkc8o1GbGxNCc0XZgTSW8pF6WODzchn/9taeMibmKX8PMT",
-	"RbiZbzSRLCbjVE5hhRxzkimZ0pgRwzrOyK+Z1IxwjYwuZTOZahgqmaVylLBpmWMcjgfRAT1h3ePR87h7",
-	"FL1g3RPaH3WRdeDBX3novwadGU3plGnL/V9mqZJp/YRCwR70MII3QrfTs5Tdc0MBM3rLzOi4ef3XjKWL",
-	"TtARdGr6w29KI5nSh7dM3OpJ5/R4cBDUXgtrriFe4Z8n9JANouPj7vP4YNQ9Yi/GXToY9buH0VF8zJ6N",
-	"n9MXIzfAGdWTYnzcsEazIzw1l0/1EhjLdEp157STZfDmiissWvzMFsvjPieZ4L9mjNyxBbBNQ0giZjFh",
-	"4zGLNNmj5NOni1fmWqPkVsqYRBPJI7bfI0DghgjK95hpiYqYjGS8MJSS0AVeiWOeKm1WaSaFYuUlOh73",
-	"oxf0+KB7POqz7hE9NBfKYdQ9iJ9Hg9EL9owO+m6JUCYoFqlybzbt5sHxcWCOjvt7sH69LvOVf7x1OyNu",
-	"P+Fo/ZmXsZnwNl7WMchg9efGSm3I5CdU3DKzaiOqjJwiyB5VIMgZ+S/cPyOUKE0TRqSA944GB1XJbgCS",
-	"Xf0krTTYRCSHtSe+Qe74SG8ZUfy3RvYCl0qpq5iNaZbozulxPzD9Ih8/6PeDgqsParn6O6ZpTDV9w5Pa",
-	"K+WDSBY5C1JkPpGKkXBqvwrJRCaxIuyepQtyy++ZAAoDmmMPNNLJ4kaYHcDf7mmSsYBQVTTxyx1bfPmf",
-	"8ENI9j5dvu0yEcmYxac3In/pfxz/cMcW/+P4lX1x/4wo0ydNTHeKTDOljZhGpmYXeuRn85CK+EbA+4qM",
-	"pZHhgBbCd/ng0yxhqncj/I3+vaMmcjaUaczSIY87p51Bv39weNT5al6aJTLOxea6vXEjLm3Pf6Rs3Dnt",
-	"/D9PCy3kKf6qnrrRmPaVXgCtxYzNPoz+ySINe+QOJdxYP9D4R6rZnALbjaRhEEBEdDZLOIrqT+3t+Z//",
-	"VCi3e7OLYAKdeyZimQ4zkTIaTYxa0wk6MdOUJ/n5MW+QmMdESG3FoDPz7wmwFaqIovcoyihNdaYM+RlC",
-	"5xpm8QONiRtqTnsTrWfq9OnTWEaqR6NUCq66s4Rqc+n07Djd+NXTmmF+bbuyH7ERvPbr+APML5JZgjNE",
-	"JSWaoB4zpjxhcXm+yEbinhnDDzS2AtFu+0ATHsPLQ+yxug1OcOIKBgnvA2cCgbJz+kveVM5Xg86Ys8SQ",
-	"rhH0k07QmTKl6K15aZYaWVUvyA3+eNMxLU+5UsCVvhR7eWS4h7+Xbrpb7+XSVB9jK9/RxHSHm4bvd7mA",
-	"vtzanZJwqe+Q7MEiEbN4iqgsmgBbcosYBiS0zQzNdMPgRuQPUEAKUQtkD5p8lErfpuzqv98addfsEyjq",
-	"AQllpodyPEwN4Zg2M3En5FwMofNw3ww6nLopDA2dhDeiNLTqzwEJ4wxJjA3v2MI80CnlCRe3Q+Br+4al",
-	"fQ06L4Fcz6OIzTRKGw1kWkeeKYu5RvqiU5nZj+y/Oi96h4edoIPKU7TonHY+Xb3qoHitFyACKy2ncEem",
-	"jEL7nV8zKjTXC3JAujdZv3/IyADW8KB/8Kw7GHQP+70e/vuge3AE1MjFvZFvzEC+BJ1cz4LBaM2mMzPG",
-	"QdCxFoghyK1Fe9eD/mnf/L9/mLvUHInnoxfRSdxn3cH4gHaPRodR90V8xLrH42fU/dYJOndcxN6QO0En",
-	"oUoP4dSZO/rTNXmqmaCGSn/n8dencjxm5mYfcs2m6pQc9w/JFVo3yCdB7ylPLJcFDQR4ed766eArykVM",
-	"mUmMzApmiqWnaPg4HnfN4IzGYw0eA3owcnI+LLFOuVkko9Bhp3h39ZmZ5qH59DjuHrFn4+4LejLq9qNB",
-	"fMAOx0f0eOTx74613nSCTjaLVyzooP8POL3YlyWY5fcPjksb4IgCx/Ysfs5ejE/6MJnuUXRo5nY07jrz",
-	"jZmo4WUpY0Odcpp0Tsc0UQwe/ZpZuptKoSfJwm1vywnn1/TK+x4UwDhj5lixfFoH3YNjs40JFfhBS0XM",
-	"KLc0GWZp4vFOlh10o0RmsWOgvUhOO4FPGuYPqSlQTJnKzJPZfGhk2uFcpndmG7kU5iL+GnSkEZBu2fB2",
-	"1DkdGMLQ0vu7/9Xbdhppfm9oMxNcD2ep3dP8uA/6vX6/9ryvJhPcdkPJTjOWQksluzSeciN22fsdT5Il",
-	"2aPjF/TZybjL+nG/ezQeH3Tp8dGoe3h8FPdPXhyxgxcH8CWI953Tw6+trxFkiB8tjTfIBYWukLLIkEWM",
-	"ChNPEtQcwAxgbzmyx7XRI5BJwYuWc4INaMwFTfbP4BMrb0woXuSRFGMO95b5UbA5wV0mC6Z75KNMkrJl",
-	"ydz5ntm62Sp77X8VkLBkZkVWVZhRf8//PeTxV7ANr7CemDtFinHCo92EHl7ohEPL9YZcDMcJv51oXwA6",
-	"rxq1uSIVhdJslNI8SciIGTltlsqIKVWWS4/6J4Usk09hW0Fm9fAfSz51M4/scFWhyTubpZkeA2n0jUxH",
-	"PI6Z2Glfxnkr3h78H5mlJJUJI1O6ANKNJexEeYEPiwV+4zWz3QoXA3ms1USD7RPVMJOvQedHKdhOqwe8",
-	"eXhrminJ8FwR+AlFeJJIcctSkksEpWUceDL3j9jSdivoDeYxlvBCE/bAjXBCRpkuzwS6slrRhdCG1yev",
-	"UU7ahUfYlvy1vJJTZrUxMNmnUtwajmwoVPGYlVVRbyndsEAiYynB4W19/t3QHmNlzwXJBHuYscgsrlFO",
-	"spQVaqfryyx5zFWUSJUvNVw6H1M25g/bs2W4TRIZ3aGGoLLplKaLQkfWWcrg0uJKZSzO7zpzBdMkK28Z",
-	"/DScwZCGttHqWVjR5hnxblOCzYD/sCA2vJ2/IW+vnYPZNk3vkL2Wl8iO0txCcsqkYIQlij1RARFybtQ7",
-	"KSK2frGwdW+tLpxMMWcpIyKbjswh8+5B/NAsGRxHZugarWy5o+cPWSIc+devj8Wpl7ffGmcU06eEmoPB",
-	"0jIVgVuJihvhvp0bIau0ZFyTvbBu5OF+QKwz90asoE2Q7Qx5Fhs+TuVvTNyIpYaRasL9HjlPlCThSoEh",
-	"tNr6e6lRVQc1cRfWKaQe0qKp6gEsHEqquIUIVaRqEoBV9XuOx/WWp6UOnf0JJ1QyQOF7bfqqWKOeFST8",
-	"Xmpy7ve3HSFXhv1YBBzi0EKC4jqGD5gLUzDnRZyymFNiRq3KUn7ubTYHGInijcxEvDM9jKEVjxTeSzR6",
-	"OWoo84uj8mK/sV9vv87Y/2MssRkPtAbnFmyiXHFDwlqidAyiHizfB7eu2xnB1luYKgaOLSxMKlMzBou7",
-	"2sDUyqL0r2FFyhfNWZFakYSder6lG+jvFaV9jT7O9Z9cB8+XAHy8O4p+cDjRHL8k2xRsycgbuKkBSTMh",
-	"jGgqU8NBIsZikPKqAk4xK68LjwGBZ5FaP4vXVR4vZogxPkNhx3plbdffTrapHTSINixKmUaFqrROF0Yk",
-	"oErNZRqX9aI7vPqa18Vvs+L1yVvE2eeLYwQbLY0otNzXGTy24XgxE5rTRH1rYbB+NrBi2YylCoijtGDn",
-	"RLC5URvzSUEYQgQnb/V6FS2WbETV9uCSNQK5ZZZ5+46UQGgGn7E5+Wkm/sBVKubweCJz6fBYafnXjBnx",
-	"FSZ2aubrGB0StZFa64jdiMO0fkXZ0oLeCBS9/d9MN1N5j1wXwr9A9K5bARS9MT6gOEJ6JZGXmypILnd6",
-	"faSLRNL4Wsq3NL3dTZAeyXgx1FIOE2iqwTMLoTTcDFkSeLFs0fEMY9aDSl6jG+xaSvLWtrwdXVUG+Nim",
-	"RzczaN1sMxX5XhvBFoQqRfYG5B3/YR8kro8pxCBy09qb/FrZIUwBrPzDKVdTG2BT2QOry0wK9/wZGTMd",
-	"gcq3fKwHXoCCP1byxl1Q2wYqVAb6aNpEHmmeRzSBxZsmaPm1YpEvED5CXIhhCCAR3WYpq+oNVnKiUSQz",
-	"AWe0eJXsnb+8/PD+4mr46fLtftkg552Eejl2pxiRypAfxTZHBEg3ZEbTPALDm6vVPzxT7tegcy3lOyoW",
-	"LpJ6p91IqWZDG0NcIn0pyZSKBXEayhnISwuSUG1UH4/gD7x7zHxmxkbywW275qWBPcZSX3rR0m4ydKwZ",
-	"Xi5o11IY3lyRwkEI7uYR0XX927eferHTMIRPgmZ6IlP+245sKoOGjMgV0cpWvcPQGkMrLizFE8/KIseg",
-	"2KrS0LbdpeqwHiXeppjPiC7NxduXz58/d8+97uu1JGoVcwzdYeuVn0/CevjMgXttfeSP5Iu8Y4thyjJV",
-	"Y7Wueh2NjGJeROsiJTEHL4jQ7vIsH8IDf2e9CVhR4FFckd7oH4f5xXJKuYAoSQidTeUdEz1yPpXiFvUM",
-	"CFDC4M9CWJxSDAU9JSFE+UTgycCAn2FuC8LoKSoIjzFnQtApUzfCOj4CEmL0QSHeQOST4TuVmCpGo4n5",
-	"mttRgfERpMF8GYAgz29vU3bboLH/Tc4JJRBM8kSRmPJkQTJFbxkZsUhOrZ3OBgG44Aywhops2jn9pTOl",
-	"D9aG0wk69P6282Up5DfonM+4jZe3cXgclXDftuTF35vZdjWfsk5NW+6b0aJFzD6aplq8BkYoQ0MbjQWj",
-	"O35f/sFcnMIG1rToHe3n9Zxilo0SHhnJJ9VOIblji8CoCkaQuxVcMcLh4C01nLJ7ebfhpFKJjGLV+fmZ",
-	"LS7Na1+/+nHtv2CGBaxKPinbYMmQWNCItOG+jkZewkvAzmKUUGny0aMZGwlVJiO3DX4cvY0Bb46jr25S",
-	"hQvEUy6M0pzgSk/pHSMUgrxVJGdGqZaEEtuEWfv12SP+QsGQ1y0DjIsmyYcxeB1WbYg9YV+D6hFDXbGe",
-	"tOYTmQAx9cjVRM4FTBez39BfkudErJ6M7WN5Ol/yCb3lGDDcbjbm7XcMgsOr83HRa3kgWKtVcQOjaUoX",
-	"S+OHNutHX4Sdv4R7szZhytwHkClFyXH/wPoyfCZZG3VuH3qSxNBKSrU8tAi8bjeSo36/biQ1cdflQNtO",
-	"0BnR2PnrIBUDo39nLOUyHoL9vngas4hPaVI/ZJ4kXNy+KcIWq4O2UYxGlYZ/7gfmkkk1S83Dw/2AKDbl",
-	"VIiMJubJs/2AFH8NDvYDMuJMCI4PDo72A6JT78nhs/3SbZVHTebdGHnF68PcYsU/i8bNISgaXjXddzJm",
-	"CQhdttNZymYUeMJMKm3+ORzzB1Z6MKOL21WNXmZi+fqkaijHS4x91aW5yT1gYzJU69NWDPUNfrp88ILO",
-	"mAuuJhsOZcJoqkeMavtVmYjeUqWJ4rdgr0v4OHc3zmV6x1ISS4go0SUuvbK/ltd2EaRdHVIexTClMQsI",
-	"GAxYTKhCqS2aZOKORHI65Vp5/DXPUHJusrYL/jNHL2PZC1YjmKg7PpvVpeCZtvK83jQTTxTBA6/Q64jp",
-	"qzRJGY0XZG+0KKXgZ2K/fhogtmy42059aDv5K3zfEJvUNFmbeSQFW9RLLpa34bnKB+JtdLGArjPvnFSW",
-	"f63EU8xgK6mn/enfhpYqywNNrJ6EO/RLbMolQtSQ43yChLFavoC38oSK1aP42c7VMV+aJPCpYHOaKI/l",
-	"ruG230dg8bj9LkJL9Wgs42xAfF2azTSLw1OI77HMUmlp6JvsCUlytgs6a3j56f3w6vr87evh+Zvr15fh",
-	"/tmNMFtDuHYAHUrThQogZsjwkX/K0RNlrVp7Ru2FgG/DLUClVDZFXmmbjGj3DH04ZtvQ72mOkpzOEoY2",
-	"plxw8SZRu5vluPearGPrM28T8I4ZoNYErHjMigBszzu7pN5iMlGdrIY/+mm6ll1A+msbYrHG5JfQUN1d",
-	"23w/fTbb5nWNkw5y5AvzFOwKKRWKRi4IoNWw7N1XN6BSHtNmQQ+lpJsWn9YoKfi8xM3dDvlDq+MvzhPa",
-	"VvQ+qRG97d05xLU2nYPTchgzQ9hDxZIxELqwYe5D3Bs/fwhSF/OYyeLxA0ejdvl3+xebGiJm+eN1WQhc",
-	"DDPFQC/gybJHREjNx9bOOMxPqosENK9jBGHl4b3ksVV88qhBFIqbwmcbIkXdY9Ogv2/lcIumaIMGrzqm",
-	"QU2oMoL4FOCS3MNys/mjItbHmREwrM4mFLmHbtRWeUrYWA8zkZMAJFPl76QyziI9vE1lNlt6uvT3Ylbs",
-	"qQtbYg8zmwrrnpRG5T/Mx+A/nKXynisuRekXzdIpF9bCr2mxFzltcTV0ufhF3lP+mtV0E3nLhf9QZ2nx",
-	"0pyNJlLemePA71m68FbY/cREPJNc6GHMwYqMcB4zmWpLpu6OqL0MCj370yxuI25NufCfDqrs3fnulyAc",
-	"nq02PQWdeco1+yCSBabUf/VzxVZzt0/uva9f69gUsLMfaEJFVCOIjYofWgjIQQcOcro2uww6vcB3l8Rq",
-	"fBzkfX9pHPZF3lt51C2VMXxQx5qvPj7Jw+8DF7dhDyja4GGUyuYYIVN94qW37eWGvieKyLmwwgu1KGC2",
-	"6Sdqv2LzMU8LXlBDlZXFgl9B+6xdJZdavGwHQBSuWgkbVM+0Xhnc0vwecz2026kakDOkIOGPr6/J0/vB",
-	"U7eiGAEY9shLT/KxvyGeRoDYL0AHZ4RNZ3qBCElCCtZa/igfghopxE4hcTAkrc6C/9GQPWD4X6054jOC",
-	"1zGSCXPDEbtUJKFKYwIPHcn7HEDOLAW0CvggsQ0yVHROuD4jdKQg5WfCEwY+N4zrqN0rI14UTKVu7/I0",
-	"1hpisD0PZxTcIIAUtjy59zIfIoqFZC9lUy5ilgYEY3oRM9DdGfAHTrML0yQ0Yane96DkHA1kMwQbiy1c",
-	"GDq2uCIxXSxNuo42EfbBJ2UHBLGthcfPl26LZtLSKVTj6bEsSTFQ3zCu21ugnBrGlocBY5Nz0cL9EHRm",
-	"ExvDuaW9xbGfwtqC9D30bpV2yrI9U1+CRqXEUYScM4X5RAJ0VHuiCsaMPljkGPtnxHRG89yX0D+zYa+a",
-	"tt2W4+UZ194HXOhnR51aZKEmd5gjRdyHIGfaBYv2Dqhne3Ldl9h1aSYema66N7YzMhVXiw/l1u8HK6+a",
-	"GdWapWZT/79fzrv/+PL7wdf/WHGbbMiKPTZWpqBXKIMqlxJx9RGAr4j7IsC4dryhiiAM0NyrIz6sH3Ez",
-	"jymJgEePzEy+jWvzjPiSTX5Rg2RDkzldKDh2G7OYEqm0coW6hV1FwN/HJJeLXTsY5Cq80zdPOtUMM1zr",
-	"NRf79SOpLX/GI91O+Phofs3lj80ECLJHke6dbVLOoRVL/vs7Chh/qsPf7hga6p3Kezas7lhFMkkzRvBN",
-	"tSSzgpkY/uX7f3IY5byL0v626APeI3tuq1OmsilTBGzNigj2oKs+J6/P7eSZOn36FfZ/HjUBQVNNKCRS",
-	"xBwiQvBWQbmYCvdPQ4GQBSkiFpDMCMswj/COLcL9ZbsxftY2eGgrLc5HJGrRB3O4BtUF8FKZ7GTxr97u",
-	"btW2Y7urQ2LFGEvzxxPlgYsGhPVueyS02YenGKhn7VwYqmef2UHgszAgoVNz6n63z+R4rJguPrEHCxQe",
-	"+4pb+NJ3USohuNR+2dvWh1ciV+cSlpmO5LTm0H0YE4p0iQt1SkKjXYRkjxI3WUhPBn0tICEEmCJEnLVl",
-	"h2QPncOmGfMK2LMB0RIE9SmjAlRX91vC782PfuIM4Lzu1855wyg6wyUSvdEiXeInX8HV1LYfP0f09w3j",
-	"vuCV4nzn/SIZ5x5oO5W1LuTlHfdkC7eJRpvIs21zW27u/UD6LP4s3rUPMlE8cltS+rROaCmN7PtIbmXu",
-	"vYP4Vkcy3jrHqNDlTgIXIrBiWXYN55kwB1xSCYXh9/nJUoEv0YvYiTrKxW6XLvJEyjvDxHV9HMcOpkKg",
-	"kRpDobuA1ZPS6J7UWIsUmVZvFW9sRRpvRdGJPGh6e0ntIeoYyg8QKgYCxxRTpvabO/iTRkI9ajyTYxiq",
-	"TvQGt1h+Mazeke3DkNye4bXiwo1Qekq9nMg4Y2gapoAfhO7pPzL8qDjIhUHMssm6eVmvtCL5O+aKVBom",
-	"IlMi723Kj38oG8jRc8cVa+v9nvPruoG89A9XYbBVJOFjXb+ftVdYNUTKsSSfivwVKQ27PMYqp/CDrHKm",
-	"unWUVbFRu0VZLcuXRqs0+makCVVEjs+IlqBpXn0kvxmByFIoGG0DC1WUZ6qtYfJfV07lu16oO0YnLZ2c",
-	"bx+dZLSzSmhSfgfEkn3rOKTXhldeW195jVtWxjUazBvOklidkt5LOZ1Rsei9p1OG9xfau0995+OSX9Os",
-	"iVm4XATYD0jPXbnQlv83jNB/YN1n/iPkHG/RVdWzDM215P50/mnv0UfAf/10+dZ79lbeclF+9NFlwu8p",
-	"pp2N1kopDtQhZYrpM5KyMeSg2WgllQF1mQna2KPeewDB8h5cS00T7+9ifu4JuJ9fUe0/e7X05CPEcVyZ",
-	"a2Xp6WsRB6Rnb8reOaRxeQ/eMT2R/huXDFLnYBTume3uFV2o3mMp+231aKs+VIPkwneUJ0a3CAOCW2OT",
-	"4SFF2IZ9YOQw1cS0glSah84Z2lIOjuyMGCqio4QFCEXJEgZ/7p8RkSWJa975toiLMYH1MG9grneDi7PR",
-	"+ZayWbIYalk3Q9cFSc2FlFrfG2jGaCvNPW6XppXutbQYV3Dq0E89BvFEsNpdsxS6sm8tZQCt2GRHElrq",
-	"Ir//XqHrr1/BpJQ1mAq+o5PLqq9uvgHyNm/12/iz6m7xEgvd6iL/i8v+xWUbuKxnJx/0zf/Wmti3tMx/",
-	"EyZE9kpcY4S653/ZB71ITsP9syqXIh8EQ4aN3dk6bwtEX2WJwmpABwdFOQg7jLCyYvWOo2/K8aq9r6uX",
-	"VONtrHCotSzn+wjcZcFxB5m71NAj+RH/Yqh/MdS/GOq/JUNd5pX3FoSkIcNGjmHhHWxVUKTc2MPgJZrg",
-	"KkK6IeZsPgJmRNndWZOM40IItA+uNWKJFLdmJ0uhd4Wl2ugneZG4ViEybUIAYDFf2RiAphEz8xIUHUXm",
-	"Gtog+S6PIQvFMFEbSs+Z2m8Xv9MyQLFhkbAoiGJJYjUjn7FzrVgy3t8thtF1uoFHEN93weFrl/3SfnFt",
-	"PvCiytd+iB/UqUY2qrs8lvJcKrpQYyhfQRlLRiSZs4f6Sx315RVlVinGev34+pqkTGepQEjYuYtmBoID",
-	"/J95yrVmwrpxYRFIWJpeiKg2Z9bmSc3hh8OZ4x36pm3pl/wrFs8+blyH7ySSAafbRRRbIrPaswZ2FDn2",
-	"9kfYLeCK0JHMdEDmE44QQNaCafdCjm8EhJeYUfSw7/CUhJC8FJqGPqRgvAitpzAk1CEsY/k3c1GEN4IK",
-	"Ym+NgIQ2Mcq8a299eAinGx/CP4MbEVbzdczPn/HZa/soIKHjuebXXFor2V9hwEUeUpH8BY5oGIOXXrGc",
-	"J+TlyNXbZfODWx/aM6GzGRMs7tm169lTGgb5A2cOLh5ZPNGzG+GWt5e7OsJizXueB8R/XHhJoPSee+yg",
-	"l2xSYOkTSCJzz8+wXh9c9ZiIF5I9KhY5QRlxZr/Y5t6M8thV+YMH95KbMZ3lW55P+yzf8B7GLcJ37lFe",
-	"YNDQXhkrcf+MLBFFzyVxhTdizxC3fQ6e2iK+L2XgaFGmiWLIMK6h8zRBC0XMCnomHc5WOWZ834zYEUWv",
-	"NqkjLOi64QUccCW9Y0VmxxlEfkFyiwv12a+hdLfOLs+w5zsbfOIqjkTP96LVUJb3tOR+ayIr7yefqoqT",
-	"16smd/bKWZyWeooD6k2qTDveg3xWjTRS6q+8+d4hr98ur6P63+tYA6ixeTWfigRamwR8ThTYscmURhMu",
-	"WDdlFDJeAS6O7JVKbJbLYS7V3CS9Xq8+JMpWmKi7MbB4JoQ6ZIkOSCy1tsdAgLsU31BkLyyX0+vZCnm2",
-	"JAiEhGOteLhbevWJMbawxTrsBhxwgItWfFd3q+f1s9pmWR/WZFn7tbxysR+SYJNEzosqsZVnpSRe7ynS",
-	"WuWpORnwyAGgDrUcFtdQKhNW+URREY/kQ5G4WkdzP0rBWk59UIft5NW+qmv+b4wmerJMzmopKF3emQaK",
-	"GuDybj0EGDZSt62l2lhtUbTq5pfXn6qbnUMdWI6qQjhFYFNtw9E3TZS1JoLhBkGE26mxK/L3Ng3pLep7",
-	"tgg4axu5ay6HDVoFg+Bwldp5xTwVxJU54l6VolIGiwBbo28/fKJA4DFskYmYQInPdspwm4BbS3Qu1Dbh",
-	"YoMgMfvxWy5qw8OwjtPyimDIMIIiYMAwFhWOFoympQcKYddsjHJAbumsOzbyVJFlC+EQ5sPAYg3DWuPi",
-	"NoTk8s1odt3m+u5e2CkfVzEw+xZJpVuaLyx0Q9sdsHpM3epbvAYm4laUbF+HcLNWH7QLMrMk4keYjTbB",
-	"uLJoDZt+sTkRX9OHulXcrOft/NaIItGSQW3i5g46KMtuMJ46808eIWd9496Iywmfbmv9TStQxvxrrLig",
-	"KpRXotttXe0+U1s6shbLkOxRMuap0hYkDviIYjqbkTFj+wGxgFsAnWA/wTf3A+IQuMyPAMgIbDxNGQV3",
-	"j63fTPasWIqxkVAl2ANncrUajMCqDcdIqAhyhGKwPrJ0au3P+wGh8T8zpSGG1RtT/n5KuWIxmfK4a8fp",
-	"Sx4FgqOdl48jllechqRe18sqIQVYfoOg0j5lzt+Xunx+i+O9iUHwb3IO3NhcZGDqMwPIjOqwh0obqOJB",
-	"CSca6tZggDktkKYDvGpVnZ1vo7vVrJW7X781U55JxSvr6XGDojT5supnUVAJttXbOWsEeQCPy4y4JQZK",
-	"wX/LZc03B0XMFyTnXv7EvSUpdeWYVaeYRU6OKxhOvtOlFBbDITH0EtgLuoMsUlfQARIsnUBU8Vefvu9h",
-	"N25ERWtvOS5LA34CSkrHwNiFw5nF/wBE1oqVMLf2rmxoRFV7Pak5Os+qDA3HYPM8K/tdHpiW4pGH0eb0",
-	"WUeMDtm8VkcF6G9QUQU5/3gB0Nk+wput7t8M+BN0cnqqSbEAyD1rpFETALIYLWydgYSrGmfohKrhVKZN",
-	"KbUYf25Lx84Mtx5LrMq5p81PoWAPehhlqZJpCICGTO+fEQgAcZI5wNaYb+uTbb0W6qakFKGKhK4L5/WD",
-	"6GvTaO4PXNFbwxbnc6/bRhez2pi0O6U8yV0pZwjLCybyCVWE5mGtzrdetkPY/FRnCi1MkhHj98wTCYae",
-	"w8JBPReP3JUASS6WdzkocIgZyTMolAW4w+88bJ3iYcm26VL6loyldST5zktNr5cVft8oQiDoPHQhYbgL",
-	"hTIqn+eZ8EOQHHLM81KbzS8VEcDN79jhNPzeVH5Zs9uUaukwvsyXSB2EeoELUDzW+kp5rAgXN8KdMLVQ",
-	"mk1PjUA6lUqTg77hEOrMFg7gigyMenvUN2JpSiPNUgXeuvC8+w9Cu7+RfveEDEmPnJJuaD6DkQOZWtHC",
-	"MB9o5Ljvt9K7Edd+yDXAsUKFaCOXsWgi8a8Rje7IXvj71xB5AwSxAKZ6fCMMi1FkzBPNUkTcgYKB1ocb",
-	"aYUPe+RcENQhMFTjlt8zdSNCt96hK5SHXkmsMjClM9txlBhBn3C93yPneRowSGnqRrjcRDlbuDAGcH08",
-	"UcS13yM/0Dj/C8Jq+n0SLkHbhzbR8UagaRxo8pTk44QSK1MqoISMCmGpih/v2MKRTEik8OcXeK+VaCsE",
-	"4LN8nGiGuWMLl9iNPh+vFk867VkXmREjX77sPn/+YmBO/UTOhgg2CZVoB/3+weERGN7pg38yD/pV5ld/",
-	"+vxvOvULAAfjHdMsZfHLiSsiuEmqVLnQzMrCDN6rX4NOyR9R4ReDFmFgu8q55f5L7dVeLjLOmkSEHEHT",
-	"HNYpvIg2bYvbSQDdk+yFQgqGFyI8UUTJBIGrDMuRgpU0UFsSCfBXG+z7OKorpjUXt6oO/TG6y2bDxKve",
-	"u2xETri5Lni86leLqKqYD93tiQSGtCImNEuHWZrUtsRi3jiGccrYUKecJvXNl51X6zb8g337QrPpj7DQ",
-	"0Ia9nsGqMLwdQRWZ+tySUjap3PirGvHeWxt/xevWt7QaxbIFS5u5tCzNdOso5ELMMr1pEsUyDVVVYfcb",
-	"4VgokE6ZX3cahlkNEm0T6lkize2+LWrhbCbOLMO1LpP4MiewEy5eDQhUOcP4YFvWyYWi7inGykW3K16K",
-	"lLeJEvXO1YYstHzqHJivo4I/7hRWDFI0ja3pb4896JSSH3/wgiyUHGv8ef8MY6+t+FD8YCmNTw0fxWBk",
-	"XAx80h0EWx78iisj75BwYQY5Yykx18gZ6Q6MiJIJW+XxEQa0CU9pZhn1HEIgms5KnlA58oKgPm3uualp",
-	"oEcAfmfqyqTSin0Md0nPJUExMcjjBH+6+vCeoOerBhYpt0ysNr8FuQB+4v2vd3JC9uYOYrIiKe/3yKUt",
-	"d6Uc8l1E03ThjfLsRlijs01mNMonQOW5wP49CO/26vfNUhZxxcJ9kJntgpTLCsgsiZ2ZFepGY11obpgz",
-	"GbGFFLZO4AgQEfZAKiGaT5nKrdcB6LPpXTYz/wKPgV1i+sDUfh54vlRZ8EZ49QOxSxc/UpFVO4OD3nG/",
-	"jJPY/V+/9LsnX34fBIODr3s3Nz3vz/3/9R/rPNhF25+uXrVGYKzQfm5pzFuuI+v3bO6jJ/958C//rwKU",
-	"2xTX8b3U54DAaXhd25ifZzWBIYhx71qqFY7fS/3GHKC23Rw1dAO4JGZ7QJQyMhrIUhDugwJbqT5Cze/m",
-	"AJt70z1pGG3eRo2FVmsaTTZzdfstnuff1/kMXGnlmjvu3fVHC5mjJBnT9BGhglYHr6xN+94kPiUdumNQ",
-	"rdlli7yAyMo12kOFxjj3N6mckpirWUIX8MZ+r30SPdBXnkbvqmyZg2GT3iFWFW2S5g6AZBn71paJ8FDQ",
-	"dAVsX25s1emiBI4Eu4yV7p8oewpsWIgmt/Se5brp2jHYYL/GfJJ3+Hv34lWeTw+F8YqIH1iROTVXHctY",
-	"fGaN4SlTTMRwQ3MwbPV2SWfhUNw8YqlQ5eAhCIfME1fyjVqXtrJ2XYxUMOM2Y6r512ErMIMaR6NYiQ61",
-	"dnjtYlN8jlIKUHF5KMu+nLxaSMOG5IlsHBNNMJOOxXAmcniIyJodi7cVokigbL3xbmwedlIX5lHs6dIO",
-	"lmeeu1J9ZuQnJHtYCT6n9yJJchZdOmKbRXk0XAgN1TdqwDXhGxYXCSp7XojeZiF2S+g/tvBPPA5P/cC/",
-	"J4p8fPUmKOiizCcsv65z1czi8fryG25f4rUL9n1cyCWpYAc/cunkeubCDcTikrNp7bmG3bF1LBgkRxfR",
-	"mZUsihlViqF3xc+gaJkdiE6uYUwXNeLLK6PUpSyhEMgC2bmV5JAnkBFLwLMhhU2vosQ60Yz6ZzNMuIO/",
-	"I3sCzNj37JSM2NgohFwHpH/q/JkxXRjlD/XRGzHoB0aI0FxE2lZwh/u++6xvRpQwBXCFgoS+j8/MJ7wR",
-	"oF56Chsz2oZDtC1N/pfBF6NzvoYUZSNagI/19EYIWSD4oYa3HFzChT48qAeeq4iKeZ9rKaCUm3OGK2M9",
-	"rOFSNk/B2T38tFYUYPNehlLUgFqXLVoV0RY/dLq5eKJyFE3UCPIEYRQRK1SLfuR7tkS3ZA9h9XIBiiv0",
-	"wWEplyYA68Lnu4KUC/hAFBRlEjOlKyTtqNJH3OUeCmHJGnX47NizRPVrLWHF0Cqbvj44qULR66ZVP/Ii",
-	"jekMDTBwXCorVprV80PfvjZYhai4+bSqaRCVnauZ9bq7pREUD0XgkOzNKdcuQQ4zrkVM/ilH5qRDrU0u",
-	"bvcDi+YckDBPzHN2KnA6SRmbm5QqKQgXJCwUhtB8PGGJ+URIXyEgRSXAkncqB8pTKADlCV2mlVoNFwzC",
-	"NT4qm0gxdTW0W6CsYr3tr2Y0kIvjx+ktn6113qWxX6y8Re9FcXPPoA1GuuGMpdZW3Co4auPyQBOu0J1y",
-	"ZoMtwRhpKCJPdWgHSgAJTS1PMSY/NZY42sAHWy142NgoBP4Nx6x9w1reMbE+Nw1fK+bvz652dEGFQH1y",
-	"cZP3x7tMkyUCrGMFS56SGghXOZ1KQQCOHXmGQk1VxAy4OoRTMUX23vCEkauFiMhN1u8fPCNXE5qygLyX",
-	"mqaL0hGOoFHIs8xbaT65ZVfOhrIj9rSBx+i/M6mpwtIAxeC2aODrmgW3762IgyrUQ5lhNdOqL2fZnWO7",
-	"tAk9S9FHbgDEiGLWXyqd04va8Bn8eMmZVB9eDen9NXmrf0ChCAvTO1xR83snDjvhSku0sbdzPJqlaMBs",
-	"aG02hMKlrXoCgKhtrfPrLgDH+F02c7ucqKJGaV2LIFc9UeSWCZYa6sgROgJ0qFp8HohFAoUN0z5SRmMn",
-	"eOZp6vhWb9crpuYC9yXQzeLoN7882pm/YLs9uxf8a5hfPDU1Me1KWosq6p9USLGYyswGuZ3huuYL7kBT",
-	"6xMKNJupzQ7ClWazR8kT2C5Zyy9y++gIpLl1rLjN/cvZT1VwwyiztxJpVRIa/CvdsSC3A49Qog82ZytU",
-	"08hza660HXke0G3Y+i48eyteuCW/KN/G6/S+raoulxJkamktb7Zxr3O8tKXCT/X+Gol1Dk7LPGOULVhK",
-	"9kKMJTJqWym2AD0XZC/EuGQL7wDgXTLJzQYRTZKynxObM/QN30FaWzmxYQ2uDkxjWESzN2CuQcdPlAeV",
-	"6OyDMD6YcUBCs5qu6FJcFFeiMz68Y4vqL2aKIXtApABX3wlt6155pSL2AFo/iA7jI3Y87j6jz0fdo+hF",
-	"3D1h/XF3QA9Gh9FRfMyejesobxPmN07ldMNLZYUQhb6f1m0tKT4du0vgTWim0+9j6Eb5dQcLtyeLLYeU",
-	"2RxHPDyK3woFV7Mkc8wMqYgz4PM89UIYn6gbMQNw0BznXDxRXpyfPYcgNWLBAQrWbwauK0nURM57N+JC",
-	"5N5MlKWkWJKlyJ6Q2gwPYvP3lwLIuVA6zbBmSue0c8VvwZhDNYYanj59yrKDbpTILO7ZEOJeJKcEUjuF",
-	"lkp24WzbcKFJAdCG4gp3HuAeuUCH+ETOhYM5jdgZuWNsRrgmio4hSQZXBqMiOysH4TPK005pONY44Luh",
-	"ShOtwd6ZyNQsVP5W7qmFfQ58uzkO0dsk2KP5hFlrY7EE9Rj8/hRrin+nuMm4Fb11ctAyX8QhFU3A3qxP",
-	"h/JGVRJxSivXeNCXkwqNmo3hr3Q2SyWmNfnR7U3VMCIqIpY0gdwUcujS7VdkLC8nM0vBNiziw2b1GE1s",
-	"Zs5aKUwfi+Bp74wHOflbuTwskN4IE7GLOXCLpZmgQg89rCsb5TOVMbOBP+WIWfvQbFSe/0WjiCk1nMmE",
-	"R5y5V5xaaN4ampM3vE2pwG6KDfiyHqGHzYo83GJJG0niE9J3eY92EgQ3t3CmMrud4EZ8unxL9mwB0MK+",
-	"uSOgaJOhMOg0hnXbwG3YTTKjelIUooXW1p9UX1R0JkjT3aqdcBfxrreq2dQaBbA5j/Qcg2FB+TjDaZq7",
-	"yFxUTKFxCg4LwvvOkkWdS6vu5g5WJ3BaOMkaGdlcEEM4N7wRCQ2QKSw1mVdbEcMONe6sI1A1qP5SkPDH",
-	"19fk6f3gqUMPfvo7j7+GPYL45CWs3IlMYlVcyVcfAwgnt8ghZM9i95jBkNA+LSCpQYZ2pUjalbiGIVhs",
-	"8TryqDpTd6vzDyEBUpXnPKULIufMlW1HL2bpcLtKwz1yxTQZLQgWdO5VB5gD+9mNXLqg0Q5TceFCLNwK",
-	"DMfAyEyuHrGic8iOtKODEqfWpbtU2suRjmHfRQ7JRrHA24Y7NntUWpm47BEs9BFcsqGHjrYbIXzOo/Et",
-	"Eci5zRm9+kiEnGO+aREjwpPERugpmmA56Egqvd/bAT0olum6MEmbyPNPOVpV3Ni2ldRrHYVgZ9XuArQM",
-	"BfCS+LGqAytqrLlDn+QQrPh+gIFzUxqz3jes/+MotrQYnm1uO0QiS4jnoBpsZh/bIcB+22B5z+Je6uNZ",
-	"+dOD9XlmqwLqvY5WLNl2JQ/dOrdgDudOXfvjF7p64Co5F7T7W7978qX4Z2/4X90vvx8Ez9rklaymZ1yh",
-	"Fev+fewmTmbawXJim/iYUNEiOqPd9MpxGku3wDleonuQfo9SfWiBCUgmNE/cjWCDHJzNBbh+zFWEwGgs",
-	"jWprUFhhAduox7KF1KlWLXiut6Vmdgv+eNwQDLUpzZgN/5jyevHPKbPeJVGX7go/4v3GlXcR2c/zmy+h",
-	"guz1i3hJwp1XEeFnIJ6JQ1HVi3H3HdXRpCRVNQP2qdlwh11otO37USFLBLdEP/kWLC/cCo5hNuC7cg04",
-	"8o/DOT6mtUi8RlZrfSCYiDf0SJovNvf27hbvBQgd1lTQVvfOxzjcaEHUbMP1ULONl2OFoSLvPsB99Heo",
-	"0tfSFKt7s+YYfMRTs6HUUncTrCR7+1rtBdDyw92YTdMaNEWAlmyWexXNJM2E2g8IwjQGeUaXYu4t1HIq",
-	"sJYla26Oy29NuXXmWzvERyoh973sCmQPbQfgyED18Y+XX1M2lfesJlB9CcYN31RLNgkIz7UVJsoTqo0q",
-	"307pf3Qxu4bsF4mk8bWUb2l62xoCvw79fyTjRZHf3kDBi/pMpw2BD79hJeYcYK7d61Oo0NcS7BrL+W0F",
-	"5e1qtg1Hi4asRFsYcH3krV8yBGWsPJHfzsZvrhhreRBra//bOW+nBW9GDrtvQoOdEhA1CE1Tfs/iMzCL",
-	"eWkxrsSWDS4bZzpLWaMNcvWWVflXS+QFO/MV6/8uX5t6VzxOMaJTdkbCOeX3LA1thUAFES8InDGWKYLU",
-	"o9sdgaehrL/DhTYqJAgBgDqpmNYJi/ddoSyuyETOCXWfckUSpokcj0lKAcAPcklGC3IveYwRucol0pS4",
-	"DBV3Q6hYOMZgGJqi41NNzH8mLLrrBB3ABOwEHZzQKl50aWm6JvuyqGrRElx2VrC3VtD3VaUnL6vluq7d",
-	"1yZV+ZxYIYrQZdiXgGQzwD90gCrmDSu1mc2AFLhBv1/AmeSP+r0lMJIKYoiFHjkqAZEcNeGQ1Ns3aKbl",
-	"0Hq7a+aGPxCI3QdSm0mluyBPgCIABmkws+45fHEIw7cpy4ynVs316liYt/bPCNDKnCso82YNwtidwizB",
-	"amStd69/w4uo2chgPblGfBzVQeFZMUKB/KVYkhiFfu/GLGLCIyiLJIWrGUc+s5Himt10GkSXcipGWzOJ",
-	"/WjD180PrYOL24lUCfUy5P9kVQ7qLuZSiYLqupQWtmZrcl9AlUaC8vna3SuQUPES4P03vNnb29oaLEKN",
-	"o9lKzviXZDpbO0dq+MY6qLk/6+nf6FRWSOkxjlgjGS6iZFMq3C2uZzO71OMZpZohWr+jOXVXO+rWFrCd",
-	"kmcjQzRqo1kinSEm8QV+9GzZeVCTlbv+yE8RhngYAQ5x+2GV4YtLQ/MAy/KxPZ6zoJoXapeziTQbk7yh",
-	"lENo/V7OcWLYvoUSdoBikOoLmNMQxypIaCuynpEwZRrqTBJN75giQhLB5va28NUYVzYit/vZD+tVlYSK",
-	"R7L6/bvfeP93y7eb3orL58No/gLp6w1YottaBA9qLIJWthxOuZpSHU3qiTvlIuIzWhPwatNMWpd13DCx",
-	"Kjc7b1V/MB+3q5C0VmFrWzjflkBZ1TmUSSlDfi1vUKZYSgyTsuVSLCq0S9Ah9uPGMPmthCsL5ORBasmk",
-	"QUwoLWCjgQpTlQjNDKvVPKIWa8wRmRkpBMoDrYCpYkWp0o+pHCWIc7+EpHv55iU5OTp+Tmb4EolllE0t",
-	"/s3uZYhr13lF3D34jNpfv17V5Lpsa6G0CxysgwjCgm6GWMYyJSqbzWTalPrq+FINlgvXSUMtodpK7+fk",
-	"0+VFKT3Errx5fX0wN/zqevV0WtidepIDPvw46fk723G2uBS2M2DsZpFY1pCskWFL0wE2t5W+vq0csPFK",
-	"V40P9UuwYno5fMgfRmfTvDDGagka3mpDl39osbzvSNc+SdtF3JG2YfO3IvBtN3HLA/Ett7jQ/g6q2h8k",
-	"+P+aMft7Xbztis1Zt/DfyfTgn/tdTBBeO4+k8/1bE1UTqXxXKnkEArm2AtX3l2O+B+9+DAnErOAfJ4XU",
-	"xbivGdx3JVGgr8ch00diY9sue9MSf89hbSmTLk3lv61ldytf3LbYLRUiyJv5snaAcS3HivkGxRSuECcI",
-	"0ybrNV2wPKrdqwPnoEQtx7Sc9m2fe4MK8gnXrdYlozEXtuZJZZ0mLLpbCY/XJGQXzasmyzckwbuylICL",
-	"Ad1ZROiAsEQxEmaC3lMOgO4h2aPkuH9YCml1qfTee2aWReiIe2FdsrxT43HK9QsVSRHxhCOGuivjuLRo",
-	"K0vqWZeyakjmS6hQFnK46gDIFLMgBNurPIolLNKstkoug4iolM1kqhVilJSAyPzI0ln98CEVv4CMJbbU",
-	"ZX0j9aUCK/uyXN9KzTreKnpTar1ll+ZQbQa65W/p8rTPP14QfIXw2OarQuU5wpUN1wMYlf1qFbzj42AD",
-	"IIICcIZ8uny7VFHv6EWw4WKuX7GXEFu3PJxLOVeQoj5O6O2ypdLWICts8LWGuylXiotbm+Ba/468a3ie",
-	"ziZUrPwUa7etHoJF8Vv9EtScX/lOtbooRAOWRrg02+W+l0a81HOwvLDrt/BNQm99mJfvMriCusuD+wiB",
-	"mT831tCxgZvUsiUSSSN9O3B1lduQoSJxjoFQpDuwey7NNKTQk7xmmM7/Bgjsw34Vp7tptJcwiDoUt6jh",
-	"nEDhDPsr4Yii2RqloZF51QE25ANo36I93FtGFI654Gqy6UcWE630dt2LE0ZTPWJUfwutsoBZW87/53pV",
-	"zr+ltxUh8XKuhmblacriRp6TbrrY7fyyddRa+GkRQW7tyuOx1jJhKRUYJLFRklSd5gzbHiAKXS5pNXUU",
-	"FOepup45nVd2Ym1eQN3KbKWGtybgVqv9teVQX+UOu/Jo0pwhbUoWjlY3/FbOwT5Q3WQ7Dttk2w34PqaG",
-	"ptXY1uaw4tB5t25eMCFFRJl6LLUWV5CcN94/baRGl5NtPykKbwEKMaBv9R4jzKFwMdcfLoTEWXa+2/G4",
-	"E98jnwyXIIauTomrO4WcQy1EtB8Qrwh9cCMywXVAlphKQMwVnzOSM0JJWXwhNFHyRsBbMbfAbQHJ/wki",
-	"AuahYKzRGEoAxXQR5PirwY3A3Ll9iGJy6jfZQyx35dY+/8HGkBEN+p7pYb93I84FKYlntiKWoW0rBrEY",
-	"cSGXTtnYynrt6R+kw68okNTTj/TR6h3kFJYvxPF1E3bPEjLmAB/YojDfY5engMUf3tMkY41aNbzzRBHF",
-	"Y0b2KMFbKCBUECu2BoQiBn/giIOgGrvfgAmpqhXtt8csL0H8NP26AkgbEjZXLIDDMYXpt0GWVK6GtGMt",
-	"/hjLI7K0Y4lvaUMqw8s5Q4tLwl423/uGkPPHux786mvNOsT22kFtfdckGTZrKK/B8pZfB3gVBJYl0Thm",
-	"MUmohoTDKMniklzsGXNshO8QFbbNxu4pgVvjzO8ms+7kGyqtb0l4rSzKKpG3cCqt8SPV01NLt8JWaquW",
-	"QBOuHKcrLgcPlbXceoa+nVXbwt066Pcby3nm5P2IlPe4mk/r3a/dZlmXZPcZAashxnJKFySWPRLayzUE",
-	"oSN0gloIb2HYuIrkjMVmIzFaOkffS/Myd77ZZEPw9ysq4pF8eJnI6K4ZQirNxI7hOvUl5K4+guCEXoPY",
-	"llgEJE13ixs50YJyO4ErzUR9KWuL95iPtkactoiQaQbIR9BdTBe2f7LnUD/te13TEiB/7u9mua9VPJsN",
-	"IZ4/qiZiUm7KWp2quIYV+nq+LYfnfV/ySJXoou4E+GR1Ht/nAJS7uE0dCRWOx0HJ71hbAXEis7T81cHh",
-	"6m++rpmOUQ9r4igE6nYr5VezTe2z/eV4rJgeKoivV/XhzmOalqtImB0hdOLV+5nTJCGRGTkg/9rmWkJ0",
-	"mbENf5OCrXAZmXfIb9Z6W2NKieli7cqYQ2hBEcptkr3w+uLd6+E/Prx/He4vLd56ZEA577hB+NNZWt5a",
-	"Ki6cuUuVP/j9NujD37yiF3uYmak3g1RQMk6Zy9eBoqLAcGVm7qaptLV2IQXH4vYFrc3D37BWY3twlY2L",
-	"1wj2oIdxxoZOCltrHvyWGnGpWsGGxbZ+zQvitYg9KMr0tbNP28/84vG2Ku1mxvCi5uoqSz4tit7WVsIl",
-	"e1aQzZPE9nsknFKR0SQEuGmXMmaB5ivl2M5IKO9ZGmcM3rYXPpgUXCJaWCkPG+bFbs9I6ONAlVuADJTG",
-	"itn1hYd75CNduIyGoswboFxXKgQnfKwVocVcZepNpRhyYN4pj9Kw07wWSGmclULHML68kreTLLHDDuZh",
-	"xmAOKKFhfVlXvT/oPHRNY917CuUulGn1Kh/xJZDDO9dL9YcPea/VXzCy5y0OwqsPvCFlAusaMhGrzdTX",
-	"P0U1tmWw6T+iZFu5INv6Am6lqifefVGp32b52COUavNiv7BmVY3xxoeA3mTZq/EZ3jRXYT2Xw9F2xTUz",
-	"7GxRX4OMOx7D4jJXcizRaZIQ82Kh2b0Ss05tLHTJLyvdsWvMkjBQDznMfrhiiS48PWgHi+CKaD2IMWDz",
-	"OnllKbsA3ww662jt+5g984DC7Y2dtokPM5ZSXQscfE4iCMrEDF53LetJCQ2fRDRNOVNEZjqACuecxR40",
-	"tH2L3qbMvIRF0TV8AWp5psFMhbXRSUSFkJpMWDIje642eoA2Ar8IOtpP4N/DKKFKhfs9cu6ANaHcCWhG",
-	"t5SLHB4abDs8ImrOmGkeQMI4EzrcN2OQIg9R2Qs/fri6Jr1e7ymMK9y3ZSQwXd+cKbdsTu9yy6OyGUsV",
-	"i5mrQlQ571qz6azWjgdroqRR8uoNHtsoFN4S1ZU/MfqBXTM3oQBLraHYZWQVb51KwKaZSBmNJkYAMNKH",
-	"GQHQwPHDQ0CODk7ygoZ2tyns9r5hVOhhXbM9V68v/37x8vXww8fh1efXrz/mmwAVWPP1N2Ki5kmyJExp",
-	"s5NaEsU0TokDhrU6I+GMpVMqcEaG9MaZokmVCJH498mcGpIde1RaUEqpzJRbJrPproNaJrpVOE5LjaJN",
-	"Znr16DujanHAmuttgJBqFsGB2FIRBxjkhU/MHxCao7SczcpVsEs6FZ2qzXzOeUWSYvPNfparc5A9J4uA",
-	"s9dILgFxl7UDZKR5Gbn6Gt2rCzMvl2O2HDKLsLYNCVOmmB66n8Mgh4As6jOPFn5UnGEpolSfaZNAJuS6",
-	"zVYA66mHvfPP3iZYlNjFqEH68Jvm2p5sV9z0FI50mFcBgz/3e839NJi/5Fhb3M2CAsy8SuyEjsEDpnMC",
-	"tfwF2UqJz+/X89lNi1hvok/nZ85XrO2NUb+6huLW3DlwJcNRmOMR4cq/ChXTZ2ZBkPaLi7FV3a3NlZda",
-	"ZcIv3uwQIHIFA3lBUFyOBR2sCh5b63+r5XNeoI81L4A+Uvw71yehc/8c5z165XNVWfsBloM3R8eZ56zW",
-	"U+uPqYzwu0qThSj4iGLlqtqVRXxVzjpXx1eVbVlLekK5iOOqVJg2tvAqNTk8KkShqnAnmsYYkeJVKFNy",
-	"rM0BDEA2MmwKyeSMdAckE2BGQR99m+oZWjb2fmU6wt5X9eSVRLNsFKp9AONw4dibmgoqS77iFK4sYupA",
-	"rnKDX354SidyfQVT29mnIsOoHT7Rcf+wFp8IDC1C6mGRKVPfr5JvuajxqeIsNrQxtc+28ZqvXXstUzZO",
-	"pdDfu4r9EpgOe+BKc3Fb2Cn2LAyR2j/LH9oar050mCqW3DPV6ubaxjlQBsJbKhVpRoFpXxp1JMDucR/Z",
-	"LJ8NStznFU5rQvnMtLufLt8WhUu9DKJnR+X80WdBPfT/sPvlP/9jnX1xq+L6eW3UVeX0r+nDnyMFPbVk",
-	"X8FBdgGnBbi1A8F24NgIhh3UIWb36kGuD9uBXH/HpPgUZZvtcuOv6cMficzzZ9u4+kp0MMqG1fo+Ip05",
-	"eTtIcdf04ftmv/8J9315c1k63SqvfgfXeCPebi31uetlKZaQKTVsLq+9jczivqmrr3qFQRfWKgxvLupV",
-	"bxjT0GHBOTHsB0bTWn9ENbrTn1ipsdL41kpNsG6XqHf+cSVN29Ym3bg0aauapNdSvqNiYWetWqJ6HpzU",
-	"SM3m7A6tzlErLH8SNNMTmfLfWsOH9gc1HWWiBPqIQWs04XFJP68fwSyVhliMAPcaAShazrgOxxS9XKAn",
-	"YDw+KDP2aVHxqPRolrKIK3iohnI85GKIBWK8gDsALPbTdmtLaefJstGi9K57ZoZlARtZyY0bJVKVn5hX",
-	"xzIDOwiiJA9zSkJfGKYnDbM0GdrFXv7BtEKTRM5Zw48TrWcKf2JDmWkz/9TaTOIMilBoNvQdzMXTMvp0",
-	"6aeUTbmIWTrE8C+X4wzDyQEnPMc1/AIaLCs5tIeZiCwcSdCZ0DQeYkK1XQo1NJo9PjM0F7PpTGr48I4t",
-	"hinLVIkYaRynTCnvSR5m7B7YFO7ccOSeu0QMV41plrIxfximTLH0HjpJZERrZ1lB6XaDH87o4jbHSsOv",
-	"8rIfxXOHZIHEw4xgKCBz654Nc58uLJ3ZOyogLmeojGKeul+cWcCunmnJsfrKG2pp9M7YsjS+Mip4viPF",
-	"Ltl3ilo5topT6YC5kC6f3h17NC8W6LT5U3Nm54zeoXfHEHSVct3j8unGvS73jo+AMUhx65kNuRiOUnt9",
-	"eabEocXSHkrD5F3NU7M0znCSP4G0OW1reuRP8zm6B6a18t/VeiDwk38QyjjYpVbtL3XPAL7I/8Fpy/AQ",
-	"NejS43xLx1xwzfJNzV/wx+Sf+Op2QCR9qWsE+hjeYkSo3eMhZMl1EG/Of9v8ndYwKM2ms8Q8L/hf/qj0",
-	"PUunDfsHP5l3zfbDcXAmLnOSsfbusAjuAlnGZSJURyPlcErFImd+EMgt7oSci2GREWYtWd696A3fryI4",
-	"HPMH5teZ8ac0Z6OJlHdDJuKZ5MKFgnk/3MMBMHtux+D9WL4z/KflC6P6C94Wtde4orfsFeXJ4rIuHvuD",
-	"qKREEinAIxLTxbJr3gYur4c7KFhNO0uyy9dsLEqNNt0WLa2OB/VupXbNZYLr+tix5vTEmC6eKJutwQUJ",
-	"TRvhsmXZOmNdDuzW9mW8yW3Woudn8ZauTpoFwiggQJZQuPMwAZdlQkVsJ2XRS0wH5JdxKqcB0fLLGQlV",
-	"Np3SdIEhmLEhuhCLY2N1O0XCOy7ikCi6UDWA4FYaq6nS+eX32mqcRjziyaK1yl8+DG3TUlbFEBR+Mph5",
-	"x43oy+55wCtqpG/sfkXHSMusaPTM4DfWZ8IVkaJMwqIpv8EtxUabcoUfNWxLW/SJGuA4rwL6Ui1062X1",
-	"03xyGmw8Mt5IGzHPnigi54JYuZLshaap/2l+cXFUlSV3/CLA9VZw2NzBg3NWxP/UREwVmAHtzWjn3kfL",
-	"tYhd5QCgZgLMTpGxTGLChZYkhNGGUHl4w/hMT1mYou27BRv2P6ozn3jOxT3wKc6SDOsNWy5I4O400sF+",
-	"kNO2ETXKRJ07As0uCQkhAy29j36OWnlw7xvwEsBBYit/VpDw1ubPtQY40AVJGqo313vu1kzlvPYEr3Lj",
-	"5kWqf/yhIExVeFelIFQsEEkizyaEWAoobE21vR7h7ZZLm8u1lmBWvcHFupt/A7LzP6q12hXzthFWRkCD",
-	"MB8cj7n/xzKN2KORWdXwZzbSXf9fGoLxa9Aqf/wBY40Qh8OPVbXgXoKMFtrwrvlEJoz8+ENAUiPisphk",
-	"M7AdI+XuW2RL7eMymE57jemXq7DRcsGJqoJOTU+AN7ZXtVfvV+8kPTGkjxgwFlukbQmMigQ1xKzhEu2V",
-	"joYXuZ2f/eZbYyGix/HztZXBx5QnWboBhms+zjf4Za18tE1YZhX8rLz3b6nSRPFbCNlK+JjlaZoyvWMp",
-	"iSUys/aBeK1h01qAn/3RmGf5JnhAZ5DD0iZf2RoaF37kmPvaTseji01Bx5boYxVwU/usiNIE216Ay16N",
-	"EqyLWp1NUV3kZfZoVjhNs5lmcXgKQaiWGm3ELtkTkuR0DZw0vPz0fnh1ff729fD8zfXry3AfL1+z7DbW",
-	"N2VY79u3i69B0prRVGM+kI35Cjre2Bo0fgxE2Z3VbF0MbMmz880KOH+DemDfI+zArZNzlssdCqiY/d8p",
-	"iqk2HOnSDhlo3YzPw+ZoFWu0g9tvx9KFLafjgEdazaatJ/JgvStyE+pscFtWs+xWVIwz1PF94i2AL+0Q",
-	"cGG+f6SIi+9Bi49GL18bdtWNrGrJs4I9mK6r8R15FNyX4p+94X91v/x+EDxrMLm5vs7RF8UTa22tyAK5",
-	"p6oW+mCrLNISJP7SGvwd5vkaycKR+Bp6XatnT6gaTmVat7DJnC4UAYo7w4SChCtNIjllgHmfMMhpgUw7",
-	"NislrjTlVML4vE6bp/nW+jSX59iQ69xusVfXZSt33XKJV7GEylz+hdb/g7WyXFg7TLXoKvrbuRRNuefW",
-	"8w7xXysxAr4GnVtXCG/VWvojyitoTRlVWcqmTOhhoyujuSoRgB21oxx3RMszd2Nvt5CPRlGl3flXoSpd",
-	"q1N9w1DgcsTE8lp8ms1Y2o2oYiRh5s5QAYn5rdGGqIhJTNWEqTMCyrBDznOgHIgR61R56yituX3c1dPv",
-	"nnS//N4PTurvnD9j4azK8m0rrtud30pi/xfcwZ0Lfi0t/IpF/T6CrjvLO8i6tolHEnf/DchkiQI+Y4TE",
-	"K5ZwM96aO3oNzMCUxuzxsQZcVEhbi8r9qkI98OsTBSWnwQhOFQltaEiXxyGRrhSVxmjilv05H8O2Fwsk",
-	"ydv13Wh5tsquR2811RlSq/0z1Tk2PMSi5lALkRSCRZAjDD3VJ1nDSFKmZlIoNowaA1//dn390fVu+3MD",
-	"fKJs18t+cxLRKaunqoRimOS0IcE7kRYUK18HLeVdfVuA41beh5rMdw3Z0w/YGFckzlhgYSRs+mF703s7",
-	"I3flbBam7sfJpPYPmXeEStTtWci9lOpN7u3KJL7PVVPlcjtcOfWbUpuL2jIV2bb42m7HI7m/fAKuYVEx",
-	"h4D12MPSa7GAboyv7NcIo4YcG8Mva60YBUGpFRwaKvEr4NB+wQHLmW2V/lbb/do0V19VFHeCi9uh4hZb",
-	"tuKrNo+RBcW4x+aWm9B7RkbMQpNwcesxKwsks3CoHT1yPUkZVnYwzM55kohdc+Ak7vA9urtulTX32sPu",
-	"ghgDOReqNByyB+WqIgaVtQDzD160Xz1RuFWqcCg7JA5AX5VzAP3h0cQ1YrcPvmpnMXbVu2yIbTmDqCKQ",
-	"QRZQHiloq+8ZfZNGLHZwQHADpFJbnBdA+FH8VqiAjBhUhkDWPifVyMLVqdXbYPE1oHPuqmrZDG7vmBUn",
-	"sswLtlW/KgxgKzWswpM82fW436+VAnOeYlHVK6afbVkMQDmJ2HGZAty+wm+I4SHqFDOoe3a5Avencz+6",
-	"Bw60yEbU9XIEguJRDg7iPywwCYpneTiFDVAvfvFi+ePAqRc9rlTm/z2j3PvrXnLo0WYyFDOxx7qHwf/F",
-	"3zn+UiVKu+euDb8naDMPGg8KcPnaFKOik9qfe+QcM0CMiHV0cJAL6jUB4WHpQvDIaVBLTkWFgeN+DaLf",
-	"Cr55Hk+5QHYYGOKZ0jsGNWQc14SErpxHtkPDqav3CfHpZM/8xzJfSShJpJwByKpN/wmIzDQwLpsawaXY",
-	"P4MAKUpmKQBMB/lXAUm4uOsmMqJQx8GBGbjWSCYS85/Pr3/424cPPw/P37798Hn48fLi7+fXr2vLjW5i",
-	"izDTbMFPKgLFcqSBvXbDEuIIIpc7mixfZAjepJduYhb79/oe9QisSuShZRrKfK5kCeTSjqeNQPddRd5c",
-	"qtxd5HVNPZK1ZYfb4HHZ/wohc0eeUnvGX05YdIdh/lIQZMVbHbN1Z+oz15MrEInaU98y1VSJUOUtLi+y",
-	"kaq4uHWC2F44nygWDRFjc0QVe3bktP87ttiH8MgrTUVM05jYrhVJ+CilcDq14bNc98jVRM4FckSAv4OC",
-	"RWh06LWIcIcR19E25AhEWcr14sqsAE7xfMZ/ZovzTEPV3xGkjL9x/Nwiy3SCZRwa+xPZC+ndsNfrhfu5",
-	"uYkSbAYhWAKgOUi8TLtadvFfJKJJwlK4PmA/gMYxYT0fu7kazF5jInvDGH/6fL08PvLT52syTuWUICTp",
-	"0/vBU5rpyVMYUkj2/nZ1cPwM4u7hLWsEckW9OWR76YW5c+55zFKyd2k+ePra/F9yzyn56fPPV/stRv8V",
-	"nCpjSFaIpNA00l60QV5K7L9sNXcjaTl3wmnno2P7mtHpkqbbuWJJEuAYjZSbJwiQ8yiVgivycjFiKfmY",
-	"Ss0iTV4mMosBwTybBSTmKYt0sjBf3QhbGJFoztLugbveVe9G3IiXUhiGwqVQpzeiS366+vDeYssqQe/Y",
-	"MKKKhWTMWRKrM2IFlhwVFp9DlZ6U/RMKmZO9o35/v2cauxCzTJM0S8wFpRjqJ5evz1+9e71/SjR70NjV",
-	"+09vIXeCRmiLthlx5NP1m+4LItMbQUgiBYMHg2dEZWkqb6lm8K6hSRkvjDymJwH5NTMcUKZkwiiIcUb+",
-	"6vdNGyE0i85KC6SLA4BpkEjGjIQuzxgFn/CMUFwU0we8bVqiJE+xhpMiU4KiiL2sGYlllE0Z1iQ76vdJ",
-	"OKWJaZLFw38qKULTyl7RryJhkbR9xxZhACCzqOGbpkOjqQrCY9RjAT3etOFCoJ2UeZP1+4cRPIN/etmK",
-	"IdkLl7J8w4D0ej1oHCYGIc5luWQuMxjldJZpRkZsIUVMTrz/9U5ObP+wytUkf1hDc9USTOMkB/1+v9sf",
-	"dPuD/JAeDIpHgnCYGsxnKR8+7JHXNJrgClgEUbOKVBNQrYDyXqeptNWjLt+8JCdHx89J6Pmqn85SOUrY",
-	"9D9hL1zBJaXBrGHBDaiIAzMMw+IKwgksxrL65UtoxmDWHvIeakZhRCDL/ENbgWBv0Osd9PsBsYogOe5j",
-	"uU0qiJzRXzOIs0uVTMMATy+xVmUS/n4Dws1N55T80uv1vgTkJncym4egUpIbNANjI+bxTafX6910voZn",
-	"pjGbDwK2hBm9ZSR0TWDqnpF5EEraawZ+QtUSJuZAzZRVGdESbzU7BfjXCxI6Ad3MhKgpTVwUP5nSmVtZ",
-	"zJDR7DalGnIJDHvhsccwQodGFhK83THQlqfgqQdKGfME4WIB1hW4l+v8lzu2+PI/IaEpxLEbQcUMAm6P",
-	"UJGJFDJLSXhRgBZ0f2aLEAuXKjrFIw7NuiemU2AIYKNZqBKSLd7nZ5aqrBYIb3Ptn5N6lITwzMN0xiY5",
-	"5GeME3470a6N/slSG5YpQ149vBv2yM9sgcfgjs00OTgiUA6KzPJbGtYEJWFFaBSZ18KLcfcd1dEkLGad",
-	"Mlu+NrR2FzjVStOEEfvEDMgMbXCQv5SDb+Dan3vYJHafzi3sCRyuU4LiAEEu9tPna+RhIdlrvvCBqtO1",
-	"1zwIBCu7s2KP7bJn2r2GgO7EJW9N6QKWDU+rg541y2tI0fSKlUPChy58hVw+pDMOPJ1MGRVqWV7KQf6w",
-	"Lm7CIyYUK6CiOkb/SDnTmHEK0jiq2KdPn3rCxVP3JdSt0on51IkL55mWUxxvLnmcf7zw7GinnX5v0OtD",
-	"QtiMCTrjndPOYa/fO0Tv7gRkyqcTRhM9+c38+7ZOfj4HbqUMk/cI2WLL4NxziGfVI9cyiyZM5fcYS1AU",
-	"zpf3Iu6cdn5k+m/QLwLQwgGD4Rz0+076srUOfS7/T6uD2zUCsd/6OTryDhxYwFHW6aC2bxD4aizRdm6G",
-	"RxqFvNfx5fHO6S9fvCTZzlt+zwRin2h6CxVgJObyW6IB30s2SnjUAcH+acpovGi74NaoYFifUVRsSVTE",
-	"pMe6zlqRKb/FxUXegEmwOgDIz7ycUO0uXDIaczv83TYiMupjbg4wY8VNMfqiG12xTW7XYC3ab1wx3Jq9",
-	"Mz8uUIlOYdeCznH/8BFm4ZUBqE7HQUD4c8oKZNZHmtl7iYjqC0xJsTYegoMlii7IfLJYTab+RrekU8OW",
-	"Z7xrOFkzsaIF0tztaKq4Y4uzwuZoflBAokYMMC31CKr+SKkWr5vpLBUsJhOW1pCpEbtQ9c2htJlRLBqN",
-	"BsUrT7GG0tdg7YsvQTCCTOrdzgEaw34pe0c7B/2DZ93BoHtwfD3on/bN//tHB31nnf7oOT2iA9Y9GB8P",
-	"ukfR0WH3JO6z7vFoMH4+7kcndDAo9Mx3lAtMRgLQW0gmx7CgDr0bHt79evJwfzB1KQSntnyqmVcRNYnO",
-	"Ck8g7Jx22OKn/sU/JX/3z/PFe95/eHfVX7z/+38/vHsl5/D/30j+9uVPM3jnx4vD/3P100l78sb9A4tj",
-	"DX2fo+gqx/nVCaf3CNe+rt18j57+QGOHYwefDNZ/4oOz4UeH6z96I9MRj2MmkK+0GNmF0CwVNAHlBQ+n",
-	"d2sonU/WO5JmYJUzWa1/+wXLvdccRnR+KUJBwF1lyiEqiyaEKo+QzN09YTfC2shQRi1ZtGy+PQqsNh1u",
-	"QtWExXAR2ZoiI9MGmMUQgZ+ce05aMy7zsVcBuHDinhUl7qZ0cSPwAHmzKdjKaOF0tbDwj4QobpWZB64J",
-	"kt/G3MNTIcznyByA1n6Q8WIzvtBwfDc8Qda/+bVsS3R5SGXGNdjw6vsz8asgt+f6bw1/enjx37N/HKTX",
-	"x/efny/OB9Hrw9u/Pbt7dyI+HqlPL+bbLWfcJAnesYWtzGSuMHsylLX5RuxPzqSO+ifrv3gpxTjhaKc/",
-	"GrTo4iNdJJLG11K+BXRC893BQZv5LOFRPgonfWm5RG7m3pSbVkQdqI6NvDVhuiFs0HAkpeUM84oBXUkj",
-	"SZBLdi/xCUnNP1nsuB4lQnblbFnAgU8KHlU5xkd12Y/Q8J+e/o7Wf/Fe6jcAvfYYtIDrsgMtbH5BoCey",
-	"bMKASLnaG/oSJF1DCmoiU9016mVMwMFBfvp83SNv0BPsYhpRnZOZgFJMLL0RUcLBdWN95ObinbGUgI8C",
-	"DY/4yymiuzAO1iqwVhrd4UZY66N1pdCiKbBknVgzziXT6aJ7PtYsDQNP70/57UTfiLwqFDTjbGKuJRvK",
-	"hFFnqkfeUbEoos0QoO5G4JChAVAd5kb6R1+aSuQcWG6+DrGcG1FCgYggpFhMZaZuhPNbcE1ooqRDPynw",
-	"ahgpL9gTWwb2RuyFl1Qz0A+6/29ovQsKauzBJlbO9xyLTCkotPVEeUvgEpAx9kU1CyHXFvVyaxHCOaKA",
-	"biteqCJBtRPJNGWR7k5kqlh3BHH8i67SdLaJQlpCiG4lb2yoKJUxuo3+MRn9GPEP/KeLT79dDN7zC3Uh",
-	"Lo+jlxfPLu5m//vvL3866bHFT7/Fny/4B37xcCH6veggEaPpm378v3+qlAqpijCDYyvC+CjeJ+A79wC5",
-	"HQ73ZqtUr9IINic4x6K+haUy02pBfaijNnRkv3iav+40Wq+BS0MYAD7RtpHii0pDiukNGjFvw9z/sEto",
-	"awmlhShUwQff5UZqMMK8frDlRgt2XXBSo+CIEsWsvr2qthoLN9dNM9Fsr3kNRpo0E4EHDycFM9pelGQQ",
-	"Bwc3gCsnGfO43iJjgfsvTW//QlYZQCLPucNBtz8oB5z6v1wbvcfxjQKPyewpKEIH0WF8xI7H3Wf0+ah7",
-	"FL2IuyesP+4O6MHoMDqKj9mzsY8udTo46DvoyQ5NkiqEj+Xsp+aKOT2gh6Oj6DjuPmPPx90j+mLUPYn6",
-	"cXfADsaH9Gh0HD0DwN87PpsZnnzkWSB9BBotNU38OsydwYvDo4PeoO/DJZ52Pl296nwtm4nAediaFRYE",
-	"sd7MY2j038LE4zAgUzwm7jjbx7XyaLN95wfAUcOTCXk+tjRICEQdkj0tY7AFM2G9u0U1UETmvhExXeyf",
-	"EgvWTFIm2Jwm2JgtlR9evP/7h4uXr4evzv/P1fCH128+XL4evvr0OoRwRevFNgPsQhNTKfREuVAASNhS",
-	"XTnG52QPsJYJQJkrMkslVhUdLW4ExvbaRi2Uew65CWIhcifIYt/H0KSiZhbUZKX6RkRSafwxD4Qh74sg",
-	"CovPqOc8YqeQ9g1RNzOWOv92YGS5VC+cLM1lbD5kAoD/8mh95w8IiJKg282AZ0A4S8osohgUfGYiVmX3",
-	"co4Z2SOFd+fgjMykLeqbZuL0RmDVcpBgb1M5JxRN59EkE3fml+mU6wCFfOhoPpGqwFnjLIZAiylNjdJZ",
-	"wsDK97YKctUsrRbH+buazWr5tcdCt2BPm9jQDh5htH/U7fLt7pa+d7fkgGfLF0u/16+9VDbfoiaDHAgu",
-	"OIK/jG9/AuPbFSTqUv+aa33L1Yitue2tVna90Mqm6gaWTQYEiBBYYm5fAM6L2YOq1udd4mw76rCPc95L",
-	"sJzLnxwN/tGpwnDWvFVY6P+Egmm6YkVgeo8gvD4qn/nLuFo56z+ybU/6LlbVXOJrH4LgPvHjEGwIgnmU",
-	"F2PlWrFkXK/d5hGR3163Xf+mC5h8A2GR8EVN5VavnuwYHbdu8nuwEQpC4LnAOxwiz6yLzksx84/QmlSx",
-	"hmHkObcYtO4Na09IN6R9G9mUZqxpUPh5aUDLOE1rFsJ5sJG3NPWUIwm04x6ONBzswdpRWFXA6BRg9tmL",
-	"qGJdLhQTWEitcWMcqmExsDX4ho9pKLElvU47A/I3fjshVzplTAfkrRQxpukaloys4Yf6a2/Jf+ynVpbY",
-	"+nG/QXhcepIjkXa4/i8zL6lkz03A3n/P4ufsxfikDxde9yg6NPff0bh7TJ+NnkcvYnMZdsrlk6N0CimW",
-	"nZfdQf/ooMCy6bzEPshbHXfK6Zido/EgOogPGTTcPYqex90X7GTc7dPByN3B5puJFKal/zw6Igd98vzk",
-	"6Bnp92G6+a2Xl7ny07ebljEP8RzsYrBxhLzeXJPT8r+FzSbyeL+74Ipnq12IBegygOlBnPAKi865C3iJ",
-	"bOhOhYkbVkpkam2yfqxLALm9aLoQ5bvOtWXvPIjrIe4UEa5cuyOq2I3If9izRhqaMox7Pssdey4Zpb7e",
-	"YrjfuxHQB5xu62zkikylYDYxjup8BIG1Sblie2cAqXMjMJhaSPy+R16bY47DyQT/NWPWaJMk5ko76p8U",
-	"CMZDYAlDTe+YCPebbRovi735jhaNLRjrxkxzJY/ciu818bCN2c03DGH66876l7izNqWYJi0tB3Qoe1Zf",
-	"X9O1nlB45491Xf5lQloZv0W8i3PzW7e4aqt642qb0kfrM4DwepuGBqW/ioy4JY3R3IuLIrvlRkD+1lGP",
-	"XKALVZHQ8owRTaiImLK5Z/Z+1B7pkolMYnUj4H6HvENATEkRFg/0KIvJmAPglYCSXGmd/eBGwPVH5HgM",
-	"Nz9AwuW1qopwH9v+fEI1y+s/WQyXmovzR6a9W3NHa9k3ZM9uqeE2t3+UuPWz3rPntbwaF8RBb7flj1bx",
-	"chQImtdfN8X6m0JAkdi6DRocNC7SX/fL/00mxJ0YfZN6tbmBEZIgo0kdEAoE8hW56Irc8nsGqQw534bU",
-	"UQzmcelNFjLiRsRMG9UlAOQj8OB6ilFAYqwURGY0A3eyRR9NvQzrG7F31D8kIXTv1w4O93sktA0MoYF4",
-	"mAnNk9DGK4IJ9Ea4PigipbrM7Hz4GDgA+YNwaXFAJcXqfmc3IkzZVN6zYamnkCR8rLGQ2y2/N5+MpJ5Y",
-	"RASjdhUTcGB3uIpYg25KZz3yGRTZPCE5wIBPirUFb4Q9xXU3ESY1b6/CjaHH3XS3Rg7//LiRedXtlucG",
-	"ORxsrkJZpKNvEpX5lwr118W47mK03f51QVYuyC00thaa18eURVIgohnmB/zLKnvIuL6JDGD1Pstt20TB",
-	"ujuyLho2RyKnIh7JBxIlMrp74kfJyiRGxKRUaS9JDAMT6p2Kr7DDf/mQ2RdmDxAtDkIH+k0xDy+u+/3T",
-	"QeUWoAlLNQLvWfDp035tABTGKTyn3Rejk6h7FPdZ92Q8oN0ihuE5BZ0UAT5Nk0dLgQtqoTSbnmJV94aQ",
-	"Jj/iIMdB7ZweBp0CAhXG68Gkdk77u/heClL4K1g2d7x4B3L3YNnzSEOukQuXxQsW0A3HbSJmbwSGzGIp",
-	"bHB/wEcAxwO/hPunpThSMlqgLgCc4UbYHl2lDQfW4ap5S83H9vgRxbTm4lYF1sID0LU3wpF2UZpAG54T",
-	"uufDmC5USOR4rABfmkYTgOQFIkWYOX0jwuJv+8GMwmrjmByN4+sk9P7G12/Enq1BB8xu/wzhhpwqQUfy",
-	"ni2pORBqC0fd5q2lUinQSEQcEMz1ygtEA5CpHWY8lGLoC4xhcCO8Ge0ZJYTFkG1pc9EBgxYjXO3gnI0s",
-	"H9uNqIyqV4Be2TjaBrWKY8ZaeiM8MDi6QJQgNtaEJlIwC2Jm1S3+/7P35s1tG9ke6FfpYr1bpuoCNLho",
-	"o2rqXcV2Mp7YsWLZyUyG84gm0BQRgd0MuimKk8p3f9XndGOhAIqbLMnmHzOxCKD3Pvv5HUlC3ZMeo5OZ",
-	"2vS51ps6YVQ5JEioHEH22JTb9FFMgcdGckW9h+AJM7WsWNjj5jF8qbcwiViIWW82XJmzW4WeP+Rqv4sB",
-	"9I+BCEM9HzA3Xl7o2SyJS672pmU07GlFCJ/UNiDDXzIouMA/lzHP0zsqlGWe3u6Zp/fgEcN55lnkrd4d",
-	"3rr+Du5jhp9XzHCO268bM5wX8teNGV4zWLhA5HYcLLxzObpZIAV/pkXb4R4YXhIA+icitViRAbgQG2q2",
-	"h2ZCMGyepSBuMyrNb5AMqBmaFq3xvlr5h4DxhXoDtxm0QrfD2kP3hHYGrqYN9hmQ+opw53SWp8vCnYtv",
-	"fSlFIVmyKdXhyzmK1rpPmdgpwdsHL5d6HjYhOdsEL9+hUy9Rtqu2THzgjCRiBkJsTg7Ugl5AExDzxFSR",
-	"OiVZXQstMmpa4GilxV7GXD2P7Nzpe547dgcOBmcxRH016b49rkZs3CW+FmH9zLLhi6kKxJj5DvELaMsA",
-	"6goguj66rbXs2eN6zArg0iOFsukB+LB9c7V8UgfEYqBFkH8IWliAwv1Bo8fPcbFQlh7MobIFTeIIRWkH",
-	"QaHjEB9hpJqRpTNcVxWNmYNYc0IZ+blMpC3aZ0zPXyT4uyR22JySNJD7OuJhVYwwZG2sSTxwej/qL/+6",
-	"ZwhZ8HLC5DRWVcPAp5sN5CN+e99QhI3mNtEKVeHc+Hg30ey2bzrQ1w66zxu9y/pPgxLXHMAODXZBWrm6",
-	"pnkfsEUvbDK3M2xR93TQ1lwS+aJ+VrtX7mj/ljO7YsOamwOjb7OO1ggOB+5JcBS6ltPrZ5ZB265QZ+iw",
-	"ppYMWgM3Y88ng1xhWPjGtuKCp6Uz7OiBHwZuJks09cCv2TwTRbqriCDdVVvGdCjTtCYYSP+0YqQ3Aji8",
-	"OfbdmqZR+u+pWfcVZZLcYe3WVhagtrQ64q273/BoOM8Laa/BXqwoM1uChbEgXGg2+kUEDPCJuoqNJ2Aa",
-	"rBQr3tMoJulrpP6DgHINL+1PBw4xighyYUlvWIjp8hgVIBDSmUxoIrW4YOD6KU9LSCBevo0Utw33TfmF",
-	"nKgQRxwNj6idnJFECyMJcH3NtCcxJtsDyvwUSqLYyDVTGMd2Yp724VcIJTDDlSMxk8RvXBpOcWFAVvz0",
-	"Uwu70o943zQDsPY+FIXvK+Gnfeppg9kwj5PVygpLmN99B+P3DC5lGjzSIOhtgtQfTVPICOquSCgrltYN",
-	"sAtG6r5+ySeSqYMGyVX4KvcpQZT8p/QAPCO30gAsfbXXjCbkzz8b1hzb+ImO2V9/OWQupqltXb9gNxOf",
-	"A4yoFWQbK8YhGMbVZs3g8NA9DlsDt8NOhi5tDrxFZlQg/2A750JFAcsY/WVmlE4f2eNT69ZA/8OKPt3a",
-	"v/RksJxLOqf8DL5o4k/hzNzPBjBrLaUe34QramHOeTc1VTQW63qj9gT4eRLgCtdH4QY9qvdjx1R0CWlb",
-	"g5htRokeMDFoz2u24jUbbWeVeZKz2QJ53efvfA35O8U9XZljlmsy96Iwf4QAZVMkvNDzGTALxKCNOJli",
-	"0RTIF414fyqZj1U0LOGHGrkZc7DvZgxU9s2r/l128BqGtyU7KEQm34f9jD1+ddjPXzJ0cuszj3uw+Zl3",
-	"qo3/dynjHZfk4mnbTh/bs8anwxq/Ebb4OM6/je/ql8gtMtUFqxJjbEk+Uu80W1lJrxL9BCOsd8mQnoJi",
-	"stk1e8A0mT3VfDpU02aj7KnnPidlm5yULRWYG91npQdGH9RYXAGakuEBNFcWiQQ0YcbNvJhbwmgw6vFZ",
-	"EinFuI3YUAnlMo0QgVqmIcsFbzWg1DJtYE15H5CBC3Vf65oQQOyEb3+DIgj+gcUdFjNOfnjzKSvPFymI",
-	"J8fuxJhx1SCXWMorjq5Zoa6s7CKyUR6YD5boLIdaRBREXqNzHcEVHIwkz+M8W1gGqEzspCEuWFgc4Q0Q",
-	"SR+i5hGh2tQhNo8t4JHBghY9DuhGWQz7wjgMVGBWOT9bEZY0yAW9YrLHhyKOxSwXPwO6KBwDMmMJI9mW",
-	"nZns20SKhEhF5xJLUPd4GhweyfR9ffySqiCVN3jOHikyxUwPncOSEX1iJKljTLuFp8CmTAG6G5bQGASV",
-	"lH3+23r6G4C9EGau/8aERqG+Z+x2EoswLVVYFmcB8RN5RhIpNpb3chQ9gU/607+c2pjevsWPWl4akEGT",
-	"hGJJUjWHimRDkYzvWY9ceIi9AIUZ144HR/Qw6IRum7WGboc2B+5pcBK6x+xoeEg7g7aJliiPrMHb+Wjx",
-	"JKXBIS2vGJ9eCA5ZMRPXZuEKI2kYCA6PNYct2tYfHoZuhx0N3RN6OnC9oBm2WHvYoYdayPljSpELdFu5",
-	"+Mu8VJJKHMeaSmNcRnAYQgw7tNgJPD2y5tC1Ae762WK+rw1wh9gWt6M/PCkJfs9v1MqTKNDeLHopt59G",
-	"csxZ11ep5fnft78L7z1fA58LbsYK3kA48d+GE9CSWisImB+2yU/FJpYHrYMdSL+HXANKdgLghGal9Y7X",
-	"yWmAudTTAsMvtxzpRrev9FwaK9b+1Ox0Ww9BDlaknXw6HjB9+s9fvX/jwrg8z/M6rXx0NvCXHGForUsY",
-	"ipd8xaEtXnLD7bJLXmB/693YSluSfrgP2CozBXFcnB1d7G3itzIE9lXBrc0XebxPFF4jA+0FZXXLZGj9",
-	"0qIgTBbk4BQy9F3EGZQcwbIwBprMZLICVprg6dulcupbO7VHklRT4f9BQKDN7O7BgE7HkC34g4YQrzeK",
-	"DB5ckUBI9WXwwdPRwLmiGI1iA90fJrR7h5HVgMnSBzK9QuUTpxSJrnnSaHfKMW9WqBxxBxdnM1Y7ZX0w",
-	"jmb9NA+tkXFVZUWTm8VW8vV5JkIqw3D1LsvcEhYXxKvC5luof4UmyKbnkR++I3WoMBXPDxxiDY7NQ324",
-	"7V9tvSWIxYX1JlV0wyClvdZtHmlxYy77Ee9jzadat+39lQ0dKlVFAHiEz/sMHhQaN08gPyz3DFZyImSE",
-	"427mVZVaazHqe0VFQdHbfhQCYzpknbAdtAZuk3qnbmd4wtyT8DhwjwaHtDNss1bYDDQvm/JI9QHVeXG5",
-	"varib8uEKGtgwSzjtVcFTkYqiCE4ApqZS6p8HDaaR6UnQi/D3ffbjeZJ1evV567yqwGVbMXxGMr0y/kn",
-	"LeeZu9BM9wuSH1bYLb32ZcVOqihFib39DqUwwKE4CotM5R4Ojzy3Q4+1Dnsauvb06cO3swBTwx3vVybT",
-	"umjfgjoZZRLRKpkBq2qUttnlOuWvVksESkzq+VBJLG5vQEzw9jrEkiwHi/eBEDmCssyYDizGk6mCHEK4",
-	"YwUTbKPH/3H54ScymNsoG+vfPA8CNlFdkme4k3Do5+21BMIzJ0nEFR3EjFy8/r5bDYvb4wu4uEORFOXf",
-	"F+nKH5iw1yCaRIwrhyC5c4i+TDKbu80Yh0UCAUWPHgv0sdtJTBEeBT5wFb3FMlS2HJVD8AITBJzhITFS",
-	"AAmnzDFy/DC6miYwVT12WC0Mmo1Uo8d/HQkwCmul3yIT55cH3k8f6mFdvP4eDd9cQPwTiyVrkHNul9xW",
-	"uDY1v+NYzGSPc1MffMzCiIIxF+OfjiqggN+miuuWqfB7OWovR+3lqL0c9Q3IUWsKTSA5LLDHAvWs/c/F",
-	"6+/dZqNNGo1GuR48iDgFvXlREy61FBq+4qSMRSSkjsn48pphZfI890YPMdUsB3gWJxHXdMkh6FLOcLIs",
-	"x8LbsBCR8Qq5hfs6ktkdXxRbvjfMXfcleDx3iI+d+dZ+MIxiBh2jB9wA3Zf1na0gNnEG3+pP/9a7c08b",
-	"k3DYq5WVH8vsG99yUMnRSh/ggdFS3C6ttznz+S7k6F0YcBHdI6Psf24YNViaPPaRBSIJbT2lhAUsurF4",
-	"bzK/ImnMhb6ylM+dzErc4xYDPDOMVlqMG+QcvotonIERxozagHt7twzCobmJRkY7I2OsBE4xUsUKv5Hs",
-	"ccjbEjcsMa36aMfOoSRmofqIBaAfQmLYjYhCAoWiCs/1zz4C3Zk2TQYaUypmqEhgrXOI0XghMaqmx1Np",
-	"ejJJ0kwCjOMQnNCpEi4+Aqj2mHJ5lstvw9Z7nNoS6iRLRzBSyQusqm4Bb+dBzAggm/u5/C/3RzaHpDgb",
-	"n1gNt2f4wwXOcsuks482HHI76L0SGbSS1Y6ZGmnxsDag/LoP8UtDU1RkyPS7mrh++vhPoMLNltd2PYPI",
-	"vRr/NAvzgFlklu7sFZi9ArNXYHakwOzVl6euvpjtXpvgV8WJ5MPGEOqHnQ49TVz02FwoXH5CjwauJVOa",
-	"gi3CA61ImiqZDlRbWDayBISuzaFQ7+Fq67K1j2Y4VUqcFX4WYl+NMhapfb7gc4xNx10HGdlKfeuqPMv9",
-	"BS+1/LxjdQWB0zhZwD/XWoKYqtRJYGq42lvNhQJhXq+gn09xAtlez5bIUYpdym4jrflIo8E4ZDA1QEyR",
-	"snEOkSRixkJMBXaIFFaLSFjMqDQakAHaFhHWQMqF1ddzfhHjGkA3h1Zg6BXAgEvH1FaKpJ3oC4ysmIO9",
-	"Ih+nI2msHyJQIU5IUR4ar4QFTsxX2E/L+xlsbxNirVgyBlUDsgGGIgGUcVTCOJtZkwd5ldUbtJughLjW",
-	"CwNJZ5DT0yCfBIkhQw7nSMRw6JBk4eRh+0hOiT+j0Q1LfKL1T0bDuxFAv4gozJwFO8uH3rsZ9lL6Xkp/",
-	"BCkd2MReSv+KnAylUiSwRxuMvE+gfH7IFJrvbmMiT6XEMasOJRmJtJwx4yqisSQDFgstPgkjiOgOUrHG",
-	"CkAiyWfcMayhIjGBUInSjIX328ca2LqBMNX/Mw8agRhnnE/rdVmU6Ws2Fgi8qPsW4DGy65QlRR/ZIoCd",
-	"wSF1O8FR6J5ohdBi37ZZR3Nu3bRF4l3hg9XVwiTiQTShcWXxWkgbaWx8s7Y+inoQukl9RAIsFwhDyp1J",
-	"/Xir2Kd8EaX7yr1hdi+WHFJDkYzJLBGKWeeHmKqBuHW0AM2kIjGVqpsPFbJ5wY7FxHN63JRurftYXsQn",
-	"UDOISPjA1//Jg6VrReFKiDBD4kMAPi3E+7q/PoKoOz3uj1gc+ggFyAW5fP/pAjQRzBMNBMfwofDAIVTp",
-	"kZm6FroVAq0YtUmEgNYHNa16PM3krdP87XUTJpnCBUKUefCbGIS+DIU0y0LQr57lnUt6NmOoUlSefSDS",
-	"2unZAy44pDO1D6pyXX8qbO8jJRLgtB4kiyA/v3tSCdLFhVFYKMS6bpQmLEy164AaWJDyVFJznAsjHNPb",
-	"d4xfqVGt287lwd4Tx48DSqEjjd89kgUAhtK83RRYaxfpBDiMnQPlv6dRvBQfH/t9XrDwStFgZHWC9ZLr",
-	"DKNMvbLhEKRgS3xAa1pNHd5A+0XJfNhh7bAVuM2Bp9nnqWGfR/RwoL9ssebQarlJ3yz6G1wG8nchlV7O",
-	"OxNJE9DHTEp6ZeTvVfr6P30CGjRIBI+ka3kKGo7NJevWfqeclVQrTl+x4/wH5Yy8FiUgLPqligVtFerO",
-	"SHOtUwHFiPpkUTXEq3p3ZfL3cmWgmXtUm9ZvW+HV5+nj/cHkcCW/iUhyCFUAeSUnTIGYu7Y1uCBB3Z+W",
-	"DDKCKQ1gJSbLejTb1wLHXVCQWA+6nooLLyS5idgMkBdN3ZbsCfQAUSCdg1KVIH8otg9ELtDE50zRcvJc",
-	"H+S5mlPLhErd3aFHDhvNhkc+2spXtsQQF4ooes14F5Z/IG7JlNMbGsUQuvVQ1JELfVxWoY936aIle6b0",
-	"WZ7w/cRmqfAKQnfBEHmH0lnd655q7vdQuuZvtY3IWpX6Buu3z94uA/IDQrcx3dsm2u8usdQDB5vqTj1o",
-	"P2t1Uutgd3RIkRCjGwKdBLeQkymUko6N0pcVMB8z8h6vr/v2dY/XwQ9mgghNOsiVAL8ZjRNGwzkJKCeK",
-	"xbEpr5s2o7s8aGB8Xn4p+kb97fHZKIptVV788Qxf15+Ciy/TXVdQbzXP0LPtcZgtAidByS9UtLUCGclS",
-	"9fEj7MtyXtHaGa9oP3Ppt8AowojGRAUT0mwdN7yG12h2m17rsKs3hrNApf/QrMOUjXzCEnRJGdqnISKn",
-	"wSY7Zxy23i3Sh28+9GP7krWMhxYkHJZ0a7EbwexWh/2A9/PBBMUMx1IQj1KT2gfs+EvY0u558z1TNKSK",
-	"fh/FilVa33ChHsb8Bmtxj92tYNt5Ic14nq6RZxUk2Y3Y0BCixNGvaVz5Nac2iqQS+o5g2UHgH5PpII4C",
-	"feqXjAHI84TxEBbAyb62lwf+7mdajXHTrBp+V9Z30/StqXuudzMYkwgQFkaDVYFXay9twM4uETeRjARf",
-	"nOJ9jbbyg8w3YhrOSgz/Zcu9t4PWAFzWJ8Nj5nbCo8A9BTeT8Vl7g1OK4ZDUomzJkZj04TgbPcjzWu2O",
-	"ppeTmPK1WFwRiW+DaAnJ1HTSHzK2WphOebFlxSZIy2wQSc3rHJ7Qo9Ohy7zQczvDYculh52B2z7shN7p",
-	"SYe1Tlo1B2o39iv2whR3ZhOwXHPKVd9cMVj8NWM2lgMl263X59wSFJR8XHsrUpd/Zxu7GhC++w1qltZ9",
-	"AxY1YdmiZevmh00TykrVunOO+VmWqVGOBWZvwCfJbdZWym7y/B4/SZFzXU0UBjF+KFPMAzHjOQdbveO1",
-	"e9yH66x1r9Si01eibxoqhlqem7HhUDKrXI9n0oVEnTGz2EkaM4dQNABqSQnuQ4P8EN2wHvdz3Ab0V4xR",
-	"zLFUvK4SPZagaEIpNAlZpj2eA0mGsTkk4kE8DW2RLyyHT2Itocgu6bRaulOskQ8/9tltALW+TM4oFkor",
-	"jgtUUcDvvY1A2s9m/ELaSNYsk43QgbhhBk9jHCksbJ3hZGGD6BaVDOM5swVLv88FR7yQWbl9kHMEJoO1",
-	"vFam3sP8cZ1sNptvSbqPqvMkyvL5LJpWZUoZ0IFHLV+2Q1HkgXhbJTFej9quk5bW2hqPcy/y7UW+vcj3",
-	"1Yl8a1GcKgORYaKTmAZYfGRfeu/5ZAfpr1orLfoPVLEZnVdU6zNy3voCb4Ula0XwMcM7SB2tWpBtEyGU",
-	"1mwkwGmhBacsIyZPCwlcd6Kvbk4GynL6DS7tkFCSEgkjztqoNt3kFeNaEmJh6iR0iOBBea01KyHtHDF7",
-	"z6H3HHrPofccupJD79Mvdgv5viG/2zliUI5fvjTEacfRA+fEEFHD/AYsEFAr3pBCYK6aGxeY6+9ikHnt",
-	"bVosWGMKObHgzUcCxYXqm578pTUJz7HjDa0NO8sG3XPhPRfec+E9F95z4a88CdLwmzW5fplG+zKgPGDx",
-	"AzNoy48t1gRNGMGO4xy3Nk4IVHVTEL8bEYUsXIEvm0A8fGVEZd/mhxvnB4ILzqhMAQbTxC+nkMVpVfPU",
-	"I2TDwe19WfA0wET2vH/P+/e8f8/797x/z/sflPcju9m1wl8iGSRMJfNdA/1Oubxr9gaLNiYAWIHhikb8",
-	"jESKJExOtW4/G7EE4wnMi8mUE6nEZGIkiDG9ZjKNMFAzLWcsCg1pksESXf6jnvaem++5+Z6b77n5npvv",
-	"ufmDcnPgNgvcb01t3nD2NXItzBcF6EbGJOA5GhiT8tyKC9vVIyGV2Kk+TLaEmV2aL7FDYAq9A/0MKWlF",
-	"7reKFGDBnwz61f9xkajRLOJhLpcMyz9bdKblWcBm6X6yzeSSw1J6jSG9teVk0DNk8IbxUCT9WFzBFqXj",
-	"yxFDeMGQZeQ3wyPWop2B28zhJZ8O3OPgKDxknWEb8ZJzRa63iBU3235/tLg9fd9EvPgku+qWGKU/3Yew",
-	"ViX9XyqRmBiVvK0tUja+xf6qbwqpz0YCMnVjcUUAG7bHBQ8Yxs5QLmeaEqThwwaqys+LWn6DnAMG7FWi",
-	"uQP5XQwgZJkTvFqyGKBM8AxaFFo8mKR+HUHlP3jJIVMeWjwoKNOH3+RSlCPFELyWXF5ACbsJlZq2HqST",
-	"xYZ7HFYOA4OumJK5Tl9IjJsH0oKp8uRCxHF+vF0SqR63vk8fL6WPgdpW0cGqRuaGIfgWRhaZucGt7PFI",
-	"YkS6VqUKc8dtQTUqf5H7AKbgH1RHXl+k+ubjxV7jycwh5HGR0FIKmVE9SoD0wbgxeEoTPDcW/MqVLEiY",
-	"cvWDySihEgLkViHAS4jqPeRxXSr2gFHYXxkTW1DJ7mFl3oqsbG28UntPKlHvDdkZMEixsIPeB7Z+A4Gt",
-	"+pMVJneJqvrnHKBNeUwsyYyAK/H0OyrG8iDY85R/J4yGBXVCs5BOmv4F5reDBnkLaU5MZulMJgFJ+t18",
-	"5lNeYBiJOJQZs728gBq1PW7ghQGFm80RF19zfiI44jYB0DxVJBBSOYh/QNMawCSYKqfHKQnFjF8lNGSY",
-	"yKVYMibBiPIrBnWArxknYjiEFgHLPnVTGnhALaTYocxGVLEbUylwSarSD0xl3HJLtKeHo9ELOwS8vAxN",
-	"vtM4LLeZIHQHlJkCo9TghGp53tUCvduh7YF7ErT00LzhKT0ZHOPQTCK5WVPUyvK5b4W+Dz2v0mTzuIoS",
-	"uLb7pej7rcONzExfVr/aLTvbm6p2ihe1JllfUNU28u6An+MOB3gFlBIVGUhCNXU4GkXtwQe1DskqcokB",
-	"G2JJRQbkU6seNAigxjjkq8oGuWRKXy/i4+3yiRILyh6UNezxVPlJuZF1OpmWfxcDU26kHikyjHgkR+Bh",
-	"oopQ3uOMJnGE35EBu6L84CxjW1bPNKOPpMnHjfgNjSOoMqCmso+P/QYpJOr6ZKC33vSVZ2tjOu9xMWNW",
-	"b0SC0SUWb2pZiq6TYoioHpcM+FzCLHARqUNNyvJ84YOzfFyOJNeMTXo8mXK9oLZIphlfOmWThu1rCuiD",
-	"UusDcfWxIMxCcrLvED9hY3HD+os/F88ENGQ2t8dpYtfiBeZ5Ex9OFOZ5x7Fm8P6BY2wBBYxFA67Y6HFI",
-	"y/HfDl3wy2ndGCr3mAqahryVseTPQHg31mELfsBNE4fXZ3LrUmmc5WrK4pMTRPbc/9lxfzOhvRTweA6r",
-	"Z1kkDunUdoJOmSb7ErBFqvVZg1xSCkiiNVBQPdNyZmlohZMyrh4Hp7KzYGbWKiipX14gjgiJmZQZrwsj",
-	"CYJPmiLa4ynkyELhgQmdkzo0Nomni7bsMU2up5MDhzAajHocDOCInNHC1GhJRjQeEjqjc9Re/8sS4SzW",
-	"NLGIYOTzx3dVVQzMtb+A1Xxw1+Du3HJm5/pjEbIYTILMlAezm9CfsCRAnMaWJtK4qPlfD/WKYLk8jCDQ",
-	"D/tXg4UQiGarlMSvHaOBUDfIfBZRf6F7XPPA+F/SEZxUMkYerhX5oN8vj/M4rPqkPOYIY1amCcSel7+S",
-	"wc2szpiVuGb68k6O/x60rn8+nf3Wuf2lOfjpZPyuLT8eqX9507eH4o3eDugbqEKGwPNSDIf6sN37+V+5",
-	"cJf+neXuVMa8TNZabTlZb7FBN0uiQJ/qlH+3oZ1VDmlVk1u6VjVhuN+9WiQ6QGX3+NBV4PjIhGhBP9Oq",
-	"3xezAVTz05d/Gqr210tzFDcLIr0TAvLJzFvLjSk5X5Vwgng8oeDZM/TTEt9F5WdNXMvJtCzQlRkemzOF",
-	"qLRo1QuJ9cPEjGP5IK134wugycouOpgRTE0yJYm/yJJ8UvcajabnHZwVLAn67R73i5wqfdnLvNCgw5dR",
-	"Bb/H62IcKS2qjxnlmXDigC9bSxGjREyvEPLCDsxE4YLU0ejxcwNDZpNnQEOHWYN6XqrPIz4bDsnIToQz",
-	"FuqTPqJJSP6YCkWJ4OkdAOtGjy/Mw+yn7OuP+vCRf9AgC+YAUgfpyl8gmP5BhZ2AfCoXi2SPy5GYmQK3",
-	"swwhDvwNgLxRIjhdsrzcdGFuyqOYGnYr1WzCHez0H8IUsZfy9lLeXsq7T8rb4NJWOnk0XaZygSuZOt9c",
-	"zPZ2H2P3+cbMOJd5Z5UW8fEIY/qPPjTb2HWWW3LuREDHlJ9l4cT6QbmZRwsCFbHQX8baUREIDYN7mCjo",
-	"mN5XqtEsjSlJOElEOA0UuUrEdFI1CPNSH156xAqBUyX6KSgNKLOrOR3W4d5VjNvwOXPArK5xZ2W6tePg",
-	"NPRYc+hmOTcn7Gjo6vZPAy9sstawln2J9UgGJ6wVNJvucQjhFEcDzTgDN6unfcRy3+glxg/b4dGwSQ9b",
-	"7knQZG5ncMzcU9oeuq1BM/DCU3YyPC4USg8TOlSrB8xtU/N7G8vDSiaH52Bk2FE4t6FWlr4GVNFYXG0c",
-	"yn0Omg5w+khrZ3AqGuStyuiBPmJO+hcFpShHKch4KhWBMsWCMxKMwCEPvmoQf+GH/iARGGhcFWaMbOPx",
-	"Yoy/ysu+/r1d62KuE6TcXNPvvCfwz4jAr3NoqrQNS4f28dDPKx66IkK5qAYsY1NF2T8NTQ5ZzBQrs8iO",
-	"xQ3WfddcCyx7XKSQRFPJpEl0wcCVArJQwlSUYN0/LhWjYQlDeg0db8aQqoEDOndngh2F33zVs8fM28U9",
-	"WPfAOtV1h9fSSDGcfhmKxQ9MmZO4ZRzXnp9+Y/z0q+aljxSfvTqN+PKx2eAFM+pXPg/0ikb8oJGFW4/p",
-	"HGhPjw8YkUxB/DXyxdAndS5AEsNIZAyYRiQeFssVwqS3jdTdnutuqP+l19wsxXqa0ENG4O4p97aU227p",
-	"ctp9uAva3doJ7U4DbPc0fB9du3507Va618uxCKcxcyXm6VQ7Y/RBPcea2MS+nPmAMJgliCPGFcGEe809",
-	"OCRSJkxNE85CUvfxjT6+0ZdM+UTSOeDEQaQJVk43ZeagpnuH+DjEvu0VYk/g0yz/aA65M5KpSpn6PTRy",
-	"aae5dXgC0M5+LEzV627NQra5p8zT9K1pMiPbrDO0z2pOzawAUrbByfCUnjD3MGiGbmd4wtzT8Ji6rcFR",
-	"0GTesEObzeyTbNEsZQ6pogHThwR99bWRUhPZffmSTVtuEItpaMuYNwIxrjk1hke/1q1NgmvwM89Ecq3P",
-	"NYLMsb5KAO7NMB5wuEf8qg/oGLhC4zEuxmTWH1DJoAVNeyPBZa17+JdTi3jIJoyHuJL6zFn/NsT0gG+7",
-	"6WmKLe786q1MURc2tIK22kOzj0mslHFfSII3LF2sNTTjzWTdsti7S3pj5Nw7ZIYOFUuIYpCro18Zo6Ar",
-	"86gnXYy6z0ALJfoq9Pk0HgqTVZN7pW8kW/8Ao/3NBelxyjERfToh9o5jcwNG4FakKXrmk2IlU9/pcd9+",
-	"uPiIxFE6EwLd6/+fMolRflJgT+Dz7nF7BwGhxvRZvJcL7R80yM/6Rsmuib/rcQzAszF5UgwVUFpsLIu2",
-	"yyLw9Cs2Au8M0iunHFK3WIifY4t1t3lgIDz1XCDYTzecvnxGCsM3I8FMx9lIxIzw6XiARWHvTMwMSs8u",
-	"4opdsQTCAdMKpiYxNKCcC9iYhNFgxMJCwVJ6o3fq0Mu2f8rhPbNWPV5kSlCvdJZEirmQF0liRiFfk4gp",
-	"aE/XjE0QGwCYlJ6vbqRIi/28UmbYVKpb6UcUMNRh0pyOobBrquIddAkQcmM0Wmga1gOe+2fwHr6mBKE9",
-	"HgsxAfwEGoYJk1IPWkYhs068SPADx0RT2FegAJqQqscTJkUMt1AQBBIt790GfnbJJIluqGIOsR07PR5H",
-	"/NrVZz92SMIkS270OTDfGGyjX9789PrDx/75u3cffu1ffHz7y/mnN3/TTM0/cHqcC5K/xlrFVXdHkl7d",
-	"BnkDEwoE5yzA+wulZu9oxpgnk7AwSligYJ42C1WvABxLLlSPDwUOtyoEtFyg2FAZfTRZAjCSzD+fqDTx",
-	"RYSHt1xzpAeJYt2Lic9KTCTUKh+krikV0Hx4rhf14Ktz3nwj5UUvdyHs3tWduVDR0Nz++zVoLbhYPIgU",
-	"ugHU1qmEe4CI6Iol44hTxcIsq3NMo1jLw1ydoUqc73lLxfinXFM7U48TNtbXO+mHdK4X0W07ntP+j94T",
-	"mGtf8H4REcCQEnwu9bTw0+PCb4qNJzFVxlzXGqBh0z0aHnvV8AR2RbNG217x12Kz1lrqHnsnTbczOA3c",
-	"k9BjbtboMVvdYFy6vnttdQttNX/4H1dnLeSLpZtHPmVHi5gah6DBZgfZJkDlDyFe2n72kla9TEFicz6N",
-	"YngbAbynacEcXaiUoBdcC8R+4QL6Bn+NKjLWYm7TIyGooIHqcf0CpptjPrl75Gm52KS3U078xfvjp30L",
-	"0R9TPu/b3qTvED+cImlg/fwgQCPO/9AXU9UXw34CviTHqEGohXOVzA+WyN6VNGtDCXxPrlYgVzsWjfdr",
-	"vhWLyCTVvVD6dLJkdsGg7sqZ4J53p0lcLVx+4Ix8/viuCtpkTEOG9fTSFNy0/C7ipdga9+Cxodm3ECge",
-	"hiw8I5C+Z506GAPQIBf52Cc1EjIPul4MgqrOyIEyGZ/1/HaWM1KetWgzEP9o/6ZOb/7pDX5qjn88nrxr",
-	"yY8ns391gtdHw78f/n7u3ZOBeO/n2yRB2MWoSoRIS4dAFvNeVCxLnEivYrZQXyqU5+71zeEpVLpWbVad",
-	"ZApNpBefPxldz+aM3tXuaLVWl2WmP1QadjAPYpPRXJEhvE4u7To1iPTlYlwT8H5W/AhNXbARLOwHI80V",
-	"9Oj+s1aIRiGjvXKX9ndumXo2SY/eIytkdrfIx2nMjIcphaAORMgOulolihmV6A+DI93jdR/PtnWHhYgt",
-	"wYC5ZoyxntN00l/Bf4EHGOQAwtkVBQZb9+0/+/jcNyUxjFKmZoKELIjGNO5xM4u6j6/2taY1SVgQSeYf",
-	"2Cr4AyoZsZcDhm3+3R9HcgwReQdnxFwJYq4EeosEJ/5ESAUIhxM6v/L19wu3x84fXwA/oIX5MMBm0BYs",
-	"adHTaAa4YGkj9ZUAP6rVvjxR29TX8pzo2eak64uBcXzDXGCvgT1dDWxdHmSFNvSSuxDqWq1sXdDgmmpa",
-	"qklfxHW3+OEZkVo5ojFR9JZJx1JA414jIiFccGYLmGN6rVWgEkbB2j+u0JOwix9waI+EYIALswgicB98",
-	"wKMBB+w6cBq3E0CCYUOzqdqYpVfzAUvIRSIUC9SGIdCK3vajEM6nLdXpdujhwO0ER6F7wo6H7in1Bgi5",
-	"0xnqI71alspOUvRzx3CFVP187vg3krNfmPIOk/e3pjpVyfi5HX3UpPwners2uhoPmCy/J2rlRG2TbVqa",
-	"nr6IkLPPU3/2eer5Ld1OOFw5c93Uzc/6PQNbglRRHGtFeWoS7XI57JVZ6ltR6n22+rPNVt/o2C5LW18k",
-	"bXdtyMWjtp08vudYD8+xvg1u9UiG7Q3u35dPCT8zsfX3pGOTeqfZWopCYZKzd8dstgPp+sj0P9ZJ0c6N",
-	"/AFTtfdU7eGpWpoavadu+xzpLXKkdyH3q/mELbEJ5/ATJalPefTHlBF9geXBNvbeT9DrMyrP86BgFbVH",
-	"MHXqHVjd0gn7/00ZOpU5oTuzcy67ScttmHqrng6uaG2Tk/aMDIdb3swNFmcVc50+Nntr3ddkrVN4qzdn",
-	"2hvZ6vSXW5vqNiNIe0vdc7fUrXVkVzDUWaJWZacz5+xpKbRPhz98E7zhcW1ja5z4r8U0tgPi/mhi5jOy",
-	"iz0dMrJojdqTk70xanNj1BZi7b1mKEmmPIRErqI4C1o0QAIYtXrCEjzGW5ioHq+ekp2sjUe0F3JZMKIF",
-	"Fv06IhLN5Ko8A2ujqH5x69rKlrVvyqj2APa09UnCclvbU7Cz7ejYr3tmn5+N7rHow5oLu4J9b2/a+4pM",
-	"e5uKP5sY9La25e3teN+cHW+HJrxl1runarl75lzja+cYj2rw+8ZsfY9q5yvew3Wvx/Mz9T1zurNgJtzT",
-	"n72FcCML4brSMaxEEMUR3teETUSyxFSIoNn4lkNEHDKpyDBKpHKQhEbKFilHIFKhaCzPiD9MxNh/6Svh",
-	"WzB0IQHOXYLxIBIhwETEdCKXGA8/Fkb70Qz2kSyJZq2Kk2A8lERwIhJbgWAUSRJSKC2fUsGUrnjNCsuj",
-	"Xq9ycyMQ5rvmxjXGKBXVv+EoU2CgZcNsexXDVGKtQe6wvHsQAF4KGkhzwNfe8JB1wnagyTp1O8GpCVA+",
-	"ooeDTtAOW6w5TJG6loNa6+HaXv60ANcpTkqt6zm1cSRlxK/6inGqJ9B0auK61m03Pc+piWQyojx91nJq",
-	"CEedtYBQ1VAfLfux7dSmkl6x3E+dv0oLerVcr/nJO8340jDikRxVvtTBl/TRWjyCeumO6PEgLV3ldmhr",
-	"4J4E7dDtsMOhfZbhqLCwP9AUCAhKdypZ0rVB4+6RXvFK4MREzGRf3zgKUkW72cJlSJZMr/lbvlyX/hg0",
-	"X4BnWzyouHpKxCyhPGD9CUsChjAiW4GslVGf+03R5go+dR39MZkYWLGLnMguW46fGUCZakSoUkv2z1M2",
-	"hVrA2CBwGcOOGg3gR/XLC0355BmhA8k4wDpJwOBFcFsoEWPxiF4QP2RDOo1VH6mpf4aqgm6qC+wPcGzI",
-	"dEKgnsSZKaWIXXbN70qEdG6wnLicsUSSltc6IxMRx6Cd4GgbRMuGv4sBofJa9jgg7koWs0DLiqaWiSGF",
-	"ZCgS6B+Of2G6YNGC0fZ4HW9HSCOr3zDbwgtJkFbZah/BVCoxZppJxGJGIuXoherxwVz/98ABX5+08JBK",
-	"U/8XMsUpf2FaQ0mgUNNFQuWSBBEkDSVAvp+BbdlmoMhOlBBTBUZFYyZ73ML3pHDnOGv9L5yanPMgg+XX",
-	"SpyFuNT/lT2u9+OgACEc8RsRIRCYeZ2FhJIwskPX/BGBwbqw31j3w3BQ3GBTk8YWvzRnRPcjlJUI9N5b",
-	"OGR8oR/x/nCqpgnTr1p0r/bRERxM06Z5VQnRjwW/8g8a5LzHzSEY0iieJgwrz8jcESL+ECRcP1vZhFEp",
-	"+BkxhLzHoc6JPpYJS6ac1CkYz62UB5dABolmRaVIW2ihLaOOj+rvKeNzi8xiK9q/jkuntWZJz0y8WV8I",
-	"8VAIuSuBeHclkDIBxLsrgHirCiBPTLbwckLDH5oTbCAxbHNEqtR9e7dwTE/efv8t+JnMulquqjUNU/kJ",
-	"t5WtLIosVa1TN1Spfv02U5/rlCDlBh9USrx9pN5QfA6Ua0SYjOkVShM9bgVPLQvo60AibiBt675+DzVw",
-	"Cc3qv1/ga2fEB8x0X7fT434Ayq+PcqxmzZrf6DdJZL6NeBjxqy6hhtG7MbthMbTZ43W/QHx8h/hFOqV/",
-	"WSA9gPe/SOL8AzKiknBBfC06+AApqf9luhMc4DeLhE03XqRhvqO1XV9c+yAomTas8BFi9T6ohUDYH1Ma",
-	"H5ggh0g1yGeQLSKZvg1NgDAGjaRSR4/nxQ4USfRO8JwI5mQyGTD3SJn3TTHCnCQ1jK40T49SEYu/kIRe",
-	"XSUACqr19yEKLlDlj1rYzh5HEMMX0sGa3GN6e5D1akaHNRyymngvTEUKOmZaIsh1oj/UhwkFKzzHL6Sp",
-	"P4hjEJKZBgdCjQiVPW7FLWReKNzVTV0mvSJYyu+H7xyS6FXX6zWBI4byFuOBHsdA3KBUlxJnYoiznXzp",
-	"etEeX9z/M5iDHzJFo9g3uwvSbzZXJ9sWLQP2OI4FC6eDmYsMoxtmZokLcGaLBPqET+MYT5duA7fTkpMI",
-	"Sgya1TtIxdZU5kQLjTkySYqZGkdci7tmrkYmJoHdzHGDvNXyNNIHLnKbmxWms6dWL26qOVvxMI/MLsuk",
-	"ux+Y2olotyurm6ZohhpGEohNVfSeflbbjHt/H9Od2KtwkRckuqdksDKyYnOHsmJzN8Yq7/ApCpStL2ep",
-	"wr7LrJ4rlOOzqjuesaPwmJ0MTz23qddJnyr3lHWGri0eeMo8fcaQNta6f/7l4OXp6sPh1DR/qXXLy/I5",
-	"Nc2XFiuc6NU0R9kbQq/2GX4AFLsPBLTWrR3WwHpjCgg2nZqhc+aCmEL6LuxWR7d/Qk8HroWi6NDDAZRj",
-	"0QfX1OQftlg77ATu4eCIup3T45Nln6SIGWNG5E3gdoYtilX+Q5HkBqkp0pfagVqOK9W6tTG9hWqb84Lh",
-	"1DM/pRYKOJ/pX7ZKjj5A89zRax7nNqHW7Xh2rrXu4SGQ3eLrJ4XX2yeF1/+jaS/yMC0Dn796/8aFLz3P",
-	"8zotLSJLMU0CvYR43LWIBLeh7NQ7tSmP9D9/+K6WncIFEnPnRBqxYieHseMVTmPriZ7Gw1JT9lbK6ms8",
-	"fEtVVlQyyKKOsa9uUBr3UmrTXsekvXEpkSXK58tQzDgUZl1WXOSOoEgloVAYfSDEtVb6zGSJHDGmSN1o",
-	"Nz2eXuw7GqpD2G3AoBfQShMWoiQMUZbQzIQlPQ7abOpOBomvPkzEfxknGO1wljWUqri6sQbpeKdQM04P",
-	"GaqfpPPwyWwUxcyUeEbDi5a0kynnEb8C9RCqHUWqx1HzLhOHX5vFq5CJ1xAXb3jYEBPGb8cx+k2lK4bD",
-	"KGChCKZjxlVDTsDArhdmHDfgvwX5snbxY6PRKPfADiJOQRhe9MGWXm67rw5sMydUKRqM9CBAUQpTZzbL",
-	"9D/c8IVIlVc4V/d1JDMauni+/Kx535aCGOq90X1h3Snrecn1kk07+/wMvtOf/a1XK555N5MZ3UzoatzG",
-	"8rZXK6zZnRX6xmNotg+JNXekigKS+j/fXf7z4DEI4QoVd6NgtOBak2UToaExnxh/oI2uAOtZziNlqWGD",
-	"+LY5n8SRVNLW1Df+O/SIRRKsDT1+efFCkkBwNGogjdS0EsxOFt3N2ISyat35IvhOj9uSnWQwh1Jv4G8D",
-	"5ZNEhvbORgyK2SNdtM7FM1O+WvY42BHASiBHYsZheHMiFYWSMNYyhV4+Y+myw4a1Omj0+GeuothYGcJu",
-	"ceIO8ScJu4mEViwFVyPfIU3yPyvZInZWfHhb9dzInXBsV5I8tVxs1tqWIJET+69VlX0ax/1s5KZye8E9",
-	"jYVXcotbHuF4RzlfppluFP9YsW/3FjXeKg7yeSTxfTQZs4s0pqQK5L10co2KwzlyBIZLTe8wAALd+oVL",
-	"2uN1GkthTL1Q3JHEVLHk4IxQIGdkEgXXMiOZZRSnx9GVPeXXXMy4PbtoktcEjgssNCmSIg0hU8mkJiR+",
-	"xcH0NfGCIsRNzzMyhXGjt2yJLJnVILZfF+oJHzRyEeA5j4s+UT65mtIklAR85eA01yPEAkPKUDaIDy91",
-	"kV9MqwnXI8SIfylj5B1aFFOp+m0PLRPLqEyrcVjbkrY8YAz718AtTGXke7doCbM4vJdZ6G3MsYvWA7ML",
-	"KK9Fb1j4tcbPf2PR7ZivsxPeaNQBSXk4ELcvg1gE10sqI9sahf7l+U+vv/vwz7/pq+aTesdrE9800g8j",
-	"mHDo53OCyKcFL66KxswhIzEjQwpidjLV0rI+d9aHOaNxTGBI1jEINfaNTG6EalAIdGPkv1APDGr6DoeS",
-	"wUvXbKLsm1odGFDJuj2OTFxzLPCdQteC64bRkJcwcGeYkIBIVUjdlzjjV7Bq21JPLmZIS45dr7WYWoMz",
-	"6ks4w7LWPT4+PvI8z6npmff1zGvd2ptpIibs5XcsiSFfDELqCm2uzjzyU7tUKccoITL4Iu5To/YcBczC",
-	"FLYOrd3qlry3udaFu4J3YCiSGU1C40anilA895SHThZ6EdK5U/Cxy2g8jamCUAZoyCHUaOEQloEn3sYl",
-	"JFOu2QXcQHD1m+a47hZtggvv6B67ZKbFL5IwzmZax8YRNKVyxdDF0F+83zxMy6jiGEZ0MmHcgSdTPqFR",
-	"mMa4kiumwGgQJSRh44hrjuSAB19O5YRBeARQBpaMI64ZcqPH35hVeCHJWNyA6cC4/xfogE3yAGvqlEuH",
-	"SIHifY+npGEo4hhMqYukIRQMy9JOeSgqSMR5eKMbuUMmNpRP0XHVbm50ic1YHrSoqV5FfUVaQTvssEMt",
-	"4B1r4e0kdE/LhDc7Iadmjlbags1ldE8Gp4HbCT3mng6b1M2+P6a6hQVH+GLCZOqCOyr4mVtu66jwIopq",
-	"6FhutjobLXAZgfxV3w884WCrMmxt/tQdQxtKRVuT5Pc2rqlAki3lW1uqQTrippfyvgw+G0iUfoBmOxrH",
-	"LCFjql9gDuFslub3dQk1YF9x7Gjt1+RoG4uA8QVap7d8kdK2Bvk+ihVLyGBuA/6gcLQNS5cjTXVQTgE7",
-	"BZmBITSLTMMBAQiH5iVXCcN4SDSzWu5x4BD/OuIhxC8SP3Pa+g1ynoZSpvPFbiMle9xneoP6QUyl9End",
-	"VwnlMgKjAqSCaDJs/EUYKT+Y51wTUdDjcsbYxIEQ/THl2ZczGmFehn/x4fJTj+f2yvjish17+Wf6775+",
-	"kjCVzLHet4OOKQjLZ0mPZ7NI0LQTQm6GL6cTlkgWQrSLX0an30VSncfxJY7hQ3Zc7pghSlh9NlZkMJGN",
-	"Va0KwDJRMCvTmIVRXeLnVbmNueFYLDe9/1WD0c82HsqP+uOqgeBK4BcvZG5cleuSBRSsgyjnPOUSDlQp",
-	"Np4oWeu2Dp2Vkvxzt67WraWXriIyDD9vdtvNrtdKMQIwzstjULHG7QzagXsSdpibxYB5rObg3ndrqfRU",
-	"c9DMAUPIqud0yes37958ekNemswluKNd8vdPny7Iode2t0RiiNRCbBlGla0iEOhPVRLpJfc2Cy9J48uQ",
-	"ri2DLUiXrBgvgqYjzm5VHyO9a90am//j97e/i+j97+fznyLv9v2lN//pl59v378WM/jf9yJ69+ofE/3O",
-	"T623nX/9N75+/8PnaPjzGurWws26P4Eyf5++ATS/O6xZQlFemSXW5aSD9KflOCpOjU6i/jWb3xEZqgUF",
-	"g+0pGTPM2XxxRjLeX2T5+kmaMqgfiRkvz+O/zGby8EHE97z5nimqqRhKKVVhx6mm9pCc7x6GB/3aBc4l",
-	"WlYNIh+BuCafWbYCaSH3mPJK4FQThvc4gKk0UNFNJf+xDGQVHrVREOcwYayvkojGqZV9CLyCB/qWg5Eg",
-	"nlsWtiLFH5tjqicqR2LSh5QeE2Doea12R5MgoOfhlPXB9ZHTAg8LsZErQutMRKJo3F/Fv+DUbEZuBnQA",
-	"u2jzfvuQ96t/KQ0j7ja9v5yayXroXw1qXQQFELm/9Rsp44M9ZiZetD9JogA9M2MTntv0Gp4HO5gkZuE/",
-	"X77Wa7QM4MeeDc3L7S0SXAkpXEtTTSBmPsDT6xye0KPTocu80HM7w2HLpYedgds+7ITe6UmHtU5aRTfI",
-	"FigEhlbczzcz8vDtcM2NeKO95MvY5PK0vV9QT7XZ83hvyOeP7xxiT5JjOIYDdNMhwTyImUPsrXFsfnt9",
-	"whJXn+lCwnv63hlxm2TKIVPPRk/qS0/CKdj7GKnrgWjiQxgPD0ohBM0R2kHQzJ7O7unsU6azaxLVav8y",
-	"PN6jsu00Ol6mZGg3JHubMNGiVS4XRAk3aSMIyrJQrHNA1rCnHlKKRyy4ZiHRxCwXTwkmTXTEqJwptMfr",
-	"gD5sW+gres24D0FYAHhNpZyJJCTjqVRkRG8YaWJUVOsE04JpoAdpo65jMWOJG1DJSMyUYolDKCfTyaT4",
-	"q00tD6OrSFk4EtMVAJLMGL320fddmF3CAk0/YRYCM3p5aHKEE0YmUzliIQDiZNZeY11NuVaP+0hK+rlt",
-	"8TEnN50vuL8lozELyRSCTdWI8UVvPBhkpcHguXzz8Ze3r970P1z0fz1/+wnstNkwuiQUHBKVNQPW47Yw",
-	"Pd5Z5sgkLa+VRYrlrOkCoHwa5NBr9bhJEO5PecJoMKKDmPlo0s1NO6CcC0UknachubCnPZ5fUH1MGuTX",
-	"VdBKy+y/GBNlqN2r3Cl/lDC0Euo/WLM8UW4ODxrvtRd09oLOXtBZSdAxYEfLpYPU/nseBGyirOiyB679",
-	"ikP79FetlTb4B6rYjM6rowFTliiSVAZ4UNU/LxLqsaIVYDPBsDSY6pJBmpEW4q4Y15eDhZl4UxACST0T",
-	"NHwYS9++iP5ikjA1TTjE8ghIxLRW65bnEaGFPEjno1p8cWy0EOKbJLmwRDkNAsbCgt/cSGdSLz7GC5yZ",
-	"MMVyEYwgrk5yJZTSf+mOUU5MhTIUEjE9wQTSQy6RknbCmrKTOr3rGzkAcCPOCLgPNQk3IC58DVGvQV7n",
-	"RD0HI6BSaY9QifiHq4t9pO6/EyhN+AcOmUFKGUjDKonyq5PmmV0lDO34RXHto97cUmltO3kmvTLd2j+v",
-	"O+OL0z8+tuSn45tf2/PfTgY/LeNX63Ka/LCXVOrJXS+wV+6ZyEZM5HEB1CRDMvVlKHIW87ZTQvxdFMcy",
-	"j7b0AsMqwapuobCkGBoDLamjgVZ/YCXWgx6XEQ9YiuI0o5LEVFpQUSePAttFupe59cy8QFV2DJyUdbhK",
-	"GjPHrDH88kJq3hAIabBigS7PIh4CTluPY+KmwTJVM0086zZ2FWNUUXlAVFSi6DUyWLQp0zkkXaG6CXmE",
-	"bGZifCMFEAFTZeaeAVlFaiSmCGpmkFXHjR7/SRRXERfvKrphkHDOxhM1hzyyBsEkLSu6c6H6hpyB3owL",
-	"YjmB7Y2SYcQjxWwnPY4dIMJuuhEg1ldjmBqa9Rbncl9Q1Cuc/+KMq4tJwvoVfKIm+yZV64xPdCBEzChf",
-	"KeanFDJ1N25UUH36ExqFBU2oUhEa0BgibwtqU+PwuPTlcm25s6AtF77aUH02kUJH9DDohG6btYZuhzYH",
-	"7mlwErrH7Gh4SDuDdtAKs0ghc170CUDUXQY/Z8PMnkCQ9CJEVapVYqC3/mU6ADSMhcVpl6+korf9u697",
-	"jVb5Wpa1XLHs5cpqZ6G8CVfTxEQkNQcY0+QeDo88t0OPB26Ku2UxtO4U+LRn3Zpf1hIZ3lrCXiEvpKQG",
-	"kCLA3zWiiszENA7JAAEkDvY10R5TFtBMNCW6XMxWDGheKWJpMXB2KYxNWVhmMbDZIQI+oLHmglmMcj5q",
-	"mDNSN7CsNm7ZIX4WQqj/ygcRH5Axo1wuxjAXopeLln5UCdLkMAgzBgu3CS22McRkkxBikdjY4XwAtA0W",
-	"RoxT/4c3hcZzseQWrgIgPBdi0ZbGdz2j+OLnEFjbXM3EXB0962UAhRtEz6b22FwUbM5I234iEbGp0eL+",
-	"Wl7N32o7iMT5GkNZv7xLGKJ4aCm9foIO4kqauySlOGcoclJLUc4Qhwpc0QpHcza4RVOfZlaQ0WcuXUIC",
-	"mug7ZBS4zBt8hlAdBtcjFIQLtSwwKD3R20cIZVkBuyFe7Q2JV3HtFgL57zeHPTPC1v5t84D8Kqk7PSx7",
-	"0rUsmiVbp0clW86fy7aQRAuIeiteJhDCJhRQpIwMlqd+tUXH+1rh3+sRWhRuN7P9PcPFube8VZpPmc0D",
-	"tAiHzEZUMWu4tHWC6gV9pccLSY9JPpPRosSZRhYNo5o4dQnt8Sw1PffcT38FgKaRmKXVIkjMhooM2ChK",
-	"g5zSTP5IEqzSboEnaRw3yNvML2PCiUp8MA4UVYLKFH6OzSqSuWTOUj3LYk8mTI6IZFhTQFPrHq/7OafR",
-	"+adPb95ffLr0DxxT4ZJNJDLpnIpn1EkTK3WHXacZp5lbDyqE5Tk4TAocTkORsEaPQ7RXdoy4UH270RYz",
-	"y8zWsUimev9SXnF2p4ksSdQvpJXmDs5CtQHJVI9DCa1IwSrVoZJCMdv0AHTU/GcjirgEkA4+TMS4xyMF",
-	"XjyENDDyjXkbwy/wzB6ckcVBAxhh/0pw5ve4KeBRGhZmKl3aFY6gckgs+BVL0ENZB8CUtOoV4ldcfC7T",
-	"rPMNHzTIBzUqZDYjNGLH65QZlD9q8nS/PNXaWJ5aMcvyK0iTLJlgK5ugfWdzway5pWBmLuAysSwd78OJ",
-	"ZU4hR30hgsfSvnIjWa4Nfw0W7Df2MLpVHmm4/jsF1YUWSVoUaifi5j021klMuYsRGTt2siL6DyWThOWB",
-	"cDRDpFxg8CsyBPsGwEKC+w7CSTQvkTaJxoRNg+9zoSgmIOZiwFRacjGmhpHqrfUdkv2CfaY/TblBrIXC",
-	"VOlbUIFBRYMY3kwjMeEZRCeaDyxYzFiELC6UpoKmsO2+mWBf8Hju55JrX8geT7NpIb5XCzP4zL2JpO4f",
-	"kXcd0vHa+QHSGxrFdBCzvhJ98wmUi8Qoc8wOqufEBXY70XLpQY+PEZZJwDjssiMYNzqrQYgEG4XBO45S",
-	"j3UI4OE9jo+x5FgkSd3MEOzQxhOdtUjq+oS48IKToZ/d5DOqANloFqnABIubWucg4+r95YAvlUYVccRg",
-	"1iO1YE+aUS/Gop9ldhJEUS4kXMEo0iqjV+KeIPXCnvqk3vI8kK4QoyQf5hOCyBHxxaAkU6srH1mUR/ow",
-	"kuxBg1zm3egwiDgsTMHeh5DOZVqeFBebi7Sw6Zypwt7hrplAs6zJHi/4zkldCwnEeufhwMJ5AhTqOYKl",
-	"BLGQZp7gm8diYFaCggCqtM4WaAG2lJdB0E5Y7kgZzQD2CUYQMynTQdZ9Gv4+lQqw5B0r0PtacouUD+Wz",
-	"ziBzQcz4VUJDrZQkTGYBa1QSfNkBLweCZ5nvQer7FZBmNgm2x3hFw8gvYsofJ8p+zSjtlSUUPSOc4oPE",
-	"3JstwAqouRIz/0mltX1k/j4y/+lH5q98n342q4p3KrwnRN9JzTL5uFmk7atHUGJf+/DJbyYGvwSELhO5",
-	"J8ijdq1GZOTioSLmUzlNS4QoAgJzliyOjZUPYjhQAbBvg6xshEf/LFMh0tYiSRa+yDQCk+xYqEO/ROLs",
-	"8UzkLM/wt8Jo2mLdbUKVDdnjuYT/FSRR28IjiKF35E9jyezxFeXPBfHSgdpR+qTNHZyDiW0NYhqNWUjY",
-	"DeNoxtRnWC/8DGrD3rAEFJ5UfQTRsscBqU2p2NTwLYihXUJJQrV0mh8XFzMcVY/nZc2ztITrnUhcrceQ",
-	"YKrIgAViDHouCjM9Xi+TMSHqlhMxHGaht1bgaZALqx5hqK6xOppF1KsjVcJUMNJCNErgCvFx7TG4my6q",
-	"D+MGIuzPCwEgX1aMLUaabMJSH1hMzSSSnGzSbrTapaIJnOkcSBMYJCm0n06VtInbm3pem5GWvlSpBNNy",
-	"SNPTG95uwp7X/trLyHsZeS8j72XkvYz8cCUocgGQuxaRpRRuHPHrHYvI58a1LThzAUFf94FMPxZXi1lO",
-	"MGpIrSURLwqZSPrAcQ50yjiqMbWTUDJkMzKO+FQB3rNYDBOwfMMx7m9MZgJHOaBMQt3OhcweGGWEyPNI",
-	"3RrLs3YupXinl3Bbjo7GcFlKEI8sjPr9POAlnUQvWy+jcPKS3eL5cmNxFfH/Vyj1NzoINGdvHSl9ytXn",
-	"j2//9j+t78fB/7S+X8NHaGZcQQX1Zu/TIJ5Zkvt7es0IhRsbxFFwTeDMwF4+bDqlicrYtZKOrRZIDan7",
-	"2Jlm/32Uen3ijymf0tjEG5miIRgvY7xA1UnwZuyAgwRRHRFYBoQrJphFgZ2gOo1VgjOE+CxwCUOf7O9c",
-	"aEFK3ER6mCz091nrK2atmz3PUAa30Rb3sD17xWeZ4pPWx4EcS/PvhWp1rUJp0zu0R+8F0J49+M8e/Oe5",
-	"KVVbKziGWm+Hx3iPbKFZ7JcPJLJhn9YknxJfW61GE8Iez8eiALJhRURP/kExMkhPD97FDvWr8FNZhM+i",
-	"5RwoZI/fNZmTdSzmGV6CdUwAqMo8iCuM2eSOLdtU07ljzM7iLaZ8KlmIYzQRG7b+rTWv1+/GXvA5BlwM",
-	"2FwYi3kWy3E3CqPHy0zk6DhJMY4R1YFHmgbSZA5l4sbGmZVGi8Dst8BKLNi+P7Fk/Dh277zIQLlmU/F8",
-	"dRVRj3sfpLGXw/YG6CdpgN4LPd+eJblEMgFW9UByF2Zy7FbqenPHomNnIpWYSDTzLsIWm9weW2S1YMxJ",
-	"2NgKcqkAkjAausCsrxJqQrlTsxD8ASliOBBjIsobhbLUM4DHvpufZiGXrfUGQTeqbEMHe/vPivafT3bR",
-	"9hagveSxlzz2tpu9GPNAtpuU0j6o9WbKH8Y39J5es6IYYZOA06SeFf0/6Qj9Jc4dZ+/a2Zq1f7YLvWft",
-	"e9a+Z+171r5n7Q/E2lNK+7CsXdIr5iZME4EVcTThE/RdUJuxaUPPTSWBy4sXmNVA/is4c8gwupommB6c",
-	"+mLgJ4Ce7HGo2/83M3dT2ckgIx9AUL6YpRwSkjvqiJqirz0gn0wSYTFvuFbv1XQC7geJwSSIkpL0uKVT",
-	"RNMpg69pnDH6Fyft4YUkwLCgsj4bS+NxmOOHwGhxHdB5BJ6bKJ4TOefBQbfH8SG9ukrYFZgcqMxGj1Db",
-	"iIViewlGNLkCxJwxvbXgohiPQm+ufOtvwV5uaDxl0rD/HocROulM6FgY2G0zH0avz8hgrrB68WwkYkZ+",
-	"+I4k+l5o5j9Bm0wu74Xr5Q6YHmAC4g9kWESqZ91eB2n2AyCh6z9GNLH5H5EywN4LxSzv1LLUDeS/k1mT",
-	"gkPdrqlJ9TU5yDSOxYxCJg0ihsPA0vQYvV5QRIspM6exkEpPNs1SySG3w3EB55GDdcn0c+QtFZjsktR1",
-	"8zciCg/SVHaRQAEMjifOAtDgxRgzhsCpBO/YC+n0uJXTooTw6XjAEtkgeAVge3175CeA2cSwDFxI55mA",
-	"F9L5C4nHgNRzC5EvFIcdgs+Ps8UdBt+XbtJO26Qi2Z1r9Pg/Lj/8RAZzexHPyKvLX0j94/evSKd54jnk",
-	"86fv3ROHIK/R44X8/n++u/ynPjaXeJnx3pDXeDlGjCkcCLggqbxmIaL5gCvzjKj5RN8FFscS3zOtDxPx",
-	"X8Ydc5nz9003SSgsPdwhyCW3N0EvIEzyikZcqgy5v3heD2Bhe9xHFK6/4bVDJuifEfOzT2YRl3iQ7EOH",
-	"DKYKoIjMD7iwcEolLLy9uGqUMLCEdryjRo+/gYrq2HABthES0Axx1JRR0xcfxusr4dvNsClg1v0K0iaR",
-	"ggxpQurwJo0FZ92MPhlQBnR8w/sHZ9imzdAyfWHSG/EjfkPjKOzjSfZtzRj0SmMFQARAj3h/OFXThPkO",
-	"GYPjekQ5aR8dIU/Iv6qEAB+53+hxAJ6ZcZbcGx0MTmS9lpCZpomEiMOC3hgKhoHC7DaSitQ7XuegzKWb",
-	"QVx+1gT6I/K9e7CJ/YwxpTcyJSc4MTj6Pt7e3Fvm3h5U4RcD3lJpOYBUEHBqjE/HwPLTX6AfzfnvLdz+",
-	"PWw6RDZcXmQc+eAsO0j5o6GPwwtzOooQeAVw+7Kp6LNTXu09RCCpe8f6jpYO1dFqP1BxOHm5kes/y0cJ",
-	"8Pxlo1RiuzEiQGsMThyssXSWolxEuJgpJTCkKxgJITXjAHpq+KilEJTPIWmx8oSYEeYHbc8DqMROLZA3",
-	"Nad2G8vbshOxtZZ9pwIDbPTCgTC4YdkJXV8JBeganPN3UAKSND2P/PBdbVNsLtQp9TWsdVNt1Pxcywna",
-	"5Wl7rcMqxTIX5FA7f/X+jQsr4Xme12nqHTA9Lk4ir/R6mR7dH9PbWred/0Efg1a6k5CSrQ+ilSUjE694",
-	"q4X7uwOvrCih2V0f2J3ps+0Vf4R+tT6+ZIat3Azvrml+js32KpPUzLgwKM8r/gjv6R/NckDfaA7Q5Pw7",
-	"0OJ1791aq9kGq5ISRUqwshqeZwlaW8rfjBseNsSE8dtxjFdSumI4jAIWimA6Zlw15ATQlbU8Mo4b8N/C",
-	"Vapd/NhoNMrJzyDieG/uEKCaYrfqpb7jhbb0ew5oLHolnNzZcGA5nPxKO/l9cIqr6xR3wCkeCKd4aJxs",
-	"gx08cI49Z449NFBrlzuF4+84jtNy2vo/jufA1XI+X752Fq8PajLOwsFyfvjO0Z23mm1oRR8HfU70WdWH",
-	"uNl29KEva7EFIsAShLoycwvKzY7W2DTJdkDuNZLtgg3mFZJR93UkJ0JG5QB734sEmtDCgG7DIT5VigYj",
-	"CL1LIUg1VwFvORQ1ScW2NJAEJWZuM9mLjC9r8Axa0g39DXX7VQima6ihm1F1N7tBDWQx3xDQ39FKHyCj",
-	"p4OYPYlyKwA6wUNjl8BTXIBYfRow+kokbJgIrl6CMUa+/FOJa8argfN/BY2KZB8aIF0DAoswc58/vmuQ",
-	"i+kgjoIGOdeyWZQwC2HmYAGUMBGTCVZaRzM9PNGDAJ2n6REf/kKU2XJ8/HQQH/SbW6caFhACsUSYKReF",
-	"7q9+Zm9HxOiVvQ47lcDWMbwbbL7+VSKmE9vgOToRyKv5gCXkIhGKBSDVMjWd9IeMrVZfDE6KFpLbv6nT",
-	"m396g5+a4x+PJ+9a8uPJ7F+d4PXR8O+Hv597q/N83MYqaFX9cIHkf6SKQTEYF0vC3GOBT1+3BWRyDXxk",
-	"YxpxTUJXbST7YqEhU452xUb025sT7XWpaXOFPn4Q3BDRFSz0n4R4T/ncDEpuQ0BZME3gdkHAcg5qlWLV",
-	"QHPJU7KZXv8FwjkBylNGGhfysXP0isBpLvLxew92Kco8Xotl8PJjevuO8Ss1qnWPOk5tHHH7Z/NID1np",
-	"lal1a//fv8/d36j7X8897bv/+d//ZxlMf46QJ/Z2lPv5P8BztOMCudVcyayEm66ESf+GyH0Le1qnXPD5",
-	"WExlj2OxYemQ84u35JrNJRhdrFtAP4VISvMpevRzIYg9HoxYcM1SA2Lq7af8Tn1lCCGwH/cBnsc/ODMZ",
-	"EugeKLgSZGpiTGN9wQdifRYZomsR13RM52BvNYknRTdqEcrVR3zKiF/BMMYHZ3mgJwiTnI1YwjI3QxZB",
-	"sRT46qBBzjkazvILaOzYWL+QmMqOgJ9EB+KGgakOo/8JGN+RydrzjThcaSin3uTZCAwnI9bj2YNi85mB",
-	"+/KCpD0V01KwMxhIwoZTizOKZkYcUB/e6bNbhMD3SX0YsTgkfs7R7xOR9Lhv2tU/QJCoHQj7Y0pja2WF",
-	"5vR4DGJWhDVKHcKF6vGO18ISrjjzQcLodQb5RJJpzPSbZELnWkCHeclr4zjQOwbFURG7KsJSs3pOiMwP",
-	"ZxYgn8EanKv16f7I5j7GcOCtB68BYESnqwjG5Gs219JgTOcG1NYAvUJACVrU8X5aAK2xSJg+EzbgpDA9",
-	"fZHS+gomboRyAx1BJ5MEwnjNcfDND6GfFmwQvKcleuHiIygQC3DEoNqkUFcG1xjiZnKBOsbB2OMDGlxf",
-	"gQPrDANc9J6cc5LSC1ObnFwxKFUAAQV9oDM+Gu+oSXjCaVGVK4C3SNnAVWoA4uAXOIiwjD2er5eu2Q5W",
-	"rcBW84b9rKi7n5aEcGBNrC1cfwIOQBMEArsbiEnE0kIRRm4/W6CTmrBcCXTvpYe8kbZTZgm/iGnAcuKs",
-	"7nz9YJ5C6dmPlv1sle6Uahzw1ZQrLLGjxVAt/cRgBPo/E6/RsB+mvPAVPiDvFEgfqwXUFKJaVhYyd1Ik",
-	"vbgDiGeyWqZWa+1MrQcLhCrRP0aRvkbGvhooKB9hpCSntmwMYL6zFRUA1kyPpR20Bk3qnbonw2PmdsKj",
-	"wD0dHFK3M2yzVtgMvMEpXTl+am3dqHA+NjJHr6fnlFSWyFOwWrf223X7H6e33s+z43eT1i/88Lvg5H3Y",
-	"/Kg6/5JHP4w8+IBNTCbeToOn7D4tDZ5KSwGvrIcB/anSw/RDR/OEgIUbh0E5e93t64nLWkenfIRcsS+p",
-	"x24IOJSpvn/+5fxZO59EP7L5+VTrhP/+j/7lO0YTlqS/FBRkkB4yaR+s1XkT3Ro6c2ZYzFkbs2i1Ulms",
-	"0laY6tdIKzJxMJ47WK4LZGMs4QXlnFH1rHe8jtE/Z4ngV0RwdtAgH7TEmgp1DvEBi8knCmCFtVQ3mM5B",
-	"VdKKF+iREP8z1vKajK44sVWcMcgW9KDUtG/jzEQ4jaHIlta/TNwLgj5h8IwciUQRrV0mWPTCZMMXK4WW",
-	"yZ80lmJVIfQec6eRD7fOFn+GMoiTfW05HPydqzuWVp4y9fDdI3Y8dDv0ZOCeBl7oNllr2KadwWFwFFb0",
-	"3bQFUNG/nnF+GIxVpAqjkXOJ7tAV2ksbsLOzStXiFO9rtJUfZL4R03B6BtcW3uDM62OSO+paCLo0F4kq",
-	"sjQ8HUAk8qJIrsx6Wg7O1BVH7RdKCmqdeyRmHG0oiNJ9zdgEit3RIdyMtWLkl2kFKwqouXq0fxy7N+9a",
-	"E/fj9enM/fTfzrj2nATY7DRkEqkm2go1uRVj6kPBWVUkP1Qz101D4ToI1zdkBg7gl08cMLJvZ4ey794H",
-	"saUP4mm5FTIjlTBsdQsHw6blbhdtYjkLlBaeIn5lItxQ5SqPptvO77CCa8HeNPnyT/vPZZ5ihpXjrB0f",
-	"pSgDP+DcMfzXKZ+TOLpJoywOynwB/vmrjx9+envZ//zxnX+QepnL5KXPZojnaLSPYgQL3jLPzXoA7PJu",
-	"b3UqHWcFATKcck+BChToOel3/ymCkLDgmtDUM7ZT7yYJmYS4i/z9K3o4F/lliTszN7RqyrLK8c6RFEVv",
-	"8fqVq41E0VuiFSMtIE5YEjCuGuQcos/RM4F+oqzm8/guAXgXSfUJ+lmXSNtrce+Lr6aJ1Gdi67BelEH/",
-	"/efqJYRXlDTNHv5y/klvn81PRWFrFbNiznb4H6c2orI/FgkzwS6ro57RW70bZTTtnEwgf21I4Ew8cRSm",
-	"rSPD9DLgTHM3PaCKxuLqnugvuO8VsPJl96UCnf0ThCpv41jazqFUfSLXOU7reGaau7eKPNIVXGOBquQH",
-	"zmb6tGyVvfyUbd1rm66fI3IZnFBC9UauSEZSCy7QntRqi5BddynKR4P/Baly9PYMUnaliuKYYEkKTJ07",
-	"JX7E+1NZFp75GpreiNpUY1J07g4V+9nD9z1mcjzuwZoH0ikX/j5wZgnUHYUOT9PDG72fL3n/mkn7mjdo",
-	"61P9A6Qyr36kF0S1jYCZgPDduRMIVSmNm4nFoYQwRZPteC+aMql3mq0MnOigBEcIDur2xHpDmXBjMRDH",
-	"/VBQyl8xnTA97unFHjB3dQicSbix2InJb3LOgyWB6R8ZDSUmkmfANkPCAJwhDYTO2X9s3Hbqw0dDl6OF",
-	"1IEmS0wiSAXY0iRIsRbJAz91iogeACGn9wuQYzKUlzmZJZHKY0IkYiahou0QNhW7AzAEQHCD+HMToqrp",
-	"roQCxNdsogqhvCZaFlqd86BKZ4dU2Ms5D3ajue84brHles1Pmk4dGlIV0nnhYc2p6VWaJhaLHuimoY6e",
-	"e9I8bbkd2h64J0EndC3NPA28sJYyFRb2B/PUH95FzAWnpreh1u2ceDkn5x9TNkXPOmyxrHWbLW+9tGNY",
-	"6yr8rzkPHIKdPHmt44lXZytWPtFXDm89F7MchTFpeStTmOVBSW+zaKN6LphIk5SIxlmQQv5iazqCf2va",
-	"oliSTCfKpgVESgIAJdR+hpzGA8eQF7RW60PqEIieNqhb2CbQBEwwqPBfZdd+58LMU7u1+dCEh7u4X5uZ",
-	"YEdKDt46iUdttWu3TdbxVBphs9z9g34eyZhh/fr1syyBST9BIFoxgxqCw2G59+czdPPg3h/nrgkjxkFL",
-	"S00iSfQCVnnu9bPaquf8o375r6W9gtwSpdhNVd1m2VblOBjTKTzZOYjNWt4um2UC5+7/TCsmtAtjEofN",
-	"oBW2mduBILbgKHRP2PHQPaXeAJ90htmcX7OxQE8i0CGEazB/fjmHmD6Z93vEYDO/CY/Y1NxUS3r0qDZ3",
-	"hyH9wMOV3QiofKUvITlPKQm+s0BMwIbS7XH9MrEpib6TvpTPUiR1yEbNNBCT54b5ggPJuCpFPrNy/dZZ",
-	"XtsZXuzl+p1ytnC3zH35B+WMvBaILJ2GQVI3FvzKlSxImHL1g8kooZIt3qm1LsQj+/SWrMUGdp7cum1H",
-	"ZdZZwUprj9RMYO+5ezqeu6ksBBquRO/ywtNaHjyUnwC5X1wzDknNE1BZAKQGU4Eb5BVm9NsyPNgyBNdI",
-	"FgN8bMc7Pajy9G1Gy/auvufq6tvkBDtV8V66sTz7HNO5lvLPUkTGFGu043UqYz2/iG/wq2cTe2/AThXr",
-	"TW7Jl/AdVlVizQFXo/MQwz7GxmS1oitxB9xgu/gyuFg/N+BurXU5Html+ADkxazCWhTmcJHCtHZDYYzb",
-	"cU9pnpffcXe+wy0EX3TuvWQ4qWr7IeT1QB7JImwnYtdgVo2trBSAXZ7Uc2klBw4kHweCSxEzACp0QzHj",
-	"skEOvTbxTTUaLlQ/ENxU0/BT5GnB2Rk59Frpi1OeMBqMADYqhZxOMdKzjI67FsxfoIE3dsY7MrzVJsF1",
-	"f8ISqAakt1qvtvnpKrqig7litS2sW4VRV5m5fh0VE3vsRiAMZeOJm7A2yALRn6wwNAuIz7NEo+JVsqch",
-	"v3i4aOs65c2Fik0psm/oRr1Lp7wzWzZwZ5sH754yb+h2aHPgngSt0G2zztA+y7jzm8/kNVU0YPps1f7a",
-	"+sbZWe2v3I6vnAFgTS/Kzq6eRRh000Jt38b9+2Dm/RamvbM7mHvP4FWwo/D48AQ8Qh23TVnbpcFJxz30",
-	"2MALh8Nmi2lp2YgUtW4ZZwTkXHRQj6HEw5hROU3YmHHVN8j3UM0p51i7g8UPDlYLv2t/3v7G59dxf+t3",
-	"fOs/FCFFDUCnTVsGQNECfOgGNEBhdEXFtf9uKiPOpCT6lMkzRGGEWqP8iihBoJibQfq3patIMoUUMGJa",
-	"3yht8hc7sm84c9Ksa3+SsGF0q3fjx4vshhuOcGmB27+k89jszv3+Y3vAvgkX8k12ZneVV7mT+4doovYt",
-	"PE1kPJWKDBgAIXRtIlX+vBmQY+CtPU45WNxsm2SEpeEA4Xeetj2jEgJmzFBYiq5F6rTHAZrXdB9JwuFN",
-	"sARisOrBWVpnLD+OhGlJQwsDQ0DovcDqZydkxG5JGF1FykBkyRGdwKmzRObFwqShgFqFI9wc6Uf1ha93",
-	"4de9rc8oYfWBKd+aC7cskdXesW84mfUtbtYF7NXX4x+/SQnCRiLVWu5x89HmSa4bU6+99/u5er/XPZ9L",
-	"kl1zROyOVzs7WU8rme15sIivnT08jkt7vaP/tJNiezznyiYlgjqAlYn/Mo7lEnLsAoVwKacs1AJ6+mG9",
-	"TJqPRXDNoKYFVvfFkURYcQRrePe4EoSCRmA7h2HXq7UDh2AdkSqRHYrmCW6iXEvjUNEvtxsGtku5e10S",
-	"8IwSgZ8H7bSe+j0NXV9aWSKTf6MZwxuK8zM2GAlx7TIeTkQEGWGr5gzZTxDvG4y1trZ+aqA4K4Ty9zin",
-	"SSJm0ph2siJHB1XJRw1yCRHwkMnX42hTsTCdtphQqYX1V5zZm3Rij5SllE8TeiHTVZPPOmWoOM/LPAy+",
-	"MeJbAEOmD2ZfjxaOH6L75jMRDbFuIKOv2SzIw8FRcByeMPd06FG3M2gG7knYYi4CNOOzFUl3EcRajsSk",
-	"kQv7eqlPiXxpMVJ3ZkNeOH/325LNVcyfkG/AqHxn1jkKZp7Jjc3Lb/ThwyRg/QKWldIE6vPHd1pyA8Kl",
-	"KA9pEhKzYZLICQuiobkqPS7pXJK64bnEtxQz0tJf+peKxkwqOp7kf5TRFaeaKvsHTo/rv6zFWHdsZ/xC",
-	"NzqSLOj7BNN9HDIbRYh1YOHb7Yr2uBZZcwlWOZJCEhaw6AZQGIDwUJV/C9biDKuJAbVOl5zUbUGzF9JJ",
-	"XdKFUnG2bUv7dWOOKQ+Ys0YH8TRkIRYmA0B6kL6NyYlnI8XKE+bLHh/MCafjiF8VOm30OJr29W5Zez5c",
-	"Y1LX/zHT1DJ9LMRkQINrQsMwYVI6REyVjELW46Y8ayQ4gh1DQ1zoxqBkW8KkiG8YUcLRQ0qiG6qYk7bo",
-	"9Hgc8Ws3FgGN9fsW0N52RaY81v8pVliMY83mItXjdf/XN9/9/cOHH/vn7959+LV/8fHtL+ef3vgH3SzI",
-	"F/0C5tj0p0kMcQIwVd/p8TtPoHkGJf2Kn0X8hsZQ648Tf5rEvt6KHp/yay5mHLeNaGIMhrd8pxmd7pu3",
-	"/TOodzKDHdKqGFVkLKQiLS9/dIqtmN+xIKG/JDFvgTw+ql9iGTdbn32tx2425SeP7O14MgIAUsxat4Yk",
-	"9P3wx59Pk5MffvzXH8mn2e+fL16fvH138dtb0XpH39HL2cOLDBvu56+RGqGoW6Uv2rvl5Er6RFdcU01c",
-	"hLSqR8D24KNfg4tmUTbaRDSq0vPW8t+kfFszUH3wQhZHNyyJGAgUQjLgqHOmyJiGDAQu/YP+o8qlszUD",
-	"2Lt2noinZhfHdIn3ZrH5TFollM/zhgNjMzB2ZkMUI4yYzJf2uOMEunsWH8Kg6a3KQcMISErYTxiFxgEm",
-	"CEtOpdwVtNGN2KtprC8jHrD8AFufvNMFi+uWani+vY15amtTnlrFSRdP1N70ulP31W7owZdwZDnElsjP",
-	"u3Eq3Fs9fh/oK3mjLydk/Od03brgtgq8VQ/tBSd0qCAtO2GAgQgoKhYSzCGSzg9IEDOagD20x80jrYyL",
-	"JDzLsWFiyueZovNYvT3tRn9X7ZvaLSfeFCclrzVseuG/uI/K+watou1dk2PrCNuT5Z0Lec/bp/Xg+s/L",
-	"jIBW+r20CGpem0PYMRrRJFjSREE9coiIQyYVFqrt5qru9njdNxTaNyRaAdnWmlLMhsohvpwGAWMhQ+sd",
-	"Ja3bW2BEESdNj0inx30EyPSzSImsEQg+nk6c1LwNRuMh/CwS5D8pS8rxhgPHNKJ1NYTyHYkZluSlEhKT",
-	"yIxxdY+b7XW2kI/kZ8vxQms0x7WvcrQZXMw1iZmZ6PwSv/7r/tFYqMDM+FosELZA6ssHmzGMWkW5wabn",
-	"PaRXkCrFxhMla922sxrMgjUFr8O4cJpYHJa2Bm2Le+p26PHAPQlOQ9fWb+0Eh2HBQFu6lLol3TZ02xy0",
-	"ArcTtpl7MuxQ1/arn9Wcmj7ufTPNimKobZgZvGiXtR+IkNW6La+jH4A9uj+WtW6nlUNeTa927b5yq7qH",
-	"HXgd7Sm93+uYHdQ9cGuZfzInyb/I272+mFKzKgN7+aflUn39IGHmTwCD300F1ZQNRmGRhK14w0pKH+bG",
-	"vLT64QrhD+Uu4E/IIbOxgwaXXkjNGw0MNTBVfeeczEcr6Zj1+ECEc+CMeecvqUtBqPWLJtgujRNGw7lN",
-	"Hwooh0zgHo8UVNe30e9WW7Ph79Z/li6HFRbOQBbo8VSVS3l44buU2Nr3/DJ+/dGeiQUqUdsWsj5jDs3D",
-	"b487nHxqNrOZwYsMyEm39vdPny7Ioed1EdOc05jgo3Iucqh5eJ6LNFueU+PsdknXrazrlN9ktfTLuU3+",
-	"s01ZS5U2Z4+wkx5yU6kB0BE18ZDPBdr/ofMstsfzZzzM0zZY6d1rSYlQVDHXulr/3NA2V0qf39NroM+c",
-	"ze6GwaBDczEGhmAIzPciIa0OGYlpIns8J3AHNNF0fiZIGoADOkFJXI6DYYgQdAhd9rhEnS6l65qGy1mk",
-	"ghGhisQskpDJpEYQsQ5xNpgqZ52w0RWXjR4/tz8kbBLTgIU2ML0+mINUQZM4YgmBxYXoFKnEJPPpUtXj",
-	"iBr66yYVqByi2VOPJwzLpRjDXAYhgZtK1EyTxDJmAc8XTDjGQ71DX93XbIabJOwmElPZx5PQZ7eTKGFy",
-	"YfBHhcEvxDO8an3/i/zu57ejRAavRvHPb9//8r+DQ3n5LzkRg2Px+qGNfa0vGs+Qv0ZffyzDM/L1IjEo",
-	"Mcm9kGbDNuI6xbLtf9a+YzRhyflUjWrdf/9HKyHnk+hHNk9/+Y/+ILkpr8auD5VIoivgF1rI129K5B2h",
-	"CKZjxhVI7f7LUAT/P11Xj9s8DEOvwvUD9KVAb9ChQ4EOAToXqGozqRBFMsQ4aYbcvSD1G1vZA4qiGcqU",
-	"H9+jL6HCjR+FMpbPnGTG33rNvcEu+OO/8u95kvKVNrlc+92cUYgMRI0G9Si0Bpva6PiJel2VsEWrhphX",
-	"wcv2DQ54jaaSQEExI2x+azuFgWZJWgSE1pICwhPME/DRIzj+xmSeE1hb3YoMvmwneiMFkgS9WbXzW1uN",
-	"on5nswbD/2c+xlFosGXbJixYc8oUgQkwBTMYt9+s0PG9WL66sUiYURYW+9iCMEhVlEC78/zr3p2ibDW7",
-	"qCcOqLZ3vvmz4SJ572AM0aNHVM6WHMq9PmP1Ot6/XmRyjXPWYa6NbYwrQcJKeCkeV6Rg0ldOd1KQNGYg",
-	"zJxoVYamTmuQduO3/4XB+uHQLJTVafqXAdbvOa5xtI4UoB5+auMckPwcBoTYCMvb0kW3qRLxyA+M+/nE",
-	"HvkdHLWxC3AtoRtTqOKj4IxyY2NbGF67GZJQq1IfMqS5NV6A0ux4QmxLE8dvr3eLthdnZeFS+m6ft78A",
-	"AAD//w==",
+	"7L2Ld9u2tif8r2Dpu7Nif5dS5Fea2GvWXCdNetzmdW3ndubU+USIhCwcU4BKgFbUrvzv38LeAAlSoETJ",
+	"btMz95w1cxtTJJ4bG/v527/3EjmbS8GEVr3T33tTRlOWwz9fX9Nb89+UqSTnc82l6J32rqeM5EzJIk8Y",
+	"uWe54lJEpFB0nDHCBYkvJv13VCfTeNCLeuwLnc0z1jvt3fQOb3q9qKeSKZtR065ezs0PSudc3Pa+fo16",
+	"FymbzaVmQl+yeUaXLF3tP9Z5wWKymDJB9JQrwhXRU0aUljlLCRVqwXKiJaGCMJpnnOUkZ78WTGmy4HqK",
+	"L9MZI3HZXbLs/8SW9QGbbgKjHUuZMSpguG9lQnFUzUH+PGU5g56SnFHNUiJzMmci5eK2Wr2ECjI2q0nT",
+	"+lo9vT94qlh+zxOmng7HB8lhesT6x5MT2j8eP0v6z9PvWP/FZEgPxofJUXrMnso5y2Es6ukJfTb+Lnme",
+	"9l+w4aR/TA/G/efJYdo/YqYB/G3DPlxSzd7yGdfwf1and4nrqQjNMrlgKZmznCy4SOWCTGSO+5JknAlN",
+	"aJrmTKkBuTJ/SQGrgrukcJukWM5koUhCs8w8lBN4p5oS0VOqCc0ZyalmJDODYmlEWJ7LXBEukqxIWX0N",
+	"nw39Kc644LNi1jsdRm66XGh2y/L6fC/ZjHJhlqF9zhmbaEPosLtFnptp4dz/7DmevNhtjooF9vSKJVKk",
+	"ihRC8ywwOcJE+qfv4vHhNjNkOl+eTzTL22enJVlQrsmYTaQ5ofnSnEh6S7modXy0Dfn8b0sbF2kbu4Sf",
+	"nyjCzXyTqWQpmeRyBivkmJPMyYymjBjWcUZ+LaRmhGtkdDmby1zDUMk8l+OMzeoc42hykBzSF6x/Mv4u",
+	"7R8nz1n/BR2O+8g68OCvPfRfo96c5nTGtOX+r4pcyTw8oViwL3qUwBux2+l5zu65oYA5vWVmdNy8/mvB",
+	"8mUv6gk6M/3hN7WRzOiXt0zc6mnv9OTgMApeCxuuId7gny/oETtITk7636WH4/4xez7p04PxsH+UHKcn",
+	"7NnkO/p87AY4p3pajY8b1mh2hOfm8mleAhOZz6junfaKAt5cc4Uly5/YcnXc56QQ/NeCkTu2BLZpCEmk",
+	"LCVsMmGJJnuUfPp08b251ii5lTIlyVTyhO0PCBC4IYL6PWZaoiIlY5kuDaVkdIlX4oTnSptVmkuhWH2J",
+	"TibD5Dk9OeyfjIesf0yPzIVylPQP0++Sg/Fz9oweDN0SoUxQLVLj3mzbzcOTk8gcHff3web1uixX/vHW",
+	"7Yy4/YSj9VdexnbC23pZJyCDhc+NldqQyU+puGVm1cZUGTlFkD2qQJAz8l+8f0YoUZpmjEgB7x0fHDYl",
+	"uwOQ7MKTtNJgG5EcBU98i9zxkd4yovhvrewFLpVaVymb0CLTvdOTYWT6RT5+OBxGFVc/CHL1d0zTlGr6",
+	"hmfBK+WDyJYlC1JkMZWKkXhmv4rJVGapIuye5Utyy++ZAAoDmmNfaKKz5Y0wO4C/3dOsYBGhqmrilzu2",
+	"/Pw/4YeY7H26fNtnIpEpS09vRPnS/zh5eceW/+Pke/vi/hlRpk+ame4UmRVKGzGNzMwuDMhP5iEV6Y2A",
+	"9xWZSCPDAS3E78rB50XG1OBG+Bv9e09N5Xwk85TlI572TnsHw+Hh0XHvq3lpnsm0FJtDe+NGXNuef8vZ",
+	"pHfa+3+eVlrIU/xVPXWjMe0rvQRaSxmbfxj/gyUa9sgdSrixXtL0B6rZggLbTaRhEEBEdD7POIrqT+3t",
+	"+e//UCi3e7NLYAK9eyZSmY8KkTOaTI1a04t6KdOUZ+X5MW+QlKdESG3FoDPz7ymwFaqIovcoyihNdaEM",
+	"+RlC5xpm8ZKmxA21pL2p1nN1+vRpKhM1oEkuBVf9eUa1uXQGdpxu/OppYJhfu67sR2wEr/0Qf4D5JbLI",
+	"cIaopCRT1GMmlGcsrc8X2Ug6MGN4SVMrED1sH2jGU3h5hD02t8EJTlzBIOF94EwgUPZOfymbKvlq1Jtw",
+	"lhnSNYJ+1ot6M6YUvTUvzXMjq+olucEfb3qm5RlXCrjS52ovjw338PfSTXfnvVyZ6mNs5Tuame5w0/D9",
+	"PhfQl1u7UxKv9B2TPVgkYhZPEVUkU2BLbhHjiMS2mZGZbhzdiPIBCkgxaoHsiyYfpdK3Obv6z7dG3TX7",
+	"BIp6RGJZ6JGcjHJDOKbNQtwJuRAj6DzeN4OOZ24KI0Mn8Y2oDa35c0TitEASY6M7tjQPdE55xsXtCPja",
+	"vmFpX6PeKyDX8yRhc43SRguZhsgzZynXSF90Jgv7kf1X7/ng6KgX9VB5Spa9096nq+97KF7rJYjASssZ",
+	"3JE5o9B+79eCCs31khyS/k0xHB4xcgBreDg8fNY/OOgfDQcD/Pdh//AYqJGLeyPfmIF8jnqlngWD0ZrN",
+	"5maMB1HPWiBGILdW7V0fDE+H5v/93dyl5kh8N36evEiHrH8wOaT94/FR0n+eHrP+yeQZdb/1ot4dF6k3",
+	"5F7Uy6jSIzh15o7+dE2eaiaoodLfefr1qZxMmLnZR1yzmTolJ8MjcoXWDfJJ0HvKM8tlQQMBXl62fnrw",
+	"FeUipswkxmYFC8XyUzR8nEz6ZnBG47EGjwN6OHZyPiyxzrlZJKPQYad4dw2ZmeaR+fQk7R+zZ5P+c/pi",
+	"3B8mB+khO5oc05Oxx7971nrTi3rFPF2zoAfDv8Ppxb4sway+f3hS2wBHFDi2Z+l37PnkxRAm0z9Ojszc",
+	"jid9Z74xEzW8LGdspHNOs97phGaKwaNfC0t3Myn0NFu67e044fKaXnvfgwKYFswcK1ZO67B/eGK2MaMC",
+	"P+ioiBnllmajIs883smKw36SySJ1DHSQyFkv8knD/CE1BYqpU5l5Ml+MjEw7Wsj8zmwjl8JcxF+jnjQC",
+	"0i0b3Y57pweGMLT0/h5+9badJprfG9osBNejeW73tDzuB8PBcBg87+vJBLfdULLTjKXQUsk+TWfciF32",
+	"fseTZEn2+OQ5ffZi0mfDdNg/nkwO+/TkeNw/OjlOhy+eH7PD54fwJYj3vdOjr52vEWSIHy2Nt8gFla6Q",
+	"s8SQRYoKE88y1BzADGBvObLHtdEjkEnBi5Zzgg1owgXN9s/gEytvTCle5IkUEw73lvlRsAXBXSZLpgfk",
+	"o8yyumXJ3Pme2brdKnvtfxWRuGZmRVZVmVF/L/894ulXsA2vsZ6YO0WKScaThwk9vNIJR5brjbgYTTJ+",
+	"O9W+AHTeNGpzRRoKpdkopXmWkTEzcto8lwlTqi6XHg9fVLJMOYVdBZn1w38s+dTNPLHDVZUm72yWZnoM",
+	"pNE3Mh/zNGXiQfsyKVvx9uD/yCInucwYmdElkG4qYSfqC3xULfAbr5ndVrgayGOtJhpsn6iWmXyNej9I",
+	"wR60esCbR7emmZoMzxWBn1CEJ5kUtywnpURQW8YDT+b+AVvabQW9wTzGEl5owr5wI5yQcaHrM4GurFZ0",
+	"IbTh9dlrlJMewiNsS/5aXskZs9oYmOxzKW4NRzYUqnjK6qqot5RuWCCRsZzg8HY+/25oj7Gy54IUgn2Z",
+	"s8QsrlFOipxVaqfryyx5ylWSSVUuNVw6H3M24V92Z8twm2QyuUMNQRWzGc2XlY6si5zBpcWVKlha3nXm",
+	"CqZZUd8y+Gk0hyGNbKPNs7CmzTPi3aYEmwH/YUVseDv/gbw9OAezbZreIXutL5EdpbmF5IxJwQjLFHui",
+	"IiLkwqh3UiRs82Jh695aXTiZYsFyRkQxG5tD5t2D+KFZMjiOzNA1WtlKR8+fskQ48q9fH4tTr26/Nc4o",
+	"pk8JNQeD5XUqArcSFTfCfbswQlZtybgme3Fo5PF+RKwz90asoU2Q7Qx5Vhs+yeVvTNyIlYaRauL9ATnP",
+	"lCTxWoEhttr6e6lRVQc18SGsU0g9olVTzQNYOZRUdQsRqkjTJACr6vecTsKWp5UOnf0JJ1QzQOF7Xfpq",
+	"WKOeVST8Xmpy7ve3GyE3hv1YBBzj0GKC4jqGD5gLUzDnRZyxlFNiRq3qUn7pbTYHGInijSxE+mB6mEAr",
+	"Him8l2j0ctRQ5xfH9cV+Y7/efZ2x/8dYYjMeaA3OLdhEueKGhLVE6RhEPVi+D25ddzOCbbYwNQwcO1iY",
+	"VKHmDBZ3vYGpk0Xpn8OKVC6asyJ1Igk79XJLt9DfG0r7Bn2c67+4Dl4uAfh4Hyj6weFEc/yKbFOxJSNv",
+	"4KZGJC+EMKKpzA0HSRhLQcprCjjVrLwuPAYEnkVq/SxeV2W8mCHG9AyFHeuVtV3/cbJNcNAg2rAkZxoV",
+	"qto6XRiRgCq1kHla14vu8OprXxe/zYbXp2wRZ18ujhFstDSi0GpfZ/DYhuOlTGhOM/VHC4Ph2cCKFXOW",
+	"KyCO2oKdE8EWRm0sJwVhCAmcvPXrVbVYsxE124NL1gjkllmW7TtSAqEZfMbm5OeF+BNXqZrD44nMtcNj",
+	"peVfC2bEV5jYqZmvY3RI1EZqDRG7EYdpeEXZyoLeCBS9/d9MNzN5j1wXwr9A9A6tAIreGB9QHSG9lsjr",
+	"TVUkVzq9PtJlJml6LeVbmt8+TJAey3Q50lKOMmiqxTMLoTTcDFkSeLFu0fEMY9aDSl6jG+xaSvLWtrwb",
+	"XTUG+NimRzczaN1sMxXlXhvBFoQqRfYOyDv+ch8kro85xCBy09qb8lp5QJgCWPlHM65mNsCmsQdWl5lW",
+	"7vkzMmE6AZVv9VgfeAEK/ljJG3dB7Rqo0Bjoo2kTZaR5GdEEFm+aoeXXikW+QPgIcSGGIYBEdFvkrKk3",
+	"WMmJJoksBJzR6lWyd/7q8sP7i6vRp8u3+3WDnHcSwnLsg2JEGkN+FNscESDdkDnNywgMb65W//BMuV+j",
+	"3rWU76hYukjqB+1GTjUb2RjiGulLSWZULInTUM5AXlqSjGqj+ngEf+jdY+YzMzZSDm7XNa8N7DGW+tKL",
+	"lnaToRPN8HJBu5bC8OaGFA5CcL+MiA71b99+6sVOwxA+CVroqcz5bw9kUwU0ZESuhDa26h2G1hhacWEp",
+	"nnhWFzkOqq2qDW3XXWoO61Hibar5jOnKXLx9+fnnn/vnXvdhLYlaxRxDd9hm5eeTsB4+c+BeWx/5I/ki",
+	"79hylLNCBazWTa+jkVHMi2hdpCTl4AUR2l2e9UN46O+sNwErCjyKK9Ib/eMwv1TOKBcQJQmhs7m8Y2JA",
+	"zmdS3KKeAQFKGPxZCYsziqGgpySGKJ8EPBkY8DMqbUEYPUUF4SnmTAg6Y+pGWMdHRGKMPqjEG4h8Mnyn",
+	"EVPFaDI1X3M7KjA+gjRYLgMQ5Pntbc5uWzT2v8kFoQSCSZ4oklKeLUmh6C0jY5bImbXT2SAAF5wB1lBR",
+	"zHqnv/Rm9Iu14fSiHr2/7X1eCfmNeudzbuPlbRweRyXcty158fdmtn3NZ6wXaMt9M152iNlH01SH18AI",
+	"ZWhoq7FgdMfvqz+Yi1PYwJoOvaP9PMwp5sU444mRfHLtFJI7toyMqmAEuVvBFSMcDt5Kwzm7l3dbTiqX",
+	"yCjWnZ+f2PLSvPb1qx/X/gtmWMCqlJOyDdYMiRWNSBvu62jkFbwE7CxFCZVmHz2asZFQdTJy2+DH0dsY",
+	"8PY4+uYmNbhAOuPCKM0ZrvSM3jFCIchbJXJulGpJKLFNmLXfnD3iLxQMedMywLholn2YgNdh3YbYE/Y1",
+	"ah4x1BXDpLWYygyIaUCupnIhYLqY/Yb+kjInYv1kbB+r0/lcTugtx4DhbrMxb79jEBzenI+LXisDwTqt",
+	"ihsYzXO6XBk/tBkefRV2/gruzWDClLkPIFOKkpPhofVl+EwyGHVuH3qSxMhKSkEeWgVedxvJ8XAYGkkg",
+	"7roeaNuLemOaOn8dpGJg9O+c5VymI7DfV09TlvAZzcJD5lnGxe2bKmyxOWgbxWhUafjnfmQumVyz3Dw8",
+	"2o+IYjNOhShoZp48249I9dfB4X5ExpwJwfHB4fF+RHTuPTl6tl+7rcqoybIbI694fZhbrPpn1bg5BFXD",
+	"66b7TqYsA6HLdjrP2ZwCT5hLpc0/RxP+hdUezOnydl2jl4VYvT6pGsnJCmNfd2lucw/YmAzV+bRVQ32D",
+	"n64evKg34YKr6ZZDmTKa6zGj2n5VJ6K3VGmi+C3Y6zI+Kd2NC5nfsZykEiJKdI1Lr+2v47VdBWk3h1RG",
+	"McxoyiICBgOWEqpQakumhbgjiZzNuFYefy0zlJybrOuC/8TRy1j3ggUEE3XH5/NQCp5pq8zrzQvxRBE8",
+	"8Aq9jpi+SrOc0XRJ9sbLWgp+IfbD0wCxZcvddupD18lf4fuG2KSm2cbMIynYMiy5WN6G56ociLfR1QK6",
+	"zrxz0lj+jRJPNYOdpJ7up38XWmosDzSxfhLu0K+wKZcIESDHxRQJY718AW+VCRXrR/GTnatjvjTL4FPB",
+	"FjRTHsvdwG2/jcDicfuHCC3No7GKswHxdXkx1yyNTyG+xzJLpaWhb7InJCnZLuis8eWn96Or6/O3r0fn",
+	"b65fX8b7ZzfCbA3h2gF0KE2XKoKYIcNH/iHHT5S1au0ZtRcCvg23AJVS2RR5pW0yot0z9OGYbUO/pzlK",
+	"cjbPGNqYSsHFm0RwN+tx74GsY+sz7xLwjhmg1gSseMqqAGzPO7ui3mIyUUhWwx/9NF3LLiD9tQuxWGPy",
+	"K2godNe2308/m23zusZJRyXyhXkKdoWcCkUTFwTQaVj27gsNqJbHtF3QQy3ppsOnASUFn9e4udshf2gh",
+	"/uI8oV1F7xcB0dvenSNca9M5OC1HKTOEPVIsmwChCxvmPsK98fOHIHWxjJmsHn/haNSu/27/YjNDxKx8",
+	"vCkLgYtRoRjoBTxb9YgIqfnE2hlH5Ul1kYDmdYwgbDy8lzy1ik8ZNYhCcVv4bEukqHtsGvT3rR5u0RZt",
+	"0OJVxzSoKVVGEJ8BXJJ7WG+2fFTF+jgzAobV2YQi99CN2ipPGZvoUSFKEoBkqvKdXKZFoke3uSzmK09X",
+	"/l7Oqz11YUvsy9ymwrontVH5D8sx+A/nubzniktR+0WzfMaFtfBrWu1FSVtcjVwufpX3VL5mNd1M3nLh",
+	"P9RFXr20YOOplHfmOPB7li+9FXY/MZHOJRd6lHKwIiOcx1zm2pKpuyOCl0GlZ3+ap13ErRkX/tODJnt3",
+	"vvsVCIdn601PUW+Rc80+iGyJKfVf/Vyx9dztk3vv69cQmwJ29pJmVCQBQWxc/dBBQI56cJDzjdll0OkF",
+	"vrsiVuPjqOz7c+uwL8re6qPuqIzhgxBrvvr4pAy/j1zchj2gaIOHUSqbY4RM9YmX3rZXGvqeKCIXwgov",
+	"1KKA2aafqP2Gzcc8rXhBgCobiwW/gvYZXCWXWrxqB0AUrqCEDapnHlYGdzS/p1yP7HaqFuQMKUj8w+tr",
+	"8vT+4KlbUYwAjAfklSf52N8QTyNC7BeggzPCZnO9RIQkIQXrLH/UD0FACrFTyBwMSaez4H80Yl8w/C9o",
+	"jvgZwesYKYS54YhdKpJRpTGBh47lfQkgZ5YCWgV8kNQGGSq6IFyfETpWkPIz5RkDnxvGdQT3yogXFVMJ",
+	"7V2ZxhogBtvzaE7BDQJIYauTey/LIaJYSPZyNuMiZXlEMKYXMQPdnQF/4DT7ME1CM5brfQ9KztFAMUew",
+	"sdTChaFjiyuS0uXKpEO0ibAPPik7IIhdLTx+vnRXNJOOTqGAp8eyJMVAfcO4bm+BSmqYWB4GjE0uRAf3",
+	"Q9SbT20M5472Fsd+KmsL0vfIu1W6Kcv2TH2OWpUSRxFywRTmEwnQUe2Jqhgz+mCRY+yfEdMZLXNfYv/M",
+	"xoNm2nZXjldmXHsfcKGfHfeCyEJt7jBHirgPUcm0KxbtHVDP9uS6r7Hr2kw8Ml13b+xmZKquFh/KbTiM",
+	"1l41c6o1y82m/n+/nPf//vn3w6//tuY22ZIVe2ysTkHfowyqXErE1UcAviLuiwjj2vGGqoIwQHNvjvgo",
+	"POJ2HlMTAY8fmZn8Ma7NM+JLNuVFDZINzRZ0qeDYbc1iaqTSyRXqFnYdAX8bk1wpdj3AINfgnb550qlm",
+	"mOEa1lzs14+ktvwVj3Q34eOj+bWUP7YTIMgeRbp3tkm5gFYs+e8/UMD4Sx3+bsfQUO9M3rNRc8cakkle",
+	"MIJvqhWZFczE8C/f/1PCKJdd1Pa3Qx/wHtlzW50zVcyYImBrVkSwL7rpc/L63E2eCenT32P/50kbEDTV",
+	"hEIiRcohIgRvFZSLqXD/NBQIWZAiYREpjLAM84jv2DLeX7Ub42ddg4d20uJ8RKIOfTCHa9BcAC+VyU4W",
+	"/xo83K3adWx3ISRWjLE0fzxRHrhoRNjgdkBim314ioF61s6FoXr2mR0EPosjEjs1J/S7fSYnE8V09Yk9",
+	"WKDw2Ffcwte+S3IJwaX2y8GuPrwauTqXsCx0ImeBQ/dhQijSJS7UKYmNdhGTPUrcZCE9GfS1iMQQYIoQ",
+	"cdaWHZM9dA6bZswrYM8GREsQ1GeMClBd3W8Zvzc/+okzgPO6H5zzllF0hktkeqtFusRPvoKrqWs/fo7o",
+	"71vGfcEr1fku+0UyLj3QdiobXcirO+7JFm4TjTZRZtuWttzS+4H0Wf1ZvWsfFKJ65Lak9mlIaKmN7NtI",
+	"bnXu/QDxLUQy3jqnqNCVTgIXIrBmWR4azjNlDrikEQrD78uTpSJfohepE3WUi92uXeSZlHeGietwHMcD",
+	"TIVAIwFDobuA1ZPa6J4ErEWKzJq3ije2Ko23oegkHjS9vaT2EHUM5QcIFQOBY4YpU/vtHfxFI6EeNZ7J",
+	"MQwVEr3BLVZeDOt3ZPcwJLdneK24cCOUnnIvJzItGJqGKeAHoXv6zww/qg5yZRCzbDI0L+uVVqR8x1yR",
+	"SsNEZE7kvU358Q9lCzl67rhqbb3fS34dGsgr/3BVBltFMj7R4f0MXmHNECnHknwq8lekNuz6GJucwg+y",
+	"KpnqzlFW1UY9LMpqVb40WqXRNxNNqCJycka0BE3z6iP5zQhElkLBaBtZqKIyU20Dk/+6dirf9EJ9YHTS",
+	"ysn546OTjHbWCE0q74BUsj86Dum14ZXX1lcecMvKNKDBvOEsS9UpGbySszkVy8F7OmN4f6G9+9R3Pq74",
+	"Nc2amIUrRYD9iAzclQtt+X/DCP0H1n3mP0LO8RZdVQPL0FxL7k/nn/YefQT810+Xb71nb+UtF/VHH10m",
+	"/J5i2tlorZTiQB1yppg+IzmbQA6ajVZSBVCXmaCNPRq8BxAs78G11DTz/q7m556A+/l7qv1n3688+Qhx",
+	"HFfmWll5+lqkERnYm3JwDmlc3oN3TE+l/8Ylg9Q5GIV7Zrv7ni7V4LGU/a56tFUfmkFy8TvKM6NbxBHB",
+	"rbHJ8JAibMM+MHKYamJaQSotQ+cMbSkHR3ZGDBXRccYihKJkGYM/98+IKLLMNe98W8TFmMB6mDcw17vF",
+	"xdnqfMvZPFuOtAzN0HVBcnMh5db3Bpox2kpLj9ulaaV/LS3GFZw69FNPQDwRLLhrlkLX9q2ljKAVm+xI",
+	"Yktd5PffG3T99SuYlIoWU8E3dHJZ9dXNN0Le5q1+F39W6BavsdCdLvJ/cdl/cdkWLuvZyQ+G5n8bTew7",
+	"Wub/ECZE9mpcY4y653/YB4NEzuL9syaXIh8EQ4aN3dk6b0tEX2WZwmpAh4dVOQg7jLixYmHH0R/K8Zq9",
+	"b6qXFPA2NjjURpbzbQTuuuD4AJm71tAj+RH/xVD/xVD/xVD/WzLUVV55b0FIWjJs5AQW3sFWRVXKjT0M",
+	"XqIJriKkG2LO5iNgRtTdnYFkHBdCoH1wrTHLpLg1O1kLvass1UY/KYvEdQqR6RICAIv5vY0BaBsxMy9B",
+	"0VFkrrENku/zFLJQDBO1ofScqf1u8TsdAxRbFgmLgiiWZVYz8hk714plk/2HxTC6TrfwCOL7Ljh847Jf",
+	"2i+uzQdeVPnGD/GDkGpko7rrY6nPpaELtYbyVZSxYkSSJXsIX+qoL68ps0ox1uuH19ckZ7rIBULCLlw0",
+	"MxAc4P8scq41E9aNC4tA4tr0YkS1ObM2T2oOPxzOEu/QN21Lv+RftXj2ces6fCORDDjdQ0SxFTILnjWw",
+	"o8iJtz/CbgFXhI5loSOymHKEALIWTLsXcnIjILzEjGKAfcenJIbkpdg09CEH40VsPYUxoQ5hGcu/mYsi",
+	"vhFUEHtrRCS2iVHmXXvrw0M43fgQ/hndiLiZr2N+/hmfvbaPIhI7nmt+LaW1mv0VBlzlIVXJX+CIhjF4",
+	"6RWreUJejlzYLlse3HBoz5TO50ywdGDXbmBPaRyVD5w5uHpk8UTPboRb3kHp6oirNR94HhD/ceUlgdJ7",
+	"7rGDXrJJgbVPIInMPT/Den1w1WMiXkz2qFiWBGXEmf1qmwdzylNX5Q8e3EtuxnRWbnk57bNywwcYtwjf",
+	"uUdlgUFDe3WsxP0zskIUA5fEFd+IPUPc9jl4aqv4vpyBo0WZJqohw7hGztMELVQxK+iZdDhb9ZjxfTNi",
+	"RxSDYFJHXNF1yws44EZ6x5rMjjOI/ILkFhfqsx+gdLfOLs9w4DsbfOKqjsTA96IFKMt7WnO/tZGV95NP",
+	"VdXJGzSTOwf1LE5LPdUB9SZVpx3vQTmrVhqp9VfffO+Qh7fL6yj8e4g1gBpbVvNpSKDBJOBzosCOTWY0",
+	"mXLB+jmjkPEKcHFkr1Zis14Oc6XmJhkMBuGQKFthInRjYPFMCHUoMh2RVGptj4EAdym+ocheXC+nN7AV",
+	"8mxJEAgJx1rxcLcMwokxtrDFJuwGHHCEi1Z9F7rVy/pZXbOsjwJZ1n4tr1LshyTYLJOLqkps41ktidd7",
+	"irTWeGpOBjxyAKgjLUfVNZTLjDU+UVSkY/mlSlwN0dwPUrCOUz8IYTt5ta9Czf+N0UxPV8lZrQSlyzvT",
+	"QFUDXN5thgDDRkLbWquN1RVFKzS/sv5UaHYOdWA1qgrhFIFNdQ1H3zZR1poIRlsEEe6mxq7J39s2pLeq",
+	"79kh4Kxr5K65HLZoFQyCo3Vq5xXzVBBX5oh7VYpqGSwCbI2+/fCJAoHHsEUmUgIlPrspw10Cbi3RuVDb",
+	"jIstgsTsx2+5CIaHYR2n1RXBkGEERcCAYSwqnCwZzWsPFMKu2RjliNzSeX9i5KkqyxbCIcyHkcUahrXG",
+	"xW0JyeXb0eymzfXdvbBTPq5iZPYtkUp3NF9Y6IauO2D1mNDqW7wGJtJOlGxfh3CzTh90CzKzJOJHmI23",
+	"wbiyaA3bfrE9EV/TL6FV3K7n3fzWiCLRkUFt4+aOeijLbjGekPmnjJCzvnFvxPWET7e1/qZVKGP+NVZd",
+	"UA3Kq9Htrq52n6mtHFmLZUj2KJnwXGkLEgd8RDFdzMmEsf2IWMAtgE6wn+Cb+xFxCFzmRwBkBDae54yC",
+	"u8fWbyZ7VizF2EioEuyBM7laDUZg1YZjZFREJUIxWB9ZPrP25/2I0PQfhdIQw+qNqXw/p1yxlMx42rfj",
+	"9CWPCsHRzsvHESsrTkNSr+tlnZACLL9FUOmeMufvSyif3+J4b2MQ/JtcADc2FxmY+swACqM67KHSBqp4",
+	"VMOJhro1GGBOK6TpCK9aFbLzbXW3mrVy9+sfzZTnUvHGenrcoCpNvqr6WRRUgm0NHpw1gjyAp3VG3BED",
+	"peK/9bLm24MilgtSci9/4t6S1LpyzKpXzaIkxzUMp9zpWgqL4ZAYegnsBd1BFqkr6gEJ1k4gqvjrT9+3",
+	"sBu3oqJ1txzXpQE/ASWnE2DswuHM4n8AImvNSphb+6FsaExVdz2pPTrPqgwtx2D7PCv7XRmYluORh9GW",
+	"9BkiRodsHtRRAfobVFRBzj9eAHS2j/Bmq/u3A/5EvZKeAikWALlnjTRqCkAW46WtM5BxFXCGTqkazWTe",
+	"llKL8ee2dOzccOuJxKqce9r8FAv2RY+SIlcyjwHQkOn9MwIBIE4yB9ga82042dZrITQlpQhVJHZdOK8f",
+	"RF+bRkt/4JreWra4nHtoG13MamvS7ozyrHSlnCEsL5jIp1QRWoa1Ot963Q5h81OdKbQySSaM3zNPJBh5",
+	"DgsH9Vw9clcCJLlY3uWgwCFmpMygUBbgDr/zsHWqhzXbpkvpWzGWhkjyHc1vufghl8V8y5jK8MncPUg3",
+	"jOEVpzxniQYCrYUGV+lte4iZN16W+fxnJC4E1TrnYyPAxIgwBZIN1FZz6accrQZgJz0jMYjbMYYkmH8q",
+	"kstFXRT0QPqsMbDmhMLBAjeuui8F+a4YYK31AXCzLqlmryhCz22xX74BqTLvvf50Gcz5/oLC8ygPVrF5",
+	"6QOrgEmhgLJ4E1uMNk8BUgR/hxUsOzwYDJ+Hy2D4AIhdffxUs5HpbgcdcENk88p4Gr3VNKxKk6sv3JpN",
+	"BOjCjVvYlDVdsZYZNAIrDwMs0VtrkDdnRDFGbpn2+yz5cF5kGLjSTichPL16F/aGwksVjHOivt+frr4P",
+	"bYQ7s3Ws/LXHK8S+YD3CInsuFyokrudyUa0bgJmb87YP8EDmwlw2mYdlAp0kPbvQctFqEdmuiSWjeQdi",
+	"hdfcaniLWyNNWJByFGtIUy62ZC2TjN6GUrmEhGMQn0LNI81mmAiCuiPW5oTtsAhf5midEfOV+Vd8WiYz",
+	"WwBmSx925+z35tUb4WgaVgDYP9dlXULTP7xnOkNICI2pX1AblCOwCIxvb7zUTKH+mqLTFkMipf2XuhHm",
+	"6Q8vn16/3B8QKN5vCANgk7gwPePHsUv6s21RTX5juUTXb0lLjvTtSgHELszeaVVlbcXPHVS+W3eNb6Yv",
+	"vPHNCYI/O0vx+PpozvIkGPWHraPZJmf3TBSMaD5jihwMhxHRC0mgjqqyGT+lfd+9zBWuU42JPD8aHB8E",
+	"pAsPl6j/v34Z9l98/vebmwH8ow2iSEgdQq78m1w4gxA3BMdyRgCd1ozQYn0CwyQZo/fMENQU/BEYDWCr",
+	"+BkyKYRium6yGi/x7/3arH7pzRcjw0xHC5nfKY2lsU/tp16bghy4o7Cn9iOPogBpEk7TnFFw3JWUtZFY",
+	"ytusDaPc/ITzhlNjozoSqTTB6mCTXM625YxOdgkNCCmgMyk67rAm4RrYjaMsmdfmYC9M4BjhXGt3lDvr",
+	"+TjHT+6zwBxd3R+p9G5WGXc3usWqN1ke55WD6i1XZPl1jQS82boz0n5DfPIWZhuNQbNZXfp0B2Amxzxj",
+	"KnRe2y1voJQXM+Q1GH1qt93KoaWBl2uykEWWkjGrDk+dwxyGQ0hd8YqH8WmfUkNkxltqdJkFc/cVVQTh",
+	"rllK9n54CVIcXFYg+mE1rx9e1jmMb6Pb4K0wW2OHUjPteVSzpgTHOw/gLEwQv28VZx71vvQBdqoP5RYb",
+	"n5d4aiOwP5eVs2pttr9UXSLt79jhtPwerloMW5pTLR1StPkSbQyEeuHvqkimLuKWp0ZivhHOTqOWSrPZ",
+	"qeHtM8OkDofkji3VmS0/xxU5IFqS4yFJpjSniTYKsJzciPi8/3dC+7+RYf8FGZEBOSX92HwGIwdjhzVQ",
+	"m9MBjZwM/VYGN+LaT9yFoh4KCkqLlLBkKvGvMU3uyF78+9cY725IhYDKXOmNyLjSikx4plmOUh2UnbeR",
+	"wIlW+HBAzgVBTxQG/N/ye6ZuROzWO3bl1vECQuqe0bntOMkYzc1o9gfkvNTmwdavboRDuJHzpQuGhwA6",
+	"ozbZ9gfkJU3LvyA5Yzgk8UqBtNjC5dwIDLACmjwl5TihUOeMCihEqmJYqurHO7Z0JBMTKfz5Rd5rNdqK",
+	"AT67HCc68+/Y0sGDYeSgV9E1nw1soKXRbl696n/33XMjKqmpnI+wZIHRjXsHw+Hh0TGKcF/8k3k4bB7o",
+	"8Onzv+mFFwAOxjumWc7SV1NXin4bwI16udK15f28V79GvVpUW4NfHHRIJnqot6Tef629IMOUadFmaC7r",
+	"MJjDOoMXMTKqrv/sxUIKhmZVeKKIkhnCHxuWIwWr+TFtYV24ulqixHBUV0xrLlCha9YQSO6K+SiTCW11",
+	"PSYZZ0Jbe0zbr7Yuh2J+ASjPsGxIy4gtLB8VeRZsiaW8dQyTnLGRzjnNws3XQyA3bfgH+/aFZjNQmyAa",
+	"wxl5QVof3Y6hFmnY+FnDJJJbfxVwEnlr4694aH1rq1EtW7SymSvL0k63jkIuxLzQ26bir9JQ00LjfiMc",
+	"y83TWVlrwUjvMMxmqmGXhMEaae72bVVRdTtxZrXoxyqJr3ICO+Hq1YhArWzMMrXFgV1C455iuExlmZtG",
+	"rFvOu+QaeudqSxZaP3WuJIyjgj/vFDYUe5qnVqXeY190TskPL71QfSUnVlnfP8MMXis+VD9YSuMzw0cx",
+	"pRUXA5/0D6IdD35DaS07NAL9Dy9Ls/oZ6R8YEaW0CDzCgLbhKe0sI8whBGKybmPXFs6ALCdGIWdLtKxV",
+	"VmXaiLLAXaqsSVGZbfbj1Yf3BOMnA+C6pX97fRBHVArgL7z/DV68IHsLV6igISnvD8ilLZqsHH56QvN8",
+	"6du8boQNXbKmiZnMGVgOXXr4HiQJe1Xg5zlLuGLxPsjMdkHqxelAs7XBOmCTuREYMDsvNBmzpRS22vwY",
+	"cPX2QCqxRjmn6UXgFc3virn5F5iI7RLTL0ztl+nLK/Xpb4RXhR67dFkIDVm1d3A4OBn2Qka73w+ig8Ov",
+	"e6XpDv7c/1//tikOuull6Ibj36D9Ml6lbDlE1u/Zwq/B89epovB/FSz5ttUB3kt9DnUcDK/rmjnyLJBe",
+	"gJXSXEtB4fi91G/MAerazXFLN4BuCc4aI0oZGQ1kKUgaQYGtVmUv8Ls5wObedE9aRlu2EYjz0Zom0+0C",
+	"pv0Wz8vvQ0ZOQ7mzeQj29erd9UcLvKokmdD8EQFn16dAbIxL2CbLIR+5Y9Cs/Gw9VSCyco1RNUJjtvSb",
+	"XM5IytU8o9bnOOgOxQb0VYKxOQunORjWkQIZjxjZYu4AgFywb+0Ip5ZRpUdrwN/LkB2dL2sQu7DLiuX3",
+	"YHPBU2CTCzS5pfes1E03jsGmjLWiErzD3/sX35eobFBevfIrwYosqLnqWMHSM+uwzpliIoUbmoNha/AQ",
+	"UASuSSJFwnKh6iko4Dgs4Q/KjdoEfrBxXYxUMOfWA9f+66gTJF7AXi3WYgxvHF63DAefo9TSHByawaoP",
+	"q6w52bIhJRwKR7gCxGNhKZyJEmQwsWbH6m2FWIQoW2+9G9snL4SSBao9XdnB+szLgFyfGfmwVh7ins/p",
+	"vXyEkkXXjth2uQItF0JLDcdAiQb4hqUVzMGel+i1XaLWCoasLR+bTuJTP33siSIfv38TVXRR5xOWX4cC",
+	"/ubpZHMAl9uXdOOCfZtA5JpU8IBo5NrJ9cyF24Sj+SGLG8817I6thsgAYqvK8Wvk4s+pUgy9K34efkeM",
+	"GQyVHKV0GRBfvjdKXc4yCukQgPHUgBh4ArhKBDwbUliQDkpsKKZR/yxOAXcg6mRPgBn7np2SMZsYhZDr",
+	"iAxPXVRsSpdG+UN99EYcDCMjRGguEh1h6Crc9/1nQzOijCkAvRck9iNFzXziGwHqpaewMaNtuLootcn/",
+	"cvDZ6JyvAejKiBYQqXt6I4SscOAbwSx+VtXRYRi+fMXnb/vcSAE1hIczXBkbpxuvYEJUnN1D4e5EARY9",
+	"YSRFoDRS3aLVEG3xQ6ebiyd1f3RFsVZEbFAtRiPfsxW6JXsIzl4KUFyhDw4LgraVQaoih9eQcgVCj4Ki",
+	"zFKmdIOkHVX6dVu4h2Vfs0YdPTvxLFHDoCWsGlpj0zenuDQoetO0wiOvwDDO0AADx6WxYrVZfXfk29cO",
+	"1uHybz+tZjJ9Y+cCs950t7RCq6MIHJO9BeXawaxg5IRIyT/k2Jz0nOl8ycXtfmRrAkUkLuFdnJ0KnE5S",
+	"puYmpUoKCH2rFIbYfDxlmflESF8hIFU9+Zp3qoRbVygAlbAgppWghgsG4YCPyqbjz2TKso61Ot7Bu1/N",
+	"aADRwY85WT1bm7xLkxxzr5cde39Tvu8ZtMFIN5qz3NqKO0VEbV1kdsoVulPObMoehjFqVSXMd4O2A1iM",
+	"jqcYITRaC+Vu4YNtRo23NgrpY6MJ696wlndMbEY4wdeq+fuzC44uahCoTy5u8v54V2myRoAhVrDiKQkU",
+	"ApGzmRQEinohz1CoqYqUAVeHpBymyN4bnjFytRQJuSmGw8Nn5GpKcxaR91LTfFk7wgk0Cmg9ZSvtJ7fu",
+	"ytlSdsSetvAY/WchNVVYYK4a3A4NfN2w4Pa9NXFQlXooC6NUrvpyVt05tksLC7ESfeQGgDHM6C+VzulF",
+	"bfgMfrziTAon6QJIXAD96E8oN2iLvYyq4LuQp3F3DjvlSku0sXdzPJqlaEH+62w2zGSHIGvoCWCGd7XO",
+	"b7oAHON3mFjdkDUQtbGtRZCrnihyywTLDXWUOI8ROlRtoC3EIoHChuABOaNpmTHkwM7wrcFDr5jABe5L",
+	"oNtlY29/eXQzf8F2e3Yv+NeovHgaR9xbSWtRRf2TCimWM1nYILczXNdywV3pjXBaumZztd1BuNJs/ijZ",
+	"5rtBfhQWqzvIFh5ax6K0jlW3uX85+wnvbhh19lYjrUZavH+lOxbkduARCr3D5uxUGyPx3JprbUeeB3QX",
+	"tv4Qnr0TL9yRX9Rv4016n0+Q60bmQOZX8wyDtFY227rXJer2SvngsL9GYrW80zrPGBdLlpO9GGOJYsyC",
+	"q2IL0HNB9mKMS7YggZgTkrEq3zPL6n5ObM7QN3wH4Cj19PgN6KwwjVGVE92WomI6fqI8wH1nH4TxwYwj",
+	"EpvVdKV706pEL53z0R1bNn8xU4zZF8Sbc1WC0bbuFemtYg+g9cPkKD1mJ5P+M/rduH+cPE/7L9hw0j+g",
+	"h+Oj5Dg9Yc8mIcrbhvlNcjnb8lJZI0Sh76dzWyuKT8/uEngT2un02xi6UX59gIXbk8WCuWKQawuHR/Fb",
+	"oeBqlmSB+AINcQZ8nqdeCOMTdSPmUGKirJYlnigvzs+eQ5AasWwdBes3A9eVJGoqF4MbcSFKbybKUlKs",
+	"yFJkT0hIdoLY/P2VAHIulM4LrLzZO+1d8Vsw5lCNoYanT5+y4rCfZLJIBzaEeJDIGQGAIKGlkn042zZc",
+	"aFrBfKO4wp0HeEAu0CE+lQvhimUk7IzcMTYnXBNFJwC1gCuDUZG9tYPwGeVprzYcaxzw3VC1iQYQXKcy",
+	"NwtVvlV6amGfI99ujkP0Ngn2qMoUrJYgXMnNn+Iqq4ZWJBCWTadeKwet8kUcUtUE7M1mUA1vVDURp7Zy",
+	"rQd9FZrGqNkY/krn81wiOIYf3d5WUzGhImFZG1RqJYeu3H4V7tUqJJYUbMtSsGweRvplc3PWamH6WEpd",
+	"e2c8KsnfyuVxhRdOmEhdzIFbLM0EFXrkISbbKJ+ZTJkN/KlHzNqHZqNKFBGaJEyp0VxmPOHMveLUQvPW",
+	"yJy80W1OBXZTbcDnzTivbF6hOVVL2koSn5C+G8niDxEEt7dw5rK4neJGfLp8S/aobtg3H1iWos1QGPVa",
+	"w7pt4DbsJplTPbU9c0Wgtc0n1RcVnQnSdLduJ9xF/NBb1WxqQAFsRyM6x2BYUD7OcJrmLrJJxGCcgsOC",
+	"RWLm2TLk0grd3NF6GCBblCAgI5sLYgTnhrfiaQO+oaUm82onYnhApXTrCFQtqr8UJP7h9TV5en/w1NWg",
+	"efo7T7/GA4JVrmoVVxDwprySrz5GEE5u8SfJnkWANYMhsX1aFTYCGdoVtOxEGTgEW6EqRB5NZ2o3cdDa",
+	"Cj6H0i0hPNuf84wuiVwwO2HrxawdbiFtLAC5YpqMlwQoQQ2aAyzh4e1GrlzQaIdpuHAhFm5NJYDIyEwp",
+	"VhMmii4gO9KObjHlGbMu3ZUC0Y50DPuucki2igXeNdyx3aPSycRlj2Clj+CSjTyM7YcRws9lNL4lArlg",
+	"DiiKiApaxG0VzzIboadoxpSDGN4fPACDNpX5pjBJm8jzDzm2gZKDNW1lYa2jEuys2l1BX6MAXhM/1nVg",
+	"RY0Nd2gF+YDvRxg4N6MpG/yBVWQdxdYWw7PN7YZrawnxHFSD7exjDwiw3zVY3rO41/p4Vv/0cHOe2bqA",
+	"eq+jNUu2W+F8t84dmMO5U9f+/IVuHrhGzgXt/zbsv/hc/XMw+o/+598Po2dd8krW0zOu0Jp1/zZ2Eycz",
+	"PcByYpv4mFHRITqj2/TqcRort8A5XqJ7kH6PUn1sgQlIITTP3I1ggxyczQW4fspVgvDabZhGVljANsIV",
+	"USB1qlMLnuttpZmHBX88bgiG2pZmzIZ/zHlY/HPKrHdJhNJd4Ue837jyLiL7eXnzZVSQvWEVL0m48yoi",
+	"iCnEMyFoysWk/47qZFqTqtph39V89IBdaLXt+1EhKwS3Qj/lFqwu3BqOYTbgm3INOPKPwzk+5sF6Llvg",
+	"JkU9JtItPZLmi+29vQ+L9wKEDmsq6Kp7l2McbbUgar7leqj51suxxlBRdh/1LFhVtUONvlam2NybDcfg",
+	"I56aLaWW0E2wluzta8ELoOOHD2M2bWvQFgFas1nuNTSTvBBqPyII9h+VGV2KubdQy2kUR6hZc8vqbtaU",
+	"GzLf2iE+UiHyb2VXIHtoOwBHBqqPf778mrOZvGeBQPUVMHB8U63YJCA819YprE8oGFW+m9L/6GJ2gOyX",
+	"maTptZRvaX7buZBaqIbcWKbLKr+9hYKX4UynLeHzd7EWdk1TdTDl3V6fQZ33jiWTsCj8TgWhXOVvC/wb",
+	"+N2Wl98ceesXnkQZq0zkt7Pxm6vGWh9EbRPClwrMeTcteDtyePgmtNgpAVGD0Dzn9yw9A7OYlxbjCjXb",
+	"4LJJoYuctdog129Zk391RF6wM1+z/u/KtQm74nGKCZ2xMxIvKL9neWzrzCuIeEHgjInMsdQZut2xfJHS",
+	"dKkcVKtRIRHo1ygPimmdsXTflVvmikzlglD3KVckY5rIyYTkFAD8IJdkvCT3kqcYkatcIk2Ny1BxN4K6",
+	"9xMMhkEoyYSqqfnPlCV3vagHmIC9qIcTWseLLi1NB7Ivq9qIHUuUzCv21qmAWlPpKYszu66D+9qmKp8T",
+	"K0QRugr7EpFiDviHJYgwJU5qM5sBKXAANOzgTMpHw8EKGEkDMcRCjxzXgEiO23BIwvYNWmg5st7uwNzw",
+	"BwKx+0Bqc6l0H+QJUATAIA1m1j1XpQrC8G3KMuO5VXO9aojmrf0zArSy4AqKhVuDMHanMEuwGVnr3et/",
+	"4EXUbmSwnlwjPo5DUHhWjFAgfymWZUah37sxi5jxBIrrSuEqj5Of2VhxzW56LaLLTuUF3Edbvm5+6Bxc",
+	"3E2kyqiXIf8Xq5UXuphrhe6a61Jb2ChUacHlzzRoJKqfr4d7BTIqXkG5hi1v9u62thaLUOtodpIz/imZ",
+	"zs7OkQDf2AQ191c9/VudygYpPcYRayXDZZJtS4UPi+vZzi71eEapdojWb2hOfagddWcL2IOSZxNDNGqr",
+	"WSKdISbxBX70bNV5EMjK3XzkZwhDPEoAh7j7sOrwxbWheYBl5dgez1nQzAu1y9lGmq1J3lAQMLZ+L+c4",
+	"MWzfQgk7QDFI9QXMaVv6JkbrXXxG4pxpM6wYSmBAmRXBFva28NUYV3ywtPvZD8OqSkbFI1n9/rvfeP93",
+	"y7fb3oqr58No/gLp6w1YortaBA8DFkErW64v8fAx5yLhcxoIeLVpJl1XbNvEqtLsvFMV+3Lcrs7uRoWt",
+	"a2k2W0hzXedQbLMO+bW6QYViOTFMyhbdtKjQLkGH2I9bw+R3Eq4skJMHqSWzFjGhtoCtBipMVSK0MKxW",
+	"84RarDFHZGakECgPtAKmCpxfC7XJcYY49ytIupdvXpEXxyffkTm+RFKZFDOLf9N0p4ZOxTlRgIJJZjSZ",
+	"csH6OaMpPDDvB9d5Tdw9+Iy6X79vOMvS1xBNF8q2Fkq7wMEQRBCWBTfEMpE5UcV8LvO21FfHlwJYLlxn",
+	"29SoPCefLi9q6SF25c3rm4O5bdVH7NXTaWF3wiQHfPhx0vMfbMfZ4VLYzYDxMIvEqoZkjQw7mg6wuZ30",
+	"9V3lgK1XuqWkZWMJ1kyvhA/50+hsVhbGWC9Bw1td6PJPLbn+DenaJ2m7iA+kbdj8nQh8103c8UD8kVtc",
+	"aX+HTe0PEvx/LZj9PRRvu2ZzNi38NzI9+Of+ISYIr51H0vn+WxNVG6l8Uyp5BAK5tgLVt5djvgXvfgwJ",
+	"xKzgnyeFhGLcNwzum5Io0NfjkOkjsbFdl71tib/lsHaUSVem8p/WsruTL25X7JYGEZTNfN44wDTIsVK+",
+	"RTEFW6EW0ybDmi5YHru36AVwNNuyoEQdx7Sa9m2fe4OKygmHVuuS0ZQLW/OksU5TltythcdrE7Kr5lWb",
+	"5RuS4F1ZSsDFgO4sInREWKYYFHe/pxwA3WOyR8nJ8KgW0upS6b33zCyr0BH3wqZkeafG45TDC5VIkfCM",
+	"I4a6K+O4smhrS+pZl3JLFWfzq6uf3nQAFIpZEILdVR7FMpZolgbDzyAiCqvWKsQoqQGR+ZGl8/DwIRW/",
+	"gowlttRluJFwqcDGvqzWt1LznreK3pQ6b9mlOVTbgW75W7o67fOPFwRfITy1+apQeY5wZcP1AEZlv1kF",
+	"7+Qk2gKIoAKcIZ8u365U1Dt+Hm25mJtX7BXE1q0O51IuFKSoTzJ6u2qptDXIKht80HA340pxcWsTXMPv",
+	"yLuW5/l8SsXaT7F22/ohWBS/9S9Byfa17zSri0I0YG2EK7Nd7XtlxCs9R6sLu3kL32T01od5+SaDq6i7",
+	"PriPEJj5U2sNHRu4SS1bIok00rcDV1elDRkqEpcYCFW6A7vn0kxDCj0ta4bp8m+AwD4aNnG620Z7CYMI",
+	"obglLecECmfYXwlHFM3OKA2tzCsE2FAOoHuL9nDvGFE44YKr6bYfWUy02tuhF6eM5nrMqP4jtMoKZm01",
+	"/5/rdTn/lt7WhMTLhRqZlac5S1t5Tr7tYnfzy4aotfLTIoLcxpXHY61lxnIqMEhiqySpkOYM2x4hCl0p",
+	"abV1FFXnqbmeJZ03dmJjXkBoZXZSwzsTcKfV/tpxqN+XDrv6aPKSIW1LFo5Wt/xWLsA+0NxkOw7bZNcN",
+	"+DamhrbV2NXmsObQebduWTAhR0SZMJZahytILlrvny5So8vJtp9UhbcAhRjQtwaPEeZQuZjDhwshcVad",
+	"73Y87sQPyCfDJYihq1Pi6k4h51BLkexHxCtCH92IQnAdkRWmEhFzxZeM5IxQUhdfCM2UvBHwVsotcFtE",
+	"yn+CiIB5KBhrNIESQCldRiX+anQjMHduH6KYnPpN9hDLXbm1L3+wMWREg75netgf3IhzQWrima2IZWjb",
+	"ikEsRVzIlVM2sbJed/oH6fArCiRh+pE+Wr2DnMLyhTi+fsbuWUYmHOADOxTme+zyFLD4o3uaFaxVq4Z3",
+	"niiieMrIHiV4C0WECmLF1ohQxOCPHHEQVGP3WzAhVbOi/e6Y5TWIn7Zf1wBpQ8LmmgVwOKYw/S7IksrV",
+	"kHasxR9jfUSWdizxrWxIY3glZ+hwSdjL5lvfEHLxeNeDX32tXYfYXTsI1nfNslG7hvIaLG/ldYBXQWRZ",
+	"Ek1TlpKMakg4TLIircnFnjHHRviOUGHbbuyeErgzzvzDZNYH+YZq61sTXhuLsk7krZxKG/xIYXrq6FbY",
+	"SW3VEmjCleN0xeXgobKWW8/Q92DVtnK3HgyHreU8S/J+RMp7XM2n8+4Ht1mGkux+RsBqiLGc0SVJ5YDE",
+	"9nKNQeiInaAWw1sYNq4SOWep2UiMli7R9/KyzJ1vNtkS/P2KinQsv7zKZHLXDiGVF+KB4TrhEnJXH0Fw",
+	"Qq9BakssApKmu8WNnGhBuZ3AlRciXMra4j2Wow2I0xYRMi8A+Qi6S+nS9k/2HOqnfa9vWgLkz/2HWe6D",
+	"ime7IcTzRwUiJuW2rNWpihtYoa/n23J43vc1j1SNLkInwCer8/S+BKB8iNvUkVDleDyo+R2DFRCnssjr",
+	"Xx0erf/m64bpGPUwEEchULdbK7+abeqe7S8nE8X0SEF8vQqHO09oXq8iYXaE0KlX72dBs4wkZuSA/Gub",
+	"6wjRZcY2+k0KtsZlZN4hv1nrbcCUktLlxpUxh9CCItTbJHvx9cW716O/f3j/Ot5fWbzNyIBy0XOD8Kez",
+	"srxBKq6cuSuVP/j9LujDf3hFL/ZlbqbeDlJBySRnLl8HiooCw5WFuZtm0tbahRQci9sXdTYP/4G1GruD",
+	"q2xdvEawL3qUFmzkpLCN5sE/UiOuVSvYstjWr2VBvA6xB1WZvm72afuZXzzeVqXdzhhe1VxdZ8mnVdHb",
+	"YCVcsmcF2TJJbH9A4hkVBc1igJt2KWMWaL5Rju2MxPKe5WnB4G174YNJwSWixY3ysHFZ7PaMxD4OVL0F",
+	"yEBprZgdLjw8IB/p0mU0VGXeAOW6USE44xOtCK3mKnNvKtWQI/NOfZSGnZa1QGrjbBQ6hvGVlbydZIkd",
+	"9jAPMwVzQA0N6/Om6v1R70vfNNa/p1DuQplWr8oRXwI5vHO9NH/4UPba/AUje97iILz6wFtSJrCuEROp",
+	"2k59/UtUY1sFm/4zSrbVC7JtLuBWq3ri3ReN+m2Wjz1CqTYv9gtrVgWMNz4E9DbL3ozP8Ka5Duu5Ho72",
+	"UFwzw86W4Rpk3PEYlta5kmOJTpOEmBcLze6VmHVqY6VLfl7rjt1gloSBeshh9sM1S3Th6UEPsAiuidaD",
+	"GAO2CMkrK9kF+GbU20Rr38bsWQYU7m7stE18mLOc6iBw8DlJICgTM3jdtaynNTR8ktA850wRWegIKpxz",
+	"lnrQ0PYtepsz8xIWRdfwBajlhQYzFdZGJwkVQmoyZdmc7Lna6BHaCPwi6Gg/gX+PkowqFe8PyLkD1oRy",
+	"J6AZ3VIuSnhosO3whKgFY6Z5AAnjTOh434xBijJEZS/++OHqmgwGg6cwrnjflpHAdH1zptyyOb3LLY8q",
+	"5ixXLGWuClHjvGvNZvOgHQ/WREmj5IUNHrsoFN4ShcqfGP3ArpmbUISl1lDsMrKKt041YNNC5IwmUyMA",
+	"GOnDjABo4OTLl4gcH74oCxra3aaw2/uGUaGHdcP2XL2+/K+LV69HHz6Orn5+/fpjuQlQgbVcfyMmap5l",
+	"K8KUNjupJVFM45Q4YFirMxLPWT6jAmdkSG9SKJo1iRCJf58sqCHZiUelFaXUyky5ZTKb7joIMtGdwnE6",
+	"ahRdMtObR98ZVasD1l5vA4RUswgOxJaKNMIgL3xi/oDQHKXlfF6vgl3TqehMbedzLiuSVJtv9rNenYPs",
+	"OVkEnL1GcomIu6wdICMty8iFa3SvL8y8Wo7Zcsgiwdo2JM6ZYnrkfo6jEgKyqs88XvpRcYaliFp9pm0C",
+	"mZDrtlsBrKce9s4/e9tgUWIX4xbpw2+aa3uyXXHTUzjScVkFDP7cH7T302L+khNtcTcrCjDzqrETOgEP",
+	"mC4J1PIXZCs1Pr8f5rPbFrHeRp8uz5yvWNsbI7y6huI23DlwJcNRWOAR4cq/ChXTZ2ZBkPari7FT3a3t",
+	"lZegMuEXb3YIEKWCgbwgqi7Hig7WBY9t9L8F+ZwX6GPNC6CPVP8u9Uno3D/HZY9e+VxV136A5eDN0XPm",
+	"Oav1BP0xjRF+U2myEgUfUaxcV7uyiq8qWef6+Kq6LWtFT6gXcVyXCtPFFt6kJodHhShUDe5E8xQjUrwK",
+	"ZUpOtDmAEchGhk0hmZyR/gEpBJhR0EffpXqGlq29X5mOsPd1PXkl0SwbhWofwDhcOPa2poLGkq85hWuL",
+	"mDqQq9LgVx6e2oncXMHUdvapyjDqhk90MjwK4hOBoUVIPaoyZcL9KvmWi4BPFWexpY2pe7aN13xw7bXM",
+	"2SSXQn/rKvYrYDrsC1eai9vKTrFnYYjU/ln50NZ4daLDTLHsnqlON9cuzoE6EN5KqUgzCkz70qgjAXaP",
+	"+8hm+WxR4r6scBoI5TPT7n+6fFsVLvUyiJ4d1/NHn0Vh6P9R//O//9sm++JOxfXL2qjryulf0y9/jRT0",
+	"3JJ9AwfZBZxW4NYOBNuBYyMYdhRCzB6EQa6PuoFcf8Ok+Bxlm91y46/plz8TmeevtnHhSnQwypbV+jYi",
+	"nTl5D5DirumXb5v9/hfc99XNZflsp7z6B7jGW/F2g9TnrpeVWEKm1Ki9vPYuMov7JlRf9QqDLqxVGN5c",
+	"hlVvGNPIYcE5Mewlo3nQH9GM7vQnVmusNr6NUhOs2yXqnX9eSdOutUm3Lk3aqSbptZTvqFjaWauOqJ6H",
+	"LwJSszm7I6tzBIXlT4IWeipz/ltn+NDhQaCjQtRAHzFojWY8renn4RHMc2mIxQhwrxGAouOMQzim6OUC",
+	"PQHj8UGZsU+rike1R/OcJVzBQzWSkxEXIywQ4wXcAWCxn7YbLKVdJssmy9q77pkZlgVsZDU3bpJJVX9i",
+	"Xp3IAuwgiJI8KikJfWGYnjQq8mxkF3v1B9MKzTK5YC0/TrWeK/yJjWShzfxzazNJCyhCodnIdzBXT+vo",
+	"07WfcjbjImX5CMO/XI4zDKcEnPAc1/ALaLCs5tAeFSKxcCRRb0rzdIQJ1XYp1Mho9vjM0FzKZnOp4cM7",
+	"thzlrFA1YqRpmjOlvCdlmLF7YFO4S8ORe+4SMVw1pnnOJvzLKGeK5ffQSSYTGpxlA6XbDX40p8vbEisN",
+	"vyrLflTPHZIFEg8Dz7sUetrcLQHpXPdsVDp6YT3NK1RAsM5IGW09d784W4FdUtO84/+NN9TKlJwFZmXQ",
+	"dajwcpuqrbPvVAV0bGmn2qlzcV7+IXA807xYQdaWT81BXjB6hy4fQ+XNBXKP60ceCaDeOz4CbiHFrWdL",
+	"5GI0zu2d5tkXRxZgeyQN53eFUM3SOGtK+QRy6bQt9FE+LefoHpjW6n83i4TAT/7pqINj11q1v4SeAaaR",
+	"/4NToeEhqtW1x+WWTrjgmpWbWr7gj8lnA83tgPD6WteI/jG6xTBRu8cjSJ3rIQid/7b5Ow9wLc1m88w8",
+	"r5hi+aj2PctnLfsHP5l3zfbDcXB2L3O8sSDvqIr4AgHHpSc0RyPlaEbFsuSIEN0t7oRciFGVJmbNW95l",
+	"6Q3fLy04mvAvzC8+409pwcZTKe9GTKRzyYWLD/N+uIcDYPbcjsH7sX6R+E/rt0jzF3eFLBnN69MP3veK",
+	"3rLvKc+Wl6HA7Q+ikTtJpADXSUqXqz58G+G8GRehYj/dTM4usbO1ejUafzu0tD5w1Lu+ujVXCK7DQWbt",
+	"eYwpXT5RNq2DCxKbNuJVE7T12rpk2Z0N0Xjl2/RGzyHjLV1I7AXCqLBCVuC6y3gCl45CRWonZWFOTAfk",
+	"l0kuZxHR8vMZiVUxm9F8ibGaqSG6GKtoYxk8ReI7LtKYKLpUAeRwK7YFynl+/j1YttPIUTxbdrYN1A9D",
+	"1/yVdcEGlUMNZt5zI/r88IThNcXUt/bTogelY/o0unDwG+tc4YpIUSdh0ZYI4ZZiq025wo9atqUrTEUA",
+	"Yc4rlb5SNN26Y/18oJIGW4+MN9JWcLQnisiFIFYAJXuxaep/ml9cwFVjyR2/iHC9FRw2d/DgnFWBQoHQ",
+	"qgpcoLu97dz7aLVosSsxANRMgNkpMpFZSrjQksQw2hhKFG8ZyOlpFTM0kndgw/5HITuL54XcA+fjPCuw",
+	"MLHlggTuUyMx7EclbRvxo07UpcfQ7JKQEFvQ0U3pJ7PVB/e+BVgBPCm2RGgDMm9jol1nJARdkaShenO9",
+	"l/7PXC6CJ3idv7esZv3Dy4owVeWGlYJQsUTIiTLtEIIuoAI21fZ6hLc7Lm0p61qCWfcGF5tu/i3Izv8o",
+	"aN6r5m1DsYzQBvFAOB5z/09knrBHI7OmhdBspLv+P7dE7QdgLX94iUFJCNjhB7VaFDBBxktteNdiKjNG",
+	"fngZkdyIvSwlxRyMzEi5+xYCU/sADqbTQWue5joQtVJwoqqiU9MTAJPtNQ3b+807SU8N6SNYjAUh6Vor",
+	"oyFBjTC9uEZ7taPhhXiXZ7/91liK5HEcgl1l8AnlWZFvAfZajvMNfhmUj3aJ32yipNX3/i1Vmih+C7Fd",
+	"GZ+wMp9T5ncsJ6lEZtY9Yq8zvloHlLQ/Gxyt3AQPEQ2SXbokNluL5NIPMXNf2+l4dLEtOtkKfaxDeOqe",
+	"PlGbYNcLcNX9UcN/UevTLpqLvMoezQrneTHXLI1PIVrVUqMN7SV7QpKSroGTxpef3o+urs/fvh6dv7l+",
+	"fRnv4+Vrlt0GBecMC4P7BvQNkFtzmmtMHLLBYVHPG1uLxo8RKw9nNTtXDVtxAf1hlZ7/gMJh3yI+wa2T",
+	"86rLB1RaMfv/oHCnYNzSpR0y0LoZnwfi0Sko6QH+wQfWOOw4HYdQ0mk2XV2Wh5t9lttQZ4t/s5mOt6a0",
+	"nKGObxOYAXzpAZEZ5vtHCs34FrT4aPTytWVX3cialjwr2IM5uxkIUobLfa7+ORj9R//z74fRsxaTm+vr",
+	"HP1TPLPW1oYsUHqvghgJO6Wb1rDzV9bgv2Cer5EsHIlvoNeNevaUqtFM5qGFzRZ0qQhQ3BlmHmRcaZLI",
+	"GQNw/IxB8guk5LF5LcOlLfkSxud12j7Nt9b5uTrHlqTobou9voBbveuOS7yOJTTm8k+0/h+sleXC2mGa",
+	"1VnRMc+laEtSty56CBRbCybwNerduop569bSH1FZamvGqCpyNmNCj1pdGe3liwAVqRvluCNan7kbe7eF",
+	"fDSKqu3OPwtV6aBO9QfGDNdDK1bX4tN8zvJ+QhUjGTN3hopIym+NNkRFSlKqpkydEVCGHcSeQ+9AMFmn",
+	"ylvnaeD2cVfPsP+i//n3YfQifOf8FStsNZZvV3Hd7vxOEvs/4Q4+uDLYysKvWdRvI+i6s/wAWdc28Uji",
+	"7n8DMlmhgJ8xauJ7lnEz3sAdvQGPYEZT9vigBC5SpKtF5X5dRR/49YmC2tRgBKeKxDZcpM/TmEhXs0pj",
+	"2HHH/pyPYdeLBbLp7fputTw7peGjt5rqAqnV/pnrEkQeglZLTIZECsESSCaGnsLZ2DCSnKm5FIqNktYI",
+	"2b9dX390vdv+3ACfKNv1qt+cJHTGwlSVUYynnLVkgmfSomeV66ClvAu3BYBv9X0IpMhrSLP+go1xRdKC",
+	"RRZvwuYpdje9dzNyN85mZep+nJRr/5B5R6hG3Z6F3Mu93ubebkzi21w1TS73gCsnvCnBpNWOOcu2xdd2",
+	"Ox7J/eUTcIBFpRwi21MPdK/DAroxfm+/Rrw15NgYkhm0YlQEpdZwaCjZr4BD+5UJLGe25fw7bfdr01y4",
+	"/CjuBBe3I8UtCG3DV20eIwtKcY/NLTel94yMmcUw4eLWY1YWcWbp4D0G5HqaMywBYZid8yQRu+bASdzh",
+	"e3R33Tpr7rUH8gUxBnIhVG04ZA/qWiUMSnABOCC8aL96onCrVOVQdpAdANMqF4AOxJOpa8RuH3zVzWLs",
+	"ynzZsNt6qlFDIIN0oTJS0JbpM/omTVjqcIPgBsiltoAwAAWk+K1QERkzKCGBrH1BmpGF63OwdwHta4Hx",
+	"fKiqZVO9vWNWncg6L9hV/WowgJ3UsAZP8mTXk+EwKAWWPMXCrzdMP7uyGMB8EqnjMhUKfoPfEMND1Cmm",
+	"Wg/sckXuT+d+dA8cupGNqBuUUAXVoxJFxH9YgRdUz8pwChu0Xv3ixfenkVMvBlypwv97Trn3173k0KPN",
+	"bqhmYo/1ABMCqr9LoKZG5PbAXRt+T9BmGUgeVSj0wVykqpPgzwNyjlkhRsQ6PjwsBfVAkHhcuxA8cjoI",
+	"klNViuBkGID+W8M3z9MZF8gOI0M8M3rHoNiM45qQ+VXyyG6wOaHCoBCzTvbMfyzzlYSSTMo5oLHaPKGI",
+	"yEID47LpElyK/TMIkKJkngMSdVR+FZGMi7t+JhMKBR8c6oFrjRQiM//5+fXLv3348NPo/O3bDz+PPl5e",
+	"/Nf59etgXdJtbBFmmh34SUOgWI00sNduXIMmQYhzR5P1iwxRnvTKTcxS/17fox6BNYk8tkxDmc+VrKFh",
+	"2vF0Eei+qchbSpUPF3ldU49kbXnAbfC47H+NkPlAnhI846+mLLnDMH8pCLLinY7ZpjP1M9fTKxCJulPf",
+	"KtU0iVCVLa4uspGquLh1gthevJgqlowQjHNMFXt27LT/O7bch/DIK01FSvOU2K4Vyfg4p3A6teGzXA/I",
+	"1VQuBHJEwMmDykZodBh0iHCHEYdoG3IEkiLnenllVgCneD7nP7HleaGhPPAYcsvfOH5uIWh60Spgjf2J",
+	"7MX0bjQYDOL90txECTaDWC0R0BxkaOZ9Lfv4L5LQLGM5XB+wH0DjmNlejt1cDWavMeO9ZYw//ny9Oj7y",
+	"48/XZJLLGUHs0qf3B09poadPYUgx2fvb1eHJM4i7h7esEchV/+aQAaaX5s655ynLyd6l+eDpa/N/yT2n",
+	"5Meff7ra7zD6r+BUmUCyQiKFpon2og3KmmP/Ycu+G0nLuRNOex8d29eMzlY03d4Vy7IIx2ik3DJBgJwn",
+	"uRRckVfLMcvJx1xqlmjyKpNFClDnxTwiKc9ZorOl+epG2AqKRHOW9w/d9a4GN+JGvJLCMBQuhTq9EX3y",
+	"49WH9xaEVgl6x0YJVSwmE86yVJ0RK7CU8LH4HMr55OwfUPGc7B0Ph/sD09iFmBea5EVmLijFUD+5fH3+",
+	"/bvX+6dEsy8au3r/6S3kTtAEbdE2S458un7Tf05kfiMIyaRg8ODgGVFFnstbqhm8a2hSpksjj+lpRH4t",
+	"DAeUOZkyCmKckb+GQ9NGDM2is9Ii7uIAYBokkSkjsUtIRsEnPiMUF8X0AW+bligpc7HhpMicoChiL2tG",
+	"UpkUM4bFy46HQxLPaGaaZOnoH0qK2LSyV/WrSFxld9+xZRwBGi1q+Kbp2GiqgvAU9ViAmTdtuBBoJ2Xe",
+	"FMPhUQLP4J9eBmNM9uKVzN84IoPBABqHiUGIc10uWcgCRjmbF5qRMVtKkZIX3v8GL17Y/mGVm2gAsIbm",
+	"qiWY2kkOh8Nhf3jQHx6Uh/TwoHokCIepwXxWEufjAXlNkymugIUaNatINQHVCijvdZ5LW2bq8s0r8uL4",
+	"5DsSe77qp/NcjjM2+3fYC1eZSWkwa1gUBCrSyAzDsLiKcCILxqx++RybMZi1h7yHwCiMCGSZf2xLFewd",
+	"DAaHw2FErCJIToZYl5MKIuf01wLi7HIl8zjC00usVZnEv9+AcHPTOyW/DAaDzxG5KZ3M5iGolOQGzcDY",
+	"iHl80xsMBje9r/GZaczmg4AtYU5vGYldE5i6Z2QexJz2moGfULWEiTn0M2VVRrTEW81OAVD2ksROQDcz",
+	"IWpGMxfFT2Z07lYWM2Q0u82phlwCw1546jGM2MGWxQRvdwy05Tl46oFSJjxDXFnAfwXu5Tr/5Y4tP/9P",
+	"SGiKcexGUDGDgNsjVmQqhSxyEl9U6Ab9n9gyxgqnis7wiEOz7onpFBgC2GiWqgZ5i/f5maUqqwXC21z7",
+	"5yQMpxCfeeDP2CSH/IxJxm+n2rUxfLHShmXKkGsP78YD8hNb4jG4Y3NNDo8J1I0i8/KWhjVBSVgRmiTm",
+	"tfhi0n9HdTKNq1nnzNa5ja3dBU610jRjxD4xAzJDOzgsXypROnDtzz0QE7tP5xYfBQ7XKUFxgCAX+/Hn",
+	"a+RhMdlrv/CBqvON1zwIBGu7s2KP7XJg2r2GgO7MJW/N6BKWDU+rw6g1y2tI0fSKJUbiL334Crl8TOcc",
+	"eDqZMSrUqrxUogFiAd2MJ0woVmFK9Yz+kXOmMeMUpHFUsU+fPvWEi6fuSyhwpTPzqRMXzgstZzjeUvI4",
+	"/3jh2dFOe8PBwWAICWFzJuic9057R4Ph4Ai9u1OQKZ9OGc309Dfz79uQ/HwO3EoZJu8RsgWhwbmXWNBq",
+	"QK5lkUyZKu8xlqEoXC7vRdo77f3A9N+gX0SqhQMGwzkcDp30ZYsi+lz+H1YHt2sEYr/1c/TkHTiwgKNs",
+	"0kFt3yDwBSzRdm6GRxqFfNDz5fHe6S+fvSTZ3lt+zwSCpGh6C6Vi5BwyiSzRgO+lGGc86YFg/zRnNF12",
+	"XXBrVDCszygqtnYqgtdjAWityIzf4uIib8AkWB0BNmhZdyi4C5eMptwO/2EbkRj1sTQHmLHiphh90Y2u",
+	"2ia3a7AW3TeuGm5g78yPS1Sic9i1qHcyPHqEWXj1AprTcbAQ/pyKCsL1kWb2XiL0+hJTUqyNh+BgiaJL",
+	"spgu15Opv9Ed6dSw5TnvG07WTqxogTR3O5oq7tjyrLI5mh8UkKgRA0xLA4KqP1KqBfZmusgFS8mU5QEy",
+	"NWIXqr4l5jYzikWr0aB65SkWW/oabXzxFQhGkEn9sHOAxrBf6t7R3uHw8Fn/4KB/eHJ9MDwdmv/39x76",
+	"znrD8Xf0mB6w/uHk5KB/nBwf9V+kQ9Y/GR9MvpsMkxf04KDSM99RLjAZCdBxIZkcw4J69G50dPfriy/3",
+	"hzOXQnBq66yaeVVRk+is8ATC3mmPLX8cXvxD8nf/OF++58Mv766Gy/f/9Z9f3n0vF/D/30j+9tWPc3jn",
+	"h4uj/3P144vu5I37BxbHAH2fo+gqJ+XVCaf3GNc+1G65R09f0tQB3sEnB5s/8VHc8KOjzR+9kfmYpykT",
+	"yFc6jOxCaJYLmoHygofTuzWULifrHUkzsMaZbBbK/Yx14QOHEZ1filAQcNeZcogqkimhyiMkc3dP2Y2w",
+	"NjKUUWsWLZtvjwKrTYebUjVlKVxEtvjI2LQBZjGE6ifnnpPWjMt87JUKrpy4Z1UtvBld3gg8QN5sKrYy",
+	"XjpdLa78IzGKW3XmgWuC5Lc19/BUCPM5MgegtZcyXW7HF1qO75YnyPo3v9ZtiS4Pqc64Dra8+v5K/Coq",
+	"7bn+W6Mfvzz/z/nfD/Prk/ufv1ueHySvj27/9uzu3Qvx8Vh9er7YbTnTNknwji1tCSdzhdmToazNN2F/",
+	"cSZ1PHyx+YtXUkwyjnb644MOXXyky0zS9FrKtwBjaL47POwynxXgykfhpK8slyjN3Nty04aoA2W0kbdm",
+	"TLeEDRqOpLScY14xoCtpJAlyye4lPiG5+SdLHdejRMi+nK8KOPBJxaMax/g4lP0IDf/l6e948xfvpX4D",
+	"cGyPQQu4Lg+ghe0vCPRE1k0YECkXvKEvQdI1pKCmMtd9o16mBBwc5MefrwfkDXqCXUwjqnOyEFCzieU3",
+	"Isk4uG6sj9xcvHOWE/BRoOERfzlFdBfGwVoF1kqjO9wIa320rhRaNQWWrBfWjHPJdL7sn080y+PI0/tz",
+	"fjvVN6IsHwXNOJuYa8mGMmHUmRqQd1Qsq2gzBKi7EThkaABUh4WR/tGXpjK5AJZbrkMqF0aUUCAiCCmW",
+	"M1moG+H8FlwTminp0E8qvBpG6gv2xNaLvRF78SXVDPSD/v8bW++CgmJ8sImN873AalQKKnI9Ud4SuARk",
+	"jH1R7ULItUXC3FmEcI4ooNuGF6pKUO0lMs9ZovtTmSvWH0Mc/7KvNJ1vo5DWoKQ7yRtbKkp1MG+jf0zH",
+	"PyT8A//x4tNvFwfv+YW6EJcnyauLZxd38//9X69+fDFgyx9/S3++4B/4xZcLMRwkh5kYz94M0//9Y6Om",
+	"SFOEOTixIowP9/0CfOcecrcD7N5ulcIqjWALgnOsCmFYKjOtVtSHOmpLR/aLp+XrTqP1Grg0hAHgE10b",
+	"qb5oNKSY3qIR8zbM/U+7hHaWUDqIQg0g8YfcSC1GmNdfbF3Sil1XnNQoOKJGMetvr6atxsLN9fNCtNtr",
+	"XoORJi9E5MHDScGMtpdkBcTBwQ3g6k6mPA1bZCzC/6Xp7Z/IKgOQ5SV3OOwPD+oBp/4v10bvcXyjwmMy",
+	"ewqK0GFylB6zk0n/Gf1u3D9Onqf9F2w46R/Qw/FRcpyesGcTH13q9OBw6KAnezTLmhA+lrOfmivm9JAe",
+	"jY+Tk7T/jH036R/T5+P+i2SY9g/Y4eSIHo9PkmcAAnzH53PDk489C6SPQKOlpplfsLl38Pzo+HBwMPTh",
+	"Ek97n66+732tm4nAediZFVYEsdnMY2j0v4WJx2FA5nhM3HG2j4PyaLt95yXgqOHJhDwfW0MkBqKOyZ6W",
+	"KdiCmbDe3apsKKJ134iULvdPiQVwJjkTbEEzbMzW1I8v3v/Xh4tXr0ffn/+fq9HL128+XL4eff/pdQzh",
+	"itaLbQbYhyYAXF25UABI2FJ9OcHnZA/wlwnAmysyzyWWHx0vbwTG9tpGLeZ7CbkJYiFyJ8hi38fQpKq4",
+	"FhRvpfpGJFJp/LEMhCHvqyAKi8+oFzxhp5D2DVE3c5Y7/3ZkZLlcL50szWVqPmQCgP/KaH3nD4iIkqDb",
+	"zYFnQDhLziyiGFSGZiJVdfdyiRk5IJV35/CMzKWt/psX4vRGYHlzkGBvc7kgFE3nybQQd+aX2YzrCIV8",
+	"6GgxlarCWeMshUCLGc2N0lnDwCr3tgly1S6tVsf5m5rNgvzaY6E7sKdtbGiHjzDaP+t2+ePulqF3t5SA",
+	"Z6sXy3AwDF4q229Rm0EOBBccwb+Mb38B49sVJOpS/5rrfMsFxNbS9haUXS+0sqm6kWWTEQEiBJZY2heA",
+	"82L2oAr6vGuc7YE67OOc9xos5+onxwd/7zVhOANvVRb6v6Bgmq9ZEZjeIwivj8pn/mVcbZz1H9iuJ/0h",
+	"VtVS4useguA+8eMQbAiCeVRWbeVasWwS1m7LiMg/Xrfd/KYLmHwDYZHwRaDEq1d4doKOWzf5PdgIBSHw",
+	"XOAdDpFn1kXnpZj5R2hDqljLMMqcWwxa94a1J6Qb0r6NbMoL1jYo/Lw2oFWcpg0L4TzYyFvaeiqRBLpx",
+	"D0caDvZg4yisKmB0CjD77CVUsT4XigmsuNa6MQ7VsBrYBnzDxzSU2Npfp70D8jd+OyVXOmdMR+StFCmm",
+	"6RqWjKzhZfjaW/Ef+6mVNbZ+MmwRHleelEikPa7/w8xLKjlwE7D337P0O/Z88mIIF17/ODky99/xpH9C",
+	"n42/S56n5jLs1essJ/kMUix7r/oHw+PDCsum9wr7IG912qunY/aOJwfJYXrEoOH+cfJd2n/OXkz6Q3ow",
+	"dnew+WYqhWnp34+PyeGQfPfi+BkZDmG65a1Xlr7y07fblrEM8Tx4iMHGEfJmc01Jy/8tbDaJx/vdBVc9",
+	"W+9CrECXAUwP4oTXWHTOXcBLYkN3GkzcsFIic2uT9WNdIsjtRdOFqN91ri1750FcD3GniHDl2h1TxW5E",
+	"+cOeNdLQnGHc81np2HPJKOHCjPH+4EZAH3C6rbORKzKTgtnEOKrLEUTWJuUK8J0BpM6NwGBqIfH7AXlt",
+	"jjkOpxD814JZo02WmSvtePiiQjAeAUsYaXrHRLzfbtN4Ve3NN7Ro7MBYt2aaa3nkTnyvjYdtzW7+wBCm",
+	"f91Z/xR31rYU8/+z96/NbePYGij8V1Cqd1ekekmFuvgm19TZ7iTdOzNJd8ZOemb31hwRIiGLbQrQEJBl",
+	"TVf/91NYCwBJmbJ1c5yLPsx0LFEkAALr+qxnrfLSHKFDObP65iN9NBMK13ze1OUhhPQgfosUFOfmWjdX",
+	"tct+48MxpQ8mZwDwelOGBq2/8oq4ex6j1ouLvLqlz6F+q9skbzGFKkloZMaQppRHTJraM6MfVWHrkrFI",
+	"Y9nnoN+h7hAYUzKkxQM/ynAyOgK8ElGSba3T8Poc1B8RoxFofqCEc72qcriPuf98TBVz/Z8Mh0uF4vyJ",
+	"qYLW3DFa9oTi2S41aHPzR0laHzePTyplNS6Ipd5eVz4ax8vuQPC8DpricU3BoXFs1QtqtVcu0kG/fEsh",
+	"xJ0E/Sr3avMAIxRBRuMqIhQA8uW16JJcJ7cMShmc3IbSUQTz2PImQxnR5zFT2nXxgPkIMrgFx8gjMXYK",
+	"IlM6g3SyYR/NChXWfV7vBh0SwuOL/YTDRpOE5gYDuEE8mHGVpKHBK0IItM/tMygypdrKbDd8BA5A/SAo",
+	"rQRYSbG733mfhxmbiFs2KD0pJGkyUtjI7Tq51T8ZCjU2jAja7conYMnucBWxB92ETpvkH+DIuoJkDwGf",
+	"FHsL9rk5xVWaCIuat3fhRvDE3Xy3lRL+5Gil8Kp6W4U0SKe1uQtlmI6eBJV5cKEOivExxWgee1CQSwpy",
+	"C49tDc/rQ8YiwZHRDOsDvlpnDwXXk9gAxu8z0nYdFKzVkVVoWMdETnk8FHckSkV086KIkhVpjIxJmVSF",
+	"IjEEJlQnFV/jA796yOypfgfIFgfQgWAV5uH0YxD0WktagKYsU0i8Z8ine0ElAApxCifUPx2eRX43Dph/",
+	"NmpRP8cwnFDwSZHgU9+yew+4IBdSsUkPu7qvgDQVEQeOB7XW63i1nAIVxlugSa31gl1yL/lWOIBlXeKl",
+	"cCB3B8teRApqjSxcFhUssBuO1kHM9jlCZrEVNqQ/4EdAxwPfhI1eCUdKhgv0BUAy9Ll5ou20Yck6bDdv",
+	"oZKROX5EMqUSfi09E+EB6to+t1s7b02gtMwJ7eeDmC5kSMRoJIFfmkZjoOSFTYo0c6rPw/xv84MphdXG",
+	"Mdk9jpeTsPA3Xt7nddODDoRd4xzphqwrQYfilt1zcwBqC0fd1K1lQkrwSHjsEaz1cg2igcjUDDMeCD4o",
+	"Goyh1+eFGdW1E8JiqLY0tejAQYsIVzM4GyNzY+vzpVE1c9Irg6Nd4VYlWLGW9XmBDI4ukCWIjRShqeDM",
+	"kJgZdyuRJNZP0mP08lCb3tf6pU4ZVR6JMirHUD0247Z8FEvg8SaFpt4jyISZXlYs7nPzNfxSv8IsYTFW",
+	"vVm4Mmd3CjN/qNV+F0N4PgIRRno+EG68+qBn8wAueXU2LZdhXxZC+LS2hRj+nKDgkv58SHme3XOhrPIM",
+	"9q88gydHDBeVZ1m3Bvd06+Zv8IAZ/rowwwVtvylmuGjkb4oZ3hAsXBJyewYL792ObpVEwR+uaTucA6NL",
+	"ImD/RKYWazKAFmIjrfYwTAiBzXNH4jan0nwGxYBaoWnTGs+rtX8IBF9oMPRbUTv2u6wz8k9pd+hr2WC/",
+	"A1G/Au7sZnn2ENy5fNXnchSyB17KavhyQaK1H3Mm9irwDuDlyszDNiJnF/DyPTn1Em271ZGJXzgjmZiD",
+	"EVuwA7WhF9EMzDwxU6ROSd7XQpuMWhZ42mmxh7HQzyPfd/qcF7Zdw0NwFkPWV1Pu2+dqzCY9EmoTNswj",
+	"G6GYqUhMWOiRsMS2DKSuQKIbYtpa2559rsesgC49UWibNiCHHZqjFZI6MBaDLIL6Q/DCIjTuG80+v8DF",
+	"Qlt6uIDOFjRLEzSlPSSFTmP8CpFqxpbOeV1VMmEecs0JZeznKpO2HJ8xT/4s4O8K7LDZJQ7IfZPweBVG",
+	"GKo2NhQeOL2/6V/++cgQcvByxuQsVauGgd9uN5BL/O1jQxEWzW3QCqvg3Pj1ftDs9tl0qI8dPL4Y9K56",
+	"vgMlbjiAPQbsIte5uqZ1H6jFIG4xvztqU/9s2NFaEvWi/q72qN3R+a0QdsUba20Oir7DutojOBr6p9Fx",
+	"7FtNr7+zCto+Cn2GLmtpy6A99HP1fDosNIaF39i7+JBp6Y66euBHkZ/bEi098Bu2yE2R3jomSG/dO2M5",
+	"lLm1Fhgo/7RjpF8EaHiz7Xs1LaP03zOz7mvaJIXN2qutbUDtGHXEU/d44NFonhfSHoODWVEVtoQIY8m4",
+	"0Gr0sxgYkBP1FZtMITS40qx4T5OUuMtI/ScB7Rpe2o8aHjGOCGphSW9ZjOXyiAoQSOlMpjST2lwwdP2U",
+	"uxYSyJdvkeL2xgPTfqFgKqQJx8AjeifnJNPGSAZaXyvtaYrF9sAyP4OWKBa5Zhrj2IeYbwfwKUAJzHDl",
+	"WMwlCZtXRlN8MCQrofuppV0ZJHxgbgO09iE0hR8oEbpn6mlD2LDIk9XOG0uYz0MP8XuGl9KBR5oEs01Q",
+	"+qNlChlD3xUJbcVc3wC7YKQe6otCIplqNEmhw1d1TglQ8h/dBviK0kpDiPTVXjOakT/+aNpwbPNnOmF/",
+	"/umRhZi52Lq+wL5M/B5oRK0h21wTh2AUV4e1oqMj/yRuD/0uOx35tDUMlpVRSfxD7JwLlUQsV/RXeVDa",
+	"fWW3T61XA/8PO/r0av+rJ4PtXNycijP4rIU/pT3zuBrAqjUnPb6LVNTSnItpaqpoKjbNRh0E8NcpgFek",
+	"Pkon6FmzH3uWog+Itg2E2XaS6AkLgw66Zidds9XrXBWe5Gy+JF4P9TvfQv1O+Z2urTGrPZlHWZgvAaBs",
+	"moSXnnwOygI5aBNOZtg0BepFEz6YSRZiFw0r+KFHbq4c7LW5ApUDc2l4Xx28huHtqA5KyOTHuJ/xid8c",
+	"9/PnhE7uvOfxHWy/573Vwf/7kvFeSnJ5t+3mjx1U45ejGr8Ttfg8yb+tz+rnqC0y3QVXFcbYlnyk3m21",
+	"85ZeFf4JIqz3qZC+BMdku2P2hGUyB6n55UhNW41ykJ6HmpRdalJ2dGBu9TNXZmD0Rk3FNbApGR1AC22R",
+	"SEQzZtLMy7UljEbjPp9niVKMW8SGyiiXDiECvUxjVgBvNaHVMm1iT/kQmIFLfV/rWhAAdiK0n0EThLBh",
+	"eYfFnJOf3nzM2/MlCvDk+DgxYVw1yRW28kqTG1bqKyt7yGxUJOaDJTovsBYRBchrTK4juYKHSPIiz7Ol",
+	"ZYDOxJ6DuGBjcaQ3QCZ9QM0jQ7XpQ2y+toRHhgta9DmwG+UY9qVxGKrAvHN+viIsa5IP9JrJPh+JNBXz",
+	"An4GfFHYBmTOMkbyV3Zuqm8zKTIiFV1IbEHd5w4cnkh3vd5+2SqQyhvcZ8+ETDHTw+SwZETvGEnqiGm3",
+	"9BR4K9OA7pZlNAVDxanP/7OZ/iZwL8R56r85pUmszxm7m6Yidq0Kq3AWgJ8oKpJEsYl8VKPoCXzUP/3T",
+	"q03o3Vv8UTtwgAyaZRRbkqoFdCQbiWzyyHoU4CH2AJRmXDsZHtOjqBv7HdYe+V3aGvpn0Wnsn7Dj0RHt",
+	"DjsGLVGNrMHT+Wx4kkpwSDso49NL4JA1K3FtFa4wloah4AhYa9SmHf3Do9jvsuORf0rPhn4QteI264y6",
+	"9EgbOf+eUdQCvXYBf1m0SpzFcaKlNOIyoqMYMOxwx24U6JG1Rr4FuOvvlut9LcAdsC1+V//wtAL8XnxR",
+	"a0+iJHtz9FLhfRrLsRBdX6eX53/e/i6C93wDfi44GWtkA2HHfx9JQCtqrSFgPtilPhVv8TBoHeJA+jrU",
+	"GtCyEwgntCqtd4NuwQMslJ6WFH515EjfdPdOz5VYsc7HVrfXfgpxsKbs5LPJkOndf/Hq/RsfxhUEQdBt",
+	"F9HZoF8KgqG9qWAoH/I1h7Z8yI22yw95Sf1tdmJXxpL0lwfAVlUoiOPi7Olg74LfyhnY1yW3Nr8o8n2i",
+	"8ZoYai9oq1tlQ+uLlg1hsmQHO8rQdwln0HIE28IYajJTyQpcaYK7qyvt1Ld2as9kqTrj/0lIoM3sHuGA",
+	"dmPIF/xJIcSbjSKnB1ckElJ9Hn5wNxrYVxTRKBbo/jTQ7j0iq4GTZQBieo3OJ14lE13rtNnpVnPerNE5",
+	"4h4vznaqdsYGEBzNn9M6skHGdZ0VLW6W71LszzMVUhmFq9+yLCxheUGCVdx8S/2vMATZCgLy0w+kDh2m",
+	"0kXDIzbg2DrSm9v+1dGvBLm4sN+kSm4ZlLTXeq1jbW4s5CDhA+z5VOt1gj/zoUOnqgQIj/D7AYMvSjc3",
+	"30B9WOE7WMmpkAmOu1V0VWrtZdT3mo6ConeDJAbFdMS6cSdqD/0WDc787uiU+afxSeQfD49od9Rh7bgV",
+	"aV0244kaAKvz8nIHq5q/PWRE2QALVhlvvCqwM5whhuQIGGau6PJx1GwdV+4IvQz3r+80W6erLl+971b+",
+	"akglW3M8RjL9evFR23nmLLTc+4LihzXell77qmYnqyRFRbz9nqQwxKE4CstM5R+NjgO/S0+0D3sW+3b3",
+	"6c23N4Cp0Y6PO5OuL9r34E4muUW0TmXAuh6lve3DPuU/rJcIkpjUi1BJbG5vSEzw9HrEiiwPm/eBETmG",
+	"tsxYDiwm05mCGkI4Y6UQbLPP/3r1y89kuLAoG5vfvIgiNlU9UlS403gUFuO1BOCZ0yzhig5TRj68/rG3",
+	"mha3z5d4cUciK9u/L9zKNwzsNUqmCePKIyjuPKIPk8znbivGYZHAQNGjxwZ97G6aUqRHgR/4it5hGyrb",
+	"jsojeIAJEs7wmBgrgMQz5hk7fpRczzKYqh47rBaCZhPV7PN/jAUEhbXTb5mJi8sD17sv9bA+vP4RA99c",
+	"AP6JpZI1yQW3S247XJue32kq5rLPuekPPmFxQiGYi/in4xVUwG+d47pjKfzBjjrYUQc76mBHfQd21IZG",
+	"E1gOS+qxJD1r//Xh9Y9+q9khzWaz2g8eJpyC37zsCVdGCo1e8ZxiERmpYzG+vGHYmbyovTFDTLXKAZ3F",
+	"ScK1XPIIppRzniyrsfA0LCEyXqG28F8nMj/jy2bLj0a562cJni48EuLDQhs/GCUpgwdjBtwQ3Vc9O19B",
+	"vMU5/Fb/9C/9e+e0OY1H/VpV+7E8vvE9g0qO1/oBbhhtxe0zelsIn+/Djt5HABfZPXLJ/seWqMHK4rFL",
+	"Fokstv2UMhax5NbyvcniijjMhT6ylC+8PErc55YDPA+MrowYN8kF/C6haU5GmDJqAff2bBmGQ3MSjY12",
+	"TibYCZwiUsUav4nsc6jbErcsM3cNMY5dYEnMofrIBaC/hMKwW5HEBBpFlb7XH4dIdGfuaSrQmFIpQ0cC",
+	"e50DRuOFRFRNnztrejrNXCUB4jgEJ3SmhI9fAVV7Srk8L9S34d37nNoW6iQvRzBWyQvsqm4JbxdRyggw",
+	"m4eF+i//b2wBRXEWn7iabs/ohw84yx2Lzi4tHHI36r0KG3Slqp0wNdbmYW1I+c0A8Esj01RkxPS1Wrh+",
+	"vPwnSOFWO+j4gWHkXk9/moV5wioyK3cODszBgTk4MHtyYA7uy5fuvpjXvbHAX4UTKcLGkOqHnY0CLVz0",
+	"2HxoXH5Kj4e+FVNagi3TA60pmlYqHei28NDIMjC6tqdCfUSrbarWLs1wVjlx1vhZwr4aZyxRh3rBrxGb",
+	"jm8dbGRr9W3q8jycL3ip7ec9uytInMbJEv+59hLETLkkgenhak81FwqMeb2CYbHECWx7PVsix467lN0l",
+	"2vORxoPxyHBmiJgSZXEOiSRizmIsBfaIFNaLyFjKqDQekCHaFgn2QCrA6uuFvIhJDWCaQzsw9BpowKVn",
+	"eisl0k70BSIrFhCvKOJ0JE31l0hUiBNSlMcmK2GJE4sd9l17P8PtbSDWimUTcDWgGmAkMmAZRyeMs7kN",
+	"eZBXeb9B+xKUEDd6YaDoDGp6muSjIClUyOEciRiNPJIt7Ty8P4pTEs5pcsuykGj/k9H4PgLoV5HEebJg",
+	"b/XQhzTDwUo/WOnPYKWDmjhY6d9QkqHSigT1aMHIhwLKr4+ZQuvdXULkzkqcsNVQkrFw7YwZVwlNJRmy",
+	"VGjzSRhDRD/AmTXWABJZseKOYQ8ViQWESlRWLLzfHWtg+wbCVP/bfNGMxCTXfNqvy1Gmr9lEIPGifraA",
+	"jJFdp7wo+tg2AewOj6jfjY5j/1Q7hJb7tsO6WnPrW1sm3jV+sL5bmCU8SqY0Xdm8FspGmlufrJ23oh6E",
+	"vqXeIhG2C4QhFfak/non7FOxidJj7d6wuhdbDqmRyCZkngnFbPJDzNRQ3HnagGZSkZRK1StChWxdsGc5",
+	"8bw+N61b6yG2FwkJ9AwiEn4Q6v8UydK1o3AtRJwz8SEBnzbiQ/28AZKoe30ejlkah0gFyAW5ev/xA3gi",
+	"WCcaCY7wobjhEar0yExfC30XAncxbpOIga0Pelr1uavkrdPi6fUzJpnCBUKWecibGIa+nIU0r0LQl54X",
+	"k0t6NhPoUlRdfSBc7/T8Cy44lDN1GqtqXX8uvd5nKiTAaT1JFUFxfo+UErjFhVFYKsS6vinNWOy864ga",
+	"WpDqUlKznUsjnNC7d4xfq3Gt1ynUwT6C48cBOepIk3dPZImAobJu1xFr7aOcAIexd6L89zRJH+THx+d+",
+	"XbTwStFobH2CzYrrjKJ0Wdl4BFawFT7gNa3nDm/h/aJlPuqyTtyO/NYw0OrzzKjPY3o01L9ss9bIernZ",
+	"wCz6G1wG8j9CKr2c9ybiCtAnTEp6bezvdZ7133oHNGmUCZ5I3+oUDBybQ9ar/U45q+hW7C6x4/wr5Yy8",
+	"FhUkLPqiFQvaLvWdkeZYOwPFmPpk2TXEo3p/ZYrncm2imUdcm/ZvO/HVF+Xj42ByOJLfBZIcoApgrxSM",
+	"KTBzN44Glyyox8uSwUYwrQGsxWRVj1b72uC4TwqS6kHXnbnwQpLbhM2BedH0bcm/gScACqTbqHQJipti",
+	"dyBySSZ+zRKtYM8NwJ6rebXcqNSPOwrIUbPVDMil7XxlWwxxoYiiN4z3YPmH4o7MOL2lSQrQraeSjlzo",
+	"7bKOfLwvF63YM63PioLvZzZ3xisY3aVA5D1JZ32vR7q5PyLpWr/VthJrq9w3WL9D9XYVkR8Iuq3l3i5o",
+	"v/vCUg8cYqp7zaD9XbuT2ge750OKjBjfEOQkpIW83KGUdGKcvryB+YSR93h8/bev+7wOeTADIjTlINcC",
+	"8mY0zRiNFySinCiWpqa9rruNfmSjifi84lIMjPvb5/NxktquvPjhOV6ufwopvtx3XcO91TpDz7bPYbZI",
+	"nAQtv9DR1g5kIivdx0t4Lw/rivbedEXnK7d+S4oiTmhKVDQlrfZJM2gGzVavFbSPevrFcBYp9w+tOkzb",
+	"yC/Ygq5oQ/tlmMgObLJ3xWH73aJ8+O6hH7u3rGU8tiThsKQ7m91IZrc+7QdcXwQTlCscK0k8KkNqv+CD",
+	"P0cs7ZEr3zNFY6roj0mq2MroGy7U04TfYC0eibuVYjsvpBnPlxvkWYdJdis1NAKUOOY1TSq/5tXGiVRC",
+	"nxFsOwj6Yzobpkmkd/0DYwDxPGU8hgXw8l/bwwN/D3KvxqRp1oXfVT27ZZ6tpXvh6WYwphAgLo0GuwKv",
+	"dz93Azu7TNwmMhF8eYqP3bRdHGTxJubGeYvhP227907UHkLK+nR0wvxufBz5Z5BmMjnrYHhGEQ5JLcuW",
+	"HIvpALaz8YOCoN3pank5TSnfSMWVmfi2QEtIpmbTwYix9WA61c2WFZuiLLMgklrQPTqlx2cjnwVx4HdH",
+	"o7ZPj7pDv3PUjYOz0y5rn7ZrHvRuHKx4F6a5M5tC5JpTrgbmiMHib4jZeJgo2b56vc+tQEHLx7enwqX8",
+	"u7vE1UDwPR5Qs7LuO4ioCasWrVo3H2xbUFbp1l1wrM+ySo1ybDB7CzlJbqu2nLop6nv8iWPO9bVQGKb4",
+	"Q+k4D8ScFxJs9W7Q6fMQjrP2vVxEZ6DEwNyoDLW8MGPDoeRRuT7PrQuJPmMesZM0ZR6hGADUlhKchyb5",
+	"KbllfR4WtA34r4hRLKhUPK4SM5bgaEIrNAlVpn1eIEmGsXkk4VE6i22TL2yHT1Jtocge6bbb+qHYIx8+",
+	"HLC7CHp9mZpRbJRWHhe4osDfe5eAtZ/P+IW0SNa8ko3Qobhlhk9jkihsbJ3zZOENMS0qGeI58wVzvy+A",
+	"I17IvN0+2DkCi8HaQTt372H+uE62mi20Ij1E13ma5PV8lk1rZUkZyIFnbV+2R1PkiXTbSmG8mbTdpCyt",
+	"vTMf58HkO5h8B5PvmzP5NpI4qwJERolOUxph85FD672vpzpI/6q91qL/RBWb08WKbn3Gztvc4F0RyVqT",
+	"fMzoDlLHqBZU2yRIpTUfC0haaMMpr4gpykICx53oo1uwgfKafsNLOyKUOCFhzFmLatO3vGZcW0IsdklC",
+	"jwgeVfdasxbS3hmzDxr6oKEPGvqgoVdq6EP5xX4p37fUd3tnDCroy5dGOO0ZPXBBjBA1ym/IIgG94o0o",
+	"BOWqtXFJuf4uhnnW3pbFQjSmVBML2XwUUFyogXlS+GBPwgt88JbRhr1Vgx608EELH7TwQQsftPA3XgRp",
+	"9M2GWr/Ko30ZUR6x9IkVtNXHlmuCZozgg9OCtjZJCHR1HYnfrUhiFq+hlw0QDy8ZUzmw9eEm+YHkgnMq",
+	"HcGgK/zySlWc1jV3GSELB7fnZSnTABM56P6D7j/o/oPuP+j+g+5/Ut2P6mbfDn+FZZAxlS32TfQ74/J+",
+	"2Bsi2lgAYA2Ga5rwc5IokjE50779fMwyxBOYC7MZJ1KJ6dRYEBN6w6RDGKi5tjOWjQZXZPCAL3+pp33Q",
+	"5gdtftDmB21+0OYHbf6k2hy0zZL229CbN5p9g1oL84sSdSNjEvgcDY1JdW3FB/uoZ2IqsVN9mmoJMztX",
+	"L7FHYgr9BgY5U9Ka2m8dK8CSPxn2q//mIlPjecLjQi0Ztn+27EwPVwGbpfvZ3qZQHObkNUJ6aw+LwcCI",
+	"wVvGY5ENUnENr8iNryAM4QIjllHfjI5Zm3aHfqvAl3w29E+i4/iIdUcd5EsuNLneAStuXvvjaHG7+74L",
+	"vPg0P+pWGLmPHmNYW2X9XymRGYxKMdaWKItvsZ/qk0Lq87GASt1UXBPghu1zwSOG2BnK5VxLAgcfNlRV",
+	"YdHUCpvkAjhgrzOtHcjvYgiQZU7waMkyQJngHrQstLgxSf0mgc5/cJFHZjy2fFDQpg9/UyhRThRD8lpy",
+	"9QFa2E2p1LK14SaLN+5zWDkEBl0zJQsPfSERNw+iBUvlyQeRpsXx9kii+tzmPkM8lCECta2jg12NzAlD",
+	"8i1EFpm5wans80QiIl27UqW542tBN6p4kAdAphA2ViOvPzh/8/mw17gzCwx5XGS0UkLmUo8SEH0wbgRP",
+	"aYHnp4Jf+5JFGVO+/mI6zqgEgNw6AvgBofqIeNxUij0hCvsbU2JLLtkjqixYU5VtzFdqz8lK1nsjdoYM",
+	"SizsoA/A1u8A2Kp/ssbkrtBV/1QgtKnGxJI8CLiWTr/nYjwMgr1w+jtjNC65E1qFdF35F4TfGk3yFsqc",
+	"mMzLmUwBkgx7xcqnosEwFmksc2V79QF61Pa5oRcGFm62QF58rfmJ4MjbBETzVJFISOUh/wF1PYBJNFNe",
+	"n1MSizm/zmjMsJBLsWxCojHl1wz6AN8wTsRoBHcELnuXpjT0gNpIsUOZj6lit6ZT4AOlSj8xlWvLHdme",
+	"nk5GL70h0OVVbPLd5lF1zASpO6DNFASlhqdU2/O+Nuj9Lu0M/dOorYcWjM7o6fAEh2YKyc2aoldWrH0r",
+	"PfsoCFaGbJ7XUYLU9qCSfb99tFWY6fP6V/tVZ4dQ1V75ojYU60uu2lbZHchz3NMAr0BSoiMDRaimD0ez",
+	"7D2E4NahWEUtMWQjbKnIQHxq14NGEfQYh3pV2SRXTOnjRUI8XSFRYsnZg7aGfe6cH6eNbNLJ3Pl3MTTt",
+	"RuqJIqOEJ3IMGSaqCOV9zmiWJvg7MmTXlDfOc7Vl/Uwz+kSaetyE39I0gS4DaiYH+HXYJKVC3ZAM9as3",
+	"zyqqtQld9LmYM+s3osDoEcs39VCJruc4RFSfSwZ6LmOWuIjUoSdldb1w47yIy5HkhrFpn2czrhfUNsk0",
+	"43NTNmXYoZaAITi1IQjXEBvCLBUnhx4JMzYRt2yw/HF5T8CNzMvtc5rZtXiBdd4khB2Fdd5pqhV82PBM",
+	"LKDEsWjIFZt9DmU54duRD3k57RtD5x7TQdOItyqV/AkE79Y+bCkPuG3h8OZKblMpjbNcz1n84gyRg/b/",
+	"6rS/mdDBCni+hNVX2SQO5dRuhk6VJ/sSuEVW+7OGuaSSkER7oOB6unZmDlrhOcXV55BU9pbCzNoFJfWr",
+	"D8gjQlImZa7r4kSC4eNKRPvcUY4sNR6Y0gWpw82m6Ww5lj2h2c1s2vAIo9G4zyEAjswZbSyNlmRM0xGh",
+	"c7pA7/U/LBPeck8TywhGPl2+W9XFwBz7D7CaT54a3F9azry5wUTELIWQIDPtwexLGExZFiFPY1sLaVzU",
+	"4qdHekWwXR4iCPSXg+vhEgSi1a4U8RtjNJDqBpXPMusvPB7XPDL5FzeC05WKkccbIR/09dU4j6NVP6nG",
+	"HCFmZZYB9rz6kpxuZn3FrMQN04d3evI/Ufvm72fz37p3v7aGP59O3nXk5bH632D29ki80a8Dng1SIWfg",
+	"eSlGI73ZHv35nwW4y+DecndXYl6mG622nG622OCbZUmkd7XT3x24zzqbdNUtd0ytasHweHq1LHRAyh74",
+	"oVeR46MSoiX/TLt+ny0GsFqfvvzDSLU/X5qtuB2I9B4E5KOZt7YbnThfV3CCeTylkNkz8tMK32XnZ0Ne",
+	"y+msCujKjI4thEKUa1r1QmL/MDHn2D5I+914AXiysocJZiRTk0xJEi6rpJDUg2azFQSN81IkQV/d52FZ",
+	"U7mLgzwLDT58lVQI+7wuJonSpvqEUZ4bJx7ksrUVMc7E7BopL+zADAoXrI5mn18YGjJbPAMeOswa3PNK",
+	"fx752XBIxnYinLFY7/QxzWLy75lQlAjuzgBEN/p8aR7mfcqB/tEAfhQ2mmQpHEDqYF2FSwIzbKyIE5CP",
+	"1WaR7HM5FnPT4HaeM8RBvgGYNyoMpytWtJs+mJPyLKGG/Vo122gHO/2nCEUcrLyDlXew8h6z8rY4tCuT",
+	"PFouU7mklUyfby7mh7iPift8Z2Gcq2KySpv4uIWx/Edvml3iOg9Hcu4hoFPKz3M4sf6iOsyjDYEVWOjP",
+	"E+1YAYSGwT0NCjqlj7VqNEtjWhJOMxHPIkWuMzGbrhqEuWgAFz1jh8CZEgNHSgPO7HpJh0209yrFbfSc",
+	"2WDW17i3Mr3aSXQWB6w18vOam1N2PPL1/c+iIG6x9qiW/xL7kQxPWTtqtfyTGOAUx0OtOCM/76d9zAq/",
+	"0UuMP+zEx6MWPWr7p1GL+d3hCfPPaGfkt4etKIjP2OnopNQoPc7oSK0PmNul5/cukYe1Qg5fQ5BhT3Bu",
+	"I62sfI2ooqm43hrKfQGeDmj6RHtnsCua5K3K5YHeYp77i4JTVJAUZDKTikCbYsEZicaQkIdcNZi/8MFg",
+	"mAkEGq+CGaPaeD6M8Td52Dc/txsdzE1Ayq0N884HAf8VCfhNNs0qb8PKoQMe+uvCQ69AKJfdgIfUVNn2",
+	"d9DkmKVMsaqI7ETcYt93rbUgsseFoySaSSZNoQsCV0rMQhlTSYZ9/7hUjMYVCuk1PHg7hbSaOKB7fyb4",
+	"oPi773r2nHW7+A423bDe6r7DG3mkCKd/iMXiJ6bMTtwRx3XQp9+ZPv2mdekz4bPXlxGfH5sNWTDjfhXr",
+	"QK9pwhvNHG49oQuQPX0+ZEQyBfhr1ItxSOpcgCWGSGQETCMTD0vlGjDpXZG6u2vdLf0/d8zNUmzmCT0l",
+	"AvcguXeV3PaVPiy7j/Yhu9t7kd0OYHuQ4Qd07ebo2p18r5cTEc9S5kus01mdjNEb9QJ7YhN7cZ4DQjBL",
+	"lCaMK4IF91p7cCikzJiaZZzFpB7iFQO8YiCZComkC+CJA6QJdk43beagp3uXhDjEgX0qYE/gp3n90QJq",
+	"ZyRTK23q93CTKzvNneEJIDsHqTBdr3s1S9nmn7FAy7eWqYzssO7IflfzamYFULINT0dn9JT5R1Er9ruj",
+	"U+afxSfUbw+PoxYLRl3aauU/yRfNSuaYKhoxvUkwV18bKzWVvZcv2aztR6mYxbaNeTMSk5pXY7j1a73a",
+	"NLqBPPNcZDd6XyPJHBuoDOjejOKBhHvCrwfAjoErNJngYkzngyGVDO6gZW8iuKz1jv70agmP2ZTxGFdS",
+	"7zmb3wZMD+S2W4GW2OLep8HaEnXpha6QrXbTHDCJK23cF5LgCXOLtYFnvJ2tW4W9u6K3xs69J2boSLGM",
+	"KAa1OvqSCRq6ssh60kPUfU5aKDFXofenyVCYqprCJQNj2YYNRPubA9LnlGMh+mxK7BnH2w0ZgVPhSvTM",
+	"T8qdTEOvz0P7w+WvSJq4mRB4vP7/GZOI8pMCnwQ57z63ZxAYaswzy+dy6f6NJvm7PlGyZ/B3fY4APIvJ",
+	"k2KkQNLizXK0XY7A05dYBN45lFfOOJRusRh/jnes+62GofDUcwGwn76xu/iclIZvRoKVjvOxSBnhs8kQ",
+	"m8Lem5gZlJ5dwhW7ZhnAAV0HU1MYGlHOBbyYjNFozOJSw1J6q9/UUZC//hmH68xa9XlZKUG/0nmWKOZD",
+	"XSRJGYV6TSJm4D3dMDZFbgBQUnq++iZlWRwWnTKjppxvpb+iwKEOk+Z0Ao1dnYvX6BEQ5CZotHRrWA/4",
+	"PjyH6/AyJQjt81SIKfAn0DjOmJR60DKJmU3iJYI3PIOmsJdAAzQhVZ9nTIoUTqEgSCRa/XQL/OyRaZbc",
+	"UsU8Yh/s9Xma8Btf7/3UIxmTLLvV+8D8xnAb/frm59e/XA4u3r375R+DD5dvf734+OYvWqmFDa/PuSDF",
+	"Y6xdXHV/JO7oNskbmFAkOGcRnl9oNXvPM8Y6mYzFScYiBfO0Vah6BWBbcqH6fCRwuKsgoNUGxZbO6LPZ",
+	"EsCRZP75hVoTn8V4eMu1RnoSFOvBTPyqzERCrfNB6lpSgcyH7/WiNr655M130l70ah/G7n3fmQuVjMzp",
+	"f9yD1oaL5YNw1A3gts4knANkRFcsmyScKhbnVZ0TmqTaHubqHF3i4pN3dIx/Ltxqb+5xxib6eGeDmC70",
+	"IvodL/A6/9LvBOY6EHxQZgQwogS/l3pa+NOT0meKTaYpVSZc1x5iYNM/Hp0Eq+kJ7IrmN+0E5U/Lt7XR",
+	"Uv8kOG353eFZ5J/GAfPzm56w9QPGlet78FZ38FaLm/95fdZSvZh7eeRjvrWI6XEIHmy+kW0BVHET4qEd",
+	"5Bdp18s0JDb70ziGdwnQe5o7mK0LnRL0gmuDOCwdwNDwr1FFJtrMbQUkBhc0Un2uL8Byc6wn948DbReb",
+	"8nbKSbh8fkL3bCEGE8oXA/s0GXokjGcoGtigOAjwiIsfDMRMDcRokEEuyTNuEHrhXGWLxgO290qZtaUF",
+	"fhBXa4irPZvGhzXfSUXklurBKP1yqmT2oaDu25mQnvdnWbrauPyFM/Lp8t0qapMJjRn203MluK79LvKl",
+	"2B73kLGh+W8BKB7HLD4nUL5nkzqIAWiSD0XskxoLWSRdL4OgVlfkQJuMT3p+e6sZqa5atBWI/+78ps5u",
+	"/xkMf25N/nYyfdeWl6fz/+1Gr49H/3P0+0XwSAXioz/fpQjCLsaqQgjXOgSqmA+mYlXhhDuK+UJ9LijP",
+	"/eNb4FNYmVq1VXWSKQyRfvj00fh6tmb0vndHV3t1eWX6U5VhR4soNRXNKyqEN6ml3aQHkT5cjGsBPsib",
+	"H2GoC14EiwfRWGsFPbp/bQTRKFW0r3xLhzP3kHs2dVvvmR0y+7bI5SxlJsPkKKgjEbNGT7tEKaMS82Gw",
+	"pfu8HuLetumwGLklGCjXXDHWC56O+xTyF7iBwQ4gnF1TULD10P5zgN+HpiWGccrUXJCYRcmEpn1uZlEP",
+	"8dKB9rSmGYsSycKG7YI/pJIRezhg2Obfg0kiJ4DIa5wTcySIORKYLRKchFMhFTAcTuniOtS/Xzo9dv54",
+	"AeQBLc2HITaDe8GSljONZoBLkTZSX4vwY7XbVxRq2+ZaviZ5tr3o+mxkHN+xFjh4YF+uB7apDrJGG2bJ",
+	"fYC6rna2PtDohmpZqkVfwvVj8YfnRGrniKZE0TsmPSsBTXqNiIxwwZltYI7ltdaByhiFaP9khZ+Ej/gJ",
+	"h/ZMDAa4MMskAo/RBzwbccC+gdP4OoEkGF5oPlWLWXq1GLKMfMiEYpHaEgKt6N0giWF/2ladfpceDf1u",
+	"dBz7p+xk5J/RYIiUO92R3tLrVanspUS/sA3XKNUv1o5/JzX7pSnvsXh/Z6mzqhi/8EaftSj/Cz1dWx2N",
+	"JyyWPwi1aqG2zWt6sDx9mSHnUKf+1depF1/pbsbh2pXrpm9+/txziCVIlaSpdpRnptCuUMO+skp9J0l9",
+	"qFb/aqvVt9q2D5WtL4u2+zHk8lbbzR4/aKyn11jfh7Z6psD2Fufv85eEnxts/SPl2KTebbUfZKEwxdn7",
+	"Uza7kXRdMv2PTUq0CyN/wlLtg1R7eqnmSqMP0u1QI71DjfQ+7H61mLIHYsIF/kRJ6jOe/HvGiD7AsrFL",
+	"vPcjPPUras/zpGQVtWcIdeo3sH6kE97/dxXoVGaH7i3O+dBJejiGqV/Vl8MrWttmp31FgcMdT+YWi7NO",
+	"uE5vm0O07luK1ik81dsr7a1idfqXO4fqthNIh0jd1x6p22jLrhGos0JtVZzO7LMvy6H9cvTDd6Ebnjc2",
+	"tsGO/1ZCY3sQ7s9mZn5FcbEvR4wsR6MO4uQQjNo+GLWDWftoGEqSGY+hkKtszoIXDZQAxq2esgy38Q4h",
+	"qufrp2Qna/GI9kA+BEa0xKLfBiLRTG5VZmBjFtXPHl1bO7L2XQXVniCetrlIeDjW9iXE2fa07Tfds19f",
+	"jO655MOGC7tGfO8Q2vuGQnvbmj/bBPR2juUd4njfXRxvjyG8h6J3X2rk7ivXGt+6xnjWgN93Fut71jhf",
+	"+Rxuejy+vlDfVy53lsKEB/lziBBuFSHc1DqGlYiSNMHzmrGpyB4IFSJpNl7lEZHGTCoySjKpPBShibJN",
+	"ypGIVCiaynMSjjIxCV+GSoSWDF1IoHOXEDxIRAw0ESmdygeCh5el0V6awT5TJNGsVXkSjMeSCE5EZjsQ",
+	"jBNJYgqt5Z0UdHIlaK2IPOr1qg43gmC+H27cYIxSUf0ZjtIRAz00zE6wYphKbDTIPbZ3jyLgS8EAaYH4",
+	"OhgdsW7cibRYp343OjMA5WN6NOxGnbjNWiPH1PUwqbUern3KH5bg2vGk1HqBV5skUib8eqAYp3oCLa8m",
+	"bmq9TisIvJrIpmPK3Xdtr4Z01PkdkKoa+qPlH3a82kzSa1b4qPtnZUOvth+0PgZnuV4aJTyR45UXdfEi",
+	"vbWWt6BeumN6MnStq/wubQ/906gT+112NLLf5TwqLB4MtQQCgdKbSZb1LGjcP9YrvpI4MRNzOdAnjoJV",
+	"0Wm1cRmyB6bX+q3Yrkv/GDxfoGdb3qi4ekqkLKM8YoMpyyKGNCI7kaxVSZ/HQ9HmCH7pPvpzKjGIYpc1",
+	"kV22gj4zhDKrGaEqI9l/n7EZ9ALGG4KWMeqo2QR9VL/6oCWfPCd0KBkHWicJHLxIbgstYiwf0QsSxmxE",
+	"Z6kaoDQNz9FV0LfqgfoDHhsymxLoJ3FuWiniI3vmcyViujBcTlzOWSZJO2ifk6lIU/BOcLRNom3D38WQ",
+	"UHkj+xwYdyVLWaRtRdPLxIhCMhIZPB+2f2m6ENGC0fZ5HU9HTBPr3zB7hxeSoKyy3T6imVRiwrSSSMWc",
+	"JMrTC9Xnw4X+b8ODXJ+09JBKS/8X0vGUvzB3Q0ug1NNFQueSDBkkjSRAvZ+TbdnbQJOdJCOmC4xKJkz2",
+	"uaXvcXTnOGv9L5yaXPAop+XXTpyluNT/lX2u30ejRCGc8FuRIBGYuZzFhJI4sUPX+hGJwXrwvrHvh9Gg",
+	"+IJNTxrb/NLsEf0coaxFoN+9pUPGCwYJH4xmapYxfall9+ocH8PGNPc0lyohBqng12GjSS763GyCEU3S",
+	"Wcaw84wsbCESjsDCDfOVzRiVgp8TI8j7HPqc6G2ZsWzGSZ1C8NxaeXAIZJRpVVTJtIUR2irp+Kz5nio9",
+	"t6wsdpL9m6R02hu29MzNm82NkACNkPsWSHDfAqkyQIL7BkiwrgHyhdkWQcFo+LfWBFtYDLtskVXuvj1b",
+	"OKYvPn7/PeSZzLparao9DdP5CV8rW9sUedC1dmmoSv/6be4+1ylByQ05KCe8Q5Te0HwOnGtkmEzpNVoT",
+	"fW4NT20L6ONAEm4obeuhvg49cAm31X+/wMvOSQic6aG+T5+HETi/IdqxWjVrfaOvJIn5bcLjhF/3CDWK",
+	"3k/ZLUvhnn1eD0vCJ/RIWJZT+pMl0QN8/8siLmyQMZWECxJq0yEESkn9L/M4wYF+syzY9M3LMiz0tLcb",
+	"ipsQDCVzD2t8xNi9D3ohEPbvGU0bBuSQqCb5BLZFIt3VcAswxuAmzuro86LZgSaJfhO8YIJ5uU0Gyj1R",
+	"5nrTjLBgSY2Sa63TE2di8ReS0OvrDEhBtf8+QsMFuvxRS9vZ50hi+EJ62JN7Qu8a+VPN6LCHQ94T74Xp",
+	"SEEnTFsEhYfoH+rNhIYV7uMX0vQfxDEIycwNh0KNCZV9bs0tVF5o3NVNXya9ItjK76cfPJLpVdfrNYUt",
+	"hvYW45Eex1DcolXnhDMxwtlOvnK9aJ8vv/9zmEMYM0WTNDRvF6zffK5e/lq0DdjnOBZsnA5hLjJKbpmZ",
+	"JS7AuW0SGBI+S1PcXfoe+DqtOEmgxaBZvYYzW53NiREas2Uyx5maJlybu2auxiYmkX2ZkyZ5q+1plA9c",
+	"FF5u3pjO7lq9uM5ztuZhkZldVll3PzG1F9NuX1E3LdGMNEwkCJtV6D39XW077f1jSvcSr8JFXrLovqSA",
+	"lbEVW3u0FVv7CVYFR1+iQdn+fJEqfHZV1HONdnzWdcc9dhyfsNPRWeC39DrpXeWfse7It80Dz1ig9xjK",
+	"xlrvjz89PDw9vTm8mtYvtV51Wz6vpvXScocTvZpmKwcjeKr9Dn8AEnsAArTWqx3VIHpjGgi2vJqRc+aA",
+	"mEb6Prytrr7/KT0b+paKokuPhtCORW9c05N/1GaduBv5R8Nj6nfPTk4f+oljzJgwIm8jvztqU+zyH4us",
+	"MEgtkT7XG6gVtFKtV5vQO+i2uSgFTgPzkYtQwP50f9kuOXoDLQpbr3VSeAm1Xjewc631jo5A7JYvPy1d",
+	"3jktXf4vLXtRh2kb+OLV+zc+/DIIgqDb1iayFLMs0kuI212bSHAaqna9V5vxRP/zpx9q+S5cEjH3dqQx",
+	"K/ayGbtBaTe2v9DdeFQZyt7JWX2Nm+9BlxWdDLLsYxy6G1TiXipj2puEtLduJfKA8/kyFnMOjVkfai5y",
+	"z1CkklBojD4U4kY7fWayRI4ZU6RuvJs+dwf7nofqEXYXMXgKeKUZi9ESBpQl3GbKsj4Hb9alk8Hiq48y",
+	"8R/GCaIdzvMbORdX36xJusEZ9IzTQ4buJ24eIZmPk5SZFs8YeNGWdjbjPOHX4B5Ct6NE9Tl63lXm8Guz",
+	"eCts4g3MxVseN8WU8btJinlT6YvRKIlYLKLZhHHVlFMIsOuFmaRN+G/Jvqx9+Fuz2azOwA4TTsEYXs7B",
+	"Vh5u+149eM2cUKVoNNaDAEcpdslslvt/+MKXkCqvcK7+60TmMnR5f4X57UPbCmKk341+FvadspmXwlPy",
+	"aec/P4ff6Z/9pV8r73k/txn93Ohq3qXyrl8rrdm9FfrOMTS7Q2LNGVklAUn9n++u/tl4DkG4RsfdJBov",
+	"pdZk1URobMInJh9o0RUQPStkpKw0bJLQ3i4kaSKVtD31Tf4OM2KJhGhDn199eCFJJDgGNVBGalkJYSfL",
+	"7mZiQnm37mITfK/PbctOMlxAqzfIt4HzSRIje+djBs3sUS7a5OK5aV8t+xziCBAlkGMx5zC8BZGKQksY",
+	"G5nCLJ+JdNlhw1o1mn3+iaskNVGGuFeeuEfCacZuE6EdS8HVOPRIi/zXWrGIvTUf3tU9N3YnbNu1LE9t",
+	"F5u1ti1I5NT+a11nn6bpIB+56dxeSk9j45XC4lYjHO855w95plvhH1e8t0ebGu+Eg/w6ivguTcXssoyp",
+	"6AL5qJzcoONwQRxB4FLLOwRAYFq/dEj7vE5TKUyoF5o7kpQqljXOCQVxRqZJdCNzkVklcfocU9kzfsPF",
+	"nNu9iyF5LeC4wEaTIivLEDKTTGpBEq7YmKEWXtCEuBUExqYwafS2bZEl8x7E9telfsKNZgEBXsi46B0V",
+	"kusZzWJJIFcOSXM9QmwwpIxkA3x4ZYr8w2y14HoGjPjnCkbek0UplWrQCTAy8ZCUaTePajvKlifEsH8L",
+	"2sJ0Rn70FT2gLI4eVRb6NRbURfuJ1QW016K3LP5W8fPfGbod63X2ohudO4CBkAnNrhP+gBdgoHFXHwij",
+	"GWdg2lKD7cudYZc6jYRUHgQ6SryxmDk0Z6zhOeVmCpw8YzAba7/UnNEj04z5it41+/yS3TI+Y5AhxpQg",
+	"ppUdXg0Gmkg5YzGpA9TMPuKFLFwnIKBiI9Oy4ZEZn9IkxiGBfkZLP87oSOlPb0USN3r5T17kdxMjEicZ",
+	"ixSRNGXSpTRhKsVnOmoQqmCdmuQCJtHnuakAdQMmu4miqAd2BWeYf7bdiuAFyEJSmcixdlBMLBIz6raT",
+	"pH5XdZtdVgLdMsgd6xelb+6RMU1HhM7pAkMO/2GZMCaNQV2IGawmOnfmuaUnJMpN10VF+hxB9k3yCtrR",
+	"m5dm/B2ZXHPtYlES5d8SRW8Yx1Hgx7KQpLZoSALOV0QtOBW8TTMqbUSpMZt4xq+jytyAC7e2gN0glGsb",
+	"jCqVJcMZxMYyMW/2+a/o9uqX1IM1sj8zQRrjFluUqIMUwEK8kA7QkCa3eiPCCPU8MHVuEJUAIcUjBH3E",
+	"8UCbvcl4fG68TfhhxpivsoSmBl4wB/c8P3okFgybpuq7N7w8cGRNs4wqvdNoFlvEAL42s2Nc87/Cqe0t",
+	"YTtwviZ44YAdernrZcBpA9P4fX71t09mqWEo+uEJdhhksUXd2kWbMnpj7gHRfVIfLhQDXVaFkTgnH38g",
+	"fyE//UBeklbQ7jaIyLw+d43a4WEGpmNWfLggiI8JMWKBDVclU3YoZi3rU5b5M54ocwVgbe+NNQffnhOT",
+	"eOnZf5BpOpMOvAB3AbzOjAO2CCOuM64fbR5Bb8wjcFH1AwAsCxK3z0P9TwloJzcYGCEK3PxDPe0XkrA7",
+	"Y4rr134OMWpc8ZF2cbAdbgInICa5ZEAZ7CSDXr06gk4gfq3/ttgYokUFbHzwj9QYYsdS714yoQuDXtFL",
+	"TlHUuA2Zibl8oUekPYSfBfyyvCu08CEySRlX6aLnMEpw+HB59LC5KL3jUUqvr1lMQi4GetKhlwsLsxvL",
+	"KsmgqeAegHTG86B/rz8LPZPjwV0IIzBD1GuDsao6gFzg3/pFwTUs05tSZH3+8YeGli+JKqJvELs+s+cq",
+	"keA1omINZxwfEeZh/xLC285Ie4AYIyJipmQSM9JqNlttoGXQniV8WXbrPBIuGM1cD/R2EAR4sf54+dqS",
+	"jjcaw0gS7aDWrz7ApiP/EZw1SBGYnWO4m33+16tfftabwKj+c/Lq6ldSv/zxFem2TgOPfPr4o3/qkVeX",
+	"737Uz9TvUi8gviFlzzLuP33CyT/fXf2T1Cl5D4aLyZboxepztZiymEQsTaWpKCCfzHridQ1T3ozJgb+E",
+	"gIS7iCI2VeG5/VgvPZemPsJ86ZGh1n7cfaAXhCpC01TMJXQItEJVjTNm2DGOmwTrBPHGeqdlCcvhZQan",
+	"tQpthDNchTK6b/zD+/JIC5z/dilT0GpVI4NsJKzsFlbkBBKu2DXLqurr9KP1BvJwQ4kM4yGl52t/qXoE",
+	"+pc7DiC0Jc6wacJlUzPUmg1ftTHAzCVgn4k5z406MAlIiNYc2AKNVZgqeNZguCglUMxDC4RptmkC47OJ",
+	"tsKXP9djK9b5r1HP+BEgeCnDOgU1y0zVvrbPElRjdpeaLCGJxkJIJkkdTqNJ7tnNSzkK75VTNam04kTt",
+	"dCAk4NUieVvzanepvKuawc7gsaXu1V6++PcXGnc0bHhEDf3fHwCeAB/IaAY9SLy+90dtE4zEMpummWl5",
+	"DH96tdypyht3n3SanePKzt14dSFYcNppdlv6cVrlY+WDHjZoJRNqyW/y5tMlnDRU9zi/Xq3VDE4Lxf+4",
+	"YJtM1T3QNMgxPAMIDeuy1sg/pe3hMgdBIcABbx28tdI6tIOT5mlnRQdz1G21XterWUUI011CuUzEMEmh",
+	"bULevLzWBilCYfe4F128actBatyv9CANniQyRXNuoJ1us3uyonU6qiNIMz+0tcx2+aivzncL/PiwS77x",
+	"XeKhZgPNt3awr6Tx9T2+AJiEV1PsTr3UIr50L9ws+mrP7hvzD73tPfNWvcLCebiFvfJO9lycxxU6wqHy",
+	"8s3s2dfswV53djxuWG+dveqhzPZwY3nw2jw8bR4cJO/T1Wuv65kt4a2zk8ltm7z5dEn0KfKWdh1p53a7",
+	"4KSVuyJ184gGIIQUTT0PBMQXNrSHgSEPlXJRSbSZ4YGlbwz2bcAxP4oMbqEteX0Pj2wClzHOC4/RlUj4",
+	"9RrQGdyZDiVT2mZNNHK+XrTM8VpoGbQc6TB9/qC38fBsAffIuqSbhrol5fFQ3L2MUhHdrIx0Q1EFuodX",
+	"Fz+//uGXf/5FuyIhqXeDDgnNTQZxAtOMwyL9Ffm4VLCkPWOPjMWcjCggSrIZl4TqI2D9xDlNUwJDsgHj",
+	"Po/pwsBPTGAVXBTnZmMVvBiNJIOLbthU2Stjqqg+5b0+x3x1wqWCMiF4tECLnyMUCWKypvotUSvczyuc",
+	"8StYtV1NeC7mmDY78YP2MosUzmggIV0ja72Tk5PjIAi8mp75QM9cWzCzTEzZyx9YlgI1GlSPl+65fp60",
+	"OLUr5ZKjFfk0vBDfU7P2NWIpSlPYmUVip1Py3tKKls4KnoGRyOY0i03FGFUEo656y3p5lWFMF16pnEwm",
+	"k1lKFaae9I08Qk2IECoQTQTPlOBlM67VE5xAqGozt9Nef4zw16Vr9BN7ZE5VNCYZ42xOU2lG0JLKFyMf",
+	"FQ2ebx7b0kMzhjGdThnHQKLJMDlte80UhNWSjGRsknCtHD0oVpMzOWUQkQXJwLJJwqkCGO4bswovJJmI",
+	"W4gzmUq3JTlgg3wAHJ5xCaFZkAx97kTDSGAI4J5ocMmEGY/FChFxEd/qm9wTE1tCMbBGo9Pa6hCbsTwJ",
+	"xsFsnoFeRX1E2lEn7rKjkX9MT7S5eRr7Z1U4BTshr2a2lruDtdP80+FZ5HfjgPlnoxb189+fUH2HpZqv",
+	"ZW5AV21yXCqpavvt49KFiErAaEir3d1qgasEJOSGcYcDLNOotcWXXgOxJQBgd3vGlvCWRLKVfBtbNShH",
+	"fHcoHyOrsylM9wOTLkpTlkHGRjLmEc7mjsquR6jpa5GmXp+7VLoBv5nEYSEl7rIT5MckVZj9MbXtYZ/X",
+	"HQOLHGupg3YKQPLIHDC/hRQcDAj4prUuuc4Ys0H+QqlzwyPhTcJjKNUnYV6fFDbJhWMNcPPFxyZK9nnI",
+	"9AsaRCmVMiT1UGWUywQcC2A90mLYlEYgKcxwUUDhJ1GfyzljUw+SHhPK81/OaYIUROGHX64+9nnhXZmy",
+	"k/yNvfzD/Xugv8mYyhZhA5XeHPWSfiFZn+ezyBDFGAMNUShnU5ZJFkNhZ1glp98lUl2k6RWO4Zd8uzyS",
+	"UgBVn48VFUxiaRlWBYtNwefaMmZpVFf481U0foXh2LYl+v2vGoz+buuh/E3/eNVAcCXwFy9kYVwr1yWv",
+	"ndukeYr3JXcrpkqxyVTJWq995K3FZ1s4dbVezR26FUXQ+PNWr9PqBW1Hh4slzQGD5ux+d9iJ/NO4y/y8",
+	"3DlgNQ/ffa/mrKeah4g+GELeKL5HXr959+bjG/LSkHTBGe2R//n48QM5Cjr2lEisBl4qo8YC6nUMAv1T",
+	"lSV6yYPtKildKTXKtYcYet2SlUsjMbXG2Z0aIKlJrVdji7/+/vZ3kbz//WLxcxLcvb8KFj//+ve796/F",
+	"HP73o0jevfrrVF/zc/tt93//k968/+lTMvr7Bu7W0sl6nCuweJ6+g8Y191SzJHp7ypxDrmAduI8epgz3",
+	"anSaDG7Y4p7JsNpQMG2sJGNGOZtfnOcwuiWVD9gty46nvxJzXk1Ze5XP5On5Mh658j1TVEsxtFJWMWw4",
+	"T+0pNd8jCg+eaxe4wCm4ahDFYvsN9cxDK2CV7TSlfGWPMFNx/jy9wQyCboX+sQpkHR21FV/BKGNsAPg8",
+	"Bygfga7AnBAECdKFVWFrSvyJ2aZ6onIspgNgrzK19EHQ7nS1CAJ5Hs/YIMaknvMCj0o0AGuyyE9Fpmg6",
+	"WAdKX0ysWU5feIuW4nIAFJf6k0rGjF4r+NOrGYzc4HpY6yH/rSj8ra9wig/eMTPUCANICZWzp0EzCCqT",
+	"hg9x2du9oXW5PUWCKyGFb2WqSWIVuQyC7tEpPT4b+SyIA787GrV9etQd+p2jbhycnXZZ+7R9L9W5LeGu",
+	"kRWP681cPHw/WnMr3WgP+UNq8mGGul/LEGA8N+TT5TuP2J3kGY2BcHePRIsoZZ7LvnmWynUJbmq4XUmO",
+	"LvVbOXAUi1X1oSfxDOJ9DFCICA5mPG5UdssxW2gP9aEHOXuQs1+ynN1QqK4upYKvDw1I9koEI50Y2o/I",
+	"3oURoRyVK/AFwEnaqttSVdXxBZBI210P7JljFt2wGIo6CtQBENLEREyxGqHP69Boz95hAPUxIRTnQG9H",
+	"KuVcZDGZzKQiY3rLSAsLgNunyIBJIz1Ii5hIxZxlfkQlIylTimUeFCZMp+VPLYtqnFwnyjJvm0cB9/ac",
+	"0ZsQc9+l2WUs0vITZiGQvJLHhg4zY2Q6k2NXa2CjvSa66rRWn4coSgaF12Jgu26+kP6WjKYsJjPgVVBj",
+	"xpez8RCQlYZu/urN5a9vX70Z/PJh8I+Ltx9tpZAZRo/EggMnp1bAetyWkT44zxOZpB2086LoQjRdAGt9",
+	"kxwF7T43XJiDGc8YjcZ0mLKQuNoUM+2Ici4UkXTh2CfgnfZ5cUH1NmmSf6zTmKsq/ovlv0bavSrs8mep",
+	"uK6Q/sMNO/EX5vCkpc0HQ+dg6BwMnbUMHcPr/7B14OK/iDGzpsuhR9s3XMWuf9Ve6wX/RBWb08Xqwnen",
+	"EqFGG22AJ3X9iyahHitGAbYzDCvBVFcMGLW0EXfNuD4cLM7Nm6WS1NzQCGEsA3sh5otNKRBgeQRwDtqo",
+	"dRuKsjxTrE+1+WLL7U09claAJcpZFDEWl/LmxjqDkjXEC5wbmGK1CUaQQj67Fkrpv/SD0U50RhkaiaZi",
+	"Fd8x0GYpaSesJTup0/u5kQbw+HNGIH2oRbjhK+cbmHpN8rpg6nmIgHLWHqESW/2sb/aRevhOoDURNmx5",
+	"NljDKkuKq+Mo1a4zhnH8srl2qV9upbW2mz3jjkyv9s+b7uTD2b8v2/Ljye0/OovfToc/P6SvNtU0xWE/",
+	"0JS+cLwgXnlQIlspkeftFSIZiqnPI5FzzNteBfEPSZqW6CVeSFfI77o+SDGyxfr1vNzeWqyNPpcJj5ir",
+	"+Z9TSVLq2B68YsOzniFmcGk9My9wlT3TOcEmXCVNmWfW2DKZOAKRj64aP+Ex1MH3ObJGGMoDNdfCs26x",
+	"q4hRRecBG4AB8wDcHmPKdAH8YuhuAmUemxuML7ANTKYzZeae92ww5ad6zUwTsQnU9pdXERfvOrkFkhTC",
+	"JlO1gOL3JkE+Mmu6c6EGRpyB34wLUuTgQDKSUcITxexD+hwfYEq/7YsAs351uy4js97iXB4DRb3C+S/P",
+	"eGVOFNevukjYuHUmJzoUImWUr4X5qewOtp80Krg+gylN4pIntNIRGtIUkLclt6l5dFJ5cbW33F3ylpeK",
+	"fbdynw1S6JgeRd3Y77D2yO/S1tA/i05j/4Qdj45od9iJ2nGOFDL7Re8A5DFg8HE+zPwbAEkvd2NwXiUC",
+	"vfUnsyEWe5YXp1O9koreDe5fHjTb1WtZdecVy17trHaXOnlzNcsMIqk1REyTfzQ6DvwuPRn6rsWEbRdR",
+	"Zr/UotXsdRt+2chkeGsF+wp7wYkaqPKCfNeYKjIXszQmQyz+ajQPtsAz2gJaiTqhy8V8TUDzWoilZeDs",
+	"g4ztVbDMMrDZIwJ+QFOtBXOMchE1zBmpmw5kFrfskTCHEOq/iiDiBpkwyuUyhrmEXi5H+tElcMVhADOG",
+	"CLeBFlsMMdkGQiwyix0uAqAtWBjbeYU/vSndvIAlt8zM0K1qCYv2IL7rK8IXfw3A2tZ6IebV6Nkg78Wz",
+	"BXrWxWMLKNhCkLbzhSBiXdCi9nBkFldiD0icbxHK+vlTwoDioZXy+gtMEK+UuQ+UFBcCRZ6LFBUCcejA",
+	"laNwtBCDWw71WYZIe+iyEqdUMRt8jixMhsI6FoQL9RAwyO3o3RFCeVXAfoRXZ0vhVV67JSD/4+Gwr0yw",
+	"dX7bHpC/yup2m+Uguh5Cs+Tr9Kxiq5IpLDf+kqXmMWseJjDCphRoF4wNVpR+D3K3PQr/3kzQonG7Xezv",
+	"K1ycVdHKv8/YjElC8472+TzAi/CA8zbnjjUt8eslf6XPS0WPWbGSseGIc5lrllsIjGrh1CO0z/PS9ML3",
+	"ofsUehGMxdw1RiYpGykyZOPEgZxcJX8iScyw0ZZRkGnaJG/zvIyBE1XkYLw+D6cMmjCHBTWrSJ6SOXd+",
+	"luWNyZgcA/WrGBGQ1n1eDwtJo4uPH9+8//DxKmx4GP5VbCpRSRdcPONOGqzUPXXtKk7ztJ7h9801OEwK",
+	"Ek4jkbFmnwPaK99GXKiBfdG2PYSZrWebdun353TF+b1b5EWiYamstLBxlhrrSqb6HJiTEwWrVIemweVq",
+	"0wb4qMWfjSnyEkA5+CgTkz5PFGTxkNLA2DfmaoRf4J5tnJPlQUPfncG14Czsc9OruhIWhi2D3QonQOua",
+	"Cn7NMsxQ1oEwRfU5OtnIX/HhU5VnXbxxo0l+UeNSZTN2AeoG3aqA8qUWT4/bU+2t7ak1qyy/gTLJigm2",
+	"8wnaa7Y3zFo7GmbmAD5klrnxPp1Z5pVq1JcQPFb2VQfJCvcIN1DBYfPQMW5VRhqO/177x8EdtbLCmORe",
+	"zM1HYqzTlHIfERl7TrIi+w8l04wViXC0QqRcIPgVFYK9AppEGP7mkci0LpG2iMbApiH3WW5Sh83hEDBl",
+	"Gx0BahEUqX61oSEFxjwjPNN9NOOmOVvoFX8HzYZVMkzhSofEhO8AnWh+YMliJiJmac76be9u6DfNBAeC",
+	"p4vwvNijos9dNS3ge/OuEf5tIvXzscmcR7pBpzhAekuTlA5TNlBiYHmOGxDQzhgz1UH1grnA7qbaLm30",
+	"+QRpmQSMwy47EulhsjrvXGC6PyQuYx1Dn8w+x68BTgqd+8wMIQ5tMtH5HUld7xAfLvBy9rNSUwVgNpon",
+	"KjJgccPFZynrGQd+KYcq4tgAQo/Ukj1pRb2MRT/P4yTY7qBUcAWjcNyI1+IRkHrpnYak3g4CsK6Qo6QI",
+	"84nB5Ej4MijJIyxdQhYVmT6MJdtokqtiGh0GkcalKdjzENOF7HPD/YSLbXtCsJgsmCq9O3xrBmiW37LP",
+	"S7lzUtdGArHZediwsJ9sowu90lEqpJkn5Ob7HPpQGAsKAFR2fOgFGIPTNovMWGFLGc8A3hOMIGVSukHW",
+	"Qxr/PpMKeCA9a9CH2CskhB4i51C5IOb8OqOxdkoyJnPAGpWmsYhXpN43vUb0ofkHMM1sA7ZHvKJR5B8c",
+	"uffnRtlviNJe20LRM8IpPgnm3rwCJDMudFP/l7PWDsj8AzL/y0fmr32e/m5WFc9U/AhEv9DPqICbRdm+",
+	"PoISn3WAT343GPwKErrc5DYNKPbtRuTi4qkQ80UOa4omIChnCe1fwCgADAc6APZqsJWN8Rie5y6Euxv2",
+	"zyn+IvcITLFjqSHPAxZnn+cmZ3WFvzVG3R3rfgsaSss+LxT8r2GJ2js8gxl6z/40kcw+X9P+XDIvTfdA",
+	"mqmFh3Mw2NYopcmExYTdMo5hTG6aR82hK9Ety8Dhce6j6UAHTG1KpehFls3QHqEko9o6LY6LizmOqs+L",
+	"tua5a+13D4mr/RgSzRQZskhMwM9FY6bP61U2pmlyJ0ajHHprDZ4m+WDdI9PmD6OOZhGhHZ3KmIqgdxta",
+	"4Ar5ce02uF8uqjfjFibs35cAIJ/XjC0jTbZRqU9spuYWSbEnRLNd3boC9nSBpKnYi8KJgA7x+7Mg6DDS",
+	"1ofKWTBtj7QC/cI7LXjnsLIHG/lgIx9s5IONfLCRn6jbcgEAuW8TWUrhpwm/2bOJfGFS24IzHxj09TNQ",
+	"6afiernKCUYNpbUk4WUjE0UfJM5BTplENZZ2EkpGbE4mCZ8p4HsWyzABqzc8k/7GYiZIlAPLZBPyveXK",
+	"HhhlgszzKN2aD1ftXEnxTi/hrhodg+GyUiAeWxr1x3XASzpNXrZfJvH0JbvD/eWn4jrh/49Q6i90GGnN",
+	"3j5WeperT5dv//Jf7R8n0X+1f9wgR2hmvEIK6pd9KIP4yorc39MbRiic2ChNohsCewbe5dOWUxpUxr6d",
+	"dLxrSdSQeogP0+p/gFZvSMIJ5TOaGryRaRqCeBmTBVpdBG/GDjxIgOpIIDIgfGGazeND0J1uoLRxDPE5",
+	"cAmhT/ZzLrQhJW6hNzKLw0PV+ppV6+ad5yyDu3iLB9qeg+PzkOPj+uNAjaX5d/Fdtv2g/TE4y9/lPdmj",
+	"3wXIngP5z4H852tzqnZ2cIy03o2P8RHbQqvYzw8ksrBPG5J3wtd2q9GCsM+LWBRgNlyB6Cl+UUYG6enB",
+	"tfhAfSl8VIXwWY6cg4Ts8/shc7JJxDznS7CJCSBVWUTpimA2uRfLNt107gWzc7zFjM8ki3GMBrGB8lC5",
+	"8Hr9PvaCLxBwMWQLYSLmOZbjPgqjz6tC5Jg4cRzHyOrAEy0DabaANnETk8xyaBGY/Q5ciaXY90eWTZ4n",
+	"7l00GSjXaipdrO8i6nEfQBoHO+wQgP4iA9AHo+f7iyRXWCagqp7I7sJKjv1aXW/uRXTsTKQSU4lh3mXa",
+	"YlPbY5usloI5GZtYQ84ZIBmjsQ/K+jqjBsrtwkLwB5SI4UBMiKgYFMpLz4Ae+359mqVcttEbJN1YFRtq",
+	"HOI/a8Z/PtpFO0SADpbHwfI4xG4OZswTxW6cpH3S6M2MP01u6D29YWUzwhYBu6KeNfM/boThA8kd75Da",
+	"2Vm1f7ILfVDtB9V+UO0H1X5Q7U+k2p2kfVrVLuk18zOmhcCaPJrwE8xdUFuxaaHnppPA1YcXWNVA/iM4",
+	"88gouZ5lWB7scjHwEVBP9jn07f+Lmbvp7GSYkRsAyhdzpyGhuKOOrCn62APzyTQTlvOGa/dezaaQfpAI",
+	"JkGWlKzPrZwiWk4Zfk2TjNGfeO4JLyQBhQWd9dlEmozDAn8IihbXAZNHkLlJ0gWRCx41en2OX9Lr64xd",
+	"Q8iBynz0SLWNXCj2KdGYZtfAmDOhd5ZcFPEo9PY6tPkWfMotTWdMGvXf5zBCz82EToSh3TbzYfTmnAwX",
+	"CrsXz8ciZeSnH0imz4VW/lOMyRTqXrhe7ojpAWZg/kCFRaL6Nu3VcNUPwISu/xjTzNZ/JMoQey81s7zX",
+	"y1LfoPg7md9ScOjbNTOlvqYGmaapmFOopEHGcBiYK4/R6wVNtJgyc5oIqfRkXZVKgbkdtgskjzzsS6a/",
+	"R92ygpNdkrq+/a1I4oYrZRcZNMDguOMsAQ0ejAljSJxK8Iy9kF6fWzstyQifTYYsk02CRwBeb2i3/BQ4",
+	"mxi2gYvpIjfwYrp4IXEbkHphIYqN4vCBkPPjbPkNQ+5L39JO25Qi2TfX7PO/Xv3yMxku7EE8J6+ufiX1",
+	"yx9fkW7rNPDIp48/+qceQV2jxwv1/f98d/VPvW2u8DDjuSGv8XCMGVM4EEhBUnnDYmTzgVTmOVGLqT4L",
+	"LE0lXmfuPsrEfxj3zGEunjd9S0Jh6eEMQS25PQl6AWGS1zThUuXM/eX92oCF7fMQWbj+gscOlWB4TszH",
+	"IZknXOJGsl96ZDhTQEVkPsCFhV0qYeHtwVXjjEEktBscN/v8DXRUxxuXaBuhAM0IRy0ZtXwJYbyhEqF9",
+	"GbYEzKZfwdokUpARzUgdrqSp4KyXyydDyoCJb7i+cY73tBVa5llY9EbChN/SNIkHuJND2zMGs9LYARAJ",
+	"0BM+GM3ULGOhRyaQuB5TTjrHx6gTipcqISBHHjb7HIhn5pxlj6KDIYms1xIq07SQEGlc8htjwRAozO4S",
+	"qUi9G3QbVSndnOLykxbQl6j3HuEmDnPF5E6kEyc4Mdj6IZ7ewlXm3DZW8RcD31JlOwBnCHg1xmcTUPnu",
+	"E3iO1vyPNm7/EV46IBuuPuQauXGeb6Ti1tDb4YXZHWUKvBK5fdVU9N6p7vYeI5HUo2N9RyuH6mm3H6Q4",
+	"7LzCyPWf1aMEev6qUSqx2xiRoDWFJA72WDp3LBcJLqaTBEZ0RWMhpFYcIE+NHrUSgvIFFC2u3CFmhMVB",
+	"2/0ALrFXi+RtzavdpfKuakfs7GXf68AAL3ppQxjesHyHbu6EAnUNzvkHaAFJWkFAfvqhti03F/qU+hjW",
+	"es4bNR/XCoZ2ddle+2iVY1kAOdQuXr1/48NKBEEQdFv6DZgnLk+i6PQGuR89mNC7Wq9T/EBvg7Z7k1CS",
+	"rTeitSUTg1e808b9/YGv7Cih1d0A1J15ZicofwjP1f74AzNsF2Z4f02Lc2x11pmkVsalQQVB+UO4Tn9o",
+	"lgOejeEALc5/AC9eP71Xa7c6EFVSoiwJ1nbDiypBe0vFk3HL46aYMn43SfFISl+MRknEYhHNJoyrppwC",
+	"u7K2RyZpE/5bOkq1D39rNpvV4meYcDw39wRQTbE79VKf8dK99HUeeCx6JbzC3vBgObziSnvF9+CVV9cr",
+	"vwGvvCG88qbx8hfs4Ybz7D7z7KaBXrvcK21/z/O8ttfR//ECD46W9+nqtbd8fNCT8ZY2lvfTD55+eLvV",
+	"gbvo7aD3id6rehO3Op7e9FV3bIMJ8ABDXVW4Be1mT3tsWmR7YPcay3YpBvMKxaj/OpFTIZNqgr0fRQa3",
+	"0MaAvodHQqoUjcYAvXMUpFqrQLYcmpo4s80BSdBi5raSvaz48huew530jf6Cvv06AtM30tDPpbqfn6Am",
+	"qpjviOjveK0foKKnw5R9Ee1WgHSCxyYugbu4RLH6ZdDoK5GxUSa4egnBGPnyDyVuGF9NnP8P8KhI/kND",
+	"pGtIYJFm7tPluyb5MBumSdQkF9o2SzJmKcw8bIASZ2I6xU7rGKaHb/QgwOdpBSSEv5Bltpof3w3iF33l",
+	"zqWGJYZAbBFm2kVh+muQx9uRMXrtrMNeLbBNAu+Gm29wnYnZ1N7wApMI5NViyDLyIROKRWDVMjWbDkaM",
+	"rddfDHaKNpI7v6mz238Gw59bk7+dTN+15eXp/H+70evj0f8c/X4RrK/z8TWuolbVXy6J/EuqGDSD8bEl",
+	"zCMReHe5bSBTuMElm9CEaxG67k3yXyzdyLSjXfMm+urthfam0rS1xjN+EtwI0TUi9B+FeE/5wgxK7iJA",
+	"WTTL4HQBYLlAtUqxa6A55E5suuO/JDinIHmqRONSPXZBXhHYzWU9/ujGrmSZx2PxEL38hN69Y/xajWu9",
+	"465XmyTc/tk61kNWemVqvdr/+38X/m/U/0/gnw38f/3//38P0fQXBHlmT0d1nv8X+B7juCButVYyK+G7",
+	"lTDl34Dct7SndcoFX0zETPY5NhuWHrn48JbcsIWEoItNC+hvAUlpfooZ/QIEsc+jMYtumAsgumw/5ff6",
+	"KwOEwP54APQ8YePcVEhgeqCUSpAuxOiwvpADsTmLnNG1zGs6oQuIt5rCk3IatUzlGiI/ZcKvYRiTxnmR",
+	"6AlgkvMxy1ieZsgRFA8SXzWa5IJj4Ky4gCaOjf0LiensCPxJdChuGYTqEP1PIPiOStbub+ThclBO/ZLn",
+	"YwicjFmf51+Ub58HuK8+EPekclkKPgwGkrHRzPKMYpgRBzSAawbsDinwQ1IfJSyNSVhI9IdEZH0emvvq",
+	"DwAkagfC/j2jqY2ywu30eAxjVoI9Sj3CherzbtDGFq4482HG6E1O+USyWcr0lWRKF9pAh3nJG5M40G8M",
+	"mqMid1WCrWb1nJCZH/YsUD5DNLjQ69P/G1uEiOHAUw9ZA+CIdqsIweQbttDWYEoXhtTWEL0CoAQj6ng+",
+	"LYHWRGRM7wkLOClNTx8k11/B4EYoN9QRdDrNAMZrtkNoPohD17BB8L626IWPX0GDWKAjBtfGUV0ZXmPA",
+	"zRSAOibB2OdDGt1cQwLrHAEu+p1ccOLkhelNTq4ZtCoAQMEA5EyIwTtqCp5wWlQVGuAtSzZIlRqCOPgE",
+	"NiIsY58X+6VrtYNdK/CuxcB+3tQ9dC0hPFgTGwvXP4EEoAGBwNuNxDRhrlGEsdvPl+SkFizXAtN7bpM3",
+	"3X2qIuEfUhqxgjmrH745mKfUevbSqp+dyp2cxwG/mnGFLXa0GaqtnxSCQP9t8BpN+0OnC1/hF+SdAutj",
+	"PUBNCdWytpG5lybp5TeAfCbrVWq1N67UejIgVIX/MU70MTLx1UhB+whjJXm1h8YA4TvbUQFozfRYOlF7",
+	"2KLBmX86OmF+Nz6O/LPhEfW7ow5rx60oGJ7RtfFTG/tGpf2xVTh6Mz+norNEUYLVerXfbjp/PbsL/j4/",
+	"eTdt/8qPfohO38etS9X9X3n80ziAH7CpqcTbK3jKvqcHwVOuFfDafhjIn1V+mP7S0zohYvHWMCjv4Lt9",
+	"O7isTXzKZ6gV+5x+7JaEQ7nr+8ef3h+1i2nyN7a4mGmf8P/+pT/5gdGMZe6TkoMM1kNu7UO0uhii28Bn",
+	"zgOLhWhjjlartMVWxgqdf42yIjcH04WH7brANsYWXtDOGV3PejfoGv9zngl+TQRnjSb5RVuszqjzSAhc",
+	"TCFRQCusrbrhbAGukna8wI8E/M9E22syuebEdnFGkC34QS60b3FmIp6l0GRL+18G94KkTwiekWORKaK9",
+	"ywybXphq+HKn0Cr7k6ZSrGuEPhLuNPbhztXiX6EN4uW/thoO/i70HXOdp0w/fP+YnYz8Lj0d+mdREPst",
+	"1h51aHd4FB3HK57dsg1QMb+ea34YjHWkSqORC4np0DXu525gZ2edquUpPnbTdnGQxZuYG7s9uLHxBnte",
+	"b5PCVtdG0JU5SFSRB+HpQCJRNEUKbdZdOzjTVxy9X2gpqH3usZhzjKEgS/cNY1NodkdHcDI2wsg/5BWs",
+	"aaAW+tH++8S/fdee+pc3Z3P/43+6k9rXZMDmuyG3SLXQVujJrYmpjwVnq5D80M1c3xoa1wFc34gZ2ICf",
+	"v3DA2L7dPdq+hxzEjjmILyutkAephFGrOyQYtm13uxwTK0SgtPGU8GuDcEOXqxpNt1veYY3Ugj1p8uUf",
+	"9p8PZYoZdo6zcXy0ogz9gHcv8F+nfEHS5NahLBpVuYDw4tXlLz+/vRp8unwXNlyWucpe+mSGeIFB+yRF",
+	"suAd69xsBsAu7+5Rp8pxrhBARlMeJFBJAn1N/t2/yiQkLLoh1GXG9prdJDGTgLsonr9yhnNZX1akMwtD",
+	"Wy1Z1tneBZGi6B0ev2q3kSh6R7RjpA3EKcsixlWTXAD6HDMTmCfKez5P7guAd4lUH+E5mwppeywevfDV",
+	"LJN6T+wM60Ub9P/+WL+F8JqWpnmHv1581K/P1qeisbVOWLEQO/yXVxtTOZiIjBmwy/qsZ/ROv40qmXZB",
+	"plC/NiKwJ75wFqadkWF6GXCmhZMeUUVTcf0I+gvO+wpa+arzsoKd/SNAlXdJLO2WUFq9IzfZTptkZlr7",
+	"j4o80xHcYIFW2Q+czfVu2al6+UuOdW8cuv4amctghxKqX+SaYsRFcEH2uKgtUnbdlyiXhv8LSuXo3TmU",
+	"7EqVpCnBlhRYOndGwoQPZrIKnvkabr2VtFnNSdG9P1R8zoG+7zmL4/EdbLghvWrj7xfOrIC659Dhbnr6",
+	"oPfXK96/ZdG+4QnaeVf/BKXM62/pJVNtK2ImEHz3zgRSVUqTZmJpLAGmaKodH2VTJvVuq52TEzUqeIRg",
+	"o+4urLe0Cbc2A3HcT0Wl/A3LCfPEg7w4EOauT4Ezjbc2O7H4TS549AAw/ZLRWGIheU5sMyIMyBkcELoQ",
+	"/7G4bZfDx0CXp43UoRZLTCJJBcTSJFixlskDf+qVGT2AQk6/L2COyVleFmSeJarICZGJuYSOtiN4qfg4",
+	"IEMABjfAnxuIqpa7EhoQ37CpKkF5DVoW7rrg0SqfHUphrxY82o/nvmfcYtsPWh+1nDoyoiqmi9KXNa+m",
+	"V2mWWS56kJtGOgb+aeus7XdpZ+ifRt3YtzLzLArimlMqLB4MFy4f3kPOBa+mX0Ot1z0NCknOf8/YDDPr",
+	"8IplrddqB5uVHcNar+L/WvDII/iQL97r+MK7s5U7n+gjh6eei3lBwpiyvLUlzMOgpLc52qheABNpkZLQ",
+	"NAcpFA+2liP4t5YtimXZbKpsWUCiJBBQQu9nqGlseEa8YLRab1KPAHrasG7hPUEmYIHBivxVfuz3bsx8",
+	"aae2CE14uoP7rYUJ9uTk4KmTuNXWO3a7VB3PpDE2q9M/mOeRjBnVry8/zwuY9DdIRCvm0ENwNKrO/nyC",
+	"xzx59se7H8JIcdDSSpNEEr2AqzL3+rvauvv8Ul/854NPBbslcdxNqx6bV1tV82DMZvDN3klsNsp22SoT",
+	"2Hf/be5ioF2ISRy1onbcYX4XQGzRceyfspORf0aDIX7THeVzfs0mAjOJIIeQrsH8+fkSYnpnPp4Rg5f5",
+	"XWTEZuakWtGjR7V9OgzlB26u/ERA5yt9CMmFkyR4zZIwgRhKr8/1xcSWJIaeu6hYpUjqUI2aeyCmzg3r",
+	"BYeScVXJfGbt+p2rvHYLvNjD9TvlbOlsmfPyV8oZeS2QWdrBIKmfCn7tSxZlTPn6i+k4o5Itn6mNDsQz",
+	"5/QeWIst4jyFddtNymyygiujPVIrgUPm7svJ3M1kCWi4lrwrGk8bZfDQfgLmfnHDOBQ1T8FlAZIaLAVu",
+	"kldY0W/b8OCdAVwjWQr0sd3grLEq07edLDuk+r7WVN82O9hbhffSNyuqzwldaCv/3DEyOq7RbtBdifX8",
+	"LLnBb15NHLIBe3WstzklnyN3uKoTa4G4GpOHCPuYmJDVmqnEPWiD3fBlcLD+3oSztdHheOaU4hOIF7MK",
+	"G0mYo2UJ096PhDFpx4Ok+bryjvvLHe5g+GJy7yXDSa2OH0JdD9SRLNN2IncNVtXYzkoRxOVJvVBW0vCg",
+	"+DgSXIqUAVGhH4s5l01yFHRIaLrRcKEGkeCmm0bomKcFZ+fkKGi7C2c8YzQaA22Uo5x2HOl5Rcf9COav",
+	"cIM3dsZ7CrzVptHNYMoy6AakX7VebfPRdXJNhwvFajtEt0qjXhXm+se4XNhjXwTSUDa/8BDWFlUg+idr",
+	"DM0S4vO80Kh8lOxuKC4eLtqmSXlzoFLTiuw7OlHv3JT3FssG7Wzr4P0zFoz8Lm0N/dOoHfsd1h3Z73Lt",
+	"/OYTeU0VjZjeW7U/dz5xdlaHI7fnI2cIWN1B2dvRswyDvmvU9n2cv1/MvN/CtPd2BgvXGb4KdhyfHJ1C",
+	"Rqjrdyjr+DQ67fpHARsG8WjUajNtLRuTotar0ozAnIsJ6sn/x971NbWtY/GvoskLYdaBkMIthSd6y93L",
+	"lE5p4bZzd91JFPuEaHGkrCQnZDv97js6kmwlcYCkoZTCE0Nsy5IsnXN0/vx+SPEwAKpyCQPguu2Q75HN",
+	"KQiszWHxY4DVw+/6n79/x4fz+Lzr17zr309DijqATl+2jICiU/ChK8gAbbMrFmz717liHJQiZpWpQ4vC",
+	"iFyj/JJoQZDMzSH9e+oqInMsASOu9ZXKJj/5nj3hykk3r+2hhB67Nl/j7Vm5w51GOPfA7T8yeOy+zu3x",
+	"Y7/AnkQIeVSu2XXVVa5l/1k0UX+XXU1kkCtNuoBACAe+kCpcbw7kGHVrzClHj5tvk/QtNRwi/E6KtsdU",
+	"YcKM6woU6FqkTmOO0Lzu9UwRjneiJ9Amq24eFjxjYT8kGEvDGAM9ROg9s+xn+6QP1yRll0w7iCzVp0Nc",
+	"dV7IbMwMGgnUFgTC3ZJ+0Fj4cht+2d36iApW71nyLTlxNxWy+j32hItZT+zHOsNv9evEx0eFQFjJpFoq",
+	"PO4eWr3IdWXp9Rz9fqzR72XX5w3FroEQm4tqlyvr5ypmexwq4ldXDw8T0l5u6f/cRbExD0LZpMJQR7Ay",
+	"8T/gli4hUBfWCFcqh9QY6MWD9SprPhPJFSCnhWX3tT1hlnHEcnjHXAtC8UTgX47dri8+HUTE8ogsMtmR",
+	"NE9wl+VamYdq43LrUWDrtLuXFQGPqBD4cchOH6l/lqHLWys32ORPtGJ4RXN+DN2+EFcN4OlQMKwIu2vN",
+	"kH/E4n2js9Zz6xcOisOpVP6YcyqlGCvn2ilJjjYXFR9tkXPMgMdKvphbn4qH6fRkQpUe1s92ZMfFwB6o",
+	"SiksE9pQxaypR10yND3O8xAG3znxPYAhmIXZNr3F5WfRfcNKRCest6yir/kqyL3ub8nLdB8ar3pN2tjt",
+	"7iSN/bQFDQvQbK/dUXRPg1irvhhuBWlf22aVqG2Pkbo2H/LM+rvdl+y2YrhCnoBTeW7UgQRz19TK7uVj",
+	"s/hsEbC5wdJKGQH118dTY7mh4NKUp1SmxH0wRdQQEtZzWyXmik4UqTudSzpeYjJj/RX/aTYApelgGP6o",
+	"2CWnRip3NqOYm/+8x9i82I94wzTaV5C0O8SW+0Rk3GcW68DDt/sZjbkxWYMCq0CkEAkJsBGiMKDgoTq8",
+	"C+fi0LKJobQuppzUPaHZhoqKkPQUVZxv28t+01jk6AEDb3SS5SmklpgMAenR+nYuJ1721DJPuCdj3p0Q",
+	"TgeMX069dCvm1rVvvpb35+M2JnXzxw3T2PSZEMMuTa4ITVMJSkVE5FqxFGLu6FmZ4BbsGBviwjSGlG0S",
+	"lMhGQLSITJckG1ENUdFiFPOM8atGJhKamfs9oL1/Fcl5Zv5MMyxmmVFzTMe83vl8/PrP9+/fto9OT99/",
+	"bp99PPl0dHHc2Twok3xtXMAtm3YuM8wTwKF2opjPXcHmASn9ph9jfEQz5PrjpJPLrGM+RcxzfsXFmNvP",
+	"RowwRsdb+NJSTrfd3Z1D5DsZ4xcyRzGqyUAoTVrNcOlMt+J+t4SEnRsK82bE44PGJW7SZsurr+XUzar6",
+	"5IGjHT+NAWAlZu2gZkXou97bD6/k/j/f/v1feTH+z19nb/ZPTs/+dSJap/SUno/v32RY8Xt+ZrpvTd1F",
+	"50W/t6KA0oddciM17SQUrB4JPIOP/gohmlnbaBXTaNE5b6n4TaG3jQI1Cy+FjI1AMkCDQihAjToBTQY0",
+	"BTS4zA/mn0Uhne9WAM+hnZ8kUrOOZXpD9Ga2+dJaJZRPQseB8xk4P7MTisxmTIbUHnNBoPm1eB8OzeZd",
+	"NWjKUKSkbQkUG0eYIEs5VWhXPI2upF5dY23FeAJhB1sXzVczHtfvPIaH7a2sU1ur6tRFmnR2RT27Xtca",
+	"vlqPPPgRgayIeIr8MIyzILwV89tAX8mx2ZxY8R+cdeuCexZ4fzz0G5zQnsaybAmIgYgoKh4SLCKKTjZJ",
+	"kgGV6A+NubtkDuNCpoeBGiaOPs+Rzlv29uI15rnFsan1auJVcVLCU8OqG/6Hx6iaT9Ar+mLd4tgHwp7F",
+	"8tqNvMcd07r38892KUAXxr2MCepum2DasXWiKfSkianjUUREloLSlqj2IGDdjXm94yR0x4lojWLbnJQy",
+	"6OmIdFSeJAApWO8dJa3ra1REjJOdJlFRzDsWILNTZkqUjWDycT6MCvc2Oo17+LOQVv8UKinQDZuRa8Sc",
+	"1SyUb1+MLSUvVViYRMbA9S1htjflRD5QnC3Qhd5pbud+UaDN4WIuKczcQCfn9ulvt/fGQwWWztdpgrAZ",
+	"UV/d2VJh1BbQDe40m/cZFaRaw2CoVe3gRXQ3mAXvCl5GcdlhWnJY2uq+8LinjV36stvYT16lDc/fupvs",
+	"pVMO2sqpNC2ZtvG1O91W0thNX0Bjv7dLG/695lotqpnl3nbDXECG+gJHhjf6aW0nIoXaQau5ay6gP7o9",
+	"ULWD3VaAvFps7dptdKvmDWuIOvpVenvUsVyoz8CtVfHJwJLfCP1eP+xQc1cFtv3Va6m2uSDB/Ytg8Oth",
+	"UC3UIEunRdgdd1gF9WHQ5xvZD++Q/lAdAr6wGrLsO57gig1pdKODoUalavZcVMZoFR1AzLsinaBmDIO/",
+	"pK4EoT4uKm27NJNA04kvH0oox0rgmDON7Po++92f1nz6u4+fFdPhjYVDtAViXhzlCh0+9VwhbP19nSp9",
+	"/dGviRkpUfteyPpSOezsPT3tsH+xs1OODG8EFCcHtT8vLs7IXrN5YDHNOc2IvVStRfaMDg+1yE6rGdU4",
+	"XN/w6lb56kLflFz61domfGxV1bLoNOeXcFQscsfUgOiIRnioxwLtf991Ft+P5w88DWUbzvT6T0lSaKqh",
+	"4UOtX1f0zVXK53f0CuUzh/F8GowNaM7mwBCbAvOHkKS1S/oilyrmgcGdUGnk/FiQIgEHzwQVeTmRTUPE",
+	"pEN8ZcyVPdMVct3IcDVmOukTqkkGTGElk+5jxjrm2dhSOR+EZZdcbcX8yP8gYZjRBFKfmF7vTtCqoDJj",
+	"IAlOLmanKC2GZUyX6phb1NDPqzBQRcSop5hLsHQpzjFXQkjYj0r02IjEKmWB12dcOC5CvcZY3a/shhtK",
+	"GDGRq7ZdCW24HjIJaqbzv011fiaf4ffWH5/U6w8nfamS3/vZh5N3n/7R3VPnf6uh6L4Ub+7b2df6ofkM",
+	"4Tb69XMZHlGs1wqDCpfchnIfbCWtM03b/rX2GqgEeZTrfu3g31/MIeRoyN7CpPjli3lAjqrZ2M2iEpJd",
+	"or4wRr65U1ndkYokHwDXaLV3tlORqA5C4dqgkM/lYxpr/DNBzdmgJ8Vgs9g92yi+3CBn333KRoBABshG",
+	"AzRFWIOt8qAjhqrqVIVo0VEAzBuRo7MTcgUT25QjKCiaQTS/+XYKBJpZ0CKiIMtURBRokg+JUT2Yxx80",
+	"6esE5ls9Qxp8HI7tDQpIhdmbJXd+2FbAqF8xWAay0TJqHBAGG4fN5AxqTlFFwCQZSpYwfrk1lx1fNZfH",
+	"PC0ozJQnFjs/I4ggVWYJhCP3d1f5FHGovot0aCaUZlN9EyNmhOR0B+0ULfpEhW7xU3lJR1D22vpfx1i5",
+	"ZtYsBy8bwzkuARLmiJesulIRGdKJWe4qIo5jhsjcLLSShqas1lCUp11xTZJMJFfBizw7TbUzIBOXZl5t",
+	"aZ2KCNCkXx6cJSiRywSIPQijtTSm4VKx+cgLGhe5Nj0SPTKgLJtJrlXAUzdV9lOYFcXToG1EeK1cIS5r",
+	"FeWDT2kOGy8SpU3HXcY2HuKM9Tr10tBxVry4EH3fvnz7fwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

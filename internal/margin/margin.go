@@ -176,7 +176,7 @@ func (s *Service) Build(ctx context.Context, who auth.Principal, p Params) (Repo
 
 	var out []figure
 	q := strings.ReplaceAll(reportSQL, "$KEY", key)
-	err := s.db.WithContext(ctx).Raw(q, map[string]any{"from": from, "to": to, "year": p.Year, "month": p.Month, "zone": s.zone.String()}).
+	err := s.db.WithContext(ctx).Raw(q, map[string]any{"from": from.Format(time.DateOnly), "to": to.Format(time.DateOnly), "year": p.Year, "month": p.Month, "zone": s.zone.String()}).
 		Scan(&out).Error
 	if err != nil {
 		return Report{}, errs.Internal(err)

@@ -44,14 +44,14 @@ WITH
 lines AS (
     SELECT l.id AS line_id, l.service_id, l.amount, l.detail,
            CASE WHEN l.period_start IS NULL THEN 1
-                ELSE least(coalesce(l.period_end, l.period_start), @to::date) - greatest(l.period_start, @from::date) + 1 END AS overlap,
+                ELSE least(coalesce(l.period_end, l.period_start), CAST(@to AS date)) - greatest(l.period_start, CAST(@from AS date)) + 1 END AS overlap,
            CASE WHEN l.period_start IS NULL THEN 1
                 ELSE greatest(coalesce(l.period_end, l.period_start) - l.period_start + 1, 1) END AS total
     FROM invoice_lines l
     JOIN invoices i ON i.id = l.invoice_id
     WHERE i.issuer_partner_id IS NULL AND i.status IN ('unpaid', 'paid')
-      AND CASE WHEN l.period_start IS NULL THEN i.period_start BETWEEN @from::date AND @to::date
-               ELSE l.period_start <= @to::date AND coalesce(l.period_end, l.period_start) >= @from::date END
+      AND CASE WHEN l.period_start IS NULL THEN i.period_start BETWEEN CAST(@from AS date) AND CAST(@to AS date)
+               ELSE l.period_start <= CAST(@to AS date) AND coalesce(l.period_end, l.period_start) >= CAST(@from AS date) END
 ),
 taken AS (
     -- a service-less line's credits taken, each from the service it came from
@@ -84,13 +84,13 @@ rev_keyed AS (
 base AS (
     SELECT s.id, s.vendor_tenant_id AS tenant, s.storage_item, s.quantity, p.product_group_id, $KEY AS key,
            m.storage_quota_gb, m.overage_quota_gb, m.offering_items,
-           greatest(s.start_date, (s.activated_at AT TIME ZONE @zone)::date, @from::date) AS d1,
-           least(coalesce(s.end_date, (s.terminated_at AT TIME ZONE @zone)::date, @to::date), @to::date) AS d2
+           greatest(s.start_date, (s.activated_at AT TIME ZONE @zone)::date, CAST(@from AS date)) AS d1,
+           least(coalesce(s.end_date, (s.terminated_at AT TIME ZONE @zone)::date, CAST(@to AS date)), CAST(@to AS date)) AS d2
     FROM services s
     JOIN plans p ON p.id = s.plan_id
     LEFT JOIN plan_module_settings m ON m.plan_id = s.plan_id
     WHERE s.vendor_tenant_id IS NOT NULL AND s.start_date IS NOT NULL AND s.activated_at IS NOT NULL
-      AND s.start_date <= @to::date AND coalesce(s.end_date, @to::date) >= @from::date
+      AND s.start_date <= CAST(@to AS date) AND coalesce(s.end_date, CAST(@to AS date)) >= CAST(@from AS date)
 ),
 live AS (
     -- the peak quantity of the month: in force on its first day, or set later

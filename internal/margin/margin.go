@@ -226,6 +226,9 @@ func (s *Service) assemble(ctx context.Context, groupBy string, figs []figure) (
 			r.Revenue = r.Revenue.Add(f.Amount)
 		case "cost":
 			r.cost = r.cost.Add(f.Amount)
+			if f.C != nil { // a quota billed item priced at its usage peak
+				r.Notes = append(r.Notes, note(text(f.A), *f.C, f.Services))
+			}
 		case "services":
 			r.Services += f.Services
 		case "card":
@@ -239,8 +242,6 @@ func (s *Service) assemble(ctx context.Context, groupBy string, figs []figure) (
 			reason := text(f.C)
 			addFlag(r, reason)
 			r.Unpriced = append(r.Unpriced, Unpriced{Item: text(f.A), Unit: text(f.B), Quantity: f.Amount, Services: f.Services, Reason: reason})
-		case "note":
-			r.Notes = append(r.Notes, note(text(f.A), text(f.B), f.Services))
 		}
 	}
 	names, err := s.names(ctx, groupBy, byKey)

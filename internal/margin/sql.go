@@ -29,9 +29,9 @@ func sizeFactor(col string) string {
 // answer is a few figures per key, whatever the number of services:
 //
 //	revenue  (key, amount)
-//	cost     (key, amount: full precision)
+//	cost     (key, a: item, b: unit, c: unlimited|none when a quota billed
+//	          item took the usage peak, amount: full precision, services)
 //	unpriced (key, a: item, b: unit, c: reason, amount: quantity, services)
-//	note     (key, a: item, b: unlimited|none, services)
 //	card     (key, a: product group, b: card, c: currency, amount: exchange rate, version)
 //	nocard   (key, services)
 //	services (key, services: with revenue or cost)
@@ -92,23 +92,28 @@ base AS (
     WHERE s.vendor_tenant_id IS NOT NULL AND s.start_date IS NOT NULL AND s.activated_at IS NOT NULL
       AND s.start_date <= CAST(@to AS date) AND coalesce(s.end_date, CAST(@to AS date)) >= CAST(@from AS date)
 ),
+qc AS (
+    -- quantity changes, for the services that have any
+    SELECT b.id,
+           (array_agg(c.quantity ORDER BY c.day DESC) FILTER (WHERE c.day <= b.d1))[1] AS at_start,
+           (array_agg(c.quantity ORDER BY c.day))[1] AS first,
+           max(c.quantity) FILTER (WHERE c.day > b.d1 AND c.day <= b.d2) AS later
+    FROM base b
+    JOIN service_quantity_changes c ON c.service_id = b.id
+    GROUP BY b.id
+),
 live AS (
     -- the peak quantity of the month: in force on its first day, or set later
     SELECT b.*, greatest(coalesce(q.at_start, q.first, b.quantity), q.later) AS qty
     FROM base b
-    LEFT JOIN LATERAL (
-        SELECT (array_agg(c.quantity ORDER BY c.day DESC) FILTER (WHERE c.day <= b.d1))[1] AS at_start,
-               (array_agg(c.quantity ORDER BY c.day))[1] AS first,
-               max(c.quantity) FILTER (WHERE c.day > b.d1 AND c.day <= b.d2) AS later
-        FROM service_quantity_changes c WHERE c.service_id = b.id
-    ) q ON true
+    LEFT JOIN qc q ON q.id = b.id
     WHERE b.d1 <= b.d2
 ),
 used AS (
-    SELECT v.id, u.item, max(u.value) AS peak, bool_or(u.unit = 'bytes') AS bytes, max(u.unit) AS unit
+    SELECT v.id, u.item, max(u.value) AS peak, u.unit = 'bytes' AS bytes, u.unit
     FROM live v
     JOIN usage_daily u ON u.tenant_id = v.tenant AND u.day BETWEEN v.d1 AND v.d2
-    GROUP BY v.id, u.item
+    GROUP BY v.id, u.item, u.unit
 ),
 cards AS (
     SELECT id, product_group_id, version, currency, exchange_rate FROM rate_cards
@@ -160,14 +165,11 @@ priced AS (
 SELECT 'revenue' AS kind, key, NULL::text AS a, NULL::text AS b, NULL::text AS c, sum(amount) AS amount, 0::bigint AS services, 0 AS version
 FROM rev_keyed GROUP BY key
 UNION ALL
-SELECT 'cost', key, NULL, NULL, NULL, sum(quantity * unit_cost * exchange_rate / coalesce(factor, 1)), count(DISTINCT id), 0
-FROM priced WHERE status = 'priced' GROUP BY key
-UNION ALL
-SELECT 'unpriced', key, item, unit, status, sum(quantity), count(DISTINCT id), 0
-FROM priced WHERE status <> 'priced' AND quantity <> 0 GROUP BY key, item, unit, status
-UNION ALL
-SELECT 'note', key, item, quota_state, NULL, 0, count(DISTINCT id), 0
-FROM priced WHERE status = 'priced' AND basis = 'quota' AND quota IS NULL GROUP BY key, item, quota_state
+SELECT CASE WHEN status = 'priced' THEN 'cost' ELSE 'unpriced' END, key, item, unit,
+       CASE WHEN status <> 'priced' THEN status WHEN basis = 'quota' AND quota IS NULL THEN quota_state END,
+       CASE WHEN status = 'priced' THEN sum(quantity * unit_cost * exchange_rate / coalesce(factor, 1)) ELSE sum(quantity) END, count(*), 0
+FROM priced WHERE status = 'priced' OR quantity <> 0
+GROUP BY 1, 2, 3, 4, 5, status
 UNION ALL
 SELECT 'card', v.key, c.product_group_id::text, c.id::text, c.currency, c.exchange_rate, 0, c.version
 FROM (SELECT DISTINCT key, product_group_id FROM live) v JOIN cards c ON c.product_group_id = v.product_group_id

@@ -768,6 +768,99 @@ func (e MailKind) Valid() bool {
 	}
 }
 
+// Defines values for MarginGroupType.
+const (
+	MarginGroupTypeDirect       MarginGroupType = "direct"
+	MarginGroupTypePartner      MarginGroupType = "partner"
+	MarginGroupTypePlan         MarginGroupType = "plan"
+	MarginGroupTypeProductGroup MarginGroupType = "product_group"
+	MarginGroupTypeTotal        MarginGroupType = "total"
+	MarginGroupTypeUnattributed MarginGroupType = "unattributed"
+)
+
+// Valid indicates whether the value is a known member of the MarginGroupType enum.
+func (e MarginGroupType) Valid() bool {
+	switch e {
+	case MarginGroupTypeDirect:
+		return true
+	case MarginGroupTypePartner:
+		return true
+	case MarginGroupTypePlan:
+		return true
+	case MarginGroupTypeProductGroup:
+		return true
+	case MarginGroupTypeTotal:
+		return true
+	case MarginGroupTypeUnattributed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MarginReportGroupBy.
+const (
+	MarginReportGroupByPartner      MarginReportGroupBy = "partner"
+	MarginReportGroupByPlan         MarginReportGroupBy = "plan"
+	MarginReportGroupByProductGroup MarginReportGroupBy = "product_group"
+)
+
+// Valid indicates whether the value is a known member of the MarginReportGroupBy enum.
+func (e MarginReportGroupBy) Valid() bool {
+	switch e {
+	case MarginReportGroupByPartner:
+		return true
+	case MarginReportGroupByPlan:
+		return true
+	case MarginReportGroupByProductGroup:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MarginRowFlags.
+const (
+	MarginRowFlagsNoCard       MarginRowFlags = "no_card"
+	MarginRowFlagsNoRate       MarginRowFlags = "no_rate"
+	MarginRowFlagsUnitMismatch MarginRowFlags = "unit_mismatch"
+)
+
+// Valid indicates whether the value is a known member of the MarginRowFlags enum.
+func (e MarginRowFlags) Valid() bool {
+	switch e {
+	case MarginRowFlagsNoCard:
+		return true
+	case MarginRowFlagsNoRate:
+		return true
+	case MarginRowFlagsUnitMismatch:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MarginUnpricedReason.
+const (
+	MarginUnpricedReasonNoCard       MarginUnpricedReason = "no_card"
+	MarginUnpricedReasonNoRate       MarginUnpricedReason = "no_rate"
+	MarginUnpricedReasonUnitMismatch MarginUnpricedReason = "unit_mismatch"
+)
+
+// Valid indicates whether the value is a known member of the MarginUnpricedReason enum.
+func (e MarginUnpricedReason) Valid() bool {
+	switch e {
+	case MarginUnpricedReasonNoCard:
+		return true
+	case MarginUnpricedReasonNoRate:
+		return true
+	case MarginUnpricedReasonUnitMismatch:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Module.
 const (
 	Acronis Module = "acronis"
@@ -1902,6 +1995,48 @@ func (e GetRateCardParamsFormat) Valid() bool {
 	}
 }
 
+// Defines values for GetMarginReportParamsGroupBy.
+const (
+	GetMarginReportParamsGroupByPartner      GetMarginReportParamsGroupBy = "partner"
+	GetMarginReportParamsGroupByPlan         GetMarginReportParamsGroupBy = "plan"
+	GetMarginReportParamsGroupByProductGroup GetMarginReportParamsGroupBy = "product_group"
+)
+
+// Valid indicates whether the value is a known member of the GetMarginReportParamsGroupBy enum.
+func (e GetMarginReportParamsGroupBy) Valid() bool {
+	switch e {
+	case GetMarginReportParamsGroupByPartner:
+		return true
+	case GetMarginReportParamsGroupByPlan:
+		return true
+	case GetMarginReportParamsGroupByProductGroup:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetMarginReportParamsFormat.
+const (
+	GetMarginReportParamsFormatCsv  GetMarginReportParamsFormat = "csv"
+	GetMarginReportParamsFormatJson GetMarginReportParamsFormat = "json"
+	GetMarginReportParamsFormatXlsx GetMarginReportParamsFormat = "xlsx"
+)
+
+// Valid indicates whether the value is a known member of the GetMarginReportParamsFormat enum.
+func (e GetMarginReportParamsFormat) Valid() bool {
+	switch e {
+	case GetMarginReportParamsFormatCsv:
+		return true
+	case GetMarginReportParamsFormatJson:
+		return true
+	case GetMarginReportParamsFormatXlsx:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetServiceUsageReportParamsKind.
 const (
 	GetServiceUsageReportParamsKindDaily   GetServiceUsageReportParamsKind = "daily"
@@ -2616,6 +2751,109 @@ type ListMeta struct {
 
 // MailKind What a mail is about; each kind has a default template.
 type MailKind string
+
+// MarginGroup defines model for MarginGroup.
+type MarginGroup struct {
+	Id   *openapi_types.UUID `json:"id,omitempty"`
+	Name string              `json:"name"`
+
+	// Type `direct` is the SP's own customers (group_by partner); `unattributed` holds lines no service is named for; `total` the totals row.
+	Type MarginGroupType `json:"type"`
+}
+
+// MarginGroupType `direct` is the SP's own customers (group_by partner); `unattributed` holds lines no service is named for; `total` the totals row.
+type MarginGroupType string
+
+// MarginRateCard defines model for MarginRateCard.
+type MarginRateCard struct {
+	// Currency Example: EUR
+	Currency string `json:"currency"`
+
+	// ExchangeRate Base currency per unit of the card's currency.
+	//
+	// Example: 1.08
+	ExchangeRate   string             `json:"exchange_rate"`
+	ProductGroupId openapi_types.UUID `json:"product_group_id"`
+	RateCardId     openapi_types.UUID `json:"rate_card_id"`
+	Version        int                `json:"version"`
+}
+
+// MarginReport A month's margin per group, in the base currency; see getMarginReport for the rules.
+type MarginReport struct {
+	// Currency The SP base currency every amount is in.
+	//
+	// Example: USD
+	Currency string              `json:"currency"`
+	GroupBy  MarginReportGroupBy `json:"group_by"`
+	Month    int                 `json:"month"`
+
+	// Rows A row per group (by name), then any `unattributed` row.
+	Rows   []MarginRow `json:"rows"`
+	Totals MarginRow   `json:"totals"`
+	Year   int         `json:"year"`
+}
+
+// MarginReportGroupBy defines model for MarginReport.GroupBy.
+type MarginReportGroupBy string
+
+// MarginRow defines model for MarginRow.
+type MarginRow struct {
+	// Flags `no_rate`: an item with usage has no row on its card; `no_card`: services whose product group has no card
+	// for the month; `unit_mismatch`: a card row's unit does not fit its item (bytes priced per count, or counts
+	// per GB/TB). The items are in `unpriced`, never priced at zero.
+	Flags []MarginRowFlags `json:"flags"`
+	Group MarginGroup      `json:"group"`
+
+	// Margin An amount of money. The amount is a decimal string with two places, never a JSON number.
+	Margin Money `json:"margin"`
+
+	// MarginPercent Margin over revenue times 100, two places; null when the revenue is zero.
+	//
+	// Example: 83.41
+	MarginPercent *string `json:"margin_percent"`
+
+	// Notes How quantities were taken where the rules leave a choice (an unlimited or unset quota billed by quota).
+	//
+	// Example: ["pw_base_workstations: quota unlimited on 1 service(s), priced at the usage peak"]
+	Notes []string `json:"notes"`
+
+	// RateCards The cards the row's vendor cost comes from.
+	RateCards []MarginRateCard `json:"rate_cards"`
+
+	// Revenue An amount of money. The amount is a decimal string with two places, never a JSON number.
+	Revenue Money `json:"revenue"`
+
+	// Services Services with revenue or vendor cost in the month.
+	Services int              `json:"services"`
+	Unpriced []MarginUnpriced `json:"unpriced"`
+
+	// VendorCost An amount of money. The amount is a decimal string with two places, never a JSON number.
+	VendorCost Money `json:"vendor_cost"`
+}
+
+// MarginRowFlags defines model for MarginRow.Flags.
+type MarginRowFlags string
+
+// MarginUnpriced defines model for MarginUnpriced.
+type MarginUnpriced struct {
+	// Item Example: pw_base_mobiles
+	Item string `json:"item"`
+
+	// Quantity The sum over its services of the quantity it would be priced at.
+	//
+	// Example: 2
+	Quantity string               `json:"quantity"`
+	Reason   MarginUnpricedReason `json:"reason"`
+	Services int                  `json:"services"`
+
+	// Unit The item's unit as reported (GB for bytes, in whole GB).
+	//
+	// Example: quantity
+	Unit string `json:"unit"`
+}
+
+// MarginUnpricedReason defines model for MarginUnpriced.Reason.
+type MarginUnpricedReason string
 
 // Metadata The integrator's own data about a resource, such as its ids in
 // another system: at most 20 keys; a key is 1 to 40 characters of
@@ -4993,6 +5231,27 @@ type PutReconciliationSettingsParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// GetMarginReportParams defines parameters for GetMarginReport.
+type GetMarginReportParams struct {
+	// Month The month, 1 to 12.
+	Month int `form:"month" json:"month"`
+
+	// Year The year, 2000 or later.
+	Year int `form:"year" json:"year"`
+
+	// GroupBy `product_group` (the default), `plan` or `partner` (the SP's own customers on a `direct` row).
+	GroupBy *GetMarginReportParamsGroupBy `form:"group_by,omitempty" json:"group_by,omitempty"`
+
+	// Format The file to return; without it the `Accept` header chooses (JSON when it allows anything).
+	Format *GetMarginReportParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+}
+
+// GetMarginReportParamsGroupBy defines parameters for GetMarginReport.
+type GetMarginReportParamsGroupBy string
+
+// GetMarginReportParamsFormat defines parameters for GetMarginReport.
+type GetMarginReportParamsFormat string
+
 // ListAllServiceOperationsParams defines parameters for ListAllServiceOperations.
 type ListAllServiceOperationsParams struct {
 	// Status Only operations in this status.
@@ -6670,6 +6929,36 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /v1/reconciliation/settings (the `PutReconciliationSettings` operationId).
 	PutReconciliationSettings(ctx context.Context, params *PutReconciliationSettingsParams, body PutReconciliationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetMarginReport Margin report of a month
+	//
+	// What the SP earned in a month after the vendor's cost, per product group (the default), plan or partner, in the
+	// SP's base currency, pre-tax.
+	// Revenue: the lines of invoices the SP issued (not a partner's invoices to its customers), unpaid or paid
+	// (never draft or void): customers' invoices of direct sales and the SP's invoices to partners at cost. A line
+	// counts by its service period: a line over several months counts the share of its days in the month (rounded to
+	// the cent per line, half away from zero); a line without a period counts in the month its invoice's period
+	// starts. Credit lines count, signed; a credit line taken from credits names the services they came from and
+	// counts for them, and what names no service is on an `unattributed` row.
+	// Vendor cost: per service with a vendor tenant, over the month's days it lived (from its first billed day
+	// after activation to its end; never its free-trial days, which the vendor does not bill), from the current rate
+	// card of the month of its plan's product group: each item the tenant reported usage for (the daily sync) whose
+	// SKU is on the card is priced at the month's peak daily value (bytes as whole GB, rounded up; TB = GB / 1024) or,
+	// when the card row is billed by `quota`, the quota set at the vendor (per-unit quota times the month's peak
+	// quantity; storage: storage plus overage quota; an unlimited or unset quota takes the usage peak, noted in
+	// `notes`), times the unit cost, times the card's exchange rate; summed at full precision and rounded to the
+	// cent per row (the totals row the same way over everything, so it may differ by a cent from the rows' sum).
+	// Nothing is priced at zero silently: an item with usage and no card row is flagged `no_rate`, services whose
+	// product group has no card that month `no_card`, and a bytes item priced per count (or a counted item per GB or
+	// TB) `unit_mismatch`; each such item is listed in `unpriced` with its quantity and services.
+	// `month` outside 1..12 is 422 `month_out_of_range`, `year` before 2000 422 `year_out_of_range`, a month after
+	// the current one (SP time zone) 422 `period_in_future`.
+	// JSON by default; CSV (RFC 4180, UTF-8, CRLF, a row per group then the totals) or XLSX (a Margin sheet with
+	// typed cells and an Unpriced sheet) with `format=` or `Accept`; `format` wins over `Accept`, but an `Accept`
+	// that allows none of the three is 406. Every format carries the same figures.
+	//
+	// Corresponds with GET /v1/reports/margin (the `GetMarginReport` operationId).
+	GetMarginReport(ctx context.Context, params *GetMarginReportParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetSandboxClock Read the sandbox clock
 	//
@@ -9697,6 +9986,46 @@ func (c *Client) PutReconciliationSettingsWithBody(ctx context.Context, params *
 // Corresponds with PUT /v1/reconciliation/settings (the `PutReconciliationSettings` operationId).
 func (c *Client) PutReconciliationSettings(ctx context.Context, params *PutReconciliationSettingsParams, body PutReconciliationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPutReconciliationSettingsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetMarginReport Margin report of a month
+//
+// What the SP earned in a month after the vendor's cost, per product group (the default), plan or partner, in the
+// SP's base currency, pre-tax.
+// Revenue: the lines of invoices the SP issued (not a partner's invoices to its customers), unpaid or paid
+// (never draft or void): customers' invoices of direct sales and the SP's invoices to partners at cost. A line
+// counts by its service period: a line over several months counts the share of its days in the month (rounded to
+// the cent per line, half away from zero); a line without a period counts in the month its invoice's period
+// starts. Credit lines count, signed; a credit line taken from credits names the services they came from and
+// counts for them, and what names no service is on an `unattributed` row.
+// Vendor cost: per service with a vendor tenant, over the month's days it lived (from its first billed day
+// after activation to its end; never its free-trial days, which the vendor does not bill), from the current rate
+// card of the month of its plan's product group: each item the tenant reported usage for (the daily sync) whose
+// SKU is on the card is priced at the month's peak daily value (bytes as whole GB, rounded up; TB = GB / 1024) or,
+// when the card row is billed by `quota`, the quota set at the vendor (per-unit quota times the month's peak
+// quantity; storage: storage plus overage quota; an unlimited or unset quota takes the usage peak, noted in
+// `notes`), times the unit cost, times the card's exchange rate; summed at full precision and rounded to the
+// cent per row (the totals row the same way over everything, so it may differ by a cent from the rows' sum).
+// Nothing is priced at zero silently: an item with usage and no card row is flagged `no_rate`, services whose
+// product group has no card that month `no_card`, and a bytes item priced per count (or a counted item per GB or
+// TB) `unit_mismatch`; each such item is listed in `unpriced` with its quantity and services.
+// `month` outside 1..12 is 422 `month_out_of_range`, `year` before 2000 422 `year_out_of_range`, a month after
+// the current one (SP time zone) 422 `period_in_future`.
+// JSON by default; CSV (RFC 4180, UTF-8, CRLF, a row per group then the totals) or XLSX (a Margin sheet with
+// typed cells and an Unpriced sheet) with `format=` or `Accept`; `format` wins over `Accept`, but an `Accept`
+// that allows none of the three is 406. Every format carries the same figures.
+//
+// Corresponds with GET /v1/reports/margin (the `GetMarginReport` operationId).
+func (c *Client) GetMarginReport(ctx context.Context, params *GetMarginReportParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMarginReportRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -15623,6 +15952,88 @@ func NewPutReconciliationSettingsRequestWithBody(server string, params *PutRecon
 	return req, nil
 }
 
+// NewGetMarginReportRequest constructs an http.Request for the GetMarginReport method
+func NewGetMarginReportRequest(server string, params *GetMarginReportParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/reports/margin")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "month", params.Month, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "year", params.Year, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.GroupBy != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "group_by", *params.GroupBy, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Format != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetSandboxClockRequest constructs an http.Request for the GetSandboxClock method
 func NewGetSandboxClockRequest(server string) (*http.Request, error) {
 	var err error
@@ -19713,6 +20124,38 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /v1/reconciliation/settings (the `PutReconciliationSettings` operationId).
 	PutReconciliationSettingsWithResponse(ctx context.Context, params *PutReconciliationSettingsParams, body PutReconciliationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*PutReconciliationSettingsResponse, error)
+
+	// GetMarginReportWithResponse Margin report of a month
+	//
+	// What the SP earned in a month after the vendor's cost, per product group (the default), plan or partner, in the
+	// SP's base currency, pre-tax.
+	// Revenue: the lines of invoices the SP issued (not a partner's invoices to its customers), unpaid or paid
+	// (never draft or void): customers' invoices of direct sales and the SP's invoices to partners at cost. A line
+	// counts by its service period: a line over several months counts the share of its days in the month (rounded to
+	// the cent per line, half away from zero); a line without a period counts in the month its invoice's period
+	// starts. Credit lines count, signed; a credit line taken from credits names the services they came from and
+	// counts for them, and what names no service is on an `unattributed` row.
+	// Vendor cost: per service with a vendor tenant, over the month's days it lived (from its first billed day
+	// after activation to its end; never its free-trial days, which the vendor does not bill), from the current rate
+	// card of the month of its plan's product group: each item the tenant reported usage for (the daily sync) whose
+	// SKU is on the card is priced at the month's peak daily value (bytes as whole GB, rounded up; TB = GB / 1024) or,
+	// when the card row is billed by `quota`, the quota set at the vendor (per-unit quota times the month's peak
+	// quantity; storage: storage plus overage quota; an unlimited or unset quota takes the usage peak, noted in
+	// `notes`), times the unit cost, times the card's exchange rate; summed at full precision and rounded to the
+	// cent per row (the totals row the same way over everything, so it may differ by a cent from the rows' sum).
+	// Nothing is priced at zero silently: an item with usage and no card row is flagged `no_rate`, services whose
+	// product group has no card that month `no_card`, and a bytes item priced per count (or a counted item per GB or
+	// TB) `unit_mismatch`; each such item is listed in `unpriced` with its quantity and services.
+	// `month` outside 1..12 is 422 `month_out_of_range`, `year` before 2000 422 `year_out_of_range`, a month after
+	// the current one (SP time zone) 422 `period_in_future`.
+	// JSON by default; CSV (RFC 4180, UTF-8, CRLF, a row per group then the totals) or XLSX (a Margin sheet with
+	// typed cells and an Unpriced sheet) with `format=` or `Accept`; `format` wins over `Accept`, but an `Accept`
+	// that allows none of the three is 406. Every format carries the same figures.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/reports/margin (the `GetMarginReport` operationId).
+	GetMarginReportWithResponse(ctx context.Context, params *GetMarginReportParams, reqEditors ...RequestEditorFn) (*GetMarginReportResponse, error)
 
 	// GetSandboxClockWithResponse Read the sandbox clock
 	//
@@ -27892,6 +28335,103 @@ func (r PutReconciliationSettingsResponse) ContentType() string {
 	return ""
 }
 
+// GetMarginReportResponse200Headers the declared response headers of an HTTP 200 response for GetMarginReport
+type GetMarginReportResponse200Headers struct {
+	ContentDisposition *string
+}
+
+// GetMarginReportResponse401Headers the declared response headers of an HTTP 401 response for GetMarginReport
+type GetMarginReportResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetMarginReportResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MarginReport
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON406 the response for an HTTP 406 `application/problem+json` response
+	ApplicationproblemJSON406 *NotAcceptable
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetMarginReportResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetMarginReportResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetMarginReportResponse) GetJSON200() *MarginReport {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetMarginReportResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetMarginReportResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetMarginReportResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON406 returns the response for an HTTP 406 `application/problem+json` response
+func (r GetMarginReportResponse) GetApplicationproblemJSON406() *NotAcceptable {
+	return r.ApplicationproblemJSON406
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetMarginReportResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetMarginReportResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMarginReportResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMarginReportResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMarginReportResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMarginReportResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetSandboxClockResponse401Headers the declared response headers of an HTTP 401 response for GetSandboxClock
 type GetSandboxClockResponse401Headers struct {
 	WWWAuthenticate *string
@@ -34738,6 +35278,44 @@ func (c *ClientWithResponses) PutReconciliationSettingsWithResponse(ctx context.
 		return nil, err
 	}
 	return ParsePutReconciliationSettingsResponse(rsp)
+}
+
+// GetMarginReportWithResponse Margin report of a month
+//
+// What the SP earned in a month after the vendor's cost, per product group (the default), plan or partner, in the
+// SP's base currency, pre-tax.
+// Revenue: the lines of invoices the SP issued (not a partner's invoices to its customers), unpaid or paid
+// (never draft or void): customers' invoices of direct sales and the SP's invoices to partners at cost. A line
+// counts by its service period: a line over several months counts the share of its days in the month (rounded to
+// the cent per line, half away from zero); a line without a period counts in the month its invoice's period
+// starts. Credit lines count, signed; a credit line taken from credits names the services they came from and
+// counts for them, and what names no service is on an `unattributed` row.
+// Vendor cost: per service with a vendor tenant, over the month's days it lived (from its first billed day
+// after activation to its end; never its free-trial days, which the vendor does not bill), from the current rate
+// card of the month of its plan's product group: each item the tenant reported usage for (the daily sync) whose
+// SKU is on the card is priced at the month's peak daily value (bytes as whole GB, rounded up; TB = GB / 1024) or,
+// when the card row is billed by `quota`, the quota set at the vendor (per-unit quota times the month's peak
+// quantity; storage: storage plus overage quota; an unlimited or unset quota takes the usage peak, noted in
+// `notes`), times the unit cost, times the card's exchange rate; summed at full precision and rounded to the
+// cent per row (the totals row the same way over everything, so it may differ by a cent from the rows' sum).
+// Nothing is priced at zero silently: an item with usage and no card row is flagged `no_rate`, services whose
+// product group has no card that month `no_card`, and a bytes item priced per count (or a counted item per GB or
+// TB) `unit_mismatch`; each such item is listed in `unpriced` with its quantity and services.
+// `month` outside 1..12 is 422 `month_out_of_range`, `year` before 2000 422 `year_out_of_range`, a month after
+// the current one (SP time zone) 422 `period_in_future`.
+// JSON by default; CSV (RFC 4180, UTF-8, CRLF, a row per group then the totals) or XLSX (a Margin sheet with
+// typed cells and an Unpriced sheet) with `format=` or `Accept`; `format` wins over `Accept`, but an `Accept`
+// that allows none of the three is 406. Every format carries the same figures.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/reports/margin (the `GetMarginReport` operationId).
+func (c *ClientWithResponses) GetMarginReportWithResponse(ctx context.Context, params *GetMarginReportParams, reqEditors ...RequestEditorFn) (*GetMarginReportResponse, error) {
+	rsp, err := c.GetMarginReport(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMarginReportResponse(rsp)
 }
 
 // GetSandboxClockWithResponse Read the sandbox clock
@@ -42709,6 +43287,100 @@ func ParsePutReconciliationSettingsResponse(rsp *http.Response) (*PutReconciliat
 	return response, nil
 }
 
+// ParseGetMarginReportResponse parses an HTTP response from a GetMarginReportWithResponse call
+func ParseGetMarginReportResponse(rsp *http.Response) (*GetMarginReportResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMarginReportResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MarginReport
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case rsp.StatusCode == 200:
+		// Content-type (text/csv) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetMarginReportResponse200Headers
+		if values := rsp.Header.Values("Content-Disposition"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Disposition", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentDisposition = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetMarginReportResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetSandboxClockResponse parses an HTTP response from a GetSandboxClockWithResponse call
 func ParseGetSandboxClockResponse(rsp *http.Response) (*GetSandboxClockResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -47561,6 +48233,9 @@ type ServerInterface interface {
 	// PutReconciliationSettings Change the reconciliation settings
 	// (PUT /v1/reconciliation/settings)
 	PutReconciliationSettings(ctx echo.Context, params PutReconciliationSettingsParams) error
+	// GetMarginReport Margin report of a month
+	// (GET /v1/reports/margin)
+	GetMarginReport(ctx echo.Context, params GetMarginReportParams) error
 	// GetSandboxClock Read the sandbox clock
 	// (GET /v1/sandbox/clock)
 	GetSandboxClock(ctx echo.Context) error
@@ -49971,6 +50646,45 @@ func (w *ServerInterfaceWrapper) PutReconciliationSettings(ctx echo.Context) err
 	return err
 }
 
+// GetMarginReport converts echo context to params.
+func (w *ServerInterfaceWrapper) GetMarginReport(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetMarginReportParams
+	// ------------- Required query parameter "month" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "month", ctx.QueryParams(), &params.Month, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter month: %s", err))
+	}
+
+	// ------------- Required query parameter "year" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "year", ctx.QueryParams(), &params.Year, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter year: %s", err))
+	}
+
+	// ------------- Optional query parameter "group_by" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "group_by", ctx.QueryParams(), &params.GroupBy, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter group_by: %s", err))
+	}
+
+	// ------------- Optional query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "format", ctx.QueryParams(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter format: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetMarginReport(ctx, params)
+	return err
+}
+
 // GetSandboxClock converts echo context to params.
 func (w *ServerInterfaceWrapper) GetSandboxClock(ctx echo.Context) error {
 	var err error
@@ -51545,6 +52259,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/reconciliation/reports/:id/download", wrapper.DownloadReconciliationReport, options.OperationMiddlewares["downloadReconciliationReport"]...)
 	router.GET(options.BaseURL+"/v1/reconciliation/settings", wrapper.GetReconciliationSettings, options.OperationMiddlewares["getReconciliationSettings"]...)
 	router.PUT(options.BaseURL+"/v1/reconciliation/settings", wrapper.PutReconciliationSettings, options.OperationMiddlewares["putReconciliationSettings"]...)
+	router.GET(options.BaseURL+"/v1/reports/margin", wrapper.GetMarginReport, options.OperationMiddlewares["getMarginReport"]...)
 	router.GET(options.BaseURL+"/v1/sandbox/clock", wrapper.GetSandboxClock, options.OperationMiddlewares["getSandboxClock"]...)
 	router.POST(options.BaseURL+"/v1/sandbox/clock", wrapper.AdvanceSandboxClock, options.OperationMiddlewares["advanceSandboxClock"]...)
 	router.GET(options.BaseURL+"/v1/service-operations", wrapper.ListAllServiceOperations, options.OperationMiddlewares["listAllServiceOperations"]...)
@@ -61575,6 +62290,185 @@ func (response PutReconciliationSettings500ApplicationProblemPlusJSONResponse) V
 	return err
 }
 
+type GetMarginReportRequestObject struct {
+	Params GetMarginReportParams
+}
+
+type GetMarginReportResponseObject interface {
+	VisitGetMarginReportResponse(w http.ResponseWriter) error
+}
+
+type GetMarginReport200ResponseHeaders struct {
+	ContentDisposition *string
+}
+
+type GetMarginReport200JSONResponse struct {
+	Body    MarginReport
+	Headers GetMarginReport200ResponseHeaders
+}
+
+func (response GetMarginReport200JSONResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMarginReport200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse struct {
+	Body          io.Reader
+	Headers       GetMarginReport200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetMarginReport200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetMarginReport200TextcsvResponse struct {
+	Body          io.Reader
+	Headers       GetMarginReport200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetMarginReport200TextcsvResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/csv")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetMarginReport400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetMarginReport400ApplicationProblemPlusJSONResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMarginReport401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetMarginReport401ApplicationProblemPlusJSONResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMarginReport403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetMarginReport403ApplicationProblemPlusJSONResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMarginReport406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response GetMarginReport406ApplicationProblemPlusJSONResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMarginReport422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response GetMarginReport422ApplicationProblemPlusJSONResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMarginReport500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetMarginReport500ApplicationProblemPlusJSONResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetSandboxClockRequestObject struct {
 }
 
@@ -68593,6 +69487,9 @@ type StrictServerInterface interface {
 	// PutReconciliationSettings Change the reconciliation settings
 	// (PUT /v1/reconciliation/settings)
 	PutReconciliationSettings(ctx context.Context, request PutReconciliationSettingsRequestObject) (PutReconciliationSettingsResponseObject, error)
+	// GetMarginReport Margin report of a month
+	// (GET /v1/reports/margin)
+	GetMarginReport(ctx context.Context, request GetMarginReportRequestObject) (GetMarginReportResponseObject, error)
 	// GetSandboxClock Read the sandbox clock
 	// (GET /v1/sandbox/clock)
 	GetSandboxClock(ctx context.Context, request GetSandboxClockRequestObject) (GetSandboxClockResponseObject, error)
@@ -71379,6 +72276,31 @@ func (sh *strictHandler) PutReconciliationSettings(ctx echo.Context, params PutR
 	return nil
 }
 
+// GetMarginReport operation middleware
+func (sh *strictHandler) GetMarginReport(ctx echo.Context, params GetMarginReportParams) error {
+	var request GetMarginReportRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetMarginReport(ctx.Request().Context(), request.(GetMarginReportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetMarginReport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetMarginReportResponseObject); ok {
+		return validResponse.VisitGetMarginReportResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetSandboxClock operation middleware
 func (sh *strictHandler) GetSandboxClock(ctx echo.Context) error {
 	var request GetSandboxClockRequestObject
@@ -72995,894 +73917,934 @@ func (sh *strictHandler) RotateWebhookEndpointSecret(ctx echo.Context, id Id, pa
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Lc+M2ti76V1C6+1TLdyi1JNv9sOvU2U4/Mk76tW33ZO+J+4oQCVkYU4BCgJaVVP/3W1gLIEGKlCjZ",
-	"SWfOzNQ5O22KxHNhYT2/9VsnkvOFFExo1Tn5rTNjNGYp/PPNFb0x/42ZilK+0FyKzknnasZIypTM0oiR",
-	"O5YqLkVAMkUnCSNckPB82ntPdTQL+52gw+7pfJGwzknnujO67nSCjopmbE5Nu3q1MD8onXJx0/n6Neic",
-	"x2y+kJoJfcEWCV2xeL3/UKcZC8lyxgTRM64IV0TPGFFapiwmVKglS4mWhArCaJpwlpKU/ZIxpcmS6xm+",
-	"TOeMhHl30ar3I1uVB2y6qRntRMqEUQHDfScjiqOqDvKnGUsZ9BSljGoWE5mSBRMxFzfF6kVUkIlZTRqX",
-	"1+rp3fCpYukdj5h6OpgMo1F8yHpH02PaO5o8i3ov4ues93I6oMPJKDqMj9hTuWApjEU9PabPJs+jF3Hv",
-	"JRtMe0d0OOm9iEZx75CZBvC3LftwQTV7x+dcw/9Zn94FrqciNEnkksVkwVKy5CKWSzKVKe5LlHAmNKFx",
-	"nDKl+uTS/CUFrAruksJtkmI1l5kiEU0S81BO4Z1iSkTPqCY0ZSSlmpHEDIrFAWFpKlNFuIiSLGblNXw2",
-	"8Kc454LPs3nnZBC46XKh2Q1Ly/O9YHPKhVmG5jknbKoNocPuZmlqpoVz/6PnePxyvzkqVrOnlyySIlYk",
-	"E5onNZMjTMR/+C4ejXaZIdPp6myqWdo8Oy3JknJNJmwqzQlNV+ZE0hvKRanjw13I578tbZzHTewSfn6i",
-	"CDfzjWaSxWSayjmskGNOMiVzGjNiWMcp+SWTmhGukdGlbCFTDUMli1ROEjYvc4zD6TAa0Zesdzx5HveO",
-	"ohes95IOJj1kHXjwNx76r0FnQVM6Z9py/1dZqmRaP6FQsHs9juCN0O30ImV33FDAgt4wMzpuXv8lY+mq",
-	"E3QEnZv+8JvSSOb0/h0TN3rWOTkejoLaa2HLNcQr/PMlPWTD6Pi49zweTXpH7MW0R4eTQe8wOoqP2bPp",
-	"c/pi4ga4oHpWjI8b1mh2hKfm8qleAlOZzqnunHSyDN7ccIVFqx/Zan3cZyQT/JeMkVu2ArZpCEnELCZs",
-	"OmWRJl1KPn8+f22uNUpupIxJNJM8Ygd9AgRuiKB8j5mWqIjJRMYrQykJXeGVOOWp0maVFlIoVl6i4+kg",
-	"ekGPR73jyYD1juihuVAOo94ofh4NJy/YMzocuCVCmaBYpMq92bSbo+PjwBwd9/dw+3pd5Cv/eOt2Stx+",
-	"wtH6My9jM+HtvKxTkMHqz42V2pDJz6i4YWbVJlQZOUWQLlUgyBn5Lzw4JZQoTRNGpID3joajqmQ3BMmu",
-	"fpJWGmwiksPaE98gd3yiN4wo/msje4FLpdRVzKY0S3Tn5HgQmH6Rj48Gg6Dg6sNarv6eaRpTTd/ypPZK",
-	"+SiSVc6CFFnOpGIknNuvQjKTSawIu2PpitzwOyaAwoDm2D2NdLK6FmYH8Lc7mmQsIFQVTfx8y1Zf/jf8",
-	"EJLu54t3PSYiGbP45FrkL/2v4+9u2ep/Hb+2Lx6cEmX6pInpTpF5prQR08jc7EKf/GgeUhFfC3hfkak0",
-	"MhzQQvg+H3yaJUz1r4W/0b911EwuxjKNWTrmceekMxwMRodHna/mpUUi41xsrtsbN+LS9vxHyqadk87/",
-	"87TQQp7ir+qpG41pX+kV0FrM2OLj5B8s0rBH7lDCjfUdjb+nmi0psN1IGgYBREQXi4SjqP7U3p5/+YdC",
-	"ud2bXQQT6NwxEct0nImU0Whm1JpO0ImZpjzJz495g8Q8JkJqKwadmn/PgK1QRRS9Q1FGaaozZcjPEDrX",
-	"MIvvaEzcUHPam2m9UCdPn8YyUn0apVJw1VskVJtLp2/H6cavntYM82vblf2EjeC1X8cfYH6RzBKcISop",
-	"0Qz1mCnlCYvL80U2EvfNGL6jsRWIHrYPNOExvDzGHqvb4AQnrmCQ8D5wJhAoOyc/503lfDXoTDlLDOka",
-	"QT/pBJ05U4remJcWqZFV9Ypc44/XHdPynCsFXOlLsZdHhnv4e+mmu/derk31MbbyPU1Md7hp+H6PC+jL",
-	"rd0JCdf6DkkXFomYxVNEZdEM2JJbxDAgoW1mbKYbBtcif4ACUohaILvX5JNU+iZll//1zqi7Zp9AUQ9I",
-	"KDM9ltNxagjHtJmJWyGXYgydhwdm0OHcTWFs6CS8FqWhVX8OSBhnSGJsfMtW5oFOKU+4uBkDXzswLO1r",
-	"0HkF5HoWRWyhUdpoINM68kxZzDXSF53LzH5k/9V50T887AQdVJ6iVeek8/nydQfFa70CEVhpOYc7MmUU",
-	"2u/8klGhuV6REeldZ4PBISNDWMPRYPSsNxz2Dgf9Pv571BsdATVycWfkGzOQL0En17NgMFqz+cKMcRh0",
-	"rAViDHJr0d7VcHAyMP/v7+YuNUfi+eRF9DIesN5wOqK9o8lh1HsRH7He8fQZdb91gs4tF7E35E7QSajS",
-	"Yzh15o7+fEWeaiaoodLfePz1qZxOmbnZx1yzuTohx4NDconWDfJZ0DvKE8tlQQMBXp63fjL8inIRU2YS",
-	"E7OCmWLpCRo+jqc9Mzij8ViDx5COJk7OhyXWKTeLZBQ67BTvrgEz0zw0nx7HvSP2bNp7QV9OeoNoGI/Y",
-	"4fSIHk88/t2x1ptO0MkW8YYFHQ7+DqcX+7IEs/7+6Li0AY4ocGzP4ufsxfTlACbTO4oOzdyOpj1nvjET",
-	"NbwsZWysU06TzsmUJorBo18yS3dzKfQsWbntbTnh/JreeN+DAhhnzBwrlk9r1Bsdm21MqMAPWipiRrml",
-	"yThLE493smzUixKZxY6B9iM57wQ+aZg/pKZAMWUqM08Wy7GRacdLmd6abeRSmIv4a9CRRkC6YeObSedk",
-	"aAhDS+/vwVdv22mk+Z2hzUxwPV6kdk/z4z4c9AeD2vO+mUxw2w0lO81YCi2V7NF4zo3YZe93PEmWZI+O",
-	"X9BnL6c9NogHvaPpdNSjx0eT3uHxUTx4+eKIjV6M4EsQ7zsnh19bXyPIED9ZGm+QCwpdIWWRIYsYFSae",
-	"JKg5gBnA3nKky7XRI5BJwYuWc4INaMoFTQ5O4RMrb8woXuSRFFMO95b5UbAlwV0mK6b75JNMkrJlydz5",
-	"ntm62Sp75X8VkLBkZkVWVZhRf8v/PebxV7ANb7CemDtFimnCo4cJPbzQCceW6425GE8TfjPTvgB0VjVq",
-	"c0UqCqXZKKV5kpAJM3LaIpURU6oslx4NXhayTD6FfQWZzcN/LPnUzTyyw1WFJu9slmZ6DKTRtzKd8Dhm",
-	"4kH7Ms1b8fbgf2SWklQmjMzpCkg3lrAT5QU+LBb4rdfMfitcDOSxVhMNtk9Uw0y+Bp3vpWAPWj3gzeMb",
-	"00xJhueKwE8owpNEihuWklwiKC3j0JO5v8eW9ltBbzCPsYTnmrB7boQTMsl0eSbQldWKzoU2vD55g3LS",
-	"Q3iEbclfy0s5Z1YbA5N9KsWN4ciGQhWPWVkV9ZbSDQskMpYSHN7e598N7TFW9kyQTLD7BYvM4hrlJEtZ",
-	"oXa6vsySx1xFiVT5UsOl8yllU36/P1uG2ySR0S1qCCqbz2m6KnRknaUMLi2uVMbi/K4zVzBNsvKWwU/j",
-	"BQxpbButnoUNbZ4S7zYl2Az4Dwtiw9v5d+TttXMw26bpLbLX8hLZUZpbSM6ZFIywRLEnKiBCLo16J0XE",
-	"ti8Wtu6t1bmTKZYsZURk84k5ZN49iB+aJYPjyAxdo5Utd/T8IUuEI//69bE49fr2W+OMYvqEUHMwWFqm",
-	"InArUXEt3LdLI2SVloxr0g3rRh4eBMQ6c6/FBtoE2c6QZ7Hh01T+ysS1WGsYqSY86JOzREkSbhQYQqut",
-	"f5AaVXVQEx/COoXUY1o0VT2AhUNJFbcQoYpUTQKwqn7P8bTe8rTWobM/4YRKBih8r01fFWvUs4KEP0hN",
-	"zvz+9iPkyrAfi4BDHFpIUFzH8AFzYQrmvIhzFnNKzKhVWcrPvc3mACNRvJWZiB9MD1NoxSOFDxKNXo4a",
-	"yvziqLzYb+3X+68z9v8YS2zGA63BuQWbKFfckLCWKB2DqAfL99Gt635GsO0WpoqBYw8Lk8rUgsHibjYw",
-	"tbIo/XNYkfJFc1akViRhp55v6Q76e0Vp36KPc/0n18HzJQAf7wNFPzicaI5fk20KtmTkDdzUgKSZEEY0",
-	"lanhIBFjMUh5VQGnmJXXhceAwLNIrZ/F6yqPFzPEGJ+isGO9srbr30+2qR00iDYsSplGhaq0TudGJKBK",
-	"LWUal/WiW7z6mtfFb7Pi9clbxNnni2MEGy2NKLTe1yk8tuF4MROa00T93sJg/WxgxbIFSxUQR2nBzohg",
-	"S6M25pOCMIQITt7m9SpaLNmIqu3BJWsEcsss8/YdKYHQDD5jc/LTTPyBq1TM4fFE5tLhsdLyLxkz4itM",
-	"7MTM1zE6JGojtdYRuxGHaf2KsrUFvRYoevu/mW7m8g65LoR/gehdtwIoemN8QHGE9EYiLzdVkFzu9PpE",
-	"V4mk8ZWU72h68zBBeiLj1VhLOU6gqQbPLITScDNkSeDFskXHM4xZDyp5g26wKynJO9vyfnRVGeBjmx7d",
-	"zKB1s81U5HttBFsQqhTpDsl7/t0BSFyfUohB5Ka1t/m18oAwBbDyj+dczW2ATWUPrC4zK9zzp2TKdAQq",
-	"3/qxHnoBCv5YyVt3Qe0bqFAZ6KNpE3mkeR7RBBZvmqDl14pFvkD4CHEhhiGARHSTpayqN1jJiUaRzASc",
-	"0eJV0j17dfHxw/nl+PPFu4OyQc47CfVy7INiRCpDfhTbHBEg3ZAFTfMIDG+uVv/wTLlfg86VlO+pWLlI",
-	"6gftRko1G9sY4hLpS0nmVKyI01BOQV5akYRqo/p4BD/y7jHzmRkbyQe375qXBvYYS33hRUu7ydCpZni5",
-	"oF1LYXhzRQoHIbiXR0TX9W/ffurFTsMQPgua6ZlM+a8PZFMZNGRErohWtuo9htYYWnFhKZ54VhY5hsVW",
-	"lYa27y5Vh/Uo8TbFfCZ0bS7evvz000+9M6/7ei2JWsUcQ3fYduXns7AePnPg3lgf+SP5Im/ZapyyTNVY",
-	"rateRyOjmBfRukhJzMELIrS7PMuHcOTvrDcBKwo8iivSG/3jML9YzikXECUJobOpvGWiT87mUtygngEB",
-	"Shj8WQiLc4qhoCckhCifCDwZGPAzzm1BGD1FBeEx5kwIOmfqWljHR0BCjD4oxBuIfDJ8pxJTxWg0M19z",
-	"OyowPoI0mC8DEOTZzU3Kbho09r/KJaEEgkmeKBJTnqxIpugNIxMWybm109kgABecAdZQkc07Jz935vTe",
-	"2nA6QYfe3XS+rIX8Bp2zBbfx8jYOj6MS7tuWvPh7M9ue5nPWqWnLfTNZtYjZR9NUi9fACGVoaKexYHTH",
-	"b+s/mItT2MCaFr2j/byeUyyyScIjI/mk2ikkt2wVGFXBCHI3gitGOBy8tYZTdidvd5xUKpFRbDo/P7LV",
-	"hXnt61c/rv1nzLCAVcknZRssGRILGpE23NfRyCt4CdhZjBIqTT55NGMjocpk5LbBj6O3MeDNcfTVTapw",
-	"gXjOhVGaE1zpOb1lhEKQt4rkwijVklBimzBrvz17xF8oGPK2ZYBx0ST5OAWvw6YNsSfsa1A9Yqgr1pPW",
-	"ciYTIKY+uZzJpYDpYvYb+kvynIjNk7F9rE/nSz6hdxwDhtvNxrz9nkFweHU+LnotDwRrtSpuYDRN6Wpt",
-	"/NBm/eiLsPNXcG/WJkyZ+wAypSg5HoysL8NnkrVR5/ahJ0mMraRUy0OLwOt2IzkaDOpGUhN3XQ607QSd",
-	"CY2dvw5SMTD6d8FSLuMx2O+LpzGL+Jwm9UPmScLFzdsibLE6aBvFaFRp+OdBYC6ZVLPUPDw8CIhic06F",
-	"yGhinjw7CEjx13B0EJAJZ0JwfDA6OgiITr0nh88OSrdVHjWZd2PkFa8Pc4sV/ywaN4egaHjTdN/LmCUg",
-	"dNlOFylbUOAJC6m0+ed4yu9Z6cGCrm42NXqRifXrk6qxnK4x9k2X5i73gI3JUK1PWzHUt/jp+sELOlMu",
-	"uJrtOJQZo6meMKrtV2UiekeVJorfgL0u4dPc3biU6S1LSSwhokSXuPTG/lpe20WQdnVIeRTDnMYsIGAw",
-	"YDGhCqW2aJaJWxLJ+Zxr5fHXPEPJucnaLviPHL2MZS9YjWCibvliUZeCZ9rK83rTTDxRBA+8Qq8jpq/S",
-	"JGU0XpHuZFVKwc/EQf00QGzZcbed+tB28pf4viE2qWmyNfNICraql1wsb8NzlQ/E2+hiAV1n3jmpLP9W",
-	"iaeYwV5ST/vTvw8tVZYHmtg8CXfo19iUS4SoIcflDAljs3wBb+UJFZtH8aOdq2O+NEngU8GWNFEey93C",
-	"bb+NwOJx+4cILdWjsY6zAfF1abbQLA5PIL7HMkulpaFv0hWS5GwXdNbw4vOH8eXV2bs347O3V28uwoPT",
-	"a2G2hnDtADqUpisVQMyQ4SP/kJMnylq1ukbthYBvwy1ApVQ2RV5pm4xo9wx9OGbb0O9pjpKcLxKGNqZc",
-	"cPEmUbub5bj3mqxj6zNvE/COGaDWBKx4zIoAbM87u6beYjJRnayGP/ppupZdQPprG2KxxuRX0FDdXdt8",
-	"P/1kts3rGicd5MgX5inYFVIqFI1cEECrYdm7r25ApTym3YIeSkk3LT6tUVLweYmbux3yh1bHX5wntK3o",
-	"/bJG9LZ35xjX2nQOTstxzAxhjxVLpkDowoa5j3Fv/PwhSF3MYyaLx/ccjdrl3+1fbG6ImOWPt2UhcDHO",
-	"FAO9gCfrHhEhNZ9aO+M4P6kuEtC8jhGElYd3ksdW8cmjBlEobgqfbYgUdY9Ng/6+lcMtmqINGrzqmAY1",
-	"o8oI4nOAS3IPy83mj4pYH2dGwLA6m1DkHrpRW+UpYVM9zkROApBMlb+TyjiL9Pgmldli7ena36tFsacu",
-	"bIndL2wqrHtSGpX/MB+D/3CRyjuuuBSlXzRL51xYC7+mxV7ktMXV2OXiF3lP+WtW003kDRf+Q52lxUtL",
-	"NplJeWuOA79j6cpbYfcTE/FCcqHHMQcrMsJ5LGSqLZm6O6L2Mij07M+LuI24NefCfzqssnfnu1+DcHi2",
-	"2fQUdJYp1+yjSFaYUv/VzxXbzN0+u/e+fq1jU8DOvqMJFVGNIDYpfmghIAcdOMjp1uwy6PQc310Tq/Fx",
-	"kPf9pXHY53lv5VG3VMbwQR1rvvz0JA+/D1zchj2gaIOHUSqbY4RM9YmX3tbNDX1PFJFLYYUXalHAbNNP",
-	"1EHF5mOeFryghioriwW/gvZZu0outXjdDoAoXLUSNqieab0yuKf5PeZ6bLdTNSBnSEHC799ckad3w6du",
-	"RTECMOyTV57kY39DPI0AsV+ADk4Jmy/0ChGShBSstfxRPgQ1UoidQuJgSFqdBf+jMbvH8L9ac8RPCF7H",
-	"SCbMDUfsUpGEKo0JPHQi73IAObMU0Crgg8Q2yFDRJeH6lNCJgpSfGU8Y+NwwrqN2r4x4UTCVur3L01hr",
-	"iMH2PF5QcIMAUtj65D7IfIgoFpJuyuZcxCwNCMb0ImaguzPgD5xmD6ZJaMJSfeBByTkayBYINhZbuDB0",
-	"bHFFYrpam3QdbSLsg0/KDghiXwuPny/dFs2kpVOoxtNjWZJioL5hXLe3QDk1TC0PA8Yml6KF+yHoLGY2",
-	"hnNPe4tjP4W1Bel77N0q7ZRle6a+BI1KiaMIuWQK84kE6Kj2RBWMGX2wyDEOTonpjOa5L6F/ZsN+NW27",
-	"LcfLM669D7jQz446tchCTe4wR4q4D0HOtAsW7R1Qz/bkui+x69JMPDLddG/sZ2QqrhYfym0wCDZeNQuq",
-	"NUvNpv5/P5/1/v7lt9HX/9hwm+zIij02Vqag1yiDKpcScfkJgK+I+yLAuHa8oYogDNDcqyM+rB9xM48p",
-	"iYBHj8xMfh/X5inxJZv8ogbJhiZLulJw7HZmMSVSaeUKdQu7iYC/jUkuF7seYJCr8E7fPOlUM8xwrddc",
-	"7NePpLb8GY90O+Hjk/k1lz92EyBIlyLdO9ukXEIrlvwPHihg/KkOf7tjaKh3Lu/YuLpjFckkzRjBN9Wa",
-	"zApmYviX7//JYZTzLkr726IPeI903VanTGVzpgjYmhUR7F5XfU5en/vJM3X69Gvs/yxqAoKmmlBIpIg5",
-	"RITgrYJyMRXun4YCIQtSRCwgmRGWYR7hLVuFB+t2Y/ysbfDQXlqcj0jUog/mcA2qC+ClMtnJ4l/9h7tV",
-	"247ttg6JFWMszR9PlAcuGhDWv+mT0GYfnmCgnrVzYaiefWYHgc/CgIROzan73T6T06liuvjEHixQeOwr",
-	"buFL30WphOBS+2V/Xx9eiVydS1hmOpLzmkP3cUoo0iUu1AkJjXYRki4lbrKQngz6WkBCCDBFiDhryw5J",
-	"F53DphnzCtizAdESBPU5owJUV/dbwu/Mj37iDOC8HtTOeccoOsMlEr3TIl3gJ1/B1dS2Hz9H9Lcd477g",
-	"leJ85/0iGeceaDuVrS7k9R33ZAu3iUabyLNtc1tu7v1A+iz+LN61DzJRPHJbUvq0TmgpjezbSG5l7v0A",
-	"8a2OZLx1jlGhy50ELkRgw7I8NJxnxhxwSSUUht/lJ0sFvkQvYifqKBe7XbrIEylvDRPX9XEcDzAVAo3U",
-	"GArdBayelEb3pMZapMi8eqt4YyvSeCuKTuRB09tLqouoYyg/QKgYCBxzTJk6aO7gTxoJ9ajxTI5hqDrR",
-	"G9xi+cWweUf2D0Nye4bXigs3Qukp9XIi44yhaZgCfhC6p//I8KPiIBcGMcsm6+ZlvdKK5O+YK1JpmIhM",
-	"ibyzKT/+oWwgR88dV6yt93vOr+sG8so/XIXBVpGET3X9ftZeYdUQKceSfCryV6Q07PIYq5zCD7LKmere",
-	"UVbFRj0sympdvjRapdE3I02oInJ6SrQETfPyE/nVCESWQsFoG1ioojxTbQuT/7pxKt/0Qn1gdNLayfn9",
-	"o5OMdlYJTcrvgFiy3zsO6Y3hlVfWV17jlpVxjQbzlrMkViek/0rOF1Ss+h/onOH9hfbuE9/5uObXNGti",
-	"Fi4XAQ4C0ndXLrTl/w0j9B9Y95n/CDnHO3RV9S1Dcy25P51/2nv0CfBfP1+88569kzdclB99cpnwXcW0",
-	"s9FaKcWBOqRMMX1KUjaFHDQbraQyoC4zQRt71P8AIFjegyupaeL9XczPPQH382uq/Wev1558gjiOS3Ot",
-	"rD19I+KA9O1N2T+DNC7vwXumZ9J/44JB6hyMwj2z3b2mK9V/LGW/rR5t1YdqkFz4nvLE6BZhQHBrbDI8",
-	"pAjbsA+MHKaamFaQSvPQOUNbysGRnRJDRXSSsAChKFnC4M+DUyKyJHHNO98WcTEmsB7mDcz1bnBxNjrf",
-	"UrZIVmMt62bouiCpuZBS63sDzRhtpbnH7cK00ruSFuMKTh36qacgnghWu2uWQjf2raUMoBWb7EhCS13k",
-	"t98qdP31K5iUsgZTwTd0cln11c03QN7mrX4bf1bdLV5ioXtd5P/msv/msg1c1rOTDwfmf1tN7Hta5n8X",
-	"JkS6Ja4xQd3zP+2DfiTn4cFplUuRj4Ihw8bubJ23FaKvskRhNaDRqCgHYYcRVlas3nH0u3K8au/b6iXV",
-	"eBsrHGory/k2AndZcHyAzF1q6JH8iP9mqP9mqP9mqP+SDHWdV95ZEJKGDBs5hYV3sFVBkXJjD4OXaIKr",
-	"COmGmLP5CJgRZXdnTTKOCyHQPrjWhCVS3JidLIXeFZZqo5/kReJahci0CQGAxXxtYwCaRszMS1B0FJlr",
-	"aIPkezyGLBTDRG0oPWfqoF38TssAxYZFwqIgiiWJ1Yx8xs61Ysn04GExjK7THTyC+L4LDt+67Bf2iyvz",
-	"gRdVvvVD/KBONbJR3eWxlOdS0YUaQ/kKylgzIsmcPdRf6qgvbyizSjHW6/s3VyRlOksFQsIuXTQzEBzg",
-	"/yxTrjUT1o0Li0DC0vRCRLU5tTZPag4/HM4c79A3bUu/5F+xePZx4zp8I5EMON1DRLE1Mqs9a2BHkVNv",
-	"f4TdAq4InchMB2Q54wgBZC2Ydi/k9FpAeIkZRR/7Dk9ICMlLoWnoYwrGi9B6CkNCHcIyln8zF0V4Lagg",
-	"9tYISGgTo8y79taHh3C68SH8M7gWYTVfx/z8Ez57Yx8FJHQ81/yaS2sl+ysMuMhDKpK/wBENY/DSK9bz",
-	"hLwcuXq7bH5w60N7ZnSxYILFfbt2fXtKwyB/4MzBxSOLJ3p6Ldzy9nNXR1ised/zgPiPCy8JlN5zjx30",
-	"kk0KLH0CSWTu+SnW64OrHhPxQtKlYpUTlBFnDopt7i8oj12VP3hwJ7kZ02m+5fm0T/MN72PcInznHuUF",
-	"Bg3tlbESD07JGlH0XRJXeC26hrjtc/DUFvF9KQNHizJNFEOGcY2dpwlaKGJW0DPpcLbKMeMHZsSOKPq1",
-	"SR1hQdcNL+CAK+kdGzI7TiHyC5JbXKjPQQ2lu3V2eYZ939ngE1dxJPq+F62GsrynJfdbE1l5P/lUVZy8",
-	"fjW5s1/O4rTUUxxQb1Jl2vEe5LNqpJFSf+XN9w55/XZ5HdX/XscaQI3Nq/lUJNDaJOAzosCOTeY0mnHB",
-	"eimjkPEKcHGkWyqxWS6HuVZzk/T7/fqQqEgm2bwmFPGtBZWbL2QKsIIL072aMaYDi1lnPiQQCZElGk9p",
-	"wrQ2FwEGxb0O6/u0VS3qbiks2OkaDUgstbZHT4CLFt9QpBuWS/j1bVU+W4YEwtCxPj3cZ/36ZBxbTKPO",
-	"vC+XeyxKKpfFilB7iRYvETWTS1XGVmuyguMiBUgcxVjrpJe8TljbbPLDmmxyv2ZZrt5Asm+SyGVRDbfy",
-	"rJSs7D3FM1V5ajgAPHJAr2Mtx8V1m8qEVT5RVMQTeV8k6Nadre+lYC2nPqzDsPJqfNU1/1dGEz1bP7Zq",
-	"Lfhe3poGilrn8nY71Bk2UretpRpgbdHC6uaX19mqm51DV1iPHkPYSGDHbcPud00ItqaQ8Q7Bkvup6xvy",
-	"FHcNXS7qmLYIrGsboWwuwR1aBcPneJN6fck8VcuVc+JeNaZSpo4Am6pvJ32iQLAz3IyJmEAp03ZKf5vA",
-	"Ykt0LqQ44WKHYDj78TsuasPgsF7V+opgaDSCP2BgNBZPjlaMpqUHCuHlbCx2QG7oojc1cmORTQxhH+bD",
-	"wGIqw1rj4jaEHvPdaHbb5vpubdgpHz8yMPsWSaVbmmksREXbHbD6Wt3qW1wKJuJWlGxfh7C6Vh+0C6az",
-	"JOJH0k12wfKyqBS7frE7EV/R+7pV3K3n/fzziJbRkkHt4s4POiiz7zCeOjNXHgloYwC8EZcTW93W+ptW",
-	"oKn511hxQVUor0S3+4YU+Ext7chazEbSpWTKU6UtGB7wEcV0tiBTxg4CYoHFACLCfoJvHgTEIY2ZHwF4",
-	"Eth4mjIKbi1bp5p0rSiMMaBQDdkDoXI1KYwoqw3HSKgIciRmsLKydG7t7AcBofE/MqUhVtcbU/5+Srli",
-	"MZnzuGfH6UseBVKlnZePl5ZX1obkZdfLJiEFWH6DoNI+NdDflzrcAotXvovh869yCdzYXGRg0jQDyIyK",
-	"0EXlFEwOQQkPG+rzYCA9LRC1A7xqVZ09c6e71ayVu19/b6a8kIpX1tPjBkUJ9nUV16K9Emyr/+DsGOQB",
-	"PC4z4pZYLwX/LZdv3x38MV+QnHv5E/eWpNSVY1adYhY5OW5gOPlOl1J1DIfEEFNgL+j2sohkQQdIsHQC",
-	"0ZSx+fR9C/t4I/pbewt5WRrwE21SOgXGLhyeLv4HoMA2rIS5tR/KhiZUtdeTmqMQrcrQcAx2zyez3+UB",
-	"eCkeeRhtTp91xOgQ3Gt1VIA4BxVVkLNP5wAR7iPZxXMuNgIbBZ2cnmpSSQBa0BqG1AwAOyYrW08h4arG",
-	"6TujajyXaVPqMMbZ2xK5C8OtpxKrj3a1+SkU7F6PoyxVMg0BuJHpg1MCgS5OMgd4HvNtfVKx10LdlJQi",
-	"VJHQdeG8mxBlbhrN/Z4bemvY4nzuddvoYnMbk5PnlCe5y+gU4YfBFTCjitA8fNfFEJTtEDYP15l8C9Nr",
-	"xPgd80SCseeYcZDWxSN3JUAyj+VdDvIcYmPyTBFlgfzwOw9DqHhYsuG61MU1o3AdSb73UvDrZYXfdoqE",
-	"CDr3PUiM7kFBkMrnecb/GCSHHNu91GbzS0Wkc/M7djgNvzeVmdbsJqVaOiwz8yVSB6FegAYUybU+YR4r",
-	"wsW1cCdMrZRm8xMjkM6l0mQ0MBxCndoCCVyRoVFvjwZGLE1ppFmqwCsZnvX+TmjvVzLovSRj0icnpBea",
-	"z2DkQKZWtDDMBxo5Hvit9K/FlR9aDrCzUAnbyGUsmkn8a0KjW9INf/saIm+AYB3Ajo+vhWExikx5olmK",
-	"yEJQGNH6qiOt8GGfnAmCOgSGpNzwO6auRejWO3QFAdFwjNUU5nRhO44SI+gTrg/65CxPdwYpTV0Ll4Mp",
-	"FysXrgEunieKuPb75Dsa539B+NBgQMI1CP/QJnReCzTHA02ekHycUEpmTgWUylEhLFXx4y1bOZIJiRT+",
-	"/ALvtRJthQDwlo8TzTC3bOUS2NG35dUcSud96wo0YuSrV73nz18MzamfycUYQTWh4u5wMBgdHoGxn977",
-	"J3M0qDK/+tPnf9OpXwA4GO+ZZimLX81cscRdUsLKBXU2FqDwXv0adEo+kAq/GLYId3uonFvuv9Re7eUi",
-	"46xJRMiRQs1hncOLaNO2+KQEUExJNxRSMLwQ4YkiSiYI0GVYjhSspIHa0k+AM9tg38dRXTKtubhRdSiX",
-	"0W22GCdeleJ1I3LCzXXB402/WuRYxXyIck8kMKQVMaFZOs7SpLYlFvPGMUxTxsY65TSpb77sMNu24R/t",
-	"2+eazb+HhYY27PUMVoXxzQSq5dTn0JSyZuXOX9WI997a+Ctet76l1SiWLVjbzLVlaaZbRyHnYpHpXZNF",
-	"1mmoqgq73wjHgoh0zvz62jDMajBsm5DWEmnu921R82c3cWYdlnadxNc5gZ1w8WpAoJobxkHb8lUu5Lar",
-	"GCsXF694KVLeJhrWO1c7stDyqXOgxY4K/rhTWDFI0TS2pr8uu9cpJd9/5wWTKDnV+PPBKcaYW/Gh+MFS",
-	"Gp8bPopB17gY+KQ3DPY8+BVXRt4h4cIMcsFSYq6RU9IbGhElE7aa5SMMaBee0swy6jmEQNSgjTyhcuQF",
-	"QX3a3HNz00CfAMzQ3JWDpRX7GO6SXkqCYmKQx0P+cPnxA0HPVw38U26Z2Gx+C3IB/KX3v/7Ll6S7dFCa",
-	"FUn5oE8ubFkv5RD+IpqmK2+Up9fCGp1t0qZRPgES0CUwdCGM3atTuEhZxBULD0BmtgtSLp8gsyR2Zlao",
-	"j431r7lhzmTCVlLYeogTQH7oglRCNJ8zlVuvA9Bn09tsYf4FHgO7xPSeqYM8wH6tguK18OokYpcu7KMi",
-	"q3aGo/7xoIwH2fs/Pw96L7/8NgyGo6/d6+u+9+fB//mPbR7sou3Pl69bI01WaD+3NOYt15H1B7b0UaL/",
-	"PDif/1cB5+2KX/lB6jNAGjW8rm3Mz7OawBDE8nct1QrHH6R+aw5Q226OGroB/BWzPSBKGRkNZCkI90GB",
-	"rVQHouZ3c4DNvemeNIw2b6PGQqs1jWa7ubr9Fs/y7+t8Bq6EdM0d9/7qk4UGUpJMafqIkEibg1e2prfv",
-	"Ep+Sjt0xqNYms8VsQGTlGu2hQmM8/9tUzknM1SKhK3jjoN8eLADoK4cLcNXEzMGwyf0Qk4s2SXMHQFKQ",
-	"fWvPhH8o3LoBnjA3tup0VQKBgl3Giv5PlD0FNixEkxt6x3LddOsYbLBfY97Me/y9d/46xw2AAoBFxA+s",
-	"yJKaq45lLD61xvCUKSZiuKE5U01FXtum7XAo4h6xVKhy8BCEYOYJOvlGbUvP2bouRipYcJsZ1vzruBVo",
-	"Q42jUWxEwdo6vHaxKT5HKQWouHybdV9OXhWlYUPyhD2OCTWYMchiOBM5DEZkzY7F2wrRMlC23nk3dg87",
-	"qQvzKPZ0bQfLM89dqT4z8hOvPUwIn9N7kSQ5iy4dsd2iPBouhIYqIzUgovANi4tEnK4XordbiN0aypEt",
-	"cBRPwxM/8O+JIp9evw0KuijzCcuv61w1i3i6vcyI25d464J9GxdySSp4gB+5dHI9c+EOYnHJ2bT1XMPu",
-	"2HodDJLAi+jMSrbIgirF0LviZ4q0zIJEJ9c4pqsa8eW1UepSllAIZIEs5EoSzBPI/CXg2ZDCppFRYp1o",
-	"Rv2zmTTcwfyRrgAz9h07IRM2NQoh1wEZnDh/ZkxXRvlDffRaDAeBESI0F5G2lerhvu89G5gRJUwBLKMg",
-	"oe/jM/MJrwWol57Cxoy24ZIUSpP/efjF6JxvIBXbiBbgYz25FkIWSIWo4a0Hl3ChD0f1AHsVUTHvcysF",
-	"lHKQTnFlrIc1XMtaKji7hxPXigJsfs9Yihrw7rJFqyLa4odONxdPVI4WihpBngiNImKFatGPfMfW6JZ0",
-	"ET4wF6C4Qh8clqxpAuoufL4bSLmASURBUSYxU7pC0o4qfWRh7qEtlqxRh8+OPUvUoNYSVgytsunbg5Mq",
-	"FL1tWvUjL9K1TtEAA8elsmKlWT0/9O1rw03IkbtPq5oGUdm5mllvu1sawf9QBA5Jd0m5domAmFkuYvIP",
-	"OTEnHWqKcnFzEFjU6oCEeQKis1OB00nK2NykVElBuCBhoTCE5uMZS8wnQvoKASkqHpa8UzkgoEIBKE9c",
-	"M63UarhgEK7xUdlEirmrFd4CTRbrin81o4FcHD9Ob/1sbfMuTf2i7C16L4q4ewZtMNKNFyy1tuJWwVE7",
-	"l0GacYXulFMbbAnGSEMReapDO/AFSGhqeYox+amxlNMOPthqYcfGRiHwbzxl7RvW8paJ7fWT8bVi/v7s",
-	"akcXVAjUJxc3eX+86zRZIsA6VrDmKamBqpXzuRQEYOeRZyjUVEXMgKtDOBVTpPuWJ4xcrkRErrPBYPSM",
-	"XM5oygLyQWqarkpHOIJGIZ80b6X55JZdOTvKjtjTDh6j/8qkpgpLIBSD26OBr1sW3L63IQ6qUA9lhlVb",
-	"q76cdXeO7dIm9KxFH7kBECOKWX+pdE4vasNn8OM1Z1J9eDXAGNTk5/4BBTEsHPF4Q23zB3HYGVdaoo29",
-	"nePRLEUDNkVrsyEUaG3VEwBh7Wud33YBOMbvsrbb5UQVtVjrWgS56okiN0yw1FBHjkQSoEPV4hBBLBIo",
-	"bJj2kTIaO8EzT8fHt/oPvWJqLnBfAt0tjn73y6Od+Qu227N7wb/G+cVTU/vTrqS1qKL+SYUUq7nMbJDb",
-	"Ka5rvuAOHLY+oUCzhdrtIFxqtniUPIH9krX8Yr6PjrSaW8eK29y/nP1UBTeMMnsrkVYlocG/0h0Lcjvw",
-	"CKUIYXP2Qm+NPLfmRtuR5wHdh60/hGfvxQv35Bfl23ib3rdXdelSgkwtreXNNu51jgu3VuCq3l8jsZ7D",
-	"SZlnTLIVS0k3xFgio7aVYgvQc0G6IcYlW0gJxHdIcrNBRJOk7OfE5gx9w3eQ1lZObNiCHwTTGBfR7A3Y",
-	"ctDxE+VBQjr7IIwPZhyQ0KymKy4VF0Wk6IKPb9mq+ouZYsjuESnA1bFC27pXRqqIPYDWR9FhfMSOp71n",
-	"9PmkdxS9iHsv2WDaG9LR5DA6io/Zs2kd5e3C/KapnO94qWwQotD307qtNcWnY3cJvAnNdPptDN0ovz7A",
-	"wu3JYushZTbHEQ+P4jdCwdUsyRIzQyriDPg8T7wQxifqWiwABDXHcxdPlBfnZ88hSI1YWIGC9ZuB60oC",
-	"ekr/WpyL3JuJspQUa7IU6QqpzfAgNv9gLYCcC6XTDGvDdE46l/wGjDlUY6jhydOnLBv1okRmcd+GEPcj",
-	"OSeQ2im0VLIHZ9uGC80KIDoUV7jzAPfJOTrEZ3IpHJxrxE7JLWMLwjVRdApJMrgyGBXZ2TgIn1GedErD",
-	"scYB3w1VmmgNxtBMpmah8rdyTy3sc+DbzXGI3ibBHi1nzFobiyWorzXgT7GmyHmKm4xb0d8mB63zRRxS",
-	"0QTszfZ0KG9UJRGntHKNB309qdCo2Rj+SheLVGJakx/d3lT1I6IiYkkTyE0hh67dfkXG8noysxRsx2JF",
-	"bFGPRcUW5qyVwvSx2J/2zniQk7+Vy8MC0Y4wEbuYA7dYmgkq9NjD9LJRPnMZMxv4U46YtQ/NRuX5XzSK",
-	"mFLjhUx4xJl7xamF5q2xOXnjm5QK7KbYgC/bEXrYosjDLZa0kSQ+I32X9+hBguDuFs5UZjcz3IjPF+9I",
-	"1xY6LeybDwRObTIUBp3GsG4buA27SRZUz4qCu9Da9pPqi4rOBGm627QT7iJ+6K1qNrVGAWzOIz3DYFhQ",
-	"Pk5xmuYuMhcVU2icgsOCMMaLZFXn0qq7uYPNCZwWNrNGRjYXxBjODW9EXwNkCktN5tVWxPCAWn7WEaga",
-	"VH8pSPj9myvy9G741KEkP/2Nx1/DPkEc9hIm8EwmsSqu5MtPAYSTW+QQ0rXYPWYwJLRPC+htkKFdyZV2",
-	"pbxhCBZDvY48qs7UduKgtRV8qUu3hPBsf85zuiJyyVx5evRilg63q6jcJ5dMk8mKYOHqfnWAOYCh3ci1",
-	"CxrtMBUXLsTCbcCqDIzM5OouK7qE7Eg7Oijlal26ayXMHOkY9l3kkOwUC7xvuGOzR6WVicsewUIfwSUb",
-	"e+hoDyOEn/JofEsEcmlzRi8/ESGXmG9axIjwJLEReoomWPY6kkof9B+AHhTLdFuYpE3k+YecbCribNtK",
-	"6rWOQrCzancBWoYCeEn82NSBFTW23KFPcqhZfD/AwLk5jVn/d6xz5Ci2tBiebW4/RCJLiGegGuxmH3tA",
-	"gP2+wfKexb3Ux7Pyp6PteWabAuq9jjYs2X6lHd06t2AOZ05d++MXunrgKjkXtPfroPfyS/HP/vg/e19+",
-	"GwXP2uSVbKZnXKEN6/5t7CZOZnqA5cQ28SmhokV0RrvpleM01m6BM7xEu5B+j1J9aIEJSCY0T9yNYIMc",
-	"nM0FuH7MVYTAaCyNamttWGEB26jHz4XUqVYteK63tWYeFvzxuCEYaleaMRv+KeX14p9TZr1Loi7dFX7E",
-	"+40r7yKyn+c3X0IF6Q6KeEnCnVcR4WcgnokD8PD5tPee6mhWkqqaAfvUYvyAXWi07ftRIWsEt0Y/+Ras",
-	"L9wGjmE24JtyDTjyj8M5PqW1SLxGVmt9IJiId/RImi929/Y+LN4LEDqsqaCt7p2PcbzTgqjFjuuhFjsv",
-	"xwZDRd59gPvo71Clr7UpVvdmyzH4hKdmR6ml7ibYSPb2tdoLoOWHD2M2TWvQFAFasll2K5pJmgl1EBCE",
-	"aQzyjC7F3Fuo5VRgLUvW3Lz+gDXl1plv7RAfqVTet7IrkC7aDsCRgerjHy+/pmwu71hNoPoajBu+qdZs",
-	"EhCeaytplCdUG1W+n9L/6GJ2DdmvEknjKynf0fSmNQR+Hfr/RMarIr8dsP4Bnd89qCfpVX3q045IiL9j",
-	"Ceocca7d63MoTdgS/RrrGO6F7e2K1Y0nq4Y0RVsRcXsorl8rBYWuPLPfzsZvrhhreRClTai/ZWDO+6nF",
-	"u5HDwzehwXAJEBuEpim/Y/Ep2Mm8PBlXW8xGm00znaWs0Si5ecuqDK0lFIOd+Yb1f5+vTb1vHqcY0Tk7",
-	"JeGS8juWhrY0ooIQGETSmMoUUevRD49I1ErTlXJA0UanBKkAYCgV0zph8YGrEMYVmckloe5TDpVfiJxO",
-	"SUoB0Q+SSyYrcid5jCG6ymXWlNgOFbdjKNU4xegYmqInVM3Mf2Ysuu0EHQAJ7AQdnNAmXnRhabomHbMo",
-	"c9ESbXZRsLdWWPhVLSivJ+a6rt3XJt35jFipitB1HJiAZAsARHQIK+YNK8aZzYCcuOFgUOCb5I8G/TV0",
-	"kgqEiMUiOSohkxw1AZPUGzxopuXYur9r5oY/EAjmB1JbSKV7IGCAZgAWarC7dh3gOMTl2xxmxlOr93qF",
-	"LcxbB6cEaGXJFdS3sxZi7E5h2mA11Na76H/Hi6jZ6mBdu0aenNRh41m5QoFApliSGA2/e20WMeER1IOS",
-	"whXLIz+xieKaXXcaZJlybkZbu4n9aMfXzQ+to43byVgJ9VLm/2RlD+ou5lLNguq6lBa2Zmty50CVRoLy",
-	"+Xq4myCh4hXg/e94s7c3vjWYiBpHs5ec8U/JdPb2ltTwjW3Yc3/W07/TqayQ0mMcsUYyXEXJrlT4sECf",
-	"3QxVj2elasZs/Yb21YcaVvc2iT0omzYyRKN2miXSGYIUn+NHz9a9CTVputuP/BxxiccRABO3H1YZz7g0",
-	"NA/BLB/b43kPqomidjmbSLMx6xtqO4TWEeY8KYbtW2xhhzAGub8AQg2BrYKEthTtKQlTpqHAJtH0liki",
-	"JBFsaW8LX41xdSRyQ6D9sF5VSah4JDPgv/qN93+3fLvrrbh+PozmL5C+3oJpuq2JcFRjIrSy5XjO1Zzq",
-	"aFZP3CkXEV/QmghYm3fSus7jjplWuR16r4KE+bhdyaStClvLYaW2JsqmzqFuShkDbH2DMsVSYpiUrZ9i",
-	"YaJdxg6xHzfGze8lXFlkJw9jSyYNYkJpARsNVJi7RGhmWK3mEbXgY47IzEghch5oBUwVG2qXfkrlJEHg",
-	"+zVo3Yu3r8jLo+PnZIEvkVhG2dwC4jy8/nLtOm8IxAcnUvvr1ysXXZd+LZR2kYR1mEFY4c0Qy1SmRGWL",
-	"hUybcmEdX6oBd+E6aSguVFvi/ox8vjgv5YvYlTevb4/uhl9dr55OC7tTT3LAhx8nX//Bdpw9LoX9DBgP",
-	"s0isa0jWyLCn6QCb20tf31cO2Hmlq8aH+iXYML0cT+QPo7N5XiljswQNb7Whyz+0et43pGufpO0iPpC2",
-	"YfP3IvB9N3HPA/F7bnGh/Y2q2h9k/P+SMft7XQDuhs3ZtvDfyPTgn/uHmCC8dh5J5/uXJqomUvmmVPII",
-	"BHJlBapvL8d8C979GBKIWcE/TgqpC3rfMrhvSqJAX49Dpo/ExvZd9qYl/pbD2lMmXZvKf1nL7l6+uH3B",
-	"XCpEkDfzZesA41qOFfMdqitcInAQ5lHWa7pgeVQPLxecoxS1HNN6Hrh97g0qyCdct1oXVLNXtA5C7MwF",
-	"oKZUMxLRNIexKBe7Q3O10LNTEqZyqUIEzIW0D4dtsW7OmFDFxn7BmHUTAeR6m/eIe490HUQpACMioFYv",
-	"j4psV2Nm3xoWxVDb9sPusUD92BVALs/xs4D6l1MSlhYjzKtLwW/541rTCERANt6T8Kua0dHxs5rEl7+e",
-	"9UbHz1zihnkXSp/OFzIFbJ4Zu+8/JKzRNtQUPwg0U2/U2ctAbsuSboivoyRlPRyWK2IaYzqLoe5Kwi9m",
-	"ruDq611C7OwoJqsmYKTU1nwqD8GmdLedptrYOraX91DKtKZ4WnOwP/NJu57lchy5KMn1TTNnvzUHdGzn",
-	"Qi5rueAaYIndiE6xwrXG1sYkpmEOIVGePZJDAMsFiNPmNXAO5bRSXwhnxWhatxCb9H7PpQ+fu0Pgi5WF",
-	"SdFxnCojCSrM0+cC5TPv71n5QG6NpXUbdA4fNSAxyHSOzpjiiiiWrAplt4nVm0+fKI/Pn19+JEej4fOD",
-	"Si3JwwewWV1/p9RzW9Ktj2Z8lle1Q8AxMlgb4qiujtpf8kDFvzQEKZqNq1+dpUxvJ1Leku5/v7v874Oi",
-	"At4xec+/K53dCRcU0Aub2W1dWoWwYBSwhTYTswuVqIejg830XymzpBUxv5DuaDAY2DUbjrALReiM0bi2",
-	"wWrYB0f4XXs87GlpPBKbKPjb6DS5XPUAhcZnkjXQI4ykclk5f7WCFlcNhfK9LCOAXzglYaboDQsx5tpx",
-	"ygWjtwcAvQe4xfZXxDBWTB+UfWMUUjPg11oWXRrHb7XXTIPLSC4tUjKWDVgY6U/NGNMAXKbq6VTdZpsq",
-	"uD5R5PLHz8TVri0hNde7KQVvcn4aJgKHJybd778LyNV3AZxdw9K5FAFRjOqA9Pv9g8am87TBzdtlI2Vy",
-	"5hW4lIA1TrqZjR1sd3mZ/cBlLO+dXQp/2IGlttrjyGjMha22WLkbZiy63QjM3WTNL5pXTSE2AL/lCuID",
-	"Ih90Z2vRBIQlipEwE/SOciglFZIuJceDwxJZOxAv7z0zyyJG3b2wDabLXe445fqFiqSIeMKxelOUi1yV",
-	"RdtYzNvGrjZIieZXZYudVCONMsUs/Nn+vhXFEhZpFtfK4ZB6kTIjJihERyxBIPs5bYsNimFRrILYIvv1",
-	"jdQXKa/sy3plXbXoeKvoTan1ll2Yy2E3uF9/S9enffbpnOArhMcWKQdqXhtFBfOCAMCxKpCMjo+DHSDQ",
-	"CqhL8vni3Vot76MXwY6LuX3FXkESz/pwLuQSWdw0oTfrV5utflwE+9TqJXOuFBc3Flqn/h152/A8Xcyo",
-	"2PgpVo3ePASLH775Jbg5N75TWWcJaUelEa7Ndr3vtRGv9RysL+z2LXyb0BtfX/smgyuouzy4T5AB9mNj",
-	"9U6bIUYtWyKRNPqYK+uk8mCVG34HEZaClROt2R2XZhpWWrW6av43FN85HFQrBDWN9oI5lauKHx01nBMo",
-	"2Wd/JRzx+1vjwzUyrzqouHwA7Vu0h3tPu9uUC65mu35k0ZhLb9e9OGM01RNG9e/hvioAnteRx7jehDZm",
-	"6W1D7q1cqrFZeZqyuJHnpLsudrsA0DpqLQJCEbt668rjsdYyYSkVGI29EzxDnZkFtj1A/Otc0mrqKCjO",
-	"U3U9czqv7MR2o0nNyuzl72tNwK1W+2vLob7OIwPLo0lzhrQrWfh2wR2+lUtQ2tc0EWzTNtl2A76R/t+w",
-	"GnvbApoPnXfr5qXaUsSyrEdxbnEFoQ5ee/+0kRqduc1+UpT8hfongPvbf4x46iKWtf5wIRjnepSvHY87",
-	"8X3y2XAJYujqhLiKt8g51EpEBwGhNzcpFAOVIrgWqHKvMZWAmCs+ZySnhJKy+EJoouS1gLdibg0OAcn/",
-	"CSICmlfQPD2F4qMxXQV55YfgWqAR4ABcb87PR7poG8lNnfkPNlmFaND3TA8H/WtxJkhJPLO1eA1tWzGI",
-	"xYhIv3bKplbWa0//IB1+RYGknn5K1hcHdovuChxfL2F3LCFTDsDlLUqCP3ZhPFj88R1NMtaoVcM7TxRR",
-	"PGakSwneQgGhglixNSAULWeBIw6CauxBAxq94hVL2f7Vkkrgok2/bijhA1AxGxYgt6iZ6bfBtLdzy6/i",
-	"jj/G8ogs7VjiW9uQyvByztDikrCXzbe+IeocYfteD37d52YdYn/toE41oEkybtZQ3oDlLb8O8CoILEui",
-	"ccxiklANyCZRksUludgz5thUwjEqbLuN3VMC965w9TCZ9UFBaKX1LQmvlUXZJPIWbsYtAWv19NQyfmkv",
-	"tVVLoIlTIrIkKcpaw0NlLbeeoe/Bqm0R1zkcDIKO6RWsumUA75y8H5HyHlfzab37tdss63yOP2GpHEjm",
-	"mtMViWWfhPZyDUHoCJ2gFsJbmJ+qIrlgsdlITMvMcb/TvMC2bzbZsezUJRXxRN6/SmR02wxem2bigXkB",
-	"9cWrLz+B4IReg9gWdwcMf3eLGznRlgNyAleaiXqflEWaz0dbI05bLPo0A8xV6C6mK9s/6bp6A/a9nmkJ",
-	"ag4cPMxyX6t4NhtCvMC3mtQsuStrdariNuewp+fbQtze96XQtxJd1J0An6zO4rsc+v4h8ZmOhIoIx2Ep",
-	"wLG29vpMZmn5q9Hh5m++bpmOUQ9rArZFk3/Vk1/NNrWPeZLTqWJ6rCCRV9XnVU5pWq5fZ3YE4wGcwrKk",
-	"SUIiM3LwZtrmWoIDm7GNf5WCbXAZmXfIr9Z6W2NKielq68qYQ2hdreU2STe8On//Zvz3jx/ehAdri7cd",
-	"kxzcrDgIfzpry1tLxUXU6FrNQX63T92T372WMLtfmKlvitabpswBAzBhRETDcGWmIYTtDgpxUcj1t4jh",
-	"QWvz8O9YJb49iuPOZTMFu9fjOGNjJ4VtNQ/+nhpxqU7ajmV+f8lLcbcIci4KhLezT9vPvPK9mYKy4jsa",
-	"w+ErQBPYZMmnJG/eVVyGUnr5w64VZHM0ioM+CedUZDQJodCNw6aw8YmVQtCnJJR3LI0zBm/bCx9MCg7x",
-	"IvSGau6e0IgJmsQZOyWhj0BbbgHCReypfaKqJXOwUA7XqgRK2yef6MqlThcFpqG+jm3AjSrhU60ILeYq",
-	"U28qxZAD8055lIad5lUIS+M0Szuh0a2txwPjw4F5kiV22EHAlxjMASUc3i+N4n5erOO+Zxrr3VEotKdM",
-	"q5f5iC+AHN67Xqo/fMx7rf6CKQTvcBBgcknnXOzMaoF1jZmI1W7q65+iDvR6mZs/olh0uRT09tLRpXqL",
-	"3n1RqRxt+dgjFIn2kkywWm6N8cYvPrPLslfjM7xpbqoyU857eSiAsmFnq/rqx9zxGBaXuZJjiU6ThJgX",
-	"WxQq8ELDrdpY6JJfNrpjt5glYaAeRLH9cMMSnXt60AMsghvSgiDGgC3r5JW1NGZ8M+hso7VvY/bMM5f2",
-	"N3baJj4uGOYB1eUuYXQwRse6a1lXgyhpmnKmiMx0QFKmU85iryiNfYvepMy8lMJlo+ELUMszDWYq+HJF",
-	"IiqE1GTGkgXphuhpCwO0EYQQAQLoKtZ+Av8eRwlVKjzokzMH6Q9ZG6AZ3VAu8sI0YNvhEVFLxkzzgEbM",
-	"mdAhxOVKkYeodMNPHy+vSL/ffwrjCg9sPgvigpkz5ZbN6V1ueVS2YKliMXP1TyvnXWs2X9Ta8WBNlDRK",
-	"Xr3BYx+Fwluiuuhnox/YNXMTCrDIM4pdRlbx1qlUUiETKaPRzAgARvowIwAaOL6/D8jR6GVeSt3uNoXd",
-	"PjCMCj2sW7bn8s3F385fvRl//DS+/OnNm0/5Jpi3i/U3YqLmSbImTGmzk1oSxTROiUP1HHVKwgVL51Tg",
-	"jAzpTTNFkyoRIvEfkCU1JDv1qLSglFKBW7dMZtNdB7VMdK9wnJYaRRsIrOrRd0bV4oA1V/oDIdUsgiuf",
-	"QUUcYJAXPjF/QGiO0nKxYPFBk5eRztVuPuc8fLvYfLOf5bqApOtkEXD2GsklIO6ydsjvNC9g7Y+u4O2+",
-	"jLBuyLhhwvTP4qIMNnLILMKqmiRMmWJ67H4O88By9EeDB3+y8qPiDEsRpcqwuwQyIddttgJYTz3snX/2",
-	"dsnIwy4mDdKH3zTX9mR3Q7VSms1P4EiHefIY/HnQb+6nwfwlp9oC/BcUYOZVYid0Ch4wnROo5S/IVkp8",
-	"viEpZ0eH8E76dH7mfMXa3hjN6Y5b7hy4kuEoLPGIcOVfhYrpU7MgSPvFxdgqX3F35aVWmSiWNMih5nIF",
-	"A3lBUFyOBR1sCh7b6n+r5XNeoI81L4A+Uvw71yehc/8c5z1CRRqnYZS0H2A5eHN0nHnOaj21/pjKCL+p",
-	"NFmIgo8oVm6qml/EV+Wsc3N8VdmWtaYnlMvHb0qFaWMLr1KTA75FuNsKd6JpbHO5itrISk61OYAByEaG",
-	"TSGZnJLekGQCzCgsblu3T8vG3i9NR9j7pp683GzLRqHOIDAOUc2cbmkqqCz5hlO4iRByNN3c4JcfntKJ",
-	"xIohImLJFgr5XGQYtQNCPR4c1gKhgqFFSD0uMmXq+1XyHRc1PlWcxY42pvbZNl7ztWuvZcqmqRQayuvt",
-	"FUabWwa2cJEPbPnKvbruylhD7WT3XGkubgo7RdfinaqD0/yhQnhhJzrMFUvumGp1c+3jHCgjbq8VqTej",
-	"wLQvjToSgIS6j2yWT2s8lqCj5S1rqBUK0+59vnhH4KVKBtGzozJQzbOgvujYuPflL/+xzb64aXE+u/fW",
-	"MDxh6F5DdeR3Re//HFhX9Untn1zAaVFFx1XbcQmfLk+9pjRPv76azmG7ajrfEH3L4h/sB8J1Re//SAjQ",
-	"P9vG1dfAbkyfv6L330akMyfvAVLcFb3/tjBbf8J9X99cls73AvB6gGu8sbBHLfW562UtlpApNc4vn4ao",
-	"gt1kFvcNF3XVwSHowlqF4c1VveoNYxo70Gknhn3HaFrrj6hGd/oTKzVWGt9WqQnW7QL1zh239gE1Un2j",
-	"U+nlZ5tPS9BZplwzI6DUY7K6EWz0U11J+Z6KlZ21alk+YPSyRmo2Z3dsdY5aYfmzoJmeyZT/2rpOwWBY",
-	"01EmSujyGLRGEx6X9PP6ESxSaYjFCHBvEOmu5YzrCiaglwv0BIzHB2XGPvVrrXqPFimLuIKHaiynYy7G",
-	"WInSC7iDyih+2q7vgR+z+1xndkgVpXfdMzMsiwzPSm7cKJGq/MS8OpUZ2EGwHMs4pyT0hWF60jhLk7Fd",
-	"7PUfTCs0SeSSNfw403qh8Cc2lpk280+tzSTOoNqdZmPfwVw8LZe5Kf2UsjkXMUvHGP7lcpxhODnghOe4",
-	"hl9Ag2Ulh/Y4E5HFPQw6M5rGY0yotkuhxkazx2eG5mI2X0gNH96y1ThlmSoRI43jlCnlPcnDjN0Dm8Kd",
-	"G47cc5eI4cq+LlI25ffjlCmW3kEniYxo7Swr5YDc4McLurrJQZnxq7y+YPHcIVkg8TAjGArI3Lpj49yn",
-	"C0tn9o4KiMsZK6OYp+4XZxawq2dacqy+8oZaG70ztqyNr1x+KN+RYpfsO0VRTlsutnTAXEiXT++OPZoX",
-	"izIY+VNzZpeM3qJ3xxB0lXLd4/Lpxr0u946PgDFIceOZDbkYT1J7fXmmxLEt2jOWhsnbn2BpnOEkfwJp",
-	"c9oWD8yf5nN0D0xr5b+rhQfhJ/8glPHXSq3aX+qeAU6q/4PTluEhatClx/mWTrngmuWbmr/gj8k/8dXt",
-	"gEj6UtcI9DG+wYhQu8djyJLrILC1/7b5O61hUJrNF4l5XvC//FHpe5bOG/YPfjLvmu2H4+BMXOYkT9hU",
-	"pmxcBHeBLOMyEaqjkXI8p2KVMz8I5Ba3Qi7FuMgIs5Ys7170hu/XLx9P+T3zC1r6U1qyyUzK2zET8UJy",
-	"4ULBvB/u4ACYPbdj8H4s3xn+0/KFUf3F3RawGRGFE+paMb/fJ+p+rY75OBO/8sUCLYlmh8cAclVaMQx0",
-	"d3gakUyyuShdKPkjAKGoLv2K0bT6zK18E8haVUYo/zjPlB5P2BgJtPybL0b4HKZWvFH0hr2mPFk1op6V",
-	"gbqkAE9RTFfrIQs2oHs7DETBgttZ2F0e63oofMnS3qKlzXGy3m3drjmHTrZugGlO24zp6omyWSxckNC0",
-	"Ea5b3B0asM0N3tvujhKOzeb0/E/e0tVJ+UAYBTTKWhmkPHzCZd9QEdtJWVQX0wH5eZrKeUC0/HJKQpXN",
-	"5zRdYWhqbIgOwIuntry4IuEtF3FIFF2pzZCWbSGBoZPWppDyYWibrrMptqLwH8LMO25EXx6eHy2aU4d3",
-	"dkujw6hltjh6rPAb60sC/NsyCYumvA+3FDttyiV+1LAtbVE5apC7x4Vw44k5aKuz3mc//SmnwcYj4420",
-	"EQvuiSJyKXJQwW5omvrf5hcXX1ZZcscvAlxvBYfNHTw4Z0VcVE0kWYGl0N68eOZ99PVL0FC6DaiZALNT",
-	"ZCqTmHChpYO17EOi8m5xq54SNUefQAs27H9UZ1bynK5d8LUukkxheAhyQQIyhZGaDoKcto0IVibq3EFq",
-	"dklICKVo6ZX1c/fKg/vQgCMBjqMJ8sYKQuDWvMLWwA+6IElD9eZ6z929qVzWnuBN7m3Et1WafP9dQZiq",
-	"8DpLQahYIcJGnmUJMSZK44zxeoS3Wy5tLu9bgtn0Bhfbbv4dyM7/qNaaWczbRp4ZwRXCn3A85v6fyjRi",
-	"j0ZmVYOo2Uh3/X9pDa8afv8dxmAhPokfw2tBzwSZrLThXcuZTBj5/ruApEb0ZzHJFmBTR8o9sIif2ser",
-	"MJ32G9NSN2HG5YITVQWdApYu4Zp0q3b8g+qdpGeG9BEbx2KutK1BWJGgxphNXaK90tHwItrzs998a6xE",
-	"9Dj+z7Yy+JTyJEt3KKKRj/MtflkrH+0TrloFhSvv/TuqNFH8BkLZEj5lefqqTG9ZSmKJzKx9gGJrOLkW",
-	"oHB/NBZcvgkeABzk9qi22PioDuQRde5rOx2PLnYFY1ujj02AVu2zRUoTbHsBrnt7SnA3anOWSXWR19mj",
-	"WeE0zRaaxeEJBOdaarSRzKQrJMnpGjhpePH5w/jy6uzdm/HZ26s3F+EBXr5m2W0MdMpiojQq1i0RxhY0",
-	"1ZgnZWPhgo43tgaNHwN0Hs5q9q7GvObxevzKq79fQeZvEY7h1skFEcgHVLA0+/+g6K7aMK0LO2SgdTM+",
-	"D7OkVQzWA9yhD6wd33I6DpCl1WzaemhH2120u1Bngzu3mn24oWS3oY5vE4cCfOkBgSjm+0eKRPkWtPho",
-	"9PK1YVfdyBqqjoFJv6aqF0YHfin+2R//Z+/Lb6PgWYPJzfV1hj46nlhra0UWyD14tZAQe2XXlkoFrK3B",
-	"32Ceb5AsHIlvodetevaMqvFcpnULmyzpShGguFNMtEi40iSScwa1ABIGuT6ubtSqDoGtjvq9Tpun+c76",
-	"etfn2JAD3m6xNxfGLnfdcok3sYTKXP6J1v+jtbKcWztMhfjRTQ0uvIb9sBEJEBe3ETvha9C5cZXIN62l",
-	"P6K8hPGcUZWlbM6EHje6MprLwgIIVDvKcUe0PHM39nYL+WgUVdqdfxaq0rU61e8YIl2OJKkp9LVYsLQX",
-	"UcVIwsydoQIS8xujDVERk5iqGVOnBJRhhyjowEpsXSGrylsHcs3t466eQe9l78tvg+Bl/Z3zZ6xcXFm+",
-	"fcV1u/N7Sez/hDv44IrLawu/YVG/jaDrzvIDZF3bxCOJu/8CZLJGAT9h5MhrlnAz3po7egv8wpzG7PEx",
-	"GFy0TFuLyt2mAkbw6xNFeBwQMIJTRUIbMtPjcUikK9GlMcq6ZX/Ox7DvxQLgAXZ9d1qevVAH0FtNdYbU",
-	"av9MdY6ZDzG6OQRFJIVgEeROQ0/1yecwkpSphRSKjaPGgOC/Xl19cr3b/twAnyjb9brfnETlangeVSUU",
-	"w0fnDYnvibRgYfk6aClv69sCfLvyPtQgAmjIKr/HxrgiccYCC69h0zLbm97bGbkrZ7MwdT9Ohrl/yLwj",
-	"VKJuz0LupZrvcm9XJvFtrpoql3vAlVO/KbU5ui1TtG2Lb+x2PJL7a0u1y5hDIH/sYQy2WEA3xtf2a4SX",
-	"Q46NYam1VoyCoNQGDk3gBeDQfiEGy5lXC9Yaf/uNae7KDKPON0c5ZAoobjF3K75q8xhZUIx7bG65Gb1j",
-	"ZMIsZAsXN5Wq3XrGVg7NpE+uZinDiheG2TlPErFrDpzEHb5Hd9dtsuZeeZhmEGMgl0KVhkO6UMYrYlBx",
-	"DLAQ4UX71ROFW6UOSqW9c1RauQQwJA5lrKERu33wVTuLsatqZkOPy5lV1RLLmidFpKCtSpjXN594N2Eq",
-	"tcW/AeQjxW+ECsiEQcUMZO3LtVrom1PO98EobEAtfaiqZTPbvWNWnMhq9dT91K8KA9hLDavwJE92PR4M",
-	"aqXAnKdYtPmK6WdfFgMQVyJ2XKYA/a/wG2J4iDrBzPK+Xa7A/encj+6BA3OyEXX9HJmheJSDpvgPC6yG",
-	"4lkeTmED94tfvByHOHDqRZ8rlfl/Lyj3/rqTHHq0GR7FTOyx7mNSRPF3jktViV7vu2vD7wnazIPpgwJ0",
-	"vzb1quik9uc+OcPMGCNiHY1GuaBeEygfli4Ej5yGteRUVF44HtQgHW7gm2fxnAtkh4Ehnjm9ZVBbx3FN",
-	"SHTLeWQ7lKC6OqgQt0+65j+W+UpCSSLlAsBnbVpUQGSmgXHZlBEuxcEpBEhRskgBeDvIvwpIwsVtL5ER",
-	"hfoWDuTBtUYykZj//PTmu79+/Pjj+Ozdu48/jT9dnP/t7OpNbRnWXWwRZpot+ElFoFiPNLDXblhCYkFE",
-	"d0eT5YsMQa302k3MYv9e71KPwKpEHlqmocznSpbAP+142gh031TkzaXKh4u8rqlHsrY84DZ4XPa/Qch8",
-	"IE+pPeOvZiy6xTB/KQiy4r2O2bYz9RPXs0sQidpT3zrVVIlQ5S2uL7KRqri4cYJYN1zOFIvGiD06oYo9",
-	"O3La/y1bHUB45KWmIqZpTGzXiiR8klI4ndrwWa775HImlwI5IsACQiEnNDr0W0S4w4jraBtyBKIs5Xp1",
-	"aVYAp3i24D+y1VmmoRryBFLp3zp+bhF3OsE6Po/9iXRDejvu9/vhQW5uogSbQWiaAGgOElLTnpY9/BeJ",
-	"aJKwFK4P2A+gcUzkz8durgaz15jg3zDGH366Wh8f+eGnKzJN5ZwgVOvTu+FTmunZUxhSSLp/vRwdP4O4",
-	"e3jLGoFcsXMOWXB6Ze6cOx6zlHQvzAdP35j/S+44JT/89OPlQYvRfwWnyhSSFSIpNI20F22Ql1j7T1vl",
-	"3khazp1w0vnk2L5mdL6m6XYuWZIEOEYj5eYJAuQsSqXgirxaTVhKPqVSs0iTV4nMYkB2zxYBiXnKIp2s",
-	"zFfXwhaMJJqztDdy17vqX4tr8UoKw1C4FOrkWvTID5cfP1jMXSXoLRtHVLGQTDlLYnVKrMCSo+Xic6he",
-	"lLJ/QIF30j0aDA76prFzscg0SbPEXFCKoX5y8ebs9fs3BydEs3uNXX34/A5yJ2iEtmib40c+X73tvSAy",
-	"vRaEJFIweDB8RlSWpvKGagbvGpqU8crIY3oWkF8ywwFlSmaMghhn5K/BwLQRQrPorLQAwzgAmAaJZMxI",
-	"6PKvUfAJTwnFRTF9wNumJUryTEE4KTIlKIrYy5qRWEbZnGGttqPBgIRzmpgmWTz+h5IiNK10i34VCYvc",
-	"w1u2CgMA30UN3zQdGk1VEB6jHguo+qYNFwLtpMzrbDA4jOAZ/NPL4gxJN1zLfg4D0u/3oXGYGIQ4l+WS",
-	"pcxglPNFphmZsJUUMXnp/a//8qXtH1a5Cn4Aa2iuWoLprWQ0GAx6g2FvMMwP6WhYPBKEw9RgPms4AWGf",
-	"vKHRDFfAIquaVaSagGoFlPcmTaWtqnXx9hV5eXT8nISer/rpIpWThM3/AnvhClEpDWYNC/pARRyYYRgW",
-	"VxBOYLGn1c9fQjMGs/aQ91AzCiMCWeYf2soM3WG/PxoMAmIVQXI8wDKkVBC5oL9kEGeXKpmGAZ5eYq3K",
-	"JPztGoSb684J+bnf738JyHXuZDYPQaUk12gGxkbM4+tOv9+/7nwNT01jNh8EbAkLesNI6JrA1D0j8yDE",
-	"ttcM/ISqJUzMgb0pqzKiJd5qdgpwwVckdAK6mQlRc5q4KH4ypwu3spgho9lNSjXkEhj2wmOPYYQOpS0k",
-	"eLtjoC1PwVMPlDLlCcLoAtwtcC/X+c+3bPXlf0NCU4hjN4KKGQTcHqEiMylklpLwvABz6P3IViEWdFV0",
-	"jkccmnVPTKfAEMBGs1IlhF+8z08tVVktEN7m2j8n9egR4amHdY1NcsjPmCb8ZqZdG4OXa21Ypgx4A/Bu",
-	"2Cc/shUeg1u20GR0RKBMFlnktzSsCUrCitAoMq+F59Pee6qjWVjMOmW2rG9o7S5wqpWmCSP2iRmQGdpw",
-	"lL+Ug5Lg2p95mC12n84sHAwcrhOC4gBBLvbDT1fIw0LSbb7wgarTrdc8CAQbu7Nij+2yb9q9goDuxCVv",
-	"zekKlg1Pq4PkNctrSNH0ihVVwvsefIVcPqQLDjydzBkVal1eysEPsV5wwiMmFCsgtDpG/0g505hxCtI4",
-	"qtgnT596wsVT9yXU89KJ+dSJC2eZlnMcby55nH069+xoJ51Bf9gfQELYggm64J2TzmF/0D9E7+4MZMqn",
-	"M0YTPfvV/PumTn4+A26lDJP3CNli7uDcc+hr1SdXMotmTOX3GEtQFM6X9zzunHS+Z/qv0C8C88IBg+GM",
-	"BgMnfdkakD6X/4fVwe0agdhv/RwdeQsOLOAo23RQ2zcIfDWWaDs3wyONQt7v+PJ45+TnL16SbOcdv2MC",
-	"MWE0vYHKOHIBmUSWaMD3kk0SHnVAsH+aMhqv2i64NSoY1mcUFVsqFrH6sd61VmTOb3BxkTdgEqwOAAo1",
-	"L7NUuwsXjMbcDv9hGxEZ9TE3B5ix4qYYfdGNrtgmt2uwFu03rhhuzd6ZH1eoRKewa0HneHD4CLPwyiNU",
-	"p+OgMfw5ZQVi7SPN7INEpPkVpqRYGw/BwRJFV2Q5W20mU3+jW9KpYcsL3jOcrJlY0QJp7nY0Vdyy1Wlh",
-	"czQ/KCBRIwaYlvoEVX+kVItjznSWChaTGUtryNSIXaj65hDjzCgWjUaD4pWnWFvqa7D1xVcgGEEm9cPO",
-	"ARrDfi57RzujwehZbzjsjY6vhoOTgfl/f++g76wzmDynR3TIeqPp8bB3FB0d9l7GA9Y7ngynz6eD6CUd",
-	"Dgs98z3lApORAAwYkskxLKhDb8eHt7+8vL8bzV0KwYktK2vmVURNorPCEwg7Jx22+mFw/g/J3//jbPWB",
-	"D+7fXw5WH/72X/fvX8sl/P+3kr979cMC3vn+/PB/Ln942Z68cf/A4lhD32cousppfnXC6T3Cta9rN9+j",
-	"p9/R2OH7wSfD7Z/4oHX40eH2j97KdMLjmAnkKy1Gdi40SwVNQHnBw+ndGkrnk/WOpBlY5UxW6wJ/wTL4",
-	"NYcRnV+KUBBwN5lyiMqiGaHKIyRzd8/YtbA2MpRRSxYtm2+PAqtNh5tRNWMxXES21srEtAFmMaxMQM48",
-	"J60Zl/nYq4xcOHFPi9J/c7q6FniAvNkUbGWycrpaWPhHQhS3yswD1wTJb2fu4akQ5nNkDkBr38l4tRtf",
-	"aDi+O54g69/8WrYlujykMuMa7nj1/Zn4VZDbc/23xj/cv/ivxd9H6dXx3U/PV2fD6M3hzV+f3b5/KT4d",
-	"qc8vlvstZ9wkCd6yla1YZa4wezKUtflG7E/OpI4GL7d/8UqKacLRTn80bNHFJ7pKJI2vpHwHEFbmu9Go",
-	"zXzWcDofhZO+slwiN3Pvyk0rog5UDUfemjDdEDZoOJLScoF5xYCupJEkyAW7k/iEpOafLHZcjxIhe3Kx",
-	"LuDAJwWPqhzjo7rsR2j4T09/R9u/+CD1W4CkewxawHV5AC3sfkGgJ7JswoBIudob+gIkXUMKaiZT3TPq",
-	"ZUzAwUF++OmqT96iJ9jFNKI6JzMBJapYei2ihIPrxvrIzcW7YCkBHwUaHvGXE0R3YRysVWCtNLrDtbDW",
-	"R+tKoUVTYMl6ac04F0ynq97ZVLM0DDy9P+U3M30t8mpZ0IyzibmWbCgTRp2pPnlPxaqINkOAumuBQ4YG",
-	"QHVYGukffWkqkUtgufk6xHJpRAkFIoKQYjWXmboWzm/BNaGJkg79pMCrYaS8YE9sedxr0Q0vqGagH/T+",
-	"39B6FxTUHoRNrJzvJRbfUlCA7InylsAlIGPsi2oWQq4sGujeIoRzRAHdVrxQRYJqJ5JpyiLdm8lUsd4E",
-	"4vhXPaXpYheFtISc3Ure2FFRKmOXG/1jNvk+4h/5D+effz0ffuDn6lxcHEevzp+d3y7++2+vfnjZZ6sf",
-	"fo1/Oucf+fn9uRj0o1EiJvO3g/i/f6iUUKmKMMNjK8L46OYvwXfuAZU7fPLdVqlepRFsSXCORd0PS2Wm",
-	"1YL6UEdt6Mh+8TR/3Wm0XgMXhjAAfKJtI8UXlYYU0zs0Yt6Guf9hl9DeEkoLUaiCm/6QG6nBCPPGwoB6",
-	"7LrgpEbBESWK2Xx7VW01Fm6ul2ai2V7zBow0aSYCDx5OCma0vSjJIA4ObgBXZjPmcb1FxhY0uDC9/RNZ",
-	"ZQChPecOo95gWA449X+5MnqP4xsFHpPZU1CERtFhfMSOp71n9PmkdxS9iHsv2WDaG9LR5DA6io/Zs6mP",
-	"LnUyHA0c9GSHJkkVwsdy9hNzxZyM6OHkKDqOe8/Y82nviL6Y9F5Gg7g3ZKPpIT2aHEfPAAj5FqFxT448",
-	"C6SPQKOlpolfn7ozfHF4NOoPBz5c4knn8+XrzteymQich61ZYUEQ2808hkb/JUw8DgMyxWPijrN9XCuP",
-	"Ntt3vgMcNTyZkOdjS6aEQNQh6WoZgy2YCevdLaqkImL5tYjp6uCEWBBrkjLBljTBxsy554KE5x/+9vH8",
-	"1Zvx67P/uRx/9+btx4s349ef34QQrmi92GaAPWgC8JSVCwWAhC3Vk1N8TrqAQU0A4l2RRSqx2upkdS0w",
-	"ttc2aiHuc8hNEAuRO0EW+wGGJhW1xKBWLdXXIpJK4495IAz5UARRWHxGveQRO4G0b4i6WbDU+bcDI8ul",
-	"euVkaS5j8yETAPyXR+s7f0BAlATdbgE8A8JZUmYRxaAQNhOxKruXc8zIPim8O6NTspC22HGaiZNrgdXc",
-	"QYK9SeWSUDSdR7NM3Jpf5nOuAxTyoaPlTKoCZ42zGAIt5jQ1SmcJAyvf2yrIVbO0Whznb2o2q+XXHgvd",
-	"gz3tYkMbPcJo/6jb5fe7Wwbe3ZIDnq1fLIP+oPZS2X2LmgxyILjgCP5tfPsTGN8uIVGX+tdc61uuRmzN",
-	"bW+1suu5VjZVN7BsMiBAhMASc/sCcF7MHlS1Pu8SZ3ugDvs4570Ey7n+ydHw750qDGfNW4WF/k8omKYb",
-	"VgSm9wjC66PymX8bVytn/Xu270l/iFU1l/jahyC4T/w4BBuCYB7lRWq5ViyZ1mu3eUTk76/bbn/TBUy+",
-	"hbBI+KKmoq1XZ3eKjls3+S5shIIQeC7wDofIM+ui81LM/CO0JVWsYRh5zi0GrXvD6grphnRgI5vSjDUN",
-	"Cj8vDWgdp2nLQjgPNvKWpp5yJIF23MORhoM92DoKqwoYnQLMPt2IKtbjQjGBxWMaN8ahGhYD24Jv+JiG",
-	"Elvq7KQzJH/lNzNyqVPGdEDeSRFjmq5hycgavqu/9tb8x35qZYmtHw8ahMe1JzkSaYfr/zTzkkr23QTs",
-	"/fcsfs5eTF8O4MLrHUWH5v47mvaO6bPJ8+hFbC7DTrmsdJTOIcWy86o3HByNCiybzivsg7zTcaecjtk5",
-	"mg6jUXzIoOHeUfQ87r1gL6e9AR1O3B1svplJYVr6y9ERGQ3I85dHz8hgANPNb728/Jefvt20jHmI5/Ah",
-	"BhtHyNvNNTkt/0vYbCKP97sLrni22YVYgC4DmB7ECW+w6Jy5gJfIhu5UmLhhpUSm1ibrx7oEkNuLpgtR",
-	"vutcW/bOg7ge4k4R4cq1O6GKXYv8h6410tCUYdzzae7Yc8ko9XUow4P+tYA+4HRbZyNXZC4Fs4lx/z97",
-	"f97ctpG1D6BfpYt13zJZP4AGKWqjauq+iu3k9cROPJadzIJcogk0RURgNwcNimJS+e63zjndWChQ4iJZ",
-	"XvjHTCxiazS6z/qc5/AsH4FjYlK2CeEZUur4ksDUUtH1bfYKtjkNZybj/86ECdokCai0nndaMBgPUCQM",
-	"Mn4lZNBaHdN4UXybJ4xobCFYNxaad8rIreTeKhm2sbh5RAjTXmd9ETpr0xWzykvLCR2qmdVXH/i9mVA8",
-	"59OmLvchpDvxW6ykODfXuoWqXfYb744pvTM5A4TXmzI0bP1VVMTd8hhBLy6K6hZfYv1Wr81eUwpVs8DI",
-	"jCFPuAyFNrVnRj9mpaXLxiqJtC9Rv2PdITKmpESLh36U4WTMCfAqREm2tU7L8SWqP6ZGI9T8SAmX96oq",
-	"4D7m/vMxz0Te/8lwuNQozh9EVtKaO0bLHlE826lGbW7+qEjro/bRca2spgmx1NvrykfjeNkViJ7XXlPc",
-	"rykkNs+t+0Cd7spJ2uuXrymEuJOgX+VebR5gxCLIcFxHhIJAvqIWXbPL+FpgKUMut7F0lMA8trzJUEb4",
-	"MhIZuC4OMh9hBrfkGDksok5BbMpnmE427KNpqcLal82ed8ACfHy5p3LQarPA3GCAN4gGM5nFSWDwihgC",
-	"9aV9BiemVFuZnQ+fgANYP4hKK0ZWUurud+bLIBUTdS0GlScFLIlHGTVyu4yv4ZKhysaGEQHcruIFLNkd",
-	"zSL1oJvwaZv9io5sXpDsEOCTU29BX5pdXKeJqKh5exduhE/czXdbKeGPD1cKr7qvVUqDHHQ2d6EM09Gj",
-	"oDL3LtReMd6nGM1j9wpySUFu4bGt4Xm9S0WoJDGaUX3AF+vskeB6FBvA+H1G2q6DgrU6sg4NmzORcxkN",
-	"1Q0LExVePSujZFUSEWNSqrNSkRgBE+qTii/pgV88ZPYEvgGxxSF0wFuFeTj54Hn9zpIW4IlIMyLeM+TT",
-	"fa8WAEU4hWPungxPQ7cXecI9HXW4W2AYjjn6pETwCbfs3QIu6IXOxKRPXd1XQJrKiIOcB7XRP3AaBQUq",
-	"jrdEk9roe7vkXoqlsAfL5omX0obcHSx7HmZYa2ThsqRgkd1wtA5i1pcEmaVW2Jj+wIuQjgePBK1+BUfK",
-	"hgvyBVAy+NI80XbasGQdtpu3yuKR2X5MiyyL5aV2TIQHqWt9aZd20ZogA5kT2N8HEV/ogKnRSCO/NA/H",
-	"SMmLi5Ro5jJfBsXf5oIpx9mmMdk1TqezoPQ3ne7LpulBh8KudUZ0Q9aV4EN1LW65OQi1xa1u6tZSpTV6",
-	"JDJyGNV65Q2ikcjUDDMaKDkoG4yB48vSGzXBCRERVluaWnTkoCWEqxmcjZHlY/Pl0qjaBemVwdGucKti",
-	"qlhLfVkig+MLYgkSo4zxRElhSMyMuxVrFsGTYIxOEWqDdQ0fdSp45rAw5XqM1WMzactHqQSeblJq6j3C",
-	"TJjpZSUiX5rDeCV8wjQWEVW9WbiyFDcZZf5Iq/2uhvh8AiKM4H0w3HjxDt7mDlzy6mxaIcM+L4TwSWML",
-	"MfwpQcEV/XmX8jy95UJZ5ek9vPL0Hh0xXFaeVd3q3dKtm3/BPWb4y8IMl7T9ppjhspG/KWZ4Q7BwRcg9",
-	"MFj4we3oTkUU/Jk3bcd9YHRJiOyfxNRiTQbUQmIEao/ChBjYPMtJ3OZcm9+wGBAUGpjWtF+t/cMw+MK9",
-	"odsJu5HbEwcj94T3hi7IBnsMRf0KuHP+lqd3wZ2rZ30qRyG946Oshi+XJFr3PmfiQQXeHrxcm3nYRuTs",
-	"Al6+Jaeek223OjLxsxQsVXM0Ykt2IBh6IU/RzFOzjDU5K/pagMkIssABp8VuxlI/j2LdwT4vLbuWQ+As",
-	"QayvptzXl9lYTPosABM2KCIbgZploZqIwGFBhW0ZSV2RRDegtDXYnr6EMWdIlx5nZJu2MIcdmK0VsCYy",
-	"FqMswvpD9MJCMu5bbV+e02SRLT1cYGcLniYxmdIOkUInER0ipJqxpQte1yyeCIe45lRm7Oc6k7YanzFP",
-	"/iTg7xrssFklOZD7KpbRKowwVm1sKDzo9X6EK/+6ZwgFeDkVepZkq4ZBR7cbyHu69r6hKIvmNmiFVXBu",
-	"OvwwaHb7bD6EbYePLwe9656fgxI3HMADBuzCvHN1A3QfqkUv6gi3N+py93R4AFqS9CIca9xrdxz8uxR2",
-	"pRuDNkdFfyB64BEcDt2T8ChyraaHY1ZB20eRz9ATHbAMukO3UM8nw1JjWLzG3sXFTEtv1IOBH4ZuYUt0",
-	"YOBXYlGYIv11TJD+unemcihzaxAYJP/AMYIPgRreLPt+A2QU/D0z876mTVJarP3G2gbUjlFH2nX3Bx6N",
-	"5nmm7TbYmxV1YUuMMFaMC1Cjn8TAwJyom4nJFEODK82KtzxOWH4aa/6gsF3Dc/tTy2HGESEtrPm1iKhc",
-	"nlABiiid2ZSnGswFQ9fPZd5CgvjyLVLc3nhg2i+UTIUklhR4JO/kjKVgjKSo9UFpTxMqtkeW+Rm2RLHI",
-	"NdMYxz7EHB3grwglMMPVYzXXLGhfGE3xzpCsBPmllnZlEMuBuQ3S2gfYFH6QqSB/Jrw2hg3LPFndorGE",
-	"+T1wCL9neClz8EibUbYJS39AprAx9l3R2FYs7xtgJ4w1AzgpYFpkrTYrdfiqzykhSv5DvgC+oLTSECN9",
-	"jZeCp+zPP9s2HNv+iU/EX385bKFmeWwdTrAfk44jjag1ZNtr4hCM4joQnfDw0D2OukO3J05GLu8MvWVl",
-	"VBH/GDuXKotDUSj6iyIonR+yy6fRb6D/Rx19+o1/wctQO5f8ncpv8EkLfypr5n41QFVrufT4JlJRS+9c",
-	"TlPzjCdq02zUXgB/mQJ4ReqjsoOeNPvxwFL0DtG2gTDbThI9YmHQXtfspGu2+pyrwpNSzJfE675+52uo",
-	"36l+07U1Zr0ncy8L83sEKJsm4ZUnn6GyIA7aWLIZNU3BetFYDmZaBNRFwwp+7JFbKAd7bqFA9cCcGtxW",
-	"By9xeDuqgwoy+T7uZ3riV8f9/CmhkzuvefoG2695Z3Xw/7ZkvJWSXF5tu/lje9X4+ajGb0QtPk3yb+u9",
-	"+ilqi0x3wVWFMbYlH2v2Ot2ipVeNf0II64dUSJ+DY7LdNnvEMpm91Px8pKatRtlLz31Nyi41KTs6MNfw",
-	"zJUZGFioibpENiWjA3ipLRILeSpMmnm5tkTwcOzLeRpnmZAWsZGlXOocIYK9TCNRAm+1sdUyb1NP+QCZ",
-	"gSt9X5sgCBA7EdjfsAlC0LK8w2ou2Q+vPhTt+eIM8eT0ODURMmuzC2rllcRXotJXVveJ2ahMzIdTdFZi",
-	"LWIZIq8puU7kCg4hycs8z5aWATsTOznEhRqLE70BMekjap4Yqk0fYnPYEh4ZLmjlS2Q3KjDsS+MwVIFF",
-	"5/xiRkTaZu/4pdC+HKkkUfMSfgZ9UVwGbC5SwYpPdmaqb1OtUqYzvtDUgtqXOTg81vn5sPzSVSCVV7TO",
-	"ngiZYl6PksNaMFgxmjUJ027pKehWpgHdtUh5goZKrj7/YzP9beReiIrUf3vK4wj2mbiZJirKWxXW4SwQ",
-	"P1FWJHEmJvpejQIv8AEu/ctpTPjNa7qo6+WADJ6mnFqSZgvsSDZS6eSe+SjBQ+wGqLxx43h4xA/DXuQe",
-	"iO7I7fHO0D0NTyL3WByNDnlveGDQEvXIGtqdT4YnqQWHdL0qPr0CDlmzEtdW4SpjaRgKDk90Rl1+ABce",
-	"Rm5PHI3cE346dL2wE3XFwajHD8HI+e+Mkxbod0v4y7JVklscxyClCZcRHkaIYcc79kIPRtYZuRbgDseW",
-	"630twB2xLW4PLjypAb+XP9TaL1GRvQV6qfQ9jeVYiq6v08vzj9e/K++t3ICfC3fGGtlAXPHfRhLQilpr",
-	"CJgfdqlPpVvcDVrHOBCcR1oDW3Yi4QSo0mbP65U8wFLpaUXh10eO4Ka7d3quxYodfOj0+t3HEAdryk45",
-	"mwwFrP7zF29fuTguz/O8XreMzkb9UhIM3U0FQ3WTrzm05U1utF2xySvqb7MduzKWBAf3gK26UJCkyXmg",
-	"jb0LfqtgYF+X3NpcUeb7JOM1NtRe2Fa3zoaGk5YNYbZkB+eUoW9iKbDlCLWFMdRkppIVudKUzM+utVNf",
-	"21d7Iks1N/4fhQTavN09HND5GIoJf1QI8WajKOjBMxYqnX0afvB8NLiuOKFRLND9caDdD4isRk6WAYrp",
-	"NTqfOLVMdJ2T9kGvnvNmjc4Rt3hxtlO1MzHA4GjxnM6hDTKu66yAuFm+S7k/z1TpzChc+Mq6NIXVCfFW",
-	"cfMt9b+iEGTH89gP37EmdphKFi2H2YBj5xAWt/3rAD4JcXFRv8ksvhZY0t7od47A3FjoQSwH1POp0T/w",
-	"/iqGjp2qYiQ8ouMDgQcqNzdHsD6sdAxncqp0TOPulF2VRncZ9b2mo5Dxm0EcoWI6FL3oIOwO3Q73Tt3e",
-	"6ES4J9Fx6B4ND3lvdCC6UScEXTaTcTZAVufl6fZWNX+7y4iyARaqMt54VnBl5IYYkSNQmLmmy8dhu3NU",
-	"uyJgGm6ff9DunKw6ffW6W3nVkGux5niMZPrl/APYeWYvdPLvhcUPa3wtmPu6ZierJEVNvP2WpDDEoTQK",
-	"y0zlHo6OPLfHj8GHPY1cu/pg8T0YwNRox/udybwv2rfgTsaFRbROZcC6HqW97d0+5a/WS0RJzJplqCQ1",
-	"tzckJrR7HWZFlkPN+9CIHGNbZioHVpPpLMMaQtxjlRBs25d/v/j5JzZcWJSNzW+eh6GYZn1WVrjTaBSU",
-	"47UM4ZnTNJYZHyaCvXv5fX81La4vl3hxRyqt2r/P8plvGdhrGE9jITOHkbhzGGwmXby7rRjHSUIDBUZP",
-	"DfrEzTThRI+CF7gZv6E2VLYdlcNoAzMinJERM1YAi2bCMXb8KL6cpfiqMHacLQLNxlnbl7+OFQaFwem3",
-	"zMTl6cHz84MwrHcvv6fAt1SIfxKJFm12Lu2U2w7Xpud3kqi59qU0/cEnIoo5BnMJ/3S0ggr4de647lgK",
-	"v7ej9nbU3o7a21HfgB21odGElsOSeqxIz8b/vHv5vdtpH7B2u13vBw9jydFvXvaEayOFRq84uWJRKWtS",
-	"Mb6+EtSZvKy9KUPMQeWgzpIsliCXHEYp5YIny2os2g1LiIwXpC3cl7Eu9viy2fK9Ue7wLCWThcMCelhg",
-	"4wejOBH4YMqAG6L7umcXM0i3OMNr4dK/+bf2aXsajfxGXfuxIr7xLYNKjta6gBYMWHEPGb0thc8fwo5+",
-	"iAAusXsUkv3PLVGDtcVj70Wo0sj2U0pFKOJry/emyzOSYy5gy3K5cIoosS8tB3gRGF0ZMW6zc7wu5klB",
-	"RpgIbgH3dm8ZhkOzE42NdsYm1AmcE1LFGr+x9iXWbalrkZq7BhTHLrEkFlB94gKAg1gYdq3iiGGjqMpx",
-	"+DkgojtzT1OBJrIsEeRIUK9zxGg804Sq8WVuTU+naV5JQDgOJRmfZcqlQ0jVnnCpz0r1bXR3X3LbQp0V",
-	"5QjGKnlGXdUt4e0iTARDZvOgVP/l/igWWBRn8Ymr6faMfnhHb7lj0dl7C4fcjXqvxgZdqWonIhuDedgY",
-	"cnk1QPzSyDQVGQk4F4Trh/f/RCnc6XoHrmcYudfTn2ZiHrGKzMqdvQOzd2D2DswDOTB79+Vzd1/M595Y",
-	"4K/CiZRhY0T1I05HHggXGJuLjctP+NHQtWIKJNgyPdCaomml0sFuC3eNLEWja3sq1Hu02qZq7b0Zzion",
-	"zho/S9hX44zF2b5e8EvEptNXRxvZWn2bujx35wueg/38wO4KEadJtsR/Dl6CmmV5ksD0cLW7WqoMjXmY",
-	"waBc4oS2Pbwt0+Ocu1TcxOD5aOPBOGw4M0RMcWZxDrFmai4iKgV2mFbWi0hFIrg2HpAh2lYx9UAqweqb",
-	"pbyISQ1QmgMcGH6JNODaMb2VYm1f9BkhKxYYryjjdDRP4CARFdILZVxGJithiRPLHfbz9n6G29tArDOR",
-	"TtDVwGqAkUqRZZycMCnmNuTBXhT9Bu1HyJS6gonBojOs6WmzD4olWCFH78jUaOSwdGnl0f1JnLJgzuNr",
-	"kQYM/E/Bo9sIoF9UHBXJggerh96nGfZW+t5KfwIrHdXE3kr/ipIMtVYkqkcLRt4XUH55zBSgd3cJkedW",
-	"4kSshpKMVd7OWMgs5olmQ5EoMJ+UMUTgAblZYw0glZYr7gT1UNFUQJip2oqFt7tjDWzfQHzV/zUH2qGa",
-	"FJoP/LoCZfpSTBQRL8KzFWaM7DwVRdFHtglgb3jI3V54FLkn4BBa7tsD0QPNDbe2TLxrXLC+W5jGMoyn",
-	"PFnZvBbLRtpb76ydlyIMAm4JSySkdoE4pNKahMM7YZ/KTZTua/dG1b3UcigbqXTC5qnKhE1+qFk2VDcO",
-	"GNBCZyzhOuuXoUK2LtixnHiOL03r1mZA7UUChj2DmMYLAvhPmSwdHIVLpaKCiY8I+MCID+B5AyJRd3wZ",
-	"jEUSBUQFKBW7ePvhHXoiVCcaKknwoajlMJ7ByExfC7gLw7sYt0lFyNaHPa18mVfyNnl597qp0CKjCSKW",
-	"ecybGIa+goW0qEKAU8/KySV4mwl2KaqvPlB57/TigFQSy5kOWqtqXX+qfN4nKiSg13qUKoLy+91TSpBP",
-	"Lo7CUiE24aY8FVHuXYfc0ILUl5Ka5VwZ4YTfvBHyMhs3+gelOth7cPw0oJw60uTdY10hYKit282JtR6i",
-	"nICG8eBE+W95nNzJj0/P/bJo4bOMh2PrE2xWXGcUZZ6VjUZoBVvhg17Teu7wFt4vWeajnjiIuqHbGXqg",
-	"Pk+N+jzih0O4sis6I+vlpgMz6a9oGtj/KZ3BdN56kbwAfSK05pfG/l7nWf8LK6DNw1TJWLtWp1Dg2Gyy",
-	"fuN3LkVNt+L8FDvOv3Mp2EtVQ8ICJ62Y0G6l74w22zo3UIypz5ZdQ9qqt2emvC/XJpq5x7Xp/nsnvvqy",
-	"fLwfTI5b8ptAkiNUAe2VkjGFZu7G0eCKBXV/WTLaCKY1gLWYrOoBtQ8Gx21SkAQG3czNhWeaXcdijsyL",
-	"pm9LcQSfgCiQXqvWJSgvit2ByBWZ+CVLtJI9N0B7ruE0CqMSHnfoscN2p+2x97bzlW0xJFXGMn4lZB+n",
-	"f6hu2Ezyax4nCN16LOkoFSyXdeTjbbloxZ5pfVYWfD+JeW68otFdCUTeknTW97qnm/s9kq7z78ZWYm2V",
-	"+4bzt6/eriPyQ0G3tdzbBe13W1jCwDGm+qAZtH+AOwk+2C0fUqXM+IYoJzEt5BQOpeYT4/QVDcwngr2l",
-	"7eu+funLJubBDIjQlINcKsyb8SQVPFqwkEuWiSQx7XXz28AjW23C55WnYmDcX1/Ox3Fiu/LSj2d0OlyK",
-	"Kb7Cd13DvQWdAW/rS3xbIk7Cll/kaIMDGeta9/E9fpe7dUX3wXTFwRdu/VYURRTzhGXhlHW6x22v7bU7",
-	"/Y7XPezDh5EizPJ/gOowbSM/Ywu6pg3t52Ei52CTB1cctt8tyYdvHvqxe8taISNLEo5TurPZTWR269N+",
-	"4PllMEG1wrGWxKM2pPYzPfhTxNLuOfOtyHjEM/59nGRiZfSNJupxwm84F/fE3SqxnWfajOfzDfKswyS7",
-	"lRoaIUqc8pomld9wGuNYZwr2CLUdRP0xnQ2TOIRVf8cYUDxPhYxwApziart58O9B4dWYNM268Lu6Z3fM",
-	"s0G6l55uBmMKAaLKaKgr8Hr3y29g3y5V17GOlVx+xftu2i0PsnwTc+OixfBftt37QdgdYsr6ZHQs3F50",
-	"FLqnmGYyOWtveMoJDskty5Yeq+kAl7Pxgzyve9ADeTlNuNxIxVWZ+LZAS2iRzaaDkRDrwXTqmy1nYkqy",
-	"zIJIGl7v8IQfnY5c4UWe2xuNui4/7A3dg8Ne5J2e9ET3pNtwsHfjYMW3MM2dxRQj15LLbGC2GE7+hpiN",
-	"u4mS7aeHdW4FClk+rt0Vecq/t0tcDQXf/QE1K+u+gYiasmrRqnXzw7YFZbVu3bmk+iyr1LikBrPXmJOU",
-	"tmorVzdlfU+X5My5LgiFYUIX6pzzQM1lKcHW7HkHvgxwO4PvlUd0BpkamBtVoZbnZmw0lCIq58vCutDk",
-	"MxYRO80T4TBOAUCwlHA/tNkP8bXwZVDSNui/EkaxpFJpu2rKWKKjia3QNFaZ+rJEkoxjc1gsw2QW2SZf",
-	"1A6fJWCh6D7rdbvwUOqRjz8OxE2Ivb5MzSg1SquOC11R5O+9idHaL974mbZI1qKSjfGhuhaGT2MSZ9TY",
-	"uuDJohtSWlQLwnMWE5ZfXwJHPNNFu320cxQVg3W9buHe4/vTPNlqtsCK9IBc52lc1PNZNq2VJWUoB560",
-	"fdkDmiKPpNtWCuPNpO0mZWndnfk49ybf3uTbm3xfncm3kcRZFSAySnSa8JCaj+xb73051UFwVXetSf+B",
-	"Z2LOFyu69Rk7b3ODd0Uka03yMaM7WJOiWlhtExOV1nysMGkBhlNREVOWhQy3O4OtW7KBipp+w0s7Ypzl",
-	"QsKYsxbVBre8FBIsIRHlSUKHKRnW91qzFtKDM2bvNfReQ+819F5Dr9TQ+/KLh6V831LfPThjUElfPjfC",
-	"6YHRA+fMCFGj/IYiVNgr3ohCVK6gjSvK9Xc1LLL2tiwWozGVmljM5pOAkiobmCcFd/YkPKcHbxlteLBq",
-	"0L0W3mvhvRbea+G9Fv7KiyCNvtlQ69d5tM9DLkORPLKCtvrYck3wVDB6cFLS1iYJQa5uTuJ3reJIRGvo",
-	"ZQPEo1PGXA9sfbhJfhC54JzrnGAwL/xyKlWc1jXPM0IWDm73y1KmAV9kr/v3un+v+/e6f6/797r/UXU/",
-	"qZuHdvhrLINUZOnioYl+Z1LfDntjRJsKAKzBcMljecbijKVCz8C3n49FSngCc2I6k0xnajo1FsSEXwmd",
-	"IwyyOdgZy0ZDXmRwhy//Hl57r8332nyvzffafK/N99r8UbU5apsl7behN280+wa1FuaKCnWjEBr5HA2N",
-	"SX1txTv7qCdiKrGv+jjVEubt8nqJBySmgC8wKJiS1tR+61gBlvzJsF/9r1RpNp7HMirVklH7Z8vOdHcV",
-	"sJm6n+xtSsVhubwmSG/jbjHoGTF4LWSk0kGiLvET5eMrCUM8wYhl0jejI9HlvaHbKfElnw7d4/AoOhS9",
-	"0QHxJZeaXO+AFTef/X60uF193wRefFpsdSuM8p/uY1hbZf1fZCo1GJVyrC3OLL7F/go7hTXnY4WVuom6",
-	"ZMgN60slQ0HYGS71HCRBDh82VFVB2dQK2uwcOWAvU9AO7Hc1RMiyZLS1dBWgzGgNWhZaWpiseRVj5z88",
-	"yWEzGVk+KGzTR9eUSpTjTBB5Lbt4hy3splyDbG3lL0s39iXOHAGDLkWmSw99pgk3j6KFSuXZO5Uk5fH2",
-	"WZz50uY+A9qUAQG1raNDXY3MDiPyLUIWmXfDXenLWBMiHVypyrvTZyE3qryRB0imELRWI6/f5f7m02Gv",
-	"aWWWGPKkSnmthCykHmco+nDcBJ4CgecmSl66WoSpyFw4MB2nXCNAbh0BfIdQvUc8birFHhGF/ZUpsSWX",
-	"7B5V5q2pyjbmK7X7ZCXrvRE7Q4ElFnbQe2DrNwBshUvWeLkLctU/lght6jGxrAgCrqXTb7kYd4Ngz3P9",
-	"nQoeVdwJUCG9vPwLw2+tNnuNZU5CF+VMpgBJB/1y5VPZYBirJNKFsr14hz1qfWnohZGFWyyIFx80P1OS",
-	"eJuQaJ5nLFQ6c4j/gOc9gFk4yxxfchapubxMeSSokCsT6YSFYy4vBfYBvhKSqdEI74hc9nma0tADgpFi",
-	"hzIf80xcm06Bd5Qq/SCyQlvuyPb0eDJ66QuhLq9jk++1D+tjJkTdgW2mMCg1POFgz7tg0Ls9fjB0T8Iu",
-	"DM0bnfKT4TENzRSSmzklr6xc+1Z59qHnrQzZPK2jhKntQS37fvdwqzDTp/WvHlad7UNVD8oXtaFYX3LV",
-	"tsruYJ7jlgZ4gZKSHBksQjV9ONpV7yFAt47EKmmJoRhRS0WB4hNcDx6G2GMc61V1m12IDLYXC2h3BSxT",
-	"S84etjX0Ze785NrIJp3MnX9XQ9NupBlnbBTLWI8xw8QzxqUvBU+TmK5jQ3HJZeusUFvWzzSjj7Wpx43l",
-	"NU9i7DKQzfSADgdtVinUDdgQPr15VlmtTfjCl2ourN9IAqPPLN/UXSW6Ts4hkvlSC9RzqbDERayJPSnr",
-	"64VbZ2VcjmZXQkx9mc4kTKhtkmnGl7+yKcMOQAIG6NQGKFwDagizVJwcOCxIxURdi8Hyz9U1gTcyH9eX",
-	"PLVz8YzqvFmAK4rqvJMEFHzQckwsoMKxaMgV277Espzg9cjFvBz4xti5x3TQNOKtTiV/RMG7tQ9byQNu",
-	"Wzi8uZLbVErTW67nLH52hshe+39x2t+80N4KeLqE1RfZJI7k1G6GTp0n+xy5RVb7s4a5pJaQBDxQdD3z",
-	"dmY5tMLJFZcvMansLIWZwQVlzYt3xCPCEqF1oeuiWKPhk5eI+jKnHFlqPDDlC9bEm02T2XIse8LTq9m0",
-	"5TDBw7EvMQBOzBldKo3WbMyTEeNzviDv9Q+RKme5p4llBGMf379Z1cXAbPt3OJuPnhp8uLSc+XKDiYpE",
-	"giFBYdqD2Y8wmIo0JJ7GLghpmtTyr4cwI9QujxAEcHBwOVyCQHS6tSJ+Y4wGUd2Q8llm/cXH05yHJv+S",
-	"j+BkpWKU0UbIBzi/HudxuOqSeswRYVZmKWLP608p6GbWV8yZuhKweafH/xd2r/5xOv937+aXzvCnk8mb",
-	"A/3+KPuXN3t9qF7B58Bno1QoGHieq9EIFtu9l/9VgrsMbk13byXmZbrRbOvpZpONvlkah7Cqc/19gPdZ",
-	"Z5GuuuWOqVUQDPenV6tCB6Xsnh96FTk+KSFe8c/A9ftkMYDV+vT5n0aq/fXcLMXtQKS3ICAfzHuD3ZiL",
-	"83UFJ5rHU46ZPSM/rfBddn425LWczuqArsLo2FIoJMubVj3T1D9MzSW1DwK/m05AT1b3KcFMZGpaZJoF",
-	"yyopYE2v3e54XuusEkmAs30ZVDVVfrJXZKHRh6+TCoEvm2oSZ2CqTwSXhXHiYC4brIhxqmaXRHlhB2ZQ",
-	"uGh1tH15bmjIbPEMeuj41uie1/rzxM9GQzK2E5NCRLDSxzyN2H9nKuNMyXwPYHTDl0vvYb6nHsBFA7wo",
-	"aLXZUjiANdG6CpYEZtBaESdgH+rNIu1LPVZz0+B2XjDEYb4BmTdqDKcLUbab3pmd8iShhoe1arbRDvb1",
-	"HyMUsbfy9lbe3sq7z8rbYtOuTPKAXOZ6SSuZPt9SzfdxHxP3+cbCOBflZBWY+LSEqfwHFs0ucZ27Izm3",
-	"ENAJl2cFnBgO1Id5wBBYgYX+NNGOFUBoHNzjoKATfl+rRjM1piXhNFXRLMzYZapm01WDMCcN8KQn7BA4",
-	"y9QgJ6VBZ3a9pMMm2nuV4jZ6ziww62vcmpl+4zg8jTzRGblFzc2JOBq5cP/T0Is6ojtqFFdSP5LhieiG",
-	"nY57HCGc4mgIijN0i37aR6J0DUwxXXgQHY06/LDrnoQd4faGx8I95QcjtzvshF50Kk5Gx5VG6VHKR9n6",
-	"gLlden7vEnlYK+TwJQQZHgjObaSVla8hz3iiLreGcp+jp4OaPgbvDFdFm73OCnkAS8zJ/+LoFJUkBZvM",
-	"dMawTbGSgoVjTMhjrhrNX/xhMEwVAY1XwYxJbTwdxvir3Oyb79uNNuYmIOXOhnnnvYD/ggT8Jotmlbdh",
-	"5dAeD/1l4aFXIJSrbsBdaqpq++fQ5EgkIhN1EdmJuqa+76C1MLInVU5JNNNCm0IXAq5UmIVSkcUp9f2T",
-	"OhM8qlFIL/HB2ymk1cQBvdtvQg+KvvmuZ09Zt0vfYNMF66zuO7yRR0pw+rtYLH4QmVmJO+K49vr0G9On",
-	"X7UufSJ89voy4tNjszELZtyvch3oJY9lq13ArSd8gbLHl0PBtMgQf016MQpYUyq0xAiJTIBpYuIRiV4D",
-	"Jr0rUnd3rbul/5dvczMVm3lCj4nA3UvuXSW3/aR3y+7Dh5Dd3QeR3TnAdi/D9+jazdG1O/lezycqmiXC",
-	"1VSnszoZAwv1nHpiM3tykQMiMEuYxEJmjAruQXtILKRMRTZLpYhYM6AzBnTGQIssYJovkCcOkSbUOd20",
-	"mcOe7j0W0BAH9qmIPcFLi/qjBdbOaJGttKnf4k0u7GvuDE9A2TlIlOl63W9Yyjb3VHgg3zqmMvJA9Eb2",
-	"WMNpmBkgyTY8GZ3yE+Eehp3I7Y1OhHsaHXO3OzwKO8Ib9XinU1xSTJqVzBHPeChgkVCuvjHOsqnuP38u",
-	"Zl03TNQssm3M26GaNJyGoKXf6Dem4RXmmecqvYJ1TSRzYpClSPdmFA8m3GN5OUB2DJqhyYQmYzofDLkW",
-	"eAeQvbGSutE//MtpxDISUyEjmklYcza/jZgezG13PJDY6tav3toSdemDrpCtdtHsMYkrbdxnmtEOyydr",
-	"A894O1u3Dnt3wa+NnXtLzPBRJlKWCazVgVMmZOjqMutJn1D3BWmhplwFrE+ToTBVNaVTBsayDVqE9jcb",
-	"xJdcUiH6bMrsHqfbDQXDXZGX6JlLqp1MA8eXgb1w+RBL4vxNGD4e/n8mNKH8tKInYc7bl3YPIkONeWZ1",
-	"Xy7dv9Vm/4AdpfsGf+dLAuBZTJ5WowwlLd2sQNsVCDw4xSLwzrC8ciaxdEtEdDndsel2WobCE94FwX5w",
-	"4/zkM1YZvhkJVTrOxyoRTM4mQ2oKe+vFzKDg7WKZiUuRIhww72BqCkNDLqXCD5MKHo5FVGlYyq/hSx16",
-	"xeefSTzPzJUvq0oJ+5XO0zgTLtZFskRwrNdkaobe05UQU+IGQCUF7ws3qcrioOyUGTWV+1ZwiCOHOr60",
-	"5BNs7Jq7eK0+Q0FugkZLt8b5wOPBGZ5Hp2WKcV8mSk2RP4FHUSq0hkHrOBI2iRcr2XIMmsKegg3QlM58",
-	"mQqtEtyFihGRaP3TLfCzz6ZpfM0z4TD7YMeXSSyvXFj7icNSoUV6DevAXGO4jX559dPLn98Pzt+8+fnX",
-	"wbv3r385//Dqb6DUgpbjS6lYeRuDi5vdHkm+ddvsFb5QqKQUIe1fbDV7yzOmOplURHEqwgzf01ahwgzg",
-	"spQq8+VI0XBXQUDrDYotndEnsyWQI8n88zO1Jj6J8fBagkZ6FBTr3kz8osxExq3zwZogqVDm43GY1NZX",
-	"l7z5RtqLXjyEsXvbd5Yqi0dm99/vQYPhYvkgcuoGdFtnGvcBMaJnIp3EkmciKqo6JzxOwB6W2Rm5xOUn",
-	"7+gY/1S61YO5x6mYwPZOBxFfwCS6B47nHPwG3wTfdaDkoMoIYEQJHdfwWnTpceW3TEymCc9MuK47pMCm",
-	"ezQ69lbTE9gZLW564FV/rd7WRkvdY++k4/aGp6F7EnnCLW56LNYPGNfO795b3cFbLS/+p/VZK/Vi+cdj",
-	"H4qlxUyPQ/Rgi4VsC6DKi5A27aA4CVwv05DYrE/jGN7ESO9p7mCWLnZKgAkHgziobMDA8K/xjE3AzO14",
-	"LEIXNMx8CSdQuTnVk7tHHtjFprydSxYs758gf7ZSgwmXi4F9mg4cFkQzEg1iUB4EesTlHwZqlg3UaJBi",
-	"LskxbhB54TJLF607bO+VMmtLC3wvrtYQVw9sGu/nfCcVUViqe6P086mSeQgFddvOxPS8O0uT1cblz1Kw",
-	"j+/frKI2mfBIUD+9vAQ3b79LfCm2xz1mbHhxLQLFo0hEZwzL92xShzAAbfaujH3KxkqXSderIKjVFTnY",
-	"JuMjvN+D1YzUVy3aCsT/Hvw7O73+pzf8qTP58Xj6pqvfn8z/1QtfHo3+7/D3c++eCsR7L9+lCMJOxqpC",
-	"iLx1CFYx703FusKJfCsWE/WpoDy3t2+JT2FlatVW1WmRUYj03ccPxtezNaO3vTu+2qsrKtMfqww7XISJ",
-	"qWheUSG8SS3tJj2IYHMJCQJ8UDQ/olAXfggRDcIxaAUY3W8bQTQqFe0rv9J+z93lnk3zpffEDpn9Wuz9",
-	"LBEmw5RTUIcqEq0+uESJ4JryYbikfdkMaG3bdFhE3BIClWuhGJslTyf/FfMXtIDRDmBSXHJUsM3A/nNA",
-	"xwPTEsM4ZdlcsUiE8YQnvjRv0Qzo1AF4WtNUhLEWQct2wR9yLZjdHDhs8+/BJNYTROS1zpjZEsxsCcoW",
-	"KcmCqdIZMhxO+eIygOuXdo99fzoB84CW5sMQm+G9cEqrmUYzwKVIG2uuRfix2u0rC7Vtcy1fkjzbXnR9",
-	"MjKOb1gL7D2wz9cD21QHWaONsuQuQl1XO1vveHjFQZaC6IslPJYuPGManCOesIzfCO1YCWjSa0ylTCop",
-	"bANzKq+1DlQqOEb7Jyv8JHrEDzS0J2IwoIlZJhG4jz7gyYgDHho4TZ8TSYLxgxavajFLLxZDkbJ3qcpE",
-	"mG0Jgc74zSCOcH3aVp1ujx8O3V54FLkn4njknnJvSJQ7vREs6fWqVB6kRL+0DNco1S/Xjn8jNfuVV37A",
-	"4v2dpc6qYvzSF33SovzPdHdttTUesVh+L9Tqhdo2n+nO8vRlhpx9nfoXX6de/qS7GYdrV66bvvnFc88w",
-	"lqCzOEnAUZ6ZQrtSDfvKKvWdJPW+Wv2LrVbfatneVba+LNpux5CrS203e3yvsR5fY30b2uqJAttb7L9P",
-	"XxJ+ZrD195Rjs2av072ThcIUZz+cstmNpOu9gH9sUqJdGvkjlmrvpdrjS7W8NHov3fY10jvUSD+w3f88",
-	"5ZlwQ55GdxdM4yXPbOt4BlcxvIoaz5vqgjhlqZpr0xBQRGy4YAvBU4dhGgWjxDmbfYC/mb57cFbgSyxJ",
-	"MwnKWEVnlv7jb5QzyYJSpwJ4PLgdI5WGAnv7IvQT7+rkF6aUR40C476I61jNtC/NMDRVZlNnYDaTV1LN",
-	"pfVuuGGKnCMYyMSiYsqGBka2BYZbJC/uxrIykrfDRAQrexaVZMZ7nokX+AmeKBiOXzKPhdO3anZYplin",
-	"26q0u+h06gPkeE0lNj7hN/FkNmn0O12nMYml+SMPkptCyJUkv9UxwfqoDASkd/1Q4NT6kZyenp6WxtL1",
-	"PG+d4QT54mvWr7s4M5PWYiplQbHkmna92VWvWxuwJAsJo/yPyRdm6LzQnWGbP16uAauclpKUa7ZGLC56",
-	"9fE9fi5C1w1AYDT6jU7bO2k4jVEMG4VePBdArrlp+ybRN/YkPebdwyMwPUYnR5F30jk56YXH0dHhKe+O",
-	"BOdeeHjII69zyA+Go96oM+wOveFJtxtGncPoKOwcDr2R53F8KuFdR10wWUL3NDoRbm90zN2T4VHoHkY9",
-	"YY/BuZOpSuF1h/AyKEf7My3S/nHYEd3oHlPDMfsBt0sN68yadlSq5oOQcsfdEi1MsR4KW8WhZY/bYpek",
-	"iBVF9ydEChXw1YVWnlLTW9BfWc8/06XZLil9A2Z4YDRSbcrmV9sw2JaqGwyOaRc8FSmbyRj5lGtY2VnT",
-	"KM9cayL0BxS9UdfUD9+Xc5VeDZW6Ys3gh1cfGFgthYXy3ELXA1Oqr6RogSExS7IYnNTnI5VOXBBkgXEh",
-	"QYgYuf3PNxf/dCxIyZeH7G38XcuxZohjbBCH5eCjgDVfX/zMet3Occu0GS6Ls4A1ucU5MRLDfZwEbXsO",
-	"YT9FkKa+tPcsZkqNSk86Y50c1EyFbliHwyei1falL8EEg9dieiyIkAZ7GknB0KNkwXu7PgKHGM/guJ3M",
-	"Z5qN4lRndDWxZNMPUklXTKbZAuw2X8LNjHGlktlEaodhIQ7YceSAsGbINWGs9RSRXfGlRIqbPgsufvwI",
-	"CrBClAAT+lHGGdp5vsR/YwPKwDSJJk/WYcHLYsEZo/C7GLkFhvAlgpnmlyJABUv4KofRyKlFFB5uMYXX",
-	"88TxqRo+H1+bvQLrsPLCbCgSNScCcdTqqZqfsdEsSRYsP8lUNl7F0ync5XuVTmYJ133LeTETRHiQr1wi",
-	"ajBYshGdzpqvbkKR4Gu9iYep+Hk0ikOB57I4a+EX5VdCnpWusYY1N7c0D4t10Vo7MOcOzLkDPCegRXOe",
-	"JJQxRbKGfoVMgiqDZxKLo6g0K6WpuFQqarPveFS8PKwzNHFh2Q9gpnLKArKNfRkIkGU6QEYQc8Mhj1go",
-	"koQ1Z1O0JT0PuUlo4xc1V+bSltmyqZrD1jKlaNNU8IhWvR6rufZlnBFHk1mQMB1qbvdPnG8OWuCpmsMe",
-	"p+UcsCbszkRkmUjhZww6weKCV/2PP/O8gxA2AvxD/NamH2BT0C8IiQxCFdm24xOQ/8gf+ALeE47oPhiA",
-	"Bm3JmrSMLn786Jhdb3Y/7IBWpcRMX80C1oQtj6f7EjeaWb30xuZxrNimlZdEz2NANCSw7XKUJm43h2bc",
-	"Yi9BJBP0WvryKJdjBNc8y8lMaI/yiK36HojzcfDzHjIdX0qsF5EZi+LLONM4Y/DcBPQFDML4WAOYhvLf",
-	"Q65jrLqrX9Jm+ImSl/Bvy+OYiZssyEUkSHsYKSdKlj7rdQ5IBwyKMbCmuhYpI/l/Rgsbpg7MTiSShB1n",
-	"d3PfNI4bLjKhHdBQLy5+cRhnf8RTrEWEDSVVfr4DbqSQYbqYZiKCz52ISx4uGFi1OD5ad+URDWbyD5Qu",
-	"Zn2CJtOgCmcJbFF40lAslIzYUc8qLVxXA/wORH5pdgPud9y5Lae0xeCH8idnHc/xPA+/ziTWOpaXA7tH",
-	"npdXZb5xcKv0yxtPVrQTfLW+UabVgsjCkzQ6dvkw+GHMiIguGQQ5U9LY4oIzX5JfahC5qFuzeCLYH2AF",
-	"lBZSrlSdJYWNrvlU6Rg2xR37gR1Z2HLr1i0qS7l6aDLT2WAoBkqKiqeoa1HOrTNfrhVf6K+KLJzdilj0",
-	"Wc/r4Rd5L1zyYBDdaTz61ELKsYszT83nlGKOfz3TLLAtCGEUZJ2lpOytU6uDQvqAiIIXzOydI4fNx3E4",
-	"hquvxDRjTROF6ednwLTZfw94VvlzuAha1OQwKIFx3B/FIvAl2Kw8tWJPpRM0ajBnAOODHeXgxKGgtAYh",
-	"G4L5wtNFXRjmNc6Q9XgeFzBUY6IuB+E38J0b/ca7H9vtdtXRLHmAm7p7NBWPAvLZRxM+l2iC2cFL7LDc",
-	"7Q2PQ/ckOhWuN+pwW2d8K/4AOsTGh2K4C5rcjeUIgeHiNVw3dBeKX1zNGv2cRac4DoZAo99A4l74t+lz",
-	"2PDaXreDEUv7QLT7bz3w14KPxxDd2Yce2IdWKHvyJ5Z+XXp0p318iBv6rphLd6cddxdeC8UqGsMgqWHe",
-	"9+iV3bI2K8TVNFXDREz+X11OVEVWnlQ8Hlx+GY+TRr9xoSaCvCTj8OdRGsu/RqSIZ7nrNeeaWWGA4Wx0",
-	"fUwzVXxgxWgHIYgGWKPfeIlCTCSw49FdOf6tXaxZp2Gcg0a/ASPJnQwi2jC0gvbmdoMcw+4yD654IuUH",
-	"ny8/+PS3Np1SPBI8f395b/sNdK0TrcACAietZx98Wt5cvW7XaWRxhnqtEldjJrCWR7st31ekQm2pvtxp",
-	"wjPQqm3z+exn1c9vf73KPuVJ8vNopaovZXfhbiiJpimYEFksdLFG7r66Jk74Ai6D3W9eSg1/F7DKf6uN",
-	"t6bGKKROZNWlZIp2Cm+9zvsuCxK0lejLth8kXEmGA+O3EoOs+c83F/9srR2tXEpRwtTcUbZSavGmWXMm",
-	"4//OjFvc2qUk5QM+9dGTcJ9vWUiFT7/xBNUY8AXWL8bA7/9N1WJkZoU+WCnGXTvp7jIL+FSfT+vDxjYr",
-	"7QuqbdhxZ24xOetUFMCy2RcUfE0FBRnt6q1wRShEtiongCt3ribYTiDtiwm+9GKCjZbsGrUEVqitKiUw",
-	"6+zzwtx+Pvrhm9ANTwvf32DFfy3o/QcQ7k9mZn5B0P3PR4wsA+b34mSPl98eL7+DWXtvGEqzmYyQa7Jq",
-	"zlKilKcYjQW3eipSWsY7hKieDCNuZyOHZNsNeRdfiu19+HWQppiXW1W8tHGjx08eXVs7svZNBdUeIZ62",
-	"uUi4O9b2OcTZHmjZb7pmv7wY3VPJhw0ndo343j609xWF9rY1f7YJ6O0cy9vH8b65ON4DhvDuit59rpG7",
-	"L1xrfO0a40kDft9YrO9J43zVfbjp9vjyQn1fuNxZChPu5c8+QrhVhHBT67hUlWrt45XkGbfxvGAUUxEV",
-	"MmW0qeqJZ38zRUhERxGch6GYZgHj+grb4KgUq1hbjEs9F6muVHn6UtzwMAPpq1mcVbCmDlZFScazjIfj",
-	"CbZfNI8M2DyWGunw8wdSv8byCFCaY+dj7UspYiyK+vvFzz8xaQZFBv5RXaHFD+KOKoslrgUQfKXyGWJU",
-	"MLOSlUq87Ju1zvI6yZiKP/IxmzqlcKyUFnpVqNKEI+uIF1AIOw2sIHgMxoWvujRizRqDz6k0YnnOjz54",
-	"p8Wcl+qU1q/8KJVQdJ6mhKJax5AziKwkj9iikMGpLPRrGbXVVMibSUJ7S7sKq50jFc5A9LRLRaSTpI3/",
-	"reyMvLipJmkwjCVPFzVpg1rrAJa7w1TK6kTHkq3wgvat+zLWVCRI+7V60++NtHNYUMjSoGjGAnuteFhZ",
-	"BFNEuMJh0yiLY7gArv7byn1azMatd//ajJejtS4gQQ+GwQO6XDmC/XGJNqwZAQZVGCcx7Z1UwGJZnXF8",
-	"RZX6eJbDVBIJnVERuFMYGLTZqeWyyniiQdenahI8DzJFDFqmvx0VnhLXFloACSdyrRU5yPeV0b43g32i",
-	"hKSZq+pLCBlppiRseVtBHGsW8UV141kR73VWWQUp9o+vEUDo390WPxuMUWccfqNR5i3Q7hrmgbdimJna",
-	"aJAPl1rlIWo1U7pUavHvjQ5FLzoIwTvkbi88NWr7iB8Oe+FB1BWdUd6T8O72/TBc+5Q/bSv/vCNUo+85",
-	"DVu7ngnJjY5VV43+QcfznIZKp2Mu82NdhwoIS3egpvywW0o/Hjiklks/9f6qNcu6rtepmAijWMZ6vPKk",
-	"Hp0ES2t5CcLUHfHj4QlMmCc6YPZ0h+5JeBC5PQEmFB0rOkbVmEyWHtM9ghlf2SIWrJCBqaeOYLK6NA3p",
-	"Ha/XgZEX1ZAKFkSGZkSmlhcqzV6mEpFyGYrBVKShoIZJO7WTrJM+a/BU0Rb83EP9T845VdVEdto2UYK1",
-	"CfF/zMRMaNCreEPjZ6I6ardRHzUv3oHk02eMD7WQ2MBOY7dxYoVCpgHbee0ZCyIx4rMkG5A0Dc4o4gi3",
-	"6hdMfIZPIs7osC/pkX3ze6YivjBd64wr3fW6Z2yqkoQqOXG0xEbwuxqCB659iQSTWiQiBIPOlLwZUZgz",
-	"AeLyr7wuJsZwtL5s0u6IeGzDpMLe4ZlmJKscU8IXznSmJiK1PEWZAxPly+EC/ttyEDKkbSPczLAiaJFe",
-	"x6HQz8zdyBKokDJppCwy1A5lZoVJYcna2ziG2BNlJ1FuaF/aRmVkZYyFeesMearg1fRChpZmqDkf8yxv",
-	"5gv/1b6E79GqNEuP5bWKqeWhOV1EjLMotkMH/UgtEPv4vZlUmS+NBqUPTL0Rc3oYs0ZaRA1hLAL49rbx",
-	"O50wiOVgNMtmqYBTbR/Dg6MjXJjmnubUnIWm1WbnvjSLYMTjZJYKlghuU6FmBQQjDJSVfIRUcK3kGTOC",
-	"3Jf8kscSlmUq0plkTY45eGvl4SbQYQqqqLanICV666Tjk8JG6vTcsrLYSfZvggzpbjb2knmzuRHikRFy",
-	"2wLxblsgdQaId9sA8dY1QD4z28IrGQ3/BU2whcWwyxJZFRewe4vG9NnDAL4FuIqZV6tVke0QlIu1S8Sm",
-	"peT1rvXd0frXhfvc5IwkN0JZcuEdkPQGPUHONfXSTfglWRO+tIZnOdZPzbubAZxnOazhtvD3MzrtjAUJ",
-	"OMaWKDFE5zcgOxZUM+gbS9KH18YyQl4/bhS9m4hrkeA9fdkMKsIncFhQlVNBzpFdNNl1fBksi7igxcZc",
-	"M6lYgHyOSDsF/zKPUxIbDVcFGxK7VWRYgGG4QF0Flmwb7mGNj8iXyOKEZJPivzOetAxWMs7a7CPaFrHO",
-	"zy7YvvEmudXhy7LZQSYJfAlZMsGcwiZD5R5n5vw+WZolS2oUX4JOj3MTSz7TjF9epkijAf470X7gIJrc",
-	"Nij2JbGjPtOGi3PCb1rFU83o4OFOiVL1mc45P8EiKD0ELoTFRIYVreNnmuggDRxbaWFuOFTZmHHtS2tu",
-	"kfIi465pQsYwI8iQx374zmEpzDrM1xSXGNlbQoYwjqG6JqsuF87MCGf78rXzxX25/P3P8B0CIk8psYiV",
-	"J9QpPgvYgL6ksdjMT4rBrmth3pIm4IwFNIEBk7MkodUF96DPacVJHKEJSLPXys3W3OakCI1ZMmneHTqJ",
-	"JZi75l2NTcxC+zEnbfYa7GmSD1KVPq6lgMmpyyKY3NxztuahBFOfUfJGr0qePYRp91BRN5BoRhrGGoXN",
-	"ysxawi8b22nv7xP+IPEqmuQli+5zClgZW7HzgLZi52GCVd7h52hQdj9dpMqm625HPe9dCE7Duu60xo6i",
-	"Y3EyOvXcDswTrCr3VPRG7iE/Gh6HJ9Gp8EYlYqk//3Jo8/RhcTgN0C+lvN8SmxnoJQPUMVlN9xhm0yxl",
-	"b+QWCdejEV2AEpuYVRv9xmEDozcm5dVxGkbOmQ0iqPGOi1+rB/c/4adD1zbd6fHDIcwuLly6pDPqioOo",
-	"F7qHwyPu9k6PT+66JO8NNBFMX4dub9TlmJ8EyV0aJEikT/UFGiWt1Og3JvwGjvJFJXDqmZ/yCAWuz/yv",
-	"ARwkjANflJZe57j0ERr9nmfftdE/PESxWz39pHL6wUnl9N9A9pIOAxv4/MXbV5Q39DzP63XBRNZqlobC",
-	"ZpsHYCLhbqhb9eVccrEKl0TMrRVZZKJ3X4w9r7Iau5/pajysDWXv5Ky+pMV3p8tKTgZb9jG+NiD7Q+Vy",
-	"62LaT5jXpZZLkZpLcL3vxowtG4pEa53TUnNmXtbgyJrGu/FlvrFveagOEzehwKegV5qKiCxhLNbA20xF",
-	"6kv0Zqt4teYoVX8IaTBVZ8WNchcXbtZmPe/UlwENGQmL8/cI2HwcJ8IwtFPgBSztdCZlLC/RPTQU7r4k",
-	"z7vOHH5pJm+FTbyBufg54VRK9OFLOD3T4KGgw879P/rg24BYbkNXOOFVEL0y4VGReSk95R7Yit+ornm3",
-	"sBndwuhCLIvf+LbQLBuG73avrDF7ZJUE3JSb8QEFoc3jrZR9vyKBeDW1putehEcmfGLygRZdgdGzUkbK",
-	"SsM2C+ztqEuF7Xth83eUEYs1Rht8iQTzoZIU1CAZCbISw062j6WJCYGDACYUePKpiITMYp5ox5dRrLNY",
-	"hhkbLtjH928o34bOJ4uN7J2PBYJpSS7a5OIZ0yJMRaZ9iXEEjBLosZpLHN6C6YwvmJJ5ZIqyfCbSZYeN",
-	"c9Vq+/KjzOLERBmifvXFHRbYNmUD2wunw/5nrVjEhf2cuzrqu7rnxu7EZbuW5Ql2sZlryhk5DT21/1rX",
-	"2edJMihGTtdW09PIhVCe3PpCiVvO+V2e6VZlFCu+2wp9ZLfpjuUUXwYXwHtDvLEsY3SxuNeWk7Osrj7W",
-	"9F3IyjNbFkcYuAR5RwAISutXNqkvm0ikTKFeHkUiYgnPRNo6Y5xof6dxeKULkVkncXxJqWzbKsOcTCF5",
-	"7CalUJjAWCoyhM200CBIghULEztGeKbLj7EpTBq9a5vLaJt0L66udAJptUuFZKWMC6yogF3OsCEk5sox",
-	"aQ4jNLTsRrJhmVltivzdbLXgeoJSs08VjLwlixKus8GBR5GJu6RMt33Y2FG2PGIp3NegLTBgsMYnukNZ",
-	"HN6rLOAzllsWPLK6AO8Fe5V9rWV431iRHJX9PohuNO6A5jIaqpvnYaLCq5VOAGaaqLL44vynl9/9/M+/",
-	"wVYLWLPnHbDA3GQQxfjCUVAuLWYflrK4WTwRDhurORtxNLPTGVjLsO5sDnPOk4ThkGxi0JcRXxibvLbj",
-	"FEED1WikqR8j9jsyZ4I7MORa9H1JShw0FuZO8dEK29RRIC8VmM4wkIA4W2F1X9Abv8BZ21V6SjUnWXLs",
-	"et3lyjJ6o4HGNawb/ePj4yPqkxxPxADevNFvvJqlaiqefyfSBMvOEVJXuef6yqP8ahdZrjFqhAydSN+p",
-	"3fgSDczKK+wMrd1pl7y1lC2VvUJ7YKTSOTYxoTx2xjitey4jp4BeRHzhVHLsOp7MEp4hlAFv5DBuvHCE",
-	"ZdCKt7iEdCZBXeAOxFS/uZ2Ex1JMcOkceGKfzcH8YqmQYg4+No2gozNXjVzT52xmvGGDxzBjGPPpVEgq",
-	"bZ3JKY+jHOPKLkWGQYM4ZamYxBI0kkONP2d6KhAegZJBpJNYgkJu+/KVmYVnmk3UtSj11VySA7bIA6Op",
-	"M6kdphWZ977MRcNIYXXtbdEQKUEt4WYyUitExHl0DTe5JSa2tE8pcXXQ2WoTm7E8iuFnFs8AZhG2CJWY",
-	"HoKBdwzG20nkntYZb/aFnIZZWvkdbB2oezI8Dd1e5An3dNThbnH9MYc7LCXCl3kX8hTcUSXP3HW7R5UT",
-	"yVSjxHKn29tqgusEJPZnphWOsSqj1hafe2JoS6toZ5H81uKaKiLZSr6NrRqSI26+Ke+r4LNAovwCCtvx",
-	"JBEpm3A4QThMinle39dn3HCGJokD3q+hejERAZMLtElv/SyXbW32fZxk2MLUAv4CXzZzWDp1cSU7BeMU",
-	"bI6B0FKzbxwQcnmBLrlMBeEhKcxqtUfLYcFVLCPTGrdI2gZtdp5DKfP3pcfGmba9gwdhwrUOWDPIUi51",
-	"jEEFLAUBMWzyRYSUHy5KqYk49KWeCzF1EKI/4bK4cs5NS/Lg3c8XH3xZ+lYmF1d8sed/5v8ewJFUZOki",
-	"aJHSm5Negg+S+rJ4C1tOjbUZgZ5NRapFRL0s6+T0m1hn50lyQWP4uVgu99AioKovxkoKJrZY1VUALIOC",
-	"WVvGLI3qgi5fVdtYGo6lhIXvv2owcGzrofwIF68aCM0EXfFMl8a1cl4KQMEmxLTO59wJimeZmEwz3eh3",
-	"D9fjkCjtuka/kW+6FcgwurzTP+j0vW5ONUQ4L0+4nVGXu73hQeieWM4He6zh0LfvN3LrqeFQmAOH0Og3",
-	"TKSkz16+evPqwyv23FQu4R7ts//78OEdO/QO7C7RBJFawpYRqmwdgwAuzVJs4uZtBy/J8WUk1+5iP8qn",
-	"rIoXodCRFDfZgJDejX5DLP7+++vfVfz29/PFT7F38/bCW/z0yz9u3r5Uc/zf9yp+8+LvUzjnp+7r3r/+",
-	"SK7e/vAxHv1jA3draWfdX0BZ3k/fACnwLdWsGSxPXRTWlayD/Ke76dicBp/GgyuxuGUyrDYUDEW4FsIo",
-	"Z3PFGSt0f1Xlw5G8ZBAOqbmsr+O/KN7k8UHE95z5VmQcpBhZKatgx7mn9pia7x6Fh8+1E1wqtFw1iDIC",
-	"cUM9c9cMWGU7Tbhcyb9uYHhPw7vOwyy+Xql/rAJZj+doCxDnKBVikKUxT/Io+wh1BREmYZAgWVgVtqbE",
-	"n5hlCi+qx2o6wJIeAzD0vO5BD0QQyvNoJgYR0TDlXuBhBRu5Ji3RVKUZTwbr5Bechq3ILYgO8Cvaut8B",
-	"1v3CL7Uw4n7H+8tpmKqHweWw0SdSAFX6G87IFR9+Y8s9NJimcUiZmYmB53a8tudVmao+XryEObqLJ9Cu",
-	"DdDldhcpmSmtXCtTDRCzDPD0eocn/Oh05Aov8tzeaNR1+WFv6B4c9iLv9KQnuifdahpkBxYCIyvu15uF",
-	"ePh2tOZWutFu8rvU5N1le7+Qn2qr52nfsI/v3zjMriTHaAwH5abDwkWYCIfZXePY+vbmVKQudk8uF7zn",
-	"550xt8NmEiv1LHoSNj2LZhjvE8jdh8KHCRm1apmIzRJ6ANDMXs7u5eznLGc3FKqr88t4eE/u+qDoeJ2L",
-	"oYcR2bvARKtRuRKIEnfSVkzWdVCsc2TWsKseS4rHIrwSEQNhVsJTYkiTEjFZKRTqyyY2MbB3GGT8SsgA",
-	"QVjYN4NrPVdpRF33x/xasA6horonVBbMQxikRV0nai5SN+RasERkmUgdxiWbTafVX21peRRfxpmlIzGP",
-	"QkKSueBXAeW+K2+XihDkJ76FoopeGZka4VSw6UyPRYSEOEW010RXc63ly4BEyaD0WQwba/6+mP7WgidI",
-	"dJjFyKIjl7PxGJDVhoPn4tX7X16/eDX4+d3g1/PXHzBOWwyjzyIlsVAZFDCM29L0eGdFIpN1vW6BFCtF",
-	"0xVS+bTZodf1pSkQHsxkKng45sNEBBTSLb12yKVUGdN8kUNy8Zv6sjyhsEza7Nd1SM/r4r+EiTLS7kVp",
-	"lT8JDK1G+g837HJYeodHxXvtDZ29obM3dNYydAzZ0d3WQR7/JQ5Va7rs+e+/YmgfXNVd6wP/wDMx54vV",
-	"aMBcJao0twEe1fUvm4QwVooCbGcY1oKpLgSWGYERdykkbA4RFeZNxQhkzcLQCHAsA3si5YtZKrJZKhHL",
-	"o7AQ00atu57HFBh5WM7HwXxxLFqI+E3SEixRz8JQiKiSNzfWmYbJJ7zAmYEp1ptgjHh10kuVZfAXPJjs",
-	"xNwoIyORyhMMkB5riTJtXxgkO2vy27mRFpIbScEwfQgi3JC4yA1MvTZ7WTL1HEJA5dYe45r4D9c3+1gz",
-	"eKPImghaDptjSRlaw1kal2cnrzO7TAXF8avm2nv4uLXW2m72TL5l+o1/XvUm707/+76rPxxf/3qw+PfJ",
-	"8Ke79NWmmqY87Dsa/pW2F8Yr90pkKyXytARqWpCY+jQSucC8Pagg/i5OEl1mW3qmbSeEggpLq5EJ0LIm",
-	"BWjhAmuxtnypYxmKnMVpzjVLuLakok6ZBbZPcq9I65n3QlfZMXRSNuGqeSIcM8f4yzMNuiFU2nDFolye",
-	"xzJCnjZfUuGm4TLN5iA8mxa7ShhVch6IFZVl/IoULMWU+QKLrsjdxDpCMTcY3zhDioBZZt69ILIy3VBg",
-	"zgyz6qTty59UdRZp8i7ja4EF52IyzRZYR9ZmVKRlTXepsoERZ+g304RYTWCfxtkolnEm7EN8SQ8wfWTs",
-	"h0CzfjWHqZFZr+ld7gNFvaD3X37j1T2pcf4qOVFTfZO7dSYnOlQqEVyuhfmppUx9mDQquj6DKY+jiie0",
-	"0hEa8gSRtxW3qX14XHtyvbfcW9VmxvSm2cZ9NkihI34Y9iL3QHRHbo93hu5peBK5x+JodMh7w4OwGxVI",
-	"IbNeYAUQ667An4thFkcQJL1MUZV7lQT0hl9mQ2TDWJqcg/qZzPjN4PbpXrtbP5d1d14x7fXOam+pS5rM",
-	"ZqlBJJX76Hhujx8P3Zx3y3Jo3eoTbte6Db9sZDK8toJ9hb2QixpkisB815hnbK5mScSGRCDR2rdWfUpb",
-	"AJRoLnSlmq8JaF4LsbQMnL2TxqYOllkFNjtM4QU8AS1YYJTLqGEpWNPQslrcssOCAkIIf5VBxC02EVzq",
-	"ZQxzBb1cjfSTS5AXhyHMGCPcBlpsMcRsGwixSi12uAyAtmBh4jgNfnhVuXkJS27pKpDCcwmLdie+6wvC",
-	"F38JwNrOeiHm1ehZryAo3AI9m8djSyjYUpD24DNBxOZBi/tbgnb+3XgAJM7XCGX99ClhRPHwWnn9GSaI",
-	"V8rcO0qKS4EiJ48UlQJx5MBVo3C8FINbDvWBssKKPrPpUhbyFPaQceCKbPAZUXUYXo9IMamyu4BB+Yre",
-	"HSFUVAU8jPA62FJ4VeduCch/fzjsCxNsB//eHpC/yurOF8tedN2FZinm6UnFlvPnXZ+QxUuMemtuJjTC",
-	"phxZpIwNVpZ+jeXE+0bw780ELRm328X+vsDJube9VV5PWbwHehEOm495Jmzg0vYJalb8FV9Wih7TciWj",
-	"ZYkzN1kOjIJw6jPuy6I0vXQ8yH9FgqaxmufdIlgiRhkbinGcg5zySv5Ys0gQ+6hRkEnSZq+LvIyBE9Xk",
-	"YBxsqoSdKYKSms1YkZI5y/0syz2ZCj1mWlBPAZDWvmwGpaTR+YcPr96++3ARtBzT4VJMNSnpkotn3EmD",
-	"lbqlrvOK0yKthx3CyhocXwoTTiOVirYvEe1VLCOpsoH90JYzy7ytY5lM4fvluuLs1i2KItGgUlZaWjhL",
-	"3Qa0yHyJLbTiDGepiZ0UqtWmrbzNrb1szImXAMvBR6ma+DLOMItHlAbGvjFnE/yC1mzrjC0PGskIB5dK",
-	"isCXpoFHLSzMdLq0Mxxj55BEyUuRUoayiYQpedcr4q9497HOsy7fuNVmP2fjSmUzUSP2vF5dQPk9iKf7",
-	"7anu1vbUmlWWX0GZZM0Ldsttsemc7Q2zzo6GmdmAd5ll+XgfzyxzKjXqSwgeK/vqg2SlewQbqOCgvafR",
-	"XZWRxu3/oKS6eEeWN4V6EHPznhjrNOHSJUTGAydZif2Hs2kqykQ4oBC5VAR+JYVgz0BaSEzfIZwEdIm2",
-	"RTQGNo25z6WmmMiYS4CpvOViwo0ihU8bOKz4hZ6Z/zSThrEWG1PlZ2EHhiweJnhmjsTEY4hONBdYspiJ",
-	"ikRSaU2Ft6J7D8wLDpRMFkGpuPaZ9mVeTYv4XjBm6Jh7HWt4PjHvOqznHZQHyK95nPBhIgaZGphLsF0k",
-	"ocypOqhZMhfEzRTs0pYvJ0TLpHAcdtqJjJuS1WhEYozC8B3HecY6QvJwX9JhajkWa9Y0b4hxaJOJLu7I",
-	"mrBCXDzBKdjPrssVVchsNI+z0IDFp6mKZiHZuPB9JfJL5agiSRzMMFJL9gSKehmLflbESYhFuVJwhaPI",
-	"u4xeqntA6pVvGrBm1/PQuiKOkjLMJ0KTI5bLoCTTq6uMLCozfRhLttVmF+U0Og4iiSqvYPdDxBc6b09K",
-	"ky1V3th0IbLKt6OvZoBmxS19WcmdsyYYCcxm53HB4npCFuoFkaWEidLmPTE3T83ArAWFAKq8zxZ6AbaV",
-	"l2HQTkVpSRnPAL8TjiARWueDbAY8+n2mM+SSd6xBH4DlFmcBts86w8oFNZeXKY/AKUmFLgBrXDM62cEs",
-	"B5FnmevR6vsVmWa2AdsTXtEo8ncJl0+Dst8Qpb22hQJvRK/4KJh78wmoA2qpxcxvubW2R+bvkfmfPzJ/",
-	"7f30DzOrtKeieyD6Th6WKeNmSbavj6CkZ+3hk98MBr+GhK4wuaekox7ajSjExWMh5nM7DSxCMgFROWuR",
-	"JCbKhxgOcgDs2WgrG+MxOCtciPxusWZLVxQegSl2rPShv8Pi9GVhctZX+FtjNL9j0+1glw3ty1LB/xqW",
-	"qL3DE5iht+xPE8n05Zr255J56WDvKFhpC4fewWBbw4THExExcS0khTFhDcPEz7E37LVI0eHJ3Uc0LX2J",
-	"TG1ZlpgevhUztM84SzlYp+VxSTWnUfmybGue5S1cbyFxwY9h4SxjQxGqCfq5ZMz4sllnYyLqVjI1GhXQ",
-	"W2vwtNk76x4RVNdEHc0kwuzoLBVZOAYjmizwjPhx7TK4XS4Ki3ELE/YfSwCQT2vGVpEm26jURzZTC4uk",
-	"ZJsctLsHtaYJrukSSRMGJDneP39VdsBcf+Z5B4J1YVPlFkzXYR0PPvhBB79546+9jby3kfc28t5G3tvI",
-	"j9eCogSAfGgTWWvlJrG8emAT+dyktpUULjLowzNI6SfqcrnKCUeNpbUsllUjk0QfJs5RTplENZV2Ms5G",
-	"Ys4msZxlyPeslmECVm84Jv1NxUyYKEeWSezbuVTZg6OMiXmepFv77qqdC63ewBTuqtEpGK5rBeKRpVG/",
-	"Xwc859P4efd5HE2fixtaX26iLmP5/1VZ9jc+DEGzd48yWOXZx/ev//Y/3e8n4f90v98gR2jeeIUUhI+9",
-	"L4P4worc3/IrwTju2DCJwyuGawa/5eOWUxpUxkM76XTXiqhhzYAeBup/QFZvwIIJlzOeGLyRaRpCeBmT",
-	"BVpdBG/GjjxIiOqIMTKgXDWlKgp6CLnT1CW4YIgvgEsEfbK/SwWGlLqOYZgiCvZV62tWrZtvXrAM7uIt",
-	"7ml79o7PXY5P3h8HayzNv5e61XUrrU1vyR74Fih79uQ/e/KfL82p2tnBMdJ6Nz7Ge2wLULGfHkhkYZ82",
-	"JJ8LX9utBgShL8tYFGQ2XIHoKR+oIoPg9fBceiCcij/VIXyWI+coIX15O2TONomYF3wJNjGBpCqLMFkR",
-	"zGa3Ytmmm86tYHaBt5jJmRYRjdEgNmz/Wxteb97GXsgFAS6GYqFMxLzActxGYfiyLkROiZOc45hYHWQM",
-	"MpCnC2wTNzHJrBwtgm+/A1diJfb9QaSTp4l7l00GLkFNJYv1XUQY9x6ksbfD9gHozzIAvTd6vr1Ico1l",
-	"gqrqkewuquR4WKvr1a2Ijn0TnamppjDvMm2xqe2xTVYrwZxUTKwhlxsgqeCRi8r6MuUGyp2HhfAPLBGj",
-	"gZgQUTkoVJSeIT327fo0S7lsozdEurEqNtTax3/WjP98sJO2jwDtLY+95bGP3ezNmEeK3eSS9lGjNzP5",
-	"OLmht/xKVM0IWwScF/Wsmf/JRxjckdxx9qmdnVX7RzvRe9W+V+171b5X7XvV/kiqPZe0j6vaNb8UbipA",
-	"CKzJo4mXUO6C24pNCz03nQQu3j2jqgb2h5LCYaP4cpZSeXCei8GfkHrSl9i3/2/m3U1nJ8OM3EJQvprn",
-	"GhKLO5rEmgLbHplPpqmynDcS3PtsNsX0gyYwCbGkpL60coqBnDL8miYZA784+ROeaYYKCzvri4k2GYcF",
-	"XYiKluaBkkeYuYmTBdMLGbb6vqSD/PIyFZcYcuC6GD1RbRMXin1KOObpJTLmTPiNJRclPAq/vgxsvoWe",
-	"cs2TmdBG/fsSR+jkb8InytBum/cR/OqMDRcZdS+ej1Ui2A/fsRT2BSj/KcVkSnUvEqY7FDDAFM0frLCI",
-	"M9+mvVp59QMyocMfY57a+o84M8TeS80sb/WyhBuUr9PFLZXEvl0zU+prapB5kqg5x0oaYgzHgeXlMTBf",
-	"2ERLZOadJkpn8LJ5lUqJuR2XCyaPHOpLBsdJt6zgZNesCbe/VnHUykvZVYoNMCStOEtAQxtjIgQRpzLa",
-	"Y8+040trp8Upk7PJUKS6zWgL4OcN7JKfImeToDZwEV8UBl7EF880LQPWLE1EuVEcPRBzflIsf2HMfcEt",
-	"7WubUiT75dq+/PvFzz+x4cJuxDP24uIX1nz//QvW65x4Dvv44Xv3xGGka2C8WN//zzcX/4Rlc0GbmfYN",
-	"e0mbYyxERgPBFCTXVyIiNh9MZZ6xbDGFvSCSRNN55u6jVP0hpGM2c3m/wS0Zx6nHPYS15HYnwATiS17y",
-	"WOqsYO6vrtcWTqwvA2Lh+httO1KCwRkzPwdsHktNC8kedNhwliEVkfmBJhZXqcaJtxs3G6cCI6E976jt",
-	"y1fYUZ1uXKFtxAI0IxxBMoJ8CXC8QaYC+zFsCZhNv6K1ybRiI56yJp7JEyVFv5BPhpSBEt94fuuM7mkr",
-	"tMyzqOiNBbG85kkcDWglB7ZnDGWlqQMgEaDHcjCaZbNUBA6bYOJ6zCU7ODoinVA+NVMKc+RB25dIPDOX",
-	"Ir0XHYxJZJhLrEwDIaGSqOI3RkoQUFjcxDpjzZ7Xa9WldAuKy48goN+T3ruHmzgoFFO+I3NxQi+GSz+g",
-	"3Vs6y+zb1ir+YuRbqm0HkBsCTkPI2QRVfv4LPgc0/72N27/Hj47Ihot3hUZunRULqbw0YDk8M6ujSoFX",
-	"IbevexVYO/Xd3iMikrp3rG947VAdcPtRiuPKK40c/qwfJdLz140yU7uNkQhaE0ziUI+ls5zlIqbJzCWB",
-	"EV3hWCkNigPlqdGjVkJwucCixZUrxIywPGi7HtAldhqhvm44jZtE39StiJ297FsdGPBDLy0IwxtWrNDN",
-	"nVCkrqF3/g5bQLKO57Efvmtsy81FPiVsw0Y/90bNz42SoV1fttc9XOVYlkAOjfMXb1+5OBOe53m9DnwB",
-	"88Tllyg7vV7hRw8m/KbRPyj/AMugm39JLMmGhWhtydjgFW/AuL898JUdJUDdDVDdmWceeNUf8bngj9/x",
-	"ht3SG96e0/I7dg7WeUlQxpVBeV71RzwPfjTTgc+mcACI8+/Qi4en9xvdzgFGlTJVlQRru+FllQDeUnln",
-	"XMuoraZC3kwS2pLaVaNRHIpIhbOJkFlbT5FdGeyRSdLG/1a2UuPdj+12u178DGNJ++aWAGpk4iZ7Dnu8",
-	"ci84z0GPBWbCKa0NB6fDKc+0U/4OTnV2neoXcKoLwqkuGqf4wA4tOMeuM8cuGuy1K53K8nccx+k6B/Af",
-	"x3NwazkfL146y9uHPBlnaWE5P3znwMO7nQO8CywHWCewVmERdw4cWPR1d+yiCXAHQ11duIXsZgc8NhDZ",
-	"Dtq9xrJdisG8IDHqvoz1VOm4nmDve5XiLcAYgHs4LOBZxsMxQu9yClLQKpgtx6YmudmWA0nIYpa2kr2q",
-	"+IobnuGd4EZ/I99+HYHpGmnoFlLdLXZQm1TMN0T0d7TWBaTo+TARn0W7FSSdkJGJS9AqrlCsfh40+plK",
-	"xShVMnuOwRj9/M9MXQm5mjj/V/SoWHGhIdI1JLBEM/fx/Zs2ezcbJnHYZudgm8WpsBRmDjVAiVI1nVKn",
-	"dQrT4xEYBPo8HY8F+BexzNbz4+eD+BnO3LnUsMIQSC3CTLsoSn8Ning7MUavnXV4UAtsk8C74eYbXKZq",
-	"NrU3PKckAnuxGIqUvUtVJkK0akU2mw5GQqzXXwxXChjJB//OTq//6Q1/6kx+PJ6+6er3J/N/9cKXR6P/",
-	"O/z93Ftf59NnXEWtCgeXRP57nglsBuNSS5h7IvD56baBTOkG78WExxJE6Lo3Ka5YupFpR7vmTeDs7YX2",
-	"ptK0s8YzflDSCNE1IvQflHrL5cIMSu8iQEU4S3F3IWC5RLXKqWug2eS52My3/5LgnKLkqRONS/XYJXnF",
-	"cDVX9fi9C7uWZZ62xV308hN+80bIy2zc6B/1nMYklvbPzhEMOYOZafQb/7//nLv/5u4fnns6cH/7f/+f",
-	"u2j6S4I8tbujPs//Mx6nOC6KW9BKZibcfCZM+Tci9y3taZNLJRcTNdO+pGbD2mHn716zK7HQGHSxaQE4",
-	"ikhKcyll9EsQRF+GYxFeiTyAmGf7ubzVXxkhBPbiAdLzBK0zUyFB6YFKKkHnIcYc64s5EJuzKBhdq7ym",
-	"E77AeKspPKmmUatUrgHxU8byEocxaZ2ViZ4QJjkfi1QUaYYCQXEn8VWrzc4lBc7KE2ji2NS/kJnOjsif",
-	"xIfqWmCojtD/DIPvpGTt+iYerhzKCR95PsbAyVj4sjhQvX0R4L54x/InVctS6GE4kFSMZpZnlMKMNKAB",
-	"njMQN0SBH7DmKBZJxIJSoj9gKvVlYO4LPyBI1A5E/HfGExtlxdvBeAxjVkw9Sh0mVebLntelFq705sNU",
-	"8KuC8omls0TAmWzKF2Cg43vpK5M4gC+GzVGJuyqmVrPwTsTMj2sWKZ8xGlzq9en+KBYBYTho12PWADmi",
-	"81nEYPKVWIA1mPCFIbU1RK8IKKGIOu1PS6A1UamANWEBJ5XXg42U91cwuBEuDXUEn05ThPGa5RCYH6Ig",
-	"b9igpA8WvXLpEDaIRTpidG1yqivDa4y4mRJQxyQYfTnk4dUlJrDOCOAC3+RcslxemN7k7FJgqwIEFAxQ",
-	"zgQUvOOm4Ilei2elBnjLkg1TpYYgDn/BhYjT6Mtyv3RQO9S1gu5aDuwXTd2DvCWEg3NiY+FwCSYADQgE",
-	"v26oprHIG0UYu/1sSU6CYLlUlN7LF3k7v09dJPxdwkNRMmfh4ZuDeSqtZ99b9bNTuVPuceBVM5lRix0w",
-	"Q8H6STAI9L8Gr9G2F+a68AUdYG8ytD7WA9RUUC1rG5kP0iS9+gWIz2S9Sq3uxpVajwaEqvE/xjFsIxNf",
-	"DTNsH2GsJKdx1xgwfGc7KiCtGYzlIOwOO9w7dU9Gx8LtRUehezo85G5vdCC6USf0hqd8bfzUxr5RZX1s",
-	"FY7ezM+p6SxRlmCNfuPfVwd/P73x/jE/fjPt/iIPvwtP3kad91nvX/roh7GHF4ipqcR7UPCU/U53gqfy",
-	"VsBr+2Eof1b5YXDQAZ0QimhrGJSz992+HlzWJj7lE9SKfUo/dkvCocL1/fMv58/G+TT+USzOZ+AT/uc3",
-	"+OU7wVOR5r9UHGS0HgprH6PV5RDdBj5zEVgsRRsLtFqtLbYyVpj71yQrCnMwWTjUrgttY2rhhe2cyfVs",
-	"9rye8T/nqZKXTEnRarOfwWLNjTqHBcjFFLAMaYXBqhvOFugqgeOFfiTifyZgr+n4UjLbxZlAtugH5aF9",
-	"izNT0SzBJlvgfxncC5E+EXhGj1WaMfAuU2p6Yarhq51C6+xPnmi1rhF6T7jT2Ic7V4t/gTaIU1xtNRz+",
-	"Xeo7lneeMv3w3SNxPHJ7/GTonoZe5HZEd3TAe8PD8Cha8eyObYBK+fVC8+NgrCNVGY1eaEqHrnG//Ab2",
-	"7axTtfyK9920Wx5k+Sbmxvka3Nh4wzUPy6S01MEIujAbiWfsTng6kkiUTZFSm/W8HZzpK07eL7YUBJ97",
-	"rOaSYijE0n0lxBSb3fER7oyNMPJ3eQVrGqilfrT/PXav33Sn7vur07n74Y/epPElGbDFaigsUhDaGXly",
-	"a2LqIyXFKiQ/djOHW2PjOoTrGzGDC/DTFw4Y27f3gLbvPgexYw7i80orFEEqZdTqDgmGbdvdLsfEShEo",
-	"MJ5ieWkQbuRy1aPpdss7rJFasDtNP//T/vOuTLGgznE2jk9WlKEfcG4F/ptcLlgSX+coi1ZdLiA4f/H+",
-	"559eXww+vn8TtPIsc5299NEM8ZyC9nFCZME71rnZDICd3t2jTrXjXCGAjKbcS6CKBPqS/LvfqiQkIrxi",
-	"PM+MPWh2k0VCI+6ivP+qGc5lfVmTziwNbbVkWWd5l0RKxm9o+9W7jSzjNwwcIzAQpyINhcza7BzR55SZ",
-	"oDxR0fN5clsAvIl19gGfs6mQttvi3hNfzFINa2JnWC/ZoP/5c/0WwmtamuYb/nL+AT6frU8lY2udsGIp",
-	"dvib0xhzPZioVBiwy/qsZ/wGvkadTDtnU6xfGzFcE585C9POyDCYBnrT0k4PecYTdXkP+gv3+wpa+br9",
-	"soKd/QNClXdJLO2WUFq9IjdZTptkZjoPHxV5oi24wQStsh+kmMNq2al6+XOOdW8cuv4SmctwhTIOH3JN",
-	"MZJHcFH25FFbouy6LVHeG/4vLJXjN2dYsquzOEkYtaSg0rlTFsRyMNN18MyXeOutpM1qTore7aHSc/b0",
-	"fU9ZHE/fYMMF6dQbfz9LYQXULYeOVtPjB72/XPH+NYv2DXfQzqv6ByxlXn9JL5lqWxEzoeC7tSeIqlKb",
-	"NJNIIo0wRVPteC+bMmv2Ot2CnKhVwyOEC3V3Yb2lTbi1GUjjfiwq5a9YTpgn7uXFnjB3fQqcabS12UnF",
-	"b3ohwzuA6e8FjzQVkhfENiMmkJwhB0KX4j8Wt53n8CnQ5YCROgSxJDSRVGAsTaMVa5k86FKnyuiBFHLw",
-	"vZA5pmB5WbB5GmdlTohUzTV2tB3hR6XHIRkCMrgh/txAVEHuamxAfCWmWQXKa9CyeNeFDFf57FgKe7GQ",
-	"4cN47g+MW+y6XucDyKlDI6oivqgcbDgNmKVZarnoUW4a6ei5J53TrtvjB0P3JOxFrpWZp6EXNXKlIqLB",
-	"cJHnw/vEueA04DM0+r0Tr5Tk/O9M/P/Zu9qmtnHt/1U0edMwf5uGEFoKb/7tlr3LLTulz7P3eidR7BPi",
-	"xZFyLZs0d6ff/Y7OkWwl2ECCeSq8YohtWZLPk87D7+QUWcdPrFp7W93OamXHuNd1+F9zEXqMXnLvTx33",
-	"vDvbYucTzXLE9ULOHAljyvKuLGEuTko6LLON2k4ykRYpMU/KJAWXsbUcof+1bMkgTfNpZssC4kwhACX2",
-	"fsaaxg3PiBfyVmsi9RhmTxvULRoTZQIVGNTEr0q2b9yYuW9c66Ym3Bzj/mxugoYOOcR1ikjtamx3narj",
-	"XBljszr8Q3EeBWBUv759vyxg0lcIiFbOsIfgaFQd/fmCr7nx6I933oWR0KSVlSaxYnoD6yL3+lrrqnT+",
-	"Ud/848K3ot0SF9hNda8tq62qcTDyHK80DmKzUrTLVpkg3f2/GcWkdlFO4mgr7Ebb4PcwiS18Efm78HLk",
-	"v+KdIV3pjco1v4WJpEgiyiGCazD/3l5ATFPm5REx/JiPIiKWG061okfPav1wGMkPIq6SI7DzlWZC9rqQ",
-	"JHTPkjBBH8peIPTNzJYkDrziJrdKkbWxGrU8gZg6N6oXHCoQWSXymbXrr13ldT3Hi2Wuv7iAJd4y/PJP",
-	"LoC9lYQsXaRBcj+R4sRXEKaQ+frCdJxyBcs8tRJD3HFM74K9WMPP4+zb9aTMKjtY6+1RWgk8Re7uT+Qu",
-	"VwuJhleSd67xtFIEj+wnRO6XpyCwqHmKRxYEqaFS4E32C1X02zY8NDIm1yhIED6213m1URfpW0+WPYX6",
-	"Hmqobx0K9uryvfRgrvqc8Lm28vcLRMYCa7TX6dXmet5KbPCnVxNP0YBGD9brcMltxA7rOrE6wNUUPKS0",
-	"j4lxWV0xlNiANrhefhky1odN5K2VmOOOQ4o3IF7MLqwkYXaWJUy3GQljwo5PkuZhxR2bix1ew/Cl4N5z",
-	"oEXV+w+xrgfrSJZhOwm7hqpqbGelEP3yrO2UlWx4WHwcSqFkAghU6EdyJtQm2+lss4HpRiNk1g+lMN00",
-	"BgXytBSwz3Y63eLGXKTAwzHCRhWQ0wVGelnRcd6D+RUHOLArbsjx1pqGp/0ppNgNSH9qvdvmp5P4hA/n",
-	"GbSu4d1amHWdm+vbeLGwx34IgqHcvOcurDWqQPQjV5iaBcQXZaHRIitZanA3jzZt1aC8YajEtCJ7RBx1",
-	"VCy5MV82amdbB++/gs7I7/Gtob8bdiN/G3oje63Uzgdf2Fue8RA0bbV+XJvj7KqeWK5hljMArAWjNMZ6",
-	"FmHQLxq1PQ7+e2/WfYjLbowHnfsMXgW8iF7u7GJEqOdvc9j2ebjb83c6MOxEo9FWF7S1bEyK1l6VZkTk",
-	"XApQT7DFwwS4ylOYgMj6Bvkeuzk5gbVzWPwYYLXwu/bn63O8u49PXN8w179fhBQ1AJ22bBkBRRfgQ9eQ",
-	"ARllV9Sw/ZtcxQKUYprK1D6hMGKvUXHCMsmwmZtB+retq1iaYwkYM6OvVTb51c7sEVdOmn3tT1MYxd/1",
-	"13h3XHK40QifLHD7bQaPzde5PH5sCexRhJDPSpptqq6yEf4jNFF7F1ETm+QqY0NAIIQ9W0jl0psBOUbd",
-	"Gggu0ONmx2Rjag2HCL/zYuwZV5gwY6YCBboWa/NAIDSveX2smMA70RNIyaob+0WfMXceKWhLQxsDI0To",
-	"PabuZ7tsDN9ZFJ/EmYHIUmM+RaqzQubZ0qKxgVpNINyQ9J3Gwldj+FW59QEVrN6w5Ftx4y4qZLU89oiL",
-	"WQ/pYx3jt/p54uNnhUBYy6RaKTxuHlq/yHVt6fUU/X6o0e9V6fOCYldHiJ2LapeUdb+K2R6GivjZ1cPd",
-	"hLRXI/37XRQbCCeUzSoMdQQrk/8FQe0SHHVBRrhSOUTaQC8ebFdZ84kMTwF7WlB3X5pJTB1HqId3IDLJ",
-	"OJ4I7Mtx2u3604HHqI9IncmOTfOkMFmulXmoFJdrRoE1aXevKgIeUCHww5CdNlL/JENXt1YusMkfacXw",
-	"mub8DIZjKU99ENFUxlgRdtWaIfsI4X2js9b21i8cFPsLqfyBEDxN5UwZ107Z5Gijrvhok33CDHis5AsE",
-	"+VQsTKdtJlTpYf1GKzsoFnZHVUpumdAzVeyaetAlQ4vr/OTC4BsnvgUwBE2YfT1bJD9C93UrEY2w3iRF",
-	"37JVkDvDF+HLaBf8V6MO93vDrdDfjbrgE0AzXbui6F4EsVZjOd100r6eaypRzy1GamM+5CX6u9yXbFjR",
-	"pZBH4FQ+t2pHgplram338oEmPioC1jdQWyktoL58PNKWGwqujIuIpxEzH0wxNYUwHhlWCYTic8XaRuey",
-	"gZWYsbb+iv+yeAIq45Op+6OKTwTXUnmw4QVC/2c9xvrFdsXP9KBjBWF/wKjcx2OzcUxYBxa+3e5oILTJ",
-	"6hRYOSKFpRBCfIYoDCh4eObehXuxT93EUFoXW87atqHZM+UVIemFVnF2bCv79WCeaQ/oeKPDJI8gosZk",
-	"CEiP1rdxOYlyptR5wjwZiOGcCT6JxcnCSzcDQa59/bWsPx/ZmLX1H7NMbdMnUk6HPDxlPIpSUMpjMs9U",
-	"HEEgTHvWWAoCO8aBhNSDYcu2FJRMzoBl0tNTSuMznoFXjOgFIonFqZ/IkCf6fgtob1/FcpHoP4sdFpNE",
-	"q7k4C0R78O3gzW/v37/rvz46ev+tf/zx8OvrzweDjb0yyZfiAoZs+nmaYJ4ALnXgBeLcFRwesKXf4mOx",
-	"OOMJ9voTbJCnyUB/ikDk4lTImaDPxrQwRseb+9JSTvfN3YN97Hcywy+kj2I8YxOpMtbtuKSzOIr5nRoS",
-	"Di4ozFsSj3cal7hIm62uvlZTN+vqkzuOdtwbA4AkZmuvRSL099G7D6/S3X+8++M/6efZX1+O3+4eHh3/",
-	"61B2j/gR/zS7eZNhze/5Lc7GZOrWnRctb3lOS5/4RGipSZtQdPUI4Ql89GcI0SzbRuuYRnXnvJXiN4Xe",
-	"1gpUE14ESXwGaQxoUEgFqFHnkLEJjwANLv2D/qcupHNtBfAU2rknkZomyPSC6M3y8KW1yriYu44D4zMw",
-	"fmYjFGPKmHRbe5wLAp2nxZtwaHauqkGjGEVK1E+B4+AIE0QtpwrtiqfRtdSrGayvYhGCO8Hu586rJY/r",
-	"NY/h7nhr69Tuujq1TpMuU9ST67XR8FUz8uA2Alkesy3y3TBOTXgrEJeBvrIDzZxY8e+cddtS2C7w9nho",
-	"GZzxUYZl2SkgBiKiqFhIMI8pPt9gYQI8RX9oIMwlfRiXabTvqGFm2ueZpvPUvb14jX6uPjbVrCZeFyfF",
-	"PTWsy/C3HqPqPEKv6HbT4tgGwp7EcuNG3sOOad34+ed5KUBr417aBDW3zTHtmJxoCj1pcuF45DGZRKAy",
-	"alS753TdDUR7YCT0wIjoDMW2PiklMMo8NlB5GAJEQN47zrrfv6MiigXb6jDlBWJAAJmDMlOiHASTj/Op",
-	"V7i30Wk8wp9lSvqnUEmObtjwzCD6rEZQvmM5o5a8XGFhEpuByC4Js70tN/KO4myOLrROc9r7ukCbwcVc",
-	"UZiZhc4/0dM/Lp+NhQosna+LDcKWRH31ZEuF0appN7jV6dxkVJBnGUymmWrtbXtXg1mwruBVFBctk5rD",
-	"8u5w2+Ke+j3+cujvhq8i3/Zv7YU70YKDtnIr9Uh6bHzt1rAb+r1oG/zdUY/79r36WstraXLvm2XWNEPd",
-	"xpXhjXZb+6GMoLXX7fT0BfRH9yeqtdfrOsirBWu3Lmu3qt/QQNTRUunlUceSUJ+AW6vik44l/8z1e93a",
-	"oeaqCuz531ZL9fWFFMy/CAbfTAfVQg3G0aIIuyKHVbQ+dOZ8YffDK6Q/VIeAP5OGLOeOJ7iCIbVuNDDU",
-	"qFQ1z3lljFbxCQRiKKM5akY3+MvaSjJu46IpjcuTFHg0t+VDIRdYCRyIOMPu+jb73Z7WbPq7jZ8V22GN",
-	"hX20BQJRHOUKHb7wXCFs7X2DKn390dLEkpRoXReyvlQOWzuPTzvsft7aKleGNwKKk73Wb58/H7OdTmeP",
-	"MM0FTxhdqtYiO1qHu1pkq9vxWgK+X/DqbvnqQt+UvfSrtY372Lqqpe40Z0nYK4jcdGpAdEQtPNRDgfa/",
-	"6TqL6+P5g4hc2YY73fwpKZUZz8C3oda/1/TNVcrn3/kpymcBs/NpMBTQXM6BYZQC86tMWbfHxjJPVSAc",
-	"gzvkqZbzM8mKBBw8E1Tk5XiUhohJh/jKQCg60xVyXctwNYuzcMx4xhKIFVYyZWPMWMc8GyqVs0HY+ESo",
-	"zUC8tj+kME14CJFNTG8P52hV8DSJIWW4uZidojI5LWO6PAsEoYZ+W6cDlce0egpECtQuxTjmSggJ+qgs",
-	"m2mRWKUs8PqSC8dEqBuM1f3MbrhpCmexzFWfKKEP36dxCmpp8i8WJr+Uz/BL99ev6s2Hw3Gqwl/GyYfD",
-	"37/+33BHffpDTeXwpXx7086+7q3mM7hs9PPnMjygWC8JgwqX3DNlPthaWmexbfvfrTfAU0hf59m4tffv",
-	"P/Uh5PU0fgfz4pc/9QPpWXU3dk1UMo1PUF9oI1/fqUh3RDLMJyAytNoHzyMZqgFC4VJQyObyxRnW+CeS",
-	"67PBKJWTjYJ7nqP4MotcfvdRfAYIZIDdaIBHCGuwWR505FRVnaoQLdpzgHk99vr4kJ3CnIYyDQqKYRDN",
-	"7/w4BQLNMmgRU5AkymMKMpZPmVY9mMfvDGnrBM6Peoxt8HE5NBsUkAqzN8ve+e5YTkf9isXGkPpdrcYB",
-	"YbBx2XG6hJpTVBHEKZumcRiLk81z2fFVe3kgoqKFmbKNxT4dM0SQKrME3JXbu6t8irhUO0U+1RvKk4W5",
-	"ybNYC8nFCdIW1X2iQrfYrTzhZ1DOmvyvM6xc0zQrwMpGd49LgIRzjZdIXSmPTflck7vymOkxw9JcE1rZ",
-	"hqas1lBcREP5nYWJDE+dF9nuNNXOgESe6H2l0jrlMeDhuDw4p6BknobA6CCM1tKMu6RC+cg1g8s80zOS",
-	"IzbhcbKUXKtARGar6FNoihKRMzYivFZSiMlaRflgU5rdwYtEaT1xk7GNhzhtvS681HWcFS8uRN+PP3/8",
-	"LwAA//8=",
+	"7L2Ld9u2li/8r2Dpm7tif0Mp8itN7DXrjpMmPWnzGtuZzj11PhEiIQvHFKASoGW1K//7t7A3QIIUKFGy",
+	"2/TcmbPuncYUiefGxn7+9u+9RM7mUjChVe/0996U0ZTl8M/XV/TG/DdlKsn5XHMpeqe9qykjOVOyyBNG",
+	"7liuuBQRKRQdZ4xwQeK3k/57qpNpPOhFPXZPZ/OM9U57173D614v6qlkymbUtKuXc/OD0jkXN72vX6Pe",
+	"25TN5lIzoS/YPKNLlq72H+u8YDFZTJkgesoV4YroKSNKy5ylhAq1YDnRklBBGM0zznKSs18LpjRZcD3F",
+	"l+mMkbjsLln2f2LL+oBNN4HRjqXMGBUw3HcyoTiq5iB/nrKcQU9JzqhmKZE5mTORcnFTrV5CBRmb1aRp",
+	"fa2e3h08VSy/4wlTT4fjg+QwPWL948kJ7R+PnyX95+l3rP9iMqQH48PkKD1mT+Wc5TAW9fSEPht/lzxP",
+	"+y/YcNI/pgfj/vPkMO0fMdMA/rZhHy6oZu/4jGv4P6vTu8D1VIRmmVywlMxZThZcpHJBJjLHfUkyzoQm",
+	"NE1zptSAXJq/pIBVwV1SuE1SLGeyUCShWWYeygm8U02J6CnVhOaM5FQzkplBsTQiLM9lrggXSVakrL6G",
+	"z4b+FGdc8Fkx650OIzddLjS7YXl9vhdsRrkwy9A+54xNtCF02N0iz820cO5/9hxPXuw2R8UCe3rJEilS",
+	"RQqheRaYHGEi/dN38fhwmxkynS/PJ5rl7bPTkiwo12TMJtKc0HxpTiS9oVzUOj7ahnz+y9LG27SNXcLP",
+	"TxThZr7JVLKUTHI5gxVyzEnmZEZTRgzrOCO/FlIzwjUyupzNZa5hqGSey3HGZnWOcTQ5SA7pC9Y/GX+X",
+	"9o+T56z/gg7HfWQdePDXHvqvUW9Oczpj2nL/V0WuZB6eUCzYvR4l8EbsdnqesztuKGBOb5gZHTev/1qw",
+	"fNmLeoLOTH/4TW0kM3r/jokbPe2dnhwcRsFrYcM1xBv88wU9YgfJyUn/u/Rw3D9mzyd9ejAe9o+S4/SE",
+	"PZt8R5+P3QDnVE+r8XHDGs2O8NxcPs1LYCLzGdW9015RwJtrrrBk+RNbro77nBSC/1owcsuWwDYNIYmU",
+	"pYRNJizRZI+Sz5/ffm+uNUpupExJMpU8YfsDAgRuiKB+j5mWqEjJWKZLQykZXeKVOOG50maV5lIoVl+i",
+	"k8kweU5PDvsn4yHrH9Mjc6EcJf3D9LvkYPycPaMHQ7dEKBNUi9S4N9t28/DkJDJHx/19sHm9LsqVf7x1",
+	"OyNuP+Fo/ZWXsZ3wtl7WCchg4XNjpTZk8lMqbphZtTFVRk4RZI8qEOSM/BfvnxFKlKYZI1LAe8cHh03J",
+	"7gAku/AkrTTYRiRHwRPfInd8ojeMKP5bK3uBS6XWVcomtMh07/RkGJl+kY8fDodRxdUPglz9PdM0pZq+",
+	"4VnwSvkosmXJghRZTKViJJ7Zr2IylVmqCLtj+ZLc8DsmgMKA5tg9TXS2vBZmB/C3O5oVLCJUVU38csuW",
+	"X/4NfojJ3ueLd30mEpmy9PRalC/9r5OXt2z5v06+ty/unxFl+qSZ6U6RWaG0EdPIzOzCgPxkHlKRXgt4",
+	"X5GJNDIc0EL8vhx8XmRMDa6Fv9G/99RUzkcyT1k+4mnvtHcwHB4eHfe+mpfmmUxLsTm0N27Ete35l5xN",
+	"eqe9/+dppYU8xV/VUzca077SS6C1lLH5x/E/WKJhj9yhhBvrJU1/oJotKLDdRBoGAURE5/OMo6j+1N6e",
+	"//oPhXK7N7sEJtC7YyKV+agQOaPJ1Kg1vaiXMk15Vp4f8wZJeUqE1FYMOjP/ngJboYooeoeijNJUF8qQ",
+	"nyF0rmEWL2lK3FBL2ptqPVenT5+mMlEDmuRScNWfZ1SbS2dgx+nGr54Ghvm168p+wkbw2g/xB5hfIosM",
+	"Z4hKSjJFPWZCecbS+nyRjaQDM4aXNLUC0cP2gWY8hZdH2GNzG5zgxBUMEt4HzgQCZe/0l7Kpkq9GvQln",
+	"mSFdI+hnvag3Y0rRG/PSPDeyql6Sa/zxumdannGlgCt9qfby2HAPfy/ddHfey5WpPsZWvqeZ6Q43Dd/v",
+	"cwF9ubU7JfFK3zHZg0UiZvEUUUUyBbbkFjGOSGybGZnpxtG1KB+ggBSjFsjuNfkklb7J2eV/vDPqrtkn",
+	"UNQjEstCj+RklBvCMW0W4lbIhRhB5/G+GXQ8c1MYGTqJr0VtaM2fIxKnBZIYG92ypXmgc8ozLm5GwNf2",
+	"DUv7GvVeAbmeJwmba5Q2Wsg0RJ45S7lG+qIzWdiP7L96zwdHR72oh8pTsuyd9j5fft9D8VovQQRWWs7g",
+	"jswZhfZ7vxZUaK6X5JD0r4vh8IiRA1jDw+Hhs/7BQf9oOBjgvw/7h8dAjVzcGfnGDORL1Cv1LBiM1mw2",
+	"N2M8iHrWAjECubVq7+pgeDo0/+/v5i41R+K78fPkRTpk/YPJIe0fj4+S/vP0mPVPJs+o+60X9W65SL0h",
+	"96JeRpUewakzd/TnK/JUM0ENlf7O069P5WTCzM0+4prN1Ck5GR6RS7RukM+C3lGeWS4LGgjw8rL104Ov",
+	"KBcxZSYxNitYKJafouHjZNI3gzMajzV4HNDDsZPzYYl1zs0iGYUOO8W7a8jMNI/Mpydp/5g9m/Sf0xfj",
+	"/jA5SA/Z0eSYnow9/t2z1pte1Cvm6ZoFPRj+HU4v9mUJZvX9w5PaBjiiwLE9S79jzycvhjCZ/nFyZOZ2",
+	"POk7842ZqOFlOWMjnXOa9U4nNFMMHv1aWLqbSaGn2dJtb8cJl9f02vseFMC0YOZYsXJah/3DE7ONGRX4",
+	"QUdFzCi3NBsVeebxTlYc9pNMFqljoINEznqRTxrmD6kpUEydysyT+WJkZNrRQua3Zhu5FOYi/hr1pBGQ",
+	"btjoZtw7PTCEoaX39/Crt+000fzO0GYhuB7Nc7un5XE/GA6Gw+B5X08muO2Gkp1mLIWWSvZpOuNG7LL3",
+	"O54kS7LHJ8/psxeTPhumw/7xZHLYpyfH4/7RyXE6fPH8mB0+P4QvQbzvnR597XyNIEP8ZGm8RS6odIWc",
+	"JYYsUlSYeJah5gBmAHvLkT2ujR6BTApetJwTbEATLmi2fwafWHljSvEiT6SYcLi3zI+CLQjuMlkyPSCf",
+	"ZJbVLUvmzvfM1u1W2Sv/q4jENTMrsqrKjPp7+e8RT7+CbXiN9cTcKVJMMp48TOjhlU44slxvxMVokvGb",
+	"qfYFoPOmUZsr0lAozUYpzbOMjJmR0+a5TJhSdbn0ePiikmXKKewqyKwf/mPJp27miR2uqjR5Z7M002Mg",
+	"jb6R+ZinKRMP2pdJ2Yq3B/9HFjnJZcbIjC6BdFMJO1Ff4KNqgd94zey2wtVAHms10WD7RLXM5GvU+0EK",
+	"9qDVA948ujHN1GR4rgj8hCI8yaS4YTkpJYLaMh54MvcP2NJuK+gN5jGW8K0m7J4b4YSMC12fCXRltaK3",
+	"Qhten71GOekhPMK25K/lpZwxq42ByT6X4sZwZEOhiqesrop6S+mGBRIZywkOb+fz74b2GCt7Lkgh2P2c",
+	"JWZxjXJS5KxSO11fZslTrpJMqnKp4dL5lLMJv9+dLcNtksnkFjUEVcxmNF9WOrIucgaXFleqYGl515kr",
+	"mGZFfcvgp9EchjSyjTbPwpo2z4h3mxJsBvyHFbHh7fwH8vbgHMy2aXqL7LW+RHaU5haSMyYFIyxT7ImK",
+	"iJALo95JkbDNi4Wte2v11skUC5YzIorZ2Bwy7x7ED82SwXFkhq7RylY6ev6UJcKRf/36WJx6dfutcUYx",
+	"fUqoORgsr1MRuJWouBbu24URsmpLxjXZi0Mjj/cjYp2512INbYJsZ8iz2vBJLn9j4lqsNIxUE+8PyHmm",
+	"JInXCgyx1dY/SI2qOqiJD2GdQuoRrZpqHsDKoaSqW4hQRZomAVhVv+d0ErY8rXTo7E84oZoBCt/r0lfD",
+	"GvWsIuEPUpNzv7/dCLkx7Mci4BiHFhMU1zF8wFyYgjkv4oylnBIzalWX8ktvsznASBRvZCHSB9PDBFrx",
+	"SOGDRKOXo4Y6vziuL/Yb+/Xu64z9P8YSm/FAa3BuwSbKFTckrCVKxyDqwfJ9dOu6mxFss4WpYeDYwcKk",
+	"CjVnsLjrDUydLEr/HFakctGcFakTSdipl1u6hf7eUNo36ONc/8V18HIJwMf7QNEPDiea41dkm4otGXkD",
+	"NzUieSGEEU1lbjhIwlgKUl5TwKlm5XXhMSDwLFLrZ/G6KuPFDDGmZyjsWK+s7fqPk22CgwbRhiU506hQ",
+	"1dbprREJqFILmad1vegWr772dfHbbHh9yhZx9uXiGMFGSyMKrfZ1Bo9tOF7KhOY0U3+0MBieDaxYMWe5",
+	"AuKoLdg5EWxh1MZyUhCGkMDJW79eVYs1G1GzPbhkjUBumWXZviMlEJrBZ2xOfl6IP3GVqjk8nshcOzxW",
+	"Wv61YEZ8hYmdmvk6RodEbaTWELEbcZiGV5StLOi1QNHb/810M5N3yHUh/AtE79AKoOiN8QHVEdJribze",
+	"VEVypdPrE11mkqZXUr6j+c3DBOmxTJcjLeUog6ZaPLMQSsPNkCWBF+sWHc8wZj2o5DW6wa6kJO9sy7vR",
+	"VWOAj216dDOD1s02U1HutRFsQahSZO+AvOcv90Hi+pRDDCI3rb0pr5UHhCmAlX8042pmA2wae2B1mWnl",
+	"nj8jE6YTUPlWj/WBF6Dgj5W8cRfUroEKjYE+mjZRRpqXEU1g8aYZWn6tWOQLhI8QF2IYAkhEN0XOmnqD",
+	"lZxokshCwBmtXiV7568uPn54ezn6fPFuv26Q805CWI59UIxIY8iPYpsjAqQbMqd5GYHhzdXqH54p92vU",
+	"u5LyPRVLF0n9oN3IqWYjG0NcI30pyYyKJXEayhnIS0uSUW1UH4/gD717zHxmxkbKwe265rWBPcZSX3jR",
+	"0m4ydKIZXi5o11IY3tyQwkEI7pcR0aH+7dtPvdhpGMJnQQs9lTn/7YFsqoCGjMiV0MZWvcfQGkMrLizF",
+	"E8/qIsdBtVW1oe26S81hPUq8TTWfMV2Zi7cvP//8c//c6z6sJVGrmGPoDtus/HwW1sNnDtxr6yN/JF/k",
+	"LVuOclaogNW66XU0Mop5Ea2LlKQcvCBCu8uzfggP/Z31JmBFgUdxRXqjfxzml8oZ5QKiJCF0Npe3TAzI",
+	"+UyKG9QzIEAJgz8rYXFGMRT0lMQQ5ZOAJwMDfkalLQijp6ggPMWcCUFnTF0L6/iISIzRB5V4A5FPhu80",
+	"YqoYTabma25HBcZHkAbLZQCCPL+5ydlNi8b+N7kglEAwyRNFUsqzJSkUvWFkzBI5s3Y6GwTggjPAGiqK",
+	"We/0l96M3lsbTi/q0bub3peVkN+odz7nNl7exuFxVMJ925IXf29m29d8xnqBttw342WHmH00TXV4DYxQ",
+	"hoa2GgtGd/y++oO5OIUNrOnQO9rPw5xiXowznhjJJ9dOIblly8ioCkaQuxFcMcLh4K00nLM7ebvlpHKJ",
+	"jGLd+fmJLS/Ma1+/+nHtv2CGBaxKOSnbYM2QWNGItOG+jkZewUvAzlKUUGn2yaMZGwlVJyO3DX4cvY0B",
+	"b4+jb25SgwukMy6M0pzhSs/oLSMUgrxVIudGqZaEEtuEWfvN2SP+QsGQNy0DjItm2ccJeB3WbYg9YV+j",
+	"5hFDXTFMWoupzICYBuRyKhcCpovZb+gvKXMi1k/G9rE6nS/lhN5xDBjuNhvz9nsGweHN+bjotTIQrNOq",
+	"uIHRPKfLlfFDm+HRV2Hnr+DeDCZMmfsAMqUoORkeWl+GzySDUef2oSdJjKykFOShVeB1t5EcD4ehkQTi",
+	"ruuBtr2oN6ap89dBKgZG/85ZzmU6Avt99TRlCZ/RLDxknmVc3Lypwhabg7ZRjEaVhn/uR+aSyTXLzcOj",
+	"/YgoNuNUiIJm5smz/YhUfx0c7kdkzJkQHB8cHu9HROfek6Nn+7XbqoyaLLsx8orXh7nFqn9WjZtDUDW8",
+	"brrvZcoyELpsp/OczSnwhLlU2vxzNOH3rPZgTpc36xq9KMTq9UnVSE5WGPu6S3Obe8DGZKjOp60a6hv8",
+	"dPXgRb0JF1xNtxzKlNFcjxnV9qs6Eb2jShPFb8Bel/FJ6W5cyPyW5SSVEFGia1x6bX8dr+0qSLs5pDKK",
+	"YUZTFhEwGLCUUIVSWzItxC1J5GzGtfL4a5mh5NxkXRf8J45exroXLCCYqFs+n4dS8ExbZV5vXogniuCB",
+	"V+h1xPRVmuWMpkuyN17WUvALsR+eBogtW+62Ux+6Tv4S3zfEJjXNNmYeScGWYcnF8jY8V+VAvI2uFtB1",
+	"5p2TxvJvlHiqGewk9XQ//bvQUmN5oIn1k3CHfoVNuUSIADkupkgY6+ULeKtMqFg/ip/sXB3zpVkGnwq2",
+	"oJnyWO4GbvttBBaP2z9EaGkejVWcDYivy4u5Zml8CvE9llkqLQ19kz0hScl2QWeNLz5/GF1enb97PTp/",
+	"c/X6It4/uxZmawjXDqBDabpUEcQMGT7yDzl+oqxVa8+ovRDwbbgFqJTKpsgrbZMR7Z6hD8dsG/o9zVGS",
+	"s3nG0MZUCi7eJIK7WY97D2QdW595l4B3zAC1JmDFU1YFYHve2RX1FpOJQrIa/uin6Vp2AemvXYjFGpNf",
+	"QUOhu7b9fvrZbJvXNU46KpEvzFOwK+RUKJq4IIBOw7J3X2hAtTym7YIeakk3HT4NKCn4vMbN3Q75Qwvx",
+	"F+cJ7Sp6vwiI3vbuHOFam87BaTlKmSHskWLZBAhd2DD3Ee6Nnz8EqYtlzGT1+J6jUbv+u/2LzQwRs/Lx",
+	"piwELkaFYqAX8GzVIyKk5hNrZxyVJ9VFAprXMYKw8fBO8tQqPmXUIArFbeGzLZGi7rFp0N+3erhFW7RB",
+	"i1cd06CmVBlBfAZwSe5hvdnyURXr48wIGFZnE4rcQzdqqzxlbKJHhShJAJKpyndymRaJHt3kspivPF35",
+	"ezmv9tSFLbH7uU2FdU9qo/IflmPwH85zeccVl6L2i2b5jAtr4de02ouStrgauVz8Ku+pfM1qupm84cJ/",
+	"qIu8emnBxlMpb81x4HcsX3or7H5iIp1LLvQo5WBFRjiPucy1JVN3RwQvg0rP/jxPu4hbMy78pwdN9u58",
+	"9ysQDs/Wm56i3iLnmn0U2RJT6r/6uWLrudtn997XryE2BezsJc2oSAKC2Lj6oYOAHPXgIOcbs8ug07f4",
+	"7opYjY+jsu8vrcN+W/ZWH3VHZQwfhFjz5acnZfh95OI27AFFGzyMUtkcI2SqT7z0tr3S0PdEEbkQVnih",
+	"FgXMNv1E7TdsPuZpxQsCVNlYLPgVtM/gKrnU4lU7AKJwBSVsUD3zsDK4o/k95Xpkt1O1IGdIQeIfXl+R",
+	"p3cHT92KYgRgPCCvPMnH/oZ4GhFivwAdnBE2m+slIiQJKVhn+aN+CAJSiJ1C5mBIOp0F/6MRu8fwv6A5",
+	"4mcEr2OkEOaGI3apSEaVxgQeOpZ3JYCcWQpoFfBBUhtkqOiCcH1G6FhBys+UZwx8bhjXEdwrI15UTCW0",
+	"d2Uaa4AYbM+jOQU3CCCFrU7ugyyHiGIh2cvZjIuU5RHBmF7EDHR3BvyB0+zDNAnNWK73PSg5RwPFHMHG",
+	"UgsXho4trkhKlyuTDtEmwj74pOyAIHa18Pj50l3RTDo6hQKeHsuSFAP1DeO6vQUqqWFieRgwNrkQHdwP",
+	"UW8+tTGcO9pbHPuprC1I3yPvVummLNsz9SVqVUocRcgFU5hPJEBHtSeqYszog0WOsX9GTGe0zH2J/TMb",
+	"D5pp2105Xplx7X3AhX523AsiC7W5wxwp4j5EJdOuWLR3QD3bk+u+xq5rM/HIdN29sZuRqbpafCi34TBa",
+	"e9XMqdYsN5v6//1y3v/7l98Pv/7LmttkS1bssbE6BX2PMqhyKRGXnwD4irgvIoxrxxuqCsIAzb054qPw",
+	"iNt5TE0EPH5kZvLHuDbPiC/ZlBc1SDY0W9ClgmO3NYupkUonV6hb2HUE/G1McqXY9QCDXIN3+uZJp5ph",
+	"hmtYc7FfP5La8lc80t2Ej0/m11L+2E6AIHsU6d7ZJuUCWrHkv/9AAeMvdfi7HUNDvTN5x0bNHWtIJnnB",
+	"CL6pVmRWMBPDv3z/TwmjXHZR298OfcB7ZM9tdc5UMWOKgK1ZEcHuddPn5PW5mzwT0qe/x/7PkzYgaKoJ",
+	"hUSKlENECN4qKBdT4f5pKBCyIEXCIlIYYRnmEd+yZby/ajfGz7oGD+2kxfmIRB36YA7XoLkAXiqTnSz+",
+	"NXi4W7Xr2G5DSKwYY2n+eKI8cNGIsMHNgMQ2+/AUA/WsnQtD9ewzOwh8FkckdmpO6Hf7TE4miunqE3uw",
+	"QOGxr7iFr32X5BKCS+2Xg119eDVydS5hWehEzgKH7uOEUKRLXKhTEhvtIiZ7lLjJQnoy6GsRiSHAFCHi",
+	"rC07JnvoHDbNmFfAng2IliCozxgVoLq63zJ+Z370E2cA53U/OOcto+gMl8j0Vot0gZ98BVdT1378HNHf",
+	"t4z7gleq8132i2RceqDtVDa6kFd33JMt3CYabaLMti1tuaX3A+mz+rN61z4oRPXIbUnt05DQUhvZt5Hc",
+	"6tz7AeJbiGS8dU5RoSudBC5EYM2yPDScZ8occEkjFIbflSdLRb5EL1In6igXu127yDMpbw0T1+E4jgeY",
+	"CoFGAoZCdwGrJ7XRPQlYixSZNW8Vb2xVGm9D0Uk8aHp7Se0h6hjKDxAqBgLHDFOm9ts7+ItGQj1qPJNj",
+	"GCokeoNbrLwY1u/I7mFIbs/wWnHhRig95V5OZFowNA1TwA9C9/SfGX5UHeTKIGbZZGhe1iutSPmOuSKV",
+	"honInMg7m/LjH8oWcvTccdXaer+X/Do0kFf+4aoMtopkfKLD+xm8wpohUo4l+VTkr0ht2PUxNjmFH2RV",
+	"MtWdo6yqjXpYlNWqfGm0SqNvJppQReTkjGgJmublJ/KbEYgshYLRNrJQRWWm2gYm/3XtVL7phfrA6KSV",
+	"k/PHRycZ7awRmlTeAalkf3Qc0mvDK6+srzzglpVpQIN5w1mWqlMyeCVncyqWgw90xvD+Qnv3qe98XPFr",
+	"mjUxC1eKAPsRGbgrF9ry/4YR+g+s+8x/hJzjHbqqBpahuZbcn84/7T36BPivny/eec/eyRsu6o8+uUz4",
+	"PcW0s9FaKcWBOuRMMX1GcjaBHDQbraQKoC4zQRt7NPgAIFjegyupaeb9Xc3PPQH38/dU+8++X3nyCeI4",
+	"Ls21svL0tUgjMrA35eAc0ri8B++Znkr/jQsGqXMwCvfMdvc9XarBYyn7XfVoqz40g+Ti95RnRreII4Jb",
+	"Y5PhIUXYhn1g5DDVxLSCVFqGzhnaUg6O7IwYKqLjjEUIRckyBn/unxFRZJlr3vm2iIsxgfUwb2Cud4uL",
+	"s9X5lrN5thxpGZqh64Lk5kLKre8NNGO0lZYetwvTSv9KWowrOHXop56AeCJYcNcsha7tW0sZQSs22ZHE",
+	"lrrI77836PrrVzApFS2mgm/o5LLqq5tvhLzNW/0u/qzQLV5joTtd5P/DZf+Hy7ZwWc9OfjA0/9toYt/R",
+	"Mv+HMCGyV+MaY9Q9/90+GCRyFu+fNbkU+SgYMmzsztZ5WyL6KssUVgM6PKzKQdhhxI0VCzuO/lCO1+x9",
+	"U72kgLexwaE2spxvI3DXBccHyNy1hh7Jj/g/DPV/GOr/MNT/lgx1lVfeWRCSlgwbOYGFd7BVUZVyYw+D",
+	"l2iCqwjphpiz+QiYEXV3ZyAZx4UQaB9ca8wyKW7MTtZC7ypLtdFPyiJxnUJkuoQAwGJ+b2MA2kbMzEtQ",
+	"dBSZa2yD5Ps8hSwUw0RtKD1nar9b/E7HAMWWRcKiIIplmdWMfMbOtWLZZP9hMYyu0y08gvi+Cw7fuOwX",
+	"9osr84EXVb7xQ/wgpBrZqO76WOpzaehCraF8FWWsGJFkyR7Clzrqy2vKrFKM9frh9RXJmS5ygZCwCxfN",
+	"DAQH+D+LnGvNhHXjwiKQuDa9GFFtzqzNk5rDD4ezxDv0TdvSL/lXLZ593LoO30gkA073EFFshcyCZw3s",
+	"KHLi7Y+wW8AVoWNZ6IgsphwhgKwF0+6FnFwLCC8xoxhg3/EpiSF5KTYNfczBeBFbT2FMqENYxvJv5qKI",
+	"rwUVxN4aEYltYpR519768BBONz6Ef0bXIm7m65iff8Znr+2jiMSO55pfS2mtZn+FAVd5SFXyFziiYQxe",
+	"esVqnpCXIxe2y5YHNxzaM6XzORMsHdi1G9hTGkflA2cOrh5ZPNGza+GWd1C6OuJqzQeeB8R/XHlJoPSe",
+	"e+ygl2xSYO0TSCJzz8+wXh9c9ZiIF5M9KpYlQRlxZr/a5sGc8tRV+YMHd5KbMZ2VW15O+6zc8AHGLcJ3",
+	"7lFZYNDQXh0rcf+MrBDFwCVxxddizxC3fQ6e2iq+L2fgaFGmiWrIMK6R8zRBC1XMCnomHc5WPWZ834zY",
+	"EcUgmNQRV3Td8gIOuJHesSaz4wwivyC5xYX67Aco3a2zyzMc+M4Gn7iqIzHwvWgByvKe1txvbWTl/eRT",
+	"VXXyBs3kzkE9i9NST3VAvUnVacd7UM6qlUZq/dU33zvk4e3yOgr/HmINoMaW1XwaEmgwCficKLBjkxlN",
+	"plywfs4oZLwCXBzZq5XYrJfDXKm5SQaDQTgkKpFZMQuEIr6xoHKzucwBVnBuuldTxnRkMevMhwQiIYpM",
+	"4ynNmNbmIsCguO/jcJ+2qkXolsKCna7RiKRSa3v0BLho8Q1F9uJ6Cb+Brcpny5BAGDrWp4f7bBBOxrHF",
+	"NELmfbnYYVFyuahWhNpLtHqJqKlcqDq2WpsVHBcpQuKoxhqSXso6YV2zyY8C2eR+zbJSvYFk3yyTi6oa",
+	"buNZLVnZe4pnqvHUcAB45IBeR1qOqus2lxlrfKKoSMfyvkrQDZ2tH6RgHad+EMKw8mp8hZr/G6OZnq4e",
+	"W7USfC9vTQNVrXN5uxnqDBsJbWutBlhXtLDQ/Mo6W6HZOXSF1egxhI0Edtw17H7bhGBrChltESy5m7q+",
+	"Jk9x29Dlqo5ph8C6rhHK5hLcolUwfI7WqdeXzFO1XDkn7lVjqmXqCLCp+nbSJwoEO8PNmEgJlDLtpvR3",
+	"CSy2ROdCijMutgiGsx+/4yIYBof1qlZXBEOjEfwBA6OxeHKyZDSvPVAIL2djsSNyQ+f9iZEbq2xiCPsw",
+	"H0YWUxnWGhe3JfSYb0ezmzbXd2vDTvn4kZHZt0Qq3dFMYyEquu6A1ddCq29xKZhIO1GyfR3C6jp90C2Y",
+	"zpKIH0k33gbLy6JSbPvF9kR8Re9Dq7hdz7v55xEtoyOD2sadH/VQZt9iPCEzVxkJaGMAvBHXE1vd1vqb",
+	"VqGp+ddYdUE1KK9Gt7uGFPhMbeXIWsxGskfJhOdKWzA84COK6WJOJoztR8QCiwFEhP0E39yPiEMaMz8C",
+	"8CSw8TxnFNxatk412bOiMMaAQjVkD4TK1aQwoqw2HCOjIiqRmMHKyvKZtbPvR4Sm/yiUhlhdb0zl+znl",
+	"iqVkxtO+HacveVRIlXZePl5aWVkbkpddL+uEFGD5LYJK99RAf19CuAUWr3wbw+ff5AK4sbnIwKRpBlAY",
+	"FWEPlVMwOUQ1PGyoz4OB9LRC1I7wqlUhe+ZWd6tZK3e//tFMeS4Vb6ynxw2qEuyrKq5FeyXY1uDB2THI",
+	"A3haZ8QdsV4q/lsv3749+GO5ICX38ifuLUmtK8esetUsSnJcw3DKna6l6hgOiSGmwF7Q7WURyaIekGDt",
+	"BKIpY/3p+xb28Vb0t+4W8ro04Cfa5HQCjF04PF38D0CBrVkJc2s/lA2NqequJ7VHIVqVoeUYbJ9PZr8r",
+	"A/ByPPIw2pI+Q8ToENyDOipAnIOKKsj5p7cAEe4j2aUzLtYCG0W9kp4CqSQALWgNQ2oKgB3jpa2nkHEV",
+	"cPpOqRrNZN6WOoxx9rZE7txw64nE6qN72vwUC3avR0mRK5nHANzI9P4ZgUAXJ5kDPI/5NpxU7LUQmpJS",
+	"hCoSuy6cdxOizE2jpd9zTW8tW1zOPbSNLja3NTl5RnlWuozOEH4YXAFTqggtw3ddDEHdDmHzcJ3JtzK9",
+	"JozfMU8kGHmOGQdpXT1yVwIk81je5SDPITamzBRRFsgPv/MwhKqHNRuuS11cMQqHSPI9zW+4+CGXxXzL",
+	"2NHwydw9GDmMVRanPGeJBgKthUBXaXx7iA04Xpa4BWckLgTVOudjI8DEiKQFkg3UkHNpthytBmCbPSMx",
+	"iNsxhl6YfyqSy0VdFPTACK0xsOZsw8ECN666LwX5rlhnrXUQcLMuqGavKELsbbFfvgGpMu+9/nwRzG2/",
+	"R+F5lAer9bz0AWTApFBA+b+JLbqbpwCdgr/DCpYdHgyGz8PlPnygx66xDFSzkeluBx1wg+16ZTyN3moa",
+	"VqXJ1RduzSYCROPGLWzKmq4ozQwagZWHAZYotTVonzOiGCM3TPt9lnw4LzIM0GmnkxBuYL0Le0PhpQrG",
+	"OVHf78+X34c2wp3Zek2AtccrxL5gPcIiey4XKiSu53JRrRuAtpvztg/OD3NhLpvMwzKBTpKeXWi5aLWI",
+	"bNfEktG8A7HCa241vMWtkSYsSDmKNaSJbqMtWMskozehlDUh4RjEp+Bx0myGCS+oO2INUtgOi2RmjtYZ",
+	"MV+Zf8WnZdK2BZq29GF3zn5vXr0WjqZhBYD9c13WXzT9w3umM4S+0JjiBjVQOQKowPj2xkvNFOqvKTqn",
+	"MfRT2n+pa2Ge/vDy6dXL/QExRwIIA+ChuDA948exS260bVFNfmO5RBd3SUuO9O1KAZQwzN5pVWUNyS8d",
+	"VL4bd41vpi+88c0Jgj87S/H4+mjO8iQY3Yito9kmZ3dMFIxoPmOKHAyHEdELSaBerLKZTaV9373MFa5T",
+	"jYk8PxocHwSkCw9/qf+/fxn2X3z51+vrAfyjDYpJSB1C6PybXDiDEDcEx3JGAIXXjNBimgLDJBmjd8wQ",
+	"1BT8ERj1YKsVGjIphGK6brIaL/Hv/dqsfunNFyPDTEcLmd8qjSXAT+2nXpuCHLijsKf2I4+iAFETTtOc",
+	"UXDclZS1kVjK26wNi9385DzCT8rolUQqTbAK2iSXs205o5NdQgNCCuhMio47rEksB3bjKEvmtTnYCxM4",
+	"Rjin3B3lzno+zvGz+ywwR1ffSCq9m1XG3Y1usepNlsd55aB6yxVZfl0jAW+27oy03xCfvYXZRmPQbFaX",
+	"Pt0BmMkxz5gKndd2yxso5cUMeQ1G2dptt3JoaeDlmixkkaVkzKrDU+cwh+FQWVek42F82qfUEJnxllpk",
+	"ZsHcfUUVQVhvlpK9H16CFAeXFYh+WLXsh5d1DuPb6DZ4K8zW2KHUTHse1awpNfLeA3ILE8TvW8XTR737",
+	"PsBr9aGsZOPzEjduBPbnskJYrc32l6pLpP0dO5yW38PVmWFLc6qlQ8Q2X6KNgVAvzF8VydRFFvPUSMzX",
+	"wtlp1FJpNjs1vH1mmNThkNyypTqzZfa4IgdES3I8JMmU5jTRRgGWk2sRn/f/Tmj/NzLsvyAjMiCnpB+b",
+	"z2DkYOywBmpzOqCRk6HfyuBaXPkJylC8REHhbJESlkwl/jWmyS3Zi3//GuPdDSkfUIEsvRYZV1qRCc80",
+	"y1Gqg/L6NuI50QofDsi5IOiJwsSGG37H1LWI3XrHrqw8XkBI3TM6tx0nGaO5Gc3+gJyX2jzY+tW1cEg+",
+	"cr50Qf8QKGjUJtv+gLykafkXJKEMhyReKQQXW1iga4FBXUCTp6QcJxQknVEBBVdVDEtV/XjLlo5kYiKF",
+	"P7/Ie61GWzHAhJfjRGf+LVs6GDSMkPQq1+azgQ0oNdrNq1f97757bkQlNZXzEZZmMLpx72A4PDw6RhHu",
+	"3j+Zh8PmgQ6fPv+bXngB4GC8Z5rlLH01dSX3twEWqZdlXVvG0Hv1a9SrRdI1+MVBh6Sph3pL6v3X2gsy",
+	"TJkWbYbmst6EOawzeBEjo+r6z14spGBoVoUniiiZIcyzYTlSsJof0xYQhqurJUoMR3XJtOYCFbpmrYTk",
+	"tpiPMpnQVtdjknEmtLXHtP1q648o5he68gzLhrSM2MLyUZFnwZZYylvHMMkZG+mc0yzcfD3sctOGf7Rv",
+	"v9VsBmoTRGM4Iy9I66ObMdRcDRs/a9hLcuuvAk4ib238FQ+tb201qmWLVjZzZVna6dZRyFsxL/S2kAOr",
+	"NNS00LjfCMey+nRW1pQw0jsMs5lS2SUxskaau31bVY7dTpxZLW6ySuKrnMBOuHo1IlATHLNpbRFkl7i5",
+	"pxguU1nOpxHrlvMuOZXeudqShdZPnSt946jgzzuFDcWe5qlVqffYvc4p+eGll5Kg5MQq6/tnmKlsxYfq",
+	"B0tpfGb4KKbu4mLgk/5BtOPBbyitZYdGoP/hZWlWPyP9AyOilBaBRxjQNjylnWWEOYRA7Nlt7NrCGZDl",
+	"xCjkbImWtcqqTBtRFrhLlTUpKrPqfrz8+IFg/GQARLj0b68P4ohKAfyF97/Bixdkb+EKMjQk5f0BubDF",
+	"oZXDiU9oni99m9e1sKFL1jQxkzkDy6FLg9+DZGiv2v08ZwlXLN4HmdkuSL0IH2i2NlgHbDLXAgNm54Um",
+	"Y7aUwlbVHwN+4B5IJdYo5zS9CLyi+W0xN/8CE7FdYnrP1H6Zpr1Sh/9aeNX2sUuXPNCQVXsHh4OTYS9k",
+	"tPv9IDo4/LpXmu7gz/3//S+b4qCbXoZu9QoatF/Gq5Qth8j6A1v4tYb+OtUi/q+CX9+2CsIHqc+hXoXh",
+	"dV0zR54F0guwIpxrKSgcf5D6jTlAXbs5bukGUDzBWWNEKSOjgSwFSSMosNWqCQZ+NwfY3JvuSctoyzYC",
+	"cT5a02S6XcC03+J5+X3IyGkodzYPwdtevr/6ZAFmlSQTmj8isO76FIiNcQnbZDnkI3cMmhWuracKRFau",
+	"MapGaMwKf5PLGUm5mmfU+hwH3SHngL5K0Dln4TQHwzpSILMTI1vMHQDQEvatHWHjMqr0aA3IfRmyo/Nl",
+	"DUoYdlmx/A5sLngKbHKBJjf0jpW66cYx2JSxVvSF9/h7/+33JfoclJGv/EqwIgtqrjpWsPTMOqxzpphI",
+	"4YbmrJHOtj34A9ckkSJhuVD1FBRwHJYwD+VGbQJ52LguRiqYc+uBa/911An6L2CvFmuxlDcOr1uGg89R",
+	"amkODrVh1YdV1tZs2ZAS9oUjLAPizrAUzkQJpphYs2P1tkLMRZStt96N7ZMXQskC1Z6u7GB95mVArs+M",
+	"fPguD1nQ5/RePkLJomtHbLtcgZYLoaVWZaAUBXzD0grOYc9L9NouUWsFK9eWyU0n8amfPvZEkU/fv4kq",
+	"uqjzCcuvQwF/83SyOYDL7Uu6ccG+TSByTSp4QDRy7eR65sJtwtH8kMWN5xp2x1Z9ZAAlVuX4NTAH5lQp",
+	"ht4VH2+gI5YOhkqOUroMiC/fG6UuZxmFdAjAsmpAKTwB/CgCng0pLBgJJTYU06h/Fo+BO7B4sifAjH3H",
+	"TsmYTYxCyHVEhqcuKjalS6P8oT56LQ6GkREiNBeJjjB0Fe77/rOhGVHGFID7CxL7kaJmPvG1APXSU9iY",
+	"0TZcqntt8r8cfDE652sA9DKiBUTqnl4LISu8+0Ywi59VdXQYhmlf8fnbPjdSQA3J4gxXxsbpxivYFxVn",
+	"99DGO1GARYkYSREoAVW3aDVEW/zQ6ebiSd0fXVGsFREbVIvRyHdshW7JHoLQlwIUV+iDw8KnbeWeqsjh",
+	"NaRcge2joCizlCndIGlHlX59Gu5h9tesUUfPTjxL1DBoCauG1tj0zSkuDYreNK3wyCvQjzM0wMBxaaxY",
+	"bVbfHfn2tYN19Qe2n1Yzmb6xc4FZb7pbWiHkUQSOyd6Ccu3gZDByQqTkH3JsTnrOdL7k4mY/srWPIhKX",
+	"MDbOTgVOJylTc5NSJQWEvlUKQ2w+nrLMfCKkrxCQqm5+zTtVwsorFIBK+BPTSlDDBYNwwEdl0/FnMmVZ",
+	"x5ok7+Hdr2Y0gOjgx5ysnq1N3qVJjrnXy469vynf9wzaYKQbzVlubcWdIqK2LqY75QrdKWc2ZQ/DGLWq",
+	"Eua7QfgBLEbHU4wQGq0FgbfwwTajxlsbhfSx0YR1b1jLWxZyLjYj9iUW6nfz92cXHF3UIFCfXNzk/fGu",
+	"0mSNAEOsYMVTEih4ImczKQgUL0OeoVBTFSkDrg5JOUyRvTc8Y+RyKRJyXQyHh8/I5ZTmLCIfpKb5snaE",
+	"E2gUUInKVtpPbt2Vs6XsiD1t4TH6j0JqqrCQXjW4HRr4umHB7Xtr4qAq9VAWRqlc9eWsunNslxYWYiX6",
+	"yA0AY5jRXyqd04va8Bn8eMWZFE7SBTC8AMrTn1BW0Ra1GVXBdyFP4+4cdsqVlmhj7+Z4NEvRgnDY2WyY",
+	"yQ5B1tATwCnvap3fdAE4xu+wv7ohayA6ZVuLIFc9UeSGCZYb6ijxLCN0qNpAW4hFAoUNwQNyRtMyY8iB",
+	"uuFbg4deMYEL3JdAt8vG3v7y6Gb+gu327F7wr1F58TSOuLeS1qKK+icVUixnsrBBbme4ruWCuxIj4bR0",
+	"zeZqu4Nwqdn8UbLNd4P8KCwmeZAtPLReR2kdq25z/3L2E97dMOrsrUZajbR4/0p3LMjtwCMUtIfN2akG",
+	"SOK5NdfajjwP6C5s/SE8eydeuCO/qN/Gm/Q+nyDXjcyB6a/mGQZprWy2da9LdPGVMslhf43EqoCndZ4x",
+	"LpYsJ3sxxhLFmAVXxRag54LsxRiXbIEJMSckY1W+Z5bV/ZzYnKFv+A7AUerp8RtQaGEaoyonui1FxXT8",
+	"RHmFBZx9EMYHM45IbFbTlShOq1LEdM5Ht2zZ/MVMMWb3iDfnqiGjbd0rRlzFHkDrh8lResxOJv1n9Ltx",
+	"/zh5nvZfsOGkf0APx0fJcXrCnk1ClLcN85vkcrblpbJGiELfT+e2VhSfnt0l8Ca00+m3MXSj/PoAC7cn",
+	"iwVzxSDXFg6P4jdCwdUsyQLxBRriDPg8T70QxifqWsyhlEZZFUw8UV6cnz2HIDVieT4K1m8GrisJGJyD",
+	"a/FWlN5MlKWkWJGlyJ6QkOwEsfn7KwHkXCidF1hhtHfau+Q3YMyhGkMNT58+ZcVhP8lkkQ5sCPEgkTMC",
+	"AEFCSyX7cLZtuNC0gjNHcYU7D/CAvEWH+FQuhCsKkrAzcsvYnHBNFJ0A1AKuDEZF9tYOwmeUp73acKxx",
+	"wHdD1SYaQKqdytwsVPlW6amFfY58uzkO0dsk2KMqU7BagnDFOn+Kq6waWpFAWDadeq0ctMoXcUhVE7A3",
+	"m0E1vFHVRJzayrUe9FVoGqNmY/grnc9zieAYfnR7W+3IhIqEZW1QqZUcunL7VbhXq5BYUrAtS96yeRjR",
+	"mM3NWauF6WPJeO2d8agkfyuXxxUuOmEidTEHbrE0E1TokYcMbaN8ZjJlNvCnHjFrH5qNKlFEaJIwpUZz",
+	"mfGEM/eKUwvNWyNz8kY3ORXYTbUBXzbjvLJ5heZULWkrSXxG+m4kiz9EENzewpnL4maKG/H54h3Zo7ph",
+	"33xg+Y02Q2HUaw3rtoHbsJtkTvXU9swVgdY2n1RfVHQmSNPdup1wF/FDb1WzqQEFsB2N6ByDYUH5OMNp",
+	"mrvIJhGDcQoOCxbDmWfLkEsrdHNH62GAbPGFgIxsLogRnBveiuEN+IaWmsyrnYjhARXhrSNQtaj+UpD4",
+	"h9dX5OndwVNXa+fp7zz9Gg8IVvOqVZZBwJvySr78FEE4ucWfJHsWAdYMhsT2aVXACWRoV7izE2XgEGwl",
+	"rhB5NJ2p3cRBayv4Ekq3hPBsf84zuiRyweyErRezdriFtLEA5JJpMl4SoAQ1aA6whMG3G7lyQaMdpuHC",
+	"hVi4NRUPIiMzpVg1mSi6gOxIO7rFlGfMunRXCmE70jHsu8oh2SoWeNdwx3aPSicTlz2ClT6CSzbyMLYf",
+	"Rgg/l9H4lgjkgjmgKCIqaBG3VTzLbISeohlTDmJ4f/AADNpU5pvCJG0izz/k2AZKDta0lYW1jkqws2p3",
+	"BX2NAnhN/FjXgRU1NtyhFeQDvh9h4NyMpmzwB1bLdRRbWwzPNrcbrq0lxHNQDbazjz0gwH7XYHnP4l7r",
+	"41n908PNeWbrAuq9jtYs2U42RerWuQNzOHfq2p+/0M0D18i5oP3fhv0XX6p/Dkb/3v/y+2H0rEteyXp6",
+	"xhVas+7fxm7iZKYHWE5sE58yKjpEZ3SbXj1OY+UWOMdLdA/S71Gqjy0wASmE5pm7EWyQg7O5ANdPuUoQ",
+	"XrsN08gKC9hGuAoLpE51asFzva0087Dgj8cNwVDb0ozZ8E85D4t/Tpn1LolQuiv8iPcbV95FZD8vb76M",
+	"CrI3rOIlCXdeRQQxhXgmBE15O+m/pzqZ1qSqdth3NR89YBdabft+VMgKwa3QT7kFqwu3hmOYDfimXAOO",
+	"/ONwjk95sJ7LFrhJUY+JdEuPpPlie2/vw+K9AKHDmgq66t7lGEdbLYiab7kear71cqwxVJTdRz0LVlXt",
+	"UKOvlSk292bDMfiEp2ZLqSV0E6wle/ta8ALo+OHDmE3bGrRFgNZslnsNzSQvhNqPCIL9R2VGl2LuLdRy",
+	"GsURatbcsoqdNeWGzLd2iI9UcP1b2RXIHtoOwJGB6uOfL7/mbCbvWCBQfQUMHN9UKzYJCM+19RjrEwpG",
+	"le+m9D+6mB0g+2UmaXol5Tua33QupBaqITeW6bLKb4eKcVDjzT0Ik/QynPq0JZ7+LubDrnmrDre82+sz",
+	"KHDfsYYSVsPfqUKUK3lukYADv9u6+ptDcf2Kmyh0lZn9djZ+c9VY64OobUL4loE576YWb0cOD9+EFsMl",
+	"QGwQmuf8jqVnYCfz8mRchWobbTYpdJGzVqPk+i1rMrSOUAx25mvW/325NmHfPE4xoTN2RuIF5Xcsj22B",
+	"fQUhMIikMZE51j5DPzzWM1KaLpXDbjU6JSL/Gm1CMa0zlu67OtNckalcEOo+5VA/lMjJhOQUEP0guWS8",
+	"JHeSpxiiq1xmTY3tUHE7goL/E4yOQWzJhKqp+c+UJbe9qAcggb2ohxNax4suLE0H0jGrYokda5bMK/bW",
+	"qaJaUwsqq1K7roP72qY7nxMrVRG6igMTkWIOgIglqjAlTowzmwE5cYA87PBNykfDwQo6SQNCxGKRHNeQ",
+	"SY7bgEnCBg9aaDmy7u/A3PAHAsH8QGpzqXQfBAzQDMBCDXbXPVe2CuLybQ4z47nVe73yiOat/TMCtLLg",
+	"CqqkWwsxdqcwbbAZautd9H/gRdRudbCuXSNPjkPYeFauUCCQKZZlRsPfuzaLmPEEqgpL4Uquk5/ZWHHN",
+	"rnstssxO9QbcR1u+bn7oHG3cTcbKqJcy/xcrnhe6mGuV75rrUlvYKFR6wSXUNGgkqp+vh7sJMipeQf2G",
+	"LW/27sa3FhNR62h2kjP+KZnOzt6SAN/YhD33Vz39W53KBik9xhFrJcNlkm1LhQ8L9NnOUPV4Vqp2zNZv",
+	"aF99qGF1Z5PYg7JpE0M0aqtZIp0hSPFb/OjZqjchkKa7+cjPEJd4lAAwcfdh1fGMa0PzEMzKsT2e96CZ",
+	"KGqXs400W7O+oUJgbB1hzpNi2L7FFnYIY5D7CyDUthZOjOa8+IzEOdNmWDHUxIC6K4It7G3hqzGuGmFp",
+	"CLQfhlWVjIpHMgP+d7/x/u+Wb7e9FVfPh9H8BdLXGzBNdzURHgZMhFa2XF/z4VPORcLnNBABa/NOuq7Y",
+	"tplWpR16p7L25bhd4d2NClvXWm22sua6zqH6Zh0DbHWDCsVyYpiUrcJpYaJdxg6xH7fGze8kXFlkJw9j",
+	"S2YtYkJtAVsNVJi7RGhhWK3mCbXgY47IzEghch5oBUwVOL8WapPjDIHvV6B1L968Ii+OT74jc3yJpDIp",
+	"ZhYQp+lfDZ2Kc6IAFpPMaDLlgvVzRlN4YN4PrvOaQHxwInW/ft9wlqWvIbwulH4tlHaRhCHMIKwTbohl",
+	"InOiivlc5m25sI4vBcBduM62KVp5Tj5fvK3li9iVN69vju62ZSCxV0+nhd0Jkxzw4cfJ13+wHWeHS2E3",
+	"A8bDLBKrGpI1MuxoOsDmdtLXd5UDtl7plhqXjSVYM70ST+RPo7NZWSljvQQNb3Whyz+1Bvs3pGufpO0i",
+	"PpC2YfN3IvBdN3HHA/FHbnGl/R02tT/I+P+1YPb3UADums3ZtPDfyPTgn/uHmCC8dh5J5/tvTVRtpPJN",
+	"qeQRCOTKClTfXo75Frz7MSQQs4J/nhQSCnrfMLhvSqJAX49Dpo/ExnZd9rYl/pbD2lEmXZnKf1jL7k6+",
+	"uF3BXBpEUDbzZeMA0yDHSvkW1RVsyVrMowxrumB57N6iF8DRbMuiFHUc02oeuH3uDSoqJxxarbLqb0BT",
+	"tgGoOdVYctjBWNSL3aG5Gmt753KhYgTMhbQPh22xas6A2rKb6tk/UY2K9nsOohSAERFQq19GRXarMbNr",
+	"DYtqqF37YfcJ0CDWpV2Z42cB9S8nJK4tRlxWl4LfysdB0whEQLbek/CrmtLDk2eBxJe/nfcPT565xA3z",
+	"LpQ+nWEl24hM2f3gIWGNtqG2+EGsiB806uxkILdlSdfE11GSsz4OyxUxTTGdBcvb1xJ+MXMFV19vE2Jn",
+	"RzFettfuxhIH9SHYlO6u01RrW8f2yh5qmdYUT2sJ9mc+6dazXIwSFyW5umnm7HfmgI7tXMhFkAuuAJbY",
+	"jehVKxw0trYmMR2UEBL12SM5RLBcgDhtXgPnUEkr4UI4S0bz0EKs0/s9lz587g6BL1ZWJkXHcZqMJGow",
+	"T58L1M+8v2f1A7kxltZt0Fv4qAWJQeYzdMZUV0S1ZE0ou3Ws3nz6RHl8/u3lR3J8ePDdfqOW5NED2KwO",
+	"3ylhbkv2wtGMz8qqdgg4RoYrQzwM1VH71zJQ8V9bghTNxoVXZyHz27GUt2Tvv95d/td+VQHvhLznL2tn",
+	"d8wFzZdhY51lt6G0CmHBKGALbSbmHlSiPjjcX0//jTJLWhHzC9k7HA6Hds0ODrELReiU0TTYYDPsgyP8",
+	"rj0e9rS0Hol1FPxtdJpSrnqAQuMzyQD0CCO5XDTOX1DQ4ip0IdYwCRB+4YzEhaI3LMaYa8cp54ze7gP0",
+	"HuAW218Rw1gxvV/3jVFIzYBfgyy6No7fg9dMi8tILixSMpYNmBvpT00Z0wBcpsJ0qm6LdRVcnyhy+dNn",
+	"4mrX1pCaw25Kwducn4aJwOFJyd4PLyNy9TKCs2tYOpciIopRHZHBYLDf2nSZNrh+u2ykTMm8IpcSsMJJ",
+	"17Ox/c0uL7MfuIz1vbNL4Q87stQWPI6MplzYaouNu2HKktu1wNxt1vyqedUWYgPwW64gPiDyQXe2Fk1E",
+	"WKYYiQtB7yiHUlIx2aPkZHhUI2sH4uW9Z2ZZxai7FzbBdLnLHaccXqhEioRnHKs3JaXI1Vi0tcW8bexq",
+	"i5RoflW22Ekz0qhQzMKf7e5bUSxjiWZpUA6H1IucGTFBITpiDQLZz2mbr1EMq2IVxBbZDzcSLlLe2JfV",
+	"yrpq3vNW0ZtS5y27MJfDdnC//pauTvv801uCrxCeWqQcqHltFBXMCwIAx6ZAcnhyEm0BgVZBXZLPF+9W",
+	"ankfP4+2XMzNK/YKknhWh3MhF8jiJhm9Wb3abPXjKtgnqJfMuFJc3FhonfA78rbleT6fUrH2U6wavX4I",
+	"Fj98/Utwc659p7HOEtKOaiNcme1q3ysjXuk5Wl3YzVv4JqM3vr72TQZXUXd9cJ8gA+yn1uqdNkOMWrZE",
+	"Emn0MVfWSZXBKjf8DiIsBasnWrM7Ls00rLRqddXybyi+czRsVghqG+0FcypXEz86aTknULLP/ko44vd3",
+	"xodrZV4hqLhyAN1btId7R7vbhAuuptt+ZNGYa2+HXpwymusxo/qPcF9VAM+ryGNcr0Mbs/S2JvdWLtTI",
+	"rDzNWdrKc/JtF7tbAGiIWquAUMSu3rjyeKy1zFhOBUZjbwXPEDKzwLZHiH9dSlptHUXVeWquZ0nnjZ3Y",
+	"bDQJrMxO/r7OBNxptb92HOr3ZWRgfTR5yZC2JQvfLrjFt3IBSvuKJoJt2ia7bsA30v9bVmNnW0D7ofNu",
+	"3bJUW45YlmEU5w5XEOrgwfuni9TozG32k6rkL9Q/AdzfwWPEU1exrOHDhWCcq1G+djzuxA/IZ8MliKGr",
+	"U+Iq3iLnUEuR7EeE3tzkUAxUiuhaoMq9wlQiYq74kpGcEUrq4guhmZLXAt5KuTU4RKT8J4gIaF5B8/QE",
+	"io+mdBmVlR+ia4FGgH1wvTk/H9lD20hp6ix/sMkqRIO+Z3rYH1yLc0Fq4pmtxWto24pBLEVE+pVTNrGy",
+	"Xnf6B+nwKwokYfqpWV8c2C26K3B8/YzdsYxMOACXdygJ/tiF8WDxR3c0K1irVg3vPFFE8ZSRPUrwFooI",
+	"FcSKrRGhaDmLHHEQVGP3W9DoFW9YynavllQDF237dU0JH4CKWbMApUXNTL8Lpr2dW3kV9/wx1kdkaccS",
+	"38qGNIZXcoYOl4S9bL71DRFyhO16Pfh1n9t1iN21g5BqQLNs1K6hvAbLW3kd4FUQWZZE05SlJKMakE2S",
+	"rEhrcrFnzLGphCNU2LYbu6cE7lzh6mEy64OC0GrrWxNeG4uyTuSt3IwbAtbC9NQxfmkntVVLoIkzIoos",
+	"q8paw0NlLbeeoe/Bqm0V13kwHEY90ytYdesA3iV5PyLlPa7m03n3g9ssQz7Hn7FUDiRzzeiSpHJAYnu5",
+	"xiB0xE5Qi+EtzE9ViZyz1GwkpmWWuN95WWDbN5tsWXbqkop0LO9fZTK5bQevzQvxwLyAcPHqy08gOKHX",
+	"ILXF3QHD393iRk605YCcwJUXIuyTskjz5WgD4rTFos8LwFyF7lK6tP2TPVdvwL7XNy1BzYH9h1nug4pn",
+	"uyHEC3wLpGbJbVmrUxU3OYc9Pd8W4va+r4W+1egidAJ8sjpP70ro+4fEZzoSqiIcD2oBjsHa61NZ5PWv",
+	"Do/Wf/N1w3SMehgI2BZt/lVPfjXb1D3mSU4miumRgkReFc6rnNC8Xr/O7AjGAziFZUGzjCRm5ODNtM11",
+	"BAc2Yxv9JgVb4zIy75DfrPU2YEpJ6XLjyphDaF2t9TbJXnz19v3r0d8/fngd768s3mZMcnCz4iD86aws",
+	"b5CKq6jRlZqD/G6Xuid/eC1hdj83U18XrTfJmQMGYMKIiIbhykJDCNsdFOKikOtvEcOjzubhP7BKfHcU",
+	"x63LZgp2r0dpwUZOCttoHvwjNeJanbQty/z+Wpbi7hDkXBUI72aftp955XsLBWXFtzSGw1eAJrDOkk9J",
+	"2byruAyl9MqHe1aQLdEo9gcknlFR0CyGQjcOm8LGJzYKQZ+RWN6xPC0YvG0vfDApOMSL2BuquXtiIyZo",
+	"khbsjMQ+Am29BQgXsaf2iWqWzMFCOVyrGijtgHyiS5c6XRWYhvo6tgE3qoxPtCK0mqvMvalUQ47MO/VR",
+	"GnZaViGsjdMs7Zgmt7YeD4wPB+ZJlthhDwFfUjAH1HB4v7SK+2Wxjvu+aax/R6HQnjKtXpYjvgByeO96",
+	"af7wsey1+QumELzDQYDJJZ9xsTWrBdY1YiJV26mvf4k60Ktlbv6MYtH1UtCbS0fX6i1690WjcrTlY49Q",
+	"JNpLMsFquQHjjV98Zptlb8ZneNNcV2WmnvfyUABlw86W4erH3PEYlta5kmOJTpOEmBdbFCryQsOt2ljp",
+	"kl/WumM3mCVhoB5Esf1wzRK99fSgB1gE16QFQYwBW4TklZU0Znwz6m2itW9j9iwzl3Y3dtomPs4Z5gGF",
+	"cpcwOhijY921rJtBlDTPOVNEFjoiOdM5Z6lXlMa+RW9yZl7K4bLR8AWo5YUGMxV8uSQJFUJqMmXZnOzF",
+	"6GmLI7QRxBABAugq1n4C/x4lGVUq3h+QcwfpD1kboBndUC7KwjRg2+EJUQvGTPOARsyZ0DHE5UpRhqjs",
+	"xZ8+Xl6RwWDwFMYV79t8FsQFM2fKLZvTu9zyqGLOcsVS5uqfNs671mw2D9rxYE2UNEpe2OCxi0LhLVEo",
+	"+tnoB3bN3IQiLPKMYpeRVbx1qpVUKETOaDI1AoCRPswIgAZO7u8jcnz4oiylbnebwm7vG0aFHtYN23P5",
+	"+uI/3756Pfr4aXT58+vXn8pNMG9X62/ERM2zbEWY0mYntSSKaZwSh+o56ozEc5bPqMAZGdKbFIpmTSJE",
+	"4t8nC2pIduJRaUUptQK3bpnMprsOgkx0p3CcjhpFFwis5tF3RtXqgLVX+gMh1SyCK59BRRphkBc+MX9A",
+	"aI7Scj5n6X6bl5HO1HY+5zJ8u9p8s5/1uoBkz8ki4Ow1kktE3GXtkN9pWcDaH13F230ZYdWQccOE6Z+l",
+	"VRls5JBFglU1SZwzxfTI/RyXgeXojwYP/njpR8UZliJqlWG3CWRCrttuBbCeetg7/+xtk5GHXYxbpA+/",
+	"aa7tyd6L1VJpNjuFIx2XyWPw5/6gvZ8W85ecaAvwX1GAmVeNndAJeMB0SaCWvyBbqfH5lqScLR3CW+nT",
+	"5ZnzFWt7Y7SnO264c+BKhqOwwCPClX8VKqbPzIIg7VcXY6d8xe2Vl6AyUS1pVELNlQoG8oKouhwrOlgX",
+	"PLbR/xbkc16gjzUvgD5S/bvUJ6Fz/xyXPUJFGqdh1LQfYDl4c/Scec5qPUF/TGOE31SarETBRxQr11XN",
+	"r+KrSta5Pr6qbsta0RPq5ePXpcJ0sYU3qckB3yLcbYM70Ty1uVxVbWQlJ9ocwAhkI8OmkEzOSP+AFALM",
+	"KCztWrdPy9beL01H2Pu6nrzcbMtGoc4gMA7RzJzuaCpoLPmaU7iOEEo03dLgVx6e2onEiiEiYdkGCvlc",
+	"ZRh1A0I9GR4FgVDB0CKkHlWZMuF+lXzHRcCnirPY0sbUPdvGaz649lrmbJJLoaG83k5htKVlYAMX+cAW",
+	"r9yrq66MFdROds+V5uKmslPsWbxTtX9WPlQIL+xEh5li2R1TnW6uXZwDdcTtlSL1ZhSY9qVRRwKQUPeR",
+	"zfLpjMcS9bS8ZS21QmHa/c8X7wi81MggenZcB6p5FoWLjo36X/71XzbZF9ctzmf33gqGJwzdayhEflf0",
+	"/q+BdRVOav/kAk6rKjqu2o5L+HR56oHSPINwNZ2jbtV0viH6lsU/2A2E64re/5kQoH+1jQvXwG5Nn7+i",
+	"999GpDMn7wFS3BW9/7YwW3/BfV/dXJbPdgLweoBrvLWwR5D63PWyEkvIlBqVl09LVMF2Mov7hotQdXAI",
+	"urBWYXhzGVa9YUwjBzrtxLCXjOZBf0QzutOfWK2x2vg2Sk2wbheod265tQ+okeobnWovP1t/WqLeIuea",
+	"GQEljMnqRrDWT3Ul5XsqlnbWqmP5gMMXAanZnN2R1TmCwvJnQQs9lTn/rXOdguFBoKNC1NDlMWiNZjyt",
+	"6efhEcxzaYjFCHCvEemu44xDBRPQywV6AsbjgzJjn/q1Vr1H85wlXMFDNZKTERcjrETpBdxBZRQ/bdf3",
+	"wI/YfakzO6SK2rvumRmWRYZnNTdukklVf2JencgC7CBYjmVUUhL6wjA9aVTk2cgu9uoPphWaZXLBWn6c",
+	"aj1X+BMbyUKb+efWZpIWUO1Os5HvYK6e1svc1H7K2YyLlOUjDP9yOc4wnBJwwnNcwy+gwbKaQ3tUiMTi",
+	"Hka9Kc3TESZU26VQI6PZ4zNDcymbzaWGD2/ZcpSzQtWIkaZpzpTynpRhxu6BTeEuDUfuuUvEcGVf5zmb",
+	"8PtRzhTL76CTTCY0OMtGOSA3+NGcLm9KUGb8qqwvWD13SBZIPEw7GKHmbglI57pjo9LRC+tpXqECgnVG",
+	"ymjrufvF2QrskprmHf9vvKFWpuQsMCuDrtckKrep2jr7TlWp09aQrZ06F+flHwLHM82LVW2M8qk5yAtG",
+	"b9HlY6i8uUDucf3IIwHUe8dHwC2kuPFsiVyMxrm90zz74shW8hlJw/ntT7A0zppSPoFcOm0rCpZPyzm6",
+	"B6a1+t/NaoTwk3866qBstVbtL6FnAJ7q/+BUaHiIanXtcbmlEy64ZuWmli/4Y/LZQHM7ILy+1jWif4xu",
+	"MEzU7vEIUud6iHbtv23+zgNcS7PZPDPPK6ZYPqp9z/JZy/7BT+Zds/1wHJzdyxzvMZvInI2qiC8QcFx6",
+	"QnM0Uo5mVCxLjgjR3eJWyIUYVWli1rzlXZbe8P2i5qMJv2d+lUt/Sgs2nkp5O2IinUsuXHyY98MdHACz",
+	"53YM3o/1i8R/Wr9Fmr+4KwQ2I6FwQl0r5vf7TN2vFDcfFeI3Pp+jedHs8AiQr2orhtHvDmQjkVkxE7Vb",
+	"pny0ZDRvrrxb5DaQtaaMUP9xVig9GrMR0mL9N1+M8JlJULxR9IZ9T3m2bEU9qwN1SQGeopQuV0MWbED3",
+	"ZhiIitt2s7C7PNbVUPiapb1DS+vjZL3bultzDp1s1QDTnraZ0uUTZbNYuCCxaSNetbg7NGCbG7yz3R0l",
+	"HJvN6fmfvKULSflAGBU0ykoZpDJ8wmXfUJHaSVlUF9MB+WWSy1lEtPxyRmJVzGY0X2JoamqIDsCLJ7a8",
+	"uCLxLRdpTBRdqvWQll0hgaGTzqaQ+mHomq6zLrai8h/CzHtuRF8enh8t2lOHt3ZLo8OoY7Y4eqzwG+tL",
+	"AvzbOgmLtrwPtxRbbcolftSyLV1ROQLI3aNKjvEkGrTVWe+zn/5U0mDrkfFG2ooF90QRuRAlqOBebJr6",
+	"N/OLiy9rLLnjFxGut4LD5g4enLMqLioQSVZhKXQ3L557H339ErWUbgNqJsDsFJnILCVcaOlgLQeQqLxd",
+	"3KqnRM3QJ9CBDfsfhcxKntN1D3yt86xQGB6CXJCA+GAEpP2opG0jbdWJunSQml0SEkIpOnpl/dy9+uA+",
+	"tOBIgONojLyxgRC4Ma+wM/CDrkjSUL253kt3by4XwRO8zr2N+LZKkx9eVoSpKq+zFISKJSJslFmWEGOi",
+	"NM4Yr0d4u+PSlqK9JZh1b3Cx6ebfguz8j4LWzGreNvLMyKgQ/oTjMff/ROYJezQyaxpEzUa66/9LZ3jV",
+	"+IeXGIOF+CR+DK8FPRNkvNSGdy2mMmPkh5cRyY2Uz1JSzMGmjpS7bxE/tY9XYTodtKalrsOMKwUnqio6",
+	"BSxdwjXZa9rx95t3kp4a0kdsHIu50rUGYUOCGmE2dY32akfDi2gvz377rbEUyeP4P7vK4BPKsyLfoohG",
+	"Oc43+GVQPtolXLUJClff+3dUaaL4DYSyZXzCyvRVmd+ynKQSmVn3AMXOcHIdQOH+bCy4chM8ADjI7VFd",
+	"sfFRHSgj6tzXdjoeXWwLxrZCH+sArbpni9Qm2PUCXPX21OBu1Posk+Yir7JHs8J5Xsw1S+NTCM611Ggj",
+	"mcmekKSka+Ck8cXnD6PLq/N3r0fnb65eX8T7ePmaZbcx0DlLidKoWHdEGJvTXGOelI2Fi3re2Fo0fgzQ",
+	"eTir2bka84rH6/Err/5xBZm/RTiGWycXRCAfUMHS7P+DoruCYVoXdshA62Z8HmZJpxisB7hDH1g7vuN0",
+	"HCBLp9l09dAebnbRbkOdLe7cZvbhmpLdhjq+TRwK8KUHBKKY7x8pEuVb0OKj0cvXll11I2upOgbW+0BV",
+	"L4wO/FL9czD69/6X3w+jZy0mN9fXObrjeGatrQ1ZoHTWBSEhdsqurZUKWFmD/4R5vkaycCS+gV436tlT",
+	"qkYzmYcWNlvQpSJAcWeYaJFxpUkiZwxqAWQMcn1c3ahlCIEtRP1ep+3TfGd9vatzbMkB77bY6wtj17vu",
+	"uMTrWEJjLv9E6//RWlneWjtMg/jRIw3eupb9sBEJEBe3Fjvha9S7cZXI162lP6KyhPGMUVXkbMaEHrW6",
+	"MtrLwgIIVDfKcUe0PnM39m4L+WgUVdudfxaq0kGd6g8Mka5HkgQKfc3nLO8nVDGSMXNnqIik/MZoQ1Sk",
+	"JKVqytQZAWXYIQo6sBJbV8iq8tZXHLh93NUz7L/of/l9GL0I3zl/xcrFjeXbVVy3O7+TxP5PuIMPrri8",
+	"svBrFvXbCLruLD9A1rVNPJK4+9+ATFYo4GcMEvmeZdyMN3BHb4BfmNGUPT4GgwuM6WpRuVtXwAh+faII",
+	"TyMCRnCqSGyjY/o8jYl0Jbo0Rll37M/5GHa9WAA8wK7vVsuzE+oAequpLpBa7Z+5LjHzIUa3hKBIpBAs",
+	"gdxp6CmcfA4jyZmaS6HYKGkNCP7b1dUn17vtzw3wibJdr/rNSVKvhudRVUYxfHTWkvieSQsWVq6DlvI2",
+	"3Bbg29X3IYAIoCGr/B4b44qkBYssvIZNy+xueu9m5G6czcrU/TgZ5v4h845Qjbo9C7mXar7Nvd2YxLe5",
+	"appc7gFXTnhTgjm6HVO0bYuv7XY8kvtrQ7XLlEMgf+phDHZYQDfG7+3XCC+HHBsjUINWjIqg1BoOTeAF",
+	"4NB+IQbLmZdz1hl/+7Vp7soMI+SboxwyBRS3mLsNX7V5jCwoxT02t9yU3jEyZhayhYubRtVuPWVLh2Yy",
+	"IFfTnGHFC8PsnCeJ2DUHTuIO36O769ZZc688TDOIMZALoWrDIXtQxithUHEMsBDhRfvVE4VbpfZrpb1L",
+	"VFq5ADAkDmWsoRG7ffBVN4uxq2pmo4zrmVXNEsuaZ1WkoK1KWNY3H3s3YS61xb8B5CPFb4SKyJhBxQxk",
+	"7YuVWujrU853wShsQS19qKplM9u9Y1adyGb11N3UrwYD2EkNa/AkT3Y9GQ6DUmDJUyzafMP0syuLAYgr",
+	"kTouU4H+N/gNMTxEnWJm+cAuV+T+dO5H98CBOdmIukGJzFA9KkFT/IcVVkP1rAynsDH61S9eOkMaOfVi",
+	"wJUq/L/nlHt/3UkOPdpkjmom9lgPMP+h+rvEpWoEqg/cteH3BG2WcfNRBbofTL2qOgn+PCDnmARjRKzj",
+	"w8NSUA/ExMe1C8Ejp4MgOVWVF06GAaTDNXzzPJ1xgewwMsQzo7cMaus4rgmJbiWP7IYSFKqDCiH6ZM/8",
+	"xzJfSSjJpJwD+KxNi4qILDQwLpsdwqXYP4MAKUrmOQBvR+VXEcm4uO1nMqFQ38KBPLjWSCEy85+fX7/8",
+	"28ePP43O3737+PPo08Xb/zy/eh0sw7qNLcJMswM/aQgUq5EG9tqNa0gsiOjuaLJ+kSGolV65iVnq3+t7",
+	"1COwJpHHlmko87mSNfBPO54uAt03FXlLqfLhIq9r6pGsLQ+4DR6X/a8RMh/IU4Jn/NWUJbcY5i8FQVa8",
+	"0zHbdKZ+5np6CSJRd+pbpZomEaqyxdVFNlIVFzdOENuLF1PFkhFij46pYs+OnfZ/y5b7EB55qalIaZ4S",
+	"27UiGR/nFE6nNnyW6wG5nMqFQI4IsIBQyAmNDoMOEe4w4hBtQ45AUuRcLy/NCuAUz+f8J7Y8LzRUQx5D",
+	"Kv0bx88t4k4vWsXnsT+RvZjejgaDQbxfmpsowWYQmiYCmoOE1LyvZR//RRKaZSyH6wP2A2gcE/nLsZur",
+	"wew1Jvi3jPHHn69Wx0d+/PmKTHI5IwjV+vTu4Ckt9PQpDCkme3+7PDx5BnH38JY1Arli5xwS3vTS3Dl3",
+	"PGU52bswHzx9bf4vueOU/PjzT5f7HUb/FZwqE0hWSKTQNNFetEFZYu3fbZV7I2k5d8Jp75Nj+5rR2Yqm",
+	"27tkWRbhGI2UWyYIkPMkl4Ir8mo5Zjn5lEvNEk1eZbJIAdm9mEck5TlLdLY0X10LWzCSaM7y/qG73tXg",
+	"WlyLV1IYhsKlUKfXok9+vPz4wWLuKkFv2SihisVkwlmWqjNiBZYSLRefQ/WinP0DCryTvePhcH9gGnsr",
+	"5oUmeZGZC0ox1E8uXp9///71/inR7F5jVx8+v4PcCZqgLdqm85HPV2/6z4nMrwUhmRQMHhw8I6rIc3lD",
+	"NYN3DU3KdGnkMT2NyK+F4YAyJ1NGQYwz8tdwaNqIoVl0VlqAYRwATIMkMmUkdvnXKPjEZ4Tiopg+4G3T",
+	"EiVlUiCcFJkTFEXsZc1IKpNixrBW2/FwSOIZzUyTLB39Q0kRm1b2qn4Vias0w1u2jCMA30UN3zQdG01V",
+	"EJ6iHguo+qYNFwLtpMzrYjg8SuAZ/NNL2IzJXryS6BxHZDAYQOMwMQhxrsslC1nAKGfzQjMyZkspUvLC",
+	"+9/gxQvbP6xyE/wA1tBctQQzWcnhcDjsDw/6w4PykB4eVI8E4TA1mM8KTkA8IK9pMsUVsMiqZhWpJqBa",
+	"AeW9znNpq2pdvHlFXhyffEdiz1f9dJ7LccZm/wp74QpRKQ1mDQv6QEUamWEYFlcRTmSxp9UvX2IzBrP2",
+	"kPcQGIURgSzzj21lhr2DweBwOIyIVQTJyRDLkFJB5Jz+WkCcXa5kHkd4eom1KpP492sQbq57p+SXwWDw",
+	"JSLXpZPZPASVklyjGRgbMY+ve4PB4Lr3NT4zjdl8ELAlzOkNI7FrAlP3jMyDENteM/ATqpYwMQf2pqzK",
+	"iJZ4q9kpwAVfktgJ6GYmRM1o5qL4yYzO3cpihoxmNznVkEtg2AtPPYYRO5S2mODtjoG2PAdPPVDKhGcI",
+	"owtwt8C9XOe/3LLll3+DhKYYx24EFTMIuD1iRaZSyCIn8dsKzKH/E1vGWNBV0RkecWjWPTGdAkMAG81S",
+	"1RB+8T4/s1RltUB4m2v/nITRI+IzD+sam+SQnzHJ+M1UuzaGL1basEwZoAXg3XhAfmJLPAa3bK7J4TGB",
+	"MllkXt7SsCYoCStCk8S8Fr+d9N9TnUzjatY5s2V9Y2t3gVOtNM0YsU/MgMzQDg7Ll0pQElz7cw+zxe7T",
+	"uYWDgcN1SlAcIMjFfvz5CnlYTPbaL3yg6nzjNQ8CwdrurNhjuxyYdq8goDtzyVszuoRlw9PqIHnN8hpS",
+	"NL1iRZX4vg9fIZeP6ZwDTyczRoValZdK8EOsF5zxhAnFKgitntE/cs40ZpyCNI4q9unTp55w8dR9CfW8",
+	"dGY+deLCeaHlDMdbSh7nn956drTT3nBwMBhCQticCTrnvdPe0WA4OELv7hRkyqdTRjM9/c38+yYkP58D",
+	"t1KGyXuEbDF3cO4l9LUakCtZJFOmynuMZSgKl8v7Nu2d9n5g+m/QLwLzwgGD4RwOh076sjUgfS7/D6uD",
+	"2zUCsd/6OXryFhxYwFE26aC2bxD4ApZoOzfDI41CPuj58njv9JcvXpJs7x2/YwIxYTS9gco4cg6ZRJZo",
+	"wPdSjDOe9ECwf5ozmi67Lrg1KhjWZxQVWyoWsfqx3rVWZMZvcHGRN2ASrI4ACrUssxTchQtGU26H/7CN",
+	"SIz6WJoDzFhxU4y+6EZXbZPbNViL7htXDTewd+bHJSrROexa1DsZHj3CLLzyCM3pOBQMf05FhVj7SDP7",
+	"IBFpfokpKdbGQ3CwRNElWUyX68nU3+iOdGrY8pz3DSdrJ1a0QJq7HU0Vt2x5VtkczQ8KSNSIAaalAUHV",
+	"HynV4pgzXeSCpWTK8gCZGrELVd8SYpwZxaLVaFC98hRrS32NNr74CgQjyKR+2DlAY9gvde9o73B4+Kx/",
+	"cNA/PLk6GJ4Ozf/7ew99Z73h+Dt6TA9Y/3ByctA/To6P+i/SIeufjA8m302GyQt6cFDpme8pF5iMBGDA",
+	"kEyOYUE9ejs6uv31xf3d4cylEJzasrJmXlXUJDorPIGwd9pjyx+Hb/8h+ft/nC8/8OH9+8vh8sN//sf9",
+	"++/lAv7/G8nfvfpxDu/88Pbo/1z++KI7eeP+gcUxQN/nKLrKSXl1wuk9xrUPtVvu0dOXNHX4fvDJweZP",
+	"fNA6/Oho80dvZD7macoE8pUOI3srNMsFzUB5wcPp3RpKl5P1jqQZWONMNusCf8Ey+IHDiM4vRSgIuOtM",
+	"OUQVyZRQ5RGSubun7FpYGxnKqDWLls23R4HVpsNNqZqyFC4iW2tlbNoAsxhWJiDnnpPWjMt87FVGrpy4",
+	"Z1XpvxldXgs8QN5sKrYyXjpdLa78IzGKW3XmgWuC5Lc19/BUCPM5MgegtZcyXW7HF1qO75YnyPo3v9Zt",
+	"iS4Pqc64Dra8+v5K/Coq7bn+W6Mf75//x/zvh/nVyd3P3y3PD5LXRzd/e3b7/oX4dKw+P1/stpxpmyR4",
+	"y5a2YpW5wuzJUNbmm7C/OJM6Hr7Y/MUrKSYZRzv98UGHLj7RZSZpeiXlO4CwMt8dHnaZzwpO56Nw0leW",
+	"S5Rm7m25aUPUgarhyFszplvCBg1HUlrOMa8Y0JU0kgS5YHcSn5Dc/JOljutRImRfzlcFHPik4lGNY3wc",
+	"yn6Ehv/y9He8+YsPUr8B9LnHoAVclwfQwvYXBHoi6yYMiJQL3tAXIOkaUlBTmeu+US9TAg4O8uPPVwPy",
+	"Bj3BLqYR1TlZCChRxfJrkWQcXDfWR24u3jnLCfgo0PCIv5wiugvjYK0Ca6XRHa6FtT5aVwqtmgJL1gtr",
+	"xrlgOl/2zyea5XHk6f05v5nqa1FWy4JmnE3MtWRDmTDqTA3IeyqWVbQZAtRdCxwyNACqw8JI/+hLU5lc",
+	"AMst1yGVCyNKKBARhBTLmSzUtXB+C64JzZR06CcVXg0j9QV7YsvjXou9+IJqBvpB//+NrXdBQe1B2MTG",
+	"+V5g8S0FBcieKG8JXAIyxr6odiHkygJ/7ixCOEcU0G3DC1UlqPYSmecs0f2pzBXrjyGOf9lXms63UUhr",
+	"yNmd5I0tFaU6drnRP6bjHxL+kf/49vNvbw8+8Lfqrbg4SV69ffb2dv5f//nqxxcDtvzxt/Tnt/wjf3v/",
+	"VgwHyWEmxrM3w/S/fmyUUGmKMAcnVoTx0c1fgO/cAyp3+OTbrVJYpRFsQXCOVd0PS2Wm1Yr6UEdt6ch+",
+	"8bR83Wm0XgMXhjAAfKJrI9UXjYYU01s0Yt6Guf9pl9DOEkoHUaiBm/6QG6nFCPPawoB67LripEbBETWK",
+	"WX97NW01Fm6unxei3V7zGow0eSEiDx5OCma0vSQrIA4ObgBXZjPladgiYwsaXJje/omsMoDQXnKHw/7w",
+	"oB5w6v9yZfQexzcqPCazp6AIHSZH6TE7mfSf0e/G/ePkedp/wYaT/gE9HB8lx+kJezbx0aVODw6HDnqy",
+	"R7OsCeFjOfupuWJOD+nR+Dg5SfvP2HeT/jF9Pu6/SIZp/4AdTo7o8fgkeQaYx7eIgnt67FkgfQQaLTXN",
+	"/PrUvYPnR8eHg4OhD5d42vt8+X3va91MBM7DzqywIojNZh5Do/8tTDwOAzLHY+KOs30clEfb7TsvAUcN",
+	"Tybk+diSKTEQdUz2tEzBFsyE9e5WVVIRnPxapHS5f0osXjXJmWALmmFj5txzQeL/n703b24bx9aHvwpK",
+	"Vbci1Y9UKFne5Op6bzpJ981ML5k46Z47l1MiREI22xSgISArmqn+7m+dcwAuMmVLlh1n0R8zHYsbCAJn",
+	"fc5z3vzy269vXr4evXrxv+ej71//8Ou716NXH15HCFe0WWwYoI+3QC557aAAWLClfTWh31kb6aYZsrlr",
+	"NssVdVsdL0NJ2F57U0txX1BuollI0gmr2DsETSp7iWGvWm5CGStt6GABhGG/lCAKy89oFmkshlj2jaib",
+	"mchdftsDWy43S2dLpyqBC4VE4r8Cre/yAR7TCn27GcoMhLPkwjKKYSNsIRNdTy8XnJFdVmZ3+mdspmyz",
+	"43wuh6Gkbu5owV7kasE4hc7jy7m8giPTaWo8MvLxQYtLpUuetVQkCLSY8hyczhoHVvFtV0mu1lur5XZ+",
+	"0rBZo7yuiNB7iKdtYmj9Bxjtp9Iuj6dbgopuKQjPbiqWoBs0KpXtP9G6gBwaLjSCffDtMwi+nWOhLq+q",
+	"uY21XIPZWsTeGm3XN0bbUl3PikmP4SJEkVjEF1DyUvWgbsx51yTbjj7sw+z3Gi3nzUsGvX+0Vmk4G84q",
+	"I/SfoWGa3zIj+HoPYLw+qJzZB1dX9vqP4r47fZeoamHxbQ5BcJdUcQgWggA/FU1qU6NFNmn2bgtE5OP7",
+	"tnef6QCTPyAsEq9o6Ghb6bM7ocSte/k2fgiNEPhUkg5H5JlN0VVKzKpb6I5SsTXDKGpuCbReGVZbKjek",
+	"jkU25XOxblB0eW1AN3ma7pgIl8Em2bLuSQWTwGbSwy0NR3tw5yisKwA+BYZ92jHXwk+lFpKax6z9MI7V",
+	"sBzYHfyGDxkosa3Ohq0e+5/04pKdm1wI47GflEyoTBdEMomG75vV3o38cbW0sibWD4M1xuONXwom0lZq",
+	"/hveS2nVdS9g9d9RcixOJqcBKjx/EB+A/htM/EN+ND6OTxJQhq16W+k4n2KJZeul3wsG/ZLLpvWSnsF+",
+	"MkmrXo7ZGkx6cT85EHhjfxAfJ/6JOJ34Ae+NnQ6Gay6VhDv9v8GA9QN2fDo4YkGAr1tovaLTV7V8e900",
+	"FhDP3i4BG7eQ7w7XFGv5m4jZxBXZ7xRc+dvtKcSSdBnJ9BAnfEtE54UDvMQWurMixEGUMpXbmGwV6+Jh",
+	"bS+FLmRd17l7WZ2HuB7mdhFLtbvvmGsRyuJA2wZpeC4I93xWJPZcMUpzH8qo0w0lPgN3t002pppNlRS2",
+	"MI6bYgSejUm5foNnSKkTSgJTS0XXd9lr2OY0nLlM/zUXNmiTZaDSBsFpyWA8QpEwMvxKyKizPqbxsvw2",
+	"TxjRuIdg3Vpo3ioj7yX31smwrcXNI0KY9jrri9BZ266YdV5aQehQz6y+fs/vzITiOZ82dbkPId2K32IV",
+	"xbm91i1V7arfeHtM6a3NGSC83pahYeuvsiLuhscIenFZVreEEuu3Bl32hlKomkVWZox5xmUstK09s/rR",
+	"VJYuu1RZokOJ+h3rDpExJSdaPPSjLCdjQYBXI0pyrXU6XihR/TE1maDmR0q4oldVCfex919cciOK/k+W",
+	"w6VBcf4oTEVr7hgte0Tx7KYatbn9oyatj7pHx42ymibEUW9vKh+t4+VWIHpee01xt6aQ2Ce36QP1+msn",
+	"aa9fvqYQ4k6Cfp17tX2AEYsg48smIhQE8pW16JpdpNcCSxkKuY2lowTmceVNljIilIkw4Lp4yHyEGdyK",
+	"Y+SxhDoFsRmfYzrZso/mlQrrULYHwQGL8PHV9slRp8sie4MR3iAZzaVJs8jiFTEEGkr3DE5Mqa4yuxg+",
+	"AQewfhCVVoqspNTd7yyUUS6m6lqMak+KWJZODDVyu0iv4ZKxMpeWEQHcrvIFHNkdzSL1oJvyWZf9jo5s",
+	"UZDsEeCTU2/BUNpd3KSJqKj5/i7cBJ+4m++2VsIfH64VXk1fq5IGOeht70JZpqNHQWXuXai9YrxLMdrH",
+	"7hXkioK8h8e2gef1NhexksRoRvUBX6yzR4LrUWwA6/dZabsJCtbpyCY0bMFEzmUyVh9ZnKn46lkVJauy",
+	"hBiTcm0qRWIETGhOKr6iB37xkNkT+AbEFofQgWAd5uHkfRAMeytagGciN0S8Z8mnh0EjAIpwCsfcPxmf",
+	"xv4gCYR/Oulxv8QwHHP0SYngE245uAFc0EttxHRIXd3XQJqqiIOCB7U1PPBaJQUqjrdCk9oaBrvkXsql",
+	"sAfLFomXyobcHSz7IjZYa+TgsqRgkd1wsgliNpQEmaVW2Jj+wIuQjgePRJ1hDUfKxkvyBVAyhNI+0XXa",
+	"cGQdrpu3MunEbj+mhTGpvNCejfAgdW0o3dIuWxMYkDmR+32U8KWOmJpMNPJL8/gSKXlxkRLNnAllVP5t",
+	"L5hxnG0ak1vjdDqLKn/T6aFs2x50KOw6Z0Q35FwJPlbX4oabg1Bb3Oq2bi1XWqNHIhOPUa1X0SAaiUzt",
+	"MJORkqOqwRh5oay8URucEJFgtaWtRUcOWkK42sG5GFkxtlCujKpbkl5ZHO0atyqlirU8lBUyOL4kliAx",
+	"MYxnSgpLYmbdrVSzBJ4EY/TKUBusa/ioM8GNx+Kc60usHptLVz5KJfB0k0pT7wlmwmwvK5GE0h7GK+ET",
+	"5qlIqOrNwZWl+Ggo80da7Q81xucTEGEC74PhxvO38Da34JLXZ9NKGfZ5IYRPWvcQw58SFFzTn7cpz9Mb",
+	"LpRTnsHDK8/g0RHDVeVZ163BDd26/RfcY4a/LMxwRdtvixmuGvnbYoa3BAvXhNwDg4Uf3I7u1UTBf4qm",
+	"7bgPrC6Jkf2TmFqcyYBaSExA7VGYEAObZwWJ24Jr+xsWA4JCA9Oa9quzfxgGX3gw9ntxP/EH4mDin/DB",
+	"2AfZ4I6hqF8Ddy7e8vQ2uHP9rE/lKOS3fJT18OWKROvf5Uw8qMDbg5cbMw/3ETm7gJdvyKnnZNutj0z8",
+	"KgXL1QKN2IodCIZezHM089TcsDZnZV8LMBlBFnjgtLjNWOnnUa472OeVZdfxCJwliPXVlvuG0lyK6ZBF",
+	"YMJGZWQjUnMTq6mIPBbV2JaR1BVJdCNKW4PtGUoYs0G69NSQbdrBHHZkt1bE2shYjLII6w/RC4vJuO90",
+	"Q/mCJots6fESO1vwPEvJlPaIFDpL6BAh1awtXfK6mnQqPOKaU8baz00mbT0+Y5/8ScDfDdhhu0oKIPdV",
+	"KpN1GGGs2thSeNDr/RWu/POOIZTg5VzoeWbWDYOO3m8g7+jau4aiHJrbohXWwbnp8MOg2d2z+Ri2HT6+",
+	"GvRuen4BStxyAA8YsIuLztUt0H2oFoOkJ/zBpM/90/EBaEnSi3CsdafdcfCPStiVbgzaHBX9gRiAR3A4",
+	"9k/io8R3mh6OOQXtHkU+w0D0wDLoj/1SPZ+MK41h8Rp3Fx8zLYPJAAZ+GPulLdGDgV+JZWmKDDcxQYab",
+	"3pnKoeytQWCQ/APHCD4Eani77IctkFHw99zO+4Y2SWWxDlsbG1A7Rh1p190deLSa55l222BvVjSFLTHC",
+	"WDMuQI1+EgMDc6K+EdMZhgbXmhU/8zRjxWms/aPCdg3P3U8dj1lHhLSw5tcioXJ5QgUoonRmM55rMBcs",
+	"XT+XRQsJ4st3SHF345Ftv1AxFbJUUuCRvJMzloMxkqPWB6U9y6jYHlnm59gSxSHXbGMc9xB7dIS/IpTA",
+	"DldfqoVmUffcaoq3lmQlKi51tCujVI7sbZDWPsKm8COjouKZ8NoYNqzyZPXLxhL298gj/J7lpSzAI11G",
+	"2SYs/QGZwi6x74rGtmJF3wA3YawdwUkR08J0uqzS4as5p4Qo+ffFAviC0kpjjPS1Xgmes//8p+vCsd1f",
+	"+FT8+afHlmpexNbhBPcx6TjSiDpDtrshDsEqrgPRiw8P/eOkP/YH4mTi8944WFVGNfGPsXOpTBqLUtGf",
+	"l0Hp4pBbPq1hC/0/6ugzbP0vvAy1cyneqfoGn7Twp7Zm7lYDVLVWSI9vIhW18s7VNDU3PFPbZqP2AvjL",
+	"FMBrUh+1HfSk2Y8HlqK3iLYthNn9JNEjFgbtdc1OuuZen3NdeFKKxYp43dfvfA31O/VvurHGbPZk7mRh",
+	"focAZdskvPbkM1QWxEGbSjanpilYL5rK0VyLiLpoOMGPPXJL5eDOLRWoHtlTo5vq4BUOb0d1UEMm38X9",
+	"TE/86rifPyV0cuc1T9/g/mveWx/8vykZb6QkV1fbbv7YXjV+PqrxG1GLT5P8u/de/RS1Rba74LrCGNeS",
+	"j7UHvX7Z0qvBPyGE9UMqpM/BMbnfNnvEMpm91Px8pKarRtlLz31Nyi41KTs6MNfwzLUZGFiombpANiWr",
+	"A3ilLRKLeS5smnm1tkTw+DKUizw1RkiH2DA5l7pAiGAv00RUwFtdbLXMu9RTPkJm4Frf1zYIAsRORO43",
+	"bIIQdRzvsFpI9uPr92V7vtQgnpwep6ZCmi47p1ZeWXolan1l9ZCYjarEfDhFZxXWImYQeU3JdSJX8AhJ",
+	"XuV5drQM2JnYKyAu1Fic6A2ISR9R88RQbfsQ28OO8MhyQatQIrtRiWFfGYelCiw755czIvIue8svhA7l",
+	"RGWZWlTwM+iL4jJgC5ELVn6yM1t9m2uVM234UlML6lAW4PBUF+fD8svXgVRe0zp7ImSKfT1KDmvBYMVo",
+	"1iZMu6OnoFvZBnTXIucZGiqF+vw/l+nvIvdCUqb+uzOeJrDPxMdZppKiVWETzgLxE1VFkhox1XdqFHiB",
+	"93Dpn15ryj++oYv6QQHI4HnOqSWpWWJHsonKp3fMRwUe4jZA7Y1bx+MjfhgPEv9A9Cf+gPfG/ml8kvjH",
+	"4mhyyAfjA4uWaEbW0O58MjxJIzikH9Tx6TVwyIaVuK4KV1lLw1JwBKI36fMDuPAw8QfiaOKf8NOxH8S9",
+	"pC8OJgN+CEbOv+actMCwX8FfVq2SwuI4BilNuIz4MEEMO95xEAcwst7EdwB3OLZa7+sA7oht8Qdw4UkD",
+	"+L36oTZ+iZrsLdFLle9pLcdKdH2TXp7/fvOHCn6WW/Bz4c7YIBuIK/7bSAI6UesMAfvDLvWpdIvbQesY",
+	"B4LzSGtgy04knABV2h4Eg4oHWCk9rSn85sgR3HT3Ts+NWLGD973BsP8Y4mBD2Snn07GA1f/i5c+vfRxX",
+	"EATBoF9FZ6N+qQiG/raCob7JNxza6ia32q7c5DX1t92OXRtLgoN7wFZTKEjS5DzQxt4Fv1UysG9Kbm2v",
+	"qPJ9kvGaWmovbKvbZEPDSauGMFuxgwvK0J9SKbDlCLWFsdRktpIVudKULM5utFPfuFd7Iku1MP4fhQTa",
+	"vt0dHNDFGMoJf1QI8XajKOnBDYuVNp+GH7wYDa4rTmgUB3R/HGj3AyKrkZNlhGJ6g84nXiMTXe+kezBo",
+	"5rzZoHPEDV6c+6nauRhhcLR8Tu/QBRk3dVZA3KzepdqfZ6a0sQoXvrKuTGF9QoJ13Hwr/a8oBNkLAvbj",
+	"96yNHaayZcdjLuDYO4TF7f46gE9CXFzUb9Kk1wJL2lvD3hGYG0s9SuWIej61hgfBn+XQsVNVioRHdHwk",
+	"8EDt5vYI1odVjuFMzpROady9qqvS6q+ivjd0FAz/OEoTVEyHYpAcxP2x3+PBqT+YnAj/JDmO/aPxIR9M",
+	"DkQ/6cWgy+YyNSNkdV6d7mBd87fbjCgXYKEq461nBVdGYYgROQKFmRu6fBx2e0eNKwKm4eb5B93eybrT",
+	"16+7tVeNuRYbjsdKpt9evAc7z+6FXvG9sPhhg68Fc9/U7GSdpGiIt9+QFJY4lEbhmKn8w8lR4A/4Mfiw",
+	"p4nvVh8svgcDmFrteLczWfRF+xbcybS0iDapDNjUo3S3vd2n/N15iSiJWbsKlaTm9pbEhHavx5zI8qh5",
+	"HxqRl9iWmcqB1XQ2N1hDiHusFoLthvIv57/+wsZLh7Jx+c0XcSxmZsiqCneWTKJqvJYhPHOWp9LwcSbY",
+	"21c/DNfT4oZyhRd3ovK6/fusmPmOhb3G6SwV0niMxJ3HYDPp8t1dxThOEhooMHpq0Cc+zjJO9Ch4gW/4",
+	"R2pD5dpReYw2MCPCGZkwawWwZC48a8dP0ot5jq8KY8fZItBsarqh/P1SYVAYnH7HTFydHjy/OAjDevvq",
+	"Bwp8S4X4J5Fp0WUvpJty1+Ha9vzOMrXQoZS2P/hUJCnHYC7hn47WUAG/KRzXHUvh93bU3o7a21F7O+ob",
+	"sKO2NJrQclhRjzXp2fqvt69+8HvdA9btdpv94HEqOfrNq55wY6TQ6hWvUCwqZ20qxtdXgjqTV7U3ZYg5",
+	"qBzUWZKlEuSSxyilXPJkOY1Fu2EFkfGStIX/KtXlHl81W36wyh2epWS29FhED4tc/GCSZgIfTBlwS3Tf",
+	"9OxyBukWZ3gtXPpdeGOfdmfJJGw1tR8r4xvfMqjkaKMLaMGAFfeQ0dtK+Pwh7OiHCOASu0cp2f9zT9Rg",
+	"Y/HYOxGrPHH9lHIRi/Ta8b3p6owUmAvYslwuvTJKHErHAV4GRtdGjLvsBV6X8qwkI8wEd4B7t7csw6Hd",
+	"idZGO2NT6gTOCanijN9UhxLrttS1yO1dI4pjV1gSS6g+cQHAQSwMu1ZpwrBRVO04/BwR0Z29p61AE8Zk",
+	"ghwJ6nWOGI1nmlA1oSys6dksLyoJCMehJONzo3w6hFTtGZf6rFLfRncPJXct1FlZjmCtkmfUVd0R3i7j",
+	"TDBkNo8q9V/+X8USi+IcPnE93Z7VD2/pLXcsOnvn4JC7Ue812KBrVe1UmEswD1tjLq9GiF+a2KYiEwHn",
+	"gnB9/+7vKIV7/eDADywj92b6007MI1aRObmzd2D2DszegXkgB2bvvnzu7ov93FsL/HU4kSpsjKh+xOkk",
+	"AOECY/OxcfkJPxr7TkyBBFulB9pQNK1VOtht4baR5Wh03Z8K9Q6ttq1ae2eHs86Jc8bPCvbVOmOp2dcL",
+	"fonYdPrqaCM7q29bl+f2fMFzsJ8f2F0h4jTJVvjPwUtQc1MkCWwPV7erpTJozMMMRtUSJ7Tt4W2Zviy4",
+	"S8XHFDwfbT0Yj43nlogpNQ7nkGqmFiKhUmCPaeW8iFxkgmvrAVmibZVSD6QKrL5dyYvY1AClOcCB4RdI",
+	"A64921sp1e5FnxGyYonxiipOR/MMDhJRIb2Q4TKxWQlHnFjtsF+097Pc3hZibUQ+RVcDqwEmKkeWcXLC",
+	"pFi4kAd7WfYbdB/BKHUFE4NFZ1jT02XvFcuwQo7ekanJxGP5ysqj+5M4ZdGCp9cijxj4n4InNxFAv6k0",
+	"KZMFD1YPvU8z7K30vZX+BFY6qom9lf4VJRkarUhUjw6MvC+g/PKYKUDv7hIiL6zEqVgPJblURTtjIU3K",
+	"M83GIlNgPilriMADCrPGGUAqr1bcCeqhoqmA0KjGioWfd8cauL6B+Kr/bQ90YzUtNR/4dSXK9JWYKiJe",
+	"hGcrzBi5eSqLoo9cE8DB+JD7g/go8U/AIXTctwdiAJobbu2YeDe4YHO3ME9lnM54trZ5LZaNdO+9s3Ze",
+	"ijAIuCUskZjaBeKQKmsSDu+Efao2Ubqr3RtV91LLITNR+ZQtcmWES36ouRmrjx4Y0EIblnFthlWokKsL",
+	"9hwnnhdK27q1HVF7kYhhzyCm8YII/lMlSwdH4UKppGTiIwI+MOIjeN6ISNS9UEaXIksiogKUip3//P4t",
+	"eiJUJxorSfChpOMxbmBktq8F3IXhXazbpBJk68OeVqEsKnnbvLp7/VxoYWiCiGUe8yaWoa9kIS2rEODU",
+	"s2pyCd5mil2KmqsPVNE7vTwglcRypoPOulrXX2qf94kKCei1HqWKoPp+d5QSFJOLo3BUiG24Kc9FUnjX",
+	"Mbe0IM2lpHY510Y45R9/EvLCXLaGB5U62Dtw/DSggjrS5t1TXSNgaKzbLYi1HqKcgIbx4ET5P/M0u5Uf",
+	"n577ZdHCG8PjS+cTbFdcZxVlkZVNJmgFO+GDXtNm7vA9vF+yzCcDcZD0Y783DkB9nlr1ecQPx3BlX/Qm",
+	"zsvNR3bSX9M0sP9R2sB03niRogB9KrTmF9b+3uRZ/w0roMvjXMlU+06nUODYbrJh6w8uRUO34uIUN86/",
+	"cCnYK9VAwgInrZnQfq3vjLbbujBQrKnPVl1D2qo3Z6a6LzcmmrnDten/Yye++qp8vBtMjlvym0CSI1QB",
+	"7ZWKMYVm7tbR4JoFdXdZMtoItjWAs5ic6gG1DwbHTVKQDAbdLsyFZ5pdp2KBzIu2b0t5BJ+AKJBBp9El",
+	"qC6K3YHINZn4JUu0ij03Qnuu5bVKoxIedxiww26vG7B3rvOVazEklWGGXwk5xOkfq49sLvk1TzOEbj2W",
+	"dJQKlssm8vGmXHRiz7Y+qwq+X8SiMF7R6K4FIm9IOud73dHN/Q5J1/tH615ibZ37hvO3r95uIvJDQXdv",
+	"ubcL2u+msISBY0z1QTNofwN3EnywGz6kypn1DVFOYlrIKx1KzafW6SsbmE8F+5m2r//mVSjbmAezIEJb",
+	"DnKhMG/Gs1zwZMliLpkRWWbb6xa3gUd2uoTPq07FyLq/oVxcppnryks/ntHpcCmm+ErfdQP3FnQGvG0o",
+	"8W2JOAlbfpGjDQ5kqhvdx3f4XW7XFf0H0xUHX7j1W1MUScozZuIZ6/WPu0E36PaGvaB/OIQPI0Vsin+A",
+	"6rBtIz9jC7qhDe3nYSIXYJMHVxyu3y3Jh28e+rF7y1ohE0cSjlO6s9lNZHab037g+VUwQb3CsZHEozGk",
+	"9is9+FPE0u4482dheMIN/yHNjFgbfaOJepzwG87FHXG3Wmznmbbj+XyDPJswyd5LDU0QJU55TZvKb3mt",
+	"y1QbBXuE2g6i/pjNx1kaw6q/ZQwonmdCJjgBXnm12zz496j0amyaZlP4XdOze/bZIN0rT7eDsYUASW00",
+	"1BV4s/sVN3Bvl6vrVKdKrr7iXTftVwdZvYm9cdli+E/X7v0g7o8xZX0yORb+IDmK/VNMM9mcdTA+5QSH",
+	"5I5lS1+q2QiXs/WDgqB/MAB5Ocu43ErF1Zn47oGW0MLMZ6OJEJvBdJqbLRsxI1nmQCStYHB4wo9OJ74I",
+	"ksAfTCZ9nx8Oxv7B4SAJTk8Gon/Sb3nYu3G05lvY5s5ihpFryaUZ2S2Gk78lZuN2omT36WGdO4FClo/v",
+	"dkWR8h/sEldDwXd3QM3Jum8goqacWnRq3f5w34KyRrfuhaT6LKfUuKQGs9eYk5SuaqtQN1V9T5cUzLk+",
+	"CIVxRhfqgvNALWQlwdYeBAehjHA7g+9VRHRGRo3sjepQyxd2bDSUMioXytK60OQzlhE7zTPhMU4BQLCU",
+	"cD902Y/ptQhlVNE26L8SRrGiUmm7aspYoqOJrdA0VpmGskKSjGPzWCrjbJ64Jl/UDp9lYKHoIRv0+/BQ",
+	"6pGPP47Exxh7fdmaUWqUVh8XuqLI3/sxRWu/fONn2iFZy0o2xsfqWlg+jWlqqLF1yZNFN6S0qBaE5ywn",
+	"rLi+Ao54pst2+2jnKCoG6wf90r3H96d5ctVskRPpEbnOs7Ss53NsWmtLylAOPGn7sgc0RR5Jt60VxttJ",
+	"223K0vo783HuTb69ybc3+b46k28ribMuQGSV6CzjMTUf2bfe+3Kqg+Cq/kaT/iM3YsGXa7r1WTtve4N3",
+	"TSRrQ/IxqztYm6JaWG2TEpXW4lJh0gIMp7IipioLGW53Blu3YgOVNf2Wl3bCOCuEhDVnHaoNbnkhJFhC",
+	"IimShB5TMm7uteYspAdnzN5r6L2G3mvovYZeq6H35RcPS/l+T3334IxBFX353AqnB0YPvGBWiFrlNxax",
+	"wl7xVhSicgVtXFOuf6hxmbV3ZbEYjanVxGI2nwSUVGZknxTd2pPwBT34ntGGB6sG3WvhvRbea+G9Ft5r",
+	"4a+8CNLqmy21fpNH+zzmMhbZIytop48d1wTPBaMHZxVtbZMQ5OoWJH7XKk1EsoFetkA8OuWS65GrD7fJ",
+	"DyIXXHBdEAwWhV9erYrTueZFRsjBwd1+Wck04Ivsdf9e9+91/17373X/Xvc/qu4ndfPQDn+DZZALky8f",
+	"muh3LvXNsDdGtKkAwBkMFzyVZyw1LBd6Dr794lLkhCewJ+ZzybRRs5m1IKb8SugCYWAWYGesGg1FkcEt",
+	"vvw7eO29Nt9r870232vzvTbfa/NH1eaobVa035bevNXsW9Ra2Ctq1I1CaORztDQmzbUVb92jnoipxL3q",
+	"41RL2Lcr6iUekJgCvsCoZEraUPttYgU48ifLfvXfUuXmcpHKpFJLRu2fHTvT7VXAdup+cbepFIcV8pog",
+	"va3bxWBgxeC1kInKR5m6wE9UjK8iDPEEK5ZJ30yORJ8Pxn6vwpd8OvaP46PkUAwmB8SXXGlyvQNW3H72",
+	"u9HibvV9E3jxWbnVnTAqfrqLYW2d9X9uVG4xKtVYW2ocvsX9CjuFtReXCit1M3XBkBs2lErGgrAzXOoF",
+	"SIICPmypqqKqqRV12QvkgL3IQTuwP9QYIcuS0dbSdYAyozXoWGhpYbL2VYqd//Akj81l4vigsE0fXVMp",
+	"UU6NIPJadv4WW9jNuAbZ2ilelm4cSpw5AgZdCKMrD32mCTePooVK5dlblWXV8Q5ZakLpcp8RbcqIgNrO",
+	"0aGuRnaHEfkWIYvsu+GuDGWqCZEOrlTt3emzkBtV3cgjJFOIOuuR128Lf/PpsNe0MisMeVLlvFFCllKP",
+	"MxR9OG4CT4HA8zMlL3wt4lwYHw7MLnOuESC3iQC+RajeIR63lWKPiML+ypTYikt2hyoLNlRlW/OVun2y",
+	"lvXeip2xwBILN+g9sPUbALbCJRu83Dm56h8qhDbNmFhWBgE30uk3XIzbQbAvCv2dC57U3AlQIYOi/AvD",
+	"b50ue4NlTkKX5Uy2AElHw2rlU9VguFRZoktle/4We9SG0tILIwu3WBIvPmh+piTxNiHRPDcsVtp4xH/A",
+	"ix7ALJ4bL5ScJWohL3KeCCrkMiKfsviSywuBfYCvhGRqMsE7Ipd9kaa09IBgpLihLC65Ede2U+AtpUo/",
+	"ClNqyx3Znh5PRq98IdTlTWzyg+5hc8yEqDuwzRQGpcYnHOx5Hwx6f8APxv5J3IehBZNTfjI+pqHZQnI7",
+	"p+SVVWvfas8+DIK1IZundZQwtT1qZN/vH94rzPRp/auHVWf7UNWD8kVtKdZXXLV7ZXcwz3FDA7xESUmO",
+	"DBah2j4c3br3EKFbR2KVtMRYTKilokDxCa4Hj2PsMY71qrrLzoWB7cUi2l0RM2rF2cO2hqEsnJ9CG7mk",
+	"k73zH2ps2420U8MmqUz1JWaYuGFchlLwPEvpOjYWF1x2zkq15fxMO/pU23rcVF7zLMUuA2auR3Q46rJa",
+	"oW7ExvDp7bOqam3Kl6FUC+H8RhIYQ+b4pm4r0fUKDhETSi1Qz+XCERexNvakbK4X7pxVcTmaXQkxC2U+",
+	"lzChrkmmHV/xyrYMOwIJGKFTG6FwjaghzEpxcuSxKBdTdS1Gqz/X1wTeyH7cUPLczcUzqvNmEa4oqvPO",
+	"MlDwUcezsYAax6IlV+yGEstyojcTH/Ny4Btj5x7bQdOKtyaV/AEF77192Foe8L6Fw9sruW2lNL3lZs7i",
+	"Z2eI7LX/F6f97QvtrYCnS1h9kU3iSE7tZug0ebLPkVtkvT9rmUsaCUnAA0XXs2hnVkArvEJxhRKTyt5K",
+	"mBlcUNY+f0s8IiwTWpe6Lkk1Gj5FiWgoC8qRlcYDM75kbbzZLJuvxrKnPL+azzoeEzy+DCUGwIk5o0+l",
+	"0Zpd8mzC+IIvyXv9t8iVt9rTxDGCsQ/vflrXxcBu+7c4m4+eGny4tJz9cqOpSkSGIUFh24O5jzCaiTwm",
+	"nsY+CGma1OqvhzAj1C6PEARwcHQxXoFA9PqNIn5rjAZR3ZDyWWX9xcfTnMc2/1KM4GStYpTJVsgHOL8Z",
+	"53G47pJmzBFhVuY5Ys+bTynpZjZXzEZdCdi8s+P/iftXfztd/GPw8bfe+JeT6U8H+t2R+d9g/uZQvYbP",
+	"gc9GqVAy8DxXkwkstjsv/7MCdxndmO7BWszLbKvZ1rPtJht9szyNYVUX+vsA77PJIl13yx1TqyAY7k6v",
+	"1oUOStk9P/Q6cnxSQrzmn4Hr98liAOv16fP/WKn253O7FO8HIr0BAXlv3xvsxkKcbyo40TyecczsWfnp",
+	"hO+q87Mlr+Vs3gR0FVbHVkIhpmha9UxT/zC1kNQ+CPxuOgE9WT2kBDORqWlhNItWVVLE2kG32wuCzlkt",
+	"kgBnhzKqa6ri5KDMQqMP3yQVolC21TQ1YKpPBZelceJhLhusiMtczS+I8sINzKJw0erohvKFpSFzxTPo",
+	"oeNbo3ve6M8TPxsNydpOTAqRwEq/5HnC/jVXhjMliz2A0Y1QrryH/Z56BBeN8KKo02Ur4QDWRusqWhGY",
+	"UWdNnIC9bzaLdCj1pVrYBreLkiEO8w3IvNFgOJ2Lqt301u6UJwk1PKxVcx/t4F7/MUIReytvb+Xtrby7",
+	"rLx7bNq1SR6Qy1yvaCXb51uqxT7uY+M+31gY57yarAITn5Ywlf/AotklrnN7JOcGAjrj8qyEE8OB5jAP",
+	"GAJrsNCfJtqxBgiNg3scFHTG72rVaKfGtiSc5SqZx4Zd5Go+WzcIe9IIT3rCDoFzo0YFKQ06s5slHbbR",
+	"3usUt9VzdoE5X+PGzAxbx/FpEojexC9rbk7E0cSH+5/GQdIT/UmrvJL6kYxPRD/u9fzjBOEUR2NQnLFf",
+	"9tM+EpVrYIrpwoPkaNLjh33/JO4JfzA+Fv4pP5j4/XEvDpJTcTI5rjVKT3I+MZsD5nbp+b1L5GGjkMOX",
+	"EGR4IDi3lVZOvsbc8Exd3BvK/QI9HdT0KXhnuCq67I0p5QEsMa/4i6NTVJEUbDrXhmGbYiUFiy8xIY+5",
+	"ajR/8YfROFcENF4HMya18XQY469ys2+/b7famNuAlHtb5p33Av4LEvDbLJp13oaTQ3s89JeFh16DUK67",
+	"AbepqbrtX0CTE5EJI5oislN1TX3fQWthZE+qgpJoroW2hS4EXKkxC+XCpDn1/ZPaCJ40KKRX+OD7KaT1",
+	"xAGDm29CD0q++a5nT1m3S99g2wXrre87vJVHSnD621gsfhTGrsQdcVx7ffqN6dOvWpc+ET57cxnx6bHZ",
+	"mAWz7le1DvSCp7LTLeHWU75E2RPKsWBaGMRfk15MItaWCi0xQiITYJqYeESmN4BJ74rU3V3r3tP/K7a5",
+	"nYrtPKHHRODuJfeuktt90ttl9+FDyO7+g8juAmC7l+F7dO326NqdfK/nU5XMM+FrqtNZn4yBhfqCemIz",
+	"d3KZAyIwS5ylQhpGBfegPSQWUubCzHMpEtaO6IwRnTHSwkRM8yXyxCHShDqn2zZz2NN9wCIa4sg9FbEn",
+	"eGlZf7TE2hktzFqb+me8ybl7zZ3hCSg7R5myXa+HLUfZ5p+KAORbz1ZGHojBxB1reS07AyTZxieTU34i",
+	"/MO4l/iDyYnwT5Nj7vfHR3FPBJMB7/XKS8pJc5I54YbHAhYJ5epbl8bM9PD5czHv+3Gm5olrY96N1bTl",
+	"tQQt/dawNYuvMM+8UPkVrGsimRMjkyPdm1U8mHBP5cUI2TFohqZTmozZYjTmWuAdQPamSurW8PBPr5XK",
+	"RMyETGgmYc25/DZiejC33QtAYqsbvwYbS9SVD7pGtrpFs8ckrrVxn2lGO6yYrC084/vZuk3Yu3N+be3c",
+	"G2KGT4zImRFYqwOnTMnQ1VXWkyGh7kvSQk25ClifNkNhq2oqp4ysZRt1CO1vN0gouaRC9PmMuT1OtxsL",
+	"hruiKNGzl9Q7mUZeKCN34eohlqXFmzB8PPz/XGhC+WlFT8KcdyjdHkSGGvvM+r5cuX+ny/4GO0oPLf4u",
+	"lATAc5g8rSYGJS3drETblQg8OMUh8M6wvHIusXRLJHQ53bHt9zqWwhPeBcF+cOPi5DNWG74dCVU6Li5V",
+	"JpicT8fUFPbGi9lBwdul0ogLkSMcsOhgagtDYy6lwg+TCx5fiqTWsJRfw5c6DMrPP5d4np2rUNaVEvYr",
+	"XeSpET7WRbJMcKzXZGqO3tOVEDPiBkAlBe8LN6nL4qjqlFk1VfhWcIgjhzq+tORTbOxauHidIUNBboNG",
+	"K7fG+cDj0RmeR6cZxXgoM6VmyJ/AkyQXWsOgdZoIl8RLlex4Fk3hTsEGaEqbUOZCqwx3oWJEJNr8dAf8",
+	"HLJZnl5zIzzmHuyFMkvllQ9rP/NYLrTIr2Ed2Gsst9Fvr3959eu70Yuffvr199Hbd29+e/H+9Xeg1KKO",
+	"F0qpWHUbg4trbo6k2Lpd9hpfKFZSipj2L7aaveEZU51MLpI0F7HB93RVqDADuCylMqGcKBruOghos0Fx",
+	"T2f0yWwJ5Eiy//xMrYlPYjy8kaCRHgXFujcTvygzkXHnfLA2SCqU+XgcJrXz1SVvvpH2oucPYeze9J2l",
+	"MunE7v67PWgwXBwfREHdgG7rXOM+IEZ0I/JpKrkRSVnVOeVpBvawNGfkElefvKNj/EvlVg/mHudiCts7",
+	"HyV8CZPoH3iBd/BP+Cb4riMlR3VGACtK6LiG16JLj2u/GTGdZdzYcF1/TIFN/2hyHKynJ3AzWt70IKj/",
+	"Wr+ti5b6x8FJzx+MT2P/JAmEX970WGweMG6c3723uoO3Wl38T+uz1urFio/H3pdLi9keh+jBlgvZFUBV",
+	"FyFt2lF5ErhetiGxXZ/WMfyYIr2nvYNdutgpASYcDOKotgEjy7/GDZuCmdsLWIIuaGxCCSdQuTnVk/tH",
+	"AdjFtrydSxat7p+oeLZSoymXy5F7mo48FiVzEg1iVB0EesTVH0ZqbkZqMsoxl+RZN4i8cGnyZecW23ut",
+	"zLqnBb4XVxuIqwc2jfdzvpOKKC3VvVH6+VTJPISCumlnYnren+fZeuPyVynYh3c/raM2mfJEUD+9ogS3",
+	"aL9LfCmuxz1mbHh5LQLFk0QkZwzL91xShzAAXfa2in0yl0pXSdfrIKj1FTnYJuMDvN+D1Yw0Vy26CsR/",
+	"HfzDnF7/PRj/0pv+9Xj2U1+/O1n87yB+dTT5n8M/XgR3VCDeefkuRRBuMtYVQhStQ7CKeW8qNhVOFFux",
+	"nKhPBeW5uX0rfAprU6uuqk4LQyHStx/eW1/P1Yze9O74eq+urEx/rDLseBlntqJ5TYXwNrW02/Qggs0l",
+	"JAjwUdn8iEJd+CFEMoovQSvA6P65FUSjVtG+9ivt99xt7tmsWHpP7JC5r8XezTNhM0wFBXWsEtEZgkuU",
+	"Ca4pH4ZLOpTtiNa2S4clxC0hULmWirFd8XSKXzF/QQsY7QAmxQVHBduO3D9HdDyyLTGsU2YWiiUiTqc8",
+	"C6V9i3ZEp47A05rlIk61iDquC/6Ya8Hc5sBh23+PpqmeIiKvc8bslmB2S1C2SEkWzZQ2yHA448uLCK5f",
+	"2T3u/ekEzAM6mg9LbIb3wimtZxrtAFcibay9EeHHerevKtTum2v5kuTZ/UXXJyPj+Ia1wN4D+3w9sG11",
+	"kDPaKEvuI9R1vbP1lsdXHGQpiL5UwmPpwjOmwTniGTP8o9Cek4A2vcZUzqSSwjUwp/Ja50DlgmO0f7rG",
+	"T6JH/EhDeyIGA5qYVRKBu+gDnow44KGB0/Q5kSQYP2j5qg6z9HI5Fjl7mysjYnNPCLThH0dpguvTter0",
+	"B/xw7A/io8Q/EccT/5QHY6LcGUxgSW9WpfIgJfqVZbhBqX61dvwbqdmvvfIDFu/vLHXWFeNXvuiTFuV/",
+	"prvrXlvjEYvl90KtWajd5zPdWp6+ypCzr1P/4uvUq590N+Nw48p12ze/fO4ZxhK0SbMMHOW5LbSr1LCv",
+	"rVLfSVLvq9W/2Gr1ey3b28rWV0XbzRhyfantZo/vNdbja6xvQ1s9UWD7Hvvv05eEn1ls/R3l2Kw96PVv",
+	"ZaGwxdkPp2x2I+l6J+Af25RoV0b+iKXae6n2+FKtKI3eS7d9jfQONdIPbPc/z7kRfszz5PaCabzkmWsd",
+	"z+AqhldR43lbXZDmLFcLbRsCioSNl2wpeO4xTKNglLhgs4/wN9t3D86KQoklaTZBmarkzNF/fEc5ExNV",
+	"OhXA48HtmKg8FtjbF6GfeFevuDCnPGoSWfdFXKdqrkNph6GpMps6A7O5vJJqIZ13wy1T5ALBQDYWlVI2",
+	"NLKyLbLcIkVxN5aVkbwdZyJa27OoIjPecSNe4id4omA4fskiFk7fqt1jRrFev1Nrd9HrNQfI8ZpabHzK",
+	"P6bT+bQ17PW91jSV9o8iSG4LIdeS/NbHBOujNhCQ3s1DgVObR3J6enpaGUs/CIJNhhMVi6/dvO5SYyet",
+	"w1TOonLJtd16c6ted7ZgSRYSRvl/Nl9o0HmhO8M2f7xcA1Y5rSQpN2yNWF70+sM7/FyErhuBwGgNW71u",
+	"cNLyWpMUNgq9eCGAfHvT7sdMf3Qn6UvePzwC02NycpQEJ72Tk0F8nBwdnvL+RHAexIeHPAl6h/xgPBlM",
+	"euP+OBif9Ptx0jtMjuLe4TiYBAHHpxLeddIHkyX2T5MT4Q8mx9w/GR/F/mEyEO4YnDudqRxedwwvg3J0",
+	"ONciHx7HPdFP7jA1PLsfcLs0sM5saEflajGKKXfcr9DClOuhtFU8Wva4LXZJijhRdHdCpFQBX11o5Sk1",
+	"vQP9VfX8M12Z7YrSt2CGB0YjNaZsfncNg12pusXg2HbBM5GzuUyRT7mBlZ21rfIstCZCf0DRW3VN/fBD",
+	"uVD51VipK9aOfnz9noHVUloozx10PbKl+kqKDhgS88yk4KQ+n6h86oMgi6wLCULEyu2//3T+d8+BlEJ5",
+	"yH5Ov+94zgzxrA3isQJ8FLH2m/Nf2aDfO+7YNsNVcRaxNnc4J0ZieIiToF3PIeynCNI0lO6e5UypSeVJ",
+	"Z6xXgJqp0A3rcPhUdLqhDCWYYPBaTF8KIqTBnkZSMPQoWfTOrY/II8YzOO4m85lmkzTXhq4mlmz6QSrp",
+	"i+nMLMFuCyXczBpXKptPpfYYFuKAHUcOCGvHXBPGWs8Q2ZVeSKS4GbLo/K8fQAHWiBJgQj/I1KCdF0r8",
+	"NzagjGyTaPJkPRa9KhecNQq/T5FbYAxfIpprfiEiVLCEr/IYjZxaROHhDlN4Pc+8kKrhi/F12WuwDmsv",
+	"zMYiUwsiEEetnqvFGZvMs2zJipNsZeNVOpvBXX5Q+XSecT10nBdzQYQHxcologaLJZvQ6az9+mMsMnyt",
+	"n9JxLn6dTNJY4LksNR38ovxKyLPKNc6w5vaW9mGpLltrR/bckT13hOdEtGheZBllTJGsYVgjk6DK4LnE",
+	"4igqzcppKi6USrrse56ULw/rDE1cWPYjmKmCsoBs41BGAmSZjpARxN5wzBMWiyxj7fkMbckgQG4S2vhl",
+	"zZW9tGO3bK4WsLVsKdosFzyhVa8v1UKHMjXE0WQXJEyHWrj9kxabgxZ4rhawx2k5R6wNuzMTxogcfsag",
+	"EywueNX/C+dBcBDDRoB/iH926QfYFPQLQiKjWCWu7fgU5D/yB76E94QjeggGoEVbsjYto/O/fvDsrre7",
+	"H3ZAp1Zipq/mEWvDlsfTQ4kbza5eemP7OFZu09pLoucxIhoS2HYFShO3m0cz7rCXIJIJei1DeVTIMYJr",
+	"nhVkJrRHecLWfQ/E+Xj4eQ+ZTi8k1otIw5L0IjUaZwyem4G+gEFYH2sE01D9e8x1ilV3zUvaDj9T8gL+",
+	"7XgcjfhookJEgrSHkXKiZBmyQe+AdMCoHANrq2uRM5L/Z7SwYerA7EQiSdhxbjcPbeO48dII7YGGenn+",
+	"m8c4+3c6w1pE2FBSFed74EYKGefLmREJfO5MXPB4ycCqxfHRuquOaDSX/0bpYtcnaDINqnCewRaFJ43F",
+	"UsmEHQ2c0sJ1NcLvQOSXdjfgfsed2/EqWwx+qH5y1gu8IAjw60xTrVN5MXJ75Hl1VRYbB7fKsLrxZE07",
+	"wVcbWmVaL4gsPUmrY1cPgx/GrIjok0FQMCVdOlywCSX5pRaRi7rVpFPB/g1WQGUhFUrVW1HY6JrPlE5h",
+	"U9yyH9iRgy13btyitpTrh6ZzbUZjMVJS1DxF3Yhy7pyFcqP4wnBdZOHsRsRiyAbBAL/IO+GTB4PoTuvR",
+	"5w5Sjl2ceW4/pxQL/OuZZpFrQQijIOssJ2XvnFodldIHRBS8oHF3Tjy2uEzjS7j6SswMa9sozLA4A6bN",
+	"/XvETe3P8TLqUJPDqALG8f8qllEowWbluRN7Kp+iUYM5Axgf7CgPJw4FpTMI2RjMF54vm8Iwb3CGnMfz",
+	"uIChBhN1NQi/he/cGrbe/rXb7dYdzYoHuK27R1PxKCCffTThc4km2B28wg7L/cH4OPZPklPhB5Med3XG",
+	"N+IPoENcfCiFu6DJ3VqNEFguXst1Q3eh+MXVvDUsWHTK42AItIYtJO6Ff9s+h62gG/R7GLF0D0S7/8YD",
+	"fy/5eCzRnXvogXtojbKneGLl15VH97rHh7ihb4u59HfacbfhtVCsojEMkhrmfY9e2S1rs0ZczXI1zsT0",
+	"/zXlRFXi5EnN48HlZ3iatYatczUV5CVZh7+I0jj+NSJFPCtcrwXXzAkDDGej62ObqeIDa0Y7CEE0wFrD",
+	"1isUYiKDHY/uyvE/u+Wa9VrWOWgNWzCSwskgog1LK+hu7jbIMewu++CaJ1J98IvVB5/+s0unlI8Ezz9c",
+	"3dthC13rTCuwgMBJG7gHn1Y316Df91omNajXanE1ZgNrRbTb8X0lKtaO6sufZdyAVu3az+c+q35+8+vV",
+	"9inPsl8na1V9JbsLd0NJNMvBhDCp0OUauf3qhjjhS7gMdr99KTX+Q8Aq/2djvDW3RiF1IqsvJVu0U3rr",
+	"Td53VZCgrURftvsg4UoyHBi/kRhk7b//dP73zsbRypUUJUzNLWUrlRZvmrXnMv3X3LrFnV1KUt7jUx89",
+	"Cff5loXU+PRbT1CNAV9g82IM/P7fVC2GsSv0wUoxbttJt5dZwKf6fFoftu6z0r6g2oYdd+Y9JmeTigJY",
+	"NvuCgq+poMDQrr4XrgiFyL3KCeDKnasJ7ieQ9sUEX3oxwVZLdoNaAifU1pUS2HX2eWFuPx/98E3ohqeF",
+	"72+x4r8W9P4DCPcnMzO/IOj+5yNGVgHze3Gyx8vfHy+/g1l7ZxhKs7lMkGuybs5SopTnGI0Ft3omclrG",
+	"O4Songwj7majgGS7DXkbX4rrffh1kKbYl1tXvLR1o8dPHl3bOLL2TQXVHiGetr1IuD3W9jnE2R5o2W+7",
+	"Zr+8GN1TyYctJ3aD+N4+tPcVhfbua/7cJ6C3cyxvH8f75uJ4DxjCuy1697lG7r5wrfG1a4wnDfh9Y7G+",
+	"J43z1ffhttvjywv1feFyZyVMuJc/+wjhvSKE21rHlapUZx+vJc+4iecFo5iKqJApo0tVT9x8Z4uQiI4i",
+	"ehHHYmYixvUVtsFROVaxdhiXeiFyXavyDKX4yGMD0lez1NSwph5WRUnGjeHx5RTbL9pHRmyRSo10+MUD",
+	"qV9jdQQozbHzsQ6lFCkWRf3l/NdfmLSDIgP/qKnQ4kdxS5XFCtcCCL5K+QwxKthZMZUSL/dmnbOiTjKl",
+	"4o9izLZOKb5USgu9LlRpw5FNxAsohL0WVhA8BuPCV10asWGNwedUGrE650fvg9Nyzit1SptXflRKKHpP",
+	"U0JRr2MoGETWkkfco5DBqy30a5l01UzIj9OM9pb2FVY7Jyqeg+jpVopIp1kX/1vbGUVxU0PSYJxKni8b",
+	"0gaN1gEsd4+pnDWJjhVb4SXtW/9VqqlIkPZr/aY/WGnnsaiUpVHZjAX2WvmwqgimiHCNw6ZVFcdwAVz9",
+	"3dp9Ws7GjXf/2oyXo40uIEEPhsEDulwFgv1xiTacGQEGVZxmKe2dXMBiWZ9xfE2V+niWx1SWCG2oCNwr",
+	"DQza7NRyWRmeadD1uZpGzyOjiEHL9rejwlPi2kILIONErrUmB/muNtp3drBPlJC0c1V/CSETzZSELe8q",
+	"iFPNEr6sbzwn4oPeOqsgx/7xDQII/bub4meLMWrD4TcaZdEC7bZhHgRrhmnUVoN8uNQqj1Gr2dKlSov/",
+	"YHIoBslBDN4h9wfxqVXbR/xwPIgPkr7oTYqehLe374fhuqf8x7XyLzpCtYaB13K160ZIbnWsumoND3pB",
+	"4LVUPrvksjjW96iAsHIHasoPu6Xy44FHarny0+DPRrOs7we9mokwSWWqL9eeNKCTYGmtLkGYuiN+PD6B",
+	"CQtED8ye/tg/iQ8SfyDAhKJjZceoBpPJ0WP6RzDja1vEghUysvXUCUxWn6Yhv+X1ejDyshpSwYIwaEYY",
+	"tbpQafaMykTOZSxGM5HHghom7dROskn6bMBTRVvwcw/1PznnVF0TuWnbRgk2JsT/NhdzoUGv4g2tn4nq",
+	"qNtFfdQ+fwuST58xPtZCYgM7jd3GiRUKmQZc57VnLErEhM8zMyJpGp1RxBFuNSyZ+CyfRGrocCjpkUP7",
+	"u1EJX9quddaV7gf9MzZTWUaVnDhaYiP4Q43BA9ehRIJJLTIRg0FnS96sKCyYAHH5114XE2M42lC2aXck",
+	"PHVhUuHu8EwzklWeLeGL59qoqcgdT5HxYKJCOV7CfzseQoa0a4RrLCuCFvl1Ggv9zN6NLIEaKZNGyiJL",
+	"7VBlVpiWlqy7jWeJPVF2EuWGDqVrVEZWxqWwb22QpwpeTS9l7GiG2otLbopmvvBfHUr4Hp1as/RUXquU",
+	"Wh7a00XCOEtSN3TQj9QCcYjfm0llQmk1KH1g6o1Y0MPYNdIhaghrEcC3d43f6YRRKkeTuZnnAk51fQwP",
+	"jo5wYdp72lMLFppOl70IpV0EE55m81ywTHCXCrUrIJpgoKziI+SCayXPmBXkoeQXPJWwLHORzyVrc8zB",
+	"OysPN4GOc1BFjT0FKdHbJB2fFDbSpOdWlcVOsn8bZEh/u7FXzJvtjZCAjJCbFkhw0wJpMkCCmwZIsKkB",
+	"8pnZFkHFaPgXaIJ7WAy7LJF1cQG3t2hMnz0M4FuAq9h5dVoV2Q5BuTi7RGxbSt7sWt8erX9Tus9tzkhy",
+	"I5SlEN4RSW/QE+RcUy/djF+QNRFKZ3hWY/3UvLsdwXmOwxpuC38/o9POWJSBY+yIEmN0fiOyY0E1g75x",
+	"JH14bSoT5PXjVtH7mbgWGd4zlO2oJnwij0V1ORUVHNllk10vlNGqiIs67JJrJhWLkM8RaafgX/ZxSmKj",
+	"4bpgQ2K3mgyLMAwXqavIkW3DPZzxkYQSWZyQbFL8a86zjsVKpqbLPqBtkeri7JLtG29SWB2hrJodZJLA",
+	"l5AVE8wrbTJU7qmx5w/J0qxYUpP0AnR6WphY8plm/OIiRxoN8N+J9gMH0eauQXEoiR31mbZcnFP+sVM+",
+	"1Y4OHu5VKFWf6YLzEyyCykPgQlhMZFjROn6miQ7SwrGVFvaGY2UuGdehdOYWKS8y7to2ZAwzggx57Mfv",
+	"PZbDrMN8zXCJkb0lZAzjGKtrsuoK4cyscHYv3zhfPJSr3/8M3yEi8pQKi1h1Qr3ys4ANGEoai8v85Bjs",
+	"uhb2LWkCzlhEExgxOc8yWl1wD/qcTpykCZqANHudwmwtbE6K0NglkxfdobNUgrlr39XaxCx2H3PaZW/A",
+	"nib5IFXl4zoKmIK6LIHJLTxnZx5KMPUZJW/0uuTZQ5h2DxV1A4lmpWGqUdiszaxl/KJ1P+39Q8YfJF5F",
+	"k7xi0X1OAStrK/Ye0FbsPUywKjj8HA3K/qeLVLl03c2o550LwWs5153W2FFyLE4mp4Hfg3mCVeWfisHE",
+	"P+RH4+P4JDkVwaRCLPWfPz3aPENYHF4L9Esl77fCZgZ6yQJ1bFbTP4bZtEs5mPhlwvVoQhegxCZm1daw",
+	"ddjC6I1NefW8lpVzdoMIarzj49cawP1P+OnYd013BvxwDLOLC5cu6U364iAZxP7h+Ij7g9Pjk9suKXoD",
+	"TQXT17E/mPQ55idBclcGCRLpU32BVkUrtYatKf8IR/myFjgN7E9FhALXZ/HXCA4SxoEvK0uvd1z5CK3h",
+	"IHDv2hoeHqLYrZ9+Ujv94KR2+j9B9pIOAxv4xcufX1PeMAiCYNAHE1mreR4Ll20egYmEu6Fp1VdzyeUq",
+	"XBExN1ZkmYnefTEOgtpq7H+mq/GwMZS9k7P6ihbfrS4rORls1cf42oDsD5XLbYppP2Fel1ouJWohwfW+",
+	"HTO2aigSrXVBS82ZfVmLI2tb7yaUxca+4aF6THyMBT4FvdJcJGQJY7EG3mYm8lCiN1vHq7Unufq3kBZT",
+	"dVbeqHBx4WZdNghOQxnRkJGwuHiPiC0u00xYhnYKvIClnc+lTOUFuoeWwj2U5Hk3mcOv7OStsYm3MBc/",
+	"J5xKhT58BadnGzyUdNiF/0cf/D4glpvQFU54FUSvTHlSZl4qT7kDthK26mveL21GvzS6EMsStr4tNMuW",
+	"4bvdK2vsHlknAbflZnxAQejyeGtl3+9IIF5PremmF+GJDZ/YfKBDV2D0rJKRctKwyyJ3O+pS4fpeuPwd",
+	"ZcRSjdGGUCLBfKwkBTVIRoKsxLCT62NpY0LgIIAJBZ58LhIhTcoz7YUySbVJZWzYeMk+vPuJ8m3ofLLU",
+	"yt7FpUAwLclFl1w8Y1rEuTA6lBhHwCiBvlQLicNbMm34kilZRKYoy2cjXW7YOFedbig/SJNmNsqQDOsv",
+	"7rHItSkbuV44PfZfG8Uizt3n3NVR39U9t3YnLtuNLE+wi+1cU87Ia+mZ+9emzj7PslE5crq2np5GLoTq",
+	"5DYXStxwzm/zTO9VRrHmu63RR26b7lhO8WVwAbyzxBurMkaXi3tjOTk3TfWxtu+Cqc5sVRxh4BLkHQEg",
+	"KK1f26ShbCORMoV6eZKIhGXciLxzxjjR/s7S+EqXIrNJ4oSSUtmuVYY9mULy2E1KoTCBsdRkCJtroUGQ",
+	"RGsWJnaMCGyXH2tT2DR63zWX0S7pXl5d6wTS6VYKySoZF1hREbuYY0NIzJVj0hxGaGnZrWTDMrPGFPnb",
+	"+XrB9QSlZp8qGHlDFmVcm9FBQJGJ26RMv3vY2lG2PGIp3NegLTBgsMEnukVZHN6pLOAzVlsWPLK6AO8F",
+	"e5V9rWV431iRHJX9PohuLNwBCoRMeX6Rylu8AAuNO3/LBM+lQNPWNTIqneEidRorbTwMdKw0nqx4CB2v",
+	"UG62TtqzBrO19msNmjw2y4Vv+MduKN+JayHngvolYUqQ0soFXg0Hmmo9F4nrIGYf8UxXzlPUeslGpnXH",
+	"Y3M542lCQ0L9TJZ+kvMJNou7VmnSGZaXPCvvpiYsSXMRG6Z5JnSR0sRXqT6zYBjj1BKiy17gS4SyNBWw",
+	"bsBmN0kUDdGukILyzxqGxTPXnatMKjN9iS0CJzZFvSzaXdk20i67bBS5ZZg7hg8FN/fYJc8mjC/4kkIO",
+	"/xa5siaNRV1QB0Tr3Nnn1p6QmuJ1i6hIKAlk32Uvc5Gkxn406+/o9EKCi8XRW7NHqf8ijYJ+1pUktUND",
+	"UoPOmDtwKnqbdlTU+1RMPevXcWNvIFUxt4jdwMrKueTG5Ol4jrGxXC26ofzNNldV2gxxjtxlNkhj3WKH",
+	"Ei0gBTgRz3QBaMjSa1iIOMK0aPZpEZUIIaUtxGOTXtOGtmtTyOTMept4YS6Eb/KUZxZeQP29Ko1gEyWo",
+	"YRncveOVgSNnmuXcuE5hNotOn82uGOtB13btcAXbQe9rgxcFsAOmu10HnHZcO8rzv36wU13twzbL01gk",
+	"DnXrJm0m+JW9B0b3WRub/YEua8JInLH337Pv2I/fs+esF/QHHaZyL5Sue2vRSBR7drgGpmXPUjgF/w0i",
+	"lNWb6rZnIvexcwudgVjbG2MtwbdnrkRw6P7BZtlcF+AFvIttE4fYIoq4ziU82j4C++iW4RJ4AIJlUeKG",
+	"MoJ/akQ7FYMpestUf7Qd5FwdKn72M4xR04xPwMWhZnsp7oCElZLBdpNzkgFmr02gE4xfw98OG8NAVODC",
+	"R/8Ie6F4TMPqZVO+tOgVmHJOoqZYkLla6GcwIvAQfil7oZarAoQP02kmpMmWwwKjhJuPpgeGLVXtG08y",
+	"fnEhEhZJRW2BvVJY2NVYV0kWTYX3QKQz7Qe43jbwpRwPrUIcgR0izA3FqrBAnP4NHwrPETksSpWH8v33",
+	"HZAvqamibwi7Pnf7KqVmMaRYo7mkR0Rl2L+G8HZvBB4gxYiYmhudJoL1ut1eH4u/wbNs6P/oOiu7Uids",
+	"94gn32wG6dV1vNUYVpKAg9o+f1vp+siqwOwSw90NJZamj5dO9Z+xl+e/sfa7H16yQe8k8NiH9z/4Jx57",
+	"+e6nH+CZ8C1hAukLGbeXaf1hDTqWuLc5+xkNF5stgckKpVnOBPXa0a5u/oOdTzrPdba1Nf7UxNhWqd9R",
+	"hz8G7VfW4cOEFIX4TMKMWKFqLnMhXA0+ozpBujGstDwVJbzM4rTWoY3oDdehjG4a/7aDt23yWcsU9HrN",
+	"yCAXCau7hQ05gVQacSHypvo6eDQsII8WlMopHlJ7PvhLzSPAgufdBhDV6s2jVVMzAs1Gn9oaYPYUtM/U",
+	"QpZGHZoELCJrDm2BzjpMFdW2j5e1BIp9aIV3FU+DmbBMBqu/w9iqdEEb1DMW/XWxTsHMc7kp8wJr4250",
+	"/Znt4uWShHfn/sQMsb5+THqGG8wMxeTfnOgKDUFR5A+aAX0gqxlgkHT+8D+tbTASq6Tc9k3rY/jTa5VO",
+	"FZ9alEzv+KB7cFRnjICXKc6uBAtODrqDHjwOVD5VPhQN1GyoZUPaiQYmhg1ftdKxDa5yHA0EDRuI3sQ/",
+	"4f3xKn9DJcCBXx29tdo89IPj7slB4zw43dYaDryWU4T4uisol6kapxl2X3K6EW6MUoTj6ik+dPWmvQJS",
+	"U1wFg7R4ktgWzRUDPRh0B8cN44RrSB1hmvm2pWWXy3s4u1wtePF+lXzlq+ReVB41jf+Z0Hl4LSM+mucg",
+	"4mv3osUCZ3tu3dh/wLL37Ff1KhPn0RL26ivZK+I8RaEjbiqvXMye+8wervXCjqcF622yVj2S2R4tLA8/",
+	"m0e7zcON5H04f+UNPLskvE1WMrvus9cf3jHYRd7KqmP90m5XkvVKV6RtH9FBhJDhmeehgPjMhnY7MOS2",
+	"Ui6ukY/KQ0vfGuz3ZXiBW4Alv47pZT1cxjovMiFXIpUXG0BnaGUWKJnaMuuSkfPlomXuQ+XypEFv6+G5",
+	"Au6Jc0m3DXVrLpOx+vg8zlR8tTbSjUUV5B6ev/jl1fe//v07cEUi1h4EByyyNxklKb5mElVZNNn7lYIl",
+	"8Iw9dqkWbMIRUZLPpWYctoDzExc8yxgOyQWMQ5nwpYWf2MAquiiFm01V8Goy0cIUrf3tmQk3HHb5MJSU",
+	"r06lNlgmhI9WZPFLgiJhTNZWv6Vmjft5Tm/8EmdtVxNeqgWlzY79oL9KokZvNNKYrtGt4fHx8VEQBF4L",
+	"3nwEbw4WzDxXM/H8e5FnyLCK1eO1e26eJ62+2rkpkqMN+TQ6kb5Tt/UlYilqr7Azi8ROu+Rnx05e2yu0",
+	"ByYqX2C/birZMoyirrBkvbLKMOFLr1ZOptPpPOOGUk9wI49xGyLECkQbwbMlePlcgnrCHYhVbfZ24PUn",
+	"BH9dOQeeOGQLbuJLlgspFjzTdgQ9bXw18UnR0P6WiSs9tGO45LOZkBRItBmmQtteCINhtTRnuZimEpSj",
+	"h8Vqeq5nAiOyKBlEPk0lNwjDfW1n4ZlmU3WNcSZb6bYiB1yQD4HDc6kxNIuSIZSFaJgoCgHcEA1FMmEu",
+	"E7VGRLxIruEmN8TEPaEYVKNx0LvXJrZjeRSMg108I5hF2CLEpng48Y/4MZibJ4l/2oRTcC/ktezSKu7g",
+	"7DT/ZHwa+4MkEP7ppMf98vpjDndYqflapRguqk2OaiVVfb9/VDuRUAkUDen1B/ea4CYBiblhWuEIy7Rq",
+	"bfm510DcEwCwuz3jSnhrItlJvq2tGpIjfrEp7yKrcynM4gKbLsoykWPGRgvhMSkWBZXdkHHbHivLvFAW",
+	"qXQLfrOJw0pKvMhOsB/SzFD2x9a2R6FsFwws+hKkDtkpCMljC8T8VlJwOCBsWwG65CIXwgX5K6XOHY9F",
+	"V6lMsFSfRWV9UtRlLwrWgOJ96bGp0aGMBHygUZxxrSPWjkzOpU7RsUDWIxDDtjSCSGHGywoKP41DqRdC",
+	"zDxMeky5LK9c8JQoiKK3v56/D2XlW9myk/KLPf9P8e8RHMmFyZdRh5TegvQSfJA8lOVbOOZQpCGK9Hwm",
+	"ci0SLOyMmuT0T6k2L7LsnMbwa7lc7kgpoKovx0oKJnW0DOuCxbbgc2MZszKqc7p8HY1fZTiu+xl8/3WD",
+	"gWP3Hspf4eJ1A6GZoCue6cq41s5LWTu3TQ827+HLyR+Qe9AYMZ0Z3Rr2DzejS67sutawVWy6NUXQdHlv",
+	"eNAbBv2CVZ9KmgPh9yZ97g/GB7F/4uiN3bGWR99+2Cqsp5ZHiD4cQmvYsqDAIXv1+qfX71+z55akC/fo",
+	"kP3P+/dv2WFw4HaJpmrglTJqKqDexCCAS02ewpQH96ukLEqpSa7dRvRfTFm9NJJSa1J8NCMiNWkNW2L5",
+	"lz/e/KHSn/94sfwlDT7+fB4sf/ntbx9/fqUW+L8fVPrTy7/M4Jxf+m8G//vv7OrnHz+kk79t4W6t7Ky7",
+	"uQKr++kb6H93QzVrBstTlxxyFeug+On2ziNei8/S0ZVY3jAZ1hsKthumFsIqZ3vFWQmjW1H5iN1y7Hhw",
+	"SC1kM2Xtefkmj8+XcceZPwvDQYqRlbKOYaPw1B5T892h8PC5boIrnILrBlEttt9Sz9w2A07ZzjIu17Ya",
+	"tRXnT9Ni1CLo1ugfp0A2o/S/B1/BJBdihPi8AlA+QV1BOSEMEmRLp8I2lPhTu0zhRfWlmo2QvcrW0gdB",
+	"/2AAIgjleTIXo4SSeoUXeFijAdiQgX+mcsOz0SZQ+mpizXH64ld0FJcjpLiEXxoZM4a94E+vZTFyo4tx",
+	"a0j8t6ryN5xRKD78xo5mf4QpoXr2NOgGQWPS8LaWOG5tgC53u0hJo7TynUy1Sawql0EwODzhR6cTXwRJ",
+	"4A8mk77PDwdj/+BwkASnJwPRP+nfSHXel3DXyoq79WYpHr4drXkv3eg2+W1q8naGut/qEGDaN+zDu588",
+	"5laSZzUGwd09Fi/jTHhF9s1zVK4rcFPL7cpKdKnfK4GjVKwKm54lc4z3CUQhEjhYyKTT2HTPLqEHqA/d",
+	"y9m9nP2c5eyWQnV9KRUe3vcxe1AiGF2IoYcR2bswItSjchW+ANxJ92ra2FR1/AJJpN2qR/bMSxFfiQSL",
+	"OirUARjSpERMtRohlG3s1+vuMML6mAiLc7BFNNd6ofKETefasEt+LViPCoD7J8SAyWMYpENMZGohcj/m",
+	"WrBMGCNyDwsTZrP6r45FNUkvUuOYt+2jkHt7IfhVRLnv2tvlIgb5iW+hiLxSJpYOMxdsNteXRa2Bi/ba",
+	"6GqhtUIZkSgZVT6Lhe0W74vpby14hj19TIqE8XI1G48BWW3p5s9fv/vtzcvXo1/fjn5/8ea9qxSywxiy",
+	"REnk5AQFDON2jPTBWZnIZP2gXxZFV6LpClnru+ww6IfScmGO5jIXPL7k40xErKhNsa8dcymVYZovC/YJ",
+	"/KahrE4oLJMu+32T/p5N8V8q/7XS7mVllT9JxXWD9B8TnHZjwV15h0ctbd4bOntDZ2/obGToWF7/262D",
+	"Iv5LGDNnuuxbvX7FVexwVX+jD/wjN2LBl+sL3wuViDXaZAM8qutfNQlhrBQFuJ9h2AimOhfIqAVG3IWQ",
+	"sDlEUpo3KyWppaER4VhG7kTKF9tSIMTyKOQcdFHrPhZlebZYn4P54srtbT1yXoEl6nkcC5HU8ubWOsOS",
+	"NcILnFmYYrMJxohCPr9QxsBf8GCyEwujjIxEW7FK3xhps4x2LwySnbX5zdxIB3n8pWCYPgQRbvnK5Ram",
+	"Xpe9qph6HiGgCmuPcU2tfjY3+1g7+kmRNRF1XHk2WsMmT6uzU1CqXeSC4vh1c+0dfNxGa203e6bYMsPW",
+	"368G07en/3rX1++Pr38/WP7jZPzLbfpqW01THfYapQNrvrK9MF65VyL3UiJP2ytECxJTn0Yil5i3BxXE",
+	"36dZVqOXeKaLQv6i64NWE1es3y7L7Z3F2gmlTmUsipr/Bdcs4wXbg1dteDa0xAxFWs++F7rKnu2c4BKu",
+	"mmfCs3PsmEwKApH3RTV+KhOsgw8lsUZYygOzAOHZdthVwqiS80ANwJB5gFrmYkyZL5FfjNxNpMwTC4vx",
+	"RbaB6Wxu7LuXPRts+SnMmW0iNsXa/vos0uRdpNdIksLEdGaWWPzeZcRH5kx3qczIijP0m2lCqhwcREYy",
+	"SWVqhHtIKOkBtvTbfQg069e367Iy6w29y12gqJf0/qtvvDYnSvPXXCRs3TqbEx0rlQkuN8L8NHYHe5g0",
+	"Kro+oxlPk5ontNYRGvMMkbc1t6l7eNx4crO3PFjXUd22Yb+P+2yRQkf8MB4k/oHoT/wB74390/gk8Y/F",
+	"0eSQD8YHcT8pkUJ2vcAKIB4DgT+XwyyPIEh6tRtD4VUS0Bt+mY+p2LM+OQfNM2n4x9HN04Nuv3kum+68",
+	"ZtqbndX6tF8Laea5RSRVW8YH/oAfj/2ixYRrF1FnvwTRate6C79sZTK8cYJ9jb1QiBqs8sJ81yU3bKHm",
+	"WcLGVPzV6e5tgSe0BUCJFkJXqsWGgOaNEEurwNlbGdubYJl1YLPHFF7AM9CCJUa5ihqWgrVtBzKHW/ZY",
+	"VEII4a8qiLjDpoJLvYphrqGX65F+cgmK4jCEGWOE20KLHYaY3QdCrHKHHa4CoB1YmNp5RT++rt28giV3",
+	"zMzYrWoFi3YrvusLwhd/CcDa3mYh5vXo2aDsxXMP9GwRj62gYCtB2oPPBBFbBC1at0dmaSYeAInzNUJZ",
+	"P31KGFE8vFFef4YJ4rUy95aS4kqgyCsiRZVAHDlw9Sgcr8TgVkN9jiHSbbq8xilVzQafEQuTpbBOFJPK",
+	"3AYMKlb07gihsirgYYTXwT2FV33uVoD8d4fDvjDBdvCP+wPy11ndxWLZi67b0CzlPD2p2GpkCiuNv3Sl",
+	"ecyGmwmNsBlH2gVrg1Wl363cbXfCv7cTtGTc3i/29wVOzrpo5d/mYi4042VH+/I90IvwkPO25I61LfHb",
+	"NX8llLWix7xaydgpiHNF0Sy3EhgF4TRkPJRlaXrleFT8ir0ILtWiaIzMMjExbCwu0wLkVFTyp5olghpt",
+	"WQWZZV32pszLWDhRQw7GC2U0E9iEOaqoWcPKlMxZ4Wc53phc6EukflUThtI6lO2okjR68f7965/fvj+P",
+	"Oh6Ff42YaVLSFRfPupMWK3VDXRcVp2Vaz/L7lhocXwoTThOVi24oEe1VLiOpzMh9aNcewr6t55p2wfcr",
+	"dMXZjVuURaJRray0snBWGutqYUKJzMmpwVlqY9PgerVpB33U6mWXnHgJsBx8kqtpKFODWTyiNLD2jT2b",
+	"4Be0ZjtnbHXQ2HdndKGkiEJpe1U3wsKoZXAxwynSumZKXoicMpRtJEwxoSQnm/gr3n5o8qyrN+502a/m",
+	"slbZTF2ABsGgKaD8DsTT3fZU/9721IZVll9BmWTDC/bLF3Tn3N8w6+1omNkNeJtZVoz38cwyr1ajvoLg",
+	"cbKvOUhWuUe0hQqOuvuOcesy0rj9H7R/HN4RlBXFJB/E3LwjxjrLuPQJkfHASVZi/+FslosqEQ4oRC4V",
+	"gV9JIbgzsEmE5W+eqBx0iXZFNBY2jbnPepM6ag5HgCnX6AhRi6hI4dNGlhSY8oz4zOKnubTN2SKveh02",
+	"GzbpOMMzCyQmHkN0or3AkcVMVSKykvXb3d3Sb9oXHCmZLaOzao+KUBbVtIjvLbtG+NephudTkzmPDYKD",
+	"6gD5NU8zPs7EyKiR4znuYEA7F8JWB7Ur5oL4OAO7tBPKKdEyKRyHm3Yi0qNkddm5wHZ/SIuMdYJ9MkNJ",
+	"hxFOip377BtiHNpmoss7sjasEB9P8Er2s1pTBWQ2WqQmtmBxy8XnKOuFRH6pAlUkqQEEjNSRPYGiXsWi",
+	"n5VxEmp3UCu4wlEU3IgX6g6Qeu2bRqzdDwK0roijpArzSdDkSOUqKMljIltBFlWZPqwl2+my82oaHQeR",
+	"JbVXcPsh4UsdSsv9RJPtekKIhC2FqX07+moWaFbeMpS13Dlrg5HAXHYeFyyuJ9foAmY6zpS274m5+VBi",
+	"HwprQSGAyo2PvABrcLpmkbmoLCnrGeB3whFkQutikO2IJ3/MtUEeSM8Z9BH1Comwh8gZVi6ohbzIeQJO",
+	"SS50CVjj2jYW8arU+7bXCGya35Fp5j5ge8IrWkX+tiD3/tQo+y1R2htbKPBG9IqPgrm3n4DIjCvd1P9Z",
+	"WGt7ZP4emf/5I/M33k9/s7NKeyq5A6Jf6WdUwc2SbN8cQUnP2sMnvxkMfgMJXWly2wYUD+1GlOLisRDz",
+	"VQ5rTiYgKmeN7V/QKEAMBzkA7my0la3xGJ2VLkRxN+qfU72i9AhssWOtIc8tFmcoS5OzucLfGaPFHdt+",
+	"DxtK61BWCv43sETdHZ7ADL1hf9pIZig3tD9XzEvbPZDnZunRO1hsa5zxdCoSJq6FpDCmtM2jFtiV6Frk",
+	"6PAU7qPtQIdMbcZk5EXWzdAh4yznYJ1WxyXVgkYVyqqteVa09ruBxAU/hsVzw8YiVlP0c8mYCWW7yca0",
+	"Te7UZFJCb53B02VvnXtk2/xR1NFOIrajM7kwMfZuIwvcED+uWwY3y0VhMd7DhP3bCgDk05qxdaTJfVTq",
+	"I5uppUVS7QnR7Te3rsA1XSFpqvaiKETAAfPDeRAcCNaHTVVYMH2P9QL44Ac9/OY4s3sbeW8j723kvY28",
+	"t5EfqdtyBQD50Cay1srPUnn1wCbyC5vaVlL4yKAPzyCln6mL1SonHDWW1rJU1o1MEn2YOEc5ZRPVVNrJ",
+	"OJuIBZumcm6Q71mtwgSc3vBs+puKmTBRjiyTXcz31it7cJQpMc+TdOveXrVzrtVPMIW7anQKhutGgXjk",
+	"aNTv1gHP+Sx93n+eJrPn4iOtLz9TF6n8/5Qx3/FxDJq9f2RglZsP795891/9H6bxf/V/2CJHaN94jRSE",
+	"j70vg/jCitx/5leCcdyxcZbGVwzXDH7Lxy2ntKiMh3bS6a41UcPaET0M1P+IrN6IRVMu5zyzeCPbNITw",
+	"MjYLtL4I3o4deZAQ1ZFiZED5yjabp4eQO90haVMwxJfAJYI+ud+lAkNKXWNvZJFE+6r1DavW7TcvWQZ3",
+	"8Rb3tD17x+c2x6foj4M1lvbf1W/Z94P+++C0/JY3ZA98C5Q9e/KfPfnPl+ZU7ezgWGm9Gx/jHbYFqNhP",
+	"DyRysE8Xki+Er+tWA4IwlFUsCjIbrkH0VA/UkUHwenguPRBOxZ+aED6rkXOUkKG8GTJn20TMS74El5hA",
+	"UpVlnK0JZrMbsWzbTedGMLvEW8zlXIuExmgRGyQPTRFeb9/EXsglAS7GYqlsxLzEctxEYYSyKUROiZOC",
+	"45hYHWQKMpDnS2wTN7XJrAItgm+/A1diLfb9XuTTp4l7V00GLkFNZcvNXUQY9x6ksbfD9gHozzIAvTd6",
+	"vr1IcoNlgqrqkewuquR4WKvr9Y2IjnsTbdRMU5h3lbbY1va4Jqu1YE4ups6QKwyQXPDER2V9kXML5S7C",
+	"QvgHlojRQGyIqBoUKkvPkB77Zn2ao1x20Rsi3VgXG+rs4z8bxn/eu0nbR4D2lsfe8tjHbvZmzCPFbgpJ",
+	"+6jRm7l8nNzQz/xK1M0IVwRcFPVsmP8pRhjdktzx9qmdnVX7BzfRe9W+V+171b5X7XvV/kiqvZC0j6va",
+	"Nb8Qfi5ACGzIo4mXUO6Cu4pNBz23nQTO3z6jqgb2byWFxybpxTyn8uAiF4M/IfVkKLFv/3f23W1nJ8uM",
+	"3EFQvloUGhKLO9rEmgLbHplPZrlynDcS3Hszn2H6QROYhFhS8lA6OcVATll+TZuMgV+84gnPNEOFhZ31",
+	"xVTbjMOSLkRFS/NAySPM3KTZkumljDvDUNJBfnGRiwsMOXBdjp6otokLxT0lvuT5BTLmTPlHRy5KeBR+",
+	"fRG5fAs95Zpnc6Gt+g8ljtAr3oRPlaXdtu8j+NUZGy8NdS9eXKpMsB+/ZznsC1D+M4rJVOpeJEx3LGCA",
+	"OZo/WGGRmtClvTpF9QMyocMflzx39R+pscTeK80sb/SyhBtUr9PlLZXEvl1zW+pra5B5lqkFx0oaYgzH",
+	"gRXlMTBf2ERLGPtOU6UNvGxRpVJhbsflgskjj/qSwXHSLWs42TVrw+2vVZp0ilJ2lWMDDEkrzhHQ0MaY",
+	"CkHEqYz22DPthdLZaWnO5Hw6FrnuMtoC+Hkjt+RnyNkkqA1cwpelgZfw5TNNy4C1KxNRbRRHD8ScnxSr",
+	"XxhzX3BL99q2FMl9uW4o/3L+6y9svHQb8Yy9PP+Ntd/98JINeieBxz68/8E/8RjpGhgv1vf//afzv8Oy",
+	"OafNTPuGvaLNcSmEoYFgCpLrK5EQmw+mMs+YWc5gL4gs03SevfskV/8W0rObubrf4JaM49TjHsJacrcT",
+	"YALxJS94KrUpmfvr67WDExvKiFi4vqNtR0owOmP254gtUqlpIbmDHhvPDVIR2R9oYnGVapx4t3HNZS4w",
+	"EjoIjrqhfI0d1enGNdpGLECzwhEkI8iXCMcbGRW5j+FKwFz6Fa1NphWb8Jy18UyeKSmGpXyypAyU+Mbz",
+	"O2d0T1ehZZ9FRW8sSuU1z9JkRCs5cj1jKCtNHQCJAD2Vo8nczHMReWyKietLLtnB0RHphOqpRinMkUfd",
+	"UCLxzEKK/E50MCaRYS6xMg2EhMqSmt+YKEFAYfEx1Ya1B8Gg05TSLSkuP4CAfkd67w5u4qhUTMWOLMQJ",
+	"vRgu/Yh2b+Usu2876/iLkW+psR1AYQh4LSHnU1T5xS/4HND8dzZu/wE/OiIbzt+WGrlzVi6k6tKA5fDM",
+	"ro46BV6N3L7pVWDtNHd7T4hI6s6x/sQbh+qB249SHFdeZeTwZ/MokZ6/aZRG7TZGImjNMIlDPZbOCpaL",
+	"lCazkARWdMWXSmlQHChPrR51EoLLJRYtrl0hdoTVQbv1gC6x14r1dctrfcz0x6YVsbOXfaMDA37olQVh",
+	"ecPKFbq9E4rUNfTO32MLSNYLAvbj9637cnORTwnbsDUsvFH7c6tiaDeX7fUP1zmWFZBD68XLn1/7OBNB",
+	"EASDHnwB+8TVl6g6vUHpR4+m/GNreFD9AZZBv/iSWJINC9HZkqnFK34E4/7mwNd2lAB1N0J1Z595ENR/",
+	"xOeCP37LG/Yrb3hzTqvv2DvY5CVBGdcGFQT1H/E8+NFOBz6bwgEgzr9HLx6ePmz1ewcYVTKqLgk2dsOr",
+	"KgG8perOuJZJV82E/DjNaEtqX00maSwSFc+nQpquniG7Mtgj06yL/61tpdbbv3a73WbxM04l7ZsbAqhl",
+	"xEfzHPZ47V5wnoceC8yEV1kbHk6HV51pr/odvPrsevUv4NUXhFdfNF75gT1acJ5bZ55bNNhrV3q15e95",
+	"ntf3DuA/XuDh1vI+nL/yVrcPeTLeysLyfvzeg4f3ewd4F1gOsE5grcIi7h14sOib7thHE+AWhrqmcAvZ",
+	"zR54bCCyPbR7rWW7EoN5SWLUf5XqmdJpM8HeDyrHW4AxAPfwWMSN4fElQu8KClLQKpgtx6YmhdlWAEnI",
+	"Ypaukr2u+MobnuGd4EbfkW+/icD0rTT0S6nulzuoSyrmGyL6O9roAlL0fJyJz6LdCpJOyMTGJWgV1yhW",
+	"Pw8afaNyMcmVNM8xGKOf/8eoKyHXE+f/jh4VKy+0RLqWBJZo5j68+//Zu/autnVs/1W0su5ahTU2TUKg",
+	"PP4Z+pgzTDlTDtD2nnPSmyi2knhwJB/LJmS6+t3v0t6SLAcH8qJAy18tsS1LsrT31n78fidb5DTvxVGw",
+	"RY6UbRalzECYeUiAEqYiSZBpHd30cEV1As48jTrpwl+IMluNj2878UHduXKpYQkhECnCNF0Uhr86hb8d",
+	"EaPnjjqs1QJbxPGusfk6g1TkiWnwCIMI5M2kx1JymoqMBWDVsixPOn3G5uMXg5WijOTtP7L9q/+t9/7d",
+	"GL1/lZw05dne+PdW8Ha3/8+d/xzV59f5+BlnQauqi1Mi/4xmDMhgfKSEucMDb283BDJOA2dsRCOuROi8",
+	"jRRPTDWk6WjnbETdvbzQXlSaNuZ4xy+CayE6h4f+QohfKZ/oTslVBCgL8hR2FyQsO1CrFFkD9Sa3YtNu",
+	"/ynBmYDkqRKNU/XYjrwisJrLevzOhV2JMo/b4jZ4+RG9PmF8kA1rB7strzaKuPmzsau6nKmZqR3U/u/P",
+	"I/8P6v+37u93/C9/+5/bYPodQZ6a3VEd5/8A19GPC+JWaSU9E76dCV3+DZn7BvZ0g3LBJyORyzZHsmHp",
+	"kaPTY3LJJhKcLiYsoK5CJqV+FCP6TgpimwdDFlwy60C00X7Kb/ArQwqBebgD8DzdzUNdIYHhgVIoQVoX",
+	"o831hRiIiVkUiK5lXNMRnYC/VReelMOoZSjXLuJTRnwA3RhtHrpAT5AmOR6ylBVhhiKD4lbgq80tcsTR",
+	"ceZOoPZjI38h0cyOgJ9Ee+KKgasOs/8JON9RyZr1jThcNpVTfeTxEBwnQ9bmxYVy84WD+/yU2DeVy1Lw",
+	"ZdCRlPVzgzOKbkbsUAfu6bBrhMDvko1+xOKQdJ1Af5eItM27ul31AySJmo6wv3IaGy8rNKf6oxGzIuQo",
+	"9QgXWZu36k2kcMWR91JGLwvIJ5LmMVN3koROlIEO45KXOnCgvhiQoyJ2VYRUs2pMiMwPaxYgn8Eb7HB9",
+	"+u/ZpIs5HLjrIWoAGNF2FsGZfMkmyhqM6USD2mqgV0goQY867k8DoDUSKVNrwiSclIanNpLlV9B5I5Rr",
+	"6AiaJCmk8erl0NU/hF1L2CB4W1n0wsdLQBALcMRwtLFQVxrXGPJmnEQdHWBs8x4NLgcQwDrEBBf1TY44",
+	"sfJCc5OTAQOqAkgo6ICc6aLzjuqCJxwWzRwCvGnJBqFSDRAHv8BChGlsc5cvXakdZK3AVl3HfkHq3rWU",
+	"EB7MifGFq0cgAKiTQODrBiKJmCWK0Hb74ZScVIJlIDC8Zxf5lm2nyhN+GtOAOeasevniyTwl6tkzo35W",
+	"KneyJw54KucZUuwoM1RZPzE4gf6u8zW2zINWF77BC+QkA+tjvoSaUlbL3EbmWkjSy18A8Uzmq9RqLlyp",
+	"dW+JUBXnj2GktpH2rwYZ0EdoK8mr3dYHcN8ZRgWANVN92Q6avQat7/t7/VfMb4W7gb/f26F+q7/NmmEj",
+	"qPf26dz5UwufjUrrYyl39GLnnApmCVeC1Q5qf1xu/2v/uv7b+NVJ0vzEd14He7+GjbOs9bvc/WVYhwdY",
+	"oivx1po8Zb7TrclTlgp47nMYyJ9Z5zB10VM6IWDh0mlQ3vPZ7cfJy1rkTPkAtWLf8xy7JOBQcfT9+s37",
+	"WjtKovdscpSrM+GfX9QvrxlNWWp/KR2QwXoorH3wVrsuugXOzIVj0fE2FtlqlbbYTF+hPV+jrCjMwXji",
+	"IV0X2MZI4QV0znj03GjVW/r8OU4FHxDB2eYW+aAsVmvUeaQLWExdkgGssLLqevkEjkrq4AXnSMj/GSl7",
+	"TUYDTgyLMybZwjnIuvZNnpkI8xhIttT5S+e9IOgTJs/IoUgzok6XKZJe6Gr4MlNolf1JYynmNULvcHdq",
+	"+3DlavEnaIN4xdNGw8HfDu+YZZ7SfPj+LnvV91t0r+fvB/XQb7Bmf5u2ejvBbjjj3Q1DgIrx9ULzQ2fM",
+	"QarUGzmRGA6doz3bgBmdOVRND/GuRptuJ91GdMN2DS5svMGaV8vEWerKCDrXG4lm5Nb0dACRcE0Rh2bd",
+	"0sFpXnE8/QKloDpzD8WYow8FUbovGUuA7I72YWcslCN/26lgTgPV4aP965V/ddJM/LPL/bF/8d/WqPaU",
+	"DNhiNRQWqRLaGZ7k5sypDwVnszL5gc1cNQ3EdZCur8UMLMDvXzigbd/WGm3f5xjEijGIxxVWKJxUQqvV",
+	"FQIMy9LdTvvEHA+UMp4iPtAZbnjkqs6mWy3uMEdowew0+fKr+e9tkWKGzHHGj49WlIYf8G44/jcon5A4",
+	"urJZFptVsYDu0ZuzD/8+Pu98PDvpbtooc5W99FF38Qid9lGMYMEr1rmZCICZ3tW9TpX9nCGAtKZ8lkAl",
+	"CfSUzndfyiAkLLgk1EbG1hrdJCGTkHfh7r9yhHNaX1aEM52uzZYs8yxvR6Rk9Bq3X/WxkWT0mqiDkTIQ",
+	"E5YGjGdb5AiyzzEygXGigvN5dFMAnEQyu4D3LCqkzba488Y3eSrVmlg5rRdt0D+/zk8hPKelqb/hp6ML",
+	"9flMfSoaW/O4FR3f4RevNqSyMxIp08ku86Oe0Wv1Napk2hFJoH6tT2BNPHIUppUzw9Q04EidnR7QjMZi",
+	"cEf2F+z3GbDyVftlBjr7BaQqrxJYWi2gNHtFLrKcFonMNNbvFXmgLbjABM2yHzgbq9WyUvXyY/Z1L+y6",
+	"forIZbBCCVUfck4xYj24IHus1xYhu25KlDON/wWlcvT6EEp2ZRbFMUFKCiyd2yfdiHdyWZWe+RaaXkra",
+	"zMakaN3sKr7nGb7vIYvj8RssuCC9auPvA2dGQN040OFqun+n99MV7z+yaF9wB628qn+BUub5l/SUqbYU",
+	"MBMIvht7AqEqpQ4zsTiUkKaoqx3vRFMmG61GswAn2qzAEYKFurqwXtImXNoMxH7fF5TyDywn9Buf5cUz",
+	"YO78EDhJuLTZicVvcsKDWxLTzxgNJRaSF8A2fcIAnMEmQjv+H5O3bWP46OjylJHaU2KJSQSpAF+aBCvW",
+	"IHngo14Z0QMg5NT3AuSYAuVlQsZplLmYEKkYS2C07cNHxdcBGAIguEH+uU5RVXJXAgHxJUuyUiqvzpaF",
+	"Vic8mHVmh1LY8wkP1nNyX3PeYtOvNy6UnNrRoiqkk9LFmldTs5SnBose5KaWjnV/r7Hf9Ft0u+fvBa3Q",
+	"NzJzP6iHNatUWNjpTWw8/AAxF7ya+gy1g9Ze3Qly/pWzHCPr8Ill7aDRrC9WdgxzPQv/a8IDj+BLHv2p",
+	"45Gzs5WZT9SWw13PxdiRMLosb24Jc3tS0nGRbbThJBMpkRLRuEhScDe2kiP4t5ItGUvTPMlMWUCUSQCg",
+	"BO5nqGnc9LR4QW+1WqQegexpjbqFbYJMwAKDGfGrYtuv3Zh5bLvWTU24v437o7kJ1nTIwV0ncanNt+1W",
+	"qTrOpTY2q8M/GOeRjGnVr24/LAqY1BUEohVj4BDs96ujPx/hNfce/fFuujBi7LQ00iSSRE3grMi9ulab",
+	"d52fqZu/3fpWsFsii90067VFtVU1Dkaew5W1g9gsFO0yVSaw7v6uW9GpXZiT2G8EzXCb+S1IYgt2Q3+P",
+	"ver7+7TewyutfjHmt2wkMJIIcgjhGvSf3y8gplbm3REx+Jg/RUQs1zvViB7Vq+XDYSg/cHEVOwKYr9Qm",
+	"JEdWkuA9U8IEfCgHba5uJqYksevZm9wqRbIB1ajFCUTXuWG9YE8ynlUinxm7fuUqr9UcL2Zz/YdyNrW3",
+	"9H75F+WMvBWILG3TIKkfCz7wJQtSlvnqQjJMqWTTe2qhDfHAMb1b5mIJP48zb6tJmUVmcKa3Ryol8By5",
+	"ezyRu1yWEg3nkneu8bRQBA/tJ0DuF5eMQ1FzAkcWAKnBUuAt8gYr+g0ND7YMyTWSxQAf26rvb86K9C0n",
+	"y55DfU811LfMCvZm5Xupxlz1OaITZeUfWkRGizXaqrdm5np+l9jgD68mnqMBaz1YL7NLvkfscBYTqwNc",
+	"jcFDTPsYaZfVnKHENWiD1fLLYGP9tgV7a6HN8cAhxXsQL3oWFpIwO9MSprkeCaPDjs+S5mnFHdcXO1zB",
+	"8MXg3kuGg5rtP4S6HqgjmYbtROwarKoxzEoB+OXJhlNWsulB8XEguBQxA6BCPxRjLrfITn2bdDUbDRdZ",
+	"JxBcs2l0LfK04OyQ7NSb9sacp4wGQ4CNspDTFiO9qOi46cH8BA28MyNek+OtlgSXnYSlwAakPrWabf3T",
+	"IBrQ3iRjtRW8W6Vez3JzfR6WC3vMh0AYyq1H7sJaogpEPTJH1wwgPi8KjcpbyawGd/Jw0hYNyusNFWsq",
+	"sp9oR53YIa/Nlw3a2dTB+/us3vdbtNHz94Jm6G+zVt9cK7Tzu4/kLc1owNTaqn1beceZUT1vuTVvOQ3A",
+	"ajfK2raeQRj0LVHbz7H/PuhxH8Ow17YHnfs0XgXbDV/t7EFEqOVvU7bt02Cv5e/UWa8e9vuNJlPWsjYp",
+	"agdVmhGQczFAPQKKhxGjMk/ZiPGso5Hvgc3JCazdwOKHAKuB3zU/r77j3Xl83vVr3vUfypCiGqDTlC0D",
+	"oGgJPnQJGZBhdsWMbf86lxFnUhK1yuQhojAC1ygfkEwQIHPTSP+GuoqkOZSAEd36UmWTn0zPfuLKST2v",
+	"nSRl/ehafY33p8UO1xrh3AC3f8/gsf46d8ePzQL7KULIV8WaXVdd5Vr2H6KJmrtwNZFRLjPSYwCEcGAK",
+	"qdz1pkGOQbe2OeXgcTNtkiFSwwHC78S2PaYSEmZ0V5hF1yIbtM0Bmle/PpKEw53gCcRk1c1DyzPm9iNl",
+	"ytJQxkAfEHpPkf1sjwzZNQmjQZRpiCw5pAmsOiNkXkwNGgjUZgTC9ZJ+0Fj4Yht+0d36hApW71nyLThx",
+	"txWymj32ExezHuPHOoVv9ePEx6+sQFjKpFooPK4fWr7IdWnp9Rz9fqrR70XX5y3Fro4QuxHVLlbW4ypm",
+	"exoq4kdXDw8T0l5s6T/uotg2d0LZpMJQB7Ay8V/GkS7BURdohEuZs1AZ6PbBjSprPhbBJQNOC2T3xZ5E",
+	"yDiCHN5tnglC4URgXg7d3ph9OvAI8ojMMtmBNE9wneVamYeKcbn1KLB12t2LioAnVAj8NGSnidQ/y9DF",
+	"rZVbbPKftGJ4SXN+zHpDIS59xsNERFARNm/NkHkE8b7BWWu49a2D4rCUyt/mnKapGEvt2ilIjjZnFR9t",
+	"kXPIgIdKvjZHn4qB6TRkQpUe1s84snd2YA9UpeSWCb2Qdtbkky4ZKo/z3IXB1058A2DI1MLsqN7C8kN0",
+	"X7cSUQvrLVT0NVMFudPbDV6Fe8zf79ep3+o1An8vbDIfAZrx2pyiuwxiLYci2XLSvl6qVSJfGozUtfmQ",
+	"p9bf3b5kvRXdFfITOJVvjNqRYPqaXNq9/E4tPiwCVjcgrZQSUB/PTpTlBoIrozykaUj0B5NEJiyI+nqr",
+	"tLmkE0k2tM4lXSMxI2X92b+yaMRkRkeJ+6OMBpwqqdzd9Npc/WU8xurFZsQvVKNDyYJOl2C5j0fGwwix",
+	"Dgx8u5nRNlcmq1Ng5YgUkrKARVeAwgCCh2buXTAXh8gmBtLaTjnZMIRmL6RnQ9IlqjjTtpH9qjFP0wM6",
+	"3uggzkMWIjEZANKD9a1dTrzoKTJP6CfbvDchnI4iPii9dKvN0bWvvpbx58M2JhvqHz1MZdPHQiQ9GlwS",
+	"GoYpk9IjIs9kFLI21/SskeAIdgwNcaEaA8q2lEkRXzGSCU91KY2uaMY826LX5nHEL/1YBDRW9xtAe/Mq",
+	"kvNY/VNmWIxjpeairM03up/fvf7nhw/vO0cnJx8+d07Pjj8dXbzrbh4USb4YF9DLppOnMeQJwFC7Xpvf",
+	"uALNM6D0Kz8W8SsaA9cfJ908jbvqU7R5zi+5GHP8bEQJY3C8uS8t5HRH3909BL6TMXwhdRSjGRkJmZFm",
+	"3V065Vb070hI2L2lMG9KPD5oXOI2bba4+lpM3SyrTx442vFoDACUmLWDGorQX/vvf9tP9355//tf6cX4",
+	"Px9P3+4dn5z+cSyaJ/SEno/v32RY8nt+jrIhmrqzzotmb3kOpU804Epq4iRYVo+APYOP/gghmmnbaBnT",
+	"aNY5b6H4jdXbSoGqhReyOLpiacTAoBCSgUadsIyMaMjA4FI/qD9mhXRWVgDPoZ1HEqlZxzK9JXoz3Xxh",
+	"rRLKJ67jQPsMtJ9ZC8UIMyZdao8bQaCba/E+HJr1eTVoGIFICTspo9A4wAQh5ZTVrnAaXUq96sY6MuIB",
+	"czvYvKjvT3lcVzyGu+0trVOby+rUWZp0ekU9u17XGr5ajzz4HoEsjxiKfDeMMyO81eZ3gb6Sd2pzQsW/",
+	"c9bdENywwJvjodnghPYzKMtOGWAgAoqKgQTziKSTTRLEjKbgD21zfUkdxkUaHjpqmGj6PE06j+zt9jXq",
+	"udmxqfVq4mVxUtxTw7Ib/rvHqOo/oVd0e93i2ATCnsXy2o28px3Tuvfzz8tCgM6MeykTVN82gbRjdKJJ",
+	"8KSJ0vHIIyIOmcyQqPbAYd1t842ultBdLaIzENvqpBSzfuaRrsyDgLGQofeOkub1NSiiiJNGnUivzbsI",
+	"kNktMiWKRiD5OE88694Gp3EffhYp6h+rkhzdsOnpRtRZDaF8h2KMlLxUQmESGTOe3RFme1tM5APF2Rxd",
+	"aJzmOPezAm0aF3NBYaYHOjnHp7/d3RsDFVg4X8sEYVOivrqzhcKozaAbbNTr9xkVpFnGRkkmawfb3nww",
+	"C8YVvIjiwmEiOSxt9rYN7qnfoq96/l6wH/qGv7UV7IQlB23lVKqWVNvw2kavGfitcJv5e/0W9c171bWa",
+	"V1PLvaOHOYMMdRtGBjeaae0EImS1g2a9pS6AP7ozkrWDVtNBXrVbu3YX3ap6wxqijmaV3h11LBbqM3Br",
+	"VXzSseRfuH6v73aomVeBvfxqtFRHXUiZ/hPA4NfDoGrVYBSWRdicO6yC+tDp863sh3OkP1SHgC9QQxZ9",
+	"hxOc3ZBKN2oYalCqas95RYxW0hFr854IJ6AZ3eAv2ZCCUBMXTbFdGqeMhhNTPhRQDpXAbR5lwK5vst/N",
+	"ac2kv5v4mZ0OYywcgi3Q5vYoZ3V46TkrbM193Sp9fWbWxJSUqK0KWV8oh8bOz6cd9i4ajWJkcCMDcXJQ",
+	"++fFxSnZqdcPENOc05jgpWotsqN0uKtFGs26V+Ps+pZXN4tXW31TcOlXaxv3sWVVy6zTnFnCnl3kmqkB",
+	"0BGV8JBPBdr/vussVsfzZzx0ZRvM9PpPSanIaMZ8E2r9uqRvrlI+/0ovQT5zNr6ZBoMBzekcGIIpMP8Q",
+	"KWm2yFDkqWxzx+AOaKrk/FgQm4ADZ4KKvBwP0xAh6RBe2eYSz3RWrisZLsdRFgwJzUjMIgmVTNkQMtYh",
+	"zwZL5UwQNhpwudXmR+aHlCUxDVhoEtM3ehOwKmgaRywlMLmQnSIzkRQxXZq1OaKGfl6GgcojSj21ecqQ",
+	"LkU75goICfyoJBsrkVilLOD6lAtHR6jXGKv7kd1wScquIpHLDq6EDrtOopTJqc7vljo/lc/wpvmPT/L1",
+	"b8fDVAZvhvFvx79++ltvR57/LhPReyXe3rezr/ld8xncbfTj5zI8oVgvCoMKl9wLqT/YUlqnTNv+tfaa",
+	"0ZSlR3k2rB38+UUdQo6S6D2b2F++qAfSq2o2drWoRBoNQF8oI1/dKVF3hCLIR4xnYLV3X4YikF2AwsWg",
+	"kMnlizKo8Y8FVWeDfipGm3b3vATxpQc5/e6T6IoBkAGw0TAaAqzBVnHQEYmsOlUBWrTnAPN65Oj0mFyy",
+	"CTalCQpsM4Dmd7Mdi0AzDVpEJItj6RHJMpInRKkeyON3mjR1AjdbPQUafBgO9gYEpITszYI7323LYdSv",
+	"GGzEUr+p1DgDGGwYdpROoebYKoIoJUkaBREfbN3Ijq+ay3c8tBRm0hCLnZ8SQJAqsgTckZu7q3yKMFTT",
+	"RZqoCaVxqW/iKlJCstxBnKJZn8jqFjOVA3rFil6j/3UMlWtqzXJmZKM7xwVAwg3iJVRX0iMJnajlLj2i",
+	"OWZImquFVtDQFNUakvKwJ65JEIvg0nmRYaepdgbEYqDmFUvrpEcYDYbFwTllUuRpwAgehMFaGlN3qWA+",
+	"8ozGRZ6pHok+GdEonkqulYyHeqrwU6gVxUOnbUB4rVwhOmsV5INJaXYbt4nSquM6YxsOccp6Lb3UdZzZ",
+	"F1vR9+3Lt/8PAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

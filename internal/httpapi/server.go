@@ -28,6 +28,7 @@ import (
 	"github.com/acronis-platform/platform/internal/event"
 	"github.com/acronis-platform/platform/internal/idempotency"
 	"github.com/acronis-platform/platform/internal/mail"
+	"github.com/acronis-platform/platform/internal/margin"
 	"github.com/acronis-platform/platform/internal/order"
 	"github.com/acronis-platform/platform/internal/partner"
 	"github.com/acronis-platform/platform/internal/provisioning"
@@ -119,6 +120,7 @@ type Server struct {
 	usageReports *usagereport.Service
 	reconcile    *reconcile.Service
 	rateCards    *ratecard.Service
+	margin       *margin.Service
 }
 
 var _ oapi.StrictServerInterface = (*Server)(nil)
@@ -180,7 +182,8 @@ func New(d Deps) (*echo.Echo, error) {
 	}
 	srv := &Server{users: d.Users, catalog: d.Catalog, partners: d.Partners, customers: d.Customers, orders: d.Orders, subs: d.Services, module: d.Module,
 		billing: d.Billing, usage: d.Usage, mail: d.Mail, webhooks: d.Webhooks, jobs: d.Jobs, db: d.DB, sandbox: d.Sandbox, sandboxClock: d.SandboxClock, currency: d.BaseCurrency, vendor: d.Vendor, keys: d.Keys, clk: d.Clock, ready: d.Ready,
-		events: d.Events, dunning: d.Dunning, reconcile: d.Reconcile, rateCards: d.RateCards, usageReports: usagereport.New(d.DB, d.Billing, d.BaseCurrency)}
+		events: d.Events, dunning: d.Dunning, reconcile: d.Reconcile, rateCards: d.RateCards, usageReports: usagereport.New(d.DB, d.Billing, d.BaseCurrency),
+		margin: margin.New(d.DB, d.Billing.Today, d.Billing.Location(), d.BaseCurrency)}
 	oapi.RegisterHandlersWithOptions(e, oapi.NewStrictHandler(srv, nil), oapi.RegisterHandlersOptions{OperationMiddlewares: perOp})
 	if d.MetricsToken != "" {
 		e.GET("/metrics", echo.WrapHandler(d.Metrics.Handler()), metricsBearer(d.MetricsToken))

@@ -6236,6 +6236,30 @@ type ClientInterface interface {
 	// Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 	UpdateProduct(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetRateCardTemplate Download the rate card template (XLSX)
+	//
+	// A workbook to fill in and import as a product group's rate card
+	// (`POST /v1/product-groups/{id}/rate-cards`). The sheet `Rate card`
+	// has the header row (`SKU or offering item`, `Description`, `Unit`,
+	// `Unit cost`, `Billed by`), frozen, and data validation: `Unit` from
+	// the list of units, `Billed by` usage or quota, `Unit cost` a
+	// decimal of 0 or more, and `SKU or offering item` a drop-down of the
+	// vendor's offering items (other SKUs may still be typed). The sheet
+	// `Notes` says what each column means, the import's limits, how
+	// formulas are read (a formula's saved value is taken; one without a
+	// saved value is refused), that currency, exchange rate, month and
+	// year are given with the upload, and the SP's base currency. The
+	// sheet `Offering items` lists the items the SP's vendor account can
+	// give its customers, read live from the vendor; when no vendor
+	// account is configured or the vendor does not answer within a few
+	// seconds, the items the platform knows (plans' module settings,
+	// services' storage items, synced usage) instead, and the notes say
+	// so, as does the header `X-Offering-Items-Source`. A vendor that is
+	// down never fails this call.
+	//
+	// Corresponds with GET /v1/rate-cards/template (the `GetRateCardTemplate` operationId).
+	GetRateCardTemplate(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListReconciliationReports List reconciliation reports
 	//
 	// Every report, oldest first, with its status and totals; `from`/`to` keep those whose period overlaps them.
@@ -9093,6 +9117,40 @@ func (c *Client) UpdateProductWithBody(ctx context.Context, id Id, params *Updat
 // Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 func (c *Client) UpdateProduct(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateProductRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetRateCardTemplate Download the rate card template (XLSX)
+//
+// A workbook to fill in and import as a product group's rate card
+// (`POST /v1/product-groups/{id}/rate-cards`). The sheet `Rate card`
+// has the header row (`SKU or offering item`, `Description`, `Unit`,
+// `Unit cost`, `Billed by`), frozen, and data validation: `Unit` from
+// the list of units, `Billed by` usage or quota, `Unit cost` a
+// decimal of 0 or more, and `SKU or offering item` a drop-down of the
+// vendor's offering items (other SKUs may still be typed). The sheet
+// `Notes` says what each column means, the import's limits, how
+// formulas are read (a formula's saved value is taken; one without a
+// saved value is refused), that currency, exchange rate, month and
+// year are given with the upload, and the SP's base currency. The
+// sheet `Offering items` lists the items the SP's vendor account can
+// give its customers, read live from the vendor; when no vendor
+// account is configured or the vendor does not answer within a few
+// seconds, the items the platform knows (plans' module settings,
+// services' storage items, synced usage) instead, and the notes say
+// so, as does the header `X-Offering-Items-Source`. A vendor that is
+// down never fails this call.
+//
+// Corresponds with GET /v1/rate-cards/template (the `GetRateCardTemplate` operationId).
+func (c *Client) GetRateCardTemplate(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetRateCardTemplateRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -14656,6 +14714,33 @@ func NewUpdateProductRequestWithBody(server string, id Id, params *UpdateProduct
 	return req, nil
 }
 
+// NewGetRateCardTemplateRequest constructs an http.Request for the GetRateCardTemplate method
+func NewGetRateCardTemplateRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/rate-cards/template")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListReconciliationReportsRequest constructs an http.Request for the ListReconciliationReports method
 func NewListReconciliationReportsRequest(server string, params *ListReconciliationReportsParams) (*http.Request, error) {
 	var err error
@@ -18897,6 +18982,32 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 	UpdateProductWithResponse(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateProductResponse, error)
+
+	// GetRateCardTemplateWithResponse Download the rate card template (XLSX)
+	//
+	// A workbook to fill in and import as a product group's rate card
+	// (`POST /v1/product-groups/{id}/rate-cards`). The sheet `Rate card`
+	// has the header row (`SKU or offering item`, `Description`, `Unit`,
+	// `Unit cost`, `Billed by`), frozen, and data validation: `Unit` from
+	// the list of units, `Billed by` usage or quota, `Unit cost` a
+	// decimal of 0 or more, and `SKU or offering item` a drop-down of the
+	// vendor's offering items (other SKUs may still be typed). The sheet
+	// `Notes` says what each column means, the import's limits, how
+	// formulas are read (a formula's saved value is taken; one without a
+	// saved value is refused), that currency, exchange rate, month and
+	// year are given with the upload, and the SP's base currency. The
+	// sheet `Offering items` lists the items the SP's vendor account can
+	// give its customers, read live from the vendor; when no vendor
+	// account is configured or the vendor does not answer within a few
+	// seconds, the items the platform knows (plans' module settings,
+	// services' storage items, synced usage) instead, and the notes say
+	// so, as does the header `X-Offering-Items-Source`. A vendor that is
+	// down never fails this call.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/rate-cards/template (the `GetRateCardTemplate` operationId).
+	GetRateCardTemplateWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetRateCardTemplateResponse, error)
 
 	// ListReconciliationReportsWithResponse List reconciliation reports
 	//
@@ -26358,6 +26469,83 @@ func (r UpdateProductResponse) ContentType() string {
 	return ""
 }
 
+// GetRateCardTemplateResponse200Headers the declared response headers of an HTTP 200 response for GetRateCardTemplate
+type GetRateCardTemplateResponse200Headers struct {
+	ContentDisposition   *string
+	XOfferingItemsSource string
+}
+
+// GetRateCardTemplateResponse401Headers the declared response headers of an HTTP 401 response for GetRateCardTemplate
+type GetRateCardTemplateResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetRateCardTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetRateCardTemplateResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetRateCardTemplateResponse401Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetRateCardTemplateResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetRateCardTemplateResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetRateCardTemplateResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetRateCardTemplateResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetRateCardTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetRateCardTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetRateCardTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetRateCardTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListReconciliationReportsResponse401Headers the declared response headers of an HTTP 401 response for ListReconciliationReports
 type ListReconciliationReportsResponse401Headers struct {
 	WWWAuthenticate *string
@@ -33476,6 +33664,38 @@ func (c *ClientWithResponses) UpdateProductWithResponse(ctx context.Context, id 
 		return nil, err
 	}
 	return ParseUpdateProductResponse(rsp)
+}
+
+// GetRateCardTemplateWithResponse Download the rate card template (XLSX)
+//
+// A workbook to fill in and import as a product group's rate card
+// (`POST /v1/product-groups/{id}/rate-cards`). The sheet `Rate card`
+// has the header row (`SKU or offering item`, `Description`, `Unit`,
+// `Unit cost`, `Billed by`), frozen, and data validation: `Unit` from
+// the list of units, `Billed by` usage or quota, `Unit cost` a
+// decimal of 0 or more, and `SKU or offering item` a drop-down of the
+// vendor's offering items (other SKUs may still be typed). The sheet
+// `Notes` says what each column means, the import's limits, how
+// formulas are read (a formula's saved value is taken; one without a
+// saved value is refused), that currency, exchange rate, month and
+// year are given with the upload, and the SP's base currency. The
+// sheet `Offering items` lists the items the SP's vendor account can
+// give its customers, read live from the vendor; when no vendor
+// account is configured or the vendor does not answer within a few
+// seconds, the items the platform knows (plans' module settings,
+// services' storage items, synced usage) instead, and the notes say
+// so, as does the header `X-Offering-Items-Source`. A vendor that is
+// down never fails this call.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/rate-cards/template (the `GetRateCardTemplate` operationId).
+func (c *ClientWithResponses) GetRateCardTemplateWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetRateCardTemplateResponse, error) {
+	rsp, err := c.GetRateCardTemplate(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetRateCardTemplateResponse(rsp)
 }
 
 // ListReconciliationReportsWithResponse List reconciliation reports
@@ -40856,6 +41076,83 @@ func ParseUpdateProductResponse(rsp *http.Response) (*UpdateProductResponse, err
 	return response, nil
 }
 
+// ParseGetRateCardTemplateResponse parses an HTTP response from a GetRateCardTemplateWithResponse call
+func ParseGetRateCardTemplateResponse(rsp *http.Response) (*GetRateCardTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetRateCardTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetRateCardTemplateResponse200Headers
+		if values := rsp.Header.Values("Content-Disposition"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Disposition", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentDisposition = &value
+		}
+		if values := rsp.Header.Values("X-Offering-Items-Source"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Offering-Items-Source", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XOfferingItemsSource = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetRateCardTemplateResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListReconciliationReportsResponse parses an HTTP response from a ListReconciliationReportsWithResponse call
 func ParseListReconciliationReportsResponse(rsp *http.Response) (*ListReconciliationReportsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -46169,6 +46466,9 @@ type ServerInterface interface {
 	// UpdateProduct Update a product
 	// (PATCH /v1/products/{id})
 	UpdateProduct(ctx echo.Context, id Id, params UpdateProductParams) error
+	// GetRateCardTemplate Download the rate card template (XLSX)
+	// (GET /v1/rate-cards/template)
+	GetRateCardTemplate(ctx echo.Context) error
 	// ListReconciliationReports List reconciliation reports
 	// (GET /v1/reconciliation/reports)
 	ListReconciliationReports(ctx echo.Context, params ListReconciliationReportsParams) error
@@ -48322,6 +48622,15 @@ func (w *ServerInterfaceWrapper) UpdateProduct(ctx echo.Context) error {
 	return err
 }
 
+// GetRateCardTemplate converts echo context to params.
+func (w *ServerInterfaceWrapper) GetRateCardTemplate(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetRateCardTemplate(ctx)
+	return err
+}
+
 // ListReconciliationReports converts echo context to params.
 func (w *ServerInterfaceWrapper) ListReconciliationReports(ctx echo.Context) error {
 	var err error
@@ -50048,6 +50357,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v1/products/:id", wrapper.DeleteProduct, options.OperationMiddlewares["deleteProduct"]...)
 	router.GET(options.BaseURL+"/v1/products/:id", wrapper.GetProduct, options.OperationMiddlewares["getProduct"]...)
 	router.PATCH(options.BaseURL+"/v1/products/:id", wrapper.UpdateProduct, options.OperationMiddlewares["updateProduct"]...)
+	router.GET(options.BaseURL+"/v1/rate-cards/template", wrapper.GetRateCardTemplate, options.OperationMiddlewares["getRateCardTemplate"]...)
 	router.GET(options.BaseURL+"/v1/reconciliation/reports", wrapper.ListReconciliationReports, options.OperationMiddlewares["listReconciliationReports"]...)
 	router.POST(options.BaseURL+"/v1/reconciliation/reports", wrapper.CreateReconciliationReport, options.OperationMiddlewares["createReconciliationReport"]...)
 	router.GET(options.BaseURL+"/v1/reconciliation/reports/:id", wrapper.GetReconciliationReport, options.OperationMiddlewares["getReconciliationReport"]...)
@@ -58926,6 +59236,110 @@ func (response UpdateProduct500ApplicationProblemPlusJSONResponse) VisitUpdatePr
 	return err
 }
 
+type GetRateCardTemplateRequestObject struct {
+}
+
+type GetRateCardTemplateResponseObject interface {
+	VisitGetRateCardTemplateResponse(w http.ResponseWriter) error
+}
+
+type GetRateCardTemplate200ResponseHeaders struct {
+	ContentDisposition   *string
+	XOfferingItemsSource string
+}
+
+type GetRateCardTemplate200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse struct {
+	Body          io.Reader
+	Headers       GetRateCardTemplate200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetRateCardTemplate200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse) VisitGetRateCardTemplateResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.Header().Set("X-Offering-Items-Source", fmt.Sprint(response.Headers.XOfferingItemsSource))
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetRateCardTemplate400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetRateCardTemplate400ApplicationProblemPlusJSONResponse) VisitGetRateCardTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRateCardTemplate401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetRateCardTemplate401ApplicationProblemPlusJSONResponse) VisitGetRateCardTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRateCardTemplate403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetRateCardTemplate403ApplicationProblemPlusJSONResponse) VisitGetRateCardTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRateCardTemplate500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetRateCardTemplate500ApplicationProblemPlusJSONResponse) VisitGetRateCardTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListReconciliationReportsRequestObject struct {
 	Params ListReconciliationReportsParams
 }
@@ -66631,6 +67045,9 @@ type StrictServerInterface interface {
 	// UpdateProduct Update a product
 	// (PATCH /v1/products/{id})
 	UpdateProduct(ctx context.Context, request UpdateProductRequestObject) (UpdateProductResponseObject, error)
+	// GetRateCardTemplate Download the rate card template (XLSX)
+	// (GET /v1/rate-cards/template)
+	GetRateCardTemplate(ctx context.Context, request GetRateCardTemplateRequestObject) (GetRateCardTemplateResponseObject, error)
 	// ListReconciliationReports List reconciliation reports
 	// (GET /v1/reconciliation/reports)
 	ListReconciliationReports(ctx context.Context, request ListReconciliationReportsRequestObject) (ListReconciliationReportsResponseObject, error)
@@ -69156,6 +69573,29 @@ func (sh *strictHandler) UpdateProduct(ctx echo.Context, id Id, params UpdatePro
 	return nil
 }
 
+// GetRateCardTemplate operation middleware
+func (sh *strictHandler) GetRateCardTemplate(ctx echo.Context) error {
+	var request GetRateCardTemplateRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetRateCardTemplate(ctx.Request().Context(), request.(GetRateCardTemplateRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetRateCardTemplate")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetRateCardTemplateResponseObject); ok {
+		return validResponse.VisitGetRateCardTemplateResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListReconciliationReports operation middleware
 func (sh *strictHandler) ListReconciliationReports(ctx echo.Context, params ListReconciliationReportsParams) error {
 	var request ListReconciliationReportsRequestObject
@@ -71376,430 +71816,440 @@ var swaggerSpec = []string{
 	"bHB/wEcAxwO/hPunpThSMlqgLgCc4UbYHl2lDQfW4ap5S83H9vgRxbTm4lYF1sID0LU3wpF2UZpAG54T",
 	"uufDmC5USOR4rABfmkYTgOQFIkWYOX0jwuJv+8GMwmrjmByN4+sk9P7G12/Enq1BB8xu/wzhhpwqQUfy",
 	"ni2pORBqC0fd5q2lUinQSEQcEMz1ygtEA5CpHWY8lGLoC4xhcCO8Ge0ZJYTFkG1pc9EBgxYjXO3gnI0s",
-	"H9uNqIyqV4Be2TjaBrWKY8ZaeiM8MDi6QJQgNtaEJlIwC2Jm1S3+/7P35s1tG9ke6FfpYr1bpuoCNLho",
-	"o2rqXcV2Mp7YsWLZyUyG84gm0BQRgd0MuimKk8p3f9XndGOhAIqbLMnmHzOxCKD3Pvv5HUlC3ZMeo5OZ",
-	"2vS51ps6YVQ5JEioHEH22JTb9FFMgcdGckW9h+AJM7WsWNjj5jF8qbcwiViIWW82XJmzW4WeP+Rqv4sB",
-	"9I+BCEM9HzA3Xl7o2SyJS672pmU07GlFCJ/UNiDDXzIouMA/lzHP0zsqlGWe3u6Zp/fgEcN55lnkrd4d",
-	"3rr+Du5jhp9XzHCO268bM5wX8teNGV4zWLhA5HYcLLxzObpZIAV/pkXb4R4YXhIA+icitViRAbgQG2q2",
-	"h2ZCMGyepSBuMyrNb5AMqBmaFq3xvlr5h4DxhXoDtxm0QrfD2kP3hHYGrqYN9hmQ+opw53SWp8vCnYtv",
-	"fSlFIVmyKdXhyzmK1rpPmdgpwdsHL5d6HjYhOdsEL9+hUy9Rtqu2THzgjCRiBkJsTg7Ugl5AExDzxFSR",
-	"OiVZXQstMmpa4GilxV7GXD2P7Nzpe547dgcOBmcxRH016b49rkZs3CW+FmH9zLLhi6kKxJj5DvELaMsA",
-	"6goguj66rbXs2eN6zArg0iOFsukB+LB9c7V8UgfEYqBFkH8IWliAwv1Bo8fPcbFQlh7MobIFTeIIRWkH",
-	"QaHjEB9hpJqRpTNcVxWNmYNYc0IZ+blMpC3aZ0zPXyT4uyR22JySNJD7OuJhVYwwZG2sSTxwej/qL/+6",
-	"ZwhZ8HLC5DRWVcPAp5sN5CN+e99QhI3mNtEKVeHc+Hg30ey2bzrQ1w66zxu9y/pPgxLXHMAODXZBWrm6",
-	"pnkfsEUvbDK3M2xR93TQ1lwS+aJ+VrtX7mj/ljO7YsOamwOjb7OO1ggOB+5JcBS6ltPrZ5ZB265QZ+iw",
-	"ppYMWgM3Y88ng1xhWPjGtuKCp6Uz7OiBHwZuJks09cCv2TwTRbqriCDdVVvGdCjTtCYYSP+0YqQ3Aji8",
-	"OfbdmqZR+u+pWfcVZZLcYe3WVhagtrQ64q273/BoOM8Laa/BXqwoM1uChbEgXGg2+kUEDPCJuoqNJ2Aa",
-	"rBQr3tMoJulrpP6DgHINL+1PBw4xighyYUlvWIjp8hgVIBDSmUxoIrW4YOD6KU9LSCBevo0Utw33TfmF",
-	"nKgQRxwNj6idnJFECyMJcH3NtCcxJtsDyvwUSqLYyDVTGMd2Yp724VcIJTDDlSMxk8RvXBpOcWFAVvz0",
-	"Uwu70o943zQDsPY+FIXvK+Gnfeppg9kwj5PVygpLmN99B+P3DC5lGjzSIOhtgtQfTVPICOquSCgrltYN",
-	"sAtG6r5+ySeSqYMGyVX4KvcpQZT8p/QAPCO30gAsfbXXjCbkzz8b1hzb+ImO2V9/OWQupqltXb9gNxOf",
-	"A4yoFWQbK8YhGMbVZs3g8NA9DlsDt8NOhi5tDrxFZlQg/2A750JFAcsY/WVmlE4f2eNT69ZA/8OKPt3a",
-	"v/RksJxLOqf8DL5o4k/hzNzPBjBrLaUe34QramHOeTc1VTQW63qj9gT4eRLgCtdH4QY9qvdjx1R0CWlb",
-	"g5htRokeMDFoz2u24jUbbWeVeZKz2QJ53efvfA35O8U9XZljlmsy96Iwf4QAZVMkvNDzGTALxKCNOJli",
-	"0RTIF414fyqZj1U0LOGHGrkZc7DvZgxU9s2r/l128BqGtyU7KEQm34f9jD1+ddjPXzJ0cuszj3uw+Zl3",
-	"qo3/dynjHZfk4mnbTh/bs8anwxq/Ebb4OM6/je/ql8gtMtUFqxJjbEk+Uu80W1lJrxL9BCOsd8mQnoJi",
-	"stk1e8A0mT3VfDpU02aj7KnnPidlm5yULRWYG91npQdGH9RYXAGakuEBNFcWiQQ0YcbNvJhbwmgw6vFZ",
-	"EinFuI3YUAnlMo0QgVqmIcsFbzWg1DJtYE15H5CBC3Vf65oQQOyEb3+DIgj+gcUdFjNOfnjzKSvPFymI",
-	"J8fuxJhx1SCXWMorjq5Zoa6s7CKyUR6YD5boLIdaRBREXqNzHcEVHIwkz+M8W1gGqEzspCEuWFgc4Q0Q",
-	"SR+i5hGh2tQhNo8t4JHBghY9DuhGWQz7wjgMVGBWOT9bEZY0yAW9YrLHhyKOxSwXPwO6KBwDMmMJI9mW",
-	"nZns20SKhEhF5xJLUPd4GhweyfR9ffySqiCVN3jOHikyxUwPncOSEX1iJKljTLuFp8CmTAG6G5bQGASV",
-	"lH3+23r6G4C9EGau/8aERqG+Z+x2EoswLVVYFmcB8RN5RhIpNpb3chQ9gU/607+c2pjevsWPWl4akEGT",
-	"hGJJUjWHimRDkYzvWY9ceIi9AIUZ144HR/Qw6IRum7WGboc2B+5pcBK6x+xoeEg7g7aJliiPrMHb+Wjx",
-	"JKXBIS2vGJ9eCA5ZMRPXZuEKI2kYCA6PNYct2tYfHoZuhx0N3RN6OnC9oBm2WHvYoYdayPljSpELdFu5",
-	"+Mu8VJJKHMeaSmNcRnAYQgw7tNgJPD2y5tC1Ae762WK+rw1wh9gWt6M/PCkJfs9v1MqTKNDeLHopt59G",
-	"csxZ11ep5fnft78L7z1fA58LbsYK3kA48d+GE9CSWisImB+2yU/FJpYHrYMdSL+HXANKdgLghGal9Y7X",
-	"yWmAudTTAsMvtxzpRrev9FwaK9b+1Ox0Ww9BDlaknXw6HjB9+s9fvX/jwrg8z/M6rXx0NvCXHGForUsY",
-	"ipd8xaEtXnLD7bJLXmB/693YSluSfrgP2CozBXFcnB1d7G3itzIE9lXBrc0XebxPFF4jA+0FZXXLZGj9",
-	"0qIgTBbk4BQy9F3EGZQcwbIwBprMZLICVprg6dulcupbO7VHklRT4f9BQKDN7O7BgE7HkC34g4YQrzeK",
-	"DB5ckUBI9WXwwdPRwLmiGI1iA90fJrR7h5HVgMnSBzK9QuUTpxSJrnnSaHfKMW9WqBxxBxdnM1Y7ZX0w",
-	"jmb9NA+tkXFVZUWTm8VW8vV5JkIqw3D1LsvcEhYXxKvC5luof4UmyKbnkR++I3WoMBXPDxxiDY7NQ324",
-	"7V9tvSWIxYX1JlV0wyClvdZtHmlxYy77Ee9jzadat+39lQ0dKlVFAHiEz/sMHhQaN08gPyz3DFZyImSE",
-	"427mVZVaazHqe0VFQdHbfhQCYzpknbAdtAZuk3qnbmd4wtyT8DhwjwaHtDNss1bYDDQvm/JI9QHVeXG5",
-	"varib8uEKGtgwSzjtVcFTkYqiCE4ApqZS6p8HDaaR6UnQi/D3ffbjeZJ1evV567yqwGVbMXxGMr0y/kn",
-	"LeeZu9BM9wuSH1bYLb32ZcVOqihFib39DqUwwKE4CotM5R4Ojzy3Q4+1Dnsauvb06cO3swBTwx3vVybT",
-	"umjfgjoZZRLRKpkBq2qUttnlOuWvVksESkzq+VBJLG5vQEzw9jrEkiwHi/eBEDmCssyYDizGk6mCHEK4",
-	"YwUTbKPH/3H54ScymNsoG+vfPA8CNlFdkme4k3Do5+21BMIzJ0nEFR3EjFy8/r5bDYvb4wu4uEORFOXf",
-	"F+nKH5iw1yCaRIwrhyC5c4i+TDKbu80Yh0UCAUWPHgv0sdtJTBEeBT5wFb3FMlS2HJVD8AITBJzhITFS",
-	"AAmnzDFy/DC6miYwVT12WC0Mmo1Uo8d/HQkwCmul3yIT55cH3k8f6mFdvP4eDd9cQPwTiyVrkHNul9xW",
-	"uDY1v+NYzGSPc1MffMzCiIIxF+OfjiqggN+miuuWqfB7OWovR+3lqL0c9Q3IUWsKTSA5LLDHAvWs/c/F",
-	"6+/dZqNNGo1GuR48iDgFvXlREy61FBq+4qSMRSSkjsn48pphZfI890YPMdUsB3gWJxHXdMkh6FLOcLIs",
-	"x8LbsBCR8Qq5hfs6ktkdXxRbvjfMXfcleDx3iI+d+dZ+MIxiBh2jB9wA3Zf1na0gNnEG3+pP/9a7c08b",
-	"k3DYq5WVH8vsG99yUMnRSh/ggdFS3C6ttznz+S7k6F0YcBHdI6Psf24YNViaPPaRBSIJbT2lhAUsurF4",
-	"bzK/ImnMhb6ylM+dzErc4xYDPDOMVlqMG+QcvotonIERxozagHt7twzCobmJRkY7I2OsBE4xUsUKv5Hs",
-	"ccjbEjcsMa36aMfOoSRmofqIBaAfQmLYjYhCAoWiCs/1zz4C3Zk2TQYaUypmqEhgrXOI0XghMaqmx1Np",
-	"ejJJ0kwCjOMQnNCpEi4+Aqj2mHJ5lstvw9Z7nNoS6iRLRzBSyQusqm4Bb+dBzAggm/u5/C/3RzaHpDgb",
-	"n1gNt2f4wwXOcsuks482HHI76L0SGbSS1Y6ZGmnxsDag/LoP8UtDU1RkyPS7mrh++vhPoMLNltd2PYPI",
-	"vRr/NAvzgFlklu7sFZi9ArNXYHakwOzVl6euvpjtXpvgV8WJ5MPGEOqHnQ49TVz02FwoXH5CjwauJVOa",
-	"gi3CA61ImiqZDlRbWDayBISuzaFQ7+Fq67K1j2Y4VUqcFX4WYl+NMhapfb7gc4xNx10HGdlKfeuqPMv9",
-	"BS+1/LxjdQWB0zhZwD/XWoKYqtRJYGq42lvNhQJhXq+gn09xAtlez5bIUYpdym4jrflIo8E4ZDA1QEyR",
-	"snEOkSRixkJMBXaIFFaLSFjMqDQakAHaFhHWQMqF1ddzfhHjGkA3h1Zg6BXAgEvH1FaKpJ3oC4ysmIO9",
-	"Ih+nI2msHyJQIU5IUR4ar4QFTsxX2E/L+xlsbxNirVgyBlUDsgGGIgGUcVTCOJtZkwd5ldUbtJughLjW",
-	"CwNJZ5DT0yCfBIkhQw7nSMRw6JBk4eRh+0hOiT+j0Q1LfKL1T0bDuxFAv4gozJwFO8uH3rsZ9lL6Xkp/",
-	"BCkd2MReSv+KnAylUiSwRxuMvE+gfH7IFJrvbmMiT6XEMasOJRmJtJwx4yqisSQDFgstPgkjiOgOUrHG",
-	"CkAiyWfcMayhIjGBUInSjIX328ca2LqBMNX/Mw8agRhnnE/rdVmU6Ws2Fgi8qPsW4DGy65QlRR/ZIoCd",
-	"wSF1O8FR6J5ohdBi37ZZR3Nu3bRF4l3hg9XVwiTiQTShcWXxWkgbaWx8s7Y+inoQukl9RAIsFwhDyp1J",
-	"/Xir2Kd8EaX7yr1hdi+WHFJDkYzJLBGKWeeHmKqBuHW0AM2kIjGVqpsPFbJ5wY7FxHN63JRurftYXsQn",
-	"UDOISPjA1//Jg6VrReFKiDBD4kMAPi3E+7q/PoKoOz3uj1gc+ggFyAW5fP/pAjQRzBMNBMfwofDAIVTp",
-	"kZm6FroVAq0YtUmEgNYHNa16PM3krdP87XUTJpnCBUKUefCbGIS+DIU0y0LQr57lnUt6NmOoUlSefSDS",
-	"2unZAy44pDO1D6pyXX8qbO8jJRLgtB4kiyA/v3tSCdLFhVFYKMS6bpQmLEy164AaWJDyVFJznAsjHNPb",
-	"d4xfqVGt287lwd4Tx48DSqEjjd89kgUAhtK83RRYaxfpBDiMnQPlv6dRvBQfH/t9XrDwStFgZHWC9ZLr",
-	"DKNMvbLhEKRgS3xAa1pNHd5A+0XJfNhh7bAVuM2Bp9nnqWGfR/RwoL9ssebQarlJ3yz6G1wG8nchlV7O",
-	"OxNJE9DHTEp6ZeTvVfr6P30CGjRIBI+ka3kKGo7NJevWfqeclVQrTl+x4/wH5Yy8FiUgLPqligVtFerO",
-	"SHOtUwHFiPpkUTXEq3p3ZfL3cmWgmXtUm9ZvW+HV5+nj/cHkcCW/iUhyCFUAeSUnTIGYu7Y1uCBB3Z+W",
-	"DDKCKQ1gJSbLejTb1wLHXVCQWA+6nooLLyS5idgMkBdN3ZbsCfQAUSCdg1KVIH8otg9ELtDE50zRcvJc",
-	"H+S5mlPLhErd3aFHDhvNhkc+2spXtsQQF4ooes14F5Z/IG7JlNMbGsUQuvVQ1JELfVxWoY936aIle6b0",
-	"WZ7w/cRmqfAKQnfBEHmH0lnd655q7vdQuuZvtY3IWpX6Buu3z94uA/IDQrcx3dsm2u8usdQDB5vqTj1o",
-	"P2t1Uutgd3RIkRCjGwKdBLeQkymUko6N0pcVMB8z8h6vr/v2dY/XwQ9mgghNOsiVAL8ZjRNGwzkJKCeK",
-	"xbEpr5s2o7s8aGB8Xn4p+kb97fHZKIptVV788Qxf15+Ciy/TXVdQbzXP0LPtcZgtAidByS9UtLUCGclS",
-	"9fEj7MtyXtHaGa9oP3Ppt8AowojGRAUT0mwdN7yG12h2m17rsKs3hrNApf/QrMOUjXzCEnRJGdqnISKn",
-	"wSY7Zxy23i3Sh28+9GP7krWMhxYkHJZ0a7EbwexWh/2A9/PBBMUMx1IQj1KT2gfs+EvY0u558z1TNKSK",
-	"fh/FilVa33ChHsb8Bmtxj92tYNt5Ic14nq6RZxUk2Y3Y0BCixNGvaVz5Nac2iqQS+o5g2UHgH5PpII4C",
-	"feqXjAHI84TxEBbAyb62lwf+7mdajXHTrBp+V9Z30/StqXuudzMYkwgQFkaDVYFXay9twM4uETeRjARf",
-	"nOJ9jbbyg8w3YhrOSgz/Zcu9t4PWAFzWJ8Nj5nbCo8A9BTeT8Vl7g1OK4ZDUomzJkZj04TgbPcjzWu2O",
-	"ppeTmPK1WFwRiW+DaAnJ1HTSHzK2WphOebFlxSZIy2wQSc3rHJ7Qo9Ohy7zQczvDYculh52B2z7shN7p",
-	"SYe1Tlo1B2o39iv2whR3ZhOwXHPKVd9cMVj8NWM2lgMl263X59wSFJR8XHsrUpd/Zxu7GhC++w1qltZ9",
-	"AxY1YdmiZevmh00TykrVunOO+VmWqVGOBWZvwCfJbdZWym7y/B4/SZFzXU0UBjF+KFPMAzHjOQdbveO1",
-	"e9yH66x1r9Si01eibxoqhlqem7HhUDKrXI9n0oVEnTGz2EkaM4dQNABqSQnuQ4P8EN2wHvdz3Ab0V4xR",
-	"zLFUvK4SPZagaEIpNAlZpj2eA0mGsTkk4kE8DW2RLyyHT2Itocgu6bRaulOskQ8/9tltALW+TM4oFkor",
-	"jgtUUcDvvY1A2s9m/ELaSNYsk43QgbhhBk9jHCksbJ3hZGGD6BaVDOM5swVLv88FR7yQWbl9kHMEJoO1",
-	"vFam3sP8cZ1sNptvSbqPqvMkyvL5LJpWZUoZ0IFHLV+2Q1HkgXhbJTFej9quk5bW2hqPcy/y7UW+vcj3",
-	"1Yl8a1GcKgORYaKTmAZYfGRfeu/5ZAfpr1orLfoPVLEZnVdU6zNy3voCb4Ula0XwMcM7SB2tWpBtEyGU",
-	"1mwkwGmhBacsIyZPCwlcd6Kvbk4GynL6DS7tkFCSEgkjztqoNt3kFeNaEmJh6iR0iOBBea01KyHtHDF7",
-	"z6H3HHrPofccupJD79Mvdgv5viG/2zliUI5fvjTEacfRA+fEEFHD/AYsEFAr3pBCYK6aGxeY6+9ikHnt",
-	"bVosWGMKObHgzUcCxYXqm578pTUJz7HjDa0NO8sG3XPhPRfec+E9F95z4a88CdLwmzW5fplG+zKgPGDx",
-	"AzNoy48t1gRNGMGO4xy3Nk4IVHVTEL8bEYUsXIEvm0A8fGVEZd/mhxvnB4ILzqhMAQbTxC+nkMVpVfPU",
-	"I2TDwe19WfA0wET2vH/P+/e8f8/797x/z/sflPcju9m1wl8iGSRMJfNdA/1Oubxr9gaLNiYAWIHhikb8",
-	"jESKJExOtW4/G7EE4wnMi8mUE6nEZGIkiDG9ZjKNMFAzLWcsCg1pksESXf6jnvaem++5+Z6b77n5npvv",
-	"ufmDcnPgNgvcb01t3nD2NXItzBcF6EbGJOA5GhiT8tyKC9vVIyGV2Kk+TLaEmV2aL7FDYAq9A/0MKWlF",
-	"7reKFGDBnwz61f9xkajRLOJhLpcMyz9bdKblWcBm6X6yzeSSw1J6jSG9teVk0DNk8IbxUCT9WFzBFqXj",
-	"yxFDeMGQZeQ3wyPWop2B28zhJZ8O3OPgKDxknWEb8ZJzRa63iBU3235/tLg9fd9EvPgku+qWGKU/3Yew",
-	"ViX9XyqRmBiVvK0tUja+xf6qbwqpz0YCMnVjcUUAG7bHBQ8Yxs5QLmeaEqThwwaqys+LWn6DnAMG7FWi",
-	"uQP5XQwgZJkTvFqyGKBM8AxaFFo8mKR+HUHlP3jJIVMeWjwoKNOH3+RSlCPFELyWXF5ACbsJlZq2HqST",
-	"xYZ7HFYOA4OumJK5Tl9IjJsH0oKp8uRCxHF+vF0SqR63vk8fL6WPgdpW0cGqRuaGIfgWRhaZucGt7PFI",
-	"YkS6VqUKc8dtQTUqf5H7AKbgH1RHXl+k+ubjxV7jycwh5HGR0FIKmVE9SoD0wbgxeEoTPDcW/MqVLEiY",
-	"cvWDySihEgLkViHAS4jqPeRxXSr2gFHYXxkTW1DJ7mFl3oqsbG28UntPKlHvDdkZMEixsIPeB7Z+A4Gt",
-	"+pMVJneJqvrnHKBNeUwsyYyAK/H0OyrG8iDY85R/J4yGBXVCs5BOmv4F5reDBnkLaU5MZulMJgFJ+t18",
-	"5lNeYBiJOJQZs728gBq1PW7ghQGFm80RF19zfiI44jYB0DxVJBBSOYh/QNMawCSYKqfHKQnFjF8lNGSY",
-	"yKVYMibBiPIrBnWArxknYjiEFgHLPnVTGnhALaTYocxGVLEbUylwSarSD0xl3HJLtKeHo9ELOwS8vAxN",
-	"vtM4LLeZIHQHlJkCo9TghGp53tUCvduh7YF7ErT00LzhKT0ZHOPQTCK5WVPUyvK5b4W+Dz2v0mTzuIoS",
-	"uLb7pej7rcONzExfVr/aLTvbm6p2ihe1JllfUNU28u6An+MOB3gFlBIVGUhCNXU4GkXtwQe1DskqcokB",
-	"G2JJRQbkU6seNAigxjjkq8oGuWRKXy/i4+3yiRILyh6UNezxVPlJuZF1OpmWfxcDU26kHikyjHgkR+Bh",
-	"oopQ3uOMJnGE35EBu6L84CxjW1bPNKOPpMnHjfgNjSOoMqCmso+P/QYpJOr6ZKC33vSVZ2tjOu9xMWNW",
-	"b0SC0SUWb2pZiq6TYoioHpcM+FzCLHARqUNNyvJ84YOzfFyOJNeMTXo8mXK9oLZIphlfOmWThu1rCuiD",
-	"UusDcfWxIMxCcrLvED9hY3HD+os/F88ENGQ2t8dpYtfiBeZ5Ex9OFOZ5x7Fm8P6BY2wBBYxFA67Y6HFI",
-	"y/HfDl3wy2ndGCr3mAqahryVseTPQHg31mELfsBNE4fXZ3LrUmmc5WrK4pMTRPbc/9lxfzOhvRTweA6r",
-	"Z1kkDunUdoJOmSb7ErBFqvVZg1xSCkiiNVBQPdNyZmlohZMyrh4Hp7KzYGbWKiipX14gjgiJmZQZrwsj",
-	"CYJPmiLa4ynkyELhgQmdkzo0Nomni7bsMU2up5MDhzAajHocDOCInNHC1GhJRjQeEjqjc9Re/8sS4SzW",
-	"NLGIYOTzx3dVVQzMtb+A1Xxw1+Du3HJm5/pjEbIYTILMlAezm9CfsCRAnMaWJtK4qPlfD/WKYLk8jCDQ",
-	"D/tXg4UQiGarlMSvHaOBUDfIfBZRf6F7XPPA+F/SEZxUMkYerhX5oN8vj/M4rPqkPOYIY1amCcSel7+S",
-	"wc2szpiVuGb68k6O/x60rn8+nf3Wuf2lOfjpZPyuLT8eqX9507eH4o3eDugbqEKGwPNSDIf6sN37+V+5",
-	"cJf+neXuVMa8TNZabTlZb7FBN0uiQJ/qlH+3oZ1VDmlVk1u6VjVhuN+9WiQ6QGX3+NBV4PjIhGhBP9Oq",
-	"3xezAVTz05d/Gqr210tzFDcLIr0TAvLJzFvLjSk5X5Vwgng8oeDZM/TTEt9F5WdNXMvJtCzQlRkemzOF",
-	"qLRo1QuJ9cPEjGP5IK134wugycouOpgRTE0yJYm/yJJ8UvcajabnHZwVLAn67R73i5wqfdnLvNCgw5dR",
-	"Bb/H62IcKS2qjxnlmXDigC9bSxGjREyvEPLCDsxE4YLU0ejxcwNDZpNnQEOHWYN6XqrPIz4bDsnIToQz",
-	"FuqTPqJJSP6YCkWJ4OkdAOtGjy/Mw+yn7OuP+vCRf9AgC+YAUgfpyl8gmP5BhZ2AfCoXi2SPy5GYmQK3",
-	"swwhDvwNgLxRIjhdsrzcdGFuyqOYGnYr1WzCHez0H8IUsZfy9lLeXsq7T8rb4NJWOnk0XaZygSuZOt9c",
-	"zPZ2H2P3+cbMOJd5Z5UW8fEIY/qPPjTb2HWWW3LuREDHlJ9l4cT6QbmZRwsCFbHQX8baUREIDYN7mCjo",
-	"mN5XqtEsjSlJOElEOA0UuUrEdFI1CPNSH156xAqBUyX6KSgNKLOrOR3W4d5VjNvwOXPArK5xZ2W6tePg",
-	"NPRYc+hmOTcn7Gjo6vZPAy9sstawln2J9UgGJ6wVNJvucQjhFEcDzTgDN6unfcRy3+glxg/b4dGwSQ9b",
-	"7knQZG5ncMzcU9oeuq1BM/DCU3YyPC4USg8TOlSrB8xtU/N7G8vDSiaH52Bk2FE4t6FWlr4GVNFYXG0c",
-	"yn0Omg5w+khrZ3AqGuStyuiBPmJO+hcFpShHKch4KhWBMsWCMxKMwCEPvmoQf+GH/iARGGhcFWaMbOPx",
-	"Yoy/ysu+/r1d62KuE6TcXNPvvCfwz4jAr3NoqrQNS4f28dDPKx66IkK5qAYsY1NF2T8NTQ5ZzBQrs8iO",
-	"xQ3WfddcCyx7XKSQRFPJpEl0wcCVArJQwlSUYN0/LhWjYQlDeg0db8aQqoEDOndngh2F33zVs8fM28U9",
-	"WPfAOtV1h9fSSDGcfhmKxQ9MmZO4ZRzXnp9+Y/z0q+aljxSfvTqN+PKx2eAFM+pXPg/0ikb8oJGFW4/p",
-	"HGhPjw8YkUxB/DXyxdAndS5AEsNIZAyYRiQeFssVwqS3jdTdnutuqP+l19wsxXqa0ENG4O4p97aU227p",
-	"ctp9uAva3doJ7U4DbPc0fB9du3507Va618uxCKcxcyXm6VQ7Y/RBPcea2MS+nPmAMJgliCPGFcGEe809",
-	"OCRSJkxNE85CUvfxjT6+0ZdM+UTSOeDEQaQJVk43ZeagpnuH+DjEvu0VYk/g0yz/aA65M5KpSpn6PTRy",
-	"aae5dXgC0M5+LEzV627NQra5p8zT9K1pMiPbrDO0z2pOzawAUrbByfCUnjD3MGiGbmd4wtzT8Ji6rcFR",
-	"0GTesEObzeyTbNEsZQ6pogHThwR99bWRUhPZffmSTVtuEItpaMuYNwIxrjk1hke/1q1NgmvwM89Ecq3P",
-	"NYLMsb5KAO7NMB5wuEf8qg/oGLhC4zEuxmTWH1DJoAVNeyPBZa17+JdTi3jIJoyHuJL6zFn/NsT0gG+7",
-	"6WmKLe786q1MURc2tIK22kOzj0mslHFfSII3LF2sNTTjzWTdsti7S3pj5Nw7ZIYOFUuIYpCro18Zo6Ar",
-	"86gnXYy6z0ALJfoq9Pk0HgqTVZN7pW8kW/8Ao/3NBelxyjERfToh9o5jcwNG4FakKXrmk2IlU9/pcd9+",
-	"uPiIxFE6EwLd6/+fMolRflJgT+Dz7nF7BwGhxvRZvJcL7R80yM/6Rsmuib/rcQzAszF5UgwVUFpsLIu2",
-	"yyLw9Cs2Au8M0iunHFK3WIifY4t1t3lgIDz1XCDYTzecvnxGCsM3I8FMx9lIxIzw6XiARWHvTMwMSs8u",
-	"4opdsQTCAdMKpiYxNKCcC9iYhNFgxMJCwVJ6o3fq0Mu2f8rhPbNWPV5kSlCvdJZEirmQF0liRiFfk4gp",
-	"aE/XjE0QGwCYlJ6vbqRIi/28UmbYVKpb6UcUMNRh0pyOobBrquIddAkQcmM0Wmga1gOe+2fwHr6mBKE9",
-	"HgsxAfwEGoYJk1IPWkYhs068SPADx0RT2FegAJqQqscTJkUMt1AQBBIt790GfnbJJIluqGIOsR07PR5H",
-	"/NrVZz92SMIkS270OTDfGGyjX9789PrDx/75u3cffu1ffHz7y/mnN3/TTM0/cHqcC5K/xlrFVXdHkl7d",
-	"BnkDEwoE5yzA+wulZu9oxpgnk7AwSligYJ42C1WvABxLLlSPDwUOtyoEtFyg2FAZfTRZAjCSzD+fqDTx",
-	"RYSHt1xzpAeJYt2Lic9KTCTUKh+krikV0Hx4rhf14Ktz3nwj5UUvdyHs3tWduVDR0Nz++zVoLbhYPIgU",
-	"ugHU1qmEe4CI6Iol44hTxcIsq3NMo1jLw1ydoUqc73lLxfinXFM7U48TNtbXO+mHdK4X0W07ntP+j94T",
-	"mGtf8H4REcCQEnwu9bTw0+PCb4qNJzFVxlzXGqBh0z0aHnvV8AR2RbNG217x12Kz1lrqHnsnTbczOA3c",
-	"k9BjbtboMVvdYFy6vnttdQttNX/4H1dnLeSLpZtHPmVHi5gah6DBZgfZJkDlDyFe2n72kla9TEFicz6N",
-	"YngbAbynacEcXaiUoBdcC8R+4QL6Bn+NKjLWYm7TIyGooIHqcf0CpptjPrl75Gm52KS3U078xfvjp30L",
-	"0R9TPu/b3qTvED+cImlg/fwgQCPO/9AXU9UXw34CviTHqEGohXOVzA+WyN6VNGtDCXxPrlYgVzsWjfdr",
-	"vhWLyCTVvVD6dLJkdsGg7sqZ4J53p0lcLVx+4Ix8/viuCtpkTEOG9fTSFNy0/C7ipdga9+Cxodm3ECge",
-	"hiw8I5C+Z506GAPQIBf52Cc1EjIPul4MgqrOyIEyGZ/1/HaWM1KetWgzEP9o/6ZOb/7pDX5qjn88nrxr",
-	"yY8ns391gtdHw78f/n7u3ZOBeO/n2yRB2MWoSoRIS4dAFvNeVCxLnEivYrZQXyqU5+71zeEpVLpWbVad",
-	"ZApNpBefPxldz+aM3tXuaLVWl2WmP1QadjAPYpPRXJEhvE4u7To1iPTlYlwT8H5W/AhNXbARLOwHI80V",
-	"9Oj+s1aIRiGjvXKX9ndumXo2SY/eIytkdrfIx2nMjIcphaAORMgOulolihmV6A+DI93jdR/PtnWHhYgt",
-	"wYC5ZoyxntN00l/Bf4EHGOQAwtkVBQZb9+0/+/jcNyUxjFKmZoKELIjGNO5xM4u6j6/2taY1SVgQSeYf",
-	"2Cr4AyoZsZcDhm3+3R9HcgwReQdnxFwJYq4EeosEJ/5ESAUIhxM6v/L19wu3x84fXwA/oIX5MMBm0BYs",
-	"adHTaAa4YGkj9ZUAP6rVvjxR29TX8pzo2eak64uBcXzDXGCvgT1dDWxdHmSFNvSSuxDqWq1sXdDgmmpa",
-	"qklfxHW3+OEZkVo5ojFR9JZJx1JA414jIiFccGYLmGN6rVWgEkbB2j+u0JOwix9waI+EYIALswgicB98",
-	"wKMBB+w6cBq3E0CCYUOzqdqYpVfzAUvIRSIUC9SGIdCK3vajEM6nLdXpdujhwO0ER6F7wo6H7in1Bgi5",
-	"0xnqI71alspOUvRzx3CFVP187vg3krNfmPIOk/e3pjpVyfi5HX3UpPwners2uhoPmCy/J2rlRG2TbVqa",
-	"nr6IkLPPU3/2eer5Ld1OOFw5c93Uzc/6PQNbglRRHGtFeWoS7XI57JVZ6ltR6n22+rPNVt/o2C5LW18k",
-	"bXdtyMWjtp08vudYD8+xvg1u9UiG7Q3u35dPCT8zsfX3pGOTeqfZWopCYZKzd8dstgPp+sj0P9ZJ0c6N",
-	"/AFTtfdU7eGpWpoavadu+xzpLXKkdyH3q/mELbEJ5/ATJalPefTHlBF9geXBNvbeT9DrMyrP86BgFbVH",
-	"MHXqHVjd0gn7/00ZOpU5oTuzcy67ScttmHqrng6uaG2Tk/aMDIdb3swNFmcVc50+Nntr3ddkrVN4qzdn",
-	"2hvZ6vSXW5vqNiNIe0vdc7fUrXVkVzDUWaJWZacz5+xpKbRPhz98E7zhcW1ja5z4r8U0tgPi/mhi5jOy",
-	"iz0dMrJojdqTk70xanNj1BZi7b1mKEmmPIRErqI4C1o0QAIYtXrCEjzGW5ioHq+ekp2sjUe0F3JZMKIF",
-	"Fv06IhLN5Ko8A2ujqH5x69rKlrVvyqj2APa09UnCclvbU7Cz7ejYr3tmn5+N7rHow5oLu4J9b2/a+4pM",
-	"e5uKP5sY9La25e3teN+cHW+HJrxl1runarl75lzja+cYj2rw+8ZsfY9q5yvew3Wvx/Mz9T1zurNgJtzT",
-	"n72FcCML4brSMaxEEMUR3teETUSyxFSIoNn4lkNEHDKpyDBKpHKQhEbKFilHIFKhaCzPiD9MxNh/6Svh",
-	"WzB0IQHOXYLxIBIhwETEdCKXGA8/Fkb70Qz2kSyJZq2Kk2A8lERwIhJbgWAUSRJSKC2fUsGUrnjNCsuj",
-	"Xq9ycyMQ5rvmxjXGKBXVv+EoU2CgZcNsexXDVGKtQe6wvHsQAF4KGkhzwNfe8JB1wnagyTp1O8GpCVA+",
-	"ooeDTtAOW6w5TJG6loNa6+HaXv60ANcpTkqt6zm1cSRlxK/6inGqJ9B0auK61m03Pc+piWQyojx91nJq",
-	"CEedtYBQ1VAfLfux7dSmkl6x3E+dv0oLerVcr/nJO8340jDikRxVvtTBl/TRWjyCeumO6PEgLV3ldmhr",
-	"4J4E7dDtsMOhfZbhqLCwP9AUCAhKdypZ0rVB4+6RXvFK4MREzGRf3zgKUkW72cJlSJZMr/lbvlyX/hg0",
-	"X4BnWzyouHpKxCyhPGD9CUsChjAiW4GslVGf+03R5go+dR39MZkYWLGLnMguW46fGUCZakSoUkv2z1M2",
-	"hVrA2CBwGcOOGg3gR/XLC0355BmhA8k4wDpJwOBFcFsoEWPxiF4QP2RDOo1VH6mpf4aqgm6qC+wPcGzI",
-	"dEKgnsSZKaWIXXbN70qEdG6wnLicsUSSltc6IxMRx6Cd4GgbRMuGv4sBofJa9jgg7koWs0DLiqaWiSGF",
-	"ZCgS6B+Of2G6YNGC0fZ4HW9HSCOr3zDbwgtJkFbZah/BVCoxZppJxGJGIuXoherxwVz/98ABX5+08JBK",
-	"U/8XMsUpf2FaQ0mgUNNFQuWSBBEkDSVAvp+BbdlmoMhOlBBTBUZFYyZ73ML3pHDnOGv9L5yanPMgg+XX",
-	"SpyFuNT/lT2u9+OgACEc8RsRIRCYeZ2FhJIwskPX/BGBwbqw31j3w3BQ3GBTk8YWvzRnRPcjlJUI9N5b",
-	"OGR8oR/x/nCqpgnTr1p0r/bRERxM06Z5VQnRjwW/8g8a5LzHzSEY0iieJgwrz8jcESL+ECRcP1vZhFEp",
-	"+BkxhLzHoc6JPpYJS6ac1CkYz62UB5dABolmRaVIW2ihLaOOj+rvKeNzi8xiK9q/jkuntWZJz0y8WV8I",
-	"8VAIuSuBeHclkDIBxLsrgHirCiBPTLbwckLDH5oTbCAxbHNEqtR9e7dwTE/efv8t+JnMulquqjUNU/kJ",
-	"t5WtLIosVa1TN1Spfv02U5/rlCDlBh9USrx9pN5QfA6Ua0SYjOkVShM9bgVPLQvo60AibiBt675+DzVw",
-	"Cc3qv1/ga2fEB8x0X7fT434Ayq+PcqxmzZrf6DdJZL6NeBjxqy6hhtG7MbthMbTZ43W/QHx8h/hFOqV/",
-	"WSA9gPe/SOL8AzKiknBBfC06+AApqf9luhMc4DeLhE03XqRhvqO1XV9c+yAomTas8BFi9T6ohUDYH1Ma",
-	"H5ggh0g1yGeQLSKZvg1NgDAGjaRSR4/nxQ4USfRO8JwI5mQyGTD3SJn3TTHCnCQ1jK40T49SEYu/kIRe",
-	"XSUACqr19yEKLlDlj1rYzh5HEMMX0sGa3GN6e5D1akaHNRyymngvTEUKOmZaIsh1oj/UhwkFKzzHL6Sp",
-	"P4hjEJKZBgdCjQiVPW7FLWReKNzVTV0mvSJYyu+H7xyS6FXX6zWBI4byFuOBHsdA3KBUlxJnYoiznXzp",
-	"etEeX9z/M5iDHzJFo9g3uwvSbzZXJ9sWLQP2OI4FC6eDmYsMoxtmZokLcGaLBPqET+MYT5duA7fTkpMI",
-	"Sgya1TtIxdZU5kQLjTkySYqZGkdci7tmrkYmJoHdzHGDvNXyNNIHLnKbmxWms6dWL26qOVvxMI/MLsuk",
-	"ux+Y2olotyurm6ZohhpGEohNVfSeflbbjHt/H9Od2KtwkRckuqdksDKyYnOHsmJzN8Yq7/ApCpStL2ep",
-	"wr7LrJ4rlOOzqjuesaPwmJ0MTz23qddJnyr3lHWGri0eeMo8fcaQNta6f/7l4OXp6sPh1DR/qXXLy/I5",
-	"Nc2XFiuc6NU0R9kbQq/2GX4AFLsPBLTWrR3WwHpjCgg2nZqhc+aCmEL6LuxWR7d/Qk8HroWi6NDDAZRj",
-	"0QfX1OQftlg77ATu4eCIup3T45Nln6SIGWNG5E3gdoYtilX+Q5HkBqkp0pfagVqOK9W6tTG9hWqb84Lh",
-	"1DM/pRYKOJ/pX7ZKjj5A89zRax7nNqHW7Xh2rrXu4SGQ3eLrJ4XX2yeF1/+jaS/yMC0Dn796/8aFLz3P",
-	"8zotLSJLMU0CvYR43LWIBLeh7NQ7tSmP9D9/+K6WncIFEnPnRBqxYieHseMVTmPriZ7Gw1JT9lbK6ms8",
-	"fEtVVlQyyKKOsa9uUBr3UmrTXsekvXEpkSXK58tQzDgUZl1WXOSOoEgloVAYfSDEtVb6zGSJHDGmSN1o",
-	"Nz2eXuw7GqpD2G3AoBfQShMWoiQMUZbQzIQlPQ7abOpOBomvPkzEfxknGO1wljWUqri6sQbpeKdQM04P",
-	"GaqfpPPwyWwUxcyUeEbDi5a0kynnEb8C9RCqHUWqx1HzLhOHX5vFq5CJ1xAXb3jYEBPGb8cx+k2lK4bD",
-	"KGChCKZjxlVDTsDArhdmHDfgvwX5snbxY6PRKPfADiJOQRhe9MGWXm67rw5sMydUKRqM9CBAUQpTZzbL",
-	"9D/c8IVIlVc4V/d1JDMauni+/Kx535aCGOq90X1h3Snrecn1kk07+/wMvtOf/a1XK555N5MZ3UzoatzG",
-	"8rZXK6zZnRX6xmNotg+JNXekigKS+j/fXf7z4DEI4QoVd6NgtOBak2UToaExnxh/oI2uAOtZziNlqWGD",
-	"+LY5n8SRVNLW1Df+O/SIRRKsDT1+efFCkkBwNGogjdS0EsxOFt3N2ISyat35IvhOj9uSnWQwh1Jv4G8D",
-	"5ZNEhvbORgyK2SNdtM7FM1O+WvY42BHASiBHYsZheHMiFYWSMNYyhV4+Y+myw4a1Omj0+GeuothYGcJu",
-	"ceIO8ScJu4mEViwFVyPfIU3yPyvZInZWfHhb9dzInXBsV5I8tVxs1tqWIJET+69VlX0ax/1s5KZye8E9",
-	"jYVXcotbHuF4RzlfppluFP9YsW/3FjXeKg7yeSTxfTQZs4s0pqQK5L10co2KwzlyBIZLTe8wAALd+oVL",
-	"2uN1GkthTL1Q3JHEVLHk4IxQIGdkEgXXMiOZZRSnx9GVPeXXXMy4PbtoktcEjgssNCmSIg0hU8mkJiR+",
-	"xcH0NfGCIsRNzzMyhXGjt2yJLJnVILZfF+oJHzRyEeA5j4s+UT65mtIklAR85eA01yPEAkPKUDaIDy91",
-	"kV9MqwnXI8SIfylj5B1aFFOp+m0PLRPLqEyrcVjbkrY8YAz718AtTGXke7doCbM4vJdZ6G3MsYvWA7ML",
-	"KK9Fb1j4tcbPf2PR7ZivsxPeaNQBSXk4ELcvg1gE10sqI9sahf7l+U+vv/vwz7/pq+aTesdrE9800g8j",
-	"mHDo53OCyKcFL66KxswhIzEjQwpidjLV0rI+d9aHOaNxTGBI1jEINfaNTG6EalAIdGPkv1APDGr6DoeS",
-	"wUvXbKLsm1odGFDJuj2OTFxzLPCdQteC64bRkJcwcGeYkIBIVUjdlzjjV7Bq21JPLmZIS45dr7WYWoMz",
-	"6ks4w7LWPT4+PvI8z6npmff1zGvd2ptpIibs5XcsiSFfDELqCm2uzjzyU7tUKccoITL4Iu5To/YcBczC",
-	"FLYOrd3qlry3udaFu4J3YCiSGU1C40anilA895SHThZ6EdK5U/Cxy2g8jamCUAZoyCHUaOEQloEn3sYl",
-	"JFOu2QXcQHD1m+a47hZtggvv6B67ZKbFL5IwzmZax8YRNKVyxdDF0F+83zxMy6jiGEZ0MmHcgSdTPqFR",
-	"mMa4kiumwGgQJSRh44hrjuSAB19O5YRBeARQBpaMI64ZcqPH35hVeCHJWNyA6cC4/xfogE3yAGvqlEuH",
-	"SIHifY+npGEo4hhMqYukIRQMy9JOeSgqSMR5eKMbuUMmNpRP0XHVbm50ic1YHrSoqV5FfUVaQTvssEMt",
-	"4B1r4e0kdE/LhDc7Iadmjlbags1ldE8Gp4HbCT3mng6b1M2+P6a6hQVH+GLCZOqCOyr4mVtu66jwIopq",
-	"6FhutjobLXAZgfxV3w884WCrMmxt/tQdQxtKRVuT5Pc2rqlAki3lW1uqQTrippfyvgw+G0iUfoBmOxrH",
-	"LCFjql9gDuFslub3dQk1YF9x7Gjt1+RoG4uA8QVap7d8kdK2Bvk+ihVLyGBuA/6gcLQNS5cjTXVQTgE7",
-	"BZmBITSLTMMBAQiH5iVXCcN4SDSzWu5x4BD/OuIhxC8SP3Pa+g1ynoZSpvPFbiMle9xneoP6QUyl9End",
-	"VwnlMgKjAqSCaDJs/EUYKT+Y51wTUdDjcsbYxIEQ/THl2ZczGmFehn/x4fJTj+f2yvjish17+Wf6775+",
-	"kjCVzLHet4OOKQjLZ0mPZ7NI0LQTQm6GL6cTlkgWQrSLX0an30VSncfxJY7hQ3Zc7pghSlh9NlZkMJGN",
-	"Va0KwDJRMCvTmIVRXeLnVbmNueFYLDe9/1WD0c82HsqP+uOqgeBK4BcvZG5cleuSBRSsgyjnPOUSDlQp",
-	"Np4oWeu2Dp2Vkvxzt67WraWXriIyDD9vdtvNrtdKMQIwzstjULHG7QzagXsSdpibxYB5rObg3ndrqfRU",
-	"c9DMAUPIqud0yes37958ekNemswluKNd8vdPny7Iode2t0RiiNRCbBlGla0iEOhPVRLpJfc2Cy9J48uQ",
-	"ri2DLUiXrBgvgqYjzm5VHyO9a90am//j97e/i+j97+fznyLv9v2lN//pl59v378WM/jf9yJ69+ofE/3O",
-	"T623nX/9N75+/8PnaPjzGurWws26P4Eyf5++ATS/O6xZQlFemSXW5aSD9KflOCpOjU6i/jWb3xEZqgUF",
-	"g+0pGTPM2XxxRjLeX2T5+kmaMqgfiRkvz+O/zGby8EHE97z5nimqqRhKKVVhx6mm9pCc7x6GB/3aBc4l",
-	"WlYNIh+BuCafWbYCaSH3mPJK4FQThvc4gKk0UNFNJf+xDGQVHrVREOcwYayvkojGqZV9CLyCB/qWg5Eg",
-	"nlsWtiLFH5tjqicqR2LSh5QeE2Doea12R5MgoOfhlPXB9ZHTAg8LsZErQutMRKJo3F/Fv+DUbEZuBnQA",
-	"u2jzfvuQ96t/KQ0j7ja9v5yayXroXw1qXQQFELm/9Rsp44M9ZiZetD9JogA9M2MTntv0Gp4HO5gkZuE/",
-	"X77Wa7QM4MeeDc3L7S0SXAkpXEtTTSBmPsDT6xye0KPTocu80HM7w2HLpYedgds+7ITe6UmHtU5aRTfI",
-	"FigEhlbczzcz8vDtcM2NeKO95MvY5PK0vV9QT7XZ83hvyOeP7xxiT5JjOIYDdNMhwTyImUPsrXFsfnt9",
-	"whJXn+lCwnv63hlxm2TKIVPPRk/qS0/CKdj7GKnrgWjiQxgPD0ohBM0R2kHQzJ7O7unsU6azaxLVav8y",
-	"PN6jsu00Ol6mZGg3JHubMNGiVS4XRAk3aSMIyrJQrHNA1rCnHlKKRyy4ZiHRxCwXTwkmTXTEqJwptMfr",
-	"gD5sW+gres24D0FYAHhNpZyJJCTjqVRkRG8YaWJUVOsE04JpoAdpo65jMWOJG1DJSMyUYolDKCfTyaT4",
-	"q00tD6OrSFk4EtMVAJLMGL320fddmF3CAk0/YRYCM3p5aHKEE0YmUzliIQDiZNZeY11NuVaP+0hK+rlt",
-	"8TEnN50vuL8lozELyRSCTdWI8UVvPBhkpcHguXzz8Ze3r970P1z0fz1/+wnstNkwuiQUHBKVNQPW47Yw",
-	"Pd5Z5sgkLa+VRYrlrOkCoHwa5NBr9bhJEO5PecJoMKKDmPlo0s1NO6CcC0UknachubCnPZ5fUH1MGuTX",
-	"VdBKy+y/GBNlqN2r3Cl/lDC0Euo/WLM8UW4ODxrvtRd09oLOXtBZSdAxYEfLpYPU/nseBGyirOiyB679",
-	"ikP79FetlTb4B6rYjM6rowFTliiSVAZ4UNU/LxLqsaIVYDPBsDSY6pJBmpEW4q4Y15eDhZl4UxACST0T",
-	"NHwYS9++iP5ikjA1TTjE8ghIxLRW65bnEaGFPEjno1p8cWy0EOKbJLmwRDkNAsbCgt/cSGdSLz7GC5yZ",
-	"MMVyEYwgrk5yJZTSf+mOUU5MhTIUEjE9wQTSQy6RknbCmrKTOr3rGzkAcCPOCLgPNQk3IC58DVGvQV7n",
-	"RD0HI6BSaY9QifiHq4t9pO6/EyhN+AcOmUFKGUjDKonyq5PmmV0lDO34RXHto97cUmltO3kmvTLd2j+v",
-	"O+OL0z8+tuSn45tf2/PfTgY/LeNX63Ka/LCXVOrJXS+wV+6ZyEZM5HEB1CRDMvVlKHIW87ZTQvxdFMcy",
-	"j7b0AsMqwapuobCkGBoDLamjgVZ/YCXWgx6XEQ9YiuI0o5LEVFpQUSePAttFupe59cy8QFV2DJyUdbhK",
-	"GjPHrDH88kJq3hAIabBigS7PIh4CTluPY+KmwTJVM0086zZ2FWNUUXlAVFSi6DUyWLQp0zkkXaG6CXmE",
-	"bGZifCMFEAFTZeaeAVlFaiSmCGpmkFXHjR7/SRRXERfvKrphkHDOxhM1hzyyBsEkLSu6c6H6hpyB3owL",
-	"YjmB7Y2SYcQjxWwnPY4dIMJuuhEg1ldjmBqa9Rbncl9Q1Cuc/+KMq4tJwvoVfKIm+yZV64xPdCBEzChf",
-	"KeanFDJ1N25UUH36ExqFBU2oUhEa0BgibwtqU+PwuPTlcm25s6AtF77aUH02kUJH9DDohG6btYZuhzYH",
-	"7mlwErrH7Gh4SDuDdtAKs0ghc170CUDUXQY/Z8PMnkCQ9CJEVapVYqC3/mU6ADSMhcVpl6+korf9u697",
-	"jVb5Wpa1XLHs5cpqZ6G8CVfTxEQkNQcY0+QeDo88t0OPB26Ku2UxtO4U+LRn3Zpf1hIZ3lrCXiEvpKQG",
-	"kCLA3zWiiszENA7JAAEkDvY10R5TFtBMNCW6XMxWDGheKWJpMXB2KYxNWVhmMbDZIQI+oLHmglmMcj5q",
-	"mDNSN7CsNm7ZIX4WQqj/ygcRH5Axo1wuxjAXopeLln5UCdLkMAgzBgu3CS22McRkkxBikdjY4XwAtA0W",
-	"RoxT/4c3hcZzseQWrgIgPBdi0ZbGdz2j+OLnEFjbXM3EXB0962UAhRtEz6b22FwUbM5I234iEbGp0eL+",
-	"Wl7N32o7iMT5GkNZv7xLGKJ4aCm9foIO4kqauySlOGcoclJLUc4Qhwpc0QpHcza4RVOfZlaQ0WcuXUIC",
-	"mug7ZBS4zBt8hlAdBtcjFIQLtSwwKD3R20cIZVkBuyFe7Q2JV3HtFgL57zeHPTPC1v5t84D8Kqk7PSx7",
-	"0rUsmiVbp0clW86fy7aQRAuIeiteJhDCJhRQpIwMlqd+tUXH+1rh3+sRWhRuN7P9PcPFube8VZpPmc0D",
-	"tAiHzEZUMWu4tHWC6gV9pccLSY9JPpPRosSZRhYNo5o4dQnt8Sw1PffcT38FgKaRmKXVIkjMhooM2ChK",
-	"g5zSTP5IEqzSboEnaRw3yNvML2PCiUp8MA4UVYLKFH6OzSqSuWTOUj3LYk8mTI6IZFhTQFPrHq/7OafR",
-	"+adPb95ffLr0DxxT4ZJNJDLpnIpn1EkTK3WHXacZp5lbDyqE5Tk4TAocTkORsEaPQ7RXdoy4UH270RYz",
-	"y8zWsUimev9SXnF2p4ksSdQvpJXmDs5CtQHJVI9DCa1IwSrVoZJCMdv0AHTU/GcjirgEkA4+TMS4xyMF",
-	"XjyENDDyjXkbwy/wzB6ckcVBAxhh/0pw5ve4KeBRGhZmKl3aFY6gckgs+BVL0ENZB8CUtOoV4ldcfC7T",
-	"rPMNHzTIBzUqZDYjNGLH65QZlD9q8nS/PNXaWJ5aMcvyK0iTLJlgK5ugfWdzway5pWBmLuAysSwd78OJ",
-	"ZU4hR30hgsfSvnIjWa4Nfw0W7Df2MLpVHmm4/jsF1YUWSVoUaifi5j021klMuYsRGTt2siL6DyWThOWB",
-	"cDRDpFxg8CsyBPsGwEKC+w7CSTQvkTaJxoRNg+9zoSgmIOZiwFRacjGmhpHqrfUdkv2CfaY/TblBrIXC",
-	"VOlbUIFBRYMY3kwjMeEZRCeaDyxYzFiELC6UpoKmsO2+mWBf8Hju55JrX8geT7NpIb5XCzP4zL2JpO4f",
-	"kXcd0vHa+QHSGxrFdBCzvhJ98wmUi8Qoc8wOqufEBXY70XLpQY+PEZZJwDjssiMYNzqrQYgEG4XBO45S",
-	"j3UI4OE9jo+x5FgkSd3MEOzQxhOdtUjq+oS48IKToZ/d5DOqANloFqnABIubWucg4+r95YAvlUYVccRg",
-	"1iO1YE+aUS/Gop9ldhJEUS4kXMEo0iqjV+KeIPXCnvqk3vI8kK4QoyQf5hOCyBHxxaAkU6srH1mUR/ow",
-	"kuxBg1zm3egwiDgsTMHeh5DOZVqeFBebi7Sw6Zypwt7hrplAs6zJHi/4zkldCwnEeufhwMJ5AhTqOYKl",
-	"BLGQZp7gm8diYFaCggCqtM4WaAG2lJdB0E5Y7kgZzQD2CUYQMynTQdZ9Gv4+lQqw5B0r0PtacouUD+Wz",
-	"ziBzQcz4VUJDrZQkTGYBa1QSfNkBLweCZ5nvQer7FZBmNgm2x3hFw8gvYsofJ8p+zSjtlSUUPSOc4oPE",
-	"3JstwAqouRIz/0mltX1k/j4y/+lH5q98n342q4p3KrwnRN9JzTL5uFmk7atHUGJf+/DJbyYGvwSELhO5",
-	"J8ijdq1GZOTioSLmUzlNS4QoAgJzliyOjZUPYjhQAbBvg6xshEf/LFMh0tYiSRa+yDQCk+xYqEO/ROLs",
-	"8UzkLM/wt8Jo2mLdbUKVDdnjuYT/FSRR28IjiKF35E9jyezxFeXPBfHSgdpR+qTNHZyDiW0NYhqNWUjY",
-	"DeNoxtRnWC/8DGrD3rAEFJ5UfQTRsscBqU2p2NTwLYihXUJJQrV0mh8XFzMcVY/nZc2ztITrnUhcrceQ",
-	"YKrIgAViDHouCjM9Xi+TMSHqlhMxHGaht1bgaZALqx5hqK6xOppF1KsjVcJUMNJCNErgCvFx7TG4my6q",
-	"D+MGIuzPCwEgX1aMLUaabMJSH1hMzSSSnGzSbrTapaIJnOkcSBMYJCm0n06VtInbm3pem5GWvlSpBNNy",
-	"SNPTG95uwp7X/trLyHsZeS8j72XkvYz8cCUocgGQuxaRpRRuHPHrHYvI58a1LThzAUFf94FMPxZXi1lO",
-	"MGpIrSURLwqZSPrAcQ50yjiqMbWTUDJkMzKO+FQB3rNYDBOwfMMx7m9MZgJHOaBMQt3OhcweGGWEyPNI",
-	"3RrLs3YupXinl3Bbjo7GcFlKEI8sjPr9POAlnUQvWy+jcPKS3eL5cmNxFfH/Vyj1NzoINGdvHSl9ytXn",
-	"j2//9j+t78fB/7S+X8NHaGZcQQX1Zu/TIJ5Zkvt7es0IhRsbxFFwTeDMwF4+bDqlicrYtZKOrRZIDan7",
-	"2Jlm/32Uen3ijymf0tjEG5miIRgvY7xA1UnwZuyAgwRRHRFYBoQrJphFgZ2gOo1VgjOE+CxwCUOf7O9c",
-	"aEFK3ER6mCz091nrK2atmz3PUAa30Rb3sD17xWeZ4pPWx4EcS/PvhWp1rUJp0zu0R+8F0J49+M8e/Oe5",
-	"KVVbKziGWm+Hx3iPbKFZ7JcPJLJhn9YknxJfW61GE8Iez8eiALJhRURP/kExMkhPD97FDvWr8FNZhM+i",
-	"5RwoZI/fNZmTdSzmGV6CdUwAqMo8iCuM2eSOLdtU07ljzM7iLaZ8KlmIYzQRG7b+rTWv1+/GXvA5BlwM",
-	"2FwYi3kWy3E3CqPHy0zk6DhJMY4R1YFHmgbSZA5l4sbGmZVGi8Dst8BKLNi+P7Fk/Dh277zIQLlmU/F8",
-	"dRVRj3sfpLGXw/YG6CdpgN4LPd+eJblEMgFW9UByF2Zy7FbqenPHomNnIpWYSDTzLsIWm9weW2S1YMxJ",
-	"2NgKcqkAkjAausCsrxJqQrlTsxD8ASliOBBjIsobhbLUM4DHvpufZiGXrfUGQTeqbEMHe/vPivafT3bR",
-	"9hagveSxlzz2tpu9GPNAtpuU0j6o9WbKH8Y39J5es6IYYZOA06SeFf0/6Qj9Jc4dZ+/a2Zq1f7YLvWft",
-	"e9a+Z+171r5n7Q/E2lNK+7CsXdIr5iZME4EVcTThE/RdUJuxaUPPTSWBy4sXmNVA/is4c8gwupommB6c",
-	"+mLgJ4Ce7HGo2/83M3dT2ckgIx9AUL6YpRwSkjvqiJqirz0gn0wSYTFvuFbv1XQC7geJwSSIkpL0uKVT",
-	"RNMpg69pnDH6Fyft4YUkwLCgsj4bS+NxmOOHwGhxHdB5BJ6bKJ4TOefBQbfH8SG9ukrYFZgcqMxGj1Db",
-	"iIViewlGNLkCxJwxvbXgohiPQm+ufOtvwV5uaDxl0rD/HocROulM6FgY2G0zH0avz8hgrrB68WwkYkZ+",
-	"+I4k+l5o5j9Bm0wu74Xr5Q6YHmAC4g9kWESqZ91eB2n2AyCh6z9GNLH5H5EywN4LxSzv1LLUDeS/k1mT",
-	"gkPdrqlJ9TU5yDSOxYxCJg0ihsPA0vQYvV5QRIspM6exkEpPNs1SySG3w3EB55GDdcn0c+QtFZjsktR1",
-	"8zciCg/SVHaRQAEMjifOAtDgxRgzhsCpBO/YC+n0uJXTooTw6XjAEtkgeAVge3175CeA2cSwDFxI55mA",
-	"F9L5C4nHgNRzC5EvFIcdgs+Ps8UdBt+XbtJO26Qi2Z1r9Pg/Lj/8RAZzexHPyKvLX0j94/evSKd54jnk",
-	"86fv3ROHIK/R44X8/n++u/ynPjaXeJnx3pDXeDlGjCkcCLggqbxmIaL5gCvzjKj5RN8FFscS3zOtDxPx",
-	"X8Ydc5nz9003SSgsPdwhyCW3N0EvIEzyikZcqgy5v3heD2Bhe9xHFK6/4bVDJuifEfOzT2YRl3iQ7EOH",
-	"DKYKoIjMD7iwcEolLLy9uGqUMLCEdryjRo+/gYrq2HABthES0Axx1JRR0xcfxusr4dvNsClg1v0K0iaR",
-	"ggxpQurwJo0FZ92MPhlQBnR8w/sHZ9imzdAyfWHSG/EjfkPjKOzjSfZtzRj0SmMFQARAj3h/OFXThPkO",
-	"GYPjekQ5aR8dIU/Iv6qEAB+53+hxAJ6ZcZbcGx0MTmS9lpCZpomEiMOC3hgKhoHC7DaSitQ7XuegzKWb",
-	"QVx+1gT6I/K9e7CJ/YwxpTcyJSc4MTj6Pt7e3Fvm3h5U4RcD3lJpOYBUEHBqjE/HwPLTX6AfzfnvLdz+",
-	"PWw6RDZcXmQc+eAsO0j5o6GPwwtzOooQeAVw+7Kp6LNTXu09RCCpe8f6jpYO1dFqP1BxOHm5kes/y0cJ",
-	"8Pxlo1RiuzEiQGsMThyssXSWolxEuJgpJTCkKxgJITXjAHpq+KilEJTPIWmx8oSYEeYHbc8DqMROLZA3",
-	"Nad2G8vbshOxtZZ9pwIDbPTCgTC4YdkJXV8JBeganPN3UAKSND2P/PBdbVNsLtQp9TWsdVNt1Pxcywna",
-	"5Wl7rcMqxTIX5FA7f/X+jQsr4Xme12nqHTA9Lk4ir/R6mR7dH9PbWred/0Efg1a6k5CSrQ+ilSUjE694",
-	"q4X7uwOvrCih2V0f2J3ps+0Vf4R+tT6+ZIat3Azvrml+js32KpPUzLgwKM8r/gjv6R/NckDfaA7Q5Pw7",
-	"0OJ1791aq9kGq5ISRUqwshqeZwlaW8rfjBseNsSE8dtxjFdSumI4jAIWimA6Zlw15ATQlbU8Mo4b8N/C",
-	"Vapd/NhoNMrJzyDieG/uEKCaYrfqpb7jhbb0ew5oLHolnNzZcGA5nPxKO/l9cIqr6xR3wCkeCKd4aJxs",
-	"gx08cI49Z449NFBrlzuF4+84jtNy2vo/jufA1XI+X752Fq8PajLOwsFyfvjO0Z23mm1oRR8HfU70WdWH",
-	"uNl29KEva7EFIsAShLoycwvKzY7W2DTJdkDuNZLtgg3mFZJR93UkJ0JG5QB734sEmtDCgG7DIT5VigYj",
-	"CL1LIUg1VwFvORQ1ScW2NJAEJWZuM9mLjC9r8Axa0g39DXX7VQima6ihm1F1N7tBDWQx3xDQ39FKHyCj",
-	"p4OYPYlyKwA6wUNjl8BTXIBYfRow+kokbJgIrl6CMUa+/FOJa8argfN/BY2KZB8aIF0DAoswc58/vmuQ",
-	"i+kgjoIGOdeyWZQwC2HmYAGUMBGTCVZaRzM9PNGDAJ2n6REf/kKU2XJ8/HQQH/SbW6caFhACsUSYKReF",
-	"7q9+Zm9HxOiVvQ47lcDWMbwbbL7+VSKmE9vgOToRyKv5gCXkIhGKBSDVMjWd9IeMrVZfDE6KFpLbv6nT",
-	"m396g5+a4x+PJ+9a8uPJ7F+d4PXR8O+Hv597q/N83MYqaFX9cIHkf6SKQTEYF0vC3GOBT1+3BWRyDXxk",
-	"YxpxTUJXbST7YqEhU452xUb025sT7XWpaXOFPn4Q3BDRFSz0n4R4T/ncDEpuQ0BZME3gdkHAcg5qlWLV",
-	"QHPJU7KZXv8FwjkBylNGGhfysXP0isBpLvLxew92Kco8Xotl8PJjevuO8Ss1qnWPOk5tHHH7Z/NID1np",
-	"lal1a//fv8/d36j7X8897bv/+d//ZxlMf46QJ/Z2lPv5P8BztOMCudVcyayEm66ESf+GyH0Le1qnXPD5",
-	"WExlj2OxYemQ84u35JrNJRhdrFtAP4VISvMpevRzIYg9HoxYcM1SA2Lq7af8Tn1lCCGwH/cBnsc/ODMZ",
-	"EugeKLgSZGpiTGN9wQdifRYZomsR13RM52BvNYknRTdqEcrVR3zKiF/BMMYHZ3mgJwiTnI1YwjI3QxZB",
-	"sRT46qBBzjkazvILaOzYWL+QmMqOgJ9EB+KGgakOo/8JGN+RydrzjThcaSin3uTZCAwnI9bj2YNi85mB",
-	"+/KCpD0V01KwMxhIwoZTizOKZkYcUB/e6bNbhMD3SX0YsTgkfs7R7xOR9Lhv2tU/QJCoHQj7Y0pja2WF",
-	"5vR4DGJWhDVKHcKF6vGO18ISrjjzQcLodQb5RJJpzPSbZELnWkCHeclr4zjQOwbFURG7KsJSs3pOiMwP",
-	"ZxYgn8EanKv16f7I5j7GcOCtB68BYESnqwjG5Gs219JgTOcG1NYAvUJACVrU8X5aAK2xSJg+EzbgpDA9",
-	"fZHS+gomboRyAx1BJ5MEwnjNcfDND6GfFmwQvKcleuHiIygQC3DEoNqkUFcG1xjiZnKBOsbB2OMDGlxf",
-	"gQPrDANc9J6cc5LSC1ObnFwxKFUAAQV9oDM+Gu+oSXjCaVGVK4C3SNnAVWoA4uAXOIiwjD2er5eu2Q5W",
-	"rcBW84b9rKi7n5aEcGBNrC1cfwIOQBMEArsbiEnE0kIRRm4/W6CTmrBcCXTvpYe8kbZTZgm/iGnAcuKs",
-	"7nz9YJ5C6dmPlv1sle6Uahzw1ZQrLLGjxVAt/cRgBPo/E6/RsB+mvPAVPiDvFEgfqwXUFKJaVhYyd1Ik",
-	"vbgDiGeyWqZWa+1MrQcLhCrRP0aRvkbGvhooKB9hpCSntmwMYL6zFRUA1kyPpR20Bk3qnbonw2PmdsKj",
-	"wD0dHFK3M2yzVtgMvMEpXTl+am3dqHA+NjJHr6fnlFSWyFOwWrf223X7H6e33s+z43eT1i/88Lvg5H3Y",
-	"/Kg6/5JHP4w8+IBNTCbeToOn7D4tDZ5KSwGvrIcB/anSw/RDR/OEgIUbh0E5e93t64nLWkenfIRcsS+p",
-	"x24IOJSpvn/+5fxZO59EP7L5+VTrhP/+j/7lO0YTlqS/FBRkkB4yaR+s1XkT3Ro6c2ZYzFkbs2i1Ulms",
-	"0laY6tdIKzJxMJ47WK4LZGMs4QXlnFH1rHe8jtE/Z4ngV0RwdtAgH7TEmgp1DvEBi8knCmCFtVQ3mM5B",
-	"VdKKF+iREP8z1vKajK44sVWcMcgW9KDUtG/jzEQ4jaHIlta/TNwLgj5h8IwciUQRrV0mWPTCZMMXK4WW",
-	"yZ80lmJVIfQec6eRD7fOFn+GMoiTfW05HPydqzuWVp4y9fDdI3Y8dDv0ZOCeBl7oNllr2KadwWFwFFb0",
-	"3bQFUNG/nnF+GIxVpAqjkXOJ7tAV2ksbsLOzStXiFO9rtJUfZL4R03B6BtcW3uDM62OSO+paCLo0F4kq",
-	"sjQ8HUAk8qJIrsx6Wg7O1BVH7RdKCmqdeyRmHG0oiNJ9zdgEit3RIdyMtWLkl2kFKwqouXq0fxy7N+9a",
-	"E/fj9enM/fTfzrj2nATY7DRkEqkm2go1uRVj6kPBWVUkP1Qz101D4ToI1zdkBg7gl08cMLJvZ4ey794H",
-	"saUP4mm5FTIjlTBsdQsHw6blbhdtYjkLlBaeIn5lItxQ5SqPptvO77CCa8HeNPnyT/vPZZ5ihpXjrB0f",
-	"pSgDP+DcMfzXKZ+TOLpJoywOynwB/vmrjx9+envZ//zxnX+QepnL5KXPZojnaLSPYgQL3jLPzXoA7PJu",
-	"b3UqHWcFATKcck+BChToOel3/ymCkLDgmtDUM7ZT7yYJmYS4i/z9K3o4F/lliTszN7RqyrLK8c6RFEVv",
-	"8fqVq41E0VuiFSMtIE5YEjCuGuQcos/RM4F+oqzm8/guAXgXSfUJ+lmXSNtrce+Lr6aJ1Gdi67BelEH/",
-	"/efqJYRXlDTNHv5y/klvn81PRWFrFbNiznb4H6c2orI/FgkzwS6ro57RW70bZTTtnEwgf21I4Ew8cRSm",
-	"rSPD9DLgTHM3PaCKxuLqnugvuO8VsPJl96UCnf0ThCpv41jazqFUfSLXOU7reGaau7eKPNIVXGOBquQH",
-	"zmb6tGyVvfyUbd1rm66fI3IZnFBC9UauSEZSCy7QntRqi5BddynKR4P/Baly9PYMUnaliuKYYEkKTJ07",
-	"JX7E+1NZFp75GpreiNpUY1J07g4V+9nD9z1mcjzuwZoH0ikX/j5wZgnUHYUOT9PDG72fL3n/mkn7mjdo",
-	"61P9A6Qyr36kF0S1jYCZgPDduRMIVSmNm4nFoYQwRZPteC+aMql3mq0MnOigBEcIDur2xHpDmXBjMRDH",
-	"/VBQyl8xnTA97unFHjB3dQicSbix2InJb3LOgyWB6R8ZDSUmkmfANkPCAJwhDYTO2X9s3Hbqw0dDl6OF",
-	"1IEmS0wiSAXY0iRIsRbJAz91iogeACGn9wuQYzKUlzmZJZHKY0IkYiahou0QNhW7AzAEQHCD+HMToqrp",
-	"roQCxNdsogqhvCZaFlqd86BKZ4dU2Ms5D3ajue84brHles1Pmk4dGlIV0nnhYc2p6VWaJhaLHuimoY6e",
-	"e9I8bbkd2h64J0EndC3NPA28sJYyFRb2B/PUH95FzAWnpreh1u2ceDkn5x9TNkXPOmyxrHWbLW+9tGNY",
-	"6yr8rzkPHIKdPHmt44lXZytWPtFXDm89F7MchTFpeStTmOVBSW+zaKN6LphIk5SIxlmQQv5iazqCf2va",
-	"oliSTCfKpgVESgIAJdR+hpzGA8eQF7RW60PqEIieNqhb2CbQBEwwqPBfZdd+58LMU7u1+dCEh7u4X5uZ",
-	"YEdKDt46iUdttWu3TdbxVBphs9z9g34eyZhh/fr1syyBST9BIFoxgxqCw2G59+czdPPg3h/nrgkjxkFL",
-	"S00iSfQCVnnu9bPaquf8o375r6W9gtwSpdhNVd1m2VblOBjTKTzZOYjNWt4um2UC5+7/TCsmtAtjEofN",
-	"oBW2mduBILbgKHRP2PHQPaXeAJ90htmcX7OxQE8i0CGEazB/fjmHmD6Z93vEYDO/CY/Y1NxUS3r0qDZ3",
-	"hyH9wMOV3QiofKUvITlPKQm+s0BMwIbS7XH9MrEpib6TvpTPUiR1yEbNNBCT54b5ggPJuCpFPrNy/dZZ",
-	"XtsZXuzl+p1ytnC3zH35B+WMvBaILJ2GQVI3FvzKlSxImHL1g8kooZIt3qm1LsQj+/SWrMUGdp7cum1H",
-	"ZdZZwUprj9RMYO+5ezqeu6ksBBquRO/ywtNaHjyUnwC5X1wzDknNE1BZAKQGU4Eb5BVm9NsyPNgyBNdI",
-	"FgN8bMc7Pajy9G1Gy/auvufq6tvkBDtV8V66sTz7HNO5lvLPUkTGFGu043UqYz2/iG/wq2cTe2/AThXr",
-	"TW7Jl/AdVlVizQFXo/MQwz7GxmS1oitxB9xgu/gyuFg/N+BurXU5Html+ADkxazCWhTmcJHCtHZDYYzb",
-	"cU9pnpffcXe+wy0EX3TuvWQ4qWr7IeT1QB7JImwnYtdgVo2trBSAXZ7Uc2klBw4kHweCSxEzACp0QzHj",
-	"skEOvTbxTTUaLlQ/ENxU0/BT5GnB2Rk59Frpi1OeMBqMADYqhZxOMdKzjI67FsxfoIE3dsY7MrzVJsF1",
-	"f8ISqAakt1qvtvnpKrqig7litS2sW4VRV5m5fh0VE3vsRiAMZeOJm7A2yALRn6wwNAuIz7NEo+JVsqch",
-	"v3i4aOs65c2Fik0psm/oRr1Lp7wzWzZwZ5sH754yb+h2aHPgngSt0G2zztA+y7jzm8/kNVU0YPps1f7a",
-	"+sbZWe2v3I6vnAFgTS/Kzq6eRRh000Jt38b9+2Dm/RamvbM7mHvP4FWwo/D48AQ8Qh23TVnbpcFJxz30",
-	"2MALh8Nmi2lp2YgUtW4ZZwTkXHRQj6HEw5hROU3YmHHVN8j3UM0p51i7g8UPDlYLv2t/3v7G59dxf+t3",
-	"fOs/FCFFDUCnTVsGQNECfOgGNEBhdEXFtf9uKiPOpCT6lMkzRGGEWqP8iihBoJibQfq3patIMoUUMGJa",
-	"3yht8hc7sm84c9Ksa3+SsGF0q3fjx4vshhuOcGmB27+k89jszv3+Y3vAvgkX8k12ZneVV7mT+4doovYt",
-	"PE1kPJWKDBgAIXRtIlX+vBmQY+CtPU45WNxsm2SEpeEA4Xeetj2jEgJmzFBYiq5F6rTHAZrXdB9JwuFN",
-	"sARisOrBWVpnLD+OhGlJQwsDQ0DovcDqZydkxG5JGF1FykBkyRGdwKmzRObFwqShgFqFI9wc6Uf1ha93",
-	"4de9rc8oYfWBKd+aC7cskdXesW84mfUtbtYF7NXX4x+/SQnCRiLVWu5x89HmSa4bU6+99/u5er/XPZ9L",
-	"kl1zROyOVzs7WU8rme15sIivnT08jkt7vaP/tJNiezznyiYlgjqAlYn/Mo7lEnLsAoVwKacs1AJ6+mG9",
-	"TJqPRXDNoKYFVvfFkURYcQRrePe4EoSCRmA7h2HXq7UDh2AdkSqRHYrmCW6iXEvjUNEvtxsGtku5e10S",
-	"8IwSgZ8H7bSe+j0NXV9aWSKTf6MZwxuK8zM2GAlx7TIeTkQEGWGr5gzZTxDvG4y1trZ+aqA4K4Ty9zin",
-	"SSJm0ph2siJHB1XJRw1yCRHwkMnX42hTsTCdtphQqYX1V5zZm3Rij5SllE8TeiHTVZPPOmWoOM/LPAy+",
-	"MeJbAEOmD2ZfjxaOH6L75jMRDbFuIKOv2SzIw8FRcByeMPd06FG3M2gG7knYYi4CNOOzFUl3EcRajsSk",
-	"kQv7eqlPiXxpMVJ3ZkNeOH/325LNVcyfkG/AqHxn1jkKZp7Jjc3Lb/ThwyRg/QKWldIE6vPHd1pyA8Kl",
-	"KA9pEhKzYZLICQuiobkqPS7pXJK64bnEtxQz0tJf+peKxkwqOp7kf5TRFaeaKvsHTo/rv6zFWHdsZ/xC",
-	"NzqSLOj7BNN9HDIbRYh1YOHb7Yr2uBZZcwlWOZJCEhaw6AZQGIDwUJV/C9biDKuJAbVOl5zUbUGzF9JJ",
-	"XdKFUnG2bUv7dWOOKQ+Ys0YH8TRkIRYmA0B6kL6NyYlnI8XKE+bLHh/MCafjiF8VOm30OJr29W5Zez5c",
-	"Y1LX/zHT1DJ9LMRkQINrQsMwYVI6REyVjELW46Y8ayQ4gh1DQ1zoxqBkW8KkiG8YUcLRQ0qiG6qYk7bo",
-	"9Hgc8Ws3FgGN9fsW0N52RaY81v8pVliMY83mItXjdf/XN9/9/cOHH/vn7959+LV/8fHtL+ef3vgH3SzI",
-	"F/0C5tj0p0kMcQIwVd/p8TtPoHkGJf2Kn0X8hsZQ648Tf5rEvt6KHp/yay5mHLeNaGIMhrd8pxmd7pu3",
-	"/TOodzKDHdKqGFVkLKQiLS9/dIqtmN+xIKG/JDFvgTw+ql9iGTdbn32tx2425SeP7O14MgIAUsxat4Yk",
-	"9P3wx59Pk5MffvzXH8mn2e+fL16fvH138dtb0XpH39HL2cOLDBvu56+RGqGoW6Uv2rvl5Er6RFdcU01c",
-	"hLSqR8D24KNfg4tmUTbaRDSq0vPW8t+kfFszUH3wQhZHNyyJGAgUQjLgqHOmyJiGDAQu/YP+o8qlszUD",
-	"2Lt2noinZhfHdIn3ZrH5TFollM/zhgNjMzB2ZkMUI4yYzJf2uOMEunsWH8Kg6a3KQcMISErYTxiFxgEm",
-	"CEtOpdwVtNGN2KtprC8jHrD8AFufvNMFi+uWani+vY15amtTnlrFSRdP1N70ulP31W7owZdwZDnElsjP",
-	"u3Eq3Fs9fh/oK3mjLydk/Od03brgtgq8VQ/tBSd0qCAtO2GAgQgoKhYSzCGSzg9IEDOagD20x80jrYyL",
-	"JDzLsWFiyueZovNYvT3tRn9X7ZvaLSfeFCclrzVseuG/uI/K+watou1dk2PrCNuT5Z0Lec/bp/Xg+s/L",
-	"jIBW+r20CGpem0PYMRrRJFjSREE9coiIQyYVFqrt5qru9njdNxTaNyRaAdnWmlLMhsohvpwGAWMhQ+sd",
-	"Ja3bW2BEESdNj0inx30EyPSzSImsEQg+nk6c1LwNRuMh/CwS5D8pS8rxhgPHNKJ1NYTyHYkZluSlEhKT",
-	"yIxxdY+b7XW2kI/kZ8vxQms0x7WvcrQZXMw1iZmZ6PwSv/7r/tFYqMDM+FosELZA6ssHmzGMWkW5wabn",
-	"PaRXkCrFxhMla922sxrMgjUFr8O4cJpYHJa2Bm2Le+p26PHAPQlOQ9fWb+0Eh2HBQFu6lLol3TZ02xy0",
-	"ArcTtpl7MuxQ1/arn9Wcmj7ufTPNimKobZgZvGiXtR+IkNW6La+jH4A9uj+WtW6nlUNeTa927b5yq7qH",
-	"HXgd7Sm93+uYHdQ9cGuZfzInyb/I272+mFKzKgN7+aflUn39IGHmTwCD300F1ZQNRmGRhK14w0pKH+bG",
-	"vLT64QrhD+Uu4E/IIbOxgwaXXkjNGw0MNTBVfeeczEcr6Zj1+ECEc+CMeecvqUtBqPWLJtgujRNGw7lN",
-	"Hwooh0zgHo8UVNe30e9WW7Ph79Z/li6HFRbOQBbo8VSVS3l44buU2Nr3/DJ+/dGeiQUqUdsWsj5jDs3D",
-	"b487nHxqNrOZwYsMyEm39vdPny7Ioed1EdOc05jgo3Iucqh5eJ6LNFueU+PsdknXrazrlN9ktfTLuU3+",
-	"s01ZS5U2Z4+wkx5yU6kB0BE18ZDPBdr/ofMstsfzZzzM0zZY6d1rSYlQVDHXulr/3NA2V0qf39NroM+c",
-	"ze6GwaBDczEGhmAIzPciIa0OGYlpIns8J3AHNNF0fiZIGoADOkFJXI6DYYgQdAhd9rhEnS6l65qGy1mk",
-	"ghGhisQskpDJpEYQsQ5xNpgqZ52w0RWXjR4/tz8kbBLTgIU2ML0+mINUQZM4YgmBxYXoFKnEJPPpUtXj",
-	"iBr66yYVqByi2VOPJwzLpRjDXAYhgZtK1EyTxDJmAc8XTDjGQ71DX93XbIabJOwmElPZx5PQZ7eTKGFy",
-	"YfBHhcEvxDO8an3/i/zu57ejRAavRvHPb9//8r+DQ3n5LzkRg2Px+qGNfa0vGs+Qv0ZffyzDM/L1IjEo",
-	"Mcm9kGbDNuI6xbLtf9a+YzRhyflUjWrdf/9HKyHnk+hHNk9/+Y/+ILkpr8auD5VIoivgF1rI129K5B2h",
-	"CKZjxhVI7f7LUAT/P11Xj9s8DEOvwvUD9KVAb9ChQ4EOAToXqGozqRBFMsQ4aYbcvSD1G1vZA4qiGcqU",
-	"H9+jL6HCjR+FMpbPnGTG33rNvcEu+OO/8u95kvKVNrlc+92cUYgMRI0G9Si0Bpva6PiJel2VsEWrhphX",
-	"wcv2DQ54jaaSQEExI2x+azuFgWZJWgSE1pICwhPME/DRIzj+xmSeE1hb3YoMvmwneiMFkgS9WbXzW1uN",
-	"on5nswbD/2c+xlFosGXbJixYc8oUgQkwBTMYt9+s0PG9WL66sUiYURYW+9iCMEhVlEC78/zr3p2ibDW7",
-	"qCcOqLZ3vvmz4SJ572AM0aNHVM6WHMq9PmP1Ot6/XmRyjXPWYa6NbYwrQcJKeCkeV6Rg0ldOd1KQNGYg",
-	"zJxoVYamTmuQduO3/4XB+uHQLJTVafqXAdbvOa5xtI4UoB5+auMckPwcBoTYCMvb0kW3qRLxyA+M+/nE",
-	"HvkdHLWxC3AtoRtTqOKj4IxyY2NbGF67GZJQq1IfMqS5NV6A0ux4QmxLE8dvr3eLthdnZeFS+m6ft78A",
-	"AAD//w==",
+	"H9uNqIyqV4Be2TjaBrWKY8ZaeiM8MDi6QJQgNtaEJlIwC2Jm1S3+/7P3789t21gfMP6vYDTfZyLNl1So",
+	"ix1bnp33cZu0m23SeOOk3e2jfUWIhCzWFKASkGVtp//7OzgH4EUmZd0c24l+2G0skiAAHpz7+RxJQv0m",
+	"PUcnc7VputYfdcqockiQUDmG6rEZt+WjWAKPg+Saeo8gEmZ6WbGwz81leFJ/wiRiIVa92XRlzm4VRv5Q",
+	"qv0uhvB+TEQY6fWAu/HyQq9mRV5ydTQt42FPK0P4pLYFG/6SScEF+blKeJ7eMaGs8PT2Lzy9B88YzgvP",
+	"omz17sjWzb/gIWf4eeUM56T9pjnDeSV/05zhDZOFC0xuz8nCe9ejWwVW8GfatB3OgZElAaB/IlKLVRlA",
+	"CrGRFnvoJgTH5lkK4jan0vwGxYBaoGnVGs+r1X8IOF+oN3RbQTt0u6wzck9od+hq3mCvAauvSHdOV3m6",
+	"Kt25eNeXMhSSFR+lOn05x9Ha9xkTe2V4h+Tl0sjDNixnl+TlO3zqJep21Z6JD5yRRMxBic3pgVrRC2gC",
+	"ap6YKVKnJOtroVVGzQscbbTYw5jr55HRnT7nObJrOJicxRD11ZT79rkas0mP+FqF9TPPhi9mKhAT5jvE",
+	"L6AtA6grgOj6GLbWumef6zkrgEuPFOqmDYhh++Zo+aQOiMXAi6D+EKywAJX7RrPPz3GzUJceLqCzBU3i",
+	"CFVpB0Gh4xAvYaaa0aUzXFcVTZiDWHNCGf25TKUt+mfMm79I8ndJ7rChkjSR+zriYVWOMFRtbMg8cHk/",
+	"6Sf/umcKWfJywuQsVlXTwKvbTeQjPnvfVITN5jbZClXp3Hh5P9ns9t10qI8dvD7v9C57f5qUuOEE9uiw",
+	"C9LO1TUt+0AsemGLud1Rm7qnw46WkigX9bXavXpH57ec2xUH1tIcBH2HdbVFcDR0T4Lj0LWSXl+zAtq+",
+	"Cm2GLmtpzaA9dDPxfDLMNYaFZ+woLkRauqOunvhR4Ga6REtP/JotMlWkt44K0lt3ZCyHMkNrhoH8TxtG",
+	"+kOAhDdk36tpHqX/npl9X1MnyRFrr7a2ArWj1xFP3f2ORyN5Xkh7DA5qRZnbEjyMBeVCi9EvomBATNRV",
+	"bDIF12ClWvGeRjFJbyP1HwW0a3hpf2o4xBgiKIUlvWEhlstjVoBASGcypYnU6oKB66c8bSGBePk2U9wO",
+	"PDDtF3KqQhxxdDyidXJGEq2MJCD1tdCexlhsDyjzM2iJYjPXTGMc+xJzdQC/QiqBma4ci7kkfvPSSIoL",
+	"A7Lip49a2JVBxAdmGIC196Ep/EAJP32nXja4DfM4We2ssYT53Xcwf8/gUqbJI02C0SYo/dE8hYyh74qE",
+	"tmJp3wC7YaTu65t8IplqNEmuw1d5TAmy5D+lBPCMwkpD8PTVXjOakD//bFp3bPNnOmF//eWQhZilvnV9",
+	"g/2YeB1gRK0i21wzD8EIrg5rBUdH7quwPXS77GTk0tbQWxZGBfYPvnMuVBSwTNBfZk7p9JIln1qvBvYf",
+	"dvTp1f6tF4PtXNI15VfwRQt/CjRzvxjAqrWUe3wToailNefD1FTRWGwajTow4OfJgCtCH4UT9KjRjz1z",
+	"0RWsbQNmth0nesDCoIOs2UnWbPU5q9yTnM2X2OuhfudrqN8pftO1JWa5JXMvCvNHSFA2TcILbz4DYYEY",
+	"tBEnM2yaAvWiER/MJPOxi4Zl/NAjNxMO9t5MgMqBudW/Kw5ew/R2FAeFzOT7sJ/xjV8d9vOXTJ3cmebx",
+	"G2xP80618/8uZ7wTklymtt3ssYNofDqi8RsRi48T/Nv6rH6J2iLTXbCqMMa25CP1bqudtfQqsU8ww3qf",
+	"AukpGCbbHbMHLJM5cM2nwzVtNcqBex5qUnapSdnRgLnR76yMwGhCjcUVoCkZGUBzbZFIQBNmwszLtSWM",
+	"BuM+nyeRUozbjA2VUC7TDBHoZRqyXPJWE1ot0yb2lPcBGbjQ97WuGQHkTvj2N2iC4Dcs7rCYc/Ljm09Z",
+	"e75IQT45vk5MGFdNcomtvOLomhX6ysoeIhvlgflgi85yqEVEQeY1BtcRXMHBTPI8zrOFZYDOxE6a4oKN",
+	"xRHeAJH0IWseEapNH2Jz2QIeGSxo0eeAbpTlsC/Nw0AFZp3zsx1hSZNc0Csm+3wk4ljMc/kzYIsCGZA5",
+	"SxjJPtmZqb5NpEiIVHQhsQV1n6fJ4ZFM79fkl1QlqbxBOnukzBSzPAwOS0Y0xUhSx5x2C0+BQ5kGdDcs",
+	"oTEoKqn4/D8b6W8C9kKYhf6bUxqF+pyx22kswrRVYVmeBeRP5AVJpNhE3itR9AI+6Uf/cmoTevsWH2p7",
+	"aUIGTRKKLUnVAjqSjUQyuWc/cukh9gAUVlx7NTymR0E3dDusPXK7tDV0T4OT0H3FjkdHtDvsmGyJ8swa",
+	"PJ2Plk9SmhzS9or56YXkkDUrcW0VrjCahoHg8Fhr1KYd/eBR6HbZ8cg9oadD1wtaYZt1Rl16pJWcP2YU",
+	"pUCvncu/zGslqcbxSnNpzMsIjkLIYYcRu4GnZ9YauTbBXV9brve1Ce6Q2+J29YMnJcnv+Q+19iIKvDfL",
+	"Xsp9T6M55rzr6/Ty/O/b34X3nm+AzwUnY41oIFD8txEEtKzWKgLmh13qU3GI1Unr4AfS96HUgJadADih",
+	"RWm963VzFmCu9LQg8Ms9R3rQ3Ts9l+aKdT61ur32Q7CDNXknn02GTFP/+ffv37gwL8/zvG47n50N8iXH",
+	"GNqbMobiIV9zasuH3Ei77JAXxN9mJ7bSl6QvHhK2ylxBHDdnTwd7l/ytDIF9XXBr80Qe7xOV18hAe0Fb",
+	"3TIdWt+0rAiTJT04hQx9F3EGLUewLYyBJjOVrICVJnh6d6me+tYu7ZE01VT5fxAQaLO6ezCg0zlkG/6g",
+	"KcSbzSKDB1ckEFJ9GXzwdDZAVxSzUWyi+8Okdu8xsxowWQbAptfofOKUItG1TpqdbjnmzRqdI+7g4mwn",
+	"amdsAM7R7D2tI+tkXNdY0exmeZR8f56pkMoIXP2VZW4LixviVWHzLfW/Qhdky/PIj9+ROnSYihcNh1iH",
+	"Y+tIE7f9q6M/CWJxYb9JFd0wKGmv9VrHWt1YyEHEB9jzqdbreH9lU4dOVREAHuH1AYMLhcHNFagPy12D",
+	"nZwKGeG8W3lTpdZezvpe01BQ9HYQhSCYjlg37ATtodui3qnbHZ0w9yR8FbjHwyPaHXVYO2wFWpbNeKQG",
+	"gOq8vN1eVfO3VUqUdbBglfHGuwKUkSpiCI6AbuaSLh9HzdZxKUXobbh7f6fZOqm6vZruKp8aUsnWnI/h",
+	"TL+cf9J6njkLrfR7QfHDGl9L731Zs5MqTlHib7/DKQxwKM7CIlO5R6Njz+3SV9qGPQ1dS32a+PaWYGqk",
+	"4/3GZNoX7VswJ6NMI1qnMmBdi9IOu9qm/NVaicCJST2fKonN7Q2ICZ5eh1iW5WDzPlAix9CWGcuBxWQ6",
+	"U1BDCGes4IJt9vk/Lj/8TIYLm2Vj45vnQcCmqkfyAncajvy8v5ZAeuY0ibiiw5iRi9c/9Kphcft8CRd3",
+	"JJKi/vsi3fmGSXsNomnEuHIIsjuH6MMks7XbinHYJFBQ9OyxQR+7ncYU4VHgAVfRW2xDZdtROQQPMEHA",
+	"GR4SowWQcMYco8ePoqtZAkvVc4fdwqTZSDX7/NexAKewNvotMnF+e+D+9KKe1sXrH9DxzQXkP7FYsiY5",
+	"53bLbYdr0/M7jsVc9jk3/cEnLIwoOHMx/+m4Agr4bWq47lgKf9CjDnrUQY866FHfgB61odIEmsOSeCxw",
+	"z9r/XLz+wW01O6TZbJbbwcOIU7Cbly3hUk+hkStOKlhEQupYjC+vGXYmz0tvjBBTLXJAZnEScc2XHIIh",
+	"5Qwny0osPA1LGRnfo7RwX0cyO+PLassPRrjrdwkeLxzi48t86z8YRTGDF2ME3ADdl70720Ec4gye1Y/+",
+	"rX/nnDan4ahfK2s/lvk3vuWkkuO1HkCC0VrcPr23Off5PvTofThwEd0j4+x/bpk1WFo89pEFIgltP6WE",
+	"BSy6sXhvMr8jac6FPrKUL5zMS9znFgM8c4xWeoyb5Byei2icgRHGjNqEe3u2DMKhOYlGRzsjE+wETjFT",
+	"xSq/kexzqNsSNywxo/rox86hJGap+ogFoC9CYdiNiEICjaIK1/XPPgLdmTFNBRpTKmZoSGCvc8jReCEx",
+	"q6bPU216Ok3SSgLM4xCc0JkSLl4CqPaYcnmWq2/D0fuc2hbqJCtHMFrJC+yqbgFvF0HMCCCb+7n6L/cn",
+	"toCiOJufWA23Z+TDBa5yx6KzjzYdcjfovRIdtFLUTpgaa/WwNqT8egD5SyPTVGTE9L2auX76+C/gwq22",
+	"13E9g8i9nvw0G/OAVWSW7xwMmIMBczBg9mTAHMyXp26+mM+9McOvyhPJp40h1A87HXmauei5udC4/IQe",
+	"D13LpjQHW4YHWpM1VQod6LawamYJKF3bQ6HeI9U2FWsfzXSqjDir/CzlvhpjLFKHesHnmJuOXx10ZKv1",
+	"bWryrI4XvNT6857NFQRO42QJ/1xbCWKm0iCB6eFqTzUXCpR5vYN+vsQJdHu9WiLHKXYpu4205SONBeOQ",
+	"4cwAMUXK5jlEkog5C7EU2CFSWCsiYTGj0lhABmhbRNgDKZdWX8/FRUxoAMMc2oChVwADLh3TWymSdqEv",
+	"MLNiAf6KfJ6OpLG+iECFuCBFeWiiEhY4Md9hP23vZ7C9TYq1YskETA2oBhiJBFDG0QjjbG5dHuT7rN+g",
+	"/QhKiGu9MVB0BjU9TfJJkBgq5HCNRIxGDkmWKA/HR3ZK/DmNbljiE21/MhrezQD6RURhFizYWz30Icxw",
+	"0NIPWvojaOkgJg5a+lcUZCjVIkE82mTkQwHl80Om0HJ3Fxd5qiVOWHUqyVik7YwZVxGNJRmyWGj1SRhF",
+	"RL8gVWusAiSSfMUdwx4qEgsIlSitWHi/e66B7RsIS/1fc6EZiEkm+bRdl2WZvmYTgcCL+t0CIkZ2n7Ki",
+	"6GPbBLA7PKJuNzgO3RNtEFrs2w7rasmth7ZIvGs8sL5ZmEQ8iKY0rmxeC2Ujza1P1s6kqCehh9QkEmC7",
+	"QJhSjib15Z1yn/JNlO5r94bVvdhySI1EMiHzRChmgx9ipobi1tEKNJOKxFSqXj5VyNYFOxYTz+lz07q1",
+	"7mN7EZ9AzyAi4QFf/ycPlq4NhSshwgyJDwH4tBLv6/cNEETd6XN/zOLQRyhALsjl+08XYIlgnWggOKYP",
+	"hQ2HUKVnZvpa6FEIjGLMJhECWh/0tOrztJK3TvOn102YZAo3CFHmIW5iEPoyFNKsCkHfepYPLunVTKBL",
+	"UXn1gUh7p2cXuOBQztRpVNW6/lz4vI9USIDLepAqgvz67iklSDcXZmGhEOt6UJqwMLWuA2pgQcpLSQ05",
+	"F2Y4obfvGL9S41qvk6uDvSePHyeUQkeauHskCwAMpXW7KbDWPsoJcBp7B8p/T6N4JT4+vvd5wcIrRYOx",
+	"tQk2K64zgjKNyoYj0IIt8wGraT1zeAvrFzXzUZd1wnbgtoaeFp+nRnwe06OhfrLNWiNr5SYDs+lvcBvI",
+	"34VUejvvLCQtQJ8wKemV0b/Xedf/agpo0iARPJKulSnoODaHrFf7nXJW0q04vcXO8x+UM/JalICw6Jsq",
+	"NrRd6DsjzbFOFRSj6pNl0xCP6t2dyZ/LtYFm7jFt2r/thFef54/3J5PDkfwmMskhVQH0lZwyBWruxt7g",
+	"ggZ1f1ky6AimNYDVmKzo0WJfKxx3QUFiPel6qi68kOQmYnNAXjR9W7Ir8AbIAuk2Sk2CPFHsnohc4InP",
+	"maPl9LkB6HM1p5Yplfp1Rx45araaHvloO1/ZFkNcKKLoNeM92P6huCUzTm9oFEPq1kNxRy40uazDH+/y",
+	"Rcv2TOuzPOP7mc1T5RWU7oIj8g6ns7bXPd3c7+F0rd9qW7G1KvMN9u9QvV0G5AeMbmu+t0u2311mqScO",
+	"PtW9RtD+qc1JbYPdsSFFQoxtCHwSwkJOZlBKOjFGX9bAfMLIezy+7tvXfV6HOJhJIjTlIFcC4mY0ThgN",
+	"FySgnCgWx6a9bjqMfmWjifl5+a0YGPO3z+fjKLZdefHHM7xdPwohvsx2XcO81TJDr7bPYbUInAQtv9DQ",
+	"1gZkJEvNx4/wXVbLivbeZEXnmWu/BUERRjQmKpiSVvtV02t6zVav5bWPevrDcBao9B9adJi2kU9Ygy5p",
+	"Q/s0VOQ02WTvgsP2u0X+8M2nfuzespbx0IKEw5burHYjmN36sB9wfz6ZoFjhWAriUepS+4Av/hK+tHvu",
+	"fM8UDamiP0SxYpXeN9yoh3G/wV7c43cr+HZeSDOfp+vkWQdJdisxNIIscYxrmlB+zamNI6mEPiPYdhDk",
+	"x3Q2jKNAU/2KOQB7njIewgY42dP28MDfg8yqMWGaddPvyt7dMu/W3D33djMZUwgQFmaDXYHXGy8dwK4u",
+	"ETeRjARfXuJ9g7bzk8wPYgbOWgz/Zdu9d4L2EELWJ6NXzO2Gx4F7CmEmE7P2hqcU0yGpRdmSYzEdADkb",
+	"O8jz2p2u5pfTmPKNRFwRiW+LbAnJ1Gw6GDG2XppOebNlxabIy2wSSc3rHp3Q49ORy7zQc7ujUdulR92h",
+	"2znqht7pSZe1T9o1B3o3Diq+hWnuzKbgueaUq4E5YrD5G+ZsrAZKtp9e07llKKj5uPZUpCH/7i5+NWB8",
+	"9zvULK/7BjxqwopFK9bND9sWlJWadecc67OsUKMcG8zeQEyS26qtVNzk5T0+kiLnupopDGN8UKaYB2LO",
+	"cwG2etfr9LkPx1nbXqlHZ6DEwAxUTLU8N3PDqWReuT7PtAuJNmPmsZM0Zg6h6ADUmhKchyb5Mbphfe7n",
+	"pA3Yr5ijmBOpeFwlRizB0IRWaBKqTPs8B5IMc3NIxIN4FtomX9gOn8RaQ5E90m239UuxRz78OGC3AfT6",
+	"MjWj2CitOC8wRQG/9zYCbT9b8QtpM1mzSjZCh+KGGTyNSaSwsXWGk4UDYlhUMsznzDYsfT6XHPFCZu32",
+	"Qc8RWAzW9tqZeQ/rx32y1Wy+Zek+ms7TKKvns2halSVlwAcetX3ZHlWRB5Jtlcx4M267SVlae2c8zoPK",
+	"d1D5DirfV6fybcRxqhxERohOYxpg85FD673nUx2kn2qvtek/UsXmdFHRrc/oeZsrvBWerDXBx4zsIHX0",
+	"akG1TYRQWvOxgKCFVpyyipg8LyRw3Ik+ujkdKKvpN7i0I0JJyiSMOmuz2vSQV4xrTYiFaZDQIYIH5b3W",
+	"rIa0d8Tsg4Q+SOiDhD5I6EoJfSi/2C/k+5bybu+IQTl5+dIwpz1nD5wTw0SN8BuyQECveMMKQbhqaVwQ",
+	"rr+LYRa1t2Wx4I0p1MRCNB8ZFBdqYN7kr+xJeI4v3tLbsLdq0IMUPkjhgxQ+SOGDFP7KiyCNvNlQ6pdZ",
+	"tC8DygMWP7CAtvLYYk3QhBF8cZyT1iYIgaZuCuJ3I6KQhWvIZZOIh7eMqRzY+nAT/EBwwTmVKcBgWvjl",
+	"FKo4rWmeRoRsOrg9L0uRBljIQfYfZP9B9h9k/0H2H2T/g8p+FDf7NvhLNIOEqWSxb6DfGZd33d7g0cYC",
+	"AKswXNGIn5FIkYTJmbbt52OWYD6BuTGZcSKVmE6NBjGh10ymGQZqrvWMZaUhLTJYYct/1Ms+SPODND9I",
+	"84M0P0jzgzR/UGkO0mZJ+m1ozRvJvkGthXmiAN3ImAQ8RwNjUl5bcWFf9UhIJXapD1MtYVaX1kvsEZhC",
+	"f4FBhpS0pvRbRwuw4E8G/ep/uUjUeB7xMFdLhu2fLTrT6ipgs3U/22FyxWEpv8aU3tpqNugZNnjDeCiS",
+	"QSyu4BOl88sxQ7jBsGWUN6Nj1qbdodvK4SWfDt1XwXF4xLqjDuIl55pc75Arbj77/dnilvq+iXzxaXbU",
+	"LTNKf7oPYa1K+79UIjE5KnlfW6Rsfov9VZ8UUp+PBVTqxuKKADZsnwseMMydoVzONSdI04cNVJWfV7X8",
+	"JjkHDNirREsH8rsYQsoyJ3i0ZDFBmSANWhRaJExSv46g8x/c5JAZDy0eFLTpw2dyJcqRYgheSy4voIXd",
+	"lErNWxvpYnHgPoedw8SgK6Zk7qUvJObNA2vBUnlyIeI4P98eiVSf29inj4fSx0Rta+hgVyNzwhB8CzOL",
+	"zNrgVPZ5JDEjXZtShbXjZ0EzKn+QBwCm4DeqM68vUnvz8XKvkTJzCHlcJLSUQ2ZcjxJgfTBvTJ7SDM+N",
+	"Bb9yJQsSplx9YTpOqIQEuXUY8Aqmeg973JSLPWAW9lcmxJZMsntEmbemKNsYr9Sek0rUe8N2hgxKLOyk",
+	"D4mt30Biq35kjcVdoqn+OQdoU54TSzIn4Foy/Y6JsToJ9jyV3wmjYcGc0CKkm5Z/gfut0SRvocyJyayc",
+	"yRQgSb+Xr3zKKwxjEYcyE7aXF9Cjts8NvDCgcLMF4uJryU8ER9wmAJqnigRCKgfxD2jaA5gEM+X0OSWh",
+	"mPOrhIYMC7kUSyYkGFN+xaAP8DXjRIxGMCJg2adhSgMPqJUUO5X5mCp2YzoFrihV+pGpTFruiPb0cDx6",
+	"6QuBLC9Dk+82j8p9JgjdAW2mwCk1PKFan3e1Qu92aWfongRtPTVvdEpPhq9waqaQ3OwpWmX52rfCu488",
+	"r9Jl87iGEoS2B6Xo++2jrdxMX9a+2q84O7iq9ooXtSFbXzLVtoruQJzjjgT4HjglGjJQhGr6cDSL1oMP",
+	"Zh2yVZQSQzbClooM2Kc2PWgQQI9xqFeVTXLJlD5exMfT5RMllow9aGvY56nxk0ojG3QyI/8uhqbdSD1S",
+	"ZBTxSI4hwkQVobzPGU3iCJ8jQ3ZFeeMsE1vWzjSzj6Spx434DY0j6DKgZnKAl/0mKRTq+mSoP715V16s",
+	"Teiiz8WcWbsRGUaPWLypVSW6ToohovpcMpBzCbPARaQOPSnL64UbZ/m8HEmuGZv2eTLjekNtk0wzv3TJ",
+	"pgzb1xzQB6PWB+bqY0OYpeJk3yF+wibihg2Wfy7SBAxkPm6f08TuxQus8yY+UBTWecexFvB+wzG+gALG",
+	"ogFXbPY5lOX4b0cuxOW0bQyde0wHTcPeykTyZ2C8W9uwhTjgtoXDmwu5Tbk0rnI9Y/HJKSIH6f/spL9Z",
+	"0EELeLyA1bNsEod8ajdFp8ySfQnYItX2rEEuKQUk0RYomJ5pO7M0tcJJBVefQ1DZWXIzaxOU1C8vEEeE",
+	"xEzKTNaFkQTFJy0R7fMUcmSp8cCULkgdBpvGs2Vf9oQm17NpwyGMBuM+Bwc4Ime0sTRakjGNR4TO6QKt",
+	"1/+yRDjLPU0sIhj5/PFdVRcDc+wvYDcfPDS4v7Cc+XKDiQhZDC5BZtqD2Y8wmLIkQJzGtmbSuKn5X4/0",
+	"jmC7PMwg0BcHV8OlFIhWu5TFb5yjgVA3KHyWUX/h9bjngYm/pDM4qRSMPNwo80HfX57ncVT1SHnOEeas",
+	"zBLIPS+/JYObWV8wK3HN9OGdvvp70L7+5+n8t+7tL63hzyeTdx358Vj925u9PRJv9OeAdwNXyBB4XorR",
+	"SBPbvY//lUt3GdzZ7m5lzst0o92W0802G2yzJAo0VafyuwPjrEOkVUPuGFrVjOH+8GqR6QCXPeBDV4Hj",
+	"oxCiBftMm35fzAdQLU9f/mm42l8vDSlul0R6JwXkk1m31htTdr4u4wT1eEohsmf4p2W+y8bPhriW01lZ",
+	"oiszMjbnClFp06oXEvuHiTnH9kHa7sYbwJKVPQwwI5iaZEoSf1kk+aTuNZstz2ucFTwJ+u4+94uSKr3Z",
+	"y6LQYMOXcQW/z+tiEimtqk8Y5Zly4kAsW2sR40TMrhDywk7MZOGC1tHs83MDQ2aLZ8BCh1WDeV5qzyM+",
+	"G07J6E6EMxZqSh/TJCR/zISiRPD0DIB3o8+X1mG+pxzohwbwkN9okiV3AKmDduUvMUy/UeEnIJ/K1SLZ",
+	"53Is5qbB7TxDiIN4AyBvlChOlyyvN12Yk/Iorob9ajXbSAe7/IdwRRy0vIOWd9Dy7tPytji0lUEezZep",
+	"XJJKps83F/OD38f4fb4xN85lPlilVXwkYSz/0USzi19ntSfnTgZ0TPlZlk6sL5S7ebQiUJEL/WW8HRWJ",
+	"0DC5h8mCjul9rRrN1piWhNNEhLNAkatEzKZVkzA3DeCmR+wQOFNikILSgDG7XtBhE+ldJbiNnDMEZm2N",
+	"OzvTq70KTkOPtUZuVnNzwo5Hrh7/NPDCFmuPatmT2I9keMLaQavlvgohneJ4qAVn4Gb9tI9Z7hm9xfhg",
+	"JzwetehR2z0JWsztDl8x95R2Rm572Aq88JSdjF4VGqWHCR2p9RPmdun5vYvnYS2Xw3NwMuwpndtwK8tf",
+	"A6poLK62TuU+B0sHJH2krTOgiiZ5qzJ+oEnMSf+iYBTlOAWZzKQi0KZYcEaCMQTkIVYN6i/8MBgmAhON",
+	"q9KMUWw8Xo7xV3nYNz+3Gx3MTZKUWxvGnQ8M/hkx+E2IpsrasHzokA/9vPKhKzKUi2bAKjFV1P3T1OSQ",
+	"xUyxMo/sRNxg33cttcCzx0UKSTSTTJpCF0xcKSALJUxFCfb941IxGpYIpNfw4u0EUjVwQPfuSvBF4Tff",
+	"9ewx63bxG2xKsE513+GNLFJMp1+FYvEjU4YSd8zjOsjTb0yeftWy9JHys9fnEV8+NxuiYMb8yteBXtGI",
+	"N5pZuvWELoD39PmQEckU5F+jXAx9UucCNDHMRMaEaUTiYbFcI01610zd3aXulvZfeszNVmxmCT1kBu6B",
+	"c+/Kue0nXc27j/bBu9t74d1pgu2Bhx+yazfPrt3J9no5EeEsZq7EOp3qYIwm1HPsiU3szVkMCJNZgjhi",
+	"XBEsuNfSg0MhZcLULOEsJHUf7xjgHQPJlE8kXQBOHGSaYOd002YOerp3iY9THNi3Qu4JPJrVHy2gdkYy",
+	"ValTv4dBLu0yd05PAN45iIXpet2rWcg295R5mr+1TGVkh3VH9lrNqZkdQM42PBmd0hPmHgWt0O2OTph7",
+	"Gr6ibnt4HLSYN+rSVit7JNs0y5lDqmjANJFgrL42Vmoqey9fslnbDWIxC20b82YgJjWnxpD0a73aNLiG",
+	"OPNcJNearhFkjg1UAnBvRvBAwD3iVwNAx8AdmkxwM6bzwZBKBiNo3hsJLmu9o7+cWsRDNmU8xJ3UNGfj",
+	"25DTA7Htlqc5trjzq7c2R136oBW81RLNISexUsd9IQmesHSzNrCMt9N1y3LvLumN0XPvsBk6UiwhikGt",
+	"jr5lgoquzKOe9DDrPgMtlBir0PRpIhSmqiZ3y8Botn4Ds/3NAelzyrEQfTYl9ozjcENG4FSkJXrmkWIn",
+	"U9/pc98+uHyJxFG6EgKv1/8/YxKz/KTAN0HMu8/tGQSEGvPO4rlcGr/RJP/UJ0r2TP5dn2MCns3Jk2Kk",
+	"gNPiYFm2XZaBp2+xGXhnUF4541C6xUJ8HEesu62GgfDUa4FkPz1wevMZKUzfzAQrHedjETPCZ5MhNoW9",
+	"szAzKb26iCt2xRJIB0w7mJrC0IByLuDDJIwGYxYWGpbSG/2ljrzs88843Gf2qs+LQgn6lc6TSDEX6iJJ",
+	"zCjUaxIxA+vpmrEpYgOAkNLr1YMUebGfN8qMmEptK32JAoY6LJrTCTR2TU28Ro8AIzdOo6WhYT/gun8G",
+	"9+FtShDa57EQU8BPoGGYMCn1pGUUMhvEiwRvOCabwt4CDdCEVH2eMCliOIWCIJBo+dtt4mePTJPohirm",
+	"EPtip8/jiF+7mvZjhyRMsuRG04F5xmAb/fLm59cfPg7O37378Ovg4uPbX84/vfmbFmp+w+lzLkj+GGsT",
+	"V92dSXp0m+QNLCgQnLMAzy+0mr1jGWOdTMLCKGGBgnXaKlS9A0CWXKg+HwmcblUKaLlCsaUx+mi6BGAk",
+	"mX8+UW3iiygPb7mWSA+SxXpQE5+VmkioNT5IXXMq4PlwXW9q46sL3nwj7UUv96Hs3rWduVDRyJz++y1o",
+	"rbhYPIgUugHM1pmEc4CI6Iolk4hTxcKsqnNCo1jrw1ydoUmcf/OOhvHPuaH2Zh4nbKKPdzII6UJvottx",
+	"PKfzH/1NYK0DwQdFRADDSvC61MvCR18VflNsMo2pMu669hAdm+7x6JVXDU9gdzQbtOMVfy0Oa72l7ivv",
+	"pOV2h6eBexJ6zM0GfcXWdxiX7u/BWt3BWs0T/+ParIV6sfTjkU8ZaRHT4xAs2IyQbQFUngjx0A6ym7Tp",
+	"ZRoSG/o0huFtBPCeZgRDutApQW+4Voj9wgH0Df4aVWSi1dyWR0IwQQPV5/oGLDfHenL32NN6sSlvp5z4",
+	"y+fHT98txGBC+WJg3yZ9h/jhDFkDG+QnARZx/oeBmKmBGA0SiCU5xgxCK5yrZNFYoXtX8qwtNfADu1qD",
+	"Xe1ZNT7s+U4iItNUD0rp06mS2YeAuqtnQnjenSVxtXL5gTPy+eO7KmiTCQ0Z9tNLS3DT9ruIl2J73EPE",
+	"hmbPQqJ4GLLwjED5ng3qYA5Ak1zkc5/UWMg86HoxCaq6IgfaZHzW69tbzUh51aKtQPyj85s6vfmXN/y5",
+	"Nfnp1fRdW348mf+7G7w+Hv396Pdz754KxHsf36UIwm5GVSFE2joEqpgPqmJZ4UR6FLON+lKpPHePbw5P",
+	"oTK0aqvqJFPoIr34/MnYerZm9K51R6utuqwy/aHKsINFEJuK5ooK4U1qaTfpQaQPF+OagQ+y5kfo6oIP",
+	"wcJBMNZSQc/uPxulaBQq2iu/0uHMrTLPpinpPbJBZr8W+TiLmYkwpRDUgQhZo6dNophRifEwIOk+r/tI",
+	"2zYcFiK2BAPhmgnGes7SSX+F+AUSMOgBhLMrCgK27tt/DvC6b1piGKNMzQUJWRBNaNznZhV1H28daEtr",
+	"mrAgksxv2C74QyoZsYcDpm3+PZhEcgIZeY0zYo4EMUcCo0WCE38qpAKEwyldXPn6+aXTY9ePN0Ac0MJ8",
+	"GGAzGAu2tBhpNBNc8rSR+lqAH9VmX56pbRtreU78bHvW9cXAOL5hKXCwwJ6uBbapDLJKG0bJXUh1rTa2",
+	"LmhwTTUv1awv4vq1+OAZkdo4ojFR9JZJx3JAE14jIiFccGYbmGN5rTWgEkbB2z+psJPwFT/i1B4JwQA3",
+	"ZhlE4D74gEcDDth34jR+TgAJhg+aLdXmLH2/GLKEXCRCsUBtmQKt6O0gCoE+batOt0uPhm43OA7dE/Zq",
+	"5J5Sb4iQO92RJun1qlT2UqKfI8M1SvXztePfSM1+Ycl7LN7fmetUFePnvuijFuU/0dO11dF4wGL5A1Mr",
+	"Z2rbfKaV5enLCDmHOvVnX6ee/6S7KYdrV66bvvnZe8/AlyBVFMfaUJ6ZQrtcDXtllfpOnPpQrf5sq9W3",
+	"IttVZevLrO2uD7lIarvp4weJ9fAS69uQVo/k2N7i/H35kvAzk1t/Tzk2qXdb7ZUoFKY4e3/CZjeQro9M",
+	"/2OTEu3czB+wVPvA1R6eq6Wl0QfudqiR3qFGeh96v1pM2QqfcA4/UZL6jEd/zBjRB1g2dvH3foK3PqP2",
+	"PA8KVlF7BFen/gLrezrh+39Tjk5lKHRvfs5VJ2m1D1N/qqeDK1rbhtKekeNwx5O5xeas467TZHPw1n1N",
+	"3jqFp3p7ob2Vr04/ubOrbjuGdPDUPXdP3UYku4ajzjK1Kj+dobOnZdA+HfnwTciGx/WNbUDxX4trbA/M",
+	"/dHUzGfkF3s6bGTZG3VgJwdn1PbOqB3U2nvdUJLMeAiFXEV1FqxogAQwZvWUJUjGO7ioHq+fkl2szUe0",
+	"B3JVMqIFFv06MhLN4qoiAxujqH5x79ranrVvyqn2AP60zVnCal/bU/Cz7YnsN6XZ5+ejeyz+sOHGruHf",
+	"O7j2viLX3rbqzzYOvZ19eQc/3jfnx9ujC2+V9+6peu6eudT42iXGozr8vjFf36P6+YrncNPj8fxcfc+c",
+	"7yy5CQ/85+Ah3MpDuKl2nFDF3IAmoXxp0cqqe6sDLv5QiGuiBBkZpZjykESTqUgUoXI5b+6FJPoNJACg",
+	"h7p/8eHyE6kojMnNxW80CQCXjRlTxP9oh/D7fEwNbjyQPUnEnNT9y58+E5EUceN9h/ivs/nrPz/zSAGm",
+	"oP4HCYRU+tfvIsBVHy78hkNGifgvM5jfIVUUsfaBmfXMAAB5iNDrcSQVESMy45GShaHITIIrKkHUe/Ny",
+	"fCehfW5QO/TDnr5rIhKGby1fDDReFlM3FHOOrkvW5whO/0IW75WkjvDklz99ltDMCw2YIQMXTZjf2z73",
+	"fxaKybSlClUI6xiIeDbhZMIol9jmAL/xC0kAWU86ZCzmfT4SyWQWG3R+cP3WKTE/vrBQ+tCpQFtOil5r",
+	"YauNKouUTPt86aaEjWaShdBdgaoUrMQh7BYBxICkHAJ4EXrL+nzBaAIzwD5nKWDLbKoPa4aJe3nxQhYh",
+	"UGAv+twQ2ofCPvrwfZHccGPTMUwbARoEYsYVCSjvc/1uAMYPZlKJCUukgzsS6wuAk5l1IDhDZDUuzN99",
+	"bseKJAkEH0VXM+gUkOQeIqFgiBBDuZyzJKvqHbF5n0vgavZzpRPWhxqab19zMZekDihTL5aBVhz9PAIM",
+	"vyAGPhsHcYhc8ICFSNIN2xc121WuKUgTUJ9L4WguAPPMnVL/X67dWvetHtO9FLMkYH6TnNu1wceOZJ8D",
+	"iSNg3AgwjMFNH9A4LoN5+ZEpzR6+p0n4yTKwjVSUGx42xZTx20mMLn3pitEoClgogtmEcdWUU/0ZgUQm",
+	"cRP+W9Bpahc/NZvN8uDAMOIUIgrL4YFSLSDFbLWMFnaTckKVosEYZlPUDL7HRbmvIzkV0kCwLzNuP3vc",
+	"zw7HKIoxRVIPmS0mu/cMbtF3/K1fS5mzayfZvI3lbb9WWPfyKp1axZcvhbpG+OllbhaICR6fnm3H4ZN6",
+	"5cGyZ7Khj45vad8ndeBtd8+Dk392yPRrZ7x4AHPNPxrFvcLHass6cn5HGJ9NtNxNb7Wv13L5DlF83dGK",
+	"12LONUOGLU/1gozq6/96d/mvRk6FMRhC96gwmu0FURzheU6YllPV0U7s+4F3OUTEIZOKjKJEKgfPhmbh",
+	"2BgQOZxQNJZnxNeE5r/0lfBtPxchoSONhPhHJEJAuorpVK6If34szPajmewjBUPNXhUXwXgoieCa8k0T",
+	"Jc1/Q7oo0r41jbxWRfBU71c5UwyRSd9hFuvPUSqqf8NZptiGq6bZ8SqmqcRGk9xfWNcwKvze+d4d3uiI",
+	"dcNOoC1T6naDU1NjdUyPht2gE7ZZa5SCja7uy6Gna9/yp+3RkUK91XqeU5tEUkb8aqAYp3oBLacmrmu9",
+	"TsvznJpIpmPK02ttp4YdNbIRsNsGtHjNfuw4NVAWcj91/yrtSdp2vdYn7zQzrUcRj+S48qYu3qRJa5kE",
+	"9dYd01fDtPum26XtoXsSdEK3y45G9loGBcfCwVDzJWAovZlkSc/WvbnHescrsZ8TMZcDfeIoMP1Oq43b",
+	"kKxYXuu3fMdR/TA47wFhdplQcfeUiFlCecAGU5YEDJHQdsKJLeM+90fTzRF86mGGx7TDIRBflER229aW",
+	"Z1XB+H/O2Ixp0xoHBCljxFGzCfKofnmhOZ88I3QoGQdkypzihNai1fRfED9kIzqL1QC5qX+G3k49VA/E",
+	"H5pWsymBllhnphs0vrJnflcipAsDRwnWiCRtr31GpiKOUcDDbNHY/F0MCZXXss/BupQsZoHSRl/RjhqJ",
+	"BN6PxnN+uaC4wWz7vI6nI6SRddEyO8ILSZBX2YZl1hYjQxaLOYmUozeqz4cL/d8GWmhFO0mbraklhKOh",
+	"JlDUS8EDkCAItuEEKPczDdsOAzpmZFwBkqhowmSfWwTC1I7CVet/4dK02ZV1FtLqq0Xp1v+Vfa6/R6PQ",
+	"BSHiNyJCLFNzOwsJJWFkp67lI2Kb9uB7Y+syI0HxA5u2erZ/t6ER/R5teKJGoL+97eiANwwiPhjN1Cxh",
+	"+lYLUNo5PgbCNGOaW5UQg1jwK7/RJOfWjQHG3ixh2DxP5kiI+CNw0uVsl4RRKfgZMYy8z6FVmybLhCUz",
+	"TuoU4v9Wy4NDIINEi6JSsFAMMpdxx0dNWSmTc8vCYifev0lWSnvDruSZerO5EuKhEnJXA/HuaiBlCoh3",
+	"VwHx1lVAnphu4eWUhj+0JNhCY9iFRKp8FfZs4ZyefArCt5AqY/Y19RZSRU3zSvysbD+mdZpJU2pfv83M",
+	"5zolyLlTjy8wbx+5N/TPBeMaQbJjeoXaRJ9bxVPrAvo4kIgbVP66r+9DC1zCsPrvF3jbGfHBOe2jV9gP",
+	"wPj1UY/VolnLGwgZRObZiIcRv+oRagS9G7MbFsOYfV73C8zHd4hf5FP6lyXWA+GFZRbnN8iYSsIF8cGZ",
+	"D6jY+l/mdYIDgniRsenBizzMd8CnJa59UJTMGFb5CLEBMbRzIuyPGY0bJk8zUk3yGXQL8C3j3TAEKGMw",
+	"SKp19Hle7TBRjJFF50YB7mQ6GQj3SJn7TT/lnCaFbjTw/ZsmIi8koVdXCeCaCxvLMI2KqUUe73PEYX4h",
+	"HcJiyciE3jayt5rZYRuqzH/3wjTVohOmNYLcS/SDmphQsUI6fiFNC2Wcg5DMDDgUakyo7HOrbqHwQuWu",
+	"nvrGuelG/ON3Dkn0ruv9mgKJob7FeKDnMRQ3qNWlzJkY5mwXX7pftM+Xv/8ZrMEPmaJR7JuvC9pvtlYn",
+	"+yxaB+xznAupo8s3AWfXDTOrxA04yxyrfBbHSF16jHyYiYQRdEk2u9dI1dZU50QPTRr4srDvccS1umvW",
+	"anRiEtiPOWkScAwjf+Ai93Gz3rqWavXmppazVQ/zzWVkVYxgH6rdvrxumqMZbhhJYDZVBQj6Wm076f1D",
+	"TPfir8JNXtLonpLDyuiKrT3qiq39OKu8o6eoULa/nKcK313m9Vyjo7A13ZHGjsNX7GR06rktvU+aqtxT",
+	"1h25tv/xKfM0jSFvrPX+/MvBw9PTxOHUtHyp9co7C0NMhi83adO7aUjZG8Fb7bVcEGcADLTWqx3VwHtj",
+	"AnAtp2b4nDkgDBG1XPhaXT3+CT0duhZNq0uPhtBRThMuPtIatVkn7Abu0fCYut3TVyerHklBvyaMyJvA",
+	"7Y7aFPKUoHt9NknNkb7UF6jlpFKtV5vQW2gYvig4Tj3zU+qhAPpM/7KN/jQBLXKk13qVj6T1up5da613",
+	"dARst3j7SeH2zknh9v9o3osyTOvA59+/f+PCk57ned22VpGlCVoactcqEpyGMqp3ajMe6X/++F0to8Il",
+	"FnOHIo1asRdi7HoFamw/UWo8KnVl72SsvkbiW2myopFBlm2MQ4Om0tTdUp/2Ji7trbuhrTA+X4Ymkryy",
+	"P9odRRHy02xqhTb6zGJNnlndWDd9nh7sOxYqZCExeAtYpQkLUROGQhEYZsqSPgdrNg0ng8ZXx9wykxNz",
+	"lg2UmrgJJGd1vVNoe6unDA3c0nX4ZD6OYm0saQMBHS9a005mnEf8CsxDSCuKVJ+j5V2mDtswfIVO/Exz",
+	"Z6pTZsBQCtNgNsvsP/zg+0mpoVlCDbbOTBNTsrfcn2VT+CRupjO6mdK1Tt7Nt54GvL9UlQoOuGmuyh4Z",
+	"Ydoctor3/TqOgvFSaE2WLYTaZEETD7TZFeA9y0WkLDdsEt8OZ3MjMcpm43cYEYskeBv6HFIl87lUHMNl",
+	"4HayALXGJ6QNBK1CaUs+YSHjKqKxdPrcdh0nwwV0q4V4GxifJDK8dz5mkPCKfNEGF8+IZEHClOxz8COA",
+	"l0COxZzD9BZEKgpd7axnCqN8xtNlpw171Wj2+Weuoth4GcJeceEO8acJu4mENiwFV2PfIS3yP2v5Igq9",
+	"yHcx1Hc1z43eCWS7luap9WKz12ne29T+a11jn8bxIJs5PlsMT2PvuNzmlhdp3DHOV1mmW5VwVHy3e5pu",
+	"71jK8Twy+z4ym9VX5DEljazv5ZP39uhMdzbPjsBxqfkdJkBgWL9wSPu8TmMpjKsX+lOTmCqWNM4IxVT+",
+	"aRRcy4xllnGcPsdQ9oxfczHnlnbRJa8ZHBfYK1skRR5CZpJJzUj8CsL0NfPyiBKk5XlGpzBh9Lbt8ilt",
+	"0D17WszUQIwGieZLfqOZK2LLRVw0RfnkakaTUBKIlUPQXM8QM+GV4WxQ4lYaIr+YVTOuRyhz+1LOyDu8",
+	"KKZSDToeeiZWcZl286i2I295wDK8r0FagMNgjU+0Qlgc3Sss9GfMiYv2A4sL6BBKb1j4tZYAfmMFelhy",
+	"vBfZaMwBSXk4FLcvg1gE15VGwIe0zbJ/ef7z6+8+/Otv+qj5pN71OsQ3gwzCCBYc+vmyZqyJykUlVTRh",
+	"UPBFRhTU7GSmtWVNdzaGOadxTGBKNjDY5yFdGJ3cKNVgEOjByH+hpeknrPaQDG66ZlNl79TmwJBK1utz",
+	"FOJaYkHsFF4tuB4YHXkJg3CGSQmIVIXWfYkr/h52bVfuycUceckr12svVwfjigamHKvWe/Xq1bHneU5N",
+	"r3ygV17r1d7MEjFlL79jSQwl75BSVxhzfeGRX9qlSiVGCZPBG/E7NWvPUcEsLGHn1NqdTsl7CxdTOCt4",
+	"BkYimdMkNGF0qghFuqc8dLLUi5AunEKMXUaTWUwVpDLAQA6hxgqHtAykeJuXkMy4FhdwAiHUb4bj+rXo",
+	"E1y6R7+xR+Za/SIJ42yubWycQUsqV4xcTP3F883DtBM8zmFMp1NbHTvjUxqFaY4ruWIKnAZRQhI2iXgI",
+	"BZDa8pYzOWWQHgGcgSWTiGuB3OzzN2YXXkgyETfgOjDh/yU+YIs8wJs649IhUqB63+cpaxiJOAZX6jJr",
+	"SOsmZzwUFSziPLzRg9xhE1vqpxi46rS2OsRmLg/al13voj4i7aATdtmRVvBeaeXtJHRPy5Q3uyCnZkgr",
+	"HcHCMbgnw9PA7YYec09HLepmz7+ieoSlQPgy5kMagjsuxJnbbvu4cCOqahhYbrW7W21wGYP8VZ8PpHDw",
+	"VRmxtnjqgaEttaKdWfJ7m9dUYMmW822s1SAfcdNDeV8Fn00kSh9Atx2NY5Zg1TtjDuFsntb39Qg1eKVx",
+	"7Gjr18DMGI+AiQWm1dsvUt7WJD9EsWIJGS5swp/f5/U0LV2ONddBPQX8FGSeFrMaxp6V4WtZcpUwzIdE",
+	"N6uVHg2H+NcRD30EAsiCtlAnbVMp0/XiayMl+9xn+gMNgphK6ZO6rxLKZQROBSgF0WzYxIswU364yIUm",
+	"oqDP5ZyxqQMp+hPKsyfnNMK6DMBu6PPctzKxuOyLvfwz/fcAAB2YShZ+A4XeHOWS/iBJn2erSNC1E0Jt",
+	"hi9nU5ZIFkK2i1/Gp99FUp3H8SXO4UNGLnfcECWiPpsrCpjI5qpWJWCZLJi1eczSrC7x8araxtx0LByt",
+	"/v5Vk9HXtp7KT/rhqongTuATL2RuXpX7kiUUbAKK6zzlLlRUKTaZKlnrtY+ctXCKcqeu1qulh64iMwwf",
+	"b/U6rZ7XTmGOMM/LY9B0z+0OO4F7EnaZm+WAeazm4Lfv1VLtqeagmwOmkDUA7JHXb969+fSGvDSVS3BG",
+	"e+Tvnz5dkCOvY0+JxBSppdwyzCpbRyHQj6ok0lvubZdekuaXIV9bhbyUblkxXwRdR5zdqgFmetd6Nbb4",
+	"x+9vfxfR+9/PFz9H3u37S2/x8y//vH3/Wszhfz+I6N33/5jqe35uv+3++7/x9fsfP0ejf25gbi2drPsL",
+	"KPPn6RsAJL4jmiXR5CmzwrqcdpD+tBoKzqnRaTS4Zos7KkO1omDgySVjRjibJ85IJvuLIl9fSUsG9SUx",
+	"5+V1/JfZSh4+ifieO98zRTUXQy2lKu04tdQeUvLdI/AQysVscK7QsmoS+QzEDeXMqh2wwnYaU16J/W7S",
+	"8B4H850GKrqplD9WgKwjo7ZK4hwljA1UEtE49bKPQFbwQJ9ycBLECyvC1uT4E0OmeqFyLKYDKOkxCYae",
+	"1+50NQsCfh7O2ABCHzkr8KiQG7kmOuBUJIrGg3XiC07NVuRmQAfwFW3d7wDqfvUvpWnEvZb3l1MzVQ+D",
+	"q2Gth6AAIve3viMVfPCNmckXHUyTCGFx6MSk57a8pufBF0Ssqlqv9vnytd6jVRiFlja0LLenSHAlpHAt",
+	"TzWJmPkET697dEKPT0cu80LP7Y5GbZcedYdu56gbeqcnXdY+aRfDIDugEBhecb/czNjDtyM1t5KN9pCv",
+	"EpOry/Z+MShcpnoezw35/PGdQywlOUZiOMA3HRIsgpg5xJ4ax9a316cscTVNFwre0/vOiNsiMw6VejZ7",
+	"Uh96Es7A38dIXU9EMx/CeNgoRUE2JLSHpJkDnz3w2afMZzdkqtXxZbh8AJbda3a8TNnQflj2LmmiRa9c",
+	"LokSTtJWKNqzUhRYzuapTICS4jELrllINDPL5VMiyB4EYlTOFdrndWigYEcYACioD0lY0LODSjkXSUgm",
+	"M6nImN4w0sKsqPYJlgXTQE/SZl3HYs4SN6CSkZgpxRKHUE5m02nxV1taHkZXkbJwJOZVAEgyZ/Ta4s7m",
+	"V5ewQPNPWIXAil4emhrhhJHpTI5ZCIA4ORxB9K6mUqvPfWQlg9xn8bEmN10vhL8lozELyQySTdWY8eVo",
+	"PDhkpcHguXzz8Ze3378ZfLgY/Hr+9hP4abNp9EgoOBQqawGs521heryzLJBJ2l47yxTLedMFQPk0yZHX",
+	"7nNTIDzIYSH66NLNLTugnAtFJF2kKbnwTfs8v6GaTJrk13UA18v8v5gTZbjd9zkqf5Q0tBLuP9yww2Ju",
+	"DQ+a73VQdA6KzkHRWUvRMWBHq7WD1P97HgRsqqzqcsDe/4pT+/RT7bU+8I9UsTldVGcDpiJRJKkO8KCm",
+	"f14l1HNFL8B2imFpMtUlgzIjrcRdMa4PBwsz9aagBJJ6pmj4MJeBvRHjxSRhapZwyOURUIhpvdZtzyNC",
+	"K3lQzke1+uLYbCHEN0lyaYlyFgSMhYW4udHOpN58zBc4M2mK5SoYQVyd5Eoopf/SL0Y9MVXKUEnE8gST",
+	"SA+1RCqFitecndTp3dhIA8CNOCMQPtQs3IC48A1UvSZ5nVP1HMyASrU9QiXiH66v9pG6/06gNuE3HDKH",
+	"kjLQhlUS5XcnrTO7Shj68Yvq2kf9cUu1td30mfTI9Gr/uu5OLk7/+NiWn17d/NpZ/HYy/HmVvNpU0uSn",
+	"vaLZYO54gb/yIES2EiKPC6AmmQGJ/yIcOct52ysj/i6KY5lHW3oh05YOKRSWFCPjoCV1dNDqB6zG2uhz",
+	"GfGApShOcypJTKUFFXXyKLA95HtZWM+sC0xlx8BJ2YCrpDFzzB7DLy+klg2BkAYrFvjyPOIh4LT1ORZu",
+	"GixTNdfMs25zVzFHFY0HREWFHiPYlgJ8ynQBRVdobkIdIZubHF/oxzKZzpRZewZkZXqT6D0zyKqTZp//",
+	"LIq7iJt3Fd0wKDhnk6laQB1Zk2CRllXduVADw87AbsYNsZIg7YRCRhGPFLMv6XN8ASLsph8C1PpqDFPD",
+	"s97iWu5Livoe17+84up+2LB/hZioqb5JzToTEx0KETPK18r5KYVM3U8YFUyfwZRGYcESqjSEhjSGzNuC",
+	"2dQ8elV6c7m13F2ylgtPbWk+m0yhY3oUdEO3w9ojt0tbQ/c0OAndV+x4dES7w07QDrNMIUMvmgIQdZfB",
+	"z9k0syuQJL0MUZValZjorX+ZDQENY2lzOuU7qejt4O7tXrNdvpdlI1dse7mx2l3q0MbVLDEZSa0h5jS5",
+	"R6Njz+3SV0M3xd2yGFp3epRbWrful41UhreWsVfoCymrAaSIum1/MxezOCRDBJBoHNq6PqYuoIVoynS5",
+	"mK+Z0LxWxtJy4uxKGJuytMxiYrNDBDxAYy0FsxzlfNYwZ6RuYFlt3rJD/CyFUP+VTyJuYO+v5RzmQvZy",
+	"0dOPJkFaHAZpxuDhNqnFNoeYbJNCLBKbO5xPgLbJwohx6v/4pjB4Lpc818prspyLtjK/6xnlFz+HxNrW",
+	"ei7m6uxZLwMo3CJ7NvXH5rJgc07azhPJiE2dFve3I239VttDJs7XmMr65UPCkMVDS/n1EwwQV/LcFSXF",
+	"OUeRk3qKco44NOCKXjia88Etu/q0sIKKPnPoEhLQRJ8hY8Bl0eAzhOowuB6hIFyoVYlBKUXvniGUVQXs",
+	"h3l1tmRexb1bSuS/3x32zBhb57ftE/KrtO6UWA6sa1U2S7ZPj8q2nD9XfUISLSHqrXmYQAmbUkCRMjpY",
+	"nvut7OV4b/r3ZowWldvtfH/PcHPubW+V1lNm6wArwoG+xMw6Lm2foHrBXunzQtFjkq9ktChxZpBlx6hm",
+	"Tj1C+zwrTc9d99NfAaBpLOZptwgSs5EiQzaO0iSntJI/kiRkiD5qBGQcN8nbLC5j0olKYjAONFWCzhR+",
+	"TswqkoVkzlI7y2JPJkyOiWTYU0Bz6z6v+7mg0fmnT2/eX3y69BuO6XDJphKFdM7EM+akyZW6I67TitMs",
+	"rAcdwvISHBYFAaeRSFizzyHbKyMjLtTAfmiLmWVW61gkU/39UllxdmeIrEjUL5SV5ghnqduAZKrPoYVW",
+	"pGCX6tBJoVht2nBsu2X72JgiLgGUg2Pb70hBFA8hDYx+Y+7G9Auk2cYZWZ40gBEOrgRnPvTNJpST0rQw",
+	"0+nS7nAEnUNiwa9YghHKOgCmpF2vEL/i4nOZZZ0fuNEkH9S4UNmM0Ihdr1vmUP6o2dP9+lR7a31qzSrL",
+	"r6BMsmSB7WyB9p7tFbPWjoqZOYCr1LJ0vg+nljmFGvWlDB7L+8qdZLkx/A1EsN88wOhWRaTh+O8VVBdG",
+	"JGlTqL2om/f4WKcx5S5mZOw5yIroP5RME5YHwtECkXKBya8oEOwdAAsJ4TtIJ9GyRNoiGpM2DbHPpaaY",
+	"gJiLCVNpy8WYGkGqP63vkOwXfGf604wbxFpoTJXeBR0YVDSM4c40ExOuQXaiecCCxUxEyOJCayoYCsce",
+	"mAUOBI8Xfq649oXs87SaFvJ7tTKD19ybSOr3I/KuQ7peJz9BekOjmA5jNlBiYB6BdpGYZY7VQfWcusBu",
+	"p1ovbfT5BGGZBMzDbjuCcWOwGpRI8FEYvOMojViHAB7e53gZW45FktTNCsEPbSLR2YikrinEhRucDP3s",
+	"Jl9RBchG80gFJll8mohwFqCOq78vB3ypNKuIIwaznqkFe9KCejkX/SzzkyCKcqHgCmaRdhm9EvckqRe+",
+	"qU/qbc8D7QoxSvJpPiGoHBFfTkoyvbrymUV5pA+jyTaa5DIfRodJxGFhCfY8hHQh0/akuNlcpI1NF0wV",
+	"vh1+NZNolg3Z54XYOalrJYHY6DwQLNAToFAvECwliIU064TYPDYDsxoUJFClfbbACrCtvAyCdsJyJGUs",
+	"A/hOMIOYSZlOsu7T8PeZVIAl71iF3teaW6R8aJ91BpULYs6vEhpqoyRhMktYo5LgzQ5EORA8yzwPWt+v",
+	"gDSzTbI95isaQX4RU/44WfYbZmmvraHoFeESHyTn3nwC7ICaazHzn1RbO2TmHzLzn35m/trn6Z9mV/FM",
+	"hfek6DupWyafN4u8ff0MSnzXIX3ym8nBLwGhy1TuKcqofZsRGbt4qIz5VE/TGiGqgCCcJYtj4+WDHA40",
+	"AOzdoCsb5dE/y0yIdLRIkqUnMovAFDsW+tCv0Dj7PFM5yyv8rTKajlh3W9BlQ/Z5ruB/DU3UjvAIaugd",
+	"/dN4Mvt8Tf1zSb10oHeUprSFg2swua1BTKMJCwm7YRzdmJqG9cbPoTfsDUvA4EnNR1At+xyQ2pSKTQ/f",
+	"ghraI5QkVGun+XlxMcdZ9Xle1zxLW7jeycTVdgwJZooMWSAmYOeiMtPn9TIdE7JuORGjUZZ6axWeJrmw",
+	"5hGm6hqvo9lEvTtSJUwFY61EowauEB/XksHdclFNjFuosP9cSgD5smpsMdNkG5H6wGpqppHkdJNOs90p",
+	"VU2ApnMgTeCQpDB+ulTSIW5/5nkdRtr6UKUaTNshLU9/8E4Lvnntr4OOfNCRDzryQUc+6MgP14IilwC5",
+	"bxVZSuHGEb/es4p8bkLbgjMXEPT1O1Dox+JqucoJZg2ltSTiRSUTWR8EzoFPmUA1lnYSSkZsTiYRnynA",
+	"exbLaQJWbjgm/I3FTBAoB5RJ6Nu5VNkDs4wQeR65W3N11c6lFO/0Fu4q0dEZLksZ4rGFUb9fBryk0+hl",
+	"+2UUTl+yW6QvNxZXEf9/hFJ/o8NAS/b2sdJUrj5/fPu3/2n/MAn+p/3DBjFCs+IKLqg/9qEM4pkVub+n",
+	"14xQOLFBHAXXBGgGvuXDllOarIx9G+k4aoHVkLqPL9Pif4Bar0/8CeUzGpt8I9M0BPNlTBSougjezB1w",
+	"kCCrIwLPgHDFFKso8CVoTmOX4AwhPktcwtQn+zsXWpESN5GeJgv9Q9X6mlXr5ptnKIO7WIsH2J6D4bPK",
+	"8En740CNpfn3Ure6dqG16R3eo78F8J4D+M8B/Oe5GVU7GziGW++Gx3iPbqFF7JdPJLJpn9YlnzJf261G",
+	"M8I+z+eiALJhRUZP/kIxM0gvD+7FF+pb4aeyDJ9lzzlwyD6/6zInm3jMM7wEG5gAUJVFEFc4s8kdX7bp",
+	"pnPHmZ3lW8z4TLIQ52gyNmz/W+ter9/NveALTLgYsoUwHvMsl+NuFkafl7nIMXCSYhwjqgOPNA+kyQLa",
+	"xE1MMCvNFoHV74CVWPB9f2LJ5HH83nmVgXItpuLF+iainvchSeOghx0c0E/SAX1Qer49T3KJZgKi6oH0",
+	"Lqzk2K/W9eaOR8euRCoxlejmXYYtNrU9tslqwZmTsIlV5FIFJGE0dEFYXyXUpHKnbiH4A0rEcCLGRZR3",
+	"CmWlZwCPfbc+zUIuW+8Ngm5U+YYaB//Pmv6fT3bTDh6gg+Zx0DwOvpuDGvNAvpuU0z6o92bGHyY29J5e",
+	"s6IaYYuA06KeNeM/6Qz9FcEd5xDa2Vm0f7YbfRDtB9F+EO0H0X4Q7Q8k2lNO+7CiXdIr5iZMM4E1cTTh",
+	"EYxdUFuxaVPPTSeBy4sXWNVA/is4c8goupolWB6cxmLgJ4Ce7HPo2/83s3bT2ckgIzcgKV/MUwkJxR11",
+	"RE3Rxx6QT6aJsJg3XJv3ajaF8IPEZBJESUn63PIpovmUwdc0wRj9i5O+4YUkILCgsz6bSBNxWOCDIGhx",
+	"HzB4BJGbKF4QueBBo9fneJFeXSXsClwOVGazR6htxEKxbwnGNLkCxJwJvbXgopiPQm+ufBtvwbfc0HjG",
+	"pBH/fQ4zdNKV0IkwsNtmPYxen5HhQmH34vlYxIz8+B1J9LnQwn+KPplc3QvX2x0wPcEE1B+osIhU34a9",
+	"Gmn1AyCh6z/GNLH1H5EywN5LzSzv9LLUA+Sfk9mQgkPfrpkp9TU1yDSOxZxCJQ0ihsPE0vIYvV/QRIsp",
+	"s6aJkEovNq1SySG3A7lA8MjBvmT6OsqWCkx2Sep6+BsRhY20lF0k0ACDI8VZABo8GBPGEDiV4Bl7IZ0+",
+	"t3palBA+mwxZIpsEjwB8Xt+S/BQwmxi2gQvpIlPwQrp4IZEMSD23EflGcfhCiPlxtvyFIfalh7TLNqVI",
+	"9ss1+/wflx9+JsOFPYhn5PvLX0j94w/fk27rxHPI508/uCcOQVmj5wv1/f96d/kvTTaXeJjx3JDXeDjG",
+	"jCmcCIQgqbxmIaL5QCjzjKjFVJ8FFscS7zOjjxLxX8Ydc5jz500PSShsPZwhqCW3J0FvICzyikZcqgy5",
+	"v0ivDdjYPvcRhetveOxQCPpnxPzsk3nEJRKSveiQ4UwBFJH5ATcWqFTCxtuDq8YJA09o1ztu9vkb6KiO",
+	"AxdgG6EAzTBHzRk1f/Fhvr4Svv0YtgTMhl9B2yRSkBFNSB3upLHgrJfxJwPKgIFvuL9xhmPaCi3zLix6",
+	"I37Eb2gchQOkZN/2jMGoNHYARAD0iA9GMzVLmO+QCQSux5STzvExyoT8rUoIiJH7zT4H4Jk5Z8m92cEQ",
+	"RNZ7CZVpmkmIOCzYjaFgmCjMbiOpSL3rdRtlId0M4vKzZtAfUe7dg03sZ4IpPZEpO8GFAen7eHpzd5lz",
+	"26jCLwa8pdJ2AKki4NQYn01A5Ke/wHu05L+3cfsP8NEhs+HyIpPIjbOMkPKkocnhhaGOIgReAdy+bCma",
+	"dsq7vYcIJHXvXN/R0qk62uwHLg6Ul5u5/rN8lgDPXzZLJXabIwK0xhDEwR5LZynKRYSbmXICw7qCsRBS",
+	"Cw7gp0aOWg5B+QKKFispxMwwP2lLD2ASO7VA3tSc2m0sb8soYmcr+04HBvjQSwRhcMMyCt3cCAXoGlzz",
+	"d9ACkrQ8j/z4XW1bbC60KfUxrPVSa9T8XMsp2uVle+2jKsMyl+RQO//+/RsXdsLzPK/b0l/AvHF5EXmj",
+	"18vs6MGE3tZ6nfwPmgza6ZeEkmxNiFaXjEy+4q1W7u9OvLKjhBZ3AxB35p0dr/gjvFfb4ytW2M6t8O6e",
+	"5tfY6qyzSC2MC5PyvOKPcJ/+0WwHvBvdAZqdfwdWvH57r9ZudcCrpESRE6xthudFgraW8ifjhodNMWX8",
+	"dhLjkZSuGI2igIUimE0YV005BXRlrY9M4ib8t3CUahc/NZvNcvYzjDiemzsMqKbYrXqpz3hhLH2fAxaL",
+	"3gknRxsObIeT32kn/x2c4u46xS/gFAnCKRKNk31gBwnOsXTmWKKBXrvcKZC/4zhO2+no/zieA0fL+Xz5",
+	"2lk+PmjJOEuE5fz4naNf3m51YBRNDppONK1qIm51HE30ZSO2QQVYgVBX5m5BvdnRFptm2Q7ovUazXfLB",
+	"fI9s1H0dyamQUTnA3g8igSG0MqDHcIhPlaLBGFLvUghSLVUgWg5NTVK1LU0kQY2Z20r2ouDLBjyDkfRA",
+	"f0Pbfh2G6Rpu6GZc3c1OUBNFzDcE9He81gMo6OkwZk+i3QqATvDQ+CWQigsQq08DRl+JhI0SwdVLcMbI",
+	"l38qcc14NXD+r2BRkexBA6RrQGARZu7zx3dNcjEbxlHQJOdaN4sSZiHMHGyAEiZiOsVO6+imhyt6EmDz",
+	"tDziw1+IMluOj59O4oO+c+dSwwJCILYIM+2iMPw1yPztiBi9dtRhrxrYJo53g803uErEbGoHPMcgAvl+",
+	"MWQJuUiEYgFotUzNpoMRY+v1FwNK0Upy5zd1evMvb/hza/LTq+m7tvx4Mv93N3h9PPr70e/n3voyHz9j",
+	"FbSqvrjE8j9SxaAZjIstYe7xwKe32wYyuQE+sgmNuGah6w6SPbE0kGlHu+Yg+u7tmfam3LS1xjt+FNww",
+	"0TU89J+EeE/5wkxK7sJAWTBL4HRBwnIOapVi10BzyFO2mR7/JcY5Bc5TxhqX6rFz/IoANRfl+L2EXYoy",
+	"j8diFbz8hN6+Y/xKjWu9465Tm0Tc/tk61lNWemdqvdr/+3/n7m/U/a/nng7c//z//3+rYPpzjDyxp6M8",
+	"zv8BrqMfF9itlkpmJ9x0J0z5N2TuW9jTOuWCLyZiJvscmw1Lh5xfvCXXbCHB6WLDAvoqZFKaRzGin0tB",
+	"7PNgzIJrljoQ02g/5Xf6K0MKgX14APA8fuPMVEhgeKAQSpCpizHN9YUYiI1ZZIiuRVzTCV2Av9UUnhTD",
+	"qEUoVx/xKSN+BdOYNM7yQE+QJjkfs4RlYYYsg2Il8FWjSc45Os7yG2j82Ni/kJjOjoCfRIfihoGrDrP/",
+	"CTjfUcha+kYcrjSVU3/k+RgcJ2PW59mF4vCZg/vygqRvKpal4MtgIgkbzSzOKLoZcUIDuGfAbhEC3yf1",
+	"UcTikPi5QL9PRNLnvhlX/wBJonYi7I8Zja2XFYbT8zGIWRH2KHUIF6rPu14bW7jiyocJo9cZ5BNJZjHT",
+	"d5IpXWgFHdYlr03gQH8xaI6K2FURtprVa0JkfqBZgHwGb3Cu16f7E1v4mMOBpx6iBoARne4iOJOv2UJr",
+	"gzFdGFBbA/QKCSXoUcfzaQG0JiJhmiZswklhefogpf0VTN4I5QY6gk6nCaTxGnLwzQ+hnzZsELyvNXrh",
+	"4iVoEAtwxGDapFBXBtcY8mZyiTomwNjnQxpcX0EA6wwTXPQ3Oeck5RemNzm5YtCqABIKBsBnfHTeUVPw",
+	"hMuiKtcAb5mzQajUAMTBL0CIsI19nu+XrsUOdq3AUfOO/aypu5+2hHBgT6wvXD8CAUCTBAJfNxDTiKWN",
+	"IozefrbEJzVjuRIY3kuJvJmOU+YJv4hpwHLqrH755sk8hdazH6342ancKbU44KkZV9hiR6uhWvuJwQn0",
+	"vyZfo2kfTGXh93iBvFOgfayXUFPIallbydxLk/TiF0A8k/UqtdobV2o9WCJUif0xjvQxMv7VQEH7CKMl",
+	"ObVVcwD3ne2oALBmei6doD1sUe/UPRm9Ym43PA7c0+ERdbujDmuHrcAbntK186c2to0K9LGVO3ozO6ek",
+	"s0Seg9V6td+uO/84vfX+OX/1btr+hR99F5y8D1sfVfff8vjHsQcPsKmpxNtr8pT9TiuTp9JWwGvbYcB/",
+	"quwwfdHRMiFg4dZpUM7Bdvt68rI2sSkfoVbsS9qxWwIOZabvn385f9bOp9FPbHE+0zbh//1H//IdowlL",
+	"0l8KBjJoD5m2D97qvItuA5s5cyzmvI1ZtlqpLlbpK0zta+QVmToYLxxs1wW6MbbwgnbOaHrWu17X2J/z",
+	"RPArIjhrNMkHrbGmSp1DfMBi8okCWGGt1Q1nCzCVtOEFdiTk/0y0viajK05sF2dMsgU7KHXt2zwzEc5i",
+	"aLKl7S+T94KgT5g8I8ciUURblwk2vTDV8MVOoWX6J42lWFcJvcfdafTDnavFn6EO4mRPWwkHf+f6jqWd",
+	"p0w/fPeYvRq5XXoydE8DL3RbrD3q0O7wKDgOK97dsg1QMb6eSX6YjDWkCrORC4nh0DXGSwewq7NG1fIS",
+	"7xu0nZ9kfhAzcEqDGytvQPOaTHKkrpWgS3OQqCIr09MBRCKviuTarKft4ExfcbR+oaWgtrnHYs7Rh4Io",
+	"3deMTaHZHR3BydgoR36VVbCmgprrR/vHK/fmXXvqfrw+nbuf/tud1J6TAptRQ6aRaqat0JJbM6c+FJxV",
+	"ZfJDN3M9NDSug3R9w2aAAL984YDRfbt71H0PMYgdYxBPK6yQOamEEas7BBi2bXe77BPLeaC08hTxK5Ph",
+	"hiZXeTbdbnGHNUIL9qTJl3/af66KFDPsHGf9+KhFGfgB547jv075gsTRTZpl0SiLBfjn33/88PPby8Hn",
+	"j+/8RhplLtOXPpspnqPTPooRLHjHOjcbAbDbu7vXqXSeFQzISMoDBypwoOdk3/2nCELCgmtC08jYXqOb",
+	"JGQS8i7y568Y4VyWlyXhzNzUqjnLOuSdYymK3uLxKzcbiaK3RBtGWkGcsiRgXDXJOWSfY2QC40RZz+fJ",
+	"XQbwLpLqE7xnUyZtj8W9N34/S6SmiZ3TelEH/b8/128hvKamab7hL+ef9Oez9amobK3jVsz5Dv/j1MZU",
+	"DiYiYSbZZX3UM3qrv0YZTzsnU6hfGxGgiSeOwrRzZpjeBlxp7qQHVNFYXN2T/QXnvQJWvuy8VKCzf4JU",
+	"5V0CS7sFlKopchNy2iQy09q/V+SRjuAGG1SlP3A219SyU/XyU/Z1b+y6fo7IZUChhOoPuSYbST24wHtS",
+	"ry1Cdt3lKB8N/heUytHbMyjZlSqKY4ItKbB07pT4ER/MZFl65msYeituU41J0b07VXzPAb7vMYvj8Rts",
+	"SJBOufL3gTPLoO4YdEhND+/0fr7s/Wtm7RueoJ2p+kcoZV6fpJdUta2AmYDx3TkTCFUpTZiJxaGENEVT",
+	"7XgvmjKpd1vtDJyoUYIjBIS6O7PeUifcWg3EeT8UlPJXzCfMGw/84gCYuz4EzjTcWu3E4je54MGKxPSP",
+	"jIYSC8kzYJsRYQDOkCZC5/w/Nm87jeGjo8vRSupQsyUmEaQCfGkStFiL5IGPOkVED4CQ098LkGMylJcF",
+	"mSeRymNCJGIuoaPtCD4qvg7AEADBDfLPTYqq5rsSGhBfs6kqpPKabFkYdcGDKpsdSmEvFzzYj+W+57zF",
+	"tuu1Pmk+dWRYVUgXhYs1p6Z3aZZYLHrgm4Y7eu5J67Ttdmln6J4E3dC1PPM08MJaKlRYOBgu0nh4DzEX",
+	"nJr+DLVe98TLBTn/mLEZRtbhE8tar9X2Nis7hr2uwv9a8MAh+JInb3U88e5sxc4n+sjhqedinuMwpixv",
+	"bQ6zOinpbZZtVM8lE2mWEtE4S1LIH2zNR/BvzVsUS5LZVNmygEhJAKCE3s9Q09hwDHtBb7UmUodA9rRB",
+	"3cIxgSdggUFF/Co79ntXZp7aqc2nJjzcwf3a3AR7MnLw1EkktfWO3S5VxzNplM3y8A/GeSRjRvTr28+y",
+	"AiZ9BYFoxRx6CI5G5dGfz/CaB4/+OHddGDFOWlpuEkmiN7Aqcq+v1dal84/65r9WvhX0lijFbqp6bVZt",
+	"VY6DMZvBlb2D2GwU7bJVJkB3/2tGMaldmJM4agXtsMPcLiSxBcehe8JejdxT6g3xSneUrfk1mwiMJAIf",
+	"QrgG8+eXC4hpyrw/IgYf85uIiM3MSbWsR89q+3AY8g8kruxEQOcrfQjJecpJ8J4lZgI+lF6f65uJLUn0",
+	"nfSmfJUiqUM1amaBmDo3rBccSsZVKfKZ1et3rvLazfFiD9fvlLOls2XOyz8oZ+S1QGTpNA2SurHgV65k",
+	"QcKUqy9MxwmVbPlMbXQgHjmmt2IvtvDz5PZtNy6zyQ5WenukFgKHyN3TidzNZCHRcC1+l1eeNorgof4E",
+	"yP3imnEoap6CyQIgNVgK3CTfY0W/bcODI0NyjWQxwMd2vdNGVaRvO152CPU911DfNhTsVOV76cHy4nNC",
+	"F1rLP0sRGVOs0a7Xrcz1/CKxwa9eTByiAXs1rLc5JV8idljViTUHXI3BQ0z7mBiX1ZqhxD1Ig93yy+Bg",
+	"/bMJZ2ujw/HIIcUHYC9mFzbiMEfLHKa9Hw5jwo4HTvO84o77ix3uoPhicO8lw0VV+w+hrgfqSJZhOxG7",
+	"BqtqbGelAPzypJ4rK2k4UHwcCC5FzACo0A3FnMsmOfI6xDfdaLhQg0Bw003DT5GnBWdn5MhrpzfOeMJo",
+	"MAbYqBRyOsVIzyo67nowf4EB3tgV78nxVpsG14MpS6AbkP7UerfNT1fRFR0uFKvt4N0qzLrKzfXruFjY",
+	"Yz8EwlA2n7gLa4sqEP3IGlOzgPg8KzQqHiVLDfnNw03bNChvDlRsWpF9QyfqXbrkvfmyQTrbOnj3lHkj",
+	"t0tbQ/ckaIduh3VH9lomnd98Jq+pogHTtFX7a+cTZ1d1OHJ7PnIGgDU9KHs7ehZh0E0btX0b5++DWfdb",
+	"WPbezmDuPoNXwY7DV0cnEBHquh3KOi4NTrrukceGXjgatdpMa8tGpaj1yiQjIOdigHoCLR4mjMpZwiaM",
+	"q4FBvoduTrnA2h0sfgiwWvhd+/PuJz6/j4dTv+dT/6EIKWoAOm3ZMgCKFuBDt+ABCrMrKo79dzMZcSYl",
+	"0VQmzxCFEXqN8iuiBIFmbgbp37auIskMSsCIGX2rsslf7My+4cpJs6+DacJG0a3+Gj9dZCfcSIRLC9z+",
+	"JYPH5uvcHz+2BPZNhJBvMprdV13lXs4foonau5CayGQmFRkyAELo2UKqPL0ZkGOQrX1OOXjc7JhkjK3h",
+	"AOF3kY49pxISZsxUWIquReq0zwGa17w+koTDneAJxGTVxlnaZyw/j4RpTUMrAyNA6L3A7mcnZMxuSRhd",
+	"RcpAZMkxnQLVWSbzYmnR0ECtIhBuSPpRY+GbHfhNT+szKlh9YM634catKmS1Z+wbLmZ9ix/rAr7V1xMf",
+	"v0kZwlYq1UbhcfPQ9kWuW3OvQ/T7uUa/N6XPFcWuOSZ2J6qdUdbTKmZ7HiLiaxcPjxPS3oz0n3ZRbJ/n",
+	"QtmkRFEHsDLxX8axXUJOXKASLuWMhVpBTx+sl2nzsQiuGfS0wO6+OJMIO45gD+8+V4JQsAjsy2Ha9Wrr",
+	"wCHYR6RKZYemeYKbLNfSPFSMy+1HgO1T796UBTyjQuDnwTttpP7AQzfXVlbo5N9oxfCW6vycDcdCXLuM",
+	"h1MRQUXYujVD9hHE+wZnre2tnzoozgqp/H3OaZKIuTSunazJUaOq+KhJLiEDHir5+hx9Kham0zYTKvWw",
+	"/oore5Mu7JGqlPJlQi9kumvyWZcMFdd5mYfBN058C2DINGEO9GyB/BDdN1+JaJh1EwV9zVZBHg2Pg1fh",
+	"CXNPRx51u8NW4J6EbeYiQDNeW5N1F0Gs5VhMm7m0r5eaSuRLi5G6Nx/yEv3d70s2RzFPId+AU/nOqnMc",
+	"zFyTW7uX32jiwyJgfQO2ldIM6vPHd1pzA8alKA9pEhLzwSSRUxZEI3NU+lzShSR1I3OJbzlmpLW/9C8V",
+	"TZhUdDLN/yijK041V/YbTp/rv6zHWL/YrviFHnQsWTDwCZb7OGQ+jhDrwMK32x3tc62y5gqsciyFJCxg",
+	"0Q2gMADjoSp/F+zFGXYTA26dbjmp24ZmL6SThqQLreLs2Jb368Ec0x4w540O4lnIQmxMBoD0oH0blxPP",
+	"ZoqdJ8yTfT5cEE4nEb8qvLTZ5+ja11/L+vPhGJO6/o9ZptbpYyGmQxpcExqGCZPSIWKmZBSyPjftWSPB",
+	"EewYBuJCDwYt2xImRXzDiBKOnlIS3VDFnHREp8/jiF+7sQhorO+3gPb2VWTGY/2fYofFONZiLlJ9Xvd/",
+	"ffPd3z98+Glw/u7dh18HFx/f/nL+6Y3f6GVJvhgXMGQzmCUx5AnAUn2nz+9cgeEZtPQrPhbxGxpDrz9O",
+	"/FkS+/pT9PmMX3Mx5/jZiGbG4HjLvzTj0wNzt38G/U7m8IW0KUYVmQipSNvLk05xFPM7NiT0VxTmLbHH",
+	"R41LrJJmm4uvzcTNtvLkkaMdT0YBQI5Z69WQhb4f/fTP0+Tkx5/+/Ufyaf7754vXJ2/fXfz2VrTf0Xf0",
+	"cv7wKsOW3/PXSI1R1a2yF+3ZcnItfaIrrrkmbkLa1SNgB/DRryFEs6wbbaMaVdl5G8VvUrmtBagmvJDF",
+	"0Q1LIgYKhZAMJOqCKTKhIQOFS/+g/6gK6ewsAA6hnScSqdkHma6I3iwPn2mrhPJF3nFgfAbGz2yYYoQZ",
+	"k/nWHneCQHdp8SEcmt66EjSMgKWEg4RRGBxggrDlVCpdwRrdSryawQYy4gHLT7D9yTtd8rjuaIbnx9ta",
+	"pra3lalVknSZog6u172Gr/bDD75EIMshtkV+PoxTEd7q8/tAX8kbfTih4j9n69YFt13grXloDzihIwVl",
+	"2QkDDERAUbGQYA6RdNEgQcxoAv7QPjeXtDEukvAsJ4aJaZ9nms5j9/b0Nfq56tjUfiXxtjgpeath2wP/",
+	"xWNU3jfoFe3smx3bQNiBLe9dyXveMa0Ht39eZgy0Mu6lVVBz2wLSjtGJJsGTJgrmkUNEHDKpsFFtL9d1",
+	"t8/rvuHQvmHRCti2tpRiNlIO8eUsCBgLGXrvKGnf3oIgijhpeUQ6fe4jQKafZUpkg0Dy8WzqpO5tcBqP",
+	"4GeRoPxJRVJONjQcM4i21RDKdyzm2JKXSihMInPG1T1httfZRj5SnC0nC63THPe+KtBmcDE3ZGZmoYtL",
+	"fPqv+2djoQIz52uxQdgSqy+fbCYwahXtBlue95BRQaoUm0yVrPU6znowC9YVvIngwmVic1jaHnYs7qnb",
+	"pa+G7klwGrq2f2s3OAoLDtrSrdQj6bHhta1hO3C7YYe5J6Mude179bWaU9PkPjDLrGiG2oGVwY12WweB",
+	"CFmt1/a6+gL4owcTWet12znk1fRo1+5rt6rfsIeoo6XS/4+9a+1p3obCf8XqF5gWLq3WbWKfChsa2pDK",
+	"qJimBYGbHFqL1I7spKVC/PdXPo4vTQ0vKhcJ3vdjm8S3OOfx8Xn8nK9HHf1E/S7cGotPBiv5rXDf692c",
+	"mucC2N69RakrfUFC8xPF4F8ng6qDQZavmrBnfmGR1IdBm5/MfvgM+kM8BDwyCOnbjh6c+yA1NjYy1Aiq",
+	"+ptLfIxW0RmkfCzyJSJjGPwl20oQauOi0pRLCwk0X9rjQxnleBI45azC7PqW/W69NUt/t/EzNxx2sfAb",
+	"rgVS7lw5h+Erzzlja++7juH1P3ZOtKxE56WS9R4cuv1vDx1+HXW7vmd4I6A5Oej8ORoNSX9//8BomnNa",
+	"EHMpjiJ9jeEhinR7+0mHw90TVfd81Q5vfC79ONqEj20KLY95c3YKJ26SN5kaUB1RGw/1UaT93/qcxcv1",
+	"/IHnoW3DkX59L0mKilawY0Ot9xvuzUXt8ym9RfvMYbFOgzEBzTYHhhgKzLGQpPcTmYpaqpQHC+6MSm3n",
+	"F4I4Ag76BBFeTmJoiEg6xCpTroxP5+y6tuFqwapsSmhFCmAKTzJVU2SsI8/GHJWzQVg24Wo35QP7h4Sy",
+	"oBnklpi+PV7iqoLKgoEkOLjITlGVKH1Ml1YpN6qh/26SgSohGp5SLsGkS2k25ryEhHmppFpokxgDC7ze",
+	"2sJpItSvGKv7zNtwpYQ5E7W6MjPhCu5KJkG1Gv/zSuNbfIaj3vGFOjw7mUqVHU2Ls5PTix/HfXX+nyrF",
+	"+Bfx+1tv9vXelc8Qfkafn8vwgWK9xhhEtuS2VPPCNkKd1bTt951DoBLkoK6mnYP/L7UTMijZX7B0/1zq",
+	"B+Q8no1dTyoh2QTxQi/y9Z3KYEcusnoGvMJV+/VeLjJ1jVK4JihkuXyswjP+haDaN7iRYvaD+3r20Hw1",
+	"nWzX/TebAwoZYDYaoDnKGux6R0eUKuZVoVp0EgjzJmQwPCG3sDRFNQkKXDGo5rdejlOgaYsWEQVFoRKi",
+	"oCJ1STT0II8/KNKeE1gvdYhp8LE7pjVoIBWyN33u/LCsIKN+pLMM5E5PwzigDDZ2m8mWao47RcAkKSXL",
+	"GJ/srrHjY2P5B89dCjNlE4udDwkqSHmWQNhze3dsTxG7aptISz2gtFhpm5gzbSRXG2iG6LFX5LDFDuWE",
+	"zsG32uy/LvDkmp6zHKxtDMfYCySsJV4ycKUSUtKlnu4qIU2OGSJrPdF8Ghp/WkNRno/FHckKkd0GFdns",
+	"NPHNgEJM9Liao3UqIUCzqXecJShRywyIcYRxtbSg4VQxfORHChd1pVskbsiMsqJFrlXA82aozKvQM4rn",
+	"Qdmo8BqdIQ1rFe2DpTSHhTuitG54w9hGJ06vXlcqDTfOXMXO9D1cPnwJAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

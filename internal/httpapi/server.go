@@ -31,6 +31,7 @@ import (
 	"github.com/acronis-platform/platform/internal/order"
 	"github.com/acronis-platform/platform/internal/partner"
 	"github.com/acronis-platform/platform/internal/provisioning"
+	"github.com/acronis-platform/platform/internal/ratecard"
 	"github.com/acronis-platform/platform/internal/reconcile"
 	"github.com/acronis-platform/platform/internal/subscription"
 	"github.com/acronis-platform/platform/internal/usage"
@@ -74,7 +75,10 @@ type Deps struct {
 	// Dunning runs reminders, suspensions and credit-limit checks.
 	Dunning *dunning.Service
 	// Reconcile compares the vendor's reports with the platform.
-	Reconcile      *reconcile.Service
+	Reconcile *reconcile.Service
+	// RateCardVendor reads the vendor's offering items for the rate card
+	// template; nil when no vendor account is configured.
+	RateCardVendor ratecard.VendorItems
 	Authenticators Authenticators
 	// Ready reports named checks and whether all pass.
 	Ready             func(ctx context.Context) (map[string]string, bool)
@@ -115,6 +119,8 @@ type Server struct {
 	dunning      *dunning.Service
 	usageReports *usagereport.Service
 	reconcile    *reconcile.Service
+	// rateCardVendor: nil without a vendor account.
+	rateCardVendor ratecard.VendorItems
 }
 
 var _ oapi.StrictServerInterface = (*Server)(nil)
@@ -171,7 +177,8 @@ func New(d Deps) (*echo.Echo, error) {
 	}
 	srv := &Server{users: d.Users, catalog: d.Catalog, partners: d.Partners, customers: d.Customers, orders: d.Orders, subs: d.Services, module: d.Module,
 		billing: d.Billing, usage: d.Usage, mail: d.Mail, webhooks: d.Webhooks, jobs: d.Jobs, db: d.DB, sandbox: d.Sandbox, sandboxClock: d.SandboxClock, currency: d.BaseCurrency, vendor: d.Vendor, keys: d.Keys, clk: d.Clock, ready: d.Ready,
-		events: d.Events, dunning: d.Dunning, reconcile: d.Reconcile, usageReports: usagereport.New(d.DB, d.Billing, d.BaseCurrency)}
+		events: d.Events, dunning: d.Dunning, reconcile: d.Reconcile, usageReports: usagereport.New(d.DB, d.Billing, d.BaseCurrency),
+		rateCardVendor: d.RateCardVendor}
 	oapi.RegisterHandlersWithOptions(e, oapi.NewStrictHandler(srv, nil), oapi.RegisterHandlersOptions{OperationMiddlewares: perOp})
 	if d.MetricsToken != "" {
 		e.GET("/metrics", echo.WrapHandler(d.Metrics.Handler()), metricsBearer(d.MetricsToken))

@@ -5787,7 +5787,9 @@ type ClientInterface interface {
 	// UpdatePartnerWithBody Update a partner
 	//
 	// Changes the fields given. `vendor_login` can change only before the
-	// vendor account exists. Setting `status` to `provisioning` on a
+	// vendor account exists, and is checked with the vendor: 409
+	// `vendor_login_taken`, 502 `vendor_unreachable`, 503
+	// `vendor_not_configured` without a vendor account. Setting `status` to `provisioning` on a
 	// `failed` partner runs the vendor job again (it finishes what an
 	// earlier run began); any other status change is 422
 	// `invalid_status_change`. `credit_limit` bounds what the partner may
@@ -5806,7 +5808,9 @@ type ClientInterface interface {
 	// UpdatePartner Update a partner
 	//
 	// Changes the fields given. `vendor_login` can change only before the
-	// vendor account exists. Setting `status` to `provisioning` on a
+	// vendor account exists, and is checked with the vendor: 409
+	// `vendor_login_taken`, 502 `vendor_unreachable`, 503
+	// `vendor_not_configured` without a vendor account. Setting `status` to `provisioning` on a
 	// `failed` partner runs the vendor job again (it finishes what an
 	// earlier run began); any other status change is 422
 	// `invalid_status_change`. `credit_limit` bounds what the partner may
@@ -8248,7 +8252,9 @@ func (c *Client) GetPartner(ctx context.Context, id Id, reqEditors ...RequestEdi
 // UpdatePartnerWithBody Update a partner
 //
 // Changes the fields given. `vendor_login` can change only before the
-// vendor account exists. Setting `status` to `provisioning` on a
+// vendor account exists, and is checked with the vendor: 409
+// `vendor_login_taken`, 502 `vendor_unreachable`, 503
+// `vendor_not_configured` without a vendor account. Setting `status` to `provisioning` on a
 // `failed` partner runs the vendor job again (it finishes what an
 // earlier run began); any other status change is 422
 // `invalid_status_change`. `credit_limit` bounds what the partner may
@@ -8277,7 +8283,9 @@ func (c *Client) UpdatePartnerWithBody(ctx context.Context, id Id, params *Updat
 // UpdatePartner Update a partner
 //
 // Changes the fields given. `vendor_login` can change only before the
-// vendor account exists. Setting `status` to `provisioning` on a
+// vendor account exists, and is checked with the vendor: 409
+// `vendor_login_taken`, 502 `vendor_unreachable`, 503
+// `vendor_not_configured` without a vendor account. Setting `status` to `provisioning` on a
 // `failed` partner runs the vendor job again (it finishes what an
 // earlier run began); any other status change is 422
 // `invalid_status_change`. `credit_limit` bounds what the partner may
@@ -18500,7 +18508,9 @@ type ClientWithResponsesInterface interface {
 	// UpdatePartnerWithBodyWithResponse Update a partner
 	//
 	// Changes the fields given. `vendor_login` can change only before the
-	// vendor account exists. Setting `status` to `provisioning` on a
+	// vendor account exists, and is checked with the vendor: 409
+	// `vendor_login_taken`, 502 `vendor_unreachable`, 503
+	// `vendor_not_configured` without a vendor account. Setting `status` to `provisioning` on a
 	// `failed` partner runs the vendor job again (it finishes what an
 	// earlier run began); any other status change is 422
 	// `invalid_status_change`. `credit_limit` bounds what the partner may
@@ -18519,7 +18529,9 @@ type ClientWithResponsesInterface interface {
 	// UpdatePartnerWithResponse Update a partner
 	//
 	// Changes the fields given. `vendor_login` can change only before the
-	// vendor account exists. Setting `status` to `provisioning` on a
+	// vendor account exists, and is checked with the vendor: 409
+	// `vendor_login_taken`, 502 `vendor_unreachable`, 503
+	// `vendor_not_configured` without a vendor account. Setting `status` to `provisioning` on a
 	// `failed` partner runs the vendor job again (it finishes what an
 	// earlier run began); any other status change is 422
 	// `invalid_status_change`. `credit_limit` bounds what the partner may
@@ -19997,11 +20009,25 @@ type GetHealthResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Health
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetHealthResponse) GetJSON200() *Health {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetHealthResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetHealthResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
 }
 
 // GetBody returns the raw response body bytes
@@ -20038,6 +20064,10 @@ type GetReadinessResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Readiness
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Readiness
 }
@@ -20045,6 +20075,16 @@ type GetReadinessResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetReadinessResponse) GetJSON200() *Readiness {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetReadinessResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetReadinessResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -20270,6 +20310,8 @@ type RevokeApiKeyResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -20294,6 +20336,11 @@ func (r RevokeApiKeyResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r RevokeApiKeyResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RevokeApiKeyResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -22441,6 +22488,8 @@ type GetMeResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Principal
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -22452,6 +22501,11 @@ type GetMeResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetMeResponse) GetJSON200() *Principal {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetMeResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -23648,6 +23702,10 @@ type UpdatePartnerResponse struct {
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *UpdatePartnerResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -23702,6 +23760,16 @@ func (r UpdatePartnerResponse) GetApplicationproblemJSON422() *UnprocessableEnti
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r UpdatePartnerResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r UpdatePartnerResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdatePartnerResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -23839,6 +23907,8 @@ type SetPartnerPlanPricingResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
@@ -23876,6 +23946,11 @@ func (r SetPartnerPlanPricingResponse) GetApplicationproblemJSON403() *Forbidden
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r SetPartnerPlanPricingResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r SetPartnerPlanPricingResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
@@ -24506,6 +24581,8 @@ type SetPlanModuleSettingsResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -24541,6 +24618,11 @@ func (r SetPlanModuleSettingsResponse) GetApplicationproblemJSON403() *Forbidden
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r SetPlanModuleSettingsResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r SetPlanModuleSettingsResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -24693,6 +24775,8 @@ type SetPlanNotificationSettingsResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -24726,6 +24810,11 @@ func (r SetPlanNotificationSettingsResponse) GetApplicationproblemJSON403() *For
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r SetPlanNotificationSettingsResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r SetPlanNotificationSettingsResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -24956,6 +25045,8 @@ type SetPlanPricingResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -24989,6 +25080,11 @@ func (r SetPlanPricingResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r SetPlanPricingResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r SetPlanPricingResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -26914,6 +27010,8 @@ type GetReconciliationSettingsResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *ReconciliationSettings
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -26929,6 +27027,11 @@ type GetReconciliationSettingsResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetReconciliationSettingsResponse) GetJSON200() *ReconciliationSettings {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetReconciliationSettingsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -26996,6 +27099,8 @@ type PutReconciliationSettingsResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
@@ -27028,6 +27133,11 @@ func (r PutReconciliationSettingsResponse) GetApplicationproblemJSON401() *Unaut
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r PutReconciliationSettingsResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r PutReconciliationSettingsResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
@@ -27089,6 +27199,8 @@ type GetSandboxClockResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *SandboxClockState
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -27102,6 +27214,11 @@ type GetSandboxClockResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetSandboxClockResponse) GetJSON200() *SandboxClockState {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetSandboxClockResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -27164,6 +27281,8 @@ type AdvanceSandboxClockResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -27190,6 +27309,11 @@ func (r AdvanceSandboxClockResponse) GetApplicationproblemJSON401() *Unauthorize
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r AdvanceSandboxClockResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r AdvanceSandboxClockResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -30535,6 +30659,8 @@ type ListVendorEditionsResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *VendorEditionList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -30552,6 +30678,11 @@ type ListVendorEditionsResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListVendorEditionsResponse) GetJSON200() *VendorEditionList {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListVendorEditionsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -30618,6 +30749,8 @@ type ListVendorLocationsResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *VendorLocationList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -30635,6 +30768,11 @@ type ListVendorLocationsResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListVendorLocationsResponse) GetJSON200() *VendorLocationList {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListVendorLocationsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -30701,6 +30839,8 @@ type ListVendorOfferingItemsResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *VendorOfferingItemList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -30718,6 +30858,11 @@ type ListVendorOfferingItemsResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListVendorOfferingItemsResponse) GetJSON200() *VendorOfferingItemList {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListVendorOfferingItemsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -31448,6 +31593,8 @@ type DeleteWebhookEndpointResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -31474,6 +31621,11 @@ func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON403() *Forbidden
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
@@ -31628,6 +31780,8 @@ type UpdateWebhookEndpointResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
@@ -31665,6 +31819,11 @@ func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON403() *Forbidden
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
@@ -31912,6 +32071,8 @@ type RotateWebhookEndpointSecretResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -31945,6 +32106,11 @@ func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON403() *For
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
@@ -32925,7 +33091,9 @@ func (c *ClientWithResponses) GetPartnerWithResponse(ctx context.Context, id Id,
 // UpdatePartnerWithBodyWithResponse Update a partner
 //
 // Changes the fields given. `vendor_login` can change only before the
-// vendor account exists. Setting `status` to `provisioning` on a
+// vendor account exists, and is checked with the vendor: 409
+// `vendor_login_taken`, 502 `vendor_unreachable`, 503
+// `vendor_not_configured` without a vendor account. Setting `status` to `provisioning` on a
 // `failed` partner runs the vendor job again (it finishes what an
 // earlier run began); any other status change is 422
 // `invalid_status_change`. `credit_limit` bounds what the partner may
@@ -32950,7 +33118,9 @@ func (c *ClientWithResponses) UpdatePartnerWithBodyWithResponse(ctx context.Cont
 // UpdatePartnerWithResponse Update a partner
 //
 // Changes the fields given. `vendor_login` can change only before the
-// vendor account exists. Setting `status` to `provisioning` on a
+// vendor account exists, and is checked with the vendor: 409
+// `vendor_login_taken`, 502 `vendor_unreachable`, 503
+// `vendor_not_configured` without a vendor account. Setting `status` to `provisioning` on a
 // `failed` partner runs the vendor job again (it finishes what an
 // earlier run began); any other status change is 422
 // `invalid_status_change`. `credit_limit` bounds what the partner may
@@ -35139,6 +35309,20 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
 	}
 
 	return response, nil
@@ -35164,6 +35348,20 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Readiness
@@ -35376,6 +35574,13 @@ func ParseRevokeApiKeyResponse(rsp *http.Response) (*RevokeApiKeyResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
@@ -37371,6 +37576,13 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -38522,6 +38734,20 @@ func ParseUpdatePartnerResponse(rsp *http.Response) (*UpdatePartnerResponse, err
 		}
 		response.ApplicationproblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -38672,6 +38898,13 @@ func ParseSetPartnerPlanPricingResponse(rsp *http.Response) (*SetPartnerPlanPric
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
 		var dest PreconditionFailed
@@ -39297,6 +39530,13 @@ func ParseSetPlanModuleSettingsResponse(rsp *http.Response) (*SetPlanModuleSetti
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -39465,6 +39705,13 @@ func ParseSetPlanNotificationSettingsResponse(rsp *http.Response) (*SetPlanNotif
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
@@ -39701,6 +39948,13 @@ func ParseSetPlanPricingResponse(rsp *http.Response) (*SetPlanPricingResponse, e
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
@@ -41494,6 +41748,13 @@ func ParseGetReconciliationSettingsResponse(rsp *http.Response) (*GetReconciliat
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -41585,6 +41846,13 @@ func ParsePutReconciliationSettingsResponse(rsp *http.Response) (*PutReconciliat
 		}
 		response.ApplicationproblemJSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
 		var dest PreconditionFailed
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -41661,6 +41929,13 @@ func ParseGetSandboxClockResponse(rsp *http.Response) (*GetSandboxClockResponse,
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
@@ -41742,6 +42017,13 @@ func ParseAdvanceSandboxClockResponse(rsp *http.Response) (*AdvanceSandboxClockR
 			return nil, err
 		}
 		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
@@ -44928,6 +45210,13 @@ func ParseListVendorEditionsResponse(rsp *http.Response) (*ListVendorEditionsRes
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -45002,6 +45291,13 @@ func ParseListVendorLocationsResponse(rsp *http.Response) (*ListVendorLocationsR
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -45075,6 +45371,13 @@ func ParseListVendorOfferingItemsResponse(rsp *http.Response) (*ListVendorOfferi
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
@@ -45784,6 +46087,13 @@ func ParseDeleteWebhookEndpointResponse(rsp *http.Response) (*DeleteWebhookEndpo
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
 		var dest PreconditionFailed
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -45948,6 +46258,13 @@ func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpo
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
 		var dest PreconditionFailed
@@ -46208,6 +46525,13 @@ func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhoo
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
 		var dest PreconditionFailed
@@ -50503,6 +50827,38 @@ func (response GetHealth200JSONResponse) VisitGetHealthResponse(w http.ResponseW
 	return err
 }
 
+type GetHealth400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetHealth400ApplicationProblemPlusJSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetHealth500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetHealth500ApplicationProblemPlusJSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetReadinessRequestObject struct {
 }
 
@@ -50520,6 +50876,38 @@ func (response GetReadiness200JSONResponse) VisitGetReadinessResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadiness400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetReadiness400ApplicationProblemPlusJSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadiness500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetReadiness500ApplicationProblemPlusJSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -50844,6 +51232,22 @@ func (response RevokeApiKey404ApplicationProblemPlusJSONResponse) VisitRevokeApi
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiKey409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiKey409ApplicationProblemPlusJSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -53727,6 +54131,22 @@ func (response GetMe200JSONResponse) VisitGetMeResponse(w http.ResponseWriter) e
 	return err
 }
 
+type GetMe400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetMe400ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetMe401ApplicationProblemPlusJSONResponse struct {
 	UnauthorizedApplicationProblemPlusJSONResponse
 }
@@ -55454,6 +55874,38 @@ func (response UpdatePartner500ApplicationProblemPlusJSONResponse) VisitUpdatePa
 	return err
 }
 
+type UpdatePartner502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePartner502ApplicationProblemPlusJSONResponse) VisitUpdatePartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePartner503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePartner503ApplicationProblemPlusJSONResponse) VisitUpdatePartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListPartnerPlansRequestObject struct {
 	Id     Id `json:"id"`
 	Params ListPartnerPlansParams
@@ -55658,6 +56110,22 @@ func (response SetPartnerPlanPricing404ApplicationProblemPlusJSONResponse) Visit
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPartnerPlanPricing409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response SetPartnerPlanPricing409ApplicationProblemPlusJSONResponse) VisitSetPartnerPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -56586,6 +57054,22 @@ func (response SetPlanModuleSettings404ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type SetPlanModuleSettings409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanModuleSettings409ApplicationProblemPlusJSONResponse) VisitSetPlanModuleSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetPlanModuleSettings413ApplicationProblemPlusJSONResponse struct {
 	PayloadTooLargeApplicationProblemPlusJSONResponse
 }
@@ -56841,6 +57325,22 @@ func (response SetPlanNotificationSettings404ApplicationProblemPlusJSONResponse)
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanNotificationSettings409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanNotificationSettings409ApplicationProblemPlusJSONResponse) VisitSetPlanNotificationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -57189,6 +57689,22 @@ func (response SetPlanPricing404ApplicationProblemPlusJSONResponse) VisitSetPlan
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanPricing409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanPricing409ApplicationProblemPlusJSONResponse) VisitSetPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -59855,6 +60371,22 @@ func (response GetReconciliationSettings200JSONResponse) VisitGetReconciliationS
 	return err
 }
 
+type GetReconciliationSettings400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetReconciliationSettings400ApplicationProblemPlusJSONResponse) VisitGetReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetReconciliationSettings401ApplicationProblemPlusJSONResponse struct {
 	UnauthorizedApplicationProblemPlusJSONResponse
 }
@@ -59990,6 +60522,22 @@ func (response PutReconciliationSettings403ApplicationProblemPlusJSONResponse) V
 	return err
 }
 
+type PutReconciliationSettings409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response PutReconciliationSettings409ApplicationProblemPlusJSONResponse) VisitPutReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PutReconciliationSettings412ApplicationProblemPlusJSONResponse struct {
 	PreconditionFailedApplicationProblemPlusJSONResponse
 }
@@ -60071,6 +60619,22 @@ func (response GetSandboxClock200JSONResponse) VisitGetSandboxClockResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSandboxClock400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetSandboxClock400ApplicationProblemPlusJSONResponse) VisitGetSandboxClockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -60195,6 +60759,22 @@ func (response AdvanceSandboxClock403ApplicationProblemPlusJSONResponse) VisitAd
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdvanceSandboxClock409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response AdvanceSandboxClock409ApplicationProblemPlusJSONResponse) VisitAdvanceSandboxClockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -64881,6 +65461,22 @@ func (response ListVendorEditions200JSONResponse) VisitListVendorEditionsRespons
 	return err
 }
 
+type ListVendorEditions400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListVendorEditions400ApplicationProblemPlusJSONResponse) VisitListVendorEditionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListVendorEditions401ApplicationProblemPlusJSONResponse struct {
 	UnauthorizedApplicationProblemPlusJSONResponse
 }
@@ -64985,6 +65581,22 @@ func (response ListVendorLocations200JSONResponse) VisitListVendorLocationsRespo
 	return err
 }
 
+type ListVendorLocations400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListVendorLocations400ApplicationProblemPlusJSONResponse) VisitListVendorLocationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListVendorLocations401ApplicationProblemPlusJSONResponse struct {
 	UnauthorizedApplicationProblemPlusJSONResponse
 }
@@ -65085,6 +65697,22 @@ func (response ListVendorOfferingItems200JSONResponse) VisitListVendorOfferingIt
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListVendorOfferingItems400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListVendorOfferingItems400ApplicationProblemPlusJSONResponse) VisitListVendorOfferingItemsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -66158,6 +66786,22 @@ func (response DeleteWebhookEndpoint404ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type DeleteWebhookEndpoint409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhookEndpoint409ApplicationProblemPlusJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteWebhookEndpoint412ApplicationProblemPlusJSONResponse struct {
 	PreconditionFailedApplicationProblemPlusJSONResponse
 }
@@ -66402,6 +67046,22 @@ func (response UpdateWebhookEndpoint404ApplicationProblemPlusJSONResponse) Visit
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint409ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -66794,6 +67454,22 @@ func (response RotateWebhookEndpointSecret404ApplicationProblemPlusJSONResponse)
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecret409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret409ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -71407,849 +72083,850 @@ func (sh *strictHandler) RotateWebhookEndpointSecret(ctx echo.Context, id Id, pa
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2Lc9s4tif8r6D03a3Y36UUyY8ktmtrrzuPHnfndW1nsjvtfCJEQhbGFKAmQMvqrvzvX+EcgAQpUqIk",
-	"p9Oz01O7t2OKxPPg4Dx/5/dOJKczKZjQqnP6e2fCaMxS+Ofra3pr/hszFaV8prkUndPO9YSRlCmZpREj",
-	"9yxVXIqAZIqOEka4IOHFuPuO6mgS9jpBhz3Q6SxhndPOTefgptMJOiqasCk17erFzPygdMrFbefr16Bz",
-	"EbPpTGom9CWbJXTB4uX+Q51mLCTzCRNET7giXBE9YURpmbKYUKHmLCVaEioIo2nCWUpS9mvGlCZzrif4",
-	"Mp0yEubdRYvuz2xRHrDppma0IykTRgUM962MKI6qOsjPE5Yy6ClKGdUsJjIlMyZiLm6L1YuoICOzmjQu",
-	"r9XT+8FTxdJ7HjH1tD8aRAfxIesejY9p92j0LOq+iJ+z7sm4Twejg+gwPmJP5YylMBb19Jg+Gz2PXsTd",
-	"E9Yfd4/oYNR9ER3E3UNmGsDf1uzDJdXsLZ9yDf9neXqXuJ6K0CSRcxaTGUvJnItYzslYprgvUcKZ0ITG",
-	"ccqU6pEr85cUsCq4Swq3SYrFVGaKRDRJzEM5hneKKRE9oZrQlJGUakYSMygWB4SlqUwV4SJKspiV1/BZ",
-	"35/ilAs+zaad037gpsuFZrcsLc/3kk0pF2YZmuecsLE2hA67m6WpmRbO/Y+e4/HJdnNUrGZPr1gkRaxI",
-	"JjRPaiZHmIj/8F08Othkhkyni/OxZmnz7LQkc8o1GbGxNCc0XZgTSW8pF6WODzchn/9taeMibmKX8PMT",
-	"RbiZbzSRLCbjVE5hhRxzkimZ0pgRwzrOyK+Z1IxwjYwuZTOZahgqmaVylLBpmWMcjgfRAT1h3ePR87h7",
-	"FL1g3RPaH3WRdeDBX3novwadGU3plGnL/V9mqZJp/YRCwR70MII3QrfTs5Tdc0MBM3rLzOi4ef3XjKWL",
-	"TtARdGr6w29KI5nSh7dM3OpJ5/R4cBDUXgtrriFe4Z8n9JANouPj7vP4YNQ9Yi/GXToY9buH0VF8zJ6N",
+	"7L0Lc9u4li76V1C6cyr2HUqR/Ehiu06dcefR2915je1Mzux2rgiRkIVtClAToBV1l//7LawFkCBFSpTk",
+	"dHrP7l3nTMcUiefCwnp+6/dOJKczKZjQqnP6e2fCaMxS+Ofra3pr/hszFaV8prkUndPO9YSRlCmZpREj",
+	"9yxVXIqAZIqOEka4IOHFuPuO6mgS9jpBh32l01nCOqedm87BTacTdFQ0YVNq2tWLmflB6ZSL287DQ9C5",
+	"iNl0JjUT+pLNErpg8XL/oU4zFpL5hAmiJ1wRroieMKK0TFlMqFBzlhItCRWE0TThLCUp+zVjSpM51xN8",
+	"mU4ZCfPuokX3Z7YoD9h0UzPakZQJowKG+1ZGFEdVHeTnCUsZ9BSljGoWE5mSGRMxF7fF6kVUkJFZTRqX",
+	"1+rp/eCpYuk9j5h62h8NooP4kHWPxse0ezR6FnVfxM9Z92Tcp4PRQXQYH7GncsZSGIt6ekyfjZ5HL+Lu",
+	"CeuPu0d0MOq+iA7i7iEzDeBva/bhkmr2lk+5hv+zPL1LXE9FaJLIOYvJjKVkzkUs52QsU9yXKOFMaELj",
+	"OGVK9ciV+UsKWBXcJYXbJMViKjNFIpok5qEcwzvFlIieUE1oykhKNSOJGRSLA8LSVKaKcBElWczKa/is",
+	"709xygWfZtPOaT9w0+VCs1uWlud7yaaUC7MMzXNO2FgbQofdzdLUTAvn/kfP8fhkuzkqVrOnVyySIlYk",
+	"E5onNZMjTMR/+C4eHWwyQ6bTxflYs7R5dlqSOeWajNhYmhOaLsyJpLeUi1LHh5uQz/+1tHERN7FL+PmJ",
+	"ItzMN5pIFpNxKqewQo45yZRMacyIYR1n5NdMaka4RkaXsplMNQyVzFI5Sti0zDEOx4PogJ6w7vHoedw9",
+	"il6w7gntj7rIOvDgrzz0D0FnRlM6Zdpy/5dZqmRaP6FQsK96GMEbodvpWcruuaGAGb1lZnTcvP5rxtJF",
+	"J+gIOjX94TelkUzp17dM3OpJ5/R4cBDUXgtrriFe4Z8n9JANouPj7vP4YNQ9Yi/GXToY9buH0VF8zJ6N",
 	"n9MXIzfAGdWTYnzcsEazIzw1l0/1EhjLdEp157STZfDmiissWvzMFsvjPieZ4L9mjNyxBbBNQ0giZjFh",
 	"4zGLNNmj5NOni1fmWqPkVsqYRBPJI7bfI0DghgjK95hpiYqYjGS8MJSS0AVeiWOeKm1WaSaFYuUlOh73",
 	"oxf0+KB7POqz7hE9NBfKYdQ9iJ9Hg9EL9owO+m6JUCYoFqlybzbt5sHxcWCOjvt7sH69LvOVf7x1OyNu",
 	"P+Fo/ZmXsZnwNl7WMchg9efGSm3I5CdU3DKzaiOqjJwiyB5VIMgZ+S/cPyOUKE0TRqSA944GB1XJbgCS",
 	"Xf0krTTYRCSHtSe+Qe74SG8ZUfy3RvYCl0qpq5iNaZbozulxPzD9Ih8/6PeDgqsParn6O6ZpTDV9w5Pa",
-	"K+WDSBY5C1JkPpGKkXBqvwrJRCaxIuyepQtyy++ZAAoDmmMPNNLJ4kaYHcDf7mmSsYBQVTTxyx1bfPmf",
-	"8ENI9j5dvu0yEcmYxac3In/pfxz/cMcW/+P4lX1x/4wo0ydNTHeKTDOljZhGpmYXeuRn85CK+EbA+4qM",
-	"pZHhgBbCd/ng0yxhqncj/I3+vaMmcjaUaczSIY87p51Bv39weNT5al6aJTLOxea6vXEjLm3Pf6Rs3Dnt",
-	"/D9PCy3kKf6qnrrRmPaVXgCtxYzNPoz+ySINe+QOJdxYP9D4R6rZnALbjaRhEEBEdDZLOIrqT+3t+Z//",
-	"VCi3e7OLYAKdeyZimQ4zkTIaTYxa0wk6MdOUJ/n5MW+QmMdESG3FoDPz7wmwFaqIovcoyihNdaYM+RlC",
-	"5xpm8QONiRtqTnsTrWfq9OnTWEaqR6NUCq66s4Rqc+n07Djd+NXTmmF+bbuyH7ERvPbr+APML5JZgjNE",
-	"JSWaoB4zpjxhcXm+yEbinhnDDzS2AtFu+0ATHsPLQ+yxug1OcOIKBgnvA2cCgbJz+kveVM5Xg86Ys8SQ",
-	"rhH0k07QmTKl6K15aZYaWVUvyA3+eNMxLU+5UsCVvhR7eWS4h7+Xbrpb7+XSVB9jK9/RxHSHm4bvd7mA",
-	"vtzanZJwqe+Q7MEiEbN4iqgsmgBbcosYBiS0zQzNdMPgRuQPUEAKUQtkD5p8lErfpuzqv98addfsEyjq",
+	"K+WDSBY5C1JkPpGKkXBqvwrJRCaxIuyepQtyy++ZAAoDmmNfaaSTxY0wO4C/3dMkYwGhqmjilzu2+PK/",
+	"4YeQ7H26fNtlIpIxi09vRP7S/zr+4Y4t/tfxK/vi/hlRpk+amO4UmWZKGzGNTM0u9MjP5iEV8Y2A9xUZ",
+	"SyPDAS2E7/LBp1nCVO9G+Bv9e0dN5Gwo05ilQx53TjuDfv/g8KjzYF6aJTLOxea6vXEjLm3Pv6Vs3Dnt",
+	"/D9PCy3kKf6qnrrRmPaVXgCtxYzNPoz+wSINe+QOJdxYP9D4R6rZnALbjaRhEEBEdDZLOIrqT+3t+e//",
+	"UCi3e7OLYAKdeyZimQ4zkTIaTYxa0wk6MdOUJ/n5MW+QmMdESG3FoDPz7wmwFaqIovcoyihNdaYM+RlC",
+	"5xpm8QONiRtqTnsTrWfq9OnTWEaqR6NUCq66s4Rqc+n07Djd+NXTmmE+tF3Zj9gIXvt1/AHmF8kswRmi",
+	"khJNUI8ZU56wuDxfZCNxz4zhBxpbgWi3faAJj+HlIfZY3QYnOHEFg4T3gTOBQNk5/SVvKuerQWfMWWJI",
+	"1wj6SSfoTJlS9Na8NEuNrKoX5AZ/vOmYlqdcKeBKX4q9PDLcw99LN92t93Jpqo+xle9oYrrDTcP3u1xA",
+	"X27tTkm41HdI9mCRiFk8RVQWTYAtuUUMAxLaZoZmumFwI/IHKCCFqAWyr5p8lErfpuzqP98addfsEyjq",
 	"AQllpodyPEwN4Zg2M3En5FwMofNw3ww6nLopDA2dhDeiNLTqzwEJ4wxJjA3v2MI80CnlCRe3Q+Br+4al",
-	"fQ06L4Fcz6OIzTRKGw1kWkeeKYu5RvqiU5nZj+y/Oi96h4edoIPKU7TonHY+Xb3qoHitFyACKy2ncEem",
-	"jEL7nV8zKjTXC3JAujdZv3/IyADW8KB/8Kw7GHQP+70e/vuge3AE1MjFvZFvzEC+BJ1cz4LBaM2mMzPG",
-	"QdCxFoghyK1Fe9eD/mnf/L9/mLvUHInnoxfRSdxn3cH4gHaPRodR90V8xLrH42fU/dYJOndcxN6QO0En",
-	"oUoP4dSZO/rTNXmqmaCGSn/n8dencjxm5mYfcs2m6pQc9w/JFVo3yCdB7ylPLJcFDQR4ed766eArykVM",
-	"mUmMzApmiqWnaPg4HnfN4IzGYw0eA3owcnI+LLFOuVkko9Bhp3h39ZmZ5qH59DjuHrFn4+4LejLq9qNB",
-	"fMAOx0f0eOTx74613nSCTjaLVyzooP8POL3YlyWY5fcPjksb4IgCx/Ysfs5ejE/6MJnuUXRo5nY07jrz",
-	"jZmo4WUpY0Odcpp0Tsc0UQwe/ZpZuptKoSfJwm1vywnn1/TK+x4UwDhj5lixfFoH3YNjs40JFfhBS0XM",
-	"KLc0GWZp4vFOlh10o0RmsWOgvUhOO4FPGuYPqSlQTJnKzJPZfGhk2uFcpndmG7kU5iL+GnSkEZBu2fB2",
-	"1DkdGMLQ0vu7/9Xbdhppfm9oMxNcD2ep3dP8uA/6vX6/9ryvJhPcdkPJTjOWQksluzSeciN22fsdT5Il",
-	"2aPjF/TZybjL+nG/ezQeH3Tp8dGoe3h8FPdPXhyxgxcH8CWI953Tw6+trxFkiB8tjTfIBYWukLLIkEWM",
-	"ChNPEtQcwAxgbzmyx7XRI5BJwYuWc4INaMwFTfbP4BMrb0woXuSRFGMO95b5UbA5wV0mC6Z75KNMkrJl",
-	"ydz5ntm62Sp77X8VkLBkZkVWVZhRf8//PeTxV7ANr7CemDtFinHCo92EHl7ohEPL9YZcDMcJv51oXwA6",
-	"rxq1uSIVhdJslNI8SciIGTltlsqIKVWWS4/6J4Usk09hW0Fm9fAfSz51M4/scFWhyTubpZkeA2n0jUxH",
-	"PI6Z2Glfxnkr3h78H5mlJJUJI1O6ANKNJexEeYEPiwV+4zWz3QoXA3ms1USD7RPVMJOvQedHKdhOqwe8",
-	"eXhrminJ8FwR+AlFeJJIcctSkksEpWUceDL3j9jSdivoDeYxlvBCE/bAjXBCRpkuzwS6slrRhdCG1yev",
-	"UU7ahUfYlvy1vJJTZrUxMNmnUtwajmwoVPGYlVVRbyndsEAiYynB4W19/t3QHmNlzwXJBHuYscgsrlFO",
-	"spQVaqfryyx5zFWUSJUvNVw6H1M25g/bs2W4TRIZ3aGGoLLplKaLQkfWWcrg0uJKZSzO7zpzBdMkK28Z",
-	"/DScwZCGttHqWVjR5hnxblOCzYD/sCA2vJ2/IW+vnYPZNk3vkL2Wl8iO0txCcsqkYIQlij1RARFybtQ7",
-	"KSK2frGwdW+tLpxMMWcpIyKbjswh8+5B/NAsGRxHZugarWy5o+cPWSIc+devj8Wpl7ffGmcU06eEmoPB",
-	"0jIVgVuJihvhvp0bIau0ZFyTvbBu5OF+QKwz90asoE2Q7Qx5Fhs+TuVvTNyIpYaRasL9HjlPlCThSoEh",
-	"tNr6e6lRVQc1cRfWKaQe0qKp6gEsHEqquIUIVaRqEoBV9XuOx/WWp6UOnf0JJ1QyQOF7bfqqWKOeFST8",
-	"Xmpy7ve3HSFXhv1YBBzi0EKC4jqGD5gLUzDnRZyymFNiRq3KUn7ubTYHGInijcxEvDM9jKEVjxTeSzR6",
-	"OWoo84uj8mK/sV9vv87Y/2MssRkPtAbnFmyiXHFDwlqidAyiHizfB7eu2xnB1luYKgaOLSxMKlMzBou7",
-	"2sDUyqL0r2FFyhfNWZFakYSder6lG+jvFaV9jT7O9Z9cB8+XAHy8O4p+cDjRHL8k2xRsycgbuKkBSTMh",
-	"jGgqU8NBIsZikPKqAk4xK68LjwGBZ5FaP4vXVR4vZogxPkNhx3plbdffTrapHTSINixKmUaFqrROF0Yk",
-	"oErNZRqX9aI7vPqa18Vvs+L1yVvE2eeLYwQbLY0otNzXGTy24XgxE5rTRH1rYbB+NrBi2YylCoijtGDn",
-	"RLC5URvzSUEYQgQnb/V6FS2WbETV9uCSNQK5ZZZ5+46UQGgGn7E5+Wkm/sBVKubweCJz6fBYafnXjBnx",
-	"FSZ2aubrGB0StZFa64jdiMO0fkXZ0oLeCBS9/d9MN1N5j1wXwr9A9K5bARS9MT6gOEJ6JZGXmypILnd6",
-	"faSLRNL4Wsq3NL3dTZAeyXgx1FIOE2iqwTMLoTTcDFkSeLFs0fEMY9aDSl6jG+xaSvLWtrwdXVUG+Nim",
-	"RzczaN1sMxX5XhvBFoQqRfYG5B3/YR8kro8pxCBy09qb/FrZIUwBrPzDKVdTG2BT2QOry0wK9/wZGTMd",
-	"gcq3fKwHXoCCP1byxl1Q2wYqVAb6aNpEHmmeRzSBxZsmaPm1YpEvED5CXIhhCCAR3WYpq+oNVnKiUSQz",
-	"AWe0eJXsnb+8/PD+4mr46fLtftkg552Eejl2pxiRypAfxTZHBEg3ZEbTPALDm6vVPzxT7tegcy3lOyoW",
-	"LpJ6p91IqWZDG0NcIn0pyZSKBXEayhnISwuSUG1UH4/gD7x7zHxmxkbywW275qWBPcZSX3rR0m4ydKwZ",
-	"Xi5o11IY3lyRwkEI7uYR0XX927eferHTMIRPgmZ6IlP+245sKoOGjMgV0cpWvcPQGkMrLizFE8/KIseg",
-	"2KrS0LbdpeqwHiXeppjPiC7NxduXz58/d8+97uu1JGoVcwzdYeuVn0/CevjMgXttfeSP5Iu8Y4thyjJV",
-	"Y7Wueh2NjGJeROsiJTEHL4jQ7vIsH8IDf2e9CVhR4FFckd7oH4f5xXJKuYAoSQidTeUdEz1yPpXiFvUM",
-	"CFDC4M9CWJxSDAU9JSFE+UTgycCAn2FuC8LoKSoIjzFnQtApUzfCOj4CEmL0QSHeQOST4TuVmCpGo4n5",
-	"mttRgfERpMF8GYAgz29vU3bboLH/Tc4JJRBM8kSRmPJkQTJFbxkZsUhOrZ3OBgG44Aywhops2jn9pTOl",
-	"D9aG0wk69P6282Up5DfonM+4jZe3cXgclXDftuTF35vZdjWfsk5NW+6b0aJFzD6aplq8BkYoQ0MbjQWj",
-	"O35f/sFcnMIG1rToHe3n9Zxilo0SHhnJJ9VOIblji8CoCkaQuxVcMcLh4C01nLJ7ebfhpFKJjGLV+fmZ",
-	"LS7Na1+/+nHtv2CGBaxKPinbYMmQWNCItOG+jkZewkvAzmKUUGny0aMZGwlVJiO3DX4cvY0Bb46jr25S",
-	"hQvEUy6M0pzgSk/pHSMUgrxVJGdGqZaEEtuEWfv12SP+QsGQ1y0DjIsmyYcxeB1WbYg9YV+D6hFDXbGe",
-	"tOYTmQAx9cjVRM4FTBez39BfkudErJ6M7WN5Ol/yCb3lGDDcbjbm7XcMgsOr83HRa3kgWKtVcQOjaUoX",
-	"S+OHNutHX4Sdv4R7szZhytwHkClFyXH/wPoyfCZZG3VuH3qSxNBKSrU8tAi8bjeSo36/biQ1cdflQNtO",
-	"0BnR2PnrIBUDo39nLOUyHoL9vngas4hPaVI/ZJ4kXNy+KcIWq4O2UYxGlYZ/7gfmkkk1S83Dw/2AKDbl",
-	"VIiMJubJs/2AFH8NDvYDMuJMCI4PDo72A6JT78nhs/3SbZVHTebdGHnF68PcYsU/i8bNISgaXjXddzJm",
-	"CQhdttNZymYUeMJMKm3+ORzzB1Z6MKOL21WNXmZi+fqkaijHS4x91aW5yT1gYzJU69NWDPUNfrp88ILO",
-	"mAuuJhsOZcJoqkeMavtVmYjeUqWJ4rdgr0v4OHc3zmV6x1ISS4go0SUuvbK/ltd2EaRdHVIexTClMQsI",
-	"GAxYTKhCqS2aZOKORHI65Vp5/DXPUHJusrYL/jNHL2PZC1YjmKg7PpvVpeCZtvK83jQTTxTBA6/Q64jp",
-	"qzRJGY0XZG+0KKXgZ2K/fhogtmy42059aDv5K3zfEJvUNFmbeSQFW9RLLpa34bnKB+JtdLGArjPvnFSW",
-	"f63EU8xgK6mn/enfhpYqywNNrJ6EO/RLbMolQtSQ43yChLFavoC38oSK1aP42c7VMV+aJPCpYHOaKI/l",
-	"ruG230dg8bj9LkJL9Wgs42xAfF2azTSLw1OI77HMUmlp6JvsCUlytgs6a3j56f3w6vr87evh+Zvr15fh",
-	"/tmNMFtDuHYAHUrThQogZsjwkX/K0RNlrVp7Ru2FgG/DLUClVDZFXmmbjGj3DH04ZtvQ72mOkpzOEoY2",
-	"plxw8SZRu5vluPearGPrM28T8I4ZoNYErHjMigBszzu7pN5iMlGdrIY/+mm6ll1A+msbYrHG5JfQUN1d",
-	"23w/fTbb5nWNkw5y5AvzFOwKKRWKRi4IoNWw7N1XN6BSHtNmQQ+lpJsWn9YoKfi8xM3dDvlDq+MvzhPa",
-	"VvQ+qRG97d05xLU2nYPTchgzQ9hDxZIxELqwYe5D3Bs/fwhSF/OYyeLxA0ejdvl3+xebGiJm+eN1WQhc",
-	"DDPFQC/gybJHREjNx9bOOMxPqosENK9jBGHl4b3ksVV88qhBFIqbwmcbIkXdY9Ogv2/lcIumaIMGrzqm",
-	"QU2oMoL4FOCS3MNys/mjItbHmREwrM4mFLmHbtRWeUrYWA8zkZMAJFPl76QyziI9vE1lNlt6uvT3Ylbs",
-	"qQtbYg8zmwrrnpRG5T/Mx+A/nKXynisuRekXzdIpF9bCr2mxFzltcTV0ufhF3lP+mtV0E3nLhf9QZ2nx",
-	"0pyNJlLemePA71m68FbY/cREPJNc6GHMwYqMcB4zmWpLpu6OqL0MCj370yxuI25NufCfDqrs3fnulyAc",
-	"nq02PQWdeco1+yCSBabUf/VzxVZzt0/uva9f69gUsLMfaEJFVCOIjYofWgjIQQcOcro2uww6vcB3l8Rq",
-	"fBzkfX9pHPZF3lt51C2VMXxQx5qvPj7Jw+8DF7dhDyja4GGUyuYYIVN94qW37eWGvieKyLmwwgu1KGC2",
-	"6Sdqv2LzMU8LXlBDlZXFgl9B+6xdJZdavGwHQBSuWgkbVM+0Xhnc0vwecz2026kakDOkIOGPr6/J0/vB",
-	"U7eiGAEY9shLT/KxvyGeRoDYL0AHZ4RNZ3qBCElCCtZa/igfghopxE4hcTAkrc6C/9GQPWD4X6054jOC",
-	"1zGSCXPDEbtUJKFKYwIPHcn7HEDOLAW0CvggsQ0yVHROuD4jdKQg5WfCEwY+N4zrqN0rI14UTKVu7/I0",
-	"1hpisD0PZxTcIIAUtjy59zIfIoqFZC9lUy5ilgYEY3oRM9DdGfAHTrML0yQ0Yane96DkHA1kMwQbiy1c",
-	"GDq2uCIxXSxNuo42EfbBJ2UHBLGthcfPl26LZtLSKVTj6bEsSTFQ3zCu21ugnBrGlocBY5Nz0cL9EHRm",
-	"ExvDuaW9xbGfwtqC9D30bpV2yrI9U1+CRqXEUYScM4X5RAJ0VHuiCsaMPljkGPtnxHRG89yX0D+zYa+a",
-	"tt2W4+UZ194HXOhnR51aZKEmd5gjRdyHIGfaBYv2Dqhne3Ldl9h1aSYema66N7YzMhVXiw/l1u8HK6+a",
-	"GdWapWZT/79fzrv/+PL7wdf/WHGbbMiKPTZWpqBXKIMqlxJx9RGAr4j7IsC4dryhiiAM0NyrIz6sH3Ez",
-	"jymJgEePzEy+jWvzjPiSTX5Rg2RDkzldKDh2G7OYEqm0coW6hV1FwN/HJJeLXTsY5Cq80zdPOtUMM1zr",
-	"NRf79SOpLX/GI91O+Phofs3lj80ECLJHke6dbVLOoRVL/vs7Chh/qsPf7hga6p3Kezas7lhFMkkzRvBN",
-	"tSSzgpkY/uX7f3IY5byL0v626APeI3tuq1OmsilTBGzNigj2oKs+J6/P7eSZOn36FfZ/HjUBQVNNKCRS",
-	"xBwiQvBWQbmYCvdPQ4GQBSkiFpDMCMswj/COLcL9ZbsxftY2eGgrLc5HJGrRB3O4BtUF8FKZ7GTxr97u",
-	"btW2Y7urQ2LFGEvzxxPlgYsGhPVueyS02YenGKhn7VwYqmef2UHgszAgoVNz6n63z+R4rJguPrEHCxQe",
-	"+4pb+NJ3USohuNR+2dvWh1ciV+cSlpmO5LTm0H0YE4p0iQt1SkKjXYRkjxI3WUhPBn0tICEEmCJEnLVl",
-	"h2QPncOmGfMK2LMB0RIE9SmjAlRX91vC782PfuIM4Lzu1855wyg6wyUSvdEiXeInX8HV1LYfP0f09w3j",
-	"vuCV4nzn/SIZ5x5oO5W1LuTlHfdkC7eJRpvIs21zW27u/UD6LP4s3rUPMlE8cltS+rROaCmN7PtIbmXu",
-	"vYP4Vkcy3jrHqNDlTgIXIrBiWXYN55kwB1xSCYXh9/nJUoEv0YvYiTrKxW6XLvJEyjvDxHV9HMcOpkKg",
-	"kRpDobuA1ZPS6J7UWIsUmVZvFW9sRRpvRdGJPGh6e0ntIeoYyg8QKgYCxxRTpvabO/iTRkI9ajyTYxiq",
-	"TvQGt1h+Mazeke3DkNye4bXiwo1Qekq9nMg4Y2gapoAfhO7pPzL8qDjIhUHMssm6eVmvtCL5O+aKVBom",
-	"IlMi723Kj38oG8jRc8cVa+v9nvPruoG89A9XYbBVJOFjXb+ftVdYNUTKsSSfivwVKQ27PMYqp/CDrHKm",
-	"unWUVbFRu0VZLcuXRqs0+makCVVEjs+IlqBpXn0kvxmByFIoGG0DC1WUZ6qtYfJfV07lu16oO0YnLZ2c",
-	"bx+dZLSzSmhSfgfEkn3rOKTXhldeW195jVtWxjUazBvOklidkt5LOZ1Rsei9p1OG9xfau0995+OSX9Os",
-	"iVm4XATYD0jPXbnQlv83jNB/YN1n/iPkHG/RVdWzDM215P50/mnv0UfAf/10+dZ79lbeclF+9NFlwu8p",
-	"pp2N1kopDtQhZYrpM5KyMeSg2WgllQF1mQna2KPeewDB8h5cS00T7+9ifu4JuJ9fUe0/e7X05CPEcVyZ",
-	"a2Xp6WsRB6Rnb8reOaRxeQ/eMT2R/huXDFLnYBTume3uFV2o3mMp+231aKs+VIPkwneUJ0a3CAOCW2OT",
-	"4SFF2IZ9YOQw1cS0glSah84Z2lIOjuyMGCqio4QFCEXJEgZ/7p8RkSWJa975toiLMYH1MG9grneDi7PR",
-	"+ZayWbIYalk3Q9cFSc2FlFrfG2jGaCvNPW6XppXutbQYV3Dq0E89BvFEsNpdsxS6sm8tZQCt2GRHElrq",
-	"Ir//XqHrr1/BpJQ1mAq+o5PLqq9uvgHyNm/12/iz6m7xEgvd6iL/i8v+xWUbuKxnJx/0zf/Wmti3tMx/",
-	"EyZE9kpcY4S653/ZB71ITsP9syqXIh8EQ4aN3dk6bwtEX2WJwmpABwdFOQg7jLCyYvWOo2/K8aq9r6uX",
-	"VONtrHCotSzn+wjcZcFxB5m71NAj+RH/Yqh/MdS/GOq/JUNd5pX3FoSkIcNGjmHhHWxVUKTc2MPgJZrg",
-	"KkK6IeZsPgJmRNndWZOM40IItA+uNWKJFLdmJ0uhd4Wl2ugneZG4ViEybUIAYDFf2RiAphEz8xIUHUXm",
-	"Gtog+S6PIQvFMFEbSs+Z2m8Xv9MyQLFhkbAoiGJJYjUjn7FzrVgy3t8thtF1uoFHEN93weFrl/3SfnFt",
-	"PvCiytd+iB/UqUY2qrs8lvJcKrpQYyhfQRlLRiSZs4f6Sx315RVlVinGev34+pqkTGepQEjYuYtmBoID",
-	"/J95yrVmwrpxYRFIWJpeiKg2Z9bmSc3hh8OZ4x36pm3pl/wrFs8+blyH7ySSAafbRRRbIrPaswZ2FDn2",
-	"9kfYLeCK0JHMdEDmE44QQNaCafdCjm8EhJeYUfSw7/CUhJC8FJqGPqRgvAitpzAk1CEsY/k3c1GEN4IK",
-	"Ym+NgIQ2Mcq8a299eAinGx/CP4MbEVbzdczPn/HZa/soIKHjuebXXFor2V9hwEUeUpH8BY5oGIOXXrGc",
-	"J+TlyNXbZfODWx/aM6GzGRMs7tm169lTGgb5A2cOLh5ZPNGzG+GWt5e7OsJizXueB8R/XHhJoPSee+yg",
-	"l2xSYOkTSCJzz8+wXh9c9ZiIF5I9KhY5QRlxZr/Y5t6M8thV+YMH95KbMZ3lW55P+yzf8B7GLcJ37lFe",
-	"YNDQXhkrcf+MLBFFzyVxhTdizxC3fQ6e2iK+L2XgaFGmiWLIMK6h8zRBC0XMCnomHc5WOWZ834zYEUWv",
-	"NqkjLOi64QUccCW9Y0VmxxlEfkFyiwv12a+hdLfOLs+w5zsbfOIqjkTP96LVUJb3tOR+ayIr7yefqoqT",
-	"16smd/bKWZyWeooD6k2qTDveg3xWjTRS6q+8+d4hr98ur6P63+tYA6ixeTWfigRamwR8ThTYscmURhMu",
-	"WDdlFDJeAS6O7JVKbJbLYS7V3CS9Xq8+JMpWmKi7MbB4JoQ6ZIkOSCy1tsdAgLsU31BkLyyX0+vZCnm2",
-	"JAiEhGOteLhbevWJMbawxTrsBhxwgItWfFd3q+f1s9pmWR/WZFn7tbxysR+SYJNEzosqsZVnpSRe7ynS",
-	"WuWpORnwyAGgDrUcFtdQKhNW+URREY/kQ5G4WkdzP0rBWk59UIft5NW+qmv+b4wmerJMzmopKF3emQaK",
-	"GuDybj0EGDZSt62l2lhtUbTq5pfXn6qbnUMdWI6qQjhFYFNtw9E3TZS1JoLhBkGE26mxK/L3Ng3pLep7",
-	"tgg4axu5ay6HDVoFg+Bwldp5xTwVxJU54l6VolIGiwBbo28/fKJA4DFskYmYQInPdspwm4BbS3Qu1Dbh",
-	"YoMgMfvxWy5qw8OwjtPyimDIMIIiYMAwFhWOFoympQcKYddsjHJAbumsOzbyVJFlC+EQ5sPAYg3DWuPi",
-	"NoTk8s1odt3m+u5e2CkfVzEw+xZJpVuaLyx0Q9sdsHpM3epbvAYm4laUbF+HcLNWH7QLMrMk4keYjTbB",
-	"uLJoDZt+sTkRX9OHulXcrOft/NaIItGSQW3i5g46KMtuMJ46808eIWd9496Iywmfbmv9TStQxvxrrLig",
-	"KpRXotttXe0+U1s6shbLkOxRMuap0hYkDviIYjqbkTFj+wGxgFsAnWA/wTf3A+IQuMyPAMgIbDxNGQV3",
-	"j63fTPasWIqxkVAl2ANncrUajMCqDcdIqAhyhGKwPrJ0au3P+wGh8T8zpSGG1RtT/n5KuWIxmfK4a8fp",
-	"Sx4FgqOdl48jllechqRe18sqIQVYfoOg0j5lzt+Xunx+i+O9iUHwb3IO3NhcZGDqMwPIjOqwh0obqOJB",
-	"CSca6tZggDktkKYDvGpVnZ1vo7vVrJW7X781U55JxSvr6XGDojT5supnUVAJttXbOWsEeQCPy4y4JQZK",
-	"wX/LZc03B0XMFyTnXv7EvSUpdeWYVaeYRU6OKxhOvtOlFBbDITH0EtgLuoMsUlfQARIsnUBU8Vefvu9h",
-	"N25ERWtvOS5LA34CSkrHwNiFw5nF/wBE1oqVMLf2rmxoRFV7Pak5Os+qDA3HYPM8K/tdHpiW4pGH0eb0",
-	"WUeMDtm8VkcF6G9QUQU5/3gB0Nk+wput7t8M+BN0cnqqSbEAyD1rpFETALIYLWydgYSrGmfohKrhVKZN",
-	"KbUYf25Lx84Mtx5LrMq5p81PoWAPehhlqZJpCICGTO+fEQgAcZI5wNaYb+uTbb0W6qakFKGKhK4L5/WD",
-	"6GvTaO4PXNFbwxbnc6/bRhez2pi0O6U8yV0pZwjLCybyCVWE5mGtzrdetkPY/FRnCi1MkhHj98wTCYae",
-	"w8JBPReP3JUASS6WdzkocIgZyTMolAW4w+88bJ3iYcm26VL6loyldST5zktNr5cVft8oQiDoPHQhYbgL",
-	"hTIqn+eZ8EOQHHLM81KbzS8VEcDN79jhNPzeVH5Zs9uUaukwvsyXSB2EeoELUDzW+kp5rAgXN8KdMLVQ",
-	"mk1PjUA6lUqTg77hEOrMFg7gigyMenvUN2JpSiPNUgXeuvC8+w9Cu7+RfveEDEmPnJJuaD6DkQOZWtHC",
-	"MB9o5Ljvt9K7Edd+yDXAsUKFaCOXsWgi8a8Rje7IXvj71xB5AwSxAKZ6fCMMi1FkzBPNUkTcgYKB1ocb",
-	"aYUPe+RcENQhMFTjlt8zdSNCt96hK5SHXkmsMjClM9txlBhBn3C93yPneRowSGnqRrjcRDlbuDAGcH08",
-	"UcS13yM/0Dj/C8Jq+n0SLkHbhzbR8UagaRxo8pTk44QSK1MqoISMCmGpih/v2MKRTEik8OcXeK+VaCsE",
-	"4LN8nGiGuWMLl9iNPh+vFk867VkXmREjX77sPn/+YmBO/UTOhgg2CZVoB/3+weERGN7pg38yD/pV5ld/",
-	"+vxvOvULAAfjHdMsZfHLiSsiuEmqVLnQzMrCDN6rX4NOyR9R4ReDFmFgu8q55f5L7dVeLjLOmkSEHEHT",
-	"HNYpvIg2bYvbSQDdk+yFQgqGFyI8UUTJBIGrDMuRgpU0UFsSCfBXG+z7OKorpjUXt6oO/TG6y2bDxKve",
-	"u2xETri5Lni86leLqKqYD93tiQSGtCImNEuHWZrUtsRi3jiGccrYUKecJvXNl51X6zb8g337QrPpj7DQ",
-	"0Ia9nsGqMLwdQRWZ+tySUjap3PirGvHeWxt/xevWt7QaxbIFS5u5tCzNdOso5ELMMr1pEsUyDVVVYfcb",
-	"4VgokE6ZX3cahlkNEm0T6lkize2+LWrhbCbOLMO1LpP4MiewEy5eDQhUOcP4YFvWyYWi7inGykW3K16K",
-	"lLeJEvXO1YYstHzqHJivo4I/7hRWDFI0ja3pb4896JSSH3/wgiyUHGv8ef8MY6+t+FD8YCmNTw0fxWBk",
-	"XAx80h0EWx78iisj75BwYQY5Yykx18gZ6Q6MiJIJW+XxEQa0CU9pZhn1HEIgms5KnlA58oKgPm3uualp",
-	"oEcAfmfqyqTSin0Md0nPJUExMcjjBH+6+vCeoOerBhYpt0ysNr8FuQB+4v2vd3JC9uYOYrIiKe/3yKUt",
-	"d6Uc8l1E03ThjfLsRlijs01mNMonQOW5wP49CO/26vfNUhZxxcJ9kJntgpTLCsgsiZ2ZFepGY11obpgz",
-	"GbGFFLZO4AgQEfZAKiGaT5nKrdcB6LPpXTYz/wKPgV1i+sDUfh54vlRZ8EZ49QOxSxc/UpFVO4OD3nG/",
-	"jJPY/V+/9LsnX34fBIODr3s3Nz3vz/3/9R/rPNhF25+uXrVGYKzQfm5pzFuuI+v3bO6jJ/958C//rwKU",
-	"2xTX8b3U54DAaXhd25ifZzWBIYhx71qqFY7fS/3GHKC23Rw1dAO4JGZ7QJQyMhrIUhDugwJbqT5Cze/m",
-	"AJt70z1pGG3eRo2FVmsaTTZzdfstnuff1/kMXGnlmjvu3fVHC5mjJBnT9BGhglYHr6xN+94kPiUdumNQ",
-	"rdlli7yAyMo12kOFxjj3N6mckpirWUIX8MZ+r30SPdBXnkbvqmyZg2GT3iFWFW2S5g6AZBn71paJ8FDQ",
-	"dAVsX25s1emiBI4Eu4yV7p8oewpsWIgmt/Se5brp2jHYYL/GfJJ3+Hv34lWeTw+F8YqIH1iROTVXHctY",
-	"fGaN4SlTTMRwQ3MwbPV2SWfhUNw8YqlQ5eAhCIfME1fyjVqXtrJ2XYxUMOM2Y6r512ErMIMaR6NYiQ61",
-	"dnjtYlN8jlIKUHF5KMu+nLxaSMOG5IlsHBNNMJOOxXAmcniIyJodi7cVokigbL3xbmwedlIX5lHs6dIO",
-	"lmeeu1J9ZuQnJHtYCT6n9yJJchZdOmKbRXk0XAgN1TdqwDXhGxYXCSp7XojeZiF2S+g/tvBPPA5P/cC/",
-	"J4p8fPUmKOiizCcsv65z1czi8fryG25f4rUL9n1cyCWpYAc/cunkeubCDcTikrNp7bmG3bF1LBgkRxfR",
-	"mZUsihlViqF3xc+gaJkdiE6uYUwXNeLLK6PUpSyhEMgC2bmV5JAnkBFLwLMhhU2vosQ60Yz6ZzNMuIO/",
-	"I3sCzNj37JSM2NgohFwHpH/q/JkxXRjlD/XRGzHoB0aI0FxE2lZwh/u++6xvRpQwBXCFgoS+j8/MJ7wR",
-	"oF56Chsz2oZDtC1N/pfBF6NzvoYUZSNagI/19EYIWSD4oYa3HFzChT48qAeeq4iKeZ9rKaCUm3OGK2M9",
-	"rOFSNk/B2T38tFYUYPNehlLUgFqXLVoV0RY/dLq5eKJyFE3UCPIEYRQRK1SLfuR7tkS3ZA9h9XIBiiv0",
-	"wWEplyYA68Lnu4KUC/hAFBRlEjOlKyTtqNJH3OUeCmHJGnX47NizRPVrLWHF0Cqbvj44qULR66ZVP/Ii",
-	"jekMDTBwXCorVprV80PfvjZYhai4+bSqaRCVnauZ9bq7pREUD0XgkOzNKdcuQQ4zrkVM/ilH5qRDrU0u",
-	"bvcDi+YckDBPzHN2KnA6SRmbm5QqKQgXJCwUhtB8PGGJ+URIXyEgRSXAkncqB8pTKADlCV2mlVoNFwzC",
-	"NT4qm0gxdTW0W6CsYr3tr2Y0kIvjx+ktn6113qWxX6y8Re9FcXPPoA1GuuGMpdZW3Co4auPyQBOu0J1y",
-	"ZoMtwRhpKCJPdWgHSgAJTS1PMSY/NZY42sAHWy142NgoBP4Nx6x9w1reMbE+Nw1fK+bvz652dEGFQH1y",
-	"cZP3x7tMkyUCrGMFS56SGghXOZ1KQQCOHXmGQk1VxAy4OoRTMUX23vCEkauFiMhN1u8fPCNXE5qygLyX",
-	"mqaL0hGOoFHIs8xbaT65ZVfOhrIj9rSBx+i/M6mpwtIAxeC2aODrmgW3762IgyrUQ5lhNdOqL2fZnWO7",
-	"tAk9S9FHbgDEiGLWXyqd04va8Bn8eMmZVB9eDen9NXmrf0ChCAvTO1xR83snDjvhSku0sbdzPJqlaMBs",
-	"aG02hMKlrXoCgKhtrfPrLgDH+F02c7ucqKJGaV2LIFc9UeSWCZYa6sgROgJ0qFp8HohFAoUN0z5SRmMn",
-	"eOZp6vhWb9crpuYC9yXQzeLoN7882pm/YLs9uxf8a5hfPDU1Me1KWosq6p9USLGYyswGuZ3huuYL7kBT",
-	"6xMKNJupzQ7ClWazR8kT2C5Zyy9y++gIpLl1rLjN/cvZT1VwwyiztxJpVRIa/CvdsSC3A49Qog82ZytU",
-	"08hza660HXke0G3Y+i48eyteuCW/KN/G6/S+raoulxJkamktb7Zxr3O8tKXCT/X+Gol1Dk7LPGOULVhK",
-	"9kKMJTJqWym2AD0XZC/EuGQL7wDgXTLJzQYRTZKynxObM/QN30FaWzmxYQ2uDkxjWESzN2CuQcdPlAeV",
-	"6OyDMD6YcUBCs5qu6FJcFFeiMz68Y4vqL2aKIXtApABX3wlt6155pSL2AFo/iA7jI3Y87j6jz0fdo+hF",
-	"3D1h/XF3QA9Gh9FRfMyejesobxPmN07ldMNLZYUQhb6f1m0tKT4du0vgTWim0+9j6Eb5dQcLtyeLLYeU",
-	"2RxHPDyK3woFV7Mkc8wMqYgz4PM89UIYn6gbMQNw0BznXDxRXpyfPYcgNWLBAQrWbwauK0nURM57N+JC",
-	"5N5MlKWkWJKlyJ6Q2gwPYvP3lwLIuVA6zbBmSue0c8VvwZhDNYYanj59yrKDbpTILO7ZEOJeJKcEUjuF",
-	"lkp24WzbcKFJAdCG4gp3HuAeuUCH+ETOhYM5jdgZuWNsRrgmio4hSQZXBqMiOysH4TPK005pONY44Luh",
-	"ShOtwd6ZyNQsVP5W7qmFfQ58uzkO0dsk2KP5hFlrY7EE9Rj8/hRrin+nuMm4Fb11ctAyX8QhFU3A3qxP",
-	"h/JGVRJxSivXeNCXkwqNmo3hr3Q2SyWmNfnR7U3VMCIqIpY0gdwUcujS7VdkLC8nM0vBNiziw2b1GE1s",
-	"Zs5aKUwfi+Bp74wHOflbuTwskN4IE7GLOXCLpZmgQg89rCsb5TOVMbOBP+WIWfvQbFSe/0WjiCk1nMmE",
-	"R5y5V5xaaN4ampM3vE2pwG6KDfiyHqGHzYo83GJJG0niE9J3eY92EgQ3t3CmMrud4EZ8unxL9mwB0MK+",
-	"uSOgaJOhMOg0hnXbwG3YTTKjelIUooXW1p9UX1R0JkjT3aqdcBfxrreq2dQaBbA5j/Qcg2FB+TjDaZq7",
-	"yFxUTKFxCg4LwvvOkkWdS6vu5g5WJ3BaOMkaGdlcEEM4N7wRCQ2QKSw1mVdbEcMONe6sI1A1qP5SkPDH",
-	"19fk6f3gqUMPfvo7j7+GPYL45CWs3IlMYlVcyVcfAwgnt8ghZM9i95jBkNA+LSCpQYZ2pUjalbiGIVhs",
-	"8TryqDpTd6vzDyEBUpXnPKULIufMlW1HL2bpcLtKwz1yxTQZLQgWdO5VB5gD+9mNXLqg0Q5TceFCLNwK",
-	"DMfAyEyuHrGic8iOtKODEqfWpbtU2suRjmHfRQ7JRrHA24Y7NntUWpm47BEs9BFcsqGHjrYbIXzOo/Et",
-	"Eci5zRm9+kiEnGO+aREjwpPERugpmmA56Egqvd/bAT0olum6MEmbyPNPOVpV3Ni2ldRrHYVgZ9XuArQM",
-	"BfCS+LGqAytqrLlDn+QQrPh+gIFzUxqz3jes/+MotrQYnm1uO0QiS4jnoBpsZh/bIcB+22B5z+Je6uNZ",
-	"+dOD9XlmqwLqvY5WLNl2JQ/dOrdgDudOXfvjF7p64Co5F7T7W7978qX4Z2/4X90vvx8Ez9rklaymZ1yh",
-	"Fev+fewmTmbawXJim/iYUNEiOqPd9MpxGku3wDleonuQfo9SfWiBCUgmNE/cjWCDHJzNBbh+zFWEwGgs",
-	"jWprUFhhAduox7KF1KlWLXiut6Vmdgv+eNwQDLUpzZgN/5jyevHPKbPeJVGX7go/4v3GlXcR2c/zmy+h",
-	"guz1i3hJwp1XEeFnIJ6JQ1HVi3H3HdXRpCRVNQP2qdlwh11otO37USFLBLdEP/kWLC/cCo5hNuC7cg04",
-	"8o/DOT6mtUi8RlZrfSCYiDf0SJovNvf27hbvBQgd1lTQVvfOxzjcaEHUbMP1ULONl2OFoSLvPsB99Heo",
-	"0tfSFKt7s+YYfMRTs6HUUncTrCR7+1rtBdDyw92YTdMaNEWAlmyWexXNJM2E2g8IwjQGeUaXYu4t1HIq",
-	"sJYla26Oy29NuXXmWzvERyoh973sCmQPbQfgyED18Y+XX1M2lfesJlB9CcYN31RLNgkIz7UVJsoTqo0q",
-	"307pf3Qxu4bsF4mk8bWUb2l62xoCvw79fyTjRZHf3kDBi/pMpw2BD79hJeYcYK7d61Oo0NcS7BrL+W0F",
-	"5e1qtg1Hi4asRFsYcH3krV8yBGWsPJHfzsZvrhhreRBra//bOW+nBW9GDrtvQoOdEhA1CE1Tfs/iMzCL",
-	"eWkxrsSWDS4bZzpLWaMNcvWWVflXS+QFO/MV6/8uX5t6VzxOMaJTdkbCOeX3LA1thUAFES8InDGWKYLU",
-	"o9sdgaehrL/DhTYqJAgBgDqpmNYJi/ddoSyuyETOCXWfckUSpokcj0lKAcAPcklGC3IveYwRucol0pS4",
-	"DBV3Q6hYOMZgGJqi41NNzH8mLLrrBB3ABOwEHZzQKl50aWm6JvuyqGrRElx2VrC3VtD3VaUnL6vluq7d",
-	"1yZV+ZxYIYrQZdiXgGQzwD90gCrmDSu1mc2AFLhBv1/AmeSP+r0lMJIKYoiFHjkqAZEcNeGQ1Ns3aKbl",
-	"0Hq7a+aGPxCI3QdSm0mluyBPgCIABmkws+45fHEIw7cpy4ynVs316liYt/bPCNDKnCso82YNwtidwizB",
-	"amStd69/w4uo2chgPblGfBzVQeFZMUKB/KVYkhiFfu/GLGLCIyiLJIWrGUc+s5Himt10GkSXcipGWzOJ",
-	"/WjD180PrYOL24lUCfUy5P9kVQ7qLuZSiYLqupQWtmZrcl9AlUaC8vna3SuQUPES4P03vNnb29oaLEKN",
-	"o9lKzviXZDpbO0dq+MY6qLk/6+nf6FRWSOkxjlgjGS6iZFMq3C2uZzO71OMZpZohWr+jOXVXO+rWFrCd",
-	"kmcjQzRqo1kinSEm8QV+9GzZeVCTlbv+yE8RhngYAQ5x+2GV4YtLQ/MAy/KxPZ6zoJoXapeziTQbk7yh",
-	"lENo/V7OcWLYvoUSdoBikOoLmNMQxypIaCuynpEwZRrqTBJN75giQhLB5va28NUYVzYit/vZD+tVlYSK",
-	"R7L6/bvfeP93y7eb3orL58No/gLp6w1YottaBA9qLIJWthxOuZpSHU3qiTvlIuIzWhPwatNMWpd13DCx",
-	"Kjc7b1V/MB+3q5C0VmFrWzjflkBZ1TmUSSlDfi1vUKZYSgyTsuVSLCq0S9Ah9uPGMPmthCsL5ORBasmk",
-	"QUwoLWCjgQpTlQjNDKvVPKIWa8wRmRkpBMoDrYCpYkWp0o+pHCWIc7+EpHv55iU5OTp+Tmb4EolllE0t",
-	"/s3uZYhr13lF3D34jNpfv17V5Lpsa6G0CxysgwjCgm6GWMYyJSqbzWTalPrq+FINlgvXSUMtodpK7+fk",
-	"0+VFKT3Errx5fX0wN/zqevV0WtidepIDPvw46fk723G2uBS2M2DsZpFY1pCskWFL0wE2t5W+vq0csPFK",
-	"V40P9UuwYno5fMgfRmfTvDDGagka3mpDl39osbzvSNc+SdtF3JG2YfO3IvBtN3HLA/Ett7jQ/g6q2h8k",
-	"+P+aMft7Xbztis1Zt/DfyfTgn/tdTBBeO4+k8/1bE1UTqXxXKnkEArm2AtX3l2O+B+9+DAnErOAfJ4XU",
-	"xbivGdx3JVGgr8ch00diY9sue9MSf89hbSmTLk3lv61ldytf3LbYLRUiyJv5snaAcS3HivkGxRSuECcI",
-	"0ybrNV2wPKrdqwPnoEQtx7Sc9m2fe4MK8gnXrdYlozEXtuZJZZ0mLLpbCY/XJGQXzasmyzckwbuylICL",
-	"Ad1ZROiAsEQxEmaC3lMOgO4h2aPkuH9YCml1qfTee2aWReiIe2FdsrxT43HK9QsVSRHxhCOGuivjuLRo",
-	"K0vqWZeyakjmS6hQFnK46gDIFLMgBNurPIolLNKstkoug4iolM1kqhVilJSAyPzI0ln98CEVv4CMJbbU",
-	"ZX0j9aUCK/uyXN9KzTreKnpTar1ll+ZQbQa65W/p8rTPP14QfIXw2OarQuU5wpUN1wMYlf1qFbzj42AD",
-	"IIICcIZ8uny7VFHv6EWw4WKuX7GXEFu3PJxLOVeQoj5O6O2ypdLWICts8LWGuylXiotbm+Ba/468a3ie",
-	"ziZUrPwUa7etHoJF8Vv9EtScX/lOtbooRAOWRrg02+W+l0a81HOwvLDrt/BNQm99mJfvMriCusuD+wiB",
-	"mT831tCxgZvUsiUSSSN9O3B1lduQoSJxjoFQpDuwey7NNKTQk7xmmM7/Bgjsw34Vp7tptJcwiDoUt6jh",
-	"nEDhDPsr4Yii2RqloZF51QE25ANo36I93FtGFI654Gqy6UcWE630dt2LE0ZTPWJUfwutsoBZW87/53pV",
-	"zr+ltxUh8XKuhmblacriRp6TbrrY7fyyddRa+GkRQW7tyuOx1jJhKRUYJLFRklSd5gzbHiAKXS5pNXUU",
-	"FOepup45nVd2Ym1eQN3KbKWGtybgVqv9teVQX+UOu/Jo0pwhbUoWjlY3/FbOwT5Q3WQ7Dttk2w34PqaG",
-	"ptXY1uaw4tB5t25eMCFFRJl6LLUWV5CcN94/baRGl5NtPykKbwEKMaBv9R4jzKFwMdcfLoTEWXa+2/G4",
-	"E98jnwyXIIauTomrO4WcQy1EtB8Qrwh9cCMywXVAlphKQMwVnzOSM0JJWXwhNFHyRsBbMbfAbQHJ/wki",
-	"AuahYKzRGEoAxXQR5PirwY3A3Ll9iGJy6jfZQyx35dY+/8HGkBEN+p7pYb93I84FKYlntiKWoW0rBrEY",
-	"cSGXTtnYynrt6R+kw68okNTTj/TR6h3kFJYvxPF1E3bPEjLmAB/YojDfY5engMUf3tMkY41aNbzzRBHF",
-	"Y0b2KMFbKCBUECu2BoQiBn/giIOgGrvfgAmpqhXtt8csL0H8NP26AkgbEjZXLIDDMYXpt0GWVK6GtGMt",
-	"/hjLI7K0Y4lvaUMqw8s5Q4tLwl423/uGkPPHux786mvNOsT22kFtfdckGTZrKK/B8pZfB3gVBJYl0Thm",
-	"MUmohoTDKMniklzsGXNshO8QFbbNxu4pgVvjzO8ms+7kGyqtb0l4rSzKKpG3cCqt8SPV01NLt8JWaquW",
-	"QBOuHKcrLgcPlbXceoa+nVXbwt066Pcby3nm5P2IlPe4mk/r3a/dZlmXZPcZAashxnJKFySWPRLayzUE",
-	"oSN0gloIb2HYuIrkjMVmIzFaOkffS/Myd77ZZEPw9ysq4pF8eJnI6K4ZQirNxI7hOvUl5K4+guCEXoPY",
-	"llgEJE13ixs50YJyO4ErzUR9KWuL95iPtkactoiQaQbIR9BdTBe2f7LnUD/te13TEiB/7u9mua9VPJsN",
-	"IZ4/qiZiUm7KWp2quIYV+nq+LYfnfV/ySJXoou4E+GR1Ht/nAJS7uE0dCRWOx0HJ71hbAXEis7T81cHh",
-	"6m++rpmOUQ9r4igE6nYr5VezTe2z/eV4rJgeKoivV/XhzmOalqtImB0hdOLV+5nTJCGRGTkg/9rmWkJ0",
-	"mbENf5OCrXAZmXfIb9Z6W2NKieli7cqYQ2hBEcptkr3w+uLd6+E/Prx/He4vLd56ZEA577hB+NNZWt5a",
-	"Ki6cuUuVP/j9NujD37yiF3uYmak3g1RQMk6Zy9eBoqLAcGVm7qaptLV2IQXH4vYFrc3D37BWY3twlY2L",
-	"1wj2oIdxxoZOCltrHvyWGnGpWsGGxbZ+zQvitYg9KMr0tbNP28/84vG2Ku1mxvCi5uoqSz4tit7WVsIl",
-	"e1aQzZPE9nsknFKR0SQEuGmXMmaB5ivl2M5IKO9ZGmcM3rYXPpgUXCJaWCkPG+bFbs9I6ONAlVuADJTG",
-	"itn1hYd75CNduIyGoswboFxXKgQnfKwVocVcZepNpRhyYN4pj9Kw07wWSGmclULHML68kreTLLHDDuZh",
-	"xmAOKKFhfVlXvT/oPHRNY917CuUulGn1Kh/xJZDDO9dL9YcPea/VXzCy5y0OwqsPvCFlAusaMhGrzdTX",
-	"P0U1tmWw6T+iZFu5INv6Am6lqifefVGp32b52COUavNiv7BmVY3xxoeA3mTZq/EZ3jRXYT2Xw9F2xTUz",
-	"7GxRX4OMOx7D4jJXcizRaZIQ82Kh2b0Ss05tLHTJLyvdsWvMkjBQDznMfrhiiS48PWgHi+CKaD2IMWDz",
-	"OnllKbsA3ww662jt+5g984DC7Y2dtokPM5ZSXQscfE4iCMrEDF53LetJCQ2fRDRNOVNEZjqACuecxR40",
-	"tH2L3qbMvIRF0TV8AWp5psFMhbXRSUSFkJpMWDIje642eoA2Ar8IOtpP4N/DKKFKhfs9cu6ANaHcCWhG",
-	"t5SLHB4abDs8ImrOmGkeQMI4EzrcN2OQIg9R2Qs/fri6Jr1e7ymMK9y3ZSQwXd+cKbdsTu9yy6OyGUsV",
-	"i5mrQlQ571qz6azWjgdroqRR8uoNHtsoFN4S1ZU/MfqBXTM3oQBLraHYZWQVb51KwKaZSBmNJkYAMNKH",
-	"GQHQwPHDQ0CODk7ygoZ2tyns9r5hVOhhXbM9V68v/37x8vXww8fh1efXrz/mmwAVWPP1N2Ki5kmyJExp",
-	"s5NaEsU0TokDhrU6I+GMpVMqcEaG9MaZokmVCJH498mcGpIde1RaUEqpzJRbJrPproNaJrpVOE5LjaJN",
-	"Znr16DujanHAmuttgJBqFsGB2FIRBxjkhU/MHxCao7SczcpVsEs6FZ2qzXzOeUWSYvPNfparc5A9J4uA",
-	"s9dILgFxl7UDZKR5Gbn6Gt2rCzMvl2O2HDKLsLYNCVOmmB66n8Mgh4As6jOPFn5UnGEpolSfaZNAJuS6",
-	"zVYA66mHvfPP3iZYlNjFqEH68Jvm2p5sV9z0FI50mFcBgz/3e839NJi/5Fhb3M2CAsy8SuyEjsEDpnMC",
-	"tfwF2UqJz+/X89lNi1hvok/nZ85XrO2NUb+6huLW3DlwJcNRmOMR4cq/ChXTZ2ZBkPaLi7FV3a3NlZda",
-	"ZcIv3uwQIHIFA3lBUFyOBR2sCh5b63+r5XNeoI81L4A+Uvw71yehc/8c5z165XNVWfsBloM3R8eZ56zW",
-	"U+uPqYzwu0qThSj4iGLlqtqVRXxVzjpXx1eVbVlLekK5iOOqVJg2tvAqNTk8KkShqnAnmsYYkeJVKFNy",
-	"rM0BDEA2MmwKyeSMdAckE2BGQR99m+oZWjb2fmU6wt5X9eSVRLNsFKp9AONw4dibmgoqS77iFK4sYupA",
-	"rnKDX354SidyfQVT29mnIsOoHT7Rcf+wFp8IDC1C6mGRKVPfr5JvuajxqeIsNrQxtc+28ZqvXXstUzZO",
-	"pdDfu4r9EpgOe+BKc3Fb2Cn2LAyR2j/LH9oar050mCqW3DPV6ubaxjlQBsJbKhVpRoFpXxp1JMDucR/Z",
-	"LJ8NStznFU5rQvnMtLufLt8WhUu9DKJnR+X80WdBPfT/sPvlP/9jnX1xq+L6eW3UVeX0r+nDnyMFPbVk",
-	"X8FBdgGnBbi1A8F24NgIhh3UIWb36kGuD9uBXH/HpPgUZZvtcuOv6cMficzzZ9u4+kp0MMqG1fo+Ip05",
-	"eTtIcdf04ftmv/8J9315c1k63SqvfgfXeCPebi31uetlKZaQKTVsLq+9jczivqmrr3qFQRfWKgxvLupV",
-	"bxjT0GHBOTHsB0bTWn9ENbrTn1ipsdL41kpNsG6XqHf+cSVN29Ym3bg0aauapNdSvqNiYWetWqJ6HpzU",
-	"SM3m7A6tzlErLH8SNNMTmfLfWsOH9gc1HWWiBPqIQWs04XFJP68fwSyVhliMAPcaAShazrgOxxS9XKAn",
-	"YDw+KDP2aVHxqPRolrKIK3iohnI85GKIBWK8gDsALPbTdmtLaefJstGi9K57ZoZlARtZyY0bJVKVn5hX",
-	"xzIDOwiiJA9zSkJfGKYnDbM0GdrFXv7BtEKTRM5Zw48TrWcKf2JDmWkz/9TaTOIMilBoNvQdzMXTMvp0",
-	"6aeUTbmIWTrE8C+X4wzDyQEnPMc1/AIaLCs5tIeZiCwcSdCZ0DQeYkK1XQo1NJo9PjM0F7PpTGr48I4t",
-	"hinLVIkYaRynTCnvSR5m7B7YFO7ccOSeu0QMV41plrIxfximTLH0HjpJZERrZ1lB6XaDH87o4jbHSsOv",
-	"8rIfxXOHZIHEw4xgKCBz654Nc58uLJ3ZOyogLmeojGKeul+cWcCunmnJsfrKG2pp9M7YsjS+Mip4viPF",
-	"Ltl3ilo5topT6YC5kC6f3h17NC8W6LT5U3Nm54zeoXfHEHSVct3j8unGvS73jo+AMUhx65kNuRiOUnt9",
-	"eabEocXSHkrD5F3NU7M0znCSP4G0OW1reuRP8zm6B6a18t/VeiDwk38QyjjYpVbtL3XPAL7I/8Fpy/AQ",
-	"NejS43xLx1xwzfJNzV/wx+Sf+Op2QCR9qWsE+hjeYkSo3eMhZMl1EG/Of9v8ndYwKM2ms8Q8L/hf/qj0",
-	"PUunDfsHP5l3zfbDcXAmLnOSsfbusAjuAlnGZSJURyPlcErFImd+EMgt7oSci2GREWYtWd696A3fryI4",
-	"HPMH5teZ8ac0Z6OJlHdDJuKZ5MKFgnk/3MMBMHtux+D9WL4z/KflC6P6C94Wtde4orfsFeXJ4rIuHvuD",
-	"qKREEinAIxLTxbJr3gYur4c7KFhNO0uyy9dsLEqNNt0WLa2OB/VupXbNZYLr+tix5vTEmC6eKJutwQUJ",
-	"TRvhsmXZOmNdDuzW9mW8yW3Woudn8ZauTpoFwiggQJZQuPMwAZdlQkVsJ2XRS0wH5JdxKqcB0fLLGQlV",
-	"Np3SdIEhmLEhuhCLY2N1O0XCOy7ikCi6UDWA4FYaq6nS+eX32mqcRjziyaK1yl8+DG3TUlbFEBR+Mph5",
-	"x43oy+55wCtqpG/sfkXHSMusaPTM4DfWZ8IVkaJMwqIpv8EtxUabcoUfNWxLW/SJGuA4rwL6Ui1062X1",
-	"03xyGmw8Mt5IGzHPnigi54JYuZLshaap/2l+cXFUlSV3/CLA9VZw2NzBg3NWxP/UREwVmAHtzWjn3kfL",
-	"tYhd5QCgZgLMTpGxTGLChZYkhNGGUHl4w/hMT1mYou27BRv2P6ozn3jOxT3wKc6SDOsNWy5I4O400sF+",
-	"kNO2ETXKRJ07As0uCQkhAy29j36OWnlw7xvwEsBBYit/VpDw1ubPtQY40AVJGqo313vu1kzlvPYEr3Lj",
-	"5kWqf/yhIExVeFelIFQsEEkizyaEWAoobE21vR7h7ZZLm8u1lmBWvcHFupt/A7LzP6q12hXzthFWRkCD",
-	"MB8cj7n/xzKN2KORWdXwZzbSXf9fGoLxa9Aqf/wBY40Qh8OPVbXgXoKMFtrwrvlEJoz8+ENAUiPisphk",
-	"M7AdI+XuW2RL7eMymE57jemXq7DRcsGJqoJOTU+AN7ZXtVfvV+8kPTGkjxgwFlukbQmMigQ1xKzhEu2V",
-	"joYXuZ2f/eZbYyGix/HztZXBx5QnWboBhms+zjf4Za18tE1YZhX8rLz3b6nSRPFbCNlK+JjlaZoyvWMp",
-	"iSUys/aBeK1h01qAn/3RmGf5JnhAZ5DD0iZf2RoaF37kmPvaTseji01Bx5boYxVwU/usiNIE216Ay16N",
-	"EqyLWp1NUV3kZfZoVjhNs5lmcXgKQaiWGm3ELtkTkuR0DZw0vPz0fnh1ff729fD8zfXry3AfL1+z7DbW",
-	"N2VY79u3i69B0prRVGM+kI35Cjre2Bo0fgxE2Z3VbF0MbMmz880KOH+DemDfI+zArZNzlssdCqiY/d8p",
-	"iqk2HOnSDhlo3YzPw+ZoFWu0g9tvx9KFLafjgEdazaatJ/JgvStyE+pscFtWs+xWVIwz1PF94i2AL+0Q",
-	"cGG+f6SIi+9Bi49GL18bdtWNrGrJs4I9mK6r8R15FNyX4p+94X91v/x+EDxrMLm5vs7RF8UTa22tyAK5",
-	"p6oW+mCrLNISJP7SGvwd5vkaycKR+Bp6XatnT6gaTmVat7DJnC4UAYo7w4SChCtNIjllgHmfMMhpgUw7",
-	"NislrjTlVML4vE6bp/nW+jSX59iQ69xusVfXZSt33XKJV7GEylz+hdb/g7WyXFg7TLXoKvrbuRRNuefW",
-	"8w7xXysxAr4GnVtXCG/VWvojyitoTRlVWcqmTOhhoyujuSoRgB21oxx3RMszd2Nvt5CPRlGl3flXoSpd",
-	"q1N9w1DgcsTE8lp8ms1Y2o2oYiRh5s5QAYn5rdGGqIhJTNWEqTMCyrBDznOgHIgR61R56yituX3c1dPv",
-	"nnS//N4PTurvnD9j4azK8m0rrtud30pi/xfcwZ0Lfi0t/IpF/T6CrjvLO8i6tolHEnf/DchkiQI+Y4TE",
-	"K5ZwM96aO3oNzMCUxuzxsQZcVEhbi8r9qkI98OsTBSWnwQhOFQltaEiXxyGRrhSVxmjilv05H8O2Fwsk",
-	"ydv13Wh5tsquR2811RlSq/0z1Tk2PMSi5lALkRSCRZAjDD3VJ1nDSFKmZlIoNowaA1//dn390fVu+3MD",
-	"fKJs18t+cxLRKaunqoRimOS0IcE7kRYUK18HLeVdfVuA41beh5rMdw3Z0w/YGFckzlhgYSRs+mF703s7",
-	"I3flbBam7sfJpPYPmXeEStTtWci9lOpN7u3KJL7PVVPlcjtcOfWbUpuL2jIV2bb42m7HI7m/fAKuYVEx",
-	"h4D12MPSa7GAboyv7NcIo4YcG8Mva60YBUGpFRwaKvEr4NB+wQHLmW2V/lbb/do0V19VFHeCi9uh4hZb",
-	"tuKrNo+RBcW4x+aWm9B7RkbMQpNwcesxKwsks3CoHT1yPUkZVnYwzM55kohdc+Ak7vA9urtulTX32sPu",
-	"ghgDOReqNByyB+WqIgaVtQDzD160Xz1RuFWqcCg7JA5AX5VzAP3h0cQ1YrcPvmpnMXbVu2yIbTmDqCKQ",
-	"QRZQHiloq+8ZfZNGLHZwQHADpFJbnBdA+FH8VqiAjBhUhkDWPifVyMLVqdXbYPE1oHPuqmrZDG7vmBUn",
-	"sswLtlW/KgxgKzWswpM82fW436+VAnOeYlHVK6afbVkMQDmJ2HGZAty+wm+I4SHqFDOoe3a5Avencz+6",
-	"Bw60yEbU9XIEguJRDg7iPywwCYpneTiFDVAvfvFi+ePAqRc9rlTm/z2j3PvrXnLo0WYyFDOxx7qHwf/F",
-	"3zn+UiVKu+euDb8naDMPGg8KcPnaFKOik9qfe+QcM0CMiHV0cJAL6jUB4WHpQvDIaVBLTkWFgeN+DaLf",
-	"Cr55Hk+5QHYYGOKZ0jsGNWQc14SErpxHtkPDqav3CfHpZM/8xzJfSShJpJwByKpN/wmIzDQwLpsawaXY",
-	"P4MAKUpmKQBMB/lXAUm4uOsmMqJQx8GBGbjWSCYS85/Pr3/424cPPw/P37798Hn48fLi7+fXr2vLjW5i",
-	"izDTbMFPKgLFcqSBvXbDEuIIIpc7mixfZAjepJduYhb79/oe9QisSuShZRrKfK5kCeTSjqeNQPddRd5c",
-	"qtxd5HVNPZK1ZYfb4HHZ/wohc0eeUnvGX05YdIdh/lIQZMVbHbN1Z+oz15MrEInaU98y1VSJUOUtLi+y",
-	"kaq4uHWC2F44nygWDRFjc0QVe3bktP87ttiH8MgrTUVM05jYrhVJ+CilcDq14bNc98jVRM4FckSAv4OC",
-	"RWh06LWIcIcR19E25AhEWcr14sqsAE7xfMZ/ZovzTEPV3xGkjL9x/Nwiy3SCZRwa+xPZC+ndsNfrhfu5",
-	"uYkSbAYhWAKgOUi8TLtadvFfJKJJwlK4PmA/gMYxYT0fu7kazF5jInvDGH/6fL08PvLT52syTuWUICTp",
-	"0/vBU5rpyVMYUkj2/nZ1cPwM4u7hLWsEckW9OWR76YW5c+55zFKyd2k+ePra/F9yzyn56fPPV/stRv8V",
-	"nCpjSFaIpNA00l60QV5K7L9sNXcjaTl3wmnno2P7mtHpkqbbuWJJEuAYjZSbJwiQ8yiVgivycjFiKfmY",
-	"Ss0iTV4mMosBwTybBSTmKYt0sjBf3QhbGJFoztLugbveVe9G3IiXUhiGwqVQpzeiS366+vDeYssqQe/Y",
-	"MKKKhWTMWRKrM2IFlhwVFp9DlZ6U/RMKmZO9o35/v2cauxCzTJM0S8wFpRjqJ5evz1+9e71/SjR70NjV",
-	"+09vIXeCRmiLthlx5NP1m+4LItMbQUgiBYMHg2dEZWkqb6lm8K6hSRkvjDymJwH5NTMcUKZkwiiIcUb+",
-	"6vdNGyE0i85KC6SLA4BpkEjGjIQuzxgFn/CMUFwU0we8bVqiJE+xhpMiU4KiiL2sGYlllE0Z1iQ76vdJ",
-	"OKWJaZLFw38qKULTyl7RryJhkbR9xxZhACCzqOGbpkOjqQrCY9RjAT3etOFCoJ2UeZP1+4cRPIN/etmK",
-	"IdkLl7J8w4D0ej1oHCYGIc5luWQuMxjldJZpRkZsIUVMTrz/9U5ObP+wytUkf1hDc9USTOMkB/1+v9sf",
-	"dPuD/JAeDIpHgnCYGsxnKR8+7JHXNJrgClgEUbOKVBNQrYDyXqeptNWjLt+8JCdHx89J6Pmqn85SOUrY",
-	"9D9hL1zBJaXBrGHBDaiIAzMMw+IKwgksxrL65UtoxmDWHvIeakZhRCDL/ENbgWBv0Osd9PsBsYogOe5j",
-	"uU0qiJzRXzOIs0uVTMMATy+xVmUS/n4Dws1N55T80uv1vgTkJncym4egUpIbNANjI+bxTafX6910voZn",
-	"pjGbDwK2hBm9ZSR0TWDqnpF5EEraawZ+QtUSJuZAzZRVGdESbzU7BfjXCxI6Ad3MhKgpTVwUP5nSmVtZ",
-	"zJDR7DalGnIJDHvhsccwQodGFhK83THQlqfgqQdKGfME4WIB1hW4l+v8lzu2+PI/IaEpxLEbQcUMAm6P",
-	"UJGJFDJLSXhRgBZ0f2aLEAuXKjrFIw7NuiemU2AIYKNZqBKSLd7nZ5aqrBYIb3Ptn5N6lITwzMN0xiY5",
-	"5GeME3470a6N/slSG5YpQ149vBv2yM9sgcfgjs00OTgiUA6KzPJbGtYEJWFFaBSZ18KLcfcd1dEkLGad",
-	"Mlu+NrR2FzjVStOEEfvEDMgMbXCQv5SDb+Dan3vYJHafzi3sCRyuU4LiAEEu9tPna+RhIdlrvvCBqtO1",
-	"1zwIBCu7s2KP7bJn2r2GgO7EJW9N6QKWDU+rg541y2tI0fSKlUPChy58hVw+pDMOPJ1MGRVqWV7KQf6w",
-	"Lm7CIyYUK6CiOkb/SDnTmHEK0jiq2KdPn3rCxVP3JdSt0on51IkL55mWUxxvLnmcf7zw7GinnX5v0OtD",
-	"QtiMCTrjndPOYa/fO0Tv7gRkyqcTRhM9+c38+7ZOfj4HbqUMk/cI2WLL4NxziGfVI9cyiyZM5fcYS1AU",
-	"zpf3Iu6cdn5k+m/QLwLQwgGD4Rz0+076srUOfS7/T6uD2zUCsd/6OTryDhxYwFHW6aC2bxD4aizRdm6G",
-	"RxqFvNfx5fHO6S9fvCTZzlt+zwRin2h6CxVgJObyW6IB30s2SnjUAcH+acpovGi74NaoYFifUVRsSVTE",
-	"pMe6zlqRKb/FxUXegEmwOgDIz7ycUO0uXDIaczv83TYiMupjbg4wY8VNMfqiG12xTW7XYC3ab1wx3Jq9",
-	"Mz8uUIlOYdeCznH/8BFm4ZUBqE7HQUD4c8oKZNZHmtl7iYjqC0xJsTYegoMlii7IfLJYTab+RrekU8OW",
-	"Z7xrOFkzsaIF0tztaKq4Y4uzwuZoflBAokYMMC31CKr+SKkWr5vpLBUsJhOW1pCpEbtQ9c2htJlRLBqN",
-	"BsUrT7GG0tdg7YsvQTCCTOrdzgEaw34pe0c7B/2DZ93BoHtwfD3on/bN//tHB31nnf7oOT2iA9Y9GB8P",
-	"ukfR0WH3JO6z7vFoMH4+7kcndDAo9Mx3lAtMRgLQW0gmx7CgDr0bHt79evJwfzB1KQSntnyqmVcRNYnO",
-	"Ck8g7Jx22OKn/sU/JX/3z/PFe95/eHfVX7z/+38/vHsl5/D/30j+9uVPM3jnx4vD/3P100l78sb9A4tj",
-	"DX2fo+gqx/nVCaf3CNe+rt18j57+QGOHYwefDNZ/4oOz4UeH6z96I9MRj2MmkK+0GNmF0CwVNAHlBQ+n",
-	"d2sonU/WO5JmYJUzWa1/+wXLvdccRnR+KUJBwF1lyiEqiyaEKo+QzN09YTfC2shQRi1ZtGy+PQqsNh1u",
-	"QtWExXAR2ZoiI9MGmMUQgZ+ce05aMy7zsVcBuHDinhUl7qZ0cSPwAHmzKdjKaOF0tbDwj4QobpWZB64J",
-	"kt/G3MNTIcznyByA1n6Q8WIzvtBwfDc8Qda/+bVsS3R5SGXGNdjw6vsz8asgt+f6bw1/enjx37N/HKTX",
-	"x/efny/OB9Hrw9u/Pbt7dyI+HqlPL+bbLWfcJAnesYWtzGSuMHsylLX5RuxPzqSO+ifrv3gpxTjhaKc/",
-	"GrTo4iNdJJLG11K+BXRC893BQZv5LOFRPgonfWm5RG7m3pSbVkQdqI6NvDVhuiFs0HAkpeUM84oBXUkj",
-	"SZBLdi/xCUnNP1nsuB4lQnblbFnAgU8KHlU5xkd12Y/Q8J+e/o7Wf/Fe6jcAvfYYtIDrsgMtbH5BoCey",
-	"bMKASLnaG/oSJF1DCmoiU9016mVMwMFBfvp83SNv0BPsYhpRnZOZgFJMLL0RUcLBdWN95ObinbGUgI8C",
-	"DY/4yymiuzAO1iqwVhrd4UZY66N1pdCiKbBknVgzziXT6aJ7PtYsDQNP70/57UTfiLwqFDTjbGKuJRvK",
-	"hFFnqkfeUbEoos0QoO5G4JChAVAd5kb6R1+aSuQcWG6+DrGcG1FCgYggpFhMZaZuhPNbcE1ooqRDPynw",
-	"ahgpL9gTWwb2RuyFl1Qz0A+6/29ovQsKauzBJlbO9xyLTCkotPVEeUvgEpAx9kU1CyHXFvVyaxHCOaKA",
-	"biteqCJBtRPJNGWR7k5kqlh3BHH8i67SdLaJQlpCiG4lb2yoKJUxuo3+MRn9GPEP/KeLT79dDN7zC3Uh",
-	"Lo+jlxfPLu5m//vvL3866bHFT7/Fny/4B37xcCH6veggEaPpm378v3+qlAqpijCDYyvC+CjeJ+A79wC5",
-	"HQ73ZqtUr9IINic4x6K+haUy02pBfaijNnRkv3iav+40Wq+BS0MYAD7RtpHii0pDiukNGjFvw9z/sEto",
-	"awmlhShUwQff5UZqMMK8frDlRgt2XXBSo+CIEsWsvr2qthoLN9dNM9Fsr3kNRpo0E4EHDycFM9pelGQQ",
-	"Bwc3gCsnGfO43iJjgfsvTW//QlYZQCLPucNBtz8oB5z6v1wbvcfxjQKPyewpKEIH0WF8xI7H3Wf0+ah7",
-	"FL2IuyesP+4O6MHoMDqKj9mzsY8udTo46DvoyQ5NkiqEj+Xsp+aKOT2gh6Oj6DjuPmPPx90j+mLUPYn6",
-	"cXfADsaH9Gh0HD0DwN87PpsZnnzkWSB9BBotNU38OsydwYvDo4PeoO/DJZ52Pl296nwtm4nAediaFRYE",
-	"sd7MY2j038LE4zAgUzwm7jjbx7XyaLN95wfAUcOTCXk+tjRICEQdkj0tY7AFM2G9u0U1UETmvhExXeyf",
-	"EgvWTFIm2Jwm2JgtlR9evP/7h4uXr4evzv/P1fCH128+XL4evvr0OoRwRevFNgPsQhNTKfREuVAASNhS",
-	"XTnG52QPsJYJQJkrMkslVhUdLW4ExvbaRi2Uew65CWIhcifIYt/H0KSiZhbUZKX6RkRSafwxD4Qh74sg",
-	"CovPqOc8YqeQ9g1RNzOWOv92YGS5VC+cLM1lbD5kAoD/8mh95w8IiJKg282AZ0A4S8osohgUfGYiVmX3",
-	"co4Z2SOFd+fgjMykLeqbZuL0RmDVcpBgb1M5JxRN59EkE3fml+mU6wCFfOhoPpGqwFnjLIZAiylNjdJZ",
-	"wsDK97YKctUsrRbH+buazWr5tcdCt2BPm9jQDh5htH/U7fLt7pa+d7fkgGfLF0u/16+9VDbfoiaDHAgu",
-	"OIK/jG9/AuPbFSTqUv+aa33L1Yitue2tVna90Mqm6gaWTQYEiBBYYm5fAM6L2YOq1udd4mw76rCPc95L",
-	"sJzLnxwN/tGpwnDWvFVY6P+Egmm6YkVgeo8gvD4qn/nLuFo56z+ybU/6LlbVXOJrH4LgPvHjEGwIgnmU",
-	"F2PlWrFkXK/d5hGR3163Xf+mC5h8A2GR8EVN5VavnuwYHbdu8nuwEQpC4LnAOxwiz6yLzksx84/QmlSx",
-	"hmHkObcYtO4Na09IN6R9G9mUZqxpUPh5aUDLOE1rFsJ5sJG3NPWUIwm04x6ONBzswdpRWFXA6BRg9tmL",
-	"qGJdLhQTWEitcWMcqmExsDX4ho9pKLElvU47A/I3fjshVzplTAfkrRQxpukaloys4Yf6a2/Jf+ynVpbY",
-	"+nG/QXhcepIjkXa4/i8zL6lkz03A3n/P4ufsxfikDxde9yg6NPff0bh7TJ+NnkcvYnMZdsrlk6N0CimW",
-	"nZfdQf/ooMCy6bzEPshbHXfK6Zido/EgOogPGTTcPYqex90X7GTc7dPByN3B5puJFKal/zw6Igd98vzk",
-	"6Bnp92G6+a2Xl7ny07ebljEP8RzsYrBxhLzeXJPT8r+FzSbyeL+74Ipnq12IBegygOlBnPAKi865C3iJ",
-	"bOhOhYkbVkpkam2yfqxLALm9aLoQ5bvOtWXvPIjrIe4UEa5cuyOq2I3If9izRhqaMox7Pssdey4Zpb7e",
-	"YrjfuxHQB5xu62zkikylYDYxjup8BIG1Sblie2cAqXMjMJhaSPy+R16bY47DyQT/NWPWaJMk5ko76p8U",
-	"CMZDYAlDTe+YCPebbRovi735jhaNLRjrxkxzJY/ciu818bCN2c03DGH66876l7izNqWYJi0tB3Qoe1Zf",
-	"X9O1nlB45491Xf5lQloZv0W8i3PzW7e4aqt642qb0kfrM4DwepuGBqW/ioy4JY3R3IuLIrvlRkD+1lGP",
-	"XKALVZHQ8owRTaiImLK5Z/Z+1B7pkolMYnUj4H6HvENATEkRFg/0KIvJmAPglYCSXGmd/eBGwPVH5HgM",
-	"Nz9AwuW1qopwH9v+fEI1y+s/WQyXmovzR6a9W3NHa9k3ZM9uqeE2t3+UuPWz3rPntbwaF8RBb7flj1bx",
-	"chQImtdfN8X6m0JAkdi6DRocNC7SX/fL/00mxJ0YfZN6tbmBEZIgo0kdEAoE8hW56Irc8nsGqQw534bU",
-	"UQzmcelNFjLiRsRMG9UlAOQj8OB6ilFAYqwURGY0A3eyRR9NvQzrG7F31D8kIXTv1w4O93sktA0MoYF4",
-	"mAnNk9DGK4IJ9Ea4PigipbrM7Hz4GDgA+YNwaXFAJcXqfmc3IkzZVN6zYamnkCR8rLGQ2y2/N5+MpJ5Y",
-	"RASjdhUTcGB3uIpYg25KZz3yGRTZPCE5wIBPirUFb4Q9xXU3ESY1b6/CjaHH3XS3Rg7//LiRedXtlucG",
-	"ORxsrkJZpKNvEpX5lwr118W47mK03f51QVYuyC00thaa18eURVIgohnmB/zLKnvIuL6JDGD1Pstt20TB",
-	"ujuyLho2RyKnIh7JBxIlMrp74kfJyiRGxKRUaS9JDAMT6p2Kr7DDf/mQ2RdmDxAtDkIH+k0xDy+u+/3T",
-	"QeUWoAlLNQLvWfDp035tABTGKTyn3Rejk6h7FPdZ92Q8oN0ihuE5BZ0UAT5Nk0dLgQtqoTSbnmJV94aQ",
-	"Jj/iIMdB7ZweBp0CAhXG68Gkdk77u/heClL4K1g2d7x4B3L3YNnzSEOukQuXxQsW0A3HbSJmbwSGzGIp",
-	"bHB/wEcAxwO/hPunpThSMlqgLgCc4UbYHl2lDQfW4ap5S83H9vgRxbTm4lYF1sID0LU3wpF2UZpAG54T",
-	"uufDmC5USOR4rABfmkYTgOQFIkWYOX0jwuJv+8GMwmrjmByN4+sk9P7G12/Enq1BB8xu/wzhhpwqQUfy",
-	"ni2pORBqC0fd5q2lUinQSEQcEMz1ygtEA5CpHWY8lGLoC4xhcCO8Ge0ZJYTFkG1pc9EBgxYjXO3gnI0s",
-	"H9uNqIyqV4Be2TjaBrWKY8ZaeiM8MDi6QJQgNtaEJlIwC2Jm1S3+/7P3789t21gfMP6vYDTfZyLNl1So",
-	"ix1bnp33cZu0m23SeOOk3e2jfUWIhCzWFKASkGVtp//7OzgH4EUmZd0c24l+2G0skiAAHpz7+RxJQv0m",
-	"PUcnc7VputYfdcqockiQUDmG6rEZt+WjWAKPg+Saeo8gEmZ6WbGwz81leFJ/wiRiIVa92XRlzm4VRv5Q",
-	"qv0uhvB+TEQY6fWAu/HyQq9mRV5ydTQt42FPK0P4pLYFG/6SScEF+blKeJ7eMaGs8PT2Lzy9B88YzgvP",
-	"omz17sjWzb/gIWf4eeUM56T9pjnDeSV/05zhDZOFC0xuz8nCe9ejWwVW8GfatB3OgZElAaB/IlKLVRlA",
-	"CrGRFnvoJgTH5lkK4jan0vwGxYBaoGnVGs+r1X8IOF+oN3RbQTt0u6wzck9od+hq3mCvAauvSHdOV3m6",
-	"Kt25eNeXMhSSFR+lOn05x9Ha9xkTe2V4h+Tl0sjDNixnl+TlO3zqJep21Z6JD5yRRMxBic3pgVrRC2gC",
-	"ap6YKVKnJOtroVVGzQscbbTYw5jr55HRnT7nObJrOJicxRD11ZT79rkas0mP+FqF9TPPhi9mKhAT5jvE",
-	"L6AtA6grgOj6GLbWumef6zkrgEuPFOqmDYhh++Zo+aQOiMXAi6D+EKywAJX7RrPPz3GzUJceLqCzBU3i",
-	"CFVpB0Gh4xAvYaaa0aUzXFcVTZiDWHNCGf25TKUt+mfMm79I8ndJ7rChkjSR+zriYVWOMFRtbMg8cHk/",
-	"6Sf/umcKWfJywuQsVlXTwKvbTeQjPnvfVITN5jbZClXp3Hh5P9ns9t10qI8dvD7v9C57f5qUuOEE9uiw",
-	"C9LO1TUt+0AsemGLud1Rm7qnw46WkigX9bXavXpH57ec2xUH1tIcBH2HdbVFcDR0T4Lj0LWSXl+zAtq+",
-	"Cm2GLmtpzaA9dDPxfDLMNYaFZ+woLkRauqOunvhR4Ga6REtP/JotMlWkt44K0lt3ZCyHMkNrhoH8TxtG",
-	"+kOAhDdk36tpHqX/npl9X1MnyRFrr7a2ArWj1xFP3f2ORyN5Xkh7DA5qRZnbEjyMBeVCi9EvomBATNRV",
-	"bDIF12ClWvGeRjFJbyP1HwW0a3hpf2o4xBgiKIUlvWEhlstjVoBASGcypYnU6oKB66c8bSGBePk2U9wO",
-	"PDDtF3KqQhxxdDyidXJGEq2MJCD1tdCexlhsDyjzM2iJYjPXTGMc+xJzdQC/QiqBma4ci7kkfvPSSIoL",
-	"A7Lip49a2JVBxAdmGIC196Ep/EAJP32nXja4DfM4We2ssYT53Xcwf8/gUqbJI02C0SYo/dE8hYyh74qE",
-	"tmJp3wC7YaTu65t8IplqNEmuw1d5TAmy5D+lBPCMwkpD8PTVXjOakD//bFp3bPNnOmF//eWQhZilvnV9",
-	"g/2YeB1gRK0i21wzD8EIrg5rBUdH7quwPXS77GTk0tbQWxZGBfYPvnMuVBSwTNBfZk7p9JIln1qvBvYf",
-	"dvTp1f6tF4PtXNI15VfwRQt/CjRzvxjAqrWUe3wToailNefD1FTRWGwajTow4OfJgCtCH4UT9KjRjz1z",
-	"0RWsbQNmth0nesDCoIOs2UnWbPU5q9yTnM2X2OuhfudrqN8pftO1JWa5JXMvCvNHSFA2TcILbz4DYYEY",
-	"tBEnM2yaAvWiER/MJPOxi4Zl/NAjNxMO9t5MgMqBudW/Kw5ew/R2FAeFzOT7sJ/xjV8d9vOXTJ3cmebx",
-	"G2xP80618/8uZ7wTklymtt3ssYNofDqi8RsRi48T/Nv6rH6J2iLTXbCqMMa25CP1bqudtfQqsU8ww3qf",
-	"AukpGCbbHbMHLJM5cM2nwzVtNcqBex5qUnapSdnRgLnR76yMwGhCjcUVoCkZGUBzbZFIQBNmwszLtSWM",
-	"BuM+nyeRUozbjA2VUC7TDBHoZRqyXPJWE1ot0yb2lPcBGbjQ97WuGQHkTvj2N2iC4Dcs7rCYc/Ljm09Z",
-	"e75IQT45vk5MGFdNcomtvOLomhX6ysoeIhvlgflgi85yqEVEQeY1BtcRXMHBTPI8zrOFZYDOxE6a4oKN",
-	"xRHeAJH0IWseEapNH2Jz2QIeGSxo0eeAbpTlsC/Nw0AFZp3zsx1hSZNc0Csm+3wk4ljMc/kzYIsCGZA5",
-	"SxjJPtmZqb5NpEiIVHQhsQV1n6fJ4ZFM79fkl1QlqbxBOnukzBSzPAwOS0Y0xUhSx5x2C0+BQ5kGdDcs",
-	"oTEoKqn4/D8b6W8C9kKYhf6bUxqF+pyx22kswrRVYVmeBeRP5AVJpNhE3itR9AI+6Uf/cmoTevsWH2p7",
-	"aUIGTRKKLUnVAjqSjUQyuWc/cukh9gAUVlx7NTymR0E3dDusPXK7tDV0T4OT0H3FjkdHtDvsmGyJ8swa",
-	"PJ2Plk9SmhzS9or56YXkkDUrcW0VrjCahoHg8Fhr1KYd/eBR6HbZ8cg9oadD1wtaYZt1Rl16pJWcP2YU",
-	"pUCvncu/zGslqcbxSnNpzMsIjkLIYYcRu4GnZ9YauTbBXV9brve1Ce6Q2+J29YMnJcnv+Q+19iIKvDfL",
-	"Xsp9T6M55rzr6/Ty/O/b34X3nm+AzwUnY41oIFD8txEEtKzWKgLmh13qU3GI1Unr4AfS96HUgJadADih",
-	"RWm963VzFmCu9LQg8Ms9R3rQ3Ts9l+aKdT61ur32Q7CDNXknn02GTFP/+ffv37gwL8/zvG47n50N8iXH",
-	"GNqbMobiIV9zasuH3Ei77JAXxN9mJ7bSl6QvHhK2ylxBHDdnTwd7l/ytDIF9XXBr80Qe7xOV18hAe0Fb",
-	"3TIdWt+0rAiTJT04hQx9F3EGLUewLYyBJjOVrICVJnh6d6me+tYu7ZE01VT5fxAQaLO6ezCg0zlkG/6g",
-	"KcSbzSKDB1ckEFJ9GXzwdDZAVxSzUWyi+8Okdu8xsxowWQbAptfofOKUItG1TpqdbjnmzRqdI+7g4mwn",
-	"amdsAM7R7D2tI+tkXNdY0exmeZR8f56pkMoIXP2VZW4LixviVWHzLfW/Qhdky/PIj9+ROnSYihcNh1iH",
-	"Y+tIE7f9q6M/CWJxYb9JFd0wKGmv9VrHWt1YyEHEB9jzqdbreH9lU4dOVREAHuH1AYMLhcHNFagPy12D",
-	"nZwKGeG8W3lTpdZezvpe01BQ9HYQhSCYjlg37ATtodui3qnbHZ0w9yR8FbjHwyPaHXVYO2wFWpbNeKQG",
-	"gOq8vN1eVfO3VUqUdbBglfHGuwKUkSpiCI6AbuaSLh9HzdZxKUXobbh7f6fZOqm6vZruKp8aUsnWnI/h",
-	"TL+cf9J6njkLrfR7QfHDGl9L731Zs5MqTlHib7/DKQxwKM7CIlO5R6Njz+3SV9qGPQ1dS32a+PaWYGqk",
-	"4/3GZNoX7VswJ6NMI1qnMmBdi9IOu9qm/NVaicCJST2fKonN7Q2ICZ5eh1iW5WDzPlAix9CWGcuBxWQ6",
-	"U1BDCGes4IJt9vk/Lj/8TIYLm2Vj45vnQcCmqkfyAncajvy8v5ZAeuY0ibiiw5iRi9c/9Kphcft8CRd3",
-	"JJKi/vsi3fmGSXsNomnEuHIIsjuH6MMks7XbinHYJFBQ9OyxQR+7ncYU4VHgAVfRW2xDZdtROQQPMEHA",
-	"GR4SowWQcMYco8ePoqtZAkvVc4fdwqTZSDX7/NexAKewNvotMnF+e+D+9KKe1sXrH9DxzQXkP7FYsiY5",
-	"53bLbYdr0/M7jsVc9jk3/cEnLIwoOHMx/+m4Agr4bWq47lgKf9CjDnrUQY866FHfgB61odIEmsOSeCxw",
-	"z9r/XLz+wW01O6TZbJbbwcOIU7Cbly3hUk+hkStOKlhEQupYjC+vGXYmz0tvjBBTLXJAZnEScc2XHIIh",
-	"5Qwny0osPA1LGRnfo7RwX0cyO+PLassPRrjrdwkeLxzi48t86z8YRTGDF2ME3ADdl70720Ec4gye1Y/+",
-	"rX/nnDan4ahfK2s/lvk3vuWkkuO1HkCC0VrcPr23Off5PvTofThwEd0j4+x/bpk1WFo89pEFIgltP6WE",
-	"BSy6sXhvMr8jac6FPrKUL5zMS9znFgM8c4xWeoyb5Byei2icgRHGjNqEe3u2DMKhOYlGRzsjE+wETjFT",
-	"xSq/kexzqNsSNywxo/rox86hJGap+ogFoC9CYdiNiEICjaIK1/XPPgLdmTFNBRpTKmZoSGCvc8jReCEx",
-	"q6bPU216Ok3SSgLM4xCc0JkSLl4CqPaYcnmWq2/D0fuc2hbqJCtHMFrJC+yqbgFvF0HMCCCb+7n6L/cn",
-	"toCiOJufWA23Z+TDBa5yx6KzjzYdcjfovRIdtFLUTpgaa/WwNqT8egD5SyPTVGTE9L2auX76+C/gwq22",
-	"13E9g8i9nvw0G/OAVWSW7xwMmIMBczBg9mTAHMyXp26+mM+9McOvyhPJp40h1A87HXmauei5udC4/IQe",
-	"D13LpjQHW4YHWpM1VQod6LawamYJKF3bQ6HeI9U2FWsfzXSqjDir/CzlvhpjLFKHesHnmJuOXx10ZKv1",
-	"bWryrI4XvNT6857NFQRO42QJ/1xbCWKm0iCB6eFqTzUXCpR5vYN+vsQJdHu9WiLHKXYpu4205SONBeOQ",
-	"4cwAMUXK5jlEkog5C7EU2CFSWCsiYTGj0lhABmhbRNgDKZdWX8/FRUxoAMMc2oChVwADLh3TWymSdqEv",
-	"MLNiAf6KfJ6OpLG+iECFuCBFeWiiEhY4Md9hP23vZ7C9TYq1YskETA2oBhiJBFDG0QjjbG5dHuT7rN+g",
-	"/QhKiGu9MVB0BjU9TfJJkBgq5HCNRIxGDkmWKA/HR3ZK/DmNbljiE21/MhrezQD6RURhFizYWz30Icxw",
-	"0NIPWvojaOkgJg5a+lcUZCjVIkE82mTkQwHl80Om0HJ3Fxd5qiVOWHUqyVik7YwZVxGNJRmyWGj1SRhF",
-	"RL8gVWusAiSSfMUdwx4qEgsIlSitWHi/e66B7RsIS/1fc6EZiEkm+bRdl2WZvmYTgcCL+t0CIkZ2n7Ki",
-	"6GPbBLA7PKJuNzgO3RNtEFrs2w7rasmth7ZIvGs8sL5ZmEQ8iKY0rmxeC2Ujza1P1s6kqCehh9QkEmC7",
-	"QJhSjib15Z1yn/JNlO5r94bVvdhySI1EMiHzRChmgx9ipobi1tEKNJOKxFSqXj5VyNYFOxYTz+lz07q1",
-	"7mN7EZ9AzyAi4QFf/ycPlq4NhSshwgyJDwH4tBLv6/cNEETd6XN/zOLQRyhALsjl+08XYIlgnWggOKYP",
-	"hQ2HUKVnZvpa6FEIjGLMJhECWh/0tOrztJK3TvOn102YZAo3CFHmIW5iEPoyFNKsCkHfepYPLunVTKBL",
-	"UXn1gUh7p2cXuOBQztRpVNW6/lz4vI9USIDLepAqgvz67iklSDcXZmGhEOt6UJqwMLWuA2pgQcpLSQ05",
-	"F2Y4obfvGL9S41qvk6uDvSePHyeUQkeauHskCwAMpXW7KbDWPsoJcBp7B8p/T6N4JT4+vvd5wcIrRYOx",
-	"tQk2K64zgjKNyoYj0IIt8wGraT1zeAvrFzXzUZd1wnbgtoaeFp+nRnwe06OhfrLNWiNr5SYDs+lvcBvI",
-	"34VUejvvLCQtQJ8wKemV0b/Xedf/agpo0iARPJKulSnoODaHrFf7nXJW0q04vcXO8x+UM/JalICw6Jsq",
-	"NrRd6DsjzbFOFRSj6pNl0xCP6t2dyZ/LtYFm7jFt2r/thFef54/3J5PDkfwmMskhVQH0lZwyBWruxt7g",
-	"ggZ1f1ky6AimNYDVmKzo0WJfKxx3QUFiPel6qi68kOQmYnNAXjR9W7Ir8AbIAuk2Sk2CPFHsnohc4InP",
-	"maPl9LkB6HM1p5Yplfp1Rx45araaHvloO1/ZFkNcKKLoNeM92P6huCUzTm9oFEPq1kNxRy40uazDH+/y",
-	"Rcv2TOuzPOP7mc1T5RWU7oIj8g6ns7bXPd3c7+F0rd9qW7G1KvMN9u9QvV0G5AeMbmu+t0u2311mqScO",
-	"PtW9RtD+qc1JbYPdsSFFQoxtCHwSwkJOZlBKOjFGX9bAfMLIezy+7tvXfV6HOJhJIjTlIFcC4mY0ThgN",
-	"FySgnCgWx6a9bjqMfmWjifl5+a0YGPO3z+fjKLZdefHHM7xdPwohvsx2XcO81TJDr7bPYbUInAQtv9DQ",
-	"1gZkJEvNx4/wXVbLivbeZEXnmWu/BUERRjQmKpiSVvtV02t6zVav5bWPevrDcBao9B9adJi2kU9Ygy5p",
-	"Q/s0VOQ02WTvgsP2u0X+8M2nfuzespbx0IKEw5burHYjmN36sB9wfz6ZoFjhWAriUepS+4Av/hK+tHvu",
-	"fM8UDamiP0SxYpXeN9yoh3G/wV7c43cr+HZeSDOfp+vkWQdJdisxNIIscYxrmlB+zamNI6mEPiPYdhDk",
-	"x3Q2jKNAU/2KOQB7njIewgY42dP28MDfg8yqMWGaddPvyt7dMu/W3D33djMZUwgQFmaDXYHXGy8dwK4u",
-	"ETeRjARfXuJ9g7bzk8wPYgbOWgz/Zdu9d4L2EELWJ6NXzO2Gx4F7CmEmE7P2hqcU0yGpRdmSYzEdADkb",
-	"O8jz2p2u5pfTmPKNRFwRiW+LbAnJ1Gw6GDG2XppOebNlxabIy2wSSc3rHp3Q49ORy7zQc7ujUdulR92h",
-	"2znqht7pSZe1T9o1B3o3Diq+hWnuzKbgueaUq4E5YrD5G+ZsrAZKtp9e07llKKj5uPZUpCH/7i5+NWB8",
-	"9zvULK/7BjxqwopFK9bND9sWlJWadecc67OsUKMcG8zeQEyS26qtVNzk5T0+kiLnupopDGN8UKaYB2LO",
-	"cwG2etfr9LkPx1nbXqlHZ6DEwAxUTLU8N3PDqWReuT7PtAuJNmPmsZM0Zg6h6ADUmhKchyb5Mbphfe7n",
-	"pA3Yr5ijmBOpeFwlRizB0IRWaBKqTPs8B5IMc3NIxIN4FtomX9gOn8RaQ5E90m239UuxRz78OGC3AfT6",
-	"MjWj2CitOC8wRQG/9zYCbT9b8QtpM1mzSjZCh+KGGTyNSaSwsXWGk4UDYlhUMsznzDYsfT6XHPFCZu32",
-	"Qc8RWAzW9tqZeQ/rx32y1Wy+Zek+ms7TKKvns2halSVlwAcetX3ZHlWRB5Jtlcx4M267SVlae2c8zoPK",
-	"d1D5DirfV6fybcRxqhxERohOYxpg85FD673nUx2kn2qvtek/UsXmdFHRrc/oeZsrvBWerDXBx4zsIHX0",
-	"akG1TYRQWvOxgKCFVpyyipg8LyRw3Ik+ujkdKKvpN7i0I0JJyiSMOmuz2vSQV4xrTYiFaZDQIYIH5b3W",
-	"rIa0d8Tsg4Q+SOiDhD5I6EoJfSi/2C/k+5bybu+IQTl5+dIwpz1nD5wTw0SN8BuyQECveMMKQbhqaVwQ",
-	"rr+LYRa1t2Wx4I0p1MRCNB8ZFBdqYN7kr+xJeI4v3tLbsLdq0IMUPkjhgxQ+SOGDFP7KiyCNvNlQ6pdZ",
-	"tC8DygMWP7CAtvLYYk3QhBF8cZyT1iYIgaZuCuJ3I6KQhWvIZZOIh7eMqRzY+nAT/EBwwTmVKcBgWvjl",
-	"FKo4rWmeRoRsOrg9L0uRBljIQfYfZP9B9h9k/0H2H2T/g8p+FDf7NvhLNIOEqWSxb6DfGZd33d7g0cYC",
-	"AKswXNGIn5FIkYTJmbbt52OWYD6BuTGZcSKVmE6NBjGh10ymGQZqrvWMZaUhLTJYYct/1Ms+SPODND9I",
-	"84M0P0jzgzR/UGkO0mZJ+m1ozRvJvkGthXmiAN3ImAQ8RwNjUl5bcWFf9UhIJXapD1MtYVaX1kvsEZhC",
-	"f4FBhpS0pvRbRwuw4E8G/ep/uUjUeB7xMFdLhu2fLTrT6ipgs3U/22FyxWEpv8aU3tpqNugZNnjDeCiS",
-	"QSyu4BOl88sxQ7jBsGWUN6Nj1qbdodvK4SWfDt1XwXF4xLqjDuIl55pc75Arbj77/dnilvq+iXzxaXbU",
-	"LTNKf7oPYa1K+79UIjE5KnlfW6Rsfov9VZ8UUp+PBVTqxuKKADZsnwseMMydoVzONSdI04cNVJWfV7X8",
-	"JjkHDNirREsH8rsYQsoyJ3i0ZDFBmSANWhRaJExSv46g8x/c5JAZDy0eFLTpw2dyJcqRYgheSy4voIXd",
-	"lErNWxvpYnHgPoedw8SgK6Zk7qUvJObNA2vBUnlyIeI4P98eiVSf29inj4fSx0Rta+hgVyNzwhB8CzOL",
-	"zNrgVPZ5JDEjXZtShbXjZ0EzKn+QBwCm4DeqM68vUnvz8XKvkTJzCHlcJLSUQ2ZcjxJgfTBvTJ7SDM+N",
-	"Bb9yJQsSplx9YTpOqIQEuXUY8Aqmeg973JSLPWAW9lcmxJZMsntEmbemKNsYr9Sek0rUe8N2hgxKLOyk",
-	"D4mt30Biq35kjcVdoqn+OQdoU54TSzIn4Foy/Y6JsToJ9jyV3wmjYcGc0CKkm5Z/gfut0SRvocyJyayc",
-	"yRQgSb+Xr3zKKwxjEYcyE7aXF9Cjts8NvDCgcLMF4uJryU8ER9wmAJqnigRCKgfxD2jaA5gEM+X0OSWh",
-	"mPOrhIYMC7kUSyYkGFN+xaAP8DXjRIxGMCJg2adhSgMPqJUUO5X5mCp2YzoFrihV+pGpTFruiPb0cDx6",
-	"6QuBLC9Dk+82j8p9JgjdAW2mwCk1PKFan3e1Qu92aWfongRtPTVvdEpPhq9waqaQ3OwpWmX52rfCu488",
-	"r9Jl87iGEoS2B6Xo++2jrdxMX9a+2q84O7iq9ooXtSFbXzLVtoruQJzjjgT4HjglGjJQhGr6cDSL1oMP",
-	"Zh2yVZQSQzbClooM2Kc2PWgQQI9xqFeVTXLJlD5exMfT5RMllow9aGvY56nxk0ojG3QyI/8uhqbdSD1S",
-	"ZBTxSI4hwkQVobzPGU3iCJ8jQ3ZFeeMsE1vWzjSzj6Spx434DY0j6DKgZnKAl/0mKRTq+mSoP715V16s",
-	"Teiiz8WcWbsRGUaPWLypVSW6ToohovpcMpBzCbPARaQOPSnL64UbZ/m8HEmuGZv2eTLjekNtk0wzv3TJ",
-	"pgzb1xzQB6PWB+bqY0OYpeJk3yF+wibihg2Wfy7SBAxkPm6f08TuxQus8yY+UBTWecexFvB+wzG+gALG",
-	"ogFXbPY5lOX4b0cuxOW0bQyde0wHTcPeykTyZ2C8W9uwhTjgtoXDmwu5Tbk0rnI9Y/HJKSIH6f/spL9Z",
-	"0EELeLyA1bNsEod8ajdFp8ySfQnYItX2rEEuKQUk0RYomJ5pO7M0tcJJBVefQ1DZWXIzaxOU1C8vEEeE",
-	"xEzKTNaFkQTFJy0R7fMUcmSp8cCULkgdBpvGs2Vf9oQm17NpwyGMBuM+Bwc4Ime0sTRakjGNR4TO6QKt",
-	"1/+yRDjLPU0sIhj5/PFdVRcDc+wvYDcfPDS4v7Cc+XKDiQhZDC5BZtqD2Y8wmLIkQJzGtmbSuKn5X4/0",
-	"jmC7PMwg0BcHV8OlFIhWu5TFb5yjgVA3KHyWUX/h9bjngYm/pDM4qRSMPNwo80HfX57ncVT1SHnOEeas",
-	"zBLIPS+/JYObWV8wK3HN9OGdvvp70L7+5+n8t+7tL63hzyeTdx358Vj925u9PRJv9OeAdwNXyBB4XorR",
-	"SBPbvY//lUt3GdzZ7m5lzst0o92W0802G2yzJAo0VafyuwPjrEOkVUPuGFrVjOH+8GqR6QCXPeBDV4Hj",
-	"oxCiBftMm35fzAdQLU9f/mm42l8vDSlul0R6JwXkk1m31htTdr4u4wT1eEohsmf4p2W+y8bPhriW01lZ",
-	"oiszMjbnClFp06oXEvuHiTnH9kHa7sYbwJKVPQwwI5iaZEoSf1kk+aTuNZstz2ucFTwJ+u4+94uSKr3Z",
-	"y6LQYMOXcQW/z+tiEimtqk8Y5Zly4kAsW2sR40TMrhDywk7MZOGC1tHs83MDQ2aLZ8BCh1WDeV5qzyM+",
-	"G07J6E6EMxZqSh/TJCR/zISiRPD0DIB3o8+X1mG+pxzohwbwkN9okiV3AKmDduUvMUy/UeEnIJ/K1SLZ",
-	"53Is5qbB7TxDiIN4AyBvlChOlyyvN12Yk/Iorob9ajXbSAe7/IdwRRy0vIOWd9Dy7tPytji0lUEezZep",
-	"XJJKps83F/OD38f4fb4xN85lPlilVXwkYSz/0USzi19ntSfnTgZ0TPlZlk6sL5S7ebQiUJEL/WW8HRWJ",
-	"0DC5h8mCjul9rRrN1piWhNNEhLNAkatEzKZVkzA3DeCmR+wQOFNikILSgDG7XtBhE+ldJbiNnDMEZm2N",
-	"OzvTq70KTkOPtUZuVnNzwo5Hrh7/NPDCFmuPatmT2I9keMLaQavlvgohneJ4qAVn4Gb9tI9Z7hm9xfhg",
-	"JzwetehR2z0JWsztDl8x95R2Rm572Aq88JSdjF4VGqWHCR2p9RPmdun5vYvnYS2Xw3NwMuwpndtwK8tf",
-	"A6poLK62TuU+B0sHJH2krTOgiiZ5qzJ+oEnMSf+iYBTlOAWZzKQi0KZYcEaCMQTkIVYN6i/8MBgmAhON",
-	"q9KMUWw8Xo7xV3nYNz+3Gx3MTZKUWxvGnQ8M/hkx+E2IpsrasHzokA/9vPKhKzKUi2bAKjFV1P3T1OSQ",
-	"xUyxMo/sRNxg33cttcCzx0UKSTSTTJpCF0xcKSALJUxFCfb941IxGpYIpNfw4u0EUjVwQPfuSvBF4Tff",
-	"9ewx63bxG2xKsE513+GNLFJMp1+FYvEjU4YSd8zjOsjTb0yeftWy9JHys9fnEV8+NxuiYMb8yteBXtGI",
-	"N5pZuvWELoD39PmQEckU5F+jXAx9UucCNDHMRMaEaUTiYbFcI01610zd3aXulvZfeszNVmxmCT1kBu6B",
-	"c+/Kue0nXc27j/bBu9t74d1pgu2Bhx+yazfPrt3J9no5EeEsZq7EOp3qYIwm1HPsiU3szVkMCJNZgjhi",
-	"XBEsuNfSg0MhZcLULOEsJHUf7xjgHQPJlE8kXQBOHGSaYOd002YOerp3iY9THNi3Qu4JPJrVHy2gdkYy",
-	"ValTv4dBLu0yd05PAN45iIXpet2rWcg295R5mr+1TGVkh3VH9lrNqZkdQM42PBmd0hPmHgWt0O2OTph7",
-	"Gr6ibnt4HLSYN+rSVit7JNs0y5lDqmjANJFgrL42Vmoqey9fslnbDWIxC20b82YgJjWnxpD0a73aNLiG",
-	"OPNcJNearhFkjg1UAnBvRvBAwD3iVwNAx8AdmkxwM6bzwZBKBiNo3hsJLmu9o7+cWsRDNmU8xJ3UNGfj",
-	"25DTA7Htlqc5trjzq7c2R136oBW81RLNISexUsd9IQmesHSzNrCMt9N1y3LvLumN0XPvsBk6UiwhikGt",
-	"jr5lgoquzKOe9DDrPgMtlBir0PRpIhSmqiZ3y8Botn4Ds/3NAelzyrEQfTYl9ozjcENG4FSkJXrmkWIn",
-	"U9/pc98+uHyJxFG6EgKv1/8/YxKz/KTAN0HMu8/tGQSEGvPO4rlcGr/RJP/UJ0r2TP5dn2MCns3Jk2Kk",
-	"gNPiYFm2XZaBp2+xGXhnUF4541C6xUJ8HEesu62GgfDUa4FkPz1wevMZKUzfzAQrHedjETPCZ5MhNoW9",
-	"szAzKb26iCt2xRJIB0w7mJrC0IByLuDDJIwGYxYWGpbSG/2ljrzs88843Gf2qs+LQgn6lc6TSDEX6iJJ",
-	"zCjUaxIxA+vpmrEpYgOAkNLr1YMUebGfN8qMmEptK32JAoY6LJrTCTR2TU28Ro8AIzdOo6WhYT/gun8G",
-	"9+FtShDa57EQU8BPoGGYMCn1pGUUMhvEiwRvOCabwt4CDdCEVH2eMCliOIWCIJBo+dtt4mePTJPohirm",
-	"EPtip8/jiF+7mvZjhyRMsuRG04F5xmAb/fLm59cfPg7O37378Ovg4uPbX84/vfmbFmp+w+lzLkj+GGsT",
-	"V92dSXp0m+QNLCgQnLMAzy+0mr1jGWOdTMLCKGGBgnXaKlS9A0CWXKg+HwmcblUKaLlCsaUx+mi6BGAk",
-	"mX8+UW3iiygPb7mWSA+SxXpQE5+VmkioNT5IXXMq4PlwXW9q46sL3nwj7UUv96Hs3rWduVDRyJz++y1o",
-	"rbhYPIgUugHM1pmEc4CI6Iolk4hTxcKsqnNCo1jrw1ydoUmcf/OOhvHPuaH2Zh4nbKKPdzII6UJvottx",
-	"PKfzH/1NYK0DwQdFRADDSvC61MvCR18VflNsMo2pMu669hAdm+7x6JVXDU9gdzQbtOMVfy0Oa72l7ivv",
-	"pOV2h6eBexJ6zM0GfcXWdxiX7u/BWt3BWs0T/+ParIV6sfTjkU8ZaRHT4xAs2IyQbQFUngjx0A6ym7Tp",
-	"ZRoSG/o0huFtBPCeZgRDutApQW+4Voj9wgH0Df4aVWSi1dyWR0IwQQPV5/oGLDfHenL32NN6sSlvp5z4",
-	"y+fHT98txGBC+WJg3yZ9h/jhDFkDG+QnARZx/oeBmKmBGA0SiCU5xgxCK5yrZNFYoXtX8qwtNfADu1qD",
-	"Xe1ZNT7s+U4iItNUD0rp06mS2YeAuqtnQnjenSVxtXL5gTPy+eO7KmiTCQ0Z9tNLS3DT9ruIl2J73EPE",
-	"hmbPQqJ4GLLwjED5ng3qYA5Ak1zkc5/UWMg86HoxCaq6IgfaZHzW69tbzUh51aKtQPyj85s6vfmXN/y5",
-	"Nfnp1fRdW348mf+7G7w+Hv396Pdz754KxHsf36UIwm5GVSFE2joEqpgPqmJZ4UR6FLON+lKpPHePbw5P",
-	"oTK0aqvqJFPoIr34/MnYerZm9K51R6utuqwy/aHKsINFEJuK5ooK4U1qaTfpQaQPF+OagQ+y5kfo6oIP",
-	"wcJBMNZSQc/uPxulaBQq2iu/0uHMrTLPpinpPbJBZr8W+TiLmYkwpRDUgQhZo6dNophRifEwIOk+r/tI",
-	"2zYcFiK2BAPhmgnGes7SSX+F+AUSMOgBhLMrCgK27tt/DvC6b1piGKNMzQUJWRBNaNznZhV1H28daEtr",
-	"mrAgksxv2C74QyoZsYcDpm3+PZhEcgIZeY0zYo4EMUcCo0WCE38qpAKEwyldXPn6+aXTY9ePN0Ac0MJ8",
-	"GGAzGAu2tBhpNBNc8rSR+lqAH9VmX56pbRtreU78bHvW9cXAOL5hKXCwwJ6uBbapDLJKG0bJXUh1rTa2",
-	"LmhwTTUv1awv4vq1+OAZkdo4ojFR9JZJx3JAE14jIiFccGYbmGN5rTWgEkbB2z+psJPwFT/i1B4JwQA3",
-	"ZhlE4D74gEcDDth34jR+TgAJhg+aLdXmLH2/GLKEXCRCsUBtmQKt6O0gCoE+batOt0uPhm43OA7dE/Zq",
-	"5J5Sb4iQO92RJun1qlT2UqKfI8M1SvXztePfSM1+Ycl7LN7fmetUFePnvuijFuU/0dO11dF4wGL5A1Mr",
-	"Z2rbfKaV5enLCDmHOvVnX6ee/6S7KYdrV66bvvnZe8/AlyBVFMfaUJ6ZQrtcDXtllfpOnPpQrf5sq9W3",
-	"IttVZevLrO2uD7lIarvp4weJ9fAS69uQVo/k2N7i/H35kvAzk1t/Tzk2qXdb7ZUoFKY4e3/CZjeQro9M",
-	"/2OTEu3czB+wVPvA1R6eq6Wl0QfudqiR3qFGeh96v1pM2QqfcA4/UZL6jEd/zBjRB1g2dvH3foK3PqP2",
-	"PA8KVlF7BFen/gLrezrh+39Tjk5lKHRvfs5VJ2m1D1N/qqeDK1rbhtKekeNwx5O5xeas467TZHPw1n1N",
-	"3jqFp3p7ob2Vr04/ubOrbjuGdPDUPXdP3UYku4ajzjK1Kj+dobOnZdA+HfnwTciGx/WNbUDxX4trbA/M",
-	"/dHUzGfkF3s6bGTZG3VgJwdn1PbOqB3U2nvdUJLMeAiFXEV1FqxogAQwZvWUJUjGO7ioHq+fkl2szUe0",
-	"B3JVMqIFFv06MhLN4qoiAxujqH5x79ranrVvyqn2AP60zVnCal/bU/Cz7YnsN6XZ5+ejeyz+sOHGruHf",
-	"O7j2viLX3rbqzzYOvZ19eQc/3jfnx9ujC2+V9+6peu6eudT42iXGozr8vjFf36P6+YrncNPj8fxcfc+c",
-	"7yy5CQ/85+Ah3MpDuKl2nFDF3IAmoXxp0cqqe6sDLv5QiGuiBBkZpZjykESTqUgUoXI5b+6FJPoNJACg",
-	"h7p/8eHyE6kojMnNxW80CQCXjRlTxP9oh/D7fEwNbjyQPUnEnNT9y58+E5EUceN9h/ivs/nrPz/zSAGm",
-	"oP4HCYRU+tfvIsBVHy78hkNGifgvM5jfIVUUsfaBmfXMAAB5iNDrcSQVESMy45GShaHITIIrKkHUe/Ny",
-	"fCehfW5QO/TDnr5rIhKGby1fDDReFlM3FHOOrkvW5whO/0IW75WkjvDklz99ltDMCw2YIQMXTZjf2z73",
-	"fxaKybSlClUI6xiIeDbhZMIol9jmAL/xC0kAWU86ZCzmfT4SyWQWG3R+cP3WKTE/vrBQ+tCpQFtOil5r",
-	"YauNKouUTPt86aaEjWaShdBdgaoUrMQh7BYBxICkHAJ4EXrL+nzBaAIzwD5nKWDLbKoPa4aJe3nxQhYh",
-	"UGAv+twQ2ofCPvrwfZHccGPTMUwbARoEYsYVCSjvc/1uAMYPZlKJCUukgzsS6wuAk5l1IDhDZDUuzN99",
-	"bseKJAkEH0VXM+gUkOQeIqFgiBBDuZyzJKvqHbF5n0vgavZzpRPWhxqab19zMZekDihTL5aBVhz9PAIM",
-	"vyAGPhsHcYhc8ICFSNIN2xc121WuKUgTUJ9L4WguAPPMnVL/X67dWvetHtO9FLMkYH6TnNu1wceOZJ8D",
-	"iSNg3AgwjMFNH9A4LoN5+ZEpzR6+p0n4yTKwjVSUGx42xZTx20mMLn3pitEoClgogtmEcdWUU/0ZgUQm",
-	"cRP+W9Bpahc/NZvN8uDAMOIUIgrL4YFSLSDFbLWMFnaTckKVosEYZlPUDL7HRbmvIzkV0kCwLzNuP3vc",
-	"zw7HKIoxRVIPmS0mu/cMbtF3/K1fS5mzayfZvI3lbb9WWPfyKp1axZcvhbpG+OllbhaICR6fnm3H4ZN6",
-	"5cGyZ7Khj45vad8ndeBtd8+Dk392yPRrZ7x4AHPNPxrFvcLHass6cn5HGJ9NtNxNb7Wv13L5DlF83dGK",
-	"12LONUOGLU/1gozq6/96d/mvRk6FMRhC96gwmu0FURzheU6YllPV0U7s+4F3OUTEIZOKjKJEKgfPhmbh",
-	"2BgQOZxQNJZnxNeE5r/0lfBtPxchoSONhPhHJEJAuorpVK6If34szPajmewjBUPNXhUXwXgoieCa8k0T",
-	"Jc1/Q7oo0r41jbxWRfBU71c5UwyRSd9hFuvPUSqqf8NZptiGq6bZ8SqmqcRGk9xfWNcwKvze+d4d3uiI",
-	"dcNOoC1T6naDU1NjdUyPht2gE7ZZa5SCja7uy6Gna9/yp+3RkUK91XqeU5tEUkb8aqAYp3oBLacmrmu9",
-	"TsvznJpIpmPK02ttp4YdNbIRsNsGtHjNfuw4NVAWcj91/yrtSdp2vdYn7zQzrUcRj+S48qYu3qRJa5kE",
-	"9dYd01fDtPum26XtoXsSdEK3y45G9loGBcfCwVDzJWAovZlkSc/WvbnHescrsZ8TMZcDfeIoMP1Oq43b",
-	"kKxYXuu3fMdR/TA47wFhdplQcfeUiFlCecAGU5YEDJHQdsKJLeM+90fTzRF86mGGx7TDIRBflER229aW",
-	"Z1XB+H/O2Ixp0xoHBCljxFGzCfKofnmhOZ88I3QoGQdkypzihNai1fRfED9kIzqL1QC5qX+G3k49VA/E",
-	"H5pWsymBllhnphs0vrJnflcipAsDRwnWiCRtr31GpiKOUcDDbNHY/F0MCZXXss/BupQsZoHSRl/RjhqJ",
-	"BN6PxnN+uaC4wWz7vI6nI6SRddEyO8ILSZBX2YZl1hYjQxaLOYmUozeqz4cL/d8GWmhFO0mbraklhKOh",
-	"JlDUS8EDkCAItuEEKPczDdsOAzpmZFwBkqhowmSfWwTC1I7CVet/4dK02ZV1FtLqq0Xp1v+Vfa6/R6PQ",
-	"BSHiNyJCLFNzOwsJJWFkp67lI2Kb9uB7Y+syI0HxA5u2erZ/t6ER/R5teKJGoL+97eiANwwiPhjN1Cxh",
-	"+lYLUNo5PgbCNGOaW5UQg1jwK7/RJOfWjQHG3ixh2DxP5kiI+CNw0uVsl4RRKfgZMYy8z6FVmybLhCUz",
-	"TuoU4v9Wy4NDIINEi6JSsFAMMpdxx0dNWSmTc8vCYifev0lWSnvDruSZerO5EuKhEnJXA/HuaiBlCoh3",
-	"VwHx1lVAnphu4eWUhj+0JNhCY9iFRKp8FfZs4ZyefArCt5AqY/Y19RZSRU3zSvysbD+mdZpJU2pfv83M",
-	"5zolyLlTjy8wbx+5N/TPBeMaQbJjeoXaRJ9bxVPrAvo4kIgbVP66r+9DC1zCsPrvF3jbGfHBOe2jV9gP",
-	"wPj1UY/VolnLGwgZRObZiIcRv+oRagS9G7MbFsOYfV73C8zHd4hf5FP6lyXWA+GFZRbnN8iYSsIF8cGZ",
-	"D6jY+l/mdYIDgniRsenBizzMd8CnJa59UJTMGFb5CLEBMbRzIuyPGY0bJk8zUk3yGXQL8C3j3TAEKGMw",
-	"SKp19Hle7TBRjJFF50YB7mQ6GQj3SJn7TT/lnCaFbjTw/ZsmIi8koVdXCeCaCxvLMI2KqUUe73PEYX4h",
-	"HcJiyciE3jayt5rZYRuqzH/3wjTVohOmNYLcS/SDmphQsUI6fiFNC2Wcg5DMDDgUakyo7HOrbqHwQuWu",
-	"nvrGuelG/ON3Dkn0ruv9mgKJob7FeKDnMRQ3qNWlzJkY5mwXX7pftM+Xv/8ZrMEPmaJR7JuvC9pvtlYn",
-	"+yxaB+xznAupo8s3AWfXDTOrxA04yxyrfBbHSF16jHyYiYQRdEk2u9dI1dZU50QPTRr4srDvccS1umvW",
-	"anRiEtiPOWkScAwjf+Ai93Gz3rqWavXmppazVQ/zzWVkVYxgH6rdvrxumqMZbhhJYDZVBQj6Wm076f1D",
-	"TPfir8JNXtLonpLDyuiKrT3qiq39OKu8o6eoULa/nKcK313m9Vyjo7A13ZHGjsNX7GR06rktvU+aqtxT",
-	"1h25tv/xKfM0jSFvrPX+/MvBw9PTxOHUtHyp9co7C0NMhi83adO7aUjZG8Fb7bVcEGcADLTWqx3VwHtj",
-	"AnAtp2b4nDkgDBG1XPhaXT3+CT0duhZNq0uPhtBRThMuPtIatVkn7Abu0fCYut3TVyerHklBvyaMyJvA",
-	"7Y7aFPKUoHt9NknNkb7UF6jlpFKtV5vQW2gYvig4Tj3zU+qhAPpM/7KN/jQBLXKk13qVj6T1up5da613",
-	"dARst3j7SeH2zknh9v9o3osyTOvA59+/f+PCk57ned22VpGlCVoactcqEpyGMqp3ajMe6X/++F0to8Il",
-	"FnOHIo1asRdi7HoFamw/UWo8KnVl72SsvkbiW2myopFBlm2MQ4Om0tTdUp/2Ji7trbuhrTA+X4Ymkryy",
-	"P9odRRHy02xqhTb6zGJNnlndWDd9nh7sOxYqZCExeAtYpQkLUROGQhEYZsqSPgdrNg0ng8ZXx9wykxNz",
-	"lg2UmrgJJGd1vVNoe6unDA3c0nX4ZD6OYm0saQMBHS9a005mnEf8CsxDSCuKVJ+j5V2mDtswfIVO/Exz",
-	"Z6pTZsBQCtNgNsvsP/zg+0mpoVlCDbbOTBNTsrfcn2VT+CRupjO6mdK1Tt7Nt54GvL9UlQoOuGmuyh4Z",
-	"Ydoctor3/TqOgvFSaE2WLYTaZEETD7TZFeA9y0WkLDdsEt8OZ3MjMcpm43cYEYskeBv6HFIl87lUHMNl",
-	"4HayALXGJ6QNBK1CaUs+YSHjKqKxdPrcdh0nwwV0q4V4GxifJDK8dz5mkPCKfNEGF8+IZEHClOxz8COA",
-	"l0COxZzD9BZEKgpd7axnCqN8xtNlpw171Wj2+Weuoth4GcJeceEO8acJu4mENiwFV2PfIS3yP2v5Igq9",
-	"yHcx1Hc1z43eCWS7luap9WKz12ne29T+a11jn8bxIJs5PlsMT2PvuNzmlhdp3DHOV1mmW5VwVHy3e5pu",
-	"71jK8Twy+z4ym9VX5DEljazv5ZP39uhMdzbPjsBxqfkdJkBgWL9wSPu8TmMpjKsX+lOTmCqWNM4IxVT+",
-	"aRRcy4xllnGcPsdQ9oxfczHnlnbRJa8ZHBfYK1skRR5CZpJJzUj8CsL0NfPyiBKk5XlGpzBh9Lbt8ilt",
-	"0D17WszUQIwGieZLfqOZK2LLRVw0RfnkakaTUBKIlUPQXM8QM+GV4WxQ4lYaIr+YVTOuRyhz+1LOyDu8",
-	"KKZSDToeeiZWcZl286i2I295wDK8r0FagMNgjU+0Qlgc3Sss9GfMiYv2A4sL6BBKb1j4tZYAfmMFelhy",
-	"vBfZaMwBSXk4FLcvg1gE15VGwIe0zbJ/ef7z6+8+/Otv+qj5pN71OsQ3gwzCCBYc+vmyZqyJykUlVTRh",
-	"UPBFRhTU7GSmtWVNdzaGOadxTGBKNjDY5yFdGJ3cKNVgEOjByH+hpeknrPaQDG66ZlNl79TmwJBK1utz",
-	"FOJaYkHsFF4tuB4YHXkJg3CGSQmIVIXWfYkr/h52bVfuycUceckr12svVwfjigamHKvWe/Xq1bHneU5N",
-	"r3ygV17r1d7MEjFlL79jSQwl75BSVxhzfeGRX9qlSiVGCZPBG/E7NWvPUcEsLGHn1NqdTsl7CxdTOCt4",
-	"BkYimdMkNGF0qghFuqc8dLLUi5AunEKMXUaTWUwVpDLAQA6hxgqHtAykeJuXkMy4FhdwAiHUb4bj+rXo",
-	"E1y6R7+xR+Za/SIJ42yubWycQUsqV4xcTP3F883DtBM8zmFMp1NbHTvjUxqFaY4ruWIKnAZRQhI2iXgI",
-	"BZDa8pYzOWWQHgGcgSWTiGuB3OzzN2YXXkgyETfgOjDh/yU+YIs8wJs649IhUqB63+cpaxiJOAZX6jJr",
-	"SOsmZzwUFSziPLzRg9xhE1vqpxi46rS2OsRmLg/al13voj4i7aATdtmRVvBeaeXtJHRPy5Q3uyCnZkgr",
-	"HcHCMbgnw9PA7YYec09HLepmz7+ieoSlQPgy5kMagjsuxJnbbvu4cCOqahhYbrW7W21wGYP8VZ8PpHDw",
-	"VRmxtnjqgaEttaKdWfJ7m9dUYMmW822s1SAfcdNDeV8Fn00kSh9Atx2NY5Zg1TtjDuFsntb39Qg1eKVx",
-	"7Gjr18DMGI+AiQWm1dsvUt7WJD9EsWIJGS5swp/f5/U0LV2ONddBPQX8FGSeFrMaxp6V4WtZcpUwzIdE",
-	"N6uVHg2H+NcRD30EAsiCtlAnbVMp0/XiayMl+9xn+gMNgphK6ZO6rxLKZQROBSgF0WzYxIswU364yIUm",
-	"oqDP5ZyxqQMp+hPKsyfnNMK6DMBu6PPctzKxuOyLvfwz/fcAAB2YShZ+A4XeHOWS/iBJn2erSNC1E0Jt",
-	"hi9nU5ZIFkK2i1/Gp99FUp3H8SXO4UNGLnfcECWiPpsrCpjI5qpWJWCZLJi1eczSrC7x8araxtx0LByt",
-	"/v5Vk9HXtp7KT/rhqongTuATL2RuXpX7kiUUbAKK6zzlLlRUKTaZKlnrtY+ctXCKcqeu1qulh64iMwwf",
-	"b/U6rZ7XTmGOMM/LY9B0z+0OO4F7EnaZm+WAeazm4Lfv1VLtqeagmwOmkDUA7JHXb969+fSGvDSVS3BG",
-	"e+Tvnz5dkCOvY0+JxBSppdwyzCpbRyHQj6ok0lvubZdekuaXIV9bhbyUblkxXwRdR5zdqgFmetd6Nbb4",
-	"x+9vfxfR+9/PFz9H3u37S2/x8y//vH3/Wszhfz+I6N33/5jqe35uv+3++7/x9fsfP0ejf25gbi2drPsL",
-	"KPPn6RsAJL4jmiXR5CmzwrqcdpD+tBoKzqnRaTS4Zos7KkO1omDgySVjRjibJ85IJvuLIl9fSUsG9SUx",
-	"5+V1/JfZSh4+ifieO98zRTUXQy2lKu04tdQeUvLdI/AQysVscK7QsmoS+QzEDeXMqh2wwnYaU16J/W7S",
-	"8B4H850GKrqplD9WgKwjo7ZK4hwljA1UEtE49bKPQFbwQJ9ycBLECyvC1uT4E0OmeqFyLKYDKOkxCYae",
-	"1+50NQsCfh7O2ABCHzkr8KiQG7kmOuBUJIrGg3XiC07NVuRmQAfwFW3d7wDqfvUvpWnEvZb3l1MzVQ+D",
-	"q2Gth6AAIve3viMVfPCNmckXHUyTCGFx6MSk57a8pufBF0Ssqlqv9vnytd6jVRiFlja0LLenSHAlpHAt",
-	"TzWJmPkET697dEKPT0cu80LP7Y5GbZcedYdu56gbeqcnXdY+aRfDIDugEBhecb/czNjDtyM1t5KN9pCv",
-	"EpOry/Z+MShcpnoezw35/PGdQywlOUZiOMA3HRIsgpg5xJ4ax9a316cscTVNFwre0/vOiNsiMw6VejZ7",
-	"Uh96Es7A38dIXU9EMx/CeNgoRUE2JLSHpJkDnz3w2afMZzdkqtXxZbh8AJbda3a8TNnQflj2LmmiRa9c",
-	"LokSTtJWKNqzUhRYzuapTICS4jELrllINDPL5VMiyB4EYlTOFdrndWigYEcYACioD0lY0LODSjkXSUgm",
-	"M6nImN4w0sKsqPYJlgXTQE/SZl3HYs4SN6CSkZgpxRKHUE5m02nxV1taHkZXkbJwJOZVAEgyZ/Ta4s7m",
-	"V5ewQPNPWIXAil4emhrhhJHpTI5ZCIA4ORxB9K6mUqvPfWQlg9xn8bEmN10vhL8lozELyQySTdWY8eVo",
-	"PDhkpcHguXzz8Ze3378ZfLgY/Hr+9hP4abNp9EgoOBQqawGs521heryzLJBJ2l47yxTLedMFQPk0yZHX",
-	"7nNTIDzIYSH66NLNLTugnAtFJF2kKbnwTfs8v6GaTJrk13UA18v8v5gTZbjd9zkqf5Q0tBLuP9yww2Ju",
-	"DQ+a73VQdA6KzkHRWUvRMWBHq7WD1P97HgRsqqzqcsDe/4pT+/RT7bU+8I9UsTldVGcDpiJRJKkO8KCm",
-	"f14l1HNFL8B2imFpMtUlgzIjrcRdMa4PBwsz9aagBJJ6pmj4MJeBvRHjxSRhapZwyOURUIhpvdZtzyNC",
-	"K3lQzke1+uLYbCHEN0lyaYlyFgSMhYW4udHOpN58zBc4M2mK5SoYQVyd5Eoopf/SL0Y9MVXKUEnE8gST",
-	"SA+1RCqFitecndTp3dhIA8CNOCMQPtQs3IC48A1UvSZ5nVP1HMyASrU9QiXiH66v9pG6/06gNuE3HDKH",
-	"kjLQhlUS5XcnrTO7Shj68Yvq2kf9cUu1td30mfTI9Gr/uu5OLk7/+NiWn17d/NpZ/HYy/HmVvNpU0uSn",
-	"vaLZYO54gb/yIES2EiKPC6AmmQGJ/yIcOct52ysj/i6KY5lHW3oh05YOKRSWFCPjoCV1dNDqB6zG2uhz",
-	"GfGApShOcypJTKUFFXXyKLA95HtZWM+sC0xlx8BJ2YCrpDFzzB7DLy+klg2BkAYrFvjyPOIh4LT1ORZu",
-	"GixTNdfMs25zVzFHFY0HREWFHiPYlgJ8ynQBRVdobkIdIZubHF/oxzKZzpRZewZkZXqT6D0zyKqTZp//",
-	"LIq7iJt3Fd0wKDhnk6laQB1Zk2CRllXduVADw87AbsYNsZIg7YRCRhGPFLMv6XN8ASLsph8C1PpqDFPD",
-	"s97iWu5Livoe17+84up+2LB/hZioqb5JzToTEx0KETPK18r5KYVM3U8YFUyfwZRGYcESqjSEhjSGzNuC",
-	"2dQ8elV6c7m13F2ylgtPbWk+m0yhY3oUdEO3w9ojt0tbQ/c0OAndV+x4dES7w07QDrNMIUMvmgIQdZfB",
-	"z9k0syuQJL0MUZValZjorX+ZDQENY2lzOuU7qejt4O7tXrNdvpdlI1dse7mx2l3q0MbVLDEZSa0h5jS5",
-	"R6Njz+3SV0M3xd2yGFp3epRbWrful41UhreWsVfoCymrAaSIum1/MxezOCRDBJBoHNq6PqYuoIVoynS5",
-	"mK+Z0LxWxtJy4uxKGJuytMxiYrNDBDxAYy0FsxzlfNYwZ6RuYFlt3rJD/CyFUP+VTyJuYO+v5RzmQvZy",
-	"0dOPJkFaHAZpxuDhNqnFNoeYbJNCLBKbO5xPgLbJwohx6v/4pjB4Lpc818prspyLtjK/6xnlFz+HxNrW",
-	"ei7m6uxZLwMo3CJ7NvXH5rJgc07azhPJiE2dFve3I239VttDJs7XmMr65UPCkMVDS/n1EwwQV/LcFSXF",
-	"OUeRk3qKco44NOCKXjia88Etu/q0sIKKPnPoEhLQRJ8hY8Bl0eAzhOowuB6hIFyoVYlBKUXvniGUVQXs",
-	"h3l1tmRexb1bSuS/3x32zBhb57ftE/KrtO6UWA6sa1U2S7ZPj8q2nD9XfUISLSHqrXmYQAmbUkCRMjpY",
-	"nvut7OV4b/r3ZowWldvtfH/PcHPubW+V1lNm6wArwoG+xMw6Lm2foHrBXunzQtFjkq9ktChxZpBlx6hm",
-	"Tj1C+zwrTc9d99NfAaBpLOZptwgSs5EiQzaO0iSntJI/kiRkiD5qBGQcN8nbLC5j0olKYjAONFWCzhR+",
-	"TswqkoVkzlI7y2JPJkyOiWTYU0Bz6z6v+7mg0fmnT2/eX3y69BuO6XDJphKFdM7EM+akyZW6I67TitMs",
-	"rAcdwvISHBYFAaeRSFizzyHbKyMjLtTAfmiLmWVW61gkU/39UllxdmeIrEjUL5SV5ghnqduAZKrPoYVW",
-	"pGCX6tBJoVht2nBsu2X72JgiLgGUg2Pb70hBFA8hDYx+Y+7G9Auk2cYZWZ40gBEOrgRnPvTNJpST0rQw",
-	"0+nS7nAEnUNiwa9YghHKOgCmpF2vEL/i4nOZZZ0fuNEkH9S4UNmM0Ihdr1vmUP6o2dP9+lR7a31qzSrL",
-	"r6BMsmSB7WyB9p7tFbPWjoqZOYCr1LJ0vg+nljmFGvWlDB7L+8qdZLkx/A1EsN88wOhWRaTh+O8VVBdG",
-	"JGlTqL2om/f4WKcx5S5mZOw5yIroP5RME5YHwtECkXKBya8oEOwdAAsJ4TtIJ9GyRNoiGpM2DbHPpaaY",
-	"gJiLCVNpy8WYGkGqP63vkOwXfGf604wbxFpoTJXeBR0YVDSM4c40ExOuQXaiecCCxUxEyOJCayoYCsce",
-	"mAUOBI8Xfq649oXs87SaFvJ7tTKD19ybSOr3I/KuQ7peJz9BekOjmA5jNlBiYB6BdpGYZY7VQfWcusBu",
-	"p1ovbfT5BGGZBMzDbjuCcWOwGpRI8FEYvOMojViHAB7e53gZW45FktTNCsEPbSLR2YikrinEhRucDP3s",
-	"Jl9RBchG80gFJll8mohwFqCOq78vB3ypNKuIIwaznqkFe9KCejkX/SzzkyCKcqHgCmaRdhm9EvckqRe+",
-	"qU/qbc8D7QoxSvJpPiGoHBFfTkoyvbrymUV5pA+jyTaa5DIfRodJxGFhCfY8hHQh0/akuNlcpI1NF0wV",
-	"vh1+NZNolg3Z54XYOalrJYHY6DwQLNAToFAvECwliIU064TYPDYDsxoUJFClfbbACrCtvAyCdsJyJGUs",
-	"A/hOMIOYSZlOsu7T8PeZVIAl71iF3teaW6R8aJ91BpULYs6vEhpqoyRhMktYo5LgzQ5EORA8yzwPWt+v",
-	"gDSzTbI95isaQX4RU/44WfYbZmmvraHoFeESHyTn3nwC7ICaazHzn1RbO2TmHzLzn35m/trn6Z9mV/FM",
-	"hfek6DupWyafN4u8ff0MSnzXIX3ym8nBLwGhy1TuKcqofZsRGbt4qIz5VE/TGiGqgCCcJYtj4+WDHA40",
-	"AOzdoCsb5dE/y0yIdLRIkqUnMovAFDsW+tCv0Dj7PFM5yyv8rTKajlh3W9BlQ/Z5ruB/DU3UjvAIaugd",
-	"/dN4Mvt8Tf1zSb10oHeUprSFg2swua1BTKMJCwm7YRzdmJqG9cbPoTfsDUvA4EnNR1At+xyQ2pSKTQ/f",
-	"ghraI5QkVGun+XlxMcdZ9Xle1zxLW7jeycTVdgwJZooMWSAmYOeiMtPn9TIdE7JuORGjUZZ6axWeJrmw",
-	"5hGm6hqvo9lEvTtSJUwFY61EowauEB/XksHdclFNjFuosP9cSgD5smpsMdNkG5H6wGpqppHkdJNOs90p",
-	"VU2ApnMgTeCQpDB+ulTSIW5/5nkdRtr6UKUaTNshLU9/8E4Lvnntr4OOfNCRDzryQUc+6MgP14IilwC5",
-	"bxVZSuHGEb/es4p8bkLbgjMXEPT1O1Dox+JqucoJZg2ltSTiRSUTWR8EzoFPmUA1lnYSSkZsTiYRnynA",
-	"exbLaQJWbjgm/I3FTBAoB5RJ6Nu5VNkDs4wQeR65W3N11c6lFO/0Fu4q0dEZLksZ4rGFUb9fBryk0+hl",
-	"+2UUTl+yW6QvNxZXEf9/hFJ/o8NAS/b2sdJUrj5/fPu3/2n/MAn+p/3DBjFCs+IKLqg/9qEM4pkVub+n",
-	"14xQOLFBHAXXBGgGvuXDllOarIx9G+k4aoHVkLqPL9Pif4Bar0/8CeUzGpt8I9M0BPNlTBSougjezB1w",
-	"kCCrIwLPgHDFFKso8CVoTmOX4AwhPktcwtQn+zsXWpESN5GeJgv9Q9X6mlXr5ptnKIO7WIsH2J6D4bPK",
-	"8En740CNpfn3Ure6dqG16R3eo78F8J4D+M8B/Oe5GVU7GziGW++Gx3iPbqFF7JdPJLJpn9YlnzJf261G",
-	"M8I+z+eiALJhRUZP/kIxM0gvD+7FF+pb4aeyDJ9lzzlwyD6/6zInm3jMM7wEG5gAUJVFEFc4s8kdX7bp",
-	"pnPHmZ3lW8z4TLIQ52gyNmz/W+ter9/NveALTLgYsoUwHvMsl+NuFkafl7nIMXCSYhwjqgOPNA+kyQLa",
-	"xE1MMCvNFoHV74CVWPB9f2LJ5HH83nmVgXItpuLF+iainvchSeOghx0c0E/SAX1Qer49T3KJZgKi6oH0",
-	"Lqzk2K/W9eaOR8euRCoxlejmXYYtNrU9tslqwZmTsIlV5FIFJGE0dEFYXyXUpHKnbiH4A0rEcCLGRZR3",
-	"CmWlZwCPfbc+zUIuW+8Ngm5U+YYaB//Pmv6fT3bTDh6gg+Zx0DwOvpuDGvNAvpuU0z6o92bGHyY29J5e",
-	"s6IaYYuA06KeNeM/6Qz9FcEd5xDa2Vm0f7YbfRDtB9F+EO0H0X4Q7Q8k2lNO+7CiXdIr5iZMM4E1cTTh",
-	"EYxdUFuxaVPPTSeBy4sXWNVA/is4c8goupolWB6cxmLgJ4Ce7HPo2/83s3bT2ckgIzcgKV/MUwkJxR11",
-	"RE3Rxx6QT6aJsJg3XJv3ajaF8IPEZBJESUn63PIpovmUwdc0wRj9i5O+4YUkILCgsz6bSBNxWOCDIGhx",
-	"HzB4BJGbKF4QueBBo9fneJFeXSXsClwOVGazR6htxEKxbwnGNLkCxJwJvbXgopiPQm+ufBtvwbfc0HjG",
-	"pBH/fQ4zdNKV0IkwsNtmPYxen5HhQmH34vlYxIz8+B1J9LnQwn+KPplc3QvX2x0wPcEE1B+osIhU34a9",
-	"Gmn1AyCh6z/GNLH1H5EywN5LzSzv9LLUA+Sfk9mQgkPfrpkp9TU1yDSOxZxCJQ0ihsPE0vIYvV/QRIsp",
-	"s6aJkEovNq1SySG3A7lA8MjBvmT6OsqWCkx2Sep6+BsRhY20lF0k0ACDI8VZABo8GBPGEDiV4Bl7IZ0+",
-	"t3palBA+mwxZIpsEjwB8Xt+S/BQwmxi2gQvpIlPwQrp4IZEMSD23EflGcfhCiPlxtvyFIfalh7TLNqVI",
-	"9ss1+/wflx9+JsOFPYhn5PvLX0j94w/fk27rxHPI508/uCcOQVmj5wv1/f96d/kvTTaXeJjx3JDXeDjG",
-	"jCmcCIQgqbxmIaL5QCjzjKjFVJ8FFscS7zOjjxLxX8Ydc5jz500PSShsPZwhqCW3J0FvICzyikZcqgy5",
-	"v0ivDdjYPvcRhetveOxQCPpnxPzsk3nEJRKSveiQ4UwBFJH5ATcWqFTCxtuDq8YJA09o1ztu9vkb6KiO",
-	"AxdgG6EAzTBHzRk1f/Fhvr4Svv0YtgTMhl9B2yRSkBFNSB3upLHgrJfxJwPKgIFvuL9xhmPaCi3zLix6",
-	"I37Eb2gchQOkZN/2jMGoNHYARAD0iA9GMzVLmO+QCQSux5STzvExyoT8rUoIiJH7zT4H4Jk5Z8m92cEQ",
-	"RNZ7CZVpmkmIOCzYjaFgmCjMbiOpSL3rdRtlId0M4vKzZtAfUe7dg03sZ4IpPZEpO8GFAen7eHpzd5lz",
-	"26jCLwa8pdJ2AKki4NQYn01A5Ke/wHu05L+3cfsP8NEhs+HyIpPIjbOMkPKkocnhhaGOIgReAdy+bCma",
-	"dsq7vYcIJHXvXN/R0qk62uwHLg6Ul5u5/rN8lgDPXzZLJXabIwK0xhDEwR5LZynKRYSbmXICw7qCsRBS",
-	"Cw7gp0aOWg5B+QKKFispxMwwP2lLD2ASO7VA3tSc2m0sb8soYmcr+04HBvjQSwRhcMMyCt3cCAXoGlzz",
-	"d9ACkrQ8j/z4XW1bbC60KfUxrPVSa9T8XMsp2uVle+2jKsMyl+RQO//+/RsXdsLzPK/b0l/AvHF5EXmj",
-	"18vs6MGE3tZ6nfwPmgza6ZeEkmxNiFaXjEy+4q1W7u9OvLKjhBZ3AxB35p0dr/gjvFfb4ytW2M6t8O6e",
-	"5tfY6qyzSC2MC5PyvOKPcJ/+0WwHvBvdAZqdfwdWvH57r9ZudcCrpESRE6xthudFgraW8ifjhodNMWX8",
-	"dhLjkZSuGI2igIUimE0YV005BXRlrY9M4ib8t3CUahc/NZvNcvYzjDiemzsMqKbYrXqpz3hhLH2fAxaL",
-	"3gknRxsObIeT32kn/x2c4u46xS/gFAnCKRKNk31gBwnOsXTmWKKBXrvcKZC/4zhO2+no/zieA0fL+Xz5",
-	"2lk+PmjJOEuE5fz4naNf3m51YBRNDppONK1qIm51HE30ZSO2QQVYgVBX5m5BvdnRFptm2Q7ovUazXfLB",
-	"fI9s1H0dyamQUTnA3g8igSG0MqDHcIhPlaLBGFLvUghSLVUgWg5NTVK1LU0kQY2Z20r2ouDLBjyDkfRA",
-	"f0Pbfh2G6Rpu6GZc3c1OUBNFzDcE9He81gMo6OkwZk+i3QqATvDQ+CWQigsQq08DRl+JhI0SwdVLcMbI",
-	"l38qcc14NXD+r2BRkexBA6RrQGARZu7zx3dNcjEbxlHQJOdaN4sSZiHMHGyAEiZiOsVO6+imhyt6EmDz",
-	"tDziw1+IMluOj59O4oO+c+dSwwJCILYIM+2iMPw1yPztiBi9dtRhrxrYJo53g803uErEbGoHPMcgAvl+",
-	"MWQJuUiEYgFotUzNpoMRY+v1FwNK0Upy5zd1evMvb/hza/LTq+m7tvx4Mv93N3h9PPr70e/n3voyHz9j",
-	"FbSqvrjE8j9SxaAZjIstYe7xwKe32wYyuQE+sgmNuGah6w6SPbE0kGlHu+Yg+u7tmfam3LS1xjt+FNww",
-	"0TU89J+EeE/5wkxK7sJAWTBL4HRBwnIOapVi10BzyFO2mR7/JcY5Bc5TxhqX6rFz/IoANRfl+L2EXYoy",
-	"j8diFbz8hN6+Y/xKjWu9465Tm0Tc/tk61lNWemdqvdr/+3/n7m/U/a/nng7c//z//3+rYPpzjDyxp6M8",
-	"zv8BrqMfF9itlkpmJ9x0J0z5N2TuW9jTOuWCLyZiJvscmw1Lh5xfvCXXbCHB6WLDAvoqZFKaRzGin0tB",
-	"7PNgzIJrljoQ02g/5Xf6K0MKgX14APA8fuPMVEhgeKAQSpCpizHN9YUYiI1ZZIiuRVzTCV2Av9UUnhTD",
-	"qEUoVx/xKSN+BdOYNM7yQE+QJjkfs4RlYYYsg2Il8FWjSc45Os7yG2j82Ni/kJjOjoCfRIfihoGrDrP/",
-	"CTjfUcha+kYcrjSVU3/k+RgcJ2PW59mF4vCZg/vygqRvKpal4MtgIgkbzSzOKLoZcUIDuGfAbhEC3yf1",
-	"UcTikPi5QL9PRNLnvhlX/wBJonYi7I8Zja2XFYbT8zGIWRH2KHUIF6rPu14bW7jiyocJo9cZ5BNJZjHT",
-	"d5IpXWgFHdYlr03gQH8xaI6K2FURtprVa0JkfqBZgHwGb3Cu16f7E1v4mMOBpx6iBoARne4iOJOv2UJr",
-	"gzFdGFBbA/QKCSXoUcfzaQG0JiJhmiZswklhefogpf0VTN4I5QY6gk6nCaTxGnLwzQ+hnzZsELyvNXrh",
-	"4iVoEAtwxGDapFBXBtcY8mZyiTomwNjnQxpcX0EA6wwTXPQ3Oeck5RemNzm5YtCqABIKBsBnfHTeUVPw",
-	"hMuiKtcAb5mzQajUAMTBL0CIsI19nu+XrsUOdq3AUfOO/aypu5+2hHBgT6wvXD8CAUCTBAJfNxDTiKWN",
-	"IozefrbEJzVjuRIY3kuJvJmOU+YJv4hpwHLqrH755sk8hdazH6342ancKbU44KkZV9hiR6uhWvuJwQn0",
-	"vyZfo2kfTGXh93iBvFOgfayXUFPIallbydxLk/TiF0A8k/UqtdobV2o9WCJUif0xjvQxMv7VQEH7CKMl",
-	"ObVVcwD3ne2oALBmei6doD1sUe/UPRm9Ym43PA7c0+ERdbujDmuHrcAbntK186c2to0K9LGVO3ozO6ek",
-	"s0Seg9V6td+uO/84vfX+OX/1btr+hR99F5y8D1sfVfff8vjHsQcPsKmpxNtr8pT9TiuTp9JWwGvbYcB/",
-	"quwwfdHRMiFg4dZpUM7Bdvt68rI2sSkfoVbsS9qxWwIOZabvn385f9bOp9FPbHE+0zbh//1H//IdowlL",
-	"0l8KBjJoD5m2D97qvItuA5s5cyzmvI1ZtlqpLlbpK0zta+QVmToYLxxs1wW6MbbwgnbOaHrWu17X2J/z",
-	"RPArIjhrNMkHrbGmSp1DfMBi8okCWGGt1Q1nCzCVtOEFdiTk/0y0viajK05sF2dMsgU7KHXt2zwzEc5i",
-	"aLKl7S+T94KgT5g8I8ciUURblwk2vTDV8MVOoWX6J42lWFcJvcfdafTDnavFn6EO4mRPWwkHf+f6jqWd",
-	"p0w/fPeYvRq5XXoydE8DL3RbrD3q0O7wKDgOK97dsg1QMb6eSX6YjDWkCrORC4nh0DXGSwewq7NG1fIS",
-	"7xu0nZ9kfhAzcEqDGytvQPOaTHKkrpWgS3OQqCIr09MBRCKviuTarKft4ExfcbR+oaWgtrnHYs7Rh4Io",
-	"3deMTaHZHR3BydgoR36VVbCmgprrR/vHK/fmXXvqfrw+nbuf/tud1J6TAptRQ6aRaqat0JJbM6c+FJxV",
-	"ZfJDN3M9NDSug3R9w2aAAL984YDRfbt71H0PMYgdYxBPK6yQOamEEas7BBi2bXe77BPLeaC08hTxK5Ph",
-	"hiZXeTbdbnGHNUIL9qTJl3/af66KFDPsHGf9+KhFGfgB547jv075gsTRTZpl0SiLBfjn33/88PPby8Hn",
-	"j+/8RhplLtOXPpspnqPTPooRLHjHOjcbAbDbu7vXqXSeFQzISMoDBypwoOdk3/2nCELCgmtC08jYXqOb",
-	"JGQS8i7y568Y4VyWlyXhzNzUqjnLOuSdYymK3uLxKzcbiaK3RBtGWkGcsiRgXDXJOWSfY2QC40RZz+fJ",
-	"XQbwLpLqE7xnUyZtj8W9N34/S6SmiZ3TelEH/b8/128hvKamab7hL+ef9Oez9amobK3jVsz5Dv/j1MZU",
-	"DiYiYSbZZX3UM3qrv0YZTzsnU6hfGxGgiSeOwrRzZpjeBlxp7qQHVNFYXN2T/QXnvQJWvuy8VKCzf4JU",
-	"5V0CS7sFlKopchNy2iQy09q/V+SRjuAGG1SlP3A219SyU/XyU/Z1b+y6fo7IZUChhOoPuSYbST24wHtS",
-	"ry1Cdt3lKB8N/heUytHbMyjZlSqKY4ItKbB07pT4ER/MZFl65msYeituU41J0b07VXzPAb7vMYvj8Rts",
-	"SJBOufL3gTPLoO4YdEhND+/0fr7s/Wtm7RueoJ2p+kcoZV6fpJdUta2AmYDx3TkTCFUpTZiJxaGENEVT",
-	"7XgvmjKpd1vtDJyoUYIjBIS6O7PeUifcWg3EeT8UlPJXzCfMGw/84gCYuz4EzjTcWu3E4je54MGKxPSP",
-	"jIYSC8kzYJsRYQDOkCZC5/w/Nm87jeGjo8vRSupQsyUmEaQCfGkStFiL5IGPOkVED4CQ098LkGMylJcF",
-	"mSeRymNCJGIuoaPtCD4qvg7AEADBDfLPTYqq5rsSGhBfs6kqpPKabFkYdcGDKpsdSmEvFzzYj+W+57zF",
-	"tuu1Pmk+dWRYVUgXhYs1p6Z3aZZYLHrgm4Y7eu5J67Ttdmln6J4E3dC1PPM08MJaKlRYOBgu0nh4DzEX",
-	"nJr+DLVe98TLBTn/mLEZRtbhE8tar9X2Nis7hr2uwv9a8MAh+JInb3U88e5sxc4n+sjhqedinuMwpixv",
-	"bQ6zOinpbZZtVM8lE2mWEtE4S1LIH2zNR/BvzVsUS5LZVNmygEhJAKCE3s9Q09hwDHtBb7UmUodA9rRB",
-	"3cIxgSdggUFF/Co79ntXZp7aqc2nJjzcwf3a3AR7MnLw1EkktfWO3S5VxzNplM3y8A/GeSRjRvTr28+y",
-	"AiZ9BYFoxRx6CI5G5dGfz/CaB4/+OHddGDFOWlpuEkmiN7Aqcq+v1dal84/65r9WvhX0lijFbqp6bVZt",
-	"VY6DMZvBlb2D2GwU7bJVJkB3/2tGMaldmJM4agXtsMPcLiSxBcehe8JejdxT6g3xSneUrfk1mwiMJAIf",
-	"QrgG8+eXC4hpyrw/IgYf85uIiM3MSbWsR89q+3AY8g8kruxEQOcrfQjJecpJ8J4lZgI+lF6f65uJLUn0",
-	"nfSmfJUiqUM1amaBmDo3rBccSsZVKfKZ1et3rvLazfFiD9fvlLOls2XOyz8oZ+S1QGTpNA2SurHgV65k",
-	"QcKUqy9MxwmVbPlMbXQgHjmmt2IvtvDz5PZtNy6zyQ5WenukFgKHyN3TidzNZCHRcC1+l1eeNorgof4E",
-	"yP3imnEoap6CyQIgNVgK3CTfY0W/bcODI0NyjWQxwMd2vdNGVaRvO152CPU911DfNhTsVOV76cHy4nNC",
-	"F1rLP0sRGVOs0a7Xrcz1/CKxwa9eTByiAXs1rLc5JV8idljViTUHXI3BQ0z7mBiX1ZqhxD1Ig93yy+Bg",
-	"/bMJZ2ujw/HIIcUHYC9mFzbiMEfLHKa9Hw5jwo4HTvO84o77ix3uoPhicO8lw0VV+w+hrgfqSJZhOxG7",
-	"BqtqbGelAPzypJ4rK2k4UHwcCC5FzACo0A3FnMsmOfI6xDfdaLhQg0Bw003DT5GnBWdn5MhrpzfOeMJo",
-	"MAbYqBRyOsVIzyo67nowf4EB3tgV78nxVpsG14MpS6AbkP7UerfNT1fRFR0uFKvt4N0qzLrKzfXruFjY",
-	"Yz8EwlA2n7gLa4sqEP3IGlOzgPg8KzQqHiVLDfnNw03bNChvDlRsWpF9QyfqXbrkvfmyQTrbOnj3lHkj",
-	"t0tbQ/ckaIduh3VH9lomnd98Jq+pogHTtFX7a+cTZ1d1OHJ7PnIGgDU9KHs7ehZh0E0btX0b5++DWfdb",
-	"WPbezmDuPoNXwY7DV0cnEBHquh3KOi4NTrrukceGXjgatdpMa8tGpaj1yiQjIOdigHoCLR4mjMpZwiaM",
-	"q4FBvoduTrnA2h0sfgiwWvhd+/PuJz6/j4dTv+dT/6EIKWoAOm3ZMgCKFuBDt+ABCrMrKo79dzMZcSYl",
-	"0VQmzxCFEXqN8iuiBIFmbgbp37auIskMSsCIGX2rsslf7My+4cpJs6+DacJG0a3+Gj9dZCfcSIRLC9z+",
-	"JYPH5uvcHz+2BPZNhJBvMprdV13lXs4foonau5CayGQmFRkyAELo2UKqPL0ZkGOQrX1OOXjc7JhkjK3h",
-	"AOF3kY49pxISZsxUWIquReq0zwGa17w+koTDneAJxGTVxlnaZyw/j4RpTUMrAyNA6L3A7mcnZMxuSRhd",
-	"RcpAZMkxnQLVWSbzYmnR0ECtIhBuSPpRY+GbHfhNT+szKlh9YM634catKmS1Z+wbLmZ9ix/rAr7V1xMf",
-	"v0kZwlYq1UbhcfPQ9kWuW3OvQ/T7uUa/N6XPFcWuOSZ2J6qdUdbTKmZ7HiLiaxcPjxPS3oz0n3ZRbJ/n",
-	"QtmkRFEHsDLxX8axXUJOXKASLuWMhVpBTx+sl2nzsQiuGfS0wO6+OJMIO45gD+8+V4JQsAjsy2Ha9Wrr",
-	"wCHYR6RKZYemeYKbLNfSPFSMy+1HgO1T796UBTyjQuDnwTttpP7AQzfXVlbo5N9oxfCW6vycDcdCXLuM",
-	"h1MRQUXYujVD9hHE+wZnre2tnzoozgqp/H3OaZKIuTSunazJUaOq+KhJLiEDHir5+hx9Kham0zYTKvWw",
-	"/oore5Mu7JGqlPJlQi9kumvyWZcMFdd5mYfBN058C2DINGEO9GyB/BDdN1+JaJh1EwV9zVZBHg2Pg1fh",
-	"CXNPRx51u8NW4J6EbeYiQDNeW5N1F0Gs5VhMm7m0r5eaSuRLi5G6Nx/yEv3d70s2RzFPId+AU/nOqnMc",
-	"zFyTW7uX32jiwyJgfQO2ldIM6vPHd1pzA8alKA9pEhLzwSSRUxZEI3NU+lzShSR1I3OJbzlmpLW/9C8V",
-	"TZhUdDLN/yijK041V/YbTp/rv6zHWL/YrviFHnQsWTDwCZb7OGQ+jhDrwMK32x3tc62y5gqsciyFJCxg",
-	"0Q2gMADjoSp/F+zFGXYTA26dbjmp24ZmL6SThqQLreLs2Jb368Ec0x4w540O4lnIQmxMBoD0oH0blxPP",
-	"ZoqdJ8yTfT5cEE4nEb8qvLTZ5+ja11/L+vPhGJO6/o9ZptbpYyGmQxpcExqGCZPSIWKmZBSyPjftWSPB",
-	"EewYBuJCDwYt2xImRXzDiBKOnlIS3VDFnHREp8/jiF+7sQhorO+3gPb2VWTGY/2fYofFONZiLlJ9Xvd/",
-	"ffPd3z98+Glw/u7dh18HFx/f/nL+6Y3f6GVJvhgXMGQzmCUx5AnAUn2nz+9cgeEZtPQrPhbxGxpDrz9O",
-	"/FkS+/pT9PmMX3Mx5/jZiGbG4HjLvzTj0wNzt38G/U7m8IW0KUYVmQipSNvLk05xFPM7NiT0VxTmLbHH",
-	"R41LrJJmm4uvzcTNtvLkkaMdT0YBQI5Z69WQhb4f/fTP0+Tkx5/+/Ufyaf7754vXJ2/fXfz2VrTf0Xf0",
-	"cv7wKsOW3/PXSI1R1a2yF+3ZcnItfaIrrrkmbkLa1SNgB/DRryFEs6wbbaMaVdl5G8VvUrmtBagmvJDF",
-	"0Q1LIgYKhZAMJOqCKTKhIQOFS/+g/6gK6ewsAA6hnScSqdkHma6I3iwPn2mrhPJF3nFgfAbGz2yYYoQZ",
-	"k/nWHneCQHdp8SEcmt66EjSMgKWEg4RRGBxggrDlVCpdwRrdSryawQYy4gHLT7D9yTtd8rjuaIbnx9ta",
-	"pra3lalVknSZog6u172Gr/bDD75EIMshtkV+PoxTEd7q8/tAX8kbfTih4j9n69YFt13grXloDzihIwVl",
-	"2QkDDERAUbGQYA6RdNEgQcxoAv7QPjeXtDEukvAsJ4aJaZ9nms5j9/b0Nfq56tjUfiXxtjgpeath2wP/",
-	"xWNU3jfoFe3smx3bQNiBLe9dyXveMa0Ht39eZgy0Mu6lVVBz2wLSjtGJJsGTJgrmkUNEHDKpsFFtL9d1",
-	"t8/rvuHQvmHRCti2tpRiNlIO8eUsCBgLGXrvKGnf3oIgijhpeUQ6fe4jQKafZUpkg0Dy8WzqpO5tcBqP",
-	"4GeRoPxJRVJONjQcM4i21RDKdyzm2JKXSihMInPG1T1httfZRj5SnC0nC63THPe+KtBmcDE3ZGZmoYtL",
-	"fPqv+2djoQIz52uxQdgSqy+fbCYwahXtBlue95BRQaoUm0yVrPU6znowC9YVvIngwmVic1jaHnYs7qnb",
-	"pa+G7klwGrq2f2s3OAoLDtrSrdQj6bHhta1hO3C7YYe5J6Mude179bWaU9PkPjDLrGiG2oGVwY12WweB",
-	"CFmt1/a6+gL4owcTWet12znk1fRo1+5rt6rfsIeoo6XS/4+9a+1p3obCf8XqF5gWLq3WbWKfChsa2pDK",
-	"qJimBYGbHFqL1I7spKVC/PdXPo4vTQ0vKhcJ3vdjm8S3OOfx8Xn8nK9HHf1E/S7cGotPBiv5rXDf692c",
-	"mucC2N69RakrfUFC8xPF4F8ng6qDQZavmrBnfmGR1IdBm5/MfvgM+kM8BDwyCOnbjh6c+yA1NjYy1Aiq",
-	"+ptLfIxW0RmkfCzyJSJjGPwl20oQauOi0pRLCwk0X9rjQxnleBI45azC7PqW/W69NUt/t/EzNxx2sfAb",
-	"rgVS7lw5h+Erzzlja++7juH1P3ZOtKxE56WS9R4cuv1vDx1+HXW7vmd4I6A5Oej8ORoNSX9//8BomnNa",
-	"EHMpjiJ9jeEhinR7+0mHw90TVfd81Q5vfC79ONqEj20KLY95c3YKJ26SN5kaUB1RGw/1UaT93/qcxcv1",
-	"/IHnoW3DkX59L0mKilawY0Ot9xvuzUXt8ym9RfvMYbFOgzEBzTYHhhgKzLGQpPcTmYpaqpQHC+6MSm3n",
-	"F4I4Ag76BBFeTmJoiEg6xCpTroxP5+y6tuFqwapsSmhFCmAKTzJVU2SsI8/GHJWzQVg24Wo35QP7h4Sy",
-	"oBnklpi+PV7iqoLKgoEkOLjITlGVKH1Ml1YpN6qh/26SgSohGp5SLsGkS2k25ryEhHmppFpokxgDC7ze",
-	"2sJpItSvGKv7zNtwpYQ5E7W6MjPhCu5KJkG1Gv/zSuNbfIaj3vGFOjw7mUqVHU2Ls5PTix/HfXX+nyrF",
-	"+Bfx+1tv9vXelc8Qfkafn8vwgWK9xhhEtuS2VPPCNkKd1bTt951DoBLkoK6mnYP/L7UTMijZX7B0/1zq",
-	"B+Q8no1dTyoh2QTxQi/y9Z3KYEcusnoGvMJV+/VeLjJ1jVK4JihkuXyswjP+haDaN7iRYvaD+3r20Hw1",
-	"nWzX/TebAwoZYDYaoDnKGux6R0eUKuZVoVp0EgjzJmQwPCG3sDRFNQkKXDGo5rdejlOgaYsWEQVFoRKi",
-	"oCJ1STT0II8/KNKeE1gvdYhp8LE7pjVoIBWyN33u/LCsIKN+pLMM5E5PwzigDDZ2m8mWao47RcAkKSXL",
-	"GJ/srrHjY2P5B89dCjNlE4udDwkqSHmWQNhze3dsTxG7aptISz2gtFhpm5gzbSRXG2iG6LFX5LDFDuWE",
-	"zsG32uy/LvDkmp6zHKxtDMfYCySsJV4ycKUSUtKlnu4qIU2OGSJrPdF8Ghp/WkNRno/FHckKkd0GFdns",
-	"NPHNgEJM9Liao3UqIUCzqXecJShRywyIcYRxtbSg4VQxfORHChd1pVskbsiMsqJFrlXA82aozKvQM4rn",
-	"Qdmo8BqdIQ1rFe2DpTSHhTuitG54w9hGJ06vXlcqDTfOXMXO9D1cPnwJAAD//w==",
+	"PQSdl0Cu51HEZhqljQYyrSPPlMVcI33RqczsR/ZfnRe9w8NO0EHlKVp0Tjufrl51ULzWCxCBlZZTuCNT",
+	"RqH9zq8ZFZrrBTkg3Zus3z9kZABreNA/eNYdDLqH/V4P/33QPTgCauTi3sg3ZiBfgk6uZ8FgtGbTmRnj",
+	"IOhYC8QQ5NaivetB/7Rv/t/fzV1qjsTz0YvoJO6z7mB8QLtHo8Oo+yI+Yt3j8TPqfusEnTsuYm/InaCT",
+	"UKWHcOrMHf3pmjzVTFBDpb/z+OGpHI+ZudmHXLOpOiXH/UNyhdYN8knQe8oTy2VBAwFenrd+OnhAuYgp",
+	"M4mRWcFMsfQUDR/H464ZnNF4rMFjQA9GTs6HJdYpN4tkFDrsFO+uPjPTPDSfHsfdI/Zs3H1BT0bdfjSI",
+	"D9jh+Igejzz+3bHWm07QyWbxigUd9P8Opxf7sgSz/P7BcWkDHFHg2J7Fz9mL8UkfJtM9ig7N3I7GXWe+",
+	"MRM1vCxlbKhTTpPO6ZgmisGjXzNLd1Mp9CRZuO1tOeH8ml5534MCGGfMHCuWT+uge3BstjGhAj9oqYgZ",
+	"5ZYmwyxNPN7JsoNulMgsdgy0F8lpJ/BJw/whNQWKKVOZeTKbD41MO5zL9M5sI5fCXMQPQUcaAemWDW9H",
+	"ndOBIQwtvb/7D96200jze0ObmeB6OEvtnubHfdDv9fu15301meC2G0p2mrEUWirZpfGUG7HL3u94kizJ",
+	"Hh2/oM9Oxl3Wj/vdo/H4oEuPj0bdw+OjuH/y4ogdvDiAL0G875wePrS+RpAhfrQ03iAXFLpCyiJDFjEq",
+	"TDxJUHMAM4C95cge10aPQCYFL1rOCTagMRc02T+DT6y8MaF4kUdSjDncW+ZHweYEd5ksmO6RjzJJypYl",
+	"c+d7Zutmq+y1/1VAwpKZFVlVYUb9Pf/3kMcPYBteYT0xd4oU44RHuwk9vNAJh5brDbkYjhN+O9G+AHRe",
+	"NWpzRSoKpdkopXmSkBEzctoslRFTqiyXHvVPClkmn8K2gszq4T+WfOpmHtnhqkKTdzZLMz0G0ugbmY54",
+	"HDOx076M81a8PfhvmaUklQkjU7oA0o0l7ER5gQ+LBX7jNbPdChcDeazVRIPtE9Uwk4eg86MUbKfVA948",
+	"vDXNlGR4rgj8hCI8SaS4ZSnJJYLSMg48mftHbGm7FfQG8xhLeKEJ+8qNcEJGmS7PBLqyWtGF0IbXJ69R",
+	"TtqFR9iW/LW8klNmtTEw2adS3BqObChU8ZiVVVFvKd2wQCJjKcHhbX3+3dAeY2XPBckE+zpjkVlco5xk",
+	"KSvUTteXWfKYqyiRKl9quHQ+pmzMv27PluE2SWR0hxqCyqZTmi4KHVlnKYNLiyuVsTi/68wVTJOsvGXw",
+	"03AGQxraRqtnYUWbZ8S7TQk2A/7Dgtjwdv6GvL12DmbbNL1D9lpeIjtKcwvJKZOCEZYo9kQFRMi5Ue+k",
+	"iNj6xcLWvbW6cDLFnKWMiGw6MofMuwfxQ7NkcByZoWu0suWOnj9kiXDkDw+PxamXt98aZxTTp4Sag8HS",
+	"MhWBW4mKG+G+nRshq7RkXJO9sG7k4X5ArDP3RqygTZDtDHkWGz5O5W9M3IilhpFqwv0eOU+UJOFKgSG0",
+	"2vp7qVFVBzVxF9YppB7SoqnqASwcSqq4hQhVpGoSgFX1e47H9ZanpQ6d/QknVDJA4Xtt+qpYo54VJPxe",
+	"anLu97cdIVeG/VgEHOLQQoLiOoYPmAtTMOdFnLKYU2JGrcpSfu5tNgcYieKNzES8Mz2MoRWPFN5LNHo5",
+	"aijzi6PyYr+xX2+/ztj/YyyxGQ+0BucWbKJccUPCWqJ0DKIeLN8Ht67bGcHWW5gqBo4tLEwqUzMGi7va",
+	"wNTKovTPYUXKF81ZkVqRhJ16vqUb6O8VpX2NPs71n1wHz5cAfLw7in5wONEcvyTbFGzJyBu4qQFJMyGM",
+	"aCpTw0EixmKQ8qoCTjErrwuPAYFnkVo/i9dVHi9miDE+Q2HHemVt199OtqkdNIg2LEqZRoWqtE4XRiSg",
+	"Ss1lGpf1oju8+prXxW+z4vXJW8TZ54tjBBstjSi03NcZPLbheDETmtNEfWthsH42sGLZjKUKiKO0YOdE",
+	"sLlRG/NJQRhCBCdv9XoVLZZsRNX24JI1Arlllnn7jpRAaAafsTn5aSb+wFUq5vB4InPp8Fhp+deMGfEV",
+	"JnZq5usYHRK1kVrriN2Iw7R+RdnSgt4IFL3930w3U3mPXBfCv0D0rlsBFL0xPqA4QnolkZebKkgud3p9",
+	"pItE0vhayrc0vd1NkB7JeDHUUg4TaKrBMwuhNNwMWRJ4sWzR8Qxj1oNKXqMb7FpK8ta2vB1dVQb42KZH",
+	"NzNo3WwzFfleG8EWhCpF9gbkHf9hHySujynEIHLT2pv8WtkhTAGs/MMpV1MbYFPZA6vLTAr3/BkZMx2B",
+	"yrd8rAdegII/VvLGXVDbBipUBvpo2kQeaZ5HNIHFmyZo+bVikS8QPkJciGEIIBHdZimr6g1WcqJRJDMB",
+	"Z7R4leydv7z88P7iavjp8u1+2SDnnYR6OXanGJHKkB/FNkcESDdkRtM8AsObq9U/PFPuQ9C5lvIdFQsX",
+	"Sb3TbqRUs6GNIS6RvpRkSsWCOA3lDOSlBUmoNqqPR/AH3j1mPjNjI/ngtl3z0sAeY6kvvWhpNxk61gwv",
+	"F7RrKQxvrkjhIAR384jouv7t20+92GkYwidBMz2RKf9tRzaVQUNG5IpoZaveYWiNoRUXluKJZ2WRY1Bs",
+	"VWlo2+5SdViPEm9TzGdEl+bi7cvnz5+751739VoStYo5hu6w9crPJ2E9fObAvbY+8kfyRd6xxTBlmaqx",
+	"Wle9jkZGMS+idZGSmIMXRGh3eZYP4YG/s94ErCjwKK5Ib/SPw/xiOaVcQJQkhM6m8o6JHjmfSnGLegYE",
+	"KGHwZyEsTimGgp6SEKJ8IvBkYMDPMLcFYfQUFYTHmDMh6JSpG2EdHwEJMfqgEG8g8snwnUpMFaPRxHzN",
+	"7ajA+AjSYL4MQJDnt7cpu23Q2P8m54QSCCZ5okhMebIgmaK3jIxYJKfWTmeDAFxwBlhDRTbtnP7SmdKv",
+	"1obTCTr0/rbzZSnkN+icz7iNl7dxeByVcN+25MXfm9l2NZ+yTk1b7pvRokXMPpqmWrwGRihDQxuNBaM7",
+	"fl/+wVycwgbWtOgd7ef1nGKWjRIeGckn1U4huWOLwKgKRpC7FVwxwuHgLTWcsnt5t+GkUomMYtX5+Zkt",
+	"Ls1rDw9+XPsvmGEBq5JPyjZYMiQWNCJtuK+jkZfwErCzGCVUmnz0aMZGQpXJyG2DH0dvY8Cb4+irm1Th",
+	"AvGUC6M0J7jSU3rHCIUgbxXJmVGqJaHENmHWfn32iL9QMOR1ywDjoknyYQxeh1UbYk/YQ1A9Yqgr1pPW",
+	"fCITIKYeuZrIuYDpYvYb+kvynIjVk7F9LE/nSz6htxwDhtvNxrz9jkFweHU+LnotDwRrtSpuYDRN6WJp",
+	"/NBm/eiLsPOXcG/WJkyZ+wAypSg57h9YX4bPJGujzu1DT5IYWkmplocWgdftRnLU79eNpCbuuhxo2wk6",
+	"Ixo7fx2kYmD074ylXMZDsN8XT2MW8SlN6ofMk4SL2zdF2GJ10DaK0ajS8M/9wFwyqWapeXi4HxDFppwK",
+	"kdHEPHm2H5Dir8HBfkBGnAnB8cHB0X5AdOo9OXy2X7qt8qjJvBsjr3h9mFus+GfRuDkERcOrpvtOxiwB",
+	"oct2OkvZjAJPmEmlzT+HY/6VlR7M6OJ2VaOXmVi+PqkayvESY191aW5yD9iYDNX6tBVDfYOfLh+8oDPm",
+	"gqvJhkOZMJrqEaPaflUmordUaaL4LdjrEj7O3Y1zmd6xlMQSIkp0iUuv7K/ltV0EaVeHlEcxTGnMAgIG",
+	"AxYTqlBqiyaZuCORnE65Vh5/zTOUnJus7YL/zNHLWPaC1Qgm6o7PZnUpeKatPK83zcQTRfDAK/Q6Yvoq",
+	"TVJG4wXZGy1KKfiZ2K+fBogtG+62Ux/aTv4K3zfEJjVN1mYeScEW9ZKL5W14rvKBeBtdLKDrzDsnleVf",
+	"K/EUM9hK6ml/+rehpcryQBOrJ+EO/RKbcokQNeQ4nyBhrJYv4K08oWL1KH62c3XMlyYJfCrYnCbKY7lr",
+	"uO33EVg8br+L0FI9Gss4GxBfl2YzzeLwFOJ7LLNUWhr6JntCkpztgs4aXn56P7y6Pn/7enj+5vr1Zbh/",
+	"diPM1hCuHUCH0nShAogZMnzkH3L0RFmr1p5ReyHg23ALUCmVTZFX2iYj2j1DH47ZNvR7mqMkp7OEoY0p",
+	"F1y8SdTuZjnuvSbr2PrM2wS8YwaoNQErHrMiANvzzi6pt5hMVCer4Y9+mq5lF5D+2oZYrDH5JTRUd9c2",
+	"30+fzbZ5XeOkgxz5wjwFu0JKhaKRCwJoNSx799UNqJTHtFnQQynppsWnNUoKPi9xc7dD/tDq+IvzhLYV",
+	"vU9qRG97dw5xrU3n4LQcxswQ9lCxZAyELmyY+xD3xs8fgtTFPGayePyVo1G7/Lv9i00NEbP88bosBC6G",
+	"mWKgF/Bk2SMipOZja2cc5ifVRQKa1zGCsPLwXvLYKj551CAKxU3hsw2Rou6xadDft3K4RVO0QYNXHdOg",
+	"JlQZQXwKcEnuYbnZ/FER6+PMCBhWZxOK3EM3aqs8JWysh5nISQCSqfJ3UhlnkR7epjKbLT1d+nsxK/bU",
+	"hS2xrzObCuuelEblP8zH4D+cpfKeKy5F6RfN0ikX1sKvabEXOW1xNXS5+EXeU/6a1XQTecuF/1BnafHS",
+	"nI0mUt6Z48DvWbrwVtj9xEQ8k1zoYczBioxwHjOZakum7o6ovQwKPfvTLG4jbk258J8Oquzd+e6XIBye",
+	"rTY9BZ15yjX7IJIFptQ/+Lliq7nbJ/few0MdmwJ29gNNqIhqBLFR8UMLATnowEFO12aXQacX+O6SWI2P",
+	"g7zvL43Dvsh7K4+6pTKGD+pY89XHJ3n4feDiNuwBRRs8jFLZHCNkqk+89La93ND3RBE5F1Z4oRYFzDb9",
+	"RO1XbD7macELaqiysljwK2iftavkUouX7QCIwlUrYYPqmdYrg1ua32Ouh3Y7VQNyhhQk/PH1NXl6P3jq",
+	"VhQjAMMeeelJPvY3xNMIEPsF6OCMsOlMLxAhSUjBWssf5UNQI4XYKSQOhqTVWfA/GrKvGP5Xa474jOB1",
+	"jGTC3HDELhVJqNKYwENH8j4HkDNLAa0CPkhsgwwVnROuzwgdKUj5mfCEgc8N4zpq98qIFwVTqdu7PI21",
+	"hhhsz8MZBTcIIIUtT+69zIeIYiHZS9mUi5ilAcGYXsQMdHcG/IHT7MI0CU1Yqvc9KDlHA9kMwcZiCxeG",
+	"ji2uSEwXS5Ouo02EffBJ2QFBbGvh8fOl26KZtHQK1Xh6LEtSDNQ3jOv2FiinhrHlYcDY5Fy0cD8EndnE",
+	"xnBuaW9x7KewtiB9D71bpZ2ybM/Ul6BRKXEUIedMYT6RAB3VnqiCMaMPFjnG/hkxndE89yX0z2zYq6Zt",
+	"t+V4eca19wEX+tlRpxZZqMkd5kgR9yHImXbBor0D6tmeXPcldl2aiUemq+6N7YxMxdXiQ7n1+8HKq2ZG",
+	"tWap2dT/75fz7t+//H7w8G8rbpMNWbHHxsoU9AplUOVSIq4+AvAVcV8EGNeON1QRhAGae3XEh/UjbuYx",
+	"JRHw6JGZybdxbZ4RX7LJL2qQbGgypwsFx25jFlMilVauULewqwj4+5jkcrFrB4NchXf65kmnmmGGa73m",
+	"Yr9+JLXlz3ik2wkfH82vufyxmQBB9ijSvbNNyjm0Ysl/f0cB4091+NsdQ0O9U3nPhtUdq0gmacYIvqmW",
+	"ZFYwE8O/fP9PDqOcd1Ha3xZ9wHtkz211ylQ2ZYqArVkRwb7qqs/J63M7eaZOn36F/Z9HTUDQVBMKiRQx",
+	"h4gQvFVQLqbC/dNQIGRBiogFJDPCMswjvGOLcH/ZboyftQ0e2kqL8xGJWvTBHK5BdQG8VCY7Wfyrt7tb",
+	"te3Y7uqQWDHG0vzxRHngogFhvdseCW324SkG6lk7F4bq2Wd2EPgsDEjo1Jy63+0zOR4rpotP7MEChce+",
+	"4ha+9F2USggutV/2tvXhlcjVuYRlpiM5rTl0H8aEIl3iQp2S0GgXIdmjxE0W0pNBXwtICAGmCBFnbdkh",
+	"2UPnsGnGvAL2bEC0BEF9yqgA1dX9lvB786OfOAM4r/u1c94wis5wiURvtEiX+MkDuJra9uPniP6+YdwX",
+	"vFKc77xfJOPcA22nstaFvLzjnmzhNtFoE3m2bW7Lzb0fSJ/Fn8W79kEmikduS0qf1gktpZF9H8mtzL13",
+	"EN/qSMZb5xgVutxJ4EIEVizLruE8E+aASyqhMPw+P1kq8CV6ETtRR7nY7dJFnkh5Z5i4ro/j2MFUCDRS",
+	"Yyh0F7B6UhrdkxprkSLT6q3ija1I460oOpEHTW8vqT1EHUP5AULFQOCYYsrUfnMHf9JIqEeNZ3IMQ9WJ",
+	"3uAWyy+G1TuyfRiS2zO8Vly4EUpPqZcTGWcMTcMU8IPQPf1Hhh8VB7kwiFk2WTcv65VWJH/HXJFKw0Rk",
+	"SuS9TfnxD2UDOXruuGJtvd9zfl03kJf+4SoMtookfKzr97P2CquGSDmW5FORvyKlYZfHWOUUfpBVzlS3",
+	"jrIqNmq3KKtl+dJolUbfjDShisjxGdESNM2rj+Q3IxBZCgWjbWChivJMtTVM/mHlVL7rhbpjdNLSyfn2",
+	"0UlGO6uEJuV3QCzZt45Dem145bX1lde4ZWVco8G84SyJ1SnpvZTTGRWL3ns6ZXh/ob371Hc+Lvk1zZqY",
+	"hctFgP2A9NyVC235f8MI/QfWfeY/Qs7xFl1VPcvQXEvuT+ef9h59BPzXT5dvvWdv5S0X5UcfXSb8nmLa",
+	"2WitlOJAHVKmmD4jKRtDDpqNVlIZUJeZoI096r0HECzvwbXUNPH+LubnnoD7+RXV/rNXS08+QhzHlblW",
+	"lp6+FnFAevam7J1DGpf34B3TE+m/cckgdQ5G4Z7Z7l7Rheo9lrLfVo+26kM1SC58R3lidIswILg1Nhke",
+	"UoRt2AdGDlNNTCtIpXnonKEt5eDIzoihIjpKWIBQlCxh8Of+GRFZkrjmnW+LuBgTWA/zBuZ6N7g4G51v",
+	"KZsli6GWdTN0XZDUXEip9b2BZoy20tzjdmla6V5Li3EFpw791GMQTwSr3TVLoSv71lIG0IpNdiShpS7y",
+	"++8Vun54AJNS1mAq+I5OLqu+uvkGyNu81W/jz6q7xUssdKuL/C8u+xeXbeCynp180Df/W2ti39Iy/02Y",
+	"ENkrcY0R6p7/YR/0IjkN98+qXIp8EAwZNnZn67wtEH2VJQqrAR0cFOUg7DDCyorVO46+Kcer9r6uXlKN",
+	"t7HCodaynO8jcJcFxx1k7lJDj+RH/Iuh/sVQ/2Ko/5IMdZlX3lsQkoYMGzmGhXewVUGRcmMPg5dogqsI",
+	"6YaYs/kImBFld2dNMo4LIdA+uNaIJVLcmp0shd4Vlmqjn+RF4lqFyLQJAYDFfGVjAJpGzMxLUHQUmWto",
+	"g+S7PIYsFMNEbSg9Z2q/XfxOywDFhkXCoiCKJYnVjHzGzrViyXh/txhG1+kGHkF83wWHr132S/vFtfnA",
+	"iypf+yF+UKca2aju8ljKc6noQo2hfAVlLBmRZM4e6i911JdXlFmlGOv14+trkjKdpQIhYecumhkIDvB/",
+	"5inXmgnrxoVFIGFpeiGi2pxZmyc1hx8OZ4536Ju2pV/yr1g8+7hxHb6TSAacbhdRbInMas8a2FHk2Nsf",
+	"YbeAK0JHMtMBmU84QgBZC6bdCzm+ERBeYkbRw77DUxJC8lJoGvqQgvEitJ7CkFCHsIzl38xFEd4IKoi9",
+	"NQIS2sQo86699eEhnG58CP8MbkRYzdcxP3/GZ6/to4CEjueaX3NprWR/hQEXeUhF8hc4omEMXnrFcp6Q",
+	"lyNXb5fND259aM+EzmZMsLhn165nT2kY5A+cObh4ZPFEz26EW95e7uoIizXveR4Q/3HhJYHSe+6xg16y",
+	"SYGlTyCJzD0/w3p9cNVjIl5I9qhY5ARlxJn9Ypt7M8pjV+UPHtxLbsZ0lm95Pu2zfMN7GLcI37lHeYFB",
+	"Q3tlrMT9M7JEFD2XxBXeiD1D3PY5eGqL+L6UgaNFmSaKIcO4hs7TBC0UMSvomXQ4W+WY8X0zYkcUvdqk",
+	"jrCg64YXcMCV9I4VmR1nEPkFyS0u1Ge/htLdOrs8w57vbPCJqzgSPd+LVkNZ3tOS+62JrLyffKoqTl6v",
+	"mtzZK2dxWuopDqg3qTLteA/yWTXSSKm/8uZ7h7x+u7yO6n+vYw2gxubVfCoSaG0S8DlRYMcmUxpNuGDd",
+	"lFHIeAW4OLJXKrFZLoe5VHOT9Hq9+pAoW2Gi7sbA4pkQ6pAlOiCx1NoeAwHuUnxDkb2wXE6vZyvk2ZIg",
+	"EBKOteLhbunVJ8bYwhbrsBtwwAEuWvFd3a2e189qm2V9WJNl7dfyysV+SIJNEjkvqsRWnpWSeL2nSGuV",
+	"p+ZkwCMHgDrUclhcQ6lMWOUTRUU8kl+LxNU6mvtRCtZy6oM6bCev9lVd839jNNGTZXJWS0Hp8s40UNQA",
+	"l3frIcCwkbptLdXGaouiVTe/vP5U3ewc6sByVBXCKQKbahuOvmmirDURDDcIItxOjV2Rv7dpSG9R37NF",
+	"wFnbyF1zOWzQKhgEh6vUzivmqSCuzBH3qhSVMlgE2Bp9++ETBQKPYYtMxARKfLZThtsE3Fqic6G2CRcb",
+	"BInZj99yURsehnWcllcEQ4YRFAEDhrGocLRgNC09UAi7ZmOUA3JLZ92xkaeKLFsIhzAfBhZrGNYaF7ch",
+	"JJdvRrPrNtd398JO+biKgdm3SCrd0nxhoRva7oDVY+pW3+I1MBG3omT7OoSbtfqgXZCZJRE/wmy0CcaV",
+	"RWvY9IvNifiafq1bxc163s5vjSgSLRnUJm7uoIOy7AbjqTP/5BFy1jfujbic8Om21t+0AmXMv8aKC6pC",
+	"eSW63dbV7jO1pSNrsQzJHiVjniptQeKAjyimsxkZM7YfEAu4BdAJ9hN8cz8gDoHL/AiAjMDG05RRcPfY",
+	"+s1kz4qlGBsJVYI9cCZXq8EIrNpwjISKIEcoBusjS6fW/rwfEBr/I1MaYli9MeXvp5QrFpMpj7t2nL7k",
+	"USA42nn5OGJ5xWlI6nW9rBJSgOU3CCrtU+b8fanL57c43psYBP8m58CNzUUGpj4zgMyoDnuotIEqHpRw",
+	"oqFuDQaY0wJpOsCrVtXZ+Ta6W81aufv1WzPlmVS8sp4eNyhKky+rfhYFlWBbvZ2zRpAH8LjMiFtioBT8",
+	"t1zWfHNQxHxBcu7lT9xbklJXjll1ilnk5LiC4eQ7XUphMRwSQy+BvaA7yCJ1BR0gwdIJRBV/9en7Hnbj",
+	"RlS09pbjsjTgJ6CkdAyMXTicWfwPQGStWAlza+/KhkZUtdeTmqPzrMrQcAw2z7Oy3+WBaSkeeRhtTp91",
+	"xOiQzWt1VID+BhVVkPOPFwCd7SO82er+zYA/QSenp5oUC4Dcs0YaNQEgi9HC1hlIuKpxhk6oGk5l2pRS",
+	"i/HntnTszHDrscSqnHva/BQK9lUPoyxVMg0B0JDp/TMCASBOMgfYGvNtfbKt10LdlJQiVJHQdeG8fhB9",
+	"bRrN/YEremvY4nzuddvoYlYbk3anlCe5K+UMYXnBRD6hitA8rNX51st2CJuf6kyhhUkyYvyeeSLB0HNY",
+	"OKjn4pG7EiDJxfIuBwUOMSN5BoWyAHf4nYetUzws2TZdSt+SsbSOJN95qen1ssLvG0UIBJ2vXUgY7kKh",
+	"jMrneSb8ECSHHPO81GbzS0UEcPM7djgNvzeVX9bsNqVaOowv8yVSB6Fe4AIUj7W+Uh4rwsWNcCdMLZRm",
+	"01MjkE6l0uSgbziEOrOFA7giA6PeHvWNWJrSSLNUgbcuPO/+ndDub6TfPSFD0iOnpBuaz2DkQKZWtDDM",
+	"Bxo57vut9G7EtR9yDXCsUCHayGUsmkj8a0SjO7IX/v4QIm+AIBbAVI9vhGExiox5olmKiDtQMND6cCOt",
+	"8GGPnAuCOgSGatzye6ZuROjWO3SF8tAriVUGpnRmO44SI+gTrvd75DxPAwYpTd0Il5soZwsXxgCujyeK",
+	"uPZ75Aca539BWE2/T8IlaPvQJjreCDSNA02eknycUGJlSgWUkFEhLFXx4x1bOJIJiRT+/ALvtRJthQB8",
+	"lo8TzTB3bOESu9Hn49XiSac96yIzYuTLl93nz18MzKmfyNkQwSahEu2g3z84PALDO/3qn8yDfpX51Z8+",
+	"/5tO/QLAwXjHNEtZ/HLiighukipVLjSzsjCD9+pD0Cn5Iyr8YtAiDGxXObfcf6m92stFxlmTiJAjaJrD",
+	"OoUX0aZtcTsJoHuSvVBIwfBChCeKKJkgcJVhOVKwkgZqSyIB/mqDfR9HdcW05uJW1aE/RnfZbJh41XuX",
+	"jcgJN9cFj1f9ahFVFfOhuz2RwJBWxIRm6TBLk9qWWMwbxzBOGRvqlNOkvvmy82rdhn+wb19oNv0RFhra",
+	"sNczWBWGtyOoIlOfW1LKJpUbf1Uj3ntr46943fqWVqNYtmBpM5eWpZluHYVciFmmN02iWKahqirsfiMc",
+	"CwXSKfPrTsMwq0GibUI9S6S53bdFLZzNxJlluNZlEl/mBHbCxasBgSpnGB9syzq5UNQ9xVi56HbFS5Hy",
+	"NlGi3rnakIWWT50D83VU8MedwopBiqaxNf3tsa86peTHH7wgCyXHGn/eP8PYays+FD9YSuNTw0cxGBkX",
+	"A590B8GWB7/iysg7JFyYQc5YSsw1cka6AyOiZMJWeXyEAW3CU5pZRj2HEIims5InVI68IKhPm3tuahro",
+	"EYDfmboyqbRiH8Nd0nNJUEwM8jjBn64+vCfo+aqBRcotE6vNb0EugJ94/+udnJC9uYOYrEjK+z1yactd",
+	"KYd8F9E0XXijPLsR1uhskxmN8glQeS6wfw/Cu736fbOURVyxcB9kZrsg5bICMktiZ2aFutFYF5ob5kxG",
+	"bCGFrRM4AkSEPZBKiOZTpnLrdQD6bHqXzcy/wGNgl5h+ZWo/Dzxfqix4I7z6gdilix+pyKqdwUHvuF/G",
+	"Sez+n1/63ZMvvw+CwcHD3s1Nz/tz///82zoPdtH2p6tXrREYK7SfWxrzluvI+j2b++jJfx78y/9RgHKb",
+	"4jq+l/ocEDgNr2sb8/OsJjAEMe5dS7XC8Xup35gD1Labo4ZuAJfEbA+IUkZGA1kKwn1QYCvVR6j53Rxg",
+	"c2+6Jw2jzduosdBqTaPJZq5uv8Xz/Ps6n4ErrVxzx727/mghc5QkY5o+IlTQ6uCVtWnfm8SnpEN3DKo1",
+	"u2yRFxBZuUZ7qNAY5/4mlVMSczVL6ALe2O+1T6IH+srT6F2VLXMwbNI7xKqiTdLcAZAsY9/aMhEeCpqu",
+	"gO3Lja06XZTAkWCXsdL9E2VPgQ0L0eSW3rNcN107Bhvs15hP8g5/7168yvPpoTBeEfEDKzKn5qpjGYvP",
+	"rDE8ZYqJGG5oDoat3i7pLByKm0csFaocPAThkHniSr5R69JW1q6LkQpm3GZMNf86bAVmUONoFCvRodYO",
+	"r11sis9RSgEqLg9l2ZeTVwtp2JA8kY1joglm0rEYzkQODxFZs2PxtkIUCZStN96NzcNO6sI8ij1d2sHy",
+	"zHNXqs+M/IRkDyvB5/ReJEnOoktHbLMoj4YLoaH6Rg24JnzD4iJBZc8L0dssxG4J/ccW/onH4akf+PdE",
+	"kY+v3gQFXZT5hOXXda6aWTxeX37D7Uu8dsG+jwu5JBXs4EcunVzPXLiBWFxyNq0917A7to4Fg+ToIjqz",
+	"kkUxo0ox9K74GRQtswPRyTWM6aJGfHlllLqUJRQCWSA7t5Ic8gQyYgl4NqSw6VWUWCeaUf9shgl38Hdk",
+	"T4AZ+56dkhEbG4WQ64D0T50/M6YLo/yhPnojBv3ACBGai0jbCu5w33ef9c2IEqYArlCQ0PfxmfmENwLU",
+	"S09hY0bbcIi2pcn/MvhidM7XkKJsRAvwsZ7eCCELBD/U8JaDS7jQhwf1wHMVUTHvcy0FlHJzznBlrIc1",
+	"XMrmKTi7h5/WigJs3stQihpQ67JFqyLa4odONxdPVI6iiRpBniCMImKFatGPfM+W6JbsIaxeLkBxhT44",
+	"LOXSBGBd+HxXkHIBH4iCokxipnSFpB1V+oi73EMhLFmjDp8de5aofq0lrBhaZdPXBydVKHrdtOpHXqQx",
+	"naEBBo5LZcVKs3p+6NvXBqsQFTefVjUNorJzNbNed7c0guKhCBySvTnl2iXIYca1iMk/5MicdKi1ycXt",
+	"fmDRnAMS5ol5zk4FTicpY3OTUiUF4YKEhcIQmo8nLDGfCOkrBKSoBFjyTuVAeQoFoDyhy7RSq+GCQbjG",
+	"R2UTKaauhnYLlFWst/1gRgO5OH6c3vLZWuddGvvFylv0XhQ39wzaYKQbzlhqbcWtgqM2Lg804QrdKWc2",
+	"2BKMkYYi8lSHdqAEkNDU8hRj8lNjiaMNfLDVgoeNjULg33DM2jes5R0T63PT8LVi/v7sakcXVAjUJxc3",
+	"eX+8yzRZIsA6VrDkKamBcJXTqRQE4NiRZyjUVEXMgKtDOBVTZO8NTxi5WoiI3GT9/sEzcjWhKQvIe6lp",
+	"uigd4QgahTzLvJXmk1t25WwoO2JPG3iM/jOTmiosDVAMbosGHtYsuH1vRRxUoR7KDKuZVn05y+4c26VN",
+	"6FmKPnIDIEYUs/5S6Zxe1IbP4MdLzqT68GpI76/JW/0DCkVYmN7hiprfO3HYCVdaoo29nePRLEUDZkNr",
+	"syEULm3VEwBEbWudX3cBOMbvspnb5UQVNUrrWgS56okit0yw1FBHjtARoEPV4vNALBIobJj2kTIaO8Ez",
+	"T1PHt3q7XjE1F7gvgW4WR7/55dHO/AXb7dm94F/D/OKpqYlpV9JaVFH/pEKKxVRmNsjtDNc1X3AHmlqf",
+	"UKDZTG12EK40mz1KnsB2yVp+kdtHRyDNrWPFbe5fzn6qghtGmb2VSKuS0OBf6Y4FuR14hBJ9sDlboZpG",
+	"nltzpe3I84Buw9Z34dlb8cIt+UX5Nl6n921VdbmUIFNLa3mzjXud46UtFX6q99dIrHNwWuYZo2zBUrIX",
+	"YiyRUdtKsQXouSB7IcYlW3gHAO+SSW42iGiSlP2c2Jyhb/gO0trKiQ1rcHVgGsMimr0Bcw06fqI8qERn",
+	"H4TxwYwDEprVdEWX4qK4Ep3x4R1bVH8xUwzZV0QKcPWd0LbulVcqYg+g9YPoMD5ix+PuM/p81D2KXsTd",
+	"E9Yfdwf0YHQYHcXH7Nm4jvI2YX7jVE43vFRWCFHo+2nd1pLi07G7BN6EZjr9PoZulF93sHB7sthySJnN",
+	"ccTDo/itUHA1SzLHzJCKOAM+z1MvhPGJuhEzAAfNcc7FE+XF+dlzCFIjFhygYP1m4LqSRE3kvHcjLkTu",
+	"zURZSoolWYrsCanN8CA2f38pgJwLpdMMa6Z0TjtX/BaMOVRjqOHp06csO+hGiczing0h7kVySiC1U2ip",
+	"ZBfOtg0XmhQAbSiucOcB7pELdIhP5Fw4mNOInZE7xmaEa6LoGJJkcGUwKrKzchA+ozztlIZjjQO+G6o0",
+	"0RrsnYlMzULlb+WeWtjnwLeb4xC9TYI9mk+YtTYWS1CPwe9Psab4d4qbjFvRWycHLfNFHFLRBOzN+nQo",
+	"b1QlEae0co0HfTmp0KjZGP5KZ7NUYlqTH93eVA0joiJiSRPITSGHLt1+RcbycjKzFGzDIj5sVo/RxGbm",
+	"rJXC9LEInvbOeJCTv5XLwwLpjTARu5gDt1iaCSr00MO6slE+UxkzG/hTjpi1D81G5flfNIqYUsOZTHjE",
+	"mXvFqYXmraE5ecPblArsptiAL+sRetisyMMtlrSRJD4hfZf3aCdBcHMLZyqz2wluxKfLt2TPFgAt7Js7",
+	"Aoo2GQqDTmNYtw3cht0kM6onRSFaaG39SfVFRWeCNN2t2gl3Ee96q5pNrVEAm/NIzzEYFpSPM5ymuYvM",
+	"RcUUGqfgsCC87yxZ1Lm06m7uYHUCp4WTrJGRzQUxhHPDG5HQAJnCUpN5tRUx7FDjzjoCVYPqLwUJf3x9",
+	"TZ7eD5469OCnv/P4IewRxCcvYeVOZBKr4kq++hhAOLlFDiF7FrvHDIaE9mkBSQ0ytCtF0q7ENQzBYovX",
+	"kUfVmbpbnX8ICZCqPOcpXRA5Z65sO3oxS4fbVRrukSumyWhBsKBzrzrAHNjPbuTSBY12mIoLF2LhVmA4",
+	"BkZmcvWIFZ1DdqQdHZQ4tS7dpdJejnQM+y5ySDaKBd423LHZo9LKxGWPYKGP4JINPXS03Qjhcx6Nb4lA",
+	"zm3O6NVHIuQc802LGBGeJDZCT9EEy0FHUun93g7oQbFM14VJ2kSef8jRquLGtq2kXusoBDurdhegZSiA",
+	"l8SPVR1YUWPNHfokh2DF9wMMnJvSmPW+Yf0fR7GlxfBsc9shEllCPAfVYDP72A4B9tsGy3sW91Ifz8qf",
+	"HqzPM1sVUO91tGLJtit56Na5BXM4d+raH7/Q1QNXybmg3d/63ZMvxT97w//ofvn9IHjWJq9kNT3jCq1Y",
+	"9+9jN3Ey0w6WE9vEx4SKFtEZ7aZXjtNYugXO8RLdg/R7lOpDC0xAMqF54m4EG+TgbC7A9WOuIgRGY2lU",
+	"W4PCCgvYRj2WLaROtWrBc70tNbNb8MfjhmCoTWnGbPjHlNeLf06Z9S6JunRX+BHvN668i8h+nt98CRVk",
+	"r1/ESxLuvIoIPwPxTByKql6Mu++ojiYlqaoZsE/NhjvsQqNt348KWSK4JfrJt2B54VZwDLMB35VrwJF/",
+	"HM7xMa1F4jWyWusDwUS8oUfSfLG5t3e3eC9A6LCmgra6dz7G4UYLomYbroeabbwcKwwVefcB7qO/Q5W+",
+	"lqZY3Zs1x+AjnpoNpZa6m2Al2dvXai+Alh/uxmya1qApArRks9yraCZpJtR+QBCmMcgzuhRzb6GWU4G1",
+	"LFlzc1x+a8qtM9/aIT5SCbnvZVcge2g7AEcGqo9/vPyasqm8ZzWB6kswbvimWrJJQHiurTBRnlBtVPl2",
+	"Sv+ji9k1ZL9IJI2vpXxL09vWEPh16P8jGS+K/PYGCl7UZzptCHz4DSsx5wBz7V6fQoW+lmDXWM5vKyhv",
+	"V7NtOFo0ZCXawoDrI2/9kiEoY+WJ/HY2fnPFWMuDWFv73855Oy14M3LYfRMa7JSAqEFomvJ7Fp+BWcxL",
+	"i3Eltmxw2TjTWcoabZCrt6zKv1oiL9iZr1j/d/na1LvicYoRnbIzEs4pv2dpaCsEKoh4QeCMsUwRpB7d",
+	"7gg8DWX9HS60USFBCADUScW0Tli87wplcUUmck6o+5QrkjBN5HhMUgoAfpBLMlqQe8ljjMhVLpGmxGWo",
+	"uBtCxcIxBsPQFB2famL+M2HRXSfoACZgJ+jghFbxoktL0zXZl0VVi5bgsrOCvbWCvq8qPXlZLdd17b42",
+	"qcrnxApRhC7DvgQkmwH+oQNUMW9Yqc1sBqTADfr9As4kf9TvLYGRVBBDLPTIUQmI5KgJh6TevkEzLYfW",
+	"210zN/yBQOw+kNpMKt0FeQIUATBIg5l1z+GLQxi+TVlmPLVqrlfHwry1f0aAVuZcQZk3axDG7hRmCVYj",
+	"a717/RteRM1GBuvJNeLjqA4Kz4oRCuQvxZLEKPR7N2YREx5BWSQpXM048pmNFNfsptMgupRTMdqaSexH",
+	"G75ufmgdXNxOpEqolyH/J6tyUHcxl0oUVNeltLA1W5P7Aqo0EpTP1+5egYSKlwDvv+HN3t7W1mARahzN",
+	"VnLGPyXT2do5UsM31kHN/VlP/0anskJKj3HEGslwESWbUuFucT2b2aUezyjVDNH6Hc2pu9pRt7aA7ZQ8",
+	"GxmiURvNEukMMYkv8KNny86Dmqzc9Ud+ijDEwwhwiNsPqwxfXBqaB1iWj+3xnAXVvFC7nE2k2ZjkDaUc",
+	"Quv3co4Tw/YtlLADFINUX8CchjhWQUJbkfWMhCnTUGeSaHrHFBGSCDa3t4WvxriyEbndz35Yr6okVDyS",
+	"1e9f/cb7ny3fbnorLp8Po/kLpK83YIluaxE8qLEIWtlyOOVqSnU0qSfulIuIz2hNwKtNM2ld1nHDxKrc",
+	"7LxV/cF83K5C0lqFrW3hfFsCZVXnUCalDPm1vEGZYikxTMqWS7Go0C5Bh9iPG8PktxKuLJCTB6klkwYx",
+	"obSAjQYqTFUiNDOsVvOIWqwxR2RmpBAoD7QCpooVpUo/pnKUIM79EpLu5ZuX5OTo+DmZ4UskllE2tfg3",
+	"u5chrl3nFXH34DNqf/16VZPrsq2F0i5wsA4iCAu6GWIZy5SobDaTaVPqq+NLNVguXCcNtYRqK72fk0+X",
+	"F6X0ELvy5vX1wdzwq+vV02lhd+pJDvjw46Tn72zH2eJS2M6AsZtFYllDskaGLU0H2NxW+vq2csDGK101",
+	"PtQvwYrp5fAhfxidTfPCGKslaHirDV3+ocXyviNd+yRtF3FH2obN34rAt93ELQ/Et9ziQvs7qGp/kOD/",
+	"a8bs73Xxtis2Z93CfyfTg3/udzFBeO08ks73L01UTaTyXankEQjk2gpU31+O+R68+zEkELOCf5wUUhfj",
+	"vmZw35VEgb4eh0wfiY1tu+xNS/w9h7WlTLo0lf+0lt2tfHHbYrdUiCBv5svaAca1HCvmGxRTuEKcIEyb",
+	"rNd0wfKodq8OnIMStRzTctq3fe4NKsgnXLdal4zGXNiaJ5V1mrDobiU8XpOQXTSvmizfkATvylICLgZ0",
+	"ZxGhA8ISxUiYCXpPOQC6h2SPkuP+YSmk1aXSe++ZWRahI+6FdcnyTo3HKdcvVCRFxBOOGOqujOPSoq0s",
+	"qWddyqohmS+hQlnI4aoDIFPMghBsr/IolrBIs9oquQwiolI2k6lWiFFSAiLzI0tn9cOHVPwCMpbYUpf1",
+	"jdSXCqzsy3J9KzXreKvoTan1ll2aQ7UZ6Ja/pcvTPv94QfAVwmObrwqV5whXNlwPYFT2q1Xwjo+DDYAI",
+	"CsAZ8uny7VJFvaMXwYaLuX7FXkJs3fJwLuVcQYr6OKG3y5ZKW4OssMHXGu6mXCkubm2Ca/078q7heTqb",
+	"ULHyU6zdtnoIFsVv9UtQc37lO9XqohANWBrh0myX+14a8VLPwfLCrt/CNwm99WFevsvgCuouD+4jBGb+",
+	"3FhDxwZuUsuWSCSN9O3A1VVuQ4aKxDkGQpHuwO65NNOQQk/ymmE6/xsgsA/7VZzuptFewiDqUNyihnMC",
+	"hTPsr4QjimZrlIZG5lUH2JAPoH2L9nBvGVE45oKryaYfWUy00tt1L04YTfWIUf0ttMoCZm05/5/rVTn/",
+	"lt5WhMTLuRqalacpixt5TrrpYrfzy9ZRa+GnRQS5tSuPx1rLhKVUYJDERklSdZozbHuAKHS5pNXUUVCc",
+	"p+p65nRe2Ym1eQF1K7OVGt6agFut9kPLob7KHXbl0aQ5Q9qULBytbvitnIN9oLrJdhy2ybYb8H1MDU2r",
+	"sa3NYcWh827dvGBCiogy9VhqLa4gOW+8f9pIjS4n235SFN4CFGJA3+o9RphD4WKuP1wIibPsfLfjcSe+",
+	"Rz4ZLkEMXZ0SV3cKOYdaiGg/IF4R+uBGZILrgCwxlYCYKz5nJGeEkrL4Qmii5I2At2JugdsCkv8TRATM",
+	"Q8FYozGUAIrpIsjxV4Mbgblz+xDF5NRvsodY7sqtff6DjSEjGvQ908N+70acC1ISz2xFLEPbVgxiMeJC",
+	"Lp2ysZX12tM/SIcPKJDU04/00eod5BSWL8TxdRN2zxIy5gAf2KIw32OXp4DFH97TJGONWjW880QRxWNG",
+	"9ijBWyggVBArtgaEIgZ/4IiDoBq734AJqaoV7bfHLC9B/DT9ugJIGxI2VyyAwzGF6bdBllSuhrRjLf4Y",
+	"yyOytGOJb2lDKsPLOUOLS8JeNt/7hpDzx7se/OprzTrE9tpBbX3XJBk2ayivwfKWXwd4FQSWJdE4ZjFJ",
+	"qIaEwyjJ4pJc7BlzbITvEBW2zcbuKYFb48zvJrPu5BsqrW9JeK0syiqRt3AqrfEj1dNTS7fCVmqrlkAT",
+	"rhynKy4HD5W13HqGvp1V28LdOuj3G8t55uT9iJT3uJpP692v3WZZl2T3GQGrIcZyShcklj0S2ss1BKEj",
+	"dIJaCG9h2LiK5IzFZiMxWjpH30vzMne+2WRD8PcrKuKR/PoykdFdM4RUmokdw3XqS8hdfQTBCb0GsS2x",
+	"CEia7hY3cqIF5XYCV5qJ+lLWFu8xH22NOG0RIdMMkI+gu5gubP9kz6F+2ve6piVA/tzfzXJfq3g2G0I8",
+	"f1RNxKTclLU6VXENK/T1fFsOz/u+5JEq0UXdCfDJ6jy+zwEod3GbOhIqHI+Dkt+xtgLiRGZp+auDw9Xf",
+	"PKyZjlEPa+IoBOp2K+VXs03ts/3leKyYHiqIr1f14c5jmparSJgdIXTi1fuZ0yQhkRk5IP/a5lpCdJmx",
+	"DX+Tgq1wGZl3yG/WeltjSonpYu3KmENoQRHKbZK98Pri3evh3z+8fx3uLy3eemRAOe+4QfjTWVreWiou",
+	"nLlLlT/4/Tbow9+8ohf7OjNTbwapoGScMpevA0VFgeHKzNxNU2lr7UIKjsXtC1qbh79hrcb24CobF68R",
+	"7KsexhkbOilsrXnwW2rEpWoFGxbb+jUviNci9qAo09fOPm0/84vH26q0mxnDi5qrqyz5tCh6W1sJl+xZ",
+	"QTZPEtvvkXBKRUaTEOCmXcqYBZqvlGM7I6G8Z2mcMXjbXvhgUnCJaGGlPGyYF7s9I6GPA1VuATJQGitm",
+	"1xce7pGPdOEyGooyb4ByXakQnPCxVoQWc5WpN5ViyIF5pzxKw07zWiClcVYKHcP48kreTrLEDjuYhxmD",
+	"OaCEhvVlXfX+oPO1axrr3lMod6FMq1f5iC+BHN65Xqo/fMh7rf6CkT1vcRBefeANKRNY15CJWG2mvv4p",
+	"qrEtg03/ESXbygXZ1hdwK1U98e6LSv02y8ceoVSbF/uFNatqjDc+BPQmy16Nz/CmuQrruRyOtiuumWFn",
+	"i/oaZNzxGBaXuZJjiU6ThJgXC83ulZh1amOhS35Z6Y5dY5aEgXrIYfbDFUt04elBO1gEV0TrQYwBm9fJ",
+	"K0vZBfhm0FlHa9/H7JkHFG5v7LRNfJixlOpa4OBzEkFQJmbwumtZT0po+CSiacqZIjLTAVQ45yz2oKHt",
+	"W/Q2ZeYlLIqu4QtQyzMNZiqsjU4iKoTUZMKSGdlztdEDtBH4RdDRfgL/HkYJVSrc75FzB6wJ5U5AM7ql",
+	"XOTw0GDb4RFRc8ZM8wASxpnQ4b4ZgxR5iMpe+PHD1TXp9XpPYVzhvi0jgen65ky5ZXN6l1selc1YqljM",
+	"XBWiynnXmk1ntXY8WBMljZJXb/DYRqHwlqiu/InRD+yauQkFWGoNxS4jq3jrVAI2zUTKaDQxAoCRPswI",
+	"gAaOv34NyNHBSV7Q0O42hd3eN4wKPaxrtufq9eV/Xbx8PfzwcXj1+fXrj/kmQAXWfP2NmKh5kiwJU9rs",
+	"pJZEMY1T4oBhrc5IOGPplAqckSG9caZoUiVCJP59MqeGZMcelRaUUioz5ZbJbLrroJaJbhWO01KjaJOZ",
+	"Xj36zqhaHLDmehsgpJpFcCC2VMQBBnnhE/MHhOYoLWezchXskk5Fp2ozn3NekaTYfLOf5eocZM/JIuDs",
+	"NZJLQNxl7QAZaV5Grr5G9+rCzMvlmC2HzCKsbUPClCmmh+7nMMghIIv6zKOFHxVnWIoo1WfaJJAJuW6z",
+	"FcB66mHv/LO3CRYldjFqkD78prm2J9sVNz2FIx3mVcDgz/1ecz8N5i851hZ3s6AAM68SO6Fj8IDpnEAt",
+	"f0G2UuLz+/V8dtMi1pvo0/mZ8xVre2PUr66huDV3DlzJcBTmeES48q9CxfSZWRCk/eJibFV3a3PlpVaZ",
+	"8Is3OwSIXMFAXhAUl2NBB6uCx9b632r5nBfoY80LoI8U/871SejcP8d5j175XFXWfoDl4M3RceY5q/XU",
+	"+mMqI/yu0mQhCj6iWLmqdmURX5WzztXxVWVb1pKeUC7iuCoVpo0tvEpNDo8KUagq3ImmMUakeBXKlBxr",
+	"cwADkI0Mm0IyOSPdAckEmFHQR9+meoaWjb1fmY6w91U9eSXRLBuFah/AOFw49qamgsqSrziFK4uYOpCr",
+	"3OCXH57SiVxfwdR29qnIMGqHT3TcP6zFJwJDi5B6WGTK1Per5FsuanyqOIsNbUzts2285mvXXsuUjVMp",
+	"9PeuYr8EpsO+cqW5uC3sFHsWhkjtn+UPbY1XJzpMFUvumWp1c23jHCgD4S2VijSjwLQvjToSYPe4j2yW",
+	"zwYl7vMKpzWhfGba3U+Xb4vCpV4G0bOjcv7os6Ae+n/Y/fLv/7bOvrhVcf28NuqqcvrX9OufIwU9tWRf",
+	"wUF2AacFuLUDwXbg2AiGHdQhZvfqQa4P24Fcf8ek+BRlm+1y46/p1z8SmefPtnH1lehglA2r9X1EOnPy",
+	"dpDirunX75v9/ifc9+XNZel0q7z6HVzjjXi7tdTnrpelWEKm1LC5vPY2Mov7pq6+6hUGXVirMLy5qFe9",
+	"YUxDhwXnxLAfGE1r/RHV6E5/YqXGSuNbKzXBul2i3vnHlTRtW5t049KkrWqSXkv5joqFnbVqiep5cFIj",
+	"NZuzO7Q6R62w/EnQTE9kyn9rDR/aH9R0lIkS6CMGrdGExyX9vH4Es1QaYjEC3GsEoGg54zocU/RygZ6A",
+	"8figzNinRcWj0qNZyiKu4KEayvGQiyEWiPEC7gCw2E/brS2lnSfLRovSu+6ZGZYFbGQlN26USFV+Yl4d",
+	"ywzsIIiSPMwpCX1hmJ40zNJkaBd7+QfTCk0SOWcNP060nin8iQ1lps38U2sziTMoQqHZ0HcwF0/L6NOl",
+	"n1I25SJm6RDDv1yOMwwnB5zwHNfwC2iwrOTQHmYisnAkQWdC03iICdV2KdTQaPb4zNBczKYzqeHDO7YY",
+	"pixTJWKkcZwypbwneZixe2BTuHPDkXvuEjFcNaZZysb86zBliqX30EkiI1o7ywpKtxv8cEYXtzlWGn6V",
+	"l/0onjskCyQeZgRDAZlb92yY+3Rh6czeUQFxOUNlFPPU/eLMAnb1TEuO1VfeUEujd8aWpfGVUcHzHSl2",
+	"yb5T1MqxVZxKB8yFdPn07tijebFAp82fmjM7Z/QOvTuGoKuU6x6XTzfudbl3fASMQYpbz2zIxXCU2uvL",
+	"MyUOLZb2UBom72qemqVxhpP8CaTNaVvTI3+az9E9MK2V/67WA4Gf/INQxsEutWp/qXsG8EX+D05bhoeo",
+	"QZce51s65oJrlm9q/oI/Jv/EV7cDIulLXSPQx/AWI0LtHg8hS66DeHP+2+bvtIZBaTadJeZ5wf/yR6Xv",
+	"WTpt2D/4ybxrth+OgzNxmZOMtXeHRXAXyDIuE6E6GimHUyoWOfODQG5xJ+RcDIuMMGvJ8u5Fb/h+FcHh",
+	"mH9lfp0Zf0pzNppIeTdkIp5JLlwomPfDPRwAs+d2DN6P5TvDf1q+MKq/4G1Re40resteUZ4sLuvisT+I",
+	"SkokkQI8IjFdLLvmbeDyeriDgtW0syS7fM3GotRo023R0up4UO9WatdcJriujx1rTk+M6eKJstkaXJDQ",
+	"tBEuW5atM9blwG5tX8ab3GYten4Wb+nqpFkgjAICZAmFOw8TcFkmVMR2Uha9xHRAfhmnchoQLb+ckVBl",
+	"0ylNFxiCGRuiC7E4Nla3UyS84yIOiaILVQMIbqWxmiqdX36vrcZpxCOeLFqr/OXD0DYtZVUMQeEng5l3",
+	"3Ii+7J4HvKJG+sbuV3SMtMyKRs8MfmN9JlwRKcokLJryG9xSbLQpV/hRw7a0RZ+oAY7zKqAv1UK3XlY/",
+	"zSenwcYj4420EfPsiSJyLoiVK8leaJr63+YXF0dVWXLHLwJcbwWHzR08OGdF/E9NxFSBGdDejHbufbRc",
+	"i9hVDgBqJsDsFBnLJCZcaElCGG0IlYc3jM/0lIUp2r5bsGH/ozrziedc3AOf4izJsN6w5YIE7k4jHewH",
+	"OW0bUaNM1Lkj0OySkBAy0NL76OeolQf3vgEvARwktvJnBQlvbf5ca4ADXZCkoXpzveduzVTOa0/wKjdu",
+	"XqT6xx8KwlSFd1UKQsUCkSTybEKIpYDC1lTb6xHebrm0uVxrCWbVG1ysu/k3IDv/o1qrXTFvG2FlBDQI",
+	"88HxmPt/LNOIPRqZVQ1/ZiPd9f+lIRi/Bq3yxx8w1ghxOPxYVQvuJchooQ3vmk9kwsiPPwQkNSIui0k2",
+	"A9sxUu6+RbbUPi6D6bTXmH65ChstF5yoKujU9AR4Y3tVe/V+9U7SE0P6iAFjsUXalsCoSFBDzBou0V7p",
+	"aHiR2/nZb741FiJ6HD9fWxl8THmSpRtguObjfINf1spH24RlVsHPynv/lipNFL+FkK2Ej1mepinTO5aS",
+	"WCIzax+I1xo2rQX42R+NeZZvggd0BjksbfKVraFx4UeOua/tdDy62BR0bIk+VgE3tc+KKE2w7QW47NUo",
+	"wbqo1dkU1UVeZo9mhdM0m2kWh6cQhGqp0Ubskj0hSU7XwEnDy0/vh1fX529fD8/fXL++DPfx8jXLbmN9",
+	"U4b1vn27+BokrRlNNeYD2ZivoOONrUHjx0CU3VnN1sXAljw736yA8zeoB/Y9wg7cOjlnudyhgIrZ/52i",
+	"mGrDkS7tkIHWzfg8bI5WsUY7uP12LF3YcjoOeKTVbNp6Ig/WuyI3oc4Gt2U1y25FxThDHd8n3gL40g4B",
+	"F+b7R4q4+B60+Gj08tCwq25kVUueFezBdF2N78ij4L4U/+wN/6P75feD4FmDyc31dY6+KJ5Ya2tFFsg9",
+	"VbXQB1tlkZYg8ZfW4L9gnq+RLByJr6HXtXr2hKrhVKZ1C5vM6UIRoLgzTChIuNIkklMGmPcJg5wWyLRj",
+	"s1LiSlNOJYzP67R5mm+tT3N5jg25zu0We3VdtnLXLZd4FUuozOWfaP0/WCvLhbXDVIuuor+dS9GUe249",
+	"7xD/tRIj4CHo3LpCeKvW0h9RXkFryqjKUjZlQg8bXRnNVYkA7Kgd5bgjWp65G3u7hXw0iirtzj8LVela",
+	"neobhgKXIyaW1+LTbMbSbkQVIwkzd4YKSMxvjTZERUxiqiZMnRFQhh1yngPlQIxYp8pbR2nN7eOunn73",
+	"pPvl935wUn/n/BkLZ1WWb1tx3e78VhL7P+EO7lzwa2nhVyzq9xF03VneQda1TTySuPsvQCZLFPAZIyRe",
+	"sYSb8dbc0WtgBqY0Zo+PNeCiQtpaVO5XFeqBX58oKDkNRnCqSGhDQ7o8Dol0pag0RhO37M/5GLa9WCBJ",
+	"3q7vRsuzVXY9equpzpBa7Z+pzrHhIRY1h1qIpBAsghxh6Kk+yRpGkjI1k0KxYdQY+Pq36+uPrnfbnxvg",
+	"E2W7Xvabk4hOWT1VJRTDJKcNCd6JtKBY+TpoKe/q2wIct/I+1GS+a8ie/oqNcUXijAUWRsKmH7Y3vbcz",
+	"clfOZmHqfpxMav+QeUeoRN2ehdxLqd7k3q5M4vtcNVUut8OVU78ptbmoLVORbYuv7XY8kvvLJ+AaFhVz",
+	"CFiPPSy9FgvoxvjKfo0wasixMfyy1opREJRawaGhEr8CDu0XHLCc2Vbpb7Xdr01z9VVFcSe4uB0qbrFl",
+	"K75q8xhZUIx7bG65Cb1nZMQsNAkXtx6zskAyC4fa0SPXk5RhZQfD7Jwnidg1B07iDt+ju+tWWXOvPewu",
+	"iDGQc6FKwyF7UK4qYlBZCzD/4EX71ROFW6UKh7JD4gD0VTkH0B8eTVwjdvvgq3YWY1e9y4bYljOIKgIZ",
+	"ZAHlkYK2+p7RN2nEYgcHBDdAKrXFeQGEH8VvhQrIiEFlCGTtc1KNLFydWr0NFl8DOueuqpbN4PaOWXEi",
+	"y7xgW/WrwgC2UsMqPMmTXY/7/VopMOcpFlW9YvrZlsUAlJOIHZcpwO0r/IYYHqJOMYO6Z5crcH8696N7",
+	"4ECLbERdL0cgKB7l4CD+wwKToHiWh1PYAPXiFy+WPw6cetHjSmX+3zPKvb/uJYcebSZDMRN7rHsY/F/8",
+	"neMvVaK0e+7a8HuCNvOg8aAAl69NMSo6qf25R84xA8SIWEcHB7mgXhMQHpYuBI+cBrXkVFQYOO7XIPqt",
+	"4Jvn8ZQLZIeBIZ4pvWNQQ8ZxTUjoynlkOzScunqfEJ9O9sx/LPOVhJJEyhmArNr0n4DITAPjsqkRXIr9",
+	"MwiQomSWAsB0kH8VkISLu24iIwp1HByYgWuNZCIx//n8+oe/ffjw8/D87dsPn4cfLy/+6/z6dW250U1s",
+	"EWaaLfhJRaBYjjSw125YQhxB5HJHk+WLDMGb9NJNzGL/Xt+jHoFViTy0TEOZz5UsgVza8bQR6L6ryJtL",
+	"lbuLvK6pR7K27HAbPC77XyFk7shTas/4ywmL7jDMXwqCrHirY7buTH3menIFIlF76lummioRqrzF5UU2",
+	"UhUXt04Q2wvnE8WiIWJsjqhiz46c9n/HFvsQHnmlqYhpGhPbtSIJH6UUTqc2fJbrHrmayLlAjgjwd1Cw",
+	"CI0OvRYR7jDiOtqGHIEoS7leXJkVwCmez/jPbHGeaaj6O4KU8TeOn1tkmU6wjENjfyJ7Ib0b9nq9cD83",
+	"N1GCzSAESwA0B4mXaVfLLv6LRDRJWArXB+wH0DgmrOdjN1eD2WtMZG8Y40+fr5fHR376fE3GqZwShCR9",
+	"ej94SjM9eQpDCsne364Ojp9B3D28ZY1Arqg3h2wvvTB3zj2PWUr2Ls0HT1+b/0vuOSU/ff75ar/F6B/A",
+	"qTKGZIVICk0j7UUb5KXE/sNWczeSlnMnnHY+OravGZ0uabqdK5YkAY7RSLl5ggA5j1IpuCIvFyOWko+p",
+	"1CzS5GUisxgQzLNZQGKeskgnC/PVjbCFEYnmLO0euOtd9W7EjXgphWEoXAp1eiO65KerD+8ttqwS9I4N",
+	"I6pYSMacJbE6I1ZgyVFh8TlU6UnZP6CQOdk76vf3e6axCzHLNEmzxFxQiqF+cvn6/NW71/unRLOvGrt6",
+	"/+kt5E7QCG3RNiOOfLp+031BZHojCEmkYPBg8IyoLE3lLdUM3jU0KeOFkcf0JCC/ZoYDypRMGAUxzshf",
+	"/b5pI4Rm0VlpgXRxADANEsmYkdDlGaPgE54Rioti+oC3TUuU5CnWcFJkSlAUsZc1I7GMsinDmmRH/T4J",
+	"pzQxTbJ4+A8lRWha2Sv6VSQskrbv2CIMAGQWNXzTdGg0VUF4jHosoMebNlwItJMyb7J+/zCCZ/BPL1sx",
+	"JHvhUpZvGJBerweNw8QgxLksl8xlBqOczjLNyIgtpIjJife/3smJ7R9WuZrkD2torlqCaZzkoN/vd/uD",
+	"bn+QH9KDQfFIEA5Tg/ks5cOHPfKaRhNcAYsgalaRagKqFVDe6zSVtnrU5ZuX5OTo+DkJPV/101kqRwmb",
+	"/jvshSu4pDSYNSy4ARVxYIZhWFxBOIHFWFa/fAnNGMzaQ95DzSiMCGSZf2grEOwNer2Dfj8gVhEkx30s",
+	"t0kFkTP6awZxdqmSaRjg6SXWqkzC329AuLnpnJJfer3el4Dc5E5m8xBUSnKDZmBsxDy+6fR6vZvOQ3hm",
+	"GrP5IGBLmNFbRkLXBKbuGZkHoaS9ZuAnVC1hYg7UTFmVES3xVrNTgH+9IKET0M1MiJrSxEXxkymduZXF",
+	"DBnNblOqIZfAsBceewwjdGhkIcHbHQNteQqeeqCUMU8QLhZgXYF7uc5/uWOLL/8bEppCHLsRVMwg4PYI",
+	"FZlIIbOUhBcFaEH3Z7YIsXCpolM84tCse2I6BYYANpqFKiHZ4n1+ZqnKaoHwNtf+OalHSQjPPExnbJJD",
+	"fsY44bcT7dronyy1YZky5NXDu2GP/MwWeAzu2EyTgyMC5aDILL+lYU1QElaERpF5LbwYd99RHU3CYtYp",
+	"s+VrQ2t3gVOtNE0YsU/MgMzQBgf5Szn4Bq79uYdNYvfp3MKewOE6JSgOEORiP32+Rh4Wkr3mCx+oOl17",
+	"zYNAsLI7K/bYLnum3WsI6E5c8taULmDZ8LQ66FmzvIYUTa9YOST82oWvkMuHdMaBp5Mpo0Ity0s5yB/W",
+	"xU14xIRiBVRUx+gfKWcaM05BGkcV+/TpU0+4eOq+hLpVOjGfOnHhPNNyiuPNJY/zjxeeHe200+8Nen1I",
+	"CJsxQWe8c9o57PV7h+jdnYBM+XTCaKInv5l/39bJz+fArZRh8h4hW2wZnHsO8ax65Fpm0YSp/B5jCYrC",
+	"+fJexJ3Tzo9M/w36RQBaOGAwnIN+30lfttahz+X/YXVwu0Yg9ls/R0fegQMLOMo6HdT2DQJfjSXazs3w",
+	"SKOQQ5bkEQ6srtV8Ak9/oLHDVHoIOsdtPrkQmqWCJnDDdXzBv3P6yxcvG7fzlt8zgSArmt5CqRmJoAGW",
+	"OsHJk40SHnVAg3iaMhov2u6stV4YHms0Ilt7FcHvsYC0VmTKb3EXkQlhtq0OAFs0r1tUu92XjMbcDn+3",
+	"HY+MnprbHcxYcfeNYupGV9CDIw9Yi/YUUgy3hkjMjwvU1tM/ljzMV4ePsFxeYYPqujlQC3/xsgJr9pGW",
+	"8L1EjPgFJtlYqxXBwRJFF2Q+WfRWngefoloeCHPRzHjX8ObmU4E2VSOtoPHlji3OCiuq+UHBWTCCjWmp",
+	"R9CYgUfCIpAznaWCxWTC0przYARJVOZzcHBmVKVGM0jxylOsCvUQrH3xJYh6kBu+24FD894vZX9v56B/",
+	"8Kw7GHQPjq8H/dO++X9/76A3sNMfPadHdMC6B+PjQfcoOjrsnsR91j0eDcbPx/3ohA4Gheb8jnKB6VUA",
+	"4wvp8Rjo1KF3w8O7X0++3h9MXVLEqS0Ia+ZVxIGi+8UTcTunHbb4qX/xD8nf/eN88Z73v7676i/e/9d/",
+	"fn33Ss7h/7+R/O3Ln2bwzo8Xh/999dNJe/LG/QMbag19n6MwLse5MLAtmzjqD9Z/4sPN4UeH6z96I9MR",
+	"j2MmdrmsvOtJ6Xyy3pE0A6ucyWpF3y9YwL7mMKI7TxEKIvsq4xRRWTQhVHmEZKSRCbsR1uqHUnfJRmcR",
+	"BFAEtwl+E6omLIYbz1ZJGZk2wNCHNQXIued2NuMyH3s1jQu39FlRtG9KFzcCD5A3m4KtjBZO+wwLj0+I",
+	"AmSZeeCaIPltzD08pch8jswBaO0HGS824wsNx3fDE2Q9tg9l66jLrCozrsGGV9+fiV8FuYXaf2v409cX",
+	"/zn7+0F6fXz/+fnifBC9Prz927O7dyfi45H69GK+3XLGTbLtHVvYWlPmCrMnQ1krdsT+5EzqqH+y/ouX",
+	"UowTjp6Ho0GLLj7SRSJpfC3lW8BbNN8dHLSZzxLC5qNw0peWS+SG+025aUXUgXrfyFsTphsCIQ1HUlrO",
+	"MFMa8KI0kgS5ZPcSn5DU/JPFjutRImRXzpYFHPik4FGVY3xUl88JDf/p6e9o/RfvpX4DYHLbEOzOxIML",
+	"uQPxbH6joDO2bMWBYMHaK/0SRGNDO2oiU901GnZMwMdDfvp83SNv0BnuwjpR0ZSZgGpULL0RUcLBe2XD",
+	"BMxNPWMpATcN2l7xl1MEuGEcDHZgsDXKxo2wBljrTaJFU2DMO7GWrEum00X3fKxZGgae6SPltxN9I/LC",
+	"WNCMMwu6lmw0FwbeqR55R8WiCLhDjL4bgUOGBkDXmBt1Ad2JKpFz4NH5OsRybmQPBTKFkGIxlZm6Ec51",
+	"wzWhiZIOAKaA7GGkvGBPbCXcG7EXXlLNQKHo/r+hdbAoKDMIm1hhCHOss6Wg1tgT5S2By8HG8B/VLLVc",
+	"W+DPrWUO54sDuq044ooc3U4k05RFujuRqWLdEaQyLLpK09kmGmwJJLuVgLKhZlWGKTcKy2T0Y8Q/8J8u",
+	"Pv12MXjPL9SFuDyOXl48u7ib/d//evnTSY8tfvot/nzBP/CLrxei34sOEjGavunH//enSrWUqswzOLYy",
+	"jw9kfgLhAx4muYMi32yV6nUgweYE51iU+LBUZlotqA+V2oaO7BdP89edCuw1cGkIA/A32jZSfFFpSDG9",
+	"QSPmbZj7H3ZrbS3StLiKKhDp38CK+fqrrbhasOuCkxqNSJQoZvXtVTXuWMS9bpqJZgPPa7DqpJkIPIQ8",
+	"KZhRD6Mkg1BAuAFcRc2Yx/UmHFu74NL09k9kxgEw9pw7HHT7g3LMrf/LtVGUHN8oIKnMnoLmdBAdxkfs",
+	"eNx9Rp+PukfRi7h7wvrj7oAejA6jo/iYPRv7AFung4O+Q9/s0CSpohhZzn5qrpjTA3o4OoqO4+4z9nzc",
+	"PaIvRt2TqB93B+xgfEiPRsfRM8A8vuOzmeHJR57J0gfh0VLTxC9F3Rm8ODw66A36PmLkaefT1avOQ9mu",
+	"BP7T1qywIIj1diFDo/8SNiEHg5niMXHH2T6ulUebDUI/AJQcnkxIdbLVUUIg6pDsaRmD8ZgJ6+AuCqIi",
+	"OPmNiOli/5RYvGqSMsHmNMHGzLnngoQX7//rw8XL18NX5/99Nfzh9ZsPl6+Hrz69DiFi0zryzQC70MRU",
+	"Cj1RLhoCctZUV47xOdkDuGkCaO6KzFKJhVVHixuB4c22UYtmn6OOgliI3AkS+fcxOqsoGwZlaam+EZFU",
+	"Gn/MY4HI+yKOxEJU6jmP2ClkvkPg0YylzsUfGFku1QsnS3MZmw+ZAOzDPGHBORACoiQogzPgGRDRkzIL",
+	"qgY1r5mIVdnDnsNm9kjhdzo4IzNp6xqnmTi9EVi4HSTY21TOCUVbezTJxJ35ZTrlOkAhHzqaT6QqoOY4",
+	"iyHWZEpTo6WWYMDyva3ifDVLq8Vx/q52tlp+7bHQLdjTJka3g0cY7R91u3y7u6Xv3S055tvyxdLv9Wsv",
+	"lc23qMmCB4ILjuAva92fwFp3BbnK1L/mWt9yNWJrbqyrlV0vtLLZyoFlkwEBIgSWmNsXgPNiAqWq9caX",
+	"ONuOOuzjnPcSMunyJ0eDv3eqSKQ1bxUm/T+hYJquWBGY3iMIr4/KZ/6nWWN3Pus/sm1P+i5W1Vziax+z",
+	"4D7xAxdszIJ5lNej5VqxZFyv3eZBod9et13/posZfQORofBFTfFar6TuGD29bvJ7sBEKsgC4wDscgu+s",
+	"T8/LsvOP0JpsuYZh5GnHGLfvDWtPSDekfRtzlWasaVD4eWlAy1BVaxbCubyRtzT1lIMptOMejjQc8sPa",
+	"UVhVwOgUYPbZi6hiXS4UE1hLrnFjHLBjMbA1EI+PaSixVc1OOwPyN347IVc6ZUwH5K0UMWYqG5aMrOGH",
+	"+mtvyeHsZ5eW2Ppxv0F4XHqSg7F2uP4PMy+pZM9NwN5/z+Ln7MX4pA8XXvcoOjT339G4e0yfjZ5HL2Jz",
+	"GXbKFaSjdApZpp2X3UH/6KCA8+m8xD7IWx13yhmpnaPxIDqIDxk03D2KnsfdF+xk3O3TwcjdweabiRSm",
+	"pX8/OiIHffL85OgZ6fdhuvmtl1f68jPYm5Yxj3Id7GKwcYS83lyT0/K/hM0m8ni/u+CKZ6tdiAXuNOAJ",
+	"Qqj0CovOuYuQiWysT4WJG1ZKZGptsn5wTADpzWi6EOW7zrVl7zwIBCLuFBGuXLsjqtiNyH/Ys0YamjIM",
+	"/T7LHXsuH6e+5GS437sR0Aecbuts5IpMpWA2N5DqfASBtUm5eoNngCp0IzCeXEj8vkdem2OOw8kE/zVj",
+	"1miTJOZKO+qfFCDOQ2AJQ03vmAj3m20aL4u9+Y4WjS0Y68ZMcyWP3IrvNfGwjdnNN4x5+uvO+qe4szal",
+	"mCYtLce0KHtWX1/TtZ5QeOePdV3+ZUJaGfBFvItz81u3uGqreuNqm9JH6zOAeHybiQfVz4qkwCWN0dyL",
+	"iyLB50ZACttRj1ygC1WR0PKMEU2oiJiy6Xf2ftQe6ZKJTGJ1I+B+h9RLAI1JERkQ9CgLS5ljAJawolx1",
+	"of3gRsD1R+R4DDc/oOLl5bqKcB/b/nxCNctLYFkYm5qL80emvVtzR2vZN2TPbqnhNrd/lLj1s96z57W8",
+	"GhfEoY+35Y9W8XIUCJrXXzfF+ptCQJ3cug0aHDQu0l/3y/8kE+JOjL5JvdrcwAh5oNGkDgsGAvmKdHxF",
+	"bvk9g9yHnG9D9iwG87h8KIuacSNipo3qEgD4E3hwPcUoIDEWSyIzmoE72QKwpl6S+Y3YO+ofkhC698sn",
+	"h/s9EtoGhtBAPMyE5klo4xXBBHojXB8UwWJdcno+fAwcgMxGuLQ4ALNigcOzGxGmbCrv2bDUU0gSPtZY",
+	"y+6W35tPRlJPLCiEUbuKCTi8P1xFLMM3pbMe+QyKbJ6THWDAJ8XyijfCnuK6mwjzurdX4cbQ4266WyOH",
+	"f37cyLzqdstzgxwONlehLNjTN4nK/EuF+utiXHcx2m7/uiB3zXg4GrTQvD6mLJICQd0wP+CfVtlDxvVN",
+	"ZACr91lu2yYK1t2RddGwORg7FfFIfiVRIqO7J36UrExiBI1KlfayyjAwod6p+Ao7/KcPmX1h9gAB8yB0",
+	"oN8U8/Diut8/HVRuAZqwVCP2oMXfPu3XBkBhnMJz2n0xOom6R3GfdU/GA9otYhieU9BJEePUNHm0FLig",
+	"Fkqz6SkWtm8IafIjDnIo2M7pYdApUGBhvB5SbOe0v4vvpSCFv4Jlc8eLdyB3D5Y9jzTkGrlwWbxgAeBx",
+	"3CZi9kZgyCxWAwf3B3wEiETwS7h/WoojJaMF6gLAGW6E7dEVG3EwIq6gudR8bI8fUUxrLm5VYC08gN57",
+	"IxxpF9UZtOE5oXs+jOlChUSOxwogtmk0AVRiIFJE2tM3Iiz+th/MKKw2jsnROL5OQu9vfP1G7NkyfMDs",
+	"9s8QccmpEnQk79mSmgOhtnDUbd5aKpUCjUTEAcFcr7xGNmC52mHGQymGvsAYBjfCm9GeUUJYDOmZNnkd",
+	"YHgxwtUOztnI8rHdiMqoegXul42jbVCrOGaspTfCw8OjCwRKYmNNaPL/s/fvz23bWB8w/q9gNN9nIs2X",
+	"VKiLb/LsvI/bpN1sk8YbJ+1uH+0rQiRksaYAlYAsazv939/BOQAvMinr5jhO9MNuY5EEAfDg3M/nCM4M",
+	"jpsxtyJJQv0mPUcnc7VputYfdcqockiQUDmG6rEZt/WmWDOPg+T6mo8gEmbaebGwz81leFJ/wiRiIVa9",
+	"2XRlzu4URv5Qqv0uhvB+TEQY6fWAu/HqUq9mRV5ydTQt42FfVobwaW0LNvw5k4IL8nOV8Dy7Z0JZ4ent",
+	"X3h6j54xnBeeRdnq3ZOtm3/BQ87w88oZzkn7TXOG80r+pjnDGyYLF5jcnpOF965Htwqs4M+0bz2cAyNL",
+	"AgBARWgXqzKAFGIjLfbQTQiOzfMUx25OpfkNigG1QNOqNZ5Xq/8QcL5Qb+i2gnbodlln5J7S7tDVvMFe",
+	"A1Zfke6crvJsVbpz8a7PZSgkKz5KdfpyjqO1HzIm9srwDsnLpZGHbVjOLsnL9/jUS9Ttqj0T7zkjiZiD",
+	"EpvTA7WiF9AE1DwxU6ROSdbaQ6uMmhc42mixhzHX0iSjO33Oc2TXcDA5iyHwrSn37XM1ZpMe8bUK62ee",
+	"DV/MVCAmzHeIXwCcBlxbwBH2MWytdc8+13NWgBgfKdRNGxDD9s3R8kkdQJuBF0H9IVhhASr3jWafX+Bm",
+	"oS49XEBzD5rEEarSDuJixyFewkw1o0tn0LYqmjAHwemEMvpzmUpb9M+YN3+W5O+S3GFDJWki903Ew6oc",
+	"Yaja2JB54PJ+0k/+9cAUsuTlhMlZrKqmgVe3m8gHfPahqQibzW2yFarSufHyfrLZ7bvpUB87eH3e6V32",
+	"/jQpccMJ7NFhF6TNu2ta9oFY9MIWc7ujNnXPhh0tJVEu6mu1B/WOzm85tysOrKU5CPoO62qL4GjongbH",
+	"oWslvb5mBbR9FdoMXdbSmkF76Gbi+XSY640Lz9hRXIi0dEddPfGjwM10iZae+A1bZKpIbx0VpLfuyFgO",
+	"ZYbWDAP5nzaM9IcACW/IvlfTPEr/PTP7vqZOkiPWXm1tBWpHryOeuocdj0byvJD2GBzUijK3JXgYC8qF",
+	"FqOfRcGAmKir2GQKrsFKteIdjWKS3kbqPwroWPHS/tRwiDFEUApLestCLJfHrACBqNZkShOp1QXTsYDy",
+	"tIsGtgywmeJ24IHpQJFTFeKIo+MRrZNzkmhlJAGpr4X2NMZiewDan0FXGJu5ZnoD2ZeYqwP4FVIJzHTl",
+	"WMwl8ZtXRlJcGpAVP33Uwq4MIj4wwwCyvw998QdK+Ok79bLBbZjHyWpnvTXM776D+XsGyDJNHmkSjDZB",
+	"6Y/mKWQMrWckdFZLWyfYDSN1X9/kE8lUo0lyTc7KY0qQJf8xJYBnFFYagqev9orRhPz5Z9O6Y5s/0wn7",
+	"6y+HLMQs9a3rG+zHxOuAO2oV2eaaeQhGcHVYKzg6ck/C9tDtstORS1tDb1kYFdg/+M65UFHAMkF/lTml",
+	"00uWfGq9Gth/2NSoV/u3Xgx2tEnXlF/BZy38KdDMw2IAq9ZS7vFNhKKW1pwPU1NFY7FpNOrAgJ8nA64I",
+	"fRRO0JNGP/bMRVewtg2Y2Xac6BELgw6yZidZs9XnrHJPcjZfYq+H+p2voX6n+E3XlpjllsyDsM0fIEHZ",
+	"9EkvvPkchAVi0EaczLCdC9SLRnwwk8zHthuW8UOb4Ew42HszASoH5lb/vjh4BdPbURwUMpMfAovGNx7A",
+	"ondIndyZ5vEbbE/zTrXz/z5nvBeSXKa23eyxg2j8ckTjNyIWnyb4t/VZ/Ry1RabBYlVhjO1KSOrdVjtr",
+	"NlZin2CG9T4F0pdgmGx3zB6xTObANb8crmmrUQ7c81CTsktNyo4GzK1+Z2UERhNqLK4BTcnIAJrro0QC",
+	"mjATZl6uLWE0GPf5PImUYtxmbKiEcplmiEA715Dlkrea0G2aNrGtvg/IwIXWt3XNCCB3wre/QRMEv2Fx",
+	"h8Wckx9ff8z6+UUK8snxdWLCuGqSK+z9FUc3rNBaV/YQ2SgPzAdbdJ5DLSIKMq8xuI7gCg5mkudxni0s",
+	"AzRndtIUF+ytjvAGiKQPWfOIUG1aMZvLFvDIYEGLPgd0oyyHfWkeBiowbSOT2xGWNMklvWayz0cijsU8",
+	"lz8DtiiQAZmzhJHsk52b6ttEioRIRRcSu3D3eZocHsn0fk1+SVWSymuksyfKTDHLw+CwZERTjCR1zGm3",
+	"8BQ4lOlYd8sSGoOikorP/7OR/iZgL4RZ6L85pVGozxm7m8YiTHsbluVZQP5EXpBEik3kgxJFL+CjfvQv",
+	"pzahd2/wobaXJmTQJKHYLFUtoIXZSCSTB/Yjlx5iD0BhxbWT4TE9Crqh22HtkdulraF7FpyG7gk7Hh3R",
+	"7rBjsiXKM2vwdD5ZPklpckjbK+anF5JD1qzEtVW4wmgaBoLDY61Rm3b0g0eh22XHI/eUng1dL2iFbdYZ",
+	"demRVnL+mFGUAr12Lv8yr5WkGseJ5tKYlxEchZDDDiN2A0/PrDVybYK7vrZc72sT3CG3xe3qB09Lkt/z",
+	"H2rtRRR4b5a9lPueRnPMedfXaf753ze/C+8d3wCfC07GGtFAoPhvIwhoWa1VBMwPu9Sn4hCrk9bBD6Tv",
+	"Q6kBPT4BcEKL0nrX6+YswFzpaUHgl3uO9KC796AuzRXrfGx1e+3HYAdr8k4+mwyZpv6L79+9dmFenud5",
+	"3XY+OxvkS44xtDdlDMVDvubUlg+5kXbZIS+Iv81ObKUvSV88JGyVuYI4bs6eDvYu+VsZAvu64NbmiTze",
+	"JyqvkYH2gj68ZTq0vmlZESZLenAKGfo24gxajmBbGANNZipZAStN8PTuUj31jV3aE2mqqfL/KCDQZnUP",
+	"YECnc8g2/FFTiDebRQYPrkggpPo8+ODpbICuKGaj2ET3x0nt3mNmNWCyDIBNr9H5xClFomudNjvdcsyb",
+	"NTpH3MPF2U7UztgAnKPZe1pH1sm4rrGi2c3yKPn+PFMhlRG4+ivL3BYWN8SrwuZb6n+FLsiW55EfvyN1",
+	"6DAVLxoOsQ7H1pEmbvtXR38SxOLCfpMqumVQ0l7rtY61urGQg4gPsOdTrdfx/sqmDp2qIgA8wusDBhcK",
+	"g5srUB+WuwY7ORUywnm38qZKrb2c9b2moaDo3SAKQTAdsW7YCdpDt0W9M7c7OmXuaXgSuMfDI9oddVg7",
+	"bAVals14pAaA6ry83V5V87dVSpR1sGCV8ca7ApSRKmIIjoBu5pIuH0fN1nEpRehtuH9/p9k6rbq9mu4q",
+	"nxpSydacj+FMv1x81HqeOQut9HtB8cMaX0vvfVmzkypOUeJvv8cpDHAozsIiU7lHo2PP7dITbcOeha6l",
+	"Pk18e0swNdLxYWMy7Yv2LZiTUaYRrVMZsK5FaYddbVP+aq1E4MSknk+VxG74BsQET69DLMtysHkfKJFj",
+	"aMuM5cBiMp0pqCGEM1ZwwTb7/B9X738mw4XNsrHxzYsgYFPVI3mBOw1Hft5fSyA9c5pEXNFhzMjlqx96",
+	"1bC4fb6EizsSSVH/fZHufMOkvQbRNGJcOQTZnUP0YZLZ2m3FOGwSKCh69tigj91NY4rwKPCAq+gdtqGy",
+	"7agcggeYIOAMD4nRAkg4Y47R40fR9SyBpeq5w25h0mykmn3+61iAU1gb/RaZOL89cH96UU/r8tUP6Pjm",
+	"AvKfWCxZk1xwu+W2w7Xp+R3HYi77nJv+4BMWRhScuZj/dFwBBfwmNVx3LIU/6FEHPeqgRx30qG9Aj9pQ",
+	"aQLNYUk8Frhn7X8uX/3gtpod0mw2y+3gYcQp2M3LlnCpp9DIFScVLCIhdSzGlzcMO5PnpTdGiKkWOSCz",
+	"OIm45ksOwZByhpNlJRaehqWMjO9RWrivIpmd8WW15Qcj3PW7BI8XDvHxZb71H4yimMGLMQJugO7L3p3t",
+	"IA5xDs/qR//Wv3dOm9Nw1K+VtR/L/BvfclLJ8VoPIMFoLW6f3tuc+3wfevQ+HLiI7pFx9j+3zBosLR77",
+	"wAKRhLafUsICFt1avDeZ35E050IfWcoXTuYl7nOLAZ45Ris9xk1yAc9FNM7ACGNGbcK9PVsG4dCcRKOj",
+	"nZMJdgKnmKlild9I9jnUbYlblphRffRj51ASs1R9xALQF6Ew7FZEIYFGUYXr+mcfge7MmKYCjSkVMzQk",
+	"sNc55Gi8kJhV0+epNj2dJmklAeZxCE7oTAkXLwFUe0y5PM/Vt+HofU5tC3WSlSMYreQFdlW3gLeLIGYE",
+	"kM39XP2X+xNbQFGczU+shtsz8uESV7lj0dkHmw65G/ReiQ5aKWonTI21elgbUn4zgPylkWkqMmL6Xs1c",
+	"P374F3DhVtvruJ5B5F5PfpqNecQqMst3DgbMwYA5GDB7MmAO5suXbr6Yz70xw6/KE8mnjSHUDzsbeZq5",
+	"6Lm50Lj8lB4PXcumNAdbhgdakzVVCh3otrBqZgkoXdtDoT4g1TYVax/MdKqMOKv8LOW+GmMsUod6weeY",
+	"m45fHXRkq/VtavKsjhe81Przns0VBE7jZAn/XFsJYqbSIIHp4WpPNRcKlHm9g36+xAl0e71aIscpdim7",
+	"i7TlI40F45DhzAAxRcrmOUSSiDkLsRTYIVJYKyJhMaPSWEAGaFtE2AMpl1Zfz8VFTGgAwxzagKHXAAMu",
+	"HdNbKZJ2oS8ws2IB/op8no6ksb6IQIW4IEV5aKISFjgx32E/be9nsL1NirViyQRMDagGGIkEUMbRCONs",
+	"bl0e5Pus36D9CEqIG70xUHQGNT1N8lGQGCrkcI1EjEYOSZYoD8dHdkr8OY1uWeITbX8yGt7PAPpFRGEW",
+	"LNhbPfQhzHDQ0g9a+hNo6SAmDlr6VxRkKNUiQTzaZORDAeXzQ6bQcncXF3mqJU5YdSrJWKTtjBlXEY0l",
+	"GbJYaPVJGEVEvyBVa6wCJJJ8xR3DHioSCwiVKK1YeLd7roHtGwhL/V9zoRmISSb5tF2XZZm+YhOBwIv6",
+	"3QIiRnafsqLoY9sEsDs8om43OA7dU20QWuzbDutqya2Htki8azywvlmYRDyIpjSubF4LZSOf1ezbmXr1",
+	"vPWQmqoC7DAIq8iRsb68U7pUvu/SQx3isCAYuxSpkUgmZJ4IxWy8RMzUUNw5WudmUpGYStXLZxfZUmLH",
+	"wug5fW66vdZ97EjiE2gzRCQ84Ov/5PHVtW1xLUSYgfchZp/W+339vgHirjt97o9ZHPqIHsgFuXr38RKM",
+	"FywtDQTHjKOw4RCq9MxMKww9CoFRjKUlQgD4gzZYfZ4W/9Zp/sC7CZNM4QYhMD2EWgyoXwZcmhUu6FvP",
+	"8/EovZoJNDYqL1gQabv17AIXHCqgOo2q8tifC5/3iWoPcFmPUniQX98D1Qfp5sIsLHpiXQ9KExamBnlA",
+	"DZJIefWpIefCDCf07i3j12pc63VypbMPpP7jhFK0SROqj2QBs6G01DfF4tpHBQJOY+/Y+u9oFK+E1Mf3",
+	"Pi8keaVoMLZmxGb1eEa2poHccASKs2U+YGitZ0FvYTCjMj/qsk7YDtzW0NMS98xI3GN6NNRPtllrZA3j",
+	"ZGA2/TVuA/m7kEpv572FpDXrEyYlvTYq+zrv+l9NAU0aJIJH0rUyBX3N5pD1ar9TzkoaHKe32Hn+g3JG",
+	"XokS3BZ9U8WGtgutaqQ51qlOY6wDsmxN4lG9vzP5c7k2Ns0D1lD7t50g7vP88eH8cziS30TyOWQ3gL6S",
+	"U6ZAM97YgVzQoB6uZAYdwXQTsBqTFT1a7GuF4z6OSKwnXU/VhReS3EZsDmCNptVLdgXeAIkj3UapFZEn",
+	"it1zlws88TlztJw+NwB9rubUMqVSv+7II0fNVtMjH2yzLNuViAtFFL1hvAfbPxR3ZMbpLY1iyPZ6LO7I",
+	"hSaXdfjjfb5o2Z7plpZnfD+zeaq8gtJd8F3e43TWXHugAfwDnK71W20rtlZl8cH+HQq+y7D/gNFtzfd2",
+	"SRC8zyz1xMENu9eg2z+1OaltsHs2pEiIsQ2BT0IkyckMSkknxujLep5PGHmHx9d986rP6xA6M3mHpoLk",
+	"WkCojcYJo+GCBJQTxeLYdORNh9GvbDQxpS+/FQNj/vb5fBzFtpEv/niOt+tHISqY2a5rmLdaZujV9jms",
+	"FrGWoEsYGtragIxkqfn4Ab7LalnR3pus6Dxz7bcgKMKIxkQFU9JqnzS9ptds9Vpe+6inPwxngUr/oUWH",
+	"6TT5BWvQJZ1rvwwVOc1P2bvgsC1ykT9889kiu3e5ZTy0uOKwpTur3Yh/tz5SCNyfzz8oFkWW4n6UutTe",
+	"44s/hy/tgTvfMUVDqugPUaxYpfcNN+px3G+wFw/43Qq+nRfSzOfLdfKsAz67lRgaQWI5hkJN9L/m1MaR",
+	"VEKfEexUCPJjOhvGUaCpfsUcgD1PGQ9hA5zsaXt44O9BZtWYyM66GXtl726Zd2vunnu7mYypHQgLs8FG",
+	"wuuNlw5gV5eI20hGgi8v8aFB2/lJ5gcxA2ddif+yHeI7QXsIUe7T0Qlzu+Fx4J5BZMqEub3hGcUMSmqB",
+	"ueRYTAdAzsYO8rx2p6v55TSmfCMRVwTv2yLBQjI1mw5GjK2X2VPen1mxKfIym3dS87pHp/T4bOQyL/Tc",
+	"7mjUdulRd+h2jrqhd3baZe3Tds2Bdo+Dim9h+kGzKXiuOeVqYI4YbP6GaR6rsZXtp9d0bhkKaj6uPRVp",
+	"lkB3F78aML6HHWqW130DHjVhxaIV6+aHbWvQSs26C44lXVaoUY49aW8hJsltoVcqbvLyHh9JwXZdzRSG",
+	"MT4oU5gEMee5AFu963X63IfjrG2v1KMzUGJgBipmZ16YueFUMq9cn2fahUSbMfPYSRozh1B0AGpNCc5D",
+	"k/wY3bI+93PSBuxXTGvMiVQ8rhIjlmBoQvc0CYWpfZ7DVYa5OSTiQTwLbV8w7KBPYq2hyB7pttv6pdhW",
+	"H34csLsA2oOZMlPsrVacF5iiAPl7F4G2n634hbTJr1nxG6FDccsMBMckUtgLO4PWwgExLCoZpoBmG5Y+",
+	"n8uneCGzDv2g5wisH2t77cy8h/XjPtkCON+ydB9N52mUlQBaAK7KKjTgA0/a8WyPqsgjybZKZrwZt92k",
+	"kq29M4TnQeU7qHwHle+rU/k24jhVDiIjRKcxDbBfyaFb3/MpKNJPtdfa9B+pYnO6qGjwZ/S8zRXeCk/W",
+	"mnhlRnaQOnq1oEAnQvSt+VhA0EIrTlkRTZ4XEjjuRB/dnA6UwQAYKNsRoSRlEkadtVlteshrxrUmxMI0",
+	"SOgQwYPy9mxWQ9o7yPZBQh8k9EFCHyR0pYQ+VGzsFyV+S3m3d5ChnLx8aZjTnrMHLohhokb4DVkgoL28",
+	"YYUgXLU0LgjX38Uwi9rbSlrwxhTKaCGajwyKCzUwb/JXtjG8wBdv6W3YWwHpQQofpPBBCh+k8EEKf+V1",
+	"k0bebCj1yyzalwHlAYsfWUBbeWzhKWjCCL44zklrE4RAUzfF/bsVUcjCNeSyScTDW8ZUDmxJuQl+IB7h",
+	"nMoUkzAt/HIKhZ/WNE8jQjYd3J6XpUgDLOQg+w+y/yD7D7L/IPsPsv9RZT+Km30b/CWaQcJUstg3NvCM",
+	"y/tub/BoYwGAVRiuacTPSaRIwuRM2/bzMUswn8DcmMw4kUpMp0aDmNAbJtMMAzXXesay0pAWGayw5T/o",
+	"ZR+k+UGaH6T5QZofpPlBmj+qNAdpsyT9NrTmjWTfoNbCPFFAe2RMAgSkgTEpr624tK96IqQSu9THqZYw",
+	"q0vrJfYITKG/wCADV1pT+q2jBVi8KAOY9b9cJGo8j3iYqyXDjtEW0Gl1FbDZup/tMLnisJRfY0pvbTUb",
+	"9AwbvGU8FMkgFtfwidL55Zgh3GDYMsqb0TFr0+7QbeUgls+G7klwHB6x7qiDEMu5vtg75Iqbz/5wtril",
+	"vm8iX3yaHXXLjNKfHgJlq9L+r5RITI5K3tcWKZvfYn/VJ4XU52MBlbqxuCYAJ9vnggcMc2col3PNCdL0",
+	"YQNV5edVLb9JLgA29jrR0oH8LoaQsswJHi1ZTFAmSIMWuBYJk9RvImgWCDc5ZMZDiwcFnf3wmVyJcqQY",
+	"4t2Sq0voejelUvPWRrpYHLjPYecwMeiaKZl76QuJefPAWrBUnlyKOM7Pt0ci1ec29unjofQxUdsaOtgI",
+	"yZwwBN/CzCKzNjiVfR5JzEjXplRh7fhZ0IzKH+QBgCn4jerM68vU3ny63GukzByoHhcJLeWQGdejBFgf",
+	"zBuTpzTDc2PBr13JgoQpV1+YjhMqIUFuHQa8gqk+wB435WKPmIX9lQmxJZPsAVHmrSnKNoY4teekEijf",
+	"sJ0hgxILO+lDYus3kNiqH1ljcVdoqn/KAdqU58SSzAm4lky/Z2KsToK9SOV3wmhYMCe0COmm5V/gfms0",
+	"yRsoc2IyK2cyBUjS7+Urn/IKw1jEocyE7dUltLXtc4NIDMDdbIFQ+lryE8ERtwmw6akigZDKQfwDmrYN",
+	"JsFMOX1OSSjm/DqhIcNCLsWSCQnGlF8zaB18wzgRoxGMCPD3aZjSwANqJcVOZT6mit2a5oIrSpV+ZCqT",
+	"ljuiPT0ej176QiDLywDou82jcp8JQndAZypwSg1PqdbnXa3Qu13aGbqnQVtPzRud0dPhCU7NFJKbPUWr",
+	"LF/7Vnj3kedVumye1lCC0PagFLC/fbSVm+nz2lf7FWcHV9Ve8aI2ZOtLptpW0R2Ic9yTAN8Dp0RDBopQ",
+	"TeuOZtF68MGsQ7aKUmLIRtiFkQH71KYHDQJoSw71qhK7hefslFQC4O090vXO+rzMSHHIkddOJzDjCaPB",
+	"GPq26Cud7KF76E0G9o+S4pSa5IopfdSJjyfdJ0osGZ7QlbHPU0MslYw2AGaG/F0MTbeUeqTIKOKRHEO0",
+	"iypCeZ8zmsQRPkeG7JryxnkmQq3Na3YykqY2OOK3NI6gSYKayQFe9pukUDTsk6EmQ/OuvIid0EWfizmz",
+	"Niwyrx6x2FeryoWdFM9E9blkIHMTZkGUSB1aapbXLjfO8zlCktwwNu3zZMb1htoen2Z+6ZJNSbivubEP",
+	"NOIDo/exn81SobTvED9hE3HLBss/F+kTBjIft89pYvfiBdacEx+oG2vO41grG37DMX6JAt6jAXps9jmU",
+	"CPlvRi7ECLWdDo2HTANQw2rL1INPIAS2tqcLMclti5g3F7ibSgxc5XqG6xenFB00kWeniZgFHTSSpwue",
+	"HSz3By135Iq7qXhlNvxLQFWptuQNZkspFItWi8DoTnu/pUklTiom+xzC6c6Sg10b36R+dYkIKiRmUmaS",
+	"NYwk6FdpcWyfp2ArSy0XpnRB6jDYNJ4te/EnNLmZTRsO0Ypen4PrHzFD2lgULsmYxiNC53SBdvt/WSKc",
+	"5QYwFguNfPrwtqp/g2Eyl7Cbjx4U3V9A0ny5wUSELAZnKDO91OxHGExZEiBCZVuLBNzU/K9HekewtyDm",
+	"TuiLg+vhUvJHq10qUDbOTkGQHxR1y3jH8Hrc88BEntIZnFaKYR5ulPOh7y/PcDmqeqQ82wqzdWYJZN2X",
+	"35IB7ayvBihxw/ThnZ78PWjf/PNs/lv37pfW8OfTyduO/HCs/u3N3hyJ1/pzwLuBK2TYQy/FaKSJ7cHH",
+	"/8ol+gzubXe3MttnutFuy+lmmw1WaRIFmqpTbaED46xDpFVD7hhU1ozh4cBykekAlz0gY1e1BUAhRAvW",
+	"oDY0P5v3o1qevvzTcLW/XhpS3C599l7yy0ezbq2lpux8XcYJyviUQkzT8E/LfJdNrQ0RPaezshRfZmRs",
+	"zgmk0g5fLyQ2WxNzjo2TtJWPN4DdLHsYWkcYOcmUJP6ySPJJ3Ws2W57XOC/4LfTdfe4XJVV6s5fF38Fj",
+	"UMYV/D6vi0mktGEwYZRnyokDUXytRYwTMbtGsA87MZN/DFpHs88vDACbLRsCfwCsGpwBpd4DRKbDKRnd",
+	"iXDGQk3pY5qE5I+ZUJQInp4B8KX0+dI6zPeUA/3QAB7yG02y5HwgddCu/CWG6TcqvBLkY7laJPtcjsXc",
+	"dAOeZ9h4EGkBzJESxemK5fWmS3NSnsSxsV+tZhvpYJf/GI6Pg5Z30PIOWt5DWt4Wh7YyvKX5MpVLUsk0",
+	"RedifvAyHbxMa+Lxqzw6LTE0j5VSmsp2cQStdv3cSxaPKT/PMq/1hXK/kNYcKtLGP497pCJnHCb3OAnj",
+	"MX2oq6XZGtO9cZqIcBYocp2I2bRqEuamAdz0hM0UZ0oMUvwesH7Xi4lsIu6rJL0RjIbArHFyb2d6tZPg",
+	"LPRYa+Rm5Umn7Hjk6vHPAi9ssfaolj2JrVuGp6wdtFruSQiZJ8dDLWkDN+tWfsxyz+gtxgc74fGoRY/a",
+	"7mnQYm53eMLcM9oZue1hK/DCM3Y6Oim0oQ8TOlLr5xbu0lF9F1fFWj6K5+CV2FPmu+FWlr8GVNFYXG+d",
+	"9X4BphGoBpE254AqmuSNyviBJjEn/YuCFZXjFGQyk4pAR2fBGQnGkC8AoXTQl+GHwTARmJNdlZGNYuPp",
+	"0rG/ysO++bnd6GBuks/d2jAsfmDwz4jBb0I0VeaJ5UOH1PHnlTpekcxdNANWiami7p9mcYcsZoqVuXAn",
+	"4hZb5GupBa5ALlL0pplk0tQEYV5NAYQpYSpKsEUil4rRsEQgvYIXbyeQqjEWuvdXgi8Kv/kGcU9Z4ozf",
+	"YFOCdapbNG9kkWLlwSrAjx+ZMpS4Y5rZQZ5+Y/L0q5alT5TKvj6P+Pxp7BA2M+ZXvmT2mka80cyywSd0",
+	"Abynz4eMSKYgPRzlYuiTOhegiWGiNOZzI2gRi+UaWdy7JhLvLnW3tP/SY262YjNL6DEThA+ce1fObT/p",
+	"at59tA/e3d4L707zfw88/BCWWVdGZem4O9leLycinMXMlVhGVB2M0YR6ge3Dib05iwFh9ksQR4wrgtgE",
+	"WnpwqDlNmJolnIWk7uMdA7xjIJnyiaQLgNSD1BRsMm868kH7+y7xcYoD+1ZIVoFHs1KtBZT2SKYqdep3",
+	"MMiVXebO+QzAOwexMA3CezWLbueeMU/zt5YpIu2w7sheqzk1swPI2YanozN6ytyjoBW63dEpc8/CE+q2",
+	"h8dBi3mjLm21skeyTbOcOaSKBkwTCQb3a2OlprL38iWbtd0gFrPQdnxvBmJSc2oMSb/Wq02DGwhMz0Vy",
+	"o+ka8fjYQCWAjGcED0ToI349ACAR3KHJBDdjOh8MqWQwgua9keCy1jv6y6lFPGRTxkPcSU1zNiAOSUAQ",
+	"DG95mmOLe796a3PUpQ9awVst0RySGCt13BeS4AlLN2sDy3g7XbcsWe+K3ho99x6boSPFEqIYlBLpWyao",
+	"6EpVKLuERLIM31FirELTp4lQmKKf3C0Do9n6DSwPMAekzynHmv3ZlNgzjsMNGYFTkVYQmkeKTV99p899",
+	"++DyJRJH6UoIvF7//4xJTAuUAt8EMe8+t2cQwHzMO4vncmn8RpP8U58o2TMJe32OGXs2iU+KkQJOi4Nl",
+	"6XlZyp6+xabsnUP154xDZRkL8XEcse62GgbtVK8FsgP1wOnN56QwfTMTLMScj0XMCJ9Nhtg/997CzKT0",
+	"6iKu2DVLIH8wbfZq6lYDyrmADwPltCws9Halt/pLVZXdNpp9XhRK0Np1nkSKuVC2SWJGoZyUiBlYTzeM",
+	"TRFGAYSUXq8epMiL/bxRZsRUalvpSxTg5mHRnE6gB25q4jV6BBi5cRotDQ37Adf9c7gPb1OC0D6PhZgC",
+	"1AQNw4RJqScto5DZIF4keMMx2RT2FugVJ6Tq84RJEcMpFAQxV8vfbjNFe2SaRLdUMYfYFzt9Hkf8xtW0",
+	"HzskYZIlt5oOzDMGBuqX1z+/ev9hcPH27ftfB5cf3vxy8fH137RQ8xtOn3NB8sdYm7jq/kzSo9skr2FB",
+	"geCcBXh+oSvvPcsYC2sSFkYJCxSs0xbJ6h0AsuRC9flI4HSrckbLFYotjdEn0yUATsr88wvVJj6L8vCG",
+	"a4n0KGmvBzXxWamJhFrjg9Qt5gJC5uhNbRyCN99I69arfWjH941tLlQ0MuziYZNbazoW3yKFogA7dybh",
+	"4CDavGLJJOJUsTCrG53QKNYKNFfnaEPn37yjJf1zbqi92dMJm2h+kAxCutCb6HYcz+n8R38TWOtA8EER",
+	"4cDwHrwu9bLw0ZPCb4pNpjFVxr/XHqIn1D0enXjVcAt2R7NBO17x1+Kw1r3qnninLbc7PAvc09Bjbjbo",
+	"CVvfw1y6vwfzdgfzNk/8T2vkFirS0o9HPmakRUz/SDB5M0K2JVZ5IsRDO8hu0raaafZs6NNYkncRQKea",
+	"EQzpQhcKveFag/YLB9A32HZUkYnWi1seCcFmDVSf6xuwoB0r1t1jTyvSpoCecuIvnx8/fbcQgwnli4F9",
+	"m/Qd4oczZA1skJ8EmND5HwZipgZiNEgg+OQYuwnNdq6SRWOFsl7Js7ZU2Q/sag12tWdd+rDnO4mITLU9",
+	"aLHPuA5nHxLtvmIKCQDuLImrtdH3nJFPH95Woa1MaMiwuWFaFZz2QkYIF62b6hsgJkSzZyEVPQxZeE6g",
+	"otCGjTDLoEku89lVaixkHgG/mGZVXfMDPUs+6fXtrSqlvJDSFkX+0flNnd3+yxv+3Jr8dDJ925YfTuf/",
+	"7gavjkd/P/r9wnugKPLBx3cps7CbUVVqkfZxgcLqg25ZVpqRHsVsoz5XstD945uDeKgM3tq6PckUOmEv",
+	"P300xqEtY71vDtJqMzArln+syvBgEcSmyLqiaHmT8t5NGkLpw8W4ZuCDrBMVOtPgQ7BwEIy1VNCz+89G",
+	"SSCFIvvKr3Q4c6vsuWlKek9swdmvRT7MYmZiWCkabCBC1uhpGypmVGLEDUi6z+s+0rYNuIUId8FAuGaC",
+	"sZ4zjdJfIUKCBAx6AOHsmoKArfv2nwO87pv+JMaKU3NBQhZEExr3uVlF3cdbB9o0myYsiCTzG1ijysiQ",
+	"Skbs4YBpm38PJpGcQM5f45yYI0HMkcB4lODEnwqpAOJxShfXvn5+6fTY9eMNEGm0yCMGaw3Ggi0txjLN",
+	"BJdcc6S+FgZJtZ2YZ2rbRnOeEz/bnnV9NnyQb1gKHEy2r8hk21RoWS0PA/cuZN9WW2eXNLihmvlqXhlx",
+	"/Vp88JxIbU3RmCh6x6RjWaaJ+BGREC44s+3nseLXWlwJoxBPmFQYVviKH3FqTwSqgBuzjGvwEKLBk2EZ",
+	"7DuXGz8nwCrDB82WatOovl8MWUIuE6FYoLbMylb0bhCFQJ+20arbpUdDtxsch+4pOxm5Z9QbImxQd6RJ",
+	"er3Cmb2gBuTIcA30gHw5+zcCI1BY8h7xBHbmOlX4ALkv+qQ4AV/o6drqaDxi/f6BqZUztW0+08qK+WXQ",
+	"nkPp/LMvnc9/0t2Uw7WL6dF1kXvvOTgfpIriWFvWM1P7lyurryyc34lTHwron20B/VZku6qSfpm13Xc6",
+	"F0ltN338ILEeX2J9G9LqiTzhW5y/z1+lfm7S/R+oECf1bqu9EhjD1IvvT9jshhv2gel/bFI1npv5I1aP",
+	"H7ja43O1tFr7wN0OZds7lG3vQ+9Xiylb4RPOQTpKUp/x6I8ZI/oAy8Yu/t6P8NZn1GLoUfEzak/g6tRf",
+	"YH1PJ3z/b8rRqQyF7s3PueokrfZh6k/15UCd1rahtGfkONzxZG6xOeu46zTZHLx1X5O3TuGp3l5ob+Wr",
+	"00/u7KrbjiEdPHXP3VO3Ecmu4aizTK3KT2fo7MsyaL8c+fBNyIan9Y1tQPFfi2tsD8z9ydTMZ+QX+3LY",
+	"yLI36sBODs6o7Z1RO6i1D7qhJJnxECq/iuosWNEAOmDM6ilLkIx3cFE9XYsnu1ibj2gP5KpkRIt1+nVk",
+	"JJrFVUUGNgZ2/ezetbU9a9+UU+0R/Gmbs4TVvrYvwc+2J7LflGafn4/uqfjDhhu7hn/v4Nr7ilx726o/",
+	"2zj0dvblHfx435wfb48uvFXeuy/Vc/fMpcbXLjGe1OH3jfn6ntTPVzyHmx6P5+fqe+Z8Z8lNeOA/Bw/h",
+	"Vh7CTbXjhCrmBjQJ5UuLh1bd7h2g+odC3BAlyMgoxZSHJJpMRaIIlct5cy8k0W8gASBD1P3L91cfSUVh",
+	"TG4ufqNJABptzJgi/gc7hN/nY2qg7IHsSSLmpO5f/fSJiKQIZe87xH+VzV//+YlHClAL9T9IIKTSv34X",
+	"AdT7cOE3HDJKxH+ZgSEPqaII/w/MrGcGAFBFRIOPI6mIGJEZj5QsDEVmElxRCQLxm5fjOwntcwPzoR/2",
+	"9F0TkTB8a/lioBe0mLqhmHN0XbI+R7z8F7J4ryR1REy/+umThP5iaMAMGbhowvze9rn/s1BMpl1eqELg",
+	"yEDEswknE0a5xM4L+I1fSALYfdIhYzHv85FIJrPYNAwA12+dEvPjC4vuD80TtOWk6I0WttqosuDNtM+X",
+	"bkrYaCZZCA0fqErRTRzC7hBxDEjKIQAwobeszxeMJjADbL2WIrzMpvqwZqi7V5cvZBEzBfaizw2hvS/s",
+	"ow/fF8kNNzYdw3Q2oEEgZlyRgPI+1+8GrP5gJpWYsEQ6uCOxvgBInFlThHOEYuPC/N3ndqxIkkDwUXQ9",
+	"g+YFSe4hEgqGkDKUyzlLsqreEZv3uQSuZj9XOmF9qKEf+A0Xc0nqAEv1YhmZxdHPI4TxC2IQvXEQh8gF",
+	"D1iIJN2wrVqzXeWagjQB9bkUjuYCMM/cKfX/5dqtdd/oMd0rMUsC5jfJhV0bfOxI9jmQOCLMjQAlGdz0",
+	"AY3jMlyYH5nS7OF7moQfLQPbSEW55WFTTBm/m8To0peuGI2igIUimE0YV0051Z8RSGQSN+G/BZ2mdvlT",
+	"s9ksDw4MI04horAcHijVAlJUWMtoYTcpJ1QpGoxhNkXN4HtclPsqklMhDSr8MuP2s8f97HCMohhTJPWQ",
+	"2WKye8/hFn3H3/q1lDm7dpLNu1je9WuFdS+v0qlVfPlSMG0EuF7mZoGY4PHp2Q4hPqlXHix7Jhv66PiW",
+	"9n1SB952/zw4+WeHTL92xosHMNePpFHcK3ystqwj53eE8dlEy930Vvt6LZfvEcXXHa14JeZcM2TY8lQv",
+	"yKi+/q+3V/9q5FQYAzr0gAqj2V4QxRGe54RpOVUd7cRWJHiXQ0QcMqnIKEqkcvBsaBaOvQqRwwlFY3lO",
+	"fE1o/ktfCd+2mBESmuRIiH9EIgRorJhO5Yr454fCbD+YyT5RMNTsVXERjIeSCK4p3/R10vw3pIsi7VvT",
+	"yGtVBE/1fpUzxRCZ9D1msf4cpaL6N5xlCoa4apodr2KaSmw0yf2FdQ2jwu+dbyfijY5YN+wE2jKlbjc4",
+	"MzVWx/Ro2A06YZu1Rik66epWIXq69i1/2rYhKTZcrec5tUkkZcSvB4pxqhfQcmriptbrtDzPqYlkOqY8",
+	"vdZ2atjkIxsBG4BA19nsx45TA2Uh91P3r9I2qW3Xa330zjLTehTxSI4rb+riTZq0lklQb90xPRmmDUHd",
+	"Lm0P3dOgE7pddjSy1zLsOBYOhpovAUPpzSRLerbuzT3WO16JLp2IuRzoE0eB6XdabdyGZMXyWr/lm6Dq",
+	"h8F5D5C0y4SKu6dEzBLKAzaYsiRgCJ22E7BsGfd5OJpujuCXHmZ4SjscAvFFSWS3bW15VhWM/+eMzZg2",
+	"rXFAkDJGHDWbII/qV5ea88lzQoeScYCyzClOaC1aTf8F8UM2orNYDZCb+ufo7dRD9UD8oWk1mxLo0nVu",
+	"GlTjK3vmdyVCujD4lWCNSNL22udkKuIYBTzMFo3N38WQUHkj+xysS8liFiht9BXtqJFI4P1oPOeXC4ob",
+	"zLbP63g6QhpZFy2zI7yQBHmV7aFmbTEyZLGYk0g5eqP6fLjQ/22ghVa0k7TZmlpCOBpqAkW9FDwACaJm",
+	"G06Acj/TsO0woGNGxhUgiYomTPa5hSxM7Shctf4XLk2bXVmzI62+Wlhv/V/Z5/p7NAp9FiJ+KyIEPzW3",
+	"s5BQEkZ26lo+IhhqD743dlMzEhQ/sOn0Z1uKGxrR79GGJ2oE+tvbnhF4wyDig9FMzRKmb7WIpp3jYyBM",
+	"M6a5VQkxiAW/9htNcmHdGGDszRKG/fxkjoSIPwInXc52SRiVgp8Tw8j7HLrHabJMWDLjpE4h/m+1PDgE",
+	"Mki0KCpFF8Ugcxl3fNKUlTI5tywsduL9m2SltDdslJ6pN5srIR4qIfc1EO++BlKmgHj3FRBvXQXkC9Mt",
+	"vJzS8IeWBFtoDLuQSJWvwp4tnNMXn4LwLaTKmH1NvYVUUdNPEz8r249pnWbSlNrXbzLzuU4Jcu7U4wvM",
+	"20fuDS19wbhGVO2YXqM20edW8dS6gD4OJOIGxr/u6/vQApcwrP77Bd52TnxwTvvoFfYDMH591GO1aNby",
+	"BkIGkXk24mHEr3uEGkHvxuyWxTBmn9f9AvPxHeIX+ZT+ZYn1QHhhmcX5DTKmknBBfHDmA4y2/pd5neAA",
+	"OV5kbHrwIg/zHfBpiRsfFCUzhlU+QuyJDA2jCPtjRuOGydOMVJN8At0CfMt4NwwByhgMkmodfZ5XO0wU",
+	"Y2ThvFGAO5lOBsI9UuZ+0+I5p0mhGw18/6bryAtJ6PV1AkDowsYyTO9kaqHK+xyBm19Ih7BYMjKhd43s",
+	"rWZ22Ogq89+9MG276IRpjSD3Ev2gJiZUrJCOX0jT1RnnICQzAw6FGhMq+9yqWyi8ULmrp75xbhok//id",
+	"QxK963q/pkBiqG8xHuh5DMUtanUpcyaGOdvFl+4X7fPl738Oa/BDpmgU++brgvabrdXJPovWAfsc50Lq",
+	"6PJNwNl1y8wqcQPOM8cqn8UxUpceIx9mImEEjZvN7jVStTXVOdFDkwa+LE58HHGt7pq1Gp2YBPZjTpoE",
+	"HMPIH7jIfdys3a+lWr25qeVs1cN8NxpZFSPYh2q3L6+b5miGG0YSmE1VAYK+VttOev8Q0734q3CTlzS6",
+	"L8lhZXTF1h51xdZ+nFXe0ZeoULY/n6cK313m9VyjybE13ZHGjsMTdjo689yW3idNVe4Z645c25L5jHma",
+	"xpA31np//uXg4elp4nBqWr7UeuXNjiEmw5fbwOndNKTsjeCt9louiDMABlrr1Y5q4L0xAbiWUzN8zhwQ",
+	"hohaLnytrh7/lJ4NXYum1aVHQ+hZpwkXH2mN2qwTdgP3aHhM3e7ZyemqR1LQrwkj8jZwu6M2hTwlaKif",
+	"TVJzpM/1BWo5qVTr1Sb0DnqYLwqOU8/8lHoogD7Tv2wrQU1AixzptU7ykbRe17NrrfWOjoDtFm8/Ldze",
+	"OS3c/h/Ne1GGaR344vt3r1140vM8r9vWKrI0QUtD7lpFgtNQRvVObcYj/c8fv6tlVLjEYu5RpFEr9kKM",
+	"Xa9Aje0vlBqPSl3ZOxmrr5D4VpqsaGSQZRvj0NGpNHW31Ke9iUt76/ZpK4zPl6GJJK9sqHZPUYT8NJta",
+	"oY0+s1iTZ1Y31k2fpwf7noUKWUgM3gJWacJC1IShUASGmbKkz8GaTcPJoPHVMbfM5MScZwOlJm4CyVld",
+	"7wwa6+opQ8e3dB0+mY+jWBtL2kBAx4vWtJMZ5xG/BvMQ0ooi1edoeZepwzYMX6ETP9PcmeqUGTCUwjSY",
+	"zTL7Dz/4flJqaJZQg70208SU7C0PZ9kUPomb6YxupnStk3fzracB7y9VpYIDbpqrskdGmHaTreJ9v46j",
+	"YLwUWpNlC6E2WdDEA212BXjPchEpyw2bxLfD2dxIjLLZ+B1GxCIJ3oY+h1TJfC4Vx3AZuJ0sQK3xCWkD",
+	"QatQ2pJPWMi4imgsnT63fc3JcAHtbSHeBsYniQzvnY8ZJLwiX7TBxXMiWZAwJfsc/AjgJZBjMecwvQWR",
+	"ikIbPOuZwiif8XTZacNeNZp9/omrKDZehrBXXLhD/GnCbiOhDUvB1dh3SIv8z1q+iEK3810M9V3Nc6N3",
+	"AtmupXlqvdjsdZr3NrX/WtfYp3E8yGaOzxbD09hsLre55UUa94zzVZbpViUcFd/tgbbeX2kpxx6CFTYR",
+	"sMiWSpplP8haH+wDmn6MPAcDX6dmkZgzgZkAhXPd53UaS2G8w9ADm8RUsaRxTihm/0+j4EZmXLaMSfU5",
+	"Rr9n/IaLObfkjl58zRO5wH7cIimyHTKTTGre41fQsq/5nUeUIC3PM2qIiby3bSdRaeP02dNipgZiNEg0",
+	"K/MbzVzdWy5Io4nQJ9czmoSSQHgd4ux6hpg8rwwzhKq40qj65aya1z1BZdzn8l/eY18xlWrQ8dCZsYox",
+	"tZtHtR3Z0SNW7n0NAgZ8DGt8ohXy5ehB+aI/Y07CtB9ZwkAXUnrLwgPOxbdZBIhlzXsRpsbkkJSHQ3H3",
+	"MohFcFNpaLxPez/7Vxc/v/ru/b/+ps+mT+pdr0N8M8ggjGDBoZ8vnca6q1zkU0UTBkVlZERBlU9mWiPX",
+	"hGrjpHMaxwSmZIOPfR7ShdH7jeIORocejPwX2qZ+xIoSyeCmGzZV9k5tcgypZL0+R6mvRRzEZ+HVguuB",
+	"0VmYMAiZmLSDSFVo9le44u9h13Zlt1zMkfmcuF57uQIZVzQwJV+13snJybHneU5Nr3ygV17r1V7PEjFl",
+	"L79jSQxl9ZC2VxhzfWmTX9qVSkVMCVfCG/E7fe34W6kSW1j1zhm/Ox2sdxbFpnC88NiMRDKnSWii+1QR",
+	"ikeF8tDJMkJCunAKoX8ZTWYxVZBhAQM5hBrnAGSL4CGx6RLJjGuRBIcWMhDMcFy/Fl2VS/foN/bIXKt4",
+	"JGGczbXpjzNoSeWKkYsZycgSeJh2tMc5jOl0aot2Z3xKozBNvSXXTIEvI0pIwiYRD6EukyaMyJmcMsja",
+	"AGbCkknEtdBv9vlrswsvJJmIW/BomKyEJdZha0/AyTvj0iFSoAnR5yk3GYk4Bg/vMjdJyzlnPBQVXOUi",
+	"vNWD3OMsW+rAGE/rtLY692Yuj9pfXu+iPiLtoBN22ZFWIk+0gngaumdlCqJdkFMzpJWOYFEi3NPhWeB2",
+	"Q4+5Z6MWdbPnT6geYSk+vwxFkUYGjwvh77bbPi7ciOogxrtb7e5WG1zGU3/V5wMpHFxoRhIuDhmXqHnt",
+	"zMPf2fysAg+3rHJjzQkZj5ue4ocqEW1CVPoAuh9pHLMEq/cZcwhn87ROsUeowV2NY0eb5AYux7gpTEwz",
+	"rUJ/kTLDJvkhihVLyHBhExf9Pq+n6fVyrNkU6kLgPCHztCjXSIIMTkALn+uEYV4nuoutuGk4xL+JeOgj",
+	"oEEWfIZ6b5sSmq4XXxsp2ec+0x9oEMRUSp/UfZVQLiPwdEBJi+bbJu6FGf/DRS7EEgV9LueMTR0oNZhQ",
+	"nj05pxHWlwAGRZ/nvpWJKWZf7OWf6b8HAEzBVLLwGygl5yjI9AdJ+jxbRYL+phBqTHw5m7JEshCydvwy",
+	"xv42kuoijq9wDu8zcrnnGynRDbK5okSKbM5tVSKZyeZZmyktzeoKH6+q0cxNx8Lq6u9fNRl9beup/KQf",
+	"rpoI7gQ+8ULm5lW5L1lixCbgvs6X3E2LKsUmUyVrvfaRsxbeUu7U1Xq19NBVZLjh461ep9Xz2ilcE+ar",
+	"eQyaB7rdYSdwT8Muc7NcNo/VHPz2vVqqbtUc9L3AFLJGhj3y6vXb1x9fk5emAgvOaI/8/ePHS3Lkdewp",
+	"kZjqtZQjh9lx62gQ+lGVRHrLve3SZNI8OeRrqxCk0i0r5r2gP4uzOzXAjPVar8YW//j9ze8ievf7xeLn",
+	"yLt7d+Utfv7ln3fvXok5/O8HEb39/h9Tfc/P7Tfdf/83vnn346do9M8NTLqlk/VwIWj+PH0DwMr3RLMk",
+	"mjxlViCY0w7Sn1ZD2jk1Oo0GN2xxT2WoVhQMzLpkzAhn88Q5yWR/UeTrK2npo74k5rwcj+AqW8njJ0M/",
+	"cOc7pqjmYqilVKVPp6bdY0q+BwQeQtKYDc4VjFZNIp9JuaGcWbUDVthOY8orMexNOuHTYNfTQEW3lfLH",
+	"CpB1ZNRWyaijhLGBSiIap67/EcgKHuhTDl6FeGFF2Jocf2LIVC9UjsV0AKVJJlHS89qdrmZBwM/DGRtA",
+	"PCZnNh4VcjzXRDmcikTReLBO0MOp2criDLABvqKtXx5A/bL+pTQdutfy/nJqpnpjcD2s9RDcQOT+1nek",
+	"gg++MTN5r4NpEiG8D52YNOOW1/Q8+IKIuVXr1T5dvdJ7tApr0dKGluX2FAmuhBSu5akmoTSfqOp1j07p",
+	"8dnIZV7oud3RqO3So+7Q7Rx1Q+/stMvap+1ibGYHNAXDKx6Wmxl7+Hak5lay0R7yVWJydfnhLwZNzKAA",
+	"4Lkhnz68dYilJMdIDAf4pkOCRRAzh9hT49g6/fqUJa6m6ULhfnrfOXFbZMah4tBmgepDT8IZOAgZqeuJ",
+	"aOZDGA8bpWjOhoT2kPxz4LMHPvsl89kNmWp10BsuHwBy95rlL1M2tB+WvUu6a9Erl0sGhZO0FRr4rBTN",
+	"lrN5KhOgNHrMghsWEs3McnmhCBYIkRuVc4X2eR0aQdgRBgBu6kNmGPQeoVLORRKSyUwqMqa3jLQwVat9",
+	"iuXNNNCTtNnjsZizxA2oZCRmSrHEIZST2XRa/NWWyIfRdaQsrIp5FQCrzBm9sfi5+dUlLND8E1YhsDKZ",
+	"h6bWOWFkOpNjFgKwTw4PEb2rqdTqcx9ZySD3WXysLU7XCyF2yWjMQjKDpFk1Znw54g8OWWmwhK5ef/jl",
+	"zfevB+8vB79evPkIftpsGj0SCg4F11oA63lbuCHvPIt8krbXztLXct50AZBETXLktfvcFDoPcpiOPrp0",
+	"c8sOKOdCEUkXaWoxfNM+z2+oJpMm+XUd4Pgy/y8mahlu932Oyp8kN66E+w837BSZW8OjJqEdFJ2DonNQ",
+	"dNZSdAxo02rtIPX/XgQBmyqruhx6CHzF6YP6qfZaH/hHqticLqozDlORKJJUB3hU0z+vEuq5ohdgO8Ww",
+	"NPvqikG5lFbirhnXh4OFmXpTUAJJPVM0fJjLwN6I8WKSMDVLOCT/CCgotV7rtucRoZU8KEukWn1xbHoR",
+	"4rQkudRHOQsCxsJC3NxoZ1JvPuYLnJtUyHIVjCA+UHItlNJ/6RejnpgqZagkYs2Eye6HmiiVQt5rzk7q",
+	"9H5spAEgTZwRCB9qFm7AaPgGql6TvMqpeg6mTKXaHqEScRzXV/tI3X8rUJvwGw6ZQ2kcaMMqifK7k9bL",
+	"XScM/fhFde2D/ril2tpu+kx6ZHq1f910J5dnf3xoy48nt792Fr+dDn9eJa82lTT5aa9ompg7XuCvPAiR",
+	"rYTI0wLBSWbA7j8LR86S5PbKiL+L4ljmUaNeyLQ1RQrpJcXIOGhJHR20+gGrsTb6XEY8YCka1ZxKElNp",
+	"wVGdPJptD/leFtYz6wJT2TGwWDbgKmnMHLPH8MsLqWVDIKTBvAW+PI94CHhzfY4FqAaTVc0186zbZFdM",
+	"akXjAdFdoVcKttcAnzJdQCUYmptQD8nmJikY+spMpjNl1p4BcpkeK3rPDELspNnnP4viLuLmXUe3DArn",
+	"2WSqFlDc1iRYOWZVdy7UwLAzsJtxQ6wkSDu6kFHEI8XsS/ocX4BIwemHALW+GovV8Kw3uJaHkqK+x/Uv",
+	"r7i6rzfsXyEmakqCUrPOxESHQsSM8rVyfkqhX/cTRgXTZzClUViwhCoNoSGNIVW3YDY1j05Kby63lrtL",
+	"1nLhqS3NZ5MpdEyPgm7odlh75HZpa+ieBaehe8KOR0e0O+wE7TDLFDL0oikA0YMZ/JxNM7sCWdXLUFup",
+	"VYmZ4fqX2RBQPZY2p1O+k4reDe7f7jXb5XtZNnLFtpcbq92lTnNczRKTkdQaYk6TezQ69twuPRm6KX6Y",
+	"xQK712vd0rp1v2ykMryxjL1CX0hZDSBe1G0bn7mYxSEZIhBG49Ce9il1AS1EU6bLxXzNhOa1MpaWE2dX",
+	"wvGUpWUWE5sdIuABGmspmOUo57OGOSN1Ay9r85Yd4mcphPqvfBJxA3uYLecwF7KXi55+NAnSAjRIMwYP",
+	"t0kttjnEZJsUYpHY3OF8ArRNFkasVv/H14XBc7nkuZZkk+VctJX5Xc8ov/g5JNa21nMxV2fPehnQ4hbZ",
+	"s6k/NpcFm3PSdr6QjNjUafFwW9XWb7U9ZOJ8jamsnz8kDFk8tJRff4EB4kqeu6JsOecoclJPUc4RhwZc",
+	"0QtHcz64ZVefFlZQAmgOXUICmugzZAy4LBp8jvghBmwkFIQLtSoxKKXo3TOEsqqA/TCvzpbMq7h3S4n8",
+	"D7vDnhlj6/y2fUJ+ldadEsuBda3KZsn26UnZlvPnqk9IoiVkwDUPEyhhUwpoWEYHy3O/lT0pH0z/3ozR",
+	"onK7ne/vGW7Og2260nrKbB1gRTjQX5lZx6Xtd1Qv2Ct9Xih6TPKVjBbtzgyy7BjVzKlHaJ9ntey56376",
+	"K6BGjcU87XpBYjZSZMjGUZrklJb+R5KEDFFUjYCM4yZ5k8VlTDpRSQzGgeZQ0GHDz4lZRbKQzHlqZ1kM",
+	"zYTJMZEMeyNobt3ndT8XNLr4+PH1u8uPV37DMZ062VSikM6ZeMacNLlS98R1WnGahfWg01legsOiIOA0",
+	"Eglr9jlke2VkxIUa2A9tgbzMah2LyKq/Xyorzu8NkRWJ+oWy0hzhLHVNkEz1ObQCixTsUh06QhSrTRuO",
+	"bRttHxtTBDKA+nFsXx4piOIhBoLRb8zdmH6BNNs4J8uTBlDFwbXgzIf+34RyUpoWZjp22h2OoANKLPg1",
+	"SzBCWQdQlrR7FwJeXH4qs6zzAzea5L0aFyqbEeKx63XLHMofNHt6WJ9qb61PrVll+RWUSZYssJ0t0N6z",
+	"vWLW2lExMwdwlVqWzvfx1DKnUKO+lMFjeV+5kyw3hr+BCPabBzjgqog0HP+9ggPDiCRtbrUXdfMBH+s0",
+	"ptzFjIw9B1kRLoiSacLyyDlaIFIuMPkVBYK9A7AqIXwH6SRalkhbRGPSpiH2udTcE5B/MWEqbR0ZUyNI",
+	"9af1HZL9gu9Mf5pxg7wLDbbSu6CThIqGMdyZZmLCNchONA9YdJmJCFlcaLEFQ+HYA7PAgeDxws8V176Q",
+	"fZ5W00J+r1Zm8Jp7G0n9fkQQdkjX6+QnSG9pFNNhzAZKDMwj0PYSs8yxOqieUxfY3VTrpY0+nyCOk4B5",
+	"2G1HUHEMVoMSCT4Kg9scpRHrEEDQ+xwvY+u0SJK6WSH4oU0kOhuR1DWFuHCDkyGs3eYrqgAKaR6pwCSL",
+	"TxMRzgLUcfX35QBIlWYVccSS1jO16FBaUC/nop9nfhJEgy4UXMEs0m6p1+KBJPXCN/VJve15oF0hRkk+",
+	"zScElSPiy0lJpudYPrMoj/RhNNlGk1zlw+gwiTgsLMGeh5AuZNpmFTebi7RB64KpwrfDr2YSzbIh+7wQ",
+	"Oyd1rSQQG50HggV6AjTtBYKlBLGQZp0Qm8emZlaDggSqtF8YWAG2JZlBAk9YjqSMZQDfCWYQMynTSdZ9",
+	"Gv4+kwow8R2r0Ptac4uUD23AzqFyQcz5dUJDbZQkTGYJa1QSvNmBKAeibZnnQev7FZBmtkm2x3xFI8gv",
+	"Y8qfJst+wyzttTUUvSJc4qPk3JtPgJ1cc61y/pNqa4fM/ENm/pefmb/2efqn2VU8U+EDKfpO6pbJ580i",
+	"b18/gxLfdUif/DYhfBGELlO5pyij9m1GZOzisTLmUz1Na4SoAoJwliyOjZcPcjjQALB3g65slEf/PDMh",
+	"0tEiSZaeyCwCU+xY6Ke/QuPs80zlLK/wt8poOmLdbUG3ENnnuYL/NTRRO8ITqKH39E/jyezzNfXPJfXS",
+	"gR5YmtIWDq7B5LYGMY0mLCTslnF0Y2oa1hs/hx63tywBgyc1H0G17HNAalMqNr2IC2poj1CSUK2d5ufF",
+	"xRxn1ed5XfM8bUV7LxNX2zEkmCkyZIGYgJ2Lykyf18t0TMi65USMRlnqrVV4muTSmkeYqmu8jmYT9e5I",
+	"lTAVjLUSjRq4QkBdSwb3y0U1MW6hwv5zKQHk86qxxUyTbUTqI6upmUaS0006zXanVDUBms6BNIFDksL4",
+	"6VJJh7j9med1GGnrQ5VqMG2HtDz9wTst+Oa1vw468kFHPujIBx35oCM/XpuLXALkvlVkKYUbR/xmzyry",
+	"hQltC85cgNzX70ChH4vr5SonmDWU1pKIF5VMZH0QOAc+ZQLVWNpJKBmxOZlEfKYA71kspwlYueGY8DcW",
+	"M0GgHFAmof/oUmUPzDJCqHrkbs3VVTtXUrzVW7irREdnuCxliMcWd/1hGfCSTqOX7ZdROH3J7pC+3Fhc",
+	"R/z/EUr9jQ4DLdnbx0pTufr04c3f/qf9wyT4n/YPG8QIzYoruKD+2IcyiGdW5P6O3jBC4cQGcRTcEKAZ",
+	"+JaPW05psjL2baTjqAVWQ+o+vkyL/wFqvT7xJ5TPaGzyjUyXEcyXMVGg6iJ4M3fAQYKsjgg8A8IVU6yi",
+	"wJegOY3djjOE+CxxCVOf7O9caEVK3EZ6miz0D1Xra1atm2+eoQzuYi0eYHsOhs8qwydtqAM1lubfSy30",
+	"2oUWrfd4j/4WwHsO4D8H8J/nZlTtbOAYbr0bHuMDuoUWsZ8/kcimfVqXfMp8bbcazQj7PJ+LAsiGFRk9",
+	"+QvFzCC9PLgXX6hvhZ/KMnyWPefAIfv8vsucbOIxz/ASbGACQFUWQVzhzCb3fNmmm849Z3aWbzHjM8lC",
+	"nKPJ2LBNea17vX4/94IvMOFiyBbCeMyzXI77WRh9XuYix8BJinGMqA480jyQJgvoKzcxwaw0WwRWvwNW",
+	"YsH3/ZElk6fxe+dVBsq1mIoX65uIet6HJI2DHnZwQH+RDuiD0vPteZJLNBMQVY+kd2Elx361rtf3PDp2",
+	"JVKJqUQ37zJssantsV1ZC86chE2sIpcqIAmjoQvC+jqhJpU7dQvBH1AihhMxLqK8UygrPQN47Pv1aRZy",
+	"2XpvEHSjyjfUOPh/1vT/fLSbdvAAHTSPg+Zx8N0c1JhH8t2knPZRvTcz/jixoXf0hhXVCFsEnBb1rBn/",
+	"SWforwjuOIfQzs6i/ZPd6INoP4j2g2g/iPaDaH8k0Z5y2scV7ZJeMzdhmgmsiaMJj2DsgtqKTZt6bjoJ",
+	"XF2+wKoG8l/BmUNG0fUswfLgNBYDPwH0ZJ9D3/6/mbWbzk4GGbkBSflinkpIKO6oI2qKPvaAfDJNhMW8",
+	"4dq8V7MphB8kJpMgSkrS55ZPEc2nDL6mCcboX5z0DS8kAYEFnfXZRJqIwwIfBEGL+4DBI4jcRPGCyAUP",
+	"Gr0+x4v0+jph1+ByoDKbPUJtIxaKfUswpsk1IOZM6J0FF8V8FHp77dt4C77llsYzJo3473OYoZOuhE6E",
+	"gd0262H05pwMFwq7F8/HImbkx+9Ios+FFv5T9Mnk6l643u6A6QkmoP5AhUWk+jbs1UirHwAJXf8xpomt",
+	"/4iUAfZeamZ5r5elHiD/nMyGFBz6ds1Mqa+pQaZxLOYUKmkQMRwmlpbH6P2CJlpMmTVNhFR6sWmVSg65",
+	"HcgFgkcO9iXT11G2VGCyS1LXw9+KKGykpewigQYYHCnOAtDgwZgwhsCpBM/YC+n0udXTooTw2WTIEtkk",
+	"eATg8/qW5KeA2cSwDVxIF5mCF9LFC4lkQOq5jcg3isMXQsyPs+UvDLEvPaRdtilFsl+u2ef/uHr/Mxku",
+	"7EE8J99f/ULqH374nnRbp55DPn38wT11CMoaPV+o7//X26t/abK5wsOM54a8wsMxZkzhRCAESeUNCxHN",
+	"B0KZ50QtpvossDiWeJ8ZfZSI/zLumMOcP296SEJh6+EMQS25PQl6A2GR1zTiUmXI/UV6bcDG9rmPKFx/",
+	"w2OHQtA/J+Znn8wjLpGQ7EWHDGcKoIjMD7ixQKUSNt4eXDVOGHhCu95xs89fQ0d1HLgA2wgFaIY5as6o",
+	"+YsP8/WV8O3HsCVgNvwK2iaRgoxoQupwJ40FZ72MPxlQBgx8w/2NcxzTVmiZd2HRG/EjfkvjKBwgJfu2",
+	"ZwxGpbEDIAKgR3wwmqlZwnyHTCBwPaacdI6PUSbkb1VCQIzcb/Y5AM/MOUsezA6GILLeS6hM00xCxGHB",
+	"bgwFw0RhdhdJRepdr9soC+lmEJefNIP+gHLvAWxiPxNM6YlM2QkuDEjfx9Obu8uc20YVfjHgLZW2A0gV",
+	"AafG+GwCIj/9Bd6jJf+Djdt/gI8OmQ1Xl5lEbpxnhJQnDU0OLwx1FCHwCuD2ZUvRtFPe7T1EIKkH5/qW",
+	"lk7V0WY/cHGgvNzM9Z/lswR4/rJZKrHbHBGgNYYgDvZYOk9RLiLczJQTGNYVjIWQWnAAPzVy1HIIyhdQ",
+	"tFhJIWaG+UlbegCT2KkF8rbm1O5ieVdGETtb2fc6MMCHXiIIgxuWUejmRihA1+Cav4MWkKTleeTH72rb",
+	"YnOhTamPYa2XWqPm51pO0S4v22sfVRmWuSSH2sX37167sBOe53ndlv4C5o3Li8gbvV5mRw8m9K7W6+R/",
+	"0GTQTr8klGRrQrS6ZGTyFe+0cn9/4pUdJbS4G4C4M+/seMUf4b3aHl+xwnZuhff3NL/GVmedRWphXJiU",
+	"5xV/hPv0j2Y74N3oDtDs/Duw4vXbe7V2qwNeJSWKnGBtMzwvErS1lD8Ztzxsiinjd5MYj6R0xWgUBSwU",
+	"wWzCuGrKKaAra31kEjfhv4WjVLv8qdlslrOfYcTx3NxjQDXF7tRLfcYLY+n7HLBY9E44OdpwYDuc/E47",
+	"+e/gFHfXKX4Bp0gQTpFonOwDO0hwjqUzxxIN9NrlToH8Hcdx2k5H/8fxHDhazqerV87y8UFLxlkiLOfH",
+	"7xz98narA6NoctB0omlVE3Gr42iiLxuxDSrACoS6MncL6s2Ottg0y3ZA7zWa7ZIP5ntko+6rSE6FjMoB",
+	"9n4QCQyhlQE9hkN8qhQNxpB6l0KQaqkC0XJoapKqbWkiCWrM3FayFwVfNuA5jKQH+hva9uswTNdwQzfj",
+	"6m52gpooYr4hoL/jtR5AQU+HMfsi2q0A6AQPjV8CqbgAsfplwOgrkbBRIrh6Cc4Y+fJPJW4YrwbO/xUs",
+	"KpI9aIB0DQgswsx9+vC2SS5nwzgKmuRC62ZRwiyEmYMNUMJETKfYaR3d9HBFTwJsnpZHfPgLUWbL8fHT",
+	"SbzXd+5calhACMQWYaZdFIa/Bpm/HRGj14467FUD28TxbrD5BteJmE3tgBcYRCDfL4YsIZeJUCwArZap",
+	"2XQwYmy9/mJAKVpJ7vymzm7/5Q1/bk1+Opm+bcsPp/N/d4NXx6O/H/1+4a0v8/EzVkGr6otLLP8DVQya",
+	"wbjYEuYBD3x6u20gkxvgA5vQiGsWuu4g2RNLA5l2tGsOou/enmlvyk1ba7zjR8ENE13DQ/9RiHeUL8yk",
+	"5C4MlAWzBE4XJCznoFYpdg00hzxlm+nxX2KcU+A8ZaxxqR47x68IUHNRjj9I2KUo83gsVsHLT+jdW8av",
+	"1bjWO+46tUnE7Z+tYz1lpXem1qv9v/934f5G3f967tnA/c////+3CqY/x8gTezrK4/zv4Tr6cYHdaqlk",
+	"dsJNd8KUf0PmvoU9rVMu+GIiZrLPsdmwdMjF5RtywxYSnC42LKCvQialeRQj+rkUxD4Pxiy4YakDMY32",
+	"U36vvzKkENiHBwDP4zfOTYUEhgcKoQSZuhjTXF+IgdiYRYboWsQ1ndAF+FtN4UkxjFqEcvURnzLi1zCN",
+	"SeM8D/QEaZLzMUtYFmbIMihWAl81muSCo+Msv4HGj439C4np7Aj4SXQobhm46jD7n4DzHYWspW/E4UpT",
+	"OfVHno/BcTJmfZ5dKA6fObivLkn6pmJZCr4MJpKw0czijKKbESc0gHsG7A4h8H1SH0UsDomfC/T7RCR9",
+	"7ptx9Q+QJGonwv6Y0dh6WWE4PR+DmBVhj1KHcKH6vOu1sYUrrnyYMHqTQT6RZBYzfSeZ0oVW0GFd8sYE",
+	"DvQXg+aoiF0VYatZvSZE5geaBchn8Abnen26P7GFjzkceOohagAY0ekugjP5hi20NhjThQG1NUCvkFCC",
+	"HnU8nxZAayISpmnCJpwUlqcPUtpfweSNUG6gI+h0mkAaryEH3/wQ+mnDBsH7WqMXLl6CBrEARwymTQp1",
+	"ZXCNIW8ml6hjAox9PqTBzTUEsM4xwUV/kwtOUn5hepOTawatCiChYAB8xkfnHTUFT7gsqnIN8JY5G4RK",
+	"DUAc/AKECNvY5/l+6VrsYNcKHDXv2M+auvtpSwgH9sT6wvUjEAA0SSDwdQMxjVjaKMLo7edLfFIzlmuB",
+	"4b2UyJvpOGWe8MuYBiynzuqXb57MU2g9+8GKn53KnVKLA56acYUtdrQaqrWfGJxA/2vyNZr2wVQWfo8X",
+	"yFsF2sd6CTWFrJa1lcy9NEkvfgHEM1mvUqu9caXWoyVCldgf40gfI+NfDRS0jzBaklNbNQdw39mOCgBr",
+	"pufSCdrDFvXO3NPRCXO74XHgng2PqNsddVg7bAXe8IyunT+1sW1UoI+t3NGb2TklnSXyHKzWq/120/nH",
+	"2Z33z/nJ22n7F370XXD6Lmx9UN1/y+Mfxx48wKamEm+vyVP2O61MnkpbAa9thwH/qbLD9EVHy4SAhVun",
+	"QTkH2+3rycvaxKZ8glqxz2nHbgk4lJm+f/7l/Fm7mEY/scXFTNuE//cf/ct3jCYsSX8pGMigPWTaPnir",
+	"8y66DWzmzLGY8zZm2WqlulilrzC1r5FXZOpgvHCwXRfoxtjCC9o5o+lZ73pdY3/OE8GvieCs0STvtcaa",
+	"KnUO8QGLyScKYIW1VjecLcBU0oYX2JGQ/zPR+pqMrjmxXZwxyRbsoNS1b/PMRDiLocmWtr9M3guCPmHy",
+	"jByLRBFtXSbY9MJUwxc7hZbpnzSWYl0l9AF3p9EPd64Wf4Y6iJM9bSUc/J3rO5Z2njL98N1jdjJyu/R0",
+	"6J4FXui2WHvUod3hUXAcVry7ZRugYnw9k/wwGWtIFWYjFxLDoWuMlw5gV2eNquUlPjRoOz/J/CBm4JQG",
+	"N1begOY1meRIXStBV+YgUUVWpqcDiEReFcm1WU/bwZm+4mj9QktBbXOPxZyjDwVRum8Ym0KzOzqCk7FR",
+	"jvwqq2BNBTXXj/aPE/f2bXvqfrg5m7sf/9ud1J6TAptRQ6aRaqat0JJbM6c+FJxVZfJDN3M9NDSug3R9",
+	"w2aAAD9/4YDRfbt71H0PMYgdYxBfVlghc1IJI1Z3CDBs2+522SeW80Bp5Sni1ybDDU2u8my63eIOa4QW",
+	"7EmTL/+0/1wVKWbYOc768VGLMvADzj3Hf53yBYmj2zTLolEWC/Avvv/w/uc3V4NPH976jTTKXKYvfTJT",
+	"vECnfRQjWPCOdW42AmC3d3evU+k8KxiQkZQHDlTgQM/JvvtPEYSEBTeEppGxvUY3Scgk5F3kz18xwrks",
+	"L0vCmbmpVXOWdcg7x1IUvcPjV242EkXviDaMtII4ZUnAuGqSC8g+x8gExomyns+T+wzgbSTVR3jPpkza",
+	"HosHb/x+lkhNEzun9aIO+n9/rt9CeE1N03zDXy4+6s9n61NR2VrHrZjzHf7HqY2pHExEwkyyy/qoZ/RO",
+	"f40ynnZBplC/NiJAE184CtPOmWF6G3CluZMeUEVjcf1A9hec9wpY+bLzUoHO/hFSlXcJLO0WUKqmyE3I",
+	"aZPITGv/XpEnOoIbbFCV/sDZXFPLTtXLX7Kve2PX9XNELgMKJVR/yDXZSOrBBd6Tem0Rsus+R/lg8L+g",
+	"VI7enUPJrlRRHBNsSYGlc2fEj/hgJsvSM1/B0Ftxm2pMiu79qeJ7DvB9T1kcj99gQ4J0ypW/95xZBnXP",
+	"oENqenyn9/Nl718za9/wBO1M1T9CKfP6JL2kqm0FzASM796ZQKhKacJMLA4lpCmaascH0ZRJvdtqZ+BE",
+	"jRIcISDU3Zn1ljrh1mogzvuxoJS/Yj5h3njgFwfA3PUhcKbh1monFr/JBQ9WJKZ/YDSUWEieAduMCANw",
+	"hjQROuf/sXnbaQwfHV2OVlKHmi0xiSAV4EuToMVaJA981CkiegCEnP5egByTobwsyDyJVB4TIhFzCR1t",
+	"R/BR8XUAhgAIbpB/blJUNd+V0ID4hk1VIZXXZMvCqAseVNnsUAp7teDBfiz3Pecttl2v9VHzqSPDqkK6",
+	"KFysOTW9S7PEYtED3zTc0XNPW2dtt0s7Q/c06Iau5ZlngRfWUqHCwsFwkcbDe4i54NT0Z6j1uqdeLsj5",
+	"x4zNMLIOn1jWeq22t1nZMex1Ff7XggcOwZd88VbHF96drdj5RB85PPVczHMcxpTlrc1hViclvcmyjeq5",
+	"ZCLNUiIaZ0kK+YOt+Qj+rXmLYkkymypbFhApCQCU0PsZahobjmEv6K3WROoQyJ42qFs4JvAELDCoiF9l",
+	"x37vysyXdmrzqQmPd3C/NjfBnowcPHUSSW29Y7dL1fFMGmWzPPyDcR7JmBH9+vbzrIBJX0EgWjGHHoKj",
+	"UXn05xO85tGjP859F0aMk5aWm0SS6A2sitzra7V16fyDvvmvlW8FvSVKsZuqXptVW5XjYMxmcGXvIDYb",
+	"RbtslQnQ3f+aUUxqF+YkjlpBO+wwtwtJbMFx6J6yk5F7Rr0hXumOsjW/YhOBkUTgQwjXYP78fAExTZkP",
+	"R8TgY34TEbGZOamW9ehZbR8OQ/6BxJWdCOh8pQ8huUg5Cd6zxEzAh9Lrc30zsSWJvpPelK9SJHWoRs0s",
+	"EFPnhvWCQ8m4KkU+s3r9zlVeuzle7OH6nXK2dLbMefkH5Yy8EogsnaZBUjcW/NqVLEiYcvWF6Tihki2f",
+	"qY0OxBPH9FbsxRZ+nty+7cZlNtnBSm+P1ELgELn7ciJ3M1lINFyL3+WVp40ieKg/AXK/uGEcipqnYLIA",
+	"SA2WAjfJ91jRb9vw4MiQXCNZDPCxXe+sURXp246XHUJ9zzXUtw0FO1X5XnqwvPic0IXW8s9TRMYUa7Tr",
+	"dStzPT9LbPCrFxOHaMBeDettTsnniB1WdWLNAVdj8BDTPibGZbVmKHEP0mC3/DI4WP9swtna6HA8cUjx",
+	"EdiL2YWNOMzRModp74fDmLDjgdM8r7jj/mKHOyi+GNx7yXBR1f5DqOuBOpJl2E7ErsGqGttZKQC/PKnn",
+	"ykoaDhQfB4JLETMAKnRDMeeySY68DvFNNxou1CAQ3HTT8FPkacHZOTny2umNM54wGowBNiqFnE4x0rOK",
+	"jvsezF9ggNd2xXtyvNWmwc1gyhLoBqQ/td5t89N1dE2HC8VqO3i3CrOucnP9Oi4W9tgPgTCUX6HXa4vC",
+	"Ef3IGlOzGPo8q00qnj5LQPn9xn3eNI5vzmBsupd9Q4fwbbrkvbm/QaDb0nn3jHkjt0tbQ/c0aIduh3VH",
+	"9lom0F9/Iq+oogHTtFX7a+dDald1OKVPf0oNzGt6tvZ2Wi2OoZu2g/s2jux7s+43sOy9HdvcfQYVgx2H",
+	"J0enEHfquh3KOi4NTrvukceGXjgatdpM6+RGcan1yuQv4PNiGHwCjSQmjMpZwiaMq4HB14eeUbnw3T3E",
+	"fwjjWpBf+/PuTCK/jwdG8fSM4n0R69Qgh9p6akA6LeCabsE2FKZ9VHCK72Yy4kxKoglTniM8JDRB5ddE",
+	"CQJd5kwLAttTiyQzqE0jZvSt6jl/sTP7hks6zb4OpgkbRXf6a/x0mTEFI0SuLKL854xqm6/zcGDbEtg3",
+	"Edu+zWh2XwWfezl/CHNq70JqIpOZVGTIAKGhZyu88vRm0JdBHPc55eAKtGOSMfasA+jhRTr2nErI5DFT",
+	"YSnsF6nTPgfMYPP6SBIOd4KLErNoG+dpA7T8PBKmlROtP4wAOvgS27KdkjG7I2F0HSmD3SXHdApUZ5nM",
+	"i6VFQ2e3igi9IeknDdJvduA3Pa3PqJL2kTnfhhu3qsLWnrFvuMr2DX6sS/hWX0/g/jZlCFupVBvF7c1D",
+	"21ffbs29DmH55xqW35Q+V1Th5pjYvXB7RllfVpXd8xARX7t4eJpY+2ak/2VX6/Z5LsZOShR1QFET/2Uc",
+	"+zjkxAUq4VLOWKgV9PTBepk2H4vghkGzDWw7jDOJsBUKNhfvcyUIBYvAvhymXa+2DhyCDU6qVHbo5ie4",
+	"Sb8tTZDFgOF+BNg+9e5NWcAzqlB+HrzTphAceOjm2soKnfwbLWXeUp2fs+FYiBuX8XAqIihVW7eYyT6C",
+	"QOTgrLVN/1MHxXmhxqDPOU0SMZfGtZN1X2pUVUU1yRWk5kOJYZ+jT8Xih9ouR6Ue1l9xZa/ThT1R+VS+",
+	"fumFTHdNPutapuI6r/L4/MaJb5EVmSbMgZ4tkB/CDudLJA2zbqKgr9nyzKPhcXASnjL3bORRtztsBe5p",
+	"2GYuIkfjtTVZdxFdW47FtJnLR3upqUS+tOCte/MhL9Hfw75kcxTzFPINOJXvrTrHwcw1ubV7+bUmPqxO",
+	"1jdgvyvNoD59eKs1N2BcivKQJiExH0wSOWVBNDJHpc8lXUhSNzKX+JZjRlr7S/9S0YRJRSfT/I8yuuZU",
+	"c2W/4fS5/st6jPWL7Ypf6EHHkgUDn2AdkkPm4whBGCyuvN3RPtcqa67yK8dSSMICFt0CPAQwHqryd8Fe",
+	"nGObM+DW6ZaTuu209kI6aRS70MPOjm15vx7MMX0Lc97oIJ6FLMSOaYCUD9q3cTnxbKbYEsM82efDBeF0",
+	"EvHrwkubfY6uff21rD8fjjGp6/+YZWqdPhZiOqTBDaFhmDApHSJmSkYh63PTNzYSHFGYYSAu9GDQSy5h",
+	"UsS3jCjh6Ckl0S1VzElHdPo8jviNG4uAxvp+i7RvX0VmPNb/KbZ+jGMt5iLV53X/19ff/f39+58GF2/f",
+	"vv91cPnhzS8XH1/7jV6WfYxxAUM2g1kSQ2oBLNV3+vzeFRieQa/B4mMRv6UxNCHkxJ8lsa8/RZ/P+A0X",
+	"c46fjWhmDI63/EszPj0wd/vn0IhlDl9Im2JUkYmQirS9POkURzG/Y6dEf0XF4BJ7fNK4xCpptrn42kzc",
+	"bCtPnjja8cUoAMgxa70astB3o5/+eZac/vjTv/9IPs5//3T56vTN28vf3oj2W/qWXs0fX2XY8nv+Gqkx",
+	"qrpV9qI9W06u11B0zTXXxE1I240E7ICK+jWEaJZ1o21Uoyo7b6P4TSq3tQDVhBeyOLplScRAoRCSgURd",
+	"MEUmNGSgcOkf9B9VIZ2dBcAhtPNcQzv7oOsV4Z7l4TP1llC+yHsajJPBOKYNF40wKzPfpORe1Og+8T6G",
+	"B9RbV+SGEfCgcJAwCoMD4BE2z0rFMZivW8ljM9hARjxg+Qm2P3pnSy7aHe32/HhbC+H2tkK4SvQuU9TB",
+	"V7vXeNd++MHniHw5xDb7z8d9KuJhff4QfC15rQ8nYBfkjOO64LafvbUn7QEndKSgwDxhgOYIeDAW3Mwh",
+	"ki4aJIgZTcCB2ufmkrbeRRKe5+Q2MY0ATft87EOfvkY/Vx3M2q/o3hbxJW9mbHvgP3tQy/sG3aidfbNj",
+	"Gzk7sOUDAPBuUbNHt7BeZhy3MrKmdVZz2wISm9FNJ8FXJwoGmENEHDKpsEdvL9dwuM/rvmHpvuHpCvi8",
+	"tsViNlIO8eUsCBgLGfoHKWnf3YHkijhpeUQ6fe4jNqif5WJkg0B682zqpA50cEuP4GeRoMBKZVhOmDQc",
+	"M4i2BhHFeCzm2I2YSqiWInPG1QOBvFfZRj5RJC8nPK1bHve+KpRnIEE35H5moYsrfPqvh2djURIz926x",
+	"N9qSbCifbCZhahWdFlue95hxR6oUm0yVrPU6znoIE9bZvImkw2ViX1zaHnYs5KvbpSdD9zQ4C13burYb",
+	"HIUFF3DpVuqR9Njw2tawHbjdsMPc01GXuva9+lrNqWlyH5hl/n/sXW1v2zYQ/iuEv7TF1LxoyTZ4n9Ju",
+	"xYKtWLoGHYYpcGjpahORSYEn2TGC/veBR/HFMt0GqVtg2T7akvim0z28u4d3O+rAfkszoxvdsk5KVcFo",
+	"nB+dmAvk8Z4scDQ+yaOks/7THn2q0qzpYQ9xTSeln45rBkH9P2dtKgIabf2fxJ61r2YF3RfADu8cSk3M",
+	"BQ39T8qDv5/isR4GRbWpwu75hSWqPkZj/mjhx3sQLNJB5kuLkGHsZPL5D9JgY5+Bm0DVfHNZiAIjX0Ah",
+	"p6paEzLG4WX2FBXjLvKqbbu81sCrtTugVHJJx5MLKdpnB+x3z6935p0j2LsInV8Ot1n4kfYChfS2n8fw",
+	"jee8snX3Xafw+g8nEwMtMfrcbP0BHI5P/3vo8MPl8XGYGd0IpE7Go18uLy/Y6dHR2KZzl7xm9lIaRU4N",
+	"hscocpwfZSMJtx/pOg9de7zppWcn2sSPPRRadpl/ToQzL+R9kQpKDGmUB/5bqhp8acPu80sZgKxi3UYr",
+	"vX8rSauWt/DcBXPvHujMS+rn1/yG9LOE1TbRxoZMhywbZkk2r5Rm+Qmbq05jIaMNd8m10fMrxTzFh2yC",
+	"BPMns0RHojVSl4VEa9N5vW50OK5EW84Zb1kNAumsVDsnTjwxeexhPBfmFTOJB4U8c39oaGpeQuWo70+n",
+	"a9pVcF0L0IwWl/gv2KomRI15W0ibMPXPhxTfypiBp0JqsJViek9eyGthXyprV0YlpsCCrg98Pn0MfI/R",
+	"wMfst2s0LIXqcGIlYQK3jdCAg8F/tzH4AWPiZf7qHb54cz7XWL6c12/OX7/7ZnqKb//CRk2/Vz99ae9g",
+	"/lUZE/Fn9PjZEo85mmy1R8KH9wT7N/wgmNoscX83egFcgz7r2vlo/PeVsVrOGvErrP0/V+YBvUxXrjdS",
+	"qLSYEcAYq8DciRZsKlV2C5AtbfOvDytV4jWlDbZhJ0cvFC2lHagVN8bEe60Wz/zndkj6rp/ksO/fxBIo",
+	"twJV7gFeUaaFg2AZqQZTZhhl1s6iJMYZO7s4Zzewtk31xRx8M5T5cLsdn0dnmHqJIdQ1ZgyhZV3DDFbR",
+	"0YKoSXd0YbvVi25ai5KmY0dDGhWJUIpeD8dthX9TkxWgn+cG94FShtO0hR7k/vEHG4RmjRalkLODLcJ+",
+	"ai1/lpUv94auCNvbC0Z5sAIPIZ65uzvlhKSpuiHyxiworzfGppbCaNXNAdol2vWKPBi5pZzxJYRRW4ft",
+	"ig7TGZmV4JRpvMYhZ8NWkSqLb5ixhq+NuGPG+no8THdG0ELJnnCABLmspuqWlbUqb6KOXCWftPegVjOz",
+	"rva0H2YMeDkPlrYGVJ0ugVnLmbZXKx6LiqVI72hcda0ZkXrPFlzUA74vgqz6pbKvwkiUrKK2KRtuUkJ6",
+	"Ii3pB8eyjhv33G0z8J5ETlaf2e5udBp72nzHXvV9uPrwTwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

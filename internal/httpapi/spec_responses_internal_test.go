@@ -54,7 +54,7 @@ func TestSpecDeclaresEveryResponse(t *testing.T) {
 			if o.public && !unlimitedOp[op.OperationID] {
 				need["429"] = "counted by the anonymous rate limit"
 			}
-			if method != http.MethodGet {
+			if method != http.MethodGet && !readsOnly[op.OperationID] {
 				need["409"] = "writes: concurrent_change when its transaction meets another"
 			}
 			if o.idempotent {
@@ -82,6 +82,13 @@ func TestSpecDeclaresEveryResponse(t *testing.T) {
 		}
 	}
 	require.Greater(t, checked, 100, "the spec's operations are read")
-	sort.Strings(missing)
-	require.Empty(t, missing, "responses an operation can answer and api/openapi.yaml does not declare:\n%s", strings.Join(missing, "\n"))
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		t.Fatalf("responses an operation can answer and api/openapi.yaml does not declare:\n%s", strings.Join(missing, "\n"))
+	}
 }
+
+// readsOnly are operations that are not GET yet run no transaction that
+// could meet another: signing in reads the user and counts the attempt in
+// single-row upserts (internal/ratelimit).
+var readsOnly = map[string]bool{"createToken": true}

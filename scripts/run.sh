@@ -99,6 +99,12 @@ if [[ -n $demo_token ]]; then
   Order    k=\$(cat /proc/sys/kernel/random/uuid); curl -s -X POST http://$LISTEN_ADDR/v1/storefront/orders \\
              -H 'Content-Type: application/json' -H \"Idempotency-Key: \$k\" \\
              -d '{\"token\":\"$demo_token\",\"username\":\"demo-'\${k%%-*}'\",\"customer\":{\"name\":\"Demo\",\"email\":\"demo-'\${k%%-*}'@example.com\"}}'"
+	card=$(sed -n 's/^demo rate card: //p' <<<"$seed_out")
+	if [[ $card =~ ^([0-9]{4})-([0-9]{2}) ]]; then
+		demo_msg+="
+  Margin   curl -s 'http://$LISTEN_ADDR/v1/reports/margin?year=${BASH_REMATCH[1]}&month=$((10#${BASH_REMATCH[2]}))' -H \"Authorization: Bearer \$TOKEN\"
+             (the demo group's rate card $card)"
+	fi
 fi
 [[ ${SEED_DEMO:-true} == true ]] || demo_msg=""
 

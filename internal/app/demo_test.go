@@ -11,6 +11,7 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acronis-platform/platform/api/oapi"
 	"github.com/acronis-platform/platform/internal/app"
 	"github.com/acronis-platform/platform/internal/app/apptest"
 	"github.com/acronis-platform/platform/internal/auth"
@@ -264,3 +265,49 @@ func TestSeedWarnsWhenTheDemoCannotBeMade(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// The seed imports the demo group's card for the current month from the
+// platform's template; the next seed keeps it (an admin's import too), and
+// the margin report prices the month with it.
+func TestSeedImportsTheDemoRateCardOnce(t *testing.T) {
+	t.Parallel()
+	env := apptest.Start(t, demoConfig(t, apptest.StartVendor(t).URL))
+	ctx := context.Background()
+	var out bytes.Buffer
+	require.NoError(t, env.App.Seed(ctx, &out))
+	require.Contains(t, out.String(), "demo rate card: ")
+	require.Contains(t, out.String(), " in EUR at 1.08 ")
+
+	c, _ := env.Admin(t)
+	now := env.Clock.Now().In(env.Cfg.Location())
+	m, y := int(now.Month()), now.Year()
+	groups, err := c.ListProductGroupsWithResponse(ctx, nil)
+	require.NoError(t, err)
+	require.Len(t, groups.JSON200.Data, 1)
+	group := groups.JSON200.Data[0].Id
+	list := func() []oapi.RateCard {
+		r, err := c.ListProductGroupRateCardsWithResponse(ctx, group, &oapi.ListProductGroupRateCardsParams{Month: &m, Year: &y})
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, r.StatusCode(), string(r.Body))
+		return r.JSON200.Data
+	}
+	cards := list()
+	require.Len(t, cards, 1)
+	got, err := c.GetRateCardWithResponse(ctx, cards[0].Id, nil)
+	require.NoError(t, err)
+	require.Equal(t, "EUR", got.JSON200.Currency)
+	require.Equal(t, "1.08", got.JSON200.ExchangeRate)
+	require.Len(t, *got.JSON200.Rows, 3)
+	row := (*got.JSON200.Rows)[1]
+	require.Equal(t, []string{"pw_base_workstations", "workstation", "1.85", "quota"}, []string{row.Sku, row.Unit, row.UnitCost, string(row.Basis)})
+
+	out.Reset()
+	require.NoError(t, env.App.Seed(ctx, &out))
+	require.Contains(t, out.String(), "version 1 (kept)")
+	require.Len(t, list(), 1, "a second seed imports nothing")
+
+	rep, err := c.GetMarginReportWithResponse(ctx, &oapi.GetMarginReportParams{Month: m, Year: y})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, rep.StatusCode(), string(rep.Body))
+	require.NotContains(t, rep.JSON200.Totals.Flags, oapi.MarginRowFlags("no_card"))
+}
